@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs the Debian packages sales-agent needs to build, test and benchmark.
+# Idempotent and quiet when everything is present. As root it runs apt-get
+# directly; otherwise through sudo when available, else it prints the command.
+set -euo pipefail
+
+# Packages by purpose; "make test" and "make bench" need the tool packages too.
+PKGS=(
+  build-essential cmake pkg-config
+  libmicrohttpd-dev libjansson-dev libsqlite3-dev
+  libcmocka-dev libcurl4-openssl-dev curl
+  wrk sqlite3
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "deps: installing ${missing[*]}" >&2
+cmd=(apt-get install -y -qq --no-install-recommends "${missing[@]}")
+if [ "$(id -u)" -eq 0 ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${cmd[@]}" >/dev/null
+elif command -v sudo >/dev/null 2>&1; then
+  sudo apt-get update -qq
+  sudo DEBIAN_FRONTEND=noninteractive "${cmd[@]}" >/dev/null
+else
+  echo "deps: missing packages; run as root:" >&2
+  echo "  apt-get update && ${cmd[*]}" >&2
+  exit 1
+fi

@@ -1,0 +1,76 @@
+/* The agent plug-in interface and the registry of the six agent types the original
+ * service exposes (qualification, enrichment, growth, marketing, bdr, conversation).
+ * Each agent is a struct that embeds struct sa_agent first and exports its ops; the
+ * registry creates one of each at start-up, and keeps per-type status counters
+ * (invocations, errors, latencies) for GET /api/agents/status. */
+#ifndef SA_AGENTS_AGENT_H
+#define SA_AGENTS_AGENT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "base/err.h"
+
+struct sa_lead;
+struct sa_model;
+struct sa_agent;
+
+enum sa_agent_type {
+    SA_AGENT_QUALIFICATION,
+    SA_AGENT_ENRICHMENT,
+    SA_AGENT_GROWTH,
+    SA_AGENT_MARKETING,
+    SA_AGENT_BDR,
+    SA_AGENT_CONVERSATION,
+    SA_AGENT_COUNT
+};
+
+struct sa_agent_ops {
+    const char *name;        /* the agent_type string */
+    const char *description; /* one line for the status endpoint */
+    /* Runs the agent on a validated lead. Sets *output (new reference) and returns 0, or
+     * returns a negative code with err set. Optional: NULL means not implemented yet, and
+     * the API answers 501. MUST be thread-safe: requests call it concurrently. */
+    int (*run)(struct sa_agent *a, const struct sa_lead *lead, json_t **output,
+               struct sa_err *err);
+    /* Frees the agent. Optional. */
+    void (*destroy)(struct sa_agent *a);
+};
+
+struct sa_agent {
+    const struct sa_agent_ops *ops;
+};
+
+struct sa_agents;
+
+/* The agent_type for a name ("qualification"), or -1. */
+int sa_agent_type_parse(const char *name);
+/* The name of a type. */
+const char *sa_agent_type_name(enum sa_agent_type t);
+/* The list of names, comma-separated, for error messages. */
+const char *sa_agent_type_names(void);
+
+/* Creates the registry with one agent per type; the qualification agent scores with
+ * model (borrowed: it MUST outlive the registry). Returns 0 and *out, or an error. */
+int sa_agents_new(const struct sa_model *model, struct sa_agents **out, struct sa_err *err) SA_WUR;
+void sa_agents_free(struct sa_agents *r);
+
+/* The agent of a type (borrowed). */
+struct sa_agent *sa_agents_get(struct sa_agents *r, enum sa_agent_type t);
+/* True when the type's agent can run (its ops have run). */
+bool sa_agents_implemented(struct sa_agents *r, enum sa_agent_type t);
+
+/* Records one invocation: its latency and whether it succeeded. Thread-safe. */
+void sa_agents_record(struct sa_agents *r, enum sa_agent_type t, double latency_ms, bool ok);
+/* Clears a type's counters and latencies. Thread-safe. */
+void sa_agents_reset(struct sa_agents *r, enum sa_agent_type t);
+/* {"agents": [{agent_type, state, description, invocations, errors, last_latency_ms,
+ * avg_latency_ms, last_invoked_at, reset_at}], "timestamp"}: a new reference. */
+json_t *sa_agents_status(struct sa_agents *r);
+/* The status object of one type (new reference). */
+json_t *sa_agents_status_one(struct sa_agents *r, enum sa_agent_type t);
+
+/* The qualification agent (agents/qualification.c). */
+struct sa_agent *sa_qualification_new(const struct sa_model *model);
+
+#endif

@@ -1,0 +1,562 @@
+/* Lead validation and normalisation (see lead.h). Everything a client can type passes
+ * through here first, so each check names its field and says what would be accepted. */
+#include "agents/lead.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "base/detail.h"
+
+/* ---- small text helpers ------------------------------------------------------------ */
+
+/* Copies s without surrounding whitespace into out (lowercased when lower). */
+static void trim_copy(const char *s, char *out, size_t cap, bool lower)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && isspace((unsigned char)s[n - 1]))
+        n--;
+    if (n >= cap)
+        n = cap - 1;
+    for (size_t i = 0; i < n; i++)
+        out[i] = lower ? (char)tolower((unsigned char)s[i]) : s[i];
+    out[n] = '\0';
+}
+
+/* Parses a non-negative decimal number with an optional k/m/b multiplier word at p.
+ * Thousands separators (",") between digits are skipped. *mult is the multiplier found
+ * (0 when none; *out already includes it). Advances *p past what it read. */
+static int parse_scaled(const char **p, double *out, double *mult)
+{
+    const char *s = *p;
+    while (*s == ' ')
+        s++;
+    char digits[64];
+    size_t n = 0;
+    bool dot = false;
+    while ((isdigit((unsigned char)*s) || *s == ',' || (*s == '.' && !dot)) && n + 1 < sizeof digits) {
+        if (*s == ',') {
+            if (!(n > 0 && isdigit((unsigned char)s[1])))
+                break;
+        } else {
+            dot |= *s == '.';
+            digits[n++] = *s;
+        }
+        s++;
+    }
+    digits[n] = '\0';
+    if (n == 0 || (n == 1 && dot))
+        return SA_EINVAL;
+    errno = 0;
+    double v = strtod(digits, NULL);
+    if (errno || !isfinite(v))
+        return SA_EINVAL;
+    while (*s == ' ')
+        s++;
+    static const struct {
+        const char *word;
+        double mult;
+    } suffixes[] = {{"thousand", 1e3}, {"million", 1e6}, {"billion", 1e9}, {"mm", 1e6},
+                    {"bn", 1e9},       {"k", 1e3},       {"m", 1e6},       {"b", 1e9}};
+    *mult = 0;
+    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+        size_t wl = strlen(suffixes[i].word);
+        if (strncmp(s, suffixes[i].word, wl) == 0 && !isalpha((unsigned char)s[wl])) {
+            v *= suffixes[i].mult;
+            s += wl;
+            *mult = suffixes[i].mult;
+            break;
+        }
+    }
+    *out = v;
+    *p = s;
+    return 0;
+}
+
+static const char *skip_words(const char *s, const char *const *words)
+{
+    for (;;) {
+        while (*s == ' ')
+            s++;
+        bool hit = false;
+        for (size_t i = 0; words[i]; i++) {
+            size_t wl = strlen(words[i]);
+            if (strncmp(s, words[i], wl) == 0 && !isalpha((unsigned char)s[wl])) {
+                s += wl;
+                hit = true;
+                break;
+            }
+        }
+        if (!hit)
+            return s;
+    }
+}
+
+/* ---- company size ------------------------------------------------------------------ */
+
+#define SIZE_LIMIT 10000000L /* more employees than any company has */
+
+int sa_parse_company_size(const char *in, long *min, long *max)
+{
+    static const struct {
+        const char *word;
+        long min, max;
+    } words[] = {
+        {"self-employed", 1, 1},   {"solo", 1, 1},          {"freelancer", 1, 1},
+        {"micro", 1, 10},          {"startup", 1, 50},      {"small", 11, 50},
+        {"small business", 1, 100}, {"smb", 1, 100},        {"sme", 1, 250},
+        {"mid-market", 101, 1000}, {"midmarket", 101, 1000}, {"mid market", 101, 1000},
+        {"medium", 51, 1000},      {"mid-size", 101, 1000}, {"midsize", 101, 1000},
+        {"large", 1001, SA_UNKNOWN}, {"enterprise", 1001, SA_UNKNOWN},
+        {"large enterprise", 5001, SA_UNKNOWN},
+    };
+    char s[128];
+    trim_copy(in, s, sizeof s, true);
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
+        if (strcmp(s, words[i].word) == 0) {
+            *min = words[i].min;
+            *max = words[i].max;
+            return 0;
+        }
+    }
+    static const char *const lead_words[] = {"under", "less than", "fewer than", "<", "up to",
+                                             NULL};
+    static const char *const tail_words[] = {"employees", "employee", "people", "staff", "ftes",
+                                             "fte", "headcount", NULL};
+    const char *p = s;
+    bool under = false, over = false;
+    const char *q = skip_words(p, lead_words);
+    under = q != p;
+    p = q;
+    if (!under) {
+        static const char *const over_words[] = {">", "over", "more than", NULL};
+        q = skip_words(p, over_words);
+        over = q != p;
+        p = q;
+    }
+    double a, b = -1, sfx;
+    if (parse_scaled(&p, &a, &sfx))
+        return SA_EINVAL;
+    p = skip_words(p, tail_words);
+    bool plus = false;
+    if (*p == '+') {
+        plus = true;
+        p++;
+    } else if (*p == '-' || strncmp(p, "to ", 3) == 0 || strncmp(p, "\xe2\x80\x93", 3) == 0) {
+        p += *p == '-' ? 1 : 3;
+        if (parse_scaled(&p, &b, &sfx))
+            return SA_EINVAL;
+    } else if (strncmp(p, "or more", 7) == 0) {
+        plus = true;
+        p += 7;
+    }
+    p = skip_words(p, tail_words);
+    if (*p == '+' && b < 0) {
+        plus = true;
+        p++;
+    }
+    p = skip_words(p, tail_words);
+    if (*p != '\0')
+        return SA_EINVAL;
+    if (a != floor(a) || (b >= 0 && b != floor(b)) || a > SIZE_LIMIT || b > SIZE_LIMIT)
+        return SA_EINVAL;
+    if (under) {
+        if (a < 2 || plus || b >= 0)
+            return SA_EINVAL;
+        *min = 1;
+        *max = (long)a - 1;
+    } else if (over || plus) {
+        if (b >= 0 || a < 1)
+            return SA_EINVAL;
+        *min = over ? (long)a + 1 : (long)a;
+        *max = SA_UNKNOWN;
+    } else if (b >= 0) {
+        if (a < 1 || b < a)
+            return SA_EINVAL;
+        *min = (long)a;
+        *max = (long)b;
+    } else {
+        if (a < 1)
+            return SA_EINVAL;
+        *min = *max = (long)a;
+    }
+    return 0;
+}
+
+/* ---- money ------------------------------------------------------------------------- */
+
+int sa_parse_money(const char *in, double *usd)
+{
+    char s[128];
+    trim_copy(in, s, sizeof s, true);
+    const char *p = s;
+    static const char *const currency[] = {"usd", "us$", "$", "about", "approx.", "approx",
+                                           "~", NULL};
+    p = skip_words(p, currency);
+    if (*p == '$')
+        p++;
+    double a, b = -1, ma, mb = 0;
+    if (parse_scaled(&p, &a, &ma))
+        return SA_EINVAL;
+    while (*p == ' ')
+        p++;
+    bool plus = false;
+    if (*p == '+') {
+        plus = true;
+        p++;
+    } else if (*p == '-' || strncmp(p, "to ", 3) == 0) {
+        p += *p == '-' ? 1 : 3;
+        p = skip_words(p, currency);
+        if (*p == '$')
+            p++;
+        if (parse_scaled(&p, &b, &mb))
+            return SA_EINVAL;
+    }
+    static const char *const tail[] = {"usd", "dollars", "per year", "/year", "/yr", "arr",
+                                       "revenue", NULL};
+    p = skip_words(p, tail);
+    if (*p == '+' && !plus && b < 0) {
+        plus = true;
+        p++;
+    }
+    if (*p != '\0')
+        return SA_EINVAL;
+    if (b >= 0) {
+        /* "10-50M": a multiplier on the upper bound only applies to both */
+        if (mb > 0 && ma == 0)
+            a *= mb;
+        if (b < a)
+            return SA_EINVAL;
+        a = (a + b) / 2;
+    }
+    if (a < 0 || a > 1e13)
+        return SA_EINVAL;
+    *usd = a;
+    return 0;
+}
+
+/* ---- e-mail, phone, URLs ----------------------------------------------------------- */
+
+bool sa_email_valid(const char *s)
+{
+    size_t n = strlen(s);
+    const char *at = strrchr(s, '@');
+    if (n > 254 || !at || at == s || (size_t)(at - s) > 64)
+        return false;
+    static const char local_ok[] = "!#$%&'*+/=?^_`{|}~.-";
+    for (const char *p = s; p < at; p++) {
+        if (!isalnum((unsigned char)*p) && !strchr(local_ok, *p))
+            return false;
+        if (*p == '.' && (p == s || p + 1 == at || p[1] == '.'))
+            return false;
+    }
+    const char *d = at + 1;
+    size_t label = 0, labels = 0, tld_alpha = 0;
+    if (*d == '\0' || *d == '.' || *d == '-')
+        return false;
+    for (const char *p = d;; p++) {
+        if (*p == '.' || *p == '\0') {
+            if (label == 0 || label > 63 || p[-1] == '-')
+                return false;
+            labels++;
+            if (*p == '\0')
+                break;
+            label = 0;
+            tld_alpha = 0;
+            continue;
+        }
+        if (!isalnum((unsigned char)*p) && *p != '-')
+            return false;
+        label++;
+        tld_alpha += isalpha((unsigned char)*p) != 0;
+    }
+    return labels >= 2 && tld_alpha >= 2 && tld_alpha == label;
+}
+
+const char *sa_email_domain(const char *s)
+{
+    const char *at = s ? strrchr(s, '@') : NULL;
+    return at ? at + 1 : NULL;
+}
+
+static bool phone_valid(const char *s)
+{
+    size_t digits = 0;
+    for (const char *p = s; *p; p++) {
+        if (isdigit((unsigned char)*p))
+            digits++;
+        else if (!strchr("+-(). /", *p))
+            return strncasecmp(p, "x", 1) == 0 || strncasecmp(p, "ext", 3) == 0
+                       ? digits >= 7 && digits <= 15
+                       : false;
+    }
+    return digits >= 7 && digits <= 15;
+}
+
+/* The host of an http(s) URL or bare "host/path" into out; false when malformed. */
+static bool url_host(const char *s, char *out, size_t cap)
+{
+    if (strncasecmp(s, "https://", 8) == 0)
+        s += 8;
+    else if (strncasecmp(s, "http://", 7) == 0)
+        s += 7;
+    size_t n = strcspn(s, "/?#");
+    if (n == 0 || n >= cap)
+        return false;
+    bool dot = false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!isalnum((unsigned char)c) && c != '.' && c != '-' && c != ':')
+            return false;
+        dot |= c == '.';
+        out[i] = (char)tolower((unsigned char)c);
+    }
+    out[n] = '\0';
+    for (const char *p = s + n; *p; p++)
+        if (isspace((unsigned char)*p) || iscntrl((unsigned char)*p))
+            return false;
+    return dot && out[0] != '.' && out[n - 1] != '.';
+}
+
+static bool linkedin_valid(const char *s)
+{
+    char host[256];
+    if (!url_host(s, host, sizeof host))
+        return false;
+    size_t n = strlen(host);
+    return strcmp(host, "linkedin.com") == 0 ||
+           (n > 13 && strcmp(host + n - 13, ".linkedin.com") == 0);
+}
+
+/* ---- field validation -------------------------------------------------------------- */
+
+struct checker {
+    json_t *detail;
+    const char *prefix;
+};
+
+static void add(struct checker *c, const char *field, const char *type, const char *msg)
+{
+    char loc[160];
+    snprintf(loc, sizeof loc, "%s%s%s", c->prefix, *c->prefix ? "." : "", field);
+    sa_detail_add(c->detail, loc, type, "%s", msg);
+}
+
+/* Trims obj[key] in place and checks its type and length. Returns the string, NULL when
+ * absent, null or empty-after-trim (an empty optional string counts as not given). */
+static const char *opt_string(struct checker *c, json_t *obj, const char *key, const char *loc,
+                              size_t max, bool required)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v || json_is_null(v)) {
+        if (required)
+            add(c, loc, "missing", "Field required");
+        return NULL;
+    }
+    if (!json_is_string(v)) {
+        add(c, loc, "string_type", "Input should be a valid string");
+        return NULL;
+    }
+    const char *s = json_string_value(v);
+    size_t len = json_string_length(v);
+    size_t b = 0, e = len;
+    while (b < e && isspace((unsigned char)s[b]))
+        b++;
+    while (e > b && isspace((unsigned char)s[e - 1]))
+        e--;
+    if (memchr(s, '\0', len)) {
+        add(c, loc, "string_type", "String must not contain NUL characters");
+        return NULL;
+    }
+    if (b == e) {
+        if (required)
+            add(c, loc, "string_too_short", "String should have at least 1 character");
+        return NULL;
+    }
+    if (sa_utf8_chars(s + b, e - b) > max) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "String should have at most %zu characters", max);
+        add(c, loc, "string_too_long", msg);
+        return NULL;
+    }
+    if (b != 0 || e != len) {
+        json_object_set_new(obj, key, json_stringn(s + b, e - b));
+        v = json_object_get(obj, key);
+    }
+    return json_string_value(v);
+}
+
+static void parse_size(struct checker *c, json_t *input, struct sa_lead *lead)
+{
+    json_t *v = json_object_get(input, "company_size");
+    lead->employees_min = lead->employees_max = SA_UNKNOWN;
+    if (!v || json_is_null(v))
+        return;
+    static const char msg[] = "Company size should be a number of employees or a range such as "
+                              "\"1-10\", \"50-200\", \"1000+\", \"Enterprise\", \"SMB\"";
+    if (json_is_integer(v) || json_is_real(v)) {
+        double d = json_number_value(v);
+        if (d < 1 || d > SIZE_LIMIT || d != floor(d)) {
+            add(c, "company_size", "value_error",
+                "Company size should be a whole number of employees from 1 to 10000000");
+            return;
+        }
+        lead->employees_min = lead->employees_max = (long)d;
+        return;
+    }
+    const char *s = opt_string(c, input, "company_size", "company_size", SA_LEAD_SHORT_MAX, false);
+    if (!s)
+        return;
+    if (sa_parse_company_size(s, &lead->employees_min, &lead->employees_max)) {
+        lead->employees_min = lead->employees_max = SA_UNKNOWN;
+        add(c, "company_size", "value_error", msg);
+        return;
+    }
+    lead->company_size = s;
+}
+
+static void parse_revenue(struct checker *c, json_t *input, struct sa_lead *lead)
+{
+    json_t *v = json_object_get(input, "annual_revenue");
+    lead->annual_revenue = SA_UNKNOWN;
+    if (!v || json_is_null(v))
+        return;
+    if (json_is_integer(v) || json_is_real(v)) {
+        double d = json_number_value(v);
+        if (d < 0 || d > 1e13)
+            add(c, "annual_revenue", "value_error",
+                "Annual revenue should be an amount in USD from 0 to 10 trillion");
+        else
+            lead->annual_revenue = d;
+        return;
+    }
+    const char *s = opt_string(c, input, "annual_revenue", "annual_revenue", SA_LEAD_SHORT_MAX,
+                               false);
+    if (s && sa_parse_money(s, &lead->annual_revenue)) {
+        lead->annual_revenue = SA_UNKNOWN;
+        add(c, "annual_revenue", "value_error",
+            "Annual revenue should be an amount in USD such as 25000000, \"$12M\", \"1.2B\" or "
+            "\"10-50M\"");
+    }
+}
+
+static void parse_contact(struct checker *c, json_t *input, struct sa_lead *lead)
+{
+    json_t *ci = json_object_get(input, "contact_info");
+    if (!ci || json_is_null(ci))
+        return;
+    if (!json_is_object(ci)) {
+        add(c, "contact_info", "dict_type", "Input should be a valid object");
+        return;
+    }
+    struct checker cc = *c;
+    char prefix[128];
+    snprintf(prefix, sizeof prefix, "%s%scontact_info", c->prefix, *c->prefix ? "." : "");
+    cc.prefix = prefix;
+    lead->contact_name = opt_string(&cc, ci, "name", "name", SA_LEAD_NAME_MAX, false);
+    lead->contact_title = opt_string(&cc, ci, "title", "title", SA_LEAD_NAME_MAX, false);
+    lead->contact_email = opt_string(&cc, ci, "email", "email", 254, false);
+    if (lead->contact_email && !sa_email_valid(lead->contact_email)) {
+        add(&cc, "email", "value_error",
+            "Value is not a valid email address: expected name@company.com");
+        lead->contact_email = NULL;
+    }
+    lead->contact_phone = opt_string(&cc, ci, "phone", "phone", 50, false);
+    if (lead->contact_phone && !phone_valid(lead->contact_phone)) {
+        add(&cc, "phone", "value_error",
+            "Value is not a valid phone number: expected 7 to 15 digits, optionally with +, "
+            "spaces, dashes, dots or parentheses");
+        lead->contact_phone = NULL;
+    }
+    lead->linkedin_url = opt_string(&cc, ci, "linkedin_url", "linkedin_url", SA_LEAD_URL_MAX,
+                                    false);
+    if (lead->linkedin_url && !linkedin_valid(lead->linkedin_url)) {
+        add(&cc, "linkedin_url", "url_parsing",
+            "Value is not a LinkedIn URL: expected https://www.linkedin.com/in/...");
+        lead->linkedin_url = NULL;
+    }
+}
+
+static void parse_signals(struct checker *c, json_t *input, struct sa_lead *lead)
+{
+    json_t *v = json_object_get(input, "signals");
+    if (!v || json_is_null(v))
+        return;
+    if (!json_is_array(v)) {
+        add(c, "signals", "list_type", "Input should be a valid list of strings");
+        return;
+    }
+    if (json_array_size(v) > SA_LEAD_SIGNALS_MAX) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "List should have at most %d items", SA_LEAD_SIGNALS_MAX);
+        add(c, "signals", "too_long", msg);
+        return;
+    }
+    size_t i;
+    json_t *x;
+    bool ok = true;
+    json_array_foreach(v, i, x)
+    {
+        char loc[48];
+        snprintf(loc, sizeof loc, "signals.%zu", i);
+        if (!json_is_string(x)) {
+            add(c, loc, "string_type", "Input should be a valid string");
+            ok = false;
+        } else if (json_string_length(x) == 0 ||
+                   sa_utf8_chars(json_string_value(x), json_string_length(x)) > SA_LEAD_SHORT_MAX) {
+            add(c, loc, "string_too_long", "Signal should have 1 to 100 characters");
+            ok = false;
+        }
+    }
+    if (ok)
+        lead->signals = v;
+}
+
+int sa_lead_parse(json_t *input, const char *loc_prefix, struct sa_lead *lead, json_t *detail)
+{
+    *lead = (struct sa_lead){.employees_min = SA_UNKNOWN,
+                             .employees_max = SA_UNKNOWN,
+                             .annual_revenue = SA_UNKNOWN};
+    struct checker c = {.detail = detail, .prefix = loc_prefix ? loc_prefix : ""};
+    size_t before = json_array_size(detail);
+    if (!json_is_object(input)) {
+        char loc[64];
+        snprintf(loc, sizeof loc, "%s", c.prefix);
+        sa_detail_add(detail, loc, "dict_type", "Input should be a valid object");
+        return SA_EINVAL;
+    }
+    lead->company_name = opt_string(&c, input, "company_name", "company_name", SA_LEAD_NAME_MAX,
+                                    true);
+    lead->industry = opt_string(&c, input, "industry", "industry", SA_LEAD_SHORT_MAX, false);
+    parse_size(&c, input, lead);
+    parse_revenue(&c, input, lead);
+    parse_contact(&c, input, lead);
+    lead->website = opt_string(&c, input, "website", "website", SA_LEAD_URL_MAX, false);
+    char host[256];
+    if (lead->website && !url_host(lead->website, host, sizeof host)) {
+        add(&c, "website", "url_parsing", "Value is not a valid URL: expected acme.com or "
+                                          "https://www.acme.com");
+        lead->website = NULL;
+    }
+    lead->country = opt_string(&c, input, "country", "country", SA_LEAD_SHORT_MAX, false);
+    lead->notes = opt_string(&c, input, "notes", "notes", SA_LEAD_NOTES_MAX, false);
+    parse_signals(&c, input, lead);
+    if (json_array_size(detail) > before) {
+        *lead = (struct sa_lead){0};
+        return SA_EINVAL;
+    }
+    lead->raw = json_incref(input);
+    return 0;
+}
+
+void sa_lead_clear(struct sa_lead *lead)
+{
+    json_decref(lead->raw);
+    *lead = (struct sa_lead){0};
+}

@@ -1,0 +1,288 @@
+/* The application root and the invoke operation (see app.h). */
+#include "app.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agents/lead.h"
+#include "agents/scoring.h"
+#include "base/detail.h"
+#include "base/json.h"
+#include "base/log.h"
+#include "metrics/metrics.h"
+#include "store/store.h"
+
+/* Buckets start at 10 us so that our latencies, far below the seed's 0.1 s, show. */
+static const double agent_buckets[] = {0.00001, 0.000025, 0.00005, 0.0001, 0.00025,
+                                       0.0005,  0.001,    0.0025,  0.005,  0.01,
+                                       0.025,   0.05,     0.1,     0.5,    1,
+                                       2,       5};
+static const double http_buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                      0.025,  0.05,    0.1,    0.25,  0.5,    1,     2.5, 5};
+
+static const struct sa_metric_desc m_agent_seconds = {
+    "agent_processing_seconds", "Time agents spend processing one invocation.", SA_HISTOGRAM,
+    {"agent_type", NULL}, agent_buckets, (int)(sizeof agent_buckets / sizeof agent_buckets[0])};
+static const struct sa_metric_desc m_agent_success = {
+    "agent_success_total", "Successful agent invocations.", SA_COUNTER, {"agent_type", NULL},
+    NULL, 0};
+static const struct sa_metric_desc m_agent_errors = {
+    "agent_errors_total", "Failed agent invocations by error code.", SA_COUNTER,
+    {"agent_type", "error_code", NULL}, NULL, 0};
+static const struct sa_metric_desc m_http_requests = {
+    "http_requests_total", "HTTP requests by method, route template and status.", SA_COUNTER,
+    {"method", "route", "status", NULL}, NULL, 0};
+static const struct sa_metric_desc m_http_seconds = {
+    "http_request_duration_seconds", "HTTP request handling time by route template.",
+    SA_HISTOGRAM, {"method", "route", NULL}, http_buckets,
+    (int)(sizeof http_buckets / sizeof http_buckets[0])};
+
+static int setup_metrics(struct sa_app *app, struct sa_err *err)
+{
+    if (!(app->metrics = sa_metrics_new()))
+        return sa_err_set(err, SA_ENOMEM, "out of memory");
+    app->m_agent_seconds = sa_metrics_register(app->metrics, &m_agent_seconds);
+    app->m_agent_success = sa_metrics_register(app->metrics, &m_agent_success);
+    app->m_agent_errors = sa_metrics_register(app->metrics, &m_agent_errors);
+    app->m_http_requests = sa_metrics_register(app->metrics, &m_http_requests);
+    app->m_http_seconds = sa_metrics_register(app->metrics, &m_http_seconds);
+    /* Every agent type appears from the start, at zero, so rates work from boot. */
+    for (int t = 0; t < SA_AGENT_COUNT; t++) {
+        const char *v[] = {sa_agent_type_name((enum sa_agent_type)t)};
+        sa_metrics_add(app->metrics, app->m_agent_success, v, 0);
+    }
+    return 0;
+}
+
+int sa_app_open(const struct sa_config *cfg, struct sa_app **out, struct sa_err *err)
+{
+    *out = NULL;
+    struct sa_app *app = calloc(1, sizeof *app);
+    if (!app)
+        return sa_err_set(err, SA_ENOMEM, "out of memory");
+    app->cfg = *cfg;
+    app->started_ns = sa_now_ns();
+    sa_iso8601_now(app->started_at);
+    int rc;
+    if ((rc = setup_metrics(app, err)) || (rc = sa_model_load(cfg->data_dir, &app->model, err)) ||
+        (rc = sa_store_open(cfg->database_url, cfg->threads + 1, &app->store, err)) ||
+        (rc = sa_store_migrate(app->store, err)) ||
+        (rc = sa_agents_new(app->model, &app->agents, err))) {
+        sa_app_close(app);
+        return rc;
+    }
+    *out = app;
+    return 0;
+}
+
+void sa_app_close(struct sa_app *app)
+{
+    if (!app)
+        return;
+    sa_agents_free(app->agents);
+    sa_store_close(app->store);
+    sa_model_free(app->model);
+    sa_metrics_free(app->metrics);
+    free(app);
+}
+
+void sa_invoke_res_clear(struct sa_invoke_res *res)
+{
+    json_decref(res->output);
+    res->output = NULL;
+}
+
+static void record_agent(struct sa_app *app, enum sa_agent_type t, double seconds,
+                         const char *error_code)
+{
+    const char *name = sa_agent_type_name(t);
+    if (error_code) {
+        const char *v[] = {name, error_code};
+        sa_metrics_add(app->metrics, app->m_agent_errors, v, 1);
+    } else {
+        const char *v[] = {name};
+        sa_metrics_add(app->metrics, app->m_agent_success, v, 1);
+    }
+    if (seconds >= 0) {
+        const char *v[] = {name};
+        sa_metrics_observe(app->metrics, app->m_agent_seconds, v, seconds);
+    }
+}
+
+static const char *error_code_label(int rc)
+{
+    switch (rc) {
+    case SA_ENOTIMPL:
+        return "not_implemented";
+    case SA_ESTORE:
+        return "store_error";
+    case SA_ENOMEM:
+        return "out_of_memory";
+    case SA_EINVAL:
+        return "invalid_input";
+    default:
+        return "internal_error";
+    }
+}
+
+int sa_app_invoke(struct sa_app *app, const struct sa_invoke_req *req, struct sa_invoke_res *res,
+                  struct sa_err *err)
+{
+    memset(res, 0, sizeof *res);
+    struct sa_agent *agent = sa_agents_get(app->agents, req->type);
+    if (!agent->ops->run) {
+        record_agent(app, req->type, -1, "not_implemented");
+        sa_agents_record(app->agents, req->type, 0, false);
+        return sa_err_set(err, SA_ENOTIMPL, "the %s agent is not available yet",
+                          agent->ops->name);
+    }
+    uint64_t t0 = sa_now_ns();
+    int rc = agent->ops->run(agent, req->lead, &res->output, err);
+    uint64_t ns = sa_now_ns() - t0;
+    res->processing_ms = sa_ns_to_ms(ns);
+    if (rc) {
+        record_agent(app, req->type, (double)ns / 1e9, error_code_label(rc));
+        sa_agents_record(app->agents, req->type, res->processing_ms, false);
+        return rc;
+    }
+    json_object_set_new(res->output, "processing_time", json_real(res->processing_ms));
+
+    if (req->lead_id)
+        snprintf(res->lead_id, sizeof res->lead_id, "%s", req->lead_id);
+    else
+        sa_uuid_v4(res->lead_id);
+    if (req->thread_id)
+        snprintf(res->thread_id, sizeof res->thread_id, "%s", req->thread_id);
+    else
+        sa_uuid_v4(res->thread_id);
+    sa_uuid_v4(res->execution_id);
+
+    const struct sa_lead *l = req->lead;
+    char *data = json_dumps(l->raw, JSON_COMPACT);
+    char *output = json_dumps(res->output, JSON_COMPACT);
+    json_t *score = json_object_get(res->output, "score");
+    struct sa_lead_row row = {
+        .id = res->lead_id,
+        .company_name = l->company_name,
+        .industry = l->industry,
+        .company_size = l->company_size,
+        .employees_min = l->employees_min,
+        .employees_max = l->employees_max,
+        .annual_revenue = l->annual_revenue,
+        .website = l->website,
+        .country = l->country,
+        .contact_name = l->contact_name,
+        .contact_title = l->contact_title,
+        .contact_email = l->contact_email,
+        .contact_phone = l->contact_phone,
+        .linkedin_url = l->linkedin_url,
+        .data = data,
+        .score = req->type == SA_AGENT_QUALIFICATION && json_is_integer(score)
+                     ? (int)json_integer_value(score)
+                     : -1,
+        .tier = sa_json_str(res->output, "tier"),
+        .reasoning = sa_json_str(res->output, "reasoning"),
+    };
+    /* A numeric company_size is stored as the text the user sent ("350"). */
+    char size_text[32];
+    json_t *size = json_object_get(l->raw, "company_size");
+    if (!row.company_size && json_is_number(size)) {
+        snprintf(size_text, sizeof size_text, "%.0f", json_number_value(size));
+        row.company_size = size_text;
+    }
+    struct sa_exec_row exec = {
+        .id = res->execution_id,
+        .lead_id = res->lead_id,
+        .agent_type = agent->ops->name,
+        .thread_id = res->thread_id,
+        .success = true,
+        .input = data,
+        .output = output,
+        .processing_time_ms = res->processing_ms,
+    };
+    if (!data || !output) {
+        rc = sa_err_set(err, SA_ENOMEM, "out of memory");
+    } else if (req->only_if_new) {
+        rc = sa_store_insert_lead_if_new(app->store, &row, &exec, &res->written, err);
+    } else {
+        rc = sa_store_save_invocation(app->store, &row, &exec, err);
+        res->written = rc == 0;
+    }
+    free(data);
+    free(output);
+    record_agent(app, req->type, (double)ns / 1e9, rc ? error_code_label(rc) : NULL);
+    sa_agents_record(app->agents, req->type, res->processing_ms, rc == 0);
+    if (rc)
+        sa_invoke_res_clear(res);
+    return rc;
+}
+
+int sa_app_seed(struct sa_app *app, const char *path, int *added, int *present,
+                struct sa_err *err)
+{
+    *added = *present = 0;
+    json_t *root;
+    if (sa_json_load_file(path, &root, err))
+        return err->code;
+    int rc = 0;
+    json_t *leads = json_object_get(root, "leads");
+    if (!json_is_array(leads)) {
+        rc = sa_err_set(err, SA_ECONFIG, "%s: expected {\"leads\": [...]}", path);
+        goto out;
+    }
+    size_t i;
+    json_t *item;
+    json_array_foreach(leads, i, item)
+    {
+        const char *id = sa_json_str(item, "id");
+        if (!id || !sa_uuid_valid(id, strlen(id))) {
+            rc = sa_err_set(err, SA_ECONFIG, "%s: leads.%zu.id: expected a UUID", path, i);
+            goto out;
+        }
+        /* The id is the record's, not the lead's data: validate the rest as input. */
+        json_t *input = json_deep_copy(item);
+        json_object_del(input, "id");
+        json_t *detail = json_array();
+        char prefix[48];
+        snprintf(prefix, sizeof prefix, "leads.%zu", i);
+        struct sa_lead lead;
+        if (sa_lead_parse(input, prefix, &lead, detail)) {
+            json_t *first = json_array_get(detail, 0);
+            char *loc = json_dumps(json_object_get(first, "loc"), JSON_COMPACT);
+            rc = sa_err_set(err, SA_ECONFIG, "%s: %s: %s", path, loc ? loc : "?",
+                            sa_json_str(first, "msg"));
+            free(loc);
+            json_decref(detail);
+            json_decref(input);
+            goto out;
+        }
+        json_decref(detail);
+        struct sa_invoke_req req = {.type = SA_AGENT_QUALIFICATION,
+                                    .lead = &lead,
+                                    .lead_id = id,
+                                    .only_if_new = true};
+        struct sa_invoke_res res;
+        rc = sa_app_invoke(app, &req, &res, err);
+        sa_lead_clear(&lead);
+        json_decref(input);
+        if (rc)
+            goto out;
+        *added += res.written;
+        *present += !res.written;
+        sa_invoke_res_clear(&res);
+    }
+out:
+    json_decref(root);
+    return rc;
+}
+
+void sa_app_observe_http(struct sa_app *app, const char *method, const char *route, int status,
+                         double seconds)
+{
+    char st[8];
+    snprintf(st, sizeof st, "%d", status);
+    const char *v[] = {method, route, st};
+    sa_metrics_add(app->metrics, app->m_http_requests, v, 1);
+    sa_metrics_observe(app->metrics, app->m_http_seconds, v, seconds);
+}

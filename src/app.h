@@ -1,0 +1,75 @@
+/* The application: the composition root that owns the model, the store, the agents and
+ * the metrics, and the one service operation the API and the CLI share: invoking an
+ * agent on a lead and recording it. Created once by main.c; passed explicitly (no
+ * globals) to the HTTP layer. */
+#ifndef SA_APP_H
+#define SA_APP_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "agents/agent.h"
+#include "base/clock.h"
+#include "base/config.h"
+#include "base/err.h"
+#include "base/uuid.h"
+
+struct sa_lead;
+
+struct sa_app {
+    struct sa_config cfg; /* copy; its strings are borrowed from env/argv */
+    struct sa_model *model;
+    struct sa_store *store;
+    struct sa_agents *agents;
+    struct sa_metrics *metrics;
+    /* metric family ids */
+    int m_agent_seconds, m_agent_success, m_agent_errors, m_http_requests, m_http_seconds;
+    uint64_t started_ns;
+    char started_at[SA_ISO8601_LEN];
+};
+
+#define SA_THREAD_ID_MAX 128
+
+struct sa_invoke_req {
+    enum sa_agent_type type;
+    const struct sa_lead *lead; /* validated */
+    const char *lead_id;        /* NULL: a new lead; else that lead is written (upsert) */
+    const char *thread_id;      /* NULL: a new thread id is made */
+    bool only_if_new;           /* write nothing when lead_id already exists (seeding) */
+};
+
+struct sa_invoke_res {
+    char lead_id[SA_UUID_LEN];
+    char thread_id[SA_THREAD_ID_MAX + 1];
+    char execution_id[SA_UUID_LEN];
+    json_t *output; /* owned by the result: release with sa_invoke_res_clear */
+    double processing_ms;
+    bool written; /* false only when only_if_new found the lead already there */
+};
+
+/* Opens everything cfg names: loads and validates the model from cfg->data_dir, opens
+ * and migrates the store, creates the agents and metrics. Returns 0 and *out, or an
+ * error (SA_ECONFIG for bad data files or settings) with err saying what to fix. */
+int sa_app_open(const struct sa_config *cfg, struct sa_app **out, struct sa_err *err) SA_WUR;
+void sa_app_close(struct sa_app *app);
+
+/* Runs the agent on the lead, measures it, and writes the lead and an execution row in
+ * one transaction. Updates status counters and metrics. Returns 0 with res filled;
+ * SA_ENOTIMPL for agents not built yet; SA_ESTORE when the write failed (nothing
+ * written); other codes from the agent. */
+int sa_app_invoke(struct sa_app *app, const struct sa_invoke_req *req, struct sa_invoke_res *res,
+                  struct sa_err *err) SA_WUR;
+void sa_invoke_res_clear(struct sa_invoke_res *res);
+
+/* Loads leads from a JSON file ({"leads": [{"id": UUID, ...AgentInput}]}) and qualifies
+ * each one not stored yet (by id). A malformed file or lead is an error naming it.
+ * *added and *present count the outcome. */
+int sa_app_seed(struct sa_app *app, const char *path, int *added, int *present,
+                struct sa_err *err) SA_WUR;
+
+/* Records an HTTP request in the metrics (route is the route template, or "unmatched"). */
+void sa_app_observe_http(struct sa_app *app, const char *method, const char *route, int status,
+                         double seconds);
+
+#endif

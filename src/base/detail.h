@@ -1,0 +1,18 @@
+/* Validation error lists in FastAPI's 422 shape: [{"loc": [...], "msg": "...", "type": "..."}].
+ * Modules that validate input append to a detail array; the HTTP layer sends it. */
+#ifndef SA_BASE_DETAIL_H
+#define SA_BASE_DETAIL_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+/* Appends {loc, msg, type} to detail (a JSON array). loc is a dotted path such as
+ * "body.input.contact_info.email"; all-digit parts become array indices ("signals.3").
+ * msg is printf-formatted. */
+void sa_detail_add(json_t *detail, const char *loc, const char *type, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Number of characters (Unicode code points) in the valid UTF-8 string s[0..len). */
+size_t sa_utf8_chars(const char *s, size_t len);
+
+#endif

@@ -1,0 +1,16 @@
+/* Random (version 4) UUIDs for record ids, and validation of ids from clients. */
+#ifndef SA_BASE_UUID_H
+#define SA_BASE_UUID_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define SA_UUID_LEN 37 /* 36 characters and the NUL */
+
+/* Writes a new lowercase v4 UUID into out. Uses getrandom(2); thread-safe. */
+void sa_uuid_v4(char out[SA_UUID_LEN]);
+
+/* True when s[0..len) is a UUID in canonical 8-4-4-4-12 hex form (any case). */
+bool sa_uuid_valid(const char *s, size_t len);
+
+#endif

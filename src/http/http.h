@@ -1,0 +1,83 @@
+/* What route handlers see: the request (method, path, path parameters, query, body) and
+ * the calls that set the response. One struct sa_req lives per HTTP request, created by
+ * the server on the request's first callback and freed when MHD reports it complete. */
+#ifndef SA_HTTP_HTTP_H
+#define SA_HTTP_HTTP_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+
+struct sa_app;
+struct sa_req;
+
+typedef void (*sa_handler_fn)(struct sa_req *r);
+
+/* A route: method, path template with {name} segments, and its handler. The template is
+ * also the "route" label in metrics and logs, so cardinality stays bounded. */
+struct sa_route {
+    const char *method;
+    const char *path;
+    sa_handler_fn handler;
+    bool json_body; /* the handler reads a JSON body: content type and size are checked */
+};
+
+#define SA_MAX_PARAMS 4
+
+struct sa_req {
+    struct MHD_Connection *conn;
+    struct sa_app *app;
+    const char *method; /* borrowed from MHD for the request's life */
+    char path[512];     /* decoded path, trailing slash removed */
+    const struct sa_route *route;
+    const char *params[SA_MAX_PARAMS]; /* path parameters, pointing into param_buf */
+    char param_buf[512];
+    struct sa_buf body;
+    bool body_too_large;
+    bool called; /* the access handler has seen this request before */
+    uint64_t start_ns;
+    char request_id[64];
+    /* response, set by the handler through the calls below */
+    int status;
+    json_t *json;             /* owned */
+    char *text;               /* owned; used when json is NULL */
+    size_t text_len;
+    const char *content_type; /* static string */
+    char allow[64];           /* the Allow header of a 405, or "" */
+};
+
+/* Answers with a JSON body (takes ownership of body) and status. */
+void sa_reply_json(struct sa_req *r, int status, json_t *body);
+/* Answers with a text body (takes ownership of text, a malloc'd buffer). */
+void sa_reply_text(struct sa_req *r, int status, const char *content_type, char *text,
+                   size_t len);
+/* Answers with an application/problem+json body: {type, title, status, code, detail,
+ * instance, request_id}. detail is a FastAPI-style list (taken; NULL for an empty list). */
+void sa_reply_problem(struct sa_req *r, int status, const char *code, json_t *detail);
+/* A problem with one detail entry: loc (dotted, see base/detail.h), type and message. */
+void sa_reply_error(struct sa_req *r, int status, const char *code, const char *loc,
+                    const char *type, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+/* A query-string argument (decoded), or NULL. */
+const char *sa_req_query(struct sa_req *r, const char *name);
+
+/* Parses the request body as a JSON object. On success returns it (new reference). On
+ * failure answers the request (400 with the parse error) and returns NULL. */
+json_t *sa_req_json(struct sa_req *r);
+
+/* The routes (http/routes.c) and the handlers they name (http/routes/ *.c). */
+extern const struct sa_route sa_routes[];
+extern const unsigned sa_routes_count;
+
+void sa_route_root(struct sa_req *r);
+void sa_route_health(struct sa_req *r);
+void sa_route_metrics(struct sa_req *r);
+void sa_route_invoke(struct sa_req *r);
+void sa_route_agents_status(struct sa_req *r);
+void sa_route_agent_reset(struct sa_req *r);
+void sa_route_leads_list(struct sa_req *r);
+void sa_route_lead_get(struct sa_req *r);
+
+#endif

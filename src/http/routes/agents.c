@@ -1,0 +1,287 @@
+/* The seed's agent endpoints: POST /api/langgraph/invoke, GET /api/agents/status and
+ * POST /api/agents/{agent_type}/reset. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agents/agent.h"
+#include "agents/lead.h"
+#include "app.h"
+#include "base/buf.h"
+#include "base/detail.h"
+#include "base/json.h"
+#include "base/log.h"
+#include "http/http.h"
+#include "store/store.h"
+
+static const char *const stream_modes[] = {"values", "updates", "custom", "messages", "debug",
+                                           NULL};
+
+static bool stream_mode_known(const char *s)
+{
+    for (int i = 0; stream_modes[i]; i++)
+        if (strcmp(s, stream_modes[i]) == 0)
+            return true;
+    return false;
+}
+
+static bool thread_id_valid(const char *s, size_t n)
+{
+    if (n == 0 || n > SA_THREAD_ID_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              c == '-' || c == '_' || c == '.' || c == ':'))
+            return false;
+    }
+    return true;
+}
+
+/* The request's envelope: agent_type, thread_id, lead_id, stream_mode/stream. */
+struct envelope {
+    int type;
+    const char *thread_id, *lead_id;
+    bool stream;
+    bool modes[5]; /* by index in stream_modes */
+};
+
+static void parse_envelope(json_t *body, struct envelope *env, json_t *detail)
+{
+    *env = (struct envelope){.type = -1};
+    json_t *at = json_object_get(body, "agent_type");
+    if (!at || json_is_null(at))
+        sa_detail_add(detail, "body.agent_type", "missing", "Field required");
+    else if (!json_is_string(at))
+        sa_detail_add(detail, "body.agent_type", "string_type", "Input should be a valid string");
+    else if ((env->type = sa_agent_type_parse(json_string_value(at))) < 0)
+        sa_detail_add(detail, "body.agent_type", "enum", "Input should be one of: %s (got \"%.60s\")",
+                      sa_agent_type_names(), json_string_value(at));
+
+    json_t *tid = json_object_get(body, "thread_id");
+    if (tid && !json_is_null(tid)) {
+        if (!json_is_string(tid) ||
+            !thread_id_valid(json_string_value(tid), json_string_length(tid)))
+            sa_detail_add(detail, "body.thread_id", "string_pattern_mismatch",
+                          "thread_id should be 1-%d characters of letters, digits, - _ . :",
+                          SA_THREAD_ID_MAX);
+        else
+            env->thread_id = json_string_value(tid);
+    }
+    json_t *lid = json_object_get(body, "lead_id");
+    if (lid && !json_is_null(lid)) {
+        if (!json_is_string(lid) || !sa_uuid_valid(json_string_value(lid), json_string_length(lid)))
+            sa_detail_add(detail, "body.lead_id", "uuid_parsing",
+                          "Input should be a valid UUID, such as "
+                          "\"123e4567-e89b-42d3-a456-426614174000\"");
+        else
+            env->lead_id = json_string_value(lid);
+    }
+    json_t *stream = json_object_get(body, "stream");
+    if (stream && !json_is_null(stream)) {
+        if (!json_is_boolean(stream))
+            sa_detail_add(detail, "body.stream", "bool_type", "Input should be a valid boolean");
+        else
+            env->stream = json_is_true(stream);
+    }
+    json_t *sm = json_object_get(body, "stream_mode");
+    if (sm && !json_is_null(sm)) {
+        json_t *list = json_is_string(sm) ? json_pack("[O]", sm) : json_incref(sm);
+        if (!json_is_array(list) || json_array_size(list) == 0) {
+            sa_detail_add(detail, "body.stream_mode", "list_type",
+                          "stream_mode should be a mode or a list of modes: values, updates, "
+                          "custom, messages, debug");
+        } else {
+            size_t i;
+            json_t *x;
+            json_array_foreach(list, i, x)
+            {
+                const char *m = json_string_value(x);
+                if (!m || !stream_mode_known(m)) {
+                    char loc[48];
+                    snprintf(loc, sizeof loc, "body.stream_mode.%zu", i);
+                    sa_detail_add(detail, loc, "enum",
+                                  "Input should be one of: values, updates, custom, messages, "
+                                  "debug");
+                    continue;
+                }
+                for (int k = 0; stream_modes[k]; k++)
+                    env->modes[k] |= strcmp(m, stream_modes[k]) == 0;
+            }
+            env->stream = true;
+        }
+        json_decref(list);
+    }
+    if (env->stream && !env->modes[0] && !env->modes[1] && !env->modes[2] && !env->modes[3] &&
+        !env->modes[4])
+        env->modes[0] = true; /* LangGraph's default stream mode */
+}
+
+/* The input to score: the body's "input", or the stored lead's data when only lead_id is
+ * given. Returns a new reference, or NULL after answering the request. */
+static json_t *resolve_input(struct sa_req *r, json_t *body, const struct envelope *env,
+                             json_t *detail)
+{
+    json_t *input = json_object_get(body, "input");
+    if (input && !json_is_null(input))
+        return json_incref(input);
+    if (!env->lead_id) {
+        sa_detail_add(detail, "body.input", "missing",
+                      "Field required (the lead to process; or give lead_id of a stored lead)");
+        return NULL;
+    }
+    json_t *lead = NULL;
+    struct sa_err err = {0};
+    int rc = sa_store_get_lead(r->app->store, env->lead_id, &lead, &err);
+    if (rc == SA_ENOTFOUND) {
+        sa_reply_error(r, 404, "not_found", "body.lead_id", "not_found",
+                       "No lead with id %s; send \"input\" to create it", env->lead_id);
+        return NULL;
+    }
+    if (rc) {
+        sa_log(SA_LOG_ERROR, "store read failed", json_pack("{s:s}", "error", err.msg));
+        sa_reply_error(r, 503, "service_unavailable", "", "store_error",
+                       "The database is unavailable; try again");
+        return NULL;
+    }
+    json_t *data = json_incref(json_object_get(lead, "data"));
+    json_decref(lead);
+    return data;
+}
+
+static void sse_event(struct sa_buf *b, const char *event, json_t *data)
+{
+    char *text = json_dumps(data, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (sa_buf_printf(b, "event: %s\ndata: %s\n\n", event, text ? text : "null") != 0)
+        sa_log(SA_LOG_ERROR, "stream buffer full", NULL);
+    free(text);
+}
+
+/* Streaming answer in LangGraph's SSE shape: metadata, the requested modes, end. The
+ * qualification agent is a single step, so each mode has one event. */
+static void reply_stream(struct sa_req *r, const struct envelope *env, json_t *response)
+{
+    struct sa_buf b;
+    sa_buf_init(&b, 8 * 1024 * 1024);
+    json_t *meta = json_pack("{s:O, s:O, s:O}", "run_id", json_object_get(response, "execution_id"),
+                             "thread_id", json_object_get(response, "thread_id"), "lead_id",
+                             json_object_get(response, "lead_id"));
+    sse_event(&b, "metadata", meta);
+    json_decref(meta);
+    const char *agent = json_string_value(json_object_get(response, "agent_type"));
+    json_t *output = json_object_get(response, "output");
+    if (env->modes[1]) {
+        json_t *upd = json_pack("{s:O}", agent, output);
+        sse_event(&b, "updates", upd);
+        json_decref(upd);
+    }
+    if (env->modes[0])
+        sse_event(&b, "values", response);
+    if (env->modes[4]) {
+        json_t *dbg = json_pack("{s:s, s:{s:s, s:O}}", "type", "task_result", "payload", "name",
+                                agent, "result", output);
+        sse_event(&b, "debug", dbg);
+        json_decref(dbg);
+    }
+    sse_event(&b, "end", json_null());
+    size_t len;
+    char *text = sa_buf_steal(&b, &len);
+    sa_reply_text(r, 200, "text/event-stream", text, len);
+}
+
+void sa_route_invoke(struct sa_req *r)
+{
+    json_t *body = sa_req_json(r);
+    if (!body)
+        return;
+    json_t *detail = json_array();
+    json_t *input = NULL;
+    struct sa_lead lead = {0};
+    struct envelope env;
+    parse_envelope(body, &env, detail);
+    if (env.type >= 0 && !sa_agents_implemented(r->app->agents, (enum sa_agent_type)env.type) &&
+        json_array_size(detail) == 0) {
+        struct sa_invoke_req req = {.type = (enum sa_agent_type)env.type};
+        struct sa_invoke_res res;
+        struct sa_err err = {0};
+        int rc = sa_app_invoke(r->app, &req, &res, &err); /* counts the attempt */
+        (void)rc;
+        sa_reply_error(r, 501, "not_implemented", "body.agent_type", "not_implemented",
+                       "The %s agent is not available yet; available now: qualification",
+                       sa_agent_type_name((enum sa_agent_type)env.type));
+        goto out;
+    }
+    if (json_array_size(detail) == 0)
+        input = resolve_input(r, body, &env, detail);
+    if (r->status) /* resolve_input answered (404/503) */
+        goto out;
+    if (input && !json_is_object(input))
+        sa_detail_add(detail, "body.input", "dict_type", "Input should be a valid object");
+    else if (input && sa_lead_parse(input, "body.input", &lead, detail) == 0 &&
+             json_array_size(detail) > 0)
+        sa_lead_clear(&lead);
+    if (json_array_size(detail) > 0) {
+        sa_reply_problem(r, 422, "validation_error", json_incref(detail));
+        goto out;
+    }
+    struct sa_invoke_req req = {.type = (enum sa_agent_type)env.type,
+                                .lead = &lead,
+                                .lead_id = env.lead_id,
+                                .thread_id = env.thread_id};
+    struct sa_invoke_res res;
+    struct sa_err err = {0};
+    int rc = sa_app_invoke(r->app, &req, &res, &err);
+    if (rc) {
+        sa_log(SA_LOG_ERROR, "invoke failed",
+               json_pack("{s:s, s:s}", "error", err.msg, "request_id", r->request_id));
+        if (rc == SA_ESTORE)
+            sa_reply_error(r, 503, "service_unavailable", "", "store_error",
+                           "The lead could not be saved; nothing was written. Try again.");
+        else
+            sa_reply_error(r, 500, "internal_error", "", "internal_error",
+                           "The agent failed: %s", sa_strerror(rc));
+        goto out;
+    }
+    char now[SA_ISO8601_LEN];
+    sa_iso8601_now(now);
+    double latency = sa_ns_to_ms(sa_now_ns() - r->start_ns);
+    json_t *resp = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:o, s:{s:f, s:f, s:s}, s:s}", "status", "success",
+        "agent_type", sa_agent_type_name(req.type), "thread_id", res.thread_id, "lead_id",
+        res.lead_id, "execution_id", res.execution_id, "output", json_incref(res.output),
+        "metadata", "latency_ms", latency, "processing_time_ms", res.processing_ms, "engine",
+        "rules", "timestamp", now);
+    sa_invoke_res_clear(&res);
+    if (env.stream) {
+        reply_stream(r, &env, resp);
+        json_decref(resp);
+    } else {
+        sa_reply_json(r, 200, resp);
+    }
+out:
+    sa_lead_clear(&lead);
+    json_decref(input);
+    json_decref(detail);
+    json_decref(body);
+}
+
+void sa_route_agents_status(struct sa_req *r)
+{
+    sa_reply_json(r, 200, sa_agents_status(r->app->agents));
+}
+
+void sa_route_agent_reset(struct sa_req *r)
+{
+    int t = sa_agent_type_parse(r->params[0]);
+    if (t < 0) {
+        sa_reply_error(r, 404, "not_found", "path.agent_type", "enum",
+                       "Unknown agent type \"%.60s\"; expected one of: %s", r->params[0],
+                       sa_agent_type_names());
+        return;
+    }
+    sa_agents_reset(r->app->agents, (enum sa_agent_type)t);
+    sa_reply_json(r, 200,
+                  json_pack("{s:s, s:s, s:o}", "status", "reset", "agent_type",
+                            sa_agent_type_name((enum sa_agent_type)t), "agent",
+                            sa_agents_status_one(r->app->agents, (enum sa_agent_type)t)));
+}

@@ -1,0 +1,94 @@
+/* GET /api/leads (list with filters) and GET /api/leads/{id} (with its executions). */
+#include <string.h>
+
+#include "app.h"
+#include "base/config.h"
+#include "base/detail.h"
+#include "base/log.h"
+#include "http/http.h"
+#include "store/store.h"
+
+static void store_unavailable(struct sa_req *r, const struct sa_err *err)
+{
+    sa_log(SA_LOG_ERROR, "store read failed",
+           json_pack("{s:s, s:s}", "error", err->msg, "request_id", r->request_id));
+    sa_reply_error(r, 503, "service_unavailable", "", "store_error",
+                   "The database is unavailable; try again");
+}
+
+static void int_param(struct sa_req *r, const char *name, long min, long max, long dflt,
+                      long *out, json_t *detail)
+{
+    const char *s = sa_req_query(r, name);
+    *out = dflt;
+    if (!s)
+        return;
+    if (sa_parse_long(s, min, max, out)) {
+        char loc[64];
+        snprintf(loc, sizeof loc, "query.%s", name);
+        sa_detail_add(detail, loc, "int_parsing", "Input should be an integer from %ld to %ld",
+                      min, max);
+        *out = dflt;
+    }
+}
+
+void sa_route_leads_list(struct sa_req *r)
+{
+    json_t *detail = json_array();
+    long limit, offset, min_score;
+    int_param(r, "limit", 1, 500, 50, &limit, detail);
+    int_param(r, "offset", 0, 1000000000L, 0, &offset, detail);
+    int_param(r, "min_score", 0, 100, -1, &min_score, detail);
+    const char *tier = sa_req_query(r, "tier");
+    if (tier && (strlen(tier) != 1 || tier[0] < 'A' || tier[0] > 'D'))
+        sa_detail_add(detail, "query.tier", "enum", "Input should be A, B, C or D");
+    const char *q = sa_req_query(r, "q");
+    if (q && (strlen(q) == 0 || strlen(q) > 200))
+        sa_detail_add(detail, "query.q", "string_too_long",
+                      "Search text should have 1 to 200 characters");
+    if (json_array_size(detail) > 0) {
+        sa_reply_problem(r, 422, "validation_error", detail);
+        return;
+    }
+    json_decref(detail);
+    struct sa_lead_query query = {.limit = (int)limit,
+                                  .offset = (int)offset,
+                                  .tier = tier,
+                                  .min_score = (int)min_score,
+                                  .search = q};
+    json_t *out;
+    struct sa_err err = {0};
+    if (sa_store_list_leads(r->app->store, &query, &out, &err)) {
+        store_unavailable(r, &err);
+        return;
+    }
+    sa_reply_json(r, 200, out);
+}
+
+void sa_route_lead_get(struct sa_req *r)
+{
+    const char *id = r->params[0];
+    if (!sa_uuid_valid(id, strlen(id))) {
+        sa_reply_error(r, 422, "validation_error", "path.id", "uuid_parsing",
+                       "Input should be a valid UUID");
+        return;
+    }
+    json_t *lead, *execs;
+    struct sa_err err = {0};
+    int rc = sa_store_get_lead(r->app->store, id, &lead, &err);
+    if (rc == SA_ENOTFOUND) {
+        sa_reply_error(r, 404, "not_found", "path.id", "not_found", "No lead with id %s", id);
+        return;
+    }
+    if (rc) {
+        store_unavailable(r, &err);
+        return;
+    }
+    if (sa_store_list_executions(r->app->store, id, 50, &execs, &err)) {
+        json_decref(lead);
+        store_unavailable(r, &err);
+        return;
+    }
+    json_object_set_new(lead, "executions", execs);
+    sa_reply_json(r, 200, lead);
+}

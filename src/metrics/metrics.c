@@ -1,0 +1,207 @@
+/* Prometheus registry and text exposition (see metrics.h).
+ *
+ * Series are kept per family in an array searched linearly by their pre-rendered label
+ * text ('agent_type="qualification"'): families here have tens of series, where a linear
+ * scan under one mutex beats hashing, and rendering needs no formatting of labels. */
+#include "metrics/metrics.h"
+
+#include <math.h>
+#include <stdbool.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_FAMILIES 32
+
+struct series {
+    char *labels; /* rendered: k1="v1",k2="v2" (escaped); "" when the family has none */
+    double value; /* counter/gauge value, or histogram sum */
+    unsigned long long count;
+    unsigned long long *bucket_counts; /* histograms: nbuckets non-cumulative counts */
+};
+
+struct family {
+    const struct sa_metric_desc *desc;
+    pthread_mutex_t lock;
+    struct series *series;
+    size_t n, cap;
+};
+
+struct sa_metrics {
+    struct family families[MAX_FAMILIES];
+    int nfamilies;
+};
+
+struct sa_metrics *sa_metrics_new(void)
+{
+    return calloc(1, sizeof(struct sa_metrics));
+}
+
+void sa_metrics_free(struct sa_metrics *m)
+{
+    if (!m)
+        return;
+    for (int f = 0; f < m->nfamilies; f++) {
+        struct family *fam = &m->families[f];
+        for (size_t i = 0; i < fam->n; i++) {
+            free(fam->series[i].labels);
+            free(fam->series[i].bucket_counts);
+        }
+        free(fam->series);
+        pthread_mutex_destroy(&fam->lock);
+    }
+    free(m);
+}
+
+int sa_metrics_register(struct sa_metrics *m, const struct sa_metric_desc *desc)
+{
+    if (m->nfamilies == MAX_FAMILIES)
+        return SA_ENOMEM;
+    struct family *fam = &m->families[m->nfamilies];
+    *fam = (struct family){.desc = desc};
+    pthread_mutex_init(&fam->lock, NULL);
+    return m->nfamilies++;
+}
+
+static int render_labels(const struct sa_metric_desc *d, const char *const *values,
+                         struct sa_buf *b)
+{
+    int rc = 0;
+    for (int i = 0; d->labels[i] && !rc; i++) {
+        rc = sa_buf_printf(b, "%s%s=\"", i ? "," : "", d->labels[i]);
+        for (const char *p = values[i]; *p && !rc; p++) {
+            if (*p == '\\' || *p == '"')
+                rc = sa_buf_printf(b, "\\%c", *p);
+            else if (*p == '\n')
+                rc = sa_buf_puts(b, "\\n");
+            else
+                rc = sa_buf_append(b, p, 1);
+        }
+        if (!rc)
+            rc = sa_buf_puts(b, "\"");
+    }
+    return rc;
+}
+
+/* Finds or creates the series; caller holds fam->lock. */
+static struct series *series_get(struct family *fam, const char *const *values)
+{
+    struct sa_buf heap;
+    sa_buf_init(&heap, 4096);
+    const char *labels = NULL;
+    if (render_labels(fam->desc, values, &heap) == 0)
+        labels = heap.data ? heap.data : "";
+    struct series *s = NULL;
+    if (!labels)
+        goto out;
+    for (size_t i = 0; i < fam->n; i++) {
+        if (strcmp(fam->series[i].labels, labels) == 0) {
+            s = &fam->series[i];
+            goto out;
+        }
+    }
+    if (fam->n == fam->cap) {
+        size_t cap = fam->cap ? fam->cap * 2 : 8;
+        struct series *ns = realloc(fam->series, cap * sizeof *ns);
+        if (!ns)
+            goto out;
+        fam->series = ns;
+        fam->cap = cap;
+    }
+    struct series *n = &fam->series[fam->n];
+    *n = (struct series){.labels = strdup(labels)};
+    if (fam->desc->kind == SA_HISTOGRAM)
+        n->bucket_counts = calloc((size_t)fam->desc->nbuckets, sizeof *n->bucket_counts);
+    if (!n->labels || (fam->desc->kind == SA_HISTOGRAM && !n->bucket_counts)) {
+        free(n->labels);
+        free(n->bucket_counts);
+        goto out;
+    }
+    fam->n++;
+    s = n;
+out:
+    sa_buf_free(&heap);
+    return s;
+}
+
+void sa_metrics_add(struct sa_metrics *m, int family, const char *const *values, double v)
+{
+    struct family *fam = &m->families[family];
+    pthread_mutex_lock(&fam->lock);
+    struct series *s = series_get(fam, values);
+    if (s)
+        s->value += v;
+    pthread_mutex_unlock(&fam->lock);
+}
+
+void sa_metrics_set(struct sa_metrics *m, int family, const char *const *values, double v)
+{
+    struct family *fam = &m->families[family];
+    pthread_mutex_lock(&fam->lock);
+    struct series *s = series_get(fam, values);
+    if (s)
+        s->value = v;
+    pthread_mutex_unlock(&fam->lock);
+}
+
+void sa_metrics_observe(struct sa_metrics *m, int family, const char *const *values, double v)
+{
+    struct family *fam = &m->families[family];
+    const struct sa_metric_desc *d = fam->desc;
+    pthread_mutex_lock(&fam->lock);
+    struct series *s = series_get(fam, values);
+    if (s) {
+        s->value += v;
+        s->count++;
+        for (int i = 0; i < d->nbuckets; i++) {
+            if (v <= d->buckets[i]) {
+                s->bucket_counts[i]++;
+                break;
+            }
+        }
+    }
+    pthread_mutex_unlock(&fam->lock);
+}
+
+static int render_family(struct family *fam, struct sa_buf *out)
+{
+    const struct sa_metric_desc *d = fam->desc;
+    static const char *const kinds[] = {"counter", "gauge", "histogram"};
+    int rc = sa_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", d->name, d->help, d->name,
+                           kinds[d->kind]);
+    for (size_t i = 0; i < fam->n && !rc; i++) {
+        const struct series *s = &fam->series[i];
+        bool has = s->labels[0] != '\0';
+        if (d->kind != SA_HISTOGRAM) {
+            rc = sa_buf_printf(out, "%s%s%s%s %.17g\n", d->name, has ? "{" : "", s->labels,
+                               has ? "}" : "", s->value);
+            continue;
+        }
+        unsigned long long cum = 0;
+        for (int b = 0; b < d->nbuckets && !rc; b++) {
+            cum += s->bucket_counts[b];
+            rc = sa_buf_printf(out, "%s_bucket{%s%sle=\"%g\"} %llu\n", d->name, s->labels,
+                               has ? "," : "", d->buckets[b], cum);
+        }
+        if (!rc)
+            rc = sa_buf_printf(out,
+                               "%s_bucket{%s%sle=\"+Inf\"} %llu\n%s_sum%s%s%s %.9g\n"
+                               "%s_count%s%s%s %llu\n",
+                               d->name, s->labels, has ? "," : "", s->count, d->name,
+                               has ? "{" : "", s->labels, has ? "}" : "", s->value, d->name,
+                               has ? "{" : "", s->labels, has ? "}" : "", s->count);
+    }
+    return rc;
+}
+
+int sa_metrics_render(struct sa_metrics *m, struct sa_buf *out)
+{
+    int rc = 0;
+    for (int f = 0; f < m->nfamilies && !rc; f++) {
+        struct family *fam = &m->families[f];
+        pthread_mutex_lock(&fam->lock);
+        rc = render_family(fam, out);
+        pthread_mutex_unlock(&fam->lock);
+    }
+    return rc;
+}

@@ -1,0 +1,636 @@
+/* The SQLite store (see store.h): WAL mode, a pool of connections each with its own
+ * prepared statements, and one in-process write lock.
+ *
+ * Why a write lock: SQLite admits one writer at a time and makes the others wait in its
+ * busy handler, which sleeps in millisecond steps. Serialising writers on a mutex first
+ * costs nanoseconds instead, and readers never wait (WAL). synchronous=NORMAL in WAL mode
+ * keeps the database consistent after a crash; a power loss can drop the last commits. */
+#include "store/store.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "base/clock.h"
+#include "store/migrations.h"
+
+enum stmt_id {
+    ST_UPSERT_LEAD,
+    ST_INSERT_LEAD_NEW,
+    ST_INSERT_EXEC,
+    ST_GET_LEAD,
+    ST_LIST_LEADS,
+    ST_COUNT_LEADS,
+    ST_LIST_EXECS,
+    ST_HEALTH,
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_COUNT
+};
+
+#define LEAD_COLS                                                                          \
+    "id, company_name, industry, company_size, employees_min, employees_max, "             \
+    "annual_revenue, website, country, contact_name, contact_title, contact_email, "       \
+    "contact_phone, linkedin_url, data, qualification_score, qualification_tier, "         \
+    "qualification_reasoning, qualified_at, created_at, updated_at"
+
+#define LEAD_FILTER                                                                        \
+    " WHERE (?1 IS NULL OR qualification_tier = ?1)"                                       \
+    " AND (?2 < 0 OR qualification_score >= ?2)"                                           \
+    " AND (?3 IS NULL OR company_name LIKE ?3 ESCAPE '\\' OR contact_name LIKE ?3 ESCAPE "  \
+    "'\\' OR contact_email LIKE ?3 ESCAPE '\\' OR industry LIKE ?3 ESCAPE '\\')"
+
+static const char *const stmt_sql[ST_COUNT] = {
+    [ST_UPSERT_LEAD] =
+        "INSERT INTO leads (" LEAD_COLS ") VALUES "
+        "(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?20) "
+        "ON CONFLICT (id) DO UPDATE SET company_name=excluded.company_name, "
+        "industry=excluded.industry, company_size=excluded.company_size, "
+        "employees_min=excluded.employees_min, employees_max=excluded.employees_max, "
+        "annual_revenue=excluded.annual_revenue, website=excluded.website, "
+        "country=excluded.country, contact_name=excluded.contact_name, "
+        "contact_title=excluded.contact_title, contact_email=excluded.contact_email, "
+        "contact_phone=excluded.contact_phone, linkedin_url=excluded.linkedin_url, "
+        "data=excluded.data, "
+        "qualification_score=COALESCE(excluded.qualification_score, qualification_score), "
+        "qualification_tier=COALESCE(excluded.qualification_tier, qualification_tier), "
+        "qualification_reasoning=COALESCE(excluded.qualification_reasoning, "
+        "qualification_reasoning), qualified_at=COALESCE(excluded.qualified_at, qualified_at), "
+        "updated_at=excluded.updated_at",
+    [ST_INSERT_LEAD_NEW] =
+        "INSERT INTO leads (" LEAD_COLS ") VALUES "
+        "(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?20) "
+        "ON CONFLICT (id) DO NOTHING",
+    [ST_INSERT_EXEC] =
+        "INSERT INTO agent_executions (id, lead_id, agent_type, thread_id, status, input, "
+        "output, error_message, processing_time_ms, success, created_at) VALUES "
+        "(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
+    [ST_GET_LEAD] = "SELECT " LEAD_COLS " FROM leads WHERE id = ?1",
+    [ST_LIST_LEADS] = "SELECT " LEAD_COLS " FROM leads" LEAD_FILTER
+                      " ORDER BY created_at DESC, id LIMIT ?4 OFFSET ?5",
+    [ST_COUNT_LEADS] = "SELECT count(*) FROM leads" LEAD_FILTER,
+    [ST_LIST_EXECS] =
+        "SELECT id, agent_type, thread_id, status, input, output, error_message, "
+        "processing_time_ms, success, created_at FROM agent_executions WHERE lead_id = ?1 "
+        "ORDER BY created_at DESC, id LIMIT ?2",
+    [ST_HEALTH] = "SELECT max(version) FROM schema_migrations",
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+};
+
+struct conn {
+    sqlite3 *db;
+    sqlite3_stmt *stmts[ST_COUNT];
+    bool busy;
+};
+
+struct sqlite_store {
+    struct sa_store base; /* first: callers see a struct sa_store */
+    struct conn *conns;
+    int nconns;
+    pthread_mutex_t pool_lock;
+    pthread_cond_t pool_cond;
+    pthread_mutex_t write_lock;
+};
+
+static int db_error(struct sa_err *err, sqlite3 *db, const char *what)
+{
+    return sa_err_set(err, SA_ESTORE, "sqlite: %s: %s", what, db ? sqlite3_errmsg(db) : "?");
+}
+
+static struct conn *conn_get(struct sqlite_store *s)
+{
+    pthread_mutex_lock(&s->pool_lock);
+    for (;;) {
+        for (int i = 0; i < s->nconns; i++) {
+            if (!s->conns[i].busy) {
+                s->conns[i].busy = true;
+                pthread_mutex_unlock(&s->pool_lock);
+                return &s->conns[i];
+            }
+        }
+        pthread_cond_wait(&s->pool_cond, &s->pool_lock);
+    }
+}
+
+static void conn_put(struct sqlite_store *s, struct conn *c)
+{
+    pthread_mutex_lock(&s->pool_lock);
+    c->busy = false;
+    pthread_cond_signal(&s->pool_cond);
+    pthread_mutex_unlock(&s->pool_lock);
+}
+
+/* The prepared statement, reset and unbound, ready for new bindings. */
+static sqlite3_stmt *stmt(struct conn *c, enum stmt_id id, struct sa_err *err)
+{
+    if (!c->stmts[id]) {
+        if (sqlite3_prepare_v3(c->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+                               &c->stmts[id], NULL) != SQLITE_OK) {
+            db_error(err, c->db, "prepare");
+            return NULL;
+        }
+    }
+    sqlite3_reset(c->stmts[id]);
+    sqlite3_clear_bindings(c->stmts[id]);
+    return c->stmts[id];
+}
+
+static int run_simple(struct conn *c, enum stmt_id id, struct sa_err *err)
+{
+    sqlite3_stmt *st = stmt(c, id, err);
+    if (!st)
+        return SA_ESTORE;
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : db_error(err, c->db, stmt_sql[id]);
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+    if (s)
+        sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+static void close_conn(struct conn *c)
+{
+    for (int i = 0; i < ST_COUNT; i++)
+        sqlite3_finalize(c->stmts[i]);
+    sqlite3_close(c->db);
+}
+
+static void sqlite_close(struct sa_store *base)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    for (int i = 0; i < s->nconns; i++)
+        close_conn(&s->conns[i]);
+    free(s->conns);
+    pthread_mutex_destroy(&s->pool_lock);
+    pthread_cond_destroy(&s->pool_cond);
+    pthread_mutex_destroy(&s->write_lock);
+    free(s);
+}
+
+/* Creates the directories leading to path (like mkdir -p on its dirname). */
+static int make_parent_dirs(const char *path, struct sa_err *err)
+{
+    char tmp[1024];
+    if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp)
+        return sa_err_set(err, SA_ECONFIG, "database path too long");
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+            return sa_err_set(err, SA_ECONFIG, "cannot create directory %s: %s", tmp,
+                              strerror(errno));
+        *p = '/';
+    }
+    return 0;
+}
+
+static int open_conn(const char *path, struct conn *c, struct sa_err *err)
+{
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
+                SQLITE_OPEN_URI;
+    if (sqlite3_open_v2(path, &c->db, flags, NULL) != SQLITE_OK) {
+        int rc = sa_err_set(err, SA_ESTORE, "sqlite: cannot open %s: %s", path,
+                            c->db ? sqlite3_errmsg(c->db) : "out of memory");
+        sqlite3_close(c->db);
+        c->db = NULL;
+        return rc;
+    }
+    static const char pragmas[] = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                                  "PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;";
+    char *msg = NULL;
+    if (sqlite3_exec(c->db, pragmas, NULL, NULL, &msg) != SQLITE_OK) {
+        int rc = sa_err_set(err, SA_ESTORE, "sqlite: %s: %s", path, msg ? msg : "pragma failed");
+        sqlite3_free(msg);
+        return rc;
+    }
+    return 0;
+}
+
+static int sqlite_open(const char *url, int pool_size, struct sa_store **out, struct sa_err *err)
+{
+    *out = NULL;
+    bool memory = strcmp(url, ":memory:") == 0;
+    if (!*url)
+        return sa_err_set(err, SA_ECONFIG, "DATABASE_URL: sqlite:// needs a file path");
+    if (!memory && make_parent_dirs(url, err))
+        return err->code;
+    struct sqlite_store *s = calloc(1, sizeof *s);
+    if (!s)
+        return sa_err_set(err, SA_ENOMEM, "out of memory");
+    s->base.ops = &sa_store_sqlite;
+    /* An in-memory database is private to its connection: one connection then. */
+    s->nconns = memory ? 1 : (pool_size < 1 ? 1 : pool_size);
+    s->conns = calloc((size_t)s->nconns, sizeof *s->conns);
+    pthread_mutex_init(&s->pool_lock, NULL);
+    pthread_cond_init(&s->pool_cond, NULL);
+    pthread_mutex_init(&s->write_lock, NULL);
+    if (!s->conns) {
+        sqlite_close(&s->base);
+        return sa_err_set(err, SA_ENOMEM, "out of memory");
+    }
+    for (int i = 0; i < s->nconns; i++) {
+        if (open_conn(url, &s->conns[i], err)) {
+            sqlite_close(&s->base);
+            return err->code;
+        }
+    }
+    *out = &s->base;
+    return 0;
+}
+
+static int sqlite_migrate(struct sa_store *base, struct sa_err *err)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    struct conn *c = conn_get(s);
+    pthread_mutex_lock(&s->write_lock);
+    int rc = 0;
+    char *msg = NULL;
+    if (sqlite3_exec(c->db,
+                     "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY "
+                     "KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
+                     NULL, NULL, &msg) != SQLITE_OK) {
+        rc = sa_err_set(err, SA_ESTORE, "sqlite: schema_migrations: %s", msg);
+        goto out;
+    }
+    sqlite3_stmt *q = NULL;
+    int current = 0;
+    if (sqlite3_prepare_v2(c->db, "SELECT COALESCE(max(version), 0) FROM schema_migrations", -1,
+                           &q, NULL) == SQLITE_OK &&
+        sqlite3_step(q) == SQLITE_ROW)
+        current = sqlite3_column_int(q, 0);
+    sqlite3_finalize(q);
+    for (unsigned i = 0; i < sa_migrations_count; i++) {
+        const struct sa_migration *mg = &sa_migrations[i];
+        if (mg->version <= current)
+            continue;
+        char ts[SA_ISO8601_LEN];
+        sa_iso8601_now(ts);
+        char *record = sqlite3_mprintf(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (%d, %Q, %Q)",
+            mg->version, mg->name, ts);
+        if (!record) {
+            rc = sa_err_set(err, SA_ENOMEM, "out of memory");
+            goto out;
+        }
+        int ok = sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, &msg) == SQLITE_OK &&
+                 sqlite3_exec(c->db, mg->sql, NULL, NULL, &msg) == SQLITE_OK &&
+                 sqlite3_exec(c->db, record, NULL, NULL, &msg) == SQLITE_OK &&
+                 sqlite3_exec(c->db, "COMMIT", NULL, NULL, &msg) == SQLITE_OK;
+        sqlite3_free(record);
+        if (!ok) {
+            rc = sa_err_set(err, SA_ESTORE, "sqlite: migration %s: %s", mg->name,
+                            msg ? msg : "failed");
+            sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+            goto out;
+        }
+    }
+out:
+    sqlite3_free(msg);
+    pthread_mutex_unlock(&s->write_lock);
+    conn_put(s, c);
+    return rc;
+}
+
+static int sqlite_health(struct sa_store *base, char *detail, size_t cap, struct sa_err *err)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    struct conn *c = conn_get(s);
+    int rc = SA_ESTORE;
+    sqlite3_stmt *st = stmt(c, ST_HEALTH, err);
+    if (st && sqlite3_step(st) == SQLITE_ROW) {
+        snprintf(detail, cap, "schema version %d", sqlite3_column_int(st, 0));
+        rc = 0;
+    } else if (st) {
+        db_error(err, c->db, "health check");
+    }
+    if (st)
+        sqlite3_reset(st);
+    conn_put(s, c);
+    return rc;
+}
+
+static void bind_lead(sqlite3_stmt *st, const struct sa_lead_row *l, const char *now)
+{
+    bind_text(st, 1, l->id);
+    bind_text(st, 2, l->company_name);
+    bind_text(st, 3, l->industry);
+    bind_text(st, 4, l->company_size);
+    if (l->employees_min >= 0)
+        sqlite3_bind_int64(st, 5, l->employees_min);
+    if (l->employees_max >= 0)
+        sqlite3_bind_int64(st, 6, l->employees_max);
+    if (l->annual_revenue >= 0)
+        sqlite3_bind_double(st, 7, l->annual_revenue);
+    bind_text(st, 8, l->website);
+    bind_text(st, 9, l->country);
+    bind_text(st, 10, l->contact_name);
+    bind_text(st, 11, l->contact_title);
+    bind_text(st, 12, l->contact_email);
+    bind_text(st, 13, l->contact_phone);
+    bind_text(st, 14, l->linkedin_url);
+    bind_text(st, 15, l->data);
+    if (l->score >= 0) {
+        sqlite3_bind_int(st, 16, l->score);
+        bind_text(st, 17, l->tier);
+        bind_text(st, 18, l->reasoning);
+        bind_text(st, 19, now);
+    }
+    bind_text(st, 20, now);
+}
+
+static int insert_exec(struct conn *c, const struct sa_exec_row *e, const char *now,
+                       struct sa_err *err)
+{
+    sqlite3_stmt *st = stmt(c, ST_INSERT_EXEC, err);
+    if (!st)
+        return SA_ESTORE;
+    bind_text(st, 1, e->id);
+    bind_text(st, 2, e->lead_id);
+    bind_text(st, 3, e->agent_type);
+    bind_text(st, 4, e->thread_id);
+    bind_text(st, 5, e->success ? "success" : "error");
+    bind_text(st, 6, e->input);
+    bind_text(st, 7, e->output);
+    bind_text(st, 8, e->error_message);
+    sqlite3_bind_double(st, 9, e->processing_time_ms);
+    sqlite3_bind_int(st, 10, e->success);
+    bind_text(st, 11, now);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_error(err, c->db, "insert execution");
+    sqlite3_reset(st);
+    return rc;
+}
+
+/* Writes the lead (upsert or insert-if-new) and the execution in one transaction. */
+static int write_invocation(struct sa_store *base, const struct sa_lead_row *l,
+                            const struct sa_exec_row *e, bool only_new, bool *inserted,
+                            struct sa_err *err)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    char now[SA_ISO8601_LEN];
+    struct conn *c = conn_get(s);
+    pthread_mutex_lock(&s->write_lock);
+    sa_iso8601_now(now);
+    int rc = run_simple(c, ST_BEGIN, err);
+    if (rc)
+        goto out;
+    sqlite3_stmt *st = stmt(c, only_new ? ST_INSERT_LEAD_NEW : ST_UPSERT_LEAD, err);
+    if (!st) {
+        rc = SA_ESTORE;
+        goto rollback;
+    }
+    bind_lead(st, l, now);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        rc = db_error(err, c->db, "write lead");
+        sqlite3_reset(st);
+        goto rollback;
+    }
+    sqlite3_reset(st);
+    bool wrote = sqlite3_changes(c->db) > 0;
+    if (inserted)
+        *inserted = wrote;
+    if (e && (wrote || !only_new) && (rc = insert_exec(c, e, now, err)))
+        goto rollback;
+    if ((rc = run_simple(c, ST_COMMIT, err)))
+        goto rollback;
+    goto out;
+rollback:
+    (void)run_simple(c, ST_ROLLBACK, NULL);
+out:
+    pthread_mutex_unlock(&s->write_lock);
+    conn_put(s, c);
+    return rc;
+}
+
+static int sqlite_save_invocation(struct sa_store *base, const struct sa_lead_row *l,
+                                  const struct sa_exec_row *e, struct sa_err *err)
+{
+    return write_invocation(base, l, e, false, NULL, err);
+}
+
+static int sqlite_insert_lead_if_new(struct sa_store *base, const struct sa_lead_row *l,
+                                     const struct sa_exec_row *e, bool *inserted,
+                                     struct sa_err *err)
+{
+    *inserted = false;
+    return write_invocation(base, l, e, true, inserted, err);
+}
+
+static json_t *col_text(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t ? json_stringn((const char *)t, (size_t)sqlite3_column_bytes(st, i)) : json_null();
+}
+
+static json_t *col_int(sqlite3_stmt *st, int i)
+{
+    return sqlite3_column_type(st, i) == SQLITE_NULL ? json_null()
+                                                     : json_integer(sqlite3_column_int64(st, i));
+}
+
+static json_t *col_json(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    if (!t)
+        return json_null();
+    json_t *v = json_loadb((const char *)t, (size_t)sqlite3_column_bytes(st, i), 0, NULL);
+    return v ? v : json_null();
+}
+
+static json_t *lead_from_row(sqlite3_stmt *st)
+{
+    json_t *contact = json_pack("{s:o, s:o, s:o, s:o, s:o}", "name", col_text(st, 9), "title",
+                                col_text(st, 10), "email", col_text(st, 11), "phone",
+                                col_text(st, 12), "linkedin_url", col_text(st, 13));
+    json_t *qual = sqlite3_column_type(st, 15) == SQLITE_NULL
+                       ? json_null()
+                       : json_pack("{s:o, s:o, s:o, s:o}", "score", col_int(st, 15), "tier",
+                                   col_text(st, 16), "reasoning", col_text(st, 17),
+                                   "qualified_at", col_text(st, 18));
+    json_t *rev = sqlite3_column_type(st, 6) == SQLITE_NULL
+                      ? json_null()
+                      : json_real(sqlite3_column_double(st, 6));
+    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+                     "id", col_text(st, 0), "company_name", col_text(st, 1), "industry",
+                     col_text(st, 2), "company_size", col_text(st, 3), "employees_min",
+                     col_int(st, 4), "employees_max", col_int(st, 5), "annual_revenue", rev,
+                     "website", col_text(st, 7), "country", col_text(st, 8), "contact_info",
+                     contact, "data", col_json(st, 14), "qualification", qual, "created_at",
+                     col_text(st, 19), "updated_at", col_text(st, 20));
+}
+
+static int sqlite_get_lead(struct sa_store *base, const char *id, json_t **out,
+                           struct sa_err *err)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    *out = NULL;
+    struct conn *c = conn_get(s);
+    int rc = SA_ESTORE;
+    sqlite3_stmt *st = stmt(c, ST_GET_LEAD, err);
+    if (!st)
+        goto out;
+    bind_text(st, 1, id);
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW) {
+        *out = lead_from_row(st);
+        rc = *out ? 0 : sa_err_set(err, SA_ENOMEM, "out of memory");
+    } else if (step == SQLITE_DONE) {
+        rc = sa_err_set(err, SA_ENOTFOUND, "lead %s not found", id);
+    } else {
+        db_error(err, c->db, "get lead");
+    }
+    sqlite3_reset(st);
+out:
+    conn_put(s, c);
+    return rc;
+}
+
+static void bind_filter(sqlite3_stmt *st, const struct sa_lead_query *q, char *like, size_t cap)
+{
+    bind_text(st, 1, q->tier);
+    sqlite3_bind_int(st, 2, q->min_score);
+    if (q->search) {
+        /* %term% with LIKE's wildcards in the term escaped */
+        size_t o = 0;
+        like[o++] = '%';
+        for (const char *p = q->search; *p && o + 3 < cap; p++) {
+            if (*p == '%' || *p == '_' || *p == '\\')
+                like[o++] = '\\';
+            like[o++] = *p;
+        }
+        like[o++] = '%';
+        like[o] = '\0';
+        bind_text(st, 3, like);
+    } else {
+        sqlite3_bind_null(st, 3);
+    }
+}
+
+static int sqlite_list_leads(struct sa_store *base, const struct sa_lead_query *q, json_t **out,
+                             struct sa_err *err)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    *out = NULL;
+    char like[600];
+    struct conn *c = conn_get(s);
+    int rc = SA_ESTORE;
+    json_t *items = json_array();
+    long total = 0;
+    sqlite3_stmt *st = stmt(c, ST_COUNT_LEADS, err);
+    if (!st)
+        goto out;
+    bind_filter(st, q, like, sizeof like);
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        db_error(err, c->db, "count leads");
+        sqlite3_reset(st);
+        goto out;
+    }
+    total = (long)sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    if (!(st = stmt(c, ST_LIST_LEADS, err)))
+        goto out;
+    bind_filter(st, q, like, sizeof like);
+    sqlite3_bind_int(st, 4, q->limit);
+    sqlite3_bind_int(st, 5, q->offset);
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW)
+        json_array_append_new(items, lead_from_row(st));
+    sqlite3_reset(st);
+    if (step != SQLITE_DONE) {
+        db_error(err, c->db, "list leads");
+        goto out;
+    }
+    *out = json_pack("{s:O, s:I, s:i, s:i}", "items", items, "total", (json_int_t)total, "limit",
+                     q->limit, "offset", q->offset);
+    rc = *out ? 0 : sa_err_set(err, SA_ENOMEM, "out of memory");
+out:
+    json_decref(items);
+    conn_put(s, c);
+    return rc;
+}
+
+static int sqlite_list_executions(struct sa_store *base, const char *lead_id, int limit,
+                                  json_t **out, struct sa_err *err)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    *out = NULL;
+    struct conn *c = conn_get(s);
+    int rc = SA_ESTORE;
+    json_t *items = json_array();
+    sqlite3_stmt *st = stmt(c, ST_LIST_EXECS, err);
+    if (!st)
+        goto out;
+    bind_text(st, 1, lead_id);
+    sqlite3_bind_int(st, 2, limit);
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        json_array_append_new(
+            items, json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:f, s:b, s:o}", "id",
+                             col_text(st, 0), "agent_type", col_text(st, 1), "thread_id",
+                             col_text(st, 2), "status", col_text(st, 3), "input", col_json(st, 4),
+                             "output", col_json(st, 5), "error_message", col_text(st, 6),
+                             "processing_time_ms", sqlite3_column_double(st, 7), "success",
+                             sqlite3_column_int(st, 8), "created_at", col_text(st, 9)));
+    }
+    sqlite3_reset(st);
+    if (step != SQLITE_DONE) {
+        db_error(err, c->db, "list executions");
+        goto out;
+    }
+    *out = json_incref(items);
+    rc = 0;
+out:
+    json_decref(items);
+    conn_put(s, c);
+    return rc;
+}
+
+static int sqlite_count(struct sa_store *base, const char *table, long *out, struct sa_err *err)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    *out = 0;
+    if (strcmp(table, "leads") != 0 && strcmp(table, "agent_executions") != 0 &&
+        strcmp(table, "enrichment_cache") != 0)
+        return sa_err_set(err, SA_EINVAL, "unknown table %s", table);
+    char sql[64];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", table);
+    struct conn *c = conn_get(s);
+    sqlite3_stmt *st = NULL;
+    int rc = SA_ESTORE;
+    if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+        *out = (long)sqlite3_column_int64(st, 0);
+        rc = 0;
+    } else {
+        db_error(err, c->db, "count");
+    }
+    sqlite3_finalize(st);
+    conn_put(s, c);
+    return rc;
+}
+
+const struct sa_store_ops sa_store_sqlite = {
+    .scheme = "sqlite",
+    .open = sqlite_open,
+    .close = sqlite_close,
+    .migrate = sqlite_migrate,
+    .health = sqlite_health,
+    .save_invocation = sqlite_save_invocation,
+    .insert_lead_if_new = sqlite_insert_lead_if_new,
+    .get_lead = sqlite_get_lead,
+    .list_leads = sqlite_list_leads,
+    .list_executions = sqlite_list_executions,
+    .count = sqlite_count,
+};

@@ -1,0 +1,139 @@
+/* The storage interface: leads, agent executions (and, later, runs, approvals, the
+ * outbox) behind an ops vtable, so SQLite (store/sqlite.c) and PostgreSQL (later) plug
+ * in the same way. A store is chosen once at start-up from DATABASE_URL and shared by all
+ * request threads: every op is thread-safe. Records cross this interface as JSON objects
+ * (jansson), the shape the API serves. */
+#ifndef SA_STORE_STORE_H
+#define SA_STORE_STORE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "base/err.h"
+
+struct sa_store;
+
+/* A lead as written by an invocation. Strings are borrowed for the call. */
+struct sa_lead_row {
+    const char *id;           /* UUID */
+    const char *company_name; /* required */
+    const char *industry, *company_size, *website, *country;
+    long employees_min, employees_max; /* < 0: unknown */
+    double annual_revenue;             /* < 0: unknown */
+    const char *contact_name, *contact_title, *contact_email, *contact_phone, *linkedin_url;
+    const char *data; /* the whole input as JSON text */
+    int score;        /* < 0: not qualified by this write */
+    const char *tier, *reasoning;
+};
+
+/* One agent execution. Strings are borrowed for the call. */
+struct sa_exec_row {
+    const char *id; /* UUID */
+    const char *lead_id;
+    const char *agent_type;
+    const char *thread_id;
+    bool success;
+    const char *input;  /* JSON text */
+    const char *output; /* JSON text, or NULL on error */
+    const char *error_message;
+    double processing_time_ms;
+};
+
+struct sa_lead_query {
+    int limit;  /* 1..500 */
+    int offset; /* >= 0 */
+    const char *tier;     /* NULL or "A".."D" */
+    int min_score;        /* -1: any */
+    const char *search;   /* NULL or a case-insensitive substring of company or contact */
+};
+
+/* The ops every backend implements. All are required unless marked optional. Each
+ * returns 0 or a negative SA_* code with err set (message safe to show to a client
+ * only for SA_ENOTFOUND / SA_ECONFLICT; others are logged and answered as 5xx). */
+struct sa_store_ops {
+    const char *scheme; /* URL scheme: "sqlite" */
+    /* Opens the store at url (after "scheme://"); pool_size connections for concurrency. */
+    int (*open)(const char *url, int pool_size, struct sa_store **out, struct sa_err *err);
+    void (*close)(struct sa_store *s);
+    /* Applies pending migrations; each in its own transaction. */
+    int (*migrate)(struct sa_store *s, struct sa_err *err);
+    /* A cheap round trip proving the store answers; detail gets a short status text. */
+    int (*health)(struct sa_store *s, char *detail, size_t cap, struct sa_err *err);
+    /* Upserts the lead (insert, or update every column of an existing id keeping
+     * created_at) and inserts the execution, in one transaction: both or neither. */
+    int (*save_invocation)(struct sa_store *s, const struct sa_lead_row *lead,
+                           const struct sa_exec_row *exec, struct sa_err *err);
+    /* Inserts the lead only if its id is new; *inserted says which. */
+    int (*insert_lead_if_new)(struct sa_store *s, const struct sa_lead_row *lead,
+                              const struct sa_exec_row *exec, bool *inserted,
+                              struct sa_err *err);
+    /* The lead as a JSON object (new reference), or SA_ENOTFOUND. */
+    int (*get_lead)(struct sa_store *s, const char *id, json_t **out, struct sa_err *err);
+    /* {"items": [...], "total": N} for the query (new reference). */
+    int (*list_leads)(struct sa_store *s, const struct sa_lead_query *q, json_t **out,
+                      struct sa_err *err);
+    /* The lead's executions, newest first, at most limit (new reference, an array). */
+    int (*list_executions)(struct sa_store *s, const char *lead_id, int limit, json_t **out,
+                           struct sa_err *err);
+    /* Counts rows of a table ("leads", "agent_executions"): for tests and health. */
+    int (*count)(struct sa_store *s, const char *table, long *out, struct sa_err *err);
+};
+
+struct sa_store {
+    const struct sa_store_ops *ops; /* backends embed this struct first */
+};
+
+extern const struct sa_store_ops sa_store_sqlite;
+
+/* Opens the store named by a DATABASE_URL ("sqlite://path", "sqlite::memory:"), picking
+ * the backend by scheme. Returns 0 and *out, or SA_ECONFIG for an unknown scheme. */
+int sa_store_open(const char *url, int pool_size, struct sa_store **out,
+                  struct sa_err *err) SA_WUR;
+
+static inline void sa_store_close(struct sa_store *s)
+{
+    if (s)
+        s->ops->close(s);
+}
+static inline int sa_store_migrate(struct sa_store *s, struct sa_err *err)
+{
+    return s->ops->migrate(s, err);
+}
+static inline int sa_store_health(struct sa_store *s, char *detail, size_t cap,
+                                  struct sa_err *err)
+{
+    return s->ops->health(s, detail, cap, err);
+}
+static inline int sa_store_save_invocation(struct sa_store *s, const struct sa_lead_row *l,
+                                           const struct sa_exec_row *e, struct sa_err *err)
+{
+    return s->ops->save_invocation(s, l, e, err);
+}
+static inline int sa_store_insert_lead_if_new(struct sa_store *s, const struct sa_lead_row *l,
+                                              const struct sa_exec_row *e, bool *inserted,
+                                              struct sa_err *err)
+{
+    return s->ops->insert_lead_if_new(s, l, e, inserted, err);
+}
+static inline int sa_store_get_lead(struct sa_store *s, const char *id, json_t **out,
+                                    struct sa_err *err)
+{
+    return s->ops->get_lead(s, id, out, err);
+}
+static inline int sa_store_list_leads(struct sa_store *s, const struct sa_lead_query *q,
+                                      json_t **out, struct sa_err *err)
+{
+    return s->ops->list_leads(s, q, out, err);
+}
+static inline int sa_store_list_executions(struct sa_store *s, const char *lead_id, int limit,
+                                           json_t **out, struct sa_err *err)
+{
+    return s->ops->list_executions(s, lead_id, limit, out, err);
+}
+static inline int sa_store_count(struct sa_store *s, const char *table, long *out,
+                                 struct sa_err *err)
+{
+    return s->ops->count(s, table, out, err);
+}
+
+#endif
