@@ -157,7 +157,7 @@ int sa_parse_company_size(const char *in, long *min, long *max)
         p += 7;
     }
     p = skip_words(p, tail_words);
-    if (*p == '+' && b < 0) {
+    if (*p == '+' && b < 0 && !plus) {
         plus = true;
         p++;
     }

@@ -1,0 +1,175 @@
+/* Pins lead validation: the company-size and revenue forms people type, e-mail syntax,
+ * and that every invalid field is reported with its location (FastAPI's loc). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "agents/lead.h"
+
+static void size_ok(const char *s, long min, long max)
+{
+    long a = 0, b = 0;
+    if (sa_parse_company_size(s, &a, &b) != 0)
+        fail_msg("company size \"%s\" was refused", s);
+    assert_int_equal(a, min);
+    assert_int_equal(b, max);
+}
+
+static void test_company_size_forms(void **state)
+{
+    (void)state;
+    size_ok("1-10", 1, 10);
+    size_ok("50-200", 50, 200);
+    size_ok(" 1,000 - 5,000 employees ", 1000, 5000);
+    size_ok("1000+", 1000, SA_UNKNOWN);
+    size_ok("10k+", 10000, SA_UNKNOWN);
+    size_ok("500 employees", 500, 500);
+    size_ok("Enterprise", 1001, SA_UNKNOWN);
+    size_ok("SMB", 1, 100);
+    size_ok("mid-market", 101, 1000);
+    size_ok("under 50", 1, 49);
+    size_ok("250", 250, 250);
+    size_ok("11 to 50", 11, 50);
+    long a, b;
+    const char *bad[] = {"lots", "", "-5", "0", "200-50", "1.5", "10-", "abc 10", "1000++"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (sa_parse_company_size(bad[i], &a, &b) == 0)
+            fail_msg("company size \"%s\" was accepted", bad[i]);
+}
+
+static void test_money_forms(void **state)
+{
+    (void)state;
+    double v;
+    assert_int_equal(sa_parse_money("$12M", &v), 0);
+    assert_true(v == 12e6);
+    assert_int_equal(sa_parse_money("4.5m", &v), 0);
+    assert_true(v == 4.5e6);
+    assert_int_equal(sa_parse_money("1.2B", &v), 0);
+    assert_true(v == 1.2e9);
+    assert_int_equal(sa_parse_money("$500K", &v), 0);
+    assert_true(v == 5e5);
+    assert_int_equal(sa_parse_money("$2,500,000", &v), 0);
+    assert_true(v == 2.5e6);
+    assert_int_equal(sa_parse_money("10-50M", &v), 0);
+    assert_true(v == 30e6);
+    assert_int_equal(sa_parse_money("USD 3 million", &v), 0);
+    assert_true(v == 3e6);
+    assert_int_equal(sa_parse_money("a lot", &v), SA_EINVAL);
+    assert_int_equal(sa_parse_money("50-10M", &v), SA_EINVAL);
+}
+
+static void test_email(void **state)
+{
+    (void)state;
+    assert_true(sa_email_valid("jane.doe@acme.io"));
+    assert_true(sa_email_valid("a+b@sub.example.co.uk"));
+    assert_false(sa_email_valid("bad"));
+    assert_false(sa_email_valid("a@b"));
+    assert_false(sa_email_valid("a..b@acme.io"));
+    assert_false(sa_email_valid(".a@acme.io"));
+    assert_false(sa_email_valid("a@-acme.io"));
+    assert_false(sa_email_valid("a b@acme.io"));
+    assert_false(sa_email_valid("a@acme.c0"));
+    assert_string_equal(sa_email_domain("x@acme.io"), "acme.io");
+}
+
+static bool has_loc(json_t *detail, const char *want)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(detail, i, e)
+    {
+        char *loc = json_dumps(json_object_get(e, "loc"), JSON_COMPACT);
+        bool hit = strcmp(loc, want) == 0;
+        free(loc);
+        if (hit)
+            return true;
+    }
+    return false;
+}
+
+static void test_parse_reports_every_field(void **state)
+{
+    (void)state;
+    json_t *in = json_pack(
+        "{s:s, s:i, s:s, s:{s:s, s:s, s:s}, s:[s, i], s:s}", "company_name", "   ", "industry",
+        7, "company_size", "lots", "contact_info", "email", "nope", "phone", "12",
+        "linkedin_url", "https://example.com/x", "signals", "ok", 3, "website", "not a url");
+    json_t *detail = json_array();
+    struct sa_lead lead;
+    assert_int_equal(sa_lead_parse(in, "body.input", &lead, detail), SA_EINVAL);
+    assert_null(lead.raw);
+    assert_true(has_loc(detail, "[\"body\",\"input\",\"company_name\"]"));
+    assert_true(has_loc(detail, "[\"body\",\"input\",\"industry\"]"));
+    assert_true(has_loc(detail, "[\"body\",\"input\",\"company_size\"]"));
+    assert_true(has_loc(detail, "[\"body\",\"input\",\"contact_info\",\"email\"]"));
+    assert_true(has_loc(detail, "[\"body\",\"input\",\"contact_info\",\"phone\"]"));
+    assert_true(has_loc(detail, "[\"body\",\"input\",\"contact_info\",\"linkedin_url\"]"));
+    assert_true(has_loc(detail, "[\"body\",\"input\",\"signals\",1]"));
+    assert_true(has_loc(detail, "[\"body\",\"input\",\"website\"]"));
+    json_decref(detail);
+    json_decref(in);
+}
+
+static void test_parse_normalises_and_keeps_unknown(void **state)
+{
+    (void)state;
+    json_t *in = json_pack("{s:s, s:i, s:s, s:{s:s}, s:s}", "company_name", "  Acme  ",
+                           "company_size", 350, "annual_revenue", "$12M", "contact_info",
+                           "email", "a@acme.io", "crm_owner", "bob");
+    json_t *detail = json_array();
+    struct sa_lead lead;
+    assert_int_equal(sa_lead_parse(in, "", &lead, detail), 0);
+    assert_int_equal(json_array_size(detail), 0);
+    assert_string_equal(lead.company_name, "Acme");
+    assert_int_equal(lead.employees_min, 350);
+    assert_true(lead.annual_revenue == 12e6);
+    assert_string_equal(lead.contact_email, "a@acme.io");
+    assert_string_equal(json_string_value(json_object_get(lead.raw, "crm_owner")), "bob");
+    assert_string_equal(json_string_value(json_object_get(in, "company_name")), "Acme");
+    sa_lead_clear(&lead);
+    json_decref(detail);
+    json_decref(in);
+}
+
+static void test_limits(void **state)
+{
+    (void)state;
+    char name[300];
+    memset(name, 'x', sizeof name - 1);
+    name[sizeof name - 1] = '\0';
+    name[256] = '\0';
+    json_t *in = json_pack("{s:s}", "company_name", name);
+    json_t *detail = json_array();
+    struct sa_lead lead;
+    assert_int_equal(sa_lead_parse(in, "", &lead, detail), SA_EINVAL);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(detail, 0), "type")),
+                        "string_too_long");
+    json_decref(in);
+    json_array_clear(detail);
+    name[255] = '\0'; /* exactly 255 characters is allowed */
+    in = json_pack("{s:s}", "company_name", name);
+    assert_int_equal(sa_lead_parse(in, "", &lead, detail), 0);
+    sa_lead_clear(&lead);
+    json_decref(in);
+    json_decref(detail);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_company_size_forms),
+        cmocka_unit_test(test_money_forms),
+        cmocka_unit_test(test_email),
+        cmocka_unit_test(test_parse_reports_every_field),
+        cmocka_unit_test(test_parse_normalises_and_keeps_unknown),
+        cmocka_unit_test(test_limits),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

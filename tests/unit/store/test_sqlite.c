@@ -1,0 +1,203 @@
+/* Pins the SQLite store: migrations are idempotent, an invocation writes lead and
+ * execution together or not at all, upserts keep created_at, insert-if-new is a no-op
+ * for a known id, and list filters work. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "store/store.h"
+
+static char dir[64];
+static char url[128];
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof dir, "/tmp/sa_store_XXXXXX");
+    if (!mkdtemp(dir))
+        return -1;
+    snprintf(url, sizeof url, "sqlite://%s/sub/db.sqlite", dir); /* parent dir is created */
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    return system(cmd);
+}
+
+static struct sa_store *open_store(void)
+{
+    struct sa_store *s = NULL;
+    struct sa_err err = {0};
+    if (sa_store_open(url, 3, &s, &err) || sa_store_migrate(s, &err))
+        fail_msg("open: %s", err.msg);
+    return s;
+}
+
+static struct sa_lead_row lead(const char *id, const char *name, int score, const char *tier)
+{
+    return (struct sa_lead_row){.id = id, .company_name = name, .employees_min = -1,
+                                .employees_max = -1, .annual_revenue = -1, .data = "{}",
+                                .score = score, .tier = tier, .reasoning = "r",
+                                .contact_email = "x@acme.io"};
+}
+
+static struct sa_exec_row exec(const char *id, const char *lead_id)
+{
+    return (struct sa_exec_row){.id = id, .lead_id = lead_id, .agent_type = "qualification",
+                                .thread_id = "t1", .success = true, .input = "{}",
+                                .output = "{\"score\":1}", .processing_time_ms = 0.01};
+}
+
+static long count(struct sa_store *s, const char *table)
+{
+    long n = -1;
+    struct sa_err err = {0};
+    assert_int_equal(sa_store_count(s, table, &n, &err), 0);
+    return n;
+}
+
+static void test_migrate_twice_and_health(void **state)
+{
+    (void)state;
+    struct sa_store *s = open_store();
+    struct sa_err err = {0};
+    assert_int_equal(sa_store_migrate(s, &err), 0);
+    char detail[64];
+    assert_int_equal(sa_store_health(s, detail, sizeof detail, &err), 0);
+    assert_string_equal(detail, "schema version 1");
+    sa_store_close(s);
+}
+
+static void test_invocation_is_atomic(void **state)
+{
+    (void)state;
+    struct sa_store *s = open_store();
+    struct sa_err err = {0};
+    const char *l1 = "11111111-1111-4111-8111-111111111111";
+    struct sa_lead_row lr = lead(l1, "Acme", 70, "B");
+    struct sa_exec_row er = exec("e1", l1);
+    long leads0 = count(s, "leads"), execs0 = count(s, "agent_executions");
+    assert_int_equal(sa_store_save_invocation(s, &lr, &er, &err), 0);
+    assert_int_equal(count(s, "leads"), leads0 + 1);
+    assert_int_equal(count(s, "agent_executions"), execs0 + 1);
+    /* same execution id again: the execution insert fails, so the lead update must not land */
+    struct sa_lead_row changed = lead(l1, "Renamed", 10, "D");
+    assert_int_equal(sa_store_save_invocation(s, &changed, &er, &err), SA_ESTORE);
+    json_t *got = NULL;
+    assert_int_equal(sa_store_get_lead(s, l1, &got, &err), 0);
+    assert_string_equal(json_string_value(json_object_get(got, "company_name")), "Acme");
+    json_decref(got);
+    assert_int_equal(count(s, "agent_executions"), execs0 + 1);
+    sa_store_close(s);
+}
+
+static void test_upsert_and_insert_if_new(void **state)
+{
+    (void)state;
+    struct sa_store *s = open_store();
+    struct sa_err err = {0};
+    const char *l2 = "22222222-2222-4222-8222-222222222222";
+    struct sa_lead_row lr = lead(l2, "Beta", 50, "C");
+    struct sa_exec_row e1 = exec("e2a", l2), e2 = exec("e2b", l2), e3 = exec("e2c", l2);
+    assert_int_equal(sa_store_save_invocation(s, &lr, &e1, &err), 0);
+    json_t *first = NULL, *second = NULL;
+    assert_int_equal(sa_store_get_lead(s, l2, &first, &err), 0);
+    usleep(2000);
+    lr.score = 90;
+    lr.tier = "A";
+    assert_int_equal(sa_store_save_invocation(s, &lr, &e2, &err), 0);
+    assert_int_equal(sa_store_get_lead(s, l2, &second, &err), 0);
+    assert_string_equal(json_string_value(json_object_get(first, "created_at")),
+                        json_string_value(json_object_get(second, "created_at")));
+    json_t *q = json_object_get(second, "qualification");
+    assert_int_equal(json_integer_value(json_object_get(q, "score")), 90);
+    json_decref(first);
+    json_decref(second);
+    bool inserted = true;
+    assert_int_equal(sa_store_insert_lead_if_new(s, &lr, &e3, &inserted, &err), 0);
+    assert_false(inserted);
+    json_t *execs = NULL;
+    assert_int_equal(sa_store_list_executions(s, l2, 10, &execs, &err), 0);
+    assert_int_equal(json_array_size(execs), 2); /* e3 was not written */
+    json_decref(execs);
+    assert_int_equal(sa_store_get_lead(s, "33333333-3333-4333-8333-333333333333", &first, &err),
+                     SA_ENOTFOUND);
+    sa_store_close(s);
+}
+
+static void test_list_filters(void **state)
+{
+    (void)state;
+    struct sa_store *s = open_store();
+    struct sa_err err = {0};
+    const char *ids[] = {"44444444-4444-4444-8444-444444444441",
+                         "44444444-4444-4444-8444-444444444442",
+                         "44444444-4444-4444-8444-444444444443"};
+    const char *names[] = {"Gamma 100% Corp", "Delta_Co", "Epsilon"};
+    int scores[] = {85, 60, 30};
+    const char *tiers[] = {"A", "C", "D"};
+    for (int i = 0; i < 3; i++) {
+        struct sa_lead_row lr = lead(ids[i], names[i], scores[i], tiers[i]);
+        char eid[16];
+        snprintf(eid, sizeof eid, "f%d", i);
+        struct sa_exec_row er = exec(eid, ids[i]);
+        assert_int_equal(sa_store_save_invocation(s, &lr, &er, &err), 0);
+    }
+    struct sa_lead_query q = {.limit = 50, .min_score = -1, .tier = "A"};
+    json_t *out = NULL;
+    assert_int_equal(sa_store_list_leads(s, &q, &out, &err), 0);
+    json_t *items = json_object_get(out, "items");
+    size_t i;
+    json_t *it;
+    json_array_foreach(items, i, it)
+    {
+        json_t *qual = json_object_get(it, "qualification");
+        assert_string_equal(json_string_value(json_object_get(qual, "tier")), "A");
+    }
+    json_decref(out);
+    q = (struct sa_lead_query){.limit = 50, .min_score = -1, .search = "100%"};
+    assert_int_equal(sa_store_list_leads(s, &q, &out, &err), 0);
+    assert_int_equal(json_integer_value(json_object_get(out, "total")), 1); /* % is literal */
+    json_decref(out);
+    q = (struct sa_lead_query){.limit = 1, .offset = 0, .min_score = 55};
+    assert_int_equal(sa_store_list_leads(s, &q, &out, &err), 0);
+    assert_int_equal(json_array_size(json_object_get(out, "items")), 1);
+    assert_true(json_integer_value(json_object_get(out, "total")) >= 2);
+    json_decref(out);
+    sa_store_close(s);
+}
+
+static void test_bad_url(void **state)
+{
+    (void)state;
+    struct sa_store *s = NULL;
+    struct sa_err err = {0};
+    assert_int_equal(sa_store_open("mysql://x", 1, &s, &err), SA_ECONFIG);
+    assert_non_null(strstr(err.msg, "unsupported"));
+    assert_int_equal(sa_store_open("sqlite::memory:", 4, &s, &err), 0);
+    assert_int_equal(sa_store_migrate(s, &err), 0);
+    sa_store_close(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_migrate_twice_and_health),
+        cmocka_unit_test(test_invocation_is_atomic),
+        cmocka_unit_test(test_upsert_and_insert_if_new),
+        cmocka_unit_test(test_list_filters),
+        cmocka_unit_test(test_bad_url),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
