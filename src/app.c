@@ -235,11 +235,13 @@ int sa_app_seed(struct sa_app *app, const char *path, int *added, int *present,
     json_t *item;
     json_array_foreach(leads, i, item)
     {
-        const char *id = sa_json_str(item, "id");
-        if (!id || !sa_uuid_valid(id, strlen(id))) {
+        const char *given = sa_json_str(item, "id");
+        char id[SA_UUID_LEN];
+        if (!given || !sa_uuid_valid(given, strlen(given))) {
             rc = sa_err_set(err, SA_ECONFIG, "%s: leads.%zu.id: expected a UUID", path, i);
             goto out;
         }
+        sa_uuid_lower(given, id);
         /* The id is the record's, not the lead's data: validate the rest as input. */
         json_t *input = json_deep_copy(item);
         json_object_del(input, "id");

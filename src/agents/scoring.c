@@ -17,6 +17,7 @@
 #include <strings.h>
 
 #include "agents/lead.h"
+#include "base/detail.h"
 #include "base/json.h"
 
 #define LABEL_MAX 64
@@ -983,6 +984,12 @@ void sa_model_score(const struct sa_model *m, const struct sa_lead *l, struct sa
              l->company_name ? l->company_name : "This lead", s->score, s->tier,
              ns ? "Strengths: " : "No strong points", ns ? strengths : "", ". ",
              ng ? "Gaps: " : "No gaps", ng ? gaps : "", ".", s->action);
+    /* Values quote client text cut to a length ("%.100s"): a cut may split a character. */
+    for (int i = 0; i < SA_F_COUNT; i++) {
+        sa_utf8_sanitize(s->factors[i].value);
+        sa_utf8_sanitize(s->factors[i].detail);
+    }
+    sa_utf8_sanitize(s->reasoning);
 }
 
 json_t *sa_score_to_json(const struct sa_model *m, const struct sa_score *s)

@@ -27,6 +27,43 @@ static json_t *loc_array(const char *loc)
     return arr;
 }
 
+/* Length of the well-formed UTF-8 sequence at p (1-4), or 0 when it is not one. */
+static size_t utf8_seq(const unsigned char *p)
+{
+    unsigned c = p[0];
+    size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    if (n == 0 || (n == 2 && c < 0xC2) || (n == 4 && c > 0xF4))
+        return 0;
+    for (size_t i = 1; i < n; i++)
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+    if (n == 3) {
+        unsigned cp = ((c & 0x0F) << 12) | ((p[1] & 0x3Fu) << 6) | (p[2] & 0x3Fu);
+        if (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))
+            return 0;
+    }
+    if (n == 4) {
+        unsigned cp = ((c & 0x07) << 18) | ((p[1] & 0x3Fu) << 12);
+        if (cp < 0x10000 || cp > 0x10FFFF)
+            return 0;
+    }
+    return n;
+}
+
+char *sa_utf8_sanitize(char *s)
+{
+    unsigned char *p = (unsigned char *)s;
+    while (*p) {
+        size_t n = utf8_seq(p);
+        if (n == 0) {
+            *p++ = '?';
+            continue;
+        }
+        p += n;
+    }
+    return s;
+}
+
 void sa_detail_add(json_t *detail, const char *loc, const char *type, const char *fmt, ...)
 {
     char msg[512];
@@ -34,8 +71,14 @@ void sa_detail_add(json_t *detail, const char *loc, const char *type, const char
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    json_array_append_new(detail, json_pack("{s:o, s:s, s:s}", "loc", loc_array(loc), "msg", msg,
-                                            "type", type));
+    sa_utf8_sanitize(msg);
+    char loc_copy[256];
+    snprintf(loc_copy, sizeof loc_copy, "%s", loc);
+    sa_utf8_sanitize(loc_copy);
+    json_t *e = json_pack("{s:o, s:s, s:s}", "loc", loc_array(loc_copy), "msg", msg, "type", type);
+    /* An entry must never be lost: callers count entries to decide validity. */
+    json_array_append_new(detail, e ? e : json_pack("{s:[], s:s, s:s}", "loc", "msg",
+                                                    "invalid value", "type", "value_error"));
 }
 
 size_t sa_utf8_chars(const char *s, size_t len)

@@ -25,6 +25,14 @@ void sa_uuid_v4(char out[SA_UUID_LEN])
              b[15]);
 }
 
+char *sa_uuid_lower(const char *s, char out[SA_UUID_LEN])
+{
+    for (size_t i = 0; i < SA_UUID_LEN - 1; i++)
+        out[i] = (char)tolower((unsigned char)s[i]);
+    out[SA_UUID_LEN - 1] = '\0';
+    return out;
+}
+
 bool sa_uuid_valid(const char *s, size_t len)
 {
     if (len != 36)

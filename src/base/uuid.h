@@ -13,4 +13,7 @@ void sa_uuid_v4(char out[SA_UUID_LEN]);
 /* True when s[0..len) is a UUID in canonical 8-4-4-4-12 hex form (any case). */
 bool sa_uuid_valid(const char *s, size_t len);
 
+/* Copies a valid UUID into out in lowercase (the stored form); returns out. */
+char *sa_uuid_lower(const char *s, char out[SA_UUID_LEN]);
+
 #endif

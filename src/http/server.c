@@ -83,6 +83,8 @@ void sa_reply_problem(struct sa_req *r, int status, const char *code, json_t *de
                              "title", status_title(status), "status", status, "code", code,
                              "detail", detail ? detail : json_array(), "instance", r->path,
                              "request_id", r->request_id);
+    if (!body) /* out of memory: still answer with the status */
+        body = json_pack("{s:i, s:s}", "status", status, "code", code);
     sa_reply_json(r, status, body);
     r->content_type = "application/problem+json";
 }
@@ -258,6 +260,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
         r->method = method;
         sa_buf_init(&r->body, srv->app->cfg.max_body);
         snprintf(r->path, sizeof r->path, "%s", url);
+        sa_utf8_sanitize(r->path); /* decoded %XX may be any bytes; logs and bodies need UTF-8 */
         size_t n = strlen(r->path);
         while (n > 1 && r->path[n - 1] == '/')
             r->path[--n] = '\0';

@@ -41,7 +41,8 @@ static bool thread_id_valid(const char *s, size_t n)
 /* The request's envelope: agent_type, thread_id, lead_id, stream_mode/stream. */
 struct envelope {
     int type;
-    const char *thread_id, *lead_id;
+    const char *thread_id, *lead_id; /* lead_id points to lead_id_buf, lowercased */
+    char lead_id_buf[SA_UUID_LEN];
     bool stream;
     bool modes[5]; /* by index in stream_modes */
 };
@@ -75,7 +76,7 @@ static void parse_envelope(json_t *body, struct envelope *env, json_t *detail)
                           "Input should be a valid UUID, such as "
                           "\"123e4567-e89b-42d3-a456-426614174000\"");
         else
-            env->lead_id = json_string_value(lid);
+            env->lead_id = sa_uuid_lower(json_string_value(lid), env->lead_id_buf);
     }
     json_t *stream = json_object_get(body, "stream");
     if (stream && !json_is_null(stream)) {
@@ -220,7 +221,7 @@ void sa_route_invoke(struct sa_req *r)
     else if (input && sa_lead_parse(input, "body.input", &lead, detail) == 0 &&
              json_array_size(detail) > 0)
         sa_lead_clear(&lead);
-    if (json_array_size(detail) > 0) {
+    if (json_array_size(detail) > 0 || env.type < 0) {
         sa_reply_problem(r, 422, "validation_error", json_incref(detail));
         goto out;
     }

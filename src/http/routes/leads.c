@@ -43,7 +43,7 @@ void sa_route_leads_list(struct sa_req *r)
     if (tier && (strlen(tier) != 1 || tier[0] < 'A' || tier[0] > 'D'))
         sa_detail_add(detail, "query.tier", "enum", "Input should be A, B, C or D");
     const char *q = sa_req_query(r, "q");
-    if (q && (strlen(q) == 0 || strlen(q) > 200))
+    if (q && (strlen(q) == 0 || sa_utf8_chars(q, strlen(q)) > 200))
         sa_detail_add(detail, "query.q", "string_too_long",
                       "Search text should have 1 to 200 characters");
     if (json_array_size(detail) > 0) {
@@ -67,12 +67,13 @@ void sa_route_leads_list(struct sa_req *r)
 
 void sa_route_lead_get(struct sa_req *r)
 {
-    const char *id = r->params[0];
-    if (!sa_uuid_valid(id, strlen(id))) {
+    char id[SA_UUID_LEN];
+    if (!sa_uuid_valid(r->params[0], strlen(r->params[0]))) {
         sa_reply_error(r, 422, "validation_error", "path.id", "uuid_parsing",
                        "Input should be a valid UUID");
         return;
     }
+    sa_uuid_lower(r->params[0], id);
     json_t *lead, *execs;
     struct sa_err err = {0};
     int rc = sa_store_get_lead(r->app->store, id, &lead, &err);

@@ -1,0 +1,531 @@
+/* The integration-test harness (see harness.h). */
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef SA_SOURCE_DIR
+#error "SA_SOURCE_DIR must be defined (tests/CMakeLists.txt does it)"
+#endif
+#ifndef SA_BINARY
+#error "SA_BINARY must be defined (tests/CMakeLists.txt does it)"
+#endif
+
+static int current_port;
+static CURL *shared_handle;
+static bool quiet; /* no transport-error messages (while polling /health) */
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- the server process ------------------------------------------------------------ */
+
+int server_make_dir(struct server *s)
+{
+    memset(s, 0, sizeof *s);
+    snprintf(s->dir, sizeof s->dir, "/tmp/sa-test-XXXXXX");
+    if (!mkdtemp(s->dir)) {
+        perror("mkdtemp");
+        return -1;
+    }
+    snprintf(s->log_path, sizeof s->log_path, "%s/server.log", s->dir);
+    snprintf(s->db_url, sizeof s->db_url, "sqlite://%s/db.sqlite", s->dir);
+    return 0;
+}
+
+/* A port nobody listens on right now: bind 127.0.0.1:0, read it back, close. */
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return -1;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t alen = sizeof a;
+    int port = -1;
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &alen) == 0)
+        port = ntohs(a.sin_port);
+    close(fd);
+    return port;
+}
+
+void server_print_log(const struct server *s)
+{
+    char *text = server_read_log(s);
+    fprintf(stderr, "---- %s ----\n%s\n---- end of server log ----\n", s->log_path,
+            text ? text : "(unreadable)");
+    free(text);
+}
+
+char *server_read_log(const struct server *s)
+{
+    FILE *f = fopen(s->log_path, "rb");
+    if (!f) return NULL;
+    size_t cap = 8192, n = 0;
+    char *buf = malloc(cap);
+    size_t got;
+    while (buf && (got = fread(buf + n, 1, cap - n - 1, f)) > 0) {
+        n += got;
+        if (cap - n - 1 == 0) {
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+    }
+    fclose(f);
+    if (buf) buf[n] = '\0';
+    return buf;
+}
+
+static pid_t spawn(const struct server *s, bool seed)
+{
+    char port[16], data_dir[1024], seed_file[1024];
+    snprintf(port, sizeof port, "%d", s->port);
+    snprintf(data_dir, sizeof data_dir, "%s/data", SA_SOURCE_DIR);
+    snprintf(seed_file, sizeof seed_file, "%s/data/sample_leads.json", SA_SOURCE_DIR);
+    char *argv[] = {(char *)SA_BINARY,
+                    (char *)"serve",
+                    (char *)"--port",
+                    port,
+                    (char *)"--host",
+                    (char *)"127.0.0.1",
+                    (char *)"--database-url",
+                    (char *)s->db_url,
+                    (char *)"--data-dir",
+                    data_dir,
+                    (char *)"--threads",
+                    (char *)"2",
+                    seed ? (char *)"--seed" : NULL,
+                    seed_file,
+                    NULL};
+    fflush(NULL);
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid != 0) return pid; /* parent (or -1) */
+    /* child: should the test process die (a crash, an abort), the server goes with it */
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent) _exit(125);
+    /* stdin from /dev/null, stdout and stderr to the log */
+    int log = open(s->log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    int null = open("/dev/null", O_RDONLY);
+    if (log < 0 || null < 0) _exit(126);
+    dup2(null, 0);
+    dup2(log, 1);
+    dup2(log, 2);
+    close(null);
+    close(log);
+    execv(SA_BINARY, argv);
+    _exit(127);
+}
+
+/* GET /health on port answers 200? */
+static bool healthy(int port)
+{
+    CURL *h = curl_easy_init();
+    if (!h) return false;
+    struct resp r;
+    quiet = true;
+    bool ok = http_on(h, port, "GET", "/health", NULL, NULL, 0, &r) == 0 && r.status == 200;
+    quiet = false;
+    resp_free(&r);
+    curl_easy_cleanup(h);
+    return ok;
+}
+
+int server_start(struct server *s, bool seed)
+{
+    /* The free port may be taken between our probe and the server's bind: try again. */
+    for (int attempt = 0; attempt < 3; attempt++) {
+        s->port = free_port();
+        if (s->port <= 0) {
+            fprintf(stderr, "harness: no free port\n");
+            return -1;
+        }
+        s->pid = spawn(s, seed);
+        if (s->pid < 0) {
+            perror("fork");
+            s->pid = 0;
+            return -1;
+        }
+        double deadline = now_s() + 10.0;
+        bool exited = false;
+        while (now_s() < deadline) {
+            int st;
+            if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
+                exited = true;
+                fprintf(stderr, "harness: server exited during start-up (status 0x%x)\n", st);
+                break;
+            }
+            if (healthy(s->port)) return 0;
+            sleep_ms(50);
+        }
+        if (!exited) {
+            fprintf(stderr, "harness: server not healthy after 10 s\n");
+            kill(s->pid, SIGKILL);
+            waitpid(s->pid, NULL, 0);
+        }
+        s->pid = 0;
+        char *log = server_read_log(s);
+        bool port_taken = log && strstr(log, "cannot listen");
+        free(log);
+        if (!port_taken) break;
+    }
+    server_print_log(s);
+    return -1;
+}
+
+bool exited_ok(int st)
+{
+    return st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+int server_stop(struct server *s)
+{
+    if (s->pid <= 0) return -1;
+    kill(s->pid, SIGTERM);
+    int st = -1;
+    double deadline = now_s() + 60.0; /* LeakSanitizer at exit can take a while */
+    for (;;) {
+        pid_t w = waitpid(s->pid, &st, WNOHANG);
+        if (w == s->pid) break;
+        if (w < 0 && errno != EINTR) {
+            st = -1;
+            break;
+        }
+        if (now_s() > deadline) {
+            fprintf(stderr, "harness: server ignored SIGTERM for 60 s; killing it\n");
+            kill(s->pid, SIGKILL);
+            waitpid(s->pid, &st, 0);
+            break;
+        }
+        sleep_ms(20);
+    }
+    s->pid = 0;
+    if (!exited_ok(st)) {
+        if (st >= 0 && WIFEXITED(st))
+            fprintf(stderr, "harness: server exited with status %d\n", WEXITSTATUS(st));
+        else if (st >= 0 && WIFSIGNALED(st))
+            fprintf(stderr, "harness: server killed by signal %d\n", WTERMSIG(st));
+        server_print_log(s);
+    }
+    return st;
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    if (remove(path) != 0) perror(path);
+    return 0;
+}
+
+void server_remove_dir(struct server *s)
+{
+    if (s->dir[0]) nftw(s->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    s->dir[0] = '\0';
+}
+
+void harness_use(const struct server *s)
+{
+    current_port = s->port;
+}
+
+int harness_port(void)
+{
+    return current_port;
+}
+
+/* ---- HTTP -------------------------------------------------------------------------- */
+
+struct sink {
+    char *data;
+    size_t len, cap;
+};
+
+static size_t on_body(char *p, size_t size, size_t n, void *userdata)
+{
+    struct sink *b = userdata;
+    size_t add = size * n;
+    if (b->len + add + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + add + 1)
+            cap *= 2;
+        char *nd = realloc(b->data, cap);
+        if (!nd) return 0; /* makes curl fail the transfer */
+        b->data = nd;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, p, add);
+    b->len += add;
+    b->data[b->len] = '\0';
+    return add;
+}
+
+/* Keeps the Allow header (the only one curl does not hand us otherwise). */
+static size_t on_header(char *p, size_t size, size_t n, void *userdata)
+{
+    struct resp *out = userdata;
+    size_t len = size * n;
+    if (len > 6 && strncasecmp(p, "Allow:", 6) == 0) {
+        const char *v = p + 6;
+        size_t vl = len - 6;
+        while (vl > 0 && (*v == ' ' || *v == '\t')) {
+            v++;
+            vl--;
+        }
+        while (vl > 0 && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' '))
+            vl--;
+        snprintf(out->allow, sizeof out->allow, "%.*s", (int)vl, v);
+    }
+    return len;
+}
+
+int http_on(CURL *h, int port, const char *method, const char *path, const char *content_type,
+            const char *body, size_t body_len, struct resp *out)
+{
+    memset(out, 0, sizeof *out);
+    char url[256 + 4096];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
+    struct sink sink = {0};
+    struct curl_slist *hdrs = NULL;
+    char ct[256];
+    /* curl adds a form Content-Type to POSTs on its own: "Content-Type:" removes it. */
+    snprintf(ct, sizeof ct, "Content-Type:%s%s", content_type ? " " : "",
+             content_type ? content_type : "");
+    hdrs = curl_slist_append(hdrs, ct);
+
+    curl_easy_reset(h);
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, 30L);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, out);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+    if (body) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+        if (strcmp(method, "POST") != 0) curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    } else if (strcmp(method, "GET") == 0) {
+        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+    } else if (strcmp(method, "HEAD") == 0) {
+        curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+    } else if (strcmp(method, "POST") == 0) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
+    } else {
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    }
+    CURLcode rc = curl_easy_perform(h);
+    curl_slist_free_all(hdrs);
+    if (rc != CURLE_OK) {
+        free(sink.data);
+        if (!quiet)
+            fprintf(stderr, "harness: %s %.200s: %s\n", method, path, curl_easy_strerror(rc));
+        out->status = 0;
+        out->body = calloc(1, 1);
+        return -1;
+    }
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &out->status);
+    char *ctype = NULL;
+    curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &ctype);
+    snprintf(out->content_type, sizeof out->content_type, "%s", ctype ? ctype : "");
+    out->body = sink.data ? sink.data : calloc(1, 1);
+    out->len = sink.len;
+    return 0;
+}
+
+int http(const char *method, const char *path, const char *content_type, const char *body,
+         size_t body_len, struct resp *out)
+{
+    if (!shared_handle) shared_handle = curl_easy_init();
+    if (!shared_handle) {
+        memset(out, 0, sizeof *out);
+        return -1;
+    }
+    return http_on(shared_handle, current_port, method, path, content_type, body, body_len, out);
+}
+
+json_t *http_json(const char *method, const char *path, const char *json_body, struct resp *out)
+{
+    http(method, path, json_body ? "application/json" : NULL, json_body,
+         json_body ? strlen(json_body) : 0, out);
+    if (out->body && out->len > 0) out->json = json_loadb(out->body, out->len, 0, NULL);
+    return out->json;
+}
+
+json_t *invoke(const char *json_body, struct resp *out)
+{
+    return http_json("POST", "/api/langgraph/invoke", json_body, out);
+}
+
+void resp_free(struct resp *r)
+{
+    free(r->body);
+    json_decref(r->json);
+    memset(r, 0, sizeof *r);
+}
+
+void http_set_quiet(bool on)
+{
+    quiet = on;
+}
+
+void http_cleanup(void)
+{
+    if (shared_handle) curl_easy_cleanup(shared_handle);
+    shared_handle = NULL;
+}
+
+/* ---- raw socket -------------------------------------------------------------------- */
+
+int raw_exchange(const void *data, size_t len, char *status_line, size_t cap)
+{
+    status_line[0] = '\0';
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return -1;
+    struct timeval tv = {5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)current_port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(fd);
+        return -1;
+    }
+    const char *p = data;
+    size_t left = len;
+    while (left > 0) {
+        ssize_t w = send(fd, p, left, MSG_NOSIGNAL);
+        if (w <= 0) break; /* the server may refuse and close before reading it all */
+        p += w;
+        left -= (size_t)w;
+    }
+    char buf[4096];
+    size_t n = 0;
+    while (n + 1 < sizeof buf) {
+        ssize_t r = recv(fd, buf + n, sizeof buf - 1 - n, 0);
+        if (r <= 0) break;
+        n += (size_t)r;
+        buf[n] = '\0';
+        if (strstr(buf, "\r\n")) break;
+    }
+    close(fd);
+    buf[n] = '\0';
+    char *eol = strstr(buf, "\r\n");
+    if (!eol) return 0;
+    *eol = '\0';
+    snprintf(status_line, cap, "%s", buf);
+    return 1;
+}
+
+int status_code_of(const char *line)
+{
+    int code;
+    if (strncmp(line, "HTTP/1.", 7) != 0 || sscanf(line + 8, " %d", &code) != 1) return -1;
+    return code;
+}
+
+/* ---- counting rows ----------------------------------------------------------------- */
+
+long leads_total(void)
+{
+    struct resp r;
+    json_t *j = http_json("GET", "/api/leads?limit=1", NULL, &r);
+    json_t *t = json_object_get(j, "total");
+    long total = r.status == 200 && json_is_integer(t) ? (long)json_integer_value(t) : -1;
+    resp_free(&r);
+    return total;
+}
+
+long lead_executions(const char *lead_id)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/api/leads/%s", lead_id);
+    struct resp r;
+    json_t *j = http_json("GET", path, NULL, &r);
+    json_t *e = json_object_get(j, "executions");
+    long n = r.status == 200 && json_is_array(e) ? (long)json_array_size(e) : -1;
+    resp_free(&r);
+    return n;
+}
+
+/* ---- small helpers ----------------------------------------------------------------- */
+
+bool is_uuid(const char *s)
+{
+    if (!s || strlen(s) != 36) return false;
+    for (int i = 0; i < 36; i++) {
+        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? s[i] != '-' : !isxdigit((unsigned char)s[i])) return false;
+    }
+    return true;
+}
+
+json_t *jget(json_t *j, const char *path)
+{
+    char step[128];
+    const char *p = path;
+    while (j && *p) {
+        size_t n = strcspn(p, ".");
+        if (n >= sizeof step) return NULL;
+        memcpy(step, p, n);
+        step[n] = '\0';
+        p += n + (p[n] == '.');
+        if (json_is_array(j)) {
+            char *end;
+            long i = strtol(step, &end, 10);
+            j = *end == '\0' && i >= 0 ? json_array_get(j, (size_t)i) : NULL;
+        } else {
+            j = json_object_get(j, step);
+        }
+    }
+    return j;
+}
+
+const char *jstr(json_t *j, const char *path)
+{
+    return json_string_value(jget(j, path));
+}
+
+const char *jdump(json_t *j)
+{
+    static char buf[512];
+    char *s = j ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    snprintf(buf, sizeof buf, "%s", s ? s : "(null)");
+    free(s);
+    return buf;
+}

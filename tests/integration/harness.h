@@ -1,0 +1,129 @@
+/* A tiny harness for the integration tests: runs the real sales-agent binary as a child
+ * process on a free port with its own temporary directory (database, log), and talks to
+ * it over HTTP (libcurl) or over a raw socket for bytes curl would never send.
+ *
+ * Nothing here links the server's code: the tests see the server only from outside. */
+#ifndef SA_TEST_HARNESS_H
+#define SA_TEST_HARNESS_H
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* ---- the server process ------------------------------------------------------------ */
+
+struct server {
+    pid_t pid; /* 0 when not running */
+    int port;
+    char dir[256];      /* temporary directory: db.sqlite and server.log live here */
+    char log_path[512]; /* the server's stderr */
+    char db_url[512];   /* sqlite://DIR/db.sqlite */
+};
+
+/* Makes a new temporary directory (mkdtemp under /tmp) into s->dir. Returns 0 or -1. */
+int server_make_dir(struct server *s);
+
+/* Starts SA_BINARY serve on a free 127.0.0.1 port, using the database in s->dir (call
+ * server_make_dir first; a directory may be reused by several runs, one at a time), the
+ * repository's data directory and 2 worker threads; with seed, also
+ * --seed SA_SOURCE_DIR/data/sample_leads.json. stderr goes to s->log_path (appended).
+ * Waits until GET /health answers 200 (10 s at most). Returns 0, or -1 after printing
+ * why and the log. */
+int server_start(struct server *s, bool seed);
+
+/* Sends SIGTERM and waits for the process to exit (SIGKILL after 60 s). Returns the
+ * wait status (see waitpid), or -1 when the server was not running. Prints the log when
+ * the server did not exit with status 0 (a sanitizer report, for instance). */
+int server_stop(struct server *s);
+
+/* True when a wait status means "exited normally with status 0". */
+bool exited_ok(int wait_status);
+
+/* Removes s->dir and everything in it (nftw). */
+void server_remove_dir(struct server *s);
+
+/* Prints the server's log file to stderr (for failure diagnostics). */
+void server_print_log(const struct server *s);
+
+/* Reads the whole log file into a malloc'd NUL-terminated string (NULL on error). */
+char *server_read_log(const struct server *s);
+
+/* The server http() and friends talk to. */
+void harness_use(const struct server *s);
+int harness_port(void);
+
+/* ---- HTTP -------------------------------------------------------------------------- */
+
+struct resp {
+    long status; /* HTTP status; 0 when the transfer failed */
+    char *body;  /* malloc'd, NUL-terminated (len excludes the NUL) */
+    size_t len;
+    char content_type[128]; /* the Content-Type header, "" when absent */
+    char allow[128];        /* the Allow header, "" when absent */
+    json_t *json;           /* the body parsed as JSON by the *_json helpers, else NULL */
+};
+
+/* One request to the current server. method is any HTTP method; path includes the
+ * query; content_type NULL sends no Content-Type at all; body may be NULL (no body) or
+ * body_len bytes (sent with POST/PUT/... as is). Returns 0 when a response arrived (any
+ * status), -1 on a transport error (out->status 0). Free out with resp_free. */
+int http(const char *method, const char *path, const char *content_type, const char *body,
+         size_t body_len, struct resp *out);
+
+/* Same, on a caller-owned curl handle (one per thread) and an explicit port. */
+int http_on(CURL *h, int port, const char *method, const char *path, const char *content_type,
+            const char *body, size_t body_len, struct resp *out);
+
+/* http() with an application/json body (NULL for none) that also parses the response
+ * body as JSON into out->json (NULL when it is not JSON). Returns out->json. */
+json_t *http_json(const char *method, const char *path, const char *json_body, struct resp *out);
+
+/* POST /api/langgraph/invoke with the given body; the response parsed into out->json. */
+json_t *invoke(const char *json_body, struct resp *out);
+
+void resp_free(struct resp *r);
+
+/* Silences (or restores) the harness's messages about transport errors, for requests
+ * expected to get no answer. */
+void http_set_quiet(bool on);
+
+/* Releases the shared curl handle used by http(). */
+void http_cleanup(void);
+
+/* ---- raw socket -------------------------------------------------------------------- */
+
+/* Connects to the current server, sends len bytes (a send error after connecting is not
+ * an error: the server may close early) and reads the reply's first line into
+ * status_line (cap bytes, without CRLF). Returns 1 when a status line arrived, 0 when the
+ * server closed the connection (or timed out, 5 s) without one, -1 when it could not
+ * connect. */
+int raw_exchange(const void *data, size_t len, char *status_line, size_t cap);
+
+/* The status code of an "HTTP/1.1 NNN ..." line, or -1. */
+int status_code_of(const char *status_line);
+
+/* ---- counting rows ----------------------------------------------------------------- */
+
+/* GET /api/leads?limit=1 "total"; -1 on any failure. */
+long leads_total(void);
+
+/* Length of GET /api/leads/{id} "executions"; -1 on any failure. */
+long lead_executions(const char *lead_id);
+
+/* ---- small helpers ----------------------------------------------------------------- */
+
+/* True when s is a canonical 8-4-4-4-12 hex UUID. */
+bool is_uuid(const char *s);
+
+/* The string at a path of object keys/array indexes in j, e.g. jstr(j, "output.tier"),
+ * jget(j, "detail.0.loc"); NULL when any step is missing. Numeric steps index arrays. */
+json_t *jget(json_t *j, const char *path);
+const char *jstr(json_t *j, const char *path);
+
+/* A JSON array of strings/integers printed compactly ("[\"body\",\"input\"]"), for
+ * comparing a problem's loc; the result is a static buffer. */
+const char *jdump(json_t *j);
+
+#endif
