@@ -26,8 +26,8 @@ static void *writer(void *arg)
     uint64_t *ns = arg;
     for (long i = 0; i < per_thread; i++) {
         char id[SA_UUID_LEN], eid[SA_UUID_LEN];
-        sa_uuid_v4(id);
-        sa_uuid_v4(eid);
+        sa_uuid_v7(id);
+        sa_uuid_v7(eid);
         struct sa_lead_row l = {.id = id, .company_name = "Acme Cloud", .industry = "SaaS",
                                 .company_size = "201-500", .employees_min = 201,
                                 .employees_max = 500, .annual_revenue = 4e7,

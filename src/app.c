@@ -151,12 +151,12 @@ int sa_app_invoke(struct sa_app *app, const struct sa_invoke_req *req, struct sa
     if (req->lead_id)
         snprintf(res->lead_id, sizeof res->lead_id, "%s", req->lead_id);
     else
-        sa_uuid_v4(res->lead_id);
+        sa_uuid_v7(res->lead_id);
     if (req->thread_id)
         snprintf(res->thread_id, sizeof res->thread_id, "%s", req->thread_id);
     else
         sa_uuid_v4(res->thread_id);
-    sa_uuid_v4(res->execution_id);
+    sa_uuid_v7(res->execution_id);
 
     const struct sa_lead *l = req->lead;
     char *data = json_dumps(l->raw, JSON_COMPACT);

@@ -6,23 +6,48 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/random.h>
+#include <time.h>
 
-void sa_uuid_v4(char out[SA_UUID_LEN])
+static void random_bytes(uint8_t *b, size_t len)
 {
-    uint8_t b[16];
     size_t got = 0;
-    while (got < sizeof b) {
-        ssize_t n = getrandom(b + got, sizeof b - got, 0);
+    while (got < len) {
+        ssize_t n = getrandom(b + got, len - got, 0);
         if (n < 0)
             abort(); /* getrandom only fails on bad arguments or before entropy exists */
         got += (size_t)n;
     }
-    b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
-    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
+}
+
+static void format(const uint8_t b[16], char out[SA_UUID_LEN])
+{
     snprintf(out, SA_UUID_LEN,
              "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
              b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
              b[15]);
+}
+
+void sa_uuid_v4(char out[SA_UUID_LEN])
+{
+    uint8_t b[16];
+    random_bytes(b, sizeof b);
+    b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
+    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
+    format(b, out);
+}
+
+void sa_uuid_v7(char out[SA_UUID_LEN])
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    uint8_t b[16];
+    random_bytes(b + 6, 10);
+    for (int i = 0; i < 6; i++)
+        b[i] = (uint8_t)(ms >> (40 - 8 * i));
+    b[6] = (uint8_t)((b[6] & 0x0f) | 0x70);
+    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
+    format(b, out);
 }
 
 char *sa_uuid_lower(const char *s, char out[SA_UUID_LEN])

@@ -7,8 +7,14 @@
 
 #define SA_UUID_LEN 37 /* 36 characters and the NUL */
 
-/* Writes a new lowercase v4 UUID into out. Uses getrandom(2); thread-safe. */
+/* Writes a new lowercase v4 (random) UUID into out. Uses getrandom(2); thread-safe. */
 void sa_uuid_v4(char out[SA_UUID_LEN]);
+
+/* Writes a new lowercase v7 UUID (RFC 9562: 48-bit Unix milliseconds, then random bits)
+ * into out. Record ids use v7: ids made later sort later, so a primary-key insert lands
+ * on the right edge of the B-tree, the page the previous insert touched, instead of a
+ * random page. Thread-safe. */
+void sa_uuid_v7(char out[SA_UUID_LEN]);
 
 /* True when s[0..len) is a UUID in canonical 8-4-4-4-12 hex form (any case). */
 bool sa_uuid_valid(const char *s, size_t len);

@@ -25,10 +25,10 @@ CREATE TABLE leads (
     created_at          TEXT NOT NULL,
     updated_at          TEXT NOT NULL
 );
+-- Few indexes on purpose: each one is another page written per insert. Company and
+-- contact search is a substring match (LIKE '%x%'), which no B-tree index serves.
 CREATE INDEX idx_leads_created ON leads (created_at);
 CREATE INDEX idx_leads_email ON leads (contact_email);
-CREATE INDEX idx_leads_company ON leads (company_name);
-CREATE INDEX idx_leads_score ON leads (qualification_score);
 CREATE INDEX idx_leads_tier ON leads (qualification_tier, created_at);
 
 CREATE TABLE agent_executions (
@@ -45,7 +45,6 @@ CREATE TABLE agent_executions (
     created_at         TEXT NOT NULL
 );
 CREATE INDEX idx_executions_lead ON agent_executions (lead_id, created_at);
-CREATE INDEX idx_executions_agent ON agent_executions (agent_type, created_at);
 CREATE INDEX idx_executions_thread ON agent_executions (thread_id);
 
 CREATE TABLE enrichment_cache (
