@@ -155,7 +155,7 @@ int sa_app_invoke(struct sa_app *app, const struct sa_invoke_req *req, struct sa
     if (req->thread_id)
         snprintf(res->thread_id, sizeof res->thread_id, "%s", req->thread_id);
     else
-        sa_uuid_v4(res->thread_id);
+        sa_uuid_v7(res->thread_id);
     sa_uuid_v7(res->execution_id);
 
     const struct sa_lead *l = req->lead;

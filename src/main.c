@@ -33,7 +33,7 @@ static const char usage[] =
     "                       default sqlite://var/sales-agent.db)\n"
     "  --data-dir DIR       scoring model and tables (DATA_DIR, default data)\n"
     "  --seed FILE          load these leads at start-up if not stored yet (SEED_FILE)\n"
-    "  --threads N          worker threads (THREADS, default: number of CPUs)\n"
+    "  --threads N          worker threads (THREADS, default: 2 x number of CPUs)\n"
     "  --log-level LEVEL    debug, info, warn, error or off (LOG_LEVEL, default info)\n"
     "  -h, --help           show this help\n";
 

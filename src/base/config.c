@@ -33,7 +33,9 @@ int sa_config_from_env(struct sa_config *cfg, struct sa_err *err)
         .database_url = env_or("DATABASE_URL", "sqlite://var/sales-agent.db"),
         .data_dir = env_or("DATA_DIR", "data"),
         .seed_file = env_or("SEED_FILE", NULL),
-        .threads = ncpu > 0 ? (int)ncpu : 2,
+        /* Two per CPU: while one thread waits on a commit, another parses and scores,
+         * and the group commit gets more than one write per transaction. */
+        .threads = ncpu > 0 ? 2 * (int)ncpu : 4,
         .max_body = 1024 * 1024,
         .log_level = SA_LOG_INFO,
     };
