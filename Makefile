@@ -7,7 +7,9 @@ TEST_BUILD ?= build-test
 PORT ?= 8001
 HOST ?= 127.0.0.1
 
-.PHONY: all run test build bench bench-score bench-http deps clean format
+FUZZ_SECONDS ?= 60
+
+.PHONY: all run test build bench deps clean format fuzz
 
 all: build
 
@@ -32,8 +34,16 @@ bench: deps
 	@cmake --build $(BUILD) -j $(JOBS)
 	@bench/run.sh $(BUILD)
 
+# libFuzzer on the request-body driver (needs clang; installs it if missing).
+fuzz: deps
+	@scripts/deps.sh clang
+	@CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DSA_SANITIZE=ON -DSA_TESTS=ON -DSA_FUZZ=ON >/dev/null
+	@cmake --build build-fuzz -j $(JOBS) --target fuzz_invoke_body_lf
+	@mkdir -p build-fuzz/corpus
+	build-fuzz/tests/fuzz_invoke_body_lf -max_total_time=$(FUZZ_SECONDS) build-fuzz/corpus tests/fuzz/corpus/invoke_body
+
 clean:
-	rm -rf $(BUILD) $(TEST_BUILD)
+	rm -rf $(BUILD) $(TEST_BUILD) build-fuzz
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -12,6 +12,9 @@ PKGS=(
   wrk sqlite3
 )
 
+# `scripts/deps.sh clang` adds the fuzzing toolchain (make fuzz) to the list.
+if [ "${1:-}" = clang ]; then PKGS+=(clang libclang-rt-14-dev); fi
+
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
