@@ -1,6 +1,7 @@
 # The two commands a newcomer needs: `make run` and `make test`.
 # Everything else (build, bench, clean) is here for developers.
 
+MAKEFLAGS += --no-print-directory
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD ?= build
 TEST_BUILD ?= build-test

@@ -147,7 +147,7 @@ static enum MHD_Result send_reply(struct sa_req *r)
     char *body = NULL;
     size_t len = 0;
     if (r->json) {
-        body = json_dumps(r->json, JSON_COMPACT);
+        body = json_dumps(r->json, JSON_COMPACT | JSON_REAL_PRECISION(12));
         len = body ? strlen(body) : 0;
     } else {
         body = r->text;

@@ -152,7 +152,7 @@ static json_t *resolve_input(struct sa_req *r, json_t *body, const struct envelo
 
 static void sse_event(struct sa_buf *b, const char *event, json_t *data)
 {
-    char *text = json_dumps(data, JSON_COMPACT | JSON_ENCODE_ANY);
+    char *text = json_dumps(data, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(12));
     if (sa_buf_printf(b, "event: %s\ndata: %s\n\n", event, text ? text : "null") != 0)
         sa_log(SA_LOG_ERROR, "stream buffer full", NULL);
     free(text);
