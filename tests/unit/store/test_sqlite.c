@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "store/store.h"
 
@@ -178,6 +179,25 @@ static void test_list_filters(void **state)
     sa_store_close(s);
 }
 
+/* /health answers 503 when this check fails: a database whose schema is gone fails it. */
+static void test_health_fails_without_schema(void **state)
+{
+    (void)state;
+    struct sa_store *s = open_store();
+    struct sa_err err = {0};
+    char detail[64];
+    assert_int_equal(sa_store_health(s, detail, sizeof detail, &err), 0);
+    char path[160];
+    snprintf(path, sizeof path, "%s/sub/db.sqlite", dir);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "DROP TABLE schema_migrations", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(sa_store_health(s, detail, sizeof detail, &err), SA_ESTORE);
+    assert_non_null(strstr(err.msg, "schema_migrations"));
+    sa_store_close(s);
+}
+
 static void test_bad_url(void **state)
 {
     (void)state;
@@ -197,6 +217,7 @@ int main(void)
         cmocka_unit_test(test_invocation_is_atomic),
         cmocka_unit_test(test_upsert_and_insert_if_new),
         cmocka_unit_test(test_list_filters),
+        cmocka_unit_test(test_health_fails_without_schema),
         cmocka_unit_test(test_bad_url),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
