@@ -42,8 +42,10 @@ static int parse_scaled(const char **p, double *out, double *mult)
     bool dot = false;
     while ((isdigit((unsigned char)*s) || *s == ',' || (*s == '.' && !dot)) && n + 1 < sizeof digits) {
         if (*s == ',') {
-            if (!(n > 0 && isdigit((unsigned char)s[1])))
-                break;
+            /* a thousands separator: exactly three digits follow ("1,000", not "5,00") */
+            if (!(n > 0 && isdigit((unsigned char)s[1]) && isdigit((unsigned char)s[2]) &&
+                  isdigit((unsigned char)s[3]) && !isdigit((unsigned char)s[4])))
+                return SA_EINVAL;
         } else {
             dot |= *s == '.';
             digits[n++] = *s;
@@ -176,6 +178,8 @@ int sa_parse_company_size(const char *in, long *min, long *max)
             return SA_EINVAL;
         *min = over ? (long)a + 1 : (long)a;
         *max = SA_UNKNOWN;
+        if (*min > SIZE_LIMIT)
+            return SA_EINVAL;
     } else if (b >= 0) {
         if (a < 1 || b < a)
             return SA_EINVAL;
@@ -289,12 +293,22 @@ static bool phone_valid(const char *s)
 {
     size_t digits = 0;
     for (const char *p = s; *p; p++) {
-        if (isdigit((unsigned char)*p))
+        if (isdigit((unsigned char)*p)) {
             digits++;
-        else if (!strchr("+-(). /", *p))
-            return strncasecmp(p, "x", 1) == 0 || strncasecmp(p, "ext", 3) == 0
-                       ? digits >= 7 && digits <= 15
-                       : false;
+        } else if (strchr("+-(). /", *p) == NULL) {
+            /* an extension: "x123", "ext 123", "ext. 123" */
+            size_t skip = strncasecmp(p, "ext", 3) == 0 ? 3 : (*p == 'x' || *p == 'X') ? 1 : 0;
+            if (skip == 0 || digits < 7 || digits > 15)
+                return false;
+            p += skip;
+            while (*p == '.' || *p == ' ')
+                p++;
+            if (!isdigit((unsigned char)*p))
+                return false;
+            while (isdigit((unsigned char)*p))
+                p++;
+            return *p == '\0';
+        }
     }
     return digits >= 7 && digits <= 15;
 }
@@ -433,7 +447,7 @@ static void parse_revenue(struct checker *c, json_t *input, struct sa_lead *lead
             add(c, "annual_revenue", "value_error",
                 "Annual revenue should be an amount in USD from 0 to 10 trillion");
         else
-            lead->annual_revenue = d;
+            lead->annual_revenue = d + 0.0; /* -0.0 becomes 0 */
         return;
     }
     const char *s = opt_string(c, input, "annual_revenue", "annual_revenue", SA_LEAD_SHORT_MAX,

@@ -81,6 +81,7 @@ struct sa_model {
     struct signal_def *signals;
     size_t nsignals;
     double unknown_signal_points;
+    double unknown_signal_max_points;
     struct industry *industries;
     size_t nindustries;
     struct industry_key *keys;
@@ -422,6 +423,10 @@ static int load_signals(struct loader *ld, struct sa_model *m, const json_t *roo
     if (!json_is_number(u) || json_number_value(u) < 0 || json_number_value(u) > 100)
         return bad(ld, "unknown_signal_points", "expected a number from 0 to 100");
     m->unknown_signal_points = json_number_value(u);
+    json_t *cap = json_object_get(root, "unknown_signal_max_points");
+    if (!json_is_number(cap) || json_number_value(cap) < 0 || json_number_value(cap) > 100)
+        return bad(ld, "unknown_signal_max_points", "expected a number from 0 to 100");
+    m->unknown_signal_max_points = json_number_value(cap);
     return 0;
 }
 
@@ -678,8 +683,9 @@ static void score_industry(const struct sa_model *m, const struct sa_lead *l, st
     const struct industry *in = find_industry(m, l->industry, matched, sizeof matched);
     if (!in) {
         f->fit = m->default_industry_fit;
-        snprintf(f->value, sizeof f->value, "%.100s (not in the industry table)", l->industry);
-        snprintf(f->detail, sizeof f->detail, "industry \"%.100s\" is not in our table",
+        int n = sa_utf8_cut(l->industry, 100);
+        snprintf(f->value, sizeof f->value, "%.*s (not in the industry table)", n, l->industry);
+        snprintf(f->detail, sizeof f->detail, "industry \"%.*s\" is not in our table", n,
                  l->industry);
         return;
     }
@@ -687,7 +693,8 @@ static void score_industry(const struct sa_model *m, const struct sa_lead *l, st
     if (strcmp(in->name, l->industry) == 0)
         snprintf(f->value, sizeof f->value, "%s", in->name);
     else
-        snprintf(f->value, sizeof f->value, "%s (from \"%.80s\")", in->name, l->industry);
+        snprintf(f->value, sizeof f->value, "%s (from \"%.*s\")", in->name,
+                 sa_utf8_cut(l->industry, 80), l->industry);
     snprintf(f->detail, sizeof f->detail, "%s is a %s-fit industry", in->name,
              in->fit >= 0.75 ? "strong" : in->fit >= 0.4 ? "moderate" : "weak");
 }
@@ -765,21 +772,22 @@ static void score_seniority(const struct sa_model *m, const struct sa_lead *l, s
         snprintf(f->detail, sizeof f->detail, "no contact title");
         return;
     }
-    char words[512];
+    char words[4 * SA_LEAD_NAME_MAX + 8]; /* a character is up to 4 bytes */
     norm_words(l->contact_title, words, sizeof words);
+    int n = sa_utf8_cut(l->contact_title, 100);
     for (size_t i = 0; i < m->nlevels; i++) {
         if (has_word(words, &m->levels[i].patterns, NULL)) {
             f->fit = m->levels[i].fit;
-            snprintf(f->value, sizeof f->value, "%s (%.100s)", m->levels[i].label,
+            snprintf(f->value, sizeof f->value, "%s (%.*s)", m->levels[i].label, n,
                      l->contact_title);
-            snprintf(f->detail, sizeof f->detail, "%s contact (%.100s)", m->levels[i].label,
+            snprintf(f->detail, sizeof f->detail, "%s contact (%.*s)", m->levels[i].label, n,
                      l->contact_title);
             return;
         }
     }
     f->fit = m->unknown_seniority_fit;
-    snprintf(f->value, sizeof f->value, "unrecognised title (%.100s)", l->contact_title);
-    snprintf(f->detail, sizeof f->detail, "contact title \"%.100s\" gives no seniority",
+    snprintf(f->value, sizeof f->value, "unrecognised title (%.*s)", n, l->contact_title);
+    snprintf(f->detail, sizeof f->detail, "contact title \"%.*s\" gives no seniority", n,
              l->contact_title);
 }
 
@@ -834,6 +842,9 @@ static void score_signals(const struct sa_model *m, const struct sa_lead *l, str
     char names[160] = "";
     size_t nlen = 0;
     size_t nsig = m->nsignals < 64 ? m->nsignals : 64;
+    /* Unrecognised signals count once per distinct key, and together at most
+     * unknown_signal_max_points: a list of junk must not fill the factor. */
+    char unknown_keys[SA_LEAD_SIGNALS_MAX][KEY_MAX];
     size_t i;
     json_t *x;
     json_array_foreach(l->signals, i, x)
@@ -854,13 +865,15 @@ static void score_signals(const struct sa_model *m, const struct sa_lead *l, str
                 }
             }
         }
-        if (!found) {
-            unknown++;
-            pts += m->unknown_signal_points;
-        }
+        bool repeat = false;
+        for (int u = 0; u < unknown && !found && !repeat; u++)
+            repeat = strcmp(unknown_keys[u], key) == 0;
+        if (!found && !repeat && unknown < SA_LEAD_SIGNALS_MAX)
+            memcpy(unknown_keys[unknown++], key, sizeof key);
     }
+    pts += fmin(unknown * m->unknown_signal_points, m->unknown_signal_max_points);
     if (l->notes) {
-        char text[SA_LEAD_NOTES_MAX + 8];
+        char text[4 * SA_LEAD_NOTES_MAX + 8]; /* 40 KB: a character is up to 4 bytes */
         norm_words(l->notes, text, sizeof text);
         for (size_t s = 0; s < nsig; s++) {
             if (!seen[s] && has_word(text, &m->signals[s].keywords, NULL)) {
@@ -980,8 +993,9 @@ void sa_model_score(const struct sa_model *m, const struct sa_lead *l, struct sa
     char strengths[512], gaps[512];
     size_t ns = join_phrases(s, SA_STRENGTH, strengths, sizeof strengths);
     size_t ng = join_phrases(s, SA_GAP, gaps, sizeof gaps);
-    snprintf(s->reasoning, sizeof s->reasoning, "%.120s scores %d/100 (tier %c). %s%s%s%s%s%s %s",
-             l->company_name ? l->company_name : "This lead", s->score, s->tier,
+    const char *who = l->company_name ? l->company_name : "This lead";
+    snprintf(s->reasoning, sizeof s->reasoning, "%.*s scores %d/100 (tier %c). %s%s%s%s%s%s %s",
+             sa_utf8_cut(who, 120), who, s->score, s->tier,
              ns ? "Strengths: " : "No strong points", ns ? strengths : "", ". ",
              ng ? "Gaps: " : "No gaps", ng ? gaps : "", ".", s->action);
     /* Values quote client text cut to a length ("%.100s"): a cut may split a character. */

@@ -42,8 +42,8 @@ int sa_config_from_env(struct sa_config *cfg, struct sa_err *err)
     long v;
     const char *s;
     if ((s = env_or("PORT", NULL))) {
-        if (sa_parse_long(s, 1, 65535, &v))
-            return sa_err_set(err, SA_ECONFIG, "PORT=%s: expected an integer 1-65535", s);
+        if (sa_parse_long(s, 0, 65535, &v))
+            return sa_err_set(err, SA_ECONFIG, "PORT=%s: expected an integer 0-65535 (0: any)", s);
         cfg->port = (int)v;
     }
     if ((s = env_or("THREADS", NULL))) {

@@ -50,11 +50,27 @@ static size_t utf8_seq(const unsigned char *p)
     return n;
 }
 
+/* True when p holds only the first bytes of a multi-byte sequence, up to the string's
+ * end: what a byte-length cut ("%.100s") leaves of the last character. */
+static bool cut_at_end(const unsigned char *p)
+{
+    unsigned c = p[0];
+    size_t n = (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    size_t have = 1;
+    while (have < n && p[have] && (p[have] & 0xC0) == 0x80)
+        have++;
+    return n > 0 && have < n && p[have] == '\0';
+}
+
 char *sa_utf8_sanitize(char *s)
 {
     unsigned char *p = (unsigned char *)s;
     while (*p) {
         size_t n = utf8_seq(p);
+        if (n == 0 && cut_at_end(p)) {
+            *p = '\0';
+            break;
+        }
         if (n == 0) {
             *p++ = '?';
             continue;
@@ -79,6 +95,17 @@ void sa_detail_add(json_t *detail, const char *loc, const char *type, const char
     /* An entry must never be lost: callers count entries to decide validity. */
     json_array_append_new(detail, e ? e : json_pack("{s:[], s:s, s:s}", "loc", "msg",
                                                     "invalid value", "type", "value_error"));
+}
+
+int sa_utf8_cut(const char *s, int max)
+{
+    size_t n = strnlen(s, (size_t)max);
+    if (n < (size_t)max)
+        return (int)n;
+    /* s[n] exists: step back while it continues the character before it */
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+        n--;
+    return (int)n;
 }
 
 size_t sa_utf8_chars(const char *s, size_t len)

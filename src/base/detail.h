@@ -12,11 +12,16 @@
 void sa_detail_add(json_t *detail, const char *loc, const char *type, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-/* Makes s valid UTF-8 in place: each byte that does not start or continue a well-formed
- * sequence (including a sequence cut short by truncation) becomes '?'. Text built by
+/* Makes s valid UTF-8 in place: a character cut short at the end of s (by a byte-length
+ * truncation) is dropped; any other byte that does not start or continue a well-formed
+ * sequence becomes '?'. Text built by
  * truncating client input ("%.60s") MUST pass through this before it reaches jansson,
  * which refuses invalid UTF-8. Returns s. */
 char *sa_utf8_sanitize(char *s);
+
+/* The length in bytes of the longest prefix of s, at most max bytes, that does not end
+ * inside a UTF-8 character: for quoting client text with "%.*s". */
+int sa_utf8_cut(const char *s, int max);
 
 /* Number of characters (Unicode code points) in the valid UTF-8 string s[0..len). */
 size_t sa_utf8_chars(const char *s, size_t len);

@@ -29,7 +29,8 @@ struct sa_route {
 struct sa_req {
     struct MHD_Connection *conn;
     struct sa_app *app;
-    const char *method; /* borrowed from MHD for the request's life */
+    const char *method; /* points to method_buf: the request's method, valid UTF-8 */
+    char method_buf[32];
     char path[512];     /* decoded path, trailing slash removed */
     const struct sa_route *route;
     const char *params[SA_MAX_PARAMS]; /* path parameters, pointing into param_buf */

@@ -52,8 +52,9 @@ enum sa_match sa_route_match(const struct sa_route *routes, size_t n, const char
         }
         path_found = true;
         if (alen < allow_cap) {
-            int w = snprintf(allow + alen, allow_cap - alen, "%s%s", alen ? ", " : "",
-                             routes[i].method);
+            bool get = strcmp(routes[i].method, "GET") == 0;
+            int w = snprintf(allow + alen, allow_cap - alen, "%s%s%s", alen ? ", " : "",
+                             routes[i].method, get ? ", HEAD" : "");
             alen += w > 0 ? (size_t)w : 0;
         }
     }

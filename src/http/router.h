@@ -11,7 +11,7 @@ enum sa_match { SA_MATCH_OK, SA_MATCH_NO_ROUTE, SA_MATCH_BAD_METHOD };
 
 /* Finds the route for method and path among routes[0..n). On SA_MATCH_OK sets *route and
  * fills params (pointers into buf, cap bytes, NUL-terminated). On SA_MATCH_BAD_METHOD
- * writes the allowed methods ("GET, POST") into allow (cap allow_cap). HEAD matches GET. */
+ * writes the allowed methods ("GET, HEAD, POST") into allow (cap allow_cap). HEAD matches GET. */
 enum sa_match sa_route_match(const struct sa_route *routes, size_t n, const char *method,
                              const char *path, const struct sa_route **route,
                              const char **params, char *buf, size_t cap, char *allow,

@@ -239,7 +239,8 @@ static void route_request(struct sa_req *r)
     if (!is_json_type(ct))
         sa_reply_error(r, 415, "unsupported_media_type", "header.content-type",
                        "unsupported_media_type",
-                       "Content-Type %.100s is not supported; send application/json", ct);
+                       "Content-Type %.*s is not supported; send application/json",
+                       sa_utf8_cut(ct, 100), ct);
 }
 
 static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, const char *url,
@@ -257,7 +258,9 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
         r->start_ns = sa_now_ns();
         r->conn = conn;
         r->app = srv->app;
-        r->method = method;
+        snprintf(r->method_buf, sizeof r->method_buf, "%s", method);
+        sa_utf8_sanitize(r->method_buf);
+        r->method = r->method_buf;
         sa_buf_init(&r->body, srv->app->cfg.max_body);
         snprintf(r->path, sizeof r->path, "%s", url);
         sa_utf8_sanitize(r->path); /* decoded %XX may be any bytes; logs and bodies need UTF-8 */
@@ -273,7 +276,8 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
-        if (!r->status && !r->body_too_large) {
+        /* A body is kept only for routes that read one; others discard it unread. */
+        if (!r->status && !r->body_too_large && r->route && r->route->json_body) {
             int rc = sa_buf_append(&r->body, upload_data, *upload_data_size);
             if (rc == SA_ETOOBIG)
                 r->body_too_large = true;

@@ -435,9 +435,23 @@ static void apply_job(struct conn *c, struct write_job *j, const char *now)
         if (j->exec && (j->inserted || !j->only_new))
             j->rc = insert_exec(c, j->exec, now, &j->err);
     }
+    /* Some errors (I/O, disk full, out of memory) make SQLite roll back the whole
+     * transaction itself; then there is no savepoint left to undo (commit_batch sees it). */
+    if (sqlite3_get_autocommit(c->db))
+        return;
     if (j->rc)
         sqlite3_exec(c->db, "ROLLBACK TO job", NULL, NULL, NULL);
     sqlite3_exec(c->db, "RELEASE job", NULL, NULL, NULL);
+}
+
+/* Fails every job of the batch with err: nothing of the batch was committed. */
+static void fail_batch(struct write_job *batch, int rc, const struct sa_err *err)
+{
+    for (struct write_job *j = batch; j; j = j->next) {
+        j->rc = rc;
+        j->err = *err;
+        j->inserted = false;
+    }
 }
 
 /* The leader's work: every job of the batch in one transaction. */
@@ -447,22 +461,30 @@ static void commit_batch(struct sqlite_store *s, struct write_job *batch)
     char now[SA_ISO8601_LEN];
     sa_iso8601_now(now);
     struct sa_err err = {0};
+    if (!sqlite3_get_autocommit(c->db)) /* a failed ROLLBACK left a transaction open */
+        (void)run_simple(c, ST_ROLLBACK, NULL);
     int rc = run_simple(c, ST_BEGIN, &err);
+    if (rc) {
+        fail_batch(batch, rc, &err);
+        return;
+    }
     for (struct write_job *j = batch; j; j = j->next) {
-        if (rc) {
-            j->rc = rc;
-            j->err = err;
-        } else {
-            apply_job(c, j, now);
+        apply_job(c, j, now);
+        if (sqlite3_get_autocommit(c->db)) {
+            /* SQLite rolled the transaction back: the jobs before this one are gone too,
+             * and running the rest would commit them one by one outside the batch. */
+            struct sa_err lost = j->rc ? j->err : err;
+            if (!j->rc)
+                sa_err_set(&lost, SA_ESTORE, "sqlite: transaction rolled back: %s",
+                           sqlite3_errmsg(c->db));
+            fail_batch(batch, SA_ESTORE, &lost);
+            return;
         }
     }
-    if (!rc && (rc = run_simple(c, ST_COMMIT, &err)) != 0) {
-        (void)run_simple(c, ST_ROLLBACK, NULL);
-        for (struct write_job *j = batch; j; j = j->next) {
-            j->rc = rc;
-            j->err = err;
-            j->inserted = false;
-        }
+    if ((rc = run_simple(c, ST_COMMIT, &err)) != 0) {
+        if (!sqlite3_get_autocommit(c->db))
+            (void)run_simple(c, ST_ROLLBACK, NULL);
+        fail_batch(batch, rc, &err);
     }
 }
 
@@ -614,7 +636,7 @@ static int sqlite_list_leads(struct sa_store *base, const struct sa_lead_query *
 {
     struct sqlite_store *s = (struct sqlite_store *)base;
     *out = NULL;
-    char like[600];
+    char like[2 * 4 * 200 + 3]; /* q: 200 characters, each up to 4 bytes, each escaped */
     struct conn *c = conn_get(s);
     int rc = SA_ESTORE;
     json_t *items = json_array();

@@ -56,8 +56,9 @@ static void parse_envelope(json_t *body, struct envelope *env, json_t *detail)
     else if (!json_is_string(at))
         sa_detail_add(detail, "body.agent_type", "string_type", "Input should be a valid string");
     else if ((env->type = sa_agent_type_parse(json_string_value(at))) < 0)
-        sa_detail_add(detail, "body.agent_type", "enum", "Input should be one of: %s (got \"%.60s\")",
-                      sa_agent_type_names(), json_string_value(at));
+        sa_detail_add(detail, "body.agent_type", "enum", "Input should be one of: %s (got \"%.*s\")",
+                      sa_agent_type_names(), sa_utf8_cut(json_string_value(at), 60),
+                      json_string_value(at));
 
     json_t *tid = json_object_get(body, "thread_id");
     if (tid && !json_is_null(tid)) {
@@ -276,7 +277,8 @@ void sa_route_agent_reset(struct sa_req *r)
     int t = sa_agent_type_parse(r->params[0]);
     if (t < 0) {
         sa_reply_error(r, 404, "not_found", "path.agent_type", "enum",
-                       "Unknown agent type \"%.60s\"; expected one of: %s", r->params[0],
+                       "Unknown agent type \"%.*s\"; expected one of: %s",
+                       sa_utf8_cut(r->params[0], 60), r->params[0],
                        sa_agent_type_names());
         return;
     }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <math.h>
 
 #include "agents/lead.h"
 
@@ -36,7 +37,8 @@ static void test_company_size_forms(void **state)
     size_ok("250", 250, 250);
     size_ok("11 to 50", 11, 50);
     long a, b;
-    const char *bad[] = {"lots", "", "-5", "0", "200-50", "1.5", "10-", "abc 10", "1000++"};
+    const char *bad[] = {"lots", "", "-5",     "0",         "200-50",           "1.5",
+                         "10-",  "abc 10", "1000++", "5,00", "over 10000000", "1,0000"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         if (sa_parse_company_size(bad[i], &a, &b) == 0)
             fail_msg("company size \"%s\" was accepted", bad[i]);
@@ -77,6 +79,31 @@ static void test_email(void **state)
     assert_false(sa_email_valid("a b@acme.io"));
     assert_false(sa_email_valid("a@acme.c0"));
     assert_string_equal(sa_email_domain("x@acme.io"), "acme.io");
+}
+
+/* A phone may carry an extension of digits, nothing else. */
+static void test_phone_and_revenue_edges(void **state)
+{
+    (void)state;
+    const char *ok[] = {"+1 415 555 0100", "+1 (415) 555-0100 ext. 12", "020 7946 0018 x7"};
+    const char *bad[] = {"5551234567 x<script>", "12", "555-CALL-NOW", "5551234567 ext"};
+    for (size_t i = 0; i < 3 + 4; i++) {
+        bool want = i < 3;
+        const char *phone = want ? ok[i] : bad[i - 3];
+        json_t *in = json_pack("{s:s, s:{s:s}, s:f}", "company_name", "X", "contact_info",
+                               "phone", phone, "annual_revenue", -0.0);
+        json_t *detail = json_array();
+        struct sa_lead lead;
+        int rc = sa_lead_parse(in, "", &lead, detail);
+        if ((rc == 0) != want)
+            fail_msg("phone \"%s\" should be %s", phone, want ? "accepted" : "refused");
+        if (rc == 0) {
+            assert_false(signbit(lead.annual_revenue)); /* -0.0 is stored as 0 */
+            sa_lead_clear(&lead);
+        }
+        json_decref(detail);
+        json_decref(in);
+    }
 }
 
 static bool has_loc(json_t *detail, const char *want)
@@ -167,6 +194,7 @@ int main(void)
         cmocka_unit_test(test_company_size_forms),
         cmocka_unit_test(test_money_forms),
         cmocka_unit_test(test_email),
+        cmocka_unit_test(test_phone_and_revenue_edges),
         cmocka_unit_test(test_parse_reports_every_field),
         cmocka_unit_test(test_parse_normalises_and_keeps_unknown),
         cmocka_unit_test(test_limits),

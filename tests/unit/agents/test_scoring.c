@@ -172,6 +172,46 @@ static void test_signals(void **state)
     check_invariants(&many);
 }
 
+/* Multi-byte text: signals in long notes and titles padded with non-ASCII are still seen,
+ * and quoted text is cut on a character boundary (no replacement '?'). */
+static void test_multibyte_text(void **state)
+{
+    (void)state;
+    size_t cap = 5100 * 2 + 200;
+    char *text = malloc(cap);
+    strcpy(text, "{\"company_name\":\"A\",\"notes\":\"");
+    for (int i = 0; i < 5100; i++)
+        strcat(text, "\xc3\xa9");
+    strcat(text, " they requested a demo\"}");
+    struct sa_score s;
+    score_json(text, &s);
+    assert_int_equal(factor(&s, "signals")->points, 14);
+    strcpy(text, "{\"company_name\":\"A\",\"industry\":\"");
+    for (int i = 0; i < 100; i++)
+        strcat(text, "\xe6\x97\xa5"); /* U+65E5, 3 bytes: 100 bytes cut one in half */
+    strcat(text, "\",\"contact_info\":{\"title\":\"");
+    for (int i = 0; i < 170; i++)
+        strcat(text, "\xe2\x82\xac"); /* U+20AC */
+    strcat(text, " VP of Sales\"}}");
+    score_json(text, &s);
+    assert_int_equal(factor(&s, "contact_seniority")->points, 13);
+    assert_null(strchr(factor(&s, "industry_fit")->value, '?'));
+    assert_null(strchr(factor(&s, "contact_seniority")->value, '?'));
+    free(text);
+}
+
+/* Unrecognised signals count once each and at most 3 points together. */
+static void test_unknown_signals_capped(void **state)
+{
+    (void)state;
+    struct sa_score s;
+    score_json("{\"company_name\":\"A\",\"signals\":[\"x\",\"x\",\"x\",\"x\"]}", &s);
+    assert_int_equal(factor(&s, "signals")->points, 1);
+    score_json("{\"company_name\":\"A\",\"signals\":[\"a\",\"b\",\"c\",\"d\",\"e\",\"f\"]}",
+               &s);
+    assert_int_equal(factor(&s, "signals")->points, 3);
+}
+
 static void test_size_moves_score(void **state)
 {
     (void)state;
@@ -272,6 +312,8 @@ int main(void)
         cmocka_unit_test(test_industry_matching),    cmocka_unit_test(test_contact_quality),
         cmocka_unit_test(test_signals),              cmocka_unit_test(test_size_moves_score),
         cmocka_unit_test(test_bad_data_files),
+        cmocka_unit_test(test_multibyte_text),
+        cmocka_unit_test(test_unknown_signals_capped),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -47,7 +47,7 @@ static void test_routes(void **state)
     assert_int_equal(match("POST", "/api/agents/growth/reset", &r, p, allow), SA_MATCH_OK);
     assert_string_equal(p[0], "growth");
     assert_int_equal(match("DELETE", "/api/leads", &r, p, allow), SA_MATCH_BAD_METHOD);
-    assert_string_equal(allow, "GET, POST");
+    assert_string_equal(allow, "GET, HEAD, POST");
     assert_int_equal(match("GET", "/api/leads/a/b", &r, p, allow), SA_MATCH_NO_ROUTE);
     assert_int_equal(match("GET", "/api", &r, p, allow), SA_MATCH_NO_ROUTE);
     assert_int_equal(match("GET", "/api/agents//reset", &r, p, allow), SA_MATCH_NO_ROUTE);
