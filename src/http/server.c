@@ -208,6 +208,12 @@ static bool is_json_type(const char *ct)
            strncasecmp(ct + n - 5, "+json", 5) == 0;
 }
 
+static void reply_too_large(struct sa_req *r)
+{
+    sa_reply_error(r, 413, "payload_too_large", "body", "too_large",
+                   "Request body is larger than %zu bytes", r->app->cfg.max_body);
+}
+
 /* Routing and the checks that do not need the body: unknown route, bad method, declared
  * size over the cap, content type. Sets a reply when the request is refused. */
 static void route_request(struct sa_req *r)
@@ -231,8 +237,7 @@ static void route_request(struct sa_req *r)
         return;
     const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Length");
     if (cl && strtoull(cl, NULL, 10) > r->app->cfg.max_body) {
-        sa_reply_error(r, 413, "payload_too_large", "body", "too_large",
-                       "Request body is larger than %zu bytes", r->app->cfg.max_body);
+        reply_too_large(r);
         return;
     }
     const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Type");
@@ -290,8 +295,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
     if (r->status)
         return send_reply(r); /* refused while routing */
     if (r->body_too_large) {
-        sa_reply_error(r, 413, "payload_too_large", "body", "too_large",
-                       "Request body is larger than %zu bytes", r->app->cfg.max_body);
+        reply_too_large(r);
         return send_reply(r);
     }
     r->route->handler(r);

@@ -63,48 +63,49 @@ int sa_metrics_register(struct sa_metrics *m, const struct sa_metric_desc *desc)
     return m->nfamilies++;
 }
 
-static int render_labels(const struct sa_metric_desc *d, const char *const *values,
-                         struct sa_buf *b)
+/* Renders k1="v1",k2="v2" (values escaped) into out (cap bytes). Returns false when it
+ * does not fit: the sample is dropped rather than truncated into another series. Runs on
+ * every observation, so it writes to the caller's stack buffer, not the heap. */
+static bool render_labels(const struct sa_metric_desc *d, const char *const *values, char *out,
+                          size_t cap)
 {
-    int rc = 0;
-    for (int i = 0; d->labels[i] && !rc; i++) {
-        rc = sa_buf_printf(b, "%s%s=\"", i ? "," : "", d->labels[i]);
-        for (const char *p = values[i]; *p && !rc; p++) {
-            if (*p == '\\' || *p == '"')
-                rc = sa_buf_printf(b, "\\%c", *p);
-            else if (*p == '\n')
-                rc = sa_buf_puts(b, "\\n");
+    size_t n = 0;
+    for (int i = 0; d->labels[i]; i++) {
+        int w = snprintf(out + n, cap - n, "%s%s=\"", i ? "," : "", d->labels[i]);
+        if (w < 0 || (size_t)w >= cap - n)
+            return false;
+        n += (size_t)w;
+        for (const char *p = values[i]; *p; p++) {
+            const char *esc = *p == '\\' ? "\\\\" : *p == '"' ? "\\\"" : *p == '\n' ? "\\n" : NULL;
+            size_t len = esc ? 2 : 1;
+            if (n + len + 2 >= cap)
+                return false;
+            if (esc)
+                memcpy(out + n, esc, 2);
             else
-                rc = sa_buf_append(b, p, 1);
+                out[n] = *p;
+            n += len;
         }
-        if (!rc)
-            rc = sa_buf_puts(b, "\"");
+        out[n++] = '"';
     }
-    return rc;
+    out[n] = '\0';
+    return true;
 }
 
 /* Finds or creates the series; caller holds fam->lock. */
 static struct series *series_get(struct family *fam, const char *const *values)
 {
-    struct sa_buf heap;
-    sa_buf_init(&heap, 4096);
-    const char *labels = NULL;
-    if (render_labels(fam->desc, values, &heap) == 0)
-        labels = heap.data ? heap.data : "";
-    struct series *s = NULL;
-    if (!labels)
-        goto out;
-    for (size_t i = 0; i < fam->n; i++) {
-        if (strcmp(fam->series[i].labels, labels) == 0) {
-            s = &fam->series[i];
-            goto out;
-        }
-    }
+    char labels[512];
+    if (!render_labels(fam->desc, values, labels, sizeof labels))
+        return NULL;
+    for (size_t i = 0; i < fam->n; i++)
+        if (strcmp(fam->series[i].labels, labels) == 0)
+            return &fam->series[i];
     if (fam->n == fam->cap) {
         size_t cap = fam->cap ? fam->cap * 2 : 8;
         struct series *ns = realloc(fam->series, cap * sizeof *ns);
         if (!ns)
-            goto out;
+            return NULL;
         fam->series = ns;
         fam->cap = cap;
     }
@@ -115,13 +116,10 @@ static struct series *series_get(struct family *fam, const char *const *values)
     if (!n->labels || (fam->desc->kind == SA_HISTOGRAM && !n->bucket_counts)) {
         free(n->labels);
         free(n->bucket_counts);
-        goto out;
+        return NULL;
     }
     fam->n++;
-    s = n;
-out:
-    sa_buf_free(&heap);
-    return s;
+    return n;
 }
 
 void sa_metrics_add(struct sa_metrics *m, int family, const char *const *values, double v)
