@@ -3,6 +3,13 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+
+void sa_assert_fail(const char *file, int line, const char *cond)
+{
+    fprintf(stderr, "%s:%d: assertion failed: %s\n", file, line, cond);
+    abort();
+}
 
 const char *sa_strerror(int code)
 {

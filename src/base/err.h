@@ -44,16 +44,13 @@ struct sa_err {
 int sa_err_set(struct sa_err *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Prints the failed invariant and aborts. Called by SA_ASSERT. */
+_Noreturn void sa_assert_fail(const char *file, int line, const char *cond);
+
+/* Invariants, checked in debug and test builds. Includes nothing, so a header's includes
+ * are the same in every build type. */
 #ifdef SA_DEBUG
-#include <stdio.h>
-#include <stdlib.h>
-#define SA_ASSERT(cond)                                                                    \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            fprintf(stderr, "%s:%d: assertion failed: %s\n", __FILE__, __LINE__, #cond);   \
-            abort();                                                                       \
-        }                                                                                  \
-    } while (0)
+#define SA_ASSERT(cond) ((cond) ? (void)0 : sa_assert_fail(__FILE__, __LINE__, #cond))
 #else
 #define SA_ASSERT(cond) ((void)0)
 #endif
