@@ -2,6 +2,7 @@
 #include "base/uuid.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,39 +37,35 @@ void sa_uuid_v4(char out[SA_UUID_LEN])
     format(b, out);
 }
 
+/* v7 ids made by this process increase strictly (RFC 9562, method 1: a 12-bit counter in
+ * rand_a): several in the same millisecond still sort in creation order, which the
+ * checkpoint savers rely on ("latest" is the greatest id). */
+static pthread_mutex_t v7_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t v7_last_ms;
+static unsigned v7_counter;
+
 void sa_uuid_v7(char out[SA_UUID_LEN])
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     uint64_t ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    pthread_mutex_lock(&v7_lock);
+    if (ms > v7_last_ms) {
+        v7_last_ms = ms;
+        v7_counter = 0;
+    } else if (++v7_counter > 0xFFF) { /* 4096 ids in one millisecond: borrow the next */
+        v7_last_ms++;
+        v7_counter = 0;
+    }
+    ms = v7_last_ms;
+    unsigned counter = v7_counter;
+    pthread_mutex_unlock(&v7_lock);
     uint8_t b[16];
-    random_bytes(b + 6, 10);
+    random_bytes(b + 8, 8);
     for (int i = 0; i < 6; i++)
         b[i] = (uint8_t)(ms >> (40 - 8 * i));
-    b[6] = (uint8_t)((b[6] & 0x0f) | 0x70);
+    b[6] = (uint8_t)(0x70 | (counter >> 8));
+    b[7] = (uint8_t)(counter & 0xFF);
     b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
     format(b, out);
-}
-
-char *sa_uuid_lower(const char *s, char out[SA_UUID_LEN])
-{
-    for (size_t i = 0; i < SA_UUID_LEN - 1; i++)
-        out[i] = (char)tolower((unsigned char)s[i]);
-    out[SA_UUID_LEN - 1] = '\0';
-    return out;
-}
-
-bool sa_uuid_valid(const char *s, size_t len)
-{
-    if (len != 36)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (s[i] != '-')
-                return false;
-        } else if (!isxdigit((unsigned char)s[i])) {
-            return false;
-        }
-    }
-    return true;
 }

@@ -13,7 +13,8 @@ void sa_uuid_v4(char out[SA_UUID_LEN]);
 /* Writes a new lowercase v7 UUID (RFC 9562: 48-bit Unix milliseconds, then random bits)
  * into out. Record ids use v7: ids made later sort later, so a primary-key insert lands
  * on the right edge of the B-tree, the page the previous insert touched, instead of a
- * random page. Thread-safe. */
+ * random page. Ids made by one process increase strictly, even within a millisecond.
+ * Thread-safe. */
 void sa_uuid_v7(char out[SA_UUID_LEN]);
 
 /* True when s[0..len) is a UUID in canonical 8-4-4-4-12 hex form (any case). */
