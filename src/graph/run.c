@@ -1123,7 +1123,8 @@ static int input_step(struct run *r, const json_t *input, struct sa_err *err)
     if (!rc)
         rc = apply_writes(r, &t, 1, err);
     if (!rc) {
-        r->step++;
+        /* LangGraph numbers the input checkpoint of a new thread -1; the first step is 0 */
+        r->step = r->cp_id[0] ? r->step + 1 : -1;
         json_decref(r->step_writes);
         r->step_writes = json_pack("{s:O}", GRAPH_START, input);
         emit_values(r);
@@ -1418,7 +1419,10 @@ int graph_update_state(const struct graph *g, const char *thread_id, const char 
     struct task t = {.node = node};
     if (!rc) {
         if (as_node) {
+            /* as if as_node ran: its triggers are consumed, its edges fire */
             rc = build_writes(&r, &t, (json_t *)values, err);
+            if (!rc)
+                mark_seen(&r, &t, 1);
         } else {
             /* values only: no routing, the pending triggers stay as they were */
             t.writes = json_array();
