@@ -69,3 +69,25 @@ void sa_uuid_v7(char out[SA_UUID_LEN])
     b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
     format(b, out);
 }
+char *sa_uuid_lower(const char *s, char out[SA_UUID_LEN])
+{
+    for (size_t i = 0; i < SA_UUID_LEN - 1; i++)
+        out[i] = (char)tolower((unsigned char)s[i]);
+    out[SA_UUID_LEN - 1] = '\0';
+    return out;
+}
+
+bool sa_uuid_valid(const char *s, size_t len)
+{
+    if (len != 36)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (s[i] != '-')
+                return false;
+        } else if (!isxdigit((unsigned char)s[i])) {
+            return false;
+        }
+    }
+    return true;
+}
