@@ -10,7 +10,7 @@ HOST ?= 127.0.0.1
 
 FUZZ_SECONDS ?= 60
 
-.PHONY: all run test build bench deps clean format fuzz
+.PHONY: all run test build bench bench-graph deps clean format fuzz
 
 all: build
 
@@ -46,6 +46,13 @@ fuzz: deps
 	@cmake --build build-fuzz -j $(JOBS) --target fuzz_invoke_body_lf
 	@mkdir -p build-fuzz/corpus
 	build-fuzz/tests/fuzz_invoke_body_lf -max_total_time=$(FUZZ_SECONDS) build-fuzz/corpus tests/fuzz/corpus/invoke_body
+
+# Our graph engine against LangGraph.js (npm, bench/graph/package-lock.json), one run.
+bench-graph: deps
+	@command -v node >/dev/null || { echo "bench-graph needs Node.js (apt-get install nodejs npm)"; exit 1; }
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DSA_BENCH=ON >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS) --target bench_graph
+	@bench/graph/run.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(TEST_BUILD) build-fuzz
