@@ -1,7 +1,10 @@
 /* Guarded JSON parsing and data-file loading (see json.h). */
 #include "base/json.h"
 
+#include <stdio.h>
 #include <string.h>
+
+#include "base/buf.h"
 
 int sa_json_depth(const char *p, size_t len, int limit)
 {
@@ -68,4 +71,111 @@ int sa_json_load_file(const char *path, json_t **out, struct sa_err *err)
 const char *sa_json_str(const json_t *obj, const char *key)
 {
     return json_string_value(json_object_get(obj, key));
+}
+
+/* ---- fast compact writer ------------------------------------------------------------ */
+
+int sa_json_write_string(struct sa_buf *b, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    int rc = sa_buf_append(b, "\"", 1);
+    size_t run = 0; /* bytes copied as they are, flushed before each escape */
+    for (size_t i = 0; i < len && !rc; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        rc = sa_buf_append(b, s + run, i - run);
+        run = i + 1;
+        char esc[7] = {'\\', 0};
+        size_t n = 2;
+        switch (c) {
+        case '"': esc[1] = '"'; break;
+        case '\\': esc[1] = '\\'; break;
+        case '\n': esc[1] = 'n'; break;
+        case '\r': esc[1] = 'r'; break;
+        case '\t': esc[1] = 't'; break;
+        case '\b': esc[1] = 'b'; break;
+        case '\f': esc[1] = 'f'; break;
+        default:
+            memcpy(esc + 1, "u00", 3);
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 0xF];
+            n = 6;
+        }
+        if (!rc)
+            rc = sa_buf_append(b, esc, n);
+    }
+    if (!rc)
+        rc = sa_buf_append(b, s + run, len - run);
+    return rc ? rc : sa_buf_append(b, "\"", 1);
+}
+
+int sa_json_write_int(struct sa_buf *b, long long v)
+{
+    char tmp[24];
+    size_t n = sizeof tmp;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do {
+        tmp[--n] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        tmp[--n] = '-';
+    return sa_buf_append(b, tmp + n, sizeof tmp - n);
+}
+
+int sa_json_write(struct sa_buf *b, const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        int rc = sa_buf_append(b, "{", 1);
+        bool first = true;
+        const char *key;
+        json_t *x;
+        json_object_foreach((json_t *)v, key, x)
+        {
+            if (!rc && !first)
+                rc = sa_buf_append(b, ",", 1);
+            first = false;
+            if (!rc)
+                rc = sa_json_write_string(b, key, strlen(key));
+            if (!rc)
+                rc = sa_buf_append(b, ":", 1);
+            if (!rc)
+                rc = sa_json_write(b, x);
+        }
+        return rc ? rc : sa_buf_append(b, "}", 1);
+    }
+    case JSON_ARRAY: {
+        int rc = sa_buf_append(b, "[", 1);
+        size_t i;
+        json_t *x;
+        json_array_foreach(v, i, x)
+        {
+            if (!rc && i)
+                rc = sa_buf_append(b, ",", 1);
+            if (!rc)
+                rc = sa_json_write(b, x);
+        }
+        return rc ? rc : sa_buf_append(b, "]", 1);
+    }
+    case JSON_STRING:
+        return sa_json_write_string(b, json_string_value(v), json_string_length(v));
+    case JSON_INTEGER:
+        return sa_json_write_int(b, json_integer_value(v));
+    case JSON_REAL: {
+        /* as jansson: the shortest "%.17g" form that keeps a decimal point */
+        char tmp[40];
+        snprintf(tmp, sizeof tmp, "%.17g", json_real_value(v));
+        if (!strpbrk(tmp, ".eE") && strlen(tmp) + 2 < sizeof tmp)
+            strcat(tmp, ".0");
+        return sa_buf_puts(b, tmp);
+    }
+    case JSON_TRUE:
+        return sa_buf_append(b, "true", 4);
+    case JSON_FALSE:
+        return sa_buf_append(b, "false", 5);
+    default:
+        return sa_buf_append(b, "null", 4);
+    }
 }

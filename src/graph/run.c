@@ -16,7 +16,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/buf.h"
 #include "base/clock.h"
+#include "base/json.h"
 #include "base/uuid.h"
 #include "graph/internal.h"
 
@@ -242,6 +244,16 @@ static int reduce(const struct run *r, int c, const json_t *current, const json_
 
 /* ---- routing: a task's writes -------------------------------------------------------- */
 
+/* Appends the write [name, value] to list (value borrowed; NULL: null). Built by hand:
+ * json_pack parses its format string on every call, and writes are made per task. */
+static void push_write(json_t *list, const char *name, json_t *value)
+{
+    json_t *w = json_array();
+    json_array_append_new(w, json_string_nocheck(name));
+    json_array_append(w, value ? value : json_null());
+    json_array_append_new(list, w);
+}
+
 static int add_target(struct run *r, struct task *t, const json_t *target, const json_t *path_map,
                       struct sa_err *err)
 {
@@ -262,9 +274,9 @@ static int add_target(struct run *r, struct task *t, const json_t *target, const
         if (!node || graph_node_index(g, node, false) <= 0)
             return sa_err_set(err, SA_EINVAL, "Send to unknown node \"%s\"", node ? node : "?");
         json_t *arg = json_object_get(target, "arg");
-        json_array_append_new(t->writes,
-                              json_pack("[s, {s:s, s:O}]", "__send__", "node", node, "arg",
-                                        arg ? arg : json_null()));
+        json_t *send = json_pack("{s:s, s:O}", "node", node, "arg", arg ? arg : json_null());
+        push_write(t->writes, "__send__", send);
+        json_decref(send);
         return 0;
     }
     const char *name = json_string_value(target);
@@ -284,8 +296,7 @@ static int add_target(struct run *r, struct task *t, const json_t *target, const
     if (n <= 0)
         return sa_err_set(err, SA_EINVAL, "\"%s\" routes to unknown node \"%s\"",
                           g->nodes[t->node].name, name);
-    json_array_append_new(t->writes,
-                          json_pack("[s, n]", chan_name(r, g->nodes[n].trigger_chan)));
+    push_write(t->writes, chan_name(r, g->nodes[n].trigger_chan), NULL);
     return 0;
 }
 
@@ -343,14 +354,16 @@ static int build_writes(struct run *r, struct task *t, json_t *returned, struct 
             return sa_err_set(err, SA_EINVAL,
                               "InvalidUpdateError: node \"%s\" wrote \"%s\", which is not a channel",
                               n->name, key);
-        json_array_append_new(t->writes, json_pack("[s, O]", key, v));
+        push_write(t->writes, key, v);
     }
     for (int k = 0; k < n->nsucc; k++)
         if (n->succ[k] != GRAPH_END_IDX)
-            json_array_append_new(
-                t->writes, json_pack("[s, n]", chan_name(r, g->nodes[n->succ[k]].trigger_chan)));
-    for (int k = 0; k < n->nbarriers; k++)
-        json_array_append_new(t->writes, json_pack("[s, s]", chan_name(r, n->barriers[k]), n->name));
+            push_write(t->writes, chan_name(r, g->nodes[n->succ[k]].trigger_chan), NULL);
+    for (int k = 0; k < n->nbarriers; k++) {
+        json_t *name = json_string(n->name);
+        push_write(t->writes, chan_name(r, n->barriers[k]), name);
+        json_decref(name);
+    }
     int rc = 0;
     if (n->nconds) {
         json_t *local = NULL;
@@ -776,47 +789,86 @@ static json_t *next_nodes(struct run *r)
 
 /* Serialises the run as a record: the channels changed since the last record (all of
  * them when full), their versions, what the nodes that ran have seen, pending Sends and
- * the step's metadata. */
+ * the step's metadata. Written straight into a buffer (sa_json_write): building a jansson
+ * tree and dumping it cost more than the rest of the super-step together.
+ * {"v":1,"step":N,"source":S,"created_at":T,"writes":{..},"values":{..},"cleared":[..],
+ *  "versions":{..},"seen":{node:{chan:ver}},"sends":[..]} */
 static char *serialise(struct run *r, bool full, size_t *len)
 {
     const struct graph *g = r->g;
-    json_t *values = json_object(), *cleared = json_array(), *versions = json_object();
-    json_t *seen = json_object();
-    for (int c = 0; c < g->nchans; c++) {
-        if (!full && !r->dirty[c])
+    struct sa_buf b;
+    sa_buf_init(&b, (size_t)1 << 30);
+    int rc = sa_buf_puts(&b, "{\"v\":1,\"step\":");
+    rc = rc ? rc : sa_json_write_int(&b, r->step);
+    rc = rc ? rc : sa_buf_puts(&b, ",\"source\":\"");
+    rc = rc ? rc : sa_buf_puts(&b, r->source);
+    rc = rc ? rc : sa_buf_puts(&b, "\",\"created_at\":\"");
+    rc = rc ? rc : sa_buf_puts(&b, r->created_at);
+    rc = rc ? rc : sa_buf_puts(&b, "\",\"writes\":");
+    rc = rc ? rc : sa_json_write(&b, r->step_writes);
+    rc = rc ? rc : sa_buf_puts(&b, ",\"values\":{");
+    bool first = true;
+    for (int c = 0; c < g->nchans && !rc; c++) {
+        if ((!full && !r->dirty[c]) || !r->vals[c])
             continue;
-        if (r->vals[c])
-            json_object_set(values, chan_name(r, c), r->vals[c]);
-        else if (!full)
-            json_array_append_new(cleared, json_string(chan_name(r, c)));
-        if (r->ver[c])
-            json_object_set_new(versions, chan_name(r, c), json_integer((json_int_t)r->ver[c]));
+        rc = sa_buf_puts(&b, first ? "" : ",");
+        first = false;
+        rc = rc ? rc : sa_json_write_string(&b, chan_name(r, c), strlen(chan_name(r, c)));
+        rc = rc ? rc : sa_buf_puts(&b, ":");
+        rc = rc ? rc : sa_json_write(&b, r->vals[c]);
     }
-    if (!full) /* versions move only with values, but a cleared channel keeps its version */
-        for (int c = 0; c < g->nchans; c++)
-            if (r->dirty[c] && r->ver[c])
-                json_object_set_new(versions, chan_name(r, c),
-                                    json_integer((json_int_t)r->ver[c]));
-    for (int n = 1; n < g->nnodes; n++) {
+    rc = rc ? rc : sa_buf_puts(&b, "},\"cleared\":[");
+    first = true;
+    for (int c = 0; c < g->nchans && !rc && !full; c++) {
+        if (!r->dirty[c] || r->vals[c])
+            continue;
+        rc = sa_buf_puts(&b, first ? "" : ",");
+        first = false;
+        rc = rc ? rc : sa_json_write_string(&b, chan_name(r, c), strlen(chan_name(r, c)));
+    }
+    rc = rc ? rc : sa_buf_puts(&b, "],\"versions\":{");
+    first = true;
+    for (int c = 0; c < g->nchans && !rc; c++) {
+        if ((!full && !r->dirty[c]) || !r->ver[c])
+            continue;
+        rc = sa_buf_puts(&b, first ? "" : ",");
+        first = false;
+        rc = rc ? rc : sa_json_write_string(&b, chan_name(r, c), strlen(chan_name(r, c)));
+        rc = rc ? rc : sa_buf_puts(&b, ":");
+        rc = rc ? rc : sa_json_write_int(&b, (long long)r->ver[c]);
+    }
+    rc = rc ? rc : sa_buf_puts(&b, "},\"seen\":{");
+    first = true;
+    for (int n = 1; n < g->nnodes && !rc; n++) {
         if (!full && !r->seen_dirty[n])
             continue;
-        json_t *sn = json_object();
-        for (int k = 0; k < g->nodes[n].ntriggers; k++) {
+        rc = sa_buf_puts(&b, first ? "" : ",");
+        first = false;
+        const char *name = g->nodes[n].name;
+        rc = rc ? rc : sa_json_write_string(&b, name, strlen(name));
+        rc = rc ? rc : sa_buf_puts(&b, ":{");
+        bool f2 = true;
+        for (int k = 0; k < g->nodes[n].ntriggers && !rc; k++) {
             int c = g->nodes[n].triggers[k];
-            if (*seen_at(r, n, c))
-                json_object_set_new(sn, chan_name(r, c),
-                                    json_integer((json_int_t)*seen_at(r, n, c)));
+            if (!*seen_at(r, n, c))
+                continue;
+            rc = sa_buf_puts(&b, f2 ? "" : ",");
+            f2 = false;
+            rc = rc ? rc : sa_json_write_string(&b, chan_name(r, c), strlen(chan_name(r, c)));
+            rc = rc ? rc : sa_buf_puts(&b, ":");
+            rc = rc ? rc : sa_json_write_int(&b, (long long)*seen_at(r, n, c));
         }
-        json_object_set_new(seen, g->nodes[n].name, sn);
+        rc = rc ? rc : sa_buf_puts(&b, "}");
     }
-    json_t *doc = json_pack("{s:i, s:i, s:s, s:s, s:O, s:o, s:o, s:o, s:o, s:O}", "v", 1, "step",
-                            r->step, "source", r->source, "created_at", r->created_at, "writes",
-                            r->step_writes, "values", values, "cleared", cleared, "versions",
-                            versions, "seen", seen, "sends", r->sends);
-    char *text = json_dumps(doc, JSON_COMPACT);
-    json_decref(doc);
-    *len = text ? strlen(text) : 0;
-    return text;
+    rc = rc ? rc : sa_buf_puts(&b, "},\"sends\":");
+    rc = rc ? rc : sa_json_write(&b, r->sends);
+    rc = rc ? rc : sa_buf_puts(&b, "}");
+    if (rc) {
+        sa_buf_free(&b);
+        *len = 0;
+        return NULL;
+    }
+    return sa_buf_steal(&b, len);
 }
 
 /* Saves the run as a new checkpoint (a no-op without a saver or thread). */
