@@ -42,6 +42,11 @@ static int grow(struct sa_buf *b, size_t need)
     return 0;
 }
 
+int sa_buf_reserve(struct sa_buf *b, size_t n)
+{
+    return grow(b, n);
+}
+
 int sa_buf_append(struct sa_buf *b, const void *p, size_t len)
 {
     if (len > b->max - b->len)

@@ -21,6 +21,9 @@ void sa_buf_init(struct sa_buf *b, size_t max);
 void sa_buf_free(struct sa_buf *b);
 /* Empties the buffer, keeping its storage. */
 void sa_buf_reset(struct sa_buf *b);
+/* Makes room for at least n bytes in total (within the cap). Returns 0, SA_ETOOBIG or
+ * SA_ENOMEM. */
+int sa_buf_reserve(struct sa_buf *b, size_t n) SA_WUR;
 /* Appends len bytes. Returns 0, SA_ETOOBIG past the cap (buffer unchanged) or SA_ENOMEM. */
 int sa_buf_append(struct sa_buf *b, const void *p, size_t len) SA_WUR;
 /* Appends a NUL-terminated string; same returns as sa_buf_append. */

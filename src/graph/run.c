@@ -37,6 +37,7 @@ struct task {
     int rc;
     char msg[256];
     bool restored; /* writes replayed from the checkpoint's pending writes */
+    json_t *snapshot; /* borrowed: the step's state, shared by its tasks */
     double ms;
 };
 
@@ -418,7 +419,8 @@ static int apply_writes(struct run *r, struct task *tasks, int n, struct sa_err 
 {
     const struct graph *g = r->g;
     int nc = g->nchans;
-    json_t **lists = calloc((size_t)nc, sizeof *lists);
+    json_t *small[64] = {NULL};
+    json_t **lists = nc <= 64 ? small : calloc((size_t)nc, sizeof *lists);
     if (!lists)
         return sa_err_set(err, SA_ENOMEM, "out of memory");
     json_t *sends = json_array();
@@ -488,7 +490,8 @@ static int apply_writes(struct run *r, struct task *tasks, int n, struct sa_err 
     }
     for (int c = 0; c < nc; c++)
         json_decref(lists[c]);
-    free(lists);
+    if (lists != small)
+        free(lists);
     if (rc) {
         json_decref(sends);
         return rc;
@@ -605,7 +608,7 @@ static void run_task(struct run *r, struct task *t)
             emit(r, GRAPH_STREAM_DEBUG, json_pack("{s:s, s:O}", "type", "task", "payload", ev));
         emit(r, GRAPH_STREAM_TASKS, ev);
     }
-    json_t *state = t->arg ? json_incref(t->arg) : snapshot(r);
+    json_t *state = json_incref(t->arg ? t->arg : t->snapshot);
     const struct graph_retry *rp = &nd->retry;
     int max = rp->max_attempts > 0 ? rp->max_attempts : 1;
     double interval = rp->initial_interval > 0 ? rp->initial_interval : 0.5;
@@ -653,6 +656,8 @@ static void run_task(struct run *r, struct task *t)
     }
 }
 
+static void run_tasks_on(struct run *r, struct task *ts, int n);
+
 struct worker {
     struct run *r;
     struct task *ts;
@@ -676,6 +681,16 @@ static void *worker_main(void *arg)
 }
 
 static void run_tasks(struct run *r, struct task *ts, int n)
+{
+    /* every task of a step reads the same snapshot: build it once */
+    json_t *snap = snapshot(r);
+    for (int i = 0; i < n; i++)
+        ts[i].snapshot = snap;
+    run_tasks_on(r, ts, n);
+    json_decref(snap);
+}
+
+static void run_tasks_on(struct run *r, struct task *ts, int n)
 {
     int todo = 0;
     for (int i = 0; i < n; i++)
@@ -798,7 +813,8 @@ static char *serialise(struct run *r, bool full, size_t *len)
     const struct graph *g = r->g;
     struct sa_buf b;
     sa_buf_init(&b, (size_t)1 << 30);
-    int rc = sa_buf_puts(&b, "{\"v\":1,\"step\":");
+    int rc = sa_buf_reserve(&b, 2048); /* most records fit: one allocation */
+    rc = rc ? rc : sa_buf_puts(&b, "{\"v\":1,\"step\":");
     rc = rc ? rc : sa_json_write_int(&b, r->step);
     rc = rc ? rc : sa_buf_puts(&b, ",\"source\":\"");
     rc = rc ? rc : sa_buf_puts(&b, r->source);
