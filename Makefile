@@ -39,13 +39,16 @@ bench: deps
 	@cmake --build $(BUILD) -j $(JOBS)
 	@bench/run.sh $(BUILD)
 
-# libFuzzer on the request-body driver (needs clang; installs it if missing).
+# libFuzzer on each driver (request bodies, checkpoint records) for FUZZ_SECONDS each
+# (needs clang; installs it if missing).
 fuzz: deps
 	@scripts/deps.sh clang
 	@CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DSA_SANITIZE=ON -DSA_TESTS=ON -DSA_FUZZ=ON >/dev/null
-	@cmake --build build-fuzz -j $(JOBS) --target fuzz_invoke_body_lf
-	@mkdir -p build-fuzz/corpus
-	build-fuzz/tests/fuzz_invoke_body_lf -max_total_time=$(FUZZ_SECONDS) build-fuzz/corpus tests/fuzz/corpus/invoke_body
+	@cmake --build build-fuzz -j $(JOBS) --target fuzz_invoke_body_lf fuzz_checkpoint_lf
+	@for f in invoke_body checkpoint; do \
+	  mkdir -p build-fuzz/corpus-$$f; \
+	  build-fuzz/tests/fuzz_$${f}_lf -max_total_time=$(FUZZ_SECONDS) build-fuzz/corpus-$$f tests/fuzz/corpus/$$f || exit 1; \
+	done
 
 # Our graph engine against LangGraph.js (npm, bench/graph/package-lock.json), one run.
 bench-graph: deps

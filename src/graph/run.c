@@ -344,6 +344,8 @@ static int build_writes(struct run *r, struct task *t, json_t *returned, struct 
                           "InvalidUpdateError: node \"%s\" returned a %s; expected an object of "
                           "channel values",
                           n->name, json_is_array(update) ? "list" : "non-object value");
+    json_decref(t->writes);
+    json_decref(t->update);
     t->writes = json_array();
     t->update = json_is_object(update) ? json_incref(update) : json_null();
     const char *key;
@@ -1203,6 +1205,23 @@ static int input_step(struct run *r, const json_t *input, struct sa_err *err)
     return rc;
 }
 
+/* True when w is a list of [channel name, value] pairs (recorded writes are read back
+ * from storage: anything else is ignored and the task runs again). */
+static bool writes_valid(const json_t *w)
+{
+    if (!json_is_array(w))
+        return false;
+    size_t i;
+    json_t *x;
+    json_array_foreach(w, i, x)
+    {
+        if (!json_is_array(x) || json_array_size(x) != 2 ||
+            !json_is_string(json_array_get(x, 0)))
+            return false;
+    }
+    return true;
+}
+
 /* Gives tasks that already finished from this checkpoint their recorded writes, and the
  * others their resume values. */
 static void restore_tasks(struct run *r, struct task *ts, int n)
@@ -1211,10 +1230,11 @@ static void restore_tasks(struct run *r, struct task *ts, int n)
     json_t *resume = json_object_get(r->pending, "resume");
     for (int i = 0; i < n; i++) {
         json_t *rec = json_object_get(done, ts[i].id);
-        if (rec) {
-            ts[i].writes = json_incref(json_object_get(rec, "writes"));
+        json_t *writes = json_object_get(rec, "writes");
+        if (writes_valid(writes)) {
+            ts[i].writes = json_incref(writes);
             ts[i].update = json_incref(json_object_get(rec, "update"));
-            ts[i].restored = ts[i].writes != NULL;
+            ts[i].restored = true;
         }
         ts[i].resume = json_object_get(resume, ts[i].id);
     }

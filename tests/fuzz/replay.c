@@ -63,10 +63,20 @@ static int run_file(const char *path, long mutations)
     size_t n = fread(seed, 1, sizeof seed, f);
     fclose(f);
     LLVMFuzzerTestOneInput(seed, n);
+    const char *dump = getenv("SA_FUZZ_DUMP"); /* a directory: keep every mutated input */
     for (long i = 0; i < mutations; i++) {
         size_t len = n;
         memcpy(buf, seed, n);
         mutate(buf, &len, sizeof buf);
+        if (dump) {
+            char out[4200];
+            snprintf(out, sizeof out, "%s/mut-%06ld", dump, i);
+            FILE *m = fopen(out, "wb");
+            if (m) {
+                fwrite(buf, 1, len, m);
+                fclose(m);
+            }
+        }
         LLVMFuzzerTestOneInput(buf, len);
     }
     return 1;
