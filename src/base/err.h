@@ -19,7 +19,8 @@
     X(ETOOBIG, -7, "value too large")                                                      \
     X(ECONFLICT, -8, "conflict")                                                           \
     X(ENOTIMPL, -9, "not implemented")                                                     \
-    X(EINTERNAL, -10, "internal error")
+    X(EINTERNAL, -10, "internal error")                                                    \
+    X(ETIMEDOUT, -11, "timed out")
 
 enum sa_errno {
 #define SA_ERR_ENUM(name, val, msg) SA_##name = (val),

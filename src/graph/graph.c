@@ -162,6 +162,13 @@ void graph_add_node(struct graph_builder *b, const char *name, graph_node_fn fn,
         n->opts = *opts;
 }
 
+void graph_add_subgraph(struct graph_builder *b, const char *name, const struct graph *sub)
+{
+    if (!sub)
+        return b_fail(b, "subgraph \"%s\" is NULL", name ? name : "");
+    graph_add_node(b, name, graph_subgraph_node, (void *)sub, NULL);
+}
+
 void graph_add_edge(struct graph_builder *b, const char *from, const char *to)
 {
     struct b_edge *e = push(&b->edges, &b->nedges, sizeof *e);
@@ -361,6 +368,7 @@ static int resolve(struct graph_builder *b, struct graph *g, struct sa_err *err)
         n->fn = b->nodes[i].fn;
         n->arg = b->nodes[i].arg;
         n->retry = b->nodes[i].opts.retry;
+        n->timeout = b->nodes[i].opts.timeout;
         if (graph_chan_index(g, n->name) >= 0)
             return fail(err, "\"%s\" names both a node and a channel%s", n->name, "");
         char tname[96];

@@ -76,6 +76,11 @@ struct graph_retry {
 
 struct graph_node_opts {
     struct graph_retry retry;
+    /* Seconds an attempt may take; 0: no limit. A running C function cannot be stopped
+     * safely, so the timeout is cooperative: a long node polls graph_ctx_expired() and
+     * returns; an attempt that returns after its deadline fails with SA_ETIMEDOUT either
+     * way (and is retried when the policy allows). */
+    double timeout;
 };
 
 /* ---- building ---------------------------------------------------------------------- */
@@ -92,6 +97,15 @@ void graph_add_channel(struct graph_builder *b, const char *name, enum graph_red
 /* Adds a node; opts may be NULL. */
 void graph_add_node(struct graph_builder *b, const char *name, graph_node_fn fn, void *arg,
                     const struct graph_node_opts *opts);
+/* Adds a compiled graph as a node (a subgraph). The node passes the parent's state to
+ * the subgraph as its input (the keys that are channels of the subgraph), and the
+ * subgraph's final values, for keys that are channels of the parent, become the node's
+ * update. When the subgraph has a checkpointer it runs on its own thread,
+ * "PARENT_THREAD|STEP:NODE": its checkpoint namespace, readable with graph_get_state.
+ * An interrupt inside the subgraph interrupts the parent with the same value, and
+ * resuming the parent resumes the subgraph with the answer. sub is borrowed and MUST
+ * outlive the parent. */
+void graph_add_subgraph(struct graph_builder *b, const char *name, const struct graph *sub);
 /* A static edge from -> to (GRAPH_START and GRAPH_END allowed). */
 void graph_add_edge(struct graph_builder *b, const char *from, const char *to);
 /* A joining edge: to runs once every node of from[0..n) has run (a named barrier). */
@@ -193,6 +207,8 @@ void graph_emit(struct graph_ctx *ctx, const json_t *data);
 /* Sets the failing task's message (what graph_invoke's err will say). Returns code. */
 int graph_ctx_fail(struct graph_ctx *ctx, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* True once the running attempt has passed its node's timeout. */
+bool graph_ctx_expired(const struct graph_ctx *ctx);
 /* The name of the running node, and the attempt number (1-based). */
 const char *graph_ctx_node(const struct graph_ctx *ctx);
 int graph_ctx_attempt(const struct graph_ctx *ctx);

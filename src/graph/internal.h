@@ -35,6 +35,7 @@ struct node_def {
     graph_node_fn fn; /* NULL for START */
     void *arg;
     struct graph_retry retry;
+    double timeout;
     int *succ; /* static successors: node index or GRAPH_END_IDX */
     int nsucc;
     int *conds; /* conditional edges out of this node (indices into graph.conds) */
@@ -63,6 +64,9 @@ struct graph {
     char **busy;
     int nbusy, capbusy;
 };
+
+/* The node function that runs a subgraph (arg: the compiled subgraph). */
+int graph_subgraph_node(const json_t *state, json_t **update, struct graph_ctx *ctx, void *arg);
 
 /* Index of a node or channel by name, or -1 (GRAPH_END gives GRAPH_END_IDX for nodes
  * when allow_end). */

@@ -67,6 +67,7 @@ struct graph_ctx {
     struct run *r;
     struct task *t;
     int attempt;
+    uint64_t deadline_ns; /* 0: none */
 };
 
 /* ---- small helpers ------------------------------------------------------------------ */
@@ -618,13 +619,22 @@ static void run_task(struct run *r, struct task *t)
     double cap = rp->max_interval > 0 ? rp->max_interval : 128;
     uint64_t t0 = sa_now_ns();
     for (int attempt = 1;; attempt++) {
-        struct graph_ctx ctx = {.r = r, .t = t, .attempt = attempt};
+        uint64_t start = sa_now_ns();
+        struct graph_ctx ctx = {.r = r, .t = t, .attempt = attempt,
+                                .deadline_ns = nd->timeout > 0
+                                                   ? start + (uint64_t)(nd->timeout * 1e9)
+                                                   : 0};
         json_t *update = NULL;
         t->interrupts_called = 0;
         json_decref(t->sends);
         t->sends = NULL;
         t->msg[0] = '\0';
         t->rc = nd->fn(state, &update, &ctx, nd->arg);
+        if (t->rc != SA_EINTERRUPT && graph_ctx_expired(&ctx)) {
+            t->rc = SA_ETIMEDOUT;
+            snprintf(t->msg, sizeof t->msg, "node \"%s\" exceeded its timeout of %g s",
+                     nd->name, nd->timeout);
+        }
         if (t->rc == 0) {
             struct sa_err err = {0};
             t->rc = build_writes(r, t, update, &err);
@@ -777,6 +787,11 @@ int graph_ctx_fail(struct graph_ctx *ctx, int code, const char *fmt, ...)
     vsnprintf(ctx->t->msg, sizeof ctx->t->msg, fmt, ap);
     va_end(ap);
     return code;
+}
+
+bool graph_ctx_expired(const struct graph_ctx *ctx)
+{
+    return ctx->deadline_ns && sa_now_ns() > ctx->deadline_ns;
 }
 
 const char *graph_ctx_node(const struct graph_ctx *ctx)
@@ -1542,4 +1557,88 @@ int graph_update_state(const struct graph *g, const char *thread_id, const char 
     run_free(&r);
     busy_leave(g, thread_id);
     return rc;
+}
+
+/* ---- subgraphs ---------------------------------------------------------------------- */
+
+/* The keys of values that are state channels of g (new reference). */
+static json_t *only_channels(const struct graph *g, const json_t *values)
+{
+    json_t *out = json_object();
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)values, key, v)
+    {
+        int c = graph_chan_index(g, key);
+        if (c >= 0 && g->chans[c].kind == CH_STATE)
+            json_object_set(out, key, v);
+    }
+    return out;
+}
+
+/* The first pending interrupt of a subgraph thread's snapshot, or NULL (borrowed). */
+static json_t *first_interrupt(const json_t *snap)
+{
+    size_t i;
+    json_t *t;
+    json_array_foreach(json_object_get(snap, "tasks"), i, t)
+    {
+        json_t *ints = json_object_get(t, "interrupts");
+        if (json_array_size(ints))
+            return json_array_get(ints, 0);
+    }
+    return NULL;
+}
+
+/* Runs a subgraph as a node. The parent task's resume list holds the answers to the
+ * subgraph's interrupts in order; the subgraph has consumed all but the newest when the
+ * parent re-runs, so the newest resumes it, and a new interrupt of the subgraph is raised
+ * as the parent's next one (index = answers given). */
+int graph_subgraph_node(const json_t *state, json_t **update, struct graph_ctx *ctx, void *arg)
+{
+    const struct graph *sub = arg;
+    struct run *r = ctx->r;
+    struct task *t = ctx->t;
+    char thread[256];
+    snprintf(thread, sizeof thread, "%s|%s", r->thread_id ? r->thread_id : "-", t->id);
+    size_t answers = json_array_size(t->resume);
+    struct graph_run_opts o = {.thread_id = sub->saver ? thread : NULL};
+    struct graph_result res = {0};
+    struct sa_err err = {0};
+    int rc = 0;
+    json_t *snap = NULL;
+    bool exists = sub->saver && graph_get_state(sub, thread, NULL, &snap, &err) == 0;
+    json_t *pending = exists ? first_interrupt(snap) : NULL;
+    if (!exists) {
+        json_t *input = only_channels(sub, state);
+        rc = graph_invoke(sub, input, &o, &res, &err);
+        json_decref(input);
+    } else if (pending && answers == 0) {
+        /* the parent re-runs without an answer: ask again */
+        t->interrupts_called = 0;
+        graph_interrupt(ctx, json_object_get(pending, "value"));
+        json_decref(snap);
+        return SA_EINTERRUPT;
+    } else if (pending) {
+        o.resume = json_array_get(t->resume, answers - 1);
+        rc = graph_invoke(sub, NULL, &o, &res, &err);
+    } else {
+        /* finished before (the parent step failed after it): its final values stand */
+        res.status = GRAPH_DONE;
+        res.values = json_incref(json_object_get(snap, "values"));
+    }
+    json_decref(snap);
+    if (rc) {
+        graph_result_clear(&res);
+        return graph_ctx_fail(ctx, rc, "subgraph \"%s\": %s", graph_ctx_node(ctx), err.msg);
+    }
+    if (res.status == GRAPH_INTERRUPTED && json_array_size(res.interrupts) > 0) {
+        t->interrupts_called = (int)answers;
+        graph_interrupt(ctx, json_object_get(json_array_get(res.interrupts, 0), "value"));
+        graph_result_clear(&res);
+        return SA_EINTERRUPT;
+    }
+    *update = only_channels(r->g, res.values);
+    graph_result_clear(&res);
+    return 0;
 }

@@ -910,6 +910,102 @@ static void test_corrupt_checkpoint(void **state)
     graph_saver_free(sv);
 }
 
+
+/* Pins subgraphs: a compiled graph as a node gets the parent's state (its own keys),
+ * its results come back as the node's update, it checkpoints under its own namespace,
+ * and an interrupt inside it stops the parent; resuming the parent resumes it. */
+static void test_subgraph(void **state)
+{
+    (void)state;
+    struct graph_saver *sv = graph_saver_memory_new();
+    int runs = 0;
+    struct graph_builder *sb = graph_builder_new();
+    graph_add_channel(sb, "email", GRAPH_LAST_VALUE, NULL, NULL, NULL);
+    graph_add_channel(sb, "meeting", GRAPH_LAST_VALUE, NULL, NULL, NULL);
+    graph_add_channel(sb, "lead", GRAPH_LAST_VALUE, NULL, NULL, NULL);
+    graph_add_node(sb, "approve", approver, &runs, NULL);
+    graph_add_edge(sb, GRAPH_START, "approve");
+    struct graph_compile_opts so = {.saver = sv};
+    struct graph *sub = compile(sb, &so);
+
+    struct setter prep = {.key = "lead", .json = "\"acme\""}, fin = {.key = "done", .json = "true"};
+    struct graph_builder *pb = graph_builder_new();
+    graph_add_channel(pb, "lead", GRAPH_LAST_VALUE, NULL, NULL, NULL);
+    graph_add_channel(pb, "email", GRAPH_LAST_VALUE, NULL, NULL, NULL);
+    graph_add_channel(pb, "meeting", GRAPH_LAST_VALUE, NULL, NULL, NULL);
+    graph_add_channel(pb, "done", GRAPH_LAST_VALUE, NULL, NULL, NULL);
+    graph_add_node(pb, "prep", set_node, &prep, NULL);
+    graph_add_subgraph(pb, "bdr", sub);
+    graph_add_node(pb, "finish", set_node, &fin, NULL);
+    graph_add_edge(pb, GRAPH_START, "prep");
+    graph_add_edge(pb, "prep", "bdr");
+    graph_add_edge(pb, "bdr", "finish");
+    struct graph_compile_opts po = {.saver = sv};
+    struct graph *g = compile(pb, &po);
+
+    struct graph_result res;
+    expect_ok(g, "{}", "p", NULL, &res);
+    assert_int_equal(res.status, GRAPH_INTERRUPTED);
+    assert_string_equal(str(json_object_get(json_array_get(res.interrupts, 0), "value"), "question"),
+                        "send the e-mail?");
+    graph_result_clear(&res);
+    json_t *a1 = json_string("yes"), *a2 = json_string("friday");
+    expect_ok(g, NULL, "p", a1, &res);
+    assert_int_equal(res.status, GRAPH_INTERRUPTED);
+    assert_string_equal(str(json_object_get(json_array_get(res.interrupts, 0), "value"), "question"),
+                        "book the meeting?");
+    graph_result_clear(&res);
+    expect_ok(g, NULL, "p", a2, &res);
+    assert_int_equal(res.status, GRAPH_DONE);
+    assert_string_equal(str(res.values, "email"), "yes");
+    assert_string_equal(str(res.values, "meeting"), "friday");
+    assert_true(json_is_true(json_object_get(res.values, "done")));
+    assert_int_equal(fin.runs, 1);
+    graph_result_clear(&res);
+    /* the subgraph's own thread: its namespace under the parent's */
+    json_t *snap = NULL;
+    struct sa_err err = {0};
+    assert_int_equal(graph_get_state(sub, "p|1:bdr", NULL, &snap, &err), 0);
+    assert_string_equal(str(json_object_get(snap, "values"), "lead"), "acme");
+    json_decref(snap);
+    json_decref(a1);
+    json_decref(a2);
+    graph_free(g);
+    graph_free(sub);
+    graph_saver_free(sv);
+}
+
+static int slow_node(const json_t *state, json_t **update, struct graph_ctx *ctx, void *arg)
+{
+    (void)state;
+    int *runs = arg;
+    (*runs)++;
+    while (!graph_ctx_expired(ctx)) /* a long job that checks its deadline */
+        usleep(1000);
+    *update = NULL;
+    return 0;
+}
+
+/* Pins per-node timeouts: an attempt past its deadline fails with SA_ETIMEDOUT, and is
+ * retried by the node's policy like any other failure. */
+static void test_timeout(void **state)
+{
+    (void)state;
+    int runs = 0;
+    struct graph_node_opts opts = {.timeout = 0.01,
+                                   .retry = {.max_attempts = 2, .initial_interval = 0.001}};
+    struct graph_builder *bd = graph_builder_new();
+    graph_add_node(bd, "slow", slow_node, &runs, &opts);
+    graph_add_edge(bd, GRAPH_START, "slow");
+    struct graph *g = compile(bd, NULL);
+    struct graph_result res;
+    struct sa_err err = {0};
+    assert_int_equal(invoke(g, "{}", NULL, NULL, &res, &err), SA_ETIMEDOUT);
+    assert_non_null(strstr(err.msg, "timeout"));
+    assert_int_equal(runs, 2);
+    graph_free(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -932,6 +1028,8 @@ int main(void)
         cmocka_unit_test(test_streaming),
         cmocka_unit_test(test_durability_exit),
         cmocka_unit_test(test_corrupt_checkpoint),
+        cmocka_unit_test(test_subgraph),
+        cmocka_unit_test(test_timeout),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
