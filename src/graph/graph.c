@@ -482,6 +482,7 @@ int graph_compile(struct graph_builder *b, const struct graph_compile_opts *opts
     g->threads = o.threads > 1 ? o.threads : 1;
     g->durability = o.durability;
     g->full_every = o.full_snapshot_every > 0 ? o.full_snapshot_every : 16;
+    g->thread_ttl = o.thread_ttl > 0 ? o.thread_ttl : 0;
     int rc = resolve(b, g, err);
     if (!rc && g->nodes[0].nsucc == 0 && g->nodes[0].nconds == 0)
         rc = sa_err_set(err, SA_EINVAL,

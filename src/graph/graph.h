@@ -131,6 +131,8 @@ struct graph_compile_opts {
     int threads;                         /* parallel tasks per step; 0 or 1: sequential */
     enum graph_durability durability;
     int full_snapshot_every;             /* a full checkpoint every N steps; 0: 16 */
+    double thread_ttl;                   /* seconds a thread lives after its last
+                                            checkpoint (see graph_sweep); 0: forever */
 };
 
 /* Validates the builder and compiles it: unknown nodes in edges, nodes no edge reaches,
@@ -233,5 +235,16 @@ int graph_get_state_history(const struct graph *g, const char *thread_id, int li
 int graph_update_state(const struct graph *g, const char *thread_id, const char *checkpoint_id,
                        const json_t *values, const char *as_node, char new_id[40],
                        struct sa_err *err) SA_WUR;
+
+/* ---- retention ---------------------------------------------------------------------- */
+
+/* Deletes every checkpoint of the thread. */
+int graph_delete_thread(const struct graph *g, const char *thread_id, struct sa_err *err) SA_WUR;
+/* Keeps only the thread's latest state: writes it as one full checkpoint (with its pending
+ * writes and interrupts) and deletes the rest, so history and forks before it are gone. */
+int graph_prune_thread(const struct graph *g, const char *thread_id, struct sa_err *err) SA_WUR;
+/* Deletes the threads whose TTL (graph_compile_opts.thread_ttl) has passed; *n counts
+ * them. Meant to run periodically. */
+int graph_sweep(const struct graph *g, int *n, struct sa_err *err) SA_WUR;
 
 #endif

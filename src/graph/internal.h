@@ -60,6 +60,7 @@ struct graph {
     int threads;
     enum graph_durability durability;
     int full_every;
+    double thread_ttl;
     pthread_mutex_t busy_lock; /* guards busy: thread ids with a run in progress */
     char **busy;
     int nbusy, capbusy;

@@ -59,7 +59,8 @@ struct run {
     json_t *step_writes; /* {node: update} of the last step */
     char source[16];
     char created_at[SA_ISO8601_LEN];
-    bool unsaved; /* state changed since the last saved record */
+    bool unsaved;    /* state changed since the last saved record */
+    bool force_full; /* the next record is a full snapshot with no parent (prune) */
     pthread_mutex_t emit_lock;
 };
 
@@ -913,10 +914,15 @@ static int save_checkpoint(struct run *r, const char *source, struct sa_err *err
         r->unsaved = false;
         return 0;
     }
-    bool full = !r->cp_id[0] || r->since_full + 1 >= r->g->full_every;
+    bool full = r->force_full || !r->cp_id[0] || r->since_full + 1 >= r->g->full_every;
     struct graph_record rec = {.step = r->step, .full = full};
+    if (r->g->thread_ttl > 0) {
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        rec.expires_at = (double)now.tv_sec + (double)now.tv_nsec / 1e9 + r->g->thread_ttl;
+    }
     sa_uuid_v7(rec.id);
-    snprintf(rec.parent_id, sizeof rec.parent_id, "%s", r->cp_id);
+    snprintf(rec.parent_id, sizeof rec.parent_id, "%s", r->force_full ? "" : r->cp_id);
     rec.blob = serialise(r, full, &rec.blob_len);
     if (!rec.blob)
         return sa_err_set(err, SA_ENOMEM, "out of memory");
@@ -1641,4 +1647,59 @@ int graph_subgraph_node(const json_t *state, json_t **update, struct graph_ctx *
     *update = only_channels(r->g, res.values);
     graph_result_clear(&res);
     return 0;
+}
+
+/* ---- retention ---------------------------------------------------------------------- */
+
+int graph_delete_thread(const struct graph *g, const char *thread_id, struct sa_err *err)
+{
+    if (!g->saver)
+        return sa_err_set(err, SA_EINVAL, "the graph has no checkpointer");
+    return g->saver->ops->delete_thread(g->saver, thread_id, err);
+}
+
+int graph_prune_thread(const struct graph *g, const char *thread_id, struct sa_err *err)
+{
+    if (!g->saver)
+        return sa_err_set(err, SA_EINVAL, "the graph has no checkpointer");
+    int rc = busy_enter(g, thread_id, err);
+    if (rc)
+        return rc;
+    struct graph_run_opts o = {.thread_id = thread_id};
+    struct run r;
+    rc = run_init(&r, g, &o) ? sa_err_set(err, SA_ENOMEM, "out of memory") : 0;
+    if (!rc)
+        rc = load_checkpoint(&r, NULL, err);
+    json_t *pending = NULL;
+    if (!rc) {
+        /* the same state, as one full record with no parent; then the rest goes */
+        pending = json_incref(r.pending);
+        char source[16];
+        memcpy(source, r.source, sizeof source);
+        r.force_full = true;
+        rc = save_checkpoint(&r, source, err);
+        r.force_full = false;
+    }
+    if (!rc) {
+        json_decref(r.pending);
+        r.pending = pending;
+        pending = NULL;
+        rc = save_pending(&r, err);
+    }
+    if (!rc)
+        rc = g->saver->ops->delete_except(g->saver, thread_id, r.cp_id, err);
+    json_decref(pending);
+    run_free(&r);
+    busy_leave(g, thread_id);
+    return rc;
+}
+
+int graph_sweep(const struct graph *g, int *n, struct sa_err *err)
+{
+    *n = 0;
+    if (!g->saver)
+        return 0;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    return g->saver->ops->sweep(g->saver, (double)now.tv_sec + (double)now.tv_nsec / 1e9, n, err);
 }

@@ -24,6 +24,7 @@ struct graph_record {
     size_t blob_len;
     char *writes; /* owned (malloc), or NULL */
     size_t writes_len;
+    double expires_at; /* Unix seconds after which the thread may be swept; 0: never */
 };
 
 /* Frees the record's buffers (not the record). */
@@ -49,6 +50,12 @@ struct graph_saver_ops {
                 char (**ids)[GRAPH_ID_LEN], int *n, struct sa_err *err);
     /* Deletes every record of the thread. */
     int (*delete_thread)(struct graph_saver *s, const char *thread_id, struct sa_err *err);
+    /* Deletes every record of the thread except keep_id. */
+    int (*delete_except)(struct graph_saver *s, const char *thread_id, const char *keep_id,
+                         struct sa_err *err);
+    /* Deletes the threads whose newest expiry has passed (now: Unix seconds); *n counts
+     * the threads deleted. */
+    int (*sweep)(struct graph_saver *s, double now, int *n, struct sa_err *err);
     /* Bytes held for a thread (records and writes): for benchmarks and metrics. */
     int (*thread_bytes)(struct graph_saver *s, const char *thread_id, size_t *bytes,
                         int *records, struct sa_err *err);

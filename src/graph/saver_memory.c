@@ -10,6 +10,7 @@ struct mem_thread {
     char *id;
     struct graph_record *recs;
     int n, cap;
+    double expires_at; /* the newest record's; 0: never */
 };
 
 struct mem_saver {
@@ -111,6 +112,7 @@ static int mem_put(struct graph_saver *s, const char *thread_id, const struct gr
         goto out;
     }
     t->n++;
+    t->expires_at = r->expires_at;
 out:
     pthread_mutex_unlock(&m->lock);
     return rc;
@@ -219,6 +221,47 @@ static int mem_delete_thread(struct graph_saver *s, const char *thread_id, struc
     return 0;
 }
 
+static int mem_delete_except(struct graph_saver *s, const char *thread_id, const char *keep_id,
+                             struct sa_err *err)
+{
+    struct mem_saver *m = (struct mem_saver *)s;
+    int rc = 0;
+    pthread_mutex_lock(&m->lock);
+    struct mem_thread *t = m->cap ? slot(m, thread_id) : NULL;
+    int kept = 0;
+    for (int i = 0; t && t->id && i < t->n; i++) {
+        if (strcmp(t->recs[i].id, keep_id) == 0)
+            t->recs[kept++] = t->recs[i];
+        else
+            graph_record_clear(&t->recs[i]);
+    }
+    if (!t || !t->id || kept == 0)
+        rc = sa_err_set(err, SA_ENOTFOUND, "checkpoint %s not found", keep_id);
+    if (t && t->id)
+        t->n = kept;
+    pthread_mutex_unlock(&m->lock);
+    return rc;
+}
+
+static int mem_sweep(struct graph_saver *s, double now, int *n, struct sa_err *err)
+{
+    (void)err;
+    struct mem_saver *m = (struct mem_saver *)s;
+    *n = 0;
+    pthread_mutex_lock(&m->lock);
+    for (size_t i = 0; i < m->cap; i++) {
+        struct mem_thread *t = &m->threads[i];
+        if (!t->id || t->n == 0 || t->expires_at <= 0 || t->expires_at > now)
+            continue;
+        for (int k = 0; k < t->n; k++)
+            graph_record_clear(&t->recs[k]);
+        t->n = 0;
+        (*n)++;
+    }
+    pthread_mutex_unlock(&m->lock);
+    return 0;
+}
+
 static int mem_thread_bytes(struct graph_saver *s, const char *thread_id, size_t *bytes,
                             int *records, struct sa_err *err)
 {
@@ -260,6 +303,8 @@ static const struct graph_saver_ops memory_ops = {
     .get = mem_get,
     .list = mem_list,
     .delete_thread = mem_delete_thread,
+    .delete_except = mem_delete_except,
+    .sweep = mem_sweep,
     .thread_bytes = mem_thread_bytes,
     .free = mem_free,
 };

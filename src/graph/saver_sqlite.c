@@ -9,11 +9,31 @@
 
 #include "graph/saver.h"
 
-enum { Q_PUT, Q_WRITES, Q_GET, Q_LATEST, Q_LIST, Q_DELETE, Q_BYTES, Q_COUNT };
+enum {
+    Q_PUT,
+    Q_WRITES,
+    Q_GET,
+    Q_LATEST,
+    Q_LIST,
+    Q_DELETE,
+    Q_BYTES,
+    Q_EXCEPT,
+    Q_EXPIRED,
+    Q_SWEEP,
+    Q_COUNT
+};
 
 static const char *const sql[Q_COUNT] = {
-    [Q_PUT] = "INSERT INTO graph_checkpoints (thread_id, id, parent_id, step, full, blob) "
-              "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [Q_PUT] = "INSERT INTO graph_checkpoints (thread_id, id, parent_id, step, full, blob, "
+              "expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [Q_EXCEPT] = "DELETE FROM graph_checkpoints WHERE thread_id = ?1 AND id <> ?2",
+    /* a thread expires when its newest record does */
+    [Q_EXPIRED] = "SELECT count(*) FROM (SELECT thread_id FROM graph_checkpoints GROUP BY "
+                  "thread_id HAVING max(id) = max(CASE WHEN expires_at > 0 AND expires_at <= "
+                  "?1 THEN id END))",
+    [Q_SWEEP] = "DELETE FROM graph_checkpoints WHERE thread_id IN (SELECT thread_id FROM "
+                "graph_checkpoints GROUP BY thread_id HAVING max(id) = max(CASE WHEN "
+                "expires_at > 0 AND expires_at <= ?1 THEN id END))",
     [Q_WRITES] = "UPDATE graph_checkpoints SET writes = ?3 WHERE thread_id = ?1 AND id = ?2",
     [Q_GET] = "SELECT id, parent_id, step, full, blob, writes FROM graph_checkpoints "
               "WHERE thread_id = ?1 AND id = ?2",
@@ -57,6 +77,7 @@ static int ss_put(struct graph_saver *base, const char *thread_id, const struct 
     sqlite3_bind_int(st, 4, r->step);
     sqlite3_bind_int(st, 5, r->full);
     sqlite3_bind_blob(st, 6, r->blob, (int)r->blob_len, SQLITE_STATIC);
+    sqlite3_bind_double(st, 7, r->expires_at);
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_err(s, err, "put");
     sqlite3_reset(st);
     pthread_mutex_unlock(&s->lock);
@@ -181,6 +202,41 @@ static int ss_delete_thread(struct graph_saver *base, const char *thread_id, str
     return rc;
 }
 
+static int ss_delete_except(struct graph_saver *base, const char *thread_id, const char *keep_id,
+                            struct sa_err *err)
+{
+    struct sqlite_saver *s = (struct sqlite_saver *)base;
+    pthread_mutex_lock(&s->lock);
+    sqlite3_stmt *st = q(s, Q_EXCEPT);
+    sqlite3_bind_text(st, 1, thread_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, keep_id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_err(s, err, "prune");
+    sqlite3_reset(st);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+static int ss_sweep(struct graph_saver *base, double now, int *n, struct sa_err *err)
+{
+    struct sqlite_saver *s = (struct sqlite_saver *)base;
+    *n = 0;
+    pthread_mutex_lock(&s->lock);
+    sqlite3_stmt *st = q(s, Q_EXPIRED);
+    sqlite3_bind_double(st, 1, now);
+    int rc = sqlite3_step(st) == SQLITE_ROW ? 0 : db_err(s, err, "sweep");
+    if (!rc)
+        *n = sqlite3_column_int(st, 0);
+    sqlite3_reset(st);
+    if (!rc && *n > 0) {
+        st = q(s, Q_SWEEP);
+        sqlite3_bind_double(st, 1, now);
+        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_err(s, err, "sweep");
+        sqlite3_reset(st);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
 static int ss_thread_bytes(struct graph_saver *base, const char *thread_id, size_t *bytes,
                            int *records, struct sa_err *err)
 {
@@ -217,6 +273,8 @@ static const struct graph_saver_ops sqlite_ops = {
     .get = ss_get,
     .list = ss_list,
     .delete_thread = ss_delete_thread,
+    .delete_except = ss_delete_except,
+    .sweep = ss_sweep,
     .thread_bytes = ss_thread_bytes,
     .free = ss_free,
 };
@@ -233,7 +291,8 @@ int graph_saver_sqlite_open(const char *path, struct graph_saver **out, struct s
         "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;"
         "CREATE TABLE IF NOT EXISTS graph_checkpoints ("
         " thread_id TEXT NOT NULL, id TEXT NOT NULL, parent_id TEXT NOT NULL, step INTEGER "
-        "NOT NULL, full INTEGER NOT NULL, blob BLOB NOT NULL, writes BLOB,"
+        "NOT NULL, full INTEGER NOT NULL, blob BLOB NOT NULL, writes BLOB, expires_at REAL "
+        "NOT NULL DEFAULT 0,"
         " PRIMARY KEY (thread_id, id));";
     int rc = 0;
     if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |

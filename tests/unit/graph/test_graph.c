@@ -1006,6 +1006,69 @@ static void test_timeout(void **state)
     graph_free(g);
 }
 
+
+/* Pins retention, which LangGraph's open-source savers lack: prune-to-latest keeps one
+ * checkpoint with the same state (and its pending interrupt), delete_thread removes a
+ * thread, and threads past their TTL are swept; on both savers. */
+static void test_retention(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/sa_graph_ret_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[128];
+    snprintf(path, sizeof path, "%s/cp.db", dir);
+    for (int backend = 0; backend < 2; backend++) {
+        struct graph_saver *sv = NULL;
+        struct sa_err err = {0};
+        if (backend == 0)
+            sv = graph_saver_memory_new();
+        else
+            assert_int_equal(graph_saver_sqlite_open(path, &sv, &err), 0);
+        int runs = 0;
+        struct graph_builder *bd = graph_builder_new();
+        graph_add_channel(bd, "email", GRAPH_LAST_VALUE, NULL, NULL, NULL);
+        graph_add_channel(bd, "meeting", GRAPH_LAST_VALUE, NULL, NULL, NULL);
+        graph_add_node(bd, "approve", approver, &runs, NULL);
+        graph_add_edge(bd, GRAPH_START, "approve");
+        struct graph_compile_opts o = {.saver = sv, .thread_ttl = 0.05};
+        struct graph *g = compile(bd, &o);
+        struct graph_result res;
+        expect_ok(g, "{\"email\": \"draft\"}", "keep", NULL, &res);
+        graph_result_clear(&res);
+        json_t *yes = json_string("yes");
+        expect_ok(g, NULL, "keep", yes, &res); /* now at the second interrupt */
+        graph_result_clear(&res);
+        assert_int_equal(graph_prune_thread(g, "keep", &err), 0);
+        json_t *hist = NULL;
+        assert_int_equal(graph_get_state_history(g, "keep", 0, &hist, &err), 0);
+        assert_int_equal(json_array_size(hist), 1);
+        json_decref(hist);
+        json_t *later = json_string("monday");
+        expect_ok(g, NULL, "keep", later, &res); /* the pending interrupt survived */
+        assert_int_equal(res.status, GRAPH_DONE);
+        assert_string_equal(str(res.values, "email"), "yes");
+        assert_string_equal(str(res.values, "meeting"), "monday");
+        graph_result_clear(&res);
+        expect_ok(g, "{}", "gone", NULL, &res);
+        graph_result_clear(&res);
+        assert_int_equal(graph_delete_thread(g, "gone", &err), 0);
+        json_t *snap = NULL;
+        assert_int_equal(graph_get_state(g, "gone", NULL, &snap, &err), SA_ENOTFOUND);
+        int swept = -1;
+        usleep(100 * 1000); /* past the 50 ms TTL */
+        assert_int_equal(graph_sweep(g, &swept, &err), 0);
+        assert_int_equal(swept, 1);
+        assert_int_equal(graph_get_state(g, "keep", NULL, &snap, &err), SA_ENOTFOUND);
+        json_decref(yes);
+        json_decref(later);
+        graph_free(g);
+        graph_saver_free(sv);
+    }
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1030,6 +1093,7 @@ int main(void)
         cmocka_unit_test(test_corrupt_checkpoint),
         cmocka_unit_test(test_subgraph),
         cmocka_unit_test(test_timeout),
+        cmocka_unit_test(test_retention),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
