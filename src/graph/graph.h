@@ -119,8 +119,10 @@ void graph_set_entry_point(struct graph_builder *b, const char *node);
 void graph_set_finish_point(struct graph_builder *b, const char *node);
 
 enum graph_durability {
-    GRAPH_DURABILITY_SYNC, /* each checkpoint saved before the next step starts */
-    GRAPH_DURABILITY_EXIT  /* saved only when the run ends, fails or interrupts */
+    GRAPH_DURABILITY_SYNC,  /* each checkpoint saved before the next step starts */
+    GRAPH_DURABILITY_ASYNC, /* saved by a writer thread while the next step runs; the run
+                               returns after every save (and reports a failed one) */
+    GRAPH_DURABILITY_EXIT   /* saved only when the run ends, fails or interrupts */
 };
 
 struct graph_compile_opts {

@@ -61,7 +61,28 @@ struct run {
     char created_at[SA_ISO8601_LEN];
     bool unsaved;    /* state changed since the last saved record */
     bool force_full; /* the next record is a full snapshot with no parent (prune) */
+    struct async_writer *aw; /* durability async: the writer thread, else NULL */
     pthread_mutex_t emit_lock;
+};
+
+/* Durability "async": records and pending writes go, in order, to a writer thread that
+ * stores them while the next step runs. */
+struct wjob {
+    struct graph_record rec; /* a put (owns rec.blob), or writes for rec.id (owns .writes) */
+    bool is_writes;
+    struct wjob *next;
+};
+
+struct async_writer {
+    pthread_t th;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    struct wjob *head, *tail;
+    bool stop;
+    int rc; /* the first failure; later jobs are dropped */
+    struct sa_err err;
+    struct graph_saver *sv;
+    const char *thread_id; /* borrowed from the run's options */
 };
 
 struct graph_ctx {
@@ -905,6 +926,93 @@ static char *serialise(struct run *r, bool full, size_t *len)
     return sa_buf_steal(&b, len);
 }
 
+static void *writer_main(void *arg)
+{
+    struct async_writer *w = arg;
+    pthread_mutex_lock(&w->lock);
+    for (;;) {
+        while (!w->head && !w->stop)
+            pthread_cond_wait(&w->cond, &w->lock);
+        struct wjob *j = w->head;
+        if (!j)
+            break; /* stopped and drained */
+        w->head = j->next;
+        if (!w->head)
+            w->tail = NULL;
+        bool skip = w->rc != 0;
+        pthread_mutex_unlock(&w->lock);
+        struct sa_err err = {0};
+        int rc = 0;
+        if (!skip && j->is_writes)
+            rc = w->sv->ops->put_writes(w->sv, w->thread_id, j->rec.id, j->rec.writes,
+                                        j->rec.writes_len, &err);
+        else if (!skip)
+            rc = w->sv->ops->put(w->sv, w->thread_id, &j->rec, &err);
+        graph_record_clear(&j->rec);
+        free(j);
+        pthread_mutex_lock(&w->lock);
+        if (rc && !w->rc) {
+            w->rc = rc;
+            w->err = err;
+        }
+    }
+    pthread_mutex_unlock(&w->lock);
+    return NULL;
+}
+
+static int writer_start(struct run *r, struct sa_err *err)
+{
+    struct async_writer *w = calloc(1, sizeof *w);
+    if (!w)
+        return sa_err_set(err, SA_ENOMEM, "out of memory");
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_cond_init(&w->cond, NULL);
+    w->sv = r->g->saver;
+    w->thread_id = r->thread_id;
+    if (pthread_create(&w->th, NULL, writer_main, w) != 0) {
+        pthread_mutex_destroy(&w->lock);
+        pthread_cond_destroy(&w->cond);
+        free(w);
+        return sa_err_set(err, SA_ENOMEM, "cannot start the checkpoint writer");
+    }
+    r->aw = w;
+    return 0;
+}
+
+/* Queues a job (taken). */
+static void writer_push(struct async_writer *w, struct wjob *j)
+{
+    pthread_mutex_lock(&w->lock);
+    if (w->tail)
+        w->tail->next = j;
+    else
+        w->head = j;
+    w->tail = j;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+}
+
+/* Waits for every queued save; returns the first failure. */
+static int writer_finish(struct run *r, struct sa_err *err)
+{
+    struct async_writer *w = r->aw;
+    if (!w)
+        return 0;
+    pthread_mutex_lock(&w->lock);
+    w->stop = true;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+    pthread_join(w->th, NULL);
+    int rc = w->rc;
+    if (rc && err)
+        *err = w->err;
+    pthread_mutex_destroy(&w->lock);
+    pthread_cond_destroy(&w->cond);
+    free(w);
+    r->aw = NULL;
+    return rc;
+}
+
 /* Saves the run as a new checkpoint (a no-op without a saver or thread). */
 static int save_checkpoint(struct run *r, const char *source, struct sa_err *err)
 {
@@ -926,8 +1034,19 @@ static int save_checkpoint(struct run *r, const char *source, struct sa_err *err
     rec.blob = serialise(r, full, &rec.blob_len);
     if (!rec.blob)
         return sa_err_set(err, SA_ENOMEM, "out of memory");
-    int rc = r->g->saver->ops->put(r->g->saver, r->thread_id, &rec, err);
-    free(rec.blob);
+    int rc = 0;
+    struct wjob *job = r->aw ? calloc(1, sizeof *job) : NULL;
+    if (r->aw && !job) {
+        free(rec.blob);
+        return sa_err_set(err, SA_ENOMEM, "out of memory");
+    }
+    if (job) {
+        job->rec = rec; /* the writer frees the blob */
+        writer_push(r->aw, job);
+    } else {
+        rc = r->g->saver->ops->put(r->g->saver, r->thread_id, &rec, err);
+        free(rec.blob);
+    }
     if (rc)
         return rc;
     snprintf(r->parent_id, sizeof r->parent_id, "%s", r->cp_id);
@@ -959,6 +1078,19 @@ static int save_pending(struct run *r, struct sa_err *err)
     char *text = json_dumps(r->pending, JSON_COMPACT);
     if (!text)
         return sa_err_set(err, SA_ENOMEM, "out of memory");
+    struct wjob *job = r->aw ? calloc(1, sizeof *job) : NULL;
+    if (r->aw && !job) {
+        free(text);
+        return sa_err_set(err, SA_ENOMEM, "out of memory");
+    }
+    if (job) {
+        job->is_writes = true;
+        memcpy(job->rec.id, r->cp_id, sizeof job->rec.id);
+        job->rec.writes = text; /* the writer frees it */
+        job->rec.writes_len = strlen(text);
+        writer_push(r->aw, job);
+        return 0;
+    }
     int rc = r->g->saver->ops->put_writes(r->g->saver, r->thread_id, r->cp_id, text, strlen(text),
                                           err);
     free(text);
@@ -1355,7 +1487,7 @@ static int run_loop(struct run *r, struct graph_result *res, bool skip_before, s
         r->step_writes = meta;
         tasks_free(ts, n);
         emit_values(r);
-        if (g->durability == GRAPH_DURABILITY_SYNC && (rc = save_checkpoint(r, "loop", err)))
+        if (g->durability != GRAPH_DURABILITY_EXIT && (rc = save_checkpoint(r, "loop", err)))
             return rc;
         if (after) {
             res->status = GRAPH_INTERRUPTED;
@@ -1395,6 +1527,8 @@ int graph_invoke(const struct graph *g, const json_t *input, const struct graph_
         else if (!rc)
             loaded = true;
     }
+    if (!rc && g->saver && g->durability == GRAPH_DURABILITY_ASYNC)
+        rc = writer_start(&r, err);
     bool skip_before = false;
     if (!rc && input && !json_is_null(input)) {
         rc = input_step(&r, input, err);
@@ -1416,6 +1550,12 @@ int graph_invoke(const struct graph *g, const json_t *input, const struct graph_
             rc = rc2;
             *err = e2;
         }
+    }
+    struct sa_err e3 = {0};
+    int rc3 = writer_finish(&r, &e3); /* every async save is stored before we return */
+    if (!rc && rc3) {
+        rc = rc3;
+        *err = e3;
     }
     if (!rc) {
         res->values = snapshot(&r);

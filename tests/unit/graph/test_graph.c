@@ -1069,6 +1069,50 @@ static void test_retention(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+
+/* Pins durability "async": the same checkpoints as "sync" (one per step), stored by the
+ * time the run returns, and interrupts resume the same way. */
+static void test_durability_async(void **state)
+{
+    (void)state;
+    struct graph_saver *sv = graph_saver_memory_new();
+    int runs = 0;
+    struct setter a = {.key = "email", .json = "\"draft\""};
+    struct graph_builder *bd = graph_builder_new();
+    graph_add_channel(bd, "email", GRAPH_LAST_VALUE, NULL, NULL, NULL);
+    graph_add_channel(bd, "meeting", GRAPH_LAST_VALUE, NULL, NULL, NULL);
+    graph_add_node(bd, "draft", set_node, &a, NULL);
+    graph_add_node(bd, "approve", approver, &runs, NULL);
+    graph_add_edge(bd, GRAPH_START, "draft");
+    graph_add_edge(bd, "draft", "approve");
+    struct graph_compile_opts o = {.saver = sv, .durability = GRAPH_DURABILITY_ASYNC};
+    struct graph *g = compile(bd, &o);
+    json_t *yes = json_string("yes"), *mon = json_string("monday");
+    for (int t = 0; t < 20; t++) {
+        char thread[16];
+        snprintf(thread, sizeof thread, "a%d", t);
+        struct graph_result res;
+        expect_ok(g, "{}", thread, NULL, &res);
+        assert_int_equal(res.status, GRAPH_INTERRUPTED);
+        graph_result_clear(&res);
+        expect_ok(g, NULL, thread, yes, &res);
+        graph_result_clear(&res);
+        expect_ok(g, NULL, thread, mon, &res);
+        assert_int_equal(res.status, GRAPH_DONE);
+        assert_string_equal(str(res.values, "meeting"), "monday");
+        graph_result_clear(&res);
+        json_t *hist = NULL;
+        struct sa_err err = {0};
+        assert_int_equal(graph_get_state_history(g, thread, 0, &hist, &err), 0);
+        assert_int_equal(json_array_size(hist), 3); /* input, draft, approve */
+        json_decref(hist);
+    }
+    json_decref(yes);
+    json_decref(mon);
+    graph_free(g);
+    graph_saver_free(sv);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1094,6 +1138,7 @@ int main(void)
         cmocka_unit_test(test_subgraph),
         cmocka_unit_test(test_timeout),
         cmocka_unit_test(test_retention),
+        cmocka_unit_test(test_durability_async),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
