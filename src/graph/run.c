@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <zstd.h>
 
 #include "base/buf.h"
 #include "base/clock.h"
@@ -1013,6 +1014,59 @@ static int writer_finish(struct run *r, struct sa_err *err)
     return rc;
 }
 
+/* Records larger than this are stored zstd-compressed (when that makes them smaller);
+ * readers tell the two apart by zstd's frame magic, which JSON text cannot start with. */
+#define COMPRESS_ABOVE 4096
+#define DECOMPRESS_MAX ((size_t)64 << 20) /* a record claiming more is corrupt */
+
+static void maybe_compress(struct graph_record *rec)
+{
+    if (rec->blob_len <= COMPRESS_ABOVE)
+        return;
+    size_t cap = ZSTD_compressBound(rec->blob_len);
+    char *z = malloc(cap);
+    if (!z)
+        return; /* stored as it is */
+    size_t n = ZSTD_compress(z, cap, rec->blob, rec->blob_len, 1);
+    if (ZSTD_isError(n) || n >= rec->blob_len) {
+        free(z);
+        return;
+    }
+    free(rec->blob);
+    rec->blob = z;
+    rec->blob_len = n;
+}
+
+/* The record's JSON text: blob itself, or decompressed into *owned (caller frees). */
+static int record_text(const char *id, const char *blob, size_t len, const char **text,
+                       size_t *text_len, char **owned, struct sa_err *err)
+{
+    *owned = NULL;
+    static const unsigned char magic[4] = {0x28, 0xB5, 0x2F, 0xFD}; /* ZSTD_MAGICNUMBER, LE */
+    if (len < 4 || memcmp(blob, magic, 4) != 0) {
+        *text = blob;
+        *text_len = len;
+        return 0;
+    }
+    unsigned long long size = ZSTD_getFrameContentSize(blob, len);
+    if (size == ZSTD_CONTENTSIZE_UNKNOWN || size == ZSTD_CONTENTSIZE_ERROR ||
+        size > DECOMPRESS_MAX)
+        return sa_err_set(err, SA_EIO, "checkpoint %s is corrupt: bad compressed size", id);
+    char *out = malloc((size_t)size + 1);
+    if (!out)
+        return sa_err_set(err, SA_ENOMEM, "out of memory");
+    size_t n = ZSTD_decompress(out, (size_t)size, blob, len);
+    if (ZSTD_isError(n) || n != size) {
+        free(out);
+        return sa_err_set(err, SA_EIO, "checkpoint %s is corrupt: bad compressed data", id);
+    }
+    out[n] = '\0';
+    *owned = out;
+    *text = out;
+    *text_len = n;
+    return 0;
+}
+
 /* Saves the run as a new checkpoint (a no-op without a saver or thread). */
 static int save_checkpoint(struct run *r, const char *source, struct sa_err *err)
 {
@@ -1034,6 +1088,7 @@ static int save_checkpoint(struct run *r, const char *source, struct sa_err *err
     rec.blob = serialise(r, full, &rec.blob_len);
     if (!rec.blob)
         return sa_err_set(err, SA_ENOMEM, "out of memory");
+    maybe_compress(&rec);
     int rc = 0;
     struct wjob *job = r->aw ? calloc(1, sizeof *job) : NULL;
     if (r->aw && !job) {
@@ -1108,8 +1163,14 @@ static int apply_record(struct run *r, const char *id, const char *blob, size_t 
                         struct sa_err *err)
 {
     const struct graph *g = r->g;
-    json_t *doc = json_loadb(blob, len, 0, NULL);
-    int rc = 0;
+    const char *text;
+    size_t text_len;
+    char *owned;
+    int rc = record_text(id, blob, len, &text, &text_len, &owned, err);
+    if (rc)
+        return rc;
+    json_t *doc = json_loadb(text, text_len, 0, NULL);
+    free(owned);
     json_t *values = json_object_get(doc, "values"), *cleared = json_object_get(doc, "cleared");
     json_t *versions = json_object_get(doc, "versions"), *seen = json_object_get(doc, "seen");
     json_t *sends = json_object_get(doc, "sends"), *step = json_object_get(doc, "step");

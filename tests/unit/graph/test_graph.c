@@ -1113,6 +1113,51 @@ static void test_durability_async(void **state)
     graph_saver_free(sv);
 }
 
+
+static int big_writer(const json_t *state, json_t **update, struct graph_ctx *ctx, void *arg)
+{
+    (void)state;
+    (void)ctx;
+    (void)arg;
+    char text[20001];
+    for (int i = 0; i < 20000; i++)
+        text[i] = "the quick brown fox "[i % 20];
+    text[20000] = '\0';
+    *update = json_pack("{s:s}", "doc", text);
+    return 0;
+}
+
+/* Pins compression: a record above the threshold is stored zstd-compressed and reads
+ * back to the same state. */
+static void test_large_state_compressed(void **state)
+{
+    (void)state;
+    struct graph_saver *sv = graph_saver_memory_new();
+    struct graph_builder *bd = graph_builder_new();
+    graph_add_channel(bd, "doc", GRAPH_LAST_VALUE, NULL, NULL, NULL);
+    graph_add_node(bd, "big", big_writer, NULL, NULL);
+    graph_add_edge(bd, GRAPH_START, "big");
+    struct graph_compile_opts o = {.saver = sv};
+    struct graph *g = compile(bd, &o);
+    struct graph_result res;
+    expect_ok(g, "{}", "z", NULL, &res);
+    graph_result_clear(&res);
+    int recs;
+    size_t bytes = thread_bytes(sv, "z", &recs);
+    assert_int_equal(recs, 2);
+    if (bytes > 5000)
+        fail_msg("20 KB of state took %zu bytes: not compressed", bytes);
+    json_t *snap = NULL;
+    struct sa_err err = {0};
+    assert_int_equal(graph_get_state(g, "z", NULL, &snap, &err), 0);
+    const char *doc = str(json_object_get(snap, "values"), "doc");
+    assert_int_equal(strlen(doc), 20000);
+    assert_memory_equal(doc, "the quick brown fox the quick", 29);
+    json_decref(snap);
+    graph_free(g);
+    graph_saver_free(sv);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1139,6 +1184,7 @@ int main(void)
         cmocka_unit_test(test_timeout),
         cmocka_unit_test(test_retention),
         cmocka_unit_test(test_durability_async),
+        cmocka_unit_test(test_large_state_compressed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
