@@ -1163,9 +1163,9 @@ static int apply_record(struct run *r, const char *id, const char *blob, size_t 
                         struct sa_err *err)
 {
     const struct graph *g = r->g;
-    const char *text;
-    size_t text_len;
-    char *owned;
+    const char *text = NULL;
+    size_t text_len = 0;
+    char *owned = NULL;
     int rc = record_text(id, blob, len, &text, &text_len, &owned, err);
     if (rc)
         return rc;
