@@ -64,6 +64,8 @@ struct run {
     bool force_full; /* the next record is a full snapshot with no parent (prune) */
     struct async_writer *aw; /* durability async: the writer thread, else NULL */
     pthread_mutex_t emit_lock;
+    pthread_mutex_t pending_lock; /* tasks of a parallel step record their writes */
+    bool record_each;             /* this step records each finished task at once */
 };
 
 /* Durability "async": records and pending writes go, in order, to a writer thread that
@@ -143,6 +145,7 @@ static int run_init(struct run *r, const struct graph *g, const struct graph_run
     r->step_writes = json_object();
     r->step = -1;
     pthread_mutex_init(&r->emit_lock, NULL);
+    pthread_mutex_init(&r->pending_lock, NULL);
     if (!r->vals || !r->ver || !r->seen || !r->dirty || !r->seen_dirty)
         return SA_ENOMEM;
     for (int c = 0; c < g->nchans; c++)
@@ -163,6 +166,7 @@ static void run_free(struct run *r)
     json_decref(r->pending);
     json_decref(r->step_writes);
     pthread_mutex_destroy(&r->emit_lock);
+    pthread_mutex_destroy(&r->pending_lock);
 }
 
 /* The state as nodes see it: every state channel that has a value (new reference; the
@@ -625,6 +629,23 @@ static void sleep_seconds(double s)
         ;
 }
 
+static int save_pending(struct run *r, struct sa_err *err);
+
+/* In a step of several tasks, each finished task's writes are stored on the checkpoint
+ * as soon as it finishes (LangGraph's put_writes), so a crash mid-step loses only the
+ * tasks still running; a resume replays the stored ones. A failed store only costs that
+ * guarantee: the step goes on and its checkpoint is saved as usual. */
+static void record_finished(struct run *r, struct task *t)
+{
+    pthread_mutex_lock(&r->pending_lock);
+    json_object_set_new(json_object_get(r->pending, "tasks"), t->id,
+                        json_pack("{s:O, s:O}", "writes", t->writes, "update",
+                                  t->update ? t->update : json_null()));
+    struct sa_err err = {0};
+    (void)save_pending(r, &err);
+    pthread_mutex_unlock(&r->pending_lock);
+}
+
 static void run_task(struct run *r, struct task *t)
 {
     const struct node_def *nd = &r->g->nodes[t->node];
@@ -675,6 +696,8 @@ static void run_task(struct run *r, struct task *t)
         sleep_seconds(wait);
     }
     t->ms = sa_ns_to_ms(sa_now_ns() - t0);
+    if (t->rc == 0 && r->record_each)
+        record_finished(r, t);
     json_decref(state);
     if (t->rc && t->rc != SA_EINTERRUPT && !t->msg[0])
         snprintf(t->msg, sizeof t->msg, "node \"%s\" failed: %s", nd->name, sa_strerror(t->rc));
@@ -721,7 +744,9 @@ static void run_tasks(struct run *r, struct task *ts, int n)
     json_t *snap = snapshot(r);
     for (int i = 0; i < n; i++)
         ts[i].snapshot = snap;
+    r->record_each = n > 1 && r->g->saver && r->thread_id && r->cp_id[0] && !r->unsaved;
     run_tasks_on(r, ts, n);
+    r->record_each = false;
     json_decref(snap);
 }
 

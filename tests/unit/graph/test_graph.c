@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -1158,6 +1159,80 @@ static void test_large_state_compressed(void **state)
     graph_saver_free(sv);
 }
 
+
+static int crash_node(const json_t *state, json_t **update, struct graph_ctx *ctx, void *arg)
+{
+    (void)state;
+    (void)ctx;
+    if (*(int *)arg)
+        _exit(3); /* the process dies mid-step, after p1 finished */
+    *update = json_pack("{s:[s]}", "log", "p2");
+    return 0;
+}
+
+static struct graph *crash_graph(struct graph_saver *sv, struct setter *p1, int *crash)
+{
+    struct graph_builder *bd = graph_builder_new();
+    graph_add_channel(bd, "log", GRAPH_APPEND, NULL, NULL, NULL);
+    graph_add_node(bd, "p1", set_node, p1, NULL);
+    graph_add_node(bd, "p2", crash_node, crash, NULL);
+    graph_add_edge(bd, GRAPH_START, "p1");
+    graph_add_edge(bd, GRAPH_START, "p2");
+    struct graph_compile_opts o = {.saver = sv};
+    return compile(bd, &o);
+}
+
+/* Pins pending writes across a real crash: in a step of several tasks each finished task
+ * is stored at once, so after the process dies mid-step (another process, SQLite saver)
+ * resuming the thread runs only the task that had not finished. */
+static void test_crash_mid_step(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/sa_graph_crash_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[128];
+    snprintf(path, sizeof path, "%s/cp.db", dir);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct graph_saver *sv = NULL;
+        struct sa_err err = {0};
+        if (graph_saver_sqlite_open(path, &sv, &err))
+            _exit(1);
+        struct setter p1 = {.key = "log", .json = "[\"p1\"]"};
+        int crash = 1;
+        struct graph *g = crash_graph(sv, &p1, &crash);
+        json_t *in = json_object();
+        struct graph_run_opts o = {.thread_id = "c"};
+        struct graph_result res;
+        if (graph_invoke(g, in, &o, &res, &err) == 0)
+            _exit(4); /* finished: p2 did not crash */
+        _exit(2); /* not reached: p2 exits the process */
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 3);
+    struct graph_saver *sv = NULL;
+    struct sa_err err = {0};
+    assert_int_equal(graph_saver_sqlite_open(path, &sv, &err), 0);
+    struct setter p1 = {.key = "log", .json = "[\"p1\"]"};
+    int crash = 0;
+    struct graph *g = crash_graph(sv, &p1, &crash);
+    struct graph_result res;
+    expect_ok(g, NULL, "c", NULL, &res);
+    assert_int_equal(p1.runs, 0); /* its writes came from the checkpoint */
+    char *log = json_dumps(json_object_get(res.values, "log"), JSON_COMPACT);
+    assert_string_equal(log, "[\"p1\",\"p2\"]");
+    free(log);
+    graph_result_clear(&res);
+    graph_free(g);
+    graph_saver_free(sv);
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1185,6 +1260,7 @@ int main(void)
         cmocka_unit_test(test_retention),
         cmocka_unit_test(test_durability_async),
         cmocka_unit_test(test_large_state_compressed),
+        cmocka_unit_test(test_crash_mid_step),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
