@@ -1155,7 +1155,11 @@ static int save_pending(struct run *r, struct sa_err *err)
 {
     if (!r->g->saver || !r->thread_id || !r->cp_id[0])
         return 0;
-    char *text = json_dumps(r->pending, JSON_COMPACT);
+    struct sa_buf b;
+    sa_buf_init(&b, (size_t)1 << 30);
+    size_t text_len = 0;
+    char *text = sa_json_write(&b, r->pending) ? NULL : sa_buf_steal(&b, &text_len);
+    sa_buf_free(&b);
     if (!text)
         return sa_err_set(err, SA_ENOMEM, "out of memory");
     struct wjob *job = r->aw ? calloc(1, sizeof *job) : NULL;
@@ -1167,11 +1171,11 @@ static int save_pending(struct run *r, struct sa_err *err)
         job->is_writes = true;
         memcpy(job->rec.id, r->cp_id, sizeof job->rec.id);
         job->rec.writes = text; /* the writer frees it */
-        job->rec.writes_len = strlen(text);
+        job->rec.writes_len = text_len;
         writer_push(r->aw, job);
         return 0;
     }
-    int rc = r->g->saver->ops->put_writes(r->g->saver, r->thread_id, r->cp_id, text, strlen(text),
+    int rc = r->g->saver->ops->put_writes(r->g->saver, r->thread_id, r->cp_id, text, text_len,
                                           err);
     free(text);
     return rc;
