@@ -1233,6 +1233,39 @@ static void test_crash_mid_step(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+
+/* Pins replay (time travel): invoking from a past checkpoint re-runs the steps after it
+ * on a new branch; the thread's latest state becomes that branch's. */
+static void test_replay_from_checkpoint(void **state)
+{
+    (void)state;
+    struct graph_saver *sv = graph_saver_memory_new();
+    struct chain c;
+    chain_build(&c, sv, NULL, NULL);
+    struct graph_result res;
+    expect_ok(c.g, "{}", "r", NULL, &res);
+    graph_result_clear(&res);
+    json_t *hist = NULL;
+    struct sa_err err = {0};
+    assert_int_equal(graph_get_state_history(c.g, "r", 0, &hist, &err), 0);
+    const char *after_n1 = str(json_object_get(json_array_get(hist, 2), "config"), "checkpoint_id");
+    c.n3.json = "33";
+    struct graph_run_opts o = {.thread_id = "r", .checkpoint_id = after_n1};
+    assert_int_equal(graph_invoke(c.g, NULL, &o, &res, &err), 0);
+    assert_int_equal(c.n1.runs, 1);
+    assert_int_equal(c.n2.runs, 2);
+    assert_int_equal(c.n3.runs, 2);
+    assert_int_equal(json_integer_value(json_object_get(res.values, "c")), 33);
+    graph_result_clear(&res);
+    json_t *snap = NULL;
+    assert_int_equal(graph_get_state(c.g, "r", NULL, &snap, &err), 0);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(snap, "values"), "c")), 33);
+    json_decref(snap);
+    json_decref(hist);
+    graph_free(c.g);
+    graph_saver_free(sv);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1261,6 +1294,7 @@ int main(void)
         cmocka_unit_test(test_durability_async),
         cmocka_unit_test(test_large_state_compressed),
         cmocka_unit_test(test_crash_mid_step),
+        cmocka_unit_test(test_replay_from_checkpoint),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
