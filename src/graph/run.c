@@ -1,6 +1,6 @@
 /* Running a compiled graph (see graph.h, docs/graph.md): super-steps, writes and
- * reducers, routing, interrupts and resume, checkpoints (deltas with periodic full
- * snapshots), streaming, and the thread state API.
+ * reducers, routing, tasks and retries, interrupts and resume, streaming, and
+ * graph_invoke. Checkpoint records live in checkpoint.c, the thread API in state.c.
  *
  * A run holds every channel's value and version, and per node the versions it has seen.
  * A step: prepare the tasks (nodes whose trigger channels moved past what they saw, plus
@@ -15,99 +15,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <zstd.h>
 
-#include "base/buf.h"
 #include "base/clock.h"
-#include "base/json.h"
-#include "base/uuid.h"
-#include "graph/internal.h"
-
-#define TASK_ID_MAX 160
-
-struct task {
-    int node;
-    json_t *arg; /* Send input, or NULL: the snapshot */
-    char id[TASK_ID_MAX];
-    json_t *writes;  /* [[channel, value], ...] incl. triggers and ["__send__", {..}] */
-    json_t *update;  /* what the node returned (streamed, recorded in metadata) */
-    json_t *resume;  /* borrowed: resume values for this task, or NULL */
-    json_t *interrupt; /* {id, value, node} when the task interrupted */
-    json_t *sends;   /* graph_send calls */
-    int interrupts_called;
-    int rc;
-    char msg[256];
-    bool restored; /* writes replayed from the checkpoint's pending writes */
-    json_t *snapshot; /* borrowed: the step's state, shared by its tasks */
-    double ms;
-};
-
-struct run {
-    const struct graph *g;
-    const struct graph_run_opts *opts;
-    const char *thread_id;
-    json_t **vals;
-    uint64_t *ver;
-    uint64_t *seen; /* nnodes x nchans */
-    bool *dirty;    /* channel changed since the last saved record */
-    bool *seen_dirty;
-    json_t *sends;
-    int step;
-    char cp_id[GRAPH_ID_LEN];
-    char parent_id[GRAPH_ID_LEN];
-    int since_full;
-    json_t *pending;     /* {tasks, resume, interrupts, before} of the current checkpoint */
-    json_t *step_writes; /* {node: update} of the last step */
-    char source[16];
-    char created_at[SA_ISO8601_LEN];
-    bool unsaved;    /* state changed since the last saved record */
-    bool force_full; /* the next record is a full snapshot with no parent (prune) */
-    struct async_writer *aw; /* durability async: the writer thread, else NULL */
-    pthread_mutex_t emit_lock;
-    pthread_mutex_t pending_lock; /* tasks of a parallel step record their writes */
-    bool record_each;             /* this step records each finished task at once */
-};
-
-/* Durability "async": records and pending writes go, in order, to a writer thread that
- * stores them while the next step runs. */
-struct wjob {
-    struct graph_record rec; /* a put (owns rec.blob), or writes for rec.id (owns .writes) */
-    bool is_writes;
-    struct wjob *next;
-};
-
-struct async_writer {
-    pthread_t th;
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    struct wjob *head, *tail;
-    bool stop;
-    int rc; /* the first failure; later jobs are dropped */
-    struct sa_err err;
-    struct graph_saver *sv;
-    const char *thread_id; /* borrowed from the run's options */
-};
-
-struct graph_ctx {
-    struct run *r;
-    struct task *t;
-    int attempt;
-    uint64_t deadline_ns; /* 0: none */
-};
+#include "graph/run.h"
 
 /* ---- small helpers ------------------------------------------------------------------ */
 
-static const char *chan_name(const struct run *r, int c)
+const char *graph_r_chan_name(const struct run *r, int c)
 {
     return r->g->chans[c].name;
 }
 
-static uint64_t *seen_at(struct run *r, int node, int chan)
+uint64_t *graph_r_seen_at(struct run *r, int node, int chan)
 {
     return &r->seen[(size_t)node * (size_t)r->g->nchans + (size_t)chan];
 }
 
-static void emit(struct run *r, enum graph_stream_mode mode, json_t *data)
+void graph_r_emit(struct run *r, enum graph_stream_mode mode, json_t *data)
 {
     const struct graph_run_opts *o = r->opts;
     if (o && o->on_event && (o->stream_modes & mode)) {
@@ -118,17 +42,17 @@ static void emit(struct run *r, enum graph_stream_mode mode, json_t *data)
     json_decref(data);
 }
 
-static bool wants(const struct run *r, unsigned modes)
+bool graph_r_wants(const struct run *r, unsigned modes)
 {
     return r->opts && r->opts->on_event && (r->opts->stream_modes & modes);
 }
 
-static json_t *pending_new(void)
+json_t *graph_r_pending_new(void)
 {
     return json_pack("{s:{}, s:{}, s:[], s:b}", "tasks", "resume", "interrupts", "before", 0);
 }
 
-static int run_init(struct run *r, const struct graph *g, const struct graph_run_opts *opts)
+int graph_r_run_init(struct run *r, const struct graph *g, const struct graph_run_opts *opts)
 {
     memset(r, 0, sizeof *r);
     r->g = g;
@@ -141,7 +65,7 @@ static int run_init(struct run *r, const struct graph *g, const struct graph_run
     r->dirty = calloc(nc, sizeof *r->dirty);
     r->seen_dirty = calloc(nn, sizeof *r->seen_dirty);
     r->sends = json_array();
-    r->pending = pending_new();
+    r->pending = graph_r_pending_new();
     r->step_writes = json_object();
     r->step = -1;
     pthread_mutex_init(&r->emit_lock, NULL);
@@ -153,7 +77,7 @@ static int run_init(struct run *r, const struct graph *g, const struct graph_run
     return 0;
 }
 
-static void run_free(struct run *r)
+void graph_r_run_free(struct run *r)
 {
     for (int c = 0; r->vals && c < r->g->nchans; c++)
         json_decref(r->vals[c]);
@@ -171,12 +95,12 @@ static void run_free(struct run *r)
 
 /* The state as nodes see it: every state channel that has a value (new reference; the
  * values are shared, nodes MUST NOT modify them). */
-static json_t *snapshot(const struct run *r)
+json_t *graph_r_snapshot(const struct run *r)
 {
     json_t *s = json_object();
     for (int c = 0; c < r->g->nchans; c++)
         if (r->g->chans[c].kind == CH_STATE && r->vals[c])
-            json_object_set(s, chan_name(r, c), r->vals[c]);
+            json_object_set(s, graph_r_chan_name(r, c), r->vals[c]);
     return s;
 }
 
@@ -325,7 +249,7 @@ static int add_target(struct run *r, struct task *t, const json_t *target, const
     if (n <= 0)
         return sa_err_set(err, SA_EINVAL, "\"%s\" routes to unknown node \"%s\"",
                           g->nodes[t->node].name, name);
-    push_write(t->writes, chan_name(r, g->nodes[n].trigger_chan), NULL);
+    push_write(t->writes, graph_r_chan_name(r, g->nodes[n].trigger_chan), NULL);
     return 0;
 }
 
@@ -333,7 +257,7 @@ static int add_target(struct run *r, struct task *t, const json_t *target, const
 static int local_state(struct run *r, const json_t *state_writes, json_t **out,
                        struct sa_err *err)
 {
-    json_t *s = snapshot(r);
+    json_t *s = graph_r_snapshot(r);
     const char *key;
     json_t *v;
     json_object_foreach((json_t *)state_writes, key, v)
@@ -358,7 +282,7 @@ static int local_state(struct run *r, const json_t *state_writes, json_t **out,
 /* Turns what node t returned (an update object, or a Command) into t->writes: its state
  * writes, then the writes that route: triggers of its successors, its barrier names,
  * the targets of its conditional edges and Command goto, and its Sends. */
-static int build_writes(struct run *r, struct task *t, json_t *returned, struct sa_err *err)
+int graph_r_build_writes(struct run *r, struct task *t, json_t *returned, struct sa_err *err)
 {
     const struct graph *g = r->g;
     const struct node_def *n = &g->nodes[t->node];
@@ -389,10 +313,10 @@ static int build_writes(struct run *r, struct task *t, json_t *returned, struct 
     }
     for (int k = 0; k < n->nsucc; k++)
         if (n->succ[k] != GRAPH_END_IDX)
-            push_write(t->writes, chan_name(r, g->nodes[n->succ[k]].trigger_chan), NULL);
+            push_write(t->writes, graph_r_chan_name(r, g->nodes[n->succ[k]].trigger_chan), NULL);
     for (int k = 0; k < n->nbarriers; k++) {
         json_t *name = json_string(n->name);
-        push_write(t->writes, chan_name(r, n->barriers[k]), name);
+        push_write(t->writes, graph_r_chan_name(r, n->barriers[k]), name);
         json_decref(name);
     }
     int rc = 0;
@@ -445,7 +369,7 @@ static void set_val(struct run *r, int c, json_t *v)
 }
 
 /* Applies the writes of tasks[0..n) in task order; collects next step's Sends. */
-static int apply_writes(struct run *r, struct task *tasks, int n, struct sa_err *err)
+int graph_r_apply_writes(struct run *r, struct task *tasks, int n, struct sa_err *err)
 {
     const struct graph *g = r->g;
     int nc = g->nchans;
@@ -533,12 +457,12 @@ static int apply_writes(struct run *r, struct task *tasks, int n, struct sa_err 
 
 /* ---- preparing tasks ---------------------------------------------------------------- */
 
-static bool triggered(struct run *r, int node)
+bool graph_r_triggered(struct run *r, int node)
 {
     const struct node_def *nd = &r->g->nodes[node];
     for (int k = 0; k < nd->ntriggers; k++) {
         int c = nd->triggers[k];
-        if (r->ver[c] > *seen_at(r, node, c) &&
+        if (r->ver[c] > *graph_r_seen_at(r, node, c) &&
             (r->g->chans[c].kind != CH_BARRIER || barrier_complete(r, c)))
             return true;
     }
@@ -557,7 +481,7 @@ static int prepare_tasks(struct run *r, struct task **out, int *nout)
         return SA_ENOMEM;
     int n = 0;
     for (int i = 1; i < g->nnodes; i++) {
-        if (!triggered(r, i))
+        if (!graph_r_triggered(r, i))
             continue;
         ts[n].node = i;
         snprintf(ts[n].id, sizeof ts[n].id, "%d:%s", r->step + 1, g->nodes[i].name);
@@ -582,14 +506,14 @@ static int prepare_tasks(struct run *r, struct task **out, int *nout)
 
 /* Marks the triggers of the tasks' nodes seen: done when their step is applied, so a
  * checkpoint saved before that (an interrupt, a failure) still triggers them on resume. */
-static void mark_seen(struct run *r, const struct task *ts, int n)
+void graph_r_mark_seen(struct run *r, const struct task *ts, int n)
 {
     for (int i = 0; i < n; i++) {
         const struct node_def *nd = &r->g->nodes[ts[i].node];
         if (ts[i].arg) /* a Send is not triggered by a channel */
             continue;
         for (int k = 0; k < nd->ntriggers; k++)
-            *seen_at(r, ts[i].node, nd->triggers[k]) = r->ver[nd->triggers[k]];
+            *graph_r_seen_at(r, ts[i].node, nd->triggers[k]) = r->ver[nd->triggers[k]];
         r->seen_dirty[ts[i].node] = true;
     }
 }
@@ -629,8 +553,6 @@ static void sleep_seconds(double s)
         ;
 }
 
-static int save_pending(struct run *r, struct sa_err *err);
-
 /* In a step of several tasks, each finished task's writes are stored on the checkpoint
  * as soon as it finishes (LangGraph's put_writes), so a crash mid-step loses only the
  * tasks still running; a resume replays the stored ones. A failed store only costs that
@@ -642,18 +564,18 @@ static void record_finished(struct run *r, struct task *t)
                         json_pack("{s:O, s:O}", "writes", t->writes, "update",
                                   t->update ? t->update : json_null()));
     struct sa_err err = {0};
-    (void)save_pending(r, &err);
+    (void)graph_r_save_pending(r, &err);
     pthread_mutex_unlock(&r->pending_lock);
 }
 
 static void run_task(struct run *r, struct task *t)
 {
     const struct node_def *nd = &r->g->nodes[t->node];
-    if (wants(r, GRAPH_STREAM_TASKS | GRAPH_STREAM_DEBUG)) {
+    if (graph_r_wants(r, GRAPH_STREAM_TASKS | GRAPH_STREAM_DEBUG)) {
         json_t *ev = json_pack("{s:s, s:s, s:i}", "id", t->id, "name", nd->name, "step", r->step + 1);
-        if (wants(r, GRAPH_STREAM_DEBUG))
-            emit(r, GRAPH_STREAM_DEBUG, json_pack("{s:s, s:O}", "type", "task", "payload", ev));
-        emit(r, GRAPH_STREAM_TASKS, ev);
+        if (graph_r_wants(r, GRAPH_STREAM_DEBUG))
+            graph_r_emit(r, GRAPH_STREAM_DEBUG, json_pack("{s:s, s:O}", "type", "task", "payload", ev));
+        graph_r_emit(r, GRAPH_STREAM_TASKS, ev);
     }
     json_t *state = json_incref(t->arg ? t->arg : t->snapshot);
     const struct graph_retry *rp = &nd->retry;
@@ -681,7 +603,7 @@ static void run_task(struct run *r, struct task *t)
         }
         if (t->rc == 0) {
             struct sa_err err = {0};
-            t->rc = build_writes(r, t, update, &err);
+            t->rc = graph_r_build_writes(r, t, update, &err);
             if (t->rc)
                 snprintf(t->msg, sizeof t->msg, "%s", err.msg);
             json_decref(update);
@@ -701,16 +623,16 @@ static void run_task(struct run *r, struct task *t)
     json_decref(state);
     if (t->rc && t->rc != SA_EINTERRUPT && !t->msg[0])
         snprintf(t->msg, sizeof t->msg, "node \"%s\" failed: %s", nd->name, sa_strerror(t->rc));
-    if (wants(r, GRAPH_STREAM_TASKS | GRAPH_STREAM_DEBUG)) {
+    if (graph_r_wants(r, GRAPH_STREAM_TASKS | GRAPH_STREAM_DEBUG)) {
         json_t *ev = json_pack("{s:s, s:s, s:f, s:O, s:s?, s:O?}", "id", t->id, "name", nd->name,
                                "duration_ms", t->ms, "result",
                                t->writes ? t->writes : json_null(), "error",
                                t->rc && t->rc != SA_EINTERRUPT ? t->msg : NULL, "interrupt",
                                t->interrupt);
-        if (wants(r, GRAPH_STREAM_DEBUG))
-            emit(r, GRAPH_STREAM_DEBUG,
+        if (graph_r_wants(r, GRAPH_STREAM_DEBUG))
+            graph_r_emit(r, GRAPH_STREAM_DEBUG,
                  json_pack("{s:s, s:O}", "type", "task_result", "payload", ev));
-        emit(r, GRAPH_STREAM_TASKS, ev);
+        graph_r_emit(r, GRAPH_STREAM_TASKS, ev);
     }
 }
 
@@ -741,7 +663,7 @@ static void *worker_main(void *arg)
 static void run_tasks(struct run *r, struct task *ts, int n)
 {
     /* every task of a step reads the same snapshot: build it once */
-    json_t *snap = snapshot(r);
+    json_t *snap = graph_r_snapshot(r);
     for (int i = 0; i < n; i++)
         ts[i].snapshot = snap;
     r->record_each = n > 1 && r->g->saver && r->thread_id && r->cp_id[0] && !r->unsaved;
@@ -824,8 +746,8 @@ json_t *graph_command(json_t *update, json_t *goto_nodes)
 
 void graph_emit(struct graph_ctx *ctx, const json_t *data)
 {
-    if (wants(ctx->r, GRAPH_STREAM_CUSTOM))
-        emit(ctx->r, GRAPH_STREAM_CUSTOM, json_incref((json_t *)data));
+    if (graph_r_wants(ctx->r, GRAPH_STREAM_CUSTOM))
+        graph_r_emit(ctx->r, GRAPH_STREAM_CUSTOM, json_incref((json_t *)data));
 }
 
 int graph_ctx_fail(struct graph_ctx *ctx, int code, const char *fmt, ...)
@@ -852,486 +774,9 @@ int graph_ctx_attempt(const struct graph_ctx *ctx)
     return ctx->attempt;
 }
 
-/* ---- checkpoints -------------------------------------------------------------------- */
-
-/* The next nodes to run from the current state (for snapshots), without marking. */
-static json_t *next_nodes(struct run *r)
-{
-    json_t *next = json_array();
-    for (int i = 1; i < r->g->nnodes; i++)
-        if (triggered(r, i))
-            json_array_append_new(next, json_string(r->g->nodes[i].name));
-    size_t k;
-    json_t *s;
-    json_array_foreach(r->sends, k, s) json_array_append(next, json_object_get(s, "node"));
-    return next;
-}
-
-/* Serialises the run as a record: the channels changed since the last record (all of
- * them when full), their versions, what the nodes that ran have seen, pending Sends and
- * the step's metadata. Written straight into a buffer (sa_json_write): building a jansson
- * tree and dumping it cost more than the rest of the super-step together.
- * {"v":1,"step":N,"source":S,"created_at":T,"writes":{..},"values":{..},"cleared":[..],
- *  "versions":{..},"seen":{node:{chan:ver}},"sends":[..]} */
-static char *serialise(struct run *r, bool full, size_t *len)
-{
-    const struct graph *g = r->g;
-    struct sa_buf b;
-    sa_buf_init(&b, (size_t)1 << 30);
-    int rc = sa_buf_reserve(&b, 2048); /* most records fit: one allocation */
-    rc = rc ? rc : sa_buf_puts(&b, "{\"v\":1,\"step\":");
-    rc = rc ? rc : sa_json_write_int(&b, r->step);
-    rc = rc ? rc : sa_buf_puts(&b, ",\"source\":\"");
-    rc = rc ? rc : sa_buf_puts(&b, r->source);
-    rc = rc ? rc : sa_buf_puts(&b, "\",\"created_at\":\"");
-    rc = rc ? rc : sa_buf_puts(&b, r->created_at);
-    rc = rc ? rc : sa_buf_puts(&b, "\",\"writes\":");
-    rc = rc ? rc : sa_json_write(&b, r->step_writes);
-    rc = rc ? rc : sa_buf_puts(&b, ",\"values\":{");
-    bool first = true;
-    for (int c = 0; c < g->nchans && !rc; c++) {
-        if ((!full && !r->dirty[c]) || !r->vals[c])
-            continue;
-        rc = sa_buf_puts(&b, first ? "" : ",");
-        first = false;
-        rc = rc ? rc : sa_json_write_string(&b, chan_name(r, c), strlen(chan_name(r, c)));
-        rc = rc ? rc : sa_buf_puts(&b, ":");
-        rc = rc ? rc : sa_json_write(&b, r->vals[c]);
-    }
-    rc = rc ? rc : sa_buf_puts(&b, "},\"cleared\":[");
-    first = true;
-    for (int c = 0; c < g->nchans && !rc && !full; c++) {
-        if (!r->dirty[c] || r->vals[c])
-            continue;
-        rc = sa_buf_puts(&b, first ? "" : ",");
-        first = false;
-        rc = rc ? rc : sa_json_write_string(&b, chan_name(r, c), strlen(chan_name(r, c)));
-    }
-    rc = rc ? rc : sa_buf_puts(&b, "],\"versions\":{");
-    first = true;
-    for (int c = 0; c < g->nchans && !rc; c++) {
-        if ((!full && !r->dirty[c]) || !r->ver[c])
-            continue;
-        rc = sa_buf_puts(&b, first ? "" : ",");
-        first = false;
-        rc = rc ? rc : sa_json_write_string(&b, chan_name(r, c), strlen(chan_name(r, c)));
-        rc = rc ? rc : sa_buf_puts(&b, ":");
-        rc = rc ? rc : sa_json_write_int(&b, (long long)r->ver[c]);
-    }
-    rc = rc ? rc : sa_buf_puts(&b, "},\"seen\":{");
-    first = true;
-    for (int n = 1; n < g->nnodes && !rc; n++) {
-        if (!full && !r->seen_dirty[n])
-            continue;
-        rc = sa_buf_puts(&b, first ? "" : ",");
-        first = false;
-        const char *name = g->nodes[n].name;
-        rc = rc ? rc : sa_json_write_string(&b, name, strlen(name));
-        rc = rc ? rc : sa_buf_puts(&b, ":{");
-        bool f2 = true;
-        for (int k = 0; k < g->nodes[n].ntriggers && !rc; k++) {
-            int c = g->nodes[n].triggers[k];
-            if (!*seen_at(r, n, c))
-                continue;
-            rc = sa_buf_puts(&b, f2 ? "" : ",");
-            f2 = false;
-            rc = rc ? rc : sa_json_write_string(&b, chan_name(r, c), strlen(chan_name(r, c)));
-            rc = rc ? rc : sa_buf_puts(&b, ":");
-            rc = rc ? rc : sa_json_write_int(&b, (long long)*seen_at(r, n, c));
-        }
-        rc = rc ? rc : sa_buf_puts(&b, "}");
-    }
-    rc = rc ? rc : sa_buf_puts(&b, "},\"sends\":");
-    rc = rc ? rc : sa_json_write(&b, r->sends);
-    rc = rc ? rc : sa_buf_puts(&b, "}");
-    if (rc) {
-        sa_buf_free(&b);
-        *len = 0;
-        return NULL;
-    }
-    return sa_buf_steal(&b, len);
-}
-
-static void *writer_main(void *arg)
-{
-    struct async_writer *w = arg;
-    pthread_mutex_lock(&w->lock);
-    for (;;) {
-        while (!w->head && !w->stop)
-            pthread_cond_wait(&w->cond, &w->lock);
-        struct wjob *j = w->head;
-        if (!j)
-            break; /* stopped and drained */
-        w->head = j->next;
-        if (!w->head)
-            w->tail = NULL;
-        bool skip = w->rc != 0;
-        pthread_mutex_unlock(&w->lock);
-        struct sa_err err = {0};
-        int rc = 0;
-        if (!skip && j->is_writes)
-            rc = w->sv->ops->put_writes(w->sv, w->thread_id, j->rec.id, j->rec.writes,
-                                        j->rec.writes_len, &err);
-        else if (!skip)
-            rc = w->sv->ops->put(w->sv, w->thread_id, &j->rec, &err);
-        graph_record_clear(&j->rec);
-        free(j);
-        pthread_mutex_lock(&w->lock);
-        if (rc && !w->rc) {
-            w->rc = rc;
-            w->err = err;
-        }
-    }
-    pthread_mutex_unlock(&w->lock);
-    return NULL;
-}
-
-static int writer_start(struct run *r, struct sa_err *err)
-{
-    struct async_writer *w = calloc(1, sizeof *w);
-    if (!w)
-        return sa_err_set(err, SA_ENOMEM, "out of memory");
-    pthread_mutex_init(&w->lock, NULL);
-    pthread_cond_init(&w->cond, NULL);
-    w->sv = r->g->saver;
-    w->thread_id = r->thread_id;
-    if (pthread_create(&w->th, NULL, writer_main, w) != 0) {
-        pthread_mutex_destroy(&w->lock);
-        pthread_cond_destroy(&w->cond);
-        free(w);
-        return sa_err_set(err, SA_ENOMEM, "cannot start the checkpoint writer");
-    }
-    r->aw = w;
-    return 0;
-}
-
-/* Queues a job (taken). */
-static void writer_push(struct async_writer *w, struct wjob *j)
-{
-    pthread_mutex_lock(&w->lock);
-    if (w->tail)
-        w->tail->next = j;
-    else
-        w->head = j;
-    w->tail = j;
-    pthread_cond_signal(&w->cond);
-    pthread_mutex_unlock(&w->lock);
-}
-
-/* Waits for every queued save; returns the first failure. */
-static int writer_finish(struct run *r, struct sa_err *err)
-{
-    struct async_writer *w = r->aw;
-    if (!w)
-        return 0;
-    pthread_mutex_lock(&w->lock);
-    w->stop = true;
-    pthread_cond_signal(&w->cond);
-    pthread_mutex_unlock(&w->lock);
-    pthread_join(w->th, NULL);
-    int rc = w->rc;
-    if (rc && err)
-        *err = w->err;
-    pthread_mutex_destroy(&w->lock);
-    pthread_cond_destroy(&w->cond);
-    free(w);
-    r->aw = NULL;
-    return rc;
-}
-
-/* Records larger than this are stored zstd-compressed (when that makes them smaller);
- * readers tell the two apart by zstd's frame magic, which JSON text cannot start with. */
-#define COMPRESS_ABOVE 4096
-#define DECOMPRESS_MAX ((size_t)64 << 20) /* a record claiming more is corrupt */
-
-static void maybe_compress(struct graph_record *rec)
-{
-    if (rec->blob_len <= COMPRESS_ABOVE)
-        return;
-    size_t cap = ZSTD_compressBound(rec->blob_len);
-    char *z = malloc(cap);
-    if (!z)
-        return; /* stored as it is */
-    size_t n = ZSTD_compress(z, cap, rec->blob, rec->blob_len, 1);
-    if (ZSTD_isError(n) || n >= rec->blob_len) {
-        free(z);
-        return;
-    }
-    free(rec->blob);
-    rec->blob = z;
-    rec->blob_len = n;
-}
-
-/* The record's JSON text: blob itself, or decompressed into *owned (caller frees). */
-static int record_text(const char *id, const char *blob, size_t len, const char **text,
-                       size_t *text_len, char **owned, struct sa_err *err)
-{
-    *owned = NULL;
-    static const unsigned char magic[4] = {0x28, 0xB5, 0x2F, 0xFD}; /* ZSTD_MAGICNUMBER, LE */
-    if (len < 4 || memcmp(blob, magic, 4) != 0) {
-        *text = blob;
-        *text_len = len;
-        return 0;
-    }
-    unsigned long long size = ZSTD_getFrameContentSize(blob, len);
-    if (size == ZSTD_CONTENTSIZE_UNKNOWN || size == ZSTD_CONTENTSIZE_ERROR ||
-        size > DECOMPRESS_MAX)
-        return sa_err_set(err, SA_EIO, "checkpoint %s is corrupt: bad compressed size", id);
-    char *out = malloc((size_t)size + 1);
-    if (!out)
-        return sa_err_set(err, SA_ENOMEM, "out of memory");
-    size_t n = ZSTD_decompress(out, (size_t)size, blob, len);
-    if (ZSTD_isError(n) || n != size) {
-        free(out);
-        return sa_err_set(err, SA_EIO, "checkpoint %s is corrupt: bad compressed data", id);
-    }
-    out[n] = '\0';
-    *owned = out;
-    *text = out;
-    *text_len = n;
-    return 0;
-}
-
-/* Saves the run as a new checkpoint (a no-op without a saver or thread). */
-static int save_checkpoint(struct run *r, const char *source, struct sa_err *err)
-{
-    snprintf(r->source, sizeof r->source, "%s", source);
-    sa_iso8601_now(r->created_at);
-    if (!r->g->saver || !r->thread_id) {
-        r->unsaved = false;
-        return 0;
-    }
-    bool full = r->force_full || !r->cp_id[0] || r->since_full + 1 >= r->g->full_every;
-    struct graph_record rec = {.step = r->step, .full = full};
-    if (r->g->thread_ttl > 0) {
-        struct timespec now;
-        clock_gettime(CLOCK_REALTIME, &now);
-        rec.expires_at = (double)now.tv_sec + (double)now.tv_nsec / 1e9 + r->g->thread_ttl;
-    }
-    sa_uuid_v7(rec.id);
-    snprintf(rec.parent_id, sizeof rec.parent_id, "%s", r->force_full ? "" : r->cp_id);
-    rec.blob = serialise(r, full, &rec.blob_len);
-    if (!rec.blob)
-        return sa_err_set(err, SA_ENOMEM, "out of memory");
-    maybe_compress(&rec);
-    int rc = 0;
-    struct wjob *job = r->aw ? calloc(1, sizeof *job) : NULL;
-    if (r->aw && !job) {
-        free(rec.blob);
-        return sa_err_set(err, SA_ENOMEM, "out of memory");
-    }
-    if (job) {
-        job->rec = rec; /* the writer frees the blob */
-        writer_push(r->aw, job);
-    } else {
-        rc = r->g->saver->ops->put(r->g->saver, r->thread_id, &rec, err);
-        free(rec.blob);
-    }
-    if (rc)
-        return rc;
-    snprintf(r->parent_id, sizeof r->parent_id, "%s", r->cp_id);
-    memcpy(r->cp_id, rec.id, sizeof r->cp_id);
-    r->since_full = full ? 0 : r->since_full + 1;
-    memset(r->dirty, 0, (size_t)r->g->nchans * sizeof *r->dirty);
-    memset(r->seen_dirty, 0, (size_t)r->g->nnodes * sizeof *r->seen_dirty);
-    r->unsaved = false;
-    json_decref(r->pending);
-    r->pending = pending_new();
-    if (wants(r, GRAPH_STREAM_CHECKPOINTS | GRAPH_STREAM_DEBUG)) {
-        json_t *ev = json_pack("{s:{s:s, s:s}, s:o, s:{s:s, s:i, s:O}, s:o, s:s}", "config",
-                               "thread_id", r->thread_id, "checkpoint_id", r->cp_id, "values",
-                               snapshot(r), "metadata", "source", r->source, "step", r->step,
-                               "writes", r->step_writes, "next", next_nodes(r), "parent_id",
-                               r->parent_id);
-        if (wants(r, GRAPH_STREAM_DEBUG))
-            emit(r, GRAPH_STREAM_DEBUG, json_pack("{s:s, s:O}", "type", "checkpoint", "payload", ev));
-        emit(r, GRAPH_STREAM_CHECKPOINTS, ev);
-    }
-    return 0;
-}
-
-/* Records the current checkpoint's pending writes and interrupts. */
-static int save_pending(struct run *r, struct sa_err *err)
-{
-    if (!r->g->saver || !r->thread_id || !r->cp_id[0])
-        return 0;
-    struct sa_buf b;
-    sa_buf_init(&b, (size_t)1 << 30);
-    size_t text_len = 0;
-    char *text = sa_json_write(&b, r->pending) ? NULL : sa_buf_steal(&b, &text_len);
-    sa_buf_free(&b);
-    if (!text)
-        return sa_err_set(err, SA_ENOMEM, "out of memory");
-    struct wjob *job = r->aw ? calloc(1, sizeof *job) : NULL;
-    if (r->aw && !job) {
-        free(text);
-        return sa_err_set(err, SA_ENOMEM, "out of memory");
-    }
-    if (job) {
-        job->is_writes = true;
-        memcpy(job->rec.id, r->cp_id, sizeof job->rec.id);
-        job->rec.writes = text; /* the writer frees it */
-        job->rec.writes_len = text_len;
-        writer_push(r->aw, job);
-        return 0;
-    }
-    int rc = r->g->saver->ops->put_writes(r->g->saver, r->thread_id, r->cp_id, text, text_len,
-                                          err);
-    free(text);
-    return rc;
-}
-
-static int corrupt(struct sa_err *err, const char *id, const char *what)
-{
-    return sa_err_set(err, SA_EIO, "checkpoint %s is corrupt: %s", id, what);
-}
-
-/* Applies one record's document to the run. Validates what it reads: a corrupt or
- * foreign record is an error, never a crash. */
-static int apply_record(struct run *r, const char *id, const char *blob, size_t len,
-                        struct sa_err *err)
-{
-    const struct graph *g = r->g;
-    const char *text = NULL;
-    size_t text_len = 0;
-    char *owned = NULL;
-    int rc = record_text(id, blob, len, &text, &text_len, &owned, err);
-    if (rc)
-        return rc;
-    json_t *doc = json_loadb(text, text_len, 0, NULL);
-    free(owned);
-    json_t *values = json_object_get(doc, "values"), *cleared = json_object_get(doc, "cleared");
-    json_t *versions = json_object_get(doc, "versions"), *seen = json_object_get(doc, "seen");
-    json_t *sends = json_object_get(doc, "sends"), *step = json_object_get(doc, "step");
-    if (!json_is_object(doc) || !json_is_object(values) || !json_is_array(cleared) ||
-        !json_is_object(versions) || !json_is_object(seen) || !json_is_array(sends) ||
-        !json_is_integer(step)) {
-        rc = corrupt(err, id, "missing or mistyped fields");
-        goto out;
-    }
-    const char *key;
-    json_t *v;
-    json_object_foreach(values, key, v)
-    {
-        int c = graph_chan_index(g, key);
-        if (c < 0) {
-            rc = corrupt(err, id, "a channel this graph does not have");
-            goto out;
-        }
-        json_decref(r->vals[c]);
-        r->vals[c] = json_incref(v);
-    }
-    size_t i;
-    json_array_foreach(cleared, i, v)
-    {
-        int c = json_is_string(v) ? graph_chan_index(g, json_string_value(v)) : -1;
-        if (c < 0) {
-            rc = corrupt(err, id, "a cleared channel this graph does not have");
-            goto out;
-        }
-        json_decref(r->vals[c]);
-        r->vals[c] = NULL;
-    }
-    json_object_foreach(versions, key, v)
-    {
-        int c = graph_chan_index(g, key);
-        if (c < 0 || !json_is_integer(v) || json_integer_value(v) < 0) {
-            rc = corrupt(err, id, "bad channel version");
-            goto out;
-        }
-        r->ver[c] = (uint64_t)json_integer_value(v);
-    }
-    json_object_foreach(seen, key, v)
-    {
-        int n = graph_node_index(g, key, false);
-        if (n <= 0 || !json_is_object(v)) {
-            rc = corrupt(err, id, "versions seen by an unknown node");
-            goto out;
-        }
-        const char *ck;
-        json_t *cv;
-        json_object_foreach(v, ck, cv)
-        {
-            int c = graph_chan_index(g, ck);
-            if (c < 0 || !json_is_integer(cv) || json_integer_value(cv) < 0) {
-                rc = corrupt(err, id, "bad seen version");
-                goto out;
-            }
-            *seen_at(r, n, c) = (uint64_t)json_integer_value(cv);
-        }
-    }
-    json_array_foreach(sends, i, v)
-    {
-        if (!json_is_object(v) || !json_is_string(json_object_get(v, "node"))) {
-            rc = corrupt(err, id, "bad pending Send");
-            goto out;
-        }
-    }
-    json_decref(r->sends);
-    r->sends = json_incref(sends);
-    r->step = (int)json_integer_value(step);
-    json_t *w = json_object_get(doc, "writes");
-    json_decref(r->step_writes);
-    r->step_writes = json_is_object(w) ? json_incref(w) : json_object();
-    snprintf(r->source, sizeof r->source, "%s", json_string_value(json_object_get(doc, "source")) ? json_string_value(json_object_get(doc, "source")) : "");
-    snprintf(r->created_at, sizeof r->created_at, "%s",
-             json_string_value(json_object_get(doc, "created_at")) ? json_string_value(json_object_get(doc, "created_at")) : "");
-out:
-    json_decref(doc);
-    return rc;
-}
-
-/* Loads checkpoint id (NULL: latest) of the run's thread: walks parents back to a full
- * record, then applies the records forward. SA_ENOTFOUND when there is none. */
-static int load_checkpoint(struct run *r, const char *id, struct sa_err *err)
-{
-    struct graph_saver *sv = r->g->saver;
-    int cap = r->g->full_every + 2, n = 0;
-    struct graph_record *chain = calloc((size_t)cap, sizeof *chain);
-    if (!chain)
-        return sa_err_set(err, SA_ENOMEM, "out of memory");
-    int rc = sv->ops->get(sv, r->thread_id, id, &chain[0], err);
-    if (!rc)
-        n = 1;
-    while (!rc && !chain[n - 1].full) {
-        if (n == cap || !chain[n - 1].parent_id[0]) {
-            rc = corrupt(err, chain[0].id, "no full snapshot in its parent chain");
-            break;
-        }
-        rc = sv->ops->get(sv, r->thread_id, chain[n - 1].parent_id, &chain[n], err);
-        if (rc == SA_ENOTFOUND)
-            rc = corrupt(err, chain[0].id, "a parent checkpoint is missing");
-        if (!rc)
-            n++;
-    }
-    for (int i = n - 1; i >= 0 && !rc; i--)
-        rc = apply_record(r, chain[i].id, chain[i].blob, chain[i].blob_len, err);
-    if (!rc) {
-        memcpy(r->cp_id, chain[0].id, sizeof r->cp_id);
-        memcpy(r->parent_id, chain[0].parent_id, sizeof r->parent_id);
-        r->since_full = n - 1;
-        json_decref(r->pending);
-        r->pending = NULL;
-        if (chain[0].writes)
-            r->pending = json_loadb(chain[0].writes, chain[0].writes_len, 0, NULL);
-        if (!json_is_object(r->pending) || !json_is_object(json_object_get(r->pending, "tasks")) ||
-            !json_is_object(json_object_get(r->pending, "resume")) ||
-            !json_is_array(json_object_get(r->pending, "interrupts"))) {
-            if (chain[0].writes)
-                rc = corrupt(err, chain[0].id, "bad pending writes");
-            json_decref(r->pending);
-            r->pending = pending_new();
-        }
-    }
-    for (int i = 0; i < n; i++)
-        graph_record_clear(&chain[i]);
-    free(chain);
-    return rc;
-}
-
 /* ---- invoke ------------------------------------------------------------------------- */
 
-static int busy_enter(const struct graph *cg, const char *thread_id, struct sa_err *err)
+int graph_r_busy_enter(const struct graph *cg, const char *thread_id, struct sa_err *err)
 {
     struct graph *g = (struct graph *)cg; /* the busy set is the one mutable part */
     if (!thread_id)
@@ -1360,7 +805,7 @@ static int busy_enter(const struct graph *cg, const char *thread_id, struct sa_e
     return rc;
 }
 
-static void busy_leave(const struct graph *cg, const char *thread_id)
+void graph_r_busy_leave(const struct graph *cg, const char *thread_id)
 {
     struct graph *g = (struct graph *)cg;
     if (!thread_id)
@@ -1424,24 +869,24 @@ static int apply_resume(struct run *r, const json_t *resume, struct sa_err *err)
 
 static void emit_values(struct run *r)
 {
-    if (wants(r, GRAPH_STREAM_VALUES))
-        emit(r, GRAPH_STREAM_VALUES, snapshot(r));
+    if (graph_r_wants(r, GRAPH_STREAM_VALUES))
+        graph_r_emit(r, GRAPH_STREAM_VALUES, graph_r_snapshot(r));
 }
 
 /* The input step: START writes the input and routes to its successors. */
 static int input_step(struct run *r, const json_t *input, struct sa_err *err)
 {
     struct task t = {.node = 0};
-    int rc = build_writes(r, &t, (json_t *)input, err);
+    int rc = graph_r_build_writes(r, &t, (json_t *)input, err);
     if (!rc)
-        rc = apply_writes(r, &t, 1, err);
+        rc = graph_r_apply_writes(r, &t, 1, err);
     if (!rc) {
         /* LangGraph numbers the input checkpoint of a new thread -1; the first step is 0 */
         r->step = r->cp_id[0] ? r->step + 1 : -1;
         json_decref(r->step_writes);
         r->step_writes = json_pack("{s:O}", GRAPH_START, input);
         emit_values(r);
-        rc = save_checkpoint(r, "input", err);
+        rc = graph_r_save_checkpoint(r, "input", err);
     }
     json_decref(t.writes);
     json_decref(t.update);
@@ -1497,7 +942,7 @@ static int record_pending(struct run *r, struct task *ts, int n, struct sa_err *
         if (ts[i].rc == SA_EINTERRUPT && ts[i].interrupt)
             json_array_append(ints, ts[i].interrupt);
     }
-    return save_pending(r, err);
+    return graph_r_save_pending(r, err);
 }
 
 static int run_loop(struct run *r, struct graph_result *res, bool skip_before, struct sa_err *err)
@@ -1525,11 +970,11 @@ static int run_loop(struct run *r, struct graph_result *res, bool skip_before, s
             before |= g->nodes[ts[i].node].interrupt_before;
         if (before) {
             tasks_free(ts, n);
-            if (r->unsaved && (rc = save_checkpoint(r, "loop", err)))
+            if (r->unsaved && (rc = graph_r_save_checkpoint(r, "loop", err)))
                 return rc;
             json_object_set_new(r->pending, "before", json_true());
             res->status = GRAPH_INTERRUPTED;
-            return save_pending(r, err);
+            return graph_r_save_pending(r, err);
         }
         skip_before = false;
         restore_tasks(r, ts, n);
@@ -1542,7 +987,7 @@ static int run_loop(struct run *r, struct graph_result *res, bool skip_before, s
                 failed = i;
         }
         if (interrupted || failed >= 0) {
-            if (r->unsaved && (rc = save_checkpoint(r, "loop", err))) {
+            if (r->unsaved && (rc = graph_r_save_checkpoint(r, "loop", err))) {
                 tasks_free(ts, n);
                 return rc;
             }
@@ -1556,8 +1001,8 @@ static int run_loop(struct run *r, struct graph_result *res, bool skip_before, s
             return rc;
         }
         /* all tasks finished: apply and checkpoint */
-        mark_seen(r, ts, n);
-        if ((rc = apply_writes(r, ts, n, err))) {
+        graph_r_mark_seen(r, ts, n);
+        if ((rc = graph_r_apply_writes(r, ts, n, err))) {
             tasks_free(ts, n);
             return rc;
         }
@@ -1569,15 +1014,15 @@ static int run_loop(struct run *r, struct graph_result *res, bool skip_before, s
             const char *name = g->nodes[ts[i].node].name;
             json_object_set(meta, name, ts[i].update ? ts[i].update : json_null());
             after |= g->nodes[ts[i].node].interrupt_after;
-            if (wants(r, GRAPH_STREAM_UPDATES))
-                emit(r, GRAPH_STREAM_UPDATES,
+            if (graph_r_wants(r, GRAPH_STREAM_UPDATES))
+                graph_r_emit(r, GRAPH_STREAM_UPDATES,
                      json_pack("{s:O}", name, ts[i].update ? ts[i].update : json_null()));
         }
         json_decref(r->step_writes);
         r->step_writes = meta;
         tasks_free(ts, n);
         emit_values(r);
-        if (g->durability != GRAPH_DURABILITY_EXIT && (rc = save_checkpoint(r, "loop", err)))
+        if (g->durability != GRAPH_DURABILITY_EXIT && (rc = graph_r_save_checkpoint(r, "loop", err)))
             return rc;
         if (after) {
             res->status = GRAPH_INTERRUPTED;
@@ -1598,27 +1043,27 @@ int graph_invoke(const struct graph *g, const json_t *input, const struct graph_
         return sa_err_set(err, SA_EINVAL, "a graph with a checkpointer needs a thread_id");
     if (input && !json_is_null(input) && !json_is_object(input))
         return sa_err_set(err, SA_EINVAL, "the input must be an object of channel values");
-    int rc = busy_enter(g, g->saver ? opts->thread_id : NULL, err);
+    int rc = graph_r_busy_enter(g, g->saver ? opts->thread_id : NULL, err);
     if (rc)
         return rc;
     struct run r;
-    if (run_init(&r, g, opts)) {
-        run_free(&r);
-        busy_leave(g, g->saver ? opts->thread_id : NULL);
+    if (graph_r_run_init(&r, g, opts)) {
+        graph_r_run_free(&r);
+        graph_r_busy_leave(g, g->saver ? opts->thread_id : NULL);
         return sa_err_set(err, SA_ENOMEM, "out of memory");
     }
     if (!g->saver)
         r.thread_id = NULL;
     bool loaded = false;
     if (g->saver) {
-        rc = load_checkpoint(&r, opts->checkpoint_id, err);
+        rc = graph_r_load_checkpoint(&r, opts->checkpoint_id, err);
         if (rc == SA_ENOTFOUND && !opts->checkpoint_id)
             rc = 0; /* a new thread */
         else if (!rc)
             loaded = true;
     }
     if (!rc && g->saver && g->durability == GRAPH_DURABILITY_ASYNC)
-        rc = writer_start(&r, err);
+        rc = graph_r_writer_start(&r, err);
     bool skip_before = false;
     if (!rc && input && !json_is_null(input)) {
         rc = input_step(&r, input, err);
@@ -1635,27 +1080,27 @@ int graph_invoke(const struct graph *g, const json_t *input, const struct graph_
         rc = run_loop(&r, res, skip_before, err);
     if (r.unsaved && g->saver) {
         struct sa_err e2 = {0};
-        int rc2 = save_checkpoint(&r, "loop", &e2);
+        int rc2 = graph_r_save_checkpoint(&r, "loop", &e2);
         if (!rc && rc2) {
             rc = rc2;
             *err = e2;
         }
     }
     struct sa_err e3 = {0};
-    int rc3 = writer_finish(&r, &e3); /* every async save is stored before we return */
+    int rc3 = graph_r_writer_finish(&r, &e3); /* every async save is stored before we return */
     if (!rc && rc3) {
         rc = rc3;
         *err = e3;
     }
     if (!rc) {
-        res->values = snapshot(&r);
+        res->values = graph_r_snapshot(&r);
         res->interrupts = json_deep_copy(json_object_get(r.pending, "interrupts"));
         if (!res->interrupts)
             res->interrupts = json_array();
         memcpy(res->checkpoint_id, r.cp_id, sizeof res->checkpoint_id);
     }
-    run_free(&r);
-    busy_leave(g, g->saver ? opts->thread_id : NULL);
+    graph_r_run_free(&r);
+    graph_r_busy_leave(g, g->saver ? opts->thread_id : NULL);
     return rc;
 }
 
@@ -1664,272 +1109,4 @@ void graph_result_clear(struct graph_result *res)
     json_decref(res->values);
     json_decref(res->interrupts);
     res->values = res->interrupts = NULL;
-}
-
-/* ---- state API ---------------------------------------------------------------------- */
-
-static json_t *state_of(struct run *r)
-{
-    json_t *tasks = json_array();
-    json_t *ints = json_object_get(r->pending, "interrupts");
-    json_t *next = next_nodes(r);
-    size_t i;
-    json_t *nm;
-    json_array_foreach(next, i, nm)
-    {
-        json_t *mine = json_array();
-        size_t k;
-        json_t *it;
-        json_array_foreach(ints, k, it) if (json_equal(json_object_get(it, "node"), nm))
-            json_array_append(mine, it);
-        json_array_append_new(tasks, json_pack("{s:O, s:o}", "name", nm, "interrupts", mine));
-    }
-    return json_pack("{s:o, s:o, s:{s:s, s:s}, s:o, s:{s:s, s:i, s:O}, s:s, s:o}", "values",
-                     snapshot(r), "next", next, "config", "thread_id", r->thread_id,
-                     "checkpoint_id", r->cp_id, "parent_config",
-                     r->parent_id[0] ? json_pack("{s:s, s:s}", "thread_id", r->thread_id,
-                                                 "checkpoint_id", r->parent_id)
-                                     : json_null(),
-                     "metadata", "source", r->source, "step", r->step, "writes", r->step_writes,
-                     "created_at", r->created_at, "tasks", tasks);
-}
-
-int graph_get_state(const struct graph *g, const char *thread_id, const char *checkpoint_id,
-                    json_t **out, struct sa_err *err)
-{
-    *out = NULL;
-    if (!g->saver)
-        return sa_err_set(err, SA_EINVAL, "the graph has no checkpointer");
-    struct graph_run_opts o = {.thread_id = thread_id};
-    struct run r;
-    int rc = run_init(&r, g, &o) ? sa_err_set(err, SA_ENOMEM, "out of memory") : 0;
-    if (!rc)
-        rc = load_checkpoint(&r, checkpoint_id, err);
-    if (!rc)
-        *out = state_of(&r);
-    run_free(&r);
-    return rc;
-}
-
-int graph_get_state_history(const struct graph *g, const char *thread_id, int limit,
-                            json_t **out, struct sa_err *err)
-{
-    *out = NULL;
-    if (!g->saver)
-        return sa_err_set(err, SA_EINVAL, "the graph has no checkpointer");
-    char(*ids)[GRAPH_ID_LEN] = NULL;
-    int n = 0;
-    int rc = g->saver->ops->list(g->saver, thread_id, limit, &ids, &n, err);
-    json_t *arr = json_array();
-    for (int i = 0; i < n && !rc; i++) {
-        json_t *s;
-        rc = graph_get_state(g, thread_id, ids[i], &s, err);
-        if (!rc)
-            json_array_append_new(arr, s);
-    }
-    free(ids);
-    if (rc)
-        json_decref(arr);
-    else
-        *out = arr;
-    return rc;
-}
-
-int graph_update_state(const struct graph *g, const char *thread_id, const char *checkpoint_id,
-                       const json_t *values, const char *as_node, char new_id[40],
-                       struct sa_err *err)
-{
-    new_id[0] = '\0';
-    if (!g->saver)
-        return sa_err_set(err, SA_EINVAL, "the graph has no checkpointer");
-    if (!json_is_object(values))
-        return sa_err_set(err, SA_EINVAL, "update_state needs an object of channel values");
-    int node = 0;
-    if (as_node && (node = graph_node_index(g, as_node, false)) <= 0)
-        return sa_err_set(err, SA_EINVAL, "update_state as unknown node \"%s\"", as_node);
-    int rc = busy_enter(g, thread_id, err);
-    if (rc)
-        return rc;
-    struct graph_run_opts o = {.thread_id = thread_id};
-    struct run r;
-    rc = run_init(&r, g, &o) ? sa_err_set(err, SA_ENOMEM, "out of memory") : 0;
-    if (!rc)
-        rc = load_checkpoint(&r, checkpoint_id, err);
-    struct task t = {.node = node};
-    if (!rc) {
-        if (as_node) {
-            /* as if as_node ran: its triggers are consumed, its edges fire */
-            rc = build_writes(&r, &t, (json_t *)values, err);
-            if (!rc)
-                mark_seen(&r, &t, 1);
-        } else {
-            /* values only: no routing, the pending triggers stay as they were */
-            t.writes = json_array();
-            const char *key;
-            json_t *v;
-            json_object_foreach((json_t *)values, key, v)
-            {
-                int c = graph_chan_index(g, key);
-                if (c < 0 || g->chans[c].kind != CH_STATE) {
-                    rc = sa_err_set(err, SA_EINVAL, "\"%s\" is not a channel", key);
-                    break;
-                }
-                json_array_append_new(t.writes, json_pack("[s, O]", key, v));
-            }
-        }
-    }
-    if (!rc)
-        rc = apply_writes(&r, &t, 1, err);
-    if (!rc) {
-        r.step++;
-        json_decref(r.step_writes);
-        r.step_writes = json_pack("{s:O}", as_node ? as_node : "__update__", values);
-        rc = save_checkpoint(&r, "update", err);
-    }
-    if (!rc)
-        memcpy(new_id, r.cp_id, GRAPH_ID_LEN);
-    json_decref(t.writes);
-    json_decref(t.update);
-    run_free(&r);
-    busy_leave(g, thread_id);
-    return rc;
-}
-
-/* ---- subgraphs ---------------------------------------------------------------------- */
-
-/* The keys of values that are state channels of g (new reference). */
-static json_t *only_channels(const struct graph *g, const json_t *values)
-{
-    json_t *out = json_object();
-    const char *key;
-    json_t *v;
-    json_object_foreach((json_t *)values, key, v)
-    {
-        int c = graph_chan_index(g, key);
-        if (c >= 0 && g->chans[c].kind == CH_STATE)
-            json_object_set(out, key, v);
-    }
-    return out;
-}
-
-/* The first pending interrupt of a subgraph thread's snapshot, or NULL (borrowed). */
-static json_t *first_interrupt(const json_t *snap)
-{
-    size_t i;
-    json_t *t;
-    json_array_foreach(json_object_get(snap, "tasks"), i, t)
-    {
-        json_t *ints = json_object_get(t, "interrupts");
-        if (json_array_size(ints))
-            return json_array_get(ints, 0);
-    }
-    return NULL;
-}
-
-/* Runs a subgraph as a node. The parent task's resume list holds the answers to the
- * subgraph's interrupts in order; the subgraph has consumed all but the newest when the
- * parent re-runs, so the newest resumes it, and a new interrupt of the subgraph is raised
- * as the parent's next one (index = answers given). */
-int graph_subgraph_node(const json_t *state, json_t **update, struct graph_ctx *ctx, void *arg)
-{
-    const struct graph *sub = arg;
-    struct run *r = ctx->r;
-    struct task *t = ctx->t;
-    char thread[256];
-    snprintf(thread, sizeof thread, "%s|%s", r->thread_id ? r->thread_id : "-", t->id);
-    size_t answers = json_array_size(t->resume);
-    struct graph_run_opts o = {.thread_id = sub->saver ? thread : NULL};
-    struct graph_result res = {0};
-    struct sa_err err = {0};
-    int rc = 0;
-    json_t *snap = NULL;
-    bool exists = sub->saver && graph_get_state(sub, thread, NULL, &snap, &err) == 0;
-    json_t *pending = exists ? first_interrupt(snap) : NULL;
-    if (!exists) {
-        json_t *input = only_channels(sub, state);
-        rc = graph_invoke(sub, input, &o, &res, &err);
-        json_decref(input);
-    } else if (pending && answers == 0) {
-        /* the parent re-runs without an answer: ask again */
-        t->interrupts_called = 0;
-        graph_interrupt(ctx, json_object_get(pending, "value"));
-        json_decref(snap);
-        return SA_EINTERRUPT;
-    } else if (pending) {
-        o.resume = json_array_get(t->resume, answers - 1);
-        rc = graph_invoke(sub, NULL, &o, &res, &err);
-    } else {
-        /* finished before (the parent step failed after it): its final values stand */
-        res.status = GRAPH_DONE;
-        res.values = json_incref(json_object_get(snap, "values"));
-    }
-    json_decref(snap);
-    if (rc) {
-        graph_result_clear(&res);
-        return graph_ctx_fail(ctx, rc, "subgraph \"%s\": %s", graph_ctx_node(ctx), err.msg);
-    }
-    if (res.status == GRAPH_INTERRUPTED && json_array_size(res.interrupts) > 0) {
-        t->interrupts_called = (int)answers;
-        graph_interrupt(ctx, json_object_get(json_array_get(res.interrupts, 0), "value"));
-        graph_result_clear(&res);
-        return SA_EINTERRUPT;
-    }
-    *update = only_channels(r->g, res.values);
-    graph_result_clear(&res);
-    return 0;
-}
-
-/* ---- retention ---------------------------------------------------------------------- */
-
-int graph_delete_thread(const struct graph *g, const char *thread_id, struct sa_err *err)
-{
-    if (!g->saver)
-        return sa_err_set(err, SA_EINVAL, "the graph has no checkpointer");
-    return g->saver->ops->delete_thread(g->saver, thread_id, err);
-}
-
-int graph_prune_thread(const struct graph *g, const char *thread_id, struct sa_err *err)
-{
-    if (!g->saver)
-        return sa_err_set(err, SA_EINVAL, "the graph has no checkpointer");
-    int rc = busy_enter(g, thread_id, err);
-    if (rc)
-        return rc;
-    struct graph_run_opts o = {.thread_id = thread_id};
-    struct run r;
-    rc = run_init(&r, g, &o) ? sa_err_set(err, SA_ENOMEM, "out of memory") : 0;
-    if (!rc)
-        rc = load_checkpoint(&r, NULL, err);
-    json_t *pending = NULL;
-    if (!rc) {
-        /* the same state, as one full record with no parent; then the rest goes */
-        pending = json_incref(r.pending);
-        char source[16];
-        memcpy(source, r.source, sizeof source);
-        r.force_full = true;
-        rc = save_checkpoint(&r, source, err);
-        r.force_full = false;
-    }
-    if (!rc) {
-        json_decref(r.pending);
-        r.pending = pending;
-        pending = NULL;
-        rc = save_pending(&r, err);
-    }
-    if (!rc)
-        rc = g->saver->ops->delete_except(g->saver, thread_id, r.cp_id, err);
-    json_decref(pending);
-    run_free(&r);
-    busy_leave(g, thread_id);
-    return rc;
-}
-
-int graph_sweep(const struct graph *g, int *n, struct sa_err *err)
-{
-    *n = 0;
-    if (!g->saver)
-        return 0;
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    return g->saver->ops->sweep(g->saver, (double)now.tv_sec + (double)now.tv_nsec / 1e9, n, err);
 }
