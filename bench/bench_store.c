@@ -28,14 +28,26 @@ static void *writer(void *arg)
         char id[SA_UUID_LEN], eid[SA_UUID_LEN];
         sa_uuid_v7(id);
         sa_uuid_v7(eid);
-        struct sa_lead_row l = {.id = id, .company_name = "Acme Cloud", .industry = "SaaS",
-                                .company_size = "201-500", .employees_min = 201,
-                                .employees_max = 500, .annual_revenue = 4e7,
-                                .contact_email = "jane@acmecloud.io", .data = data,
-                                .score = 88, .tier = "A", .reasoning = "Acme scores 88"};
-        struct sa_exec_row e = {.id = eid, .lead_id = id, .agent_type = "qualification",
-                                .thread_id = id, .success = true, .input = data,
-                                .output = output, .processing_time_ms = 0.002};
+        struct sa_lead_row l = {.id = id,
+                                .company_name = "Acme Cloud",
+                                .industry = "SaaS",
+                                .company_size = "201-500",
+                                .employees_min = 201,
+                                .employees_max = 500,
+                                .annual_revenue = 4e7,
+                                .contact_email = "jane@acmecloud.io",
+                                .data = data,
+                                .score = 88,
+                                .tier = "A",
+                                .reasoning = "Acme scores 88"};
+        struct sa_exec_row e = {.id = eid,
+                                .lead_id = id,
+                                .agent_type = "qualification",
+                                .thread_id = id,
+                                .success = true,
+                                .input = data,
+                                .output = output,
+                                .processing_time_ms = 0.002};
         struct sa_err err = {0};
         uint64_t t0 = sa_now_ns();
         if (sa_store_save_invocation(store, &l, &e, &err)) {
@@ -59,9 +71,8 @@ static void run(int threads)
     double secs = (double)(sa_now_ns() - t0) / 1e9;
     size_t n = (size_t)(threads * per_thread);
     qsort(ns, n, sizeof *ns, cmp_u64);
-    printf("store write, %d thread(s): n=%zu  p50=%.1f us  p99=%.1f us  %.0f writes/s\n",
-           threads, n, (double)ns[n / 2] / 1e3, (double)ns[n * 99 / 100] / 1e3,
-           (double)n / secs);
+    printf("store write, %d thread(s): n=%zu  p50=%.1f us  p99=%.1f us  %.0f writes/s\n", threads,
+           n, (double)ns[n / 2] / 1e3, (double)ns[n * 99 / 100] / 1e3, (double)n / secs);
     free(ns);
 }
 
@@ -78,8 +89,7 @@ int main(int argc, char **argv)
     output[0] = '"';
     output[sizeof output - 2] = '"';
     char dir[] = "/tmp/sa_bench_store_XXXXXX";
-    if (!mkdtemp(dir))
-        return 1;
+    if (!mkdtemp(dir)) return 1;
     char url[128];
     snprintf(url, sizeof url, "sqlite://%s/bench.db", dir);
     struct sa_err err = {0};

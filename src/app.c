@@ -14,34 +14,49 @@
 #include "store/store.h"
 
 /* Buckets start at 10 us so that our latencies, far below the seed's 0.1 s, show. */
-static const double agent_buckets[] = {0.00001, 0.000025, 0.00005, 0.0001, 0.00025,
-                                       0.0005,  0.001,    0.0025,  0.005,  0.01,
-                                       0.025,   0.05,     0.1,     0.5,    1,
-                                       2,       5};
-static const double http_buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
-                                      0.025,  0.05,    0.1,    0.25,  0.5,    1,     2.5, 5};
+static const double agent_buckets[] = {0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005,
+                                       0.001,   0.0025,   0.005,   0.01,   0.025,   0.05,
+                                       0.1,     0.5,      1,       2,      5};
+static const double http_buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                      0.05,   0.1,     0.25,   0.5,   1,      2.5,   5};
 
 static const struct sa_metric_desc m_agent_seconds = {
-    "agent_processing_seconds", "Time agents spend processing one invocation.", SA_HISTOGRAM,
-    {"agent_type", NULL}, agent_buckets, (int)(sizeof agent_buckets / sizeof agent_buckets[0])};
-static const struct sa_metric_desc m_agent_success = {
-    "agent_success_total", "Successful agent invocations.", SA_COUNTER, {"agent_type", NULL},
-    NULL, 0};
-static const struct sa_metric_desc m_agent_errors = {
-    "agent_errors_total", "Failed agent invocations by error code.", SA_COUNTER,
-    {"agent_type", "error_code", NULL}, NULL, 0};
+    "agent_processing_seconds",
+    "Time agents spend processing one invocation.",
+    SA_HISTOGRAM,
+    {"agent_type", NULL},
+    agent_buckets,
+    (int)(sizeof agent_buckets / sizeof agent_buckets[0])};
+static const struct sa_metric_desc m_agent_success = {"agent_success_total",
+                                                      "Successful agent invocations.",
+                                                      SA_COUNTER,
+                                                      {"agent_type", NULL},
+                                                      NULL,
+                                                      0};
+static const struct sa_metric_desc m_agent_errors = {"agent_errors_total",
+                                                     "Failed agent invocations by error code.",
+                                                     SA_COUNTER,
+                                                     {"agent_type", "error_code", NULL},
+                                                     NULL,
+                                                     0};
 static const struct sa_metric_desc m_http_requests = {
-    "http_requests_total", "HTTP requests by method, route template and status.", SA_COUNTER,
-    {"method", "route", "status", NULL}, NULL, 0};
+    "http_requests_total",
+    "HTTP requests by method, route template and status.",
+    SA_COUNTER,
+    {"method", "route", "status", NULL},
+    NULL,
+    0};
 static const struct sa_metric_desc m_http_seconds = {
-    "http_request_duration_seconds", "HTTP request handling time by route template.",
-    SA_HISTOGRAM, {"method", "route", NULL}, http_buckets,
+    "http_request_duration_seconds",
+    "HTTP request handling time by route template.",
+    SA_HISTOGRAM,
+    {"method", "route", NULL},
+    http_buckets,
     (int)(sizeof http_buckets / sizeof http_buckets[0])};
 
 static int setup_metrics(struct sa_app *app, struct sa_err *err)
 {
-    if (!(app->metrics = sa_metrics_new()))
-        return sa_err_set(err, SA_ENOMEM, "out of memory");
+    if (!(app->metrics = sa_metrics_new())) return sa_err_set(err, SA_ENOMEM, "out of memory");
     app->m_agent_seconds = sa_metrics_register(app->metrics, &m_agent_seconds);
     app->m_agent_success = sa_metrics_register(app->metrics, &m_agent_success);
     app->m_agent_errors = sa_metrics_register(app->metrics, &m_agent_errors);
@@ -59,8 +74,7 @@ int sa_app_open(const struct sa_config *cfg, struct sa_app **out, struct sa_err 
 {
     *out = NULL;
     struct sa_app *app = calloc(1, sizeof *app);
-    if (!app)
-        return sa_err_set(err, SA_ENOMEM, "out of memory");
+    if (!app) return sa_err_set(err, SA_ENOMEM, "out of memory");
     app->cfg = *cfg;
     app->started_ns = sa_now_ns();
     sa_iso8601_now(app->started_at);
@@ -78,8 +92,7 @@ int sa_app_open(const struct sa_config *cfg, struct sa_app **out, struct sa_err 
 
 void sa_app_close(struct sa_app *app)
 {
-    if (!app)
-        return;
+    if (!app) return;
     sa_agents_free(app->agents);
     sa_store_close(app->store);
     sa_model_free(app->model);
@@ -134,8 +147,7 @@ int sa_app_invoke(struct sa_app *app, const struct sa_invoke_req *req, struct sa
     if (!agent->ops->run) {
         record_agent(app, req->type, -1, "not_implemented");
         sa_agents_record(app->agents, req->type, 0, false);
-        return sa_err_set(err, SA_ENOTIMPL, "the %s agent is not available yet",
-                          agent->ops->name);
+        return sa_err_set(err, SA_ENOTIMPL, "the %s agent is not available yet", agent->ops->name);
     }
     uint64_t t0 = sa_now_ns();
     int rc = agent->ops->run(agent, req->lead, &res->output, err);
@@ -213,18 +225,15 @@ int sa_app_invoke(struct sa_app *app, const struct sa_invoke_req *req, struct sa
     free(output);
     record_agent(app, req->type, (double)ns / 1e9, rc ? error_code_label(rc) : NULL);
     sa_agents_record(app->agents, req->type, res->processing_ms, rc == 0);
-    if (rc)
-        sa_invoke_res_clear(res);
+    if (rc) sa_invoke_res_clear(res);
     return rc;
 }
 
-int sa_app_seed(struct sa_app *app, const char *path, int *added, int *present,
-                struct sa_err *err)
+int sa_app_seed(struct sa_app *app, const char *path, int *added, int *present, struct sa_err *err)
 {
     *added = *present = 0;
     json_t *root;
-    if (sa_json_load_file(path, &root, err))
-        return err->code;
+    if (sa_json_load_file(path, &root, err)) return err->code;
     int rc = 0;
     json_t *leads = json_object_get(root, "leads");
     if (!json_is_array(leads)) {
@@ -260,16 +269,13 @@ int sa_app_seed(struct sa_app *app, const char *path, int *added, int *present,
             goto out;
         }
         json_decref(detail);
-        struct sa_invoke_req req = {.type = SA_AGENT_QUALIFICATION,
-                                    .lead = &lead,
-                                    .lead_id = id,
-                                    .only_if_new = true};
+        struct sa_invoke_req req = {
+            .type = SA_AGENT_QUALIFICATION, .lead = &lead, .lead_id = id, .only_if_new = true};
         struct sa_invoke_res res;
         rc = sa_app_invoke(app, &req, &res, err);
         sa_lead_clear(&lead);
         json_decref(input);
-        if (rc)
-            goto out;
+        if (rc) goto out;
         *added += res.written;
         *present += !res.written;
         sa_invoke_res_clear(&res);

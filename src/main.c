@@ -39,12 +39,15 @@ static const char usage[] =
 
 static int parse_flags(int argc, char **argv, struct sa_config *cfg)
 {
-    static const struct option opts[] = {
-        {"host", required_argument, NULL, 'H'},    {"port", required_argument, NULL, 'p'},
-        {"database-url", required_argument, NULL, 'd'},
-        {"data-dir", required_argument, NULL, 'D'}, {"seed", required_argument, NULL, 's'},
-        {"threads", required_argument, NULL, 't'}, {"log-level", required_argument, NULL, 'l'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"host", required_argument, NULL, 'H'},
+                                         {"port", required_argument, NULL, 'p'},
+                                         {"database-url", required_argument, NULL, 'd'},
+                                         {"data-dir", required_argument, NULL, 'D'},
+                                         {"seed", required_argument, NULL, 's'},
+                                         {"threads", required_argument, NULL, 't'},
+                                         {"log-level", required_argument, NULL, 'l'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     int c;
     long v;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -77,8 +80,10 @@ static int parse_flags(int argc, char **argv, struct sa_config *cfg)
             break;
         case 'l':
             if (sa_log_level_parse(optarg, &cfg->log_level)) {
-                fprintf(stderr, "sales-agent: --log-level %s: expected debug, info, warn, "
-                                "error or off\n", optarg);
+                fprintf(stderr,
+                        "sales-agent: --log-level %s: expected debug, info, warn, "
+                        "error or off\n",
+                        optarg);
                 return 2;
             }
             break;
@@ -112,8 +117,7 @@ static int cmd_serve(struct sa_config *cfg)
 
     struct sa_err err = {0};
     struct sa_app *app;
-    if (sa_app_open(cfg, &app, &err))
-        return fail(&err);
+    if (sa_app_open(cfg, &app, &err)) return fail(&err);
     if (cfg->seed_file) {
         int added, present;
         if (sa_app_seed(app, cfg->seed_file, &added, &present, &err)) {
@@ -145,8 +149,7 @@ static int cmd_migrate(struct sa_config *cfg)
 {
     struct sa_err err = {0};
     struct sa_app *app;
-    if (sa_app_open(cfg, &app, &err))
-        return fail(&err);
+    if (sa_app_open(cfg, &app, &err)) return fail(&err);
     printf("database %s is up to date\n", cfg->database_url);
     sa_app_close(app);
     return 0;
@@ -156,10 +159,10 @@ static int cmd_qualify(struct sa_config *cfg, const char *path)
 {
     struct sa_err err = {0};
     struct sa_model *model;
-    if (sa_model_load(cfg->data_dir, &model, &err))
-        return fail(&err);
+    if (sa_model_load(cfg->data_dir, &model, &err)) return fail(&err);
     json_error_t je;
-    json_t *input = strcmp(path, "-") == 0 ? json_loadf(stdin, 0, &je) : json_load_file(path, 0, &je);
+    json_t *input =
+        strcmp(path, "-") == 0 ? json_loadf(stdin, 0, &je) : json_load_file(path, 0, &je);
     if (!input) {
         fprintf(stderr, "sales-agent: %s:%d:%d: %s\n", path, je.line, je.column, je.text);
         sa_model_free(model);
@@ -211,13 +214,10 @@ int main(int argc, char **argv)
         return 2;
     }
     int rc = parse_flags(argc - 1, argv + 1, &cfg);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     sa_log_setup(cfg.log_level, 2);
-    if (strcmp(cmd, "serve") == 0)
-        return cmd_serve(&cfg);
-    if (strcmp(cmd, "migrate") == 0)
-        return cmd_migrate(&cfg);
+    if (strcmp(cmd, "serve") == 0) return cmd_serve(&cfg);
+    if (strcmp(cmd, "migrate") == 0) return cmd_migrate(&cfg);
     if (strcmp(cmd, "qualify") == 0) {
         if (optind + 1 >= argc) {
             fprintf(stderr, "usage: sales-agent qualify FILE.json (or - for stdin)\n");

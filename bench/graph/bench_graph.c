@@ -44,8 +44,8 @@ static struct set sets[5];
 static struct graph *build_linear(struct graph_saver *sv)
 {
     struct graph_builder *b = graph_builder_new();
-    const char *fields[] = {"lead_id", "company", "score", "tier", "step",
-                            "industry", "size", "notes", "flags", "done"};
+    const char *fields[] = {"lead_id",  "company", "score", "tier",  "step",
+                            "industry", "size",    "notes", "flags", "done"};
     for (int i = 0; i < 10; i++)
         graph_add_channel(b, fields[i], GRAPH_LAST_VALUE, NULL, NULL, NULL);
     sets[0] = (struct set){"score", json_integer(42)};
@@ -80,10 +80,10 @@ static struct graph *build_linear(struct graph_saver *sv)
 
 static json_t *linear_input(void)
 {
-    return json_pack("{s:s, s:s, s:i, s:s, s:i, s:s, s:i, s:s, s:[s, s], s:b}", "lead_id",
-                     "lead-1", "company", "acme corp", "score", 0, "tier", "", "step", 0,
-                     "industry", "", "size", 0, "notes", "met at a conference", "flags", "new",
-                     "inbound", "done", 0);
+    return json_pack("{s:s, s:s, s:i, s:s, s:i, s:s, s:i, s:s, s:[s, s], s:b}", "lead_id", "lead-1",
+                     "company", "acme corp", "score", 0, "tier", "", "step", 0, "industry", "",
+                     "size", 0, "notes", "met at a conference", "flags", "new", "inbound", "done",
+                     0);
 }
 
 static int check_linear(const json_t *v)
@@ -180,8 +180,7 @@ int main(int argc, char **argv)
     struct graph_saver *sv = NULL;
     char dir[] = "/tmp/sa_bench_graph_XXXXXX", path[128] = "";
     if (sqlite) {
-        if (!mkdtemp(dir))
-            return 1;
+        if (!mkdtemp(dir)) return 1;
         snprintf(path, sizeof path, "%s/checkpoints.db", dir);
         if (graph_saver_sqlite_open(path, &sv, &err)) {
             fprintf(stderr, "bench_graph: %s\n", err.msg);
@@ -218,8 +217,7 @@ int main(int argc, char **argv)
     }
     size_t bytes = 0;
     int records = 0;
-    if (sv->ops->thread_bytes(sv, thread, &bytes, &records, &err))
-        return 1;
+    if (sv->ops->thread_bytes(sv, thread, &bytes, &records, &err)) return 1;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     qsort(ns, (size_t)n, sizeof *ns, cmp_u64);
@@ -237,8 +235,7 @@ int main(int argc, char **argv)
     if (sqlite) {
         char cmd[200];
         snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-        if (system(cmd) != 0)
-            return 1;
+        if (system(cmd) != 0) return 1;
     }
     return 0;
 }

@@ -31,8 +31,7 @@ struct sa_agent_ops {
     /* Runs the agent on a validated lead. Sets *output (new reference) and returns 0, or
      * returns a negative code with err set. Optional: NULL means not implemented yet, and
      * the API answers 501. MUST be thread-safe: requests call it concurrently. */
-    int (*run)(struct sa_agent *a, const struct sa_lead *lead, json_t **output,
-               struct sa_err *err);
+    int (*run)(struct sa_agent *a, const struct sa_lead *lead, json_t **output, struct sa_err *err);
     /* Frees the agent. Optional. */
     void (*destroy)(struct sa_agent *a);
 };

@@ -22,8 +22,7 @@ static void trim_copy(const char *s, char *out, size_t cap, bool lower)
     size_t n = strlen(s);
     while (n > 0 && isspace((unsigned char)s[n - 1]))
         n--;
-    if (n >= cap)
-        n = cap - 1;
+    if (n >= cap) n = cap - 1;
     for (size_t i = 0; i < n; i++)
         out[i] = lower ? (char)tolower((unsigned char)s[i]) : s[i];
     out[n] = '\0';
@@ -40,7 +39,8 @@ static int parse_scaled(const char **p, double *out, double *mult)
     char digits[64];
     size_t n = 0;
     bool dot = false;
-    while ((isdigit((unsigned char)*s) || *s == ',' || (*s == '.' && !dot)) && n + 1 < sizeof digits) {
+    while ((isdigit((unsigned char)*s) || *s == ',' || (*s == '.' && !dot)) &&
+           n + 1 < sizeof digits) {
         if (*s == ',') {
             /* a thousands separator: exactly three digits follow ("1,000", not "5,00") */
             if (!(n > 0 && isdigit((unsigned char)s[1]) && isdigit((unsigned char)s[2]) &&
@@ -53,12 +53,10 @@ static int parse_scaled(const char **p, double *out, double *mult)
         s++;
     }
     digits[n] = '\0';
-    if (n == 0 || (n == 1 && dot))
-        return SA_EINVAL;
+    if (n == 0 || (n == 1 && dot)) return SA_EINVAL;
     errno = 0;
     double v = strtod(digits, NULL);
-    if (errno || !isfinite(v))
-        return SA_EINVAL;
+    if (errno || !isfinite(v)) return SA_EINVAL;
     while (*s == ' ')
         s++;
     static const struct {
@@ -95,8 +93,7 @@ static const char *skip_words(const char *s, const char *const *words)
                 break;
             }
         }
-        if (!hit)
-            return s;
+        if (!hit) return s;
     }
 }
 
@@ -110,12 +107,23 @@ int sa_parse_company_size(const char *in, long *min, long *max)
         const char *word;
         long min, max;
     } words[] = {
-        {"self-employed", 1, 1},   {"solo", 1, 1},          {"freelancer", 1, 1},
-        {"micro", 1, 10},          {"startup", 1, 50},      {"small", 11, 50},
-        {"small business", 1, 100}, {"smb", 1, 100},        {"sme", 1, 250},
-        {"mid-market", 101, 1000}, {"midmarket", 101, 1000}, {"mid market", 101, 1000},
-        {"medium", 51, 1000},      {"mid-size", 101, 1000}, {"midsize", 101, 1000},
-        {"large", 1001, SA_UNKNOWN}, {"enterprise", 1001, SA_UNKNOWN},
+        {"self-employed", 1, 1},
+        {"solo", 1, 1},
+        {"freelancer", 1, 1},
+        {"micro", 1, 10},
+        {"startup", 1, 50},
+        {"small", 11, 50},
+        {"small business", 1, 100},
+        {"smb", 1, 100},
+        {"sme", 1, 250},
+        {"mid-market", 101, 1000},
+        {"midmarket", 101, 1000},
+        {"mid market", 101, 1000},
+        {"medium", 51, 1000},
+        {"mid-size", 101, 1000},
+        {"midsize", 101, 1000},
+        {"large", 1001, SA_UNKNOWN},
+        {"enterprise", 1001, SA_UNKNOWN},
         {"large enterprise", 5001, SA_UNKNOWN},
     };
     char s[128];
@@ -127,10 +135,10 @@ int sa_parse_company_size(const char *in, long *min, long *max)
             return 0;
         }
     }
-    static const char *const lead_words[] = {"under", "less than", "fewer than", "<", "up to",
-                                             NULL};
-    static const char *const tail_words[] = {"employees", "employee", "people", "staff", "ftes",
-                                             "fte", "headcount", NULL};
+    static const char *const lead_words[] = {"under", "less than", "fewer than",
+                                             "<",     "up to",     NULL};
+    static const char *const tail_words[] = {"employees", "employee", "people",    "staff",
+                                             "ftes",      "fte",      "headcount", NULL};
     const char *p = s;
     bool under = false, over = false;
     const char *q = skip_words(p, lead_words);
@@ -143,8 +151,7 @@ int sa_parse_company_size(const char *in, long *min, long *max)
         p = q;
     }
     double a, b = -1, sfx;
-    if (parse_scaled(&p, &a, &sfx))
-        return SA_EINVAL;
+    if (parse_scaled(&p, &a, &sfx)) return SA_EINVAL;
     p = skip_words(p, tail_words);
     bool plus = false;
     if (*p == '+') {
@@ -152,8 +159,7 @@ int sa_parse_company_size(const char *in, long *min, long *max)
         p++;
     } else if (*p == '-' || strncmp(p, "to ", 3) == 0 || strncmp(p, "\xe2\x80\x93", 3) == 0) {
         p += *p == '-' ? 1 : 3;
-        if (parse_scaled(&p, &b, &sfx))
-            return SA_EINVAL;
+        if (parse_scaled(&p, &b, &sfx)) return SA_EINVAL;
     } else if (strncmp(p, "or more", 7) == 0) {
         plus = true;
         p += 7;
@@ -164,30 +170,24 @@ int sa_parse_company_size(const char *in, long *min, long *max)
         p++;
     }
     p = skip_words(p, tail_words);
-    if (*p != '\0')
-        return SA_EINVAL;
+    if (*p != '\0') return SA_EINVAL;
     if (a != floor(a) || (b >= 0 && b != floor(b)) || a > SIZE_LIMIT || b > SIZE_LIMIT)
         return SA_EINVAL;
     if (under) {
-        if (a < 2 || plus || b >= 0)
-            return SA_EINVAL;
+        if (a < 2 || plus || b >= 0) return SA_EINVAL;
         *min = 1;
         *max = (long)a - 1;
     } else if (over || plus) {
-        if (b >= 0 || a < 1)
-            return SA_EINVAL;
+        if (b >= 0 || a < 1) return SA_EINVAL;
         *min = over ? (long)a + 1 : (long)a;
         *max = SA_UNKNOWN;
-        if (*min > SIZE_LIMIT)
-            return SA_EINVAL;
+        if (*min > SIZE_LIMIT) return SA_EINVAL;
     } else if (b >= 0) {
-        if (a < 1 || b < a)
-            return SA_EINVAL;
+        if (a < 1 || b < a) return SA_EINVAL;
         *min = (long)a;
         *max = (long)b;
     } else {
-        if (a < 1)
-            return SA_EINVAL;
+        if (a < 1) return SA_EINVAL;
         *min = *max = (long)a;
     }
     return 0;
@@ -200,14 +200,12 @@ int sa_parse_money(const char *in, double *usd)
     char s[128];
     trim_copy(in, s, sizeof s, true);
     const char *p = s;
-    static const char *const currency[] = {"usd", "us$", "$", "about", "approx.", "approx",
-                                           "~", NULL};
+    static const char *const currency[] = {"usd",     "us$",    "$", "about",
+                                           "approx.", "approx", "~", NULL};
     p = skip_words(p, currency);
-    if (*p == '$')
-        p++;
+    if (*p == '$') p++;
     double a, b = -1, ma, mb = 0;
-    if (parse_scaled(&p, &a, &ma))
-        return SA_EINVAL;
+    if (parse_scaled(&p, &a, &ma)) return SA_EINVAL;
     while (*p == ' ')
         p++;
     bool plus = false;
@@ -217,30 +215,24 @@ int sa_parse_money(const char *in, double *usd)
     } else if (*p == '-' || strncmp(p, "to ", 3) == 0) {
         p += *p == '-' ? 1 : 3;
         p = skip_words(p, currency);
-        if (*p == '$')
-            p++;
-        if (parse_scaled(&p, &b, &mb))
-            return SA_EINVAL;
+        if (*p == '$') p++;
+        if (parse_scaled(&p, &b, &mb)) return SA_EINVAL;
     }
-    static const char *const tail[] = {"usd", "dollars", "per year", "/year", "/yr", "arr",
-                                       "revenue", NULL};
+    static const char *const tail[] = {"usd", "dollars", "per year", "/year",
+                                       "/yr", "arr",     "revenue",  NULL};
     p = skip_words(p, tail);
     if (*p == '+' && !plus && b < 0) {
         plus = true;
         p++;
     }
-    if (*p != '\0')
-        return SA_EINVAL;
+    if (*p != '\0') return SA_EINVAL;
     if (b >= 0) {
         /* "10-50M": a multiplier on the upper bound only applies to both */
-        if (mb > 0 && ma == 0)
-            a *= mb;
-        if (b < a)
-            return SA_EINVAL;
+        if (mb > 0 && ma == 0) a *= mb;
+        if (b < a) return SA_EINVAL;
         a = (a + b) / 2;
     }
-    if (a < 0 || a > 1e13)
-        return SA_EINVAL;
+    if (a < 0 || a > 1e13) return SA_EINVAL;
     *usd = a;
     return 0;
 }
@@ -251,32 +243,25 @@ bool sa_email_valid(const char *s)
 {
     size_t n = strlen(s);
     const char *at = strrchr(s, '@');
-    if (n > 254 || !at || at == s || (size_t)(at - s) > 64)
-        return false;
+    if (n > 254 || !at || at == s || (size_t)(at - s) > 64) return false;
     static const char local_ok[] = "!#$%&'*+/=?^_`{|}~.-";
     for (const char *p = s; p < at; p++) {
-        if (!isalnum((unsigned char)*p) && !strchr(local_ok, *p))
-            return false;
-        if (*p == '.' && (p == s || p + 1 == at || p[1] == '.'))
-            return false;
+        if (!isalnum((unsigned char)*p) && !strchr(local_ok, *p)) return false;
+        if (*p == '.' && (p == s || p + 1 == at || p[1] == '.')) return false;
     }
     const char *d = at + 1;
     size_t label = 0, labels = 0, tld_alpha = 0;
-    if (*d == '\0' || *d == '.' || *d == '-')
-        return false;
+    if (*d == '\0' || *d == '.' || *d == '-') return false;
     for (const char *p = d;; p++) {
         if (*p == '.' || *p == '\0') {
-            if (label == 0 || label > 63 || p[-1] == '-')
-                return false;
+            if (label == 0 || label > 63 || p[-1] == '-') return false;
             labels++;
-            if (*p == '\0')
-                break;
+            if (*p == '\0') break;
             label = 0;
             tld_alpha = 0;
             continue;
         }
-        if (!isalnum((unsigned char)*p) && *p != '-')
-            return false;
+        if (!isalnum((unsigned char)*p) && *p != '-') return false;
         label++;
         tld_alpha += isalpha((unsigned char)*p) != 0;
     }
@@ -298,13 +283,11 @@ static bool phone_valid(const char *s)
         } else if (strchr("+-(). /", *p) == NULL) {
             /* an extension: "x123", "ext 123", "ext. 123" */
             size_t skip = strncasecmp(p, "ext", 3) == 0 ? 3 : (*p == 'x' || *p == 'X') ? 1 : 0;
-            if (skip == 0 || digits < 7 || digits > 15)
-                return false;
+            if (skip == 0 || digits < 7 || digits > 15) return false;
             p += skip;
             while (*p == '.' || *p == ' ')
                 p++;
-            if (!isdigit((unsigned char)*p))
-                return false;
+            if (!isdigit((unsigned char)*p)) return false;
             while (isdigit((unsigned char)*p))
                 p++;
             return *p == '\0';
@@ -321,28 +304,24 @@ static bool url_host(const char *s, char *out, size_t cap)
     else if (strncasecmp(s, "http://", 7) == 0)
         s += 7;
     size_t n = strcspn(s, "/?#");
-    if (n == 0 || n >= cap)
-        return false;
+    if (n == 0 || n >= cap) return false;
     bool dot = false;
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
-        if (!isalnum((unsigned char)c) && c != '.' && c != '-' && c != ':')
-            return false;
+        if (!isalnum((unsigned char)c) && c != '.' && c != '-' && c != ':') return false;
         dot |= c == '.';
         out[i] = (char)tolower((unsigned char)c);
     }
     out[n] = '\0';
     for (const char *p = s + n; *p; p++)
-        if (isspace((unsigned char)*p) || iscntrl((unsigned char)*p))
-            return false;
+        if (isspace((unsigned char)*p) || iscntrl((unsigned char)*p)) return false;
     return dot && out[0] != '.' && out[n - 1] != '.';
 }
 
 static bool linkedin_valid(const char *s)
 {
     char host[256];
-    if (!url_host(s, host, sizeof host))
-        return false;
+    if (!url_host(s, host, sizeof host)) return false;
     size_t n = strlen(host);
     return strcmp(host, "linkedin.com") == 0 ||
            (n > 13 && strcmp(host + n - 13, ".linkedin.com") == 0);
@@ -369,8 +348,7 @@ static const char *opt_string(struct checker *c, json_t *obj, const char *key, c
 {
     json_t *v = json_object_get(obj, key);
     if (!v || json_is_null(v)) {
-        if (required)
-            add(c, loc, "missing", "Field required");
+        if (required) add(c, loc, "missing", "Field required");
         return NULL;
     }
     if (!json_is_string(v)) {
@@ -389,8 +367,7 @@ static const char *opt_string(struct checker *c, json_t *obj, const char *key, c
         return NULL;
     }
     if (b == e) {
-        if (required)
-            add(c, loc, "string_too_short", "String should have at least 1 character");
+        if (required) add(c, loc, "string_too_short", "String should have at least 1 character");
         return NULL;
     }
     if (sa_utf8_chars(s + b, e - b) > max) {
@@ -410,8 +387,7 @@ static void parse_size(struct checker *c, json_t *input, struct sa_lead *lead)
 {
     json_t *v = json_object_get(input, "company_size");
     lead->employees_min = lead->employees_max = SA_UNKNOWN;
-    if (!v || json_is_null(v))
-        return;
+    if (!v || json_is_null(v)) return;
     static const char msg[] = "Company size should be a number of employees or a range such as "
                               "\"1-10\", \"50-200\", \"1000+\", \"Enterprise\", \"SMB\"";
     if (json_is_integer(v) || json_is_real(v)) {
@@ -425,8 +401,7 @@ static void parse_size(struct checker *c, json_t *input, struct sa_lead *lead)
         return;
     }
     const char *s = opt_string(c, input, "company_size", "company_size", SA_LEAD_SHORT_MAX, false);
-    if (!s)
-        return;
+    if (!s) return;
     if (sa_parse_company_size(s, &lead->employees_min, &lead->employees_max)) {
         lead->employees_min = lead->employees_max = SA_UNKNOWN;
         add(c, "company_size", "value_error", msg);
@@ -439,8 +414,7 @@ static void parse_revenue(struct checker *c, json_t *input, struct sa_lead *lead
 {
     json_t *v = json_object_get(input, "annual_revenue");
     lead->annual_revenue = SA_UNKNOWN;
-    if (!v || json_is_null(v))
-        return;
+    if (!v || json_is_null(v)) return;
     if (json_is_integer(v) || json_is_real(v)) {
         double d = json_number_value(v);
         if (d < 0 || d > 1e13)
@@ -450,8 +424,8 @@ static void parse_revenue(struct checker *c, json_t *input, struct sa_lead *lead
             lead->annual_revenue = d + 0.0; /* -0.0 becomes 0 */
         return;
     }
-    const char *s = opt_string(c, input, "annual_revenue", "annual_revenue", SA_LEAD_SHORT_MAX,
-                               false);
+    const char *s =
+        opt_string(c, input, "annual_revenue", "annual_revenue", SA_LEAD_SHORT_MAX, false);
     if (s && sa_parse_money(s, &lead->annual_revenue)) {
         lead->annual_revenue = SA_UNKNOWN;
         add(c, "annual_revenue", "value_error",
@@ -463,8 +437,7 @@ static void parse_revenue(struct checker *c, json_t *input, struct sa_lead *lead
 static void parse_contact(struct checker *c, json_t *input, struct sa_lead *lead)
 {
     json_t *ci = json_object_get(input, "contact_info");
-    if (!ci || json_is_null(ci))
-        return;
+    if (!ci || json_is_null(ci)) return;
     if (!json_is_object(ci)) {
         add(c, "contact_info", "dict_type", "Input should be a valid object");
         return;
@@ -488,8 +461,8 @@ static void parse_contact(struct checker *c, json_t *input, struct sa_lead *lead
             "spaces, dashes, dots or parentheses");
         lead->contact_phone = NULL;
     }
-    lead->linkedin_url = opt_string(&cc, ci, "linkedin_url", "linkedin_url", SA_LEAD_URL_MAX,
-                                    false);
+    lead->linkedin_url =
+        opt_string(&cc, ci, "linkedin_url", "linkedin_url", SA_LEAD_URL_MAX, false);
     if (lead->linkedin_url && !linkedin_valid(lead->linkedin_url)) {
         add(&cc, "linkedin_url", "url_parsing",
             "Value is not a LinkedIn URL: expected https://www.linkedin.com/in/...");
@@ -500,8 +473,7 @@ static void parse_contact(struct checker *c, json_t *input, struct sa_lead *lead
 static void parse_signals(struct checker *c, json_t *input, struct sa_lead *lead)
 {
     json_t *v = json_object_get(input, "signals");
-    if (!v || json_is_null(v))
-        return;
+    if (!v || json_is_null(v)) return;
     if (!json_is_array(v)) {
         add(c, "signals", "list_type", "Input should be a valid list of strings");
         return;
@@ -528,15 +500,13 @@ static void parse_signals(struct checker *c, json_t *input, struct sa_lead *lead
             ok = false;
         }
     }
-    if (ok)
-        lead->signals = v;
+    if (ok) lead->signals = v;
 }
 
 int sa_lead_parse(json_t *input, const char *loc_prefix, struct sa_lead *lead, json_t *detail)
 {
-    *lead = (struct sa_lead){.employees_min = SA_UNKNOWN,
-                             .employees_max = SA_UNKNOWN,
-                             .annual_revenue = SA_UNKNOWN};
+    *lead = (struct sa_lead){
+        .employees_min = SA_UNKNOWN, .employees_max = SA_UNKNOWN, .annual_revenue = SA_UNKNOWN};
     struct checker c = {.detail = detail, .prefix = loc_prefix ? loc_prefix : ""};
     size_t before = json_array_size(detail);
     if (!json_is_object(input)) {
@@ -545,8 +515,8 @@ int sa_lead_parse(json_t *input, const char *loc_prefix, struct sa_lead *lead, j
         sa_detail_add(detail, loc, "dict_type", "Input should be a valid object");
         return SA_EINVAL;
     }
-    lead->company_name = opt_string(&c, input, "company_name", "company_name", SA_LEAD_NAME_MAX,
-                                    true);
+    lead->company_name =
+        opt_string(&c, input, "company_name", "company_name", SA_LEAD_NAME_MAX, true);
     lead->industry = opt_string(&c, input, "industry", "industry", SA_LEAD_SHORT_MAX, false);
     parse_size(&c, input, lead);
     parse_revenue(&c, input, lead);
@@ -554,8 +524,9 @@ int sa_lead_parse(json_t *input, const char *loc_prefix, struct sa_lead *lead, j
     lead->website = opt_string(&c, input, "website", "website", SA_LEAD_URL_MAX, false);
     char host[256];
     if (lead->website && !url_host(lead->website, host, sizeof host)) {
-        add(&c, "website", "url_parsing", "Value is not a valid URL: expected acme.com or "
-                                          "https://www.acme.com");
+        add(&c, "website", "url_parsing",
+            "Value is not a valid URL: expected acme.com or "
+            "https://www.acme.com");
         lead->website = NULL;
     }
     lead->country = opt_string(&c, input, "country", "country", SA_LEAD_SHORT_MAX, false);

@@ -47,8 +47,7 @@ static struct sa_agent placeholders[SA_AGENT_COUNT] = {
 int sa_agent_type_parse(const char *name)
 {
     for (int i = 0; name && i < SA_AGENT_COUNT; i++)
-        if (strcmp(name, type_names[i]) == 0)
-            return i;
+        if (strcmp(name, type_names[i]) == 0) return i;
     return -1;
 }
 
@@ -66,8 +65,7 @@ int sa_agents_new(const struct sa_model *model, struct sa_agents **out, struct s
 {
     *out = NULL;
     struct sa_agents *r = calloc(1, sizeof *r);
-    if (!r)
-        return sa_err_set(err, SA_ENOMEM, "out of memory");
+    if (!r) return sa_err_set(err, SA_ENOMEM, "out of memory");
     pthread_mutex_init(&r->lock, NULL);
     for (int i = 0; i < SA_AGENT_COUNT; i++)
         r->agents[i] = &placeholders[i];
@@ -86,11 +84,9 @@ int sa_agents_new(const struct sa_model *model, struct sa_agents **out, struct s
 
 void sa_agents_free(struct sa_agents *r)
 {
-    if (!r)
-        return;
+    if (!r) return;
     for (int i = 0; i < SA_AGENT_COUNT; i++)
-        if (r->agents[i] && r->agents[i]->ops->destroy)
-            r->agents[i]->ops->destroy(r->agents[i]);
+        if (r->agents[i] && r->agents[i]->ops->destroy) r->agents[i]->ops->destroy(r->agents[i]);
     pthread_mutex_destroy(&r->lock);
     free(r);
 }
@@ -138,8 +134,7 @@ static json_t *status_locked(struct sa_agents *r, enum sa_agent_type t)
     return json_pack("{s:s, s:s, s:s, s:b, s:I, s:I, s:f, s:f, s:o, s:s}", "agent_type",
                      type_names[t], "state", state, "description", r->agents[t]->ops->description,
                      "available", impl, "invocations", (json_int_t)s->invocations, "errors",
-                     (json_int_t)s->errors, "last_latency_ms", s->last_latency_ms,
-                     "avg_latency_ms",
+                     (json_int_t)s->errors, "last_latency_ms", s->last_latency_ms, "avg_latency_ms",
                      s->invocations ? s->total_latency_ms / (double)s->invocations : 0.0,
                      "last_invoked_at",
                      s->last_invoked_at[0] ? json_string(s->last_invoked_at) : json_null(),

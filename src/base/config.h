@@ -9,13 +9,13 @@
 #include "base/log.h"
 
 struct sa_config {
-    const char *host;         /* HOST, default 127.0.0.1 */
-    int port;                 /* PORT, default 8001 */
-    const char *database_url; /* DATABASE_URL, default sqlite://var/sales-agent.db */
-    const char *data_dir;     /* DATA_DIR, default "data" (scoring model, tables) */
-    const char *seed_file;    /* SEED_FILE, default none: leads loaded at start-up */
-    int threads;              /* THREADS, default: 2 x the number of CPUs */
-    size_t max_body;          /* MAX_BODY_BYTES, default 1 MiB */
+    const char *host;            /* HOST, default 127.0.0.1 */
+    int port;                    /* PORT, default 8001 */
+    const char *database_url;    /* DATABASE_URL, default sqlite://var/sales-agent.db */
+    const char *data_dir;        /* DATA_DIR, default "data" (scoring model, tables) */
+    const char *seed_file;       /* SEED_FILE, default none: leads loaded at start-up */
+    int threads;                 /* THREADS, default: 2 x the number of CPUs */
+    size_t max_body;             /* MAX_BODY_BYTES, default 1 MiB */
     enum sa_log_level log_level; /* LOG_LEVEL, default info */
 };
 

@@ -14,8 +14,8 @@ void sa_assert_fail(const char *file, int line, const char *cond)
 const char *sa_strerror(int code)
 {
     switch (code) {
-#define SA_ERR_MSG(name, val, msg)                                                         \
-    case (val):                                                                            \
+#define SA_ERR_MSG(name, val, msg)                                                                 \
+    case (val):                                                                                    \
         return (msg);
         SA_ERRNO_MAP(SA_ERR_MSG)
 #undef SA_ERR_MSG
@@ -26,8 +26,8 @@ const char *sa_strerror(int code)
 const char *sa_errname(int code)
 {
     switch (code) {
-#define SA_ERR_NAME(name, val, msg)                                                        \
-    case (val):                                                                            \
+#define SA_ERR_NAME(name, val, msg)                                                                \
+    case (val):                                                                                    \
         return #name;
         SA_ERRNO_MAP(SA_ERR_NAME)
 #undef SA_ERR_NAME

@@ -8,18 +8,18 @@
 #define SA_WUR __attribute__((warn_unused_result))
 
 /* X(name, value, message): the one list of error codes and their messages. */
-#define SA_ERRNO_MAP(X)                                                                    \
-    X(OK, 0, "success")                                                                    \
-    X(ENOMEM, -1, "out of memory")                                                         \
-    X(EINVAL, -2, "invalid argument")                                                      \
-    X(ENOTFOUND, -3, "not found")                                                          \
-    X(EIO, -4, "input/output error")                                                       \
-    X(ESTORE, -5, "storage error")                                                         \
-    X(ECONFIG, -6, "configuration error")                                                  \
-    X(ETOOBIG, -7, "value too large")                                                      \
-    X(ECONFLICT, -8, "conflict")                                                           \
-    X(ENOTIMPL, -9, "not implemented")                                                     \
-    X(EINTERNAL, -10, "internal error")                                                    \
+#define SA_ERRNO_MAP(X)                                                                            \
+    X(OK, 0, "success")                                                                            \
+    X(ENOMEM, -1, "out of memory")                                                                 \
+    X(EINVAL, -2, "invalid argument")                                                              \
+    X(ENOTFOUND, -3, "not found")                                                                  \
+    X(EIO, -4, "input/output error")                                                               \
+    X(ESTORE, -5, "storage error")                                                                 \
+    X(ECONFIG, -6, "configuration error")                                                          \
+    X(ETOOBIG, -7, "value too large")                                                              \
+    X(ECONFLICT, -8, "conflict")                                                                   \
+    X(ENOTIMPL, -9, "not implemented")                                                             \
+    X(EINTERNAL, -10, "internal error")                                                            \
     X(ETIMEDOUT, -11, "timed out")
 
 enum sa_errno {

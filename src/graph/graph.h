@@ -126,15 +126,15 @@ enum graph_durability {
 };
 
 struct graph_compile_opts {
-    struct graph_saver *saver;          /* NULL: no checkpoints, no threads (borrowed) */
+    struct graph_saver *saver;           /* NULL: no checkpoints, no threads (borrowed) */
     const char *const *interrupt_before; /* NULL-terminated node names, or NULL */
     const char *const *interrupt_after;
-    int recursion_limit;                 /* max super-steps per run; 0: 25 (LangGraph.js) */
-    int threads;                         /* parallel tasks per step; 0 or 1: sequential */
+    int recursion_limit; /* max super-steps per run; 0: 25 (LangGraph.js) */
+    int threads;         /* parallel tasks per step; 0 or 1: sequential */
     enum graph_durability durability;
-    int full_snapshot_every;             /* a full checkpoint every N steps; 0: 16 */
-    double thread_ttl;                   /* seconds a thread lives after its last
-                                            checkpoint (see graph_sweep); 0: forever */
+    int full_snapshot_every; /* a full checkpoint every N steps; 0: 16 */
+    double thread_ttl;       /* seconds a thread lives after its last
+                                checkpoint (see graph_sweep); 0: forever */
 };
 
 /* Validates the builder and compiles it: unknown nodes in edges, nodes no edge reaches,
@@ -162,11 +162,11 @@ enum graph_stream_mode {
 typedef void (*graph_stream_fn)(enum graph_stream_mode mode, const json_t *data, void *arg);
 
 struct graph_run_opts {
-    const char *thread_id;      /* required with a saver */
-    const char *checkpoint_id;  /* resume or fork from this checkpoint; NULL: latest */
-    const json_t *resume;       /* Command(resume=...): a value for the pending interrupt,
-                                   or an object {interrupt_id: value}; borrowed */
-    unsigned stream_modes;      /* GRAPH_STREAM_* bits */
+    const char *thread_id;     /* required with a saver */
+    const char *checkpoint_id; /* resume or fork from this checkpoint; NULL: latest */
+    const json_t *resume;      /* Command(resume=...): a value for the pending interrupt,
+                                  or an object {interrupt_id: value}; borrowed */
+    unsigned stream_modes;     /* GRAPH_STREAM_* bits */
     graph_stream_fn on_event;
     void *event_arg;
 };
@@ -229,8 +229,8 @@ int graph_ctx_attempt(const struct graph_ctx *ctx);
 int graph_get_state(const struct graph *g, const char *thread_id, const char *checkpoint_id,
                     json_t **out, struct sa_err *err) SA_WUR;
 /* The thread's snapshots, newest first, at most limit (0: all): a JSON array. */
-int graph_get_state_history(const struct graph *g, const char *thread_id, int limit,
-                            json_t **out, struct sa_err *err) SA_WUR;
+int graph_get_state_history(const struct graph *g, const char *thread_id, int limit, json_t **out,
+                            struct sa_err *err) SA_WUR;
 /* Writes values (borrowed object) to the thread's latest checkpoint as if as_node had
  * run (NULL: the last node that ran), creating a new checkpoint (source "update"); the
  * next run continues from there. Fork: give checkpoint_id to branch from a past one. */

@@ -19,8 +19,8 @@ struct chan_def {
     json_t *initial;            /* owned, may be NULL */
     graph_reduce_fn fn;
     void *arg;
-    int node;      /* CH_TRIGGER, CH_BARRIER: the node it triggers */
-    int *sources;  /* CH_BARRIER: the nodes it waits for */
+    int node;     /* CH_TRIGGER, CH_BARRIER: the node it triggers */
+    int *sources; /* CH_BARRIER: the nodes it waits for */
     int nsources;
 };
 

@@ -70,8 +70,7 @@ int graph_r_run_init(struct run *r, const struct graph *g, const struct graph_ru
     r->step = -1;
     pthread_mutex_init(&r->emit_lock, NULL);
     pthread_mutex_init(&r->pending_lock, NULL);
-    if (!r->vals || !r->ver || !r->seen || !r->dirty || !r->seen_dirty)
-        return SA_ENOMEM;
+    if (!r->vals || !r->ver || !r->seen || !r->dirty || !r->seen_dirty) return SA_ENOMEM;
     for (int c = 0; c < g->nchans; c++)
         r->vals[c] = json_incref(g->chans[c].initial);
     return 0;
@@ -166,8 +165,8 @@ static int reduce(const struct run *r, int c, const json_t *current, const json_
         json_array_foreach(writes, i, w)
         {
             if (!json_is_number(w))
-                return sa_err_set(err, SA_EINVAL,
-                                  "InvalidUpdateError: channel \"%s\" sums numbers", ch->name);
+                return sa_err_set(err, SA_EINVAL, "InvalidUpdateError: channel \"%s\" sums numbers",
+                                  ch->name);
             all_int &= json_is_integer(w) != 0;
             sum += json_number_value(w);
         }
@@ -217,8 +216,7 @@ static int add_target(struct run *r, struct task *t, const json_t *target, const
         json_array_foreach(target, i, x)
         {
             int rc = add_target(r, t, x, path_map, err);
-            if (rc)
-                return rc;
+            if (rc) return rc;
         }
         return 0;
     }
@@ -236,7 +234,8 @@ static int add_target(struct run *r, struct task *t, const json_t *target, const
     if (name && path_map) {
         json_t *mapped = json_object_get(path_map, name);
         if (!mapped)
-            return sa_err_set(err, SA_EINVAL, "router of \"%s\" returned \"%s\", not in its path map",
+            return sa_err_set(err, SA_EINVAL,
+                              "router of \"%s\" returned \"%s\", not in its path map",
                               g->nodes[t->node].name, name);
         name = json_string_value(mapped);
     }
@@ -244,8 +243,7 @@ static int add_target(struct run *r, struct task *t, const json_t *target, const
         return sa_err_set(err, SA_EINVAL, "router of \"%s\" returned neither a node nor a Send",
                           g->nodes[t->node].name);
     int n = graph_node_index(g, name, true);
-    if (n == GRAPH_END_IDX)
-        return 0;
+    if (n == GRAPH_END_IDX) return 0;
     if (n <= 0)
         return sa_err_set(err, SA_EINVAL, "\"%s\" routes to unknown node \"%s\"",
                           g->nodes[t->node].name, name);
@@ -254,8 +252,7 @@ static int add_target(struct run *r, struct task *t, const json_t *target, const
 }
 
 /* The state a router reads: the snapshot with the task's own state writes applied. */
-static int local_state(struct run *r, const json_t *state_writes, json_t **out,
-                       struct sa_err *err)
+static int local_state(struct run *r, const json_t *state_writes, json_t **out, struct sa_err *err)
 {
     json_t *s = graph_r_snapshot(r);
     const char *key;
@@ -306,9 +303,10 @@ int graph_r_build_writes(struct run *r, struct task *t, json_t *returned, struct
     {
         int c = graph_chan_index(g, key);
         if (c < 0 || g->chans[c].kind != CH_STATE)
-            return sa_err_set(err, SA_EINVAL,
-                              "InvalidUpdateError: node \"%s\" wrote \"%s\", which is not a channel",
-                              n->name, key);
+            return sa_err_set(
+                err, SA_EINVAL,
+                "InvalidUpdateError: node \"%s\" wrote \"%s\", which is not a channel", n->name,
+                key);
         push_write(t->writes, key, v);
     }
     for (int k = 0; k < n->nsucc; k++)
@@ -335,10 +333,8 @@ int graph_r_build_writes(struct run *r, struct task *t, json_t *returned, struct
         }
         json_decref(local);
     }
-    if (!rc && gotos)
-        rc = add_target(r, t, gotos, NULL, err);
-    if (!rc && t->sends)
-        rc = add_target(r, t, t->sends, NULL, err);
+    if (!rc && gotos) rc = add_target(r, t, gotos, NULL, err);
+    if (!rc && t->sends) rc = add_target(r, t, t->sends, NULL, err);
     return rc;
 }
 
@@ -352,10 +348,9 @@ static bool barrier_complete(const struct run *r, int c)
         bool found = false;
         size_t i;
         json_t *x;
-        json_array_foreach(set, i, x) found |= strcmp(json_string_value(x),
-                                                      r->g->nodes[ch->sources[k]].name) == 0;
-        if (!found)
-            return false;
+        json_array_foreach(set, i, x) found |=
+            strcmp(json_string_value(x), r->g->nodes[ch->sources[k]].name) == 0;
+        if (!found) return false;
     }
     return true;
 }
@@ -375,8 +370,7 @@ int graph_r_apply_writes(struct run *r, struct task *tasks, int n, struct sa_err
     int nc = g->nchans;
     json_t *small[64] = {NULL};
     json_t **lists = nc <= 64 ? small : calloc((size_t)nc, sizeof *lists);
-    if (!lists)
-        return sa_err_set(err, SA_ENOMEM, "out of memory");
+    if (!lists) return sa_err_set(err, SA_ENOMEM, "out of memory");
     json_t *sends = json_array();
     int rc = 0;
     for (int i = 0; i < n && !rc; i++) {
@@ -396,8 +390,7 @@ int graph_r_apply_writes(struct run *r, struct task *tasks, int n, struct sa_err
                                 name ? name : "?");
                 break;
             }
-            if (!lists[c])
-                lists[c] = json_array();
+            if (!lists[c]) lists[c] = json_array();
             json_array_append(lists[c], val);
         }
     }
@@ -416,8 +409,7 @@ int graph_r_apply_writes(struct run *r, struct task *tasks, int n, struct sa_err
             bool clears = ch->kind == CH_TRIGGER ||
                           (ch->kind == CH_STATE &&
                            (ch->reducer == GRAPH_EPHEMERAL || ch->reducer == GRAPH_TOPIC));
-            if (clears && r->vals[c])
-                set_val(r, c, NULL);
+            if (clears && r->vals[c]) set_val(r, c, NULL);
             continue;
         }
         json_t *nv = NULL;
@@ -433,8 +425,7 @@ int graph_r_apply_writes(struct run *r, struct task *tasks, int n, struct sa_err
                 size_t j;
                 json_t *y;
                 json_array_foreach(nv, j, y) dup |= json_equal(x, y);
-                if (!dup)
-                    json_array_append(nv, x);
+                if (!dup) json_array_append(nv, x);
             }
         } else if ((rc = reduce(r, c, r->vals[c], lists[c], &nv, err)) != 0) {
             break;
@@ -444,8 +435,7 @@ int graph_r_apply_writes(struct run *r, struct task *tasks, int n, struct sa_err
     }
     for (int c = 0; c < nc; c++)
         json_decref(lists[c]);
-    if (lists != small)
-        free(lists);
+    if (lists != small) free(lists);
     if (rc) {
         json_decref(sends);
         return rc;
@@ -477,12 +467,10 @@ static int prepare_tasks(struct run *r, struct task **out, int *nout)
     const struct graph *g = r->g;
     int cap = g->nnodes + (int)json_array_size(r->sends);
     struct task *ts = calloc((size_t)(cap > 0 ? cap : 1), sizeof *ts);
-    if (!ts)
-        return SA_ENOMEM;
+    if (!ts) return SA_ENOMEM;
     int n = 0;
     for (int i = 1; i < g->nnodes; i++) {
-        if (!graph_r_triggered(r, i))
-            continue;
+        if (!graph_r_triggered(r, i)) continue;
         ts[n].node = i;
         snprintf(ts[n].id, sizeof ts[n].id, "%d:%s", r->step + 1, g->nodes[i].name);
         n++;
@@ -492,8 +480,7 @@ static int prepare_tasks(struct run *r, struct task **out, int *nout)
     json_array_foreach(r->sends, k, s)
     {
         int node = graph_node_index(g, json_string_value(json_object_get(s, "node")), false);
-        if (node <= 0)
-            continue;
+        if (node <= 0) continue;
         ts[n].node = node;
         ts[n].arg = json_incref(json_object_get(s, "arg"));
         snprintf(ts[n].id, sizeof ts[n].id, "%d:%s:send%zu", r->step + 1, g->nodes[node].name, k);
@@ -534,20 +521,16 @@ static void tasks_free(struct task *ts, int n)
 
 static bool retryable(const struct graph_retry *rp, int rc)
 {
-    if (rc == SA_EINTERRUPT)
-        return false;
-    if (rp->retry_on[0] == 0)
-        return rc != SA_EINVAL;
+    if (rc == SA_EINTERRUPT) return false;
+    if (rp->retry_on[0] == 0) return rc != SA_EINVAL;
     for (int i = 0; i < 8 && rp->retry_on[i]; i++)
-        if (rp->retry_on[i] == rc)
-            return true;
+        if (rp->retry_on[i] == rc) return true;
     return false;
 }
 
 static void sleep_seconds(double s)
 {
-    if (s <= 0)
-        return;
+    if (s <= 0) return;
     struct timespec ts = {(time_t)s, (long)((s - floor(s)) * 1e9)};
     while (nanosleep(&ts, &ts) != 0)
         ;
@@ -572,9 +555,11 @@ static void run_task(struct run *r, struct task *t)
 {
     const struct node_def *nd = &r->g->nodes[t->node];
     if (graph_r_wants(r, GRAPH_STREAM_TASKS | GRAPH_STREAM_DEBUG)) {
-        json_t *ev = json_pack("{s:s, s:s, s:i}", "id", t->id, "name", nd->name, "step", r->step + 1);
+        json_t *ev =
+            json_pack("{s:s, s:s, s:i}", "id", t->id, "name", nd->name, "step", r->step + 1);
         if (graph_r_wants(r, GRAPH_STREAM_DEBUG))
-            graph_r_emit(r, GRAPH_STREAM_DEBUG, json_pack("{s:s, s:O}", "type", "task", "payload", ev));
+            graph_r_emit(r, GRAPH_STREAM_DEBUG,
+                         json_pack("{s:s, s:O}", "type", "task", "payload", ev));
         graph_r_emit(r, GRAPH_STREAM_TASKS, ev);
     }
     json_t *state = json_incref(t->arg ? t->arg : t->snapshot);
@@ -586,10 +571,11 @@ static void run_task(struct run *r, struct task *t)
     uint64_t t0 = sa_now_ns();
     for (int attempt = 1;; attempt++) {
         uint64_t start = sa_now_ns();
-        struct graph_ctx ctx = {.r = r, .t = t, .attempt = attempt,
-                                .deadline_ns = nd->timeout > 0
-                                                   ? start + (uint64_t)(nd->timeout * 1e9)
-                                                   : 0};
+        struct graph_ctx ctx = {.r = r,
+                                .t = t,
+                                .attempt = attempt,
+                                .deadline_ns =
+                                    nd->timeout > 0 ? start + (uint64_t)(nd->timeout * 1e9) : 0};
         json_t *update = NULL;
         t->interrupts_called = 0;
         json_decref(t->sends);
@@ -598,40 +584,35 @@ static void run_task(struct run *r, struct task *t)
         t->rc = nd->fn(state, &update, &ctx, nd->arg);
         if (t->rc != SA_EINTERRUPT && graph_ctx_expired(&ctx)) {
             t->rc = SA_ETIMEDOUT;
-            snprintf(t->msg, sizeof t->msg, "node \"%s\" exceeded its timeout of %g s",
-                     nd->name, nd->timeout);
+            snprintf(t->msg, sizeof t->msg, "node \"%s\" exceeded its timeout of %g s", nd->name,
+                     nd->timeout);
         }
         if (t->rc == 0) {
             struct sa_err err = {0};
             t->rc = graph_r_build_writes(r, t, update, &err);
-            if (t->rc)
-                snprintf(t->msg, sizeof t->msg, "%s", err.msg);
+            if (t->rc) snprintf(t->msg, sizeof t->msg, "%s", err.msg);
             json_decref(update);
             break;
         }
         json_decref(update);
-        if (attempt >= max || !retryable(rp, t->rc))
-            break;
+        if (attempt >= max || !retryable(rp, t->rc)) break;
         double wait = fmin(interval * pow(factor, attempt - 1), cap);
-        if (rp->jitter)
-            wait += wait * ((double)(sa_now_ns() % 1000) / 1000.0);
+        if (rp->jitter) wait += wait * ((double)(sa_now_ns() % 1000) / 1000.0);
         sleep_seconds(wait);
     }
     t->ms = sa_ns_to_ms(sa_now_ns() - t0);
-    if (t->rc == 0 && r->record_each)
-        record_finished(r, t);
+    if (t->rc == 0 && r->record_each) record_finished(r, t);
     json_decref(state);
     if (t->rc && t->rc != SA_EINTERRUPT && !t->msg[0])
         snprintf(t->msg, sizeof t->msg, "node \"%s\" failed: %s", nd->name, sa_strerror(t->rc));
     if (graph_r_wants(r, GRAPH_STREAM_TASKS | GRAPH_STREAM_DEBUG)) {
-        json_t *ev = json_pack("{s:s, s:s, s:f, s:O, s:s?, s:O?}", "id", t->id, "name", nd->name,
-                               "duration_ms", t->ms, "result",
-                               t->writes ? t->writes : json_null(), "error",
-                               t->rc && t->rc != SA_EINTERRUPT ? t->msg : NULL, "interrupt",
-                               t->interrupt);
+        json_t *ev =
+            json_pack("{s:s, s:s, s:f, s:O, s:s?, s:O?}", "id", t->id, "name", nd->name,
+                      "duration_ms", t->ms, "result", t->writes ? t->writes : json_null(), "error",
+                      t->rc && t->rc != SA_EINTERRUPT ? t->msg : NULL, "interrupt", t->interrupt);
         if (graph_r_wants(r, GRAPH_STREAM_DEBUG))
             graph_r_emit(r, GRAPH_STREAM_DEBUG,
-                 json_pack("{s:s, s:O}", "type", "task_result", "payload", ev));
+                         json_pack("{s:s, s:O}", "type", "task_result", "payload", ev));
         graph_r_emit(r, GRAPH_STREAM_TASKS, ev);
     }
 }
@@ -653,10 +634,8 @@ static void *worker_main(void *arg)
         pthread_mutex_lock(w->lock);
         int i = (*w->next)++;
         pthread_mutex_unlock(w->lock);
-        if (i >= w->n)
-            return NULL;
-        if (!w->ts[i].restored)
-            run_task(w->r, &w->ts[i]);
+        if (i >= w->n) return NULL;
+        if (!w->ts[i].restored) run_task(w->r, &w->ts[i]);
     }
 }
 
@@ -679,8 +658,7 @@ static void run_tasks_on(struct run *r, struct task *ts, int n)
         todo += !ts[i].restored;
     if (r->g->threads <= 1 || todo <= 1) {
         for (int i = 0; i < n; i++)
-            if (!ts[i].restored)
-                run_task(r, &ts[i]);
+            if (!ts[i].restored) run_task(r, &ts[i]);
         return;
     }
     int nt = r->g->threads < todo ? r->g->threads : todo;
@@ -716,16 +694,15 @@ const json_t *graph_interrupt(struct graph_ctx *ctx, const json_t *value)
     char id[17];
     fnv_hex(t->id, idx, id);
     json_decref(t->interrupt);
-    t->interrupt = json_pack("{s:s, s:O, s:s, s:s, s:i}", "id", id, "value",
-                             value ? value : json_null(), "node",
-                             ctx->r->g->nodes[t->node].name, "task_id", t->id, "index", idx);
+    t->interrupt =
+        json_pack("{s:s, s:O, s:s, s:s, s:i}", "id", id, "value", value ? value : json_null(),
+                  "node", ctx->r->g->nodes[t->node].name, "task_id", t->id, "index", idx);
     return NULL;
 }
 
 void graph_send(struct graph_ctx *ctx, const char *node, const json_t *arg)
 {
-    if (!ctx->t->sends)
-        ctx->t->sends = json_array();
+    if (!ctx->t->sends) ctx->t->sends = json_array();
     json_array_append_new(ctx->t->sends, graph_send_value(node, arg));
 }
 
@@ -737,10 +714,8 @@ json_t *graph_send_value(const char *node, const json_t *arg)
 json_t *graph_command(json_t *update, json_t *goto_nodes)
 {
     json_t *c = json_pack("{s:b}", "__command__", 1);
-    if (update)
-        json_object_set_new(c, "update", update);
-    if (goto_nodes)
-        json_object_set_new(c, "goto", goto_nodes);
+    if (update) json_object_set_new(c, "update", update);
+    if (goto_nodes) json_object_set_new(c, "goto", goto_nodes);
     return c;
 }
 
@@ -779,14 +754,13 @@ int graph_ctx_attempt(const struct graph_ctx *ctx)
 int graph_r_busy_enter(const struct graph *cg, const char *thread_id, struct sa_err *err)
 {
     struct graph *g = (struct graph *)cg; /* the busy set is the one mutable part */
-    if (!thread_id)
-        return 0;
+    if (!thread_id) return 0;
     int rc = 0;
     pthread_mutex_lock(&g->busy_lock);
     for (int i = 0; i < g->nbusy && !rc; i++)
         if (strcmp(g->busy[i], thread_id) == 0)
-            rc = sa_err_set(err, SA_ECONFLICT, "thread %s already has a run in progress",
-                            thread_id);
+            rc =
+                sa_err_set(err, SA_ECONFLICT, "thread %s already has a run in progress", thread_id);
     if (!rc && g->nbusy == g->capbusy) {
         int cap = g->capbusy ? g->capbusy * 2 : 8;
         char **nb = realloc(g->busy, (size_t)cap * sizeof *nb);
@@ -799,8 +773,7 @@ int graph_r_busy_enter(const struct graph *cg, const char *thread_id, struct sa_
     }
     if (!rc && !(g->busy[g->nbusy] = strdup(thread_id)))
         rc = sa_err_set(err, SA_ENOMEM, "out of memory");
-    if (!rc)
-        g->nbusy++;
+    if (!rc) g->nbusy++;
     pthread_mutex_unlock(&g->busy_lock);
     return rc;
 }
@@ -808,8 +781,7 @@ int graph_r_busy_enter(const struct graph *cg, const char *thread_id, struct sa_
 void graph_r_busy_leave(const struct graph *cg, const char *thread_id)
 {
     struct graph *g = (struct graph *)cg;
-    if (!thread_id)
-        return;
+    if (!thread_id) return;
     pthread_mutex_lock(&g->busy_lock);
     for (int i = 0; i < g->nbusy; i++) {
         if (strcmp(g->busy[i], thread_id) == 0) {
@@ -827,8 +799,7 @@ static int apply_resume(struct run *r, const json_t *resume, struct sa_err *err)
     json_t *ints = json_object_get(r->pending, "interrupts");
     json_t *lists = json_object_get(r->pending, "resume");
     size_t n = json_array_size(ints);
-    if (n == 0)
-        return sa_err_set(err, SA_EINVAL, "resume given, but no interrupt is pending");
+    if (n == 0) return sa_err_set(err, SA_EINVAL, "resume given, but no interrupt is pending");
     /* An object whose keys are all pending interrupt ids maps ids to values. */
     bool by_id = json_is_object(resume) && json_object_size(resume) > 0;
     const char *key;
@@ -838,8 +809,8 @@ static int apply_resume(struct run *r, const json_t *resume, struct sa_err *err)
         bool found = false;
         size_t i;
         json_t *it;
-        json_array_foreach(ints, i, it) found |= strcmp(json_string_value(json_object_get(it, "id")),
-                                                        key) == 0;
+        json_array_foreach(ints, i, it) found |=
+            strcmp(json_string_value(json_object_get(it, "id")), key) == 0;
         by_id &= found;
     }
     size_t i;
@@ -850,8 +821,7 @@ static int apply_resume(struct run *r, const json_t *resume, struct sa_err *err)
         const json_t *val = resume;
         if (by_id) {
             val = json_object_get(resume, json_string_value(json_object_get(it, "id")));
-            if (!val)
-                continue;
+            if (!val) continue;
         } else if (n > 1) {
             return sa_err_set(err, SA_EINVAL,
                               "%zu interrupts are pending; resume with {interrupt_id: value}", n);
@@ -878,8 +848,7 @@ static int input_step(struct run *r, const json_t *input, struct sa_err *err)
 {
     struct task t = {.node = 0};
     int rc = graph_r_build_writes(r, &t, (json_t *)input, err);
-    if (!rc)
-        rc = graph_r_apply_writes(r, &t, 1, err);
+    if (!rc) rc = graph_r_apply_writes(r, &t, 1, err);
     if (!rc) {
         /* LangGraph numbers the input checkpoint of a new thread -1; the first step is 0 */
         r->step = r->cp_id[0] ? r->step + 1 : -1;
@@ -897,14 +866,12 @@ static int input_step(struct run *r, const json_t *input, struct sa_err *err)
  * from storage: anything else is ignored and the task runs again). */
 static bool writes_valid(const json_t *w)
 {
-    if (!json_is_array(w))
-        return false;
+    if (!json_is_array(w)) return false;
     size_t i;
     json_t *x;
     json_array_foreach(w, i, x)
     {
-        if (!json_is_array(x) || json_array_size(x) != 2 ||
-            !json_is_string(json_array_get(x, 0)))
+        if (!json_is_array(x) || json_array_size(x) != 2 || !json_is_string(json_array_get(x, 0)))
             return false;
     }
     return true;
@@ -939,8 +906,7 @@ static int record_pending(struct run *r, struct task *ts, int n, struct sa_err *
             json_object_set_new(done, ts[i].id,
                                 json_pack("{s:O, s:O}", "writes", ts[i].writes, "update",
                                           ts[i].update ? ts[i].update : json_null()));
-        if (ts[i].rc == SA_EINTERRUPT && ts[i].interrupt)
-            json_array_append(ints, ts[i].interrupt);
+        if (ts[i].rc == SA_EINTERRUPT && ts[i].interrupt) json_array_append(ints, ts[i].interrupt);
     }
     return graph_r_save_pending(r, err);
 }
@@ -952,8 +918,7 @@ static int run_loop(struct run *r, struct graph_result *res, bool skip_before, s
     for (;;) {
         struct task *ts = NULL;
         int n = 0;
-        if (prepare_tasks(r, &ts, &n))
-            return sa_err_set(err, SA_ENOMEM, "out of memory");
+        if (prepare_tasks(r, &ts, &n)) return sa_err_set(err, SA_ENOMEM, "out of memory");
         if (n == 0) {
             tasks_free(ts, n);
             break;
@@ -970,8 +935,7 @@ static int run_loop(struct run *r, struct graph_result *res, bool skip_before, s
             before |= g->nodes[ts[i].node].interrupt_before;
         if (before) {
             tasks_free(ts, n);
-            if (r->unsaved && (rc = graph_r_save_checkpoint(r, "loop", err)))
-                return rc;
+            if (r->unsaved && (rc = graph_r_save_checkpoint(r, "loop", err))) return rc;
             json_object_set_new(r->pending, "before", json_true());
             res->status = GRAPH_INTERRUPTED;
             return graph_r_save_pending(r, err);
@@ -983,8 +947,7 @@ static int run_loop(struct run *r, struct graph_result *res, bool skip_before, s
         int failed = -1;
         for (int i = 0; i < n; i++) {
             interrupted |= ts[i].rc == SA_EINTERRUPT;
-            if (ts[i].rc && ts[i].rc != SA_EINTERRUPT && failed < 0)
-                failed = i;
+            if (ts[i].rc && ts[i].rc != SA_EINTERRUPT && failed < 0) failed = i;
         }
         if (interrupted || failed >= 0) {
             if (r->unsaved && (rc = graph_r_save_checkpoint(r, "loop", err))) {
@@ -993,10 +956,8 @@ static int run_loop(struct run *r, struct graph_result *res, bool skip_before, s
             }
             /* the checkpoint may be new (exit durability): task ids follow it */
             rc = record_pending(r, ts, n, err);
-            if (!rc && failed >= 0)
-                rc = sa_err_set(err, ts[failed].rc, "%s", ts[failed].msg);
-            if (!rc)
-                res->status = GRAPH_INTERRUPTED;
+            if (!rc && failed >= 0) rc = sa_err_set(err, ts[failed].rc, "%s", ts[failed].msg);
+            if (!rc) res->status = GRAPH_INTERRUPTED;
             tasks_free(ts, n);
             return rc;
         }
@@ -1016,13 +977,14 @@ static int run_loop(struct run *r, struct graph_result *res, bool skip_before, s
             after |= g->nodes[ts[i].node].interrupt_after;
             if (graph_r_wants(r, GRAPH_STREAM_UPDATES))
                 graph_r_emit(r, GRAPH_STREAM_UPDATES,
-                     json_pack("{s:O}", name, ts[i].update ? ts[i].update : json_null()));
+                             json_pack("{s:O}", name, ts[i].update ? ts[i].update : json_null()));
         }
         json_decref(r->step_writes);
         r->step_writes = meta;
         tasks_free(ts, n);
         emit_values(r);
-        if (g->durability != GRAPH_DURABILITY_EXIT && (rc = graph_r_save_checkpoint(r, "loop", err)))
+        if (g->durability != GRAPH_DURABILITY_EXIT &&
+            (rc = graph_r_save_checkpoint(r, "loop", err)))
             return rc;
         if (after) {
             res->status = GRAPH_INTERRUPTED;
@@ -1037,23 +999,20 @@ int graph_invoke(const struct graph *g, const json_t *input, const struct graph_
 {
     memset(res, 0, sizeof *res);
     struct graph_run_opts none = {0};
-    if (!opts)
-        opts = &none;
+    if (!opts) opts = &none;
     if (g->saver && !opts->thread_id)
         return sa_err_set(err, SA_EINVAL, "a graph with a checkpointer needs a thread_id");
     if (input && !json_is_null(input) && !json_is_object(input))
         return sa_err_set(err, SA_EINVAL, "the input must be an object of channel values");
     int rc = graph_r_busy_enter(g, g->saver ? opts->thread_id : NULL, err);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     struct run r;
     if (graph_r_run_init(&r, g, opts)) {
         graph_r_run_free(&r);
         graph_r_busy_leave(g, g->saver ? opts->thread_id : NULL);
         return sa_err_set(err, SA_ENOMEM, "out of memory");
     }
-    if (!g->saver)
-        r.thread_id = NULL;
+    if (!g->saver) r.thread_id = NULL;
     bool loaded = false;
     if (g->saver) {
         rc = graph_r_load_checkpoint(&r, opts->checkpoint_id, err);
@@ -1073,11 +1032,9 @@ int graph_invoke(const struct graph *g, const json_t *input, const struct graph_
         else if (opts->resume)
             rc = apply_resume(&r, opts->resume, err);
         skip_before = json_is_true(json_object_get(r.pending, "before"));
-        if (!rc && skip_before)
-            json_object_set_new(r.pending, "before", json_false());
+        if (!rc && skip_before) json_object_set_new(r.pending, "before", json_false());
     }
-    if (!rc)
-        rc = run_loop(&r, res, skip_before, err);
+    if (!rc) rc = run_loop(&r, res, skip_before, err);
     if (r.unsaved && g->saver) {
         struct sa_err e2 = {0};
         int rc2 = graph_r_save_checkpoint(&r, "loop", &e2);
@@ -1095,8 +1052,7 @@ int graph_invoke(const struct graph *g, const json_t *input, const struct graph_
     if (!rc) {
         res->values = graph_r_snapshot(&r);
         res->interrupts = json_deep_copy(json_object_get(r.pending, "interrupts"));
-        if (!res->interrupts)
-            res->interrupts = json_array();
+        if (!res->interrupts) res->interrupts = json_array();
         memcpy(res->checkpoint_id, r.cp_id, sizeof res->checkpoint_id);
     }
     graph_r_run_free(&r);

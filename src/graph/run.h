@@ -19,15 +19,15 @@ struct task {
     int node;
     json_t *arg; /* Send input, or NULL: the snapshot */
     char id[TASK_ID_MAX];
-    json_t *writes;  /* [[channel, value], ...] incl. triggers and ["__send__", {..}] */
-    json_t *update;  /* what the node returned (streamed, recorded in metadata) */
-    json_t *resume;  /* borrowed: resume values for this task, or NULL */
+    json_t *writes;    /* [[channel, value], ...] incl. triggers and ["__send__", {..}] */
+    json_t *update;    /* what the node returned (streamed, recorded in metadata) */
+    json_t *resume;    /* borrowed: resume values for this task, or NULL */
     json_t *interrupt; /* {id, value, node} when the task interrupted */
-    json_t *sends;   /* graph_send calls */
+    json_t *sends;     /* graph_send calls */
     int interrupts_called;
     int rc;
     char msg[256];
-    bool restored; /* writes replayed from the checkpoint's pending writes */
+    bool restored;    /* writes replayed from the checkpoint's pending writes */
     json_t *snapshot; /* borrowed: the step's state, shared by its tasks */
     double ms;
 };
@@ -50,8 +50,8 @@ struct run {
     json_t *step_writes; /* {node: update} of the last step */
     char source[16];
     char created_at[SA_ISO8601_LEN];
-    bool unsaved;    /* state changed since the last saved record */
-    bool force_full; /* the next record is a full snapshot with no parent (prune) */
+    bool unsaved;            /* state changed since the last saved record */
+    bool force_full;         /* the next record is a full snapshot with no parent (prune) */
     struct async_writer *aw; /* durability async: the writer thread, else NULL */
     pthread_mutex_t emit_lock;
     pthread_mutex_t pending_lock; /* tasks of a parallel step record their writes */

@@ -46,8 +46,8 @@ struct graph_saver_ops {
                struct graph_record *out, struct sa_err *err);
     /* Ids of the thread's records, newest first, at most limit (0: all): *ids is a
      * malloc'd array of GRAPH_ID_LEN strings the caller frees. */
-    int (*list)(struct graph_saver *s, const char *thread_id, int limit,
-                char (**ids)[GRAPH_ID_LEN], int *n, struct sa_err *err);
+    int (*list)(struct graph_saver *s, const char *thread_id, int limit, char (**ids)[GRAPH_ID_LEN],
+                int *n, struct sa_err *err);
     /* Deletes every record of the thread. */
     int (*delete_thread)(struct graph_saver *s, const char *thread_id, struct sa_err *err);
     /* Deletes every record of the thread except keep_id. */
@@ -57,8 +57,8 @@ struct graph_saver_ops {
      * the threads deleted. */
     int (*sweep)(struct graph_saver *s, double now, int *n, struct sa_err *err);
     /* Bytes held for a thread (records and writes): for benchmarks and metrics. */
-    int (*thread_bytes)(struct graph_saver *s, const char *thread_id, size_t *bytes,
-                        int *records, struct sa_err *err);
+    int (*thread_bytes)(struct graph_saver *s, const char *thread_id, size_t *bytes, int *records,
+                        struct sa_err *err);
     void (*free)(struct graph_saver *s);
 };
 
@@ -69,13 +69,11 @@ struct graph_saver {
 /* The in-process saver. NULL when out of memory. */
 struct graph_saver *graph_saver_memory_new(void);
 /* The SQLite saver on path (a file, created with its table; WAL). */
-int graph_saver_sqlite_open(const char *path, struct graph_saver **out,
-                            struct sa_err *err) SA_WUR;
+int graph_saver_sqlite_open(const char *path, struct graph_saver **out, struct sa_err *err) SA_WUR;
 
 static inline void graph_saver_free(struct graph_saver *s)
 {
-    if (s)
-        s->ops->free(s);
+    if (s) s->ops->free(s);
 }
 
 #endif

@@ -31,7 +31,7 @@ struct sa_req {
     struct sa_app *app;
     const char *method; /* points to method_buf: the request's method, valid UTF-8 */
     char method_buf[32];
-    char path[512];     /* decoded path, trailing slash removed */
+    char path[512]; /* decoded path, trailing slash removed */
     const struct sa_route *route;
     const char *params[SA_MAX_PARAMS]; /* path parameters, pointing into param_buf */
     char param_buf[512];
@@ -42,8 +42,8 @@ struct sa_req {
     char request_id[64];
     /* response, set by the handler through the calls below */
     int status;
-    json_t *json;             /* owned */
-    char *text;               /* owned; used when json is NULL */
+    json_t *json; /* owned */
+    char *text;   /* owned; used when json is NULL */
     size_t text_len;
     const char *content_type; /* static string */
     char allow[64];           /* the Allow header of a 405, or "" */
@@ -52,8 +52,7 @@ struct sa_req {
 /* Answers with a JSON body (takes ownership of body) and status. */
 void sa_reply_json(struct sa_req *r, int status, json_t *body);
 /* Answers with a text body (takes ownership of text, a malloc'd buffer). */
-void sa_reply_text(struct sa_req *r, int status, const char *content_type, char *text,
-                   size_t len);
+void sa_reply_text(struct sa_req *r, int status, const char *content_type, char *text, size_t len);
 /* Answers with an application/problem+json body: {type, title, status, code, detail,
  * instance, request_id}. detail is a FastAPI-style list (taken; NULL for an empty list). */
 void sa_reply_problem(struct sa_req *r, int status, const char *code, json_t *detail);

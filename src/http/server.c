@@ -51,8 +51,7 @@ void sa_reply_json(struct sa_req *r, int status, json_t *body)
     r->content_type = "application/json";
 }
 
-void sa_reply_text(struct sa_req *r, int status, const char *content_type, char *text,
-                   size_t len)
+void sa_reply_text(struct sa_req *r, int status, const char *content_type, char *text, size_t len)
 {
     reply_reset(r);
     r->status = status;
@@ -64,25 +63,35 @@ void sa_reply_text(struct sa_req *r, int status, const char *content_type, char 
 static const char *status_title(int status)
 {
     switch (status) {
-    case 400: return "Bad Request";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 413: return "Content Too Large";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Content";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    default: return "Error";
+    case 400:
+        return "Bad Request";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 413:
+        return "Content Too Large";
+    case 415:
+        return "Unsupported Media Type";
+    case 422:
+        return "Unprocessable Content";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return "Error";
     }
 }
 
 void sa_reply_problem(struct sa_req *r, int status, const char *code, json_t *detail)
 {
-    json_t *body = json_pack("{s:s, s:s, s:i, s:s, s:o, s:s, s:s}", "type", "about:blank",
-                             "title", status_title(status), "status", status, "code", code,
-                             "detail", detail ? detail : json_array(), "instance", r->path,
-                             "request_id", r->request_id);
+    json_t *body =
+        json_pack("{s:s, s:s, s:i, s:s, s:o, s:s, s:s}", "type", "about:blank", "title",
+                  status_title(status), "status", status, "code", code, "detail",
+                  detail ? detail : json_array(), "instance", r->path, "request_id", r->request_id);
     if (!body) /* out of memory: still answer with the status */
         body = json_pack("{s:i, s:s}", "status", status, "code", code);
     sa_reply_json(r, status, body);
@@ -115,8 +124,7 @@ json_t *sa_req_json(struct sa_req *r)
     if (sa_json_parse_body(r->body.data, r->body.len, SA_JSON_MAX_DEPTH, &v, &pos, &err)) {
         json_t *detail = json_array();
         char loc[32] = "body";
-        if (pos >= 0)
-            snprintf(loc, sizeof loc, "body.%ld", pos);
+        if (pos >= 0) snprintf(loc, sizeof loc, "body.%ld", pos);
         sa_detail_add(detail, loc, "json_invalid", "%s", err.msg);
         sa_reply_problem(r, 400, "invalid_json", detail);
         return NULL;
@@ -162,8 +170,7 @@ static enum MHD_Result send_reply(struct sa_req *r)
     }
     MHD_add_response_header(resp, "Content-Type", r->content_type);
     MHD_add_response_header(resp, "X-Request-ID", r->request_id);
-    if (r->allow[0])
-        MHD_add_response_header(resp, "Allow", r->allow);
+    if (r->allow[0]) MHD_add_response_header(resp, "Allow", r->allow);
     enum MHD_Result ok = MHD_queue_response(r->conn, (unsigned)r->status, resp);
     MHD_destroy_response(resp);
 
@@ -197,13 +204,11 @@ static void set_request_id(struct sa_req *r)
 
 static bool is_json_type(const char *ct)
 {
-    if (!ct)
-        return true; /* no header: treat the body as JSON, as FastAPI does */
+    if (!ct) return true; /* no header: treat the body as JSON, as FastAPI does */
     size_t n = strcspn(ct, ";");
     while (n > 0 && ct[n - 1] == ' ')
         n--;
-    if (n == 16 && strncasecmp(ct, "application/json", 16) == 0)
-        return true;
+    if (n == 16 && strncasecmp(ct, "application/json", 16) == 0) return true;
     return n > 17 && strncasecmp(ct, "application/", 12) == 0 &&
            strncasecmp(ct + n - 5, "+json", 5) == 0;
 }
@@ -219,9 +224,9 @@ static void reply_too_large(struct sa_req *r)
 static void route_request(struct sa_req *r)
 {
     char allow[64];
-    enum sa_match m = sa_route_match(sa_routes, sa_routes_count, r->method, r->path, &r->route,
-                                     r->params, r->param_buf, sizeof r->param_buf, allow,
-                                     sizeof allow);
+    enum sa_match m =
+        sa_route_match(sa_routes, sa_routes_count, r->method, r->path, &r->route, r->params,
+                       r->param_buf, sizeof r->param_buf, allow, sizeof allow);
     if (m == SA_MATCH_NO_ROUTE) {
         sa_reply_error(r, 404, "not_found", "path", "not_found", "No route for %s %s", r->method,
                        r->path);
@@ -233,8 +238,7 @@ static void route_request(struct sa_req *r)
         snprintf(r->allow, sizeof r->allow, "%s", allow);
         return;
     }
-    if (!r->route->json_body)
-        return;
+    if (!r->route->json_body) return;
     const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Length");
     if (cl && strtoull(cl, NULL, 10) > r->app->cfg.max_body) {
         reply_too_large(r);
@@ -242,10 +246,9 @@ static void route_request(struct sa_req *r)
     }
     const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Type");
     if (!is_json_type(ct))
-        sa_reply_error(r, 415, "unsupported_media_type", "header.content-type",
-                       "unsupported_media_type",
-                       "Content-Type %.*s is not supported; send application/json",
-                       sa_utf8_cut(ct, 100), ct);
+        sa_reply_error(
+            r, 415, "unsupported_media_type", "header.content-type", "unsupported_media_type",
+            "Content-Type %.*s is not supported; send application/json", sa_utf8_cut(ct, 100), ct);
 }
 
 static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, const char *url,
@@ -258,8 +261,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
     struct sa_req *r = *req_cls;
     if (!r) {
         r = calloc(1, sizeof *r);
-        if (!r)
-            return MHD_NO;
+        if (!r) return MHD_NO;
         r->start_ns = sa_now_ns();
         r->conn = conn;
         r->app = srv->app;
@@ -276,8 +278,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
         *req_cls = r;
         route_request(r);
         /* A declared body over the cap: answer now and let MHD close the connection. */
-        if (r->status == 413)
-            return send_reply(r);
+        if (r->status == 413) return send_reply(r);
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
@@ -292,8 +293,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
         *upload_data_size = 0; /* consumed (or discarded) */
         return MHD_YES;
     }
-    if (r->status)
-        return send_reply(r); /* refused while routing */
+    if (r->status) return send_reply(r); /* refused while routing */
     if (r->body_too_large) {
         reply_too_large(r);
         return send_reply(r);
@@ -308,8 +308,7 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **req
     (void)cls;
     (void)conn;
     (void)toe;
-    if (*req_cls)
-        req_free(*req_cls);
+    if (*req_cls) req_free(*req_cls);
     *req_cls = NULL;
 }
 
@@ -328,14 +327,14 @@ int sa_http_start(struct sa_app *app, const char *host, int port, int threads,
                   struct sa_http_server **out, struct sa_err *err)
 {
     *out = NULL;
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *ai = NULL;
     char port_s[16];
     snprintf(port_s, sizeof port_s, "%d", port);
     int gai = getaddrinfo(host, port_s, &hints, &ai);
-    if (gai)
-        return sa_err_set(err, SA_ECONFIG, "HOST=%s: %s", host, gai_strerror(gai));
+    if (gai) return sa_err_set(err, SA_ECONFIG, "HOST=%s: %s", host, gai_strerror(gai));
     struct sa_http_server *srv = calloc(1, sizeof *srv);
     if (!srv) {
         freeaddrinfo(ai);
@@ -345,16 +344,15 @@ int sa_http_start(struct sa_app *app, const char *host, int port, int threads,
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
                      MHD_USE_TURBO | (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0);
     srv->daemon = MHD_start_daemon(
-        flags, (uint16_t)port, NULL, NULL, access_handler, srv, MHD_OPTION_EXTERNAL_LOGGER,
-        mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
-        ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
+        flags, (uint16_t)port, NULL, NULL, access_handler, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+        NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
         MHD_OPTION_NOTIFY_COMPLETED, request_completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)60, MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!srv->daemon) {
         free(srv);
-        return sa_err_set(err, SA_EIO, "cannot listen on %s:%d (port in use or not allowed?)",
-                          host, port);
+        return sa_err_set(err, SA_EIO, "cannot listen on %s:%d (port in use or not allowed?)", host,
+                          port);
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
     srv->port = info ? info->port : port;
@@ -369,8 +367,7 @@ int sa_http_port(const struct sa_http_server *s)
 
 void sa_http_stop(struct sa_http_server *s)
 {
-    if (!s)
-        return;
+    if (!s) return;
     MHD_stop_daemon(s->daemon);
     free(s);
 }

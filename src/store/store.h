@@ -40,11 +40,11 @@ struct sa_exec_row {
 };
 
 struct sa_lead_query {
-    int limit;  /* 1..500 */
-    int offset; /* >= 0 */
-    const char *tier;     /* NULL or "A".."D" */
-    int min_score;        /* -1: any */
-    const char *search;   /* NULL or a case-insensitive substring of company or contact */
+    int limit;          /* 1..500 */
+    int offset;         /* >= 0 */
+    const char *tier;   /* NULL or "A".."D" */
+    int min_score;      /* -1: any */
+    const char *search; /* NULL or a case-insensitive substring of company or contact */
 };
 
 /* The ops every backend implements. All are required unless marked optional. Each
@@ -65,8 +65,7 @@ struct sa_store_ops {
                            const struct sa_exec_row *exec, struct sa_err *err);
     /* Inserts the lead only if its id is new; *inserted says which. */
     int (*insert_lead_if_new)(struct sa_store *s, const struct sa_lead_row *lead,
-                              const struct sa_exec_row *exec, bool *inserted,
-                              struct sa_err *err);
+                              const struct sa_exec_row *exec, bool *inserted, struct sa_err *err);
     /* The lead as a JSON object (new reference), or SA_ENOTFOUND. */
     int (*get_lead)(struct sa_store *s, const char *id, json_t **out, struct sa_err *err);
     /* {"items": [...], "total": N} for the query (new reference). */
@@ -87,20 +86,17 @@ extern const struct sa_store_ops sa_store_sqlite;
 
 /* Opens the store named by a DATABASE_URL ("sqlite://path", "sqlite::memory:"), picking
  * the backend by scheme. Returns 0 and *out, or SA_ECONFIG for an unknown scheme. */
-int sa_store_open(const char *url, int pool_size, struct sa_store **out,
-                  struct sa_err *err) SA_WUR;
+int sa_store_open(const char *url, int pool_size, struct sa_store **out, struct sa_err *err) SA_WUR;
 
 static inline void sa_store_close(struct sa_store *s)
 {
-    if (s)
-        s->ops->close(s);
+    if (s) s->ops->close(s);
 }
 static inline int sa_store_migrate(struct sa_store *s, struct sa_err *err)
 {
     return s->ops->migrate(s, err);
 }
-static inline int sa_store_health(struct sa_store *s, char *detail, size_t cap,
-                                  struct sa_err *err)
+static inline int sa_store_health(struct sa_store *s, char *detail, size_t cap, struct sa_err *err)
 {
     return s->ops->health(s, detail, cap, err);
 }

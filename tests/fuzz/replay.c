@@ -22,15 +22,14 @@ static uint64_t next(void)
 
 static void mutate(uint8_t *buf, size_t *len, size_t cap)
 {
-    static const uint8_t interesting[] = {'"', '\\', '{', '}', '[', ']', ',', ':', '0', '-',
-                                          0xC3, 0xA9, 0xFF, 0x00, 0xE2, 0x80, ' ', 'e'};
+    static const uint8_t interesting[] = {'"', '\\', '{',  '}',  '[',  ']',  ',',  ':', '0',
+                                          '-', 0xC3, 0xA9, 0xFF, 0x00, 0xE2, 0x80, ' ', 'e'};
     size_t ops = 1 + next() % 4;
     for (size_t k = 0; k < ops; k++) {
         size_t at = *len ? (size_t)(next() % *len) : 0;
         switch (next() % 4) {
         case 0: /* flip a byte */
-            if (*len)
-                buf[at] = (uint8_t)(buf[at] ^ (1u << (next() % 8)));
+            if (*len) buf[at] = (uint8_t)(buf[at] ^ (1u << (next() % 8)));
             break;
         case 1: /* insert an interesting byte */
             if (*len < cap) {
@@ -45,8 +44,7 @@ static void mutate(uint8_t *buf, size_t *len, size_t cap)
         default: /* duplicate a run */
             if (*len && *len + 16 <= cap) {
                 size_t run = 1 + next() % 16;
-                if (at + run > *len)
-                    run = *len - at;
+                if (at + run > *len) run = *len - at;
                 memmove(buf + at + run, buf + at, *len - at);
                 (*len) += run;
             }
@@ -57,8 +55,7 @@ static void mutate(uint8_t *buf, size_t *len, size_t cap)
 static int run_file(const char *path, long mutations)
 {
     FILE *f = fopen(path, "rb");
-    if (!f)
-        return 0;
+    if (!f) return 0;
     static uint8_t seed[65536], buf[65536 + 4096];
     size_t n = fread(seed, 1, sizeof seed, f);
     fclose(f);
@@ -98,8 +95,7 @@ int main(int argc, char **argv)
         }
         struct dirent *e;
         while ((e = readdir(d))) {
-            if (e->d_name[0] == '.')
-                continue;
+            if (e->d_name[0] == '.') continue;
             char path[4096];
             snprintf(path, sizeof path, "%s/%s", argv[a], e->d_name);
             files += run_file(path, mutations);

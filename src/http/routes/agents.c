@@ -14,21 +14,19 @@
 #include "http/http.h"
 #include "store/store.h"
 
-static const char *const stream_modes[] = {"values", "updates", "custom", "messages", "debug",
-                                           NULL};
+static const char *const stream_modes[] = {"values",   "updates", "custom",
+                                           "messages", "debug",   NULL};
 
 static bool stream_mode_known(const char *s)
 {
     for (int i = 0; stream_modes[i]; i++)
-        if (strcmp(s, stream_modes[i]) == 0)
-            return true;
+        if (strcmp(s, stream_modes[i]) == 0) return true;
     return false;
 }
 
 static bool thread_id_valid(const char *s, size_t n)
 {
-    if (n == 0 || n > SA_THREAD_ID_MAX)
-        return false;
+    if (n == 0 || n > SA_THREAD_ID_MAX) return false;
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
         if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
@@ -56,9 +54,9 @@ static void parse_envelope(json_t *body, struct envelope *env, json_t *detail)
     else if (!json_is_string(at))
         sa_detail_add(detail, "body.agent_type", "string_type", "Input should be a valid string");
     else if ((env->type = sa_agent_type_parse(json_string_value(at))) < 0)
-        sa_detail_add(detail, "body.agent_type", "enum", "Input should be one of: %s (got \"%.*s\")",
-                      sa_agent_type_names(), sa_utf8_cut(json_string_value(at), 60),
-                      json_string_value(at));
+        sa_detail_add(detail, "body.agent_type", "enum",
+                      "Input should be one of: %s (got \"%.*s\")", sa_agent_type_names(),
+                      sa_utf8_cut(json_string_value(at), 60), json_string_value(at));
 
     json_t *tid = json_object_get(body, "thread_id");
     if (tid && !json_is_null(tid)) {
@@ -125,8 +123,7 @@ static json_t *resolve_input(struct sa_req *r, json_t *body, const struct envelo
                              json_t *detail)
 {
     json_t *input = json_object_get(body, "input");
-    if (input && !json_is_null(input))
-        return json_incref(input);
+    if (input && !json_is_null(input)) return json_incref(input);
     if (!env->lead_id) {
         sa_detail_add(detail, "body.input", "missing",
                       "Field required (the lead to process; or give lead_id of a stored lead)");
@@ -177,8 +174,7 @@ static void reply_stream(struct sa_req *r, const struct envelope *env, json_t *r
         sse_event(&b, "updates", upd);
         json_decref(upd);
     }
-    if (env->modes[0])
-        sse_event(&b, "values", response);
+    if (env->modes[0]) sse_event(&b, "values", response);
     if (env->modes[4]) {
         json_t *dbg = json_pack("{s:s, s:{s:s, s:O}}", "type", "task_result", "payload", "name",
                                 agent, "result", output);
@@ -194,8 +190,7 @@ static void reply_stream(struct sa_req *r, const struct envelope *env, json_t *r
 void sa_route_invoke(struct sa_req *r)
 {
     json_t *body = sa_req_json(r);
-    if (!body)
-        return;
+    if (!body) return;
     json_t *detail = json_array();
     json_t *input = NULL;
     struct sa_lead lead = {0};
@@ -213,8 +208,7 @@ void sa_route_invoke(struct sa_req *r)
                        sa_agent_type_name((enum sa_agent_type)env.type));
         goto out;
     }
-    if (json_array_size(detail) == 0)
-        input = resolve_input(r, body, &env, detail);
+    if (json_array_size(detail) == 0) input = resolve_input(r, body, &env, detail);
     if (r->status) /* resolve_input answered (404/503) */
         goto out;
     if (input && !json_is_object(input))
@@ -240,19 +234,19 @@ void sa_route_invoke(struct sa_req *r)
             sa_reply_error(r, 503, "service_unavailable", "", "store_error",
                            "The lead could not be saved; nothing was written. Try again.");
         else
-            sa_reply_error(r, 500, "internal_error", "", "internal_error",
-                           "The agent failed: %s", sa_strerror(rc));
+            sa_reply_error(r, 500, "internal_error", "", "internal_error", "The agent failed: %s",
+                           sa_strerror(rc));
         goto out;
     }
     char now[SA_ISO8601_LEN];
     sa_iso8601_now(now);
     double latency = sa_ns_to_ms(sa_now_ns() - r->start_ns);
-    json_t *resp = json_pack(
-        "{s:s, s:s, s:s, s:s, s:s, s:o, s:{s:f, s:f, s:s}, s:s}", "status", "success",
-        "agent_type", sa_agent_type_name(req.type), "thread_id", res.thread_id, "lead_id",
-        res.lead_id, "execution_id", res.execution_id, "output", json_incref(res.output),
-        "metadata", "latency_ms", latency, "processing_time_ms", res.processing_ms, "engine",
-        "rules", "timestamp", now);
+    json_t *resp =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:{s:f, s:f, s:s}, s:s}", "status", "success",
+                  "agent_type", sa_agent_type_name(req.type), "thread_id", res.thread_id, "lead_id",
+                  res.lead_id, "execution_id", res.execution_id, "output", json_incref(res.output),
+                  "metadata", "latency_ms", latency, "processing_time_ms", res.processing_ms,
+                  "engine", "rules", "timestamp", now);
     sa_invoke_res_clear(&res);
     if (env.stream) {
         reply_stream(r, &env, resp);
@@ -278,8 +272,7 @@ void sa_route_agent_reset(struct sa_req *r)
     if (t < 0) {
         sa_reply_error(r, 404, "not_found", "path.agent_type", "enum",
                        "Unknown agent type \"%.*s\"; expected one of: %s",
-                       sa_utf8_cut(r->params[0], 60), r->params[0],
-                       sa_agent_type_names());
+                       sa_utf8_cut(r->params[0], 60), r->params[0], sa_agent_type_names());
         return;
     }
     sa_agents_reset(r->app->agents, (enum sa_agent_type)t);

@@ -16,18 +16,17 @@ static void store_unavailable(struct sa_req *r, const struct sa_err *err)
                    "The database is unavailable; try again");
 }
 
-static void int_param(struct sa_req *r, const char *name, long min, long max, long dflt,
-                      long *out, json_t *detail)
+static void int_param(struct sa_req *r, const char *name, long min, long max, long dflt, long *out,
+                      json_t *detail)
 {
     const char *s = sa_req_query(r, name);
     *out = dflt;
-    if (!s)
-        return;
+    if (!s) return;
     if (sa_parse_long(s, min, max, out)) {
         char loc[64];
         snprintf(loc, sizeof loc, "query.%s", name);
-        sa_detail_add(detail, loc, "int_parsing", "Input should be an integer from %ld to %ld",
-                      min, max);
+        sa_detail_add(detail, loc, "int_parsing", "Input should be an integer from %ld to %ld", min,
+                      max);
         *out = dflt;
     }
 }

@@ -15,8 +15,7 @@
 static void size_ok(const char *s, long min, long max)
 {
     long a = 0, b = 0;
-    if (sa_parse_company_size(s, &a, &b) != 0)
-        fail_msg("company size \"%s\" was refused", s);
+    if (sa_parse_company_size(s, &a, &b) != 0) fail_msg("company size \"%s\" was refused", s);
     assert_int_equal(a, min);
     assert_int_equal(b, max);
 }
@@ -37,7 +36,7 @@ static void test_company_size_forms(void **state)
     size_ok("250", 250, 250);
     size_ok("11 to 50", 11, 50);
     long a, b;
-    const char *bad[] = {"lots", "", "-5",     "0",         "200-50",           "1.5",
+    const char *bad[] = {"lots", "",       "-5",     "0",    "200-50",        "1.5",
                          "10-",  "abc 10", "1000++", "5,00", "over 10000000", "1,0000"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         if (sa_parse_company_size(bad[i], &a, &b) == 0)
@@ -90,8 +89,8 @@ static void test_phone_and_revenue_edges(void **state)
     for (size_t i = 0; i < 3 + 4; i++) {
         bool want = i < 3;
         const char *phone = want ? ok[i] : bad[i - 3];
-        json_t *in = json_pack("{s:s, s:{s:s}, s:f}", "company_name", "X", "contact_info",
-                               "phone", phone, "annual_revenue", -0.0);
+        json_t *in = json_pack("{s:s, s:{s:s}, s:f}", "company_name", "X", "contact_info", "phone",
+                               phone, "annual_revenue", -0.0);
         json_t *detail = json_array();
         struct sa_lead lead;
         int rc = sa_lead_parse(in, "", &lead, detail);
@@ -115,8 +114,7 @@ static bool has_loc(json_t *detail, const char *want)
         char *loc = json_dumps(json_object_get(e, "loc"), JSON_COMPACT);
         bool hit = strcmp(loc, want) == 0;
         free(loc);
-        if (hit)
-            return true;
+        if (hit) return true;
     }
     return false;
 }
@@ -124,10 +122,10 @@ static bool has_loc(json_t *detail, const char *want)
 static void test_parse_reports_every_field(void **state)
 {
     (void)state;
-    json_t *in = json_pack(
-        "{s:s, s:i, s:s, s:{s:s, s:s, s:s}, s:[s, i], s:s}", "company_name", "   ", "industry",
-        7, "company_size", "lots", "contact_info", "email", "nope", "phone", "12",
-        "linkedin_url", "https://example.com/x", "signals", "ok", 3, "website", "not a url");
+    json_t *in = json_pack("{s:s, s:i, s:s, s:{s:s, s:s, s:s}, s:[s, i], s:s}", "company_name",
+                           "   ", "industry", 7, "company_size", "lots", "contact_info", "email",
+                           "nope", "phone", "12", "linkedin_url", "https://example.com/x",
+                           "signals", "ok", 3, "website", "not a url");
     json_t *detail = json_array();
     struct sa_lead lead;
     assert_int_equal(sa_lead_parse(in, "body.input", &lead, detail), SA_EINVAL);
@@ -148,8 +146,8 @@ static void test_parse_normalises_and_keeps_unknown(void **state)
 {
     (void)state;
     json_t *in = json_pack("{s:s, s:i, s:s, s:{s:s}, s:s}", "company_name", "  Acme  ",
-                           "company_size", 350, "annual_revenue", "$12M", "contact_info",
-                           "email", "a@acme.io", "crm_owner", "bob");
+                           "company_size", 350, "annual_revenue", "$12M", "contact_info", "email",
+                           "a@acme.io", "crm_owner", "bob");
     json_t *detail = json_array();
     struct sa_lead lead;
     assert_int_equal(sa_lead_parse(in, "", &lead, detail), 0);

@@ -41,12 +41,10 @@ static void score_json(const char *text, struct sa_score *s)
 {
     json_error_t je;
     json_t *in = json_loads(text, 0, &je);
-    if (!in)
-        fail_msg("bad test JSON: %s", je.text);
+    if (!in) fail_msg("bad test JSON: %s", je.text);
     json_t *detail = json_array();
     struct sa_lead lead;
-    if (sa_lead_parse(in, "", &lead, detail))
-        fail_msg("lead refused: %s", json_dumps(detail, 0));
+    if (sa_lead_parse(in, "", &lead, detail)) fail_msg("lead refused: %s", json_dumps(detail, 0));
     sa_model_score(model, &lead, s);
     sa_lead_clear(&lead);
     json_decref(detail);
@@ -56,8 +54,7 @@ static void score_json(const char *text, struct sa_score *s)
 static const struct sa_factor *factor(const struct sa_score *s, const char *name)
 {
     for (int i = 0; i < SA_F_COUNT; i++)
-        if (strcmp(s->factors[i].name, name) == 0)
-            return &s->factors[i];
+        if (strcmp(s->factors[i].name, name) == 0) return &s->factors[i];
     fail_msg("no factor %s", name);
     return NULL;
 }
@@ -207,8 +204,7 @@ static void test_unknown_signals_capped(void **state)
     struct sa_score s;
     score_json("{\"company_name\":\"A\",\"signals\":[\"x\",\"x\",\"x\",\"x\"]}", &s);
     assert_int_equal(factor(&s, "signals")->points, 1);
-    score_json("{\"company_name\":\"A\",\"signals\":[\"a\",\"b\",\"c\",\"d\",\"e\",\"f\"]}",
-               &s);
+    score_json("{\"company_name\":\"A\",\"signals\":[\"a\",\"b\",\"c\",\"d\",\"e\",\"f\"]}", &s);
     assert_int_equal(factor(&s, "signals")->points, 3);
 }
 
@@ -277,8 +273,7 @@ static void load_modified(const char *from, const char *to, char *msg, size_t ca
     struct sa_model *m = NULL;
     int rc = sa_model_load(tmpdir, &m, &err);
     snprintf(msg, cap, "%s", rc ? err.msg : "");
-    if (rc)
-        assert_int_equal(rc, SA_ECONFIG);
+    if (rc) assert_int_equal(rc, SA_ECONFIG);
     sa_model_free(m);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
@@ -308,9 +303,12 @@ static void test_bad_data_files(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_tiers_and_invariants), cmocka_unit_test(test_deterministic),
-        cmocka_unit_test(test_industry_matching),    cmocka_unit_test(test_contact_quality),
-        cmocka_unit_test(test_signals),              cmocka_unit_test(test_size_moves_score),
+        cmocka_unit_test(test_tiers_and_invariants),
+        cmocka_unit_test(test_deterministic),
+        cmocka_unit_test(test_industry_matching),
+        cmocka_unit_test(test_contact_quality),
+        cmocka_unit_test(test_signals),
+        cmocka_unit_test(test_size_moves_score),
         cmocka_unit_test(test_bad_data_files),
         cmocka_unit_test(test_multibyte_text),
         cmocka_unit_test(test_unknown_signals_capped),

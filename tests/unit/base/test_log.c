@@ -34,8 +34,8 @@ static void test_mask_phone(void **state)
     (void)state;
     check("+1 (415) 555-0134", "+* (***) ***-**34");
     check("call 020 7946 0018 now", "call *** **** **18 now");
-    check("order 12345", "order 12345");                     /* too short for a phone */
-    check("id 3f2a1b9c12345678d", "id 3f2a1b9c12345678d");   /* digits glued to letters */
+    check("order 12345", "order 12345");                   /* too short for a phone */
+    check("id 3f2a1b9c12345678d", "id 3f2a1b9c12345678d"); /* digits glued to letters */
 }
 
 static void test_log_line_is_json_and_masked(void **state)

@@ -48,8 +48,7 @@ static struct graph *compile(struct graph_builder *b, const struct graph_compile
 {
     struct graph *g = NULL;
     struct sa_err err = {0};
-    if (graph_compile(b, o, &g, &err))
-        fail_msg("compile: %s", err.msg);
+    if (graph_compile(b, o, &g, &err)) fail_msg("compile: %s", err.msg);
     graph_builder_free(b);
     return g;
 }
@@ -69,8 +68,7 @@ static void expect_ok(struct graph *g, const char *input, const char *thread, co
 {
     struct sa_err err = {0};
     int rc = invoke(g, input, thread, resume, res, &err);
-    if (rc)
-        fail_msg("invoke failed (%d): %s", rc, err.msg);
+    if (rc) fail_msg("invoke failed (%d): %s", rc, err.msg);
 }
 
 static const char *str(const json_t *o, const char *k)
@@ -105,7 +103,9 @@ static void test_last_value_two_writes_fail(void **state)
 static void test_append_order_is_deterministic(void **state)
 {
     (void)state;
-    struct setter p[4] = {{.key = "log", .json = "[\"p1\"]"}, {.key = "log", .json = "[\"p2\"]"}, {.key = "log", .json = "[\"p3\"]"},
+    struct setter p[4] = {{.key = "log", .json = "[\"p1\"]"},
+                          {.key = "log", .json = "[\"p2\"]"},
+                          {.key = "log", .json = "[\"p3\"]"},
                           {.key = "log", .json = "\"p4\""}};
     struct graph_builder *bd = graph_builder_new();
     graph_add_channel(bd, "log", GRAPH_APPEND, NULL, NULL, NULL);
@@ -130,8 +130,7 @@ static void test_append_order_is_deterministic(void **state)
 static json_t *max_reducer(const json_t *cur, const json_t *w, void *arg)
 {
     (void)arg;
-    if (!json_is_integer(w))
-        return NULL;
+    if (!json_is_integer(w)) return NULL;
     return json_integer(cur && json_integer_value(cur) > json_integer_value(w)
                             ? json_integer_value(cur)
                             : json_integer_value(w));
@@ -152,8 +151,10 @@ static int reader_node(const json_t *state, json_t **update, struct graph_ctx *c
 static void test_reducers(void **state)
 {
     (void)state;
-    struct setter a = {.key = "m", .json = "{\"a\": 1, \"b\": 1}"}, b = {.key = "m", .json = "{\"b\": 2}"};
-    struct setter s1 = {.key = "n", .json = "2"}, s2 = {.key = "n", .json = "3"}, c1 = {.key = "mx", .json = "7"}, c2 = {.key = "mx", .json = "4"};
+    struct setter a = {.key = "m", .json = "{\"a\": 1, \"b\": 1}"},
+                  b = {.key = "m", .json = "{\"b\": 2}"};
+    struct setter s1 = {.key = "n", .json = "2"}, s2 = {.key = "n", .json = "3"},
+                  c1 = {.key = "mx", .json = "7"}, c2 = {.key = "mx", .json = "4"};
     struct setter t1 = {.key = "topic", .json = "\"t\""}, e1 = {.key = "eph", .json = "\"e\""};
     json_t *seen_next = NULL, *seen_later = NULL;
     struct graph_builder *bd = graph_builder_new();
@@ -208,7 +209,8 @@ static int route_by_score(const json_t *state, json_t **next, void *arg)
 static void test_conditional_edges(void **state)
 {
     (void)state;
-    struct setter score = {.key = "score", .json = "70"}, hi = {.key = "route", .json = "\"hi\""}, lo = {.key = "route", .json = "\"lo\""};
+    struct setter score = {.key = "score", .json = "70"}, hi = {.key = "route", .json = "\"hi\""},
+                  lo = {.key = "route", .json = "\"lo\""};
     json_t *pm = json_pack("{s:s, s:s}", "high", "hi", "low", GRAPH_END);
     struct graph_builder *bd = graph_builder_new();
     graph_add_channel(bd, "score", GRAPH_LAST_VALUE, NULL, NULL, NULL);
@@ -240,8 +242,9 @@ static void test_conditional_edges(void **state)
 static void test_join_waits_for_all(void **state)
 {
     (void)state;
-    struct setter a = {.key = "log", .json = "[\"a\"]"}, b1 = {.key = "log", .json = "[\"b1\"]"}, b2 = {.key = "log", .json = "[\"b2\"]"},
-                  c = {.key = "log", .json = "[\"c\"]"}, d = {.key = "log", .json = "[\"d\"]"};
+    struct setter a = {.key = "log", .json = "[\"a\"]"}, b1 = {.key = "log", .json = "[\"b1\"]"},
+                  b2 = {.key = "log", .json = "[\"b2\"]"}, c = {.key = "log", .json = "[\"c\"]"},
+                  d = {.key = "log", .json = "[\"d\"]"};
     struct graph_builder *bd = graph_builder_new();
     graph_add_channel(bd, "log", GRAPH_APPEND, NULL, NULL, NULL);
     graph_add_node(bd, "a", set_node, &a, NULL);
@@ -391,8 +394,8 @@ static void test_retry(void **state)
 {
     (void)state;
     struct setter flaky = {.key = "x", .json = "1", .fail_first = 2};
-    struct graph_node_opts opts = {.retry = {.max_attempts = 3, .initial_interval = 0.001,
-                                             .backoff_factor = 2}};
+    struct graph_node_opts opts = {
+        .retry = {.max_attempts = 3, .initial_interval = 0.001, .backoff_factor = 2}};
     struct graph_builder *bd = graph_builder_new();
     graph_add_channel(bd, "x", GRAPH_LAST_VALUE, NULL, NULL, NULL);
     graph_add_node(bd, "flaky", set_node, &flaky, &opts);
@@ -428,14 +431,10 @@ static void test_validation(void **state)
     for (int i = 0; i < 4; i++) {
         struct graph_builder *bd = graph_builder_new();
         graph_add_node(bd, "a", set_node, &s, NULL);
-        if (cases[i].kind != 2)
-            graph_add_edge(bd, GRAPH_START, "a");
-        if (cases[i].kind == 0)
-            graph_add_edge(bd, "a", "ghost");
-        if (cases[i].kind == 1)
-            graph_add_node(bd, "island", set_node, &s, NULL);
-        if (cases[i].kind == 3)
-            graph_add_node(bd, "a", set_node, &s, NULL);
+        if (cases[i].kind != 2) graph_add_edge(bd, GRAPH_START, "a");
+        if (cases[i].kind == 0) graph_add_edge(bd, "a", "ghost");
+        if (cases[i].kind == 1) graph_add_node(bd, "island", set_node, &s, NULL);
+        if (cases[i].kind == 3) graph_add_node(bd, "a", set_node, &s, NULL);
         struct graph *g = NULL;
         struct sa_err err = {0};
         assert_int_equal(graph_compile(bd, NULL, &g, &err), SA_EINVAL);
@@ -471,8 +470,8 @@ static void chain_build(struct chain *c, struct graph_saver *sv, const char *con
     graph_add_edge(bd, "n1", "n2");
     graph_add_edge(bd, "n2", "n3");
     graph_add_edge(bd, "n3", GRAPH_END);
-    struct graph_compile_opts o = {.saver = sv, .interrupt_before = before,
-                                   .interrupt_after = after};
+    struct graph_compile_opts o = {
+        .saver = sv, .interrupt_before = before, .interrupt_after = after};
     c->g = compile(bd, &o);
 }
 
@@ -504,7 +503,8 @@ static void test_parallel_step_partial_failure(void **state)
 {
     (void)state;
     struct graph_saver *sv = graph_saver_memory_new();
-    struct setter p1 = {.key = "log", .json = "[\"p1\"]"}, p2 = {.key = "log", .json = "[\"p2\"]", .fail_first = 1};
+    struct setter p1 = {.key = "log", .json = "[\"p1\"]"},
+                  p2 = {.key = "log", .json = "[\"p2\"]", .fail_first = 1};
     struct graph_builder *bd = graph_builder_new();
     graph_add_channel(bd, "log", GRAPH_APPEND, NULL, NULL, NULL);
     graph_add_node(bd, "p1", set_node, &p1, NULL);
@@ -536,13 +536,11 @@ static int approver(const json_t *state, json_t **update, struct graph_ctx *ctx,
     json_t *q1 = json_pack("{s:s}", "question", "send the e-mail?");
     const json_t *a1 = graph_interrupt(ctx, q1);
     json_decref(q1);
-    if (!a1)
-        return SA_EINTERRUPT;
+    if (!a1) return SA_EINTERRUPT;
     json_t *q2 = json_pack("{s:s}", "question", "book the meeting?");
     const json_t *a2 = graph_interrupt(ctx, q2);
     json_decref(q2);
-    if (!a2)
-        return SA_EINTERRUPT;
+    if (!a2) return SA_EINTERRUPT;
     *update = json_pack("{s:O, s:O}", "email", a1, "meeting", a2);
     return 0;
 }
@@ -586,8 +584,9 @@ static void test_interrupt_and_resume(void **state)
     json_t *yes = json_string("yes");
     expect_ok(g, NULL, "hitl", yes, &res); /* second interrupt now */
     assert_int_equal(res.status, GRAPH_INTERRUPTED);
-    assert_string_equal(str(json_object_get(json_array_get(res.interrupts, 0), "value"), "question"),
-                        "book the meeting?");
+    assert_string_equal(
+        str(json_object_get(json_array_get(res.interrupts, 0), "value"), "question"),
+        "book the meeting?");
     graph_result_clear(&res);
     json_t *later = json_string("tuesday");
     expect_ok(g, NULL, "hitl", later, &res);
@@ -656,10 +655,12 @@ static void test_history_update_and_fork(void **state)
     assert_int_equal(graph_get_state_history(c.g, "h", 0, &hist, &err), 0);
     assert_int_equal(json_array_size(hist), 4); /* input, n1, n2, n3 */
     json_t *newest = json_array_get(hist, 0), *after_n1 = json_array_get(hist, 2);
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(newest, "metadata"), "step")),
-                     2);
-    assert_string_equal(str(json_object_get(json_array_get(hist, 3), "metadata"), "source"), "input");
-    assert_string_equal(json_string_value(json_array_get(json_object_get(after_n1, "next"), 0)), "n2");
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(newest, "metadata"), "step")), 2);
+    assert_string_equal(str(json_object_get(json_array_get(hist, 3), "metadata"), "source"),
+                        "input");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(after_n1, "next"), 0)),
+                        "n2");
     /* fork: from the checkpoint after n1, write b as n2 would have, and continue */
     const char *fork_from = str(json_object_get(after_n1, "config"), "checkpoint_id");
     char new_id[40];
@@ -679,9 +680,9 @@ static void test_history_update_and_fork(void **state)
     graph_result_clear(&res);
     /* the original branch is still readable */
     json_t *old = NULL;
-    assert_int_equal(graph_get_state(c.g, "h", str(json_object_get(newest, "config"),
-                                                   "checkpoint_id"),
-                                     &old, &err),
+    assert_int_equal(graph_get_state(c.g, "h",
+                                     str(json_object_get(newest, "config"), "checkpoint_id"), &old,
+                                     &err),
                      0);
     assert_int_equal(json_integer_value(json_object_get(json_object_get(old, "values"), "b")), 2);
     json_decref(old);
@@ -753,7 +754,8 @@ static void test_checkpoint_growth_and_sqlite(void **state)
             fail_msg("bytes grew %zu -> %zu for 4x the steps", b1, b4);
         json_t *snap = NULL;
         assert_int_equal(graph_get_state(g, "long", NULL, &snap, &err), 0);
-        assert_int_equal(json_integer_value(json_object_get(json_object_get(snap, "values"), "n")), 0);
+        assert_int_equal(json_integer_value(json_object_get(json_object_get(snap, "values"), "n")),
+                         0);
         json_decref(snap);
         graph_free(g);
         graph_saver_free(sv);
@@ -813,7 +815,9 @@ static void test_streaming(void **state)
     struct graph_compile_opts o = {.saver = sv};
     struct graph *g = compile(bd, &o);
     json_t *log = json_array();
-    struct graph_run_opts ro = {.thread_id = "s", .on_event = collect, .event_arg = log,
+    struct graph_run_opts ro = {.thread_id = "s",
+                                .on_event = collect,
+                                .event_arg = log,
                                 .stream_modes = GRAPH_STREAM_VALUES | GRAPH_STREAM_UPDATES |
                                                 GRAPH_STREAM_CUSTOM | GRAPH_STREAM_CHECKPOINTS |
                                                 GRAPH_STREAM_TASKS | GRAPH_STREAM_DEBUG};
@@ -844,7 +848,8 @@ static void test_streaming(void **state)
             assert_string_equal(str(d, "progress"), "half way");
         }
         if (mode == GRAPH_STREAM_UPDATES)
-            assert_int_equal(json_integer_value(json_object_get(json_object_get(d, "emit"), "x")), 1);
+            assert_int_equal(json_integer_value(json_object_get(json_object_get(d, "emit"), "x")),
+                             1);
     }
     assert_true(start < custom && custom < result);
     graph_result_clear(&res);
@@ -859,7 +864,8 @@ static void test_durability_exit(void **state)
 {
     (void)state;
     struct graph_saver *sv = graph_saver_memory_new();
-    struct setter a = {.key = "a", .json = "1"}, b = {.key = "b", .json = "2"}, c = {.key = "c", .json = "3"};
+    struct setter a = {.key = "a", .json = "1"}, b = {.key = "b", .json = "2"},
+                  c = {.key = "c", .json = "3"};
     struct graph_builder *bd = graph_builder_new();
     graph_add_channel(bd, "a", GRAPH_LAST_VALUE, NULL, NULL, NULL);
     graph_add_channel(bd, "b", GRAPH_LAST_VALUE, NULL, NULL, NULL);
@@ -894,13 +900,16 @@ static void test_corrupt_checkpoint(void **state)
     struct graph_saver *sv = graph_saver_memory_new();
     struct chain c;
     chain_build(&c, sv, NULL, NULL);
-    const char *blobs[] = {"not json", "{\"values\": 3}", "{\"v\":1,\"step\":0,\"values\":{\"zz\":1},"
+    const char *blobs[] = {"not json", "{\"values\": 3}",
+                           "{\"v\":1,\"step\":0,\"values\":{\"zz\":1},"
                            "\"cleared\":[],\"versions\":{},\"seen\":{},\"sends\":[]}"};
     for (int i = 0; i < 3; i++) {
         char thread[16];
         snprintf(thread, sizeof thread, "bad%d", i);
-        struct graph_record r = {.id = "019a0000-0000-7000-8000-000000000001", .full = true,
-                                 .blob = (char *)blobs[i], .blob_len = strlen(blobs[i])};
+        struct graph_record r = {.id = "019a0000-0000-7000-8000-000000000001",
+                                 .full = true,
+                                 .blob = (char *)blobs[i],
+                                 .blob_len = strlen(blobs[i])};
         struct sa_err err = {0};
         assert_int_equal(sv->ops->put(sv, thread, &r, &err), 0);
         json_t *snap = NULL;
@@ -910,7 +919,6 @@ static void test_corrupt_checkpoint(void **state)
     graph_free(c.g);
     graph_saver_free(sv);
 }
-
 
 /* Pins subgraphs: a compiled graph as a node gets the parent's state (its own keys),
  * its results come back as the node's update, it checkpoints under its own namespace,
@@ -947,14 +955,16 @@ static void test_subgraph(void **state)
     struct graph_result res;
     expect_ok(g, "{}", "p", NULL, &res);
     assert_int_equal(res.status, GRAPH_INTERRUPTED);
-    assert_string_equal(str(json_object_get(json_array_get(res.interrupts, 0), "value"), "question"),
-                        "send the e-mail?");
+    assert_string_equal(
+        str(json_object_get(json_array_get(res.interrupts, 0), "value"), "question"),
+        "send the e-mail?");
     graph_result_clear(&res);
     json_t *a1 = json_string("yes"), *a2 = json_string("friday");
     expect_ok(g, NULL, "p", a1, &res);
     assert_int_equal(res.status, GRAPH_INTERRUPTED);
-    assert_string_equal(str(json_object_get(json_array_get(res.interrupts, 0), "value"), "question"),
-                        "book the meeting?");
+    assert_string_equal(
+        str(json_object_get(json_array_get(res.interrupts, 0), "value"), "question"),
+        "book the meeting?");
     graph_result_clear(&res);
     expect_ok(g, NULL, "p", a2, &res);
     assert_int_equal(res.status, GRAPH_DONE);
@@ -1006,7 +1016,6 @@ static void test_timeout(void **state)
     assert_int_equal(runs, 2);
     graph_free(g);
 }
-
 
 /* Pins retention, which LangGraph's open-source savers lack: prune-to-latest keeps one
  * checkpoint with the same state (and its pending interrupt), delete_thread removes a
@@ -1070,7 +1079,6 @@ static void test_retention(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
-
 /* Pins durability "async": the same checkpoints as "sync" (one per step), stored by the
  * time the run returns, and interrupts resume the same way. */
 static void test_durability_async(void **state)
@@ -1114,7 +1122,6 @@ static void test_durability_async(void **state)
     graph_saver_free(sv);
 }
 
-
 static int big_writer(const json_t *state, json_t **update, struct graph_ctx *ctx, void *arg)
 {
     (void)state;
@@ -1146,8 +1153,7 @@ static void test_large_state_compressed(void **state)
     int recs;
     size_t bytes = thread_bytes(sv, "z", &recs);
     assert_int_equal(recs, 2);
-    if (bytes > 5000)
-        fail_msg("20 KB of state took %zu bytes: not compressed", bytes);
+    if (bytes > 5000) fail_msg("20 KB of state took %zu bytes: not compressed", bytes);
     json_t *snap = NULL;
     struct sa_err err = {0};
     assert_int_equal(graph_get_state(g, "z", NULL, &snap, &err), 0);
@@ -1159,13 +1165,11 @@ static void test_large_state_compressed(void **state)
     graph_saver_free(sv);
 }
 
-
 static int crash_node(const json_t *state, json_t **update, struct graph_ctx *ctx, void *arg)
 {
     (void)state;
     (void)ctx;
-    if (*(int *)arg)
-        _exit(3); /* the process dies mid-step, after p1 finished */
+    if (*(int *)arg) _exit(3); /* the process dies mid-step, after p1 finished */
     *update = json_pack("{s:[s]}", "log", "p2");
     return 0;
 }
@@ -1197,16 +1201,14 @@ static void test_crash_mid_step(void **state)
     if (pid == 0) {
         struct graph_saver *sv = NULL;
         struct sa_err err = {0};
-        if (graph_saver_sqlite_open(path, &sv, &err))
-            _exit(1);
+        if (graph_saver_sqlite_open(path, &sv, &err)) _exit(1);
         struct setter p1 = {.key = "log", .json = "[\"p1\"]"};
         int crash = 1;
         struct graph *g = crash_graph(sv, &p1, &crash);
         json_t *in = json_object();
         struct graph_run_opts o = {.thread_id = "c"};
         struct graph_result res;
-        if (graph_invoke(g, in, &o, &res, &err) == 0)
-            _exit(4); /* finished: p2 did not crash */
+        if (graph_invoke(g, in, &o, &res, &err) == 0) _exit(4); /* finished: p2 did not crash */
         _exit(2); /* not reached: p2 exits the process */
     }
     int status = 0;
@@ -1232,7 +1234,6 @@ static void test_crash_mid_step(void **state)
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     assert_int_equal(system(cmd), 0);
 }
-
 
 /* Pins replay (time travel): invoking from a past checkpoint re-runs the steps after it
  * on a new branch; the thread's latest state becomes that branch's. */

@@ -22,8 +22,7 @@ static int setup(void **state)
 {
     (void)state;
     snprintf(dir, sizeof dir, "/tmp/sa_store_XXXXXX");
-    if (!mkdtemp(dir))
-        return -1;
+    if (!mkdtemp(dir)) return -1;
     snprintf(url, sizeof url, "sqlite://%s/sub/db.sqlite", dir); /* parent dir is created */
     return 0;
 }
@@ -40,24 +39,34 @@ static struct sa_store *open_store(void)
 {
     struct sa_store *s = NULL;
     struct sa_err err = {0};
-    if (sa_store_open(url, 3, &s, &err) || sa_store_migrate(s, &err))
-        fail_msg("open: %s", err.msg);
+    if (sa_store_open(url, 3, &s, &err) || sa_store_migrate(s, &err)) fail_msg("open: %s", err.msg);
     return s;
 }
 
 static struct sa_lead_row lead(const char *id, const char *name, int score, const char *tier)
 {
-    return (struct sa_lead_row){.id = id, .company_name = name, .employees_min = -1,
-                                .employees_max = -1, .annual_revenue = -1, .data = "{}",
-                                .score = score, .tier = tier, .reasoning = "r",
+    return (struct sa_lead_row){.id = id,
+                                .company_name = name,
+                                .employees_min = -1,
+                                .employees_max = -1,
+                                .annual_revenue = -1,
+                                .data = "{}",
+                                .score = score,
+                                .tier = tier,
+                                .reasoning = "r",
                                 .contact_email = "x@acme.io"};
 }
 
 static struct sa_exec_row exec(const char *id, const char *lead_id)
 {
-    return (struct sa_exec_row){.id = id, .lead_id = lead_id, .agent_type = "qualification",
-                                .thread_id = "t1", .success = true, .input = "{}",
-                                .output = "{\"score\":1}", .processing_time_ms = 0.01};
+    return (struct sa_exec_row){.id = id,
+                                .lead_id = lead_id,
+                                .agent_type = "qualification",
+                                .thread_id = "t1",
+                                .success = true,
+                                .input = "{}",
+                                .output = "{\"score\":1}",
+                                .processing_time_ms = 0.01};
 }
 
 static long count(struct sa_store *s, const char *table)
