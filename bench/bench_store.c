@@ -89,7 +89,8 @@ int main(int argc, char **argv)
     output[0] = '"';
     output[sizeof output - 2] = '"';
     char dir[] = "/tmp/sa_bench_store_XXXXXX";
-    if (!mkdtemp(dir)) return 1;
+    if (!mkdtemp(dir))
+        return 1;
     char url[128];
     snprintf(url, sizeof url, "sqlite://%s/bench.db", dir);
     struct sa_err err = {0};

@@ -56,7 +56,8 @@ static const struct sa_metric_desc m_http_seconds = {
 
 static int setup_metrics(struct sa_app *app, struct sa_err *err)
 {
-    if (!(app->metrics = sa_metrics_new())) return sa_err_set(err, SA_ENOMEM, "out of memory");
+    if (!(app->metrics = sa_metrics_new()))
+        return sa_err_set(err, SA_ENOMEM, "out of memory");
     app->m_agent_seconds = sa_metrics_register(app->metrics, &m_agent_seconds);
     app->m_agent_success = sa_metrics_register(app->metrics, &m_agent_success);
     app->m_agent_errors = sa_metrics_register(app->metrics, &m_agent_errors);
@@ -74,7 +75,8 @@ int sa_app_open(const struct sa_config *cfg, struct sa_app **out, struct sa_err 
 {
     *out = NULL;
     struct sa_app *app = calloc(1, sizeof *app);
-    if (!app) return sa_err_set(err, SA_ENOMEM, "out of memory");
+    if (!app)
+        return sa_err_set(err, SA_ENOMEM, "out of memory");
     app->cfg = *cfg;
     app->started_ns = sa_now_ns();
     sa_iso8601_now(app->started_at);
@@ -92,7 +94,8 @@ int sa_app_open(const struct sa_config *cfg, struct sa_app **out, struct sa_err 
 
 void sa_app_close(struct sa_app *app)
 {
-    if (!app) return;
+    if (!app)
+        return;
     sa_agents_free(app->agents);
     sa_store_close(app->store);
     sa_model_free(app->model);
@@ -126,16 +129,11 @@ static void record_agent(struct sa_app *app, enum sa_agent_type t, double second
 static const char *error_code_label(int rc)
 {
     switch (rc) {
-    case SA_ENOTIMPL:
-        return "not_implemented";
-    case SA_ESTORE:
-        return "store_error";
-    case SA_ENOMEM:
-        return "out_of_memory";
-    case SA_EINVAL:
-        return "invalid_input";
-    default:
-        return "internal_error";
+    case SA_ENOTIMPL: return "not_implemented";
+    case SA_ESTORE: return "store_error";
+    case SA_ENOMEM: return "out_of_memory";
+    case SA_EINVAL: return "invalid_input";
+    default: return "internal_error";
     }
 }
 
@@ -225,7 +223,8 @@ int sa_app_invoke(struct sa_app *app, const struct sa_invoke_req *req, struct sa
     free(output);
     record_agent(app, req->type, (double)ns / 1e9, rc ? error_code_label(rc) : NULL);
     sa_agents_record(app->agents, req->type, res->processing_ms, rc == 0);
-    if (rc) sa_invoke_res_clear(res);
+    if (rc)
+        sa_invoke_res_clear(res);
     return rc;
 }
 
@@ -233,7 +232,8 @@ int sa_app_seed(struct sa_app *app, const char *path, int *added, int *present, 
 {
     *added = *present = 0;
     json_t *root;
-    if (sa_json_load_file(path, &root, err)) return err->code;
+    if (sa_json_load_file(path, &root, err))
+        return err->code;
     int rc = 0;
     json_t *leads = json_object_get(root, "leads");
     if (!json_is_array(leads)) {
@@ -275,7 +275,8 @@ int sa_app_seed(struct sa_app *app, const char *path, int *added, int *present, 
         rc = sa_app_invoke(app, &req, &res, err);
         sa_lead_clear(&lead);
         json_decref(input);
-        if (rc) goto out;
+        if (rc)
+            goto out;
         *added += res.written;
         *present += !res.written;
         sa_invoke_res_clear(&res);

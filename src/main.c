@@ -52,9 +52,7 @@ static int parse_flags(int argc, char **argv, struct sa_config *cfg)
     long v;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'H':
-            cfg->host = optarg;
-            break;
+        case 'H': cfg->host = optarg; break;
         case 'p':
             if (sa_parse_long(optarg, 0, 65535, &v)) {
                 fprintf(stderr, "sales-agent: --port %s: expected an integer 0-65535\n", optarg);
@@ -62,15 +60,9 @@ static int parse_flags(int argc, char **argv, struct sa_config *cfg)
             }
             cfg->port = (int)v;
             break;
-        case 'd':
-            cfg->database_url = optarg;
-            break;
-        case 'D':
-            cfg->data_dir = optarg;
-            break;
-        case 's':
-            cfg->seed_file = optarg;
-            break;
+        case 'd': cfg->database_url = optarg; break;
+        case 'D': cfg->data_dir = optarg; break;
+        case 's': cfg->seed_file = optarg; break;
         case 't':
             if (sa_parse_long(optarg, 1, 256, &v)) {
                 fprintf(stderr, "sales-agent: --threads %s: expected an integer 1-256\n", optarg);
@@ -87,12 +79,8 @@ static int parse_flags(int argc, char **argv, struct sa_config *cfg)
                 return 2;
             }
             break;
-        case 'h':
-            fputs(usage, stdout);
-            exit(0);
-        default:
-            fputs(usage, stderr);
-            return 2;
+        case 'h': fputs(usage, stdout); exit(0);
+        default: fputs(usage, stderr); return 2;
         }
     }
     return 0;
@@ -117,7 +105,8 @@ static int cmd_serve(struct sa_config *cfg)
 
     struct sa_err err = {0};
     struct sa_app *app;
-    if (sa_app_open(cfg, &app, &err)) return fail(&err);
+    if (sa_app_open(cfg, &app, &err))
+        return fail(&err);
     if (cfg->seed_file) {
         int added, present;
         if (sa_app_seed(app, cfg->seed_file, &added, &present, &err)) {
@@ -149,7 +138,8 @@ static int cmd_migrate(struct sa_config *cfg)
 {
     struct sa_err err = {0};
     struct sa_app *app;
-    if (sa_app_open(cfg, &app, &err)) return fail(&err);
+    if (sa_app_open(cfg, &app, &err))
+        return fail(&err);
     printf("database %s is up to date\n", cfg->database_url);
     sa_app_close(app);
     return 0;
@@ -159,7 +149,8 @@ static int cmd_qualify(struct sa_config *cfg, const char *path)
 {
     struct sa_err err = {0};
     struct sa_model *model;
-    if (sa_model_load(cfg->data_dir, &model, &err)) return fail(&err);
+    if (sa_model_load(cfg->data_dir, &model, &err))
+        return fail(&err);
     json_error_t je;
     json_t *input =
         strcmp(path, "-") == 0 ? json_loadf(stdin, 0, &je) : json_load_file(path, 0, &je);
@@ -214,10 +205,13 @@ int main(int argc, char **argv)
         return 2;
     }
     int rc = parse_flags(argc - 1, argv + 1, &cfg);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     sa_log_setup(cfg.log_level, 2);
-    if (strcmp(cmd, "serve") == 0) return cmd_serve(&cfg);
-    if (strcmp(cmd, "migrate") == 0) return cmd_migrate(&cfg);
+    if (strcmp(cmd, "serve") == 0)
+        return cmd_serve(&cfg);
+    if (strcmp(cmd, "migrate") == 0)
+        return cmd_migrate(&cfg);
     if (strcmp(cmd, "qualify") == 0) {
         if (optind + 1 >= argc) {
             fprintf(stderr, "usage: sales-agent qualify FILE.json (or - for stdin)\n");

@@ -180,7 +180,8 @@ int main(int argc, char **argv)
     struct graph_saver *sv = NULL;
     char dir[] = "/tmp/sa_bench_graph_XXXXXX", path[128] = "";
     if (sqlite) {
-        if (!mkdtemp(dir)) return 1;
+        if (!mkdtemp(dir))
+            return 1;
         snprintf(path, sizeof path, "%s/checkpoints.db", dir);
         if (graph_saver_sqlite_open(path, &sv, &err)) {
             fprintf(stderr, "bench_graph: %s\n", err.msg);
@@ -217,7 +218,8 @@ int main(int argc, char **argv)
     }
     size_t bytes = 0;
     int records = 0;
-    if (sv->ops->thread_bytes(sv, thread, &bytes, &records, &err)) return 1;
+    if (sv->ops->thread_bytes(sv, thread, &bytes, &records, &err))
+        return 1;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     qsort(ns, (size_t)n, sizeof *ns, cmp_u64);
@@ -235,7 +237,8 @@ int main(int argc, char **argv)
     if (sqlite) {
         char cmd[200];
         snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-        if (system(cmd) != 0) return 1;
+        if (system(cmd) != 0)
+            return 1;
     }
     return 0;
 }

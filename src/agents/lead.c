@@ -22,7 +22,8 @@ static void trim_copy(const char *s, char *out, size_t cap, bool lower)
     size_t n = strlen(s);
     while (n > 0 && isspace((unsigned char)s[n - 1]))
         n--;
-    if (n >= cap) n = cap - 1;
+    if (n >= cap)
+        n = cap - 1;
     for (size_t i = 0; i < n; i++)
         out[i] = lower ? (char)tolower((unsigned char)s[i]) : s[i];
     out[n] = '\0';
@@ -53,10 +54,12 @@ static int parse_scaled(const char **p, double *out, double *mult)
         s++;
     }
     digits[n] = '\0';
-    if (n == 0 || (n == 1 && dot)) return SA_EINVAL;
+    if (n == 0 || (n == 1 && dot))
+        return SA_EINVAL;
     errno = 0;
     double v = strtod(digits, NULL);
-    if (errno || !isfinite(v)) return SA_EINVAL;
+    if (errno || !isfinite(v))
+        return SA_EINVAL;
     while (*s == ' ')
         s++;
     static const struct {
@@ -93,7 +96,8 @@ static const char *skip_words(const char *s, const char *const *words)
                 break;
             }
         }
-        if (!hit) return s;
+        if (!hit)
+            return s;
     }
 }
 
@@ -151,7 +155,8 @@ int sa_parse_company_size(const char *in, long *min, long *max)
         p = q;
     }
     double a, b = -1, sfx;
-    if (parse_scaled(&p, &a, &sfx)) return SA_EINVAL;
+    if (parse_scaled(&p, &a, &sfx))
+        return SA_EINVAL;
     p = skip_words(p, tail_words);
     bool plus = false;
     if (*p == '+') {
@@ -159,7 +164,8 @@ int sa_parse_company_size(const char *in, long *min, long *max)
         p++;
     } else if (*p == '-' || strncmp(p, "to ", 3) == 0 || strncmp(p, "\xe2\x80\x93", 3) == 0) {
         p += *p == '-' ? 1 : 3;
-        if (parse_scaled(&p, &b, &sfx)) return SA_EINVAL;
+        if (parse_scaled(&p, &b, &sfx))
+            return SA_EINVAL;
     } else if (strncmp(p, "or more", 7) == 0) {
         plus = true;
         p += 7;
@@ -170,24 +176,30 @@ int sa_parse_company_size(const char *in, long *min, long *max)
         p++;
     }
     p = skip_words(p, tail_words);
-    if (*p != '\0') return SA_EINVAL;
+    if (*p != '\0')
+        return SA_EINVAL;
     if (a != floor(a) || (b >= 0 && b != floor(b)) || a > SIZE_LIMIT || b > SIZE_LIMIT)
         return SA_EINVAL;
     if (under) {
-        if (a < 2 || plus || b >= 0) return SA_EINVAL;
+        if (a < 2 || plus || b >= 0)
+            return SA_EINVAL;
         *min = 1;
         *max = (long)a - 1;
     } else if (over || plus) {
-        if (b >= 0 || a < 1) return SA_EINVAL;
+        if (b >= 0 || a < 1)
+            return SA_EINVAL;
         *min = over ? (long)a + 1 : (long)a;
         *max = SA_UNKNOWN;
-        if (*min > SIZE_LIMIT) return SA_EINVAL;
+        if (*min > SIZE_LIMIT)
+            return SA_EINVAL;
     } else if (b >= 0) {
-        if (a < 1 || b < a) return SA_EINVAL;
+        if (a < 1 || b < a)
+            return SA_EINVAL;
         *min = (long)a;
         *max = (long)b;
     } else {
-        if (a < 1) return SA_EINVAL;
+        if (a < 1)
+            return SA_EINVAL;
         *min = *max = (long)a;
     }
     return 0;
@@ -203,9 +215,11 @@ int sa_parse_money(const char *in, double *usd)
     static const char *const currency[] = {"usd",     "us$",    "$", "about",
                                            "approx.", "approx", "~", NULL};
     p = skip_words(p, currency);
-    if (*p == '$') p++;
+    if (*p == '$')
+        p++;
     double a, b = -1, ma, mb = 0;
-    if (parse_scaled(&p, &a, &ma)) return SA_EINVAL;
+    if (parse_scaled(&p, &a, &ma))
+        return SA_EINVAL;
     while (*p == ' ')
         p++;
     bool plus = false;
@@ -215,8 +229,10 @@ int sa_parse_money(const char *in, double *usd)
     } else if (*p == '-' || strncmp(p, "to ", 3) == 0) {
         p += *p == '-' ? 1 : 3;
         p = skip_words(p, currency);
-        if (*p == '$') p++;
-        if (parse_scaled(&p, &b, &mb)) return SA_EINVAL;
+        if (*p == '$')
+            p++;
+        if (parse_scaled(&p, &b, &mb))
+            return SA_EINVAL;
     }
     static const char *const tail[] = {"usd", "dollars", "per year", "/year",
                                        "/yr", "arr",     "revenue",  NULL};
@@ -225,14 +241,18 @@ int sa_parse_money(const char *in, double *usd)
         plus = true;
         p++;
     }
-    if (*p != '\0') return SA_EINVAL;
+    if (*p != '\0')
+        return SA_EINVAL;
     if (b >= 0) {
         /* "10-50M": a multiplier on the upper bound only applies to both */
-        if (mb > 0 && ma == 0) a *= mb;
-        if (b < a) return SA_EINVAL;
+        if (mb > 0 && ma == 0)
+            a *= mb;
+        if (b < a)
+            return SA_EINVAL;
         a = (a + b) / 2;
     }
-    if (a < 0 || a > 1e13) return SA_EINVAL;
+    if (a < 0 || a > 1e13)
+        return SA_EINVAL;
     *usd = a;
     return 0;
 }
@@ -243,25 +263,32 @@ bool sa_email_valid(const char *s)
 {
     size_t n = strlen(s);
     const char *at = strrchr(s, '@');
-    if (n > 254 || !at || at == s || (size_t)(at - s) > 64) return false;
+    if (n > 254 || !at || at == s || (size_t)(at - s) > 64)
+        return false;
     static const char local_ok[] = "!#$%&'*+/=?^_`{|}~.-";
     for (const char *p = s; p < at; p++) {
-        if (!isalnum((unsigned char)*p) && !strchr(local_ok, *p)) return false;
-        if (*p == '.' && (p == s || p + 1 == at || p[1] == '.')) return false;
+        if (!isalnum((unsigned char)*p) && !strchr(local_ok, *p))
+            return false;
+        if (*p == '.' && (p == s || p + 1 == at || p[1] == '.'))
+            return false;
     }
     const char *d = at + 1;
     size_t label = 0, labels = 0, tld_alpha = 0;
-    if (*d == '\0' || *d == '.' || *d == '-') return false;
+    if (*d == '\0' || *d == '.' || *d == '-')
+        return false;
     for (const char *p = d;; p++) {
         if (*p == '.' || *p == '\0') {
-            if (label == 0 || label > 63 || p[-1] == '-') return false;
+            if (label == 0 || label > 63 || p[-1] == '-')
+                return false;
             labels++;
-            if (*p == '\0') break;
+            if (*p == '\0')
+                break;
             label = 0;
             tld_alpha = 0;
             continue;
         }
-        if (!isalnum((unsigned char)*p) && *p != '-') return false;
+        if (!isalnum((unsigned char)*p) && *p != '-')
+            return false;
         label++;
         tld_alpha += isalpha((unsigned char)*p) != 0;
     }
@@ -283,11 +310,13 @@ static bool phone_valid(const char *s)
         } else if (strchr("+-(). /", *p) == NULL) {
             /* an extension: "x123", "ext 123", "ext. 123" */
             size_t skip = strncasecmp(p, "ext", 3) == 0 ? 3 : (*p == 'x' || *p == 'X') ? 1 : 0;
-            if (skip == 0 || digits < 7 || digits > 15) return false;
+            if (skip == 0 || digits < 7 || digits > 15)
+                return false;
             p += skip;
             while (*p == '.' || *p == ' ')
                 p++;
-            if (!isdigit((unsigned char)*p)) return false;
+            if (!isdigit((unsigned char)*p))
+                return false;
             while (isdigit((unsigned char)*p))
                 p++;
             return *p == '\0';
@@ -304,24 +333,28 @@ static bool url_host(const char *s, char *out, size_t cap)
     else if (strncasecmp(s, "http://", 7) == 0)
         s += 7;
     size_t n = strcspn(s, "/?#");
-    if (n == 0 || n >= cap) return false;
+    if (n == 0 || n >= cap)
+        return false;
     bool dot = false;
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
-        if (!isalnum((unsigned char)c) && c != '.' && c != '-' && c != ':') return false;
+        if (!isalnum((unsigned char)c) && c != '.' && c != '-' && c != ':')
+            return false;
         dot |= c == '.';
         out[i] = (char)tolower((unsigned char)c);
     }
     out[n] = '\0';
     for (const char *p = s + n; *p; p++)
-        if (isspace((unsigned char)*p) || iscntrl((unsigned char)*p)) return false;
+        if (isspace((unsigned char)*p) || iscntrl((unsigned char)*p))
+            return false;
     return dot && out[0] != '.' && out[n - 1] != '.';
 }
 
 static bool linkedin_valid(const char *s)
 {
     char host[256];
-    if (!url_host(s, host, sizeof host)) return false;
+    if (!url_host(s, host, sizeof host))
+        return false;
     size_t n = strlen(host);
     return strcmp(host, "linkedin.com") == 0 ||
            (n > 13 && strcmp(host + n - 13, ".linkedin.com") == 0);
@@ -348,7 +381,8 @@ static const char *opt_string(struct checker *c, json_t *obj, const char *key, c
 {
     json_t *v = json_object_get(obj, key);
     if (!v || json_is_null(v)) {
-        if (required) add(c, loc, "missing", "Field required");
+        if (required)
+            add(c, loc, "missing", "Field required");
         return NULL;
     }
     if (!json_is_string(v)) {
@@ -367,7 +401,8 @@ static const char *opt_string(struct checker *c, json_t *obj, const char *key, c
         return NULL;
     }
     if (b == e) {
-        if (required) add(c, loc, "string_too_short", "String should have at least 1 character");
+        if (required)
+            add(c, loc, "string_too_short", "String should have at least 1 character");
         return NULL;
     }
     if (sa_utf8_chars(s + b, e - b) > max) {
@@ -387,7 +422,8 @@ static void parse_size(struct checker *c, json_t *input, struct sa_lead *lead)
 {
     json_t *v = json_object_get(input, "company_size");
     lead->employees_min = lead->employees_max = SA_UNKNOWN;
-    if (!v || json_is_null(v)) return;
+    if (!v || json_is_null(v))
+        return;
     static const char msg[] = "Company size should be a number of employees or a range such as "
                               "\"1-10\", \"50-200\", \"1000+\", \"Enterprise\", \"SMB\"";
     if (json_is_integer(v) || json_is_real(v)) {
@@ -401,7 +437,8 @@ static void parse_size(struct checker *c, json_t *input, struct sa_lead *lead)
         return;
     }
     const char *s = opt_string(c, input, "company_size", "company_size", SA_LEAD_SHORT_MAX, false);
-    if (!s) return;
+    if (!s)
+        return;
     if (sa_parse_company_size(s, &lead->employees_min, &lead->employees_max)) {
         lead->employees_min = lead->employees_max = SA_UNKNOWN;
         add(c, "company_size", "value_error", msg);
@@ -414,7 +451,8 @@ static void parse_revenue(struct checker *c, json_t *input, struct sa_lead *lead
 {
     json_t *v = json_object_get(input, "annual_revenue");
     lead->annual_revenue = SA_UNKNOWN;
-    if (!v || json_is_null(v)) return;
+    if (!v || json_is_null(v))
+        return;
     if (json_is_integer(v) || json_is_real(v)) {
         double d = json_number_value(v);
         if (d < 0 || d > 1e13)
@@ -437,7 +475,8 @@ static void parse_revenue(struct checker *c, json_t *input, struct sa_lead *lead
 static void parse_contact(struct checker *c, json_t *input, struct sa_lead *lead)
 {
     json_t *ci = json_object_get(input, "contact_info");
-    if (!ci || json_is_null(ci)) return;
+    if (!ci || json_is_null(ci))
+        return;
     if (!json_is_object(ci)) {
         add(c, "contact_info", "dict_type", "Input should be a valid object");
         return;
@@ -473,7 +512,8 @@ static void parse_contact(struct checker *c, json_t *input, struct sa_lead *lead
 static void parse_signals(struct checker *c, json_t *input, struct sa_lead *lead)
 {
     json_t *v = json_object_get(input, "signals");
-    if (!v || json_is_null(v)) return;
+    if (!v || json_is_null(v))
+        return;
     if (!json_is_array(v)) {
         add(c, "signals", "list_type", "Input should be a valid list of strings");
         return;
@@ -500,7 +540,8 @@ static void parse_signals(struct checker *c, json_t *input, struct sa_lead *lead
             ok = false;
         }
     }
-    if (ok) lead->signals = v;
+    if (ok)
+        lead->signals = v;
 }
 
 int sa_lead_parse(json_t *input, const char *loc_prefix, struct sa_lead *lead, json_t *detail)

@@ -36,7 +36,8 @@ static const struct sa_agent_ops qualification_ops = {
 struct sa_agent *sa_qualification_new(const struct sa_model *model)
 {
     struct qualification_agent *q = calloc(1, sizeof *q);
-    if (!q) return NULL;
+    if (!q)
+        return NULL;
     q->base.ops = &qualification_ops;
     q->model = model;
     return &q->base;

@@ -47,7 +47,8 @@ static struct sa_agent placeholders[SA_AGENT_COUNT] = {
 int sa_agent_type_parse(const char *name)
 {
     for (int i = 0; name && i < SA_AGENT_COUNT; i++)
-        if (strcmp(name, type_names[i]) == 0) return i;
+        if (strcmp(name, type_names[i]) == 0)
+            return i;
     return -1;
 }
 
@@ -65,7 +66,8 @@ int sa_agents_new(const struct sa_model *model, struct sa_agents **out, struct s
 {
     *out = NULL;
     struct sa_agents *r = calloc(1, sizeof *r);
-    if (!r) return sa_err_set(err, SA_ENOMEM, "out of memory");
+    if (!r)
+        return sa_err_set(err, SA_ENOMEM, "out of memory");
     pthread_mutex_init(&r->lock, NULL);
     for (int i = 0; i < SA_AGENT_COUNT; i++)
         r->agents[i] = &placeholders[i];
@@ -84,9 +86,11 @@ int sa_agents_new(const struct sa_model *model, struct sa_agents **out, struct s
 
 void sa_agents_free(struct sa_agents *r)
 {
-    if (!r) return;
+    if (!r)
+        return;
     for (int i = 0; i < SA_AGENT_COUNT; i++)
-        if (r->agents[i] && r->agents[i]->ops->destroy) r->agents[i]->ops->destroy(r->agents[i]);
+        if (r->agents[i] && r->agents[i]->ops->destroy)
+            r->agents[i]->ops->destroy(r->agents[i]);
     pthread_mutex_destroy(&r->lock);
     free(r);
 }

@@ -105,7 +105,8 @@ static void norm_key(const char *s, char *out, size_t cap)
 {
     size_t o = 0;
     for (; *s && o + 1 < cap; s++)
-        if (isalnum((unsigned char)*s)) out[o++] = (char)tolower((unsigned char)*s);
+        if (isalnum((unsigned char)*s))
+            out[o++] = (char)tolower((unsigned char)*s);
     out[o] = '\0';
 }
 
@@ -126,7 +127,8 @@ static void norm_words(const char *s, char *out, size_t cap)
         else if (out[o - 1] != ' ')
             out[o++] = ' ';
     }
-    if (out[o - 1] != ' ') out[o++] = ' ';
+    if (out[o - 1] != ' ')
+        out[o++] = ' ';
     out[o] = '\0';
 }
 
@@ -134,7 +136,8 @@ static bool has_word(const char *padded_text, const struct word_list *wl, const 
 {
     for (size_t i = 0; i < wl->n; i++) {
         if (strstr(padded_text, wl->items[i])) {
-            if (hit) *hit = wl->items[i];
+            if (hit)
+                *hit = wl->items[i];
             return true;
         }
     }
@@ -197,10 +200,12 @@ static void words_free(struct word_list *wl)
 static int words_add(struct loader *ld, struct word_list *wl, const json_t *arr, const char *path,
                      bool padded)
 {
-    if (arr && !json_is_array(arr)) return bad(ld, path, "expected an array of strings");
+    if (arr && !json_is_array(arr))
+        return bad(ld, path, "expected an array of strings");
     size_t n = json_array_size(arr);
     char **items = realloc(wl->items, (wl->n + n + 1) * sizeof *items);
-    if (!items) return sa_err_set(ld->err, SA_ENOMEM, "out of memory");
+    if (!items)
+        return sa_err_set(ld->err, SA_ENOMEM, "out of memory");
     wl->items = items;
     for (size_t i = 0; i < n; i++) {
         const char *s = json_string_value(json_array_get(arr, i));
@@ -252,7 +257,8 @@ static int load_tiers(struct loader *ld, struct sa_model *m, const json_t *root)
             snprintf(p, sizeof p, "tier_actions.%c", tiers[i]);
             return bad(ld, p, "expected a non-empty string");
         }
-        if (!(m->actions[i] = strdup(s))) return sa_err_set(ld->err, SA_ENOMEM, "out of memory");
+        if (!(m->actions[i] = strdup(s)))
+            return sa_err_set(ld->err, SA_ENOMEM, "out of memory");
     }
     return 0;
 }
@@ -260,7 +266,8 @@ static int load_tiers(struct loader *ld, struct sa_model *m, const json_t *root)
 static int load_weights(struct loader *ld, struct sa_model *m, const json_t *root)
 {
     json_t *w = json_object_get(root, "weights");
-    if (!json_is_object(w)) return bad(ld, "weights", "expected an object of factor: points");
+    if (!json_is_object(w))
+        return bad(ld, "weights", "expected an object of factor: points");
     int sum = 0;
     for (int i = 0; i < SA_F_COUNT; i++) {
         json_t *v = json_object_get(w, factor_names[i]);
@@ -370,8 +377,10 @@ static int load_seniority(struct loader *ld, struct sa_model *m, const json_t *r
         if (get_label(ld, l, "level", p, sl->level, true) ||
             get_label(ld, l, "label", p, sl->label, true) || get_fit(ld, l, "fit", p, &sl->fit))
             return ld->err->code;
-        if (json_array_size(pats) == 0) return bad(ld, pp, "expected a non-empty array of strings");
-        if (words_add(ld, &sl->patterns, pats, pp, true)) return ld->err->code;
+        if (json_array_size(pats) == 0)
+            return bad(ld, pp, "expected a non-empty array of strings");
+        if (words_add(ld, &sl->patterns, pats, pp, true))
+            return ld->err->code;
     }
     return get_fit(ld, root, "seniority_unknown_fit", "$", &m->unknown_seniority_fit);
 }
@@ -379,7 +388,8 @@ static int load_seniority(struct loader *ld, struct sa_model *m, const json_t *r
 static int load_signals(struct loader *ld, struct sa_model *m, const json_t *root)
 {
     json_t *arr = json_object_get(root, "signals");
-    if (!json_is_array(arr)) return bad(ld, "signals", "expected an array of signal definitions");
+    if (!json_is_array(arr))
+        return bad(ld, "signals", "expected an array of signal definitions");
     m->nsignals = json_array_size(arr);
     if (!(m->signals = calloc(m->nsignals + 1, sizeof *m->signals)))
         return sa_err_set(ld->err, SA_ENOMEM, "out of memory");
@@ -432,10 +442,12 @@ static int load_industries(struct sa_model *m, const char *dir, struct sa_err *e
     snprintf(path, sizeof path, "%s/industries.json", dir);
     struct loader ld = {.file = path, .err = err};
     json_t *root;
-    if (sa_json_load_file(path, &root, err)) return err->code;
+    if (sa_json_load_file(path, &root, err))
+        return err->code;
     int rc = SA_ECONFIG;
     json_t *arr = json_object_get(root, "industries");
-    if (get_fit(&ld, root, "default_fit", "$", &m->default_industry_fit)) goto out;
+    if (get_fit(&ld, root, "default_fit", "$", &m->default_industry_fit))
+        goto out;
     if (!json_is_array(arr) || json_array_size(arr) == 0) {
         bad(&ld, "industries", "expected a non-empty array");
         goto out;
@@ -506,7 +518,8 @@ static int load_free_mail(struct sa_model *m, const char *dir, struct sa_err *er
     char path[1024];
     snprintf(path, sizeof path, "%s/free_mail_domains.txt", dir);
     FILE *f = fopen(path, "r");
-    if (!f) return sa_err_set(err, SA_ECONFIG, "%s: cannot open: %s", path, strerror(errno));
+    if (!f)
+        return sa_err_set(err, SA_ECONFIG, "%s: cannot open: %s", path, strerror(errno));
     char line[256];
     size_t cap = 0, lineno = 0;
     int rc = 0;
@@ -515,9 +528,11 @@ static int load_free_mail(struct sa_model *m, const char *dir, struct sa_err *er
         char d[256];
         size_t o = 0;
         for (const char *p = line; *p && o + 1 < sizeof d; p++)
-            if (!isspace((unsigned char)*p)) d[o++] = (char)tolower((unsigned char)*p);
+            if (!isspace((unsigned char)*p))
+                d[o++] = (char)tolower((unsigned char)*p);
         d[o] = '\0';
-        if (!d[0] || d[0] == '#') continue;
+        if (!d[0] || d[0] == '#')
+            continue;
         if (!strchr(d, '.') || strchr(d, '@')) {
             rc = sa_err_set(err, SA_ECONFIG, "%s:%zu: expected a domain such as gmail.com", path,
                             lineno);
@@ -539,7 +554,8 @@ static int load_free_mail(struct sa_model *m, const char *dir, struct sa_err *er
         m->nfree++;
     }
     fclose(f);
-    if (!rc) qsort(m->free_domains, m->nfree, sizeof *m->free_domains, str_cmp);
+    if (!rc)
+        qsort(m->free_domains, m->nfree, sizeof *m->free_domains, str_cmp);
     return rc;
 }
 
@@ -547,13 +563,15 @@ int sa_model_load(const char *dir, struct sa_model **out, struct sa_err *err)
 {
     *out = NULL;
     struct sa_model *m = calloc(1, sizeof *m);
-    if (!m) return sa_err_set(err, SA_ENOMEM, "out of memory");
+    if (!m)
+        return sa_err_set(err, SA_ENOMEM, "out of memory");
     char path[1024];
     snprintf(path, sizeof path, "%s/scoring.json", dir);
     struct loader ld = {.file = path, .err = err};
     json_t *root = NULL;
     int rc = sa_json_load_file(path, &root, err);
-    if (rc) goto out;
+    if (rc)
+        goto out;
     rc = SA_ECONFIG;
     json_t *ver = json_object_get(root, "version");
     if (!json_is_integer(ver) || json_integer_value(ver) != 1) {
@@ -583,7 +601,8 @@ out:
 
 void sa_model_free(struct sa_model *m)
 {
-    if (!m) return;
+    if (!m)
+        return;
     for (int i = 0; i < 4; i++)
         free(m->actions[i]);
     free(m->sizes);
@@ -628,7 +647,8 @@ static const struct industry *find_industry(const struct sa_model *m, const char
     const char *starts[16];
     size_t nw = 0;
     for (const char *p = words; *p && nw < 16; p++)
-        if (*p == ' ' && p[1]) starts[nw++] = p + 1;
+        if (*p == ' ' && p[1])
+            starts[nw++] = p + 1;
     for (size_t len = nw - (nw > 0); len >= 1 && nw > 0; len--) {
         for (size_t i = 0; i + len <= nw; i++) {
             const char *b = starts[i];
@@ -636,9 +656,11 @@ static const struct industry *find_industry(const struct sa_model *m, const char
             char run[KEY_MAX];
             size_t o = 0;
             for (const char *p = b; p < e && o + 1 < sizeof run; p++)
-                if (isalnum((unsigned char)*p)) run[o++] = *p;
+                if (isalnum((unsigned char)*p))
+                    run[o++] = *p;
             run[o] = '\0';
-            if (o < 4) continue;
+            if (o < 4)
+                continue;
             memcpy(probe.key, run, o + 1);
             k = bsearch(&probe, m->keys, m->nkeys, sizeof *m->keys, key_cmp);
             if (k) {
@@ -872,7 +894,8 @@ static void score_signals(const struct sa_model *m, const struct sa_lead *l, str
             int w = snprintf(names + nlen, sizeof names - nlen, "%s%s", nlen ? ", " : "",
                              m->signals[s].label);
             nlen = w > 0 ? nlen + (size_t)w : nlen;
-            if (nlen >= sizeof names) nlen = sizeof names - 1;
+            if (nlen >= sizeof names)
+                nlen = sizeof names - 1;
         }
     }
     int w = f->max_points;
@@ -917,7 +940,8 @@ static void allocate_points(struct sa_score *s)
                 best_frac = frac;
             }
         }
-        if (best < 0) break;
+        if (best < 0)
+            break;
         s->factors[best].points++;
         sum++;
     }
@@ -932,12 +956,14 @@ static size_t join_phrases(const struct sa_score *s, enum sa_factor_verdict v, c
         total += s->factors[i].verdict == v;
     out[0] = '\0';
     for (int i = 0; i < SA_F_COUNT && n + 1 < cap; i++) {
-        if (s->factors[i].verdict != v) continue;
+        if (s->factors[i].verdict != v)
+            continue;
         count++;
         const char *sep = count == 1 ? "" : count == total ? " and " : ", ";
         int w = snprintf(out + n, cap - n, "%s%s", sep, s->factors[i].detail);
         n = w > 0 ? n + (size_t)w : n;
-        if (n >= cap) n = cap - 1;
+        if (n >= cap)
+            n = cap - 1;
     }
     return total;
 }

@@ -19,19 +19,24 @@ void sa_buf_free(struct sa_buf *b)
 void sa_buf_reset(struct sa_buf *b)
 {
     b->len = 0;
-    if (b->data) b->data[0] = '\0';
+    if (b->data)
+        b->data[0] = '\0';
 }
 
 static int grow(struct sa_buf *b, size_t need)
 {
-    if (need > b->max) return SA_ETOOBIG;
-    if (need + 1 <= b->cap) return 0;
+    if (need > b->max)
+        return SA_ETOOBIG;
+    if (need + 1 <= b->cap)
+        return 0;
     size_t cap = b->cap ? b->cap : 256;
     while (cap < need + 1)
         cap *= 2;
-    if (cap > b->max + 1) cap = b->max + 1;
+    if (cap > b->max + 1)
+        cap = b->max + 1;
     char *p = realloc(b->data, cap);
-    if (!p) return SA_ENOMEM;
+    if (!p)
+        return SA_ENOMEM;
     b->data = p;
     b->cap = cap;
     return 0;
@@ -44,10 +49,13 @@ int sa_buf_reserve(struct sa_buf *b, size_t n)
 
 int sa_buf_append(struct sa_buf *b, const void *p, size_t len)
 {
-    if (len > b->max - b->len) return SA_ETOOBIG;
+    if (len > b->max - b->len)
+        return SA_ETOOBIG;
     int rc = grow(b, b->len + len);
-    if (rc) return rc;
-    if (len) memcpy(b->data + b->len, p, len);
+    if (rc)
+        return rc;
+    if (len)
+        memcpy(b->data + b->len, p, len);
     b->len += len;
     b->data[b->len] = '\0';
     return 0;
@@ -65,11 +73,15 @@ int sa_buf_printf(struct sa_buf *b, const char *fmt, ...)
     va_start(ap, fmt);
     int n = vsnprintf(small, sizeof small, fmt, ap);
     va_end(ap);
-    if (n < 0) return SA_EINVAL;
-    if ((size_t)n < sizeof small) return sa_buf_append(b, small, (size_t)n);
-    if ((size_t)n > b->max - b->len) return SA_ETOOBIG;
+    if (n < 0)
+        return SA_EINVAL;
+    if ((size_t)n < sizeof small)
+        return sa_buf_append(b, small, (size_t)n);
+    if ((size_t)n > b->max - b->len)
+        return SA_ETOOBIG;
     int rc = grow(b, b->len + (size_t)n);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     va_start(ap, fmt);
     vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
     va_end(ap);
@@ -80,7 +92,8 @@ int sa_buf_printf(struct sa_buf *b, const char *fmt, ...)
 char *sa_buf_steal(struct sa_buf *b, size_t *len)
 {
     char *p = b->data ? b->data : calloc(1, 1);
-    if (len) *len = b->data ? b->len : 0;
+    if (len)
+        *len = b->data ? b->len : 0;
     sa_buf_init(b, b->max);
     return p;
 }

@@ -7,11 +7,13 @@
 
 int sa_parse_long(const char *s, long min, long max, long *out)
 {
-    if (!s || !*s) return SA_EINVAL;
+    if (!s || !*s)
+        return SA_EINVAL;
     errno = 0;
     char *end = NULL;
     long v = strtol(s, &end, 10);
-    if (errno || *end != '\0' || v < min || v > max) return SA_EINVAL;
+    if (errno || *end != '\0' || v < min || v > max)
+        return SA_EINVAL;
     *out = v;
     return 0;
 }

@@ -32,16 +32,20 @@ static size_t utf8_seq(const unsigned char *p)
 {
     unsigned c = p[0];
     size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-    if (n == 0 || (n == 2 && c < 0xC2) || (n == 4 && c > 0xF4)) return 0;
+    if (n == 0 || (n == 2 && c < 0xC2) || (n == 4 && c > 0xF4))
+        return 0;
     for (size_t i = 1; i < n; i++)
-        if ((p[i] & 0xC0) != 0x80) return 0;
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
     if (n == 3) {
         unsigned cp = ((c & 0x0F) << 12) | ((p[1] & 0x3Fu) << 6) | (p[2] & 0x3Fu);
-        if (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+        if (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))
+            return 0;
     }
     if (n == 4) {
         unsigned cp = ((c & 0x07) << 18) | ((p[1] & 0x3Fu) << 12);
-        if (cp < 0x10000 || cp > 0x10FFFF) return 0;
+        if (cp < 0x10000 || cp > 0x10FFFF)
+            return 0;
     }
     return n;
 }
@@ -97,7 +101,8 @@ void sa_detail_add(json_t *detail, const char *loc, const char *type, const char
 int sa_utf8_cut(const char *s, int max)
 {
     size_t n = strnlen(s, (size_t)max);
-    if (n < (size_t)max) return (int)n;
+    if (n < (size_t)max)
+        return (int)n;
     /* s[n] exists: step back while it continues the character before it */
     while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
         n--;

@@ -15,8 +15,7 @@ const char *sa_strerror(int code)
 {
     switch (code) {
 #define SA_ERR_MSG(name, val, msg)                                                                 \
-    case (val):                                                                                    \
-        return (msg);
+    case (val): return (msg);
         SA_ERRNO_MAP(SA_ERR_MSG)
 #undef SA_ERR_MSG
     }
@@ -27,8 +26,7 @@ const char *sa_errname(int code)
 {
     switch (code) {
 #define SA_ERR_NAME(name, val, msg)                                                                \
-    case (val):                                                                                    \
-        return #name;
+    case (val): return #name;
         SA_ERRNO_MAP(SA_ERR_NAME)
 #undef SA_ERR_NAME
     }

@@ -24,7 +24,8 @@ int sa_json_depth(const char *p, size_t len, int limit)
         } else if (c == '{' || c == '[') {
             if (++depth > max) {
                 max = depth;
-                if (max > limit) return max;
+                if (max > limit)
+                    return max;
             }
         } else if (c == '}' || c == ']') {
             depth--;
@@ -59,7 +60,8 @@ int sa_json_load_file(const char *path, json_t **out, struct sa_err *err)
     json_error_t je;
     json_t *v = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
     if (!v) {
-        if (je.line < 0) return sa_err_set(err, SA_ECONFIG, "%s: %s", path, je.text);
+        if (je.line < 0)
+            return sa_err_set(err, SA_ECONFIG, "%s: %s", path, je.text);
         return sa_err_set(err, SA_ECONFIG, "%s:%d:%d: %s", path, je.line, je.column, je.text);
     }
     *out = v;
@@ -80,42 +82,31 @@ int sa_json_write_string(struct sa_buf *b, const char *s, size_t len)
     size_t run = 0; /* bytes copied as they are, flushed before each escape */
     for (size_t i = 0; i < len && !rc; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
         rc = sa_buf_append(b, s + run, i - run);
         run = i + 1;
         char esc[7] = {'\\', 0};
         size_t n = 2;
         switch (c) {
-        case '"':
-            esc[1] = '"';
-            break;
-        case '\\':
-            esc[1] = '\\';
-            break;
-        case '\n':
-            esc[1] = 'n';
-            break;
-        case '\r':
-            esc[1] = 'r';
-            break;
-        case '\t':
-            esc[1] = 't';
-            break;
-        case '\b':
-            esc[1] = 'b';
-            break;
-        case '\f':
-            esc[1] = 'f';
-            break;
+        case '"': esc[1] = '"'; break;
+        case '\\': esc[1] = '\\'; break;
+        case '\n': esc[1] = 'n'; break;
+        case '\r': esc[1] = 'r'; break;
+        case '\t': esc[1] = 't'; break;
+        case '\b': esc[1] = 'b'; break;
+        case '\f': esc[1] = 'f'; break;
         default:
             memcpy(esc + 1, "u00", 3);
             esc[4] = hex[c >> 4];
             esc[5] = hex[c & 0xF];
             n = 6;
         }
-        if (!rc) rc = sa_buf_append(b, esc, n);
+        if (!rc)
+            rc = sa_buf_append(b, esc, n);
     }
-    if (!rc) rc = sa_buf_append(b, s + run, len - run);
+    if (!rc)
+        rc = sa_buf_append(b, s + run, len - run);
     return rc ? rc : sa_buf_append(b, "\"", 1);
 }
 
@@ -128,7 +119,8 @@ int sa_json_write_int(struct sa_buf *b, long long v)
         tmp[--n] = (char)('0' + u % 10);
         u /= 10;
     } while (u);
-    if (v < 0) tmp[--n] = '-';
+    if (v < 0)
+        tmp[--n] = '-';
     return sa_buf_append(b, tmp + n, sizeof tmp - n);
 }
 
@@ -142,11 +134,15 @@ int sa_json_write(struct sa_buf *b, const json_t *v)
         json_t *x;
         json_object_foreach((json_t *)v, key, x)
         {
-            if (!rc && !first) rc = sa_buf_append(b, ",", 1);
+            if (!rc && !first)
+                rc = sa_buf_append(b, ",", 1);
             first = false;
-            if (!rc) rc = sa_json_write_string(b, key, strlen(key));
-            if (!rc) rc = sa_buf_append(b, ":", 1);
-            if (!rc) rc = sa_json_write(b, x);
+            if (!rc)
+                rc = sa_json_write_string(b, key, strlen(key));
+            if (!rc)
+                rc = sa_buf_append(b, ":", 1);
+            if (!rc)
+                rc = sa_json_write(b, x);
         }
         return rc ? rc : sa_buf_append(b, "}", 1);
     }
@@ -156,27 +152,25 @@ int sa_json_write(struct sa_buf *b, const json_t *v)
         json_t *x;
         json_array_foreach(v, i, x)
         {
-            if (!rc && i) rc = sa_buf_append(b, ",", 1);
-            if (!rc) rc = sa_json_write(b, x);
+            if (!rc && i)
+                rc = sa_buf_append(b, ",", 1);
+            if (!rc)
+                rc = sa_json_write(b, x);
         }
         return rc ? rc : sa_buf_append(b, "]", 1);
     }
-    case JSON_STRING:
-        return sa_json_write_string(b, json_string_value(v), json_string_length(v));
-    case JSON_INTEGER:
-        return sa_json_write_int(b, json_integer_value(v));
+    case JSON_STRING: return sa_json_write_string(b, json_string_value(v), json_string_length(v));
+    case JSON_INTEGER: return sa_json_write_int(b, json_integer_value(v));
     case JSON_REAL: {
         /* as jansson: the shortest "%.17g" form that keeps a decimal point */
         char tmp[40];
         snprintf(tmp, sizeof tmp, "%.17g", json_real_value(v));
-        if (!strpbrk(tmp, ".eE") && strlen(tmp) + 2 < sizeof tmp) strcat(tmp, ".0");
+        if (!strpbrk(tmp, ".eE") && strlen(tmp) + 2 < sizeof tmp)
+            strcat(tmp, ".0");
         return sa_buf_puts(b, tmp);
     }
-    case JSON_TRUE:
-        return sa_buf_append(b, "true", 4);
-    case JSON_FALSE:
-        return sa_buf_append(b, "false", 5);
-    default:
-        return sa_buf_append(b, "null", 4);
+    case JSON_TRUE: return sa_buf_append(b, "true", 4);
+    case JSON_FALSE: return sa_buf_append(b, "false", 5);
+    default: return sa_buf_append(b, "null", 4);
     }
 }

@@ -80,7 +80,8 @@ static size_t mask_emails(const char *in, char *out, size_t cap)
                 /* rewind what we copied of the local part and write the mask */
                 o -= (i - ls);
                 const char *m = "***";
-                if (o + 1 < cap) out[o++] = in[ls];
+                if (o + 1 < cap)
+                    out[o++] = in[ls];
                 for (const char *p = m; *p && o + 1 < cap; p++)
                     out[o++] = *p;
                 for (size_t k = i; k < de && o + 1 < cap; k++)
@@ -97,7 +98,8 @@ static size_t mask_emails(const char *in, char *out, size_t cap)
 
 size_t sa_mask_pii(const char *in, char *out, size_t cap)
 {
-    if (cap == 0) return 0;
+    if (cap == 0)
+        return 0;
     size_t n = strlen(in);
     char *tmp = malloc(n + 1);
     if (!tmp) {
@@ -122,14 +124,16 @@ size_t sa_mask_pii(const char *in, char *out, size_t cap)
                 size_t seen = 0;
                 for (size_t k = i; k < e && o + 1 < cap; k++) {
                     char c = tmp[k];
-                    if (isdigit((unsigned char)c)) c = ++seen + 2 > digits ? c : '*';
+                    if (isdigit((unsigned char)c))
+                        c = ++seen + 2 > digits ? c : '*';
                     out[o++] = c;
                 }
                 i = e;
                 continue;
             }
             /* not a phone: copy the run unchanged (at least one byte, to progress) */
-            if (e == i) e = i + 1;
+            if (e == i)
+                e = i + 1;
             for (; i < e && o + 1 < cap; i++)
                 out[o++] = tmp[i];
             continue;
@@ -153,13 +157,16 @@ static void mask_string(json_t *s)
 {
     const char *in = json_string_value(s);
     size_t n = json_string_length(s);
-    if (n == 0 || (!strchr(in, '@') && strpbrk(in, "0123456789") == NULL)) return;
+    if (n == 0 || (!strchr(in, '@') && strpbrk(in, "0123456789") == NULL))
+        return;
     char small[512];
     char *out = n * 2 + 16 <= sizeof small ? small : malloc(n * 2 + 16);
-    if (!out) return;
+    if (!out)
+        return;
     sa_mask_pii(in, out, n * 2 + 16);
     json_string_set(s, out);
-    if (out != small) free(out);
+    if (out != small)
+        free(out);
 }
 
 static void mask_value(json_t *v)
@@ -171,7 +178,8 @@ static void mask_value(json_t *v)
         json_t *x;
         json_object_foreach(v, k, x)
         {
-            if (!key_exempt(k)) mask_value(x);
+            if (!key_exempt(k))
+                mask_value(x);
         }
     } else if (json_is_array(v)) {
         size_t i;
@@ -192,19 +200,22 @@ void sa_log(enum sa_log_level level, const char *msg, json_t *fields)
     json_object_set_new(line, "ts", json_string(ts));
     json_object_set_new(line, "level", json_string(level_names[level]));
     json_object_set_new(line, "msg", json_string(msg));
-    if (fields) json_object_update(line, fields);
+    if (fields)
+        json_object_update(line, fields);
     json_decref(fields);
     mask_value(line);
     char *text = json_dumps(line, JSON_COMPACT);
     json_decref(line);
-    if (!text) return;
+    if (!text)
+        return;
     size_t n = strlen(text);
     text[n] = '\n'; /* replace the NUL: we write exactly n + 1 bytes */
     const char *p = text;
     size_t left = n + 1;
     while (left > 0) {
         ssize_t w = write(log_fd, p, left);
-        if (w <= 0) break;
+        if (w <= 0)
+            break;
         p += w;
         left -= (size_t)w;
     }
@@ -213,7 +224,8 @@ void sa_log(enum sa_log_level level, const char *msg, json_t *fields)
 
 void sa_logf(enum sa_log_level level, const char *fmt, ...)
 {
-    if (!sa_log_enabled(level)) return;
+    if (!sa_log_enabled(level))
+        return;
     char msg[1024];
     va_list ap;
     va_start(ap, fmt);

@@ -21,7 +21,8 @@ static void random_bytes(uint8_t *b, size_t len)
             size_t got = 0;
             while (got < sizeof pool) {
                 ssize_t n = getrandom(pool + got, sizeof pool - got, 0);
-                if (n < 0) abort(); /* only on bad arguments, or before the kernel has entropy */
+                if (n < 0)
+                    abort(); /* only on bad arguments, or before the kernel has entropy */
                 got += (size_t)n;
             }
             left = sizeof pool;
@@ -40,7 +41,8 @@ static void format(const uint8_t b[16], char out[SA_UUID_LEN])
     static const char hex[] = "0123456789abcdef";
     size_t o = 0;
     for (int i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10) out[o++] = '-';
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            out[o++] = '-';
         out[o++] = hex[b[i] >> 4];
         out[o++] = hex[b[i] & 0xF];
     }
@@ -99,10 +101,12 @@ char *sa_uuid_lower(const char *s, char out[SA_UUID_LEN])
 
 bool sa_uuid_valid(const char *s, size_t len)
 {
-    if (len != 36) return false;
+    if (len != 36)
+        return false;
     for (size_t i = 0; i < len; i++) {
         if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (s[i] != '-') return false;
+            if (s[i] != '-')
+                return false;
         } else if (!isxdigit((unsigned char)s[i])) {
             return false;
         }

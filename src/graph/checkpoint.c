@@ -39,7 +39,8 @@ json_t *graph_r_next_nodes(struct run *r)
 {
     json_t *next = json_array();
     for (int i = 1; i < r->g->nnodes; i++)
-        if (graph_r_triggered(r, i)) json_array_append_new(next, json_string(r->g->nodes[i].name));
+        if (graph_r_triggered(r, i))
+            json_array_append_new(next, json_string(r->g->nodes[i].name));
     size_t k;
     json_t *s;
     json_array_foreach(r->sends, k, s) json_array_append(next, json_object_get(s, "node"));
@@ -69,7 +70,8 @@ static char *serialise(struct run *r, bool full, size_t *len)
     rc = rc ? rc : sa_buf_puts(&b, ",\"values\":{");
     bool first = true;
     for (int c = 0; c < g->nchans && !rc; c++) {
-        if ((!full && !r->dirty[c]) || !r->vals[c]) continue;
+        if ((!full && !r->dirty[c]) || !r->vals[c])
+            continue;
         rc = sa_buf_puts(&b, first ? "" : ",");
         first = false;
         rc =
@@ -81,7 +83,8 @@ static char *serialise(struct run *r, bool full, size_t *len)
     rc = rc ? rc : sa_buf_puts(&b, "},\"cleared\":[");
     first = true;
     for (int c = 0; c < g->nchans && !rc && !full; c++) {
-        if (!r->dirty[c] || r->vals[c]) continue;
+        if (!r->dirty[c] || r->vals[c])
+            continue;
         rc = sa_buf_puts(&b, first ? "" : ",");
         first = false;
         rc =
@@ -91,7 +94,8 @@ static char *serialise(struct run *r, bool full, size_t *len)
     rc = rc ? rc : sa_buf_puts(&b, "],\"versions\":{");
     first = true;
     for (int c = 0; c < g->nchans && !rc; c++) {
-        if ((!full && !r->dirty[c]) || !r->ver[c]) continue;
+        if ((!full && !r->dirty[c]) || !r->ver[c])
+            continue;
         rc = sa_buf_puts(&b, first ? "" : ",");
         first = false;
         rc =
@@ -103,7 +107,8 @@ static char *serialise(struct run *r, bool full, size_t *len)
     rc = rc ? rc : sa_buf_puts(&b, "},\"seen\":{");
     first = true;
     for (int n = 1; n < g->nnodes && !rc; n++) {
-        if (!full && !r->seen_dirty[n]) continue;
+        if (!full && !r->seen_dirty[n])
+            continue;
         rc = sa_buf_puts(&b, first ? "" : ",");
         first = false;
         const char *name = g->nodes[n].name;
@@ -112,7 +117,8 @@ static char *serialise(struct run *r, bool full, size_t *len)
         bool f2 = true;
         for (int k = 0; k < g->nodes[n].ntriggers && !rc; k++) {
             int c = g->nodes[n].triggers[k];
-            if (!*graph_r_seen_at(r, n, c)) continue;
+            if (!*graph_r_seen_at(r, n, c))
+                continue;
             rc = sa_buf_puts(&b, f2 ? "" : ",");
             f2 = false;
             rc = rc ? rc
@@ -142,9 +148,11 @@ static void *writer_main(void *arg)
         while (!w->head && !w->stop)
             pthread_cond_wait(&w->cond, &w->lock);
         struct wjob *j = w->head;
-        if (!j) break; /* stopped and drained */
+        if (!j)
+            break; /* stopped and drained */
         w->head = j->next;
-        if (!w->head) w->tail = NULL;
+        if (!w->head)
+            w->tail = NULL;
         bool skip = w->rc != 0;
         pthread_mutex_unlock(&w->lock);
         struct sa_err err = {0};
@@ -169,7 +177,8 @@ static void *writer_main(void *arg)
 int graph_r_writer_start(struct run *r, struct sa_err *err)
 {
     struct async_writer *w = calloc(1, sizeof *w);
-    if (!w) return sa_err_set(err, SA_ENOMEM, "out of memory");
+    if (!w)
+        return sa_err_set(err, SA_ENOMEM, "out of memory");
     pthread_mutex_init(&w->lock, NULL);
     pthread_cond_init(&w->cond, NULL);
     w->sv = r->g->saver;
@@ -201,14 +210,16 @@ static void writer_push(struct async_writer *w, struct wjob *j)
 int graph_r_writer_finish(struct run *r, struct sa_err *err)
 {
     struct async_writer *w = r->aw;
-    if (!w) return 0;
+    if (!w)
+        return 0;
     pthread_mutex_lock(&w->lock);
     w->stop = true;
     pthread_cond_signal(&w->cond);
     pthread_mutex_unlock(&w->lock);
     pthread_join(w->th, NULL);
     int rc = w->rc;
-    if (rc && err) *err = w->err;
+    if (rc && err)
+        *err = w->err;
     pthread_mutex_destroy(&w->lock);
     pthread_cond_destroy(&w->cond);
     free(w);
@@ -223,10 +234,12 @@ int graph_r_writer_finish(struct run *r, struct sa_err *err)
 
 static void maybe_compress(struct graph_record *rec)
 {
-    if (rec->blob_len <= COMPRESS_ABOVE) return;
+    if (rec->blob_len <= COMPRESS_ABOVE)
+        return;
     size_t cap = ZSTD_compressBound(rec->blob_len);
     char *z = malloc(cap);
-    if (!z) return; /* stored as it is */
+    if (!z)
+        return; /* stored as it is */
     size_t n = ZSTD_compress(z, cap, rec->blob, rec->blob_len, 1);
     if (ZSTD_isError(n) || n >= rec->blob_len) {
         free(z);
@@ -252,7 +265,8 @@ static int record_text(const char *id, const char *blob, size_t len, const char 
     if (size == ZSTD_CONTENTSIZE_UNKNOWN || size == ZSTD_CONTENTSIZE_ERROR || size > DECOMPRESS_MAX)
         return sa_err_set(err, SA_EIO, "checkpoint %s is corrupt: bad compressed size", id);
     char *out = malloc((size_t)size + 1);
-    if (!out) return sa_err_set(err, SA_ENOMEM, "out of memory");
+    if (!out)
+        return sa_err_set(err, SA_ENOMEM, "out of memory");
     size_t n = ZSTD_decompress(out, (size_t)size, blob, len);
     if (ZSTD_isError(n) || n != size) {
         free(out);
@@ -284,7 +298,8 @@ int graph_r_save_checkpoint(struct run *r, const char *source, struct sa_err *er
     sa_uuid_v7(rec.id);
     snprintf(rec.parent_id, sizeof rec.parent_id, "%s", r->force_full ? "" : r->cp_id);
     rec.blob = serialise(r, full, &rec.blob_len);
-    if (!rec.blob) return sa_err_set(err, SA_ENOMEM, "out of memory");
+    if (!rec.blob)
+        return sa_err_set(err, SA_ENOMEM, "out of memory");
     maybe_compress(&rec);
     int rc = 0;
     struct wjob *job = r->aw ? calloc(1, sizeof *job) : NULL;
@@ -299,7 +314,8 @@ int graph_r_save_checkpoint(struct run *r, const char *source, struct sa_err *er
         rc = r->g->saver->ops->put(r->g->saver, r->thread_id, &rec, err);
         free(rec.blob);
     }
-    if (rc) return rc;
+    if (rc)
+        return rc;
     snprintf(r->parent_id, sizeof r->parent_id, "%s", r->cp_id);
     memcpy(r->cp_id, rec.id, sizeof r->cp_id);
     r->since_full = full ? 0 : r->since_full + 1;
@@ -325,13 +341,15 @@ int graph_r_save_checkpoint(struct run *r, const char *source, struct sa_err *er
 /* Records the current checkpoint's pending writes and interrupts. */
 int graph_r_save_pending(struct run *r, struct sa_err *err)
 {
-    if (!r->g->saver || !r->thread_id || !r->cp_id[0]) return 0;
+    if (!r->g->saver || !r->thread_id || !r->cp_id[0])
+        return 0;
     struct sa_buf b;
     sa_buf_init(&b, (size_t)1 << 30);
     size_t text_len = 0;
     char *text = sa_json_write(&b, r->pending) ? NULL : sa_buf_steal(&b, &text_len);
     sa_buf_free(&b);
-    if (!text) return sa_err_set(err, SA_ENOMEM, "out of memory");
+    if (!text)
+        return sa_err_set(err, SA_ENOMEM, "out of memory");
     struct wjob *job = r->aw ? calloc(1, sizeof *job) : NULL;
     if (r->aw && !job) {
         free(text);
@@ -365,7 +383,8 @@ static int apply_record(struct run *r, const char *id, const char *blob, size_t 
     size_t text_len = 0;
     char *owned = NULL;
     int rc = record_text(id, blob, len, &text, &text_len, &owned, err);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     json_t *doc = json_loadb(text, text_len, 0, NULL);
     free(owned);
     json_t *values = json_object_get(doc, "values"), *cleared = json_object_get(doc, "cleared");
@@ -461,17 +480,21 @@ int graph_r_load_checkpoint(struct run *r, const char *id, struct sa_err *err)
     struct graph_saver *sv = r->g->saver;
     int cap = r->g->full_every + 2, n = 0;
     struct graph_record *chain = calloc((size_t)cap, sizeof *chain);
-    if (!chain) return sa_err_set(err, SA_ENOMEM, "out of memory");
+    if (!chain)
+        return sa_err_set(err, SA_ENOMEM, "out of memory");
     int rc = sv->ops->get(sv, r->thread_id, id, &chain[0], err);
-    if (!rc) n = 1;
+    if (!rc)
+        n = 1;
     while (!rc && !chain[n - 1].full) {
         if (n == cap || !chain[n - 1].parent_id[0]) {
             rc = corrupt(err, chain[0].id, "no full snapshot in its parent chain");
             break;
         }
         rc = sv->ops->get(sv, r->thread_id, chain[n - 1].parent_id, &chain[n], err);
-        if (rc == SA_ENOTFOUND) rc = corrupt(err, chain[0].id, "a parent checkpoint is missing");
-        if (!rc) n++;
+        if (rc == SA_ENOTFOUND)
+            rc = corrupt(err, chain[0].id, "a parent checkpoint is missing");
+        if (!rc)
+            n++;
     }
     for (int i = n - 1; i >= 0 && !rc; i--)
         rc = apply_record(r, chain[i].id, chain[i].blob, chain[i].blob_len, err);
@@ -481,11 +504,13 @@ int graph_r_load_checkpoint(struct run *r, const char *id, struct sa_err *err)
         r->since_full = n - 1;
         json_decref(r->pending);
         r->pending = NULL;
-        if (chain[0].writes) r->pending = json_loadb(chain[0].writes, chain[0].writes_len, 0, NULL);
+        if (chain[0].writes)
+            r->pending = json_loadb(chain[0].writes, chain[0].writes_len, 0, NULL);
         if (!json_is_object(r->pending) || !json_is_object(json_object_get(r->pending, "tasks")) ||
             !json_is_object(json_object_get(r->pending, "resume")) ||
             !json_is_array(json_object_get(r->pending, "interrupts"))) {
-            if (chain[0].writes) rc = corrupt(err, chain[0].id, "bad pending writes");
+            if (chain[0].writes)
+                rc = corrupt(err, chain[0].id, "bad pending writes");
             json_decref(r->pending);
             r->pending = graph_r_pending_new();
         }

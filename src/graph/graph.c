@@ -59,7 +59,8 @@ static void b_fail(struct graph_builder *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static void b_fail(struct graph_builder *b, const char *fmt, ...)
 {
-    if (b->error[0]) return;
+    if (b->error[0])
+        return;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(b->error, sizeof b->error, fmt, ap);
@@ -71,7 +72,8 @@ static void *push(void *arr_ptr, int *n, size_t sz)
 {
     void **arr = arr_ptr;
     void *p = realloc(*arr, (size_t)(*n + 1) * sz);
-    if (!p) return NULL;
+    if (!p)
+        return NULL;
     *arr = p;
     void *item = (char *)p + (size_t)*n * sz;
     memset(item, 0, sz);
@@ -86,7 +88,8 @@ struct graph_builder *graph_builder_new(void)
 
 void graph_builder_free(struct graph_builder *b)
 {
-    if (!b) return;
+    if (!b)
+        return;
     for (int i = 0; i < b->nchans; i++) {
         free(b->chans[i].name);
         json_decref(b->chans[i].initial);
@@ -133,7 +136,8 @@ void graph_add_channel(struct graph_builder *b, const char *name, enum graph_red
     if (reducer == GRAPH_CUSTOM && !reduce)
         return b_fail(b, "channel \"%s\" is GRAPH_CUSTOM without a reducer", name);
     struct b_chan *c = push(&b->chans, &b->nchans, sizeof *c);
-    if (!c || !(c->name = strdup(name))) return b_fail(b, "out of memory");
+    if (!c || !(c->name = strdup(name)))
+        return b_fail(b, "out of memory");
     c->reducer = reducer;
     c->initial = initial ? json_deep_copy(initial) : NULL;
     c->fn = reduce;
@@ -145,20 +149,24 @@ void graph_add_node(struct graph_builder *b, const char *name, graph_node_fn fn,
 {
     if (!name || !*name || reserved(name))
         return b_fail(b, "node name \"%s\" is empty or reserved", name ? name : "");
-    if (!fn) return b_fail(b, "node \"%s\" has no function", name);
+    if (!fn)
+        return b_fail(b, "node \"%s\" has no function", name);
     for (int i = 0; i < b->nnodes; i++)
         if (strcmp(b->nodes[i].name, name) == 0)
             return b_fail(b, "node \"%s\" is declared twice", name);
     struct b_node *n = push(&b->nodes, &b->nnodes, sizeof *n);
-    if (!n || !(n->name = strdup(name))) return b_fail(b, "out of memory");
+    if (!n || !(n->name = strdup(name)))
+        return b_fail(b, "out of memory");
     n->fn = fn;
     n->arg = arg;
-    if (opts) n->opts = *opts;
+    if (opts)
+        n->opts = *opts;
 }
 
 void graph_add_subgraph(struct graph_builder *b, const char *name, const struct graph *sub)
 {
-    if (!sub) return b_fail(b, "subgraph \"%s\" is NULL", name ? name : "");
+    if (!sub)
+        return b_fail(b, "subgraph \"%s\" is NULL", name ? name : "");
     graph_add_node(b, name, graph_subgraph_node, (void *)sub, NULL);
 }
 
@@ -171,24 +179,29 @@ void graph_add_edge(struct graph_builder *b, const char *from, const char *to)
 
 void graph_add_join(struct graph_builder *b, const char *const *from, int n, const char *to)
 {
-    if (n < 1) return b_fail(b, "a join into \"%s\" needs at least one source", to ? to : "");
-    if (n == 1) return graph_add_edge(b, from[0], to);
+    if (n < 1)
+        return b_fail(b, "a join into \"%s\" needs at least one source", to ? to : "");
+    if (n == 1)
+        return graph_add_edge(b, from[0], to);
     struct b_join *j = push(&b->joins, &b->njoins, sizeof *j);
     if (!j || !(j->from = calloc((size_t)n, sizeof *j->from)) || !(j->to = strdup(to ? to : "")))
         return b_fail(b, "out of memory");
     j->n = n;
     for (int i = 0; i < n; i++)
-        if (!(j->from[i] = strdup(from[i] ? from[i] : ""))) return b_fail(b, "out of memory");
+        if (!(j->from[i] = strdup(from[i] ? from[i] : "")))
+            return b_fail(b, "out of memory");
 }
 
 void graph_add_conditional_edges(struct graph_builder *b, const char *from, graph_router_fn router,
                                  void *arg, const json_t *path_map)
 {
-    if (!router) return b_fail(b, "conditional edges from \"%s\" have no router", from ? from : "");
+    if (!router)
+        return b_fail(b, "conditional edges from \"%s\" have no router", from ? from : "");
     if (path_map && !json_is_object(path_map))
         return b_fail(b, "the path map of \"%s\" is not an object", from ? from : "");
     struct b_cond *c = push(&b->conds, &b->nconds, sizeof *c);
-    if (!c || !(c->from = strdup(from ? from : ""))) return b_fail(b, "out of memory");
+    if (!c || !(c->from = strdup(from ? from : "")))
+        return b_fail(b, "out of memory");
     c->fn = router;
     c->arg = arg;
     c->path_map = path_map ? json_deep_copy(path_map) : NULL;
@@ -208,23 +221,27 @@ void graph_set_finish_point(struct graph_builder *b, const char *node)
 
 int graph_node_index(const struct graph *g, const char *name, bool allow_end)
 {
-    if (allow_end && strcmp(name, GRAPH_END) == 0) return GRAPH_END_IDX;
+    if (allow_end && strcmp(name, GRAPH_END) == 0)
+        return GRAPH_END_IDX;
     for (int i = 0; i < g->nnodes; i++)
-        if (strcmp(g->nodes[i].name, name) == 0) return i;
+        if (strcmp(g->nodes[i].name, name) == 0)
+            return i;
     return -1;
 }
 
 int graph_chan_index(const struct graph *g, const char *name)
 {
     for (int i = 0; i < g->nchans; i++)
-        if (strcmp(g->chans[i].name, name) == 0) return i;
+        if (strcmp(g->chans[i].name, name) == 0)
+            return i;
     return -1;
 }
 
 static int add_int(int **arr, int *n, int v)
 {
     int *p = realloc(*arr, (size_t)(*n + 1) * sizeof *p);
-    if (!p) return SA_ENOMEM;
+    if (!p)
+        return SA_ENOMEM;
     p[(*n)++] = v;
     *arr = p;
     return 0;
@@ -233,14 +250,16 @@ static int add_int(int **arr, int *n, int v)
 static struct chan_def *new_chan(struct graph *g, const char *name, enum chan_kind kind)
 {
     struct chan_def *c = push(&g->chans, &g->nchans, sizeof *c);
-    if (!c || !(c->name = strdup(name))) return NULL;
+    if (!c || !(c->name = strdup(name)))
+        return NULL;
     c->kind = kind;
     return c;
 }
 
 void graph_free(struct graph *g)
 {
-    if (!g) return;
+    if (!g)
+        return;
     for (int i = 0; i < g->nchans; i++) {
         free(g->chans[i].name);
         json_decref(g->chans[i].initial);
@@ -277,20 +296,24 @@ static int fail(struct sa_err *err, const char *fmt, const char *a, const char *
 static int check_reachable(const struct graph *g, struct sa_err *err)
 {
     bool *seen = calloc((size_t)g->nnodes, sizeof *seen);
-    if (!seen) return sa_err_set(err, SA_ENOMEM, "out of memory");
+    if (!seen)
+        return sa_err_set(err, SA_ENOMEM, "out of memory");
     seen[0] = true;
     for (bool grew = true; grew;) {
         grew = false;
         for (int i = 0; i < g->nnodes; i++) {
-            if (!seen[i]) continue;
+            if (!seen[i])
+                continue;
             const struct node_def *n = &g->nodes[i];
             for (int k = 0; k < n->nsucc; k++)
-                if (n->succ[k] >= 0 && !seen[n->succ[k]]) seen[n->succ[k]] = grew = true;
+                if (n->succ[k] >= 0 && !seen[n->succ[k]])
+                    seen[n->succ[k]] = grew = true;
             for (int k = 0; k < n->nconds; k++) {
                 const json_t *pm = g->conds[n->conds[k]].path_map;
                 if (!pm) {
                     for (int t = 1; t < g->nnodes; t++)
-                        if (!seen[t]) seen[t] = grew = true;
+                        if (!seen[t])
+                            seen[t] = grew = true;
                     continue;
                 }
                 const char *key;
@@ -298,17 +321,20 @@ static int check_reachable(const struct graph *g, struct sa_err *err)
                 json_object_foreach((json_t *)pm, key, v)
                 {
                     int t = graph_node_index(g, json_string_value(v), true);
-                    if (t >= 0 && !seen[t]) seen[t] = grew = true;
+                    if (t >= 0 && !seen[t])
+                        seen[t] = grew = true;
                 }
             }
         }
         for (int c = 0; c < g->nchans; c++) {
             const struct chan_def *ch = &g->chans[c];
-            if (ch->kind != CH_BARRIER || seen[ch->node]) continue;
+            if (ch->kind != CH_BARRIER || seen[ch->node])
+                continue;
             bool all = true;
             for (int k = 0; k < ch->nsources; k++)
                 all &= seen[ch->sources[k]];
-            if (all) seen[ch->node] = grew = true;
+            if (all)
+                seen[ch->node] = grew = true;
         }
     }
     int rc = 0;
@@ -324,7 +350,8 @@ static int resolve(struct graph_builder *b, struct graph *g, struct sa_err *err)
     /* state channels first, then nodes with their trigger channels */
     for (int i = 0; i < b->nchans; i++) {
         struct chan_def *c = new_chan(g, b->chans[i].name, CH_STATE);
-        if (!c) return sa_err_set(err, SA_ENOMEM, "out of memory");
+        if (!c)
+            return sa_err_set(err, SA_ENOMEM, "out of memory");
         c->reducer = b->chans[i].reducer;
         c->initial = json_incref(b->chans[i].initial);
         c->fn = b->chans[i].fn;
@@ -348,7 +375,8 @@ static int resolve(struct graph_builder *b, struct graph *g, struct sa_err *err)
         char tname[96];
         snprintf(tname, sizeof tname, "branch:to:%s", n->name);
         struct chan_def *tc = new_chan(g, tname, CH_TRIGGER);
-        if (!tc) return sa_err_set(err, SA_ENOMEM, "out of memory");
+        if (!tc)
+            return sa_err_set(err, SA_ENOMEM, "out of memory");
         tc->node = i + 1;
         n->trigger_chan = g->nchans - 1;
         if (add_int(&n->triggers, &n->ntriggers, n->trigger_chan))
@@ -373,7 +401,8 @@ static int resolve(struct graph_builder *b, struct graph *g, struct sa_err *err)
     for (int i = 0; i < b->njoins; i++) {
         struct b_join *j = &b->joins[i];
         int to = graph_node_index(g, j->to, false);
-        if (to <= 0) return fail(err, "join into unknown node \"%s\"%s", j->to, "");
+        if (to <= 0)
+            return fail(err, "join into unknown node \"%s\"%s", j->to, "");
         char cname[256] = "join:";
         for (int k = 0; k < j->n; k++) {
             strncat(cname, j->from[k], sizeof cname - strlen(cname) - 2);
@@ -381,7 +410,8 @@ static int resolve(struct graph_builder *b, struct graph *g, struct sa_err *err)
         }
         strncat(cname, j->to, sizeof cname - strlen(cname) - 1);
         struct chan_def *bc = new_chan(g, cname, CH_BARRIER);
-        if (!bc) return sa_err_set(err, SA_ENOMEM, "out of memory");
+        if (!bc)
+            return sa_err_set(err, SA_ENOMEM, "out of memory");
         int ci = g->nchans - 1;
         bc->node = to;
         for (int k = 0; k < j->n; k++) {
@@ -401,7 +431,8 @@ static int resolve(struct graph_builder *b, struct graph *g, struct sa_err *err)
     for (int i = 0; i < b->nconds; i++) {
         struct b_cond *c = &b->conds[i];
         int from = graph_node_index(g, c->from, true);
-        if (from < 0) return fail(err, "conditional edges from unknown node \"%s\"%s", c->from, "");
+        if (from < 0)
+            return fail(err, "conditional edges from unknown node \"%s\"%s", c->from, "");
         g->conds[i] = (struct cond_edge){c->fn, c->arg, json_incref(c->path_map)};
         const char *key;
         json_t *v;
@@ -438,10 +469,13 @@ int graph_compile(struct graph_builder *b, const struct graph_compile_opts *opts
                   struct graph **out, struct sa_err *err)
 {
     *out = NULL;
-    if (b->error[0]) return sa_err_set(err, SA_EINVAL, "%s", b->error);
-    if (b->nnodes == 0) return sa_err_set(err, SA_EINVAL, "the graph has no nodes");
+    if (b->error[0])
+        return sa_err_set(err, SA_EINVAL, "%s", b->error);
+    if (b->nnodes == 0)
+        return sa_err_set(err, SA_EINVAL, "the graph has no nodes");
     struct graph *g = calloc(1, sizeof *g);
-    if (!g) return sa_err_set(err, SA_ENOMEM, "out of memory");
+    if (!g)
+        return sa_err_set(err, SA_ENOMEM, "out of memory");
     pthread_mutex_init(&g->busy_lock, NULL);
     struct graph_compile_opts o = opts ? *opts : (struct graph_compile_opts){0};
     g->saver = o.saver;
@@ -455,9 +489,12 @@ int graph_compile(struct graph_builder *b, const struct graph_compile_opts *opts
         rc = sa_err_set(err, SA_EINVAL,
                         "the graph has no entry point: add an edge from __start__ "
                         "(graph_set_entry_point)");
-    if (!rc) rc = check_reachable(g, err);
-    if (!rc) rc = mark_interrupts(g, o.interrupt_before, true, err);
-    if (!rc) rc = mark_interrupts(g, o.interrupt_after, false, err);
+    if (!rc)
+        rc = check_reachable(g, err);
+    if (!rc)
+        rc = mark_interrupts(g, o.interrupt_before, true, err);
+    if (!rc)
+        rc = mark_interrupts(g, o.interrupt_after, false, err);
     if (rc) {
         graph_free(g);
         return rc;

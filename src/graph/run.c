@@ -70,7 +70,8 @@ int graph_r_run_init(struct run *r, const struct graph *g, const struct graph_ru
     r->step = -1;
     pthread_mutex_init(&r->emit_lock, NULL);
     pthread_mutex_init(&r->pending_lock, NULL);
-    if (!r->vals || !r->ver || !r->seen || !r->dirty || !r->seen_dirty) return SA_ENOMEM;
+    if (!r->vals || !r->ver || !r->seen || !r->dirty || !r->seen_dirty)
+        return SA_ENOMEM;
     for (int c = 0; c < g->nchans; c++)
         r->vals[c] = json_incref(g->chans[c].initial);
     return 0;
@@ -123,9 +124,7 @@ static int reduce(const struct run *r, int c, const json_t *current, const json_
                               ch->name, n);
         *out = json_incref(json_array_get(writes, 0));
         return 0;
-    case GRAPH_TOPIC:
-        *out = json_copy((json_t *)writes);
-        return 0;
+    case GRAPH_TOPIC: *out = json_copy((json_t *)writes); return 0;
     case GRAPH_APPEND: {
         json_t *acc = json_is_array(current) ? json_copy((json_t *)current) : json_array();
         size_t i;
@@ -216,7 +215,8 @@ static int add_target(struct run *r, struct task *t, const json_t *target, const
         json_array_foreach(target, i, x)
         {
             int rc = add_target(r, t, x, path_map, err);
-            if (rc) return rc;
+            if (rc)
+                return rc;
         }
         return 0;
     }
@@ -243,7 +243,8 @@ static int add_target(struct run *r, struct task *t, const json_t *target, const
         return sa_err_set(err, SA_EINVAL, "router of \"%s\" returned neither a node nor a Send",
                           g->nodes[t->node].name);
     int n = graph_node_index(g, name, true);
-    if (n == GRAPH_END_IDX) return 0;
+    if (n == GRAPH_END_IDX)
+        return 0;
     if (n <= 0)
         return sa_err_set(err, SA_EINVAL, "\"%s\" routes to unknown node \"%s\"",
                           g->nodes[t->node].name, name);
@@ -333,8 +334,10 @@ int graph_r_build_writes(struct run *r, struct task *t, json_t *returned, struct
         }
         json_decref(local);
     }
-    if (!rc && gotos) rc = add_target(r, t, gotos, NULL, err);
-    if (!rc && t->sends) rc = add_target(r, t, t->sends, NULL, err);
+    if (!rc && gotos)
+        rc = add_target(r, t, gotos, NULL, err);
+    if (!rc && t->sends)
+        rc = add_target(r, t, t->sends, NULL, err);
     return rc;
 }
 
@@ -350,7 +353,8 @@ static bool barrier_complete(const struct run *r, int c)
         json_t *x;
         json_array_foreach(set, i, x) found |=
             strcmp(json_string_value(x), r->g->nodes[ch->sources[k]].name) == 0;
-        if (!found) return false;
+        if (!found)
+            return false;
     }
     return true;
 }
@@ -370,7 +374,8 @@ int graph_r_apply_writes(struct run *r, struct task *tasks, int n, struct sa_err
     int nc = g->nchans;
     json_t *small[64] = {NULL};
     json_t **lists = nc <= 64 ? small : calloc((size_t)nc, sizeof *lists);
-    if (!lists) return sa_err_set(err, SA_ENOMEM, "out of memory");
+    if (!lists)
+        return sa_err_set(err, SA_ENOMEM, "out of memory");
     json_t *sends = json_array();
     int rc = 0;
     for (int i = 0; i < n && !rc; i++) {
@@ -390,7 +395,8 @@ int graph_r_apply_writes(struct run *r, struct task *tasks, int n, struct sa_err
                                 name ? name : "?");
                 break;
             }
-            if (!lists[c]) lists[c] = json_array();
+            if (!lists[c])
+                lists[c] = json_array();
             json_array_append(lists[c], val);
         }
     }
@@ -409,7 +415,8 @@ int graph_r_apply_writes(struct run *r, struct task *tasks, int n, struct sa_err
             bool clears = ch->kind == CH_TRIGGER ||
                           (ch->kind == CH_STATE &&
                            (ch->reducer == GRAPH_EPHEMERAL || ch->reducer == GRAPH_TOPIC));
-            if (clears && r->vals[c]) set_val(r, c, NULL);
+            if (clears && r->vals[c])
+                set_val(r, c, NULL);
             continue;
         }
         json_t *nv = NULL;
@@ -425,7 +432,8 @@ int graph_r_apply_writes(struct run *r, struct task *tasks, int n, struct sa_err
                 size_t j;
                 json_t *y;
                 json_array_foreach(nv, j, y) dup |= json_equal(x, y);
-                if (!dup) json_array_append(nv, x);
+                if (!dup)
+                    json_array_append(nv, x);
             }
         } else if ((rc = reduce(r, c, r->vals[c], lists[c], &nv, err)) != 0) {
             break;
@@ -435,7 +443,8 @@ int graph_r_apply_writes(struct run *r, struct task *tasks, int n, struct sa_err
     }
     for (int c = 0; c < nc; c++)
         json_decref(lists[c]);
-    if (lists != small) free(lists);
+    if (lists != small)
+        free(lists);
     if (rc) {
         json_decref(sends);
         return rc;
@@ -467,10 +476,12 @@ static int prepare_tasks(struct run *r, struct task **out, int *nout)
     const struct graph *g = r->g;
     int cap = g->nnodes + (int)json_array_size(r->sends);
     struct task *ts = calloc((size_t)(cap > 0 ? cap : 1), sizeof *ts);
-    if (!ts) return SA_ENOMEM;
+    if (!ts)
+        return SA_ENOMEM;
     int n = 0;
     for (int i = 1; i < g->nnodes; i++) {
-        if (!graph_r_triggered(r, i)) continue;
+        if (!graph_r_triggered(r, i))
+            continue;
         ts[n].node = i;
         snprintf(ts[n].id, sizeof ts[n].id, "%d:%s", r->step + 1, g->nodes[i].name);
         n++;
@@ -480,7 +491,8 @@ static int prepare_tasks(struct run *r, struct task **out, int *nout)
     json_array_foreach(r->sends, k, s)
     {
         int node = graph_node_index(g, json_string_value(json_object_get(s, "node")), false);
-        if (node <= 0) continue;
+        if (node <= 0)
+            continue;
         ts[n].node = node;
         ts[n].arg = json_incref(json_object_get(s, "arg"));
         snprintf(ts[n].id, sizeof ts[n].id, "%d:%s:send%zu", r->step + 1, g->nodes[node].name, k);
@@ -521,16 +533,20 @@ static void tasks_free(struct task *ts, int n)
 
 static bool retryable(const struct graph_retry *rp, int rc)
 {
-    if (rc == SA_EINTERRUPT) return false;
-    if (rp->retry_on[0] == 0) return rc != SA_EINVAL;
+    if (rc == SA_EINTERRUPT)
+        return false;
+    if (rp->retry_on[0] == 0)
+        return rc != SA_EINVAL;
     for (int i = 0; i < 8 && rp->retry_on[i]; i++)
-        if (rp->retry_on[i] == rc) return true;
+        if (rp->retry_on[i] == rc)
+            return true;
     return false;
 }
 
 static void sleep_seconds(double s)
 {
-    if (s <= 0) return;
+    if (s <= 0)
+        return;
     struct timespec ts = {(time_t)s, (long)((s - floor(s)) * 1e9)};
     while (nanosleep(&ts, &ts) != 0)
         ;
@@ -590,18 +606,22 @@ static void run_task(struct run *r, struct task *t)
         if (t->rc == 0) {
             struct sa_err err = {0};
             t->rc = graph_r_build_writes(r, t, update, &err);
-            if (t->rc) snprintf(t->msg, sizeof t->msg, "%s", err.msg);
+            if (t->rc)
+                snprintf(t->msg, sizeof t->msg, "%s", err.msg);
             json_decref(update);
             break;
         }
         json_decref(update);
-        if (attempt >= max || !retryable(rp, t->rc)) break;
+        if (attempt >= max || !retryable(rp, t->rc))
+            break;
         double wait = fmin(interval * pow(factor, attempt - 1), cap);
-        if (rp->jitter) wait += wait * ((double)(sa_now_ns() % 1000) / 1000.0);
+        if (rp->jitter)
+            wait += wait * ((double)(sa_now_ns() % 1000) / 1000.0);
         sleep_seconds(wait);
     }
     t->ms = sa_ns_to_ms(sa_now_ns() - t0);
-    if (t->rc == 0 && r->record_each) record_finished(r, t);
+    if (t->rc == 0 && r->record_each)
+        record_finished(r, t);
     json_decref(state);
     if (t->rc && t->rc != SA_EINTERRUPT && !t->msg[0])
         snprintf(t->msg, sizeof t->msg, "node \"%s\" failed: %s", nd->name, sa_strerror(t->rc));
@@ -634,8 +654,10 @@ static void *worker_main(void *arg)
         pthread_mutex_lock(w->lock);
         int i = (*w->next)++;
         pthread_mutex_unlock(w->lock);
-        if (i >= w->n) return NULL;
-        if (!w->ts[i].restored) run_task(w->r, &w->ts[i]);
+        if (i >= w->n)
+            return NULL;
+        if (!w->ts[i].restored)
+            run_task(w->r, &w->ts[i]);
     }
 }
 
@@ -658,7 +680,8 @@ static void run_tasks_on(struct run *r, struct task *ts, int n)
         todo += !ts[i].restored;
     if (r->g->threads <= 1 || todo <= 1) {
         for (int i = 0; i < n; i++)
-            if (!ts[i].restored) run_task(r, &ts[i]);
+            if (!ts[i].restored)
+                run_task(r, &ts[i]);
         return;
     }
     int nt = r->g->threads < todo ? r->g->threads : todo;
@@ -702,7 +725,8 @@ const json_t *graph_interrupt(struct graph_ctx *ctx, const json_t *value)
 
 void graph_send(struct graph_ctx *ctx, const char *node, const json_t *arg)
 {
-    if (!ctx->t->sends) ctx->t->sends = json_array();
+    if (!ctx->t->sends)
+        ctx->t->sends = json_array();
     json_array_append_new(ctx->t->sends, graph_send_value(node, arg));
 }
 
@@ -714,8 +738,10 @@ json_t *graph_send_value(const char *node, const json_t *arg)
 json_t *graph_command(json_t *update, json_t *goto_nodes)
 {
     json_t *c = json_pack("{s:b}", "__command__", 1);
-    if (update) json_object_set_new(c, "update", update);
-    if (goto_nodes) json_object_set_new(c, "goto", goto_nodes);
+    if (update)
+        json_object_set_new(c, "update", update);
+    if (goto_nodes)
+        json_object_set_new(c, "goto", goto_nodes);
     return c;
 }
 
@@ -754,7 +780,8 @@ int graph_ctx_attempt(const struct graph_ctx *ctx)
 int graph_r_busy_enter(const struct graph *cg, const char *thread_id, struct sa_err *err)
 {
     struct graph *g = (struct graph *)cg; /* the busy set is the one mutable part */
-    if (!thread_id) return 0;
+    if (!thread_id)
+        return 0;
     int rc = 0;
     pthread_mutex_lock(&g->busy_lock);
     for (int i = 0; i < g->nbusy && !rc; i++)
@@ -773,7 +800,8 @@ int graph_r_busy_enter(const struct graph *cg, const char *thread_id, struct sa_
     }
     if (!rc && !(g->busy[g->nbusy] = strdup(thread_id)))
         rc = sa_err_set(err, SA_ENOMEM, "out of memory");
-    if (!rc) g->nbusy++;
+    if (!rc)
+        g->nbusy++;
     pthread_mutex_unlock(&g->busy_lock);
     return rc;
 }
@@ -781,7 +809,8 @@ int graph_r_busy_enter(const struct graph *cg, const char *thread_id, struct sa_
 void graph_r_busy_leave(const struct graph *cg, const char *thread_id)
 {
     struct graph *g = (struct graph *)cg;
-    if (!thread_id) return;
+    if (!thread_id)
+        return;
     pthread_mutex_lock(&g->busy_lock);
     for (int i = 0; i < g->nbusy; i++) {
         if (strcmp(g->busy[i], thread_id) == 0) {
@@ -799,7 +828,8 @@ static int apply_resume(struct run *r, const json_t *resume, struct sa_err *err)
     json_t *ints = json_object_get(r->pending, "interrupts");
     json_t *lists = json_object_get(r->pending, "resume");
     size_t n = json_array_size(ints);
-    if (n == 0) return sa_err_set(err, SA_EINVAL, "resume given, but no interrupt is pending");
+    if (n == 0)
+        return sa_err_set(err, SA_EINVAL, "resume given, but no interrupt is pending");
     /* An object whose keys are all pending interrupt ids maps ids to values. */
     bool by_id = json_is_object(resume) && json_object_size(resume) > 0;
     const char *key;
@@ -821,7 +851,8 @@ static int apply_resume(struct run *r, const json_t *resume, struct sa_err *err)
         const json_t *val = resume;
         if (by_id) {
             val = json_object_get(resume, json_string_value(json_object_get(it, "id")));
-            if (!val) continue;
+            if (!val)
+                continue;
         } else if (n > 1) {
             return sa_err_set(err, SA_EINVAL,
                               "%zu interrupts are pending; resume with {interrupt_id: value}", n);
@@ -848,7 +879,8 @@ static int input_step(struct run *r, const json_t *input, struct sa_err *err)
 {
     struct task t = {.node = 0};
     int rc = graph_r_build_writes(r, &t, (json_t *)input, err);
-    if (!rc) rc = graph_r_apply_writes(r, &t, 1, err);
+    if (!rc)
+        rc = graph_r_apply_writes(r, &t, 1, err);
     if (!rc) {
         /* LangGraph numbers the input checkpoint of a new thread -1; the first step is 0 */
         r->step = r->cp_id[0] ? r->step + 1 : -1;
@@ -866,7 +898,8 @@ static int input_step(struct run *r, const json_t *input, struct sa_err *err)
  * from storage: anything else is ignored and the task runs again). */
 static bool writes_valid(const json_t *w)
 {
-    if (!json_is_array(w)) return false;
+    if (!json_is_array(w))
+        return false;
     size_t i;
     json_t *x;
     json_array_foreach(w, i, x)
@@ -906,7 +939,8 @@ static int record_pending(struct run *r, struct task *ts, int n, struct sa_err *
             json_object_set_new(done, ts[i].id,
                                 json_pack("{s:O, s:O}", "writes", ts[i].writes, "update",
                                           ts[i].update ? ts[i].update : json_null()));
-        if (ts[i].rc == SA_EINTERRUPT && ts[i].interrupt) json_array_append(ints, ts[i].interrupt);
+        if (ts[i].rc == SA_EINTERRUPT && ts[i].interrupt)
+            json_array_append(ints, ts[i].interrupt);
     }
     return graph_r_save_pending(r, err);
 }
@@ -918,7 +952,8 @@ static int run_loop(struct run *r, struct graph_result *res, bool skip_before, s
     for (;;) {
         struct task *ts = NULL;
         int n = 0;
-        if (prepare_tasks(r, &ts, &n)) return sa_err_set(err, SA_ENOMEM, "out of memory");
+        if (prepare_tasks(r, &ts, &n))
+            return sa_err_set(err, SA_ENOMEM, "out of memory");
         if (n == 0) {
             tasks_free(ts, n);
             break;
@@ -935,7 +970,8 @@ static int run_loop(struct run *r, struct graph_result *res, bool skip_before, s
             before |= g->nodes[ts[i].node].interrupt_before;
         if (before) {
             tasks_free(ts, n);
-            if (r->unsaved && (rc = graph_r_save_checkpoint(r, "loop", err))) return rc;
+            if (r->unsaved && (rc = graph_r_save_checkpoint(r, "loop", err)))
+                return rc;
             json_object_set_new(r->pending, "before", json_true());
             res->status = GRAPH_INTERRUPTED;
             return graph_r_save_pending(r, err);
@@ -947,7 +983,8 @@ static int run_loop(struct run *r, struct graph_result *res, bool skip_before, s
         int failed = -1;
         for (int i = 0; i < n; i++) {
             interrupted |= ts[i].rc == SA_EINTERRUPT;
-            if (ts[i].rc && ts[i].rc != SA_EINTERRUPT && failed < 0) failed = i;
+            if (ts[i].rc && ts[i].rc != SA_EINTERRUPT && failed < 0)
+                failed = i;
         }
         if (interrupted || failed >= 0) {
             if (r->unsaved && (rc = graph_r_save_checkpoint(r, "loop", err))) {
@@ -956,8 +993,10 @@ static int run_loop(struct run *r, struct graph_result *res, bool skip_before, s
             }
             /* the checkpoint may be new (exit durability): task ids follow it */
             rc = record_pending(r, ts, n, err);
-            if (!rc && failed >= 0) rc = sa_err_set(err, ts[failed].rc, "%s", ts[failed].msg);
-            if (!rc) res->status = GRAPH_INTERRUPTED;
+            if (!rc && failed >= 0)
+                rc = sa_err_set(err, ts[failed].rc, "%s", ts[failed].msg);
+            if (!rc)
+                res->status = GRAPH_INTERRUPTED;
             tasks_free(ts, n);
             return rc;
         }
@@ -999,20 +1038,23 @@ int graph_invoke(const struct graph *g, const json_t *input, const struct graph_
 {
     memset(res, 0, sizeof *res);
     struct graph_run_opts none = {0};
-    if (!opts) opts = &none;
+    if (!opts)
+        opts = &none;
     if (g->saver && !opts->thread_id)
         return sa_err_set(err, SA_EINVAL, "a graph with a checkpointer needs a thread_id");
     if (input && !json_is_null(input) && !json_is_object(input))
         return sa_err_set(err, SA_EINVAL, "the input must be an object of channel values");
     int rc = graph_r_busy_enter(g, g->saver ? opts->thread_id : NULL, err);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     struct run r;
     if (graph_r_run_init(&r, g, opts)) {
         graph_r_run_free(&r);
         graph_r_busy_leave(g, g->saver ? opts->thread_id : NULL);
         return sa_err_set(err, SA_ENOMEM, "out of memory");
     }
-    if (!g->saver) r.thread_id = NULL;
+    if (!g->saver)
+        r.thread_id = NULL;
     bool loaded = false;
     if (g->saver) {
         rc = graph_r_load_checkpoint(&r, opts->checkpoint_id, err);
@@ -1032,9 +1074,11 @@ int graph_invoke(const struct graph *g, const json_t *input, const struct graph_
         else if (opts->resume)
             rc = apply_resume(&r, opts->resume, err);
         skip_before = json_is_true(json_object_get(r.pending, "before"));
-        if (!rc && skip_before) json_object_set_new(r.pending, "before", json_false());
+        if (!rc && skip_before)
+            json_object_set_new(r.pending, "before", json_false());
     }
-    if (!rc) rc = run_loop(&r, res, skip_before, err);
+    if (!rc)
+        rc = run_loop(&r, res, skip_before, err);
     if (r.unsaved && g->saver) {
         struct sa_err e2 = {0};
         int rc2 = graph_r_save_checkpoint(&r, "loop", &e2);
@@ -1052,7 +1096,8 @@ int graph_invoke(const struct graph *g, const json_t *input, const struct graph_
     if (!rc) {
         res->values = graph_r_snapshot(&r);
         res->interrupts = json_deep_copy(json_object_get(r.pending, "interrupts"));
-        if (!res->interrupts) res->interrupts = json_array();
+        if (!res->interrupts)
+            res->interrupts = json_array();
         memcpy(res->checkpoint_id, r.cp_id, sizeof res->checkpoint_id);
     }
     graph_r_run_free(&r);

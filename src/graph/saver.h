@@ -73,7 +73,8 @@ int graph_saver_sqlite_open(const char *path, struct graph_saver **out, struct s
 
 static inline void graph_saver_free(struct graph_saver *s)
 {
-    if (s) s->ops->free(s);
+    if (s)
+        s->ops->free(s);
 }
 
 #endif

@@ -57,7 +57,8 @@ static int grow(struct mem_saver *m)
     }
     m->cap = cap;
     for (size_t i = 0; i < oldcap; i++)
-        if (old[i].id) *slot(m, old[i].id) = old[i];
+        if (old[i].id)
+            *slot(m, old[i].id) = old[i];
     free(old);
     return 0;
 }
@@ -66,7 +67,8 @@ static char *dup_bytes(const char *p, size_t n)
 {
     char *d = malloc(n + 1);
     if (d) {
-        if (n) memcpy(d, p, n);
+        if (n)
+            memcpy(d, p, n);
         d[n] = '\0';
     }
     return d;
@@ -118,12 +120,16 @@ out:
 
 static struct graph_record *find(struct mem_saver *m, const char *thread_id, const char *id)
 {
-    if (!m->cap) return NULL;
+    if (!m->cap)
+        return NULL;
     struct mem_thread *t = slot(m, thread_id);
-    if (!t->id || t->n == 0) return NULL;
-    if (!id) return &t->recs[t->n - 1];
+    if (!t->id || t->n == 0)
+        return NULL;
+    if (!id)
+        return &t->recs[t->n - 1];
     for (int i = t->n - 1; i >= 0; i--)
-        if (strcmp(t->recs[i].id, id) == 0) return &t->recs[i];
+        if (strcmp(t->recs[i].id, id) == 0)
+            return &t->recs[i];
     return NULL;
 }
 
@@ -184,7 +190,8 @@ static int mem_list(struct graph_saver *s, const char *thread_id, int limit,
     pthread_mutex_lock(&m->lock);
     struct mem_thread *t = m->cap ? slot(m, thread_id) : NULL;
     int count = t && t->id ? t->n : 0;
-    if (limit > 0 && count > limit) count = limit;
+    if (limit > 0 && count > limit)
+        count = limit;
     if (count > 0) {
         *ids = malloc((size_t)count * sizeof **ids);
         if (!*ids) {
@@ -230,7 +237,8 @@ static int mem_delete_except(struct graph_saver *s, const char *thread_id, const
     }
     if (!t || !t->id || kept == 0)
         rc = sa_err_set(err, SA_ENOTFOUND, "checkpoint %s not found", keep_id);
-    if (t && t->id) t->n = kept;
+    if (t && t->id)
+        t->n = kept;
     pthread_mutex_unlock(&m->lock);
     return rc;
 }
@@ -243,7 +251,8 @@ static int mem_sweep(struct graph_saver *s, double now, int *n, struct sa_err *e
     pthread_mutex_lock(&m->lock);
     for (size_t i = 0; i < m->cap; i++) {
         struct mem_thread *t = &m->threads[i];
-        if (!t->id || t->n == 0 || t->expires_at <= 0 || t->expires_at > now) continue;
+        if (!t->id || t->n == 0 || t->expires_at <= 0 || t->expires_at > now)
+            continue;
         for (int k = 0; k < t->n; k++)
             graph_record_clear(&t->recs[k]);
         t->n = 0;
@@ -275,7 +284,8 @@ static void mem_free(struct graph_saver *s)
     struct mem_saver *m = (struct mem_saver *)s;
     for (size_t i = 0; i < m->cap; i++) {
         struct mem_thread *t = &m->threads[i];
-        if (!t->id) continue;
+        if (!t->id)
+            continue;
         for (int k = 0; k < t->n; k++)
             graph_record_clear(&t->recs[k]);
         free(t->recs);
@@ -302,7 +312,8 @@ static const struct graph_saver_ops memory_ops = {
 struct graph_saver *graph_saver_memory_new(void)
 {
     struct mem_saver *m = calloc(1, sizeof *m);
-    if (!m) return NULL;
+    if (!m)
+        return NULL;
     m->base.ops = &memory_ops;
     pthread_mutex_init(&m->lock, NULL);
     return &m->base;

@@ -92,7 +92,8 @@ static int ss_put_writes(struct graph_saver *base, const char *thread_id, const 
     sqlite3_stmt *st = q(s, Q_WRITES);
     sqlite3_bind_text(st, 1, thread_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
-    if (writes) sqlite3_bind_blob(st, 3, writes, (int)len, SQLITE_STATIC);
+    if (writes)
+        sqlite3_bind_blob(st, 3, writes, (int)len, SQLITE_STATIC);
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_err(s, err, "put writes");
     if (!rc && sqlite3_changes(s->db) == 0)
         rc = sa_err_set(err, SA_ENOTFOUND, "checkpoint %s not found", id);
@@ -106,7 +107,8 @@ static char *copy_col(sqlite3_stmt *st, int i, size_t *len)
     const void *p = sqlite3_column_blob(st, i);
     size_t n = (size_t)sqlite3_column_bytes(st, i);
     *len = 0;
-    if (!p) return NULL;
+    if (!p)
+        return NULL;
     char *d = malloc(n + 1);
     if (d) {
         memcpy(d, p, n);
@@ -124,7 +126,8 @@ static int ss_get(struct graph_saver *base, const char *thread_id, const char *i
     pthread_mutex_lock(&s->lock);
     sqlite3_stmt *st = q(s, id ? Q_GET : Q_LATEST);
     sqlite3_bind_text(st, 1, thread_id, -1, SQLITE_STATIC);
-    if (id) sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+    if (id)
+        sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
     int rc = 0, step = sqlite3_step(st);
     if (step == SQLITE_ROW) {
         const char *cid = (const char *)sqlite3_column_text(st, 0);
@@ -135,7 +138,8 @@ static int ss_get(struct graph_saver *base, const char *thread_id, const char *i
         out->full = sqlite3_column_int(st, 3) != 0;
         out->blob = copy_col(st, 4, &out->blob_len);
         out->writes = copy_col(st, 5, &out->writes_len);
-        if (!out->blob) rc = sa_err_set(err, SA_EIO, "checkpoint %s has no data", out->id);
+        if (!out->blob)
+            rc = sa_err_set(err, SA_EIO, "checkpoint %s has no data", out->id);
     } else if (step == SQLITE_DONE) {
         rc = sa_err_set(err, SA_ENOTFOUND, "no checkpoint %s for thread %s", id ? id : "",
                         thread_id);
@@ -144,7 +148,8 @@ static int ss_get(struct graph_saver *base, const char *thread_id, const char *i
     }
     sqlite3_reset(st);
     pthread_mutex_unlock(&s->lock);
-    if (rc) graph_record_clear(out);
+    if (rc)
+        graph_record_clear(out);
     return rc;
 }
 
@@ -173,7 +178,8 @@ static int ss_list(struct graph_saver *base, const char *thread_id, int limit,
         snprintf((*ids)[*n], GRAPH_ID_LEN, "%s", (const char *)sqlite3_column_text(st, 0));
         (*n)++;
     }
-    if (!rc && step != SQLITE_DONE) rc = db_err(s, err, "list");
+    if (!rc && step != SQLITE_DONE)
+        rc = db_err(s, err, "list");
     sqlite3_reset(st);
     pthread_mutex_unlock(&s->lock);
     if (rc) {
@@ -218,7 +224,8 @@ static int ss_sweep(struct graph_saver *base, double now, int *n, struct sa_err 
     sqlite3_stmt *st = q(s, Q_EXPIRED);
     sqlite3_bind_double(st, 1, now);
     int rc = sqlite3_step(st) == SQLITE_ROW ? 0 : db_err(s, err, "sweep");
-    if (!rc) *n = sqlite3_column_int(st, 0);
+    if (!rc)
+        *n = sqlite3_column_int(st, 0);
     sqlite3_reset(st);
     if (!rc && *n > 0) {
         st = q(s, Q_SWEEP);
@@ -276,7 +283,8 @@ int graph_saver_sqlite_open(const char *path, struct graph_saver **out, struct s
 {
     *out = NULL;
     struct sqlite_saver *s = calloc(1, sizeof *s);
-    if (!s) return sa_err_set(err, SA_ENOMEM, "out of memory");
+    if (!s)
+        return sa_err_set(err, SA_ENOMEM, "out of memory");
     s->base.ops = &sqlite_ops;
     pthread_mutex_init(&s->lock, NULL);
     static const char schema[] =

@@ -40,12 +40,15 @@ int graph_get_state(const struct graph *g, const char *thread_id, const char *ch
                     json_t **out, struct sa_err *err)
 {
     *out = NULL;
-    if (!g->saver) return sa_err_set(err, SA_EINVAL, "the graph has no checkpointer");
+    if (!g->saver)
+        return sa_err_set(err, SA_EINVAL, "the graph has no checkpointer");
     struct graph_run_opts o = {.thread_id = thread_id};
     struct run r;
     int rc = graph_r_run_init(&r, g, &o) ? sa_err_set(err, SA_ENOMEM, "out of memory") : 0;
-    if (!rc) rc = graph_r_load_checkpoint(&r, checkpoint_id, err);
-    if (!rc) *out = state_of(&r);
+    if (!rc)
+        rc = graph_r_load_checkpoint(&r, checkpoint_id, err);
+    if (!rc)
+        *out = state_of(&r);
     graph_r_run_free(&r);
     return rc;
 }
@@ -54,7 +57,8 @@ int graph_get_state_history(const struct graph *g, const char *thread_id, int li
                             struct sa_err *err)
 {
     *out = NULL;
-    if (!g->saver) return sa_err_set(err, SA_EINVAL, "the graph has no checkpointer");
+    if (!g->saver)
+        return sa_err_set(err, SA_EINVAL, "the graph has no checkpointer");
     char(*ids)[GRAPH_ID_LEN] = NULL;
     int n = 0;
     int rc = g->saver->ops->list(g->saver, thread_id, limit, &ids, &n, err);
@@ -62,7 +66,8 @@ int graph_get_state_history(const struct graph *g, const char *thread_id, int li
     for (int i = 0; i < n && !rc; i++) {
         json_t *s;
         rc = graph_get_state(g, thread_id, ids[i], &s, err);
-        if (!rc) json_array_append_new(arr, s);
+        if (!rc)
+            json_array_append_new(arr, s);
     }
     free(ids);
     if (rc)
@@ -77,24 +82,28 @@ int graph_update_state(const struct graph *g, const char *thread_id, const char 
                        struct sa_err *err)
 {
     new_id[0] = '\0';
-    if (!g->saver) return sa_err_set(err, SA_EINVAL, "the graph has no checkpointer");
+    if (!g->saver)
+        return sa_err_set(err, SA_EINVAL, "the graph has no checkpointer");
     if (!json_is_object(values))
         return sa_err_set(err, SA_EINVAL, "update_state needs an object of channel values");
     int node = 0;
     if (as_node && (node = graph_node_index(g, as_node, false)) <= 0)
         return sa_err_set(err, SA_EINVAL, "update_state as unknown node \"%s\"", as_node);
     int rc = graph_r_busy_enter(g, thread_id, err);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     struct graph_run_opts o = {.thread_id = thread_id};
     struct run r;
     rc = graph_r_run_init(&r, g, &o) ? sa_err_set(err, SA_ENOMEM, "out of memory") : 0;
-    if (!rc) rc = graph_r_load_checkpoint(&r, checkpoint_id, err);
+    if (!rc)
+        rc = graph_r_load_checkpoint(&r, checkpoint_id, err);
     struct task t = {.node = node};
     if (!rc) {
         if (as_node) {
             /* as if as_node ran: its triggers are consumed, its edges fire */
             rc = graph_r_build_writes(&r, &t, (json_t *)values, err);
-            if (!rc) graph_r_mark_seen(&r, &t, 1);
+            if (!rc)
+                graph_r_mark_seen(&r, &t, 1);
         } else {
             /* values only: no routing, the pending triggers stay as they were */
             t.writes = json_array();
@@ -111,14 +120,16 @@ int graph_update_state(const struct graph *g, const char *thread_id, const char 
             }
         }
     }
-    if (!rc) rc = graph_r_apply_writes(&r, &t, 1, err);
+    if (!rc)
+        rc = graph_r_apply_writes(&r, &t, 1, err);
     if (!rc) {
         r.step++;
         json_decref(r.step_writes);
         r.step_writes = json_pack("{s:O}", as_node ? as_node : "__update__", values);
         rc = graph_r_save_checkpoint(&r, "update", err);
     }
-    if (!rc) memcpy(new_id, r.cp_id, GRAPH_ID_LEN);
+    if (!rc)
+        memcpy(new_id, r.cp_id, GRAPH_ID_LEN);
     json_decref(t.writes);
     json_decref(t.update);
     graph_r_run_free(&r);
@@ -137,7 +148,8 @@ static json_t *only_channels(const struct graph *g, const json_t *values)
     json_object_foreach((json_t *)values, key, v)
     {
         int c = graph_chan_index(g, key);
-        if (c >= 0 && g->chans[c].kind == CH_STATE) json_object_set(out, key, v);
+        if (c >= 0 && g->chans[c].kind == CH_STATE)
+            json_object_set(out, key, v);
     }
     return out;
 }
@@ -150,7 +162,8 @@ static json_t *first_interrupt(const json_t *snap)
     json_array_foreach(json_object_get(snap, "tasks"), i, t)
     {
         json_t *ints = json_object_get(t, "interrupts");
-        if (json_array_size(ints)) return json_array_get(ints, 0);
+        if (json_array_size(ints))
+            return json_array_get(ints, 0);
     }
     return NULL;
 }
@@ -212,19 +225,23 @@ int graph_subgraph_node(const json_t *state, json_t **update, struct graph_ctx *
 
 int graph_delete_thread(const struct graph *g, const char *thread_id, struct sa_err *err)
 {
-    if (!g->saver) return sa_err_set(err, SA_EINVAL, "the graph has no checkpointer");
+    if (!g->saver)
+        return sa_err_set(err, SA_EINVAL, "the graph has no checkpointer");
     return g->saver->ops->delete_thread(g->saver, thread_id, err);
 }
 
 int graph_prune_thread(const struct graph *g, const char *thread_id, struct sa_err *err)
 {
-    if (!g->saver) return sa_err_set(err, SA_EINVAL, "the graph has no checkpointer");
+    if (!g->saver)
+        return sa_err_set(err, SA_EINVAL, "the graph has no checkpointer");
     int rc = graph_r_busy_enter(g, thread_id, err);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     struct graph_run_opts o = {.thread_id = thread_id};
     struct run r;
     rc = graph_r_run_init(&r, g, &o) ? sa_err_set(err, SA_ENOMEM, "out of memory") : 0;
-    if (!rc) rc = graph_r_load_checkpoint(&r, NULL, err);
+    if (!rc)
+        rc = graph_r_load_checkpoint(&r, NULL, err);
     json_t *pending = NULL;
     if (!rc) {
         /* the same state, as one full record with no parent; then the rest goes */
@@ -241,7 +258,8 @@ int graph_prune_thread(const struct graph *g, const char *thread_id, struct sa_e
         pending = NULL;
         rc = graph_r_save_pending(&r, err);
     }
-    if (!rc) rc = g->saver->ops->delete_except(g->saver, thread_id, r.cp_id, err);
+    if (!rc)
+        rc = g->saver->ops->delete_except(g->saver, thread_id, r.cp_id, err);
     json_decref(pending);
     graph_r_run_free(&r);
     graph_r_busy_leave(g, thread_id);
@@ -251,7 +269,8 @@ int graph_prune_thread(const struct graph *g, const char *thread_id, struct sa_e
 int graph_sweep(const struct graph *g, int *n, struct sa_err *err)
 {
     *n = 0;
-    if (!g->saver) return 0;
+    if (!g->saver)
+        return 0;
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     return g->saver->ops->sweep(g->saver, (double)now.tv_sec + (double)now.tv_nsec / 1e9, n, err);

@@ -12,12 +12,14 @@ static bool path_matches(const char *tpl, const char *path, const char **params,
 {
     size_t used = 0, np = 0;
     while (*tpl && *path) {
-        if (*tpl != '/' || *path != '/') return false;
+        if (*tpl != '/' || *path != '/')
+            return false;
         tpl++;
         path++;
         size_t tl = strcspn(tpl, "/"), pl = strcspn(path, "/");
         if (tl > 1 && tpl[0] == '{' && tpl[tl - 1] == '}') {
-            if (pl == 0 || used + pl + 1 > cap || np == SA_MAX_PARAMS) return false;
+            if (pl == 0 || used + pl + 1 > cap || np == SA_MAX_PARAMS)
+                return false;
             memcpy(buf + used, path, pl);
             buf[used + pl] = '\0';
             params[np++] = buf + used;
@@ -38,9 +40,11 @@ enum sa_match sa_route_match(const struct sa_route *routes, size_t n, const char
     const char *m = strcmp(method, "HEAD") == 0 ? "GET" : method;
     bool path_found = false;
     size_t alen = 0;
-    if (allow_cap) allow[0] = '\0';
+    if (allow_cap)
+        allow[0] = '\0';
     for (size_t i = 0; i < n; i++) {
-        if (!path_matches(routes[i].path, path, params, buf, cap)) continue;
+        if (!path_matches(routes[i].path, path, params, buf, cap))
+            continue;
         if (strcmp(routes[i].method, m) == 0) {
             *route = &routes[i];
             return SA_MATCH_OK;

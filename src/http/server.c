@@ -63,26 +63,16 @@ void sa_reply_text(struct sa_req *r, int status, const char *content_type, char 
 static const char *status_title(int status)
 {
     switch (status) {
-    case 400:
-        return "Bad Request";
-    case 404:
-        return "Not Found";
-    case 405:
-        return "Method Not Allowed";
-    case 413:
-        return "Content Too Large";
-    case 415:
-        return "Unsupported Media Type";
-    case 422:
-        return "Unprocessable Content";
-    case 500:
-        return "Internal Server Error";
-    case 501:
-        return "Not Implemented";
-    case 503:
-        return "Service Unavailable";
-    default:
-        return "Error";
+    case 400: return "Bad Request";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 413: return "Content Too Large";
+    case 415: return "Unsupported Media Type";
+    case 422: return "Unprocessable Content";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    default: return "Error";
     }
 }
 
@@ -124,7 +114,8 @@ json_t *sa_req_json(struct sa_req *r)
     if (sa_json_parse_body(r->body.data, r->body.len, SA_JSON_MAX_DEPTH, &v, &pos, &err)) {
         json_t *detail = json_array();
         char loc[32] = "body";
-        if (pos >= 0) snprintf(loc, sizeof loc, "body.%ld", pos);
+        if (pos >= 0)
+            snprintf(loc, sizeof loc, "body.%ld", pos);
         sa_detail_add(detail, loc, "json_invalid", "%s", err.msg);
         sa_reply_problem(r, 400, "invalid_json", detail);
         return NULL;
@@ -170,7 +161,8 @@ static enum MHD_Result send_reply(struct sa_req *r)
     }
     MHD_add_response_header(resp, "Content-Type", r->content_type);
     MHD_add_response_header(resp, "X-Request-ID", r->request_id);
-    if (r->allow[0]) MHD_add_response_header(resp, "Allow", r->allow);
+    if (r->allow[0])
+        MHD_add_response_header(resp, "Allow", r->allow);
     enum MHD_Result ok = MHD_queue_response(r->conn, (unsigned)r->status, resp);
     MHD_destroy_response(resp);
 
@@ -204,11 +196,13 @@ static void set_request_id(struct sa_req *r)
 
 static bool is_json_type(const char *ct)
 {
-    if (!ct) return true; /* no header: treat the body as JSON, as FastAPI does */
+    if (!ct)
+        return true; /* no header: treat the body as JSON, as FastAPI does */
     size_t n = strcspn(ct, ";");
     while (n > 0 && ct[n - 1] == ' ')
         n--;
-    if (n == 16 && strncasecmp(ct, "application/json", 16) == 0) return true;
+    if (n == 16 && strncasecmp(ct, "application/json", 16) == 0)
+        return true;
     return n > 17 && strncasecmp(ct, "application/", 12) == 0 &&
            strncasecmp(ct + n - 5, "+json", 5) == 0;
 }
@@ -238,7 +232,8 @@ static void route_request(struct sa_req *r)
         snprintf(r->allow, sizeof r->allow, "%s", allow);
         return;
     }
-    if (!r->route->json_body) return;
+    if (!r->route->json_body)
+        return;
     const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Length");
     if (cl && strtoull(cl, NULL, 10) > r->app->cfg.max_body) {
         reply_too_large(r);
@@ -261,7 +256,8 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
     struct sa_req *r = *req_cls;
     if (!r) {
         r = calloc(1, sizeof *r);
-        if (!r) return MHD_NO;
+        if (!r)
+            return MHD_NO;
         r->start_ns = sa_now_ns();
         r->conn = conn;
         r->app = srv->app;
@@ -278,7 +274,8 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
         *req_cls = r;
         route_request(r);
         /* A declared body over the cap: answer now and let MHD close the connection. */
-        if (r->status == 413) return send_reply(r);
+        if (r->status == 413)
+            return send_reply(r);
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
@@ -293,7 +290,8 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
         *upload_data_size = 0; /* consumed (or discarded) */
         return MHD_YES;
     }
-    if (r->status) return send_reply(r); /* refused while routing */
+    if (r->status)
+        return send_reply(r); /* refused while routing */
     if (r->body_too_large) {
         reply_too_large(r);
         return send_reply(r);
@@ -308,7 +306,8 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **req
     (void)cls;
     (void)conn;
     (void)toe;
-    if (*req_cls) req_free(*req_cls);
+    if (*req_cls)
+        req_free(*req_cls);
     *req_cls = NULL;
 }
 
@@ -334,7 +333,8 @@ int sa_http_start(struct sa_app *app, const char *host, int port, int threads,
     char port_s[16];
     snprintf(port_s, sizeof port_s, "%d", port);
     int gai = getaddrinfo(host, port_s, &hints, &ai);
-    if (gai) return sa_err_set(err, SA_ECONFIG, "HOST=%s: %s", host, gai_strerror(gai));
+    if (gai)
+        return sa_err_set(err, SA_ECONFIG, "HOST=%s: %s", host, gai_strerror(gai));
     struct sa_http_server *srv = calloc(1, sizeof *srv);
     if (!srv) {
         freeaddrinfo(ai);
@@ -367,7 +367,8 @@ int sa_http_port(const struct sa_http_server *s)
 
 void sa_http_stop(struct sa_http_server *s)
 {
-    if (!s) return;
+    if (!s)
+        return;
     MHD_stop_daemon(s->daemon);
     free(s);
 }

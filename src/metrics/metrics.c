@@ -40,7 +40,8 @@ struct sa_metrics *sa_metrics_new(void)
 
 void sa_metrics_free(struct sa_metrics *m)
 {
-    if (!m) return;
+    if (!m)
+        return;
     for (int f = 0; f < m->nfamilies; f++) {
         struct family *fam = &m->families[f];
         for (size_t i = 0; i < fam->n; i++) {
@@ -55,7 +56,8 @@ void sa_metrics_free(struct sa_metrics *m)
 
 int sa_metrics_register(struct sa_metrics *m, const struct sa_metric_desc *desc)
 {
-    if (m->nfamilies == MAX_FAMILIES) return SA_ENOMEM;
+    if (m->nfamilies == MAX_FAMILIES)
+        return SA_ENOMEM;
     struct family *fam = &m->families[m->nfamilies];
     *fam = (struct family){.desc = desc};
     pthread_mutex_init(&fam->lock, NULL);
@@ -71,12 +73,14 @@ static bool render_labels(const struct sa_metric_desc *d, const char *const *val
     size_t n = 0;
     for (int i = 0; d->labels[i]; i++) {
         int w = snprintf(out + n, cap - n, "%s%s=\"", i ? "," : "", d->labels[i]);
-        if (w < 0 || (size_t)w >= cap - n) return false;
+        if (w < 0 || (size_t)w >= cap - n)
+            return false;
         n += (size_t)w;
         for (const char *p = values[i]; *p; p++) {
             const char *esc = *p == '\\' ? "\\\\" : *p == '"' ? "\\\"" : *p == '\n' ? "\\n" : NULL;
             size_t len = esc ? 2 : 1;
-            if (n + len + 2 >= cap) return false;
+            if (n + len + 2 >= cap)
+                return false;
             if (esc)
                 memcpy(out + n, esc, 2);
             else
@@ -93,13 +97,16 @@ static bool render_labels(const struct sa_metric_desc *d, const char *const *val
 static struct series *series_get(struct family *fam, const char *const *values)
 {
     char labels[512];
-    if (!render_labels(fam->desc, values, labels, sizeof labels)) return NULL;
+    if (!render_labels(fam->desc, values, labels, sizeof labels))
+        return NULL;
     for (size_t i = 0; i < fam->n; i++)
-        if (strcmp(fam->series[i].labels, labels) == 0) return &fam->series[i];
+        if (strcmp(fam->series[i].labels, labels) == 0)
+            return &fam->series[i];
     if (fam->n == fam->cap) {
         size_t cap = fam->cap ? fam->cap * 2 : 8;
         struct series *ns = realloc(fam->series, cap * sizeof *ns);
-        if (!ns) return NULL;
+        if (!ns)
+            return NULL;
         fam->series = ns;
         fam->cap = cap;
     }
@@ -121,7 +128,8 @@ void sa_metrics_add(struct sa_metrics *m, int family, const char *const *values,
     struct family *fam = &m->families[family];
     pthread_mutex_lock(&fam->lock);
     struct series *s = series_get(fam, values);
-    if (s) s->value += v;
+    if (s)
+        s->value += v;
     pthread_mutex_unlock(&fam->lock);
 }
 
@@ -130,7 +138,8 @@ void sa_metrics_set(struct sa_metrics *m, int family, const char *const *values,
     struct family *fam = &m->families[family];
     pthread_mutex_lock(&fam->lock);
     struct series *s = series_get(fam, values);
-    if (s) s->value = v;
+    if (s)
+        s->value = v;
     pthread_mutex_unlock(&fam->lock);
 }
 

@@ -172,7 +172,8 @@ static sqlite3_stmt *stmt(struct conn *c, enum stmt_id id, struct sa_err *err)
 static int run_simple(struct conn *c, enum stmt_id id, struct sa_err *err)
 {
     sqlite3_stmt *st = stmt(c, id, err);
-    if (!st) return SA_ESTORE;
+    if (!st)
+        return SA_ESTORE;
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : db_error(err, c->db, stmt_sql[id]);
@@ -191,7 +192,8 @@ static void close_conn(struct conn *c, bool close_db)
 {
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(c->stmts[i]);
-    if (close_db) sqlite3_close(c->db);
+    if (close_db)
+        sqlite3_close(c->db);
 }
 
 static void sqlite_close(struct sa_store *base)
@@ -215,7 +217,8 @@ static int make_parent_dirs(const char *path, struct sa_err *err)
     if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp)
         return sa_err_set(err, SA_ECONFIG, "database path too long");
     for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/') continue;
+        if (*p != '/')
+            continue;
         *p = '\0';
         if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
             return sa_err_set(err, SA_ECONFIG, "cannot create directory %s: %s", tmp,
@@ -253,10 +256,13 @@ static int sqlite_open(const char *url, int pool_size, struct sa_store **out, st
 {
     *out = NULL;
     bool memory = strcmp(url, ":memory:") == 0;
-    if (!*url) return sa_err_set(err, SA_ECONFIG, "DATABASE_URL: sqlite:// needs a file path");
-    if (!memory && make_parent_dirs(url, err)) return err->code;
+    if (!*url)
+        return sa_err_set(err, SA_ECONFIG, "DATABASE_URL: sqlite:// needs a file path");
+    if (!memory && make_parent_dirs(url, err))
+        return err->code;
     struct sqlite_store *s = calloc(1, sizeof *s);
-    if (!s) return sa_err_set(err, SA_ENOMEM, "out of memory");
+    if (!s)
+        return sa_err_set(err, SA_ENOMEM, "out of memory");
     s->base.ops = &sa_store_sqlite;
     /* An in-memory database is private to its connection: there the one reader borrows
      * the writer's handle (opened serialised) with its own statements. */
@@ -275,7 +281,8 @@ static int sqlite_open(const char *url, int pool_size, struct sa_store **out, st
         sqlite_close(&s->base);
         return err->code;
     }
-    if (memory) s->conns[0].db = s->writer.db;
+    if (memory)
+        s->conns[0].db = s->writer.db;
     for (int i = 0; i < s->nconns && !memory; i++) {
         if (open_conn(url, &s->conns[i], false, err)) {
             sqlite_close(&s->base);
@@ -309,7 +316,8 @@ static int sqlite_migrate(struct sa_store *base, struct sa_err *err)
     sqlite3_finalize(q);
     for (unsigned i = 0; i < sa_migrations_count; i++) {
         const struct sa_migration *mg = &sa_migrations[i];
-        if (mg->version <= current) continue;
+        if (mg->version <= current)
+            continue;
         char ts[SA_ISO8601_LEN];
         sa_iso8601_now(ts);
         char *record = sqlite3_mprintf(
@@ -348,7 +356,8 @@ static int sqlite_health(struct sa_store *base, char *detail, size_t cap, struct
     } else if (st) {
         db_error(err, c->db, "health check");
     }
-    if (st) sqlite3_reset(st);
+    if (st)
+        sqlite3_reset(st);
     conn_put(s, c);
     return rc;
 }
@@ -359,9 +368,12 @@ static void bind_lead(sqlite3_stmt *st, const struct sa_lead_row *l, const char 
     bind_text(st, 2, l->company_name);
     bind_text(st, 3, l->industry);
     bind_text(st, 4, l->company_size);
-    if (l->employees_min >= 0) sqlite3_bind_int64(st, 5, l->employees_min);
-    if (l->employees_max >= 0) sqlite3_bind_int64(st, 6, l->employees_max);
-    if (l->annual_revenue >= 0) sqlite3_bind_double(st, 7, l->annual_revenue);
+    if (l->employees_min >= 0)
+        sqlite3_bind_int64(st, 5, l->employees_min);
+    if (l->employees_max >= 0)
+        sqlite3_bind_int64(st, 6, l->employees_max);
+    if (l->annual_revenue >= 0)
+        sqlite3_bind_double(st, 7, l->annual_revenue);
     bind_text(st, 8, l->website);
     bind_text(st, 9, l->country);
     bind_text(st, 10, l->contact_name);
@@ -383,7 +395,8 @@ static int insert_exec(struct conn *c, const struct sa_exec_row *e, const char *
                        struct sa_err *err)
 {
     sqlite3_stmt *st = stmt(c, ST_INSERT_EXEC, err);
-    if (!st) return SA_ESTORE;
+    if (!st)
+        return SA_ESTORE;
     bind_text(st, 1, e->id);
     bind_text(st, 2, e->lead_id);
     bind_text(st, 3, e->agent_type);
@@ -413,17 +426,21 @@ static void apply_job(struct conn *c, struct write_job *j, const char *now)
         j->rc = SA_ESTORE;
     } else {
         bind_lead(st, j->lead, now);
-        if (sqlite3_step(st) != SQLITE_DONE) j->rc = db_error(&j->err, c->db, "write lead");
+        if (sqlite3_step(st) != SQLITE_DONE)
+            j->rc = db_error(&j->err, c->db, "write lead");
         sqlite3_reset(st);
     }
     if (!j->rc) {
         j->inserted = sqlite3_changes(c->db) > 0;
-        if (j->exec && (j->inserted || !j->only_new)) j->rc = insert_exec(c, j->exec, now, &j->err);
+        if (j->exec && (j->inserted || !j->only_new))
+            j->rc = insert_exec(c, j->exec, now, &j->err);
     }
     /* Some errors (I/O, disk full, out of memory) make SQLite roll back the whole
      * transaction itself; then there is no savepoint left to undo (commit_batch sees it). */
-    if (sqlite3_get_autocommit(c->db)) return;
-    if (j->rc) sqlite3_exec(c->db, "ROLLBACK TO job", NULL, NULL, NULL);
+    if (sqlite3_get_autocommit(c->db))
+        return;
+    if (j->rc)
+        sqlite3_exec(c->db, "ROLLBACK TO job", NULL, NULL, NULL);
     sqlite3_exec(c->db, "RELEASE job", NULL, NULL, NULL);
 }
 
@@ -465,7 +482,8 @@ static void commit_batch(struct sqlite_store *s, struct write_job *batch)
         }
     }
     if ((rc = run_simple(c, ST_COMMIT, &err)) != 0) {
-        if (!sqlite3_get_autocommit(c->db)) (void)run_simple(c, ST_ROLLBACK, NULL);
+        if (!sqlite3_get_autocommit(c->db))
+            (void)run_simple(c, ST_ROLLBACK, NULL);
         fail_batch(batch, rc, &err);
     }
 }
@@ -502,8 +520,10 @@ static int write_invocation(struct sa_store *base, const struct sa_lead_row *l,
         pthread_cond_broadcast(&s->queue_cond);
     }
     pthread_mutex_unlock(&s->queue_lock);
-    if (inserted) *inserted = job.inserted;
-    if (job.rc && err) *err = job.err;
+    if (inserted)
+        *inserted = job.inserted;
+    if (job.rc && err)
+        *err = job.err;
     return job.rc;
 }
 
@@ -536,7 +556,8 @@ static json_t *col_int(sqlite3_stmt *st, int i)
 static json_t *col_json(sqlite3_stmt *st, int i)
 {
     const unsigned char *t = sqlite3_column_text(st, i);
-    if (!t) return json_null();
+    if (!t)
+        return json_null();
     json_t *v = json_loadb((const char *)t, (size_t)sqlite3_column_bytes(st, i), 0, NULL);
     return v ? v : json_null();
 }
@@ -570,7 +591,8 @@ static int sqlite_get_lead(struct sa_store *base, const char *id, json_t **out, 
     struct conn *c = conn_get(s);
     int rc = SA_ESTORE;
     sqlite3_stmt *st = stmt(c, ST_GET_LEAD, err);
-    if (!st) goto out;
+    if (!st)
+        goto out;
     bind_text(st, 1, id);
     int step = sqlite3_step(st);
     if (step == SQLITE_ROW) {
@@ -596,7 +618,8 @@ static void bind_filter(sqlite3_stmt *st, const struct sa_lead_query *q, char *l
         size_t o = 0;
         like[o++] = '%';
         for (const char *p = q->search; *p && o + 3 < cap; p++) {
-            if (*p == '%' || *p == '_' || *p == '\\') like[o++] = '\\';
+            if (*p == '%' || *p == '_' || *p == '\\')
+                like[o++] = '\\';
             like[o++] = *p;
         }
         like[o++] = '%';
@@ -618,7 +641,8 @@ static int sqlite_list_leads(struct sa_store *base, const struct sa_lead_query *
     json_t *items = json_array();
     long total = 0;
     sqlite3_stmt *st = stmt(c, ST_COUNT_LEADS, err);
-    if (!st) goto out;
+    if (!st)
+        goto out;
     bind_filter(st, q, like, sizeof like);
     if (sqlite3_step(st) != SQLITE_ROW) {
         db_error(err, c->db, "count leads");
@@ -627,7 +651,8 @@ static int sqlite_list_leads(struct sa_store *base, const struct sa_lead_query *
     }
     total = (long)sqlite3_column_int64(st, 0);
     sqlite3_reset(st);
-    if (!(st = stmt(c, ST_LIST_LEADS, err))) goto out;
+    if (!(st = stmt(c, ST_LIST_LEADS, err)))
+        goto out;
     bind_filter(st, q, like, sizeof like);
     sqlite3_bind_int(st, 4, q->limit);
     sqlite3_bind_int(st, 5, q->offset);
@@ -657,7 +682,8 @@ static int sqlite_list_executions(struct sa_store *base, const char *lead_id, in
     int rc = SA_ESTORE;
     json_t *items = json_array();
     sqlite3_stmt *st = stmt(c, ST_LIST_EXECS, err);
-    if (!st) goto out;
+    if (!st)
+        goto out;
     bind_text(st, 1, lead_id);
     sqlite3_bind_int(st, 2, limit);
     int step;

@@ -14,7 +14,8 @@ int sa_store_open(const char *url, int pool_size, struct sa_store **out, struct 
         const char *scheme = backends[i]->scheme;
         if (colon && strlen(scheme) == n && strncmp(url, scheme, n) == 0) {
             const char *rest = colon + 1;
-            if (strncmp(rest, "//", 2) == 0) rest += 2;
+            if (strncmp(rest, "//", 2) == 0)
+                rest += 2;
             return backends[i]->open(rest, pool_size, out, err);
         }
     }

@@ -90,7 +90,8 @@ int sa_store_open(const char *url, int pool_size, struct sa_store **out, struct 
 
 static inline void sa_store_close(struct sa_store *s)
 {
-    if (s) s->ops->close(s);
+    if (s)
+        s->ops->close(s);
 }
 static inline int sa_store_migrate(struct sa_store *s, struct sa_err *err)
 {

@@ -61,13 +61,15 @@ static void setup(void)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (!g) setup();
+    if (!g)
+        setup();
     static unsigned long run;
     char thread[32];
     snprintf(thread, sizeof thread, "fuzz-%lu", run++);
     size_t split = size / 2;
     const void *nul = memchr(data, 0, size);
-    if (nul) split = (size_t)((const uint8_t *)nul - data);
+    if (nul)
+        split = (size_t)((const uint8_t *)nul - data);
     struct graph_record r = {.id = "019a0000-0000-7000-8000-000000000001",
                              .step = 1,
                              .full = true,
@@ -76,12 +78,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                              .writes = split < size ? (char *)data + split + 1 : NULL,
                              .writes_len = split < size ? size - split - 1 : 0};
     struct sa_err err = {0};
-    if (sv->ops->put(sv, thread, &r, &err)) return 0;
+    if (sv->ops->put(sv, thread, &r, &err))
+        return 0;
     json_t *snap = NULL;
-    if (graph_get_state(g, thread, NULL, &snap, &err) == 0) json_decref(snap);
+    if (graph_get_state(g, thread, NULL, &snap, &err) == 0)
+        json_decref(snap);
     struct graph_run_opts o = {.thread_id = thread};
     struct graph_result res;
-    if (graph_invoke(g, NULL, &o, &res, &err) == 0) graph_result_clear(&res);
+    if (graph_invoke(g, NULL, &o, &res, &err) == 0)
+        graph_result_clear(&res);
     sv->ops->delete_thread(sv, thread, &err);
     return 0;
 }

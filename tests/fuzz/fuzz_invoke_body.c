@@ -49,7 +49,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     double usd;
     if (sa_parse_company_size(text, &a, &b) == 0)
         check(a >= 1 && (b == SA_UNKNOWN || b >= a), "company size range");
-    if (sa_parse_money(text, &usd) == 0) check(usd >= 0 && usd <= 1e13, "money range");
+    if (sa_parse_money(text, &usd) == 0)
+        check(usd >= 0 && usd <= 1e13, "money range");
 
     json_t *body;
     long pos;
@@ -57,7 +58,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (sa_json_parse_body((const char *)data, size, SA_JSON_MAX_DEPTH, &body, &pos, &err))
         return 0;
     json_t *input = json_object_get(body, "input");
-    if (!input) input = body;
+    if (!input)
+        input = body;
     json_t *detail = json_array();
     struct sa_lead lead;
     if (sa_lead_parse(input, "body.input", &lead, detail) == 0) {

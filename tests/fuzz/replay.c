@@ -29,7 +29,8 @@ static void mutate(uint8_t *buf, size_t *len, size_t cap)
         size_t at = *len ? (size_t)(next() % *len) : 0;
         switch (next() % 4) {
         case 0: /* flip a byte */
-            if (*len) buf[at] = (uint8_t)(buf[at] ^ (1u << (next() % 8)));
+            if (*len)
+                buf[at] = (uint8_t)(buf[at] ^ (1u << (next() % 8)));
             break;
         case 1: /* insert an interesting byte */
             if (*len < cap) {
@@ -38,13 +39,12 @@ static void mutate(uint8_t *buf, size_t *len, size_t cap)
                 (*len)++;
             }
             break;
-        case 2: /* truncate */
-            *len = at;
-            break;
+        case 2: /* truncate */ *len = at; break;
         default: /* duplicate a run */
             if (*len && *len + 16 <= cap) {
                 size_t run = 1 + next() % 16;
-                if (at + run > *len) run = *len - at;
+                if (at + run > *len)
+                    run = *len - at;
                 memmove(buf + at + run, buf + at, *len - at);
                 (*len) += run;
             }
@@ -55,7 +55,8 @@ static void mutate(uint8_t *buf, size_t *len, size_t cap)
 static int run_file(const char *path, long mutations)
 {
     FILE *f = fopen(path, "rb");
-    if (!f) return 0;
+    if (!f)
+        return 0;
     static uint8_t seed[65536], buf[65536 + 4096];
     size_t n = fread(seed, 1, sizeof seed, f);
     fclose(f);
@@ -95,7 +96,8 @@ int main(int argc, char **argv)
         }
         struct dirent *e;
         while ((e = readdir(d))) {
-            if (e->d_name[0] == '.') continue;
+            if (e->d_name[0] == '.')
+                continue;
             char path[4096];
             snprintf(path, sizeof path, "%s/%s", argv[a], e->d_name);
             files += run_file(path, mutations);

@@ -63,7 +63,8 @@ int server_make_dir(struct server *s)
 static int free_port(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) return -1;
+    if (fd < 0)
+        return -1;
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     socklen_t alen = sizeof a;
@@ -86,7 +87,8 @@ void server_print_log(const struct server *s)
 char *server_read_log(const struct server *s)
 {
     FILE *f = fopen(s->log_path, "rb");
-    if (!f) return NULL;
+    if (!f)
+        return NULL;
     size_t cap = 8192, n = 0;
     char *buf = malloc(cap);
     size_t got;
@@ -104,7 +106,8 @@ char *server_read_log(const struct server *s)
         }
     }
     fclose(f);
-    if (buf) buf[n] = '\0';
+    if (buf)
+        buf[n] = '\0';
     return buf;
 }
 
@@ -132,14 +135,17 @@ static pid_t spawn(const struct server *s, bool seed)
     fflush(NULL);
     pid_t parent = getpid();
     pid_t pid = fork();
-    if (pid != 0) return pid; /* parent (or -1) */
+    if (pid != 0)
+        return pid; /* parent (or -1) */
     /* child: should the test process die (a crash, an abort), the server goes with it */
     prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (getppid() != parent) _exit(125);
+    if (getppid() != parent)
+        _exit(125);
     /* stdin from /dev/null, stdout and stderr to the log */
     int log = open(s->log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
     int null = open("/dev/null", O_RDONLY);
-    if (log < 0 || null < 0) _exit(126);
+    if (log < 0 || null < 0)
+        _exit(126);
     dup2(null, 0);
     dup2(log, 1);
     dup2(log, 2);
@@ -153,7 +159,8 @@ static pid_t spawn(const struct server *s, bool seed)
 static bool healthy(int port)
 {
     CURL *h = curl_easy_init();
-    if (!h) return false;
+    if (!h)
+        return false;
     struct resp r;
     quiet = true;
     bool ok = http_on(h, port, "GET", "/health", NULL, NULL, 0, &r) == 0 && r.status == 200;
@@ -187,7 +194,8 @@ int server_start(struct server *s, bool seed)
                 fprintf(stderr, "harness: server exited during start-up (status 0x%x)\n", st);
                 break;
             }
-            if (healthy(s->port)) return 0;
+            if (healthy(s->port))
+                return 0;
             sleep_ms(50);
         }
         if (!exited) {
@@ -199,7 +207,8 @@ int server_start(struct server *s, bool seed)
         char *log = server_read_log(s);
         bool port_taken = log && strstr(log, "cannot listen");
         free(log);
-        if (!port_taken) break;
+        if (!port_taken)
+            break;
     }
     server_print_log(s);
     return -1;
@@ -212,13 +221,15 @@ bool exited_ok(int st)
 
 int server_stop(struct server *s)
 {
-    if (s->pid <= 0) return -1;
+    if (s->pid <= 0)
+        return -1;
     kill(s->pid, SIGTERM);
     int st = -1;
     double deadline = now_s() + 60.0; /* LeakSanitizer at exit can take a while */
     for (;;) {
         pid_t w = waitpid(s->pid, &st, WNOHANG);
-        if (w == s->pid) break;
+        if (w == s->pid)
+            break;
         if (w < 0 && errno != EINTR) {
             st = -1;
             break;
@@ -247,13 +258,15 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
     (void)sb;
     (void)flag;
     (void)ftw;
-    if (remove(path) != 0) perror(path);
+    if (remove(path) != 0)
+        perror(path);
     return 0;
 }
 
 void server_remove_dir(struct server *s)
 {
-    if (s->dir[0]) nftw(s->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    if (s->dir[0])
+        nftw(s->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     s->dir[0] = '\0';
 }
 
@@ -283,7 +296,8 @@ static size_t on_body(char *p, size_t size, size_t n, void *userdata)
         while (cap < b->len + add + 1)
             cap *= 2;
         char *nd = realloc(b->data, cap);
-        if (!nd) return 0; /* makes curl fail the transfer */
+        if (!nd)
+            return 0; /* makes curl fail the transfer */
         b->data = nd;
         b->cap = cap;
     }
@@ -338,7 +352,8 @@ int http_on(CURL *h, int port, const char *method, const char *path, const char 
     if (body) {
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-        if (strcmp(method, "POST") != 0) curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+        if (strcmp(method, "POST") != 0)
+            curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
     } else if (strcmp(method, "GET") == 0) {
         curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
     } else if (strcmp(method, "HEAD") == 0) {
@@ -371,7 +386,8 @@ int http_on(CURL *h, int port, const char *method, const char *path, const char 
 int http(const char *method, const char *path, const char *content_type, const char *body,
          size_t body_len, struct resp *out)
 {
-    if (!shared_handle) shared_handle = curl_easy_init();
+    if (!shared_handle)
+        shared_handle = curl_easy_init();
     if (!shared_handle) {
         memset(out, 0, sizeof *out);
         return -1;
@@ -383,7 +399,8 @@ json_t *http_json(const char *method, const char *path, const char *json_body, s
 {
     http(method, path, json_body ? "application/json" : NULL, json_body,
          json_body ? strlen(json_body) : 0, out);
-    if (out->body && out->len > 0) out->json = json_loadb(out->body, out->len, 0, NULL);
+    if (out->body && out->len > 0)
+        out->json = json_loadb(out->body, out->len, 0, NULL);
     return out->json;
 }
 
@@ -406,7 +423,8 @@ void http_set_quiet(bool on)
 
 void http_cleanup(void)
 {
-    if (shared_handle) curl_easy_cleanup(shared_handle);
+    if (shared_handle)
+        curl_easy_cleanup(shared_handle);
     shared_handle = NULL;
 }
 
@@ -416,7 +434,8 @@ int raw_exchange(const void *data, size_t len, char *status_line, size_t cap)
 {
     status_line[0] = '\0';
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) return -1;
+    if (fd < 0)
+        return -1;
     struct timeval tv = {5, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
@@ -430,7 +449,8 @@ int raw_exchange(const void *data, size_t len, char *status_line, size_t cap)
     size_t left = len;
     while (left > 0) {
         ssize_t w = send(fd, p, left, MSG_NOSIGNAL);
-        if (w <= 0) break; /* the server may refuse and close before reading it all */
+        if (w <= 0)
+            break; /* the server may refuse and close before reading it all */
         p += w;
         left -= (size_t)w;
     }
@@ -438,15 +458,18 @@ int raw_exchange(const void *data, size_t len, char *status_line, size_t cap)
     size_t n = 0;
     while (n + 1 < sizeof buf) {
         ssize_t r = recv(fd, buf + n, sizeof buf - 1 - n, 0);
-        if (r <= 0) break;
+        if (r <= 0)
+            break;
         n += (size_t)r;
         buf[n] = '\0';
-        if (strstr(buf, "\r\n")) break;
+        if (strstr(buf, "\r\n"))
+            break;
     }
     close(fd);
     buf[n] = '\0';
     char *eol = strstr(buf, "\r\n");
-    if (!eol) return 0;
+    if (!eol)
+        return 0;
     *eol = '\0';
     snprintf(status_line, cap, "%s", buf);
     return 1;
@@ -455,7 +478,8 @@ int raw_exchange(const void *data, size_t len, char *status_line, size_t cap)
 int status_code_of(const char *line)
 {
     int code;
-    if (strncmp(line, "HTTP/1.", 7) != 0 || sscanf(line + 8, " %d", &code) != 1) return -1;
+    if (strncmp(line, "HTTP/1.", 7) != 0 || sscanf(line + 8, " %d", &code) != 1)
+        return -1;
     return code;
 }
 
@@ -487,10 +511,12 @@ long lead_executions(const char *lead_id)
 
 bool is_uuid(const char *s)
 {
-    if (!s || strlen(s) != 36) return false;
+    if (!s || strlen(s) != 36)
+        return false;
     for (int i = 0; i < 36; i++) {
         bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-        if (dash ? s[i] != '-' : !isxdigit((unsigned char)s[i])) return false;
+        if (dash ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
+            return false;
     }
     return true;
 }
@@ -501,7 +527,8 @@ json_t *jget(json_t *j, const char *path)
     const char *p = path;
     while (j && *p) {
         size_t n = strcspn(p, ".");
-        if (n >= sizeof step) return NULL;
+        if (n >= sizeof step)
+            return NULL;
         memcpy(step, p, n);
         step[n] = '\0';
         p += n + (p[n] == '.');

@@ -63,7 +63,8 @@ static char *strf(const char *fmt, ...)
     va_list ap;
     va_start(ap, fmt);
     char *s = NULL;
-    if (vasprintf(&s, fmt, ap) < 0) s = NULL;
+    if (vasprintf(&s, fmt, ap) < 0)
+        s = NULL;
     va_end(ap);
     assert_non_null(s);
     return s;
@@ -81,7 +82,8 @@ static char *qual_body(const char *input)
 static void expect_problem(const char *what, struct resp *r, long status, const char *loc,
                            const char *type)
 {
-    if (!r->json && r->len > 0) r->json = json_loadb(r->body, r->len, 0, NULL);
+    if (!r->json && r->len > 0)
+        r->json = json_loadb(r->body, r->len, 0, NULL);
     if (r->status != status)
         fail_msg("%s: status %ld, expected %ld; body: %.300s", what, r->status, status, r->body);
     if (strncmp(r->content_type, "application/problem+json", 24) != 0)
@@ -124,7 +126,8 @@ static json_t *qualify(const char *input, struct resp *r)
     char *body = qual_body(input);
     json_t *j = invoke(body, r);
     free(body);
-    if (r->status != 200) fail_msg("qualify %.200s: status %ld: %.300s", input, r->status, r->body);
+    if (r->status != 200)
+        fail_msg("qualify %.200s: status %ld: %.300s", input, r->status, r->body);
     assert_non_null(j);
     return j;
 }
@@ -161,8 +164,10 @@ static int run_status(const char *cmd)
 static int group_setup(void **state)
 {
     (void)state;
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) return -1;
-    if (server_make_dir(&main_srv)) return -1;
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        return -1;
+    if (server_make_dir(&main_srv))
+        return -1;
     if (server_start(&main_srv, false)) {
         server_remove_dir(&main_srv);
         return -1;
@@ -399,7 +404,8 @@ static void test_sizes_and_ids(void **state)
     body = strf("{\"agent_type\":\"qualification\",\"lead_id\":\"%s\"}", lead_id);
     j = invoke(body, &r);
     free(body);
-    if (r.status != 200) fail_msg("re-score by lead_id: status %ld: %.300s", r.status, r.body);
+    if (r.status != 200)
+        fail_msg("re-score by lead_id: status %ld: %.300s", r.status, r.body);
     assert_string_equal(jstr(j, "lead_id"), lead_id);
     assert_int_equal(json_integer_value(jget(j, "output.score")),
                      json_integer_value(jget(f, "output.score")));
@@ -530,7 +536,8 @@ static void test_bad_input(void **state)
     {
         struct resp r;
         http("POST", INVOKE, NULL, body, strlen(body), &r); /* no Content-Type: JSON assumed */
-        if (r.status != 200) fail_msg("no content type: status %ld: %.300s", r.status, r.body);
+        if (r.status != 200)
+            fail_msg("no content type: status %ld: %.300s", r.status, r.body);
         resp_free(&r);
         accepted++;
     }
@@ -705,8 +712,10 @@ static void test_agents_status_reset(void **state)
             if (!json_object_get(a, keys[k]))
                 fail_msg("agent %zu has no %s: %s", i, keys[k], jdump(a));
         const char *t = jstr(a, "agent_type");
-        if (t && strcmp(t, "qualification") == 0) qual = a;
-        if (t && strcmp(t, "growth") == 0) growth = a;
+        if (t && strcmp(t, "qualification") == 0)
+            qual = a;
+        if (t && strcmp(t, "growth") == 0)
+            growth = a;
     }
     assert_non_null(qual);
     assert_true(json_integer_value(json_object_get(qual, "invocations")) > 0);
@@ -752,7 +761,8 @@ static void test_metrics(void **state)
         "http_request_duration_seconds_bucket",
     };
     for (size_t i = 0; i < sizeof must / sizeof must[0]; i++)
-        if (!strstr(r.body, must[i])) fail_msg("/metrics lacks %s", must[i]);
+        if (!strstr(r.body, must[i]))
+            fail_msg("/metrics lacks %s", must[i]);
     /* the success counter has counted the earlier invocations */
     const char *p = strstr(r.body, "\nagent_success_total{agent_type=\"qualification\"} ");
     assert_non_null(p);
@@ -815,7 +825,8 @@ static int seed_setup(void **state)
 static int seed_teardown(void **state)
 {
     (void)state;
-    if (seed_srv.pid > 0) server_stop(&seed_srv);
+    if (seed_srv.pid > 0)
+        server_stop(&seed_srv);
     server_remove_dir(&seed_srv);
     harness_use(&main_srv);
     return 0;
@@ -894,7 +905,8 @@ static void *worker_run(void *arg)
 {
     struct worker *w = arg;
     CURL *h = curl_easy_init();
-    if (!h) return NULL;
+    if (!h)
+        return NULL;
     for (int i = 0; i < 50; i++) {
         char body[256];
         snprintf(body, sizeof body,
@@ -977,7 +989,8 @@ static void test_request_log(void **state)
         log = server_read_log(&main_srv);
         assert_non_null(log);
         after = count_request_lines(log);
-        if (after >= before + made) break;
+        if (after >= before + made)
+            break;
         free(log);
         log = NULL;
         usleep(20000);
@@ -988,9 +1001,11 @@ static void test_request_log(void **state)
     int lines = 0;
     for (char *line = log, *next; line && *line; line = next) {
         next = strchr(line, '\n');
-        if (next) *next++ = '\0';
+        if (next)
+            *next++ = '\0';
         json_t *j = json_loads(line, 0, NULL);
-        if (!j) fail_msg("log line %d is not JSON: %.300s", lines + 1, line);
+        if (!j)
+            fail_msg("log line %d is not JSON: %.300s", lines + 1, line);
         if (strcmp(jstr(j, "msg") ? jstr(j, "msg") : "", "request") == 0) {
             assert_non_null(jstr(j, "method"));
             assert_non_null(jstr(j, "path"));
@@ -999,7 +1014,8 @@ static void test_request_log(void **state)
         }
         json_decref(j);
         lines++;
-        if (next) next[-1] = '\n';
+        if (next)
+            next[-1] = '\n';
     }
     assert_true(lines >= after);
 

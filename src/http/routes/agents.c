@@ -20,13 +20,15 @@ static const char *const stream_modes[] = {"values",   "updates", "custom",
 static bool stream_mode_known(const char *s)
 {
     for (int i = 0; stream_modes[i]; i++)
-        if (strcmp(s, stream_modes[i]) == 0) return true;
+        if (strcmp(s, stream_modes[i]) == 0)
+            return true;
     return false;
 }
 
 static bool thread_id_valid(const char *s, size_t n)
 {
-    if (n == 0 || n > SA_THREAD_ID_MAX) return false;
+    if (n == 0 || n > SA_THREAD_ID_MAX)
+        return false;
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
         if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
@@ -123,7 +125,8 @@ static json_t *resolve_input(struct sa_req *r, json_t *body, const struct envelo
                              json_t *detail)
 {
     json_t *input = json_object_get(body, "input");
-    if (input && !json_is_null(input)) return json_incref(input);
+    if (input && !json_is_null(input))
+        return json_incref(input);
     if (!env->lead_id) {
         sa_detail_add(detail, "body.input", "missing",
                       "Field required (the lead to process; or give lead_id of a stored lead)");
@@ -174,7 +177,8 @@ static void reply_stream(struct sa_req *r, const struct envelope *env, json_t *r
         sse_event(&b, "updates", upd);
         json_decref(upd);
     }
-    if (env->modes[0]) sse_event(&b, "values", response);
+    if (env->modes[0])
+        sse_event(&b, "values", response);
     if (env->modes[4]) {
         json_t *dbg = json_pack("{s:s, s:{s:s, s:O}}", "type", "task_result", "payload", "name",
                                 agent, "result", output);
@@ -190,7 +194,8 @@ static void reply_stream(struct sa_req *r, const struct envelope *env, json_t *r
 void sa_route_invoke(struct sa_req *r)
 {
     json_t *body = sa_req_json(r);
-    if (!body) return;
+    if (!body)
+        return;
     json_t *detail = json_array();
     json_t *input = NULL;
     struct sa_lead lead = {0};
@@ -208,7 +213,8 @@ void sa_route_invoke(struct sa_req *r)
                        sa_agent_type_name((enum sa_agent_type)env.type));
         goto out;
     }
-    if (json_array_size(detail) == 0) input = resolve_input(r, body, &env, detail);
+    if (json_array_size(detail) == 0)
+        input = resolve_input(r, body, &env, detail);
     if (r->status) /* resolve_input answered (404/503) */
         goto out;
     if (input && !json_is_object(input))

@@ -21,7 +21,8 @@ static void int_param(struct sa_req *r, const char *name, long min, long max, lo
 {
     const char *s = sa_req_query(r, name);
     *out = dflt;
-    if (!s) return;
+    if (!s)
+        return;
     if (sa_parse_long(s, min, max, out)) {
         char loc[64];
         snprintf(loc, sizeof loc, "query.%s", name);

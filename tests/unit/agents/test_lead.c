@@ -15,7 +15,8 @@
 static void size_ok(const char *s, long min, long max)
 {
     long a = 0, b = 0;
-    if (sa_parse_company_size(s, &a, &b) != 0) fail_msg("company size \"%s\" was refused", s);
+    if (sa_parse_company_size(s, &a, &b) != 0)
+        fail_msg("company size \"%s\" was refused", s);
     assert_int_equal(a, min);
     assert_int_equal(b, max);
 }
@@ -114,7 +115,8 @@ static bool has_loc(json_t *detail, const char *want)
         char *loc = json_dumps(json_object_get(e, "loc"), JSON_COMPACT);
         bool hit = strcmp(loc, want) == 0;
         free(loc);
-        if (hit) return true;
+        if (hit)
+            return true;
     }
     return false;
 }

@@ -41,10 +41,12 @@ static void score_json(const char *text, struct sa_score *s)
 {
     json_error_t je;
     json_t *in = json_loads(text, 0, &je);
-    if (!in) fail_msg("bad test JSON: %s", je.text);
+    if (!in)
+        fail_msg("bad test JSON: %s", je.text);
     json_t *detail = json_array();
     struct sa_lead lead;
-    if (sa_lead_parse(in, "", &lead, detail)) fail_msg("lead refused: %s", json_dumps(detail, 0));
+    if (sa_lead_parse(in, "", &lead, detail))
+        fail_msg("lead refused: %s", json_dumps(detail, 0));
     sa_model_score(model, &lead, s);
     sa_lead_clear(&lead);
     json_decref(detail);
@@ -54,7 +56,8 @@ static void score_json(const char *text, struct sa_score *s)
 static const struct sa_factor *factor(const struct sa_score *s, const char *name)
 {
     for (int i = 0; i < SA_F_COUNT; i++)
-        if (strcmp(s->factors[i].name, name) == 0) return &s->factors[i];
+        if (strcmp(s->factors[i].name, name) == 0)
+            return &s->factors[i];
     fail_msg("no factor %s", name);
     return NULL;
 }
@@ -273,7 +276,8 @@ static void load_modified(const char *from, const char *to, char *msg, size_t ca
     struct sa_model *m = NULL;
     int rc = sa_model_load(tmpdir, &m, &err);
     snprintf(msg, cap, "%s", rc ? err.msg : "");
-    if (rc) assert_int_equal(rc, SA_ECONFIG);
+    if (rc)
+        assert_int_equal(rc, SA_ECONFIG);
     sa_model_free(m);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);

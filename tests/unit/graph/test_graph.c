@@ -48,7 +48,8 @@ static struct graph *compile(struct graph_builder *b, const struct graph_compile
 {
     struct graph *g = NULL;
     struct sa_err err = {0};
-    if (graph_compile(b, o, &g, &err)) fail_msg("compile: %s", err.msg);
+    if (graph_compile(b, o, &g, &err))
+        fail_msg("compile: %s", err.msg);
     graph_builder_free(b);
     return g;
 }
@@ -68,7 +69,8 @@ static void expect_ok(struct graph *g, const char *input, const char *thread, co
 {
     struct sa_err err = {0};
     int rc = invoke(g, input, thread, resume, res, &err);
-    if (rc) fail_msg("invoke failed (%d): %s", rc, err.msg);
+    if (rc)
+        fail_msg("invoke failed (%d): %s", rc, err.msg);
 }
 
 static const char *str(const json_t *o, const char *k)
@@ -130,7 +132,8 @@ static void test_append_order_is_deterministic(void **state)
 static json_t *max_reducer(const json_t *cur, const json_t *w, void *arg)
 {
     (void)arg;
-    if (!json_is_integer(w)) return NULL;
+    if (!json_is_integer(w))
+        return NULL;
     return json_integer(cur && json_integer_value(cur) > json_integer_value(w)
                             ? json_integer_value(cur)
                             : json_integer_value(w));
@@ -431,10 +434,14 @@ static void test_validation(void **state)
     for (int i = 0; i < 4; i++) {
         struct graph_builder *bd = graph_builder_new();
         graph_add_node(bd, "a", set_node, &s, NULL);
-        if (cases[i].kind != 2) graph_add_edge(bd, GRAPH_START, "a");
-        if (cases[i].kind == 0) graph_add_edge(bd, "a", "ghost");
-        if (cases[i].kind == 1) graph_add_node(bd, "island", set_node, &s, NULL);
-        if (cases[i].kind == 3) graph_add_node(bd, "a", set_node, &s, NULL);
+        if (cases[i].kind != 2)
+            graph_add_edge(bd, GRAPH_START, "a");
+        if (cases[i].kind == 0)
+            graph_add_edge(bd, "a", "ghost");
+        if (cases[i].kind == 1)
+            graph_add_node(bd, "island", set_node, &s, NULL);
+        if (cases[i].kind == 3)
+            graph_add_node(bd, "a", set_node, &s, NULL);
         struct graph *g = NULL;
         struct sa_err err = {0};
         assert_int_equal(graph_compile(bd, NULL, &g, &err), SA_EINVAL);
@@ -536,11 +543,13 @@ static int approver(const json_t *state, json_t **update, struct graph_ctx *ctx,
     json_t *q1 = json_pack("{s:s}", "question", "send the e-mail?");
     const json_t *a1 = graph_interrupt(ctx, q1);
     json_decref(q1);
-    if (!a1) return SA_EINTERRUPT;
+    if (!a1)
+        return SA_EINTERRUPT;
     json_t *q2 = json_pack("{s:s}", "question", "book the meeting?");
     const json_t *a2 = graph_interrupt(ctx, q2);
     json_decref(q2);
-    if (!a2) return SA_EINTERRUPT;
+    if (!a2)
+        return SA_EINTERRUPT;
     *update = json_pack("{s:O, s:O}", "email", a1, "meeting", a2);
     return 0;
 }
@@ -1153,7 +1162,8 @@ static void test_large_state_compressed(void **state)
     int recs;
     size_t bytes = thread_bytes(sv, "z", &recs);
     assert_int_equal(recs, 2);
-    if (bytes > 5000) fail_msg("20 KB of state took %zu bytes: not compressed", bytes);
+    if (bytes > 5000)
+        fail_msg("20 KB of state took %zu bytes: not compressed", bytes);
     json_t *snap = NULL;
     struct sa_err err = {0};
     assert_int_equal(graph_get_state(g, "z", NULL, &snap, &err), 0);
@@ -1169,7 +1179,8 @@ static int crash_node(const json_t *state, json_t **update, struct graph_ctx *ct
 {
     (void)state;
     (void)ctx;
-    if (*(int *)arg) _exit(3); /* the process dies mid-step, after p1 finished */
+    if (*(int *)arg)
+        _exit(3); /* the process dies mid-step, after p1 finished */
     *update = json_pack("{s:[s]}", "log", "p2");
     return 0;
 }
@@ -1201,15 +1212,17 @@ static void test_crash_mid_step(void **state)
     if (pid == 0) {
         struct graph_saver *sv = NULL;
         struct sa_err err = {0};
-        if (graph_saver_sqlite_open(path, &sv, &err)) _exit(1);
+        if (graph_saver_sqlite_open(path, &sv, &err))
+            _exit(1);
         struct setter p1 = {.key = "log", .json = "[\"p1\"]"};
         int crash = 1;
         struct graph *g = crash_graph(sv, &p1, &crash);
         json_t *in = json_object();
         struct graph_run_opts o = {.thread_id = "c"};
         struct graph_result res;
-        if (graph_invoke(g, in, &o, &res, &err) == 0) _exit(4); /* finished: p2 did not crash */
-        _exit(2); /* not reached: p2 exits the process */
+        if (graph_invoke(g, in, &o, &res, &err) == 0)
+            _exit(4); /* finished: p2 did not crash */
+        _exit(2);     /* not reached: p2 exits the process */
     }
     int status = 0;
     assert_int_equal(waitpid(pid, &status, 0), pid);

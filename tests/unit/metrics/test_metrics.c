@@ -43,7 +43,8 @@ static void test_render(void **state)
         "ops_total{kind=\"we\\\"ird\\\\\",code=\"x\\ny\"} 3\n",
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
-        if (!strstr(b.data, want[i])) fail_msg("missing %s in:\n%s", want[i], b.data);
+        if (!strstr(b.data, want[i]))
+            fail_msg("missing %s in:\n%s", want[i], b.data);
     assert_non_null(strstr(b.data, "op_seconds_sum{kind=\"a\"} 3.0505"));
     sa_buf_free(&b);
     sa_metrics_free(m);

@@ -22,7 +22,8 @@ static int setup(void **state)
 {
     (void)state;
     snprintf(dir, sizeof dir, "/tmp/sa_store_XXXXXX");
-    if (!mkdtemp(dir)) return -1;
+    if (!mkdtemp(dir))
+        return -1;
     snprintf(url, sizeof url, "sqlite://%s/sub/db.sqlite", dir); /* parent dir is created */
     return 0;
 }
@@ -39,7 +40,8 @@ static struct sa_store *open_store(void)
 {
     struct sa_store *s = NULL;
     struct sa_err err = {0};
-    if (sa_store_open(url, 3, &s, &err) || sa_store_migrate(s, &err)) fail_msg("open: %s", err.msg);
+    if (sa_store_open(url, 3, &s, &err) || sa_store_migrate(s, &err))
+        fail_msg("open: %s", err.msg);
     return s;
 }
 
