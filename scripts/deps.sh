@@ -7,7 +7,7 @@ set -euo pipefail
 # Packages by purpose; "make test" and "make bench" need the tool packages too.
 PKGS=(
   build-essential cmake pkg-config
-  libmicrohttpd-dev libjansson-dev libsqlite3-dev libzstd-dev
+  libmicrohttpd-dev libjansson-dev libsqlite3-dev libzstd-dev libcsv-dev
   libcmocka-dev libcurl4-openssl-dev curl
   wrk sqlite3
 )

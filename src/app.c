@@ -84,7 +84,7 @@ int sa_app_open(const struct sa_config *cfg, struct sa_app **out, struct sa_err 
     if ((rc = setup_metrics(app, err)) || (rc = sa_model_load(cfg->data_dir, &app->model, err)) ||
         (rc = sa_store_open(cfg->database_url, cfg->threads + 1, &app->store, err)) ||
         (rc = sa_store_migrate(app->store, err)) ||
-        (rc = sa_agents_new(app->model, &app->agents, err))) {
+        (rc = sa_agents_new(&(struct sa_agent_deps){.model = app->model}, &app->agents, err))) {
         sa_app_close(app);
         return rc;
     }
@@ -148,7 +148,7 @@ int sa_app_invoke(struct sa_app *app, const struct sa_invoke_req *req, struct sa
         return sa_err_set(err, SA_ENOTIMPL, "the %s agent is not available yet", agent->ops->name);
     }
     uint64_t t0 = sa_now_ns();
-    int rc = agent->ops->run(agent, req->lead, &res->output, err);
+    int rc = agent->ops->run(agent, req->lead, req->context, &res->output, err);
     uint64_t ns = sa_now_ns() - t0;
     res->processing_ms = sa_ns_to_ms(ns);
     if (rc) {

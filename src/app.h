@@ -37,6 +37,7 @@ struct sa_invoke_req {
     const char *lead_id;        /* NULL: a new lead; else that lead is written (upsert) */
     const char *thread_id;      /* NULL: a new thread id is made */
     bool only_if_new;           /* write nothing when lead_id already exists (seeding) */
+    const json_t *context;      /* outputs of earlier agents (see sa_agent_ops.run), or NULL */
 };
 
 struct sa_invoke_res {

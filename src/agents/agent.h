@@ -14,6 +14,22 @@
 struct sa_lead;
 struct sa_model;
 struct sa_agent;
+struct sa_dataset;
+struct sa_store;
+struct sa_metrics;
+
+/* What agents are built from; all borrowed, and MUST outlive the registry. Optional
+ * parts may be NULL: the agents that need them then answer 501 (not available). */
+struct sa_agent_deps {
+    const struct sa_model *model;     /* required: scoring, free-mail list */
+    const struct sa_dataset *dataset; /* enrichment's local provider, growth's competitors */
+    struct sa_store *store;           /* enrichment cache */
+    double enrichment_ttl;            /* seconds a cached enrichment is fresh */
+    const json_t *growth_table;       /* data/industry_growth.json "industries" */
+    const json_t *templates;          /* {template name: text} from data/templates/ */
+    struct sa_metrics *metrics;       /* for the circuit breakers' gauge */
+    int m_breaker;                    /* that gauge's family id */
+};
 
 enum sa_agent_type {
     SA_AGENT_QUALIFICATION,
@@ -28,10 +44,13 @@ enum sa_agent_type {
 struct sa_agent_ops {
     const char *name;        /* the agent_type string */
     const char *description; /* one line for the status endpoint */
-    /* Runs the agent on a validated lead. Sets *output (new reference) and returns 0, or
-     * returns a negative code with err set. Optional: NULL means not implemented yet, and
-     * the API answers 501. MUST be thread-safe: requests call it concurrently. */
-    int (*run)(struct sa_agent *a, const struct sa_lead *lead, json_t **output, struct sa_err *err);
+    /* Runs the agent on a validated lead. context (borrowed, may be NULL) holds the
+     * outputs of agents that ran before it on this lead: {"qualification": ...,
+     * "enrichment": ..., "growth": ...}. Sets *output (new reference) and returns 0, or
+     * returns a negative code with err set. Optional: NULL means not available, and the
+     * API answers 501. MUST be thread-safe: requests call it concurrently. */
+    int (*run)(struct sa_agent *a, const struct sa_lead *lead, const json_t *context,
+               json_t **output, struct sa_err *err);
     /* Frees the agent. Optional. */
     void (*destroy)(struct sa_agent *a);
 };
@@ -49,9 +68,10 @@ const char *sa_agent_type_name(enum sa_agent_type t);
 /* The list of names, comma-separated, for error messages. */
 const char *sa_agent_type_names(void);
 
-/* Creates the registry with one agent per type; the qualification agent scores with
- * model (borrowed: it MUST outlive the registry). Returns 0 and *out, or an error. */
-int sa_agents_new(const struct sa_model *model, struct sa_agents **out, struct sa_err *err) SA_WUR;
+/* Creates the registry with one agent per type from deps (borrowed). Returns 0 and *out,
+ * or an error. */
+int sa_agents_new(const struct sa_agent_deps *deps, struct sa_agents **out,
+                  struct sa_err *err) SA_WUR;
 void sa_agents_free(struct sa_agents *r);
 
 /* The agent of a type (borrowed). */
@@ -69,7 +89,8 @@ json_t *sa_agents_status(struct sa_agents *r);
 /* The status object of one type (new reference). */
 json_t *sa_agents_status_one(struct sa_agents *r, enum sa_agent_type t);
 
-/* The qualification agent (agents/qualification.c). */
+/* The agents (agents/<name>.c); each returns NULL when out of memory. */
 struct sa_agent *sa_qualification_new(const struct sa_model *model);
+struct sa_agent *sa_enrichment_new(const struct sa_agent_deps *deps);
 
 #endif

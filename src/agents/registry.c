@@ -25,6 +25,7 @@ static const char *const type_names[SA_AGENT_COUNT] = {
 
 /* Agents not built yet: a placeholder with a description and no run op. */
 static const struct sa_agent_ops placeholder_ops[SA_AGENT_COUNT] = {
+    [SA_AGENT_QUALIFICATION] = {.name = "qualification", .description = "Lead scoring"},
     [SA_AGENT_ENRICHMENT] = {.name = "enrichment",
                              .description = "Company and contact enrichment (not built yet)"},
     [SA_AGENT_GROWTH] = {.name = "growth",
@@ -37,6 +38,7 @@ static const struct sa_agent_ops placeholder_ops[SA_AGENT_COUNT] = {
                                .description = "Multi-turn sales conversation (not built yet)"},
 };
 static struct sa_agent placeholders[SA_AGENT_COUNT] = {
+    [SA_AGENT_QUALIFICATION] = {&placeholder_ops[SA_AGENT_QUALIFICATION]},
     [SA_AGENT_ENRICHMENT] = {&placeholder_ops[SA_AGENT_ENRICHMENT]},
     [SA_AGENT_GROWTH] = {&placeholder_ops[SA_AGENT_GROWTH]},
     [SA_AGENT_MARKETING] = {&placeholder_ops[SA_AGENT_MARKETING]},
@@ -62,7 +64,7 @@ const char *sa_agent_type_names(void)
     return "qualification, enrichment, growth, marketing, bdr, conversation";
 }
 
-int sa_agents_new(const struct sa_model *model, struct sa_agents **out, struct sa_err *err)
+int sa_agents_new(const struct sa_agent_deps *deps, struct sa_agents **out, struct sa_err *err)
 {
     *out = NULL;
     struct sa_agents *r = calloc(1, sizeof *r);
@@ -71,8 +73,16 @@ int sa_agents_new(const struct sa_model *model, struct sa_agents **out, struct s
     pthread_mutex_init(&r->lock, NULL);
     for (int i = 0; i < SA_AGENT_COUNT; i++)
         r->agents[i] = &placeholders[i];
-    r->agents[SA_AGENT_QUALIFICATION] = sa_qualification_new(model);
-    if (!r->agents[SA_AGENT_QUALIFICATION]) {
+    r->agents[SA_AGENT_QUALIFICATION] = sa_qualification_new(deps->model);
+    bool oom = !r->agents[SA_AGENT_QUALIFICATION];
+    if (deps->dataset) {
+        r->agents[SA_AGENT_ENRICHMENT] = sa_enrichment_new(deps);
+        oom |= !r->agents[SA_AGENT_ENRICHMENT];
+    }
+    if (oom) {
+        for (int i = 0; i < SA_AGENT_COUNT; i++)
+            if (!r->agents[i])
+                r->agents[i] = &placeholders[i]; /* valid slots for sa_agents_free */
         sa_agents_free(r);
         return sa_err_set(err, SA_ENOMEM, "out of memory");
     }

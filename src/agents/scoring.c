@@ -794,8 +794,10 @@ static void score_seniority(const struct sa_model *m, const struct sa_lead *l, s
              l->contact_title);
 }
 
-static bool free_mail(const struct sa_model *m, const char *domain)
+bool sa_model_free_mail(const struct sa_model *m, const char *domain)
 {
+    if (!domain)
+        return false;
     char d[256];
     size_t n = 0;
     for (; domain[n] && n + 1 < sizeof d; n++)
@@ -812,7 +814,7 @@ static void score_email(const struct sa_model *m, const struct sa_lead *l, struc
         f->fit = 0;
         snprintf(f->value, sizeof f->value, "not given");
         snprintf(f->detail, sizeof f->detail, "no e-mail address");
-    } else if (free_mail(m, domain)) {
+    } else if (sa_model_free_mail(m, domain)) {
         f->fit = m->free_mail_fit;
         snprintf(f->value, sizeof f->value, "%.100s (free mail)", domain);
         snprintf(f->detail, sizeof f->detail, "free-mail address (%.100s)", domain);

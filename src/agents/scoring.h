@@ -61,6 +61,9 @@ void sa_model_score(const struct sa_model *m, const struct sa_lead *lead, struct
  * max_points, detail}], model_version}. NULL when out of memory. */
 json_t *sa_score_to_json(const struct sa_model *m, const struct sa_score *s);
 
+/* True when domain (any case) is in the free-mail list (gmail.com, ...). */
+bool sa_model_free_mail(const struct sa_model *m, const char *domain);
+
 /* Tier for a score under the model's cut-offs. */
 char sa_model_tier(const struct sa_model *m, int score);
 

@@ -36,6 +36,8 @@ enum stmt_id {
     ST_COUNT_LEADS,
     ST_LIST_EXECS,
     ST_HEALTH,
+    ST_CACHE_GET,
+    ST_CACHE_PUT,
     ST_BEGIN,
     ST_COMMIT,
     ST_ROLLBACK,
@@ -88,6 +90,11 @@ static const char *const stmt_sql[ST_COUNT] = {
         "processing_time_ms, success, created_at FROM agent_executions WHERE lead_id = ?1 "
         "ORDER BY created_at DESC, id LIMIT ?2",
     [ST_HEALTH] = "SELECT max(version) FROM schema_migrations",
+    [ST_CACHE_GET] = "SELECT data FROM enrichment_cache WHERE cache_key = ?1 AND expires_at > ?2",
+    [ST_CACHE_PUT] = "INSERT INTO enrichment_cache (cache_key, provider, data, created_at, "
+                     "expires_at) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (cache_key) DO UPDATE "
+                     "SET provider = excluded.provider, data = excluded.data, "
+                     "created_at = excluded.created_at, expires_at = excluded.expires_at",
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
@@ -709,6 +716,89 @@ out:
     return rc;
 }
 
+/* ISO 8601 UTC stamp of now + offset seconds (same format as sa_iso8601_now, so the
+ * strings compare in time order). */
+static void iso_in(double offset, char out[SA_ISO8601_LEN])
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    double t = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 + offset;
+    time_t sec = (time_t)t;
+    struct tm tm;
+    gmtime_r(&sec, &tm);
+    snprintf(out, SA_ISO8601_LEN, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+             (int)((t - (double)sec) * 1000) % 1000);
+}
+
+static int sqlite_cache_get(struct sa_store *base, const char *key, json_t **out,
+                            struct sa_err *err)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    *out = NULL;
+    char now[SA_ISO8601_LEN];
+    iso_in(0, now);
+    struct conn *c = conn_get(s);
+    int rc = SA_ESTORE;
+    sqlite3_stmt *st = stmt(c, ST_CACHE_GET, err);
+    if (st) {
+        bind_text(st, 1, key);
+        bind_text(st, 2, now);
+        int step = sqlite3_step(st);
+        if (step == SQLITE_ROW) {
+            *out = col_json(st, 0);
+            rc = json_is_null(*out) ? sa_err_set(err, SA_ENOTFOUND, "cache entry unreadable") : 0;
+            if (rc) {
+                json_decref(*out);
+                *out = NULL;
+            }
+        } else if (step == SQLITE_DONE) {
+            rc = sa_err_set(err, SA_ENOTFOUND, "not cached");
+        } else {
+            db_error(err, c->db, "cache get");
+        }
+        sqlite3_reset(st);
+    }
+    conn_put(s, c);
+    return rc;
+}
+
+static int sqlite_cache_put(struct sa_store *base, const char *key, const char *provider,
+                            const json_t *data, double ttl_seconds, struct sa_err *err)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    char now[SA_ISO8601_LEN], until[SA_ISO8601_LEN];
+    iso_in(0, now);
+    iso_in(ttl_seconds, until);
+    char *text = json_dumps(data, JSON_COMPACT);
+    if (!text)
+        return sa_err_set(err, SA_ENOMEM, "out of memory");
+    /* a cache write is its own small transaction on the writer connection */
+    pthread_mutex_lock(&s->queue_lock);
+    while (s->leader_active)
+        pthread_cond_wait(&s->queue_cond, &s->queue_lock);
+    s->leader_active = true;
+    pthread_mutex_unlock(&s->queue_lock);
+    struct conn *c = &s->writer;
+    int rc = SA_ESTORE;
+    sqlite3_stmt *st = stmt(c, ST_CACHE_PUT, err);
+    if (st) {
+        bind_text(st, 1, key);
+        bind_text(st, 2, provider);
+        bind_text(st, 3, text);
+        bind_text(st, 4, now);
+        bind_text(st, 5, until);
+        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_error(err, c->db, "cache put");
+        sqlite3_reset(st);
+    }
+    pthread_mutex_lock(&s->queue_lock);
+    s->leader_active = false;
+    pthread_cond_broadcast(&s->queue_cond);
+    pthread_mutex_unlock(&s->queue_lock);
+    free(text);
+    return rc;
+}
+
 static int sqlite_count(struct sa_store *base, const char *table, long *out, struct sa_err *err)
 {
     struct sqlite_store *s = (struct sqlite_store *)base;
@@ -744,5 +834,7 @@ const struct sa_store_ops sa_store_sqlite = {
     .get_lead = sqlite_get_lead,
     .list_leads = sqlite_list_leads,
     .list_executions = sqlite_list_executions,
+    .cache_get = sqlite_cache_get,
+    .cache_put = sqlite_cache_put,
     .count = sqlite_count,
 };

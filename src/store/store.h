@@ -74,6 +74,12 @@ struct sa_store_ops {
     /* The lead's executions, newest first, at most limit (new reference, an array). */
     int (*list_executions)(struct sa_store *s, const char *lead_id, int limit, json_t **out,
                            struct sa_err *err);
+    /* The cached enrichment for key if it has not expired (new reference), or
+     * SA_ENOTFOUND. */
+    int (*cache_get)(struct sa_store *s, const char *key, json_t **out, struct sa_err *err);
+    /* Stores data (borrowed) under key for ttl_seconds, replacing what was there. */
+    int (*cache_put)(struct sa_store *s, const char *key, const char *provider,
+                     const json_t *data, double ttl_seconds, struct sa_err *err);
     /* Counts rows of a table ("leads", "agent_executions"): for tests and health. */
     int (*count)(struct sa_store *s, const char *table, long *out, struct sa_err *err);
 };
@@ -126,6 +132,16 @@ static inline int sa_store_list_executions(struct sa_store *s, const char *lead_
                                            json_t **out, struct sa_err *err)
 {
     return s->ops->list_executions(s, lead_id, limit, out, err);
+}
+static inline int sa_store_cache_get(struct sa_store *s, const char *key, json_t **out,
+                                     struct sa_err *err)
+{
+    return s->ops->cache_get(s, key, out, err);
+}
+static inline int sa_store_cache_put(struct sa_store *s, const char *key, const char *provider,
+                                     const json_t *data, double ttl_seconds, struct sa_err *err)
+{
+    return s->ops->cache_put(s, key, provider, data, ttl_seconds, err);
 }
 static inline int sa_store_count(struct sa_store *s, const char *table, long *out,
                                  struct sa_err *err)

@@ -1,0 +1,160 @@
+/* Contact normalisation (see contact.h). */
+#include "agents/contact.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "agents/lead.h"
+#include "agents/scoring.h"
+
+/* Calling codes and whether national numbers start with a trunk "0" to drop. */
+static const struct {
+    const char *iso, *code;
+    int national_digits; /* digits after the trunk prefix: 0 = any 6-12 */
+} countries[] = {
+    {"US", "1", 10}, {"CA", "1", 10}, {"GB", "44", 0}, {"UK", "44", 0}, {"IE", "353", 0},
+    {"DE", "49", 0}, {"FR", "33", 9},  {"NL", "31", 9}, {"BE", "32", 0}, {"ES", "34", 9},
+    {"IT", "39", 0}, {"SE", "46", 0},  {"NO", "47", 8}, {"DK", "45", 8}, {"FI", "358", 0},
+    {"CH", "41", 9}, {"AT", "43", 0},  {"AU", "61", 9}, {"NZ", "64", 0}, {"IN", "91", 10},
+    {"SG", "65", 8}, {"JP", "81", 0},  {"BR", "55", 0}, {"MX", "52", 10}, {"IL", "972", 0},
+    {"PL", "48", 9}, {"PT", "351", 9}, {"ZA", "27", 9},
+};
+
+bool sa_phone_e164(const char *phone, const char *country, char *out, size_t cap)
+{
+    char d[32];
+    size_t n = 0;
+    const char *p = phone;
+    while (*p == ' ')
+        p++;
+    bool plus = *p == '+';
+    for (; *p && n + 1 < sizeof d; p++) {
+        if (*p == 'x' || *p == 'X' || strncasecmp(p, "ext", 3) == 0)
+            break; /* an extension is not part of the number */
+        if (isdigit((unsigned char)*p))
+            d[n++] = *p;
+    }
+    d[n] = '\0';
+    if (plus || strncmp(d, "00", 2) == 0) {
+        const char *num = plus ? d : d + 2;
+        size_t len = strlen(num);
+        if (len < 8 || len > 15)
+            return false;
+        snprintf(out, cap, "+%s", num);
+        return true;
+    }
+    for (size_t i = 0; country && i < sizeof countries / sizeof countries[0]; i++) {
+        if (strcasecmp(country, countries[i].iso) != 0)
+            continue;
+        const char *nat = d;
+        size_t cl = strlen(countries[i].code);
+        if (strcmp(countries[i].code, "1") == 0 && n == 11 && d[0] == '1')
+            nat = d + 1;
+        else if (d[0] == '0')
+            nat = d + 1;
+        else if (strncmp(d, countries[i].code, cl) == 0 && n > cl + 6)
+            nat = d + cl; /* already has the country code, without + */
+        size_t len = strlen(nat);
+        if (countries[i].national_digits ? len != (size_t)countries[i].national_digits
+                                         : (len < 6 || len > 12))
+            return false;
+        snprintf(out, cap, "+%s%s", countries[i].code, nat);
+        return true;
+    }
+    return false;
+}
+
+bool sa_email_role_account(const char *email)
+{
+    static const char *const roles[] = {
+        "info",      "sales",   "admin",    "support", "contact", "hello",   "team",
+        "office",    "marketing", "billing", "noreply", "no-reply", "hr",    "jobs",
+        "careers",   "webmaster", "postmaster", "help", "enquiries", "inquiries", "accounts",
+        "press",     "media",   "legal",    "privacy", "security", NULL};
+    const char *at = email ? strchr(email, '@') : NULL;
+    if (!at)
+        return false;
+    size_t n = (size_t)(at - email);
+    for (int i = 0; roles[i]; i++)
+        if (strlen(roles[i]) == n && strncasecmp(email, roles[i], n) == 0)
+            return true;
+    return false;
+}
+
+static void host_of(const char *url, char *out, size_t cap)
+{
+    if (strncasecmp(url, "https://", 8) == 0)
+        url += 8;
+    else if (strncasecmp(url, "http://", 7) == 0)
+        url += 7;
+    if (strncasecmp(url, "www.", 4) == 0)
+        url += 4;
+    size_t o = 0;
+    for (; *url && !strchr("/?#:", *url) && o + 1 < cap; url++)
+        out[o++] = (char)tolower((unsigned char)*url);
+    out[o] = '\0';
+}
+
+const char *sa_lead_domain(const struct sa_lead *l, const struct sa_model *m, char *out,
+                           size_t cap)
+{
+    const char *ed = sa_email_domain(l->contact_email);
+    if (ed && !sa_model_free_mail(m, ed)) {
+        host_of(ed, out, cap);
+        return "email";
+    }
+    if (l->website) {
+        host_of(l->website, out, cap);
+        if (out[0])
+            return "website";
+    }
+    out[0] = '\0';
+    return NULL;
+}
+
+json_t *sa_contact_check(const struct sa_lead *l, const struct sa_model *m, const char *country)
+{
+    json_t *out = json_object();
+    const char *ed = sa_email_domain(l->contact_email);
+    json_object_set_new(out, "email",
+                        l->contact_email
+                            ? json_pack("{s:s, s:b, s:s, s:b, s:b}", "value", l->contact_email,
+                                        "valid", 1, "domain", ed, "free_mail",
+                                        sa_model_free_mail(m, ed), "role_account",
+                                        sa_email_role_account(l->contact_email))
+                            : json_null());
+    char e164[24];
+    json_object_set_new(
+        out, "phone",
+        l->contact_phone
+            ? json_pack("{s:s, s:o}", "value", l->contact_phone, "e164",
+                        sa_phone_e164(l->contact_phone, country, e164, sizeof e164)
+                            ? json_string(e164)
+                            : json_null())
+            : json_null());
+    if (l->linkedin_url) {
+        /* https://www.linkedin.com/in/slug (no query, no trailing slash) */
+        const char *path = strstr(l->linkedin_url, "linkedin.com");
+        path = path ? path + strlen("linkedin.com") : "";
+        char norm[300];
+        size_t n = strcspn(path, "?#");
+        while (n > 0 && path[n - 1] == '/')
+            n--;
+        snprintf(norm, sizeof norm, "https://www.linkedin.com%.*s", (int)n, path);
+        const char *kind = strncmp(path, "/in/", 4) == 0        ? "profile"
+                           : strncmp(path, "/company/", 9) == 0 ? "company"
+                                                                : "other";
+        json_object_set_new(out, "linkedin",
+                            json_pack("{s:s, s:s, s:s}", "value", l->linkedin_url, "normalized",
+                                      norm, "kind", kind));
+    } else {
+        json_object_set_new(out, "linkedin", json_null());
+    }
+    char dom[256];
+    const char *src = sa_lead_domain(l, m, dom, sizeof dom);
+    json_object_set_new(out, "domain",
+                        src ? json_pack("{s:s, s:s}", "value", dom, "source", src) : json_null());
+    return out;
+}

@@ -1,0 +1,30 @@
+/* Contact normalisation for enrichment: e-mail syntax, free-mail and role accounts,
+ * phone numbers to E.164, LinkedIn URL form, and the company domain (from the e-mail or
+ * the website). Pure functions over a validated lead. */
+#ifndef SA_AGENTS_CONTACT_H
+#define SA_AGENTS_CONTACT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct sa_lead;
+struct sa_model;
+
+/* The lead's phone in E.164 ("+14155550134") into out, using its country (ISO alpha-2,
+ * may be NULL) for numbers without a country code. false when it cannot tell. */
+bool sa_phone_e164(const char *phone, const char *country, char *out, size_t cap);
+
+/* True for role mailboxes (info@, sales@, support@, ...). */
+bool sa_email_role_account(const char *email);
+
+/* The company domain of the lead: its corporate e-mail's domain, else its website's
+ * host without "www.", into out. Returns "email", "website" or NULL (none). */
+const char *sa_lead_domain(const struct sa_lead *l, const struct sa_model *m, char *out,
+                           size_t cap);
+
+/* {email: {value, valid, domain, free_mail, role_account}, phone: {value, e164},
+ *  linkedin: {value, normalized, kind}, domain: {value, source}} (new reference). */
+json_t *sa_contact_check(const struct sa_lead *l, const struct sa_model *m, const char *country);
+
+#endif

@@ -1,0 +1,188 @@
+/* The enrichment agent: company data from a provider waterfall, contact normalisation,
+ * and a cache with a TTL in the store's enrichment_cache table.
+ *
+ * Providers plug in behind struct provider_ops and are tried in order until one finds
+ * the company; each call goes through its own circuit breaker, so a provider that keeps
+ * failing is skipped (state "open") instead of slowing every lead down. The built-in
+ * provider is the local reference dataset (data/companies.csv); HTTP providers (Apollo
+ * style) take the next slots. A cache hit skips the waterfall and says so. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agents/agent.h"
+#include "agents/contact.h"
+#include "agents/dataset.h"
+#include "agents/lead.h"
+#include "base/clock.h"
+#include "metrics/metrics.h"
+#include "resilience/breaker.h"
+#include "store/store.h"
+
+#define MAX_PROVIDERS 4
+
+/* A provider: finds a company by domain (preferred) or name. Returns 0 with *company
+ * (new reference), SA_ENOTFOUND, or another error (counted by the breaker). *matched_by
+ * is "domain" or "name". */
+struct provider_ops {
+    const char *name;
+    int (*lookup)(void *self, const char *domain, const char *name, json_t **company,
+                  const char **matched_by, struct sa_err *err);
+};
+
+struct provider {
+    const struct provider_ops *ops;
+    void *self;
+    struct sa_breaker breaker;
+};
+
+struct enrichment_agent {
+    struct sa_agent base; /* first */
+    const struct sa_model *model;
+    struct sa_store *store;
+    double ttl;
+    struct sa_metrics *metrics;
+    int m_breaker;
+    struct provider providers[MAX_PROVIDERS];
+    int nproviders;
+};
+
+static int local_lookup(void *self, const char *domain, const char *name, json_t **company,
+                        const char **matched_by, struct sa_err *err)
+{
+    const struct sa_dataset *d = self;
+    const struct sa_company *c = domain && *domain ? sa_dataset_by_domain(d, domain) : NULL;
+    *matched_by = "domain";
+    if (!c && name) {
+        c = sa_dataset_by_name(d, name);
+        *matched_by = "name";
+    }
+    if (!c)
+        return sa_err_set(err, SA_ENOTFOUND, "not in the local dataset");
+    *company = sa_company_json(c);
+    return *company ? 0 : sa_err_set(err, SA_ENOMEM, "out of memory");
+}
+
+static const struct provider_ops local_ops = {"local_dataset", local_lookup};
+
+static void breaker_gauge(struct enrichment_agent *e, struct provider *p)
+{
+    if (!e->metrics)
+        return;
+    const char *v[] = {p->ops->name};
+    sa_metrics_set(e->metrics, e->m_breaker, v, (double)sa_breaker_state(&p->breaker));
+}
+
+/* The waterfall: the first provider that finds the company wins. */
+static json_t *waterfall(struct enrichment_agent *e, const char *domain, const char *name,
+                         json_t *sources, const char **matched_by)
+{
+    for (int i = 0; i < e->nproviders; i++) {
+        struct provider *p = &e->providers[i];
+        if (!sa_breaker_allow(&p->breaker)) {
+            json_array_append_new(sources, json_pack("{s:s, s:s}", "provider", p->ops->name,
+                                                     "status", "skipped: circuit open"));
+            breaker_gauge(e, p);
+            continue;
+        }
+        uint64_t t0 = sa_now_ns();
+        json_t *company = NULL;
+        struct sa_err err = {0};
+        int rc = p->ops->lookup(p->self, domain, name, &company, matched_by, &err);
+        /* "not found" is an answer, not a failure of the provider */
+        sa_breaker_record(&p->breaker, rc == 0 || rc == SA_ENOTFOUND);
+        breaker_gauge(e, p);
+        json_array_append_new(sources,
+                              json_pack("{s:s, s:s, s:f}", "provider", p->ops->name, "status",
+                                        rc == 0 ? "found" : rc == SA_ENOTFOUND ? "not_found"
+                                                                               : "error",
+                                        "latency_ms", sa_ns_to_ms(sa_now_ns() - t0)));
+        if (rc == 0)
+            return company;
+    }
+    *matched_by = NULL;
+    return NULL;
+}
+
+static int enrichment_run(struct sa_agent *a, const struct sa_lead *lead, const json_t *context,
+                          json_t **output, struct sa_err *err)
+{
+    (void)context;
+    struct enrichment_agent *e = (struct enrichment_agent *)a;
+    char domain[256];
+    sa_lead_domain(lead, e->model, domain, sizeof domain);
+    char key[320];
+    if (domain[0])
+        snprintf(key, sizeof key, "company:domain:%s", domain);
+    else
+        snprintf(key, sizeof key, "company:name:%.200s", lead->company_name);
+    json_t *cached = NULL, *company = NULL, *sources = json_array();
+    const char *matched_by = NULL;
+    bool hit = false;
+    struct sa_err cerr = {0};
+    if (e->store && sa_store_cache_get(e->store, key, &cached, &cerr) == 0) {
+        hit = true;
+        company = json_incref(json_object_get(cached, "company"));
+        matched_by = json_string_value(json_object_get(cached, "matched_by"));
+        json_array_append_new(sources, json_pack("{s:s, s:s}", "provider", "cache", "status",
+                                                 "found"));
+    } else {
+        company = waterfall(e, domain, lead->company_name, sources, &matched_by);
+        if (e->store) {
+            json_t *entry = json_pack("{s:o, s:s?}", "company", company ? json_incref(company)
+                                                                       : json_null(),
+                                      "matched_by", matched_by);
+            if (sa_store_cache_put(e->store, key, company ? "local_dataset" : "none", entry,
+                                   e->ttl, &cerr) != 0)
+                json_array_append_new(sources, json_pack("{s:s, s:s}", "provider", "cache",
+                                                         "status", "write failed"));
+            json_decref(entry);
+        }
+    }
+    const char *country = lead->country;
+    if (!country && json_is_object(company))
+        country = json_string_value(json_object_get(company, "country"));
+    json_t *contact = sa_contact_check(lead, e->model, country);
+    double confidence = !json_is_object(company) ? 0
+                        : matched_by && strcmp(matched_by, "domain") == 0 ? 0.95
+                                                                          : 0.75;
+    *output = json_pack("{s:o, s:o, s:b, s:s?, s:f, s:o, s:s}", "company",
+                        company ? company : json_null(), "contact", contact, "cache_hit", hit,
+                        "matched_by", json_is_object(company) ? matched_by : NULL, "confidence",
+                        confidence, "sources", sources, "cache_key", key);
+    json_decref(cached);
+    return *output ? 0 : sa_err_set(err, SA_ENOMEM, "out of memory");
+}
+
+static void enrichment_destroy(struct sa_agent *a)
+{
+    struct enrichment_agent *e = (struct enrichment_agent *)a;
+    for (int i = 0; i < e->nproviders; i++)
+        sa_breaker_destroy(&e->providers[i].breaker);
+    free(e);
+}
+
+static const struct sa_agent_ops enrichment_ops = {
+    .name = "enrichment",
+    .description = "Company and contact data from a provider waterfall, cached with a TTL",
+    .run = enrichment_run,
+    .destroy = enrichment_destroy,
+};
+
+struct sa_agent *sa_enrichment_new(const struct sa_agent_deps *deps)
+{
+    struct enrichment_agent *e = calloc(1, sizeof *e);
+    if (!e)
+        return NULL;
+    e->base.ops = &enrichment_ops;
+    e->model = deps->model;
+    e->store = deps->store;
+    e->ttl = deps->enrichment_ttl > 0 ? deps->enrichment_ttl : 24 * 3600;
+    e->metrics = deps->metrics;
+    e->m_breaker = deps->m_breaker;
+    e->providers[0] = (struct provider){.ops = &local_ops, .self = (void *)deps->dataset};
+    sa_breaker_init(&e->providers[0].breaker, local_ops.name, NULL);
+    e->nproviders = 1;
+    breaker_gauge(e, &e->providers[0]);
+    return &e->base;
+}
