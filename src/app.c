@@ -1,10 +1,15 @@
 /* The application root and the invoke operation (see app.h). */
 #include "app.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "agents/dataset.h"
+#include "agents/pipeline.h"
+#include "graph/saver.h"
 #include "agents/lead.h"
 #include "agents/scoring.h"
 #include "base/detail.h"
@@ -54,6 +59,67 @@ static const struct sa_metric_desc m_http_seconds = {
     http_buckets,
     (int)(sizeof http_buckets / sizeof http_buckets[0])};
 
+static const struct sa_metric_desc m_breaker = {
+    "circuit_breaker_state", "Circuit breaker per provider: 0 closed, 1 open, 2 half-open.",
+    SA_GAUGE, {"provider", NULL}, NULL, 0};
+
+/* The optional data behind enrichment, growth and marketing: a file that is absent turns
+ * its agent off (501); a file that is present but wrong stops start-up. */
+static int load_agent_data(struct sa_app *app, struct sa_err *err)
+{
+    char path[1024];
+    const char *dir = app->cfg.data_dir;
+    snprintf(path, sizeof path, "%s/companies.csv", dir);
+    const char *paths[2];
+    int n = 0;
+    if (access(path, R_OK) == 0)
+        paths[n++] = path;
+    if (app->cfg.companies_csv)
+        paths[n++] = app->cfg.companies_csv;
+    if (n && sa_dataset_load(paths, n, &app->dataset, err))
+        return err->code;
+    snprintf(path, sizeof path, "%s/industry_growth.json", dir);
+    if (access(path, R_OK) == 0) {
+        json_t *root;
+        if (sa_json_load_file(path, &root, err))
+            return err->code;
+        app->growth_table = json_incref(json_object_get(root, "industries"));
+        json_decref(root);
+        if (!json_is_object(app->growth_table))
+            return sa_err_set(err, SA_ECONFIG, "%s: expected {\"industries\": {...}}", path);
+    }
+    snprintf(path, sizeof path, "%s/templates", dir);
+    DIR *d = opendir(path);
+    if (d) {
+        app->templates = json_object();
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            size_t len = strlen(e->d_name);
+            if (len < 5 || strcmp(e->d_name + len - 4, ".txt") != 0)
+                continue;
+            char file[1300];
+            snprintf(file, sizeof file, "%s/%s", path, e->d_name);
+            FILE *f = fopen(file, "r");
+            if (!f)
+                continue;
+            char text[16384];
+            size_t got = fread(text, 1, sizeof text - 1, f);
+            fclose(f);
+            text[got] = '\0';
+            char name[64];
+            snprintf(name, sizeof name, "%.*s", (int)(len - 4), e->d_name);
+            json_t *t = json_string(text);
+            if (!t) {
+                closedir(d);
+                return sa_err_set(err, SA_ECONFIG, "%s: not valid UTF-8", file);
+            }
+            json_object_set_new(app->templates, name, t);
+        }
+        closedir(d);
+    }
+    return 0;
+}
+
 static int setup_metrics(struct sa_app *app, struct sa_err *err)
 {
     if (!(app->metrics = sa_metrics_new()))
@@ -63,12 +129,24 @@ static int setup_metrics(struct sa_app *app, struct sa_err *err)
     app->m_agent_errors = sa_metrics_register(app->metrics, &m_agent_errors);
     app->m_http_requests = sa_metrics_register(app->metrics, &m_http_requests);
     app->m_http_seconds = sa_metrics_register(app->metrics, &m_http_seconds);
+    app->m_breaker = sa_metrics_register(app->metrics, &m_breaker);
     /* Every agent type appears from the start, at zero, so rates work from boot. */
     for (int t = 0; t < SA_AGENT_COUNT; t++) {
         const char *v[] = {sa_agent_type_name((enum sa_agent_type)t)};
         sa_metrics_add(app->metrics, app->m_agent_success, v, 0);
     }
     return 0;
+}
+
+/* Pipeline checkpoints live in the same SQLite file as the store (their own table), or in
+ * memory for an in-memory store. */
+static int open_saver(struct sa_app *app, struct sa_err *err)
+{
+    const char *url = app->cfg.database_url;
+    if (strncmp(url, "sqlite://", 9) == 0 && strcmp(url + 9, ":memory:") != 0)
+        return graph_saver_sqlite_open(url + 9, &app->saver, err);
+    app->saver = graph_saver_memory_new();
+    return app->saver ? 0 : sa_err_set(err, SA_ENOMEM, "out of memory");
 }
 
 int sa_app_open(const struct sa_config *cfg, struct sa_app **out, struct sa_err *err)
@@ -84,7 +162,18 @@ int sa_app_open(const struct sa_config *cfg, struct sa_app **out, struct sa_err 
     if ((rc = setup_metrics(app, err)) || (rc = sa_model_load(cfg->data_dir, &app->model, err)) ||
         (rc = sa_store_open(cfg->database_url, cfg->threads + 1, &app->store, err)) ||
         (rc = sa_store_migrate(app->store, err)) ||
-        (rc = sa_agents_new(&(struct sa_agent_deps){.model = app->model}, &app->agents, err))) {
+        (rc = load_agent_data(app, err)) ||
+        (rc = sa_agents_new(&(struct sa_agent_deps){.model = app->model,
+                                                    .dataset = app->dataset,
+                                                    .store = app->store,
+                                                    .enrichment_ttl = cfg->enrichment_ttl,
+                                                    .growth_table = app->growth_table,
+                                                    .templates = app->templates,
+                                                    .metrics = app->metrics,
+                                                    .m_breaker = app->m_breaker},
+                            &app->agents, err)) ||
+        (rc = open_saver(app, err)) ||
+        (rc = sa_pipeline_new(app->agents, app->model, app->saver, &app->pipeline, err))) {
         sa_app_close(app);
         return rc;
     }
@@ -96,9 +185,14 @@ void sa_app_close(struct sa_app *app)
 {
     if (!app)
         return;
+    sa_pipeline_free(app->pipeline);
+    graph_saver_free(app->saver);
     sa_agents_free(app->agents);
     sa_store_close(app->store);
     sa_model_free(app->model);
+    sa_dataset_free(app->dataset);
+    json_decref(app->growth_table);
+    json_decref(app->templates);
     sa_metrics_free(app->metrics);
     free(app);
 }
@@ -109,10 +203,9 @@ void sa_invoke_res_clear(struct sa_invoke_res *res)
     res->output = NULL;
 }
 
-static void record_agent(struct sa_app *app, enum sa_agent_type t, double seconds,
-                         const char *error_code)
+static void record_agent_name(struct sa_app *app, const char *name, double seconds,
+                              const char *error_code)
 {
-    const char *name = sa_agent_type_name(t);
     if (error_code) {
         const char *v[] = {name, error_code};
         sa_metrics_add(app->metrics, app->m_agent_errors, v, 1);
@@ -137,27 +230,54 @@ static const char *error_code_label(int rc)
     }
 }
 
+/* Marketing works from the earlier agents' outputs: when it is invoked on its own, they
+ * run first (in-process, microseconds) and their outputs are its context. */
+static json_t *standalone_context(struct sa_app *app, const struct sa_lead *lead,
+                                  enum sa_agent_type type)
+{
+    if (type != SA_AGENT_MARKETING)
+        return NULL;
+    json_t *ctx = json_object();
+    static const enum sa_agent_type deps[] = {SA_AGENT_QUALIFICATION, SA_AGENT_ENRICHMENT,
+                                              SA_AGENT_GROWTH};
+    for (size_t i = 0; i < sizeof deps / sizeof deps[0]; i++) {
+        struct sa_agent *a = sa_agents_get(app->agents, deps[i]);
+        json_t *out = NULL;
+        struct sa_err e = {0};
+        if (a->ops->run && a->ops->run(a, lead, ctx, &out, &e) == 0)
+            json_object_set_new(ctx, sa_agent_type_name(deps[i]), out);
+    }
+    return ctx;
+}
+
+static int run_pipeline(struct sa_app *app, const struct sa_invoke_req *req, json_t **output,
+                        const char *thread_id, struct sa_err *err)
+{
+    struct graph_result gr;
+    int rc = sa_pipeline_run(app->pipeline, req->lead->raw, thread_id, req->stream_modes,
+                             req->on_event, req->event_arg, &gr, err);
+    if (rc)
+        return rc;
+    json_object_del(gr.values, "lead_data"); /* the lead is stored as the lead */
+    *output = json_pack("{s:O, s:s, s:i, s:s}", "state", gr.values, "status",
+                        gr.status == GRAPH_DONE ? "done" : "interrupted", "steps", gr.steps,
+                        "checkpoint_id", gr.checkpoint_id);
+    graph_result_clear(&gr);
+    return *output ? 0 : sa_err_set(err, SA_ENOMEM, "out of memory");
+}
+
 int sa_app_invoke(struct sa_app *app, const struct sa_invoke_req *req, struct sa_invoke_res *res,
                   struct sa_err *err)
 {
     memset(res, 0, sizeof *res);
-    struct sa_agent *agent = sa_agents_get(app->agents, req->type);
-    if (!agent->ops->run) {
-        record_agent(app, req->type, -1, "not_implemented");
+    bool pipeline = req->type == SA_AGENT_PIPELINE;
+    struct sa_agent *agent = pipeline ? NULL : sa_agents_get(app->agents, req->type);
+    const char *name = pipeline ? "pipeline" : agent->ops->name;
+    if (!pipeline && !agent->ops->run) {
+        record_agent_name(app, name, -1, "not_implemented");
         sa_agents_record(app->agents, req->type, 0, false);
-        return sa_err_set(err, SA_ENOTIMPL, "the %s agent is not available yet", agent->ops->name);
+        return sa_err_set(err, SA_ENOTIMPL, "the %s agent is not available", name);
     }
-    uint64_t t0 = sa_now_ns();
-    int rc = agent->ops->run(agent, req->lead, req->context, &res->output, err);
-    uint64_t ns = sa_now_ns() - t0;
-    res->processing_ms = sa_ns_to_ms(ns);
-    if (rc) {
-        record_agent(app, req->type, (double)ns / 1e9, error_code_label(rc));
-        sa_agents_record(app->agents, req->type, res->processing_ms, false);
-        return rc;
-    }
-    json_object_set_new(res->output, "processing_time", json_real(res->processing_ms));
-
     if (req->lead_id)
         snprintf(res->lead_id, sizeof res->lead_id, "%s", req->lead_id);
     else
@@ -168,10 +288,32 @@ int sa_app_invoke(struct sa_app *app, const struct sa_invoke_req *req, struct sa
         sa_uuid_v7(res->thread_id);
     sa_uuid_v7(res->execution_id);
 
+    json_t *own_ctx = pipeline || req->context ? NULL
+                                                : standalone_context(app, req->lead, req->type);
+    uint64_t t0 = sa_now_ns();
+    int rc = pipeline ? run_pipeline(app, req, &res->output, res->thread_id, err)
+                      : agent->ops->run(agent, req->lead, req->context ? req->context : own_ctx,
+                                        &res->output, err);
+    json_decref(own_ctx);
+    uint64_t ns = sa_now_ns() - t0;
+    res->processing_ms = sa_ns_to_ms(ns);
+    if (rc) {
+        record_agent_name(app, name, (double)ns / 1e9, error_code_label(rc));
+        if (!pipeline)
+            sa_agents_record(app->agents, req->type, res->processing_ms, false);
+        return rc;
+    }
+    json_object_set_new(res->output, "processing_time", json_real(res->processing_ms));
+    /* the lead's qualification, when this invocation produced one */
+    json_t *qual = pipeline ? json_object_get(json_object_get(res->output, "state"),
+                                              "qualification_score")
+                   : req->type == SA_AGENT_QUALIFICATION ? res->output
+                                                         : NULL;
+
     const struct sa_lead *l = req->lead;
     char *data = json_dumps(l->raw, JSON_COMPACT);
     char *output = json_dumps(res->output, JSON_COMPACT);
-    json_t *score = json_object_get(res->output, "score");
+    json_t *score = json_object_get(qual, "score");
     struct sa_lead_row row = {
         .id = res->lead_id,
         .company_name = l->company_name,
@@ -188,11 +330,9 @@ int sa_app_invoke(struct sa_app *app, const struct sa_invoke_req *req, struct sa
         .contact_phone = l->contact_phone,
         .linkedin_url = l->linkedin_url,
         .data = data,
-        .score = req->type == SA_AGENT_QUALIFICATION && json_is_integer(score)
-                     ? (int)json_integer_value(score)
-                     : -1,
-        .tier = sa_json_str(res->output, "tier"),
-        .reasoning = sa_json_str(res->output, "reasoning"),
+        .score = json_is_integer(score) ? (int)json_integer_value(score) : -1,
+        .tier = sa_json_str(qual, "tier"),
+        .reasoning = sa_json_str(qual, "reasoning"),
     };
     /* A numeric company_size is stored as the text the user sent ("350"). */
     char size_text[32];
@@ -204,7 +344,7 @@ int sa_app_invoke(struct sa_app *app, const struct sa_invoke_req *req, struct sa
     struct sa_exec_row exec = {
         .id = res->execution_id,
         .lead_id = res->lead_id,
-        .agent_type = agent->ops->name,
+        .agent_type = name,
         .thread_id = res->thread_id,
         .success = true,
         .input = data,
@@ -221,8 +361,9 @@ int sa_app_invoke(struct sa_app *app, const struct sa_invoke_req *req, struct sa
     }
     free(data);
     free(output);
-    record_agent(app, req->type, (double)ns / 1e9, rc ? error_code_label(rc) : NULL);
-    sa_agents_record(app->agents, req->type, res->processing_ms, rc == 0);
+    record_agent_name(app, name, (double)ns / 1e9, rc ? error_code_label(rc) : NULL);
+    if (!pipeline)
+        sa_agents_record(app->agents, req->type, res->processing_ms, rc == 0);
     if (rc)
         sa_invoke_res_clear(res);
     return rc;

@@ -14,6 +14,7 @@
 #include "base/config.h"
 #include "base/err.h"
 #include "base/uuid.h"
+#include "graph/graph.h"
 
 struct sa_lead;
 
@@ -23,13 +24,21 @@ struct sa_app {
     struct sa_store *store;
     struct sa_agents *agents;
     struct sa_metrics *metrics;
+    struct sa_dataset *dataset; /* NULL when data/companies.csv is absent */
+    json_t *growth_table;       /* NULL when data/industry_growth.json is absent */
+    json_t *templates;          /* NULL when data/templates/ is absent */
+    struct graph_saver *saver;  /* pipeline checkpoints: SQLite beside the store, or memory */
+    struct sa_pipeline *pipeline;
     /* metric family ids */
-    int m_agent_seconds, m_agent_success, m_agent_errors, m_http_requests, m_http_seconds;
+    int m_agent_seconds, m_agent_success, m_agent_errors, m_http_requests, m_http_seconds,
+        m_breaker;
     uint64_t started_ns;
     char started_at[SA_ISO8601_LEN];
 };
 
 #define SA_THREAD_ID_MAX 128
+/* The agent_type "pipeline": the six agents' graph rather than one agent. */
+#define SA_AGENT_PIPELINE SA_AGENT_COUNT
 
 struct sa_invoke_req {
     enum sa_agent_type type;
@@ -38,6 +47,10 @@ struct sa_invoke_req {
     const char *thread_id;      /* NULL: a new thread id is made */
     bool only_if_new;           /* write nothing when lead_id already exists (seeding) */
     const json_t *context;      /* outputs of earlier agents (see sa_agent_ops.run), or NULL */
+    /* SA_AGENT_PIPELINE only: graph events as they happen (see graph.h) */
+    unsigned stream_modes;
+    graph_stream_fn on_event;
+    void *event_arg;
 };
 
 struct sa_invoke_res {

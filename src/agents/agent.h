@@ -92,5 +92,7 @@ json_t *sa_agents_status_one(struct sa_agents *r, enum sa_agent_type t);
 /* The agents (agents/<name>.c); each returns NULL when out of memory. */
 struct sa_agent *sa_qualification_new(const struct sa_model *model);
 struct sa_agent *sa_enrichment_new(const struct sa_agent_deps *deps);
+struct sa_agent *sa_growth_new(const struct sa_agent_deps *deps);
+struct sa_agent *sa_marketing_new(const struct sa_agent_deps *deps);
 
 #endif

@@ -79,6 +79,14 @@ int sa_agents_new(const struct sa_agent_deps *deps, struct sa_agents **out, stru
         r->agents[SA_AGENT_ENRICHMENT] = sa_enrichment_new(deps);
         oom |= !r->agents[SA_AGENT_ENRICHMENT];
     }
+    if (deps->dataset && deps->growth_table) {
+        r->agents[SA_AGENT_GROWTH] = sa_growth_new(deps);
+        oom |= !r->agents[SA_AGENT_GROWTH];
+    }
+    if (deps->templates) {
+        r->agents[SA_AGENT_MARKETING] = sa_marketing_new(deps);
+        oom |= !r->agents[SA_AGENT_MARKETING];
+    }
     if (oom) {
         for (int i = 0; i < SA_AGENT_COUNT; i++)
             if (!r->agents[i])

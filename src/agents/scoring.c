@@ -672,6 +672,27 @@ static const struct industry *find_industry(const struct sa_model *m, const char
     return NULL;
 }
 
+const char *sa_model_industry(const struct sa_model *m, const char *text)
+{
+    if (!text)
+        return NULL;
+    char matched[KEY_MAX];
+    const struct industry *in = find_industry(m, text, matched, sizeof matched);
+    return in ? in->name : NULL;
+}
+
+const char *sa_model_seniority(const struct sa_model *m, const char *title)
+{
+    if (!title)
+        return NULL;
+    char words[4 * SA_LEAD_NAME_MAX + 8];
+    norm_words(title, words, sizeof words);
+    for (size_t i = 0; i < m->nlevels; i++)
+        if (has_word(words, &m->levels[i].patterns, NULL))
+            return m->levels[i].label;
+    return NULL;
+}
+
 static void score_industry(const struct sa_model *m, const struct sa_lead *l, struct sa_factor *f)
 {
     if (!l->industry) {

@@ -61,6 +61,13 @@ void sa_model_score(const struct sa_model *m, const struct sa_lead *lead, struct
  * max_points, detail}], model_version}. NULL when out of memory. */
 json_t *sa_score_to_json(const struct sa_model *m, const struct sa_score *s);
 
+/* The canonical industry name for what a lead says ("Fin Tech" -> "FinTech"), or NULL
+ * when the industry table does not know it. Borrowed from the model. */
+const char *sa_model_industry(const struct sa_model *m, const char *text);
+
+/* The seniority level label of a title ("C-level", "VP", ...), or NULL. */
+const char *sa_model_seniority(const struct sa_model *m, const char *title);
+
 /* True when domain (any case) is in the free-mail list (gmail.com, ...). */
 bool sa_model_free_mail(const struct sa_model *m, const char *domain);
 

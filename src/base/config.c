@@ -38,6 +38,8 @@ int sa_config_from_env(struct sa_config *cfg, struct sa_err *err)
         .threads = ncpu > 0 ? 2 * (int)ncpu : 4,
         .max_body = 1024 * 1024,
         .log_level = SA_LOG_INFO,
+        .enrichment_ttl = 86400,
+        .companies_csv = env_or("COMPANIES_CSV", NULL),
     };
     long v;
     const char *s;
@@ -56,6 +58,12 @@ int sa_config_from_env(struct sa_config *cfg, struct sa_err *err)
             return sa_err_set(err, SA_ECONFIG,
                               "MAX_BODY_BYTES=%s: expected an integer 1024-67108864", s);
         cfg->max_body = (size_t)v;
+    }
+    if ((s = env_or("ENRICHMENT_TTL_SECONDS", NULL))) {
+        if (sa_parse_long(s, 1, 365L * 86400, &v))
+            return sa_err_set(err, SA_ECONFIG,
+                              "ENRICHMENT_TTL_SECONDS=%s: expected seconds, 1 to 31536000", s);
+        cfg->enrichment_ttl = (double)v;
     }
     if ((s = env_or("LOG_LEVEL", NULL)) && sa_log_level_parse(s, &cfg->log_level))
         return sa_err_set(err, SA_ECONFIG, "LOG_LEVEL=%s: expected debug, info, warn, error or off",

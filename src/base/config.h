@@ -17,6 +17,8 @@ struct sa_config {
     int threads;                 /* THREADS, default: 2 x the number of CPUs */
     size_t max_body;             /* MAX_BODY_BYTES, default 1 MiB */
     enum sa_log_level log_level; /* LOG_LEVEL, default info */
+    double enrichment_ttl;       /* ENRICHMENT_TTL_SECONDS, default 86400 */
+    const char *companies_csv;   /* COMPANIES_CSV: the user's own company data, or NULL */
 };
 
 /* Fills cfg with defaults overridden by the environment. Returns 0, or SA_ECONFIG with

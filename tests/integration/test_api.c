@@ -575,8 +575,7 @@ static void test_bad_input(void **state)
     }
 
     /* agents that do not exist yet: 501, never 500 */
-    static const char *const unbuilt[] = {"enrichment", "growth", "marketing", "bdr",
-                                          "conversation"};
+    static const char *const unbuilt[] = {"bdr", "conversation"};
     for (size_t i = 0; i < sizeof unbuilt / sizeof unbuilt[0]; i++) {
         body = strf("{\"agent_type\":\"%s\",\"input\":%s}", unbuilt[i], weak_input);
         bad_invoke(unbuilt[i], json, body, strlen(body), 501, "[\"body\",\"agent_type\"]",
@@ -714,8 +713,8 @@ static void test_agents_status_reset(void **state)
         const char *t = jstr(a, "agent_type");
         if (t && strcmp(t, "qualification") == 0)
             qual = a;
-        if (t && strcmp(t, "growth") == 0)
-            growth = a;
+        if (t && strcmp(t, "bdr") == 0)
+            growth = a; /* an agent not built yet */
     }
     assert_non_null(qual);
     assert_true(json_integer_value(json_object_get(qual, "invocations")) > 0);
@@ -756,7 +755,7 @@ static void test_metrics(void **state)
         "# TYPE agent_processing_seconds histogram",
         "agent_processing_seconds_bucket{agent_type=\"qualification\",le=\"0.0001\"}",
         "agent_success_total{agent_type=\"qualification\"}",
-        "agent_errors_total{agent_type=\"growth\",error_code=\"not_implemented\"}",
+        "agent_errors_total{agent_type=\"bdr\",error_code=\"not_implemented\"}",
         "http_requests_total{method=\"POST\",route=\"/api/langgraph/invoke\",status=\"200\"}",
         "http_request_duration_seconds_bucket",
     };

@@ -11,6 +11,7 @@
 #include "base/detail.h"
 #include "base/json.h"
 #include "base/log.h"
+#include "graph/graph.h"
 #include "http/http.h"
 #include "store/store.h"
 
@@ -55,10 +56,13 @@ static void parse_envelope(json_t *body, struct envelope *env, json_t *detail)
         sa_detail_add(detail, "body.agent_type", "missing", "Field required");
     else if (!json_is_string(at))
         sa_detail_add(detail, "body.agent_type", "string_type", "Input should be a valid string");
+    else if (strcmp(json_string_value(at), "pipeline") == 0)
+        env->type = SA_AGENT_PIPELINE;
     else if ((env->type = sa_agent_type_parse(json_string_value(at))) < 0)
         sa_detail_add(detail, "body.agent_type", "enum",
-                      "Input should be one of: %s (got \"%.*s\")", sa_agent_type_names(),
-                      sa_utf8_cut(json_string_value(at), 60), json_string_value(at));
+                      "Input should be one of: %s, pipeline (got \"%.*s\")",
+                      sa_agent_type_names(), sa_utf8_cut(json_string_value(at), 60),
+                      json_string_value(at));
 
     json_t *tid = json_object_get(body, "thread_id");
     if (tid && !json_is_null(tid)) {
@@ -191,6 +195,47 @@ static void reply_stream(struct sa_req *r, const struct envelope *env, json_t *r
     sa_reply_text(r, 200, "text/event-stream", text, len);
 }
 
+static const char *mode_name(enum graph_stream_mode mode)
+{
+    switch (mode) {
+    case GRAPH_STREAM_VALUES: return "values";
+    case GRAPH_STREAM_UPDATES: return "updates";
+    case GRAPH_STREAM_CUSTOM: return "custom";
+    case GRAPH_STREAM_DEBUG: return "debug";
+    default: return "event";
+    }
+}
+
+/* A graph event as an SSE event in the buffer (called on the run's thread). */
+static void graph_event_to_sse(enum graph_stream_mode mode, const json_t *data, void *arg)
+{
+    json_t *d = json_deep_copy(data);
+    if (mode == GRAPH_STREAM_VALUES)
+        json_object_del(d, "lead_data"); /* the client sent it: do not echo it per step */
+    sse_event(arg, mode_name(mode), d);
+    json_decref(d);
+}
+
+/* The pipeline's SSE answer: metadata, the graph's events in order, the final response as
+ * "values" when asked, then end. */
+static void reply_graph_stream(struct sa_req *r, json_t *response, struct sa_buf *events)
+{
+    struct sa_buf b;
+    sa_buf_init(&b, 16 * 1024 * 1024);
+    json_t *meta = json_pack("{s:O, s:O, s:O}", "run_id", json_object_get(response, "execution_id"),
+                             "thread_id", json_object_get(response, "thread_id"), "lead_id",
+                             json_object_get(response, "lead_id"));
+    sse_event(&b, "metadata", meta);
+    json_decref(meta);
+    if (sa_buf_append(&b, events->data ? events->data : "", events->len) != 0)
+        sa_log(SA_LOG_ERROR, "stream buffer full", NULL);
+    sse_event(&b, "result", response);
+    sse_event(&b, "end", json_null());
+    size_t len;
+    char *text = sa_buf_steal(&b, &len);
+    sa_reply_text(r, 200, "text/event-stream", text, len);
+}
+
 void sa_route_invoke(struct sa_req *r)
 {
     json_t *body = sa_req_json(r);
@@ -201,16 +246,22 @@ void sa_route_invoke(struct sa_req *r)
     struct sa_lead lead = {0};
     struct envelope env;
     parse_envelope(body, &env, detail);
-    if (env.type >= 0 && !sa_agents_implemented(r->app->agents, (enum sa_agent_type)env.type) &&
+    if (env.type >= 0 && env.type != SA_AGENT_PIPELINE &&
+        !sa_agents_implemented(r->app->agents, (enum sa_agent_type)env.type) &&
         json_array_size(detail) == 0) {
         struct sa_invoke_req req = {.type = (enum sa_agent_type)env.type};
         struct sa_invoke_res res;
         struct sa_err err = {0};
         int rc = sa_app_invoke(r->app, &req, &res, &err); /* counts the attempt */
         (void)rc;
+        char avail[160] = "";
+        for (int t = 0; t < SA_AGENT_COUNT; t++)
+            if (sa_agents_implemented(r->app->agents, (enum sa_agent_type)t))
+                snprintf(avail + strlen(avail), sizeof avail - strlen(avail), "%s, ",
+                         sa_agent_type_name((enum sa_agent_type)t));
         sa_reply_error(r, 501, "not_implemented", "body.agent_type", "not_implemented",
-                       "The %s agent is not available yet; available now: qualification",
-                       sa_agent_type_name((enum sa_agent_type)env.type));
+                       "The %s agent is not available yet; available now: %spipeline",
+                       sa_agent_type_name((enum sa_agent_type)env.type), avail);
         goto out;
     }
     if (json_array_size(detail) == 0)
@@ -226,10 +277,20 @@ void sa_route_invoke(struct sa_req *r)
         sa_reply_problem(r, 422, "validation_error", json_incref(detail));
         goto out;
     }
+    struct sa_buf events; /* the pipeline's graph events, as SSE, while it runs */
+    sa_buf_init(&events, 8 * 1024 * 1024);
     struct sa_invoke_req req = {.type = (enum sa_agent_type)env.type,
                                 .lead = &lead,
                                 .lead_id = env.lead_id,
                                 .thread_id = env.thread_id};
+    if (env.type == SA_AGENT_PIPELINE && env.stream) {
+        req.stream_modes = (env.modes[0] ? GRAPH_STREAM_VALUES : 0) |
+                           (env.modes[1] ? GRAPH_STREAM_UPDATES : 0) |
+                           (env.modes[2] ? GRAPH_STREAM_CUSTOM : 0) |
+                           (env.modes[4] ? GRAPH_STREAM_DEBUG : 0);
+        req.on_event = graph_event_to_sse;
+        req.event_arg = &events;
+    }
     struct sa_invoke_res res;
     struct sa_err err = {0};
     int rc = sa_app_invoke(r->app, &req, &res, &err);
@@ -249,17 +310,23 @@ void sa_route_invoke(struct sa_req *r)
     double latency = sa_ns_to_ms(sa_now_ns() - r->start_ns);
     json_t *resp =
         json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:{s:f, s:f, s:s}, s:s}", "status", "success",
-                  "agent_type", sa_agent_type_name(req.type), "thread_id", res.thread_id, "lead_id",
+                  "agent_type",
+                  req.type == SA_AGENT_PIPELINE ? "pipeline" : sa_agent_type_name(req.type),
+                  "thread_id", res.thread_id, "lead_id",
                   res.lead_id, "execution_id", res.execution_id, "output", json_incref(res.output),
                   "metadata", "latency_ms", latency, "processing_time_ms", res.processing_ms,
                   "engine", "rules", "timestamp", now);
     sa_invoke_res_clear(&res);
-    if (env.stream) {
+    if (env.stream && req.type == SA_AGENT_PIPELINE) {
+        reply_graph_stream(r, resp, &events);
+        json_decref(resp);
+    } else if (env.stream) {
         reply_stream(r, &env, resp);
         json_decref(resp);
     } else {
         sa_reply_json(r, 200, resp);
     }
+    sa_buf_free(&events);
 out:
     sa_lead_clear(&lead);
     json_decref(input);

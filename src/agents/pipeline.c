@@ -1,0 +1,170 @@
+/* The lead pipeline (see pipeline.h). Each node runs one agent on the lead in the state,
+ * with the outputs of the agents before it as context, and writes its output to the
+ * seed's channel for it. An agent that is not available (its data is missing) leaves an
+ * entry in "errors" and the pipeline goes on. */
+#include "agents/pipeline.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "agents/agent.h"
+#include "agents/lead.h"
+#include "agents/scoring.h"
+
+struct step {
+    struct sa_agents *agents;
+    enum sa_agent_type type;
+    const char *channel;
+};
+
+struct sa_pipeline {
+    struct graph *g;
+    struct step steps[4];
+};
+
+static json_t *or_null(json_t *v)
+{
+    return v ? v : json_null();
+}
+
+static json_t *context_of(const json_t *state)
+{
+    return json_pack("{s:O, s:O, s:O}", "qualification",
+                     or_null(json_object_get(state, "qualification_score")),
+                     "enrichment", or_null(json_object_get(state, "enrichment_data")),
+                     "growth", or_null(json_object_get(state, "growth_insights")));
+}
+
+static int agent_node(const json_t *state, json_t **update, struct graph_ctx *ctx, void *arg)
+{
+    const struct step *s = arg;
+    const char *name = sa_agent_type_name(s->type);
+    struct sa_agent *a = sa_agents_get(s->agents, s->type);
+    if (!a->ops->run) {
+        *update = json_pack("{s:[{s:s, s:s}], s:s}", "errors", "agent", name, "msg",
+                            "not available: its data files are missing", "current_agent", name);
+        return 0;
+    }
+    json_t *input = json_deep_copy(json_object_get(state, "lead_data"));
+    json_t *detail = json_array();
+    struct sa_lead lead;
+    int rc = sa_lead_parse(input, "lead_data", &lead, detail);
+    json_decref(detail);
+    if (rc) {
+        json_decref(input);
+        return graph_ctx_fail(ctx, SA_EINVAL, "the lead in the pipeline state is invalid");
+    }
+    json_t *context = context_of(state);
+    json_t *out = NULL;
+    struct sa_err err = {0};
+    rc = a->ops->run(a, &lead, context, &out, &err);
+    json_decref(context);
+    sa_lead_clear(&lead);
+    json_decref(input);
+    if (rc)
+        return graph_ctx_fail(ctx, rc, "%s: %s", name, err.msg);
+    graph_emit(ctx, json_pack("{s:s, s:s}", "agent", name, "status", "done"));
+    *update = json_pack("{s:o, s:s}", s->channel, out, "current_agent", name);
+    return 0;
+}
+
+static int nurture_node(const json_t *state, json_t **update, struct graph_ctx *ctx, void *arg)
+{
+    (void)ctx;
+    (void)arg;
+    json_t *q = json_object_get(state, "qualification_score");
+    *update = json_pack("{s:{s:b, s:{s:s, s:s}, s:[], s:O, s:i}, s:s}", "marketing_plan",
+                        "nurture", 1, "strategy", "tier", "D", "approach",
+                        "Long-term nurture only: no rep time", "channels", "reason",
+                        or_null(json_object_get(q, "reasoning")), "review_in_days", 90,
+                        "current_agent", "nurture");
+    return 0;
+}
+
+static int route_tier(const json_t *state, json_t **next, void *arg)
+{
+    (void)arg;
+    const char *tier =
+        json_string_value(json_object_get(json_object_get(state, "qualification_score"), "tier"));
+    *next = tier && strcmp(tier, "D") == 0 ? json_string("nurture")
+                                           : json_pack("[s, s]", "enrichment", "growth");
+    return 0;
+}
+
+/* current_agent: parallel nodes both write it; the later write in task order wins. */
+static json_t *last_write(const json_t *current, const json_t *write, void *arg)
+{
+    (void)current;
+    (void)arg;
+    return json_incref((json_t *)write);
+}
+
+int sa_pipeline_new(struct sa_agents *agents, const struct sa_model *model,
+                    struct graph_saver *saver, struct sa_pipeline **out, struct sa_err *err)
+{
+    (void)model;
+    *out = NULL;
+    struct sa_pipeline *p = calloc(1, sizeof *p);
+    if (!p)
+        return sa_err_set(err, SA_ENOMEM, "out of memory");
+    p->steps[0] = (struct step){agents, SA_AGENT_QUALIFICATION, "qualification_score"};
+    p->steps[1] = (struct step){agents, SA_AGENT_ENRICHMENT, "enrichment_data"};
+    p->steps[2] = (struct step){agents, SA_AGENT_GROWTH, "growth_insights"};
+    p->steps[3] = (struct step){agents, SA_AGENT_MARKETING, "marketing_plan"};
+    struct graph_builder *b = graph_builder_new();
+    const char *last_value[] = {"lead_data", "qualification_score", "enrichment_data",
+                                "growth_insights", "marketing_plan"};
+    for (size_t i = 0; i < sizeof last_value / sizeof last_value[0]; i++)
+        graph_add_channel(b, last_value[i], GRAPH_LAST_VALUE, NULL, NULL, NULL);
+    graph_add_channel(b, "bdr_actions", GRAPH_APPEND, NULL, NULL, NULL);
+    graph_add_channel(b, "conversation_history", GRAPH_APPEND, NULL, NULL, NULL);
+    graph_add_channel(b, "errors", GRAPH_APPEND, NULL, NULL, NULL);
+    graph_add_channel(b, "current_agent", GRAPH_CUSTOM, NULL, last_write, NULL);
+    const char *names[] = {"qualification", "enrichment", "growth", "marketing"};
+    for (int i = 0; i < 4; i++)
+        graph_add_node(b, names[i], agent_node, &p->steps[i], NULL);
+    graph_add_node(b, "nurture", nurture_node, NULL, NULL);
+    graph_add_edge(b, GRAPH_START, "qualification");
+    json_t *pm = json_pack("{s:s, s:s, s:s}", "nurture", "nurture", "enrichment", "enrichment",
+                           "growth", "growth");
+    graph_add_conditional_edges(b, "qualification", route_tier, NULL, pm);
+    json_decref(pm);
+    const char *both[] = {"enrichment", "growth"};
+    graph_add_join(b, both, 2, "marketing");
+    graph_add_edge(b, "marketing", GRAPH_END);
+    graph_add_edge(b, "nurture", GRAPH_END);
+    struct graph_compile_opts o = {.saver = saver};
+    int rc = graph_compile(b, &o, &p->g, err);
+    graph_builder_free(b);
+    if (rc) {
+        free(p);
+        return rc;
+    }
+    *out = p;
+    return 0;
+}
+
+void sa_pipeline_free(struct sa_pipeline *p)
+{
+    if (!p)
+        return;
+    graph_free(p->g);
+    free(p);
+}
+
+int sa_pipeline_run(struct sa_pipeline *p, const json_t *lead, const char *thread_id,
+                    unsigned stream_modes, graph_stream_fn on_event, void *event_arg,
+                    struct graph_result *res, struct sa_err *err)
+{
+    json_t *input = json_pack("{s:O}", "lead_data", lead);
+    struct graph_run_opts o = {.thread_id = thread_id, .stream_modes = stream_modes,
+                               .on_event = on_event, .event_arg = event_arg};
+    int rc = graph_invoke(p->g, input, &o, res, err);
+    json_decref(input);
+    return rc;
+}
+
+const struct graph *sa_pipeline_graph(const struct sa_pipeline *p)
+{
+    return p->g;
+}

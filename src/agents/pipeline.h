@@ -1,0 +1,32 @@
+/* The lead pipeline: the agents wired as a state graph with the seed's AgentState as
+ * channels. qualification -> (tier D: nurture, end) -> enrichment and growth in parallel
+ * -> marketing -> end. Checkpointed on every super-step through a graph saver. */
+#ifndef SA_AGENTS_PIPELINE_H
+#define SA_AGENTS_PIPELINE_H
+
+#include <jansson.h>
+
+#include "base/err.h"
+#include "graph/graph.h"
+
+struct sa_agents;
+struct sa_model;
+struct graph_saver;
+struct sa_pipeline;
+
+/* Builds and compiles the pipeline over agents and model (borrowed; MUST outlive it)
+ * with saver (borrowed, may be NULL for no checkpoints). */
+int sa_pipeline_new(struct sa_agents *agents, const struct sa_model *model,
+                    struct graph_saver *saver, struct sa_pipeline **out, struct sa_err *err) SA_WUR;
+void sa_pipeline_free(struct sa_pipeline *p);
+
+/* Runs the pipeline for a lead (input: the validated lead JSON, borrowed) on thread_id,
+ * streaming events to opts' subscriber. res as graph_invoke's. */
+int sa_pipeline_run(struct sa_pipeline *p, const json_t *lead, const char *thread_id,
+                    unsigned stream_modes, graph_stream_fn on_event, void *event_arg,
+                    struct graph_result *res, struct sa_err *err) SA_WUR;
+
+/* The compiled graph (for the thread API). */
+const struct graph *sa_pipeline_graph(const struct sa_pipeline *p);
+
+#endif

@@ -1,0 +1,66 @@
+/* Pins contact normalisation for enrichment: phones to E.164 by country, role mailboxes,
+ * and the company domain from a corporate e-mail or the website (never a free-mail one). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "agents/contact.h"
+#include "agents/lead.h"
+#include "agents/scoring.h"
+
+static void test_e164(void **state)
+{
+    (void)state;
+    char out[24];
+    assert_true(sa_phone_e164("+1 (415) 555-0134", NULL, out, sizeof out));
+    assert_string_equal(out, "+14155550134");
+    assert_true(sa_phone_e164("(415) 555-0134", "US", out, sizeof out));
+    assert_string_equal(out, "+14155550134");
+    assert_true(sa_phone_e164("020 7946 0018", "GB", out, sizeof out));
+    assert_string_equal(out, "+442079460018");
+    assert_true(sa_phone_e164("0044 20 7946 0018", NULL, out, sizeof out));
+    assert_string_equal(out, "+442079460018");
+    assert_true(sa_phone_e164("+1 415 555 0134 ext. 12", NULL, out, sizeof out));
+    assert_string_equal(out, "+14155550134");
+    assert_false(sa_phone_e164("555 0134", "US", out, sizeof out)); /* too short */
+    assert_false(sa_phone_e164("415 555 0134", NULL, out, sizeof out)); /* no country */
+}
+
+static void test_roles_and_domain(void **state)
+{
+    (void)state;
+    assert_true(sa_email_role_account("info@acme.io"));
+    assert_true(sa_email_role_account("Sales@acme.io"));
+    assert_false(sa_email_role_account("jane@acme.io"));
+    struct sa_model *m = NULL;
+    struct sa_err err = {0};
+    assert_int_equal(sa_model_load(SA_SOURCE_DIR "/data", &m, &err), 0);
+    json_t *in = json_pack("{s:s, s:s, s:{s:s}}", "company_name", "Acme", "website",
+                           "https://www.Acme-Cloud.io/about", "contact_info", "email",
+                           "jane@gmail.com");
+    json_t *detail = json_array();
+    struct sa_lead l;
+    assert_int_equal(sa_lead_parse(in, "", &l, detail), 0);
+    char dom[64];
+    assert_string_equal(sa_lead_domain(&l, m, dom, sizeof dom), "website");
+    assert_string_equal(dom, "acme-cloud.io");
+    json_t *c = sa_contact_check(&l, m, "US");
+    assert_true(json_is_true(json_object_get(json_object_get(c, "email"), "free_mail")));
+    json_decref(c);
+    sa_lead_clear(&l);
+    json_decref(in);
+    json_decref(detail);
+    sa_model_free(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_e164),
+                                       cmocka_unit_test(test_roles_and_domain)};
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
