@@ -63,7 +63,9 @@ static int agent_node(const json_t *state, json_t **update, struct graph_ctx *ct
     json_decref(input);
     if (rc)
         return graph_ctx_fail(ctx, rc, "%s: %s", name, err.msg);
-    graph_emit(ctx, json_pack("{s:s, s:s}", "agent", name, "status", "done"));
+    json_t *ev = json_pack("{s:s, s:s}", "agent", name, "status", "done");
+    graph_emit(ctx, ev); /* borrows ev */
+    json_decref(ev);
     *update = json_pack("{s:o, s:s}", s->channel, out, "current_agent", name);
     return 0;
 }

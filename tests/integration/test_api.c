@@ -815,6 +815,150 @@ static void test_streaming(void **state)
 
 static struct server seed_srv;
 
+
+/* Invokes agent_type on input; returns the response (200 asserted). */
+static json_t *run_agent(const char *type, const char *input, struct resp *r)
+{
+    char *body = strf("{\"agent_type\":\"%s\",\"input\":%s}", type, input);
+    json_t *j = invoke(body, r);
+    free(body);
+    if (r->status != 200)
+        fail_msg("%s: status %ld: %.400s", type, r->status, r->body);
+    assert_non_null(j);
+    return j;
+}
+
+/* A strong lead whose company (by its e-mail domain) is in data/companies.csv. */
+static const char strong_known[] =
+    "{\"company_name\":\"Quorvianta Software\",\"industry\":\"SaaS\",\"company_size\":\"201-500\","
+    "\"annual_revenue\":42000000,\"country\":\"US\",\"website\":\"https://www.quorvianta.io\","
+    "\"contact_info\":{\"name\":\"Maya Okafor\",\"title\":\"VP of Sales\",\"email\":"
+    "\"maya.okafor@quorvianta.io\",\"phone\":\"(415) 555-0132\",\"linkedin_url\":"
+    "\"https://www.linkedin.com/in/maya-okafor-4821/\"},\"signals\":[\"requested_demo\","
+    "\"hiring_sales\",\"recent_funding\"]}";
+
+/* Pins the enrichment agent: the local dataset finds the company by the e-mail's domain,
+ * contact details come back normalised (E.164, LinkedIn form), a second call is a cache
+ * hit, and the breaker's state is in /metrics. */
+static void test_enrichment(void **state)
+{
+    (void)state;
+    struct resp r;
+    json_t *j = run_agent("enrichment", strong_known, &r);
+    assert_string_equal(jstr(j, "output.company.domain"), "quorvianta.io");
+    assert_string_equal(jstr(j, "output.matched_by"), "domain");
+    assert_string_equal(jstr(j, "output.contact.phone.e164"), "+14155550132");
+    assert_string_equal(jstr(j, "output.contact.linkedin.normalized"),
+                        "https://www.linkedin.com/in/maya-okafor-4821");
+    assert_false(json_is_true(jget(j, "output.cache_hit")));
+    resp_free(&r);
+    j = run_agent("enrichment", strong_known, &r);
+    assert_true(json_is_true(jget(j, "output.cache_hit")));
+    resp_free(&r);
+    /* a company nobody knows: no company, still a success */
+    j = run_agent("enrichment", "{\"company_name\":\"Nowhere Widgets Zzyzx\"}", &r);
+    assert_true(json_is_null(jget(j, "output.company")));
+    resp_free(&r);
+    http("GET", "/metrics", NULL, NULL, 0, &r);
+    assert_non_null(strstr(r.body, "circuit_breaker_state{provider=\"local_dataset\"} 0"));
+    resp_free(&r);
+}
+
+/* Pins growth analysis (score = sum of its factors, market data for a known industry,
+ * competitors from the dataset) and marketing (tier-A cadence, rendered content with no
+ * placeholder left, and a missing variable listed as an error with its message
+ * withheld). */
+static void test_growth_and_marketing(void **state)
+{
+    (void)state;
+    struct resp r;
+    json_t *j = run_agent("growth", strong_known, &r);
+    long score = (long)json_integer_value(jget(j, "output.growth_score"));
+    assert_in_range(score, 0, 100);
+    long sum = 0;
+    json_t *f;
+    size_t i;
+    json_array_foreach(jget(j, "output.factors"), i, f) sum += (long)json_integer_value(json_object_get(f, "points"));
+    assert_int_equal(sum, score);
+    assert_non_null(jget(j, "output.market.cagr_pct"));
+    assert_true(json_array_size(jget(j, "output.competitive_landscape.competitors")) > 0);
+    resp_free(&r);
+
+    j = run_agent("marketing", strong_known, &r);
+    assert_string_equal(jstr(j, "output.strategy.tier"), "A");
+    assert_true(json_array_size(jget(j, "output.channels")) >= 5);
+    json_t *intro = jget(j, "output.content.email_intro_A");
+    assert_true(json_is_true(json_object_get(intro, "ready")));
+    assert_non_null(json_string_value(json_object_get(intro, "subject")));
+    const char *body = json_string_value(json_object_get(intro, "body"));
+    assert_non_null(body);
+    assert_null(strstr(body, "{{"));
+    assert_non_null(strstr(body, "Maya"));
+    resp_free(&r);
+    /* no contact name: messages that greet by name are withheld, and say why */
+    j = run_agent("marketing",
+                  "{\"company_name\":\"Quorvianta Software\",\"industry\":\"SaaS\","
+                  "\"company_size\":\"201-500\",\"website\":\"quorvianta.io\",\"signals\":"
+                  "[\"requested_demo\",\"pricing_page_visit\",\"recent_funding\"]}",
+                  &r);
+    bool listed = false;
+    json_array_foreach(jget(j, "output.errors"), i, f) listed |=
+        jstr(f, "variable") && strcmp(jstr(f, "variable"), "contact_first_name") == 0;
+    assert_true(listed);
+    json_t *content = jget(j, "output.content");
+    const char *k;
+    json_t *m;
+    json_object_foreach(content, k, m)
+    {
+        const char *b = json_string_value(json_object_get(m, "body"));
+        assert_true(b == NULL || strstr(b, "{{") == NULL);
+    }
+    resp_free(&r);
+}
+
+/* Pins the pipeline: qualification, then enrichment and growth, then marketing, all in
+ * the seed's AgentState; a tier-D lead is nurtured and ends after qualification; the
+ * stream carries the graph's updates and custom events. */
+static void test_pipeline(void **state)
+{
+    (void)state;
+    struct resp r;
+    json_t *j = run_agent("pipeline", strong_known, &r);
+    assert_string_equal(jstr(j, "agent_type"), "pipeline");
+    assert_string_equal(jstr(j, "output.status"), "done");
+    assert_string_equal(jstr(j, "output.state.qualification_score.tier"), "A");
+    assert_non_null(jget(j, "output.state.enrichment_data.company"));
+    assert_non_null(jget(j, "output.state.growth_insights.growth_score"));
+    assert_non_null(jget(j, "output.state.marketing_plan.channels"));
+    assert_string_equal(jstr(j, "output.state.current_agent"), "marketing");
+    char *lead_path = strf("/api/leads/%s", jstr(j, "lead_id"));
+    resp_free(&r);
+    json_t *lead = http_json("GET", lead_path, NULL, &r);
+    assert_string_equal(jstr(lead, "qualification.tier"), "A");
+    assert_string_equal(jstr(lead, "executions.0.agent_type"), "pipeline");
+    resp_free(&r);
+    free(lead_path);
+    j = run_agent("pipeline",
+                  "{\"company_name\":\"Paws Rescue\",\"industry\":\"Non-profit\","
+                  "\"company_size\":\"1-10\",\"contact_info\":{\"email\":\"paws@gmail.com\"}}",
+                  &r);
+    assert_string_equal(jstr(j, "output.state.qualification_score.tier"), "D");
+    assert_true(json_is_true(jget(j, "output.state.marketing_plan.nurture")));
+    assert_null(jget(j, "output.state.enrichment_data"));
+    resp_free(&r);
+    char *body = strf("{\"agent_type\":\"pipeline\",\"stream_mode\":[\"updates\",\"custom\"],"
+                      "\"input\":%s}", strong_known);
+    http("POST", INVOKE, "application/json", body, strlen(body), &r);
+    free(body);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.content_type, "text/event-stream"));
+    assert_non_null(strstr(r.body, "event: updates\ndata: {\"qualification\""));
+    assert_non_null(strstr(r.body, "event: custom"));
+    assert_non_null(strstr(r.body, "event: result"));
+    assert_non_null(strstr(r.body, "event: end"));
+    resp_free(&r);
+}
+
 static int seed_setup(void **state)
 {
     (void)state;
@@ -1048,6 +1192,9 @@ int main(void)
         cmocka_unit_test(test_agents_status_reset),
         cmocka_unit_test(test_metrics),
         cmocka_unit_test(test_streaming),
+        cmocka_unit_test(test_enrichment),
+        cmocka_unit_test(test_growth_and_marketing),
+        cmocka_unit_test(test_pipeline),
         cmocka_unit_test_setup_teardown(test_seed, seed_setup, seed_teardown),
         cmocka_unit_test(test_concurrency),
         cmocka_unit_test(test_request_log),
