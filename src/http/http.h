@@ -79,5 +79,8 @@ void sa_route_agents_status(struct sa_req *r);
 void sa_route_agent_reset(struct sa_req *r);
 void sa_route_leads_list(struct sa_req *r);
 void sa_route_lead_get(struct sa_req *r);
+void sa_route_stream(struct sa_req *r);
+void sa_route_thread_state(struct sa_req *r);
+void sa_route_thread_history(struct sa_req *r);
 
 #endif

@@ -932,7 +932,29 @@ static void test_pipeline(void **state)
     assert_non_null(jget(j, "output.state.marketing_plan.channels"));
     assert_string_equal(jstr(j, "output.state.current_agent"), "marketing");
     char *lead_path = strf("/api/leads/%s", jstr(j, "lead_id"));
+    char *state_path = strf("/api/threads/%s/state", jstr(j, "thread_id"));
+    char *hist_path = strf("/api/threads/%s/history", jstr(j, "thread_id"));
+    char *seed_state = strf("/api/langgraph/state/%s", jstr(j, "thread_id"));
     resp_free(&r);
+    /* the run's thread: its state, and one checkpoint per super-step */
+    json_t *st = http_json("GET", state_path, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(jstr(st, "values.qualification_score.tier"), "A");
+    assert_int_equal(json_array_size(jget(st, "next")), 0);
+    resp_free(&r);
+    json_t *h = http_json("GET", hist_path, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(json_array_size(jget(h, "history")), 4); /* input, qual, enrich+growth, mkt */
+    resp_free(&r);
+    http("GET", seed_state, NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    http("GET", "/api/threads/no-such-thread/state", NULL, NULL, 0, &r);
+    expect_problem("unknown thread", &r, 404, "[\"path\",\"thread_id\"]", NULL);
+    resp_free(&r);
+    free(state_path);
+    free(hist_path);
+    free(seed_state);
     json_t *lead = http_json("GET", lead_path, NULL, &r);
     assert_string_equal(jstr(lead, "qualification.tier"), "A");
     assert_string_equal(jstr(lead, "executions.0.agent_type"), "pipeline");
@@ -956,6 +978,14 @@ static void test_pipeline(void **state)
     assert_non_null(strstr(r.body, "event: custom"));
     assert_non_null(strstr(r.body, "event: result"));
     assert_non_null(strstr(r.body, "event: end"));
+    resp_free(&r);
+    /* the original's stream route answers SSE without asking */
+    body = strf("{\"agent_type\":\"qualification\",\"input\":%s}", strong_known);
+    http("POST", "/api/langgraph/stream", "application/json", body, strlen(body), &r);
+    free(body);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.content_type, "text/event-stream"));
+    assert_non_null(strstr(r.body, "event: values"));
     resp_free(&r);
 }
 

@@ -236,7 +236,20 @@ static void reply_graph_stream(struct sa_req *r, json_t *response, struct sa_buf
     sa_reply_text(r, 200, "text/event-stream", text, len);
 }
 
+static void invoke(struct sa_req *r, bool force_stream);
+
 void sa_route_invoke(struct sa_req *r)
+{
+    invoke(r, false);
+}
+
+/* The original's POST /api/langgraph/stream: invoke, always answered as SSE. */
+void sa_route_stream(struct sa_req *r)
+{
+    invoke(r, true);
+}
+
+static void invoke(struct sa_req *r, bool force_stream)
 {
     json_t *body = sa_req_json(r);
     if (!body)
@@ -246,6 +259,10 @@ void sa_route_invoke(struct sa_req *r)
     struct sa_lead lead = {0};
     struct envelope env;
     parse_envelope(body, &env, detail);
+    if (force_stream && !env.stream) {
+        env.stream = true;
+        env.modes[0] = env.modes[1] = env.modes[2] = true; /* values, updates, custom */
+    }
     if (env.type >= 0 && env.type != SA_AGENT_PIPELINE &&
         !sa_agents_implemented(r->app->agents, (enum sa_agent_type)env.type) &&
         json_array_size(detail) == 0) {
