@@ -13,6 +13,10 @@ echo "== in-process scoring"
 "$build/bench_score" "${BENCH_ITERATIONS:-200000}"
 
 echo
+echo "== agents and the pipeline in process (each run stores its lead and execution)"
+"$build/bench_agents" "${BENCH_AGENT_RUNS:-2000}"
+
+echo
 echo "== SQLite store: one invocation write (lead upsert + execution, one transaction)"
 "$build/bench_store" "${BENCH_WRITES:-5000}"
 

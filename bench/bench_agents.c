@@ -1,0 +1,103 @@
+/* Agents and pipeline, in process: per-agent median/p99 over the sample leads against the
+ * original design's budgets (qualification 633 ms, enrichment 3 s, growth 5 s, marketing
+ * 4 s), and the whole pipeline with SQLite checkpoints (runs/s). Goes through sa_app, so
+ * the cost includes storing each lead and execution as the API does.
+ * Usage: bench_agents [iterations] */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agents/lead.h"
+#include "app.h"
+#include "base/config.h"
+#include "base/json.h"
+#include "base/log.h"
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv)
+{
+    long iters = 2000;
+    if (argc > 1 && sa_parse_long(argv[1], 1, 10000000L, &iters)) {
+        fprintf(stderr, "usage: bench_agents [iterations]\n");
+        return 2;
+    }
+    sa_log_setup(SA_LOG_OFF, 2);
+    char dir[] = "/tmp/sa_bench_agents_XXXXXX";
+    if (!mkdtemp(dir))
+        return 1;
+    char url[128];
+    snprintf(url, sizeof url, "sqlite://%s/bench.db", dir);
+    struct sa_config cfg;
+    struct sa_err err = {0};
+    if (sa_config_from_env(&cfg, &err))
+        return 1;
+    cfg.database_url = url;
+    cfg.data_dir = SA_SOURCE_DIR "/data";
+    struct sa_app *app;
+    if (sa_app_open(&cfg, &app, &err)) {
+        fprintf(stderr, "bench_agents: %s\n", err.msg);
+        return 1;
+    }
+    json_t *root;
+    if (sa_json_load_file(SA_SOURCE_DIR "/data/sample_leads.json", &root, &err))
+        return 1;
+    json_t *leads = json_object_get(root, "leads");
+    size_t nl = json_array_size(leads);
+    struct sa_lead *ls = calloc(nl, sizeof *ls);
+    json_t *detail = json_array();
+    for (size_t i = 0; i < nl; i++) {
+        json_t *in = json_deep_copy(json_array_get(leads, i));
+        json_object_del(in, "id");
+        if (sa_lead_parse(in, "", &ls[i], detail))
+            return 1;
+        json_decref(in);
+    }
+    static const struct {
+        int type;
+        const char *name;
+        double budget_ms;
+    } runs[] = {{SA_AGENT_QUALIFICATION, "qualification", 633},
+                {SA_AGENT_ENRICHMENT, "enrichment", 3000},
+                {SA_AGENT_GROWTH, "growth", 5000},
+                {SA_AGENT_MARKETING, "marketing", 4000},
+                {SA_AGENT_PIPELINE, "pipeline (4 agents)", 12633}};
+    uint64_t *ns = malloc((size_t)iters * sizeof *ns);
+    printf("agents through sa_app (agent + SQLite write of lead and execution), %zu sample "
+           "leads, %ld runs each\n",
+           nl, iters);
+    for (size_t k = 0; k < sizeof runs / sizeof runs[0]; k++) {
+        uint64_t total = 0;
+        for (long i = 0; i < iters; i++) {
+            struct sa_invoke_req req = {.type = runs[k].type, .lead = &ls[(size_t)i % nl]};
+            struct sa_invoke_res res;
+            uint64_t t0 = sa_now_ns();
+            if (sa_app_invoke(app, &req, &res, &err)) {
+                fprintf(stderr, "bench_agents: %s: %s\n", runs[k].name, err.msg);
+                return 1;
+            }
+            ns[i] = sa_now_ns() - t0;
+            total += ns[i];
+            sa_invoke_res_clear(&res);
+        }
+        qsort(ns, (size_t)iters, sizeof *ns, cmp_u64);
+        double p50 = (double)ns[iters / 2] / 1e6, p99 = (double)ns[(size_t)iters * 99 / 100] / 1e6;
+        printf("%-22s p50=%.3f ms  p99=%.3f ms  %.0f/s   vs seed budget %.0f ms: %.0fx faster\n",
+               runs[k].name, p50, p99, (double)iters / ((double)total / 1e9), runs[k].budget_ms,
+               runs[k].budget_ms / p50);
+    }
+    free(ns);
+    for (size_t i = 0; i < nl; i++)
+        sa_lead_clear(&ls[i]);
+    free(ls);
+    json_decref(detail);
+    json_decref(root);
+    sa_app_close(app);
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    return system(cmd) == 0 ? 0 : 1;
+}
