@@ -1,20 +1,24 @@
 /* sales-agent: the command-line entry point. Parses the subcommand and flags, builds the
  * configuration (defaults < environment < flags) and runs serve, migrate, qualify or
  * version. */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "agents/lead.h"
 #include "agents/scoring.h"
 #include "app.h"
+#include "base/buf.h"
 #include "base/config.h"
 #include "base/detail.h"
 #include "base/json.h"
 #include "base/log.h"
 #include "http/server.h"
+#include "import.h"
 #include "store/store.h"
 
 static const char usage[] =
@@ -24,6 +28,8 @@ static const char usage[] =
     "  serve      start the HTTP API (default port 8001)\n"
     "  migrate    create or upgrade the database schema, then exit\n"
     "  qualify    score a lead from a JSON file (or - for stdin) and print the result\n"
+    "  import     import leads from a CSV file (CRM export columns), qualify and store them\n"
+    "             (--partial: import the valid rows and report the others)\n"
     "  version    print the version\n"
     "\n"
     "options (each overrides its environment variable):\n"
@@ -37,6 +43,8 @@ static const char usage[] =
     "  --log-level LEVEL    debug, info, warn, error or off (LOG_LEVEL, default info)\n"
     "  -h, --help           show this help\n";
 
+static bool import_partial;
+
 static int parse_flags(int argc, char **argv, struct sa_config *cfg)
 {
     static const struct option opts[] = {{"host", required_argument, NULL, 'H'},
@@ -47,6 +55,7 @@ static int parse_flags(int argc, char **argv, struct sa_config *cfg)
                                          {"threads", required_argument, NULL, 't'},
                                          {"log-level", required_argument, NULL, 'l'},
                                          {"help", no_argument, NULL, 'h'},
+                                         {"partial", no_argument, NULL, 'P'},
                                          {NULL, 0, NULL, 0}};
     int c;
     long v;
@@ -80,6 +89,7 @@ static int parse_flags(int argc, char **argv, struct sa_config *cfg)
             }
             break;
         case 'h': fputs(usage, stdout); exit(0);
+        case 'P': import_partial = true; break;
         default: fputs(usage, stderr); return 2;
         }
     }
@@ -183,6 +193,61 @@ static int cmd_qualify(struct sa_config *cfg, const char *path)
     return rc;
 }
 
+static void progress_bar(size_t done, size_t total, void *arg)
+{
+    (void)arg;
+    if (total == 0 || (done % 100 != 0 && done != total))
+        return;
+    int width = 40, filled = (int)((double)done / (double)total * width);
+    fprintf(stderr, "\r[%.*s%*s] %3d%% %zu/%zu rows", filled,
+            "========================================", width - filled, "",
+            (int)(100.0 * (double)done / (double)total), done, total);
+    if (done == total)
+        fputc('\n', stderr);
+}
+
+static int cmd_import(struct sa_config *cfg, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "sales-agent: %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    struct sa_buf b;
+    sa_buf_init(&b, (size_t)256 << 20);
+    char chunk[65536];
+    size_t n;
+    int rc = 0;
+    while (!rc && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        rc = sa_buf_append(&b, chunk, n);
+    fclose(f);
+    if (rc) {
+        fprintf(stderr, "sales-agent: %s: too large\n", path);
+        sa_buf_free(&b);
+        return 1;
+    }
+    struct sa_err err = {0};
+    struct sa_app *app;
+    if (sa_app_open(cfg, &app, &err)) {
+        sa_buf_free(&b);
+        return fail(&err);
+    }
+    json_t *report = NULL;
+    rc = sa_app_import_csv(app, b.data ? b.data : "", b.len, import_partial,
+                           isatty(2) ? progress_bar : NULL, NULL, &report, &err);
+    sa_buf_free(&b);
+    if (report) {
+        char *text = json_dumps(report, JSON_INDENT(2));
+        puts(text ? text : "{}");
+        free(text);
+        json_decref(report);
+    }
+    if (rc)
+        fprintf(stderr, "sales-agent: %s: %s\n", path, err.msg);
+    sa_app_close(app);
+    return rc ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -212,6 +277,13 @@ int main(int argc, char **argv)
         return cmd_serve(&cfg);
     if (strcmp(cmd, "migrate") == 0)
         return cmd_migrate(&cfg);
+    if (strcmp(cmd, "import") == 0) {
+        if (optind + 1 >= argc) {
+            fprintf(stderr, "usage: sales-agent import FILE.csv [--partial]\n");
+            return 2;
+        }
+        return cmd_import(&cfg, argv[optind + 1]);
+    }
     if (strcmp(cmd, "qualify") == 0) {
         if (optind + 1 >= argc) {
             fprintf(stderr, "usage: sales-agent qualify FILE.json (or - for stdin)\n");

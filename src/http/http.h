@@ -15,13 +15,15 @@ struct sa_req;
 
 typedef void (*sa_handler_fn)(struct sa_req *r);
 
+enum sa_body { SA_BODY_NONE, SA_BODY_JSON, SA_BODY_CSV };
+
 /* A route: method, path template with {name} segments, and its handler. The template is
  * also the "route" label in metrics and logs, so cardinality stays bounded. */
 struct sa_route {
     const char *method;
     const char *path;
     sa_handler_fn handler;
-    bool json_body; /* the handler reads a JSON body: content type and size are checked */
+    enum sa_body body; /* the body the handler reads: content type and size are checked */
 };
 
 #define SA_MAX_PARAMS 4
@@ -79,6 +81,7 @@ void sa_route_agents_status(struct sa_req *r);
 void sa_route_agent_reset(struct sa_req *r);
 void sa_route_leads_list(struct sa_req *r);
 void sa_route_lead_get(struct sa_req *r);
+void sa_route_leads_import(struct sa_req *r);
 void sa_route_stream(struct sa_req *r);
 void sa_route_thread_state(struct sa_req *r);
 void sa_route_thread_history(struct sa_req *r);

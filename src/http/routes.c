@@ -2,17 +2,18 @@
 #include "http/http.h"
 
 const struct sa_route sa_routes[] = {
-    {"GET", "/", sa_route_root, false},
-    {"GET", "/health", sa_route_health, false},
-    {"GET", "/metrics", sa_route_metrics, false},
-    {"POST", "/api/langgraph/invoke", sa_route_invoke, true},
-    {"GET", "/api/agents/status", sa_route_agents_status, false},
-    {"POST", "/api/agents/{agent_type}/reset", sa_route_agent_reset, false},
-    {"GET", "/api/leads", sa_route_leads_list, false},
-    {"GET", "/api/leads/{id}", sa_route_lead_get, false},
-    {"POST", "/api/langgraph/stream", sa_route_stream, true},
-    {"GET", "/api/langgraph/state/{thread_id}", sa_route_thread_state, false},
-    {"GET", "/api/threads/{thread_id}/state", sa_route_thread_state, false},
-    {"GET", "/api/threads/{thread_id}/history", sa_route_thread_history, false},
+    {"GET", "/", sa_route_root, SA_BODY_NONE},
+    {"GET", "/health", sa_route_health, SA_BODY_NONE},
+    {"GET", "/metrics", sa_route_metrics, SA_BODY_NONE},
+    {"POST", "/api/langgraph/invoke", sa_route_invoke, SA_BODY_JSON},
+    {"GET", "/api/agents/status", sa_route_agents_status, SA_BODY_NONE},
+    {"POST", "/api/agents/{agent_type}/reset", sa_route_agent_reset, SA_BODY_NONE},
+    {"GET", "/api/leads", sa_route_leads_list, SA_BODY_NONE},
+    {"POST", "/api/leads/import", sa_route_leads_import, SA_BODY_CSV},
+    {"GET", "/api/leads/{id}", sa_route_lead_get, SA_BODY_NONE},
+    {"POST", "/api/langgraph/stream", sa_route_stream, SA_BODY_JSON},
+    {"GET", "/api/langgraph/state/{thread_id}", sa_route_thread_state, SA_BODY_NONE},
+    {"GET", "/api/threads/{thread_id}/state", sa_route_thread_state, SA_BODY_NONE},
+    {"GET", "/api/threads/{thread_id}/history", sa_route_thread_history, SA_BODY_NONE},
 };
 const unsigned sa_routes_count = sizeof sa_routes / sizeof sa_routes[0];

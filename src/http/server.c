@@ -213,6 +213,18 @@ static void reply_too_large(struct sa_req *r)
                    "Request body is larger than %zu bytes", r->app->cfg.max_body);
 }
 
+static bool is_csv_type(const char *ct)
+{
+    if (!ct)
+        return false;
+    size_t n = strcspn(ct, ";");
+    while (n > 0 && ct[n - 1] == ' ')
+        n--;
+    return (n == 8 && strncasecmp(ct, "text/csv", 8) == 0) ||
+           (n == 15 && strncasecmp(ct, "application/csv", 15) == 0) ||
+           (n == 10 && strncasecmp(ct, "text/plain", 10) == 0);
+}
+
 /* Routing and the checks that do not need the body: unknown route, bad method, declared
  * size over the cap, content type. Sets a reply when the request is refused. */
 static void route_request(struct sa_req *r)
@@ -232,7 +244,7 @@ static void route_request(struct sa_req *r)
         snprintf(r->allow, sizeof r->allow, "%s", allow);
         return;
     }
-    if (!r->route->json_body)
+    if (r->route->body == SA_BODY_NONE)
         return;
     const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Length");
     if (cl && strtoull(cl, NULL, 10) > r->app->cfg.max_body) {
@@ -240,10 +252,12 @@ static void route_request(struct sa_req *r)
         return;
     }
     const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Type");
-    if (!is_json_type(ct))
-        sa_reply_error(
-            r, 415, "unsupported_media_type", "header.content-type", "unsupported_media_type",
-            "Content-Type %.*s is not supported; send application/json", sa_utf8_cut(ct, 100), ct);
+    bool csv = r->route->body == SA_BODY_CSV;
+    if (csv ? !is_csv_type(ct) : !is_json_type(ct))
+        sa_reply_error(r, 415, "unsupported_media_type", "header.content-type",
+                       "unsupported_media_type", "Content-Type %.*s is not supported; send %s",
+                       sa_utf8_cut(ct ? ct : "(none)", 100), ct ? ct : "(none)",
+                       csv ? "text/csv" : "application/json");
 }
 
 static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, const char *url,
@@ -280,7 +294,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
     }
     if (*upload_data_size > 0) {
         /* A body is kept only for routes that read one; others discard it unread. */
-        if (!r->status && !r->body_too_large && r->route && r->route->json_body) {
+        if (!r->status && !r->body_too_large && r->route && r->route->body != SA_BODY_NONE) {
             int rc = sa_buf_append(&r->body, upload_data, *upload_data_size);
             if (rc == SA_ETOOBIG)
                 r->body_too_large = true;

@@ -16,12 +16,14 @@
  * loss can drop the last commits. */
 #include "store/store.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "base/clock.h"
@@ -37,6 +39,8 @@ enum stmt_id {
     ST_LIST_EXECS,
     ST_HEALTH,
     ST_CACHE_GET,
+    ST_FIND_EMAIL,
+    ST_FIND_NAME,
     ST_CACHE_PUT,
     ST_BEGIN,
     ST_COMMIT,
@@ -90,6 +94,10 @@ static const char *const stmt_sql[ST_COUNT] = {
         "processing_time_ms, success, created_at FROM agent_executions WHERE lead_id = ?1 "
         "ORDER BY created_at DESC, id LIMIT ?2",
     [ST_HEALTH] = "SELECT max(version) FROM schema_migrations",
+    [ST_FIND_EMAIL] = "SELECT id FROM leads WHERE contact_email = ?1 COLLATE NOCASE "
+                      "ORDER BY created_at LIMIT 1",
+    [ST_FIND_NAME] = "SELECT id, website, contact_email FROM leads WHERE company_name = ?1 "
+                     "COLLATE NOCASE ORDER BY created_at",
     [ST_CACHE_GET] = "SELECT data FROM enrichment_cache WHERE cache_key = ?1 AND expires_at > ?2",
     [ST_CACHE_PUT] = "INSERT INTO enrichment_cache (cache_key, provider, data, created_at, "
                      "expires_at) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (cache_key) DO UPDATE "
@@ -716,6 +724,112 @@ out:
     return rc;
 }
 
+/* Takes the writer for the caller alone (as a group-commit leader would), so a
+ * multi-row transaction does not interleave with the queue. */
+static void writer_acquire(struct sqlite_store *s)
+{
+    pthread_mutex_lock(&s->queue_lock);
+    while (s->leader_active)
+        pthread_cond_wait(&s->queue_cond, &s->queue_lock);
+    s->leader_active = true;
+    pthread_mutex_unlock(&s->queue_lock);
+}
+
+static void writer_release(struct sqlite_store *s)
+{
+    pthread_mutex_lock(&s->queue_lock);
+    s->leader_active = false;
+    pthread_cond_broadcast(&s->queue_cond);
+    pthread_mutex_unlock(&s->queue_lock);
+}
+
+static int sqlite_save_many(struct sa_store *base, const struct sa_lead_row *leads,
+                            const struct sa_exec_row *execs, int n, struct sa_err *err)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    struct conn *c = &s->writer;
+    char now[SA_ISO8601_LEN];
+    sa_iso8601_now(now);
+    writer_acquire(s);
+    if (!sqlite3_get_autocommit(c->db))
+        (void)run_simple(c, ST_ROLLBACK, NULL);
+    int rc = run_simple(c, ST_BEGIN, err);
+    for (int i = 0; i < n && !rc; i++) {
+        struct write_job j = {.lead = &leads[i], .exec = execs ? &execs[i] : NULL};
+        apply_job(c, &j, now);
+        if (j.rc) {
+            rc = j.rc;
+            if (err)
+                *err = j.err;
+        } else if (sqlite3_get_autocommit(c->db)) {
+            rc = sa_err_set(err, SA_ESTORE, "sqlite: transaction rolled back: %s",
+                            sqlite3_errmsg(c->db));
+        }
+    }
+    if (!rc)
+        rc = run_simple(c, ST_COMMIT, err);
+    if (rc && !sqlite3_get_autocommit(c->db))
+        (void)run_simple(c, ST_ROLLBACK, NULL);
+    writer_release(s);
+    return rc;
+}
+
+/* The domain of an e-mail or a website URL, lowercased, into out. */
+static void domain_of(const char *s, char *out, size_t cap)
+{
+    out[0] = '\0';
+    if (!s)
+        return;
+    const char *at = strrchr(s, '@');
+    if (at)
+        s = at + 1;
+    else if (strncasecmp(s, "https://", 8) == 0)
+        s += 8;
+    else if (strncasecmp(s, "http://", 7) == 0)
+        s += 7;
+    if (strncasecmp(s, "www.", 4) == 0)
+        s += 4;
+    size_t o = 0;
+    for (; *s && !strchr("/?#:", *s) && o + 1 < cap; s++)
+        out[o++] = (char)tolower((unsigned char)*s);
+    out[o] = '\0';
+}
+
+static int sqlite_find_lead(struct sa_store *base, const char *email, const char *name,
+                            const char *domain, char id[37], struct sa_err *err)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    id[0] = '\0';
+    struct conn *c = conn_get(s);
+    int rc = SA_ENOTFOUND;
+    sqlite3_stmt *st;
+    if (email && (st = stmt(c, ST_FIND_EMAIL, err))) {
+        bind_text(st, 1, email);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            snprintf(id, 37, "%s", (const char *)sqlite3_column_text(st, 0));
+            rc = 0;
+        }
+        sqlite3_reset(st);
+    }
+    if (rc && name && domain && *domain && (st = stmt(c, ST_FIND_NAME, err))) {
+        bind_text(st, 1, name);
+        while (rc && sqlite3_step(st) == SQLITE_ROW) {
+            char d1[256], d2[256];
+            domain_of((const char *)sqlite3_column_text(st, 1), d1, sizeof d1);
+            domain_of((const char *)sqlite3_column_text(st, 2), d2, sizeof d2);
+            if (strcmp(d1, domain) == 0 || strcmp(d2, domain) == 0) {
+                snprintf(id, 37, "%s", (const char *)sqlite3_column_text(st, 0));
+                rc = 0;
+            }
+        }
+        sqlite3_reset(st);
+    }
+    conn_put(s, c);
+    if (rc)
+        sa_err_set(err, SA_ENOTFOUND, "no such lead");
+    return rc;
+}
+
 /* ISO 8601 UTC stamp of now + offset seconds (same format as sa_iso8601_now, so the
  * strings compare in time order). */
 static void iso_in(double offset, char out[SA_ISO8601_LEN])
@@ -774,11 +888,7 @@ static int sqlite_cache_put(struct sa_store *base, const char *key, const char *
     if (!text)
         return sa_err_set(err, SA_ENOMEM, "out of memory");
     /* a cache write is its own small transaction on the writer connection */
-    pthread_mutex_lock(&s->queue_lock);
-    while (s->leader_active)
-        pthread_cond_wait(&s->queue_cond, &s->queue_lock);
-    s->leader_active = true;
-    pthread_mutex_unlock(&s->queue_lock);
+    writer_acquire(s);
     struct conn *c = &s->writer;
     int rc = SA_ESTORE;
     sqlite3_stmt *st = stmt(c, ST_CACHE_PUT, err);
@@ -791,10 +901,7 @@ static int sqlite_cache_put(struct sa_store *base, const char *key, const char *
         rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_error(err, c->db, "cache put");
         sqlite3_reset(st);
     }
-    pthread_mutex_lock(&s->queue_lock);
-    s->leader_active = false;
-    pthread_cond_broadcast(&s->queue_cond);
-    pthread_mutex_unlock(&s->queue_lock);
+    writer_release(s);
     free(text);
     return rc;
 }
@@ -834,6 +941,8 @@ const struct sa_store_ops sa_store_sqlite = {
     .get_lead = sqlite_get_lead,
     .list_leads = sqlite_list_leads,
     .list_executions = sqlite_list_executions,
+    .save_many = sqlite_save_many,
+    .find_lead = sqlite_find_lead,
     .cache_get = sqlite_cache_get,
     .cache_put = sqlite_cache_put,
     .count = sqlite_count,

@@ -74,6 +74,14 @@ struct sa_store_ops {
     /* The lead's executions, newest first, at most limit (new reference, an array). */
     int (*list_executions)(struct sa_store *s, const char *lead_id, int limit, json_t **out,
                            struct sa_err *err);
+    /* Writes n leads with their executions in one transaction: all or nothing. */
+    int (*save_many)(struct sa_store *s, const struct sa_lead_row *leads,
+                     const struct sa_exec_row *execs, int n, struct sa_err *err);
+    /* The id of a stored lead that is the same as this one: the same contact e-mail (any
+     * case), else the same company name (any case) whose website or e-mail has domain.
+     * Any argument may be NULL. SA_ENOTFOUND when there is none. */
+    int (*find_lead)(struct sa_store *s, const char *email, const char *company_name,
+                     const char *domain, char id[37], struct sa_err *err);
     /* The cached enrichment for key if it has not expired (new reference), or
      * SA_ENOTFOUND. */
     int (*cache_get)(struct sa_store *s, const char *key, json_t **out, struct sa_err *err);
@@ -132,6 +140,16 @@ static inline int sa_store_list_executions(struct sa_store *s, const char *lead_
                                            json_t **out, struct sa_err *err)
 {
     return s->ops->list_executions(s, lead_id, limit, out, err);
+}
+static inline int sa_store_save_many(struct sa_store *s, const struct sa_lead_row *l,
+                                     const struct sa_exec_row *e, int n, struct sa_err *err)
+{
+    return s->ops->save_many(s, l, e, n, err);
+}
+static inline int sa_store_find_lead(struct sa_store *s, const char *email, const char *name,
+                                     const char *domain, char id[37], struct sa_err *err)
+{
+    return s->ops->find_lead(s, email, name, domain, id, err);
 }
 static inline int sa_store_cache_get(struct sa_store *s, const char *key, json_t **out,
                                      struct sa_err *err)

@@ -989,6 +989,70 @@ static void test_pipeline(void **state)
     resp_free(&r);
 }
 
+
+/* Pins CSV import: CRM export columns are mapped (First/Last Name, Job Title, Tags, ...),
+ * rows are qualified and stored, duplicates merge (in the file and with stored leads),
+ * an invalid row imports nothing and is named by row and field, ?partial=true imports
+ * the valid rows, and a non-CSV content type is refused. */
+static void test_import(void **state)
+{
+    (void)state;
+    const char csv[] =
+        "Company,First Name,Last Name,Job Title,Email,Website,Industry,Employees,Tags,Lead Source\r\n"
+        "Importia Labs,Ana,Ruiz,CTO,ana@importia-labs.io,importia-labs.io,SaaS,120,"
+        "requested_demo;recent_funding,webinar\r\n"
+        "\"Bolt, Nut & Co\",Ben,Ode,Buyer,ben@boltnut-example.io,,Manufacturing,50-200,,fair\r\n"
+        "Importia Labs,Ana,Ruiz,Chief Technology Officer,ana@importia-labs.io,,,,,\r\n";
+    long before = leads_total();
+    struct resp r;
+    http("POST", "/api/leads/import", "text/csv", csv, strlen(csv), &r);
+    if (r.status != 200)
+        fail_msg("import: %ld %.300s", r.status, r.body);
+    json_t *j = json_loadb(r.body, r.len, 0, NULL);
+    assert_int_equal(json_integer_value(json_object_get(j, "imported")), 2);
+    assert_int_equal(json_integer_value(json_object_get(j, "rows")), 3);
+    json_t *first = json_array_get(json_object_get(j, "leads"), 0);
+    char *path = strf("/api/leads/%s", jstr(first, "lead_id"));
+    json_decref(j);
+    resp_free(&r);
+    assert_int_equal(leads_total(), before + 2);
+    json_t *lead = http_json("GET", path, NULL, &r);
+    assert_string_equal(jstr(lead, "contact_info.name"), "Ana Ruiz");
+    assert_string_equal(jstr(lead, "contact_info.title"), "Chief Technology Officer");
+    assert_string_equal(jstr(lead, "data.lead_source"), "webinar");
+    assert_non_null(jget(lead, "qualification.score"));
+    resp_free(&r);
+    free(path);
+    /* the same file again: everything merges into the stored leads */
+    http("POST", "/api/leads/import", "text/csv", csv, strlen(csv), &r);
+    j = json_loadb(r.body, r.len, 0, NULL);
+    assert_int_equal(json_integer_value(json_object_get(j, "merged")), 2);
+    json_decref(j);
+    resp_free(&r);
+    assert_int_equal(leads_total(), before + 2);
+    /* one bad row: nothing imported, the row and field named */
+    const char bad[] = "Company,Email\nGood Co,g@goodco-example.io\n,not-an-email\n";
+    http("POST", "/api/leads/import", "text/csv", bad, strlen(bad), &r);
+    expect_problem("bad csv row", &r, 422, "[\"body\",\"rows\",2,\"company_name\"]", NULL);
+    resp_free(&r);
+    assert_int_equal(leads_total(), before + 2);
+    http("POST", "/api/leads/import?partial=true", "text/csv", bad, strlen(bad), &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    assert_int_equal(leads_total(), before + 3);
+    http("POST", "/api/leads/import", "application/json", bad, strlen(bad), &r);
+    expect_problem("json content type", &r, 415, NULL, NULL);
+    resp_free(&r);
+    const char broken[] = "Company,Email\n\"unterminated,x\n";
+    http("POST", "/api/leads/import", "text/csv", broken, strlen(broken), &r);
+    expect_problem("broken csv", &r, 400, NULL, NULL);
+    resp_free(&r);
+    const char nocompany[] = "Name,Email\nAna,a@b-example.io\n";
+    http("POST", "/api/leads/import", "text/csv", nocompany, strlen(nocompany), &r);
+    expect_problem("no company column", &r, 400, NULL, NULL);
+    resp_free(&r);
+}
+
 static int seed_setup(void **state)
 {
     (void)state;
@@ -1225,6 +1289,7 @@ int main(void)
         cmocka_unit_test(test_enrichment),
         cmocka_unit_test(test_growth_and_marketing),
         cmocka_unit_test(test_pipeline),
+        cmocka_unit_test(test_import),
         cmocka_unit_test_setup_teardown(test_seed, seed_setup, seed_teardown),
         cmocka_unit_test(test_concurrency),
         cmocka_unit_test(test_request_log),

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "app.h"
+#include "import.h"
 #include "base/config.h"
 #include "base/detail.h"
 #include "base/log.h"
@@ -92,4 +93,52 @@ void sa_route_lead_get(struct sa_req *r)
     }
     json_object_set_new(lead, "executions", execs);
     sa_reply_json(r, 200, lead);
+}
+
+/* POST /api/leads/import: a CSV body (text/csv); ?partial=true imports the valid rows. */
+void sa_route_leads_import(struct sa_req *r)
+{
+    const char *p = sa_req_query(r, "partial");
+    bool partial = p && (strcmp(p, "true") == 0 || strcmp(p, "1") == 0);
+    if (p && !partial && strcmp(p, "false") != 0 && strcmp(p, "0") != 0) {
+        sa_reply_error(r, 422, "validation_error", "query.partial", "bool_parsing",
+                       "Input should be true or false");
+        return;
+    }
+    if (r->body.len == 0) {
+        sa_reply_error(r, 400, "invalid_csv", "body", "csv_invalid",
+                       "The body is empty; send the CSV with a header row");
+        return;
+    }
+    json_t *report = NULL;
+    struct sa_err err = {0};
+    int rc = sa_app_import_csv(r->app, r->body.data, r->body.len, partial, NULL, NULL, &report,
+                               &err);
+    if (rc == 0) {
+        sa_reply_json(r, 200, report);
+        return;
+    }
+    if (report) { /* invalid rows: each one named, nothing imported */
+        json_t *detail = json_array();
+        size_t i;
+        json_t *e;
+        json_array_foreach(json_object_get(report, "errors"), i, e)
+        {
+            json_t *loc = json_pack("[s]", "body");
+            json_array_extend(loc, json_object_get(e, "loc"));
+            json_array_append_new(detail, json_pack("{s:o, s:O, s:O, s:O, s:O}", "loc", loc, "msg",
+                                                    json_object_get(e, "msg"), "type",
+                                                    json_object_get(e, "type"), "row",
+                                                    json_object_get(e, "row"), "line",
+                                                    json_object_get(e, "line")));
+        }
+        sa_reply_problem(r, 422, "validation_error", detail);
+        json_object_set_new(r->json, "report", report);
+        return;
+    }
+    if (rc == SA_EINVAL || rc == SA_ETOOBIG)
+        sa_reply_error(r, rc == SA_ETOOBIG ? 413 : 400, "invalid_csv", "body", "csv_invalid",
+                       "%s", err.msg);
+    else
+        store_unavailable(r, &err);
 }

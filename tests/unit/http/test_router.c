@@ -17,11 +17,11 @@ static void h(struct sa_req *r)
 }
 
 static const struct sa_route routes[] = {
-    {"GET", "/health", h, false},
-    {"GET", "/api/leads", h, false},
-    {"POST", "/api/leads", h, true},
-    {"GET", "/api/leads/{id}", h, false},
-    {"POST", "/api/agents/{agent_type}/reset", h, false},
+    {"GET", "/health", h, SA_BODY_NONE},
+    {"GET", "/api/leads", h, SA_BODY_NONE},
+    {"POST", "/api/leads", h, SA_BODY_JSON},
+    {"GET", "/api/leads/{id}", h, SA_BODY_NONE},
+    {"POST", "/api/agents/{agent_type}/reset", h, SA_BODY_NONE},
 };
 
 static enum sa_match match(const char *method, const char *path, const struct sa_route **r,
