@@ -226,6 +226,7 @@ static const char *error_code_label(int rc)
     case SA_ESTORE: return "store_error";
     case SA_ENOMEM: return "out_of_memory";
     case SA_EINVAL: return "invalid_input";
+    case SA_ECANCELED: return "cancelled";
     default: return "internal_error";
     }
 }
@@ -254,8 +255,13 @@ static int run_pipeline(struct sa_app *app, const struct sa_invoke_req *req, jso
                         const char *thread_id, struct sa_err *err)
 {
     struct graph_result gr;
-    int rc = sa_pipeline_run(app->pipeline, req->lead->raw, thread_id, req->stream_modes,
-                             req->on_event, req->event_arg, &gr, err);
+    int rc = SA_ENOTFOUND;
+    if (req->continue_thread)
+        rc = sa_pipeline_continue(app->pipeline, thread_id, req->stream_modes, req->on_event,
+                                  req->event_arg, req->cancel, &gr, err);
+    if (rc == SA_ENOTFOUND)
+        rc = sa_pipeline_run(app->pipeline, req->lead->raw, thread_id, req->stream_modes,
+                             req->on_event, req->event_arg, req->cancel, &gr, err);
     if (rc)
         return rc;
     json_object_del(gr.values, "lead_data"); /* the lead is stored as the lead */

@@ -29,6 +29,7 @@ struct sa_app {
     json_t *templates;          /* NULL when data/templates/ is absent */
     struct graph_saver *saver;  /* pipeline checkpoints: SQLite beside the store, or memory */
     struct sa_pipeline *pipeline;
+    struct sa_runs *runs; /* background runs; set by main.c when serving, else NULL */
     /* metric family ids */
     int m_agent_seconds, m_agent_success, m_agent_errors, m_http_requests, m_http_seconds,
         m_breaker;
@@ -51,6 +52,8 @@ struct sa_invoke_req {
     unsigned stream_modes;
     graph_stream_fn on_event;
     void *event_arg;
+    const volatile int *cancel; /* set to stop the pipeline before its next step */
+    bool continue_thread;       /* continue thread_id from its checkpoint when it has one */
 };
 
 struct sa_invoke_res {

@@ -19,6 +19,7 @@
 #include "base/log.h"
 #include "http/server.h"
 #include "import.h"
+#include "runs.h"
 #include "store/store.h"
 
 static const char usage[] =
@@ -127,8 +128,13 @@ static int cmd_serve(struct sa_config *cfg)
                json_pack("{s:s, s:i, s:i}", "file", cfg->seed_file, "added", added,
                          "already_present", present));
     }
+    if (sa_runs_start(app, 2, &app->runs, &err)) {
+        sa_app_close(app);
+        return fail(&err);
+    }
     struct sa_http_server *srv;
     if (sa_http_start(app, cfg->host, cfg->port, cfg->threads, &srv, &err)) {
+        sa_runs_stop(app->runs);
         sa_app_close(app);
         return fail(&err);
     }
@@ -140,6 +146,7 @@ static int cmd_serve(struct sa_config *cfg)
     sigwait(&stop, &sig);
     sa_log(SA_LOG_INFO, "stopping", json_pack("{s:i}", "signal", sig));
     sa_http_stop(srv);
+    sa_runs_stop(app->runs);
     sa_app_close(app);
     return 0;
 }

@@ -156,13 +156,25 @@ void sa_pipeline_free(struct sa_pipeline *p)
 
 int sa_pipeline_run(struct sa_pipeline *p, const json_t *lead, const char *thread_id,
                     unsigned stream_modes, graph_stream_fn on_event, void *event_arg,
-                    struct graph_result *res, struct sa_err *err)
+                    const volatile int *cancel, struct graph_result *res, struct sa_err *err)
 {
     json_t *input = json_pack("{s:O}", "lead_data", lead);
     struct graph_run_opts o = {.thread_id = thread_id, .stream_modes = stream_modes,
-                               .on_event = on_event, .event_arg = event_arg};
+                               .on_event = on_event, .event_arg = event_arg, .cancel = cancel};
     int rc = graph_invoke(p->g, input, &o, res, err);
     json_decref(input);
+    return rc;
+}
+
+int sa_pipeline_continue(struct sa_pipeline *p, const char *thread_id, unsigned stream_modes,
+                         graph_stream_fn on_event, void *event_arg, const volatile int *cancel,
+                         struct graph_result *res, struct sa_err *err)
+{
+    struct graph_run_opts o = {.thread_id = thread_id, .stream_modes = stream_modes,
+                               .on_event = on_event, .event_arg = event_arg, .cancel = cancel};
+    int rc = graph_invoke(p->g, NULL, &o, res, err);
+    if (rc == SA_EINVAL && strstr(err->msg, "no checkpoint"))
+        rc = sa_err_set(err, SA_ENOTFOUND, "thread %s has no checkpoint", thread_id);
     return rc;
 }
 

@@ -21,10 +21,17 @@ int sa_pipeline_new(struct sa_agents *agents, const struct sa_model *model,
 void sa_pipeline_free(struct sa_pipeline *p);
 
 /* Runs the pipeline for a lead (input: the validated lead JSON, borrowed) on thread_id,
- * streaming events to opts' subscriber. res as graph_invoke's. */
+ * streaming events to the subscriber. res as graph_invoke's. */
 int sa_pipeline_run(struct sa_pipeline *p, const json_t *lead, const char *thread_id,
                     unsigned stream_modes, graph_stream_fn on_event, void *event_arg,
-                    struct graph_result *res, struct sa_err *err) SA_WUR;
+                    const volatile int *cancel, struct graph_result *res,
+                    struct sa_err *err) SA_WUR;
+
+/* Continues thread_id from its last checkpoint (after a restart); cancel as in
+ * graph_run_opts. SA_ENOTFOUND when the thread has no checkpoint. */
+int sa_pipeline_continue(struct sa_pipeline *p, const char *thread_id, unsigned stream_modes,
+                         graph_stream_fn on_event, void *event_arg, const volatile int *cancel,
+                         struct graph_result *res, struct sa_err *err) SA_WUR;
 
 /* The compiled graph (for the thread API). */
 const struct graph *sa_pipeline_graph(const struct sa_pipeline *p);

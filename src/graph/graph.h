@@ -169,6 +169,9 @@ struct graph_run_opts {
     unsigned stream_modes;     /* GRAPH_STREAM_* bits */
     graph_stream_fn on_event;
     void *event_arg;
+    /* When non-NULL and set (by another thread), the run stops before its next step with
+     * SA_ECANCELED; the checkpoint of the last finished step stays. */
+    const volatile int *cancel;
 };
 
 enum graph_status { GRAPH_DONE, GRAPH_INTERRUPTED };

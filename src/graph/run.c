@@ -958,6 +958,10 @@ static int run_loop(struct run *r, struct graph_result *res, bool skip_before, s
             tasks_free(ts, n);
             break;
         }
+        if (r->opts && r->opts->cancel && __atomic_load_n(r->opts->cancel, __ATOMIC_ACQUIRE)) {
+            tasks_free(ts, n);
+            return sa_err_set(err, SA_ECANCELED, "the run was cancelled");
+        }
         if (res->steps >= g->recursion_limit) {
             tasks_free(ts, n);
             return sa_err_set(err, SA_ETOOBIG,

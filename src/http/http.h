@@ -49,6 +49,7 @@ struct sa_req {
     size_t text_len;
     const char *content_type; /* static string */
     char allow[64];           /* the Allow header of a 405, or "" */
+    struct MHD_Response *stream_resp; /* set by sa_reply_stream */
 };
 
 /* Answers with a JSON body (takes ownership of body) and status. */
@@ -61,6 +62,13 @@ void sa_reply_problem(struct sa_req *r, int status, const char *code, json_t *de
 /* A problem with one detail entry: loc (dotted, see base/detail.h), type and message. */
 void sa_reply_error(struct sa_req *r, int status, const char *code, const char *loc,
                     const char *type, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+/* Answers 200 with a body produced while it is sent: read(cls, buf, max) returns bytes
+ * written, 0 for nothing yet (it is called again), or -1 at the end; done(cls) runs
+ * when the response is finished or the client left. For SSE. */
+void sa_reply_stream(struct sa_req *r, const char *content_type,
+                     long (*read)(void *cls, char *buf, size_t max), void *cls,
+                     void (*done)(void *cls));
 
 /* A query-string argument (decoded), or NULL. */
 const char *sa_req_query(struct sa_req *r, const char *name);
@@ -83,6 +91,10 @@ void sa_route_leads_list(struct sa_req *r);
 void sa_route_lead_get(struct sa_req *r);
 void sa_route_leads_import(struct sa_req *r);
 void sa_route_stream(struct sa_req *r);
+void sa_route_runs_create(struct sa_req *r);
+void sa_route_run_get(struct sa_req *r);
+void sa_route_run_stream(struct sa_req *r);
+void sa_route_run_cancel(struct sa_req *r);
 void sa_route_thread_state(struct sa_req *r);
 void sa_route_thread_history(struct sa_req *r);
 

@@ -66,6 +66,7 @@ static const char *status_title(int status)
     case 400: return "Bad Request";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
     case 413: return "Content Too Large";
     case 415: return "Unsupported Media Type";
     case 422: return "Unprocessable Content";
@@ -101,6 +102,50 @@ void sa_reply_error(struct sa_req *r, int status, const char *code, const char *
     sa_reply_problem(r, status, code, detail);
 }
 
+struct stream_cb {
+    long (*read)(void *cls, char *buf, size_t max);
+    void *cls;
+    void (*done)(void *cls);
+};
+
+static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    struct stream_cb *s = cls;
+    long n = s->read(s->cls, buf, max);
+    return n < 0 ? MHD_CONTENT_READER_END_OF_STREAM : (ssize_t)n;
+}
+
+static void stream_done(void *cls)
+{
+    struct stream_cb *s = cls;
+    if (s->done)
+        s->done(s->cls);
+    free(s);
+}
+
+void sa_reply_stream(struct sa_req *r, const char *content_type,
+                     long (*read)(void *cls, char *buf, size_t max), void *cls,
+                     void (*done)(void *cls))
+{
+    reply_reset(r);
+    struct stream_cb *s = calloc(1, sizeof *s);
+    if (s) {
+        *s = (struct stream_cb){read, cls, done};
+        r->stream_resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096,
+                                                           stream_reader, s, stream_done);
+    }
+    if (!r->stream_resp) {
+        free(s);
+        if (done)
+            done(cls);
+        sa_reply_error(r, 500, "internal_error", "", "internal_error", "out of memory");
+        return;
+    }
+    r->status = 200;
+    r->content_type = content_type;
+}
+
 const char *sa_req_query(struct sa_req *r, const char *name)
 {
     return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
@@ -133,6 +178,8 @@ json_t *sa_req_json(struct sa_req *r)
 
 static void req_free(struct sa_req *r)
 {
+    if (r->stream_resp)
+        MHD_destroy_response(r->stream_resp);
     reply_reset(r);
     sa_buf_free(&r->body);
     free(r);
@@ -140,6 +187,23 @@ static void req_free(struct sa_req *r)
 
 static enum MHD_Result send_reply(struct sa_req *r)
 {
+    if (r->stream_resp) {
+        struct MHD_Response *resp = r->stream_resp;
+        r->stream_resp = NULL;
+        MHD_add_response_header(resp, "Content-Type", r->content_type);
+        MHD_add_response_header(resp, "Cache-Control", "no-cache");
+        MHD_add_response_header(resp, "X-Request-ID", r->request_id);
+        enum MHD_Result ok = MHD_queue_response(r->conn, (unsigned)r->status, resp);
+        MHD_destroy_response(resp);
+        sa_app_observe_http(r->app, r->route ? r->route->method : "other",
+                            r->route ? r->route->path : "unmatched", r->status,
+                            (double)(sa_now_ns() - r->start_ns) / 1e9);
+        if (sa_log_enabled(SA_LOG_INFO))
+            sa_log(SA_LOG_INFO, "request",
+                   json_pack("{s:s, s:s, s:i, s:s, s:b}", "method", r->method, "path", r->path,
+                             "status", r->status, "request_id", r->request_id, "stream", 1));
+        return ok;
+    }
     if (!r->json && !r->text)
         sa_reply_error(r, 500, "internal_error", "", "internal_error",
                        "the handler produced no response");

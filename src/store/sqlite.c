@@ -39,6 +39,10 @@ enum stmt_id {
     ST_LIST_EXECS,
     ST_HEALTH,
     ST_CACHE_GET,
+    ST_RUN_CREATE,
+    ST_RUN_UPDATE,
+    ST_RUN_GET,
+    ST_RUNS_OPEN,
     ST_FIND_EMAIL,
     ST_FIND_NAME,
     ST_CACHE_PUT,
@@ -98,6 +102,14 @@ static const char *const stmt_sql[ST_COUNT] = {
                       "ORDER BY created_at LIMIT 1",
     [ST_FIND_NAME] = "SELECT id, website, contact_email FROM leads WHERE company_name = ?1 "
                      "COLLATE NOCASE ORDER BY created_at",
+    [ST_RUN_CREATE] = "INSERT INTO runs (id, lead_id, thread_id, status, input, created_at, "
+                      "updated_at) VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?5)",
+    [ST_RUN_UPDATE] = "UPDATE runs SET status = ?2, output = COALESCE(?3, output), "
+                      "error = COALESCE(?4, error), updated_at = ?5 WHERE id = ?1",
+    [ST_RUN_GET] = "SELECT id, lead_id, thread_id, status, input, output, error, created_at, "
+                   "updated_at FROM runs WHERE id = ?1",
+    [ST_RUNS_OPEN] = "SELECT id, lead_id, thread_id, input FROM runs WHERE status IN "
+                     "('queued', 'running') ORDER BY created_at, id",
     [ST_CACHE_GET] = "SELECT data FROM enrichment_cache WHERE cache_key = ?1 AND expires_at > ?2",
     [ST_CACHE_PUT] = "INSERT INTO enrichment_cache (cache_key, provider, data, created_at, "
                      "expires_at) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (cache_key) DO UPDATE "
@@ -830,6 +842,93 @@ static int sqlite_find_lead(struct sa_store *base, const char *email, const char
     return rc;
 }
 
+/* One statement on the writer, outside the group commit (runs change rarely). */
+static int write_one(struct sqlite_store *s, enum stmt_id id, const char *const *args, int n,
+                     bool must_change, struct sa_err *err)
+{
+    writer_acquire(s);
+    struct conn *c = &s->writer;
+    int rc = SA_ESTORE;
+    sqlite3_stmt *st = stmt(c, id, err);
+    if (st) {
+        for (int i = 0; i < n; i++)
+            bind_text(st, i + 1, args[i]);
+        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_error(err, c->db, stmt_sql[id]);
+        if (!rc && must_change && sqlite3_changes(c->db) == 0)
+            rc = sa_err_set(err, SA_ENOTFOUND, "no such run");
+        sqlite3_reset(st);
+    }
+    writer_release(s);
+    return rc;
+}
+
+static int sqlite_run_create(struct sa_store *base, const char *id, const char *lead_id,
+                             const char *thread_id, const char *input, struct sa_err *err)
+{
+    char now[SA_ISO8601_LEN];
+    sa_iso8601_now(now);
+    const char *args[] = {id, lead_id, thread_id, input, now};
+    return write_one((struct sqlite_store *)base, ST_RUN_CREATE, args, 5, false, err);
+}
+
+static int sqlite_run_update(struct sa_store *base, const char *id, const char *status,
+                             const char *output, const char *error, struct sa_err *err)
+{
+    char now[SA_ISO8601_LEN];
+    sa_iso8601_now(now);
+    const char *args[] = {id, status, output, error, now};
+    return write_one((struct sqlite_store *)base, ST_RUN_UPDATE, args, 5, true, err);
+}
+
+static int sqlite_run_get(struct sa_store *base, const char *id, json_t **out, struct sa_err *err)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    *out = NULL;
+    struct conn *c = conn_get(s);
+    int rc = SA_ESTORE;
+    sqlite3_stmt *st = stmt(c, ST_RUN_GET, err);
+    if (st) {
+        bind_text(st, 1, id);
+        int step = sqlite3_step(st);
+        if (step == SQLITE_ROW) {
+            *out = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "run_id",
+                             col_text(st, 0), "lead_id", col_text(st, 1), "thread_id",
+                             col_text(st, 2), "status", col_text(st, 3), "input",
+                             col_json(st, 4), "output", col_json(st, 5), "error",
+                             col_text(st, 6), "created_at", col_text(st, 7), "updated_at",
+                             col_text(st, 8));
+            rc = 0;
+        } else if (step == SQLITE_DONE) {
+            rc = sa_err_set(err, SA_ENOTFOUND, "no run %s", id);
+        } else {
+            db_error(err, c->db, "get run");
+        }
+        sqlite3_reset(st);
+    }
+    conn_put(s, c);
+    return rc;
+}
+
+static int sqlite_runs_unfinished(struct sa_store *base, json_t **out, struct sa_err *err)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    *out = json_array();
+    struct conn *c = conn_get(s);
+    int rc = SA_ESTORE;
+    sqlite3_stmt *st = stmt(c, ST_RUNS_OPEN, err);
+    if (st) {
+        int step;
+        while ((step = sqlite3_step(st)) == SQLITE_ROW)
+            json_array_append_new(*out, json_pack("{s:o, s:o, s:o, s:o}", "id", col_text(st, 0),
+                                                  "lead_id", col_text(st, 1), "thread_id",
+                                                  col_text(st, 2), "input", col_json(st, 3)));
+        rc = step == SQLITE_DONE ? 0 : db_error(err, c->db, "unfinished runs");
+        sqlite3_reset(st);
+    }
+    conn_put(s, c);
+    return rc;
+}
+
 /* ISO 8601 UTC stamp of now + offset seconds (same format as sa_iso8601_now, so the
  * strings compare in time order). */
 static void iso_in(double offset, char out[SA_ISO8601_LEN])
@@ -943,6 +1042,10 @@ const struct sa_store_ops sa_store_sqlite = {
     .list_executions = sqlite_list_executions,
     .save_many = sqlite_save_many,
     .find_lead = sqlite_find_lead,
+    .run_create = sqlite_run_create,
+    .run_update = sqlite_run_update,
+    .run_get = sqlite_run_get,
+    .runs_unfinished = sqlite_runs_unfinished,
     .cache_get = sqlite_cache_get,
     .cache_put = sqlite_cache_put,
     .count = sqlite_count,

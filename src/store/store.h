@@ -82,6 +82,15 @@ struct sa_store_ops {
      * Any argument may be NULL. SA_ENOTFOUND when there is none. */
     int (*find_lead)(struct sa_store *s, const char *email, const char *company_name,
                      const char *domain, char id[37], struct sa_err *err);
+    /* Runs: create one (status queued), set its status (and output JSON text or error,
+     * both optional), read one as JSON, and list the ids of those still queued or
+     * running (oldest first, a JSON array of {id, lead_id, thread_id, input}). */
+    int (*run_create)(struct sa_store *s, const char *id, const char *lead_id,
+                      const char *thread_id, const char *input, struct sa_err *err);
+    int (*run_update)(struct sa_store *s, const char *id, const char *status,
+                      const char *output, const char *error, struct sa_err *err);
+    int (*run_get)(struct sa_store *s, const char *id, json_t **out, struct sa_err *err);
+    int (*runs_unfinished)(struct sa_store *s, json_t **out, struct sa_err *err);
     /* The cached enrichment for key if it has not expired (new reference), or
      * SA_ENOTFOUND. */
     int (*cache_get)(struct sa_store *s, const char *key, json_t **out, struct sa_err *err);
@@ -150,6 +159,26 @@ static inline int sa_store_find_lead(struct sa_store *s, const char *email, cons
                                      const char *domain, char id[37], struct sa_err *err)
 {
     return s->ops->find_lead(s, email, name, domain, id, err);
+}
+static inline int sa_store_run_create(struct sa_store *s, const char *id, const char *lead_id,
+                                      const char *thread_id, const char *input,
+                                      struct sa_err *err)
+{
+    return s->ops->run_create(s, id, lead_id, thread_id, input, err);
+}
+static inline int sa_store_run_update(struct sa_store *s, const char *id, const char *status,
+                                      const char *output, const char *error, struct sa_err *err)
+{
+    return s->ops->run_update(s, id, status, output, error, err);
+}
+static inline int sa_store_run_get(struct sa_store *s, const char *id, json_t **out,
+                                   struct sa_err *err)
+{
+    return s->ops->run_get(s, id, out, err);
+}
+static inline int sa_store_runs_unfinished(struct sa_store *s, json_t **out, struct sa_err *err)
+{
+    return s->ops->runs_unfinished(s, out, err);
 }
 static inline int sa_store_cache_get(struct sa_store *s, const char *key, json_t **out,
                                      struct sa_err *err)

@@ -1053,6 +1053,133 @@ static void test_import(void **state)
     resp_free(&r);
 }
 
+
+/* Polls GET /api/runs/ID until it leaves queued/running (5 s at most); returns it. */
+static json_t *wait_run(const char *id, struct resp *r)
+{
+    char *path = strf("/api/runs/%s", id);
+    json_t *j = NULL;
+    for (int i = 0; i < 100; i++) {
+        j = http_json("GET", path, NULL, r);
+        const char *st = jstr(j, "status");
+        if (r->status == 200 && st && strcmp(st, "queued") != 0 && strcmp(st, "running") != 0)
+            break;
+        resp_free(r);
+        j = NULL;
+        usleep(50 * 1000);
+    }
+    free(path);
+    if (!j)
+        fail_msg("run %s did not finish", id);
+    return j;
+}
+
+/* Pins background runs: POST /api/runs answers 202 at once, the run finishes with the
+ * pipeline's state, its stream replays every event to a late client, a finished run
+ * cannot be cancelled, and bad requests get problems. */
+static void test_runs(void **state)
+{
+    (void)state;
+    struct resp r;
+    char *body = strf("{\"input\":%s}", strong_known);
+    json_t *j = http_json("POST", "/api/runs", body, &r);
+    free(body);
+    assert_int_equal(r.status, 202);
+    assert_string_equal(jstr(j, "status"), "queued");
+    char id[64];
+    snprintf(id, sizeof id, "%s", jstr(j, "run_id"));
+    resp_free(&r);
+    j = wait_run(id, &r);
+    assert_string_equal(jstr(j, "status"), "done");
+    assert_string_equal(jstr(j, "output.state.qualification_score.tier"), "A");
+    assert_non_null(jget(j, "output.state.marketing_plan"));
+    resp_free(&r);
+    char *path = strf("/api/runs/%s/stream", id);
+    http("GET", path, NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.content_type, "text/event-stream"));
+    assert_non_null(strstr(r.body, "event: metadata"));
+    assert_non_null(strstr(r.body, "event: updates\ndata: {\"marketing\""));
+    assert_non_null(strstr(r.body, "event: result"));
+    assert_non_null(strstr(r.body, "event: end"));
+    resp_free(&r);
+    free(path);
+    path = strf("/api/runs/%s/cancel", id);
+    http("POST", path, NULL, NULL, 0, &r);
+    expect_problem("cancel a finished run", &r, 409, NULL, NULL);
+    resp_free(&r);
+    free(path);
+    http("GET", "/api/runs/0b7e9a52-7c1f-4d3e-9a6b-3f2c1d0e9f8a", NULL, NULL, 0, &r);
+    expect_problem("unknown run", &r, 404, NULL, NULL);
+    resp_free(&r);
+    http("GET", "/api/runs/nope", NULL, NULL, 0, &r);
+    expect_problem("bad run id", &r, 422, "[\"path\",\"run_id\"]", NULL);
+    resp_free(&r);
+    http("POST", "/api/runs", "application/json", "{}", 2, &r);
+    expect_problem("run without input", &r, 422, "[\"body\",\"input\"]", NULL);
+    resp_free(&r);
+}
+
+static struct server runs_srv;
+
+static int runs_setup(void **state)
+{
+    (void)state;
+    return server_make_dir(&runs_srv);
+}
+
+static int runs_teardown(void **state)
+{
+    (void)state;
+    if (runs_srv.pid > 0)
+        server_stop(&runs_srv);
+    server_remove_dir(&runs_srv);
+    harness_use(&main_srv);
+    return 0;
+}
+
+/* Pins durability of runs across a restart: a run the stopped process left "running"
+ * (its row written straight into the database here, as a crash would leave it) is
+ * resumed at start-up and finishes, with its lead stored. */
+static void test_runs_resume_after_restart(void **state)
+{
+    (void)state;
+    assert_int_equal(server_start(&runs_srv, false), 0);
+    assert_true(exited_ok(server_stop(&runs_srv))); /* creates and migrates the database */
+    const char *run_id = "0b7e9a52-7c1f-4d3e-9a6b-3f2c1d0e9f8b";
+    char *sql = strf("INSERT INTO runs (id, lead_id, thread_id, status, input, created_at, "
+                     "updated_at) VALUES ('%s', '0b7e9a52-7c1f-4d3e-9a6b-3f2c1d0e9f8c', "
+                     "'crash-thread', 'running', '%s', '2026-01-01T00:00:00.000Z', "
+                     "'2026-01-01T00:00:00.000Z')",
+                     run_id, strong_known);
+    /* the lead JSON has quotes: the SQL goes to sqlite3 through a file */
+    char *sql_path = strf("%s/insert.sql", runs_srv.dir);
+    FILE *f = fopen(sql_path, "w");
+    assert_non_null(f);
+    fprintf(f, "%s;\n", sql);
+    fclose(f);
+    char *cmd = strf("sqlite3 %s/db.sqlite < %s", runs_srv.dir, sql_path);
+    assert_int_equal(system(cmd), 0);
+    free(cmd);
+    free(sql_path);
+    free(sql);
+    assert_int_equal(server_start(&runs_srv, false), 0);
+    harness_use(&runs_srv);
+    struct resp r;
+    json_t *j = wait_run(run_id, &r);
+    assert_string_equal(jstr(j, "status"), "done");
+    assert_string_equal(jstr(j, "output.state.qualification_score.tier"), "A");
+    resp_free(&r);
+    j = http_json("GET", "/api/leads/0b7e9a52-7c1f-4d3e-9a6b-3f2c1d0e9f8c", NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(jstr(j, "company_name"), "Quorvianta Software");
+    resp_free(&r);
+    j = http_json("GET", "/api/threads/crash-thread/state", NULL, &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    assert_true(exited_ok(server_stop(&runs_srv)));
+}
+
 static int seed_setup(void **state)
 {
     (void)state;
@@ -1290,6 +1417,8 @@ int main(void)
         cmocka_unit_test(test_growth_and_marketing),
         cmocka_unit_test(test_pipeline),
         cmocka_unit_test(test_import),
+        cmocka_unit_test(test_runs),
+        cmocka_unit_test_setup_teardown(test_runs_resume_after_restart, runs_setup, runs_teardown),
         cmocka_unit_test_setup_teardown(test_seed, seed_setup, seed_teardown),
         cmocka_unit_test(test_concurrency),
         cmocka_unit_test(test_request_log),
