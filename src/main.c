@@ -29,6 +29,7 @@ static const char usage[] =
     "  serve      start the HTTP API (default port 8001)\n"
     "  migrate    create or upgrade the database schema, then exit\n"
     "  qualify    score a lead from a JSON file (or - for stdin) and print the result\n"
+    "  pipeline   run the agent pipeline on a lead from a JSON file (or -), store it, print it\n"
     "  import     import leads from a CSV file (CRM export columns), qualify and store them\n"
     "             (--partial: import the valid rows and report the others)\n"
     "  version    print the version\n"
@@ -213,6 +214,52 @@ static void progress_bar(size_t done, size_t total, void *arg)
         fputc('\n', stderr);
 }
 
+static int cmd_pipeline(struct sa_config *cfg, const char *path)
+{
+    json_error_t je;
+    json_t *input = strcmp(path, "-") == 0 ? json_loadf(stdin, 0, &je) : json_load_file(path, 0, &je);
+    if (!input) {
+        fprintf(stderr, "sales-agent: %s:%d:%d: %s\n", path, je.line, je.column, je.text);
+        return 1;
+    }
+    json_t *detail = json_array();
+    struct sa_lead lead;
+    if (sa_lead_parse(input, "", &lead, detail)) {
+        char *d = json_dumps(detail, JSON_INDENT(2));
+        fprintf(stderr, "sales-agent: invalid lead:\n%s\n", d ? d : "");
+        free(d);
+        json_decref(detail);
+        json_decref(input);
+        return 1;
+    }
+    json_decref(detail);
+    struct sa_err err = {0};
+    struct sa_app *app;
+    int rc = 1;
+    if (sa_app_open(cfg, &app, &err)) {
+        rc = fail(&err);
+    } else {
+        struct sa_invoke_req req = {.type = SA_AGENT_PIPELINE, .lead = &lead};
+        struct sa_invoke_res res;
+        if (sa_app_invoke(app, &req, &res, &err)) {
+            fprintf(stderr, "sales-agent: pipeline: %s\n", err.msg);
+        } else {
+            json_t *out = json_pack("{s:s, s:s, s:O}", "lead_id", res.lead_id, "thread_id",
+                                    res.thread_id, "output", res.output);
+            char *text = json_dumps(out, JSON_INDENT(2));
+            puts(text ? text : "{}");
+            free(text);
+            json_decref(out);
+            sa_invoke_res_clear(&res);
+            rc = 0;
+        }
+        sa_app_close(app);
+    }
+    sa_lead_clear(&lead);
+    json_decref(input);
+    return rc;
+}
+
 static int cmd_import(struct sa_config *cfg, const char *path)
 {
     FILE *f = fopen(path, "rb");
@@ -284,6 +331,13 @@ int main(int argc, char **argv)
         return cmd_serve(&cfg);
     if (strcmp(cmd, "migrate") == 0)
         return cmd_migrate(&cfg);
+    if (strcmp(cmd, "pipeline") == 0) {
+        if (optind + 1 >= argc) {
+            fprintf(stderr, "usage: sales-agent pipeline LEAD.json (or - for stdin)\n");
+            return 2;
+        }
+        return cmd_pipeline(&cfg, argv[optind + 1]);
+    }
     if (strcmp(cmd, "import") == 0) {
         if (optind + 1 >= argc) {
             fprintf(stderr, "usage: sales-agent import FILE.csv [--partial]\n");

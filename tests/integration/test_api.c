@@ -237,6 +237,25 @@ static void test_health_root_cli(void **state)
     assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 
     assert_int_equal(run_status(SA_BINARY " no-such-command >/dev/null 2>&1"), 2);
+    /* the CLI runs the pipeline on a lead file and prints the result */
+    char *cmd = strf("printf '%%s' '{\"company_name\":\"Cli Co\",\"industry\":\"SaaS\","
+                     "\"company_size\":\"201-500\",\"signals\":[\"requested_demo\","
+                     "\"recent_funding\",\"pricing_page_visit\"]}' | " SA_BINARY
+                     " pipeline - --data-dir " SA_SOURCE_DIR "/data --database-url "
+                     "sqlite://%s/cli.sqlite > %s/cli.out 2>&1",
+                     main_srv.dir, main_srv.dir);
+    assert_int_equal(run_status(cmd), 0);
+    free(cmd);
+    char *out_path = strf("%s/cli.out", main_srv.dir);
+    FILE *f = fopen(out_path, "r");
+    assert_non_null(f);
+    char out[65536];
+    size_t n = fread(out, 1, sizeof out - 1, f);
+    out[n] = '\0';
+    fclose(f);
+    free(out_path);
+    assert_non_null(strstr(out, "\"current_agent\": \"marketing\""));
+    assert_int_equal(run_status(SA_BINARY " pipeline /nonexistent.json >/dev/null 2>&1"), 1);
 }
 
 /* ---- 2. the qualification happy path ----------------------------------------------- */
