@@ -62,7 +62,12 @@ read -r l_rps l_p50 l_p99 l_bad < <(run_wrk -c2 "http://127.0.0.1:$port/health")
 row "GET /health (c=2)" "$l_rps" "$l_p50" "$l_p99" "$l_bad"
 read -r m_rps m_p50 m_p99 m_bad < <(run_wrk -c2 -s "$here/invoke.lua" "$invoke_url")
 row "POST /api/langgraph/invoke (c=2)" "$m_rps" "$m_p50" "$m_p99" "$m_bad"
+read -r p_rps p_p50 p_p99 p_bad < <(run_wrk -c"$conns" -s "$here/pipeline.lua" "$invoke_url")
+row "POST invoke pipeline (c=$conns)" "$p_rps" "$p_p50" "$p_p99" "$p_bad"
+read -r s_rps s_p50 s_p99 s_bad < <(run_wrk -c2 -s "$here/pipeline.lua" "$invoke_url")
+row "POST invoke pipeline (c=2)" "$s_rps" "$s_p50" "$s_p99" "$s_bad"
 rows=$(sqlite3 "$tmp/bench.db" 'select count(*) from agent_executions' 2>/dev/null || echo '?')
 awk -v q="$q_rps" -v h="$h_rps" 'BEGIN { printf "invoke throughput = %.0f%% of /health at the same concurrency\n", 100*q/h }'
 awk -v p="$(to_ms "$m_p50")" 'BEGIN { printf "invoke p50 at c=2 vs the seed 633 ms: %.0fx faster\n", 633/p }'
+awk -v p="$(to_ms "$s_p50")" 'BEGIN { printf "pipeline p50 at c=2 vs the seed ~12.6 s for these four agents: %.0fx faster\n", 12633/p }'
 echo "executions written during the run: $rows"
