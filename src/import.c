@@ -2,6 +2,7 @@
 #include "import.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,19 +113,31 @@ static json_t *row_input(const json_t *header, const enum target *map, const jso
             break;
         }
         case T_NONE: {
-            char name[64];
+            static const char *const reserved[] = {"company_name", "industry", "company_size",
+                                                   "annual_revenue", "website", "country",
+                                                   "notes", "contact_info", "signals", NULL};
+            char name[64], extra[72];
             extra_name(json_string_value(h), name, sizeof name);
-            if (name[0] && !json_object_get(in, name))
-                json_object_set_new(in, name, json_string(v));
+            bool taken = false;
+            for (int k = 0; reserved[k]; k++)
+                taken |= strcmp(name, reserved[k]) == 0;
+            snprintf(extra, sizeof extra, taken ? "extra_%s" : "%s", name);
+            if (name[0] && !json_object_get(in, extra))
+                json_object_set_new(in, extra, json_string(v));
             break;
         }
         }
     }
     if ((first || last) && !json_object_get(contact, "name")) {
-        char full[512];
-        snprintf(full, sizeof full, "%s%s%s", first ? first : "", first && last ? " " : "",
-                 last ? last : "");
-        json_object_set_new(contact, "name", json_string(full));
+        /* built whole, so validation sees (and can refuse) the full length */
+        size_t n = (first ? strlen(first) : 0) + (last ? strlen(last) : 0) + 2;
+        char *full = malloc(n);
+        if (full) {
+            snprintf(full, n, "%s%s%s", first ? first : "", first && last ? " " : "",
+                     last ? last : "");
+            json_object_set_new(contact, "name", json_string(full));
+            free(full);
+        }
     }
     if (json_object_size(contact))
         json_object_set_new(in, "contact_info", contact);
@@ -132,6 +145,36 @@ static json_t *row_input(const json_t *header, const enum target *map, const jso
         json_decref(contact);
     /* a plain number of employees or of revenue stays a number, as the API would get it */
     return in;
+}
+
+/* Folds later into earlier: a later value replaces an earlier one, except that objects
+ * (contact_info) merge key by key and signals are united, so a row that gives only a
+ * phone does not erase the title an earlier row gave. */
+static void merge_input(json_t *earlier, const json_t *later)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)later, k, v)
+    {
+        json_t *old = json_object_get(earlier, k);
+        if (json_is_object(old) && json_is_object(v)) {
+            merge_input(old, v);
+        } else if (json_is_array(old) && json_is_array(v) && strcmp(k, "signals") == 0) {
+            size_t i;
+            json_t *x;
+            json_array_foreach(v, i, x)
+            {
+                bool seen = false;
+                size_t j;
+                json_t *y;
+                json_array_foreach(old, j, y) seen |= json_equal(x, y);
+                if (!seen)
+                    json_array_append(old, x);
+            }
+        } else {
+            json_object_set(earlier, k, v);
+        }
+    }
 }
 
 /* The key that identifies the same lead: e-mail, else company name + domain. */
@@ -154,13 +197,32 @@ struct prepared {
     char key[400];
 };
 
+static pthread_mutex_t import_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int import_csv(struct sa_app *app, const char *data, size_t len, bool partial,
+                      sa_import_progress_fn progress, void *arg, json_t **report,
+                      struct sa_err *err);
+
 int sa_app_import_csv(struct sa_app *app, const char *data, size_t len, bool partial,
+                      sa_import_progress_fn progress, void *arg, json_t **report,
+                      struct sa_err *err)
+{
+    /* one at a time: the dedupe lookups and the write must see each other's leads */
+    pthread_mutex_lock(&import_lock);
+    int rc = import_csv(app, data, len, partial, progress, arg, report, err);
+    pthread_mutex_unlock(&import_lock);
+    return rc;
+}
+
+static int import_csv(struct sa_app *app, const char *data, size_t len, bool partial,
                       sa_import_progress_fn progress, void *arg, json_t **report,
                       struct sa_err *err)
 {
     *report = NULL;
     json_t *rows = NULL;
     int rc = sa_csv_parse(data, len, SA_IMPORT_MAX_ROWS + 1, &rows, err);
+    if (rc == SA_ETOOBIG)
+        return sa_err_set(err, rc, "the CSV has more than %d rows; split it", SA_IMPORT_MAX_ROWS);
     if (rc)
         return rc;
     json_t *header = json_object_get(json_array_get(rows, 0), "fields");
@@ -216,7 +278,7 @@ int sa_app_import_csv(struct sa_app *app, const char *data, size_t len, bool par
             while (p < nprep && strcmp(prep[p].key, key) != 0)
                 p++;
             if (p < nprep) {
-                json_object_update(prep[p].input, in); /* a later row adds to the earlier */
+                merge_input(prep[p].input, in); /* a later row adds to the earlier */
             } else {
                 prep[nprep].input = json_incref(in);
                 prep[nprep].row = r;
@@ -265,13 +327,26 @@ int sa_app_import_csv(struct sa_app *app, const char *data, size_t len, bool par
         struct sa_err ferr = {0};
         bool is_merge = sa_store_find_lead(app->store, l->contact_email, l->company_name,
                                            dom[0] ? dom : NULL, ids[p], &ferr) == 0;
+        size_t same = p;
+        for (size_t q2 = 0; is_merge && q2 < p; q2++)
+            if (strcmp(ids[q2], ids[p]) == 0)
+                same = q2;
+        if (same != p) {
+            /* two entries of this file (one found by e-mail, one by name and domain) are
+             * the same stored lead: refuse rather than let one overwrite the other */
+            rc = sa_err_set(err, SA_ECONFLICT,
+                            "rows %zu and %zu are the same stored lead (%s): merge them in "
+                            "the file",
+                            prep[same].row, prep[p].row, ids[p]);
+            break;
+        }
         if (is_merge) {
             /* the stored lead's fields stay unless this row gives new ones */
             json_t *old = NULL;
             if (sa_store_get_lead(app->store, ids[p], &old, &ferr) == 0) {
                 json_t *merged_in = json_deep_copy(json_object_get(old, "data"));
                 if (json_is_object(merged_in)) {
-                    json_object_update(merged_in, l->raw);
+                    merge_input(merged_in, l->raw);
                     json_t *d2 = json_array();
                     struct sa_lead nl;
                     if (sa_lead_parse(merged_in, "", &nl, d2) == 0) {

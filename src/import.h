@@ -18,7 +18,8 @@ struct sa_app;
 /* Called after each row is prepared (done of total). */
 typedef void (*sa_import_progress_fn)(size_t done, size_t total, void *arg);
 
-/* Imports data[0..len). With partial=false any invalid row imports nothing (SA_EINVAL);
+/* Imports data[0..len). Imports run one at a time (a lock), so two imports of the same
+ * leads cannot both create them. With partial=false any invalid row imports nothing (SA_EINVAL);
  * with partial=true valid rows are imported and invalid ones reported. *report (new
  * reference, also on SA_EINVAL): {imported, merged, failed, rows, errors: [{row, line,
  * loc, msg, type}], leads: [{row, lead_id, action, score, tier}]}. Other errors: CSV

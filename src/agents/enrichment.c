@@ -6,6 +6,7 @@
  * failing is skipped (state "open") instead of slowing every lead down. The built-in
  * provider is the local reference dataset (data/companies.csv); HTTP providers (Apollo
  * style) take the next slots. A cache hit skips the waterfall and says so. */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "agents/dataset.h"
 #include "agents/lead.h"
 #include "base/clock.h"
+#include "base/detail.h"
 #include "metrics/metrics.h"
 #include "resilience/breaker.h"
 #include "store/store.h"
@@ -111,16 +113,22 @@ static int enrichment_run(struct sa_agent *a, const struct sa_lead *lead, const 
     struct enrichment_agent *e = (struct enrichment_agent *)a;
     char domain[256];
     sa_lead_domain(lead, e->model, domain, sizeof domain);
-    char key[320];
+    /* Two cache keys: the domain's and the name's. A company found by its domain is cached
+     * under the domain; one found by name only under the name (so another company on the
+     * same domain never gets it); "nothing found" only when every provider answered. */
+    char dkey[320] = "", nkey[320];
     if (domain[0])
-        snprintf(key, sizeof key, "company:domain:%s", domain);
-    else
-        snprintf(key, sizeof key, "company:name:%.200s", lead->company_name);
+        snprintf(dkey, sizeof dkey, "company:domain:%s", domain);
+    snprintf(nkey, sizeof nkey, "company:name:%.*s", sa_utf8_cut(lead->company_name, 200),
+             lead->company_name);
+    for (char *p = nkey + 13; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
     json_t *cached = NULL, *company = NULL, *sources = json_array();
-    const char *matched_by = NULL;
+    const char *matched_by = NULL, *key = dkey[0] ? dkey : nkey;
     bool hit = false;
     struct sa_err cerr = {0};
-    if (e->store && sa_store_cache_get(e->store, key, &cached, &cerr) == 0) {
+    if (e->store && ((dkey[0] && sa_store_cache_get(e->store, dkey, &cached, &cerr) == 0) ||
+                     sa_store_cache_get(e->store, nkey, &cached, &cerr) == 0)) {
         hit = true;
         company = json_incref(json_object_get(cached, "company"));
         matched_by = json_string_value(json_object_get(cached, "matched_by"));
@@ -128,7 +136,19 @@ static int enrichment_run(struct sa_agent *a, const struct sa_lead *lead, const 
                                                  "found"));
     } else {
         company = waterfall(e, domain, lead->company_name, sources, &matched_by);
-        if (e->store) {
+        bool all_answered = true;
+        size_t i;
+        json_t *src;
+        json_array_foreach(sources, i, src)
+        {
+            const char *st = json_string_value(json_object_get(src, "status"));
+            all_answered &= st && (strcmp(st, "found") == 0 || strcmp(st, "not_found") == 0);
+        }
+        key = company && matched_by && strcmp(matched_by, "domain") == 0 && dkey[0] ? dkey
+              : company ? nkey
+              : dkey[0] ? dkey
+                        : nkey;
+        if (e->store && (company || all_answered)) {
             json_t *entry = json_pack("{s:o, s:s?}", "company", company ? json_incref(company)
                                                                        : json_null(),
                                       "matched_by", matched_by);

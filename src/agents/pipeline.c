@@ -93,6 +93,20 @@ static int route_tier(const json_t *state, json_t **next, void *arg)
     return 0;
 }
 
+/* errors: appends lists; a null write empties it (a new lead on the thread). */
+static json_t *errors_reducer(const json_t *current, const json_t *write, void *arg)
+{
+    (void)arg;
+    if (json_is_null(write))
+        return json_array();
+    json_t *acc = json_is_array(current) ? json_copy((json_t *)current) : json_array();
+    if (json_is_array(write))
+        json_array_extend(acc, (json_t *)write);
+    else
+        json_array_append(acc, (json_t *)write);
+    return acc;
+}
+
 /* current_agent: parallel nodes both write it; the later write in task order wins. */
 static json_t *last_write(const json_t *current, const json_t *write, void *arg)
 {
@@ -120,7 +134,7 @@ int sa_pipeline_new(struct sa_agents *agents, const struct sa_model *model,
         graph_add_channel(b, last_value[i], GRAPH_LAST_VALUE, NULL, NULL, NULL);
     graph_add_channel(b, "bdr_actions", GRAPH_APPEND, NULL, NULL, NULL);
     graph_add_channel(b, "conversation_history", GRAPH_APPEND, NULL, NULL, NULL);
-    graph_add_channel(b, "errors", GRAPH_APPEND, NULL, NULL, NULL);
+    graph_add_channel(b, "errors", GRAPH_CUSTOM, NULL, errors_reducer, NULL);
     graph_add_channel(b, "current_agent", GRAPH_CUSTOM, NULL, last_write, NULL);
     const char *names[] = {"qualification", "enrichment", "growth", "marketing"};
     for (int i = 0; i < 4; i++)
@@ -158,7 +172,11 @@ int sa_pipeline_run(struct sa_pipeline *p, const json_t *lead, const char *threa
                     unsigned stream_modes, graph_stream_fn on_event, void *event_arg,
                     const volatile int *cancel, struct graph_result *res, struct sa_err *err)
 {
-    json_t *input = json_pack("{s:O}", "lead_data", lead);
+    /* A new lead on a thread that ran before starts its results afresh: the per-lead
+     * channels are reset with the input (errors: null resets the list). */
+    json_t *input = json_pack("{s:O, s:n, s:n, s:n, s:n, s:n}", "lead_data", lead,
+                              "qualification_score", "enrichment_data", "growth_insights",
+                              "marketing_plan", "errors");
     struct graph_run_opts o = {.thread_id = thread_id, .stream_modes = stream_modes,
                                .on_event = on_event, .event_arg = event_arg, .cancel = cancel};
     int rc = graph_invoke(p->g, input, &o, res, err);

@@ -31,7 +31,7 @@ static void on_field(void *s, size_t len, void *arg)
     if (len)
         memcpy(copy, s, len);
     copy[len] = '\0';
-    sa_utf8_sanitize(copy); /* a CSV from a spreadsheet may not be UTF-8 */
+    sa_utf8_sanitize_all(copy); /* a CSV from a spreadsheet may not be UTF-8 */
     json_array_append_new(c->fields, json_string(copy));
     free(copy);
 }

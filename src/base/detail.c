@@ -80,6 +80,19 @@ char *sa_utf8_sanitize(char *s)
     return s;
 }
 
+char *sa_utf8_sanitize_all(char *s)
+{
+    unsigned char *p = (unsigned char *)s;
+    while (*p) {
+        size_t n = utf8_seq(p);
+        if (n == 0)
+            *p++ = '?';
+        else
+            p += n;
+    }
+    return s;
+}
+
 void sa_detail_add(json_t *detail, const char *loc, const char *type, const char *fmt, ...)
 {
     char msg[512];

@@ -23,6 +23,10 @@ char *sa_utf8_sanitize(char *s);
  * inside a UTF-8 character: for quoting client text with "%.*s". */
 int sa_utf8_cut(const char *s, int max);
 
+/* Like sa_utf8_sanitize, but every invalid byte becomes '?', also at the end of s: for
+ * text that was not cut by us (a CSV field in Latin-1 keeps its last letter). */
+char *sa_utf8_sanitize_all(char *s);
+
 /* Number of characters (Unicode code points) in the valid UTF-8 string s[0..len). */
 size_t sa_utf8_chars(const char *s, size_t len);
 

@@ -881,6 +881,26 @@ static void test_enrichment(void **state)
     http("GET", "/metrics", NULL, NULL, 0, &r);
     assert_non_null(strstr(r.body, "circuit_breaker_state{provider=\"local_dataset\"} 0"));
     resp_free(&r);
+    /* regression: a company found by name is cached under the name, so another company
+     * on the same (unknown) domain does not get it */
+    j = run_agent("enrichment", "{\"company_name\":\"Quorvianta Software\",\"contact_info\":"
+                                "{\"email\":\"jo@unknown-domain-example.com\"}}", &r);
+    assert_string_equal(jstr(j, "output.matched_by"), "name");
+    resp_free(&r);
+    j = run_agent("enrichment", "{\"company_name\":\"Totally Different Ltd\",\"contact_info\":"
+                                "{\"email\":\"amy@unknown-domain-example.com\"}}", &r);
+    assert_true(json_is_null(jget(j, "output.company")));
+    resp_free(&r);
+    /* regression: a long non-ASCII name (the cache key cut it mid-character: 500) */
+    char name[600] = "";
+    for (int i = 0; i < 199; i++)
+        strcat(name, "a");
+    for (int i = 0; i < 20; i++)
+        strcat(name, "\xc3\xa9");
+    char *in = strf("{\"company_name\":\"%s\"}", name);
+    j = run_agent("enrichment", in, &r);
+    free(in);
+    resp_free(&r);
 }
 
 /* Pins growth analysis (score = sum of its factors, market data for a known industry,
@@ -985,7 +1005,22 @@ static void test_pipeline(void **state)
                   &r);
     assert_string_equal(jstr(j, "output.state.qualification_score.tier"), "D");
     assert_true(json_is_true(jget(j, "output.state.marketing_plan.nurture")));
-    assert_null(jget(j, "output.state.enrichment_data"));
+    json_t *enr = jget(j, "output.state.enrichment_data");
+    assert_true(enr == NULL || json_is_null(enr)); /* nurtured: never enriched */
+    resp_free(&r);
+    /* regression: a new lead on a thread that ran before does not inherit its results */
+    char *reuse = strf("{\"agent_type\":\"pipeline\",\"thread_id\":\"reuse-1\",\"input\":%s}",
+                       strong_known);
+    j = invoke(reuse, &r);
+    free(reuse);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    j = invoke("{\"agent_type\":\"pipeline\",\"thread_id\":\"reuse-1\",\"input\":"
+               "{\"company_name\":\"Other\",\"industry\":\"Retail\"}}",
+               &r);
+    assert_int_equal(r.status, 200);
+    enr = jget(j, "output.state.enrichment_data");
+    assert_true(enr == NULL || json_is_null(enr));
     resp_free(&r);
     char *body = strf("{\"agent_type\":\"pipeline\",\"stream_mode\":[\"updates\",\"custom\"],"
                       "\"input\":%s}", strong_known);
@@ -1066,6 +1101,25 @@ static void test_import(void **state)
     http("POST", "/api/leads/import", "text/csv", broken, strlen(broken), &r);
     expect_problem("broken csv", &r, 400, NULL, NULL);
     resp_free(&r);
+    /* regressions: rows of the same lead merge field by field (a phone-only row keeps the
+     * earlier title), a column named like a lead field stays an extra field, and a
+     * Latin-1 byte is replaced, not dropped */
+    const char merge[] = "Company,Email,Title,Phone,Contact Info,City\n"
+                         "MergeCo,a@mergeco-example.io,CEO,,x,Caf\xe9\n"
+                         "MergeCo,a@mergeco-example.io,,+1 415 555 0100,,\n";
+    http("POST", "/api/leads/import", "text/csv", merge, strlen(merge), &r);
+    assert_int_equal(r.status, 200);
+    j = json_loadb(r.body, r.len, 0, NULL);
+    path = strf("/api/leads/%s", jstr(j, "leads.0.lead_id"));
+    json_decref(j);
+    resp_free(&r);
+    lead = http_json("GET", path, NULL, &r);
+    assert_string_equal(jstr(lead, "contact_info.title"), "CEO");
+    assert_string_equal(jstr(lead, "contact_info.phone"), "+1 415 555 0100");
+    assert_string_equal(jstr(lead, "data.extra_contact_info"), "x");
+    assert_string_equal(jstr(lead, "data.city"), "Caf?");
+    resp_free(&r);
+    free(path);
     const char nocompany[] = "Name,Email\nAna,a@b-example.io\n";
     http("POST", "/api/leads/import", "text/csv", nocompany, strlen(nocompany), &r);
     expect_problem("no company column", &r, 400, NULL, NULL);

@@ -136,7 +136,9 @@ void sa_route_leads_import(struct sa_req *r)
         json_object_set_new(r->json, "report", report);
         return;
     }
-    if (rc == SA_EINVAL || rc == SA_ETOOBIG)
+    if (rc == SA_ECONFLICT)
+        sa_reply_error(r, 409, "conflict", "body", "duplicate_rows", "%s", err.msg);
+    else if (rc == SA_EINVAL || rc == SA_ETOOBIG)
         sa_reply_error(r, rc == SA_ETOOBIG ? 413 : 400, "invalid_csv", "body", "csv_invalid",
                        "%s", err.msg);
     else

@@ -6,6 +6,7 @@
 #include "app.h"
 #include "base/config.h"
 #include "base/detail.h"
+#include "base/log.h"
 #include "graph/graph.h"
 #include "http/http.h"
 
@@ -32,7 +33,10 @@ static void reply_graph_error(struct sa_req *r, int rc, const struct sa_err *err
                        "No pipeline thread %s", r->params[0]);
     else
         sa_reply_error(r, 503, "service_unavailable", "", "store_error",
-                       "The checkpoint store failed: %s", err->msg);
+                       "The checkpoint store is unavailable; try again");
+    if (rc != SA_ENOTFOUND)
+        sa_log(SA_LOG_ERROR, "checkpoint store failed",
+               json_pack("{s:s, s:s}", "error", err->msg, "request_id", r->request_id));
 }
 
 void sa_route_thread_state(struct sa_req *r)
