@@ -170,7 +170,10 @@ int sa_app_open(const struct sa_config *cfg, struct sa_app **out, struct sa_err 
                                                     .growth_table = app->growth_table,
                                                     .templates = app->templates,
                                                     .metrics = app->metrics,
-                                                    .m_breaker = app->m_breaker},
+                                                    .m_breaker = app->m_breaker,
+                                                    .breaker_failures = cfg->breaker_failures,
+                                                    .breaker_open_seconds =
+                                                        cfg->breaker_open_seconds},
                             &app->agents, err)) ||
         (rc = open_saver(app, err)) ||
         (rc = sa_pipeline_new(app->agents, app->model, app->saver, &app->pipeline, err))) {

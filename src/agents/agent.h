@@ -29,6 +29,8 @@ struct sa_agent_deps {
     const json_t *templates;          /* {template name: text} from data/templates/ */
     struct sa_metrics *metrics;       /* for the circuit breakers' gauge */
     int m_breaker;                    /* that gauge's family id */
+    int breaker_failures;             /* consecutive failures that open a breaker (0: 5) */
+    double breaker_open_seconds;      /* how long it stays open (0: 30) */
 };
 
 enum sa_agent_type {

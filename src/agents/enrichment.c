@@ -201,7 +201,9 @@ struct sa_agent *sa_enrichment_new(const struct sa_agent_deps *deps)
     e->metrics = deps->metrics;
     e->m_breaker = deps->m_breaker;
     e->providers[0] = (struct provider){.ops = &local_ops, .self = (void *)deps->dataset};
-    sa_breaker_init(&e->providers[0].breaker, local_ops.name, NULL);
+    struct sa_breaker_config bc = {.failure_threshold = deps->breaker_failures,
+                                   .open_seconds = deps->breaker_open_seconds};
+    sa_breaker_init(&e->providers[0].breaker, local_ops.name, &bc);
     e->nproviders = 1;
     breaker_gauge(e, &e->providers[0]);
     return &e->base;

@@ -40,6 +40,8 @@ int sa_config_from_env(struct sa_config *cfg, struct sa_err *err)
         .log_level = SA_LOG_INFO,
         .enrichment_ttl = 86400,
         .companies_csv = env_or("COMPANIES_CSV", NULL),
+        .breaker_failures = 5,
+        .breaker_open_seconds = 30,
     };
     long v;
     const char *s;
@@ -64,6 +66,16 @@ int sa_config_from_env(struct sa_config *cfg, struct sa_err *err)
             return sa_err_set(err, SA_ECONFIG,
                               "ENRICHMENT_TTL_SECONDS=%s: expected seconds, 1 to 31536000", s);
         cfg->enrichment_ttl = (double)v;
+    }
+    if ((s = env_or("BREAKER_FAILURES", NULL))) {
+        if (sa_parse_long(s, 1, 1000, &v))
+            return sa_err_set(err, SA_ECONFIG, "BREAKER_FAILURES=%s: expected 1 to 1000", s);
+        cfg->breaker_failures = (int)v;
+    }
+    if ((s = env_or("BREAKER_OPEN_SECONDS", NULL))) {
+        if (sa_parse_long(s, 1, 86400, &v))
+            return sa_err_set(err, SA_ECONFIG, "BREAKER_OPEN_SECONDS=%s: expected 1 to 86400", s);
+        cfg->breaker_open_seconds = (double)v;
     }
     if ((s = env_or("LOG_LEVEL", NULL)) && sa_log_level_parse(s, &cfg->log_level))
         return sa_err_set(err, SA_ECONFIG, "LOG_LEVEL=%s: expected debug, info, warn, error or off",

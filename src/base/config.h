@@ -19,6 +19,8 @@ struct sa_config {
     enum sa_log_level log_level; /* LOG_LEVEL, default info */
     double enrichment_ttl;       /* ENRICHMENT_TTL_SECONDS, default 86400 */
     const char *companies_csv;   /* COMPANIES_CSV: the user's own company data, or NULL */
+    int breaker_failures;        /* BREAKER_FAILURES: failures that open a breaker, default 5 */
+    double breaker_open_seconds; /* BREAKER_OPEN_SECONDS: how long it stays open, default 30 */
 };
 
 /* Fills cfg with defaults overridden by the environment. Returns 0, or SA_ECONFIG with
