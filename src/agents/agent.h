@@ -46,6 +46,8 @@ enum sa_agent_type {
 struct sa_agent_ops {
     const char *name;        /* the agent_type string */
     const char *description; /* one line for the status endpoint */
+    const char *input_schema;  /* JSON Schema text of the input, or NULL (agents/schemas.c) */
+    const char *output_schema; /* JSON Schema text of the output, or NULL */
     /* Runs the agent on a validated lead. context (borrowed, may be NULL) holds the
      * outputs of agents that ran before it on this lead: {"qualification": ...,
      * "enrichment": ..., "growth": ...}. Sets *output (new reference) and returns 0, or
@@ -90,6 +92,10 @@ void sa_agents_reset(struct sa_agents *r, enum sa_agent_type t);
 json_t *sa_agents_status(struct sa_agents *r);
 /* The status object of one type (new reference). */
 json_t *sa_agents_status_one(struct sa_agents *r, enum sa_agent_type t);
+
+/* JSON Schemas (agents/schemas.c). */
+extern const char sa_schema_lead_input[], sa_schema_qualification_output[],
+    sa_schema_enrichment_output[], sa_schema_growth_output[], sa_schema_marketing_output[];
 
 /* The agents (agents/<name>.c); each returns NULL when out of memory. */
 struct sa_agent *sa_qualification_new(const struct sa_model *model);

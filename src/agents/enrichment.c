@@ -184,6 +184,8 @@ static void enrichment_destroy(struct sa_agent *a)
 
 static const struct sa_agent_ops enrichment_ops = {
     .name = "enrichment",
+    .input_schema = sa_schema_lead_input,
+    .output_schema = sa_schema_enrichment_output,
     .description = "Company and contact data from a provider waterfall, cached with a TTL",
     .run = enrichment_run,
     .destroy = enrichment_destroy,

@@ -157,6 +157,8 @@ static void growth_destroy(struct sa_agent *a)
 
 static const struct sa_agent_ops growth_ops = {
     .name = "growth",
+    .input_schema = sa_schema_lead_input,
+    .output_schema = sa_schema_growth_output,
     .description = "Market opportunity, competitive landscape and growth-potential score",
     .run = growth_run,
     .destroy = growth_destroy,

@@ -284,6 +284,8 @@ static void marketing_destroy(struct sa_agent *a)
 
 static const struct sa_agent_ops marketing_ops = {
     .name = "marketing",
+    .input_schema = sa_schema_lead_input,
+    .output_schema = sa_schema_marketing_output,
     .description = "Campaign strategy, multi-channel cadence and personalised content",
     .run = marketing_run,
     .destroy = marketing_destroy,

@@ -29,6 +29,8 @@ static void qualification_destroy(struct sa_agent *a)
 
 static const struct sa_agent_ops qualification_ops = {
     .name = "qualification",
+    .input_schema = sa_schema_lead_input,
+    .output_schema = sa_schema_qualification_output,
     .description = "Scores a lead 0-100 with tier A-D and the factors behind the score",
     .run = qualification_run,
     .destroy = qualification_destroy,

@@ -87,6 +87,7 @@ void sa_route_metrics(struct sa_req *r);
 void sa_route_invoke(struct sa_req *r);
 void sa_route_agents_status(struct sa_req *r);
 void sa_route_agent_reset(struct sa_req *r);
+void sa_route_agent_schema(struct sa_req *r);
 void sa_route_leads_list(struct sa_req *r);
 void sa_route_lead_get(struct sa_req *r);
 void sa_route_leads_import(struct sa_req *r);

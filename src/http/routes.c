@@ -8,6 +8,7 @@ const struct sa_route sa_routes[] = {
     {"POST", "/api/langgraph/invoke", sa_route_invoke, SA_BODY_JSON},
     {"GET", "/api/agents/status", sa_route_agents_status, SA_BODY_NONE},
     {"POST", "/api/agents/{agent_type}/reset", sa_route_agent_reset, SA_BODY_NONE},
+    {"GET", "/api/agents/{agent_type}/schema", sa_route_agent_schema, SA_BODY_NONE},
     {"GET", "/api/leads", sa_route_leads_list, SA_BODY_NONE},
     {"POST", "/api/leads/import", sa_route_leads_import, SA_BODY_CSV},
     {"GET", "/api/leads/{id}", sa_route_lead_get, SA_BODY_NONE},

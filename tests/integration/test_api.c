@@ -1253,6 +1253,37 @@ static void test_runs_resume_after_restart(void **state)
     assert_true(exited_ok(server_stop(&runs_srv)));
 }
 
+
+/* Pins the agents' published schemas: every key an output schema requires is in a live
+ * output of that agent, and the input schema requires company_name. */
+static void test_agent_schemas(void **state)
+{
+    (void)state;
+    const char *types[] = {"qualification", "enrichment", "growth", "marketing"};
+    for (size_t t = 0; t < 4; t++) {
+        struct resp r, o;
+        char *path = strf("/api/agents/%s/schema", types[t]);
+        json_t *sc = http_json("GET", path, NULL, &r);
+        free(path);
+        assert_int_equal(r.status, 200);
+        assert_string_equal(jstr(sc, "input.required.0"), "company_name");
+        json_t *out = run_agent(types[t], strong_known, &o);
+        size_t i;
+        json_t *k;
+        json_array_foreach(jget(sc, "output.required"), i, k)
+        {
+            if (!json_object_get(json_object_get(out, "output"), json_string_value(k)))
+                fail_msg("%s output lacks required \"%s\"", types[t], json_string_value(k));
+        }
+        resp_free(&o);
+        resp_free(&r);
+    }
+    struct resp r;
+    http("GET", "/api/agents/nope/schema", NULL, NULL, 0, &r);
+    expect_problem("schema of unknown agent", &r, 404, NULL, NULL);
+    resp_free(&r);
+}
+
 static int seed_setup(void **state)
 {
     (void)state;
@@ -1490,6 +1521,7 @@ int main(void)
         cmocka_unit_test(test_growth_and_marketing),
         cmocka_unit_test(test_pipeline),
         cmocka_unit_test(test_import),
+        cmocka_unit_test(test_agent_schemas),
         cmocka_unit_test(test_runs),
         cmocka_unit_test_setup_teardown(test_runs_resume_after_restart, runs_setup, runs_teardown),
         cmocka_unit_test_setup_teardown(test_seed, seed_setup, seed_teardown),

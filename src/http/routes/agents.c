@@ -371,3 +371,21 @@ void sa_route_agent_reset(struct sa_req *r)
                             sa_agent_type_name((enum sa_agent_type)t), "agent",
                             sa_agents_status_one(r->app->agents, (enum sa_agent_type)t)));
 }
+
+/* GET /api/agents/{agent_type}/schema: the agent's input and output JSON Schemas. */
+void sa_route_agent_schema(struct sa_req *r)
+{
+    int t = sa_agent_type_parse(r->params[0]);
+    if (t < 0) {
+        sa_reply_error(r, 404, "not_found", "path.agent_type", "enum",
+                       "Unknown agent type \"%.*s\"; expected one of: %s",
+                       sa_utf8_cut(r->params[0], 60), r->params[0], sa_agent_type_names());
+        return;
+    }
+    const struct sa_agent_ops *ops = sa_agents_get(r->app->agents, (enum sa_agent_type)t)->ops;
+    json_t *in = ops->input_schema ? json_loads(ops->input_schema, 0, NULL) : NULL;
+    json_t *out = ops->output_schema ? json_loads(ops->output_schema, 0, NULL) : NULL;
+    sa_reply_json(r, 200, json_pack("{s:s, s:b, s:o, s:o}", "agent_type", ops->name,
+                                    "available", ops->run != NULL, "input",
+                                    in ? in : json_null(), "output", out ? out : json_null()));
+}

@@ -1,0 +1,50 @@
+/* JSON Schemas of the agents' input (the seed's AgentInput, shared) and outputs, served
+ * by GET /api/agents/{agent_type}/schema so clients can validate what they send and
+ * read. Kept beside the code that produces the outputs; tests check a live output
+ * against the required keys. */
+#include "agents/agent.h"
+
+const char sa_schema_lead_input[] =
+    "{\"type\":\"object\",\"required\":[\"company_name\"],\"properties\":{"
+    "\"company_name\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":255},"
+    "\"industry\":{\"type\":\"string\",\"maxLength\":100},"
+    "\"company_size\":{\"type\":[\"string\",\"integer\"],\"description\":"
+    "\"1-10, 50-200, 1000+, Enterprise, SMB, mid-market, or a number\"},"
+    "\"annual_revenue\":{\"type\":[\"string\",\"number\"],\"description\":\"USD: 25000000, $12M, 1.2B\"},"
+    "\"website\":{\"type\":\"string\"},\"country\":{\"type\":\"string\"},"
+    "\"signals\":{\"type\":\"array\",\"items\":{\"type\":\"string\"},\"maxItems\":50},"
+    "\"notes\":{\"type\":\"string\",\"maxLength\":10000},"
+    "\"contact_info\":{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"},"
+    "\"title\":{\"type\":\"string\"},\"email\":{\"type\":\"string\",\"format\":\"email\"},"
+    "\"phone\":{\"type\":\"string\"},\"linkedin_url\":{\"type\":\"string\"}}}},"
+    "\"additionalProperties\":true}";
+
+const char sa_schema_qualification_output[] =
+    "{\"type\":\"object\",\"required\":[\"score\",\"tier\",\"reasoning\",\"factors\","
+    "\"processing_time\"],\"properties\":{\"score\":{\"type\":\"integer\",\"minimum\":0,"
+    "\"maximum\":100},\"tier\":{\"enum\":[\"A\",\"B\",\"C\",\"D\"]},\"reasoning\":{\"type\":\"string\"},"
+    "\"recommendation\":{\"type\":\"string\"},\"factors\":{\"type\":\"array\",\"items\":{"
+    "\"type\":\"object\",\"required\":[\"name\",\"value\",\"points\",\"max_points\"]}},"
+    "\"processing_time\":{\"type\":\"number\"}}}";
+
+const char sa_schema_enrichment_output[] =
+    "{\"type\":\"object\",\"required\":[\"company\",\"contact\",\"cache_hit\",\"confidence\","
+    "\"sources\",\"processing_time\"],\"properties\":{\"company\":{\"type\":[\"object\",\"null\"]},"
+    "\"contact\":{\"type\":\"object\"},\"matched_by\":{\"enum\":[\"domain\",\"name\"]},"
+    "\"cache_hit\":{\"type\":\"boolean\"},\"confidence\":{\"type\":\"number\"},"
+    "\"sources\":{\"type\":\"array\"},\"processing_time\":{\"type\":\"number\"}}}";
+
+const char sa_schema_growth_output[] =
+    "{\"type\":\"object\",\"required\":[\"market\",\"competitive_landscape\",\"growth_score\","
+    "\"factors\",\"summary\",\"processing_time\"],\"properties\":{\"market\":{\"type\":"
+    "[\"object\",\"null\"]},\"competitive_landscape\":{\"type\":\"object\"},\"growth_score\":{"
+    "\"type\":\"integer\",\"minimum\":0,\"maximum\":100},\"growth_band\":{\"enum\":[\"high\","
+    "\"moderate\",\"low\"]},\"factors\":{\"type\":\"array\"},\"summary\":{\"type\":\"string\"},"
+    "\"processing_time\":{\"type\":\"number\"}}}";
+
+const char sa_schema_marketing_output[] =
+    "{\"type\":\"object\",\"required\":[\"strategy\",\"channels\",\"cadence\",\"content\","
+    "\"errors\",\"processing_time\"],\"properties\":{\"strategy\":{\"type\":\"object\"},"
+    "\"channels\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"required\":[\"day\","
+    "\"channel\",\"template\"]}},\"cadence\":{\"type\":\"object\"},\"content\":{\"type\":"
+    "\"object\"},\"errors\":{\"type\":\"array\"},\"processing_time\":{\"type\":\"number\"}}}";
