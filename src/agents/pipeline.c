@@ -6,6 +6,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "agents/agent.h"
 #include "agents/lead.h"
@@ -35,9 +36,23 @@ static json_t *context_of(const json_t *state)
                      "growth", or_null(json_object_get(state, "growth_insights")));
 }
 
+/* PIPELINE_STEP_DELAY_MS: a pause before each agent, to watch a run stream step by step
+ * or to kill a server mid-run in a test. 0 (the default) in production. */
+static long step_delay_ms(void)
+{
+    const char *v = getenv("PIPELINE_STEP_DELAY_MS");
+    long ms = v ? strtol(v, NULL, 10) : 0;
+    return ms > 0 && ms <= 60000 ? ms : 0;
+}
+
 static int agent_node(const json_t *state, json_t **update, struct graph_ctx *ctx, void *arg)
 {
     const struct step *s = arg;
+    long delay = step_delay_ms();
+    if (delay) {
+        struct timespec ts = {delay / 1000, (delay % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
     const char *name = sa_agent_type_name(s->type);
     struct sa_agent *a = sa_agents_get(s->agents, s->type);
     if (!a->ops->run) {

@@ -219,6 +219,16 @@ bool exited_ok(int st)
     return st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }
 
+void server_kill(struct server *s)
+{
+    if (s->pid <= 0)
+        return;
+    kill(s->pid, SIGKILL);
+    int st;
+    waitpid(s->pid, &st, 0);
+    s->pid = 0;
+}
+
 int server_stop(struct server *s)
 {
     if (s->pid <= 0)

@@ -37,6 +37,8 @@ int server_start(struct server *s, bool seed);
  * wait status (see waitpid), or -1 when the server was not running. Prints the log when
  * the server did not exit with status 0 (a sanitizer report, for instance). */
 int server_stop(struct server *s);
+/* Kills the server with SIGKILL (a crash: no shutdown, no leak check) and reaps it. */
+void server_kill(struct server *s);
 
 /* True when a wait status means "exited normally with status 0". */
 bool exited_ok(int wait_status);

@@ -1284,6 +1284,61 @@ static void test_agent_schemas(void **state)
     resp_free(&r);
 }
 
+
+/* Pins "nothing lost" across a real crash mid-run: with a pause before each agent, a run
+ * is killed (SIGKILL) after qualification's checkpoint; the restarted server resumes it
+ * from that checkpoint, so qualification's step is not run again, and it finishes. */
+static void test_runs_kill_mid_run(void **state)
+{
+    (void)state;
+    setenv("PIPELINE_STEP_DELAY_MS", "400", 1);
+    assert_int_equal(server_start(&runs_srv, false), 0);
+    harness_use(&runs_srv);
+    struct resp r;
+    char *body = strf("{\"thread_id\":\"killed-run\",\"input\":%s}", strong_known);
+    json_t *j = http_json("POST", "/api/runs", body, &r);
+    free(body);
+    assert_int_equal(r.status, 202);
+    char id[64];
+    snprintf(id, sizeof id, "%s", jstr(j, "run_id"));
+    resp_free(&r);
+    /* wait for qualification's checkpoint (input + qualification = 2) */
+    int seen = 0;
+    for (int i = 0; i < 250 && seen < 2; i++) {
+        j = http_json("GET", "/api/threads/killed-run/history", NULL, &r);
+        seen = r.status == 200 ? (int)json_array_size(jget(j, "history")) : 0;
+        resp_free(&r);
+        if (seen < 2)
+            usleep(20 * 1000);
+    }
+    assert_true(seen >= 2 && seen < 4);
+    j = http_json("GET", "/api/threads/killed-run/history", NULL, &r);
+    char first_ckpt[64];
+    snprintf(first_ckpt, sizeof first_ckpt, "%s",
+             jstr(jget(j, "history"), "0.config.checkpoint_id"));
+    resp_free(&r);
+    server_kill(&runs_srv);
+    unsetenv("PIPELINE_STEP_DELAY_MS");
+    assert_int_equal(server_start(&runs_srv, false), 0);
+    harness_use(&runs_srv);
+    j = wait_run(id, &r);
+    assert_string_equal(jstr(j, "status"), "done");
+    assert_string_equal(jstr(j, "output.state.current_agent"), "marketing");
+    resp_free(&r);
+    /* the checkpoint written before the kill is still in the history, with only the
+     * remaining steps after it: input, qualification, enrichment+growth, marketing */
+    j = http_json("GET", "/api/threads/killed-run/history", NULL, &r);
+    json_t *h = jget(j, "history");
+    assert_int_equal(json_array_size(h), 4);
+    bool kept = false;
+    size_t i;
+    json_t *c;
+    json_array_foreach(h, i, c) kept |= strcmp(jstr(c, "config.checkpoint_id"), first_ckpt) == 0;
+    assert_true(kept);
+    resp_free(&r);
+    assert_true(exited_ok(server_stop(&runs_srv)));
+}
+
 static int seed_setup(void **state)
 {
     (void)state;
@@ -1524,6 +1579,7 @@ int main(void)
         cmocka_unit_test(test_agent_schemas),
         cmocka_unit_test(test_runs),
         cmocka_unit_test_setup_teardown(test_runs_resume_after_restart, runs_setup, runs_teardown),
+        cmocka_unit_test_setup_teardown(test_runs_kill_mid_run, runs_setup, runs_teardown),
         cmocka_unit_test_setup_teardown(test_seed, seed_setup, seed_teardown),
         cmocka_unit_test(test_concurrency),
         cmocka_unit_test(test_request_log),
