@@ -17,6 +17,7 @@ struct sa_agent;
 struct sa_dataset;
 struct sa_store;
 struct sa_metrics;
+struct graph_builder;
 
 /* What agents are built from; all borrowed, and MUST outlive the registry. Optional
  * parts may be NULL: the agents that need them then answer 501 (not available). */
@@ -55,6 +56,13 @@ struct sa_agent_ops {
      * API answers 501. MUST be thread-safe: requests call it concurrently. */
     int (*run)(struct sa_agent *a, const struct sa_lead *lead, const json_t *context,
                json_t **output, struct sa_err *err);
+    /* Adds the agent to a graph as the node `node`: reads the lead from the "lead_data"
+     * channel and the earlier agents' outputs from the state, writes its output to
+     * `channel` (and "current_agent"). Returns 0 or an error. Optional: NULL uses
+     * sa_agent_graph_node (one node around run); an agent with internal steps (a
+     * provider waterfall, an LLM with a fallback) adds its own subgraph here. */
+    int (*build_graph)(struct sa_agent *a, struct graph_builder *b, const char *node,
+                       const char *channel, void *arg);
     /* Frees the agent. Optional. */
     void (*destroy)(struct sa_agent *a);
 };
@@ -92,6 +100,11 @@ void sa_agents_reset(struct sa_agents *r, enum sa_agent_type t);
 json_t *sa_agents_status(struct sa_agents *r);
 /* The status object of one type (new reference). */
 json_t *sa_agents_status_one(struct sa_agents *r, enum sa_agent_type t);
+
+/* The default build_graph: one node that runs the agent (agents/pipeline.c). arg MUST be
+ * the step the pipeline passes (opaque here) and outlive the graph. */
+int sa_agent_graph_node(struct sa_agent *a, struct graph_builder *b, const char *node,
+                        const char *channel, void *arg);
 
 /* JSON Schemas (agents/schemas.c). */
 extern const char sa_schema_lead_input[], sa_schema_qualification_output[],

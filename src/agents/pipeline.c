@@ -85,6 +85,15 @@ static int agent_node(const json_t *state, json_t **update, struct graph_ctx *ct
     return 0;
 }
 
+int sa_agent_graph_node(struct sa_agent *a, struct graph_builder *b, const char *node,
+                        const char *channel, void *arg)
+{
+    (void)a;
+    (void)channel; /* the step (arg) carries the channel agent_node writes */
+    graph_add_node(b, node, agent_node, arg, NULL);
+    return 0;
+}
+
 static int nurture_node(const json_t *state, json_t **update, struct graph_ctx *ctx, void *arg)
 {
     (void)ctx;
@@ -152,8 +161,17 @@ int sa_pipeline_new(struct sa_agents *agents, const struct sa_model *model,
     graph_add_channel(b, "errors", GRAPH_CUSTOM, NULL, errors_reducer, NULL);
     graph_add_channel(b, "current_agent", GRAPH_CUSTOM, NULL, last_write, NULL);
     const char *names[] = {"qualification", "enrichment", "growth", "marketing"};
-    for (int i = 0; i < 4; i++)
-        graph_add_node(b, names[i], agent_node, &p->steps[i], NULL);
+    for (int i = 0; i < 4; i++) {
+        /* each agent puts itself in the graph (build_graph), by default as one node */
+        struct sa_agent *a = sa_agents_get(agents, p->steps[i].type);
+        int (*build)(struct sa_agent *, struct graph_builder *, const char *, const char *,
+                     void *) = a->ops->build_graph ? a->ops->build_graph : sa_agent_graph_node;
+        if (build(a, b, names[i], p->steps[i].channel, &p->steps[i])) {
+            graph_builder_free(b);
+            free(p);
+            return sa_err_set(err, SA_EINVAL, "agent %s could not join the pipeline", names[i]);
+        }
+    }
     graph_add_node(b, "nurture", nurture_node, NULL, NULL);
     graph_add_edge(b, GRAPH_START, "qualification");
     json_t *pm = json_pack("{s:s, s:s, s:s}", "nurture", "nurture", "enrichment", "enrichment",
