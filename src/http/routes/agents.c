@@ -356,15 +356,22 @@ void sa_route_agents_status(struct sa_req *r)
     sa_reply_json(r, 200, sa_agents_status(r->app->agents));
 }
 
-void sa_route_agent_reset(struct sa_req *r)
+/* The {agent_type} of the path, or -1 after answering 404. */
+static int path_agent_type(struct sa_req *r)
 {
     int t = sa_agent_type_parse(r->params[0]);
-    if (t < 0) {
+    if (t < 0)
         sa_reply_error(r, 404, "not_found", "path.agent_type", "enum",
                        "Unknown agent type \"%.*s\"; expected one of: %s",
                        sa_utf8_cut(r->params[0], 60), r->params[0], sa_agent_type_names());
+    return t;
+}
+
+void sa_route_agent_reset(struct sa_req *r)
+{
+    int t = path_agent_type(r);
+    if (t < 0)
         return;
-    }
     sa_agents_reset(r->app->agents, (enum sa_agent_type)t);
     sa_reply_json(r, 200,
                   json_pack("{s:s, s:s, s:o}", "status", "reset", "agent_type",
@@ -375,13 +382,9 @@ void sa_route_agent_reset(struct sa_req *r)
 /* GET /api/agents/{agent_type}/schema: the agent's input and output JSON Schemas. */
 void sa_route_agent_schema(struct sa_req *r)
 {
-    int t = sa_agent_type_parse(r->params[0]);
-    if (t < 0) {
-        sa_reply_error(r, 404, "not_found", "path.agent_type", "enum",
-                       "Unknown agent type \"%.*s\"; expected one of: %s",
-                       sa_utf8_cut(r->params[0], 60), r->params[0], sa_agent_type_names());
+    int t = path_agent_type(r);
+    if (t < 0)
         return;
-    }
     const struct sa_agent_ops *ops = sa_agents_get(r->app->agents, (enum sa_agent_type)t)->ops;
     json_t *in = ops->input_schema ? json_loads(ops->input_schema, 0, NULL) : NULL;
     json_t *out = ops->output_schema ? json_loads(ops->output_schema, 0, NULL) : NULL;
