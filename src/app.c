@@ -60,8 +60,12 @@ static const struct sa_metric_desc m_http_seconds = {
     (int)(sizeof http_buckets / sizeof http_buckets[0])};
 
 static const struct sa_metric_desc m_breaker = {
-    "circuit_breaker_state", "Circuit breaker per provider: 0 closed, 1 open, 2 half-open.",
-    SA_GAUGE, {"provider", NULL}, NULL, 0};
+    "circuit_breaker_state",
+    "Circuit breaker per provider: 0 closed, 1 open, 2 half-open.",
+    SA_GAUGE,
+    {"provider", NULL},
+    NULL,
+    0};
 
 /* The optional data behind enrichment, growth and marketing: a file that is absent turns
  * its agent off (501); a file that is present but wrong stops start-up. */
@@ -161,20 +165,19 @@ int sa_app_open(const struct sa_config *cfg, struct sa_app **out, struct sa_err 
     int rc;
     if ((rc = setup_metrics(app, err)) || (rc = sa_model_load(cfg->data_dir, &app->model, err)) ||
         (rc = sa_store_open(cfg->database_url, cfg->threads + 1, &app->store, err)) ||
-        (rc = sa_store_migrate(app->store, err)) ||
-        (rc = load_agent_data(app, err)) ||
-        (rc = sa_agents_new(&(struct sa_agent_deps){.model = app->model,
-                                                    .dataset = app->dataset,
-                                                    .store = app->store,
-                                                    .enrichment_ttl = cfg->enrichment_ttl,
-                                                    .growth_table = app->growth_table,
-                                                    .templates = app->templates,
-                                                    .metrics = app->metrics,
-                                                    .m_breaker = app->m_breaker,
-                                                    .breaker_failures = cfg->breaker_failures,
-                                                    .breaker_open_seconds =
-                                                        cfg->breaker_open_seconds},
-                            &app->agents, err)) ||
+        (rc = sa_store_migrate(app->store, err)) || (rc = load_agent_data(app, err)) ||
+        (rc = sa_agents_new(
+             &(struct sa_agent_deps){.model = app->model,
+                                     .dataset = app->dataset,
+                                     .store = app->store,
+                                     .enrichment_ttl = cfg->enrichment_ttl,
+                                     .growth_table = app->growth_table,
+                                     .templates = app->templates,
+                                     .metrics = app->metrics,
+                                     .m_breaker = app->m_breaker,
+                                     .breaker_failures = cfg->breaker_failures,
+                                     .breaker_open_seconds = cfg->breaker_open_seconds},
+             &app->agents, err)) ||
         (rc = open_saver(app, err)) ||
         (rc = sa_pipeline_new(app->agents, app->model, app->saver, &app->pipeline, err))) {
         sa_app_close(app);
@@ -297,8 +300,8 @@ int sa_app_invoke(struct sa_app *app, const struct sa_invoke_req *req, struct sa
         sa_uuid_v7(res->thread_id);
     sa_uuid_v7(res->execution_id);
 
-    json_t *own_ctx = pipeline || req->context ? NULL
-                                                : standalone_context(app, req->lead, req->type);
+    json_t *own_ctx =
+        pipeline || req->context ? NULL : standalone_context(app, req->lead, req->type);
     uint64_t t0 = sa_now_ns();
     int rc = pipeline ? run_pipeline(app, req, &res->output, res->thread_id, err)
                       : agent->ops->run(agent, req->lead, req->context ? req->context : own_ctx,
@@ -314,10 +317,10 @@ int sa_app_invoke(struct sa_app *app, const struct sa_invoke_req *req, struct sa
     }
     json_object_set_new(res->output, "processing_time", json_real(res->processing_ms));
     /* the lead's qualification, when this invocation produced one */
-    json_t *qual = pipeline ? json_object_get(json_object_get(res->output, "state"),
-                                              "qualification_score")
-                   : req->type == SA_AGENT_QUALIFICATION ? res->output
-                                                         : NULL;
+    json_t *qual =
+        pipeline ? json_object_get(json_object_get(res->output, "state"), "qualification_score")
+        : req->type == SA_AGENT_QUALIFICATION ? res->output
+                                              : NULL;
 
     const struct sa_lead *l = req->lead;
     char *data = json_dumps(l->raw, JSON_COMPACT);

@@ -24,28 +24,52 @@ static const struct {
     enum target t;
     const char *field;
 } columns[] = {
-    {"companyname", T_FIELD, "company_name"}, {"company", T_FIELD, "company_name"},
-    {"accountname", T_FIELD, "company_name"}, {"organization", T_FIELD, "company_name"},
-    {"organisation", T_FIELD, "company_name"}, {"industry", T_FIELD, "industry"},
-    {"companysize", T_FIELD, "company_size"}, {"employees", T_FIELD, "company_size"},
-    {"numberofemployees", T_FIELD, "company_size"}, {"employeecount", T_FIELD, "company_size"},
-    {"headcount", T_FIELD, "company_size"}, {"size", T_FIELD, "company_size"},
-    {"annualrevenue", T_FIELD, "annual_revenue"}, {"revenue", T_FIELD, "annual_revenue"},
-    {"website", T_FIELD, "website"}, {"companywebsite", T_FIELD, "website"},
-    {"domain", T_FIELD, "website"}, {"url", T_FIELD, "website"}, {"country", T_FIELD, "country"},
-    {"billingcountry", T_FIELD, "country"}, {"mailingcountry", T_FIELD, "country"},
-    {"notes", T_FIELD, "notes"}, {"description", T_FIELD, "notes"},
-    {"name", T_CONTACT, "name"}, {"fullname", T_CONTACT, "name"},
-    {"contactname", T_CONTACT, "name"}, {"contact", T_CONTACT, "name"},
-    {"firstname", T_FIRST, NULL}, {"lastname", T_LAST, NULL}, {"title", T_CONTACT, "title"},
-    {"jobtitle", T_CONTACT, "title"}, {"contacttitle", T_CONTACT, "title"},
-    {"email", T_CONTACT, "email"}, {"emailaddress", T_CONTACT, "email"},
-    {"workemail", T_CONTACT, "email"}, {"contactemail", T_CONTACT, "email"},
-    {"phone", T_CONTACT, "phone"}, {"phonenumber", T_CONTACT, "phone"},
-    {"workphone", T_CONTACT, "phone"}, {"mobile", T_CONTACT, "phone"},
-    {"mobilephone", T_CONTACT, "phone"}, {"linkedin", T_CONTACT, "linkedin_url"},
-    {"linkedinurl", T_CONTACT, "linkedin_url"}, {"personlinkedinurl", T_CONTACT, "linkedin_url"},
-    {"signals", T_SIGNALS, NULL}, {"tags", T_SIGNALS, NULL},
+    {"companyname", T_FIELD, "company_name"},
+    {"company", T_FIELD, "company_name"},
+    {"accountname", T_FIELD, "company_name"},
+    {"organization", T_FIELD, "company_name"},
+    {"organisation", T_FIELD, "company_name"},
+    {"industry", T_FIELD, "industry"},
+    {"companysize", T_FIELD, "company_size"},
+    {"employees", T_FIELD, "company_size"},
+    {"numberofemployees", T_FIELD, "company_size"},
+    {"employeecount", T_FIELD, "company_size"},
+    {"headcount", T_FIELD, "company_size"},
+    {"size", T_FIELD, "company_size"},
+    {"annualrevenue", T_FIELD, "annual_revenue"},
+    {"revenue", T_FIELD, "annual_revenue"},
+    {"website", T_FIELD, "website"},
+    {"companywebsite", T_FIELD, "website"},
+    {"domain", T_FIELD, "website"},
+    {"url", T_FIELD, "website"},
+    {"country", T_FIELD, "country"},
+    {"billingcountry", T_FIELD, "country"},
+    {"mailingcountry", T_FIELD, "country"},
+    {"notes", T_FIELD, "notes"},
+    {"description", T_FIELD, "notes"},
+    {"name", T_CONTACT, "name"},
+    {"fullname", T_CONTACT, "name"},
+    {"contactname", T_CONTACT, "name"},
+    {"contact", T_CONTACT, "name"},
+    {"firstname", T_FIRST, NULL},
+    {"lastname", T_LAST, NULL},
+    {"title", T_CONTACT, "title"},
+    {"jobtitle", T_CONTACT, "title"},
+    {"contacttitle", T_CONTACT, "title"},
+    {"email", T_CONTACT, "email"},
+    {"emailaddress", T_CONTACT, "email"},
+    {"workemail", T_CONTACT, "email"},
+    {"contactemail", T_CONTACT, "email"},
+    {"phone", T_CONTACT, "phone"},
+    {"phonenumber", T_CONTACT, "phone"},
+    {"workphone", T_CONTACT, "phone"},
+    {"mobile", T_CONTACT, "phone"},
+    {"mobilephone", T_CONTACT, "phone"},
+    {"linkedin", T_CONTACT, "linkedin_url"},
+    {"linkedinurl", T_CONTACT, "linkedin_url"},
+    {"personlinkedinurl", T_CONTACT, "linkedin_url"},
+    {"signals", T_SIGNALS, NULL},
+    {"tags", T_SIGNALS, NULL},
 };
 
 static void norm_header(const char *s, char *out, size_t cap)
@@ -113,9 +137,9 @@ static json_t *row_input(const json_t *header, const enum target *map, const jso
             break;
         }
         case T_NONE: {
-            static const char *const reserved[] = {"company_name", "industry", "company_size",
-                                                   "annual_revenue", "website", "country",
-                                                   "notes", "contact_info", "signals", NULL};
+            static const char *const reserved[] = {
+                "company_name", "industry", "company_size", "annual_revenue", "website",
+                "country",      "notes",    "contact_info", "signals",        NULL};
             char name[64], extra[72];
             extra_name(json_string_value(h), name, sizeof name);
             bool taken = false;
@@ -293,19 +317,19 @@ static int import_csv(struct sa_app *app, const char *data, size_t len, bool par
             progress(r, nrows, arg);
     }
     if (failed && !partial) {
-        rc = sa_err_set(err, SA_EINVAL, "%zu of %zu rows are invalid; nothing was imported",
-                        failed, nrows);
+        rc = sa_err_set(err, SA_EINVAL, "%zu of %zu rows are invalid; nothing was imported", failed,
+                        nrows);
         goto report;
     }
     /* qualify each lead, find the stored one it merges into, then write them all at once */
     struct sa_lead_row *lrows = calloc(nprep + 1, sizeof *lrows);
     struct sa_exec_row *erows = calloc(nprep + 1, sizeof *erows);
     struct sa_lead *leads = calloc(nprep + 1, sizeof *leads);
-    char (*ids)[SA_UUID_LEN] = calloc(nprep + 1, sizeof *ids);
-    char (*eids)[SA_UUID_LEN] = calloc(nprep + 1, sizeof *eids);
+    char(*ids)[SA_UUID_LEN] = calloc(nprep + 1, sizeof *ids);
+    char(*eids)[SA_UUID_LEN] = calloc(nprep + 1, sizeof *eids);
     char **texts = calloc(nprep * 2 + 2, sizeof *texts);
     json_t **outs = calloc(nprep + 1, sizeof *outs);
-    char (*sizes)[32] = calloc(nprep + 1, sizeof *sizes);
+    char(*sizes)[32] = calloc(nprep + 1, sizeof *sizes);
     size_t merged = 0;
     if (!lrows || !erows || !leads || !ids || !eids || !texts || !outs || !sizes) {
         rc = sa_err_set(err, SA_ENOMEM, "out of memory");
@@ -376,32 +400,44 @@ static int import_csv(struct sa_app *app, const char *data, size_t len, bool par
             size_text = sizes[p];
         }
         lrows[p] = (struct sa_lead_row){
-            .id = ids[p], .company_name = l->company_name, .industry = l->industry,
-            .company_size = size_text, .employees_min = l->employees_min,
-            .employees_max = l->employees_max, .annual_revenue = l->annual_revenue,
-            .website = l->website, .country = l->country, .contact_name = l->contact_name,
-            .contact_title = l->contact_title, .contact_email = l->contact_email,
-            .contact_phone = l->contact_phone, .linkedin_url = l->linkedin_url,
+            .id = ids[p],
+            .company_name = l->company_name,
+            .industry = l->industry,
+            .company_size = size_text,
+            .employees_min = l->employees_min,
+            .employees_max = l->employees_max,
+            .annual_revenue = l->annual_revenue,
+            .website = l->website,
+            .country = l->country,
+            .contact_name = l->contact_name,
+            .contact_title = l->contact_title,
+            .contact_email = l->contact_email,
+            .contact_phone = l->contact_phone,
+            .linkedin_url = l->linkedin_url,
             .data = texts[2 * p],
             .score = (int)json_integer_value(json_object_get(outs[p], "score")),
-            .tier = sa_json_str(outs[p], "tier"), .reasoning = sa_json_str(outs[p], "reasoning")};
-        erows[p] = (struct sa_exec_row){.id = eids[p], .lead_id = ids[p],
-                                        .agent_type = "qualification", .thread_id = eids[p],
-                                        .success = true, .input = texts[2 * p],
+            .tier = sa_json_str(outs[p], "tier"),
+            .reasoning = sa_json_str(outs[p], "reasoning")};
+        erows[p] = (struct sa_exec_row){.id = eids[p],
+                                        .lead_id = ids[p],
+                                        .agent_type = "qualification",
+                                        .thread_id = eids[p],
+                                        .success = true,
+                                        .input = texts[2 * p],
                                         .output = texts[2 * p + 1]};
         json_array_append_new(done, json_pack("{s:I, s:s, s:s, s:O, s:O}", "row",
-                                              (json_int_t)prep[p].row, "lead_id", ids[p],
-                                              "action", is_merge ? "merged" : "created", "score",
+                                              (json_int_t)prep[p].row, "lead_id", ids[p], "action",
+                                              is_merge ? "merged" : "created", "score",
                                               json_object_get(outs[p], "score"), "tier",
                                               json_object_get(outs[p], "tier")));
     }
     if (!rc && nprep)
         rc = sa_store_save_many(app->store, lrows, erows, (int)nprep, err);
     if (!rc)
-        *report = json_pack("{s:I, s:I, s:I, s:I, s:O, s:O}", "imported",
-                            (json_int_t)(nprep - merged), "merged", (json_int_t)merged,
-                            "failed", (json_int_t)failed, "rows", (json_int_t)nrows, "errors",
-                            errors, "leads", done);
+        *report =
+            json_pack("{s:I, s:I, s:I, s:I, s:O, s:O}", "imported", (json_int_t)(nprep - merged),
+                      "merged", (json_int_t)merged, "failed", (json_int_t)failed, "rows",
+                      (json_int_t)nrows, "errors", errors, "leads", done);
 free_rows:
     for (size_t p = 0; leads && p < nprep; p++) {
         sa_lead_clear(&leads[p]);

@@ -217,7 +217,8 @@ static void progress_bar(size_t done, size_t total, void *arg)
 static int cmd_pipeline(struct sa_config *cfg, const char *path)
 {
     json_error_t je;
-    json_t *input = strcmp(path, "-") == 0 ? json_loadf(stdin, 0, &je) : json_load_file(path, 0, &je);
+    json_t *input =
+        strcmp(path, "-") == 0 ? json_loadf(stdin, 0, &je) : json_load_file(path, 0, &je);
     if (!input) {
         fprintf(stderr, "sales-agent: %s:%d:%d: %s\n", path, je.line, je.column, je.text);
         return 1;

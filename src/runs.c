@@ -93,7 +93,7 @@ static void log_finish(struct event_log *l)
 static void on_event(enum graph_stream_mode mode, const json_t *data, void *arg)
 {
     struct event_log *l = arg;
-    const char *name = mode == GRAPH_STREAM_UPDATES ? "updates"
+    const char *name = mode == GRAPH_STREAM_UPDATES  ? "updates"
                        : mode == GRAPH_STREAM_CUSTOM ? "custom"
                                                      : "values";
     json_t *d = json_deep_copy(data);
@@ -119,7 +119,8 @@ static void execute(struct sa_runs *r, struct run_job *j)
     log_append(j->log, "metadata", meta);
     json_decref(meta);
     if (sa_store_run_update(app->store, j->id, "running", NULL, NULL, &err))
-        sa_log(SA_LOG_WARN, "run status", json_pack("{s:s, s:s}", "run_id", j->id, "error", err.msg));
+        sa_log(SA_LOG_WARN, "run status",
+               json_pack("{s:s, s:s}", "run_id", j->id, "error", err.msg));
     json_t *detail = json_array();
     struct sa_lead lead;
     int rc = sa_lead_parse(j->input, "input", &lead, detail);
@@ -144,7 +145,8 @@ static void execute(struct sa_runs *r, struct run_job *j)
     char *out = rc == 0 ? json_dumps(res.output, JSON_COMPACT) : NULL;
     struct sa_err uerr = {0};
     if (sa_store_run_update(app->store, j->id, status, out, rc ? err.msg : NULL, &uerr))
-        sa_log(SA_LOG_ERROR, "run status", json_pack("{s:s, s:s}", "run_id", j->id, "error", uerr.msg));
+        sa_log(SA_LOG_ERROR, "run status",
+               json_pack("{s:s, s:s}", "run_id", j->id, "error", uerr.msg));
     json_t *result = json_pack("{s:s, s:s, s:O?, s:s?}", "run_id", j->id, "status", status,
                                "output", res.output, "error", rc ? err.msg : NULL);
     log_append(j->log, "result", result);

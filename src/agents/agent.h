@@ -45,8 +45,8 @@ enum sa_agent_type {
 };
 
 struct sa_agent_ops {
-    const char *name;        /* the agent_type string */
-    const char *description; /* one line for the status endpoint */
+    const char *name;          /* the agent_type string */
+    const char *description;   /* one line for the status endpoint */
     const char *input_schema;  /* JSON Schema text of the input, or NULL (agents/schemas.c) */
     const char *output_schema; /* JSON Schema text of the output, or NULL */
     /* Runs the agent on a validated lead. context (borrowed, may be NULL) holds the

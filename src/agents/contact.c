@@ -14,10 +14,10 @@ static const struct {
     const char *iso, *code;
     int national_digits; /* digits after the trunk prefix: 0 = any 6-12 */
 } countries[] = {
-    {"US", "1", 10}, {"CA", "1", 10}, {"GB", "44", 0}, {"UK", "44", 0}, {"IE", "353", 0},
-    {"DE", "49", 0}, {"FR", "33", 9},  {"NL", "31", 9}, {"BE", "32", 0}, {"ES", "34", 9},
-    {"IT", "39", 0}, {"SE", "46", 0},  {"NO", "47", 8}, {"DK", "45", 8}, {"FI", "358", 0},
-    {"CH", "41", 9}, {"AT", "43", 0},  {"AU", "61", 9}, {"NZ", "64", 0}, {"IN", "91", 10},
+    {"US", "1", 10}, {"CA", "1", 10},  {"GB", "44", 0}, {"UK", "44", 0},  {"IE", "353", 0},
+    {"DE", "49", 0}, {"FR", "33", 9},  {"NL", "31", 9}, {"BE", "32", 0},  {"ES", "34", 9},
+    {"IT", "39", 0}, {"SE", "46", 0},  {"NO", "47", 8}, {"DK", "45", 8},  {"FI", "358", 0},
+    {"CH", "41", 9}, {"AT", "43", 0},  {"AU", "61", 9}, {"NZ", "64", 0},  {"IN", "91", 10},
     {"SG", "65", 8}, {"JP", "81", 0},  {"BR", "55", 0}, {"MX", "52", 10}, {"IL", "972", 0},
     {"PL", "48", 9}, {"PT", "351", 9}, {"ZA", "27", 9},
 };
@@ -69,10 +69,10 @@ bool sa_phone_e164(const char *phone, const char *country, char *out, size_t cap
 bool sa_email_role_account(const char *email)
 {
     static const char *const roles[] = {
-        "info",      "sales",   "admin",    "support", "contact", "hello",   "team",
-        "office",    "marketing", "billing", "noreply", "no-reply", "hr",    "jobs",
-        "careers",   "webmaster", "postmaster", "help", "enquiries", "inquiries", "accounts",
-        "press",     "media",   "legal",    "privacy", "security", NULL};
+        "info",    "sales",     "admin",      "support", "contact",   "hello",     "team",
+        "office",  "marketing", "billing",    "noreply", "no-reply",  "hr",        "jobs",
+        "careers", "webmaster", "postmaster", "help",    "enquiries", "inquiries", "accounts",
+        "press",   "media",     "legal",      "privacy", "security",  NULL};
     const char *at = email ? strchr(email, '@') : NULL;
     if (!at)
         return false;
@@ -97,8 +97,7 @@ static void host_of(const char *url, char *out, size_t cap)
     out[o] = '\0';
 }
 
-const char *sa_lead_domain(const struct sa_lead *l, const struct sa_model *m, char *out,
-                           size_t cap)
+const char *sa_lead_domain(const struct sa_lead *l, const struct sa_model *m, char *out, size_t cap)
 {
     const char *ed = sa_email_domain(l->contact_email);
     if (ed && !sa_model_free_mail(m, ed)) {
@@ -126,14 +125,13 @@ json_t *sa_contact_check(const struct sa_lead *l, const struct sa_model *m, cons
                                         sa_email_role_account(l->contact_email))
                             : json_null());
     char e164[24];
-    json_object_set_new(
-        out, "phone",
-        l->contact_phone
-            ? json_pack("{s:s, s:o}", "value", l->contact_phone, "e164",
-                        sa_phone_e164(l->contact_phone, country, e164, sizeof e164)
-                            ? json_string(e164)
-                            : json_null())
-            : json_null());
+    json_object_set_new(out, "phone",
+                        l->contact_phone
+                            ? json_pack("{s:s, s:o}", "value", l->contact_phone, "e164",
+                                        sa_phone_e164(l->contact_phone, country, e164, sizeof e164)
+                                            ? json_string(e164)
+                                            : json_null())
+                            : json_null());
     if (l->linkedin_url) {
         /* https://www.linkedin.com/in/slug (no query, no trailing slash) */
         const char *path = strstr(l->linkedin_url, "linkedin.com");

@@ -12,11 +12,24 @@
 #include "base/config.h"
 #include "base/csv.h"
 
-enum col { C_DOMAIN, C_NAME, C_INDUSTRY, C_EMPLOYEES, C_REVENUE, C_COUNTRY, C_CITY, C_FOUNDED,
-           C_FUNDING, C_TECH, C_COMPETITORS, C_DESCRIPTION, C_COUNT };
+enum col {
+    C_DOMAIN,
+    C_NAME,
+    C_INDUSTRY,
+    C_EMPLOYEES,
+    C_REVENUE,
+    C_COUNTRY,
+    C_CITY,
+    C_FOUNDED,
+    C_FUNDING,
+    C_TECH,
+    C_COMPETITORS,
+    C_DESCRIPTION,
+    C_COUNT
+};
 static const char *const col_names[C_COUNT] = {
-    "domain", "name", "industry", "employees", "revenue_band", "country", "city",
-    "founded_year", "funding_stage", "tech_stack", "competitors", "description"};
+    "domain", "name",         "industry",      "employees",  "revenue_band", "country",
+    "city",   "founded_year", "funding_stage", "tech_stack", "competitors",  "description"};
 
 struct key {
     char *key;
@@ -53,9 +66,9 @@ static void norm_domain(const char *in, char *out, size_t cap)
 /* "Acme Cloud, Inc." -> "acmecloud" */
 static void norm_name(const char *in, char *out, size_t cap)
 {
-    static const char *const suffixes[] = {"inc", "incorporated", "llc", "ltd", "limited",
-                                           "gmbh", "corp", "corporation", "co", "plc", "sa",
-                                           "ag", "bv", "llp", "pty", NULL};
+    static const char *const suffixes[] = {"inc",  "incorporated", "llc", "ltd", "limited", "gmbh",
+                                           "corp", "corporation",  "co",  "plc", "sa",      "ag",
+                                           "bv",   "llp",          "pty", NULL};
     char words[512];
     size_t o = 0;
     for (const char *p = in; *p && o + 1 < sizeof words; p++)
@@ -275,12 +288,13 @@ const struct sa_company *sa_dataset_by_name(const struct sa_dataset *d, const ch
 
 json_t *sa_company_json(const struct sa_company *c)
 {
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:O, s:O, s:s}", "domain",
-                          c->domain, "name", c->name, "industry", c->industry, "revenue_band",
-                          c->revenue_band, "country", c->country, "city", c->city,
-                          "funding_stage", c->funding_stage, "tech_stack", c->tech_stack,
-                          "competitors", c->competitors, "description", c->description);
-    json_object_set_new(o, "employees", c->employees >= 0 ? json_integer(c->employees) : json_null());
+    json_t *o =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:O, s:O, s:s}", "domain", c->domain, "name",
+                  c->name, "industry", c->industry, "revenue_band", c->revenue_band, "country",
+                  c->country, "city", c->city, "funding_stage", c->funding_stage, "tech_stack",
+                  c->tech_stack, "competitors", c->competitors, "description", c->description);
+    json_object_set_new(o, "employees",
+                        c->employees >= 0 ? json_integer(c->employees) : json_null());
     json_object_set_new(o, "founded_year",
                         c->founded_year ? json_integer(c->founded_year) : json_null());
     return o;

@@ -96,8 +96,9 @@ static json_t *waterfall(struct enrichment_agent *e, const char *domain, const c
         breaker_gauge(e, p);
         json_array_append_new(sources,
                               json_pack("{s:s, s:s, s:f}", "provider", p->ops->name, "status",
-                                        rc == 0 ? "found" : rc == SA_ENOTFOUND ? "not_found"
-                                                                               : "error",
+                                        rc == 0              ? "found"
+                                        : rc == SA_ENOTFOUND ? "not_found"
+                                                             : "error",
                                         "latency_ms", sa_ns_to_ms(sa_now_ns() - t0)));
         if (rc == 0)
             return company;
@@ -132,8 +133,8 @@ static int enrichment_run(struct sa_agent *a, const struct sa_lead *lead, const 
         hit = true;
         company = json_incref(json_object_get(cached, "company"));
         matched_by = json_string_value(json_object_get(cached, "matched_by"));
-        json_array_append_new(sources, json_pack("{s:s, s:s}", "provider", "cache", "status",
-                                                 "found"));
+        json_array_append_new(sources,
+                              json_pack("{s:s, s:s}", "provider", "cache", "status", "found"));
     } else {
         company = waterfall(e, domain, lead->company_name, sources, &matched_by);
         bool all_answered = true;
@@ -145,15 +146,15 @@ static int enrichment_run(struct sa_agent *a, const struct sa_lead *lead, const 
             all_answered &= st && (strcmp(st, "found") == 0 || strcmp(st, "not_found") == 0);
         }
         key = company && matched_by && strcmp(matched_by, "domain") == 0 && dkey[0] ? dkey
-              : company ? nkey
-              : dkey[0] ? dkey
-                        : nkey;
+              : company                                                             ? nkey
+              : dkey[0]                                                             ? dkey
+                                                                                    : nkey;
         if (e->store && (company || all_answered)) {
-            json_t *entry = json_pack("{s:o, s:s?}", "company", company ? json_incref(company)
-                                                                       : json_null(),
-                                      "matched_by", matched_by);
-            if (sa_store_cache_put(e->store, key, company ? "local_dataset" : "none", entry,
-                                   e->ttl, &cerr) != 0)
+            json_t *entry =
+                json_pack("{s:o, s:s?}", "company", company ? json_incref(company) : json_null(),
+                          "matched_by", matched_by);
+            if (sa_store_cache_put(e->store, key, company ? "local_dataset" : "none", entry, e->ttl,
+                                   &cerr) != 0)
                 json_array_append_new(sources, json_pack("{s:s, s:s}", "provider", "cache",
                                                          "status", "write failed"));
             json_decref(entry);
@@ -163,7 +164,7 @@ static int enrichment_run(struct sa_agent *a, const struct sa_lead *lead, const 
     if (!country && json_is_object(company))
         country = json_string_value(json_object_get(company, "country"));
     json_t *contact = sa_contact_check(lead, e->model, country);
-    double confidence = !json_is_object(company) ? 0
+    double confidence = !json_is_object(company)                          ? 0
                         : matched_by && strcmp(matched_by, "domain") == 0 ? 0.95
                                                                           : 0.75;
     *output = json_pack("{s:o, s:o, s:b, s:s?, s:f, s:o, s:s}", "company",

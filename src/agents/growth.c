@@ -33,8 +33,8 @@ static int funding_points(const char *stage)
     static const struct {
         const char *stage;
         int points;
-    } t[] = {{"seed", 12}, {"series_a", 17}, {"series_b", 20}, {"series_c", 18},
-             {"series_d+", 14}, {"private_equity", 10}, {"public", 8}, {"bootstrapped", 8}};
+    } t[] = {{"seed", 12},      {"series_a", 17},       {"series_b", 20}, {"series_c", 18},
+             {"series_d+", 14}, {"private_equity", 10}, {"public", 8},    {"bootstrapped", 8}};
     for (size_t i = 0; stage && i < sizeof t / sizeof t[0]; i++)
         if (strcmp(stage, t[i].stage) == 0)
             return t[i].points;
@@ -59,7 +59,8 @@ static int growth_run(struct sa_agent *a, const struct sa_lead *lead, const json
     char domain[256];
     sa_lead_domain(lead, g->model, domain, sizeof domain);
     if (json_is_object(enriched))
-        c = sa_dataset_by_domain(g->dataset, json_string_value(json_object_get(enriched, "domain")));
+        c = sa_dataset_by_domain(g->dataset,
+                                 json_string_value(json_object_get(enriched, "domain")));
     if (!c && domain[0])
         c = sa_dataset_by_domain(g->dataset, domain);
     if (!c)
@@ -79,7 +80,8 @@ static int growth_run(struct sa_agent *a, const struct sa_lead *lead, const json
     total += pts;
     /* funding momentum: up to 20 */
     pts = c ? funding_points(c->funding_stage) : 0;
-    json_array_append_new(factors, factor("funding_momentum", c ? c->funding_stage : "unknown", pts, 20));
+    json_array_append_new(factors,
+                          factor("funding_momentum", c ? c->funding_stage : "unknown", pts, 20));
     total += pts;
     /* company age: younger companies grow faster; up to 15 */
     time_t now = time(NULL);
@@ -119,16 +121,16 @@ static int growth_run(struct sa_agent *a, const struct sa_lead *lead, const json
                           : k->employees > emp * 2     ? "larger"
                           : k->employees * 2 < emp     ? "smaller"
                                                        : "similar";
-        json_array_append_new(comps, json_pack("{s:s, s:s, s:I, s:s, s:s, s:s}", "domain",
-                                               k->domain, "name", k->name,
-                                               "employees", (json_int_t)k->employees,
-                                               "revenue_band", k->revenue_band, "funding_stage",
-                                               k->funding_stage, "relative_size", rel));
+        json_array_append_new(
+            comps, json_pack("{s:s, s:s, s:I, s:s, s:s, s:s}", "domain", k->domain, "name", k->name,
+                             "employees", (json_int_t)k->employees, "revenue_band", k->revenue_band,
+                             "funding_stage", k->funding_stage, "relative_size", rel));
     }
     size_t larger = 0;
-    json_array_foreach(comps, i, d) larger += strcmp(json_string_value(json_object_get(d, "relative_size")), "larger") == 0;
-    const char *position = json_array_size(comps) == 0 ? "unknown"
-                           : larger == 0               ? "leader"
+    json_array_foreach(comps, i, d) larger +=
+        strcmp(json_string_value(json_object_get(d, "relative_size")), "larger") == 0;
+    const char *position = json_array_size(comps) == 0            ? "unknown"
+                           : larger == 0                          ? "leader"
                            : larger * 2 >= json_array_size(comps) ? "challenger"
                                                                   : "contender";
     const char *band = total >= 70 ? "high" : total >= 45 ? "moderate" : "low";
@@ -140,13 +142,13 @@ static int growth_run(struct sa_agent *a, const struct sa_lead *lead, const json
         snprintf(mkt, sizeof mkt, "market data unknown");
     snprintf(summary, sizeof summary,
              "%.*s has %s growth potential (%d/100): %s; %s among %zu known competitors.",
-             sa_utf8_cut(lead->company_name, 100), lead->company_name, band, total, mkt,
-             position, json_array_size(comps));
+             sa_utf8_cut(lead->company_name, 100), lead->company_name, band, total, mkt, position,
+             json_array_size(comps));
     *output = json_pack("{s:O, s:{s:o, s:s, s:I}, s:i, s:s, s:o, s:s, s:s?}", "market",
                         market ? market : json_null(), "competitive_landscape", "competitors",
                         comps, "position", position, "count", (json_int_t)json_array_size(comps),
-                        "growth_score", total, "growth_band", band, "factors", factors,
-                        "summary", summary, "industry", industry);
+                        "growth_score", total, "growth_band", band, "factors", factors, "summary",
+                        summary, "industry", industry);
     return *output ? 0 : sa_err_set(err, SA_ENOMEM, "out of memory");
 }
 

@@ -49,15 +49,14 @@ static const struct touch cadence_c[] = {
     {21, "email", "Second follow-up", "email_followup_2"},
     {0, NULL, NULL, NULL}};
 static const struct touch cadence_d[] = {
-    {0, "email", "Nurture: educational intro", "email_intro_C"},
-    {0, NULL, NULL, NULL}};
+    {0, "email", "Nurture: educational intro", "email_intro_C"}, {0, NULL, NULL, NULL}};
 
 static const char *pain_point(const char *persona, const char *industry)
 {
     if (industry && (strstr(industry, "SaaS") || strstr(industry, "Software")))
         return "reps spending hours a week on research and data entry instead of selling";
-    if (industry && (strstr(industry, "Fin") || strstr(industry, "Bank") ||
-                     strstr(industry, "Insurance")))
+    if (industry &&
+        (strstr(industry, "Fin") || strstr(industry, "Bank") || strstr(industry, "Insurance")))
         return "long sales cycles with too many hand-offs between teams";
     if (strcmp(persona, "executive") == 0)
         return "pipeline that is hard to forecast and slow to grow";
@@ -86,8 +85,9 @@ static const char *trigger_of(const struct sa_lead *l)
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
         size_t k;
         json_t *s;
-        json_array_foreach(l->signals, k, s) if (strcmp(json_string_value(s), t[i].signal) == 0)
-            return t[i].phrase;
+        json_array_foreach(l->signals, k,
+                           s) if (strcmp(json_string_value(s), t[i].signal) == 0) return t[i]
+            .phrase;
     }
     return NULL;
 }
@@ -128,8 +128,8 @@ static json_t *variables(const struct marketing_agent *m, const struct sa_lead *
         set_str(vars, "employees", e);
     }
     set_str(vars, "city", json_string_value(json_object_get(company, "city")));
-    set_str(vars, "country", l->country ? l->country
-                                        : json_string_value(json_object_get(company, "country")));
+    set_str(vars, "country",
+            l->country ? l->country : json_string_value(json_object_get(company, "country")));
     set_str(vars, "pain_point", pain_point(persona, industry));
     set_str(vars, "value_prop", value_prop(persona));
     json_t *comp = json_array_get(
@@ -204,8 +204,8 @@ static json_t *message(const char *tmpl, const char *text, const json_t *vars, j
             char msg[160];
             snprintf(msg, sizeof msg, "no value for {{%s}}: message withheld",
                      json_string_value(x));
-            json_array_append_new(errors, json_pack("{s:s, s:O, s:s}", "template", tmpl,
-                                                    "variable", x, "msg", msg));
+            json_array_append_new(
+                errors, json_pack("{s:s, s:O, s:s}", "template", tmpl, "variable", x, "msg", msg));
         }
         m = json_pack("{s:b, s:O}", "ready", 0, "missing", missing);
     } else if (strncmp(out, "Subject:", 8) == 0) {
@@ -235,12 +235,11 @@ static int marketing_run(struct sa_agent *a, const struct sa_lead *lead, const j
     if (!tier)
         return sa_err_set(err, SA_EINVAL, "marketing needs the lead's qualification first");
     const char *seniority = sa_model_seniority(m->model, lead->contact_title);
-    const char *persona = !seniority ? "practitioner"
-                          : strcmp(seniority, "C-level") == 0 || strcmp(seniority, "VP") == 0
-                              ? "executive"
-                          : strcmp(seniority, "director") == 0 || strcmp(seniority, "manager") == 0
-                              ? "manager"
-                              : "practitioner";
+    const char *persona =
+        !seniority                                                                ? "practitioner"
+        : strcmp(seniority, "C-level") == 0 || strcmp(seniority, "VP") == 0       ? "executive"
+        : strcmp(seniority, "director") == 0 || strcmp(seniority, "manager") == 0 ? "manager"
+                                                                                  : "practitioner";
     const struct touch *cad = tier[0] == 'A'   ? cadence_a
                               : tier[0] == 'B' ? cadence_b
                               : tier[0] == 'C' ? cadence_c
@@ -253,9 +252,9 @@ static int marketing_run(struct sa_agent *a, const struct sa_lead *lead, const j
     json_t *vars = variables(m, lead, context, persona);
     json_t *errors = json_array(), *plan = json_array(), *content = json_object();
     for (const struct touch *t = cad; t->channel; t++) {
-        json_array_append_new(plan, json_pack("{s:i, s:s, s:s, s:s}", "day", t->day, "channel",
-                                              t->channel, "action", t->action, "template",
-                                              t->tmpl));
+        json_array_append_new(plan,
+                              json_pack("{s:i, s:s, s:s, s:s}", "day", t->day, "channel",
+                                        t->channel, "action", t->action, "template", t->tmpl));
         if (json_object_get(content, t->tmpl))
             continue;
         const char *text = json_string_value(json_object_get(m->templates, t->tmpl));
@@ -267,13 +266,15 @@ static int marketing_run(struct sa_agent *a, const struct sa_lead *lead, const j
         json_object_set_new(content, t->tmpl, message(t->tmpl, text, vars, errors));
     }
     size_t touches = json_array_size(plan);
-    int last_day = touches ? (int)json_integer_value(json_object_get(json_array_get(plan, touches - 1), "day")) : 0;
+    int last_day =
+        touches ? (int)json_integer_value(json_object_get(json_array_get(plan, touches - 1), "day"))
+                : 0;
     *output = json_pack("{s:{s:s, s:s, s:s, s:s}, s:o, s:{s:I, s:i}, s:o, s:o, s:o}", "strategy",
-                        "tier", tier, "persona", persona, "approach", approaches[tier[0] - 'A' < 4 && tier[0] >= 'A' ? tier[0] - 'A' : 3],
-                        "goal", tier[0] <= 'B' ? "book a first meeting" : "earn engagement",
-                        "channels", plan, "cadence", "touches", (json_int_t)touches,
-                        "duration_days", last_day, "content", content, "variables", vars,
-                        "errors", errors);
+                        "tier", tier, "persona", persona, "approach",
+                        approaches[tier[0] - 'A' < 4 && tier[0] >= 'A' ? tier[0] - 'A' : 3], "goal",
+                        tier[0] <= 'B' ? "book a first meeting" : "earn engagement", "channels",
+                        plan, "cadence", "touches", (json_int_t)touches, "duration_days", last_day,
+                        "content", content, "variables", vars, "errors", errors);
     return *output ? 0 : sa_err_set(err, SA_ENOMEM, "out of memory");
 }
 

@@ -31,9 +31,9 @@ static json_t *or_null(json_t *v)
 static json_t *context_of(const json_t *state)
 {
     return json_pack("{s:O, s:O, s:O}", "qualification",
-                     or_null(json_object_get(state, "qualification_score")),
-                     "enrichment", or_null(json_object_get(state, "enrichment_data")),
-                     "growth", or_null(json_object_get(state, "growth_insights")));
+                     or_null(json_object_get(state, "qualification_score")), "enrichment",
+                     or_null(json_object_get(state, "enrichment_data")), "growth",
+                     or_null(json_object_get(state, "growth_insights")));
 }
 
 /* PIPELINE_STEP_DELAY_MS: a pause before each agent, to watch a run stream step by step
@@ -99,11 +99,10 @@ static int nurture_node(const json_t *state, json_t **update, struct graph_ctx *
     (void)ctx;
     (void)arg;
     json_t *q = json_object_get(state, "qualification_score");
-    *update = json_pack("{s:{s:b, s:{s:s, s:s}, s:[], s:O, s:i}, s:s}", "marketing_plan",
-                        "nurture", 1, "strategy", "tier", "D", "approach",
-                        "Long-term nurture only: no rep time", "channels", "reason",
-                        or_null(json_object_get(q, "reasoning")), "review_in_days", 90,
-                        "current_agent", "nurture");
+    *update = json_pack(
+        "{s:{s:b, s:{s:s, s:s}, s:[], s:O, s:i}, s:s}", "marketing_plan", "nurture", 1, "strategy",
+        "tier", "D", "approach", "Long-term nurture only: no rep time", "channels", "reason",
+        or_null(json_object_get(q, "reasoning")), "review_in_days", 90, "current_agent", "nurture");
     return 0;
 }
 
@@ -207,11 +206,14 @@ int sa_pipeline_run(struct sa_pipeline *p, const json_t *lead, const char *threa
 {
     /* A new lead on a thread that ran before starts its results afresh: the per-lead
      * channels are reset with the input (errors: null resets the list). */
-    json_t *input = json_pack("{s:O, s:n, s:n, s:n, s:n, s:n}", "lead_data", lead,
-                              "qualification_score", "enrichment_data", "growth_insights",
-                              "marketing_plan", "errors");
-    struct graph_run_opts o = {.thread_id = thread_id, .stream_modes = stream_modes,
-                               .on_event = on_event, .event_arg = event_arg, .cancel = cancel};
+    json_t *input =
+        json_pack("{s:O, s:n, s:n, s:n, s:n, s:n}", "lead_data", lead, "qualification_score",
+                  "enrichment_data", "growth_insights", "marketing_plan", "errors");
+    struct graph_run_opts o = {.thread_id = thread_id,
+                               .stream_modes = stream_modes,
+                               .on_event = on_event,
+                               .event_arg = event_arg,
+                               .cancel = cancel};
     int rc = graph_invoke(p->g, input, &o, res, err);
     json_decref(input);
     return rc;
@@ -221,8 +223,11 @@ int sa_pipeline_continue(struct sa_pipeline *p, const char *thread_id, unsigned 
                          graph_stream_fn on_event, void *event_arg, const volatile int *cancel,
                          struct graph_result *res, struct sa_err *err)
 {
-    struct graph_run_opts o = {.thread_id = thread_id, .stream_modes = stream_modes,
-                               .on_event = on_event, .event_arg = event_arg, .cancel = cancel};
+    struct graph_run_opts o = {.thread_id = thread_id,
+                               .stream_modes = stream_modes,
+                               .on_event = on_event,
+                               .event_arg = event_arg,
+                               .cancel = cancel};
     int rc = graph_invoke(p->g, NULL, &o, res, err);
     if (rc == SA_EINVAL && strstr(err->msg, "no checkpoint"))
         rc = sa_err_set(err, SA_ENOTFOUND, "thread %s has no checkpoint", thread_id);

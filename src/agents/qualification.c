@@ -11,8 +11,8 @@ struct qualification_agent {
     const struct sa_model *model;
 };
 
-static int qualification_run(struct sa_agent *a, const struct sa_lead *lead,
-                             const json_t *context, json_t **output, struct sa_err *err)
+static int qualification_run(struct sa_agent *a, const struct sa_lead *lead, const json_t *context,
+                             json_t **output, struct sa_err *err)
 {
     (void)context;
     struct qualification_agent *q = (struct qualification_agent *)a;

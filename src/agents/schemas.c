@@ -10,7 +10,8 @@ const char sa_schema_lead_input[] =
     "\"industry\":{\"type\":\"string\",\"maxLength\":100},"
     "\"company_size\":{\"type\":[\"string\",\"integer\"],\"description\":"
     "\"1-10, 50-200, 1000+, Enterprise, SMB, mid-market, or a number\"},"
-    "\"annual_revenue\":{\"type\":[\"string\",\"number\"],\"description\":\"USD: 25000000, $12M, 1.2B\"},"
+    "\"annual_revenue\":{\"type\":[\"string\",\"number\"],\"description\":\"USD: 25000000, $12M, "
+    "1.2B\"},"
     "\"website\":{\"type\":\"string\"},\"country\":{\"type\":\"string\"},"
     "\"signals\":{\"type\":\"array\",\"items\":{\"type\":\"string\"},\"maxItems\":50},"
     "\"notes\":{\"type\":\"string\",\"maxLength\":10000},"
@@ -22,7 +23,8 @@ const char sa_schema_lead_input[] =
 const char sa_schema_qualification_output[] =
     "{\"type\":\"object\",\"required\":[\"score\",\"tier\",\"reasoning\",\"factors\","
     "\"processing_time\"],\"properties\":{\"score\":{\"type\":\"integer\",\"minimum\":0,"
-    "\"maximum\":100},\"tier\":{\"enum\":[\"A\",\"B\",\"C\",\"D\"]},\"reasoning\":{\"type\":\"string\"},"
+    "\"maximum\":100},\"tier\":{\"enum\":[\"A\",\"B\",\"C\",\"D\"]},\"reasoning\":{\"type\":"
+    "\"string\"},"
     "\"recommendation\":{\"type\":\"string\"},\"factors\":{\"type\":\"array\",\"items\":{"
     "\"type\":\"object\",\"required\":[\"name\",\"value\",\"points\",\"max_points\"]}},"
     "\"processing_time\":{\"type\":\"number\"}}}";

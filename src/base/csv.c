@@ -49,8 +49,7 @@ static void on_row(int term, void *arg)
         json_decref(f);
         return;
     }
-    json_array_append_new(c->rows,
-                          json_pack("{s:I, s:o}", "line", (json_int_t)start, "fields", f));
+    json_array_append_new(c->rows, json_pack("{s:I, s:o}", "line", (json_int_t)start, "fields", f));
 }
 
 int sa_csv_parse(const char *data, size_t len, size_t max_rows, json_t **rows, struct sa_err *err)

@@ -20,7 +20,7 @@
     X(ECONFLICT, -8, "conflict")                                                                   \
     X(ENOTIMPL, -9, "not implemented")                                                             \
     X(EINTERNAL, -10, "internal error")                                                            \
-    X(ETIMEDOUT, -11, "timed out")                                                         \
+    X(ETIMEDOUT, -11, "timed out")                                                                 \
     X(ECANCELED, -12, "cancelled")
 
 enum sa_errno {

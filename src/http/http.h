@@ -47,8 +47,8 @@ struct sa_req {
     json_t *json; /* owned */
     char *text;   /* owned; used when json is NULL */
     size_t text_len;
-    const char *content_type; /* static string */
-    char allow[64];           /* the Allow header of a 405, or "" */
+    const char *content_type;         /* static string */
+    char allow[64];                   /* the Allow header of a 405, or "" */
     struct MHD_Response *stream_resp; /* set by sa_reply_stream */
 };
 

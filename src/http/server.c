@@ -132,8 +132,8 @@ void sa_reply_stream(struct sa_req *r, const char *content_type,
     struct stream_cb *s = calloc(1, sizeof *s);
     if (s) {
         *s = (struct stream_cb){read, cls, done};
-        r->stream_resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096,
-                                                           stream_reader, s, stream_done);
+        r->stream_resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_reader, s,
+                                                           stream_done);
     }
     if (!r->stream_resp) {
         free(s);

@@ -893,10 +893,9 @@ static int sqlite_run_get(struct sa_store *base, const char *id, json_t **out, s
         if (step == SQLITE_ROW) {
             *out = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "run_id",
                              col_text(st, 0), "lead_id", col_text(st, 1), "thread_id",
-                             col_text(st, 2), "status", col_text(st, 3), "input",
-                             col_json(st, 4), "output", col_json(st, 5), "error",
-                             col_text(st, 6), "created_at", col_text(st, 7), "updated_at",
-                             col_text(st, 8));
+                             col_text(st, 2), "status", col_text(st, 3), "input", col_json(st, 4),
+                             "output", col_json(st, 5), "error", col_text(st, 6), "created_at",
+                             col_text(st, 7), "updated_at", col_text(st, 8));
             rc = 0;
         } else if (step == SQLITE_DONE) {
             rc = sa_err_set(err, SA_ENOTFOUND, "no run %s", id);

@@ -87,16 +87,16 @@ struct sa_store_ops {
      * running (oldest first, a JSON array of {id, lead_id, thread_id, input}). */
     int (*run_create)(struct sa_store *s, const char *id, const char *lead_id,
                       const char *thread_id, const char *input, struct sa_err *err);
-    int (*run_update)(struct sa_store *s, const char *id, const char *status,
-                      const char *output, const char *error, struct sa_err *err);
+    int (*run_update)(struct sa_store *s, const char *id, const char *status, const char *output,
+                      const char *error, struct sa_err *err);
     int (*run_get)(struct sa_store *s, const char *id, json_t **out, struct sa_err *err);
     int (*runs_unfinished)(struct sa_store *s, json_t **out, struct sa_err *err);
     /* The cached enrichment for key if it has not expired (new reference), or
      * SA_ENOTFOUND. */
     int (*cache_get)(struct sa_store *s, const char *key, json_t **out, struct sa_err *err);
     /* Stores data (borrowed) under key for ttl_seconds, replacing what was there. */
-    int (*cache_put)(struct sa_store *s, const char *key, const char *provider,
-                     const json_t *data, double ttl_seconds, struct sa_err *err);
+    int (*cache_put)(struct sa_store *s, const char *key, const char *provider, const json_t *data,
+                     double ttl_seconds, struct sa_err *err);
     /* Counts rows of a table ("leads", "agent_executions"): for tests and health. */
     int (*count)(struct sa_store *s, const char *table, long *out, struct sa_err *err);
 };
@@ -161,8 +161,7 @@ static inline int sa_store_find_lead(struct sa_store *s, const char *email, cons
     return s->ops->find_lead(s, email, name, domain, id, err);
 }
 static inline int sa_store_run_create(struct sa_store *s, const char *id, const char *lead_id,
-                                      const char *thread_id, const char *input,
-                                      struct sa_err *err)
+                                      const char *thread_id, const char *input, struct sa_err *err)
 {
     return s->ops->run_create(s, id, lead_id, thread_id, input, err);
 }

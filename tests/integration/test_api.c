@@ -834,7 +834,6 @@ static void test_streaming(void **state)
 
 static struct server seed_srv;
 
-
 /* Invokes agent_type on input; returns the response (200 asserted). */
 static json_t *run_agent(const char *type, const char *input, struct resp *r)
 {
@@ -883,12 +882,16 @@ static void test_enrichment(void **state)
     resp_free(&r);
     /* regression: a company found by name is cached under the name, so another company
      * on the same (unknown) domain does not get it */
-    j = run_agent("enrichment", "{\"company_name\":\"Quorvianta Software\",\"contact_info\":"
-                                "{\"email\":\"jo@unknown-domain-example.com\"}}", &r);
+    j = run_agent("enrichment",
+                  "{\"company_name\":\"Quorvianta Software\",\"contact_info\":"
+                  "{\"email\":\"jo@unknown-domain-example.com\"}}",
+                  &r);
     assert_string_equal(jstr(j, "output.matched_by"), "name");
     resp_free(&r);
-    j = run_agent("enrichment", "{\"company_name\":\"Totally Different Ltd\",\"contact_info\":"
-                                "{\"email\":\"amy@unknown-domain-example.com\"}}", &r);
+    j = run_agent("enrichment",
+                  "{\"company_name\":\"Totally Different Ltd\",\"contact_info\":"
+                  "{\"email\":\"amy@unknown-domain-example.com\"}}",
+                  &r);
     assert_true(json_is_null(jget(j, "output.company")));
     resp_free(&r);
     /* regression: a long non-ASCII name (the cache key cut it mid-character: 500) */
@@ -917,7 +920,8 @@ static void test_growth_and_marketing(void **state)
     long sum = 0;
     json_t *f;
     size_t i;
-    json_array_foreach(jget(j, "output.factors"), i, f) sum += (long)json_integer_value(json_object_get(f, "points"));
+    json_array_foreach(jget(j, "output.factors"), i, f) sum +=
+        (long)json_integer_value(json_object_get(f, "points"));
     assert_int_equal(sum, score);
     assert_non_null(jget(j, "output.market.cagr_pct"));
     assert_true(json_array_size(jget(j, "output.competitive_landscape.competitors")) > 0);
@@ -1009,8 +1013,8 @@ static void test_pipeline(void **state)
     assert_true(enr == NULL || json_is_null(enr)); /* nurtured: never enriched */
     resp_free(&r);
     /* regression: a new lead on a thread that ran before does not inherit its results */
-    char *reuse = strf("{\"agent_type\":\"pipeline\",\"thread_id\":\"reuse-1\",\"input\":%s}",
-                       strong_known);
+    char *reuse =
+        strf("{\"agent_type\":\"pipeline\",\"thread_id\":\"reuse-1\",\"input\":%s}", strong_known);
     j = invoke(reuse, &r);
     free(reuse);
     assert_int_equal(r.status, 200);
@@ -1023,7 +1027,8 @@ static void test_pipeline(void **state)
     assert_true(enr == NULL || json_is_null(enr));
     resp_free(&r);
     char *body = strf("{\"agent_type\":\"pipeline\",\"stream_mode\":[\"updates\",\"custom\"],"
-                      "\"input\":%s}", strong_known);
+                      "\"input\":%s}",
+                      strong_known);
     http("POST", INVOKE, "application/json", body, strlen(body), &r);
     free(body);
     assert_int_equal(r.status, 200);
@@ -1043,7 +1048,6 @@ static void test_pipeline(void **state)
     resp_free(&r);
 }
 
-
 /* Pins CSV import: CRM export columns are mapped (First/Last Name, Job Title, Tags, ...),
  * rows are qualified and stored, duplicates merge (in the file and with stored leads),
  * an invalid row imports nothing and is named by row and field, ?partial=true imports
@@ -1052,7 +1056,8 @@ static void test_import(void **state)
 {
     (void)state;
     const char csv[] =
-        "Company,First Name,Last Name,Job Title,Email,Website,Industry,Employees,Tags,Lead Source\r\n"
+        "Company,First Name,Last Name,Job Title,Email,Website,Industry,Employees,Tags,Lead "
+        "Source\r\n"
         "Importia Labs,Ana,Ruiz,CTO,ana@importia-labs.io,importia-labs.io,SaaS,120,"
         "requested_demo;recent_funding,webinar\r\n"
         "\"Bolt, Nut & Co\",Ben,Ode,Buyer,ben@boltnut-example.io,,Manufacturing,50-200,,fair\r\n"
@@ -1125,7 +1130,6 @@ static void test_import(void **state)
     expect_problem("no company column", &r, 400, NULL, NULL);
     resp_free(&r);
 }
-
 
 /* Polls GET /api/runs/ID until it leaves queued/running (5 s at most); returns it. */
 static json_t *wait_run(const char *id, struct resp *r)
@@ -1253,7 +1257,6 @@ static void test_runs_resume_after_restart(void **state)
     assert_true(exited_ok(server_stop(&runs_srv)));
 }
 
-
 /* Pins the agents' published schemas: every key an output schema requires is in a live
  * output of that agent, and the input schema requires company_name. */
 static void test_agent_schemas(void **state)
@@ -1283,7 +1286,6 @@ static void test_agent_schemas(void **state)
     expect_problem("schema of unknown agent", &r, 404, NULL, NULL);
     resp_free(&r);
 }
-
 
 /* Pins "nothing lost" across a real crash mid-run: with a pause before each agent, a run
  * is killed (SIGKILL) after qualification's checkpoint; the restarted server resumes it

@@ -60,9 +60,8 @@ static void parse_envelope(json_t *body, struct envelope *env, json_t *detail)
         env->type = SA_AGENT_PIPELINE;
     else if ((env->type = sa_agent_type_parse(json_string_value(at))) < 0)
         sa_detail_add(detail, "body.agent_type", "enum",
-                      "Input should be one of: %s, pipeline (got \"%.*s\")",
-                      sa_agent_type_names(), sa_utf8_cut(json_string_value(at), 60),
-                      json_string_value(at));
+                      "Input should be one of: %s, pipeline (got \"%.*s\")", sa_agent_type_names(),
+                      sa_utf8_cut(json_string_value(at), 60), json_string_value(at));
 
     json_t *tid = json_object_get(body, "thread_id");
     if (tid && !json_is_null(tid)) {
@@ -301,10 +300,9 @@ static void invoke(struct sa_req *r, bool force_stream)
                                 .lead_id = env.lead_id,
                                 .thread_id = env.thread_id};
     if (env.type == SA_AGENT_PIPELINE && env.stream) {
-        req.stream_modes = (env.modes[0] ? GRAPH_STREAM_VALUES : 0) |
-                           (env.modes[1] ? GRAPH_STREAM_UPDATES : 0) |
-                           (env.modes[2] ? GRAPH_STREAM_CUSTOM : 0) |
-                           (env.modes[4] ? GRAPH_STREAM_DEBUG : 0);
+        req.stream_modes =
+            (env.modes[0] ? GRAPH_STREAM_VALUES : 0) | (env.modes[1] ? GRAPH_STREAM_UPDATES : 0) |
+            (env.modes[2] ? GRAPH_STREAM_CUSTOM : 0) | (env.modes[4] ? GRAPH_STREAM_DEBUG : 0);
         req.on_event = graph_event_to_sse;
         req.event_arg = &events;
     }
@@ -325,14 +323,12 @@ static void invoke(struct sa_req *r, bool force_stream)
     char now[SA_ISO8601_LEN];
     sa_iso8601_now(now);
     double latency = sa_ns_to_ms(sa_now_ns() - r->start_ns);
-    json_t *resp =
-        json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:{s:f, s:f, s:s}, s:s}", "status", "success",
-                  "agent_type",
-                  req.type == SA_AGENT_PIPELINE ? "pipeline" : sa_agent_type_name(req.type),
-                  "thread_id", res.thread_id, "lead_id",
-                  res.lead_id, "execution_id", res.execution_id, "output", json_incref(res.output),
-                  "metadata", "latency_ms", latency, "processing_time_ms", res.processing_ms,
-                  "engine", "rules", "timestamp", now);
+    json_t *resp = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:o, s:{s:f, s:f, s:s}, s:s}", "status", "success", "agent_type",
+        req.type == SA_AGENT_PIPELINE ? "pipeline" : sa_agent_type_name(req.type), "thread_id",
+        res.thread_id, "lead_id", res.lead_id, "execution_id", res.execution_id, "output",
+        json_incref(res.output), "metadata", "latency_ms", latency, "processing_time_ms",
+        res.processing_ms, "engine", "rules", "timestamp", now);
     sa_invoke_res_clear(&res);
     if (env.stream && req.type == SA_AGENT_PIPELINE) {
         reply_graph_stream(r, resp, &events);
@@ -388,7 +384,8 @@ void sa_route_agent_schema(struct sa_req *r)
     const struct sa_agent_ops *ops = sa_agents_get(r->app->agents, (enum sa_agent_type)t)->ops;
     json_t *in = ops->input_schema ? json_loads(ops->input_schema, 0, NULL) : NULL;
     json_t *out = ops->output_schema ? json_loads(ops->output_schema, 0, NULL) : NULL;
-    sa_reply_json(r, 200, json_pack("{s:s, s:b, s:o, s:o}", "agent_type", ops->name,
-                                    "available", ops->run != NULL, "input",
-                                    in ? in : json_null(), "output", out ? out : json_null()));
+    sa_reply_json(r, 200,
+                  json_pack("{s:s, s:b, s:o, s:o}", "agent_type", ops->name, "available",
+                            ops->run != NULL, "input", in ? in : json_null(), "output",
+                            out ? out : json_null()));
 }

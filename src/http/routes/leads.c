@@ -112,8 +112,8 @@ void sa_route_leads_import(struct sa_req *r)
     }
     json_t *report = NULL;
     struct sa_err err = {0};
-    int rc = sa_app_import_csv(r->app, r->body.data, r->body.len, partial, NULL, NULL, &report,
-                               &err);
+    int rc =
+        sa_app_import_csv(r->app, r->body.data, r->body.len, partial, NULL, NULL, &report, &err);
     if (rc == 0) {
         sa_reply_json(r, 200, report);
         return;
@@ -139,8 +139,8 @@ void sa_route_leads_import(struct sa_req *r)
     if (rc == SA_ECONFLICT)
         sa_reply_error(r, 409, "conflict", "body", "duplicate_rows", "%s", err.msg);
     else if (rc == SA_EINVAL || rc == SA_ETOOBIG)
-        sa_reply_error(r, rc == SA_ETOOBIG ? 413 : 400, "invalid_csv", "body", "csv_invalid",
-                       "%s", err.msg);
+        sa_reply_error(r, rc == SA_ETOOBIG ? 413 : 400, "invalid_csv", "body", "csv_invalid", "%s",
+                       err.msg);
     else
         store_unavailable(r, &err);
 }

@@ -72,8 +72,8 @@ void sa_route_runs_create(struct sa_req *r)
             struct sa_err err = {0};
             int rc = sa_store_get_lead(r->app->store, lead_id, &lead, &err);
             if (rc == SA_ENOTFOUND) {
-                sa_reply_error(r, 404, "not_found", "body.lead_id", "not_found", "No lead with id %s",
-                               lead_id);
+                sa_reply_error(r, 404, "not_found", "body.lead_id", "not_found",
+                               "No lead with id %s", lead_id);
                 goto out;
             }
             input = rc ? NULL : json_incref(json_object_get(lead, "data"));
@@ -110,8 +110,8 @@ void sa_route_runs_create(struct sa_req *r)
     snprintf(cancel, sizeof cancel, "%s/cancel", self);
     sa_reply_json(r, 202,
                   json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s}}", "run_id", run_id, "status",
-                            "queued", "lead_id", lead_out, "thread_id", thread_out, "links",
-                            "self", self, "stream", stream, "cancel", cancel));
+                            "queued", "lead_id", lead_out, "thread_id", thread_out, "links", "self",
+                            self, "stream", stream, "cancel", cancel));
 out:
     json_decref(input);
     json_decref(detail);
@@ -215,6 +215,6 @@ void sa_route_run_cancel(struct sa_req *r)
         sa_reply_error(r, 409, "conflict", "path.run_id", "run_finished",
                        "Run %s has already finished", r->params[0]);
     else
-        sa_reply_json(r, 202, json_pack("{s:s, s:s}", "run_id", r->params[0], "status",
-                                        "cancelling"));
+        sa_reply_json(r, 202,
+                      json_pack("{s:s, s:s}", "run_id", r->params[0], "status", "cancelling"));
 }

@@ -29,8 +29,8 @@ static bool thread_ok(struct sa_req *r, const char *id)
 static void reply_graph_error(struct sa_req *r, int rc, const struct sa_err *err)
 {
     if (rc == SA_ENOTFOUND)
-        sa_reply_error(r, 404, "not_found", "path.thread_id", "not_found",
-                       "No pipeline thread %s", r->params[0]);
+        sa_reply_error(r, 404, "not_found", "path.thread_id", "not_found", "No pipeline thread %s",
+                       r->params[0]);
     else
         sa_reply_error(r, 503, "service_unavailable", "", "store_error",
                        "The checkpoint store is unavailable; try again");
@@ -66,8 +66,8 @@ void sa_route_thread_history(struct sa_req *r)
     }
     json_t *hist = NULL;
     struct sa_err err = {0};
-    int rc = graph_get_state_history(sa_pipeline_graph(r->app->pipeline), r->params[0],
-                                     (int)limit, &hist, &err);
+    int rc = graph_get_state_history(sa_pipeline_graph(r->app->pipeline), r->params[0], (int)limit,
+                                     &hist, &err);
     if (rc) {
         reply_graph_error(r, rc, &err);
         return;

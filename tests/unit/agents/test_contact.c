@@ -27,7 +27,7 @@ static void test_e164(void **state)
     assert_string_equal(out, "+442079460018");
     assert_true(sa_phone_e164("+1 415 555 0134 ext. 12", NULL, out, sizeof out));
     assert_string_equal(out, "+14155550134");
-    assert_false(sa_phone_e164("555 0134", "US", out, sizeof out)); /* too short */
+    assert_false(sa_phone_e164("555 0134", "US", out, sizeof out));     /* too short */
     assert_false(sa_phone_e164("415 555 0134", NULL, out, sizeof out)); /* no country */
 }
 
@@ -40,9 +40,9 @@ static void test_roles_and_domain(void **state)
     struct sa_model *m = NULL;
     struct sa_err err = {0};
     assert_int_equal(sa_model_load(SA_SOURCE_DIR "/data", &m, &err), 0);
-    json_t *in = json_pack("{s:s, s:s, s:{s:s}}", "company_name", "Acme", "website",
-                           "https://www.Acme-Cloud.io/about", "contact_info", "email",
-                           "jane@gmail.com");
+    json_t *in =
+        json_pack("{s:s, s:s, s:{s:s}}", "company_name", "Acme", "website",
+                  "https://www.Acme-Cloud.io/about", "contact_info", "email", "jane@gmail.com");
     json_t *detail = json_array();
     struct sa_lead l;
     assert_int_equal(sa_lead_parse(in, "", &l, detail), 0);

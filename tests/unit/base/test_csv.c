@@ -29,9 +29,9 @@ static void test_parse(void **state)
                         "two\nlines");
     assert_int_equal(json_integer_value(json_object_get(r2, "line")), 3);
     assert_int_equal(json_integer_value(json_object_get(json_array_get(rows, 3), "line")), 5);
-    assert_string_equal(json_string_value(json_array_get(
-                            json_object_get(json_array_get(rows, 0), "fields"), 0)),
-                        "name");
+    assert_string_equal(
+        json_string_value(json_array_get(json_object_get(json_array_get(rows, 0), "fields"), 0)),
+        "name");
     json_decref(rows);
 }
 

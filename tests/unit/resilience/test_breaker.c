@@ -15,8 +15,8 @@ static void test_breaker_cycle(void **state)
 {
     (void)state;
     struct sa_breaker b;
-    struct sa_breaker_config cfg = {.failure_threshold = 3, .open_seconds = 0.02,
-                                    .half_open_probes = 1};
+    struct sa_breaker_config cfg = {
+        .failure_threshold = 3, .open_seconds = 0.02, .half_open_probes = 1};
     sa_breaker_init(&b, "p", &cfg);
     for (int i = 0; i < 2; i++) {
         assert_true(sa_breaker_allow(&b));

@@ -89,7 +89,8 @@ static void test_migrate_twice_and_health(void **state)
     char detail[64];
     assert_int_equal(sa_store_health(s, detail, sizeof detail, &err), 0);
     char want[32];
-    snprintf(want, sizeof want, "schema version %d", sa_migrations[sa_migrations_count - 1].version);
+    snprintf(want, sizeof want, "schema version %d",
+             sa_migrations[sa_migrations_count - 1].version);
     assert_string_equal(detail, want); /* the newest migration */
     sa_store_close(s);
 }
