@@ -7,7 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agents/conversation.h"
 #include "agents/dataset.h"
+#include "agents/intent.h"
 #include "agents/pipeline.h"
 #include "graph/saver.h"
 #include "agents/lead.h"
@@ -92,6 +94,9 @@ static int load_agent_data(struct sa_app *app, struct sa_err *err)
         if (!json_is_object(app->growth_table))
             return sa_err_set(err, SA_ECONFIG, "%s: expected {\"industries\": {...}}", path);
     }
+    snprintf(path, sizeof path, "%s/intents/en.tsv", dir);
+    if (access(path, R_OK) == 0 && sa_intent_train(path, &app->intents, NULL, err))
+        return err->code;
     snprintf(path, sizeof path, "%s/templates", dir);
     DIR *d = opendir(path);
     if (d) {
@@ -173,13 +178,16 @@ int sa_app_open(const struct sa_config *cfg, struct sa_app **out, struct sa_err 
                                      .enrichment_ttl = cfg->enrichment_ttl,
                                      .growth_table = app->growth_table,
                                      .templates = app->templates,
+                                     .conversation = app->intents != NULL,
                                      .metrics = app->metrics,
                                      .m_breaker = app->m_breaker,
                                      .breaker_failures = cfg->breaker_failures,
                                      .breaker_open_seconds = cfg->breaker_open_seconds},
              &app->agents, err)) ||
         (rc = open_saver(app, err)) ||
-        (rc = sa_pipeline_new(app->agents, app->model, app->saver, &app->pipeline, err))) {
+        (rc = sa_pipeline_new(app->agents, app->model, app->saver, &app->pipeline, err)) ||
+        (app->intents && (rc = sa_conversation_new(app->intents, app->saver, app->store,
+                                                   &app->conversation, err)))) {
         sa_app_close(app);
         return rc;
     }
@@ -191,6 +199,8 @@ void sa_app_close(struct sa_app *app)
 {
     if (!app)
         return;
+    sa_conversation_free(app->conversation);
+    sa_intent_free(app->intents);
     sa_pipeline_free(app->pipeline);
     graph_saver_free(app->saver);
     sa_agents_free(app->agents);
@@ -378,6 +388,27 @@ int sa_app_invoke(struct sa_app *app, const struct sa_invoke_req *req, struct sa
         sa_agents_record(app->agents, req->type, res->processing_ms, rc == 0);
     if (rc)
         sa_invoke_res_clear(res);
+    return rc;
+}
+
+int sa_app_converse(struct sa_app *app, const char *thread_id, const json_t *input,
+                    struct sa_invoke_res *res, struct sa_err *err)
+{
+    memset(res, 0, sizeof *res);
+    if (!app->conversation)
+        return sa_err_set(err, SA_ENOTIMPL, "the conversation agent is not available");
+    if (thread_id)
+        snprintf(res->thread_id, sizeof res->thread_id, "%s", thread_id);
+    else
+        sa_uuid_v7(res->thread_id);
+    uint64_t t0 = sa_now_ns();
+    int rc = sa_conversation_turn(app->conversation, res->thread_id, input, &res->output, err);
+    uint64_t ns = sa_now_ns() - t0;
+    res->processing_ms = sa_ns_to_ms(ns);
+    record_agent_name(app, "conversation", (double)ns / 1e9, rc ? error_code_label(rc) : NULL);
+    sa_agents_record(app->agents, SA_AGENT_CONVERSATION, res->processing_ms, rc == 0);
+    if (!rc)
+        json_object_set_new(res->output, "processing_time", json_real(res->processing_ms));
     return rc;
 }
 

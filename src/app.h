@@ -29,7 +29,9 @@ struct sa_app {
     json_t *templates;          /* NULL when data/templates/ is absent */
     struct graph_saver *saver;  /* pipeline checkpoints: SQLite beside the store, or memory */
     struct sa_pipeline *pipeline;
-    struct sa_runs *runs; /* background runs; set by main.c when serving, else NULL */
+    struct sa_runs *runs;            /* background runs; set by main.c when serving, else NULL */
+    struct sa_intent_model *intents; /* NULL when data/intents/en.tsv is absent */
+    struct sa_conversation *conversation; /* NULL with no intents */
     /* metric family ids */
     int m_agent_seconds, m_agent_success, m_agent_errors, m_http_requests, m_http_seconds,
         m_breaker;
@@ -78,6 +80,12 @@ void sa_app_close(struct sa_app *app);
 int sa_app_invoke(struct sa_app *app, const struct sa_invoke_req *req, struct sa_invoke_res *res,
                   struct sa_err *err) SA_WUR;
 void sa_invoke_res_clear(struct sa_invoke_res *res);
+
+/* One conversation turn (input: {message, contact?, company_name?}, validated) on
+ * thread_id (NULL: a new thread). Measures and records it like an agent invocation.
+ * res->output and res->thread_id are set; no lead is written. */
+int sa_app_converse(struct sa_app *app, const char *thread_id, const json_t *input,
+                    struct sa_invoke_res *res, struct sa_err *err) SA_WUR;
 
 /* Loads leads from a JSON file ({"leads": [{"id": UUID, ...AgentInput}]}) and qualifies
  * each one not stored yet (by id). A malformed file or lead is an error naming it.

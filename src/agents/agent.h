@@ -28,6 +28,7 @@ struct sa_agent_deps {
     double enrichment_ttl;            /* seconds a cached enrichment is fresh */
     const json_t *growth_table;       /* data/industry_growth.json "industries" */
     const json_t *templates;          /* {template name: text} from data/templates/ */
+    bool conversation;                /* the intent model loaded: conversation available */
     struct sa_metrics *metrics;       /* for the circuit breakers' gauge */
     int m_breaker;                    /* that gauge's family id */
     int breaker_failures;             /* consecutive failures that open a breaker (0: 5) */
@@ -108,7 +109,8 @@ int sa_agent_graph_node(struct sa_agent *a, struct graph_builder *b, const char 
 
 /* JSON Schemas (agents/schemas.c). */
 extern const char sa_schema_lead_input[], sa_schema_qualification_output[],
-    sa_schema_enrichment_output[], sa_schema_growth_output[], sa_schema_marketing_output[];
+    sa_schema_enrichment_output[], sa_schema_growth_output[], sa_schema_marketing_output[],
+    sa_schema_conversation_input[], sa_schema_conversation_output[];
 
 /* The agents (agents/<name>.c); each returns NULL when out of memory. */
 struct sa_agent *sa_qualification_new(const struct sa_model *model);

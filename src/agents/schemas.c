@@ -50,3 +50,25 @@ const char sa_schema_marketing_output[] =
     "\"channels\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"required\":[\"day\","
     "\"channel\",\"template\"]}},\"cadence\":{\"type\":\"object\"},\"content\":{\"type\":"
     "\"object\"},\"errors\":{\"type\":\"array\"},\"processing_time\":{\"type\":\"number\"}}}";
+
+const char sa_schema_conversation_input[] =
+    "{\"type\":\"object\",\"required\":[\"message\"],\"properties\":{"
+    "\"message\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":5000,\"description\":"
+    "\"the prospect's message; send thread_id beside input to continue a conversation\"},"
+    "\"contact\":{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"},"
+    "\"email\":{\"type\":\"string\",\"format\":\"email\"}}},"
+    "\"company_name\":{\"type\":\"string\"}}}";
+
+const char sa_schema_conversation_output[] =
+    "{\"type\":\"object\",\"required\":[\"reply\",\"intent\",\"confidence\",\"alternatives\","
+    "\"stage\",\"previous_stage\",\"suggested_actions\",\"do_not_contact\",\"turn\",\"history\"],"
+    "\"properties\":{\"reply\":{\"type\":\"string\"},\"intent\":{\"type\":\"string\"},"
+    "\"confidence\":{\"type\":\"number\",\"minimum\":0,\"maximum\":1},"
+    "\"alternatives\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"required\":"
+    "[\"intent\",\"confidence\"]}},\"stage\":{\"enum\":[\"introduction\",\"qualification\","
+    "\"value_proposition\",\"needs_analysis\",\"solution\",\"objection_handling\","
+    "\"close\"]},"
+    "\"previous_stage\":{\"type\":[\"string\",\"null\"]},"
+    "\"suggested_actions\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}},"
+    "\"meeting_slots\":{\"type\":\"array\"},\"do_not_contact\":{\"type\":\"boolean\"},"
+    "\"turn\":{\"type\":\"integer\",\"minimum\":1},\"history\":{\"type\":\"array\"}}}";

@@ -401,8 +401,11 @@ static int apply_record(struct run *r, const char *id, const char *blob, size_t 
     json_object_foreach(values, key, v)
     {
         int c = graph_chan_index(g, key);
-        if (c < 0) {
-            rc = corrupt(err, id, "a channel this graph does not have");
+        if (c < 0) { /* written by another graph sharing the checkpointer */
+            rc = sa_err_set(err, SA_ECONFLICT,
+                            "checkpoint %s has a channel \"%s\" this graph does not have (the "
+                            "thread belongs to another graph)",
+                            id, key);
             goto out;
         }
         json_decref(r->vals[c]);

@@ -228,7 +228,8 @@ int graph_ctx_attempt(const struct graph_ctx *ctx);
 /* The thread's state at a checkpoint (NULL: latest) as LangGraph's StateSnapshot:
  * {values, next: [nodes], config: {thread_id, checkpoint_id}, parent_config, metadata:
  * {source, step, writes}, created_at, tasks: [{id, name, interrupts}]}. SA_ENOTFOUND
- * when the thread or checkpoint does not exist. */
+ * when the thread or checkpoint does not exist; SA_ECONFLICT when another graph (sharing
+ * the checkpointer) wrote the thread. */
 int graph_get_state(const struct graph *g, const char *thread_id, const char *checkpoint_id,
                     json_t **out, struct sa_err *err) SA_WUR;
 /* The thread's snapshots, newest first, at most limit (0: all): a JSON array. */

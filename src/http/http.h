@@ -93,6 +93,8 @@ void sa_route_lead_get(struct sa_req *r);
 void sa_route_leads_import(struct sa_req *r);
 void sa_route_stream(struct sa_req *r);
 void sa_route_runs_create(struct sa_req *r);
+void sa_route_contact_dnc(struct sa_req *r);
+void sa_route_contact_get(struct sa_req *r);
 void sa_route_run_get(struct sa_req *r);
 void sa_route_run_stream(struct sa_req *r);
 void sa_route_run_cancel(struct sa_req *r);

@@ -14,6 +14,8 @@ const struct sa_route sa_routes[] = {
     {"GET", "/api/leads/{id}", sa_route_lead_get, SA_BODY_NONE},
     {"POST", "/api/langgraph/stream", sa_route_stream, SA_BODY_JSON},
     {"POST", "/api/runs", sa_route_runs_create, SA_BODY_JSON},
+    {"GET", "/api/contacts/{email}", sa_route_contact_get, SA_BODY_NONE},
+    {"POST", "/api/contacts/{email}/do-not-contact", sa_route_contact_dnc, SA_BODY_JSON},
     {"GET", "/api/runs/{run_id}", sa_route_run_get, SA_BODY_NONE},
     {"GET", "/api/runs/{run_id}/stream", sa_route_run_stream, SA_BODY_NONE},
     {"POST", "/api/runs/{run_id}/cancel", sa_route_run_cancel, SA_BODY_NONE},

@@ -39,6 +39,8 @@ enum stmt_id {
     ST_LIST_EXECS,
     ST_HEALTH,
     ST_CACHE_GET,
+    ST_CONTACT_DNC,
+    ST_CONTACT_GET,
     ST_RUN_CREATE,
     ST_RUN_UPDATE,
     ST_RUN_GET,
@@ -102,6 +104,12 @@ static const char *const stmt_sql[ST_COUNT] = {
                       "ORDER BY created_at LIMIT 1",
     [ST_FIND_NAME] = "SELECT id, website, contact_email FROM leads WHERE company_name = ?1 "
                      "COLLATE NOCASE ORDER BY created_at",
+    [ST_CONTACT_DNC] = "INSERT INTO contacts (email, do_not_contact, reason, source, updated_at) "
+                       "VALUES (?1, 1, ?2, ?3, ?4) ON CONFLICT (email) DO UPDATE SET "
+                       "do_not_contact = 1, reason = excluded.reason, source = excluded.source, "
+                       "updated_at = excluded.updated_at",
+    [ST_CONTACT_GET] = "SELECT email, do_not_contact, reason, source, updated_at FROM contacts "
+                       "WHERE email = ?1",
     [ST_RUN_CREATE] = "INSERT INTO runs (id, lead_id, thread_id, status, input, created_at, "
                       "updated_at) VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?5)",
     [ST_RUN_UPDATE] = "UPDATE runs SET status = ?2, output = COALESCE(?3, output), "
@@ -862,6 +870,42 @@ static int write_one(struct sqlite_store *s, enum stmt_id id, const char *const 
     return rc;
 }
 
+static int sqlite_contact_dnc(struct sa_store *base, const char *email, const char *reason,
+                              const char *source, struct sa_err *err)
+{
+    char now[SA_ISO8601_LEN];
+    sa_iso8601_now(now);
+    const char *args[] = {email, reason, source, now};
+    return write_one((struct sqlite_store *)base, ST_CONTACT_DNC, args, 4, false, err);
+}
+
+static int sqlite_contact_get(struct sa_store *base, const char *email, json_t **out,
+                              struct sa_err *err)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    *out = NULL;
+    struct conn *c = conn_get(s);
+    int rc = SA_ESTORE;
+    sqlite3_stmt *st = stmt(c, ST_CONTACT_GET, err);
+    if (st) {
+        bind_text(st, 1, email);
+        int step = sqlite3_step(st);
+        if (step == SQLITE_ROW) {
+            *out = json_pack("{s:o, s:b, s:o, s:o, s:o}", "email", col_text(st, 0),
+                             "do_not_contact", sqlite3_column_int(st, 1), "reason", col_text(st, 2),
+                             "source", col_text(st, 3), "updated_at", col_text(st, 4));
+            rc = 0;
+        } else if (step == SQLITE_DONE) {
+            rc = sa_err_set(err, SA_ENOTFOUND, "no such contact");
+        } else {
+            db_error(err, c->db, "get contact");
+        }
+        sqlite3_reset(st);
+    }
+    conn_put(s, c);
+    return rc;
+}
+
 static int sqlite_run_create(struct sa_store *base, const char *id, const char *lead_id,
                              const char *thread_id, const char *input, struct sa_err *err)
 {
@@ -1041,6 +1085,8 @@ const struct sa_store_ops sa_store_sqlite = {
     .list_executions = sqlite_list_executions,
     .save_many = sqlite_save_many,
     .find_lead = sqlite_find_lead,
+    .contact_dnc = sqlite_contact_dnc,
+    .contact_get = sqlite_contact_get,
     .run_create = sqlite_run_create,
     .run_update = sqlite_run_update,
     .run_get = sqlite_run_get,

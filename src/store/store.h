@@ -91,6 +91,12 @@ struct sa_store_ops {
                       const char *error, struct sa_err *err);
     int (*run_get)(struct sa_store *s, const char *id, json_t **out, struct sa_err *err);
     int (*runs_unfinished)(struct sa_store *s, json_t **out, struct sa_err *err);
+    /* Marks a contact do-not-contact (reason and source: free text, e.g. "unsubscribe",
+     * "conversation"); idempotent. */
+    int (*contact_dnc)(struct sa_store *s, const char *email, const char *reason,
+                       const char *source, struct sa_err *err);
+    /* {email, do_not_contact, reason, source, updated_at} or SA_ENOTFOUND. */
+    int (*contact_get)(struct sa_store *s, const char *email, json_t **out, struct sa_err *err);
     /* The cached enrichment for key if it has not expired (new reference), or
      * SA_ENOTFOUND. */
     int (*cache_get)(struct sa_store *s, const char *key, json_t **out, struct sa_err *err);
@@ -178,6 +184,16 @@ static inline int sa_store_run_get(struct sa_store *s, const char *id, json_t **
 static inline int sa_store_runs_unfinished(struct sa_store *s, json_t **out, struct sa_err *err)
 {
     return s->ops->runs_unfinished(s, out, err);
+}
+static inline int sa_store_contact_dnc(struct sa_store *s, const char *email, const char *reason,
+                                       const char *source, struct sa_err *err)
+{
+    return s->ops->contact_dnc(s, email, reason, source, err);
+}
+static inline int sa_store_contact_get(struct sa_store *s, const char *email, json_t **out,
+                                       struct sa_err *err)
+{
+    return s->ops->contact_get(s, email, out, err);
 }
 static inline int sa_store_cache_get(struct sa_store *s, const char *key, json_t **out,
                                      struct sa_err *err)

@@ -594,7 +594,7 @@ static void test_bad_input(void **state)
     }
 
     /* agents that do not exist yet: 501, never 500 */
-    static const char *const unbuilt[] = {"bdr", "conversation"};
+    static const char *const unbuilt[] = {"bdr"};
     for (size_t i = 0; i < sizeof unbuilt / sizeof unbuilt[0]; i++) {
         body = strf("{\"agent_type\":\"%s\",\"input\":%s}", unbuilt[i], weak_input);
         bad_invoke(unbuilt[i], json, body, strlen(body), 501, "[\"body\",\"agent_type\"]",
@@ -956,6 +956,163 @@ static void test_growth_and_marketing(void **state)
         const char *b = json_string_value(json_object_get(m, "body"));
         assert_true(b == NULL || strstr(b, "{{") == NULL);
     }
+    resp_free(&r);
+}
+
+/* One conversation turn: POSTs {"agent_type":"conversation","thread_id":thread,"input":input}
+ * (thread NULL: a new conversation) and returns the answer (200 asserted). */
+static json_t *converse(const char *thread, const char *input, struct resp *r)
+{
+    char *body = thread ? strf("{\"agent_type\":\"conversation\",\"thread_id\":\"%s\","
+                               "\"input\":%s}",
+                               thread, input)
+                        : strf("{\"agent_type\":\"conversation\",\"input\":%s}", input);
+    json_t *j = invoke(body, r);
+    free(body);
+    if (r->status != 200)
+        fail_msg("conversation %s: status %ld: %.400s", input, r->status, r->body);
+    return j;
+}
+
+/* Pins the conversation agent: a thread carries the history across requests; each turn
+ * names the intent (with its confidence and alternatives) and moves the sales stage;
+ * a meeting request proposes slots; an unsubscribe marks the contact do-not-contact,
+ * which GET /api/contacts/{email} shows; bad turns get 422 and change nothing. */
+static void test_conversation(void **state)
+{
+    (void)state;
+    struct resp r;
+    json_t *j = converse(NULL,
+                         "{\"message\":\"Hi there, Dana from Northwind here\",\"contact\":"
+                         "{\"name\":\"Dana Reyes\",\"email\":\"dana@northwind-test.example\"}}",
+                         &r);
+    char thread[80];
+    snprintf(thread, sizeof thread, "%s", jstr(j, "thread_id"));
+    assert_true(strlen(thread) > 0);
+    assert_string_equal(jstr(j, "output.intent"), "greeting");
+    assert_string_equal(jstr(j, "output.stage"), "introduction");
+    assert_true(json_is_null(jget(j, "output.previous_stage")));
+    assert_int_equal(json_integer_value(jget(j, "output.turn")), 1);
+    assert_non_null(strstr(jstr(j, "output.reply"), "Dana"));
+    double conf = json_number_value(jget(j, "output.confidence"));
+    assert_true(conf > 0 && conf <= 1);
+    assert_true(json_array_size(jget(j, "output.alternatives")) >= 1);
+    assert_false(json_is_true(jget(j, "output.do_not_contact")));
+    resp_free(&r);
+
+    j = converse(thread, "{\"message\":\"How much does it cost for 40 seats? Send me pricing\"}",
+                 &r);
+    assert_string_equal(jstr(j, "thread_id"), thread);
+    assert_string_equal(jstr(j, "output.intent"), "pricing");
+    assert_string_equal(jstr(j, "output.previous_stage"), "introduction");
+    assert_string_equal(jstr(j, "output.stage"), "solution");
+    assert_int_equal(json_integer_value(jget(j, "output.turn")), 2);
+    /* the history: both user messages and both replies, in order */
+    assert_int_equal(json_array_size(jget(j, "output.history")), 4);
+    assert_string_equal(jstr(j, "output.history.0.role"), "user");
+    assert_string_equal(jstr(j, "output.history.0.content"), "Hi there, Dana from Northwind here");
+    assert_string_equal(jstr(j, "output.history.3.content"), jstr(j, "output.reply"));
+    resp_free(&r);
+
+    j = converse(thread, "{\"message\":\"Honestly that is way too expensive for our budget\"}", &r);
+    assert_string_equal(jstr(j, "output.intent"), "objection_price");
+    assert_string_equal(jstr(j, "output.stage"), "objection_handling");
+    resp_free(&r);
+
+    j = converse(thread, "{\"message\":\"ok, can we book a call next week to go over it?\"}", &r);
+    assert_string_equal(jstr(j, "output.intent"), "meeting_scheduling");
+    assert_string_equal(jstr(j, "output.stage"), "close");
+    assert_true(json_array_size(jget(j, "output.meeting_slots")) >= 2);
+    assert_true(json_array_size(jget(j, "output.suggested_actions")) >= 1);
+    assert_int_equal(json_integer_value(jget(j, "output.turn")), 4);
+    resp_free(&r);
+
+    /* the thread's state is the graph's: GET /api/threads/{id}/state shows the same turn */
+    char *path = strf("/api/threads/%s/state", thread);
+    j = http_json("GET", path, NULL, &r);
+    free(path);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(json_integer_value(jget(j, "values.turn")), 4);
+    resp_free(&r);
+
+    /* unsubscribe: the contact is do-not-contact from now on, in the store */
+    const char *email = "leave.me@quiet-test.example";
+    j = http_json("GET", "/api/contacts/leave.me@quiet-test.example", NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_false(json_is_true(jget(j, "do_not_contact")));
+    resp_free(&r);
+    j = converse(NULL,
+                 "{\"message\":\"Please remove me from your mailing list and stop emailing me\","
+                 "\"contact\":{\"email\":\"leave.me@quiet-test.example\"}}",
+                 &r);
+    assert_string_equal(jstr(j, "output.intent"), "unsubscribe");
+    assert_true(json_is_true(jget(j, "output.do_not_contact")));
+    resp_free(&r);
+    j = http_json("GET", "/api/contacts/leave.me@quiet-test.example", NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(jstr(j, "email"), email);
+    assert_true(json_is_true(jget(j, "do_not_contact")));
+    resp_free(&r);
+
+    /* the operator's route marks a contact too, with a reason */
+    j = http_json("POST", "/api/contacts/ops.marked@quiet-test.example/do-not-contact",
+                  "{\"reason\":\"asked on the phone\"}", &r);
+    assert_int_equal(r.status, 200);
+    assert_true(json_is_true(jget(j, "do_not_contact")));
+    resp_free(&r);
+    http("POST", "/api/contacts/not-an-email/do-not-contact", NULL, NULL, 0, &r);
+    expect_problem("dnc with a bad e-mail", &r, 422, "[\"path\",\"email\"]", "value_error");
+    resp_free(&r);
+    http("POST", "/api/contacts/a@b.example/do-not-contact", "application/json", "{\"reason\":42}",
+         13, &r);
+    expect_problem("dnc with a bad reason", &r, 422, "[\"body\",\"reason\"]", "string_type");
+    resp_free(&r);
+
+    /* bad turns: 422 naming the field; the thread is unchanged */
+    static const struct {
+        const char *input, *loc, *type;
+    } bad[] = {
+        {"{}", "[\"body\",\"input\",\"message\"]", "missing"},
+        {"{\"message\":42}", "[\"body\",\"input\",\"message\"]", "string_type"},
+        {"{\"message\":\"\"}", "[\"body\",\"input\",\"message\"]", "string_too_long"},
+        {"{\"message\":\"hi\",\"contact\":{\"email\":\"nope\"}}",
+         "[\"body\",\"input\",\"contact\",\"email\"]", "value_error"},
+        {"\"hello\"", "[\"body\",\"input\"]", "dict_type"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *body = strf("{\"agent_type\":\"conversation\",\"thread_id\":\"%s\",\"input\":%s}",
+                          thread, bad[i].input);
+        bad_invoke(bad[i].input, "application/json", body, strlen(body), 422, bad[i].loc,
+                   bad[i].type);
+        free(body);
+    }
+    j = converse(thread, "{\"message\":\"Great, thanks!\"}", &r);
+    assert_int_equal(json_integer_value(jget(j, "output.turn")), 5);
+    resp_free(&r);
+
+    /* a pipeline's thread is not a conversation: 409, and the run's state is untouched */
+    j = run_agent("pipeline", strong_known, &r);
+    char pthread[80];
+    snprintf(pthread, sizeof pthread, "%s", jstr(j, "thread_id"));
+    resp_free(&r);
+    char *body = strf("{\"agent_type\":\"conversation\",\"thread_id\":\"%s\",\"input\":"
+                      "{\"message\":\"hello\"}}",
+                      pthread);
+    bad_invoke("conversation on a pipeline thread", "application/json", body, strlen(body), 409,
+               "[\"body\",\"thread_id\"]", "thread_conflict");
+    free(body);
+
+    /* and the other way round: a pipeline on a conversation's thread */
+    body = strf("{\"agent_type\":\"pipeline\",\"thread_id\":\"%s\",\"input\":%s}", thread,
+                strong_known);
+    bad_invoke("pipeline on a conversation thread", "application/json", body, strlen(body), 409,
+               "[\"body\",\"thread_id\"]", "thread_conflict");
+    free(body);
+
+    /* its schema is published like the other agents' */
+    j = http_json("GET", "/api/agents/conversation/schema", NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(jstr(j, "input.required.0"), "message");
     resp_free(&r);
 }
 
@@ -1577,6 +1734,7 @@ int main(void)
         cmocka_unit_test(test_enrichment),
         cmocka_unit_test(test_growth_and_marketing),
         cmocka_unit_test(test_pipeline),
+        cmocka_unit_test(test_conversation),
         cmocka_unit_test(test_import),
         cmocka_unit_test(test_agent_schemas),
         cmocka_unit_test(test_runs),

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "agents/agent.h"
+#include "agents/conversation.h"
 #include "agents/lead.h"
 #include "app.h"
 #include "base/buf.h"
@@ -235,6 +236,8 @@ static void reply_graph_stream(struct sa_req *r, json_t *response, struct sa_buf
     sa_reply_text(r, 200, "text/event-stream", text, len);
 }
 
+struct envelope;
+static void converse(struct sa_req *r, json_t *body, const struct envelope *env);
 static void invoke(struct sa_req *r, bool force_stream);
 
 void sa_route_invoke(struct sa_req *r)
@@ -261,6 +264,10 @@ static void invoke(struct sa_req *r, bool force_stream)
     if (force_stream && !env.stream) {
         env.stream = true;
         env.modes[0] = env.modes[1] = env.modes[2] = true; /* values, updates, custom */
+    }
+    if (env.type == SA_AGENT_CONVERSATION && r->app->conversation && json_array_size(detail) == 0) {
+        converse(r, body, &env);
+        goto out;
     }
     if (env.type >= 0 && env.type != SA_AGENT_PIPELINE &&
         !sa_agents_implemented(r->app->agents, (enum sa_agent_type)env.type) &&
@@ -315,6 +322,8 @@ static void invoke(struct sa_req *r, bool force_stream)
         if (rc == SA_ESTORE)
             sa_reply_error(r, 503, "service_unavailable", "", "store_error",
                            "The lead could not be saved; nothing was written. Try again.");
+        else if (rc == SA_ECONFLICT) /* the thread is busy, or another agent's */
+            sa_reply_error(r, 409, "conflict", "body.thread_id", "thread_conflict", "%s", err.msg);
         else
             sa_reply_error(r, 500, "internal_error", "", "internal_error", "The agent failed: %s",
                            sa_strerror(rc));
@@ -373,6 +382,49 @@ void sa_route_agent_reset(struct sa_req *r)
                   json_pack("{s:s, s:s, s:o}", "status", "reset", "agent_type",
                             sa_agent_type_name((enum sa_agent_type)t), "agent",
                             sa_agents_status_one(r->app->agents, (enum sa_agent_type)t)));
+}
+
+/* A conversation turn: {agent_type: "conversation", thread_id?, input: {message,
+ * contact?, company_name?}}. The thread carries the history: send its thread_id back for
+ * the next turn. */
+static void converse(struct sa_req *r, json_t *body, const struct envelope *env)
+{
+    json_t *input = json_object_get(body, "input");
+    json_t *detail = json_array();
+    if (!json_is_object(input))
+        sa_detail_add(detail, "body.input", input ? "dict_type" : "missing",
+                      input ? "Input should be a valid object" : "Field required");
+    else
+        (void)sa_conversation_validate(input, "body.input", detail);
+    if (json_array_size(detail)) {
+        sa_reply_problem(r, 422, "validation_error", detail);
+        return;
+    }
+    json_decref(detail);
+    struct sa_invoke_res res;
+    struct sa_err err = {0};
+    int rc = sa_app_converse(r->app, env->thread_id, input, &res, &err);
+    if (rc == SA_ECONFLICT) {
+        sa_reply_error(r, 409, "conflict", "body.thread_id", "thread_conflict", "%s", err.msg);
+        return;
+    }
+    if (rc) {
+        sa_log(SA_LOG_ERROR, "conversation failed",
+               json_pack("{s:s, s:s}", "error", err.msg, "request_id", r->request_id));
+        sa_reply_error(r, 503, "service_unavailable", "", "conversation_failed",
+                       "The conversation could not continue; try again");
+        return;
+    }
+    char now[SA_ISO8601_LEN];
+    sa_iso8601_now(now);
+    double latency = sa_ns_to_ms(sa_now_ns() - r->start_ns);
+    sa_reply_json(r, 200,
+                  json_pack("{s:s, s:s, s:s, s:n, s:o, s:{s:f, s:f, s:s}, s:s}", "status",
+                            "success", "agent_type", "conversation", "thread_id", res.thread_id,
+                            "lead_id", "output", json_incref(res.output), "metadata", "latency_ms",
+                            latency, "processing_time_ms", res.processing_ms, "engine",
+                            "naive_bayes", "timestamp", now));
+    sa_invoke_res_clear(&res);
 }
 
 /* GET /api/agents/{agent_type}/schema: the agent's input and output JSON Schemas. */

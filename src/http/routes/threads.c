@@ -1,7 +1,10 @@
-/* Threads of the pipeline graph: GET /api/threads/{id}/state (also the original's
- * GET /api/langgraph/state/{thread_id}) and GET /api/threads/{id}/history. */
+/* Threads of the pipeline and conversation graphs: GET /api/threads/{id}/state (also the
+ * original's GET /api/langgraph/state/{thread_id}) and GET /api/threads/{id}/history.
+ * Both graphs share one checkpointer; a thread's checkpoints only decode with the graph
+ * that wrote them, so a thread the pipeline cannot read is tried as a conversation. */
 #include <string.h>
 
+#include "agents/conversation.h"
 #include "agents/pipeline.h"
 #include "app.h"
 #include "base/config.h"
@@ -29,7 +32,7 @@ static bool thread_ok(struct sa_req *r, const char *id)
 static void reply_graph_error(struct sa_req *r, int rc, const struct sa_err *err)
 {
     if (rc == SA_ENOTFOUND)
-        sa_reply_error(r, 404, "not_found", "path.thread_id", "not_found", "No pipeline thread %s",
+        sa_reply_error(r, 404, "not_found", "path.thread_id", "not_found", "No thread %s",
                        r->params[0]);
     else
         sa_reply_error(r, 503, "service_unavailable", "", "store_error",
@@ -46,6 +49,11 @@ void sa_route_thread_state(struct sa_req *r)
     json_t *snap = NULL;
     struct sa_err err = {0};
     int rc = graph_get_state(sa_pipeline_graph(r->app->pipeline), r->params[0], NULL, &snap, &err);
+    struct sa_err err2 = {0};
+    if (rc == SA_ECONFLICT && r->app->conversation &&
+        graph_get_state(sa_conversation_graph(r->app->conversation), r->params[0], NULL, &snap,
+                        &err2) == 0)
+        rc = 0;
     if (rc) {
         reply_graph_error(r, rc, &err);
         return;
@@ -68,6 +76,11 @@ void sa_route_thread_history(struct sa_req *r)
     struct sa_err err = {0};
     int rc = graph_get_state_history(sa_pipeline_graph(r->app->pipeline), r->params[0], (int)limit,
                                      &hist, &err);
+    struct sa_err err2 = {0};
+    if (rc == SA_ECONFLICT && r->app->conversation &&
+        graph_get_state_history(sa_conversation_graph(r->app->conversation), r->params[0],
+                                (int)limit, &hist, &err2) == 0)
+        rc = 0;
     if (rc) {
         reply_graph_error(r, rc, &err);
         return;

@@ -1,0 +1,41 @@
+/* The conversation agent: multi-turn chat on a thread. Each turn recognises the
+ * prospect's intent (agents/intent.h), moves the sales stage, answers from reply
+ * templates and suggests next actions; an unsubscribe marks the contact do-not-contact,
+ * a meeting request proposes slots. The history lives in the thread's checkpoints (the
+ * graph engine), so a thread can be continued by any later request. */
+#ifndef SA_AGENTS_CONVERSATION_H
+#define SA_AGENTS_CONVERSATION_H
+
+#include <jansson.h>
+
+#include "base/err.h"
+
+struct sa_intent_model;
+struct graph;
+struct graph_saver;
+struct sa_store;
+struct sa_conversation;
+
+/* Builds the conversation graph; all arguments borrowed (MUST outlive it). */
+int sa_conversation_new(const struct sa_intent_model *intents, struct graph_saver *saver,
+                        struct sa_store *store, struct sa_conversation **out,
+                        struct sa_err *err) SA_WUR;
+void sa_conversation_free(struct sa_conversation *c);
+
+/* The conversation's graph (its threads' state and history); borrowed. */
+const struct graph *sa_conversation_graph(const struct sa_conversation *c);
+
+/* The conversation agent's registry entry (status and metrics); NULL when out of memory. */
+struct sa_agent *sa_conversation_agent_new(void);
+
+/* Validates a turn's input ({message, contact?: {name, email}, company_name?}) into
+ * detail entries under loc_prefix. Returns 0 when valid. */
+int sa_conversation_validate(const json_t *input, const char *loc_prefix, json_t *detail);
+
+/* One turn on thread_id: *output (new reference) = {reply, intent, confidence,
+ * alternatives, stage, previous_stage, suggested_actions, meeting_slots?,
+ * do_not_contact, turn, history: [...]}. */
+int sa_conversation_turn(struct sa_conversation *c, const char *thread_id, const json_t *input,
+                         json_t **output, struct sa_err *err) SA_WUR;
+
+#endif
