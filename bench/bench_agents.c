@@ -1,12 +1,15 @@
 /* Agents and pipeline, in process: per-agent median/p99 over the sample leads against the
  * original design's budgets (qualification 633 ms, enrichment 3 s, growth 5 s, marketing
  * 4 s), and the whole pipeline with SQLite checkpoints (runs/s). Goes through sa_app, so
- * the cost includes storing each lead and execution as the API does.
+ * the cost includes storing each lead and execution as the API does. Then conversation
+ * turns (four-turn threads on SQLite checkpoints) and intent recognition alone (held-out
+ * accuracy, the most frequent confusions, the cost of one message).
  * Usage: bench_agents [iterations] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "agents/intent.h"
 #include "agents/lead.h"
 #include "app.h"
 #include "base/config.h"
@@ -90,7 +93,71 @@ int main(int argc, char **argv)
                runs[k].name, p50, p99, (double)iters / ((double)total / 1e9), runs[k].budget_ms,
                runs[k].budget_ms / p50);
     }
+
+    /* conversation: four-turn threads (greeting, pricing, objection, meeting), each turn a
+     * graph run on the thread's SQLite checkpoints */
+    static const char *const turns[] = {
+        "Hi, Dana from Northwind here", "How much does it cost for 40 seats?",
+        "Honestly that is too expensive for us", "Can we book a call next week?"};
+    long threads = iters / 4 > 0 ? iters / 4 : 1;
+    uint64_t total = 0;
+    for (long t = 0; t < threads; t++) {
+        char thread[48];
+        snprintf(thread, sizeof thread, "bench-conv-%ld", t);
+        for (int k = 0; k < 4; k++) {
+            json_t *in = json_pack("{s:s}", "message", turns[k]);
+            struct sa_invoke_res res;
+            uint64_t t0 = sa_now_ns();
+            if (sa_app_converse(app, thread, in, &res, &err)) {
+                fprintf(stderr, "bench_agents: conversation: %s\n", err.msg);
+                return 1;
+            }
+            ns[t * 4 + k] = sa_now_ns() - t0;
+            total += ns[t * 4 + k];
+            sa_invoke_res_clear(&res);
+            json_decref(in);
+        }
+    }
+    size_t nt = (size_t)threads * 4;
+    qsort(ns, nt, sizeof *ns, cmp_u64);
+    printf("%-22s p50=%.3f ms  p99=%.3f ms  %.0f turns/s (%ld four-turn threads)\n",
+           "conversation turn", (double)ns[nt / 2] / 1e6, (double)ns[nt * 99 / 100] / 1e6,
+           (double)nt / ((double)total / 1e9), threads);
     free(ns);
+
+    /* intent recognition alone: training time, held-out accuracy, per-message cost */
+    struct sa_intent_model *im = NULL;
+    struct sa_intent_eval ev = {0};
+    uint64_t t0 = sa_now_ns();
+    if (sa_intent_train(SA_SOURCE_DIR "/data/intents/en.tsv", &im, &ev, &err)) {
+        fprintf(stderr, "bench_agents: intents: %s\n", err.msg);
+        return 1;
+    }
+    double train_ms = (double)(sa_now_ns() - t0) / 1e6;
+    long reps = iters * 10;
+    t0 = sa_now_ns();
+    double conf = 0;
+    for (long i = 0; i < reps; i++)
+        (void)sa_intent_classify(im, turns[i % 4], &conf, NULL);
+    double per_us = (double)(sa_now_ns() - t0) / 1e3 / (double)reps;
+    printf("intent recognition     held-out accuracy %.1f%% (%zu/%zu; trained on %zu), "
+           "train+eval %.1f ms, classify %.1f us/message\n",
+           100 * ev.accuracy, ev.correct, ev.test, ev.train, train_ms, per_us);
+    /* the most frequent confusions, actual -> predicted */
+    printf("  confusions (actual -> predicted: count):");
+    const char *actual, *pred;
+    json_t *row, *v;
+    int shown = 0;
+    json_object_foreach(ev.confusion, actual, row) json_object_foreach(row, pred, v)
+    {
+        if (strcmp(actual, pred) != 0 && json_integer_value(v) >= 2 && shown < 8) {
+            printf(" %s->%s:%lld", actual, pred, (long long)json_integer_value(v));
+            shown++;
+        }
+    }
+    printf("%s\n", shown ? "" : " none twice");
+    json_decref(ev.confusion);
+    sa_intent_free(im);
     for (size_t i = 0; i < nl; i++)
         sa_lead_clear(&ls[i]);
     free(ls);

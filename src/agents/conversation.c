@@ -56,40 +56,51 @@ struct reply {
 };
 
 static const struct reply replies[] = {
-    {"greeting", "Hi {name}, thanks for getting back to me. What does your sales team spend "
-                 "most of its week on today?",
+    {"greeting",
+     "Hi {name}, thanks for getting back to me. What does your sales team spend "
+     "most of its week on today?",
      {"qualify: ask about team size and process", NULL}},
-    {"pricing", "Good question, {name}. Pricing is per seat with volume tiers; most teams "
-                "your size land between $60 and $90 a seat a month. Shall I put together a "
-                "quote for your team?",
+    {"pricing",
+     "Good question, {name}. Pricing is per seat with volume tiers; most teams "
+     "your size land between $60 and $90 a seat a month. Shall I put together a "
+     "quote for your team?",
      {"send pricing sheet", "offer a tailored quote", NULL}},
-    {"demo_request", "Happy to show you, {name}. A live demo takes 30 minutes; here are a few "
-                     "times that work on our side.",
+    {"demo_request",
+     "Happy to show you, {name}. A live demo takes 30 minutes; here are a few "
+     "times that work on our side.",
      {"book demo", "send calendar invite", NULL}},
-    {"meeting_scheduling", "Sounds good, {name}. Here are a few slots; pick one and I will "
-                           "send the invite.",
+    {"meeting_scheduling",
+     "Sounds good, {name}. Here are a few slots; pick one and I will "
+     "send the invite.",
      {"book meeting", "send calendar invite", NULL}},
-    {"objection_price", "Understood, {name}. Most teams recover the cost in the first month "
-                        "through hours saved on research. Would a smaller pilot help you "
-                        "prove that first?",
+    {"objection_price",
+     "Understood, {name}. Most teams recover the cost in the first month "
+     "through hours saved on research. Would a smaller pilot help you "
+     "prove that first?",
      {"offer pilot", "share ROI case study", NULL}},
-    {"objection_timing", "No problem, {name}. When would be a better time to revisit this? I "
-                         "can check back then.",
+    {"objection_timing",
+     "No problem, {name}. When would be a better time to revisit this? I "
+     "can check back then.",
      {"schedule follow-up", "add to nurture", NULL}},
-    {"objection_competitor", "Makes sense, {name}. Many of our customers run us alongside "
-                             "their existing tools; what would you change about your current "
-                             "setup if you could?",
+    {"objection_competitor",
+     "Makes sense, {name}. Many of our customers run us alongside "
+     "their existing tools; what would you change about your current "
+     "setup if you could?",
      {"send comparison", "ask about current pain", NULL}},
-    {"objection_authority", "Thanks, {name}. Who else should be part of this conversation? "
-                            "I am happy to prepare a short summary for them.",
+    {"objection_authority",
+     "Thanks, {name}. Who else should be part of this conversation? "
+     "I am happy to prepare a short summary for them.",
      {"identify decision maker", "send one-page summary", NULL}},
-    {"unsubscribe", "Understood, {name}. You will not hear from us again. Sorry for the "
-                    "interruption.",
+    {"unsubscribe",
+     "Understood, {name}. You will not hear from us again. Sorry for the "
+     "interruption.",
      {"mark do-not-contact", NULL}},
-    {"support", "Sorry about the trouble, {name}. I have passed this to our support team, "
-                "who will reply within a business day.",
+    {"support",
+     "Sorry about the trouble, {name}. I have passed this to our support team, "
+     "who will reply within a business day.",
      {"open support ticket", NULL}},
-    {"other", "Thanks, {name}. Could you tell me a bit more about what you are looking for?",
+    {"other",
+     "Thanks, {name}. Could you tell me a bit more about what you are looking for?",
      {"clarify need", NULL}},
 };
 
@@ -143,9 +154,8 @@ static int understand(const json_t *state, json_t **update, struct graph_ctx *ct
     json_t *top = NULL;
     const char *intent = sa_intent_classify(c->intents, last_user_message(state), &conf, &top);
     const char *stage = json_string_value(json_object_get(state, "stage"));
-    *update = json_pack("{s:{s:s, s:f, s:o}, s:s}", "last_intent", "intent", intent,
-                        "confidence", conf, "alternatives", top, "stage",
-                        next_stage(stage, intent));
+    *update = json_pack("{s:{s:s, s:f, s:o}, s:s}", "last_intent", "intent", intent, "confidence",
+                        conf, "alternatives", top, "stage", next_stage(stage, intent));
     return 0;
 }
 
@@ -178,15 +188,14 @@ static int respond(const json_t *state, json_t **update, struct graph_ctx *ctx, 
     if (strcmp(rp->intent, "unsubscribe") == 0 && email && c->store) {
         struct sa_err err = {0};
         if (sa_store_contact_dnc(c->store, email, "unsubscribe", "conversation", &err))
-            return graph_ctx_fail(ctx, SA_ESTORE, "could not record the unsubscribe: %s",
-                                  err.msg);
+            return graph_ctx_fail(ctx, SA_ESTORE, "could not record the unsubscribe: %s", err.msg);
         dnc = true;
     }
     json_object_set_new(extra, "do_not_contact", json_boolean(dnc));
     json_object_set_new(extra, "suggested_actions", actions);
     *update = json_pack("{s:[{s:s, s:s, s:s?, s:O?}], s:o}", "messages", "role", "assistant",
-                        "content", text, "intent", intent,
-                        "stage", json_object_get(state, "stage"), "reply_extra", extra);
+                        "content", text, "intent", intent, "stage", json_object_get(state, "stage"),
+                        "reply_extra", extra);
     return 0;
 }
 

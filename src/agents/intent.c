@@ -125,8 +125,7 @@ void sa_intent_free(struct sa_intent_model *m)
 
 /* Reads the examples: "label\ttext" lines into *lines (malloc'd array of pointers into
  * *buf). */
-static int read_examples(const char *path, char **buf, char ***lines, size_t *n,
-                         struct sa_err *err)
+static int read_examples(const char *path, char **buf, char ***lines, size_t *n, struct sa_err *err)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
@@ -154,8 +153,7 @@ static int read_examples(const char *path, char **buf, char ***lines, size_t *n,
             p[--len] = '\0';
         if (len && p[0] != '#') {
             if (!strchr(p, '\t'))
-                return sa_err_set(err, SA_ECONFIG, "%s:%zu: expected label<TAB>text", path,
-                                  lineno);
+                return sa_err_set(err, SA_ECONFIG, "%s:%zu: expected label<TAB>text", path, lineno);
             if (*n == cap) {
                 cap *= 2;
                 char **nlns = realloc(*lines, cap * sizeof **lines);
@@ -269,8 +267,8 @@ int sa_intent_train(const char *path, struct sa_intent_model **out, struct sa_in
                     row = json_object();
                     json_object_set_new(eval->confusion, m80->labels[l], row);
                 }
-                json_object_set_new(row, got,
-                                    json_integer(json_integer_value(json_object_get(row, got)) + 1));
+                json_object_set_new(
+                    row, got, json_integer(json_integer_value(json_object_get(row, got)) + 1));
             }
             eval->accuracy = eval->test ? (double)eval->correct / (double)eval->test : 0;
         }
