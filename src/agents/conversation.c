@@ -190,6 +190,23 @@ static int respond(const json_t *state, json_t **update, struct graph_ctx *ctx, 
         if (sa_store_contact_dnc(c->store, email, "unsubscribe", "conversation", &err))
             return graph_ctx_fail(ctx, SA_ESTORE, "could not record the unsubscribe: %s", err.msg);
         dnc = true;
+    } else if (email && c->store) { /* unsubscribed earlier (here or through the API) */
+        struct sa_err err = {0};
+        json_t *rec = NULL;
+        int rc = sa_store_contact_get(c->store, email, &rec, &err);
+        if (rc && rc != SA_ENOTFOUND) {
+            json_decref(extra);
+            json_decref(actions);
+            return graph_ctx_fail(ctx, SA_ESTORE, "could not read the contact: %s", err.msg);
+        }
+        dnc = json_is_true(json_object_get(rec, "do_not_contact"));
+        json_decref(rec);
+        if (dnc) { /* answer the message, but start nothing new */
+            json_array_clear(actions);
+            json_array_append_new(actions,
+                                  json_string("reply only: the contact is do-not-contact"));
+            json_object_del(extra, "meeting_slots");
+        }
     }
     json_object_set_new(extra, "do_not_contact", json_boolean(dnc));
     json_object_set_new(extra, "suggested_actions", actions);

@@ -1047,6 +1047,13 @@ static void test_conversation(void **state)
                  &r);
     assert_string_equal(jstr(j, "output.intent"), "unsubscribe");
     assert_true(json_is_true(jget(j, "output.do_not_contact")));
+    char qthread[80];
+    snprintf(qthread, sizeof qthread, "%s", jstr(j, "thread_id"));
+    resp_free(&r);
+    /* later turns of that contact still say so, and start nothing new */
+    j = converse(qthread, "{\"message\":\"Actually can we book a call next week?\"}", &r);
+    assert_true(json_is_true(jget(j, "output.do_not_contact")));
+    assert_null(jget(j, "output.meeting_slots"));
     resp_free(&r);
     j = http_json("GET", "/api/contacts/leave.me@quiet-test.example", NULL, &r);
     assert_int_equal(r.status, 200);
