@@ -48,6 +48,17 @@ enum stmt_id {
     ST_FIND_EMAIL,
     ST_FIND_NAME,
     ST_CACHE_PUT,
+    ST_APPROVAL_PUT,
+    ST_APPROVAL_ID,
+    ST_APPROVAL_GET,
+    ST_APPROVAL_LIST,
+    ST_APPROVAL_DECIDE,
+    ST_OUTBOX_ADD,
+    ST_OUTBOX_LIST,
+    ST_OUTBOX_DUE,
+    ST_OUTBOX_MARK,
+    ST_OUTBOX_CANCEL,
+    ST_OUTBOX_TOUCHES,
     ST_BEGIN,
     ST_COMMIT,
     ST_ROLLBACK,
@@ -65,6 +76,13 @@ enum stmt_id {
     " AND (?2 < 0 OR qualification_score >= ?2)"                                                   \
     " AND (?3 IS NULL OR company_name LIKE ?3 ESCAPE '\\' OR contact_name LIKE ?3 ESCAPE "         \
     "'\\' OR contact_email LIKE ?3 ESCAPE '\\' OR industry LIKE ?3 ESCAPE '\\')"
+
+#define APPROVAL_COLS                                                                              \
+    "id, thread_id, interrupt_id, lead_id, status, request, response, reviewer, changes, "         \
+    "created_at, decided_at"
+#define OUTBOX_COLS                                                                                \
+    "id, idempotency_key, kind, thread_id, lead_id, to_email, payload, status, due_at, "           \
+    "attempts, last_error, delivered_id, created_at, updated_at, sent_at"
 
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_UPSERT_LEAD] =
@@ -123,6 +141,34 @@ static const char *const stmt_sql[ST_COUNT] = {
                      "expires_at) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (cache_key) DO UPDATE "
                      "SET provider = excluded.provider, data = excluded.data, "
                      "created_at = excluded.created_at, expires_at = excluded.expires_at",
+    [ST_APPROVAL_PUT] = "INSERT INTO approvals (id, thread_id, interrupt_id, lead_id, status, "
+                        "request, created_at) VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6) "
+                        "ON CONFLICT (thread_id, interrupt_id) DO NOTHING",
+    [ST_APPROVAL_ID] = "SELECT id FROM approvals WHERE thread_id = ?1 AND interrupt_id = ?2",
+    [ST_APPROVAL_GET] = "SELECT " APPROVAL_COLS " FROM approvals WHERE id = ?1",
+    [ST_APPROVAL_LIST] = "SELECT " APPROVAL_COLS " FROM approvals WHERE (?1 IS NULL OR status = "
+                         "?1) ORDER BY created_at DESC, id DESC LIMIT ?2",
+    [ST_APPROVAL_DECIDE] = "UPDATE approvals SET status = ?2, response = ?3, reviewer = ?4, "
+                           "changes = ?5, decided_at = ?6 WHERE id = ?1 AND status = 'pending'",
+    [ST_OUTBOX_ADD] = "INSERT INTO outbox (id, idempotency_key, kind, thread_id, lead_id, "
+                      "to_email, payload, status, due_at, created_at, updated_at) VALUES "
+                      "(?1, ?2, ?3, ?4, ?5, ?6, ?7, 'queued', ?8, ?9, ?9) "
+                      "ON CONFLICT (idempotency_key) DO NOTHING",
+    [ST_OUTBOX_LIST] = "SELECT " OUTBOX_COLS " FROM outbox WHERE (?1 IS NULL OR status = ?1) "
+                       "AND (?2 IS NULL OR to_email = ?2) ORDER BY created_at DESC, id DESC "
+                       "LIMIT ?3",
+    [ST_OUTBOX_DUE] = "SELECT " OUTBOX_COLS " FROM outbox WHERE status = 'queued' AND due_at <= "
+                      "?1 ORDER BY due_at, id LIMIT ?2",
+    [ST_OUTBOX_MARK] =
+        "UPDATE outbox SET status = ?2, delivered_id = COALESCE(?3, delivered_id), "
+        "last_error = COALESCE(?4, last_error), "
+        "due_at = CASE WHEN ?5 > 0 THEN ?5 ELSE due_at END, "
+        "attempts = attempts + (?2 IN ('sent', 'failed') OR ?5 > 0), "
+        "sent_at = CASE WHEN ?2 = 'sent' THEN ?6 ELSE sent_at END, updated_at = ?6 WHERE id = ?1",
+    [ST_OUTBOX_CANCEL] = "UPDATE outbox SET status = 'cancelled', updated_at = ?3 WHERE "
+                         "thread_id = ?1 AND kind = ?2 AND status = 'queued'",
+    [ST_OUTBOX_TOUCHES] = "SELECT count(*) FROM outbox WHERE to_email = ?1 AND status IN "
+                          "('queued', 'sending', 'sent') AND due_at >= ?2",
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
@@ -1072,6 +1118,293 @@ static int sqlite_count(struct sa_store *base, const char *table, long *out, str
     return rc;
 }
 
+/* ---- approvals and the outbox ------------------------------------------------------- */
+
+/* A row as a JSON object keyed by column name; the JSON columns parsed. */
+static json_t *row_object(sqlite3_stmt *st)
+{
+    json_t *o = json_object();
+    int n = sqlite3_column_count(st);
+    for (int i = 0; i < n; i++) {
+        const char *name = sqlite3_column_name(st, i);
+        bool is_json = strcmp(name, "request") == 0 || strcmp(name, "response") == 0 ||
+                       strcmp(name, "changes") == 0 || strcmp(name, "payload") == 0;
+        json_t *v = sqlite3_column_type(st, i) == SQLITE_INTEGER ? col_int(st, i)
+                    : is_json                                    ? col_json(st, i)
+                                                                 : col_text(st, i);
+        json_object_set_new(o, name, v);
+    }
+    return o;
+}
+
+/* Steps st (bound by the caller) into a JSON array of row objects. */
+static int rows_array(struct conn *c, sqlite3_stmt *st, const char *what, json_t **out,
+                      struct sa_err *err)
+{
+    *out = json_array();
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW)
+        json_array_append_new(*out, row_object(st));
+    sqlite3_reset(st);
+    if (step != SQLITE_DONE) {
+        json_decref(*out);
+        *out = NULL;
+        return db_error(err, c->db, what);
+    }
+    return 0;
+}
+
+static int sqlite_approval_put(struct sa_store *base, const char *id, const char *thread_id,
+                               const char *interrupt_id, const char *lead_id, const char *request,
+                               char out_id[37], struct sa_err *err)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    char now[SA_ISO8601_LEN];
+    sa_iso8601_now(now);
+    out_id[0] = '\0';
+    writer_acquire(s);
+    struct conn *c = &s->writer;
+    int rc = SA_ESTORE;
+    sqlite3_stmt *st = stmt(c, ST_APPROVAL_PUT, err);
+    if (st) {
+        const char *args[] = {id, thread_id, interrupt_id, lead_id, request, now};
+        for (int i = 0; i < 6; i++)
+            bind_text(st, i + 1, args[i]);
+        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_error(err, c->db, "approval insert");
+        sqlite3_reset(st);
+    }
+    if (!rc && (st = stmt(c, ST_APPROVAL_ID, err))) {
+        bind_text(st, 1, thread_id);
+        bind_text(st, 2, interrupt_id);
+        if (sqlite3_step(st) == SQLITE_ROW)
+            snprintf(out_id, 37, "%s", (const char *)sqlite3_column_text(st, 0));
+        else
+            rc = db_error(err, c->db, "approval id");
+        sqlite3_reset(st);
+    }
+    writer_release(s);
+    return rc;
+}
+
+static int sqlite_approval_get(struct sa_store *base, const char *id, json_t **out,
+                               struct sa_err *err)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    *out = NULL;
+    struct conn *c = conn_get(s);
+    int rc = SA_ESTORE;
+    sqlite3_stmt *st = stmt(c, ST_APPROVAL_GET, err);
+    if (st) {
+        bind_text(st, 1, id);
+        json_t *rows = NULL;
+        rc = rows_array(c, st, "approval get", &rows, err);
+        if (!rc && json_array_size(rows) == 0)
+            rc = sa_err_set(err, SA_ENOTFOUND, "no such approval");
+        else if (!rc)
+            *out = json_incref(json_array_get(rows, 0));
+        json_decref(rows);
+    }
+    conn_put(s, c);
+    return rc;
+}
+
+static int sqlite_approval_list(struct sa_store *base, const char *status, int limit, json_t **out,
+                                struct sa_err *err)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    *out = NULL;
+    struct conn *c = conn_get(s);
+    int rc = SA_ESTORE;
+    sqlite3_stmt *st = stmt(c, ST_APPROVAL_LIST, err);
+    if (st) {
+        bind_text(st, 1, status);
+        sqlite3_bind_int(st, 2, limit);
+        rc = rows_array(c, st, "approval list", out, err);
+    }
+    conn_put(s, c);
+    return rc;
+}
+
+static int sqlite_approval_decide(struct sa_store *base, const char *id, const char *status,
+                                  const char *response, const char *reviewer, const char *changes,
+                                  struct sa_err *err)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    char now[SA_ISO8601_LEN];
+    sa_iso8601_now(now);
+    writer_acquire(s);
+    struct conn *c = &s->writer;
+    int rc = SA_ESTORE;
+    sqlite3_stmt *st = stmt(c, ST_APPROVAL_DECIDE, err);
+    if (st) {
+        const char *args[] = {id, status, response, reviewer, changes, now};
+        for (int i = 0; i < 6; i++)
+            bind_text(st, i + 1, args[i]);
+        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_error(err, c->db, "approval decide");
+        bool changed = sqlite3_changes(c->db) > 0;
+        sqlite3_reset(st);
+        if (!rc && !changed) {
+            rc = SA_ENOTFOUND;
+            if ((st = stmt(c, ST_APPROVAL_GET, err))) {
+                bind_text(st, 1, id);
+                if (sqlite3_step(st) == SQLITE_ROW)
+                    rc = SA_ECONFLICT;
+                sqlite3_reset(st);
+            }
+            sa_err_set(err, rc,
+                       rc == SA_ECONFLICT ? "the approval was decided already"
+                                          : "no such approval");
+        }
+    }
+    writer_release(s);
+    return rc;
+}
+
+static int sqlite_outbox_add(struct sa_store *base, const struct sa_outbox_item *items, int n,
+                             int *added, struct sa_err *err)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    char now[SA_ISO8601_LEN];
+    sa_iso8601_now(now);
+    *added = 0;
+    writer_acquire(s);
+    struct conn *c = &s->writer;
+    int rc = run_simple(c, ST_BEGIN, err);
+    for (int i = 0; !rc && i < n; i++) {
+        sqlite3_stmt *st = stmt(c, ST_OUTBOX_ADD, err);
+        if (!st) {
+            rc = SA_ESTORE;
+            break;
+        }
+        const struct sa_outbox_item *it = &items[i];
+        const char *args[] = {it->id,      it->idempotency_key, it->kind,   it->thread_id,
+                              it->lead_id, it->to_email,        it->payload};
+        for (int a = 0; a < 7; a++)
+            bind_text(st, a + 1, args[a]);
+        sqlite3_bind_int64(st, 8, it->due_at);
+        bind_text(st, 9, now);
+        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_error(err, c->db, "outbox insert");
+        *added += !rc && sqlite3_changes(c->db) > 0;
+        sqlite3_reset(st);
+    }
+    if (!rc)
+        rc = run_simple(c, ST_COMMIT, err);
+    if (rc && !sqlite3_get_autocommit(c->db))
+        (void)run_simple(c, ST_ROLLBACK, NULL);
+    if (rc)
+        *added = 0;
+    writer_release(s);
+    return rc;
+}
+
+static int sqlite_outbox_list(struct sa_store *base, const char *status, const char *email,
+                              int limit, json_t **out, struct sa_err *err)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    *out = NULL;
+    struct conn *c = conn_get(s);
+    int rc = SA_ESTORE;
+    sqlite3_stmt *st = stmt(c, ST_OUTBOX_LIST, err);
+    if (st) {
+        bind_text(st, 1, status);
+        bind_text(st, 2, email);
+        sqlite3_bind_int(st, 3, limit);
+        rc = rows_array(c, st, "outbox list", out, err);
+    }
+    conn_put(s, c);
+    return rc;
+}
+
+static int sqlite_outbox_due(struct sa_store *base, long long now, int limit, json_t **out,
+                             struct sa_err *err)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    *out = NULL;
+    struct conn *c = conn_get(s);
+    int rc = SA_ESTORE;
+    sqlite3_stmt *st = stmt(c, ST_OUTBOX_DUE, err);
+    if (st) {
+        sqlite3_bind_int64(st, 1, now);
+        sqlite3_bind_int(st, 2, limit);
+        rc = rows_array(c, st, "outbox due", out, err);
+    }
+    conn_put(s, c);
+    return rc;
+}
+
+static int sqlite_outbox_mark(struct sa_store *base, const char *id, const char *status,
+                              const char *delivered_id, const char *error, long long retry_at,
+                              struct sa_err *err)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    char now[SA_ISO8601_LEN];
+    sa_iso8601_now(now);
+    writer_acquire(s);
+    struct conn *c = &s->writer;
+    int rc = SA_ESTORE;
+    sqlite3_stmt *st = stmt(c, ST_OUTBOX_MARK, err);
+    if (st) {
+        bind_text(st, 1, id);
+        bind_text(st, 2, status);
+        bind_text(st, 3, delivered_id);
+        bind_text(st, 4, error);
+        sqlite3_bind_int64(st, 5, retry_at);
+        bind_text(st, 6, now);
+        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_error(err, c->db, "outbox mark");
+        if (!rc && sqlite3_changes(c->db) == 0)
+            rc = sa_err_set(err, SA_ENOTFOUND, "no such outbox item");
+        sqlite3_reset(st);
+    }
+    writer_release(s);
+    return rc;
+}
+
+static int sqlite_outbox_cancel(struct sa_store *base, const char *thread_id, const char *kind,
+                                int *n, struct sa_err *err)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    char now[SA_ISO8601_LEN];
+    sa_iso8601_now(now);
+    *n = 0;
+    writer_acquire(s);
+    struct conn *c = &s->writer;
+    int rc = SA_ESTORE;
+    sqlite3_stmt *st = stmt(c, ST_OUTBOX_CANCEL, err);
+    if (st) {
+        bind_text(st, 1, thread_id);
+        bind_text(st, 2, kind);
+        bind_text(st, 3, now);
+        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_error(err, c->db, "outbox cancel");
+        *n = rc ? 0 : sqlite3_changes(c->db);
+        sqlite3_reset(st);
+    }
+    writer_release(s);
+    return rc;
+}
+
+static int sqlite_outbox_touches(struct sa_store *base, const char *email, long long since, long *n,
+                                 struct sa_err *err)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    *n = 0;
+    struct conn *c = conn_get(s);
+    int rc = SA_ESTORE;
+    sqlite3_stmt *st = stmt(c, ST_OUTBOX_TOUCHES, err);
+    if (st) {
+        bind_text(st, 1, email);
+        sqlite3_bind_int64(st, 2, since);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            *n = (long)sqlite3_column_int64(st, 0);
+            rc = 0;
+        } else {
+            rc = db_error(err, c->db, "outbox touches");
+        }
+        sqlite3_reset(st);
+    }
+    conn_put(s, c);
+    return rc;
+}
+
 const struct sa_store_ops sa_store_sqlite = {
     .scheme = "sqlite",
     .open = sqlite_open,
@@ -1087,6 +1420,16 @@ const struct sa_store_ops sa_store_sqlite = {
     .find_lead = sqlite_find_lead,
     .contact_dnc = sqlite_contact_dnc,
     .contact_get = sqlite_contact_get,
+    .approval_put = sqlite_approval_put,
+    .approval_get = sqlite_approval_get,
+    .approval_list = sqlite_approval_list,
+    .approval_decide = sqlite_approval_decide,
+    .outbox_add = sqlite_outbox_add,
+    .outbox_list = sqlite_outbox_list,
+    .outbox_due = sqlite_outbox_due,
+    .outbox_mark = sqlite_outbox_mark,
+    .outbox_cancel = sqlite_outbox_cancel,
+    .outbox_touches = sqlite_outbox_touches,
     .run_create = sqlite_run_create,
     .run_update = sqlite_run_update,
     .run_get = sqlite_run_get,

@@ -47,6 +47,12 @@ struct sa_lead_query {
     const char *search; /* NULL or a case-insensitive substring of company or contact */
 };
 
+/* One outbox item (all text borrowed). payload is JSON text. */
+struct sa_outbox_item {
+    const char *id, *idempotency_key, *kind, *thread_id, *lead_id, *to_email, *payload;
+    long long due_at; /* unix seconds */
+};
+
 /* The ops every backend implements. All are required unless marked optional. Each
  * returns 0 or a negative SA_* code with err set (message safe to show to a client
  * only for SA_ENOTFOUND / SA_ECONFLICT; others are logged and answered as 5xx). */
@@ -97,6 +103,42 @@ struct sa_store_ops {
                        const char *source, struct sa_err *err);
     /* {email, do_not_contact, reason, source, updated_at} or SA_ENOTFOUND. */
     int (*contact_get)(struct sa_store *s, const char *email, json_t **out, struct sa_err *err);
+    /* Approvals (the BDR workflow): one per interrupt of a thread. approval_put inserts
+     * it (status pending) unless (thread_id, interrupt_id) has one, and gives its id
+     * either way. approval_get/list answer {id, thread_id, interrupt_id, lead_id, status,
+     * request, response, reviewer, changes, created_at, decided_at}; list: newest first,
+     * status NULL for all. approval_decide records the answer only while pending:
+     * SA_ENOTFOUND, or SA_ECONFLICT when already decided. JSON arguments are text. */
+    int (*approval_put)(struct sa_store *s, const char *id, const char *thread_id,
+                        const char *interrupt_id, const char *lead_id, const char *request,
+                        char out_id[37], struct sa_err *err);
+    int (*approval_get)(struct sa_store *s, const char *id, json_t **out, struct sa_err *err);
+    int (*approval_list)(struct sa_store *s, const char *status, int limit, json_t **out,
+                         struct sa_err *err);
+    int (*approval_decide)(struct sa_store *s, const char *id, const char *status,
+                           const char *response, const char *reviewer, const char *changes,
+                           struct sa_err *err);
+    /* The outbox: outbox_add inserts the items in one transaction, skipping those whose
+     * idempotency key is stored already (*added: how many were new). outbox_list: newest
+     * first, filtered by status and/or e-mail (NULL: any). outbox_due: queued items due
+     * at or before now (unix seconds), oldest first. outbox_mark sets an item's status
+     * (sending, sent, failed, queued again for a retry) and counts an attempt for sent
+     * and failed. outbox_cancel cancels a thread's queued items of kind (e.g. the
+     * follow-ups once the contact replies). outbox_touches counts the e-mails to a
+     * contact queued or sent since a time (frequency caps). */
+    int (*outbox_add)(struct sa_store *s, const struct sa_outbox_item *items, int n, int *added,
+                      struct sa_err *err);
+    int (*outbox_list)(struct sa_store *s, const char *status, const char *email, int limit,
+                       json_t **out, struct sa_err *err);
+    int (*outbox_due)(struct sa_store *s, long long now, int limit, json_t **out,
+                      struct sa_err *err);
+    int (*outbox_mark)(struct sa_store *s, const char *id, const char *status,
+                       const char *delivered_id, const char *error, long long retry_at,
+                       struct sa_err *err);
+    int (*outbox_cancel)(struct sa_store *s, const char *thread_id, const char *kind, int *n,
+                         struct sa_err *err);
+    int (*outbox_touches)(struct sa_store *s, const char *email, long long since, long *n,
+                          struct sa_err *err);
     /* The cached enrichment for key if it has not expired (new reference), or
      * SA_ENOTFOUND. */
     int (*cache_get)(struct sa_store *s, const char *key, json_t **out, struct sa_err *err);
@@ -184,6 +226,59 @@ static inline int sa_store_run_get(struct sa_store *s, const char *id, json_t **
 static inline int sa_store_runs_unfinished(struct sa_store *s, json_t **out, struct sa_err *err)
 {
     return s->ops->runs_unfinished(s, out, err);
+}
+static inline int sa_store_approval_put(struct sa_store *s, const char *id, const char *thread_id,
+                                        const char *interrupt_id, const char *lead_id,
+                                        const char *request, char out_id[37], struct sa_err *err)
+{
+    return s->ops->approval_put(s, id, thread_id, interrupt_id, lead_id, request, out_id, err);
+}
+static inline int sa_store_approval_get(struct sa_store *s, const char *id, json_t **out,
+                                        struct sa_err *err)
+{
+    return s->ops->approval_get(s, id, out, err);
+}
+static inline int sa_store_approval_list(struct sa_store *s, const char *status, int limit,
+                                         json_t **out, struct sa_err *err)
+{
+    return s->ops->approval_list(s, status, limit, out, err);
+}
+static inline int sa_store_approval_decide(struct sa_store *s, const char *id, const char *status,
+                                           const char *response, const char *reviewer,
+                                           const char *changes, struct sa_err *err)
+{
+    return s->ops->approval_decide(s, id, status, response, reviewer, changes, err);
+}
+static inline int sa_store_outbox_add(struct sa_store *s, const struct sa_outbox_item *items, int n,
+                                      int *added, struct sa_err *err)
+{
+    return s->ops->outbox_add(s, items, n, added, err);
+}
+static inline int sa_store_outbox_list(struct sa_store *s, const char *status, const char *email,
+                                       int limit, json_t **out, struct sa_err *err)
+{
+    return s->ops->outbox_list(s, status, email, limit, out, err);
+}
+static inline int sa_store_outbox_due(struct sa_store *s, long long now, int limit, json_t **out,
+                                      struct sa_err *err)
+{
+    return s->ops->outbox_due(s, now, limit, out, err);
+}
+static inline int sa_store_outbox_mark(struct sa_store *s, const char *id, const char *status,
+                                       const char *delivered_id, const char *error,
+                                       long long retry_at, struct sa_err *err)
+{
+    return s->ops->outbox_mark(s, id, status, delivered_id, error, retry_at, err);
+}
+static inline int sa_store_outbox_cancel(struct sa_store *s, const char *thread_id,
+                                         const char *kind, int *n, struct sa_err *err)
+{
+    return s->ops->outbox_cancel(s, thread_id, kind, n, err);
+}
+static inline int sa_store_outbox_touches(struct sa_store *s, const char *email, long long since,
+                                          long *n, struct sa_err *err)
+{
+    return s->ops->outbox_touches(s, email, since, n, err);
 }
 static inline int sa_store_contact_dnc(struct sa_store *s, const char *email, const char *reason,
                                        const char *source, struct sa_err *err)

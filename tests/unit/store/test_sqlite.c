@@ -225,6 +225,95 @@ static void test_bad_url(void **state)
     sa_store_close(s);
 }
 
+/* Pins approvals and the outbox: one approval per (thread, interrupt), decided once;
+ * outbox items added twice under the same key are stored once; due, mark, cancel and
+ * the frequency count. */
+static void test_approvals_and_outbox(void **state)
+{
+    (void)state;
+    struct sa_store *s = NULL;
+    struct sa_err err = {0};
+    assert_int_equal(sa_store_open("sqlite::memory:", 2, &s, &err), 0);
+    assert_int_equal(sa_store_migrate(s, &err), 0);
+    char id1[37], id2[37];
+    assert_int_equal(sa_store_approval_put(s, "019a0000-0000-7000-8000-00000000000a", "t1", "i1",
+                                           NULL, "{\"action_request\":{}}", id1, &err),
+                     0);
+    assert_string_equal(id1, "019a0000-0000-7000-8000-00000000000a");
+    /* a replay of the same interrupt (a resumed run) gets the same approval */
+    assert_int_equal(sa_store_approval_put(s, "019a0000-0000-7000-8000-00000000000b", "t1", "i1",
+                                           NULL, "{}", id2, &err),
+                     0);
+    assert_string_equal(id2, id1);
+    json_t *list = NULL;
+    assert_int_equal(sa_store_approval_list(s, "pending", 10, &list, &err), 0);
+    assert_int_equal(json_array_size(list), 1);
+    assert_true(json_is_object(json_object_get(json_array_get(list, 0), "request")));
+    json_decref(list);
+    assert_int_equal(
+        sa_store_approval_decide(s, id1, "accepted", "{\"type\":\"accept\"}", "kim", NULL, &err),
+        0);
+    assert_int_equal(sa_store_approval_decide(s, id1, "ignored", "{}", "lee", NULL, &err),
+                     SA_ECONFLICT);
+    assert_int_equal(sa_store_approval_decide(s, "nope", "ignored", "{}", "lee", NULL, &err),
+                     SA_ENOTFOUND);
+    json_t *a = NULL;
+    assert_int_equal(sa_store_approval_get(s, id1, &a, &err), 0);
+    assert_string_equal(json_string_value(json_object_get(a, "status")), "accepted");
+    assert_string_equal(json_string_value(json_object_get(a, "reviewer")), "kim");
+    json_decref(a);
+
+    struct sa_outbox_item items[] = {
+        {"019a0000-0000-7000-8000-000000000101", "t1:email", "email", "t1", NULL,
+         "Dana@Example.com", "{\"subject\":\"hi\"}", 1000},
+        {"019a0000-0000-7000-8000-000000000102", "t1:followup:3", "followup", "t1", NULL,
+         "dana@example.com", "{\"subject\":\"re\"}", 5000},
+    };
+    int added = 0;
+    assert_int_equal(sa_store_outbox_add(s, items, 2, &added, &err), 0);
+    assert_int_equal(added, 2);
+    /* the same keys again (a resumed run, a repeated approval): nothing new */
+    items[0].id = "019a0000-0000-7000-8000-000000000103";
+    assert_int_equal(sa_store_outbox_add(s, items, 2, &added, &err), 0);
+    assert_int_equal(added, 0);
+    long n = 0;
+    assert_int_equal(sa_store_outbox_touches(s, "dana@example.com", 0, &n, &err), 0);
+    assert_int_equal(n, 2);
+    json_t *due = NULL;
+    assert_int_equal(sa_store_outbox_due(s, 2000, 10, &due, &err), 0);
+    assert_int_equal(json_array_size(due), 1);
+    const char *due_id = json_string_value(json_object_get(json_array_get(due, 0), "id"));
+    assert_string_equal(due_id, "019a0000-0000-7000-8000-000000000101");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(json_array_get(due, 0), "payload"), "subject")),
+                        "hi");
+    assert_int_equal(sa_store_outbox_mark(s, due_id, "sent", "123.M1P1Q1.host", NULL, 0, &err), 0);
+    json_decref(due);
+    assert_int_equal(sa_store_outbox_due(s, 2000, 10, &due, &err), 0);
+    assert_int_equal(json_array_size(due), 0);
+    json_decref(due);
+    int cancelled = 0;
+    assert_int_equal(sa_store_outbox_cancel(s, "t1", "followup", &cancelled, &err), 0);
+    assert_int_equal(cancelled, 1);
+    assert_int_equal(sa_store_outbox_list(s, NULL, "DANA@example.com", 10, &list, &err), 0);
+    assert_int_equal(json_array_size(list), 2);
+    size_t i;
+    json_t *it;
+    json_array_foreach(list, i, it)
+    {
+        const char *st = json_string_value(json_object_get(it, "status"));
+        const char *kind = json_string_value(json_object_get(it, "kind"));
+        assert_string_equal(st, strcmp(kind, "email") == 0 ? "sent" : "cancelled");
+        if (strcmp(kind, "email") == 0)
+            assert_int_equal(json_integer_value(json_object_get(it, "attempts")), 1);
+    }
+    json_decref(list);
+    assert_int_equal(sa_store_outbox_touches(s, "dana@example.com", 0, &n, &err), 0);
+    assert_int_equal(n, 1); /* a cancelled follow-up is not a touch */
+    assert_int_equal(sa_store_outbox_mark(s, "nope", "sent", NULL, NULL, 0, &err), SA_ENOTFOUND);
+    sa_store_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -234,6 +323,7 @@ int main(void)
         cmocka_unit_test(test_list_filters),
         cmocka_unit_test(test_health_fails_without_schema),
         cmocka_unit_test(test_bad_url),
+        cmocka_unit_test(test_approvals_and_outbox),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
