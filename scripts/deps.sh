@@ -8,6 +8,7 @@ set -euo pipefail
 PKGS=(
   build-essential cmake pkg-config
   libmicrohttpd-dev libjansson-dev libsqlite3-dev libzstd-dev libcsv-dev
+  libical-dev tzdata
   libcmocka-dev libcurl4-openssl-dev curl
   wrk sqlite3
 )

@@ -32,6 +32,10 @@ struct sa_app {
     struct sa_runs *runs;            /* background runs; set by main.c when serving, else NULL */
     struct sa_intent_model *intents; /* NULL when data/intents/en.tsv is absent */
     struct sa_conversation *conversation; /* NULL with no intents */
+    /* Set by the delivery worker: wakes it when new outbox items are queued (NULL: no
+     * worker runs, e.g. in the CLI). */
+    void (*outbox_kick)(void *arg);
+    void *outbox_kick_arg;
     /* metric family ids */
     int m_agent_seconds, m_agent_success, m_agent_errors, m_http_requests, m_http_seconds,
         m_breaker;
@@ -84,6 +88,20 @@ void sa_invoke_res_clear(struct sa_invoke_res *res);
 /* One conversation turn (input: {message, contact?, company_name?}, validated) on
  * thread_id (NULL: a new thread). Measures and records it like an agent invocation.
  * res->output and res->thread_id are set; no lead is written. */
+/* Records a graph's interrupts (GRAPH_INTERRUPTED's [{id, value, node}]) as pending
+ * approvals, once per (thread, interrupt); *approvals (new reference) gets
+ * [{approval_id, node, request, link}]. */
+int sa_app_record_interrupts(struct sa_app *app, const char *thread_id, const char *lead_id,
+                             const json_t *interrupts, json_t **approvals, struct sa_err *err);
+/* Answers approval id with an Agent Inbox HumanResponse (borrowed) by reviewer (may be
+ * NULL), then continues its run. SA_EINVAL with detail filled for a bad response,
+ * SA_ENOTFOUND, SA_ECONFLICT when it was answered differently before; the same answer
+ * twice is harmless. *out (new reference): {approval, duplicate, run}. */
+int sa_app_decide(struct sa_app *app, const char *id, const json_t *response, const char *reviewer,
+                  json_t *detail, json_t **out, struct sa_err *err);
+/* At start-up: continues the runs whose approval was answered but which a stopped
+ * server did not resume. */
+int sa_app_resume_decided(struct sa_app *app, int *resumed, struct sa_err *err);
 int sa_app_converse(struct sa_app *app, const char *thread_id, const json_t *input,
                     struct sa_invoke_res *res, struct sa_err *err) SA_WUR;
 

@@ -133,6 +133,11 @@ static int cmd_serve(struct sa_config *cfg)
         sa_app_close(app);
         return fail(&err);
     }
+    int resumed = 0;
+    if (sa_app_resume_decided(app, &resumed, &err))
+        sa_log(SA_LOG_ERROR, "approved runs not resumed", json_pack("{s:s}", "error", err.msg));
+    else if (resumed)
+        sa_log(SA_LOG_INFO, "approved runs resumed", json_pack("{s:i}", "runs", resumed));
     struct sa_http_server *srv;
     if (sa_http_start(app, cfg->host, cfg->port, cfg->threads, &srv, &err)) {
         sa_runs_stop(app->runs);

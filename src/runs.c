@@ -141,7 +141,12 @@ static void execute(struct sa_runs *r, struct run_job *j)
     } else {
         sa_err_set(&err, rc, "the stored input is not a valid lead");
     }
-    const char *status = rc == 0 ? "done" : rc == SA_ECANCELED ? "cancelled" : "failed";
+    /* a pipeline that stopped at the BDR approval waits for a human (GET /api/approvals) */
+    bool waiting = rc == 0 && strcmp(json_string_value(json_object_get(res.output, "status")) ?: "",
+                                     "interrupted") == 0;
+    const char *status = rc == 0              ? (waiting ? "awaiting_approval" : "done")
+                         : rc == SA_ECANCELED ? "cancelled"
+                                              : "failed";
     char *out = rc == 0 ? json_dumps(res.output, JSON_COMPACT) : NULL;
     struct sa_err uerr = {0};
     if (sa_store_run_update(app->store, j->id, status, out, rc ? err.msg : NULL, &uerr))

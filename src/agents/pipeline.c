@@ -4,6 +4,7 @@
  * entry in "errors" and the pipeline goes on. */
 #include "agents/pipeline.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -20,7 +21,8 @@ struct step {
 
 struct sa_pipeline {
     struct graph *g;
-    struct step steps[4];
+    struct step steps[5];
+    bool with_bdr; /* the bdr nodes and channels are in the graph */
 };
 
 static json_t *or_null(json_t *v)
@@ -150,6 +152,7 @@ int sa_pipeline_new(struct sa_agents *agents, const struct sa_model *model,
     p->steps[1] = (struct step){agents, SA_AGENT_ENRICHMENT, "enrichment_data"};
     p->steps[2] = (struct step){agents, SA_AGENT_GROWTH, "growth_insights"};
     p->steps[3] = (struct step){agents, SA_AGENT_MARKETING, "marketing_plan"};
+    p->steps[4] = (struct step){agents, SA_AGENT_BDR, "bdr_actions"};
     struct graph_builder *b = graph_builder_new();
     const char *last_value[] = {"lead_data", "qualification_score", "enrichment_data",
                                 "growth_insights", "marketing_plan"};
@@ -159,8 +162,11 @@ int sa_pipeline_new(struct sa_agents *agents, const struct sa_model *model,
     graph_add_channel(b, "conversation_history", GRAPH_APPEND, NULL, NULL, NULL);
     graph_add_channel(b, "errors", GRAPH_CUSTOM, NULL, errors_reducer, NULL);
     graph_add_channel(b, "current_agent", GRAPH_CUSTOM, NULL, last_write, NULL);
-    const char *names[] = {"qualification", "enrichment", "growth", "marketing"};
-    for (int i = 0; i < 4; i++) {
+    const char *names[] = {"qualification", "enrichment", "growth", "marketing", "bdr"};
+    /* bdr joins when it can run (it needs the store): it adds bdr, bdr_approval and
+     * bdr_send */
+    bool with_bdr = p->with_bdr = sa_agents_implemented(agents, SA_AGENT_BDR);
+    for (int i = 0; i < (with_bdr ? 5 : 4); i++) {
         /* each agent puts itself in the graph (build_graph), by default as one node */
         struct sa_agent *a = sa_agents_get(agents, p->steps[i].type);
         int (*build)(struct sa_agent *, struct graph_builder *, const char *, const char *,
@@ -179,7 +185,12 @@ int sa_pipeline_new(struct sa_agents *agents, const struct sa_model *model,
     json_decref(pm);
     const char *both[] = {"enrichment", "growth"};
     graph_add_join(b, both, 2, "marketing");
-    graph_add_edge(b, "marketing", GRAPH_END);
+    if (with_bdr) {
+        graph_add_edge(b, "marketing", "bdr");
+        graph_add_edge(b, "bdr_send", GRAPH_END);
+    } else {
+        graph_add_edge(b, "marketing", GRAPH_END);
+    }
     graph_add_edge(b, "nurture", GRAPH_END);
     struct graph_compile_opts o = {.saver = saver};
     int rc = graph_compile(b, &o, &p->g, err);
@@ -209,6 +220,10 @@ int sa_pipeline_run(struct sa_pipeline *p, const json_t *lead, const char *threa
     json_t *input =
         json_pack("{s:O, s:n, s:n, s:n, s:n, s:n}", "lead_data", lead, "qualification_score",
                   "enrichment_data", "growth_insights", "marketing_plan", "errors");
+    if (p->with_bdr) {
+        json_object_set_new(input, "bdr_draft", json_null());
+        json_object_set_new(input, "bdr_decision", json_null());
+    }
     struct graph_run_opts o = {.thread_id = thread_id,
                                .stream_modes = stream_modes,
                                .on_event = on_event,
@@ -232,6 +247,13 @@ int sa_pipeline_continue(struct sa_pipeline *p, const char *thread_id, unsigned 
     if (rc == SA_EINVAL && strstr(err->msg, "no checkpoint"))
         rc = sa_err_set(err, SA_ENOTFOUND, "thread %s has no checkpoint", thread_id);
     return rc;
+}
+
+int sa_pipeline_resume(struct sa_pipeline *p, const char *thread_id, const json_t *resume,
+                       struct graph_result *res, struct sa_err *err)
+{
+    struct graph_run_opts o = {.thread_id = thread_id, .resume = resume};
+    return graph_invoke(p->g, NULL, &o, res, err);
 }
 
 const struct graph *sa_pipeline_graph(const struct sa_pipeline *p)

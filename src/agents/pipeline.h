@@ -34,6 +34,10 @@ int sa_pipeline_continue(struct sa_pipeline *p, const char *thread_id, unsigned 
                          struct graph_result *res, struct sa_err *err) SA_WUR;
 
 /* The compiled graph (for the thread API). */
+/* Resumes the thread's pending interrupt with resume (borrowed): a value, or
+ * {interrupt_id: value}. */
+int sa_pipeline_resume(struct sa_pipeline *p, const char *thread_id, const json_t *resume,
+                       struct graph_result *res, struct sa_err *err) SA_WUR;
 const struct graph *sa_pipeline_graph(const struct sa_pipeline *p);
 
 #endif

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agents/bdr.h"
 #include "agents/conversation.h"
 #include "base/clock.h"
 
@@ -87,6 +88,10 @@ int sa_agents_new(const struct sa_agent_deps *deps, struct sa_agents **out, stru
     if (deps->templates) {
         r->agents[SA_AGENT_MARKETING] = sa_marketing_new(deps);
         oom |= !r->agents[SA_AGENT_MARKETING];
+    }
+    if (deps->store && deps->templates) {
+        r->agents[SA_AGENT_BDR] = sa_bdr_new(deps);
+        oom |= !r->agents[SA_AGENT_BDR];
     }
     if (deps->conversation) {
         r->agents[SA_AGENT_CONVERSATION] = sa_conversation_agent_new();

@@ -254,7 +254,7 @@ static void test_health_root_cli(void **state)
     out[n] = '\0';
     fclose(f);
     free(out_path);
-    assert_non_null(strstr(out, "\"current_agent\": \"marketing\""));
+    assert_non_null(strstr(out, "\"current_agent\": \"bdr\"")); /* waits for approval */
     assert_int_equal(run_status(SA_BINARY " pipeline /nonexistent.json >/dev/null 2>&1"), 1);
 }
 
@@ -593,15 +593,6 @@ static void test_bad_input(void **state)
         free(b);
     }
 
-    /* agents that do not exist yet: 501, never 500 */
-    static const char *const unbuilt[] = {"bdr"};
-    for (size_t i = 0; i < sizeof unbuilt / sizeof unbuilt[0]; i++) {
-        body = strf("{\"agent_type\":\"%s\",\"input\":%s}", unbuilt[i], weak_input);
-        bad_invoke(unbuilt[i], json, body, strlen(body), 501, "[\"body\",\"agent_type\"]",
-                   "not_implemented");
-        free(body);
-    }
-
     /* Was a bug (fixed) (crash): an unknown agent_type longer than 60 bytes whose 60th byte falls
      * inside a UTF-8 character (here "a" + 40 x "é"). The enum message quotes it with
      * %.60s, the cut makes the message invalid UTF-8, jansson refuses to pack it, so
@@ -733,14 +724,14 @@ static void test_agents_status_reset(void **state)
         if (t && strcmp(t, "qualification") == 0)
             qual = a;
         if (t && strcmp(t, "bdr") == 0)
-            growth = a; /* an agent not built yet */
+            growth = a;
+        /* all six are built: none is not_implemented with the shipped data */
+        assert_string_not_equal(jstr(a, "state"), "not_implemented");
     }
     assert_non_null(qual);
     assert_true(json_integer_value(json_object_get(qual, "invocations")) > 0);
     assert_string_equal(jstr(qual, "state"), "active");
     assert_non_null(growth);
-    assert_string_equal(jstr(growth, "state"), "not_implemented");
-    assert_true(json_integer_value(json_object_get(growth, "invocations")) >= 1); /* the 501 */
     resp_free(&r);
 
     j = http_json("POST", "/api/agents/qualification/reset", NULL, &r);
@@ -774,7 +765,6 @@ static void test_metrics(void **state)
         "# TYPE agent_processing_seconds histogram",
         "agent_processing_seconds_bucket{agent_type=\"qualification\",le=\"0.0001\"}",
         "agent_success_total{agent_type=\"qualification\"}",
-        "agent_errors_total{agent_type=\"bdr\",error_code=\"not_implemented\"}",
         "http_requests_total{method=\"POST\",route=\"/api/langgraph/invoke\",status=\"200\"}",
         "http_request_duration_seconds_bucket",
     };
@@ -1132,12 +1122,16 @@ static void test_pipeline(void **state)
     struct resp r;
     json_t *j = run_agent("pipeline", strong_known, &r);
     assert_string_equal(jstr(j, "agent_type"), "pipeline");
-    assert_string_equal(jstr(j, "output.status"), "done");
+    /* it stops at the BDR workflow's approval, with the draft and one pending approval */
+    assert_string_equal(jstr(j, "output.status"), "interrupted");
     assert_string_equal(jstr(j, "output.state.qualification_score.tier"), "A");
     assert_non_null(jget(j, "output.state.enrichment_data.company"));
     assert_non_null(jget(j, "output.state.growth_insights.growth_score"));
     assert_non_null(jget(j, "output.state.marketing_plan.channels"));
-    assert_string_equal(jstr(j, "output.state.current_agent"), "marketing");
+    assert_string_equal(jstr(j, "output.state.current_agent"), "bdr");
+    assert_int_equal(json_array_size(jget(j, "output.approvals")), 1);
+    assert_string_equal(jstr(j, "output.approvals.0.request.action_request.action"),
+                        "send_outreach");
     char *lead_path = strf("/api/leads/%s", jstr(j, "lead_id"));
     char *state_path = strf("/api/threads/%s/state", jstr(j, "thread_id"));
     char *hist_path = strf("/api/threads/%s/history", jstr(j, "thread_id"));
@@ -1147,11 +1141,12 @@ static void test_pipeline(void **state)
     json_t *st = http_json("GET", state_path, NULL, &r);
     assert_int_equal(r.status, 200);
     assert_string_equal(jstr(st, "values.qualification_score.tier"), "A");
-    assert_int_equal(json_array_size(jget(st, "next")), 0);
+    assert_string_equal(jstr(st, "next.0"), "bdr_approval");
     resp_free(&r);
     json_t *h = http_json("GET", hist_path, NULL, &r);
     assert_int_equal(r.status, 200);
-    assert_int_equal(json_array_size(jget(h, "history")), 4); /* input, qual, enrich+growth, mkt */
+    /* input, qual, enrich+growth, mkt, bdr (the draft) */
+    assert_int_equal(json_array_size(jget(h, "history")), 5);
     resp_free(&r);
     http("GET", seed_state, NULL, NULL, 0, &r);
     assert_int_equal(r.status, 200);
@@ -1331,7 +1326,7 @@ static void test_runs(void **state)
     snprintf(id, sizeof id, "%s", jstr(j, "run_id"));
     resp_free(&r);
     j = wait_run(id, &r);
-    assert_string_equal(jstr(j, "status"), "done");
+    assert_string_equal(jstr(j, "status"), "awaiting_approval"); /* the BDR approval */
     assert_string_equal(jstr(j, "output.state.qualification_score.tier"), "A");
     assert_non_null(jget(j, "output.state.marketing_plan"));
     resp_free(&r);
@@ -1408,7 +1403,7 @@ static void test_runs_resume_after_restart(void **state)
     harness_use(&runs_srv);
     struct resp r;
     json_t *j = wait_run(run_id, &r);
-    assert_string_equal(jstr(j, "status"), "done");
+    assert_string_equal(jstr(j, "status"), "awaiting_approval");
     assert_string_equal(jstr(j, "output.state.qualification_score.tier"), "A");
     resp_free(&r);
     j = http_json("GET", "/api/leads/0b7e9a52-7c1f-4d3e-9a6b-3f2c1d0e9f8c", NULL, &r);
@@ -1488,14 +1483,14 @@ static void test_runs_kill_mid_run(void **state)
     assert_int_equal(server_start(&runs_srv, false), 0);
     harness_use(&runs_srv);
     j = wait_run(id, &r);
-    assert_string_equal(jstr(j, "status"), "done");
-    assert_string_equal(jstr(j, "output.state.current_agent"), "marketing");
+    assert_string_equal(jstr(j, "status"), "awaiting_approval");
+    assert_string_equal(jstr(j, "output.state.current_agent"), "bdr");
     resp_free(&r);
     /* the checkpoint written before the kill is still in the history, with only the
      * remaining steps after it: input, qualification, enrichment+growth, marketing */
     j = http_json("GET", "/api/threads/killed-run/history", NULL, &r);
     json_t *h = jget(j, "history");
-    assert_int_equal(json_array_size(h), 4);
+    assert_int_equal(json_array_size(h), 5);
     bool kept = false;
     size_t i;
     json_t *c;

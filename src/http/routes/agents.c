@@ -306,7 +306,8 @@ static void invoke(struct sa_req *r, bool force_stream)
                                 .lead = &lead,
                                 .lead_id = env.lead_id,
                                 .thread_id = env.thread_id};
-    if (env.type == SA_AGENT_PIPELINE && env.stream) {
+    bool graph = env.type == SA_AGENT_PIPELINE || env.type == SA_AGENT_BDR;
+    if (graph && env.stream) {
         req.stream_modes =
             (env.modes[0] ? GRAPH_STREAM_VALUES : 0) | (env.modes[1] ? GRAPH_STREAM_UPDATES : 0) |
             (env.modes[2] ? GRAPH_STREAM_CUSTOM : 0) | (env.modes[4] ? GRAPH_STREAM_DEBUG : 0);
@@ -339,7 +340,7 @@ static void invoke(struct sa_req *r, bool force_stream)
         json_incref(res.output), "metadata", "latency_ms", latency, "processing_time_ms",
         res.processing_ms, "engine", "rules", "timestamp", now);
     sa_invoke_res_clear(&res);
-    if (env.stream && req.type == SA_AGENT_PIPELINE) {
+    if (env.stream && graph) {
         reply_graph_stream(r, resp, &events);
         json_decref(resp);
     } else if (env.stream) {

@@ -1,0 +1,423 @@
+/* The BDR workflow (see bdr.h). */
+#include "agents/bdr.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "agents/agent.h"
+#include "base/clock.h"
+#include "base/detail.h"
+#include "base/uuid.h"
+#include "graph/graph.h"
+#include "store/store.h"
+
+struct bdr {
+    struct sa_agent base; /* first: the registry sees a struct sa_agent */
+    struct sa_store *store;
+    struct sa_bdr_config cfg;
+};
+
+void sa_bdr_config_from_env(struct sa_bdr_config *c)
+{
+    const char *v;
+    c->sender_name = (v = getenv("SENDER_NAME")) && *v ? v : "Alex Morgan";
+    c->sender_email = (v = getenv("SENDER_EMAIL")) && *v ? v : "alex@sales-agent.local";
+    long cap = (v = getenv("BDR_MAX_TOUCHES_PER_WEEK")) && *v ? strtol(v, NULL, 10) : 2;
+    c->max_touches_per_week = cap >= 0 && cap <= 1000 ? (int)cap : 2;
+}
+
+static json_t *action(const char *what, json_t *extra)
+{
+    char now[SA_ISO8601_LEN];
+    sa_iso8601_now(now);
+    json_t *a = json_pack("{s:s, s:s}", "action", what, "at", now);
+    if (extra)
+        json_object_update(a, extra);
+    json_decref(extra);
+    return a;
+}
+
+/* Nothing to send: the reason goes to the decision and the action log. */
+static int skip(json_t **update, const char *reason, const char *detail)
+{
+    *update = json_pack("{s:n, s:{s:s, s:s, s:s?}, s:[o], s:s}", "bdr_draft", "bdr_decision",
+                        "status", "skipped", "reason", reason, "detail", detail, "bdr_actions",
+                        action("skipped", json_pack("{s:s}", "reason", reason)), "current_agent",
+                        "bdr");
+    return 0;
+}
+
+/* The contact's consent and recent touches: "do_not_contact", "frequency_cap" or NULL. */
+static const char *blocked(struct bdr *b, const char *email, struct sa_err *err, int *rc)
+{
+    *rc = 0;
+    json_t *c = NULL;
+    int r = sa_store_contact_get(b->store, email, &c, err);
+    if (r && r != SA_ENOTFOUND) {
+        *rc = r;
+        return NULL;
+    }
+    bool dnc = json_is_true(json_object_get(c, "do_not_contact"));
+    json_decref(c);
+    if (dnc)
+        return "do_not_contact";
+    if (b->cfg.max_touches_per_week > 0) {
+        long n = 0;
+        if ((*rc = sa_store_outbox_touches(b->store, email, (long long)time(NULL) - 7 * 86400, &n,
+                                           err)))
+            return NULL;
+        if (n >= b->cfg.max_touches_per_week)
+            return "frequency_cap";
+    }
+    return NULL;
+}
+
+static json_t *ready_message(const json_t *content, const char *tmpl)
+{
+    json_t *m = json_object_get(content, tmpl);
+    return json_is_true(json_object_get(m, "ready")) ? m : NULL;
+}
+
+static int draft_node(const json_t *state, json_t **update, struct graph_ctx *ctx, void *arg)
+{
+    struct bdr *b = arg;
+    const json_t *lead = json_object_get(state, "lead_data");
+    const json_t *plan = json_object_get(state, "marketing_plan");
+    const json_t *ci = json_object_get(lead, "contact_info");
+    const char *email = json_string_value(json_object_get(ci, "email"));
+    if (!json_is_object(plan) || json_is_true(json_object_get(plan, "nurture")))
+        return skip(update, "nurture", "tier D leads get no outreach from a rep");
+    if (!email || !*email)
+        return skip(update, "no_contact_email", "the lead has no contact e-mail");
+    struct sa_err err = {0};
+    int rc;
+    const char *why = blocked(b, email, &err, &rc);
+    if (rc)
+        return graph_ctx_fail(ctx, SA_ESTORE, "bdr: %s", err.msg);
+    if (why)
+        return skip(update, why,
+                    strcmp(why, "do_not_contact") == 0
+                        ? "the contact asked not to be contacted"
+                        : "the contact reached the weekly touch limit (BDR_MAX_TOUCHES_PER_WEEK)");
+    const json_t *content = json_object_get(plan, "content");
+    json_t *first = NULL, *followups = json_array();
+    size_t i;
+    json_t *t;
+    json_array_foreach(json_object_get(plan, "channels"), i, t)
+    {
+        if (strcmp(json_string_value(json_object_get(t, "channel")) ?: "", "email") != 0)
+            continue;
+        const char *tmpl = json_string_value(json_object_get(t, "template"));
+        json_t *m = tmpl ? ready_message(content, tmpl) : NULL;
+        json_int_t day = json_integer_value(json_object_get(t, "day"));
+        if (!m)
+            continue;
+        if (!first && day == 0)
+            first = m;
+        else if (day > 0)
+            json_array_append_new(followups,
+                                  json_pack("{s:I, s:s, s:O, s:O}", "day", day, "template", tmpl,
+                                            "subject", json_object_get(m, "subject"), "body",
+                                            json_object_get(m, "body")));
+    }
+    if (!first) {
+        json_decref(followups);
+        return skip(update, "no_ready_email", "the marketing plan has no ready first e-mail");
+    }
+    char id[SA_UUID_LEN];
+    sa_uuid_v7(id);
+    json_t *draft = json_pack(
+        "{s:s, s:s, s:O, s:{s:s, s:s}, s:O, s:O, s:o}", "id", id, "to", email, "to_name",
+        json_object_get(ci, "name") ? json_object_get(ci, "name") : json_null(), "from", "name",
+        b->cfg.sender_name, "email", b->cfg.sender_email, "subject",
+        json_object_get(first, "subject"), "body", json_object_get(first, "body"), "followups",
+        followups);
+    *update = json_pack("{s:o, s:n, s:[o], s:s}", "bdr_draft", draft, "bdr_decision",
+                        "bdr_actions", action("drafted", json_pack("{s:s}", "draft_id", id)),
+                        "current_agent", "bdr");
+    return 0;
+}
+
+/* The HumanInterrupt for a draft (Agent Inbox's schema). */
+static json_t *human_interrupt(const json_t *draft, const json_t *lead)
+{
+    const char *company = json_string_value(json_object_get(lead, "company_name"));
+    const char *name = json_string_value(json_object_get(draft, "to_name"));
+    char desc[512];
+    snprintf(desc, sizeof desc,
+             "Approve the first e-mail to %s at %s and its %zu follow-ups. Accept to send it "
+             "as drafted, edit the subject or body, respond with a note (nothing is sent), or "
+             "ignore it.",
+             name ? name : "the contact", company ? company : "the company",
+             json_array_size(json_object_get(draft, "followups")));
+    return json_pack(
+        "{s:{s:s, s:{s:O, s:O, s:O, s:O}}, s:{s:b, s:b, s:b, s:b}, s:s}", "action_request",
+        "action", "send_outreach", "args", "to", json_object_get(draft, "to"), "subject",
+        json_object_get(draft, "subject"), "body", json_object_get(draft, "body"), "followups",
+        json_object_get(draft, "followups"), "config", "allow_accept", 1, "allow_edit", 1,
+        "allow_respond", 1, "allow_ignore", 1, "description", desc);
+}
+
+static int approval_node(const json_t *state, json_t **update, struct graph_ctx *ctx, void *arg)
+{
+    (void)arg;
+    const json_t *draft = json_object_get(state, "bdr_draft");
+    if (!json_is_object(draft)) { /* skipped: nothing to approve */
+        *update = json_pack("{s:s}", "current_agent", "bdr");
+        return 0;
+    }
+    json_t *req = human_interrupt(draft, json_object_get(state, "lead_data"));
+    json_t *reqs = json_pack("[o]", req);
+    const json_t *resp = graph_interrupt(ctx, reqs);
+    json_decref(reqs);
+    if (!resp)
+        return SA_EINTERRUPT;
+    if (json_is_array(resp)) /* Agent Inbox answers a list of requests with a list */
+        resp = json_array_get(resp, 0);
+    const char *type = json_string_value(json_object_get(resp, "type"));
+    if (!type)
+        return graph_ctx_fail(ctx, SA_EINVAL, "bdr: the approval has no type");
+    json_t *final = json_deep_copy(draft);
+    const char *status = "approved";
+    json_t *note = NULL;
+    if (strcmp(type, "edit") == 0) {
+        const json_t *edited = json_object_get(json_object_get(resp, "args"), "args");
+        const char *fields[] = {"subject", "body"};
+        for (size_t i = 0; i < 2; i++)
+            if (json_is_string(json_object_get(edited, fields[i])))
+                json_object_set(final, fields[i], json_object_get(edited, fields[i]));
+    } else if (strcmp(type, "respond") == 0) {
+        status = "returned";
+        note = json_incref(json_object_get(resp, "args"));
+    } else if (strcmp(type, "ignore") == 0) {
+        status = "ignored";
+    }
+    const json_t *reviewer = json_object_get(resp, "reviewer");
+    *update = json_pack(
+        "{s:o, s:{s:s, s:s, s:O?, s:o?}, s:[o], s:s}", "bdr_draft", final, "bdr_decision",
+        "status", status, "type", type, "reviewer", reviewer, "note", note, "bdr_actions",
+        action("approval", json_pack("{s:s, s:O?}", "type", type, "reviewer", reviewer)),
+        "current_agent", "bdr");
+    return 0;
+}
+
+static int send_node(const json_t *state, json_t **update, struct graph_ctx *ctx, void *arg)
+{
+    struct bdr *b = arg;
+    const json_t *decision = json_object_get(state, "bdr_decision");
+    const json_t *draft = json_object_get(state, "bdr_draft");
+    if (strcmp(json_string_value(json_object_get(decision, "status")) ?: "", "approved") != 0 ||
+        !json_is_object(draft)) {
+        *update = json_pack("{s:s}", "current_agent", "bdr");
+        return 0;
+    }
+    const char *to = json_string_value(json_object_get(draft, "to"));
+    const char *draft_id = json_string_value(json_object_get(draft, "id"));
+    struct sa_err err = {0};
+    int rc = 0;
+    /* consent can change while a draft waits for its approval */
+    json_t *c = NULL;
+    rc = sa_store_contact_get(b->store, to, &c, &err);
+    if (rc && rc != SA_ENOTFOUND)
+        return graph_ctx_fail(ctx, SA_ESTORE, "bdr: %s", err.msg);
+    bool dnc = json_is_true(json_object_get(c, "do_not_contact"));
+    json_decref(c);
+    rc = 0;
+    if (dnc)
+        return skip(update, "do_not_contact", "the contact opted out before the approval");
+    const json_t *followups = json_object_get(draft, "followups");
+    size_t n = 1 + json_array_size(followups);
+    struct sa_outbox_item *items = calloc(n, sizeof *items);
+    char(*ids)[SA_UUID_LEN] = calloc(n, sizeof *ids);
+    char(*keys)[96] = calloc(n, sizeof *keys);
+    json_t *payloads = json_array();
+    long long now = (long long)time(NULL);
+    for (size_t i = 0; items && ids && keys && i < n; i++) {
+        const json_t *m = i == 0 ? draft : json_array_get(followups, i - 1);
+        json_int_t day = i == 0 ? 0 : json_integer_value(json_object_get(m, "day"));
+        sa_uuid_v7(ids[i]);
+        if (i == 0)
+            snprintf(keys[i], sizeof keys[i], "%s:email", draft_id);
+        else
+            snprintf(keys[i], sizeof keys[i], "%s:followup:%lld", draft_id, (long long)day);
+        json_t *p = json_pack("{s:O, s:O, s:O, s:O, s:O, s:I}", "from",
+                              json_object_get(draft, "from"), "to_name",
+                              json_object_get(draft, "to_name"), "subject",
+                              json_object_get(m, "subject"), "body", json_object_get(m, "body"),
+                              "draft_id", json_object_get(draft, "id"), "day", day);
+        char *text = p ? json_dumps(p, JSON_COMPACT) : NULL;
+        json_decref(p);
+        json_array_append_new(payloads, json_string(text ? text : "{}"));
+        free(text);
+        items[i] = (struct sa_outbox_item){.id = ids[i],
+                                           .idempotency_key = keys[i],
+                                           .kind = i == 0 ? "email" : "followup",
+                                           .to_email = to,
+                                           .due_at = now + day * 86400};
+    }
+    int added = 0;
+    if (!items || !ids || !keys)
+        rc = sa_err_set(&err, SA_ENOMEM, "out of memory");
+    for (size_t i = 0; !rc && i < n; i++)
+        items[i].payload = json_string_value(json_array_get(payloads, i));
+    if (!rc)
+        rc = sa_store_outbox_add(b->store, items, (int)n, &added, &err);
+    free(items);
+    free(ids);
+    free(keys);
+    json_decref(payloads);
+    if (rc)
+        return graph_ctx_fail(ctx, SA_ESTORE, "bdr: could not queue the outreach: %s", err.msg);
+    *update = json_pack("{s:[o], s:s}", "bdr_actions",
+                        action("queued", json_pack("{s:I, s:I}", "items", (json_int_t)n, "new",
+                                                   (json_int_t)added)),
+                        "current_agent", "bdr");
+    return 0;
+}
+
+static int bdr_build_graph(struct sa_agent *a, struct graph_builder *gb, const char *node,
+                           const char *channel, void *arg)
+{
+    (void)channel;
+    (void)arg;
+    struct bdr *b = (struct bdr *)a;
+    char approval[64], send[64];
+    snprintf(approval, sizeof approval, "%s_approval", node);
+    snprintf(send, sizeof send, "%s_send", node);
+    graph_add_channel(gb, "bdr_draft", GRAPH_LAST_VALUE, NULL, NULL, NULL);
+    graph_add_channel(gb, "bdr_decision", GRAPH_LAST_VALUE, NULL, NULL, NULL);
+    graph_add_node(gb, node, draft_node, b, NULL);
+    graph_add_node(gb, approval, approval_node, b, NULL);
+    graph_add_node(gb, send, send_node, b, NULL);
+    graph_add_edge(gb, node, approval);
+    graph_add_edge(gb, approval, send);
+    return 0;
+}
+
+/* The API runs bdr as the pipeline (it works from the marketing plan, and its approval
+ * is an interrupt of that graph); this run is never the way in. */
+static int bdr_run(struct sa_agent *a, const struct sa_lead *lead, const json_t *context,
+                   json_t **output, struct sa_err *err)
+{
+    (void)a;
+    (void)lead;
+    (void)context;
+    *output = NULL;
+    return sa_err_set(err, SA_EINVAL, "bdr runs as a step of the pipeline graph");
+}
+
+static void bdr_destroy(struct sa_agent *a)
+{
+    free(a);
+}
+
+static const struct sa_agent_ops bdr_ops = {
+    .name = "bdr",
+    .description = "BDR workflow: outreach drafted from the plan, human approval, outbox",
+    .input_schema = sa_schema_lead_input,
+    .run = bdr_run,
+    .build_graph = bdr_build_graph,
+    .destroy = bdr_destroy,
+};
+
+struct sa_agent *sa_bdr_new(const struct sa_agent_deps *deps)
+{
+    struct bdr *b = calloc(1, sizeof *b);
+    if (!b)
+        return NULL;
+    b->base.ops = &bdr_ops;
+    b->store = deps->store;
+    sa_bdr_config_from_env(&b->cfg);
+    return &b->base;
+}
+
+int sa_bdr_validate_response(const json_t *response, const json_t *request, const char *loc,
+                             json_t *detail)
+{
+    size_t before = json_array_size(detail);
+    char l[128];
+    if (!json_is_object(response)) {
+        sa_detail_add(detail, loc, "dict_type",
+                      "Input should be a HumanResponse object {type, args}");
+        return SA_EINVAL;
+    }
+    const char *type = json_string_value(json_object_get(response, "type"));
+    snprintf(l, sizeof l, "%s.type", loc);
+    const json_t *cfg = json_object_get(request, "config");
+    if (!type) {
+        sa_detail_add(detail, l, "missing", "Field required: accept, edit, respond or ignore");
+        return SA_EINVAL;
+    }
+    static const char *const types[] = {"accept", "edit", "respond", "ignore"};
+    int t = -1;
+    for (int i = 0; i < 4; i++)
+        if (strcmp(type, types[i]) == 0)
+            t = i;
+    if (t < 0) {
+        sa_detail_add(detail, l, "enum", "Input should be 'accept', 'edit', 'respond' or 'ignore'");
+        return SA_EINVAL;
+    }
+    char flag[32];
+    snprintf(flag, sizeof flag, "allow_%s", type);
+    if (cfg && !json_is_true(json_object_get(cfg, flag)))
+        sa_detail_add(detail, l, "not_allowed", "This request does not allow '%s'", type);
+    const json_t *args = json_object_get(response, "args");
+    snprintf(l, sizeof l, "%s.args", loc);
+    if (t == 1) { /* edit: args is the ActionRequest {action, args: {subject?, body?}} */
+        const json_t *inner = json_object_get(args, "args");
+        if (!json_is_object(inner)) {
+            sa_detail_add(detail, l, "dict_type",
+                          "An edit's args is the ActionRequest {action, args: {subject, body}}");
+        } else {
+            const char *k;
+            const json_t *v;
+            json_object_foreach((json_t *)inner, k, v)
+            {
+                char fl[160];
+                snprintf(fl, sizeof fl, "%s.args.%.40s", loc, k);
+                if (strcmp(k, "subject") == 0) {
+                    const char *s = json_string_value(v);
+                    if (!s || !*s || strlen(s) > 200 || strpbrk(s, "\r\n"))
+                        sa_detail_add(detail, fl, "value_error",
+                                      "subject should be one line of 1 to 200 characters");
+                } else if (strcmp(k, "body") == 0) {
+                    if (!json_is_string(v) || json_string_length(v) == 0 ||
+                        json_string_length(v) > 20000)
+                        sa_detail_add(detail, fl, "value_error",
+                                      "body should be a string of 1 to 20000 characters");
+                } else if (!json_equal((json_t *)v, json_object_get(json_object_get(
+                                                        json_object_get(request, "action_request"),
+                                                        "args"),
+                                                    k))) {
+                    sa_detail_add(detail, fl, "not_editable",
+                                  "Only subject and body can be edited");
+                }
+            }
+        }
+    } else if (t == 2) {
+        if (!json_is_string(args) || json_string_length(args) == 0)
+            sa_detail_add(detail, l, "string_type", "A response's args is the reviewer's note");
+    }
+    return json_array_size(detail) > before ? SA_EINVAL : 0;
+}
+
+json_t *sa_bdr_changes(const json_t *request, const json_t *response)
+{
+    json_t *out = json_array();
+    const char *type = json_string_value(json_object_get(response, "type"));
+    if (!type || strcmp(type, "edit") != 0)
+        return out;
+    const json_t *was = json_object_get(json_object_get(request, "action_request"), "args");
+    const json_t *now = json_object_get(json_object_get(response, "args"), "args");
+    const char *fields[] = {"subject", "body"};
+    for (size_t i = 0; i < 2; i++) {
+        const json_t *a = json_object_get(was, fields[i]), *b = json_object_get(now, fields[i]);
+        if (b && !json_equal((json_t *)a, (json_t *)b))
+            json_array_append_new(out, json_pack("{s:s, s:O?, s:O}", "field", fields[i], "from",
+                                                 a, "to", b));
+    }
+    return out;
+}

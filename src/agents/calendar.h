@@ -1,0 +1,113 @@
+/* Availability and meeting invites for the agents that book meetings (the BDR agent, the
+ * conversation agent): which slots to propose in the seller's time zone and working
+ * hours, and the RFC 5545 METHOD:REQUEST invite that goes out once a prospect picks one.
+ * Time zones come from libical reading the system zoneinfo (tzdata), never from TZ. */
+#ifndef SA_AGENTS_CALENDAR_H
+#define SA_AGENTS_CALENDAR_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "base/err.h"
+
+#define SA_CAL_TZ_MAX 64       /* longest zone name kept, with its NUL */
+#define SA_CAL_HORIZON_DAYS 62 /* how far ahead sa_calendar_slots looks */
+#define SA_CAL_SLOTS_PER_DAY 2 /* at most one in each half of the working day */
+#define SA_ICS_UID_LEN 64
+
+/* Working-day bits, Monday first. */
+enum {
+    SA_CAL_MON = 1 << 0,
+    SA_CAL_TUE = 1 << 1,
+    SA_CAL_WED = 1 << 2,
+    SA_CAL_THU = 1 << 3,
+    SA_CAL_FRI = 1 << 4,
+    SA_CAL_SAT = 1 << 5,
+    SA_CAL_SUN = 1 << 6,
+};
+
+/* A busy interval [start, end) in UTC. */
+struct sa_busy {
+    time_t start, end;
+};
+
+/* A seller's availability. Plain data: copy it freely. The busy list is NOT owned: the
+ * caller keeps it alive (and unchanged) for as long as it passes this calendar around. */
+struct sa_calendar {
+    char tz[SA_CAL_TZ_MAX];     /* IANA zone name, default "UTC" */
+    unsigned days;              /* SA_CAL_* bits, default Mon-Fri */
+    int start_min, end_min;     /* working hours in local minutes after midnight, 540-1020 */
+    int slot_minutes;           /* default 30 */
+    int notice_minutes;         /* no slot sooner than this after now, default 120 */
+    const struct sa_busy *busy; /* may be NULL when n_busy is 0; any order, may overlap */
+    size_t n_busy;
+};
+
+/* Fills c with the defaults: UTC, Mon-Fri, 09:00-17:00, 30-minute slots, 2 hours' notice,
+ * nothing busy. */
+void sa_calendar_init(struct sa_calendar *c);
+
+/* Resets c to the defaults, then applies the given settings; NULL or "" keeps a default,
+ * as does slot_minutes 0.
+ *   tz:    an IANA name known to the system zoneinfo ("Europe/Berlin", "UTC").
+ *   days:  comma-separated days and ranges of three-letter English names, any case:
+ *          "Mon-Fri", "Mon,Wed,Fri", "Sun-Thu" (ranges may wrap past Sunday).
+ *   hours: "HH:MM-HH:MM" in local time, end after start ("24:00" allowed as the end).
+ *   slot_minutes: 5 to 480, and no longer than the working day.
+ * notice_minutes and the busy list are reset too: set them after the call. Returns 0, or
+ * SA_ECONFIG with err naming the setting and the bad value (c then holds the defaults).
+ * Thread-safe. */
+int sa_calendar_parse(struct sa_calendar *c, const char *tz, const char *days, const char *hours,
+                      long slot_minutes, struct sa_err *err) SA_WUR;
+
+/* Writes into starts_out (room for n) the UTC start times of the next slots to propose
+ * after now, in increasing order: starts on the calendar's slot grid (working-hours start
+ * plus a multiple of the slot length) in its zone, on working days, at least
+ * notice_minutes after now, whole slot inside working hours, overlapping no busy interval,
+ * and at most SA_CAL_SLOTS_PER_DAY per local day (the first free one in each half of the
+ * working day) so a prospect gets a choice across days. Local times that do not exist
+ * (skipped by a DST change) are never proposed. Looks SA_CAL_HORIZON_DAYS ahead.
+ * Returns how many it wrote (0..n; fewer when the horizon runs out), SA_EINVAL for a bad
+ * calendar or n < 0, or SA_ECONFIG when the zone is unknown. Thread-safe. */
+int sa_calendar_slots(const struct sa_calendar *c, time_t now, int n, time_t *starts_out) SA_WUR;
+
+/* One meeting for sa_ics_invite. Strings are borrowed for the call. */
+struct sa_ics {
+    const char *uid;            /* required; stable per meeting (see sa_ics_uid) */
+    time_t start, end;          /* required, start < end; written in UTC */
+    time_t dtstamp;             /* when the invite was made; 0 = now */
+    const char *summary;        /* NULL = "Meeting" */
+    const char *description;    /* optional */
+    const char *location;       /* optional (a room, a phone number or a video link) */
+    const char *organizer_name; /* optional CN */
+    const char *organizer_email;
+    const char *attendee_name; /* optional CN */
+    const char *attendee_email;
+    int sequence; /* 0 for a new invite; bump it for each update of the same uid */
+};
+
+/* Builds a VCALENDAR (PRODID "-//sales-agent//EN", VERSION 2.0, METHOD:REQUEST) holding
+ * one VEVENT with UID, DTSTAMP, DTSTART/DTEND in UTC, SUMMARY, DESCRIPTION and LOCATION
+ * when given, ORGANIZER and one ATTENDEE (REQ-PARTICIPANT, NEEDS-ACTION, RSVP=TRUE) as
+ * mailto: addresses, SEQUENCE and STATUS:CONFIRMED. libical escapes the text, encodes
+ * the CN parameters (RFC 6868) and folds lines at 75 octets; lines end in CRLF.
+ * On success *out is a NUL-terminated malloc'd string the caller MUST free(); on failure
+ * *out is NULL. Returns 0, SA_EINVAL with err naming the field (missing uid or e-mail, an
+ * e-mail with a line break, control character or no '@', a uid with a line break,
+ * start >= end, a negative sequence), or SA_ENOMEM. Thread-safe. */
+int sa_ics_invite(const struct sa_ics *m, char **out, struct sa_err *err) SA_WUR;
+
+/* Writes a stable UID for key into out: 32 hex digits of a 128-bit hash of the key, then
+ * "@sales-agent". The same key always gives the same UID, so re-sending an invite for one
+ * meeting (with a higher sequence) updates it in the prospect's calendar. Not a secret:
+ * do not derive it from anything that must stay private. */
+void sa_ics_uid(const char *key, char out[SA_ICS_UID_LEN]);
+
+/* Frees libical's cache of loaded time zones (the zone table and each zone used). The
+ * application MUST call it once at shutdown, after every thread that uses this module has
+ * stopped. LeakSanitizer does not flag the cache (a global still points at it), but
+ * valgrind's reachable-memory report does. Safe to call earlier: no zone pointer outlives
+ * a call into this module, and the cache reloads on the next use. */
+void sa_calendar_shutdown(void);
+
+#endif

@@ -1,0 +1,60 @@
+/* Mail transports: where a rendered message goes. A backend is a const vtable chosen once
+ * from a spec string ("maildir:DIR"); the outbox calls sa_transport_send for each message
+ * and records the delivered id with the outbox row. */
+#ifndef SA_MAIL_TRANSPORT_H
+#define SA_MAIL_TRANSPORT_H
+
+#include <stddef.h>
+
+#include "base/err.h"
+
+/* Room for any delivered id a built-in transport writes, NUL included. */
+#define SA_TRANSPORT_ID_MAX 384
+
+struct sa_transport;
+
+/* A backend. Both slots are required. */
+struct sa_transport_ops {
+    const char *name; /* "maildir" */
+    /* Delivers msg[0..len) (a rendered message, sent byte for byte) to to_addr. On success
+     * writes the backend's id for the delivery (NUL-terminated) into delivered_id, which
+     * has id_cap bytes; delivered_id may be NULL when id_cap is 0. Returns 0 or a negative
+     * SA_E* code with err filled. MUST be safe to call from several threads at once on the
+     * same transport. */
+    int (*send)(struct sa_transport *t, const char *to_addr, const char *msg, size_t len,
+                char *delivered_id, size_t id_cap, struct sa_err *err);
+    /* Releases the transport and everything it owns. */
+    void (*free)(struct sa_transport *t);
+};
+
+/* The base every backend embeds first. */
+struct sa_transport {
+    const struct sa_transport_ops *ops;
+};
+
+/* Opens the transport named by spec:
+ *   "maildir:DIR"  delivers into the Maildir DIR (created with its tmp/, new/ and cur/,
+ *                  mode 0700, parents included); the delivered id is the file's name in
+ *                  DIR/new. to_addr is validated but every message lands in the one DIR.
+ * Returns 0 with *out (free it with sa_transport_free); SA_ENOTIMPL for "smtp:" and
+ * "smtps:"; SA_ECONFIG for an unknown or empty spec; SA_EIO when DIR cannot be created;
+ * SA_ENOMEM. On failure *out is NULL. */
+int sa_transport_open(const char *spec, struct sa_transport **out, struct sa_err *err) SA_WUR;
+
+/* Frees t (NULL is fine). */
+void sa_transport_free(struct sa_transport *t);
+
+/* Sends through t; see sa_transport_ops.send. For Maildir: returns SA_EINVAL for an invalid
+ * to_addr or an id_cap below the id's length (nothing is written then), SA_EIO when a
+ * write, fsync or rename fails (the partial file in tmp/ is removed). */
+static inline int sa_transport_send(struct sa_transport *t, const char *to_addr, const char *msg,
+                                    size_t len, char *delivered_id, size_t id_cap,
+                                    struct sa_err *err) SA_WUR;
+static inline int sa_transport_send(struct sa_transport *t, const char *to_addr, const char *msg,
+                                    size_t len, char *delivered_id, size_t id_cap,
+                                    struct sa_err *err)
+{
+    return t->ops->send(t, to_addr, msg, len, delivered_id, id_cap, err);
+}
+
+#endif
