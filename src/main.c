@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agents/calendar.h"
 #include "agents/lead.h"
 #include "agents/scoring.h"
 #include "app.h"
@@ -19,6 +20,7 @@
 #include "base/log.h"
 #include "http/server.h"
 #include "import.h"
+#include "outbox.h"
 #include "runs.h"
 #include "store/store.h"
 
@@ -133,6 +135,15 @@ static int cmd_serve(struct sa_config *cfg)
         sa_app_close(app);
         return fail(&err);
     }
+    const char *mt = getenv("MAIL_TRANSPORT");
+    char *poll = getenv("OUTBOX_POLL_MS");
+    struct sa_outbox_worker *outbox = NULL;
+    if (sa_outbox_start(app, mt && *mt ? mt : "maildir:var/mail",
+                        poll ? strtol(poll, NULL, 10) : 1000, &outbox, &err)) {
+        sa_runs_stop(app->runs);
+        sa_app_close(app);
+        return fail(&err);
+    }
     int resumed = 0;
     if (sa_app_resume_decided(app, &resumed, &err))
         sa_log(SA_LOG_ERROR, "approved runs not resumed", json_pack("{s:s}", "error", err.msg));
@@ -140,6 +151,7 @@ static int cmd_serve(struct sa_config *cfg)
         sa_log(SA_LOG_INFO, "approved runs resumed", json_pack("{s:i}", "runs", resumed));
     struct sa_http_server *srv;
     if (sa_http_start(app, cfg->host, cfg->port, cfg->threads, &srv, &err)) {
+        sa_outbox_stop(outbox);
         sa_runs_stop(app->runs);
         sa_app_close(app);
         return fail(&err);
@@ -153,6 +165,8 @@ static int cmd_serve(struct sa_config *cfg)
     sa_log(SA_LOG_INFO, "stopping", json_pack("{s:i}", "signal", sig));
     sa_http_stop(srv);
     sa_runs_stop(app->runs);
+    sa_outbox_stop(outbox);
+    sa_calendar_shutdown();
     sa_app_close(app);
     return 0;
 }

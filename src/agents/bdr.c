@@ -43,10 +43,10 @@ static json_t *action(const char *what, json_t *extra)
 /* Nothing to send: the reason goes to the decision and the action log. */
 static int skip(json_t **update, const char *reason, const char *detail)
 {
-    *update = json_pack("{s:n, s:{s:s, s:s, s:s?}, s:[o], s:s}", "bdr_draft", "bdr_decision",
-                        "status", "skipped", "reason", reason, "detail", detail, "bdr_actions",
-                        action("skipped", json_pack("{s:s}", "reason", reason)), "current_agent",
-                        "bdr");
+    *update =
+        json_pack("{s:n, s:{s:s, s:s, s:s?}, s:[o], s:s}", "bdr_draft", "bdr_decision", "status",
+                  "skipped", "reason", reason, "detail", detail, "bdr_actions",
+                  action("skipped", json_pack("{s:s}", "reason", reason)), "current_agent", "bdr");
     return 0;
 }
 
@@ -129,15 +129,15 @@ static int draft_node(const json_t *state, json_t **update, struct graph_ctx *ct
     }
     char id[SA_UUID_LEN];
     sa_uuid_v7(id);
-    json_t *draft = json_pack(
-        "{s:s, s:s, s:O, s:{s:s, s:s}, s:O, s:O, s:o}", "id", id, "to", email, "to_name",
-        json_object_get(ci, "name") ? json_object_get(ci, "name") : json_null(), "from", "name",
-        b->cfg.sender_name, "email", b->cfg.sender_email, "subject",
-        json_object_get(first, "subject"), "body", json_object_get(first, "body"), "followups",
-        followups);
-    *update = json_pack("{s:o, s:n, s:[o], s:s}", "bdr_draft", draft, "bdr_decision",
-                        "bdr_actions", action("drafted", json_pack("{s:s}", "draft_id", id)),
-                        "current_agent", "bdr");
+    json_t *draft =
+        json_pack("{s:s, s:s, s:O, s:{s:s, s:s}, s:O, s:O, s:o}", "id", id, "to", email, "to_name",
+                  json_object_get(ci, "name") ? json_object_get(ci, "name") : json_null(), "from",
+                  "name", b->cfg.sender_name, "email", b->cfg.sender_email, "subject",
+                  json_object_get(first, "subject"), "body", json_object_get(first, "body"),
+                  "followups", followups);
+    *update =
+        json_pack("{s:o, s:n, s:[o], s:s}", "bdr_draft", draft, "bdr_decision", "bdr_actions",
+                  action("drafted", json_pack("{s:s}", "draft_id", id)), "current_agent", "bdr");
     return 0;
 }
 
@@ -153,12 +153,12 @@ static json_t *human_interrupt(const json_t *draft, const json_t *lead)
              "ignore it.",
              name ? name : "the contact", company ? company : "the company",
              json_array_size(json_object_get(draft, "followups")));
-    return json_pack(
-        "{s:{s:s, s:{s:O, s:O, s:O, s:O}}, s:{s:b, s:b, s:b, s:b}, s:s}", "action_request",
-        "action", "send_outreach", "args", "to", json_object_get(draft, "to"), "subject",
-        json_object_get(draft, "subject"), "body", json_object_get(draft, "body"), "followups",
-        json_object_get(draft, "followups"), "config", "allow_accept", 1, "allow_edit", 1,
-        "allow_respond", 1, "allow_ignore", 1, "description", desc);
+    return json_pack("{s:{s:s, s:{s:O, s:O, s:O, s:O}}, s:{s:b, s:b, s:b, s:b}, s:s}",
+                     "action_request", "action", "send_outreach", "args", "to",
+                     json_object_get(draft, "to"), "subject", json_object_get(draft, "subject"),
+                     "body", json_object_get(draft, "body"), "followups",
+                     json_object_get(draft, "followups"), "config", "allow_accept", 1, "allow_edit",
+                     1, "allow_respond", 1, "allow_ignore", 1, "description", desc);
 }
 
 static int approval_node(const json_t *state, json_t **update, struct graph_ctx *ctx, void *arg)
@@ -196,11 +196,11 @@ static int approval_node(const json_t *state, json_t **update, struct graph_ctx 
         status = "ignored";
     }
     const json_t *reviewer = json_object_get(resp, "reviewer");
-    *update = json_pack(
-        "{s:o, s:{s:s, s:s, s:O?, s:o?}, s:[o], s:s}", "bdr_draft", final, "bdr_decision",
-        "status", status, "type", type, "reviewer", reviewer, "note", note, "bdr_actions",
-        action("approval", json_pack("{s:s, s:O?}", "type", type, "reviewer", reviewer)),
-        "current_agent", "bdr");
+    *update =
+        json_pack("{s:o, s:{s:s, s:s, s:O?, s:o?}, s:[o], s:s}", "bdr_draft", final, "bdr_decision",
+                  "status", status, "type", type, "reviewer", reviewer, "note", note, "bdr_actions",
+                  action("approval", json_pack("{s:s, s:O?}", "type", type, "reviewer", reviewer)),
+                  "current_agent", "bdr");
     return 0;
 }
 
@@ -243,11 +243,10 @@ static int send_node(const json_t *state, json_t **update, struct graph_ctx *ctx
             snprintf(keys[i], sizeof keys[i], "%s:email", draft_id);
         else
             snprintf(keys[i], sizeof keys[i], "%s:followup:%lld", draft_id, (long long)day);
-        json_t *p = json_pack("{s:O, s:O, s:O, s:O, s:O, s:I}", "from",
-                              json_object_get(draft, "from"), "to_name",
-                              json_object_get(draft, "to_name"), "subject",
-                              json_object_get(m, "subject"), "body", json_object_get(m, "body"),
-                              "draft_id", json_object_get(draft, "id"), "day", day);
+        json_t *p = json_pack(
+            "{s:O, s:O, s:O, s:O, s:O, s:I}", "from", json_object_get(draft, "from"), "to_name",
+            json_object_get(draft, "to_name"), "subject", json_object_get(m, "subject"), "body",
+            json_object_get(m, "body"), "draft_id", json_object_get(draft, "id"), "day", day);
         char *text = p ? json_dumps(p, JSON_COMPACT) : NULL;
         json_decref(p);
         json_array_append_new(payloads, json_string(text ? text : "{}"));
@@ -271,10 +270,10 @@ static int send_node(const json_t *state, json_t **update, struct graph_ctx *ctx
     json_decref(payloads);
     if (rc)
         return graph_ctx_fail(ctx, SA_ESTORE, "bdr: could not queue the outreach: %s", err.msg);
-    *update = json_pack("{s:[o], s:s}", "bdr_actions",
-                        action("queued", json_pack("{s:I, s:I}", "items", (json_int_t)n, "new",
-                                                   (json_int_t)added)),
-                        "current_agent", "bdr");
+    *update = json_pack(
+        "{s:[o], s:s}", "bdr_actions",
+        action("queued", json_pack("{s:I, s:I}", "items", (json_int_t)n, "new", (json_int_t)added)),
+        "current_agent", "bdr");
     return 0;
 }
 
@@ -388,10 +387,11 @@ int sa_bdr_validate_response(const json_t *response, const json_t *request, cons
                         json_string_length(v) > 20000)
                         sa_detail_add(detail, fl, "value_error",
                                       "body should be a string of 1 to 20000 characters");
-                } else if (!json_equal((json_t *)v, json_object_get(json_object_get(
-                                                        json_object_get(request, "action_request"),
-                                                        "args"),
-                                                    k))) {
+                } else if (!json_equal((json_t *)v,
+                                       json_object_get(
+                                           json_object_get(
+                                               json_object_get(request, "action_request"), "args"),
+                                           k))) {
                     sa_detail_add(detail, fl, "not_editable",
                                   "Only subject and body can be edited");
                 }
@@ -416,8 +416,8 @@ json_t *sa_bdr_changes(const json_t *request, const json_t *response)
     for (size_t i = 0; i < 2; i++) {
         const json_t *a = json_object_get(was, fields[i]), *b = json_object_get(now, fields[i]);
         if (b && !json_equal((json_t *)a, (json_t *)b))
-            json_array_append_new(out, json_pack("{s:s, s:O?, s:O}", "field", fields[i], "from",
-                                                 a, "to", b));
+            json_array_append_new(
+                out, json_pack("{s:s, s:O?, s:O}", "field", fields[i], "from", a, "to", b));
     }
     return out;
 }

@@ -2,6 +2,8 @@
  * development server and the tests deliver into instead of a real mail server. */
 #include "mail/transport.h"
 
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
@@ -212,9 +214,65 @@ static int maildir_send(struct sa_transport *t, const char *to_addr, const char 
     return sa_err_set(err, SA_EIO, "maildir: no unused file name after 8 attempts");
 }
 
+/* True when DIR/cur holds name with its ":2,..." info suffix (the reader saw it). */
+static bool in_cur(const struct maildir *md, const char *name)
+{
+    int fd = openat(md->new_fd, "../cur", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!d) {
+        if (fd >= 0)
+            close(fd);
+        return false;
+    }
+    size_t n = strlen(name);
+    bool found = false;
+    struct dirent *e;
+    while (!found && (e = readdir(d)))
+        found = strncmp(e->d_name, name, n) == 0 && (e->d_name[n] == ':' || !e->d_name[n]);
+    closedir(d);
+    return found;
+}
+
+static int maildir_send_once(struct sa_transport *t, const char *key, const char *to_addr,
+                             const char *msg, size_t len, char *delivered_id, size_t id_cap,
+                             bool *already, struct sa_err *err)
+{
+    const struct maildir *md = (const struct maildir *)t;
+    *already = false;
+    if (delivered_id && id_cap)
+        delivered_id[0] = '\0';
+    size_t kl = key ? strlen(key) : 0;
+    bool ok = kl > 0 && kl <= 64;
+    for (size_t i = 0; ok && i < kl; i++)
+        ok = isalnum((unsigned char)key[i]) || key[i] == '-';
+    if (!ok)
+        return sa_err_set(err, SA_EINVAL, "key should be 1-64 letters, digits or '-'");
+    if (!sa_mail_addr_valid(to_addr))
+        return sa_err_set(err, SA_EINVAL, "to_addr is not a valid e-mail address");
+    char name[SA_TRANSPORT_ID_MAX];
+    snprintf(name, sizeof name, "%s.%s", key, md->host);
+    if (delivered_id && strlen(name) >= id_cap)
+        return sa_err_set(err, SA_EINVAL, "delivered_id needs %zu bytes, has %zu", strlen(name) + 1,
+                          id_cap);
+    if (delivered_id)
+        memcpy(delivered_id, name, strlen(name) + 1);
+    if (faccessat(md->new_fd, name, F_OK, 0) == 0 || in_cur(md, name)) {
+        *already = true;
+        return 0;
+    }
+    unlinkat(md->tmp_fd, name, 0); /* a crashed attempt's leftover: never delivered */
+    int rc = deliver(md, name, msg ? msg : "", len, err);
+    if (rc == SA_ECONFLICT) { /* another sender got there first */
+        *already = true;
+        return 0;
+    }
+    return rc;
+}
+
 static const struct sa_transport_ops maildir_ops = {
     .name = "maildir",
     .send = maildir_send,
+    .send_once = maildir_send_once,
     .free = maildir_free,
 };
 

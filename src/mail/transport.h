@@ -4,6 +4,7 @@
 #ifndef SA_MAIL_TRANSPORT_H
 #define SA_MAIL_TRANSPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "base/err.h"
@@ -23,6 +24,13 @@ struct sa_transport_ops {
      * same transport. */
     int (*send)(struct sa_transport *t, const char *to_addr, const char *msg, size_t len,
                 char *delivered_id, size_t id_cap, struct sa_err *err);
+    /* Delivers at most once per key (letters, digits, '-', up to 64): a key delivered
+     * before is not delivered again and sets *already. This is how the outbox stays
+     * exactly-once when a crash falls between the delivery and recording it. Optional
+     * (NULL: the backend cannot tell, and callers fall back to send). */
+    int (*send_once)(struct sa_transport *t, const char *key, const char *to_addr, const char *msg,
+                     size_t len, char *delivered_id, size_t id_cap, bool *already,
+                     struct sa_err *err);
     /* Releases the transport and everything it owns. */
     void (*free)(struct sa_transport *t);
 };

@@ -52,8 +52,8 @@ static bool enum_param(struct sa_req *r, const char *name, const char *const *al
 
 void sa_route_approvals_list(struct sa_req *r)
 {
-    static const char *const statuses[] = {"pending", "accepted", "edited",
-                                           "responded", "ignored", NULL};
+    static const char *const statuses[] = {"pending",   "accepted", "edited",
+                                           "responded", "ignored",  NULL};
     json_t *detail = json_array();
     long limit;
     const char *status;
@@ -70,8 +70,9 @@ void sa_route_approvals_list(struct sa_req *r)
         store_error(r, &err);
         return;
     }
-    sa_reply_json(r, 200, json_pack("{s:o, s:I}", "items", items, "count",
-                                    (json_int_t)json_array_size(items)));
+    sa_reply_json(
+        r, 200,
+        json_pack("{s:o, s:I}", "items", items, "count", (json_int_t)json_array_size(items)));
 }
 
 void sa_route_approval_get(struct sa_req *r)
@@ -97,8 +98,7 @@ void sa_route_approval_decide(struct sa_req *r)
     /* the HumanResponse itself, or {response: HumanResponse, reviewer} */
     json_t *response = json_object_get(body, "response") ? json_object_get(body, "response") : body;
     json_t *rv = json_object_get(body, "reviewer");
-    if (rv && (!json_is_string(rv) || json_string_length(rv) == 0 ||
-               json_string_length(rv) > 200))
+    if (rv && (!json_is_string(rv) || json_string_length(rv) == 0 || json_string_length(rv) > 200))
         sa_detail_add(detail, "body.reviewer", "string_type",
                       "reviewer should be a name or e-mail of 1 to 200 characters");
     json_t *out = NULL;
@@ -129,8 +129,8 @@ void sa_route_approval_decide(struct sa_req *r)
 
 void sa_route_outbox_list(struct sa_req *r)
 {
-    static const char *const statuses[] = {"queued", "sending", "sent", "failed", "cancelled",
-                                           NULL};
+    static const char *const statuses[] = {"queued", "sending",   "sent",
+                                           "failed", "cancelled", NULL};
     json_t *detail = json_array();
     long limit;
     const char *status;
@@ -150,6 +150,7 @@ void sa_route_outbox_list(struct sa_req *r)
         store_error(r, &err);
         return;
     }
-    sa_reply_json(r, 200, json_pack("{s:o, s:I}", "items", items, "count",
-                                    (json_int_t)json_array_size(items)));
+    sa_reply_json(
+        r, 200,
+        json_pack("{s:o, s:I}", "items", items, "count", (json_int_t)json_array_size(items)));
 }

@@ -1,0 +1,27 @@
+/* The outbox's delivery worker: a thread that sends due outbox items (the BDR workflow's
+ * e-mails and follow-ups) through a mail transport (mail/transport.h, MAIL_TRANSPORT,
+ * default maildir:var/mail). Each item is rendered as an RFC 5322 message whose
+ * Message-ID and Maildir file name derive from the item's id, and delivered with
+ * send_once, so a crash between the delivery and marking it sent never sends twice.
+ * A contact marked do-not-contact gets nothing: the item is cancelled at send time.
+ * Failures retry with backoff (1, 2, 4, ... minutes) and fail after 5 attempts.
+ * Created by main.c when serving. */
+#ifndef SA_OUTBOX_H
+#define SA_OUTBOX_H
+
+#include "base/err.h"
+
+struct sa_app;
+struct sa_outbox_worker;
+
+/* Opens the transport named by spec and starts the worker; poll_ms: how often it looks
+ * for due items (it is also woken through app->outbox_kick when items are queued). */
+int sa_outbox_start(struct sa_app *app, const char *spec, long poll_ms,
+                    struct sa_outbox_worker **out, struct sa_err *err) SA_WUR;
+/* Stops the worker after the item it is sending, and frees it. */
+void sa_outbox_stop(struct sa_outbox_worker *w);
+/* Sends every item due now, in the calling thread; returns how many were sent (tests and
+ * the CLI). */
+int sa_outbox_drain(struct sa_outbox_worker *w, int *sent, struct sa_err *err) SA_WUR;
+
+#endif
