@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "agents/bdr.h"
+#include "agents/calendar.h"
 #include "agents/conversation.h"
 #include "agents/dataset.h"
 #include "agents/intent.h"
@@ -169,6 +170,22 @@ int sa_app_open(const struct sa_config *cfg, struct sa_app **out, struct sa_err 
     app->started_ns = sa_now_ns();
     sa_iso8601_now(app->started_at);
     int rc;
+    app->calendar = calloc(1, sizeof *app->calendar);
+    if (!app->calendar) {
+        sa_app_close(app);
+        return sa_err_set(err, SA_ENOMEM, "out of memory");
+    }
+    const char *mm = getenv("MEETING_MINUTES");
+    long meeting_minutes = 30;
+    if (mm && *mm && sa_parse_long(mm, 5, 480, &meeting_minutes)) {
+        sa_app_close(app);
+        return sa_err_set(err, SA_ECONFIG, "MEETING_MINUTES: expected 5-480, got \"%.40s\"", mm);
+    }
+    if ((rc = sa_calendar_parse(app->calendar, getenv("CALENDAR_TZ"), getenv("CALENDAR_DAYS"),
+                                getenv("CALENDAR_HOURS"), meeting_minutes, err))) {
+        sa_app_close(app);
+        return rc;
+    }
     if ((rc = setup_metrics(app, err)) || (rc = sa_model_load(cfg->data_dir, &app->model, err)) ||
         (rc = sa_store_open(cfg->database_url, cfg->threads + 1, &app->store, err)) ||
         (rc = sa_store_migrate(app->store, err)) || (rc = load_agent_data(app, err)) ||
@@ -183,12 +200,13 @@ int sa_app_open(const struct sa_config *cfg, struct sa_app **out, struct sa_err 
                                      .metrics = app->metrics,
                                      .m_breaker = app->m_breaker,
                                      .breaker_failures = cfg->breaker_failures,
-                                     .breaker_open_seconds = cfg->breaker_open_seconds},
+                                     .breaker_open_seconds = cfg->breaker_open_seconds,
+                                     .calendar = app->calendar},
              &app->agents, err)) ||
         (rc = open_saver(app, err)) ||
         (rc = sa_pipeline_new(app->agents, app->model, app->saver, &app->pipeline, err)) ||
         (app->intents && (rc = sa_conversation_new(app->intents, app->saver, app->store,
-                                                   &app->conversation, err)))) {
+                                                   app->calendar, &app->conversation, err)))) {
         sa_app_close(app);
         return rc;
     }
@@ -211,6 +229,7 @@ void sa_app_close(struct sa_app *app)
     json_decref(app->growth_table);
     json_decref(app->templates);
     sa_metrics_free(app->metrics);
+    free(app->calendar);
     free(app);
 }
 

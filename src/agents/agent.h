@@ -21,18 +21,20 @@ struct graph_builder;
 
 /* What agents are built from; all borrowed, and MUST outlive the registry. Optional
  * parts may be NULL: the agents that need them then answer 501 (not available). */
+struct sa_calendar;
 struct sa_agent_deps {
-    const struct sa_model *model;     /* required: scoring, free-mail list */
-    const struct sa_dataset *dataset; /* enrichment's local provider, growth's competitors */
-    struct sa_store *store;           /* enrichment cache */
-    double enrichment_ttl;            /* seconds a cached enrichment is fresh */
-    const json_t *growth_table;       /* data/industry_growth.json "industries" */
-    const json_t *templates;          /* {template name: text} from data/templates/ */
-    bool conversation;                /* the intent model loaded: conversation available */
-    struct sa_metrics *metrics;       /* for the circuit breakers' gauge */
-    int m_breaker;                    /* that gauge's family id */
-    int breaker_failures;             /* consecutive failures that open a breaker (0: 5) */
-    double breaker_open_seconds;      /* how long it stays open (0: 30) */
+    const struct sa_model *model;       /* required: scoring, free-mail list */
+    const struct sa_dataset *dataset;   /* enrichment's local provider, growth's competitors */
+    struct sa_store *store;             /* enrichment cache */
+    double enrichment_ttl;              /* seconds a cached enrichment is fresh */
+    const json_t *growth_table;         /* data/industry_growth.json "industries" */
+    const json_t *templates;            /* {template name: text} from data/templates/ */
+    bool conversation;                  /* the intent model loaded: conversation available */
+    struct sa_metrics *metrics;         /* for the circuit breakers' gauge */
+    int m_breaker;                      /* that gauge's family id */
+    int breaker_failures;               /* consecutive failures that open a breaker (0: 5) */
+    double breaker_open_seconds;        /* how long it stays open (0: 30) */
+    const struct sa_calendar *calendar; /* bdr's and conversation's meeting slots */
 };
 
 enum sa_agent_type {

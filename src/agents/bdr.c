@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "agents/agent.h"
+#include "agents/calendar.h"
 #include "base/clock.h"
 #include "base/detail.h"
 #include "base/uuid.h"
@@ -17,6 +18,7 @@
 struct bdr {
     struct sa_agent base; /* first: the registry sees a struct sa_agent */
     struct sa_store *store;
+    const struct sa_calendar *calendar; /* meeting slots; NULL: no meeting proposed */
     struct sa_bdr_config cfg;
 };
 
@@ -129,12 +131,43 @@ static int draft_node(const json_t *state, json_t **update, struct graph_ctx *ct
     }
     char id[SA_UUID_LEN];
     sa_uuid_v7(id);
-    json_t *draft =
-        json_pack("{s:s, s:s, s:O, s:{s:s, s:s}, s:O, s:O, s:o}", "id", id, "to", email, "to_name",
-                  json_object_get(ci, "name") ? json_object_get(ci, "name") : json_null(), "from",
-                  "name", b->cfg.sender_name, "email", b->cfg.sender_email, "subject",
-                  json_object_get(first, "subject"), "body", json_object_get(first, "body"),
-                  "followups", followups);
+    /* the meeting the first e-mail proposes: the calendar's next free slot, as an RFC 5545
+     * invite whose UID is stable for this draft, so a re-sent invite updates it */
+    json_t *slots = b->calendar ? sa_calendar_slots_json(b->calendar, time(NULL), 3) : json_array();
+    json_t *meeting = json_null();
+    if (json_array_size(slots) > 0) {
+        const json_t *first_slot = json_array_get(slots, 0);
+        time_t start = (time_t)json_integer_value(json_object_get(first_slot, "start_unix"));
+        char uid[SA_ICS_UID_LEN], summary[300];
+        sa_ics_uid(id, uid);
+        const char *company = json_string_value(json_object_get(lead, "company_name"));
+        snprintf(summary, sizeof summary, "Intro call: %s and %s", company ? company : "you",
+                 b->cfg.sender_name);
+        struct sa_ics inv = {.uid = uid,
+                             .start = start,
+                             .end = start + (time_t)b->calendar->slot_minutes * 60,
+                             .summary = summary,
+                             .description = "A short call to see whether we can help.",
+                             .organizer_name = b->cfg.sender_name,
+                             .organizer_email = b->cfg.sender_email,
+                             .attendee_name = json_string_value(json_object_get(ci, "name")),
+                             .attendee_email = email};
+        char *ics = NULL;
+        struct sa_err ierr = {0};
+        if (sa_ics_invite(&inv, &ics, &ierr) == 0) {
+            json_decref(meeting);
+            meeting = json_pack("{s:s, s:O, s:O, s:s, s:s}", "uid", uid, "start",
+                                json_object_get(first_slot, "start"), "end",
+                                json_object_get(first_slot, "end"), "summary", summary, "ics", ics);
+            free(ics);
+        }
+    }
+    json_t *draft = json_pack(
+        "{s:s, s:s, s:O, s:{s:s, s:s}, s:O, s:O, s:o, s:o, s:o}", "id", id, "to", email, "to_name",
+        json_object_get(ci, "name") ? json_object_get(ci, "name") : json_null(), "from", "name",
+        b->cfg.sender_name, "email", b->cfg.sender_email, "subject",
+        json_object_get(first, "subject"), "body", json_object_get(first, "body"), "followups",
+        followups, "meeting", meeting, "meeting_slots", slots);
     *update =
         json_pack("{s:o, s:n, s:[o], s:s}", "bdr_draft", draft, "bdr_decision", "bdr_actions",
                   action("drafted", json_pack("{s:s}", "draft_id", id)), "current_agent", "bdr");
@@ -153,12 +186,18 @@ static json_t *human_interrupt(const json_t *draft, const json_t *lead)
              "ignore it.",
              name ? name : "the contact", company ? company : "the company",
              json_array_size(json_object_get(draft, "followups")));
-    return json_pack("{s:{s:s, s:{s:O, s:O, s:O, s:O}}, s:{s:b, s:b, s:b, s:b}, s:s}",
-                     "action_request", "action", "send_outreach", "args", "to",
-                     json_object_get(draft, "to"), "subject", json_object_get(draft, "subject"),
-                     "body", json_object_get(draft, "body"), "followups",
-                     json_object_get(draft, "followups"), "config", "allow_accept", 1, "allow_edit",
-                     1, "allow_respond", 1, "allow_ignore", 1, "description", desc);
+    const json_t *mt = json_object_get(draft, "meeting");
+    json_t *meeting =
+        json_is_object(mt)
+            ? json_pack("{s:O, s:O, s:O}", "start", json_object_get(mt, "start"), "end",
+                        json_object_get(mt, "end"), "summary", json_object_get(mt, "summary"))
+            : json_null();
+    return json_pack(
+        "{s:{s:s, s:{s:O, s:O, s:O, s:O, s:o}}, s:{s:b, s:b, s:b, s:b}, s:s}", "action_request",
+        "action", "send_outreach", "args", "to", json_object_get(draft, "to"), "subject",
+        json_object_get(draft, "subject"), "body", json_object_get(draft, "body"), "followups",
+        json_object_get(draft, "followups"), "meeting", meeting, "config", "allow_accept", 1,
+        "allow_edit", 1, "allow_respond", 1, "allow_ignore", 1, "description", desc);
 }
 
 static int approval_node(const json_t *state, json_t **update, struct graph_ctx *ctx, void *arg)
@@ -247,6 +286,9 @@ static int send_node(const json_t *state, json_t **update, struct graph_ctx *ctx
             "{s:O, s:O, s:O, s:O, s:O, s:I}", "from", json_object_get(draft, "from"), "to_name",
             json_object_get(draft, "to_name"), "subject", json_object_get(m, "subject"), "body",
             json_object_get(m, "body"), "draft_id", json_object_get(draft, "id"), "day", day);
+        const json_t *ics = json_object_get(json_object_get(draft, "meeting"), "ics");
+        if (i == 0 && p && json_is_string(ics)) /* the invite rides on the first e-mail */
+            json_object_set(p, "ics", (json_t *)ics);
         char *text = p ? json_dumps(p, JSON_COMPACT) : NULL;
         json_decref(p);
         json_array_append_new(payloads, json_string(text ? text : "{}"));
@@ -329,6 +371,7 @@ struct sa_agent *sa_bdr_new(const struct sa_agent_deps *deps)
         return NULL;
     b->base.ops = &bdr_ops;
     b->store = deps->store;
+    b->calendar = deps->calendar;
     sa_bdr_config_from_env(&b->cfg);
     return &b->base;
 }

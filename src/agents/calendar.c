@@ -489,3 +489,23 @@ void sa_ics_uid(const char *key, char out[SA_ICS_UID_LEN])
     snprintf(out, SA_ICS_UID_LEN, "%016llx%016llx@sales-agent", (unsigned long long)a,
              (unsigned long long)b);
 }
+
+json_t *sa_calendar_slots_json(const struct sa_calendar *c, time_t now, int n)
+{
+    json_t *out = json_array();
+    time_t starts[8];
+    int got = sa_calendar_slots(c, now, n < 8 ? n : 8, starts);
+    for (int i = 0; i < got; i++) {
+        time_t end = starts[i] + (time_t)c->slot_minutes * 60;
+        char s1[32], s2[32];
+        struct tm tm;
+        gmtime_r(&starts[i], &tm);
+        strftime(s1, sizeof s1, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        gmtime_r(&end, &tm);
+        strftime(s2, sizeof s2, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        json_array_append_new(out, json_pack("{s:s, s:s, s:i, s:s, s:I}", "start", s1, "end", s2,
+                                             "minutes", c->slot_minutes, "timezone", c->tz,
+                                             "start_unix", (json_int_t)starts[i]));
+    }
+    return out;
+}

@@ -5,6 +5,7 @@
 #ifndef SA_AGENTS_CALENDAR_H
 #define SA_AGENTS_CALENDAR_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -72,6 +73,10 @@ int sa_calendar_parse(struct sa_calendar *c, const char *tz, const char *days, c
 int sa_calendar_slots(const struct sa_calendar *c, time_t now, int n, time_t *starts_out) SA_WUR;
 
 /* One meeting for sa_ics_invite. Strings are borrowed for the call. */
+/* The next n (at most 8) slots as JSON [{start, end, minutes, timezone, start_unix}]
+ * (ISO 8601 UTC; new reference, an empty array when none is free). */
+json_t *sa_calendar_slots_json(const struct sa_calendar *c, time_t now, int n);
+
 struct sa_ics {
     const char *uid;            /* required; stable per meeting (see sa_ics_uid) */
     time_t start, end;          /* required, start < end; written in UTC */

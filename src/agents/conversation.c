@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "agents/agent.h"
+#include "agents/calendar.h"
 #include "agents/intent.h"
 #include "agents/lead.h"
 #include "base/detail.h"
@@ -17,6 +18,7 @@
 struct sa_conversation {
     const struct sa_intent_model *intents;
     struct sa_store *store;
+    const struct sa_calendar *calendar;
     struct graph *g;
 };
 
@@ -112,28 +114,6 @@ static const struct reply *reply_for(const char *intent)
     return &replies[sizeof replies / sizeof replies[0] - 1];
 }
 
-/* Three meeting slots: the next business days at 10:00 and 14:00 UTC. */
-static json_t *meeting_slots(void)
-{
-    json_t *slots = json_array();
-    time_t t = time(NULL);
-    for (int d = 1; json_array_size(slots) < 3 && d < 10; d++) {
-        time_t day = t + d * 86400;
-        struct tm tm;
-        gmtime_r(&day, &tm);
-        if (tm.tm_wday == 0 || tm.tm_wday == 6)
-            continue;
-        int hours[] = {10, 14};
-        for (int h = 0; h < 2 && json_array_size(slots) < 3; h++) {
-            char iso[32];
-            snprintf(iso, sizeof iso, "%04d-%02d-%02dT%02d:00:00Z", tm.tm_year + 1900,
-                     tm.tm_mon + 1, tm.tm_mday, hours[h]);
-            json_array_append_new(slots, json_pack("{s:s, s:i}", "start", iso, "minutes", 30));
-        }
-    }
-    return slots;
-}
-
 static const char *last_user_message(const json_t *state)
 {
     const json_t *msgs = json_object_get(state, "messages");
@@ -182,7 +162,8 @@ static int respond(const json_t *state, json_t **update, struct graph_ctx *ctx, 
         json_array_append_new(actions, json_string(rp->actions[i]));
     json_t *extra = json_object();
     if (strcmp(rp->intent, "meeting_scheduling") == 0 || strcmp(rp->intent, "demo_request") == 0)
-        json_object_set_new(extra, "meeting_slots", meeting_slots());
+        json_object_set_new(extra, "meeting_slots",
+                            sa_calendar_slots_json(c->calendar, time(NULL), 3));
     const char *email = json_string_value(json_object_get(contact, "email"));
     bool dnc = false;
     if (strcmp(rp->intent, "unsubscribe") == 0 && email && c->store) {
@@ -217,7 +198,8 @@ static int respond(const json_t *state, json_t **update, struct graph_ctx *ctx, 
 }
 
 int sa_conversation_new(const struct sa_intent_model *intents, struct graph_saver *saver,
-                        struct sa_store *store, struct sa_conversation **out, struct sa_err *err)
+                        struct sa_store *store, const struct sa_calendar *calendar,
+                        struct sa_conversation **out, struct sa_err *err)
 {
     *out = NULL;
     struct sa_conversation *c = calloc(1, sizeof *c);
@@ -225,6 +207,7 @@ int sa_conversation_new(const struct sa_intent_model *intents, struct graph_save
         return sa_err_set(err, SA_ENOMEM, "out of memory");
     c->intents = intents;
     c->store = store;
+    c->calendar = calendar;
     struct graph_builder *b = graph_builder_new();
     graph_add_channel(b, "messages", GRAPH_APPEND, NULL, NULL, NULL);
     graph_add_channel(b, "stage", GRAPH_LAST_VALUE, NULL, NULL, NULL);

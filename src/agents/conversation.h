@@ -15,11 +15,12 @@ struct graph;
 struct graph_saver;
 struct sa_store;
 struct sa_conversation;
+struct sa_calendar;
 
 /* Builds the conversation graph; all arguments borrowed (MUST outlive it). */
 int sa_conversation_new(const struct sa_intent_model *intents, struct graph_saver *saver,
-                        struct sa_store *store, struct sa_conversation **out,
-                        struct sa_err *err) SA_WUR;
+                        struct sa_store *store, const struct sa_calendar *calendar,
+                        struct sa_conversation **out, struct sa_err *err) SA_WUR;
 void sa_conversation_free(struct sa_conversation *c);
 
 /* The conversation's graph (its threads' state and history); borrowed. */

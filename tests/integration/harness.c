@@ -132,6 +132,9 @@ static pid_t spawn(const struct server *s, bool seed)
                     seed ? (char *)"--seed" : NULL,
                     seed_file,
                     NULL};
+    /* mail goes to the server's own Maildir unless the test chose one */
+    char mail[600];
+    snprintf(mail, sizeof mail, "maildir:%s/mail", s->dir);
     fflush(NULL);
     pid_t parent = getpid();
     pid_t pid = fork();
@@ -151,6 +154,7 @@ static pid_t spawn(const struct server *s, bool seed)
     dup2(log, 2);
     close(null);
     close(log);
+    setenv("MAIL_TRANSPORT", mail, 0);
     execv(SA_BINARY, argv);
     _exit(127);
 }
