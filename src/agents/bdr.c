@@ -419,7 +419,7 @@ int sa_bdr_validate_response(const json_t *response, const json_t *request, cons
             json_object_foreach((json_t *)inner, k, v)
             {
                 char fl[160];
-                snprintf(fl, sizeof fl, "%s.args.%.40s", loc, k);
+                snprintf(fl, sizeof fl, "%s.args.args.%.40s", loc, k);
                 if (strcmp(k, "subject") == 0) {
                     const char *s = json_string_value(v);
                     if (!s || !*s || strlen(s) > 200 || strpbrk(s, "\r\n"))

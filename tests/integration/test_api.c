@@ -6,6 +6,7 @@
  * server. The last test stops the main server and requires exit status 0, which under
  * ASan/LSan also means "no leak and no sanitizer report in the server". */
 #include <pthread.h>
+#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -1500,6 +1501,174 @@ static void test_runs_kill_mid_run(void **state)
     assert_true(exited_ok(server_stop(&runs_srv)));
 }
 
+/* The files in DIR/mail/new (the server's Maildir), as one string each in out (at most
+ * cap); returns how many. */
+static int maildir_files(const struct server *s, char **out, int cap)
+{
+    char *path = strf("%s/mail/new", s->dir);
+    DIR *d = opendir(path);
+    int n = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        if (n < cap) {
+            char *f = strf("%s/%s", path, e->d_name);
+            FILE *fp = fopen(f, "rb");
+            free(f);
+            char *buf = calloc(1, 1 << 20);
+            size_t len = fp ? fread(buf, 1, (1 << 20) - 1, fp) : 0;
+            buf[len] = '\0';
+            if (fp)
+                fclose(fp);
+            out[n] = buf;
+        }
+        n++;
+    }
+    if (d)
+        closedir(d);
+    free(path);
+    return n;
+}
+
+/* Pins the BDR workflow end to end: an imported lead's pipeline run stops at the
+ * approval; the reviewer's edit is applied and recorded; posting it twice is harmless and
+ * a different answer is 409; with mail held, the server is killed (SIGKILL) between the
+ * approval and the delivery; after a restart exactly one message is in the Maildir: RFC
+ * 5322 with the edited subject and the meeting invite as text/calendar. Another restart
+ * sends nothing again. */
+static void test_bdr_outbox(void **state)
+{
+    (void)state;
+    setenv("OUTBOX_POLL_MS", "0", 1); /* hold the mail */
+    assert_int_equal(server_start(&runs_srv, false), 0);
+    harness_use(&runs_srv);
+    struct resp r;
+    const char csv[] = "Company,First Name,Last Name,Job Title,Email,Website,Industry,Employees,"
+                       "Tags\r\n"
+                       "Quorvianta Software,Maya,Okafor,VP of Sales,maya@quorvianta.io,"
+                       "quorvianta.io,SaaS,201-500,requested_demo;pricing_page_visit\r\n";
+    http("POST", "/api/leads/import", "text/csv", csv, strlen(csv), &r);
+    if (r.status != 200)
+        fail_msg("import: %ld %.300s", r.status, r.body);
+    json_t *j = json_loadb(r.body, r.len, 0, NULL);
+    char *run_body = strf("{\"lead_id\":\"%s\"}", jstr(j, "leads.0.lead_id"));
+    json_decref(j);
+    resp_free(&r);
+    j = http_json("POST", "/api/runs", run_body, &r);
+    free(run_body);
+    assert_int_equal(r.status, 202);
+    char run_id[64];
+    snprintf(run_id, sizeof run_id, "%s", jstr(j, "run_id"));
+    resp_free(&r);
+    j = wait_run(run_id, &r);
+    assert_string_equal(jstr(j, "status"), "awaiting_approval");
+    char aid[64];
+    snprintf(aid, sizeof aid, "%s", jstr(j, "output.approvals.0.approval_id"));
+    resp_free(&r);
+
+    /* the pending approval: Agent Inbox's HumanInterrupt with the draft and the meeting */
+    j = http_json("GET", "/api/approvals?status=pending", NULL, &r);
+    assert_int_equal(json_integer_value(jget(j, "count")), 1);
+    assert_string_equal(jstr(j, "items.0.id"), aid);
+    assert_string_equal(jstr(j, "items.0.request.action_request.args.to"), "maya@quorvianta.io");
+    assert_true(json_is_true(jget(j, "items.0.request.config.allow_edit")));
+    assert_non_null(jstr(j, "items.0.request.action_request.args.meeting.start"));
+    assert_non_null(jstr(j, "items.0.request.description"));
+    resp_free(&r);
+
+    /* bad answers: 422 naming the field, nothing recorded */
+    char *path = strf("/api/approvals/%s", aid);
+    http("POST", path, "application/json", "{\"type\":\"approve\"}", 18, &r);
+    expect_problem("unknown type", &r, 422, "[\"body\",\"type\"]", "enum");
+    resp_free(&r);
+    const char bad_edit[] = "{\"type\":\"edit\",\"args\":{\"action\":\"send_outreach\",\"args\":"
+                            "{\"to\":\"someone@else.example\"}}}";
+    http("POST", path, "application/json", bad_edit, strlen(bad_edit), &r);
+    expect_problem("edit of to", &r, 422, "[\"body\",\"args\",\"args\",\"to\"]", "not_editable");
+    resp_free(&r);
+    http("POST", "/api/approvals/nope", "application/json", "{\"type\":\"accept\"}", 17, &r);
+    expect_problem("unknown approval", &r, 404, "[\"path\",\"approval_id\"]", NULL);
+    resp_free(&r);
+
+    /* the edit: applied, recorded (who, what changed), the run finishes, mail is queued */
+    const char edit[] = "{\"type\":\"edit\",\"args\":{\"action\":\"send_outreach\",\"args\":"
+                        "{\"subject\":\"Quick question, Maya\"}},\"reviewer\":\"kim@pipewise.io\"}";
+    j = http_json("POST", path, edit, &r);
+    if (r.status != 200)
+        fail_msg("approval: %ld %.400s", r.status, r.body);
+    assert_string_equal(jstr(j, "approval.status"), "edited");
+    assert_string_equal(jstr(j, "approval.reviewer"), "kim@pipewise.io");
+    assert_non_null(jstr(j, "approval.decided_at"));
+    assert_string_equal(jstr(j, "approval.changes.0.field"), "subject");
+    assert_string_equal(jstr(j, "approval.changes.0.to"), "Quick question, Maya");
+    assert_string_equal(jstr(j, "run.status"), "done");
+    assert_string_equal(jstr(j, "run.bdr_decision.status"), "approved");
+    assert_false(json_is_true(jget(j, "duplicate")));
+    resp_free(&r);
+    /* the same answer again: harmless */
+    j = http_json("POST", path, edit, &r);
+    assert_int_equal(r.status, 200);
+    assert_true(json_is_true(jget(j, "duplicate")));
+    resp_free(&r);
+    /* a different answer: 409 */
+    http("POST", path, "application/json", "{\"type\":\"ignore\"}", 17, &r);
+    expect_problem("second answer", &r, 409, "[\"body\",\"type\"]", "already_decided");
+    resp_free(&r);
+    free(path);
+
+    j = http_json("GET", "/api/outbox?status=queued", NULL, &r);
+    long queued = (long)json_integer_value(jget(j, "count"));
+    assert_true(queued >= 2); /* the e-mail and its follow-ups */
+    resp_free(&r);
+    char *files[4] = {0};
+    assert_int_equal(maildir_files(&runs_srv, files, 4), 0); /* held */
+
+    /* killed between the approval and the delivery; restarted with mail flowing */
+    server_kill(&runs_srv);
+    setenv("OUTBOX_POLL_MS", "100", 1);
+    assert_int_equal(server_start(&runs_srv, false), 0);
+    harness_use(&runs_srv);
+    long sent = 0;
+    for (int i = 0; i < 100 && sent < 1; i++) {
+        j = http_json("GET", "/api/outbox?status=sent", NULL, &r);
+        sent = (long)json_integer_value(jget(j, "count"));
+        resp_free(&r);
+        if (sent < 1)
+            usleep(50 * 1000);
+    }
+    if (sent != 1) {
+        char *cmd = strf("tail -c 3000 %s >&2", runs_srv.log_path);
+        (void)!system(cmd);
+        free(cmd);
+    }
+    assert_int_equal(sent, 1); /* the follow-ups are due in days */
+    server_stop(&runs_srv);    /* and once more: nothing is delivered twice */
+    assert_int_equal(server_start(&runs_srv, false), 0);
+    harness_use(&runs_srv);
+    usleep(300 * 1000);
+    unsetenv("OUTBOX_POLL_MS");
+    int n = maildir_files(&runs_srv, files, 4);
+    assert_int_equal(n, 1);
+    const char *m = files[0];
+    assert_non_null(strstr(m, "Subject: Quick question, Maya\r\n"));
+    assert_non_null(strstr(m, "To: Maya Okafor <maya@quorvianta.io>\r\n"));
+    assert_non_null(strstr(m, "Message-ID: <"));
+    assert_non_null(strstr(m, "Content-Type: multipart/mixed"));
+    assert_non_null(strstr(m, "text/calendar; charset=UTF-8; method=REQUEST"));
+    assert_non_null(strstr(m, "filename=\"invite.ics\""));
+    free(files[0]);
+    j = http_json("GET", "/api/outbox?status=sent", NULL, &r);
+    assert_int_equal(json_integer_value(jget(j, "count")), 1);
+    assert_int_equal(json_integer_value(jget(j, "items.0.attempts")), 1);
+    assert_string_equal(jstr(j, "items.0.kind"), "email");
+    resp_free(&r);
+    http("GET", "/api/outbox?status=bogus", NULL, NULL, 0, &r);
+    expect_problem("bad outbox status", &r, 422, "[\"query\",\"status\"]", "enum");
+    resp_free(&r);
+    assert_true(exited_ok(server_stop(&runs_srv)));
+}
+
 static int seed_setup(void **state)
 {
     (void)state;
@@ -1742,6 +1911,7 @@ int main(void)
         cmocka_unit_test(test_runs),
         cmocka_unit_test_setup_teardown(test_runs_resume_after_restart, runs_setup, runs_teardown),
         cmocka_unit_test_setup_teardown(test_runs_kill_mid_run, runs_setup, runs_teardown),
+        cmocka_unit_test_setup_teardown(test_bdr_outbox, runs_setup, runs_teardown),
         cmocka_unit_test_setup_teardown(test_seed, seed_setup, seed_teardown),
         cmocka_unit_test(test_concurrency),
         cmocka_unit_test(test_request_log),
