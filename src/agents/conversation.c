@@ -189,6 +189,18 @@ static int respond(const json_t *state, json_t **update, struct graph_ctx *ctx, 
             json_object_del(extra, "meeting_slots");
         }
     }
+    /* the contact wrote back: the BDR follow-ups still queued for them are moot */
+    int cancelled = 0;
+    if (email && c->store) {
+        struct sa_err err = {0};
+        if (sa_store_outbox_cancel(c->store, NULL, email, "followup", "the contact replied",
+                                   &cancelled, &err)) {
+            json_decref(extra);
+            json_decref(actions);
+            return graph_ctx_fail(ctx, SA_ESTORE, "could not cancel follow-ups: %s", err.msg);
+        }
+    }
+    json_object_set_new(extra, "followups_cancelled", json_integer(cancelled));
     json_object_set_new(extra, "do_not_contact", json_boolean(dnc));
     json_object_set_new(extra, "suggested_actions", actions);
     *update = json_pack("{s:[{s:s, s:s, s:s?, s:O?}], s:o}", "messages", "role", "assistant",
@@ -353,6 +365,7 @@ int sa_conversation_turn(struct sa_conversation *c, const char *thread_id, const
                         json_object_get(extra, "suggested_actions"), "do_not_contact",
                         json_object_get(extra, "do_not_contact"), "history", msgs, "turn",
                         (json_int_t)json_integer_value(json_object_get(v, "turn")));
+    json_object_set(*output, "followups_cancelled", json_object_get(extra, "followups_cancelled"));
     json_t *slots = json_object_get(extra, "meeting_slots");
     if (slots)
         json_object_set(*output, "meeting_slots", slots);

@@ -165,8 +165,9 @@ static const char *const stmt_sql[ST_COUNT] = {
         "due_at = CASE WHEN ?5 > 0 THEN ?5 ELSE due_at END, "
         "attempts = attempts + (?2 IN ('sent', 'failed') OR ?5 > 0), "
         "sent_at = CASE WHEN ?2 = 'sent' THEN ?6 ELSE sent_at END, updated_at = ?6 WHERE id = ?1",
-    [ST_OUTBOX_CANCEL] = "UPDATE outbox SET status = 'cancelled', updated_at = ?3 WHERE "
-                         "thread_id = ?1 AND kind = ?2 AND status = 'queued'",
+    [ST_OUTBOX_CANCEL] = "UPDATE outbox SET status = 'cancelled', last_error = ?5, updated_at = "
+                         "?3 WHERE (?1 IS NULL OR thread_id = ?1) AND (?4 IS NULL OR to_email = "
+                         "?4) AND kind = ?2 AND status = 'queued'",
     [ST_OUTBOX_TOUCHES] = "SELECT count(*) FROM outbox WHERE to_email = ?1 AND status IN "
                           "('queued', 'sending', 'sent') AND due_at >= ?2",
     [ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -1359,8 +1360,8 @@ static int sqlite_outbox_mark(struct sa_store *base, const char *id, const char 
     return rc;
 }
 
-static int sqlite_outbox_cancel(struct sa_store *base, const char *thread_id, const char *kind,
-                                int *n, struct sa_err *err)
+static int sqlite_outbox_cancel(struct sa_store *base, const char *thread_id, const char *email,
+                                const char *kind, const char *reason, int *n, struct sa_err *err)
 {
     struct sqlite_store *s = (struct sqlite_store *)base;
     char now[SA_ISO8601_LEN];
@@ -1374,6 +1375,8 @@ static int sqlite_outbox_cancel(struct sa_store *base, const char *thread_id, co
         bind_text(st, 1, thread_id);
         bind_text(st, 2, kind);
         bind_text(st, 3, now);
+        bind_text(st, 4, email);
+        bind_text(st, 5, reason);
         rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_error(err, c->db, "outbox cancel");
         *n = rc ? 0 : sqlite3_changes(c->db);
         sqlite3_reset(st);

@@ -123,9 +123,10 @@ struct sa_store_ops {
      * first, filtered by status and/or e-mail (NULL: any). outbox_due: queued items due
      * at or before now (unix seconds), oldest first. outbox_mark sets an item's status
      * (sending, sent, failed, queued again for a retry) and counts an attempt for sent
-     * and failed. outbox_cancel cancels a thread's queued items of kind (e.g. the
-     * follow-ups once the contact replies). outbox_touches counts the e-mails to a
-     * contact queued or sent since a time (frequency caps). */
+     * and failed. outbox_cancel cancels the queued items of kind for a thread and/or an
+     * e-mail (NULL: any; e.g. the follow-ups once the contact replies), noting reason.
+     * outbox_touches counts the e-mails to a contact queued or sent since a time (frequency caps).
+     */
     int (*outbox_add)(struct sa_store *s, const struct sa_outbox_item *items, int n, int *added,
                       struct sa_err *err);
     int (*outbox_list)(struct sa_store *s, const char *status, const char *email, int limit,
@@ -135,8 +136,8 @@ struct sa_store_ops {
     int (*outbox_mark)(struct sa_store *s, const char *id, const char *status,
                        const char *delivered_id, const char *error, long long retry_at,
                        struct sa_err *err);
-    int (*outbox_cancel)(struct sa_store *s, const char *thread_id, const char *kind, int *n,
-                         struct sa_err *err);
+    int (*outbox_cancel)(struct sa_store *s, const char *thread_id, const char *email,
+                         const char *kind, const char *reason, int *n, struct sa_err *err);
     int (*outbox_touches)(struct sa_store *s, const char *email, long long since, long *n,
                           struct sa_err *err);
     /* The cached enrichment for key if it has not expired (new reference), or
@@ -271,9 +272,10 @@ static inline int sa_store_outbox_mark(struct sa_store *s, const char *id, const
     return s->ops->outbox_mark(s, id, status, delivered_id, error, retry_at, err);
 }
 static inline int sa_store_outbox_cancel(struct sa_store *s, const char *thread_id,
-                                         const char *kind, int *n, struct sa_err *err)
+                                         const char *email, const char *kind, const char *reason,
+                                         int *n, struct sa_err *err)
 {
-    return s->ops->outbox_cancel(s, thread_id, kind, n, err);
+    return s->ops->outbox_cancel(s, thread_id, email, kind, reason, n, err);
 }
 static inline int sa_store_outbox_touches(struct sa_store *s, const char *email, long long since,
                                           long *n, struct sa_err *err)

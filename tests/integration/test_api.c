@@ -1663,6 +1663,19 @@ static void test_bdr_outbox(void **state)
     assert_int_equal(json_integer_value(jget(j, "items.0.attempts")), 1);
     assert_string_equal(jstr(j, "items.0.kind"), "email");
     resp_free(&r);
+    /* Maya replies: the follow-ups still queued for her are cancelled */
+    j = http_json("POST", INVOKE,
+                  "{\"agent_type\":\"conversation\",\"input\":{\"message\":\"Thanks, "
+                  "what does it cost for 40 seats?\",\"contact\":{\"name\":\"Maya Okafor\","
+                  "\"email\":\"maya@quorvianta.io\"}}}",
+                  &r);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(json_integer_value(jget(j, "output.followups_cancelled")), queued - 1);
+    resp_free(&r);
+    j = http_json("GET", "/api/outbox?status=cancelled", NULL, &r);
+    assert_int_equal(json_integer_value(jget(j, "count")), queued - 1);
+    assert_string_equal(jstr(j, "items.0.last_error"), "the contact replied");
+    resp_free(&r);
     http("GET", "/api/outbox?status=bogus", NULL, NULL, 0, &r);
     expect_problem("bad outbox status", &r, 422, "[\"query\",\"status\"]", "enum");
     resp_free(&r);

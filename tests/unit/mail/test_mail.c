@@ -978,15 +978,75 @@ static void test_bad_specs(void **state)
     assert_null(t);
 }
 
+/* send_once: a key is delivered once, also after the reader moved it to cur/ (with its
+ * ":2,S" flags) and after a crashed attempt left a file in tmp/; bad keys are refused. */
+static void test_maildir_send_once(void **state)
+{
+    (void)state;
+    char root[] = "/tmp/sa_mail_once_XXXXXX";
+    assert_non_null(mkdtemp(root));
+    char spec[128], path[512], path2[512];
+    snprintf(spec, sizeof spec, "maildir:%s", root);
+    struct sa_transport *t = NULL;
+    struct sa_err err = {0};
+    assert_int_equal(sa_transport_open(spec, &t, &err), 0);
+    assert_non_null(t->ops->send_once);
+    char id1[SA_TRANSPORT_ID_MAX], id2[SA_TRANSPORT_ID_MAX];
+    bool already = true;
+    const char *key = "01a2103b-794a-7001-820e-eeef48491a4b";
+    assert_int_equal(t->ops->send_once(t, key, "bob@globex.example.com", "hi\r\n", 4, id1,
+                                       sizeof id1, &already, &err),
+                     0);
+    assert_false(already);
+    assert_int_equal(strncmp(id1, key, strlen(key)), 0);
+    assert_int_equal(t->ops->send_once(t, key, "bob@globex.example.com", "hi\r\n", 4, id2,
+                                       sizeof id2, &already, &err),
+                     0);
+    assert_true(already);
+    assert_string_equal(id1, id2);
+    /* the reader saw it: new/ -> cur/NAME:2,S */
+    snprintf(path, sizeof path, "%s/new/%s", root, id1);
+    snprintf(path2, sizeof path2, "%s/cur/%s:2,S", root, id1);
+    assert_int_equal(rename(path, path2), 0);
+    assert_int_equal(t->ops->send_once(t, key, "bob@globex.example.com", "hi\r\n", 4, id2,
+                                       sizeof id2, &already, &err),
+                     0);
+    assert_true(already);
+    /* a crashed attempt's leftover in tmp/ does not block a new key */
+    const char *key2 = "second-key";
+    char stale[600];
+    snprintf(stale, sizeof stale, "%s/tmp/%s.%s", root, key2, strchr(id1, '.') + 1);
+    FILE *f = fopen(stale, "w");
+    assert_non_null(f);
+    fputs("partial", f);
+    fclose(f);
+    assert_int_equal(t->ops->send_once(t, key2, "bob@globex.example.com", "full\r\n", 6, id2,
+                                       sizeof id2, &already, &err),
+                     0);
+    assert_false(already);
+    snprintf(path, sizeof path, "%s/new/%s", root, id2);
+    f = fopen(path, "r");
+    assert_non_null(f);
+    char buf[16] = {0};
+    assert_int_equal(fread(buf, 1, sizeof buf - 1, f), 6);
+    fclose(f);
+    assert_string_equal(buf, "full\r\n");
+    assert_int_equal(t->ops->send_once(t, "bad/key", "bob@globex.example.com", "x", 1, id2,
+                                       sizeof id2, &already, &err),
+                     SA_EINVAL);
+    sa_transport_free(t);
+    rm_rf(root);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_render_plain),     cmocka_unit_test(test_render_ascii_headers),
-        cmocka_unit_test(test_render_ics),       cmocka_unit_test(test_deterministic),
-        cmocka_unit_test(test_header_injection), cmocka_unit_test(test_addr_valid),
-        cmocka_unit_test(test_python_parses),    cmocka_unit_test(test_maildir_delivery),
-        cmocka_unit_test(test_maildir_threads),  cmocka_unit_test(test_maildir_unwritable),
-        cmocka_unit_test(test_bad_specs),
+        cmocka_unit_test(test_render_plain),      cmocka_unit_test(test_render_ascii_headers),
+        cmocka_unit_test(test_render_ics),        cmocka_unit_test(test_deterministic),
+        cmocka_unit_test(test_header_injection),  cmocka_unit_test(test_addr_valid),
+        cmocka_unit_test(test_python_parses),     cmocka_unit_test(test_maildir_delivery),
+        cmocka_unit_test(test_maildir_threads),   cmocka_unit_test(test_maildir_unwritable),
+        cmocka_unit_test(test_maildir_send_once), cmocka_unit_test(test_bad_specs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

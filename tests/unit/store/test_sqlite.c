@@ -293,7 +293,9 @@ static void test_approvals_and_outbox(void **state)
     assert_int_equal(json_array_size(due), 0);
     json_decref(due);
     int cancelled = 0;
-    assert_int_equal(sa_store_outbox_cancel(s, "t1", "followup", &cancelled, &err), 0);
+    assert_int_equal(sa_store_outbox_cancel(s, NULL, "DANA@example.com", "followup", "replied",
+                                            &cancelled, &err),
+                     0);
     assert_int_equal(cancelled, 1);
     assert_int_equal(sa_store_outbox_list(s, NULL, "DANA@example.com", 10, &list, &err), 0);
     assert_int_equal(json_array_size(list), 2);
