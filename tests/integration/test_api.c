@@ -1107,6 +1107,19 @@ static void test_conversation(void **state)
                "[\"body\",\"thread_id\"]", "thread_conflict");
     free(body);
 
+    /* streamed like the other agents: SSE with the turn as an update */
+    body = strf("{\"agent_type\":\"conversation\",\"thread_id\":\"%s\",\"stream_mode\":"
+                "\"updates\",\"input\":{\"message\":\"Could we see a demo?\"}}",
+                thread);
+    http("POST", INVOKE, "application/json", body, strlen(body), &r);
+    free(body);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.content_type, "text/event-stream"));
+    assert_non_null(strstr(r.body, "event: updates\ndata: {\"conversation\""));
+    assert_non_null(strstr(r.body, "\"intent\":\"demo_request\""));
+    assert_non_null(strstr(r.body, "event: end"));
+    resp_free(&r);
+
     /* its schema is published like the other agents' */
     j = http_json("GET", "/api/agents/conversation/schema", NULL, &r);
     assert_int_equal(r.status, 200);

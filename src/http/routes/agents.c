@@ -169,9 +169,9 @@ static void reply_stream(struct sa_req *r, const struct envelope *env, json_t *r
 {
     struct sa_buf b;
     sa_buf_init(&b, 8 * 1024 * 1024);
-    json_t *meta = json_pack("{s:O, s:O, s:O}", "run_id", json_object_get(response, "execution_id"),
-                             "thread_id", json_object_get(response, "thread_id"), "lead_id",
-                             json_object_get(response, "lead_id"));
+    json_t *meta = json_pack(
+        "{s:O?, s:O?, s:O?}", "run_id", json_object_get(response, "execution_id"), "thread_id",
+        json_object_get(response, "thread_id"), "lead_id", json_object_get(response, "lead_id"));
     sse_event(&b, "metadata", meta);
     json_decref(meta);
     const char *agent = json_string_value(json_object_get(response, "agent_type"));
@@ -222,9 +222,9 @@ static void reply_graph_stream(struct sa_req *r, json_t *response, struct sa_buf
 {
     struct sa_buf b;
     sa_buf_init(&b, 16 * 1024 * 1024);
-    json_t *meta = json_pack("{s:O, s:O, s:O}", "run_id", json_object_get(response, "execution_id"),
-                             "thread_id", json_object_get(response, "thread_id"), "lead_id",
-                             json_object_get(response, "lead_id"));
+    json_t *meta = json_pack(
+        "{s:O?, s:O?, s:O?}", "run_id", json_object_get(response, "execution_id"), "thread_id",
+        json_object_get(response, "thread_id"), "lead_id", json_object_get(response, "lead_id"));
     sse_event(&b, "metadata", meta);
     json_decref(meta);
     if (sa_buf_append(&b, events->data ? events->data : "", events->len) != 0)
@@ -419,12 +419,17 @@ static void converse(struct sa_req *r, json_t *body, const struct envelope *env)
     char now[SA_ISO8601_LEN];
     sa_iso8601_now(now);
     double latency = sa_ns_to_ms(sa_now_ns() - r->start_ns);
-    sa_reply_json(r, 200,
-                  json_pack("{s:s, s:s, s:s, s:n, s:o, s:{s:f, s:f, s:s}, s:s}", "status",
-                            "success", "agent_type", "conversation", "thread_id", res.thread_id,
-                            "lead_id", "output", json_incref(res.output), "metadata", "latency_ms",
-                            latency, "processing_time_ms", res.processing_ms, "engine",
-                            "naive_bayes", "timestamp", now));
+    json_t *resp =
+        json_pack("{s:s, s:s, s:s, s:n, s:o, s:{s:f, s:f, s:s}, s:s}", "status", "success",
+                  "agent_type", "conversation", "thread_id", res.thread_id, "lead_id", "output",
+                  json_incref(res.output), "metadata", "latency_ms", latency, "processing_time_ms",
+                  res.processing_ms, "engine", "naive_bayes", "timestamp", now);
+    if (env->stream) {
+        reply_stream(r, env, resp);
+        json_decref(resp);
+    } else {
+        sa_reply_json(r, 200, resp);
+    }
     sa_invoke_res_clear(&res);
 }
 
