@@ -168,7 +168,7 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_OUTBOX_CANCEL] = "UPDATE outbox SET status = 'cancelled', last_error = ?5, updated_at = "
                          "?3 WHERE (?1 IS NULL OR thread_id = ?1) AND (?4 IS NULL OR to_email = "
                          "?4) AND kind = ?2 AND status = 'queued'",
-    [ST_OUTBOX_TOUCHES] = "SELECT count(*) FROM outbox WHERE to_email = ?1 AND status IN "
+    [ST_OUTBOX_TOUCHES] = "SELECT count(*) AS n FROM outbox WHERE to_email = ?1 AND status IN "
                           "('queued', 'sending', 'sent') AND due_at >= ?2",
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
@@ -1138,21 +1138,75 @@ static json_t *row_object(sqlite3_stmt *st)
     return o;
 }
 
-/* Steps st (bound by the caller) into a JSON array of row objects. */
-static int rows_array(struct conn *c, sqlite3_stmt *st, const char *what, json_t **out,
-                      struct sa_err *err)
+/* A statement argument: text (NULL binds NULL) or, with is_int, an integer. */
+struct arg {
+    const char *text;
+    long long num;
+    bool is_int;
+};
+#define TXT(v) ((struct arg){.text = (v)})
+#define NUM(v) ((struct arg){.num = (v), .is_int = true})
+
+static void bind_args(sqlite3_stmt *st, const struct arg *a, int n)
 {
-    *out = json_array();
-    int step;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW)
-        json_array_append_new(*out, row_object(st));
-    sqlite3_reset(st);
-    if (step != SQLITE_DONE) {
-        json_decref(*out);
-        *out = NULL;
-        return db_error(err, c->db, what);
+    for (int i = 0; i < n; i++) {
+        if (a[i].is_int)
+            sqlite3_bind_int64(st, i + 1, a[i].num);
+        else
+            bind_text(st, i + 1, a[i].text);
     }
-    return 0;
+}
+
+/* Runs a read statement on a pooled connection: *out (new reference) gets its rows as
+ * objects keyed by column name. */
+static int query_rows(struct sqlite_store *s, enum stmt_id id, const struct arg *a, int n,
+                      json_t **out, struct sa_err *err)
+{
+    *out = NULL;
+    struct conn *c = conn_get(s);
+    int rc = SA_ESTORE;
+    sqlite3_stmt *st = stmt(c, id, err);
+    if (st) {
+        bind_args(st, a, n);
+        *out = json_array();
+        int step;
+        while ((step = sqlite3_step(st)) == SQLITE_ROW)
+            json_array_append_new(*out, row_object(st));
+        rc = step == SQLITE_DONE ? 0 : db_error(err, c->db, stmt_sql[id]);
+        sqlite3_reset(st);
+        if (rc) {
+            json_decref(*out);
+            *out = NULL;
+        }
+    }
+    conn_put(s, c);
+    return rc;
+}
+
+/* Runs a write statement on the writer (the caller holds it); *changes (optional) gets
+ * the rows it changed. */
+static int exec_locked(struct conn *c, enum stmt_id id, const struct arg *a, int n, int *changes,
+                       struct sa_err *err)
+{
+    sqlite3_stmt *st = stmt(c, id, err);
+    if (!st)
+        return SA_ESTORE;
+    bind_args(st, a, n);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_error(err, c->db, stmt_sql[id]);
+    if (changes)
+        *changes = rc ? 0 : sqlite3_changes(c->db);
+    sqlite3_reset(st);
+    return rc;
+}
+
+/* exec_locked on its own: takes and releases the writer. */
+static int exec_args(struct sqlite_store *s, enum stmt_id id, const struct arg *a, int n,
+                     int *changes, struct sa_err *err)
+{
+    writer_acquire(s);
+    int rc = exec_locked(&s->writer, id, a, n, changes, err);
+    writer_release(s);
+    return rc;
 }
 
 static int sqlite_approval_put(struct sa_store *base, const char *id, const char *thread_id,
@@ -1163,67 +1217,38 @@ static int sqlite_approval_put(struct sa_store *base, const char *id, const char
     char now[SA_ISO8601_LEN];
     sa_iso8601_now(now);
     out_id[0] = '\0';
-    writer_acquire(s);
-    struct conn *c = &s->writer;
-    int rc = SA_ESTORE;
-    sqlite3_stmt *st = stmt(c, ST_APPROVAL_PUT, err);
-    if (st) {
-        const char *args[] = {id, thread_id, interrupt_id, lead_id, request, now};
-        for (int i = 0; i < 6; i++)
-            bind_text(st, i + 1, args[i]);
-        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_error(err, c->db, "approval insert");
-        sqlite3_reset(st);
-    }
-    if (!rc && (st = stmt(c, ST_APPROVAL_ID, err))) {
-        bind_text(st, 1, thread_id);
-        bind_text(st, 2, interrupt_id);
-        if (sqlite3_step(st) == SQLITE_ROW)
-            snprintf(out_id, 37, "%s", (const char *)sqlite3_column_text(st, 0));
-        else
-            rc = db_error(err, c->db, "approval id");
-        sqlite3_reset(st);
-    }
-    writer_release(s);
+    const struct arg a[] = {TXT(id),      TXT(thread_id), TXT(interrupt_id),
+                            TXT(lead_id), TXT(request),   TXT(now)};
+    int rc = exec_args(s, ST_APPROVAL_PUT, a, 6, NULL, err);
+    json_t *rows = NULL;
+    if (!rc) /* new or already there: the id of the row for this interrupt */
+        rc = query_rows(s, ST_APPROVAL_ID, a + 1, 2, &rows, err);
+    const char *got = json_string_value(json_object_get(json_array_get(rows, 0), "id"));
+    if (!rc && !got)
+        rc = sa_err_set(err, SA_ESTORE, "approval %s vanished", id);
+    if (!rc)
+        snprintf(out_id, 37, "%s", got);
+    json_decref(rows);
     return rc;
 }
 
 static int sqlite_approval_get(struct sa_store *base, const char *id, json_t **out,
                                struct sa_err *err)
 {
-    struct sqlite_store *s = (struct sqlite_store *)base;
-    *out = NULL;
-    struct conn *c = conn_get(s);
-    int rc = SA_ESTORE;
-    sqlite3_stmt *st = stmt(c, ST_APPROVAL_GET, err);
-    if (st) {
-        bind_text(st, 1, id);
-        json_t *rows = NULL;
-        rc = rows_array(c, st, "approval get", &rows, err);
-        if (!rc && json_array_size(rows) == 0)
-            rc = sa_err_set(err, SA_ENOTFOUND, "no such approval");
-        else if (!rc)
-            *out = json_incref(json_array_get(rows, 0));
-        json_decref(rows);
-    }
-    conn_put(s, c);
+    json_t *rows = NULL;
+    int rc = query_rows((struct sqlite_store *)base, ST_APPROVAL_GET, &TXT(id), 1, &rows, err);
+    *out = json_incref(json_array_get(rows, 0));
+    json_decref(rows);
+    if (!rc && !*out)
+        rc = sa_err_set(err, SA_ENOTFOUND, "no such approval");
     return rc;
 }
 
 static int sqlite_approval_list(struct sa_store *base, const char *status, int limit, json_t **out,
                                 struct sa_err *err)
 {
-    struct sqlite_store *s = (struct sqlite_store *)base;
-    *out = NULL;
-    struct conn *c = conn_get(s);
-    int rc = SA_ESTORE;
-    sqlite3_stmt *st = stmt(c, ST_APPROVAL_LIST, err);
-    if (st) {
-        bind_text(st, 1, status);
-        sqlite3_bind_int(st, 2, limit);
-        rc = rows_array(c, st, "approval list", out, err);
-    }
-    conn_put(s, c);
-    return rc;
+    const struct arg a[] = {TXT(status), NUM(limit)};
+    return query_rows((struct sqlite_store *)base, ST_APPROVAL_LIST, a, 2, out, err);
 }
 
 static int sqlite_approval_decide(struct sa_store *base, const char *id, const char *status,
@@ -1233,32 +1258,16 @@ static int sqlite_approval_decide(struct sa_store *base, const char *id, const c
     struct sqlite_store *s = (struct sqlite_store *)base;
     char now[SA_ISO8601_LEN];
     sa_iso8601_now(now);
-    writer_acquire(s);
-    struct conn *c = &s->writer;
-    int rc = SA_ESTORE;
-    sqlite3_stmt *st = stmt(c, ST_APPROVAL_DECIDE, err);
-    if (st) {
-        const char *args[] = {id, status, response, reviewer, changes, now};
-        for (int i = 0; i < 6; i++)
-            bind_text(st, i + 1, args[i]);
-        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_error(err, c->db, "approval decide");
-        bool changed = sqlite3_changes(c->db) > 0;
-        sqlite3_reset(st);
-        if (!rc && !changed) {
-            rc = SA_ENOTFOUND;
-            if ((st = stmt(c, ST_APPROVAL_GET, err))) {
-                bind_text(st, 1, id);
-                if (sqlite3_step(st) == SQLITE_ROW)
-                    rc = SA_ECONFLICT;
-                sqlite3_reset(st);
-            }
-            sa_err_set(err, rc,
-                       rc == SA_ECONFLICT ? "the approval was decided already"
-                                          : "no such approval");
-        }
-    }
-    writer_release(s);
-    return rc;
+    const struct arg a[] = {TXT(id),       TXT(status),  TXT(response),
+                            TXT(reviewer), TXT(changes), TXT(now)};
+    int changed = 0;
+    int rc = exec_args(s, ST_APPROVAL_DECIDE, a, 6, &changed, err);
+    if (rc || changed)
+        return rc;
+    json_t *was = NULL; /* not pending: decided already, or no such approval */
+    rc = sqlite_approval_get(base, id, &was, err);
+    json_decref(was);
+    return rc ? rc : sa_err_set(err, SA_ECONFLICT, "the approval was decided already");
 }
 
 static int sqlite_outbox_add(struct sa_store *base, const struct sa_outbox_item *items, int n,
@@ -1272,21 +1281,13 @@ static int sqlite_outbox_add(struct sa_store *base, const struct sa_outbox_item 
     struct conn *c = &s->writer;
     int rc = run_simple(c, ST_BEGIN, err);
     for (int i = 0; !rc && i < n; i++) {
-        sqlite3_stmt *st = stmt(c, ST_OUTBOX_ADD, err);
-        if (!st) {
-            rc = SA_ESTORE;
-            break;
-        }
         const struct sa_outbox_item *it = &items[i];
-        const char *args[] = {it->id,      it->idempotency_key, it->kind,   it->thread_id,
-                              it->lead_id, it->to_email,        it->payload};
-        for (int a = 0; a < 7; a++)
-            bind_text(st, a + 1, args[a]);
-        sqlite3_bind_int64(st, 8, it->due_at);
-        bind_text(st, 9, now);
-        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_error(err, c->db, "outbox insert");
-        *added += !rc && sqlite3_changes(c->db) > 0;
-        sqlite3_reset(st);
+        const struct arg a[] = {TXT(it->id),        TXT(it->idempotency_key), TXT(it->kind),
+                                TXT(it->thread_id), TXT(it->lead_id),         TXT(it->to_email),
+                                TXT(it->payload),   NUM(it->due_at),          TXT(now)};
+        int changed = 0;
+        rc = exec_locked(c, ST_OUTBOX_ADD, a, 9, &changed, err);
+        *added += changed;
     }
     if (!rc)
         rc = run_simple(c, ST_COMMIT, err);
@@ -1301,110 +1302,47 @@ static int sqlite_outbox_add(struct sa_store *base, const struct sa_outbox_item 
 static int sqlite_outbox_list(struct sa_store *base, const char *status, const char *email,
                               int limit, json_t **out, struct sa_err *err)
 {
-    struct sqlite_store *s = (struct sqlite_store *)base;
-    *out = NULL;
-    struct conn *c = conn_get(s);
-    int rc = SA_ESTORE;
-    sqlite3_stmt *st = stmt(c, ST_OUTBOX_LIST, err);
-    if (st) {
-        bind_text(st, 1, status);
-        bind_text(st, 2, email);
-        sqlite3_bind_int(st, 3, limit);
-        rc = rows_array(c, st, "outbox list", out, err);
-    }
-    conn_put(s, c);
-    return rc;
+    const struct arg a[] = {TXT(status), TXT(email), NUM(limit)};
+    return query_rows((struct sqlite_store *)base, ST_OUTBOX_LIST, a, 3, out, err);
 }
 
 static int sqlite_outbox_due(struct sa_store *base, long long now, int limit, json_t **out,
                              struct sa_err *err)
 {
-    struct sqlite_store *s = (struct sqlite_store *)base;
-    *out = NULL;
-    struct conn *c = conn_get(s);
-    int rc = SA_ESTORE;
-    sqlite3_stmt *st = stmt(c, ST_OUTBOX_DUE, err);
-    if (st) {
-        sqlite3_bind_int64(st, 1, now);
-        sqlite3_bind_int(st, 2, limit);
-        rc = rows_array(c, st, "outbox due", out, err);
-    }
-    conn_put(s, c);
-    return rc;
+    const struct arg a[] = {NUM(now), NUM(limit)};
+    return query_rows((struct sqlite_store *)base, ST_OUTBOX_DUE, a, 2, out, err);
 }
 
 static int sqlite_outbox_mark(struct sa_store *base, const char *id, const char *status,
                               const char *delivered_id, const char *error, long long retry_at,
                               struct sa_err *err)
 {
-    struct sqlite_store *s = (struct sqlite_store *)base;
     char now[SA_ISO8601_LEN];
     sa_iso8601_now(now);
-    writer_acquire(s);
-    struct conn *c = &s->writer;
-    int rc = SA_ESTORE;
-    sqlite3_stmt *st = stmt(c, ST_OUTBOX_MARK, err);
-    if (st) {
-        bind_text(st, 1, id);
-        bind_text(st, 2, status);
-        bind_text(st, 3, delivered_id);
-        bind_text(st, 4, error);
-        sqlite3_bind_int64(st, 5, retry_at);
-        bind_text(st, 6, now);
-        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_error(err, c->db, "outbox mark");
-        if (!rc && sqlite3_changes(c->db) == 0)
-            rc = sa_err_set(err, SA_ENOTFOUND, "no such outbox item");
-        sqlite3_reset(st);
-    }
-    writer_release(s);
-    return rc;
+    const struct arg a[] = {TXT(id),    TXT(status),   TXT(delivered_id),
+                            TXT(error), NUM(retry_at), TXT(now)};
+    int changed = 0;
+    int rc = exec_args((struct sqlite_store *)base, ST_OUTBOX_MARK, a, 6, &changed, err);
+    return rc || changed ? rc : sa_err_set(err, SA_ENOTFOUND, "no such outbox item");
 }
 
 static int sqlite_outbox_cancel(struct sa_store *base, const char *thread_id, const char *email,
                                 const char *kind, const char *reason, int *n, struct sa_err *err)
 {
-    struct sqlite_store *s = (struct sqlite_store *)base;
     char now[SA_ISO8601_LEN];
     sa_iso8601_now(now);
-    *n = 0;
-    writer_acquire(s);
-    struct conn *c = &s->writer;
-    int rc = SA_ESTORE;
-    sqlite3_stmt *st = stmt(c, ST_OUTBOX_CANCEL, err);
-    if (st) {
-        bind_text(st, 1, thread_id);
-        bind_text(st, 2, kind);
-        bind_text(st, 3, now);
-        bind_text(st, 4, email);
-        bind_text(st, 5, reason);
-        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_error(err, c->db, "outbox cancel");
-        *n = rc ? 0 : sqlite3_changes(c->db);
-        sqlite3_reset(st);
-    }
-    writer_release(s);
-    return rc;
+    const struct arg a[] = {TXT(thread_id), TXT(kind), TXT(now), TXT(email), TXT(reason)};
+    return exec_args((struct sqlite_store *)base, ST_OUTBOX_CANCEL, a, 5, n, err);
 }
 
 static int sqlite_outbox_touches(struct sa_store *base, const char *email, long long since, long *n,
                                  struct sa_err *err)
 {
-    struct sqlite_store *s = (struct sqlite_store *)base;
-    *n = 0;
-    struct conn *c = conn_get(s);
-    int rc = SA_ESTORE;
-    sqlite3_stmt *st = stmt(c, ST_OUTBOX_TOUCHES, err);
-    if (st) {
-        bind_text(st, 1, email);
-        sqlite3_bind_int64(st, 2, since);
-        if (sqlite3_step(st) == SQLITE_ROW) {
-            *n = (long)sqlite3_column_int64(st, 0);
-            rc = 0;
-        } else {
-            rc = db_error(err, c->db, "outbox touches");
-        }
-        sqlite3_reset(st);
-    }
-    conn_put(s, c);
+    const struct arg a[] = {TXT(email), NUM(since)};
+    json_t *rows = NULL;
+    int rc = query_rows((struct sqlite_store *)base, ST_OUTBOX_TOUCHES, a, 2, &rows, err);
+    *n = (long)json_integer_value(json_object_get(json_array_get(rows, 0), "n"));
+    json_decref(rows);
     return rc;
 }
 
