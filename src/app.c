@@ -310,14 +310,12 @@ int sa_app_record_interrupts(struct sa_app *app, const char *thread_id, const ch
             *approvals = NULL;
             return rc;
         }
+        char link[80];
+        snprintf(link, sizeof link, "/api/approvals/%s", got);
         json_array_append_new(*approvals,
                               json_pack("{s:s, s:s, s:O, s:s}", "approval_id", got, "node",
                                         json_string_value(json_object_get(it, "node")) ?: "",
-                                        "request", req, "link", ""));
-        char link[80];
-        snprintf(link, sizeof link, "/api/approvals/%s", got);
-        json_object_set_new(json_array_get(*approvals, json_array_size(*approvals) - 1), "link",
-                            json_string(link));
+                                        "request", req, "link", link));
     }
     return 0;
 }
