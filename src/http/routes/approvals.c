@@ -50,6 +50,25 @@ static bool enum_param(struct sa_req *r, const char *name, const char *const *al
     return false;
 }
 
+/* Answers a list query: 422 with detail when the query was bad, 503 when the store
+ * failed, else {items, count}. Takes detail and items. */
+static void reply_list(struct sa_req *r, json_t *detail, int rc, json_t *items,
+                       const struct sa_err *err)
+{
+    if (json_array_size(detail)) {
+        sa_reply_problem(r, 422, "validation_error", detail);
+        return;
+    }
+    json_decref(detail);
+    if (rc) {
+        store_error(r, err);
+        return;
+    }
+    sa_reply_json(
+        r, 200,
+        json_pack("{s:o, s:I}", "items", items, "count", (json_int_t)json_array_size(items)));
+}
+
 void sa_route_approvals_list(struct sa_req *r)
 {
     static const char *const statuses[] = {"pending",   "accepted", "edited",
@@ -59,20 +78,12 @@ void sa_route_approvals_list(struct sa_req *r)
     const char *status;
     limit_param(r, &limit, detail);
     enum_param(r, "status", statuses, &status, detail);
-    if (json_array_size(detail)) {
-        sa_reply_problem(r, 422, "validation_error", detail);
-        return;
-    }
-    json_decref(detail);
     json_t *items = NULL;
     struct sa_err err = {0};
-    if (sa_store_approval_list(r->app->store, status, (int)limit, &items, &err)) {
-        store_error(r, &err);
-        return;
-    }
-    sa_reply_json(
-        r, 200,
-        json_pack("{s:o, s:I}", "items", items, "count", (json_int_t)json_array_size(items)));
+    int rc = json_array_size(detail)
+                 ? 0
+                 : sa_store_approval_list(r->app->store, status, (int)limit, &items, &err);
+    reply_list(r, detail, rc, items, &err);
 }
 
 void sa_route_approval_get(struct sa_req *r)
@@ -139,18 +150,10 @@ void sa_route_outbox_list(struct sa_req *r)
     const char *email = sa_req_query(r, "email");
     if (email && !sa_email_valid(email))
         sa_detail_add(detail, "query.email", "value_error", "Value is not a valid email address");
-    if (json_array_size(detail)) {
-        sa_reply_problem(r, 422, "validation_error", detail);
-        return;
-    }
-    json_decref(detail);
     json_t *items = NULL;
     struct sa_err err = {0};
-    if (sa_store_outbox_list(r->app->store, status, email, (int)limit, &items, &err)) {
-        store_error(r, &err);
-        return;
-    }
-    sa_reply_json(
-        r, 200,
-        json_pack("{s:o, s:I}", "items", items, "count", (json_int_t)json_array_size(items)));
+    int rc = json_array_size(detail)
+                 ? 0
+                 : sa_store_outbox_list(r->app->store, status, email, (int)limit, &items, &err);
+    reply_list(r, detail, rc, items, &err);
 }
