@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agents/intent.h"
-#include "agents/lead.h"
-#include "app.h"
+#include "domain/intent.h"
+#include "domain/lead.h"
+#include "app/app.h"
 #include "base/config.h"
 #include "base/json.h"
 #include "base/log.h"

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agents/lead.h"
-#include "agents/scoring.h"
+#include "domain/lead.h"
+#include "domain/scoring.h"
 #include "base/clock.h"
 #include "base/config.h"
 #include "base/json.h"

@@ -9,19 +9,19 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agents/calendar.h"
-#include "agents/lead.h"
-#include "agents/scoring.h"
-#include "app.h"
+#include "connectors/calendar/calendar.h"
+#include "domain/lead.h"
+#include "domain/scoring.h"
+#include "app/app.h"
 #include "base/buf.h"
 #include "base/config.h"
 #include "base/detail.h"
 #include "base/json.h"
 #include "base/log.h"
 #include "http/server.h"
-#include "import.h"
-#include "outbox.h"
-#include "runs.h"
+#include "app/import.h"
+#include "app/outbox.h"
+#include "app/runs.h"
 #include "store/store.h"
 
 static const char usage[] =

@@ -13,6 +13,7 @@
 #include "base/config.h"
 #include "graph/graph.h"
 #include "graph/saver.h"
+#include "store/sqlite/saver.h"
 
 /* ---- linear: six nodes over ten last-value fields ---- */
 

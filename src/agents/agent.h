@@ -10,6 +10,7 @@
 #include <stdbool.h>
 
 #include "base/err.h"
+#include "domain/schemas.h"
 
 struct sa_lead;
 struct sa_model;
@@ -109,10 +110,6 @@ json_t *sa_agents_status_one(struct sa_agents *r, enum sa_agent_type t);
 int sa_agent_graph_node(struct sa_agent *a, struct graph_builder *b, const char *node,
                         const char *channel, void *arg);
 
-/* JSON Schemas (agents/schemas.c). */
-extern const char sa_schema_lead_input[], sa_schema_qualification_output[],
-    sa_schema_enrichment_output[], sa_schema_growth_output[], sa_schema_marketing_output[],
-    sa_schema_conversation_input[], sa_schema_conversation_output[];
 
 /* The agents (agents/<name>.c); each returns NULL when out of memory. */
 struct sa_agent *sa_qualification_new(const struct sa_model *model);

@@ -8,7 +8,7 @@
 #include <time.h>
 
 #include "agents/agent.h"
-#include "agents/calendar.h"
+#include "connectors/calendar/calendar.h"
 #include "base/clock.h"
 #include "base/detail.h"
 #include "base/uuid.h"

@@ -8,9 +8,9 @@
 #include <time.h>
 
 #include "agents/agent.h"
-#include "agents/calendar.h"
-#include "agents/intent.h"
-#include "agents/lead.h"
+#include "connectors/calendar/calendar.h"
+#include "domain/intent.h"
+#include "domain/lead.h"
 #include "base/detail.h"
 #include "graph/graph.h"
 #include "store/store.h"

@@ -12,9 +12,9 @@
 #include <string.h>
 
 #include "agents/agent.h"
-#include "agents/contact.h"
-#include "agents/dataset.h"
-#include "agents/lead.h"
+#include "domain/contact.h"
+#include "domain/dataset.h"
+#include "domain/lead.h"
 #include "base/clock.h"
 #include "base/detail.h"
 #include "metrics/metrics.h"

@@ -9,10 +9,10 @@
 #include <time.h>
 
 #include "agents/agent.h"
-#include "agents/dataset.h"
-#include "agents/lead.h"
-#include "agents/scoring.h"
-#include "agents/contact.h"
+#include "domain/dataset.h"
+#include "domain/lead.h"
+#include "domain/scoring.h"
+#include "domain/contact.h"
 #include "base/detail.h"
 
 struct growth_agent {

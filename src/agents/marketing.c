@@ -9,8 +9,8 @@
 #include <string.h>
 
 #include "agents/agent.h"
-#include "agents/lead.h"
-#include "agents/scoring.h"
+#include "domain/lead.h"
+#include "domain/scoring.h"
 #include "base/buf.h"
 
 struct marketing_agent {

@@ -10,8 +10,8 @@
 #include <time.h>
 
 #include "agents/agent.h"
-#include "agents/lead.h"
-#include "agents/scoring.h"
+#include "domain/lead.h"
+#include "domain/scoring.h"
 
 struct step {
     struct sa_agents *agents;

@@ -3,8 +3,8 @@
 #include <stdlib.h>
 
 #include "agents/agent.h"
-#include "agents/lead.h"
-#include "agents/scoring.h"
+#include "domain/lead.h"
+#include "domain/scoring.h"
 
 struct qualification_agent {
     struct sa_agent base; /* first */

@@ -1,7 +1,7 @@
 /* The checkpoint saver interface: where a thread's checkpoints live. Savers store opaque
  * records (the engine serialises state into them, src/graph/checkpoint.c); they never
  * parse them, so a new backend (PostgreSQL, Redis) is only storage. Implementations:
- * memory (saver_memory.c), SQLite (saver_sqlite.c). Every op is thread-safe. */
+ * memory (saver_memory.c, here), SQLite (store/sqlite/saver.c). Every op is thread-safe. */
 #ifndef SA_GRAPH_SAVER_H
 #define SA_GRAPH_SAVER_H
 
@@ -68,8 +68,6 @@ struct graph_saver {
 
 /* The in-process saver. NULL when out of memory. */
 struct graph_saver *graph_saver_memory_new(void);
-/* The SQLite saver on path (a file, created with its table; WAL). */
-int graph_saver_sqlite_open(const char *path, struct graph_saver **out, struct sa_err *err) SA_WUR;
 
 static inline void graph_saver_free(struct graph_saver *s)
 {

@@ -17,7 +17,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "app.h"
+#include "app/app.h"
 #include "base/clock.h"
 #include "base/detail.h"
 #include "base/json.h"

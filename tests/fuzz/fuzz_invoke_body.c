@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agents/lead.h"
-#include "agents/scoring.h"
+#include "domain/lead.h"
+#include "domain/scoring.h"
 #include "base/json.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -6,8 +6,8 @@
 
 #include "agents/agent.h"
 #include "agents/conversation.h"
-#include "agents/lead.h"
-#include "app.h"
+#include "domain/lead.h"
+#include "app/app.h"
 #include "base/buf.h"
 #include "base/detail.h"
 #include "base/json.h"

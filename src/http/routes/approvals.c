@@ -6,8 +6,8 @@
  *   GET  /api/outbox?status=&email=&limit=      queued, sent, failed and cancelled items */
 #include <string.h>
 
-#include "agents/lead.h"
-#include "app.h"
+#include "domain/lead.h"
+#include "app/app.h"
 #include "base/config.h"
 #include "base/detail.h"
 #include "base/log.h"

@@ -2,8 +2,8 @@
  * {reason}) and GET /api/contacts/{email}. */
 #include <string.h>
 
-#include "agents/lead.h"
-#include "app.h"
+#include "domain/lead.h"
+#include "app/app.h"
 #include "base/detail.h"
 #include "base/json.h"
 #include "base/log.h"

@@ -1,8 +1,8 @@
 /* GET /api/leads (list with filters) and GET /api/leads/{id} (with its executions). */
 #include <string.h>
 
-#include "app.h"
-#include "import.h"
+#include "app/app.h"
+#include "app/import.h"
 #include "base/config.h"
 #include "base/detail.h"
 #include "base/log.h"

@@ -5,14 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agents/lead.h"
-#include "app.h"
+#include "domain/lead.h"
+#include "app/app.h"
 #include "base/buf.h"
 #include "base/detail.h"
 #include "base/json.h"
 #include "base/log.h"
 #include "http/http.h"
-#include "runs.h"
+#include "app/runs.h"
 #include "store/store.h"
 
 static bool runs_enabled(struct sa_req *r)

@@ -1,8 +1,8 @@
 /* GET /, GET /health and GET /metrics. */
 #include <stdlib.h>
 
-#include "agents/scoring.h"
-#include "app.h"
+#include "domain/scoring.h"
+#include "app/app.h"
 #include "base/buf.h"
 #include "http/http.h"
 #include "metrics/metrics.h"

@@ -6,7 +6,7 @@
 
 #include "agents/conversation.h"
 #include "agents/pipeline.h"
-#include "app.h"
+#include "app/app.h"
 #include "base/config.h"
 #include "base/detail.h"
 #include "base/log.h"

@@ -15,6 +15,7 @@
 
 #include "graph/graph.h"
 #include "graph/saver.h"
+#include "store/sqlite/saver.h"
 
 /* ---- helpers ---------------------------------------------------------------------- */
 

@@ -90,7 +90,7 @@ static void test_migrate_twice_and_health(void **state)
     assert_int_equal(sa_store_health(s, detail, sizeof detail, &err), 0);
     char want[32];
     snprintf(want, sizeof want, "schema version %d",
-             sa_migrations[sa_migrations_count - 1].version);
+             sa_sqlite_migrations[sa_sqlite_migrations_count - 1].version);
     assert_string_equal(detail, want); /* the newest migration */
     sa_store_close(s);
 }

@@ -1,6 +1,6 @@
 /* Mail transports (see transport.h): the spec parser and the Maildir backend, which the
  * development server and the tests deliver into instead of a real mail server. */
-#include "mail/transport.h"
+#include "connectors/mail/transport.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "mail/message.h"
+#include "connectors/mail/message.h"
 
 /* ---- Maildir ------------------------------------------------------------------------- */
 

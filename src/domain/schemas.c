@@ -2,7 +2,7 @@
  * by GET /api/agents/{agent_type}/schema so clients can validate what they send and
  * read. Kept beside the code that produces the outputs; tests check a live output
  * against the required keys. */
-#include "agents/agent.h"
+#include "domain/schemas.h"
 
 const char sa_schema_lead_input[] =
     "{\"type\":\"object\",\"required\":[\"company_name\"],\"properties\":{"

@@ -1,5 +1,5 @@
 /* Availability slots and RFC 5545 invites (see calendar.h). */
-#include "agents/calendar.h"
+#include "connectors/calendar/calendar.h"
 
 #include <ctype.h>
 #include <libical/ical.h>

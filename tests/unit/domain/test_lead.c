@@ -10,7 +10,7 @@
 #include <cmocka.h>
 #include <math.h>
 
-#include "agents/lead.h"
+#include "domain/lead.h"
 
 static void size_ok(const char *s, long min, long max)
 {

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "agents/calendar.h"
+#include "connectors/calendar/calendar.h"
 
 /* A UTC instant; timegm does not depend on TZ. */
 static time_t utc(int y, int mo, int d, int h, int mi)

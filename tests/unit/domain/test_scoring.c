@@ -13,8 +13,8 @@
 
 #include <cmocka.h>
 
-#include "agents/lead.h"
-#include "agents/scoring.h"
+#include "domain/lead.h"
+#include "domain/scoring.h"
 
 static struct sa_model *model;
 

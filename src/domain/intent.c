@@ -5,7 +5,7 @@
  * 3-grams inside space-padded words ("c: pr"), which catch typos and word forms.
  * Classification sums log((count + a) / (class total + a * buckets)) over the text's
  * features plus the class prior, and the posterior comes from a softmax of the sums. */
-#include "agents/intent.h"
+#include "domain/intent.h"
 
 #include <ctype.h>
 #include <math.h>

@@ -20,8 +20,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "mail/message.h"
-#include "mail/transport.h"
+#include "connectors/mail/message.h"
+#include "connectors/mail/transport.h"
 
 /* ---- decoders, written independently of the encoders under test ----------------------- */
 

@@ -1,5 +1,5 @@
 /* CSV lead import (see import.h). */
-#include "import.h"
+#include "app/import.h"
 
 #include <ctype.h>
 #include <pthread.h>
@@ -8,9 +8,9 @@
 #include <string.h>
 
 #include "agents/agent.h"
-#include "agents/contact.h"
-#include "agents/lead.h"
-#include "app.h"
+#include "domain/contact.h"
+#include "domain/lead.h"
+#include "app/app.h"
 #include "base/csv.h"
 #include "base/detail.h"
 #include "base/json.h"

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "graph/saver.h"
+#include "store/sqlite/saver.h"
 
 enum {
     Q_PUT,

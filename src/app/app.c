@@ -1,5 +1,5 @@
 /* The application root and the invoke operation (see app.h). */
-#include "app.h"
+#include "app/app.h"
 
 #include <dirent.h>
 #include <stdio.h>
@@ -8,14 +8,15 @@
 #include <unistd.h>
 
 #include "agents/bdr.h"
-#include "agents/calendar.h"
+#include "connectors/calendar/calendar.h"
 #include "agents/conversation.h"
-#include "agents/dataset.h"
-#include "agents/intent.h"
+#include "domain/dataset.h"
+#include "domain/intent.h"
 #include "agents/pipeline.h"
 #include "graph/saver.h"
-#include "agents/lead.h"
-#include "agents/scoring.h"
+#include "store/sqlite/saver.h"
+#include "domain/lead.h"
+#include "domain/scoring.h"
 #include "base/detail.h"
 #include "base/json.h"
 #include "base/log.h"

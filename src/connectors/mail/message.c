@@ -1,6 +1,6 @@
 /* RFC 5322 / MIME rendering of outgoing mail (see message.h): validation of every header
  * input first, then one pass that writes headers, quoted-printable text and base64 parts. */
-#include "mail/message.h"
+#include "connectors/mail/message.h"
 
 #include <stdint.h>
 #include <stdio.h>

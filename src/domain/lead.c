@@ -1,6 +1,6 @@
 /* Lead validation and normalisation (see lead.h). Everything a client can type passes
  * through here first, so each check names its field and says what would be accepted. */
-#include "agents/lead.h"
+#include "domain/lead.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -1,6 +1,6 @@
 /* The company reference dataset (see dataset.h): rows parsed once, two sorted indexes
  * (domain, normalised name) searched with bsearch. */
-#include "agents/dataset.h"
+#include "domain/dataset.h"
 
 #include <ctype.h>
 #include <stdbool.h>

@@ -6,7 +6,7 @@
  * "fin tech" and "FinTech" meet) in a sorted table; free-mail domains are sorted too;
  * title patterns and note keywords are stored padded with spaces, so a whole-word match
  * is one strstr over the padded, normalised text. */
-#include "agents/scoring.h"
+#include "domain/scoring.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -16,7 +16,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "agents/lead.h"
+#include "domain/lead.h"
 #include "base/detail.h"
 #include "base/json.h"
 

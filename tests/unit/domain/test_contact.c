@@ -9,9 +9,9 @@
 
 #include <cmocka.h>
 
-#include "agents/contact.h"
-#include "agents/lead.h"
-#include "agents/scoring.h"
+#include "domain/contact.h"
+#include "domain/lead.h"
+#include "domain/scoring.h"
 
 static void test_e164(void **state)
 {

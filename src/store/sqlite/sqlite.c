@@ -396,8 +396,8 @@ static int sqlite_migrate(struct sa_store *base, struct sa_err *err)
         sqlite3_step(q) == SQLITE_ROW)
         current = sqlite3_column_int(q, 0);
     sqlite3_finalize(q);
-    for (unsigned i = 0; i < sa_migrations_count; i++) {
-        const struct sa_migration *mg = &sa_migrations[i];
+    for (unsigned i = 0; i < sa_sqlite_migrations_count; i++) {
+        const struct sa_migration *mg = &sa_sqlite_migrations[i];
         if (mg->version <= current)
             continue;
         char ts[SA_ISO8601_LEN];

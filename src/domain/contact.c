@@ -1,13 +1,13 @@
 /* Contact normalisation (see contact.h). */
-#include "agents/contact.h"
+#include "domain/contact.h"
 
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
-#include "agents/lead.h"
-#include "agents/scoring.h"
+#include "domain/lead.h"
+#include "domain/scoring.h"
 
 /* Calling codes and whether national numbers start with a trunk "0" to drop. */
 static const struct {

@@ -1,5 +1,5 @@
 /* The outbox's delivery worker (see outbox.h). */
-#include "outbox.h"
+#include "app/outbox.h"
 
 #include <jansson.h>
 #include <pthread.h>
@@ -8,10 +8,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "app.h"
+#include "app/app.h"
 #include "base/log.h"
-#include "mail/message.h"
-#include "mail/transport.h"
+#include "connectors/mail/message.h"
+#include "connectors/mail/transport.h"
 #include "store/store.h"
 
 #define MAX_ATTEMPTS 5

@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "agents/intent.h"
+#include "domain/intent.h"
 
 #define DATA SA_SOURCE_DIR "/data/intents/en.tsv"
 

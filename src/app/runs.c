@@ -5,7 +5,7 @@
  * a condition variable wakes readers. Logs are reference-counted: the run table holds one
  * reference, each open stream another, so a client can finish reading after the run is
  * done and forgotten. The run table keeps the last RUNS_KEPT runs. */
-#include "runs.h"
+#include "app/runs.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -13,8 +13,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "agents/lead.h"
-#include "app.h"
+#include "domain/lead.h"
+#include "app/app.h"
 #include "base/buf.h"
 #include "base/detail.h"
 #include "base/json.h"
