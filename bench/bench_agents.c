@@ -12,6 +12,8 @@
 #include "domain/intent.h"
 #include "domain/lead.h"
 #include "app/app.h"
+#include "app/approvals.h"
+#include "app/invoke.h"
 #include "base/config.h"
 #include "base/json.h"
 #include "base/log.h"

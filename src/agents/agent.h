@@ -75,6 +75,48 @@ struct sa_agent {
     const struct sa_agent_ops *ops;
 };
 
+/* The default build_graph: one node that runs the agent (agents/pipeline.c). arg MUST be
+ * the step the pipeline passes (opaque here) and outlive the graph. */
+int sa_agent_graph_node(struct sa_agent *a, struct graph_builder *b, const char *node,
+                        const char *channel, void *arg);
+
+/* The wrappers every caller uses (no caller writes ->ops->). */
+static inline const char *sa_agent_name(const struct sa_agent *a)
+{
+    return a->ops->name;
+}
+/* True when the agent can run (its run slot is set). */
+static inline bool sa_agent_available(const struct sa_agent *a)
+{
+    return a->ops->run != NULL;
+}
+/* Runs the agent (see sa_agent_ops.run); SA_ENOTIMPL when it is not available. */
+static inline int sa_agent_run(struct sa_agent *a, const struct sa_lead *lead,
+                               const json_t *context, json_t **output, struct sa_err *err) SA_WUR;
+static inline int sa_agent_run(struct sa_agent *a, const struct sa_lead *lead,
+                               const json_t *context, json_t **output, struct sa_err *err)
+{
+    *output = NULL;
+    if (!a->ops->run)
+        return sa_err_set(err, SA_ENOTIMPL, "the %s agent is not available", a->ops->name);
+    return a->ops->run(a, lead, context, output, err);
+}
+/* Adds the agent to a graph (see sa_agent_ops.build_graph; the default is one node). */
+static inline int sa_agent_build_graph(struct sa_agent *a, struct graph_builder *b,
+                                       const char *node, const char *channel, void *arg) SA_WUR;
+static inline int sa_agent_build_graph(struct sa_agent *a, struct graph_builder *b,
+                                       const char *node, const char *channel, void *arg)
+{
+    return (a->ops->build_graph ? a->ops->build_graph : sa_agent_graph_node)(a, b, node, channel,
+                                                                             arg);
+}
+/* Frees the agent (the destroy slot is optional: nothing to free). */
+static inline void sa_agent_destroy(struct sa_agent *a)
+{
+    if (a && a->ops->destroy)
+        a->ops->destroy(a);
+}
+
 struct sa_agents;
 
 /* The agent_type for a name ("qualification"), or -1. */
@@ -95,6 +137,10 @@ struct sa_agent *sa_agents_get(struct sa_agents *r, enum sa_agent_type t);
 /* True when the type's agent can run (its ops have run). */
 bool sa_agents_implemented(struct sa_agents *r, enum sa_agent_type t);
 
+/* {agent_type, available, input, output}: the agent's published JSON Schemas (null when
+ * it has none), a new reference. */
+json_t *sa_agent_schemas(const struct sa_agent *a);
+
 /* Records one invocation: its latency and whether it succeeded. Thread-safe. */
 void sa_agents_record(struct sa_agents *r, enum sa_agent_type t, double latency_ms, bool ok);
 /* Clears a type's counters and latencies. Thread-safe. */
@@ -105,10 +151,6 @@ json_t *sa_agents_status(struct sa_agents *r);
 /* The status object of one type (new reference). */
 json_t *sa_agents_status_one(struct sa_agents *r, enum sa_agent_type t);
 
-/* The default build_graph: one node that runs the agent (agents/pipeline.c). arg MUST be
- * the step the pipeline passes (opaque here) and outlive the graph. */
-int sa_agent_graph_node(struct sa_agent *a, struct graph_builder *b, const char *node,
-                        const char *channel, void *arg);
 
 
 /* The agents (agents/<name>.c); each returns NULL when out of memory. */

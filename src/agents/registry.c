@@ -117,8 +117,7 @@ void sa_agents_free(struct sa_agents *r)
     if (!r)
         return;
     for (int i = 0; i < SA_AGENT_COUNT; i++)
-        if (r->agents[i] && r->agents[i]->ops->destroy)
-            r->agents[i]->ops->destroy(r->agents[i]);
+        sa_agent_destroy(r->agents[i]);
     pthread_mutex_destroy(&r->lock);
     free(r);
 }
@@ -130,7 +129,7 @@ struct sa_agent *sa_agents_get(struct sa_agents *r, enum sa_agent_type t)
 
 bool sa_agents_implemented(struct sa_agents *r, enum sa_agent_type t)
 {
-    return r->agents[t]->ops->run != NULL;
+    return sa_agent_available(r->agents[t]);
 }
 
 void sa_agents_record(struct sa_agents *r, enum sa_agent_type t, double latency_ms, bool ok)
@@ -191,4 +190,14 @@ json_t *sa_agents_status(struct sa_agents *r)
     char now[SA_ISO8601_LEN];
     sa_iso8601_now(now);
     return json_pack("{s:o, s:s}", "agents", arr, "timestamp", now);
+}
+
+json_t *sa_agent_schemas(const struct sa_agent *a)
+{
+    const struct sa_agent_ops *ops = a->ops;
+    json_t *in = ops->input_schema ? json_loads(ops->input_schema, 0, NULL) : NULL;
+    json_t *out = ops->output_schema ? json_loads(ops->output_schema, 0, NULL) : NULL;
+    return json_pack("{s:s, s:b, s:o, s:o}", "agent_type", ops->name, "available",
+                     ops->run != NULL, "input", in ? in : json_null(), "output",
+                     out ? out : json_null());
 }

@@ -11,9 +11,11 @@
 #include "domain/contact.h"
 #include "domain/lead.h"
 #include "app/app.h"
+#include "app/invoke.h"
 #include "base/csv.h"
 #include "base/detail.h"
 #include "base/json.h"
+#include "base/uuid.h"
 #include "store/store.h"
 
 /* Where a column goes: a lead field, a contact_info field, or a special. */
@@ -388,7 +390,7 @@ static int import_csv(struct sa_app *app, const char *data, size_t len, bool par
         }
         l = &leads[p];
         sa_uuid_v7(eids[p]);
-        rc = q->ops->run(q, l, NULL, &outs[p], err);
+        rc = sa_agent_run(q, l, NULL, &outs[p], err);
         if (rc)
             break;
         texts[2 * p] = json_dumps(l->raw, JSON_COMPACT);

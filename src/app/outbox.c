@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "app/app.h"
+#include "app/invoke.h"
 #include "base/log.h"
 #include "connectors/mail/message.h"
 #include "connectors/mail/transport.h"
@@ -200,4 +201,10 @@ void sa_outbox_stop(struct sa_outbox_worker *w)
     pthread_mutex_destroy(&w->lock);
     pthread_cond_destroy(&w->cond);
     free(w);
+}
+
+int sa_app_outbox_list(struct sa_store *store, const char *status, const char *email, int limit,
+                       json_t **out, struct sa_err *err)
+{
+    return sa_store_outbox_list(store, status, email, limit, out, err);
 }

@@ -9,9 +9,12 @@
 #ifndef SA_OUTBOX_H
 #define SA_OUTBOX_H
 
+#include <jansson.h>
+
 #include "base/err.h"
 
 struct sa_app;
+struct sa_store;
 struct sa_outbox_worker;
 
 /* Opens the transport named by spec and starts the worker; poll_ms: how often it looks
@@ -23,5 +26,10 @@ void sa_outbox_stop(struct sa_outbox_worker *w);
 /* Sends every item due now, in the calling thread; returns how many were sent (tests and
  * the CLI). */
 int sa_outbox_drain(struct sa_outbox_worker *w, int *sent, struct sa_err *err) SA_WUR;
+
+/* The outbox's items, newest first, filtered by status and/or e-mail (NULL: any), at
+ * most limit (new reference, an array). */
+int sa_app_outbox_list(struct sa_store *store, const char *status, const char *email, int limit,
+                       json_t **out, struct sa_err *err) SA_WUR;
 
 #endif

@@ -15,6 +15,7 @@
 
 #include "domain/lead.h"
 #include "app/app.h"
+#include "app/invoke.h"
 #include "base/buf.h"
 #include "base/detail.h"
 #include "base/json.h"
@@ -37,6 +38,10 @@ struct run_job {
     bool resume;   /* found unfinished at start-up: continue its thread */
     volatile int cancel;
     bool finished;
+    /* The final status the store would not take (its write failed after retries): GET
+     * /api/runs/{id} answers with it instead of the stored "running". Set once, under
+     * the runs' lock. */
+    char unrecorded_status[24];
     struct event_log *log;
     struct run_job *next_queued;
 };
@@ -110,6 +115,28 @@ static void job_free(struct run_job *j)
     free(j);
 }
 
+/* Writes a finished run's status, retrying a failed write (20 ms, 100 ms, 500 ms): a run
+ * whose status stays "running" in the store looks alive forever. Returns 0, or the
+ * error of the last attempt after logging it. */
+static int record_status(struct sa_store *store, const char *id, const char *status,
+                         const char *output, const char *error)
+{
+    static const long backoff_ms[] = {20, 100, 500};
+    struct sa_err err = {0};
+    int rc = 0;
+    for (size_t attempt = 0;; attempt++) {
+        if (!(rc = sa_store_run_update(store, id, status, output, error, &err)) ||
+            attempt == sizeof backoff_ms / sizeof backoff_ms[0])
+            break;
+        struct timespec ts = {0, backoff_ms[attempt] * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    if (rc)
+        sa_log(SA_LOG_ERROR, "run status not recorded",
+               json_pack("{s:s, s:s, s:s}", "run_id", id, "status", status, "error", err.msg));
+    return rc;
+}
+
 static void execute(struct sa_runs *r, struct run_job *j)
 {
     struct sa_app *app = r->app;
@@ -148,10 +175,11 @@ static void execute(struct sa_runs *r, struct run_job *j)
                          : rc == SA_ECANCELED ? "cancelled"
                                               : "failed";
     char *out = rc == 0 ? json_dumps(res.output, JSON_COMPACT) : NULL;
-    struct sa_err uerr = {0};
-    if (sa_store_run_update(app->store, j->id, status, out, rc ? err.msg : NULL, &uerr))
-        sa_log(SA_LOG_ERROR, "run status",
-               json_pack("{s:s, s:s}", "run_id", j->id, "error", uerr.msg));
+    if (record_status(app->store, j->id, status, out, rc ? err.msg : NULL)) {
+        pthread_mutex_lock(&r->lock);
+        snprintf(j->unrecorded_status, sizeof j->unrecorded_status, "%s", status);
+        pthread_mutex_unlock(&r->lock);
+    }
     json_t *result = json_pack("{s:s, s:s, s:O?, s:s?}", "run_id", j->id, "status", status,
                                "output", res.output, "error", rc ? err.msg : NULL);
     log_append(j->log, "result", result);
@@ -393,4 +421,27 @@ void sa_run_stream_free(struct sa_run_stream *s)
         return;
     log_release(s->log);
     free(s);
+}
+
+int sa_app_run_get(struct sa_store *store, struct sa_runs *r, const char *run_id, json_t **out,
+                   struct sa_err *err)
+{
+    *out = NULL;
+    int rc = sa_store_run_get(store, run_id, out, err);
+    if (rc == SA_ENOTFOUND)
+        return sa_err_set(err, rc, "No run %s", run_id);
+    if (rc || !r)
+        return rc;
+    pthread_mutex_lock(&r->lock);
+    struct run_job *j = find(r, run_id);
+    if (j && j->finished && j->unrecorded_status[0]) {
+        json_object_set_new(*out, "status", json_string(j->unrecorded_status));
+        json_object_set_new(*out, "status_recorded", json_false());
+        json_object_set_new(*out, "status_note",
+                            json_string("the run finished but its status could not be saved; "
+                                        "it is recorded when the run is resumed at the next "
+                                        "start"));
+    }
+    pthread_mutex_unlock(&r->lock);
+    return 0;
 }

@@ -16,6 +16,7 @@ struct sa_app;
 struct sa_lead;
 struct sa_runs;
 struct sa_run_stream;
+struct sa_store;
 
 /* Starts workers threads and re-queues the unfinished runs found in the store. */
 int sa_runs_start(struct sa_app *app, int workers, struct sa_runs **out, struct sa_err *err) SA_WUR;
@@ -42,5 +43,11 @@ struct sa_run_stream *sa_run_stream_open(struct sa_runs *r, const char *run_id);
  * of a finished run. */
 ssize_t sa_run_stream_read(struct sa_run_stream *s, char *buf, size_t max, int wait_ms);
 void sa_run_stream_free(struct sa_run_stream *s);
+
+/* The run (new reference) as stored, or, when this process finished it but could not
+ * record its status, with that status and status_recorded false. r may be NULL (the
+ * store only). SA_ENOTFOUND with a message for the client. */
+int sa_app_run_get(struct sa_store *store, struct sa_runs *r, const char *run_id, json_t **out,
+                   struct sa_err *err) SA_WUR;
 
 #endif

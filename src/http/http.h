@@ -9,21 +9,38 @@
 #include <stdint.h>
 
 #include "base/buf.h"
+#include "base/err.h"
 
 struct sa_app;
+struct sa_http_server;
 struct sa_req;
 
 typedef void (*sa_handler_fn)(struct sa_req *r);
 
 enum sa_body { SA_BODY_NONE, SA_BODY_JSON, SA_BODY_CSV };
 
-/* A route: method, path template with {name} segments, and its handler. The template is
- * also the "route" label in metrics and logs, so cardinality stays bounded. */
+/* The access a route needs. Checked by the access-control layer (a later issue); carried
+ * now so that layer and the OpenAPI document derive from the table, not from a second
+ * list. public: no credentials (liveness, the index); read: lists and records; write:
+ * creates leads and runs, invokes agents; approve: answers a human approval (sends mail);
+ * admin: operates the service (resets counters, erases contacts' consent). */
+enum sa_scope { SA_SCOPE_PUBLIC, SA_SCOPE_READ, SA_SCOPE_WRITE, SA_SCOPE_APPROVE, SA_SCOPE_ADMIN };
+
+/* The scope's name ("read"). */
+const char *sa_scope_name(enum sa_scope s);
+
+/* A route: method, path template with {name} segments, its handler, the body it reads,
+ * and what documents it. The template is also the "route" label in metrics and logs, so
+ * cardinality stays bounded. request/response name schemas ("InvokeRequest"; NULL: no
+ * body), the names an OpenAPI document's components/schemas would use. */
 struct sa_route {
     const char *method;
     const char *path;
     sa_handler_fn handler;
     enum sa_body body; /* the body the handler reads: content type and size are checked */
+    enum sa_scope scope;
+    const char *summary; /* one line */
+    const char *request, *response;
 };
 
 #define SA_MAX_PARAMS 4
@@ -31,6 +48,7 @@ struct sa_route {
 struct sa_req {
     struct MHD_Connection *conn;
     struct sa_app *app;
+    struct sa_http_server *srv; /* the server's own state (metrics); not for handlers */
     const char *method; /* points to method_buf: the request's method, valid UTF-8 */
     char method_buf[32];
     char path[512]; /* decoded path, trailing slash removed */
@@ -52,6 +70,8 @@ struct sa_req {
     struct MHD_Response *stream_resp; /* set by sa_reply_stream */
 };
 
+/* Drops a response set earlier (the server calls it before freeing the request). */
+void sa_reply_reset(struct sa_req *r);
 /* Answers with a JSON body (takes ownership of body) and status. */
 void sa_reply_json(struct sa_req *r, int status, json_t *body);
 /* Answers with a text body (takes ownership of text, a malloc'd buffer). */
@@ -62,6 +82,16 @@ void sa_reply_problem(struct sa_req *r, int status, const char *code, json_t *de
 /* A problem with one detail entry: loc (dotted, see base/detail.h), type and message. */
 void sa_reply_error(struct sa_req *r, int status, const char *code, const char *loc,
                     const char *type, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+/* Answers a failed service call by its code: SA_ENOTFOUND 404 and SA_ECONFLICT 409 carry
+ * err's message (services write those for clients) at loc; SA_ENOTIMPL is 501; storage
+ * and I/O failures (SA_ESTORE, SA_EIO, SA_ETIMEDOUT) are 503 and anything else 500, both
+ * saying only what failed (what: "The database") and the request id, never err's text,
+ * which goes to the log with the request id. */
+void sa_reply_failure(struct sa_req *r, int rc, const struct sa_err *err, const char *loc,
+                      const char *what);
+/* A 5xx for a failure of what (rc 0 counts as SA_ESTORE); see sa_reply_failure. */
+void sa_reply_unavailable(struct sa_req *r, int rc, const struct sa_err *err, const char *what);
 
 /* Answers 200 with a body produced while it is sent: read(cls, buf, max) returns bytes
  * written, 0 for nothing yet (it is called again), or -1 at the end; done(cls) runs

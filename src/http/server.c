@@ -25,153 +25,45 @@
 #include "base/uuid.h"
 #include "http/http.h"
 #include "http/router.h"
+#include "metrics/metrics.h"
 
 struct sa_http_server {
     struct MHD_Daemon *daemon;
     struct sa_app *app;
     int port;
+    int m_requests, m_seconds; /* metric family ids */
 };
 
-/* ---- responses --------------------------------------------------------------------- */
+static const double http_buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                      0.05,   0.1,     0.25,   0.5,   1,      2.5,   5};
 
-static void reply_reset(struct sa_req *r)
+static const struct sa_metric_desc m_http_requests = {
+    "http_requests_total",
+    "HTTP requests by method, route template and status.",
+    SA_COUNTER,
+    {"method", "route", "status", NULL},
+    NULL,
+    0};
+static const struct sa_metric_desc m_http_seconds = {
+    "http_request_duration_seconds",
+    "HTTP request handling time by route template.",
+    SA_HISTOGRAM,
+    {"method", "route", NULL},
+    http_buckets,
+    (int)(sizeof http_buckets / sizeof http_buckets[0])};
+
+
+/* Records a finished request in the metrics: its route template ("unmatched" for none)
+ * keeps the label set bounded. */
+static void observe(struct sa_req *r)
 {
-    json_decref(r->json);
-    free(r->text);
-    r->json = NULL;
-    r->text = NULL;
-    r->text_len = 0;
-}
-
-void sa_reply_json(struct sa_req *r, int status, json_t *body)
-{
-    reply_reset(r);
-    r->status = status;
-    r->json = body;
-    r->content_type = "application/json";
-}
-
-void sa_reply_text(struct sa_req *r, int status, const char *content_type, char *text, size_t len)
-{
-    reply_reset(r);
-    r->status = status;
-    r->text = text;
-    r->text_len = len;
-    r->content_type = content_type;
-}
-
-static const char *status_title(int status)
-{
-    switch (status) {
-    case 400: return "Bad Request";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 413: return "Content Too Large";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Content";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    default: return "Error";
-    }
-}
-
-void sa_reply_problem(struct sa_req *r, int status, const char *code, json_t *detail)
-{
-    json_t *body =
-        json_pack("{s:s, s:s, s:i, s:s, s:o, s:s, s:s}", "type", "about:blank", "title",
-                  status_title(status), "status", status, "code", code, "detail",
-                  detail ? detail : json_array(), "instance", r->path, "request_id", r->request_id);
-    if (!body) /* out of memory: still answer with the status */
-        body = json_pack("{s:i, s:s}", "status", status, "code", code);
-    sa_reply_json(r, status, body);
-    r->content_type = "application/problem+json";
-}
-
-void sa_reply_error(struct sa_req *r, int status, const char *code, const char *loc,
-                    const char *type, const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    json_t *detail = json_array();
-    sa_detail_add(detail, loc, type, "%s", msg);
-    sa_reply_problem(r, status, code, detail);
-}
-
-struct stream_cb {
-    long (*read)(void *cls, char *buf, size_t max);
-    void *cls;
-    void (*done)(void *cls);
-};
-
-static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
-{
-    (void)pos;
-    struct stream_cb *s = cls;
-    long n = s->read(s->cls, buf, max);
-    return n < 0 ? MHD_CONTENT_READER_END_OF_STREAM : (ssize_t)n;
-}
-
-static void stream_done(void *cls)
-{
-    struct stream_cb *s = cls;
-    if (s->done)
-        s->done(s->cls);
-    free(s);
-}
-
-void sa_reply_stream(struct sa_req *r, const char *content_type,
-                     long (*read)(void *cls, char *buf, size_t max), void *cls,
-                     void (*done)(void *cls))
-{
-    reply_reset(r);
-    struct stream_cb *s = calloc(1, sizeof *s);
-    if (s) {
-        *s = (struct stream_cb){read, cls, done};
-        r->stream_resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_reader, s,
-                                                           stream_done);
-    }
-    if (!r->stream_resp) {
-        free(s);
-        if (done)
-            done(cls);
-        sa_reply_error(r, 500, "internal_error", "", "internal_error", "out of memory");
-        return;
-    }
-    r->status = 200;
-    r->content_type = content_type;
-}
-
-const char *sa_req_query(struct sa_req *r, const char *name)
-{
-    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
-}
-
-json_t *sa_req_json(struct sa_req *r)
-{
-    json_t *v;
-    long pos;
-    struct sa_err err = {0};
-    if (sa_json_parse_body(r->body.data, r->body.len, SA_JSON_MAX_DEPTH, &v, &pos, &err)) {
-        json_t *detail = json_array();
-        char loc[32] = "body";
-        if (pos >= 0)
-            snprintf(loc, sizeof loc, "body.%ld", pos);
-        sa_detail_add(detail, loc, "json_invalid", "%s", err.msg);
-        sa_reply_problem(r, 400, "invalid_json", detail);
-        return NULL;
-    }
-    if (!json_is_object(v)) {
-        json_decref(v);
-        sa_reply_error(r, 422, "validation_error", "body", "dict_type",
-                       "Request body should be a JSON object");
-        return NULL;
-    }
-    return v;
+    char st[8];
+    snprintf(st, sizeof st, "%d", r->status);
+    const char *v[] = {r->route ? r->route->method : "other", r->route ? r->route->path : "unmatched",
+                       st};
+    sa_metrics_add(r->app->metrics, r->srv->m_requests, v, 1);
+    sa_metrics_observe(r->app->metrics, r->srv->m_seconds, v,
+                       (double)(sa_now_ns() - r->start_ns) / 1e9);
 }
 
 /* ---- request lifecycle ------------------------------------------------------------- */
@@ -180,7 +72,7 @@ static void req_free(struct sa_req *r)
 {
     if (r->stream_resp)
         MHD_destroy_response(r->stream_resp);
-    reply_reset(r);
+    sa_reply_reset(r);
     sa_buf_free(&r->body);
     free(r);
 }
@@ -195,9 +87,7 @@ static enum MHD_Result send_reply(struct sa_req *r)
         MHD_add_response_header(resp, "X-Request-ID", r->request_id);
         enum MHD_Result ok = MHD_queue_response(r->conn, (unsigned)r->status, resp);
         MHD_destroy_response(resp);
-        sa_app_observe_http(r->app, r->route ? r->route->method : "other",
-                            r->route ? r->route->path : "unmatched", r->status,
-                            (double)(sa_now_ns() - r->start_ns) / 1e9);
+        observe(r);
         if (sa_log_enabled(SA_LOG_INFO))
             sa_log(SA_LOG_INFO, "request",
                    json_pack("{s:s, s:s, s:i, s:s, s:b}", "method", r->method, "path", r->path,
@@ -232,7 +122,7 @@ static enum MHD_Result send_reply(struct sa_req *r)
 
     double secs = (double)(sa_now_ns() - r->start_ns) / 1e9;
     const char *route = r->route ? r->route->path : "unmatched";
-    sa_app_observe_http(r->app, r->route ? r->route->method : "other", route, r->status, secs);
+    observe(r);
     enum sa_log_level lvl = r->status >= 500 ? SA_LOG_ERROR : SA_LOG_INFO;
     if (sa_log_enabled(lvl)) {
         json_t *f = json_pack("{s:s, s:s, s:s, s:i, s:f, s:s}", "method", r->method, "path",
@@ -339,6 +229,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
         r->start_ns = sa_now_ns();
         r->conn = conn;
         r->app = srv->app;
+        r->srv = srv;
         snprintf(r->method_buf, sizeof r->method_buf, "%s", method);
         sa_utf8_sanitize(r->method_buf);
         r->method = r->method_buf;
@@ -419,6 +310,8 @@ int sa_http_start(struct sa_app *app, const char *host, int port, int threads,
         return sa_err_set(err, SA_ENOMEM, "out of memory");
     }
     srv->app = app;
+    srv->m_requests = sa_metrics_register(app->metrics, &m_http_requests);
+    srv->m_seconds = sa_metrics_register(app->metrics, &m_http_seconds);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
                      MHD_USE_TURBO | (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0);
     srv->daemon = MHD_start_daemon(

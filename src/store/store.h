@@ -160,6 +160,11 @@ extern const struct sa_store_ops sa_store_sqlite;
  * the backend by scheme. Returns 0 and *out, or SA_ECONFIG for an unknown scheme. */
 int sa_store_open(const char *url, int pool_size, struct sa_store **out, struct sa_err *err) SA_WUR;
 
+/* The backend's URL scheme ("sqlite"), for logs and /health. */
+static inline const char *sa_store_scheme(const struct sa_store *s)
+{
+    return s->ops->scheme;
+}
 static inline void sa_store_close(struct sa_store *s)
 {
     if (s)

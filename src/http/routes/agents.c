@@ -5,16 +5,16 @@
 #include <string.h>
 
 #include "agents/agent.h"
-#include "agents/conversation.h"
-#include "domain/lead.h"
 #include "app/app.h"
+#include "app/invoke.h"
+#include "app/leads.h"
 #include "base/buf.h"
 #include "base/detail.h"
 #include "base/json.h"
 #include "base/log.h"
-#include "graph/graph.h"
+#include "domain/lead.h"
 #include "http/http.h"
-#include "store/store.h"
+#include "http/params.h"
 
 static const char *const stream_modes[] = {"values",   "updates", "custom",
                                            "messages", "debug",   NULL};
@@ -25,19 +25,6 @@ static bool stream_mode_known(const char *s)
         if (strcmp(s, stream_modes[i]) == 0)
             return true;
     return false;
-}
-
-static bool thread_id_valid(const char *s, size_t n)
-{
-    if (n == 0 || n > SA_THREAD_ID_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              c == '-' || c == '_' || c == '.' || c == ':'))
-            return false;
-    }
-    return true;
 }
 
 /* The request's envelope: agent_type, thread_id, lead_id, stream_mode/stream. */
@@ -64,25 +51,10 @@ static void parse_envelope(json_t *body, struct envelope *env, json_t *detail)
                       "Input should be one of: %s, pipeline (got \"%.*s\")", sa_agent_type_names(),
                       sa_utf8_cut(json_string_value(at), 60), json_string_value(at));
 
-    json_t *tid = json_object_get(body, "thread_id");
-    if (tid && !json_is_null(tid)) {
-        if (!json_is_string(tid) ||
-            !thread_id_valid(json_string_value(tid), json_string_length(tid)))
-            sa_detail_add(detail, "body.thread_id", "string_pattern_mismatch",
-                          "thread_id should be 1-%d characters of letters, digits, - _ . :",
-                          SA_THREAD_ID_MAX);
-        else
-            env->thread_id = json_string_value(tid);
-    }
-    json_t *lid = json_object_get(body, "lead_id");
-    if (lid && !json_is_null(lid)) {
-        if (!json_is_string(lid) || !sa_uuid_valid(json_string_value(lid), json_string_length(lid)))
-            sa_detail_add(detail, "body.lead_id", "uuid_parsing",
-                          "Input should be a valid UUID, such as "
-                          "\"123e4567-e89b-42d3-a456-426614174000\"");
-        else
-            env->lead_id = sa_uuid_lower(json_string_value(lid), env->lead_id_buf);
-    }
+    sa_body_thread_id(body, &env->thread_id, detail);
+    sa_body_lead_id(body, env->lead_id_buf, detail);
+    if (env->lead_id_buf[0])
+        env->lead_id = env->lead_id_buf;
     json_t *stream = json_object_get(body, "stream");
     if (stream && !json_is_null(stream)) {
         if (!json_is_boolean(stream))
@@ -136,22 +108,14 @@ static json_t *resolve_input(struct sa_req *r, json_t *body, const struct envelo
                       "Field required (the lead to process; or give lead_id of a stored lead)");
         return NULL;
     }
-    json_t *lead = NULL;
+    json_t *data = NULL;
     struct sa_err err = {0};
-    int rc = sa_store_get_lead(r->app->store, env->lead_id, &lead, &err);
-    if (rc == SA_ENOTFOUND) {
+    int rc = sa_app_lead_input(r->app->store, env->lead_id, &data, &err);
+    if (rc == SA_ENOTFOUND)
         sa_reply_error(r, 404, "not_found", "body.lead_id", "not_found",
                        "No lead with id %s; send \"input\" to create it", env->lead_id);
-        return NULL;
-    }
-    if (rc) {
-        sa_log(SA_LOG_ERROR, "store read failed", json_pack("{s:s}", "error", err.msg));
-        sa_reply_error(r, 503, "service_unavailable", "", "store_error",
-                       "The database is unavailable; try again");
-        return NULL;
-    }
-    json_t *data = json_incref(json_object_get(lead, "data"));
-    json_decref(lead);
+    else if (rc)
+        sa_reply_unavailable(r, rc, &err, "The database");
     return data;
 }
 
@@ -277,25 +241,20 @@ static void invoke(struct sa_req *r, bool force_stream)
         struct sa_err err = {0};
         int rc = sa_app_invoke(r->app, &req, &res, &err); /* counts the attempt */
         (void)rc;
-        char avail[160] = "";
-        for (int t = 0; t < SA_AGENT_COUNT; t++)
-            if (sa_agents_implemented(r->app->agents, (enum sa_agent_type)t))
-                snprintf(avail + strlen(avail), sizeof avail - strlen(avail), "%s, ",
-                         sa_agent_type_name((enum sa_agent_type)t));
+        char avail[160];
+        sa_app_agents_available(r->app, avail, sizeof avail);
         sa_reply_error(r, 501, "not_implemented", "body.agent_type", "not_implemented",
-                       "The %s agent is not available yet; available now: %spipeline",
-                       sa_agent_type_name((enum sa_agent_type)env.type), avail);
+                       "The %s agent is not available yet; available now: %s%spipeline",
+                       sa_agent_type_name((enum sa_agent_type)env.type), avail,
+                       avail[0] ? ", " : "");
         goto out;
     }
     if (json_array_size(detail) == 0)
         input = resolve_input(r, body, &env, detail);
     if (r->status) /* resolve_input answered (404/503) */
         goto out;
-    if (input && !json_is_object(input))
-        sa_detail_add(detail, "body.input", "dict_type", "Input should be a valid object");
-    else if (input && sa_lead_parse(input, "body.input", &lead, detail) == 0 &&
-             json_array_size(detail) > 0)
-        sa_lead_clear(&lead);
+    if (input)
+        (void)sa_app_invoke_input(r->app, env.type, input, "body.input", &lead, detail);
     if (json_array_size(detail) > 0 || env.type < 0) {
         sa_reply_problem(r, 422, "validation_error", json_incref(detail));
         goto out;
@@ -318,16 +277,13 @@ static void invoke(struct sa_req *r, bool force_stream)
     struct sa_err err = {0};
     int rc = sa_app_invoke(r->app, &req, &res, &err);
     if (rc) {
-        sa_log(SA_LOG_ERROR, "invoke failed",
-               json_pack("{s:s, s:s}", "error", err.msg, "request_id", r->request_id));
-        if (rc == SA_ESTORE)
-            sa_reply_error(r, 503, "service_unavailable", "", "store_error",
-                           "The lead could not be saved; nothing was written. Try again.");
-        else if (rc == SA_ECONFLICT) /* the thread is busy, or another agent's */
+        sa_buf_free(&events);
+        if (rc == SA_ECONFLICT) /* the thread is busy, or another agent's */
             sa_reply_error(r, 409, "conflict", "body.thread_id", "thread_conflict", "%s", err.msg);
+        else if (rc == SA_ESTORE)
+            sa_reply_unavailable(r, rc, &err, "The database");
         else
-            sa_reply_error(r, 500, "internal_error", "", "internal_error", "The agent failed: %s",
-                           sa_strerror(rc));
+            sa_reply_failure(r, rc, &err, "body", "The agent");
         goto out;
     }
     char now[SA_ISO8601_LEN];
@@ -392,12 +348,8 @@ static void converse(struct sa_req *r, json_t *body, const struct envelope *env)
 {
     json_t *input = json_object_get(body, "input");
     json_t *detail = json_array();
-    if (!json_is_object(input))
-        sa_detail_add(detail, "body.input", input ? "dict_type" : "missing",
-                      input ? "Input should be a valid object" : "Field required");
-    else
-        (void)sa_conversation_validate(input, "body.input", detail);
-    if (json_array_size(detail)) {
+    struct sa_lead none;
+    if (!sa_app_invoke_input(r->app, SA_AGENT_CONVERSATION, input, "body.input", &none, detail)) {
         sa_reply_problem(r, 422, "validation_error", detail);
         return;
     }
@@ -410,10 +362,7 @@ static void converse(struct sa_req *r, json_t *body, const struct envelope *env)
         return;
     }
     if (rc) {
-        sa_log(SA_LOG_ERROR, "conversation failed",
-               json_pack("{s:s, s:s}", "error", err.msg, "request_id", r->request_id));
-        sa_reply_error(r, 503, "service_unavailable", "", "conversation_failed",
-                       "The conversation could not continue; try again");
+        sa_reply_unavailable(r, rc, &err, "The conversation");
         return;
     }
     char now[SA_ISO8601_LEN];
@@ -439,11 +388,5 @@ void sa_route_agent_schema(struct sa_req *r)
     int t = path_agent_type(r);
     if (t < 0)
         return;
-    const struct sa_agent_ops *ops = sa_agents_get(r->app->agents, (enum sa_agent_type)t)->ops;
-    json_t *in = ops->input_schema ? json_loads(ops->input_schema, 0, NULL) : NULL;
-    json_t *out = ops->output_schema ? json_loads(ops->output_schema, 0, NULL) : NULL;
-    sa_reply_json(r, 200,
-                  json_pack("{s:s, s:b, s:o, s:o}", "agent_type", ops->name, "available",
-                            ops->run != NULL, "input", in ? in : json_null(), "output",
-                            out ? out : json_null()));
+    sa_reply_json(r, 200, sa_agent_schemas(sa_agents_get(r->app->agents, (enum sa_agent_type)t)));
 }

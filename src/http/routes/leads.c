@@ -3,43 +3,19 @@
 
 #include "app/app.h"
 #include "app/import.h"
-#include "base/config.h"
+#include "app/leads.h"
+#include "base/uuid.h"
 #include "base/detail.h"
-#include "base/log.h"
 #include "http/http.h"
-#include "store/store.h"
-
-static void store_unavailable(struct sa_req *r, const struct sa_err *err)
-{
-    sa_log(SA_LOG_ERROR, "store read failed",
-           json_pack("{s:s, s:s}", "error", err->msg, "request_id", r->request_id));
-    sa_reply_error(r, 503, "service_unavailable", "", "store_error",
-                   "The database is unavailable; try again");
-}
-
-static void int_param(struct sa_req *r, const char *name, long min, long max, long dflt, long *out,
-                      json_t *detail)
-{
-    const char *s = sa_req_query(r, name);
-    *out = dflt;
-    if (!s)
-        return;
-    if (sa_parse_long(s, min, max, out)) {
-        char loc[64];
-        snprintf(loc, sizeof loc, "query.%s", name);
-        sa_detail_add(detail, loc, "int_parsing", "Input should be an integer from %ld to %ld", min,
-                      max);
-        *out = dflt;
-    }
-}
+#include "http/params.h"
 
 void sa_route_leads_list(struct sa_req *r)
 {
     json_t *detail = json_array();
     long limit, offset, min_score;
-    int_param(r, "limit", 1, 500, 50, &limit, detail);
-    int_param(r, "offset", 0, 1000000000L, 0, &offset, detail);
-    int_param(r, "min_score", 0, 100, -1, &min_score, detail);
+    sa_query_long(r, "limit", 1, 500, 50, &limit, detail);
+    sa_query_long(r, "offset", 0, 1000000000L, 0, &offset, detail);
+    sa_query_long(r, "min_score", 0, 100, -1, &min_score, detail);
     const char *tier = sa_req_query(r, "tier");
     if (tier && (strlen(tier) != 1 || tier[0] < 'A' || tier[0] > 'D'))
         sa_detail_add(detail, "query.tier", "enum", "Input should be A, B, C or D");
@@ -52,47 +28,28 @@ void sa_route_leads_list(struct sa_req *r)
         return;
     }
     json_decref(detail);
-    struct sa_lead_query query = {.limit = (int)limit,
-                                  .offset = (int)offset,
-                                  .tier = tier,
-                                  .min_score = (int)min_score,
-                                  .search = q};
     json_t *out;
     struct sa_err err = {0};
-    if (sa_store_list_leads(r->app->store, &query, &out, &err)) {
-        store_unavailable(r, &err);
-        return;
-    }
-    sa_reply_json(r, 200, out);
+    int rc = sa_app_leads_list(r->app->store, (int)limit, (int)offset, tier, (int)min_score, q,
+                               &out, &err);
+    if (rc)
+        sa_reply_unavailable(r, rc, &err, "The database");
+    else
+        sa_reply_json(r, 200, out);
 }
 
 void sa_route_lead_get(struct sa_req *r)
 {
     char id[SA_UUID_LEN];
-    if (!sa_uuid_valid(r->params[0], strlen(r->params[0]))) {
-        sa_reply_error(r, 422, "validation_error", "path.id", "uuid_parsing",
-                       "Input should be a valid UUID");
+    if (!sa_param_uuid(r, 0, "path.id", id))
         return;
-    }
-    sa_uuid_lower(r->params[0], id);
-    json_t *lead, *execs;
+    json_t *lead;
     struct sa_err err = {0};
-    int rc = sa_store_get_lead(r->app->store, id, &lead, &err);
-    if (rc == SA_ENOTFOUND) {
-        sa_reply_error(r, 404, "not_found", "path.id", "not_found", "No lead with id %s", id);
-        return;
-    }
-    if (rc) {
-        store_unavailable(r, &err);
-        return;
-    }
-    if (sa_store_list_executions(r->app->store, id, 50, &execs, &err)) {
-        json_decref(lead);
-        store_unavailable(r, &err);
-        return;
-    }
-    json_object_set_new(lead, "executions", execs);
-    sa_reply_json(r, 200, lead);
+    int rc = sa_app_lead_get(r->app->store, id, &lead, &err);
+    if (rc)
+        sa_reply_failure(r, rc, &err, "path.id", "The database");
+    else
+        sa_reply_json(r, 200, lead);
 }
 
 /* POST /api/leads/import: a CSV body (text/csv); ?partial=true imports the valid rows. */
@@ -142,5 +99,5 @@ void sa_route_leads_import(struct sa_req *r)
         sa_reply_error(r, rc == SA_ETOOBIG ? 413 : 400, "invalid_csv", "body", "csv_invalid", "%s",
                        err.msg);
     else
-        store_unavailable(r, &err);
+        sa_reply_unavailable(r, rc, &err, "The database");
 }

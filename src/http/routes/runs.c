@@ -5,15 +5,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "domain/lead.h"
 #include "app/app.h"
+#include "app/invoke.h"
+#include "app/leads.h"
+#include "app/runs.h"
 #include "base/buf.h"
 #include "base/detail.h"
-#include "base/json.h"
 #include "base/log.h"
+#include "domain/lead.h"
 #include "http/http.h"
-#include "app/runs.h"
-#include "store/store.h"
+#include "http/params.h"
 
 static bool runs_enabled(struct sa_req *r)
 {
@@ -21,15 +22,6 @@ static bool runs_enabled(struct sa_req *r)
         return true;
     sa_reply_error(r, 503, "service_unavailable", "", "runs_disabled",
                    "Background runs are not enabled in this process");
-    return false;
-}
-
-static bool run_id_ok(struct sa_req *r)
-{
-    if (sa_uuid_valid(r->params[0], strlen(r->params[0])))
-        return true;
-    sa_reply_error(r, 422, "validation_error", "path.run_id", "uuid_parsing",
-                   "Input should be a valid UUID");
     return false;
 }
 
@@ -41,54 +33,29 @@ void sa_route_runs_create(struct sa_req *r)
     if (!body)
         return;
     json_t *detail = json_array(), *input = NULL;
-    char lead_id[SA_UUID_LEN] = "";
+    char lead_id[SA_UUID_LEN];
     const char *thread_id = NULL;
-    json_t *lid = json_object_get(body, "lead_id"), *tid = json_object_get(body, "thread_id");
-    if (lid && !json_is_null(lid)) {
-        if (!json_is_string(lid) || !sa_uuid_valid(json_string_value(lid), json_string_length(lid)))
-            sa_detail_add(detail, "body.lead_id", "uuid_parsing", "Input should be a valid UUID");
-        else
-            sa_uuid_lower(json_string_value(lid), lead_id);
-    }
-    if (tid && !json_is_null(tid)) {
-        size_t n = json_string_length(tid);
-        bool ok = json_is_string(tid) && n > 0 && n <= SA_THREAD_ID_MAX;
-        for (const char *p = json_string_value(tid); ok && *p; p++)
-            ok = strchr("-_.:", *p) || (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
-                 (*p >= 'A' && *p <= 'Z');
-        if (!ok)
-            sa_detail_add(detail, "body.thread_id", "string_pattern_mismatch",
-                          "thread_id should be 1-%d characters of letters, digits, - _ . :",
-                          SA_THREAD_ID_MAX);
-        else
-            thread_id = json_string_value(tid);
-    }
+    sa_body_lead_id(body, lead_id, detail);
+    sa_body_thread_id(body, &thread_id, detail);
     json_t *in = json_object_get(body, "input");
     if (json_array_size(detail) == 0) {
         if (in && !json_is_null(in)) {
             input = json_incref(in);
         } else if (lead_id[0]) {
-            json_t *lead = NULL;
             struct sa_err err = {0};
-            int rc = sa_store_get_lead(r->app->store, lead_id, &lead, &err);
-            if (rc == SA_ENOTFOUND) {
-                sa_reply_error(r, 404, "not_found", "body.lead_id", "not_found",
-                               "No lead with id %s", lead_id);
+            int rc = sa_app_lead_input(r->app->store, lead_id, &input, &err);
+            if (rc) {
+                sa_reply_failure(r, rc, &err, "body.lead_id", "The database");
                 goto out;
             }
-            input = rc ? NULL : json_incref(json_object_get(lead, "data"));
-            json_decref(lead);
         } else {
             sa_detail_add(detail, "body.input", "missing",
                           "Field required (the lead to run; or give lead_id of a stored lead)");
         }
     }
     struct sa_lead lead = {0};
-    if (input && !json_is_object(input))
-        sa_detail_add(detail, "body.input", "dict_type", "Input should be a valid object");
-    else if (input && sa_lead_parse(input, "body.input", &lead, detail) == 0 &&
-             json_array_size(detail) > 0)
-        sa_lead_clear(&lead);
+    if (input)
+        (void)sa_app_invoke_input(r->app, SA_AGENT_PIPELINE, input, "body.input", &lead, detail);
     if (json_array_size(detail) > 0 || !lead.raw) {
         sa_reply_problem(r, 422, "validation_error", json_incref(detail));
         sa_lead_clear(&lead);
@@ -100,8 +67,7 @@ void sa_route_runs_create(struct sa_req *r)
                             lead_out, thread_out, &err);
     sa_lead_clear(&lead);
     if (rc) {
-        sa_reply_error(r, 503, "service_unavailable", "", "store_error",
-                       "The run could not be queued: %s", err.msg);
+        sa_reply_unavailable(r, rc, &err, "The database");
         goto out;
     }
     char self[96], stream[104], cancel[104];
@@ -120,15 +86,14 @@ out:
 
 void sa_route_run_get(struct sa_req *r)
 {
-    if (!run_id_ok(r))
+    char id[SA_UUID_LEN];
+    if (!sa_param_uuid(r, 0, "path.run_id", id))
         return;
     json_t *run = NULL;
     struct sa_err err = {0};
-    int rc = sa_store_run_get(r->app->store, r->params[0], &run, &err);
-    if (rc == SA_ENOTFOUND)
-        sa_reply_error(r, 404, "not_found", "path.run_id", "not_found", "No run %s", r->params[0]);
-    else if (rc)
-        sa_reply_error(r, 503, "service_unavailable", "", "store_error", "%s", err.msg);
+    int rc = sa_app_run_get(r->app->store, r->app->runs, id, &run, &err);
+    if (rc)
+        sa_reply_failure(r, rc, &err, "path.run_id", "The database");
     else
         sa_reply_json(r, 200, run);
 }
@@ -165,9 +130,10 @@ static void live_done(void *cls)
 
 void sa_route_run_stream(struct sa_req *r)
 {
-    if (!run_id_ok(r) || !runs_enabled(r))
+    char id[SA_UUID_LEN];
+    if (!sa_param_uuid(r, 0, "path.run_id", id) || !runs_enabled(r))
         return;
-    struct sa_run_stream *s = sa_run_stream_open(r->app->runs, r->params[0]);
+    struct sa_run_stream *s = sa_run_stream_open(r->app->runs, id);
     if (s) {
         struct live *l = calloc(1, sizeof *l);
         if (!l) {
@@ -182,11 +148,9 @@ void sa_route_run_stream(struct sa_req *r)
     /* not in this process (finished before a restart): its stored result, as SSE */
     json_t *run = NULL;
     struct sa_err err = {0};
-    int rc = sa_store_run_get(r->app->store, r->params[0], &run, &err);
+    int rc = sa_app_run_get(r->app->store, r->app->runs, id, &run, &err);
     if (rc) {
-        sa_reply_error(r, rc == SA_ENOTFOUND ? 404 : 503,
-                       rc == SA_ENOTFOUND ? "not_found" : "service_unavailable", "path.run_id",
-                       rc == SA_ENOTFOUND ? "not_found" : "store_error", "No run %s", r->params[0]);
+        sa_reply_failure(r, rc, &err, "path.run_id", "The database");
         return;
     }
     struct sa_buf b;
@@ -204,17 +168,18 @@ void sa_route_run_stream(struct sa_req *r)
 
 void sa_route_run_cancel(struct sa_req *r)
 {
-    if (!run_id_ok(r) || !runs_enabled(r))
+    char id[SA_UUID_LEN];
+    if (!sa_param_uuid(r, 0, "path.run_id", id) || !runs_enabled(r))
         return;
     struct sa_err err = {0};
-    int rc = sa_runs_cancel(r->app->runs, r->params[0], &err);
+    int rc = sa_runs_cancel(r->app->runs, id, &err);
     if (rc == SA_ENOTFOUND)
         sa_reply_error(r, 404, "not_found", "path.run_id", "not_found",
-                       "No queued or running run %s", r->params[0]);
+                       "No queued or running run %s", id);
     else if (rc == SA_ECONFLICT)
         sa_reply_error(r, 409, "conflict", "path.run_id", "run_finished",
-                       "Run %s has already finished", r->params[0]);
+                       "Run %s has already finished", id);
     else
         sa_reply_json(r, 202,
-                      json_pack("{s:s, s:s}", "run_id", r->params[0], "status", "cancelling"));
+                      json_pack("{s:s, s:s}", "run_id", id, "status", "cancelling"));
 }

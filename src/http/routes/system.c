@@ -1,46 +1,35 @@
 /* GET /, GET /health and GET /metrics. */
 #include <stdlib.h>
 
-#include "domain/scoring.h"
 #include "app/app.h"
+#include "app/health.h"
 #include "base/buf.h"
 #include "http/http.h"
 #include "metrics/metrics.h"
-#include "store/store.h"
 
 void sa_route_root(struct sa_req *r)
 {
-    json_t *eps = json_array();
+    json_t *eps = json_array(), *routes = json_array();
     for (unsigned i = 0; i < sa_routes_count; i++) {
+        const struct sa_route *rt = &sa_routes[i];
         char line[160];
-        snprintf(line, sizeof line, "%s %s", sa_routes[i].method, sa_routes[i].path);
+        snprintf(line, sizeof line, "%s %s", rt->method, rt->path);
         json_array_append_new(eps, json_string(line));
+        json_array_append_new(routes, json_pack("{s:s, s:s, s:s, s:s}", "method", rt->method,
+                                                "path", rt->path, "summary", rt->summary, "scope",
+                                                sa_scope_name(rt->scope)));
     }
     sa_reply_json(r, 200,
-                  json_pack("{s:s, s:s, s:s, s:o}", "name", "sales-agent", "version", SA_VERSION,
-                            "description", "Multi-agent B2B sales platform", "endpoints", eps));
+                  json_pack("{s:s, s:s, s:s, s:o, s:o}", "name", "sales-agent", "version",
+                            SA_VERSION, "description", "Multi-agent B2B sales platform",
+                            "endpoints", eps, "routes", routes));
 }
 
 void sa_route_health(struct sa_req *r)
 {
-    struct sa_app *app = r->app;
-    char detail[128] = "";
-    struct sa_err err = {0};
-    uint64_t t0 = sa_now_ns();
-    int rc = sa_store_health(app->store, detail, sizeof detail, &err);
-    double ms = sa_ns_to_ms(sa_now_ns() - t0);
-    json_t *db =
-        json_pack("{s:s, s:s, s:f, s:s}", "status", rc ? "fail" : "ok", "backend",
-                  app->store->ops->scheme, "latency_ms", ms, "detail", rc ? err.msg : detail);
-    json_t *model = json_pack("{s:s, s:s}", "status", "ok", "data_dir", app->cfg.data_dir);
-    double uptime = (double)(sa_now_ns() - app->started_ns) / 1e9;
-    char now[SA_ISO8601_LEN];
-    sa_iso8601_now(now);
-    json_t *body =
-        json_pack("{s:s, s:s, s:f, s:s, s:s, s:{s:o, s:o}}", "status", rc ? "degraded" : "healthy",
-                  "version", SA_VERSION, "uptime_s", uptime, "started_at", app->started_at,
-                  "timestamp", now, "checks", "database", db, "scoring_model", model);
-    sa_reply_json(r, rc ? 503 : 200, body);
+    bool healthy;
+    json_t *body = sa_app_health(r->app, &healthy);
+    sa_reply_json(r, healthy ? 200 : 503, body);
 }
 
 void sa_route_metrics(struct sa_req *r)

@@ -2,6 +2,7 @@
  * and no match for extra or missing segments. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -16,12 +17,13 @@ static void h(struct sa_req *r)
     (void)r;
 }
 
+#define ROUTE(m, p, body) {m, p, h, body, SA_SCOPE_READ, "s", NULL, NULL}
 static const struct sa_route routes[] = {
-    {"GET", "/health", h, SA_BODY_NONE},
-    {"GET", "/api/leads", h, SA_BODY_NONE},
-    {"POST", "/api/leads", h, SA_BODY_JSON},
-    {"GET", "/api/leads/{id}", h, SA_BODY_NONE},
-    {"POST", "/api/agents/{agent_type}/reset", h, SA_BODY_NONE},
+    ROUTE("GET", "/health", SA_BODY_NONE),
+    ROUTE("GET", "/api/leads", SA_BODY_NONE),
+    ROUTE("POST", "/api/leads", SA_BODY_JSON),
+    ROUTE("GET", "/api/leads/{id}", SA_BODY_NONE),
+    ROUTE("POST", "/api/agents/{agent_type}/reset", SA_BODY_NONE),
 };
 
 static enum sa_match match(const char *method, const char *path, const struct sa_route **r,
@@ -54,8 +56,57 @@ static void test_routes(void **state)
     assert_int_equal(match("GET", "/healthz", &r, p, allow), SA_MATCH_NO_ROUTE);
 }
 
+/* The server's own table: every route has a summary, a response schema, a known scope, a
+ * body kind that matches its method, and is the one that matches its own path (no
+ * earlier template shadows it); only the index and /health are public; what sends mail
+ * needs approve. */
+static void test_route_table(void **state)
+{
+    (void)state;
+    assert_true(sa_routes_count >= 24);
+    for (unsigned i = 0; i < sa_routes_count; i++) {
+        const struct sa_route *rt = &sa_routes[i];
+        assert_non_null(rt->summary);
+        assert_true(strlen(rt->summary) > 10);
+        assert_non_null(rt->response);
+        assert_string_not_equal(sa_scope_name(rt->scope), "?");
+        assert_int_equal(rt->body != SA_BODY_NONE, rt->request != NULL);
+        if (strcmp(rt->method, "GET") == 0)
+            assert_int_equal(rt->body, SA_BODY_NONE);
+        bool public_ok = strcmp(rt->path, "/") == 0 || strcmp(rt->path, "/health") == 0;
+        assert_int_equal(rt->scope == SA_SCOPE_PUBLIC, public_ok);
+        /* a concrete path made from the template must route to this entry */
+        char path[256], buf[256], allow[64];
+        size_t n = 0;
+        for (const char *p = rt->path; *p && n < sizeof path - 2;) {
+            if (*p == '{') {
+                path[n++] = 'x';
+                p = strchr(p, '}') + 1;
+            } else {
+                path[n++] = *p++;
+            }
+        }
+        path[n] = '\0';
+        const struct sa_route *got = NULL;
+        const char *params[SA_MAX_PARAMS];
+        assert_int_equal(sa_route_match(sa_routes, sa_routes_count, rt->method, path, &got, params,
+                                        buf, sizeof buf, allow, sizeof allow),
+                         SA_MATCH_OK);
+        if (got != rt) /* two templates for one handler (the original's alias) are fine */
+            assert_ptr_equal(got->handler, rt->handler);
+    }
+    const struct sa_route *got = NULL;
+    const char *params[SA_MAX_PARAMS];
+    char buf[256], allow[64];
+    assert_int_equal(sa_route_match(sa_routes, sa_routes_count, "POST", "/api/approvals/x", &got,
+                                    params, buf, sizeof buf, allow, sizeof allow),
+                     SA_MATCH_OK);
+    assert_int_equal(got->scope, SA_SCOPE_APPROVE);
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_routes)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_routes),
+                                       cmocka_unit_test(test_route_table)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,226 @@
+/* The approvals service: the BDR workflow's human step. Interrupts of a run become
+ * stored approvals; an answer (an Agent Inbox HumanResponse) is recorded once and the
+ * run continues from its checkpoint; at start-up, answered approvals whose run a stopped
+ * server did not continue are resumed. */
+#include "app/approvals.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agents/bdr.h"
+#include "agents/pipeline.h"
+#include "app/app.h"
+#include "base/uuid.h"
+#include "graph/graph.h"
+#include "store/store.h"
+
+int sa_app_record_interrupts(struct sa_store *store, const char *thread_id, const char *lead_id,
+                             const json_t *interrupts, json_t **approvals, struct sa_err *err)
+{
+    *approvals = json_array();
+    size_t i;
+    json_t *it;
+    json_array_foreach(interrupts, i, it)
+    {
+        const char *iid = json_string_value(json_object_get(it, "id"));
+        json_t *value = json_object_get(it, "value");
+        json_t *req = json_is_array(value) ? json_array_get(value, 0) : value;
+        char *text = json_dumps(req, JSON_COMPACT);
+        char id[SA_UUID_LEN], got[37];
+        sa_uuid_v7(id);
+        int rc = text && iid ? sa_store_approval_put(store, id, thread_id, iid, lead_id, text,
+                                                     got, err)
+                             : sa_err_set(err, SA_ENOMEM, "out of memory");
+        free(text);
+        if (rc) {
+            json_decref(*approvals);
+            *approvals = NULL;
+            return rc;
+        }
+        char link[80];
+        snprintf(link, sizeof link, "/api/approvals/%s", got);
+        json_array_append_new(*approvals,
+                              json_pack("{s:s, s:s, s:O, s:s}", "approval_id", got, "node",
+                                        json_string_value(json_object_get(it, "node")) ?: "",
+                                        "request", req, "link", link));
+    }
+    return 0;
+}
+
+/* Where the thread stands: 2 when its latest checkpoint still waits on interrupt_id, 1
+ * when it has other steps left (a run stopped after the answer, e.g. a killed server),
+ * 0 when it has finished. */
+static int thread_position(struct sa_app *app, const char *thread_id, const char *interrupt_id)
+{
+    json_t *snap = NULL;
+    struct sa_err e = {0};
+    if (graph_get_state(sa_pipeline_graph(app->pipeline), thread_id, NULL, &snap, &e))
+        return 0;
+    bool pending = false;
+    size_t i, k;
+    json_t *t, *it;
+    json_array_foreach(json_object_get(snap, "tasks"), i, t)
+        json_array_foreach(json_object_get(t, "interrupts"), k, it) pending |=
+        strcmp(json_string_value(json_object_get(it, "id")) ?: "", interrupt_id) == 0;
+    int pos = pending ? 2 : json_array_size(json_object_get(snap, "next")) > 0 ? 1 : 0;
+    json_decref(snap);
+    return pos;
+}
+
+/* Continues the approval's thread: with its recorded response when the thread still
+ * waits for it, from its checkpoint when steps are left after it; *run (new reference, may stay
+ * NULL) gets {status, bdr_decision, bdr_actions}. */
+static int resume_approval(struct sa_app *app, const json_t *approval, json_t **run,
+                           struct sa_err *err)
+{
+    *run = NULL;
+    const char *thread = json_string_value(json_object_get(approval, "thread_id"));
+    const char *iid = json_string_value(json_object_get(approval, "interrupt_id"));
+    int pos = thread && iid ? thread_position(app, thread, iid) : 0;
+    if (pos == 0)
+        return 0;
+    json_t *resume =
+        pos == 2 ? json_pack("{s:O}", iid, json_object_get(approval, "response")) : NULL;
+    struct graph_result gr;
+    int rc = sa_pipeline_resume(app->pipeline, thread, resume, &gr, err);
+    json_decref(resume);
+    /* Two answers racing: the other request is resuming the thread right now (busy), or
+     * has resumed it already, so the answer recorded here is no longer awaited. Either
+     * way the run goes on without us; only a failure on a thread still waiting is one. */
+    if (rc == SA_ECONFLICT || (rc && thread_position(app, thread, iid) != pos))
+        return 0;
+    if (rc)
+        return rc;
+    json_t *approvals = NULL;
+    if (gr.status == GRAPH_INTERRUPTED &&
+        (rc = sa_app_record_interrupts(app->store, thread,
+                                       json_string_value(json_object_get(approval, "lead_id")),
+                                       gr.interrupts, &approvals, err))) {
+        graph_result_clear(&gr);
+        return rc;
+    }
+    *run =
+        json_pack("{s:s, s:O?, s:O?}", "status", gr.status == GRAPH_DONE ? "done" : "interrupted",
+                  "bdr_decision", json_object_get(gr.values, "bdr_decision"), "bdr_actions",
+                  json_object_get(gr.values, "bdr_actions"));
+    if (approvals)
+        json_object_set_new(*run, "approvals", approvals);
+    graph_result_clear(&gr);
+    if (app->outbox_kick)
+        app->outbox_kick(app->outbox_kick_arg);
+    return 0;
+}
+
+int sa_app_decide(struct sa_app *app, const char *id, const json_t *response, const char *reviewer,
+                  json_t *detail, json_t **out, struct sa_err *err)
+{
+    *out = NULL;
+    json_t *approval = NULL;
+    int rc = sa_store_approval_get(app->store, id, &approval, err);
+    if (rc)
+        return rc;
+    const json_t *request = json_object_get(approval, "request");
+    if (sa_bdr_validate_response(response, request, "body", detail)) {
+        json_decref(approval);
+        return SA_EINVAL;
+    }
+    const char *type = json_string_value(json_object_get(response, "type"));
+    static const char *const status_of[][2] = {{"accept", "accepted"},
+                                               {"edit", "edited"},
+                                               {"respond", "responded"},
+                                               {"ignore", "ignored"}};
+    const char *status = "accepted";
+    for (size_t i = 0; i < 4; i++)
+        if (strcmp(type, status_of[i][0]) == 0)
+            status = status_of[i][1];
+    json_t *recorded = json_pack("{s:s, s:O?, s:s?}", "type", type, "args",
+                                 json_object_get(response, "args"), "reviewer", reviewer);
+    json_t *changes = sa_bdr_changes(request, response);
+    char *rtext = json_dumps(recorded, JSON_COMPACT), *ctext = json_dumps(changes, JSON_COMPACT);
+    rc = sa_store_approval_decide(app->store, id, status, rtext, reviewer, ctext, err);
+    free(rtext);
+    free(ctext);
+    json_decref(changes);
+    bool duplicate = false;
+    if (rc == SA_ECONFLICT) {
+        /* Answered before: the same answer is harmless, another one is a conflict. Compare
+         * with the answer as stored now: the copy read above may predate a concurrent
+         * request's answer. */
+        json_decref(approval);
+        approval = NULL;
+        if ((rc = sa_store_approval_get(app->store, id, &approval, err))) {
+            json_decref(recorded);
+            return rc;
+        }
+        const json_t *was = json_object_get(approval, "response");
+        json_t *cmp = json_deep_copy(recorded);
+        json_object_del(cmp, "reviewer");
+        json_t *was_cmp = json_deep_copy(was);
+        json_object_del(was_cmp, "reviewer");
+        duplicate = json_equal(cmp, was_cmp);
+        json_decref(cmp);
+        json_decref(was_cmp);
+        if (!duplicate) {
+            sa_err_set(err, SA_ECONFLICT, "approval %s was already answered '%s' by %s", id,
+                       json_string_value(json_object_get(was, "type")) ?: "another answer",
+                       json_string_value(json_object_get(approval, "reviewer")) ?: "someone");
+            json_decref(recorded);
+            json_decref(approval);
+            return SA_ECONFLICT;
+        }
+        rc = 0;
+    }
+    json_decref(recorded);
+    json_decref(approval);
+    if (rc)
+        return rc;
+    if ((rc = sa_store_approval_get(app->store, id, &approval, err)))
+        return rc;
+    json_t *run = NULL;
+    rc = resume_approval(app, approval, &run, err);
+    if (rc) {
+        json_decref(approval);
+        return rc;
+    }
+    *out = json_pack("{s:o, s:b, s:o}", "approval", approval, "duplicate", duplicate, "run",
+                     run ? run : json_null());
+    return 0;
+}
+
+int sa_app_resume_decided(struct sa_app *app, int *resumed, struct sa_err *err)
+{
+    *resumed = 0;
+    json_t *list = NULL;
+    int rc = sa_store_approval_list(app->store, NULL, 500, &list, err);
+    if (rc)
+        return rc;
+    size_t i;
+    json_t *a;
+    json_array_foreach(list, i, a)
+    {
+        if (strcmp(json_string_value(json_object_get(a, "status")) ?: "", "pending") == 0)
+            continue;
+        json_t *run = NULL;
+        if ((rc = resume_approval(app, a, &run, err)))
+            break;
+        *resumed += run != NULL;
+        json_decref(run);
+    }
+    json_decref(list);
+    return rc;
+}
+
+int sa_app_approvals_list(struct sa_store *store, const char *status, int limit, json_t **out,
+                          struct sa_err *err)
+{
+    return sa_store_approval_list(store, status, limit, out, err);
+}
+
+int sa_app_approval_get(struct sa_store *store, const char *id, json_t **out, struct sa_err *err)
+{
+    int rc = sa_store_approval_get(store, id, out, err);
+    if (rc == SA_ENOTFOUND)
+        sa_err_set(err, rc, "No approval %.60s", id);
+    return rc;
+}

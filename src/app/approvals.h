@@ -1,0 +1,39 @@
+/* The approvals service (the BDR workflow's human-in-the-loop step): recording a run's
+ * interrupts as approvals, answering one, and resuming answered runs at start-up. */
+#ifndef SA_APP_APPROVALS_H
+#define SA_APP_APPROVALS_H
+
+#include <jansson.h>
+
+#include "base/err.h"
+
+struct sa_app;
+struct sa_store;
+
+/* Records a graph's interrupts (GRAPH_INTERRUPTED's [{id, value, node}]) as pending
+ * approvals, once per (thread, interrupt); *approvals (new reference) gets
+ * [{approval_id, node, request, link}]. */
+int sa_app_record_interrupts(struct sa_store *store, const char *thread_id, const char *lead_id,
+                             const json_t *interrupts, json_t **approvals,
+                             struct sa_err *err) SA_WUR;
+
+/* Answers approval id with an Agent Inbox HumanResponse (borrowed) by reviewer (may be
+ * NULL), then continues its run. SA_EINVAL with detail filled (never empty) for a bad
+ * response; SA_ENOTFOUND; SA_ECONFLICT when it was answered differently before. The same
+ * answer twice, also from two requests at once, is 200 with duplicate true. *out (new
+ * reference): {approval, duplicate, run}. */
+int sa_app_decide(struct sa_app *app, const char *id, const json_t *response, const char *reviewer,
+                  json_t *detail, json_t **out, struct sa_err *err) SA_WUR;
+
+/* At start-up: continues the runs whose approval was answered but which a stopped
+ * server did not resume; *resumed counts them. */
+int sa_app_resume_decided(struct sa_app *app, int *resumed, struct sa_err *err) SA_WUR;
+
+/* Approvals with status (NULL: any), newest first, at most limit (new reference). */
+int sa_app_approvals_list(struct sa_store *store, const char *status, int limit, json_t **out,
+                          struct sa_err *err) SA_WUR;
+/* One approval (new reference), or SA_ENOTFOUND with a message for the client. */
+int sa_app_approval_get(struct sa_store *store, const char *id, json_t **out,
+                        struct sa_err *err) SA_WUR;
+
+#endif

@@ -1,0 +1,264 @@
+/* The invoke service (see invoke.h). */
+#include "app/invoke.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agents/conversation.h"
+#include "agents/pipeline.h"
+#include "app/app.h"
+#include "app/approvals.h"
+#include "base/clock.h"
+#include "base/detail.h"
+#include "base/json.h"
+#include "domain/lead.h"
+#include "metrics/metrics.h"
+#include "store/store.h"
+
+void sa_invoke_res_clear(struct sa_invoke_res *res)
+{
+    json_decref(res->output);
+    res->output = NULL;
+}
+
+static void record_agent_name(struct sa_app *app, const char *name, double seconds,
+                              const char *error_code)
+{
+    if (error_code) {
+        const char *v[] = {name, error_code};
+        sa_metrics_add(app->metrics, app->m_agent_errors, v, 1);
+    } else {
+        const char *v[] = {name};
+        sa_metrics_add(app->metrics, app->m_agent_success, v, 1);
+    }
+    if (seconds >= 0) {
+        const char *v[] = {name};
+        sa_metrics_observe(app->metrics, app->m_agent_seconds, v, seconds);
+    }
+}
+
+static const char *error_code_label(int rc)
+{
+    switch (rc) {
+    case SA_ENOTIMPL: return "not_implemented";
+    case SA_ESTORE: return "store_error";
+    case SA_ENOMEM: return "out_of_memory";
+    case SA_EINVAL: return "invalid_input";
+    case SA_ECANCELED: return "cancelled";
+    case SA_ECONFLICT: return "conflict"; /* a client's busy or foreign thread, not ours */
+    case SA_ENOTFOUND: return "not_found";
+    case SA_ETIMEDOUT: return "timeout";
+    default: return "internal_error";
+    }
+}
+
+/* Marketing works from the earlier agents' outputs: when it is invoked on its own, they
+ * run first (in-process, microseconds) and their outputs are its context. */
+static json_t *standalone_context(struct sa_app *app, const struct sa_lead *lead,
+                                  enum sa_agent_type type)
+{
+    if (type != SA_AGENT_MARKETING)
+        return NULL;
+    json_t *ctx = json_object();
+    static const enum sa_agent_type deps[] = {SA_AGENT_QUALIFICATION, SA_AGENT_ENRICHMENT,
+                                              SA_AGENT_GROWTH};
+    for (size_t i = 0; i < sizeof deps / sizeof deps[0]; i++) {
+        struct sa_agent *a = sa_agents_get(app->agents, deps[i]);
+        json_t *out = NULL;
+        struct sa_err e = {0};
+        if (sa_agent_available(a) && sa_agent_run(a, lead, ctx, &out, &e) == 0)
+            json_object_set_new(ctx, sa_agent_type_name(deps[i]), out);
+    }
+    return ctx;
+}
+
+static int run_pipeline(struct sa_app *app, const struct sa_invoke_req *req, json_t **output,
+                        const char *thread_id, const char *lead_id, struct sa_err *err)
+{
+    struct graph_result gr;
+    int rc = SA_ENOTFOUND;
+    if (req->continue_thread)
+        rc = sa_pipeline_continue(app->pipeline, thread_id, req->stream_modes, req->on_event,
+                                  req->event_arg, req->cancel, &gr, err);
+    if (rc == SA_ENOTFOUND)
+        rc = sa_pipeline_run(app->pipeline, req->lead->raw, thread_id, req->stream_modes,
+                             req->on_event, req->event_arg, req->cancel, &gr, err);
+    if (rc)
+        return rc;
+    json_object_del(gr.values, "lead_data"); /* the lead is stored as the lead */
+    json_t *approvals = NULL;
+    if (gr.status == GRAPH_INTERRUPTED &&
+        (rc = sa_app_record_interrupts(app->store, thread_id, lead_id, gr.interrupts, &approvals, err))) {
+        graph_result_clear(&gr);
+        return rc;
+    }
+    *output = json_pack("{s:O, s:s, s:i, s:s}", "state", gr.values, "status",
+                        gr.status == GRAPH_DONE ? "done" : "interrupted", "steps", gr.steps,
+                        "checkpoint_id", gr.checkpoint_id);
+    if (approvals)
+        json_object_set_new(*output, "approvals", approvals);
+    graph_result_clear(&gr);
+    return *output ? 0 : sa_err_set(err, SA_ENOMEM, "out of memory");
+}
+
+int sa_app_invoke(struct sa_app *app, const struct sa_invoke_req *req, struct sa_invoke_res *res,
+                  struct sa_err *err)
+{
+    memset(res, 0, sizeof *res);
+    /* bdr is a step of the pipeline graph (it works from the marketing plan and its
+     * approval interrupts that graph): invoking it runs the pipeline */
+    bool bdr = req->type == SA_AGENT_BDR && sa_agents_implemented(app->agents, SA_AGENT_BDR);
+    bool pipeline = req->type == SA_AGENT_PIPELINE || bdr;
+    struct sa_agent *agent = pipeline ? NULL : sa_agents_get(app->agents, req->type);
+    const char *name = bdr ? "bdr" : pipeline ? "pipeline" : sa_agent_name(agent);
+    if (!pipeline && !sa_agent_available(agent)) {
+        record_agent_name(app, name, -1, "not_implemented");
+        sa_agents_record(app->agents, req->type, 0, false);
+        return sa_err_set(err, SA_ENOTIMPL, "the %s agent is not available", name);
+    }
+    if (req->lead_id)
+        snprintf(res->lead_id, sizeof res->lead_id, "%s", req->lead_id);
+    else
+        sa_uuid_v7(res->lead_id);
+    if (req->thread_id)
+        snprintf(res->thread_id, sizeof res->thread_id, "%s", req->thread_id);
+    else
+        sa_uuid_v7(res->thread_id);
+    sa_uuid_v7(res->execution_id);
+
+    json_t *own_ctx =
+        pipeline || req->context ? NULL : standalone_context(app, req->lead, req->type);
+    uint64_t t0 = sa_now_ns();
+    int rc = pipeline ? run_pipeline(app, req, &res->output, res->thread_id, res->lead_id, err)
+                      : sa_agent_run(agent, req->lead, req->context ? req->context : own_ctx,
+                                     &res->output, err);
+    json_decref(own_ctx);
+    uint64_t ns = sa_now_ns() - t0;
+    res->processing_ms = sa_ns_to_ms(ns);
+    if (rc) {
+        record_agent_name(app, name, (double)ns / 1e9, error_code_label(rc));
+        if (!pipeline)
+            sa_agents_record(app->agents, req->type, res->processing_ms, false);
+        return rc;
+    }
+    json_object_set_new(res->output, "processing_time", json_real(res->processing_ms));
+    /* the lead's qualification, when this invocation produced one */
+    json_t *qual =
+        pipeline ? json_object_get(json_object_get(res->output, "state"), "qualification_score")
+        : req->type == SA_AGENT_QUALIFICATION ? res->output
+                                              : NULL;
+
+    const struct sa_lead *l = req->lead;
+    char *data = json_dumps(l->raw, JSON_COMPACT);
+    char *output = json_dumps(res->output, JSON_COMPACT);
+    json_t *score = json_object_get(qual, "score");
+    struct sa_lead_row row = {
+        .id = res->lead_id,
+        .company_name = l->company_name,
+        .industry = l->industry,
+        .company_size = l->company_size,
+        .employees_min = l->employees_min,
+        .employees_max = l->employees_max,
+        .annual_revenue = l->annual_revenue,
+        .website = l->website,
+        .country = l->country,
+        .contact_name = l->contact_name,
+        .contact_title = l->contact_title,
+        .contact_email = l->contact_email,
+        .contact_phone = l->contact_phone,
+        .linkedin_url = l->linkedin_url,
+        .data = data,
+        .score = json_is_integer(score) ? (int)json_integer_value(score) : -1,
+        .tier = sa_json_str(qual, "tier"),
+        .reasoning = sa_json_str(qual, "reasoning"),
+    };
+    /* A numeric company_size is stored as the text the user sent ("350"). */
+    char size_text[32];
+    json_t *size = json_object_get(l->raw, "company_size");
+    if (!row.company_size && json_is_number(size)) {
+        snprintf(size_text, sizeof size_text, "%.0f", json_number_value(size));
+        row.company_size = size_text;
+    }
+    struct sa_exec_row exec = {
+        .id = res->execution_id,
+        .lead_id = res->lead_id,
+        .agent_type = name,
+        .thread_id = res->thread_id,
+        .success = true,
+        .input = data,
+        .output = output,
+        .processing_time_ms = res->processing_ms,
+    };
+    if (!data || !output) {
+        rc = sa_err_set(err, SA_ENOMEM, "out of memory");
+    } else if (req->only_if_new) {
+        rc = sa_store_insert_lead_if_new(app->store, &row, &exec, &res->written, err);
+    } else {
+        rc = sa_store_save_invocation(app->store, &row, &exec, err);
+        res->written = rc == 0;
+    }
+    free(data);
+    free(output);
+    record_agent_name(app, name, (double)ns / 1e9, rc ? error_code_label(rc) : NULL);
+    if (!pipeline)
+        sa_agents_record(app->agents, req->type, res->processing_ms, rc == 0);
+    if (rc)
+        sa_invoke_res_clear(res);
+    return rc;
+}
+
+int sa_app_converse(struct sa_app *app, const char *thread_id, const json_t *input,
+                    struct sa_invoke_res *res, struct sa_err *err)
+{
+    memset(res, 0, sizeof *res);
+    if (!app->conversation)
+        return sa_err_set(err, SA_ENOTIMPL, "the conversation agent is not available");
+    if (thread_id)
+        snprintf(res->thread_id, sizeof res->thread_id, "%s", thread_id);
+    else
+        sa_uuid_v7(res->thread_id);
+    uint64_t t0 = sa_now_ns();
+    int rc = sa_conversation_turn(app->conversation, res->thread_id, input, &res->output, err);
+    uint64_t ns = sa_now_ns() - t0;
+    res->processing_ms = sa_ns_to_ms(ns);
+    record_agent_name(app, "conversation", (double)ns / 1e9, rc ? error_code_label(rc) : NULL);
+    sa_agents_record(app->agents, SA_AGENT_CONVERSATION, res->processing_ms, rc == 0);
+    if (!rc)
+        json_object_set_new(res->output, "processing_time", json_real(res->processing_ms));
+    return rc;
+}
+
+bool sa_app_invoke_input(struct sa_app *app, int type, json_t *input, const char *loc,
+                         struct sa_lead *lead, json_t *detail)
+{
+    memset(lead, 0, sizeof *lead);
+    size_t before = json_array_size(detail);
+    if (!json_is_object(input)) {
+        sa_detail_add(detail, loc, input ? "dict_type" : "missing",
+                      input ? "Input should be a valid object" : "Field required");
+        return false;
+    }
+    if (type == SA_AGENT_CONVERSATION && app->conversation) {
+        (void)sa_conversation_validate(input, loc, detail);
+        return json_array_size(detail) == before;
+    }
+    if (sa_lead_parse(input, loc, lead, detail) == 0 && json_array_size(detail) > before)
+        sa_lead_clear(lead);
+    return json_array_size(detail) == before;
+}
+
+void sa_app_agents_available(struct sa_app *app, char *buf, size_t cap)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int t = 0; t < SA_AGENT_COUNT; t++) {
+        if (!sa_agents_implemented(app->agents, (enum sa_agent_type)t))
+            continue;
+        int w = snprintf(buf + used, cap - used, "%s%s", used ? ", " : "",
+                         sa_agent_type_name((enum sa_agent_type)t));
+        if (w < 0 || (size_t)w >= cap - used)
+            break;
+        used += (size_t)w;
+    }
+}

@@ -1,0 +1,72 @@
+/* The invoke service: runs one agent, or the pipeline graph, on a lead and records it
+ * (the lead and an execution, in one transaction), with the agents' status counters and
+ * metrics; and one conversation turn. Shared by POST /api/langgraph/invoke, background
+ * runs, seeding and `sales-agent pipeline`. */
+#ifndef SA_APP_INVOKE_H
+#define SA_APP_INVOKE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "agents/agent.h"
+#include "base/err.h"
+#include "base/uuid.h"
+#include "graph/graph.h"
+
+struct sa_app;
+struct sa_lead;
+
+/* The longest thread id accepted (a LangGraph thread id of a run or conversation). */
+#define SA_THREAD_ID_MAX 128
+/* The agent_type "pipeline": the six agents' graph rather than one agent. */
+#define SA_AGENT_PIPELINE SA_AGENT_COUNT
+
+struct sa_invoke_req {
+    enum sa_agent_type type;
+    const struct sa_lead *lead; /* validated */
+    const char *lead_id;        /* NULL: a new lead; else that lead is written (upsert) */
+    const char *thread_id;      /* NULL: a new thread id is made */
+    bool only_if_new;           /* write nothing when lead_id already exists (seeding) */
+    const json_t *context;      /* outputs of earlier agents (see sa_agent_ops.run), or NULL */
+    /* SA_AGENT_PIPELINE only: graph events as they happen (see graph.h) */
+    unsigned stream_modes;
+    graph_stream_fn on_event;
+    void *event_arg;
+    const volatile int *cancel; /* set to stop the pipeline before its next step */
+    bool continue_thread;       /* continue thread_id from its checkpoint when it has one */
+};
+
+struct sa_invoke_res {
+    char lead_id[SA_UUID_LEN];
+    char thread_id[SA_THREAD_ID_MAX + 1];
+    char execution_id[SA_UUID_LEN];
+    json_t *output; /* owned by the result: release with sa_invoke_res_clear */
+    double processing_ms;
+    bool written; /* false only when only_if_new found the lead already there */
+};
+
+/* Runs the agent on the lead, measures it, and writes the lead and an execution row in
+ * one transaction. Updates status counters and metrics. Returns 0 with res filled;
+ * SA_ENOTIMPL for agents not available; SA_ESTORE when the write failed (nothing
+ * written); SA_ECONFLICT when the thread is busy or another graph's; other codes from
+ * the agent. */
+int sa_app_invoke(struct sa_app *app, const struct sa_invoke_req *req, struct sa_invoke_res *res,
+                  struct sa_err *err) SA_WUR;
+void sa_invoke_res_clear(struct sa_invoke_res *res);
+
+/* One conversation turn (input: {message, contact?, company_name?}, validated) on
+ * thread_id (NULL: a new thread). Measures and records it like an agent invocation.
+ * res->output and res->thread_id are set; no lead is written. */
+int sa_app_converse(struct sa_app *app, const char *thread_id, const json_t *input,
+                    struct sa_invoke_res *res, struct sa_err *err) SA_WUR;
+
+/* Validates an invoke's input for agent type (a lead, or a conversation message) into
+ * detail at loc; for lead agents and the pipeline also parses *lead (clear it with
+ * sa_lead_clear). True when valid. */
+bool sa_app_invoke_input(struct sa_app *app, int type, json_t *input, const char *loc,
+                         struct sa_lead *lead, json_t *detail);
+
+/* The agents that can run now, comma-separated ("qualification, enrichment, ..."). */
+void sa_app_agents_available(struct sa_app *app, char *buf, size_t cap);
+
+#endif
