@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The include rules the link check cannot see. Linking stops an upward call (store ->
+# agents); it cannot stop a layer from skipping one below it, because the binary links
+# them all. So: HTTP routes reach the service layer (app/) only, never the store or the
+# graph; the pure layers include only themselves and base/. Prints each offending include
+# and exits 1. Usage: check_includes.sh SRC_DIR
+set -u
+src=${1:-src}
+bad=0
+rule() { # rule DIR ALLOWED_REGEX WHY
+  local dir=$1 allowed=$2 why=$3 hits
+  hits=$(grep -rnE '^#include "' "$src/$dir" --include='*.c' --include='*.h' |
+         grep -vE "#include \"($allowed)" || true)
+  if [ -n "$hits" ]; then
+    printf '%s\n' "$hits" | sed "s|^|layer rule ($why): |"
+    bad=1
+  fi
+}
+rule base 'base/' 'base includes only base'
+rule domain 'base/|domain/' 'domain is pure: base and domain only'
+rule graph 'base/|graph/' 'the graph engine knows no storage library'
+rule metrics 'base/|metrics/' 'metrics include base only'
+rule resilience 'base/|resilience/' 'resilience includes base only'
+rule store 'base/|graph/|store/' 'the store speaks base and the saver interface only'
+rule http 'base/|domain/|agents/agent.h|app/|http/|metrics/' 'routes call services, never the store or the graph'
+exit $bad
