@@ -79,6 +79,10 @@ struct sa_agent {
  * the step the pipeline passes (opaque here) and outlive the graph. */
 int sa_agent_graph_node(struct sa_agent *a, struct graph_builder *b, const char *node,
                         const char *channel, void *arg);
+/* Counts one run of an agent inside the pipeline in its status counters (GET
+ * /api/agents/status): step is the arg its build_graph got (NULL: nothing). An agent that
+ * adds its own nodes calls it from the node that does its work. */
+void sa_agent_step_record(void *step, double latency_ms, bool ok);
 
 /* The wrappers every caller uses (no caller writes ->ops->). */
 static inline const char *sa_agent_name(const struct sa_agent *a)

@@ -20,6 +20,7 @@ struct bdr {
     struct sa_store *store;
     const struct sa_calendar *calendar; /* meeting slots; NULL: no meeting proposed */
     struct sa_bdr_config cfg;
+    void *step; /* the pipeline step it joined as (its status counters), or NULL */
 };
 
 void sa_bdr_config_from_env(struct sa_bdr_config *c)
@@ -83,7 +84,7 @@ static json_t *ready_message(const json_t *content, const char *tmpl)
     return json_is_true(json_object_get(m, "ready")) ? m : NULL;
 }
 
-static int draft_node(const json_t *state, json_t **update, struct graph_ctx *ctx, void *arg)
+static int draft(const json_t *state, json_t **update, struct graph_ctx *ctx, void *arg)
 {
     struct bdr *b = arg;
     const json_t *lead = json_object_get(state, "lead_data");
@@ -198,6 +199,16 @@ static json_t *human_interrupt(const json_t *draft, const json_t *lead)
         json_object_get(draft, "subject"), "body", json_object_get(draft, "body"), "followups",
         json_object_get(draft, "followups"), "meeting", meeting, "config", "allow_accept", 1,
         "allow_edit", 1, "allow_respond", 1, "allow_ignore", 1, "description", desc);
+}
+
+/* The agent's work in the pipeline, counted in its status like the other agents. */
+static int draft_node(const json_t *state, json_t **update, struct graph_ctx *ctx, void *arg)
+{
+    struct bdr *b = arg;
+    uint64_t t0 = sa_now_ns();
+    int rc = draft(state, update, ctx, arg);
+    sa_agent_step_record(b->step, sa_ns_to_ms(sa_now_ns() - t0), rc == 0);
+    return rc;
 }
 
 static int approval_node(const json_t *state, json_t **update, struct graph_ctx *ctx, void *arg)
@@ -323,8 +334,8 @@ static int bdr_build_graph(struct sa_agent *a, struct graph_builder *gb, const c
                            const char *channel, void *arg)
 {
     (void)channel;
-    (void)arg;
     struct bdr *b = (struct bdr *)a;
+    b->step = arg; /* its status counters: the draft is the agent's work */
     char approval[64], send[64];
     snprintf(approval, sizeof approval, "%s_approval", node);
     snprintf(send, sizeof send, "%s_send", node);

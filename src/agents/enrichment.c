@@ -1,8 +1,8 @@
 /* The enrichment agent: company data from a provider waterfall, contact normalisation,
  * and a cache with a TTL in the store's enrichment_cache table.
  *
- * Providers plug in behind struct provider_ops and are tried in order until one finds
- * the company; each call goes through its own circuit breaker, so a provider that keeps
+ * Providers (connectors/enrichment/provider.h) are tried in order until one finds the
+ * company; each call goes through its own circuit breaker, so a provider that keeps
  * failing is skipped (state "open") instead of slowing every lead down. The built-in
  * provider is the local reference dataset (data/companies.csv); HTTP providers (Apollo
  * style) take the next slots. A cache hit skips the waterfall and says so. */
@@ -17,24 +17,15 @@
 #include "domain/lead.h"
 #include "base/clock.h"
 #include "base/detail.h"
+#include "connectors/enrichment/provider.h"
 #include "metrics/metrics.h"
 #include "resilience/breaker.h"
 #include "store/store.h"
 
 #define MAX_PROVIDERS 4
 
-/* A provider: finds a company by domain (preferred) or name. Returns 0 with *company
- * (new reference), SA_ENOTFOUND, or another error (counted by the breaker). *matched_by
- * is "domain" or "name". */
-struct provider_ops {
-    const char *name;
-    int (*lookup)(void *self, const char *domain, const char *name, json_t **company,
-                  const char **matched_by, struct sa_err *err);
-};
-
 struct provider {
-    const struct provider_ops *ops;
-    void *self;
+    struct sa_enrich_provider *p; /* owned */
     struct sa_breaker breaker;
 };
 
@@ -49,59 +40,45 @@ struct enrichment_agent {
     int nproviders;
 };
 
-static int local_lookup(void *self, const char *domain, const char *name, json_t **company,
-                        const char **matched_by, struct sa_err *err)
-{
-    const struct sa_dataset *d = self;
-    const struct sa_company *c = domain && *domain ? sa_dataset_by_domain(d, domain) : NULL;
-    *matched_by = "domain";
-    if (!c && name) {
-        c = sa_dataset_by_name(d, name);
-        *matched_by = "name";
-    }
-    if (!c)
-        return sa_err_set(err, SA_ENOTFOUND, "not in the local dataset");
-    *company = sa_company_json(c);
-    return *company ? 0 : sa_err_set(err, SA_ENOMEM, "out of memory");
-}
-
-static const struct provider_ops local_ops = {"local_dataset", local_lookup};
-
 static void breaker_gauge(struct enrichment_agent *e, struct provider *p)
 {
     if (!e->metrics)
         return;
-    const char *v[] = {p->ops->name};
+    const char *v[] = {sa_enrich_provider_name(p->p)};
     sa_metrics_set(e->metrics, e->m_breaker, v, (double)sa_breaker_state(&p->breaker));
 }
 
 /* The waterfall: the first provider that finds the company wins. */
 static json_t *waterfall(struct enrichment_agent *e, const char *domain, const char *name,
-                         json_t *sources, const char **matched_by)
+                         json_t *sources, const char **matched_by, const char **found_by)
 {
     for (int i = 0; i < e->nproviders; i++) {
         struct provider *p = &e->providers[i];
         if (!sa_breaker_allow(&p->breaker)) {
-            json_array_append_new(sources, json_pack("{s:s, s:s}", "provider", p->ops->name,
-                                                     "status", "skipped: circuit open"));
+            json_array_append_new(sources,
+                                  json_pack("{s:s, s:s}", "provider", sa_enrich_provider_name(p->p),
+                                            "status", "skipped: circuit open"));
             breaker_gauge(e, p);
             continue;
         }
         uint64_t t0 = sa_now_ns();
         json_t *company = NULL;
         struct sa_err err = {0};
-        int rc = p->ops->lookup(p->self, domain, name, &company, matched_by, &err);
+        int rc = sa_enrich_lookup(p->p, domain, name, &company, matched_by, &err);
         /* "not found" is an answer, not a failure of the provider */
         sa_breaker_record(&p->breaker, rc == 0 || rc == SA_ENOTFOUND);
         breaker_gauge(e, p);
         json_array_append_new(sources,
-                              json_pack("{s:s, s:s, s:f}", "provider", p->ops->name, "status",
+                              json_pack("{s:s, s:s, s:f}", "provider",
+                                        sa_enrich_provider_name(p->p), "status",
                                         rc == 0              ? "found"
                                         : rc == SA_ENOTFOUND ? "not_found"
                                                              : "error",
                                         "latency_ms", sa_ns_to_ms(sa_now_ns() - t0)));
-        if (rc == 0)
+        if (rc == 0) {
+            *found_by = sa_enrich_provider_name(p->p);
             return company;
+        }
     }
     *matched_by = NULL;
     return NULL;
@@ -125,7 +102,7 @@ static int enrichment_run(struct sa_agent *a, const struct sa_lead *lead, const 
     for (char *p = nkey + 13; *p; p++)
         *p = (char)tolower((unsigned char)*p);
     json_t *cached = NULL, *company = NULL, *sources = json_array();
-    const char *matched_by = NULL, *key = dkey[0] ? dkey : nkey;
+    const char *matched_by = NULL, *key = dkey[0] ? dkey : nkey, *found_by = "none";
     bool hit = false;
     struct sa_err cerr = {0};
     if (e->store && ((dkey[0] && sa_store_cache_get(e->store, dkey, &cached, &cerr) == 0) ||
@@ -136,7 +113,7 @@ static int enrichment_run(struct sa_agent *a, const struct sa_lead *lead, const 
         json_array_append_new(sources,
                               json_pack("{s:s, s:s}", "provider", "cache", "status", "found"));
     } else {
-        company = waterfall(e, domain, lead->company_name, sources, &matched_by);
+        company = waterfall(e, domain, lead->company_name, sources, &matched_by, &found_by);
         bool all_answered = true;
         size_t i;
         json_t *src;
@@ -153,8 +130,7 @@ static int enrichment_run(struct sa_agent *a, const struct sa_lead *lead, const 
             json_t *entry =
                 json_pack("{s:o, s:s?}", "company", company ? json_incref(company) : json_null(),
                           "matched_by", matched_by);
-            if (sa_store_cache_put(e->store, key, company ? "local_dataset" : "none", entry, e->ttl,
-                                   &cerr) != 0)
+            if (sa_store_cache_put(e->store, key, found_by, entry, e->ttl, &cerr) != 0)
                 json_array_append_new(sources, json_pack("{s:s, s:s}", "provider", "cache",
                                                          "status", "write failed"));
             json_decref(entry);
@@ -178,8 +154,10 @@ static int enrichment_run(struct sa_agent *a, const struct sa_lead *lead, const 
 static void enrichment_destroy(struct sa_agent *a)
 {
     struct enrichment_agent *e = (struct enrichment_agent *)a;
-    for (int i = 0; i < e->nproviders; i++)
+    for (int i = 0; i < e->nproviders; i++) {
         sa_breaker_destroy(&e->providers[i].breaker);
+        sa_enrich_provider_free(e->providers[i].p);
+    }
     free(e);
 }
 
@@ -203,10 +181,14 @@ struct sa_agent *sa_enrichment_new(const struct sa_agent_deps *deps)
     e->ttl = deps->enrichment_ttl > 0 ? deps->enrichment_ttl : 24 * 3600;
     e->metrics = deps->metrics;
     e->m_breaker = deps->m_breaker;
-    e->providers[0] = (struct provider){.ops = &local_ops, .self = (void *)deps->dataset};
+    struct sa_err err = {0};
+    if (sa_enrich_local_new(deps->dataset, &e->providers[0].p, &err)) {
+        free(e);
+        return NULL;
+    }
     struct sa_breaker_config bc = {.failure_threshold = deps->breaker_failures,
                                    .open_seconds = deps->breaker_open_seconds};
-    sa_breaker_init(&e->providers[0].breaker, local_ops.name, &bc);
+    sa_breaker_init(&e->providers[0].breaker, sa_enrich_provider_name(e->providers[0].p), &bc);
     e->nproviders = 1;
     breaker_gauge(e, &e->providers[0]);
     return &e->base;

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "agents/agent.h"
+#include "base/clock.h"
 #include "domain/lead.h"
 #include "domain/scoring.h"
 
@@ -57,7 +58,7 @@ static int agent_node(const json_t *state, json_t **update, struct graph_ctx *ct
     }
     const char *name = sa_agent_type_name(s->type);
     struct sa_agent *a = sa_agents_get(s->agents, s->type);
-    if (!a->ops->run) {
+    if (!sa_agent_available(a)) {
         *update = json_pack("{s:[{s:s, s:s}], s:s}", "errors", "agent", name, "msg",
                             "not available: its data files are missing", "current_agent", name);
         return 0;
@@ -74,7 +75,9 @@ static int agent_node(const json_t *state, json_t **update, struct graph_ctx *ct
     json_t *context = context_of(state);
     json_t *out = NULL;
     struct sa_err err = {0};
-    rc = a->ops->run(a, &lead, context, &out, &err);
+    uint64_t t0 = sa_now_ns();
+    rc = sa_agent_run(a, &lead, context, &out, &err);
+    sa_agent_step_record(arg, sa_ns_to_ms(sa_now_ns() - t0), rc == 0);
     json_decref(context);
     sa_lead_clear(&lead);
     json_decref(input);
@@ -85,6 +88,13 @@ static int agent_node(const json_t *state, json_t **update, struct graph_ctx *ct
     json_decref(ev);
     *update = json_pack("{s:o, s:s}", s->channel, out, "current_agent", name);
     return 0;
+}
+
+void sa_agent_step_record(void *step, double latency_ms, bool ok)
+{
+    const struct step *s = step;
+    if (s)
+        sa_agents_record(s->agents, s->type, latency_ms, ok);
 }
 
 int sa_agent_graph_node(struct sa_agent *a, struct graph_builder *b, const char *node,
@@ -169,9 +179,7 @@ int sa_pipeline_new(struct sa_agents *agents, const struct sa_model *model,
     for (int i = 0; i < (with_bdr ? 5 : 4); i++) {
         /* each agent puts itself in the graph (build_graph), by default as one node */
         struct sa_agent *a = sa_agents_get(agents, p->steps[i].type);
-        int (*build)(struct sa_agent *, struct graph_builder *, const char *, const char *,
-                     void *) = a->ops->build_graph ? a->ops->build_graph : sa_agent_graph_node;
-        if (build(a, b, names[i], p->steps[i].channel, &p->steps[i])) {
+        if (sa_agent_build_graph(a, b, names[i], p->steps[i].channel, &p->steps[i])) {
             graph_builder_free(b);
             free(p);
             return sa_err_set(err, SA_EINVAL, "agent %s could not join the pipeline", names[i]);

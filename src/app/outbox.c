@@ -79,11 +79,8 @@ static int send_item(struct sa_outbox_worker *w, const json_t *item, struct sa_e
     rc = sa_mail_render(&m, &msg, &len, &e);
     bool permanent = rc == SA_EINVAL; /* a message that cannot be rendered never will be */
     if (!rc)
-        rc = w->transport->ops->send_once
-                 ? w->transport->ops->send_once(w->transport, id, to, msg, len, delivered,
-                                                sizeof delivered, &already, &e)
-                 : w->transport->ops->send(w->transport, to, msg, len, delivered, sizeof delivered,
-                                           &e);
+        rc = sa_transport_send_once(w->transport, id, to, msg, len, delivered, sizeof delivered,
+                                    &already, &e);
     free(msg);
     if (rc == 0) {
         if (sa_store_outbox_mark(st, id, "sent", delivered, NULL, 0, err))

@@ -14,7 +14,8 @@
 
 struct sa_transport;
 
-/* A backend. Both slots are required. */
+/* A backend. send and free are required; send_once is optional (see
+ * sa_transport_send_once for its default). */
 struct sa_transport_ops {
     const char *name; /* "maildir" */
     /* Delivers msg[0..len) (a rendered message, sent byte for byte) to to_addr. On success
@@ -63,6 +64,24 @@ static inline int sa_transport_send(struct sa_transport *t, const char *to_addr,
                                     struct sa_err *err)
 {
     return t->ops->send(t, to_addr, msg, len, delivered_id, id_cap, err);
+}
+
+/* Delivers at most once per key where the backend can tell (its send_once slot); a
+ * backend without one sends (*already stays false), so exactly-once then rests on the
+ * caller's own record. See sa_transport_ops.send_once. */
+static inline int sa_transport_send_once(struct sa_transport *t, const char *key,
+                                         const char *to_addr, const char *msg, size_t len,
+                                         char *delivered_id, size_t id_cap, bool *already,
+                                         struct sa_err *err) SA_WUR;
+static inline int sa_transport_send_once(struct sa_transport *t, const char *key,
+                                         const char *to_addr, const char *msg, size_t len,
+                                         char *delivered_id, size_t id_cap, bool *already,
+                                         struct sa_err *err)
+{
+    *already = false;
+    if (!t->ops->send_once)
+        return t->ops->send(t, to_addr, msg, len, delivered_id, id_cap, err);
+    return t->ops->send_once(t, key, to_addr, msg, len, delivered_id, id_cap, already, err);
 }
 
 #endif
