@@ -48,16 +48,31 @@ enum sa_agent_type {
     SA_AGENT_COUNT
 };
 
+/* How the API reaches an agent (invoke and runs dispatch on it, not on agent names). */
+enum sa_agent_entry {
+    /* run(lead, context): one call on a lead (input: the lead, sa_schema_lead_input) */
+    SA_AGENT_ENTRY_RUN,
+    /* a step of the pipeline graph that can interrupt it (a human approval): invoking the
+     * agent runs the pipeline on the lead up to and through it */
+    SA_AGENT_ENTRY_PIPELINE,
+    /* one turn of a conversation thread: the input is the agent's own (check_input), no
+     * lead is written, the thread carries the history */
+    SA_AGENT_ENTRY_TURN,
+};
+
 struct sa_agent_ops {
     const char *name;          /* the agent_type string */
+    enum sa_agent_entry entry; /* default (0): SA_AGENT_ENTRY_RUN */
     const char *description;   /* one line for the status endpoint */
     const char *input_schema;  /* JSON Schema text of the input, or NULL (agents/schemas.c) */
     const char *output_schema; /* JSON Schema text of the output, or NULL */
     /* Runs the agent on a validated lead. context (borrowed, may be NULL) holds the
      * outputs of agents that ran before it on this lead: {"qualification": ...,
      * "enrichment": ..., "growth": ...}. Sets *output (new reference) and returns 0, or
-     * returns a negative code with err set. Optional: NULL means not available, and the
-     * API answers 501. MUST be thread-safe: requests call it concurrently. */
+     * returns a negative code with err set. Optional: NULL for an agent that only works
+     * inside the pipeline (its own build_graph) or on turns; with no run, build_graph or
+     * turn entry the agent is not available, and the API answers 501. MUST be
+     * thread-safe: requests call it concurrently. */
     int (*run)(struct sa_agent *a, const struct sa_lead *lead, const json_t *context,
                json_t **output, struct sa_err *err);
     /* Adds the agent to a graph as the node `node`: reads the lead from the "lead_data"
@@ -67,6 +82,11 @@ struct sa_agent_ops {
      * provider waterfall, an LLM with a fallback) adds its own subgraph here. */
     int (*build_graph)(struct sa_agent *a, struct graph_builder *b, const char *node,
                        const char *channel, void *arg);
+    /* Validates an input that is not a lead (SA_AGENT_ENTRY_TURN agents) against the
+     * agent's input schema, adding {loc, msg, type} entries under loc to detail. Returns 0
+     * when valid. Optional: NULL for agents whose input is the lead (checked by
+     * sa_lead_parse in the service). */
+    int (*check_input)(const json_t *input, const char *loc, json_t *detail);
     /* Frees the agent. Optional. */
     void (*destroy)(struct sa_agent *a);
 };
@@ -89,10 +109,21 @@ static inline const char *sa_agent_name(const struct sa_agent *a)
 {
     return a->ops->name;
 }
-/* True when the agent can run (its run slot is set). */
+static inline enum sa_agent_entry sa_agent_entry(const struct sa_agent *a)
+{
+    return a->ops->entry;
+}
+/* True when the agent can work: it runs on a lead, adds itself to the pipeline, or takes
+ * conversation turns. A placeholder for an agent whose data is missing has none. */
 static inline bool sa_agent_available(const struct sa_agent *a)
 {
-    return a->ops->run != NULL;
+    return a->ops->run || a->ops->build_graph || a->ops->entry == SA_AGENT_ENTRY_TURN;
+}
+/* Checks a non-lead input (see sa_agent_ops.check_input); 0 for lead agents. */
+static inline int sa_agent_check_input(const struct sa_agent *a, const json_t *input,
+                                       const char *loc, json_t *detail)
+{
+    return a->ops->check_input ? a->ops->check_input(input, loc, detail) : 0;
 }
 /* Runs the agent (see sa_agent_ops.run); SA_ENOTIMPL when it is not available. */
 static inline int sa_agent_run(struct sa_agent *a, const struct sa_lead *lead,
@@ -102,7 +133,8 @@ static inline int sa_agent_run(struct sa_agent *a, const struct sa_lead *lead,
 {
     *output = NULL;
     if (!a->ops->run)
-        return sa_err_set(err, SA_ENOTIMPL, "the %s agent is not available", a->ops->name);
+        return sa_err_set(err, SA_ENOTIMPL, "the %s agent does not run on its own",
+                          a->ops->name);
     return a->ops->run(a, lead, context, output, err);
 }
 /* Adds the agent to a graph (see sa_agent_ops.build_graph; the default is one node). */

@@ -349,18 +349,6 @@ static int bdr_build_graph(struct sa_agent *a, struct graph_builder *gb, const c
     return 0;
 }
 
-/* The API runs bdr as the pipeline (it works from the marketing plan, and its approval
- * is an interrupt of that graph); this run is never the way in. */
-static int bdr_run(struct sa_agent *a, const struct sa_lead *lead, const json_t *context,
-                   json_t **output, struct sa_err *err)
-{
-    (void)a;
-    (void)lead;
-    (void)context;
-    *output = NULL;
-    return sa_err_set(err, SA_EINVAL, "bdr runs as a step of the pipeline graph");
-}
-
 static void bdr_destroy(struct sa_agent *a)
 {
     free(a);
@@ -370,7 +358,8 @@ static const struct sa_agent_ops bdr_ops = {
     .name = "bdr",
     .description = "BDR workflow: outreach drafted from the plan, human approval, outbox",
     .input_schema = sa_schema_lead_input,
-    .run = bdr_run,
+    /* it works from the marketing plan, and its approval is an interrupt of that graph */
+    .entry = SA_AGENT_ENTRY_PIPELINE,
     .build_graph = bdr_build_graph,
     .destroy = bdr_destroy,
 };

@@ -244,19 +244,6 @@ int sa_conversation_new(const struct sa_intent_model *intents, struct graph_save
     return 0;
 }
 
-/* The registry's conversation agent: present so status and metrics show it; the API
- * routes conversation turns to sa_conversation_turn (its input is a message, not a
- * lead), so this run is never the way in. */
-static int conversation_run(struct sa_agent *a, const struct sa_lead *lead, const json_t *context,
-                            json_t **output, struct sa_err *err)
-{
-    (void)a;
-    (void)lead;
-    (void)context;
-    *output = NULL;
-    return sa_err_set(err, SA_EINVAL, "the conversation agent takes {\"message\": ...}");
-}
-
 static void conversation_destroy(struct sa_agent *a)
 {
     free(a);
@@ -267,7 +254,9 @@ static const struct sa_agent_ops conversation_ops = {
     .description = "Multi-turn sales conversation: intent, sales stage, reply, next actions",
     .input_schema = sa_schema_conversation_input,
     .output_schema = sa_schema_conversation_output,
-    .run = conversation_run,
+    /* a turn's input is a message, not a lead; the engine is sa_conversation_turn */
+    .entry = SA_AGENT_ENTRY_TURN,
+    .check_input = sa_conversation_validate,
     .destroy = conversation_destroy,
 };
 

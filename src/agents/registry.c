@@ -198,6 +198,6 @@ json_t *sa_agent_schemas(const struct sa_agent *a)
     json_t *in = ops->input_schema ? json_loads(ops->input_schema, 0, NULL) : NULL;
     json_t *out = ops->output_schema ? json_loads(ops->output_schema, 0, NULL) : NULL;
     return json_pack("{s:s, s:b, s:o, s:o}", "agent_type", ops->name, "available",
-                     ops->run != NULL, "input", in ? in : json_null(), "output",
+                     sa_agent_available(a), "input", in ? in : json_null(), "output",
                      out ? out : json_null());
 }

@@ -106,17 +106,21 @@ int sa_app_invoke(struct sa_app *app, const struct sa_invoke_req *req, struct sa
                   struct sa_err *err)
 {
     memset(res, 0, sizeof *res);
-    /* bdr is a step of the pipeline graph (it works from the marketing plan and its
-     * approval interrupts that graph): invoking it runs the pipeline */
-    bool bdr = req->type == SA_AGENT_BDR && sa_agents_implemented(app->agents, SA_AGENT_BDR);
-    bool pipeline = req->type == SA_AGENT_PIPELINE || bdr;
-    struct sa_agent *agent = pipeline ? NULL : sa_agents_get(app->agents, req->type);
-    const char *name = bdr ? "bdr" : pipeline ? "pipeline" : sa_agent_name(agent);
-    if (!pipeline && !sa_agent_available(agent)) {
+    struct sa_agent *agent =
+        req->type == SA_AGENT_PIPELINE ? NULL : sa_agents_get(app->agents, req->type);
+    const char *name = agent ? sa_agent_name(agent) : "pipeline";
+    if (agent && !sa_agent_available(agent)) {
         record_agent_name(app, name, -1, "not_implemented");
         sa_agents_record(app->agents, req->type, 0, false);
         return sa_err_set(err, SA_ENOTIMPL, "the %s agent is not available", name);
     }
+    /* The agent says how it is reached: a turn on a thread, a step of the pipeline graph
+     * (invoking it runs the pipeline through it), or one run on the lead. */
+    enum sa_agent_entry entry = agent ? sa_agent_entry(agent) : SA_AGENT_ENTRY_PIPELINE;
+    if (entry == SA_AGENT_ENTRY_TURN)
+        return sa_app_converse(app, req->thread_id, req->input, res, err);
+    bool pipeline = entry == SA_AGENT_ENTRY_PIPELINE;
+    res->engine = "rules";
     if (req->lead_id)
         snprintf(res->lead_id, sizeof res->lead_id, "%s", req->lead_id);
     else
@@ -222,11 +226,25 @@ int sa_app_converse(struct sa_app *app, const char *thread_id, const json_t *inp
     int rc = sa_conversation_turn(app->conversation, res->thread_id, input, &res->output, err);
     uint64_t ns = sa_now_ns() - t0;
     res->processing_ms = sa_ns_to_ms(ns);
+    res->engine = "naive_bayes";
     record_agent_name(app, "conversation", (double)ns / 1e9, rc ? error_code_label(rc) : NULL);
     sa_agents_record(app->agents, SA_AGENT_CONVERSATION, res->processing_ms, rc == 0);
     if (!rc)
         json_object_set_new(res->output, "processing_time", json_real(res->processing_ms));
     return rc;
+}
+
+/* The agent of an invoke's type, or NULL for the pipeline. */
+static struct sa_agent *agent_of(struct sa_app *app, int type)
+{
+    return type >= 0 && type < SA_AGENT_COUNT ? sa_agents_get(app->agents, (enum sa_agent_type)type)
+                                              : NULL;
+}
+
+bool sa_app_invoke_runs_graph(struct sa_app *app, int type)
+{
+    struct sa_agent *a = agent_of(app, type);
+    return type == SA_AGENT_PIPELINE || (a && sa_agent_entry(a) == SA_AGENT_ENTRY_PIPELINE);
 }
 
 bool sa_app_invoke_input(struct sa_app *app, int type, json_t *input, const char *loc,
@@ -239,8 +257,9 @@ bool sa_app_invoke_input(struct sa_app *app, int type, json_t *input, const char
                       input ? "Input should be a valid object" : "Field required");
         return false;
     }
-    if (type == SA_AGENT_CONVERSATION && app->conversation) {
-        (void)sa_conversation_validate(input, loc, detail);
+    struct sa_agent *a = agent_of(app, type);
+    if (a && sa_agent_entry(a) == SA_AGENT_ENTRY_TURN) {
+        (void)sa_agent_check_input(a, input, loc, detail);
         return json_array_size(detail) == before;
     }
     if (sa_lead_parse(input, loc, lead, detail) == 0 && json_array_size(detail) > before)

@@ -34,6 +34,7 @@ struct sa_invoke_req {
     void *event_arg;
     const volatile int *cancel; /* set to stop the pipeline before its next step */
     bool continue_thread;       /* continue thread_id from its checkpoint when it has one */
+    const json_t *input;        /* a turn agent's input (validated); lead is NULL then */
 };
 
 struct sa_invoke_res {
@@ -43,10 +44,13 @@ struct sa_invoke_res {
     json_t *output; /* owned by the result: release with sa_invoke_res_clear */
     double processing_ms;
     bool written; /* false only when only_if_new found the lead already there */
+    const char *engine; /* static: "rules", or "naive_bayes" for conversation turns */
 };
 
 /* Runs the agent on the lead, measures it, and writes the lead and an execution row in
- * one transaction. Updates status counters and metrics. Returns 0 with res filled;
+ * one transaction; an agent that is a step of the pipeline runs the pipeline, and a turn
+ * agent takes req->input as one conversation turn (sa_app_converse: no lead, lead_id
+ * ""). Updates status counters and metrics. Returns 0 with res filled;
  * SA_ENOTIMPL for agents not available; SA_ESTORE when the write failed (nothing
  * written); SA_ECONFLICT when the thread is busy or another graph's; other codes from
  * the agent. */
@@ -60,11 +64,15 @@ void sa_invoke_res_clear(struct sa_invoke_res *res);
 int sa_app_converse(struct sa_app *app, const char *thread_id, const json_t *input,
                     struct sa_invoke_res *res, struct sa_err *err) SA_WUR;
 
-/* Validates an invoke's input for agent type (a lead, or a conversation message) into
- * detail at loc; for lead agents and the pipeline also parses *lead (clear it with
- * sa_lead_clear). True when valid. */
+/* Validates an invoke's input for agent type into detail at loc: the agent's own check
+ * for turn agents (a conversation message), else the lead, parsed into *lead (clear it
+ * with sa_lead_clear; lead->raw stays NULL for turn agents). True when valid. */
 bool sa_app_invoke_input(struct sa_app *app, int type, json_t *input, const char *loc,
                          struct sa_lead *lead, json_t *detail);
+
+/* True when invoking type runs the pipeline graph (the pipeline, or an agent that is a
+ * step of it): its events can stream as they happen. */
+bool sa_app_invoke_runs_graph(struct sa_app *app, int type);
 
 /* The agents that can run now, comma-separated ("qualification, enrichment, ..."). */
 void sa_app_agents_available(struct sa_app *app, char *buf, size_t cap);

@@ -200,8 +200,6 @@ static void reply_graph_stream(struct sa_req *r, json_t *response, struct sa_buf
     sa_reply_text(r, 200, "text/event-stream", text, len);
 }
 
-struct envelope;
-static void converse(struct sa_req *r, json_t *body, const struct envelope *env);
 static void invoke(struct sa_req *r, bool force_stream);
 
 void sa_route_invoke(struct sa_req *r)
@@ -228,10 +226,6 @@ static void invoke(struct sa_req *r, bool force_stream)
     if (force_stream && !env.stream) {
         env.stream = true;
         env.modes[0] = env.modes[1] = env.modes[2] = true; /* values, updates, custom */
-    }
-    if (env.type == SA_AGENT_CONVERSATION && r->app->conversation && json_array_size(detail) == 0) {
-        converse(r, body, &env);
-        goto out;
     }
     if (env.type >= 0 && env.type != SA_AGENT_PIPELINE &&
         !sa_agents_implemented(r->app->agents, (enum sa_agent_type)env.type) &&
@@ -262,10 +256,11 @@ static void invoke(struct sa_req *r, bool force_stream)
     struct sa_buf events; /* the pipeline's graph events, as SSE, while it runs */
     sa_buf_init(&events, 8 * 1024 * 1024);
     struct sa_invoke_req req = {.type = (enum sa_agent_type)env.type,
-                                .lead = &lead,
+                                .lead = lead.raw ? &lead : NULL,
+                                .input = lead.raw ? NULL : input,
                                 .lead_id = env.lead_id,
                                 .thread_id = env.thread_id};
-    bool graph = env.type == SA_AGENT_PIPELINE || env.type == SA_AGENT_BDR;
+    bool graph = sa_app_invoke_runs_graph(r->app, env.type);
     if (graph && env.stream) {
         req.stream_modes =
             (env.modes[0] ? GRAPH_STREAM_VALUES : 0) | (env.modes[1] ? GRAPH_STREAM_UPDATES : 0) |
@@ -289,12 +284,15 @@ static void invoke(struct sa_req *r, bool force_stream)
     char now[SA_ISO8601_LEN];
     sa_iso8601_now(now);
     double latency = sa_ns_to_ms(sa_now_ns() - r->start_ns);
+    /* a conversation turn writes no lead and no execution: lead_id is null */
     json_t *resp = json_pack(
-        "{s:s, s:s, s:s, s:s, s:s, s:o, s:{s:f, s:f, s:s}, s:s}", "status", "success", "agent_type",
+        "{s:s, s:s, s:s, s:o, s:o, s:{s:f, s:f, s:s}, s:s}", "status", "success", "agent_type",
         req.type == SA_AGENT_PIPELINE ? "pipeline" : sa_agent_type_name(req.type), "thread_id",
-        res.thread_id, "lead_id", res.lead_id, "execution_id", res.execution_id, "output",
-        json_incref(res.output), "metadata", "latency_ms", latency, "processing_time_ms",
-        res.processing_ms, "engine", "rules", "timestamp", now);
+        res.thread_id, "lead_id", res.lead_id[0] ? json_string(res.lead_id) : json_null(),
+        "output", json_incref(res.output), "metadata", "latency_ms", latency,
+        "processing_time_ms", res.processing_ms, "engine", res.engine, "timestamp", now);
+    if (res.execution_id[0])
+        json_object_set_new(resp, "execution_id", json_string(res.execution_id));
     sa_invoke_res_clear(&res);
     if (env.stream && graph) {
         reply_graph_stream(r, resp, &events);
@@ -339,47 +337,6 @@ void sa_route_agent_reset(struct sa_req *r)
                   json_pack("{s:s, s:s, s:o}", "status", "reset", "agent_type",
                             sa_agent_type_name((enum sa_agent_type)t), "agent",
                             sa_agents_status_one(r->app->agents, (enum sa_agent_type)t)));
-}
-
-/* A conversation turn: {agent_type: "conversation", thread_id?, input: {message,
- * contact?, company_name?}}. The thread carries the history: send its thread_id back for
- * the next turn. */
-static void converse(struct sa_req *r, json_t *body, const struct envelope *env)
-{
-    json_t *input = json_object_get(body, "input");
-    json_t *detail = json_array();
-    struct sa_lead none;
-    if (!sa_app_invoke_input(r->app, SA_AGENT_CONVERSATION, input, "body.input", &none, detail)) {
-        sa_reply_problem(r, 422, "validation_error", detail);
-        return;
-    }
-    json_decref(detail);
-    struct sa_invoke_res res;
-    struct sa_err err = {0};
-    int rc = sa_app_converse(r->app, env->thread_id, input, &res, &err);
-    if (rc == SA_ECONFLICT) {
-        sa_reply_error(r, 409, "conflict", "body.thread_id", "thread_conflict", "%s", err.msg);
-        return;
-    }
-    if (rc) {
-        sa_reply_unavailable(r, rc, &err, "The conversation");
-        return;
-    }
-    char now[SA_ISO8601_LEN];
-    sa_iso8601_now(now);
-    double latency = sa_ns_to_ms(sa_now_ns() - r->start_ns);
-    json_t *resp =
-        json_pack("{s:s, s:s, s:s, s:n, s:o, s:{s:f, s:f, s:s}, s:s}", "status", "success",
-                  "agent_type", "conversation", "thread_id", res.thread_id, "lead_id", "output",
-                  json_incref(res.output), "metadata", "latency_ms", latency, "processing_time_ms",
-                  res.processing_ms, "engine", "naive_bayes", "timestamp", now);
-    if (env->stream) {
-        reply_stream(r, env, resp);
-        json_decref(resp);
-    } else {
-        sa_reply_json(r, 200, resp);
-    }
-    sa_invoke_res_clear(&res);
 }
 
 /* GET /api/agents/{agent_type}/schema: the agent's input and output JSON Schemas. */
