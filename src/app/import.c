@@ -12,6 +12,7 @@
 #include "domain/lead.h"
 #include "app/app.h"
 #include "app/invoke.h"
+#include "app/leads.h"
 #include "base/csv.h"
 #include "base/detail.h"
 #include "base/json.h"
@@ -395,31 +396,7 @@ static int import_csv(struct sa_app *app, const char *data, size_t len, bool par
             break;
         texts[2 * p] = json_dumps(l->raw, JSON_COMPACT);
         texts[2 * p + 1] = json_dumps(outs[p], JSON_COMPACT);
-        json_t *size = json_object_get(l->raw, "company_size");
-        const char *size_text = l->company_size;
-        if (!size_text && json_is_number(size)) {
-            snprintf(sizes[p], sizeof sizes[p], "%.0f", json_number_value(size));
-            size_text = sizes[p];
-        }
-        lrows[p] = (struct sa_lead_row){
-            .id = ids[p],
-            .company_name = l->company_name,
-            .industry = l->industry,
-            .company_size = size_text,
-            .employees_min = l->employees_min,
-            .employees_max = l->employees_max,
-            .annual_revenue = l->annual_revenue,
-            .website = l->website,
-            .country = l->country,
-            .contact_name = l->contact_name,
-            .contact_title = l->contact_title,
-            .contact_email = l->contact_email,
-            .contact_phone = l->contact_phone,
-            .linkedin_url = l->linkedin_url,
-            .data = texts[2 * p],
-            .score = (int)json_integer_value(json_object_get(outs[p], "score")),
-            .tier = sa_json_str(outs[p], "tier"),
-            .reasoning = sa_json_str(outs[p], "reasoning")};
+        sa_app_lead_row(&lrows[p], l, ids[p], texts[2 * p], outs[p], sizes[p]);
         erows[p] = (struct sa_exec_row){.id = eids[p],
                                         .lead_id = ids[p],
                                         .agent_type = "qualification",

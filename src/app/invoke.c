@@ -9,6 +9,7 @@
 #include "agents/pipeline.h"
 #include "app/app.h"
 #include "app/approvals.h"
+#include "app/leads.h"
 #include "base/clock.h"
 #include "base/detail.h"
 #include "base/json.h"
@@ -156,34 +157,9 @@ int sa_app_invoke(struct sa_app *app, const struct sa_invoke_req *req, struct sa
     const struct sa_lead *l = req->lead;
     char *data = json_dumps(l->raw, JSON_COMPACT);
     char *output = json_dumps(res->output, JSON_COMPACT);
-    json_t *score = json_object_get(qual, "score");
-    struct sa_lead_row row = {
-        .id = res->lead_id,
-        .company_name = l->company_name,
-        .industry = l->industry,
-        .company_size = l->company_size,
-        .employees_min = l->employees_min,
-        .employees_max = l->employees_max,
-        .annual_revenue = l->annual_revenue,
-        .website = l->website,
-        .country = l->country,
-        .contact_name = l->contact_name,
-        .contact_title = l->contact_title,
-        .contact_email = l->contact_email,
-        .contact_phone = l->contact_phone,
-        .linkedin_url = l->linkedin_url,
-        .data = data,
-        .score = json_is_integer(score) ? (int)json_integer_value(score) : -1,
-        .tier = sa_json_str(qual, "tier"),
-        .reasoning = sa_json_str(qual, "reasoning"),
-    };
-    /* A numeric company_size is stored as the text the user sent ("350"). */
+    struct sa_lead_row row;
     char size_text[32];
-    json_t *size = json_object_get(l->raw, "company_size");
-    if (!row.company_size && json_is_number(size)) {
-        snprintf(size_text, sizeof size_text, "%.0f", json_number_value(size));
-        row.company_size = size_text;
-    }
+    sa_app_lead_row(&row, l, res->lead_id, data, qual, size_text);
     struct sa_exec_row exec = {
         .id = res->execution_id,
         .lead_id = res->lead_id,

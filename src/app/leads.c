@@ -1,6 +1,10 @@
 /* The leads service (see leads.h). */
 #include "app/leads.h"
 
+#include <stdio.h>
+
+#include "base/json.h"
+#include "domain/lead.h"
 #include "store/store.h"
 
 int sa_app_leads_list(struct sa_store *store, int limit, int offset, const char *tier,
@@ -45,4 +49,35 @@ int sa_app_lead_input(struct sa_store *store, const char *id, json_t **out, stru
     *out = json_incref(json_object_get(lead, "data"));
     json_decref(lead);
     return *out ? 0 : sa_err_set(err, SA_ESTORE, "lead %s has no stored input", id);
+}
+
+void sa_app_lead_row(struct sa_lead_row *row, const struct sa_lead *l, const char *id,
+                     const char *data, const json_t *qual, char size_text[32])
+{
+    json_t *score = json_object_get(qual, "score");
+    *row = (struct sa_lead_row){
+        .id = id,
+        .company_name = l->company_name,
+        .industry = l->industry,
+        .company_size = l->company_size,
+        .employees_min = l->employees_min,
+        .employees_max = l->employees_max,
+        .annual_revenue = l->annual_revenue,
+        .website = l->website,
+        .country = l->country,
+        .contact_name = l->contact_name,
+        .contact_title = l->contact_title,
+        .contact_email = l->contact_email,
+        .contact_phone = l->contact_phone,
+        .linkedin_url = l->linkedin_url,
+        .data = data,
+        .score = json_is_integer(score) ? (int)json_integer_value(score) : -1,
+        .tier = sa_json_str(qual, "tier"),
+        .reasoning = sa_json_str(qual, "reasoning"),
+    };
+    json_t *size = json_object_get(l->raw, "company_size");
+    if (!row->company_size && json_is_number(size)) {
+        snprintf(size_text, 32, "%.0f", json_number_value(size));
+        row->company_size = size_text;
+    }
 }

@@ -9,6 +9,8 @@
 #include "base/err.h"
 
 struct sa_store;
+struct sa_lead;
+struct sa_lead_row;
 
 /* {"items": [...], "total": N} (new reference): leads newest first, at most limit (1-500)
  * from offset, with tier ("A".."D" or NULL), a score of at least min_score (-1: any) and
@@ -23,5 +25,12 @@ int sa_app_lead_get(struct sa_store *store, const char *id, json_t **out,
  * SA_ENOTFOUND with a message for the client. */
 int sa_app_lead_input(struct sa_store *store, const char *id, json_t **out,
                       struct sa_err *err) SA_WUR;
+
+/* Fills *row, the lead as the store writes it, from the validated lead l with record id,
+ * data (its input as JSON text) and qual (the qualification output, or NULL: the row
+ * then carries no score). A numeric company_size is stored as the text the user sent
+ * ("350"), written into size_text. Everything stays borrowed. */
+void sa_app_lead_row(struct sa_lead_row *row, const struct sa_lead *l, const char *id,
+                     const char *data, const json_t *qual, char size_text[32]);
 
 #endif
