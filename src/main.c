@@ -138,13 +138,10 @@ static int cmd_serve(struct sa_config *cfg)
         sa_app_close(app);
         return fail(&err);
     }
-    const char *mt = getenv("MAIL_TRANSPORT");
-    char *poll = getenv("OUTBOX_POLL_MS");
     struct sa_outbox_worker *outbox = NULL;
-    long poll_ms = poll && *poll ? strtol(poll, NULL, 10) : 1000;
     /* OUTBOX_POLL_MS=0 holds outgoing mail: items queue up, nothing is sent */
-    if (poll_ms != 0 &&
-        sa_outbox_start(app, mt && *mt ? mt : "maildir:var/mail", poll_ms, &outbox, &err)) {
+    if (cfg->outbox_poll_ms != 0 &&
+        sa_outbox_start(app, cfg->mail_transport, cfg->outbox_poll_ms, &outbox, &err)) {
         sa_runs_stop(app->runs);
         sa_app_close(app);
         return fail(&err);

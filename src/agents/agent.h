@@ -36,6 +36,12 @@ struct sa_agent_deps {
     int breaker_failures;               /* consecutive failures that open a breaker (0: 5) */
     double breaker_open_seconds;        /* how long it stays open (0: 30) */
     const struct sa_calendar *calendar; /* bdr's and conversation's meeting slots */
+    /* Who the messages come from (config: SENDER_*, MEETING_LINK); required, not NULL. */
+    const char *sender_name;      /* signs marketing and BDR messages, organises meetings */
+    const char *sender_title;     /* the signer's title in marketing messages */
+    const char *sender_email;     /* the BDR e-mails' From and the invites' organizer */
+    const char *meeting_link;     /* the meeting link in marketing messages */
+    int bdr_max_touches_per_week; /* bdr's frequency cap per contact (0: no cap) */
 };
 
 enum sa_agent_type {

@@ -23,15 +23,6 @@ struct bdr {
     void *step; /* the pipeline step it joined as (its status counters), or NULL */
 };
 
-void sa_bdr_config_from_env(struct sa_bdr_config *c)
-{
-    const char *v;
-    c->sender_name = (v = getenv("SENDER_NAME")) && *v ? v : "Alex Morgan";
-    c->sender_email = (v = getenv("SENDER_EMAIL")) && *v ? v : "alex@sales-agent.local";
-    long cap = (v = getenv("BDR_MAX_TOUCHES_PER_WEEK")) && *v ? strtol(v, NULL, 10) : 2;
-    c->max_touches_per_week = cap >= 0 && cap <= 1000 ? (int)cap : 2;
-}
-
 static json_t *action(const char *what, json_t *extra)
 {
     char now[SA_ISO8601_LEN];
@@ -372,7 +363,9 @@ struct sa_agent *sa_bdr_new(const struct sa_agent_deps *deps)
     b->base.ops = &bdr_ops;
     b->store = deps->store;
     b->calendar = deps->calendar;
-    sa_bdr_config_from_env(&b->cfg);
+    b->cfg = (struct sa_bdr_config){.sender_name = deps->sender_name,
+                                    .sender_email = deps->sender_email,
+                                    .max_touches_per_week = deps->bdr_max_touches_per_week};
     return &b->base;
 }
 

@@ -17,12 +17,12 @@ struct sa_agent;
 struct sa_agent_deps;
 struct graph_builder;
 
-/* Settings from the environment: SENDER_NAME, SENDER_EMAIL, BDR_MAX_TOUCHES_PER_WEEK. */
+/* Its settings, from struct sa_agent_deps (config: SENDER_NAME, SENDER_EMAIL,
+ * BDR_MAX_TOUCHES_PER_WEEK). */
 struct sa_bdr_config {
     const char *sender_name, *sender_email;
     int max_touches_per_week; /* 0: no cap */
 };
-void sa_bdr_config_from_env(struct sa_bdr_config *c);
 
 /* The registry's bdr agent (needs deps->store); NULL when out of memory. */
 struct sa_agent *sa_bdr_new(const struct sa_agent_deps *deps);

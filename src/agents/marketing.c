@@ -300,9 +300,8 @@ struct sa_agent *sa_marketing_new(const struct sa_agent_deps *deps)
     m->base.ops = &marketing_ops;
     m->model = deps->model;
     m->templates = deps->templates;
-    const char *v;
-    m->sender_name = (v = getenv("SENDER_NAME")) && *v ? v : "Alex Morgan";
-    m->sender_title = (v = getenv("SENDER_TITLE")) && *v ? v : "Account Executive";
-    m->meeting_link = (v = getenv("MEETING_LINK")) && *v ? v : "https://meet.example.com/alex";
+    m->sender_name = deps->sender_name;
+    m->sender_title = deps->sender_title;
+    m->meeting_link = deps->meeting_link;
     return &m->base;
 }

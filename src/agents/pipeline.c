@@ -18,6 +18,7 @@ struct step {
     struct sa_agents *agents;
     enum sa_agent_type type;
     const char *channel;
+    int delay_ms; /* PIPELINE_STEP_DELAY_MS (see sa_pipeline_new) */
 };
 
 struct sa_pipeline {
@@ -39,21 +40,11 @@ static json_t *context_of(const json_t *state)
                      or_null(json_object_get(state, "growth_insights")));
 }
 
-/* PIPELINE_STEP_DELAY_MS: a pause before each agent, to watch a run stream step by step
- * or to kill a server mid-run in a test. 0 (the default) in production. */
-static long step_delay_ms(void)
-{
-    const char *v = getenv("PIPELINE_STEP_DELAY_MS");
-    long ms = v ? strtol(v, NULL, 10) : 0;
-    return ms > 0 && ms <= 60000 ? ms : 0;
-}
-
 static int agent_node(const json_t *state, json_t **update, struct graph_ctx *ctx, void *arg)
 {
     const struct step *s = arg;
-    long delay = step_delay_ms();
-    if (delay) {
-        struct timespec ts = {delay / 1000, (delay % 1000) * 1000000L};
+    if (s->delay_ms > 0) {
+        struct timespec ts = {s->delay_ms / 1000, (s->delay_ms % 1000) * 1000000L};
         nanosleep(&ts, NULL);
     }
     const char *name = sa_agent_type_name(s->type);
@@ -151,18 +142,20 @@ static json_t *last_write(const json_t *current, const json_t *write, void *arg)
 }
 
 int sa_pipeline_new(struct sa_agents *agents, const struct sa_model *model,
-                    struct graph_saver *saver, struct sa_pipeline **out, struct sa_err *err)
+                    struct graph_saver *saver, int step_delay_ms, struct sa_pipeline **out,
+                    struct sa_err *err)
 {
     (void)model;
     *out = NULL;
     struct sa_pipeline *p = calloc(1, sizeof *p);
     if (!p)
         return sa_err_set(err, SA_ENOMEM, "out of memory");
-    p->steps[0] = (struct step){agents, SA_AGENT_QUALIFICATION, "qualification_score"};
-    p->steps[1] = (struct step){agents, SA_AGENT_ENRICHMENT, "enrichment_data"};
-    p->steps[2] = (struct step){agents, SA_AGENT_GROWTH, "growth_insights"};
-    p->steps[3] = (struct step){agents, SA_AGENT_MARKETING, "marketing_plan"};
-    p->steps[4] = (struct step){agents, SA_AGENT_BDR, "bdr_actions"};
+    p->steps[0] =
+        (struct step){agents, SA_AGENT_QUALIFICATION, "qualification_score", step_delay_ms};
+    p->steps[1] = (struct step){agents, SA_AGENT_ENRICHMENT, "enrichment_data", step_delay_ms};
+    p->steps[2] = (struct step){agents, SA_AGENT_GROWTH, "growth_insights", step_delay_ms};
+    p->steps[3] = (struct step){agents, SA_AGENT_MARKETING, "marketing_plan", step_delay_ms};
+    p->steps[4] = (struct step){agents, SA_AGENT_BDR, "bdr_actions", step_delay_ms};
     struct graph_builder *b = graph_builder_new();
     const char *last_value[] = {"lead_data", "qualification_score", "enrichment_data",
                                 "growth_insights", "marketing_plan"};

@@ -15,9 +15,12 @@ struct graph_saver;
 struct sa_pipeline;
 
 /* Builds and compiles the pipeline over agents and model (borrowed; MUST outlive it)
- * with saver (borrowed, may be NULL for no checkpoints). */
+ * with saver (borrowed, may be NULL for no checkpoints). step_delay_ms (config:
+ * PIPELINE_STEP_DELAY_MS, 0 in production) pauses before each agent, to watch a run
+ * stream step by step or to kill a server mid-run in a test. */
 int sa_pipeline_new(struct sa_agents *agents, const struct sa_model *model,
-                    struct graph_saver *saver, struct sa_pipeline **out, struct sa_err *err) SA_WUR;
+                    struct graph_saver *saver, int step_delay_ms, struct sa_pipeline **out,
+                    struct sa_err *err) SA_WUR;
 void sa_pipeline_free(struct sa_pipeline *p);
 
 /* Runs the pipeline for a lead (input: the validated lead JSON, borrowed) on thread_id,

@@ -158,14 +158,8 @@ int sa_app_open(const struct sa_config *cfg, struct sa_app **out, struct sa_err 
         sa_app_close(app);
         return sa_err_set(err, SA_ENOMEM, "out of memory");
     }
-    const char *mm = getenv("MEETING_MINUTES");
-    long meeting_minutes = 30;
-    if (mm && *mm && sa_parse_long(mm, 5, 480, &meeting_minutes)) {
-        sa_app_close(app);
-        return sa_err_set(err, SA_ECONFIG, "MEETING_MINUTES: expected 5-480, got \"%.40s\"", mm);
-    }
-    if ((rc = sa_calendar_parse(app->calendar, getenv("CALENDAR_TZ"), getenv("CALENDAR_DAYS"),
-                                getenv("CALENDAR_HOURS"), meeting_minutes, err))) {
+    if ((rc = sa_calendar_parse(app->calendar, cfg->calendar_tz, cfg->calendar_days,
+                                cfg->calendar_hours, cfg->meeting_minutes, err))) {
         sa_app_close(app);
         return rc;
     }
@@ -184,10 +178,16 @@ int sa_app_open(const struct sa_config *cfg, struct sa_app **out, struct sa_err 
                                      .m_breaker = app->m_breaker,
                                      .breaker_failures = cfg->breaker_failures,
                                      .breaker_open_seconds = cfg->breaker_open_seconds,
-                                     .calendar = app->calendar},
+                                     .calendar = app->calendar,
+                                     .sender_name = cfg->sender_name,
+                                     .sender_title = cfg->sender_title,
+                                     .sender_email = cfg->sender_email,
+                                     .meeting_link = cfg->meeting_link,
+                                     .bdr_max_touches_per_week = cfg->bdr_max_touches_per_week},
              &app->agents, err)) ||
         (rc = open_saver(app, err)) ||
-        (rc = sa_pipeline_new(app->agents, app->model, app->saver, &app->pipeline, err)) ||
+        (rc = sa_pipeline_new(app->agents, app->model, app->saver, cfg->pipeline_step_delay_ms,
+                              &app->pipeline, err)) ||
         (app->intents && (rc = sa_conversation_new(app->intents, app->saver, app->store,
                                                    app->calendar, &app->conversation, err)))) {
         sa_app_close(app);

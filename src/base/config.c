@@ -1,9 +1,227 @@
-/* Configuration from the environment (see config.h). */
+/* The settings table and its parser (see config.h). Called once by the CLI at start-up,
+ * and by tests and benchmarks; the only place that reads the environment. */
 #include "base/config.h"
 
+#include <assert.h>
+#include <ctype.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 #include <unistd.h>
+
+/* An enum setting's field is written as an int (its index in values). */
+static_assert(sizeof(enum sa_log_level) == sizeof(int), "enum settings are int-sized");
+static_assert(SA_LOG_DEBUG == 0 && SA_LOG_INFO == 1 && SA_LOG_WARN == 2 && SA_LOG_ERROR == 3 &&
+                  SA_LOG_OFF == 4,
+              "log_levels[] lists the levels in enum order");
+static const char *const log_levels[] = {"debug", "info", "warn", "error", "off", NULL};
+
+/* The offset of member in struct sa_config; the build stops when the member's C type is
+ * not the one its setting type writes (a _Generic with no matching association). */
+#define AT(member, ctype)                                                                          \
+    _Generic(((struct sa_config *)0)->member, ctype : offsetof(struct sa_config, member))
+#define STRING(m) .type = SA_SETTING_STRING, .offset = AT(m, const char *)
+#define URL(m) .type = SA_SETTING_URL, .offset = AT(m, const char *)
+#define INT(m) .type = SA_SETTING_INT, .offset = AT(m, int)
+#define BYTES(m) .type = SA_SETTING_BYTES, .offset = AT(m, size_t)
+#define SECONDS(m) .type = SA_SETTING_SECONDS, .offset = AT(m, double)
+#define ENUM(m, ctype, names) .type = SA_SETTING_ENUM, .offset = AT(m, ctype), .values = names
+
+enum {
+    AGENTS = SA_CMD_SERVE | SA_CMD_PIPELINE,        /* settings of the agents a pipeline runs */
+    STORE = AGENTS | SA_CMD_MIGRATE | SA_CMD_IMPORT /* every command that opens the store */
+};
+
+static const struct sa_setting settings[] = {
+    /* common */
+    {.env = "LOG_LEVEL",
+     .flag = "log-level",
+     .metavar = "LEVEL",
+     ENUM(log_level, enum sa_log_level, log_levels),
+     .dflt = "info",
+     .doc = "least severe level logged (JSON lines on stderr, PII masked)",
+     .commands = SA_CMD_ALL},
+    {.env = "DATA_DIR",
+     .flag = "data-dir",
+     .metavar = "DIR",
+     STRING(data_dir),
+     .dflt = "data",
+     .range_doc = "a directory",
+     .doc = "scoring model, tables and templates, validated at start-up",
+     .commands = SA_CMD_ALL},
+    {.env = "DATABASE_URL",
+     .flag = "database-url",
+     .metavar = "URL",
+     URL(database_url),
+     .dflt = "sqlite://var/sales-agent.db",
+     .range_doc = "sqlite://PATH or sqlite::memory:",
+     .doc = "where leads, runs and the outbox are stored; the parent directory is created",
+     .commands = STORE},
+    /* the HTTP server */
+    {.env = "HOST",
+     .flag = "host",
+     .metavar = "HOST",
+     STRING(host),
+     .dflt = "127.0.0.1",
+     .range_doc = "an IPv4 or IPv6 address or a host name",
+     .doc = "address to bind",
+     .commands = SA_CMD_SERVE},
+    {.env = "PORT",
+     .flag = "port",
+     .metavar = "N",
+     INT(port),
+     .dflt = "8001",
+     .min = 0,
+     .max = 65535,
+     .range_doc = "0: any free port, logged in the \"listening\" line",
+     .doc = "port to listen on",
+     .commands = SA_CMD_SERVE},
+    {.env = "THREADS",
+     .flag = "threads",
+     .metavar = "N",
+     INT(threads),
+     .dflt = "0",
+     .dflt_doc = "2 per CPU",
+     .min = 0,
+     .max = 256,
+     .range_doc = "0: 2 per CPU",
+     .doc = "HTTP worker threads",
+     .commands = SA_CMD_SERVE},
+    {.env = "MAX_BODY_BYTES",
+     BYTES(max_body),
+     .dflt = "1048576",
+     .min = 1024,
+     .max = 64L * 1024 * 1024,
+     .doc = "request body cap",
+     .commands = SA_CMD_SERVE},
+    {.env = "SEED_FILE",
+     .flag = "seed",
+     .metavar = "FILE",
+     STRING(seed_file),
+     .dflt_doc = "none (make run passes data/sample_leads.json)",
+     .range_doc = "a JSON file {\"leads\": [{\"id\": UUID, ...}]}",
+     .doc = "leads loaded and qualified at start-up when their id is not stored yet",
+     .commands = SA_CMD_SERVE},
+    /* the outbox */
+    {.env = "MAIL_TRANSPORT",
+     URL(mail_transport),
+     .dflt = "maildir:var/mail",
+     .range_doc = "maildir:DIR (smtp: is not built yet)",
+     .doc = "where the outbox delivers: a Maildir (tmp/, new/, cur/)",
+     .commands = SA_CMD_SERVE},
+    {.env = "OUTBOX_POLL_MS",
+     INT(outbox_poll_ms),
+     .dflt = "1000",
+     .min = 0,
+     .max = 3600000,
+     .range_doc = "0 holds outgoing mail",
+     .doc = "how often the delivery worker looks for due items (it is also woken when items "
+            "are queued)",
+     .commands = SA_CMD_SERVE},
+    /* enrichment */
+    {.env = "ENRICHMENT_TTL_SECONDS",
+     SECONDS(enrichment_ttl),
+     .dflt = "86400",
+     .min = 1,
+     .max = 365L * 86400,
+     .doc = "how long a cached enrichment is fresh",
+     .commands = AGENTS},
+    {.env = "COMPANIES_CSV",
+     STRING(companies_csv),
+     .range_doc = "a CSV file with data/companies.csv's columns",
+     .doc = "your own company data, loaded after data/companies.csv (its rows win)",
+     .commands = AGENTS},
+    {.env = "BREAKER_FAILURES",
+     INT(breaker_failures),
+     .dflt = "5",
+     .min = 1,
+     .max = 1000,
+     .doc = "consecutive failures that open an enrichment provider's circuit breaker",
+     .commands = AGENTS},
+    {.env = "BREAKER_OPEN_SECONDS",
+     SECONDS(breaker_open_seconds),
+     .dflt = "30",
+     .min = 1,
+     .max = 86400,
+     .doc = "how long an open circuit breaker stays open",
+     .commands = AGENTS},
+    /* the pipeline, marketing and BDR */
+    {.env = "PIPELINE_STEP_DELAY_MS",
+     INT(pipeline_step_delay_ms),
+     .dflt = "0",
+     .min = 0,
+     .max = 60000,
+     .doc = "a pause before each pipeline agent, to watch a run stream step by step (demos, "
+            "tests)",
+     .commands = AGENTS},
+    {.env = "SENDER_NAME",
+     STRING(sender_name),
+     .dflt = "Alex Morgan",
+     .doc = "who signs the marketing and BDR messages and organises the meetings",
+     .commands = AGENTS},
+    {.env = "SENDER_TITLE",
+     STRING(sender_title),
+     .dflt = "Account Executive",
+     .doc = "the signer's title in marketing messages",
+     .commands = AGENTS},
+    {.env = "SENDER_EMAIL",
+     STRING(sender_email),
+     .dflt = "alex@sales-agent.local",
+     .range_doc = "an e-mail address",
+     .doc = "the BDR e-mails' From address and the invites' organizer",
+     .commands = AGENTS},
+    {.env = "MEETING_LINK",
+     URL(meeting_link),
+     .dflt = "https://meet.example.com/alex",
+     .range_doc = "https://...",
+     .doc = "the meeting link in marketing messages",
+     .commands = AGENTS},
+    {.env = "BDR_MAX_TOUCHES_PER_WEEK",
+     INT(bdr_max_touches_per_week),
+     .dflt = "2",
+     .min = 0,
+     .max = 1000,
+     .range_doc = "0: no cap",
+     .doc = "frequency cap: a contact with this many e-mails sent in the last 7 days or queued "
+            "gets no new draft",
+     .commands = AGENTS},
+    /* the availability calendar: sa_calendar_parse checks the structure and keeps its own
+     * defaults for what is unset */
+    {.env = "MEETING_MINUTES",
+     INT(meeting_minutes),
+     .dflt = "30",
+     .min = 5,
+     .max = 480,
+     .range_doc = "no longer than the working day",
+     .doc = "length of a proposed meeting",
+     .commands = AGENTS},
+    {.env = "CALENDAR_TZ",
+     STRING(calendar_tz),
+     .dflt_doc = "UTC",
+     .range_doc = "an IANA zone such as Europe/Berlin (needs tzdata)",
+     .doc = "time zone of the availability calendar (correct across DST)",
+     .commands = AGENTS},
+    {.env = "CALENDAR_DAYS",
+     STRING(calendar_days),
+     .dflt_doc = "Mon-Fri",
+     .range_doc = "days and ranges such as Sun-Thu or Mon,Wed,Fri",
+     .doc = "working days on which meetings are proposed",
+     .commands = AGENTS},
+    {.env = "CALENDAR_HOURS",
+     STRING(calendar_hours),
+     .dflt_doc = "09:00-17:00",
+     .range_doc = "HH:MM-HH:MM, local time",
+     .doc = "working hours (at most two slots a day, two hours' notice)",
+     .commands = AGENTS},
+};
+
+const struct sa_setting *sa_config_settings(size_t *n)
+{
+    *n = sizeof settings / sizeof settings[0];
+    return settings;
+}
 
 int sa_parse_long(const char *s, long min, long max, long *out)
 {
@@ -18,67 +236,218 @@ int sa_parse_long(const char *s, long min, long max, long *out)
     return 0;
 }
 
-static const char *env_or(const char *name, const char *dflt)
+/* SCHEME ":" REST, with a scheme as RFC 3986 spells it and something after the colon. */
+static bool looks_like_url(const char *s)
 {
-    const char *v = getenv(name);
-    return v && *v ? v : dflt;
+    if (!isalpha((unsigned char)*s))
+        return false;
+    while (isalnum((unsigned char)*s) || *s == '+' || *s == '-' || *s == '.')
+        s++;
+    return s[0] == ':' && s[1] != '\0';
+}
+
+/* Parses text as s's type into its field of cfg. Returns 0 or SA_EINVAL. */
+static int set_value(const struct sa_setting *s, const char *text, struct sa_config *cfg)
+{
+    void *field = (char *)cfg + s->offset;
+    long v;
+    switch (s->type) {
+    case SA_SETTING_URL:
+        if (!looks_like_url(text))
+            return SA_EINVAL;
+        /* fall through */
+    case SA_SETTING_STRING: memcpy(field, &text, sizeof text); return 0;
+    case SA_SETTING_INT:
+        if (sa_parse_long(text, s->min, s->max, &v))
+            return SA_EINVAL;
+        *(int *)field = (int)v;
+        return 0;
+    case SA_SETTING_BYTES:
+        if (sa_parse_long(text, s->min, s->max, &v))
+            return SA_EINVAL;
+        *(size_t *)field = (size_t)v;
+        return 0;
+    case SA_SETTING_SECONDS:
+        if (sa_parse_long(text, s->min, s->max, &v))
+            return SA_EINVAL;
+        *(double *)field = (double)v;
+        return 0;
+    case SA_SETTING_ENUM:
+        for (int i = 0; s->values[i]; i++) {
+            if (strcasecmp(text, s->values[i]) == 0) {
+                memcpy(field, &i, sizeof i);
+                return 0;
+            }
+        }
+        return SA_EINVAL;
+    }
+    return SA_EINVAL;
+}
+
+const char *sa_setting_range(const struct sa_setting *s, char *buf, size_t n)
+{
+    const char *note = s->range_doc;
+    int len = 0;
+    switch (s->type) {
+    case SA_SETTING_STRING:
+        len = snprintf(buf, n, "%s", note ? note : "any text");
+        note = NULL;
+        break;
+    case SA_SETTING_URL: len = snprintf(buf, n, "a URL"); break;
+    case SA_SETTING_INT:
+    case SA_SETTING_BYTES:
+    case SA_SETTING_SECONDS: len = snprintf(buf, n, "an integer %ld-%ld", s->min, s->max); break;
+    case SA_SETTING_ENUM:
+        for (int i = 0; s->values[i] && len >= 0 && (size_t)len < n; i++) {
+            const char *sep = i == 0 ? "" : s->values[i + 1] ? ", " : " or ";
+            len += snprintf(buf + len, n - (size_t)len, "%s%s", sep, s->values[i]);
+        }
+        break;
+    }
+    if (note && len >= 0 && (size_t)len < n)
+        snprintf(buf + len, n - (size_t)len, s->type == SA_SETTING_URL ? ": %s" : " (%s)", note);
+    return buf;
+}
+
+const char *sa_setting_default(const struct sa_setting *s)
+{
+    return s->dflt_doc ? s->dflt_doc : s->dflt ? s->dflt : "none";
+}
+
+/* Sets s's field to its default: dflt parsed, or NULL for a string with none. Returns 0,
+ * or SA_EINVAL when the table is wrong (a bad default, or no default for a non-string). */
+static int set_default(const struct sa_setting *s, struct sa_config *cfg)
+{
+    if (s->dflt)
+        return set_value(s, s->dflt, cfg);
+    if (s->type != SA_SETTING_STRING && s->type != SA_SETTING_URL)
+        return SA_EINVAL;
+    const char *none = NULL;
+    memcpy((char *)cfg + s->offset, &none, sizeof none);
+    return 0;
+}
+
+/* Sets s from text, the value given as `name` ("PORT" or "--port") joined by sep; an
+ * empty text means the default. */
+static int apply(const struct sa_setting *s, const char *name, const char *sep, const char *text,
+                 struct sa_config *cfg, struct sa_err *err)
+{
+    if (!*text)
+        return set_default(s, cfg);
+    if (!set_value(s, text, cfg))
+        return 0;
+    char range[200];
+    return sa_err_set(err, SA_ECONFIG, "%s%s%.60s%s: expected %s", name, sep, text,
+                      strlen(text) > 60 ? "..." : "", sa_setting_range(s, range, sizeof range));
+}
+
+/* The setting of `commands` whose flag is name[0..len), or NULL. */
+static const struct sa_setting *find_flag(const char *name, size_t len, unsigned commands)
+{
+    for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++) {
+        const struct sa_setting *s = &settings[i];
+        if (s->flag && (s->commands & commands) && strlen(s->flag) == len &&
+            strncmp(s->flag, name, len) == 0)
+            return s;
+    }
+    return NULL;
+}
+
+/* Applies the settings' flags in args and compacts the rest (see sa_config_load). */
+static int apply_flags(struct sa_config *cfg, unsigned commands, int *argc, char **args,
+                       struct sa_err *err)
+{
+    int kept = 0, i = 0;
+    while (i < *argc && strcmp(args[i], "--") != 0) {
+        const char *a = args[i];
+        const struct sa_setting *s = NULL;
+        const char *eq = NULL;
+        if (strncmp(a, "--", 2) == 0) {
+            eq = strchr(a + 2, '=');
+            s = find_flag(a + 2, eq ? (size_t)(eq - (a + 2)) : strlen(a + 2), commands);
+        }
+        if (!s) {
+            args[kept++] = args[i++];
+            continue;
+        }
+        char name[64];
+        snprintf(name, sizeof name, "--%s", s->flag);
+        const char *value = eq ? eq + 1 : i + 1 < *argc ? args[i + 1] : NULL;
+        if (!value) {
+            char range[200];
+            return sa_err_set(err, SA_ECONFIG, "%s: expected a value: %s", name,
+                              sa_setting_range(s, range, sizeof range));
+        }
+        i += eq ? 1 : 2;
+        int rc = apply(s, name, " ", value, cfg, err);
+        if (rc)
+            return rc;
+    }
+    while (i < *argc)
+        args[kept++] = args[i++];
+    *argc = kept;
+    if (args)
+        args[kept] = NULL;
+    return 0;
+}
+
+int sa_config_load(struct sa_config *cfg, unsigned commands, int *argc, char **args,
+                   struct sa_err *err)
+{
+    *cfg = (struct sa_config){0};
+    const size_t n = sizeof settings / sizeof settings[0];
+    for (size_t i = 0; i < n; i++) {
+        if (set_default(&settings[i], cfg))
+            return sa_err_set(err, SA_ECONFIG, "%s: the built-in default is invalid",
+                              settings[i].env);
+    }
+    int rc;
+    for (size_t i = 0; i < n; i++) {
+        const char *v = getenv(settings[i].env);
+        if (v && (rc = apply(&settings[i], settings[i].env, "=", v, cfg, err)))
+            return rc;
+    }
+    if ((rc = apply_flags(cfg, commands, argc, args, err)))
+        return rc;
+    /* Two per CPU: while one thread waits on a commit, another parses and scores, and
+     * the group commit gets more than one write per transaction. */
+    if (cfg->threads == 0) {
+        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+        cfg->threads = ncpu > 0 ? 2 * (int)ncpu : 4;
+    }
+    return 0;
 }
 
 int sa_config_from_env(struct sa_config *cfg, struct sa_err *err)
 {
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    *cfg = (struct sa_config){
-        .host = env_or("HOST", "127.0.0.1"),
-        .port = 8001,
-        .database_url = env_or("DATABASE_URL", "sqlite://var/sales-agent.db"),
-        .data_dir = env_or("DATA_DIR", "data"),
-        .seed_file = env_or("SEED_FILE", NULL),
-        /* Two per CPU: while one thread waits on a commit, another parses and scores,
-         * and the group commit gets more than one write per transaction. */
-        .threads = ncpu > 0 ? 2 * (int)ncpu : 4,
-        .max_body = 1024 * 1024,
-        .log_level = SA_LOG_INFO,
-        .enrichment_ttl = 86400,
-        .companies_csv = env_or("COMPANIES_CSV", NULL),
-        .breaker_failures = 5,
-        .breaker_open_seconds = 30,
-    };
-    long v;
-    const char *s;
-    if ((s = env_or("PORT", NULL))) {
-        if (sa_parse_long(s, 0, 65535, &v))
-            return sa_err_set(err, SA_ECONFIG, "PORT=%s: expected an integer 0-65535 (0: any)", s);
-        cfg->port = (int)v;
+    int argc = 0;
+    return sa_config_load(cfg, SA_CMD_ALL, &argc, NULL, err);
+}
+
+/* Markdown code span for a table cell. */
+static void md_code(FILE *out, const char *s)
+{
+    fprintf(out, "`%s`", s);
+}
+
+void sa_config_write_markdown(FILE *out)
+{
+    fputs("| variable | flag | default | allowed | meaning |\n"
+          "|---|---|---|---|---|\n",
+          out);
+    for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++) {
+        const struct sa_setting *s = &settings[i];
+        char range[200];
+        fputs("| ", out);
+        md_code(out, s->env);
+        fputs(" | ", out);
+        if (s->flag)
+            fprintf(out, "`--%s %s`", s->flag, s->metavar);
+        fputs(" | ", out);
+        if (s->dflt_doc || !s->dflt)
+            fputs(sa_setting_default(s), out);
+        else
+            md_code(out, s->dflt);
+        fprintf(out, " | %s | %s |\n", sa_setting_range(s, range, sizeof range), s->doc);
     }
-    if ((s = env_or("THREADS", NULL))) {
-        if (sa_parse_long(s, 1, 256, &v))
-            return sa_err_set(err, SA_ECONFIG, "THREADS=%s: expected an integer 1-256", s);
-        cfg->threads = (int)v;
-    }
-    if ((s = env_or("MAX_BODY_BYTES", NULL))) {
-        if (sa_parse_long(s, 1024, 64L * 1024 * 1024, &v))
-            return sa_err_set(err, SA_ECONFIG,
-                              "MAX_BODY_BYTES=%s: expected an integer 1024-67108864", s);
-        cfg->max_body = (size_t)v;
-    }
-    if ((s = env_or("ENRICHMENT_TTL_SECONDS", NULL))) {
-        if (sa_parse_long(s, 1, 365L * 86400, &v))
-            return sa_err_set(err, SA_ECONFIG,
-                              "ENRICHMENT_TTL_SECONDS=%s: expected seconds, 1 to 31536000", s);
-        cfg->enrichment_ttl = (double)v;
-    }
-    if ((s = env_or("BREAKER_FAILURES", NULL))) {
-        if (sa_parse_long(s, 1, 1000, &v))
-            return sa_err_set(err, SA_ECONFIG, "BREAKER_FAILURES=%s: expected 1 to 1000", s);
-        cfg->breaker_failures = (int)v;
-    }
-    if ((s = env_or("BREAKER_OPEN_SECONDS", NULL))) {
-        if (sa_parse_long(s, 1, 86400, &v))
-            return sa_err_set(err, SA_ECONFIG, "BREAKER_OPEN_SECONDS=%s: expected 1 to 86400", s);
-        cfg->breaker_open_seconds = (double)v;
-    }
-    if ((s = env_or("LOG_LEVEL", NULL)) && sa_log_level_parse(s, &cfg->log_level))
-        return sa_err_set(err, SA_ECONFIG, "LOG_LEVEL=%s: expected debug, info, warn, error or off",
-                          s);
-    return 0;
 }

@@ -1,31 +1,115 @@
-/* Process configuration: defaults, then environment variables, then command-line flags
- * (applied by main.c). Strings point into the environment or argv and are not owned. */
+/* Process configuration: one table (config.c) describes every setting: its environment
+ * variable, its command-line flag, its type, default, allowed range, a one-line doc and
+ * the subcommands that read it. One parser fills struct sa_config from defaults <
+ * environment < flags, range-checked, at start-up; nothing else reads the environment.
+ * Strings point into the environment, argv or static defaults and are not owned. */
 #ifndef SA_BASE_CONFIG_H
 #define SA_BASE_CONFIG_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "base/err.h"
 #include "base/log.h"
 
+/* Defaults are the table's (config.c); README's configuration section lists them. */
 struct sa_config {
-    const char *host;            /* HOST, default 127.0.0.1 */
-    int port;                    /* PORT, default 8001 */
-    const char *database_url;    /* DATABASE_URL, default sqlite://var/sales-agent.db */
-    const char *data_dir;        /* DATA_DIR, default "data" (scoring model, tables) */
-    const char *seed_file;       /* SEED_FILE, default none: leads loaded at start-up */
-    int threads;                 /* THREADS, default: 2 x the number of CPUs */
-    size_t max_body;             /* MAX_BODY_BYTES, default 1 MiB */
-    enum sa_log_level log_level; /* LOG_LEVEL, default info */
-    double enrichment_ttl;       /* ENRICHMENT_TTL_SECONDS, default 86400 */
-    const char *companies_csv;   /* COMPANIES_CSV: the user's own company data, or NULL */
-    int breaker_failures;        /* BREAKER_FAILURES: failures that open a breaker, default 5 */
-    double breaker_open_seconds; /* BREAKER_OPEN_SECONDS: how long it stays open, default 30 */
+    /* the HTTP server */
+    const char *host;            /* HOST, --host */
+    int port;                    /* PORT, --port: 0 picks any free port */
+    int threads;                 /* THREADS, --threads: default 2 x the number of CPUs */
+    size_t max_body;             /* MAX_BODY_BYTES */
+    const char *seed_file;       /* SEED_FILE, --seed: leads loaded at start-up, or NULL */
+    enum sa_log_level log_level; /* LOG_LEVEL, --log-level */
+    /* storage and data */
+    const char *database_url;  /* DATABASE_URL, --database-url */
+    const char *data_dir;      /* DATA_DIR, --data-dir: scoring model, tables, templates */
+    const char *companies_csv; /* COMPANIES_CSV: the user's own company data, or NULL */
+    /* enrichment */
+    double enrichment_ttl;       /* ENRICHMENT_TTL_SECONDS */
+    int breaker_failures;        /* BREAKER_FAILURES: failures that open a breaker */
+    double breaker_open_seconds; /* BREAKER_OPEN_SECONDS: how long it stays open */
+    /* marketing and BDR */
+    const char *sender_name;      /* SENDER_NAME: signs messages, organises meetings */
+    const char *sender_email;     /* SENDER_EMAIL: From of BDR e-mails, invite organiser */
+    const char *sender_title;     /* SENDER_TITLE */
+    const char *meeting_link;     /* MEETING_LINK */
+    int bdr_max_touches_per_week; /* BDR_MAX_TOUCHES_PER_WEEK: 0 = no cap */
+    int pipeline_step_delay_ms;   /* PIPELINE_STEP_DELAY_MS: pause before each agent */
+    /* the outbox */
+    const char *mail_transport; /* MAIL_TRANSPORT: a transport spec (maildir:DIR) */
+    int outbox_poll_ms;         /* OUTBOX_POLL_MS: 0 holds outgoing mail */
+    /* the availability calendar: validated by sa_calendar_parse when the app opens */
+    int meeting_minutes;        /* MEETING_MINUTES */
+    const char *calendar_tz;    /* CALENDAR_TZ: an IANA zone name */
+    const char *calendar_days;  /* CALENDAR_DAYS: "Mon-Fri", "Mon,Wed,Fri" */
+    const char *calendar_hours; /* CALENDAR_HOURS: "HH:MM-HH:MM" */
 };
 
-/* Fills cfg with defaults overridden by the environment. Returns 0, or SA_ECONFIG with
- * err naming the variable and the problem. */
+/* The subcommands, as bits: which ones read a setting (sa_setting.commands). */
+enum {
+    SA_CMD_SERVE = 1u << 0,
+    SA_CMD_MIGRATE = 1u << 1,
+    SA_CMD_QUALIFY = 1u << 2,
+    SA_CMD_PIPELINE = 1u << 3,
+    SA_CMD_IMPORT = 1u << 4,
+    SA_CMD_ALL = (1u << 5) - 1,
+};
+
+/* A setting's type: how its text is checked and which C type its field has. */
+enum sa_setting_type {
+    SA_SETTING_STRING,  /* const char *: any text */
+    SA_SETTING_URL,     /* const char *: SCHEME:REST; the scheme is checked where it is used */
+    SA_SETTING_INT,     /* int: a decimal integer in [min, max] */
+    SA_SETTING_BYTES,   /* size_t: a decimal integer in [min, max] */
+    SA_SETTING_SECONDS, /* double: whole seconds in [min, max] */
+    SA_SETTING_ENUM,    /* an int-sized enum: the index of one of values (any case) */
+};
+
+/* One row of the table. */
+struct sa_setting {
+    const char *env;     /* "OUTBOX_POLL_MS" */
+    const char *flag;    /* "port" for --port, or NULL: environment only */
+    const char *metavar; /* the flag's value in --help: "N", "URL" */
+    enum sa_setting_type type;
+    size_t offset;             /* of its field in struct sa_config */
+    const char *dflt;          /* the default, as text parsed like a value; NULL: none */
+    const char *dflt_doc;      /* the default in words when dflt does not say it, or NULL */
+    long min, max;             /* INT, BYTES, SECONDS */
+    const char *const *values; /* ENUM: the allowed names, NULL-terminated */
+    const char *range_doc;     /* what a value may be, when min-max does not say it all:
+                                * "0 holds outgoing mail", "sqlite://PATH or sqlite::memory:" */
+    const char *doc;           /* one line: what it is for */
+    unsigned commands;         /* SA_CMD_* bits of the subcommands that read it */
+};
+
+/* The table, in the order --help and README list it; *n gets its length. */
+const struct sa_setting *sa_config_settings(size_t *n);
+
+/* Fills cfg from the defaults, then the environment, then the flags in args (argv after
+ * the subcommand, *argc of them) that belong to settings of `commands` (SA_CMD_* bits):
+ * --flag VALUE or --flag=VALUE. An empty value means the default, in the environment as
+ * on the command line. The flags it applies are removed from args, whose other entries
+ * (positional arguments, other options, everything from "--" on) stay in order; *argc is
+ * updated and args[*argc] set to NULL. args may be NULL when *argc is 0. Every setting's
+ * environment variable is checked, whatever the subcommand. Returns 0, or SA_ECONFIG with
+ * err naming the variable or flag, the value and the allowed range, e.g.
+ * "OUTBOX_POLL_MS=abc: expected an integer 0-3600000 (0 holds outgoing mail)". */
+int sa_config_load(struct sa_config *cfg, unsigned commands, int *argc, char **args,
+                   struct sa_err *err) SA_WUR;
+
+/* sa_config_load without flags: defaults and the environment. */
 int sa_config_from_env(struct sa_config *cfg, struct sa_err *err) SA_WUR;
+
+/* Writes what a value of s may be into buf (size n): "an integer 0-65535 (0: any free
+ * port)", "debug, info, warn, error or off". Returns buf. */
+const char *sa_setting_range(const struct sa_setting *s, char *buf, size_t n);
+/* s's default in words: dflt_doc, else dflt, else "none". */
+const char *sa_setting_default(const struct sa_setting *s);
+
+/* Writes the Markdown table of every setting (README's configuration section):
+ * | variable | flag | default | allowed | meaning |. */
+void sa_config_write_markdown(FILE *out);
 
 /* Parses a decimal integer in [min, max] from the whole of s. Returns 0 or SA_EINVAL. */
 int sa_parse_long(const char *s, long min, long max, long *out) SA_WUR;
