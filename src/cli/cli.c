@@ -1,0 +1,138 @@
+/* The command-line driver shared by every subcommand (see cli.h); called by main.c. */
+#include "cli/cli.h"
+
+#include <stdbool.h>
+#include <string.h>
+
+#include "base/log.h"
+
+/* The settings that every one of `commands` reads: "  PORT, --port N", padded, then the
+ * default; the doc and the allowed values below. */
+static void print_settings(FILE *out, unsigned commands)
+{
+    size_t n;
+    const struct sa_setting *s = sa_config_settings(&n);
+    for (size_t i = 0; i < n; i++) {
+        if ((s[i].commands & commands) != commands)
+            continue;
+        char name[96], range[200];
+        if (s[i].flag)
+            snprintf(name, sizeof name, "%s, --%s %s", s[i].env, s[i].flag, s[i].metavar);
+        else
+            snprintf(name, sizeof name, "%s", s[i].env);
+        fprintf(out, "  %-38s default: %s\n      %s\n      allowed: %s\n", name,
+                sa_setting_default(&s[i]), s[i].doc, sa_setting_range(&s[i], range, sizeof range));
+    }
+}
+
+static const char settings_intro[] =
+    "  (each an environment variable; its flag, when it has one, wins; an empty value\n"
+    "  means the default; a bad value stops start-up)\n";
+
+static void print_help(FILE *out, const struct sa_cli_command *cmd)
+{
+    fprintf(out, "usage: sales-agent %s [options]%s%s\n\n%s\n\noptions:\n", cmd->name,
+            *cmd->args ? " " : "", cmd->args, cmd->help);
+    for (const struct sa_cli_switch *sw = cmd->switches; sw && sw->name; sw++)
+        fprintf(out, "  %-12s %s\n", sw->name, sw->doc);
+    fprintf(out, "  %-12s %s\n\nsettings it reads:\n%s", "-h, --help", "show this help",
+            settings_intro);
+    print_settings(out, cmd->settings);
+}
+
+void sa_cli_usage(FILE *out, const struct sa_cli_command *const *cmds, size_t n)
+{
+    fputs("usage: sales-agent <command> [options] [arguments]\n\ncommands:\n", out);
+    for (size_t i = 0; i < n; i++)
+        fprintf(out, "  %-10s %s\n", cmds[i]->name, cmds[i]->summary);
+    fprintf(out, "  %-10s %s\n\n", "version", "print the version");
+    fputs("`sales-agent <command> --help` shows a command's options and every setting it reads.\n"
+          "\nsettings every command reads:\n",
+          out);
+    fputs(settings_intro, out);
+    print_settings(out, SA_CMD_ALL);
+}
+
+static bool wants_help(int argc, char **argv)
+{
+    for (int i = 0; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+            return true;
+    return false;
+}
+
+/* Sorts what the settings' flags left into switches and positional arguments. Returns 0,
+ * or 2 after saying what is wrong. */
+static int sort_args(const struct sa_cli_command *cmd, int argc, char **argv, struct sa_cli_args *a)
+{
+    *a = (struct sa_cli_args){0};
+    int npos = 0;
+    bool options = true;
+    for (int i = 0; i < argc; i++) {
+        const char *arg = argv[i];
+        if (options && strcmp(arg, "--") == 0) {
+            options = false;
+            continue;
+        }
+        if (options && arg[0] == '-' && arg[1] != '\0') { /* "-" alone is stdin */
+            unsigned bit = 0;
+            for (const struct sa_cli_switch *sw = cmd->switches; sw && sw->name && !bit; sw++)
+                if (strcmp(arg, sw->name) == 0)
+                    bit = 1u << (unsigned)(sw - cmd->switches);
+            if (!bit) {
+                fprintf(stderr, "sales-agent %s: unknown option %s (see sales-agent %s --help)\n",
+                        cmd->name, arg, cmd->name);
+                return 2;
+            }
+            a->switches |= bit;
+            continue;
+        }
+        if (npos == cmd->nargs) {
+            npos++;
+            break;
+        }
+        a->pos[npos++] = arg;
+    }
+    if (npos != cmd->nargs) {
+        fprintf(stderr, "usage: sales-agent %s [options]%s%s (see sales-agent %s --help)\n",
+                cmd->name, *cmd->args ? " " : "", cmd->args, cmd->name);
+        return 2;
+    }
+    return 0;
+}
+
+int sa_cli_main(const struct sa_cli_command *cmd, int argc, char **argv)
+{
+    if (wants_help(argc, argv)) {
+        print_help(stdout, cmd);
+        return 0;
+    }
+    struct sa_config cfg;
+    struct sa_err err = {0};
+    if (sa_config_load(&cfg, cmd->settings, &argc, argv, &err)) {
+        fprintf(stderr, "sales-agent: %s\n", err.msg);
+        return 2;
+    }
+    struct sa_cli_args a;
+    int rc = sort_args(cmd, argc, argv, &a);
+    if (rc)
+        return rc;
+    sa_log_setup(cfg.log_level, 2);
+    return cmd->run(&cfg, &a);
+}
+
+int sa_cli_fail(const struct sa_err *err)
+{
+    sa_log(SA_LOG_ERROR, "start-up failed", json_pack("{s:s}", "error", err->msg));
+    fprintf(stderr, "sales-agent: %s\n", err->msg);
+    return 1;
+}
+
+json_t *sa_cli_read_json(const char *path)
+{
+    json_error_t je;
+    json_t *j = strcmp(path, "-") == 0 ? json_loadf(stdin, 0, &je) : json_load_file(path, 0, &je);
+    if (!j)
+        fprintf(stderr, "sales-agent: %s:%d:%d: %s\n", path, je.line, je.column, je.text);
+    return j;
+}

@@ -1,0 +1,62 @@
+/* The command line: one struct sa_cli_command per subcommand (cmd_<name>.c), and the
+ * shared driver that main.c dispatches to. The driver answers --help from the command's
+ * description and the settings table (base/config), builds the configuration (defaults <
+ * environment < flags), checks the remaining arguments and runs the command. */
+#ifndef SA_CLI_CLI_H
+#define SA_CLI_CLI_H
+
+#include <jansson.h>
+#include <stdio.h>
+
+#include "base/config.h"
+#include "base/err.h"
+
+#define SA_CLI_MAX_ARGS 4
+
+/* One of a command's own options (not a setting): an on/off switch such as --partial. */
+struct sa_cli_switch {
+    const char *name; /* "--partial" */
+    const char *doc;  /* one line for --help */
+};
+
+/* What the driver hands a command: its positional arguments, and which switches were
+ * given. Strings are borrowed from argv. */
+struct sa_cli_args {
+    const char *pos[SA_CLI_MAX_ARGS]; /* exactly the command's nargs of them */
+    unsigned switches;                /* bit i: switches[i] was given */
+};
+
+struct sa_cli_command {
+    const char *name;    /* "import" */
+    const char *args;    /* its positional arguments in the usage line: "FILE.csv", or "" */
+    int nargs;           /* how many it takes, at most SA_CLI_MAX_ARGS */
+    const char *summary; /* one line for sales-agent --help */
+    const char *help;    /* what it does, for its --help (one or more lines) */
+    unsigned settings;   /* its SA_CMD_* bit: the settings (and flags) it reads */
+    const struct sa_cli_switch *switches; /* terminated by a NULL name; NULL: none */
+    /* Runs the command; returns the process exit status (0 ok, 1 failed). cfg and args
+     * are valid for the call. */
+    int (*run)(const struct sa_config *cfg, const struct sa_cli_args *args);
+};
+
+extern const struct sa_cli_command sa_cli_serve, sa_cli_migrate, sa_cli_qualify, sa_cli_pipeline,
+    sa_cli_import;
+
+/* Runs cmd with argv[0..argc) (the arguments after the command's name): prints its help
+ * for -h or --help (0); builds the configuration; refuses unknown options and a wrong
+ * number of arguments (2); sets up the log; then returns cmd->run's status. A bad setting
+ * prints the variable or flag and the allowed range on stderr and returns 2. */
+int sa_cli_main(const struct sa_cli_command *cmd, int argc, char **argv);
+
+/* Writes `sales-agent --help`: the usage line, the commands (n of them) with their
+ * summaries, and the settings every command reads. */
+void sa_cli_usage(FILE *out, const struct sa_cli_command *const *cmds, size_t n);
+
+/* Logs and prints err (a start-up failure); returns 1, the exit status. */
+int sa_cli_fail(const struct sa_err *err);
+
+/* Reads JSON from the file at path, or stdin for "-". Returns a new reference, or NULL
+ * after printing the file, line, column and problem on stderr. */
+json_t *sa_cli_read_json(const char *path);
+
+#endif

@@ -1,0 +1,88 @@
+/* `sales-agent import`: imports leads from a CSV file (CRM export columns), qualifies
+ * and stores them, and prints the import report. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "app/app.h"
+#include "app/import.h"
+#include "base/buf.h"
+#include "cli/cli.h"
+
+enum { PARTIAL = 1u << 0 }; /* switches[] below, in order */
+
+static const struct sa_cli_switch switches[] = {
+    {"--partial", "import the valid rows, report the others (default: all or nothing)"},
+    {NULL, NULL},
+};
+
+static void progress_bar(size_t done, size_t total, void *arg)
+{
+    (void)arg;
+    if (total == 0 || (done % 100 != 0 && done != total))
+        return;
+    int width = 40, filled = (int)((double)done / (double)total * width);
+    fprintf(stderr, "\r[%.*s%*s] %3d%% %zu/%zu rows", filled,
+            "========================================", width - filled, "",
+            (int)(100.0 * (double)done / (double)total), done, total);
+    if (done == total)
+        fputc('\n', stderr);
+}
+
+static int import(const struct sa_config *cfg, const struct sa_cli_args *args)
+{
+    const char *path = args->pos[0];
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "sales-agent: %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    struct sa_buf b;
+    sa_buf_init(&b, (size_t)256 << 20);
+    char chunk[65536];
+    size_t n;
+    int rc = 0;
+    while (!rc && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        rc = sa_buf_append(&b, chunk, n);
+    fclose(f);
+    if (rc) {
+        fprintf(stderr, "sales-agent: %s: too large\n", path);
+        sa_buf_free(&b);
+        return 1;
+    }
+    struct sa_err err = {0};
+    struct sa_app *app;
+    if (sa_app_open(cfg, &app, &err)) {
+        sa_buf_free(&b);
+        return sa_cli_fail(&err);
+    }
+    json_t *report = NULL;
+    rc = sa_app_import_csv(app, b.data ? b.data : "", b.len, args->switches & PARTIAL,
+                           isatty(2) ? progress_bar : NULL, NULL, &report, &err);
+    sa_buf_free(&b);
+    if (report) {
+        char *text = json_dumps(report, JSON_INDENT(2));
+        puts(text ? text : "{}");
+        free(text);
+        json_decref(report);
+    }
+    if (rc)
+        fprintf(stderr, "sales-agent: %s: %s\n", path, err.msg);
+    sa_app_close(app);
+    return rc ? 1 : 0;
+}
+
+const struct sa_cli_command sa_cli_import = {
+    .name = "import",
+    .args = "FILE.csv",
+    .nargs = 1,
+    .summary = "import leads from a CSV file (CRM export columns), qualify and store them",
+    .help = "Imports the leads in FILE.csv (columns such as Company, First Name, Last Name,\n"
+            "Job Title, Email, Website, Industry, Employees, Tags), validates, qualifies and\n"
+            "stores them (duplicates merge), and prints the report.",
+    .settings = SA_CMD_IMPORT,
+    .switches = switches,
+    .run = import,
+};

@@ -1,0 +1,90 @@
+/* `sales-agent serve`: opens the application, loads the seed leads, starts the run
+ * workers, the outbox's delivery worker and the HTTP server, and stops them in reverse
+ * order on SIGINT or SIGTERM. */
+#include <pthread.h>
+#include <signal.h>
+
+#include "app/app.h"
+#include "app/approvals.h"
+#include "app/outbox.h"
+#include "app/runs.h"
+#include "app/seed.h"
+#include "base/log.h"
+#include "cli/cli.h"
+#include "connectors/calendar/calendar.h"
+#include "http/server.h"
+#include "store/store.h"
+
+static int serve(const struct sa_config *cfg, const struct sa_cli_args *args)
+{
+    (void)args;
+    /* Block the stop signals before any thread starts, so only sigwait sees them. */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct sa_err err = {0};
+    struct sa_app *app;
+    if (sa_app_open(cfg, &app, &err))
+        return sa_cli_fail(&err);
+    if (cfg->seed_file) {
+        int added, present;
+        if (sa_app_seed(app, cfg->seed_file, &added, &present, &err)) {
+            sa_app_close(app);
+            return sa_cli_fail(&err);
+        }
+        sa_log(SA_LOG_INFO, "seed leads loaded",
+               json_pack("{s:s, s:i, s:i}", "file", cfg->seed_file, "added", added,
+                         "already_present", present));
+    }
+    if (sa_runs_start(app, 2, &app->runs, &err)) {
+        sa_app_close(app);
+        return sa_cli_fail(&err);
+    }
+    struct sa_outbox_worker *outbox = NULL;
+    /* OUTBOX_POLL_MS=0 holds outgoing mail: items queue up, nothing is sent */
+    if (cfg->outbox_poll_ms != 0 &&
+        sa_outbox_start(app, cfg->mail_transport, cfg->outbox_poll_ms, &outbox, &err)) {
+        sa_runs_stop(app->runs);
+        sa_app_close(app);
+        return sa_cli_fail(&err);
+    }
+    int resumed = 0;
+    if (sa_app_resume_decided(app, &resumed, &err))
+        sa_log(SA_LOG_ERROR, "approved runs not resumed", json_pack("{s:s}", "error", err.msg));
+    else if (resumed)
+        sa_log(SA_LOG_INFO, "approved runs resumed", json_pack("{s:i}", "runs", resumed));
+    struct sa_http_server *srv;
+    if (sa_http_start(app, cfg->host, cfg->port, cfg->threads, &srv, &err)) {
+        sa_outbox_stop(outbox);
+        sa_runs_stop(app->runs);
+        sa_app_close(app);
+        return sa_cli_fail(&err);
+    }
+    sa_log(SA_LOG_INFO, "listening",
+           json_pack("{s:s, s:i, s:s, s:i, s:s}", "host", cfg->host, "port", sa_http_port(srv),
+                     "database", app->store->ops->scheme, "threads", cfg->threads, "version",
+                     SA_VERSION));
+    int sig = 0;
+    sigwait(&stop, &sig);
+    sa_log(SA_LOG_INFO, "stopping", json_pack("{s:i}", "signal", sig));
+    sa_http_stop(srv);
+    sa_runs_stop(app->runs);
+    sa_outbox_stop(outbox);
+    sa_calendar_shutdown();
+    sa_app_close(app);
+    return 0;
+}
+
+const struct sa_cli_command sa_cli_serve = {
+    .name = "serve",
+    .args = "",
+    .summary = "start the HTTP API (default port 8001)",
+    .help = "Serves the HTTP API and the operator console until SIGINT or SIGTERM: runs\n"
+            "pipelines in the background and delivers the outbox's mail.",
+    .settings = SA_CMD_SERVE,
+    .run = serve,
+};
