@@ -160,6 +160,9 @@ int sa_app_open(const struct sa_config *cfg, struct sa_app **out, struct sa_err 
     }
     if ((rc = sa_calendar_parse(app->calendar, cfg->calendar_tz, cfg->calendar_days,
                                 cfg->calendar_hours, cfg->meeting_minutes, err))) {
+        struct sa_err why = *err; /* name the settings: config.c leaves their structure here */
+        sa_err_set(err, rc, "CALENDAR_TZ, CALENDAR_DAYS, CALENDAR_HOURS, MEETING_MINUTES: %s",
+                   why.msg);
         sa_app_close(app);
         return rc;
     }
