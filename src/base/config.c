@@ -184,8 +184,8 @@ static const struct sa_setting settings[] = {
      .min = 0,
      .max = 1000,
      .range_doc = "0: no cap",
-     .doc = "frequency cap: a contact with this many e-mails sent in the last 7 days or queued "
-            "gets no new draft",
+     .doc = "frequency cap: no new draft for a contact with this many e-mails sent or queued "
+            "in 7 days",
      .commands = AGENTS},
     /* the availability calendar: sa_calendar_parse checks the structure and keeps its own
      * defaults for what is unset */

@@ -3,6 +3,7 @@
  * bad value rejected with the variable (or flag), the value and the allowed range. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -273,6 +274,29 @@ static void test_range_text(void **state)
     assert_string_equal(sa_setting_range(&s[0], buf, 6), "debug");
 }
 
+/* README's configuration table is the one the settings table writes. */
+static void test_readme(void **state)
+{
+    (void)state;
+    char *table = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&table, &len);
+    assert_non_null(m);
+    sa_config_write_markdown(m);
+    assert_int_equal(fclose(m), 0);
+    FILE *f = fopen(SA_SOURCE_DIR "/README.md", "r");
+    assert_non_null(f);
+    static char readme[1 << 20];
+    size_t n = fread(readme, 1, sizeof readme - 1, f);
+    fclose(f);
+    readme[n] = '\0';
+    bool same = strstr(readme, table) != NULL;
+    if (!same)
+        fprintf(stderr, "README.md's configuration table should be:\n%s", table);
+    free(table);
+    assert_true(same);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -284,6 +308,7 @@ int main(void)
         cmocka_unit_test_setup(test_bad_env, clear_env),
         cmocka_unit_test_setup(test_bad_flags, clear_env),
         cmocka_unit_test_setup(test_range_text, clear_env),
+        cmocka_unit_test(test_readme),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
