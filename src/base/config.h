@@ -91,7 +91,8 @@ const struct sa_setting *sa_config_settings(size_t *n);
  * --flag VALUE or --flag=VALUE. An empty value means the default, in the environment as
  * on the command line. The flags it applies are removed from args, whose other entries
  * (positional arguments, other options, everything from "--" on) stay in order; *argc is
- * updated and args[*argc] set to NULL. args may be NULL when *argc is 0. Every setting's
+ * updated and args[*argc] set to NULL, so args MUST have room for the original *argc + 1
+ * pointers (main's argv does). args may be NULL when *argc is 0. Every setting's
  * environment variable is checked, whatever the subcommand. Returns 0, or SA_ECONFIG with
  * err naming the variable or flag, the value and the allowed range, e.g.
  * "OUTBOX_POLL_MS=abc: expected an integer 0-3600000 (0 holds outgoing mail)". */
