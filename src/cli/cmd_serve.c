@@ -66,7 +66,7 @@ static int serve(const struct sa_config *cfg, const struct sa_cli_args *args)
     }
     sa_log(SA_LOG_INFO, "listening",
            json_pack("{s:s, s:i, s:s, s:i, s:s}", "host", cfg->host, "port", sa_http_port(srv),
-                     "database", app->store->ops->scheme, "threads", cfg->threads, "version",
+                     "database", sa_store_scheme(app->store), "threads", cfg->threads, "version",
                      SA_VERSION));
     int sig = 0;
     sigwait(&stop, &sig);
