@@ -83,8 +83,8 @@ const struct sa_cli_command sa_cli_serve = {
     .name = "serve",
     .args = "",
     .summary = "start the HTTP API (default port 8001)",
-    .help = "Serves the HTTP API and the operator console until SIGINT or SIGTERM: runs\n"
-            "pipelines in the background and delivers the outbox's mail.",
+    .help = "Serves the HTTP API until SIGINT or SIGTERM: runs pipelines in the\n"
+            "background and delivers the outbox's mail.",
     .settings = SA_CMD_SERVE,
     .run = serve,
 };
