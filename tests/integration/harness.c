@@ -570,3 +570,147 @@ const char *jdump(json_t *j)
     free(s);
     return buf;
 }
+
+/* ---- shared by the test_api_* programs --------------------------------------------- */
+
+struct server main_srv;
+struct server runs_srv;
+static bool main_unclean; /* api_group_teardown saw main_srv exit with a status not 0 */
+
+const char strong_known[] =
+    "{\"company_name\":\"Quorvianta Software\",\"industry\":\"SaaS\",\"company_size\":\"201-500\","
+    "\"annual_revenue\":42000000,\"country\":\"US\",\"website\":\"https://www.quorvianta.io\","
+    "\"contact_info\":{\"name\":\"Maya Okafor\",\"title\":\"VP of Sales\",\"email\":"
+    "\"maya.okafor@quorvianta.io\",\"phone\":\"(415) 555-0132\",\"linkedin_url\":"
+    "\"https://www.linkedin.com/in/maya-okafor-4821/\"},\"signals\":[\"requested_demo\","
+    "\"hiring_sales\",\"recent_funding\"]}";
+
+char *strf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = NULL;
+    if (vasprintf(&s, fmt, ap) < 0)
+        s = NULL;
+    va_end(ap);
+    assert_non_null(s);
+    return s;
+}
+
+void expect_problem(const char *what, struct resp *r, long status, const char *loc,
+                    const char *type)
+{
+    if (!r->json && r->len > 0)
+        r->json = json_loadb(r->body, r->len, 0, NULL);
+    if (r->status != status)
+        fail_msg("%s: status %ld, expected %ld; body: %.300s", what, r->status, status, r->body);
+    if (strncmp(r->content_type, "application/problem+json", 24) != 0)
+        fail_msg("%s: content type \"%s\", expected application/problem+json", what,
+                 r->content_type);
+    json_t *detail = json_object_get(r->json, "detail");
+    if (!json_is_array(detail) || json_array_size(detail) == 0)
+        fail_msg("%s: no detail list in %.300s", what, r->body);
+    if (json_integer_value(json_object_get(r->json, "status")) != status)
+        fail_msg("%s: problem.status is not %ld", what, status);
+    const char *got = jdump(jget(r->json, "detail.0.loc"));
+    if (loc && strcmp(got, loc) != 0)
+        fail_msg("%s: detail[0].loc is %s, expected %s", what, got, loc);
+    const char *t = jstr(r->json, "detail.0.type");
+    if (type && (!t || strcmp(t, type) != 0))
+        fail_msg("%s: detail[0].type is %s, expected %s", what, t ? t : "(none)", type);
+}
+
+void bad_invoke(const char *what, const char *ct, const char *body, size_t len, long status,
+                const char *loc, const char *type)
+{
+    struct resp r;
+    http("POST", INVOKE, ct, body, len, &r);
+    expect_problem(what, &r, status, loc, type);
+    resp_free(&r);
+}
+
+void expect_health_ok(void)
+{
+    struct resp r;
+    json_t *j = http_json("GET", "/health", NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(jstr(j, "status"), "healthy");
+    resp_free(&r);
+}
+
+json_t *run_agent(const char *type, const char *input, struct resp *r)
+{
+    char *body = strf("{\"agent_type\":\"%s\",\"input\":%s}", type, input);
+    json_t *j = invoke(body, r);
+    free(body);
+    if (r->status != 200)
+        fail_msg("%s: status %ld: %.400s", type, r->status, r->body);
+    assert_non_null(j);
+    return j;
+}
+
+json_t *wait_run(const char *id, struct resp *r)
+{
+    char *path = strf("/api/runs/%s", id);
+    json_t *j = NULL;
+    for (int i = 0; i < 100; i++) {
+        j = http_json("GET", path, NULL, r);
+        const char *st = jstr(j, "status");
+        if (r->status == 200 && st && strcmp(st, "queued") != 0 && strcmp(st, "running") != 0)
+            break;
+        resp_free(r);
+        j = NULL;
+        usleep(50 * 1000);
+    }
+    free(path);
+    if (!j)
+        fail_msg("run %s did not finish", id);
+    return j;
+}
+
+int api_group_setup(void **state)
+{
+    (void)state;
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        return -1;
+    if (server_make_dir(&main_srv))
+        return -1;
+    if (server_start(&main_srv, false)) {
+        server_remove_dir(&main_srv);
+        return -1;
+    }
+    harness_use(&main_srv);
+    return 0;
+}
+
+int api_group_teardown(void **state)
+{
+    (void)state;
+    if (main_srv.pid > 0) /* not when test_server_stops_cleanly stopped it */
+        main_unclean = !exited_ok(server_stop(&main_srv));
+    server_remove_dir(&main_srv);
+    http_cleanup();
+    curl_global_cleanup();
+    return main_unclean ? -1 : 0;
+}
+
+int api_exit_status(int failed)
+{
+    return failed ? failed : main_unclean ? 1 : 0;
+}
+
+int runs_setup(void **state)
+{
+    (void)state;
+    return server_make_dir(&runs_srv);
+}
+
+int runs_teardown(void **state)
+{
+    (void)state;
+    if (runs_srv.pid > 0)
+        server_stop(&runs_srv);
+    server_remove_dir(&runs_srv);
+    harness_use(&main_srv);
+    return 0;
+}

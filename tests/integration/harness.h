@@ -2,14 +2,22 @@
  * process on a free port with its own temporary directory (database, log), and talks to
  * it over HTTP (libcurl) or over a raw socket for bytes curl would never send.
  *
- * Nothing here links the server's code: the tests see the server only from outside. */
+ * Nothing here links the server's code: the tests see the server only from outside. The
+ * last part holds what the test_api_* programs share: their fixtures and the assertion
+ * helpers (these fail the current cmocka test). */
 #ifndef SA_TEST_HARNESS_H
 #define SA_TEST_HARNESS_H
 
+/* cmocka.h needs these four first; the test programs include cmocka through here. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
 #include <curl/curl.h>
 #include <jansson.h>
 #include <stdbool.h>
-#include <stddef.h>
 #include <sys/types.h>
 
 /* ---- the server process ------------------------------------------------------------ */
@@ -127,5 +135,63 @@ const char *jstr(json_t *j, const char *path);
 /* A JSON array of strings/integers printed compactly ("[\"body\",\"input\"]"), for
  * comparing a problem's loc; the result is a static buffer. */
 const char *jdump(json_t *j);
+
+/* ---- shared by the test_api_* programs --------------------------------------------- */
+/* These were static in the one test_api.c; now that each resource has its own program,
+ * they live here once instead of in a copy per program. */
+
+#define INVOKE "/api/langgraph/invoke"
+
+/* The main server (empty database) that serves every test of a program, in order:
+ * api_group_setup starts it, api_group_teardown stops it unless a test already did. */
+extern struct server main_srv;
+
+/* Group fixtures of every test_api_* program. Setup initialises libcurl, makes main_srv's
+ * directory, starts it without seed and points http() at it; returns 0, or -1 with
+ * nothing left behind. Teardown stops main_srv if it still runs, removes its directory and
+ * releases libcurl; it returns -1 when that stop saw an exit status other than 0 (under
+ * ASan/LSan: a leak or a sanitizer report in the server), so every program keeps the
+ * check the single test_api made once at its end. */
+int api_group_setup(void **state);
+int api_group_teardown(void **state);
+
+/* cmocka 1.1 prints a failed group teardown but leaves it out of the count it returns, so
+ * main() returns api_exit_status(cmocka_run_group_tests(...)): failed when not 0, else 1
+ * when api_group_teardown failed, else 0. */
+int api_exit_status(int failed);
+
+/* A second server, for the tests that stop, kill and restart one (runs, the BDR outbox).
+ * runs_setup makes its directory (0, or -1); the test starts it. runs_teardown stops it if
+ * it still runs, removes the directory and points http() back at main_srv (0). */
+extern struct server runs_srv;
+int runs_setup(void **state);
+int runs_teardown(void **state);
+
+/* A strong lead whose company (by its e-mail domain) is in data/companies.csv. */
+extern const char strong_known[];
+
+/* A malloc'd printf (the caller frees it); out of memory fails the test. */
+char *strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Asserts that r is an RFC 9457 problem with this status whose detail[0].loc is loc
+ * (compact JSON, e.g. "[\"body\",\"input\"]"; NULL: not checked) and detail[0].type is
+ * type (NULL: not checked). what names the case in the failure message. Parses r->body
+ * into r->json when that is still NULL (freed by resp_free). */
+void expect_problem(const char *what, struct resp *r, long status, const char *loc,
+                    const char *type);
+
+/* POSTs body (len bytes, content type ct) to the invoke route and expects a problem. */
+void bad_invoke(const char *what, const char *ct, const char *body, size_t len, long status,
+                const char *loc, const char *type);
+
+/* Asserts that GET /health answers 200 with "status": "healthy". */
+void expect_health_ok(void);
+
+/* Invokes agent_type on input; returns the response's JSON, owned by r (200 asserted). */
+json_t *run_agent(const char *type, const char *input, struct resp *r);
+
+/* Polls GET /api/runs/ID until it leaves queued/running (5 s at most); returns it, owned
+ * by r. A run still unfinished fails the test. */
+json_t *wait_run(const char *id, struct resp *r);
 
 #endif

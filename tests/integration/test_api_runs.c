@@ -1,0 +1,162 @@
+/* Integration tests of background runs: POST /api/runs, its SSE stream and cancel on the
+ * main server (empty database, see harness.h); then durability on runs_srv, restarted by
+ * the tests: a run a stopped process left "running" resumes at start-up, and a run
+ * killed (SIGKILL) mid-pipeline resumes from its last checkpoint. */
+#include "harness.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Pins background runs: POST /api/runs answers 202 at once, the run finishes with the
+ * pipeline's state, its stream replays every event to a late client, a finished run
+ * cannot be cancelled, and bad requests get problems. */
+static void test_runs(void **state)
+{
+    (void)state;
+    struct resp r;
+    char *body = strf("{\"input\":%s}", strong_known);
+    json_t *j = http_json("POST", "/api/runs", body, &r);
+    free(body);
+    assert_int_equal(r.status, 202);
+    assert_string_equal(jstr(j, "status"), "queued");
+    char id[64];
+    snprintf(id, sizeof id, "%s", jstr(j, "run_id"));
+    resp_free(&r);
+    j = wait_run(id, &r);
+    assert_string_equal(jstr(j, "status"), "awaiting_approval"); /* the BDR approval */
+    assert_string_equal(jstr(j, "output.state.qualification_score.tier"), "A");
+    assert_non_null(jget(j, "output.state.marketing_plan"));
+    resp_free(&r);
+    char *path = strf("/api/runs/%s/stream", id);
+    http("GET", path, NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.content_type, "text/event-stream"));
+    assert_non_null(strstr(r.body, "event: metadata"));
+    assert_non_null(strstr(r.body, "event: updates\ndata: {\"marketing\""));
+    assert_non_null(strstr(r.body, "event: result"));
+    assert_non_null(strstr(r.body, "event: end"));
+    resp_free(&r);
+    free(path);
+    path = strf("/api/runs/%s/cancel", id);
+    http("POST", path, NULL, NULL, 0, &r);
+    expect_problem("cancel a finished run", &r, 409, NULL, NULL);
+    resp_free(&r);
+    free(path);
+    http("GET", "/api/runs/0b7e9a52-7c1f-4d3e-9a6b-3f2c1d0e9f8a", NULL, NULL, 0, &r);
+    expect_problem("unknown run", &r, 404, NULL, NULL);
+    resp_free(&r);
+    http("GET", "/api/runs/nope", NULL, NULL, 0, &r);
+    expect_problem("bad run id", &r, 422, "[\"path\",\"run_id\"]", NULL);
+    resp_free(&r);
+    http("POST", "/api/runs", "application/json", "{}", 2, &r);
+    expect_problem("run without input", &r, 422, "[\"body\",\"input\"]", NULL);
+    resp_free(&r);
+}
+
+/* Pins durability of runs across a restart: a run the stopped process left "running"
+ * (its row written straight into the database here, as a crash would leave it) is
+ * resumed at start-up and finishes, with its lead stored. */
+static void test_runs_resume_after_restart(void **state)
+{
+    (void)state;
+    assert_int_equal(server_start(&runs_srv, false), 0);
+    assert_true(exited_ok(server_stop(&runs_srv))); /* creates and migrates the database */
+    const char *run_id = "0b7e9a52-7c1f-4d3e-9a6b-3f2c1d0e9f8b";
+    char *sql = strf("INSERT INTO runs (id, lead_id, thread_id, status, input, created_at, "
+                     "updated_at) VALUES ('%s', '0b7e9a52-7c1f-4d3e-9a6b-3f2c1d0e9f8c', "
+                     "'crash-thread', 'running', '%s', '2026-01-01T00:00:00.000Z', "
+                     "'2026-01-01T00:00:00.000Z')",
+                     run_id, strong_known);
+    /* the lead JSON has quotes: the SQL goes to sqlite3 through a file */
+    char *sql_path = strf("%s/insert.sql", runs_srv.dir);
+    FILE *f = fopen(sql_path, "w");
+    assert_non_null(f);
+    fprintf(f, "%s;\n", sql);
+    fclose(f);
+    char *cmd = strf("sqlite3 %s/db.sqlite < %s", runs_srv.dir, sql_path);
+    assert_int_equal(system(cmd), 0);
+    free(cmd);
+    free(sql_path);
+    free(sql);
+    assert_int_equal(server_start(&runs_srv, false), 0);
+    harness_use(&runs_srv);
+    struct resp r;
+    json_t *j = wait_run(run_id, &r);
+    assert_string_equal(jstr(j, "status"), "awaiting_approval");
+    assert_string_equal(jstr(j, "output.state.qualification_score.tier"), "A");
+    resp_free(&r);
+    j = http_json("GET", "/api/leads/0b7e9a52-7c1f-4d3e-9a6b-3f2c1d0e9f8c", NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(jstr(j, "company_name"), "Quorvianta Software");
+    resp_free(&r);
+    j = http_json("GET", "/api/threads/crash-thread/state", NULL, &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    assert_true(exited_ok(server_stop(&runs_srv)));
+}
+
+/* Pins "nothing lost" across a real crash mid-run: with a pause before each agent, a run
+ * is killed (SIGKILL) after qualification's checkpoint; the restarted server resumes it
+ * from that checkpoint, so qualification's step is not run again, and it finishes. */
+static void test_runs_kill_mid_run(void **state)
+{
+    (void)state;
+    setenv("PIPELINE_STEP_DELAY_MS", "400", 1);
+    assert_int_equal(server_start(&runs_srv, false), 0);
+    harness_use(&runs_srv);
+    struct resp r;
+    char *body = strf("{\"thread_id\":\"killed-run\",\"input\":%s}", strong_known);
+    json_t *j = http_json("POST", "/api/runs", body, &r);
+    free(body);
+    assert_int_equal(r.status, 202);
+    char id[64];
+    snprintf(id, sizeof id, "%s", jstr(j, "run_id"));
+    resp_free(&r);
+    /* wait for qualification's checkpoint (input + qualification = 2) */
+    int seen = 0;
+    for (int i = 0; i < 250 && seen < 2; i++) {
+        j = http_json("GET", "/api/threads/killed-run/history", NULL, &r);
+        seen = r.status == 200 ? (int)json_array_size(jget(j, "history")) : 0;
+        resp_free(&r);
+        if (seen < 2)
+            usleep(20 * 1000);
+    }
+    assert_true(seen >= 2 && seen < 4);
+    j = http_json("GET", "/api/threads/killed-run/history", NULL, &r);
+    char first_ckpt[64];
+    snprintf(first_ckpt, sizeof first_ckpt, "%s",
+             jstr(jget(j, "history"), "0.config.checkpoint_id"));
+    resp_free(&r);
+    server_kill(&runs_srv);
+    unsetenv("PIPELINE_STEP_DELAY_MS");
+    assert_int_equal(server_start(&runs_srv, false), 0);
+    harness_use(&runs_srv);
+    j = wait_run(id, &r);
+    assert_string_equal(jstr(j, "status"), "awaiting_approval");
+    assert_string_equal(jstr(j, "output.state.current_agent"), "bdr");
+    resp_free(&r);
+    /* the checkpoint written before the kill is still in the history, with only the
+     * remaining steps after it: input, qualification, enrichment+growth, marketing */
+    j = http_json("GET", "/api/threads/killed-run/history", NULL, &r);
+    json_t *h = jget(j, "history");
+    assert_int_equal(json_array_size(h), 5);
+    bool kept = false;
+    size_t i;
+    json_t *c;
+    json_array_foreach(h, i, c) kept |= strcmp(jstr(c, "config.checkpoint_id"), first_ckpt) == 0;
+    assert_true(kept);
+    resp_free(&r);
+    assert_true(exited_ok(server_stop(&runs_srv)));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_runs),
+        cmocka_unit_test_setup_teardown(test_runs_resume_after_restart, runs_setup, runs_teardown),
+        cmocka_unit_test_setup_teardown(test_runs_kill_mid_run, runs_setup, runs_teardown),
+    };
+    return api_exit_status(cmocka_run_group_tests(tests, api_group_setup, api_group_teardown));
+}
