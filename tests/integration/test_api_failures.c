@@ -24,8 +24,6 @@
 
 #include "harness.h"
 
-#define INVOKE "/api/langgraph/invoke"
-
 /* A tier A lead with a contact e-mail: its pipeline stops at the BDR approval. */
 static const char strong_input[] =
     "{\"company_name\":\"Strongco Analytics\",\"industry\":\"SaaS\",\"company_size\":\"201-500\","
@@ -84,22 +82,6 @@ static void assert_no_backend_text(const struct resp *r)
     for (size_t i = 0; i < sizeof leaks / sizeof leaks[0]; i++)
         if (r->body && strstr(r->body, leaks[i]))
             fail_msg("the reply carries the backend's text (\"%s\"): %s", leaks[i], r->body);
-}
-
-static json_t *wait_run(const char *id, struct resp *r)
-{
-    char path[96];
-    snprintf(path, sizeof path, "/api/runs/%s", id);
-    for (int i = 0; i < 200; i++) {
-        json_t *j = http_json("GET", path, NULL, r);
-        const char *st = jstr(j, "status");
-        if (r->status == 200 && st && strcmp(st, "queued") != 0 && strcmp(st, "running") != 0)
-            return j;
-        resp_free(r);
-        usleep(50 * 1000);
-    }
-    fail_msg("run %s still queued or running after 10 s", id);
-    return NULL;
 }
 
 static void test_store_error_hides_backend_text(void **state)
