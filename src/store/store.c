@@ -1,6 +1,7 @@
 /* Backend selection from DATABASE_URL (see store.h). */
 #include "store/store.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static const struct sa_store_ops *const backends[] = {&sa_store_sqlite};
@@ -23,4 +24,19 @@ int sa_store_open(const char *url, int pool_size, struct sa_store **out, struct 
                       "DATABASE_URL=%s: unsupported; expected sqlite://PATH (e.g. "
                       "sqlite://var/sales-agent.db) or sqlite::memory:",
                       url);
+}
+
+int sa_store_def_migrate(struct sa_store *s, struct sa_err *err)
+{
+    (void)s;
+    (void)err;
+    return 0;
+}
+
+int sa_store_def_health(struct sa_store *s, char *detail, size_t cap, struct sa_err *err)
+{
+    (void)s;
+    (void)err;
+    snprintf(detail, cap, "ok");
+    return 0;
 }

@@ -118,6 +118,24 @@ out:
     json_decref(body);
 }
 
+/* The stored run (consumed) in the API's shape: its id as run_id, first, then the other
+ * fields in their stored order. NULL when out of memory. */
+static json_t *run_for_api(json_t *run)
+{
+    json_t *out = json_pack("{s:O}", "run_id", json_object_get(run, "id"));
+    const char *key;
+    json_t *v;
+    json_object_foreach(run, key, v)
+    {
+        if (out && strcmp(key, "id") != 0 && json_object_set(out, key, v)) {
+            json_decref(out);
+            out = NULL;
+        }
+    }
+    json_decref(run);
+    return out;
+}
+
 void sa_route_run_get(struct sa_req *r)
 {
     if (!run_id_ok(r))
@@ -129,6 +147,8 @@ void sa_route_run_get(struct sa_req *r)
         sa_reply_error(r, 404, "not_found", "path.run_id", "not_found", "No run %s", r->params[0]);
     else if (rc)
         sa_reply_error(r, 503, "service_unavailable", "", "store_error", "%s", err.msg);
+    else if (!(run = run_for_api(run)))
+        sa_reply_error(r, 500, "internal_error", "", "internal_error", "out of memory");
     else
         sa_reply_json(r, 200, run);
 }
@@ -191,7 +211,8 @@ void sa_route_run_stream(struct sa_req *r)
     }
     struct sa_buf b;
     sa_buf_init(&b, 16 * 1024 * 1024);
-    char *meta = json_dumps(run, JSON_COMPACT);
+    run = run_for_api(run);
+    char *meta = run ? json_dumps(run, JSON_COMPACT) : NULL;
     if (sa_buf_printf(&b, "event: result\ndata: %s\n\nevent: end\ndata: null\n\n",
                       meta ? meta : "null") != 0)
         sa_log(SA_LOG_WARN, "run result too large to stream", NULL);

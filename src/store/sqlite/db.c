@@ -603,30 +603,6 @@ static int sqlite_health(struct sa_store *s, char *detail, size_t cap, struct sa
     return rc;
 }
 
-static int sqlite_count(struct sa_store *base, const char *table, long *out, struct sa_err *err)
-{
-    struct sqlite_store *s = (struct sqlite_store *)base;
-    *out = 0;
-    if (strcmp(table, "leads") != 0 && strcmp(table, "agent_executions") != 0 &&
-        strcmp(table, "enrichment_cache") != 0)
-        return sa_err_set(err, SA_EINVAL, "unknown table %s", table);
-    char sql[64];
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", table);
-    struct db_conn *c = conn_get(s);
-    sqlite3_stmt *st = NULL;
-    int rc = SA_ESTORE;
-    if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW) {
-        *out = (long)sqlite3_column_int64(st, 0);
-        rc = 0;
-    } else {
-        db_error(err, c->db, "count");
-    }
-    sqlite3_finalize(st);
-    conn_put(s, c);
-    return rc;
-}
-
 /* ---- the backend --------------------------------------------------------------------- */
 
 const struct sa_store_ops sa_store_sqlite = {
@@ -641,7 +617,8 @@ const struct sa_store_ops sa_store_sqlite = {
     .get_lead = sa_sqlite_get_lead,
     .list_leads = sa_sqlite_list_leads,
     .save_many = sa_sqlite_save_many,
-    .find_lead = sa_sqlite_find_lead,
+    .lead_by_email = sa_sqlite_lead_by_email,
+    .leads_by_company = sa_sqlite_leads_by_company,
     /* executions.c */
     .list_executions = sa_sqlite_list_executions,
     /* runs.c */
@@ -667,5 +644,4 @@ const struct sa_store_ops sa_store_sqlite = {
     /* cache.c */
     .cache_get = sa_sqlite_cache_get,
     .cache_put = sa_sqlite_cache_put,
-    .count = sqlite_count,
 };

@@ -1,10 +1,7 @@
 /* Leads in SQLite: an invocation's lead and execution written through the group commit,
  * an import's leads in one transaction, reads by id, filtered pages, and the lookups an
  * import merges by. Part of the SQLite backend (db.h); called through store.h. */
-#include <ctype.h>
 #include <stdio.h>
-#include <string.h>
-#include <strings.h>
 
 #include "store/sqlite/db.h"
 
@@ -47,10 +44,10 @@ static const struct db_sql LIST_LEADS = {"list leads",
                                          " ORDER BY created_at DESC, id LIMIT ?4 OFFSET ?5"};
 static const struct db_sql COUNT_LEADS = {"count leads",
                                           "SELECT count(*) AS n FROM leads" LEAD_FILTER};
-static const struct db_sql FIND_EMAIL = {"find lead",
+static const struct db_sql BY_EMAIL = {"lead by e-mail",
                                          "SELECT id FROM leads WHERE contact_email = ?1 COLLATE "
                                          "NOCASE ORDER BY created_at LIMIT 1"};
-static const struct db_sql FIND_NAME = {"find lead",
+static const struct db_sql BY_COMPANY = {"leads by company",
                                         "SELECT id, website, contact_email FROM leads WHERE "
                                         "company_name = ?1 COLLATE NOCASE ORDER BY created_at"};
 
@@ -215,58 +212,23 @@ int sa_sqlite_list_leads(struct sa_store *s, const struct sa_lead_query *q, json
     return rc;
 }
 
-/* The domain of an e-mail or a website URL, lowercased, into out. */
-static void domain_of(const char *s, char *out, size_t cap)
-{
-    out[0] = '\0';
-    if (!s)
-        return;
-    const char *at = strrchr(s, '@');
-    if (at)
-        s = at + 1;
-    else if (strncasecmp(s, "https://", 8) == 0)
-        s += 8;
-    else if (strncasecmp(s, "http://", 7) == 0)
-        s += 7;
-    if (strncasecmp(s, "www.", 4) == 0)
-        s += 4;
-    size_t o = 0;
-    for (; *s && !strchr("/?#:", *s) && o + 1 < cap; s++)
-        out[o++] = (char)tolower((unsigned char)*s);
-    out[o] = '\0';
-}
-
-int sa_sqlite_find_lead(struct sa_store *s, const char *email, const char *name,
-                        const char *domain, char id[37], struct sa_err *err)
+int sa_sqlite_lead_by_email(struct sa_store *s, const char *email, char id[37],
+                           struct sa_err *err)
 {
     id[0] = '\0';
-    int rc = SA_ENOTFOUND;
-    json_t *rows = NULL;
-    if (email && db_query_rows(s, &FIND_EMAIL, &TXT(email), 1, NULL, &rows, err) == 0 &&
-        json_array_size(rows) > 0) {
-        snprintf(id, 37, "%s", json_string_value(json_object_get(json_array_get(rows, 0), "id")));
-        rc = 0;
-    }
-    json_decref(rows);
-    rows = NULL;
-    if (rc && name && domain && *domain &&
-        db_query_rows(s, &FIND_NAME, &TXT(name), 1, NULL, &rows, err) == 0) {
-        size_t i;
-        json_t *row;
-        json_array_foreach(rows, i, row)
-        {
-            char d1[256], d2[256];
-            domain_of(json_string_value(json_object_get(row, "website")), d1, sizeof d1);
-            domain_of(json_string_value(json_object_get(row, "contact_email")), d2, sizeof d2);
-            if (strcmp(d1, domain) == 0 || strcmp(d2, domain) == 0) {
-                snprintf(id, 37, "%s", json_string_value(json_object_get(row, "id")));
-                rc = 0;
-                break;
-            }
-        }
-    }
-    json_decref(rows);
-    if (rc)
-        sa_err_set(err, SA_ENOTFOUND, "no such lead");
+    json_t *row = NULL;
+    int rc = db_query_one(s, &BY_EMAIL, &TXT(email), 1, NULL, &row, err);
+    const char *got = json_string_value(json_object_get(row, "id"));
+    if (!rc && !got)
+        rc = sa_err_set(err, SA_ENOTFOUND, "no such lead");
+    if (!rc)
+        snprintf(id, 37, "%s", got);
+    json_decref(row);
     return rc;
+}
+
+int sa_sqlite_leads_by_company(struct sa_store *s, const char *name, json_t **out,
+                               struct sa_err *err)
+{
+    return db_query_rows(s, &BY_COMPANY, &TXT(name), 1, NULL, out, err);
 }

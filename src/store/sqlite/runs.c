@@ -36,18 +36,9 @@ int sa_sqlite_run_update(struct sa_store *s, const char *id, const char *status,
     return rc || changed ? rc : sa_err_set(err, SA_ENOTFOUND, "no such run");
 }
 
-static json_t *run_from_row(sqlite3_stmt *st)
-{
-    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "run_id", db_col_text(st, 0),
-                     "lead_id", db_col_text(st, 1), "thread_id", db_col_text(st, 2), "status",
-                     db_col_text(st, 3), "input", db_col_json(st, 4), "output", db_col_json(st, 5),
-                     "error", db_col_text(st, 6), "created_at", db_col_text(st, 7), "updated_at",
-                     db_col_text(st, 8));
-}
-
 int sa_sqlite_run_get(struct sa_store *s, const char *id, json_t **out, struct sa_err *err)
 {
-    int rc = db_query_one(s, &RUN_GET, &TXT(id), 1, run_from_row, out, err);
+    int rc = db_query_one(s, &RUN_GET, &TXT(id), 1, NULL, out, err);
     if (!rc && !*out)
         rc = sa_err_set(err, SA_ENOTFOUND, "no run %s", id);
     return rc;
