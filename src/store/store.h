@@ -201,12 +201,20 @@ struct sa_store {
     const struct sa_store_ops *ops; /* backends embed this struct first */
 };
 
-extern const struct sa_store_ops sa_store_sqlite;
+struct graph_saver;
+
+/* ---- the registry (store.c): backends by DATABASE_URL scheme ---- */
 
 /* Opens the store named by a DATABASE_URL ("sqlite://path", "sqlite::memory:"), picking
  * the backend by scheme. Returns 0 and *out (closed with sa_store_close), or SA_ECONFIG
  * for an unknown scheme, or the backend's error. */
 int sa_store_open(const char *url, int pool_size, struct sa_store **out, struct sa_err *err) SA_WUR;
+/* Opens the checkpoint saver (graph/saver.h) that goes with the same DATABASE_URL, from
+ * the same backend: for "sqlite://PATH" the SQLite saver in that file (its own table), for
+ * "sqlite::memory:" the in-process memory saver (an in-memory database is private to its
+ * connection). Returns 0 and *out (freed with graph_saver_free), or SA_ECONFIG for an
+ * unknown scheme, or the backend's error. */
+int sa_saver_open(const char *url, struct graph_saver **out, struct sa_err *err) SA_WUR;
 
 /* The defaults of the optional slots. */
 int sa_store_def_migrate(struct sa_store *s, struct sa_err *err) SA_WUR;

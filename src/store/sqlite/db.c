@@ -1,7 +1,7 @@
 /* The SQLite backend's core: connections (a reader pool and one writer), prepared
  * statements, the group commit, the statement helpers every aggregate file uses (db.h),
- * migrations and the health check; and sa_store_sqlite, the backend's ops assembled from
- * the aggregate files. Opened through the registry in store/store.c. */
+ * migrations and the health check; and the backend's ops, assembled from the aggregate
+ * files into sa_backend_sqlite for the registry in store/store.c. */
 #include "store/sqlite/db.h"
 
 #include <errno.h>
@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "store/backend.h"
 #include "store/migrations.h"
 
 /* WAL mode, a pool of connections each with its own prepared statements, and one
@@ -67,6 +68,8 @@ struct sqlite_store {
     bool leader_active;
     bool memory; /* ":memory:": the one reader borrows the writer's handle */
 };
+
+static const struct sa_store_ops store_ops; /* at the end of the file */
 
 static const struct db_sql BEGIN = {"begin", "BEGIN IMMEDIATE"};
 static const struct db_sql COMMIT = {"commit", "COMMIT"};
@@ -509,7 +512,7 @@ static int sqlite_open(const char *url, int pool_size, struct sa_store **out, st
     struct sqlite_store *s = calloc(1, sizeof *s);
     if (!s)
         return sa_err_set(err, SA_ENOMEM, "out of memory");
-    s->base.ops = &sa_store_sqlite;
+    s->base.ops = &store_ops;
     /* An in-memory database is private to its connection: there the one reader borrows
      * the writer's handle (opened serialised) with its own statements. */
     s->memory = memory;
@@ -605,7 +608,7 @@ static int sqlite_health(struct sa_store *s, char *detail, size_t cap, struct sa
 
 /* ---- the backend --------------------------------------------------------------------- */
 
-const struct sa_store_ops sa_store_sqlite = {
+static const struct sa_store_ops store_ops = {
     .scheme = "sqlite",
     .open = sqlite_open,
     .close = sqlite_close,
@@ -644,4 +647,10 @@ const struct sa_store_ops sa_store_sqlite = {
     /* cache.c */
     .cache_get = sa_sqlite_cache_get,
     .cache_put = sa_sqlite_cache_put,
+};
+
+/* The registry's entry (store/backend.h): this store, and the saver of saver.c. */
+const struct sa_backend sa_backend_sqlite = {
+    .store = &store_ops,
+    .saver_open = sa_sqlite_saver_open,
 };

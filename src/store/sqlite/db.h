@@ -1,7 +1,7 @@
 /* Private to the SQLite backend (src/store/sqlite/): the one set of helpers every
  * aggregate file (leads.c, executions.c, runs.c, approvals.c, outbox.c, contacts.c,
  * cache.c) uses to read and write through db.c's pool and writer, and the ops each file
- * implements, assembled into sa_store_sqlite in db.c. Nothing outside this folder includes it. */
+ * implements, assembled in db.c. Nothing outside this folder includes it. */
 #ifndef SA_STORE_SQLITE_DB_H
 #define SA_STORE_SQLITE_DB_H
 
@@ -37,6 +37,7 @@ struct db_arg {
 
 /* One connection (a pooled reader, or the writer) with its prepared statements. */
 struct db_conn;
+struct graph_saver;
 
 /* Turns the current row into JSON (new reference, NULL when out of memory). */
 typedef json_t *(*db_row_fn)(sqlite3_stmt *st);
@@ -152,6 +153,11 @@ int sa_sqlite_contact_dnc(struct sa_store *s, const char *email, const char *rea
                           const char *source, struct sa_err *err);
 int sa_sqlite_contact_get(struct sa_store *s, const char *email, json_t **out,
                           struct sa_err *err);
+
+/* saver.c: the checkpoint saver (graph/saver.h) for location, a file path (the store's
+ * file; its own table), or ":memory:" (the in-process memory saver, since an in-memory
+ * database is private to its connection). */
+int sa_sqlite_saver_open(const char *location, struct graph_saver **out, struct sa_err *err);
 
 /* cache.c */
 int sa_sqlite_cache_get(struct sa_store *s, const char *key, json_t **out, struct sa_err *err);
