@@ -108,8 +108,7 @@ struct sa_store_ops {
     int (*lead_by_email)(struct sa_store *s, const char *email, char id[37], struct sa_err *err);
     /* The stored leads whose company name is name (ASCII case ignored), earliest first,
      * as an array of {id, website, contact_email} (null when unknown); empty when none. */
-    int (*leads_by_company)(struct sa_store *s, const char *name, json_t **out,
-                            struct sa_err *err);
+    int (*leads_by_company)(struct sa_store *s, const char *name, json_t **out, struct sa_err *err);
 
     /* ---- agent executions ---- */
     /* The lead's executions, newest first, at most limit: an array of {id, agent_type,
@@ -256,8 +255,7 @@ static inline SA_WUR int sa_store_insert_lead_if_new(struct sa_store *s,
     return s->ops->insert_lead_if_new(s, l, e, inserted, err);
 }
 static inline SA_WUR int sa_store_save_many(struct sa_store *s, const struct sa_lead_row *l,
-                                            const struct sa_exec_row *e, int n,
-                                            struct sa_err *err)
+                                            const struct sa_exec_row *e, int n, struct sa_err *err)
 {
     return s->ops->save_many(s, l, e, n, err);
 }
@@ -271,8 +269,8 @@ static inline SA_WUR int sa_store_list_leads(struct sa_store *s, const struct sa
 {
     return s->ops->list_leads(s, q, out, err);
 }
-static inline SA_WUR int sa_store_lead_by_email(struct sa_store *s, const char *email,
-                                                char id[37], struct sa_err *err)
+static inline SA_WUR int sa_store_lead_by_email(struct sa_store *s, const char *email, char id[37],
+                                                struct sa_err *err)
 {
     return s->ops->lead_by_email(s, email, id, err);
 }
@@ -296,9 +294,9 @@ static inline SA_WUR int sa_store_run_create(struct sa_store *s, const char *id,
 {
     return s->ops->run_create(s, id, lead_id, thread_id, input, err);
 }
-static inline SA_WUR int sa_store_run_update(struct sa_store *s, const char *id,
-                                             const char *status, const char *output,
-                                             const char *error, struct sa_err *err)
+static inline SA_WUR int sa_store_run_update(struct sa_store *s, const char *id, const char *status,
+                                             const char *output, const char *error,
+                                             struct sa_err *err)
 {
     return s->ops->run_update(s, id, status, output, error, err);
 }
@@ -340,9 +338,8 @@ static inline SA_WUR int sa_store_approval_decide(struct sa_store *s, const char
 }
 
 /* outbox */
-static inline SA_WUR int sa_store_outbox_add(struct sa_store *s,
-                                             const struct sa_outbox_item *items, int n,
-                                             int *added, struct sa_err *err)
+static inline SA_WUR int sa_store_outbox_add(struct sa_store *s, const struct sa_outbox_item *items,
+                                             int n, int *added, struct sa_err *err)
 {
     return s->ops->outbox_add(s, items, n, added, err);
 }

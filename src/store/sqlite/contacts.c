@@ -29,8 +29,7 @@ static json_t *contact_from_row(sqlite3_stmt *st)
                      db_col_text(st, 3), "updated_at", db_col_text(st, 4));
 }
 
-int sa_sqlite_contact_get(struct sa_store *s, const char *email, json_t **out,
-                          struct sa_err *err)
+int sa_sqlite_contact_get(struct sa_store *s, const char *email, json_t **out, struct sa_err *err)
 {
     int rc = db_query_one(s, &CONTACT_GET, &TXT(email), 1, contact_from_row, out, err);
     if (!rc && !*out)

@@ -103,8 +103,7 @@ int sa_sqlite_save_many(struct sa_store *s, const struct sa_lead_row *leads,
 int sa_sqlite_get_lead(struct sa_store *s, const char *id, json_t **out, struct sa_err *err);
 int sa_sqlite_list_leads(struct sa_store *s, const struct sa_lead_query *q, json_t **out,
                          struct sa_err *err);
-int sa_sqlite_lead_by_email(struct sa_store *s, const char *email, char id[37],
-                           struct sa_err *err);
+int sa_sqlite_lead_by_email(struct sa_store *s, const char *email, char id[37], struct sa_err *err);
 int sa_sqlite_leads_by_company(struct sa_store *s, const char *name, json_t **out,
                                struct sa_err *err);
 
@@ -117,8 +116,8 @@ int sa_sqlite_list_executions(struct sa_store *s, const char *lead_id, int limit
 /* runs.c */
 int sa_sqlite_run_create(struct sa_store *s, const char *id, const char *lead_id,
                          const char *thread_id, const char *input, struct sa_err *err);
-int sa_sqlite_run_update(struct sa_store *s, const char *id, const char *status,
-                         const char *output, const char *error, struct sa_err *err);
+int sa_sqlite_run_update(struct sa_store *s, const char *id, const char *status, const char *output,
+                         const char *error, struct sa_err *err);
 int sa_sqlite_run_get(struct sa_store *s, const char *id, json_t **out, struct sa_err *err);
 int sa_sqlite_runs_unfinished(struct sa_store *s, json_t **out, struct sa_err *err);
 
@@ -134,8 +133,8 @@ int sa_sqlite_approval_decide(struct sa_store *s, const char *id, const char *st
                               struct sa_err *err);
 
 /* outbox.c */
-int sa_sqlite_outbox_add(struct sa_store *s, const struct sa_outbox_item *items, int n,
-                         int *added, struct sa_err *err);
+int sa_sqlite_outbox_add(struct sa_store *s, const struct sa_outbox_item *items, int n, int *added,
+                         struct sa_err *err);
 int sa_sqlite_outbox_list(struct sa_store *s, const char *status, const char *email, int limit,
                           json_t **out, struct sa_err *err);
 int sa_sqlite_outbox_due(struct sa_store *s, long long now, int limit, json_t **out,
@@ -151,8 +150,7 @@ int sa_sqlite_outbox_touches(struct sa_store *s, const char *email, long long si
 /* contacts.c */
 int sa_sqlite_contact_dnc(struct sa_store *s, const char *email, const char *reason,
                           const char *source, struct sa_err *err);
-int sa_sqlite_contact_get(struct sa_store *s, const char *email, json_t **out,
-                          struct sa_err *err);
+int sa_sqlite_contact_get(struct sa_store *s, const char *email, json_t **out, struct sa_err *err);
 
 /* saver.c: the checkpoint saver (graph/saver.h) for location, a file path (the store's
  * file; its own table), or ":memory:" (the in-process memory saver, since an in-memory

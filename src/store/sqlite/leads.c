@@ -45,11 +45,11 @@ static const struct db_sql LIST_LEADS = {"list leads",
 static const struct db_sql COUNT_LEADS = {"count leads",
                                           "SELECT count(*) AS n FROM leads" LEAD_FILTER};
 static const struct db_sql BY_EMAIL = {"lead by e-mail",
-                                         "SELECT id FROM leads WHERE contact_email = ?1 COLLATE "
-                                         "NOCASE ORDER BY created_at LIMIT 1"};
+                                       "SELECT id FROM leads WHERE contact_email = ?1 COLLATE "
+                                       "NOCASE ORDER BY created_at LIMIT 1"};
 static const struct db_sql BY_COMPANY = {"leads by company",
-                                        "SELECT id, website, contact_email FROM leads WHERE "
-                                        "company_name = ?1 COLLATE NOCASE ORDER BY created_at"};
+                                         "SELECT id, website, contact_email FROM leads WHERE "
+                                         "company_name = ?1 COLLATE NOCASE ORDER BY created_at"};
 
 /* ---- writes ------------------------------------------------------------------------- */
 
@@ -203,8 +203,8 @@ int sa_sqlite_list_leads(struct sa_store *s, const struct sa_lead_query *q, json
         rc = db_query_rows(s, &LIST_LEADS, a, DB_N(a), lead_from_row, &items, err);
     if (!rc) {
         json_int_t total = json_integer_value(json_object_get(count, "n"));
-        *out = json_pack("{s:O, s:I, s:i, s:i}", "items", items, "total", total, "limit",
-                         q->limit, "offset", q->offset);
+        *out = json_pack("{s:O, s:I, s:i, s:i}", "items", items, "total", total, "limit", q->limit,
+                         "offset", q->offset);
         rc = *out ? 0 : sa_err_set(err, SA_ENOMEM, "out of memory");
     }
     json_decref(count);
@@ -212,8 +212,7 @@ int sa_sqlite_list_leads(struct sa_store *s, const struct sa_lead_query *q, json
     return rc;
 }
 
-int sa_sqlite_lead_by_email(struct sa_store *s, const char *email, char id[37],
-                           struct sa_err *err)
+int sa_sqlite_lead_by_email(struct sa_store *s, const char *email, char id[37], struct sa_err *err)
 {
     id[0] = '\0';
     json_t *row = NULL;

@@ -27,10 +27,9 @@ static const struct db_sql OUTBOX_MARK = {
     "attempts = attempts + (?2 IN ('sent', 'failed') OR ?5 > 0), "
     "sent_at = CASE WHEN ?2 = 'sent' THEN ?6 ELSE sent_at END, updated_at = ?6 WHERE id = ?1"};
 static const struct db_sql OUTBOX_CANCEL = {
-    "cancel outbox items",
-    "UPDATE outbox SET status = 'cancelled', last_error = ?5, updated_at = "
-    "?3 WHERE (?1 IS NULL OR thread_id = ?1) AND (?4 IS NULL OR to_email = "
-    "?4) AND kind = ?2 AND status = 'queued'"};
+    "cancel outbox items", "UPDATE outbox SET status = 'cancelled', last_error = ?5, updated_at = "
+                           "?3 WHERE (?1 IS NULL OR thread_id = ?1) AND (?4 IS NULL OR to_email = "
+                           "?4) AND kind = ?2 AND status = 'queued'"};
 static const struct db_sql OUTBOX_TOUCHES = {
     "count outbox touches", "SELECT count(*) AS n FROM outbox WHERE to_email = ?1 AND status IN "
                             "('queued', 'sending', 'sent') AND due_at >= ?2"};
@@ -57,8 +56,8 @@ static int add_items(struct db_conn *c, void *arg, const char *now, struct sa_er
     return rc;
 }
 
-int sa_sqlite_outbox_add(struct sa_store *s, const struct sa_outbox_item *items, int n,
-                         int *added, struct sa_err *err)
+int sa_sqlite_outbox_add(struct sa_store *s, const struct sa_outbox_item *items, int n, int *added,
+                         struct sa_err *err)
 {
     struct batch b = {.items = items, .n = n};
     int rc = db_transaction(s, add_items, &b, err);

@@ -25,8 +25,8 @@ int sa_sqlite_run_create(struct sa_store *s, const char *id, const char *lead_id
     return db_exec_args(s, &RUN_CREATE, a, DB_N(a), NULL, err);
 }
 
-int sa_sqlite_run_update(struct sa_store *s, const char *id, const char *status,
-                         const char *output, const char *error, struct sa_err *err)
+int sa_sqlite_run_update(struct sa_store *s, const char *id, const char *status, const char *output,
+                         const char *error, struct sa_err *err)
 {
     char now[SA_ISO8601_LEN];
     sa_iso8601_now(now);
