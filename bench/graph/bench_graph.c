@@ -219,7 +219,7 @@ int main(int argc, char **argv)
     }
     size_t bytes = 0;
     int records = 0;
-    if (sv->ops->thread_bytes(sv, thread, &bytes, &records, &err))
+    if (graph_saver_thread_bytes(sv, thread, &bytes, &records, &err))
         return 1;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
