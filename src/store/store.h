@@ -62,7 +62,9 @@ struct sa_outbox_item {
  * op returns 0 or a negative SA_* code with err set (the message is safe to show to a
  * client only for SA_ENOTFOUND / SA_ECONFLICT; others are logged and answered as 5xx).
  * Out-parameters are cleared on entry. JSON results are new references the caller
- * releases with json_decref; string arguments are borrowed for the call. */
+ * releases with json_decref; string arguments are borrowed for the call. E-mail
+ * addresses compare ignoring ASCII case (lead_by_email, the outbox, contacts). Times are
+ * ISO 8601 UTC text, except the outbox's due times (unix seconds). */
 struct sa_store_ops {
     const char *scheme; /* URL scheme: "sqlite" */
 
@@ -165,6 +167,10 @@ struct sa_store_ops {
      * (an array, items as in outbox_list). */
     int (*outbox_due)(struct sa_store *s, long long now, int limit, json_t **out,
                       struct sa_err *err);
+    /* Claims a queued item for delivery (status "sending"), atomically: of concurrent
+     * claimers exactly one succeeds. SA_ENOTFOUND, or SA_ECONFLICT when the item is not
+     * queued (claimed, sent, failed or cancelled already). */
+    int (*outbox_claim)(struct sa_store *s, const char *id, struct sa_err *err);
     /* Sets an item's status (sending, sent, failed, cancelled, or queued again with
      * retry_at > 0 as its new due time), its delivered_id and error when given; sent,
      * failed and a retry count an attempt. SA_ENOTFOUND for an unknown id. */
@@ -353,6 +359,11 @@ static inline SA_WUR int sa_store_outbox_due(struct sa_store *s, long long now, 
                                              json_t **out, struct sa_err *err)
 {
     return s->ops->outbox_due(s, now, limit, out, err);
+}
+static inline SA_WUR int sa_store_outbox_claim(struct sa_store *s, const char *id,
+                                               struct sa_err *err)
+{
+    return s->ops->outbox_claim(s, id, err);
 }
 static inline SA_WUR int sa_store_outbox_mark(struct sa_store *s, const char *id,
                                               const char *status, const char *delivered_id,

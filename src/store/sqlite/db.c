@@ -638,6 +638,7 @@ static const struct sa_store_ops store_ops = {
     .outbox_add = sa_sqlite_outbox_add,
     .outbox_list = sa_sqlite_outbox_list,
     .outbox_due = sa_sqlite_outbox_due,
+    .outbox_claim = sa_sqlite_outbox_claim,
     .outbox_mark = sa_sqlite_outbox_mark,
     .outbox_cancel = sa_sqlite_outbox_cancel,
     .outbox_touches = sa_sqlite_outbox_touches,

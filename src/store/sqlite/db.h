@@ -139,6 +139,7 @@ int sa_sqlite_outbox_list(struct sa_store *s, const char *status, const char *em
                           json_t **out, struct sa_err *err);
 int sa_sqlite_outbox_due(struct sa_store *s, long long now, int limit, json_t **out,
                          struct sa_err *err);
+int sa_sqlite_outbox_claim(struct sa_store *s, const char *id, struct sa_err *err);
 int sa_sqlite_outbox_mark(struct sa_store *s, const char *id, const char *status,
                           const char *delivered_id, const char *error, long long retry_at,
                           struct sa_err *err);

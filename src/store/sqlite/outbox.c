@@ -19,6 +19,12 @@ static const struct db_sql OUTBOX_LIST = {
 static const struct db_sql OUTBOX_DUE = {
     "due outbox", "SELECT " OUTBOX_COLS " FROM outbox WHERE status = 'queued' AND due_at <= "
                   "?1 ORDER BY due_at, id LIMIT ?2"};
+/* only a queued item changes: the WHERE is what makes a claim happen once */
+static const struct db_sql OUTBOX_CLAIM = {"claim outbox item",
+                                           "UPDATE outbox SET status = 'sending', updated_at = ?2 "
+                                           "WHERE id = ?1 AND status = 'queued'"};
+static const struct db_sql OUTBOX_STATUS = {"claim outbox item",
+                                            "SELECT status FROM outbox WHERE id = ?1"};
 static const struct db_sql OUTBOX_MARK = {
     "mark outbox item",
     "UPDATE outbox SET status = ?2, delivered_id = COALESCE(?3, delivered_id), "
@@ -77,6 +83,26 @@ int sa_sqlite_outbox_due(struct sa_store *s, long long now, int limit, json_t **
 {
     const struct db_arg a[] = {NUM(now), NUM(limit)};
     return db_query_rows(s, &OUTBOX_DUE, a, DB_N(a), NULL, out, err);
+}
+
+int sa_sqlite_outbox_claim(struct sa_store *s, const char *id, struct sa_err *err)
+{
+    char now[SA_ISO8601_LEN];
+    sa_iso8601_now(now);
+    const struct db_arg a[] = {TXT(id), TXT(now)};
+    int changed = 0;
+    int rc = db_exec_args(s, &OUTBOX_CLAIM, a, DB_N(a), &changed, err);
+    if (rc || changed)
+        return rc;
+    json_t *row = NULL; /* not queued: claimed or finished already, or no such item */
+    rc = db_query_one(s, &OUTBOX_STATUS, &TXT(id), 1, NULL, &row, err);
+    if (!rc && !row)
+        rc = sa_err_set(err, SA_ENOTFOUND, "no such outbox item");
+    else if (!rc)
+        rc = sa_err_set(err, SA_ECONFLICT, "the outbox item is %s, not queued",
+                        json_string_value(json_object_get(row, "status")));
+    json_decref(row);
+    return rc;
 }
 
 int sa_sqlite_outbox_mark(struct sa_store *s, const char *id, const char *status,
