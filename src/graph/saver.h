@@ -101,6 +101,12 @@ static inline SA_WUR int graph_saver_def_thread_bytes(struct graph_saver *s, con
 
 /* ---- the wrappers callers use, one per slot (see struct graph_saver_ops) ---- */
 
+/* The implementation's name ("memory", "sqlite"): for logs and tests. */
+static inline const char *graph_saver_name(const struct graph_saver *s)
+{
+    return s->ops->name;
+}
+
 static inline SA_WUR int graph_saver_put(struct graph_saver *s, const char *thread_id,
                                          const struct graph_record *r, struct sa_err *err)
 {
