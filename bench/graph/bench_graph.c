@@ -13,7 +13,7 @@
 #include "base/config.h"
 #include "graph/graph.h"
 #include "graph/saver.h"
-#include "store/sqlite/saver.h"
+#include "store/store.h"
 
 /* ---- linear: six nodes over ten last-value fields ---- */
 
@@ -179,12 +179,12 @@ int main(int argc, char **argv)
     long n = env_long("BENCH_GRAPH_N", 2000), warm = env_long("BENCH_GRAPH_WARMUP", 200);
     struct sa_err err = {0};
     struct graph_saver *sv = NULL;
-    char dir[] = "/tmp/sa_bench_graph_XXXXXX", path[128] = "";
+    char dir[] = "/tmp/sa_bench_graph_XXXXXX", url[140] = "";
     if (sqlite) {
         if (!mkdtemp(dir))
             return 1;
-        snprintf(path, sizeof path, "%s/checkpoints.db", dir);
-        if (graph_saver_sqlite_open(path, &sv, &err)) {
+        snprintf(url, sizeof url, "sqlite://%s/checkpoints.db", dir);
+        if (sa_saver_open(url, &sv, &err)) {
             fprintf(stderr, "bench_graph: %s\n", err.msg);
             return 1;
         }
@@ -219,7 +219,7 @@ int main(int argc, char **argv)
     }
     size_t bytes = 0;
     int records = 0;
-    if (sv->ops->thread_bytes(sv, thread, &bytes, &records, &err))
+    if (graph_saver_thread_bytes(sv, thread, &bytes, &records, &err))
         return 1;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);

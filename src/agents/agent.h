@@ -115,6 +115,10 @@ static inline const char *sa_agent_name(const struct sa_agent *a)
 {
     return a->ops->name;
 }
+static inline const char *sa_agent_description(const struct sa_agent *a)
+{
+    return a->ops->description;
+}
 static inline enum sa_agent_entry sa_agent_entry(const struct sa_agent *a)
 {
     return a->ops->entry;

@@ -16,7 +16,6 @@
 #include "domain/intent.h"
 #include "agents/pipeline.h"
 #include "graph/saver.h"
-#include "store/sqlite/saver.h"
 #include "domain/lead.h"
 #include "domain/scoring.h"
 #include "base/detail.h"
@@ -132,15 +131,11 @@ static int setup_metrics(struct sa_app *app, struct sa_err *err)
     return 0;
 }
 
-/* Pipeline checkpoints live in the same SQLite file as the store (their own table), or in
- * memory for an in-memory store. */
+/* Pipeline checkpoints live beside the store, chosen by the same DATABASE_URL (for SQLite:
+ * the same file, their own table; in memory for an in-memory store). */
 static int open_saver(struct sa_app *app, struct sa_err *err)
 {
-    const char *url = app->cfg.database_url;
-    if (strncmp(url, "sqlite://", 9) == 0 && strcmp(url + 9, ":memory:") != 0)
-        return graph_saver_sqlite_open(url + 9, &app->saver, err);
-    app->saver = graph_saver_memory_new();
-    return app->saver ? 0 : sa_err_set(err, SA_ENOMEM, "out of memory");
+    return sa_saver_open(app->cfg.database_url, &app->saver, err);
 }
 
 int sa_app_open(const struct sa_config *cfg, struct sa_app **out, struct sa_err *err)

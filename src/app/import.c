@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "agents/agent.h"
 #include "domain/contact.h"
@@ -218,6 +219,55 @@ static void dedupe_key(const struct sa_lead *l, const struct sa_model *m, char *
         *p = (char)tolower((unsigned char)*p);
 }
 
+/* The domain of an e-mail or a website URL, lowercased, into out. */
+static void domain_of(const char *s, char *out, size_t cap)
+{
+    out[0] = '\0';
+    if (!s)
+        return;
+    const char *at = strrchr(s, '@');
+    if (at)
+        s = at + 1;
+    else if (strncasecmp(s, "https://", 8) == 0)
+        s += 8;
+    else if (strncasecmp(s, "http://", 7) == 0)
+        s += 7;
+    if (strncasecmp(s, "www.", 4) == 0)
+        s += 4;
+    size_t o = 0;
+    for (; *s && !strchr("/?#:", *s) && o + 1 < cap; s++)
+        out[o++] = (char)tolower((unsigned char)*s);
+    out[o] = '\0';
+}
+
+/* The id of the stored lead this one merges into: the same contact e-mail (any case),
+ * else the same company name (any case) whose website or e-mail has domain. Any argument
+ * may be NULL. SA_ENOTFOUND when there is none. */
+static int find_stored_lead(struct sa_store *st, const char *email, const char *name,
+                            const char *domain, char id[SA_UUID_LEN], struct sa_err *err)
+{
+    id[0] = '\0';
+    if (email && sa_store_lead_by_email(st, email, id, err) == 0)
+        return 0;
+    json_t *cands = NULL;
+    if (name && domain && *domain && sa_store_leads_by_company(st, name, &cands, err) == 0) {
+        size_t i;
+        json_t *c;
+        json_array_foreach(cands, i, c)
+        {
+            char d1[256], d2[256];
+            domain_of(json_string_value(json_object_get(c, "website")), d1, sizeof d1);
+            domain_of(json_string_value(json_object_get(c, "contact_email")), d2, sizeof d2);
+            if (strcmp(d1, domain) == 0 || strcmp(d2, domain) == 0) {
+                snprintf(id, SA_UUID_LEN, "%s", json_string_value(json_object_get(c, "id")));
+                break;
+            }
+        }
+    }
+    json_decref(cands);
+    return id[0] ? 0 : sa_err_set(err, SA_ENOTFOUND, "no such lead");
+}
+
 struct prepared {
     json_t *input; /* merged input of the rows that are the same lead */
     size_t row;    /* first row (1-based, header is row 0) */
@@ -352,8 +402,8 @@ static int import_csv(struct sa_app *app, const char *data, size_t len, bool par
         char dom[256];
         sa_lead_domain(l, app->model, dom, sizeof dom);
         struct sa_err ferr = {0};
-        bool is_merge = sa_store_find_lead(app->store, l->contact_email, l->company_name,
-                                           dom[0] ? dom : NULL, ids[p], &ferr) == 0;
+        bool is_merge = find_stored_lead(app->store, l->contact_email, l->company_name,
+                                         dom[0] ? dom : NULL, ids[p], &ferr) == 0;
         size_t same = p;
         for (size_t q2 = 0; is_merge && q2 < p; q2++)
             if (strcmp(ids[q2], ids[p]) == 0)

@@ -58,8 +58,8 @@ static int send_item(struct sa_outbox_worker *w, const json_t *item, struct sa_e
     }
     if (dnc)
         return sa_store_outbox_mark(st, id, "cancelled", NULL, "do_not_contact", 0, err) ? -1 : 0;
-    if ((rc = sa_store_outbox_mark(st, id, "sending", NULL, NULL, 0, err)))
-        return rc;
+    if ((rc = sa_store_outbox_claim(st, id, err)))
+        return rc == SA_ECONFLICT ? 0 : rc; /* another worker has it, or it is done */
     const json_t *from = json_object_get(p, "from");
     struct sa_mail m = {
         .from_name = json_string_value(json_object_get(from, "name")),

@@ -423,15 +423,38 @@ void sa_run_stream_free(struct sa_run_stream *s)
     free(s);
 }
 
+/* The stored run (consumed) in the API's shape: its id as run_id, first, then the other
+ * fields in their stored order. NULL when out of memory. */
+static json_t *run_for_api(json_t *run)
+{
+    json_t *out = json_pack("{s:O}", "run_id", json_object_get(run, "id"));
+    const char *key;
+    json_t *v;
+    json_object_foreach(run, key, v)
+    {
+        if (out && strcmp(key, "id") != 0 && json_object_set(out, key, v)) {
+            json_decref(out);
+            out = NULL;
+        }
+    }
+    json_decref(run);
+    return out;
+}
+
 int sa_app_run_get(struct sa_store *store, struct sa_runs *r, const char *run_id, json_t **out,
                    struct sa_err *err)
 {
     *out = NULL;
-    int rc = sa_store_run_get(store, run_id, out, err);
+    json_t *stored = NULL;
+    int rc = sa_store_run_get(store, run_id, &stored, err);
     if (rc == SA_ENOTFOUND)
         return sa_err_set(err, rc, "No run %s", run_id);
-    if (rc || !r)
+    if (rc)
         return rc;
+    if (!(*out = run_for_api(stored)))
+        return sa_err_set(err, SA_ENOMEM, "out of memory");
+    if (!r)
+        return 0;
     pthread_mutex_lock(&r->lock);
     struct run_job *j = find(r, run_id);
     if (j && j->finished && j->unrecorded_status[0]) {

@@ -44,7 +44,8 @@ struct sa_run_stream *sa_run_stream_open(struct sa_runs *r, const char *run_id);
 ssize_t sa_run_stream_read(struct sa_run_stream *s, char *buf, size_t max, int wait_ms);
 void sa_run_stream_free(struct sa_run_stream *s);
 
-/* The run (new reference) as stored, or, when this process finished it but could not
+/* The run (new reference) as the API shows it ({run_id, status, ...}), or, when this
+ * process finished it but could not
  * record its status, with that status and status_recorded false. r may be NULL (the
  * store only). SA_ENOTFOUND with a message for the client. */
 int sa_app_run_get(struct sa_store *store, struct sa_runs *r, const char *run_id, json_t **out,

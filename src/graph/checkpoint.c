@@ -158,10 +158,10 @@ static void *writer_main(void *arg)
         struct sa_err err = {0};
         int rc = 0;
         if (!skip && j->is_writes)
-            rc = w->sv->ops->put_writes(w->sv, w->thread_id, j->rec.id, j->rec.writes,
+            rc = graph_saver_put_writes(w->sv, w->thread_id, j->rec.id, j->rec.writes,
                                         j->rec.writes_len, &err);
         else if (!skip)
-            rc = w->sv->ops->put(w->sv, w->thread_id, &j->rec, &err);
+            rc = graph_saver_put(w->sv, w->thread_id, &j->rec, &err);
         graph_record_clear(&j->rec);
         free(j);
         pthread_mutex_lock(&w->lock);
@@ -311,7 +311,7 @@ int graph_r_save_checkpoint(struct run *r, const char *source, struct sa_err *er
         job->rec = rec; /* the writer frees the blob */
         writer_push(r->aw, job);
     } else {
-        rc = r->g->saver->ops->put(r->g->saver, r->thread_id, &rec, err);
+        rc = graph_saver_put(r->g->saver, r->thread_id, &rec, err);
         free(rec.blob);
     }
     if (rc)
@@ -363,7 +363,7 @@ int graph_r_save_pending(struct run *r, struct sa_err *err)
         writer_push(r->aw, job);
         return 0;
     }
-    int rc = r->g->saver->ops->put_writes(r->g->saver, r->thread_id, r->cp_id, text, text_len, err);
+    int rc = graph_saver_put_writes(r->g->saver, r->thread_id, r->cp_id, text, text_len, err);
     free(text);
     return rc;
 }
@@ -485,7 +485,7 @@ int graph_r_load_checkpoint(struct run *r, const char *id, struct sa_err *err)
     struct graph_record *chain = calloc((size_t)cap, sizeof *chain);
     if (!chain)
         return sa_err_set(err, SA_ENOMEM, "out of memory");
-    int rc = sv->ops->get(sv, r->thread_id, id, &chain[0], err);
+    int rc = graph_saver_get(sv, r->thread_id, id, &chain[0], err);
     if (!rc)
         n = 1;
     while (!rc && !chain[n - 1].full) {
@@ -493,7 +493,7 @@ int graph_r_load_checkpoint(struct run *r, const char *id, struct sa_err *err)
             rc = corrupt(err, chain[0].id, "no full snapshot in its parent chain");
             break;
         }
-        rc = sv->ops->get(sv, r->thread_id, chain[n - 1].parent_id, &chain[n], err);
+        rc = graph_saver_get(sv, r->thread_id, chain[n - 1].parent_id, &chain[n], err);
         if (rc == SA_ENOTFOUND)
             rc = corrupt(err, chain[0].id, "a parent checkpoint is missing");
         if (!rc)

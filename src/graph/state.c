@@ -61,7 +61,7 @@ int graph_get_state_history(const struct graph *g, const char *thread_id, int li
         return sa_err_set(err, SA_EINVAL, "the graph has no checkpointer");
     char(*ids)[GRAPH_ID_LEN] = NULL;
     int n = 0;
-    int rc = g->saver->ops->list(g->saver, thread_id, limit, &ids, &n, err);
+    int rc = graph_saver_list(g->saver, thread_id, limit, &ids, &n, err);
     json_t *arr = json_array();
     for (int i = 0; i < n && !rc; i++) {
         json_t *s;
@@ -227,7 +227,7 @@ int graph_delete_thread(const struct graph *g, const char *thread_id, struct sa_
 {
     if (!g->saver)
         return sa_err_set(err, SA_EINVAL, "the graph has no checkpointer");
-    return g->saver->ops->delete_thread(g->saver, thread_id, err);
+    return graph_saver_delete_thread(g->saver, thread_id, err);
 }
 
 int graph_prune_thread(const struct graph *g, const char *thread_id, struct sa_err *err)
@@ -259,7 +259,7 @@ int graph_prune_thread(const struct graph *g, const char *thread_id, struct sa_e
         rc = graph_r_save_pending(&r, err);
     }
     if (!rc)
-        rc = g->saver->ops->delete_except(g->saver, thread_id, r.cp_id, err);
+        rc = graph_saver_delete_except(g->saver, thread_id, r.cp_id, err);
     json_decref(pending);
     graph_r_run_free(&r);
     graph_r_busy_leave(g, thread_id);
@@ -273,5 +273,5 @@ int graph_sweep(const struct graph *g, int *n, struct sa_err *err)
         return 0;
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
-    return g->saver->ops->sweep(g->saver, (double)now.tv_sec + (double)now.tv_nsec / 1e9, n, err);
+    return graph_saver_sweep(g->saver, (double)now.tv_sec + (double)now.tv_nsec / 1e9, n, err);
 }

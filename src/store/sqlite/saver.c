@@ -1,13 +1,15 @@
-/* The SQLite checkpoint saver: one table keyed by (thread_id, id), WAL with
- * synchronous=NORMAL, prepared statements on one connection behind a mutex (a
- * checkpoint write is a single-row insert; the engine saves once per super-step). */
+/* The SQLite checkpoint saver (graph/saver.h), opened by the registry (sa_saver_open) on
+ * the store's file: one table keyed by (thread_id, id), WAL with synchronous=NORMAL,
+ * prepared statements on one connection behind a mutex (a checkpoint write is a
+ * single-row insert; the engine saves once per super-step). */
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/sqlite/saver.h"
+#include "graph/saver.h"
+#include "store/sqlite/db.h"
 
 enum {
     Q_PUT,
@@ -279,7 +281,8 @@ static const struct graph_saver_ops sqlite_ops = {
     .free = ss_free,
 };
 
-int graph_saver_sqlite_open(const char *path, struct graph_saver **out, struct sa_err *err)
+/* The saver on the file at path (created with its table). */
+static int open_file(const char *path, struct graph_saver **out, struct sa_err *err)
 {
     *out = NULL;
     struct sqlite_saver *s = calloc(1, sizeof *s);
@@ -311,4 +314,13 @@ int graph_saver_sqlite_open(const char *path, struct graph_saver **out, struct s
     }
     *out = &s->base;
     return 0;
+}
+
+int sa_sqlite_saver_open(const char *location, struct graph_saver **out, struct sa_err *err)
+{
+    *out = NULL;
+    if (strcmp(location, ":memory:") != 0)
+        return open_file(location, out, err);
+    *out = graph_saver_memory_new();
+    return *out ? 0 : sa_err_set(err, SA_ENOMEM, "out of memory");
 }

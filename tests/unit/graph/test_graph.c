@@ -15,7 +15,7 @@
 
 #include "graph/graph.h"
 #include "graph/saver.h"
-#include "store/sqlite/saver.h"
+#include "store/store.h"
 
 /* ---- helpers ---------------------------------------------------------------------- */
 
@@ -722,7 +722,7 @@ static size_t thread_bytes(struct graph_saver *sv, const char *thread, int *reco
 {
     size_t bytes = 0;
     struct sa_err err = {0};
-    assert_int_equal(sv->ops->thread_bytes(sv, thread, &bytes, records, &err), 0);
+    assert_int_equal(graph_saver_thread_bytes(sv, thread, &bytes, records, &err), 0);
     return bytes;
 }
 
@@ -734,15 +734,15 @@ static void test_checkpoint_growth_and_sqlite(void **state)
     (void)state;
     char dir[] = "/tmp/sa_graph_XXXXXX";
     assert_non_null(mkdtemp(dir));
-    char path[128];
-    snprintf(path, sizeof path, "%s/cp.db", dir);
+    char url[128];
+    snprintf(url, sizeof url, "sqlite://%s/cp.db", dir);
     for (int backend = 0; backend < 2; backend++) {
         struct graph_saver *sv = NULL;
         struct sa_err err = {0};
         if (backend == 0)
             sv = graph_saver_memory_new();
         else
-            assert_int_equal(graph_saver_sqlite_open(path, &sv, &err), 0);
+            assert_int_equal(sa_saver_open(url, &sv, &err), 0);
         struct graph_builder *bd = graph_builder_new();
         graph_add_channel(bd, "n", GRAPH_LAST_VALUE, NULL, NULL, NULL);
         graph_add_channel(bd, "big", GRAPH_LAST_VALUE, NULL, NULL, NULL);
@@ -773,7 +773,7 @@ static void test_checkpoint_growth_and_sqlite(void **state)
     /* reopened: the thread's state is still there */
     struct graph_saver *sv = NULL;
     struct sa_err err = {0};
-    assert_int_equal(graph_saver_sqlite_open(path, &sv, &err), 0);
+    assert_int_equal(sa_saver_open(url, &sv, &err), 0);
     int recs;
     assert_true(thread_bytes(sv, "long", &recs) > 0);
     assert_int_equal(recs, 401);
@@ -922,7 +922,7 @@ static void test_corrupt_checkpoint(void **state)
                                  .blob = (char *)blobs[i],
                                  .blob_len = strlen(blobs[i])};
         struct sa_err err = {0};
-        assert_int_equal(sv->ops->put(sv, thread, &r, &err), 0);
+        assert_int_equal(graph_saver_put(sv, thread, &r, &err), 0);
         json_t *snap = NULL;
         int rc = graph_get_state(c.g, thread, NULL, &snap, &err);
         if (i < 2) {
@@ -1043,15 +1043,15 @@ static void test_retention(void **state)
     (void)state;
     char dir[] = "/tmp/sa_graph_ret_XXXXXX";
     assert_non_null(mkdtemp(dir));
-    char path[128];
-    snprintf(path, sizeof path, "%s/cp.db", dir);
+    char url[128];
+    snprintf(url, sizeof url, "sqlite://%s/cp.db", dir);
     for (int backend = 0; backend < 2; backend++) {
         struct graph_saver *sv = NULL;
         struct sa_err err = {0};
         if (backend == 0)
             sv = graph_saver_memory_new();
         else
-            assert_int_equal(graph_saver_sqlite_open(path, &sv, &err), 0);
+            assert_int_equal(sa_saver_open(url, &sv, &err), 0);
         int runs = 0;
         struct graph_builder *bd = graph_builder_new();
         graph_add_channel(bd, "email", GRAPH_LAST_VALUE, NULL, NULL, NULL);
@@ -1214,14 +1214,14 @@ static void test_crash_mid_step(void **state)
     (void)state;
     char dir[] = "/tmp/sa_graph_crash_XXXXXX";
     assert_non_null(mkdtemp(dir));
-    char path[128];
-    snprintf(path, sizeof path, "%s/cp.db", dir);
+    char url[128];
+    snprintf(url, sizeof url, "sqlite://%s/cp.db", dir);
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
         struct graph_saver *sv = NULL;
         struct sa_err err = {0};
-        if (graph_saver_sqlite_open(path, &sv, &err))
+        if (sa_saver_open(url, &sv, &err))
             _exit(1);
         struct setter p1 = {.key = "log", .json = "[\"p1\"]"};
         int crash = 1;
@@ -1239,7 +1239,7 @@ static void test_crash_mid_step(void **state)
     assert_int_equal(WEXITSTATUS(status), 3);
     struct graph_saver *sv = NULL;
     struct sa_err err = {0};
-    assert_int_equal(graph_saver_sqlite_open(path, &sv, &err), 0);
+    assert_int_equal(sa_saver_open(url, &sv, &err), 0);
     struct setter p1 = {.key = "log", .json = "[\"p1\"]"};
     int crash = 0;
     struct graph *g = crash_graph(sv, &p1, &crash);

@@ -1,0 +1,80 @@
+/* Approvals in SQLite (the BDR workflow's human decisions): one per interrupt of a
+ * thread, listed for the inbox, and decided once. Part of the SQLite backend (db.h). */
+#include <stdio.h>
+
+#include "store/sqlite/db.h"
+
+#define APPROVAL_COLS                                                                              \
+    "id, thread_id, interrupt_id, lead_id, status, request, response, reviewer, changes, "         \
+    "created_at, decided_at"
+
+static const struct db_sql APPROVAL_PUT = {
+    "put approval", "INSERT INTO approvals (id, thread_id, interrupt_id, lead_id, status, "
+                    "request, created_at) VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6) "
+                    "ON CONFLICT (thread_id, interrupt_id) DO NOTHING"};
+static const struct db_sql APPROVAL_ID = {
+    "put approval", "SELECT id FROM approvals WHERE thread_id = ?1 AND interrupt_id = ?2"};
+static const struct db_sql APPROVAL_GET = {"get approval",
+                                           "SELECT " APPROVAL_COLS " FROM approvals WHERE id = ?1"};
+static const struct db_sql APPROVAL_LIST = {
+    "list approvals", "SELECT " APPROVAL_COLS " FROM approvals WHERE (?1 IS NULL OR status = "
+                      "?1) ORDER BY created_at DESC, id DESC LIMIT ?2"};
+/* only a pending approval changes: the WHERE is what makes a decision happen once */
+static const struct db_sql APPROVAL_DECIDE = {
+    "decide approval", "UPDATE approvals SET status = ?2, response = ?3, reviewer = ?4, "
+                       "changes = ?5, decided_at = ?6 WHERE id = ?1 AND status = 'pending'"};
+
+int sa_sqlite_approval_put(struct sa_store *s, const char *id, const char *thread_id,
+                           const char *interrupt_id, const char *lead_id, const char *request,
+                           char out_id[37], struct sa_err *err)
+{
+    char now[SA_ISO8601_LEN];
+    sa_iso8601_now(now);
+    out_id[0] = '\0';
+    const struct db_arg a[] = {TXT(id),      TXT(thread_id), TXT(interrupt_id),
+                               TXT(lead_id), TXT(request),   TXT(now)};
+    int rc = db_exec_args(s, &APPROVAL_PUT, a, DB_N(a), NULL, err);
+    json_t *row = NULL;
+    if (!rc) /* new or already there: the id of the row for this interrupt */
+        rc = db_query_one(s, &APPROVAL_ID, a + 1, 2, NULL, &row, err);
+    const char *got = json_string_value(json_object_get(row, "id"));
+    if (!rc && !got)
+        rc = sa_err_set(err, SA_ESTORE, "approval %s vanished", id);
+    if (!rc)
+        snprintf(out_id, 37, "%s", got);
+    json_decref(row);
+    return rc;
+}
+
+int sa_sqlite_approval_get(struct sa_store *s, const char *id, json_t **out, struct sa_err *err)
+{
+    int rc = db_query_one(s, &APPROVAL_GET, &TXT(id), 1, NULL, out, err);
+    if (!rc && !*out)
+        rc = sa_err_set(err, SA_ENOTFOUND, "no such approval");
+    return rc;
+}
+
+int sa_sqlite_approval_list(struct sa_store *s, const char *status, int limit, json_t **out,
+                            struct sa_err *err)
+{
+    const struct db_arg a[] = {TXT(status), NUM(limit)};
+    return db_query_rows(s, &APPROVAL_LIST, a, DB_N(a), NULL, out, err);
+}
+
+int sa_sqlite_approval_decide(struct sa_store *s, const char *id, const char *status,
+                              const char *response, const char *reviewer, const char *changes,
+                              struct sa_err *err)
+{
+    char now[SA_ISO8601_LEN];
+    sa_iso8601_now(now);
+    const struct db_arg a[] = {TXT(id),       TXT(status),  TXT(response),
+                               TXT(reviewer), TXT(changes), TXT(now)};
+    int changed = 0;
+    int rc = db_exec_args(s, &APPROVAL_DECIDE, a, DB_N(a), &changed, err);
+    if (rc || changed)
+        return rc;
+    json_t *was = NULL; /* not pending: decided already, or no such approval */
+    rc = sa_sqlite_approval_get(s, id, &was, err);
+    json_decref(was);
+    return rc ? rc : sa_err_set(err, SA_ECONFLICT, "the approval was decided already");
+}

@@ -1,0 +1,657 @@
+/* The SQLite backend's core: connections (a reader pool and one writer), prepared
+ * statements, the group commit, the statement helpers every aggregate file uses (db.h),
+ * migrations and the health check; and the backend's ops, assembled from the aggregate
+ * files into sa_backend_sqlite for the registry in store/store.c. */
+#include "store/sqlite/db.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "store/backend.h"
+#include "store/migrations.h"
+
+/* WAL mode, a pool of connections each with its own prepared statements, and one
+ * in-process write lock.
+ *
+ * Writes go through group commit on one dedicated writer connection. SQLite admits one
+ * writer at a time and makes the others wait in its busy handler, which sleeps in
+ * millisecond steps; and a commit costs the same whether it carries one row or fifty,
+ * because each changed page (the row's and every index's) is written to the WAL once per
+ * transaction. So a thread that wants to write queues its job; if no other thread is
+ * committing, it becomes the leader, takes every queued job, and commits them all in one
+ * transaction, each inside its own SAVEPOINT so one failing job rolls back alone; threads
+ * that queued meanwhile sleep until the leader marks their job done. A caller returns
+ * only after its own job is durable in the WAL, exactly as with one transaction each.
+ * One writer connection also keeps its page cache warm: a connection that sees another
+ * connection's commit must drop its cache. Readers use the pool and never wait (WAL).
+ * synchronous=NORMAL in WAL mode keeps the database consistent after a crash; a power
+ * loss can drop the last commits. */
+
+#define DB_MAX_STMTS 64 /* distinct statements of the backend, with room to spare */
+
+struct db_conn {
+    sqlite3 *db;
+    struct {
+        const struct db_sql *q; /* the cache key: the definition's address */
+        sqlite3_stmt *st;
+    } stmts[DB_MAX_STMTS];
+    int nstmts;
+    bool busy;
+    bool in_txn; /* inside db_transaction / a group commit: no statement may run outside it */
+};
+
+/* One queued write, waiting for the group commit. Lives on the waiting caller's stack;
+ * the leader fills rc/err, then sets done. */
+struct write_job {
+    db_write_fn fn;
+    void *arg;
+    bool done;
+    int rc;
+    struct sa_err err;
+    struct write_job *next;
+};
+
+struct sqlite_store {
+    struct sa_store base;  /* first: callers see a struct sa_store */
+    struct db_conn *conns; /* readers */
+    int nconns;
+    pthread_mutex_t pool_lock;
+    pthread_cond_t pool_cond;
+    struct db_conn writer;      /* used only by the current leader (or migrate) */
+    pthread_mutex_t queue_lock; /* guards the queue, leader_active and jobs' done */
+    pthread_cond_t queue_cond;
+    struct write_job *head, *tail;
+    bool leader_active;
+    bool memory; /* ":memory:": the one reader borrows the writer's handle */
+};
+
+static const struct sa_store_ops store_ops; /* at the end of the file */
+
+static const struct db_sql BEGIN = {"begin", "BEGIN IMMEDIATE"};
+static const struct db_sql COMMIT = {"commit", "COMMIT"};
+static const struct db_sql ROLLBACK = {"rollback", "ROLLBACK"};
+static const struct db_sql HEALTH = {"health check",
+                                     "SELECT max(version) AS version FROM schema_migrations"};
+
+static int db_error(struct sa_err *err, sqlite3 *db, const char *what)
+{
+    return sa_err_set(err, SA_ESTORE, "sqlite: %s: %s", what, db ? sqlite3_errmsg(db) : "?");
+}
+
+/* ---- the pool ----------------------------------------------------------------------- */
+
+static struct db_conn *conn_get(struct sqlite_store *s)
+{
+    pthread_mutex_lock(&s->pool_lock);
+    for (;;) {
+        for (int i = 0; i < s->nconns; i++) {
+            if (!s->conns[i].busy) {
+                s->conns[i].busy = true;
+                pthread_mutex_unlock(&s->pool_lock);
+                return &s->conns[i];
+            }
+        }
+        pthread_cond_wait(&s->pool_cond, &s->pool_lock);
+    }
+}
+
+static void conn_put(struct sqlite_store *s, struct db_conn *c)
+{
+    pthread_mutex_lock(&s->pool_lock);
+    c->busy = false;
+    pthread_cond_signal(&s->pool_cond);
+    pthread_mutex_unlock(&s->pool_lock);
+}
+
+/* Takes the writer for the caller alone (as a group-commit leader would), so a
+ * statement or a multi-row transaction does not interleave with the queue. */
+static void writer_acquire(struct sqlite_store *s)
+{
+    pthread_mutex_lock(&s->queue_lock);
+    while (s->leader_active)
+        pthread_cond_wait(&s->queue_cond, &s->queue_lock);
+    s->leader_active = true;
+    pthread_mutex_unlock(&s->queue_lock);
+}
+
+static void writer_release(struct sqlite_store *s)
+{
+    pthread_mutex_lock(&s->queue_lock);
+    s->leader_active = false;
+    pthread_cond_broadcast(&s->queue_cond);
+    pthread_mutex_unlock(&s->queue_lock);
+}
+
+/* ---- statements --------------------------------------------------------------------- */
+
+/* The prepared statement for q on c, reset and unbound, ready for new bindings. */
+static sqlite3_stmt *db_stmt(struct db_conn *c, const struct db_sql *q, struct sa_err *err)
+{
+    for (int i = 0; i < c->nstmts; i++) {
+        if (c->stmts[i].q == q) {
+            sqlite3_reset(c->stmts[i].st);
+            sqlite3_clear_bindings(c->stmts[i].st);
+            return c->stmts[i].st;
+        }
+    }
+    SA_ASSERT(c->nstmts < DB_MAX_STMTS);
+    if (c->nstmts == DB_MAX_STMTS) {
+        sa_err_set(err, SA_ESTORE, "sqlite: %s: statement cache full", q->what);
+        return NULL;
+    }
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v3(c->db, q->text, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
+        db_error(err, c->db, q->what);
+        sqlite3_finalize(st);
+        return NULL;
+    }
+    c->stmts[c->nstmts].q = q;
+    c->stmts[c->nstmts].st = st;
+    c->nstmts++;
+    return st;
+}
+
+static void bind_args(sqlite3_stmt *st, const struct db_arg *a, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (a[i].type == DB_ARG_INT)
+            sqlite3_bind_int64(st, i + 1, a[i].num);
+        else if (a[i].type == DB_ARG_REAL)
+            sqlite3_bind_double(st, i + 1, a[i].real);
+        else if (a[i].text)
+            sqlite3_bind_text(st, i + 1, a[i].text, -1, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(st, i + 1);
+    }
+}
+
+json_t *db_col_text(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t ? json_stringn((const char *)t, (size_t)sqlite3_column_bytes(st, i)) : json_null();
+}
+
+json_t *db_col_int(sqlite3_stmt *st, int i)
+{
+    return sqlite3_column_type(st, i) == SQLITE_NULL ? json_null()
+                                                     : json_integer(sqlite3_column_int64(st, i));
+}
+
+json_t *db_col_json(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    if (!t)
+        return json_null();
+    json_t *v = json_loadb((const char *)t, (size_t)sqlite3_column_bytes(st, i), 0, NULL);
+    return v ? v : json_null();
+}
+
+static bool is_json_column(const char *name)
+{
+    static const char *const names[] = {"input",    "output",  "data",   "request",
+                                        "response", "changes", "payload"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(name, names[i]) == 0)
+            return true;
+    return false;
+}
+
+json_t *db_row_object(sqlite3_stmt *st)
+{
+    json_t *o = json_object();
+    int n = sqlite3_column_count(st);
+    for (int i = 0; o && i < n; i++) {
+        const char *name = sqlite3_column_name(st, i);
+        int type = sqlite3_column_type(st, i);
+        json_t *v = type == SQLITE_INTEGER ? db_col_int(st, i)
+                    : type == SQLITE_FLOAT ? json_real(sqlite3_column_double(st, i))
+                    : is_json_column(name) ? db_col_json(st, i)
+                                           : db_col_text(st, i);
+        if (json_object_set_new(o, name, v)) {
+            json_decref(o);
+            o = NULL;
+        }
+    }
+    return o;
+}
+
+int db_query_rows(struct sa_store *base, const struct db_sql *q, const struct db_arg *a, int n,
+                  db_row_fn row, json_t **out, struct sa_err *err)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    *out = NULL;
+    if (!row)
+        row = db_row_object;
+    struct db_conn *c = conn_get(s);
+    int rc = SA_ESTORE;
+    sqlite3_stmt *st = db_stmt(c, q, err);
+    if (!st)
+        goto out;
+    bind_args(st, a, n);
+    json_t *rows = json_array();
+    int step = SQLITE_DONE;
+    rc = rows ? 0 : sa_err_set(err, SA_ENOMEM, "out of memory");
+    while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW)
+        if (json_array_append_new(rows, row(st)))
+            rc = sa_err_set(err, SA_ENOMEM, "out of memory");
+    if (!rc && step != SQLITE_DONE)
+        rc = db_error(err, c->db, q->what);
+    sqlite3_reset(st);
+    if (rc)
+        json_decref(rows);
+    else
+        *out = rows;
+out:
+    conn_put(s, c);
+    return rc;
+}
+
+int db_query_one(struct sa_store *s, const struct db_sql *q, const struct db_arg *a, int n,
+                 db_row_fn row, json_t **out, struct sa_err *err)
+{
+    json_t *rows = NULL;
+    int rc = db_query_rows(s, q, a, n, row, &rows, err);
+    *out = json_incref(json_array_get(rows, 0));
+    json_decref(rows);
+    return rc;
+}
+
+int db_exec_locked(struct db_conn *c, const struct db_sql *q, const struct db_arg *a, int n,
+                   int *changes, struct sa_err *err)
+{
+    if (changes)
+        *changes = 0;
+    /* Some errors (I/O, disk full, out of memory) make SQLite roll back the transaction
+     * itself; a statement run after that would commit on its own, outside it. */
+    if (c->in_txn && sqlite3_get_autocommit(c->db))
+        return sa_err_set(err, SA_ESTORE, "sqlite: transaction rolled back: %s",
+                          sqlite3_errmsg(c->db));
+    sqlite3_stmt *st = db_stmt(c, q, err);
+    if (!st)
+        return SA_ESTORE;
+    bind_args(st, a, n);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_error(err, c->db, q->what);
+    if (changes && !rc)
+        *changes = sqlite3_changes(c->db);
+    sqlite3_reset(st);
+    return rc;
+}
+
+int db_exec_args(struct sa_store *base, const struct db_sql *q, const struct db_arg *a, int n,
+                 int *changes, struct sa_err *err)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    writer_acquire(s);
+    int rc = db_exec_locked(&s->writer, q, a, n, changes, err);
+    writer_release(s);
+    return rc;
+}
+
+/* ---- transactions and the group commit --------------------------------------------- */
+
+/* Rolls back the open transaction, if any. A failed ROLLBACK leaves it open: the next
+ * txn_begin tries again. */
+static void txn_rollback(struct db_conn *c)
+{
+    c->in_txn = false;
+    if (sqlite3_get_autocommit(c->db))
+        return;
+    int rc = db_exec_locked(c, &ROLLBACK, NULL, 0, NULL, NULL);
+    (void)rc;
+}
+
+static int txn_begin(struct db_conn *c, struct sa_err *err)
+{
+    txn_rollback(c); /* a failed ROLLBACK left a transaction open */
+    int rc = db_exec_locked(c, &BEGIN, NULL, 0, NULL, err);
+    c->in_txn = rc == 0;
+    return rc;
+}
+
+/* Commits when rc is 0, else rolls back what is left; returns the outcome. */
+static int txn_end(struct db_conn *c, int rc, struct sa_err *err)
+{
+    if (!rc && sqlite3_get_autocommit(c->db))
+        rc = sa_err_set(err, SA_ESTORE, "sqlite: transaction rolled back: %s",
+                        sqlite3_errmsg(c->db));
+    c->in_txn = false;
+    if (!rc)
+        rc = db_exec_locked(c, &COMMIT, NULL, 0, NULL, err);
+    if (rc)
+        txn_rollback(c);
+    return rc;
+}
+
+int db_transaction(struct sa_store *base, db_write_fn fn, void *arg, struct sa_err *err)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    char now[SA_ISO8601_LEN];
+    sa_iso8601_now(now);
+    writer_acquire(s);
+    struct db_conn *c = &s->writer;
+    int rc = txn_begin(c, err);
+    if (!rc) {
+        rc = fn(c, arg, now, err);
+        rc = txn_end(c, rc, err);
+    }
+    writer_release(s);
+    return rc;
+}
+
+/* Applies one job inside the open transaction, under its own savepoint. */
+static void apply_job(struct db_conn *c, struct write_job *j, const char *now)
+{
+    j->rc = 0;
+    if (sqlite3_exec(c->db, "SAVEPOINT job", NULL, NULL, NULL) != SQLITE_OK) {
+        j->rc = db_error(&j->err, c->db, "savepoint");
+        return;
+    }
+    j->rc = j->fn(c, j->arg, now, &j->err);
+    /* When SQLite rolled back the whole transaction itself there is no savepoint left
+     * to undo (commit_batch sees it). */
+    if (sqlite3_get_autocommit(c->db))
+        return;
+    if (j->rc)
+        sqlite3_exec(c->db, "ROLLBACK TO job", NULL, NULL, NULL);
+    sqlite3_exec(c->db, "RELEASE job", NULL, NULL, NULL);
+}
+
+/* Fails every job of the batch with err: nothing of the batch was committed. */
+static void fail_batch(struct write_job *batch, int rc, const struct sa_err *err)
+{
+    for (struct write_job *j = batch; j; j = j->next) {
+        j->rc = rc;
+        j->err = *err;
+    }
+}
+
+/* The leader's work: every job of the batch in one transaction. */
+static void commit_batch(struct sqlite_store *s, struct write_job *batch)
+{
+    struct db_conn *c = &s->writer;
+    char now[SA_ISO8601_LEN];
+    sa_iso8601_now(now);
+    struct sa_err err = {0};
+    int rc = txn_begin(c, &err);
+    if (rc) {
+        fail_batch(batch, rc, &err);
+        return;
+    }
+    for (struct write_job *j = batch; j; j = j->next) {
+        apply_job(c, j, now);
+        if (sqlite3_get_autocommit(c->db)) {
+            /* SQLite rolled the transaction back: the jobs before this one are gone too,
+             * and running the rest would commit them one by one outside the batch. */
+            struct sa_err lost = j->rc ? j->err : err;
+            if (!j->rc)
+                sa_err_set(&lost, SA_ESTORE, "sqlite: transaction rolled back: %s",
+                           sqlite3_errmsg(c->db));
+            c->in_txn = false;
+            fail_batch(batch, SA_ESTORE, &lost);
+            return;
+        }
+    }
+    if ((rc = txn_end(c, 0, &err)) != 0)
+        fail_batch(batch, rc, &err);
+}
+
+int db_group_write(struct sa_store *base, db_write_fn fn, void *arg, struct sa_err *err)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    struct write_job job = {.fn = fn, .arg = arg};
+    pthread_mutex_lock(&s->queue_lock);
+    if (s->tail)
+        s->tail->next = &job;
+    else
+        s->head = &job;
+    s->tail = &job;
+    while (!job.done) {
+        if (s->leader_active) {
+            pthread_cond_wait(&s->queue_cond, &s->queue_lock);
+            continue;
+        }
+        s->leader_active = true;
+        struct write_job *batch = s->head;
+        s->head = s->tail = NULL;
+        pthread_mutex_unlock(&s->queue_lock);
+        commit_batch(s, batch);
+        pthread_mutex_lock(&s->queue_lock);
+        for (struct write_job *j = batch, *next; j; j = next) {
+            next = j->next; /* read before done: a finished waiter's job leaves the stack */
+            j->done = true;
+        }
+        s->leader_active = false;
+        pthread_cond_broadcast(&s->queue_cond);
+    }
+    pthread_mutex_unlock(&s->queue_lock);
+    if (job.rc && err)
+        *err = job.err;
+    return job.rc;
+}
+
+/* ---- open, close, migrate, health ---------------------------------------------------- */
+
+/* Finalises c's statements and closes its handle unless it is borrowed (in-memory). */
+static void close_conn(struct db_conn *c, bool close_db)
+{
+    for (int i = 0; i < c->nstmts; i++)
+        sqlite3_finalize(c->stmts[i].st);
+    c->nstmts = 0;
+    if (close_db)
+        sqlite3_close(c->db);
+}
+
+static void sqlite_close(struct sa_store *base)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    for (int i = 0; i < s->nconns; i++)
+        close_conn(&s->conns[i], !s->memory);
+    close_conn(&s->writer, true);
+    free(s->conns);
+    pthread_mutex_destroy(&s->pool_lock);
+    pthread_cond_destroy(&s->pool_cond);
+    pthread_mutex_destroy(&s->queue_lock);
+    pthread_cond_destroy(&s->queue_cond);
+    free(s);
+}
+
+/* Creates the directories leading to path (like mkdir -p on its dirname). */
+static int make_parent_dirs(const char *path, struct sa_err *err)
+{
+    char tmp[1024];
+    if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp)
+        return sa_err_set(err, SA_ECONFIG, "database path too long");
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+            return sa_err_set(err, SA_ECONFIG, "cannot create directory %s: %s", tmp,
+                              strerror(errno));
+        *p = '/';
+    }
+    return 0;
+}
+
+static int open_conn(const char *path, struct db_conn *c, bool shared, struct sa_err *err)
+{
+    /* A handle shared by two conns (in-memory) serialises its calls itself. */
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI |
+                (shared ? SQLITE_OPEN_FULLMUTEX : SQLITE_OPEN_NOMUTEX);
+    if (sqlite3_open_v2(path, &c->db, flags, NULL) != SQLITE_OK) {
+        int rc = sa_err_set(err, SA_ESTORE, "sqlite: cannot open %s: %s", path,
+                            c->db ? sqlite3_errmsg(c->db) : "out of memory");
+        sqlite3_close(c->db);
+        c->db = NULL;
+        return rc;
+    }
+    static const char pragmas[] = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                                  "PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000; "
+                                  "PRAGMA mmap_size=268435456;";
+    char *msg = NULL;
+    if (sqlite3_exec(c->db, pragmas, NULL, NULL, &msg) != SQLITE_OK) {
+        int rc = sa_err_set(err, SA_ESTORE, "sqlite: %s: %s", path, msg ? msg : "pragma failed");
+        sqlite3_free(msg);
+        return rc;
+    }
+    return 0;
+}
+
+static int sqlite_open(const char *url, int pool_size, struct sa_store **out, struct sa_err *err)
+{
+    *out = NULL;
+    bool memory = strcmp(url, ":memory:") == 0;
+    if (!*url)
+        return sa_err_set(err, SA_ECONFIG, "DATABASE_URL: sqlite:// needs a file path");
+    if (!memory && make_parent_dirs(url, err))
+        return err->code;
+    struct sqlite_store *s = calloc(1, sizeof *s);
+    if (!s)
+        return sa_err_set(err, SA_ENOMEM, "out of memory");
+    s->base.ops = &store_ops;
+    /* An in-memory database is private to its connection: there the one reader borrows
+     * the writer's handle (opened serialised) with its own statements. */
+    s->memory = memory;
+    s->nconns = memory ? 1 : (pool_size < 1 ? 1 : pool_size);
+    s->conns = calloc((size_t)s->nconns + 1, sizeof *s->conns);
+    pthread_mutex_init(&s->pool_lock, NULL);
+    pthread_cond_init(&s->pool_cond, NULL);
+    pthread_mutex_init(&s->queue_lock, NULL);
+    pthread_cond_init(&s->queue_cond, NULL);
+    if (!s->conns) {
+        sqlite_close(&s->base);
+        return sa_err_set(err, SA_ENOMEM, "out of memory");
+    }
+    if (open_conn(url, &s->writer, memory, err)) {
+        sqlite_close(&s->base);
+        return err->code;
+    }
+    if (memory)
+        s->conns[0].db = s->writer.db;
+    for (int i = 0; i < s->nconns && !memory; i++) {
+        if (open_conn(url, &s->conns[i], false, err)) {
+            sqlite_close(&s->base);
+            return err->code;
+        }
+    }
+    *out = &s->base;
+    return 0;
+}
+
+/* Runs before the store is shared (at start-up), on the writer connection: each pending
+ * migration of store/sqlite/migrations/ in its own transaction, recorded in
+ * schema_migrations (store/migrations.h). */
+static int sqlite_migrate(struct sa_store *base, struct sa_err *err)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    struct db_conn *c = &s->writer;
+    int rc = 0;
+    char *msg = NULL;
+    if (sqlite3_exec(c->db,
+                     "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY "
+                     "KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
+                     NULL, NULL, &msg) != SQLITE_OK) {
+        rc = sa_err_set(err, SA_ESTORE, "sqlite: schema_migrations: %s", msg);
+        goto out;
+    }
+    sqlite3_stmt *q = NULL;
+    int current = 0;
+    if (sqlite3_prepare_v2(c->db, "SELECT COALESCE(max(version), 0) FROM schema_migrations", -1, &q,
+                           NULL) == SQLITE_OK &&
+        sqlite3_step(q) == SQLITE_ROW)
+        current = sqlite3_column_int(q, 0);
+    sqlite3_finalize(q);
+    for (unsigned i = 0; i < sa_sqlite_migrations_count; i++) {
+        const struct sa_migration *mg = &sa_sqlite_migrations[i];
+        if (mg->version <= current)
+            continue;
+        char ts[SA_ISO8601_LEN];
+        sa_iso8601_now(ts);
+        char *record = sqlite3_mprintf(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (%d, %Q, %Q)",
+            mg->version, mg->name, ts);
+        if (!record) {
+            rc = sa_err_set(err, SA_ENOMEM, "out of memory");
+            goto out;
+        }
+        int ok = sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, &msg) == SQLITE_OK &&
+                 sqlite3_exec(c->db, mg->sql, NULL, NULL, &msg) == SQLITE_OK &&
+                 sqlite3_exec(c->db, record, NULL, NULL, &msg) == SQLITE_OK &&
+                 sqlite3_exec(c->db, "COMMIT", NULL, NULL, &msg) == SQLITE_OK;
+        sqlite3_free(record);
+        if (!ok) {
+            rc = sa_err_set(err, SA_ESTORE, "sqlite: migration %s: %s", mg->name,
+                            msg ? msg : "failed");
+            sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+            goto out;
+        }
+    }
+out:
+    sqlite3_free(msg);
+    return rc;
+}
+
+static int sqlite_health(struct sa_store *s, char *detail, size_t cap, struct sa_err *err)
+{
+    json_t *row = NULL;
+    int rc = db_query_one(s, &HEALTH, NULL, 0, NULL, &row, err);
+    if (!rc)
+        snprintf(detail, cap, "schema version %d",
+                 (int)json_integer_value(json_object_get(row, "version")));
+    json_decref(row);
+    return rc;
+}
+
+/* ---- the backend --------------------------------------------------------------------- */
+
+static const struct sa_store_ops store_ops = {
+    .scheme = "sqlite",
+    .open = sqlite_open,
+    .close = sqlite_close,
+    .migrate = sqlite_migrate,
+    .health = sqlite_health,
+    /* leads.c */
+    .save_invocation = sa_sqlite_save_invocation,
+    .insert_lead_if_new = sa_sqlite_insert_lead_if_new,
+    .get_lead = sa_sqlite_get_lead,
+    .list_leads = sa_sqlite_list_leads,
+    .save_many = sa_sqlite_save_many,
+    .lead_by_email = sa_sqlite_lead_by_email,
+    .leads_by_company = sa_sqlite_leads_by_company,
+    /* executions.c */
+    .list_executions = sa_sqlite_list_executions,
+    /* runs.c */
+    .run_create = sa_sqlite_run_create,
+    .run_update = sa_sqlite_run_update,
+    .run_get = sa_sqlite_run_get,
+    .runs_unfinished = sa_sqlite_runs_unfinished,
+    /* approvals.c */
+    .approval_put = sa_sqlite_approval_put,
+    .approval_get = sa_sqlite_approval_get,
+    .approval_list = sa_sqlite_approval_list,
+    .approval_decide = sa_sqlite_approval_decide,
+    /* outbox.c */
+    .outbox_add = sa_sqlite_outbox_add,
+    .outbox_list = sa_sqlite_outbox_list,
+    .outbox_due = sa_sqlite_outbox_due,
+    .outbox_claim = sa_sqlite_outbox_claim,
+    .outbox_mark = sa_sqlite_outbox_mark,
+    .outbox_cancel = sa_sqlite_outbox_cancel,
+    .outbox_touches = sa_sqlite_outbox_touches,
+    /* contacts.c */
+    .contact_dnc = sa_sqlite_contact_dnc,
+    .contact_get = sa_sqlite_contact_get,
+    /* cache.c */
+    .cache_get = sa_sqlite_cache_get,
+    .cache_put = sa_sqlite_cache_put,
+};
+
+/* The registry's entry (store/backend.h): this store, and the saver of saver.c. */
+const struct sa_backend sa_backend_sqlite = {
+    .store = &store_ops,
+    .saver_open = sa_sqlite_saver_open,
+};

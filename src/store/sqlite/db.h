@@ -1,0 +1,166 @@
+/* Private to the SQLite backend (src/store/sqlite/): the one set of helpers every
+ * aggregate file (leads.c, executions.c, runs.c, approvals.c, outbox.c, contacts.c,
+ * cache.c) uses to read and write through db.c's pool and writer, and the ops each file
+ * implements, assembled in db.c. Nothing outside this folder includes it. */
+#ifndef SA_STORE_SQLITE_DB_H
+#define SA_STORE_SQLITE_DB_H
+
+#include <jansson.h>
+#include <sqlite3.h>
+#include <stdbool.h>
+
+#include "base/clock.h"
+#include "store/store.h"
+
+/* One SQL statement, defined once with static storage by the file that owns it:
+ * `static const struct db_sql GET_LEAD = {"get lead", "SELECT ..."};`. Each connection
+ * prepares it on first use and keeps it, keyed by the definition's address, so a
+ * definition MUST NOT live on the stack. what names it in error messages (the SQL text
+ * never reaches one). */
+struct db_sql {
+    const char *what;
+    const char *text;
+};
+
+/* A statement argument, bound in order to ?1, ?2, ...: text (NULL binds NULL), an integer
+ * or a double. */
+struct db_arg {
+    const char *text;
+    long long num;
+    double real;
+    enum { DB_ARG_TEXT, DB_ARG_INT, DB_ARG_REAL } type;
+};
+#define TXT(v) ((struct db_arg){.text = (v)})
+#define NUM(v) ((struct db_arg){.num = (v), .type = DB_ARG_INT})
+#define DBL(v) ((struct db_arg){.real = (v), .type = DB_ARG_REAL})
+#define DB_N(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+/* One connection (a pooled reader, or the writer) with its prepared statements. */
+struct db_conn;
+struct graph_saver;
+
+/* Turns the current row into JSON (new reference, NULL when out of memory). */
+typedef json_t *(*db_row_fn)(sqlite3_stmt *st);
+
+/* A write run on the writer connection inside a transaction someone else opened and
+ * commits (db_transaction, db_group_write). now: the transaction's ISO 8601 timestamp.
+ * Returns 0 or a negative SA_* code with err set. */
+typedef int (*db_write_fn)(struct db_conn *c, void *arg, const char *now, struct sa_err *err);
+
+/* ---- reading a row ------------------------------------------------------------------ */
+
+/* Column i as a JSON string, or null. */
+json_t *db_col_text(sqlite3_stmt *st, int i);
+/* Column i as a JSON integer, or null. */
+json_t *db_col_int(sqlite3_stmt *st, int i);
+/* Column i (JSON text) parsed, or null when NULL or unparsable. */
+json_t *db_col_json(sqlite3_stmt *st, int i);
+/* The default row shape: an object keyed by column name; integers and reals as numbers,
+ * the columns holding JSON text (named input, output, data, request, response, changes
+ * or payload) parsed, the rest as strings or null. */
+json_t *db_row_object(sqlite3_stmt *st);
+
+/* ---- statements -------------------------------------------------------------------- */
+
+/* Runs a read statement on a pooled connection: *out (new reference) is an array of its
+ * rows, each shaped by row (NULL: db_row_object). *out is NULL on error. */
+int db_query_rows(struct sa_store *s, const struct db_sql *q, const struct db_arg *a, int n,
+                  db_row_fn row, json_t **out, struct sa_err *err) SA_WUR;
+/* db_query_rows for one row: *out (new reference) is the first row, or NULL when there
+ * is none (the caller says what was not found). */
+int db_query_one(struct sa_store *s, const struct db_sql *q, const struct db_arg *a, int n,
+                 db_row_fn row, json_t **out, struct sa_err *err) SA_WUR;
+/* Runs a write statement on c (the writer, inside db_transaction / db_group_write);
+ * *changes (optional) gets the rows it changed. */
+int db_exec_locked(struct db_conn *c, const struct db_sql *q, const struct db_arg *a, int n,
+                   int *changes, struct sa_err *err) SA_WUR;
+/* One write statement on its own (its own implicit transaction): takes the writer for
+ * the call, outside the group commit. *changes (optional) as for db_exec_locked. */
+int db_exec_args(struct sa_store *s, const struct db_sql *q, const struct db_arg *a, int n,
+                 int *changes, struct sa_err *err) SA_WUR;
+
+/* ---- transactions ------------------------------------------------------------------ */
+
+/* Runs fn in one transaction on the writer, which the caller holds alone for the call:
+ * fn's writes are committed together, or (fn fails, SQLite drops the transaction, the
+ * commit fails) none is. */
+int db_transaction(struct sa_store *s, db_write_fn fn, void *arg, struct sa_err *err) SA_WUR;
+/* Queues fn for the group commit (see db.c) and returns once it is committed or failed:
+ * fn runs under its own SAVEPOINT inside a transaction shared with other callers' jobs, so
+ * a failing fn rolls back alone. fn MUST NOT keep pointers into arg past its return. */
+int db_group_write(struct sa_store *s, db_write_fn fn, void *arg, struct sa_err *err) SA_WUR;
+
+/* ---- the ops, one file per aggregate (see store.h for each contract) ----------------- */
+
+/* leads.c */
+int sa_sqlite_save_invocation(struct sa_store *s, const struct sa_lead_row *lead,
+                              const struct sa_exec_row *exec, struct sa_err *err);
+int sa_sqlite_insert_lead_if_new(struct sa_store *s, const struct sa_lead_row *lead,
+                                 const struct sa_exec_row *exec, bool *inserted,
+                                 struct sa_err *err);
+int sa_sqlite_save_many(struct sa_store *s, const struct sa_lead_row *leads,
+                        const struct sa_exec_row *execs, int n, struct sa_err *err);
+int sa_sqlite_get_lead(struct sa_store *s, const char *id, json_t **out, struct sa_err *err);
+int sa_sqlite_list_leads(struct sa_store *s, const struct sa_lead_query *q, json_t **out,
+                         struct sa_err *err);
+int sa_sqlite_lead_by_email(struct sa_store *s, const char *email, char id[37], struct sa_err *err);
+int sa_sqlite_leads_by_company(struct sa_store *s, const char *name, json_t **out,
+                               struct sa_err *err);
+
+/* executions.c; sa_sqlite_exec_insert writes one inside the caller's transaction */
+int sa_sqlite_exec_insert(struct db_conn *c, const struct sa_exec_row *e, const char *now,
+                          struct sa_err *err);
+int sa_sqlite_list_executions(struct sa_store *s, const char *lead_id, int limit, json_t **out,
+                              struct sa_err *err);
+
+/* runs.c */
+int sa_sqlite_run_create(struct sa_store *s, const char *id, const char *lead_id,
+                         const char *thread_id, const char *input, struct sa_err *err);
+int sa_sqlite_run_update(struct sa_store *s, const char *id, const char *status, const char *output,
+                         const char *error, struct sa_err *err);
+int sa_sqlite_run_get(struct sa_store *s, const char *id, json_t **out, struct sa_err *err);
+int sa_sqlite_runs_unfinished(struct sa_store *s, json_t **out, struct sa_err *err);
+
+/* approvals.c */
+int sa_sqlite_approval_put(struct sa_store *s, const char *id, const char *thread_id,
+                           const char *interrupt_id, const char *lead_id, const char *request,
+                           char out_id[37], struct sa_err *err);
+int sa_sqlite_approval_get(struct sa_store *s, const char *id, json_t **out, struct sa_err *err);
+int sa_sqlite_approval_list(struct sa_store *s, const char *status, int limit, json_t **out,
+                            struct sa_err *err);
+int sa_sqlite_approval_decide(struct sa_store *s, const char *id, const char *status,
+                              const char *response, const char *reviewer, const char *changes,
+                              struct sa_err *err);
+
+/* outbox.c */
+int sa_sqlite_outbox_add(struct sa_store *s, const struct sa_outbox_item *items, int n, int *added,
+                         struct sa_err *err);
+int sa_sqlite_outbox_list(struct sa_store *s, const char *status, const char *email, int limit,
+                          json_t **out, struct sa_err *err);
+int sa_sqlite_outbox_due(struct sa_store *s, long long now, int limit, json_t **out,
+                         struct sa_err *err);
+int sa_sqlite_outbox_claim(struct sa_store *s, const char *id, struct sa_err *err);
+int sa_sqlite_outbox_mark(struct sa_store *s, const char *id, const char *status,
+                          const char *delivered_id, const char *error, long long retry_at,
+                          struct sa_err *err);
+int sa_sqlite_outbox_cancel(struct sa_store *s, const char *thread_id, const char *email,
+                            const char *kind, const char *reason, int *n, struct sa_err *err);
+int sa_sqlite_outbox_touches(struct sa_store *s, const char *email, long long since, long *n,
+                             struct sa_err *err);
+
+/* contacts.c */
+int sa_sqlite_contact_dnc(struct sa_store *s, const char *email, const char *reason,
+                          const char *source, struct sa_err *err);
+int sa_sqlite_contact_get(struct sa_store *s, const char *email, json_t **out, struct sa_err *err);
+
+/* saver.c: the checkpoint saver (graph/saver.h) for location, a file path (the store's
+ * file; its own table), or ":memory:" (the in-process memory saver, since an in-memory
+ * database is private to its connection). */
+int sa_sqlite_saver_open(const char *location, struct graph_saver **out, struct sa_err *err);
+
+/* cache.c */
+int sa_sqlite_cache_get(struct sa_store *s, const char *key, json_t **out, struct sa_err *err);
+int sa_sqlite_cache_put(struct sa_store *s, const char *key, const char *provider,
+                        const json_t *data, double ttl_seconds, struct sa_err *err);
+
+#endif

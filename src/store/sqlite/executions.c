@@ -1,0 +1,48 @@
+/* Agent executions in SQLite: one row per invocation, written beside its lead inside the
+ * same transaction (leads.c), and listed per lead. Part of the SQLite backend (db.h). */
+#include "store/sqlite/db.h"
+
+static const struct db_sql INSERT_EXEC = {
+    "insert execution",
+    "INSERT INTO agent_executions (id, lead_id, agent_type, thread_id, status, input, "
+    "output, error_message, processing_time_ms, success, created_at) VALUES "
+    "(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)"};
+static const struct db_sql LIST_EXECS = {
+    "list executions",
+    "SELECT id, agent_type, thread_id, status, input, output, error_message, "
+    "processing_time_ms, success, created_at FROM agent_executions WHERE lead_id = ?1 "
+    "ORDER BY created_at DESC, id LIMIT ?2"};
+
+int sa_sqlite_exec_insert(struct db_conn *c, const struct sa_exec_row *e, const char *now,
+                          struct sa_err *err)
+{
+    const struct db_arg a[] = {TXT(e->id),
+                               TXT(e->lead_id),
+                               TXT(e->agent_type),
+                               TXT(e->thread_id),
+                               TXT(e->success ? "success" : "error"),
+                               TXT(e->input),
+                               TXT(e->output),
+                               TXT(e->error_message),
+                               DBL(e->processing_time_ms),
+                               NUM(e->success),
+                               TXT(now)};
+    return db_exec_locked(c, &INSERT_EXEC, a, DB_N(a), NULL, err);
+}
+
+static json_t *exec_from_row(sqlite3_stmt *st)
+{
+    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:f, s:b, s:o}", "id", db_col_text(st, 0),
+                     "agent_type", db_col_text(st, 1), "thread_id", db_col_text(st, 2), "status",
+                     db_col_text(st, 3), "input", db_col_json(st, 4), "output", db_col_json(st, 5),
+                     "error_message", db_col_text(st, 6), "processing_time_ms",
+                     sqlite3_column_double(st, 7), "success", sqlite3_column_int(st, 8),
+                     "created_at", db_col_text(st, 9));
+}
+
+int sa_sqlite_list_executions(struct sa_store *s, const char *lead_id, int limit, json_t **out,
+                              struct sa_err *err)
+{
+    const struct db_arg a[] = {TXT(lead_id), NUM(limit)};
+    return db_query_rows(s, &LIST_EXECS, a, DB_N(a), exec_from_row, out, err);
+}

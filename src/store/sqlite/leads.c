@@ -1,0 +1,233 @@
+/* Leads in SQLite: an invocation's lead and execution written through the group commit,
+ * an import's leads in one transaction, reads by id, filtered pages, and the lookups an
+ * import merges by. Part of the SQLite backend (db.h); called through store.h. */
+#include <stdio.h>
+
+#include "store/sqlite/db.h"
+
+#define LEAD_COLS                                                                                  \
+    "id, company_name, industry, company_size, employees_min, employees_max, "                     \
+    "annual_revenue, website, country, contact_name, contact_title, contact_email, "               \
+    "contact_phone, linkedin_url, data, qualification_score, qualification_tier, "                 \
+    "qualification_reasoning, qualified_at, created_at, updated_at"
+
+#define LEAD_FILTER                                                                                \
+    " WHERE (?1 IS NULL OR qualification_tier = ?1)"                                               \
+    " AND (?2 < 0 OR qualification_score >= ?2)"                                                   \
+    " AND (?3 IS NULL OR company_name LIKE ?3 ESCAPE '\\' OR contact_name LIKE ?3 ESCAPE "         \
+    "'\\' OR contact_email LIKE ?3 ESCAPE '\\' OR industry LIKE ?3 ESCAPE '\\')"
+
+static const struct db_sql UPSERT_LEAD = {
+    "write lead",
+    "INSERT INTO leads (" LEAD_COLS ") VALUES "
+    "(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?20) "
+    "ON CONFLICT (id) DO UPDATE SET company_name=excluded.company_name, "
+    "industry=excluded.industry, company_size=excluded.company_size, "
+    "employees_min=excluded.employees_min, employees_max=excluded.employees_max, "
+    "annual_revenue=excluded.annual_revenue, website=excluded.website, "
+    "country=excluded.country, contact_name=excluded.contact_name, "
+    "contact_title=excluded.contact_title, contact_email=excluded.contact_email, "
+    "contact_phone=excluded.contact_phone, linkedin_url=excluded.linkedin_url, "
+    "data=excluded.data, "
+    "qualification_score=COALESCE(excluded.qualification_score, qualification_score), "
+    "qualification_tier=COALESCE(excluded.qualification_tier, qualification_tier), "
+    "qualification_reasoning=COALESCE(excluded.qualification_reasoning, "
+    "qualification_reasoning), qualified_at=COALESCE(excluded.qualified_at, qualified_at), "
+    "updated_at=excluded.updated_at"};
+static const struct db_sql INSERT_LEAD_NEW = {
+    "write lead", "INSERT INTO leads (" LEAD_COLS ") VALUES "
+                  "(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?20) "
+                  "ON CONFLICT (id) DO NOTHING"};
+static const struct db_sql GET_LEAD = {"get lead", "SELECT " LEAD_COLS " FROM leads WHERE id = ?1"};
+static const struct db_sql LIST_LEADS = {"list leads",
+                                         "SELECT " LEAD_COLS " FROM leads" LEAD_FILTER
+                                         " ORDER BY created_at DESC, id LIMIT ?4 OFFSET ?5"};
+static const struct db_sql COUNT_LEADS = {"count leads",
+                                          "SELECT count(*) AS n FROM leads" LEAD_FILTER};
+static const struct db_sql BY_EMAIL = {"lead by e-mail",
+                                       "SELECT id FROM leads WHERE contact_email = ?1 COLLATE "
+                                       "NOCASE ORDER BY created_at LIMIT 1"};
+static const struct db_sql BY_COMPANY = {"leads by company",
+                                         "SELECT id, website, contact_email FROM leads WHERE "
+                                         "company_name = ?1 COLLATE NOCASE ORDER BY created_at"};
+
+/* ---- writes ------------------------------------------------------------------------- */
+
+/* The 20 arguments of UPSERT_LEAD / INSERT_LEAD_NEW; unknowns bind NULL. */
+static void lead_args(const struct sa_lead_row *l, const char *now, struct db_arg a[20])
+{
+    bool q = l->score >= 0; /* qualified by this write */
+    const struct db_arg none = TXT(NULL);
+    a[0] = TXT(l->id);
+    a[1] = TXT(l->company_name);
+    a[2] = TXT(l->industry);
+    a[3] = TXT(l->company_size);
+    a[4] = l->employees_min >= 0 ? NUM(l->employees_min) : none;
+    a[5] = l->employees_max >= 0 ? NUM(l->employees_max) : none;
+    a[6] = l->annual_revenue >= 0 ? DBL(l->annual_revenue) : none;
+    a[7] = TXT(l->website);
+    a[8] = TXT(l->country);
+    a[9] = TXT(l->contact_name);
+    a[10] = TXT(l->contact_title);
+    a[11] = TXT(l->contact_email);
+    a[12] = TXT(l->contact_phone);
+    a[13] = TXT(l->linkedin_url);
+    a[14] = TXT(l->data);
+    a[15] = q ? NUM(l->score) : none;
+    a[16] = q ? TXT(l->tier) : none;
+    a[17] = q ? TXT(l->reasoning) : none;
+    a[18] = q ? TXT(now) : none;
+    a[19] = TXT(now);
+}
+
+/* One lead and (optionally) its execution. */
+struct invocation {
+    const struct sa_lead_row *lead;
+    const struct sa_exec_row *exec; /* NULL: the lead alone */
+    bool only_new;                  /* insert if the id is new, else write nothing */
+    bool inserted;                  /* out: the lead row was written */
+};
+
+static int write_invocation(struct db_conn *c, void *arg, const char *now, struct sa_err *err)
+{
+    struct invocation *w = arg;
+    struct db_arg a[20];
+    lead_args(w->lead, now, a);
+    int changed = 0;
+    int rc = db_exec_locked(c, w->only_new ? &INSERT_LEAD_NEW : &UPSERT_LEAD, a, 20, &changed, err);
+    w->inserted = !rc && changed > 0;
+    if (!rc && w->exec && (w->inserted || !w->only_new))
+        rc = sa_sqlite_exec_insert(c, w->exec, now, err);
+    return rc;
+}
+
+int sa_sqlite_save_invocation(struct sa_store *s, const struct sa_lead_row *l,
+                              const struct sa_exec_row *e, struct sa_err *err)
+{
+    struct invocation w = {.lead = l, .exec = e};
+    return db_group_write(s, write_invocation, &w, err);
+}
+
+int sa_sqlite_insert_lead_if_new(struct sa_store *s, const struct sa_lead_row *l,
+                                 const struct sa_exec_row *e, bool *inserted, struct sa_err *err)
+{
+    struct invocation w = {.lead = l, .exec = e, .only_new = true};
+    int rc = db_group_write(s, write_invocation, &w, err);
+    *inserted = !rc && w.inserted;
+    return rc;
+}
+
+struct many {
+    const struct sa_lead_row *leads;
+    const struct sa_exec_row *execs; /* NULL, or one per lead */
+    int n;
+};
+
+static int write_many(struct db_conn *c, void *arg, const char *now, struct sa_err *err)
+{
+    struct many *m = arg;
+    int rc = 0;
+    for (int i = 0; i < m->n && !rc; i++) {
+        struct invocation w = {.lead = &m->leads[i], .exec = m->execs ? &m->execs[i] : NULL};
+        rc = write_invocation(c, &w, now, err);
+    }
+    return rc;
+}
+
+int sa_sqlite_save_many(struct sa_store *s, const struct sa_lead_row *leads,
+                        const struct sa_exec_row *execs, int n, struct sa_err *err)
+{
+    struct many m = {.leads = leads, .execs = execs, .n = n};
+    return db_transaction(s, write_many, &m, err);
+}
+
+/* ---- reads -------------------------------------------------------------------------- */
+
+/* A row of LEAD_COLS in the API's shape: contact_info and qualification nested. */
+static json_t *lead_from_row(sqlite3_stmt *st)
+{
+    json_t *contact = json_pack("{s:o, s:o, s:o, s:o, s:o}", "name", db_col_text(st, 9), "title",
+                                db_col_text(st, 10), "email", db_col_text(st, 11), "phone",
+                                db_col_text(st, 12), "linkedin_url", db_col_text(st, 13));
+    json_t *qual = sqlite3_column_type(st, 15) == SQLITE_NULL
+                       ? json_null()
+                       : json_pack("{s:o, s:o, s:o, s:o}", "score", db_col_int(st, 15), "tier",
+                                   db_col_text(st, 16), "reasoning", db_col_text(st, 17),
+                                   "qualified_at", db_col_text(st, 18));
+    json_t *rev = sqlite3_column_type(st, 6) == SQLITE_NULL
+                      ? json_null()
+                      : json_real(sqlite3_column_double(st, 6));
+    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "id",
+                     db_col_text(st, 0), "company_name", db_col_text(st, 1), "industry",
+                     db_col_text(st, 2), "company_size", db_col_text(st, 3), "employees_min",
+                     db_col_int(st, 4), "employees_max", db_col_int(st, 5), "annual_revenue", rev,
+                     "website", db_col_text(st, 7), "country", db_col_text(st, 8), "contact_info",
+                     contact, "data", db_col_json(st, 14), "qualification", qual, "created_at",
+                     db_col_text(st, 19), "updated_at", db_col_text(st, 20));
+}
+
+int sa_sqlite_get_lead(struct sa_store *s, const char *id, json_t **out, struct sa_err *err)
+{
+    int rc = db_query_one(s, &GET_LEAD, &TXT(id), 1, lead_from_row, out, err);
+    if (!rc && !*out)
+        rc = sa_err_set(err, SA_ENOTFOUND, "lead %s not found", id);
+    return rc;
+}
+
+/* %term% with LIKE's wildcards in the term escaped, into like. */
+static void like_pattern(const char *term, char *like, size_t cap)
+{
+    size_t o = 0;
+    like[o++] = '%';
+    for (const char *p = term; *p && o + 3 < cap; p++) {
+        if (*p == '%' || *p == '_' || *p == '\\')
+            like[o++] = '\\';
+        like[o++] = *p;
+    }
+    like[o++] = '%';
+    like[o] = '\0';
+}
+
+int sa_sqlite_list_leads(struct sa_store *s, const struct sa_lead_query *q, json_t **out,
+                         struct sa_err *err)
+{
+    *out = NULL;
+    char like[2 * 4 * 200 + 3]; /* q: 200 characters, each up to 4 bytes, each escaped */
+    if (q->search)
+        like_pattern(q->search, like, sizeof like);
+    const struct db_arg a[] = {TXT(q->tier), NUM(q->min_score), TXT(q->search ? like : NULL),
+                               NUM(q->limit), NUM(q->offset)};
+    json_t *count = NULL, *items = NULL;
+    int rc = db_query_one(s, &COUNT_LEADS, a, 3, NULL, &count, err);
+    if (!rc)
+        rc = db_query_rows(s, &LIST_LEADS, a, DB_N(a), lead_from_row, &items, err);
+    if (!rc) {
+        json_int_t total = json_integer_value(json_object_get(count, "n"));
+        *out = json_pack("{s:O, s:I, s:i, s:i}", "items", items, "total", total, "limit", q->limit,
+                         "offset", q->offset);
+        rc = *out ? 0 : sa_err_set(err, SA_ENOMEM, "out of memory");
+    }
+    json_decref(count);
+    json_decref(items);
+    return rc;
+}
+
+int sa_sqlite_lead_by_email(struct sa_store *s, const char *email, char id[37], struct sa_err *err)
+{
+    id[0] = '\0';
+    json_t *row = NULL;
+    int rc = db_query_one(s, &BY_EMAIL, &TXT(email), 1, NULL, &row, err);
+    const char *got = json_string_value(json_object_get(row, "id"));
+    if (!rc && !got)
+        rc = sa_err_set(err, SA_ENOTFOUND, "no such lead");
+    if (!rc)
+        snprintf(id, 37, "%s", got);
+    json_decref(row);
+    return rc;
+}
+
+int sa_sqlite_leads_by_company(struct sa_store *s, const char *name, json_t **out,
+                               struct sa_err *err)
+{
+    return db_query_rows(s, &BY_COMPANY, &TXT(name), 1, NULL, out, err);
+}

@@ -1,0 +1,139 @@
+/* The outbox in SQLite: side effects (e-mails, follow-ups) queued under idempotency keys,
+ * then picked when due, marked as they are delivered, cancelled, and counted for frequency
+ * caps. Part of the SQLite backend (db.h); the delivery worker is app/outbox.c. */
+#include "store/sqlite/db.h"
+
+#define OUTBOX_COLS                                                                                \
+    "id, idempotency_key, kind, thread_id, lead_id, to_email, payload, status, due_at, "           \
+    "attempts, last_error, delivered_id, created_at, updated_at, sent_at"
+
+static const struct db_sql OUTBOX_ADD = {
+    "add to outbox", "INSERT INTO outbox (id, idempotency_key, kind, thread_id, lead_id, "
+                     "to_email, payload, status, due_at, created_at, updated_at) VALUES "
+                     "(?1, ?2, ?3, ?4, ?5, ?6, ?7, 'queued', ?8, ?9, ?9) "
+                     "ON CONFLICT (idempotency_key) DO NOTHING"};
+static const struct db_sql OUTBOX_LIST = {
+    "list outbox", "SELECT " OUTBOX_COLS " FROM outbox WHERE (?1 IS NULL OR status = ?1) "
+                   "AND (?2 IS NULL OR to_email = ?2) ORDER BY created_at DESC, id DESC "
+                   "LIMIT ?3"};
+static const struct db_sql OUTBOX_DUE = {
+    "due outbox", "SELECT " OUTBOX_COLS " FROM outbox WHERE status = 'queued' AND due_at <= "
+                  "?1 ORDER BY due_at, id LIMIT ?2"};
+/* only a queued item changes: the WHERE is what makes a claim happen once */
+static const struct db_sql OUTBOX_CLAIM = {"claim outbox item",
+                                           "UPDATE outbox SET status = 'sending', updated_at = ?2 "
+                                           "WHERE id = ?1 AND status = 'queued'"};
+static const struct db_sql OUTBOX_STATUS = {"claim outbox item",
+                                            "SELECT status FROM outbox WHERE id = ?1"};
+static const struct db_sql OUTBOX_MARK = {
+    "mark outbox item",
+    "UPDATE outbox SET status = ?2, delivered_id = COALESCE(?3, delivered_id), "
+    "last_error = COALESCE(?4, last_error), "
+    "due_at = CASE WHEN ?5 > 0 THEN ?5 ELSE due_at END, "
+    "attempts = attempts + (?2 IN ('sent', 'failed') OR ?5 > 0), "
+    "sent_at = CASE WHEN ?2 = 'sent' THEN ?6 ELSE sent_at END, updated_at = ?6 WHERE id = ?1"};
+static const struct db_sql OUTBOX_CANCEL = {
+    "cancel outbox items", "UPDATE outbox SET status = 'cancelled', last_error = ?5, updated_at = "
+                           "?3 WHERE (?1 IS NULL OR thread_id = ?1) AND (?4 IS NULL OR to_email = "
+                           "?4) AND kind = ?2 AND status = 'queued'"};
+static const struct db_sql OUTBOX_TOUCHES = {
+    "count outbox touches", "SELECT count(*) AS n FROM outbox WHERE to_email = ?1 AND status IN "
+                            "('queued', 'sending', 'sent') AND due_at >= ?2"};
+
+struct batch {
+    const struct sa_outbox_item *items;
+    int n;
+    int added;
+};
+
+static int add_items(struct db_conn *c, void *arg, const char *now, struct sa_err *err)
+{
+    struct batch *b = arg;
+    int rc = 0;
+    for (int i = 0; !rc && i < b->n; i++) {
+        const struct sa_outbox_item *it = &b->items[i];
+        const struct db_arg a[] = {TXT(it->id),        TXT(it->idempotency_key), TXT(it->kind),
+                                   TXT(it->thread_id), TXT(it->lead_id),         TXT(it->to_email),
+                                   TXT(it->payload),   NUM(it->due_at),          TXT(now)};
+        int changed = 0;
+        rc = db_exec_locked(c, &OUTBOX_ADD, a, DB_N(a), &changed, err);
+        b->added += changed;
+    }
+    return rc;
+}
+
+int sa_sqlite_outbox_add(struct sa_store *s, const struct sa_outbox_item *items, int n, int *added,
+                         struct sa_err *err)
+{
+    struct batch b = {.items = items, .n = n};
+    int rc = db_transaction(s, add_items, &b, err);
+    *added = rc ? 0 : b.added;
+    return rc;
+}
+
+int sa_sqlite_outbox_list(struct sa_store *s, const char *status, const char *email, int limit,
+                          json_t **out, struct sa_err *err)
+{
+    const struct db_arg a[] = {TXT(status), TXT(email), NUM(limit)};
+    return db_query_rows(s, &OUTBOX_LIST, a, DB_N(a), NULL, out, err);
+}
+
+int sa_sqlite_outbox_due(struct sa_store *s, long long now, int limit, json_t **out,
+                         struct sa_err *err)
+{
+    const struct db_arg a[] = {NUM(now), NUM(limit)};
+    return db_query_rows(s, &OUTBOX_DUE, a, DB_N(a), NULL, out, err);
+}
+
+int sa_sqlite_outbox_claim(struct sa_store *s, const char *id, struct sa_err *err)
+{
+    char now[SA_ISO8601_LEN];
+    sa_iso8601_now(now);
+    const struct db_arg a[] = {TXT(id), TXT(now)};
+    int changed = 0;
+    int rc = db_exec_args(s, &OUTBOX_CLAIM, a, DB_N(a), &changed, err);
+    if (rc || changed)
+        return rc;
+    json_t *row = NULL; /* not queued: claimed or finished already, or no such item */
+    rc = db_query_one(s, &OUTBOX_STATUS, &TXT(id), 1, NULL, &row, err);
+    if (!rc && !row)
+        rc = sa_err_set(err, SA_ENOTFOUND, "no such outbox item");
+    else if (!rc)
+        rc = sa_err_set(err, SA_ECONFLICT, "the outbox item is %s, not queued",
+                        json_string_value(json_object_get(row, "status")));
+    json_decref(row);
+    return rc;
+}
+
+int sa_sqlite_outbox_mark(struct sa_store *s, const char *id, const char *status,
+                          const char *delivered_id, const char *error, long long retry_at,
+                          struct sa_err *err)
+{
+    char now[SA_ISO8601_LEN];
+    sa_iso8601_now(now);
+    const struct db_arg a[] = {TXT(id),    TXT(status),   TXT(delivered_id),
+                               TXT(error), NUM(retry_at), TXT(now)};
+    int changed = 0;
+    int rc = db_exec_args(s, &OUTBOX_MARK, a, DB_N(a), &changed, err);
+    return rc || changed ? rc : sa_err_set(err, SA_ENOTFOUND, "no such outbox item");
+}
+
+int sa_sqlite_outbox_cancel(struct sa_store *s, const char *thread_id, const char *email,
+                            const char *kind, const char *reason, int *n, struct sa_err *err)
+{
+    char now[SA_ISO8601_LEN];
+    sa_iso8601_now(now);
+    const struct db_arg a[] = {TXT(thread_id), TXT(kind), TXT(now), TXT(email), TXT(reason)};
+    return db_exec_args(s, &OUTBOX_CANCEL, a, DB_N(a), n, err);
+}
+
+int sa_sqlite_outbox_touches(struct sa_store *s, const char *email, long long since, long *n,
+                             struct sa_err *err)
+{
+    const struct db_arg a[] = {TXT(email), NUM(since)};
+    json_t *row = NULL;
+    int rc = db_query_one(s, &OUTBOX_TOUCHES, a, DB_N(a), NULL, &row, err);
+    *n = (long)json_integer_value(json_object_get(row, "n"));
+    json_decref(row);
+    return rc;
+}

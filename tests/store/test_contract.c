@@ -1,0 +1,1153 @@
+/* The store contract suite: every operation's documented behaviour (store.h, graph/saver.h)
+ * run against one backend URL, so each backend passes the same tests unchanged. The URL
+ * comes from argv[1], else $STORE_URL, else a temporary SQLite file this suite creates and
+ * removes. Tests assume nothing about data already stored (a PostgreSQL database may hold
+ * earlier runs): every id, e-mail, name and thread is made unique to the run. */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "base/uuid.h"
+#include "graph/saver.h"
+#include "store/store.h"
+
+static char dir[64];   /* the temporary directory of the default URL, or "" */
+static char url[1024]; /* the backend under test */
+static char tok[9];    /* unique to this run: goes into names, e-mails, keys, threads */
+
+/* ---- helpers ---------------------------------------------------------------------- */
+
+static struct sa_store *open_store(void)
+{
+    struct sa_store *s = NULL;
+    struct sa_err err = {0};
+    if (sa_store_open(url, 4, &s, &err) || sa_store_migrate(s, &err))
+        fail_msg("open %s: %s", url, err.msg);
+    return s;
+}
+
+/* "<prefix>-<tok><suffix>" into out: a name or key no earlier run used. */
+static const char *uniq(char *out, size_t cap, const char *prefix, const char *suffix)
+{
+    snprintf(out, cap, "%s-%s%s", prefix, tok, suffix);
+    return out;
+}
+
+static struct sa_lead_row lead(const char *id, const char *name, int score, const char *tier,
+                               const char *email)
+{
+    return (struct sa_lead_row){.id = id,
+                                .company_name = name,
+                                .employees_min = -1,
+                                .employees_max = -1,
+                                .annual_revenue = -1,
+                                .data = "{}",
+                                .score = score,
+                                .tier = tier,
+                                .reasoning = "r",
+                                .contact_email = email};
+}
+
+static struct sa_exec_row exec(const char *id, const char *lead_id)
+{
+    return (struct sa_exec_row){.id = id,
+                                .lead_id = lead_id,
+                                .agent_type = "qualification",
+                                .thread_id = "t1",
+                                .success = true,
+                                .input = "{}",
+                                .output = "{\"score\":1}",
+                                .processing_time_ms = 0.01};
+}
+
+/* Saves a lead with a fresh execution; its id (a new UUIDv7) into id. */
+static void save_lead(struct sa_store *s, char id[SA_UUID_LEN], const char *name, const char *email,
+                      const char *website)
+{
+    char eid[SA_UUID_LEN];
+    sa_uuid_v7(id);
+    sa_uuid_v7(eid);
+    struct sa_lead_row l = lead(id, name, -1, NULL, email);
+    l.website = website;
+    struct sa_exec_row e = exec(eid, id);
+    struct sa_err err = {0};
+    if (sa_store_save_invocation(s, &l, &e, &err))
+        fail_msg("save %s: %s", name, err.msg);
+}
+
+static const char *str(const json_t *o, const char *key)
+{
+    return json_string_value(json_object_get(o, key));
+}
+
+/* The element of arr whose key is value, or NULL. */
+static json_t *find_by(const json_t *arr, const char *key, const char *value)
+{
+    size_t i;
+    json_t *it;
+    json_array_foreach(arr, i, it)
+    {
+        const char *v = str(it, key);
+        if (v && strcmp(v, value) == 0)
+            return it;
+    }
+    return NULL;
+}
+
+/* How many elements of arr have key equal to value. */
+static size_t count_by(const json_t *arr, const char *key, const char *value)
+{
+    size_t n = 0, i;
+    json_t *it;
+    json_array_foreach(arr, i, it)
+    {
+        const char *v = str(it, key);
+        n += v && strcmp(v, value) == 0;
+    }
+    return n;
+}
+
+/* ---- the store itself ------------------------------------------------------------- */
+
+/* Migrations are idempotent; health answers with a status text. */
+static void test_migrate_twice_and_health(void **state)
+{
+    (void)state;
+    struct sa_store *s = open_store();
+    struct sa_err err = {0};
+    assert_int_equal(sa_store_migrate(s, &err), 0);
+    char detail[64] = "";
+    assert_int_equal(sa_store_health(s, detail, sizeof detail, &err), 0);
+    assert_true(detail[0] != '\0');
+    assert_non_null(sa_store_scheme(s));
+    sa_store_close(s);
+}
+
+/* ---- leads ------------------------------------------------------------------------ */
+
+/* An invocation writes its lead and execution together or not at all; so does a batch. */
+static void test_lead_writes_are_all_or_nothing(void **state)
+{
+    (void)state;
+    struct sa_store *s = open_store();
+    struct sa_err err = {0};
+    char l1[SA_UUID_LEN], e1[SA_UUID_LEN], name[64];
+    sa_uuid_v7(l1);
+    sa_uuid_v7(e1);
+    struct sa_lead_row lr = lead(l1, uniq(name, sizeof name, "Acme", ""), 70, "B", NULL);
+    struct sa_exec_row er = exec(e1, l1);
+    assert_int_equal(sa_store_save_invocation(s, &lr, &er, &err), 0);
+    /* same execution id again: the execution insert fails, so the lead update must not land */
+    struct sa_lead_row changed = lead(l1, "Renamed", 10, "D", NULL);
+    assert_int_equal(sa_store_save_invocation(s, &changed, &er, &err), SA_ESTORE);
+    json_t *got = NULL;
+    assert_int_equal(sa_store_get_lead(s, l1, &got, &err), 0);
+    assert_string_equal(str(got, "company_name"), name);
+    json_decref(got);
+    json_t *execs = NULL;
+    assert_int_equal(sa_store_list_executions(s, l1, 10, &execs, &err), 0);
+    assert_int_equal(json_array_size(execs), 1);
+    json_decref(execs);
+
+    /* save_many: the second lead's execution collides, so the first lead is not written */
+    char a[SA_UUID_LEN], b[SA_UUID_LEN], ea[SA_UUID_LEN], eb[SA_UUID_LEN];
+    sa_uuid_v7(a);
+    sa_uuid_v7(b);
+    sa_uuid_v7(ea);
+    sa_uuid_v7(eb);
+    struct sa_lead_row rows[2] = {lead(a, name, -1, NULL, NULL), lead(b, name, -1, NULL, NULL)};
+    struct sa_exec_row ers[2] = {exec(ea, a), exec(e1, b)};
+    assert_int_equal(sa_store_save_many(s, rows, ers, 2, &err), SA_ESTORE);
+    assert_int_equal(sa_store_get_lead(s, a, &got, &err), SA_ENOTFOUND);
+    assert_int_equal(sa_store_get_lead(s, b, &got, &err), SA_ENOTFOUND);
+    ers[1] = exec(eb, b);
+    assert_int_equal(sa_store_save_many(s, rows, ers, 2, &err), 0);
+    assert_int_equal(sa_store_get_lead(s, a, &got, &err), 0);
+    json_decref(got);
+    assert_int_equal(sa_store_get_lead(s, b, &got, &err), 0);
+    json_decref(got);
+    /* without executions */
+    char c[SA_UUID_LEN];
+    sa_uuid_v7(c);
+    struct sa_lead_row only = lead(c, name, -1, NULL, NULL);
+    assert_int_equal(sa_store_save_many(s, &only, NULL, 1, &err), 0);
+    assert_int_equal(sa_store_list_executions(s, c, 10, &execs, &err), 0);
+    assert_int_equal(json_array_size(execs), 0);
+    json_decref(execs);
+    sa_store_close(s);
+}
+
+/* Upserts keep created_at and take a new qualification; insert-if-new is a no-op (lead
+ * and execution) for a known id. */
+static void test_upsert_and_insert_if_new(void **state)
+{
+    (void)state;
+    struct sa_store *s = open_store();
+    struct sa_err err = {0};
+    char l2[SA_UUID_LEN], e2a[SA_UUID_LEN], e2b[SA_UUID_LEN], e2c[SA_UUID_LEN], name[64];
+    sa_uuid_v7(l2);
+    sa_uuid_v7(e2a);
+    sa_uuid_v7(e2b);
+    sa_uuid_v7(e2c);
+    struct sa_lead_row lr = lead(l2, uniq(name, sizeof name, "Beta", ""), 50, "C", "x@acme.io");
+    struct sa_exec_row e1 = exec(e2a, l2), e2 = exec(e2b, l2), e3 = exec(e2c, l2);
+    assert_int_equal(sa_store_save_invocation(s, &lr, &e1, &err), 0);
+    json_t *first = NULL, *second = NULL;
+    assert_int_equal(sa_store_get_lead(s, l2, &first, &err), 0);
+    usleep(2000);
+    lr.score = 90;
+    lr.tier = "A";
+    assert_int_equal(sa_store_save_invocation(s, &lr, &e2, &err), 0);
+    assert_int_equal(sa_store_get_lead(s, l2, &second, &err), 0);
+    assert_string_equal(str(first, "created_at"), str(second, "created_at"));
+    json_t *q = json_object_get(second, "qualification");
+    assert_int_equal(json_integer_value(json_object_get(q, "score")), 90);
+    assert_string_equal(str(q, "tier"), "A");
+    json_decref(first);
+    json_decref(second);
+    bool inserted = true;
+    assert_int_equal(sa_store_insert_lead_if_new(s, &lr, &e3, &inserted, &err), 0);
+    assert_false(inserted);
+    json_t *execs = NULL;
+    assert_int_equal(sa_store_list_executions(s, l2, 10, &execs, &err), 0);
+    assert_int_equal(json_array_size(execs), 2); /* e3 was not written */
+    json_decref(execs);
+    /* an unqualified write (score < 0) keeps the stored qualification */
+    char e2d[SA_UUID_LEN];
+    sa_uuid_v7(e2d);
+    struct sa_exec_row e4 = exec(e2d, l2);
+    struct sa_lead_row unq = lr;
+    unq.score = -1;
+    unq.tier = NULL;
+    assert_int_equal(sa_store_save_invocation(s, &unq, &e4, &err), 0);
+    assert_int_equal(sa_store_get_lead(s, l2, &second, &err), 0);
+    q = json_object_get(second, "qualification");
+    assert_int_equal(json_integer_value(json_object_get(q, "score")), 90);
+    json_decref(second);
+    /* a new id is inserted, with its execution */
+    char l3[SA_UUID_LEN], e3a[SA_UUID_LEN];
+    sa_uuid_v7(l3);
+    sa_uuid_v7(e3a);
+    struct sa_lead_row nl = lead(l3, name, -1, NULL, NULL);
+    struct sa_exec_row ne = exec(e3a, l3);
+    assert_int_equal(sa_store_insert_lead_if_new(s, &nl, &ne, &inserted, &err), 0);
+    assert_true(inserted);
+    assert_int_equal(sa_store_list_executions(s, l3, 10, &execs, &err), 0);
+    assert_int_equal(json_array_size(execs), 1);
+    json_decref(execs);
+    char unknown[SA_UUID_LEN];
+    sa_uuid_v7(unknown);
+    assert_int_equal(sa_store_get_lead(s, unknown, &first, &err), SA_ENOTFOUND);
+    assert_null(first);
+    sa_store_close(s);
+}
+
+/* A lead reads back in the API's shape. */
+static void test_lead_shape(void **state)
+{
+    (void)state;
+    struct sa_store *s = open_store();
+    struct sa_err err = {0};
+    char id[SA_UUID_LEN], eid[SA_UUID_LEN], name[64];
+    sa_uuid_v7(id);
+    sa_uuid_v7(eid);
+    struct sa_lead_row l = {.id = id,
+                            .company_name = uniq(name, sizeof name, "Shape", ""),
+                            .industry = "SaaS",
+                            .company_size = "201-500",
+                            .website = "https://shape.example",
+                            .country = "DE",
+                            .employees_min = 201,
+                            .employees_max = 500,
+                            .annual_revenue = 4e7,
+                            .contact_name = "Jo",
+                            .contact_title = "CTO",
+                            .contact_email = "jo@shape.example",
+                            .contact_phone = "+4930123",
+                            .linkedin_url = "https://linkedin.com/in/jo",
+                            .data = "{\"company_name\":\"x\",\"extra\":[1,2]}",
+                            .score = 77,
+                            .tier = "B",
+                            .reasoning = "because"};
+    struct sa_exec_row e = exec(eid, id);
+    assert_int_equal(sa_store_save_invocation(s, &l, &e, &err), 0);
+    json_t *got = NULL;
+    assert_int_equal(sa_store_get_lead(s, id, &got, &err), 0);
+    assert_string_equal(str(got, "id"), id);
+    assert_string_equal(str(got, "industry"), "SaaS");
+    assert_string_equal(str(got, "company_size"), "201-500");
+    assert_int_equal(json_integer_value(json_object_get(got, "employees_min")), 201);
+    assert_int_equal(json_integer_value(json_object_get(got, "employees_max")), 500);
+    assert_true(json_real_value(json_object_get(got, "annual_revenue")) == 4e7);
+    assert_string_equal(str(got, "website"), "https://shape.example");
+    assert_string_equal(str(got, "country"), "DE");
+    json_t *c = json_object_get(got, "contact_info");
+    assert_string_equal(str(c, "name"), "Jo");
+    assert_string_equal(str(c, "title"), "CTO");
+    assert_string_equal(str(c, "email"), "jo@shape.example");
+    assert_string_equal(str(c, "phone"), "+4930123");
+    assert_string_equal(str(c, "linkedin_url"), "https://linkedin.com/in/jo");
+    json_t *extra = json_object_get(json_object_get(got, "data"), "extra");
+    assert_int_equal(json_array_size(extra), 2);
+    json_t *q = json_object_get(got, "qualification");
+    assert_int_equal(json_integer_value(json_object_get(q, "score")), 77);
+    assert_string_equal(str(q, "tier"), "B");
+    assert_string_equal(str(q, "reasoning"), "because");
+    assert_non_null(str(q, "qualified_at"));
+    assert_non_null(str(got, "created_at"));
+    assert_non_null(str(got, "updated_at"));
+    json_decref(got);
+    /* unknowns read back as null, an unqualified lead has no qualification */
+    char id2[SA_UUID_LEN];
+    save_lead(s, id2, name, NULL, NULL);
+    assert_int_equal(sa_store_get_lead(s, id2, &got, &err), 0);
+    assert_true(json_is_null(json_object_get(got, "employees_min")));
+    assert_true(json_is_null(json_object_get(got, "annual_revenue")));
+    assert_true(json_is_null(json_object_get(got, "website")));
+    assert_true(json_is_null(json_object_get(got, "qualification")));
+    json_decref(got);
+    sa_store_close(s);
+}
+
+/* Filters: tier, minimum score, and a search in which LIKE's wildcards are literal. */
+static void test_list_filters(void **state)
+{
+    (void)state;
+    struct sa_store *s = open_store();
+    struct sa_err err = {0};
+    char names[5][64], ids[5][SA_UUID_LEN];
+    uniq(names[0], sizeof names[0], "Gamma 100% Corp", "");
+    uniq(names[1], sizeof names[1], "Delta_Co", "");
+    uniq(names[2], sizeof names[2], "Epsilon", "");
+    uniq(names[3], sizeof names[3], "Zeta 1000 Corp", ""); /* "100%" as a wildcard matches */
+    uniq(names[4], sizeof names[4], "DeltaXCo", "");       /* "_" as a wildcard matches */
+    int scores[] = {85, 60, 30, 40, 20};
+    const char *tiers[] = {"A", "C", "D", "D", "D"};
+    for (int i = 0; i < 5; i++) {
+        char eid[SA_UUID_LEN];
+        sa_uuid_v7(ids[i]);
+        sa_uuid_v7(eid);
+        struct sa_lead_row lr = lead(ids[i], names[i], scores[i], tiers[i], "x@acme.io");
+        struct sa_exec_row er = exec(eid, ids[i]);
+        assert_int_equal(sa_store_save_invocation(s, &lr, &er, &err), 0);
+    }
+    struct sa_lead_query q = {.limit = 50, .min_score = -1, .tier = "A"};
+    json_t *out = NULL;
+    assert_int_equal(sa_store_list_leads(s, &q, &out, &err), 0);
+    json_t *items = json_object_get(out, "items");
+    assert_non_null(find_by(items, "id", ids[0]));
+    size_t i;
+    json_t *it;
+    json_array_foreach(items, i, it)
+    {
+        json_t *qual = json_object_get(it, "qualification");
+        assert_string_equal(str(qual, "tier"), "A");
+    }
+    json_decref(out);
+    char term[64];
+    q = (struct sa_lead_query){
+        .limit = 50, .min_score = -1, .search = uniq(term, sizeof term, "100% Corp", "")};
+    assert_int_equal(sa_store_list_leads(s, &q, &out, &err), 0);
+    assert_int_equal(json_integer_value(json_object_get(out, "total")), 1); /* % is literal */
+    assert_string_equal(str(json_array_get(json_object_get(out, "items"), 0), "id"), ids[0]);
+    json_decref(out);
+    q.search = uniq(term, sizeof term, "delta_co", ""); /* _ is literal; case ignored */
+    assert_int_equal(sa_store_list_leads(s, &q, &out, &err), 0);
+    assert_int_equal(json_integer_value(json_object_get(out, "total")), 1);
+    assert_string_equal(str(json_array_get(json_object_get(out, "items"), 0), "id"), ids[1]);
+    json_decref(out);
+    q = (struct sa_lead_query){.limit = 1, .offset = 0, .min_score = 55};
+    assert_int_equal(sa_store_list_leads(s, &q, &out, &err), 0);
+    assert_int_equal(json_array_size(json_object_get(out, "items")), 1);
+    assert_true(json_integer_value(json_object_get(out, "total")) >= 2);
+    json_decref(out);
+    /* filters combine: of Gamma (85) and Zeta (40), one scores 55 or more */
+    q = (struct sa_lead_query){
+        .limit = 50, .min_score = 55, .search = uniq(term, sizeof term, "Corp", "")};
+    assert_int_equal(sa_store_list_leads(s, &q, &out, &err), 0);
+    assert_int_equal(json_integer_value(json_object_get(out, "total")), 1);
+    assert_string_equal(str(json_array_get(json_object_get(out, "items"), 0), "id"), ids[0]);
+    json_decref(out);
+    sa_store_close(s);
+}
+
+/* Pages: newest first, every match exactly once across pages, total on each. */
+static void test_list_pagination(void **state)
+{
+    (void)state;
+    struct sa_store *s = open_store();
+    struct sa_err err = {0};
+    enum { N = 7, PAGE = 3 };
+    char ids[N][SA_UUID_LEN], name[64];
+    uniq(name, sizeof name, "Paged", "");
+    for (int i = 0; i < N; i++) {
+        save_lead(s, ids[i], name, NULL, NULL);
+        usleep(2000); /* distinct created_at */
+    }
+    int seen = 0;
+    for (int offset = 0; offset < N + PAGE; offset += PAGE) { /* the last page is empty */
+        struct sa_lead_query q = {.limit = PAGE, .offset = offset, .min_score = -1, .search = name};
+        json_t *out = NULL;
+        assert_int_equal(sa_store_list_leads(s, &q, &out, &err), 0);
+        assert_int_equal(json_integer_value(json_object_get(out, "total")), N);
+        assert_int_equal(json_integer_value(json_object_get(out, "limit")), PAGE);
+        assert_int_equal(json_integer_value(json_object_get(out, "offset")), offset);
+        json_t *items = json_object_get(out, "items");
+        size_t want = (size_t)(offset >= N ? 0 : N - offset < PAGE ? N - offset : PAGE);
+        assert_int_equal(json_array_size(items), want);
+        size_t i;
+        json_t *it;
+        json_array_foreach(items, i, it)
+        {
+            assert_string_equal(str(it, "id"), ids[N - 1 - seen]); /* newest first */
+            seen++;
+        }
+        json_decref(out);
+    }
+    assert_int_equal(seen, N);
+    sa_store_close(s);
+}
+
+/* The lookups an import merges by: by e-mail (case ignored, earliest), by company name
+ * (case ignored, earliest first, with website and contact e-mail). */
+static void test_lead_lookups(void **state)
+{
+    (void)state;
+    struct sa_store *s = open_store();
+    struct sa_err err = {0};
+    char email[64], upper[64], name[64], name_upper[64];
+    uniq(email, sizeof email, "dana", "@example.com");
+    snprintf(upper, sizeof upper, "%s", email);
+    for (char *p = upper; *p; p++)
+        if (*p >= 'a' && *p <= 'z')
+            *p = (char)(*p - 'a' + 'A');
+    uniq(name, sizeof name, "Acme Lookup", "");
+    snprintf(name_upper, sizeof name_upper, "%s", name);
+    for (char *p = name_upper; *p; p++)
+        if (*p >= 'a' && *p <= 'z')
+            *p = (char)(*p - 'a' + 'A');
+    char first[SA_UUID_LEN], second[SA_UUID_LEN], other[SA_UUID_LEN];
+    save_lead(s, first, name, upper, "https://www.acme.example/about");
+    usleep(2000);
+    save_lead(s, second, name_upper, email, NULL);
+    usleep(2000);
+    save_lead(s, other, "Someone Else", NULL, NULL);
+
+    char id[37] = "x";
+    assert_int_equal(sa_store_lead_by_email(s, email, id, &err), 0);
+    assert_string_equal(id, first);
+    char unknown[64];
+    assert_int_equal(
+        sa_store_lead_by_email(s, uniq(unknown, sizeof unknown, "nobody", "@x.io"), id, &err),
+        SA_ENOTFOUND);
+    assert_string_equal(id, "");
+
+    json_t *c = NULL;
+    assert_int_equal(sa_store_leads_by_company(s, name, &c, &err), 0);
+    assert_int_equal(json_array_size(c), 2);
+    json_t *c0 = json_array_get(c, 0), *c1 = json_array_get(c, 1);
+    assert_string_equal(str(c0, "id"), first);
+    assert_string_equal(str(c0, "website"), "https://www.acme.example/about");
+    assert_string_equal(str(c0, "contact_email"), upper);
+    assert_string_equal(str(c1, "id"), second);
+    assert_true(json_is_null(json_object_get(c1, "website")));
+    assert_string_equal(str(c1, "contact_email"), email);
+    json_decref(c);
+    assert_int_equal(
+        sa_store_leads_by_company(s, uniq(unknown, sizeof unknown, "Nobody", ""), &c, &err), 0);
+    assert_int_equal(json_array_size(c), 0);
+    json_decref(c);
+    sa_store_close(s);
+}
+
+/* ---- executions ------------------------------------------------------------------- */
+
+static void test_executions(void **state)
+{
+    (void)state;
+    struct sa_store *s = open_store();
+    struct sa_err err = {0};
+    char id[SA_UUID_LEN], name[64], eids[3][SA_UUID_LEN];
+    sa_uuid_v7(id);
+    struct sa_lead_row l = lead(id, uniq(name, sizeof name, "Execs", ""), -1, NULL, NULL);
+    for (int i = 0; i < 3; i++) {
+        sa_uuid_v7(eids[i]);
+        struct sa_exec_row e = exec(eids[i], id);
+        if (i == 2) {
+            e.success = false;
+            e.output = NULL;
+            e.error_message = "boom";
+        }
+        assert_int_equal(sa_store_save_invocation(s, &l, &e, &err), 0);
+        usleep(2000);
+    }
+    json_t *list = NULL;
+    assert_int_equal(sa_store_list_executions(s, id, 2, &list, &err), 0);
+    assert_int_equal(json_array_size(list), 2); /* limit */
+    json_t *newest = json_array_get(list, 0), *next = json_array_get(list, 1);
+    assert_string_equal(str(newest, "id"), eids[2]);
+    assert_string_equal(str(next, "id"), eids[1]);
+    assert_string_equal(str(newest, "status"), "error");
+    assert_true(json_is_false(json_object_get(newest, "success")));
+    assert_true(json_is_null(json_object_get(newest, "output")));
+    assert_string_equal(str(newest, "error_message"), "boom");
+    assert_string_equal(str(next, "status"), "success");
+    assert_true(json_is_true(json_object_get(next, "success")));
+    assert_string_equal(str(next, "agent_type"), "qualification");
+    assert_string_equal(str(next, "thread_id"), "t1");
+    assert_true(json_is_object(json_object_get(next, "input")));
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(next, "output"), "score")),
+                     1);
+    assert_true(json_real_value(json_object_get(next, "processing_time_ms")) == 0.01);
+    assert_non_null(str(next, "created_at"));
+    json_decref(list);
+    sa_store_close(s);
+}
+
+/* ---- runs ------------------------------------------------------------------------- */
+
+static void test_runs(void **state)
+{
+    (void)state;
+    struct sa_store *s = open_store();
+    struct sa_err err = {0};
+    char id[SA_UUID_LEN], lead_id[SA_UUID_LEN], thread[64];
+    sa_uuid_v7(id);
+    sa_uuid_v7(lead_id);
+    uniq(thread, sizeof thread, "run-thread", "");
+    assert_int_equal(sa_store_run_create(s, id, lead_id, thread, "{\"company_name\":\"R\"}", &err),
+                     0);
+    json_t *run = NULL;
+    assert_int_equal(sa_store_run_get(s, id, &run, &err), 0);
+    assert_string_equal(str(run, "id"), id); /* the stored name; the API renames it */
+    assert_null(json_object_get(run, "run_id"));
+    assert_string_equal(str(run, "lead_id"), lead_id);
+    assert_string_equal(str(run, "thread_id"), thread);
+    assert_string_equal(str(run, "status"), "queued");
+    assert_string_equal(str(json_object_get(run, "input"), "company_name"), "R");
+    assert_true(json_is_null(json_object_get(run, "output")));
+    assert_true(json_is_null(json_object_get(run, "error")));
+    assert_non_null(str(run, "created_at"));
+    assert_non_null(str(run, "updated_at"));
+    json_decref(run);
+
+    json_t *open = NULL;
+    assert_int_equal(sa_store_runs_unfinished(s, &open, &err), 0);
+    json_t *mine = find_by(open, "id", id);
+    assert_non_null(mine);
+    assert_string_equal(str(mine, "thread_id"), thread);
+    assert_string_equal(str(mine, "lead_id"), lead_id);
+    assert_string_equal(str(json_object_get(mine, "input"), "company_name"), "R");
+    json_decref(open);
+
+    assert_int_equal(sa_store_run_update(s, id, "running", NULL, NULL, &err), 0);
+    assert_int_equal(sa_store_runs_unfinished(s, &open, &err), 0);
+    assert_non_null(find_by(open, "id", id)); /* running is unfinished too */
+    json_decref(open);
+    assert_int_equal(sa_store_run_update(s, id, "done", "{\"tier\":\"A\"}", NULL, &err), 0);
+    assert_int_equal(sa_store_run_update(s, id, "done", NULL, NULL, &err), 0); /* keeps output */
+    assert_int_equal(sa_store_run_get(s, id, &run, &err), 0);
+    assert_string_equal(str(run, "status"), "done");
+    assert_string_equal(str(json_object_get(run, "output"), "tier"), "A");
+    json_decref(run);
+    assert_int_equal(sa_store_runs_unfinished(s, &open, &err), 0);
+    assert_null(find_by(open, "id", id));
+    json_decref(open);
+
+    char unknown[SA_UUID_LEN];
+    sa_uuid_v7(unknown);
+    assert_int_equal(sa_store_run_update(s, unknown, "done", NULL, NULL, &err), SA_ENOTFOUND);
+    assert_int_equal(sa_store_run_get(s, unknown, &run, &err), SA_ENOTFOUND);
+    assert_null(run);
+    sa_store_close(s);
+}
+
+/* ---- approvals -------------------------------------------------------------------- */
+
+/* One approval per (thread, interrupt), decided once. */
+static void test_approvals(void **state)
+{
+    (void)state;
+    struct sa_store *s = open_store();
+    struct sa_err err = {0};
+    char t1[64], a[SA_UUID_LEN], b[SA_UUID_LEN], id1[37], id2[37];
+    uniq(t1, sizeof t1, "t1", "");
+    sa_uuid_v7(a);
+    sa_uuid_v7(b);
+    assert_int_equal(
+        sa_store_approval_put(s, a, t1, "i1", NULL, "{\"action_request\":{}}", id1, &err), 0);
+    assert_string_equal(id1, a);
+    /* a replay of the same interrupt (a resumed run) gets the same approval */
+    assert_int_equal(sa_store_approval_put(s, b, t1, "i1", NULL, "{}", id2, &err), 0);
+    assert_string_equal(id2, id1);
+    json_t *list = NULL;
+    assert_int_equal(sa_store_approval_list(s, "pending", 500, &list, &err), 0);
+    assert_int_equal(count_by(list, "thread_id", t1), 1);
+    json_t *mine = find_by(list, "thread_id", t1);
+    assert_true(json_is_object(json_object_get(mine, "request")));
+    assert_string_equal(str(mine, "interrupt_id"), "i1");
+    assert_string_equal(str(mine, "status"), "pending");
+    json_decref(list);
+    assert_int_equal(
+        sa_store_approval_decide(s, id1, "accepted", "{\"type\":\"accept\"}", "kim", NULL, &err),
+        0);
+    assert_int_equal(sa_store_approval_decide(s, id1, "ignored", "{}", "lee", NULL, &err),
+                     SA_ECONFLICT);
+    char unknown[SA_UUID_LEN];
+    sa_uuid_v7(unknown);
+    assert_int_equal(sa_store_approval_decide(s, unknown, "ignored", "{}", "lee", NULL, &err),
+                     SA_ENOTFOUND);
+    json_t *got = NULL;
+    assert_int_equal(sa_store_approval_get(s, id1, &got, &err), 0);
+    assert_string_equal(str(got, "status"), "accepted");
+    assert_string_equal(str(got, "reviewer"), "kim");
+    assert_string_equal(str(json_object_get(got, "response"), "type"), "accept");
+    assert_non_null(str(got, "decided_at"));
+    json_decref(got);
+    assert_int_equal(sa_store_approval_get(s, unknown, &got, &err), SA_ENOTFOUND);
+    assert_null(got);
+    /* the status filter: decided approvals leave the pending list */
+    assert_int_equal(sa_store_approval_list(s, "pending", 500, &list, &err), 0);
+    assert_int_equal(count_by(list, "thread_id", t1), 0);
+    json_decref(list);
+    assert_int_equal(sa_store_approval_list(s, NULL, 500, &list, &err), 0);
+    assert_int_equal(count_by(list, "thread_id", t1), 1);
+    json_decref(list);
+    sa_store_close(s);
+}
+
+enum { RACERS = 8, ROUNDS = 10 };
+
+struct racer {
+    struct sa_store *s;
+    const char *id;
+    pthread_barrier_t *go;
+    bool claim; /* outbox_claim, else approval_decide */
+    char reviewer[16];
+    int rc;
+};
+
+static void *race(void *arg)
+{
+    struct racer *r = arg;
+    struct sa_err err = {0};
+    pthread_barrier_wait(r->go);
+    r->rc = r->claim
+                ? sa_store_outbox_claim(r->s, r->id, &err)
+                : sa_store_approval_decide(r->s, r->id, "accepted", "{}", r->reviewer, NULL, &err);
+    return NULL;
+}
+
+/* Runs RACERS threads on id at once; the index of the one winner (rc 0), after checking
+ * that every other got SA_ECONFLICT. */
+static int run_race(struct sa_store *s, const char *id, bool claim)
+{
+    pthread_barrier_t go;
+    pthread_barrier_init(&go, NULL, RACERS);
+    struct racer r[RACERS];
+    pthread_t t[RACERS];
+    for (int i = 0; i < RACERS; i++) {
+        r[i] = (struct racer){.s = s, .id = id, .go = &go, .claim = claim};
+        snprintf(r[i].reviewer, sizeof r[i].reviewer, "reviewer%d", i);
+        assert_int_equal(pthread_create(&t[i], NULL, race, &r[i]), 0);
+    }
+    for (int i = 0; i < RACERS; i++)
+        pthread_join(t[i], NULL);
+    pthread_barrier_destroy(&go);
+    int winner = -1, wins = 0;
+    for (int i = 0; i < RACERS; i++) {
+        if (r[i].rc == 0) {
+            winner = i;
+            wins++;
+        } else {
+            assert_int_equal(r[i].rc, SA_ECONFLICT);
+        }
+    }
+    assert_int_equal(wins, 1);
+    return winner;
+}
+
+/* Several reviewers decide the same approval at once: exactly one wins. */
+static void test_approval_decided_once_under_concurrency(void **state)
+{
+    (void)state;
+    struct sa_store *s = open_store();
+    struct sa_err err = {0};
+    for (int round = 0; round < ROUNDS; round++) {
+        char thread[64], iid[16], id[SA_UUID_LEN], got_id[37];
+        uniq(thread, sizeof thread, "race", "");
+        snprintf(iid, sizeof iid, "i%d", round);
+        sa_uuid_v7(id);
+        assert_int_equal(sa_store_approval_put(s, id, thread, iid, NULL, "{}", got_id, &err), 0);
+        int winner = run_race(s, id, false);
+        json_t *a = NULL;
+        assert_int_equal(sa_store_approval_get(s, id, &a, &err), 0);
+        char want[16];
+        snprintf(want, sizeof want, "reviewer%d", winner);
+        assert_string_equal(str(a, "reviewer"), want); /* the winner's decision stands */
+        json_decref(a);
+    }
+    sa_store_close(s);
+}
+
+/* ---- the outbox ------------------------------------------------------------------- */
+
+/* Items added twice under the same key are stored once; due, mark, cancel and the
+ * frequency count; e-mails compare ignoring case. */
+static void test_outbox(void **state)
+{
+    (void)state;
+    struct sa_store *s = open_store();
+    struct sa_err err = {0};
+    char t1[64], k1[64], k2[64], email[64], mixed[64], upper[64];
+    char i1[SA_UUID_LEN], i2[SA_UUID_LEN], i3[SA_UUID_LEN];
+    uniq(t1, sizeof t1, "t1", "");
+    uniq(k1, sizeof k1, "t1", ":email");
+    uniq(k2, sizeof k2, "t1", ":followup:3");
+    uniq(email, sizeof email, "dana", "@example.com");
+    uniq(mixed, sizeof mixed, "Dana", "@Example.com");
+    uniq(upper, sizeof upper, "DANA", "@example.com");
+    sa_uuid_v7(i1);
+    sa_uuid_v7(i2);
+    sa_uuid_v7(i3);
+    struct sa_outbox_item items[] = {
+        {i1, k1, "email", t1, NULL, mixed, "{\"subject\":\"hi\"}", 1000},
+        {i2, k2, "followup", t1, NULL, email, "{\"subject\":\"re\"}", 5000},
+    };
+    int added = 0;
+    assert_int_equal(sa_store_outbox_add(s, items, 2, &added, &err), 0);
+    assert_int_equal(added, 2);
+    /* the same keys again (a resumed run, a repeated approval): nothing new */
+    items[0].id = i3;
+    assert_int_equal(sa_store_outbox_add(s, items, 2, &added, &err), 0);
+    assert_int_equal(added, 0);
+    long n = 0;
+    assert_int_equal(sa_store_outbox_touches(s, email, 0, &n, &err), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(sa_store_outbox_touches(s, email, 2000, &n, &err), 0);
+    assert_int_equal(n, 1); /* only the follow-up is due after 2000 */
+    json_t *due = NULL;
+    assert_int_equal(sa_store_outbox_due(s, 2000, 500, &due, &err), 0);
+    assert_int_equal(count_by(due, "idempotency_key", k1), 1);
+    assert_int_equal(count_by(due, "idempotency_key", k2), 0); /* due at 5000 */
+    json_t *item = find_by(due, "idempotency_key", k1);
+    assert_string_equal(str(item, "id"), i1);
+    assert_string_equal(str(item, "status"), "queued");
+    assert_string_equal(str(item, "kind"), "email");
+    assert_string_equal(str(item, "thread_id"), t1);
+    assert_string_equal(str(item, "to_email"), mixed);
+    assert_int_equal(json_integer_value(json_object_get(item, "due_at")), 1000);
+    assert_int_equal(json_integer_value(json_object_get(item, "attempts")), 0);
+    assert_string_equal(str(json_object_get(item, "payload"), "subject"), "hi");
+    json_decref(due);
+    assert_int_equal(sa_store_outbox_mark(s, i1, "sent", "123.M1P1Q1.host", NULL, 0, &err), 0);
+    assert_int_equal(sa_store_outbox_due(s, 2000, 500, &due, &err), 0);
+    assert_int_equal(count_by(due, "idempotency_key", k1), 0);
+    json_decref(due);
+    int cancelled = 0;
+    assert_int_equal(
+        sa_store_outbox_cancel(s, NULL, upper, "followup", "replied", &cancelled, &err), 0);
+    assert_int_equal(cancelled, 1);
+    json_t *list = NULL;
+    assert_int_equal(sa_store_outbox_list(s, NULL, upper, 10, &list, &err), 0);
+    assert_int_equal(json_array_size(list), 2);
+    size_t i;
+    json_t *it;
+    json_array_foreach(list, i, it)
+    {
+        const char *st = str(it, "status");
+        const char *kind = str(it, "kind");
+        assert_string_equal(st, strcmp(kind, "email") == 0 ? "sent" : "cancelled");
+        if (strcmp(kind, "email") == 0) {
+            assert_int_equal(json_integer_value(json_object_get(it, "attempts")), 1);
+            assert_string_equal(str(it, "delivered_id"), "123.M1P1Q1.host");
+            assert_non_null(str(it, "sent_at"));
+        } else {
+            assert_string_equal(str(it, "last_error"), "replied");
+        }
+    }
+    json_decref(list);
+    assert_int_equal(sa_store_outbox_list(s, "sent", email, 10, &list, &err), 0);
+    assert_int_equal(json_array_size(list), 1);
+    json_decref(list);
+    assert_int_equal(sa_store_outbox_touches(s, email, 0, &n, &err), 0);
+    assert_int_equal(n, 1); /* a cancelled follow-up is not a touch */
+    char unknown[SA_UUID_LEN];
+    sa_uuid_v7(unknown);
+    assert_int_equal(sa_store_outbox_mark(s, unknown, "sent", NULL, NULL, 0, &err), SA_ENOTFOUND);
+    sa_store_close(s);
+}
+
+/* A retry puts an item back in the queue at its new due time and counts the attempt. */
+static void test_outbox_retry(void **state)
+{
+    (void)state;
+    struct sa_store *s = open_store();
+    struct sa_err err = {0};
+    char key[64], email[64], id[SA_UUID_LEN];
+    uniq(key, sizeof key, "retry", "");
+    uniq(email, sizeof email, "retry", "@example.com");
+    sa_uuid_v7(id);
+    struct sa_outbox_item it = {id, key, "email", NULL, NULL, email, "{}", 1000};
+    int added = 0;
+    assert_int_equal(sa_store_outbox_add(s, &it, 1, &added, &err), 0);
+    assert_int_equal(sa_store_outbox_claim(s, id, &err), 0);
+    assert_int_equal(sa_store_outbox_mark(s, id, "queued", NULL, "timeout", 3000, &err), 0);
+    json_t *due = NULL;
+    assert_int_equal(sa_store_outbox_due(s, 2000, 500, &due, &err), 0);
+    assert_null(find_by(due, "id", id)); /* not before its new due time */
+    json_decref(due);
+    assert_int_equal(sa_store_outbox_due(s, 3000, 500, &due, &err), 0);
+    json_t *mine = find_by(due, "id", id);
+    assert_non_null(mine);
+    assert_int_equal(json_integer_value(json_object_get(mine, "attempts")), 1);
+    assert_string_equal(str(mine, "last_error"), "timeout");
+    json_decref(due);
+    assert_int_equal(sa_store_outbox_claim(s, id, &err), 0); /* queued again: claimable */
+    sa_store_close(s);
+}
+
+/* A batch is added atomically: one bad item and none is stored. */
+static void test_outbox_add_is_all_or_nothing(void **state)
+{
+    (void)state;
+    struct sa_store *s = open_store();
+    struct sa_err err = {0};
+    char k1[64], k2[64], k3[64], email[64], i1[SA_UUID_LEN], i2[SA_UUID_LEN];
+    uniq(k1, sizeof k1, "atomic", ":1");
+    uniq(k2, sizeof k2, "atomic", ":2");
+    uniq(k3, sizeof k3, "atomic", ":3");
+    uniq(email, sizeof email, "atomic", "@example.com");
+    sa_uuid_v7(i1);
+    sa_uuid_v7(i2);
+    struct sa_outbox_item first = {i1, k1, "email", NULL, NULL, email, "{}", 1000};
+    int added = 0;
+    assert_int_equal(sa_store_outbox_add(s, &first, 1, &added, &err), 0);
+    /* the second item reuses the first's id under a new key: the store refuses it */
+    struct sa_outbox_item batch[] = {{i2, k2, "email", NULL, NULL, email, "{}", 1000},
+                                     {i1, k3, "email", NULL, NULL, email, "{}", 1000}};
+    added = 7;
+    assert_int_equal(sa_store_outbox_add(s, batch, 2, &added, &err), SA_ESTORE);
+    assert_int_equal(added, 0);
+    json_t *list = NULL;
+    assert_int_equal(sa_store_outbox_list(s, NULL, email, 10, &list, &err), 0);
+    assert_int_equal(json_array_size(list), 1);
+    assert_int_equal(count_by(list, "idempotency_key", k2), 0);
+    json_decref(list);
+    sa_store_close(s);
+}
+
+/* Several delivery workers claim the same item at once: exactly one gets it. */
+static void test_outbox_claimed_once_under_concurrency(void **state)
+{
+    (void)state;
+    struct sa_store *s = open_store();
+    struct sa_err err = {0};
+    char email[64];
+    uniq(email, sizeof email, "claim", "@example.com");
+    for (int round = 0; round < ROUNDS; round++) {
+        char key[64], sfx[16], id[SA_UUID_LEN];
+        snprintf(sfx, sizeof sfx, ":%d", round);
+        uniq(key, sizeof key, "claim", sfx);
+        sa_uuid_v7(id);
+        struct sa_outbox_item it = {id, key, "email", NULL, NULL, email, "{}", 1000};
+        int added = 0;
+        assert_int_equal(sa_store_outbox_add(s, &it, 1, &added, &err), 0);
+        assert_int_equal(added, 1);
+        (void)run_race(s, id, true);
+        json_t *list = NULL;
+        assert_int_equal(sa_store_outbox_list(s, "sending", email, 500, &list, &err), 0);
+        assert_non_null(find_by(list, "id", id));
+        json_decref(list);
+        /* claimed items are no longer due, and a finished one cannot be claimed */
+        json_t *due = NULL;
+        assert_int_equal(sa_store_outbox_due(s, 2000, 500, &due, &err), 0);
+        assert_null(find_by(due, "id", id));
+        json_decref(due);
+        assert_int_equal(sa_store_outbox_mark(s, id, "sent", "d", NULL, 0, &err), 0);
+        assert_int_equal(sa_store_outbox_claim(s, id, &err), SA_ECONFLICT);
+    }
+    char unknown[SA_UUID_LEN];
+    sa_uuid_v7(unknown);
+    assert_int_equal(sa_store_outbox_claim(s, unknown, &err), SA_ENOTFOUND);
+    sa_store_close(s);
+}
+
+/* ---- contacts --------------------------------------------------------------------- */
+
+static void test_contacts(void **state)
+{
+    (void)state;
+    struct sa_store *s = open_store();
+    struct sa_err err = {0};
+    char email[64], mixed[64];
+    uniq(email, sizeof email, "pat", "@example.com");
+    uniq(mixed, sizeof mixed, "Pat", "@Example.COM");
+    json_t *c = NULL;
+    assert_int_equal(sa_store_contact_get(s, email, &c, &err), SA_ENOTFOUND);
+    assert_null(c);
+    assert_int_equal(sa_store_contact_dnc(s, mixed, "unsubscribe", "test", &err), 0);
+    assert_int_equal(sa_store_contact_get(s, email, &c, &err), 0);
+    assert_true(json_is_true(json_object_get(c, "do_not_contact")));
+    assert_string_equal(str(c, "reason"), "unsubscribe");
+    assert_string_equal(str(c, "source"), "test");
+    assert_non_null(str(c, "email"));
+    assert_non_null(str(c, "updated_at"));
+    json_decref(c);
+    /* idempotent: marking again keeps the flag and takes the new reason */
+    assert_int_equal(sa_store_contact_dnc(s, email, "bounce", "smtp", &err), 0);
+    assert_int_equal(sa_store_contact_get(s, mixed, &c, &err), 0);
+    assert_true(json_is_true(json_object_get(c, "do_not_contact")));
+    assert_string_equal(str(c, "reason"), "bounce");
+    assert_string_equal(str(c, "source"), "smtp");
+    json_decref(c);
+    sa_store_close(s);
+}
+
+/* ---- enrichment cache ------------------------------------------------------------- */
+
+static void test_cache(void **state)
+{
+    (void)state;
+    struct sa_store *s = open_store();
+    struct sa_err err = {0};
+    char key[64], gone[64];
+    uniq(key, sizeof key, "local:acme", ".example");
+    uniq(gone, sizeof gone, "local:gone", ".example");
+    json_t *got = NULL;
+    assert_int_equal(sa_store_cache_get(s, key, &got, &err), SA_ENOTFOUND);
+    assert_null(got);
+    json_t *v1 = json_pack("{s:s, s:i}", "name", "Acme", "employees", 300);
+    json_t *v2 = json_pack("{s:s}", "name", "Acme Inc");
+    assert_int_equal(sa_store_cache_put(s, key, "local_dataset", v1, 60, &err), 0);
+    assert_int_equal(sa_store_cache_get(s, key, &got, &err), 0);
+    assert_true(json_equal(got, v1));
+    json_decref(got);
+    assert_int_equal(sa_store_cache_put(s, key, "local_dataset", v2, 60, &err), 0);
+    assert_int_equal(sa_store_cache_get(s, key, &got, &err), 0);
+    assert_true(json_equal(got, v2)); /* replaced */
+    json_decref(got);
+    assert_int_equal(sa_store_cache_put(s, gone, "none", v1, -1, &err), 0);
+    assert_int_equal(sa_store_cache_get(s, gone, &got, &err), SA_ENOTFOUND); /* expired */
+    json_decref(v1);
+    json_decref(v2);
+    sa_store_close(s);
+}
+
+/* ---- the checkpoint saver beside the store ----------------------------------------- */
+
+static struct graph_saver *open_saver(void)
+{
+    struct graph_saver *sv = NULL;
+    struct sa_err err = {0};
+    if (sa_saver_open(url, &sv, &err))
+        fail_msg("saver %s: %s", url, err.msg);
+    return sv;
+}
+
+static struct graph_record record(const char *id, const char *parent, int step, bool full,
+                                  const char *blob, size_t len, double expires_at)
+{
+    struct graph_record r = {.step = step,
+                             .full = full,
+                             .blob = (char *)blob,
+                             .blob_len = len,
+                             .expires_at = expires_at};
+    snprintf(r.id, sizeof r.id, "%s", id);
+    snprintf(r.parent_id, sizeof r.parent_id, "%s", parent);
+    return r;
+}
+
+/* put / get / put_writes / list / delete_except / delete_thread. */
+static void test_saver_records(void **state)
+{
+    (void)state;
+    struct graph_saver *sv = open_saver();
+    struct sa_err err = {0};
+    char thread[64], ids[3][SA_UUID_LEN];
+    uniq(thread, sizeof thread, "saver", "");
+    for (int i = 0; i < 3; i++)
+        sa_uuid_v7(ids[i]); /* increasing: the last is the latest */
+    static const char b0[] = "full\0snapshot", b1[] = "delta-1", b2[] = "delta-2";
+    struct graph_record r0 = record(ids[0], "", 0, true, b0, sizeof b0 - 1, 0);
+    struct graph_record r1 = record(ids[1], ids[0], 1, false, b1, sizeof b1 - 1, 0);
+    struct graph_record r2 = record(ids[2], ids[1], 2, false, b2, sizeof b2 - 1, 0);
+    struct graph_record out = {0};
+    assert_int_equal(graph_saver_get(sv, thread, NULL, &out, &err), SA_ENOTFOUND);
+    assert_int_equal(graph_saver_put(sv, thread, &r0, &err), 0);
+    assert_int_equal(graph_saver_put(sv, thread, &r1, &err), 0);
+    assert_int_equal(graph_saver_put(sv, thread, &r2, &err), 0);
+
+    assert_int_equal(graph_saver_get(sv, thread, NULL, &out, &err), 0); /* the latest */
+    assert_string_equal(out.id, ids[2]);
+    assert_string_equal(out.parent_id, ids[1]);
+    assert_int_equal(out.step, 2);
+    assert_false(out.full);
+    assert_int_equal(out.blob_len, sizeof b2 - 1);
+    assert_memory_equal(out.blob, b2, sizeof b2 - 1);
+    assert_null(out.writes);
+    graph_record_clear(&out);
+    assert_int_equal(graph_saver_get(sv, thread, ids[0], &out, &err), 0);
+    assert_string_equal(out.parent_id, "");
+    assert_true(out.full);
+    assert_int_equal(out.blob_len, sizeof b0 - 1); /* binary-safe: an embedded NUL */
+    assert_memory_equal(out.blob, b0, sizeof b0 - 1);
+    graph_record_clear(&out);
+    char other[64];
+    assert_int_equal(
+        graph_saver_get(sv, uniq(other, sizeof other, "no-thread", ""), NULL, &out, &err),
+        SA_ENOTFOUND);
+
+    static const char w[] = "[{\"task\":\"a\"}]";
+    assert_int_equal(graph_saver_put_writes(sv, thread, ids[1], w, sizeof w - 1, &err), 0);
+    assert_int_equal(graph_saver_get(sv, thread, ids[1], &out, &err), 0);
+    assert_int_equal(out.writes_len, sizeof w - 1);
+    assert_memory_equal(out.writes, w, sizeof w - 1);
+    graph_record_clear(&out);
+    char unknown[SA_UUID_LEN];
+    sa_uuid_v7(unknown);
+    assert_int_equal(graph_saver_put_writes(sv, thread, unknown, w, sizeof w - 1, &err),
+                     SA_ENOTFOUND);
+
+    char(*list)[GRAPH_ID_LEN] = NULL;
+    int n = 0;
+    assert_int_equal(graph_saver_list(sv, thread, 0, &list, &n, &err), 0);
+    assert_int_equal(n, 3);
+    for (int i = 0; i < 3; i++)
+        assert_string_equal(list[i], ids[2 - i]); /* newest first */
+    free(list);
+    assert_int_equal(graph_saver_list(sv, thread, 2, &list, &n, &err), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(list[0], ids[2]);
+    free(list);
+
+    size_t bytes = 0;
+    int records = 0;
+    int rc = graph_saver_thread_bytes(sv, thread, &bytes, &records, &err);
+    if (rc != SA_ENOTIMPL) { /* optional */
+        assert_int_equal(rc, 0);
+        assert_int_equal(records, 3);
+        assert_true(bytes >= sizeof b0 - 1 + sizeof b1 - 1 + sizeof b2 - 1 + sizeof w - 1);
+    }
+
+    assert_int_equal(graph_saver_delete_except(sv, thread, ids[1], &err), 0);
+    assert_int_equal(graph_saver_list(sv, thread, 0, &list, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(list[0], ids[1]);
+    free(list);
+    assert_int_equal(graph_saver_delete_thread(sv, thread, &err), 0);
+    assert_int_equal(graph_saver_list(sv, thread, 0, &list, &n, &err), 0);
+    assert_int_equal(n, 0);
+    free(list);
+    assert_int_equal(graph_saver_get(sv, thread, NULL, &out, &err), SA_ENOTFOUND);
+    graph_saver_free(sv);
+}
+
+/* A sweep deletes the threads whose newest record has expired, and only those. */
+static void test_saver_sweep(void **state)
+{
+    (void)state;
+    struct graph_saver *sv = open_saver();
+    struct sa_err err = {0};
+    double now = (double)time(NULL); /* only threads expired by now are swept */
+    int n = -1;
+    assert_int_equal(graph_saver_sweep(sv, now, &n, &err), 0); /* whatever expired before */
+    char expired[64], renewed[64], future[64], forever[64], ids[5][SA_UUID_LEN];
+    uniq(expired, sizeof expired, "sweep-expired", "");
+    uniq(renewed, sizeof renewed, "sweep-renewed", "");
+    uniq(future, sizeof future, "sweep-future", "");
+    uniq(forever, sizeof forever, "sweep-forever", "");
+    for (int i = 0; i < 5; i++)
+        sa_uuid_v7(ids[i]);
+    struct graph_record r;
+    r = record(ids[0], "", 0, true, "x", 1, now - 10);
+    assert_int_equal(graph_saver_put(sv, expired, &r, &err), 0);
+    r = record(ids[1], "", 0, true, "x", 1, now - 10); /* an old record expired... */
+    assert_int_equal(graph_saver_put(sv, renewed, &r, &err), 0);
+    r = record(ids[2], ids[1], 1, false, "y", 1, now + 3600); /* ...the newest has not */
+    assert_int_equal(graph_saver_put(sv, renewed, &r, &err), 0);
+    r = record(ids[3], "", 0, true, "x", 1, now + 3600);
+    assert_int_equal(graph_saver_put(sv, future, &r, &err), 0);
+    r = record(ids[4], "", 0, true, "x", 1, 0); /* 0: never */
+    assert_int_equal(graph_saver_put(sv, forever, &r, &err), 0);
+    assert_int_equal(graph_saver_sweep(sv, now, &n, &err), 0);
+    assert_int_equal(n, 1);
+    struct graph_record out = {0};
+    assert_int_equal(graph_saver_get(sv, expired, NULL, &out, &err), SA_ENOTFOUND);
+    const char *kept[] = {renewed, future, forever};
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(graph_saver_get(sv, kept[i], NULL, &out, &err), 0);
+        graph_record_clear(&out);
+        assert_int_equal(graph_saver_delete_thread(sv, kept[i], &err), 0);
+    }
+    graph_saver_free(sv);
+}
+
+/* ---- main ------------------------------------------------------------------------- */
+
+static int setup(void **state)
+{
+    (void)state;
+    char uuid[SA_UUID_LEN];
+    sa_uuid_v4(uuid);
+    memcpy(tok, uuid, 8);
+    tok[8] = '\0';
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    if (!dir[0])
+        return 0;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    return system(cmd);
+}
+
+int main(int argc, char **argv)
+{
+    const char *given = argc > 1 ? argv[1] : getenv("STORE_URL");
+    if (given && *given) {
+        snprintf(url, sizeof url, "%s", given);
+    } else {
+        snprintf(dir, sizeof dir, "/tmp/sa_store_contract_XXXXXX");
+        if (!mkdtemp(dir)) {
+            perror("mkdtemp");
+            return 1;
+        }
+        snprintf(url, sizeof url, "sqlite://%s/store.db", dir);
+    }
+    printf("store contract: %s\n", url);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_migrate_twice_and_health),
+        cmocka_unit_test(test_lead_writes_are_all_or_nothing),
+        cmocka_unit_test(test_upsert_and_insert_if_new),
+        cmocka_unit_test(test_lead_shape),
+        cmocka_unit_test(test_list_filters),
+        cmocka_unit_test(test_list_pagination),
+        cmocka_unit_test(test_lead_lookups),
+        cmocka_unit_test(test_executions),
+        cmocka_unit_test(test_runs),
+        cmocka_unit_test(test_approvals),
+        cmocka_unit_test(test_approval_decided_once_under_concurrency),
+        cmocka_unit_test(test_outbox),
+        cmocka_unit_test(test_outbox_retry),
+        cmocka_unit_test(test_outbox_add_is_all_or_nothing),
+        cmocka_unit_test(test_outbox_claimed_once_under_concurrency),
+        cmocka_unit_test(test_contacts),
+        cmocka_unit_test(test_cache),
+        cmocka_unit_test(test_saver_records),
+        cmocka_unit_test(test_saver_sweep),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
