@@ -61,7 +61,7 @@ bench-graph: deps
 # the release build; any finding is an error, so this fails until there are none. Takes a
 # few minutes: the static analyzer is most of it.
 lint: deps
-	@command -v clang-tidy >/dev/null || { echo "lint needs clang-tidy (apt-get install clang-tidy)"; exit 1; }
+	@scripts/deps.sh lint
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@bash -o pipefail -c "find src -name '*.c' | sort | xargs -P $(JOBS) -n 1 clang-tidy -p $(BUILD) --quiet 2>&1 \
 	  | { grep -v ' generated\.\$$' || true; }" || { echo "lint: clang-tidy findings above"; exit 1; }

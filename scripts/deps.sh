@@ -13,8 +13,10 @@ PKGS=(
   wrk sqlite3
 )
 
-# `scripts/deps.sh clang` adds the fuzzing toolchain (make fuzz) to the list.
+# `scripts/deps.sh clang` adds the fuzzing toolchain (make fuzz), `scripts/deps.sh lint`
+# clang-tidy (make lint).
 if [ "${1:-}" = clang ]; then PKGS+=(clang libclang-rt-14-dev); fi
+if [ "${1:-}" = lint ]; then PKGS+=(clang-tidy); fi
 
 missing=()
 for p in "${PKGS[@]}"; do

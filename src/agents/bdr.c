@@ -60,7 +60,7 @@ static const char *blocked(struct bdr *b, const char *email, struct sa_err *err,
         return "do_not_contact";
     if (b->cfg.max_touches_per_week > 0) {
         long n = 0;
-        if ((*rc = sa_store_outbox_touches(b->store, email, (long long)time(NULL) - 7 * 86400, &n,
+        if ((*rc = sa_store_outbox_touches(b->store, email, (long long)time(NULL) - 7LL * 86400, &n,
                                            err)))
             return NULL;
         if (n >= b->cfg.max_touches_per_week)

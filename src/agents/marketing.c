@@ -152,7 +152,7 @@ static json_t *variables(const struct marketing_agent *m, const struct sa_lead *
 static char *render(const char *text, const json_t *vars, json_t *missing)
 {
     struct sa_buf b;
-    sa_buf_init(&b, 64 * 1024);
+    sa_buf_init(&b, (size_t)64 << 10);
     bool ok = true;
     int rc = 0;
     for (const char *p = text; *p && !rc;) {

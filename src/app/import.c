@@ -381,7 +381,7 @@ static int import_csv(struct sa_app *app, const char *data, size_t len, bool par
     char(*ids)[SA_UUID_LEN] = calloc(nprep + 1, sizeof *ids);
     char(*eids)[SA_UUID_LEN] = calloc(nprep + 1, sizeof *eids);
     char **texts = calloc(nprep * 2 + 2, sizeof *texts);
-    json_t **outs = calloc(nprep + 1, sizeof *outs);
+    json_t **outs = calloc(nprep + 1, sizeof(json_t *));
     char(*sizes)[32] = calloc(nprep + 1, sizeof *sizes);
     size_t merged = 0;
     if (!lrows || !erows || !leads || !ids || !eids || !texts || !outs || !sizes) {

@@ -243,7 +243,7 @@ static struct run_job *job_new(const char *id, const char *lead_id, const char *
     }
     pthread_mutex_init(&l->lock, NULL);
     pthread_cond_init(&l->cond, NULL);
-    sa_buf_init(&l->text, 16 * 1024 * 1024);
+    sa_buf_init(&l->text, (size_t)16 << 20);
     l->refs = 1;
     j->log = l;
     snprintf(j->id, sizeof j->id, "%s", id);

@@ -20,8 +20,11 @@ static const char *const log_levels[] = {"debug", "info", "warn", "error", "off"
 
 /* The offset of member in struct sa_config; the build stops when the member's C type is
  * not the one its setting type writes (a _Generic with no matching association). */
+/* ctype is a type name in a _Generic association: it cannot be parenthesised */
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define AT(member, ctype)                                                                          \
     _Generic(((struct sa_config *)0)->member, ctype : offsetof(struct sa_config, member))
+// NOLINTEND(bugprone-macro-parentheses)
 #define STRING(m) .type = SA_SETTING_STRING, .offset = AT(m, const char *)
 #define URL(m) .type = SA_SETTING_URL, .offset = AT(m, const char *)
 #define INT(m) .type = SA_SETTING_INT, .offset = AT(m, int)

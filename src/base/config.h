@@ -71,7 +71,6 @@ struct sa_setting {
     const char *env;     /* "OUTBOX_POLL_MS" */
     const char *flag;    /* "port" for --port, or NULL: environment only */
     const char *metavar; /* the flag's value in --help: "N", "URL" */
-    enum sa_setting_type type;
     size_t offset;             /* of its field in struct sa_config */
     const char *dflt;          /* the default, as text parsed like a value; NULL: none */
     const char *dflt_doc;      /* the default in words when dflt does not say it, or NULL */
@@ -80,7 +79,8 @@ struct sa_setting {
     const char *range_doc;     /* what a value may be, when min-max does not say it all:
                                 * "0 holds outgoing mail", "sqlite://PATH or sqlite::memory:" */
     const char *doc;           /* one line: what it is for */
-    unsigned commands;         /* SA_CMD_* bits of the subcommands that read it */
+    enum sa_setting_type type;
+    unsigned commands; /* SA_CMD_* bits of the subcommands that read it */
 };
 
 /* The table, in the order --help and README list it; *n gets its length. */

@@ -97,7 +97,8 @@ int sa_json_write_string(struct sa_buf *b, const char *s, size_t len)
         case '\b': esc[1] = 'b'; break;
         case '\f': esc[1] = 'f'; break;
         default:
-            memcpy(esc + 1, "u00", 3);
+            esc[1] = 'u';
+            esc[2] = esc[3] = '0';
             esc[4] = hex[c >> 4];
             esc[5] = hex[c & 0xF];
             n = 6;
@@ -165,8 +166,9 @@ int sa_json_write(struct sa_buf *b, const json_t *v)
         /* as jansson: the shortest "%.17g" form that keeps a decimal point */
         char tmp[40];
         snprintf(tmp, sizeof tmp, "%.17g", json_real_value(v));
-        if (!strpbrk(tmp, ".eE") && strlen(tmp) + 2 < sizeof tmp)
-            strcat(tmp, ".0");
+        size_t len = strlen(tmp);
+        if (!strpbrk(tmp, ".eE") && len + 3 <= sizeof tmp)
+            memcpy(tmp + len, ".0", 3); /* with its NUL */
         return sa_buf_puts(b, tmp);
     }
     case JSON_TRUE: return sa_buf_append(b, "true", 4);

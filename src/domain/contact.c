@@ -50,9 +50,8 @@ bool sa_phone_e164(const char *phone, const char *country, char *out, size_t cap
             continue;
         const char *nat = d;
         size_t cl = strlen(countries[i].code);
-        if (strcmp(countries[i].code, "1") == 0 && n == 11 && d[0] == '1')
-            nat = d + 1;
-        else if (d[0] == '0')
+        /* a national trunk prefix: 0, or NANP's leading 1 on eleven digits */
+        if ((strcmp(countries[i].code, "1") == 0 && n == 11 && d[0] == '1') || d[0] == '0')
             nat = d + 1;
         else if (strncmp(d, countries[i].code, cl) == 0 && n > cl + 6)
             nat = d + cl; /* already has the country code, without + */

@@ -142,6 +142,8 @@ static int read_examples(const char *path, char **buf, char ***lines, size_t *n,
     size_t cap = 1024;
     *lines = malloc(cap * sizeof **lines);
     *n = 0;
+    if (!*lines)
+        return sa_err_set(err, SA_ENOMEM, "out of memory");
     size_t lineno = 0;
     for (char *p = *buf; *p;) {
         char *nl = strchr(p, '\n');
@@ -172,20 +174,23 @@ static int read_examples(const char *path, char **buf, char ***lines, size_t *n,
 static int train(char **lines, size_t n, int holdout, struct sa_intent_model **out,
                  struct sa_err *err)
 {
+    /* Failures leave through `fail` with a constant code, not sa_err_set's result: the
+     * static analyser cannot see that function and would follow a "0" with *out unset. */
+    *out = NULL;
+    int rc = SA_ENOMEM;
     struct sa_intent_model *m = calloc(1, sizeof *m);
     if (!m)
-        return sa_err_set(err, SA_ENOMEM, "out of memory");
+        goto fail;
     /* labels first, in order of appearance, so indexes are stable */
+    rc = SA_ECONFIG;
     for (size_t i = 0; i < n; i++)
-        if (label_index(m, lines[i], strcspn(lines[i], "\t")) < 0) {
-            sa_intent_free(m);
-            return sa_err_set(err, SA_ECONFIG, "too many intent labels (at most %d)", MAX_LABELS);
-        }
-    m->counts = calloc((size_t)m->nlabels * BUCKETS, sizeof *m->counts);
-    if (!m->counts) {
-        sa_intent_free(m);
-        return sa_err_set(err, SA_ENOMEM, "out of memory");
-    }
+        if (label_index(m, lines[i], strcspn(lines[i], "\t")) < 0)
+            goto fail;
+    if (m->nlabels == 0) /* read_examples refuses a file without examples */
+        goto fail;
+    rc = SA_ENOMEM;
+    if (!(m->counts = calloc((size_t)m->nlabels * BUCKETS, sizeof *m->counts)))
+        goto fail;
     uint32_t seen[MAX_LABELS] = {0};
     for (size_t i = 0; i < n; i++) {
         size_t ll = strcspn(lines[i], "\t");
@@ -199,6 +204,13 @@ static int train(char **lines, size_t n, int holdout, struct sa_intent_model **o
     }
     *out = m;
     return 0;
+fail:
+    if (rc == SA_ENOMEM)
+        sa_err_set(err, rc, "out of memory");
+    else
+        sa_err_set(err, rc, "the examples need 1 to %d intent labels", MAX_LABELS);
+    sa_intent_free(m);
+    return rc;
 }
 
 const char *sa_intent_classify(const struct sa_intent_model *m, const char *text,

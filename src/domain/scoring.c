@@ -448,11 +448,12 @@ static int load_industries(struct sa_model *m, const char *dir, struct sa_err *e
     json_t *arr = json_object_get(root, "industries");
     if (get_fit(&ld, root, "default_fit", "$", &m->default_industry_fit))
         goto out;
-    if (!json_is_array(arr) || json_array_size(arr) == 0) {
+    size_t nind = json_array_size(arr); /* 0 for a non-array */
+    if (nind == 0) {
         bad(&ld, "industries", "expected a non-empty array");
         goto out;
     }
-    m->nindustries = json_array_size(arr);
+    m->nindustries = nind;
     size_t cap = 0;
     for (size_t i = 0; i < m->nindustries; i++)
         cap += 1 + json_array_size(json_object_get(json_array_get(arr, i), "aliases"));
@@ -554,7 +555,7 @@ static int load_free_mail(struct sa_model *m, const char *dir, struct sa_err *er
         m->nfree++;
     }
     fclose(f);
-    if (!rc)
+    if (!rc && m->nfree)
         qsort(m->free_domains, m->nfree, sizeof *m->free_domains, str_cmp);
     return rc;
 }

@@ -59,7 +59,7 @@ int graph_r_run_init(struct run *r, const struct graph *g, const struct graph_ru
     r->opts = opts;
     r->thread_id = opts ? opts->thread_id : NULL;
     size_t nc = (size_t)g->nchans, nn = (size_t)g->nnodes;
-    r->vals = calloc(nc, sizeof *r->vals);
+    r->vals = calloc(nc, sizeof(json_t *));
     r->ver = calloc(nc, sizeof *r->ver);
     r->seen = calloc(nc * nn, sizeof *r->seen);
     r->dirty = calloc(nc, sizeof *r->dirty);
@@ -373,7 +373,7 @@ int graph_r_apply_writes(struct run *r, struct task *tasks, int n, struct sa_err
     const struct graph *g = r->g;
     int nc = g->nchans;
     json_t *small[64] = {NULL};
-    json_t **lists = nc <= 64 ? small : calloc((size_t)nc, sizeof *lists);
+    json_t **lists = nc <= 64 ? small : calloc((size_t)nc, sizeof(json_t *));
     if (!lists)
         return sa_err_set(err, SA_ENOMEM, "out of memory");
     json_t *sends = json_array();

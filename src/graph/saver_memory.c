@@ -141,11 +141,9 @@ static int mem_put_writes(struct graph_saver *s, const char *thread_id, const ch
     pthread_mutex_lock(&m->lock);
     struct graph_record *r = find(m, thread_id, id);
     char *copy = writes ? dup_bytes(writes, len) : NULL;
-    if (!r)
-        rc = sa_err_set(err, SA_ENOTFOUND, "checkpoint %s not found", id);
-    else if (writes && !copy)
-        rc = sa_err_set(err, SA_ENOMEM, "out of memory");
-    if (rc) {
+    if (!r || (writes && !copy)) {
+        rc = !r ? sa_err_set(err, SA_ENOTFOUND, "checkpoint %s not found", id)
+                : sa_err_set(err, SA_ENOMEM, "out of memory");
         free(copy);
     } else {
         free(r->writes);

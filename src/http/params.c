@@ -44,7 +44,7 @@ bool sa_param_thread_id(struct sa_req *r, int i)
         ok = sa_thread_id_valid(p, bar ? (size_t)(bar - p) : strlen(p));
         p = bar ? bar + 1 : NULL;
     }
-    if (ok && strlen(v) <= 4 * SA_THREAD_ID_MAX)
+    if (ok && strlen(v) <= (size_t)4 * SA_THREAD_ID_MAX)
         return true;
     sa_reply_error(r, 422, "validation_error", "path.thread_id", "string_pattern_mismatch",
                    "thread_id should be %s", SA_THREAD_ID_RULE);

@@ -152,7 +152,7 @@ void sa_metrics_observe(struct sa_metrics *m, int family, const char *const *val
     if (s) {
         s->value += v;
         s->count++;
-        for (int i = 0; i < d->nbuckets; i++) {
+        for (int i = 0; s->bucket_counts && i < d->nbuckets; i++) { /* histograms only */
             if (v <= d->buckets[i]) {
                 s->bucket_counts[i]++;
                 break;

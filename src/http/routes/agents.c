@@ -132,7 +132,7 @@ static void sse_event(struct sa_buf *b, const char *event, json_t *data)
 static void reply_stream(struct sa_req *r, const struct envelope *env, json_t *response)
 {
     struct sa_buf b;
-    sa_buf_init(&b, 8 * 1024 * 1024);
+    sa_buf_init(&b, (size_t)8 << 20);
     json_t *meta = json_pack(
         "{s:O?, s:O?, s:O?}", "run_id", json_object_get(response, "execution_id"), "thread_id",
         json_object_get(response, "thread_id"), "lead_id", json_object_get(response, "lead_id"));
@@ -185,7 +185,7 @@ static void graph_event_to_sse(enum graph_stream_mode mode, const json_t *data, 
 static void reply_graph_stream(struct sa_req *r, json_t *response, struct sa_buf *events)
 {
     struct sa_buf b;
-    sa_buf_init(&b, 16 * 1024 * 1024);
+    sa_buf_init(&b, (size_t)16 << 20);
     json_t *meta = json_pack(
         "{s:O?, s:O?, s:O?}", "run_id", json_object_get(response, "execution_id"), "thread_id",
         json_object_get(response, "thread_id"), "lead_id", json_object_get(response, "lead_id"));
@@ -254,7 +254,7 @@ static void invoke(struct sa_req *r, bool force_stream)
         goto out;
     }
     struct sa_buf events; /* the pipeline's graph events, as SSE, while it runs */
-    sa_buf_init(&events, 8 * 1024 * 1024);
+    sa_buf_init(&events, (size_t)8 << 20);
     struct sa_invoke_req req = {.type = (enum sa_agent_type)env.type,
                                 .lead = lead.raw ? &lead : NULL,
                                 .input = lead.raw ? NULL : input,

@@ -113,10 +113,11 @@ static long live_read(void *cls, char *buf, size_t max)
         l->idle = 0;
         return (long)n;
     }
-    if (++l->idle >= 150 && max >= 14) { /* ~15 s quiet: a comment keeps proxies open */
+    static const char keep_alive[] = ": keep-alive\n\n"; /* an SSE comment: bytes, no NUL */
+    if (++l->idle >= 150 && max >= sizeof keep_alive - 1) { /* ~15 s quiet: proxies stay open */
         l->idle = 0;
-        memcpy(buf, ": keep-alive\n\n", 14);
-        return 14;
+        memcpy(buf, keep_alive, sizeof keep_alive - 1);
+        return (long)(sizeof keep_alive - 1);
     }
     return 0;
 }
@@ -154,7 +155,7 @@ void sa_route_run_stream(struct sa_req *r)
         return;
     }
     struct sa_buf b;
-    sa_buf_init(&b, 16 * 1024 * 1024);
+    sa_buf_init(&b, (size_t)16 << 20);
     char *meta = json_dumps(run, JSON_COMPACT);
     if (sa_buf_printf(&b, "event: result\ndata: %s\n\nevent: end\ndata: null\n\n",
                       meta ? meta : "null") != 0)

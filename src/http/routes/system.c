@@ -35,7 +35,7 @@ void sa_route_health(struct sa_req *r)
 void sa_route_metrics(struct sa_req *r)
 {
     struct sa_buf b;
-    sa_buf_init(&b, 16 * 1024 * 1024);
+    sa_buf_init(&b, (size_t)16 << 20);
     if (sa_metrics_render(r->app->metrics, &b)) {
         sa_buf_free(&b);
         sa_reply_error(r, 500, "internal_error", "", "internal_error", "could not render metrics");
