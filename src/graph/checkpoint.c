@@ -53,6 +53,16 @@ json_t *graph_r_next_nodes(struct run *r)
  * tree and dumping it cost more than the rest of the super-step together.
  * {"v":1,"step":N,"source":S,"created_at":T,"writes":{..},"values":{..},"cleared":[..],
  *  "versions":{..},"seen":{node:{chan:ver}},"sends":[..]} */
+/* Writes an object key or array item name: a comma unless it is the first, the name as a
+ * JSON string, and a colon when it is a key. */
+static int write_name(struct sa_buf *b, bool *first, const char *name, bool key)
+{
+    int rc = sa_buf_puts(b, *first ? "" : ",");
+    *first = false;
+    rc = rc ? rc : sa_json_write_string(b, name, strlen(name));
+    return rc || !key ? rc : sa_buf_puts(b, ":");
+}
+
 static char *serialise(struct run *r, bool full, size_t *len)
 {
     const struct graph *g = r->g;
@@ -72,12 +82,7 @@ static char *serialise(struct run *r, bool full, size_t *len)
     for (int c = 0; c < g->nchans && !rc; c++) {
         if ((!full && !r->dirty[c]) || !r->vals[c])
             continue;
-        rc = sa_buf_puts(&b, first ? "" : ",");
-        first = false;
-        rc =
-            rc ? rc
-               : sa_json_write_string(&b, graph_r_chan_name(r, c), strlen(graph_r_chan_name(r, c)));
-        rc = rc ? rc : sa_buf_puts(&b, ":");
+        rc = write_name(&b, &first, graph_r_chan_name(r, c), true);
         rc = rc ? rc : sa_json_write(&b, r->vals[c]);
     }
     rc = rc ? rc : sa_buf_puts(&b, "},\"cleared\":[");
@@ -85,23 +90,14 @@ static char *serialise(struct run *r, bool full, size_t *len)
     for (int c = 0; c < g->nchans && !rc && !full; c++) {
         if (!r->dirty[c] || r->vals[c])
             continue;
-        rc = sa_buf_puts(&b, first ? "" : ",");
-        first = false;
-        rc =
-            rc ? rc
-               : sa_json_write_string(&b, graph_r_chan_name(r, c), strlen(graph_r_chan_name(r, c)));
+        rc = write_name(&b, &first, graph_r_chan_name(r, c), false);
     }
     rc = rc ? rc : sa_buf_puts(&b, "],\"versions\":{");
     first = true;
     for (int c = 0; c < g->nchans && !rc; c++) {
         if ((!full && !r->dirty[c]) || !r->ver[c])
             continue;
-        rc = sa_buf_puts(&b, first ? "" : ",");
-        first = false;
-        rc =
-            rc ? rc
-               : sa_json_write_string(&b, graph_r_chan_name(r, c), strlen(graph_r_chan_name(r, c)));
-        rc = rc ? rc : sa_buf_puts(&b, ":");
+        rc = write_name(&b, &first, graph_r_chan_name(r, c), true);
         rc = rc ? rc : sa_json_write_int(&b, (long long)r->ver[c]);
     }
     rc = rc ? rc : sa_buf_puts(&b, "},\"seen\":{");
@@ -109,22 +105,14 @@ static char *serialise(struct run *r, bool full, size_t *len)
     for (int n = 1; n < g->nnodes && !rc; n++) {
         if (!full && !r->seen_dirty[n])
             continue;
-        rc = sa_buf_puts(&b, first ? "" : ",");
-        first = false;
-        const char *name = g->nodes[n].name;
-        rc = rc ? rc : sa_json_write_string(&b, name, strlen(name));
-        rc = rc ? rc : sa_buf_puts(&b, ":{");
+        rc = write_name(&b, &first, g->nodes[n].name, true);
+        rc = rc ? rc : sa_buf_puts(&b, "{");
         bool f2 = true;
         for (int k = 0; k < g->nodes[n].ntriggers && !rc; k++) {
             int c = g->nodes[n].triggers[k];
             if (!*graph_r_seen_at(r, n, c))
                 continue;
-            rc = sa_buf_puts(&b, f2 ? "" : ",");
-            f2 = false;
-            rc = rc ? rc
-                    : sa_json_write_string(&b, graph_r_chan_name(r, c),
-                                           strlen(graph_r_chan_name(r, c)));
-            rc = rc ? rc : sa_buf_puts(&b, ":");
+            rc = write_name(&b, &f2, graph_r_chan_name(r, c), true);
             rc = rc ? rc : sa_json_write_int(&b, (long long)*graph_r_seen_at(r, n, c));
         }
         rc = rc ? rc : sa_buf_puts(&b, "}");

@@ -77,6 +77,25 @@ int graph_get_state_history(const struct graph *g, const char *thread_id, int li
     return rc;
 }
 
+/* Enters o->thread_id (no other run on it meanwhile) and loads its checkpoint (the
+ * latest when checkpoint_id is NULL) into r, whose opts is o (MUST outlive r). On success
+ * the caller frees r and leaves the thread when done; on failure nothing is left to undo. */
+static int thread_open(const struct graph *g, const struct graph_run_opts *o,
+                       const char *checkpoint_id, struct run *r, struct sa_err *err)
+{
+    int rc = graph_r_busy_enter(g, o->thread_id, err);
+    if (rc)
+        return rc;
+    rc = graph_r_run_init(r, g, o) ? sa_err_set(err, SA_ENOMEM, "out of memory") : 0;
+    if (!rc)
+        rc = graph_r_load_checkpoint(r, checkpoint_id, err);
+    if (rc) {
+        graph_r_run_free(r);
+        graph_r_busy_leave(g, o->thread_id);
+    }
+    return rc;
+}
+
 int graph_update_state(const struct graph *g, const char *thread_id, const char *checkpoint_id,
                        const json_t *values, const char *as_node, char new_id[40],
                        struct sa_err *err)
@@ -89,14 +108,11 @@ int graph_update_state(const struct graph *g, const char *thread_id, const char 
     int node = 0;
     if (as_node && (node = graph_node_index(g, as_node, false)) <= 0)
         return sa_err_set(err, SA_EINVAL, "update_state as unknown node \"%s\"", as_node);
-    int rc = graph_r_busy_enter(g, thread_id, err);
-    if (rc)
-        return rc;
     struct graph_run_opts o = {.thread_id = thread_id};
     struct run r;
-    rc = graph_r_run_init(&r, g, &o) ? sa_err_set(err, SA_ENOMEM, "out of memory") : 0;
-    if (!rc)
-        rc = graph_r_load_checkpoint(&r, checkpoint_id, err);
+    int rc = thread_open(g, &o, checkpoint_id, &r, err);
+    if (rc)
+        return rc;
     struct task t = {.node = node};
     if (!rc) {
         if (as_node) {
@@ -234,14 +250,11 @@ int graph_prune_thread(const struct graph *g, const char *thread_id, struct sa_e
 {
     if (!g->saver)
         return sa_err_set(err, SA_EINVAL, "the graph has no checkpointer");
-    int rc = graph_r_busy_enter(g, thread_id, err);
-    if (rc)
-        return rc;
     struct graph_run_opts o = {.thread_id = thread_id};
     struct run r;
-    rc = graph_r_run_init(&r, g, &o) ? sa_err_set(err, SA_ENOMEM, "out of memory") : 0;
-    if (!rc)
-        rc = graph_r_load_checkpoint(&r, NULL, err);
+    int rc = thread_open(g, &o, NULL, &r, err);
+    if (rc)
+        return rc;
     json_t *pending = NULL;
     if (!rc) {
         /* the same state, as one full record with no parent; then the rest goes */
