@@ -127,17 +127,23 @@ static void sse_event(struct sa_buf *b, const char *event, json_t *data)
     free(text);
 }
 
+/* LangGraph's first event: the ids of the run, thread and lead. */
+static void sse_metadata(struct sa_buf *b, json_t *response)
+{
+    json_t *meta = json_pack(
+        "{s:O?, s:O?, s:O?}", "run_id", json_object_get(response, "execution_id"), "thread_id",
+        json_object_get(response, "thread_id"), "lead_id", json_object_get(response, "lead_id"));
+    sse_event(b, "metadata", meta);
+    json_decref(meta);
+}
+
 /* Streaming answer in LangGraph's SSE shape: metadata, the requested modes, end. The
  * qualification agent is a single step, so each mode has one event. */
 static void reply_stream(struct sa_req *r, const struct envelope *env, json_t *response)
 {
     struct sa_buf b;
     sa_buf_init(&b, (size_t)8 << 20);
-    json_t *meta = json_pack(
-        "{s:O?, s:O?, s:O?}", "run_id", json_object_get(response, "execution_id"), "thread_id",
-        json_object_get(response, "thread_id"), "lead_id", json_object_get(response, "lead_id"));
-    sse_event(&b, "metadata", meta);
-    json_decref(meta);
+    sse_metadata(&b, response);
     const char *agent = json_string_value(json_object_get(response, "agent_type"));
     json_t *output = json_object_get(response, "output");
     if (env->modes[1]) {
@@ -186,11 +192,7 @@ static void reply_graph_stream(struct sa_req *r, json_t *response, struct sa_buf
 {
     struct sa_buf b;
     sa_buf_init(&b, (size_t)16 << 20);
-    json_t *meta = json_pack(
-        "{s:O?, s:O?, s:O?}", "run_id", json_object_get(response, "execution_id"), "thread_id",
-        json_object_get(response, "thread_id"), "lead_id", json_object_get(response, "lead_id"));
-    sse_event(&b, "metadata", meta);
-    json_decref(meta);
+    sse_metadata(&b, response);
     if (sa_buf_append(&b, events->data ? events->data : "", events->len) != 0)
         sa_log(SA_LOG_ERROR, "stream buffer full", NULL);
     sse_event(&b, "result", response);
