@@ -70,7 +70,7 @@ struct sa_agent_ops {
     const char *name;          /* the agent_type string */
     enum sa_agent_entry entry; /* default (0): SA_AGENT_ENTRY_RUN */
     const char *description;   /* one line for the status endpoint */
-    const char *input_schema;  /* JSON Schema text of the input, or NULL (agents/schemas.c) */
+    const char *input_schema;  /* JSON Schema text of the input, or NULL (domain/schemas.c) */
     const char *output_schema; /* JSON Schema text of the output, or NULL */
     /* Runs the agent on a validated lead. context (borrowed, may be NULL) holds the
      * outputs of agents that ran before it on this lead: {"qualification": ...,

@@ -1,5 +1,5 @@
 /* The conversation agent: multi-turn chat on a thread. Each turn recognises the
- * prospect's intent (agents/intent.h), moves the sales stage, answers from reply
+ * prospect's intent (domain/intent.h), moves the sales stage, answers from reply
  * templates and suggests next actions; an unsubscribe marks the contact do-not-contact,
  * a meeting request proposes slots. The history lives in the thread's checkpoints (the
  * graph engine), so a thread can be continued by any later request. */

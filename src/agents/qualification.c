@@ -1,4 +1,4 @@
-/* The qualification agent: scores a lead with the loaded model (agents/scoring.h).
+/* The qualification agent: scores a lead with the loaded model (domain/scoring.h).
  * Stateless apart from the shared, immutable model, so concurrent runs need no lock. */
 #include <stdlib.h>
 

@@ -1,11 +1,11 @@
 /* The outbox's delivery worker: a thread that sends due outbox items (the BDR workflow's
- * e-mails and follow-ups) through a mail transport (mail/transport.h, MAIL_TRANSPORT,
+ * e-mails and follow-ups) through a mail transport (connectors/mail/transport.h, MAIL_TRANSPORT,
  * default maildir:var/mail). Each item is rendered as an RFC 5322 message whose
  * Message-ID and Maildir file name derive from the item's id, and delivered with
  * send_once, so a crash between the delivery and marking it sent never sends twice.
  * A contact marked do-not-contact gets nothing: the item is cancelled at send time.
  * Failures retry with backoff (1, 2, 4, ... minutes) and fail after 5 attempts.
- * Created by main.c when serving. */
+ * Created by `serve` (cli/cmd_serve.c). */
 #ifndef SA_OUTBOX_H
 #define SA_OUTBOX_H
 

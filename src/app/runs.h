@@ -1,7 +1,7 @@
 /* Pipeline runs started through the API (POST /api/runs): a queue and worker threads that
  * run the pipeline in the background, each run's events kept for SSE clients who join at
  * any point, cancellation, and, at start-up, the runs a stopped process left queued or
- * running are resumed from their thread's last checkpoint. Created by main.c. */
+ * running are resumed from their thread's last checkpoint. Created by `serve` (cli/cmd_serve.c). */
 #ifndef SA_RUNS_H
 #define SA_RUNS_H
 

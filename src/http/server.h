@@ -1,5 +1,5 @@
 /* The HTTP server: libmicrohttpd with an epoll thread pool, serving the route table
- * (http/routes.c) for one application. Started and stopped by main.c. */
+ * (http/routes.c) for one application. Started and stopped by cli/cmd_serve.c. */
 #ifndef SA_HTTP_SERVER_H
 #define SA_HTTP_SERVER_H
 
