@@ -130,8 +130,9 @@ int main(int argc, char **argv)
             json_array_get(json_object_get(res.output, "approvals"), 0), "approval_id"));
         if (aid) {
             json_t *detail2 = json_array(), *out = NULL;
+            bool recorded;
             uint64_t t0 = sa_now_ns();
-            int drc = sa_app_decide(app, aid, accept, "bench", detail2, &out, &err);
+            int drc = sa_app_decide(app, aid, accept, "bench", detail2, &out, &recorded, &err);
             uint64_t dt = sa_now_ns() - t0;
             json_decref(detail2);
             json_decref(out);

@@ -213,4 +213,3 @@ void sa_app_close(struct sa_app *app)
     free(app->calendar);
     free(app);
 }
-

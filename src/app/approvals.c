@@ -29,9 +29,9 @@ int sa_app_record_interrupts(struct sa_store *store, const char *thread_id, cons
         char *text = json_dumps(req, JSON_COMPACT);
         char id[SA_UUID_LEN], got[37];
         sa_uuid_v7(id);
-        int rc = text && iid ? sa_store_approval_put(store, id, thread_id, iid, lead_id, text,
-                                                     got, err)
-                             : sa_err_set(err, SA_ENOMEM, "out of memory");
+        int rc = text && iid
+                     ? sa_store_approval_put(store, id, thread_id, iid, lead_id, text, got, err)
+                     : sa_err_set(err, SA_ENOMEM, "out of memory");
         free(text);
         if (rc) {
             json_decref(*approvals);
@@ -86,9 +86,10 @@ static int resume_approval(struct sa_app *app, const json_t *approval, json_t **
     int rc = sa_pipeline_resume(app->pipeline, thread, resume, &gr, err);
     json_decref(resume);
     /* Two answers racing: the other request is resuming the thread right now (busy), or
-     * has resumed it already, so the answer recorded here is no longer awaited. Either
-     * way the run goes on without us; only a failure on a thread still waiting is one. */
-    if (rc == SA_ECONFLICT || (rc && thread_position(app, thread, iid) != pos))
+     * resumed it between our look and our resume, so the graph says no interrupt is
+     * pending. Either way the run goes on without us. Any other failure is one. */
+    if (rc == SA_ECONFLICT ||
+        (rc == SA_EINVAL && pos == 2 && thread_position(app, thread, iid) != 2))
         return 0;
     if (rc)
         return rc;
@@ -113,9 +114,10 @@ static int resume_approval(struct sa_app *app, const json_t *approval, json_t **
 }
 
 int sa_app_decide(struct sa_app *app, const char *id, const json_t *response, const char *reviewer,
-                  json_t *detail, json_t **out, struct sa_err *err)
+                  json_t *detail, json_t **out, bool *stored, struct sa_err *err)
 {
     *out = NULL;
+    *stored = false;
     json_t *approval = NULL;
     int rc = sa_store_approval_get(app->store, id, &approval, err);
     if (rc)
@@ -175,6 +177,7 @@ int sa_app_decide(struct sa_app *app, const char *id, const json_t *response, co
     json_decref(approval);
     if (rc)
         return rc;
+    *stored = true;
     if ((rc = sa_store_approval_get(app->store, id, &approval, err)))
         return rc;
     json_t *run = NULL;

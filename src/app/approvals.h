@@ -4,6 +4,7 @@
 #define SA_APP_APPROVALS_H
 
 #include <jansson.h>
+#include <stdbool.h>
 
 #include "base/err.h"
 
@@ -21,9 +22,10 @@ int sa_app_record_interrupts(struct sa_store *store, const char *thread_id, cons
  * NULL), then continues its run. SA_EINVAL with detail filled (never empty) for a bad
  * response; SA_ENOTFOUND; SA_ECONFLICT when it was answered differently before. The same
  * answer twice, also from two requests at once, is 200 with duplicate true. *out (new
- * reference): {approval, duplicate, run}. */
+ * reference): {approval, duplicate, run}. *stored says whether the answer is stored
+ * (also when an error came after that: the run then continues at the next start). */
 int sa_app_decide(struct sa_app *app, const char *id, const json_t *response, const char *reviewer,
-                  json_t *detail, json_t **out, struct sa_err *err) SA_WUR;
+                  json_t *detail, json_t **out, bool *stored, struct sa_err *err) SA_WUR;
 
 /* At start-up: continues the runs whose approval was answered but which a stopped
  * server did not resume; *resumed counts them. */

@@ -90,7 +90,8 @@ static int run_pipeline(struct sa_app *app, const struct sa_invoke_req *req, jso
     json_object_del(gr.values, "lead_data"); /* the lead is stored as the lead */
     json_t *approvals = NULL;
     if (gr.status == GRAPH_INTERRUPTED &&
-        (rc = sa_app_record_interrupts(app->store, thread_id, lead_id, gr.interrupts, &approvals, err))) {
+        (rc = sa_app_record_interrupts(app->store, thread_id, lead_id, gr.interrupts, &approvals,
+                                       err))) {
         graph_result_clear(&gr);
         return rc;
     }

@@ -38,16 +38,26 @@ struct run_job {
     bool resume;   /* found unfinished at start-up: continue its thread */
     volatile int cancel;
     bool finished;
-    /* The final status the store would not take (its write failed after retries): GET
-     * /api/runs/{id} answers with it instead of the stored "running". Set once, under
-     * the runs' lock. */
-    char unrecorded_status[24];
     struct event_log *log;
     struct run_job *next_queued;
 };
 
+/* A finished run whose final status the store would not take. Kept until a retry writes
+ * it (the workers retry every second), so GET /api/runs/{id} answers with the status the
+ * run reached instead of the stored "running", also after the run left the table of
+ * recent runs. Pushed at the head under the runs' lock; removed only by the one retrier. */
+struct unrecorded {
+    char id[40];
+    char status[24];
+    char *output, *error; /* owned; may be NULL */
+    bool written;         /* set by the retrier, outside the lock, read by it under it */
+    struct unrecorded *next;
+};
+
 struct sa_runs {
     struct sa_app *app;
+    struct unrecorded *unrecorded;
+    bool retrying; /* a worker is writing the unrecorded statuses */
     pthread_mutex_t lock;
     pthread_cond_t cond;
     struct run_job *jobs[RUNS_KEPT]; /* ring of known runs */
@@ -117,7 +127,7 @@ static void job_free(struct run_job *j)
 
 /* Writes a finished run's status, retrying a failed write (20 ms, 100 ms, 500 ms): a run
  * whose status stays "running" in the store looks alive forever. Returns 0, or the
- * error of the last attempt after logging it. */
+ * error of the last attempt after logging it (the caller keeps the status for later). */
 static int record_status(struct sa_store *store, const char *id, const char *status,
                          const char *output, const char *error)
 {
@@ -135,6 +145,79 @@ static int record_status(struct sa_store *store, const char *id, const char *sta
         sa_log(SA_LOG_ERROR, "run status not recorded",
                json_pack("{s:s, s:s, s:s}", "run_id", id, "status", status, "error", err.msg));
     return rc;
+}
+
+static const char *client_error(int rc, const struct sa_err *err, const char *run_id, char *buf,
+                                size_t cap)
+{
+    switch (rc) {
+    case SA_ESTORE:
+    case SA_EIO:
+    case SA_ETIMEDOUT:
+    case SA_ENOMEM:
+    case SA_EINTERNAL:
+        sa_log(SA_LOG_ERROR, "run failed",
+               json_pack("{s:s, s:s, s:s}", "run_id", run_id, "error_code", sa_errname(rc),
+                         "error", err->msg));
+        snprintf(buf, cap, "%s (the server log has the details under run_id %s)",
+                 sa_strerror(rc), run_id);
+        return buf;
+    default: return err->msg; /* the graph's and the agents' own words: no backend text */
+    }
+}
+
+/* Keeps a status the store would not take (see struct unrecorded). Caller holds r->lock. */
+static void keep_unrecorded(struct sa_runs *r, const char *id, const char *status,
+                            const char *output, const char *error)
+{
+    struct unrecorded *u = calloc(1, sizeof *u);
+    if (!u)
+        return; /* the run stays "running" in the store and is resumed at the next start */
+    snprintf(u->id, sizeof u->id, "%s", id);
+    snprintf(u->status, sizeof u->status, "%s", status);
+    u->output = output ? strdup(output) : NULL;
+    u->error = error ? strdup(error) : NULL;
+    u->next = r->unrecorded;
+    r->unrecorded = u;
+}
+
+static void unrecorded_free(struct unrecorded *u)
+{
+    free(u->output);
+    free(u->error);
+    free(u);
+}
+
+/* Tries to write the kept statuses once more; drops the ones written. One worker at a
+ * time; the writes run outside the lock (entries are never freed by anyone else, and
+ * new ones go in at the head, so the chain from the snapshot stays valid). */
+static void retry_unrecorded(struct sa_runs *r)
+{
+    pthread_mutex_lock(&r->lock);
+    struct unrecorded *list = r->retrying ? NULL : r->unrecorded;
+    r->retrying = list != NULL;
+    pthread_mutex_unlock(&r->lock);
+    if (!list)
+        return;
+    for (struct unrecorded *u = list; u; u = u->next) {
+        struct sa_err err = {0};
+        u->written = sa_store_run_update(r->app->store, u->id, u->status, u->output, u->error,
+                                         &err) == 0;
+    }
+    pthread_mutex_lock(&r->lock);
+    for (struct unrecorded **pp = &r->unrecorded; *pp;) {
+        struct unrecorded *u = *pp;
+        if (u->written) {
+            sa_log(SA_LOG_INFO, "run status recorded late",
+                   json_pack("{s:s, s:s}", "run_id", u->id, "status", u->status));
+            *pp = u->next;
+            unrecorded_free(u);
+        } else {
+            pp = &u->next;
+        }
+    }
+    r->retrying = false;
+    pthread_mutex_unlock(&r->lock);
 }
 
 static void execute(struct sa_runs *r, struct run_job *j)
@@ -175,13 +258,18 @@ static void execute(struct sa_runs *r, struct run_job *j)
                          : rc == SA_ECANCELED ? "cancelled"
                                               : "failed";
     char *out = rc == 0 ? json_dumps(res.output, JSON_COMPACT) : NULL;
-    if (record_status(app->store, j->id, status, out, rc ? err.msg : NULL)) {
-        pthread_mutex_lock(&r->lock);
-        snprintf(j->unrecorded_status, sizeof j->unrecorded_status, "%s", status);
-        pthread_mutex_unlock(&r->lock);
-    }
+    /* The error as clients read it (the run's record and its stream): a storage or
+     * internal failure is named by its kind, its detail (SQL, file names) goes to the log. */
+    char safe[160];
+    const char *error = rc ? client_error(rc, &err, j->id, safe, sizeof safe) : NULL;
+    bool recorded = record_status(app->store, j->id, status, out, error) == 0;
     json_t *result = json_pack("{s:s, s:s, s:O?, s:s?}", "run_id", j->id, "status", status,
-                               "output", res.output, "error", rc ? err.msg : NULL);
+                               "output", res.output, "error", error);
+    pthread_mutex_lock(&r->lock);
+    if (!recorded)
+        keep_unrecorded(r, j->id, status, out, error);
+    j->finished = true; /* before the stream ends: a client reading "end" sees it finished */
+    pthread_mutex_unlock(&r->lock);
     log_append(j->log, "result", result);
     log_append(j->log, "end", json_null());
     json_decref(result);
@@ -195,8 +283,21 @@ static void *worker(void *arg)
     struct sa_runs *r = arg;
     pthread_mutex_lock(&r->lock);
     for (;;) {
-        while (!r->head && !r->stop)
-            pthread_cond_wait(&r->cond, &r->lock);
+        while (!r->head && !r->stop) {
+            if (!r->unrecorded) {
+                pthread_cond_wait(&r->cond, &r->lock);
+                continue;
+            }
+            /* statuses to write again: look once a second */
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec += 1;
+            if (pthread_cond_timedwait(&r->cond, &r->lock, &until) != 0) {
+                pthread_mutex_unlock(&r->lock);
+                retry_unrecorded(r);
+                pthread_mutex_lock(&r->lock);
+            }
+        }
         if (r->stop)
             break;
         struct run_job *j = r->head;
@@ -206,7 +307,6 @@ static void *worker(void *arg)
         pthread_mutex_unlock(&r->lock);
         execute(r, j);
         pthread_mutex_lock(&r->lock);
-        j->finished = true;
     }
     pthread_mutex_unlock(&r->lock);
     return NULL;
@@ -307,6 +407,14 @@ void sa_runs_stop(struct sa_runs *r)
     for (int k = 0; k < r->nthreads; k++)
         pthread_join(r->threads[k], NULL);
     free(r->threads);
+    retry_unrecorded(r); /* a last try; what is left is resumed from its checkpoint at start */
+    while (r->unrecorded) {
+        struct unrecorded *u = r->unrecorded;
+        r->unrecorded = u->next;
+        sa_log(SA_LOG_WARN, "run status not recorded at exit",
+               json_pack("{s:s, s:s}", "run_id", u->id, "status", u->status));
+        unrecorded_free(u);
+    }
     for (size_t k = 0; k < RUNS_KEPT; k++)
         if (r->jobs[k]) {
             log_finish(r->jobs[k]->log); /* wake readers of runs that will not finish here */
@@ -456,14 +564,17 @@ int sa_app_run_get(struct sa_store *store, struct sa_runs *r, const char *run_id
     if (!r)
         return 0;
     pthread_mutex_lock(&r->lock);
-    struct run_job *j = find(r, run_id);
-    if (j && j->finished && j->unrecorded_status[0]) {
-        json_object_set_new(*out, "status", json_string(j->unrecorded_status));
+    for (struct unrecorded *u = r->unrecorded; u; u = u->next) {
+        if (strcmp(u->id, run_id) != 0)
+            continue;
+        json_object_set_new(*out, "status", json_string(u->status));
+        if (u->error)
+            json_object_set_new(*out, "error", json_string(u->error));
         json_object_set_new(*out, "status_recorded", json_false());
         json_object_set_new(*out, "status_note",
-                            json_string("the run finished but its status could not be saved; "
-                                        "it is recorded when the run is resumed at the next "
-                                        "start"));
+                            json_string("the run finished but its status could not be saved "
+                                        "yet; the server writes it again every second"));
+        break;
     }
     pthread_mutex_unlock(&r->lock);
     return 0;

@@ -23,8 +23,7 @@ static int not_found(int rc, const char *thread_id, struct sa_err *err)
     return rc;
 }
 
-int sa_app_thread_state(struct sa_app *app, const char *thread_id, json_t **out,
-                        struct sa_err *err)
+int sa_app_thread_state(struct sa_app *app, const char *thread_id, json_t **out, struct sa_err *err)
 {
     *out = NULL;
     const struct graph *g[2];

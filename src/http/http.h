@@ -86,7 +86,7 @@ void sa_reply_error(struct sa_req *r, int status, const char *code, const char *
 /* Answers a failed service call by its code: SA_ENOTFOUND 404 and SA_ECONFLICT 409 carry
  * err's message (services write those for clients) at loc; SA_ENOTIMPL is 501; storage
  * and I/O failures (SA_ESTORE, SA_EIO, SA_ETIMEDOUT) are 503 and anything else 500, both
- * saying only what failed (what: "The database") and the request id, never err's text,
+ * saying only what failed (what: "Reading the lead") and the request id, never err's text,
  * which goes to the log with the request id. */
 void sa_reply_failure(struct sa_req *r, int rc, const struct sa_err *err, const char *loc,
                       const char *what);

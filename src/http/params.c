@@ -100,8 +100,8 @@ void sa_body_thread_id(const json_t *obj, const char **out, json_t *detail)
     if (json_is_string(v) && sa_thread_id_valid(json_string_value(v), json_string_length(v)))
         *out = json_string_value(v);
     else
-        sa_detail_add(detail, "body.thread_id", "string_pattern_mismatch",
-                      "thread_id should be %s", SA_THREAD_ID_RULE);
+        sa_detail_add(detail, "body.thread_id", "string_pattern_mismatch", "thread_id should be %s",
+                      SA_THREAD_ID_RULE);
 }
 
 void sa_body_lead_id(const json_t *obj, char out[37], json_t *detail)

@@ -158,24 +158,21 @@ static void reply_5xx(struct sa_req *r, int rc, const struct sa_err *err, const 
 {
     sa_log(SA_LOG_ERROR, "request failed",
            json_pack("{s:s, s:s, s:s, s:s}", "what", what, "error_code", sa_errname(rc), "error",
-                     err && err->msg[0] ? err->msg : sa_strerror(rc), "request_id",
-                     r->request_id));
+                     err && err->msg[0] ? err->msg : sa_strerror(rc), "request_id", r->request_id));
     switch (rc) {
     case SA_ENOTIMPL:
-        sa_reply_error(r, 501, "not_implemented", "", "not_implemented", "%s is not available",
-                       what);
+        sa_reply_error(r, 501, "not_implemented", "", "not_implemented", "%s: not available", what);
         break;
     case SA_ESTORE:
     case SA_EIO:
     case SA_ETIMEDOUT:
         sa_reply_error(r, 503, "service_unavailable", "", "store_error",
-                       "%s is unavailable; nothing was changed by a failed write. Try again "
-                       "(request %s).",
-                       what, r->request_id);
+                       "%s failed: the database is unavailable. Try again (request %s).", what,
+                       r->request_id);
         break;
     default:
-        sa_reply_error(r, 500, "internal_error", "", "internal_error",
-                       "%s failed: %s (request %s)", what, sa_strerror(rc), r->request_id);
+        sa_reply_error(r, 500, "internal_error", "", "internal_error", "%s failed: %s (request %s)",
+                       what, sa_strerror(rc), r->request_id);
     }
 }
 

@@ -4,7 +4,9 @@
 #include "http/http.h"
 
 #define R(m, p, h, body, scope, summary, req, resp)                                                \
-    {m, p, h, SA_BODY_##body, SA_SCOPE_##scope, summary, req, resp}
+    {                                                                                              \
+        m, p, h, SA_BODY_##body, SA_SCOPE_##scope, summary, req, resp                              \
+    }
 
 const struct sa_route sa_routes[] = {
     R("GET", "/", sa_route_root, NONE, PUBLIC, "Service name, version and the route list", NULL,

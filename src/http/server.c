@@ -52,15 +52,14 @@ static const struct sa_metric_desc m_http_seconds = {
     http_buckets,
     (int)(sizeof http_buckets / sizeof http_buckets[0])};
 
-
 /* Records a finished request in the metrics: its route template ("unmatched" for none)
  * keeps the label set bounded. */
 static void observe(struct sa_req *r)
 {
     char st[8];
     snprintf(st, sizeof st, "%d", r->status);
-    const char *v[] = {r->route ? r->route->method : "other", r->route ? r->route->path : "unmatched",
-                       st};
+    const char *v[] = {r->route ? r->route->method : "other",
+                       r->route ? r->route->path : "unmatched", st};
     sa_metrics_add(r->app->metrics, r->srv->m_requests, v, 1);
     sa_metrics_observe(r->app->metrics, r->srv->m_seconds, v,
                        (double)(sa_now_ns() - r->start_ns) / 1e9);

@@ -2,9 +2,14 @@
  * - a store write that fails answers 503 with the request id and never the backend's
  *   text (the SQL, SQLite's message);
  * - a run whose final status cannot be saved does not read "running" forever: GET
- *   /api/runs/{id} gives the status it reached, marked status_recorded false;
+ *   /api/runs/{id} gives the status it reached, marked status_recorded false, and the
+ *   status is written once the database takes it again;
+ * - a run that failed on the database says so without the database's words;
  * - two identical answers to one approval posted at once are both 200, one of them
- *   duplicate, never a 409 "already answered" or a 422 with an empty detail;
+ *   duplicate, never a 409 "already answered" or a 422 with an empty detail, and the run
+ *   continues once;
+ * - an answer recorded whose run cannot continue is a 503 that says the answer was kept,
+ *   and the run continues at the next start;
  * - a busy thread's 409 is counted as error_code "conflict", not "internal_error";
  * - the agents that run inside a pipeline count in /api/agents/status;
  * - seeding a second time runs no agent and adds no invocations.
@@ -75,10 +80,28 @@ static void db_exec(const char *sql)
     sqlite3_close(db);
 }
 
+/* One value of the server's database (a second connection): the first column of the first
+ * row of sql, copied into out; "" when there is no row. */
+static void db_value(const char *sql, char *out, size_t cap)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s", srv.db_url + strlen("sqlite://"));
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    out[0] = '\0';
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+        snprintf(out, cap, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
 static void assert_no_backend_text(const struct resp *r)
 {
-    static const char *const leaks[] = {"INSERT", "UPDATE", "SELECT", "sqlite", "SQLITE",
-                                        "disk I/O", "constraint", "trigger"};
+    static const char *const leaks[] = {"INSERT ", "UPDATE ", "SELECT ", "sqlite", "SQLITE",
+                                        "disk I/O", "refused", "RAISE"};
     for (size_t i = 0; i < sizeof leaks / sizeof leaks[0]; i++)
         if (r->body && strstr(r->body, leaks[i]))
             fail_msg("the reply carries the backend's text (\"%s\"): %s", leaks[i], r->body);
@@ -134,7 +157,88 @@ static void test_run_status_unrecorded(void **state)
     assert_non_null(jstr(j, "status_note"));
     resp_free(&r);
     /* the store still says running: the answer came from the process, not the store */
+    char sql[160], stored[64];
+    snprintf(sql, sizeof sql, "SELECT status FROM runs WHERE id = '%s'", id);
+    db_value(sql, stored, sizeof stored);
+    assert_string_equal(stored, "running");
+    /* the database takes writes again: the status is written within a few seconds */
     db_exec("DROP TRIGGER no_end");
+    for (int i = 0; i < 100 && strcmp(stored, "awaiting_approval") != 0; i++) {
+        usleep(100 * 1000);
+        db_value(sql, stored, sizeof stored);
+    }
+    assert_string_equal(stored, "awaiting_approval");
+    char path[96];
+    snprintf(path, sizeof path, "/api/runs/%s", id);
+    j = http_json("GET", path, NULL, &r);
+    assert_string_equal(jstr(j, "status"), "awaiting_approval");
+    assert_null(jget(j, "status_recorded"));
+    resp_free(&r);
+    stop();
+}
+
+static void test_run_error_hides_backend_text(void **state)
+{
+    (void)state;
+    start(false);
+    /* the pipeline reaches the BDR approval and cannot store it */
+    db_exec("CREATE TRIGGER no_approvals BEFORE INSERT ON approvals BEGIN "
+            "SELECT RAISE(ABORT, 'disk I/O error: INSERT INTO approvals refused'); END");
+    char body[1024];
+    snprintf(body, sizeof body, "{\"input\":%s}", strong_input);
+    struct resp r;
+    json_t *j = http_json("POST", "/api/runs", body, &r);
+    assert_int_equal(r.status, 202);
+    char id[64], path[128];
+    snprintf(id, sizeof id, "%s", jstr(j, "run_id"));
+    resp_free(&r);
+    j = wait_run(id, &r);
+    assert_string_equal(jstr(j, "status"), "failed");
+    assert_non_null(strstr(jstr(j, "error"), id)); /* where to look in the log */
+    assert_no_backend_text(&r);
+    resp_free(&r);
+    snprintf(path, sizeof path, "/api/runs/%s/stream", id);
+    http("GET", path, NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "event: result"));
+    assert_no_backend_text(&r);
+    resp_free(&r);
+    db_exec("DROP TRIGGER no_approvals");
+    stop();
+}
+
+static void test_resume_failure_keeps_the_answer(void **state)
+{
+    (void)state;
+    start(false);
+    char body[1024];
+    snprintf(body, sizeof body, "{\"agent_type\":\"pipeline\",\"input\":%s}", strong_input);
+    struct resp r;
+    json_t *j = http_json("POST", INVOKE, body, &r);
+    assert_int_equal(r.status, 200);
+    char path[128];
+    snprintf(path, sizeof path, "/api/approvals/%s", jstr(j, "output.approvals.0.approval_id"));
+    resp_free(&r);
+    /* the answer can be stored, the e-mail it sends cannot */
+    db_exec("CREATE TRIGGER no_outbox BEFORE INSERT ON outbox BEGIN "
+            "SELECT RAISE(ABORT, 'disk I/O error: INSERT INTO outbox refused'); END");
+    j = http_json("POST", path, "{\"type\":\"accept\"}", &r);
+    assert_int_equal(r.status, 503);
+    assert_non_null(strstr(jstr(j, "detail.0.msg"), "The answer was recorded"));
+    assert_no_backend_text(&r);
+    resp_free(&r);
+    j = http_json("GET", path, NULL, &r);
+    assert_string_equal(jstr(j, "status"), "accepted");
+    resp_free(&r);
+    /* the database recovers; at the next start the run goes on and queues the e-mail */
+    db_exec("DROP TRIGGER no_outbox");
+    assert_true(exited_ok(server_stop(&srv)));
+    assert_int_equal(server_start(&srv, false), 0);
+    harness_use(&srv);
+    j = http_json("GET", "/api/outbox?email=dana.reyes@strongco.io", NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_true(json_integer_value(jget(j, "count")) >= 1);
+    resp_free(&r);
     stop();
 }
 
@@ -142,6 +246,7 @@ struct racer {
     char path[128];
     long status;
     int duplicate; /* 1 true, 0 false, -1 absent */
+    bool continued; /* its answer carried the run's continuation (run not null) */
     char body[512];
 };
 
@@ -156,6 +261,8 @@ static void *race(void *arg)
     json_t *j = json_loadb(r.body ? r.body : "", r.len, 0, NULL);
     json_t *d = json_object_get(j, "duplicate");
     rc->duplicate = json_is_boolean(d) ? json_is_true(d) : -1;
+    json_t *run = json_object_get(j, "run");
+    rc->continued = run && !json_is_null(run);
     snprintf(rc->body, sizeof rc->body, "%.500s", r.body ? r.body : "");
     json_decref(j);
     resp_free(&r);
@@ -192,7 +299,7 @@ static void test_approval_answers_race(void **state)
         resp_free(&r);
         for (int i = 0; i < N; i++)
             assert_int_equal(pthread_create(&t[i], NULL, race, &racers[i]), 0);
-        int firsts = 0;
+        int firsts = 0, continued = 0;
         for (int i = 0; i < N; i++) {
             pthread_join(t[i], NULL);
             if (racers[i].status != 200)
@@ -200,8 +307,16 @@ static void test_approval_answers_race(void **state)
                          racers[i].body);
             assert_int_not_equal(racers[i].duplicate, -1);
             firsts += racers[i].duplicate == 0;
+            continued += racers[i].continued;
         }
         assert_int_equal(firsts, 1);
+        assert_int_equal(continued, 1); /* the run went on, once */
+        char q[96];
+        snprintf(q, sizeof q, "/api/outbox?email=robin%d@racer.io&status=queued", round);
+        struct resp o;
+        json_t *oj = http_json("GET", q, NULL, &o);
+        assert_true(json_integer_value(jget(oj, "count")) >= 1); /* its e-mail is queued */
+        resp_free(&o);
     }
     stop();
 }
@@ -239,7 +354,7 @@ static void *invoke_thread(void *arg)
 static void test_busy_thread_is_a_conflict(void **state)
 {
     (void)state;
-    setenv("PIPELINE_STEP_DELAY_MS", "250", 1);
+    setenv("PIPELINE_STEP_DELAY_MS", "400", 1);
     start(false);
     unsetenv("PIPELINE_STEP_DELAY_MS");
     char body[1024];
@@ -249,7 +364,10 @@ static void test_busy_thread_is_a_conflict(void **state)
     struct slow_invoke first = {body, 0};
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, invoke_thread, &first), 0);
-    usleep(150 * 1000); /* the first run is inside its first step */
+    /* Each of the run's five steps first waits 400 ms, so the first request holds the
+     * thread for two seconds; the second comes 300 ms in, well inside that window. (The
+     * thread's state is no signal: the pipeline writes its checkpoints as it finishes.) */
+    usleep(300 * 1000);
     struct resp r;
     json_t *j = http_json("POST", INVOKE, body, &r);
     assert_int_equal(r.status, 409);
@@ -328,6 +446,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_store_error_hides_backend_text),
         cmocka_unit_test(test_run_status_unrecorded),
+        cmocka_unit_test(test_run_error_hides_backend_text),
+        cmocka_unit_test(test_resume_failure_keeps_the_answer),
         cmocka_unit_test(test_approval_answers_race),
         cmocka_unit_test(test_busy_thread_is_a_conflict),
         cmocka_unit_test(test_status_counts_pipeline_agents),

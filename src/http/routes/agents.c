@@ -115,7 +115,7 @@ static json_t *resolve_input(struct sa_req *r, json_t *body, const struct envelo
         sa_reply_error(r, 404, "not_found", "body.lead_id", "not_found",
                        "No lead with id %s; send \"input\" to create it", env->lead_id);
     else if (rc)
-        sa_reply_unavailable(r, rc, &err, "The database");
+        sa_reply_unavailable(r, rc, &err, "Reading the lead");
     return data;
 }
 
@@ -278,9 +278,10 @@ static void invoke(struct sa_req *r, bool force_stream)
         if (rc == SA_ECONFLICT) /* the thread is busy, or another agent's */
             sa_reply_error(r, 409, "conflict", "body.thread_id", "thread_conflict", "%s", err.msg);
         else if (rc == SA_ESTORE)
-            sa_reply_unavailable(r, rc, &err, "The database");
+            sa_reply_unavailable(r, rc, &err,
+                                 "Saving the lead and its execution (nothing was written)");
         else
-            sa_reply_failure(r, rc, &err, "body", "The agent");
+            sa_reply_failure(r, rc, &err, "body", "Running the agent");
         goto out;
     }
     char now[SA_ISO8601_LEN];
@@ -290,9 +291,9 @@ static void invoke(struct sa_req *r, bool force_stream)
     json_t *resp = json_pack(
         "{s:s, s:s, s:s, s:o, s:o, s:{s:f, s:f, s:s}, s:s}", "status", "success", "agent_type",
         req.type == SA_AGENT_PIPELINE ? "pipeline" : sa_agent_type_name(req.type), "thread_id",
-        res.thread_id, "lead_id", res.lead_id[0] ? json_string(res.lead_id) : json_null(),
-        "output", json_incref(res.output), "metadata", "latency_ms", latency,
-        "processing_time_ms", res.processing_ms, "engine", res.engine, "timestamp", now);
+        res.thread_id, "lead_id", res.lead_id[0] ? json_string(res.lead_id) : json_null(), "output",
+        json_incref(res.output), "metadata", "latency_ms", latency, "processing_time_ms",
+        res.processing_ms, "engine", res.engine, "timestamp", now);
     if (res.execution_id[0])
         json_object_set_new(resp, "execution_id", json_string(res.execution_id));
     sa_invoke_res_clear(&res);

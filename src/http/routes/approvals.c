@@ -26,7 +26,7 @@ static void reply_list(struct sa_req *r, json_t *detail, int rc, json_t *items,
     }
     json_decref(detail);
     if (rc) {
-        sa_reply_unavailable(r, rc, err, "The database");
+        sa_reply_unavailable(r, rc, err, "Reading the list");
         return;
     }
     sa_reply_json(
@@ -56,7 +56,7 @@ void sa_route_approval_get(struct sa_req *r)
     struct sa_err err = {0};
     int rc = sa_app_approval_get(r->app->store, r->params[0], &a, &err);
     if (rc)
-        sa_reply_failure(r, rc, &err, "path.approval_id", "The database");
+        sa_reply_failure(r, rc, &err, "path.approval_id", "Reading the approval");
     else
         sa_reply_json(r, 200, a);
 }
@@ -75,9 +75,11 @@ void sa_route_approval_decide(struct sa_req *r)
                       "reviewer should be a name or e-mail of 1 to 200 characters");
     json_t *out = NULL;
     struct sa_err err = {0};
-    int rc = json_array_size(detail) ? SA_EINVAL
-                                     : sa_app_decide(r->app, r->params[0], response,
-                                                     json_string_value(rv), detail, &out, &err);
+    bool recorded = false;
+    int rc = json_array_size(detail)
+                 ? SA_EINVAL
+                 : sa_app_decide(r->app, r->params[0], response, json_string_value(rv), detail,
+                                 &out, &recorded, &err);
     if (rc == SA_EINVAL && json_array_size(detail))
         sa_reply_problem(r, 422, "validation_error", json_incref(detail));
     else if (rc == SA_ENOTFOUND)
@@ -85,8 +87,12 @@ void sa_route_approval_decide(struct sa_req *r)
                        r->params[0]);
     else if (rc == SA_ECONFLICT)
         sa_reply_error(r, 409, "conflict", "body.type", "already_decided", "%s", err.msg);
+    else if (rc && recorded) /* the answer is kept: only the run's next steps wait */
+        sa_reply_unavailable(r, rc, &err,
+                             "The answer was recorded; continuing the run (it continues when "
+                             "the server next starts)");
     else if (rc)
-        sa_reply_unavailable(r, rc, &err, "Continuing the run after the answer");
+        sa_reply_unavailable(r, rc, &err, "Recording the answer");
     else
         sa_reply_json(r, 200, out);
     json_decref(detail);

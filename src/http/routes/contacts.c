@@ -32,7 +32,7 @@ void sa_route_contact_dnc(struct sa_req *r)
     int rc = sa_app_contact_dnc(r->app->store, r->params[0], reason, &contact, &err);
     json_decref(body);
     if (rc)
-        sa_reply_unavailable(r, rc, &err, "The database");
+        sa_reply_unavailable(r, rc, &err, "Recording do-not-contact");
     else
         sa_reply_json(r, 200, contact);
 }
@@ -45,7 +45,7 @@ void sa_route_contact_get(struct sa_req *r)
     struct sa_err err = {0};
     int rc = sa_app_contact_get(r->app->store, r->params[0], &contact, &err);
     if (rc)
-        sa_reply_unavailable(r, rc, &err, "The database");
+        sa_reply_unavailable(r, rc, &err, "Reading the contact");
     else
         sa_reply_json(r, 200, contact);
 }

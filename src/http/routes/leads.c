@@ -33,7 +33,7 @@ void sa_route_leads_list(struct sa_req *r)
     int rc = sa_app_leads_list(r->app->store, (int)limit, (int)offset, tier, (int)min_score, q,
                                &out, &err);
     if (rc)
-        sa_reply_unavailable(r, rc, &err, "The database");
+        sa_reply_unavailable(r, rc, &err, "Listing leads");
     else
         sa_reply_json(r, 200, out);
 }
@@ -47,7 +47,7 @@ void sa_route_lead_get(struct sa_req *r)
     struct sa_err err = {0};
     int rc = sa_app_lead_get(r->app->store, id, &lead, &err);
     if (rc)
-        sa_reply_failure(r, rc, &err, "path.id", "The database");
+        sa_reply_failure(r, rc, &err, "path.id", "Reading the lead");
     else
         sa_reply_json(r, 200, lead);
 }
@@ -99,5 +99,5 @@ void sa_route_leads_import(struct sa_req *r)
         sa_reply_error(r, rc == SA_ETOOBIG ? 413 : 400, "invalid_csv", "body", "csv_invalid", "%s",
                        err.msg);
     else
-        sa_reply_unavailable(r, rc, &err, "The database");
+        sa_reply_unavailable(r, rc, &err, "Importing the leads (nothing was imported)");
 }

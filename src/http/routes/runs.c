@@ -45,7 +45,7 @@ void sa_route_runs_create(struct sa_req *r)
             struct sa_err err = {0};
             int rc = sa_app_lead_input(r->app->store, lead_id, &input, &err);
             if (rc) {
-                sa_reply_failure(r, rc, &err, "body.lead_id", "The database");
+                sa_reply_failure(r, rc, &err, "body.lead_id", "Reading the lead");
                 goto out;
             }
         } else {
@@ -67,7 +67,7 @@ void sa_route_runs_create(struct sa_req *r)
                             lead_out, thread_out, &err);
     sa_lead_clear(&lead);
     if (rc) {
-        sa_reply_unavailable(r, rc, &err, "The database");
+        sa_reply_unavailable(r, rc, &err, "Queueing the run (nothing was queued)");
         goto out;
     }
     char self[96], stream[104], cancel[104];
@@ -93,7 +93,7 @@ void sa_route_run_get(struct sa_req *r)
     struct sa_err err = {0};
     int rc = sa_app_run_get(r->app->store, r->app->runs, id, &run, &err);
     if (rc)
-        sa_reply_failure(r, rc, &err, "path.run_id", "The database");
+        sa_reply_failure(r, rc, &err, "path.run_id", "Reading the run");
     else
         sa_reply_json(r, 200, run);
 }
@@ -113,7 +113,7 @@ static long live_read(void *cls, char *buf, size_t max)
         l->idle = 0;
         return (long)n;
     }
-    static const char keep_alive[] = ": keep-alive\n\n"; /* an SSE comment: bytes, no NUL */
+    static const char keep_alive[] = ": keep-alive\n\n";    /* an SSE comment: bytes, no NUL */
     if (++l->idle >= 150 && max >= sizeof keep_alive - 1) { /* ~15 s quiet: proxies stay open */
         l->idle = 0;
         memcpy(buf, keep_alive, sizeof keep_alive - 1);
@@ -151,7 +151,7 @@ void sa_route_run_stream(struct sa_req *r)
     struct sa_err err = {0};
     int rc = sa_app_run_get(r->app->store, r->app->runs, id, &run, &err);
     if (rc) {
-        sa_reply_failure(r, rc, &err, "path.run_id", "The database");
+        sa_reply_failure(r, rc, &err, "path.run_id", "Reading the run");
         return;
     }
     struct sa_buf b;
@@ -181,6 +181,5 @@ void sa_route_run_cancel(struct sa_req *r)
         sa_reply_error(r, 409, "conflict", "path.run_id", "run_finished",
                        "Run %s has already finished", id);
     else
-        sa_reply_json(r, 202,
-                      json_pack("{s:s, s:s}", "run_id", id, "status", "cancelling"));
+        sa_reply_json(r, 202, json_pack("{s:s, s:s}", "run_id", id, "status", "cancelling"));
 }

@@ -13,7 +13,7 @@ void sa_route_thread_state(struct sa_req *r)
     struct sa_err err = {0};
     int rc = sa_app_thread_state(r->app, r->params[0], &snap, &err);
     if (rc)
-        sa_reply_failure(r, rc, &err, "path.thread_id", "The checkpoint store");
+        sa_reply_failure(r, rc, &err, "path.thread_id", "Reading the thread");
     else
         sa_reply_json(r, 200, snap);
 }
@@ -34,7 +34,7 @@ void sa_route_thread_history(struct sa_req *r)
     struct sa_err err = {0};
     int rc = sa_app_thread_history(r->app, r->params[0], (int)limit, &hist, &err);
     if (rc)
-        sa_reply_failure(r, rc, &err, "path.thread_id", "The checkpoint store");
+        sa_reply_failure(r, rc, &err, "path.thread_id", "Reading the thread's history");
     else
         sa_reply_json(r, 200, json_pack("{s:s, s:o}", "thread_id", r->params[0], "history", hist));
 }
