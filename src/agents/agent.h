@@ -131,6 +131,8 @@ static inline bool sa_agent_available(const struct sa_agent *a)
 }
 /* Checks a non-lead input (see sa_agent_ops.check_input); 0 for lead agents. */
 static inline int sa_agent_check_input(const struct sa_agent *a, const json_t *input,
+                                       const char *loc, json_t *detail) SA_WUR;
+static inline int sa_agent_check_input(const struct sa_agent *a, const json_t *input,
                                        const char *loc, json_t *detail)
 {
     return a->ops->check_input ? a->ops->check_input(input, loc, detail) : 0;
@@ -180,7 +182,7 @@ void sa_agents_free(struct sa_agents *r);
 
 /* The agent of a type (borrowed). */
 struct sa_agent *sa_agents_get(struct sa_agents *r, enum sa_agent_type t);
-/* True when the type's agent can run (its ops have run). */
+/* True when the type's agent is available (sa_agent_available: not a placeholder). */
 bool sa_agents_implemented(struct sa_agents *r, enum sa_agent_type t);
 
 /* {agent_type, available, input, output}: the agent's published JSON Schemas (null when

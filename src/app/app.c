@@ -138,16 +138,32 @@ static int open_saver(struct sa_app *app, struct sa_err *err)
     return sa_saver_open(app->cfg.database_url, &app->saver, err);
 }
 
+/* The settings whose form base/config cannot check (it knows no e-mail rule): refused
+ * here, before anything opens, with the variable's name. */
+static int check_settings(const struct sa_config *cfg, struct sa_err *err)
+{
+    if (!sa_email_valid(cfg->sender_email))
+        return sa_err_set(err, SA_ECONFIG, "SENDER_EMAIL=%.100s: expected an e-mail address",
+                          cfg->sender_email);
+    if (strncmp(cfg->meeting_link, "https://", 8) != 0 &&
+        strncmp(cfg->meeting_link, "http://", 7) != 0)
+        return sa_err_set(err, SA_ECONFIG, "MEETING_LINK=%.100s: expected an http(s):// URL",
+                          cfg->meeting_link);
+    return 0;
+}
+
 int sa_app_open(const struct sa_config *cfg, struct sa_app **out, struct sa_err *err)
 {
     *out = NULL;
+    int rc = check_settings(cfg, err);
+    if (rc)
+        return rc;
     struct sa_app *app = calloc(1, sizeof *app);
     if (!app)
         return sa_err_set(err, SA_ENOMEM, "out of memory");
     app->cfg = *cfg;
     app->started_ns = sa_now_ns();
     sa_iso8601_now(app->started_at);
-    int rc;
     app->calendar = calloc(1, sizeof *app->calendar);
     if (!app->calendar) {
         sa_app_close(app);

@@ -236,8 +236,8 @@ bool sa_app_invoke_input(struct sa_app *app, int type, json_t *input, const char
     }
     struct sa_agent *a = agent_of(app, type);
     if (a && sa_agent_entry(a) == SA_AGENT_ENTRY_TURN) {
-        (void)sa_agent_check_input(a, input, loc, detail);
-        return json_array_size(detail) == before;
+        return sa_agent_check_input(a, input, loc, detail) == 0 &&
+               json_array_size(detail) == before;
     }
     if (sa_lead_parse(input, loc, lead, detail) == 0 && json_array_size(detail) > before)
         sa_lead_clear(lead);

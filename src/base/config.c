@@ -178,7 +178,7 @@ static const struct sa_setting settings[] = {
     {.env = "MEETING_LINK",
      URL(meeting_link),
      .dflt = "https://meet.example.com/alex",
-     .range_doc = "https://...",
+     .range_doc = "http:// or https://",
      .doc = "the meeting link in marketing messages",
      .commands = AGENTS},
     {.env = "BDR_MAX_TOUCHES_PER_WEEK",

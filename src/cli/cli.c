@@ -125,7 +125,7 @@ int sa_cli_fail(const struct sa_err *err)
 {
     sa_log(SA_LOG_ERROR, "start-up failed", json_pack("{s:s}", "error", err->msg));
     fprintf(stderr, "sales-agent: %s\n", err->msg);
-    return 1;
+    return err->code == SA_ECONFIG ? 2 : 1; /* 2: fix the configuration or the data files */
 }
 
 json_t *sa_cli_read_json(const char *path)

@@ -52,7 +52,8 @@ int sa_cli_main(const struct sa_cli_command *cmd, int argc, char **argv);
  * summaries, and the settings every command reads. */
 void sa_cli_usage(FILE *out, const struct sa_cli_command *const *cmds, size_t n);
 
-/* Logs and prints err (a start-up failure); returns 1, the exit status. */
+/* Logs and prints err (a start-up failure); returns the exit status: 2 for a configuration
+ * or data-file error (SA_ECONFIG), 1 for any other. */
 int sa_cli_fail(const struct sa_err *err);
 
 /* Reads JSON from the file at path, or stdin for "-". Returns a new reference, or NULL

@@ -23,7 +23,7 @@ enum sa_body { SA_BODY_NONE, SA_BODY_JSON, SA_BODY_CSV };
  * now so that layer and the OpenAPI document derive from the table, not from a second
  * list. public: no credentials (liveness, the index); read: lists and records; write:
  * creates leads and runs, invokes agents; approve: answers a human approval (sends mail);
- * admin: operates the service (resets counters, erases contacts' consent). */
+ * admin: operates the service (resets the agents' counters). */
 enum sa_scope { SA_SCOPE_PUBLIC, SA_SCOPE_READ, SA_SCOPE_WRITE, SA_SCOPE_APPROVE, SA_SCOPE_ADMIN };
 
 /* The scope's name ("read"). */

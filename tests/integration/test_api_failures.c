@@ -246,7 +246,7 @@ struct racer {
     char path[128];
     long status;
     int duplicate; /* 1 true, 0 false, -1 absent */
-    bool continued; /* its answer carried the run's continuation (run not null) */
+    bool continued; /* its answer reported the run (run not null) */
     char body[512];
 };
 
@@ -310,12 +310,19 @@ static void test_approval_answers_race(void **state)
             continued += racers[i].continued;
         }
         assert_int_equal(firsts, 1);
-        assert_int_equal(continued, 1); /* the run went on, once */
+        /* the run went on (a late duplicate may report the finished run too) and queued its
+         * first e-mail exactly once */
+        assert_true(continued >= 1);
         char q[96];
         snprintf(q, sizeof q, "/api/outbox?email=robin%d@racer.io&status=queued", round);
         struct resp o;
         json_t *oj = http_json("GET", q, NULL, &o);
-        assert_true(json_integer_value(jget(oj, "count")) >= 1); /* its e-mail is queued */
+        int emails = 0;
+        size_t k;
+        json_t *item;
+        json_array_foreach(json_object_get(oj, "items"), k, item)
+            emails += strcmp(json_string_value(json_object_get(item, "kind")) ?: "", "email") == 0;
+        assert_int_equal(emails, 1);
         resp_free(&o);
     }
     stop();

@@ -1,5 +1,5 @@
 /* Mail transports: where a rendered message goes. A backend is a const vtable chosen once
- * from a spec string ("maildir:DIR"); the outbox calls sa_transport_send for each message
+ * from a spec string ("maildir:DIR"); the outbox calls sa_transport_send_once for each message
  * and records the delivered id with the outbox row. */
 #ifndef SA_MAIL_TRANSPORT_H
 #define SA_MAIL_TRANSPORT_H
