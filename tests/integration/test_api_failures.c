@@ -66,14 +66,21 @@ static void stop(void)
     server_remove_dir(&srv);
 }
 
-/* Runs sql on the server's database file (a second connection, as an operator would). */
-static void db_exec(const char *sql)
+/* A second connection to the server's database file, as an operator would open one. */
+static sqlite3 *db_open(void)
 {
     char path[600];
     snprintf(path, sizeof path, "%s", srv.db_url + strlen("sqlite://"));
     sqlite3 *db = NULL;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     sqlite3_busy_timeout(db, 5000);
+    return db;
+}
+
+/* Runs sql on the server's database. */
+static void db_exec(const char *sql)
+{
+    sqlite3 *db = db_open();
     char *msg = NULL;
     if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
         fail_msg("%s: %s", sql, msg ? msg : "?");
@@ -84,12 +91,8 @@ static void db_exec(const char *sql)
  * row of sql, copied into out; "" when there is no row. */
 static void db_value(const char *sql, char *out, size_t cap)
 {
-    char path[600];
-    snprintf(path, sizeof path, "%s", srv.db_url + strlen("sqlite://"));
-    sqlite3 *db = NULL;
+    sqlite3 *db = db_open();
     sqlite3_stmt *st = NULL;
-    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    sqlite3_busy_timeout(db, 5000);
     assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
     out[0] = '\0';
     if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
