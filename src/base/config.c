@@ -17,6 +17,13 @@ static_assert(SA_LOG_DEBUG == 0 && SA_LOG_INFO == 1 && SA_LOG_WARN == 2 && SA_LO
                   SA_LOG_OFF == 4,
               "log_levels[] lists the levels in enum order");
 static const char *const log_levels[] = {"debug", "info", "warn", "error", "off", NULL};
+static_assert(sizeof(enum sa_auth_mode) == sizeof(int) && SA_AUTH_ON == 0 && SA_AUTH_OFF == 1,
+              "auth_modes[] lists the modes in enum order");
+static const char *const auth_modes[] = {"on", "off", NULL};
+static_assert(sizeof(enum sa_metrics_access) == sizeof(int) && SA_METRICS_KEY == 0 &&
+                  SA_METRICS_OPEN == 1,
+              "metrics_access[] lists the values in enum order");
+static const char *const metrics_access[] = {"key", "open", NULL};
 
 /* The offset of member in struct sa_config; the build stops when the member's C type is
  * not the one its setting type writes (a _Generic with no matching association). */
@@ -218,6 +225,84 @@ static const struct sa_setting settings[] = {
      .range_doc = "HH:MM-HH:MM, local time",
      .doc = "working hours (at most two slots a day, two hours' notice)",
      .commands = AGENTS},
+    /* access control and the HTTP edge (docs/security.md) */
+    {.env = "AUTH",
+     ENUM(auth, enum sa_auth_mode, auth_modes),
+     .dflt = "on",
+     .range_doc = "off is refused unless HOST is a loopback address",
+     .doc = "on: every /api/ route needs an API key or a JWT with the route's scope",
+     .commands = SA_CMD_SERVE},
+    {.env = "JWT_SECRET",
+     STRING(jwt_secret),
+     .range_doc = "at least 32 bytes",
+     .doc = "accept HS256 bearer tokens signed with this secret",
+     .secret = 1,
+     .commands = SA_CMD_SERVE},
+    {.env = "JWT_PUBLIC_KEY_FILE",
+     STRING(jwt_public_key_file),
+     .range_doc = "a PEM public key file (RSA or EC P-256)",
+     .doc = "accept RS256/ES256 bearer tokens signed by this key",
+     .commands = SA_CMD_SERVE},
+    {.env = "JWT_JWKS_FILE",
+     STRING(jwt_jwks_file),
+     .range_doc = "a JSON Web Key Set file",
+     .doc = "accept RS256/ES256 bearer tokens signed by a key of this set (by kid)",
+     .commands = SA_CMD_SERVE},
+    {.env = "JWT_ISSUER",
+     STRING(jwt_issuer),
+     .doc = "when set, a token's iss must equal it",
+     .commands = SA_CMD_SERVE},
+    {.env = "JWT_AUDIENCE",
+     STRING(jwt_audience),
+     .doc = "when set, a token's aud must be or contain it",
+     .commands = SA_CMD_SERVE},
+    {.env = "TRUSTED_HOSTS",
+     STRING(trusted_hosts),
+     .dflt_doc = "localhost, 127.0.0.1, [::1] and HOST",
+     .range_doc = "comma-separated host names, without port",
+     .doc = "Host header values accepted (others get 400: stops DNS rebinding)",
+     .commands = SA_CMD_SERVE},
+    {.env = "CORS_ORIGINS",
+     STRING(cors_origins),
+     .dflt_doc = "none",
+     .range_doc = "comma-separated origins such as https://crm.example.com",
+     .doc = "browser origins allowed to call the API (preflight answered, Vary: Origin)",
+     .commands = SA_CMD_SERVE},
+    {.env = "RATE_LIMIT_PER_MINUTE",
+     INT(rate_limit_per_minute),
+     .dflt = "600",
+     .min = 0,
+     .max = 10000000,
+     .range_doc = "0: no limit",
+     .doc = "requests per minute per principal (per client address with AUTH=off), as a "
+            "token bucket",
+     .commands = SA_CMD_SERVE},
+    {.env = "AGENT_RATE_LIMIT_PER_HOUR",
+     STRING(agent_rate_limits),
+     .dflt = "1000",
+     .range_doc = "N or N,agent=N,...: 0 is no limit",
+     .doc = "agent invocations per hour per principal and agent type (per-agent overrides)",
+     .commands = SA_CMD_SERVE},
+    {.env = "METRICS_AUTH",
+     ENUM(metrics_access, enum sa_metrics_access, metrics_access),
+     .dflt = "key",
+     .doc = "key: /metrics needs a read key; open: anyone who reaches the port",
+     .commands = SA_CMD_SERVE},
+    {.env = "MAX_CONNECTIONS_PER_IP",
+     INT(max_connections_per_ip),
+     .dflt = "128",
+     .min = 1,
+     .max = 4096,
+     .doc = "connections one client address may hold open (more are refused)",
+     .commands = SA_CMD_SERVE},
+    {.env = "REQUEST_TIMEOUT_SECONDS",
+     SECONDS(request_timeout),
+     .dflt = "30",
+     .min = 1,
+     .max = 3600,
+     .doc = "a request's headers and body must arrive within this time (trickling does not "
+            "extend it)",
+     .commands = SA_CMD_SERVE},
 };
 
 const struct sa_setting *sa_config_settings(size_t *n)
@@ -340,6 +425,9 @@ static int apply(const struct sa_setting *s, const char *name, const char *sep, 
     if (!set_value(s, text, cfg))
         return 0;
     char range[200];
+    if (s->secret)
+        return sa_err_set(err, SA_ECONFIG, "%s: expected %s (the value is not shown)", name,
+                          sa_setting_range(s, range, sizeof range));
     return sa_err_set(err, SA_ECONFIG, "%s%s%.60s%s: expected %s", name, sep, text,
                       strlen(text) > 60 ? "..." : "", sa_setting_range(s, range, sizeof range));
 }

@@ -12,6 +12,13 @@
 #include "base/err.h"
 #include "base/log.h"
 
+/* AUTH: on asks every /api/ request for a key or token; off (local experiments) is refused
+ * at start-up unless HOST is a loopback address. */
+enum sa_auth_mode { SA_AUTH_ON, SA_AUTH_OFF };
+/* METRICS_AUTH: key (a read key) or open (no credentials, for a scraper on a private
+ * network). */
+enum sa_metrics_access { SA_METRICS_KEY, SA_METRICS_OPEN };
+
 /* Defaults are the table's (config.c); README's configuration section lists them. */
 struct sa_config {
     /* the HTTP server */
@@ -44,6 +51,20 @@ struct sa_config {
     const char *calendar_tz;    /* CALENDAR_TZ: an IANA zone name */
     const char *calendar_days;  /* CALENDAR_DAYS: "Mon-Fri", "Mon,Wed,Fri" */
     const char *calendar_hours; /* CALENDAR_HOURS: "HH:MM-HH:MM" */
+    /* access control and the HTTP edge (docs/security.md) */
+    enum sa_auth_mode auth;         /* AUTH: on, or off (loopback HOST only) */
+    const char *jwt_secret;         /* JWT_SECRET: HS256 key, or NULL */
+    const char *jwt_public_key_file; /* JWT_PUBLIC_KEY_FILE: PEM for RS256/ES256, or NULL */
+    const char *jwt_jwks_file;      /* JWT_JWKS_FILE: a JWK Set for RS256/ES256, or NULL */
+    const char *jwt_issuer;         /* JWT_ISSUER: required "iss", or NULL */
+    const char *jwt_audience;       /* JWT_AUDIENCE: required in "aud", or NULL */
+    const char *trusted_hosts;      /* TRUSTED_HOSTS: comma-separated Host names, or NULL */
+    const char *cors_origins;       /* CORS_ORIGINS: comma-separated origins, or NULL */
+    int rate_limit_per_minute;      /* RATE_LIMIT_PER_MINUTE: per principal; 0 = none */
+    const char *agent_rate_limits;  /* AGENT_RATE_LIMIT_PER_HOUR: "N[,agent=N...]" */
+    enum sa_metrics_access metrics_access; /* METRICS_AUTH: key or open */
+    int max_connections_per_ip;     /* MAX_CONNECTIONS_PER_IP */
+    double request_timeout;         /* REQUEST_TIMEOUT_SECONDS: headers and body deadline */
 };
 
 /* The subcommands, as bits: which ones read a setting (sa_setting.commands). */
@@ -79,6 +100,7 @@ struct sa_setting {
     const char *range_doc;     /* what a value may be, when min-max does not say it all:
                                 * "0 holds outgoing mail", "sqlite://PATH or sqlite::memory:" */
     const char *doc;           /* one line: what it is for */
+    int secret; /* a credential: its value is never echoed in an error, help or log */
     enum sa_setting_type type;
     unsigned commands; /* SA_CMD_* bits of the subcommands that read it */
 };

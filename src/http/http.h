@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "auth/principal.h"
+#include "auth/scope.h"
 #include "base/buf.h"
 #include "base/err.h"
 
@@ -19,29 +21,24 @@ typedef void (*sa_handler_fn)(struct sa_req *r);
 
 enum sa_body { SA_BODY_NONE, SA_BODY_JSON, SA_BODY_CSV };
 
-/* The access a route needs. Checked by the access-control layer (a later issue); carried
- * now so that layer and the OpenAPI document derive from the table, not from a second
- * list. public: no credentials (liveness, the index); read: lists and records; write:
- * creates leads and runs, invokes agents; approve: answers a human approval (sends mail);
- * admin: operates the service (resets the agents' counters). */
-enum sa_scope { SA_SCOPE_PUBLIC, SA_SCOPE_READ, SA_SCOPE_WRITE, SA_SCOPE_APPROVE, SA_SCOPE_ADMIN };
-
-/* The scope's name ("read"). */
-const char *sa_scope_name(enum sa_scope s);
-
 /* A route: method, path template with {name} segments, its handler, the body it reads,
- * and what documents it. The template is also the "route" label in metrics and logs, so
+ * the scope it needs (auth/scope.h: the access check in http/guard.c reads it, so no
+ * route exists without one), the audit action its success records (NULL: none), and what
+ * documents it. The template is also the "route" label in metrics and logs, so
  * cardinality stays bounded. request/response name schemas ("InvokeRequest"; NULL: no
- * body), the names an OpenAPI document's components/schemas would use. */
+ * body), the names of the OpenAPI document's components/schemas. */
 struct sa_route {
     const char *method;
     const char *path;
     sa_handler_fn handler;
     enum sa_body body; /* the body the handler reads: content type and size are checked */
     enum sa_scope scope;
+    const char *audit;   /* "approval.decide", or NULL */
     const char *summary; /* one line */
     const char *request, *response;
 };
+
+#define SA_MAX_HEADERS 12
 
 #define SA_MAX_PARAMS 4
 
@@ -51,6 +48,10 @@ struct sa_req {
     struct sa_http_server *srv; /* the server's own state (metrics); not for handlers */
     const char *method; /* points to method_buf: the request's method, valid UTF-8 */
     char method_buf[32];
+    char version[16];     /* "HTTP/1.1" */
+    char client_addr[64]; /* the peer's address, "127.0.0.1" or "::1" */
+    struct sa_principal principal; /* who asks (kind NONE: nobody, or bad credentials) */
+    json_t *audit_detail; /* owned; what a handler adds to its audit record, or NULL */
     char path[512]; /* decoded path, trailing slash removed */
     const struct sa_route *route;
     const char *params[SA_MAX_PARAMS]; /* path parameters, pointing into param_buf */
@@ -67,6 +68,11 @@ struct sa_req {
     size_t text_len;
     const char *content_type;         /* static string */
     char allow[64];                   /* the Allow header of a 405, or "" */
+    struct {
+        const char *name; /* static */
+        char value[240];
+    } headers[SA_MAX_HEADERS]; /* more response headers (sa_reply_header) */
+    int n_headers;
     struct MHD_Response *stream_resp; /* set by sa_reply_stream */
 };
 
@@ -99,6 +105,13 @@ void sa_reply_unavailable(struct sa_req *r, int rc, const struct sa_err *err, co
 void sa_reply_stream(struct sa_req *r, const char *content_type,
                      long (*read)(void *cls, char *buf, size_t max), void *cls,
                      void (*done)(void *cls));
+
+/* Adds a response header (name: a static string); beyond SA_MAX_HEADERS it is dropped. */
+void sa_reply_header(struct sa_req *r, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* A request header, or NULL. */
+const char *sa_req_header(struct sa_req *r, const char *name);
 
 /* A query-string argument (decoded), or NULL. */
 const char *sa_req_query(struct sa_req *r, const char *name);
@@ -134,5 +147,11 @@ void sa_route_run_stream(struct sa_req *r);
 void sa_route_run_cancel(struct sa_req *r);
 void sa_route_thread_state(struct sa_req *r);
 void sa_route_thread_history(struct sa_req *r);
+void sa_route_openapi(struct sa_req *r);
+void sa_route_docs(struct sa_req *r);
+void sa_route_keys_list(struct sa_req *r);
+void sa_route_keys_create(struct sa_req *r);
+void sa_route_key_revoke(struct sa_req *r);
+void sa_route_audit_list(struct sa_req *r);
 
 #endif

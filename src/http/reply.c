@@ -125,6 +125,22 @@ void sa_reply_stream(struct sa_req *r, const char *content_type,
     r->content_type = content_type;
 }
 
+void sa_reply_header(struct sa_req *r, const char *name, const char *fmt, ...)
+{
+    if (r->n_headers >= SA_MAX_HEADERS)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->headers[r->n_headers].value, sizeof r->headers[0].value, fmt, ap);
+    va_end(ap);
+    r->headers[r->n_headers++].name = name;
+}
+
+const char *sa_req_header(struct sa_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
 const char *sa_req_query(struct sa_req *r, const char *name)
 {
     return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);

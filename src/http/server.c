@@ -23,6 +23,7 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "base/uuid.h"
+#include "http/guard.h"
 #include "http/http.h"
 #include "http/router.h"
 #include "metrics/metrics.h"
@@ -72,8 +73,18 @@ static void req_free(struct sa_req *r)
     if (r->stream_resp)
         MHD_destroy_response(r->stream_resp);
     sa_reply_reset(r);
+    json_decref(r->audit_detail);
     sa_buf_free(&r->body);
     free(r);
+}
+
+/* The headers every response carries: its request id and those the guard and handler
+ * added (CORS, rate limits, WWW-Authenticate, Retry-After). */
+static void add_headers(struct sa_req *r, struct MHD_Response *resp)
+{
+    MHD_add_response_header(resp, "X-Request-ID", r->request_id);
+    for (int i = 0; i < r->n_headers; i++)
+        MHD_add_response_header(resp, r->headers[i].name, r->headers[i].value);
 }
 
 static enum MHD_Result send_reply(struct sa_req *r)
@@ -83,7 +94,7 @@ static enum MHD_Result send_reply(struct sa_req *r)
         r->stream_resp = NULL;
         MHD_add_response_header(resp, "Content-Type", r->content_type);
         MHD_add_response_header(resp, "Cache-Control", "no-cache");
-        MHD_add_response_header(resp, "X-Request-ID", r->request_id);
+        add_headers(r, resp);
         enum MHD_Result ok = MHD_queue_response(r->conn, (unsigned)r->status, resp);
         MHD_destroy_response(resp);
         observe(r);
@@ -113,7 +124,7 @@ static enum MHD_Result send_reply(struct sa_req *r)
         return MHD_NO;
     }
     MHD_add_response_header(resp, "Content-Type", r->content_type);
-    MHD_add_response_header(resp, "X-Request-ID", r->request_id);
+    add_headers(r, resp);
     if (r->allow[0])
         MHD_add_response_header(resp, "Allow", r->allow);
     enum MHD_Result ok = MHD_queue_response(r->conn, (unsigned)r->status, resp);
@@ -134,6 +145,21 @@ static enum MHD_Result send_reply(struct sa_req *r)
     return ok;
 }
 
+static void set_client_addr(struct sa_req *r)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+    if (sa && sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
+                  r->client_addr, sizeof r->client_addr);
+    else if (sa && sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+                  r->client_addr, sizeof r->client_addr);
+    else
+        snprintf(r->client_addr, sizeof r->client_addr, "unknown");
+}
+
 static void set_request_id(struct sa_req *r)
 {
     const char *given = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Request-ID");
@@ -147,41 +173,19 @@ static void set_request_id(struct sa_req *r)
         sa_uuid_v4(r->request_id);
 }
 
-static bool is_json_type(const char *ct)
-{
-    if (!ct)
-        return true; /* no header: treat the body as JSON, as FastAPI does */
-    size_t n = strcspn(ct, ";");
-    while (n > 0 && ct[n - 1] == ' ')
-        n--;
-    if (n == 16 && strncasecmp(ct, "application/json", 16) == 0)
-        return true;
-    return n > 17 && strncasecmp(ct, "application/", 12) == 0 &&
-           strncasecmp(ct + n - 5, "+json", 5) == 0;
-}
-
 static void reply_too_large(struct sa_req *r)
 {
     sa_reply_error(r, 413, "payload_too_large", "body", "too_large",
                    "Request body is larger than %zu bytes", r->app->cfg.max_body);
 }
 
-static bool is_csv_type(const char *ct)
-{
-    if (!ct)
-        return false;
-    size_t n = strcspn(ct, ";");
-    while (n > 0 && ct[n - 1] == ' ')
-        n--;
-    return (n == 8 && strncasecmp(ct, "text/csv", 8) == 0) ||
-           (n == 15 && strncasecmp(ct, "application/csv", 15) == 0) ||
-           (n == 10 && strncasecmp(ct, "text/plain", 10) == 0);
-}
-
-/* Routing and the checks that do not need the body: unknown route, bad method, declared
- * size over the cap, content type. Sets a reply when the request is refused. */
+/* Routing and the checks that do not need the body: the guard's (Host, CORS,
+ * credentials), unknown route, bad method, the guard's route checks (scope, content type,
+ * rate limit), declared size over the cap. Sets a reply when the request is refused. */
 static void route_request(struct sa_req *r)
 {
+    if (!sa_guard_pre(r))
+        return;
     char allow[64];
     enum sa_match m =
         sa_route_match(sa_routes, sa_routes_count, r->method, r->path, &r->route, r->params,
@@ -197,20 +201,13 @@ static void route_request(struct sa_req *r)
         snprintf(r->allow, sizeof r->allow, "%s", allow);
         return;
     }
+    if (!sa_guard_route(r))
+        return;
     if (r->route->body == SA_BODY_NONE)
         return;
     const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Length");
-    if (cl && strtoull(cl, NULL, 10) > r->app->cfg.max_body) {
+    if (cl && strtoull(cl, NULL, 10) > r->app->cfg.max_body)
         reply_too_large(r);
-        return;
-    }
-    const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Type");
-    bool csv = r->route->body == SA_BODY_CSV;
-    if (csv ? !is_csv_type(ct) : !is_json_type(ct))
-        sa_reply_error(r, 415, "unsupported_media_type", "header.content-type",
-                       "unsupported_media_type", "Content-Type %.*s is not supported; send %s",
-                       sa_utf8_cut(ct ? ct : "(none)", 100), ct ? ct : "(none)",
-                       csv ? "text/csv" : "application/json");
 }
 
 static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, const char *url,
@@ -218,7 +215,6 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
                                       const char *upload_data, size_t *upload_data_size,
                                       void **req_cls)
 {
-    (void)version;
     struct sa_http_server *srv = cls;
     struct sa_req *r = *req_cls;
     if (!r) {
@@ -232,6 +228,8 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
         snprintf(r->method_buf, sizeof r->method_buf, "%s", method);
         sa_utf8_sanitize(r->method_buf);
         r->method = r->method_buf;
+        snprintf(r->version, sizeof r->version, "%s", version);
+        set_client_addr(r);
         sa_buf_init(&r->body, srv->app->cfg.max_body);
         snprintf(r->path, sizeof r->path, "%s", url);
         sa_utf8_sanitize(r->path); /* decoded %XX may be any bytes; logs and bodies need UTF-8 */
@@ -265,6 +263,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
         return send_reply(r);
     }
     r->route->handler(r);
+    sa_guard_done(r);
     return send_reply(r);
 }
 

@@ -411,7 +411,9 @@ int http(const char *method, const char *path, const char *content_type, const c
 
 json_t *http_json(const char *method, const char *path, const char *json_body, struct resp *out)
 {
-    http(method, path, json_body ? "application/json" : NULL, json_body,
+    /* a POST says application/json even with no body: the server asks every POST for it */
+    bool post = strcmp(method, "POST") == 0;
+    http(method, path, json_body || post ? "application/json" : NULL, json_body,
          json_body ? strlen(json_body) : 0, out);
     if (out->body && out->len > 0)
         out->json = json_loadb(out->body, out->len, 0, NULL);

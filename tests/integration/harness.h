@@ -86,8 +86,9 @@ int http(const char *method, const char *path, const char *content_type, const c
 int http_on(CURL *h, int port, const char *method, const char *path, const char *content_type,
             const char *body, size_t body_len, struct resp *out);
 
-/* http() with an application/json body (NULL for none) that also parses the response
- * body as JSON into out->json (NULL when it is not JSON). Returns out->json. */
+/* http() with an application/json body (NULL for none; a POST says application/json
+ * even then) that also parses the response body as JSON into out->json (NULL when it is
+ * not JSON). Returns out->json. */
 json_t *http_json(const char *method, const char *path, const char *json_body, struct resp *out);
 
 /* POST /api/langgraph/invoke with the given body; the response parsed into out->json. */

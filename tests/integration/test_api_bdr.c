@@ -121,7 +121,7 @@ static void test_conversation(void **state)
     assert_int_equal(r.status, 200);
     assert_true(json_is_true(jget(j, "do_not_contact")));
     resp_free(&r);
-    http("POST", "/api/contacts/not-an-email/do-not-contact", NULL, NULL, 0, &r);
+    http("POST", "/api/contacts/not-an-email/do-not-contact", "application/json", NULL, 0, &r);
     expect_problem("dnc with a bad e-mail", &r, 422, "[\"path\",\"email\"]", "value_error");
     resp_free(&r);
     http("POST", "/api/contacts/a@b.example/do-not-contact", "application/json", "{\"reason\":42}",

@@ -40,7 +40,7 @@ static void test_runs(void **state)
     resp_free(&r);
     free(path);
     path = strf("/api/runs/%s/cancel", id);
-    http("POST", path, NULL, NULL, 0, &r);
+    http("POST", path, "application/json", NULL, 0, &r);
     expect_problem("cancel a finished run", &r, 409, NULL, NULL);
     resp_free(&r);
     free(path);
