@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "agents/bdr.h"
+#include "app/access.h"
 #include "connectors/calendar/calendar.h"
 #include "agents/conversation.h"
 #include "domain/dataset.h"
@@ -179,7 +180,9 @@ int sa_app_open(const struct sa_config *cfg, struct sa_app **out, struct sa_err 
     }
     if ((rc = setup_metrics(app, err)) || (rc = sa_model_load(cfg->data_dir, &app->model, err)) ||
         (rc = sa_store_open(cfg->database_url, cfg->threads + 1, &app->store, err)) ||
-        (rc = sa_store_migrate(app->store, err)) || (rc = load_agent_data(app, err)) ||
+        (rc = sa_store_migrate(app->store, err)) ||
+        (rc = sa_access_open(cfg, app->store, &app->access, err)) ||
+        (rc = load_agent_data(app, err)) ||
         (rc = sa_agents_new(
              &(struct sa_agent_deps){.model = app->model,
                                      .dataset = app->dataset,
@@ -220,6 +223,7 @@ void sa_app_close(struct sa_app *app)
     sa_pipeline_free(app->pipeline);
     graph_saver_free(app->saver);
     sa_agents_free(app->agents);
+    sa_access_close(app->access);
     sa_store_close(app->store);
     sa_model_free(app->model);
     sa_dataset_free(app->dataset);

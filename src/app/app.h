@@ -18,6 +18,7 @@ struct sa_app {
     struct sa_config cfg; /* copy; its strings are borrowed from env/argv */
     struct sa_model *model;
     struct sa_store *store;
+    struct sa_access *access; /* credentials, keys, rate limits, audit (app/access.h) */
     struct sa_agents *agents;
     struct sa_metrics *metrics;
     struct sa_dataset *dataset; /* NULL when data/companies.csv is absent */

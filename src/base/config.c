@@ -41,7 +41,7 @@ static const char *const metrics_access[] = {"key", "open", NULL};
 
 enum {
     AGENTS = SA_CMD_SERVE | SA_CMD_PIPELINE,        /* settings of the agents a pipeline runs */
-    STORE = AGENTS | SA_CMD_MIGRATE | SA_CMD_IMPORT /* every command that opens the store */
+    STORE = AGENTS | SA_CMD_MIGRATE | SA_CMD_IMPORT | SA_CMD_KEYS /* every command that opens the store */
 };
 
 static const struct sa_setting settings[] = {

@@ -74,7 +74,8 @@ enum {
     SA_CMD_QUALIFY = 1u << 2,
     SA_CMD_PIPELINE = 1u << 3,
     SA_CMD_IMPORT = 1u << 4,
-    SA_CMD_ALL = (1u << 5) - 1,
+    SA_CMD_KEYS = 1u << 5,
+    SA_CMD_ALL = (1u << 6) - 1,
 };
 
 /* A setting's type: how its text is checked and which C type its field has. */

@@ -35,6 +35,11 @@ static void print_help(FILE *out, const struct sa_cli_command *cmd)
             *cmd->args ? " " : "", cmd->args, cmd->help);
     for (const struct sa_cli_switch *sw = cmd->switches; sw && sw->name; sw++)
         fprintf(out, "  %-12s %s\n", sw->name, sw->doc);
+    for (const struct sa_cli_option *o = cmd->options; o && o->name; o++) {
+        char both[64];
+        snprintf(both, sizeof both, "%s %s", o->name, o->metavar);
+        fprintf(out, "  %-12s %s\n", both, o->doc);
+    }
     fprintf(out, "  %-12s %s\n\nsettings it reads:\n%s", "-h, --help", "show this help",
             settings_intro);
     print_settings(out, cmd->settings);
@@ -75,6 +80,21 @@ static int sort_args(const struct sa_cli_command *cmd, int argc, char **argv, st
             continue;
         }
         if (options && arg[0] == '-' && arg[1] != '\0') { /* "-" alone is stdin */
+            const char *eq = strchr(arg, '=');
+            size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
+            const struct sa_cli_option *o = cmd->options;
+            while (o && o->name && !(strlen(o->name) == len && strncmp(arg, o->name, len) == 0))
+                o++;
+            if (o && o->name) {
+                const char *v = eq ? eq + 1 : i + 1 < argc ? argv[++i] : NULL;
+                if (!v) {
+                    fprintf(stderr, "sales-agent %s: %s needs a value: %s %s\n", cmd->name,
+                            o->name, o->name, o->metavar);
+                    return 2;
+                }
+                a->opt[o - cmd->options] = v;
+                continue;
+            }
             unsigned bit = 0;
             for (const struct sa_cli_switch *sw = cmd->switches; sw && sw->name && !bit; sw++)
                 if (strcmp(arg, sw->name) == 0)
@@ -93,7 +113,8 @@ static int sort_args(const struct sa_cli_command *cmd, int argc, char **argv, st
         }
         a->pos[npos++] = arg;
     }
-    if (npos != cmd->nargs) {
+    a->npos = npos;
+    if (npos > cmd->nargs || npos < cmd->nargs - cmd->optional) {
         fprintf(stderr, "usage: sales-agent %s [options]%s%s (see sales-agent %s --help)\n",
                 cmd->name, *cmd->args ? " " : "", cmd->args, cmd->name);
         return 2;

@@ -19,28 +19,41 @@ struct sa_cli_switch {
     const char *doc;  /* one line for --help */
 };
 
-/* What the driver hands a command: its positional arguments, and which switches were
- * given. Strings are borrowed from argv. */
+/* One of a command's own options that takes a value: --name NAME or --name=NAME. */
+struct sa_cli_option {
+    const char *name;    /* "--name" */
+    const char *metavar; /* "NAME" */
+    const char *doc;     /* one line for --help */
+};
+
+#define SA_CLI_MAX_OPTIONS 8
+
+/* What the driver hands a command: its positional arguments, which switches were given
+ * and the options' values. Strings are borrowed from argv. */
 struct sa_cli_args {
-    const char *pos[SA_CLI_MAX_ARGS]; /* exactly the command's nargs of them */
+    const char *pos[SA_CLI_MAX_ARGS]; /* nargs of them (the optional ones may be NULL) */
+    int npos;                         /* how many were given */
     unsigned switches;                /* bit i: switches[i] was given */
+    const char *opt[SA_CLI_MAX_OPTIONS]; /* options[i]'s value, or NULL */
 };
 
 struct sa_cli_command {
     const char *name;    /* "import" */
     const char *args;    /* its positional arguments in the usage line: "FILE.csv", or "" */
     int nargs;           /* how many it takes, at most SA_CLI_MAX_ARGS */
+    int optional;        /* how many of the last of them may be left out */
     const char *summary; /* one line for sales-agent --help */
     const char *help;    /* what it does, for its --help (one or more lines) */
     unsigned settings;   /* its SA_CMD_* bit: the settings (and flags) it reads */
     const struct sa_cli_switch *switches; /* terminated by a NULL name; NULL: none */
+    const struct sa_cli_option *options;  /* terminated by a NULL name; NULL: none */
     /* Runs the command; returns the process exit status (0 ok, 1 failed). cfg and args
      * are valid for the call. */
     int (*run)(const struct sa_config *cfg, const struct sa_cli_args *args);
 };
 
 extern const struct sa_cli_command sa_cli_serve, sa_cli_migrate, sa_cli_qualify, sa_cli_pipeline,
-    sa_cli_import;
+    sa_cli_import, sa_cli_keys;
 
 /* Runs cmd with argv[0..argc) (the arguments after the command's name): prints its help
  * for -h or --help (0); builds the configuration; refuses unknown options and a wrong

@@ -3,7 +3,10 @@
  * order on SIGINT or SIGTERM. */
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
+#include <string.h>
 
+#include "app/access.h"
 #include "app/app.h"
 #include "app/approvals.h"
 #include "app/outbox.h"
@@ -14,6 +17,34 @@
 #include "connectors/calendar/calendar.h"
 #include "http/server.h"
 #include "store/store.h"
+
+/* How to call the server, on stdout (the JSON log is on stderr): the URL, and the first
+ * admin key of a fresh install (shown this once; never logged) or how to make a key. */
+static void print_welcome(const struct sa_config *cfg, int port, const char *key)
+{
+    const char *host = strchr(cfg->host, ':') ? "[::1]" : cfg->host;
+    if (strcmp(host, "0.0.0.0") == 0)
+        host = "127.0.0.1";
+    printf("sales-agent %s is listening on http://%s:%d (API document: /docs)\n", SA_VERSION, host,
+           port);
+    if (cfg->auth == SA_AUTH_OFF) {
+        printf("AUTH=off: no credentials are asked (loopback only). Try:\n"
+               "  curl http://%s:%d/api/agents/status\n",
+               host, port);
+    } else if (key) {
+        printf("No API key existed, so an admin key was created. It is shown only now and "
+               "never logged; keep it safe:\n\n  %s\n\nTry:\n"
+               "  curl -H 'Authorization: Bearer %s' http://%s:%d/api/agents/status\n"
+               "Make narrower keys with: sales-agent keys create --name NAME --scopes read,write\n",
+               key, key, host, port);
+    } else {
+        printf("Every /api/ route needs a key: curl -H 'Authorization: Bearer KEY' "
+               "http://%s:%d/api/agents/status\n"
+               "(new key: sales-agent keys create --name NAME --scopes read,write)\n",
+               host, port);
+    }
+    fflush(stdout);
+}
 
 static int serve(const struct sa_config *cfg, const struct sa_cli_args *args)
 {
@@ -52,6 +83,16 @@ static int serve(const struct sa_config *cfg, const struct sa_cli_args *args)
         sa_app_close(app);
         return sa_cli_fail(&err);
     }
+    char first_key[128] = "";
+    bool created = false;
+    if (cfg->auth == SA_AUTH_ON &&
+        sa_access_bootstrap(app->access, sa_access_now(app->access), first_key, sizeof first_key,
+                            &created, &err)) {
+        sa_outbox_stop(outbox);
+        sa_runs_stop(app->runs);
+        sa_app_close(app);
+        return sa_cli_fail(&err);
+    }
     int resumed = 0;
     if (sa_app_resume_decided(app, &resumed, &err))
         sa_log(SA_LOG_ERROR, "approved runs not resumed", json_pack("{s:s}", "error", err.msg));
@@ -68,6 +109,8 @@ static int serve(const struct sa_config *cfg, const struct sa_cli_args *args)
            json_pack("{s:s, s:i, s:s, s:i, s:s}", "host", cfg->host, "port", sa_http_port(srv),
                      "database", sa_store_scheme(app->store), "threads", cfg->threads, "version",
                      SA_VERSION));
+    print_welcome(cfg, sa_http_port(srv), created ? first_key : NULL);
+    explicit_bzero(first_key, sizeof first_key);
     int sig = 0;
     sigwait(&stop, &sig);
     sa_log(SA_LOG_INFO, "stopping", json_pack("{s:i}", "signal", sig));

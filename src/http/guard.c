@@ -7,9 +7,13 @@
 #include <string.h>
 #include <strings.h>
 
+#include "app/access.h"
+#include "app/app.h"
 #include "base/detail.h"
 #include "base/json.h"
+#include "base/log.h"
 #include "http/http.h"
+#include "http/router.h"
 
 /* The media type of a Content-Type value (parameters and spaces cut) equals type. */
 static bool media_type_is(const char *ct, const char *type)
@@ -53,25 +57,291 @@ static bool check_content_type(struct sa_req *r)
     return false;
 }
 
+/* ---- Host ------------------------------------------------------------------------- */
+
+/* The host part of a Host header value: "[::1]:8001" -> "[::1]", "example.com:80" ->
+ * "example.com". Returns its length. */
+static size_t host_part(const char *h)
+{
+    if (h[0] == '[') {
+        const char *e = strchr(h, ']');
+        return e ? (size_t)(e - h) + 1 : strlen(h);
+    }
+    return strcspn(h, ":");
+}
+
+/* True when the comma-separated list holds item (n bytes), ignoring case and spaces;
+ * "*" in the list matches anything. */
+static bool list_has(const char *list, const char *item, size_t n)
+{
+    const char *p = list;
+    while (p && *p) {
+        p += strspn(p, " \t,");
+        size_t len = strcspn(p, ",");
+        size_t k = len;
+        while (k > 0 && (p[k - 1] == ' ' || p[k - 1] == '\t'))
+            k--;
+        if ((k == 1 && p[0] == '*') || (k == n && k > 0 && strncasecmp(p, item, n) == 0))
+            return true;
+        p += len;
+    }
+    return false;
+}
+
+/* TRUSTED_HOSTS, or localhost, 127.0.0.1, [::1] and HOST (DNS rebinding: a page that
+ * made its own name resolve to us still sends its own name as Host). */
+static bool host_trusted(const struct sa_config *cfg, const char *host, size_t n)
+{
+    if (cfg->trusted_hosts)
+        return list_has(cfg->trusted_hosts, host, n);
+    if (list_has("localhost,127.0.0.1,[::1]", host, n))
+        return true;
+    size_t hn = strlen(cfg->host);
+    if (strchr(cfg->host, ':')) /* an IPv6 HOST is written in brackets in a Host header */
+        return n == hn + 2 && host[0] == '[' && strncasecmp(host + 1, cfg->host, hn) == 0;
+    return n == hn && strncasecmp(host, cfg->host, hn) == 0;
+}
+
+static bool check_host(struct sa_req *r)
+{
+    const char *h = sa_req_header(r, "Host");
+    if (!h) /* HTTP/1.0 may omit it; the server refuses HTTP/1.1 without one */
+        return true;
+    size_t n = host_part(h);
+    if (host_trusted(&r->app->cfg, h, n))
+        return true;
+    sa_reply_error(r, 400, "untrusted_host", "header.host", "untrusted_host",
+                   "Host %.*s is not served here (TRUSTED_HOSTS)", (int)(n > 100 ? 100 : n), h);
+    return false;
+}
+
+/* ---- CORS --------------------------------------------------------------------------- */
+
+#define CORS_ALLOW_HEADERS "Authorization, X-API-Key, Content-Type, X-Request-ID"
+#define CORS_EXPOSE_HEADERS                                                                        \
+    "X-Request-ID, Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, "           \
+    "WWW-Authenticate"
+
+/* Adds the CORS headers for an allowed Origin; returns whether it was allowed. */
+static bool cors_headers(struct sa_req *r)
+{
+    const char *list = r->app->cfg.cors_origins;
+    if (!list)
+        return false;
+    sa_reply_header(r, "Vary", "Origin");
+    const char *origin = sa_req_header(r, "Origin");
+    if (!origin || !list_has(list, origin, strlen(origin)) || strlen(origin) > 200)
+        return false;
+    sa_reply_header(r, "Access-Control-Allow-Origin", "%s", origin);
+    sa_reply_header(r, "Access-Control-Expose-Headers", "%s", CORS_EXPOSE_HEADERS);
+    return true;
+}
+
+/* OPTIONS: a CORS preflight from an allowed origin gets the methods and headers it may
+ * use; any other OPTIONS gets the Allow list alone (no CORS headers: the browser then
+ * refuses the cross-site request). Never needs credentials (browsers send none). */
+static void answer_options(struct sa_req *r, bool allowed_origin)
+{
+    const struct sa_route *route;
+    const char *params[SA_MAX_PARAMS];
+    char buf[512], allow[64] = "";
+    enum sa_match m = sa_route_match(sa_routes, sa_routes_count, "OPTIONS", r->path, &route,
+                                     params, buf, sizeof buf, allow, sizeof allow);
+    if (m == SA_MATCH_NO_ROUTE) {
+        sa_reply_error(r, 404, "not_found", "path", "not_found", "No route for OPTIONS %.200s",
+                       r->path);
+        return;
+    }
+    snprintf(r->allow, sizeof r->allow, "%s, OPTIONS", allow);
+    if (allowed_origin && sa_req_header(r, "Access-Control-Request-Method")) {
+        sa_reply_header(r, "Access-Control-Allow-Methods", "%s", allow);
+        sa_reply_header(r, "Access-Control-Allow-Headers", "%s", CORS_ALLOW_HEADERS);
+        sa_reply_header(r, "Access-Control-Max-Age", "600");
+    }
+    char *empty = calloc(1, 1);
+    if (empty)
+        sa_reply_text(r, 204, "text/plain", empty, 0);
+    else
+        sa_reply_error(r, 500, "internal_error", "", "internal_error", "out of memory");
+}
+
+/* ---- credentials -------------------------------------------------------------------- */
+
+static void unauthorized(struct sa_req *r, bool presented, const char *why)
+{
+    if (presented)
+        sa_reply_header(r, "WWW-Authenticate",
+                        "Bearer realm=\"sales-agent\", error=\"invalid_token\"");
+    else
+        sa_reply_header(r, "WWW-Authenticate", "Bearer realm=\"sales-agent\"");
+    sa_reply_error(r, 401, "unauthorized", "header.authorization", "unauthorized", "%s", why);
+}
+
+/* Finds the credential: "Authorization: Bearer X" or "X-API-Key: X". Returns NULL when
+ * none was sent; *bad when a header was sent in a form we do not take. */
+static const char *credential(struct sa_req *r, bool *bearer, const char **bad)
+{
+    *bad = NULL;
+    const char *auth = sa_req_header(r, "Authorization");
+    const char *key = sa_req_header(r, "X-API-Key");
+    if (auth) {
+        *bearer = true;
+        if (strncasecmp(auth, "Bearer ", 7) != 0) {
+            *bad = "Authorization must be \"Bearer <API key or token>\"";
+            return NULL;
+        }
+        const char *v = auth + 7;
+        while (*v == ' ')
+            v++;
+        if (key && strcmp(key, v) != 0) {
+            *bad = "Authorization and X-API-Key disagree: send one credential";
+            return NULL;
+        }
+        return v;
+    }
+    *bearer = false;
+    return key;
+}
+
+/* Resolves r->principal. required: answer 401 when there is no valid credential; else
+ * (a public route) a missing or bad one just leaves the request anonymous. */
+static bool authenticate(struct sa_req *r, bool required)
+{
+    struct sa_access *a = r->app->access;
+    if (!sa_access_required(a)) {
+        sa_access_anonymous(r->client_addr, &r->principal);
+        return true;
+    }
+    bool bearer;
+    const char *bad;
+    const char *cred = credential(r, &bearer, &bad);
+    if (!cred) {
+        if (required)
+            unauthorized(r, bad != NULL,
+                         bad ? bad
+                             : "Credentials required: send Authorization: Bearer <API key or "
+                               "token>, or X-API-Key: <API key>");
+        return !required;
+    }
+    struct sa_err err = {0};
+    int rc = sa_access_authenticate(a, cred, bearer, sa_access_now(a), &r->principal, &err);
+    if (rc == 0)
+        return true;
+    if (!required)
+        return true;
+    if (rc == SA_EINVAL)
+        unauthorized(r, true, err.msg);
+    else
+        sa_reply_unavailable(r, rc, &err, "Checking the credentials");
+    return false;
+}
+
 bool sa_guard_pre(struct sa_req *r)
 {
-    (void)r;
+    if (!check_host(r))
+        return false;
+    bool allowed_origin = cors_headers(r);
+    if (strcmp(r->method, "OPTIONS") == 0) {
+        answer_options(r, allowed_origin);
+        return false;
+    }
+    /* Nothing under /api/ answers without credentials, not even a 404. */
+    bool api = strncmp(r->path, "/api/", 5) == 0 || strcmp(r->path, "/api") == 0;
+    return authenticate(r, api);
+}
+
+/* ---- scope and rate limits ---------------------------------------------------------- */
+
+static void limit_headers(struct sa_req *r, const struct sa_limit *l)
+{
+    if (l->limit <= 0)
+        return;
+    sa_reply_header(r, "RateLimit-Limit", "%ld", l->limit);
+    sa_reply_header(r, "RateLimit-Remaining", "%ld", l->remaining < 0 ? 0 : l->remaining);
+    sa_reply_header(r, "RateLimit-Reset", "%ld", l->reset_seconds);
+}
+
+static bool limited(struct sa_req *r, int rc, const struct sa_err *err, const struct sa_limit *l,
+                    const char *what)
+{
+    if (rc) {
+        sa_reply_unavailable(r, rc, err, "Checking the rate limit");
+        return true;
+    }
+    limit_headers(r, l);
+    if (l->allowed)
+        return false;
+    sa_reply_header(r, "Retry-After", "%ld", l->retry_after);
+    sa_reply_error(r, 429, "rate_limited", "header.authorization", "rate_limited",
+                   "Rate limit reached: %ld %s; retry in %ld s", l->limit, what, l->retry_after);
     return true;
+}
+
+/* The scope the route needs: /metrics is public with METRICS_AUTH=open. */
+static enum sa_scope needed_scope(const struct sa_req *r)
+{
+    if (r->app->cfg.metrics_access == SA_METRICS_OPEN && strcmp(r->route->path, "/metrics") == 0)
+        return SA_SCOPE_PUBLIC;
+    return r->route->scope;
 }
 
 bool sa_guard_route(struct sa_req *r)
 {
-    return check_content_type(r);
+    enum sa_scope need = needed_scope(r);
+    if (need != SA_SCOPE_PUBLIC) {
+        if (r->principal.kind == SA_PRINCIPAL_NONE && !authenticate(r, true))
+            return false;
+        if (!sa_scopes_allow(r->principal.scopes, need)) {
+            char have[64];
+            sa_scopes_format(r->principal.scopes, have, sizeof have);
+            sa_reply_error(r, 403, "forbidden", "header.authorization", "missing_scope",
+                           "%s %s needs the '%s' scope; this credential has: %s", r->method,
+                           r->route->path, sa_scope_name(need), have[0] ? have : "none");
+            return false;
+        }
+    }
+    if (!check_content_type(r))
+        return false;
+    if (need == SA_SCOPE_PUBLIC || r->principal.kind == SA_PRINCIPAL_NONE)
+        return true;
+    struct sa_limit l;
+    struct sa_err err = {0};
+    int rc = sa_access_limit_request(r->app->access, &r->principal,
+                                     sa_access_now(r->app->access), &l, &err);
+    return !limited(r, rc, &err, &l, "requests per minute");
 }
 
 bool sa_guard_agent(struct sa_req *r, const char *agent_type)
 {
-    (void)r;
-    (void)agent_type;
-    return true;
+    if (r->principal.kind == SA_PRINCIPAL_NONE)
+        return true;
+    struct sa_limit l;
+    struct sa_err err = {0};
+    int rc = sa_access_limit_agent(r->app->access, &r->principal, agent_type,
+                                   sa_access_now(r->app->access), &l, &err);
+    char what[96];
+    snprintf(what, sizeof what, "%s runs per hour", agent_type);
+    if (!limited(r, rc, &err, &l, what))
+        return true;
+    return false;
 }
+
+/* ---- audit -------------------------------------------------------------------------- */
 
 void sa_guard_done(struct sa_req *r)
 {
-    (void)r;
+    if (!r->route || !r->route->audit || r->status >= 400 || r->status == 0)
+        return;
+    const char *target = r->params[0] ? r->params[0] : r->route->path;
+    json_t *detail = r->audit_detail ? json_incref(r->audit_detail) : json_object();
+    json_object_set_new(detail, "status", json_integer(r->status));
+    struct sa_err err = {0};
+    if (sa_access_audit(r->app->access, r->principal.id[0] ? r->principal.id : "anonymous",
+                        r->route->audit, target, r->request_id, detail,
+                        sa_access_now(r->app->access), &err))
+        /* the change is made and cannot be undone here: the log keeps the trace */
+        sa_log(SA_LOG_ERROR, "audit record not written",
+               json_pack("{s:s, s:s, s:s, s:s}", "action", r->route->audit, "principal",
+                         r->principal.id, "request_id", r->request_id, "error", err.msg));
+    json_decref(detail);
 }

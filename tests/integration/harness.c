@@ -27,6 +27,9 @@
 #endif
 
 static int current_port;
+static char current_key[128];
+static char auth_override[600];
+static bool auth_overridden;
 static CURL *shared_handle;
 static bool quiet; /* no transport-error messages (while polling /health) */
 
@@ -55,6 +58,7 @@ int server_make_dir(struct server *s)
         return -1;
     }
     snprintf(s->log_path, sizeof s->log_path, "%s/server.log", s->dir);
+    snprintf(s->out_path, sizeof s->out_path, "%s/server.out", s->dir);
     snprintf(s->db_url, sizeof s->db_url, "sqlite://%s/db.sqlite", s->dir);
     return 0;
 }
@@ -144,15 +148,18 @@ static pid_t spawn(const struct server *s, bool seed)
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (getppid() != parent)
         _exit(125);
-    /* stdin from /dev/null, stdout and stderr to the log */
+    /* stdin from /dev/null, stdout (the welcome and the first key) to its own file,
+     * stderr (the JSON log) to the log */
     int log = open(s->log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    int out = open(s->out_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
     int null = open("/dev/null", O_RDONLY);
-    if (log < 0 || null < 0)
+    if (log < 0 || out < 0 || null < 0)
         _exit(126);
     dup2(null, 0);
-    dup2(log, 1);
+    dup2(out, 1);
     dup2(log, 2);
     close(null);
+    close(out);
     close(log);
     setenv("MAIL_TRANSPORT", mail, 0);
     execv(SA_BINARY, argv);
@@ -160,6 +167,32 @@ static pid_t spawn(const struct server *s, bool seed)
 }
 
 /* GET /health on port answers 200? */
+/* The first admin key the server printed on stdout at its first start on this directory
+ * ("  sa_<16 hex>_<43 chars>" on a line of its own); kept across restarts. The welcome is
+ * printed just after the server starts answering, so this waits a little for it. */
+static void read_first_key(struct server *s)
+{
+    for (int tries = 0; tries < 40 && !s->key[0]; tries++) {
+        FILE *f = fopen(s->out_path, "r");
+        char line[512];
+        bool listening = false;
+        while (f && fgets(line, sizeof line, f)) {
+            const char *p = line + strspn(line, " ");
+            size_t n = strcspn(p, " \r\n");
+            listening |= strstr(line, "is listening on") != NULL;
+            if (strncmp(p, "sa_", 3) == 0 && n == 63 && n < sizeof s->key)
+                snprintf(s->key, sizeof s->key, "%.*s", (int)n, p);
+        }
+        if (f)
+            fclose(f);
+        if (listening)
+            break; /* the welcome is out: a key, if any, was in it */
+        sleep_ms(25);
+    }
+    if (current_port == s->port)
+        snprintf(current_key, sizeof current_key, "%s", s->key);
+}
+
 static bool healthy(int port)
 {
     CURL *h = curl_easy_init();
@@ -198,8 +231,10 @@ int server_start(struct server *s, bool seed)
                 fprintf(stderr, "harness: server exited during start-up (status 0x%x)\n", st);
                 break;
             }
-            if (healthy(s->port))
+            if (healthy(s->port)) {
+                read_first_key(s);
                 return 0;
+            }
             sleep_ms(50);
         }
         if (!exited) {
@@ -287,6 +322,20 @@ void server_remove_dir(struct server *s)
 void harness_use(const struct server *s)
 {
     current_port = s->port;
+    snprintf(current_key, sizeof current_key, "%s", s->key);
+}
+
+void harness_auth(const char *header_line)
+{
+    auth_overridden = header_line != NULL;
+    snprintf(auth_override, sizeof auth_override, "%s", header_line ? header_line : "");
+}
+
+const char *harness_auth_header(void)
+{
+    static char line[200];
+    snprintf(line, sizeof line, "Authorization: Bearer %s", current_key);
+    return line;
 }
 
 int harness_port(void)
@@ -337,7 +386,32 @@ static size_t on_header(char *p, size_t size, size_t n, void *userdata)
             vl--;
         snprintf(out->allow, sizeof out->allow, "%.*s", (int)vl, v);
     }
+    size_t used = strlen(out->headers);
+    if (used + len < sizeof out->headers) {
+        memcpy(out->headers + used, p, len);
+        out->headers[used + len] = '\0';
+    }
     return len;
+}
+
+const char *resp_header(const struct resp *r, const char *name, char *buf, size_t cap)
+{
+    size_t n = strlen(name);
+    for (const char *line = r->headers; *line;) {
+        const char *eol = strstr(line, "\r\n");
+        size_t len = eol ? (size_t)(eol - line) : strlen(line);
+        if (len > n && line[n] == ':' && strncasecmp(line, name, n) == 0) {
+            const char *v = line + n + 1;
+            while (*v == ' ')
+                v++;
+            snprintf(buf, cap, "%.*s", (int)(len - (size_t)(v - line)), v);
+            return buf;
+        }
+        line += len + (eol ? 2 : 0);
+        if (!eol)
+            break;
+    }
+    return NULL;
 }
 
 int http_on(CURL *h, int port, const char *method, const char *path, const char *content_type,
@@ -353,6 +427,13 @@ int http_on(CURL *h, int port, const char *method, const char *path, const char 
     snprintf(ct, sizeof ct, "Content-Type:%s%s", content_type ? " " : "",
              content_type ? content_type : "");
     hdrs = curl_slist_append(hdrs, ct);
+    if (auth_overridden && auth_override[0]) {
+        hdrs = curl_slist_append(hdrs, auth_override);
+    } else if (!auth_overridden && current_key[0]) {
+        char auth[200];
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s", current_key);
+        hdrs = curl_slist_append(hdrs, auth);
+    }
 
     curl_easy_reset(h);
     curl_easy_setopt(h, CURLOPT_URL, url);

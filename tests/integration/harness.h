@@ -28,6 +28,8 @@ struct server {
     char dir[256];      /* temporary directory: db.sqlite and server.log live here */
     char log_path[512]; /* the server's stderr */
     char db_url[512];   /* sqlite://DIR/db.sqlite */
+    char out_path[512]; /* the server's stdout: the first admin key is printed there */
+    char key[128];      /* that key, read at the first start on this directory ("" with AUTH=off) */
 };
 
 /* Makes a new temporary directory (mkdtemp under /tmp) into s->dir. Returns 0 or -1. */
@@ -60,9 +62,16 @@ void server_print_log(const struct server *s);
 /* Reads the whole log file into a malloc'd NUL-terminated string (NULL on error). */
 char *server_read_log(const struct server *s);
 
-/* The server http() and friends talk to. */
+/* The server http() and friends talk to, and the key they send (its first admin key). */
 void harness_use(const struct server *s);
 int harness_port(void);
+
+/* The credential header http() sends: NULL restores the default ("Authorization: Bearer"
+ * with the current server's admin key), "" sends none, anything else is sent as that
+ * header line ("X-API-Key: sa_..."). The text is copied. */
+void harness_auth(const char *header_line);
+/* "Authorization: Bearer KEY" for the current server's admin key, for raw requests. */
+const char *harness_auth_header(void);
 
 /* ---- HTTP -------------------------------------------------------------------------- */
 
@@ -72,6 +81,7 @@ struct resp {
     size_t len;
     char content_type[128]; /* the Content-Type header, "" when absent */
     char allow[128];        /* the Allow header, "" when absent */
+    char headers[4096];     /* every response header line, as received (cut when longer) */
     json_t *json;           /* the body parsed as JSON by the *_json helpers, else NULL */
 };
 
@@ -95,6 +105,9 @@ json_t *http_json(const char *method, const char *path, const char *json_body, s
 json_t *invoke(const char *json_body, struct resp *out);
 
 void resp_free(struct resp *r);
+
+/* The value of response header name (case-insensitive) copied into buf, or NULL. */
+const char *resp_header(const struct resp *r, const char *name, char *buf, size_t cap);
 
 /* Silences (or restores) the harness's messages about transport errors, for requests
  * expected to get no answer. */

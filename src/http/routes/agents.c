@@ -13,6 +13,7 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "domain/lead.h"
+#include "http/guard.h"
 #include "http/http.h"
 #include "http/params.h"
 
@@ -255,6 +256,8 @@ static void invoke(struct sa_req *r, bool force_stream)
         sa_reply_problem(r, 422, "validation_error", json_incref(detail));
         goto out;
     }
+    if (!sa_guard_agent(r, sa_agent_type_name((enum sa_agent_type)env.type)))
+        goto out; /* 429: this principal's runs of this agent this hour are used up */
     struct sa_buf events; /* the pipeline's graph events, as SSE, while it runs */
     sa_buf_init(&events, (size_t)8 << 20);
     struct sa_invoke_req req = {.type = (enum sa_agent_type)env.type,

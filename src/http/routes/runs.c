@@ -13,6 +13,7 @@
 #include "base/detail.h"
 #include "base/log.h"
 #include "domain/lead.h"
+#include "http/guard.h"
 #include "http/http.h"
 #include "http/params.h"
 
@@ -60,6 +61,10 @@ void sa_route_runs_create(struct sa_req *r)
         sa_reply_problem(r, 422, "validation_error", json_incref(detail));
         sa_lead_clear(&lead);
         goto out;
+    }
+    if (!sa_guard_agent(r, sa_agent_type_name(SA_AGENT_PIPELINE))) {
+        sa_lead_clear(&lead);
+        goto out; /* 429 */
     }
     char run_id[40], lead_out[40], thread_out[129];
     struct sa_err err = {0};

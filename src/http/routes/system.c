@@ -29,6 +29,13 @@ void sa_route_health(struct sa_req *r)
 {
     bool healthy;
     json_t *body = sa_app_health(r->app, &healthy);
+    /* open to load balancers: without a read credential, the status alone (backend names,
+     * versions and errors help an attacker more than a prober) */
+    if (!sa_scopes_allow(r->principal.scopes, SA_SCOPE_READ)) {
+        json_t *brief = json_pack("{s:O}", "status", json_object_get(body, "status"));
+        json_decref(body);
+        body = brief;
+    }
     sa_reply_json(r, healthy ? 200 : 503, body);
 }
 

@@ -1,0 +1,556 @@
+/* Access control over a real socket (issue 10): nothing under /api/ answers without a
+ * credential; each scope opens exactly its routes; keys are created once, listed without
+ * secrets and revoked at once; JWTs; trusted hosts; CORS; the content types that stop
+ * cross-site posts; rate limits; the audit log; the first admin key of a fresh install. */
+#include "harness.h"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- helpers ------------------------------------------------------------------------ */
+
+/* Creates a key through the API with the admin key; returns it (malloc'd) and its id. */
+static char *make_key(const char *name, const char *scopes_json, char id[32])
+{
+    struct resp r;
+    char *body = strf("{\"name\":\"%s\",\"scopes\":%s}", name, scopes_json);
+    json_t *j = http_json("POST", "/api/keys", body, &r);
+    free(body);
+    if (r.status != 201 || !j)
+        fail_msg("create key %s: %ld %.300s", name, r.status, r.body);
+    const char *key = jstr(j, "key");
+    assert_non_null(key);
+    if (id)
+        snprintf(id, 32, "%s", jstr(j, "id"));
+    char *out = strdup(key);
+    resp_free(&r);
+    return out;
+}
+
+/* One request with the given credential header line ("" for none). */
+static long with_auth(const char *auth, const char *method, const char *path, const char *ct,
+                      const char *body, struct resp *r)
+{
+    harness_auth(auth);
+    http(method, path, ct, body, body ? strlen(body) : 0, r);
+    harness_auth(NULL);
+    return r->status;
+}
+
+static long status_with(const char *auth, const char *method, const char *path, const char *ct,
+                        const char *body)
+{
+    struct resp r;
+    long st = with_auth(auth, method, path, ct, body, &r);
+    resp_free(&r);
+    return st;
+}
+
+static char *bearer(const char *key)
+{
+    return strf("Authorization: Bearer %s", key);
+}
+
+static const char lead_body[] =
+    "{\"agent_type\":\"qualification\",\"input\":{\"company_name\":\"Acme Robotics\","
+    "\"contact_name\":\"Dana Ortiz\",\"contact_email\":\"dana@acme-robotics.example\","
+    "\"job_title\":\"VP Sales\",\"company_size\":\"201-500\",\"industry\":\"Software\"}}";
+
+/* ---- nothing without a key ----------------------------------------------------------- */
+
+static void test_no_key_no_data(void **state)
+{
+    (void)state;
+    /* what the issue found open: every contact's e-mail, every e-mail body, approvals */
+    const char *gets[] = {"/api/leads?q=@",
+                          "/api/outbox",
+                          "/api/agents/status",
+                          "/api/approvals",
+                          "/api/keys",
+                          "/api/audit",
+                          "/api/contacts/dana@acme-robotics.example",
+                          "/api/no-such-route",
+                          "/api/leads/00000000-0000-4000-8000-000000000000",
+                          NULL};
+    for (const char **p = gets; *p; p++) {
+        struct resp r;
+        with_auth("", "GET", *p, NULL, NULL, &r);
+        char buf[200];
+        if (r.status != 401)
+            fail_msg("GET %s without a key: %ld, expected 401: %.200s", *p, r.status, r.body);
+        const char *www = resp_header(&r, "WWW-Authenticate", buf, sizeof buf);
+        assert_non_null(www);
+        assert_non_null(strstr(www, "Bearer"));
+        expect_problem(*p, &r, 401, "[\"header\",\"authorization\"]", "unauthorized");
+        assert_null(strstr(r.body, "@acme")); /* nothing leaks in the error */
+        resp_free(&r);
+    }
+    assert_int_equal(status_with("", "POST", INVOKE, "application/json", lead_body), 401);
+    assert_int_equal(
+        status_with("", "POST", "/api/approvals/00000000-0000-4000-8000-000000000000",
+                    "application/json", "{\"type\":\"accept\"}"),
+        401);
+    /* bad credentials: a wrong key, a malformed one, another scheme, a JWT with none set */
+    const char *bad[] = {
+        "Authorization: Bearer sa_0123456789abcdef_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        "Authorization: Bearer not-a-key", "Authorization: Basic YWRtaW46YWRtaW4=",
+        "X-API-Key: sa_0000000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        "Authorization: Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.", NULL};
+    for (const char **b = bad; *b; b++) {
+        struct resp r;
+        with_auth(*b, "GET", "/api/leads", NULL, NULL, &r);
+        char buf[200];
+        if (r.status != 401)
+            fail_msg("%s: %ld, expected 401", *b, r.status);
+        assert_non_null(strstr(resp_header(&r, "WWW-Authenticate", buf, sizeof buf),
+                               "invalid_token"));
+        resp_free(&r);
+    }
+    /* the public routes stay open; /health says only its status without a key */
+    struct resp r;
+    with_auth("", "GET", "/health", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    json_t *h = json_loadb(r.body, r.len, 0, NULL);
+    assert_non_null(h);
+    assert_int_equal(json_object_size(h), 1);
+    assert_string_equal(json_string_value(json_object_get(h, "status")), "healthy");
+    json_decref(h);
+    resp_free(&r);
+    json_t *full = http_json("GET", "/health", NULL, &r); /* the admin key: the details */
+    assert_non_null(jget(full, "checks"));
+    resp_free(&r);
+    assert_int_equal(status_with("", "GET", "/metrics", NULL, NULL), 401); /* METRICS_AUTH=key */
+}
+
+/* ---- scopes --------------------------------------------------------------------------- */
+
+static void test_scopes(void **state)
+{
+    (void)state;
+    char rid[32], wid[32], aid[32];
+    char *rk = make_key("dashboard", "[\"read\"]", rid);
+    char *wk = make_key("crm-sync", "[\"write\"]", wid);
+    char *ak = make_key("sales-manager", "[\"approve\",\"read\"]", aid);
+    char *read = bearer(rk), *write = bearer(wk), *appr = bearer(ak);
+    const char *approval = "/api/approvals/00000000-0000-4000-8000-000000000000";
+
+    /* read: lists and records, nothing that changes state */
+    assert_int_equal(status_with(read, "GET", "/api/leads", NULL, NULL), 200);
+    assert_int_equal(status_with(read, "GET", "/api/agents/status", NULL, NULL), 200);
+    assert_int_equal(status_with(read, "GET", "/metrics", NULL, NULL), 200);
+    struct resp r;
+    with_auth(read, "POST", INVOKE, "application/json", lead_body, &r);
+    expect_problem("read key invokes", &r, 403, "[\"header\",\"authorization\"]", "missing_scope");
+    assert_non_null(strstr(r.body, "'write'"));
+    resp_free(&r);
+    assert_int_equal(status_with(read, "POST", approval, "application/json", "{\"type\":\"accept\"}"),
+                     403);
+    assert_int_equal(status_with(read, "GET", "/api/keys", NULL, NULL), 403);
+
+    /* write: invokes and imports, but neither reads lists nor answers approvals */
+    assert_int_equal(status_with(write, "POST", INVOKE, "application/json", lead_body), 200);
+    assert_int_equal(status_with(write, "GET", "/api/leads", NULL, NULL), 403);
+    with_auth(write, "POST", approval, "application/json", "{\"type\":\"accept\"}", &r);
+    expect_problem("write key approves", &r, 403, NULL, "missing_scope");
+    assert_non_null(strstr(r.body, "'approve'"));
+    resp_free(&r);
+    assert_int_equal(status_with(write, "POST", "/api/agents/qualification/reset",
+                                 "application/json", NULL),
+                     403);
+
+    /* approve: passes the scope check (the approval does not exist: 404, not 403) */
+    assert_int_equal(status_with(appr, "POST", approval, "application/json", "{\"type\":\"accept\"}"),
+                     404);
+    assert_int_equal(status_with(appr, "GET", "/api/audit", NULL, NULL), 403);
+
+    /* X-API-Key works like Bearer; two credentials that disagree are refused */
+    char *xk = strf("X-API-Key: %s", rk);
+    assert_int_equal(status_with(xk, "GET", "/api/leads", NULL, NULL), 200);
+    free(xk);
+
+    /* admin (the first key) includes the rest */
+    assert_int_equal(status_with(NULL, "GET", "/api/keys", NULL, NULL), 200);
+    assert_int_equal(status_with(NULL, "GET", "/api/leads", NULL, NULL), 200);
+
+    /* the list never shows a secret or a hash; last use is recorded */
+    json_t *list = http_json("GET", "/api/keys", NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_null(strstr(r.body, rk));
+    assert_null(strstr(r.body, "\"hash\""));
+    assert_null(strstr(r.body, "\"salt\""));
+    assert_true(json_array_size(json_object_get(list, "items")) >= 4);
+    resp_free(&r);
+
+    /* revoked: refused at once, with the reason */
+    char *path = strf("/api/keys/%s", rid);
+    json_t *rev = http_json("DELETE", path, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(jstr(rev, "revoked_at"));
+    resp_free(&r);
+    with_auth(read, "GET", "/api/leads", NULL, NULL, &r);
+    assert_int_equal(r.status, 401);
+    assert_non_null(strstr(r.body, "revoked"));
+    resp_free(&r);
+    free(path);
+    assert_int_equal(status_with(NULL, "DELETE", "/api/keys/ffffffffffffffff", NULL, NULL), 404);
+
+    /* bad requests to create keys name the field */
+    json_t *j = http_json("POST", "/api/keys", "{\"name\":\"x\",\"scopes\":[\"root\"]}", &r);
+    (void)j;
+    expect_problem("unknown scope", &r, 422, "[\"body\",\"scopes\"]", NULL);
+    resp_free(&r);
+    http_json("POST", "/api/keys", "{\"scopes\":[\"read\"]}", &r);
+    expect_problem("no name", &r, 422, "[\"body\",\"name\"]", NULL);
+    resp_free(&r);
+    http_json("POST", "/api/keys",
+              "{\"name\":\"old\",\"scopes\":[\"read\"],\"expires_at\":\"2001-01-01T00:00:00Z\"}",
+              &r);
+    expect_problem("expiry in the past", &r, 422, "[\"body\",\"expires_at\"]", NULL);
+    resp_free(&r);
+    free(rk), free(wk), free(ak), free(read), free(write), free(appr);
+}
+
+/* ---- the command line ------------------------------------------------------------------ */
+
+static void test_cli_keys(void **state)
+{
+    (void)state;
+    /* keys create prints the key alone on the last line; the running server takes it */
+    char *cmd = strf("DATABASE_URL='%s' '%s' keys create --name 'ci job' --scopes read 2>&1",
+                     main_srv.db_url, SA_BINARY);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    char line[512], last[512] = "";
+    while (fgets(line, sizeof line, p))
+        snprintf(last, sizeof last, "%s", line);
+    assert_int_equal(pclose(p), 0);
+    free(cmd);
+    last[strcspn(last, "\n")] = '\0';
+    assert_int_equal(strncmp(last, "sa_", 3), 0);
+    assert_int_equal(strlen(last), 63);
+    char *auth = bearer(last);
+    assert_int_equal(status_with(auth, "GET", "/api/leads", NULL, NULL), 200);
+    assert_int_equal(status_with(auth, "POST", INVOKE, "application/json", lead_body), 403);
+    free(auth);
+    /* a bad scope is a usage error (exit 2) naming it */
+    cmd = strf("DATABASE_URL='%s' '%s' keys create --name x --scopes sudo 2>&1", main_srv.db_url,
+               SA_BINARY);
+    p = popen(cmd, "r");
+    char out[1024] = "";
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 2);
+    assert_non_null(strstr(out, "sudo"));
+    free(cmd);
+}
+
+/* ---- cross-site requests ---------------------------------------------------------------- */
+
+static void test_cross_site(void **state)
+{
+    (void)state;
+    /* a Blob sent with fetch(no-cors) has no Content-Type; a form has its own: both 415
+     * before anything happens */
+    struct resp r;
+    http("POST", INVOKE, NULL, lead_body, strlen(lead_body), &r);
+    expect_problem("no content type", &r, 415, "[\"header\",\"content-type\"]", NULL);
+    resp_free(&r);
+    http("POST", "/api/approvals/00000000-0000-4000-8000-000000000000", "text/plain",
+         "{\"type\":\"accept\"}", 16, &r);
+    assert_int_equal(r.status, 415);
+    resp_free(&r);
+    const char csv[] = "company_name,contact_email\nAcme,a@acme.example\n";
+    http("POST", "/api/leads/import", "text/plain", csv, sizeof csv - 1, &r);
+    expect_problem("csv as text/plain", &r, 415, "[\"header\",\"content-type\"]", NULL);
+    resp_free(&r);
+    http("POST", "/api/leads/import", "multipart/form-data; boundary=x", csv, sizeof csv - 1, &r);
+    assert_int_equal(r.status, 415);
+    resp_free(&r);
+    http("POST", "/api/runs/00000000-0000-4000-8000-000000000000/cancel", NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 415); /* even a POST that reads no body */
+    resp_free(&r);
+
+    /* DNS rebinding: the page's own name arrives as Host */
+    struct resp hr;
+    char req[512];
+    int n = snprintf(req, sizeof req,
+                     "GET /api/leads HTTP/1.1\r\nHost: attacker.example\r\n%s\r\n"
+                     "Connection: close\r\n\r\n",
+                     harness_auth_header());
+    char line[256];
+    assert_int_equal(raw_exchange(req, (size_t)n, line, sizeof line), 1);
+    assert_int_equal(status_code_of(line), 400);
+    n = snprintf(req, sizeof req,
+                 "GET /api/leads?limit=1 HTTP/1.1\r\nHost: localhost:%d\r\n%s\r\n"
+                 "Connection: close\r\n\r\n",
+                 harness_port(), harness_auth_header());
+    assert_int_equal(raw_exchange(req, (size_t)n, line, sizeof line), 1);
+    assert_int_equal(status_code_of(line), 200);
+    /* no CORS configured: no Access-Control-* header for any origin */
+    harness_auth(NULL);
+    http("OPTIONS", "/api/leads", NULL, NULL, 0, &hr);
+    char buf[200];
+    assert_null(resp_header(&hr, "Access-Control-Allow-Origin", buf, sizeof buf));
+    resp_free(&hr);
+}
+
+/* ---- audit ------------------------------------------------------------------------------ */
+
+static void test_audit(void **state)
+{
+    (void)state;
+    struct resp r;
+    char kid[32];
+    char *k = make_key("audited", "[\"read\"]", kid);
+    free(k);
+    char *path = strf("/api/keys/%s", kid);
+    http_json("DELETE", path, NULL, &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    free(path);
+    http_json("POST", "/api/contacts/jane.doe@acme-robotics.example/do-not-contact",
+              "{\"reason\":\"asked by phone\"}", &r);
+    assert_int_equal(r.status, 200);
+    char rid[128];
+    assert_non_null(resp_header(&r, "X-Request-ID", rid, sizeof rid));
+    resp_free(&r);
+    const char csv[] = "company_name,contact_name,contact_email\n"
+                       "Helio Robotics,Dan Ortiz,dan.ortiz@heliorobotics.example\n";
+    http("POST", "/api/leads/import", "text/csv", csv, sizeof csv - 1, &r);
+    assert_true(r.status == 200 || r.status == 201);
+    resp_free(&r);
+
+    json_t *page = http_json("GET", "/api/audit?limit=100", NULL, &r);
+    assert_int_equal(r.status, 200);
+    json_t *items = json_object_get(page, "items");
+    bool created = false, revoked = false, dnc = false, imported = false;
+    size_t i;
+    json_t *e;
+    json_array_foreach (items, i, e) {
+        const char *action = jstr(e, "action"), *target = jstr(e, "target");
+        assert_non_null(jstr(e, "at"));
+        assert_non_null(jstr(e, "principal"));
+        assert_int_equal(strncmp(jstr(e, "principal"), "key:", 4), 0);
+        created |= strcmp(action, "key.create") == 0 && strcmp(target, kid) == 0;
+        revoked |= strcmp(action, "key.revoke") == 0 && strcmp(target, kid) == 0;
+        if (strcmp(action, "contact.do_not_contact") == 0 &&
+            strcmp(target, "jane.doe@acme-robotics.example") == 0) {
+            dnc = true;
+            assert_string_equal(jstr(e, "request_id"), rid);
+        }
+        imported |= strcmp(action, "leads.import") == 0;
+    }
+    assert_true(created && revoked && dnc && imported);
+    resp_free(&r);
+    /* filters */
+    page = http_json("GET", "/api/audit?action=key.revoke", NULL, &r);
+    assert_int_equal(r.status, 200);
+    json_array_foreach (json_object_get(page, "items"), i, e)
+        assert_string_equal(jstr(e, "action"), "key.revoke");
+    assert_true(json_array_size(json_object_get(page, "items")) >= 1);
+    resp_free(&r);
+    http_json("GET", "/api/audit?since=yesterday", NULL, &r);
+    expect_problem("bad since", &r, 422, "[\"query\",\"since\"]", NULL);
+    resp_free(&r);
+    /* refused changes are not audited: a 403 leaves no record */
+    long before = -1;
+    page = http_json("GET", "/api/audit?action=agent.reset", NULL, &r);
+    before = (long)json_array_size(json_object_get(page, "items"));
+    resp_free(&r);
+    char *rk = make_key("no-admin", "[\"read\",\"write\"]", NULL);
+    char *auth = bearer(rk);
+    assert_int_equal(status_with(auth, "POST", "/api/agents/qualification/reset",
+                                 "application/json", NULL),
+                     403);
+    page = http_json("GET", "/api/audit?action=agent.reset", NULL, &r);
+    assert_int_equal((long)json_array_size(json_object_get(page, "items")), before);
+    resp_free(&r);
+    free(rk);
+    free(auth);
+}
+
+/* ---- a second server: CORS, rate limits, JWT, first start ----------------------------- */
+
+static char *b64url(const unsigned char *d, size_t n)
+{
+    static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    char *o = malloc(n * 4 / 3 + 4);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned)d[i] << 16 | (i + 1 < n ? (unsigned)d[i + 1] << 8 : 0) |
+                     (i + 2 < n ? d[i + 2] : 0);
+        o[k++] = t[v >> 18 & 63];
+        o[k++] = t[v >> 12 & 63];
+        if (i + 1 < n)
+            o[k++] = t[v >> 6 & 63];
+        if (i + 2 < n)
+            o[k++] = t[v & 63];
+    }
+    o[k] = '\0';
+    return o;
+}
+
+/* An HS256 JWT over claims, signed with secret (OpenSSL's HMAC, not our code). */
+static char *hs256(const char *secret, const char *claims)
+{
+    const char header[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
+    char *h = b64url((const unsigned char *)header, strlen(header));
+    char *c = b64url((const unsigned char *)claims, strlen(claims));
+    char *signing = strf("%s.%s", h, c);
+    unsigned char mac[32];
+    unsigned len = 0;
+    HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)signing,
+         strlen(signing), mac, &len);
+    char *s = b64url(mac, len);
+    char *tok = strf("%s.%s", signing, s);
+    free(h), free(c), free(signing), free(s);
+    return tok;
+}
+
+#define SECRET "test-secret-of-at-least-32-bytes-long!!"
+
+static void test_second_server(void **state)
+{
+    (void)state;
+    setenv("CORS_ORIGINS", "https://crm.example.com", 1);
+    setenv("RATE_LIMIT_PER_MINUTE", "8", 1);
+    setenv("AGENT_RATE_LIMIT_PER_HOUR", "100,qualification=2", 1);
+    setenv("JWT_SECRET", SECRET, 1);
+    setenv("JWT_ISSUER", "https://idp.example.com", 1);
+    setenv("METRICS_AUTH", "open", 1);
+    int rc = server_start(&runs_srv, false);
+    unsetenv("CORS_ORIGINS");
+    unsetenv("RATE_LIMIT_PER_MINUTE");
+    unsetenv("AGENT_RATE_LIMIT_PER_HOUR");
+    unsetenv("JWT_SECRET");
+    unsetenv("JWT_ISSUER");
+    unsetenv("METRICS_AUTH");
+    assert_int_equal(rc, 0);
+    harness_use(&runs_srv);
+    /* a fresh install printed its first admin key once */
+    assert_int_equal(strlen(runs_srv.key), 63);
+    char *log = server_read_log(&runs_srv);
+    assert_null(strstr(log, runs_srv.key)); /* never in the JSON log */
+    free(log);
+
+    /* METRICS_AUTH=open */
+    assert_int_equal(status_with("", "GET", "/metrics", NULL, NULL), 200);
+
+    /* CORS: the allowed origin's preflight is answered; another origin gets nothing */
+    struct resp r;
+    char buf[300];
+    char req[700];
+    int n = snprintf(req, sizeof req,
+                     "OPTIONS /api/leads HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     "Origin: https://crm.example.com\r\nAccess-Control-Request-Method: GET\r\n"
+                     "Access-Control-Request-Headers: authorization\r\nConnection: close\r\n\r\n");
+    char line[256];
+    assert_int_equal(raw_exchange(req, (size_t)n, line, sizeof line), 1);
+    assert_int_equal(status_code_of(line), 204);
+    with_auth("Origin: https://crm.example.com", "GET", "/api/leads", NULL, NULL, &r);
+    /* Origin replaced the key: 401, but CORS headers so the page can read the error */
+    assert_int_equal(r.status, 401);
+    assert_non_null(resp_header(&r, "Access-Control-Allow-Origin", buf, sizeof buf));
+    assert_string_equal(buf, "https://crm.example.com");
+    assert_non_null(resp_header(&r, "Vary", buf, sizeof buf));
+    resp_free(&r);
+    with_auth("Origin: https://evil.example", "GET", "/api/leads", NULL, NULL, &r);
+    assert_null(resp_header(&r, "Access-Control-Allow-Origin", buf, sizeof buf));
+    resp_free(&r);
+
+    /* JWT: a valid HS256 token with the write scope works; expired, wrong issuer and a
+     * token without a scope for the route do not */
+    long now = (long)time(NULL);
+    char *claims = strf("{\"sub\":\"svc-crm\",\"iss\":\"https://idp.example.com\",\"exp\":%ld,"
+                        "\"scope\":\"read write\"}",
+                        now + 600);
+    char *tok = hs256(SECRET, claims);
+    char *auth = bearer(tok);
+    assert_int_equal(status_with(auth, "GET", "/api/agents/status", NULL, NULL), 200);
+    assert_int_equal(status_with(auth, "GET", "/api/keys", NULL, NULL), 403);
+    free(claims), free(tok), free(auth);
+    claims = strf("{\"sub\":\"svc\",\"iss\":\"https://idp.example.com\",\"exp\":%ld,"
+                  "\"scope\":\"read\"}",
+                  now - 3600);
+    tok = hs256(SECRET, claims);
+    auth = bearer(tok);
+    with_auth(auth, "GET", "/api/agents/status", NULL, NULL, &r);
+    assert_int_equal(r.status, 401);
+    assert_non_null(strstr(r.body, "expired"));
+    resp_free(&r);
+    free(claims), free(tok), free(auth);
+    claims = strf("{\"sub\":\"svc\",\"iss\":\"https://other.example\",\"exp\":%ld,"
+                  "\"scope\":\"read\"}",
+                  now + 600);
+    tok = hs256(SECRET, claims);
+    auth = bearer(tok);
+    assert_int_equal(status_with(auth, "GET", "/api/agents/status", NULL, NULL), 401);
+    free(claims), free(tok), free(auth);
+    claims = strf("{\"sub\":\"svc\",\"iss\":\"https://idp.example.com\",\"exp\":%ld,"
+                  "\"scope\":\"read\"}",
+                  now + 600);
+    tok = hs256("another-secret-of-at-least-32-bytes!!", claims);
+    auth = bearer(tok);
+    assert_int_equal(status_with(auth, "GET", "/api/agents/status", NULL, NULL), 401);
+    free(claims), free(tok), free(auth);
+
+    /* per-agent hourly limit: the third qualification this hour is refused */
+    char *wk = make_key("agent-limit", "[\"write\"]", NULL);
+    auth = bearer(wk);
+    assert_int_equal(status_with(auth, "POST", INVOKE, "application/json", lead_body), 200);
+    assert_int_equal(status_with(auth, "POST", INVOKE, "application/json", lead_body), 200);
+    with_auth(auth, "POST", INVOKE, "application/json", lead_body, &r);
+    expect_problem("third qualification", &r, 429, NULL, "rate_limited");
+    assert_non_null(resp_header(&r, "Retry-After", buf, sizeof buf));
+    assert_true(atol(buf) >= 1 && atol(buf) <= 3600);
+    resp_free(&r);
+
+    /* per-principal bucket of 8 a minute: this key has used 3; five more pass, then 429
+     * with the headers; another key is not affected */
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(status_with(auth, "GET", "/api/no-such", NULL, NULL) != 429, 1);
+    with_auth(auth, "GET", "/api/agents/status", NULL, NULL, &r);
+    expect_problem("ninth request", &r, 429, NULL, "rate_limited");
+    assert_string_equal(resp_header(&r, "RateLimit-Limit", buf, sizeof buf), "8");
+    assert_string_equal(resp_header(&r, "RateLimit-Remaining", buf, sizeof buf), "0");
+    assert_non_null(resp_header(&r, "RateLimit-Reset", buf, sizeof buf));
+    assert_non_null(resp_header(&r, "Retry-After", buf, sizeof buf));
+    resp_free(&r);
+    free(wk), free(auth);
+    assert_int_equal(status_with(NULL, "GET", "/api/agents/status", NULL, NULL), 200);
+
+    /* restarted on the same database: no new key is printed */
+    assert_true(exited_ok(server_stop(&runs_srv)));
+    char first[128];
+    snprintf(first, sizeof first, "%s", runs_srv.key);
+    assert_int_equal(server_start(&runs_srv, false), 0);
+    FILE *f = fopen(runs_srv.out_path, "r");
+    assert_non_null(f);
+    int keys = 0;
+    char l[512];
+    while (fgets(l, sizeof l, f))
+        keys += strstr(l, "  sa_") == l;
+    fclose(f);
+    assert_int_equal(keys, 1);
+    assert_string_equal(runs_srv.key, first);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_no_key_no_data),
+        cmocka_unit_test(test_scopes),
+        cmocka_unit_test(test_cli_keys),
+        cmocka_unit_test(test_cross_site),
+        cmocka_unit_test(test_audit),
+        cmocka_unit_test_setup_teardown(test_second_server, runs_setup, runs_teardown),
+    };
+    return api_exit_status(cmocka_run_group_tests(tests, api_group_setup, api_group_teardown));
+}
