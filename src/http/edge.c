@@ -38,8 +38,8 @@ struct sa_edge_conn {
 };
 
 struct sa_edge {
-    pthread_mutex_t lock; /* guards everything below */
-    pthread_cond_t wake;  /* signalled to stop the watchdog */
+    pthread_mutex_t lock;             /* guards everything below */
+    pthread_cond_t wake;              /* signalled to stop the watchdog */
     struct sa_edge_conn *head, *tail; /* armed connections, earliest deadline first */
     uint64_t timeout;
     uint64_t expired;

@@ -47,11 +47,11 @@ struct sa_http_server {
 
 /* The whole header block (request line included) we read: larger is 431, from us up to
  * MHD's memory limit (below) and from MHD beyond it. */
-#define MAX_HEADER_BYTES (32u * 1024u)
+#define MAX_HEADER_BYTES ((size_t)32 * 1024)
 /* MHD's memory pool per connection: it holds the request line, the headers and the read
  * buffer, and MHD answers 414/431 itself (an HTML page) when they do not fit. Large
  * enough that our own limits (SA_EDGE_MAX_PATH, MAX_HEADER_BYTES) are what clients meet. */
-#define CONNECTION_MEMORY (128u * 1024u)
+#define CONNECTION_MEMORY ((size_t)128 * 1024)
 
 static_assert(sizeof(((struct sa_req *)0)->path) == SA_EDGE_MAX_PATH + 1,
               "struct sa_req's path holds the longest path the edge accepts");
@@ -314,8 +314,7 @@ static bool edge_check(struct srv_req *q)
 {
     struct sa_req *r = &q->r;
     switch (q->path_verdict) {
-    case SA_PATH_OK:
-        break;
+    case SA_PATH_OK: break;
     case SA_PATH_TOO_LONG:
         sa_reply_error(r, 414, "uri_too_long", "path", "too_long",
                        "The path is %zu bytes long; at most %d are accepted", q->raw_path_len,
@@ -338,14 +337,15 @@ static bool edge_check(struct srv_req *q)
         MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
     if (ci && ci->header_size > MAX_HEADER_BYTES) {
         sa_reply_error(r, 431, "header_fields_too_large", "header", "too_large",
-                       "The request's headers are %zu bytes; at most %u are accepted",
+                       "The request's headers are %zu bytes; at most %zu are accepted",
                        ci->header_size, MAX_HEADER_BYTES);
         return false;
     }
     struct header_scan h = {0};
     MHD_get_connection_values(r->conn, MHD_HEADER_KIND, scan_header, &h);
     if (h.host > 1 || (h.host == 0 && strcmp(r->version, "HTTP/1.1") == 0)) {
-        sa_reply_error(r, 400, "bad_request", "header.host", h.host ? "duplicate_header" : "missing",
+        sa_reply_error(r, 400, "bad_request", "header.host",
+                       h.host ? "duplicate_header" : "missing",
                        "An HTTP/1.1 request must carry exactly one Host header (got %u)", h.host);
         return false;
     }
@@ -460,9 +460,8 @@ static void observe_mhd_reply(struct sa_req *r)
     observe(r);
     if (sa_log_enabled(SA_LOG_INFO))
         sa_log(SA_LOG_INFO, "request",
-               json_pack("{s:s, s:s, s:s, s:i, s:s}", "method", r->method, "path", r->path,
-                         "route", "unmatched", "status", r->status, "answered_by",
-                         "libmicrohttpd"));
+               json_pack("{s:s, s:s, s:s, s:i, s:s}", "method", r->method, "path", r->path, "route",
+                         "unmatched", "status", r->status, "answered_by", "libmicrohttpd"));
 }
 
 static void request_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
@@ -531,8 +530,7 @@ int sa_http_start(struct sa_app *app, const char *host, int port, int threads,
     if (erc) {
         freeaddrinfo(ai);
         free(srv);
-        return sa_err_set(err, erc, "cannot start the connection watchdog: %s",
-                          sa_strerror(erc));
+        return sa_err_set(err, erc, "cannot start the connection watchdog: %s", sa_strerror(erc));
     }
     srv->m_requests = sa_metrics_register(app->metrics, &m_http_requests);
     srv->m_seconds = sa_metrics_register(app->metrics, &m_http_seconds);

@@ -217,8 +217,7 @@ static void test_connection_cap(void **state)
             break;
     }
     if (held != PER_IP_CAP)
-        fail_msg("127.0.0.2 holds %d of %d connections; the cap is %d", held, opened,
-                 PER_IP_CAP);
+        fail_msg("127.0.0.2 holds %d of %d connections; the cap is %d", held, opened, PER_IP_CAP);
 
     /* the held ones trickle a request line; another address is served meanwhile */
     for (int round = 0; round < 3; round++) {
@@ -241,8 +240,9 @@ static void test_connection_cap(void **state)
 static void test_trickle_closed(void **state)
 {
     (void)state;
-    const char req[] = "GET /health HTTP/1.1\r\nHost: localhost\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaa"
-                       "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
+    const char req[] =
+        "GET /health HTTP/1.1\r\nHost: localhost\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaa"
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
     double t0 = now_s();
     int fd = connect_from("127.0.0.3");
     assert_true(fd >= 0);
@@ -312,7 +312,8 @@ static void test_framing(void **state)
     (void)state;
     REFUSED("CL and TE",
             "POST /health HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n"
-            "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /health HTTP/1.1\r\nHost: localhost\r\n\r\n",
+            "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /health HTTP/1.1\r\nHost: "
+            "localhost\r\n\r\n",
             400, "[\"header\",\"transfer-encoding\"]");
     REFUSED("TE and CL",
             "POST / HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n"
@@ -322,9 +323,10 @@ static void test_framing(void **state)
             "POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\nContent-Length: 41\r\n\r\n"
             "GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n",
             400, "[\"header\",\"content-length\"]");
-    REFUSED("two equal lengths",
-            "POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n{}",
-            400, "[\"header\",\"content-length\"]");
+    REFUSED(
+        "two equal lengths",
+        "POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n{}",
+        400, "[\"header\",\"content-length\"]");
     REFUSED("gzip, chunked",
             "POST / HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
             "0\r\n\r\n",
@@ -347,8 +349,9 @@ static void test_framing(void **state)
     /* a well-framed chunked request still works, and its connection stays open */
     int fd = connect_from("127.0.0.1");
     assert_true(fd >= 0);
-    const char ok[] = "GET /health HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
-                      "2\r\nab\r\n0\r\n\r\nGET /health HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    const char ok[] =
+        "GET /health HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "2\r\nab\r\n0\r\n\r\nGET /health HTTP/1.1\r\nHost: localhost\r\n\r\n";
     send_all(fd, ok, sizeof ok - 1);
     struct raw_resp r;
     assert_int_equal(read_response(fd, &r), 200);
@@ -413,8 +416,8 @@ static int get_path(const char *path, const char *request_id, struct raw_resp *r
 {
     int fd = connect_from("127.0.0.1");
     assert_true(fd >= 0);
-    char *req = strf("GET %s HTTP/1.1\r\nHost: localhost\r\nX-Request-ID: %s\r\n\r\n", path,
-                     request_id);
+    char *req =
+        strf("GET %s HTTP/1.1\r\nHost: localhost\r\nX-Request-ID: %s\r\n\r\n", path, request_id);
     send_all(fd, req, strlen(req));
     free(req);
     int st = read_response(fd, r);
@@ -489,8 +492,8 @@ static void test_paths(void **state)
 static void test_mhd_refusals(void **state)
 {
     (void)state;
-    char *big = repeat("GET /health HTTP/1.1\r\nHost: localhost\r\nX-Big: ", 'b', 40000,
-                       "\r\n\r\n");
+    char *big =
+        repeat("GET /health HTTP/1.1\r\nHost: localhost\r\nX-Big: ", 'b', 40000, "\r\n\r\n");
     expect_refused("40 KB of headers", big, strlen(big), 431, "[\"header\"]");
     free(big);
     big = repeat("GET /health HTTP/1.1\r\nHost: localhost\r\nX-Big: ", 'b', 200000, "\r\n\r\n");
