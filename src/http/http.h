@@ -52,7 +52,7 @@ struct sa_req {
     char client_addr[64]; /* the peer's address, "127.0.0.1" or "::1" */
     struct sa_principal principal; /* who asks (kind NONE: nobody, or bad credentials) */
     json_t *audit_detail; /* owned; what a handler adds to its audit record, or NULL */
-    char path[512]; /* decoded path, trailing slash removed */
+    char path[2048 + 1]; /* decoded path, trailing slash removed (SA_EDGE_MAX_PATH + 1) */
     const struct sa_route *route;
     const char *params[SA_MAX_PARAMS]; /* path parameters, pointing into param_buf */
     char param_buf[512];

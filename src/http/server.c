@@ -5,10 +5,18 @@
  * in, once per chunk of body, and once more with no data when the body is complete. We
  * answer on the last call. Answering on the first call makes MHD close the connection
  * (measured: 5x fewer requests/s), so we do that only to refuse a body whose declared
- * size is over the cap, where closing is what we want. */
+ * size is over the cap, where closing is what we want, and for the edge's refusals
+ * (framing, Host, path), where closing is required: bytes after a request whose framing
+ * we do not trust must never be read as another request.
+ *
+ * A request's state is made earlier than that first call, in the URI log callback, which
+ * sees the raw request target before MHD decodes it: the path is decoded there by our
+ * own strict rules (http/edge.h), so nothing is cut and no %00 ends it. */
 #include "http/server.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
+#include <limits.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <stdarg.h>
@@ -23,6 +31,7 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "base/uuid.h"
+#include "http/edge.h"
 #include "http/guard.h"
 #include "http/http.h"
 #include "http/router.h"
@@ -31,8 +40,29 @@
 struct sa_http_server {
     struct MHD_Daemon *daemon;
     struct sa_app *app;
+    struct sa_edge *edge; /* connection deadlines */
     int port;
     int m_requests, m_seconds; /* metric family ids */
+};
+
+/* The whole header block (request line included) we read: larger is 431, from us up to
+ * MHD's memory limit (below) and from MHD beyond it. */
+#define MAX_HEADER_BYTES ((size_t)32 * 1024)
+/* MHD's memory pool per connection: it holds the request line, the headers and the read
+ * buffer, and MHD answers 414/431 itself (an HTML page) when they do not fit. Large
+ * enough that our own limits (SA_EDGE_MAX_PATH, MAX_HEADER_BYTES) are what clients meet. */
+#define CONNECTION_MEMORY ((size_t)128 * 1024)
+
+static_assert(sizeof(((struct sa_req *)0)->path) == SA_EDGE_MAX_PATH + 1,
+              "struct sa_req's path holds the longest path the edge accepts");
+
+/* The server's view of a request: what handlers see first (so a struct sa_req * is also
+ * a struct srv_req *), then what only the server uses. */
+struct srv_req {
+    struct sa_req r;
+    enum sa_path_verdict path_verdict; /* from the raw request target */
+    size_t raw_path_len;
+    bool answered; /* we queued a response (else MHD answered, or nobody did) */
 };
 
 static const double http_buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
@@ -75,7 +105,7 @@ static void req_free(struct sa_req *r)
     sa_reply_reset(r);
     json_decref(r->audit_detail);
     sa_buf_free(&r->body);
-    free(r);
+    free((struct srv_req *)r); /* r is the first member of the struct srv_req allocated */
 }
 
 /* The headers every response carries: its request id and those the guard and handler
@@ -89,6 +119,7 @@ static void add_headers(struct sa_req *r, struct MHD_Response *resp)
 
 static enum MHD_Result send_reply(struct sa_req *r)
 {
+    ((struct srv_req *)r)->answered = true;
     if (r->stream_resp) {
         struct MHD_Response *resp = r->stream_resp;
         r->stream_resp = NULL;
@@ -210,34 +241,182 @@ static void route_request(struct sa_req *r)
         reply_too_large(r);
 }
 
+/* ---- the edge: checks before the guard ---------------------------------------------- */
+
+/* What the header pass counts: the headers whose number and form decide how the
+ * request is framed (RFC 9112 section 6) and where it goes. */
+struct header_scan {
+    unsigned host, content_length, transfer_encoding;
+    const char *cl_value, *te_value; /* the first of each */
+};
+
+static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    (void)kind;
+    struct header_scan *h = cls;
+    if (strcasecmp(key, "Host") == 0) {
+        h->host++;
+    } else if (strcasecmp(key, "Content-Length") == 0) {
+        if (h->content_length++ == 0)
+            h->cl_value = value ? value : "";
+    } else if (strcasecmp(key, "Transfer-Encoding") == 0) {
+        if (h->transfer_encoding++ == 0)
+            h->te_value = value ? value : "";
+    }
+    return MHD_YES;
+}
+
+/* 1 to 19 digits, nothing else (no sign, no space, no list): a length we can add to. */
+static bool content_length_ok(const char *v)
+{
+    size_t n = strspn(v, "0123456789");
+    return n > 0 && n <= 19 && v[n] == '\0';
+}
+
+/* The request's framing: Content-Length and Transfer-Encoding together are how one
+ * request hides another (RFC 9112 section 6.1: a server MAY reject it, and MUST close
+ * after it), as are two lengths; a coding other than chunked MHD cannot decode, and it
+ * would read the body until the connection ends. Sets the refusal and returns false. */
+static bool check_framing(struct sa_req *r, const struct header_scan *h)
+{
+    if (h->content_length && h->transfer_encoding) {
+        sa_reply_error(r, 400, "bad_request", "header.transfer-encoding", "ambiguous_framing",
+                       "Content-Length and Transfer-Encoding must not be sent together");
+        return false;
+    }
+    if (h->content_length > 1) {
+        sa_reply_error(r, 400, "bad_request", "header.content-length", "duplicate_header",
+                       "Content-Length must be sent once (got %u)", h->content_length);
+        return false;
+    }
+    if (h->content_length && !content_length_ok(h->cl_value)) {
+        sa_reply_error(r, 400, "bad_request", "header.content-length", "invalid_header",
+                       "Content-Length must be a decimal number of at most 19 digits");
+        return false;
+    }
+    if (h->transfer_encoding &&
+        (h->transfer_encoding > 1 || strcasecmp(h->te_value, "chunked") != 0)) {
+        sa_reply_error(r, 501, "not_implemented", "header.transfer-encoding",
+                       "unsupported_transfer_coding",
+                       "Transfer-Encoding %.*s is not supported; only chunked is",
+                       sa_utf8_cut(h->te_value, 100),
+                       h->transfer_encoding > 1 ? "(several headers)" : h->te_value);
+        return false;
+    }
+    return true;
+}
+
+/* The checks every request passes before the guard, on the first call (headers in):
+ * path, header size, Host, framing. Sets a refusal (the connection then closes) and
+ * returns false. */
+static bool edge_check(struct srv_req *q)
+{
+    struct sa_req *r = &q->r;
+    switch (q->path_verdict) {
+    case SA_PATH_OK: break;
+    case SA_PATH_TOO_LONG:
+        sa_reply_error(r, 414, "uri_too_long", "path", "too_long",
+                       "The path is %zu bytes long; at most %d are accepted", q->raw_path_len,
+                       SA_EDGE_MAX_PATH);
+        return false;
+    case SA_PATH_NUL:
+        sa_reply_error(r, 400, "bad_request", "path", "invalid_path",
+                       "The path must not contain %%00");
+        return false;
+    case SA_PATH_BAD_ESCAPE:
+        sa_reply_error(r, 400, "bad_request", "path", "invalid_path",
+                       "The path has a %% not followed by two hexadecimal digits");
+        return false;
+    case SA_PATH_CONTROL:
+        sa_reply_error(r, 400, "bad_request", "path", "invalid_path",
+                       "The path must not contain control characters");
+        return false;
+    }
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+    if (ci && ci->header_size > MAX_HEADER_BYTES) {
+        sa_reply_error(r, 431, "header_fields_too_large", "header", "too_large",
+                       "The request's headers are %zu bytes; at most %zu are accepted",
+                       ci->header_size, MAX_HEADER_BYTES);
+        return false;
+    }
+    struct header_scan h = {0};
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, scan_header, &h);
+    if (h.host > 1 || (h.host == 0 && strcmp(r->version, "HTTP/1.1") == 0)) {
+        sa_reply_error(r, 400, "bad_request", "header.host",
+                       h.host ? "duplicate_header" : "missing",
+                       "An HTTP/1.1 request must carry exactly one Host header (got %u)", h.host);
+        return false;
+    }
+    return check_framing(r, &h);
+}
+
+/* ---- MHD callbacks ------------------------------------------------------------------- */
+
+/* The connection's deadline slot (NULL when it is not tracked). */
+static struct sa_edge_conn *edge_slot(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+/* MHD_OPTION_URI_LOG_CALLBACK: the request line is in. Makes the request's state (MHD
+ * hands it back as *req_cls) and decodes the raw path; a refused path is kept raw (cut to
+ * the limit) for the log and the problem's instance. Returns NULL when out of memory:
+ * the access handler then drops the connection. */
+static void *uri_received(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    struct sa_http_server *srv = cls;
+    struct srv_req *q = calloc(1, sizeof *q);
+    if (!q)
+        return NULL;
+    struct sa_req *r = &q->r;
+    r->start_ns = sa_now_ns();
+    r->conn = conn;
+    r->app = srv->app;
+    r->srv = srv;
+    snprintf(r->method_buf, sizeof r->method_buf, "-"); /* until the first call says */
+    r->method = r->method_buf;
+    sa_buf_init(&r->body, srv->app->cfg.max_body);
+    q->raw_path_len = strcspn(uri, "?");
+    q->path_verdict = sa_edge_decode_path(uri, q->raw_path_len, r->path, sizeof r->path);
+    if (q->path_verdict != SA_PATH_OK) {
+        size_t n = q->raw_path_len < sizeof r->path ? q->raw_path_len : sizeof r->path - 1;
+        memcpy(r->path, uri, n);
+        r->path[n] = '\0';
+    } else {
+        size_t n = strlen(r->path);
+        while (n > 1 && r->path[n - 1] == '/')
+            r->path[--n] = '\0';
+    }
+    sa_utf8_sanitize(r->path); /* decoded %XX may be any bytes; logs and bodies need UTF-8 */
+    return q;
+}
+
 static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, const char *url,
                                       const char *method, const char *version,
                                       const char *upload_data, size_t *upload_data_size,
                                       void **req_cls)
 {
     struct sa_http_server *srv = cls;
-    struct sa_req *r = *req_cls;
-    if (!r) {
-        r = calloc(1, sizeof *r);
-        if (!r)
-            return MHD_NO;
-        r->start_ns = sa_now_ns();
-        r->conn = conn;
-        r->app = srv->app;
-        r->srv = srv;
+    (void)url; /* MHD's decoding of the path; ours is in r->path (uri_received) */
+    struct srv_req *q = *req_cls;
+    if (!q)
+        return MHD_NO; /* uri_received ran out of memory: drop the connection */
+    struct sa_req *r = &q->r;
+    if (!r->called) {
+        r->called = true;
         snprintf(r->method_buf, sizeof r->method_buf, "%s", method);
         sa_utf8_sanitize(r->method_buf);
-        r->method = r->method_buf;
         snprintf(r->version, sizeof r->version, "%s", version);
         set_client_addr(r);
-        sa_buf_init(&r->body, srv->app->cfg.max_body);
-        snprintf(r->path, sizeof r->path, "%s", url);
-        sa_utf8_sanitize(r->path); /* decoded %XX may be any bytes; logs and bodies need UTF-8 */
-        size_t n = strlen(r->path);
-        while (n > 1 && r->path[n - 1] == '/')
-            r->path[--n] = '\0';
         set_request_id(r);
-        *req_cls = r;
+        if (!edge_check(q)) {
+            sa_reply_header(r, "Connection", "close");
+            return send_reply(r);
+        }
         route_request(r);
         /* A declared body over the cap: answer now and let MHD close the connection. */
         if (r->status == 413)
@@ -256,6 +435,8 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
         *upload_data_size = 0; /* consumed (or discarded) */
         return MHD_YES;
     }
+    /* The request is all in: no deadline while we answer (an event stream may be long). */
+    sa_edge_disarm(srv->edge, edge_slot(conn));
     if (r->status)
         return send_reply(r); /* refused while routing */
     if (r->body_too_large) {
@@ -267,15 +448,52 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
     return send_reply(r);
 }
 
+/* A request MHD refused on its own (a malformed header line, headers beyond its memory)
+ * after uri_received: it gets the log line and the metrics ours get. */
+static void observe_mhd_reply(struct sa_req *r)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_HTTP_STATUS);
+    if (!ci || ci->http_status == 0 || ci->http_status > INT_MAX)
+        return; /* no response: the client left or the connection failed */
+    r->status = (int)ci->http_status;
+    observe(r);
+    if (sa_log_enabled(SA_LOG_INFO))
+        sa_log(SA_LOG_INFO, "request",
+               json_pack("{s:s, s:s, s:s, s:i, s:s}", "method", r->method, "path", r->path, "route",
+                         "unmatched", "status", r->status, "answered_by", "libmicrohttpd"));
+}
+
 static void request_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                               enum MHD_RequestTerminationCode toe)
 {
-    (void)cls;
-    (void)conn;
-    (void)toe;
-    if (*req_cls)
-        req_free(*req_cls);
+    struct sa_http_server *srv = cls;
+    struct srv_req *q = *req_cls;
+    if (q) {
+        if (!q->answered)
+            observe_mhd_reply(&q->r);
+        req_free(&q->r);
+    }
     *req_cls = NULL;
+    /* Kept alive for another request: its headers have REQUEST_TIMEOUT from now. */
+    if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+        sa_edge_rearm(srv->edge, edge_slot(conn));
+}
+
+/* MHD_OPTION_NOTIFY_CONNECTION: tracks each connection's socket for the deadline. MHD
+ * 0.9.75 reports CLOSED before it closes the socket (see http/edge.c). */
+static void connection_event(void *cls, struct MHD_Connection *conn, void **socket_context,
+                             enum MHD_ConnectionNotificationCode code)
+{
+    struct sa_http_server *srv = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        *socket_context = ci ? sa_edge_open(srv->edge, ci->connect_fd) : NULL;
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        sa_edge_close(srv->edge, *socket_context);
+        *socket_context = NULL;
+    }
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -308,6 +526,12 @@ int sa_http_start(struct sa_app *app, const char *host, int port, int threads,
         return sa_err_set(err, SA_ENOMEM, "out of memory");
     }
     srv->app = app;
+    int erc = sa_edge_new((uint64_t)(app->cfg.request_timeout * 1e9), sa_now_ns, 1, &srv->edge);
+    if (erc) {
+        freeaddrinfo(ai);
+        free(srv);
+        return sa_err_set(err, erc, "cannot start the connection watchdog: %s", sa_strerror(erc));
+    }
     srv->m_requests = sa_metrics_register(app->metrics, &m_http_requests);
     srv->m_seconds = sa_metrics_register(app->metrics, &m_http_seconds);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
@@ -315,10 +539,15 @@ int sa_http_start(struct sa_app *app, const char *host, int port, int threads,
     srv->daemon = MHD_start_daemon(
         flags, (uint16_t)port, NULL, NULL, access_handler, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
         NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
-        MHD_OPTION_NOTIFY_COMPLETED, request_completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)60, MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, request_completed, srv, MHD_OPTION_NOTIFY_CONNECTION,
+        connection_event, srv, MHD_OPTION_URI_LOG_CALLBACK, uri_received, srv,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)app->cfg.max_connections_per_ip,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096,
+        MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!srv->daemon) {
+        sa_edge_free(srv->edge);
         free(srv);
         return sa_err_set(err, SA_EIO, "cannot listen on %s:%d (port in use or not allowed?)", host,
                           port);
@@ -338,6 +567,7 @@ void sa_http_stop(struct sa_http_server *s)
 {
     if (!s)
         return;
-    MHD_stop_daemon(s->daemon);
+    MHD_stop_daemon(s->daemon); /* closes every connection: the edge's table is empty */
+    sa_edge_free(s->edge);
     free(s);
 }
