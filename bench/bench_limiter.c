@@ -1,9 +1,10 @@
 /* In-process rate limiter benchmark: nanoseconds per sa_limiter_take on the memory
  * backend for (a) one hot key on one thread, (b) 1,000 keys in turn, (c) two threads, each
  * on its own 1,000 keys and both on one shared key (one shard's lock), plus one
- * sa_limiter_hit on an hour window (a limit high enough that every call counts). Each case runs several rounds of OPS calls; the median round is the
- * figure (min and max beside it). Time passes 1 us per call (a fake clock), so buckets
- * both refuse and refill as under load. Usage: bench_limiter [ops_per_round] */
+ * sa_limiter_hit on an hour window (a limit high enough that every call counts). Each case runs
+ * several rounds of OPS calls; the median round is the figure (min and max beside it). Time passes
+ * 1 us per call (a fake clock), so buckets both refuse and refill as under load. Usage:
+ * bench_limiter [ops_per_round] */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +24,7 @@ struct job {
     char (*keys)[32]; /* NKEYS keys */
     enum mode mode;
     long ops;
-    double start; /* fake time of the first call, seconds */
+    double start;          /* fake time of the first call, seconds */
     pthread_barrier_t *go; /* NULL on one thread */
     uint64_t ns;
     long allowed;
@@ -66,7 +67,10 @@ static double round_ns(struct sa_limiter *l, char (**keys)[32], int nthreads, en
     struct job jobs[2];
     pthread_t tid[2];
     for (int t = 0; t < nthreads; t++) {
-        jobs[t] = (struct job){.l = l, .keys = keys[t], .mode = mode, .ops = ops,
+        jobs[t] = (struct job){.l = l,
+                               .keys = keys[t],
+                               .mode = mode,
+                               .ops = ops,
                                .start = start,
                                .go = nthreads > 1 ? &go : NULL};
         if (nthreads == 1)
@@ -115,8 +119,7 @@ static void bench(const char *name, char (**keys)[32], int nthreads, enum mode m
         ns[r] = round_ns(l, keys, nthreads, mode, ops);
     qsort(ns, ROUNDS, sizeof ns[0], cmp_double);
     printf("%-46s median=%6.1f ns  min=%6.1f  max=%6.1f  (%d rounds x %ld calls%s)\n", name,
-           ns[ROUNDS / 2], ns[0], ns[ROUNDS - 1], ROUNDS, ops,
-           nthreads > 1 ? " per thread" : "");
+           ns[ROUNDS / 2], ns[0], ns[ROUNDS - 1], ROUNDS, ops, nthreads > 1 ? " per thread" : "");
     sa_limiter_close(l);
 }
 

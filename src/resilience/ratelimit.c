@@ -148,8 +148,8 @@ static void make_room(struct shard *s, double now)
 
 /* The entry for (kind, key), made most recently used; a new one when absent (*fresh set,
  * state left for the caller to fill). NULL when out of memory. Caller holds the lock. */
-static struct entry *get(struct shard *s, uint64_t h, enum kind kind, const char *key,
-                         size_t len, double now, bool *fresh)
+static struct entry *get(struct shard *s, uint64_t h, enum kind kind, const char *key, size_t len,
+                         double now, bool *fresh)
 {
     for (int i = 0; i < TAIL_CHECKS && s->oldest && reclaimable(s->oldest, now); i++)
         drop(s, s->oldest);
@@ -191,23 +191,20 @@ static long seconds_for(double deficit, double rate)
     return s > (double)LONG_MAX ? LONG_MAX : (long)s;
 }
 
-static int check_key(const char *key, size_t *len, struct sa_err *err)
+/* The checks every call makes: a key of 1-SA_LIMIT_KEY_MAX bytes (its length to *len) and
+ * a finite time. */
+static int check_call(const char *key, double now, size_t *len, struct sa_err *err)
 {
+    *len = 0;
+    if (!isfinite(now))
+        return sa_err_set(err, SA_EINVAL, "rate limit: the time is not a finite number");
     if (!key)
         return sa_err_set(err, SA_EINVAL, "rate limit: no key");
     *len = strnlen(key, SA_LIMIT_KEY_MAX + 1);
     if (*len == 0)
         return sa_err_set(err, SA_EINVAL, "rate limit: empty key");
     if (*len > SA_LIMIT_KEY_MAX)
-        return sa_err_set(err, SA_EINVAL, "rate limit: key longer than %d bytes",
-                          SA_LIMIT_KEY_MAX);
-    return 0;
-}
-
-static int check_now(double now, struct sa_err *err)
-{
-    if (!isfinite(now))
-        return sa_err_set(err, SA_EINVAL, "rate limit: the time is not a finite number");
+        return sa_err_set(err, SA_EINVAL, "rate limit: key longer than %d bytes", SA_LIMIT_KEY_MAX);
     return 0;
 }
 
@@ -221,12 +218,12 @@ static int memory_take(struct sa_limiter *l, const char *key, long per_minute, d
 {
     *out = (struct sa_limit){0};
     size_t len;
-    int rc = check_key(key, &len, err);
-    if (rc || (rc = check_now(now, err)))
+    int rc = check_call(key, now, &len, err);
+    if (rc)
         return rc;
-    if (per_minute < 0)
-        return sa_err_set(err, SA_EINVAL, "rate limit: %ld per minute: expected 0 or more",
-                          per_minute);
+    if (per_minute < 0 || per_minute > SA_LIMIT_MAX)
+        return sa_err_set(err, SA_EINVAL, "rate limit: %ld per minute: expected 0-%ld", per_minute,
+                          SA_LIMIT_MAX);
     out->allowed = true; /* refused below, when it is */
     if (per_minute == 0)
         return 0;
@@ -268,14 +265,15 @@ static int memory_hit(struct sa_limiter *l, const char *key, long limit, long wi
 {
     *out = (struct sa_limit){0};
     size_t len;
-    int rc = check_key(key, &len, err);
-    if (rc || (rc = check_now(now, err)))
+    int rc = check_call(key, now, &len, err);
+    if (rc)
         return rc;
-    if (limit < 0)
-        return sa_err_set(err, SA_EINVAL, "rate limit: limit %ld: expected 0 or more", limit);
-    if (window_seconds < 1)
-        return sa_err_set(err, SA_EINVAL, "rate limit: window of %ld s: expected 1 or more",
-                          window_seconds);
+    if (limit < 0 || limit > SA_LIMIT_MAX)
+        return sa_err_set(err, SA_EINVAL, "rate limit: limit %ld: expected 0-%ld", limit,
+                          SA_LIMIT_MAX);
+    if (window_seconds < 1 || window_seconds > SA_LIMIT_MAX)
+        return sa_err_set(err, SA_EINVAL, "rate limit: window of %ld s: expected 1-%ld",
+                          window_seconds, SA_LIMIT_MAX);
     out->allowed = true;
     if (limit == 0)
         return 0;
@@ -337,7 +335,7 @@ int sa_limiter_memory_open(size_t max_keys, struct sa_limiter **out, struct sa_e
         return sa_err_set(err, SA_EINVAL, "rate limit: %zu keys: expected 1-%zu", max_keys,
                           MAX_KEYS);
     unsigned n = 1;
-    while (n < MAX_SHARDS && max_keys / (n * 2) >= MIN_PER_SHARD)
+    while (n < MAX_SHARDS && max_keys / ((size_t)n * 2) >= MIN_PER_SHARD)
         n *= 2;
     size_t cap = max_keys / n, buckets = 1;
     while (buckets < cap)
@@ -355,7 +353,7 @@ int sa_limiter_memory_open(size_t max_keys, struct sa_limiter **out, struct sa_e
     for (unsigned i = 0; i < n; i++) {
         struct shard *s = &m->shards[i];
         *s = (struct shard){.mask = buckets - 1, .cap = cap};
-        s->table = calloc(buckets, sizeof *s->table);
+        s->table = calloc(buckets, sizeof(struct entry *));
         if (!s->table) {
             memory_close(&m->super);
             return sa_err_set(err, SA_ENOMEM, "rate limit: out of memory");
@@ -395,7 +393,7 @@ static void trim(const char **b, const char **e)
         (*e)--;
 }
 
-/* A decimal integer 0-SA_LIMIT_SPEC_MAX filling [b, e). Returns false otherwise. */
+/* A decimal integer 0-SA_LIMIT_MAX filling [b, e). Returns false otherwise. */
 static bool parse_count(const char *b, const char *e, long *out)
 {
     if (b == e)
@@ -405,7 +403,7 @@ static bool parse_count(const char *b, const char *e, long *out)
         if (*b < '0' || *b > '9')
             return false;
         v = v * 10 + (*b - '0');
-        if (v > SA_LIMIT_SPEC_MAX)
+        if (v > SA_LIMIT_MAX)
             return false;
     }
     *out = v;
@@ -439,8 +437,8 @@ static int parse_override(const char *b, const char *e, int item, struct sa_limi
     for (const char *p = nb; p < ne; p++)
         if (!((*p >= 'a' && *p <= 'z') || *p == '_'))
             return sa_err_set(err, SA_EINVAL,
-                              "rate limit item %d \"%.*s\": an agent name has only a-z and _",
-                              item, shown(b, e), b);
+                              "rate limit item %d \"%.*s\": an agent name has only a-z and _", item,
+                              shown(b, e), b);
     size_t nlen = (size_t)(ne - nb);
     for (int i = 0; i < out->n; i++)
         if (strlen(out->over[i].name) == nlen && !memcmp(out->over[i].name, nb, nlen))
@@ -450,13 +448,12 @@ static int parse_override(const char *b, const char *e, int item, struct sa_limi
     long v;
     if (!parse_count(vb, ve, &v))
         return sa_err_set(err, SA_EINVAL,
-                          "rate limit item %d \"%.*s\": expected an integer 0-%ld after '='",
-                          item, shown(b, e), b, SA_LIMIT_SPEC_MAX);
+                          "rate limit item %d \"%.*s\": expected an integer 0-%ld after '='", item,
+                          shown(b, e), b, SA_LIMIT_MAX);
     int max = (int)(sizeof out->over / sizeof out->over[0]);
     if (out->n >= max)
-        return sa_err_set(err, SA_EINVAL,
-                          "rate limit item %d \"%.*s\": at most %d agent overrides", item,
-                          shown(b, e), b, max);
+        return sa_err_set(err, SA_EINVAL, "rate limit item %d \"%.*s\": at most %d agent overrides",
+                          item, shown(b, e), b, max);
     memcpy(out->over[out->n].name, nb, nlen);
     out->over[out->n].name[nlen] = '\0';
     out->over[out->n].limit = v;
@@ -483,7 +480,7 @@ static int parse_items(const char *text, struct sa_limit_spec *out, struct sa_er
             return sa_err_set(err, SA_EINVAL,
                               "rate limit item 1 \"%.*s\": expected the default limit, an "
                               "integer 0-%ld (as in \"100,bdr=10\")",
-                              shown(b, e), b, SA_LIMIT_SPEC_MAX);
+                              shown(b, e), b, SA_LIMIT_MAX);
         }
         if (!comma)
             return 0;

@@ -14,6 +14,8 @@
 
 /* Longest key a limiter accepts, in bytes; a longer one is SA_EINVAL. */
 #define SA_LIMIT_KEY_MAX 256
+/* Largest limit (per_minute, limit) and window_seconds a limiter accepts (SA_EINVAL above). */
+#define SA_LIMIT_MAX 1000000000L
 
 /* What a limit check answers: enough for 429 + Retry-After and the RateLimit-Limit /
  * RateLimit-Remaining / RateLimit-Reset headers (IETF draft-ietf-httpapi-ratelimit-headers).
@@ -39,9 +41,9 @@ struct sa_limiter;
  * "agent:bdr:key:ID"); a key is 1 to SA_LIMIT_KEY_MAX bytes of any text.
  *
  * Every slot fills *out (cleared on entry) and returns 0, or returns SA_EINVAL with err set
- * for bad arguments (NULL or over-long key, negative limit, window_seconds < 1, now not
- * finite); a backend that talks to a server may also return SA_EIO. A backend MUST be
- * safe to call from many threads at once. */
+ * for bad arguments (NULL, empty or over-long key, a limit outside 0-SA_LIMIT_MAX,
+ * window_seconds outside 1-SA_LIMIT_MAX, now not finite); a backend that talks to a server may also
+ * return SA_EIO. A backend MUST be safe to call from many threads at once. */
 struct sa_limiter_ops {
     const char *name; /* "memory"; Redis later */
     /* Token bucket under key: capacity per_minute, refilled continuously at per_minute/60
@@ -53,8 +55,8 @@ struct sa_limiter_ops {
     /* Fixed window: at most limit hits per window of window_seconds aligned to multiples
      * of it (hour windows: floor(now / 3600)); counts this hit when allowed, not when
      * refused. */
-    int (*hit)(struct sa_limiter *l, const char *key, long limit, long window_seconds,
-               double now, struct sa_limit *out, struct sa_err *err);
+    int (*hit)(struct sa_limiter *l, const char *key, long limit, long window_seconds, double now,
+               struct sa_limit *out, struct sa_err *err);
     /* Frees the limiter and everything it holds. No call may be in flight. */
     void (*close)(struct sa_limiter *l);
 };
@@ -110,9 +112,8 @@ int sa_limiter_memory_open(size_t max_keys, struct sa_limiter **out, struct sa_e
 size_t sa_limiter_memory_count(struct sa_limiter *l);
 
 /* AGENT_RATE_LIMIT_PER_HOUR's text: "N" or "N,name=N,..." (a default and overrides; 0 = no
- * limit; names [a-z_]+ of at most 31 characters, each once; N an integer 0-1000000000;
+ * limit; names [a-z_]+ of at most 31 characters, each once; N an integer 0-SA_LIMIT_MAX;
  * spaces and tabs around items and around '=' allowed; at most 16 overrides). */
-#define SA_LIMIT_SPEC_MAX 1000000000L
 struct sa_limit_spec {
     long dflt;
     int n;

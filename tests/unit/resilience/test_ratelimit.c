@@ -37,14 +37,14 @@ static struct sa_limit hit(struct sa_limiter *l, const char *key, long limit, lo
 }
 
 /* Every field of an answer, so a failure names the one that differs. */
-#define EXPECT(r, allowed_, limit_, remaining_, reset_, retry_)                                  \
-    do {                                                                                       \
-        struct sa_limit r_ = (r);                                                              \
-        assert_int_equal(r_.allowed, (allowed_));                                              \
-        assert_int_equal(r_.limit, (limit_));                                                  \
-        assert_int_equal(r_.remaining, (remaining_));                                          \
-        assert_int_equal(r_.reset_seconds, (reset_));                                          \
-        assert_int_equal(r_.retry_after, (retry_));                                            \
+#define EXPECT(r, allowed_, limit_, remaining_, reset_, retry_)                                    \
+    do {                                                                                           \
+        struct sa_limit r_ = (r);                                                                  \
+        assert_int_equal(r_.allowed, (allowed_));                                                  \
+        assert_int_equal(r_.limit, (limit_));                                                      \
+        assert_int_equal(r_.remaining, (remaining_));                                              \
+        assert_int_equal(r_.reset_seconds, (reset_));                                              \
+        assert_int_equal(r_.retry_after, (retry_));                                                \
     } while (0)
 
 static struct sa_limiter *open_limiter(size_t max_keys)
@@ -210,17 +210,22 @@ static void test_bad_arguments(void **state)
     long_key[SA_LIMIT_KEY_MAX] = '\0'; /* exactly the maximum is fine */
     assert_int_equal(sa_limiter_take(l, long_key, 5, 0, &r, &err), 0);
     assert_int_equal(sa_limiter_take(l, "k", -1, 0, &r, &err), SA_EINVAL);
-    expect_msg(&err, "-1 per minute: expected 0 or more");
+    expect_msg(&err, "-1 per minute: expected 0-1000000000");
+    assert_int_equal(sa_limiter_take(l, "k", SA_LIMIT_MAX + 1, 0, &r, &err), SA_EINVAL);
+    expect_msg(&err, "1000000001 per minute");
+    EXPECT(take(l, "k", SA_LIMIT_MAX, 0), true, SA_LIMIT_MAX, SA_LIMIT_MAX - 1, 1, 0);
     assert_int_equal(sa_limiter_take(l, "k", 5, NAN, &r, &err), SA_EINVAL);
     expect_msg(&err, "not a finite number");
     assert_int_equal(sa_limiter_hit(l, "k", 5, 0, 0, &r, &err), SA_EINVAL);
-    expect_msg(&err, "window of 0 s: expected 1 or more");
+    expect_msg(&err, "window of 0 s: expected 1-1000000000");
+    assert_int_equal(sa_limiter_hit(l, "k", 5, SA_LIMIT_MAX + 1, 0, &r, &err), SA_EINVAL);
+    expect_msg(&err, "window of 1000000001 s");
     assert_int_equal(sa_limiter_hit(l, "k", -3, 60, 0, &r, &err), SA_EINVAL);
-    expect_msg(&err, "limit -3: expected 0 or more");
+    expect_msg(&err, "limit -3: expected 0-1000000000");
     assert_int_equal(sa_limiter_hit(l, "k", 5, 60, INFINITY, &r, &err), SA_EINVAL);
     assert_false(r.allowed); /* cleared, not a stale answer */
     assert_int_equal(r.limit, 0);
-    assert_int_equal(sa_limiter_memory_count(l), 1);
+    assert_int_equal(sa_limiter_memory_count(l), 2);
     sa_limiter_close(l);
     struct sa_limiter *none = l;
     assert_int_equal(sa_limiter_memory_open(0, &none, &err), SA_EINVAL);
@@ -236,7 +241,7 @@ static void test_reclaim_before_evict(void **state)
     (void)state;
     struct sa_limiter *l = open_limiter(8);
     char key[16];
-    EXPECT(take(l, "k1", 60, 0), true, 60, 59, 1, 0); /* the least recently used */
+    EXPECT(take(l, "k1", 60, 0), true, 60, 59, 1, 0);       /* the least recently used */
     EXPECT(take(l, "k0", 6000, 0), true, 6000, 5999, 1, 0); /* full again at 0.01 s */
     for (int i = 2; i < 8; i++) {
         snprintf(key, sizeof key, "k%d", i);
@@ -246,7 +251,7 @@ static void test_reclaim_before_evict(void **state)
     assert_true(take(l, "k8", 60, 0.5).allowed); /* frees k0, not k1 */
     assert_int_equal(sa_limiter_memory_count(l), 8);
     EXPECT(take(l, "k1", 60, 0.5), true, 60, 58, 2, 0); /* kept: 59.5 - 1 */
-    assert_true(take(l, "k9", 60, 0.5).allowed); /* nothing free: evicts k2 */
+    assert_true(take(l, "k9", 60, 0.5).allowed);        /* nothing free: evicts k2 */
     assert_int_equal(sa_limiter_memory_count(l), 8);
     EXPECT(take(l, "k2", 60, 0.5), true, 60, 59, 1, 0); /* forgotten: starts full */
     EXPECT(take(l, "k9", 60, 0.5), true, 60, 58, 2, 0); /* the newest kept its count */
