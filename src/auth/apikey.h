@@ -38,7 +38,7 @@ int sa_apikey_parse(const char *key, char id[SA_APIKEY_ID_LEN + 1]) SA_WUR;
 /* hex SHA-256 of salt (the hex text as stored) followed by the key's secret part (the 43
  * characters after the id). key SHOULD be well-formed (sa_apikey_parse); a malformed key is
  * hashed whole, so it can never match a well-formed key's hash. Never allocates per call
- * beyond OpenSSL's digest context; thread-safe. */
+ * (each thread keeps one digest context, freed when it exits); thread-safe. */
 void sa_apikey_hash(const char *salt, const char *key, char hash[SA_APIKEY_HASH_LEN + 1]);
 
 /* True when key is well-formed and hashes to hash with salt; the hashes are compared in
