@@ -9,6 +9,7 @@ PKGS=(
   build-essential cmake pkg-config
   libmicrohttpd-dev libjansson-dev libsqlite3-dev libzstd-dev libcsv-dev
   libical-dev tzdata
+  libjwt-dev libssl-dev
   libcmocka-dev libcurl4-openssl-dev curl
   wrk sqlite3
 )
