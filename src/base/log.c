@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,107 +45,286 @@ int sa_log_enabled(enum sa_log_level level)
     return level >= log_min && level < SA_LOG_OFF;
 }
 
-static bool is_local_char(char c)
+/* ---- masking ----------------------------------------------------------------------- */
+
+/* Masking runs in two passes over a string: e-mail addresses first (a local part may
+ * hold digits that look like a phone number), into a scratch copy, then phone numbers.
+ *
+ * An e-mail address is a local part, '@' and a domain with at least one dot. The local
+ * part is RFC 5322's: the longest run of atext and dots before the '@', and quoted
+ * strings ("john doe") joined by dots. It is masked whole, keeping its first character
+ * when that is a letter or digit: o'brien@x.com becomes o***@x.com and "john doe"@x.com
+ * becomes ***@x.com. Because '/', '=', '?' and '&' are atext, the run can reach back
+ * into a URL (/api/contacts/jane@x.com becomes ***@x.com): masking too much is the safe
+ * side, and a request's log line names its route beside the path.
+ *
+ * A phone number is read as a sequence of "chains": a chain is a maximal run of words
+ * (letters, digits, '_') joined by single '-' or '.', so a UUID, a hex id, a slug, a
+ * version or "2026-12-02T07" is one chain, and a chain holding any letter or '_' is an
+ * id, never part of a number. A phone number is one or more all-digit chains separated
+ * by at most three of " ()-." (so "+49 30 1234567", "(415) 555-0123", "415.555.0123",
+ * "0049 (0)30 12345678"), 7 to 15 digits in all. Some all-digit chains are not numbers
+ * anyone dials and break a run: a date (2026-12-02, 02.12.2026), a decimal (1234.5678),
+ * an IPv4 address and a UUID. Every digit but the last two becomes '*'; a run of 7 to 15
+ * bare digits is masked too (it may be a phone number; ids in fields named *_id are not
+ * masked at all). */
+
+#define LOCAL_MAX 64 /* RFC 5321's limit on a local part: bounds the quoted-string scan */
+
+static bool is_word(char c)
 {
-    return isalnum((unsigned char)c) || strchr("._%+-", c) != NULL;
+    return isalnum((unsigned char)c) || c == '_';
 }
 
-static bool is_domain_char(char c)
+static bool is_atext(char c)
 {
-    return isalnum((unsigned char)c) || c == '.' || c == '-';
+    return c != '\0' && (isalnum((unsigned char)c) || strchr("!#$%&'*+-/=?^_`{|}~", c));
 }
 
-static bool is_phone_char(char c)
+static bool is_label_char(char c)
 {
-    return isdigit((unsigned char)c) || strchr("+()-. ", c) != NULL;
+    return isalnum((unsigned char)c) || c == '-';
 }
 
-/* Mask e-mails first (a local part may hold digits that look like a phone), into a
- * scratch copy, then phones. A phone is a run of digits and separators holding 7 to 15
- * digits, not glued to letters on either side (so ids and hashes stay readable). */
-static size_t mask_emails(const char *in, char *out, size_t cap)
+/* The index of the '"' opening the quoted string that closes at s[close], not before
+ * floor, or SIZE_MAX when there is none within LOCAL_MAX bytes. */
+static size_t quoted_start(const char *s, size_t close, size_t floor)
 {
-    size_t n = strlen(in), o = 0, i = 0;
-    while (i < n && o + 1 < cap) {
-        if (in[i] == '@' && i > 0 && is_local_char(in[i - 1])) {
-            size_t ls = i;
-            while (ls > 0 && is_local_char(in[ls - 1]))
-                ls--;
-            size_t de = i + 1;
-            bool dot = false;
-            while (de < n && is_domain_char(in[de])) {
-                dot |= in[de] == '.';
-                de++;
-            }
-            if (dot && de > i + 1) {
-                /* rewind what we copied of the local part and write the mask */
-                o -= (i - ls);
-                const char *m = "***";
-                if (o + 1 < cap)
+    for (size_t k = close; k > floor && close - k < LOCAL_MAX;) {
+        k--;
+        if (s[k] != '"')
+            continue;
+        size_t bs = 0; /* an escaped quote (\") is part of the string */
+        while (k - bs > floor && s[k - bs - 1] == '\\')
+            bs++;
+        if (bs % 2 == 0)
+            return k;
+    }
+    return SIZE_MAX;
+}
+
+/* Where the local part ending at s[at] ('@') starts, not before floor; at when none. */
+static size_t local_start(const char *s, size_t at, size_t floor)
+{
+    size_t ls = at;
+    bool quoted_ok = true; /* a quoted string may end at the '@' or before a dot */
+    while (ls > floor) {
+        char c = s[ls - 1];
+        if (is_atext(c) || c == '.') {
+            quoted_ok = c == '.';
+            ls--;
+        } else if (c == '"' && quoted_ok && ls - 1 > floor) {
+            size_t q = quoted_start(s, ls - 1, floor);
+            if (q == SIZE_MAX)
+                break;
+            ls = q;
+            if (ls == floor || s[ls - 1] != '.')
+                break; /* only a dot joins more local part before a quoted string */
+        } else {
+            break;
+        }
+    }
+    return ls;
+}
+
+/* The end of the domain starting at s[from]: labels joined by single dots, at least two
+ * of them; from when there is no such domain. */
+static size_t domain_end(const char *s, size_t from, size_t n)
+{
+    size_t e = from, labels = 0;
+    while (e < n && is_label_char(s[e])) {
+        size_t l = e;
+        while (l < n && is_label_char(s[l]))
+            l++;
+        labels++;
+        e = l;
+        if (!(e + 1 < n && s[e] == '.' && is_label_char(s[e + 1])))
+            break;
+        e++; /* the dot, followed by another label */
+    }
+    return labels >= 2 ? e : from;
+}
+
+/* Pass one: e-mail addresses. out has room for every address to grow by 3 bytes
+ * ("a@b.c" becomes "a***@b.c"): 2 * n + 16 is enough. */
+static size_t mask_emails(const char *in, size_t n, char *out)
+{
+    size_t o = 0, floor = 0; /* floor: nothing before it may be rewritten */
+    for (size_t i = 0; i < n;) {
+        if (in[i] == '@') {
+            size_t ls = local_start(in, i, floor), de = domain_end(in, i + 1, n);
+            if (ls < i && de > i + 1) {
+                o -= i - ls; /* take back the local part copied already */
+                if (isalnum((unsigned char)in[ls]))
                     out[o++] = in[ls];
-                for (const char *p = m; *p && o + 1 < cap; p++)
-                    out[o++] = *p;
-                for (size_t k = i; k < de && o + 1 < cap; k++)
-                    out[o++] = in[k];
-                i = de;
+                for (int k = 0; k < 3; k++)
+                    out[o++] = '*';
+                memcpy(out + o, in + i, de - i);
+                o += de - i;
+                i = floor = de;
                 continue;
             }
         }
         out[o++] = in[i++];
     }
+    return o;
+}
+
+/* The end of the chain starting at s[i]: words joined by single '-' or '.'. */
+static size_t chain_end(const char *s, size_t i, size_t n)
+{
+    for (;;) {
+        while (i < n && is_word(s[i]))
+            i++;
+        if (i + 1 < n && (s[i] == '-' || s[i] == '.') && is_word(s[i + 1]))
+            i++;
+        else
+            return i;
+    }
+}
+
+/* The digits of a chain in groups (split at '-' and '.'): at most 8 recorded. */
+struct groups {
+    size_t len[8];
+    int n, dots, dashes;
+    bool letters; /* a letter or '_' */
+};
+
+static struct groups chain_groups(const char *s, size_t n)
+{
+    struct groups g = {.n = 1};
+    size_t cur = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '-' || s[i] == '.') {
+            g.dots += s[i] == '.';
+            g.dashes += s[i] == '-';
+            if (g.n <= 8)
+                g.len[g.n - 1] = cur;
+            g.n++;
+            cur = 0;
+        } else {
+            g.letters |= !isdigit((unsigned char)s[i]);
+            cur++;
+        }
+    }
+    if (g.n <= 8)
+        g.len[g.n - 1] = cur;
+    return g;
+}
+
+/* Whether a chain of digits reads as a date: three groups, one of 4 digits (the year)
+ * and two of 1 or 2 (2026-12-02, 02.12.2026). */
+static bool is_date(const struct groups *g)
+{
+    if (g->n != 3)
+        return false;
+    int years = 0, short_groups = 0;
+    for (int k = 0; k < 3; k++) {
+        years += g->len[k] == 4;
+        short_groups += g->len[k] >= 1 && g->len[k] <= 2;
+    }
+    return years == 1 && short_groups == 2;
+}
+
+/* The digits a chain adds to a phone number, or -1 when it cannot be part of one: it
+ * holds a letter, or it is a UUID, a date, a decimal or an IPv4 address. */
+static int phone_digits(const char *s, size_t n)
+{
+    struct groups g = chain_groups(s, n);
+    if (g.letters || g.n > 8)
+        return -1;
+    bool uuid = g.n == 5 && g.dashes == 4 && g.len[0] == 8 && g.len[1] == 4 && g.len[2] == 4 &&
+                g.len[3] == 4 && g.len[4] == 12;
+    bool ipv4 =
+        g.n == 4 && g.dots == 3 && g.len[0] <= 3 && g.len[1] <= 3 && g.len[2] <= 3 && g.len[3] <= 3;
+    bool decimal = g.n == 2 && g.dots == 1;
+    if (uuid || ipv4 || decimal || is_date(&g))
+        return -1;
+    return (int)(n - (size_t)(g.n - 1));
+}
+
+/* Where a phone number starting with the chain s[i..ce) ends (at a chain's end), with
+ * *digits its count; ce and the chain's own digits when no other chain joins. */
+static size_t phone_end(const char *s, size_t i, size_t ce, size_t n, int *digits)
+{
+    size_t end = ce;
+    *digits = phone_digits(s + i, ce - i);
+    for (;;) {
+        size_t j = end;
+        while (j < n && j - end < 3 && strchr(" ()-.", s[j]) && s[j] != '\0')
+            j++;
+        if (j == end || j >= n || !is_word(s[j]))
+            return end;
+        size_t next = chain_end(s, j, n);
+        int d = phone_digits(s + j, next - j);
+        if (d < 0 || *digits + d > 15)
+            return end;
+        *digits += d;
+        end = next;
+    }
+}
+
+/* Pass two: phone numbers, from in (n bytes) to out (at most cap - 1 bytes). */
+static size_t mask_phones(const char *in, size_t n, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n && o + 1 < cap;) {
+        if (!is_word(in[i])) {
+            out[o++] = in[i++];
+            continue;
+        }
+        size_t ce = chain_end(in, i, n), end = ce;
+        int digits = -1;
+        if (phone_digits(in + i, ce - i) >= 0)
+            end = phone_end(in, i, ce, n, &digits);
+        if (digits >= 7 && digits <= 15) {
+            int seen = 0;
+            for (; i < end && o + 1 < cap; i++) {
+                bool digit = isdigit((unsigned char)in[i]);
+                seen += digit;
+                out[o++] = digit && seen <= digits - 2 ? '*' : in[i];
+            }
+        }
+        for (; i < ce && o + 1 < cap; i++) /* not a phone number: the chain as it is */
+            out[o++] = in[i];
+    }
     out[o] = '\0';
+    return o;
+}
+
+/* sa_mask_pii for n bytes (which may hold NULs). */
+static size_t mask_pii(const char *in, size_t n, char *out, size_t cap)
+{
+    if (cap == 0)
+        return 0;
+    char *tmp = calloc(2 * n + 16, 1); /* zeroed: the analyser cannot see pass one fill it */
+    if (!tmp) {
+        out[0] = '\0';
+        return 0;
+    }
+    size_t tn = mask_emails(in, n, tmp);
+    size_t o = mask_phones(tmp, tn, out, cap);
+    free(tmp);
     return o;
 }
 
 size_t sa_mask_pii(const char *in, char *out, size_t cap)
 {
-    if (cap == 0)
-        return 0;
-    size_t n = strlen(in);
-    char *tmp = malloc(n + 1);
-    if (!tmp) {
-        out[0] = '\0';
-        return 0;
-    }
-    size_t tn = mask_emails(in, tmp, n + 1);
-    size_t o = 0, i = 0;
-    while (i < tn && o + 1 < cap) {
-        bool starts = is_phone_char(tmp[i]) &&
-                      (isdigit((unsigned char)tmp[i]) || tmp[i] == '+' || tmp[i] == '(');
-        if (starts && (i == 0 || !isalnum((unsigned char)tmp[i - 1]))) {
-            size_t e = i, digits = 0;
-            while (e < tn && is_phone_char(tmp[e])) {
-                digits += isdigit((unsigned char)tmp[e]) != 0;
-                e++;
-            }
-            while (e > i && !isdigit((unsigned char)tmp[e - 1]) && tmp[e - 1] != ')')
-                e--; /* trailing separators are not part of the number */
-            bool glued = e < tn && isalnum((unsigned char)tmp[e]);
-            if (digits >= 7 && digits <= 15 && !glued) {
-                size_t seen = 0;
-                for (size_t k = i; k < e && o + 1 < cap; k++) {
-                    char c = tmp[k];
-                    if (isdigit((unsigned char)c))
-                        c = ++seen + 2 > digits ? c : '*';
-                    out[o++] = c;
-                }
-                i = e;
-                continue;
-            }
-            /* not a phone: copy the run unchanged (at least one byte, to progress) */
-            if (e == i)
-                e = i + 1;
-            for (; i < e && o + 1 < cap; i++)
-                out[o++] = tmp[i];
-            continue;
-        }
-        out[o++] = tmp[i++];
-    }
-    out[o] = '\0';
-    free(tmp);
-    return o;
+    return mask_pii(in, strlen(in), out, cap);
 }
 
+/* Fields whose values are secrets: replaced whole, whatever they hold. */
+static bool key_secret(const char *key)
+{
+    static const char *const names[] = {"authorization", "x-api-key", "api_key",
+                                        "token",         "secret",    "password"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcasecmp(key, names[i]) == 0)
+            return true;
+    return false;
+}
+
+/* Fields never masked: the time stamp and ids (*_id), which logs are correlated by. */
 static bool key_exempt(const char *key)
 {
     size_t n = strlen(key);
@@ -157,16 +337,18 @@ static void mask_string(json_t *s)
 {
     const char *in = json_string_value(s);
     size_t n = json_string_length(s);
-    if (n == 0 || (!strchr(in, '@') && strpbrk(in, "0123456789") == NULL))
+    bool candidate = memchr(in, '@', n) != NULL;
+    for (size_t i = 0; !candidate && i < n; i++)
+        candidate = isdigit((unsigned char)in[i]);
+    if (!candidate)
         return;
-    char small[512];
-    char *out = n * 2 + 16 <= sizeof small ? small : malloc(n * 2 + 16);
-    if (!out)
-        return;
-    sa_mask_pii(in, out, n * 2 + 16);
-    json_string_set(s, out);
-    if (out != small)
-        free(out);
+    size_t cap = 2 * n + 16; /* masking never grows a string by more */
+    char *out = malloc(cap);
+    size_t len = out ? mask_pii(in, n, out, cap) : 0;
+    /* never leave the unmasked text behind: if it cannot be replaced, say so instead */
+    if (!out || json_string_setn(s, out, len))
+        json_string_set(s, "[unmaskable]");
+    free(out);
 }
 
 static void mask_value(json_t *v)
@@ -174,12 +356,12 @@ static void mask_value(json_t *v)
     if (json_is_string(v)) {
         mask_string(v);
     } else if (json_is_object(v)) {
-        const char *k;
-        json_t *x;
-        json_object_foreach(v, k, x)
-        {
-            if (!key_exempt(k))
-                mask_value(x);
+        for (void *it = json_object_iter(v); it; it = json_object_iter_next(v, it)) {
+            const char *k = json_object_iter_key(it);
+            if (key_secret(k))
+                json_object_iter_set_new(v, it, json_string("[redacted]"));
+            else if (!key_exempt(k))
+                mask_value(json_object_iter_value(it));
         }
     } else if (json_is_array(v)) {
         size_t i;
@@ -203,9 +385,15 @@ void sa_log(enum sa_log_level level, const char *msg, json_t *fields)
     if (fields)
         json_object_update(line, fields);
     json_decref(fields);
-    mask_value(line);
-    char *text = json_dumps(line, JSON_COMPACT);
+    /* Masked on a copy: fields may hold values the caller still uses (a reply's body, a
+     * request's headers), and masking rewrites strings and replaces secrets in place. */
+    json_t *masked = json_deep_copy(line);
     json_decref(line);
+    if (!masked)
+        return;
+    mask_value(masked);
+    char *text = json_dumps(masked, JSON_COMPACT);
+    json_decref(masked);
     if (!text)
         return;
     size_t n = strlen(text);
@@ -226,10 +414,17 @@ void sa_logf(enum sa_log_level level, const char *fmt, ...)
 {
     if (!sa_log_enabled(level))
         return;
-    char msg[1024];
+    /* sized to the message, so a long one (a path, a query) is never cut */
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *msg = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (!msg)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(msg, (size_t)n + 1, fmt, ap);
     va_end(ap);
     sa_log(level, msg, NULL);
+    free(msg);
 }

@@ -1,10 +1,10 @@
 /* The storage interface: leads, agent executions, pipeline runs, approvals, the outbox,
- * contacts and the enrichment cache, behind an ops vtable, so SQLite (store/sqlite/) and
- * PostgreSQL (later, store/postgres/) plug in the same way. A store is chosen once at
- * start-up from DATABASE_URL by the registry in store.c and shared by all request
- * threads: every op is thread-safe. The interface speaks the domain: records cross it as
- * JSON objects (jansson) in the shape the API serves, and no SQL text, table or column
- * name does. Every backend passes the contract suite in tests/store/. */
+ * contacts, the enrichment cache, API keys and the audit log, behind an ops vtable, so SQLite
+ * (store/sqlite/) and PostgreSQL (later, store/postgres/) plug in the same way. A store is chosen
+ * once at start-up from DATABASE_URL by the registry in store.c and shared by all request threads:
+ * every op is thread-safe. The interface speaks the domain: records cross it as JSON objects
+ * (jansson) in the shape the API serves, and no SQL text, table or column name does. Every backend
+ * passes the contract suite in tests/store/. */
 #ifndef SA_STORE_STORE_H
 #define SA_STORE_STORE_H
 
@@ -56,6 +56,37 @@ struct sa_outbox_item {
     long long due_at; /* unix seconds */
 };
 
+/* An API key as created (auth/apikey.h). The secret itself is never stored: only a
+ * per-key salt and the SHA-256 hash of salt and secret. All text borrowed for the call. */
+struct sa_key_row {
+    const char *id;         /* 16 lowercase hex digits, the key's public prefix */
+    const char *name;       /* required */
+    const char *scopes;     /* required, e.g. "read,write" */
+    const char *salt;       /* required (hex) */
+    const char *hash;       /* required (hex) */
+    const char *created_at; /* ISO 8601 UTC */
+    const char *expires_at; /* ISO 8601 UTC, or NULL: never */
+    const char *created_by; /* the creating principal's id ("cli:USER", "key:ID"), or NULL */
+};
+
+/* One audit record (all borrowed for the call). */
+struct sa_audit_row {
+    const char *at;         /* ISO 8601 UTC, required */
+    const char *principal;  /* required: the principal's id */
+    const char *action;     /* required, e.g. "approval.decide" */
+    const char *target;     /* what was changed (an id), or NULL */
+    const char *request_id; /* or NULL */
+    const json_t *detail;   /* a JSON object, or NULL: {} */
+};
+
+/* A page of the audit log, newest first. */
+struct sa_audit_query {
+    const char *action, *principal, *target; /* exact match, NULL: any */
+    const char *since, *until;               /* ISO 8601 UTC: at >= since, at < until; NULL: open */
+    long before_id; /* 0: from the newest; else records with id < before_id */
+    int limit;      /* 1..500 */
+};
+
 /* The ops every backend implements, grouped by aggregate. Every slot is required except
  * those marked optional: an optional slot may be NULL, and its wrapper below then runs
  * the default (sa_store_def_*, which a backend may also name explicitly). Each fallible
@@ -64,7 +95,10 @@ struct sa_outbox_item {
  * Out-parameters are cleared on entry. JSON results are new references the caller
  * releases with json_decref; string arguments are borrowed for the call. E-mail
  * addresses compare ignoring ASCII case (lead_by_email, the outbox, contacts). Times are
- * ISO 8601 UTC text, except the outbox's due times (unix seconds). */
+ * ISO 8601 UTC text, except the outbox's due times (unix seconds). Times a caller passes
+ * in (API keys, the audit log) MUST have the form YYYY-MM-DDTHH:MM:SS[.fraction]Z, else
+ * SA_EINVAL; they are stored as "2026-12-02T07:10:00.000Z" (milliseconds), so stored
+ * times compare as text in time order. */
 struct sa_store_ops {
     const char *scheme; /* URL scheme: "sqlite" */
 
@@ -200,6 +234,42 @@ struct sa_store_ops {
     /* Stores data (borrowed) under key for ttl_seconds, replacing what was there. */
     int (*cache_put)(struct sa_store *s, const char *key, const char *provider, const json_t *data,
                      double ttl_seconds, struct sa_err *err);
+
+    /* ---- API keys (secrets are never stored: salt + SHA-256 hash, see auth/apikey.h) ----
+     * Times are the caller's (time is an input): the store never reads the clock here. */
+    /* Inserts a key. SA_ECONFLICT when the id exists; SA_EINVAL for a missing field, an id
+     * that is not 16 lowercase hex digits, or a malformed time. */
+    int (*key_insert)(struct sa_store *s, const struct sa_key_row *k, struct sa_err *err);
+    /* The key's fields for verification: {id, name, scopes, salt, hash, created_at,
+     * expires_at|null, revoked_at|null, last_used_at|null}, or SA_ENOTFOUND. */
+    int (*key_get)(struct sa_store *s, const char *id, json_t **out, struct sa_err *err);
+    /* Every key (revoked ones too), newest first (ties by id), and never its salt or hash:
+     * an array of {id, name, scopes, created_at, created_by, expires_at, revoked_at,
+     * last_used_at}. */
+    int (*key_list)(struct sa_store *s, json_t **out, struct sa_err *err);
+    /* Revokes the key at time at, once: a revoked key keeps its first revoked_at, and
+     * revoking it again returns 0 and changes nothing. SA_ENOTFOUND for an unknown id.
+     * *out: the key as key_list shows it. */
+    int (*key_revoke)(struct sa_store *s, const char *id, const char *at, json_t **out,
+                      struct sa_err *err);
+    /* Sets last_used_at = at, unless the stored one is later (it never moves back).
+     * SA_ENOTFOUND for an unknown id. Callers throttle this (e.g. once a minute a key). */
+    int (*key_touch)(struct sa_store *s, const char *id, const char *at, struct sa_err *err);
+    /* *n: how many keys exist (revoked and expired included); 0 means a fresh install,
+     * where the server creates the first admin key. */
+    int (*key_count)(struct sa_store *s, long *n, struct sa_err *err);
+
+    /* ---- the audit log: append-only (nothing in it is ever updated or deleted) ---- */
+    /* Appends one record; the store assigns its id, a monotonic integer (a later append
+     * has a larger id). SA_EINVAL for a missing field, a malformed time, or a detail that
+     * is not an object. */
+    int (*audit_append)(struct sa_store *s, const struct sa_audit_row *a, struct sa_err *err);
+    /* One page of the records matching q, newest (largest id) first: {"items": [{id, at,
+     * principal, action, target, request_id, detail}], "next_before_id": N|null}, where
+     * N, passed back as before_id, gives the next page and null says there is none.
+     * SA_EINVAL for a limit outside 1..500, a negative before_id or a malformed time. */
+    int (*audit_list)(struct sa_store *s, const struct sa_audit_query *q, json_t **out,
+                      struct sa_err *err);
 };
 
 struct sa_store {
@@ -408,6 +478,48 @@ static inline SA_WUR int sa_store_cache_put(struct sa_store *s, const char *key,
                                             double ttl_seconds, struct sa_err *err)
 {
     return s->ops->cache_put(s, key, provider, data, ttl_seconds, err);
+}
+
+/* API keys */
+static inline SA_WUR int sa_store_key_insert(struct sa_store *s, const struct sa_key_row *k,
+                                             struct sa_err *err)
+{
+    return s->ops->key_insert(s, k, err);
+}
+static inline SA_WUR int sa_store_key_get(struct sa_store *s, const char *id, json_t **out,
+                                          struct sa_err *err)
+{
+    return s->ops->key_get(s, id, out, err);
+}
+static inline SA_WUR int sa_store_key_list(struct sa_store *s, json_t **out, struct sa_err *err)
+{
+    return s->ops->key_list(s, out, err);
+}
+static inline SA_WUR int sa_store_key_revoke(struct sa_store *s, const char *id, const char *at,
+                                             json_t **out, struct sa_err *err)
+{
+    return s->ops->key_revoke(s, id, at, out, err);
+}
+static inline SA_WUR int sa_store_key_touch(struct sa_store *s, const char *id, const char *at,
+                                            struct sa_err *err)
+{
+    return s->ops->key_touch(s, id, at, err);
+}
+static inline SA_WUR int sa_store_key_count(struct sa_store *s, long *n, struct sa_err *err)
+{
+    return s->ops->key_count(s, n, err);
+}
+
+/* audit log */
+static inline SA_WUR int sa_store_audit_append(struct sa_store *s, const struct sa_audit_row *a,
+                                               struct sa_err *err)
+{
+    return s->ops->audit_append(s, a, err);
+}
+static inline SA_WUR int sa_store_audit_list(struct sa_store *s, const struct sa_audit_query *q,
+                                             json_t **out, struct sa_err *err)
+{
+    return s->ops->audit_list(s, q, out, err);
 }
 
 #endif

@@ -1092,6 +1092,491 @@ static void test_saver_sweep(void **state)
     graph_saver_free(sv);
 }
 
+/* ---- API keys --------------------------------------------------------------------- */
+
+/* "<tok><8 hex digits of n>": a 16-hex key id no earlier run used. */
+static const char *key_id(char out[17], unsigned n)
+{
+    snprintf(out, 17, "%s%08x", tok, n);
+    return out;
+}
+
+static struct sa_key_row key_row(const char *id, const char *name, const char *created_at)
+{
+    return (struct sa_key_row){
+        .id = id,
+        .name = name,
+        .scopes = "read,write",
+        .salt = "00112233445566778899aabbccddeeff",
+        .hash = "5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8",
+        .created_at = created_at,
+        .created_by = "cli:tester"};
+}
+
+/* A key is stored with its salt and hash, read back for verification, refused twice
+ * under one id, and counted; bad fields are refused and write nothing. */
+static void test_key_insert_get_count(void **state)
+{
+    (void)state;
+    struct sa_store *s = open_store();
+    struct sa_err err = {0};
+    long n0 = -1, n = -1;
+    assert_int_equal(sa_store_key_count(s, &n0, &err), 0);
+    assert_true(n0 >= 0);
+    char id[17], name[64];
+    key_id(id, 1);
+    struct sa_key_row k = key_row(id, uniq(name, sizeof name, "key", ""), "2026-12-02T07:10:00Z");
+    k.expires_at = "2027-12-02T07:10:00.5Z";
+    assert_int_equal(sa_store_key_insert(s, &k, &err), 0);
+    assert_int_equal(sa_store_key_count(s, &n, &err), 0);
+    assert_int_equal(n, n0 + 1);
+
+    json_t *got = NULL;
+    assert_int_equal(sa_store_key_get(s, id, &got, &err), 0);
+    assert_string_equal(str(got, "id"), id);
+    assert_string_equal(str(got, "name"), name);
+    assert_string_equal(str(got, "scopes"), "read,write");
+    assert_string_equal(str(got, "salt"), k.salt);
+    assert_string_equal(str(got, "hash"), k.hash);
+    assert_string_equal(str(got, "created_at"), "2026-12-02T07:10:00.000Z"); /* stored form */
+    assert_string_equal(str(got, "expires_at"), "2027-12-02T07:10:00.500Z");
+    assert_true(json_is_null(json_object_get(got, "revoked_at")));
+    assert_true(json_is_null(json_object_get(got, "last_used_at")));
+    json_decref(got);
+
+    /* the same id again, whatever else differs: refused, the first key stays */
+    struct sa_key_row again = key_row(id, "intruder", "2026-12-03T00:00:00Z");
+    assert_int_equal(sa_store_key_insert(s, &again, &err), SA_ECONFLICT);
+    assert_int_equal(sa_store_key_get(s, id, &got, &err), 0);
+    assert_string_equal(str(got, "name"), name);
+    json_decref(got);
+
+    char unknown[17];
+    got = json_object(); /* cleared on entry */
+    json_t *was = got;
+    assert_int_equal(sa_store_key_get(s, key_id(unknown, 0xffffffffu), &got, &err), SA_ENOTFOUND);
+    assert_null(got);
+    json_decref(was);
+
+    /* bad input: a clear SA_EINVAL, and nothing written */
+    char other[17];
+    key_id(other, 2);
+    struct sa_key_row bad = key_row("ABCDEF0123456789", "n", "2026-12-02T07:10:00Z");
+    assert_int_equal(sa_store_key_insert(s, &bad, &err), SA_EINVAL); /* upper case */
+    assert_non_null(strstr(err.msg, "16 lowercase hex"));
+    bad.id = "0123";
+    assert_int_equal(sa_store_key_insert(s, &bad, &err), SA_EINVAL);
+    bad = key_row(other, "", "2026-12-02T07:10:00Z");
+    assert_int_equal(sa_store_key_insert(s, &bad, &err), SA_EINVAL);
+    assert_non_null(strstr(err.msg, "name"));
+    bad = key_row(other, "n", NULL);
+    assert_int_equal(sa_store_key_insert(s, &bad, &err), SA_EINVAL);
+    const char *bad_times[] = {"2026-12-02 07:10:00Z",
+                               "2026-12-02T07:10:00",
+                               "2026-02-30T07:10:00Z",
+                               "2026-12-02T24:00:00Z",
+                               "2026-12-02T07:10:00.Z",
+                               "2026-12-02T07:10:00+01:00",
+                               "yesterday"};
+    for (size_t i = 0; i < sizeof bad_times / sizeof bad_times[0]; i++) {
+        bad = key_row(other, "n", bad_times[i]);
+        assert_int_equal(sa_store_key_insert(s, &bad, &err), SA_EINVAL);
+        assert_non_null(strstr(err.msg, "created_at"));
+    }
+    bad = key_row(other, "n", "2026-12-02T07:10:00Z");
+    bad.expires_at = "never";
+    assert_int_equal(sa_store_key_insert(s, &bad, &err), SA_EINVAL);
+    assert_int_equal(sa_store_key_get(s, other, &got, &err), SA_ENOTFOUND);
+    assert_int_equal(sa_store_key_count(s, &n, &err), 0);
+    assert_int_equal(n, n0 + 1);
+    sa_store_close(s);
+}
+
+/* The list is newest first and never shows a salt or a hash; revoking happens once and
+ * keeps the first time; last_used_at follows touches and never moves back. */
+static void test_key_list_revoke_touch(void **state)
+{
+    (void)state;
+    struct sa_store *s = open_store();
+    struct sa_err err = {0};
+    char old_id[17], new_id[17], name[64];
+    key_id(old_id, 3);
+    key_id(new_id, 4);
+    struct sa_key_row older =
+        key_row(old_id, uniq(name, sizeof name, "old", ""), "2026-12-02T07:10:00Z");
+    struct sa_key_row newer = key_row(new_id, "newer", "2026-12-02T07:11:00Z");
+    newer.created_by = NULL;
+    assert_int_equal(sa_store_key_insert(s, &older, &err), 0);
+    assert_int_equal(sa_store_key_insert(s, &newer, &err), 0);
+
+    json_t *list = NULL;
+    assert_int_equal(sa_store_key_list(s, &list, &err), 0);
+    size_t i, at_old = SIZE_MAX, at_new = SIZE_MAX;
+    json_t *it;
+    json_array_foreach(list, i, it)
+    {
+        assert_null(json_object_get(it, "salt"));
+        assert_null(json_object_get(it, "hash"));
+        if (strcmp(str(it, "id"), old_id) == 0)
+            at_old = i;
+        if (strcmp(str(it, "id"), new_id) == 0)
+            at_new = i;
+    }
+    assert_true(at_new < at_old && at_old < json_array_size(list)); /* newest first */
+    json_t *o = json_array_get(list, at_old);
+    assert_int_equal(json_object_size(o), 8);
+    assert_string_equal(str(o, "name"), name);
+    assert_string_equal(str(o, "scopes"), "read,write");
+    assert_string_equal(str(o, "created_at"), "2026-12-02T07:10:00.000Z");
+    assert_string_equal(str(o, "created_by"), "cli:tester");
+    assert_true(json_is_null(json_object_get(o, "expires_at")));
+    assert_true(json_is_null(json_object_get(o, "revoked_at")));
+    assert_true(json_is_null(json_object_get(o, "last_used_at")));
+    assert_true(json_is_null(json_object_get(json_array_get(list, at_new), "created_by")));
+    json_decref(list);
+
+    /* revoke: once, the first time stays, shown as the list shows a key */
+    json_t *k = NULL;
+    assert_int_equal(sa_store_key_revoke(s, old_id, "2026-12-02T08:00:00Z", &k, &err), 0);
+    assert_string_equal(str(k, "id"), old_id);
+    assert_string_equal(str(k, "revoked_at"), "2026-12-02T08:00:00.000Z");
+    assert_null(json_object_get(k, "salt"));
+    assert_null(json_object_get(k, "hash"));
+    assert_int_equal(json_object_size(k), 8);
+    json_decref(k);
+    assert_int_equal(sa_store_key_revoke(s, old_id, "2026-12-02T09:00:00Z", &k, &err), 0);
+    assert_string_equal(str(k, "revoked_at"), "2026-12-02T08:00:00.000Z");
+    json_decref(k);
+    assert_int_equal(sa_store_key_get(s, old_id, &k, &err), 0);
+    assert_string_equal(str(k, "revoked_at"), "2026-12-02T08:00:00.000Z");
+    json_decref(k);
+    assert_int_equal(sa_store_key_get(s, new_id, &k, &err), 0); /* the other key untouched */
+    assert_true(json_is_null(json_object_get(k, "revoked_at")));
+    json_decref(k);
+    char unknown[17];
+    key_id(unknown, 0xfffffffeu);
+    k = json_object();
+    json_t *was = k;
+    assert_int_equal(sa_store_key_revoke(s, unknown, "2026-12-02T08:00:00Z", &k, &err),
+                     SA_ENOTFOUND);
+    assert_null(k);
+    json_decref(was);
+    assert_int_equal(sa_store_key_revoke(s, new_id, "now", &k, &err), SA_EINVAL);
+    assert_null(k);
+
+    /* touch: last_used_at follows, never backwards */
+    assert_int_equal(sa_store_key_touch(s, new_id, "2026-12-02T10:00:00.250Z", &err), 0);
+    assert_int_equal(sa_store_key_get(s, new_id, &k, &err), 0);
+    assert_string_equal(str(k, "last_used_at"), "2026-12-02T10:00:00.250Z");
+    json_decref(k);
+    assert_int_equal(sa_store_key_touch(s, new_id, "2026-12-02T09:59:00Z", &err), 0);
+    assert_int_equal(sa_store_key_get(s, new_id, &k, &err), 0);
+    assert_string_equal(str(k, "last_used_at"), "2026-12-02T10:00:00.250Z");
+    json_decref(k);
+    assert_int_equal(sa_store_key_touch(s, new_id, "2026-12-02T10:01:00Z", &err), 0);
+    assert_int_equal(sa_store_key_get(s, new_id, &k, &err), 0);
+    assert_string_equal(str(k, "last_used_at"), "2026-12-02T10:01:00.000Z");
+    json_decref(k);
+    assert_int_equal(sa_store_key_touch(s, unknown, "2026-12-02T10:01:00Z", &err), SA_ENOTFOUND);
+    assert_int_equal(sa_store_key_touch(s, new_id, "2026-12-02", &err), SA_EINVAL);
+    sa_store_close(s);
+}
+
+/* ---- the audit log ---------------------------------------------------------------- */
+
+static struct sa_audit_row audit_row(const char *at, const char *principal, const char *action,
+                                     const char *target)
+{
+    return (struct sa_audit_row){
+        .at = at, .principal = principal, .action = action, .target = target, .request_id = "r1"};
+}
+
+/* Every page of q, followed through next_before_id, into one array (new reference);
+ * checks on the way that ids fall strictly from page to page. */
+static json_t *audit_all(struct sa_store *s, struct sa_audit_query q)
+{
+    json_t *all = json_array();
+    long last = 0;
+    for (int pages = 0; pages < 1000; pages++) {
+        json_t *page = NULL;
+        struct sa_err err = {0};
+        if (sa_store_audit_list(s, &q, &page, &err))
+            fail_msg("audit_list: %s", err.msg);
+        size_t i;
+        json_t *it;
+        json_array_foreach(json_object_get(page, "items"), i, it)
+        {
+            long id = (long)json_integer_value(json_object_get(it, "id"));
+            assert_true(last == 0 || id < last);
+            last = id;
+            json_array_append(all, it);
+        }
+        json_t *next = json_object_get(page, "next_before_id");
+        bool more = json_is_integer(next);
+        if (more) {
+            assert_int_equal(json_integer_value(next), last);
+            q.before_id = (long)json_integer_value(next);
+        }
+        json_decref(page);
+        if (!more)
+            return all;
+    }
+    fail_msg("audit_list: no last page");
+    return NULL;
+}
+
+/* Records come back whole (detail included) with store-assigned increasing ids; each
+ * filter, alone and combined, selects exactly its records. */
+static void test_audit_append_and_filters(void **state)
+{
+    (void)state;
+    struct sa_store *s = open_store();
+    struct sa_err err = {0};
+    char alice[64], bob[64], lead[64], key[64];
+    uniq(alice, sizeof alice, "key:alice", "");
+    uniq(bob, sizeof bob, "key:bob", "");
+    uniq(lead, sizeof lead, "lead", "");
+    uniq(key, sizeof key, "keyid", "");
+    json_t *detail = json_pack("{s:s, s:[i, f, b, n], s:{s:s}}", "status", "accepted", "list", 1,
+                               2.5, 1, "nested", "name", "Zoë \"Q\" <z@example.com>");
+    struct sa_audit_row rows[] = {
+        audit_row("2026-12-01T10:00:00Z", alice, "lead.update", lead),
+        audit_row("2026-12-01T11:00:00Z", bob, "lead.update", lead),
+        audit_row("2026-12-01T12:00:00Z", alice, "key.create", key),
+        audit_row("2026-12-01T13:00:00.5Z", alice, "lead.delete", lead),
+        audit_row("2026-12-01T14:00:00Z", bob, "key.revoke", key),
+    };
+    rows[0].detail = detail;
+    rows[2].request_id = NULL;
+    rows[2].target = NULL;
+    for (size_t i = 0; i < 5; i++)
+        assert_int_equal(sa_store_audit_append(s, &rows[i], &err), 0);
+    rows[2].target = key; /* for the expectations below: it was stored without one */
+
+    /* alice's records, newest first, whole */
+    json_t *got = audit_all(s, (struct sa_audit_query){.principal = alice, .limit = 500});
+    assert_int_equal(json_array_size(got), 3);
+    json_t *r0 = json_array_get(got, 2), *r2 = json_array_get(got, 1), *r3 = json_array_get(got, 0);
+    assert_string_equal(str(r3, "action"), "lead.delete");
+    assert_string_equal(str(r3, "at"), "2026-12-01T13:00:00.500Z");
+    assert_string_equal(str(r0, "at"), "2026-12-01T10:00:00.000Z");
+    assert_string_equal(str(r0, "principal"), alice);
+    assert_string_equal(str(r0, "action"), "lead.update");
+    assert_string_equal(str(r0, "target"), lead);
+    assert_string_equal(str(r0, "request_id"), "r1");
+    assert_true(json_equal(json_object_get(r0, "detail"), detail));       /* detail round-trips */
+    assert_int_equal(json_object_size(json_object_get(r3, "detail")), 0); /* NULL: {} */
+    assert_true(json_is_object(json_object_get(r3, "detail")));
+    assert_true(json_is_null(json_object_get(r2, "target")));
+    assert_true(json_is_null(json_object_get(r2, "request_id")));
+    assert_int_equal(json_object_size(r0), 7);
+    assert_true(json_integer_value(json_object_get(r0, "id")) > 0);
+    json_decref(got);
+
+    /* by target; by action and principal; by target and a time window */
+    got = audit_all(s, (struct sa_audit_query){.target = lead, .limit = 2});
+    assert_int_equal(json_array_size(got), 3);
+    assert_string_equal(str(json_array_get(got, 0), "action"), "lead.delete");
+    assert_string_equal(str(json_array_get(got, 1), "principal"), bob);
+    json_decref(got);
+    got = audit_all(
+        s, (struct sa_audit_query){.action = "lead.update", .principal = alice, .limit = 500});
+    assert_int_equal(json_array_size(got), 1);
+    assert_string_equal(str(json_array_get(got, 0), "at"), "2026-12-01T10:00:00.000Z");
+    json_decref(got);
+    got = audit_all(s, (struct sa_audit_query){.target = key, .action = "key.revoke", .limit = 5});
+    assert_int_equal(json_array_size(got), 1);
+    assert_string_equal(str(json_array_get(got, 0), "principal"), bob);
+    json_decref(got);
+    /* since is inclusive, until exclusive */
+    got = audit_all(s, (struct sa_audit_query){.target = lead,
+                                               .since = "2026-12-01T11:00:00Z",
+                                               .until = "2026-12-01T13:00:00.5Z",
+                                               .limit = 500});
+    assert_int_equal(json_array_size(got), 1);
+    assert_string_equal(str(json_array_get(got, 0), "principal"), bob);
+    json_decref(got);
+    got = audit_all(s, (struct sa_audit_query){
+                           .principal = alice, .since = "2026-12-01T12:00:00Z", .limit = 500});
+    assert_int_equal(json_array_size(got), 2);
+    json_decref(got);
+    got = audit_all(s, (struct sa_audit_query){
+                           .principal = bob, .until = "2026-12-01T14:00:00Z", .limit = 500});
+    assert_int_equal(json_array_size(got), 1);
+    assert_string_equal(str(json_array_get(got, 0), "action"), "lead.update");
+    json_decref(got);
+    /* a window alone (other runs' records may fall in it too): every record in it, ours
+     * among them, and none outside it */
+    got = audit_all(s, (struct sa_audit_query){.since = "2026-12-01T11:00:00Z",
+                                               .until = "2026-12-01T13:00:00Z",
+                                               .limit = 100});
+    size_t i;
+    json_t *it;
+    int ours = 0;
+    json_array_foreach(got, i, it)
+    {
+        assert_true(strcmp(str(it, "at"), "2026-12-01T11:00:00.000Z") >= 0);
+        assert_true(strcmp(str(it, "at"), "2026-12-01T13:00:00.000Z") < 0);
+        ours += strcmp(str(it, "principal"), alice) == 0 || strcmp(str(it, "principal"), bob) == 0;
+    }
+    assert_int_equal(ours, 2);
+    json_decref(got);
+    /* nothing matches: an empty page, no next */
+    json_t *page = NULL;
+    struct sa_audit_query none = {.principal = alice, .action = "key.revoke", .limit = 10};
+    assert_int_equal(sa_store_audit_list(s, &none, &page, &err), 0);
+    assert_int_equal(json_array_size(json_object_get(page, "items")), 0);
+    assert_true(json_is_null(json_object_get(page, "next_before_id")));
+    json_decref(page);
+    json_decref(detail);
+    sa_store_close(s);
+}
+
+/* Refused records write nothing: a missing principal or action, a bad time, a detail
+ * that is not an object. */
+static void test_audit_bad_records(void **state)
+{
+    (void)state;
+    struct sa_store *s = open_store();
+    struct sa_err err = {0};
+    char who[64];
+    uniq(who, sizeof who, "key:bad", "");
+    struct sa_audit_row r = audit_row("2026-12-01T10:00:00Z", NULL, "x", NULL);
+    assert_int_equal(sa_store_audit_append(s, &r, &err), SA_EINVAL);
+    assert_non_null(strstr(err.msg, "principal"));
+    r = audit_row("2026-12-01T10:00:00Z", who, "", NULL);
+    assert_int_equal(sa_store_audit_append(s, &r, &err), SA_EINVAL);
+    assert_non_null(strstr(err.msg, "action"));
+    r = audit_row("2026-12-01", who, "x", NULL);
+    assert_int_equal(sa_store_audit_append(s, &r, &err), SA_EINVAL);
+    assert_non_null(strstr(err.msg, "at"));
+    json_t *arr = json_array();
+    r = audit_row("2026-12-01T10:00:00Z", who, "x", NULL);
+    r.detail = arr;
+    assert_int_equal(sa_store_audit_append(s, &r, &err), SA_EINVAL);
+    assert_non_null(strstr(err.msg, "detail"));
+    json_decref(arr);
+    json_t *got = audit_all(s, (struct sa_audit_query){.principal = who, .limit = 500});
+    assert_int_equal(json_array_size(got), 0);
+    json_decref(got);
+    sa_store_close(s);
+}
+
+/* Keyset paging: pages of limit records, newest first, next_before_id pointing at the
+ * last one, null on the last page (also when it is exactly full); limit 1..500 and a
+ * negative before_id refused. */
+static void test_audit_paging_and_limits(void **state)
+{
+    (void)state;
+    struct sa_store *s = open_store();
+    struct sa_err err = {0};
+    char who[64];
+    uniq(who, sizeof who, "key:pager", "");
+    for (int i = 0; i < 7; i++) {
+        char at[32], target[16];
+        snprintf(at, sizeof at, "2026-12-01T10:00:%02dZ", i);
+        snprintf(target, sizeof target, "t%d", i);
+        struct sa_audit_row r = audit_row(at, who, "page.test", target);
+        assert_int_equal(sa_store_audit_append(s, &r, &err), 0);
+    }
+    struct sa_audit_query q = {.principal = who, .limit = 3};
+    const char *want[][3] = {{"t6", "t5", "t4"}, {"t3", "t2", "t1"}, {"t0", NULL, NULL}};
+    long last_id = 0;
+    for (int p = 0; p < 3; p++) {
+        json_t *page = NULL;
+        assert_int_equal(sa_store_audit_list(s, &q, &page, &err), 0);
+        json_t *items = json_object_get(page, "items");
+        size_t n = p < 2 ? 3 : 1;
+        assert_int_equal(json_array_size(items), n);
+        for (size_t i = 0; i < n; i++) {
+            json_t *it = json_array_get(items, i);
+            assert_string_equal(str(it, "target"), want[p][i]);
+            long id = (long)json_integer_value(json_object_get(it, "id"));
+            assert_true(last_id == 0 || id < last_id); /* later appends have larger ids */
+            last_id = id;
+        }
+        json_t *next = json_object_get(page, "next_before_id");
+        if (p < 2) {
+            assert_int_equal(json_integer_value(next), last_id);
+            q.before_id = last_id;
+        } else {
+            assert_true(json_is_null(next));
+        }
+        json_decref(page);
+    }
+    /* a page holding exactly the remaining records has no next */
+    json_t *page = NULL;
+    q = (struct sa_audit_query){.principal = who, .limit = 7};
+    assert_int_equal(sa_store_audit_list(s, &q, &page, &err), 0);
+    assert_int_equal(json_array_size(json_object_get(page, "items")), 7);
+    assert_true(json_is_null(json_object_get(page, "next_before_id")));
+    json_decref(page);
+    q.limit = 500;
+    assert_int_equal(sa_store_audit_list(s, &q, &page, &err), 0);
+    assert_int_equal(json_array_size(json_object_get(page, "items")), 7);
+    json_decref(page);
+    /* limits */
+    const int bad_limits[] = {0, -1, 501};
+    for (size_t i = 0; i < 3; i++) {
+        q = (struct sa_audit_query){.principal = who, .limit = bad_limits[i]};
+        page = json_object();
+        json_t *was = page;
+        assert_int_equal(sa_store_audit_list(s, &q, &page, &err), SA_EINVAL);
+        assert_null(page);
+        json_decref(was);
+        assert_non_null(strstr(err.msg, "limit"));
+    }
+    q = (struct sa_audit_query){.principal = who, .limit = 1, .before_id = -1};
+    assert_int_equal(sa_store_audit_list(s, &q, &page, &err), SA_EINVAL);
+    q = (struct sa_audit_query){.principal = who, .limit = 1, .since = "last week"};
+    assert_int_equal(sa_store_audit_list(s, &q, &page, &err), SA_EINVAL);
+    assert_non_null(strstr(err.msg, "since"));
+    q = (struct sa_audit_query){.principal = who, .limit = 1, .until = "2026-13-01T00:00:00Z"};
+    assert_int_equal(sa_store_audit_list(s, &q, &page, &err), SA_EINVAL);
+    assert_non_null(strstr(err.msg, "until"));
+    sa_store_close(s);
+}
+
+struct appender {
+    struct sa_store *s;
+    const char *who;
+    int rc;
+};
+
+static void *append_many(void *arg)
+{
+    struct appender *a = arg;
+    struct sa_err err = {0};
+    for (int i = 0; i < 20 && !a->rc; i++) {
+        struct sa_audit_row r = audit_row("2026-12-01T10:00:00Z", a->who, "race", NULL);
+        a->rc = sa_store_audit_append(a->s, &r, &err);
+    }
+    return NULL;
+}
+
+/* Concurrent appends all land, each with its own id. */
+static void test_audit_concurrent_appends(void **state)
+{
+    (void)state;
+    struct sa_store *s = open_store();
+    char who[64];
+    uniq(who, sizeof who, "key:racer", "");
+    struct appender a[RACERS];
+    pthread_t t[RACERS];
+    for (int i = 0; i < RACERS; i++) {
+        a[i] = (struct appender){.s = s, .who = who};
+        assert_int_equal(pthread_create(&t[i], NULL, append_many, &a[i]), 0);
+    }
+    for (int i = 0; i < RACERS; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(a[i].rc, 0);
+    }
+    json_t *got = audit_all(s, (struct sa_audit_query){.principal = who, .limit = 37});
+    assert_int_equal(json_array_size(got), RACERS * 20); /* ids strictly fall: all distinct */
+    json_decref(got);
+    sa_store_close(s);
+}
+
 /* ---- main ------------------------------------------------------------------------- */
 
 static int setup(void **state)
@@ -1148,6 +1633,12 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_cache),
         cmocka_unit_test(test_saver_records),
         cmocka_unit_test(test_saver_sweep),
+        cmocka_unit_test(test_key_insert_get_count),
+        cmocka_unit_test(test_key_list_revoke_touch),
+        cmocka_unit_test(test_audit_append_and_filters),
+        cmocka_unit_test(test_audit_bad_records),
+        cmocka_unit_test(test_audit_paging_and_limits),
+        cmocka_unit_test(test_audit_concurrent_appends),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

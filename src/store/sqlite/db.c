@@ -648,6 +648,16 @@ static const struct sa_store_ops store_ops = {
     /* cache.c */
     .cache_get = sa_sqlite_cache_get,
     .cache_put = sa_sqlite_cache_put,
+    /* keys.c */
+    .key_insert = sa_sqlite_key_insert,
+    .key_get = sa_sqlite_key_get,
+    .key_list = sa_sqlite_key_list,
+    .key_revoke = sa_sqlite_key_revoke,
+    .key_touch = sa_sqlite_key_touch,
+    .key_count = sa_sqlite_key_count,
+    /* audit.c */
+    .audit_append = sa_sqlite_audit_append,
+    .audit_list = sa_sqlite_audit_list,
 };
 
 /* The registry's entry (store/backend.h): this store, and the saver of saver.c. */

@@ -1,7 +1,8 @@
 /* Private to the SQLite backend (src/store/sqlite/): the one set of helpers every
  * aggregate file (leads.c, executions.c, runs.c, approvals.c, outbox.c, contacts.c,
- * cache.c) uses to read and write through db.c's pool and writer, and the ops each file
- * implements, assembled in db.c. Nothing outside this folder includes it. */
+ * cache.c, keys.c, audit.c) uses to read and write through db.c's pool and writer, and
+ * the ops each file implements, assembled in db.c. Nothing outside this folder includes
+ * it. */
 #ifndef SA_STORE_SQLITE_DB_H
 #define SA_STORE_SQLITE_DB_H
 
@@ -162,5 +163,23 @@ int sa_sqlite_saver_open(const char *location, struct graph_saver **out, struct 
 int sa_sqlite_cache_get(struct sa_store *s, const char *key, json_t **out, struct sa_err *err);
 int sa_sqlite_cache_put(struct sa_store *s, const char *key, const char *provider,
                         const json_t *data, double ttl_seconds, struct sa_err *err);
+
+/* keys.c */
+int sa_sqlite_key_insert(struct sa_store *s, const struct sa_key_row *k, struct sa_err *err);
+int sa_sqlite_key_get(struct sa_store *s, const char *id, json_t **out, struct sa_err *err);
+int sa_sqlite_key_list(struct sa_store *s, json_t **out, struct sa_err *err);
+int sa_sqlite_key_revoke(struct sa_store *s, const char *id, const char *at, json_t **out,
+                         struct sa_err *err);
+int sa_sqlite_key_touch(struct sa_store *s, const char *id, const char *at, struct sa_err *err);
+int sa_sqlite_key_count(struct sa_store *s, long *n, struct sa_err *err);
+
+/* audit.c; db_time also serves keys.c: checks a caller's ISO 8601 UTC time
+ * (YYYY-MM-DDTHH:MM:SS[.fraction]Z) and writes it to out in the stored form
+ * "2026-12-02T07:10:00.000Z", so stored times compare as text in time order. what names
+ * the field in the SA_EINVAL message. */
+int db_time(const char *in, const char *what, char out[SA_ISO8601_LEN], struct sa_err *err) SA_WUR;
+int sa_sqlite_audit_append(struct sa_store *s, const struct sa_audit_row *a, struct sa_err *err);
+int sa_sqlite_audit_list(struct sa_store *s, const struct sa_audit_query *q, json_t **out,
+                         struct sa_err *err);
 
 #endif

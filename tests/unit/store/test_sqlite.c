@@ -1,7 +1,7 @@
 /* Pins what is SQLite's own: migrations on a file reach the newest embedded version, an
  * invocation writes lead and execution together or not at all (counted in the file's
- * tables), health fails without the schema, the URL forms. Every backend's behaviour is
- * pinned by the contract suite, tests/store/. */
+ * tables), health fails without the schema, the URL forms, the audit log's triggers. Every
+ * backend's behaviour is pinned by the contract suite, tests/store/. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -171,11 +171,55 @@ static void test_bad_url(void **state)
     graph_saver_free(sv);
 }
 
+/* The audit log is append-only in the database itself: an UPDATE or a DELETE of its rows
+ * through a raw connection, bypassing the store, is refused by the table's triggers, and
+ * the record is left as it was. */
+static void test_audit_log_is_append_only(void **state)
+{
+    (void)state;
+    struct sa_store *s = open_store();
+    struct sa_err err = {0};
+    struct sa_audit_row r = {.at = "2026-12-02T07:10:00Z",
+                             .principal = "key:0123456789abcdef",
+                             .action = "lead.delete",
+                             .target = "lead-1"};
+    assert_int_equal(sa_store_audit_append(s, &r, &err), 0);
+    sa_store_close(s);
+    long n = count("audit_log");
+    assert_true(n >= 1);
+
+    char path[160];
+    snprintf(path, sizeof path, "%s/sub/db.sqlite", dir);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    const char *writes[] = {"UPDATE audit_log SET action = 'lead.view'",
+                            "UPDATE audit_log SET detail = '{}' WHERE target = 'lead-1'",
+                            "DELETE FROM audit_log",
+                            "DELETE FROM audit_log WHERE target = 'lead-1'"};
+    for (size_t i = 0; i < sizeof writes / sizeof writes[0]; i++) {
+        char *msg = NULL;
+        assert_int_equal(sqlite3_exec(db, writes[i], NULL, NULL, &msg), SQLITE_CONSTRAINT);
+        assert_non_null(msg);
+        assert_string_equal(msg, "audit_log is append-only");
+        sqlite3_free(msg);
+    }
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT action FROM audit_log WHERE target = 'lead-1'",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "lead.delete");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    assert_int_equal(count("audit_log"), n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_migrate_twice_and_health),
         cmocka_unit_test(test_invocation_is_atomic),
+        cmocka_unit_test(test_audit_log_is_append_only), /* before the schema is dropped */
         cmocka_unit_test(test_health_fails_without_schema),
         cmocka_unit_test(test_bad_url),
     };
