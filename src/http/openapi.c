@@ -83,9 +83,8 @@ static json_t *content(const char *schema)
 
 static json_t *problem_response(const struct problem *p)
 {
-    json_t *resp = json_pack("{s:s, s:{s:{s:o}}}", "description", p->description,
-                             "content", "application/problem+json", "schema",
-                             ref("schemas", "Problem"));
+    json_t *resp = json_pack("{s:s, s:{s:{s:o}}}", "description", p->description, "content",
+                             "application/problem+json", "schema", ref("schemas", "Problem"));
     json_t *headers = json_object();
     if (p->status == 401)
         json_object_set_new(headers, "WWW-Authenticate", ref("headers", "WWW-Authenticate"));
@@ -95,8 +94,7 @@ static json_t *problem_response(const struct problem *p)
         json_object_set_new(headers, "Retry-After", ref("headers", "Retry-After"));
     if (p->status == 429) {
         json_object_set_new(headers, "RateLimit-Limit", ref("headers", "RateLimit-Limit"));
-        json_object_set_new(headers, "RateLimit-Remaining",
-                            ref("headers", "RateLimit-Remaining"));
+        json_object_set_new(headers, "RateLimit-Remaining", ref("headers", "RateLimit-Remaining"));
         json_object_set_new(headers, "RateLimit-Reset", ref("headers", "RateLimit-Reset"));
     }
     if (json_object_size(headers))
@@ -128,7 +126,7 @@ static void operation_id(const struct sa_route *rt, char *out, size_t cap)
     for (const char *p = rt->path; *p && n + 1 < cap; p++) {
         if (isalnum((unsigned char)*p))
             out[n++] = *p;
-        else if (out[n - 1] != '_')
+        else if (n == 0 || out[n - 1] != '_')
             out[n++] = '_';
     }
     while (n > 1 && out[n - 1] == '_')
@@ -147,8 +145,7 @@ static int need(json_t *components, const char *kind, const char *name, const st
 
 /* The path parameters of the template ({name}: components/parameters/path_name) and the
  * route's query parameters. */
-static int parameters(const struct sa_route *rt, json_t *components, json_t *op,
-                      struct sa_err *err)
+static int parameters(const struct sa_route *rt, json_t *components, json_t *op, struct sa_err *err)
 {
     json_t *list = json_array();
     json_object_set_new(op, "parameters", list);
@@ -185,19 +182,18 @@ static int request_body(const struct sa_route *rt, json_t *components, json_t *o
         if (need(components, "schemas", rt->request, rt, err))
             return err->code;
         json_t *schema = json_object_get(json_object_get(components, "schemas"), rt->request);
-        bool required = json_array_size(json_object_get(schema, "required")) > 0 ||
-                        rt->body == SA_BODY_CSV;
-        json_object_set_new(op, "requestBody",
-                            json_pack("{s:b, s:o}", "required", required, "content",
-                                      content(rt->request)));
-    } else if (strcmp(rt->method, "POST") == 0) {
+        bool required =
+            json_array_size(json_object_get(schema, "required")) > 0 || rt->body == SA_BODY_CSV;
         json_object_set_new(
             op, "requestBody",
-            json_pack("{s:s, s:b, s:{s:{s:{s:s, s:i}}}}", "description",
-                      "No body is read, but the request MUST say Content-Type: "
-                      "application/json (415 otherwise)",
-                      "required", 0, "content", "application/json", "schema", "type", "object",
-                      "maxProperties", 0));
+            json_pack("{s:b, s:o}", "required", required, "content", content(rt->request)));
+    } else if (strcmp(rt->method, "POST") == 0) {
+        json_object_set_new(op, "requestBody",
+                            json_pack("{s:s, s:b, s:{s:{s:{s:s, s:i}}}}", "description",
+                                      "No body is read, but the request MUST say Content-Type: "
+                                      "application/json (415 otherwise)",
+                                      "required", 0, "content", "application/json", "schema",
+                                      "type", "object", "maxProperties", 0));
     }
     return 0;
 }
@@ -213,8 +209,7 @@ static void add_problem(json_t *responses, int status)
 
 /* The success response, the handler's problems ("404 409", or "503:Health" for a status
  * answered with a schema of its own) and those of the checks before the handler. */
-static int responses(const struct sa_route *rt, json_t *components, json_t *op,
-                     struct sa_err *err)
+static int responses(const struct sa_route *rt, json_t *components, json_t *op, struct sa_err *err)
 {
     json_t *out = json_object();
     json_object_set_new(op, "responses", out);
@@ -223,8 +218,8 @@ static int responses(const struct sa_route *rt, json_t *components, json_t *op,
             return err->code;
         char code[8];
         snprintf(code, sizeof code, "%d", rt->status ? rt->status : 200);
-        json_t *ok = json_pack("{s:s, s:o}", "description", rt->summary, "content",
-                               content(rt->response));
+        json_t *ok =
+            json_pack("{s:s, s:o}", "description", rt->summary, "content", content(rt->response));
         if (strcmp(rt->response, "InvokeResponse") == 0) /* stream or stream_mode set */
             json_object_set_new(json_object_get(ok, "content"), "text/event-stream",
                                 json_pack("{s:o}", "schema", ref("schemas", "EventStream")));
@@ -244,9 +239,9 @@ static int responses(const struct sa_route *rt, json_t *components, json_t *op,
             if (need(components, "schemas", schema, rt, err))
                 return err->code;
             snprintf(code, sizeof code, "%ld", status);
-            json_object_set_new(out, code,
-                                json_pack("{s:s, s:o}", "description", schema, "content",
-                                          content(schema)));
+            json_object_set_new(
+                out, code,
+                json_pack("{s:s, s:o}", "description", schema, "content", content(schema)));
             end += 1 + n;
         } else {
             add_problem(out, (int)status);
@@ -283,8 +278,7 @@ static void describe(const struct sa_route *rt, const struct sa_openapi_opts *op
                  metrics ? " Open without credentials when the server runs with "
                            "METRICS_AUTH=open"
                          : "",
-                 metrics ? (opts->metrics_open ? " (as this one does)." : " (not this one).")
-                         : "",
+                 metrics ? (opts->metrics_open ? " (as this one does)." : " (not this one).") : "",
                  rt->audit ? " Recorded in the audit log as " : "", rt->audit ? rt->audit : "");
     if (rt->audit)
         snprintf(text + strlen(text), sizeof text - strlen(text), ".");
@@ -300,17 +294,16 @@ static int operation(const struct sa_route *rt, json_t *components,
     char id[160], tag[32];
     operation_id(rt, id, sizeof id);
     tag_of(rt->path, tag, sizeof tag);
-    json_t *op = json_pack("{s:s, s:[s], s:s}", "operationId", id, "tags", tag, "summary",
-                           rt->summary);
+    json_t *op =
+        json_pack("{s:s, s:[s], s:s}", "operationId", id, "tags", tag, "summary", rt->summary);
     *out = op;
     if (!op)
         return sa_err_set(err, SA_ENOMEM, "out of memory");
     describe(rt, opts, op);
-    bool open = rt->scope == SA_SCOPE_PUBLIC ||
-                (strcmp(rt->path, "/metrics") == 0 && opts->metrics_open);
+    bool open =
+        rt->scope == SA_SCOPE_PUBLIC || (strcmp(rt->path, "/metrics") == 0 && opts->metrics_open);
     json_object_set_new(op, "security",
-                        open ? json_array()
-                             : json_pack("[{s:[]}, {s:[]}]", "apiKey", "bearer"));
+                        open ? json_array() : json_pack("[{s:[]}, {s:[]}]", "apiKey", "bearer"));
     int rc = parameters(rt, components, op, err);
     if (!rc)
         rc = request_body(rt, components, op, err);
@@ -397,7 +390,8 @@ int sa_openapi_build(const struct sa_route *routes, size_t n, struct sa_agents *
         bool seen = false;
         size_t k;
         json_t *t;
-        json_array_foreach(tags, k, t) seen |= strcmp(json_string_value(json_object_get(t, "name")), tag) == 0;
+        json_array_foreach(tags, k, t) seen |=
+            strcmp(json_string_value(json_object_get(t, "name")), tag) == 0;
         if (!seen)
             json_array_append_new(tags, json_pack("{s:s}", "name", tag));
     }
@@ -420,8 +414,8 @@ static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static char *cache_json;
 static size_t cache_len;
 
-int sa_openapi_json(struct sa_agents *agents, const struct sa_openapi_opts *opts,
-                    const char **json, size_t *len, struct sa_err *err)
+int sa_openapi_json(struct sa_agents *agents, const struct sa_openapi_opts *opts, const char **json,
+                    size_t *len, struct sa_err *err)
 {
     *json = NULL;
     *len = 0;

@@ -28,8 +28,8 @@ int sa_openapi_build(const struct sa_route *routes, size_t n, struct sa_agents *
  * kept for the life of the process, so later calls cost nothing. *json is borrowed and
  * stays valid until exit. Returns 0, or the error of sa_openapi_build (tried again on
  * the next call). */
-int sa_openapi_json(struct sa_agents *agents, const struct sa_openapi_opts *opts,
-                    const char **json, size_t *len, struct sa_err *err) SA_WUR;
+int sa_openapi_json(struct sa_agents *agents, const struct sa_openapi_opts *opts, const char **json,
+                    size_t *len, struct sa_err *err) SA_WUR;
 
 /* The /docs page (src/http/openapi/docs.html): static bytes, no NUL inside. */
 const char *sa_openapi_docs_html(size_t *len);

@@ -161,7 +161,7 @@ function main() {
     const validate = validator(schemaPointer);
     if (!validate(body)) {
       for (const e of validate.errors.slice(0, 5))
-        fail(rec, `${where} ${status}: body${e.instancePath} ${e.message}` +
+        fail(rec, `${where} ${status}: body${e.instancePath.replace(/\/\d+/g, "/*")} ${e.message}` +
                   (e.params && e.params.additionalProperty ? ` (${e.params.additionalProperty})` : ""));
     }
   }
