@@ -28,6 +28,7 @@ run: build
 # The release build is compiled too (it is what `make run` serves), then the sanitized
 # build runs every test; ctest's summary is the last thing printed.
 test: deps
+	@scripts/deps.sh openapi
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS) --target sales-agent
 	@cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSA_SANITIZE=ON -DSA_TESTS=ON >/dev/null

@@ -18,12 +18,27 @@ PKGS=(
 # clang-tidy (make lint).
 if [ "${1:-}" = clang ]; then PKGS+=(clang libclang-rt-14-dev); fi
 if [ "${1:-}" = lint ]; then PKGS+=(clang-tidy); fi
+# `scripts/deps.sh openapi` (make test): Node.js from Debian when there is no node, then the
+# npm packages of tests/openapi/ (its committed lock file) when missing or out of date.
+if [ "${1:-}" = openapi ] && ! command -v node >/dev/null 2>&1; then PKGS+=(nodejs npm); fi
+openapi_npm() {
+  local dir
+  dir="$(cd "$(dirname "$0")/.." && pwd)/tests/openapi"
+  if [ ! -f "$dir/node_modules/.package-lock.json" ] ||
+     [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+    echo "deps: npm ci in tests/openapi" >&2
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  fi
+}
 
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+if [ ${#missing[@]} -eq 0 ]; then
+  [ "${1:-}" = openapi ] && openapi_npm
+  exit 0
+fi
 
 echo "deps: installing ${missing[*]}" >&2
 cmd=(apt-get install -y -qq --no-install-recommends "${missing[@]}")
@@ -38,3 +53,5 @@ else
   echo "  apt-get update && ${cmd[*]}" >&2
   exit 1
 fi
+[ "${1:-}" = openapi ] && openapi_npm
+exit 0

@@ -32,7 +32,7 @@ const char sa_schema_qualification_output[] =
 const char sa_schema_enrichment_output[] =
     "{\"type\":\"object\",\"required\":[\"company\",\"contact\",\"cache_hit\",\"confidence\","
     "\"sources\",\"processing_time\"],\"properties\":{\"company\":{\"type\":[\"object\",\"null\"]},"
-    "\"contact\":{\"type\":\"object\"},\"matched_by\":{\"enum\":[\"domain\",\"name\"]},"
+    "\"contact\":{\"type\":\"object\"},\"matched_by\":{\"enum\":[\"domain\",\"name\",null]},"
     "\"cache_hit\":{\"type\":\"boolean\"},\"confidence\":{\"type\":\"number\"},"
     "\"sources\":{\"type\":\"array\"},\"processing_time\":{\"type\":\"number\"}}}";
 

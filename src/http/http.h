@@ -26,7 +26,8 @@ enum sa_body { SA_BODY_NONE, SA_BODY_JSON, SA_BODY_CSV };
  * route exists without one), the audit action its success records (NULL: none), and what
  * documents it. The template is also the "route" label in metrics and logs, so
  * cardinality stays bounded. request/response name schemas ("InvokeRequest"; NULL: no
- * body), the names of the OpenAPI document's components/schemas. */
+ * body), the names of the OpenAPI document's components/schemas (http/openapi.c; the
+ * {name} segments of the template name components/parameters/path_<name>). */
 struct sa_route {
     const char *method;
     const char *path;
@@ -36,6 +37,12 @@ struct sa_route {
     const char *audit;   /* "approval.decide", or NULL */
     const char *summary; /* one line */
     const char *request, *response;
+    int status;          /* the success status; 0: 200 */
+    const char *query;   /* its query parameters: components/parameters names, "limit q" */
+    /* The problem statuses the handler itself answers, "404 409 503"; "503:Health" for one
+     * answered with a schema of its own. Those of the checks before the handler (401, 403,
+     * 415, 413, 429, ...) follow from scope, method and body: http/openapi.c adds them. */
+    const char *problems;
 };
 
 #define SA_MAX_HEADERS 12

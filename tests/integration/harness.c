@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -414,6 +415,57 @@ const char *resp_header(const struct resp *r, const char *name, char *buf, size_
     return NULL;
 }
 
+/* ---- the response recorder ----------------------------------------------------------
+ * With SA_RESPONSE_LOG naming a file, every response http_on receives is appended to it
+ * as one JSON line {method, path, status, content_type, body} (body null and
+ * body_invalid_utf8 true when it is not UTF-8). tests/openapi/check_responses.js checks
+ * each line against the OpenAPI document. The file is truncated by the first record of
+ * the process, so it holds one run of one test program; one write(2) per line on an
+ * O_APPEND descriptor keeps lines from threads whole. */
+static pthread_once_t record_once = PTHREAD_ONCE_INIT;
+static const char *record_path;
+
+static void record_open(void)
+{
+    record_path = getenv("SA_RESPONSE_LOG");
+    if (!record_path || !*record_path) {
+        record_path = NULL;
+        return;
+    }
+    int fd = open(record_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        fprintf(stderr, "harness: SA_RESPONSE_LOG=%s: %s\n", record_path, strerror(errno));
+        record_path = NULL;
+        return;
+    }
+    close(fd);
+}
+
+static void record_response(const char *method, const char *path, const struct resp *r)
+{
+    pthread_once(&record_once, record_open);
+    if (!record_path)
+        return;
+    json_t *body = json_stringn(r->body, r->len); /* NULL when not UTF-8 */
+    json_t *line = json_pack("{s:s?, s:o?, s:I, s:s, s:o}", "method", method, "path",
+                             json_string(path), "status", (json_int_t)r->status, "content_type",
+                             r->content_type, "body", body ? body : json_null());
+    if (line && !body)
+        json_object_set_new(line, "body_invalid_utf8", json_true());
+    char *text = line ? json_dumps(line, JSON_COMPACT) : NULL;
+    json_decref(line);
+    size_t n = text ? strlen(text) : 0;
+    char *buf = text ? realloc(text, n + 2) : NULL;
+    int fd = buf ? open(record_path, O_WRONLY | O_APPEND | O_CLOEXEC) : -1;
+    if (buf)
+        memcpy(buf + n, "\n", 2);
+    if (fd < 0 || write(fd, buf, n + 1) != (ssize_t)(n + 1))
+        fprintf(stderr, "harness: could not record %s %.200s in %s\n", method, path, record_path);
+    if (fd >= 0)
+        close(fd);
+    free(buf ? buf : text);
+}
+
 int http_on(CURL *h, int port, const char *method, const char *path, const char *content_type,
             const char *body, size_t body_len, struct resp *out)
 {
@@ -475,6 +527,7 @@ int http_on(CURL *h, int port, const char *method, const char *path, const char 
     snprintf(out->content_type, sizeof out->content_type, "%s", ctype ? ctype : "");
     out->body = sink.data ? sink.data : calloc(1, 1);
     out->len = sink.len;
+    record_response(method, path, out);
     return 0;
 }
 

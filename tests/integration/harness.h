@@ -88,7 +88,9 @@ struct resp {
 /* One request to the current server. method is any HTTP method; path includes the
  * query; content_type NULL sends no Content-Type at all; body may be NULL (no body) or
  * body_len bytes (sent with POST/PUT/... as is). Returns 0 when a response arrived (any
- * status), -1 on a transport error (out->status 0). Free out with resp_free. */
+ * status), -1 on a transport error (out->status 0). Free out with resp_free. With
+ * SA_RESPONSE_LOG set, each response received is appended to that file as a JSON line for
+ * the OpenAPI response check (tests/openapi/check_responses.js). */
 int http(const char *method, const char *path, const char *content_type, const char *body,
          size_t body_len, struct resp *out);
 

@@ -17,7 +17,7 @@ static void h(struct sa_req *r)
     (void)r;
 }
 
-#define ROUTE(m, p, body) {m, p, h, body, SA_SCOPE_READ, NULL, "s", NULL, NULL}
+#define ROUTE(m, p, body) {m, p, h, body, SA_SCOPE_READ, NULL, "s", NULL, NULL, 0, NULL, NULL}
 static const struct sa_route routes[] = {
     ROUTE("GET", "/health", SA_BODY_NONE),
     ROUTE("GET", "/api/leads", SA_BODY_NONE),
