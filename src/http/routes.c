@@ -83,16 +83,16 @@ const struct sa_route sa_routes[] = {
       NULL, "HtmlPage", 0, NULL, NULL),
     R("GET", "/api/keys", sa_route_keys_list, NONE, ADMIN, NULL,
       "API keys: name, scopes, created, last used, expiry, revoked (never the secret)", NULL,
-      "KeyList", 0, NULL, "501 503"),
+      "KeyList", 0, NULL, "503"),
     R("POST", "/api/keys", sa_route_keys_create, JSON, ADMIN, "key.create",
       "Create an API key; the response shows the key once", "KeyCreateRequest", "KeyCreated",
-      201, NULL, "501 503"),
+      201, NULL, "503"),
     R("DELETE", "/api/keys/{key_id}", sa_route_key_revoke, NONE, ADMIN, "key.revoke",
-      "Revoke an API key (it stops working at once)", NULL, "Key", 0, NULL, "404 409 501 503"),
+      "Revoke an API key (it stops working at once)", NULL, "Key", 0, NULL, "404 503"),
     R("GET", "/api/audit", sa_route_audit_list, NONE, ADMIN, NULL,
       "The audit log of state changes, newest first, filtered", NULL, "AuditPage", 0,
       "audit_action audit_principal audit_target audit_since audit_until audit_before_id "
       "audit_limit",
-      "422 501 503"),
+      "422 503"),
 };
 const unsigned sa_routes_count = sizeof sa_routes / sizeof sa_routes[0];
