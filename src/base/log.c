@@ -54,9 +54,13 @@ int sa_log_enabled(enum sa_log_level level)
  * part is RFC 5322's: the longest run of atext and dots before the '@', and quoted
  * strings ("john doe") joined by dots. It is masked whole, keeping its first character
  * when that is a letter or digit: o'brien@x.com becomes o***@x.com and "john doe"@x.com
- * becomes ***@x.com. Because '/', '=', '?' and '&' are atext, the run can reach back
- * into a URL (/api/contacts/jane@x.com becomes ***@x.com): masking too much is the safe
- * side, and a request's log line names its route beside the path.
+ * becomes ***@x.com. '/' is atext too, so a run that starts with '/' is read as a URL
+ * path whose last segment is the address: /api/leads/jane@x.com becomes
+ * /api/leads/j***@x.com, the path staying readable (an address that itself starts with
+ * '/' would keep what precedes its last '/'; a run not starting with '/' is masked
+ * whole, so a/b@x.com becomes a***@x.com). '=', '?' and '&' are atext as well: in
+ * /api/leads?email=jane@x.com everything after the last '/' is masked, too much
+ * rather than too little.
  *
  * A phone number is read as a sequence of "chains": a chain is a maximal run of words
  * (letters, digits, '_') joined by single '-' or '.', so a UUID, a hex id, a slug, a
@@ -153,6 +157,8 @@ static size_t mask_emails(const char *in, size_t n, char *out)
     for (size_t i = 0; i < n;) {
         if (in[i] == '@') {
             size_t ls = local_start(in, i, floor), de = domain_end(in, i + 1, n);
+            if (ls < i && in[ls] == '/') /* a path: its segments stay, the last is the address */
+                ls = (size_t)((const char *)memrchr(in + ls, '/', i - ls) - in) + 1;
             if (ls < i && de > i + 1) {
                 o -= i - ls; /* take back the local part copied already */
                 if (isalnum((unsigned char)in[ls]))

@@ -29,7 +29,8 @@ void sa_logf(enum sa_log_level level, const char *fmt, ...) __attribute__((forma
 /* Copies in to out (capacity cap, always NUL-terminated; at most cap - 1 bytes written)
  * with PII masked. An e-mail address loses its whole RFC 5322 local part (atext, dots,
  * quoted strings) but a first letter or digit: "jane.doe@acme.io" becomes "j***@acme.io",
- * "o'brien@x.com" "o***@x.com", "\"john doe\"@x.com" "***@x.com". A phone number (7 to 15
+ * "o'brien@x.com" "o***@x.com", "\"john doe\"@x.com" "***@x.com"; in a URL path only the
+ * last segment is the address ("/api/leads/j***@x.com"). A phone number (7 to 15
  * digits in all-digit groups joined by spaces, parentheses, '-' or '.') keeps only its
  * last two digits: "+1 (415) 555-0134" becomes "+* (***) ***-**34". Ids stay: any group
  * joined by '-' or '.' to letters (UUIDs, hex ids, "2026-12-02T07:10:00Z", "12.5ms"),

@@ -51,7 +51,7 @@ static void test_mask_email_rfc5322(void **state)
         snprintf(in, sizeof in, "a%cb@example.com", *c);
         check(in, "a***@example.com");
         snprintf(lead, sizeof lead, "%cb@example.com", *c); /* not a letter: not kept */
-        check(lead, "***@example.com");
+        check(lead, *c == '/' ? "/b***@example.com" : "***@example.com"); /* '/': a path */
     }
     check("first.last+tag@sub.example.co.uk", "f***@sub.example.co.uk");
     check("\"john doe\"@x.com", "***@x.com");
@@ -61,8 +61,13 @@ static void test_mask_email_rfc5322(void **state)
     check("{\"email\":\"jane@x.com\"}", "{\"email\":\"j***@x.com\"}");  /* quotes around */
     check("a@x.com,b@y.org", "a***@x.com,b***@y.org");
     check("write to jane@x.com.", "write to j***@x.com.");
-    /* '/' is atext: an address in a path takes the segments before it along */
-    check("/api/contacts/jane@x.com/dnc", "***@x.com/dnc");
+    /* '/' is atext: in a URL path only the last segment is the address; elsewhere a '/'
+     * is part of the local part */
+    check("/api/contacts/jane@x.com/dnc", "/api/contacts/j***@x.com/dnc");
+    check("GET /api/leads/zelda.quux@example-corp.com", "GET /api/leads/z***@example-corp.com");
+    check("/api/leads?email=jane@x.com", "/api/l***@x.com");
+    check("/api/@x.com", "/api/@x.com"); /* no local part after the last '/' */
+    check("a/b@x.com", "a***@x.com");
 }
 
 /* Ids, UUIDs, hashes, times and durations are never masked, whatever digits they hold. */
