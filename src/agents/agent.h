@@ -169,7 +169,7 @@ struct sa_agents;
 
 /* The agent_type for a name ("qualification"), or -1. */
 int sa_agent_type_parse(const char *name);
-/* The name of a type. */
+/* The name of a type ("pipeline" for SA_AGENT_COUNT, the pipeline, "?" outside the enum). */
 const char *sa_agent_type_name(enum sa_agent_type t);
 /* The list of names, comma-separated, for error messages. */
 const char *sa_agent_type_names(void);

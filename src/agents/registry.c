@@ -58,7 +58,9 @@ int sa_agent_type_parse(const char *name)
 
 const char *sa_agent_type_name(enum sa_agent_type t)
 {
-    return type_names[t];
+    if (t == SA_AGENT_COUNT) /* SA_AGENT_PIPELINE (app/invoke.h) */
+        return "pipeline";
+    return (unsigned)t < SA_AGENT_COUNT ? type_names[t] : "?";
 }
 
 const char *sa_agent_type_names(void)

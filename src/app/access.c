@@ -80,7 +80,10 @@ void sa_access_iso(double t, char *out, size_t cap)
     time_t s = (time_t)t;
     struct tm tm;
     gmtime_r(&s, &tm);
-    strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    char day[32];
+    strftime(day, sizeof day, "%Y-%m-%dT%H:%M:%S", &tm);
+    int ms = (int)((t - (double)s) * 1000.0);
+    snprintf(out, cap, "%s.%03dZ", day, ms < 0 ? 0 : ms > 999 ? 999 : ms);
 }
 
 int sa_access_parse_iso(const char *s, double *out)

@@ -93,7 +93,7 @@ struct sa_audit_filter {
 int sa_access_audit_list(struct sa_access *a, const struct sa_audit_filter *f, json_t **out,
                          struct sa_err *err) SA_WUR;
 
-/* Formats Unix seconds as "2026-12-02T07:10:00Z" (out: at least 21 bytes). */
+/* Formats Unix seconds as "2026-12-02T07:10:00.123Z" (out: at least 25 bytes). */
 void sa_access_iso(double t, char *out, size_t cap);
 /* Parses "2026-12-02T07:10:00Z" (also with fractional seconds or +00:00) into Unix
  * seconds. SA_EINVAL when it is not such a UTC time. */

@@ -236,6 +236,8 @@ static bool authenticate(struct sa_req *r, bool required)
     return false;
 }
 
+static bool take_token(struct sa_req *r);
+
 bool sa_guard_pre(struct sa_req *r)
 {
     if (!check_host(r))
@@ -247,7 +249,9 @@ bool sa_guard_pre(struct sa_req *r)
     }
     /* Nothing under /api/ answers without credentials, not even a 404. */
     bool api = strncmp(r->path, "/api/", 5) == 0 || strcmp(r->path, "/api") == 0;
-    return authenticate(r, api);
+    if (!authenticate(r, api))
+        return false;
+    return !api || take_token(r);
 }
 
 /* ---- scope and rate limits ---------------------------------------------------------- */
@@ -277,6 +281,20 @@ static bool limited(struct sa_req *r, int rc, const struct sa_err *err, const st
     return true;
 }
 
+/* One request of the principal against RATE_LIMIT_PER_MINUTE: every authenticated
+ * request under /api/ counts, whatever it answers (404s and 403s too, so probing costs
+ * the same as using). False with a 429 set when the bucket is empty. */
+static bool take_token(struct sa_req *r)
+{
+    if (r->principal.kind == SA_PRINCIPAL_NONE)
+        return true;
+    struct sa_limit l;
+    struct sa_err err = {0};
+    int rc = sa_access_limit_request(r->app->access, &r->principal,
+                                     sa_access_now(r->app->access), &l, &err);
+    return !limited(r, rc, &err, &l, "requests per minute");
+}
+
 /* The scope the route needs: /metrics is public with METRICS_AUTH=open. */
 static enum sa_scope needed_scope(const struct sa_req *r)
 {
@@ -300,15 +318,7 @@ bool sa_guard_route(struct sa_req *r)
             return false;
         }
     }
-    if (!check_content_type(r))
-        return false;
-    if (need == SA_SCOPE_PUBLIC || r->principal.kind == SA_PRINCIPAL_NONE)
-        return true;
-    struct sa_limit l;
-    struct sa_err err = {0};
-    int rc = sa_access_limit_request(r->app->access, &r->principal,
-                                     sa_access_now(r->app->access), &l, &err);
-    return !limited(r, rc, &err, &l, "requests per minute");
+    return check_content_type(r);
 }
 
 bool sa_guard_agent(struct sa_req *r, const char *agent_type)
@@ -332,8 +342,12 @@ void sa_guard_done(struct sa_req *r)
 {
     if (!r->route || !r->route->audit || r->status >= 400 || r->status == 0)
         return;
-    const char *target = r->params[0] ? r->params[0] : r->route->path;
-    json_t *detail = r->audit_detail ? json_incref(r->audit_detail) : json_object();
+    json_t *detail = r->audit_detail ? json_deep_copy(r->audit_detail) : json_object();
+    char target[256];
+    const char *given = json_string_value(json_object_get(detail, "target"));
+    snprintf(target, sizeof target, "%s",
+             given ? given : r->params[0] ? r->params[0] : r->route->path);
+    json_object_del(detail, "target");
     json_object_set_new(detail, "status", json_integer(r->status));
     struct sa_err err = {0};
     if (sa_access_audit(r->app->access, r->principal.id[0] ? r->principal.id : "anonymous",

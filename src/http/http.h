@@ -58,7 +58,8 @@ struct sa_req {
     char version[16];     /* "HTTP/1.1" */
     char client_addr[64]; /* the peer's address, "127.0.0.1" or "::1" */
     struct sa_principal principal; /* who asks (kind NONE: nobody, or bad credentials) */
-    json_t *audit_detail; /* owned; what a handler adds to its audit record, or NULL */
+    json_t *audit_detail; /* owned; what a handler adds to its audit record, or NULL; its
+                           * "target" (a string), when set, names the record's target */
     char path[2048 + 1]; /* decoded path, trailing slash removed (SA_EDGE_MAX_PATH + 1) */
     const struct sa_route *route;
     const char *params[SA_MAX_PARAMS]; /* path parameters, pointing into param_buf */

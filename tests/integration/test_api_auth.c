@@ -88,7 +88,8 @@ static void test_no_key_no_data(void **state)
         assert_non_null(www);
         assert_non_null(strstr(www, "Bearer"));
         expect_problem(*p, &r, 401, "[\"header\",\"authorization\"]", "unauthorized");
-        assert_null(strstr(r.body, "@acme")); /* nothing leaks in the error */
+        /* the message says what to send, nothing about what is stored */
+        assert_null(strstr(jstr(r.json, "detail.0.msg"), "@"));
         resp_free(&r);
     }
     assert_int_equal(status_with("", "POST", INVOKE, "application/json", lead_body), 401);
@@ -337,7 +338,8 @@ static void test_audit(void **state)
         const char *action = jstr(e, "action"), *target = jstr(e, "target");
         assert_non_null(jstr(e, "at"));
         assert_non_null(jstr(e, "principal"));
-        assert_int_equal(strncmp(jstr(e, "principal"), "key:", 4), 0);
+        const char *who = jstr(e, "principal");
+        assert_true(strncmp(who, "key:", 4) == 0 || strncmp(who, "cli:", 4) == 0);
         created |= strcmp(action, "key.create") == 0 && strcmp(target, kid) == 0;
         revoked |= strcmp(action, "key.revoke") == 0 && strcmp(target, kid) == 0;
         if (strcmp(action, "contact.do_not_contact") == 0 &&
@@ -512,8 +514,9 @@ static void test_second_server(void **state)
     assert_true(atol(buf) >= 1 && atol(buf) <= 3600);
     resp_free(&r);
 
-    /* per-principal bucket of 8 a minute: this key has used 3; five more pass, then 429
-     * with the headers; another key is not affected */
+    /* per-principal bucket of 8 a minute: this key has used 3 (the refused one counts);
+     * five more pass (a 404 counts too: probing costs like using), then 429 with the
+     * headers; another key is not affected */
     for (int i = 0; i < 5; i++)
         assert_int_equal(status_with(auth, "GET", "/api/no-such", NULL, NULL) != 429, 1);
     with_auth(auth, "GET", "/api/agents/status", NULL, NULL, &r);

@@ -396,9 +396,9 @@ static void test_bad_input(void **state)
         assert_non_null(raw);
         int n = snprintf(raw, rl,
                          "POST " INVOKE " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
-                         "application/json\r\nTransfer-Encoding: chunked\r\nConnection: close"
-                         "\r\n\r\n%zx\r\n",
-                         big);
+                         "application/json\r\n%s\r\nTransfer-Encoding: chunked\r\n"
+                         "Connection: close\r\n\r\n%zx\r\n",
+                         harness_auth_header(), big);
         memcpy(raw + n, b, big);
         memcpy(raw + (size_t)n + big, "\r\n0\r\n\r\n", 7);
         char line[256];

@@ -93,8 +93,12 @@ void sa_route_approval_decide(struct sa_req *r)
                              "the server next starts)");
     else if (rc)
         sa_reply_unavailable(r, rc, &err, "Recording the answer");
-    else
+    else {
+        /* the audit record says which answer and whether it was a repeat */
+        r->audit_detail = json_pack("{s:O?, s:O?, s:O?}", "type", json_object_get(response, "type"),
+                                    "reviewer", rv, "duplicate", json_object_get(out, "duplicate"));
         sa_reply_json(r, 200, out);
+    }
     json_decref(detail);
     json_decref(body);
 }

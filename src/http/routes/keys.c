@@ -96,10 +96,10 @@ void sa_route_keys_create(struct sa_req *r)
         sa_reply_problem(r, 422, "validation_error", json_incref(detail));
         goto done;
     }
-    r->audit_detail = json_pack("{s:O, s:O, s:O}", "name", json_object_get(out, "name"), "scopes",
-                                json_object_get(out, "scopes"), "key_id",
-                                json_object_get(out, "id"));
-    r->params[0] = NULL; /* the audit target is the new key */
+    /* the audit record's target is the new key */
+    r->audit_detail = json_pack("{s:O, s:O, s:O}", "target", json_object_get(out, "id"), "name",
+                                json_object_get(out, "name"), "scopes",
+                                json_object_get(out, "scopes"));
     char self[64];
     snprintf(self, sizeof self, "/api/keys/%s", json_string_value(json_object_get(out, "id")));
     sa_reply_header(r, "Location", "%s", self);
