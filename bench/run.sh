@@ -17,15 +17,26 @@ echo "== agents and the pipeline in process (each run stores its lead and execut
 "$build/bench_agents" "${BENCH_AGENT_RUNS:-2000}"
 
 echo
+echo "== access control in process (per /api/ request: API key -> principal, one rate-limit token)"
+"$build/bench_access" "${BENCH_ACCESS_OPS:-200000}"
+
+echo
+echo "== rate limiter in process (ns per take)"
+"$build/bench_limiter" "${BENCH_LIMITER_OPS:-1000000}"
+
+echo
 echo "== SQLite store: one invocation write (lead upsert + execution, one transaction)"
 "$build/bench_store" "${BENCH_WRITES:-5000}"
 
 echo
 echo "== HTTP on loopback (wrk -t2 -d$duration; server: default threads; machine: $(nproc) cores shared by server and wrk)"
 tmp=$(mktemp -d)
-# Default configuration (info logs, one JSON line per request, to a file); port 0 = any.
+# Default configuration (info logs, one JSON line per request, to a file; AUTH=on, every
+# /api/ request checked against its key); port 0 = any. The rate limits stay on but high
+# enough never to refuse, so their cost is in the figures and no request is a 429.
+RATE_LIMIT_PER_MINUTE=10000000 AGENT_RATE_LIMIT_PER_HOUR=1000000000 \
 "$build/sales-agent" serve --port 0 \
-  --database-url "sqlite://$tmp/bench.db" --data-dir "$root/data" >"$tmp/server.log" 2>&1 &
+  --database-url "sqlite://$tmp/bench.db" --data-dir "$root/data" >"$tmp/server.out" 2>"$tmp/server.log" &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$tmp"' EXIT
 port=
@@ -35,6 +46,15 @@ for _ in $(seq 100); do
   sleep 0.05
 done
 [ -n "$port" ] || { echo "server did not start:"; cat "$tmp/server.log"; exit 1; }
+# the first admin key, printed once on stdout by a fresh install
+key=
+for _ in $(seq 100); do
+  key=$(grep -o 'sa_[0-9a-f]\{16\}_[A-Za-z0-9_-]\{43\}' "$tmp/server.out" | head -n 1 || true)
+  [ -n "$key" ] && break
+  sleep 0.05
+done
+[ -n "$key" ] || { echo "no API key printed:"; cat "$tmp/server.out"; exit 1; }
+export SA_BENCH_KEY=$key
 
 run_wrk() { # wrk args...: prints "rps p50 p99 non2xx"
   local out
@@ -56,6 +76,9 @@ row() { printf '%-44s %10s %10s %10s %8s\n' "$1" "$2" "$(to_ms "$3")" "$(to_ms "
 invoke_url="http://127.0.0.1:$port/api/langgraph/invoke"
 read -r h_rps h_p50 h_p99 h_bad < <(run_wrk -c"$conns" "http://127.0.0.1:$port/health")
 row "GET /health (c=$conns)" "$h_rps" "$h_p50" "$h_p99" "$h_bad"
+read -r a_rps a_p50 a_p99 a_bad < <(run_wrk -c"$conns" -H "Authorization: Bearer $key" \
+  "http://127.0.0.1:$port/api/agents/status")
+row "GET /api/agents/status, API key (c=$conns)" "$a_rps" "$a_p50" "$a_p99" "$a_bad"
 read -r q_rps q_p50 q_p99 q_bad < <(run_wrk -c"$conns" -s "$here/invoke.lua" "$invoke_url")
 row "POST /api/langgraph/invoke (c=$conns)" "$q_rps" "$q_p50" "$q_p99" "$q_bad"
 read -r l_rps l_p50 l_p99 l_bad < <(run_wrk -c2 "http://127.0.0.1:$port/health")
@@ -67,6 +90,7 @@ row "POST invoke pipeline (c=$conns)" "$p_rps" "$p_p50" "$p_p99" "$p_bad"
 read -r s_rps s_p50 s_p99 s_bad < <(run_wrk -c2 -s "$here/pipeline.lua" "$invoke_url")
 row "POST invoke pipeline (c=2)" "$s_rps" "$s_p50" "$s_p99" "$s_bad"
 rows=$(sqlite3 "$tmp/bench.db" 'select count(*) from agent_executions' 2>/dev/null || echo '?')
+awk -v a="$a_rps" -v h="$h_rps" 'BEGIN { printf "/api/agents/status with a key = %.0f%% of /health (no key) at the same concurrency\n", 100*a/h }'
 awk -v q="$q_rps" -v h="$h_rps" 'BEGIN { printf "invoke throughput = %.0f%% of /health at the same concurrency\n", 100*q/h }'
 awk -v p="$(to_ms "$m_p50")" 'BEGIN { printf "invoke p50 at c=2 vs the seed 633 ms: %.0fx faster\n", 633/p }'
 awk -v p="$(to_ms "$s_p50")" 'BEGIN { printf "pipeline p50 at c=2 vs the seed ~12.6 s for these four agents: %.0fx faster\n", 12633/p }'

@@ -79,7 +79,7 @@ static int run_keys(struct sa_access *a, const struct sa_cli_args *args)
         return 0;
     }
     if (strcmp(verb, "list") == 0 && args->npos == 1) {
-        if ((rc = sa_access_key_list(a, &out, &err)))
+        if (sa_access_key_list(a, &out, &err))
             return sa_cli_fail(&err);
         return print_json(out);
     }
