@@ -545,6 +545,36 @@ static void test_second_server(void **state)
     assert_string_equal(runs_srv.key, first);
 }
 
+/* AUTH=off on loopback: no credential asked, every scope, the client address as the
+ * principal (in the audit log and the rate limiter); no first key is made. */
+static void test_auth_off(void **state)
+{
+    (void)state;
+    setenv("AUTH", "off", 1);
+    int rc = server_start(&runs_srv, false);
+    unsetenv("AUTH");
+    assert_int_equal(rc, 0);
+    harness_use(&runs_srv);
+    assert_string_equal(runs_srv.key, "");
+    assert_int_equal(status_with("", "GET", "/api/leads", NULL, NULL), 200);
+    struct resp r;
+    with_auth("", "POST", "/api/contacts/ops@acme-robotics.example/do-not-contact",
+              "application/json", "{}", &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    json_t *page = NULL;
+    harness_auth("");
+    page = http_json("GET", "/api/audit?action=contact.do_not_contact", NULL, &r);
+    harness_auth(NULL);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(jstr(page, "items.0.principal"), "addr:127.0.0.1");
+    resp_free(&r);
+    /* still no cross-site post: the content type is demanded with AUTH=off too */
+    assert_int_equal(status_with("", "POST", "/api/contacts/x@acme-robotics.example/do-not-contact",
+                                 "text/plain", "{}"),
+                     415);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -554,6 +584,7 @@ int main(void)
         cmocka_unit_test(test_cross_site),
         cmocka_unit_test(test_audit),
         cmocka_unit_test_setup_teardown(test_second_server, runs_setup, runs_teardown),
+        cmocka_unit_test_setup_teardown(test_auth_off, runs_setup, runs_teardown),
     };
     return api_exit_status(cmocka_run_group_tests(tests, api_group_setup, api_group_teardown));
 }
