@@ -19,11 +19,13 @@
 #include <limits.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "app/app.h"
 #include "base/clock.h"
@@ -496,15 +498,43 @@ static void connection_event(void *cls, struct MHD_Connection *conn, void **sock
     }
 }
 
+/* libmicrohttpd's own messages. It writes one per connection it turns away (the
+ * per-address cap), so one address could flood the log: at most MHD_LOG_PER_SECOND lines a
+ * second are written, and the next line written says how many were left out. */
+#define MHD_LOG_PER_SECOND 10
+static pthread_mutex_t mhd_log_lock = PTHREAD_MUTEX_INITIALIZER;
+static time_t mhd_log_second;
+static int mhd_log_lines;
+static long mhd_log_dropped;
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
+    time_t now = time(NULL);
+    pthread_mutex_lock(&mhd_log_lock);
+    if (now != mhd_log_second) {
+        mhd_log_second = now;
+        mhd_log_lines = 0;
+    }
+    bool write = mhd_log_lines < MHD_LOG_PER_SECOND;
+    long dropped = 0;
+    if (write) {
+        mhd_log_lines++;
+        dropped = mhd_log_dropped;
+        mhd_log_dropped = 0;
+    } else {
+        mhd_log_dropped++;
+    }
+    pthread_mutex_unlock(&mhd_log_lock);
+    if (!write)
+        return;
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
     size_t n = strlen(msg);
     while (n > 0 && msg[n - 1] == '\n')
         msg[--n] = '\0';
-    sa_log(SA_LOG_WARN, msg, json_pack("{s:s}", "component", "libmicrohttpd"));
+    sa_log(SA_LOG_WARN, msg,
+           json_pack("{s:s, s:I}", "component", "libmicrohttpd", "dropped_before", (json_int_t)dropped));
 }
 
 int sa_http_start(struct sa_app *app, const char *host, int port, int threads,
