@@ -287,6 +287,12 @@ static bool check_framing(struct sa_req *r, const struct header_scan *h)
                        "Content-Length and Transfer-Encoding must not be sent together");
         return false;
     }
+    if (h->transfer_encoding && strcmp(r->version, "HTTP/1.1") != 0) {
+        /* RFC 9112 section 6.1: Transfer-Encoding in HTTP/1.0 is faulty framing */
+        sa_reply_error(r, 400, "bad_request", "header.transfer-encoding", "ambiguous_framing",
+                       "Transfer-Encoding is not allowed in an %.16s request", r->version);
+        return false;
+    }
     if (h->content_length > 1) {
         sa_reply_error(r, 400, "bad_request", "header.content-length", "duplicate_header",
                        "Content-Length must be sent once (got %u)", h->content_length);

@@ -349,6 +349,10 @@ static void test_framing(void **state)
             "POST / HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n"
             "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
             501, "[\"header\",\"transfer-encoding\"]");
+    REFUSED("chunked in HTTP/1.0",
+            "POST / HTTP/1.0\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
+            "0\r\n\r\n",
+            400, "[\"header\",\"transfer-encoding\"]");
     /* A malformed length alone never reaches us: MHD answers it (HTML; docs/http.md). */
     REFUSED("signed length", "POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: +2\r\n\r\n{}",
             400, NULL);
