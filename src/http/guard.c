@@ -243,15 +243,21 @@ bool sa_guard_pre(struct sa_req *r)
     if (!check_host(r))
         return false;
     bool allowed_origin = cors_headers(r);
-    if (strcmp(r->method, "OPTIONS") == 0) {
-        answer_options(r, allowed_origin);
+    bool options = strcmp(r->method, "OPTIONS") == 0;
+    /* a CORS preflight carries no credentials (browsers never send them): answered as is */
+    if (options && allowed_origin && sa_req_header(r, "Access-Control-Request-Method")) {
+        answer_options(r, true);
         return false;
     }
-    /* Nothing under /api/ answers without credentials, not even a 404. */
+    /* Nothing under /api/ answers without credentials, not even a 404 or an Allow list. */
     bool api = strncmp(r->path, "/api/", 5) == 0 || strcmp(r->path, "/api") == 0;
-    if (!authenticate(r, api))
+    if (!authenticate(r, api) || (api && !take_token(r)))
         return false;
-    return !api || take_token(r);
+    if (options) {
+        answer_options(r, false);
+        return false;
+    }
+    return true;
 }
 
 /* ---- scope and rate limits ---------------------------------------------------------- */

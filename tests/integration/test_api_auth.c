@@ -93,6 +93,9 @@ static void test_no_key_no_data(void **state)
         resp_free(&r);
     }
     assert_int_equal(status_with("", "POST", INVOKE, "application/json", lead_body), 401);
+    /* OPTIONS is no way around it: without a key (and not a CORS preflight) it is 401 */
+    assert_int_equal(status_with("", "OPTIONS", "/api/leads", NULL, NULL), 401);
+    assert_int_equal(status_with(NULL, "OPTIONS", "/api/leads", NULL, NULL), 204);
     assert_int_equal(
         status_with("", "POST", "/api/approvals/00000000-0000-4000-8000-000000000000",
                     "application/json", "{\"type\":\"accept\"}"),
