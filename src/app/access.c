@@ -51,6 +51,9 @@ struct sa_access {
     double (*now)(void);
     pthread_mutex_t lock; /* the key cache */
     struct key_slot slots[KEY_CACHE_SLOTS];
+    /* Bumped by key_forget: a lookup that read the store before a revocation must not
+     * put what it read back into the slot after it (the revoked key would work on). */
+    unsigned gens[KEY_CACHE_SLOTS];
 };
 
 static double real_now(void)
@@ -236,6 +239,7 @@ static int key_lookup(struct sa_access *a, const char *id, double now, struct ke
                  now >= s->fetched;
     if (fresh)
         *k = *s;
+    unsigned gen = a->gens[i];
     pthread_mutex_unlock(&a->lock);
     if (fresh)
         return 0;
@@ -243,19 +247,25 @@ static int key_lookup(struct sa_access *a, const char *id, double now, struct ke
     if (rc)
         return rc;
     pthread_mutex_lock(&a->lock);
-    if (s->used && strcmp(s->id, id) == 0)
+    bool same = s->used && strcmp(s->id, id) == 0;
+    if (same)
         k->touched = s->touched; /* keep the throttle of last_used_at */
-    *s = *k;
+    /* Cache what was read unless a revocation came in meanwhile, and never let an id that
+     * does not exist (anyone can send one) push out a key that does. */
+    if (a->gens[i] == gen && (k->found || same || !s->used || !s->found))
+        *s = *k;
     pthread_mutex_unlock(&a->lock);
     return 0;
 }
 
 static void key_forget(struct sa_access *a, const char *id)
 {
+    unsigned i = slot_of(id);
     pthread_mutex_lock(&a->lock);
-    struct key_slot *s = &a->slots[slot_of(id)];
+    struct key_slot *s = &a->slots[i];
     if (s->used && strcmp(s->id, id) == 0)
         s->used = false;
+    a->gens[i]++;
     pthread_mutex_unlock(&a->lock);
 }
 
@@ -423,15 +433,20 @@ int sa_access_key_list(struct sa_access *a, json_t **out, struct sa_err *err)
 }
 
 int sa_access_key_revoke(struct sa_access *a, const char *id, double now, json_t **out,
-                         struct sa_err *err)
+                         bool *changed, struct sa_err *err)
 {
     char at[32];
     sa_access_iso(now, at, sizeof at);
+    *changed = false;
     int rc = sa_store_key_revoke(a->store, id, at, out, err);
     key_forget(a, id);
-    if (!rc)
-        key_for_client(*out);
-    return rc;
+    if (rc)
+        return rc;
+    /* the store keeps the first revocation's time: another one means it already was */
+    const char *when = json_string_value(json_object_get(*out, "revoked_at"));
+    *changed = when && strcmp(when, at) == 0;
+    key_for_client(*out);
+    return 0;
 }
 
 int sa_access_bootstrap(struct sa_access *a, double now, char *key, size_t cap, bool *created,
@@ -447,7 +462,13 @@ int sa_access_bootstrap(struct sa_access *a, double now, char *key, size_t cap, 
                                    &k, err)))
         return rc;
     snprintf(key, cap, "%s", json_string_value(json_object_get(k, "key")));
+    json_t *detail = json_pack("{s:s, s:[s]}", "name", "first admin key", "scopes", "admin");
+    const char *id = json_string_value(json_object_get(k, "id"));
+    rc = sa_access_audit(a, "server:first-start", "key.create", id, "first-start", detail, now, err);
+    json_decref(detail);
     json_decref(k);
+    if (rc)
+        return rc;
     *created = true;
     return 0;
 }
@@ -473,6 +494,14 @@ int sa_access_limit_agent(struct sa_access *a, const struct sa_principal *p, con
     char key[sizeof p->id + 40];
     snprintf(key, sizeof key, "%s|agent:%s", p->id, agent);
     return sa_limiter_hit(a->limiter, key, limit, 3600, now, out, err);
+}
+
+int sa_access_limit_failure(struct sa_access *a, const char *client_addr, double now,
+                            struct sa_limit *out, struct sa_err *err)
+{
+    char key[96];
+    snprintf(key, sizeof key, "authfail|%.64s", client_addr);
+    return sa_limiter_take(a->limiter, key, SA_AUTH_FAILURES_PER_MINUTE, now, out, err);
 }
 
 /* ---- audit -------------------------------------------------------------------------- */

@@ -54,11 +54,14 @@ int sa_access_key_create(struct sa_access *a, const char *name, const char *scop
                          json_t **out, struct sa_err *err) SA_WUR;
 /* {"items": [key...]}, newest first; never a secret or a hash. */
 int sa_access_key_list(struct sa_access *a, json_t **out, struct sa_err *err) SA_WUR;
-/* Revokes the key at once (SA_ENOTFOUND for an unknown id); *out is the key. */
+/* Revokes the key: this instance refuses it from now on, others within the key cache's
+ * 5 s (SA_ENOTFOUND for an unknown id). *out is the key; *changed is false when it was
+ * revoked already (the first time stays; nothing to audit). */
 int sa_access_key_revoke(struct sa_access *a, const char *id, double now, json_t **out,
-                         struct sa_err *err) SA_WUR;
+                         bool *changed, struct sa_err *err) SA_WUR;
 /* A fresh install's first key: when no key exists at all, creates an admin key named
- * "first admin key" and writes its secret into key (*created true). Else *created false. */
+ * "first admin key", audits it (principal "server:first-start") and writes its secret into
+ * key (*created true). Else *created false. */
 int sa_access_bootstrap(struct sa_access *a, double now, char *key, size_t cap, bool *created,
                         struct sa_err *err) SA_WUR;
 
@@ -72,6 +75,13 @@ int sa_access_limit_request(struct sa_access *a, const struct sa_principal *p, d
  * per clock hour). out->limit is 0 when there is no limit. */
 int sa_access_limit_agent(struct sa_access *a, const struct sa_principal *p, const char *agent,
                           double now, struct sa_limit *out, struct sa_err *err) SA_WUR;
+
+/* One failed credential from a client address: at most SA_AUTH_FAILURES_PER_MINUTE a
+ * minute (a token bucket), so guessing costs time and made-up key ids cannot churn the key
+ * cache. out->allowed false: answer 429. */
+#define SA_AUTH_FAILURES_PER_MINUTE 60
+int sa_access_limit_failure(struct sa_access *a, const char *client_addr, double now,
+                            struct sa_limit *out, struct sa_err *err) SA_WUR;
 
 /* ---- audit ---- */
 

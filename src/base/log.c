@@ -298,6 +298,36 @@ static size_t mask_phones(const char *in, size_t n, char *out, size_t cap)
     return o;
 }
 
+static bool is_b64url(char c)
+{
+    return isalnum((unsigned char)c) || c == '-' || c == '_';
+}
+
+/* API keys ("sa_" + 16 hex + "_" + 43 base64url: auth/apikey.h) keep their public id and
+ * lose the secret, in place: a key pasted into a path or a message never reaches the log. */
+static size_t mask_keys(char *s, size_t n)
+{
+    size_t o = 0, i = 0;
+    while (i < n) {
+        bool key = i + 63 <= n && strncmp(s + i, "sa_", 3) == 0 && (i == 0 || !is_b64url(s[i - 1])) &&
+                   s[i + 19] == '_' && (i + 63 == n || !is_b64url(s[i + 63]));
+        for (size_t k = 3; key && k < 19; k++)
+            key = isxdigit((unsigned char)s[i + k]) != 0;
+        for (size_t k = 20; key && k < 63; k++)
+            key = is_b64url(s[i + k]);
+        if (key) {
+            memmove(s + o, s + i, 20);
+            memcpy(s + o + 20, "***", 3);
+            o += 23;
+            i += 63;
+            continue;
+        }
+        s[o++] = s[i++];
+    }
+    s[o] = '\0';
+    return o;
+}
+
 /* sa_mask_pii for n bytes (which may hold NULs). */
 static size_t mask_pii(const char *in, size_t n, char *out, size_t cap)
 {
@@ -308,7 +338,7 @@ static size_t mask_pii(const char *in, size_t n, char *out, size_t cap)
         out[0] = '\0';
         return 0;
     }
-    size_t tn = mask_emails(in, n, tmp);
+    size_t tn = mask_keys(tmp, mask_emails(in, n, tmp));
     size_t o = mask_phones(tmp, tn, out, cap);
     free(tmp);
     return o;

@@ -84,12 +84,13 @@ static int run_keys(struct sa_access *a, const struct sa_cli_args *args)
         return print_json(out);
     }
     if (strcmp(verb, "revoke") == 0 && args->npos == 2) {
-        rc = sa_access_key_revoke(a, args->pos[1], now, &out, &err);
+        bool changed = false;
+        rc = sa_access_key_revoke(a, args->pos[1], now, &out, &changed, &err);
         if (rc) {
             fprintf(stderr, "sales-agent: %s\n", err.msg);
             return rc == SA_ENOTFOUND ? 1 : sa_cli_fail(&err);
         }
-        if (sa_access_audit(a, who, "key.revoke", args->pos[1], "cli", NULL, now, &err))
+        if (changed && sa_access_audit(a, who, "key.revoke", args->pos[1], "cli", NULL, now, &err))
             fprintf(stderr, "sales-agent: warning: audit record not written: %s\n", err.msg);
         return print_json(out);
     }

@@ -70,6 +70,15 @@ static size_t host_part(const char *h)
     return strcspn(h, ":");
 }
 
+/* What follows the host part is nothing, or ":" and a port of 1-5 digits. */
+static bool port_ok(const char *p)
+{
+    if (!*p)
+        return true;
+    size_t d = strspn(p + 1, "0123456789");
+    return p[0] == ':' && d >= 1 && d <= 5 && p[1 + d] == '\0';
+}
+
 /* True when the comma-separated list holds item (n bytes), ignoring case and spaces;
  * "*" in the list matches anything. */
 static bool list_has(const char *list, const char *item, size_t n)
@@ -108,7 +117,7 @@ static bool check_host(struct sa_req *r)
     if (!h) /* HTTP/1.0 may omit it; the server refuses HTTP/1.1 without one */
         return true;
     size_t n = host_part(h);
-    if (host_trusted(&r->app->cfg, h, n))
+    if (port_ok(h + n) && host_trusted(&r->app->cfg, h, n))
         return true;
     sa_reply_error(r, 400, "untrusted_host", "header.host", "untrusted_host",
                    "Host %.*s is not served here (TRUSTED_HOSTS)", (int)(n > 100 ? 100 : n), h);
@@ -229,10 +238,21 @@ static bool authenticate(struct sa_req *r, bool required)
         return true;
     if (!required)
         return true;
-    if (rc == SA_EINVAL)
-        unauthorized(r, true, err.msg);
-    else
+    if (rc != SA_EINVAL) {
         sa_reply_unavailable(r, rc, &err, "Checking the credentials");
+        return false;
+    }
+    struct sa_limit l;
+    struct sa_err lerr = {0};
+    int lrc = sa_access_limit_failure(a, r->client_addr, sa_access_now(a), &l, &lerr);
+    if (lrc == 0 && !l.allowed) {
+        sa_reply_header(r, "Retry-After", "%ld", l.retry_after);
+        sa_reply_error(r, 429, "rate_limited", "header.authorization", "rate_limited",
+                       "Too many invalid credentials from %.64s; retry in %ld s", r->client_addr,
+                       l.retry_after);
+        return false;
+    }
+    unauthorized(r, true, err.msg);
     return false;
 }
 
@@ -335,18 +355,18 @@ bool sa_guard_agent(struct sa_req *r, const char *agent_type)
     struct sa_err err = {0};
     int rc = sa_access_limit_agent(r->app->access, &r->principal, agent_type,
                                    sa_access_now(r->app->access), &l, &err);
+    if (!rc && l.allowed)
+        return true; /* the headers stay the per-minute bucket's: one set, not two */
     char what[96];
     snprintf(what, sizeof what, "%s runs per hour", agent_type);
-    if (!limited(r, rc, &err, &l, what))
-        return true;
-    return false;
+    return !limited(r, rc, &err, &l, what); /* a refusal: its limit replaces the headers */
 }
 
 /* ---- audit -------------------------------------------------------------------------- */
 
 void sa_guard_done(struct sa_req *r)
 {
-    if (!r->route || !r->route->audit || r->status >= 400 || r->status == 0)
+    if (!r->route || !r->route->audit || r->status >= 400 || r->status == 0 || r->no_audit)
         return;
     json_t *detail = r->audit_detail ? json_deep_copy(r->audit_detail) : json_object();
     char target[256];

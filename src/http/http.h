@@ -45,7 +45,7 @@ struct sa_route {
     const char *problems;
 };
 
-#define SA_MAX_HEADERS 12
+#define SA_MAX_HEADERS 16
 
 #define SA_MAX_PARAMS 4
 
@@ -58,6 +58,7 @@ struct sa_req {
     char version[16];     /* "HTTP/1.1" */
     char client_addr[64]; /* the peer's address, "127.0.0.1" or "::1" */
     struct sa_principal principal; /* who asks (kind NONE: nobody, or bad credentials) */
+    bool no_audit;        /* set by a handler whose success changed nothing (no record) */
     json_t *audit_detail; /* owned; what a handler adds to its audit record, or NULL; its
                            * "target" (a string), when set, names the record's target */
     char path[2048 + 1]; /* decoded path, trailing slash removed (SA_EDGE_MAX_PATH + 1) */
@@ -114,7 +115,8 @@ void sa_reply_stream(struct sa_req *r, const char *content_type,
                      long (*read)(void *cls, char *buf, size_t max), void *cls,
                      void (*done)(void *cls));
 
-/* Adds a response header (name: a static string); beyond SA_MAX_HEADERS it is dropped. */
+/* Sets a response header (name: a static string), replacing one set before under the
+ * same name; beyond SA_MAX_HEADERS distinct names it is dropped. */
 void sa_reply_header(struct sa_req *r, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

@@ -6,6 +6,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 
 #include "base/detail.h"
 #include "base/json.h"
@@ -132,13 +134,18 @@ void sa_reply_stream(struct sa_req *r, const char *content_type,
 
 void sa_reply_header(struct sa_req *r, const char *name, const char *fmt, ...)
 {
-    if (r->n_headers >= SA_MAX_HEADERS)
+    int i = 0;
+    while (i < r->n_headers && strcasecmp(r->headers[i].name, name) != 0)
+        i++;
+    if (i == SA_MAX_HEADERS)
         return;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(r->headers[r->n_headers].value, sizeof r->headers[0].value, fmt, ap);
+    vsnprintf(r->headers[i].value, sizeof r->headers[0].value, fmt, ap);
     va_end(ap);
-    r->headers[r->n_headers++].name = name;
+    r->headers[i].name = name;
+    if (i == r->n_headers)
+        r->n_headers++;
 }
 
 const char *sa_req_header(struct sa_req *r, const char *name)

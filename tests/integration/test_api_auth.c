@@ -297,6 +297,12 @@ static void test_cross_site(void **state)
                  harness_port(), harness_auth_header());
     assert_int_equal(raw_exchange(req, (size_t)n, line, sizeof line), 1);
     assert_int_equal(status_code_of(line), 200);
+    n = snprintf(req, sizeof req,
+                 "GET /api/leads?limit=1 HTTP/1.1\r\nHost: localhost:80:evil.example\r\n%s\r\n"
+                 "Connection: close\r\n\r\n",
+                 harness_auth_header());
+    assert_int_equal(raw_exchange(req, (size_t)n, line, sizeof line), 1);
+    assert_int_equal(status_code_of(line), 400);
     /* no CORS configured: no Access-Control-* header for any origin */
     harness_auth(NULL);
     http("OPTIONS", "/api/leads", NULL, NULL, 0, &hr);
@@ -318,6 +324,9 @@ static void test_audit(void **state)
     http_json("DELETE", path, NULL, &r);
     assert_int_equal(r.status, 200);
     resp_free(&r);
+    http_json("DELETE", path, NULL, &r); /* again: the same answer, no second record */
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
     free(path);
     http_json("POST", "/api/contacts/jane.doe@acme-robotics.example/do-not-contact",
               "{\"reason\":\"asked by phone\"}", &r);
@@ -334,7 +343,8 @@ static void test_audit(void **state)
     json_t *page = http_json("GET", "/api/audit?limit=100", NULL, &r);
     assert_int_equal(r.status, 200);
     json_t *items = json_object_get(page, "items");
-    bool created = false, revoked = false, dnc = false, imported = false;
+    bool created = false, dnc = false, imported = false, first = false;
+    int revoked = 0;
     size_t i;
     json_t *e;
     json_array_foreach (items, i, e) {
@@ -342,9 +352,12 @@ static void test_audit(void **state)
         assert_non_null(jstr(e, "at"));
         assert_non_null(jstr(e, "principal"));
         const char *who = jstr(e, "principal");
-        assert_true(strncmp(who, "key:", 4) == 0 || strncmp(who, "cli:", 4) == 0);
+        assert_true(strncmp(who, "key:", 4) == 0 || strncmp(who, "cli:", 4) == 0 ||
+                    strcmp(who, "server:first-start") == 0);
         created |= strcmp(action, "key.create") == 0 && strcmp(target, kid) == 0;
-        revoked |= strcmp(action, "key.revoke") == 0 && strcmp(target, kid) == 0;
+        revoked += strcmp(action, "key.revoke") == 0 && strcmp(target, kid) == 0;
+        first |= strcmp(action, "key.create") == 0 &&
+                 strcmp(jstr(e, "principal"), "server:first-start") == 0;
         if (strcmp(action, "contact.do_not_contact") == 0 &&
             strcmp(target, "jane.doe@acme-robotics.example") == 0) {
             dnc = true;
@@ -352,7 +365,8 @@ static void test_audit(void **state)
         }
         imported |= strcmp(action, "leads.import") == 0;
     }
-    assert_true(created && revoked && dnc && imported);
+    assert_true(created && dnc && imported && first);
+    assert_int_equal(revoked, 1);
     resp_free(&r);
     /* filters */
     page = http_json("GET", "/api/audit?action=key.revoke", NULL, &r);
@@ -509,7 +523,13 @@ static void test_second_server(void **state)
     /* per-agent hourly limit: the third qualification this hour is refused */
     char *wk = make_key("agent-limit", "[\"write\"]", NULL);
     auth = bearer(wk);
-    assert_int_equal(status_with(auth, "POST", INVOKE, "application/json", lead_body), 200);
+    with_auth(auth, "POST", INVOKE, "application/json", lead_body, &r);
+    assert_int_equal(r.status, 200);
+    int sets = 0; /* one set of RateLimit headers (the per-minute bucket's), not two */
+    for (const char *p = r.headers; (p = strstr(p, "RateLimit-Limit:")); p++)
+        sets++;
+    assert_int_equal(sets, 1);
+    resp_free(&r);
     assert_int_equal(status_with(auth, "POST", INVOKE, "application/json", lead_body), 200);
     with_auth(auth, "POST", INVOKE, "application/json", lead_body, &r);
     expect_problem("third qualification", &r, 429, NULL, "rate_limited");
@@ -530,6 +550,17 @@ static void test_second_server(void **state)
     assert_non_null(resp_header(&r, "Retry-After", buf, sizeof buf));
     resp_free(&r);
     free(wk), free(auth);
+    assert_int_equal(status_with(NULL, "GET", "/api/agents/status", NULL, NULL), 200);
+
+    /* guessing: after 60 invalid credentials in a minute from one address, 429 */
+    long st = 0;
+    int tries = 0;
+    const char *guess =
+        "Authorization: Bearer sa_00000000000000aa_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    while (tries < 80 && (st = status_with(guess, "GET", "/api/leads", NULL, NULL)) == 401)
+        tries++;
+    assert_int_equal(st, 429);
+    assert_true(tries >= 55 && tries <= 61);
     assert_int_equal(status_with(NULL, "GET", "/api/agents/status", NULL, NULL), 200);
 
     /* restarted on the same database: no new key is printed */

@@ -115,11 +115,14 @@ void sa_route_key_revoke(struct sa_req *r)
     const char *id = r->params[0];
     json_t *out = NULL;
     struct sa_err err = {0};
-    int rc = sa_access_key_revoke(r->app->access, id, sa_access_now(r->app->access), &out, &err);
+    bool changed = false;
+    int rc = sa_access_key_revoke(r->app->access, id, sa_access_now(r->app->access), &out,
+                                  &changed, &err);
     if (rc) {
         sa_reply_failure(r, rc, &err, "path.key_id", "Revoking the key");
         return;
     }
+    r->no_audit = !changed; /* revoked before: the same answer, no new record */
     sa_reply_json(r, 200, out);
 }
 

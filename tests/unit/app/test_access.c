@@ -134,14 +134,21 @@ static void test_expiry_and_revocation(void **state)
     assert_int_equal(auth(f->a, k, &p, NULL), 0);
     json_t *out = NULL;
     struct sa_err err = {0};
-    assert_int_equal(sa_access_key_revoke(f->a, id2, now_s, &out, &err), 0);
+    bool changed = false;
+    assert_int_equal(sa_access_key_revoke(f->a, id2, now_s, &out, &changed, &err), 0);
+    assert_true(changed);
     assert_true(json_is_string(json_object_get(out, "revoked_at")));
     assert_true(json_is_array(json_object_get(out, "scopes")));
     json_decref(out);
     assert_int_equal(auth(f->a, k, &p, why), SA_EINVAL);
     assert_string_equal(why, "API key revoked");
-    assert_int_equal(sa_access_key_revoke(f->a, "ffffffffffffffff", now_s, &out, &err),
-                     SA_ENOTFOUND);
+    now_s += 1; /* revoked again later: nothing changes, the first time stays */
+    assert_int_equal(sa_access_key_revoke(f->a, id2, now_s, &out, &changed, &err), 0);
+    assert_false(changed);
+    json_decref(out);
+    assert_int_equal(
+        sa_access_key_revoke(f->a, "ffffffffffffffff", now_s, &out, &changed, &err),
+        SA_ENOTFOUND);
 
     /* revoked by another instance on the same database: this one notices within the
      * key cache's 5 s, not before */
@@ -152,7 +159,7 @@ static void test_expiry_and_revocation(void **state)
     struct sa_access *other = NULL;
     assert_int_equal(sa_store_open(f->url, 1, &s2, &err), 0);
     assert_int_equal(sa_access_open(&f->cfg, s2, &other, &err), 0);
-    assert_int_equal(sa_access_key_revoke(other, id3, now_s, &out, &err), 0);
+    assert_int_equal(sa_access_key_revoke(other, id3, now_s, &out, &changed, &err), 0);
     json_decref(out);
     now_s += 1;
     assert_int_equal(auth(f->a, k, &p, NULL), 0); /* still in the cache */

@@ -158,6 +158,20 @@ static void test_secrets_redacted(void **state)
 }
 
 /* A long path, a long printf message and a string holding a NUL are logged whole. */
+/* An API key pasted into a path or a message keeps its public id, loses its secret. */
+static void test_api_keys_masked(void **state)
+{
+    (void)state;
+    char out[256];
+    sa_mask_pii("GET /api/leads/sa_0123456789abcdef_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_abcde/x",
+                out, sizeof out);
+    assert_string_equal(out, "GET /api/leads/sa_0123456789abcdef_***/x");
+    /* not a key: too short, or glued to more characters */
+    sa_mask_pii("sa_0123456789abcdef_short and xsa_0123456789abcdef_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_abcde",
+                out, sizeof out);
+    assert_string_equal(out, "sa_0123456789abcdef_short and xsa_0123456789abcdef_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_abcde");
+}
+
 static void test_long_values_whole(void **state)
 {
     (void)state;
@@ -241,6 +255,7 @@ int main(void)
         cmocka_unit_test(test_mask_phone_formats),
         cmocka_unit_test(test_secrets_redacted),
         cmocka_unit_test(test_long_values_whole),
+        cmocka_unit_test(test_api_keys_masked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
