@@ -113,7 +113,8 @@ static bool host_trusted(const struct sa_config *cfg, const char *host, size_t n
 
 static bool check_host(struct sa_req *r)
 {
-    const char *h = sa_req_header(r, "Host");
+    /* an absolute-form target's host stands for the Host header (RFC 9112 section 3.2.2) */
+    const char *h = r->target_host[0] ? r->target_host : sa_req_header(r, "Host");
     if (!h) /* HTTP/1.0 may omit it; the server refuses HTTP/1.1 without one */
         return true;
     size_t n = host_part(h);

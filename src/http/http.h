@@ -56,6 +56,7 @@ struct sa_req {
     const char *method; /* points to method_buf: the request's method, valid UTF-8 */
     char method_buf[32];
     char version[16];     /* "HTTP/1.1" */
+    char target_host[256]; /* the host of an absolute-form target ("GET http://h/p"), or "" */
     char client_addr[64]; /* the peer's address, "127.0.0.1" or "::1" */
     struct sa_principal principal; /* who asks (kind NONE: nobody, or bad credentials) */
     bool no_audit;        /* set by a handler whose success changed nothing (no record) */

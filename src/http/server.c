@@ -388,6 +388,20 @@ static void *uri_received(void *cls, const char *uri, struct MHD_Connection *con
     snprintf(r->method_buf, sizeof r->method_buf, "-"); /* until the first call says */
     r->method = r->method_buf;
     sa_buf_init(&r->body, srv->app->cfg.max_body);
+    /* absolute-form ("GET http://host:8001/api/leads"): RFC 9112 section 3.2.2 says to accept
+     * it and to take the host from it, not from the Host header (the guard checks it) */
+    size_t scheme = strncasecmp(uri, "http://", 7) == 0    ? 7
+                    : strncasecmp(uri, "https://", 8) == 0 ? 8
+                                                           : 0;
+    if (scheme) {
+        size_t alen = strcspn(uri + scheme, "/?#");
+        snprintf(r->target_host, sizeof r->target_host, "%.*s",
+                 (int)(alen < sizeof r->target_host ? alen : sizeof r->target_host - 1),
+                 uri + scheme);
+        uri += scheme + alen;
+        if (*uri != '/')
+            uri = "/"; /* no path (only a query, or nothing): the root */
+    }
     q->raw_path_len = strcspn(uri, "?");
     q->path_verdict = sa_edge_decode_path(uri, q->raw_path_len, r->path, sizeof r->path);
     if (q->path_verdict != SA_PATH_OK) {

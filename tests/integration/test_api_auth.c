@@ -303,6 +303,20 @@ static void test_cross_site(void **state)
                  harness_auth_header());
     assert_int_equal(raw_exchange(req, (size_t)n, line, sizeof line), 1);
     assert_int_equal(status_code_of(line), 400);
+    /* absolute-form targets are served (RFC 9112 3.2.2), their host checked instead of
+     * Host's */
+    n = snprintf(req, sizeof req,
+                 "GET http://localhost:%d/api/leads?limit=1 HTTP/1.1\r\nHost: x\r\n%s\r\n"
+                 "Connection: close\r\n\r\n",
+                 harness_port(), harness_auth_header());
+    assert_int_equal(raw_exchange(req, (size_t)n, line, sizeof line), 1);
+    assert_int_equal(status_code_of(line), 200);
+    n = snprintf(req, sizeof req,
+                 "GET http://attacker.example/api/leads HTTP/1.1\r\nHost: localhost\r\n%s\r\n"
+                 "Connection: close\r\n\r\n",
+                 harness_auth_header());
+    assert_int_equal(raw_exchange(req, (size_t)n, line, sizeof line), 1);
+    assert_int_equal(status_code_of(line), 400);
     /* no CORS configured: no Access-Control-* header for any origin */
     harness_auth(NULL);
     http("OPTIONS", "/api/leads", NULL, NULL, 0, &hr);
