@@ -40,6 +40,41 @@ static json_t *context_of(const json_t *state)
                      or_null(json_object_get(state, "growth_insights")));
 }
 
+/* Fills what the lead does not say from the company enrichment found (the dataset or a
+ * provider), so qualification scores a known company on its real size, industry, revenue
+ * and country instead of "unknown". The lead's own values always win. Returns the names
+ * of the fields filled (a new array, maybe empty). */
+static json_t *fill_from_enrichment(json_t *input, const json_t *state)
+{
+    json_t *filled = json_array();
+    const json_t *company = json_object_get(json_object_get(state, "enrichment_data"), "company");
+    if (!json_is_object(company) || !json_is_object(input))
+        return filled;
+    static const struct {
+        const char *lead, *company;
+    } map[] = {{"industry", "industry"},
+               {"annual_revenue", "revenue_band"},
+               {"country", "country"},
+               {"website", "domain"}};
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
+        json_t *have = json_object_get(input, map[i].lead);
+        const char *v = json_string_value(json_object_get(company, map[i].company));
+        if (v && *v && (!have || json_is_null(have) ||
+                        (json_is_string(have) && json_string_length(have) == 0))) {
+            json_object_set_new(input, map[i].lead, json_string(v));
+            json_array_append_new(filled, json_string(map[i].lead));
+        }
+    }
+    json_t *size = json_object_get(input, "company_size");
+    json_t *emp = json_object_get(company, "employees");
+    if (json_is_integer(emp) && json_integer_value(emp) > 0 &&
+        (!size || json_is_null(size) || (json_is_string(size) && json_string_length(size) == 0))) {
+        json_object_set_new(input, "company_size", json_integer(json_integer_value(emp)));
+        json_array_append_new(filled, json_string("company_size"));
+    }
+    return filled;
+}
+
 static int agent_node(const json_t *state, json_t **update, struct graph_ctx *ctx, void *arg)
 {
     const struct step *s = arg;
@@ -55,12 +90,25 @@ static int agent_node(const json_t *state, json_t **update, struct graph_ctx *ct
         return 0;
     }
     json_t *input = json_deep_copy(json_object_get(state, "lead_data"));
+    json_t *enriched =
+        s->type == SA_AGENT_QUALIFICATION ? fill_from_enrichment(input, state) : NULL;
     json_t *detail = json_array();
     struct sa_lead lead;
     int rc = sa_lead_parse(input, "lead_data", &lead, detail);
+    if (rc && enriched && json_array_size(enriched) > 0) {
+        /* a value enrichment gave that the lead parser does not take (an unusual revenue
+         * band): score the lead as it came rather than fail the run */
+        json_decref(input);
+        json_decref(enriched);
+        json_array_clear(detail);
+        input = json_deep_copy(json_object_get(state, "lead_data"));
+        enriched = json_array();
+        rc = sa_lead_parse(input, "lead_data", &lead, detail);
+    }
     json_decref(detail);
     if (rc) {
         json_decref(input);
+        json_decref(enriched);
         return graph_ctx_fail(ctx, SA_EINVAL, "the lead in the pipeline state is invalid");
     }
     json_t *context = context_of(state);
@@ -72,8 +120,12 @@ static int agent_node(const json_t *state, json_t **update, struct graph_ctx *ct
     json_decref(context);
     sa_lead_clear(&lead);
     json_decref(input);
-    if (rc)
+    if (rc) {
+        json_decref(enriched);
         return graph_ctx_fail(ctx, rc, "%s: %s", name, err.msg);
+    }
+    if (enriched) /* which of the scored fields came from enrichment, not from the lead */
+        json_object_set_new(out, "enriched_fields", enriched);
     json_t *ev = json_pack("{s:s, s:s}", "agent", name, "status", "done");
     graph_emit(ctx, ev); /* borrows ev */
     json_decref(ev);
@@ -114,8 +166,7 @@ static int route_tier(const json_t *state, json_t **next, void *arg)
     (void)arg;
     const char *tier =
         json_string_value(json_object_get(json_object_get(state, "qualification_score"), "tier"));
-    *next = tier && strcmp(tier, "D") == 0 ? json_string("nurture")
-                                           : json_pack("[s, s]", "enrichment", "growth");
+    *next = json_string(tier && strcmp(tier, "D") == 0 ? "nurture" : "growth");
     return 0;
 }
 
@@ -179,13 +230,13 @@ int sa_pipeline_new(struct sa_agents *agents, const struct sa_model *model,
         }
     }
     graph_add_node(b, "nurture", nurture_node, NULL, NULL);
-    graph_add_edge(b, GRAPH_START, "qualification");
-    json_t *pm = json_pack("{s:s, s:s, s:s}", "nurture", "nurture", "enrichment", "enrichment",
-                           "growth", "growth");
+    /* enrichment first, so qualification scores what is known about the company */
+    graph_add_edge(b, GRAPH_START, "enrichment");
+    graph_add_edge(b, "enrichment", "qualification");
+    json_t *pm = json_pack("{s:s, s:s}", "nurture", "nurture", "growth", "growth");
     graph_add_conditional_edges(b, "qualification", route_tier, NULL, pm);
     json_decref(pm);
-    const char *both[] = {"enrichment", "growth"};
-    graph_add_join(b, both, 2, "marketing");
+    graph_add_edge(b, "growth", "marketing");
     if (with_bdr) {
         graph_add_edge(b, "marketing", "bdr");
         graph_add_edge(b, "bdr_send", GRAPH_END);

@@ -27,6 +27,9 @@ const char sa_schema_qualification_output[] =
     "\"string\"},"
     "\"recommendation\":{\"type\":\"string\"},\"factors\":{\"type\":\"array\",\"items\":{"
     "\"type\":\"object\",\"required\":[\"name\",\"value\",\"points\",\"max_points\"]}},"
+    "\"enriched_fields\":{\"type\":\"array\",\"items\":{\"type\":\"string\"},"
+    "\"description\":\"in the pipeline: the lead fields filled from enrichment before "
+    "scoring\"},"
     "\"processing_time\":{\"type\":\"number\"}}}";
 
 const char sa_schema_enrichment_output[] =

@@ -138,10 +138,10 @@ static void test_runs_kill_mid_run(void **state)
     assert_string_equal(jstr(j, "output.state.current_agent"), "bdr");
     resp_free(&r);
     /* the checkpoint written before the kill is still in the history, with only the
-     * remaining steps after it: input, qualification, enrichment+growth, marketing */
+     * remaining steps after it: input, enrichment, qualification, growth, marketing */
     j = http_json("GET", "/api/threads/killed-run/history", NULL, &r);
     json_t *h = jget(j, "history");
-    assert_int_equal(json_array_size(h), 5);
+    assert_int_equal(json_array_size(h), 6);
     bool kept = false;
     size_t i;
     json_t *c;

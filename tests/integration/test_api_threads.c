@@ -39,8 +39,8 @@ static void test_pipeline(void **state)
     resp_free(&r);
     json_t *h = http_json("GET", hist_path, NULL, &r);
     assert_int_equal(r.status, 200);
-    /* input, qual, enrich+growth, mkt, bdr (the draft) */
-    assert_int_equal(json_array_size(jget(h, "history")), 5);
+    /* input, enrich, qual, growth, mkt, bdr (the draft) */
+    assert_int_equal(json_array_size(jget(h, "history")), 6);
     resp_free(&r);
     http("GET", seed_state, NULL, NULL, 0, &r);
     assert_int_equal(r.status, 200);
@@ -62,8 +62,10 @@ static void test_pipeline(void **state)
                   &r);
     assert_string_equal(jstr(j, "output.state.qualification_score.tier"), "D");
     assert_true(json_is_true(jget(j, "output.state.marketing_plan.nurture")));
-    json_t *enr = jget(j, "output.state.enrichment_data");
-    assert_true(enr == NULL || json_is_null(enr)); /* nurtured: never enriched */
+    /* enriched first (to be scored on what is known), nurtured, never analysed for growth */
+    assert_non_null(jget(j, "output.state.enrichment_data.contact"));
+    json_t *gr = jget(j, "output.state.growth_insights");
+    assert_true(gr == NULL || json_is_null(gr));
     resp_free(&r);
     /* regression: a new lead on a thread that ran before does not inherit its results */
     char *reuse =
@@ -76,8 +78,12 @@ static void test_pipeline(void **state)
                "{\"company_name\":\"Other\",\"industry\":\"Retail\"}}",
                &r);
     assert_int_equal(r.status, 200);
-    enr = jget(j, "output.state.enrichment_data");
-    assert_true(enr == NULL || json_is_null(enr));
+    /* its own enrichment (nothing known about "Other"), not the earlier lead's company, and
+     * no growth analysis left over from that lead */
+    json_t *co = jget(j, "output.state.enrichment_data.company");
+    assert_true(co == NULL || json_is_null(co));
+    gr = jget(j, "output.state.growth_insights");
+    assert_true(gr == NULL || json_is_null(gr));
     resp_free(&r);
     char *body = strf("{\"agent_type\":\"pipeline\",\"stream_mode\":[\"updates\",\"custom\"],"
                       "\"input\":%s}",
@@ -101,10 +107,41 @@ static void test_pipeline(void **state)
     resp_free(&r);
 }
 
+/* Enrichment runs before qualification: a company the dataset knows, given by name alone,
+ * is scored on its real size, industry, revenue and country (it scored 0 before), and the
+ * output says which fields came from enrichment. */
+static void test_enrichment_before_scoring(void **state)
+{
+    (void)state;
+    struct resp r;
+    json_t *j = run_agent("pipeline", "{\"company_name\":\"Quorvianta Software\"}", &r);
+    json_t *q = jget(j, "output.state.qualification_score");
+    assert_non_null(q);
+    assert_true(json_integer_value(json_object_get(q, "score")) >= 30);
+    json_t *filled = json_object_get(q, "enriched_fields");
+    bool size = false, industry = false;
+    size_t i;
+    json_t *f;
+    json_array_foreach (filled, i, f) {
+        size |= strcmp(json_string_value(f), "company_size") == 0;
+        industry |= strcmp(json_string_value(f), "industry") == 0;
+    }
+    assert_true(size && industry);
+    /* the lead's own values win: a size given is not replaced */
+    resp_free(&r);
+    j = run_agent("pipeline",
+                  "{\"company_name\":\"Quorvianta Software\",\"company_size\":\"1-10\"}", &r);
+    filled = jget(j, "output.state.qualification_score.enriched_fields");
+    json_array_foreach (filled, i, f)
+        assert_string_not_equal(json_string_value(f), "company_size");
+    resp_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pipeline),
+        cmocka_unit_test(test_enrichment_before_scoring),
     };
     return api_exit_status(cmocka_run_group_tests(tests, api_group_setup, api_group_teardown));
 }
