@@ -295,11 +295,15 @@ static int send_node(const json_t *state, json_t **update, struct graph_ctx *ctx
         json_decref(p);
         json_array_append_new(payloads, json_string(text ? text : "{}"));
         free(text);
-        items[i] = (struct sa_outbox_item){.id = ids[i],
-                                           .idempotency_key = keys[i],
-                                           .kind = i == 0 ? "email" : "followup",
-                                           .to_email = to,
-                                           .due_at = now + day * 86400};
+        items[i] = (struct sa_outbox_item){
+            .id = ids[i],
+            .idempotency_key = keys[i],
+            .kind = i == 0 ? "email" : "followup",
+            /* the lead's timeline finds its e-mails by these (see sa_pipeline_run) */
+            .thread_id = json_string_value(json_object_get(state, "thread_id")),
+            .lead_id = json_string_value(json_object_get(state, "lead_id")),
+            .to_email = to,
+            .due_at = now + day * 86400};
     }
     int added = 0;
     if (!items || !ids || !keys)

@@ -208,8 +208,9 @@ int sa_pipeline_new(struct sa_agents *agents, const struct sa_model *model,
     p->steps[3] = (struct step){agents, SA_AGENT_MARKETING, "marketing_plan", step_delay_ms};
     p->steps[4] = (struct step){agents, SA_AGENT_BDR, "bdr_actions", step_delay_ms};
     struct graph_builder *b = graph_builder_new();
-    const char *last_value[] = {"lead_data", "qualification_score", "enrichment_data",
-                                "growth_insights", "marketing_plan"};
+    const char *last_value[] = {"lead_data",       "qualification_score", "enrichment_data",
+                                "growth_insights", "marketing_plan",      "lead_id",
+                                "thread_id"};
     for (size_t i = 0; i < sizeof last_value / sizeof last_value[0]; i++)
         graph_add_channel(b, last_value[i], GRAPH_LAST_VALUE, NULL, NULL, NULL);
     graph_add_channel(b, "bdr_actions", GRAPH_APPEND, NULL, NULL, NULL);
@@ -264,14 +265,15 @@ void sa_pipeline_free(struct sa_pipeline *p)
 }
 
 int sa_pipeline_run(struct sa_pipeline *p, const json_t *lead, const char *thread_id,
-                    unsigned stream_modes, graph_stream_fn on_event, void *event_arg,
+                    const char *lead_id, unsigned stream_modes, graph_stream_fn on_event, void *event_arg,
                     const volatile int *cancel, struct graph_result *res, struct sa_err *err)
 {
     /* A new lead on a thread that ran before starts its results afresh: the per-lead
      * channels are reset with the input (errors: null resets the list). */
-    json_t *input =
-        json_pack("{s:O, s:n, s:n, s:n, s:n, s:n}", "lead_data", lead, "qualification_score",
-                  "enrichment_data", "growth_insights", "marketing_plan", "errors");
+    json_t *input = json_pack("{s:O, s:n, s:n, s:n, s:n, s:n, s:s?, s:s?}", "lead_data", lead,
+                              "qualification_score", "enrichment_data", "growth_insights",
+                              "marketing_plan", "errors", "thread_id", thread_id, "lead_id",
+                              lead_id);
     if (p->with_bdr) {
         json_object_set_new(input, "bdr_draft", json_null());
         json_object_set_new(input, "bdr_decision", json_null());

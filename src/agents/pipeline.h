@@ -23,10 +23,12 @@ int sa_pipeline_new(struct sa_agents *agents, const struct sa_model *model,
                     struct sa_err *err) SA_WUR;
 void sa_pipeline_free(struct sa_pipeline *p);
 
-/* Runs the pipeline for a lead (input: the validated lead JSON, borrowed) on thread_id,
- * streaming events to the subscriber. res as graph_invoke's. */
+/* Runs the pipeline for a lead (input: the validated lead JSON, borrowed) stored as
+ * lead_id (NULL: none) on thread_id, streaming events to the subscriber. The ids are in
+ * the state ("lead_id", "thread_id"), so what the run queues (the outbox) carries them.
+ * res as graph_invoke's. */
 int sa_pipeline_run(struct sa_pipeline *p, const json_t *lead, const char *thread_id,
-                    unsigned stream_modes, graph_stream_fn on_event, void *event_arg,
+                    const char *lead_id, unsigned stream_modes, graph_stream_fn on_event, void *event_arg,
                     const volatile int *cancel, struct graph_result *res,
                     struct sa_err *err) SA_WUR;
 

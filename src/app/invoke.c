@@ -83,7 +83,7 @@ static int run_pipeline(struct sa_app *app, const struct sa_invoke_req *req, jso
         rc = sa_pipeline_continue(app->pipeline, thread_id, req->stream_modes, req->on_event,
                                   req->event_arg, req->cancel, &gr, err);
     if (rc == SA_ENOTFOUND)
-        rc = sa_pipeline_run(app->pipeline, req->lead->raw, thread_id, req->stream_modes,
+        rc = sa_pipeline_run(app->pipeline, req->lead->raw, thread_id, lead_id, req->stream_modes,
                              req->on_event, req->event_arg, req->cancel, &gr, err);
     if (rc)
         return rc;

@@ -164,5 +164,6 @@ void sa_route_keys_list(struct sa_req *r);
 void sa_route_keys_create(struct sa_req *r);
 void sa_route_key_revoke(struct sa_req *r);
 void sa_route_audit_list(struct sa_req *r);
+void sa_route_lead_timeline(struct sa_req *r);
 
 #endif

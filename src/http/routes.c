@@ -89,6 +89,9 @@ const struct sa_route sa_routes[] = {
       201, NULL, "503"),
     R("DELETE", "/api/keys/{key_id}", sa_route_key_revoke, NONE, ADMIN, "key.revoke",
       "Revoke an API key (it stops working at once)", NULL, "Key", 0, NULL, "404 503"),
+    R("GET", "/api/leads/{id}/timeline", sa_route_lead_timeline, NONE, READ, NULL,
+      "A lead's history, newest first: executions, approvals, e-mails, audit records", NULL,
+      "Timeline", 0, "timeline_limit", "404 422 503"),
     R("GET", "/api/audit", sa_route_audit_list, NONE, ADMIN, NULL,
       "The audit log of state changes, newest first, filtered", NULL, "AuditPage", 0,
       "audit_action audit_principal audit_target audit_since audit_until audit_before_id "

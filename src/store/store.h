@@ -193,12 +193,20 @@ struct sa_store_ops {
     int (*outbox_add)(struct sa_store *s, const struct sa_outbox_item *items, int n, int *added,
                       struct sa_err *err);
     /* Items with status and to e-mail (NULL: any), newest first, at most limit: an array
-     * of {id, idempotency_key, kind, thread_id, lead_id, to_email, payload, status, due_at,
-     * attempts, last_error, delivered_id, created_at, updated_at, sent_at}. */
+     * of {id, idempotency_key, kind, thread_id, lead_id, to_email, payload, status, due_at
+     * (ISO 8601 UTC, like every other time here), attempts, last_error, delivered_id,
+     * created_at, updated_at, sent_at}. */
     int (*outbox_list)(struct sa_store *s, const char *status, const char *email, int limit,
                        json_t **out, struct sa_err *err);
+    /* A lead's timeline, newest first, at most limit entries: [{at, kind, id, thread_id,
+     * ...}] where kind is "execution" (agent_type, status), "approval" (status), "outbox"
+     * (outbox_kind: email or followup, status) or "audit" (action, principal): every record
+     * that carries lead_id, and the audit records whose target it is. An unknown lead
+     * gives an empty list (the caller checks the lead exists). */
+    int (*lead_timeline)(struct sa_store *s, const char *lead_id, int limit, json_t **out,
+                         struct sa_err *err);
     /* Queued items due at or before now (unix seconds), oldest due first, at most limit
-     * (an array, items as in outbox_list). */
+     * (an array, items as in outbox_list but due_at in unix seconds, for the worker). */
     int (*outbox_due)(struct sa_store *s, long long now, int limit, json_t **out,
                       struct sa_err *err);
     /* Claims a queued item for delivery (status "sending"), atomically: of concurrent
@@ -424,6 +432,11 @@ static inline SA_WUR int sa_store_outbox_list(struct sa_store *s, const char *st
                                               struct sa_err *err)
 {
     return s->ops->outbox_list(s, status, email, limit, out, err);
+}
+static inline SA_WUR int sa_store_lead_timeline(struct sa_store *s, const char *lead_id,
+                                                int limit, json_t **out, struct sa_err *err)
+{
+    return s->ops->lead_timeline(s, lead_id, limit, out, err);
 }
 static inline SA_WUR int sa_store_outbox_due(struct sa_store *s, long long now, int limit,
                                              json_t **out, struct sa_err *err)

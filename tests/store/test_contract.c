@@ -769,6 +769,8 @@ static void test_outbox(void **state)
         assert_string_equal(st, strcmp(kind, "email") == 0 ? "sent" : "cancelled");
         if (strcmp(kind, "email") == 0) {
             assert_int_equal(json_integer_value(json_object_get(it, "attempts")), 1);
+            /* the list gives times as ISO 8601 UTC (due 1000 s after the epoch) */
+            assert_string_equal(str(it, "due_at"), "1970-01-01T00:16:40Z");
             assert_string_equal(str(it, "delivered_id"), "123.M1P1Q1.host");
             assert_non_null(str(it, "sent_at"));
         } else {

@@ -12,8 +12,14 @@ static const struct db_sql OUTBOX_ADD = {
                      "to_email, payload, status, due_at, created_at, updated_at) VALUES "
                      "(?1, ?2, ?3, ?4, ?5, ?6, ?7, 'queued', ?8, ?9, ?9) "
                      "ON CONFLICT (idempotency_key) DO NOTHING"};
+/* for clients every time is ISO 8601 UTC; due_at is stored as seconds (the worker's) */
+#define OUTBOX_LIST_COLS                                                                           \
+    "id, idempotency_key, kind, thread_id, lead_id, to_email, payload, status, "                   \
+    "strftime('%Y-%m-%dT%H:%M:%SZ', due_at, 'unixepoch') AS due_at, attempts, last_error, "        \
+    "delivered_id, created_at, updated_at, sent_at"
+
 static const struct db_sql OUTBOX_LIST = {
-    "list outbox", "SELECT " OUTBOX_COLS " FROM outbox WHERE (?1 IS NULL OR status = ?1) "
+    "list outbox", "SELECT " OUTBOX_LIST_COLS " FROM outbox WHERE (?1 IS NULL OR status = ?1) "
                    "AND (?2 IS NULL OR to_email = ?2) ORDER BY created_at DESC, id DESC "
                    "LIMIT ?3"};
 static const struct db_sql OUTBOX_DUE = {

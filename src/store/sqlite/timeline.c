@@ -1,0 +1,57 @@
+/* A lead's timeline in SQLite: its executions, approvals and e-mails (the outbox) and the
+ * audit records about it, as one list newest first. Part of the SQLite backend (db.h). */
+#include "store/sqlite/db.h"
+
+#include <string.h>
+
+static const struct db_sql TIMELINE = {
+    "read a lead's timeline",
+    "SELECT * FROM ("
+    " SELECT created_at AS at, 'execution' AS kind, id, thread_id, agent_type AS detail,"
+    "  status FROM agent_executions WHERE lead_id = ?1"
+    " UNION ALL"
+    " SELECT created_at, 'approval', id, thread_id, NULL, status FROM approvals"
+    "  WHERE lead_id = ?1"
+    " UNION ALL"
+    " SELECT created_at, 'outbox', id, thread_id, kind, status FROM outbox WHERE lead_id = ?1"
+    " UNION ALL"
+    " SELECT at, 'audit', CAST(id AS TEXT), NULL, action, principal FROM audit_log"
+    "  WHERE target = ?1"
+    ") ORDER BY at DESC, id DESC LIMIT ?2"};
+
+/* One row: {at, kind, id, thread_id, ...}: an execution's agent_type, an outbox item's
+ * kind (email, followup) or an audit record's action and principal, named for what they
+ * are. */
+static json_t *timeline_row(sqlite3_stmt *st)
+{
+    json_t *o = db_row_object(st);
+    if (!o)
+        return NULL;
+    const char *kind = json_string_value(json_object_get(o, "kind"));
+    json_t *detail = json_incref(json_object_get(o, "detail"));
+    json_t *status = json_incref(json_object_get(o, "status"));
+    json_object_del(o, "detail");
+    json_object_del(o, "status");
+    if (kind && strcmp(kind, "execution") == 0) {
+        json_object_set(o, "agent_type", detail);
+        json_object_set(o, "status", status);
+    } else if (kind && strcmp(kind, "outbox") == 0) {
+        json_object_set(o, "outbox_kind", detail);
+        json_object_set(o, "status", status);
+    } else if (kind && strcmp(kind, "audit") == 0) {
+        json_object_set(o, "action", detail);
+        json_object_set(o, "principal", status);
+    } else {
+        json_object_set(o, "status", status);
+    }
+    json_decref(detail);
+    json_decref(status);
+    return o;
+}
+
+int sa_sqlite_lead_timeline(struct sa_store *s, const char *lead_id, int limit, json_t **out,
+                            struct sa_err *err)
+{
+    const struct db_arg a[] = {TXT(lead_id), NUM(limit)};
+    return db_query_rows(s, &TIMELINE, a, DB_N(a), timeline_row, out, err);
+}
