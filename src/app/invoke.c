@@ -146,10 +146,12 @@ int sa_app_lead_identify(struct sa_app *app, const struct sa_lead *lead, char id
                                lead->contact_name, id, err);
 }
 
-/* Invokes for the same contact serialise on one of these, chosen by a hash of the
- * identity key (the e-mail, else company and contact name, ASCII case folded): from the
- * identity lookup to the write, so two concurrent invokes for one new contact give one
- * lead. Different contacts rarely share a stripe, and then only wait for each other. */
+/* Writes of invokes for the same contact serialise on one of these, chosen by a hash of
+ * the identity key (the e-mail, else company and contact name, ASCII case folded). An
+ * invoke that found no stored lead looks again under the lock just before it writes, so
+ * two concurrent first invokes for one contact give one lead. The agents run outside
+ * it: holding it across a run would queue a second invoke behind the first instead of
+ * answering 409 for a busy thread. */
 #define STRIPES 64
 static pthread_mutex_t stripes[STRIPES] = {[0 ... STRIPES - 1] = PTHREAD_MUTEX_INITIALIZER};
 
@@ -168,12 +170,10 @@ static pthread_mutex_t *stripe_of(const struct sa_lead *l)
 
 /* Sets res->lead_id and res->action for req (see sa_app_invoke). When the identity rule
  * finds a stored lead, *merged is its stored input with req's folded over it (clear it
- * with sa_lead_clear); *stripe is the lock the caller MUST unlock after its write. */
+ * with sa_lead_clear). */
 static int resolve_lead(struct sa_app *app, const struct sa_invoke_req *req,
-                        struct sa_invoke_res *res, struct sa_lead *merged,
-                        pthread_mutex_t **stripe, struct sa_err *err)
+                        struct sa_invoke_res *res, struct sa_lead *merged, struct sa_err *err)
 {
-    *stripe = NULL;
     if (req->lead_id) {
         snprintf(res->lead_id, sizeof res->lead_id, "%s", req->lead_id);
         json_t *old = NULL;
@@ -187,8 +187,6 @@ static int resolve_lead(struct sa_app *app, const struct sa_invoke_req *req,
         sa_uuid_v7(res->lead_id);
         return 0;
     }
-    *stripe = stripe_of(req->lead);
-    pthread_mutex_lock(*stripe);
     int rc = sa_app_lead_identify(app, req->lead, res->lead_id, err);
     if (rc == SA_ENOTFOUND) {
         sa_uuid_v7(res->lead_id);
@@ -198,11 +196,8 @@ static int resolve_lead(struct sa_app *app, const struct sa_invoke_req *req,
     json_t *old = NULL;
     if (!rc)
         rc = sa_store_get_lead(app->store, res->lead_id, &old, err);
-    if (rc) {
-        pthread_mutex_unlock(*stripe);
-        *stripe = NULL;
+    if (rc)
         return rc;
-    }
     res->action = "updated";
     json_t *in = json_deep_copy(json_object_get(old, "data"));
     json_decref(old);
@@ -237,13 +232,11 @@ int sa_app_invoke(struct sa_app *app, const struct sa_invoke_req *req, struct sa
     bool pipeline = entry == SA_AGENT_ENTRY_PIPELINE;
     res->engine = "rules";
     /* Which lead this is: the caller's lead_id, else the identity rule's stored lead
-     * (updated with this input folded over its stored one), else a new lead. The stripe
-     * lock holds from the lookup to the write, so two invokes for one new contact cannot
-     * both create it. */
+     * (updated with this input folded over its stored one), else a new lead. */
     struct sa_lead merged = {0};
     const struct sa_lead *lead = req->lead;
     pthread_mutex_t *stripe = NULL;
-    int rc = resolve_lead(app, req, res, &merged, &stripe, err);
+    int rc = resolve_lead(app, req, res, &merged, err);
     if (rc)
         return rc;
     if (merged.raw)
@@ -294,6 +287,18 @@ int sa_app_invoke(struct sa_app *app, const struct sa_invoke_req *req, struct sa
         .output = output,
         .processing_time_ms = res->processing_ms,
     };
+    if (!req->lead_id && req->lead) {
+        stripe = stripe_of(req->lead);
+        pthread_mutex_lock(stripe);
+        char again[SA_UUID_LEN];
+        struct sa_err e = {0};
+        if (strcmp(res->action, "created") == 0 &&
+            sa_app_lead_identify(app, lead, again, &e) == 0) {
+            /* another invoke created this contact meanwhile: write onto it */
+            memcpy(res->lead_id, again, sizeof again);
+            res->action = "updated";
+        }
+    }
     if (!data || !output) {
         rc = sa_err_set(err, SA_ENOMEM, "out of memory");
     } else if (req->only_if_new) {
