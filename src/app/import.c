@@ -304,7 +304,7 @@ static int batch_alloc(struct batch *b, size_t n)
     b->eids = calloc(n + 1, sizeof *b->eids);
     b->domains = calloc(n + 1, sizeof *b->domains);
     b->texts = calloc(n * 2 + 2, sizeof *b->texts);
-    b->outs = calloc(n + 1, sizeof *b->outs);
+    b->outs = calloc(n + 1, sizeof(json_t *));
     b->sizes = calloc(n + 1, sizeof *b->sizes);
     b->updated = calloc(n + 1, sizeof *b->updated);
     return b->lrows && b->erows && b->leads && b->ids && b->eids && b->domains && b->texts &&
