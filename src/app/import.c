@@ -175,103 +175,91 @@ static json_t *row_input(const json_t *header, const enum target *map, const jso
     return in;
 }
 
-/* Folds later into earlier: a later value replaces an earlier one, except that objects
- * (contact_info) merge key by key and signals are united, so a row that gives only a
- * phone does not erase the title an earlier row gave. */
-static void merge_input(json_t *earlier, const json_t *later)
+/* Whether every cell of the row is empty or blank: a spacer line, counted as skipped. */
+static bool blank_row(const json_t *fields)
 {
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)later, k, v)
+    size_t i;
+    json_t *f;
+    json_array_foreach(fields, i, f)
     {
-        json_t *old = json_object_get(earlier, k);
-        if (json_is_object(old) && json_is_object(v)) {
-            merge_input(old, v);
-        } else if (json_is_array(old) && json_is_array(v) && strcmp(k, "signals") == 0) {
-            size_t i;
-            json_t *x;
-            json_array_foreach(v, i, x)
-            {
-                bool seen = false;
-                size_t j;
-                json_t *y;
-                json_array_foreach(old, j, y) seen |= json_equal(x, y);
-                if (!seen)
-                    json_array_append(old, x);
-            }
-        } else {
-            json_object_set(earlier, k, v);
-        }
+        for (const char *p = json_string_value(f); p && *p; p++)
+            if (!isspace((unsigned char)*p))
+                return false;
     }
+    return true;
 }
 
-/* The key that identifies the same lead: e-mail, else company name + domain. */
-static void dedupe_key(const struct sa_lead *l, const struct sa_model *m, char *out, size_t cap)
+/* The in-file identity key (the rule of sa_app_lead_identify, docs/leads.md): the
+ * e-mail, else company name, company domain and contact name; ASCII case folded.
+ * Returns a new string (free it), NULL when out of memory. */
+static char *identity_key(const struct sa_lead *l, const struct sa_model *m)
 {
-    if (l->contact_email) {
-        snprintf(out, cap, "e:%s", l->contact_email);
-    } else {
-        char dom[256];
-        sa_lead_domain(l, m, dom, sizeof dom);
-        snprintf(out, cap, "n:%s|%s", l->company_name, dom);
-    }
-    for (char *p = out; *p; p++)
+    char dom[256];
+    sa_lead_domain(l, m, dom, sizeof dom);
+    const char *name = l->contact_name ? l->contact_name : "";
+    size_t n = (l->contact_email ? strlen(l->contact_email)
+                                 : strlen(l->company_name) + strlen(dom) + strlen(name)) +
+               8;
+    char *key = malloc(n);
+    if (!key)
+        return NULL;
+    if (l->contact_email)
+        snprintf(key, n, "e:%s", l->contact_email);
+    else
+        snprintf(key, n, "n:%s|%s|%s", l->company_name, dom, name);
+    for (char *p = key; *p; p++)
         *p = (char)tolower((unsigned char)*p);
+    return key;
 }
 
-/* The domain of an e-mail or a website URL, lowercased, into out. */
-static void domain_of(const char *s, char *out, size_t cap)
+/* An open-addressing hash table from identity key to the index of the file's lead
+ * entry: in-file deduplication costs one probe per row, not a scan of earlier rows. Keys
+ * are borrowed from the entries. */
+struct key_table {
+    const char **keys;
+    size_t *vals;
+    size_t cap; /* a power of two, at least twice the entries */
+};
+
+static uint64_t hash_key(const char *s)
 {
-    out[0] = '\0';
-    if (!s)
-        return;
-    const char *at = strrchr(s, '@');
-    if (at)
-        s = at + 1;
-    else if (strncasecmp(s, "https://", 8) == 0)
-        s += 8;
-    else if (strncasecmp(s, "http://", 7) == 0)
-        s += 7;
-    if (strncasecmp(s, "www.", 4) == 0)
-        s += 4;
-    size_t o = 0;
-    for (; *s && !strchr("/?#:", *s) && o + 1 < cap; s++)
-        out[o++] = (char)tolower((unsigned char)*s);
-    out[o] = '\0';
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
 }
 
-/* The id of the stored lead this one merges into: the same contact e-mail (any case),
- * else the same company name (any case) whose website or e-mail has domain. Any argument
- * may be NULL. SA_ENOTFOUND when there is none. */
-static int find_stored_lead(struct sa_store *st, const char *email, const char *name,
-                            const char *domain, char id[SA_UUID_LEN], struct sa_err *err)
+static int table_init(struct key_table *t, size_t entries)
 {
-    id[0] = '\0';
-    if (email && sa_store_lead_by_email(st, email, id, err) == 0)
-        return 0;
-    json_t *cands = NULL;
-    if (name && domain && *domain && sa_store_leads_by_company(st, name, &cands, err) == 0) {
-        size_t i;
-        json_t *c;
-        json_array_foreach(cands, i, c)
-        {
-            char d1[256], d2[256];
-            domain_of(json_string_value(json_object_get(c, "website")), d1, sizeof d1);
-            domain_of(json_string_value(json_object_get(c, "contact_email")), d2, sizeof d2);
-            if (strcmp(d1, domain) == 0 || strcmp(d2, domain) == 0) {
-                snprintf(id, SA_UUID_LEN, "%s", json_string_value(json_object_get(c, "id")));
-                break;
-            }
-        }
-    }
-    json_decref(cands);
-    return id[0] ? 0 : sa_err_set(err, SA_ENOTFOUND, "no such lead");
+    t->cap = 16;
+    while (t->cap < entries * 2)
+        t->cap <<= 1;
+    t->keys = calloc(t->cap, sizeof *t->keys);
+    t->vals = calloc(t->cap, sizeof *t->vals);
+    return t->keys && t->vals ? 0 : SA_ENOMEM;
 }
 
+static void table_free(struct key_table *t)
+{
+    free(t->keys);
+    free(t->vals);
+}
+
+/* The slot of key: where it is, or the empty slot where it goes. */
+static size_t table_slot(const struct key_table *t, const char *key)
+{
+    size_t i = (size_t)hash_key(key) & (t->cap - 1);
+    while (t->keys[i] && strcmp(t->keys[i], key) != 0)
+        i = (i + 1) & (t->cap - 1);
+    return i;
+}
+
+/* One lead of the file: the first row of its identity and the rows folded into it. */
 struct prepared {
-    json_t *input; /* merged input of the rows that are the same lead */
-    size_t row;    /* first row (1-based, header is row 0) */
-    char key[400];
+    json_t *input;  /* merged input of the rows that are the same lead */
+    size_t row;     /* first row (1-based, header is row 0) */
+    char *key;      /* identity key (owned) */
+    json_t *merged; /* the later rows folded into this one: [row, ...] */
 };
 
 static pthread_mutex_t import_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -284,11 +272,162 @@ int sa_app_import_csv(struct sa_app *app, const char *data, size_t len, bool par
                       sa_import_progress_fn progress, void *arg, json_t **report,
                       struct sa_err *err)
 {
-    /* one at a time: the dedupe lookups and the write must see each other's leads */
+    /* one at a time: the identity lookups and the write must see each other's leads */
     pthread_mutex_lock(&import_lock);
     int rc = import_csv(app, data, len, partial, progress, arg, report, err);
     pthread_mutex_unlock(&import_lock);
     return rc;
+}
+
+/* What the write phase needs per lead, allocated together. */
+struct batch {
+    struct sa_lead_row *lrows;
+    struct sa_exec_row *erows;
+    struct sa_lead *leads;
+    char (*ids)[SA_UUID_LEN];
+    char (*eids)[SA_UUID_LEN];
+    char (*domains)[256];
+    char **texts;
+    json_t **outs;
+    char (*sizes)[32];
+    bool *updated;
+    size_t n;
+};
+
+static int batch_alloc(struct batch *b, size_t n)
+{
+    *b = (struct batch){.n = n};
+    b->lrows = calloc(n + 1, sizeof *b->lrows);
+    b->erows = calloc(n + 1, sizeof *b->erows);
+    b->leads = calloc(n + 1, sizeof *b->leads);
+    b->ids = calloc(n + 1, sizeof *b->ids);
+    b->eids = calloc(n + 1, sizeof *b->eids);
+    b->domains = calloc(n + 1, sizeof *b->domains);
+    b->texts = calloc(n * 2 + 2, sizeof *b->texts);
+    b->outs = calloc(n + 1, sizeof(json_t *));
+    b->sizes = calloc(n + 1, sizeof *b->sizes);
+    b->updated = calloc(n + 1, sizeof *b->updated);
+    return b->lrows && b->erows && b->leads && b->ids && b->eids && b->domains && b->texts &&
+                   b->outs && b->sizes && b->updated
+               ? 0
+               : SA_ENOMEM;
+}
+
+static void batch_free(struct batch *b)
+{
+    for (size_t p = 0; b->leads && p < b->n; p++) {
+        sa_lead_clear(&b->leads[p]);
+        json_decref(b->outs ? b->outs[p] : NULL);
+        if (b->texts) {
+            free(b->texts[2 * p]);
+            free(b->texts[2 * p + 1]);
+        }
+    }
+    free(b->lrows);
+    free(b->erows);
+    free(b->leads);
+    free(b->ids);
+    free(b->eids);
+    free(b->domains);
+    free(b->texts);
+    free(b->outs);
+    free(b->sizes);
+    free(b->updated);
+}
+
+/* Lead p of the file: found by the identity rule (then the stored input with the file's
+ * folded over it) or new, qualified, and its rows filled in b. */
+static int prepare_lead(struct sa_app *app, struct sa_agent *q, struct prepared *pr,
+                        struct batch *b, size_t p, struct key_table *ids_seen, struct sa_err *err)
+{
+    json_t *detail = json_array();
+    int rc = sa_lead_parse(pr->input, "", &b->leads[p], detail);
+    json_decref(detail);
+    if (rc)
+        return sa_err_set(err, SA_EINVAL, "row %zu: invalid after merging duplicates", pr->row);
+    struct sa_err ferr = {0};
+    rc = sa_app_lead_identify(app, &b->leads[p], b->ids[p], &ferr);
+    if (rc && rc != SA_ENOTFOUND) {
+        *err = ferr;
+        return rc;
+    }
+    b->updated[p] = rc == 0;
+    if (b->updated[p]) {
+        /* two leads of this file are one stored lead: cannot happen under the rule (each
+         * key finds its own), checked so that one can never overwrite the other */
+        size_t slot = table_slot(ids_seen, b->ids[p]);
+        if (ids_seen->keys[slot])
+            return sa_err_set(err, SA_ECONFLICT,
+                              "rows %zu and %zu are the same stored lead (%s): merge them in "
+                              "the file",
+                              ids_seen->vals[slot], pr->row, b->ids[p]);
+        ids_seen->keys[slot] = b->ids[p];
+        ids_seen->vals[slot] = pr->row;
+        /* the stored lead's fields stay unless the file gives new ones */
+        json_t *old = NULL;
+        if ((rc = sa_store_get_lead(app->store, b->ids[p], &old, err)))
+            return rc;
+        json_t *merged_in = json_deep_copy(json_object_get(old, "data"));
+        json_decref(old);
+        if (json_is_object(merged_in)) {
+            sa_app_lead_merge(merged_in, b->leads[p].raw);
+            json_t *d2 = json_array();
+            struct sa_lead nl;
+            if (sa_lead_parse(merged_in, "", &nl, d2) == 0) {
+                sa_lead_clear(&b->leads[p]);
+                b->leads[p] = nl;
+            }
+            json_decref(d2);
+        }
+        json_decref(merged_in);
+    } else {
+        sa_uuid_v7(b->ids[p]);
+    }
+    const struct sa_lead *l = &b->leads[p];
+    sa_uuid_v7(b->eids[p]);
+    if ((rc = sa_agent_run(q, l, NULL, &b->outs[p], err)))
+        return rc;
+    b->texts[2 * p] = json_dumps(l->raw, JSON_COMPACT);
+    b->texts[2 * p + 1] = json_dumps(b->outs[p], JSON_COMPACT);
+    if (!b->texts[2 * p] || !b->texts[2 * p + 1])
+        return sa_err_set(err, SA_ENOMEM, "out of memory");
+    sa_app_lead_row(&b->lrows[p], l, b->ids[p], b->texts[2 * p], b->outs[p], b->sizes[p]);
+    sa_lead_domain(l, app->model, b->domains[p], sizeof b->domains[p]);
+    b->lrows[p].company_domain = b->domains[p];
+    b->erows[p] = (struct sa_exec_row){.id = b->eids[p],
+                                       .lead_id = b->ids[p],
+                                       .agent_type = "qualification",
+                                       .thread_id = b->eids[p],
+                                       .success = true,
+                                       .input = b->texts[2 * p],
+                                       .output = b->texts[2 * p + 1]};
+    return 0;
+}
+
+/* The report's lead entries: one per lead (created or updated, with the rows folded into
+ * it) and one per folded row (merged_in_file, naming the row it went into), in row order
+ * of the leads. */
+static json_t *lead_entries(const struct prepared *prep, const struct batch *b, size_t n)
+{
+    json_t *out = json_array();
+    for (size_t p = 0; p < n; p++) {
+        json_t *score = json_object_get(b->outs[p], "score"),
+               *tier = json_object_get(b->outs[p], "tier");
+        json_array_append_new(
+            out, json_pack("{s:I, s:s, s:s, s:O, s:O, s:O}", "row", (json_int_t)prep[p].row,
+                           "lead_id", b->ids[p], "action", b->updated[p] ? "updated" : "created",
+                           "merged_rows", prep[p].merged, "score", score, "tier", tier));
+        size_t i;
+        json_t *r;
+        json_array_foreach(prep[p].merged, i, r)
+        {
+            json_array_append_new(
+                out, json_pack("{s:O, s:s, s:s, s:I, s:O, s:O}", "row", r, "lead_id", b->ids[p],
+                               "action", "merged_in_file", "into_row", (json_int_t)prep[p].row,
+                               "score", score, "tier", tier));
+        }
+    }
+    return out;
 }
 
 static int import_csv(struct sa_app *app, const char *data, size_t len, bool partial,
@@ -306,9 +445,11 @@ static int import_csv(struct sa_app *app, const char *data, size_t len, bool par
     size_t nrows = json_array_size(rows) ? json_array_size(rows) - 1 : 0;
     enum target *map = calloc(json_array_size(header) + 1, sizeof *map);
     struct prepared *prep = calloc(nrows + 1, sizeof *prep);
-    json_t *errors = json_array(), *done = json_array();
-    size_t nprep = 0, failed = 0;
-    if (!map || !prep) {
+    json_t *errors = json_array(), *skipped_rows = json_array();
+    struct key_table keys = {0}, ids_seen = {0};
+    struct batch b = {0};
+    size_t nprep = 0, failed = 0, folded = 0;
+    if (!map || !prep || table_init(&keys, nrows) || table_init(&ids_seen, nrows)) {
         rc = sa_err_set(err, SA_ENOMEM, "out of memory");
         goto out;
     }
@@ -333,7 +474,14 @@ static int import_csv(struct sa_app *app, const char *data, size_t len, bool par
     }
     for (size_t r = 1; r <= nrows; r++) {
         json_t *row = json_array_get(rows, r);
-        json_t *in = row_input(header, map, json_object_get(row, "fields"));
+        json_t *fields = json_object_get(row, "fields");
+        if (progress)
+            progress(r, nrows, arg);
+        if (blank_row(fields)) {
+            json_array_append_new(skipped_rows, json_integer((json_int_t)r));
+            continue;
+        }
+        json_t *in = row_input(header, map, fields);
         json_t *detail = json_array();
         char prefix[48];
         snprintf(prefix, sizeof prefix, "rows.%zu", r);
@@ -349,153 +497,76 @@ static int import_csv(struct sa_app *app, const char *data, size_t len, bool par
             }
             failed++;
         } else {
-            char key[400];
-            dedupe_key(&lead, app->model, key, sizeof key);
-            size_t p = 0;
-            while (p < nprep && strcmp(prep[p].key, key) != 0)
-                p++;
-            if (p < nprep) {
-                merge_input(prep[p].input, in); /* a later row adds to the earlier */
+            char *key = identity_key(&lead, app->model);
+            size_t slot = key ? table_slot(&keys, key) : 0;
+            if (!key) {
+                rc = sa_err_set(err, SA_ENOMEM, "out of memory");
+            } else if (keys.keys[slot]) {
+                struct prepared *pr = &prep[keys.vals[slot]];
+                sa_app_lead_merge(pr->input, in); /* a later row adds to the earlier */
+                json_array_append_new(pr->merged, json_integer((json_int_t)r));
+                folded++;
+                free(key);
             } else {
-                prep[nprep].input = json_incref(in);
-                prep[nprep].row = r;
-                memcpy(prep[nprep].key, key, sizeof key);
-                nprep++;
+                prep[nprep] = (struct prepared){
+                    .input = json_incref(in), .row = r, .key = key, .merged = json_array()};
+                keys.keys[slot] = key;
+                keys.vals[slot] = nprep++;
             }
             sa_lead_clear(&lead);
         }
         json_decref(detail);
         json_decref(in);
-        if (progress)
-            progress(r, nrows, arg);
+        if (rc)
+            goto out;
     }
     if (failed && !partial) {
         rc = sa_err_set(err, SA_EINVAL, "%zu of %zu rows are invalid; nothing was imported", failed,
                         nrows);
-        goto report;
+        *report = json_pack("{s:I, s:i, s:i, s:i, s:I, s:I, s:O, s:O, s:[]}", "rows",
+                            (json_int_t)nrows, "created", 0, "updated", 0, "merged_in_file", 0,
+                            "skipped", (json_int_t)json_array_size(skipped_rows), "failed",
+                            (json_int_t)failed, "skipped_rows", skipped_rows, "errors", errors,
+                            "leads");
+        goto out;
     }
-    /* qualify each lead, find the stored one it merges into, then write them all at once */
-    struct sa_lead_row *lrows = calloc(nprep + 1, sizeof *lrows);
-    struct sa_exec_row *erows = calloc(nprep + 1, sizeof *erows);
-    struct sa_lead *leads = calloc(nprep + 1, sizeof *leads);
-    char(*ids)[SA_UUID_LEN] = calloc(nprep + 1, sizeof *ids);
-    char(*eids)[SA_UUID_LEN] = calloc(nprep + 1, sizeof *eids);
-    char **texts = calloc(nprep * 2 + 2, sizeof *texts);
-    json_t **outs = calloc(nprep + 1, sizeof(json_t *));
-    char(*sizes)[32] = calloc(nprep + 1, sizeof *sizes);
-    size_t merged = 0;
-    if (!lrows || !erows || !leads || !ids || !eids || !texts || !outs || !sizes) {
+    /* each lead of the file: identified against the stored leads, qualified; then all
+     * written in one transaction */
+    if (batch_alloc(&b, nprep)) {
         rc = sa_err_set(err, SA_ENOMEM, "out of memory");
-        goto free_rows;
+        goto out;
     }
     struct sa_agent *q = sa_agents_get(app->agents, SA_AGENT_QUALIFICATION);
+    size_t updated = 0;
     for (size_t p = 0; p < nprep && !rc; p++) {
-        json_t *detail = json_array();
-        if (sa_lead_parse(prep[p].input, "", &leads[p], detail)) {
-            rc = sa_err_set(err, SA_EINVAL, "row %zu: invalid after merging duplicates",
-                            prep[p].row);
-            json_decref(detail);
-            break;
-        }
-        json_decref(detail);
-        const struct sa_lead *l = &leads[p];
-        char dom[256];
-        sa_lead_domain(l, app->model, dom, sizeof dom);
-        struct sa_err ferr = {0};
-        bool is_merge = find_stored_lead(app->store, l->contact_email, l->company_name,
-                                         dom[0] ? dom : NULL, ids[p], &ferr) == 0;
-        size_t same = p;
-        for (size_t q2 = 0; is_merge && q2 < p; q2++)
-            if (strcmp(ids[q2], ids[p]) == 0)
-                same = q2;
-        if (same != p) {
-            /* two entries of this file (one found by e-mail, one by name and domain) are
-             * the same stored lead: refuse rather than let one overwrite the other */
-            rc = sa_err_set(err, SA_ECONFLICT,
-                            "rows %zu and %zu are the same stored lead (%s): merge them in "
-                            "the file",
-                            prep[same].row, prep[p].row, ids[p]);
-            break;
-        }
-        if (is_merge) {
-            /* the stored lead's fields stay unless this row gives new ones */
-            json_t *old = NULL;
-            if (sa_store_get_lead(app->store, ids[p], &old, &ferr) == 0) {
-                json_t *merged_in = json_deep_copy(json_object_get(old, "data"));
-                if (json_is_object(merged_in)) {
-                    merge_input(merged_in, l->raw);
-                    json_t *d2 = json_array();
-                    struct sa_lead nl;
-                    if (sa_lead_parse(merged_in, "", &nl, d2) == 0) {
-                        sa_lead_clear(&leads[p]);
-                        leads[p] = nl;
-                    }
-                    json_decref(d2);
-                }
-                json_decref(merged_in);
-                json_decref(old);
-            }
-            merged++;
-        } else {
-            sa_uuid_v7(ids[p]);
-        }
-        l = &leads[p];
-        sa_uuid_v7(eids[p]);
-        rc = sa_agent_run(q, l, NULL, &outs[p], err);
-        if (rc)
-            break;
-        texts[2 * p] = json_dumps(l->raw, JSON_COMPACT);
-        texts[2 * p + 1] = json_dumps(outs[p], JSON_COMPACT);
-        sa_app_lead_row(&lrows[p], l, ids[p], texts[2 * p], outs[p], sizes[p]);
-        erows[p] = (struct sa_exec_row){.id = eids[p],
-                                        .lead_id = ids[p],
-                                        .agent_type = "qualification",
-                                        .thread_id = eids[p],
-                                        .success = true,
-                                        .input = texts[2 * p],
-                                        .output = texts[2 * p + 1]};
-        json_array_append_new(done, json_pack("{s:I, s:s, s:s, s:O, s:O}", "row",
-                                              (json_int_t)prep[p].row, "lead_id", ids[p], "action",
-                                              is_merge ? "merged" : "created", "score",
-                                              json_object_get(outs[p], "score"), "tier",
-                                              json_object_get(outs[p], "tier")));
+        rc = prepare_lead(app, q, &prep[p], &b, p, &ids_seen, err);
+        updated += !rc && b.updated[p];
     }
     if (!rc && nprep)
-        rc = sa_store_save_many(app->store, lrows, erows, (int)nprep, err);
-    if (!rc)
-        *report =
-            json_pack("{s:I, s:I, s:I, s:I, s:O, s:O}", "imported", (json_int_t)(nprep - merged),
-                      "merged", (json_int_t)merged, "failed", (json_int_t)failed, "rows",
-                      (json_int_t)nrows, "errors", errors, "leads", done);
-free_rows:
-    for (size_t p = 0; leads && p < nprep; p++) {
-        sa_lead_clear(&leads[p]);
-        json_decref(outs ? outs[p] : NULL);
-        if (texts) {
-            free(texts[2 * p]);
-            free(texts[2 * p + 1]);
-        }
+        rc = sa_store_save_many(app->store, b.lrows, b.erows, (int)nprep, err);
+    if (!rc) {
+        size_t skipped = json_array_size(skipped_rows);
+        SA_ASSERT(nrows == (nprep - updated) + updated + folded + skipped + failed);
+        *report = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:O, s:O, s:o}", "rows",
+                            (json_int_t)nrows, "created", (json_int_t)(nprep - updated),
+                            "updated", (json_int_t)updated, "merged_in_file", (json_int_t)folded,
+                            "skipped", (json_int_t)skipped, "failed", (json_int_t)failed,
+                            "skipped_rows", skipped_rows, "errors", errors, "leads",
+                            lead_entries(prep, &b, nprep));
     }
-    free(lrows);
-    free(erows);
-    free(leads);
-    free(ids);
-    free(eids);
-    free(texts);
-    free(outs);
-    free(sizes);
-    goto out;
-report:
-    *report = json_pack("{s:I, s:I, s:I, s:I, s:O, s:[]}", "imported", (json_int_t)0, "merged",
-                        (json_int_t)0, "failed", (json_int_t)failed, "rows", (json_int_t)nrows,
-                        "errors", errors, "leads");
 out:
-    for (size_t p = 0; prep && p < nprep; p++)
+    batch_free(&b);
+    for (size_t p = 0; prep && p < nprep; p++) {
         json_decref(prep[p].input);
+        json_decref(prep[p].merged);
+        free(prep[p].key);
+    }
+    table_free(&keys);
+    table_free(&ids_seen);
     free(prep);
     free(map);
     json_decref(errors);
-    json_decref(done);
+    json_decref(skipped_rows);
     json_decref(rows);
     return rc;
 }

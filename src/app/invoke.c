@@ -1,6 +1,7 @@
 /* The invoke service (see invoke.h). */
 #include "app/invoke.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "base/clock.h"
 #include "base/detail.h"
 #include "base/json.h"
+#include "domain/contact.h"
 #include "domain/lead.h"
 #include "metrics/metrics.h"
 #include "store/store.h"
@@ -74,8 +76,9 @@ static json_t *standalone_context(struct sa_app *app, const struct sa_lead *lead
     return ctx;
 }
 
-static int run_pipeline(struct sa_app *app, const struct sa_invoke_req *req, json_t **output,
-                        const char *thread_id, const char *lead_id, struct sa_err *err)
+static int run_pipeline(struct sa_app *app, const struct sa_invoke_req *req,
+                        const struct sa_lead *lead, json_t **output, const char *thread_id,
+                        const char *lead_id, struct sa_err *err)
 {
     struct graph_result gr;
     int rc = SA_ENOTFOUND;
@@ -83,7 +86,7 @@ static int run_pipeline(struct sa_app *app, const struct sa_invoke_req *req, jso
         rc = sa_pipeline_continue(app->pipeline, thread_id, req->stream_modes, req->on_event,
                                   req->event_arg, req->cancel, &gr, err);
     if (rc == SA_ENOTFOUND)
-        rc = sa_pipeline_run(app->pipeline, req->lead->raw, thread_id, lead_id, req->stream_modes,
+        rc = sa_pipeline_run(app->pipeline, lead->raw, thread_id, lead_id, req->stream_modes,
                              req->on_event, req->event_arg, req->cancel, &gr, err);
     if (rc)
         return rc;
@@ -102,6 +105,111 @@ static int run_pipeline(struct sa_app *app, const struct sa_invoke_req *req, jso
         json_object_set_new(*output, "approvals", approvals);
     graph_result_clear(&gr);
     return *output ? 0 : sa_err_set(err, SA_ENOMEM, "out of memory");
+}
+
+void sa_app_lead_merge(json_t *earlier, const json_t *later)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)later, k, v)
+    {
+        json_t *old = json_object_get(earlier, k);
+        if (json_is_object(old) && json_is_object(v)) {
+            sa_app_lead_merge(old, v);
+        } else if (json_is_array(old) && json_is_array(v) && strcmp(k, "signals") == 0) {
+            size_t i;
+            json_t *x;
+            json_array_foreach(v, i, x)
+            {
+                bool seen = false;
+                size_t j;
+                json_t *y;
+                json_array_foreach(old, j, y) seen |= json_equal(x, y);
+                if (!seen)
+                    json_array_append(old, x);
+            }
+        } else {
+            json_object_set(earlier, k, v);
+        }
+    }
+}
+
+int sa_app_lead_identify(struct sa_app *app, const struct sa_lead *lead, char id[SA_UUID_LEN],
+                         struct sa_err *err)
+{
+    id[0] = '\0';
+    if (lead->contact_email)
+        return sa_store_lead_by_email(app->store, lead->contact_email, id, err);
+    char domain[256];
+    sa_lead_domain(lead, app->model, domain, sizeof domain);
+    return sa_store_lead_match(app->store, lead->company_name, domain[0] ? domain : NULL,
+                               lead->contact_name, id, err);
+}
+
+/* Writes of invokes for the same contact serialise on one of these, chosen by a hash of
+ * the identity key (the e-mail, else company and contact name, ASCII case folded). An
+ * invoke that found no stored lead looks again under the lock just before it writes, so
+ * two concurrent first invokes for one contact give one lead. The agents run outside
+ * it: holding it across a run would queue a second invoke behind the first instead of
+ * answering 409 for a busy thread. */
+#define STRIPES 64
+static pthread_mutex_t stripes[STRIPES] = {[0 ... STRIPES - 1] = PTHREAD_MUTEX_INITIALIZER};
+
+static pthread_mutex_t *stripe_of(const struct sa_lead *l)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    const char *parts[] = {l->contact_email ? l->contact_email : l->company_name,
+                           l->contact_email ? "" : (l->contact_name ? l->contact_name : "")};
+    for (size_t i = 0; i < 2; i++)
+        for (const char *p = parts[i]; p && *p; p++) {
+            char c = *p >= 'A' && *p <= 'Z' ? (char)(*p - 'A' + 'a') : *p;
+            h = (h ^ (uint8_t)c) * 16777619u;
+        }
+    return &stripes[h % STRIPES];
+}
+
+/* Sets res->lead_id and res->action for req (see sa_app_invoke). When the identity rule
+ * finds a stored lead, *merged is its stored input with req's folded over it (clear it
+ * with sa_lead_clear). */
+static int resolve_lead(struct sa_app *app, const struct sa_invoke_req *req,
+                        struct sa_invoke_res *res, struct sa_lead *merged, struct sa_err *err)
+{
+    if (req->lead_id) {
+        snprintf(res->lead_id, sizeof res->lead_id, "%s", req->lead_id);
+        json_t *old = NULL;
+        struct sa_err e = {0};
+        res->action = sa_store_get_lead(app->store, req->lead_id, &old, &e) == 0 ? "updated"
+                                                                                  : "created";
+        json_decref(old);
+        return 0;
+    }
+    if (!req->lead) { /* a turn agent's input: no lead */
+        sa_uuid_v7(res->lead_id);
+        return 0;
+    }
+    int rc = sa_app_lead_identify(app, req->lead, res->lead_id, err);
+    if (rc == SA_ENOTFOUND) {
+        sa_uuid_v7(res->lead_id);
+        res->action = "created";
+        return 0;
+    }
+    json_t *old = NULL;
+    if (!rc)
+        rc = sa_store_get_lead(app->store, res->lead_id, &old, err);
+    if (rc)
+        return rc;
+    res->action = "updated";
+    json_t *in = json_deep_copy(json_object_get(old, "data"));
+    json_decref(old);
+    if (json_is_object(in)) {
+        sa_app_lead_merge(in, req->lead->raw);
+        json_t *detail = json_array();
+        if (sa_lead_parse(in, "", merged, detail)) /* then the input alone, as given */
+            memset(merged, 0, sizeof *merged);
+        json_decref(detail);
+    }
+    json_decref(in);
+    return 0;
 }
 
 int sa_app_invoke(struct sa_app *app, const struct sa_invoke_req *req, struct sa_invoke_res *res,
@@ -123,22 +231,27 @@ int sa_app_invoke(struct sa_app *app, const struct sa_invoke_req *req, struct sa
         return sa_app_converse(app, req->thread_id, req->input, res, err);
     bool pipeline = entry == SA_AGENT_ENTRY_PIPELINE;
     res->engine = "rules";
-    if (req->lead_id)
-        snprintf(res->lead_id, sizeof res->lead_id, "%s", req->lead_id);
-    else
-        sa_uuid_v7(res->lead_id);
+    /* Which lead this is: the caller's lead_id, else the identity rule's stored lead
+     * (updated with this input folded over its stored one), else a new lead. */
+    struct sa_lead merged = {0};
+    const struct sa_lead *lead = req->lead;
+    pthread_mutex_t *stripe = NULL;
+    int rc = resolve_lead(app, req, res, &merged, err);
+    if (rc)
+        return rc;
+    if (merged.raw)
+        lead = &merged;
     if (req->thread_id)
         snprintf(res->thread_id, sizeof res->thread_id, "%s", req->thread_id);
     else
         sa_uuid_v7(res->thread_id);
     sa_uuid_v7(res->execution_id);
 
-    json_t *own_ctx =
-        pipeline || req->context ? NULL : standalone_context(app, req->lead, req->type);
+    json_t *own_ctx = pipeline || req->context ? NULL : standalone_context(app, lead, req->type);
     uint64_t t0 = sa_now_ns();
-    int rc = pipeline ? run_pipeline(app, req, &res->output, res->thread_id, res->lead_id, err)
-                      : sa_agent_run(agent, req->lead, req->context ? req->context : own_ctx,
-                                     &res->output, err);
+    rc = pipeline ? run_pipeline(app, req, lead, &res->output, res->thread_id, res->lead_id, err)
+                  : sa_agent_run(agent, lead, req->context ? req->context : own_ctx, &res->output,
+                                 err);
     json_decref(own_ctx);
     uint64_t ns = sa_now_ns() - t0;
     res->processing_ms = sa_ns_to_ms(ns);
@@ -146,7 +259,7 @@ int sa_app_invoke(struct sa_app *app, const struct sa_invoke_req *req, struct sa
         record_agent_name(app, name, (double)ns / 1e9, error_code_label(rc));
         if (!pipeline)
             sa_agents_record(app->agents, req->type, res->processing_ms, false);
-        return rc;
+        goto out;
     }
     json_object_set_new(res->output, "processing_time", json_real(res->processing_ms));
     /* the lead's qualification, when this invocation produced one */
@@ -155,12 +268,15 @@ int sa_app_invoke(struct sa_app *app, const struct sa_invoke_req *req, struct sa
         : req->type == SA_AGENT_QUALIFICATION ? res->output
                                               : NULL;
 
-    const struct sa_lead *l = req->lead;
+    const struct sa_lead *l = lead;
     char *data = json_dumps(l->raw, JSON_COMPACT);
     char *output = json_dumps(res->output, JSON_COMPACT);
     struct sa_lead_row row;
     char size_text[32];
     sa_app_lead_row(&row, l, res->lead_id, data, qual, size_text);
+    char domain[256];
+    sa_lead_domain(l, app->model, domain, sizeof domain);
+    row.company_domain = domain;
     struct sa_exec_row exec = {
         .id = res->execution_id,
         .lead_id = res->lead_id,
@@ -171,6 +287,18 @@ int sa_app_invoke(struct sa_app *app, const struct sa_invoke_req *req, struct sa
         .output = output,
         .processing_time_ms = res->processing_ms,
     };
+    if (!req->lead_id && req->lead) {
+        stripe = stripe_of(req->lead);
+        pthread_mutex_lock(stripe);
+        char again[SA_UUID_LEN];
+        struct sa_err e = {0};
+        if (strcmp(res->action, "created") == 0 &&
+            sa_app_lead_identify(app, lead, again, &e) == 0) {
+            /* another invoke created this contact meanwhile: write onto it */
+            memcpy(res->lead_id, again, sizeof again);
+            res->action = "updated";
+        }
+    }
     if (!data || !output) {
         rc = sa_err_set(err, SA_ENOMEM, "out of memory");
     } else if (req->only_if_new) {
@@ -184,8 +312,16 @@ int sa_app_invoke(struct sa_app *app, const struct sa_invoke_req *req, struct sa
     record_agent_name(app, name, (double)ns / 1e9, rc ? error_code_label(rc) : NULL);
     if (!pipeline)
         sa_agents_record(app->agents, req->type, res->processing_ms, rc == 0);
-    if (rc)
+    if (!rc && req->only_if_new)
+        res->action = res->written ? "created" : NULL;
+out:
+    if (stripe)
+        pthread_mutex_unlock(stripe);
+    sa_lead_clear(&merged);
+    if (rc) {
         sa_invoke_res_clear(res);
+        res->action = NULL;
+    }
     return rc;
 }
 

@@ -45,6 +45,9 @@ struct sa_invoke_res {
     double processing_ms;
     bool written; /* false only when only_if_new found the lead already there */
     const char *engine; /* static: "rules", or "naive_bayes" for conversation turns */
+    /* static: "created" (a new lead) or "updated" (the stored lead of lead_id, or the one
+     * the identity rule found); NULL for a conversation turn or a lead not written */
+    const char *action;
 };
 
 /* Runs the agent on the lead, measures it, and writes the lead and an execution row in
@@ -73,6 +76,20 @@ bool sa_app_invoke_input(struct sa_app *app, int type, json_t *input, const char
 /* True when invoking type runs the pipeline graph (the pipeline, or an agent that is a
  * step of it): its events can stream as they happen. */
 bool sa_app_invoke_runs_graph(struct sa_app *app, int type);
+
+/* The identity rule (docs/leads.md): the stored lead that lead is. With a contact e-mail,
+ * the earliest lead with the same e-mail (ASCII case ignored) and nothing else; without
+ * one, the earliest lead without an e-mail with the same company name, company domain
+ * (sa_lead_domain: corporate e-mail, else website; none matches none) and contact name
+ * (case ignored; none matches none). Returns 0 with id, SA_ENOTFOUND, or a store error. */
+int sa_app_lead_identify(struct sa_app *app, const struct sa_lead *lead, char id[SA_UUID_LEN],
+                         struct sa_err *err) SA_WUR;
+
+/* Folds later into earlier (two lead inputs, JSON objects): a later value replaces an
+ * earlier one, except that objects (contact_info) merge key by key and signals are
+ * united, so a later input that gives only a phone keeps the title an earlier one gave.
+ * earlier is changed in place; later is only read. */
+void sa_app_lead_merge(json_t *earlier, const json_t *later);
 
 /* The agents that can run now, comma-separated ("qualification, enrichment, ..."). */
 void sa_app_agents_available(struct sa_app *app, char *buf, size_t cap);

@@ -26,6 +26,9 @@ struct sa_lead_row {
     const char *data; /* the whole input as JSON text */
     int score;        /* < 0: not qualified by this write */
     const char *tier, *reasoning;
+    /* The lead's company domain (lowercase host, docs/leads.md), or NULL: the write links
+     * the lead to the company of that domain, creating it (named company_name) if new. */
+    const char *company_domain;
 };
 
 /* One agent execution. Strings are borrowed for the call. */
@@ -133,7 +136,7 @@ struct sa_store_ops {
     /* The lead {id, company_name, industry, company_size, employees_min, employees_max,
      * annual_revenue, website, country, contact_info: {name, title, email, phone,
      * linkedin_url}, data, qualification: null | {score, tier, reasoning, qualified_at},
-     * created_at, updated_at}, or SA_ENOTFOUND. */
+     * created_at, updated_at, company: null | {id, domain, name}}, or SA_ENOTFOUND. */
     int (*get_lead)(struct sa_store *s, const char *id, json_t **out, struct sa_err *err);
     /* One page of the leads matching q, newest first (ties by id): {"items": [lead...],
      * "total": matches on all pages, "limit", "offset"}. */
@@ -145,6 +148,16 @@ struct sa_store_ops {
     /* The stored leads whose company name is name (ASCII case ignored), earliest first,
      * as an array of {id, website, contact_email} (null when unknown); empty when none. */
     int (*leads_by_company)(struct sa_store *s, const char *name, json_t **out, struct sa_err *err);
+    /* The id of the earliest stored lead WITHOUT a contact e-mail whose company name is
+     * name and whose contact name is contact_name (both ASCII case ignored; a NULL
+     * contact_name matches only a lead without one) and whose company domain is domain
+     * (NULL: a lead without a company record), or SA_ENOTFOUND. The identity rule for
+     * leads without an e-mail (docs/leads.md). */
+    int (*lead_match)(struct sa_store *s, const char *name, const char *domain,
+                      const char *contact_name, char id[37], struct sa_err *err);
+    /* The company of domain (lowercase): {id, domain, name, leads: how many leads it has,
+     * created_at, updated_at}, or SA_ENOTFOUND. */
+    int (*company_get)(struct sa_store *s, const char *domain, json_t **out, struct sa_err *err);
 
     /* ---- agent executions ---- */
     /* The lead's executions, newest first, at most limit: an array of {id, agent_type,
@@ -362,6 +375,17 @@ static inline SA_WUR int sa_store_leads_by_company(struct sa_store *s, const cha
                                                    json_t **out, struct sa_err *err)
 {
     return s->ops->leads_by_company(s, name, out, err);
+}
+static inline SA_WUR int sa_store_lead_match(struct sa_store *s, const char *name,
+                                             const char *domain, const char *contact_name,
+                                             char id[37], struct sa_err *err)
+{
+    return s->ops->lead_match(s, name, domain, contact_name, id, err);
+}
+static inline SA_WUR int sa_store_company_get(struct sa_store *s, const char *domain,
+                                              json_t **out, struct sa_err *err)
+{
+    return s->ops->company_get(s, domain, out, err);
 }
 
 /* executions */

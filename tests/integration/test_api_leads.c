@@ -26,7 +26,7 @@ static void test_import(void **state)
     if (r.status != 200)
         fail_msg("import: %ld %.300s", r.status, r.body);
     json_t *j = json_loadb(r.body, r.len, 0, NULL);
-    assert_int_equal(json_integer_value(json_object_get(j, "imported")), 2);
+    assert_int_equal(json_integer_value(json_object_get(j, "created")), 2);
     assert_int_equal(json_integer_value(json_object_get(j, "rows")), 3);
     json_t *first = json_array_get(json_object_get(j, "leads"), 0);
     char *path = strf("/api/leads/%s", jstr(first, "lead_id"));
@@ -43,7 +43,7 @@ static void test_import(void **state)
     /* the same file again: everything merges into the stored leads */
     http("POST", "/api/leads/import", "text/csv", csv, strlen(csv), &r);
     j = json_loadb(r.body, r.len, 0, NULL);
-    assert_int_equal(json_integer_value(json_object_get(j, "merged")), 2);
+    assert_int_equal(json_integer_value(json_object_get(j, "updated")), 2);
     json_decref(j);
     resp_free(&r);
     assert_int_equal(leads_total(), before + 2);

@@ -469,6 +469,75 @@ static void test_lead_lookups(void **state)
     sa_store_close(s);
 }
 
+/* Saves a lead of domain (company_domain) with contact e-mail email and contact name
+ * contact (either NULL); its new id into id. */
+static void save_company_lead(struct sa_store *s, char id[SA_UUID_LEN], const char *name,
+                              const char *domain, const char *email, const char *contact)
+{
+    char eid[SA_UUID_LEN];
+    sa_uuid_v7(id);
+    sa_uuid_v7(eid);
+    struct sa_lead_row l = lead(id, name, -1, NULL, email);
+    l.company_domain = domain;
+    l.contact_name = contact;
+    struct sa_exec_row e = exec(eid, id);
+    struct sa_err err = {0};
+    if (sa_store_save_invocation(s, &l, &e, &err))
+        fail_msg("save %s: %s", name, err.msg);
+}
+
+/* Companies: leads of one domain share one company record (created by the first, named
+ * by it, counted), a lead without a domain has none, and lead_match finds only a lead
+ * without an e-mail of the same company name, domain and contact name. */
+static void test_companies(void **state)
+{
+    (void)state;
+    struct sa_store *s = open_store();
+    struct sa_err err = {0};
+    char domain[64], other_domain[64], name[64], e1[64], e2[64];
+    uniq(domain, sizeof domain, "helio", ".example");
+    uniq(other_domain, sizeof other_domain, "helio-uk", ".example");
+    uniq(name, sizeof name, "Helio Robotics", "");
+    snprintf(e1, sizeof e1, "ceo@%s", domain);
+    snprintf(e2, sizeof e2, "dan@%s", domain);
+    char a[SA_UUID_LEN], b[SA_UUID_LEN], c[SA_UUID_LEN], d[SA_UUID_LEN];
+    save_company_lead(s, a, name, domain, e1, "Ingrid");
+    save_company_lead(s, b, "Helio (renamed)", domain, e2, "Dan");
+    save_company_lead(s, c, name, NULL, NULL, "Walk-in");
+    save_company_lead(s, d, name, domain, NULL, "Front Desk");
+
+    json_t *ca = NULL, *cb = NULL, *cc = NULL;
+    assert_int_equal(sa_store_get_lead(s, a, &ca, &err), 0);
+    assert_int_equal(sa_store_get_lead(s, b, &cb, &err), 0);
+    assert_int_equal(sa_store_get_lead(s, c, &cc, &err), 0);
+    json_t *company = json_object_get(ca, "company");
+    assert_string_equal(str(company, "domain"), domain);
+    assert_string_equal(str(company, "name"), name); /* the first lead named it */
+    assert_string_equal(str(json_object_get(cb, "company"), "id"), str(company, "id"));
+    assert_true(json_is_null(json_object_get(cc, "company")));
+    json_t *co = NULL;
+    assert_int_equal(sa_store_company_get(s, domain, &co, &err), 0);
+    assert_string_equal(str(co, "id"), str(company, "id"));
+    assert_int_equal(json_integer_value(json_object_get(co, "leads")), 3);
+    json_decref(co);
+    assert_int_equal(sa_store_company_get(s, other_domain, &co, &err), SA_ENOTFOUND);
+    json_decref(ca);
+    json_decref(cb);
+    json_decref(cc);
+
+    char id[37];
+    /* leads with an e-mail are never matched by company */
+    assert_int_equal(sa_store_lead_match(s, name, domain, "Ingrid", id, &err), SA_ENOTFOUND);
+    assert_int_equal(sa_store_lead_match(s, name, domain, "FRONT DESK", id, &err), 0);
+    assert_string_equal(id, d);
+    assert_int_equal(sa_store_lead_match(s, name, other_domain, "Front Desk", id, &err),
+                     SA_ENOTFOUND);
+    assert_int_equal(sa_store_lead_match(s, name, domain, NULL, id, &err), SA_ENOTFOUND);
+    assert_int_equal(sa_store_lead_match(s, name, NULL, "walk-in", id, &err), 0);
+    assert_string_equal(id, c);
+    sa_store_close(s);
+}
+
 /* ---- executions ------------------------------------------------------------------- */
 
 static void test_executions(void **state)
@@ -1623,6 +1692,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_list_filters),
         cmocka_unit_test(test_list_pagination),
         cmocka_unit_test(test_lead_lookups),
+        cmocka_unit_test(test_companies),
         cmocka_unit_test(test_executions),
         cmocka_unit_test(test_runs),
         cmocka_unit_test(test_approvals),

@@ -299,6 +299,8 @@ static void invoke(struct sa_req *r, bool force_stream)
         res.processing_ms, "engine", res.engine, "timestamp", now);
     if (res.execution_id[0])
         json_object_set_new(resp, "execution_id", json_string(res.execution_id));
+    if (res.action)
+        json_object_set_new(resp, "action", json_string(res.action));
     sa_invoke_res_clear(&res);
     if (env.stream && graph) {
         reply_graph_stream(r, resp, &events);

@@ -622,6 +622,8 @@ static const struct sa_store_ops store_ops = {
     .save_many = sa_sqlite_save_many,
     .lead_by_email = sa_sqlite_lead_by_email,
     .leads_by_company = sa_sqlite_leads_by_company,
+    .lead_match = sa_sqlite_lead_match,
+    .company_get = sa_sqlite_company_get,
     /* executions.c */
     .list_executions = sa_sqlite_list_executions,
     /* runs.c */

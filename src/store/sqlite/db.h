@@ -107,6 +107,10 @@ int sa_sqlite_list_leads(struct sa_store *s, const struct sa_lead_query *q, json
 int sa_sqlite_lead_by_email(struct sa_store *s, const char *email, char id[37], struct sa_err *err);
 int sa_sqlite_leads_by_company(struct sa_store *s, const char *name, json_t **out,
                                struct sa_err *err);
+int sa_sqlite_lead_match(struct sa_store *s, const char *name, const char *domain,
+                         const char *contact_name, char id[37], struct sa_err *err);
+int sa_sqlite_company_get(struct sa_store *s, const char *domain, json_t **out,
+                          struct sa_err *err);
 
 /* executions.c; sa_sqlite_exec_insert writes one inside the caller's transaction */
 int sa_sqlite_exec_insert(struct db_conn *c, const struct sa_exec_row *e, const char *now,

@@ -3,6 +3,7 @@
  * import merges by. Part of the SQLite backend (db.h); called through store.h. */
 #include <stdio.h>
 
+#include "base/uuid.h"
 #include "store/sqlite/db.h"
 
 #define LEAD_COLS                                                                                  \
@@ -10,6 +11,12 @@
     "annual_revenue, website, country, contact_name, contact_title, contact_email, "               \
     "contact_phone, linkedin_url, data, qualification_score, qualification_tier, "                 \
     "qualification_reasoning, qualified_at, created_at, updated_at"
+/* What a read adds to LEAD_COLS: the lead's company (columns 21-23). */
+#define LEAD_READ_COLS                                                                             \
+    LEAD_COLS ", company_id, (SELECT domain FROM companies c WHERE c.id = leads.company_id), "     \
+              "(SELECT name FROM companies c WHERE c.id = leads.company_id)"
+/* The company of the domain bound to ?21 (NULL when ?21 is NULL: no company). */
+#define COMPANY_OF_21 "(SELECT id FROM companies WHERE domain = ?21)"
 
 #define LEAD_FILTER                                                                                \
     " WHERE (?1 IS NULL OR qualification_tier = ?1)"                                               \
@@ -19,9 +26,10 @@
 
 static const struct db_sql UPSERT_LEAD = {
     "write lead",
-    "INSERT INTO leads (" LEAD_COLS ") VALUES "
-    "(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?20) "
+    "INSERT INTO leads (" LEAD_COLS ", company_id) VALUES "
+    "(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?20," COMPANY_OF_21 ") "
     "ON CONFLICT (id) DO UPDATE SET company_name=excluded.company_name, "
+    "company_id=excluded.company_id, "
     "industry=excluded.industry, company_size=excluded.company_size, "
     "employees_min=excluded.employees_min, employees_max=excluded.employees_max, "
     "annual_revenue=excluded.annual_revenue, website=excluded.website, "
@@ -35,12 +43,26 @@ static const struct db_sql UPSERT_LEAD = {
     "qualification_reasoning), qualified_at=COALESCE(excluded.qualified_at, qualified_at), "
     "updated_at=excluded.updated_at"};
 static const struct db_sql INSERT_LEAD_NEW = {
-    "write lead", "INSERT INTO leads (" LEAD_COLS ") VALUES "
-                  "(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?20) "
-                  "ON CONFLICT (id) DO NOTHING"};
-static const struct db_sql GET_LEAD = {"get lead", "SELECT " LEAD_COLS " FROM leads WHERE id = ?1"};
+    "write lead",
+    "INSERT INTO leads (" LEAD_COLS ", company_id) VALUES "
+    "(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?20," COMPANY_OF_21 ") "
+    "ON CONFLICT (id) DO NOTHING"};
+static const struct db_sql ADD_COMPANY = {
+    "write company", "INSERT INTO companies (id, domain, name, created_at, updated_at) "
+                     "VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT (domain) DO NOTHING"};
+static const struct db_sql GET_COMPANY = {
+    "get company", "SELECT id, domain, name, created_at, updated_at, "
+                   "(SELECT count(*) FROM leads l WHERE l.company_id = c.id) AS leads "
+                   "FROM companies c WHERE domain = ?1"};
+static const struct db_sql MATCH_LEAD = {
+    "match lead", "SELECT id FROM leads WHERE company_name = ?1 COLLATE NOCASE "
+                  "AND contact_email IS NULL AND company_id IS (SELECT id FROM companies "
+                  "WHERE domain = ?2) AND ifnull(contact_name, '') = ifnull(?3, '') COLLATE "
+                  "NOCASE ORDER BY created_at, id LIMIT 1"};
+static const struct db_sql GET_LEAD = {"get lead",
+                                       "SELECT " LEAD_READ_COLS " FROM leads WHERE id = ?1"};
 static const struct db_sql LIST_LEADS = {"list leads",
-                                         "SELECT " LEAD_COLS " FROM leads" LEAD_FILTER
+                                         "SELECT " LEAD_READ_COLS " FROM leads" LEAD_FILTER
                                          " ORDER BY created_at DESC, id LIMIT ?4 OFFSET ?5"};
 static const struct db_sql COUNT_LEADS = {"count leads",
                                           "SELECT count(*) AS n FROM leads" LEAD_FILTER};
@@ -53,8 +75,8 @@ static const struct db_sql BY_COMPANY = {"leads by company",
 
 /* ---- writes ------------------------------------------------------------------------- */
 
-/* The 20 arguments of UPSERT_LEAD / INSERT_LEAD_NEW; unknowns bind NULL. */
-static void lead_args(const struct sa_lead_row *l, const char *now, struct db_arg a[20])
+/* The 21 arguments of UPSERT_LEAD / INSERT_LEAD_NEW; unknowns bind NULL. */
+static void lead_args(const struct sa_lead_row *l, const char *now, struct db_arg a[21])
 {
     bool q = l->score >= 0; /* qualified by this write */
     const struct db_arg none = TXT(NULL);
@@ -78,6 +100,7 @@ static void lead_args(const struct sa_lead_row *l, const char *now, struct db_ar
     a[17] = q ? TXT(l->reasoning) : none;
     a[18] = q ? TXT(now) : none;
     a[19] = TXT(now);
+    a[20] = TXT(l->company_domain && l->company_domain[0] ? l->company_domain : NULL);
 }
 
 /* One lead and (optionally) its execution. */
@@ -91,10 +114,21 @@ struct invocation {
 static int write_invocation(struct db_conn *c, void *arg, const char *now, struct sa_err *err)
 {
     struct invocation *w = arg;
-    struct db_arg a[20];
+    struct db_arg a[21];
     lead_args(w->lead, now, a);
+    int rc = 0;
+    if (a[20].text) {
+        /* the company first, so the lead's subquery finds it (created or already there) */
+        char cid[SA_UUID_LEN];
+        sa_uuid_v7(cid);
+        const struct db_arg ca[] = {TXT(cid), TXT(a[20].text), TXT(w->lead->company_name),
+                                    TXT(now)};
+        rc = db_exec_locked(c, &ADD_COMPANY, ca, DB_N(ca), NULL, err);
+        if (rc)
+            return rc;
+    }
     int changed = 0;
-    int rc = db_exec_locked(c, w->only_new ? &INSERT_LEAD_NEW : &UPSERT_LEAD, a, 20, &changed, err);
+    rc = db_exec_locked(c, w->only_new ? &INSERT_LEAD_NEW : &UPSERT_LEAD, a, 21, &changed, err);
     w->inserted = !rc && changed > 0;
     if (!rc && w->exec && (w->inserted || !w->only_new))
         rc = sa_sqlite_exec_insert(c, w->exec, now, err);
@@ -154,10 +188,15 @@ static json_t *lead_from_row(sqlite3_stmt *st)
                        : json_pack("{s:o, s:o, s:o, s:o}", "score", db_col_int(st, 15), "tier",
                                    db_col_text(st, 16), "reasoning", db_col_text(st, 17),
                                    "qualified_at", db_col_text(st, 18));
+    json_t *company = sqlite3_column_type(st, 21) == SQLITE_NULL
+                          ? json_null()
+                          : json_pack("{s:o, s:o, s:o}", "id", db_col_text(st, 21), "domain",
+                                      db_col_text(st, 22), "name", db_col_text(st, 23));
     json_t *rev = sqlite3_column_type(st, 6) == SQLITE_NULL
                       ? json_null()
                       : json_real(sqlite3_column_double(st, 6));
-    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "id",
+    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+                     "company", company, "id",
                      db_col_text(st, 0), "company_name", db_col_text(st, 1), "industry",
                      db_col_text(st, 2), "company_size", db_col_text(st, 3), "employees_min",
                      db_col_int(st, 4), "employees_max", db_col_int(st, 5), "annual_revenue", rev,
@@ -230,4 +269,30 @@ int sa_sqlite_leads_by_company(struct sa_store *s, const char *name, json_t **ou
                                struct sa_err *err)
 {
     return db_query_rows(s, &BY_COMPANY, &TXT(name), 1, NULL, out, err);
+}
+
+int sa_sqlite_lead_match(struct sa_store *s, const char *name, const char *domain,
+                         const char *contact_name, char id[37], struct sa_err *err)
+{
+    id[0] = '\0';
+    json_t *row = NULL;
+    const struct db_arg a[] = {TXT(name), TXT(domain && domain[0] ? domain : NULL),
+                               TXT(contact_name)};
+    int rc = db_query_one(s, &MATCH_LEAD, a, DB_N(a), NULL, &row, err);
+    const char *got = json_string_value(json_object_get(row, "id"));
+    if (!rc && !got)
+        rc = sa_err_set(err, SA_ENOTFOUND, "no such lead");
+    if (!rc)
+        snprintf(id, 37, "%s", got);
+    json_decref(row);
+    return rc;
+}
+
+int sa_sqlite_company_get(struct sa_store *s, const char *domain, json_t **out,
+                          struct sa_err *err)
+{
+    int rc = db_query_one(s, &GET_COMPANY, &TXT(domain), 1, NULL, out, err);
+    if (!rc && !*out)
+        rc = sa_err_set(err, SA_ENOTFOUND, "no company with domain %s", domain);
+    return rc;
 }

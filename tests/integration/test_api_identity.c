@@ -1,0 +1,286 @@
+/* Integration tests of the identity rule (docs/leads.md) over the API: import and invoke
+ * both decide "the same lead" by the normalised e-mail, fall back to company, domain and
+ * contact name only for rows without one, and share a company record by domain; the
+ * import report accounts for every row. One server, empty database (harness.h). */
+#include "harness.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* POSTs csv to the import and returns its 200 report (fails the test otherwise). */
+static json_t *import(const char *csv, struct resp *r)
+{
+    http("POST", "/api/leads/import", "text/csv", csv, strlen(csv), r);
+    if (r->status != 200)
+        fail_msg("import: %ld %.400s", r->status, r->body);
+    json_t *j = json_loadb(r->body, r->len, 0, NULL);
+    assert_non_null(j);
+    return j;
+}
+
+static long num(json_t *j, const char *path)
+{
+    json_t *v = jget(j, path);
+    if (!json_is_integer(v))
+        fail_msg("%s is not an integer in %.300s", path, json_dumps(j, JSON_COMPACT));
+    return (long)json_integer_value(v);
+}
+
+/* rows = created + updated + merged_in_file + skipped + failed, and one lead entry per
+ * row that is neither skipped nor failed. */
+static void assert_accounted(json_t *rep)
+{
+    long rows = num(rep, "rows");
+    assert_int_equal(rows, num(rep, "created") + num(rep, "updated") + num(rep, "merged_in_file") +
+                               num(rep, "skipped") + num(rep, "failed"));
+    assert_int_equal((long)json_array_size(json_object_get(rep, "leads")),
+                     num(rep, "created") + num(rep, "updated") + num(rep, "merged_in_file"));
+}
+
+static json_t *get_lead(const char *id, struct resp *r)
+{
+    char *path = strf("/api/leads/%s", id);
+    json_t *lead = http_json("GET", path, NULL, r);
+    free(path);
+    assert_int_equal(r->status, 200);
+    return lead;
+}
+
+/* The reported bug: three colleagues at Helio Robotics import fine; a later HubSpot file
+ * with a fourth colleague (another e-mail at the same domain) must create her lead, not
+ * fold her into the CEO's and erase the CEO's name and e-mail. All four share one company
+ * record keyed by heliorobotics.com. */
+static void test_helio_colleagues(void **state)
+{
+    (void)state;
+    const char first[] =
+        "\xEF\xBB\xBF"
+        "First Name,Last Name,Email,Job Title,Company Name,Website URL,Industry,Number of "
+        "Employees\r\n"
+        "Ingrid,Sørensen,ingrid.sorensen@heliorobotics.com,CEO,Helio Robotics,"
+        "https://www.heliorobotics.com,Robotics,320\r\n"
+        "Tomás,Ferreira,tomas.ferreira@heliorobotics.com,CTO,Helio Robotics,"
+        "https://www.heliorobotics.com,Robotics,320\r\n"
+        "Priya,Raman,priya.raman@heliorobotics.com,\"VP Sales, EMEA\",Helio Robotics,"
+        "https://www.heliorobotics.com,Robotics,320\r\n";
+    long before = leads_total();
+    struct resp r;
+    json_t *rep = import(first, &r);
+    resp_free(&r);
+    assert_int_equal(num(rep, "created"), 3);
+    assert_accounted(rep);
+    char *ceo = strdup(jstr(rep, "leads.0.lead_id"));
+    json_decref(rep);
+
+    const char later[] = "First Name,Last Name,Email,Job Title,Company Name\r\n"
+                         "Dan,Ortiz,dan.ortiz@heliorobotics.com,Head of Operations,"
+                         "Helio Robotics\r\n";
+    rep = import(later, &r);
+    resp_free(&r);
+    assert_int_equal(num(rep, "created"), 1);
+    assert_int_equal(num(rep, "updated"), 0);
+    assert_string_equal(jstr(rep, "leads.0.action"), "created");
+    assert_string_not_equal(jstr(rep, "leads.0.lead_id"), ceo);
+    assert_accounted(rep);
+    char *dan = strdup(jstr(rep, "leads.0.lead_id"));
+    json_decref(rep);
+    assert_int_equal(leads_total(), before + 4);
+
+    json_t *l = get_lead(ceo, &r);
+    assert_string_equal(jstr(l, "contact_info.name"), "Ingrid Sørensen");
+    assert_string_equal(jstr(l, "contact_info.email"), "ingrid.sorensen@heliorobotics.com");
+    assert_string_equal(jstr(l, "contact_info.title"), "CEO");
+    assert_string_equal(jstr(l, "company.domain"), "heliorobotics.com");
+    char *company = strdup(jstr(l, "company.id"));
+    resp_free(&r);
+    l = get_lead(dan, &r);
+    assert_string_equal(jstr(l, "contact_info.name"), "Dan Ortiz");
+    assert_string_equal(jstr(l, "company.id"), company);
+    resp_free(&r);
+    free(company);
+    free(ceo);
+    free(dan);
+}
+
+/* A Salesforce-style report with a BOM and CRLF: the same person twice with the e-mail in
+ * another case folds into the first row (merged_in_file, naming both rows), a blank line
+ * is skipped, a bad row fails with partial=true, and every row is accounted for. */
+static void test_in_file_duplicates(void **state)
+{
+    (void)state;
+    const char csv[] = "\xEF\xBB\xBF"
+                       "\"Account Name\",\"Full Name\",\"Email\",\"Title\",\"Phone\"\r\n"
+                       "\"Kühne Präzision AG\",\"Zoë Müller\",\"Zoe.Mueller@kuehne-praezision.de\","
+                       "\"Leiterin Einkauf\",\"\"\r\n"
+                       ",,,,\r\n"
+                       "\"Kühne Präzision AG\",\"Zoë Müller\",\" zoe.mueller@KUEHNE-praezision.de"
+                       "\",\"\",\"+49 89 1234 5678\"\r\n"
+                       "\"Kühne Präzision AG\",\"Jonas Becker\",\"not-an-email\",\"Buyer\",\"\"\r\n"
+                       "\"Kühne Präzision AG\",\"Jonas Becker\",\"jonas.becker@kuehne-praezision.de"
+                       "\",\"Buyer\",\"\"\r\n";
+    long before = leads_total();
+    struct resp r;
+    http("POST", "/api/leads/import?partial=true", "text/csv", csv, strlen(csv), &r);
+    if (r.status != 200)
+        fail_msg("import: %ld %.400s", r.status, r.body);
+    json_t *rep = json_loadb(r.body, r.len, 0, NULL);
+    resp_free(&r);
+    assert_int_equal(num(rep, "rows"), 5);
+    assert_int_equal(num(rep, "created"), 2);
+    assert_int_equal(num(rep, "merged_in_file"), 1);
+    assert_int_equal(num(rep, "skipped"), 1);
+    assert_int_equal(num(rep, "failed"), 1);
+    assert_int_equal(num(rep, "skipped_rows.0"), 2);
+    assert_int_equal(num(rep, "errors.0.row"), 4);
+    assert_accounted(rep);
+    assert_int_equal(leads_total(), before + 2);
+    /* the first lead names row 3 as folded into it, and row 3 says where it went */
+    json_t *leads = json_object_get(rep, "leads");
+    json_t *zoe = NULL, *folded = NULL;
+    size_t i;
+    json_t *e;
+    json_array_foreach(leads, i, e)
+    {
+        if (json_integer_value(json_object_get(e, "row")) == 1)
+            zoe = e;
+        if (json_integer_value(json_object_get(e, "row")) == 3)
+            folded = e;
+    }
+    assert_non_null(zoe);
+    assert_non_null(folded);
+    assert_string_equal(jstr(zoe, "action"), "created");
+    assert_int_equal(num(zoe, "merged_rows.0"), 3);
+    assert_string_equal(jstr(folded, "action"), "merged_in_file");
+    assert_int_equal(num(folded, "into_row"), 1);
+    assert_string_equal(jstr(folded, "lead_id"), jstr(zoe, "lead_id"));
+    json_t *l = get_lead(jstr(zoe, "lead_id"), &r);
+    assert_string_equal(jstr(l, "contact_info.name"), "Zoë Müller");
+    assert_string_equal(jstr(l, "contact_info.title"), "Leiterin Einkauf");
+    assert_string_equal(jstr(l, "contact_info.phone"), "+49 89 1234 5678");
+    resp_free(&r);
+    json_decref(rep);
+}
+
+/* Rows without an e-mail: the same company, domain (website, any form) and contact name
+ * update the stored lead; the same company name at another domain, or onto a lead that
+ * has an e-mail, is a new lead. */
+static void test_without_email(void **state)
+{
+    (void)state;
+    const char first[] = "Company,Contact Name,Website,Country\n"
+                         "Nordlicht Logistik GmbH,Jürgen Weiß,nordlicht-logistik.de,DE\n";
+    struct resp r;
+    json_t *rep = import(first, &r);
+    resp_free(&r);
+    assert_int_equal(num(rep, "created"), 1);
+    char *id = strdup(jstr(rep, "leads.0.lead_id"));
+    json_decref(rep);
+
+    const char again[] = "Company,Contact Name,Website,Phone\n"
+                         "NORDLICHT LOGISTIK GMBH,jürgen weiß,https://www.nordlicht-logistik.de/"
+                         "kontakt,+49 40 555 0199\n";
+    rep = import(again, &r);
+    resp_free(&r);
+    assert_int_equal(num(rep, "updated"), 1);
+    assert_int_equal(num(rep, "created"), 0);
+    assert_string_equal(jstr(rep, "leads.0.action"), "updated");
+    assert_string_equal(jstr(rep, "leads.0.lead_id"), id);
+    json_decref(rep);
+    json_t *l = get_lead(id, &r);
+    assert_string_equal(jstr(l, "contact_info.phone"), "+49 40 555 0199");
+    assert_string_equal(jstr(l, "country"), "DE");
+    resp_free(&r);
+
+    /* a person with an e-mail at acme-analytics.io; then rows without one: the same
+     * company name at another domain, and the same company and domain */
+    const char person[] = "Company,Email,Name\n"
+                          "Acme Analytics,grace.okafor@acme-analytics.io,Grace Okafor\n";
+    rep = import(person, &r);
+    resp_free(&r);
+    char *grace = strdup(jstr(rep, "leads.0.lead_id"));
+    json_decref(rep);
+    long before = leads_total();
+    const char others[] = "Company,Website,Name\n"
+                          "Acme Analytics,acmeanalytics.co.uk,Grace Okafor\n"
+                          "Acme Analytics,acme-analytics.io,Grace Okafor\n";
+    rep = import(others, &r);
+    resp_free(&r);
+    assert_int_equal(num(rep, "created"), 2);
+    assert_int_equal(num(rep, "updated"), 0);
+    assert_string_not_equal(jstr(rep, "leads.0.lead_id"), grace);
+    assert_string_not_equal(jstr(rep, "leads.1.lead_id"), grace);
+    assert_accounted(rep);
+    json_decref(rep);
+    assert_int_equal(leads_total(), before + 2);
+    l = get_lead(grace, &r);
+    assert_string_equal(jstr(l, "contact_info.email"), "grace.okafor@acme-analytics.io");
+    resp_free(&r);
+    free(grace);
+    free(id);
+}
+
+/* Five invokes for one contact (the e-mail in varying case) give one lead: the first
+ * says created, the others updated, and a later invoke that leaves out the title keeps
+ * it. A colleague's invoke is a new lead of the same company. */
+static void test_invoke_updates(void **state)
+{
+    (void)state;
+    long before = leads_total();
+    char *id = NULL;
+    static const char *const emails[] = {"lea.brunner@vireo-health.ch", "Lea.Brunner@vireo-health.ch",
+                                         "LEA.BRUNNER@VIREO-HEALTH.CH", "lea.brunner@vireo-health.ch",
+                                         "lea.brunner@Vireo-Health.ch"};
+    for (int k = 0; k < 5; k++) {
+        char *body = strf("{\"agent_type\": \"qualification\", \"input\": {\"company_name\": "
+                          "\"Vireo Health AG\", \"industry\": \"Healthcare\", \"company_size\": "
+                          "\"200-500\", \"contact_info\": {\"name\": \"Léa Brunner\", "
+                          "\"email\": \"%s\"%s}}}",
+                          emails[k], k == 0 ? ", \"title\": \"Head of Digital\"" : "");
+        struct resp r;
+        json_t *j = invoke(body, &r);
+        free(body);
+        if (r.status != 200)
+            fail_msg("invoke %d: %ld %.300s", k, r.status, r.body);
+        assert_string_equal(jstr(j, "action"), k == 0 ? "created" : "updated");
+        if (k == 0)
+            id = strdup(jstr(j, "lead_id"));
+        else
+            assert_string_equal(jstr(j, "lead_id"), id);
+        resp_free(&r);
+    }
+    assert_int_equal(leads_total(), before + 1);
+    assert_int_equal(lead_executions(id), 5);
+    struct resp r;
+    json_t *l = get_lead(id, &r);
+    assert_string_equal(jstr(l, "contact_info.title"), "Head of Digital");
+    assert_string_equal(jstr(l, "company.domain"), "vireo-health.ch");
+    char *company = strdup(jstr(l, "company.id"));
+    resp_free(&r);
+    json_t *j = invoke("{\"agent_type\": \"qualification\", \"input\": {\"company_name\": \"Vireo "
+                       "Health AG\", \"contact_info\": {\"name\": \"Marco Keller\", \"email\": "
+                       "\"marco.keller@vireo-health.ch\"}}}",
+                       &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(jstr(j, "action"), "created");
+    assert_string_not_equal(jstr(j, "lead_id"), id);
+    char *marco = strdup(jstr(j, "lead_id"));
+    resp_free(&r);
+    l = get_lead(marco, &r);
+    assert_string_equal(jstr(l, "company.id"), company);
+    resp_free(&r);
+    assert_int_equal(leads_total(), before + 2);
+    free(marco);
+    free(company);
+    free(id);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_helio_colleagues),
+        cmocka_unit_test(test_in_file_duplicates),
+        cmocka_unit_test(test_without_email),
+        cmocka_unit_test(test_invoke_updates),
+    };
+    return api_exit_status(cmocka_run_group_tests(tests, api_group_setup, api_group_teardown));
+}
