@@ -18,12 +18,18 @@ static const struct {
     const char *header, *field;
     bool contact;
 } columns[] = {
-    {"Company Name", "company_name", false},    {"Industry", "industry", false},
-    {"Company Size", "company_size", false},    {"Annual Revenue", "annual_revenue", false},
-    {"Website", "website", false},              {"Country", "country", false},
-    {"Notes", "notes", false},                  {"Contact Name", "name", true},
-    {"Contact Title", "title", true},           {"Email", "email", true},
-    {"Phone", "phone", true},                   {"LinkedIn URL", "linkedin_url", true},
+    {"Company Name", "company_name", false},
+    {"Industry", "industry", false},
+    {"Company Size", "company_size", false},
+    {"Annual Revenue", "annual_revenue", false},
+    {"Website", "website", false},
+    {"Country", "country", false},
+    {"Notes", "notes", false},
+    {"Contact Name", "name", true},
+    {"Contact Title", "title", true},
+    {"Email", "email", true},
+    {"Phone", "phone", true},
+    {"LinkedIn URL", "linkedin_url", true},
     {"Signals", "signals", false},
 };
 #define N_COLUMNS (sizeof columns / sizeof columns[0])
@@ -214,7 +220,8 @@ static int fill(struct sa_export *x, struct sa_err *err)
         const json_t *row = json_array_get(x->page, x->next);
         if (render_row(x, json_object_get(row, "data")))
             return sa_err_set(err, SA_ENOMEM, "export: out of memory");
-        snprintf(x->last_id, sizeof x->last_id, "%s", json_string_value(json_object_get(row, "id")));
+        snprintf(x->last_id, sizeof x->last_id, "%s",
+                 json_string_value(json_object_get(row, "id")));
         x->rows++;
     }
     return 0;

@@ -54,7 +54,6 @@ int sa_app_lead_update(struct sa_app *app, const char *id, const json_t *patch, 
  * checkpoints went. SA_ENOTFOUND for an unknown id, SA_ECONFLICT while a run of the lead
  * is under way (nothing erased), SA_ESTORE when the checkpoints could not be removed
  * after the records were (logged with the thread ids). */
-int sa_app_lead_erase(struct sa_app *app, const char *id, json_t **out,
-                      struct sa_err *err) SA_WUR;
+int sa_app_lead_erase(struct sa_app *app, const char *id, json_t **out, struct sa_err *err) SA_WUR;
 
 #endif

@@ -1,7 +1,9 @@
 /* `sales-agent export`: writes the stored leads as CSV (the columns the import reads) to a
  * file or stdout, a page of leads at a time. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "app/app.h"
@@ -27,7 +29,9 @@ static const struct sa_cli_option options[] = {
 static bool read_options(const struct sa_cli_args *args, struct sa_export_opts *o)
 {
     const char *tier = args->opt[OPT_TIER], *min = args->opt[OPT_MIN_SCORE];
-    *o = (struct sa_export_opts){.tier = tier, .min_score = -1, .search = args->opt[OPT_Q],
+    *o = (struct sa_export_opts){.tier = tier,
+                                 .min_score = -1,
+                                 .search = args->opt[OPT_Q],
                                  .bom = (args->switches & BOM) != 0};
     if (tier && (strlen(tier) != 1 || tier[0] < 'A' || tier[0] > 'D')) {
         fprintf(stderr, "sales-agent: --tier: expected A, B, C or D, got \"%s\"\n", tier);
@@ -75,9 +79,8 @@ static int export(const struct sa_config *cfg, const struct sa_cli_args *args)
             rc = sa_err_set(&err, SA_EIO, "%s", strerror(errno));
     if (!rc && n < 0)
         rc = err.code ? err.code : SA_ESTORE;
-    if (f && f != stdout && fclose(f) != 0 && !rc)
-        rc = sa_err_set(&err, SA_EIO, "%s", strerror(errno));
-    else if (f == stdout && fflush(stdout) != 0 && !rc)
+    bool closed = !f || (f == stdout ? fflush(stdout) == 0 : fclose(f) == 0);
+    if (!closed && !rc)
         rc = sa_err_set(&err, SA_EIO, "%s", strerror(errno));
     if (rc)
         fprintf(stderr, "sales-agent: export to %s: %s\n", path, err.msg);

@@ -276,8 +276,8 @@ struct sa_store_ops {
      * ignored) whose id sorts after after_id (NULL: from the first), in id order: an
      * array of {id, data} (data: the stored input). A keyset page, so an export of any
      * size costs one page of memory at a time. */
-    int (*lead_export_page)(struct sa_store *s, const struct sa_lead_query *q,
-                            const char *after_id, int limit, json_t **out, struct sa_err *err);
+    int (*lead_export_page)(struct sa_store *s, const struct sa_lead_query *q, const char *after_id,
+                            int limit, json_t **out, struct sa_err *err);
     /* The distinct top-level field names of the stored inputs of the leads matching q
      * (as for lead_export_page), sorted: an array of strings, at most limit of them. */
     int (*lead_export_fields)(struct sa_store *s, const struct sa_lead_query *q, int limit,
@@ -285,8 +285,7 @@ struct sa_store_ops {
     /* The distinct thread ids that the lead's executions, runs, approvals and outbox
      * items carry (an array of strings, maybe empty): the threads whose checkpoints an
      * erasure removes. */
-    int (*lead_threads)(struct sa_store *s, const char *lead_id, json_t **out,
-                        struct sa_err *err);
+    int (*lead_threads)(struct sa_store *s, const char *lead_id, json_t **out, struct sa_err *err);
     /* Erases the lead and the person's data everywhere the store holds it, atomically:
      * the lead row; executions of the lead or of threads; runs of the lead; approvals of
      * the lead or of threads; outbox items of the lead, of threads or to email (NULL:
@@ -571,8 +570,8 @@ static inline SA_WUR int sa_store_lead_threads(struct sa_store *s, const char *l
     return s->ops->lead_threads(s, lead_id, out, err);
 }
 static inline SA_WUR int sa_store_lead_erase(struct sa_store *s, const char *lead_id,
-                                             const char *email, const char *threads,
-                                             json_t **out, struct sa_err *err)
+                                             const char *email, const char *threads, json_t **out,
+                                             struct sa_err *err)
 {
     return s->ops->lead_erase(s, lead_id, email, threads, out, err);
 }

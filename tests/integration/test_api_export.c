@@ -59,8 +59,8 @@ static size_t col(json_t *rows, const char *name)
 {
     size_t i;
     json_t *h;
-    json_array_foreach(json_array_get(rows, 0), i, h) if (strcmp(json_string_value(h), name) == 0)
-        return i;
+    json_array_foreach(json_array_get(rows, 0), i,
+                       h) if (strcmp(json_string_value(h), name) == 0) return i;
     fail_msg("column %s not in the header", name);
     return 0;
 }
@@ -161,8 +161,9 @@ static void seed_roundtrip_leads(void)
     size_t cap = 420 * 160 + 200, n = 0;
     char *csv = malloc(cap);
     assert_non_null(csv);
-    n += (size_t)snprintf(csv + n, cap - n, "Company,First Name,Last Name,Job Title,Email,Industry,"
-                                            "Employees\r\n");
+    n += (size_t)snprintf(csv + n, cap - n,
+                          "Company,First Name,Last Name,Job Title,Email,Industry,"
+                          "Employees\r\n");
     static const char *const titles[] = {"VP of Sales", "Account Executive", "CTO", "Buyer"};
     static const char *const sizes[] = {"11-50", "51-200", "201-500", "1000+"};
     for (int i = 0; i < 420; i++)
@@ -199,12 +200,13 @@ static json_t *leads_by_email(void)
                 jget(l, "contact_info.title"), "phone", jget(l, "contact_info.phone"), "industry",
                 jget(l, "industry"), "country", jget(l, "country"), "score",
                 jget(l, "qualification.score"), "tier", jget(l, "qualification.tier"),
-                "lead_source", json_object_get(json_object_get(l, "data"), "lead_source")
-                                   ? jget(l, "data.lead_source")
-                                   : json_null(),
-                "notes", json_object_get(json_object_get(l, "data"), "notes")
-                             ? jget(l, "data.notes")
-                             : json_null());
+                "lead_source",
+                json_object_get(json_object_get(l, "data"), "lead_source")
+                    ? jget(l, "data.lead_source")
+                    : json_null(),
+                "notes",
+                json_object_get(json_object_get(l, "data"), "notes") ? jget(l, "data.notes")
+                                                                     : json_null());
             json_object_set_new(all, jstr(l, "contact_info.email"), v);
         }
         size_t got = json_array_size(json_object_get(j, "items"));
@@ -286,7 +288,10 @@ static void test_export(void **state)
 
     /* quoting: a comma and quotes in the company, a line break in the notes */
     csv = get_csv("/api/leads/export?q=boltnut&bom=true", &r);
-    assert_memory_equal(csv, "\xEF\xBB\xBF" "Company Name,", 16);
+    assert_memory_equal(csv,
+                        "\xEF\xBB\xBF"
+                        "Company Name,",
+                        16);
     assert_non_null(strstr(csv, "\"Bolt, Nut & \"\"Co\"\" Ltd\""));
     assert_non_null(strstr(csv, "pricing_page_visit; requested_demo"));
     resp_free(&r);
@@ -361,7 +366,7 @@ static void test_patch(void **state)
         fail_msg("patch: %ld %.400s", r.status, r.body);
     json_t *j = json_loadb(r.body, r.len, 0, NULL);
     assert_string_equal(jstr(j, "contact_info.title"), "Chief Revenue Officer");
-    assert_string_equal(jstr(j, "contact_info.name"), "Ana Ruiz");          /* kept */
+    assert_string_equal(jstr(j, "contact_info.name"), "Ana Ruiz");        /* kept */
     assert_string_equal(jstr(j, "contact_info.phone"), "(312) 555-0187"); /* kept */
     assert_string_equal(jstr(j, "company_size"), "1000+");
     long new_score = (long)json_integer_value(jget(j, "qualification.score"));
@@ -477,8 +482,9 @@ static void test_erase(void **state)
               "{\"reason\":\"erasure request\"}", &r);
     assert_int_equal(r.status, 200);
     resp_free(&r);
-    long queued = db_count(&main_srv, "SELECT count(*) FROM outbox WHERE to_email = ?1 AND "
-                                      "status = 'queued'",
+    long queued = db_count(&main_srv,
+                           "SELECT count(*) FROM outbox WHERE to_email = ?1 AND "
+                           "status = 'queued'",
                            "maya@quorvianta.io");
     assert_true(queued >= 1);
     assert_true(db_count(&main_srv, "SELECT count(*) FROM graph_checkpoints WHERE thread_id = ?1",
@@ -488,7 +494,8 @@ static void test_erase(void **state)
     http("PATCH", path, "application/json", "{}", 2, &r); /* scored again: an execution */
     assert_int_equal(r.status, 200);
     resp_free(&r);
-    long execs = db_count(&main_srv, "SELECT count(*) FROM agent_executions WHERE lead_id = ?1", id);
+    long execs =
+        db_count(&main_srv, "SELECT count(*) FROM agent_executions WHERE lead_id = ?1", id);
     assert_true(execs >= 1);
     j = http_json("DELETE", path, NULL, &r);
     if (r.status != 200)
@@ -546,16 +553,19 @@ static void test_erase(void **state)
     assert_int_equal(
         db_count(&main_srv, "SELECT count(*) FROM graph_checkpoints WHERE thread_id = ?1", thread),
         0);
-    assert_int_equal(db_count(&main_srv, "SELECT count(*) FROM outbox WHERE status = 'sent' AND "
-                                         "sent_at IS NOT NULL AND to_email = ''",
+    assert_int_equal(db_count(&main_srv,
+                              "SELECT count(*) FROM outbox WHERE status = 'sent' AND "
+                              "sent_at IS NOT NULL AND to_email = ''",
                               NULL),
                      1); /* the sent one keeps its status and dates */
-    assert_int_equal(db_count(&main_srv, "SELECT count(*) FROM outbox WHERE status = "
-                                         "'cancelled' AND last_error = 'erased'",
+    assert_int_equal(db_count(&main_srv,
+                              "SELECT count(*) FROM outbox WHERE status = "
+                              "'cancelled' AND last_error = 'erased'",
                               NULL),
                      queued);
-    assert_int_equal(db_count(&main_srv, "SELECT count(*) FROM contacts WHERE email = ?1 AND "
-                                         "do_not_contact = 1",
+    assert_int_equal(db_count(&main_srv,
+                              "SELECT count(*) FROM contacts WHERE email = ?1 AND "
+                              "do_not_contact = 1",
                               "maya@quorvianta.io"),
                      1);
     /* the audit record: the lead id and counts, no personal data */

@@ -10,7 +10,7 @@
 #define EXPORT_FILTER                                                                              \
     " WHERE (?1 IS NULL OR leads.qualification_tier = ?1)"                                         \
     " AND (?2 < 0 OR leads.qualification_score >= ?2)"                                             \
-    " AND (?3 IS NULL OR leads.company_name LIKE ?3 ESCAPE '\\' OR leads.contact_name LIKE ?3 "   \
+    " AND (?3 IS NULL OR leads.company_name LIKE ?3 ESCAPE '\\' OR leads.contact_name LIKE ?3 "    \
     "ESCAPE '\\' OR leads.contact_email LIKE ?3 ESCAPE '\\' OR leads.industry LIKE ?3 ESCAPE "     \
     "'\\')"
 
@@ -18,8 +18,9 @@ static const struct db_sql EXPORT_PAGE = {
     "export leads", "SELECT leads.id AS id, leads.data AS data FROM leads" EXPORT_FILTER
                     " AND (?4 IS NULL OR leads.id > ?4) ORDER BY leads.id LIMIT ?5"};
 static const struct db_sql EXPORT_FIELDS = {
-    "export fields", "SELECT DISTINCT j.key AS k FROM leads, json_each(leads.data) AS j" EXPORT_FILTER
-                     " AND json_valid(leads.data) ORDER BY k LIMIT ?4"};
+    "export fields",
+    "SELECT DISTINCT j.key AS k FROM leads, json_each(leads.data) AS j" EXPORT_FILTER
+    " AND json_valid(leads.data) ORDER BY k LIMIT ?4"};
 
 /* %term% with LIKE's wildcards escaped (as the list does). */
 static void like_of(const char *term, char *like, size_t cap)
