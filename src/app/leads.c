@@ -2,9 +2,15 @@
 #include "app/leads.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "app/app.h"
+#include "app/invoke.h"
 #include "base/json.h"
+#include "base/log.h"
 #include "domain/lead.h"
+#include "graph/saver.h"
 #include "store/store.h"
 
 int sa_app_leads_list(struct sa_store *store, int limit, int offset, const char *tier,
@@ -80,4 +86,131 @@ void sa_app_lead_row(struct sa_lead_row *row, const struct sa_lead *l, const cha
         snprintf(size_text, 32, "%.0f", json_number_value(size));
         row->company_size = size_text;
     }
+}
+
+/* ---- edit and erase ----------------------------------------------------------------- */
+
+/* RFC 7396 on target (an object) in place; the names of the patched fields, dotted, are
+ * appended to changed. */
+static void merge_patch(json_t *target, const json_t *patch, const char *prefix, json_t *changed)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)patch, k, v)
+    {
+        char name[160];
+        snprintf(name, sizeof name, "%s%s%.100s", prefix, *prefix ? "." : "", k);
+        json_t *old = json_object_get(target, k);
+        if (json_is_object(v)) {
+            if (!json_is_object(old)) {
+                old = json_object();
+                json_object_set_new(target, k, old);
+            }
+            merge_patch(old, v, name, changed);
+        } else if (json_is_null(v)) {
+            json_object_del(target, k);
+            json_array_append_new(changed, json_string(name));
+        } else {
+            json_object_set(target, k, v);
+            json_array_append_new(changed, json_string(name));
+        }
+    }
+}
+
+int sa_app_lead_update(struct sa_app *app, const char *id, const json_t *patch, json_t *detail,
+                       json_t **changed, json_t **out, struct sa_err *err)
+{
+    *out = NULL;
+    *changed = NULL;
+    json_t *input = NULL;
+    int rc = sa_app_lead_input(app->store, id, &input, err);
+    if (rc)
+        return rc;
+    json_t *merged = json_deep_copy(input);
+    json_decref(input);
+    json_t *names = json_array();
+    if (!merged || !names) {
+        json_decref(merged);
+        json_decref(names);
+        return sa_err_set(err, SA_ENOMEM, "out of memory");
+    }
+    merge_patch(merged, patch, "", names);
+    struct sa_lead lead = {0};
+    if (!sa_app_invoke_input(app, SA_AGENT_QUALIFICATION, merged, "body", &lead, detail)) {
+        json_decref(merged);
+        json_decref(names);
+        return sa_err_set(err, SA_EINVAL, "the patched lead is not valid");
+    }
+    json_decref(merged); /* the lead holds its own reference */
+    char other[37] = "";
+    struct sa_err e2 = {0};
+    if (lead.contact_email &&
+        sa_store_lead_by_email(app->store, lead.contact_email, other, &e2) == 0 &&
+        strcmp(other, id) != 0) {
+        rc = sa_err_set(err, SA_ECONFLICT, "Lead %s has this e-mail address; edit or erase it",
+                        other);
+        goto out;
+    }
+    struct sa_invoke_req req = {.type = SA_AGENT_QUALIFICATION, .lead = &lead, .lead_id = id};
+    struct sa_invoke_res res = {0};
+    rc = sa_app_invoke(app, &req, &res, err);
+    sa_invoke_res_clear(&res);
+    if (!rc)
+        rc = sa_app_lead_get(app->store, id, out, err);
+out:
+    sa_lead_clear(&lead);
+    if (rc)
+        json_decref(names);
+    else
+        *changed = names;
+    return rc;
+}
+
+int sa_app_lead_erase(struct sa_app *app, const char *id, json_t **out, struct sa_err *err)
+{
+    *out = NULL;
+    json_t *lead = NULL, *threads = NULL, *counts = NULL;
+    int rc = lead_or_404(app->store, id, &lead, err);
+    if (rc)
+        return rc;
+    char *thread_text = NULL;
+    if ((rc = sa_store_lead_threads(app->store, id, &threads, err)))
+        goto out;
+    thread_text = json_dumps(threads, JSON_COMPACT);
+    const char *email = sa_json_str(json_object_get(lead, "contact_info"), "email");
+    rc = sa_store_lead_erase(app->store, id, email, thread_text, &counts, err);
+    if (rc == SA_ENOTFOUND)
+        sa_err_set(err, rc, "No lead with id %s", id);
+    else if (rc == SA_ECONFLICT)
+        sa_err_set(err, rc, "A run of lead %s is queued or running; cancel it, then erase", id);
+    if (rc)
+        goto out;
+    /* The records are gone; the checkpoints live behind the saver (maybe another
+     * database), so they follow. A failure here is logged with the thread ids, which
+     * carry no personal data, so an operator can finish the job. */
+    size_t i, gone = 0;
+    json_t *t;
+    json_array_foreach(threads, i, t)
+    {
+        struct sa_err e2 = {0};
+        if (graph_saver_delete_thread(app->saver, json_string_value(t), &e2) == 0) {
+            gone++;
+            continue;
+        }
+        sa_log(SA_LOG_ERROR, "erasure: checkpoints not deleted",
+               json_pack("{s:s, s:O, s:s}", "lead_id", id, "thread_id", t, "error", e2.msg));
+        rc = sa_err_set(err, SA_ESTORE, "deleting the checkpoints of thread %s: %s",
+                        json_string_value(t), e2.msg);
+    }
+    json_object_set_new(counts, "checkpoint_threads", json_integer((json_int_t)gone));
+    if (!rc) {
+        *out = counts;
+        counts = NULL;
+    }
+out:
+    free(thread_text);
+    json_decref(counts);
+    json_decref(threads);
+    json_decref(lead);
+    return rc;
 }

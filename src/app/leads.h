@@ -33,4 +33,27 @@ int sa_app_lead_input(struct sa_store *store, const char *id, json_t **out,
 void sa_app_lead_row(struct sa_lead_row *row, const struct sa_lead *l, const char *id,
                      const char *data, const json_t *qual, char size_text[32]);
 
+/* ---- edit and erase (issue 11) ---- */
+
+struct sa_app;
+
+/* Applies patch (a JSON object, RFC 7396 merge patch: null removes a field, an object
+ * merges into an object, anything else replaces) to lead id's stored input, validates
+ * the result like a new lead, runs the qualification agent on it and stores lead and
+ * score. On success *out is the lead as sa_app_lead_get answers it and *changed the
+ * patched field names ("industry", "contact_info.title"), both new references.
+ * SA_EINVAL when the patched input is invalid: detail (borrowed) got one entry per bad
+ * field, loc starting "body", and nothing was written. SA_ENOTFOUND for an unknown id,
+ * SA_ECONFLICT when the new e-mail is another lead's (messages for the client). */
+int sa_app_lead_update(struct sa_app *app, const char *id, const json_t *patch, json_t *detail,
+                       json_t **changed, json_t **out, struct sa_err *err) SA_WUR;
+
+/* Erases lead id and the person's data everywhere they appear (store.h lead_erase, then
+ * the checkpoints of the lead's threads); keeps the do-not-contact record. *out (new
+ * reference): rows erased per table plus "checkpoint_threads", the threads whose
+ * checkpoints went. SA_ENOTFOUND for an unknown id, SA_ECONFLICT while a run of the lead
+ * is under way (nothing erased), SA_ESTORE when the checkpoints could not be removed
+ * after the records were (logged with the thread ids). */
+int sa_app_lead_erase(struct sa_app *app, const char *id, json_t **out, struct sa_err *err) SA_WUR;
+
 #endif

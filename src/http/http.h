@@ -165,5 +165,8 @@ void sa_route_keys_create(struct sa_req *r);
 void sa_route_key_revoke(struct sa_req *r);
 void sa_route_audit_list(struct sa_req *r);
 void sa_route_lead_timeline(struct sa_req *r);
+void sa_route_leads_export(struct sa_req *r);
+void sa_route_lead_update(struct sa_req *r);
+void sa_route_lead_erase(struct sa_req *r);
 
 #endif

@@ -40,6 +40,9 @@ const struct sa_route sa_routes[] = {
     R("POST", "/api/leads/import", sa_route_leads_import, CSV, WRITE, "leads.import",
       "Import leads from a CRM CSV export (?partial=true keeps the valid rows)", "LeadsCsv",
       "ImportReport", 0, "partial", "409 503"),
+    R("GET", "/api/leads/export", sa_route_leads_export, NONE, READ, NULL,
+      "The leads as a CSV file (the list's filters; ?bom=true for Excel), streamed", NULL,
+      "LeadsCsv", 0, "tier min_score q format bom", "422 503"),
     R("GET", "/api/leads/{id}", sa_route_lead_get, NONE, READ, NULL, "A lead with its executions",
       NULL, "Lead", 0, NULL, "404 422 503"),
     R("POST", "/api/runs", sa_route_runs_create, JSON, WRITE, NULL,
@@ -97,5 +100,11 @@ const struct sa_route sa_routes[] = {
       "audit_action audit_principal audit_target audit_since audit_until audit_before_id "
       "audit_limit",
       "422 503"),
+    R("PATCH", "/api/leads/{id}", sa_route_lead_update, JSON, WRITE, "lead.update",
+      "Edit a lead with a JSON merge patch (RFC 7396); validated and scored again",
+      "LeadPatch", "Lead", 0, NULL, "404 409 422 503"),
+    R("DELETE", "/api/leads/{id}", sa_route_lead_erase, NONE, ADMIN, "lead.erase",
+      "Erase a person everywhere (keeps do-not-contact); irreversible", NULL, "LeadErased", 0,
+      NULL, "404 409 422 503"),
 };
 const unsigned sa_routes_count = sizeof sa_routes / sizeof sa_routes[0];

@@ -291,6 +291,34 @@ struct sa_store_ops {
      * SA_EINVAL for a limit outside 1..500, a negative before_id or a malformed time. */
     int (*audit_list)(struct sa_store *s, const struct sa_audit_query *q, json_t **out,
                       struct sa_err *err);
+
+    /* ---- lead export and erasure (appended group) ---- */
+    /* Up to limit leads matching q (its tier, min_score and search; limit and offset are
+     * ignored) whose id sorts after after_id (NULL: from the first), in id order: an
+     * array of {id, data} (data: the stored input). A keyset page, so an export of any
+     * size costs one page of memory at a time. */
+    int (*lead_export_page)(struct sa_store *s, const struct sa_lead_query *q, const char *after_id,
+                            int limit, json_t **out, struct sa_err *err);
+    /* The distinct top-level field names of the stored inputs of the leads matching q
+     * (as for lead_export_page), sorted: an array of strings, at most limit of them. */
+    int (*lead_export_fields)(struct sa_store *s, const struct sa_lead_query *q, int limit,
+                              json_t **out, struct sa_err *err);
+    /* The distinct thread ids that the lead's executions, runs, approvals and outbox
+     * items carry (an array of strings, maybe empty): the threads whose checkpoints an
+     * erasure removes. */
+    int (*lead_threads)(struct sa_store *s, const char *lead_id, json_t **out, struct sa_err *err);
+    /* Erases the lead and the person's data everywhere the store holds it, atomically:
+     * the lead row; executions of the lead or of threads; runs of the lead; approvals of
+     * the lead or of threads; outbox items of the lead, of threads or to email (NULL:
+     * none): those not sent are cancelled, and every one loses its recipient, payload and
+     * error text (a sent one keeps its status and times); enrichment cache entries keyed
+     * on email. Contacts (do-not-contact) and the audit log are kept. threads: a JSON
+     * array text of thread ids (NULL: none). *out: {leads, executions, runs, approvals,
+     * outbox_cancelled, outbox_redacted, enrichment_cache}, the rows changed per table.
+     * SA_ENOTFOUND for an unknown lead; SA_ECONFLICT while a run of the lead is queued or
+     * running (nothing erased). */
+    int (*lead_erase)(struct sa_store *s, const char *lead_id, const char *email,
+                      const char *threads, json_t **out, struct sa_err *err);
 };
 
 struct sa_store {
@@ -557,6 +585,32 @@ static inline SA_WUR int sa_store_audit_list(struct sa_store *s, const struct sa
                                              json_t **out, struct sa_err *err)
 {
     return s->ops->audit_list(s, q, out, err);
+}
+
+/* lead export and erasure */
+static inline SA_WUR int sa_store_lead_export_page(struct sa_store *s,
+                                                   const struct sa_lead_query *q,
+                                                   const char *after_id, int limit, json_t **out,
+                                                   struct sa_err *err)
+{
+    return s->ops->lead_export_page(s, q, after_id, limit, out, err);
+}
+static inline SA_WUR int sa_store_lead_export_fields(struct sa_store *s,
+                                                     const struct sa_lead_query *q, int limit,
+                                                     json_t **out, struct sa_err *err)
+{
+    return s->ops->lead_export_fields(s, q, limit, out, err);
+}
+static inline SA_WUR int sa_store_lead_threads(struct sa_store *s, const char *lead_id,
+                                               json_t **out, struct sa_err *err)
+{
+    return s->ops->lead_threads(s, lead_id, out, err);
+}
+static inline SA_WUR int sa_store_lead_erase(struct sa_store *s, const char *lead_id,
+                                             const char *email, const char *threads, json_t **out,
+                                             struct sa_err *err)
+{
+    return s->ops->lead_erase(s, lead_id, email, threads, out, err);
 }
 
 #endif

@@ -2,12 +2,14 @@
 #include <string.h>
 
 #include "app/app.h"
+#include "app/export.h"
 #include "app/import.h"
 #include "app/leads.h"
 #include "base/uuid.h"
 #include "base/detail.h"
 #include "http/http.h"
 #include "http/params.h"
+#include "base/log.h"
 
 void sa_route_leads_list(struct sa_req *r)
 {
@@ -100,4 +102,106 @@ void sa_route_leads_import(struct sa_req *r)
                        err.msg);
     else
         sa_reply_unavailable(r, rc, &err, "Importing the leads (nothing was imported)");
+}
+
+/* ---- export, edit, erase (issue 11) ----------------------------------------------- */
+
+/* GET /api/leads/export?format=csv: the list's filters, streamed as CSV. */
+static long export_read(void *cls, char *buf, size_t max)
+{
+    struct sa_err err = {0};
+    ssize_t n = sa_export_read(cls, buf, max, &err);
+    if (n < 0)
+        sa_log(SA_LOG_ERROR, "export cut short", json_pack("{s:s}", "error", err.msg));
+    return n > 0 ? (long)n : -1; /* 0 would mean "nothing yet": the end is -1 */
+}
+
+static void export_done(void *cls)
+{
+    sa_export_free(cls);
+}
+
+void sa_route_leads_export(struct sa_req *r)
+{
+    json_t *detail = json_array();
+    long min_score;
+    sa_query_long(r, "min_score", 0, 100, -1, &min_score, detail);
+    const char *tier = sa_req_query(r, "tier");
+    if (tier && (strlen(tier) != 1 || tier[0] < 'A' || tier[0] > 'D'))
+        sa_detail_add(detail, "query.tier", "enum", "Input should be A, B, C or D");
+    const char *q = sa_req_query(r, "q");
+    if (q && (strlen(q) == 0 || sa_utf8_chars(q, strlen(q)) > 200))
+        sa_detail_add(detail, "query.q", "string_too_long",
+                      "Search text should have 1 to 200 characters");
+    const char *format = sa_req_query(r, "format");
+    if (format && strcmp(format, "csv") != 0)
+        sa_detail_add(detail, "query.format", "enum", "Input should be csv");
+    const char *b = sa_req_query(r, "bom");
+    bool bom = b && (strcmp(b, "true") == 0 || strcmp(b, "1") == 0);
+    if (b && !bom && strcmp(b, "false") != 0 && strcmp(b, "0") != 0)
+        sa_detail_add(detail, "query.bom", "bool_parsing", "Input should be true or false");
+    if (json_array_size(detail) > 0) {
+        sa_reply_problem(r, 422, "validation_error", detail);
+        return;
+    }
+    json_decref(detail);
+    struct sa_export_opts o = {.tier = tier, .min_score = (int)min_score, .search = q, .bom = bom};
+    struct sa_export *x = NULL;
+    struct sa_err err = {0};
+    int rc = sa_export_open(r->app->store, &o, &x, &err);
+    if (rc) {
+        sa_reply_unavailable(r, rc, &err, "Exporting the leads");
+        return;
+    }
+    sa_reply_stream(r, "text/csv; charset=utf-8", export_read, x, export_done);
+    if (r->stream_resp)
+        sa_reply_header(r, "Content-Disposition", "attachment; filename=\"leads.csv\"");
+}
+
+/* PATCH /api/leads/{id}: a JSON merge patch of the lead's input; validated, re-scored. */
+void sa_route_lead_update(struct sa_req *r)
+{
+    char id[SA_UUID_LEN];
+    if (!sa_param_uuid(r, 0, "path.id", id))
+        return;
+    json_t *patch = sa_req_json(r);
+    if (!patch)
+        return;
+    json_t *detail = json_array(), *changed = NULL, *lead = NULL;
+    struct sa_err err = {0};
+    int rc = sa_app_lead_update(r->app, id, patch, detail, &changed, &lead, &err);
+    json_decref(patch);
+    if (rc == SA_EINVAL && json_array_size(detail) > 0) {
+        sa_reply_problem(r, 422, "validation_error", detail);
+        return;
+    }
+    json_decref(detail);
+    if (rc == SA_ECONFLICT) {
+        sa_reply_error(r, 409, "conflict", "body.contact_info.email", "duplicate_email", "%s",
+                       err.msg);
+        return;
+    }
+    if (rc) {
+        sa_reply_failure(r, rc, &err, "path.id", "Updating the lead");
+        return;
+    }
+    r->audit_detail = json_pack("{s:o}", "fields", changed); /* names only, never values */
+    sa_reply_json(r, 200, lead);
+}
+
+/* DELETE /api/leads/{id}: erases the person everywhere; keeps do-not-contact. */
+void sa_route_lead_erase(struct sa_req *r)
+{
+    char id[SA_UUID_LEN];
+    if (!sa_param_uuid(r, 0, "path.id", id))
+        return;
+    json_t *counts = NULL;
+    struct sa_err err = {0};
+    int rc = sa_app_lead_erase(r->app, id, &counts, &err);
+    if (rc) {
+        sa_reply_failure(r, rc, &err, "path.id", "Erasing the lead");
+        return;
+    }
+    r->audit_detail = json_pack("{s:s, s:O}", "target", id, "erased", counts);
+    sa_reply_json(r, 200, json_pack("{s:s, s:o}", "id", id, "erased", counts));
 }

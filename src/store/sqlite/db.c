@@ -661,6 +661,11 @@ static const struct sa_store_ops store_ops = {
     /* audit.c */
     .audit_append = sa_sqlite_audit_append,
     .audit_list = sa_sqlite_audit_list,
+    /* export.c, erase.c */
+    .lead_export_page = sa_sqlite_lead_export_page,
+    .lead_export_fields = sa_sqlite_lead_export_fields,
+    .lead_threads = sa_sqlite_lead_threads,
+    .lead_erase = sa_sqlite_lead_erase,
 };
 
 /* The registry's entry (store/backend.h): this store, and the saver of saver.c. */

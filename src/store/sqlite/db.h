@@ -188,4 +188,16 @@ int sa_sqlite_audit_append(struct sa_store *s, const struct sa_audit_row *a, str
 int sa_sqlite_audit_list(struct sa_store *s, const struct sa_audit_query *q, json_t **out,
                          struct sa_err *err);
 
+/* export.c */
+int sa_sqlite_lead_export_page(struct sa_store *s, const struct sa_lead_query *q,
+                               const char *after_id, int limit, json_t **out, struct sa_err *err);
+int sa_sqlite_lead_export_fields(struct sa_store *s, const struct sa_lead_query *q, int limit,
+                                 json_t **out, struct sa_err *err);
+
+/* erase.c */
+int sa_sqlite_lead_threads(struct sa_store *s, const char *lead_id, json_t **out,
+                           struct sa_err *err);
+int sa_sqlite_lead_erase(struct sa_store *s, const char *lead_id, const char *email,
+                         const char *threads, json_t **out, struct sa_err *err);
+
 #endif
