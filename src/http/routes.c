@@ -39,7 +39,7 @@ const struct sa_route sa_routes[] = {
       "limit offset tier min_score q", "422 503"),
     R("POST", "/api/leads/import", sa_route_leads_import, CSV, WRITE, "leads.import",
       "Import leads from a CRM CSV export (?partial=true keeps the valid rows)", "LeadsCsv",
-      "ImportReport", 0, "partial", "409 503"),
+      "ImportReport", 0, "partial charset map", "409 503"),
     R("GET", "/api/leads/{id}", sa_route_lead_get, NONE, READ, NULL, "A lead with its executions",
       NULL, "Lead", 0, NULL, "404 422 503"),
     R("POST", "/api/runs", sa_route_runs_create, JSON, WRITE, NULL,
