@@ -168,10 +168,17 @@ static json_t *row_input(const json_t *header, const struct colmap *map, const j
             break;
         }
         case T_NONE: {
-            static const char *const reserved[] = {
-                "company_name", "industry", "company_size", "annual_revenue", "website",
-                "country",      "notes",    "contact_info", "signals",        "revenue_currency",
-                NULL};
+            static const char *const reserved[] = {"company_name",
+                                                   "industry",
+                                                   "company_size",
+                                                   "annual_revenue",
+                                                   "website",
+                                                   "country",
+                                                   "notes",
+                                                   "contact_info",
+                                                   "signals",
+                                                   "revenue_currency",
+                                                   NULL};
             char name[64], extra[72];
             extra_name(json_string_value(h), name, sizeof name);
             bool taken = false;
@@ -251,7 +258,8 @@ static void layout_free(struct layout *lay)
 
 static void problem(json_t *detail, json_t *loc, const char *type, const char *msg)
 {
-    json_array_append_new(detail, json_pack("{s:o, s:s, s:s}", "loc", loc, "msg", msg, "type", type));
+    json_array_append_new(detail,
+                          json_pack("{s:o, s:s, s:s}", "loc", loc, "msg", msg, "type", type));
 }
 
 static const char *cell(const json_t *row, size_t i)
@@ -294,8 +302,8 @@ static const char *footer_reason(const char *v)
 
 static void skip(json_t *skipped, const json_t *row, const char *reason)
 {
-    json_array_append_new(skipped, json_pack("{s:O, s:s}", "line", json_object_get(row, "line"),
-                                             "reason", reason));
+    json_array_append_new(
+        skipped, json_pack("{s:O, s:s}", "line", json_object_get(row, "line"), "reason", reason));
 }
 
 /* Drops the title lines above the header and the footer and blank lines below it from
@@ -449,13 +457,15 @@ static void map_columns(struct layout *lay, const json_t *user, json_t *detail)
             if (strcmp(columns[c].header, hn) == 0) {
                 m = (struct colmap){columns[c].t, columns[c].field};
                 for (size_t t = 0; t < sizeof targets / sizeof targets[0]; t++)
-                    if (targets[t].t == m.t && (!m.field || strcmp(targets[t].field ? targets[t].field : "", m.field) == 0))
+                    if (targets[t].t == m.t &&
+                        (!m.field ||
+                         strcmp(targets[t].field ? targets[t].field : "", m.field) == 0))
                         label = targets[t].name;
             }
         for (size_t j = 0; m.t != T_NONE && j < i; j++)
-            if (lay->map[j].t == m.t && (m.field == lay->map[j].field ||
-                                         (m.field && lay->map[j].field &&
-                                          strcmp(m.field, lay->map[j].field) == 0)))
+            if (lay->map[j].t == m.t &&
+                (m.field == lay->map[j].field ||
+                 (m.field && lay->map[j].field && strcmp(m.field, lay->map[j].field) == 0)))
                 m = (struct colmap){T_NONE, NULL};
         lay->map[i] = m;
         if (m.t != T_NONE) {
@@ -476,22 +486,23 @@ static void fault_detail(const struct sa_csv_where *w, const char *charset, json
     char msg[400];
     json_t *e;
     if (w->fault == SA_CSV_UTF8) {
-        snprintf(msg, sizeof msg,
-                 "Row %zu (line %zu, byte offset %zu) is not valid UTF-8%s", w->row, w->line,
-                 w->offset,
-                 charset ? "" : "; if the file is Windows-1252 or Latin-1 (Excel on Windows), "
-                                "send it again with ?charset=windows-1252");
+        snprintf(msg, sizeof msg, "Row %zu (line %zu, byte offset %zu) is not valid UTF-8%s",
+                 w->row, w->line, w->offset,
+                 charset ? ""
+                         : "; if the file is Windows-1252 or Latin-1 (Excel on Windows), "
+                           "send it again with ?charset=windows-1252");
         e = json_pack("{s:[s, I], s:s, s:s, s:I, s:I, s:I}", "loc", "body", (json_int_t)w->row,
-                      "msg", msg, "type", "unicode_decode_error", "row", (json_int_t)w->row,
-                      "line", (json_int_t)w->line, "offset", (json_int_t)w->offset);
+                      "msg", msg, "type", "unicode_decode_error", "row", (json_int_t)w->row, "line",
+                      (json_int_t)w->line, "offset", (json_int_t)w->offset);
     } else {
         snprintf(msg, sizeof msg,
                  "Row %zu (line %zu), column %zu holds a control character (such as NUL); "
                  "only tab and line breaks inside quotes are allowed",
                  w->row, w->line, w->column + 1);
+        json_int_t column = (json_int_t)w->column + 1; /* 1-based, as spreadsheets count */
         e = json_pack("{s:[s, I, I], s:s, s:s, s:I, s:I}", "loc", "body", (json_int_t)w->row,
-                      (json_int_t)(w->column + 1), "msg", msg, "type", "control_character", "row",
-                      (json_int_t)w->row, "line", (json_int_t)w->line);
+                      column, "msg", msg, "type", "control_character", "row", (json_int_t)w->row,
+                      "line", (json_int_t)w->line);
     }
     json_array_append_new(detail, e);
 }
@@ -524,8 +535,8 @@ static int read_export(const char *data, size_t len, struct sa_import_format *fm
         len = tlen;
     }
     struct sa_csv_where where;
-    rc = sa_csv_parse_delim(data, len, sa_csv_sniff(data, len), SA_IMPORT_MAX_ROWS + 64,
-                            &lay->rows, &where, err);
+    rc = sa_csv_parse_delim(data, len, sa_csv_sniff(data, len), SA_IMPORT_MAX_ROWS + 64, &lay->rows,
+                            &where, err);
     if (rc == SA_EINVAL && where.fault != SA_CSV_SYNTAX && fmt && fmt->detail)
         fault_detail(&where, charset, fmt->detail);
     if (rc)

@@ -47,10 +47,14 @@ size_t sa_utf8_valid_prefix(const char *str, size_t len)
 static const struct {
     const char *name, *iconv;
 } charsets[] = {
-    {"utf-8", NULL},          {"utf8", NULL},
-    {"windows-1252", "CP1252"}, {"cp1252", "CP1252"},
-    {"latin1", "ISO-8859-1"}, {"iso-8859-1", "ISO-8859-1"},
-    {"latin9", "ISO-8859-15"}, {"iso-8859-15", "ISO-8859-15"},
+    {"utf-8", NULL},
+    {"utf8", NULL},
+    {"windows-1252", "CP1252"},
+    {"cp1252", "CP1252"},
+    {"latin1", "ISO-8859-1"},
+    {"iso-8859-1", "ISO-8859-1"},
+    {"latin9", "ISO-8859-15"},
+    {"iso-8859-15", "ISO-8859-15"},
 };
 
 static int lookup(const char *name)
@@ -96,8 +100,8 @@ out:
     return rc;
 }
 
-int sa_charset_to_utf8(const char *charset, const char *in, size_t len, char **out,
-                       size_t *out_len, size_t *bad_offset, struct sa_err *err)
+int sa_charset_to_utf8(const char *charset, const char *in, size_t len, char **out, size_t *out_len,
+                       size_t *bad_offset, struct sa_err *err)
 {
     *out = NULL;
     *out_len = 0;
@@ -105,8 +109,8 @@ int sa_charset_to_utf8(const char *charset, const char *in, size_t len, char **o
     bool le = len >= 2 && (unsigned char)in[0] == 0xFF && (unsigned char)in[1] == 0xFE;
     bool be = len >= 2 && (unsigned char)in[0] == 0xFE && (unsigned char)in[1] == 0xFF;
     if (le || be) {
-        int rc = convert(le ? "UTF-16LE" : "UTF-16BE", in + 2, len - 2, out, out_len, bad_offset,
-                         err);
+        int rc =
+            convert(le ? "UTF-16LE" : "UTF-16BE", in + 2, len - 2, out, out_len, bad_offset, err);
         if (rc == SA_EINVAL)
             *bad_offset += 2; /* counted from the start of the file, mark included */
         return rc;

@@ -23,7 +23,7 @@ bool sa_charset_known(const char *name);
  * UTF-16 whatever charset says (the mark is unambiguous). Returns 0; SA_EINVAL when a byte
  * is invalid in the charset (*bad_offset = its offset in in), SA_ECONFIG for an unknown
  * charset, SA_ENOMEM. */
-int sa_charset_to_utf8(const char *charset, const char *in, size_t len, char **out,
-                       size_t *out_len, size_t *bad_offset, struct sa_err *err) SA_WUR;
+int sa_charset_to_utf8(const char *charset, const char *in, size_t len, char **out, size_t *out_len,
+                       size_t *bad_offset, struct sa_err *err) SA_WUR;
 
 #endif

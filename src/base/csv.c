@@ -18,7 +18,7 @@ struct collect {
     size_t row_start; /* line where the current row started */
     size_t cur_line;  /* line of the chunk being parsed (chunks end at line ends) */
     bool too_many;
-    bool control;     /* a cell held a control character: where says which */
+    bool control; /* a cell held a control character: where says which */
     struct sa_csv_where *where;
 };
 

@@ -22,7 +22,8 @@ static const struct sa_cli_switch switches[] = {
 enum { OPT_CHARSET, OPT_MAP }; /* options[] below, in order */
 
 static const struct sa_cli_option options[] = {
-    {"--charset", "CHARSET", "the file's encoding when not UTF-8: windows-1252, latin1, iso-8859-15"},
+    {"--charset", "CHARSET",
+     "the file's encoding when not UTF-8: windows-1252, latin1, iso-8859-15"},
     {"--map", "FILE.json", "a column map {\"Their Column\": \"company_name\", ...}"},
     {NULL, NULL, NULL},
 };
@@ -63,8 +64,10 @@ static int import(const struct sa_config *cfg, const struct sa_cli_args *args)
     }
     struct sa_import_format fmt = {.charset = args->opt[OPT_CHARSET], .detail = json_array()};
     if (fmt.charset && !sa_charset_known(fmt.charset)) {
-        fprintf(stderr, "sales-agent: --charset %s: use utf-8, windows-1252, latin1 or "
-                        "iso-8859-15\n", fmt.charset);
+        fprintf(stderr,
+                "sales-agent: --charset %s: use utf-8, windows-1252, latin1 or "
+                "iso-8859-15\n",
+                fmt.charset);
         sa_buf_free(&b);
         json_decref(fmt.detail);
         return 2;
@@ -99,8 +102,8 @@ static int import(const struct sa_config *cfg, const struct sa_cli_args *args)
     json_decref(map);
     size_t i;
     json_t *d;
-    json_array_foreach(fmt.detail, i, d)
-        fprintf(stderr, "sales-agent: %s: %s\n", path, json_string_value(json_object_get(d, "msg")));
+    json_array_foreach(fmt.detail, i, d) fprintf(stderr, "sales-agent: %s: %s\n", path,
+                                                 json_string_value(json_object_get(d, "msg")));
     json_decref(fmt.detail);
     if (report) {
         char *text = json_dumps(report, JSON_INDENT(2));

@@ -265,10 +265,10 @@ int sa_parse_money(const char *in, double *usd)
  * the US, and guessing would change the data. */
 static const struct {
     const char *mark, *code;
-} currencies[] = {{"us$", "USD"}, {"usd", "USD"}, {"$", "USD"},   {"\xe2\x82\xac", "EUR"},
+} currencies[] = {{"us$", "USD"}, {"usd", "USD"},      {"$", "USD"},   {"\xe2\x82\xac", "EUR"},
                   {"eur", "EUR"}, {"\xc2\xa3", "GBP"}, {"gbp", "GBP"}, {"chf", "CHF"},
-                  {"cad", "CAD"}, {"aud", "AUD"}, {"jpy", "JPY"}, {"\xc2\xa5", "JPY"},
-                  {"sek", "SEK"}, {"nok", "NOK"}, {"dkk", "DKK"}, {"inr", "INR"}};
+                  {"cad", "CAD"}, {"aud", "AUD"},      {"jpy", "JPY"}, {"\xc2\xa5", "JPY"},
+                  {"sek", "SEK"}, {"nok", "NOK"},      {"dkk", "DKK"}, {"inr", "INR"}};
 
 /* The currency written at the start of s (prefix) or at its end; removes it from s. */
 static int take_currency(char *s, char code[4])
@@ -297,9 +297,8 @@ int sa_parse_revenue(const char *in, double *amount, char currency[4])
 {
     static const struct {
         const char *word, *as;
-    } units[] = {{"mio.", "m"}, {"mio", "m"},      {"mln", "m"},       {"mn", "m"},
-                 {"mrd.", "b"}, {"mrd", "b"},      {"millions", "m"}, {"billions", "b"},
-                 {"tsd.", "k"}, {"tsd", "k"}};
+    } units[] = {{"mio.", "m"}, {"mio", "m"},      {"mln", "m"},      {"mn", "m"},   {"mrd.", "b"},
+                 {"mrd", "b"},  {"millions", "m"}, {"billions", "b"}, {"tsd.", "k"}, {"tsd", "k"}};
     char s[128], t[128];
     currency[0] = '\0';
     trim_copy(in, s, sizeof s, true);

@@ -245,8 +245,8 @@ static void test_refusals(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_hubspot),      cmocka_unit_test(test_salesforce_report),
-        cmocka_unit_test(test_other_crms),   cmocka_unit_test(test_windows_1252),
+        cmocka_unit_test(test_hubspot),    cmocka_unit_test(test_salesforce_report),
+        cmocka_unit_test(test_other_crms), cmocka_unit_test(test_windows_1252),
         cmocka_unit_test(test_refusals),
     };
     return api_exit_status(cmocka_run_group_tests(tests, api_group_setup, api_group_teardown));

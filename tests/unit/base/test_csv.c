@@ -72,8 +72,7 @@ static void test_formats(void **state)
         "two\rlines");
     json_decref(rows);
     const char nul[] = "a,b\nok,\"x\ty\"\nc,VP\0Sales\n";
-    assert_int_equal(sa_csv_parse_delim(nul, sizeof nul - 1, ',', 100, &rows, &w, &err),
-                     SA_EINVAL);
+    assert_int_equal(sa_csv_parse_delim(nul, sizeof nul - 1, ',', 100, &rows, &w, &err), SA_EINVAL);
     assert_null(rows);
     assert_int_equal(w.fault, SA_CSV_CONTROL);
     assert_int_equal(w.row, 2);
@@ -96,10 +95,10 @@ static void test_charset(void **state)
 {
     (void)state;
     assert_int_equal(sa_utf8_valid_prefix("Zo\xc3\xab", 4), 4);
-    assert_int_equal(sa_utf8_valid_prefix("ab\xc0\xaf", 4), 2);         /* overlong '/' */
-    assert_int_equal(sa_utf8_valid_prefix("a\xed\xa0\x80", 4), 1);      /* surrogate */
-    assert_int_equal(sa_utf8_valid_prefix("a\xe2\x82", 3), 1);          /* cut short */
-    assert_int_equal(sa_utf8_valid_prefix("\xf4\x90\x80\x80", 4), 0);   /* > U+10FFFF */
+    assert_int_equal(sa_utf8_valid_prefix("ab\xc0\xaf", 4), 2);       /* overlong '/' */
+    assert_int_equal(sa_utf8_valid_prefix("a\xed\xa0\x80", 4), 1);    /* surrogate */
+    assert_int_equal(sa_utf8_valid_prefix("a\xe2\x82", 3), 1);        /* cut short */
+    assert_int_equal(sa_utf8_valid_prefix("\xf4\x90\x80\x80", 4), 0); /* > U+10FFFF */
     char *out = NULL;
     size_t len, bad;
     struct sa_err err = {0};
@@ -110,8 +109,7 @@ static void test_charset(void **state)
     assert_int_equal(sa_charset_to_utf8("latin1", "Ren\xe9", 4, &out, &len, &bad, &err), 0);
     assert_string_equal(out, "Ren\xc3\xa9");
     free(out);
-    assert_int_equal(sa_charset_to_utf8("cp1252", "ab\x81", 3, &out, &len, &bad, &err),
-                     SA_EINVAL);
+    assert_int_equal(sa_charset_to_utf8("cp1252", "ab\x81", 3, &out, &len, &bad, &err), SA_EINVAL);
     assert_int_equal(bad, 2);
     assert_null(out);
     assert_int_equal(sa_charset_to_utf8(NULL, "\xff\xfeZ\0\xfc\0", 6, &out, &len, &bad, &err), 0);

@@ -198,13 +198,24 @@ static void test_revenue_forms(void **state)
         double amount;
         const char *currency;
     } ok[] = {
-        {"\xe2\x82\xac" "25M", 25e6, "EUR"},  {"EUR 25M", 25e6, "EUR"},
-        {"25 Mio", 25e6, ""},                 {"25 Mio. \xe2\x82\xac", 25e6, "EUR"},
-        {"$1.2B", 1.2e9, "USD"},              {"1.2 bn", 1.2e9, ""},
-        {"\xc2\xa3" "3.5m", 3.5e6, "GBP"},    {"25.000.000", 25e6, ""},
-        {"2,5 Mio", 2.5e6, ""},               {"3 Mrd. CHF", 3e9, "CHF"},
-        {"USD 35,000,000", 35e6, "USD"},      {"35000000", 35e6, ""},
-        {"40M DKK", 40e6, "DKK"},             {"$10-50M", 30e6, "USD"},
+        {"\xe2\x82\xac"
+         "25M",
+         25e6, "EUR"},
+        {"EUR 25M", 25e6, "EUR"},
+        {"25 Mio", 25e6, ""},
+        {"25 Mio. \xe2\x82\xac", 25e6, "EUR"},
+        {"$1.2B", 1.2e9, "USD"},
+        {"1.2 bn", 1.2e9, ""},
+        {"\xc2\xa3"
+         "3.5m",
+         3.5e6, "GBP"},
+        {"25.000.000", 25e6, ""},
+        {"2,5 Mio", 2.5e6, ""},
+        {"3 Mrd. CHF", 3e9, "CHF"},
+        {"USD 35,000,000", 35e6, "USD"},
+        {"35000000", 35e6, ""},
+        {"40M DKK", 40e6, "DKK"},
+        {"$10-50M", 30e6, "USD"},
     };
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         double v = -1;
