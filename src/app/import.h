@@ -28,4 +28,31 @@ int sa_app_import_csv(struct sa_app *app, const char *data, size_t len, bool par
                       sa_import_progress_fn progress, void *arg, json_t **report,
                       struct sa_err *err) SA_WUR;
 
+/* How to read an export (all optional). The map is {"Their Column": target}, target one of
+ * company_name, industry, company_size, annual_revenue, revenue_currency, website, country,
+ * notes, signals, first_name, last_name, contact_info.{name,title,email,phone,linkedin_url};
+ * it overrides the built-in column names (HubSpot, Salesforce, Pipedrive, Apollo). */
+struct sa_import_format {
+    const char *charset; /* NULL or "utf-8"; "windows-1252", "latin1", "iso-8859-15" convert */
+    const json_t *map;   /* borrowed; NULL: the built-in names only */
+    json_t *detail;      /* borrowed array, or NULL: gets FastAPI-style entries ({loc, msg,
+                          * type}, some with row, line, offset) when the file or the map is
+                          * refused as a client error (SA_EINVAL) */
+};
+
+/* sa_app_import_csv reading data as fmt says (fmt may be NULL). Besides the checks above it
+ * refuses (SA_EINVAL, fmt->detail naming the place): text that is not valid in its charset
+ * (row, line and byte offset), control characters in a cell (row and column), a header
+ * naming one column twice, a map with an unknown target or a column the header lacks, a
+ * header without a company column. The report also has columns: [{column, mapped_to} |
+ * {column, kept_as}] and skipped_lines: [{line, reason}] (report titles, footers, blank
+ * lines; not counted in rows). */
+int sa_app_import_csv_as(struct sa_app *app, struct sa_import_format *fmt, const char *data,
+                         size_t len, bool partial, sa_import_progress_fn progress, void *arg,
+                         json_t **report, struct sa_err *err) SA_WUR;
+
+/* Appends the map's problems to detail: SA_EINVAL when map is not an object of known
+ * targets (see struct sa_import_format), else 0. */
+int sa_import_map_check(const json_t *map, json_t *detail) SA_WUR;
+
 #endif

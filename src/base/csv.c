@@ -1,5 +1,5 @@
 /* CSV reading (see csv.h). libcsv calls back per field and per row end; we collect the
- * fields of the current row and count newlines ourselves for line numbers. */
+ * fields of the current row and count line ends ourselves for line numbers. */
 #include "base/csv.h"
 
 #include <csv.h>
@@ -9,31 +9,42 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/detail.h"
+#include "base/charset.h"
 
 struct collect {
     json_t *rows;
     json_t *fields;
     size_t max_rows;
     size_t row_start; /* line where the current row started */
-    size_t cur_line;  /* line of the chunk being parsed (chunks end at newlines) */
+    size_t cur_line;  /* line of the chunk being parsed (chunks end at line ends) */
     bool too_many;
+    bool control; /* a cell held a control character: where says which */
+    struct sa_csv_where *where;
 };
+
+static bool is_control(unsigned char c)
+{
+    return (c < 0x20 && c != '\t' && c != '\r' && c != '\n') || c == 0x7F;
+}
 
 static void on_field(void *s, size_t len, void *arg)
 {
     struct collect *c = arg;
     if (!c->fields)
         c->fields = json_array();
-    char *copy = malloc(len + 1);
-    if (!copy)
-        return;
-    if (len)
-        memcpy(copy, s, len);
-    copy[len] = '\0';
-    sa_utf8_sanitize_all(copy); /* a CSV from a spreadsheet may not be UTF-8 */
-    json_array_append_new(c->fields, json_string(copy));
-    free(copy);
+    const char *text = s ? s : "";
+    for (size_t i = 0; i < len && !c->control; i++) {
+        if (is_control((unsigned char)text[i])) {
+            c->control = true;
+            *c->where = (struct sa_csv_where){.fault = SA_CSV_CONTROL,
+                                              .line = c->cur_line,
+                                              .row = json_array_size(c->rows),
+                                              .column = json_array_size(c->fields),
+                                              .offset = i};
+        }
+    }
+    /* the text was validated as UTF-8 before parsing, so jansson takes every cell */
+    json_array_append_new(c->fields, json_stringn(text, len));
 }
 
 static void on_row(int term, void *arg)
@@ -43,7 +54,7 @@ static void on_row(int term, void *arg)
     json_t *f = c->fields ? c->fields : json_array();
     c->fields = NULL;
     size_t start = c->row_start;
-    c->row_start = c->cur_line + 1; /* a row ends at the newline closing this chunk */
+    c->row_start = c->cur_line + 1; /* a row ends at the line end closing this chunk */
     if (json_array_size(c->rows) >= c->max_rows) {
         c->too_many = true;
         json_decref(f);
@@ -52,32 +63,118 @@ static void on_row(int term, void *arg)
     json_array_append_new(c->rows, json_pack("{s:I, s:o}", "line", (json_int_t)start, "fields", f));
 }
 
+/* The length of the line starting at data[0..len), its end (CRLF, LF or CR) included. */
+static size_t line_len(const char *data, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (data[i] == '\n')
+            return i + 1;
+        if (data[i] == '\r')
+            return i + 1 < len && data[i + 1] == '\n' ? i + 2 : i + 1;
+    }
+    return len;
+}
+
+char sa_csv_sniff(const char *data, size_t len)
+{
+    static const char delims[] = {',', ';', '\t'};
+    size_t best[3] = {0, 0, 0};
+    size_t pos = 0;
+    bool quoted = false;
+    for (int line = 0; line < 10 && pos < len; line++) {
+        size_t n = line_len(data + pos, len - pos), count[3] = {0, 0, 0};
+        for (size_t i = pos; i < pos + n; i++) {
+            if (data[i] == '"')
+                quoted = !quoted;
+            for (int d = 0; d < 3 && !quoted; d++)
+                count[d] += data[i] == delims[d];
+        }
+        for (int d = 0; d < 3; d++)
+            if (count[d] > best[d])
+                best[d] = count[d];
+        pos += n;
+    }
+    int pick = 0;
+    for (int d = 1; d < 3; d++)
+        if (best[d] > best[pick])
+            pick = d;
+    return delims[pick];
+}
+
+/* The 1-based line and the row (counting row ends outside quotes) of data[off]. */
+static void locate(const char *data, size_t off, struct sa_csv_where *w)
+{
+    size_t line = 1, row = 0;
+    bool quoted = false;
+    for (size_t i = 0; i < off; i++) {
+        bool end = data[i] == '\n' || (data[i] == '\r' && data[i + 1] != '\n');
+        if (data[i] == '"')
+            quoted = !quoted;
+        line += end;
+        row += end && !quoted;
+    }
+    w->line = line;
+    w->row = row;
+}
+
 int sa_csv_parse(const char *data, size_t len, size_t max_rows, json_t **rows, struct sa_err *err)
 {
+    return sa_csv_parse_delim(data, len, ',', max_rows, rows, NULL, err);
+}
+
+int sa_csv_parse_delim(const char *data, size_t len, char delim, size_t max_rows, json_t **rows,
+                       struct sa_csv_where *where, struct sa_err *err)
+{
     *rows = NULL;
-    if (len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0) {
-        data += 3;
-        len -= 3;
+    struct sa_csv_where scratch;
+    if (!where)
+        where = &scratch;
+    *where = (struct sa_csv_where){0};
+    size_t bom = len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+    size_t valid = sa_utf8_valid_prefix(data, len);
+    if (valid < len) {
+        locate(data, valid, where);
+        where->fault = SA_CSV_UTF8;
+        where->offset = valid;
+        return sa_err_set(err, SA_EINVAL, "CSV line %zu (byte offset %zu): not valid UTF-8",
+                          where->line, valid);
     }
+    data += bom;
+    len -= bom;
     struct csv_parser p;
     if (csv_init(&p, CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL) != 0)
         return sa_err_set(err, SA_ENOMEM, "out of memory");
-    struct collect c = {.rows = json_array(), .max_rows = max_rows, .row_start = 1, .cur_line = 1};
+    csv_set_delim(&p, (unsigned char)delim);
+    struct collect c = {
+        .rows = json_array(), .max_rows = max_rows, .row_start = 1, .cur_line = 1, .where = where};
     /* Parse a line at a time, so a row knows the line it started on. */
     size_t pos = 0;
     int rc = 0;
     while (pos < len && !rc) {
-        const char *nl = memchr(data + pos, '\n', len - pos);
-        size_t chunk = nl ? (size_t)(nl - (data + pos)) + 1 : len - pos;
-        if (csv_parse(&p, data + pos, chunk, on_field, on_row, &c) != chunk)
+        size_t chunk = line_len(data + pos, len - pos);
+        if (csv_parse(&p, data + pos, chunk, on_field, on_row, &c) != chunk) {
+            *where = (struct sa_csv_where){.fault = SA_CSV_SYNTAX, .line = c.cur_line};
             rc = sa_err_set(err, SA_EINVAL, "CSV line %zu: %s", c.cur_line,
                             csv_strerror(csv_error(&p)));
+        } else if (c.control) {
+            rc = sa_err_set(err, SA_EINVAL,
+                            "CSV line %zu, row %zu, column %zu: a control character (such as "
+                            "NUL) in a cell",
+                            where->line, where->row, where->column + 1);
+        }
         c.cur_line++;
         pos += chunk;
     }
-    if (!rc && csv_fini(&p, on_field, on_row, &c) != 0)
+    if (!rc && csv_fini(&p, on_field, on_row, &c) != 0) {
+        *where = (struct sa_csv_where){.fault = SA_CSV_SYNTAX, .line = c.row_start};
         rc = sa_err_set(err, SA_EINVAL, "CSV line %zu: %s", c.row_start,
                         csv_strerror(csv_error(&p)));
+    }
+    if (!rc && c.control)
+        rc = sa_err_set(err, SA_EINVAL,
+                        "CSV line %zu, row %zu, column %zu: a control character (such as NUL) "
+                        "in a cell",
+                        where->line, where->row, where->column + 1);
     csv_free(&p);
     json_decref(c.fields);
     if (!rc && c.too_many)

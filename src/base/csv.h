@@ -9,11 +9,38 @@
 
 #include "base/err.h"
 
+/* Where a text was refused, for a message that names the place. */
+enum sa_csv_fault {
+    SA_CSV_SYNTAX = 1, /* quoting: line */
+    SA_CSV_UTF8,       /* not UTF-8: line, row, offset (bytes from the start of the text) */
+    SA_CSV_CONTROL,    /* NUL or another control character in a cell: line, row, column */
+};
+
+struct sa_csv_where {
+    enum sa_csv_fault fault; /* 0 when the refusal was not about the text (too many rows) */
+    size_t line;             /* 1-based */
+    size_t row;              /* 0-based index into the rows (the first row is 0) */
+    size_t column;           /* 0-based */
+    size_t offset;
+};
+
 /* Parses data[0..len) into *rows: a JSON array of rows, each {"line": N, "fields":
- * [strings]} (new reference). Strict RFC 4180 quoting; a UTF-8 BOM is skipped; at most
- * max_rows rows (SA_ETOOBIG past it). Returns 0, or SA_EINVAL with err naming the line. */
+ * [strings]} (new reference), cells separated by delim (',' ';' or '\t'). Strict RFC 4180
+ * quoting; a UTF-8 BOM is skipped; rows end at CRLF, LF or CR. The text MUST be UTF-8
+ * and cells MUST NOT hold control characters other than tab, CR and LF: anything else is
+ * refused rather than altered. At most max_rows rows (SA_ETOOBIG past it). Returns 0, or
+ * SA_EINVAL with err naming the line and *where (may be NULL) saying what and where. */
+int sa_csv_parse_delim(const char *data, size_t len, char delim, size_t max_rows, json_t **rows,
+                       struct sa_csv_where *where, struct sa_err *err) SA_WUR;
+
+/* sa_csv_parse_delim with ',' and no where. */
 int sa_csv_parse(const char *data, size_t len, size_t max_rows, json_t **rows,
                  struct sa_err *err) SA_WUR;
+
+/* The delimiter of data[0..len): of ',' ';' and tab, the one that occurs most often (outside
+ * quotes) on one of the first ten lines, so a report title line above the header does not
+ * decide; ',' when none occurs. */
+char sa_csv_sniff(const char *data, size_t len);
 
 /* Reads a file and parses it as above; SA_ECONFIG when it cannot be read. */
 int sa_csv_load_file(const char *path, size_t max_rows, json_t **rows, struct sa_err *err) SA_WUR;

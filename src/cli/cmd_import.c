@@ -9,6 +9,7 @@
 #include "app/app.h"
 #include "app/import.h"
 #include "base/buf.h"
+#include "base/charset.h"
 #include "cli/cli.h"
 
 enum { PARTIAL = 1u << 0 }; /* switches[] below, in order */
@@ -16,6 +17,15 @@ enum { PARTIAL = 1u << 0 }; /* switches[] below, in order */
 static const struct sa_cli_switch switches[] = {
     {"--partial", "import the valid rows, report the others (default: all or nothing)"},
     {NULL, NULL},
+};
+
+enum { OPT_CHARSET, OPT_MAP }; /* options[] below, in order */
+
+static const struct sa_cli_option options[] = {
+    {"--charset", "CHARSET",
+     "the file's encoding when not UTF-8: windows-1252, latin1, iso-8859-15"},
+    {"--map", "FILE.json", "a column map {\"Their Column\": \"company_name\", ...}"},
+    {NULL, NULL, NULL},
 };
 
 static void progress_bar(size_t done, size_t total, void *arg)
@@ -52,16 +62,49 @@ static int import(const struct sa_config *cfg, const struct sa_cli_args *args)
         sa_buf_free(&b);
         return 1;
     }
+    struct sa_import_format fmt = {.charset = args->opt[OPT_CHARSET], .detail = json_array()};
+    if (fmt.charset && !sa_charset_known(fmt.charset)) {
+        fprintf(stderr,
+                "sales-agent: --charset %s: use utf-8, windows-1252, latin1 or "
+                "iso-8859-15\n",
+                fmt.charset);
+        sa_buf_free(&b);
+        json_decref(fmt.detail);
+        return 2;
+    }
+    json_t *map = NULL;
+    if (args->opt[OPT_MAP]) {
+        json_error_t jerr;
+        map = json_load_file(args->opt[OPT_MAP], JSON_REJECT_DUPLICATES, &jerr);
+        if (!map || sa_import_map_check(map, fmt.detail)) {
+            fprintf(stderr, "sales-agent: %s: %s\n", args->opt[OPT_MAP],
+                    map ? json_string_value(json_object_get(json_array_get(fmt.detail, 0), "msg"))
+                        : jerr.text);
+            sa_buf_free(&b);
+            json_decref(map);
+            json_decref(fmt.detail);
+            return 2;
+        }
+        fmt.map = map;
+    }
     struct sa_err err = {0};
     struct sa_app *app;
     if (sa_app_open(cfg, &app, &err)) {
         sa_buf_free(&b);
+        json_decref(map);
+        json_decref(fmt.detail);
         return sa_cli_fail(&err);
     }
     json_t *report = NULL;
-    rc = sa_app_import_csv(app, b.data ? b.data : "", b.len, args->switches & PARTIAL,
-                           isatty(2) ? progress_bar : NULL, NULL, &report, &err);
+    rc = sa_app_import_csv_as(app, &fmt, b.data ? b.data : "", b.len, args->switches & PARTIAL,
+                              isatty(2) ? progress_bar : NULL, NULL, &report, &err);
     sa_buf_free(&b);
+    json_decref(map);
+    size_t i;
+    json_t *d;
+    json_array_foreach(fmt.detail, i, d) fprintf(stderr, "sales-agent: %s: %s\n", path,
+                                                 json_string_value(json_object_get(d, "msg")));
+    json_decref(fmt.detail);
     if (report) {
         char *text = json_dumps(report, JSON_INDENT(2));
         puts(text ? text : "{}");
@@ -81,8 +124,10 @@ const struct sa_cli_command sa_cli_import = {
     .summary = "import leads from a CSV file (CRM export columns), qualify and store them",
     .help = "Imports the leads in FILE.csv (columns such as Company, First Name, Last Name,\n"
             "Job Title, Email, Website, Industry, Employees, Tags), validates, qualifies and\n"
-            "stores them (duplicates merge), and prints the report.",
+            "stores them (duplicates merge), and prints the report. HubSpot, Salesforce,\n"
+            "Pipedrive and Apollo export columns are recognised; --map adds your own.",
     .settings = SA_CMD_IMPORT,
     .switches = switches,
+    .options = options,
     .run = import,
 };

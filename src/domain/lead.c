@@ -258,6 +258,96 @@ int sa_parse_money(const char *in, double *usd)
     return 0;
 }
 
+/* Revenue as CRM exports write it. The currency and the European unit words are taken
+ * off first, the number is rewritten to the form sa_parse_money reads ("25.000.000" to
+ * "25000000", "2,5" to "2.5"), and sa_parse_money does the rest. A single "." followed by
+ * three digits and no unit ("25.000") is refused: it is 25 thousand in Germany and 25 in
+ * the US, and guessing would change the data. */
+static const struct {
+    const char *mark, *code;
+} currencies[] = {{"us$", "USD"}, {"usd", "USD"},      {"$", "USD"},   {"\xe2\x82\xac", "EUR"},
+                  {"eur", "EUR"}, {"\xc2\xa3", "GBP"}, {"gbp", "GBP"}, {"chf", "CHF"},
+                  {"cad", "CAD"}, {"aud", "AUD"},      {"jpy", "JPY"}, {"\xc2\xa5", "JPY"},
+                  {"sek", "SEK"}, {"nok", "NOK"},      {"dkk", "DKK"}, {"inr", "INR"}};
+
+/* The currency written at the start of s (prefix) or at its end; removes it from s. */
+static int take_currency(char *s, char code[4])
+{
+    for (size_t i = 0; i < sizeof currencies / sizeof currencies[0]; i++) {
+        size_t ml = strlen(currencies[i].mark), n = strlen(s);
+        bool word = isalpha((unsigned char)currencies[i].mark[0]);
+        if (strncmp(s, currencies[i].mark, ml) == 0 && !(word && isalpha((unsigned char)s[ml]))) {
+            memmove(s, s + ml, n - ml + 1);
+        } else if (n >= ml && strcmp(s + n - ml, currencies[i].mark) == 0 &&
+                   !(word && n > ml && isalpha((unsigned char)s[n - ml - 1]))) {
+            s[n - ml] = '\0';
+        } else {
+            continue;
+        }
+        if (code[0] && strcmp(code, currencies[i].code) != 0)
+            return SA_EINVAL; /* "$25M EUR" */
+        memcpy(code, currencies[i].code, 4);
+        trim_copy(s, s, strlen(s) + 1, true);
+        i = (size_t)-1; /* another mark may remain ("25 Mio. EUR" after "$") */
+    }
+    return 0;
+}
+
+int sa_parse_revenue(const char *in, double *amount, char currency[4])
+{
+    static const struct {
+        const char *word, *as;
+    } units[] = {{"mio.", "m"}, {"mio", "m"},      {"mln", "m"},      {"mn", "m"},   {"mrd.", "b"},
+                 {"mrd", "b"},  {"millions", "m"}, {"billions", "b"}, {"tsd.", "k"}, {"tsd", "k"}};
+    char s[128], t[128];
+    currency[0] = '\0';
+    trim_copy(in, s, sizeof s, true);
+    if (take_currency(s, currency))
+        return SA_EINVAL;
+    size_t o = 0, dots = 0, commas = 0, after_dot = 0, after_comma = 0;
+    bool unit = false;
+    for (const char *p = s; *p && o + 8 < sizeof t;) {
+        bool start = p == s || !isalpha((unsigned char)p[-1]);
+        size_t k = 0;
+        for (; start && k < sizeof units / sizeof units[0]; k++) {
+            size_t wl = strlen(units[k].word);
+            if (strncmp(p, units[k].word, wl) == 0 && !isalpha((unsigned char)p[wl]))
+                break;
+        }
+        if (start && k < sizeof units / sizeof units[0]) {
+            o += (size_t)snprintf(t + o, sizeof t - o, "%s", units[k].as);
+            p += strlen(units[k].word);
+            unit = true;
+            continue;
+        }
+        if (isalpha((unsigned char)*p) && start)
+            unit = true; /* "m", "million", "bn": sa_parse_money's own words */
+        if (*p == '.' && isdigit((unsigned char)p[1])) {
+            dots++;
+            after_dot = strspn(p + 1, "0123456789");
+        } else if (*p == ',' && isdigit((unsigned char)p[1])) {
+            commas++;
+            after_comma = strspn(p + 1, "0123456789");
+        }
+        t[o++] = *p++;
+    }
+    t[o] = '\0';
+    if (dots >= 2 && commas == 0 && after_dot == 3) {
+        /* "25.000.000": every "." is a thousands separator */
+        size_t w = 0;
+        for (size_t r = 0; t[r]; r++)
+            if (t[r] != '.')
+                t[w++] = t[r];
+        t[w] = '\0';
+    } else if (dots == 1 && commas == 0 && after_dot == 3 && !unit) {
+        return SA_EINVAL; /* "25.000": thousands or decimals? */
+    } else if (commas == 1 && dots == 0 && after_comma < 3) {
+        char *c = strchr(t, ',');
+        *c = '.'; /* "2,5 Mio": a decimal comma */
+    }
+    return sa_parse_money(t, amount);
+}
+
 /* ---- e-mail, phone, URLs ----------------------------------------------------------- */
 
 bool sa_email_valid(const char *s)
@@ -452,24 +542,39 @@ static void parse_revenue(struct checker *c, json_t *input, struct sa_lead *lead
 {
     json_t *v = json_object_get(input, "annual_revenue");
     lead->annual_revenue = SA_UNKNOWN;
+    const char *given = opt_string(c, input, "revenue_currency", "revenue_currency", 3, false);
+    if (given && (strlen(given) != 3 || !isupper((unsigned char)given[0]) ||
+                  !isupper((unsigned char)given[1]) || !isupper((unsigned char)given[2]))) {
+        add(c, "revenue_currency", "value_error",
+            "Revenue currency should be an ISO 4217 code such as USD, EUR or GBP");
+        given = NULL;
+    }
     if (!v || json_is_null(v))
         return;
     if (json_is_integer(v) || json_is_real(v)) {
         double d = json_number_value(v);
         if (d < 0 || d > 1e13)
             add(c, "annual_revenue", "value_error",
-                "Annual revenue should be an amount in USD from 0 to 10 trillion");
+                "Annual revenue should be an amount from 0 to 10 trillion");
         else
             lead->annual_revenue = d + 0.0; /* -0.0 becomes 0 */
         return;
     }
     const char *s =
         opt_string(c, input, "annual_revenue", "annual_revenue", SA_LEAD_SHORT_MAX, false);
-    if (s && sa_parse_money(s, &lead->annual_revenue)) {
+    char code[4];
+    if (s && sa_parse_revenue(s, &lead->annual_revenue, code)) {
         lead->annual_revenue = SA_UNKNOWN;
         add(c, "annual_revenue", "value_error",
-            "Annual revenue should be an amount in USD such as 25000000, \"$12M\", \"1.2B\" or "
-            "\"10-50M\"");
+            "Annual revenue should be an amount such as 25000000, \"$12M\", \"1.2B\", "
+            "\"10-50M\", \"EUR 25M\", \"25 Mio. \xe2\x82\xac\" or \"25.000.000\"");
+    } else if (s && code[0]) {
+        /* the currency is kept beside the amount, never converted */
+        if (given && strcmp(given, code) != 0)
+            add(c, "revenue_currency", "value_error",
+                "Revenue currency contradicts the currency written in annual_revenue");
+        else
+            json_object_set_new(input, "revenue_currency", json_string(code));
     }
 }
 

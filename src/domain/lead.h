@@ -54,6 +54,14 @@ int sa_parse_company_size(const char *s, long *min, long *max) SA_WUR;
  * "10-50M" (midpoint), "$2,500,000". Returns 0 with *usd, or SA_EINVAL. */
 int sa_parse_money(const char *s, double *usd) SA_WUR;
 
+/* Parses annual revenue as CRM exports write it: every sa_parse_money form, plus a
+ * currency symbol or ISO code before or after the number ("€25M", "EUR 25M", "25 Mio. €",
+ * "£3.5m"), the units Mio, Mio., Mrd, mn, mln, bn, "." as thousands separator when two or
+ * more groups make it unambiguous ("25.000.000") and a decimal comma ("2,5 Mio"). Returns 0
+ * with *amount (in that currency, not converted) and currency set to its ISO 4217 code
+ * ("USD" for "$", "" when none was written), or SA_EINVAL (also for "25.000", ambiguous). */
+int sa_parse_revenue(const char *s, double *amount, char currency[4]) SA_WUR;
+
 /* True when s is a syntactically valid e-mail address (RFC 5321 limits, dot-atom local
  * part, a domain with at least one dot and a 2+ letter top-level label). */
 bool sa_email_valid(const char *s);

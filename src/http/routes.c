@@ -39,7 +39,7 @@ const struct sa_route sa_routes[] = {
       "limit offset tier min_score q", "422 503"),
     R("POST", "/api/leads/import", sa_route_leads_import, CSV, WRITE, "leads.import",
       "Import leads from a CRM CSV export (?partial=true keeps the valid rows)", "LeadsCsv",
-      "ImportReport", 0, "partial", "409 503"),
+      "ImportReport", 0, "partial charset map", "409 503"),
     R("GET", "/api/leads/export", sa_route_leads_export, NONE, READ, NULL,
       "The leads as a CSV file (the list's filters; ?bom=true for Excel), streamed", NULL,
       "LeadsCsv", 0, "tier min_score q format bom", "422 503"),

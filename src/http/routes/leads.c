@@ -5,6 +5,7 @@
 #include "app/export.h"
 #include "app/import.h"
 #include "app/leads.h"
+#include "base/charset.h"
 #include "base/uuid.h"
 #include "base/detail.h"
 #include "http/http.h"
@@ -54,7 +55,42 @@ void sa_route_lead_get(struct sa_req *r)
         sa_reply_json(r, 200, lead);
 }
 
-/* POST /api/leads/import: a CSV body (text/csv); ?partial=true imports the valid rows. */
+/* The import's ?charset= and ?map= into fmt; false (422 sent) when one is wrong. fmt->map
+ * is a new reference the caller releases. */
+static bool import_format(struct sa_req *r, struct sa_import_format *fmt)
+{
+    const char *cs = sa_req_query(r, "charset");
+    if (cs && !sa_charset_known(cs)) {
+        sa_reply_error(r, 422, "validation_error", "query.charset", "enum",
+                       "Input should be utf-8, windows-1252, cp1252, latin1, iso-8859-1, "
+                       "latin9 or iso-8859-15");
+        return false;
+    }
+    fmt->charset = cs;
+    const char *m = sa_req_query(r, "map");
+    if (!m)
+        return true;
+    json_error_t jerr;
+    json_t *map = json_loads(m, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *detail = json_array();
+    if (!map)
+        sa_detail_add(detail, "query.map", "json_invalid",
+                      "The map should be a JSON object {\"Their Column\": \"company_name\"}: %s",
+                      jerr.text);
+    else if (sa_import_map_check(map, detail) == 0)
+        json_array_clear(detail);
+    if (json_array_size(detail)) {
+        json_decref(map);
+        sa_reply_problem(r, 422, "validation_error", detail);
+        return false;
+    }
+    json_decref(detail);
+    fmt->map = map;
+    return true;
+}
+
+/* POST /api/leads/import: a CSV body (text/csv); ?partial=true imports the valid rows;
+ * ?charset= names a single-byte encoding, ?map= maps the file's columns. */
 void sa_route_leads_import(struct sa_req *r)
 {
     const char *p = sa_req_query(r, "partial");
@@ -69,10 +105,21 @@ void sa_route_leads_import(struct sa_req *r)
                        "The body is empty; send the CSV with a header row");
         return;
     }
+    struct sa_import_format fmt = {0};
+    if (!import_format(r, &fmt))
+        return;
+    fmt.detail = json_array();
     json_t *report = NULL;
     struct sa_err err = {0};
-    int rc =
-        sa_app_import_csv(r->app, r->body.data, r->body.len, partial, NULL, NULL, &report, &err);
+    int rc = sa_app_import_csv_as(r->app, &fmt, r->body.data, r->body.len, partial, NULL, NULL,
+                                  &report, &err);
+    json_decref((json_t *)fmt.map);
+    if (rc == SA_EINVAL && json_array_size(fmt.detail)) { /* the file or the map: named */
+        json_decref(report);
+        sa_reply_problem(r, 422, "validation_error", fmt.detail);
+        return;
+    }
+    json_decref(fmt.detail);
     if (rc == 0) {
         sa_reply_json(r, 200, report);
         return;

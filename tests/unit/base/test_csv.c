@@ -4,10 +4,12 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
+#include "base/charset.h"
 #include "base/csv.h"
 
 static void test_parse(void **state)
@@ -47,8 +49,83 @@ static void test_errors(void **state)
     assert_int_equal(sa_csv_parse(many, strlen(many), 2, &rows, &err), SA_ETOOBIG);
 }
 
+/* Delimiters are sniffed from the lines (a title line above the header does not decide);
+ * CR-only line ends count lines; control characters are refused with their place, tab
+ * and newlines inside quotes are kept; text that is not UTF-8 is refused, never altered. */
+static void test_formats(void **state)
+{
+    (void)state;
+    assert_int_equal(sa_csv_sniff("a;b;c\n1;2;3\n", 12), ';');
+    assert_int_equal(sa_csv_sniff("a\tb\tc\r", 6), '\t');
+    const char titled[] = "\"Report, with a comma\"\na;b;c\n";
+    assert_int_equal(sa_csv_sniff(titled, strlen(titled)), ';');
+    assert_int_equal(sa_csv_sniff("name\n", 5), ',');
+    json_t *rows = NULL;
+    struct sa_err err = {0};
+    struct sa_csv_where w;
+    const char cr[] = "a\tb\rx\t\"two\rlines\"\ry\tz\r";
+    assert_int_equal(sa_csv_parse_delim(cr, strlen(cr), '\t', 100, &rows, &w, &err), 0);
+    assert_int_equal(json_array_size(rows), 3);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(rows, 2), "line")), 4);
+    assert_string_equal(
+        json_string_value(json_array_get(json_object_get(json_array_get(rows, 1), "fields"), 1)),
+        "two\rlines");
+    json_decref(rows);
+    const char nul[] = "a,b\nok,\"x\ty\"\nc,VP\0Sales\n";
+    assert_int_equal(sa_csv_parse_delim(nul, sizeof nul - 1, ',', 100, &rows, &w, &err), SA_EINVAL);
+    assert_null(rows);
+    assert_int_equal(w.fault, SA_CSV_CONTROL);
+    assert_int_equal(w.row, 2);
+    assert_int_equal(w.column, 1);
+    assert_int_equal(w.line, 3);
+    const char latin1[] = "name\nok\n\"multi\nline\",x\nRen\xe9\n";
+    assert_int_equal(sa_csv_parse_delim(latin1, strlen(latin1), ',', 100, &rows, &w, &err),
+                     SA_EINVAL);
+    assert_int_equal(w.fault, SA_CSV_UTF8);
+    assert_int_equal(w.offset, 26);
+    assert_int_equal(w.line, 5);
+    assert_int_equal(w.row, 3);
+    assert_non_null(strstr(err.msg, "byte offset 26"));
+}
+
+/* Encodings: UTF-8 well-formedness (overlong, surrogate, cut short), Windows-1252 letters
+ * and the euro sign, a byte Windows-1252 leaves undefined named by offset, UTF-16 by its
+ * byte-order mark, an unknown charset. */
+static void test_charset(void **state)
+{
+    (void)state;
+    assert_int_equal(sa_utf8_valid_prefix("Zo\xc3\xab", 4), 4);
+    assert_int_equal(sa_utf8_valid_prefix("ab\xc0\xaf", 4), 2);       /* overlong '/' */
+    assert_int_equal(sa_utf8_valid_prefix("a\xed\xa0\x80", 4), 1);    /* surrogate */
+    assert_int_equal(sa_utf8_valid_prefix("a\xe2\x82", 3), 1);        /* cut short */
+    assert_int_equal(sa_utf8_valid_prefix("\xf4\x90\x80\x80", 4), 0); /* > U+10FFFF */
+    char *out = NULL;
+    size_t len, bad;
+    struct sa_err err = {0};
+    assert_int_equal(sa_charset_to_utf8("windows-1252", "Zo\xeb \x80", 5, &out, &len, &bad, &err),
+                     0);
+    assert_string_equal(out, "Zo\xc3\xab \xe2\x82\xac");
+    free(out);
+    assert_int_equal(sa_charset_to_utf8("latin1", "Ren\xe9", 4, &out, &len, &bad, &err), 0);
+    assert_string_equal(out, "Ren\xc3\xa9");
+    free(out);
+    assert_int_equal(sa_charset_to_utf8("cp1252", "ab\x81", 3, &out, &len, &bad, &err), SA_EINVAL);
+    assert_int_equal(bad, 2);
+    assert_null(out);
+    assert_int_equal(sa_charset_to_utf8(NULL, "\xff\xfeZ\0\xfc\0", 6, &out, &len, &bad, &err), 0);
+    assert_string_equal(out, "Z\xc3\xbc");
+    free(out);
+    assert_int_equal(sa_charset_to_utf8(NULL, "ok\xe9", 3, &out, &len, &bad, &err), SA_EINVAL);
+    assert_int_equal(bad, 2);
+    assert_int_equal(sa_charset_to_utf8("ebcdic", "x", 1, &out, &len, &bad, &err), SA_ECONFIG);
+    assert_false(sa_charset_known("ebcdic"));
+    assert_true(sa_charset_known("Windows-1252"));
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_parse), cmocka_unit_test(test_errors)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_parse), cmocka_unit_test(test_errors),
+                                       cmocka_unit_test(test_formats),
+                                       cmocka_unit_test(test_charset)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -188,6 +188,71 @@ static void test_limits(void **state)
     json_decref(detail);
 }
 
+/* Revenue as CRM exports write it: the currency is read and kept, never converted; units
+ * and separators of other locales; "25.000" (ambiguous) and two currencies are refused. */
+static void test_revenue_forms(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        double amount;
+        const char *currency;
+    } ok[] = {
+        {"\xe2\x82\xac"
+         "25M",
+         25e6, "EUR"},
+        {"EUR 25M", 25e6, "EUR"},
+        {"25 Mio", 25e6, ""},
+        {"25 Mio. \xe2\x82\xac", 25e6, "EUR"},
+        {"$1.2B", 1.2e9, "USD"},
+        {"1.2 bn", 1.2e9, ""},
+        {"\xc2\xa3"
+         "3.5m",
+         3.5e6, "GBP"},
+        {"25.000.000", 25e6, ""},
+        {"2,5 Mio", 2.5e6, ""},
+        {"3 Mrd. CHF", 3e9, "CHF"},
+        {"USD 35,000,000", 35e6, "USD"},
+        {"35000000", 35e6, ""},
+        {"40M DKK", 40e6, "DKK"},
+        {"$10-50M", 30e6, "USD"},
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        double v = -1;
+        char cur[4] = "x";
+        if (sa_parse_revenue(ok[i].text, &v, cur) != 0)
+            fail_msg("refused %s", ok[i].text);
+        if (v != ok[i].amount)
+            fail_msg("%s: %f, expected %f", ok[i].text, v, ok[i].amount);
+        assert_string_equal(cur, ok[i].currency);
+    }
+    static const char *const bad[] = {"25.000", "$25M EUR", "EUR", "25 Mio Mio", "\xe2\x82\xac"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        double v;
+        char cur[4];
+        if (sa_parse_revenue(bad[i], &v, cur) == 0)
+            fail_msg("accepted %s as %f %s", bad[i], v, cur);
+    }
+    /* through the lead: the text stays as typed, the currency is added, a contradicting
+     * revenue_currency is refused */
+    json_t *in = json_pack("{s:s, s:s}", "company_name", "Eurofirm", "annual_revenue", "EUR 25M");
+    json_t *detail = json_array();
+    struct sa_lead lead;
+    assert_int_equal(sa_lead_parse(in, "", &lead, detail), 0);
+    assert_true(lead.annual_revenue == 25e6);
+    assert_string_equal(json_string_value(json_object_get(in, "revenue_currency")), "EUR");
+    assert_string_equal(json_string_value(json_object_get(in, "annual_revenue")), "EUR 25M");
+    sa_lead_clear(&lead);
+    json_decref(in);
+    in = json_pack("{s:s, s:s, s:s}", "company_name", "Eurofirm", "annual_revenue", "EUR 25M",
+                   "revenue_currency", "USD");
+    assert_int_equal(sa_lead_parse(in, "", &lead, detail), SA_EINVAL);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(detail, 0), "type")),
+                        "value_error");
+    json_decref(in);
+    json_decref(detail);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -198,6 +263,7 @@ int main(void)
         cmocka_unit_test(test_parse_reports_every_field),
         cmocka_unit_test(test_parse_normalises_and_keeps_unknown),
         cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_revenue_forms),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,29 @@
+/* Text encodings for imported files: UTF-8 validation, and conversion to UTF-8 from the
+ * single-byte encodings spreadsheets and CRM exports use (Windows-1252, Latin-1, Latin-9)
+ * and from UTF-16 with a byte-order mark, through glibc's iconv. Used by the CSV import. */
+#ifndef SA_BASE_CHARSET_H
+#define SA_BASE_CHARSET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "base/err.h"
+
+/* The length of the longest prefix of s[0..len) that is well-formed UTF-8 (RFC 3629: no
+ * overlong forms, no surrogates, nothing above U+10FFFF): len when all of it is. */
+size_t sa_utf8_valid_prefix(const char *s, size_t len);
+
+/* True when name is a charset sa_charset_to_utf8 accepts: utf-8, windows-1252 (cp1252),
+ * latin1 (iso-8859-1), iso-8859-15 (latin9), any case. */
+bool sa_charset_known(const char *name);
+
+/* Converts in[0..len) from charset (see sa_charset_known; NULL means UTF-8) to UTF-8 in
+ * *out (malloc'd, NUL-terminated, the caller frees it) of *out_len bytes. UTF-8 input is
+ * validated and copied. Input that starts with a UTF-16 byte-order mark is converted from
+ * UTF-16 whatever charset says (the mark is unambiguous). Returns 0; SA_EINVAL when a byte
+ * is invalid in the charset (*bad_offset = its offset in in), SA_ECONFIG for an unknown
+ * charset, SA_ENOMEM. */
+int sa_charset_to_utf8(const char *charset, const char *in, size_t len, char **out, size_t *out_len,
+                       size_t *bad_offset, struct sa_err *err) SA_WUR;
+
+#endif
