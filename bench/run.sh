@@ -95,3 +95,7 @@ awk -v q="$q_rps" -v h="$h_rps" 'BEGIN { printf "invoke throughput = %.0f%% of /
 awk -v p="$(to_ms "$m_p50")" 'BEGIN { printf "invoke p50 at c=2 vs the seed 633 ms: %.0fx faster\n", 633/p }'
 awk -v p="$(to_ms "$s_p50")" 'BEGIN { printf "pipeline p50 at c=2 vs the seed ~12.6 s for these four agents: %.0fx faster\n", 12633/p }'
 echo "executions written during the run: $rows"
+
+echo
+echo "== import: sales-agent import of generated HubSpot exports into a fresh SQLite file (GNU time)"
+"$here/bench_import.sh" "$build" ${BENCH_IMPORT_ROWS:-10000 100000}

@@ -11,7 +11,7 @@ PKGS=(
   libical-dev tzdata
   libjwt-dev libssl-dev
   libcmocka-dev libcurl4-openssl-dev curl
-  wrk sqlite3
+  wrk sqlite3 time
 )
 
 # `scripts/deps.sh clang` adds the fuzzing toolchain (make fuzz), `scripts/deps.sh lint`

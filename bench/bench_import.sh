@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Import throughput and peak memory of `sales-agent import` (the CLI: read, validate, fold
+# duplicates, qualify, write) on generated HubSpot-style exports (bench/gen_leads.c), each
+# into a fresh temporary SQLite database: bench/bench_import.sh BUILD_DIR [ROWS...]
+# (default 10000 100000). Peak RSS is the process's maximum resident set, from GNU time.
+set -euo pipefail
+build=${1:-build}
+shift || true
+sizes=("$@")
+[ ${#sizes[@]} -gt 0 ] || sizes=(10000 100000)
+root=$(cd "$(dirname "$0")/.." && pwd)
+[ -x /usr/bin/time ] || { echo "bench_import needs GNU time (apt-get install time)"; exit 1; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+printf '%-8s %9s %8s %10s %12s %9s %8s %8s\n' rows file_MB seconds rows/s peak_RSS_MB created merged exit
+for n in "${sizes[@]}"; do
+  "$build/gen_leads" "$n" >"$tmp/leads.csv"
+  rm -f "$tmp"/bench.db*
+  set +e
+  /usr/bin/time -f '%e %M' -o "$tmp/time" \
+    "$build/sales-agent" import --log-level warn --data-dir "$root/data" \
+    --database-url "sqlite://$tmp/bench.db" "$tmp/leads.csv" >"$tmp/report.json" 2>"$tmp/err"
+  status=$?
+  set -e
+  read -r secs kb <"$tmp/time"
+  created=$(sed -n 's/^  "created": \([0-9]*\),*/\1/p' "$tmp/report.json")
+  merged=$(sed -n 's/^  "merged_in_file": \([0-9]*\),*/\1/p' "$tmp/report.json")
+  mb=$(du -m "$tmp/leads.csv" | cut -f1)
+  awk -v n="$n" -v mb="$mb" -v s="$secs" -v kb="$kb" -v c="${created:--}" -v m="${merged:--}" \
+      -v st="$status" 'BEGIN { printf "%-8d %9d %8.2f %10.0f %12.1f %9s %8s %8d\n",
+      n, mb, s, (st == 0 && s > 0 ? n / s : 0), kb / 1024, c, m, st }'
+  [ "$status" -eq 0 ] || sed 's/^/  /' "$tmp/err" | tail -n 3
+done
