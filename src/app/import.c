@@ -2,6 +2,8 @@
 #include "app/import.h"
 
 #include <ctype.h>
+#include <malloc.h>
+#include <stdint.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -236,10 +238,17 @@ static const struct {
     {"contact_info.linkedin_url", T_CONTACT, "linkedin_url"},
 };
 
-/* A file as the import reads it: rows[0] is the header, then the data rows; map has one
- * entry per header column; columns and skipped are the report's. All owned. */
+/* A file as the import reads it: an index of its rows (no cell is kept: a row's cells are
+ * read again when they are needed, so memory does not grow with the cells of the file),
+ * rows[head] the header and rows[head + 1 .. end) the data rows; map has one entry per
+ * header column; columns and skipped are the report's. All owned but data, which is the
+ * caller's text or this layout's converted text. */
 struct layout {
-    json_t *rows;
+    const char *data; /* the UTF-8 text */
+    char delim;
+    struct sa_csv_row *rows;
+    size_t nrows, head, end;
+    json_t *header; /* the header's cells */
     struct colmap *map;
     json_t *columns; /* [{column, mapped_to} | {column, kept_as}] */
     json_t *skipped; /* [{line, reason}]: title, footer and blank lines */
@@ -248,7 +257,8 @@ struct layout {
 
 static void layout_free(struct layout *lay)
 {
-    json_decref(lay->rows);
+    free(lay->rows);
+    json_decref(lay->header);
     json_decref(lay->columns);
     json_decref(lay->skipped);
     free(lay->map);
@@ -262,22 +272,13 @@ static void problem(json_t *detail, json_t *loc, const char *type, const char *m
                           json_pack("{s:o, s:s, s:s}", "loc", loc, "msg", msg, "type", type));
 }
 
-static const char *cell(const json_t *row, size_t i)
+/* The cells of rows[i] (new reference; NULL when out of memory). */
+static json_t *row_cells(const struct layout *lay, size_t i)
 {
-    const char *v = json_string_value(json_array_get(json_object_get(row, "fields"), i));
-    return v ? v : "";
-}
-
-static size_t filled(const json_t *row)
-{
-    size_t n = 0, i;
-    json_t *f;
-    json_array_foreach(json_object_get(row, "fields"), i, f)
-    {
-        const char *v = json_string_value(f);
-        n += v && v[strspn(v, " \t")] != '\0';
-    }
-    return n;
+    json_t *fields = NULL;
+    if (sa_csv_row_fields(lay->data, &lay->rows[i], lay->delim, &fields))
+        return NULL;
+    return fields;
 }
 
 /* Why a one-cell line after the data is a report footer (Salesforce writes these), or
@@ -300,10 +301,20 @@ static const char *footer_reason(const char *v)
     return strstr(v, "salesforce.com") ? "report footer: copyright notice" : NULL;
 }
 
-static void skip(json_t *skipped, const json_t *row, const char *reason)
+static void skip(json_t *skipped, const struct sa_csv_row *row, const char *reason)
 {
-    json_array_append_new(
-        skipped, json_pack("{s:O, s:s}", "line", json_object_get(row, "line"), "reason", reason));
+    json_array_append_new(skipped,
+                          json_pack("{s:I, s:s}", "line", (json_int_t)row->line, "reason", reason));
+}
+
+/* The footer reason of one-cell row i, or NULL. */
+static const char *row_footer(const struct layout *lay, size_t i)
+{
+    json_t *f = row_cells(lay, i);
+    const char *v = json_string_value(json_array_get(f, 0));
+    const char *why = v ? footer_reason(v) : NULL;
+    json_decref(f);
+    return why;
 }
 
 /* Drops the title lines above the header and the footer and blank lines below the data
@@ -314,39 +325,33 @@ static void skip(json_t *skipped, const json_t *row, const char *reason)
  * that does not is data (it will be validated, and fail or import, like any row). */
 static void strip_report_lines(struct layout *lay)
 {
-    json_t *in = lay->rows, *out = json_array();
-    size_t n = json_array_size(in), head = 0;
-    while (head < n && filled(json_array_get(in, head)) < 2)
+    const struct sa_csv_row *in = lay->rows;
+    size_t n = lay->nrows, head = 0;
+    while (head < n && in[head].filled < 2)
         head++;
     if (head == n)
         head = 0;
     for (size_t r = 0; r < head; r++)
-        skip(lay->skipped, json_array_get(in, r),
-             filled(json_array_get(in, r)) ? "report title above the header" : "blank line");
-    size_t ncols = json_array_size(json_object_get(json_array_get(in, head), "fields"));
+        skip(lay->skipped, &in[r], in[r].filled ? "report title above the header" : "blank line");
+    size_t ncols = n ? in[head].fields : 0;
     size_t tail = n;
     bool footer = false;
     while (tail > head + 1) {
-        const json_t *row = json_array_get(in, tail - 1);
-        size_t f = filled(row);
-        if (f > 1 || (f == 1 && (ncols < 2 || json_array_size(json_object_get(row, "fields")) > 1)))
+        const struct sa_csv_row *row = &in[tail - 1];
+        size_t f = row->filled;
+        if (f > 1 || (f == 1 && (ncols < 2 || row->fields > 1)))
             break;
-        footer |= f == 0 || footer_reason(cell(row, 0));
+        footer |= f == 0 || row_footer(lay, tail - 1);
         tail--;
     }
     if (!footer)
         tail = n;
-    for (size_t r = head; r < n; r++) {
-        json_t *row = json_array_get(in, r);
-        if (r >= tail) {
-            const char *why = filled(row) ? footer_reason(cell(row, 0)) : "blank line";
-            skip(lay->skipped, row, why ? why : "report footer");
-        } else {
-            json_array_append(out, row); /* a blank row among the data counts as skipped */
-        }
+    for (size_t r = tail; r < n; r++) {
+        const char *why = in[r].filled ? row_footer(lay, r) : "blank line";
+        skip(lay->skipped, &in[r], why ? why : "report footer");
     }
-    json_decref(in);
-    lay->rows = out;
+    lay->head = head;
+    lay->end = tail; /* a blank row among the data counts as skipped */
 }
 
 /* Refuses a header that names one column twice (which one would win?). */
@@ -418,7 +423,7 @@ int sa_import_map_check(const json_t *map, json_t *detail)
  * overwrite each other. */
 static void map_columns(struct layout *lay, const json_t *user, json_t *detail)
 {
-    const json_t *header = json_object_get(json_array_get(lay->rows, 0), "fields");
+    const json_t *header = lay->header;
     const char *k;
     json_t *v;
     json_object_foreach((json_t *)user, k, v)
@@ -534,19 +539,26 @@ static int read_export(const char *data, size_t len, struct sa_import_format *fm
         len = tlen;
     }
     struct sa_csv_where where;
-    rc = sa_csv_parse_delim(data, len, sa_csv_sniff(data, len), SA_IMPORT_MAX_ROWS + 64, &lay->rows,
-                            &where, err);
+    lay->data = data;
+    lay->delim = sa_csv_sniff(data, len);
+    rc = sa_csv_index(data, len, lay->delim, SA_IMPORT_MAX_ROWS + 64, &lay->rows, &lay->nrows,
+                      &where, err);
     if (rc == SA_EINVAL && where.fault != SA_CSV_SYNTAX && fmt && fmt->detail)
         fault_detail(&where, charset, fmt->detail);
     if (rc)
         goto fail;
     strip_report_lines(lay);
-    size_t nrows = json_array_size(lay->rows) ? json_array_size(lay->rows) - 1 : 0;
+    size_t nrows = lay->end > lay->head ? lay->end - lay->head - 1 : 0;
     if (nrows > SA_IMPORT_MAX_ROWS) {
         rc = SA_ETOOBIG;
         goto fail;
     }
-    const json_t *header = json_object_get(json_array_get(lay->rows, 0), "fields");
+    lay->header = lay->nrows ? row_cells(lay, lay->head) : json_array();
+    if (!lay->header) {
+        rc = sa_err_set(err, SA_ENOMEM, "out of memory");
+        goto fail;
+    }
+    const json_t *header = lay->header;
     lay->map = calloc(json_array_size(header) + 1, sizeof *lay->map);
     if (!lay->map) {
         rc = sa_err_set(err, SA_ENOMEM, "out of memory");
@@ -669,12 +681,20 @@ static size_t table_slot(const struct key_table *t, const char *key)
     return i;
 }
 
-/* One lead of the file: the first row of its identity and the rows folded into it. */
+/* A lead of the file, from the validation pass to the report: its first and last rows,
+ * then what its write gave (id, action, score and tier). */
+struct file_lead {
+    size_t row, last;
+    char id[SA_UUID_LEN];
+    bool updated;
+    json_t *score; /* owned */
+    char tier[16];
+};
+
+/* One lead ready to write: the input of its rows folded together. */
 struct prepared {
-    json_t *input;  /* merged input of the rows that are the same lead */
-    size_t row;     /* first row (1-based, header is row 0) */
-    char *key;      /* identity key (owned) */
-    json_t *merged; /* the later rows folded into this one: [row, ...] */
+    json_t *input; /* owned */
+    size_t lead;   /* index into the file's leads */
 };
 
 static pthread_mutex_t import_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -698,21 +718,22 @@ int sa_app_import_csv_as(struct sa_app *app, struct sa_import_format *fmt, const
     pthread_mutex_lock(&import_lock);
     int rc = import_csv(app, fmt, data, len, partial, progress, arg, report, err);
     pthread_mutex_unlock(&import_lock);
+    /* an import allocates and frees many small blocks; give the freed pages back to the
+     * system instead of keeping the peak for the life of the server */
+    malloc_trim(0);
     return rc;
 }
 
-/* What the write phase needs per lead, allocated together. */
+/* What the write of one chunk needs per lead, allocated together. */
 struct batch {
     struct sa_lead_row *lrows;
     struct sa_exec_row *erows;
     struct sa_lead *leads;
-    char (*ids)[SA_UUID_LEN];
     char (*eids)[SA_UUID_LEN];
     char (*domains)[256];
     char **texts;
     json_t **outs;
     char (*sizes)[32];
-    bool *updated;
     size_t n;
 };
 
@@ -722,15 +743,13 @@ static int batch_alloc(struct batch *b, size_t n)
     b->lrows = calloc(n + 1, sizeof *b->lrows);
     b->erows = calloc(n + 1, sizeof *b->erows);
     b->leads = calloc(n + 1, sizeof *b->leads);
-    b->ids = calloc(n + 1, sizeof *b->ids);
     b->eids = calloc(n + 1, sizeof *b->eids);
     b->domains = calloc(n + 1, sizeof *b->domains);
     b->texts = calloc(n * 2 + 2, sizeof *b->texts);
     b->outs = calloc(n + 1, sizeof(json_t *));
     b->sizes = calloc(n + 1, sizeof *b->sizes);
-    b->updated = calloc(n + 1, sizeof *b->updated);
-    return b->lrows && b->erows && b->leads && b->ids && b->eids && b->domains && b->texts &&
-                   b->outs && b->sizes && b->updated
+    return b->lrows && b->erows && b->leads && b->eids && b->domains && b->texts && b->outs &&
+                   b->sizes
                ? 0
                : SA_ENOMEM;
 }
@@ -748,46 +767,48 @@ static void batch_free(struct batch *b)
     free(b->lrows);
     free(b->erows);
     free(b->leads);
-    free(b->ids);
     free(b->eids);
     free(b->domains);
     free(b->texts);
     free(b->outs);
     free(b->sizes);
-    free(b->updated);
+    *b = (struct batch){0};
 }
 
-/* Lead p of the file: found by the identity rule (then the stored input with the file's
- * folded over it) or new, qualified, and its rows filled in b. */
-static int prepare_lead(struct sa_app *app, struct sa_agent *q, struct prepared *pr,
-                        struct batch *b, size_t p, struct key_table *ids_seen, struct sa_err *err)
+/* Lead pr of the file: found by the identity rule (then the stored input with the file's
+ * folded over it) or new, qualified, and its rows filled in b at p. fl->id and
+ * fl->updated are set; ids_seen (borrowing fl->id) refuses two file leads that are one
+ * stored lead. */
+static int prepare_lead(struct sa_app *app, struct sa_agent *q, const struct prepared *pr,
+                        struct file_lead *fl, struct batch *b, size_t p,
+                        struct key_table *ids_seen, struct sa_err *err)
 {
     json_t *detail = json_array();
     int rc = sa_lead_parse(pr->input, "", &b->leads[p], detail);
     json_decref(detail);
     if (rc)
-        return sa_err_set(err, SA_EINVAL, "row %zu: invalid after merging duplicates", pr->row);
+        return sa_err_set(err, SA_EINVAL, "row %zu: invalid after merging duplicates", fl->row);
     struct sa_err ferr = {0};
-    rc = sa_app_lead_identify(app, &b->leads[p], b->ids[p], &ferr);
+    rc = sa_app_lead_identify(app, &b->leads[p], fl->id, &ferr);
     if (rc && rc != SA_ENOTFOUND) {
         *err = ferr;
         return rc;
     }
-    b->updated[p] = rc == 0;
-    if (b->updated[p]) {
+    fl->updated = rc == 0;
+    if (fl->updated) {
         /* two leads of this file are one stored lead: cannot happen under the rule (each
          * key finds its own), checked so that one can never overwrite the other */
-        size_t slot = table_slot(ids_seen, b->ids[p]);
+        size_t slot = table_slot(ids_seen, fl->id);
         if (ids_seen->keys[slot])
             return sa_err_set(err, SA_ECONFLICT,
                               "rows %zu and %zu are the same stored lead (%s): merge them in "
                               "the file",
-                              ids_seen->vals[slot], pr->row, b->ids[p]);
-        ids_seen->keys[slot] = b->ids[p];
-        ids_seen->vals[slot] = pr->row;
+                              ids_seen->vals[slot], fl->row, fl->id);
+        ids_seen->keys[slot] = fl->id;
+        ids_seen->vals[slot] = fl->row;
         /* the stored lead's fields stay unless the file gives new ones */
         json_t *old = NULL;
-        if ((rc = sa_store_get_lead(app->store, b->ids[p], &old, err)))
+        if ((rc = sa_store_get_lead(app->store, fl->id, &old, err)))
             return rc;
         json_t *merged_in = json_deep_copy(json_object_get(old, "data"));
         json_decref(old);
@@ -803,7 +824,7 @@ static int prepare_lead(struct sa_app *app, struct sa_agent *q, struct prepared 
         }
         json_decref(merged_in);
     } else {
-        sa_uuid_v7(b->ids[p]);
+        sa_uuid_v7(fl->id);
     }
     const struct sa_lead *l = &b->leads[p];
     sa_uuid_v7(b->eids[p]);
@@ -813,11 +834,11 @@ static int prepare_lead(struct sa_app *app, struct sa_agent *q, struct prepared 
     b->texts[2 * p + 1] = json_dumps(b->outs[p], JSON_COMPACT);
     if (!b->texts[2 * p] || !b->texts[2 * p + 1])
         return sa_err_set(err, SA_ENOMEM, "out of memory");
-    sa_app_lead_row(&b->lrows[p], l, b->ids[p], b->texts[2 * p], b->outs[p], b->sizes[p]);
+    sa_app_lead_row(&b->lrows[p], l, fl->id, b->texts[2 * p], b->outs[p], b->sizes[p]);
     sa_lead_domain(l, app->model, b->domains[p], sizeof b->domains[p]);
     b->lrows[p].company_domain = b->domains[p];
     b->erows[p] = (struct sa_exec_row){.id = b->eids[p],
-                                       .lead_id = b->ids[p],
+                                       .lead_id = fl->id,
                                        .agent_type = "qualification",
                                        .thread_id = b->eids[p],
                                        .success = true,
@@ -826,30 +847,242 @@ static int prepare_lead(struct sa_app *app, struct sa_agent *q, struct prepared 
     return 0;
 }
 
-/* The report's lead entries: one per lead (created or updated, with the rows folded into
- * it) and one per folded row (merged_in_file, naming the row it went into), in row order
- * of the leads. */
-static json_t *lead_entries(const struct prepared *prep, const struct batch *b, size_t n)
+/* The state of one import across its two passes over the file. */
+struct run {
+    struct sa_app *app;
+    const struct layout *lay;
+    size_t nrows;               /* data rows */
+    uint32_t *lead_of;          /* per data row: 1 + its lead's index, 0 for no lead */
+    struct file_lead *leads;    /* in the order of their first rows */
+    size_t nleads, cap;
+    struct key_table keys;      /* identity key (owned) -> lead index */
+    struct key_table ids_seen;  /* stored lead id (borrowed from leads[].id) -> row */
+    json_t *errors, *skipped_rows;
+    size_t failed, folded, errors_omitted, written;
+};
+
+/* The cells of data row r (1-based); NULL when out of memory. */
+static json_t *data_row(const struct run *ru, size_t r)
 {
-    json_t *out = json_array();
-    for (size_t p = 0; p < n; p++) {
-        json_t *score = json_object_get(b->outs[p], "score"),
-               *tier = json_object_get(b->outs[p], "tier");
-        json_array_append_new(
-            out, json_pack("{s:I, s:s, s:s, s:O, s:O, s:O}", "row", (json_int_t)prep[p].row,
-                           "lead_id", b->ids[p], "action", b->updated[p] ? "updated" : "created",
-                           "merged_rows", prep[p].merged, "score", score, "tier", tier));
-        size_t i;
-        json_t *r;
-        json_array_foreach(prep[p].merged, i, r)
-        {
-            json_array_append_new(
-                out, json_pack("{s:O, s:s, s:s, s:I, s:O, s:O}", "row", r, "lead_id", b->ids[p],
-                               "action", "merged_in_file", "into_row", (json_int_t)prep[p].row,
-                               "score", score, "tier", tier));
+    return row_cells(ru->lay, ru->lay->head + r);
+}
+
+/* Pass 1: every row validated and given its lead by the identity rule (one probe of the
+ * key table per row); nothing is kept of a row but its lead's index, so this pass holds
+ * one key per lead whatever the size of the file. */
+static int validate_rows(struct run *ru, struct sa_err *err)
+{
+    const json_t *header = ru->lay->header;
+    for (size_t r = 1; r <= ru->nrows; r++) {
+        const struct sa_csv_row *raw = &ru->lay->rows[ru->lay->head + r];
+        json_t *fields = data_row(ru, r);
+        if (!fields)
+            return sa_err_set(err, SA_ENOMEM, "out of memory");
+        if (blank_row(fields)) {
+            json_array_append_new(ru->skipped_rows, json_integer((json_int_t)r));
+            json_decref(fields);
+            continue;
+        }
+        json_t *in = row_input(header, ru->lay->map, fields);
+        json_decref(fields);
+        json_t *detail = json_array();
+        char prefix[48];
+        snprintf(prefix, sizeof prefix, "rows.%zu", r);
+        struct sa_lead lead;
+        int rc = 0;
+        if (sa_lead_parse(in, prefix, &lead, detail)) {
+            size_t k;
+            json_t *d;
+            json_array_foreach(detail, k, d)
+            {
+                if (json_array_size(ru->errors) >= SA_IMPORT_REPORT_MAX) {
+                    ru->errors_omitted++;
+                    continue;
+                }
+                json_object_set_new(d, "row", json_integer((json_int_t)r));
+                json_object_set_new(d, "line", json_integer((json_int_t)raw->line));
+                json_array_append(ru->errors, d);
+            }
+            ru->failed++;
+        } else {
+            char *key = identity_key(&lead, ru->app->model);
+            size_t slot = key ? table_slot(&ru->keys, key) : 0;
+            if (!key) {
+                rc = sa_err_set(err, SA_ENOMEM, "out of memory");
+            } else if (ru->keys.keys[slot]) {
+                size_t p = ru->keys.vals[slot];
+                ru->lead_of[r] = (uint32_t)(p + 1);
+                ru->leads[p].last = r; /* a later row adds to the earlier */
+                ru->folded++;
+                free(key);
+            } else if (ru->nleads == ru->cap &&
+                       !(ru->leads = reallocarray(ru->leads, ru->cap = ru->cap * 2 + 64,
+                                                  sizeof *ru->leads))) {
+                free(key);
+                rc = sa_err_set(err, SA_ENOMEM, "out of memory");
+            } else {
+                ru->leads[ru->nleads] = (struct file_lead){.row = r, .last = r};
+                ru->keys.keys[slot] = key;
+                ru->keys.vals[slot] = ru->nleads++;
+                ru->lead_of[r] = (uint32_t)ru->nleads;
+            }
+            sa_lead_clear(&lead);
+        }
+        json_decref(detail);
+        json_decref(in);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* Qualifies and writes n ready leads in one transaction; their inputs are released. */
+static int write_chunk(struct run *ru, struct sa_agent *q, struct prepared *chunk, size_t n,
+                       struct sa_err *err)
+{
+    struct batch b;
+    int rc = batch_alloc(&b, n) ? sa_err_set(err, SA_ENOMEM, "out of memory") : 0;
+    for (size_t i = 0; i < n && !rc; i++)
+        rc = prepare_lead(ru->app, q, &chunk[i], &ru->leads[chunk[i].lead], &b, i, &ru->ids_seen,
+                          err);
+    if (!rc && n)
+        rc = sa_store_save_many(ru->app->store, b.lrows, b.erows, (int)n, err);
+    for (size_t i = 0; i < n; i++) {
+        struct file_lead *fl = &ru->leads[chunk[i].lead];
+        if (!rc) {
+            fl->score = json_incref(json_object_get(b.outs[i], "score"));
+            snprintf(fl->tier, sizeof fl->tier, "%s",
+                     json_string_value(json_object_get(b.outs[i], "tier"))
+                         ? json_string_value(json_object_get(b.outs[i], "tier"))
+                         : "");
+        }
+        json_decref(chunk[i].input);
+        chunk[i].input = NULL;
+    }
+    ru->written += rc ? 0 : n;
+    batch_free(&b);
+    return rc;
+}
+
+/* Pass 2: the rows read again in order, each folded into its lead's input; a lead is
+ * written once its last row has been read, IMPORT_CHUNK leads to a transaction. Only
+ * the leads whose rows are still to come are held (pending), so memory follows the
+ * spread of duplicates in the file, not its size. */
+#define IMPORT_CHUNK 2000
+
+static int write_leads(struct run *ru, sa_import_progress_fn progress, void *arg,
+                       struct sa_err *err)
+{
+    struct sa_agent *q = sa_agents_get(ru->app->agents, SA_AGENT_QUALIFICATION);
+    json_t **pending = calloc(ru->nleads + 1, sizeof *pending);
+    struct prepared *chunk = calloc(IMPORT_CHUNK, sizeof *chunk);
+    size_t n = 0;
+    int rc = pending && chunk ? 0 : sa_err_set(err, SA_ENOMEM, "out of memory");
+    for (size_t r = 1; r <= ru->nrows && !rc; r++) {
+        if (progress)
+            progress(r, ru->nrows, arg);
+        if (!ru->lead_of[r])
+            continue;
+        size_t p = ru->lead_of[r] - 1;
+        json_t *fields = data_row(ru, r);
+        json_t *in = fields ? row_input(ru->lay->header, ru->lay->map, fields) : NULL;
+        json_decref(fields);
+        if (!in) {
+            rc = sa_err_set(err, SA_ENOMEM, "out of memory");
+            break;
+        }
+        if (pending[p]) {
+            sa_app_lead_merge(pending[p], in);
+            json_decref(in);
+        } else {
+            pending[p] = in;
+        }
+        if (r == ru->leads[p].last) {
+            chunk[n++] = (struct prepared){.input = pending[p], .lead = p};
+            pending[p] = NULL;
+            if (n == IMPORT_CHUNK) {
+                rc = write_chunk(ru, q, chunk, n, err);
+                n = 0;
+            }
         }
     }
+    if (!rc && n)
+        rc = write_chunk(ru, q, chunk, n, err);
+    for (size_t i = 0; chunk && i < n; i++)
+        json_decref(chunk[i].input);
+    for (size_t p = 0; pending && p < ru->nleads; p++)
+        json_decref(pending[p]);
+    free(pending);
+    free(chunk);
+    return rc;
+}
+
+/* The report's lead entries: one per lead (created or updated, with the rows folded into
+ * it) and one per folded row (merged_in_file, naming the row it went into), in row order
+ * of the leads; at most SA_IMPORT_REPORT_MAX, the rest counted in *omitted. */
+static json_t *lead_entries(const struct run *ru, size_t *omitted)
+{
+    json_t *out = json_array();
+    *omitted = 0;
+    /* the rows folded into each lead, grouped by lead (a counting sort: one pass) */
+    size_t *start = calloc(ru->nleads + 2, sizeof *start);
+    size_t *folded = calloc(ru->folded + 1, sizeof *folded);
+    if (!out || !start || !folded) {
+        free(start);
+        free(folded);
+        json_decref(out);
+        return NULL;
+    }
+    for (size_t r = 1; r <= ru->nrows; r++)
+        if (ru->lead_of[r] && ru->leads[ru->lead_of[r] - 1].row != r)
+            start[ru->lead_of[r] + 1]++;
+    for (size_t p = 1; p <= ru->nleads + 1; p++)
+        start[p] += start[p - 1];
+    for (size_t r = 1; r <= ru->nrows; r++)
+        if (ru->lead_of[r] && ru->leads[ru->lead_of[r] - 1].row != r)
+            folded[start[ru->lead_of[r]]++] = r; /* start[p + 1] ends as the end of lead p */
+    for (size_t p = 0; p < ru->nleads; p++) {
+        const struct file_lead *fl = &ru->leads[p];
+        size_t from = p ? start[p] : 0, to = start[p + 1];
+        if (json_array_size(out) + 1 + (to - from) > SA_IMPORT_REPORT_MAX) {
+            *omitted += 1 + (to - from);
+            continue;
+        }
+        json_t *rows = json_array();
+        for (size_t i = from; i < to; i++)
+            json_array_append_new(rows, json_integer((json_int_t)folded[i]));
+        json_array_append_new(
+            out, json_pack("{s:I, s:s, s:s, s:o, s:O, s:s}", "row", (json_int_t)fl->row,
+                           "lead_id", fl->id, "action", fl->updated ? "updated" : "created",
+                           "merged_rows", rows, "score", fl->score, "tier", fl->tier));
+        for (size_t i = from; i < to; i++)
+            json_array_append_new(
+                out, json_pack("{s:I, s:s, s:s, s:I, s:O, s:s}", "row", (json_int_t)folded[i],
+                               "lead_id", fl->id, "action", "merged_in_file", "into_row",
+                               (json_int_t)fl->row, "score", fl->score, "tier", fl->tier));
+    }
+    free(start);
+    free(folded);
     return out;
+}
+
+/* The report: counts, lists and the layout's columns and skipped lines. */
+static json_t *make_report(const struct run *ru, size_t created, size_t updated, json_t *leads,
+                           size_t leads_omitted)
+{
+    json_t *report = json_pack(
+        "{s:I, s:I, s:I, s:I, s:I, s:I, s:O, s:O, s:o}", "rows", (json_int_t)ru->nrows, "created",
+        (json_int_t)created, "updated", (json_int_t)updated, "merged_in_file",
+        (json_int_t)ru->folded, "skipped", (json_int_t)json_array_size(ru->skipped_rows),
+        "failed", (json_int_t)ru->failed, "skipped_rows", ru->skipped_rows, "errors", ru->errors,
+        "leads", leads ? leads : json_array());
+    if (report && ru->errors_omitted)
+        json_object_set_new(report, "errors_omitted", json_integer((json_int_t)ru->errors_omitted));
+    if (report && leads_omitted)
+        json_object_set_new(report, "leads_omitted", json_integer((json_int_t)leads_omitted));
+    if (report)
+        layout_report(report, ru->lay);
+    return report;
 }
 
 static int import_csv(struct sa_app *app, struct sa_import_format *fmt, const char *data,
@@ -861,118 +1094,55 @@ static int import_csv(struct sa_app *app, struct sa_import_format *fmt, const ch
     int rc = read_export(data, len, fmt, &lay, err); /* encoding, delimiter, report lines */
     if (rc)
         return rc;
-    json_t *rows = json_incref(lay.rows);
-    json_t *header = json_object_get(json_array_get(rows, 0), "fields");
-    size_t nrows = json_array_size(rows) ? json_array_size(rows) - 1 : 0;
-    struct colmap *map = lay.map;
-    lay.map = NULL;
-    struct prepared *prep = calloc(nrows + 1, sizeof *prep);
-    json_t *errors = json_array(), *skipped_rows = json_array();
-    struct key_table keys = {0}, ids_seen = {0};
-    struct batch b = {0};
-    size_t nprep = 0, failed = 0, folded = 0;
-    if (!map || !prep || table_init(&keys, nrows) || table_init(&ids_seen, nrows)) {
+    struct run ru = {.app = app,
+                     .lay = &lay,
+                     .nrows = lay.end > lay.head ? lay.end - lay.head - 1 : 0,
+                     .errors = json_array(),
+                     .skipped_rows = json_array()};
+    ru.lead_of = calloc(ru.nrows + 1, sizeof *ru.lead_of);
+    if (!ru.lead_of || table_init(&ru.keys, ru.nrows)) {
         rc = sa_err_set(err, SA_ENOMEM, "out of memory");
         goto out;
     }
-    for (size_t r = 1; r <= nrows; r++) {
-        json_t *row = json_array_get(rows, r);
-        json_t *fields = json_object_get(row, "fields");
-        if (progress)
-            progress(r, nrows, arg);
-        if (blank_row(fields)) {
-            json_array_append_new(skipped_rows, json_integer((json_int_t)r));
-            continue;
-        }
-        json_t *in = row_input(header, map, fields);
-        json_t *detail = json_array();
-        char prefix[48];
-        snprintf(prefix, sizeof prefix, "rows.%zu", r);
-        struct sa_lead lead;
-        if (sa_lead_parse(in, prefix, &lead, detail)) {
-            size_t k;
-            json_t *d;
-            json_array_foreach(detail, k, d)
-            {
-                json_object_set_new(d, "row", json_integer((json_int_t)r));
-                json_object_set(d, "line", json_object_get(row, "line"));
-                json_array_append(errors, d);
-            }
-            failed++;
-        } else {
-            char *key = identity_key(&lead, app->model);
-            size_t slot = key ? table_slot(&keys, key) : 0;
-            if (!key) {
-                rc = sa_err_set(err, SA_ENOMEM, "out of memory");
-            } else if (keys.keys[slot]) {
-                struct prepared *pr = &prep[keys.vals[slot]];
-                sa_app_lead_merge(pr->input, in); /* a later row adds to the earlier */
-                json_array_append_new(pr->merged, json_integer((json_int_t)r));
-                folded++;
-                free(key);
-            } else {
-                prep[nprep] = (struct prepared){
-                    .input = json_incref(in), .row = r, .key = key, .merged = json_array()};
-                keys.keys[slot] = key;
-                keys.vals[slot] = nprep++;
-            }
-            sa_lead_clear(&lead);
-        }
-        json_decref(detail);
-        json_decref(in);
-        if (rc)
-            goto out;
-    }
-    if (failed && !partial) {
-        rc = sa_err_set(err, SA_EINVAL, "%zu of %zu rows are invalid; nothing was imported", failed,
-                        nrows);
-        *report = json_pack("{s:I, s:i, s:i, s:i, s:I, s:I, s:O, s:O, s:[]}", "rows",
-                            (json_int_t)nrows, "created", 0, "updated", 0, "merged_in_file", 0,
-                            "skipped", (json_int_t)json_array_size(skipped_rows), "failed",
-                            (json_int_t)failed, "skipped_rows", skipped_rows, "errors", errors,
-                            "leads");
-        layout_report(*report, &lay); /* columns and skipped_lines */
+    if ((rc = validate_rows(&ru, err)))
+        goto out;
+    if (ru.failed && !partial) {
+        rc = sa_err_set(err, SA_EINVAL, "%zu of %zu rows are invalid; nothing was imported",
+                        ru.failed, ru.nrows);
+        ru.folded = 0; /* nothing was merged: nothing was imported */
+        *report = make_report(&ru, 0, 0, NULL, 0);
         goto out;
     }
-    /* each lead of the file: identified against the stored leads, qualified; then all
-     * written in one transaction */
-    if (batch_alloc(&b, nprep)) {
+    if (table_init(&ru.ids_seen, ru.nleads)) {
         rc = sa_err_set(err, SA_ENOMEM, "out of memory");
         goto out;
     }
-    struct sa_agent *q = sa_agents_get(app->agents, SA_AGENT_QUALIFICATION);
-    size_t updated = 0;
-    for (size_t p = 0; p < nprep && !rc; p++) {
-        rc = prepare_lead(app, q, &prep[p], &b, p, &ids_seen, err);
-        updated += !rc && b.updated[p];
+    if ((rc = write_leads(&ru, progress, arg, err))) {
+        if (ru.written) {
+            char msg[sizeof err->msg];
+            snprintf(msg, sizeof msg, "%s (the import stopped there: the %zu leads of the rows "
+                     "before were written)", err->msg, ru.written);
+            sa_err_set(err, rc, "%s", msg);
+        }
+        goto out;
     }
-    if (!rc && nprep)
-        rc = sa_store_save_many(app->store, b.lrows, b.erows, (int)nprep, err);
-    if (!rc) {
-        size_t skipped = json_array_size(skipped_rows);
-        SA_ASSERT(nrows == (nprep - updated) + updated + folded + skipped + failed);
-        *report = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:O, s:O, s:o}", "rows",
-                            (json_int_t)nrows, "created", (json_int_t)(nprep - updated),
-                            "updated", (json_int_t)updated, "merged_in_file", (json_int_t)folded,
-                            "skipped", (json_int_t)skipped, "failed", (json_int_t)failed,
-                            "skipped_rows", skipped_rows, "errors", errors, "leads",
-                            lead_entries(prep, &b, nprep));
-        layout_report(*report, &lay);
-    }
+    size_t updated = 0, omitted = 0;
+    for (size_t p = 0; p < ru.nleads; p++)
+        updated += ru.leads[p].updated;
+    SA_ASSERT(ru.nrows == (ru.nleads - updated) + updated + ru.folded +
+                              json_array_size(ru.skipped_rows) + ru.failed);
+    *report = make_report(&ru, ru.nleads - updated, updated, lead_entries(&ru, &omitted), omitted);
 out:
-    batch_free(&b);
-    for (size_t p = 0; prep && p < nprep; p++) {
-        json_decref(prep[p].input);
-        json_decref(prep[p].merged);
-        free(prep[p].key);
-    }
-    table_free(&keys);
-    table_free(&ids_seen);
-    free(prep);
-    free(map);
-    json_decref(errors);
-    json_decref(skipped_rows);
-    json_decref(rows);
+    for (size_t p = 0; p < ru.nleads; p++)
+        json_decref(ru.leads[p].score);
+    for (size_t i = 0; ru.keys.keys && i < ru.keys.cap; i++)
+        free((char *)ru.keys.keys[i]);
+    table_free(&ru.keys);
+    table_free(&ru.ids_seen);
+    free(ru.leads);
+    free(ru.lead_of);
+    json_decref(ru.errors);
+    json_decref(ru.skipped_rows);
     layout_free(&lay);
     return rc;
 }

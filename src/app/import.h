@@ -13,7 +13,13 @@
 
 struct sa_app;
 
-#define SA_IMPORT_MAX_ROWS 50000
+/* Rows a file may have: memory grows by about 150 bytes a row (the row index, its lead, the
+ * identity key), whatever the width of the rows (docs/leads.md, "Import at scale"). */
+#define SA_IMPORT_MAX_ROWS 1000000
+
+/* Entries the report lists in errors and in leads; past it they are counted
+ * (errors_omitted, leads_omitted), the totals stay exact. */
+#define SA_IMPORT_REPORT_MAX 10000
 
 /* Called after each row is prepared (done of total). */
 typedef void (*sa_import_progress_fn)(size_t done, size_t total, void *arg);

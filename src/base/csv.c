@@ -11,13 +11,21 @@
 
 #include "base/charset.h"
 
+/* The parse's state, shared by the two modes: collecting rows as JSON (rows set) or
+ * indexing them (index set: no cell is kept, each row is counted and located). */
 struct collect {
     json_t *rows;
     json_t *fields;
+    struct sa_csv_row *index; /* index mode: grown as rows end */
+    size_t count, cap;        /* rows so far; index capacity */
+    size_t row_off;           /* offset of the current row's first byte */
+    size_t chunk_end;         /* offset just past the chunk being parsed */
+    unsigned nfields, nfilled;
     size_t max_rows;
     size_t row_start; /* line where the current row started */
     size_t cur_line;  /* line of the chunk being parsed (chunks end at line ends) */
     bool too_many;
+    bool nomem;
     bool control; /* a cell held a control character: where says which */
     struct sa_csv_where *where;
 };
@@ -30,19 +38,23 @@ static bool is_control(unsigned char c)
 static void on_field(void *s, size_t len, void *arg)
 {
     struct collect *c = arg;
-    if (!c->fields)
-        c->fields = json_array();
     const char *text = s ? s : "";
     for (size_t i = 0; i < len && !c->control; i++) {
         if (is_control((unsigned char)text[i])) {
             c->control = true;
             *c->where = (struct sa_csv_where){.fault = SA_CSV_CONTROL,
                                               .line = c->cur_line,
-                                              .row = json_array_size(c->rows),
-                                              .column = json_array_size(c->fields),
+                                              .row = c->count,
+                                              .column = c->nfields,
                                               .offset = i};
         }
     }
+    c->nfields++;
+    c->nfilled += strspn(text, " \t") < len;
+    if (!c->rows)
+        return;
+    if (!c->fields)
+        c->fields = json_array();
     /* the text was validated as UTF-8 before parsing, so jansson takes every cell */
     json_array_append_new(c->fields, json_stringn(text, len));
 }
@@ -51,16 +63,37 @@ static void on_row(int term, void *arg)
 {
     (void)term;
     struct collect *c = arg;
-    json_t *f = c->fields ? c->fields : json_array();
-    c->fields = NULL;
-    size_t start = c->row_start;
+    size_t start = c->row_start, off = c->row_off;
+    unsigned nfields = c->nfields, nfilled = c->nfilled;
     c->row_start = c->cur_line + 1; /* a row ends at the line end closing this chunk */
-    if (json_array_size(c->rows) >= c->max_rows) {
+    c->row_off = c->chunk_end;
+    c->nfields = c->nfilled = 0;
+    json_t *f = c->fields;
+    c->fields = NULL;
+    if (c->count >= c->max_rows || c->too_many) {
         c->too_many = true;
         json_decref(f);
         return;
     }
-    json_array_append_new(c->rows, json_pack("{s:I, s:o}", "line", (json_int_t)start, "fields", f));
+    if (c->rows) {
+        json_array_append_new(c->rows, json_pack("{s:I, s:o}", "line", (json_int_t)start, "fields",
+                                                 f ? f : json_array()));
+    } else {
+        if (c->count == c->cap) {
+            size_t cap = c->cap ? c->cap * 2 : 1024;
+            struct sa_csv_row *n = realloc(c->index, cap * sizeof *n);
+            if (!n) {
+                c->too_many = c->nomem = true;
+                return;
+            }
+            c->index = n;
+            c->cap = cap;
+        }
+        c->index[c->count] = (struct sa_csv_row){
+            .offset = off, .len = c->chunk_end - off, .line = start, .fields = nfields,
+            .filled = nfilled};
+    }
+    c->count++;
 }
 
 /* The length of the line starting at data[0..len), its end (CRLF, LF or CR) included. */
@@ -122,10 +155,10 @@ int sa_csv_parse(const char *data, size_t len, size_t max_rows, json_t **rows, s
     return sa_csv_parse_delim(data, len, ',', max_rows, rows, NULL, err);
 }
 
-int sa_csv_parse_delim(const char *data, size_t len, char delim, size_t max_rows, json_t **rows,
-                       struct sa_csv_where *where, struct sa_err *err)
+/* Parses data[0..len) into c (rows or index mode), checking what csv.h promises. */
+static int parse(const char *data, size_t len, char delim, struct collect *c,
+                 struct sa_csv_where *where, struct sa_err *err)
 {
-    *rows = NULL;
     struct sa_csv_where scratch;
     if (!where)
         where = &scratch;
@@ -139,50 +172,107 @@ int sa_csv_parse_delim(const char *data, size_t len, char delim, size_t max_rows
         return sa_err_set(err, SA_EINVAL, "CSV line %zu (byte offset %zu): not valid UTF-8",
                           where->line, valid);
     }
-    data += bom;
-    len -= bom;
     struct csv_parser p;
     if (csv_init(&p, CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL) != 0)
         return sa_err_set(err, SA_ENOMEM, "out of memory");
     csv_set_delim(&p, (unsigned char)delim);
-    struct collect c = {
-        .rows = json_array(), .max_rows = max_rows, .row_start = 1, .cur_line = 1, .where = where};
+    c->row_start = c->cur_line = 1;
+    c->where = where;
+    c->row_off = bom;
     /* Parse a line at a time, so a row knows the line it started on. */
-    size_t pos = 0;
+    size_t pos = bom;
     int rc = 0;
     while (pos < len && !rc) {
         size_t chunk = line_len(data + pos, len - pos);
-        if (csv_parse(&p, data + pos, chunk, on_field, on_row, &c) != chunk) {
-            *where = (struct sa_csv_where){.fault = SA_CSV_SYNTAX, .line = c.cur_line};
-            rc = sa_err_set(err, SA_EINVAL, "CSV line %zu: %s", c.cur_line,
+        c->chunk_end = pos + chunk;
+        if (csv_parse(&p, data + pos, chunk, on_field, on_row, c) != chunk) {
+            *where = (struct sa_csv_where){.fault = SA_CSV_SYNTAX, .line = c->cur_line};
+            rc = sa_err_set(err, SA_EINVAL, "CSV line %zu: %s", c->cur_line,
                             csv_strerror(csv_error(&p)));
-        } else if (c.control) {
+        } else if (c->control) {
             rc = sa_err_set(err, SA_EINVAL,
                             "CSV line %zu, row %zu, column %zu: a control character (such as "
                             "NUL) in a cell",
                             where->line, where->row, where->column + 1);
         }
-        c.cur_line++;
+        c->cur_line++;
         pos += chunk;
     }
-    if (!rc && csv_fini(&p, on_field, on_row, &c) != 0) {
-        *where = (struct sa_csv_where){.fault = SA_CSV_SYNTAX, .line = c.row_start};
-        rc = sa_err_set(err, SA_EINVAL, "CSV line %zu: %s", c.row_start,
+    if (!rc && csv_fini(&p, on_field, on_row, c) != 0) {
+        *where = (struct sa_csv_where){.fault = SA_CSV_SYNTAX, .line = c->row_start};
+        rc = sa_err_set(err, SA_EINVAL, "CSV line %zu: %s", c->row_start,
                         csv_strerror(csv_error(&p)));
     }
-    if (!rc && c.control)
+    if (!rc && c->control)
         rc = sa_err_set(err, SA_EINVAL,
                         "CSV line %zu, row %zu, column %zu: a control character (such as NUL) "
                         "in a cell",
                         where->line, where->row, where->column + 1);
     csv_free(&p);
-    json_decref(c.fields);
-    if (!rc && c.too_many)
-        rc = sa_err_set(err, SA_ETOOBIG, "CSV has more than %zu rows", max_rows);
+    json_decref(c->fields);
+    c->fields = NULL;
+    if (!rc && c->nomem)
+        rc = sa_err_set(err, SA_ENOMEM, "out of memory");
+    if (!rc && c->too_many)
+        rc = sa_err_set(err, SA_ETOOBIG, "CSV has more than %zu rows", c->max_rows);
+    return rc;
+}
+
+int sa_csv_parse_delim(const char *data, size_t len, char delim, size_t max_rows, json_t **rows,
+                       struct sa_csv_where *where, struct sa_err *err)
+{
+    *rows = NULL;
+    struct collect c = {.rows = json_array(), .max_rows = max_rows};
+    int rc = parse(data, len, delim, &c, where, err);
     if (rc)
         json_decref(c.rows);
     else
         *rows = c.rows;
+    return rc;
+}
+
+int sa_csv_index(const char *data, size_t len, char delim, size_t max_rows,
+                 struct sa_csv_row **rows, size_t *nrows, struct sa_csv_where *where,
+                 struct sa_err *err)
+{
+    *rows = NULL;
+    *nrows = 0;
+    struct collect c = {.max_rows = max_rows};
+    int rc = parse(data, len, delim, &c, where, err);
+    if (rc) {
+        free(c.index);
+        return rc;
+    }
+    *rows = c.index;
+    *nrows = c.count;
+    return 0;
+}
+
+static void cell_field(void *s, size_t len, void *arg)
+{
+    json_array_append_new(arg, json_stringn(s ? s : "", len));
+}
+
+int sa_csv_row_fields(const char *data, const struct sa_csv_row *row, char delim, json_t **fields)
+{
+    *fields = json_array();
+    struct csv_parser p;
+    if (!*fields || csv_init(&p, CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL) != 0) {
+        json_decref(*fields);
+        *fields = NULL;
+        return SA_ENOMEM;
+    }
+    csv_set_delim(&p, (unsigned char)delim);
+    /* the row was parsed whole when it was indexed: it parses again the same way */
+    int rc = csv_parse(&p, data + row->offset, row->len, cell_field, NULL, *fields) == row->len &&
+                     csv_fini(&p, cell_field, NULL, *fields) == 0
+                 ? 0
+                 : SA_EINVAL;
+    csv_free(&p);
+    if (rc) {
+        json_decref(*fields);
+        *fields = NULL;
+    }
     return rc;
 }
 

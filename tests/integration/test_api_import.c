@@ -242,12 +242,73 @@ static void test_refusals(void **state)
     resp_free(&r);
 }
 
+/* A file larger than one write chunk (2,000 leads): the import reads it in two passes
+ * and writes the leads chunk by chunk, yet a row folded into a lead of an early chunk is
+ * still merged_in_file (the lead is written once, with the later row's title), a blank row
+ * is skipped, and one invalid row at the end imports nothing. */
+static void test_many_rows(void **state)
+{
+    (void)state;
+    enum { N = 5001 };
+    size_t cap = (size_t)N * 64 + 64, len = 0;
+    char *csv = malloc(cap);
+    assert_non_null(csv);
+    len += (size_t)snprintf(csv + len, cap - len, "Company,Email,Job Title,Employees\r\n");
+    for (int r = 1; r < N; r++)
+        len += (size_t)snprintf(csv + len, cap - len,
+                                r == 2500 ? ",,,\r\n" : "Chunkco %d,c%d@chunkco.io,Engineer,50\r\n",
+                                r, r);
+    size_t valid_len = len;
+    len += (size_t)snprintf(csv + len, cap - len, "Chunkco 1,C1@CHUNKCO.IO,CTO,50\r\n");
+    struct resp r;
+    /* one invalid row at the very end: 422, nothing written */
+    long before = leads_total();
+    char *bad = malloc(cap);
+    assert_non_null(bad);
+    memcpy(bad, csv, valid_len);
+    size_t bad_len = valid_len + (size_t)snprintf(bad + valid_len, cap - valid_len,
+                                                  "Chunkco Z,z@chunkco.io,CTO,lots\r\n");
+    http("POST", "/api/leads/import", "text/csv", bad, bad_len, &r);
+    free(bad);
+    assert_int_equal(r.status, 422);
+    json_t *j = json_loadb(r.body, r.len, 0, NULL);
+    assert_int_equal(json_integer_value(jget(j, "report.failed")), 1);
+    assert_int_equal(json_integer_value(jget(j, "report.rows")), N);
+    json_decref(j);
+    resp_free(&r);
+    assert_int_equal(leads_total(), before);
+    /* the valid file: every row accounted for across chunks */
+    http("POST", "/api/leads/import", "text/csv", csv, len, &r);
+    free(csv);
+    if (r.status != 200)
+        fail_msg("%ld %.400s", r.status, r.body);
+    j = json_loadb(r.body, r.len, 0, NULL);
+    assert_int_equal(json_integer_value(jget(j, "rows")), N);
+    assert_int_equal(json_integer_value(jget(j, "created")), N - 2);
+    assert_int_equal(json_integer_value(jget(j, "merged_in_file")), 1);
+    assert_int_equal(json_integer_value(jget(j, "skipped")), 1);
+    assert_int_equal(json_integer_value(jget(j, "failed")), 0);
+    json_t *first = json_array_get(jget(j, "leads"), 0);
+    assert_int_equal(json_integer_value(jget(first, "row")), 1);
+    assert_int_equal(json_integer_value(json_array_get(jget(first, "merged_rows"), 0)), N);
+    json_t *folded = json_array_get(jget(j, "leads"), 1);
+    assert_string_equal(jstr(folded, "action"), "merged_in_file");
+    assert_int_equal(json_integer_value(jget(folded, "into_row")), 1);
+    json_t *lead = stored(j, 0);
+    assert_string_equal(jstr(lead, "contact_info.title"), "CTO");
+    json_decref(lead);
+    assert_int_equal(json_array_size(jget(j, "leads")), N - 1);
+    assert_int_equal(leads_total(), before + N - 2);
+    json_decref(j);
+    resp_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hubspot),    cmocka_unit_test(test_salesforce_report),
         cmocka_unit_test(test_other_crms), cmocka_unit_test(test_windows_1252),
-        cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_refusals),   cmocka_unit_test(test_many_rows),
     };
     return api_exit_status(cmocka_run_group_tests(tests, api_group_setup, api_group_teardown));
 }

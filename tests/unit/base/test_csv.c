@@ -122,10 +122,52 @@ static void test_charset(void **state)
     assert_true(sa_charset_known("Windows-1252"));
 }
 
+/* The index locates each row (offset, length, line, cells, filled cells) without keeping
+ * a cell, and a row read back from it has the cells the whole-text parse gives. */
+static void test_index(void **state)
+{
+    (void)state;
+    const char text[] = "\xEF\xBB\xBF" "a;b\r\n\"multi\nline\"; x \r\n ;\n\nlast;1";
+    size_t len = sizeof text - 1;
+    struct sa_csv_row *rows = NULL;
+    size_t n = 0;
+    struct sa_err err = {0};
+    assert_int_equal(sa_csv_index(text, len, ';', 100, &rows, &n, NULL, &err), 0);
+    json_t *whole = NULL;
+    assert_int_equal(sa_csv_parse_delim(text, len, ';', 100, &whole, NULL, &err), 0);
+    assert_int_equal(n, json_array_size(whole));
+    assert_int_equal(n, 4);
+    assert_int_equal(rows[0].offset, 3); /* after the BOM */
+    assert_int_equal(rows[1].line, 2);
+    assert_int_equal(rows[1].filled, 2);
+    assert_int_equal(rows[2].filled, 0); /* " ;" is blank */
+    assert_int_equal(rows[2].fields, 2);
+    for (size_t i = 0; i < n; i++) {
+        json_t *f = NULL;
+        assert_int_equal(sa_csv_row_fields(text, &rows[i], ';', &f), 0);
+        json_t *expect = json_object_get(json_array_get(whole, i), "fields");
+        assert_true(json_equal(f, expect));
+        assert_int_equal(rows[i].line,
+                         json_integer_value(json_object_get(json_array_get(whole, i), "line")));
+        json_decref(f);
+    }
+    free(rows);
+    json_decref(whole);
+    /* the same refusals and row cap as the whole parse */
+    assert_int_equal(sa_csv_index("a\nb\nc\n", 6, ',', 2, &rows, &n, NULL, &err), SA_ETOOBIG);
+    assert_null(rows);
+    struct sa_csv_where w;
+    assert_int_equal(sa_csv_index("a,b\nc,\x01\n", 9, ',', 10, &rows, &n, &w, &err), SA_EINVAL);
+    assert_int_equal(w.fault, SA_CSV_CONTROL);
+    assert_int_equal(w.row, 1);
+    assert_int_equal(w.column, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_parse), cmocka_unit_test(test_errors),
                                        cmocka_unit_test(test_formats),
-                                       cmocka_unit_test(test_charset)};
+                                       cmocka_unit_test(test_charset),
+                                       cmocka_unit_test(test_index)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
