@@ -2,7 +2,10 @@
 # Import throughput and peak memory of `sales-agent import` (the CLI: read, validate, fold
 # duplicates, qualify, write) on generated HubSpot-style exports (bench/gen_leads.c), each
 # into a fresh temporary SQLite database: bench/bench_import.sh BUILD_DIR [ROWS...]
-# (default 10000 100000). Peak RSS is the process's maximum resident set, from GNU time.
+# (default 10000 100000). peak_RSS is the process's maximum resident set (GNU time): it
+# includes file-backed pages (the CSV, mapped by the CLI, and SQLite's mmap of the
+# database, up to 256 MB), which the kernel can drop; peak_anon is the largest anonymous
+# resident set (the heap: what the import allocates), sampled from /proc every 50 ms.
 set -euo pipefail
 build=${1:-build}
 shift || true
@@ -13,22 +16,32 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-printf '%-8s %9s %8s %10s %12s %9s %8s %8s\n' rows file_MB seconds rows/s peak_RSS_MB created merged exit
+printf '%-8s %8s %8s %9s %12s %13s %8s %7s %5s\n' rows file_MB seconds rows/s peak_RSS_MB peak_anon_MB created merged exit
 for n in "${sizes[@]}"; do
   "$build/gen_leads" "$n" >"$tmp/leads.csv"
   rm -f "$tmp"/bench.db*
   set +e
   /usr/bin/time -f '%e %M' -o "$tmp/time" \
     "$build/sales-agent" import --log-level warn --data-dir "$root/data" \
-    --database-url "sqlite://$tmp/bench.db" "$tmp/leads.csv" >"$tmp/report.json" 2>"$tmp/err"
+    --database-url "sqlite://$tmp/bench.db" "$tmp/leads.csv" >"$tmp/report.json" 2>"$tmp/err" &
+  tpid=$!
+  anon=0
+  while kill -0 "$tpid" 2>/dev/null; do
+    for p in $(pgrep -P "$tpid" 2>/dev/null); do
+      a=$(awk '/^RssAnon:/ {print $2}' "/proc/$p/status" 2>/dev/null || true)
+      [ -n "$a" ] && [ "$a" -gt "$anon" ] && anon=$a
+    done
+    sleep 0.05
+  done
+  wait "$tpid"
   status=$?
   set -e
   read -r secs kb <"$tmp/time"
   created=$(sed -n 's/^  "created": \([0-9]*\),*/\1/p' "$tmp/report.json")
   merged=$(sed -n 's/^  "merged_in_file": \([0-9]*\),*/\1/p' "$tmp/report.json")
   mb=$(du -m "$tmp/leads.csv" | cut -f1)
-  awk -v n="$n" -v mb="$mb" -v s="$secs" -v kb="$kb" -v c="${created:--}" -v m="${merged:--}" \
-      -v st="$status" 'BEGIN { printf "%-8d %9d %8.2f %10.0f %12.1f %9s %8s %8d\n",
-      n, mb, s, (st == 0 && s > 0 ? n / s : 0), kb / 1024, c, m, st }'
+  awk -v n="$n" -v mb="$mb" -v s="$secs" -v kb="$kb" -v an="$anon" -v c="${created:--}" \
+      -v m="${merged:--}" -v st="$status" 'BEGIN { printf "%-8d %8d %8.2f %9.0f %12.1f %13.1f %8s %7s %5d\n",
+      n, mb, s, (st == 0 && s > 0 ? n / s : 0), kb / 1024, an / 1024, c, m, st }'
   [ "$status" -eq 0 ] || sed 's/^/  /' "$tmp/err" | tail -n 3
 done
