@@ -26,6 +26,8 @@ struct sa_config {
     int port;                    /* PORT, --port: 0 picks any free port */
     int threads;                 /* THREADS, --threads: default 2 x the number of CPUs */
     size_t max_body;             /* MAX_BODY_BYTES */
+    size_t max_import_bytes;     /* MAX_IMPORT_BYTES: the CSV import's body cap */
+    const char *tmp_dir;         /* TMPDIR: where large bodies are spooled */
     const char *seed_file;       /* SEED_FILE, --seed: leads loaded at start-up, or NULL */
     enum sa_log_level log_level; /* LOG_LEVEL, --log-level */
     /* storage and data */

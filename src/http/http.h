@@ -66,8 +66,13 @@ struct sa_req {
     const struct sa_route *route;
     const char *params[SA_MAX_PARAMS]; /* path parameters, pointing into param_buf */
     char param_buf[512];
-    struct sa_buf body;
+    struct sa_buf body; /* the body in memory, unless spooled (read it with sa_req_body) */
     bool body_too_large;
+    bool body_spooled;    /* a CSV body over MAX_BODY_BYTES: in body_fd, not in memory */
+    bool body_spool_failed;
+    int body_fd;          /* the spooled body's temporary file (already unlinked) */
+    size_t body_file_len;
+    void *body_map;       /* the spooled body mapped once it is all in, or NULL */
     bool called; /* the access handler has seen this request before */
     uint64_t start_ns;
     char request_id[64];
@@ -88,6 +93,10 @@ struct sa_req {
 
 /* Drops a response set earlier (the server calls it before freeing the request). */
 void sa_reply_reset(struct sa_req *r);
+/* The request body: in memory, or the temporary file a large CSV body was spooled to,
+ * mapped read-only. Valid until the request ends; *data is "" for an empty body. */
+void sa_req_body(const struct sa_req *r, const char **data, size_t *len);
+
 /* Answers with a JSON body (takes ownership of body) and status. */
 void sa_reply_json(struct sa_req *r, int status, json_t *body);
 /* Answers with a text body (takes ownership of text, a malloc'd buffer). */

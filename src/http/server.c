@@ -16,6 +16,8 @@
 
 #include <arpa/inet.h>
 #include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <microhttpd.h>
 #include <netdb.h>
@@ -25,7 +27,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "app/app.h"
 #include "base/clock.h"
@@ -107,6 +111,10 @@ static void req_free(struct sa_req *r)
     sa_reply_reset(r);
     json_decref(r->audit_detail);
     sa_buf_free(&r->body);
+    if (r->body_map)
+        munmap(r->body_map, r->body_file_len);
+    if (r->body_spooled)
+        close(r->body_fd);
     free((struct srv_req *)r); /* r is the first member of the struct srv_req allocated */
 }
 
@@ -206,10 +214,96 @@ static void set_request_id(struct sa_req *r)
         sa_uuid_v4(r->request_id);
 }
 
+static size_t body_cap(const struct sa_req *r)
+{
+    return r->route && r->route->body == SA_BODY_CSV ? r->app->cfg.max_import_bytes
+                                                      : r->app->cfg.max_body;
+}
+
 static void reply_too_large(struct sa_req *r)
 {
-    sa_reply_error(r, 413, "payload_too_large", "body", "too_large",
-                   "Request body is larger than %zu bytes", r->app->cfg.max_body);
+    if (r->route && r->route->body == SA_BODY_CSV)
+        sa_reply_error(r, 413, "payload_too_large", "body", "too_large",
+                       "The CSV is larger than %zu bytes (MAX_IMPORT_BYTES): import it with the "
+                       "CLI (sales-agent import FILE.csv reads a file of any size), or split it "
+                       "into files under the limit",
+                       r->app->cfg.max_import_bytes);
+    else
+        sa_reply_error(r, 413, "payload_too_large", "body", "too_large",
+                       "Request body is larger than %zu bytes", r->app->cfg.max_body);
+}
+
+void sa_req_body(const struct sa_req *r, const char **data, size_t *len)
+{
+    if (r->body_map) {
+        *data = r->body_map;
+        *len = r->body_file_len;
+    } else {
+        *data = r->body.data ? r->body.data : "";
+        *len = r->body.len;
+    }
+}
+
+static int write_all(int fd, const char *data, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, data, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return SA_EIO;
+        data += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Keeps n more bytes of the body. A CSV body (the import) that outgrows MAX_BODY_BYTES
+ * moves to a temporary file under TMPDIR, unlinked at once so nothing is left behind
+ * whatever happens to the process: an import of MAX_IMPORT_BYTES costs the server disk,
+ * not heap. Returns 0, SA_ETOOBIG past the route's cap, SA_EIO, SA_ENOMEM. */
+static int body_append(struct sa_req *r, const char *data, size_t n)
+{
+    size_t cap = body_cap(r), have = r->body_spooled ? r->body_file_len : r->body.len;
+    if (n > cap - have)
+        return SA_ETOOBIG;
+    if (!r->body_spooled && (r->route->body != SA_BODY_CSV || n <= r->app->cfg.max_body - have))
+        return sa_buf_append(&r->body, data, n);
+    if (!r->body_spooled) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/sales-agent-body-XXXXXX", r->app->cfg.tmp_dir);
+        int fd = mkostemp(path, O_CLOEXEC);
+        if (fd < 0) {
+            sa_log(SA_LOG_ERROR, "spooling a request body",
+                   json_pack("{s:s, s:s, s:s}", "request_id", r->request_id, "dir",
+                             r->app->cfg.tmp_dir, "error", strerror(errno)));
+            return SA_EIO;
+        }
+        unlink(path);
+        r->body_fd = fd;
+        r->body_spooled = true;
+        r->body_file_len = r->body.len;
+        int rc = write_all(fd, r->body.data ? r->body.data : "", r->body.len);
+        sa_buf_free(&r->body);
+        if (rc)
+            return rc;
+    }
+    if (write_all(r->body_fd, data, n))
+        return SA_EIO;
+    r->body_file_len += n;
+    return 0;
+}
+
+/* Maps a spooled body once it is all in. */
+static int body_finish(struct sa_req *r)
+{
+    if (!r->body_spooled || r->body_file_len == 0)
+        return 0;
+    void *m = mmap(NULL, r->body_file_len, PROT_READ, MAP_PRIVATE, r->body_fd, 0);
+    if (m == MAP_FAILED)
+        return SA_EIO;
+    r->body_map = m;
+    return 0;
 }
 
 /* Routing and the checks that do not need the body: the guard's (Host, CORS,
@@ -239,7 +333,7 @@ static void route_request(struct sa_req *r)
     if (r->route->body == SA_BODY_NONE)
         return;
     const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Length");
-    if (cl && strtoull(cl, NULL, 10) > r->app->cfg.max_body)
+    if (cl && strtoull(cl, NULL, 10) > body_cap(r))
         reply_too_large(r);
 }
 
@@ -447,10 +541,13 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
     }
     if (*upload_data_size > 0) {
         /* A body is kept only for routes that read one; others discard it unread. */
-        if (!r->status && !r->body_too_large && r->route && r->route->body != SA_BODY_NONE) {
-            int rc = sa_buf_append(&r->body, upload_data, *upload_data_size);
+        if (!r->status && !r->body_too_large && !r->body_spool_failed && r->route &&
+            r->route->body != SA_BODY_NONE) {
+            int rc = body_append(r, upload_data, *upload_data_size);
             if (rc == SA_ETOOBIG)
                 r->body_too_large = true;
+            else if (rc == SA_EIO)
+                r->body_spool_failed = true;
             else if (rc)
                 return MHD_NO;
         }
@@ -463,6 +560,13 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
         return send_reply(r); /* refused while routing */
     if (r->body_too_large) {
         reply_too_large(r);
+        return send_reply(r);
+    }
+    if (r->body_spool_failed || body_finish(r)) {
+        sa_reply_error(r, 503, "service_unavailable", "body", "spool_failed",
+                       "The body could not be kept in a temporary file (TMPDIR); request "
+                       "id %s",
+                       r->request_id);
         return send_reply(r);
     }
     r->route->handler(r);

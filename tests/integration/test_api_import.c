@@ -3,9 +3,11 @@
  * Excel-for-Mac tab/CR file, a Windows-1252 file) and the refusals that name the place. */
 #include "harness.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* The bytes of tests/data/exports/name (malloc'd; *len set); fails the test when absent. */
 static char *export_file(const char *name, size_t *len)
@@ -303,12 +305,70 @@ static void test_many_rows(void **state)
     resp_free(&r);
 }
 
+/* A CSV body over MAX_BODY_BYTES (1 MiB) but under MAX_IMPORT_BYTES (set to 2 MiB for
+ * this test) is spooled to a temporary file under TMPDIR and imported; nothing is left in
+ * TMPDIR; a body over MAX_IMPORT_BYTES is 413 saying the limit and what to do. */
+static char tmp_dir[] = "/tmp/sa-import-tmp-XXXXXX";
+
+static void test_large_body(void **state)
+{
+    (void)state;
+    enum { ROWS = 3000, PAD = 500 };
+    size_t cap = (size_t)ROWS * (PAD + 64) + 64, len = 0;
+    char *csv = malloc(cap), pad[PAD + 1];
+    assert_non_null(csv);
+    memset(pad, 'x', PAD);
+    pad[PAD] = '\0';
+    len += (size_t)snprintf(csv + len, cap - len, "Company,Email,Notes\n");
+    for (int r = 1; r <= ROWS; r++)
+        len += (size_t)snprintf(csv + len, cap - len, "Bigco %d,b%d@bigco.io,%s\n", r, r, pad);
+    assert_true(len > 1048576 && len < 2097152);
+    struct resp r;
+    http("POST", "/api/leads/import", "text/csv", csv, len, &r);
+    if (r.status != 200)
+        fail_msg("%ld %.400s", r.status, r.body);
+    json_t *j = json_loadb(r.body, r.len, 0, NULL);
+    assert_int_equal(json_integer_value(jget(j, "rows")), ROWS);
+    assert_int_equal(json_integer_value(jget(j, "created")), ROWS);
+    json_decref(j);
+    resp_free(&r);
+    DIR *d = opendir(tmp_dir);
+    assert_non_null(d);
+    int entries = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        entries += e->d_name[0] != '.';
+    closedir(d);
+    assert_int_equal(entries, 0); /* the spool file was unlinked at once */
+    /* over the cap */
+    char *big = realloc(csv, 2097152 + 4096);
+    assert_non_null(big);
+    csv = big;
+    while (len <= 2097152)
+        len += (size_t)snprintf(csv + len, 2097152 + 4096 - len, "Bigco,c@bigco.io,%s\n", pad);
+    http("POST", "/api/leads/import", "text/csv", csv, len, &r);
+    free(csv);
+    assert_int_equal(r.status, 413);
+    j = json_loadb(r.body, r.len, 0, NULL);
+    const char *msg = jstr(json_array_get(jget(j, "detail"), 0), "msg");
+    assert_non_null(strstr(msg, "2097152 bytes (MAX_IMPORT_BYTES)"));
+    assert_non_null(strstr(msg, "sales-agent import"));
+    json_decref(j);
+    resp_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hubspot),    cmocka_unit_test(test_salesforce_report),
         cmocka_unit_test(test_other_crms), cmocka_unit_test(test_windows_1252),
         cmocka_unit_test(test_refusals),   cmocka_unit_test(test_many_rows),
+        cmocka_unit_test(test_large_body),
     };
-    return api_exit_status(cmocka_run_group_tests(tests, api_group_setup, api_group_teardown));
+    if (!mkdtemp(tmp_dir))
+        return 1;
+    setenv("MAX_IMPORT_BYTES", "2097152", 1);
+    setenv("TMPDIR", tmp_dir, 1);
+    int rc = api_exit_status(cmocka_run_group_tests(tests, api_group_setup, api_group_teardown));
+    rmdir(tmp_dir);
+    return rc;
 }

@@ -100,7 +100,10 @@ void sa_route_leads_import(struct sa_req *r)
                        "Input should be true or false");
         return;
     }
-    if (r->body.len == 0) {
+    const char *body;
+    size_t body_len;
+    sa_req_body(r, &body, &body_len);
+    if (body_len == 0) {
         sa_reply_error(r, 400, "invalid_csv", "body", "csv_invalid",
                        "The body is empty; send the CSV with a header row");
         return;
@@ -111,8 +114,8 @@ void sa_route_leads_import(struct sa_req *r)
     fmt.detail = json_array();
     json_t *report = NULL;
     struct sa_err err = {0};
-    int rc = sa_app_import_csv_as(r->app, &fmt, r->body.data, r->body.len, partial, NULL, NULL,
-                                  &report, &err);
+    int rc =
+        sa_app_import_csv_as(r->app, &fmt, body, body_len, partial, NULL, NULL, &report, &err);
     json_decref((json_t *)fmt.map);
     if (rc == SA_EINVAL && json_array_size(fmt.detail)) { /* the file or the map: named */
         json_decref(report);
