@@ -2,6 +2,7 @@
  * agents and the graphs from the configuration, and closes them. Wiring only: the
  * operations live in the service files beside it. */
 #include "app/app.h"
+#include "app/import_jobs.h"
 
 #include <dirent.h>
 #include <stdio.h>
@@ -210,6 +211,10 @@ int sa_app_open(const struct sa_config *cfg, struct sa_app **out, struct sa_err 
         sa_app_close(app);
         return rc;
     }
+    if (!(app->imports = sa_import_jobs_new(app))) {
+        sa_app_close(app);
+        return sa_err_set(err, SA_ENOMEM, "out of memory");
+    }
     *out = app;
     return 0;
 }
@@ -218,6 +223,7 @@ void sa_app_close(struct sa_app *app)
 {
     if (!app)
         return;
+    sa_import_jobs_free(app->imports); /* first: a running import uses all the rest */
     sa_conversation_free(app->conversation);
     sa_intent_free(app->intents);
     sa_pipeline_free(app->pipeline);

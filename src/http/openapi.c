@@ -228,8 +228,8 @@ static int responses(const struct sa_route *rt, json_t *components, json_t *op, 
     for (const char *s = rt->problems; s && *s;) {
         char *end;
         long status = strtol(s, &end, 10);
-        if (end == s || status < 400 || status > 599 ||
-            (*end == ':' ? false : !problem_of((int)status)))
+        if (end == s || status < 200 || status > 599 ||
+            (*end == ':' ? false : status < 400 || !problem_of((int)status)))
             return sa_err_set(err, SA_EINVAL, "%s %s: bad problems entry \"%s\"", rt->method,
                               rt->path, s);
         if (*end == ':') {

@@ -1,9 +1,12 @@
 /* GET /api/leads (list with filters) and GET /api/leads/{id} (with its executions). */
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "app/app.h"
 #include "app/export.h"
 #include "app/import.h"
+#include "app/import_jobs.h"
 #include "app/leads.h"
 #include "base/charset.h"
 #include "base/uuid.h"
@@ -89,6 +92,45 @@ static bool import_format(struct sa_req *r, struct sa_import_format *fmt)
     return true;
 }
 
+/* Answers 202 with an import job for the spooled body (the job takes a duplicate of its
+ * file descriptor, and fmt's map). */
+static void import_in_background(struct sa_req *r, struct sa_import_format *fmt, bool partial)
+{
+    struct sa_err err = {0};
+    char id[SA_UUID_LEN];
+    int fd = dup(r->body_fd);
+    int rc = fd < 0 ? sa_err_set(&err, SA_EIO, "the spooled body: %s", strerror(errno))
+                    : sa_import_job_start(r->app->imports, fd, r->body_file_len, fmt->charset,
+                                          fmt->map, partial, id, &err);
+    json_decref((json_t *)fmt->map);
+    if (rc) {
+        sa_reply_unavailable(r, rc, &err, "Starting the import (nothing was imported)");
+        return;
+    }
+    json_t *job = NULL;
+    if ((rc = sa_import_job_get(r->app->imports, id, &job, &err))) {
+        sa_reply_unavailable(r, rc, &err, "Reading the import job");
+        return;
+    }
+    sa_reply_header(r, "Location", "/api/imports/%s", id);
+    sa_reply_json(r, 202, job);
+}
+
+/* GET /api/imports/{id}: a background import's progress and, once finished, its result. */
+void sa_route_import_get(struct sa_req *r)
+{
+    char id[SA_UUID_LEN];
+    if (!sa_param_uuid(r, 0, "path.import_id", id))
+        return;
+    json_t *job = NULL;
+    struct sa_err err = {0};
+    int rc = sa_import_job_get(r->app->imports, id, &job, &err);
+    if (rc)
+        sa_reply_failure(r, rc, &err, "path.import_id", "Reading the import");
+    else
+        sa_reply_json(r, 200, job);
+}
+
 /* POST /api/leads/import: a CSV body (text/csv); ?partial=true imports the valid rows;
  * ?charset= names a single-byte encoding, ?map= maps the file's columns. */
 void sa_route_leads_import(struct sa_req *r)
@@ -111,6 +153,10 @@ void sa_route_leads_import(struct sa_req *r)
     struct sa_import_format fmt = {0};
     if (!import_format(r, &fmt))
         return;
+    if (r->body_spooled) { /* over MAX_BODY_BYTES: imported in the background */
+        import_in_background(r, &fmt, partial);
+        return;
+    }
     fmt.detail = json_array();
     json_t *report = NULL;
     struct sa_err err = {0};

@@ -1,0 +1,203 @@
+/* Import jobs (see import_jobs.h): one thread per job runs the import on the spooled file;
+ * the registry's lock guards each job's progress and result, which the thread sets and
+ * GET /api/imports/{id} reads. */
+#include "app/import_jobs.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "app/import.h"
+#include "base/clock.h"
+#include "base/log.h"
+
+struct job {
+    struct sa_import_jobs *jobs;
+    char id[SA_UUID_LEN];
+    char created_at[SA_ISO8601_LEN];
+    int fd;
+    size_t len;
+    char *charset;
+    json_t *map;
+    bool partial;
+    pthread_t thread;
+    /* guarded by jobs->lock */
+    bool finished;
+    size_t done, total;
+    json_t *result; /* {status, report?, detail?, error?} once finished */
+    struct job *next;
+};
+
+struct sa_import_jobs {
+    struct sa_app *app;
+    pthread_mutex_t lock;
+    struct job *head; /* newest first */
+};
+
+struct sa_import_jobs *sa_import_jobs_new(struct sa_app *app)
+{
+    struct sa_import_jobs *jobs = calloc(1, sizeof *jobs);
+    if (!jobs)
+        return NULL;
+    jobs->app = app;
+    pthread_mutex_init(&jobs->lock, NULL);
+    return jobs;
+}
+
+static void job_free(struct job *j)
+{
+    pthread_join(j->thread, NULL);
+    free(j->charset);
+    json_decref(j->map);
+    json_decref(j->result);
+    free(j);
+}
+
+void sa_import_jobs_free(struct sa_import_jobs *jobs)
+{
+    if (!jobs)
+        return;
+    for (struct job *j = jobs->head, *next; j; j = next) {
+        next = j->next;
+        job_free(j); /* joins: a running import finishes first */
+    }
+    pthread_mutex_destroy(&jobs->lock);
+    free(jobs);
+}
+
+static void on_progress(size_t done, size_t total, void *arg)
+{
+    struct job *j = arg;
+    if (done % 256 != 0 && done != total)
+        return;
+    pthread_mutex_lock(&j->jobs->lock);
+    j->done = done;
+    j->total = total;
+    pthread_mutex_unlock(&j->jobs->lock);
+}
+
+/* The job's result from what the import returned (takes report and detail). */
+static json_t *job_result(int rc, json_t *report, json_t *detail, const struct sa_err *err)
+{
+    json_t *res = json_pack("{s:s}", "status", rc ? "failed" : "done");
+    if (report)
+        json_object_set_new(res, "report", report);
+    if (rc && json_array_size(detail))
+        json_object_set(res, "detail", detail);
+    if (rc)
+        json_object_set_new(res, "error", json_string(err->msg[0] ? err->msg : "import failed"));
+    json_decref(detail);
+    return res;
+}
+
+static void *job_run(void *arg)
+{
+    struct job *j = arg;
+    struct sa_err err = {0};
+    json_t *report = NULL, *detail = json_array();
+    int rc = 0;
+    void *text = j->len ? mmap(NULL, j->len, PROT_READ, MAP_PRIVATE, j->fd, 0) : NULL;
+    close(j->fd);
+    if (text == MAP_FAILED) {
+        text = NULL;
+        rc = sa_err_set(&err, SA_EIO, "the spooled body could not be read");
+    } else {
+        struct sa_import_format fmt = {.charset = j->charset, .map = j->map, .detail = detail};
+        rc = sa_app_import_csv_as(j->jobs->app, &fmt, text ? text : "", j->len, j->partial,
+                                  on_progress, j, &report, &err);
+    }
+    if (text)
+        munmap(text, j->len);
+    json_t *res = job_result(rc, report, detail, &err);
+    sa_log(rc ? SA_LOG_WARN : SA_LOG_INFO, "import job finished",
+           json_pack("{s:s, s:s, s:s}", "import_id", j->id, "status", rc ? "failed" : "done",
+                     "error", rc ? err.msg : ""));
+    pthread_mutex_lock(&j->jobs->lock);
+    j->result = res;
+    j->finished = true;
+    pthread_mutex_unlock(&j->jobs->lock);
+    return NULL;
+}
+
+/* Drops the oldest finished jobs past SA_IMPORT_JOBS_KEPT; called with the lock held.
+ * Their threads have returned (finished is set last), so the joins do not wait long. */
+static void prune(struct sa_import_jobs *jobs)
+{
+    size_t n = 0;
+    for (struct job **p = &jobs->head; *p;) {
+        struct job *j = *p;
+        if (j->finished && ++n > SA_IMPORT_JOBS_KEPT) {
+            *p = j->next;
+            job_free(j);
+        } else {
+            p = &j->next;
+        }
+    }
+}
+
+int sa_import_job_start(struct sa_import_jobs *jobs, int fd, size_t len, const char *charset,
+                        const json_t *map, bool partial, char id[SA_UUID_LEN],
+                        struct sa_err *err)
+{
+    id[0] = '\0';
+    struct job *j = calloc(1, sizeof *j);
+    if (!j || (charset && !(j->charset = strdup(charset))) ||
+        (map && !(j->map = json_deep_copy(map)))) {
+        if (j) {
+            free(j->charset);
+            free(j);
+        }
+        close(fd);
+        return sa_err_set(err, SA_ENOMEM, "out of memory");
+    }
+    j->jobs = jobs;
+    j->fd = fd;
+    j->len = len;
+    j->partial = partial;
+    sa_uuid_v7(j->id);
+    sa_iso8601_now(j->created_at);
+    pthread_mutex_lock(&jobs->lock);
+    if (pthread_create(&j->thread, NULL, job_run, j) != 0) {
+        pthread_mutex_unlock(&jobs->lock);
+        close(fd);
+        free(j->charset);
+        json_decref(j->map);
+        free(j);
+        return sa_err_set(err, SA_EINTERNAL, "no thread for the import");
+    }
+    j->next = jobs->head;
+    jobs->head = j;
+    prune(jobs);
+    snprintf(id, SA_UUID_LEN, "%s", j->id);
+    pthread_mutex_unlock(&jobs->lock);
+    return 0;
+}
+
+int sa_import_job_get(struct sa_import_jobs *jobs, const char *id, json_t **out,
+                      struct sa_err *err)
+{
+    *out = NULL;
+    pthread_mutex_lock(&jobs->lock);
+    struct job *j = jobs->head;
+    while (j && strcmp(j->id, id) != 0)
+        j = j->next;
+    if (j) {
+        char self[64];
+        snprintf(self, sizeof self, "/api/imports/%s", j->id);
+        *out = json_pack("{s:s, s:s, s:s, s:I, s:I, s:{s:s}}", "import_id", j->id, "status",
+                         j->finished ? json_string_value(json_object_get(j->result, "status"))
+                                     : "running",
+                         "created_at", j->created_at, "rows_done", (json_int_t)j->done,
+                         "rows_total", (json_int_t)j->total, "links", "self", self);
+        if (*out && j->finished)
+            json_object_update_missing(*out, j->result);
+    }
+    pthread_mutex_unlock(&jobs->lock);
+    if (!j)
+        return sa_err_set(err, SA_ENOTFOUND, "No import %s", id);
+    return *out ? 0 : sa_err_set(err, SA_ENOMEM, "out of memory");
+}
