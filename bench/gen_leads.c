@@ -19,7 +19,7 @@ static uint32_t next(void) /* xorshift64*: fast and reproducible, no libc rand s
     return (uint32_t)((state * 2685821657736338717ull) >> 32);
 }
 
-#define PICK(a) (a[next() % (sizeof a / sizeof a[0])])
+#define PICK(a) ((a)[next() % (sizeof(a) / sizeof((a)[0]))])
 
 static const char *const firsts[] = {"Zoë",  "Renée", "Łukasz", "José",  "Anna",  "Dan",
                                      "Maya", "Jörg",  "Siân",   "Ólafur", "Priya", "Kenji",

@@ -974,7 +974,7 @@ static int write_leads(struct run *ru, sa_import_progress_fn progress, void *arg
                        struct sa_err *err)
 {
     struct sa_agent *q = sa_agents_get(ru->app->agents, SA_AGENT_QUALIFICATION);
-    json_t **pending = calloc(ru->nleads + 1, sizeof *pending);
+    json_t **pending = calloc(ru->nleads + 1, sizeof(json_t *));
     struct prepared *chunk = calloc(IMPORT_CHUNK, sizeof *chunk);
     size_t n = 0;
     int rc = pending && chunk ? 0 : sa_err_set(err, SA_ENOMEM, "out of memory");
