@@ -36,7 +36,7 @@ for n in "${sizes[@]}"; do
   wait "$tpid"
   status=$?
   set -e
-  read -r secs kb <"$tmp/time"
+  read -r secs kb < <(tail -n 1 "$tmp/time") # GNU time puts "Command exited ..." first
   created=$(sed -n 's/^  "created": \([0-9]*\),*/\1/p' "$tmp/report.json")
   merged=$(sed -n 's/^  "merged_in_file": \([0-9]*\),*/\1/p' "$tmp/report.json")
   mb=$(du -m "$tmp/leads.csv" | cut -f1)
