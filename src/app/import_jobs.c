@@ -28,7 +28,9 @@ struct job {
     /* guarded by jobs->lock */
     bool finished;
     size_t done, total;
-    json_t *result; /* {status, report?, detail?, error?} once finished */
+    bool failed;
+    char *result; /* once finished: {status, report?, detail?, error?} as compact text (a
+                   * report of 10,000 entries is ~1.7 MB as text, ~8 MB as a JSON tree) */
     struct job *next;
 };
 
@@ -53,7 +55,7 @@ static void job_free(struct job *j)
     pthread_join(j->thread, NULL);
     free(j->charset);
     json_decref(j->map);
-    json_decref(j->result);
+    free(j->result);
     free(j);
 }
 
@@ -113,11 +115,14 @@ static void *job_run(void *arg)
     if (text)
         munmap(text, j->len);
     json_t *res = job_result(rc, report, detail, &err);
+    char *dumped = json_dumps(res, JSON_COMPACT);
+    json_decref(res);
     sa_log(rc ? SA_LOG_WARN : SA_LOG_INFO, "import job finished",
            json_pack("{s:s, s:s, s:s}", "import_id", j->id, "status", rc ? "failed" : "done",
                      "error", rc ? err.msg : ""));
     pthread_mutex_lock(&j->jobs->lock);
-    j->result = res;
+    j->result = dumped; /* NULL when out of memory: served as failed, without the report */
+    j->failed = rc != 0 || !dumped;
     j->finished = true;
     pthread_mutex_unlock(&j->jobs->lock);
     return NULL;
@@ -189,12 +194,17 @@ int sa_import_job_get(struct sa_import_jobs *jobs, const char *id, json_t **out,
         char self[64];
         snprintf(self, sizeof self, "/api/imports/%s", j->id);
         *out = json_pack("{s:s, s:s, s:s, s:I, s:I, s:{s:s}}", "import_id", j->id, "status",
-                         j->finished ? json_string_value(json_object_get(j->result, "status"))
-                                     : "running",
+                         !j->finished ? "running"
+                         : j->failed  ? "failed"
+                                      : "done",
                          "created_at", j->created_at, "rows_done", (json_int_t)j->done,
                          "rows_total", (json_int_t)j->total, "links", "self", self);
-        if (*out && j->finished)
-            json_object_update_missing(*out, j->result);
+        json_t *res = *out && j->result ? json_loads(j->result, 0, NULL) : NULL;
+        if (res)
+            json_object_update_missing(*out, res);
+        else if (*out && j->finished && !j->result)
+            json_object_set_new(*out, "error", json_string("out of memory keeping the result"));
+        json_decref(res);
     }
     pthread_mutex_unlock(&jobs->lock);
     if (!j)

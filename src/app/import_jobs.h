@@ -1,7 +1,7 @@
 /* Import jobs: a large CSV import (a body the server spooled to a file) run in the
  * background, one thread per job, its progress and result polled by id. Used by
  * POST /api/leads/import (202) and GET /api/imports/{id}. Jobs live in memory: the last
- * SA_IMPORT_JOBS_KEPT finished ones are kept, and a restart forgets them. */
+ * SA_IMPORT_JOBS_KEPT finished ones are kept (results as text), and a restart forgets them. */
 #ifndef SA_IMPORT_JOBS_H
 #define SA_IMPORT_JOBS_H
 
@@ -15,7 +15,7 @@
 struct sa_app;
 struct sa_import_jobs;
 
-#define SA_IMPORT_JOBS_KEPT 64
+#define SA_IMPORT_JOBS_KEPT 16
 
 /* A registry for app's imports (app is borrowed and MUST outlive it); NULL when out of
  * memory. */
