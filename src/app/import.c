@@ -870,10 +870,13 @@ static json_t *data_row(const struct run *ru, size_t r)
 /* Pass 1: every row validated and given its lead by the identity rule (one probe of the
  * key table per row); nothing is kept of a row but its lead's index, so this pass holds
  * one key per lead whatever the size of the file. */
-static int validate_rows(struct run *ru, struct sa_err *err)
+static int validate_rows(struct run *ru, sa_import_progress_fn progress, void *arg,
+                         struct sa_err *err)
 {
     const json_t *header = ru->lay->header;
     for (size_t r = 1; r <= ru->nrows; r++) {
+        if (progress)
+            progress(SA_IMPORT_CHECKING, r, ru->nrows, arg);
         const struct sa_csv_row *raw = &ru->lay->rows[ru->lay->head + r];
         json_t *fields = data_row(ru, r);
         if (!fields)
@@ -980,7 +983,7 @@ static int write_leads(struct run *ru, sa_import_progress_fn progress, void *arg
     int rc = pending && chunk ? 0 : sa_err_set(err, SA_ENOMEM, "out of memory");
     for (size_t r = 1; r <= ru->nrows && !rc; r++) {
         if (progress)
-            progress(r, ru->nrows, arg);
+            progress(SA_IMPORT_WRITING, r, ru->nrows, arg);
         if (!ru->lead_of[r])
             continue;
         size_t p = ru->lead_of[r] - 1;
@@ -1104,7 +1107,7 @@ static int import_csv(struct sa_app *app, struct sa_import_format *fmt, const ch
         rc = sa_err_set(err, SA_ENOMEM, "out of memory");
         goto out;
     }
-    if ((rc = validate_rows(&ru, err)))
+    if ((rc = validate_rows(&ru, progress, arg, err)))
         goto out;
     if (ru.failed && !partial) {
         rc = sa_err_set(err, SA_EINVAL, "%zu of %zu rows are invalid; nothing was imported",

@@ -21,8 +21,16 @@ struct sa_app;
  * (errors_omitted, leads_omitted), the totals stay exact. */
 #define SA_IMPORT_REPORT_MAX 10000
 
-/* Called after each row is prepared (done of total). */
-typedef void (*sa_import_progress_fn)(size_t done, size_t total, void *arg);
+/* The import's two passes over the rows (docs/leads.md, "Import at scale"). */
+enum sa_import_phase {
+    SA_IMPORT_CHECKING, /* validating every row; nothing is written */
+    SA_IMPORT_WRITING,  /* folding, qualifying and writing */
+};
+
+/* Called as rows are done in each phase (done of total; done == total once at the end of
+ * a phase). It MUST NOT call back into the import. */
+typedef void (*sa_import_progress_fn)(enum sa_import_phase phase, size_t done, size_t total,
+                                      void *arg);
 
 /* Imports data[0..len). Imports run one at a time (a lock), so two imports of the same
  * leads cannot both create them. With partial=false any invalid row imports nothing (SA_EINVAL);

@@ -71,10 +71,10 @@ void sa_import_jobs_free(struct sa_import_jobs *jobs)
     free(jobs);
 }
 
-static void on_progress(size_t done, size_t total, void *arg)
+static void on_progress(enum sa_import_phase phase, size_t done, size_t total, void *arg)
 {
     struct job *j = arg;
-    if (done % 256 != 0 && done != total)
+    if (phase != SA_IMPORT_WRITING || (done % 256 != 0 && done != total))
         return;
     pthread_mutex_lock(&j->jobs->lock);
     j->done = done;

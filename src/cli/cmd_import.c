@@ -30,13 +30,14 @@ static const struct sa_cli_option options[] = {
     {NULL, NULL, NULL},
 };
 
-static void progress_bar(size_t done, size_t total, void *arg)
+static void progress_bar(enum sa_import_phase phase, size_t done, size_t total, void *arg)
 {
     (void)arg;
     if (total == 0 || (done % 100 != 0 && done != total))
         return;
     int width = 40, filled = (int)((double)done / (double)total * width);
-    fprintf(stderr, "\r[%.*s%*s] %3d%% %zu/%zu rows", filled,
+    fprintf(stderr, "\r%-9s [%.*s%*s] %3d%% %zu/%zu rows",
+            phase == SA_IMPORT_CHECKING ? "checking" : "importing", filled,
             "========================================", width - filled, "",
             (int)(100.0 * (double)done / (double)total), done, total);
     if (done == total)
