@@ -346,6 +346,33 @@ static void test_large_body(void **state)
     assert_int_equal(json_integer_value(jget(j, "report.rows")), ROWS);
     assert_int_equal(json_integer_value(jget(j, "report.created")), ROWS);
     resp_free(&r);
+    /* the same file with one invalid row at the end: the job fails naming it, and nothing
+     * is written (all or nothing, as the 422 of a small body) */
+    long before = leads_total();
+    size_t valid = len;
+    len += (size_t)snprintf(csv + len, cap - len, "Bigco X,not-an-email,%s\n", "note");
+    http("POST", "/api/leads/import", "text/csv", csv, len, &r);
+    assert_int_equal(r.status, 202);
+    j = json_loadb(r.body, r.len, 0, NULL);
+    free(self);
+    self = strf("%s", jstr(j, "links.self"));
+    json_decref(j);
+    resp_free(&r);
+    for (int i = 0;; i++) {
+        j = http_json("GET", self, NULL, &r);
+        if (strcmp(jstr(j, "status"), "running") != 0 || i == 1200)
+            break;
+        resp_free(&r);
+        usleep(50000);
+    }
+    assert_string_equal(jstr(j, "status"), "failed");
+    assert_int_equal(json_integer_value(jget(j, "report.failed")), 1);
+    assert_int_equal(json_integer_value(jget(json_array_get(jget(j, "report.errors"), 0), "row")),
+                     ROWS + 1);
+    assert_non_null(jstr(j, "error"));
+    resp_free(&r);
+    assert_int_equal(leads_total(), before);
+    len = valid;
     http_json("GET", "/api/imports/01a235d7-ce91-7000-93a1-772fb3099cf2", NULL, &r);
     assert_int_equal(r.status, 404);
     resp_free(&r);
