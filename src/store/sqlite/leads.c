@@ -2,9 +2,11 @@
  * an import's leads in one transaction, reads by id, filtered pages, and the lookups an
  * import merges by. Part of the SQLite backend (db.h); called through store.h. */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "base/uuid.h"
 #include "store/sqlite/db.h"
+#include "store/sqlite/search.h"
 
 #define LEAD_COLS                                                                                  \
     "id, company_name, industry, company_size, employees_min, employees_max, "                     \
@@ -17,12 +19,6 @@
               "(SELECT name FROM companies c WHERE c.id = leads.company_id)"
 /* The company of the domain bound to ?21 (NULL when ?21 is NULL: no company). */
 #define COMPANY_OF_21 "(SELECT id FROM companies WHERE domain = ?21)"
-
-#define LEAD_FILTER                                                                                \
-    " WHERE (?1 IS NULL OR qualification_tier = ?1)"                                               \
-    " AND (?2 < 0 OR qualification_score >= ?2)"                                                   \
-    " AND (?3 IS NULL OR company_name LIKE ?3 ESCAPE '\\' OR contact_name LIKE ?3 ESCAPE "         \
-    "'\\' OR contact_email LIKE ?3 ESCAPE '\\' OR industry LIKE ?3 ESCAPE '\\')"
 
 static const struct db_sql UPSERT_LEAD = {
     "write lead",
@@ -61,11 +57,29 @@ static const struct db_sql MATCH_LEAD = {
                   "NOCASE ORDER BY created_at, id LIMIT 1"};
 static const struct db_sql GET_LEAD = {"get lead",
                                        "SELECT " LEAD_READ_COLS " FROM leads WHERE id = ?1"};
-static const struct db_sql LIST_LEADS = {"list leads",
-                                         "SELECT " LEAD_READ_COLS " FROM leads" LEAD_FILTER
-                                         " ORDER BY created_at DESC, id LIMIT ?4 OFFSET ?5"};
-static const struct db_sql COUNT_LEADS = {"count leads",
-                                          "SELECT count(*) AS n FROM leads" LEAD_FILTER};
+/* The list's statements by search mode (search.h) and order (enum sa_lead_sort). */
+#define LIST_FROM "SELECT " LEAD_READ_COLS " FROM leads"
+#define LIST_PAGE " LIMIT ?4 OFFSET ?5"
+#define LIST_ORDERS(filter, what)                                                                  \
+    {                                                                                              \
+        {what, LIST_FROM filter " ORDER BY created_at DESC, id DESC" LIST_PAGE},                   \
+            {what, LIST_FROM filter " ORDER BY created_at, id" LIST_PAGE},                         \
+            {what, LIST_FROM filter " ORDER BY qualification_score, id" LIST_PAGE},                \
+            {what, LIST_FROM filter " ORDER BY qualification_score DESC, id DESC" LIST_PAGE},      \
+        {                                                                                          \
+            what, LIST_FROM filter " ORDER BY company_name COLLATE NOCASE, id" LIST_PAGE           \
+        }                                                                                          \
+    }
+static const struct db_sql LIST_LEADS[DB_SEARCH_MODES][SA_LEAD_SORTS] = {
+    LIST_ORDERS(DB_LEAD_FILTER_NONE, "list leads"),
+    LIST_ORDERS(DB_LEAD_FILTER_INDEX, "search leads"),
+    LIST_ORDERS(DB_LEAD_FILTER_SCAN, "search leads"),
+};
+static const struct db_sql COUNT_LEADS[DB_SEARCH_MODES] = {
+    {"count leads", "SELECT count(*) AS n FROM leads" DB_LEAD_FILTER_NONE},
+    {"count leads", "SELECT count(*) AS n FROM leads" DB_LEAD_FILTER_INDEX},
+    {"count leads", "SELECT count(*) AS n FROM leads" DB_LEAD_FILTER_SCAN},
+};
 static const struct db_sql BY_EMAIL = {"lead by e-mail",
                                        "SELECT id FROM leads WHERE contact_email = ?1 COLLATE "
                                        "NOCASE ORDER BY created_at LIMIT 1"};
@@ -213,33 +227,22 @@ int sa_sqlite_get_lead(struct sa_store *s, const char *id, json_t **out, struct 
     return rc;
 }
 
-/* %term% with LIKE's wildcards in the term escaped, into like. */
-static void like_pattern(const char *term, char *like, size_t cap)
-{
-    size_t o = 0;
-    like[o++] = '%';
-    for (const char *p = term; *p && o + 3 < cap; p++) {
-        if (*p == '%' || *p == '_' || *p == '\\')
-            like[o++] = '\\';
-        like[o++] = *p;
-    }
-    like[o++] = '%';
-    like[o] = '\0';
-}
-
 int sa_sqlite_list_leads(struct sa_store *s, const struct sa_lead_query *q, json_t **out,
                          struct sa_err *err)
 {
     *out = NULL;
-    char like[2 * 4 * 200 + 3]; /* q: 200 characters, each up to 4 bytes, each escaped */
-    if (q->search)
-        like_pattern(q->search, like, sizeof like);
-    const struct db_arg a[] = {TXT(q->tier), NUM(q->min_score), TXT(q->search ? like : NULL),
-                               NUM(q->limit), NUM(q->offset)};
+    char *arg = NULL;
+    enum db_search mode;
+    int rc = db_search_arg(q->search, &arg, &mode, err);
+    if (rc)
+        return rc;
+    int sort = q->sort >= 0 && q->sort < SA_LEAD_SORTS ? (int)q->sort : SA_LEAD_SORT_NEWEST;
+    const struct db_arg a[] = {TXT(q->tier), NUM(q->min_score), TXT(arg), NUM(q->limit),
+                               NUM(q->offset)};
     json_t *count = NULL, *items = NULL;
-    int rc = db_query_one(s, &COUNT_LEADS, a, 3, NULL, &count, err);
+    rc = db_query_one(s, &COUNT_LEADS[mode], a, 3, NULL, &count, err);
     if (!rc)
-        rc = db_query_rows(s, &LIST_LEADS, a, DB_N(a), lead_from_row, &items, err);
+        rc = db_query_rows(s, &LIST_LEADS[mode][sort], a, DB_N(a), lead_from_row, &items, err);
     if (!rc) {
         json_int_t total = json_integer_value(json_object_get(count, "n"));
         *out = json_pack("{s:O, s:I, s:i, s:i}", "items", items, "total", total, "limit", q->limit,
@@ -248,6 +251,7 @@ int sa_sqlite_list_leads(struct sa_store *s, const struct sa_lead_query *q, json
     }
     json_decref(count);
     json_decref(items);
+    free(arg);
     return rc;
 }
 
