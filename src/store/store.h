@@ -56,13 +56,13 @@ enum sa_lead_sort {
 };
 
 struct sa_lead_query {
-    int limit;          /* 1..500 */
-    int offset;         /* >= 0 */
-    const char *tier;   /* NULL or "A".."D" */
-    int min_score;      /* -1: any */
-    const char *search; /* NULL, or a substring of the company name, contact name, contact
-                         * e-mail or industry, case and Latin diacritics ignored
-                         * (base/fold.h) */
+    int limit;              /* 1..500 */
+    int offset;             /* >= 0 */
+    const char *tier;       /* NULL or "A".."D" */
+    int min_score;          /* -1: any */
+    const char *search;     /* NULL, or a substring of the company name, contact name, contact
+                             * e-mail or industry, case and Latin diacritics ignored
+                             * (base/fold.h) */
     enum sa_lead_sort sort; /* the list's order; the export ignores it (id order) */
 };
 
@@ -424,8 +424,8 @@ static inline SA_WUR int sa_store_lead_match(struct sa_store *s, const char *nam
 {
     return s->ops->lead_match(s, name, domain, contact_name, id, err);
 }
-static inline SA_WUR int sa_store_company_get(struct sa_store *s, const char *domain,
-                                              json_t **out, struct sa_err *err)
+static inline SA_WUR int sa_store_company_get(struct sa_store *s, const char *domain, json_t **out,
+                                              struct sa_err *err)
 {
     return s->ops->company_get(s, domain, out, err);
 }
@@ -499,8 +499,8 @@ static inline SA_WUR int sa_store_outbox_list(struct sa_store *s, const char *st
 {
     return s->ops->outbox_list(s, status, email, limit, out, err);
 }
-static inline SA_WUR int sa_store_lead_timeline(struct sa_store *s, const char *lead_id,
-                                                int limit, json_t **out, struct sa_err *err)
+static inline SA_WUR int sa_store_lead_timeline(struct sa_store *s, const char *lead_id, int limit,
+                                                json_t **out, struct sa_err *err)
 {
     return s->ops->lead_timeline(s, lead_id, limit, out, err);
 }

@@ -28,7 +28,8 @@ static char *companies(const char *path, long *total)
     *total = (long)json_integer_value(json_object_get(j, "total"));
     size_t cap = 1, i;
     json_t *it;
-    json_array_foreach(json_object_get(j, "items"), i, it) cap += strlen(jstr(it, "company_name")) + 1;
+    json_array_foreach(json_object_get(j, "items"), i, it) cap +=
+        strlen(jstr(it, "company_name")) + 1;
     char *out = calloc(1, cap);
     assert_non_null(out);
     json_array_foreach(json_object_get(j, "items"), i, it)
@@ -101,7 +102,7 @@ static void test_search(void **state)
     /* one and two characters: the scan of the folded text */
     expect_search("zo", "Zoë Analytics");
     expect_search("%C3%9F", "Straße Logistik"); /* ß folds to "ss" */
-    expect_search("%C3%98S", "Zoë Analytics"); /* ØS: "os", as in Øst */
+    expect_search("%C3%98S", "Zoë Analytics");  /* ØS: "os", as in Øst */
     /* FTS5 syntax in the text is plain text */
     expect_search("a%22b", "");
     expect_search("%22%22%22", "");
@@ -176,7 +177,8 @@ static void test_sort(void **state)
     free(hi);
     free(lo);
     char *page = companies("/api/leads?sort=company&limit=2&offset=1&q=o", &total);
-    assert_string_equal(page, "Helio Robotics|Quiet Corp"); /* of Façade, Helio, Quiet, Straße, Zoë */
+    assert_string_equal(page,
+                        "Helio Robotics|Quiet Corp"); /* of Façade, Helio, Quiet, Straße, Zoë */
     free(page);
     static const char *const bad[] = {"name", "SCORE", "-company", "", "score,company"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {

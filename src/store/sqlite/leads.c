@@ -23,7 +23,8 @@
 static const struct db_sql UPSERT_LEAD = {
     "write lead",
     "INSERT INTO leads (" LEAD_COLS ", company_id) VALUES "
-    "(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?20," COMPANY_OF_21 ") "
+    "(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?20," COMPANY_OF_21
+    ") "
     "ON CONFLICT (id) DO UPDATE SET company_name=excluded.company_name, "
     "company_id=excluded.company_id, "
     "industry=excluded.industry, company_size=excluded.company_size, "
@@ -41,7 +42,8 @@ static const struct db_sql UPSERT_LEAD = {
 static const struct db_sql INSERT_LEAD_NEW = {
     "write lead",
     "INSERT INTO leads (" LEAD_COLS ", company_id) VALUES "
-    "(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?20," COMPANY_OF_21 ") "
+    "(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?20," COMPANY_OF_21
+    ") "
     "ON CONFLICT (id) DO NOTHING"};
 static const struct db_sql ADD_COMPANY = {
     "write company", "INSERT INTO companies (id, domain, name, created_at, updated_at) "
@@ -210,13 +212,13 @@ static json_t *lead_from_row(sqlite3_stmt *st)
                       ? json_null()
                       : json_real(sqlite3_column_double(st, 6));
     return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
-                     "company", company, "id",
-                     db_col_text(st, 0), "company_name", db_col_text(st, 1), "industry",
-                     db_col_text(st, 2), "company_size", db_col_text(st, 3), "employees_min",
-                     db_col_int(st, 4), "employees_max", db_col_int(st, 5), "annual_revenue", rev,
-                     "website", db_col_text(st, 7), "country", db_col_text(st, 8), "contact_info",
-                     contact, "data", db_col_json(st, 14), "qualification", qual, "created_at",
-                     db_col_text(st, 19), "updated_at", db_col_text(st, 20));
+                     "company", company, "id", db_col_text(st, 0), "company_name",
+                     db_col_text(st, 1), "industry", db_col_text(st, 2), "company_size",
+                     db_col_text(st, 3), "employees_min", db_col_int(st, 4), "employees_max",
+                     db_col_int(st, 5), "annual_revenue", rev, "website", db_col_text(st, 7),
+                     "country", db_col_text(st, 8), "contact_info", contact, "data",
+                     db_col_json(st, 14), "qualification", qual, "created_at", db_col_text(st, 19),
+                     "updated_at", db_col_text(st, 20));
 }
 
 int sa_sqlite_get_lead(struct sa_store *s, const char *id, json_t **out, struct sa_err *err)
@@ -292,8 +294,7 @@ int sa_sqlite_lead_match(struct sa_store *s, const char *name, const char *domai
     return rc;
 }
 
-int sa_sqlite_company_get(struct sa_store *s, const char *domain, json_t **out,
-                          struct sa_err *err)
+int sa_sqlite_company_get(struct sa_store *s, const char *domain, json_t **out, struct sa_err *err)
 {
     int rc = db_query_one(s, &GET_COMPANY, &TXT(domain), 1, NULL, out, err);
     if (!rc && !*out)

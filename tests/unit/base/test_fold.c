@@ -71,11 +71,11 @@ static void test_other_scripts(void **state)
 static void test_marks_controls_and_bad_bytes(void **state)
 {
     (void)state;
-    check("Mu\xcc\x88ller", "muller");       /* u + U+0308 COMBINING DIAERESIS */
+    check("Mu\xcc\x88ller", "muller"); /* u + U+0308 COMBINING DIAERESIS */
     check("Acme\nCorp\tInc\x7f", "acme corp inc ");
     check("bad\xff\xfe byte", "bad byte");
-    check("cut \xc3", "cut ");                /* a truncated sequence */
-    check("over\xc0\xaflong", "overlong");    /* an overlong '/' */
+    check("cut \xc3", "cut ");             /* a truncated sequence */
+    check("over\xc0\xaflong", "overlong"); /* an overlong '/' */
     check("", "");
 }
 
