@@ -14,15 +14,15 @@
 #include "store/sqlite/search.h"
 #include "store/store.h"
 
-enum { BATCH = 1000, RUNS = 31 };
+enum { BATCH = 1000, RUNS = 31, MID = RUNS / 2, P90 = RUNS * 9 / 10 };
 
-static const char *const FIRST[] = {"Jürgen", "Zoë",  "Søren", "Renée", "Łukasz", "Ana",
+static const char *const FIRST[] = {"Jürgen", "Zoë",  "Søren", "Renée", "Łukasz",   "Ana",
                                     "Ben",    "Dana", "Ida",   "Sam",   "François", "Mia"};
-static const char *const LAST[] = {"Müller", "Øst",  "Lefèvre", "Kowalczyk", "Ruiz", "Ortiz",
-                                   "Berg",   "Lee",  "Garçon",  "Nowak",     "Kraus", "Smith"};
-static const char *const COMPANY[] = {"Helio", "Nordic", "Straße", "Acme",  "Blue", "Quorvia",
+static const char *const LAST[] = {"Müller", "Øst", "Lefèvre", "Kowalczyk", "Ruiz",  "Ortiz",
+                                   "Berg",   "Lee", "Garçon",  "Nowak",     "Kraus", "Smith"};
+static const char *const COMPANY[] = {"Helio",  "Nordic", "Straße", "Acme",  "Blue", "Quorvia",
                                       "Zenith", "Müller", "Façade", "Orbit", "Pine", "Delta",
-                                      "Vega",  "Kappa",  "Ærø",    "Lumen"};
+                                      "Vega",   "Kappa",  "Ærø",    "Lumen"};
 static const char *const KIND[] = {"Robotics", "Software", "Logistics", "Analytics",
                                    "Bank",     "Studio",   "Foods",     "Systems"};
 
@@ -48,8 +48,7 @@ static int fill(struct sa_store *s, long n)
                      KIND[(h >> 4) % 8], k);
             snprintf(contact[i], sizeof contact[i], "%s %s", FIRST[(h >> 7) % 12],
                      LAST[(h >> 11) % 12]);
-            snprintf(email[i], sizeof email[i], "p%lu@%s-example.com", k,
-                     KIND[(h >> 4) % 8]);
+            snprintf(email[i], sizeof email[i], "p%lu@%s-example.com", k, KIND[(h >> 4) % 8]);
             rows[i] = (struct sa_lead_row){.id = ids[i],
                                            .company_name = company[i],
                                            .industry = KIND[(h >> 4) % 8],
@@ -90,8 +89,8 @@ static int measure(struct sa_store *s, const char *label, const struct sa_lead_q
         json_decref(out);
     }
     qsort(ns, RUNS, sizeof ns[0], cmp_u64);
-    printf("%-40s %8lld %10.2f %10.2f\n", label, (long long)total, (double)ns[RUNS / 2] / 1e6,
-           (double)ns[RUNS * 9 / 10] / 1e6);
+    printf("%-40s %8lld %10.2f %10.2f\n", label, (long long)total, (double)ns[MID] / 1e6,
+           (double)ns[P90] / 1e6);
     return 0;
 }
 
@@ -118,8 +117,8 @@ static void like_scan(sqlite3 *db, const char *term)
     }
     sqlite3_finalize(st);
     qsort(ns, 5, sizeof ns[0], cmp_u64);
-    printf("%-40s %8lld %10.2f %10s\n", "  before: LIKE scan, count only", n,
-           (double)ns[2] / 1e6, "-");
+    printf("%-40s %8lld %10.2f %10s\n", "  before: LIKE scan, count only", n, (double)ns[2] / 1e6,
+           "-");
 }
 
 /* Prints the plan of the indexed search; 0 when it reads the FTS index and never scans
@@ -169,8 +168,7 @@ int main(int argc, char **argv)
     uint64_t t0 = sa_now_ns();
     if (fill(s, n))
         goto out;
-    printf("%ld leads written through the store in %.2f s\n", n,
-           (double)(sa_now_ns() - t0) / 1e9);
+    printf("%ld leads written through the store in %.2f s\n", n, (double)(sa_now_ns() - t0) / 1e9);
     printf("%-40s %8s %10s %10s\n", "list (count + page of 50)", "matches", "p50_ms", "p90_ms");
     static const struct {
         const char *label, *search;
@@ -191,10 +189,8 @@ int main(int argc, char **argv)
         {"q=software&sort=company", "software", SA_LEAD_SORT_COMPANY},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        struct sa_lead_query q = {.limit = 50,
-                                  .min_score = -1,
-                                  .search = cases[i].search,
-                                  .sort = cases[i].sort};
+        struct sa_lead_query q = {
+            .limit = 50, .min_score = -1, .search = cases[i].search, .sort = cases[i].sort};
         if (measure(s, cases[i].label, &q))
             goto out;
     }
