@@ -13,6 +13,7 @@
 
 #include "store/backend.h"
 #include "store/migrations.h"
+#include "store/sqlite/search.h"
 
 /* WAL mode, a pool of connections each with its own prepared statements, and one
  * in-process write lock.
@@ -498,7 +499,7 @@ static int open_conn(const char *path, struct db_conn *c, bool shared, struct sa
         sqlite3_free(msg);
         return rc;
     }
-    return 0;
+    return db_search_register(c->db, err); /* the search index's triggers call sa_fold */
 }
 
 static int sqlite_open(const char *url, int pool_size, struct sa_store **out, struct sa_err *err)
