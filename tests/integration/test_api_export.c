@@ -148,7 +148,7 @@ static void seed_roundtrip_leads(void)
     make_lead("{\"company_name\":\"Brauerei Müller GmbH\",\"industry\":\"Manufacturing\","
               "\"company_size\":\"201-500\",\"country\":\"DE\",\"website\":\"brauerei-mueller.de\","
               "\"contact_info\":{\"name\":\"Zoë Müller\",\"title\":\"Head of Operations\","
-              "\"email\":\"zoe.mueller@brauerei-mueller.de\",\"phone\":\"089 5550 1234\"},"
+              "\"email\":\"zoe.mueller@brauerei-mueller.de\",\"phone\":\"+49 89 5550 1234\"},"
               "\"notes\":\"Met at Hannover Messe.\\nWants a call in Q3, \\\"after the audit\\\".\","
               "\"lead_source\":\"trade show\"}",
               id);
