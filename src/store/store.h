@@ -232,6 +232,9 @@ struct sa_store_ops {
      * gives an empty list (the caller checks the lead exists). */
     int (*lead_timeline)(struct sa_store *s, const char *lead_id, int limit, json_t **out,
                          struct sa_err *err);
+    /* Records one execution that wrote no lead (a conversation turn of a stored lead's
+     * contact): it links the thread to the lead for the timeline and for erasure. */
+    int (*execution_add)(struct sa_store *s, const struct sa_exec_row *exec, struct sa_err *err);
     /* Queued items due at or before now (unix seconds), oldest due first, at most limit
      * (an array, items as in outbox_list but due_at in unix seconds, for the worker). */
     int (*outbox_due)(struct sa_store *s, long long now, int limit, json_t **out,
@@ -498,6 +501,11 @@ static inline SA_WUR int sa_store_outbox_list(struct sa_store *s, const char *st
                                               struct sa_err *err)
 {
     return s->ops->outbox_list(s, status, email, limit, out, err);
+}
+static inline SA_WUR int sa_store_execution_add(struct sa_store *s, const struct sa_exec_row *e,
+                                                struct sa_err *err)
+{
+    return s->ops->execution_add(s, e, err);
 }
 static inline SA_WUR int sa_store_lead_timeline(struct sa_store *s, const char *lead_id, int limit,
                                                 json_t **out, struct sa_err *err)

@@ -641,6 +641,7 @@ static const struct sa_store_ops store_ops = {
     .outbox_add = sa_sqlite_outbox_add,
     .outbox_list = sa_sqlite_outbox_list,
     .lead_timeline = sa_sqlite_lead_timeline,
+    .execution_add = sa_sqlite_execution_add,
     .outbox_due = sa_sqlite_outbox_due,
     .outbox_claim = sa_sqlite_outbox_claim,
     .outbox_mark = sa_sqlite_outbox_mark,
