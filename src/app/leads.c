@@ -168,6 +168,10 @@ int sa_app_lead_update(struct sa_app *app, const char *id, const json_t *patch, 
         json_decref(names);
         return sa_err_set(err, SA_ENOMEM, "out of memory");
     }
+    /* the stored revenue_currency was derived from the stored annual_revenue: a new
+     * revenue brings its own ("$30M" over "€30M" is dollars, not a contradiction) */
+    if (json_object_get(patch, "annual_revenue") && !json_object_get(patch, "revenue_currency"))
+        json_object_del(merged, "revenue_currency");
     merge_patch(merged, patch, "", names);
     struct sa_lead lead = {0};
     if (!sa_app_invoke_input(app, SA_AGENT_QUALIFICATION, merged, "body", &lead, detail)) {
