@@ -29,6 +29,10 @@ echo "== SQLite store: one invocation write (lead upsert + execution, one transa
 "$build/bench_store" "${BENCH_WRITES:-5000}"
 
 echo
+echo "== lead search: q and sort at ${BENCH_SEARCH_LEADS:-100000} leads (count + page of 50)"
+"$build/bench_search" "${BENCH_SEARCH_LEADS:-100000}"
+
+echo
 echo "== HTTP on loopback (wrk -t2 -d$duration; server: default threads; machine: $(nproc) cores shared by server and wrk)"
 tmp=$(mktemp -d)
 # Default configuration (info logs, one JSON line per request, to a file; AUTH=on, every

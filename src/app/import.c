@@ -147,6 +147,12 @@ static json_t *row_input(const json_t *header, const struct colmap *map, const j
         const char *v = json_string_value(json_array_get(fields, i));
         if (!v || !*v)
             continue;
+        /* our export (and careful spreadsheets) neutralise a cell that a spreadsheet would
+         * run as a formula with a leading ': "'+1 415 555 0100" is the phone +1 415 555 0100
+         * (OWASP CSV injection advice); taking it back makes export then import give the
+         * same leads */
+        if (v[0] == '\'' && v[1] && strchr("=+-@\t\r", v[1]))
+            v++;
         const char *field = map[i].field;
         switch (map[i].t) {
         case T_FIELD: json_object_set_new(in, field, json_string(v)); break;

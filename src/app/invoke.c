@@ -325,6 +325,39 @@ out:
     return rc;
 }
 
+/* A turn whose contact is a stored lead (by e-mail, the identity rule) is recorded as an
+ * execution of that lead: the lead's timeline shows the conversation, and erasing the
+ * lead finds the thread and deletes its checkpoints. A failed record is logged: the turn
+ * itself stands. */
+static void link_turn_to_lead(struct sa_app *app, const json_t *input, struct sa_invoke_res *res)
+{
+    const json_t *contact = json_object_get(input, "contact");
+    if (!contact)
+        contact = json_object_get(input, "contact_info");
+    const char *email = json_string_value(json_object_get(contact, "email"));
+    struct sa_err err = {0};
+    char id[SA_UUID_LEN];
+    if (!email || sa_store_lead_by_email(app->store, email, id, &err) != 0)
+        return;
+    char *in = json_dumps(input, JSON_COMPACT), *out = json_dumps(res->output, JSON_COMPACT);
+    sa_uuid_v7(res->execution_id);
+    struct sa_exec_row e = {.id = res->execution_id,
+                            .lead_id = id,
+                            .agent_type = "conversation",
+                            .thread_id = res->thread_id,
+                            .success = true,
+                            .input = in ? in : "{}",
+                            .output = out,
+                            .processing_time_ms = res->processing_ms};
+    if (sa_store_execution_add(app->store, &e, &err) == 0)
+        snprintf(res->lead_id, sizeof res->lead_id, "%s", id);
+    else
+        sa_log(SA_LOG_WARN, "conversation turn not linked to its lead",
+               json_pack("{s:s, s:s}", "thread_id", res->thread_id, "error", err.msg));
+    free(in);
+    free(out);
+}
+
 int sa_app_converse(struct sa_app *app, const char *thread_id, const json_t *input,
                     struct sa_invoke_res *res, struct sa_err *err)
 {
@@ -344,6 +377,8 @@ int sa_app_converse(struct sa_app *app, const char *thread_id, const json_t *inp
     sa_agents_record(app->agents, SA_AGENT_CONVERSATION, res->processing_ms, rc == 0);
     if (!rc)
         json_object_set_new(res->output, "processing_time", json_real(res->processing_ms));
+    if (!rc)
+        link_turn_to_lead(app, input, res);
     return rc;
 }
 

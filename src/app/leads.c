@@ -13,11 +13,45 @@
 #include "graph/saver.h"
 #include "store/store.h"
 
-int sa_app_leads_list(struct sa_store *store, int limit, int offset, const char *tier,
-                      int min_score, const char *search, json_t **out, struct sa_err *err)
+/* The store's order for a ?sort= name; false for an unknown name. */
+static bool lead_sort(const char *name, enum sa_lead_sort *out)
 {
-    struct sa_lead_query q = {
-        .limit = limit, .offset = offset, .tier = tier, .min_score = min_score, .search = search};
+    static const struct {
+        const char *name;
+        enum sa_lead_sort sort;
+    } sorts[] = {{"-created_at", SA_LEAD_SORT_NEWEST},
+                 {"created_at", SA_LEAD_SORT_OLDEST},
+                 {"score", SA_LEAD_SORT_SCORE},
+                 {"-score", SA_LEAD_SORT_SCORE_DESC},
+                 {"company", SA_LEAD_SORT_COMPANY}};
+    for (size_t i = 0; i < sizeof sorts / sizeof sorts[0]; i++) {
+        if (strcmp(name, sorts[i].name) == 0) {
+            *out = sorts[i].sort;
+            return true;
+        }
+    }
+    return false;
+}
+
+bool sa_app_lead_sort_valid(const char *name)
+{
+    enum sa_lead_sort ignored;
+    return lead_sort(name, &ignored);
+}
+
+int sa_app_leads_list(struct sa_store *store, int limit, int offset, const char *tier,
+                      int min_score, const char *search, const char *sort, json_t **out,
+                      struct sa_err *err)
+{
+    *out = NULL;
+    struct sa_lead_query q = {.limit = limit,
+                              .offset = offset,
+                              .tier = tier,
+                              .min_score = min_score,
+                              .search = search,
+                              .sort = SA_LEAD_SORT_NEWEST};
+    if (sort && !lead_sort(sort, &q.sort))
+        return sa_err_set(err, SA_EINVAL, "sort should be " SA_LEAD_SORT_NAMES);
     return sa_store_list_leads(store, &q, out, err);
 }
 
@@ -134,6 +168,10 @@ int sa_app_lead_update(struct sa_app *app, const char *id, const json_t *patch, 
         json_decref(names);
         return sa_err_set(err, SA_ENOMEM, "out of memory");
     }
+    /* the stored revenue_currency was derived from the stored annual_revenue: a new
+     * revenue brings its own ("$30M" over "€30M" is dollars, not a contradiction) */
+    if (json_object_get(patch, "annual_revenue") && !json_object_get(patch, "revenue_currency"))
+        json_object_del(merged, "revenue_currency");
     merge_patch(merged, patch, "", names);
     struct sa_lead lead = {0};
     if (!sa_app_invoke_input(app, SA_AGENT_QUALIFICATION, merged, "body", &lead, detail)) {

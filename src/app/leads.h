@@ -5,6 +5,7 @@
 #define SA_APP_LEADS_H
 
 #include <jansson.h>
+#include <stdbool.h>
 
 #include "base/err.h"
 
@@ -12,11 +13,19 @@ struct sa_store;
 struct sa_lead;
 struct sa_lead_row;
 
-/* {"items": [...], "total": N} (new reference): leads newest first, at most limit (1-500)
- * from offset, with tier ("A".."D" or NULL), a score of at least min_score (-1: any) and
- * search (NULL, or a case-insensitive substring of the company or contact). */
+/* {"items": [...], "total": N} (new reference): leads in sort's order (NULL: newest
+ * first; else a name sa_app_lead_sort_valid accepts, anything else is SA_EINVAL), at most
+ * limit (1-500) from offset, with tier ("A".."D" or NULL), a score of at least min_score
+ * (-1: any) and search (NULL, or a substring of the company, contact, e-mail or industry,
+ * case and Latin diacritics ignored). */
 int sa_app_leads_list(struct sa_store *store, int limit, int offset, const char *tier,
-                      int min_score, const char *search, json_t **out, struct sa_err *err) SA_WUR;
+                      int min_score, const char *search, const char *sort, json_t **out,
+                      struct sa_err *err) SA_WUR;
+
+/* True when name is an order of the lead list: score (lowest first), -score,
+ * created_at (oldest first), -created_at or company (SA_LEAD_SORT_NAMES, for messages). */
+bool sa_app_lead_sort_valid(const char *name);
+#define SA_LEAD_SORT_NAMES "score, -score, created_at, -created_at or company"
 /* The lead id (lowercase UUID) with its 50 newest executions under "executions" (new
  * reference), or SA_ENOTFOUND with a message for the client. */
 int sa_app_lead_get(struct sa_store *store, const char *id, json_t **out,

@@ -430,10 +430,19 @@ int sa_runs_submit(struct sa_runs *r, const struct sa_lead *lead, const char *le
                    struct sa_err *err)
 {
     sa_uuid_v7(run_id);
-    if (lead_id)
+    if (lead_id) {
         snprintf(lead_out, 40, "%s", lead_id);
-    else
-        sa_uuid_v7(lead_out);
+    } else {
+        /* the identity rule (docs/leads.md): a run for a stored person updates that lead */
+        char found[SA_UUID_LEN];
+        int irc = sa_app_lead_identify(r->app, lead, found, err);
+        if (irc == 0)
+            snprintf(lead_out, 40, "%s", found);
+        else if (irc == SA_ENOTFOUND)
+            sa_uuid_v7(lead_out);
+        else
+            return irc;
+    }
     if (thread_id)
         snprintf(thread_out, 129, "%s", thread_id);
     else

@@ -24,9 +24,9 @@ int sa_runs_start(struct sa_app *app, int workers, struct sa_runs **out, struct 
  * still queued stay queued in the store (resumed at the next start). */
 void sa_runs_stop(struct sa_runs *r);
 
-/* Queues a run of the pipeline for lead (its raw input is copied). lead_id (may be NULL:
- * a new lead) and thread_id (NULL: new) as for invoke. Fills run_id, the lead and thread
- * ids (out, 40 bytes each, thread 129). */
+/* Queues a run of the pipeline for lead (its raw input is copied). lead_id (NULL: the
+ * stored lead the identity rule finds, else a new one) and thread_id (NULL: new) as for
+ * invoke. Fills run_id, the lead and thread ids (out, 40 bytes each, thread 129). */
 int sa_runs_submit(struct sa_runs *r, const struct sa_lead *lead, const char *lead_id,
                    const char *thread_id, char run_id[40], char lead_out[40], char thread_out[129],
                    struct sa_err *err) SA_WUR;

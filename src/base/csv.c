@@ -110,27 +110,44 @@ static size_t line_len(const char *data, size_t len)
 
 char sa_csv_sniff(const char *data, size_t len)
 {
-    static const char delims[] = {',', ';', '\t'};
-    size_t best[3] = {0, 0, 0};
+    enum { LINES = 10, ND = 3 };
+    static const char delims[ND] = {',', ';', '\t'};
+    size_t count[ND][LINES] = {{0}};
     size_t pos = 0;
+    int lines = 0;
     bool quoted = false;
-    for (int line = 0; line < 10 && pos < len; line++) {
-        size_t n = line_len(data + pos, len - pos), count[3] = {0, 0, 0};
+    while (lines < LINES && pos < len) {
+        size_t n = line_len(data + pos, len - pos);
+        bool blank = true;
         for (size_t i = pos; i < pos + n; i++) {
+            blank &= data[i] == '\r' || data[i] == '\n' || data[i] == ' ';
             if (data[i] == '"')
                 quoted = !quoted;
-            for (int d = 0; d < 3 && !quoted; d++)
-                count[d] += data[i] == delims[d];
+            for (int d = 0; d < ND && !quoted; d++)
+                count[d][lines] += data[i] == delims[d];
         }
-        for (int d = 0; d < 3; d++)
-            if (count[d] > best[d])
-                best[d] = count[d];
         pos += n;
+        lines += !blank || quoted; /* a blank line says nothing (and is not counted) */
     }
+    /* The delimiter is the one the lines agree on: for each, the most common non-zero
+     * count per line and how many lines have it. A comma inside the text cells of a
+     * ;-separated file varies from line to line; the real delimiter repeats. */
     int pick = 0;
-    for (int d = 1; d < 3; d++)
-        if (best[d] > best[pick])
-            pick = d;
+    size_t best_lines = 0, best_count = 0;
+    for (int d = 0; d < ND; d++) {
+        for (int a = 0; a < lines; a++) {
+            size_t v = count[d][a], agree = 0;
+            if (v == 0)
+                continue;
+            for (int b = 0; b < lines; b++)
+                agree += count[d][b] == v;
+            if (agree > best_lines || (agree == best_lines && v > best_count)) {
+                best_lines = agree;
+                best_count = v;
+                pick = d;
+            }
+        }
+    }
     return delims[pick];
 }
 
@@ -185,6 +202,11 @@ static int parse(const char *data, size_t len, char delim, struct collect *c,
     while (pos < len && !rc) {
         size_t chunk = line_len(data + pos, len - pos);
         c->chunk_end = pos + chunk;
+        if (p.pstate == 0) { /* no row begun yet (libcsv's ROW_NOT_BEGUN): one starts here,
+                              * after however many blank lines libcsv skipped */
+            c->row_start = c->cur_line;
+            c->row_off = pos;
+        }
         if (csv_parse(&p, data + pos, chunk, on_field, on_row, c) != chunk) {
             *where = (struct sa_csv_where){.fault = SA_CSV_SYNTAX, .line = c->cur_line};
             rc = sa_err_set(err, SA_EINVAL, "CSV line %zu: %s", c->cur_line,

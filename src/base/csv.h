@@ -59,9 +59,10 @@ int sa_csv_row_fields(const char *data, const struct sa_csv_row *row, char delim
 int sa_csv_parse(const char *data, size_t len, size_t max_rows, json_t **rows,
                  struct sa_err *err) SA_WUR;
 
-/* The delimiter of data[0..len): of ',' ';' and tab, the one that occurs most often (outside
- * quotes) on one of the first ten lines, so a report title line above the header does not
- * decide; ',' when none occurs. */
+/* The delimiter of data[0..len): of ',' ';' and tab, the one whose count (outside quotes)
+ * is the same on the most of the first ten non-blank lines (then the higher count, then
+ * that order), so a report title above the header or a comma inside the text cells of a
+ * ;-separated file does not decide; ',' when none occurs. */
 char sa_csv_sniff(const char *data, size_t len);
 
 /* Reads a file and parses it as above; SA_ECONFIG when it cannot be read. */

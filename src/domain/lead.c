@@ -135,6 +135,19 @@ int sa_parse_company_size(const char *in, long *min, long *max)
     };
     char s[128];
     trim_copy(in, s, sizeof s, true);
+    /* a head count is a whole number: a "." between digits with exactly three digits after
+     * it is a thousands separator ("1.000", "10.000-50.000", as German and Dutch exports
+     * write them; it read as 1 and 10 before), not a decimal point ("1.5k" keeps it) */
+    size_t w = 0;
+    for (size_t r = 0; s[r]; r++) {
+        bool thousands = s[r] == '.' && r > 0 && isdigit((unsigned char)s[r - 1]) &&
+                         isdigit((unsigned char)s[r + 1]) && isdigit((unsigned char)s[r + 2]) &&
+                         isdigit((unsigned char)s[r + 3]) && !isdigit((unsigned char)s[r + 4]) &&
+                         !isalpha((unsigned char)s[r + 4]);
+        if (!thousands)
+            s[w++] = s[r];
+    }
+    s[w] = '\0';
     for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
         if (strcmp(s, words[i].word) == 0) {
             *min = words[i].min;
@@ -305,7 +318,7 @@ int sa_parse_revenue(const char *in, double *amount, char currency[4])
     if (take_currency(s, currency))
         return SA_EINVAL;
     size_t o = 0, dots = 0, commas = 0, after_dot = 0, after_comma = 0;
-    bool unit = false;
+    bool unit = false, continental = false;
     for (const char *p = s; *p && o + 8 < sizeof t;) {
         bool start = p == s || !isalpha((unsigned char)p[-1]);
         size_t k = 0;
@@ -318,6 +331,8 @@ int sa_parse_revenue(const char *in, double *amount, char currency[4])
             o += (size_t)snprintf(t + o, sizeof t - o, "%s", units[k].as);
             p += strlen(units[k].word);
             unit = true;
+            /* Mio, Mrd, Tsd, mln: a continental unit, with continental numbers */
+            continental |= units[k].word[0] != 'b' && strncmp(units[k].word, "millions", 8) != 0;
             continue;
         }
         if (isalpha((unsigned char)*p) && start)
@@ -332,12 +347,13 @@ int sa_parse_revenue(const char *in, double *amount, char currency[4])
         t[o++] = *p++;
     }
     t[o] = '\0';
-    if (dots >= 2 && commas == 0 && after_dot == 3) {
-        /* "25.000.000": every "." is a thousands separator */
+    if ((dots >= 2 && commas == 0 && after_dot == 3) || (continental && dots && after_dot == 3)) {
+        /* "25.000.000"; or "1.500 Mio. €", "2.500 Tsd. EUR" (continental: 1,500 million,
+         * 2,500 thousand): every "." is a thousands separator */
         size_t w = 0;
         for (size_t r = 0; t[r]; r++)
             if (t[r] != '.')
-                t[w++] = t[r];
+                t[w++] = continental && t[r] == ',' ? '.' : t[r]; /* "1.500,5 Mio" */
         t[w] = '\0';
     } else if (dots == 1 && commas == 0 && after_dot == 3 && !unit) {
         return SA_EINVAL; /* "25.000": thousands or decimals? */

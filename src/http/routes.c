@@ -36,7 +36,7 @@ const struct sa_route sa_routes[] = {
       "An agent's input and output JSON Schemas", NULL, "AgentSchema", 0, NULL, "404"),
     R("GET", "/api/leads", sa_route_leads_list, NONE, READ, NULL,
       "Leads, filtered by tier, score and text, paginated", NULL, "LeadPage", 0,
-      "limit offset tier min_score q", "422 503"),
+      "limit offset tier min_score q sort", "422 503"),
     R("POST", "/api/leads/import", sa_route_leads_import, CSV, WRITE, "leads.import",
       "Import leads from a CRM CSV export (?partial=true keeps the valid rows)", "LeadsCsv",
       "ImportReport", 0, "partial charset map", "202:ImportJob 409 503"),

@@ -44,13 +44,26 @@ struct sa_exec_row {
     double processing_time_ms;
 };
 
+/* The orders of a lead list; each breaks ties by id in the same direction. A lead not
+ * yet scored sorts as the lowest score. */
+enum sa_lead_sort {
+    SA_LEAD_SORT_NEWEST,     /* created_at, newest first (the default) */
+    SA_LEAD_SORT_OLDEST,     /* created_at, oldest first */
+    SA_LEAD_SORT_SCORE,      /* score, lowest first */
+    SA_LEAD_SORT_SCORE_DESC, /* score, highest first */
+    SA_LEAD_SORT_COMPANY,    /* company name, ASCII case ignored */
+    SA_LEAD_SORTS
+};
+
 struct sa_lead_query {
-    int limit;          /* 1..500 */
-    int offset;         /* >= 0 */
-    const char *tier;   /* NULL or "A".."D" */
-    int min_score;      /* -1: any */
-    const char *search; /* NULL, or a substring (ASCII case ignored) of the company name,
-                         * contact name, contact e-mail or industry */
+    int limit;              /* 1..500 */
+    int offset;             /* >= 0 */
+    const char *tier;       /* NULL or "A".."D" */
+    int min_score;          /* -1: any */
+    const char *search;     /* NULL, or a substring of the company name, contact name, contact
+                             * e-mail or industry, case and Latin diacritics ignored
+                             * (base/fold.h) */
+    enum sa_lead_sort sort; /* the list's order; the export ignores it (id order) */
 };
 
 /* One outbox item (all text borrowed). payload is JSON text. */
@@ -138,8 +151,9 @@ struct sa_store_ops {
      * linkedin_url}, data, qualification: null | {score, tier, reasoning, qualified_at},
      * created_at, updated_at, company: null | {id, domain, name}}, or SA_ENOTFOUND. */
     int (*get_lead)(struct sa_store *s, const char *id, json_t **out, struct sa_err *err);
-    /* One page of the leads matching q, newest first (ties by id): {"items": [lead...],
-     * "total": matches on all pages, "limit", "offset"}. */
+    /* One page of the leads matching q, in q->sort's order: {"items": [lead...],
+     * "total": matches on all pages, "limit", "offset"}. A search is served by an index
+     * when it has three or more folded characters (docs/leads.md). */
     int (*list_leads)(struct sa_store *s, const struct sa_lead_query *q, json_t **out,
                       struct sa_err *err);
     /* The id of the earliest stored lead whose contact e-mail is email (ASCII case
@@ -218,6 +232,9 @@ struct sa_store_ops {
      * gives an empty list (the caller checks the lead exists). */
     int (*lead_timeline)(struct sa_store *s, const char *lead_id, int limit, json_t **out,
                          struct sa_err *err);
+    /* Records one execution that wrote no lead (a conversation turn of a stored lead's
+     * contact): it links the thread to the lead for the timeline and for erasure. */
+    int (*execution_add)(struct sa_store *s, const struct sa_exec_row *exec, struct sa_err *err);
     /* Queued items due at or before now (unix seconds), oldest due first, at most limit
      * (an array, items as in outbox_list but due_at in unix seconds, for the worker). */
     int (*outbox_due)(struct sa_store *s, long long now, int limit, json_t **out,
@@ -410,8 +427,8 @@ static inline SA_WUR int sa_store_lead_match(struct sa_store *s, const char *nam
 {
     return s->ops->lead_match(s, name, domain, contact_name, id, err);
 }
-static inline SA_WUR int sa_store_company_get(struct sa_store *s, const char *domain,
-                                              json_t **out, struct sa_err *err)
+static inline SA_WUR int sa_store_company_get(struct sa_store *s, const char *domain, json_t **out,
+                                              struct sa_err *err)
 {
     return s->ops->company_get(s, domain, out, err);
 }
@@ -485,8 +502,13 @@ static inline SA_WUR int sa_store_outbox_list(struct sa_store *s, const char *st
 {
     return s->ops->outbox_list(s, status, email, limit, out, err);
 }
-static inline SA_WUR int sa_store_lead_timeline(struct sa_store *s, const char *lead_id,
-                                                int limit, json_t **out, struct sa_err *err)
+static inline SA_WUR int sa_store_execution_add(struct sa_store *s, const struct sa_exec_row *e,
+                                                struct sa_err *err)
+{
+    return s->ops->execution_add(s, e, err);
+}
+static inline SA_WUR int sa_store_lead_timeline(struct sa_store *s, const char *lead_id, int limit,
+                                                json_t **out, struct sa_err *err)
 {
     return s->ops->lead_timeline(s, lead_id, limit, out, err);
 }

@@ -148,7 +148,7 @@ static void seed_roundtrip_leads(void)
     make_lead("{\"company_name\":\"Brauerei Müller GmbH\",\"industry\":\"Manufacturing\","
               "\"company_size\":\"201-500\",\"country\":\"DE\",\"website\":\"brauerei-mueller.de\","
               "\"contact_info\":{\"name\":\"Zoë Müller\",\"title\":\"Head of Operations\","
-              "\"email\":\"zoe.mueller@brauerei-mueller.de\",\"phone\":\"089 5550 1234\"},"
+              "\"email\":\"zoe.mueller@brauerei-mueller.de\",\"phone\":\"+49 89 5550 1234\"},"
               "\"notes\":\"Met at Hannover Messe.\\nWants a call in Q3, \\\"after the audit\\\".\","
               "\"lead_source\":\"trade show\"}",
               id);
@@ -342,6 +342,28 @@ static const char ana[] =
 
 /* PATCH: a merge patch re-scores and answers the lead; invalid fields are all named and
  * nothing changes; unknown ids 404; another lead's e-mail 409; the audit names fields. */
+/* A new revenue brings its own currency: the stored one was derived from the old text,
+ * so "$30M" over "€30M" is dollars, not a 422 contradiction. */
+static void test_patch_revenue_currency(void **state)
+{
+    (void)state;
+    char id[64];
+    make_lead("{\"company_name\":\"Eurofirm GmbH\",\"annual_revenue\":\"\xe2\x82\xac"
+              "30M\",\"contact_info\":{\"email\":\"cfo@eurofirm.example\"}}",
+              id);
+    char *path = strf("/api/leads/%s", id);
+    struct resp r;
+    const char patch[] = "{\"annual_revenue\":\"$30M\"}";
+    http("PATCH", path, "application/merge-patch+json", patch, strlen(patch), &r);
+    if (r.status != 200)
+        fail_msg("patch revenue: %ld %.300s", r.status, r.body);
+    resp_free(&r);
+    json_t *j = http_json("GET", path, NULL, &r);
+    assert_string_equal(jstr(j, "data.revenue_currency"), "USD");
+    resp_free(&r);
+    free(path);
+}
+
 static void test_patch(void **state)
 {
     (void)state;
@@ -599,6 +621,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_roundtrip, runs_setup, runs_teardown),
         cmocka_unit_test(test_export),
         cmocka_unit_test(test_patch),
+        cmocka_unit_test(test_patch_revenue_currency),
         cmocka_unit_test(test_erase),
     };
     return api_exit_status(cmocka_run_group_tests(tests, group_setup, api_group_teardown));

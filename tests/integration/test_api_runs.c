@@ -151,10 +151,37 @@ static void test_runs_kill_mid_run(void **state)
     assert_true(exited_ok(server_stop(&runs_srv)));
 }
 
+/* A run for a person already stored updates that lead (the identity rule, docs/leads.md):
+ * two runs for one contact give one lead, not two. */
+static void test_run_identity(void **state)
+{
+    (void)state;
+    const char input[] = "{\"input\":{\"company_name\":\"Helio Robotics\",\"industry\":\"Robotics\","
+                         "\"contact_info\":{\"name\":\"Ana Lima\",\"title\":\"CEO\","
+                         "\"email\":\"ana.lima@heliorobotics.example\"}}}";
+    struct resp r;
+    json_t *j = http_json("POST", "/api/runs", input, &r);
+    assert_int_equal(r.status, 202);
+    char run[64], lead[64];
+    snprintf(run, sizeof run, "%s", jstr(j, "run_id"));
+    snprintf(lead, sizeof lead, "%s", jstr(j, "lead_id"));
+    resp_free(&r);
+    wait_run(run, &r); /* stored once its run ends */
+    resp_free(&r);
+    j = http_json("POST", "/api/runs", input, &r);
+    assert_int_equal(r.status, 202);
+    assert_string_equal(jstr(j, "lead_id"), lead);
+    snprintf(run, sizeof run, "%s", jstr(j, "run_id"));
+    resp_free(&r);
+    wait_run(run, &r);
+    resp_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_runs),
+        cmocka_unit_test(test_run_identity),
         cmocka_unit_test_setup_teardown(test_runs_resume_after_restart, runs_setup, runs_teardown),
         cmocka_unit_test_setup_teardown(test_runs_kill_mid_run, runs_setup, runs_teardown),
     };

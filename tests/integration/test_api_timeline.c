@@ -99,10 +99,58 @@ static void test_timeline(void **state)
     free(tl);
 }
 
+/* A conversation with a stored lead's contact is part of that lead: it shows on the
+ * timeline, and erasing the lead deletes the conversation's thread too (it used to stay
+ * in the checkpoints with the prospect's words, name and e-mail). */
+static void test_conversation_follows_the_lead(void **state)
+{
+    (void)state;
+    struct resp r;
+    json_t *j = run_agent("qualification",
+                          "{\"company_name\":\"Helio Robotics\",\"contact_info\":{\"name\":"
+                          "\"Zoë Müller\",\"email\":\"zoe.mueller@heliorobotics.example\"}}",
+                          &r);
+    char lead[64];
+    snprintf(lead, sizeof lead, "%s", jstr(j, "lead_id"));
+    resp_free(&r);
+    j = invoke("{\"agent_type\":\"conversation\",\"input\":{\"message\":\"Hi, Zoë here: can we "
+               "talk pricing?\",\"contact\":{\"name\":\"Zoë Müller\",\"email\":"
+               "\"ZOE.MUELLER@heliorobotics.example\"}}}",
+               &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(jstr(j, "lead_id"), lead);
+    char thread[160];
+    snprintf(thread, sizeof thread, "%s", jstr(j, "thread_id"));
+    resp_free(&r);
+    char *tl = strf("/api/leads/%s/timeline", lead);
+    j = http_json("GET", tl, NULL, &r);
+    bool turn = false;
+    size_t i;
+    json_t *it;
+    json_array_foreach (json_object_get(j, "items"), i, it)
+        turn |= jstr(it, "agent_type") && strcmp(jstr(it, "agent_type"), "conversation") == 0 &&
+                strcmp(jstr(it, "thread_id"), thread) == 0;
+    assert_true(turn);
+    resp_free(&r);
+    free(tl);
+    /* erased: the conversation's thread goes with the lead */
+    char *path = strf("/api/leads/%s", lead);
+    http("DELETE", path, NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    free(path);
+    char *st = strf("/api/threads/%s/state", thread);
+    http("GET", st, NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 404);
+    resp_free(&r);
+    free(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_timeline),
+        cmocka_unit_test(test_conversation_follows_the_lead),
     };
     return api_exit_status(cmocka_run_group_tests(tests, api_group_setup, api_group_teardown));
 }

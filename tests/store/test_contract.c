@@ -417,6 +417,117 @@ static void test_list_pagination(void **state)
     sa_store_close(s);
 }
 
+/* The ids of a list's items, in order, joined by spaces, into out. */
+static const char *item_ids(const json_t *page, char *out, size_t cap)
+{
+    size_t i, o = 0;
+    json_t *it;
+    out[0] = '\0';
+    json_array_foreach(json_object_get(page, "items"), i, it) o +=
+        (size_t)snprintf(out + o, o < cap ? cap - o : 0, "%s%s", i ? " " : "", str(it, "id"));
+    return out;
+}
+
+/* Lists q and asserts the ids in order (want, space-separated) and the total. */
+static void expect_list(struct sa_store *s, const struct sa_lead_query *q, const char *want)
+{
+    struct sa_err err = {0};
+    json_t *out = NULL;
+    if (sa_store_list_leads(s, q, &out, &err))
+        fail_msg("list: %s", err.msg);
+    char got[1024];
+    assert_string_equal(item_ids(out, got, sizeof got), want);
+    size_t n = *want ? 1 : 0;
+    for (const char *p = want; *p; p++)
+        n += *p == ' ';
+    assert_int_equal(json_integer_value(json_object_get(out, "total")), n);
+    json_decref(out);
+}
+
+/* The search ignores case and Latin accents and matches substrings of the company,
+ * contact, e-mail and industry; it follows updates and erasures; each sort orders. */
+static void test_list_search_and_sort(void **state)
+{
+    (void)state;
+    struct sa_store *s = open_store();
+    struct sa_err err = {0};
+    char name[64], ids[3][SA_UUID_LEN], want[256], term[64];
+    /* three leads of one unique name: "Sörted-TOK b" (50), "SORTED-TOK A" (unscored),
+     * "sorted-tok c" (80), written in that order */
+    const char *names[] = {"S\xc3\xb6rted", "SORTED", "sorted"};
+    const char *suffix[] = {" b", " A", " c"};
+    int scores[] = {50, -1, 80};
+    for (int i = 0; i < 3; i++) {
+        char eid[SA_UUID_LEN], n[64];
+        snprintf(n, sizeof n, "%s-%s%s", names[i], tok, suffix[i]);
+        sa_uuid_v7(ids[i]);
+        sa_uuid_v7(eid);
+        struct sa_lead_row lr = lead(ids[i], n, scores[i], scores[i] < 0 ? NULL : "B", NULL);
+        lr.contact_name = i == 0 ? "Zo\xc3\xab M\xc3\xbcller" : "Sam";
+        lr.industry = "Stra\xc3\x9f"
+                      "e Robotics";
+        struct sa_exec_row er = exec(eid, ids[i]);
+        assert_int_equal(sa_store_save_invocation(s, &lr, &er, &err), 0);
+        usleep(2000); /* distinct created_at */
+    }
+    struct sa_lead_query q = {
+        .limit = 50, .min_score = -1, .search = uniq(name, sizeof name, "sorted", "")};
+    snprintf(want, sizeof want, "%s %s %s", ids[2], ids[1], ids[0]);
+    expect_list(s, &q, want); /* newest first by default; ö folded */
+    q.sort = SA_LEAD_SORT_OLDEST;
+    snprintf(want, sizeof want, "%s %s %s", ids[0], ids[1], ids[2]);
+    expect_list(s, &q, want);
+    q.sort = SA_LEAD_SORT_COMPANY; /* ASCII case ignored: A, b, c ("SO" < "Sö") */
+    snprintf(want, sizeof want, "%s %s %s", ids[1], ids[2], ids[0]);
+    expect_list(s, &q, want);
+    q.sort = SA_LEAD_SORT_SCORE; /* unscored lowest */
+    snprintf(want, sizeof want, "%s %s %s", ids[1], ids[0], ids[2]);
+    expect_list(s, &q, want);
+    q.sort = SA_LEAD_SORT_SCORE_DESC;
+    snprintf(want, sizeof want, "%s %s %s", ids[2], ids[0], ids[1]);
+    expect_list(s, &q, want);
+    /* the contact and the industry, accents and case either way */
+    q = (struct sa_lead_query){
+        .limit = 50, .min_score = -1, .search = uniq(term, sizeof term, "S\xc3\x96RTED", " b")};
+    expect_list(s, &q, ids[0]);
+    snprintf(term, sizeof term, "%s", "zoe muller");
+    json_t *out = NULL;
+    assert_int_equal(sa_store_list_leads(s, &q, &out, &err), 0);
+    assert_non_null(find_by(json_object_get(out, "items"), "id", ids[0]));
+    assert_null(find_by(json_object_get(out, "items"), "id", ids[1]));
+    json_decref(out);
+    snprintf(term, sizeof term, "%s", "STRASSE ROBOT");
+    q.limit = 500;
+    assert_int_equal(sa_store_list_leads(s, &q, &out, &err), 0);
+    assert_non_null(find_by(json_object_get(out, "items"), "id", ids[2]));
+    json_decref(out);
+    /* one and two characters: the scan finds them too */
+    snprintf(term, sizeof term, "%s", "\xc3\xb6");
+    q.tier = "B";
+    q.min_score = 50; /* few leads, so the page holds ours */
+    assert_int_equal(sa_store_list_leads(s, &q, &out, &err), 0);
+    assert_non_null(find_by(json_object_get(out, "items"), "id", ids[0]));
+    json_decref(out);
+    /* an update re-indexes: the old name is gone, the new one found */
+    char eid[SA_UUID_LEN], renamed[64];
+    sa_uuid_v7(eid);
+    struct sa_lead_row lr =
+        lead(ids[2], uniq(renamed, sizeof renamed, "\xc3\x86r\xc3\xb8", ""), 80, "B", NULL);
+    struct sa_exec_row er = exec(eid, ids[2]);
+    assert_int_equal(sa_store_save_invocation(s, &lr, &er, &err), 0);
+    q = (struct sa_lead_query){
+        .limit = 50, .min_score = -1, .search = uniq(term, sizeof term, "AERO", "")};
+    expect_list(s, &q, ids[2]);
+    q.search = uniq(term, sizeof term, "sorted", " c");
+    expect_list(s, &q, "");
+    /* an erasure removes it from the index */
+    assert_int_equal(sa_store_lead_erase(s, ids[2], NULL, NULL, &out, &err), 0);
+    json_decref(out);
+    q.search = uniq(term, sizeof term, "aero", "");
+    expect_list(s, &q, "");
+    sa_store_close(s);
+}
+
 /* The lookups an import merges by: by e-mail (case ignored, earliest), by company name
  * (case ignored, earliest first, with website and contact e-mail). */
 static void test_lead_lookups(void **state)
@@ -1691,6 +1802,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_lead_shape),
         cmocka_unit_test(test_list_filters),
         cmocka_unit_test(test_list_pagination),
+        cmocka_unit_test(test_list_search_and_sort),
         cmocka_unit_test(test_lead_lookups),
         cmocka_unit_test(test_companies),
         cmocka_unit_test(test_executions),

@@ -29,6 +29,9 @@ void sa_route_leads_list(struct sa_req *r)
     if (q && (strlen(q) == 0 || sa_utf8_chars(q, strlen(q)) > 200))
         sa_detail_add(detail, "query.q", "string_too_long",
                       "Search text should have 1 to 200 characters");
+    const char *sort = sa_req_query(r, "sort");
+    if (sort && !sa_app_lead_sort_valid(sort))
+        sa_detail_add(detail, "query.sort", "enum", "Input should be " SA_LEAD_SORT_NAMES);
     if (json_array_size(detail) > 0) {
         sa_reply_problem(r, 422, "validation_error", detail);
         return;
@@ -37,7 +40,7 @@ void sa_route_leads_list(struct sa_req *r)
     json_t *out;
     struct sa_err err = {0};
     int rc = sa_app_leads_list(r->app->store, (int)limit, (int)offset, tier, (int)min_score, q,
-                               &out, &err);
+                               sort, &out, &err);
     if (rc)
         sa_reply_unavailable(r, rc, &err, "Listing leads");
     else

@@ -13,6 +13,7 @@
 
 #include "store/backend.h"
 #include "store/migrations.h"
+#include "store/sqlite/search.h"
 
 /* WAL mode, a pool of connections each with its own prepared statements, and one
  * in-process write lock.
@@ -498,7 +499,7 @@ static int open_conn(const char *path, struct db_conn *c, bool shared, struct sa
         sqlite3_free(msg);
         return rc;
     }
-    return 0;
+    return db_search_register(c->db, err); /* the search index's triggers call sa_fold */
 }
 
 static int sqlite_open(const char *url, int pool_size, struct sa_store **out, struct sa_err *err)
@@ -640,6 +641,7 @@ static const struct sa_store_ops store_ops = {
     .outbox_add = sa_sqlite_outbox_add,
     .outbox_list = sa_sqlite_outbox_list,
     .lead_timeline = sa_sqlite_lead_timeline,
+    .execution_add = sa_sqlite_execution_add,
     .outbox_due = sa_sqlite_outbox_due,
     .outbox_claim = sa_sqlite_outbox_claim,
     .outbox_mark = sa_sqlite_outbox_mark,

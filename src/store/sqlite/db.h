@@ -140,6 +140,7 @@ int sa_sqlite_approval_decide(struct sa_store *s, const char *id, const char *st
 /* outbox.c */
 int sa_sqlite_outbox_add(struct sa_store *s, const struct sa_outbox_item *items, int n, int *added,
                          struct sa_err *err);
+int sa_sqlite_execution_add(struct sa_store *s, const struct sa_exec_row *e, struct sa_err *err);
 int sa_sqlite_lead_timeline(struct sa_store *s, const char *lead_id, int limit, json_t **out,
                             struct sa_err *err);
 int sa_sqlite_outbox_list(struct sa_store *s, const char *status, const char *email, int limit,

@@ -46,3 +46,13 @@ int sa_sqlite_list_executions(struct sa_store *s, const char *lead_id, int limit
     const struct db_arg a[] = {TXT(lead_id), NUM(limit)};
     return db_query_rows(s, &LIST_EXECS, a, DB_N(a), exec_from_row, out, err);
 }
+
+static int write_exec(struct db_conn *c, void *arg, const char *now, struct sa_err *err)
+{
+    return sa_sqlite_exec_insert(c, arg, now, err);
+}
+
+int sa_sqlite_execution_add(struct sa_store *s, const struct sa_exec_row *e, struct sa_err *err)
+{
+    return db_group_write(s, write_exec, (void *)e, err);
+}

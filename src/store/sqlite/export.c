@@ -1,40 +1,29 @@
 /* Leads for an export in SQLite: keyset pages of the stored inputs in id order, and the
  * field names those inputs carry (the CSV's extra columns). Part of the SQLite backend
  * (db.h); called through store.h by the export service (app/export.c). */
-#include <stdio.h>
+#include <stdlib.h>
 
 #include "store/sqlite/db.h"
+#include "store/sqlite/search.h"
 
-/* The list's filter (leads.c LEAD_FILTER) with the table named, since json_each has
- * columns of the same names. Keep the two in step when the search changes. */
-#define EXPORT_FILTER                                                                              \
-    " WHERE (?1 IS NULL OR leads.qualification_tier = ?1)"                                         \
-    " AND (?2 < 0 OR leads.qualification_score >= ?2)"                                             \
-    " AND (?3 IS NULL OR leads.company_name LIKE ?3 ESCAPE '\\' OR leads.contact_name LIKE ?3 "    \
-    "ESCAPE '\\' OR leads.contact_email LIKE ?3 ESCAPE '\\' OR leads.industry LIKE ?3 ESCAPE "     \
-    "'\\')"
+/* The list's filter (search.h), shared with leads.c, so both select the same leads. */
+#define EXPORT_PAGE_SQL(filter)                                                                    \
+    "SELECT leads.id AS id, leads.data AS data FROM leads" filter                                  \
+    " AND (?4 IS NULL OR leads.id > ?4) ORDER BY leads.id LIMIT ?5"
+#define EXPORT_FIELDS_SQL(filter)                                                                  \
+    "SELECT DISTINCT j.key AS k FROM leads, json_each(leads.data) AS j" filter                     \
+    " AND json_valid(leads.data) ORDER BY k LIMIT ?4"
 
-static const struct db_sql EXPORT_PAGE = {
-    "export leads", "SELECT leads.id AS id, leads.data AS data FROM leads" EXPORT_FILTER
-                    " AND (?4 IS NULL OR leads.id > ?4) ORDER BY leads.id LIMIT ?5"};
-static const struct db_sql EXPORT_FIELDS = {
-    "export fields",
-    "SELECT DISTINCT j.key AS k FROM leads, json_each(leads.data) AS j" EXPORT_FILTER
-    " AND json_valid(leads.data) ORDER BY k LIMIT ?4"};
-
-/* %term% with LIKE's wildcards escaped (as the list does). */
-static void like_of(const char *term, char *like, size_t cap)
-{
-    size_t o = 0;
-    like[o++] = '%';
-    for (const char *p = term; *p && o + 3 < cap; p++) {
-        if (*p == '%' || *p == '_' || *p == '\\')
-            like[o++] = '\\';
-        like[o++] = *p;
-    }
-    like[o++] = '%';
-    like[o] = '\0';
-}
+static const struct db_sql EXPORT_PAGE[DB_SEARCH_MODES] = {
+    {"export leads", EXPORT_PAGE_SQL(DB_LEAD_FILTER_NONE)},
+    {"export leads", EXPORT_PAGE_SQL(DB_LEAD_FILTER_INDEX)},
+    {"export leads", EXPORT_PAGE_SQL(DB_LEAD_FILTER_SCAN)},
+};
+static const struct db_sql EXPORT_FIELDS[DB_SEARCH_MODES] = {
+    {"export fields", EXPORT_FIELDS_SQL(DB_LEAD_FILTER_NONE)},
+    {"export fields", EXPORT_FIELDS_SQL(DB_LEAD_FILTER_INDEX)},
+    {"export fields", EXPORT_FIELDS_SQL(DB_LEAD_FILTER_SCAN)},
+};
 
 static json_t *key_of_row(sqlite3_stmt *st)
 {
@@ -45,22 +34,29 @@ int sa_sqlite_lead_export_page(struct sa_store *s, const struct sa_lead_query *q
                                const char *after_id, int limit, json_t **out, struct sa_err *err)
 {
     *out = NULL;
-    char like[2 * 4 * 200 + 3];
-    if (q->search)
-        like_of(q->search, like, sizeof like);
-    const struct db_arg a[] = {TXT(q->tier), NUM(q->min_score), TXT(q->search ? like : NULL),
-                               TXT(after_id), NUM(limit)};
-    return db_query_rows(s, &EXPORT_PAGE, a, DB_N(a), NULL, out, err);
+    char *arg = NULL;
+    enum db_search mode;
+    int rc = db_search_arg(q->search, &arg, &mode, err);
+    if (rc)
+        return rc;
+    const struct db_arg a[] = {TXT(q->tier), NUM(q->min_score), TXT(arg), TXT(after_id),
+                               NUM(limit)};
+    rc = db_query_rows(s, &EXPORT_PAGE[mode], a, DB_N(a), NULL, out, err);
+    free(arg);
+    return rc;
 }
 
 int sa_sqlite_lead_export_fields(struct sa_store *s, const struct sa_lead_query *q, int limit,
                                  json_t **out, struct sa_err *err)
 {
     *out = NULL;
-    char like[2 * 4 * 200 + 3];
-    if (q->search)
-        like_of(q->search, like, sizeof like);
-    const struct db_arg a[] = {TXT(q->tier), NUM(q->min_score), TXT(q->search ? like : NULL),
-                               NUM(limit)};
-    return db_query_rows(s, &EXPORT_FIELDS, a, DB_N(a), key_of_row, out, err);
+    char *arg = NULL;
+    enum db_search mode;
+    int rc = db_search_arg(q->search, &arg, &mode, err);
+    if (rc)
+        return rc;
+    const struct db_arg a[] = {TXT(q->tier), NUM(q->min_score), TXT(arg), NUM(limit)};
+    rc = db_query_rows(s, &EXPORT_FIELDS[mode], a, DB_N(a), key_of_row, out, err);
+    free(arg);
+    return rc;
 }

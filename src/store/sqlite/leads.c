@@ -2,9 +2,11 @@
  * an import's leads in one transaction, reads by id, filtered pages, and the lookups an
  * import merges by. Part of the SQLite backend (db.h); called through store.h. */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "base/uuid.h"
 #include "store/sqlite/db.h"
+#include "store/sqlite/search.h"
 
 #define LEAD_COLS                                                                                  \
     "id, company_name, industry, company_size, employees_min, employees_max, "                     \
@@ -18,16 +20,11 @@
 /* The company of the domain bound to ?21 (NULL when ?21 is NULL: no company). */
 #define COMPANY_OF_21 "(SELECT id FROM companies WHERE domain = ?21)"
 
-#define LEAD_FILTER                                                                                \
-    " WHERE (?1 IS NULL OR qualification_tier = ?1)"                                               \
-    " AND (?2 < 0 OR qualification_score >= ?2)"                                                   \
-    " AND (?3 IS NULL OR company_name LIKE ?3 ESCAPE '\\' OR contact_name LIKE ?3 ESCAPE "         \
-    "'\\' OR contact_email LIKE ?3 ESCAPE '\\' OR industry LIKE ?3 ESCAPE '\\')"
-
 static const struct db_sql UPSERT_LEAD = {
     "write lead",
     "INSERT INTO leads (" LEAD_COLS ", company_id) VALUES "
-    "(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?20," COMPANY_OF_21 ") "
+    "(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?20," COMPANY_OF_21
+    ") "
     "ON CONFLICT (id) DO UPDATE SET company_name=excluded.company_name, "
     "company_id=excluded.company_id, "
     "industry=excluded.industry, company_size=excluded.company_size, "
@@ -45,7 +42,8 @@ static const struct db_sql UPSERT_LEAD = {
 static const struct db_sql INSERT_LEAD_NEW = {
     "write lead",
     "INSERT INTO leads (" LEAD_COLS ", company_id) VALUES "
-    "(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?20," COMPANY_OF_21 ") "
+    "(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?20," COMPANY_OF_21
+    ") "
     "ON CONFLICT (id) DO NOTHING"};
 static const struct db_sql ADD_COMPANY = {
     "write company", "INSERT INTO companies (id, domain, name, created_at, updated_at) "
@@ -61,11 +59,29 @@ static const struct db_sql MATCH_LEAD = {
                   "NOCASE ORDER BY created_at, id LIMIT 1"};
 static const struct db_sql GET_LEAD = {"get lead",
                                        "SELECT " LEAD_READ_COLS " FROM leads WHERE id = ?1"};
-static const struct db_sql LIST_LEADS = {"list leads",
-                                         "SELECT " LEAD_READ_COLS " FROM leads" LEAD_FILTER
-                                         " ORDER BY created_at DESC, id LIMIT ?4 OFFSET ?5"};
-static const struct db_sql COUNT_LEADS = {"count leads",
-                                          "SELECT count(*) AS n FROM leads" LEAD_FILTER};
+/* The list's statements by search mode (search.h) and order (enum sa_lead_sort). */
+#define LIST_FROM "SELECT " LEAD_READ_COLS " FROM leads"
+#define LIST_PAGE " LIMIT ?4 OFFSET ?5"
+#define LIST_ORDERS(filter, what)                                                                  \
+    {                                                                                              \
+        {what, LIST_FROM filter " ORDER BY created_at DESC, id DESC" LIST_PAGE},                   \
+            {what, LIST_FROM filter " ORDER BY created_at, id" LIST_PAGE},                         \
+            {what, LIST_FROM filter " ORDER BY qualification_score, id" LIST_PAGE},                \
+            {what, LIST_FROM filter " ORDER BY qualification_score DESC, id DESC" LIST_PAGE},      \
+        {                                                                                          \
+            what, LIST_FROM filter " ORDER BY company_name COLLATE NOCASE, id" LIST_PAGE           \
+        }                                                                                          \
+    }
+static const struct db_sql LIST_LEADS[DB_SEARCH_MODES][SA_LEAD_SORTS] = {
+    LIST_ORDERS(DB_LEAD_FILTER_NONE, "list leads"),
+    LIST_ORDERS(DB_LEAD_FILTER_INDEX, "search leads"),
+    LIST_ORDERS(DB_LEAD_FILTER_SCAN, "search leads"),
+};
+static const struct db_sql COUNT_LEADS[DB_SEARCH_MODES] = {
+    {"count leads", "SELECT count(*) AS n FROM leads" DB_LEAD_FILTER_NONE},
+    {"count leads", "SELECT count(*) AS n FROM leads" DB_LEAD_FILTER_INDEX},
+    {"count leads", "SELECT count(*) AS n FROM leads" DB_LEAD_FILTER_SCAN},
+};
 static const struct db_sql BY_EMAIL = {"lead by e-mail",
                                        "SELECT id FROM leads WHERE contact_email = ?1 COLLATE "
                                        "NOCASE ORDER BY created_at LIMIT 1"};
@@ -196,13 +212,13 @@ static json_t *lead_from_row(sqlite3_stmt *st)
                       ? json_null()
                       : json_real(sqlite3_column_double(st, 6));
     return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
-                     "company", company, "id",
-                     db_col_text(st, 0), "company_name", db_col_text(st, 1), "industry",
-                     db_col_text(st, 2), "company_size", db_col_text(st, 3), "employees_min",
-                     db_col_int(st, 4), "employees_max", db_col_int(st, 5), "annual_revenue", rev,
-                     "website", db_col_text(st, 7), "country", db_col_text(st, 8), "contact_info",
-                     contact, "data", db_col_json(st, 14), "qualification", qual, "created_at",
-                     db_col_text(st, 19), "updated_at", db_col_text(st, 20));
+                     "company", company, "id", db_col_text(st, 0), "company_name",
+                     db_col_text(st, 1), "industry", db_col_text(st, 2), "company_size",
+                     db_col_text(st, 3), "employees_min", db_col_int(st, 4), "employees_max",
+                     db_col_int(st, 5), "annual_revenue", rev, "website", db_col_text(st, 7),
+                     "country", db_col_text(st, 8), "contact_info", contact, "data",
+                     db_col_json(st, 14), "qualification", qual, "created_at", db_col_text(st, 19),
+                     "updated_at", db_col_text(st, 20));
 }
 
 int sa_sqlite_get_lead(struct sa_store *s, const char *id, json_t **out, struct sa_err *err)
@@ -213,33 +229,22 @@ int sa_sqlite_get_lead(struct sa_store *s, const char *id, json_t **out, struct 
     return rc;
 }
 
-/* %term% with LIKE's wildcards in the term escaped, into like. */
-static void like_pattern(const char *term, char *like, size_t cap)
-{
-    size_t o = 0;
-    like[o++] = '%';
-    for (const char *p = term; *p && o + 3 < cap; p++) {
-        if (*p == '%' || *p == '_' || *p == '\\')
-            like[o++] = '\\';
-        like[o++] = *p;
-    }
-    like[o++] = '%';
-    like[o] = '\0';
-}
-
 int sa_sqlite_list_leads(struct sa_store *s, const struct sa_lead_query *q, json_t **out,
                          struct sa_err *err)
 {
     *out = NULL;
-    char like[2 * 4 * 200 + 3]; /* q: 200 characters, each up to 4 bytes, each escaped */
-    if (q->search)
-        like_pattern(q->search, like, sizeof like);
-    const struct db_arg a[] = {TXT(q->tier), NUM(q->min_score), TXT(q->search ? like : NULL),
-                               NUM(q->limit), NUM(q->offset)};
+    char *arg = NULL;
+    enum db_search mode;
+    int rc = db_search_arg(q->search, &arg, &mode, err);
+    if (rc)
+        return rc;
+    int sort = q->sort >= 0 && q->sort < SA_LEAD_SORTS ? (int)q->sort : SA_LEAD_SORT_NEWEST;
+    const struct db_arg a[] = {TXT(q->tier), NUM(q->min_score), TXT(arg), NUM(q->limit),
+                               NUM(q->offset)};
     json_t *count = NULL, *items = NULL;
-    int rc = db_query_one(s, &COUNT_LEADS, a, 3, NULL, &count, err);
+    rc = db_query_one(s, &COUNT_LEADS[mode], a, 3, NULL, &count, err);
     if (!rc)
-        rc = db_query_rows(s, &LIST_LEADS, a, DB_N(a), lead_from_row, &items, err);
+        rc = db_query_rows(s, &LIST_LEADS[mode][sort], a, DB_N(a), lead_from_row, &items, err);
     if (!rc) {
         json_int_t total = json_integer_value(json_object_get(count, "n"));
         *out = json_pack("{s:O, s:I, s:i, s:i}", "items", items, "total", total, "limit", q->limit,
@@ -248,6 +253,7 @@ int sa_sqlite_list_leads(struct sa_store *s, const struct sa_lead_query *q, json
     }
     json_decref(count);
     json_decref(items);
+    free(arg);
     return rc;
 }
 
@@ -288,8 +294,7 @@ int sa_sqlite_lead_match(struct sa_store *s, const char *name, const char *domai
     return rc;
 }
 
-int sa_sqlite_company_get(struct sa_store *s, const char *domain, json_t **out,
-                          struct sa_err *err)
+int sa_sqlite_company_get(struct sa_store *s, const char *domain, json_t **out, struct sa_err *err)
 {
     int rc = db_query_one(s, &GET_COMPANY, &TXT(domain), 1, NULL, out, err);
     if (!rc && !*out)

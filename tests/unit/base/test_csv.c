@@ -60,6 +60,25 @@ static void test_formats(void **state)
     const char titled[] = "\"Report, with a comma\"\na;b;c\n";
     assert_int_equal(sa_csv_sniff(titled, strlen(titled)), ';');
     assert_int_equal(sa_csv_sniff("name\n", 5), ',');
+    /* commas inside the text cells of a ;-separated file (German Excel) do not win */
+    const char semi[] = "Company;Email;Notes\r\n"
+                        "Weber AG;lena@weber.example;Trade fair, wants demo, budget Q3\r\n";
+    assert_int_equal(sa_csv_sniff(semi, strlen(semi)), ';');
+    const char semi2[] = "Company;Email;Notes\n\nA;a@a.example;x, y\nB;b@b.example;one, two, three\n";
+    assert_int_equal(sa_csv_sniff(semi2, strlen(semi2)), ';');
+    /* a row after a blank line knows its own line (it was the blank line's) */
+    {
+        json_t *r2 = NULL;
+        struct sa_err e2 = {0};
+        const char gap[] = "Company,Email\nA Co,a@a.example\n\nB Co,b@b.example\n";
+        assert_int_equal(sa_csv_parse(gap, strlen(gap), 100, &r2, &e2), 0);
+        assert_int_equal(json_array_size(r2), 3);
+        assert_int_equal(json_integer_value(json_object_get(json_array_get(r2, 2), "line")), 4);
+        json_decref(r2);
+    }
+    /* a plain comma file with one title line */
+    const char comma[] = "Leads report\nCompany,Email\nA,a@a.example\nB,b@b.example\n";
+    assert_int_equal(sa_csv_sniff(comma, strlen(comma)), ',');
     json_t *rows = NULL;
     struct sa_err err = {0};
     struct sa_csv_where w;

@@ -190,6 +190,24 @@ static void test_limits(void **state)
 
 /* Revenue as CRM exports write it: the currency is read and kept, never converted; units
  * and separators of other locales; "25.000" (ambiguous) and two currencies are refused. */
+/* Head counts with "." as a thousands separator (German and Dutch exports) are whole
+ * numbers: "1.000" was read as 1 and "10.000" as 10; a decimal head count stays refused. */
+static void test_size_thousands_dot(void **state)
+{
+    (void)state;
+    long lo, hi;
+    assert_int_equal(sa_parse_company_size("1.000", &lo, &hi), 0);
+    assert_int_equal(lo, 1000);
+    assert_int_equal(sa_parse_company_size("10.000-50.000", &lo, &hi), 0);
+    assert_int_equal(lo, 10000);
+    assert_int_equal(hi, 50000);
+    assert_int_equal(sa_parse_company_size("1.200", &lo, &hi), 0);
+    assert_int_equal(lo, 1200);
+    assert_int_equal(sa_parse_company_size("1.5k", &lo, &hi), 0);
+    assert_int_equal(lo, 1500);
+    assert_int_not_equal(sa_parse_company_size("2.5", &lo, &hi), 0);
+}
+
 static void test_revenue_forms(void **state)
 {
     (void)state;
@@ -216,6 +234,11 @@ static void test_revenue_forms(void **state)
         {"35000000", 35e6, ""},
         {"40M DKK", 40e6, "DKK"},
         {"$10-50M", 30e6, "USD"},
+        /* continental units take continental numbers: "." groups thousands */
+        {"1.500 Mio. \xe2\x82\xac", 1.5e9, "EUR"},
+        {"2.500 Tsd. EUR", 2.5e6, "EUR"},
+        {"1.500,5 Mio", 1.5005e9, ""},
+        {"1.5M", 1.5e6, ""},
     };
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         double v = -1;
@@ -264,6 +287,7 @@ int main(void)
         cmocka_unit_test(test_parse_normalises_and_keeps_unknown),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_revenue_forms),
+        cmocka_unit_test(test_size_thousands_dot),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
