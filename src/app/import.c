@@ -69,6 +69,7 @@ static const struct {
     {"size", T_FIELD, "company_size"},
     {"annualrevenue", T_FIELD, "annual_revenue"},
     {"revenue", T_FIELD, "annual_revenue"},
+    {"revenuecurrency", T_FIELD, "revenue_currency"},
     {"website", T_FIELD, "website"},
     {"companywebsite", T_FIELD, "website"},
     {"domain", T_FIELD, "website"},
@@ -108,6 +109,7 @@ static const struct {
 struct colmap {
     enum target t;
     const char *field;
+    char extra[96]; /* T_NONE: the extra field the column is kept as (unique in the file) */
 };
 
 static void norm_header(const char *s, char *out, size_t cap)
@@ -133,6 +135,37 @@ static void extra_name(const char *s, char *out, size_t cap)
     while (o && out[o - 1] == '_')
         o--;
     out[o] = '\0';
+}
+
+/* The extra field column i (header name) is kept as, into map[i].extra: its name in
+ * snake case ("Lead Source": lead_source), "extra_" before a lead field's own name, a
+ * column number for a name with no letters or digits ("#": column_5), and "_2", "_3"...
+ * when an earlier column of the file has it already ("Lead Source", "Lead-Source"), so no
+ * column's values are dropped. Names are cut at 80 characters, before the suffix. */
+static void keep_as(struct colmap *map, size_t i, const char *header)
+{
+    static const char *const reserved[] = {"company_name", "industry",     "company_size",
+                                           "annual_revenue", "website",    "country",
+                                           "notes",        "contact_info", "signals",
+                                           "revenue_currency", NULL};
+    char name[81], base[90];
+    extra_name(header ? header : "", name, sizeof name);
+    bool taken = false;
+    for (int k = 0; reserved[k]; k++)
+        taken |= strcmp(name, reserved[k]) == 0;
+    if (!name[0])
+        snprintf(base, sizeof base, "column_%zu", i + 1);
+    else
+        snprintf(base, sizeof base, taken ? "extra_%s" : "%s", name);
+    snprintf(map[i].extra, sizeof map[i].extra, "%s", base);
+    for (int n = 2;; n++) {
+        bool dup = false;
+        for (size_t j = 0; j < i && !dup; j++)
+            dup = map[j].t == T_NONE && strcmp(map[j].extra, map[i].extra) == 0;
+        if (!dup)
+            break;
+        snprintf(map[i].extra, sizeof map[i].extra, "%s_%d", base, n);
+    }
 }
 
 /* One CSV row as an AgentInput object (new reference). */
@@ -175,28 +208,11 @@ static json_t *row_input(const json_t *header, const struct colmap *map, const j
             json_object_set_new(in, "signals", sig);
             break;
         }
-        case T_NONE: {
-            static const char *const reserved[] = {"company_name",
-                                                   "industry",
-                                                   "company_size",
-                                                   "annual_revenue",
-                                                   "website",
-                                                   "country",
-                                                   "notes",
-                                                   "contact_info",
-                                                   "signals",
-                                                   "revenue_currency",
-                                                   NULL};
-            char name[64], extra[72];
-            extra_name(json_string_value(h), name, sizeof name);
-            bool taken = false;
-            for (int k = 0; reserved[k]; k++)
-                taken |= strcmp(name, reserved[k]) == 0;
-            snprintf(extra, sizeof extra, taken ? "extra_%s" : "%s", name);
-            if (name[0] && !json_object_get(in, extra))
-                json_object_set_new(in, extra, json_string(v));
+        case T_NONE:
+            /* named once per file by map_columns: unique, never a lead field's name */
+            if (map[i].extra[0] && !json_object_get(in, map[i].extra))
+                json_object_set_new(in, map[i].extra, json_string(v));
             break;
-        }
         }
     }
     if ((first || last) && !json_object_get(contact, "name")) {
@@ -345,9 +361,12 @@ static void strip_report_lines(struct layout *lay)
     while (tail > head + 1) {
         const struct sa_csv_row *row = &in[tail - 1];
         size_t f = row->filled;
-        if (f > 1 || (f == 1 && (ncols < 2 || row->fields > 1)))
+        const char *why = f == 1 ? row_footer(lay, tail - 1) : NULL;
+        /* a one-cell line, or one padded with empty cells (Excel and Salesforce's
+         * formatted export fill every line to the header's width) that reads as a footer */
+        if (f > 1 || (f == 1 && !why && (ncols < 2 || row->fields > 1)))
             break;
-        footer |= f == 0 || row_footer(lay, tail - 1);
+        footer |= f == 0 || why;
         tail--;
     }
     if (!footer)
@@ -454,18 +473,18 @@ static void map_columns(struct layout *lay, const json_t *user, json_t *detail)
     {
         const char *name = json_string_value(h);
         const json_t *ut = user ? user_target(user, name) : NULL;
-        struct colmap m = {T_NONE, NULL};
+        struct colmap m = {.t = T_NONE};
         const char *label = NULL;
         for (size_t t = 0; ut && t < sizeof targets / sizeof targets[0]; t++)
             if (strcmp(targets[t].name, json_string_value(ut)) == 0) {
-                m = (struct colmap){targets[t].t, targets[t].field};
+                m = (struct colmap){.t = targets[t].t, .field = targets[t].field};
                 label = targets[t].name;
             }
         char hn[64];
         norm_header(name, hn, sizeof hn);
         for (size_t c = 0; !ut && c < sizeof columns / sizeof columns[0]; c++)
             if (strcmp(columns[c].header, hn) == 0) {
-                m = (struct colmap){columns[c].t, columns[c].field};
+                m = (struct colmap){.t = columns[c].t, .field = columns[c].field};
                 for (size_t t = 0; t < sizeof targets / sizeof targets[0]; t++)
                     if (targets[t].t == m.t &&
                         (!m.field ||
@@ -476,16 +495,15 @@ static void map_columns(struct layout *lay, const json_t *user, json_t *detail)
             if (lay->map[j].t == m.t &&
                 (m.field == lay->map[j].field ||
                  (m.field && lay->map[j].field && strcmp(m.field, lay->map[j].field) == 0)))
-                m = (struct colmap){T_NONE, NULL};
+                m = (struct colmap){.t = T_NONE};
         lay->map[i] = m;
         if (m.t != T_NONE) {
             json_array_append_new(lay->columns,
                                   json_pack("{s:s, s:s}", "column", name, "mapped_to", label));
         } else {
-            char extra[64];
-            extra_name(name, extra, sizeof extra);
-            json_array_append_new(lay->columns, json_pack("{s:s, s:s*}", "column", name, "kept_as",
-                                                          extra[0] ? extra : NULL));
+            keep_as(lay->map, i, name);
+            json_array_append_new(lay->columns, json_pack("{s:s, s:s}", "column", name, "kept_as",
+                                                          lay->map[i].extra));
         }
     }
 }
@@ -1120,6 +1138,11 @@ static int import_csv(struct sa_app *app, struct sa_import_format *fmt, const ch
                         ru.failed, ru.nrows);
         ru.folded = 0; /* nothing was merged: nothing was imported */
         *report = make_report(&ru, 0, 0, NULL, 0);
+        /* the valid rows this refusal left unwritten, so the rows still add up */
+        size_t skipped = json_array_size(ru.skipped_rows);
+        if (*report)
+            json_object_set_new(*report, "not_imported",
+                                json_integer((json_int_t)(ru.nrows - skipped - ru.failed)));
         goto out;
     }
     if (table_init(&ru.ids_seen, ru.nleads)) {
