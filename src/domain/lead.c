@@ -133,17 +133,17 @@ int sa_parse_company_size(const char *in, long *min, long *max)
         {"enterprise", 1001, SA_UNKNOWN},
         {"large enterprise", 5001, SA_UNKNOWN},
     };
-    char s[128];
+    char s[128] = ""; /* zeroed: the thousands scan below may read the byte after a digit */
     trim_copy(in, s, sizeof s, true);
     /* a head count is a whole number: a "." between digits with exactly three digits after
      * it is a thousands separator ("1.000", "10.000-50.000", as German and Dutch exports
      * write them; it read as 1 and 10 before), not a decimal point ("1.5k" keeps it) */
     size_t w = 0;
     for (size_t r = 0; s[r]; r++) {
-        bool thousands = s[r] == '.' && r > 0 && isdigit((unsigned char)s[r - 1]) &&
-                         isdigit((unsigned char)s[r + 1]) && isdigit((unsigned char)s[r + 2]) &&
-                         isdigit((unsigned char)s[r + 3]) && !isdigit((unsigned char)s[r + 4]) &&
-                         !isalpha((unsigned char)s[r + 4]);
+        const char *after = s + r + 1;
+        size_t d = s[r] == '.' ? strspn(after, "0123456789") : 0;
+        bool thousands = d == 3 && r > 0 && isdigit((unsigned char)s[r - 1]) &&
+                         !isalpha((unsigned char)after[3]);
         if (!thousands)
             s[w++] = s[r];
     }
