@@ -604,6 +604,17 @@ static void test_erase(void **state)
     http("DELETE", "/api/leads/not-a-uuid", NULL, NULL, 0, &r);
     assert_int_equal(r.status, 422);
     resp_free(&r);
+    /* the erased id is retired: a write naming it (as a write that read the lead before
+     * the erasure would) is refused, not a resurrection of the person */
+    char *again = strf("{\"agent_type\":\"qualification\",\"lead_id\":\"%s\",\"input\":"
+                       "{\"company_name\":\"Quorvianta Software\",\"contact_info\":{\"email\":"
+                       "\"maya@quorvianta.io\"}}}",
+                       id);
+    invoke(again, &r);
+    free(again);
+    expect_problem("write to an erased lead", &r, 409, NULL, NULL);
+    resp_free(&r);
+    assert_int_equal(db_count(&main_srv, "SELECT count(*) FROM leads WHERE id = ?1", id), 0);
     free(tpath);
     free(path);
     free(apath);

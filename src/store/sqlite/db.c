@@ -80,7 +80,12 @@ static const struct db_sql HEALTH = {"health check",
 
 static int db_error(struct sa_err *err, sqlite3 *db, const char *what)
 {
-    return sa_err_set(err, SA_ESTORE, "sqlite: %s: %s", what, db ? sqlite3_errmsg(db) : "?");
+    /* our triggers refuse a write that conflicts with the data's state with
+     * RAISE(ABORT, 'sa:conflict: <words for the client>') */
+    const char *m = db ? sqlite3_errmsg(db) : "?";
+    if (strncmp(m, "sa:conflict: ", 13) == 0)
+        return sa_err_set(err, SA_ECONFLICT, "%s", m + 13);
+    return sa_err_set(err, SA_ESTORE, "sqlite: %s: %s", what, m);
 }
 
 /* ---- the pool ----------------------------------------------------------------------- */

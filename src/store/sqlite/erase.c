@@ -48,6 +48,9 @@ static const struct db_sql DEL_CACHE = {
     "-length(?3))) = lower(?3) AND (length(cache_key) = length(?3) OR "
     "substr(cache_key, -length(?3) - 1, 1) = ':')"};
 
+static const struct db_sql RETIRE_ID = {
+    "erase lead", "INSERT INTO erased_leads (id, erased_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING"};
+
 static json_t *thread_of_row(sqlite3_stmt *st)
 {
     return db_col_text(st, 0);
@@ -82,7 +85,9 @@ static int write_erase(struct db_conn *c, void *arg, const char *now, struct sa_
         if (steps[i] == &DEL_LEAD && e->n[0] == 0) /* unknown, or busy: the caller says which */
             return sa_err_set(err, SA_ENOTFOUND, "lead %s not erased", e->id);
     }
-    return 0;
+    /* the id is retired: a write racing this erasure cannot bring the person back */
+    const struct db_arg t[] = {TXT(e->id), TXT(now)};
+    return db_exec_locked(c, &RETIRE_ID, t, DB_N(t), NULL, err);
 }
 
 int sa_sqlite_lead_erase(struct sa_store *s, const char *lead_id, const char *email,
