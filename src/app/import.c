@@ -548,6 +548,22 @@ static int read_export(const char *data, size_t len, struct sa_import_format *fm
     bool utf16 = len >= 2 && ((unsigned char)data[0] == 0xFF || (unsigned char)data[0] == 0xFE) &&
                  ((unsigned char)data[1] == 0xFE || (unsigned char)data[1] == 0xFF);
     bool utf8 = !charset || strcasecmp(charset, "utf-8") == 0 || strcasecmp(charset, "utf8") == 0;
+    if (!utf16 && !utf8 && sa_utf8_valid_prefix(data, len) == len) {
+        /* declared single-byte, but the bytes are valid UTF-8 with letters beyond ASCII:
+         * converting would turn "Müller" into "MÃ¼ller" without a word. A real
+         * Windows-1252 file with such letters is almost never valid UTF-8. */
+        bool high = false;
+        for (size_t i = 0; i < len && !high; i++)
+            high = (unsigned char)data[i] >= 0x80;
+        if (high) {
+            if (fmt && fmt->detail)
+                problem(fmt->detail, json_pack("[s, s]", "query", "charset"), "value_error",
+                        "The file is UTF-8 (its non-ASCII letters are valid UTF-8): send it "
+                        "without charset, or with charset=utf-8");
+            rc = sa_err_set(err, SA_EINVAL, "the file is UTF-8, not %s", charset);
+            goto fail;
+        }
+    }
     if (utf16 || !utf8) {
         size_t tlen, bad;
         rc = sa_charset_to_utf8(charset, data, len, &lay->text, &tlen, &bad, err);

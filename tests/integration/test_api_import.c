@@ -182,6 +182,11 @@ static void test_windows_1252(void **state)
     assert_string_equal(jstr(renee, "contact_info.name"), "Renée Lefèvre");
     json_decref(renee);
     json_decref(j);
+    /* the other way round: a UTF-8 file declared windows-1252 would become "MÃ¼ller";
+     * it is refused at query.charset, nothing stored */
+    j = post_export("/api/leads/import?charset=windows-1252", "hubspot-contacts.csv", 422);
+    assert_string_equal(jdump(jget(j, "detail.0.loc")), "[\"query\",\"charset\"]");
+    json_decref(j);
 }
 
 /* Sends csv (len bytes) to path; asserts a 422 whose first detail has this type and loc
