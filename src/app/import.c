@@ -87,6 +87,7 @@ static const struct {
     {"lastname", T_LAST, NULL},
     {"title", T_CONTACT, "title"},
     {"jobtitle", T_CONTACT, "title"},
+    {"designation", T_CONTACT, "title"},
     {"contacttitle", T_CONTACT, "title"},
     {"email", T_CONTACT, "email"},
     {"emailaddress", T_CONTACT, "email"},
@@ -899,6 +900,7 @@ struct run {
     struct key_table ids_seen;  /* stored lead id (borrowed from leads[].id) -> row */
     json_t *errors, *skipped_rows;
     size_t failed, folded, errors_omitted, written;
+    size_t opted_out; /* contacts the export says opted out: marked do-not-contact */
 };
 
 /* The cells of data row r (1-based); NULL when out of memory. */
@@ -979,6 +981,33 @@ static int validate_rows(struct run *ru, sa_import_progress_fn progress, void *a
     return 0;
 }
 
+/* The opt-out columns CRMs export (as kept extra fields: HubSpot "Unsubscribed from all
+ * email", Salesforce "Email Opt Out" / HasOptedOutOfEmail, Pipedrive and Zoho "Email Opt
+ * Out", "Do Not Email", "Unsubscribed"), or NULL when the lead has none set. A careful SDR
+ * does not mail someone who opted out in the CRM: the contact is marked do-not-contact. */
+static const char *opt_out_column(const json_t *in)
+{
+    static const char *const names[] = {"email_opt_out",
+                                        "has_opted_out_of_email",
+                                        "hasoptedoutofemail",
+                                        "opted_out_of_email",
+                                        "do_not_email",
+                                        "unsubscribed",
+                                        "unsubscribed_from_all_email",
+                                        "email_opted_out",
+                                        "do_not_contact",
+                                        NULL};
+    static const char *const yes[] = {"true", "yes", "y", "1", "x", "opted out", "ja", "oui",
+                                      "si", NULL};
+    for (int i = 0; names[i]; i++) {
+        const char *v = json_string_value(json_object_get(in, names[i]));
+        for (int k = 0; v && yes[k]; k++)
+            if (strcasecmp(v, yes[k]) == 0)
+                return names[i];
+    }
+    return NULL;
+}
+
 /* Qualifies and writes n ready leads in one transaction; their inputs are released. */
 static int write_chunk(struct run *ru, struct sa_agent *q, struct prepared *chunk, size_t n,
                        struct sa_err *err)
@@ -990,6 +1019,16 @@ static int write_chunk(struct run *ru, struct sa_agent *q, struct prepared *chun
                           err);
     if (!rc && n)
         rc = sa_store_save_many(ru->app->store, b.lrows, b.erows, (int)n, err);
+    for (size_t i = 0; i < n && !rc; i++) {
+        const char *col = opt_out_column(b.leads[i].raw);
+        const char *email = b.leads[i].contact_email;
+        if (!col || !email)
+            continue;
+        char reason[160];
+        snprintf(reason, sizeof reason, "opted out in the CRM export (%s)", col);
+        rc = sa_store_contact_dnc(ru->app->store, email, reason, "import", err);
+        ru->opted_out += rc == 0;
+    }
     for (size_t i = 0; i < n; i++) {
         struct file_lead *fl = &ru->leads[chunk[i].lead];
         if (!rc) {
@@ -1119,6 +1158,8 @@ static json_t *make_report(const struct run *ru, size_t created, size_t updated,
         (json_int_t)ru->folded, "skipped", (json_int_t)json_array_size(ru->skipped_rows),
         "failed", (json_int_t)ru->failed, "skipped_rows", ru->skipped_rows, "errors", ru->errors,
         "leads", leads ? leads : json_array());
+    if (report && ru->opted_out)
+        json_object_set_new(report, "do_not_contact", json_integer((json_int_t)ru->opted_out));
     if (report && ru->errors_omitted)
         json_object_set_new(report, "errors_omitted", json_integer((json_int_t)ru->errors_omitted));
     if (report && leads_omitted)

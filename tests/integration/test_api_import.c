@@ -472,6 +472,22 @@ static void test_review_cases(void **state)
                   200);
     assert_string_equal(column_of(j, "Revenue Currency"), "mapped_to:revenue_currency");
     json_decref(j);
+    /* a Zoho export: Designation is the title; an opt-out column marks the contact
+     * do-not-contact (a careful SDR does not mail them) */
+    j = post_text("Account Name,First Name,Last Name,Designation,Email,Email Opt Out\n"
+                  "Corvid Labs,Ines,Roth,Chief Revenue Officer,ines.roth@corvidlabs.example,true\n"
+                  "Corvid Labs,Omar,Haddad,Buyer,omar.haddad@corvidlabs.example,false\n",
+                  200);
+    assert_string_equal(column_of(j, "Designation"), "mapped_to:contact_info.title");
+    assert_int_equal(json_integer_value(jget(j, "do_not_contact")), 1);
+    json_decref(j);
+    struct resp cr;
+    json_t *c = http_json("GET", "/api/contacts/ines.roth@corvidlabs.example", NULL, &cr);
+    assert_true(json_is_true(jget(c, "do_not_contact")));
+    resp_free(&cr);
+    c = http_json("GET", "/api/contacts/omar.haddad@corvidlabs.example", NULL, &cr);
+    assert_false(json_is_true(jget(c, "do_not_contact")));
+    resp_free(&cr);
     /* a refusal still accounts for every row: the valid ones are not_imported */
     j = post_text("Company,Email\nA Co,a@a.example\n,\nB Co,not-an-email\n", 422);
     json_t *rep = jget(j, "report");
