@@ -202,7 +202,10 @@ json_t *sa_agents_status_one(struct sa_agents *r, enum sa_agent_type t);
 
 
 /* The agents (agents/<name>.c); each returns NULL when out of memory. */
-struct sa_agent *sa_qualification_new(const struct sa_model *model);
+/* The qualification agent over model; dataset (NULL: none) fills what a lead leaves out
+ * about a known company before scoring (listed in the output's enriched_fields). */
+struct sa_agent *sa_qualification_new(const struct sa_model *model,
+                                      const struct sa_dataset *dataset);
 struct sa_agent *sa_enrichment_new(const struct sa_agent_deps *deps);
 struct sa_agent *sa_growth_new(const struct sa_agent_deps *deps);
 struct sa_agent *sa_marketing_new(const struct sa_agent_deps *deps);

@@ -1,24 +1,99 @@
-/* The qualification agent: scores a lead with the loaded model (domain/scoring.h).
- * Stateless apart from the shared, immutable model, so concurrent runs need no lock. */
+/* The qualification agent: scores a lead with the loaded model (domain/scoring.h). What
+ * the lead does not say about its company (industry, size, revenue band, country,
+ * website) is taken from the company reference dataset when the company is in it, so a
+ * known company is scored on what is known whatever path the lead came by (an invoke, an
+ * import, the pipeline); the output lists those fields in enriched_fields, and the lead's
+ * own values always win. Stateless apart from the shared, immutable model and dataset, so
+ * concurrent runs need no lock. */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "agents/agent.h"
+#include "domain/contact.h"
+#include "domain/dataset.h"
 #include "domain/lead.h"
 #include "domain/scoring.h"
 
 struct qualification_agent {
     struct sa_agent base; /* first */
     const struct sa_model *model;
+    const struct sa_dataset *dataset; /* NULL: score the lead as given */
 };
+
+static bool missing(const json_t *in, const char *key)
+{
+    const json_t *v = json_object_get(in, key);
+    return !v || json_is_null(v) || (json_is_string(v) && json_string_length(v) == 0);
+}
+
+/* Sets each field of in that the lead leaves out from company c; returns their names (a
+ * new array, maybe empty). */
+static json_t *fill_known(json_t *in, const struct sa_company *c)
+{
+    json_t *filled = json_array();
+    const struct {
+        const char *key, *value;
+    } text[] = {{"industry", c->industry},
+                {"annual_revenue", c->revenue_band},
+                {"country", c->country},
+                {"website", c->domain}};
+    for (size_t i = 0; i < sizeof text / sizeof text[0]; i++) {
+        if (text[i].value && *text[i].value && missing(in, text[i].key)) {
+            json_object_set_new(in, text[i].key, json_string(text[i].value));
+            json_array_append_new(filled, json_string(text[i].key));
+        }
+    }
+    if (c->employees > 0 && missing(in, "company_size")) {
+        json_object_set_new(in, "company_size", json_integer(c->employees));
+        json_array_append_new(filled, json_string("company_size"));
+    }
+    return filled;
+}
+
+/* The dataset's company of the lead: by its corporate e-mail or website domain, else by
+ * its company name; NULL when unknown or when the lead says everything already. */
+static const struct sa_company *known_company(const struct qualification_agent *q,
+                                              const struct sa_lead *lead)
+{
+    if (!q->dataset || (lead->industry && lead->employees_min != SA_UNKNOWN &&
+                        lead->annual_revenue != SA_UNKNOWN && lead->country && lead->website))
+        return NULL;
+    char domain[256];
+    const struct sa_company *c = NULL;
+    if (sa_lead_domain(lead, q->model, domain, sizeof domain))
+        c = sa_dataset_by_domain(q->dataset, domain);
+    if (!c && lead->company_name)
+        c = sa_dataset_by_name(q->dataset, lead->company_name);
+    return c;
+}
 
 static int qualification_run(struct sa_agent *a, const struct sa_lead *lead, const json_t *context,
                              json_t **output, struct sa_err *err)
 {
     (void)context;
     struct qualification_agent *q = (struct qualification_agent *)a;
+    const struct sa_lead *use = lead;
+    struct sa_lead known = {0};
+    json_t *filled = NULL;
+    const struct sa_company *c = known_company(q, lead);
+    if (c && lead->raw) {
+        json_t *in = json_deep_copy(lead->raw);
+        filled = in ? fill_known(in, c) : NULL;
+        json_t *detail = json_array();
+        /* a value the lead parser does not take (an unusual revenue band): score the
+         * lead as it came */
+        if (filled && json_array_size(filled) > 0 && sa_lead_parse(in, "", &known, detail) == 0)
+            use = &known;
+        json_decref(detail);
+        json_decref(in); /* known holds its own reference */
+    }
     struct sa_score s;
-    sa_model_score(q->model, lead, &s);
+    sa_model_score(q->model, use, &s);
     *output = sa_score_to_json(q->model, &s);
+    if (*output && use == &known)
+        json_object_set_new(*output, "enriched_fields", json_incref(filled));
+    json_decref(filled);
+    sa_lead_clear(&known);
     return *output ? 0 : sa_err_set(err, SA_ENOMEM, "out of memory");
 }
 
@@ -36,12 +111,14 @@ static const struct sa_agent_ops qualification_ops = {
     .destroy = qualification_destroy,
 };
 
-struct sa_agent *sa_qualification_new(const struct sa_model *model)
+struct sa_agent *sa_qualification_new(const struct sa_model *model,
+                                      const struct sa_dataset *dataset)
 {
     struct qualification_agent *q = calloc(1, sizeof *q);
     if (!q)
         return NULL;
     q->base.ops = &qualification_ops;
     q->model = model;
+    q->dataset = dataset;
     return &q->base;
 }

@@ -127,6 +127,20 @@ static void test_enrichment_before_scoring(void **state)
         industry |= strcmp(json_string_value(f), "industry") == 0;
     }
     assert_true(size && industry);
+    long pipeline_score = (long)json_integer_value(json_object_get(q, "score"));
+    resp_free(&r);
+    /* the same company by a plain qualification invoke and by an import scores the same:
+     * the score no longer depends on the path the lead came by */
+    j = run_agent("qualification", "{\"company_name\":\"Quorvianta Software\"}", &r);
+    assert_int_equal(json_integer_value(jget(j, "output.score")), pipeline_score);
+    assert_non_null(jget(j, "output.enriched_fields"));
+    resp_free(&r);
+    const char csv[] = "Company\nQuorvianta Software\n";
+    http("POST", "/api/leads/import", "text/csv", csv, sizeof csv - 1, &r);
+    assert_int_equal(r.status, 200);
+    json_t *rep = json_loadb(r.body, r.len, 0, NULL);
+    assert_int_equal(json_integer_value(jget(rep, "leads.0.score")), pipeline_score);
+    json_decref(rep);
     /* the lead's own values win: a size given is not replaced */
     resp_free(&r);
     j = run_agent("pipeline",
