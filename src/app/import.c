@@ -169,6 +169,32 @@ static void keep_as(struct colmap *map, size_t i, const char *header)
     }
 }
 
+/* The first argument of a cell =HYPERLINK("target", ...) (any case, spaces allowed,
+ * "" inside the quotes for a quote) into out; false when v is not such a cell. */
+static bool hyperlink_target(const char *v, char *out, size_t cap)
+{
+    if (strncasecmp(v, "=hyperlink(", 11) != 0)
+        return false;
+    const char *p = v + 11;
+    while (*p == ' ')
+        p++;
+    if (*p++ != '"')
+        return false;
+    size_t o = 0;
+    for (; *p && o + 1 < cap; p++) {
+        if (*p == '"' && p[1] == '"') {
+            out[o++] = '"';
+            p++;
+        } else if (*p == '"') {
+            break;
+        } else {
+            out[o++] = *p;
+        }
+    }
+    out[o] = '\0';
+    return *p == '"' && o > 0;
+}
+
 /* One CSV row as an AgentInput object (new reference). */
 static json_t *row_input(const json_t *header, const struct colmap *map, const json_t *fields)
 {
@@ -187,6 +213,11 @@ static json_t *row_input(const json_t *header, const struct colmap *map, const j
          * same leads */
         if (v[0] == '\'' && v[1] && strchr("=+-@\t\r", v[1]))
             v++;
+        /* Excel keeps a link as =HYPERLINK("https://...", "label"): the address is the
+         * value (a website or a profile URL, refused as a URL before) */
+        char link[1024];
+        if (hyperlink_target(v, link, sizeof link))
+            v = link;
         const char *field = map[i].field;
         switch (map[i].t) {
         case T_FIELD: json_object_set_new(in, field, json_string(v)); break;

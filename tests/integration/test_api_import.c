@@ -488,6 +488,15 @@ static void test_review_cases(void **state)
     c = http_json("GET", "/api/contacts/omar.haddad@corvidlabs.example", NULL, &cr);
     assert_false(json_is_true(jget(c, "do_not_contact")));
     resp_free(&cr);
+    /* an Excel link cell: the address is the website */
+    j = post_text("Company,Email,Website\n"
+                  "Larkspur Media,ana@larkspur.example,"
+                  "\"=HYPERLINK(\"\"https://www.larkspur.example\"\",\"\"Larkspur\"\")\"\n",
+                  200);
+    lead = stored(j, 0);
+    assert_string_equal(jstr(lead, "data.website"), "https://www.larkspur.example");
+    json_decref(lead);
+    json_decref(j);
     /* a refusal still accounts for every row: the valid ones are not_imported */
     j = post_text("Company,Email\nA Co,a@a.example\n,\nB Co,not-an-email\n", 422);
     json_t *rep = jget(j, "report");
