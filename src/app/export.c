@@ -111,6 +111,11 @@ static int value_cell(struct sa_buf *b, const json_t *v)
     return rc;
 }
 
+/* After the lead's fields and its extra ones: what the qualification made of it. The
+ * import ignores these columns (a score is computed, not imported), so an export still
+ * imports back to the same leads. */
+static const char *const computed[] = {"Score", "Tier"};
+
 static int render_header(struct sa_export *x)
 {
     int rc = x->bom ? sa_buf_append(&x->out, "\xEF\xBB\xBF", 3) : 0;
@@ -126,10 +131,13 @@ static int render_header(struct sa_export *x)
         rc = sa_buf_append(&x->out, ",", 1) ||
              sa_export_cell(&x->out, json_string_value(k), json_string_length(k));
     }
+    for (size_t c = 0; c < sizeof computed / sizeof computed[0] && !rc; c++)
+        rc = sa_buf_append(&x->out, ",", 1) ||
+             sa_export_cell(&x->out, computed[c], strlen(computed[c]));
     return rc ? rc : sa_buf_append(&x->out, "\r\n", 2);
 }
 
-static int render_row(struct sa_export *x, const json_t *data)
+static int render_row(struct sa_export *x, const json_t *data, const json_t *row)
 {
     const json_t *contact = json_object_get(data, "contact_info");
     int rc = 0;
@@ -146,6 +154,8 @@ static int render_row(struct sa_export *x, const json_t *data)
         rc = sa_buf_append(&x->out, ",", 1) ||
              value_cell(&x->out, json_object_get(data, json_string_value(k)));
     }
+    rc = rc || sa_buf_append(&x->out, ",", 1) || value_cell(&x->out, json_object_get(row, "score"));
+    rc = rc || sa_buf_append(&x->out, ",", 1) || value_cell(&x->out, json_object_get(row, "tier"));
     return rc ? rc : sa_buf_append(&x->out, "\r\n", 2);
 }
 
@@ -218,7 +228,7 @@ static int fill(struct sa_export *x, struct sa_err *err)
     /* a page's worth of rows per fill, so one read never renders the whole store */
     for (; x->next < json_array_size(x->page); x->next++) {
         const json_t *row = json_array_get(x->page, x->next);
-        if (render_row(x, json_object_get(row, "data")))
+        if (render_row(x, json_object_get(row, "data"), row))
             return sa_err_set(err, SA_ENOMEM, "export: out of memory");
         snprintf(x->last_id, sizeof x->last_id, "%s",
                  json_string_value(json_object_get(row, "id")));

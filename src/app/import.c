@@ -24,7 +24,8 @@
 #include "store/store.h"
 
 /* Where a column goes: a lead field, a contact_info field, or a special. */
-enum target { T_NONE, T_FIELD, T_CONTACT, T_FIRST, T_LAST, T_SIGNALS };
+/* T_SKIP: a column of our own export that is computed, not input (Score, Tier): ignored. */
+enum target { T_NONE, T_FIELD, T_CONTACT, T_FIRST, T_LAST, T_SIGNALS, T_SKIP };
 
 static const struct {
     const char *header; /* normalised: lowercase letters and digits */
@@ -103,6 +104,8 @@ static const struct {
     {"personlinkedinurl", T_CONTACT, "linkedin_url"},
     {"signals", T_SIGNALS, NULL},
     {"tags", T_SIGNALS, NULL},
+    {"score", T_SKIP, NULL},
+    {"tier", T_SKIP, NULL},
 };
 
 /* Where one column of a file goes: field is the lead or contact_info field (T_FIELD,
@@ -240,6 +243,7 @@ static json_t *row_input(const json_t *header, const struct colmap *map, const j
             json_object_set_new(in, "signals", sig);
             break;
         }
+        case T_SKIP: break; /* computed by the qualification: never imported */
         case T_NONE:
             /* named once per file by map_columns: unique, never a lead field's name */
             if (map[i].extra[0] && !json_object_get(in, map[i].extra))
@@ -523,13 +527,17 @@ static void map_columns(struct layout *lay, const json_t *user, json_t *detail)
                          strcmp(targets[t].field ? targets[t].field : "", m.field) == 0))
                         label = targets[t].name;
             }
-        for (size_t j = 0; m.t != T_NONE && j < i; j++)
+        for (size_t j = 0; m.t != T_NONE && m.t != T_SKIP && j < i; j++)
             if (lay->map[j].t == m.t &&
                 (m.field == lay->map[j].field ||
                  (m.field && lay->map[j].field && strcmp(m.field, lay->map[j].field) == 0)))
                 m = (struct colmap){.t = T_NONE};
         lay->map[i] = m;
-        if (m.t != T_NONE) {
+        if (m.t == T_SKIP) {
+            json_array_append_new(lay->columns,
+                                  json_pack("{s:s, s:s}", "column", name, "ignored",
+                                            "computed by the qualification, not imported"));
+        } else if (m.t != T_NONE) {
             json_array_append_new(lay->columns,
                                   json_pack("{s:s, s:s}", "column", name, "mapped_to", label));
         } else {

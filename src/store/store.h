@@ -312,7 +312,8 @@ struct sa_store_ops {
     /* ---- lead export and erasure (appended group) ---- */
     /* Up to limit leads matching q (its tier, min_score and search; limit and offset are
      * ignored) whose id sorts after after_id (NULL: from the first), in id order: an
-     * array of {id, data} (data: the stored input). A keyset page, so an export of any
+     * array of {id, data, score, tier} (data: the stored input; score and tier: the
+     * qualification's, null before one). A keyset page, so an export of any
      * size costs one page of memory at a time. */
     int (*lead_export_page)(struct sa_store *s, const struct sa_lead_query *q, const char *after_id,
                             int limit, json_t **out, struct sa_err *err);

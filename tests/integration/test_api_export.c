@@ -282,6 +282,18 @@ static void test_export(void **state)
     assert_string_equal(cell(row, col(rows, "campaign")), "'@x");
     assert_string_equal(cell(row, col(rows, "memo")), "'\tTAB");
     assert_string_equal(cell(row, col(rows, "Contact Name")), "Ivo Petrov");
+    /* what the qualification made of the lead, last (the import ignores these columns,
+     * which the round trip shows) */
+    struct resp sr;
+    char *spath = strf("/api/leads/%s", id);
+    json_t *lead = http_json("GET", spath, NULL, &sr);
+    char score[16];
+    snprintf(score, sizeof score, "%lld",
+             (long long)json_integer_value(jget(lead, "qualification.score")));
+    assert_string_equal(cell(row, col(rows, "Score")), score);
+    assert_string_equal(cell(row, col(rows, "Tier")), jstr(lead, "qualification.tier"));
+    resp_free(&sr);
+    free(spath);
     json_decref(rows);
     assert_non_null(strstr(csv, "\r\n")); /* RFC 4180 line ends */
     resp_free(&r);

@@ -8,7 +8,8 @@
 
 /* The list's filter (search.h), shared with leads.c, so both select the same leads. */
 #define EXPORT_PAGE_SQL(filter)                                                                    \
-    "SELECT leads.id AS id, leads.data AS data FROM leads" filter                                  \
+    "SELECT leads.id AS id, leads.data AS data, leads.qualification_score AS score, "             \
+    "leads.qualification_tier AS tier FROM leads" filter                                           \
     " AND (?4 IS NULL OR leads.id > ?4) ORDER BY leads.id LIMIT ?5"
 #define EXPORT_FIELDS_SQL(filter)                                                                  \
     "SELECT DISTINCT j.key AS k FROM leads, json_each(leads.data) AS j" filter                     \
