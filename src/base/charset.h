@@ -6,8 +6,15 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/err.h"
+
+/* Decodes the well-formed UTF-8 sequence at s (n > 0 bytes left) into *cp; returns its
+ * length, or 0 when the bytes there are not one (RFC 3629: no overlong forms, no
+ * surrogates, nothing above U+10FFFF). The one decoder: validation, folding and mail
+ * encoding all step through text with it. */
+size_t sa_utf8_decode(const char *s, size_t n, uint32_t *cp);
 
 /* The length of the longest prefix of s[0..len) that is well-formed UTF-8 (RFC 3629: no
  * overlong forms, no surrogates, nothing above U+10FFFF): len when all of it is. */

@@ -4,6 +4,8 @@
 
 #include <stdint.h>
 
+#include "base/charset.h"
+
 /* U+00C0-U+017F: what each folds to; NULL keeps the character (the two signs among the
  * letters). Written out by hand, sixteen per line, capitals and small letters alike. */
 /* clang-format off */
@@ -60,37 +62,6 @@ static const char *latin_b(uint32_t cp)
     }
 }
 
-/* Decodes the well-formed UTF-8 sequence at s (n bytes left) into *cp; returns its length,
- * or 0 when the bytes there are not one (RFC 3629: no overlongs, surrogates or > U+10FFFF). */
-static size_t decode(const unsigned char *s, size_t n, uint32_t *cp)
-{
-    unsigned char b = s[0];
-    size_t len;
-    uint32_t v, min;
-    if (b < 0x80) {
-        *cp = b;
-        return 1;
-    } else if (b >= 0xC2 && b <= 0xDF) {
-        len = 2, v = b & 0x1Fu, min = 0x80;
-    } else if (b >= 0xE0 && b <= 0xEF) {
-        len = 3, v = b & 0x0Fu, min = 0x800;
-    } else if (b >= 0xF0 && b <= 0xF4) {
-        len = 4, v = b & 0x07u, min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        v = (v << 6) | (s[i] & 0x3Fu);
-    }
-    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
-        return 0;
-    *cp = v;
-    return len;
-}
 
 /* Encodes cp (below U+0800 here: only Greek and Cyrillic are re-encoded) at out. */
 static size_t encode2(uint32_t cp, char *out)
@@ -106,7 +77,7 @@ size_t sa_fold(const char *s, size_t len, char *out)
     size_t i = 0, o = 0;
     while (i < len) {
         uint32_t cp;
-        size_t n = decode(p + i, len - i, &cp);
+        size_t n = sa_utf8_decode(s + i, len - i, &cp);
         if (n == 0) { /* not UTF-8: dropped */
             i++;
             continue;

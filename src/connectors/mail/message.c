@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/buf.h"
+#include "base/charset.h"
 
 #define HDR_LINE 78       /* RFC 5322 2.1.1: header lines SHOULD stay within 78 */
 #define BODY_LINE 76      /* RFC 2045 6.7 and 6.8: encoded lines MUST stay within 76 */
@@ -57,33 +58,11 @@ static bool dot_atom(const char *s, size_t n)
 }
 
 /* Length of the UTF-8 character starting s[0] (n > 0 bytes available), or 0 when it is
- * malformed: overlong forms, surrogates and code points past U+10FFFF included. */
+ * malformed (sa_utf8_decode's rules). */
 static size_t utf8_char(const unsigned char *s, size_t n)
 {
-    unsigned char c = s[0];
-    size_t len;
-    uint32_t cp, min;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF) {
-        len = 2, cp = c & 0x1Fu, min = 0x80;
-    } else if ((c & 0xF0) == 0xE0) {
-        len = 3, cp = c & 0x0Fu, min = 0x800;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4, cp = c & 0x07u, min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3Fu);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return len;
+    uint32_t cp;
+    return sa_utf8_decode((const char *)s, n, &cp);
 }
 
 static bool utf8_valid(const char *s, size_t n)
