@@ -60,7 +60,7 @@ static const char *blocked(struct bdr *b, const char *email, struct sa_err *err,
         return "do_not_contact";
     if (b->cfg.max_touches_per_week > 0) {
         long n = 0;
-        if ((*rc = sa_store_outbox_touches(b->store, email, (long long)time(NULL) - 7LL * 86400, &n,
+        if ((*rc = sa_store_outbox_touches(b->store, email, (long long)sa_wall_time() - 7LL * 86400, &n,
                                            err)))
             return NULL;
         if (n >= b->cfg.max_touches_per_week)
@@ -125,7 +125,7 @@ static int draft(const json_t *state, json_t **update, struct graph_ctx *ctx, vo
     sa_uuid_v7(id);
     /* the meeting the first e-mail proposes: the calendar's next free slot, as an RFC 5545
      * invite whose UID is stable for this draft, so a re-sent invite updates it */
-    json_t *slots = b->calendar ? sa_calendar_slots_json(b->calendar, time(NULL), 3) : json_array();
+    json_t *slots = b->calendar ? sa_calendar_slots_json(b->calendar, sa_wall_time(), 3) : json_array();
     json_t *meeting = json_null();
     if (json_array_size(slots) > 0) {
         const json_t *first_slot = json_array_get(slots, 0);
@@ -275,7 +275,7 @@ static int send_node(const json_t *state, json_t **update, struct graph_ctx *ctx
     char(*ids)[SA_UUID_LEN] = calloc(n, sizeof *ids);
     char(*keys)[96] = calloc(n, sizeof *keys);
     json_t *payloads = json_array();
-    long long now = (long long)time(NULL);
+    long long now = (long long)sa_wall_time();
     for (size_t i = 0; items && ids && keys && i < n; i++) {
         const json_t *m = i == 0 ? draft : json_array_get(followups, i - 1);
         json_int_t day = i == 0 ? 0 : json_integer_value(json_object_get(m, "day"));

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "agents/agent.h"
 #include "connectors/calendar/calendar.h"
 #include "domain/intent.h"
@@ -163,7 +164,7 @@ static int respond(const json_t *state, json_t **update, struct graph_ctx *ctx, 
     json_t *extra = json_object();
     if (strcmp(rp->intent, "meeting_scheduling") == 0 || strcmp(rp->intent, "demo_request") == 0)
         json_object_set_new(extra, "meeting_slots",
-                            sa_calendar_slots_json(c->calendar, time(NULL), 3));
+                            sa_calendar_slots_json(c->calendar, sa_wall_time(), 3));
     const char *email = json_string_value(json_object_get(contact, "email"));
     bool dnc = false;
     if (strcmp(rp->intent, "unsubscribe") == 0 && email && c->store) {

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "agents/agent.h"
+#include "base/clock.h"
 #include "domain/dataset.h"
 #include "domain/lead.h"
 #include "domain/scoring.h"
@@ -84,7 +85,7 @@ static int growth_run(struct sa_agent *a, const struct sa_lead *lead, const json
                           factor("funding_momentum", c ? c->funding_stage : "unknown", pts, 20));
     total += pts;
     /* company age: younger companies grow faster; up to 15 */
-    time_t now = time(NULL);
+    time_t now = sa_wall_time();
     struct tm tm;
     gmtime_r(&now, &tm);
     int age = c && c->founded_year ? tm.tm_year + 1900 - c->founded_year : -1;

@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "auth/apikey.h"
 #include "auth/jwt.h"
 #include "auth/scope.h"
@@ -58,9 +59,7 @@ struct sa_access {
 
 static double real_now(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return sa_wall_seconds();
 }
 
 double sa_access_now(const struct sa_access *a)
@@ -91,21 +90,7 @@ void sa_access_iso(double t, char *out, size_t cap)
 
 int sa_access_parse_iso(const char *s, double *out)
 {
-    struct tm tm = {0};
-    const char *p = s ? strptime(s, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
-    if (!p)
-        return SA_EINVAL;
-    if (*p == '.') {
-        p++;
-        if (!isdigit((unsigned char)*p))
-            return SA_EINVAL;
-        while (isdigit((unsigned char)*p))
-            p++;
-    }
-    if (strcmp(p, "Z") != 0 && strcmp(p, "+00:00") != 0)
-        return SA_EINVAL;
-    *out = (double)timegm(&tm);
-    return 0;
+    return sa_iso8601_parse(s, out) ? SA_EINVAL : 0;
 }
 
 /* True when every address host names is a loopback address. */
@@ -377,8 +362,8 @@ static bool valid_name(const char *name, struct sa_err *err)
 }
 
 int sa_access_key_create(struct sa_access *a, const char *name, const char *scopes,
-                         const char *expires_at, const char *created_by, double now,
-                         json_t **out, struct sa_err *err)
+                         const char *expires_at, const char *created_by, double now, json_t **out,
+                         struct sa_err *err)
 {
     *out = NULL;
     if (!valid_name(name, err))
@@ -426,8 +411,7 @@ int sa_access_key_list(struct sa_access *a, json_t **out, struct sa_err *err)
         return rc;
     size_t i;
     json_t *k;
-    json_array_foreach (items, i, k)
-        key_for_client(k);
+    json_array_foreach(items, i, k) key_for_client(k);
     *out = json_pack("{s:o}", "items", items);
     return 0;
 }
@@ -470,7 +454,8 @@ int sa_access_bootstrap(struct sa_access *a, double now, char *key, size_t cap, 
     snprintf(key, cap, "%s", json_string_value(json_object_get(k, "key")));
     json_t *detail = json_pack("{s:s, s:[s]}", "name", "first admin key", "scopes", "admin");
     const char *id = json_string_value(json_object_get(k, "id"));
-    rc = sa_access_audit(a, "server:first-start", "key.create", id, "first-start", detail, now, err);
+    rc =
+        sa_access_audit(a, "server:first-start", "key.create", id, "first-start", detail, now, err);
     json_decref(detail);
     json_decref(k);
     if (rc)

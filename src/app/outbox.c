@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "app/app.h"
 #include "app/invoke.h"
 #include "base/log.h"
@@ -70,7 +71,7 @@ static int send_item(struct sa_outbox_worker *w, const json_t *item, struct sa_e
         .text = json_string_value(json_object_get(p, "body")),
         .ics = json_string_value(json_object_get(p, "ics")),
         .message_id_key = id,
-        .date = time(NULL),
+        .date = sa_wall_time(),
     };
     char *msg = NULL;
     size_t len = 0;
@@ -97,7 +98,7 @@ static int send_item(struct sa_outbox_worker *w, const json_t *item, struct sa_e
                          (json_int_t)attempts));
         return sa_store_outbox_mark(st, id, "failed", NULL, e.msg, 0, err) ? -1 : 0;
     }
-    long long retry = (long long)time(NULL) + 60LL * (1LL << (attempts - 1));
+    long long retry = (long long)sa_wall_time() + 60LL * (1LL << (attempts - 1));
     sa_log(SA_LOG_WARN, "outbox retry",
            json_pack("{s:s, s:s, s:I}", "outbox_id", id, "error", e.msg, "retry_at",
                      (json_int_t)retry));
@@ -109,7 +110,7 @@ int sa_outbox_drain(struct sa_outbox_worker *w, int *sent, struct sa_err *err)
     *sent = 0;
     for (;;) {
         json_t *due = NULL;
-        int rc = sa_store_outbox_due(w->app->store, (long long)time(NULL), 20, &due, err);
+        int rc = sa_store_outbox_due(w->app->store, (long long)sa_wall_time(), 20, &due, err);
         if (rc)
             return rc;
         size_t n = json_array_size(due), i;

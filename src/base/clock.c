@@ -1,10 +1,135 @@
 /* Monotonic and wall-clock time helpers (see clock.h). */
 #include "base/clock.h"
 
+#include <ctype.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+
+/* 0: real time; 1: fixed; 2: from a file. Read without the lock on the common path. */
+static atomic_int clock_mode;
+static pthread_mutex_t clock_lock = PTHREAD_MUTEX_INITIALIZER;
+static time_t fixed_at;
+static char *clock_path;
+static struct timespec file_mtime; /* of the file when base was read */
+static double file_base;           /* the instant the file holds */
+static uint64_t file_read_ns;      /* monotonic time when base was read */
+
+int sa_iso8601_parse(const char *s, double *out)
+{
+    struct tm tm = {0};
+    const char *p = s ? strptime(s, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
+    if (!p)
+        return -1;
+    double frac = 0, scale = 0.1;
+    if (*p == '.') {
+        p++;
+        if (!isdigit((unsigned char)*p))
+            return -1;
+        for (; isdigit((unsigned char)*p); p++, scale /= 10)
+            frac += (*p - '0') * scale;
+    }
+    if (strcmp(p, "Z") != 0 && strcmp(p, "+00:00") != 0)
+        return -1;
+    *out = (double)timegm(&tm) + frac;
+    return 0;
+}
+
+void sa_iso8601_format(time_t t, char out[SA_ISO8601_LEN])
+{
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    snprintf(out, SA_ISO8601_LEN, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+/* Reads the clock file into base (lock held). */
+static int read_clock_file(const char *path, const struct stat *st)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    char line[64] = "";
+    bool got = fgets(line, sizeof line, f) != NULL;
+    fclose(f);
+    line[strcspn(line, " \t\r\n")] = '\0';
+    double t;
+    if (!got || sa_iso8601_parse(line, &t))
+        return -1;
+    file_base = t;
+    file_read_ns = sa_now_ns();
+    file_mtime = st->st_mtim;
+    return 0;
+}
+
+int sa_clock_set_file(const char *path)
+{
+    struct stat st;
+    pthread_mutex_lock(&clock_lock);
+    int rc = -1;
+    char *copy = path ? strdup(path) : NULL;
+    if (copy && stat(path, &st) == 0 && read_clock_file(path, &st) == 0) {
+        free(clock_path);
+        clock_path = copy;
+        copy = NULL;
+        atomic_store(&clock_mode, 2);
+        rc = 0;
+    }
+    free(copy);
+    pthread_mutex_unlock(&clock_lock);
+    return rc;
+}
+
+void sa_clock_set_fixed(time_t t)
+{
+    pthread_mutex_lock(&clock_lock);
+    fixed_at = t;
+    atomic_store(&clock_mode, t ? 1 : 0);
+    pthread_mutex_unlock(&clock_lock);
+}
+
+void sa_wall_now(struct timespec *ts)
+{
+    int mode = atomic_load(&clock_mode);
+    if (mode == 0) {
+        clock_gettime(CLOCK_REALTIME, ts);
+        return;
+    }
+    pthread_mutex_lock(&clock_lock);
+    if (mode == 1) {
+        ts->tv_sec = fixed_at;
+        ts->tv_nsec = 0;
+    } else {
+        struct stat st;
+        if (stat(clock_path, &st) == 0 &&
+            (st.st_mtim.tv_sec != file_mtime.tv_sec || st.st_mtim.tv_nsec != file_mtime.tv_nsec))
+            (void)read_clock_file(clock_path, &st); /* unreadable: keep the last instant */
+        double t = file_base + (double)(sa_now_ns() - file_read_ns) / 1e9;
+        ts->tv_sec = (time_t)floor(t);
+        ts->tv_nsec = (long)((t - floor(t)) * 1e9);
+    }
+    pthread_mutex_unlock(&clock_lock);
+}
+
+time_t sa_wall_time(void)
+{
+    struct timespec ts;
+    sa_wall_now(&ts);
+    return ts.tv_sec;
+}
+
+double sa_wall_seconds(void)
+{
+    struct timespec ts;
+    sa_wall_now(&ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 uint64_t sa_now_ns(void)
 {
@@ -20,7 +145,7 @@ void sa_iso8601_now(char out[SA_ISO8601_LEN])
     static _Thread_local time_t last_sec = -1;
     static _Thread_local char last[24];
     struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
+    sa_wall_now(&ts);
     if (ts.tv_sec != last_sec) {
         struct tm tm;
         gmtime_r(&ts.tv_sec, &tm);

@@ -120,6 +120,13 @@ static const struct sa_setting settings[] = {
      .range_doc = "a directory",
      .doc = "where large request bodies are spooled (unlinked at once)",
      .commands = SA_CMD_SERVE},
+    {.env = "CLOCK_FILE",
+     STRING(clock_file),
+     .dflt_doc = "none (the system clock)",
+     .range_doc = "a file holding an ISO 8601 UTC instant",
+     .doc = "for tests: \"now\" is the instant in this file plus the time since it last "
+            "changed (write a new instant to move time; re-read on change)",
+     .commands = SA_CMD_SERVE},
     {.env = "SEED_FILE",
      .flag = "seed",
      .metavar = "FILE",

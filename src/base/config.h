@@ -28,6 +28,7 @@ struct sa_config {
     size_t max_body;             /* MAX_BODY_BYTES */
     size_t max_import_bytes;     /* MAX_IMPORT_BYTES: the CSV import's body cap */
     const char *tmp_dir;         /* TMPDIR: where large bodies are spooled */
+    const char *clock_file;      /* CLOCK_FILE: tests move "now" by writing this file */
     const char *seed_file;       /* SEED_FILE, --seed: leads loaded at start-up, or NULL */
     enum sa_log_level log_level; /* LOG_LEVEL, --log-level */
     /* storage and data */

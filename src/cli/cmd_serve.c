@@ -12,6 +12,7 @@
 #include "app/outbox.h"
 #include "app/runs.h"
 #include "app/seed.h"
+#include "base/clock.h"
 #include "base/log.h"
 #include "cli/cli.h"
 #include "connectors/calendar/calendar.h"
@@ -58,6 +59,11 @@ static int serve(const struct sa_config *cfg, const struct sa_cli_args *args)
     signal(SIGPIPE, SIG_IGN);
 
     struct sa_err err = {0};
+    if (cfg->clock_file && sa_clock_set_file(cfg->clock_file)) {
+        sa_err_set(&err, SA_ECONFIG, "CLOCK_FILE %.200s: cannot read an ISO 8601 UTC instant",
+                   cfg->clock_file);
+        return sa_cli_fail(&err);
+    }
     struct sa_app *app;
     if (sa_app_open(cfg, &app, &err))
         return sa_cli_fail(&err);

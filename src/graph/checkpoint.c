@@ -8,6 +8,7 @@
 #include <zstd.h>
 
 #include "base/buf.h"
+#include "base/clock.h"
 #include "base/json.h"
 #include "base/uuid.h"
 #include "graph/run.h"
@@ -279,9 +280,7 @@ int graph_r_save_checkpoint(struct run *r, const char *source, struct sa_err *er
     bool full = r->force_full || !r->cp_id[0] || r->since_full + 1 >= r->g->full_every;
     struct graph_record rec = {.step = r->step, .full = full};
     if (r->g->thread_ttl > 0) {
-        struct timespec now;
-        clock_gettime(CLOCK_REALTIME, &now);
-        rec.expires_at = (double)now.tv_sec + (double)now.tv_nsec / 1e9 + r->g->thread_ttl;
+        rec.expires_at = sa_wall_seconds() + r->g->thread_ttl;
     }
     sa_uuid_v7(rec.id);
     snprintf(rec.parent_id, sizeof rec.parent_id, "%s", r->force_full ? "" : r->cp_id);

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "graph/run.h"
 
 /* ---- state API ---------------------------------------------------------------------- */
@@ -284,7 +285,5 @@ int graph_sweep(const struct graph *g, int *n, struct sa_err *err)
     *n = 0;
     if (!g->saver)
         return 0;
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    return graph_saver_sweep(g->saver, (double)now.tv_sec + (double)now.tv_nsec / 1e9, n, err);
+    return graph_saver_sweep(g->saver, sa_wall_seconds(), n, err);
 }

@@ -1,4 +1,5 @@
 /* Availability slots and RFC 5545 invites (see calendar.h). */
+#include "base/clock.h"
 #include "connectors/calendar/calendar.h"
 
 #include <ctype.h>
@@ -405,7 +406,7 @@ static icalproperty *address_prop(bool attendee, const char *name, const char *e
 static bool build_event_locked(const struct sa_ics *m, icalcomponent *ev)
 {
     icaltimezone *utc = icaltimezone_get_utc_timezone();
-    time_t stamp = m->dtstamp ? m->dtstamp : time(NULL);
+    time_t stamp = m->dtstamp ? m->dtstamp : sa_wall_time();
     bool ok =
         add_prop(ev, icalproperty_new_uid(m->uid)) &&
         add_prop(ev, icalproperty_new_dtstamp(icaltime_from_timet_with_zone(stamp, 0, utc))) &&

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "store/sqlite/db.h"
 
 static const struct db_sql CACHE_GET = {
@@ -19,9 +20,7 @@ static const struct db_sql CACHE_PUT = {
  * strings compare in time order). */
 static void iso_in(double offset, char out[SA_ISO8601_LEN])
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    double t = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 + offset;
+    double t = sa_wall_seconds() + offset;
     time_t sec = (time_t)t;
     struct tm tm;
     gmtime_r(&sec, &tm);
