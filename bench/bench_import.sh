@@ -6,6 +6,8 @@
 # includes file-backed pages (the CSV, mapped by the CLI, and SQLite's mmap of the
 # database, up to 256 MB), which the kernel can drop; peak_anon is the largest anonymous
 # resident set (the heap: what the import allocates), sampled from /proc every 50 ms.
+# cpu_s is user + system time of both of the import's threads: on a shared machine it moves
+# less than seconds (wall) does.
 set -euo pipefail
 build=${1:-build}
 shift || true
@@ -16,12 +18,12 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-printf '%-8s %8s %8s %9s %12s %13s %8s %7s %5s\n' rows file_MB seconds rows/s peak_RSS_MB peak_anon_MB created merged exit
+printf '%-8s %8s %8s %8s %9s %12s %13s %8s %7s %5s\n' rows file_MB seconds cpu_s rows/s peak_RSS_MB peak_anon_MB created merged exit
 for n in "${sizes[@]}"; do
   "$build/gen_leads" "$n" >"$tmp/leads.csv"
   rm -f "$tmp"/bench.db*
   set +e
-  /usr/bin/time -f '%e %M' -o "$tmp/time" \
+  /usr/bin/time -f '%e %M %U %S' -o "$tmp/time" \
     "$build/sales-agent" import --log-level warn --data-dir "$root/data" \
     --database-url "sqlite://$tmp/bench.db" "$tmp/leads.csv" >"$tmp/report.json" 2>"$tmp/err" &
   tpid=$!
@@ -36,12 +38,13 @@ for n in "${sizes[@]}"; do
   wait "$tpid"
   status=$?
   set -e
-  read -r secs kb < <(tail -n 1 "$tmp/time") # GNU time puts "Command exited ..." first
+  read -r secs kb usr sys < <(tail -n 1 "$tmp/time") # GNU time puts "Command exited ..." first
   created=$(sed -n 's/^  "created": \([0-9]*\),*/\1/p' "$tmp/report.json")
   merged=$(sed -n 's/^  "merged_in_file": \([0-9]*\),*/\1/p' "$tmp/report.json")
   mb=$(du -m "$tmp/leads.csv" | cut -f1)
   awk -v n="$n" -v mb="$mb" -v s="$secs" -v kb="$kb" -v an="$anon" -v c="${created:--}" \
-      -v m="${merged:--}" -v st="$status" 'BEGIN { printf "%-8d %8d %8.2f %9.0f %12.1f %13.1f %8s %7s %5d\n",
-      n, mb, s, (st == 0 && s > 0 ? n / s : 0), kb / 1024, an / 1024, c, m, st }'
+      -v m="${merged:--}" -v st="$status" -v cpu="$(awk -v u="$usr" -v y="$sys" 'BEGIN {print u + y}')" \
+      'BEGIN { printf "%-8d %8d %8.2f %8.2f %9.0f %12.1f %13.1f %8s %7s %5d\n",
+      n, mb, s, cpu, (st == 0 && s > 0 ? n / s : 0), kb / 1024, an / 1024, c, m, st }'
   [ "$status" -eq 0 ] || sed 's/^/  /' "$tmp/err" | tail -n 3
 done

@@ -148,10 +148,9 @@ static void extra_name(const char *s, char *out, size_t cap)
  * column's values are dropped. Names are cut at 80 characters, before the suffix. */
 static void keep_as(struct colmap *map, size_t i, const char *header)
 {
-    static const char *const reserved[] = {"company_name", "industry",     "company_size",
-                                           "annual_revenue", "website",    "country",
-                                           "notes",        "contact_info", "signals",
-                                           "revenue_currency", NULL};
+    static const char *const reserved[] = {
+        "company_name", "industry",     "company_size", "annual_revenue",   "website", "country",
+        "notes",        "contact_info", "signals",      "revenue_currency", NULL};
     char name[81], base[90];
     extra_name(header ? header : "", name, sizeof name);
     bool taken = false;
@@ -860,8 +859,8 @@ static void batch_free(struct batch *b)
  * fl->updated are set; ids_seen (borrowing fl->id) refuses two file leads that are one
  * stored lead. */
 static int prepare_lead(struct sa_app *app, struct sa_agent *q, const struct prepared *pr,
-                        struct file_lead *fl, struct batch *b, size_t p,
-                        struct key_table *ids_seen, struct sa_err *err)
+                        struct file_lead *fl, struct batch *b, size_t p, struct key_table *ids_seen,
+                        struct sa_err *err)
 {
     json_t *detail = json_array();
     int rc = sa_lead_parse(pr->input, "", &b->leads[p], detail);
@@ -931,12 +930,12 @@ static int prepare_lead(struct sa_app *app, struct sa_agent *q, const struct pre
 struct run {
     struct sa_app *app;
     const struct layout *lay;
-    size_t nrows;               /* data rows */
-    uint32_t *lead_of;          /* per data row: 1 + its lead's index, 0 for no lead */
-    struct file_lead *leads;    /* in the order of their first rows */
+    size_t nrows;            /* data rows */
+    uint32_t *lead_of;       /* per data row: 1 + its lead's index, 0 for no lead */
+    struct file_lead *leads; /* in the order of their first rows */
     size_t nleads, cap;
-    struct key_table keys;      /* identity key (owned) -> lead index */
-    struct key_table ids_seen;  /* stored lead id (borrowed from leads[].id) -> row */
+    struct key_table keys;     /* identity key (owned) -> lead index */
+    struct key_table ids_seen; /* stored lead id (borrowed from leads[].id) -> row */
     json_t *errors, *skipped_rows;
     size_t failed, folded, errors_omitted, written;
     size_t opted_out; /* contacts the export says opted out: marked do-not-contact */
@@ -1036,8 +1035,8 @@ static const char *opt_out_column(const json_t *in)
                                         "email_opted_out",
                                         "do_not_contact",
                                         NULL};
-    static const char *const yes[] = {"true", "yes", "y", "1", "x", "opted out", "ja", "oui",
-                                      "si", NULL};
+    static const char *const yes[] = {"true",      "yes", "y",   "1",  "x",
+                                      "opted out", "ja",  "oui", "si", NULL};
     for (int i = 0; names[i]; i++) {
         const char *v = json_string_value(json_object_get(in, names[i]));
         for (int k = 0; v && yes[k]; k++)
@@ -1047,15 +1046,38 @@ static const char *opt_out_column(const json_t *in)
     return NULL;
 }
 
-/* Qualifies and writes n ready leads in one transaction; their inputs are released. */
-static int write_chunk(struct run *ru, struct sa_agent *q, struct prepared *chunk, size_t n,
-                       struct sa_err *err)
-{
+/* One chunk of leads on its way to the store: prepared (identified, qualified, rows
+ * filled) on a worker thread while the import's thread writes the chunk before it and
+ * reads the rows of the chunk after it. */
+struct chunk_job {
+    struct run *ru;
+    struct sa_agent *q;
+    struct prepared *chunk;
+    size_t n;
     struct batch b;
-    int rc = batch_alloc(&b, n) ? sa_err_set(err, SA_ENOMEM, "out of memory") : 0;
-    for (size_t i = 0; i < n && !rc; i++)
-        rc = prepare_lead(ru->app, q, &chunk[i], &ru->leads[chunk[i].lead], &b, i, &ru->ids_seen,
-                          err);
+    int rc;
+    struct sa_err err;
+};
+
+static void *prepare_chunk(void *arg)
+{
+    struct chunk_job *j = arg;
+    j->rc = batch_alloc(&j->b, j->n) ? sa_err_set(&j->err, SA_ENOMEM, "out of memory") : 0;
+    for (size_t i = 0; i < j->n && !j->rc; i++)
+        j->rc = prepare_lead(j->ru->app, j->q, &j->chunk[i], &j->ru->leads[j->chunk[i].lead], &j->b,
+                             i, &j->ru->ids_seen, &j->err);
+    return NULL;
+}
+
+/* Writes a prepared chunk in one transaction; its inputs and batch are released. */
+static int write_chunk(struct run *ru, struct chunk_job *j, struct sa_err *err)
+{
+    struct prepared *chunk = j->chunk;
+    size_t n = j->n;
+    struct batch b = j->b;
+    int rc = j->rc;
+    if (rc)
+        *err = j->err;
     if (!rc && n)
         rc = sa_store_save_many(ru->app->store, b.lrows, b.erows, (int)n, err);
     for (size_t i = 0; i < n && !rc; i++) {
@@ -1082,6 +1104,8 @@ static int write_chunk(struct run *ru, struct sa_agent *q, struct prepared *chun
     }
     ru->written += rc ? 0 : n;
     batch_free(&b);
+    j->b = (struct batch){0};
+    j->n = 0;
     return rc;
 }
 
@@ -1091,14 +1115,38 @@ static int write_chunk(struct run *ru, struct sa_agent *q, struct prepared *chun
  * spread of duplicates in the file, not its size. */
 #define IMPORT_CHUNK 2000
 
+/* Starts preparing job's chunk on a worker thread (*running set), or prepares it here
+ * when no thread can be made. */
+static void chunk_start(struct chunk_job *job, pthread_t *tid, bool *running)
+{
+    *running = pthread_create(tid, NULL, prepare_chunk, job) == 0;
+    if (!*running)
+        prepare_chunk(job);
+}
+
+static void chunk_wait(pthread_t tid, bool *running)
+{
+    if (*running)
+        pthread_join(tid, NULL);
+    *running = false;
+}
+
 static int write_leads(struct run *ru, sa_import_progress_fn progress, void *arg,
                        struct sa_err *err)
 {
     struct sa_agent *q = sa_agents_get(ru->app->agents, SA_AGENT_QUALIFICATION);
     json_t **pending = calloc(ru->nleads + 1, sizeof(json_t *));
-    struct prepared *chunk = calloc(IMPORT_CHUNK, sizeof *chunk);
+    /* two chunks: one filled here while the other is prepared, then written here */
+    struct prepared *chunks[2] = {calloc(IMPORT_CHUNK, sizeof(struct prepared)),
+                                  calloc(IMPORT_CHUNK, sizeof(struct prepared))};
+    struct chunk_job jobs[2] = {{.ru = ru, .q = q, .chunk = chunks[0]},
+                                {.ru = ru, .q = q, .chunk = chunks[1]}};
+    struct prepared *chunk = chunks[0];
+    int cur = 0; /* the chunk being filled */
+    pthread_t tid = 0;
+    bool running = false; /* jobs[1 - cur] is being prepared */
     size_t n = 0;
-    int rc = pending && chunk ? 0 : sa_err_set(err, SA_ENOMEM, "out of memory");
+    int rc = pending && chunks[0] && chunks[1] ? 0 : sa_err_set(err, SA_ENOMEM, "out of memory");
     for (size_t r = 1; r <= ru->nrows && !rc; r++) {
         if (progress)
             progress(SA_IMPORT_WRITING, r, ru->nrows, arg);
@@ -1122,19 +1170,41 @@ static int write_leads(struct run *ru, sa_import_progress_fn progress, void *arg
             chunk[n++] = (struct prepared){.input = pending[p], .lead = p};
             pending[p] = NULL;
             if (n == IMPORT_CHUNK) {
-                rc = write_chunk(ru, q, chunk, n, err);
+                /* the previous chunk is prepared: start this one, write that one */
+                bool had = running;
+                chunk_wait(tid, &running);
+                jobs[cur].n = n;
+                chunk_start(&jobs[cur], &tid, &running);
+                if (had)
+                    rc = write_chunk(ru, &jobs[1 - cur], err);
+                cur = 1 - cur;
+                chunk = chunks[cur];
                 n = 0;
             }
         }
     }
-    if (!rc && n)
-        rc = write_chunk(ru, q, chunk, n, err);
-    for (size_t i = 0; chunk && i < n; i++)
-        json_decref(chunk[i].input);
+    bool had = running;
+    chunk_wait(tid, &running);
+    if (!rc && had)
+        rc = write_chunk(ru, &jobs[1 - cur], err);
+    if (!rc && n) {
+        jobs[cur].n = n;
+        prepare_chunk(&jobs[cur]);
+        rc = write_chunk(ru, &jobs[cur], err);
+        n = 0;
+    }
+    /* whatever a failure left: the inputs of unwritten chunks and their batches */
+    for (int k = 0; k < 2; k++) {
+        size_t m = k == cur ? (n ? n : jobs[k].n) : jobs[k].n;
+        for (size_t i = 0; chunks[k] && i < m; i++)
+            json_decref(chunks[k][i].input);
+        batch_free(&jobs[k].b);
+    }
     for (size_t p = 0; pending && p < ru->nleads; p++)
         json_decref(pending[p]);
     free(pending);
-    free(chunk);
+    free(chunks[0]);
+    free(chunks[1]);
     return rc;
 }
 
@@ -1172,15 +1242,15 @@ static json_t *lead_entries(const struct run *ru, size_t *omitted)
         json_t *rows = json_array();
         for (size_t i = from; i < to; i++)
             json_array_append_new(rows, json_integer((json_int_t)folded[i]));
-        json_array_append_new(
-            out, json_pack("{s:I, s:s, s:s, s:o, s:O, s:s}", "row", (json_int_t)fl->row,
-                           "lead_id", fl->id, "action", fl->updated ? "updated" : "created",
-                           "merged_rows", rows, "score", fl->score, "tier", fl->tier));
+        json_array_append_new(out, json_pack("{s:I, s:s, s:s, s:o, s:O, s:s}", "row",
+                                             (json_int_t)fl->row, "lead_id", fl->id, "action",
+                                             fl->updated ? "updated" : "created", "merged_rows",
+                                             rows, "score", fl->score, "tier", fl->tier));
         for (size_t i = from; i < to; i++)
-            json_array_append_new(
-                out, json_pack("{s:I, s:s, s:s, s:I, s:O, s:s}", "row", (json_int_t)folded[i],
-                               "lead_id", fl->id, "action", "merged_in_file", "into_row",
-                               (json_int_t)fl->row, "score", fl->score, "tier", fl->tier));
+            json_array_append_new(out, json_pack("{s:I, s:s, s:s, s:I, s:O, s:s}", "row",
+                                                 (json_int_t)folded[i], "lead_id", fl->id, "action",
+                                                 "merged_in_file", "into_row", (json_int_t)fl->row,
+                                                 "score", fl->score, "tier", fl->tier));
     }
     free(start);
     free(folded);
@@ -1191,12 +1261,12 @@ static json_t *lead_entries(const struct run *ru, size_t *omitted)
 static json_t *make_report(const struct run *ru, size_t created, size_t updated, json_t *leads,
                            size_t leads_omitted)
 {
-    json_t *report = json_pack(
-        "{s:I, s:I, s:I, s:I, s:I, s:I, s:O, s:O, s:o}", "rows", (json_int_t)ru->nrows, "created",
-        (json_int_t)created, "updated", (json_int_t)updated, "merged_in_file",
-        (json_int_t)ru->folded, "skipped", (json_int_t)json_array_size(ru->skipped_rows),
-        "failed", (json_int_t)ru->failed, "skipped_rows", ru->skipped_rows, "errors", ru->errors,
-        "leads", leads ? leads : json_array());
+    json_t *report =
+        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:O, s:O, s:o}", "rows", (json_int_t)ru->nrows,
+                  "created", (json_int_t)created, "updated", (json_int_t)updated, "merged_in_file",
+                  (json_int_t)ru->folded, "skipped", (json_int_t)json_array_size(ru->skipped_rows),
+                  "failed", (json_int_t)ru->failed, "skipped_rows", ru->skipped_rows, "errors",
+                  ru->errors, "leads", leads ? leads : json_array());
     if (report && ru->opted_out)
         json_object_set_new(report, "do_not_contact", json_integer((json_int_t)ru->opted_out));
     if (report && ru->errors_omitted)
@@ -1248,8 +1318,10 @@ static int import_csv(struct sa_app *app, struct sa_import_format *fmt, const ch
     if ((rc = write_leads(&ru, progress, arg, err))) {
         if (ru.written) {
             char msg[sizeof err->msg];
-            snprintf(msg, sizeof msg, "%s (the import stopped there: the %zu leads of the rows "
-                     "before were written)", err->msg, ru.written);
+            snprintf(msg, sizeof msg,
+                     "%s (the import stopped there: the %zu leads of the rows "
+                     "before were written)",
+                     err->msg, ru.written);
             sa_err_set(err, rc, "%s", msg);
         }
         goto out;

@@ -531,6 +531,9 @@ static void test_erase(void **state)
     long execs =
         db_count(&main_srv, "SELECT count(*) FROM agent_executions WHERE lead_id = ?1", id);
     assert_true(execs >= 1);
+    assert_int_equal(
+        db_count(&main_srv, "SELECT count(*) FROM lead_fts WHERE lead_fts MATCH 'okafor'", NULL),
+        1);
     j = http_json("DELETE", path, NULL, &r);
     if (r.status != 200)
         fail_msg("erase: %ld %.400s", r.status, r.body);
@@ -587,6 +590,13 @@ static void test_erase(void **state)
     assert_int_equal(
         db_count(&main_srv, "SELECT count(*) FROM graph_checkpoints WHERE thread_id = ?1", thread),
         0);
+    /* the search index: its queue applied at the commit (migration 011), the erased
+     * person's trigrams gone, and FTS5's own check of the index against lead_search */
+    assert_int_equal(db_count(&main_srv, "SELECT count(*) FROM lead_fts_queue", NULL), 0);
+    assert_int_equal(
+        db_count(&main_srv, "SELECT count(*) FROM lead_fts WHERE lead_fts MATCH 'okafor'", NULL),
+        0);
+    db_write(&main_srv, "INSERT INTO lead_fts (lead_fts) VALUES ('integrity-check')");
     assert_int_equal(db_count(&main_srv,
                               "SELECT count(*) FROM outbox WHERE status = 'sent' AND "
                               "sent_at IS NOT NULL AND to_email = ''",
