@@ -1,6 +1,9 @@
 /* The leads service (see leads.h). */
 #include "app/leads.h"
 
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,17 +154,84 @@ static void merge_patch(json_t *target, const json_t *patch, const char *prefix,
     }
 }
 
-int sa_app_lead_update(struct sa_app *app, const char *id, const json_t *patch, json_t *detail,
-                       json_t **changed, json_t **out, struct sa_err *err)
+void sa_app_lead_etag(const json_t *lead, char out[SA_ETAG_LEN])
+{
+    char *text = json_dumps(lead, JSON_COMPACT | JSON_SORT_KEYS);
+    uint64_t h = 14695981039346656037ull; /* FNV-1a */
+    for (const char *p = text ? text : ""; *p; p++)
+        h = (h ^ (uint8_t)*p) * 1099511628211ull;
+    free(text);
+    snprintf(out, SA_ETAG_LEN, "\"%016llx\"", (unsigned long long)h);
+}
+
+/* True when the If-Match value lists tag (or is "*"). */
+static bool etag_listed(const char *if_match, const char *tag)
+{
+    size_t n = strlen(tag);
+    for (const char *p = if_match; *p;) {
+        p += strspn(p, " \t,");
+        if (*p == '*')
+            return true;
+        if (strncmp(p, "W/", 2) == 0) /* a weak tag never matches (RFC 9110, 13.1.1) */
+            p += 2;
+        if (strncmp(p, tag, n) == 0 && (p[n] == '\0' || p[n] == ',' || p[n] == ' '))
+            return true;
+        p += strcspn(p, ",");
+    }
+    return false;
+}
+
+/* Edits of one lead queue on one of these, chosen by a hash of its id. */
+#define EDIT_STRIPES 64
+static pthread_mutex_t edit_stripes[EDIT_STRIPES] = {[0 ... EDIT_STRIPES - 1] =
+                                                         PTHREAD_MUTEX_INITIALIZER};
+
+static pthread_mutex_t *edit_stripe(const char *id)
+{
+    uint32_t h = 2166136261u;
+    for (const char *p = id; *p; p++)
+        h = (h ^ (uint8_t)*p) * 16777619u;
+    return &edit_stripes[h % EDIT_STRIPES];
+}
+
+static int lead_update(struct sa_app *app, const char *id, const json_t *patch,
+                       const char *if_match, json_t *detail, json_t **changed, json_t **out,
+                       struct sa_err *err);
+
+int sa_app_lead_update(struct sa_app *app, const char *id, const json_t *patch,
+                       const char *if_match, json_t *detail, json_t **changed, json_t **out,
+                       struct sa_err *err)
+{
+    pthread_mutex_t *m = edit_stripe(id);
+    pthread_mutex_lock(m);
+    int rc = lead_update(app, id, patch, if_match, detail, changed, out, err);
+    pthread_mutex_unlock(m);
+    return rc;
+}
+
+static int lead_update(struct sa_app *app, const char *id, const json_t *patch,
+                       const char *if_match, json_t *detail, json_t **changed, json_t **out,
+                       struct sa_err *err)
 {
     *out = NULL;
     *changed = NULL;
-    json_t *input = NULL;
-    int rc = sa_app_lead_input(app->store, id, &input, err);
+    json_t *current = NULL;
+    int rc = sa_app_lead_get(app->store, id, &current, err);
     if (rc)
         return rc;
-    json_t *merged = json_deep_copy(input);
-    json_decref(input);
+    if (if_match) {
+        char tag[SA_ETAG_LEN];
+        sa_app_lead_etag(current, tag);
+        if (!etag_listed(if_match, tag)) {
+            json_decref(current);
+            return sa_err_set(err, SA_EPRECONDITION,
+                              "Lead %s changed since that version (its ETag is now %s): read "
+                              "it again and apply the change to the new version",
+                              id, tag);
+        }
+    }
+    json_t *merged = json_deep_copy(json_object_get(current, "data"));
+    json_decref(current);
     json_t *names = json_array();
     if (!merged || !names) {
         json_decref(merged);

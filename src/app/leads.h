@@ -53,9 +53,21 @@ struct sa_app;
  * patched field names ("industry", "contact_info.title"), both new references.
  * SA_EINVAL when the patched input is invalid: detail (borrowed) got one entry per bad
  * field, loc starting "body", and nothing was written. SA_ENOTFOUND for an unknown id,
- * SA_ECONFLICT when the new e-mail is another lead's (messages for the client). */
-int sa_app_lead_update(struct sa_app *app, const char *id, const json_t *patch, json_t *detail,
-                       json_t **changed, json_t **out, struct sa_err *err) SA_WUR;
+ * SA_ECONFLICT when the new e-mail is another lead's (messages for the client).
+ * Edits of one lead are serialised in this process, so two concurrent patches both land
+ * (neither is lost). With if_match (an If-Match header: "*" or a list of ETags), the
+ * patch applies only when the lead's current tag is listed: SA_EPRECONDITION otherwise,
+ * so a client that read the lead, changed it and sends it back never overwrites an edit
+ * made in between (across instances too: the check and the write are under the lock,
+ * which one instance holds; see docs/leads.md for the window across instances). */
+int sa_app_lead_update(struct sa_app *app, const char *id, const json_t *patch,
+                       const char *if_match, json_t *detail, json_t **changed, json_t **out,
+                       struct sa_err *err) SA_WUR;
+
+/* A lead's entity tag (quoted, as the ETag header carries it): a hash of the lead as
+ * sa_app_lead_get answers it, so any change to it, the score included, changes the tag. */
+#define SA_ETAG_LEN 24
+void sa_app_lead_etag(const json_t *lead, char out[SA_ETAG_LEN]);
 
 /* Erases lead id and the person's data everywhere they appear (store.h lead_erase, then
  * the checkpoints of the lead's threads); keeps the do-not-contact record. *out (new

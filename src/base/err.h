@@ -21,7 +21,8 @@
     X(ENOTIMPL, -9, "not implemented")                                                             \
     X(EINTERNAL, -10, "internal error")                                                            \
     X(ETIMEDOUT, -11, "timed out")                                                                 \
-    X(ECANCELED, -12, "cancelled")
+    X(ECANCELED, -12, "cancelled")                                                                 \
+    X(EPRECONDITION, -13, "precondition failed")
 
 enum sa_errno {
 #define SA_ERR_ENUM(name, val, msg) SA_##name = (val),

@@ -127,10 +127,10 @@ static bool check_host(struct sa_req *r)
 
 /* ---- CORS --------------------------------------------------------------------------- */
 
-#define CORS_ALLOW_HEADERS "Authorization, X-API-Key, Content-Type, X-Request-ID"
+#define CORS_ALLOW_HEADERS "Authorization, X-API-Key, Content-Type, X-Request-ID, If-Match"
 #define CORS_EXPOSE_HEADERS                                                                        \
     "X-Request-ID, Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, "           \
-    "WWW-Authenticate"
+    "WWW-Authenticate, ETag"
 
 /* Adds the CORS headers for an allowed Origin; returns whether it was allowed. */
 static bool cors_headers(struct sa_req *r)

@@ -34,6 +34,8 @@ static const struct problem {
     {404, "NotFound", "No such resource (or no route for the path)"},
     {405, "MethodNotAllowed", "The path exists but not with this method (see Allow)"},
     {409, "Conflict", "The resource's state forbids it (already decided, thread busy, ...)"},
+    {412, "PreconditionFailed",
+     "If-Match named a version (ETag) of the resource that is no longer the current one"},
     {413, "ContentTooLarge", "The body is larger than MAX_BODY"},
     {414, "UriTooLong", "The path is too long"},
     {415, "UnsupportedMediaType",

@@ -211,6 +211,9 @@ void sa_reply_failure(struct sa_req *r, int rc, const struct sa_err *err, const 
     switch (rc) {
     case SA_ENOTFOUND: sa_reply_error(r, 404, "not_found", loc, "not_found", "%s", msg); break;
     case SA_ECONFLICT: sa_reply_error(r, 409, "conflict", loc, "conflict", "%s", msg); break;
+    case SA_EPRECONDITION:
+        sa_reply_error(r, 412, "precondition_failed", "header.If-Match", "stale", "%s", msg);
+        break;
     default: reply_5xx(r, rc, err, what);
     }
 }

@@ -105,7 +105,7 @@ const struct sa_route sa_routes[] = {
       "422 503"),
     R("PATCH", "/api/leads/{id}", sa_route_lead_update, JSON, WRITE, "lead.update",
       "Edit a lead with a JSON merge patch (RFC 7396); validated and scored again",
-      "LeadPatch", "Lead", 0, NULL, "404 409 422 503"),
+      "LeadPatch", "Lead", 0, NULL, "404 409 412 422 503"),
     R("DELETE", "/api/leads/{id}", sa_route_lead_erase, NONE, ADMIN, "lead.erase",
       "Erase a person everywhere (keeps do-not-contact); irreversible", NULL, "LeadErased", 0,
       NULL, "404 409 422 503"),

@@ -466,6 +466,13 @@ static void record_response(const char *method, const char *path, const struct r
     free(buf ? buf : text);
 }
 
+static char extra_header[512];
+
+void harness_extra_header(const char *header_line)
+{
+    snprintf(extra_header, sizeof extra_header, "%s", header_line ? header_line : "");
+}
+
 int http_on(CURL *h, int port, const char *method, const char *path, const char *content_type,
             const char *body, size_t body_len, struct resp *out)
 {
@@ -479,6 +486,8 @@ int http_on(CURL *h, int port, const char *method, const char *path, const char 
     snprintf(ct, sizeof ct, "Content-Type:%s%s", content_type ? " " : "",
              content_type ? content_type : "");
     hdrs = curl_slist_append(hdrs, ct);
+    if (extra_header[0])
+        hdrs = curl_slist_append(hdrs, extra_header);
     if (auth_overridden && auth_override[0]) {
         hdrs = curl_slist_append(hdrs, auth_override);
     } else if (!auth_overridden && current_key[0]) {

@@ -70,6 +70,10 @@ int harness_port(void);
  * with the current server's admin key), "" sends none, anything else is sent as that
  * header line ("X-API-Key: sa_..."). The text is copied. */
 void harness_auth(const char *header_line);
+/* One more request header line ("If-Match: \"...\"") sent by http() until cleared with
+ * NULL. The text is copied. */
+void harness_extra_header(const char *header_line);
+
 /* "Authorization: Bearer KEY" for the current server's admin key, for raw requests. */
 const char *harness_auth_header(void);
 

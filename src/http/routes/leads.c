@@ -55,10 +55,14 @@ void sa_route_lead_get(struct sa_req *r)
     json_t *lead;
     struct sa_err err = {0};
     int rc = sa_app_lead_get(r->app->store, id, &lead, &err);
-    if (rc)
+    if (rc) {
         sa_reply_failure(r, rc, &err, "path.id", "Reading the lead");
-    else
-        sa_reply_json(r, 200, lead);
+        return;
+    }
+    char tag[SA_ETAG_LEN];
+    sa_app_lead_etag(lead, tag);
+    sa_reply_header(r, "ETag", "%s", tag); /* for PATCH's If-Match */
+    sa_reply_json(r, 200, lead);
 }
 
 /* The import's ?charset= and ?map= into fmt; false (422 sent) when one is wrong. fmt->map
@@ -163,8 +167,7 @@ void sa_route_leads_import(struct sa_req *r)
     fmt.detail = json_array();
     json_t *report = NULL;
     struct sa_err err = {0};
-    int rc =
-        sa_app_import_csv_as(r->app, &fmt, body, body_len, partial, NULL, NULL, &report, &err);
+    int rc = sa_app_import_csv_as(r->app, &fmt, body, body_len, partial, NULL, NULL, &report, &err);
     json_decref((json_t *)fmt.map);
     if (rc == SA_EINVAL && json_array_size(fmt.detail)) { /* the file or the map: named */
         json_decref(report);
@@ -268,7 +271,8 @@ void sa_route_lead_update(struct sa_req *r)
         return;
     json_t *detail = json_array(), *changed = NULL, *lead = NULL;
     struct sa_err err = {0};
-    int rc = sa_app_lead_update(r->app, id, patch, detail, &changed, &lead, &err);
+    int rc = sa_app_lead_update(r->app, id, patch, sa_req_header(r, "If-Match"), detail, &changed,
+                                &lead, &err);
     json_decref(patch);
     if (rc == SA_EINVAL && json_array_size(detail) > 0) {
         sa_reply_problem(r, 422, "validation_error", detail);
@@ -285,6 +289,9 @@ void sa_route_lead_update(struct sa_req *r)
         return;
     }
     r->audit_detail = json_pack("{s:o}", "fields", changed); /* names only, never values */
+    char tag[SA_ETAG_LEN];
+    sa_app_lead_etag(lead, tag);
+    sa_reply_header(r, "ETag", "%s", tag);
     sa_reply_json(r, 200, lead);
 }
 
