@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app/leads.h"
 #include "base/buf.h"
 #include "store/store.h"
 
@@ -38,10 +39,11 @@ struct sa_export {
     struct sa_store *store;
     char *tier, *search;
     int min_score;
-    json_t *extra;    /* the extra fields' names, in column order */
-    json_t *page;     /* the current page of {id, data} */
-    size_t next;      /* its next row */
-    char last_id[64]; /* the keyset: the last id written */
+    json_t *extra; /* the extra fields' names, in column order */
+    json_t *page;  /* the current page of {id, data} */
+    size_t next;   /* its next row */
+    json_t *last;  /* the keyset: the last row written ({id, k, ...}), or NULL */
+    int sort;      /* enum sa_lead_sort, or -1 for id order */
     bool started, done;
     size_t rows;
     struct sa_buf out; /* rendered, not yet read */
@@ -161,8 +163,12 @@ static int render_row(struct sa_export *x, const json_t *data, const json_t *row
 
 static void query_of(const struct sa_export *x, struct sa_lead_query *q)
 {
-    *q = (struct sa_lead_query){
-        .limit = PAGE, .tier = x->tier, .min_score = x->min_score, .search = x->search};
+    *q = (struct sa_lead_query){.limit = PAGE,
+                                .tier = x->tier,
+                                .min_score = x->min_score,
+                                .search = x->search,
+                                .sort = x->sort >= 0 ? (enum sa_lead_sort)x->sort : 0,
+                                .sorted = x->sort >= 0};
 }
 
 int sa_export_open(struct sa_store *store, const struct sa_export_opts *o, struct sa_export **out,
@@ -175,6 +181,11 @@ int sa_export_open(struct sa_store *store, const struct sa_export_opts *o, struc
     x->store = store;
     x->min_score = o->min_score;
     x->bom = o->bom;
+    x->sort = sa_app_lead_sort_code(o->sort); /* -1 (id order) when NULL */
+    if (o->sort && x->sort < 0) {
+        free(x);
+        return sa_err_set(err, SA_EINVAL, "sort: expected " SA_LEAD_SORT_NAMES);
+    }
     x->tier = o->tier ? strdup(o->tier) : NULL;
     x->search = o->search ? strdup(o->search) : NULL;
     sa_buf_init(&x->out, (size_t)64 << 20);
@@ -216,8 +227,7 @@ static int fill(struct sa_export *x, struct sa_err *err)
         x->next = 0;
         struct sa_lead_query q;
         query_of(x, &q);
-        int rc = sa_store_lead_export_page(x->store, &q, x->last_id[0] ? x->last_id : NULL, PAGE,
-                                           &x->page, err);
+        int rc = sa_store_lead_export_page(x->store, &q, x->last, PAGE, &x->page, err);
         if (rc)
             return rc;
         if (json_array_size(x->page) == 0) {
@@ -230,8 +240,8 @@ static int fill(struct sa_export *x, struct sa_err *err)
         const json_t *row = json_array_get(x->page, x->next);
         if (render_row(x, json_object_get(row, "data"), row))
             return sa_err_set(err, SA_ENOMEM, "export: out of memory");
-        snprintf(x->last_id, sizeof x->last_id, "%s",
-                 json_string_value(json_object_get(row, "id")));
+        json_decref(x->last);
+        x->last = json_incref((json_t *)row);
         x->rows++;
     }
     return 0;
@@ -268,6 +278,7 @@ void sa_export_free(struct sa_export *x)
     free(x->search);
     json_decref(x->extra);
     json_decref(x->page);
+    json_decref(x->last);
     sa_buf_free(&x->out);
     free(x);
 }

@@ -21,6 +21,7 @@ struct sa_export_opts {
     int min_score;      /* -1: any */
     const char *search; /* NULL, or the list's q */
     bool bom;           /* start with a UTF-8 byte order mark (Excel reads UTF-8 then) */
+    const char *sort;   /* NULL (id order), or an order of the list (sa_app_lead_sort_valid) */
 };
 
 /* At most this many extra-field columns; further field names are left out of the file. */

@@ -42,6 +42,12 @@ bool sa_app_lead_sort_valid(const char *name)
     return lead_sort(name, &ignored);
 }
 
+int sa_app_lead_sort_code(const char *name)
+{
+    enum sa_lead_sort s;
+    return name && lead_sort(name, &s) ? (int)s : -1;
+}
+
 int sa_app_leads_list(struct sa_store *store, int limit, int offset, const char *tier,
                       int min_score, const char *search, const char *sort, json_t **out,
                       struct sa_err *err)

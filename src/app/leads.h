@@ -26,6 +26,8 @@ int sa_app_leads_list(struct sa_store *store, int limit, int offset, const char 
  * created_at (oldest first), -created_at or company (SA_LEAD_SORT_NAMES, for messages). */
 bool sa_app_lead_sort_valid(const char *name);
 #define SA_LEAD_SORT_NAMES "score, -score, created_at, -created_at or company"
+/* The store's order (enum sa_lead_sort) for such a name, or -1. */
+int sa_app_lead_sort_code(const char *name);
 /* The lead id (lowercase UUID) with its 50 newest executions under "executions" (new
  * reference), or SA_ENOTFOUND with a message for the client. */
 int sa_app_lead_get(struct sa_store *store, const char *id, json_t **out,

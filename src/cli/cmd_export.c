@@ -8,10 +8,11 @@
 
 #include "app/app.h"
 #include "app/export.h"
+#include "app/leads.h"
 #include "cli/cli.h"
 
 enum { BOM = 1u << 0 }; /* switches[] below, in order */
-enum { OPT_TIER, OPT_MIN_SCORE, OPT_Q };
+enum { OPT_TIER, OPT_MIN_SCORE, OPT_Q, OPT_SORT };
 
 static const struct sa_cli_switch switches[] = {
     {"--bom", "start with a UTF-8 byte order mark, so Excel reads the file as UTF-8"},
@@ -22,6 +23,7 @@ static const struct sa_cli_option options[] = {
     {"--tier", "TIER", "only leads of tier A, B, C or D"},
     {"--min-score", "N", "only leads scoring at least N (0-100)"},
     {"--q", "TEXT", "only leads whose company, contact, e-mail or industry contain TEXT"},
+    {"--sort", "ORDER", "score, -score, created_at, -created_at or company (default: id order)"},
     {NULL, NULL, NULL},
 };
 
@@ -32,7 +34,13 @@ static bool read_options(const struct sa_cli_args *args, struct sa_export_opts *
     *o = (struct sa_export_opts){.tier = tier,
                                  .min_score = -1,
                                  .search = args->opt[OPT_Q],
-                                 .bom = (args->switches & BOM) != 0};
+                                 .bom = (args->switches & BOM) != 0,
+                                 .sort = args->opt[OPT_SORT]};
+    if (o->sort && !sa_app_lead_sort_valid(o->sort)) {
+        fprintf(stderr, "sales-agent: --sort: expected " SA_LEAD_SORT_NAMES ", got \"%s\"\n",
+                o->sort);
+        return false;
+    }
     if (tier && (strlen(tier) != 1 || tier[0] < 'A' || tier[0] > 'D')) {
         fprintf(stderr, "sales-agent: --tier: expected A, B, C or D, got \"%s\"\n", tier);
         return false;

@@ -45,7 +45,7 @@ const struct sa_route sa_routes[] = {
       "ImportJob", 0, NULL, "404 422"),
     R("GET", "/api/leads/export", sa_route_leads_export, NONE, READ, NULL,
       "The leads as a CSV file (the list's filters; ?bom=true for Excel), streamed", NULL,
-      "LeadsCsv", 0, "tier min_score q format bom", "422 503"),
+      "LeadsCsv", 0, "tier min_score q sort format bom", "422 503"),
     R("GET", "/api/leads/{id}", sa_route_lead_get, NONE, READ, NULL, "A lead with its executions",
       NULL, "Lead", 0, NULL, "404 422 503"),
     R("POST", "/api/runs", sa_route_runs_create, JSON, WRITE, NULL,

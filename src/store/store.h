@@ -63,7 +63,8 @@ struct sa_lead_query {
     const char *search;     /* NULL, or a substring of the company name, contact name, contact
                              * e-mail or industry, case and Latin diacritics ignored
                              * (base/fold.h) */
-    enum sa_lead_sort sort; /* the list's order; the export ignores it (id order) */
+    enum sa_lead_sort sort; /* the list's order; the export's too when sorted is set */
+    bool sorted;            /* export: in sort's order (else id order, the cheapest) */
 };
 
 /* One outbox item (all text borrowed). payload is JSON text. */
@@ -311,12 +312,13 @@ struct sa_store_ops {
 
     /* ---- lead export and erasure (appended group) ---- */
     /* Up to limit leads matching q (its tier, min_score and search; limit and offset are
-     * ignored) whose id sorts after after_id (NULL: from the first), in id order: an
-     * array of {id, data, score, tier} (data: the stored input; score and tier: the
-     * qualification's, null before one). A keyset page, so an export of any
-     * size costs one page of memory at a time. */
-    int (*lead_export_page)(struct sa_store *s, const struct sa_lead_query *q, const char *after_id,
-                            int limit, json_t **out, struct sa_err *err);
+     * ignored) that come after the row after (the last row of the previous page; NULL:
+     * from the first), in q->sort's order when q->sorted, else in id order: an array of
+     * {id, k, data, score, tier} (k: the row's sort key, for the next page; data: the
+     * stored input; score and tier: the qualification's, null before one). A keyset
+     * page, so an export of any size costs one page of memory at a time. */
+    int (*lead_export_page)(struct sa_store *s, const struct sa_lead_query *q,
+                            const json_t *after, int limit, json_t **out, struct sa_err *err);
     /* The distinct top-level field names of the stored inputs of the leads matching q
      * (as for lead_export_page), sorted: an array of strings, at most limit of them. */
     int (*lead_export_fields)(struct sa_store *s, const struct sa_lead_query *q, int limit,
@@ -613,10 +615,10 @@ static inline SA_WUR int sa_store_audit_list(struct sa_store *s, const struct sa
 /* lead export and erasure */
 static inline SA_WUR int sa_store_lead_export_page(struct sa_store *s,
                                                    const struct sa_lead_query *q,
-                                                   const char *after_id, int limit, json_t **out,
+                                                   const json_t *after, int limit, json_t **out,
                                                    struct sa_err *err)
 {
-    return s->ops->lead_export_page(s, q, after_id, limit, out, err);
+    return s->ops->lead_export_page(s, q, after, limit, out, err);
 }
 static inline SA_WUR int sa_store_lead_export_fields(struct sa_store *s,
                                                      const struct sa_lead_query *q, int limit,

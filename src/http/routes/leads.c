@@ -238,6 +238,9 @@ void sa_route_leads_export(struct sa_req *r)
     const char *format = sa_req_query(r, "format");
     if (format && strcmp(format, "csv") != 0)
         sa_detail_add(detail, "query.format", "enum", "Input should be csv");
+    const char *sort = sa_req_query(r, "sort");
+    if (sort && !sa_app_lead_sort_valid(sort))
+        sa_detail_add(detail, "query.sort", "enum", "Input should be " SA_LEAD_SORT_NAMES);
     const char *b = sa_req_query(r, "bom");
     bool bom = b && (strcmp(b, "true") == 0 || strcmp(b, "1") == 0);
     if (b && !bom && strcmp(b, "false") != 0 && strcmp(b, "0") != 0)
@@ -247,7 +250,8 @@ void sa_route_leads_export(struct sa_req *r)
         return;
     }
     json_decref(detail);
-    struct sa_export_opts o = {.tier = tier, .min_score = (int)min_score, .search = q, .bom = bom};
+    struct sa_export_opts o = {
+        .tier = tier, .min_score = (int)min_score, .search = q, .bom = bom, .sort = sort};
     struct sa_export *x = NULL;
     struct sa_err err = {0};
     int rc = sa_export_open(r->app->store, &o, &x, &err);

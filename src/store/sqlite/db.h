@@ -191,7 +191,7 @@ int sa_sqlite_audit_list(struct sa_store *s, const struct sa_audit_query *q, jso
 
 /* export.c */
 int sa_sqlite_lead_export_page(struct sa_store *s, const struct sa_lead_query *q,
-                               const char *after_id, int limit, json_t **out, struct sa_err *err);
+                               const json_t *after, int limit, json_t **out, struct sa_err *err);
 int sa_sqlite_lead_export_fields(struct sa_store *s, const struct sa_lead_query *q, int limit,
                                  json_t **out, struct sa_err *err);
 

@@ -6,19 +6,39 @@
 #include "store/sqlite/db.h"
 #include "store/sqlite/search.h"
 
-/* The list's filter (search.h), shared with leads.c, so both select the same leads. */
-#define EXPORT_PAGE_SQL(filter)                                                                    \
-    "SELECT leads.id AS id, leads.data AS data, leads.qualification_score AS score, "             \
-    "leads.qualification_tier AS tier FROM leads" filter                                           \
-    " AND (?4 IS NULL OR leads.id > ?4) ORDER BY leads.id LIMIT ?5"
+/* The list's filter (search.h), shared with leads.c, so both select the same leads. A page
+ * starts after the previous page's last row: its sort key ?4 and id ?5 (both NULL for the
+ * first page), compared as a row value so the order's index gives the range. The orders
+ * are the list's (enum sa_lead_sort, with the same keys, so they use the same indexes),
+ * then id order. */
+#define EXPORT_COLS(key)                                                                           \
+    "SELECT leads.id AS id, " key " AS k, leads.data AS data, leads.qualification_score AS "       \
+    "score, leads.qualification_tier AS tier FROM leads"
+#define EXPORT_AFTER(key, cmp) " AND (?5 IS NULL OR (" key ", leads.id) " cmp " (?4, ?5))"
+#define EXPORT_PAGE_SQL(filter, key, cmp, dir)                                                     \
+    EXPORT_COLS(key) filter EXPORT_AFTER(key, cmp) " ORDER BY " key dir ", leads.id" dir " LIMIT " \
+                                                                                         "?6"
+#define SCORE_KEY "COALESCE(leads.qualification_score, -1)"
+#define COMPANY_KEY "leads.company_name COLLATE NOCASE"
+#define EXPORT_ORDERS(filter)                                                                      \
+    {                                                                                              \
+        {"export leads", EXPORT_PAGE_SQL(filter, "leads.created_at", "<", " DESC")},               \
+            {"export leads", EXPORT_PAGE_SQL(filter, "leads.created_at", ">", "")},                \
+            {"export leads", EXPORT_PAGE_SQL(filter, SCORE_KEY, ">", "")},                         \
+            {"export leads", EXPORT_PAGE_SQL(filter, SCORE_KEY, "<", " DESC")},                    \
+            {"export leads", EXPORT_PAGE_SQL(filter, COMPANY_KEY, ">", "")},                       \
+        {                                                                                          \
+            "export leads", EXPORT_PAGE_SQL(filter, "leads.id", ">", "")                           \
+        }                                                                                          \
+    }
 #define EXPORT_FIELDS_SQL(filter)                                                                  \
     "SELECT DISTINCT j.key AS k FROM leads, json_each(leads.data) AS j" filter                     \
     " AND json_valid(leads.data) ORDER BY k LIMIT ?4"
 
-static const struct db_sql EXPORT_PAGE[DB_SEARCH_MODES] = {
-    {"export leads", EXPORT_PAGE_SQL(DB_LEAD_FILTER_NONE)},
-    {"export leads", EXPORT_PAGE_SQL(DB_LEAD_FILTER_INDEX)},
-    {"export leads", EXPORT_PAGE_SQL(DB_LEAD_FILTER_SCAN)},
+static const struct db_sql EXPORT_PAGE[DB_SEARCH_MODES][SA_LEAD_SORTS + 1] = {
+    EXPORT_ORDERS(DB_LEAD_FILTER_NONE),
+    EXPORT_ORDERS(DB_LEAD_FILTER_INDEX),
+    EXPORT_ORDERS(DB_LEAD_FILTER_SCAN),
 };
 static const struct db_sql EXPORT_FIELDS[DB_SEARCH_MODES] = {
     {"export fields", EXPORT_FIELDS_SQL(DB_LEAD_FILTER_NONE)},
@@ -31,8 +51,14 @@ static json_t *key_of_row(sqlite3_stmt *st)
     return db_col_text(st, 0);
 }
 
+/* A JSON value (a row's sort key: text or integer) as a statement argument. */
+static struct db_arg arg_of(const json_t *v)
+{
+    return json_is_integer(v) ? NUM(json_integer_value(v)) : TXT(json_string_value(v));
+}
+
 int sa_sqlite_lead_export_page(struct sa_store *s, const struct sa_lead_query *q,
-                               const char *after_id, int limit, json_t **out, struct sa_err *err)
+                               const json_t *after, int limit, json_t **out, struct sa_err *err)
 {
     *out = NULL;
     char *arg = NULL;
@@ -40,9 +66,14 @@ int sa_sqlite_lead_export_page(struct sa_store *s, const struct sa_lead_query *q
     int rc = db_search_arg(q->search, &arg, &mode, err);
     if (rc)
         return rc;
-    const struct db_arg a[] = {TXT(q->tier), NUM(q->min_score), TXT(arg), TXT(after_id),
+    const struct db_arg a[] = {TXT(q->tier),
+                               NUM(q->min_score),
+                               TXT(arg),
+                               arg_of(json_object_get(after, "k")),
+                               TXT(json_string_value(json_object_get(after, "id"))),
                                NUM(limit)};
-    rc = db_query_rows(s, &EXPORT_PAGE[mode], a, DB_N(a), NULL, out, err);
+    int order = q->sorted && q->sort >= 0 && q->sort < SA_LEAD_SORTS ? (int)q->sort : SA_LEAD_SORTS;
+    rc = db_query_rows(s, &EXPORT_PAGE[mode][order], a, DB_N(a), NULL, out, err);
     free(arg);
     return rc;
 }

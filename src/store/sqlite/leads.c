@@ -66,8 +66,9 @@ static const struct db_sql GET_LEAD = {"get lead",
     {                                                                                              \
         {what, LIST_FROM filter " ORDER BY created_at DESC, id DESC" LIST_PAGE},                   \
             {what, LIST_FROM filter " ORDER BY created_at, id" LIST_PAGE},                         \
-            {what, LIST_FROM filter " ORDER BY qualification_score, id" LIST_PAGE},                \
-            {what, LIST_FROM filter " ORDER BY qualification_score DESC, id DESC" LIST_PAGE},      \
+            {what, LIST_FROM filter " ORDER BY COALESCE(qualification_score, -1), id" LIST_PAGE},  \
+            {what, LIST_FROM filter                                                                \
+             " ORDER BY COALESCE(qualification_score, -1) DESC, id DESC" LIST_PAGE},               \
         {                                                                                          \
             what, LIST_FROM filter " ORDER BY company_name COLLATE NOCASE, id" LIST_PAGE           \
         }                                                                                          \

@@ -28,3 +28,9 @@ END;
 -- Every lookup by e-mail ignores ASCII case (idx_leads_email_nocase, migration 003): the
 -- case-sensitive index was written on every lead write and read by nothing.
 DROP INDEX idx_leads_email;
+
+-- The score order (sort=score and the sorted export) by a key without NULLs, an unscored
+-- lead as the lowest (-1), so a keyset page can start after a row with a row-value range
+-- on this index.
+DROP INDEX idx_leads_score;
+CREATE INDEX idx_leads_score ON leads (COALESCE(qualification_score, -1), id);
