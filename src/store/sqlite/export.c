@@ -7,35 +7,41 @@
 #include "store/sqlite/search.h"
 
 /* The list's filter (search.h), shared with leads.c, so both select the same leads. A page
- * starts after the previous page's last row: its sort key ?4 and id ?5 (both NULL for the
- * first page), compared as a row value so the order's index gives the range. The orders
- * are the list's (enum sa_lead_sort, with the same keys, so they use the same indexes),
- * then id order. */
+ * after the first starts after the previous page's last row: its sort key ?4 and id ?5,
+ * as a range on the order's index ("key >= ?4", then past the ties by id: a row-value
+ * comparison gives no range on an expression or a collated column). The orders are the
+ * list's (enum sa_lead_sort, with the same keys, so they use the same indexes), then id
+ * order. */
 #define EXPORT_COLS(key)                                                                           \
     "SELECT leads.id AS id, " key " AS k, leads.data AS data, leads.qualification_score AS "       \
     "score, leads.qualification_tier AS tier FROM leads"
-#define EXPORT_AFTER(key, cmp) " AND (?5 IS NULL OR (" key ", leads.id) " cmp " (?4, ?5))"
-#define EXPORT_PAGE_SQL(filter, key, cmp, dir)                                                     \
-    EXPORT_COLS(key) filter EXPORT_AFTER(key, cmp) " ORDER BY " key dir ", leads.id" dir " LIMIT " \
-                                                                                         "?6"
+#define EXPORT_AFTER(key, op)                                                                      \
+    " AND " key " " op "= ?4 AND (" key " " op " ?4 OR leads.id " op " ?5)"
+#define EXPORT_PAGE_SQL(filter, after, key, dir)                                                   \
+    EXPORT_COLS(key) filter after " ORDER BY " key dir ", leads.id" dir " LIMIT ?6"
 #define SCORE_KEY "COALESCE(leads.qualification_score, -1)"
 #define COMPANY_KEY "leads.company_name COLLATE NOCASE"
+/* the first page (next 0) and the pages after a row (next 1) of each order */
+#define EXPORT_ORDER(filter, key, op, dir)                                                         \
+    {                                                                                              \
+        {"export leads", EXPORT_PAGE_SQL(filter, "", key, dir)},                                   \
+        {                                                                                          \
+            "export leads", EXPORT_PAGE_SQL(filter, EXPORT_AFTER(key, op), key, dir)               \
+        }                                                                                          \
+    }
 #define EXPORT_ORDERS(filter)                                                                      \
     {                                                                                              \
-        {"export leads", EXPORT_PAGE_SQL(filter, "leads.created_at", "<", " DESC")},               \
-            {"export leads", EXPORT_PAGE_SQL(filter, "leads.created_at", ">", "")},                \
-            {"export leads", EXPORT_PAGE_SQL(filter, SCORE_KEY, ">", "")},                         \
-            {"export leads", EXPORT_PAGE_SQL(filter, SCORE_KEY, "<", " DESC")},                    \
-            {"export leads", EXPORT_PAGE_SQL(filter, COMPANY_KEY, ">", "")},                       \
-        {                                                                                          \
-            "export leads", EXPORT_PAGE_SQL(filter, "leads.id", ">", "")                           \
-        }                                                                                          \
+        EXPORT_ORDER(filter, "leads.created_at", "<", " DESC"),                                    \
+            EXPORT_ORDER(filter, "leads.created_at", ">", ""),                                     \
+            EXPORT_ORDER(filter, SCORE_KEY, ">", ""),                                              \
+            EXPORT_ORDER(filter, SCORE_KEY, "<", " DESC"),                                         \
+            EXPORT_ORDER(filter, COMPANY_KEY, ">", ""), EXPORT_ORDER(filter, "leads.id", ">", "")  \
     }
 #define EXPORT_FIELDS_SQL(filter)                                                                  \
     "SELECT DISTINCT j.key AS k FROM leads, json_each(leads.data) AS j" filter                     \
     " AND json_valid(leads.data) ORDER BY k LIMIT ?4"
 
-static const struct db_sql EXPORT_PAGE[DB_SEARCH_MODES][SA_LEAD_SORTS + 1] = {
+static const struct db_sql EXPORT_PAGE[DB_SEARCH_MODES][SA_LEAD_SORTS + 1][2] = {
     EXPORT_ORDERS(DB_LEAD_FILTER_NONE),
     EXPORT_ORDERS(DB_LEAD_FILTER_INDEX),
     EXPORT_ORDERS(DB_LEAD_FILTER_SCAN),
@@ -73,7 +79,7 @@ int sa_sqlite_lead_export_page(struct sa_store *s, const struct sa_lead_query *q
                                TXT(json_string_value(json_object_get(after, "id"))),
                                NUM(limit)};
     int order = q->sorted && q->sort >= 0 && q->sort < SA_LEAD_SORTS ? (int)q->sort : SA_LEAD_SORTS;
-    rc = db_query_rows(s, &EXPORT_PAGE[mode][order], a, DB_N(a), NULL, out, err);
+    rc = db_query_rows(s, &EXPORT_PAGE[mode][order][after != NULL], a, DB_N(a), NULL, out, err);
     free(arg);
     return rc;
 }
