@@ -37,7 +37,8 @@ struct job {
 struct sa_import_jobs {
     struct sa_app *app;
     pthread_mutex_t lock;
-    struct job *head; /* newest first */
+    pthread_cond_t changed; /* broadcast on every progress step and finish */
+    struct job *head;       /* newest first */
 };
 
 struct sa_import_jobs *sa_import_jobs_new(struct sa_app *app)
@@ -47,6 +48,7 @@ struct sa_import_jobs *sa_import_jobs_new(struct sa_app *app)
         return NULL;
     jobs->app = app;
     pthread_mutex_init(&jobs->lock, NULL);
+    pthread_cond_init(&jobs->changed, NULL);
     return jobs;
 }
 
@@ -68,6 +70,7 @@ void sa_import_jobs_free(struct sa_import_jobs *jobs)
         job_free(j); /* joins: a running import finishes first */
     }
     pthread_mutex_destroy(&jobs->lock);
+    pthread_cond_destroy(&jobs->changed);
     free(jobs);
 }
 
@@ -79,6 +82,7 @@ static void on_progress(enum sa_import_phase phase, size_t done, size_t total, v
     pthread_mutex_lock(&j->jobs->lock);
     j->done = done;
     j->total = total;
+    pthread_cond_broadcast(&j->jobs->changed);
     pthread_mutex_unlock(&j->jobs->lock);
 }
 
@@ -124,6 +128,7 @@ static void *job_run(void *arg)
     j->result = dumped; /* NULL when out of memory: served as failed, without the report */
     j->failed = rc != 0 || !dumped;
     j->finished = true;
+    pthread_cond_broadcast(&j->jobs->changed);
     pthread_mutex_unlock(&j->jobs->lock);
     return NULL;
 }
@@ -145,8 +150,7 @@ static void prune(struct sa_import_jobs *jobs)
 }
 
 int sa_import_job_start(struct sa_import_jobs *jobs, int fd, size_t len, const char *charset,
-                        const json_t *map, bool partial, char id[SA_UUID_LEN],
-                        struct sa_err *err)
+                        const json_t *map, bool partial, char id[SA_UUID_LEN], struct sa_err *err)
 {
     id[0] = '\0';
     struct job *j = calloc(1, sizeof *j);
@@ -182,8 +186,7 @@ int sa_import_job_start(struct sa_import_jobs *jobs, int fd, size_t len, const c
     return 0;
 }
 
-int sa_import_job_get(struct sa_import_jobs *jobs, const char *id, json_t **out,
-                      struct sa_err *err)
+int sa_import_job_get(struct sa_import_jobs *jobs, const char *id, json_t **out, struct sa_err *err)
 {
     *out = NULL;
     pthread_mutex_lock(&jobs->lock);
@@ -191,14 +194,16 @@ int sa_import_job_get(struct sa_import_jobs *jobs, const char *id, json_t **out,
     while (j && strcmp(j->id, id) != 0)
         j = j->next;
     if (j) {
-        char self[64];
+        char self[64], stream[72];
         snprintf(self, sizeof self, "/api/imports/%s", j->id);
-        *out = json_pack("{s:s, s:s, s:s, s:I, s:I, s:{s:s}}", "import_id", j->id, "status",
-                         !j->finished ? "running"
-                         : j->failed  ? "failed"
-                                      : "done",
-                         "created_at", j->created_at, "rows_done", (json_int_t)j->done,
-                         "rows_total", (json_int_t)j->total, "links", "self", self);
+        snprintf(stream, sizeof stream, "%s/stream", self);
+        *out =
+            json_pack("{s:s, s:s, s:s, s:I, s:I, s:{s:s, s:s}}", "import_id", j->id, "status",
+                      !j->finished ? "running"
+                      : j->failed  ? "failed"
+                                   : "done",
+                      "created_at", j->created_at, "rows_done", (json_int_t)j->done, "rows_total",
+                      (json_int_t)j->total, "links", "self", self, "stream", stream);
         json_t *res = *out && j->result ? json_loads(j->result, 0, NULL) : NULL;
         if (res)
             json_object_update_missing(*out, res);
@@ -210,4 +215,35 @@ int sa_import_job_get(struct sa_import_jobs *jobs, const char *id, json_t **out,
     if (!j)
         return sa_err_set(err, SA_ENOTFOUND, "No import %s", id);
     return *out ? 0 : sa_err_set(err, SA_ENOMEM, "out of memory");
+}
+
+int sa_import_job_wait(struct sa_import_jobs *jobs, const char *id, size_t seen, int timeout_ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until); /* a real wait: not the business clock */
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    int rc = SA_ETIMEDOUT;
+    pthread_mutex_lock(&jobs->lock);
+    for (;;) {
+        struct job *j = jobs->head;
+        while (j && strcmp(j->id, id) != 0)
+            j = j->next;
+        if (!j) {
+            rc = SA_ENOTFOUND;
+            break;
+        }
+        if (j->finished || j->done != seen) {
+            rc = 0;
+            break;
+        }
+        if (pthread_cond_timedwait(&jobs->changed, &jobs->lock, &until) != 0)
+            break; /* timed out */
+    }
+    pthread_mutex_unlock(&jobs->lock);
+    return rc;
 }

@@ -1,6 +1,6 @@
 /* Import jobs: a large CSV import (a body the server spooled to a file) run in the
- * background, one thread per job, its progress and result polled by id. Used by
- * POST /api/leads/import (202) and GET /api/imports/{id}. Jobs live in memory: the last
+ * background, one thread per job, its progress and result polled or followed by id. Used
+ * by POST /api/leads/import (202), GET /api/imports/{id} and GET /api/imports/{id}/stream. Jobs live in memory: the last
  * SA_IMPORT_JOBS_KEPT finished ones are kept (results as text), and a restart forgets them. */
 #ifndef SA_IMPORT_JOBS_H
 #define SA_IMPORT_JOBS_H
@@ -38,5 +38,10 @@ int sa_import_job_start(struct sa_import_jobs *jobs, int fd, size_t len, const c
  * Returns 0 or SA_ENOTFOUND. */
 int sa_import_job_get(struct sa_import_jobs *jobs, const char *id, json_t **out,
                       struct sa_err *err) SA_WUR;
+
+/* Waits up to timeout_ms until job id has written more than seen rows or has finished.
+ * Returns 0 (changed or finished), SA_ETIMEDOUT, or SA_ENOTFOUND (no such job, or no longer
+ * kept). */
+int sa_import_job_wait(struct sa_import_jobs *jobs, const char *id, size_t seen, int timeout_ms);
 
 #endif

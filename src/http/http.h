@@ -155,6 +155,7 @@ void sa_route_leads_list(struct sa_req *r);
 void sa_route_lead_get(struct sa_req *r);
 void sa_route_leads_import(struct sa_req *r);
 void sa_route_import_get(struct sa_req *r);
+void sa_route_import_stream(struct sa_req *r);
 void sa_route_stream(struct sa_req *r);
 void sa_route_runs_create(struct sa_req *r);
 void sa_route_contact_dnc(struct sa_req *r);

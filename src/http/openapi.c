@@ -63,6 +63,7 @@ static const char *media_type_of(const char *schema)
         const char *schema, *type;
     } types[] = {{"PrometheusText", "text/plain"},
                  {"EventStream", "text/event-stream"},
+                 {"ImportEvents", "text/event-stream"},
                  {"HtmlPage", "text/html"},
                  {"LeadsCsv", "text/csv"}};
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)

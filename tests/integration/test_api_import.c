@@ -361,15 +361,44 @@ static void test_large_body(void **state)
     j = json_loadb(r.body, r.len, 0, NULL);
     free(self);
     self = strf("%s", jstr(j, "links.self"));
+    char *stream = strf("%s", jstr(j, "links.stream"));
     json_decref(j);
     resp_free(&r);
-    for (int i = 0;; i++) {
-        j = http_json("GET", self, NULL, &r);
-        if (strcmp(jstr(j, "status"), "running") != 0 || i == 1200)
-            break;
-        resp_free(&r);
-        usleep(50000);
+    /* followed as server-sent events: progress events with rows_done never going back,
+     * then one "failed" event carrying the job; the stream then ends */
+    http("GET", stream, NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 200);
+    char ct[64];
+    assert_non_null(resp_header(&r, "Content-Type", ct, sizeof ct));
+    assert_non_null(strstr(ct, "text/event-stream"));
+    long last_done = -1;
+    int finals = 0;
+    j = NULL;
+    for (char *ev = r.body; ev && *ev;) {
+        char *end = strstr(ev, "\n\n");
+        if (end)
+            *end = '\0';
+        if (strncmp(ev, "event: progress\ndata: ", 22) == 0) {
+            json_t *p = json_loads(ev + 22, 0, NULL);
+            assert_non_null(p);
+            assert_string_equal(jstr(p, "status"), "running");
+            long done = (long)json_integer_value(jget(p, "rows_done"));
+            assert_true(done >= last_done);
+            last_done = done;
+            json_decref(p);
+        } else if (strncmp(ev, "event: failed\ndata: ", 20) == 0) {
+            finals++;
+            j = json_loads(ev + 20, 0, NULL);
+        } else if (ev[0] != ':') {
+            fail_msg("unexpected event: %.200s", ev);
+        }
+        ev = end ? end + 2 : NULL;
     }
+    assert_int_equal(finals, 1);
+    assert_non_null(j);
+    free(stream);
+    resp_free(&r);
+    r.json = j; /* released below with the response */
     assert_string_equal(jstr(j, "status"), "failed");
     assert_int_equal(json_integer_value(jget(j, "report.failed")), 1);
     assert_int_equal(json_integer_value(jget(json_array_get(jget(j, "report.errors"), 0), "row")),
@@ -427,8 +456,8 @@ static void test_review_cases(void **state)
     json_t *j = post_text("Company;Email;Notes\r\n"
                           "Weber AG;lena@weber.example;Trade fair, wants demo, budget Q3\r\n",
                           200);
-    assert_int_equal(json_integer_value(jget(j, "created")) + json_integer_value(jget(j, "updated")),
-                     1);
+    assert_int_equal(
+        json_integer_value(jget(j, "created")) + json_integer_value(jget(j, "updated")), 1);
     json_decref(j);
     /* a Salesforce report whose footer lines are padded with empty cells */
     j = post_text("\"Leads by owner\",,,\r\n"
@@ -511,11 +540,10 @@ static void test_review_cases(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_review_cases),
-        cmocka_unit_test(test_hubspot),    cmocka_unit_test(test_salesforce_report),
-        cmocka_unit_test(test_other_crms), cmocka_unit_test(test_windows_1252),
-        cmocka_unit_test(test_refusals),   cmocka_unit_test(test_many_rows),
-        cmocka_unit_test(test_large_body),
+        cmocka_unit_test(test_review_cases),      cmocka_unit_test(test_hubspot),
+        cmocka_unit_test(test_salesforce_report), cmocka_unit_test(test_other_crms),
+        cmocka_unit_test(test_windows_1252),      cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_many_rows),         cmocka_unit_test(test_large_body),
     };
     if (!mkdtemp(tmp_dir))
         return 1;

@@ -138,6 +138,104 @@ void sa_route_import_get(struct sa_req *r)
         sa_reply_json(r, 200, job);
 }
 
+/* GET /api/imports/{id}/stream: the import followed as server-sent events: "progress"
+ * ({import_id, status, rows_done, rows_total}) each time more rows are written, then one
+ * "done" or "failed" event carrying the job as GET /api/imports/{id} answers it, then the
+ * end of the stream. */
+struct follow {
+    struct sa_import_jobs *jobs;
+    char id[SA_UUID_LEN];
+    size_t seen; /* rows_done last sent */
+    bool started, finished;
+    int idle;        /* waits with nothing new */
+    struct sa_buf b; /* an event not yet read */
+    size_t pos;
+};
+
+static int follow_next(struct follow *f)
+{
+    int rc = f->started ? sa_import_job_wait(f->jobs, f->id, f->seen, 100) : 0;
+    f->started = true;
+    if (rc == SA_ETIMEDOUT) {
+        static const char keep_alive[] = ": keep-alive\n\n"; /* ~15 s quiet: proxies stay */
+        return ++f->idle >= 150 ? (f->idle = 0, sa_buf_puts(&f->b, keep_alive)) : 0;
+    }
+    f->idle = 0;
+    json_t *job = NULL;
+    struct sa_err err = {0};
+    if (rc || sa_import_job_get(f->jobs, f->id, &job, &err)) {
+        f->finished = true; /* dropped from the registry meanwhile: end the stream */
+        return 0;
+    }
+    const char *status = json_string_value(json_object_get(job, "status"));
+    f->seen = (size_t)json_integer_value(json_object_get(job, "rows_done"));
+    f->finished = status && strcmp(status, "running") != 0;
+    json_t *ev = f->finished ? json_incref(job)
+                             : json_pack("{s:O, s:O, s:O, s:O}", "import_id",
+                                         json_object_get(job, "import_id"), "status",
+                                         json_object_get(job, "status"), "rows_done",
+                                         json_object_get(job, "rows_done"), "rows_total",
+                                         json_object_get(job, "rows_total"));
+    char *data = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
+    rc = data ? sa_buf_printf(&f->b, "event: %s\ndata: %s\n\n", f->finished ? status : "progress",
+                              data)
+              : SA_ENOMEM;
+    free(data);
+    json_decref(ev);
+    json_decref(job);
+    return rc;
+}
+
+static long follow_read(void *cls, char *buf, size_t max)
+{
+    struct follow *f = cls;
+    while (f->pos >= f->b.len) {
+        if (f->finished)
+            return -1; /* the end of the stream */
+        sa_buf_reset(&f->b);
+        f->pos = 0;
+        if (follow_next(f))
+            return -1;
+        if (f->b.len == 0)
+            return 0; /* nothing yet: MHD asks again */
+    }
+    size_t n = f->b.len - f->pos < max ? f->b.len - f->pos : max;
+    memcpy(buf, f->b.data + f->pos, n);
+    f->pos += n;
+    return (long)n;
+}
+
+static void follow_done(void *cls)
+{
+    struct follow *f = cls;
+    sa_buf_free(&f->b);
+    free(f);
+}
+
+void sa_route_import_stream(struct sa_req *r)
+{
+    char id[SA_UUID_LEN];
+    if (!sa_param_uuid(r, 0, "path.import_id", id))
+        return;
+    json_t *job = NULL;
+    struct sa_err err = {0};
+    int rc = sa_import_job_get(r->app->imports, id, &job, &err);
+    json_decref(job);
+    if (rc) {
+        sa_reply_failure(r, rc, &err, "path.import_id", "Reading the import");
+        return;
+    }
+    struct follow *f = calloc(1, sizeof *f);
+    if (!f) {
+        sa_reply_error(r, 500, "internal_error", "", "internal_error", "out of memory");
+        return;
+    }
+    f->jobs = r->app->imports;
+    snprintf(f->id, sizeof f->id, "%s", id);
+    sa_buf_init(&f->b, (size_t)64 << 20);
+    sa_reply_stream(r, "text/event-stream", follow_read, f, follow_done);
+}
+
 /* POST /api/leads/import: a CSV body (text/csv); ?partial=true imports the valid rows;
  * ?charset= names a single-byte encoding, ?map= maps the file's columns. */
 void sa_route_leads_import(struct sa_req *r)
