@@ -575,9 +575,9 @@ static int sqlite_open(const char *url, int pool_size, struct sa_store **out, st
         return sa_err_set(err, SA_ENOMEM, "out of memory");
     }
     /* The writer's page cache holds more of an import chunk's index pages than the
-     * default 2 MB. Heap, used as needed: 16 MB at most. */
+     * default 2 MB. Heap, used as needed: 4 MB at most. */
     if (open_conn(url, &s->writer, memory, err) ||
-        exec_pragma(s->writer.db, "PRAGMA cache_size=-16384", err)) {
+        exec_pragma(s->writer.db, "PRAGMA cache_size=-4096", err)) {
         sqlite_close(&s->base);
         return err->code;
     }
