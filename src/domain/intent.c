@@ -37,10 +37,18 @@
 #define MAX_LABELS 32
 #define MAX_FEATS 8192
 #define MAX_TEXT 2048 /* bytes of cleaned text classified */
+#ifndef EPOCHS
 #define EPOCHS 12
+#endif
+#ifndef LEARNING_RATE
 #define LEARNING_RATE 0.6
+#endif
+#ifndef LR_DECAY
 #define LR_DECAY 0.25
+#endif
+#ifndef WEIGHT_DECAY
 #define WEIGHT_DECAY 1e-5
+#endif
 /* A label the lexicon decides keeps this much of the probability; the lexicons were
  * written for precision, and the model's own distribution shares the rest. */
 #define LEXICON_WEIGHT 0.95
@@ -112,11 +120,15 @@ static void features(const char *text, struct feats *f)
         words++;
         w += wl + 1;
     }
-    static const char *const hints[] = {"h:unsub", "h:ooo", "h:sec", "h:int",
-                                        "h:question", "h:email", "h:short", "h:empty"};
-    bool on[] = {sa_reply_is_unsubscribe(norm), sa_reply_is_out_of_office(norm),
+    static const char *const hints[] = {"h:unsub",    "h:ooo",   "h:sec",   "h:int",
+                                        "h:question", "h:email", "h:short", "h:empty",
+                                        "h:colleague"};
+    char name[96], email[256];
+    bool on[] = {sa_reply_is_unsubscribe(norm),    sa_reply_is_out_of_office(norm),
                  sa_reply_mentions_security(norm), sa_reply_mentions_integration(norm),
-                 strchr(raw, '?') != NULL, strchr(raw, '@') != NULL, words <= 3, words == 0};
+                 strchr(raw, '?') != NULL,         strchr(raw, '@') != NULL,
+                 words <= 3,                       words == 0,
+                 sa_reply_referral(raw, name, email)};
     for (size_t i = 0; i < sizeof on / sizeof on[0]; i++)
         if (on[i]) /* three times: a hint weighs like a word and a few of its n-grams */
             for (int k = 0; k < 3; k++)
@@ -476,8 +488,10 @@ static int decide(const struct sa_intent_model *m, const char *clean, double *p)
         forced = m->out_of_office;
     else if (m->unsubscribe >= 0 && sa_reply_is_unsubscribe(norm))
         forced = m->unsubscribe;
-    else if (best == m->unsubscribe && sa_reply_mentions_security(norm)) {
-        p[best] = 0; /* data protection is a question, not a request to stop */
+    else if (best == m->unsubscribe && (sa_reply_mentions_security(norm) ||
+                                        sa_reply_mentions_unsubscribe_feature(norm))) {
+        /* data protection, or unsubscribe links, are a question, not a request to stop */
+        p[best] = 0;
         double sum = 0;
         for (int l = 0; l < L; l++)
             sum += p[l];

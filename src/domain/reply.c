@@ -443,14 +443,17 @@ static const char *const unsubscribe_phrases[] = {
     "no me manden mas", "no me contacten", "dejen de escribirme", "dejen de enviarme",
     "deja de escribirme", "dejar de recibir", "no quiero recibir mas", "no quiero recibir",
     "eliminenme", "quitenme", "sacarme de la lista", "sacadme", "borrenme",
-    "cancelar suscripcion", "cancelar mi suscripcion", "desuscribirme",
+    "cancelar suscripcion", "cancelar mi suscripcion", "desuscribirme", "no mas correos",
+    "no mas emails", "no mas e mails", "no mas mails", "no mas mensajes", "ni un correo mas",
     /* it */
     "disiscrivetemi", "disiscrivermi", "cancellatemi", "cancellami", "rimuovetemi",
     "rimuovermi", "non scrivetemi piu", "non scrivermi piu", "non scrivetemi",
     "non voglio piu ricevere", "non voglio ricevere", "smettete di scrivermi",
     "smettete di inviarmi", "smettetela", "toglietemi", "togliete il mio",
     "disiscrizione", "non contattatemi", "non mi contattate", "non inviatemi",
-    "cancellare la mia iscrizione", "dalla vostra lista", "dalla lista",
+    "cancellare la mia iscrizione", "dalla vostra lista", "dalla lista", "basta email",
+    "basta e mail", "basta mail", "basta messaggi", "niente piu email", "niente piu mail",
+    "mai piu email",
     /* pt */
     "cancelar inscricao", "cancelar a inscricao", "cancelar minha inscricao",
     "descadastrar", "descadastre", "descadastrem", "descadastra", "remover meu email",
@@ -458,7 +461,8 @@ static const char *const unsubscribe_phrases[] = {
     "me tirem", "tirem me", "nao quero receber", "nao me enviem", "nao me mandem",
     "parem de enviar", "parem de me enviar", "parem de mandar", "deixar de receber",
     "sair da lista", "sair da sua lista", "nao me contactem", "nao me contatem",
-    "descadastro",
+    "descadastro", "chega de emails", "chega de e mails", "chega de mensagens",
+    "nada de emails", "sem mais emails", "nao mais emails",
     /* nl */
     "afmelden", "meld me af", "meld mij af", "uitschrijven", "schrijf me uit",
     "schrijf mij uit", "haal me van", "haal mij van", "verwijder me", "verwijder mij",
@@ -535,6 +539,11 @@ static size_t word_count(const char *norm)
     for (const char *p = norm; *p; p++)
         n += p[0] == ' ' && p[1] && p[1] != ' ';
     return n;
+}
+
+bool sa_reply_mentions_unsubscribe_feature(const char *norm)
+{
+    return has_any(norm, product_context);
 }
 
 bool sa_reply_is_unsubscribe(const char *norm)
@@ -772,8 +781,8 @@ static size_t numeric_dates(const char *f, time_t now, struct candidate *c, size
 {
     size_t n = 0;
     for (size_t i = 0; f[i] && n < cap; i++) {
-        if (!isdigit((unsigned char)f[i]) || (i && (isalnum((unsigned char)f[i - 1]) ||
-                                                    strchr("./-:", f[i - 1]))))
+        if (!isdigit((unsigned char)f[i]) ||
+            (i && (isalnum((unsigned char)f[i - 1]) || strchr("./-:", f[i - 1]))))
             continue;
         long a[3] = {0, 0, 0};
         size_t digits[3] = {0, 0, 0}, k = 0, j = i;
@@ -781,7 +790,7 @@ static size_t numeric_dates(const char *f, time_t now, struct candidate *c, size
         for (;;) {
             while (isdigit((unsigned char)f[j]) && digits[k] < 5)
                 a[k] = a[k] * 10 + (f[j] - '0'), digits[k]++, j++;
-            if (k < 2 && strchr("./-", f[j]) && f[j] && isdigit((unsigned char)f[j + 1]) &&
+            if (k < 2 && f[j] && strchr("./-", f[j]) && isdigit((unsigned char)f[j + 1]) &&
                 (sep == 0 || f[j] == sep)) {
                 sep = f[j++];
                 k++;
@@ -811,7 +820,7 @@ static size_t numeric_dates(const char *f, time_t now, struct candidate *c, size
             c[n].weekday = false;
             memcpy(c[n++].date, date, 11);
         }
-        i = j;
+        i = j - 1; /* the loop steps to f[j], which may be the terminator */
     }
     return n;
 }

@@ -37,6 +37,9 @@ bool sa_reply_is_out_of_office(const char *norm);
  * DPA...) or of an integration (CRM, Salesforce, API...): hints for the model. */
 bool sa_reply_mentions_security(const char *norm);
 bool sa_reply_mentions_integration(const char *norm);
+/* Whether normalised text speaks of unsubscribing as a feature (links, footers,
+ * recipients, campaigns...) rather than asking for it. */
+bool sa_reply_mentions_unsubscribe_feature(const char *norm);
 
 /* The return date an out-of-office reply gives ("back on 14 January", "zurück am 12.01.",
  * "de retour le 3 mars", "I return Monday Jan 5th"), as "YYYY-MM-DD" in out, the first date
