@@ -371,7 +371,7 @@ static int train(const struct corpus *c, const struct fvec *fs, const bool *use,
         double lr = LEARNING_RATE / (1.0 + LR_DECAY * epoch);
         for (size_t k = 0; k < n; k++) {
             const struct fvec *f = &fs[order[k]];
-            double z[MAX_LABELS], p[MAX_LABELS];
+            double z[MAX_LABELS] = {0}, p[MAX_LABELS] = {0};
             scores(m, f->idx, f->n, f->scale, z);
             softmax(z, L, 1.0, p);
             p[c->ex[order[k]].label] -= 1.0; /* the gradient of the cross-entropy */
@@ -407,10 +407,10 @@ static double fit_temperature(const struct sa_intent_model *m, const struct corp
     size_t n = 0;
     for (size_t i = 0; i < c->n; i++)
         n += cal[i];
-    double *z = malloc(n * (size_t)L * sizeof *z);
+    double *z = calloc(n * (size_t)L + 1, sizeof *z);
     int *y = malloc(n * sizeof *y);
     double best_t = 1.0;
-    if (!z || !y)
+    if (!z || !y || L == 0 || n == 0)
         goto out;
     n = 0;
     for (size_t i = 0; i < c->n; i++)
@@ -469,7 +469,7 @@ static int decide(const struct sa_intent_model *m, const char *clean, double *p)
         return m->other >= 0 ? m->other : 0;
     }
     features(clean, f);
-    double z[MAX_LABELS];
+    double z[MAX_LABELS] = {0};
     scores(m, f->idx, f->n, f->scale, z);
     free(f);
     softmax(z, L, m->temperature, p);
@@ -529,7 +529,7 @@ const char *sa_intent_classify(const struct sa_intent_model *m, const char *text
                                double *confidence, json_t **top)
 {
     char clean[MAX_TEXT + 1];
-    double p[MAX_LABELS];
+    double p[MAX_LABELS] = {0};
     sa_reply_clean(text, clean, sizeof clean);
     int best = decide(m, clean, p);
     if (confidence)
@@ -544,7 +544,7 @@ void sa_intent_analyse(const struct sa_intent_model *m, const char *text, time_t
 {
     *r = (struct sa_intent_result){0};
     char clean[MAX_TEXT + 1];
-    double p[MAX_LABELS];
+    double p[MAX_LABELS] = {0};
     sa_reply_clean(text, clean, sizeof clean);
     int best = decide(m, clean, p);
     snprintf(r->language, sizeof r->language, "%s", sa_reply_language(clean));
@@ -576,7 +576,7 @@ static void evaluate(const struct sa_intent_model *m, const struct corpus *c,
             eval->train++;
             continue;
         }
-        double p[MAX_LABELS];
+        double p[MAX_LABELS] = {0};
         int got = decide(m, c->ex[i].text, p);
         const char *actual = m->labels[c->ex[i].label], *predicted = m->labels[got];
         bool ok = got == c->ex[i].label;
@@ -614,6 +614,10 @@ int sa_intent_train(const char *path, struct sa_intent_model **out, struct sa_in
     bool *cal = NULL;
     struct sa_intent_model *m80 = NULL, *m = NULL;
     int rc = read_corpus(path, &c, err);
+    if (!rc && (c.n == 0 || c.nlabels == 0)) { /* read_corpus refuses these; for the analyser */
+        sa_err_set(err, SA_ECONFIG, "%s: no examples", path);
+        rc = SA_ECONFIG;
+    }
     if (rc)
         goto out;
     rc = SA_ENOMEM;

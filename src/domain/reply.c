@@ -29,9 +29,10 @@ size_t sa_reply_normalise(const char *text, char *out)
 {
     size_t len = strlen(text);
     char *folded = malloc(len + 1);
-    if (!folded) {
-        out[0] = '\0';
-        return 0;
+    if (!folded) { /* out of memory: no words */
+        out[0] = ' ';
+        out[1] = '\0';
+        return 1;
     }
     size_t fl = sa_fold(text, len, folded);
     size_t n = 0;
