@@ -417,7 +417,7 @@ static const char *const unsubscribe_phrases[] = {
     "stop contacting", "stop writing to me", "do not email", "dont email", "don t email",
     "do not contact me", "dont contact me", "don t contact me", "never contact me",
     "no more emails", "no more e mails", "leave me alone", "delete me from",
-    "off your list", "off your mailing list", "off the list", "stop spamming",
+    "off your list", "off your mailing list", "me off the list", "stop spamming",
     "do not send me", "don t send me", "dont send me", "quit emailing", "stop the emails",
     "stop these emails", "stop with the emails", "unsubscribed",
     /* de */
@@ -426,7 +426,8 @@ static const char *const unsubscribe_phrases[] = {
     "keine mails mehr", "keine nachrichten mehr", "keine weiteren e mails",
     "keine weiteren emails", "keine weiteren mails", "keine werbung", "nicht mehr kontaktieren",
     "nicht mehr anschreiben", "nicht mehr schreiben", "schreiben sie mir nicht",
-    "kontaktieren sie mich nicht", "von der liste", "von ihrer liste", "von eurer liste",
+    "kontaktieren sie mich nicht", "mich von der liste", "von der liste streichen",
+    "von der liste nehmen", "von ihrer liste", "von eurer liste",
     "aus dem verteiler", "aus ihrem verteiler", "aus eurem verteiler", "aus ihrer liste",
     "horen sie auf mir", "nicht mehr mailen", "keine mails", "abbestellen",
     "loschen sie meine e mail adresse", "loschen sie meine adresse",
@@ -452,7 +453,7 @@ static const char *const unsubscribe_phrases[] = {
     "non voglio piu ricevere", "non voglio ricevere", "smettete di scrivermi",
     "smettete di inviarmi", "smettetela", "toglietemi", "togliete il mio",
     "disiscrizione", "non contattatemi", "non mi contattate", "non inviatemi",
-    "cancellare la mia iscrizione", "dalla vostra lista", "dalla lista", "basta email",
+    "cancellare la mia iscrizione", "dalla vostra lista", "basta email",
     "basta e mail", "basta mail", "basta messaggi", "niente piu email", "niente piu mail",
     "mai piu email",
     /* pt */
@@ -471,6 +472,17 @@ static const char *const unsubscribe_phrases[] = {
     "stop met mailen", "niet meer mailen", "mail me niet", "mail mij niet",
     "niet meer contacteren", "niet meer benaderen", "uit jullie mailinglijst",
     "van jullie lijst", "van uw lijst", "uit uw bestand", NULL};
+
+/* Words of a delivery problem: "Seit gestern kommen keine E-Mails mehr an" reports a bug,
+ * though it holds "keine E-Mails mehr"; the lexicon leaves such texts to the model. */
+static const char *const delivery_problem[] = {
+    "error", "errors", "bug", "fehler", "fehlermeldung", "erreur", "errore", "erro",
+    "fout", "foutmelding", "kommen keine", "kommen nicht", "ankommen", "an kommen",
+    "werden keine", "bekommen keine", "empfangen keine", "zugestellt", "arrivent",
+    "n arrivent", "llegan", "arrivano", "chegam", "aankomen", "komen geen", "komen niet",
+    "not receiving", "not being sent", "aren t being sent", "arent being sent",
+    "don t arrive", "dont arrive", "bounce", "bounced", "bouncing", "since the update",
+    "seit dem update", NULL};
 
 /* Single words that ask to stop by themselves ("Austragen."), unless the text is about a
  * product (links, footers...); matched with one typo (two from eleven letters). */
@@ -549,6 +561,8 @@ bool sa_reply_mentions_unsubscribe_feature(const char *norm)
 
 bool sa_reply_is_unsubscribe(const char *norm)
 {
+    if (has_any(norm, delivery_problem))
+        return false;
     if (has_any(norm, unsubscribe_phrases))
         return true;
     if (has_any(norm, product_context))

@@ -196,6 +196,14 @@ static void test_unsubscribe_languages(void **state)
         "¿Dónde se guardan los datos de los clientes?", "Dove sono salvati i dati?",
         "Onde ficam os dados?", "Waar worden de gegevens bewaard?",
         "Can prospects opt out of tracking?"};
+    /* nor is a delivery problem that happens to say "no more e-mails" */
+    static const char *const delivery[] = {"Seit gestern kommen keine E-Mails mehr an.",
+                                           "We're not receiving any more emails since the update"};
+    for (size_t i = 0; i < sizeof delivery / sizeof delivery[0]; i++) {
+        char norm[256];
+        sa_reply_normalise(delivery[i], norm);
+        assert_false(sa_reply_is_unsubscribe(norm));
+    }
     for (size_t i = 0; i < sizeof data_questions / sizeof data_questions[0]; i++) {
         struct sa_intent_result r;
         sa_intent_analyse(model, data_questions[i], NOW, &r);
