@@ -120,14 +120,17 @@ static void features(const char *text, struct feats *f)
         words++;
         w += wl + 1;
     }
-    static const char *const hints[] = {"h:unsub",    "h:ooo",   "h:sec",   "h:int",
-                                        "h:question", "h:email", "h:short", "h:empty",
-                                        "h:colleague"};
+    static const char *const hints[] = {"h:unsub", "h:ooo",   "h:sec",   "h:int",      "h:question",
+                                        "h:email", "h:short", "h:empty", "h:colleague"};
     char name[96], email[256];
-    bool on[] = {sa_reply_is_unsubscribe(norm),    sa_reply_is_out_of_office(norm),
-                 sa_reply_mentions_security(norm), sa_reply_mentions_integration(norm),
-                 strchr(raw, '?') != NULL,         strchr(raw, '@') != NULL,
-                 words <= 3,                       words == 0,
+    bool on[] = {sa_reply_is_unsubscribe(norm),
+                 sa_reply_is_out_of_office(norm),
+                 sa_reply_mentions_security(norm),
+                 sa_reply_mentions_integration(norm),
+                 strchr(raw, '?') != NULL,
+                 strchr(raw, '@') != NULL,
+                 words <= 3,
+                 words == 0,
                  sa_reply_referral(raw, name, email)};
     for (size_t i = 0; i < sizeof on / sizeof on[0]; i++)
         if (on[i]) /* three times: a hint weighs like a word and a few of its n-grams */
@@ -250,8 +253,7 @@ static int read_file(struct corpus *c, const char *path, struct sa_err *err)
         if (len && p[0] != '#') {
             char *tab = strchr(p, '\t');
             if (!tab)
-                return sa_err_set(err, SA_ECONFIG, "%s:%zu: expected label<TAB>text", path,
-                                  lineno);
+                return sa_err_set(err, SA_ECONFIG, "%s:%zu: expected label<TAB>text", path, lineno);
             int l = label_index(c->labels, &c->nlabels, p, (size_t)(tab - p));
             if (l < 0)
                 return sa_err_set(err, SA_ECONFIG, "%s:%zu: more than %d intent labels", path,
@@ -488,8 +490,8 @@ static int decide(const struct sa_intent_model *m, const char *clean, double *p)
         forced = m->out_of_office;
     else if (m->unsubscribe >= 0 && sa_reply_is_unsubscribe(norm))
         forced = m->unsubscribe;
-    else if (best == m->unsubscribe && (sa_reply_mentions_security(norm) ||
-                                        sa_reply_mentions_unsubscribe_feature(norm))) {
+    else if (best == m->unsubscribe &&
+             (sa_reply_mentions_security(norm) || sa_reply_mentions_unsubscribe_feature(norm))) {
         /* data protection, or unsubscribe links, are a question, not a request to stop */
         p[best] = 0;
         double sum = 0;
@@ -520,8 +522,8 @@ static void top_alternatives(const struct sa_intent_model *m, const double *p, j
             if (!used[l] && (b < 0 || p[l] > p[b]))
                 b = l;
         used[b] = true;
-        json_array_append_new(*top, json_pack("{s:s, s:f}", "intent", m->labels[b],
-                                              "confidence", round(p[b] * 1000) / 1000));
+        json_array_append_new(*top, json_pack("{s:s, s:f}", "intent", m->labels[b], "confidence",
+                                              round(p[b] * 1000) / 1000));
     }
 }
 
@@ -566,8 +568,8 @@ void sa_intent_analyse(const struct sa_intent_model *m, const char *text, time_t
 
 /* ---- evaluation ----------------------------------------------------------------------- */
 
-static void evaluate(const struct sa_intent_model *m, const struct corpus *c,
-                     const bool *cal, struct sa_intent_eval *eval)
+static void evaluate(const struct sa_intent_model *m, const struct corpus *c, const bool *cal,
+                     struct sa_intent_eval *eval)
 {
     double bin_conf[10] = {0}, bin_acc[10] = {0};
     size_t bin_n[10] = {0};
@@ -592,9 +594,8 @@ static void evaluate(const struct sa_intent_model *m, const struct corpus *c,
             row = json_object();
             json_object_set_new(eval->confusion, actual, row);
         }
-        json_object_set_new(
-            row, predicted,
-            json_integer(json_integer_value(json_object_get(row, predicted)) + 1));
+        json_object_set_new(row, predicted,
+                            json_integer(json_integer_value(json_object_get(row, predicted)) + 1));
     }
     eval->accuracy = eval->test ? (double)eval->correct / (double)eval->test : 0;
     for (int b = 0; b < 10; b++)

@@ -40,11 +40,11 @@ const char *sa_intent_classify(const struct sa_intent_model *m, const char *text
                                double *confidence, json_t **top);
 
 struct sa_intent_result {
-    const char *intent;       /* label, borrowed from the model */
-    double confidence;        /* calibrated probability of that label */
-    char language[3];         /* ISO 639-1: "en" "de" "fr" "es" "it" "pt" "nl", or "" when unknown */
-    char return_date[11];     /* out_of_office: "YYYY-MM-DD" when the text gives one, else "" */
-    char referral_name[96];   /* wrong_person / referral: the named colleague, else "" */
+    const char *intent;     /* label, borrowed from the model */
+    double confidence;      /* calibrated probability of that label */
+    char language[3];       /* ISO 639-1: "en" "de" "fr" "es" "it" "pt" "nl", or "" when unknown */
+    char return_date[11];   /* out_of_office: "YYYY-MM-DD" when the text gives one, else "" */
+    char referral_name[96]; /* wrong_person / referral: the named colleague, else "" */
     char referral_email[256]; /* and their address, else "" */
 };
 /* Cleans text (quotes, signatures), detects its language, classifies it and extracts the

@@ -97,6 +97,7 @@ static bool starts(const char *s, const char *prefix)
 /* "On <date>, <name> wrote:" and its translations, possibly wrapped onto the next line. */
 static bool quote_header(const char *f, const char *next)
 {
+    /* clang-format off */
     static const struct {
         const char *start, *verb;
     } forms[] = {
@@ -105,11 +106,12 @@ static bool quote_header(const char *f, const char *next)
         {"op ", "schreef"},     {"on ", "a ecrit"},        {"le ", "wrote"},
         {"el ", "wrote"},       {"am ", "wrote"},          {"ter ", "escreveu"},
     };
+    /* clang-format on */
     for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
         if (!starts(f, forms[i].start))
             continue;
-        if (strstr(f, forms[i].verb) || (next && strstr(next, forms[i].verb) &&
-                                         strlen(next) < 60 + strlen(forms[i].verb)))
+        if (strstr(f, forms[i].verb) ||
+            (next && strstr(next, forms[i].verb) && strlen(next) < 60 + strlen(forms[i].verb)))
             return true;
     }
     return false;
@@ -144,13 +146,17 @@ static bool header_field(const char *f, const char *const *names)
  * (or their translations). */
 static bool outlook_block(const struct line *lines, size_t i, size_t n)
 {
+    /* clang-format off */
     static const char *const from[] = {"from",       "von", "de",         "da", "van",
                                        "expediteur", "remitente", "mittente", NULL};
+    /* clang-format on */
+    /* clang-format off */
     static const char *const rest[] = {"sent",    "to",         "subject",    "date",  "gesendet",
                                        "an",      "betreff",    "datum",      "envoye",
                                        "a",       "objet",      "enviado",    "para",  "asunto",
                                        "inviato", "oggetto",    "assunto",    "verzonden",
                                        "aan",     "onderwerp", "cc", "fecha", "data", NULL};
+    /* clang-format on */
     char f[LINE_MAX_FOLD + 1];
     fold_line(lines[i], f);
     if (!header_field(f, from))
@@ -167,6 +173,7 @@ static bool signature_line(const struct line l, const char *f)
 {
     if ((l.len == 2 || l.len == 3) && strncmp(l.s, "--", 2) == 0 && (l.len == 2 || l.s[2] == ' '))
         return true;
+    /* clang-format off */
     static const char *const sent_from[] = {
         "sent from my",         "sent from outlook",    "get outlook for",
         "sent via",             "von meinem",           "gesendet von",
@@ -174,6 +181,7 @@ static bool signature_line(const struct line l, const char *f)
         "enviado desde",        "enviado do meu",       "enviado de meu",
         "inviato da",           "inviato dal mio",      "verzonden vanaf",
         "verstuurd vanaf",      "verzonden met",        NULL};
+    /* clang-format on */
     for (size_t i = 0; sent_from[i]; i++)
         if (starts(f, sent_from[i]))
             return true;
@@ -183,6 +191,7 @@ static bool signature_line(const struct line l, const char *f)
 /* A closing formula alone on its line ("Best regards," / "Mit freundlichen Grüßen"). */
 static bool closing_line(const char *f)
 {
+    /* clang-format off */
     static const char *const closings[] = {
         "best regards", "kind regards", "regards", "best", "best wishes", "warm regards",
         "many thanks", "thanks", "thank you", "thanks again", "cheers", "sincerely",
@@ -197,6 +206,7 @@ static bool closing_line(const char *f)
         "cumprimentos", "melhores cumprimentos", "met vriendelijke groet",
         "met vriendelijke groeten", "vriendelijke groet", "groeten", "groet", "bedankt",
         "hartelijke groet", "mvg", NULL};
+    /* clang-format on */
     char buf[LINE_MAX_FOLD + 1];
     size_t n = strlen(f);
     if (n > 40)
@@ -285,6 +295,7 @@ static const char *const lang_codes[NLANG] = {"en", "de", "fr", "es", "it", "pt"
 
 /* Stop words, folded: frequent in one language and rare in the others. Words shared by
  * two languages ("de", "no", "e") count for both, which the other evidence outweighs. */
+/* clang-format off */
 static const char *const stop_words[NLANG][60] = {
     [EN] = {"the", "and", "you", "for", "this", "that", "with", "are", "have", "our", "will",
             "can", "please", "thanks", "thank", "would", "your", "we", "is", "it", "my", "be",
@@ -329,8 +340,10 @@ static const char *const stop_words[NLANG][60] = {
             "aub", "hallo", "goedemorgen", "nog", "even", "bij", "uit", "naar", "weer", "ben",
             "zou", "hier", "er", "deze", "wel", "al", NULL},
 };
+/* clang-format on */
 
 /* Letter sequences typical of one language, on normalised text ("ij", "sch"...). */
+/* clang-format off */
 static const struct {
     const char *seq;
     int lang;
@@ -342,8 +355,10 @@ static const struct {
     {"gli", IT},   {"cch", IT},   {"zz", IT},    {"cao ", PT},  {"nh", PT},    {"lh", PT},
     {"oes ", PT},  {"mente ", ES}, {"are ", IT}, {"ere ", IT},  {"ire ", IT},  {"ar ", ES},
 };
+/* clang-format on */
 
 /* Characters only some of the languages write (UTF-8 of the raw text). */
+/* clang-format off */
 static const struct {
     const char *utf8;
     int lang;
@@ -356,6 +371,7 @@ static const struct {
     {"\xc3\xa1", ES}, {"\xc3\xa1", PT}, {"\xc3\xad", ES}, {"\xc3\xb3", ES}, {"\xc3\xb3", PT},
     {"\xc3\xba", ES},
 };
+/* clang-format on */
 
 static size_t count_of(const char *hay, const char *needle)
 {
@@ -407,6 +423,7 @@ const char *sa_reply_language(const char *text)
 /* ---- lexicons ------------------------------------------------------------------------- */
 
 /* Phrases asking to stop the e-mails, folded and normalised. */
+/* clang-format off */
 static const char *const unsubscribe_phrases[] = {
     /* en */
     "unsubscribe me", "please unsubscribe", "unsubscribe please", "want to unsubscribe",
@@ -472,9 +489,11 @@ static const char *const unsubscribe_phrases[] = {
     "stop met mailen", "niet meer mailen", "mail me niet", "mail mij niet",
     "niet meer contacteren", "niet meer benaderen", "uit jullie mailinglijst",
     "van jullie lijst", "van uw lijst", "uit uw bestand", NULL};
+/* clang-format on */
 
 /* Words of a delivery problem: "Seit gestern kommen keine E-Mails mehr an" reports a bug,
  * though it holds "keine E-Mails mehr"; the lexicon leaves such texts to the model. */
+/* clang-format off */
 static const char *const delivery_problem[] = {
     "error", "errors", "bug", "fehler", "fehlermeldung", "erreur", "errore", "erro",
     "fout", "foutmelding", "kommen keine", "kommen nicht", "ankommen", "an kommen",
@@ -483,16 +502,20 @@ static const char *const delivery_problem[] = {
     "not receiving", "not being sent", "aren t being sent", "arent being sent",
     "don t arrive", "dont arrive", "bounce", "bounced", "bouncing", "since the update",
     "seit dem update", NULL};
+/* clang-format on */
 
 /* Single words that ask to stop by themselves ("Austragen."), unless the text is about a
  * product (links, footers...); matched with one typo (two from eleven letters). */
-static const char *const unsubscribe_words[] = {
-    "unsubscribe", "unsubscribing", "abmelden", "austragen", "desabonner", "desinscrire",
-    "desabonnez", "desinscrivez", "desuscribir", "desuscribirme", "disiscrivere",
-    "disiscrivetemi", "disiscrivermi", "descadastrar", "descadastre", "uitschrijven",
-    "afmelden", "abbestellen", "stop", "remove", NULL};
+static const char *const unsubscribe_words[] = {"unsubscribe",   "unsubscribing", "abmelden",
+                                                "austragen",     "desabonner",    "desinscrire",
+                                                "desabonnez",    "desinscrivez",  "desuscribir",
+                                                "desuscribirme", "disiscrivere",  "disiscrivetemi",
+                                                "disiscrivermi", "descadastrar",  "descadastre",
+                                                "uitschrijven",  "afmelden",      "abbestellen",
+                                                "stop",          "remove",        NULL};
 
 /* Words meaning the text talks about an unsubscribe feature, not asking for one. */
+/* clang-format off */
 static const char *const product_context[] = {
     "link", "links", "footer", "feature", "function", "button", "header", "headers",
     "automatically", "tool", "platform", "software", "gdpr", "dsgvo", "rgpd", "compliance",
@@ -500,10 +523,11 @@ static const char *const product_context[] = {
     "destinataires", "clientes", "destinatari", "klanten", "campaign", "campaigns",
     "sequence", "sequences", "handle", "handles", "does your", "can your", "do you support",
     "list unsubscribe", "api", "rate", NULL};
+/* clang-format on */
 
-static const char *const words_not_typos[] = {
-    "anmelden", "aanmelden", "subscribe", "subscribed", "stops", "store", "step", "stay",
-    "shop", "stopp", "removed", NULL};
+static const char *const words_not_typos[] = {"anmelden", "aanmelden", "subscribe", "subscribed",
+                                              "stops",    "store",     "step",      "stay",
+                                              "shop",     "stopp",     "removed",   NULL};
 
 /* Damerau-Levenshtein distance of two short strings, stopping beyond limit. */
 static int edit_distance(const char *a, size_t la, const char *b, size_t lb, int limit)
@@ -591,6 +615,7 @@ bool sa_reply_is_unsubscribe(const char *norm)
 
 bool sa_reply_is_out_of_office(const char *norm)
 {
+    /* clang-format off */
     static const char *const strong[] = {
         "out of office", "out of the office", "automatic reply", "auto reply", "autoreply",
         "auto response", "automatic response", "autoresponder", "away from the office",
@@ -610,11 +635,13 @@ bool sa_reply_is_out_of_office(const char *norm)
         "met vakantie", "weer aanwezig", "weer op kantoor", "out sick", "on leave until",
         "on vacation until", "on holiday until", "office until", "am out until",
         "m out until", NULL};
+    /* clang-format on */
     return has_any(norm, strong) && !has_phrase(norm, "back on track");
 }
 
 bool sa_reply_mentions_security(const char *norm)
 {
+    /* clang-format off */
     static const char *const words[] = {
         "gdpr", "dsgvo", "rgpd", "lgpd", "avg", "soc 2", "soc2", "soc", "iso 27001", "27001",
         "dpa", "data processing", "auftragsverarbeitung", "avv", "hipaa", "data residency",
@@ -627,11 +654,13 @@ bool sa_reply_mentions_security(const char *norm)
         "sub processors", "data center", "datacenter", "rechenzentrum", "security review",
         "questionnaire", "fragebogen", "questionnaire de securite", "cuestionario",
         "compliance", "conformite", "conformidad", "conformita", "retention", NULL};
+    /* clang-format on */
     return has_any(norm, words);
 }
 
 bool sa_reply_mentions_integration(const char *norm)
 {
+    /* clang-format off */
     static const char *const words[] = {
         "crm", "salesforce", "hubspot", "pipedrive", "zoho", "dynamics", "api", "apis",
         "zapier", "webhook", "webhooks", "integration", "integrations", "integrate",
@@ -641,11 +670,13 @@ bool sa_reply_mentions_integration(const char *norm)
         "koppeling", "koppelen", "integratie", "gmail", "outlook", "slack", "sync", "syncs",
         "synchronise", "synchronize", "synchroniser", "sincronizar", "sincronizza", "sdk",
         "connector", "connect", "plugin", "plug in", "make com", "n8n", "rest", NULL};
+    /* clang-format on */
     return has_any(norm, words);
 }
 
 /* ---- dates ---------------------------------------------------------------------------- */
 
+/* clang-format off */
 static const struct {
     const char *name;
     int month;
@@ -668,7 +699,9 @@ static const struct {
     {"outubro", 10},   {"novembro", 11},  {"dezembro", 12},  {"januari", 1},   {"februari", 2},
     {"maart", 3},      {"mei", 5},        {"augustus", 8},
 };
+/* clang-format on */
 
+/* clang-format off */
 static const struct {
     const char *name;
     int wday; /* 0 = Sunday; -1 = tomorrow */
@@ -685,12 +718,15 @@ static const struct {
     {"zaterdag", 6},  {"zondag", 0},    {"tomorrow", -1}, {"demain", -1},   {"manana", -1},
     {"domani", -1},   {"amanha", -1},
 };
+/* clang-format on */
 
+/* clang-format off */
 static const char *const return_cues[] = {
     "back", "return", "returning", "returns", "zuruck", "wieder", "retour", "reviens",
     "rentre", "vuelta", "regreso", "regresare", "vuelvo", "rientro", "rientrero", "ritorno",
     "torno", "tornero", "volto", "voltarei", "retorno", "retornarei", "regresso", "terug",
     "weer", NULL};
+/* clang-format on */
 
 struct token {
     const char *s;
@@ -730,8 +766,8 @@ static int day_number(struct token t)
         d = d * 10 + (t.s[i++] - '0');
     if (i == 0 || d < 1 || d > 31)
         return 0;
-    static const char *const suffixes[] = {"", "st", "nd", "rd", "th", "er", "e", "o", "a",
-                                           "eme", NULL};
+    static const char *const suffixes[] = {"",  "st", "nd", "rd",  "th", "er",
+                                           "e", "o",  "a",  "eme", NULL};
     for (size_t k = 0; suffixes[k]; k++)
         if (strlen(suffixes[k]) == t.len - i && strncmp(t.s + i, suffixes[k], t.len - i) == 0)
             return d;
@@ -964,10 +1000,13 @@ static bool find_email(const char *text, size_t *start, size_t *end)
     return false;
 }
 
+/* clang-format off */
 static const char *const honorifics[] = {"Mr", "Mrs", "Ms", "Dr", "Frau", "Herr", "Herrn",
                                          "Mme", "Mlle", "M", "Monsieur", "Madame", "Sr", "Sra",
                                          "Srta", "Sig", "Sig.ra", "Dott", "Dhr", "Mevr",
                                          "Mevrouw", "Meneer", "Dona", "Don", NULL};
+/* clang-format on */
+/* clang-format off */
 static const char *const not_names[] = {
     "Please", "Thanks", "Thank", "The", "He", "She", "They", "Our", "My", "Bitte", "Danke",
     "Merci", "Gracias", "Grazie", "Obrigado", "Sie", "Er", "Il", "Elle", "Ele", "Ela",
@@ -976,6 +1015,7 @@ static const char *const not_names[] = {
     "CEO", "CTO", "CFO", "COO", "Sales", "Marketing", "IT", "Procurement", "Einkauf",
     "Leiter", "Leiterin", "Director", "Manager", "Team", "Du", "You", "Vous", "Usted",
     "Lei", "Voce", "U", "Jij", NULL};
+/* clang-format on */
 
 static bool word_in(const char *w, size_t wl, const char *const *list)
 {
@@ -994,8 +1034,7 @@ static bool capitalised(const char *w)
 {
     unsigned char c = (unsigned char)w[0];
     /* ASCII capitals, and U+00C0-U+00DE (À-Þ) */
-    return isupper(c) || (c == 0xC3 && (unsigned char)w[1] >= 0x80 &&
-                          (unsigned char)w[1] <= 0x9E);
+    return isupper(c) || (c == 0xC3 && (unsigned char)w[1] >= 0x80 && (unsigned char)w[1] <= 0x9E);
 }
 
 /* Up to three capitalised words starting at text[i] (honorifics skipped) into name. */
@@ -1033,9 +1072,9 @@ static bool name_after(const char *text, size_t i, char name[96])
 /* The capitalised words right before text[end] (skipping "(", "<", "at", ":" ...). */
 static bool name_before(const char *text, size_t end, char name[96])
 {
-    static const char *const joiners[] = {"at", "via", "unter", "a", "em", "op", "en", "al",
-                                          "on", "per", "or", "email", "mail", "e-mail",
-                                          "-", NULL};
+    static const char *const joiners[] = {"at",   "via",    "unter", "a",   "em", "op",
+                                          "en",   "al",     "on",    "per", "or", "email",
+                                          "mail", "e-mail", "-",     NULL};
     size_t i = end;
     for (;;) {
         while (i > 0 && strchr(" (<[:,-\t\n", text[i - 1]))
@@ -1088,8 +1127,7 @@ static bool name_from_address(const char *local, size_t len, char name[96])
             return false;
     for (size_t i = 0; i < len; i++) {
         char ch = local[i];
-        name[i] = i == sep ? ' ' : (i == 0 || i == sep + 1) ? (char)toupper((unsigned char)ch)
-                                                              : ch;
+        name[i] = i == sep ? ' ' : (i == 0 || i == sep + 1) ? (char)toupper((unsigned char)ch) : ch;
     }
     name[len] = '\0';
     return true;
@@ -1105,6 +1143,7 @@ static bool ascii_prefix_ci(const char *s, const char *p)
 
 bool sa_reply_referral(const char *text, char name[96], char email[256])
 {
+    /* clang-format off */
     static const char *const cues[] = {
         "contact ", "reach out to ", "speak with ", "speak to ", "talk to ", "talk with ",
         "get in touch with ", "colleague ", "coworker ", "wenden sie sich an ",
@@ -1117,6 +1156,7 @@ bool sa_reply_referral(const char *text, char name[96], char email[256])
         "neem contact op met ", "contact opnemen met ", "mijn collega ", "is handled by ",
         "forward this to ", "cc'd ", "cc'ing ", "copied ", "looping in ", "loop in ",
         "weitergeleitet an ", "transmis a ", NULL};
+    /* clang-format on */
     name[0] = email[0] = '\0';
     size_t s, e;
     if (find_email(text, &s, &e)) {
@@ -1136,8 +1176,7 @@ bool sa_reply_referral(const char *text, char name[96], char email[256])
     for (size_t i = 0; text[i]; i++)
         for (size_t k = 0; cues[k]; k++)
             if ((i == 0 || !isalpha((unsigned char)text[i - 1])) &&
-                ascii_prefix_ci(text + i, cues[k]) &&
-                name_after(text, i + strlen(cues[k]), name))
+                ascii_prefix_ci(text + i, cues[k]) && name_after(text, i + strlen(cues[k]), name))
                 return true;
     return false;
 }

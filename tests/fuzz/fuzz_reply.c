@@ -48,8 +48,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     char date[11];
     bool found = sa_reply_return_date(text, (time_t)1796205600, date);
-    if (found != (date[0] != '\0') || (found && (strlen(date) != 10 || date[4] != '-' ||
-                                                 date[7] != '-' || !isdigit((unsigned char)date[0]))))
+    if (found != (date[0] != '\0') ||
+        (found && (strlen(date) != 10 || date[4] != '-' || date[7] != '-' ||
+                   !isdigit((unsigned char)date[0]))))
         abort(); /* a return date is YYYY-MM-DD or nothing */
     char name[96], email[256];
     (void)sa_reply_referral(text, name, email);

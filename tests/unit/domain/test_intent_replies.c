@@ -32,8 +32,8 @@ static int setup(void **state)
         fprintf(stderr, "training failed: %s\n", err.msg);
         return -1;
     }
-    printf("calibration split: accuracy %.3f (%zu/%zu), temperature %.2f, ECE %.3f\n",
-           ev.accuracy, ev.correct, ev.test, ev.temperature, ev.ece);
+    printf("calibration split: accuracy %.3f (%zu/%zu), temperature %.2f, ECE %.3f\n", ev.accuracy,
+           ev.correct, ev.test, ev.temperature, ev.ece);
     json_decref(ev.confusion);
     return 0;
 }
@@ -139,7 +139,7 @@ static void test_holdout(void **state)
     }
     for (int b = 0; b < 10; b++)
         ece += bin_n[b] ? (bin_acc[b] > bin_conf[b] ? bin_acc[b] - bin_conf[b]
-                                                     : bin_conf[b] - bin_acc[b]) /
+                                                    : bin_conf[b] - bin_acc[b]) /
                               (double)n
                         : 0;
     double accuracy = (double)correct / (double)n;
@@ -169,22 +169,52 @@ static void expect_intent(const char *text, const char *label)
 static void test_unsubscribe_languages(void **state)
 {
     (void)state;
-    static const char *const stop[] = {
-        "Bitte keine E-Mails mehr schicken", "Austragen", "bitte austragen!!",
-        "Bitte nehmt mich aus dem Verteiler", "Ich will mich abmelden", "Bitte abmelden.",
-        "keine emails mehr", "Hören Sie auf mir zu schreiben", "horen sie auf mir zu schreiben",
-        "désabonnez-moi", "desabonnez moi", "Désinscrivez-moi de cette liste",
-        "je ne veux plus recevoir vos messages", "Ne m'écrivez plus", "ne m ecrivez plus",
-        "no me escriban más", "no me escriban mas", "Denme de baja por favor",
-        "quiero darme de baja", "No quiero recibir más correos", "dejen de escribirme",
-        "non scrivetemi più", "non scrivetemi piu", "Cancellatemi dalla lista",
-        "disiscrivetemi", "non voglio più ricevere email", "cancelar inscrição",
-        "cancelar inscricao", "Por favor me descadastre", "não quero receber mais emails",
-        "nao quero receber mais emails", "afmelden", "haal me van de lijst",
-        "Schrijf mij uit aub", "geen e-mails meer graag", "unsubscribe", "Unsubscibe",
-        "unsubscirbe me", "Please remove me from your list", "take me off this list",
-        "stop emailing me", "opt me out", "Don't email me again", "Austragen bitte, danke",
-        "desinscrire", "uitschrijven aub"};
+    static const char *const stop[] = {"Bitte keine E-Mails mehr schicken",
+                                       "Austragen",
+                                       "bitte austragen!!",
+                                       "Bitte nehmt mich aus dem Verteiler",
+                                       "Ich will mich abmelden",
+                                       "Bitte abmelden.",
+                                       "keine emails mehr",
+                                       "Hören Sie auf mir zu schreiben",
+                                       "horen sie auf mir zu schreiben",
+                                       "désabonnez-moi",
+                                       "desabonnez moi",
+                                       "Désinscrivez-moi de cette liste",
+                                       "je ne veux plus recevoir vos messages",
+                                       "Ne m'écrivez plus",
+                                       "ne m ecrivez plus",
+                                       "no me escriban más",
+                                       "no me escriban mas",
+                                       "Denme de baja por favor",
+                                       "quiero darme de baja",
+                                       "No quiero recibir más correos",
+                                       "dejen de escribirme",
+                                       "non scrivetemi più",
+                                       "non scrivetemi piu",
+                                       "Cancellatemi dalla lista",
+                                       "disiscrivetemi",
+                                       "non voglio più ricevere email",
+                                       "cancelar inscrição",
+                                       "cancelar inscricao",
+                                       "Por favor me descadastre",
+                                       "não quero receber mais emails",
+                                       "nao quero receber mais emails",
+                                       "afmelden",
+                                       "haal me van de lijst",
+                                       "Schrijf mij uit aub",
+                                       "geen e-mails meer graag",
+                                       "unsubscribe",
+                                       "Unsubscibe",
+                                       "unsubscirbe me",
+                                       "Please remove me from your list",
+                                       "take me off this list",
+                                       "stop emailing me",
+                                       "opt me out",
+                                       "Don't email me again",
+                                       "Austragen bitte, danke",
+                                       "desinscrire",
+                                       "uitschrijven aub"};
     for (size_t i = 0; i < sizeof stop / sizeof stop[0]; i++)
         expect_intent(stop[i], "unsubscribe");
     /* questions about data protection are never a request to stop */
@@ -192,9 +222,12 @@ static void test_unsubscribe_languages(void **state)
         "Is this GDPR compliant? Where is our data stored?",
         "Do recipients get an unsubscribe link in every email?",
         "How do you delete personal data when a contact asks?",
-        "Ist das Tool DSGVO-konform?", "Où sont stockées les données ?",
-        "¿Dónde se guardan los datos de los clientes?", "Dove sono salvati i dati?",
-        "Onde ficam os dados?", "Waar worden de gegevens bewaard?",
+        "Ist das Tool DSGVO-konform?",
+        "Où sont stockées les données ?",
+        "¿Dónde se guardan los datos de los clientes?",
+        "Dove sono salvati i dati?",
+        "Onde ficam os dados?",
+        "Waar worden de gegevens bewaard?",
         "Can prospects opt out of tracking?"};
     /* nor is a delivery problem that happens to say "no more e-mails" */
     static const char *const delivery[] = {"Seit gestern kommen keine E-Mails mehr an.",
@@ -305,12 +338,14 @@ static void expect_clean(const char *text, const char *want)
 static void test_clean(void **state)
 {
     (void)state;
-    expect_clean("Sounds good.\n\nOn Tue, Nov 3, 2026 at 9:12 AM Jordan Lee <j@x.io> wrote:\n> Hi\n> "
-                 "there",
-                 "Sounds good.");
+    expect_clean(
+        "Sounds good.\n\nOn Tue, Nov 3, 2026 at 9:12 AM Jordan Lee <j@x.io> wrote:\n> Hi\n> "
+        "there",
+        "Sounds good.");
     expect_clean("Sounds good.\n\nOn Tue, Nov 3, 2026 at 9:12 AM Jordan Lee\n<j@x.io> wrote:\n> Hi",
                  "Sounds good.");
-    expect_clean("Passt.\n\nAm 10.11.2026 um 09:15 schrieb Jordan Lee <j@x.io>:\n> Hallo", "Passt.");
+    expect_clean("Passt.\n\nAm 10.11.2026 um 09:15 schrieb Jordan Lee <j@x.io>:\n> Hallo",
+                 "Passt.");
     expect_clean("Ça marche.\n\nLe mar. 10 nov. 2026 à 11:00, Jordan <j@x.io> a écrit :\n> Bonjour",
                  "Ça marche.");
     expect_clean("Vale.\n\nEl lun, 9 nov 2026 a las 10:00, Jordan (<j@x.io>) escribió:\n> Hola",
@@ -389,10 +424,10 @@ static void test_deterministic(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_holdout),       cmocka_unit_test(test_unsubscribe_languages),
-        cmocka_unit_test(test_user_reports),  cmocka_unit_test(test_return_dates),
-        cmocka_unit_test(test_referrals),     cmocka_unit_test(test_clean),
-        cmocka_unit_test(test_language),      cmocka_unit_test(test_deterministic),
+        cmocka_unit_test(test_holdout),      cmocka_unit_test(test_unsubscribe_languages),
+        cmocka_unit_test(test_user_reports), cmocka_unit_test(test_return_dates),
+        cmocka_unit_test(test_referrals),    cmocka_unit_test(test_clean),
+        cmocka_unit_test(test_language),     cmocka_unit_test(test_deterministic),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
