@@ -3,6 +3,7 @@
  * (tests/data/replies_holdout.tsv, never trained or tuned on) at 92 % or better, misses no
  * unsubscribe request and reads no data-protection question as one; it cleans quotes and
  * signatures, detects the language and extracts return dates and referred colleagues. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -421,13 +425,109 @@ static void test_deterministic(void **state)
     sa_intent_free(again);
 }
 
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void test_training_sources(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/sa_intents_XXXXXX", a[64], b[64], other[64];
+    assert_non_null(mkdtemp(dir));
+    struct sa_intent_model *m = NULL;
+    struct sa_err err = {0};
+    /* an empty directory has no examples */
+    assert_int_equal(sa_intent_train(dir, &m, NULL, &err), SA_ECONFIG);
+    assert_null(m);
+    /* every .tsv of the directory is read, in name order; other files are not */
+    snprintf(a, sizeof a, "%s/a.tsv", dir);
+    snprintf(b, sizeof b, "%s/b.tsv", dir);
+    snprintf(other, sizeof other, "%s/notes.txt", dir);
+    write_file(a, "# comment\ngreeting\thello there\npricing\thow much is it\n");
+    write_file(b, "pricing\twhat does it cost\nunsubscribe\tstop emailing me\n");
+    write_file(other, "this is not an example\n");
+    assert_int_equal(sa_intent_train(dir, &m, NULL, &err), 0);
+    assert_int_equal(sa_intent_label_count(m), 3);
+    assert_string_equal(sa_intent_label(m, 0), "greeting");
+    assert_string_equal(sa_intent_label(m, 2), "unsubscribe");
+    assert_null(sa_intent_label(m, 3));
+    sa_intent_free(m);
+    m = NULL;
+    /* one file alone */
+    assert_int_equal(sa_intent_train(b, &m, NULL, &err), 0);
+    assert_int_equal(sa_intent_label_count(m), 2);
+    sa_intent_free(m);
+    m = NULL;
+    /* a malformed line names its file and line */
+    write_file(b, "pricing\twhat does it cost\nno tab here\n");
+    assert_int_equal(sa_intent_train(dir, &m, NULL, &err), SA_ECONFIG);
+    assert_null(m);
+    assert_non_null(strstr(err.msg, "b.tsv:2"));
+    remove(a);
+    remove(b);
+    remove(other);
+    assert_int_equal(rmdir(dir), 0);
+}
+
+/* Four threads analyse the same replies on the shared model and get what one thread gets. */
+struct worker {
+    const char *const *texts;
+    size_t n;
+    struct sa_intent_result *out;
+};
+
+static void *analyse_all(void *arg)
+{
+    struct worker *w = arg;
+    for (int round = 0; round < 20; round++)
+        for (size_t i = 0; i < w->n; i++)
+            sa_intent_analyse(model, w->texts[i], NOW, &w->out[i]);
+    return NULL;
+}
+
+static void test_threads(void **state)
+{
+    (void)state;
+    static const char *const texts[] = {"Bitte keine E-Mails mehr schicken",
+                                        "Out of office, back on 14 January.",
+                                        "Please contact Maria Lopez (maria.lopez@acme.com).",
+                                        "What does it cost?",
+                                        "Ist das DSGVO-konform?",
+                                        "Es demasiado caro"};
+    enum { N = sizeof texts / sizeof texts[0], T = 4 };
+    struct sa_intent_result want[N], got[T][N];
+    for (size_t i = 0; i < N; i++)
+        sa_intent_analyse(model, texts[i], NOW, &want[i]);
+    pthread_t th[T];
+    struct worker w[T];
+    for (int t = 0; t < T; t++) {
+        w[t] = (struct worker){texts, N, got[t]};
+        assert_int_equal(pthread_create(&th[t], NULL, analyse_all, &w[t]), 0);
+    }
+    for (int t = 0; t < T; t++)
+        assert_int_equal(pthread_join(th[t], NULL), 0);
+    for (int t = 0; t < T; t++)
+        for (size_t i = 0; i < N; i++) {
+            assert_string_equal(got[t][i].intent, want[i].intent);
+            assert_true(got[t][i].confidence == want[i].confidence);
+            assert_string_equal(got[t][i].return_date, want[i].return_date);
+            assert_string_equal(got[t][i].referral_email, want[i].referral_email);
+            assert_string_equal(got[t][i].language, want[i].language);
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_holdout),      cmocka_unit_test(test_unsubscribe_languages),
-        cmocka_unit_test(test_user_reports), cmocka_unit_test(test_return_dates),
-        cmocka_unit_test(test_referrals),    cmocka_unit_test(test_clean),
-        cmocka_unit_test(test_language),     cmocka_unit_test(test_deterministic),
+        cmocka_unit_test(test_holdout),          cmocka_unit_test(test_unsubscribe_languages),
+        cmocka_unit_test(test_user_reports),     cmocka_unit_test(test_return_dates),
+        cmocka_unit_test(test_referrals),        cmocka_unit_test(test_clean),
+        cmocka_unit_test(test_language),         cmocka_unit_test(test_deterministic),
+        cmocka_unit_test(test_training_sources), cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
