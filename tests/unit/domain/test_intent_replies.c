@@ -110,9 +110,14 @@ static void test_holdout(void **state)
         sa_intent_analyse(model, ex[i].text, NOW, &r);
         bool ok = strcmp(r.intent, ex[i].label) == 0;
         correct += ok;
-        if (!ok)
-            printf("  miss: %-20s -> %-20s (%.2f) %.70s\n", ex[i].label, r.intent, r.confidence,
-                   ex[i].text);
+        if (!ok) {
+            char one_line[71];
+            snprintf(one_line, sizeof one_line, "%s", ex[i].text);
+            for (char *p = one_line; *p; p++)
+                *p = *p == '\n' ? ' ' : *p;
+            printf("  miss: %-20s -> %-20s (%.2f) %s\n", ex[i].label, r.intent, r.confidence,
+                   one_line);
+        }
         int b = r.confidence >= 1.0 ? 9 : (int)(r.confidence * 10);
         bin_n[b]++;
         bin_conf[b] += r.confidence;
