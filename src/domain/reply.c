@@ -94,6 +94,14 @@ static bool starts(const char *s, const char *prefix)
     return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
+static bool blank(struct line l)
+{
+    for (size_t i = 0; i < l.len; i++)
+        if (!isspace((unsigned char)l.s[i]))
+            return false;
+    return true;
+}
+
 /* "On <date>, <name> wrote:" and its translations, possibly wrapped onto the next line. */
 static bool quote_header(const char *f, const char *next)
 {
@@ -107,14 +115,28 @@ static bool quote_header(const char *f, const char *next)
         {"el ", "wrote"},       {"am ", "wrote"},          {"ter ", "escreveu"},
     };
     /* clang-format on */
+    /* the header ends with a colon ("wrote:", "a écrit :", "schrieb X <x@y>:"), which a
+     * sentence such as "On Monday, as Tom wrote, ..." does not */
+    bool ends_colon = f[0] && f[strlen(f) - 1] == ':';
+    bool next_colon = next && next[0] && next[strlen(next) - 1] == ':';
     for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
         if (!starts(f, forms[i].start))
             continue;
-        if (strstr(f, forms[i].verb) ||
-            (next && strstr(next, forms[i].verb) && strlen(next) < 60 + strlen(forms[i].verb)))
+        if ((strstr(f, forms[i].verb) && ends_colon) ||
+            (next && next_colon && strstr(next, forms[i].verb) &&
+             strlen(next) < 60 + strlen(forms[i].verb)))
             return true;
     }
     return false;
+}
+
+/* Whether at most max non-blank lines follow line i (a signature's length). */
+static bool near_end(const struct line *lines, size_t i, size_t n, size_t max)
+{
+    size_t left = 0;
+    for (size_t j = i + 1; j < n; j++)
+        left += !blank(lines[j]);
+    return left <= max;
 }
 
 /* "-----Original Message-----" in any language, and Outlook's long underscore rule. */
@@ -235,14 +257,6 @@ static size_t split_lines(const char *text, struct line *lines, size_t cap)
     return n;
 }
 
-static bool blank(struct line l)
-{
-    for (size_t i = 0; i < l.len; i++)
-        if (!isspace((unsigned char)l.s[i]))
-            return false;
-    return true;
-}
-
 size_t sa_reply_clean(const char *text, char *out, size_t cap)
 {
     enum { MAX_LINES = 400 };
@@ -262,7 +276,7 @@ size_t sa_reply_clean(const char *text, char *out, size_t cap)
         if (quote_header(f, i + 1 < n ? next : NULL) || separator_line(f) ||
             outlook_block(lines, i, n) || signature_line(lines[i], f))
             break;
-        if (content && closing_line(f))
+        if (content && closing_line(f) && near_end(lines, i, n, 6))
             break;
         if (blank(lines[i]) && !content)
             continue;

@@ -370,6 +370,14 @@ static void test_clean(void **state)
                  "What does it cost?");
     expect_clean("Wie teuer ist das?\n\nMit freundlichen Grüßen\nKlaus", "Wie teuer ist das?");
     expect_clean("> quoted only\n> more", "");
+    /* a sentence that looks like a header, and a closing in the middle of a long reply */
+    expect_clean("On Monday, as Tom wrote, we start the pilot.",
+                 "On Monday, as Tom wrote, we start the pilot.");
+    expect_clean(
+        "Sounds good.\nThanks\nAlso:\n1. pricing\n2. security\n3. SSO\n4. API\n5. seats\n6. "
+        "trial\n7. timeline",
+        "Sounds good.\nThanks\nAlso:\n1. pricing\n2. security\n3. SSO\n4. API\n5. seats\n6. "
+        "trial\n7. timeline");
     /* a reply that is only a closing keeps it */
     expect_clean("Thanks!", "Thanks!");
     expect_clean("Line one\nline two", "Line one\nline two");
