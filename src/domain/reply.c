@@ -890,6 +890,34 @@ static size_t numeric_dates(const char *f, time_t now, struct candidate *c, size
     return n;
 }
 
+/* Days ahead for "in 2 weeks" and its translations starting at t[i] ("in"), else 0. */
+static int relative_days(const struct token *t, size_t nt, size_t i)
+{
+    static const char *const prepositions[] = {"in",  "dans", "en", "tra",
+                                               "fra", "over", "em", NULL};
+    /* clang-format off */
+    static const struct {
+        const char *unit;
+        int days;
+    } units[] = {
+        {"day", 1}, {"days", 1}, {"week", 7}, {"weeks", 7}, {"tag", 1}, {"tagen", 1},
+        {"woche", 7}, {"wochen", 7}, {"jour", 1}, {"jours", 1}, {"semaine", 7},
+        {"semaines", 7}, {"dia", 1}, {"dias", 1}, {"semana", 7}, {"semanas", 7},
+        {"giorno", 1}, {"giorni", 1}, {"settimana", 7}, {"settimane", 7}, {"dag", 1},
+        {"dagen", 1}, {"week", 7}, {"weken", 7},
+    };
+    /* clang-format on */
+    if (i + 2 >= nt || !in_list(t[i].s, t[i].len, prepositions))
+        return 0;
+    int count = day_number(t[i + 1]);
+    if (count == 0 || t[i + 1].len > 2 || count > 8)
+        return 0;
+    for (size_t k = 0; k < sizeof units / sizeof units[0]; k++)
+        if (tok_is(t[i + 2], units[k].unit))
+            return count * units[k].days;
+    return 0;
+}
+
 static size_t named_dates(const struct token *t, size_t nt, time_t now, struct candidate *c,
                           size_t cap)
 {
@@ -920,6 +948,17 @@ static size_t named_dates(const struct token *t, size_t nt, time_t now, struct c
                 c[n].pos = t[start].pos;
                 c[n++].weekday = false;
             }
+            continue;
+        }
+        int days = relative_days(t, nt, i);
+        if (days > 0) { /* "in 2 weeks", "dans 3 jours" */
+            time_t when = now + (time_t)days * 86400;
+            struct tm w;
+            gmtime_r(&when, &w);
+            snprintf(c[n].date, 11, "%04d-%02d-%02d", (w.tm_year + 1900) % 10000, w.tm_mon + 1,
+                     w.tm_mday);
+            c[n].pos = t[i].pos;
+            c[n++].weekday = true;
             continue;
         }
         for (size_t k = 0; k < sizeof weekdays / sizeof weekdays[0]; k++) {

@@ -45,7 +45,8 @@ bool sa_reply_mentions_unsubscribe_feature(const char *norm);
  * "de retour le 3 mars", "I return Monday Jan 5th"), as "YYYY-MM-DD" in out, the first date
  * after a return cue ("back", "zurück", "retour"...), else the last date in the text. A
  * date without a year is the next such day on or after now's (UTC) date; a weekday alone
- * is the next such weekday after it. Returns true when a date was found, else out is "". */
+ * is the next such weekday after it, and "in 2 weeks" (up to 8 days or weeks) counts from
+ * now. Returns true when a date was found, else out is "". */
 bool sa_reply_return_date(const char *text, time_t now, char out[11]);
 
 /* The colleague a reply points to: an e-mail address in text (not the sender's: cleaned

@@ -300,6 +300,10 @@ static void test_return_dates(void **state)
     assert_true(sa_reply_return_date("back on 29 February 2028", NOW, out));
     assert_string_equal(out, "2028-02-29");
     assert_false(sa_reply_return_date("back on 31.02.", NOW, out));
+    assert_true(sa_reply_return_date("I'm travelling, back in 2 weeks", NOW, out));
+    assert_string_equal(out, "2026-12-16");
+    assert_true(sa_reply_return_date("Je suis absent, de retour dans 3 jours.", NOW, out));
+    assert_string_equal(out, "2026-12-05");
 }
 
 static void test_referrals(void **state)
