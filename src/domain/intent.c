@@ -51,12 +51,23 @@
  * written for precision, and the model's own distribution shares the rest. */
 #define LEXICON_WEIGHT 0.95
 
+/* Languages of the training files, for the learned letter profiles (see language()). */
+#define NLANG 7
+static const char *const lang_codes[NLANG] = {"en", "de", "fr", "es", "it", "pt", "nl"};
+#define LANG_BUCKETS 4096
+/* A profile decides only from this many trigrams, and by this many nats over the second. */
+#define LANG_MIN_TRIGRAMS 8
+#define LANG_MARGIN 4.0
+
 struct sa_intent_model {
     char *labels[MAX_LABELS];
     int nlabels;
     float *w; /* DIM x nlabels, row per feature */
     double bias[MAX_LABELS];
     double temperature;
+    /* log P(trigram bucket | language) learned from the files named for a language;
+     * NLANG x LANG_BUCKETS, NULL when no file is */
+    float *lang_logp;
     /* indexes of the labels the rules name, or -1 when the data has no such label */
     int unsubscribe, out_of_office, referral, wrong_person, other;
 };
@@ -169,6 +180,7 @@ static void softmax(const double *z, int n, double t, double *p)
 
 struct example {
     int label;
+    int lang; /* index in lang_codes from the file's name ("de.tsv"), or -1 */
     const char *text;
 };
 
@@ -217,8 +229,20 @@ static void unescape(char *s)
     *o = '\0';
 }
 
+/* The language a training file holds, from its name: "de.tsv" is German. */
+static int file_language(const char *path)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    for (int l = 0; l < NLANG; l++)
+        if (strncmp(base, lang_codes[l], 2) == 0 && strcmp(base + 2, ".tsv") == 0)
+            return l;
+    return -1;
+}
+
 static int read_file(struct corpus *c, const char *path, struct sa_err *err)
 {
+    int lang = file_language(path);
     FILE *f = fopen(path, "rb");
     if (!f)
         return sa_err_set(err, SA_ECONFIG, "%s: cannot open", path);
@@ -265,7 +289,7 @@ static int read_file(struct corpus *c, const char *path, struct sa_err *err)
                 c->cap = cap;
             }
             unescape(tab + 1);
-            c->ex[c->n++] = (struct example){l, tab + 1};
+            c->ex[c->n++] = (struct example){l, lang, tab + 1};
         }
         p = nl ? nl + 1 : p + len;
     }
@@ -443,6 +467,7 @@ void sa_intent_free(struct sa_intent_model *m)
     for (int i = 0; i < m->nlabels; i++)
         free(m->labels[i]);
     free(m->w);
+    free(m->lang_logp);
     free(m);
 }
 
@@ -454,6 +479,99 @@ size_t sa_intent_label_count(const struct sa_intent_model *m)
 const char *sa_intent_label(const struct sa_intent_model *m, size_t i)
 {
     return i < (size_t)m->nlabels ? m->labels[i] : NULL;
+}
+
+/* ---- language profiles ---------------------------------------------------------------- */
+
+/* Calls fn(bucket) for each letter trigram of the words of text (space-padded, folded;
+ * words of digits skipped); returns the count. */
+static size_t trigrams(const char *text, void (*fn)(uint32_t bucket, void *arg), void *arg)
+{
+    size_t len = strlen(text), n = 0;
+    if (len > MAX_TEXT)
+        len = MAX_TEXT;
+    char raw[MAX_TEXT + 1], norm[2 * MAX_TEXT + 3];
+    memcpy(raw, text, len);
+    raw[len] = '\0';
+    sa_reply_normalise(raw, norm);
+    for (const char *w = norm + 1; *w;) {
+        size_t wl = strcspn(w, " ");
+        bool digits = strspn(w, "0123456789") >= wl;
+        for (size_t i = 0; !digits && i + 3 <= wl + 2; i++, n++)
+            fn(fnv(w - 1 + i, 3, 2166136261u) % LANG_BUCKETS, arg);
+        w += wl + 1;
+    }
+    return n;
+}
+
+static void count_trigram(uint32_t bucket, void *arg)
+{
+    ((double *)arg)[bucket] += 1;
+}
+
+/* Letter-trigram profiles of the languages the training files are named for. */
+static int train_profiles(struct sa_intent_model *m, const struct corpus *c)
+{
+    double *counts = calloc((size_t)NLANG * LANG_BUCKETS, sizeof *counts);
+    if (!counts)
+        return SA_ENOMEM;
+    bool any = false;
+    for (size_t i = 0; i < c->n; i++)
+        if (c->ex[i].lang >= 0) {
+            trigrams(c->ex[i].text, count_trigram, counts + (size_t)c->ex[i].lang * LANG_BUCKETS);
+            any = true;
+        }
+    if (any && !(m->lang_logp = malloc((size_t)NLANG * LANG_BUCKETS * sizeof *m->lang_logp))) {
+        free(counts);
+        return SA_ENOMEM;
+    }
+    for (int l = 0; any && l < NLANG; l++) {
+        double total = 0, *row = counts + (size_t)l * LANG_BUCKETS;
+        for (size_t b = 0; b < LANG_BUCKETS; b++)
+            total += row[b];
+        for (size_t b = 0; b < LANG_BUCKETS; b++)
+            m->lang_logp[(size_t)l * LANG_BUCKETS + b] =
+                (float)log((row[b] + 0.5) / (total + 0.5 * LANG_BUCKETS));
+    }
+    free(counts);
+    return 0;
+}
+
+struct profile_score {
+    const float *logp;
+    double score[NLANG];
+};
+
+static void score_trigram(uint32_t bucket, void *arg)
+{
+    struct profile_score *p = arg;
+    for (int l = 0; l < NLANG; l++)
+        p->score[l] += p->logp[(size_t)l * LANG_BUCKETS + bucket];
+}
+
+/* The language of cleaned text: the stop words and letters of sa_reply_language, and when
+ * they leave it open, the profiles learned from the training files, if one stands out. */
+static const char *language(const struct sa_intent_model *m, const char *clean)
+{
+    const char *lang = sa_reply_language(clean);
+    if (*lang || !m->lang_logp)
+        return lang;
+    struct profile_score p = {m->lang_logp, {0}};
+    if (trigrams(clean, score_trigram, &p) < LANG_MIN_TRIGRAMS)
+        return "";
+    int best = 0, second = 1;
+    if (p.score[1] > p.score[0]) {
+        best = 1;
+        second = 0;
+    }
+    for (int l = 2; l < NLANG; l++)
+        if (p.score[l] > p.score[best]) {
+            second = best;
+            best = l;
+        } else if (p.score[l] > p.score[second]) {
+            second = l;
+        }
+    return p.score[best] - p.score[second] >= LANG_MARGIN ? lang_codes[best] : "";
 }
 
 /* ---- classifying ---------------------------------------------------------------------- */
@@ -547,7 +665,7 @@ void sa_intent_analyse(const struct sa_intent_model *m, const char *text, time_t
     double p[MAX_LABELS] = {0};
     sa_reply_clean(text, clean, sizeof clean);
     int best = decide(m, clean, p);
-    snprintf(r->language, sizeof r->language, "%s", sa_reply_language(clean));
+    snprintf(r->language, sizeof r->language, "%s", language(m, clean));
     if (best == m->out_of_office)
         sa_reply_return_date(clean, now, r->return_date);
     if (best >= 0 && (best == m->referral || best == m->wrong_person)) {
@@ -653,13 +771,14 @@ int sa_intent_train(const char *path, struct sa_intent_model **out, struct sa_in
         eval->temperature = t;
         evaluate(m80, &c, cal, eval);
     }
-    if ((rc = train(&c, fs, NULL, &m)) != 0)
+    if ((rc = train(&c, fs, NULL, &m)) != 0 || (rc = train_profiles(m, &c)) != 0)
         goto nomem;
     m->temperature = t;
     *out = m;
     goto out;
 nomem:
     sa_err_set(err, SA_ENOMEM, "out of memory");
+    sa_intent_free(m);
 out:
     sa_intent_free(m80);
     for (size_t i = 0; fs && i < c.n; i++)

@@ -308,7 +308,9 @@ enum { EN, DE, FR, ES, IT, PT, NL, NLANG };
 static const char *const lang_codes[NLANG] = {"en", "de", "fr", "es", "it", "pt", "nl"};
 
 /* Stop words, folded: frequent in one language and rare in the others. Words shared by
- * two languages ("de", "no", "e") count for both, which the other evidence outweighs. */
+ * two languages ("no", "e") count for both, which the other evidence outweighs; words of
+ * three or more ("de", "en", "me") are left out, as they would favour whichever lists
+ * them. */
 /* clang-format off */
 static const char *const stop_words[NLANG][60] = {
     [EN] = {"the", "and", "you", "for", "this", "that", "with", "are", "have", "our", "will",
@@ -332,7 +334,7 @@ static const char *const stop_words[NLANG][60] = {
     [ES] = {"el", "los", "las", "que", "y", "por", "para", "con", "una", "es", "no", "mas",
             "pero", "gracias", "nos", "nuestro", "nuestra", "estoy", "esta", "hola", "usted",
             "ustedes", "muy", "como", "donde", "cuando", "tenemos", "favor", "sus", "su",
-            "del", "al", "me", "mi", "quiero", "podemos", "puede", "hay", "ya", "son", "este",
+            "del", "al", "mi", "quiero", "podemos", "puede", "hay", "ya", "son", "este",
             "esto", "buenos", "buenas", "pueden", "estan", "estamos", "tiene", "tienen",
             "nuestros", "hasta", "sobre", "necesito", "tambien", NULL},
     [IT] = {"il", "lo", "la", "gli", "le", "che", "e", "non", "per", "una", "con", "sono",
@@ -347,9 +349,9 @@ static const char *const stop_words[NLANG][60] = {
             "da", "dos", "das", "no", "na", "meu", "minha", "quero", "podemos", "pode", "tem",
             "ja", "sao", "este", "isso", "vou", "estamos", "ate", "sobre", "preciso",
             "tambem", "agora", "bom", "dia", "nossos", "vcs", NULL},
-    [NL] = {"de", "het", "een", "en", "ik", "je", "jij", "u", "wij", "we", "niet", "met",
+    [NL] = {"het", "een", "ik", "je", "jij", "u", "wij", "we", "niet", "met",
             "voor", "op", "van", "is", "zijn", "dat", "dit", "maar", "ook", "geen", "meer",
-            "graag", "bedankt", "dank", "mij", "me", "ons", "onze", "jullie", "wat", "hoe",
+            "graag", "bedankt", "dank", "mij", "ons", "onze", "jullie", "wat", "hoe",
             "waar", "wanneer", "hebben", "heb", "wordt", "kunnen", "kan", "alstublieft",
             "aub", "hallo", "goedemorgen", "nog", "even", "bij", "uit", "naar", "weer", "ben",
             "zou", "hier", "er", "deze", "wel", "al", NULL},
