@@ -541,9 +541,15 @@ static const char *const product_context[] = {
     "list unsubscribe", "api", "rate", NULL};
 /* clang-format on */
 
-static const char *const words_not_typos[] = {"anmelden", "aanmelden", "subscribe", "subscribed",
-                                              "stops",    "store",     "step",      "stay",
-                                              "shop",     "stopp",     "removed",   NULL};
+/* Words one or two edits from a request word that mean something else ("anmelden" is to
+ * sign up, "resubscribe" the opposite). */
+/* clang-format off */
+static const char *const words_not_typos[] = {
+    "anmelden", "aanmelden", "subscribe", "subscribed", "subscribing", "subscriber",
+    "subscribers", "resubscribe", "resubscribed", "unsubscribers", "stops", "store", "step",
+    "stay", "shop", "stopp", "removed", "angemeldet", "eintragen", "abonner", "sabonner",
+    NULL};
+/* clang-format on */
 
 /* Damerau-Levenshtein distance of two short strings, stopping beyond limit. */
 static int edit_distance(const char *a, size_t la, const char *b, size_t lb, int limit)

@@ -238,6 +238,14 @@ static void test_unsubscribe_languages(void **state)
         "Onde ficam os dados?",
         "Waar worden de gegevens bewaard?",
         "Can prospects opt out of tracking?"};
+    /* words a typo away from a request word that mean something else */
+    static const char *const not_requests[] = {"Please subscribe me", "Wie kann ich mich anmelden?",
+                                               "We want to resubscribe our team"};
+    for (size_t i = 0; i < sizeof not_requests / sizeof not_requests[0]; i++) {
+        char norm[256];
+        sa_reply_normalise(not_requests[i], norm);
+        assert_false(sa_reply_is_unsubscribe(norm));
+    }
     /* nor is a delivery problem that happens to say "no more e-mails" */
     static const char *const delivery[] = {"Seit gestern kommen keine E-Mails mehr an.",
                                            "We're not receiving any more emails since the update"};
