@@ -192,7 +192,7 @@ int main(int argc, char **argv)
     struct sa_intent_model *im = NULL;
     struct sa_intent_eval ev = {0};
     uint64_t t0 = sa_now_ns();
-    if (sa_intent_train(SA_SOURCE_DIR "/data/intents/en.tsv", &im, &ev, &err)) {
+    if (sa_intent_train(SA_SOURCE_DIR "/data/intents", &im, &ev, &err)) {
         fprintf(stderr, "bench_agents: intents: %s\n", err.msg);
         return 1;
     }

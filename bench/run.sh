@@ -17,6 +17,10 @@ echo "== agents and the pipeline in process (each run stores its lead and execut
 "$build/bench_agents" "${BENCH_AGENT_RUNS:-2000}"
 
 echo
+echo "== intent recognition in process (training, held-out replies, turn latency)"
+"$build/bench_intent" "${BENCH_INTENT_ROUNDS:-20}"
+
+echo
 echo "== access control in process (per /api/ request: API key -> principal, one rate-limit token)"
 "$build/bench_access" "${BENCH_ACCESS_OPS:-200000}"
 

@@ -82,7 +82,7 @@ static int load_agent_data(struct sa_app *app, struct sa_err *err)
         if (!json_is_object(app->growth_table))
             return sa_err_set(err, SA_ECONFIG, "%s: expected {\"industries\": {...}}", path);
     }
-    snprintf(path, sizeof path, "%s/intents/en.tsv", dir);
+    snprintf(path, sizeof path, "%s/intents", dir); /* every .tsv file in it */
     if (access(path, R_OK) == 0 && sa_intent_train(path, &app->intents, NULL, err))
         return err->code;
     snprintf(path, sizeof path, "%s/templates", dir);

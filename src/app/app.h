@@ -28,7 +28,7 @@ struct sa_app {
     struct sa_pipeline *pipeline;
     struct sa_runs *runs;            /* background runs; set by cmd_serve.c, else NULL */
     struct sa_import_jobs *imports;  /* background CSV imports (app/import_jobs.h) */
-    struct sa_intent_model *intents; /* NULL when data/intents/en.tsv is absent */
+    struct sa_intent_model *intents; /* NULL when data/intents/ is absent */
     struct sa_conversation *conversation; /* NULL with no intents */
     struct sa_calendar *calendar;         /* CALENDAR_TZ, _DAYS, _HOURS, MEETING_MINUTES */
     /* Set by the delivery worker: wakes it when new outbox items are queued (NULL: no

@@ -1,4 +1,4 @@
-/* Pins intent recognition: trained on data/intents/en.tsv it labels held-out examples
+/* Pins intent recognition: trained on data/intents/en.tsv alone it labels held-out examples
  * well, labels new phrasings of each intent, ranks its alternatives, and refuses a
  * malformed training file naming the line. */
 #include <setjmp.h>
@@ -15,6 +15,19 @@
 
 #define DATA SA_SOURCE_DIR "/data/intents/en.tsv"
 
+/* The examples in a training file: lines other than blanks and # comments. */
+static size_t example_lines(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char line[4096];
+    size_t n = 0;
+    while (fgets(line, sizeof line, f))
+        n += line[0] != '#' && line[0] != '\n';
+    fclose(f);
+    return n;
+}
+
 static void test_heldout_accuracy(void **state)
 {
     (void)state;
@@ -22,10 +35,13 @@ static void test_heldout_accuracy(void **state)
     struct sa_intent_eval ev = {0};
     struct sa_err err = {0};
     assert_int_equal(sa_intent_train(DATA, &m, &ev, &err), 0);
-    assert_int_equal(ev.train + ev.test, 770);
+    assert_int_equal(ev.train + ev.test, example_lines(DATA));
     assert_true(ev.test >= 140);
     printf("held-out accuracy %.3f (%zu/%zu)\n", ev.accuracy, ev.correct, ev.test);
-    assert_true(ev.accuracy >= 0.78); /* 0.805 when written; a drop is a regression */
+    /* 0.781 when written, on 18 labels (naive Bayes had 0.805 on the first 11): a drop is a
+     * regression. test_intent_replies holds the model to 92 % on real replies. */
+    assert_true(ev.accuracy >= 0.75);
+    assert_true(ev.temperature > 0 && ev.ece >= 0 && ev.ece < 0.15);
     /* the confusion matrix accounts for every held-out example */
     size_t n = 0;
     const char *k, *k2;
