@@ -420,13 +420,13 @@ const char *sa_profile_reply(const struct sa_profile *p, const char *lang, const
 
 /* The words a price list is written with, per language. */
 struct words {
-    const char *lang, *per_seat, *per_month, *flat, *and;
+    const char *lang, *per_seat, *per_month, *flat, *and, *thousands;
 };
 static const struct words words_by_lang[] = {
-    {"en", "per seat a month", "a month", "one-off", "and"},
-    {"de", "pro Nutzer und Monat", "pro Monat", "einmalig", "und"},
-    {"fr", "par utilisateur et par mois", "par mois", "en une fois", "et"},
-    {"es", "por usuario al mes", "al mes", "pago único", "y"},
+    {"en", "per seat a month", "a month", "one-off", "and", ","},
+    {"de", "pro Nutzer und Monat", "pro Monat", "einmalig", "und", "."},
+    {"fr", "par utilisateur et par mois", "par mois", "en une fois", "et", " "},
+    {"es", "por usuario al mes", "al mes", "pago único", "y", "."},
 };
 
 static const struct words *words_for(const char *lang)
@@ -437,13 +437,20 @@ static const struct words *words_for(const char *lang)
     return &words_by_lang[0];
 }
 
-/* "$49", "€1,200", "90 CHF": whole amounts without decimals. */
-static void money(double v, const char *cur, char *out, size_t n)
+/* "$49", "€1,200", "90 CHF": whole amounts without decimals, thousands grouped. */
+static void money(double v, const char *cur, const char *thousands, char *out, size_t n)
 {
-    char num[32];
-    if (v == (double)(long long)v)
-        snprintf(num, sizeof num, "%lld", (long long)v);
-    else
+    char digits[32], num[48];
+    bool whole = v == (double)(long long)v;
+    snprintf(digits, sizeof digits, "%lld", (long long)v);
+    size_t len = strlen(digits), w = 0;
+    for (size_t i = 0; i < len && w + 4 < sizeof num; i++) {
+        if (i > 0 && (len - i) % 3 == 0)
+            w += (size_t)snprintf(num + w, sizeof num - w, "%s", thousands);
+        num[w++] = digits[i];
+    }
+    num[w] = '\0';
+    if (!whole)
         snprintf(num, sizeof num, "%.2f", v);
     const char *sym = strcmp(cur, "USD") == 0   ? "$"
                       : strcmp(cur, "EUR") == 0 ? "€"
@@ -468,7 +475,7 @@ static char *price_list(const json_t *plans, const struct words *w)
         char m[48];
         const char *unit = json_string_value(json_object_get(plan, "unit"));
         money(json_number_value(json_object_get(plan, "price")),
-              json_string_value(json_object_get(plan, "currency")), m, sizeof m);
+              json_string_value(json_object_get(plan, "currency")), w->thousands, m, sizeof m);
         const char *sep = i == 0 ? "" : i + 1 == n ? " " : ", ";
         const char *uw = strcmp(unit, "per_seat") == 0    ? w->per_seat
                          : strcmp(unit, "per_month") == 0 ? w->per_month

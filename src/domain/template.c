@@ -203,8 +203,8 @@ static int render_span(const char *p, const char *end, const json_t *vars, struc
     return rc;
 }
 
-/* The whitespace a dropped section leaves: runs of spaces inside a line, a space before
- * punctuation, trailing spaces, more than one blank line, blank lines and spaces at
+/* The whitespace a dropped section leaves: runs of spaces inside a line, a space before a
+ * full stop or comma (not before ; : ! ?, which French typography spaces), trailing spaces, more than one blank line, blank lines and spaces at
  * either end. */
 static void tidy(char *s)
 {
@@ -224,7 +224,7 @@ static void tidy(char *s)
         }
         if (ch == ' ' && !line_start && w > s && w[-1] == ' ')
             continue;
-        if (strchr(".,;:!?", ch) && !line_start && w > s && w[-1] == ' ' &&
+        if ((ch == '.' || ch == ',') && !line_start && w > s && w[-1] == ' ' &&
             (r[1] == '\0' || r[1] == ' ' || r[1] == '\n'))
             while (w > s && w[-1] == ' ')
                 w--;

@@ -11,7 +11,7 @@
  *
  * A value that starts a sentence (at the start of a line, after "Subject:", or after
  * ". ", "! ", "? ") gets a capital letter. After rendering, the whitespace a dropped
- * section leaves is tidied: runs of spaces, a space before punctuation, trailing spaces
+ * section leaves is tidied: runs of spaces, a space before a full stop or comma, trailing spaces
  * and runs of blank lines. */
 #ifndef SA_DOMAIN_TEMPLATE_H
 #define SA_DOMAIN_TEMPLATE_H
