@@ -21,6 +21,7 @@
 #include "domain/lead.h"
 #include "domain/profile.h"
 #include "domain/scoring.h"
+#include "domain/template.h"
 #include "base/detail.h"
 #include "base/json.h"
 #include "base/log.h"
@@ -120,9 +121,11 @@ static int load_agent_data(struct sa_app *app, struct sa_err *err)
             char name[64];
             snprintf(name, sizeof name, "%.*s", (int)(len - 4), e->d_name);
             json_t *t = json_string(text);
-            if (!t) {
+            char why[160];
+            if (!t || sa_template_check(text, why, sizeof why)) {
                 closedir(d);
-                return sa_err_set(err, SA_ECONFIG, "%s: not valid UTF-8", file);
+                json_decref(t);
+                return sa_err_set(err, SA_ECONFIG, "%s: %s", file, t ? why : "not valid UTF-8");
             }
             json_object_set_new(app->templates, name, t);
         }

@@ -11,6 +11,7 @@
 
 #include "base/buf.h"
 #include "domain/lead.h"
+#include "domain/template.h"
 
 struct sa_profile {
     json_t *doc; /* owned, validated */
@@ -234,7 +235,15 @@ static void check_replies(struct check *c, const json_t *root)
         }
         const char *intent;
         const json_t *t;
-        json_object_foreach((json_t *)set, intent, t) text(c, set, intent, at, true);
+        json_object_foreach((json_t *)set, intent, t)
+        {
+            const char *tmpl = text(c, set, intent, at, true);
+            char why[160], path[128];
+            if (tmpl && sa_template_check(tmpl, why, sizeof why)) {
+                snprintf(path, sizeof path, "%s.%s", at, intent);
+                fail(c, path, why);
+            }
+        }
     }
     if (!json_is_string(json_object_get(json_object_get(r, "en"), "other")))
         fail(c, "replies.en.other", "required (the reply when no other fits)");

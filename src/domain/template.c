@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <strings.h>
 
 #include "base/buf.h"
@@ -142,7 +143,8 @@ static void note_missing(json_t *missing, const char *name, size_t len)
         if (strlen(s) == len && strncmp(s, name, len) == 0)
             return;
     }
-    json_array_append_new(missing, json_stringn(name, len));
+    json_t *s = json_stringn(name, len);
+    json_array_append_new(missing, s ? s : json_string("(a name that is not UTF-8)"));
 }
 
 /* Renders [p, end) into b. A variable with no value sets *lacking and is noted in missing
@@ -237,6 +239,49 @@ static void tidy(char *s)
     while (w > s && (w[-1] == ' ' || w[-1] == '\n'))
         w--;
     *w = '\0';
+}
+
+int sa_template_check(const char *text, char *why, size_t n)
+{
+    const char *open[16]; /* the sections open here, innermost last */
+    size_t lens[16], depth = 0;
+    for (const char *p = text; (p = strstr(p, "{{"));) {
+        const char *c = strstr(p + 2, "}}");
+        if (!c) {
+            snprintf(why, n, "a \"{{\" is never closed by \"}}\"");
+            return SA_EINVAL;
+        }
+        const char *t = p + 2;
+        size_t tl = (size_t)(c - t);
+        bool sec = tl > 0 && (t[0] == '#' || t[0] == '^' || t[0] == '/');
+        const char *name = sec ? t + 1 : tl > 2 && t[0] == 'a' && t[1] == ':' ? t + 2 : t;
+        size_t nl = tl - (size_t)(name - t);
+        if (nl == 0 || nl >= 64 || memchr(name, '{', nl) || memchr(name, ' ', nl)) {
+            snprintf(why, n, "\"%.*s\" is not a variable's name", (int)(tl < 60 ? tl : 60), t);
+            return SA_EINVAL;
+        }
+        if (sec && t[0] != '/') {
+            if (depth == sizeof open / sizeof open[0]) {
+                snprintf(why, n, "sections nested more than 16 deep");
+                return SA_EINVAL;
+            }
+            open[depth] = name;
+            lens[depth++] = nl;
+        } else if (sec) {
+            if (depth == 0 || lens[depth - 1] != nl || strncmp(open[depth - 1], name, nl) != 0) {
+                snprintf(why, n, "{{/%.*s}} closes no open section", (int)nl, name);
+                return SA_EINVAL;
+            }
+            depth--;
+        }
+        p = c + 2;
+    }
+    if (depth > 0) {
+        snprintf(why, n, "section {{%c%.*s}} is never closed", open[depth - 1][-1],
+                 (int)lens[depth - 1], open[depth - 1]);
+        return SA_EINVAL;
+    }
+    return 0;
 }
 
 int sa_template_render(const char *text, const json_t *vars, char **out, json_t *missing)

@@ -27,6 +27,11 @@
 int sa_template_render(const char *text, const json_t *vars, char **out,
                        json_t *missing) SA_WUR;
 
+/* Checks text's tags: every "{{" closed by "}}", every tag named, every section closed by
+ * its own {{/name}} in order. Returns 0, or SA_EINVAL with why (size n) saying what is
+ * wrong: "section {{#competitor}} is never closed". For validating templates at start-up. */
+int sa_template_check(const char *text, char *why, size_t n) SA_WUR;
+
 /* "a" or "an" for the word that starts text, by sound: "an IT", "an HR", "an hour",
  * "a SaaS", "a user", "a one-off", "an 8-person". Static string. */
 const char *sa_article(const char *text);

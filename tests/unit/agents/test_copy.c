@@ -145,6 +145,30 @@ static void test_template_language(void **state)
     assert_string_equal(json_string_value(json_array_get(missing, 0)), "who");
     json_decref(missing);
     json_decref(v);
+    /* the start-up check of a template's tags */
+    char why[160];
+    assert_int_equal(sa_template_check("{{#a}}x{{^b}}y{{/b}}{{/a}} {{a:c}}", why, sizeof why), 0);
+    assert_int_equal(sa_template_check("{{#a}}x", why, sizeof why), SA_EINVAL);
+    assert_string_equal(why, "section {{#a}} is never closed");
+    assert_int_equal(sa_template_check("{{#a}}{{^b}}{{/a}}{{/b}}", why, sizeof why), SA_EINVAL);
+    assert_string_equal(why, "{{/a}} closes no open section");
+    assert_int_equal(sa_template_check("Hi {{name", why, sizeof why), SA_EINVAL);
+    assert_int_equal(sa_template_check("Hi {{}}", why, sizeof why), SA_EINVAL);
+    /* every shipped template passes it (the server checks them at start-up) */
+    const char *names[] = {"call_script", "email_breakup", "email_followup_1", "email_followup_2",
+                           "email_intro_A", "email_intro_B", "email_intro_C", "linkedin_connect",
+                           "linkedin_message"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char path[512], text[16384];
+        snprintf(path, sizeof path, DATA_DIR "/templates/%s.txt", names[i]);
+        FILE *f = fopen(path, "r");
+        assert_non_null(f);
+        size_t got = fread(text, 1, sizeof text - 1, f);
+        fclose(f);
+        text[got] = '\0';
+        if (sa_template_check(text, why, sizeof why))
+            fail_msg("%s: %s", names[i], why);
+    }
 }
 
 static void test_articles(void **state)

@@ -130,6 +130,9 @@ static void test_validation_errors(void **state)
                  "case");
     expect_error("{\"replies\":{\"en\":{\"other\":\"\"}}}",
                  "product.json: replies.en.other: must be a non-empty string");
+    /* a reply template whose tags do not close */
+    expect_error("{\"replies\":{\"en\":{\"other\":\"Thanks{{#first_name}}, {{first_name}}.\"}}}",
+                 "product.json: replies.en.other: section {{#first_name}} is never closed");
     expect_error("{\"competitors\":[{\"name\":\"X\"}]}",
                  "product.json: competitors[0].positioning: required");
     /* not an object at all */
