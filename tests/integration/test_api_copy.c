@@ -111,16 +111,23 @@ static void test_reply_language(void **state)
     resp_free(&r);
 }
 
-/* Below CONVERSATION_REVIEW_THRESHOLD a turn gets no reply: a human answers. */
+/* Below CONVERSATION_REVIEW_THRESHOLD a turn gets no reply: a human answers. SENDER_NAME
+ * set replaces the profile's sender name. */
 static void test_low_confidence(void **state)
 {
     (void)state;
     setenv("CONVERSATION_REVIEW_THRESHOLD", "0.999", 1);
+    setenv("SENDER_NAME", "Sam Lee", 1); /* and a setting over the profile's sender */
     int rc = server_start(&runs_srv, false);
     unsetenv("CONVERSATION_REVIEW_THRESHOLD");
+    unsetenv("SENDER_NAME");
     assert_int_equal(rc, 0);
     harness_use(&runs_srv);
     struct resp r;
+    json_t *prof = http_json("GET", "/api/profile", NULL, &r);
+    assert_string_equal(jstr(prof, "sender.name"), "Sam Lee");
+    assert_string_equal(jstr(prof, "sender.title"), "Account Executive"); /* the profile's */
+    resp_free(&r);
     /* two intents in three words: the classifier is unsure */
     json_t *j = converse("{\"message\":\"price demo\","
                          "\"contact\":{\"name\":\"Ravi\",\"email\":\"ravi@lowconf.example\"}}",
