@@ -133,7 +133,8 @@ static json_t *reply_vars(const struct sa_conversation *c, const json_t *state, 
 {
     json_t *vars = json_object();
     sa_profile_vars(c->profile, lang, vars);
-    const char *name = json_string_value(json_object_get(json_object_get(state, "contact"), "name"));
+    const char *name =
+        json_string_value(json_object_get(json_object_get(state, "contact"), "name"));
     if (name && *name) {
         size_t n = strcspn(name, " ");
         json_object_set_new(vars, "first_name", json_stringn(name, n < 63 ? n : 63));

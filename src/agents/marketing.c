@@ -81,8 +81,11 @@ static bool has_signal(const struct sa_lead *l, const char *signal)
 {
     size_t k;
     json_t *s;
-    json_array_foreach(l->signals, k, s) if (strcmp(json_string_value(s) ?: "", signal) == 0)
-        return true;
+    json_array_foreach(l->signals, k, s)
+    {
+        if (strcmp(json_string_value(s) ?: "", signal) == 0)
+            return true;
+    }
     return false;
 }
 

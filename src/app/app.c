@@ -232,10 +232,9 @@ int sa_app_open(const struct sa_config *cfg, struct sa_app **out, struct sa_err 
         (rc = open_saver(app, err)) ||
         (rc = sa_pipeline_new(app->agents, app->model, app->saver, cfg->pipeline_step_delay_ms,
                               &app->pipeline, err)) ||
-        (app->intents &&
-         (rc = sa_conversation_new(app->intents, app->saver, app->store, app->calendar,
-                                   app->profile, cfg->conversation_review_threshold,
-                                   &app->conversation, err)))) {
+        (app->intents && (rc = sa_conversation_new(
+                              app->intents, app->saver, app->store, app->calendar, app->profile,
+                              cfg->conversation_review_threshold, &app->conversation, err)))) {
         sa_app_close(app);
         return rc;
     }

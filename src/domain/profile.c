@@ -96,7 +96,10 @@ static void check_points(struct check *c, const json_t *root, const char *key)
         const json_t *m = object(c, o, groups[g], key, false);
         const char *k;
         const json_t *v;
-        json_object_foreach((json_t *)m, k, v) text(c, m, k, at, true);
+        json_object_foreach((json_t *)m, k, v)
+        {
+            text(c, m, k, at, true);
+        }
     }
 }
 
@@ -183,11 +186,13 @@ static void check_strings(struct check *c, const json_t *obj, const char *key, c
     }
     size_t i;
     const json_t *s;
-    json_array_foreach(a, i, s) if (!json_is_string(s) || json_string_length(s) == 0)
+    json_array_foreach(a, i, s)
     {
-        char p[128];
-        snprintf(p, sizeof p, "%s[%zu]", path, i);
-        fail(c, p, "must be a non-empty string");
+        if (!json_is_string(s) || json_string_length(s) == 0) {
+            char p[128];
+            snprintf(p, sizeof p, "%s[%zu]", path, i);
+            fail(c, p, "must be a non-empty string");
+        }
     }
 }
 
@@ -267,8 +272,8 @@ static int validate(const json_t *d, struct check *c)
     check_points(c, d, "value_points");
     check_points(c, d, "pain_points");
     check_pricing(c, d);
-    static const char *const cs_req[] = {"customer", "result", NULL}, *cs_opt[] = {"industry",
-                                                                                  NULL};
+    static const char *const cs_req[] = {"customer", "result", NULL},
+                             *cs_opt[] = {"industry", NULL};
     check_list(c, d, "case_studies", cs_req, cs_opt);
     static const char *const comp_req[] = {"name", "positioning", NULL};
     check_list(c, d, "competitors", comp_req, NULL);
@@ -377,7 +382,11 @@ static const json_t *get_nocase(const json_t *obj, const char *key)
     const json_t *v;
     if (!key)
         return NULL;
-    json_object_foreach((json_t *)obj, k, v) if (strcasecmp(k, key) == 0) return v;
+    json_object_foreach((json_t *)obj, k, v)
+    {
+        if (strcasecmp(k, key) == 0)
+            return v;
+    }
     return NULL;
 }
 
@@ -550,7 +559,8 @@ void sa_profile_vars(const struct sa_profile *p, const char *lang, json_t *vars)
     const json_t *demo = json_object_get(json_object_get(p->doc, "offer"), "demo");
     char n[32];
     if (trial) {
-        snprintf(n, sizeof n, "%lld", (long long)json_integer_value(json_object_get(trial, "days")));
+        snprintf(n, sizeof n, "%lld",
+                 (long long)json_integer_value(json_object_get(trial, "days")));
         set(vars, "trial_days", n);
         set(vars, "trial_offer", json_string_value(json_object_get(trial, "text")));
     }

@@ -33,8 +33,7 @@ const char *sa_article(const char *text)
         size_t digits = strspn(w, "0123456789");
         if (w[0] == '8')
             return "an";
-        if ((strncmp(w, "11", 2) == 0 || strncmp(w, "18", 2) == 0) &&
-            (digits == 2 || digits == 5))
+        if ((strncmp(w, "11", 2) == 0 || strncmp(w, "18", 2) == 0) && (digits == 2 || digits == 5))
             return "an";
         return "a";
     }
@@ -48,8 +47,8 @@ const char *sa_article(const char *text)
         if (strncasecmp(w, silent_h[i], strlen(silent_h[i])) == 0)
             return "an";
     /* a vowel letter with a consonant sound: "a user", "a European", "a one-off" */
-    static const char *const you[] = {"uni", "use", "usu", "uti", "ura", "uro", "ubi", "eu",
-                                      "ewe", "one", "once"};
+    static const char *const you[] = {"uni", "use", "usu", "uti", "ura", "uro",
+                                      "ubi", "eu",  "ewe", "one", "once"};
     for (size_t i = 0; i < sizeof you / sizeof you[0]; i++)
         if (strncasecmp(w, you[i], strlen(you[i])) == 0)
             return "a";
@@ -96,8 +95,8 @@ static bool sentence_start(const struct sa_buf *b)
  * e-mail address). */
 static int put_value(struct sa_buf *b, const char *v)
 {
-    bool cap = islower((unsigned char)v[0]) && sentence_start(b) && !strstr(v, "://") &&
-               !strchr(v, '@');
+    bool cap =
+        islower((unsigned char)v[0]) && sentence_start(b) && !strstr(v, "://") && !strchr(v, '@');
     size_t start = b->len;
     int rc = sa_buf_puts(b, v);
     if (!rc && cap)
@@ -206,8 +205,8 @@ static int render_span(const char *p, const char *end, const json_t *vars, struc
 }
 
 /* The whitespace a dropped section leaves: runs of spaces inside a line, a space before a
- * full stop or comma (not before ; : ! ?, which French typography spaces), trailing spaces, more than one blank line, blank lines and spaces at
- * either end. */
+ * full stop or comma (not before ; : ! ?, which French typography spaces), trailing spaces, more
+ * than one blank line, blank lines and spaces at either end. */
 static void tidy(char *s)
 {
     char *w = s;

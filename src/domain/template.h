@@ -24,8 +24,7 @@
  * "no value"). Returns 0 and *out (malloc'd; the caller frees it), or SA_EINVAL when a
  * required variable has no value, after appending each such name once to missing (an
  * array; may be NULL), or SA_ENOMEM / SA_ETOOBIG (over 64 KiB). *out is NULL on error. */
-int sa_template_render(const char *text, const json_t *vars, char **out,
-                       json_t *missing) SA_WUR;
+int sa_template_render(const char *text, const json_t *vars, char **out, json_t *missing) SA_WUR;
 
 /* Checks text's tags: every "{{" closed by "}}", every tag named, every section closed by
  * its own {{/name}} in order. Returns 0, or SA_EINVAL with why (size n) saying what is

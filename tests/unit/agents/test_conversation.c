@@ -102,7 +102,8 @@ static const char *str(const json_t *o, const char *k)
 static void test_new_intents(void **state)
 {
     struct fixture *f = *state;
-    json_t *o = turn(f, f->profile, "t-ooo", "Automatic reply: I am out of the office until Monday");
+    json_t *o =
+        turn(f, f->profile, "t-ooo", "Automatic reply: I am out of the office until Monday");
     assert_string_equal(str(o, "intent"), "out_of_office");
     assert_true(json_is_null(json_object_get(o, "reply"))); /* nothing is said */
     assert_true(json_is_true(json_object_get(o, "hold_followups")));

@@ -74,7 +74,8 @@ static void lint(const char *text, json_t *problems)
                 s += 2;
             if (strncmp(s, "Subject: ", 9) == 0)
                 s += 9;
-        } else if (strchr(".!?", p[0]) && p[1] == ' ' && p > text && !isspace((unsigned char)p[-1])) {
+        } else if (strchr(".!?", p[0]) && p[1] == ' ' && p > text &&
+                   !isspace((unsigned char)p[-1])) {
             s = p + 2;
         }
         if (s) {
@@ -122,11 +123,11 @@ static void render_ok(const char *tmpl, json_t *vars, const char *want)
 static void test_template_language(void **state)
 {
     (void)state;
-    json_t *v = json_pack("{s:s, s:s, s:s, s:s}", "name", "Dana", "industry", "IT Services",
-                          "saas", "SaaS", "pain", "leads going cold");
+    json_t *v = json_pack("{s:s, s:s, s:s, s:s}", "name", "Dana", "industry", "IT Services", "saas",
+                          "SaaS", "pain", "leads going cold");
     /* an optional sentence with a missing fact is dropped whole, spaces tidied */
-    render_ok("Hi {{name}}. {{#competitor}}You compete with {{competitor}}.{{/competitor}} Bye.",
-              v, "Hi Dana. Bye.");
+    render_ok("Hi {{name}}. {{#competitor}}You compete with {{competitor}}.{{/competitor}} Bye.", v,
+              "Hi Dana. Bye.");
     render_ok("{{#name}}Hi {{name}},{{/name}}{{^name}}Hello,{{/name}}", v, "Hi Dana,");
     render_ok("{{#nobody}}Hi {{nobody}},{{/nobody}}{{^nobody}}Hello,{{/nobody}}", v, "Hello,");
     /* a section lacking an inner fact is dropped too; nested sections drop alone */
@@ -135,12 +136,14 @@ static void test_template_language(void **state)
     /* articles by sound, and a capital at a sentence's start */
     render_ok("As {{a:industry}} team and {{a:saas}} team.", v,
               "As an IT Services team and a SaaS team.");
-    render_ok("{{pain}} costs. Why? {{pain}} again", v, "Leads going cold costs. Why? Leads going cold again");
+    render_ok("{{pain}} costs. Why? {{pain}} again", v,
+              "Leads going cold costs. Why? Leads going cold again");
     render_ok("Subject: {{pain}}\n\n\n\nbody ", v, "Subject: Leads going cold\n\nbody");
     /* a required fact withholds the message and is named once */
     json_t *missing = json_array();
     char *out = (char *)"x";
-    assert_int_equal(sa_template_render("{{who}} and {{who}} {{name}}", v, &out, missing), SA_EINVAL);
+    assert_int_equal(sa_template_render("{{who}} and {{who}} {{name}}", v, &out, missing),
+                     SA_EINVAL);
     assert_null(out);
     assert_int_equal(json_array_size(missing), 1);
     assert_string_equal(json_string_value(json_array_get(missing, 0)), "who");
@@ -156,9 +159,9 @@ static void test_template_language(void **state)
     assert_int_equal(sa_template_check("Hi {{name", why, sizeof why), SA_EINVAL);
     assert_int_equal(sa_template_check("Hi {{}}", why, sizeof why), SA_EINVAL);
     /* every shipped template passes it (the server checks them at start-up) */
-    const char *names[] = {"call_script", "email_breakup", "email_followup_1", "email_followup_2",
-                           "email_intro_A", "email_intro_B", "email_intro_C", "linkedin_connect",
-                           "linkedin_message"};
+    const char *names[] = {"call_script",      "email_breakup",    "email_followup_1",
+                           "email_followup_2", "email_intro_A",    "email_intro_B",
+                           "email_intro_C",    "linkedin_connect", "linkedin_message"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         char path[512], text[16384];
         snprintf(path, sizeof path, DATA_DIR "/templates/%s.txt", names[i]);
@@ -175,10 +178,12 @@ static void test_template_language(void **state)
 static void test_articles(void **state)
 {
     (void)state;
-    const char *an[] = {"IT Services", "HR Tech", "EdTech", "AI/ML", "hour", "honest broker",
-                        "8-person team", "18-month plan", "E-commerce", "MBA", "SDR", "owner"};
-    const char *a[] = {"SaaS", "FinTech", "user", "European bank", "one-off", "CRM",
-                       "university", "Healthcare", "120-person company", "VP", "unicorn"};
+    const char *an[] = {"IT Services", "HR Tech",       "EdTech",        "AI/ML",
+                        "hour",        "honest broker", "8-person team", "18-month plan",
+                        "E-commerce",  "MBA",           "SDR",           "owner"};
+    const char *a[] = {"SaaS",   "FinTech",    "user",       "European bank",      "one-off",
+                       "CRM",    "university", "Healthcare", "120-person company", "VP",
+                       "unicorn"};
     for (size_t i = 0; i < sizeof an / sizeof an[0]; i++)
         if (strcmp(sa_article(an[i]), "an") != 0)
             fail_msg("want \"an %s\", got \"%s\"", an[i], sa_article(an[i]));

@@ -38,18 +38,19 @@ static void test_shipped_profile(void **state)
     assert_non_null(sa_profile_reply(p, "en", "other"));
     const char *langs[] = {"de", "fr", "es"};
     for (int i = 0; i < 3; i++) /* the common intents in each shipped language */
-        for (const char *const *in = (const char *const[]){"greeting", "pricing", "demo_request",
-                                                           "trial_request", "not_interested",
-                                                           "unsubscribe", "other", NULL};
+        for (const char *const *in =
+                 (const char *const[]){"greeting", "pricing", "demo_request", "trial_request",
+                                       "not_interested", "unsubscribe", "other", NULL};
              *in; in++)
             if (!sa_profile_reply(p, langs[i], *in))
                 fail_msg("no %s reply for %s", langs[i], *in);
     /* industry, then persona, then the default */
     const char *saas = sa_profile_point(p, "value_points", "executive", "saas");
-    assert_string_equal(saas, json_string_value(json_object_get(
-                                  json_object_get(json_object_get(sa_profile_json(p), "value_points"),
-                                                  "industries"),
-                                  "SaaS")));
+    assert_string_equal(
+        saas,
+        json_string_value(json_object_get(
+            json_object_get(json_object_get(sa_profile_json(p), "value_points"), "industries"),
+            "SaaS")));
     assert_string_equal(sa_profile_point(p, "value_points", "executive", "Gaming"),
                         "gives you a predictable pipeline without adding headcount");
     assert_string_equal(sa_profile_point(p, "pain_points", NULL, NULL),
@@ -95,7 +96,8 @@ static void test_validation_errors(void **state)
     expect_error("{\"company\":{\"postal_address\":null}}",
                  "product.json: company.postal_address: required");
     /* the wrong type */
-    expect_error("{\"product\":{\"name\":7}}", "product.json: product.name: must be a non-empty string");
+    expect_error("{\"product\":{\"name\":7}}",
+                 "product.json: product.name: must be a non-empty string");
     expect_error("{\"sender\":\"alex\"}", "product.json: sender: must be an object");
     expect_error("{\"case_studies\":{}}", "product.json: case_studies: must be an array");
     /* numbers and enums in the pricing */
