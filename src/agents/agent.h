@@ -23,6 +23,7 @@ struct graph_builder;
 /* What agents are built from; all borrowed, and MUST outlive the registry. Optional
  * parts may be NULL: the agents that need them then answer 501 (not available). */
 struct sa_calendar;
+struct sa_profile;
 struct sa_agent_deps {
     const struct sa_model *model;       /* required: scoring, free-mail list */
     const struct sa_dataset *dataset;   /* enrichment's local provider, growth's competitors */
@@ -30,13 +31,15 @@ struct sa_agent_deps {
     double enrichment_ttl;              /* seconds a cached enrichment is fresh */
     const json_t *growth_table;         /* data/industry_growth.json "industries" */
     const json_t *templates;            /* {template name: text} from data/templates/ */
+    const struct sa_profile *profile;   /* required: what is sold, by whom (domain/profile.h) */
     bool conversation;                  /* the intent model loaded: conversation available */
     struct sa_metrics *metrics;         /* for the circuit breakers' gauge */
     int m_breaker;                      /* that gauge's family id */
     int breaker_failures;               /* consecutive failures that open a breaker (0: 5) */
     double breaker_open_seconds;        /* how long it stays open (0: 30) */
     const struct sa_calendar *calendar; /* bdr's and conversation's meeting slots */
-    /* Who the messages come from (config: SENDER_*, MEETING_LINK); required, not NULL. */
+    /* Who the messages come from: the profile's sender and meeting link after the
+     * SENDER_* and MEETING_LINK overrides; required, not NULL. */
     const char *sender_name;      /* signs marketing and BDR messages, organises meetings */
     const char *sender_title;     /* the signer's title in marketing messages */
     const char *sender_email;     /* the BDR e-mails' From and the invites' organizer */

@@ -109,7 +109,9 @@ static int draft(const json_t *state, json_t **update, struct graph_ctx *ctx, vo
         json_int_t day = json_integer_value(json_object_get(t, "day"));
         if (!m)
             continue;
-        if (!first && day == 0)
+        /* the first ready e-mail opens: the day-0 one, or when it was withheld (a required
+         * fact missing) the best one that could be written */
+        if (!first && (day == 0 || json_array_size(followups) == 0))
             first = m;
         else if (day > 0)
             json_array_append_new(followups,

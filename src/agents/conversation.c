@@ -2,6 +2,8 @@
  * over channels messages (append), stage, last_intent, contact and turn (sum). */
 #include "agents/conversation.h"
 
+#include <ctype.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +14,8 @@
 #include "connectors/calendar/calendar.h"
 #include "domain/intent.h"
 #include "domain/lead.h"
+#include "domain/profile.h"
+#include "domain/template.h"
 #include "base/detail.h"
 #include "graph/graph.h"
 #include "store/store.h"
@@ -20,16 +24,19 @@ struct sa_conversation {
     const struct sa_intent_model *intents;
     struct sa_store *store;
     const struct sa_calendar *calendar;
+    const struct sa_profile *profile; /* the replies' templates and facts */
+    double review_threshold;          /* below this confidence a human answers */
     struct graph *g;
 };
 
 static const char *const stages[] = {"introduction",   "qualification", "value_proposition",
                                      "needs_analysis", "solution",      "objection_handling",
-                                     "close"};
+                                     "close",          "closed_lost"};
+#define N_STAGES ((int)(sizeof stages / sizeof stages[0]))
 
 static int stage_index(const char *s)
 {
-    for (int i = 0; s && i < 7; i++)
+    for (int i = 0; s && i < N_STAGES; i++)
         if (strcmp(s, stages[i]) == 0)
             return i;
     return -1;
@@ -39,80 +46,60 @@ static int stage_index(const char *s)
 static const char *next_stage(const char *current, const char *intent)
 {
     int cur = stage_index(current);
-    if (strcmp(intent, "demo_request") == 0 || strcmp(intent, "meeting_scheduling") == 0)
+    if (strcmp(intent, "demo_request") == 0 || strcmp(intent, "meeting_scheduling") == 0 ||
+        strcmp(intent, "trial_request") == 0)
         return "close";
+    if (strcmp(intent, "not_interested") == 0)
+        return "closed_lost";
     if (strncmp(intent, "objection_", 10) == 0)
         return "objection_handling";
     if (strcmp(intent, "pricing") == 0)
         return cur > 4 ? stages[cur] : "solution";
+    if (strncmp(intent, "question_", 9) == 0)
+        return cur < 0 ? "needs_analysis" : cur < 3 ? "needs_analysis" : stages[cur];
     if (strcmp(intent, "greeting") == 0)
         return cur < 0 ? "introduction" : stages[cur];
     if (strcmp(intent, "other") == 0)
         return cur < 0 ? "introduction" : cur < 3 ? stages[cur + 1] : stages[cur];
-    return cur < 0 ? "introduction" : stages[cur]; /* support, unsubscribe: stay */
+    /* support, unsubscribe, out_of_office, wrong_person, referral: stay */
+    return cur < 0 ? "introduction" : stages[cur];
 }
 
-struct reply {
+/* What the operator should do next after a message with this intent (the reply's words
+ * are the profile's; these are the team's actions). */
+struct next_actions {
     const char *intent;
-    const char *text; /* {name} is the contact's first name, or "there" */
     const char *actions[3];
 };
 
-static const struct reply replies[] = {
-    {"greeting",
-     "Hi {name}, thanks for getting back to me. What does your sales team spend "
-     "most of its week on today?",
-     {"qualify: ask about team size and process", NULL}},
-    {"pricing",
-     "Good question, {name}. Pricing is per seat with volume tiers; most teams "
-     "your size land between $60 and $90 a seat a month. Shall I put together a "
-     "quote for your team?",
-     {"send pricing sheet", "offer a tailored quote", NULL}},
-    {"demo_request",
-     "Happy to show you, {name}. A live demo takes 30 minutes; here are a few "
-     "times that work on our side.",
-     {"book demo", "send calendar invite", NULL}},
-    {"meeting_scheduling",
-     "Sounds good, {name}. Here are a few slots; pick one and I will "
-     "send the invite.",
-     {"book meeting", "send calendar invite", NULL}},
-    {"objection_price",
-     "Understood, {name}. Most teams recover the cost in the first month "
-     "through hours saved on research. Would a smaller pilot help you "
-     "prove that first?",
-     {"offer pilot", "share ROI case study", NULL}},
-    {"objection_timing",
-     "No problem, {name}. When would be a better time to revisit this? I "
-     "can check back then.",
-     {"schedule follow-up", "add to nurture", NULL}},
-    {"objection_competitor",
-     "Makes sense, {name}. Many of our customers run us alongside "
-     "their existing tools; what would you change about your current "
-     "setup if you could?",
-     {"send comparison", "ask about current pain", NULL}},
-    {"objection_authority",
-     "Thanks, {name}. Who else should be part of this conversation? "
-     "I am happy to prepare a short summary for them.",
-     {"identify decision maker", "send one-page summary", NULL}},
-    {"unsubscribe",
-     "Understood, {name}. You will not hear from us again. Sorry for the "
-     "interruption.",
-     {"mark do-not-contact", NULL}},
-    {"support",
-     "Sorry about the trouble, {name}. I have passed this to our support team, "
-     "who will reply within a business day.",
-     {"open support ticket", NULL}},
-    {"other",
-     "Thanks, {name}. Could you tell me a bit more about what you are looking for?",
-     {"clarify need", NULL}},
+static const struct next_actions next_actions[] = {
+    {"greeting", {"qualify: ask about team size and process", NULL}},
+    {"pricing", {"send pricing sheet", "offer a tailored quote", NULL}},
+    {"demo_request", {"book demo", "send calendar invite", NULL}},
+    {"meeting_scheduling", {"book meeting", "send calendar invite", NULL}},
+    {"trial_request", {"set up the trial", "schedule an onboarding call", NULL}},
+    {"objection_price", {"offer pilot", "share ROI case study", NULL}},
+    {"objection_timing", {"schedule follow-up", "add to nurture", NULL}},
+    {"objection_competitor", {"send comparison", "ask about current pain", NULL}},
+    {"objection_authority", {"identify decision maker", "send one-page summary", NULL}},
+    {"unsubscribe", {"mark do-not-contact", NULL}},
+    {"not_interested", {"close as lost", "add to nurture", NULL}},
+    {"out_of_office", {"hold follow-ups until the contact is back", NULL}},
+    {"wrong_person", {"ask for the right contact", "update the lead's contact", NULL}},
+    {"referral", {"contact the referred person", "credit the referrer", NULL}},
+    {"question_integration", {"send integration details", NULL}},
+    {"question_security", {"send the security overview", NULL}},
+    {"support", {"open support ticket", NULL}},
+    {"other", {"clarify need", NULL}},
 };
 
-static const struct reply *reply_for(const char *intent)
+static const struct next_actions *actions_for(const char *intent)
 {
-    for (size_t i = 0; i < sizeof replies / sizeof replies[0]; i++)
-        if (strcmp(replies[i].intent, intent) == 0)
-            return &replies[i];
-    return &replies[sizeof replies / sizeof replies[0] - 1];
+    size_t n = sizeof next_actions / sizeof next_actions[0];
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(next_actions[i].intent, intent) == 0)
+            return &next_actions[i];
+    return &next_actions[n - 1];
 }
 
 static const char *last_user_message(const json_t *state)
@@ -140,78 +127,158 @@ static int understand(const json_t *state, json_t **update, struct graph_ctx *ct
     return 0;
 }
 
+/* The reply's variables: the profile's facts in the turn's language, the contact's first
+ * name, and the competitor the message names (with the profile's positioning). */
+static json_t *reply_vars(const struct sa_conversation *c, const json_t *state, const char *lang)
+{
+    json_t *vars = json_object();
+    sa_profile_vars(c->profile, lang, vars);
+    const char *name =
+        json_string_value(json_object_get(json_object_get(state, "contact"), "name"));
+    if (name && *name) {
+        size_t n = strcspn(name, " ");
+        json_object_set_new(vars, "first_name", json_stringn(name, n < 63 ? n : 63));
+    }
+    const char *note = sa_profile_str(c->profile, "pricing.note");
+    if (note && strcmp(lang, "en") == 0)
+        json_object_set_new(vars, "pricing_note", json_string(note));
+    const char *msg = last_user_message(state);
+    size_t i;
+    const json_t *comp;
+    json_array_foreach(json_object_get(sa_profile_json(c->profile), "competitors"), i, comp)
+    {
+        const char *cn = json_string_value(json_object_get(comp, "name"));
+        if (cn && strcasestr(msg, cn)) {
+            json_object_set_new(vars, "competitor", json_string(cn));
+            json_object_set(vars, "positioning", json_object_get(comp, "positioning"));
+            break;
+        }
+    }
+    return vars;
+}
+
+/* The reply to this turn, or NULL with *why set when a human should answer: no template
+ * for the language, or a fact the template needs that the profile lacks. */
+static char *write_reply(const struct sa_conversation *c, const json_t *state, const char *intent,
+                         const char *lang, const char **why)
+{
+    const char *tmpl = sa_profile_reply(c->profile, lang, intent);
+    if (!tmpl && !sa_profile_reply(c->profile, "en", intent))
+        tmpl = sa_profile_reply(c->profile, lang, "other"); /* an intent with no reply */
+    if (!tmpl) {
+        *why = "no_reply_in_language";
+        return NULL;
+    }
+    json_t *vars = reply_vars(c, state, lang);
+    char *text = NULL;
+    int rc = sa_template_render(tmpl, vars, &text, NULL);
+    json_decref(vars);
+    if (rc) {
+        *why = rc == SA_EINVAL ? "profile_has_no_answer" : "reply_failed";
+        return NULL;
+    }
+    sa_utf8_sanitize(text);
+    return text;
+}
+
+/* Marks the contact do-not-contact (an unsubscribe), or reads whether it is. */
+static int consent(struct sa_conversation *c, const char *intent, const char *email, bool *dnc,
+                   struct graph_ctx *ctx)
+{
+    *dnc = false;
+    if (!email || !c->store)
+        return 0;
+    struct sa_err err = {0};
+    if (strcmp(intent, "unsubscribe") == 0) {
+        if (sa_store_contact_dnc(c->store, email, "unsubscribe", "conversation", &err))
+            return graph_ctx_fail(ctx, SA_ESTORE, "could not record the unsubscribe: %s", err.msg);
+        *dnc = true;
+        return 0;
+    }
+    json_t *rec = NULL; /* unsubscribed earlier (here or through the API) */
+    int rc = sa_store_contact_get(c->store, email, &rec, &err);
+    if (rc && rc != SA_ENOTFOUND)
+        return graph_ctx_fail(ctx, SA_ESTORE, "could not read the contact: %s", err.msg);
+    *dnc = json_is_true(json_object_get(rec, "do_not_contact"));
+    json_decref(rec);
+    return 0;
+}
+
 static int respond(const json_t *state, json_t **update, struct graph_ctx *ctx, void *arg)
 {
     struct sa_conversation *c = arg;
-    const char *intent =
-        json_string_value(json_object_get(json_object_get(state, "last_intent"), "intent"));
-    const struct reply *rp = reply_for(intent ? intent : "other");
+    const json_t *li = json_object_get(state, "last_intent");
+    const char *intent = json_string_value(json_object_get(li, "intent"));
+    if (!intent)
+        intent = "other";
+    double conf = json_number_value(json_object_get(li, "confidence"));
+    const char *lang = json_string_value(json_object_get(state, "language"));
+    if (!lang || !*lang)
+        lang = "en";
     const json_t *contact = json_object_get(state, "contact");
-    const char *name = json_string_value(json_object_get(contact, "name"));
-    char first[64] = "there";
-    if (name && *name) {
-        size_t n = strcspn(name, " ");
-        snprintf(first, sizeof first, "%.*s", (int)(n < 63 ? n : 63), name);
-    }
-    /* the reply: the template with {name} filled */
-    char text[1024];
-    const char *at = strstr(rp->text, "{name}");
-    snprintf(text, sizeof text, "%.*s%s%s", (int)(at - rp->text), rp->text, first, at + 6);
-    sa_utf8_sanitize(text);
+    const char *email = json_string_value(json_object_get(contact, "email"));
+    /* an out-of-office notice is no reply: nothing is said, follow-ups wait */
+    bool ooo = strcmp(intent, "out_of_office") == 0;
+    const char *why = NULL;
+    char *text = NULL;
+    if (conf < c->review_threshold)
+        why = "low_confidence";
+    else if (!ooo)
+        text = write_reply(c, state, intent, lang, &why);
     json_t *actions = json_array();
-    for (int i = 0; i < 3 && rp->actions[i]; i++)
-        json_array_append_new(actions, json_string(rp->actions[i]));
+    const struct next_actions *na = actions_for(intent);
+    for (int i = 0; i < 3 && na->actions[i]; i++)
+        json_array_append_new(actions, json_string(na->actions[i]));
     json_t *extra = json_object();
-    if (strcmp(rp->intent, "meeting_scheduling") == 0 || strcmp(rp->intent, "demo_request") == 0)
+    bool dnc = false;
+    bool low = why != NULL; /* not understood: nothing is recorded on its word */
+    int rc = consent(c, low ? "other" : intent, email, &dnc, ctx);
+    if (!rc && dnc && strcmp(intent, "unsubscribe") != 0) { /* answer, but start nothing new */
+        json_array_clear(actions);
+        json_array_append_new(actions, json_string("reply only: the contact is do-not-contact"));
+    } else if (!rc && !why && !dnc &&
+               (strcmp(intent, "meeting_scheduling") == 0 || strcmp(intent, "demo_request") == 0))
         json_object_set_new(extra, "meeting_slots",
                             sa_calendar_slots_json(c->calendar, sa_wall_time(), 3));
-    const char *email = json_string_value(json_object_get(contact, "email"));
-    bool dnc = false;
-    if (strcmp(rp->intent, "unsubscribe") == 0 && email && c->store) {
-        struct sa_err err = {0};
-        if (sa_store_contact_dnc(c->store, email, "unsubscribe", "conversation", &err))
-            return graph_ctx_fail(ctx, SA_ESTORE, "could not record the unsubscribe: %s", err.msg);
-        dnc = true;
-    } else if (email && c->store) { /* unsubscribed earlier (here or through the API) */
-        struct sa_err err = {0};
-        json_t *rec = NULL;
-        int rc = sa_store_contact_get(c->store, email, &rec, &err);
-        if (rc && rc != SA_ENOTFOUND) {
-            json_decref(extra);
-            json_decref(actions);
-            return graph_ctx_fail(ctx, SA_ESTORE, "could not read the contact: %s", err.msg);
-        }
-        dnc = json_is_true(json_object_get(rec, "do_not_contact"));
-        json_decref(rec);
-        if (dnc) { /* answer the message, but start nothing new */
-            json_array_clear(actions);
-            json_array_append_new(actions,
-                                  json_string("reply only: the contact is do-not-contact"));
-            json_object_del(extra, "meeting_slots");
-        }
-    }
-    /* the contact wrote back: the BDR follow-ups still queued for them are moot */
+    /* the contact wrote back: the BDR follow-ups still queued for them are moot (an
+     * automatic out-of-office notice is not an answer: they wait instead) */
     int cancelled = 0;
-    if (email && c->store) {
+    if (!rc && email && c->store && !ooo) {
         struct sa_err err = {0};
         if (sa_store_outbox_cancel(c->store, NULL, email, "followup", "the contact replied",
-                                   &cancelled, &err)) {
-            json_decref(extra);
-            json_decref(actions);
-            return graph_ctx_fail(ctx, SA_ESTORE, "could not cancel follow-ups: %s", err.msg);
-        }
+                                   &cancelled, &err))
+            rc = graph_ctx_fail(ctx, SA_ESTORE, "could not cancel follow-ups: %s", err.msg);
     }
+    if (rc) {
+        free(text);
+        json_decref(extra);
+        json_decref(actions);
+        return rc;
+    }
+    if (why) {
+        json_array_insert_new(actions, 0, json_string("answer by hand"));
+        json_object_set_new(extra, "needs_human_reason", json_string(why));
+    }
+    json_object_set_new(extra, "needs_human", json_boolean(why != NULL));
+    json_object_set_new(extra, "hold_followups", json_boolean(ooo));
+    json_object_set_new(extra, "language", json_string(lang));
+    json_object_set_new(extra, "reply", text ? json_string(text) : json_null());
     json_object_set_new(extra, "followups_cancelled", json_integer(cancelled));
     json_object_set_new(extra, "do_not_contact", json_boolean(dnc));
     json_object_set_new(extra, "suggested_actions", actions);
-    *update = json_pack("{s:[{s:s, s:s, s:s?, s:O?}], s:o}", "messages", "role", "assistant",
-                        "content", text, "intent", intent, "stage", json_object_get(state, "stage"),
-                        "reply_extra", extra);
+    if (text)
+        *update = json_pack("{s:[{s:s, s:s, s:s?, s:O?}], s:o}", "messages", "role", "assistant",
+                            "content", text, "intent", intent, "stage",
+                            json_object_get(state, "stage"), "reply_extra", extra);
+    else
+        *update = json_pack("{s:o}", "reply_extra", extra);
+    free(text);
     return 0;
 }
 
 int sa_conversation_new(const struct sa_intent_model *intents, struct graph_saver *saver,
                         struct sa_store *store, const struct sa_calendar *calendar,
+                        const struct sa_profile *profile, double review_threshold,
                         struct sa_conversation **out, struct sa_err *err)
 {
     *out = NULL;
@@ -221,12 +288,15 @@ int sa_conversation_new(const struct sa_intent_model *intents, struct graph_save
     c->intents = intents;
     c->store = store;
     c->calendar = calendar;
+    c->profile = profile;
+    c->review_threshold = review_threshold;
     struct graph_builder *b = graph_builder_new();
     graph_add_channel(b, "messages", GRAPH_APPEND, NULL, NULL, NULL);
     graph_add_channel(b, "stage", GRAPH_LAST_VALUE, NULL, NULL, NULL);
     graph_add_channel(b, "last_intent", GRAPH_LAST_VALUE, NULL, NULL, NULL);
     graph_add_channel(b, "contact", GRAPH_LAST_VALUE, NULL, NULL, NULL);
     graph_add_channel(b, "company_name", GRAPH_LAST_VALUE, NULL, NULL, NULL);
+    graph_add_channel(b, "language", GRAPH_LAST_VALUE, NULL, NULL, NULL);
     graph_add_channel(b, "reply_extra", GRAPH_LAST_VALUE, NULL, NULL, NULL);
     graph_add_channel(b, "turn", GRAPH_SUM, NULL, NULL, NULL);
     graph_add_node(b, "understand", understand, c, NULL);
@@ -307,6 +377,13 @@ int sa_conversation_validate(const json_t *input, const char *pfx, json_t *detai
     snprintf(loc, sizeof loc, "%s.contact.name", pfx);
     if (name && (!json_is_string(name) || json_string_length(name) > 255))
         sa_detail_add(detail, loc, "string_type", "A name is a string of up to 255 characters");
+    json_t *lang = json_object_get(input, "language");
+    snprintf(loc, sizeof loc, "%s.language", pfx);
+    const char *l = json_string_value(lang);
+    if (lang && !json_is_null(lang) &&
+        (!l || strlen(l) != 2 || !islower((unsigned char)l[0]) || !islower((unsigned char)l[1])))
+        sa_detail_add(detail, loc, "value_error",
+                      "A language is a two-letter ISO 639-1 code in lower case (\"de\")");
     return json_array_size(detail) > before ? SA_EINVAL : 0;
 }
 
@@ -322,6 +399,9 @@ int sa_conversation_turn(struct sa_conversation *c, const char *thread_id, const
     json_t *company = json_object_get(input, "company_name");
     if (json_is_string(company))
         json_object_set(in, "company_name", company);
+    json_t *language = json_object_get(input, "language");
+    if (json_is_string(language))
+        json_object_set(in, "language", language);
     json_t *prev = NULL;
     json_t *snap = NULL;
     struct sa_err e2 = {0};
@@ -345,17 +425,20 @@ int sa_conversation_turn(struct sa_conversation *c, const char *thread_id, const
         return rc;
     }
     json_t *v = res.values, *msgs = json_object_get(v, "messages");
-    json_t *last = json_array_get(msgs, json_array_size(msgs) - 1);
     json_t *li = json_object_get(v, "last_intent"), *extra = json_object_get(v, "reply_extra");
     *output = json_pack("{s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:I}", "reply",
-                        json_object_get(last, "content"), "intent", json_object_get(li, "intent"),
+                        json_object_get(extra, "reply"), "intent", json_object_get(li, "intent"),
                         "confidence", json_object_get(li, "confidence"), "alternatives",
                         json_object_get(li, "alternatives"), "stage", json_object_get(v, "stage"),
                         "previous_stage", prev ? prev : json_null(), "suggested_actions",
                         json_object_get(extra, "suggested_actions"), "do_not_contact",
                         json_object_get(extra, "do_not_contact"), "history", msgs, "turn",
                         (json_int_t)json_integer_value(json_object_get(v, "turn")));
-    json_object_set(*output, "followups_cancelled", json_object_get(extra, "followups_cancelled"));
+    const char *more[] = {"followups_cancelled", "needs_human", "needs_human_reason",
+                          "hold_followups", "language"};
+    for (size_t i = 0; *output && i < sizeof more / sizeof more[0]; i++)
+        if (json_object_get(extra, more[i]))
+            json_object_set(*output, more[i], json_object_get(extra, more[i]));
     json_t *slots = json_object_get(extra, "meeting_slots");
     if (slots)
         json_object_set(*output, "meeting_slots", slots);

@@ -16,10 +16,14 @@ struct graph_saver;
 struct sa_store;
 struct sa_conversation;
 struct sa_calendar;
+struct sa_profile;
 
-/* Builds the conversation graph; all arguments borrowed (MUST outlive it). */
+/* Builds the conversation graph; all arguments borrowed (MUST outlive it). The replies
+ * come from profile's templates in the turn's language; a turn whose intent confidence is
+ * below review_threshold (CONVERSATION_REVIEW_THRESHOLD) is left to a human. */
 int sa_conversation_new(const struct sa_intent_model *intents, struct graph_saver *saver,
                         struct sa_store *store, const struct sa_calendar *calendar,
+                        const struct sa_profile *profile, double review_threshold,
                         struct sa_conversation **out, struct sa_err *err) SA_WUR;
 void sa_conversation_free(struct sa_conversation *c);
 

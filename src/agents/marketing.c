@@ -1,23 +1,25 @@
 /* The marketing agent: a campaign strategy by tier and persona, a multi-channel plan
  * (e-mail, LinkedIn, phone) with a cadence in days, and personalised content rendered from
- * the templates in data/templates/ with the lead's, enrichment's and growth's facts. A
- * variable with no value is an error listed in the output and its message is withheld:
- * never a blank in a message sent to a prospect. */
-#include <ctype.h>
+ * the templates in data/templates/ (domain/template.h) with the product profile's and the
+ * lead's, enrichment's and growth's facts. An optional fact with no value drops its
+ * sentence; a required one withholds its message, listed in the output's errors: never a
+ * blank in a message sent to a prospect. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "agents/agent.h"
 #include "domain/lead.h"
+#include "domain/profile.h"
 #include "domain/scoring.h"
-#include "base/buf.h"
+#include "domain/template.h"
 
 struct marketing_agent {
     struct sa_agent base; /* first */
     const struct sa_model *model;
-    const json_t *templates; /* {name: text} */
-    const char *sender_name, *sender_title, *meeting_link;
+    const json_t *templates;          /* {name: text} */
+    const struct sa_profile *profile; /* the product, the seller, the sender */
 };
 
 /* One touch of the cadence: day, channel, template. */
@@ -51,45 +53,40 @@ static const struct touch cadence_c[] = {
 static const struct touch cadence_d[] = {
     {0, "email", "Nurture: educational intro", "email_intro_C"}, {0, NULL, NULL, NULL}};
 
-static const char *pain_point(const char *persona, const char *industry)
-{
-    if (industry && (strstr(industry, "SaaS") || strstr(industry, "Software")))
-        return "reps spending hours a week on research and data entry instead of selling";
-    if (industry &&
-        (strstr(industry, "Fin") || strstr(industry, "Bank") || strstr(industry, "Insurance")))
-        return "long sales cycles with too many hand-offs between teams";
-    if (strcmp(persona, "executive") == 0)
-        return "pipeline that is hard to forecast and slow to grow";
-    return "leads going cold before anyone follows up";
-}
-
-static const char *value_prop(const char *persona)
-{
-    return strcmp(persona, "executive") == 0 ? "a predictable pipeline without adding headcount"
-           : strcmp(persona, "manager") == 0
-               ? "more first meetings per rep with less manual work"
-               : "qualified, researched leads ready to work each morning";
-}
-
+/* A sentence about the lead's strongest signal; the first signal listed wins. */
 static const char *trigger_of(const struct sa_lead *l)
 {
     static const struct {
-        const char *signal, *phrase;
-    } t[] = {{"recent_funding", "your recent funding round"},
-             {"hiring_sales", "your growing sales team"},
-             {"expansion", "your expansion into new markets"},
-             {"new_executive", "the new leadership on your team"},
-             {"requested_demo", "your request for a demo"},
-             {"pricing_page_visit", "your interest in our pricing"},
-             {"webinar_attended", "the webinar you joined"}};
+        const char *signal, *sentence;
+    } t[] = {{"requested_demo", "Thank you for requesting a demo."},
+             {"webinar_attended", "Thank you for joining our webinar."},
+             {"pricing_page_visit", "Thanks for taking a look at our pricing."},
+             {"recent_funding", "Congratulations on your recent funding round."},
+             {"hiring_sales", "I noticed that you are growing your sales team."},
+             {"expansion", "I saw that you are expanding into new markets."},
+             {"new_executive", "I saw that your sales team has new leadership."}};
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
         size_t k;
         json_t *s;
-        json_array_foreach(l->signals, k,
-                           s) if (strcmp(json_string_value(s), t[i].signal) == 0) return t[i]
-            .phrase;
+        json_array_foreach(l->signals, k, s)
+        {
+            if (strcmp(json_string_value(s) ?: "", t[i].signal) == 0)
+                return t[i].sentence;
+        }
     }
     return NULL;
+}
+
+static bool has_signal(const struct sa_lead *l, const char *signal)
+{
+    size_t k;
+    json_t *s;
+    json_array_foreach(l->signals, k, s)
+    {
+        if (strcmp(json_string_value(s) ?: "", signal) == 0)
+            return true;
+    }
+    return false;
 }
 
 static void set_str(json_t *vars, const char *k, const char *v)
@@ -98,105 +95,76 @@ static void set_str(json_t *vars, const char *k, const char *v)
         json_object_set_new(vars, k, json_string(v));
 }
 
+/* "Northbeam, a 120-person SaaS company, cut ... ." from a profile case study. */
+static void case_study(json_t *vars, const json_t *cs)
+{
+    if (!cs)
+        return;
+    const char *who = json_string_value(json_object_get(cs, "customer"));
+    const char *what = json_string_value(json_object_get(cs, "result"));
+    size_t n = strlen(what);
+    char text[1024];
+    snprintf(text, sizeof text, "%s %s%s", who, what, n && strchr(".!?", what[n - 1]) ? "" : ".");
+    set_str(vars, "case_study", text);
+}
+
 /* The template variables we know for this lead (absent keys are unknown). */
 static json_t *variables(const struct marketing_agent *m, const struct sa_lead *l,
                          const json_t *context, const char *persona)
 {
     json_t *vars = json_object();
+    sa_profile_vars(m->profile, "en", vars);
     json_t *company = json_object_get(json_object_get(context, "enrichment"), "company");
     json_t *growth = json_object_get(context, "growth");
     if (l->contact_name) {
-        char first[128];
         size_t n = strcspn(l->contact_name, " ");
-        snprintf(first, sizeof first, "%.*s", (int)(n < 127 ? n : 127), l->contact_name);
-        set_str(vars, "contact_first_name", first);
+        json_object_set_new(vars, "contact_first_name",
+                            json_stringn(l->contact_name, n < 127 ? n : 127));
     }
     set_str(vars, "contact_title", l->contact_title);
     set_str(vars, "company_name", l->company_name);
     const char *industry = json_string_value(json_object_get(company, "industry"));
-    if (!industry)
-        industry = sa_model_industry(m->model, l->industry);
-    set_str(vars, "industry", industry ? industry : l->industry);
+    const char *canonical = sa_model_industry(m->model, industry ? industry : l->industry);
+    if (canonical)
+        industry = canonical;
+    else if (!industry)
+        industry = l->industry;
+    set_str(vars, "industry", industry);
     json_t *emp = json_object_get(company, "employees");
-    if (json_is_integer(emp)) {
-        char e[32];
+    char e[32] = ""; /* a head count, not a size band's lower bound */
+    if (json_is_integer(emp) && json_integer_value(emp) > 0)
         snprintf(e, sizeof e, "%lld", (long long)json_integer_value(emp));
-        set_str(vars, "employees", e);
-    } else if (l->employees_min > 0) {
-        char e[32];
-        snprintf(e, sizeof e, "%ld", l->employees_min);
-        set_str(vars, "employees", e);
-    }
+    set_str(vars, "employees", e);
     set_str(vars, "city", json_string_value(json_object_get(company, "city")));
     set_str(vars, "country",
             l->country ? l->country : json_string_value(json_object_get(company, "country")));
-    set_str(vars, "pain_point", pain_point(persona, industry));
-    set_str(vars, "value_prop", value_prop(persona));
+    set_str(vars, "persona", persona);
+    set_str(vars, "pain_point", sa_profile_point(m->profile, "pain_points", persona, industry));
+    set_str(vars, "value_point", sa_profile_point(m->profile, "value_points", persona, industry));
+    case_study(vars, sa_profile_case_study(m->profile, industry));
     json_t *comp = json_array_get(
         json_object_get(json_object_get(growth, "competitive_landscape"), "competitors"), 0);
-    set_str(vars, "competitor", json_string_value(json_object_get(comp, "name")));
-    set_str(vars, "trigger", trigger_of(l));
-    set_str(vars, "sender_name", m->sender_name);
-    set_str(vars, "sender_title", m->sender_title);
-    set_str(vars, "meeting_link", m->meeting_link);
-    if (industry) {
-        char cs[256];
-        snprintf(cs, sizeof cs, "how a %s team like yours cut research time by half", industry);
-        set_str(vars, "case_study", cs);
-    }
+    const char *competitor = json_string_value(json_object_get(comp, "name"));
+    set_str(vars, "competitor", competitor);
+    set_str(vars, "competitor_positioning", sa_profile_positioning(m->profile, competitor));
+    set_str(vars, "trigger_sentence", trigger_of(l));
+    if (has_signal(l, "requested_demo"))
+        set_str(vars, "demo_requested", "yes");
+    /* the proposed meeting's time, when the meeting work has put one in the context */
+    set_str(vars, "meeting_time_local",
+            json_string_value(json_object_get(json_object_get(context, "meeting"), "time_local")));
     return vars;
 }
 
-/* Renders text with vars; every {{name}} without a value is appended to missing and the
- * result is NULL (withheld). Returns a malloc'd string. */
-static char *render(const char *text, const json_t *vars, json_t *missing)
-{
-    struct sa_buf b;
-    sa_buf_init(&b, (size_t)64 << 10);
-    bool ok = true;
-    int rc = 0;
-    for (const char *p = text; *p && !rc;) {
-        const char *open = strstr(p, "{{");
-        if (!open) {
-            rc = sa_buf_puts(&b, p);
-            break;
-        }
-        rc = sa_buf_append(&b, p, (size_t)(open - p));
-        const char *close = strstr(open + 2, "}}");
-        if (!close) {
-            rc = rc ? rc : sa_buf_puts(&b, open);
-            break;
-        }
-        char name[64];
-        snprintf(name, sizeof name, "%.*s", (int)(close - open - 2), open + 2);
-        const char *v = json_string_value(json_object_get(vars, name));
-        if (v) {
-            rc = rc ? rc : sa_buf_puts(&b, v);
-        } else {
-            ok = false;
-            bool seen = false;
-            size_t i;
-            json_t *x;
-            json_array_foreach(missing, i, x) seen |= strcmp(json_string_value(x), name) == 0;
-            if (!seen)
-                json_array_append_new(missing, json_string(name));
-        }
-        p = close + 2;
-    }
-    if (rc || !ok) {
-        sa_buf_free(&b);
-        return NULL;
-    }
-    return sa_buf_steal(&b, NULL);
-}
-
-/* {subject?, body} of a rendered template, or {missing: [...]} when withheld. */
+/* {subject?, body} of a rendered template, or {ready: false, missing: [...]} when a
+ * required fact is missing (each one listed in errors with the reason). */
 static json_t *message(const char *tmpl, const char *text, const json_t *vars, json_t *errors)
 {
     json_t *missing = json_array();
-    char *out = render(text, vars, missing);
+    char *out = NULL;
+    int rc = sa_template_render(text, vars, &out, missing);
     json_t *m;
-    if (!out) {
+    if (rc) {
         size_t i;
         json_t *x;
         json_array_foreach(missing, i, x)
@@ -207,6 +175,9 @@ static json_t *message(const char *tmpl, const char *text, const json_t *vars, j
             json_array_append_new(
                 errors, json_pack("{s:s, s:O, s:s}", "template", tmpl, "variable", x, "msg", msg));
         }
+        if (json_array_size(missing) == 0)
+            json_array_append_new(errors, json_pack("{s:s, s:s}", "template", tmpl, "msg",
+                                                    "the template could not be rendered"));
         m = json_pack("{s:b, s:O}", "ready", 0, "missing", missing);
     } else if (strncmp(out, "Subject:", 8) == 0) {
         const char *nl = strchr(out, '\n');
@@ -300,8 +271,6 @@ struct sa_agent *sa_marketing_new(const struct sa_agent_deps *deps)
     m->base.ops = &marketing_ops;
     m->model = deps->model;
     m->templates = deps->templates;
-    m->sender_name = deps->sender_name;
-    m->sender_title = deps->sender_title;
-    m->meeting_link = deps->meeting_link;
+    m->profile = deps->profile;
     return &m->base;
 }

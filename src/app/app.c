@@ -19,7 +19,9 @@
 #include "agents/pipeline.h"
 #include "graph/saver.h"
 #include "domain/lead.h"
+#include "domain/profile.h"
 #include "domain/scoring.h"
+#include "domain/template.h"
 #include "base/detail.h"
 #include "base/json.h"
 #include "base/log.h"
@@ -63,6 +65,19 @@ static int load_agent_data(struct sa_app *app, struct sa_err *err)
 {
     char path[1024];
     const char *dir = app->cfg.data_dir;
+    /* the product profile is required: every message is written from it */
+    snprintf(path, sizeof path, "%s/product.json", dir);
+    const char *profile = app->cfg.product_profile ? app->cfg.product_profile : path;
+    if (access(profile, R_OK) != 0)
+        return sa_err_set(err, SA_ECONFIG,
+                          "%s: cannot read the product profile (PRODUCT_PROFILE; README: "
+                          "Product profile)",
+                          profile);
+    const struct sa_config *cfg = &app->cfg;
+    if (sa_profile_load(profile, &app->profile, err) ||
+        sa_profile_override(app->profile, cfg->sender_name, cfg->sender_title, cfg->sender_email,
+                            cfg->meeting_link, err))
+        return err->code;
     snprintf(path, sizeof path, "%s/companies.csv", dir);
     const char *paths[2];
     int n = 0;
@@ -106,9 +121,11 @@ static int load_agent_data(struct sa_app *app, struct sa_err *err)
             char name[64];
             snprintf(name, sizeof name, "%.*s", (int)(len - 4), e->d_name);
             json_t *t = json_string(text);
-            if (!t) {
+            char why[160];
+            if (!t || sa_template_check(text, why, sizeof why)) {
                 closedir(d);
-                return sa_err_set(err, SA_ECONFIG, "%s: not valid UTF-8", file);
+                json_decref(t);
+                return sa_err_set(err, SA_ECONFIG, "%s: %s", file, t ? why : "not valid UTF-8");
             }
             json_object_set_new(app->templates, name, t);
         }
@@ -141,17 +158,45 @@ static int open_saver(struct sa_app *app, struct sa_err *err)
 }
 
 /* The settings whose form base/config cannot check (it knows no e-mail rule): refused
- * here, before anything opens, with the variable's name. */
+ * here, before anything opens, with the variable's name. Unset, the profile's values
+ * stand (checked when it loads). */
 static int check_settings(const struct sa_config *cfg, struct sa_err *err)
 {
-    if (!sa_email_valid(cfg->sender_email))
+    if (cfg->sender_email && !sa_email_valid(cfg->sender_email))
         return sa_err_set(err, SA_ECONFIG, "SENDER_EMAIL=%.100s: expected an e-mail address",
                           cfg->sender_email);
-    if (strncmp(cfg->meeting_link, "https://", 8) != 0 &&
+    if (cfg->meeting_link && strncmp(cfg->meeting_link, "https://", 8) != 0 &&
         strncmp(cfg->meeting_link, "http://", 7) != 0)
         return sa_err_set(err, SA_ECONFIG, "MEETING_LINK=%.100s: expected an http(s):// URL",
                           cfg->meeting_link);
     return 0;
+}
+
+/* The agents, from the data and the profile (its sender, after the settings' overrides). */
+static int open_agents(struct sa_app *app, struct sa_err *err)
+{
+    const struct sa_config *cfg = &app->cfg;
+    const struct sa_profile *pr = app->profile;
+    return sa_agents_new(
+        &(struct sa_agent_deps){.model = app->model,
+                                .dataset = app->dataset,
+                                .store = app->store,
+                                .enrichment_ttl = cfg->enrichment_ttl,
+                                .growth_table = app->growth_table,
+                                .templates = app->templates,
+                                .profile = pr,
+                                .conversation = app->intents != NULL,
+                                .metrics = app->metrics,
+                                .m_breaker = app->m_breaker,
+                                .breaker_failures = cfg->breaker_failures,
+                                .breaker_open_seconds = cfg->breaker_open_seconds,
+                                .calendar = app->calendar,
+                                .sender_name = sa_profile_str(pr, "sender.name"),
+                                .sender_title = sa_profile_str(pr, "sender.title"),
+                                .sender_email = sa_profile_str(pr, "sender.email"),
+                                .meeting_link = sa_profile_str(pr, "meeting_link"),
+                                .bdr_max_touches_per_week = cfg->bdr_max_touches_per_week},
+        &app->agents, err);
 }
 
 int sa_app_open(const struct sa_config *cfg, struct sa_app **out, struct sa_err *err)
@@ -183,31 +228,13 @@ int sa_app_open(const struct sa_config *cfg, struct sa_app **out, struct sa_err 
         (rc = sa_store_open(cfg->database_url, cfg->threads + 1, &app->store, err)) ||
         (rc = sa_store_migrate(app->store, err)) ||
         (rc = sa_access_open(cfg, app->store, &app->access, err)) ||
-        (rc = load_agent_data(app, err)) ||
-        (rc = sa_agents_new(
-             &(struct sa_agent_deps){.model = app->model,
-                                     .dataset = app->dataset,
-                                     .store = app->store,
-                                     .enrichment_ttl = cfg->enrichment_ttl,
-                                     .growth_table = app->growth_table,
-                                     .templates = app->templates,
-                                     .conversation = app->intents != NULL,
-                                     .metrics = app->metrics,
-                                     .m_breaker = app->m_breaker,
-                                     .breaker_failures = cfg->breaker_failures,
-                                     .breaker_open_seconds = cfg->breaker_open_seconds,
-                                     .calendar = app->calendar,
-                                     .sender_name = cfg->sender_name,
-                                     .sender_title = cfg->sender_title,
-                                     .sender_email = cfg->sender_email,
-                                     .meeting_link = cfg->meeting_link,
-                                     .bdr_max_touches_per_week = cfg->bdr_max_touches_per_week},
-             &app->agents, err)) ||
+        (rc = load_agent_data(app, err)) || (rc = open_agents(app, err)) ||
         (rc = open_saver(app, err)) ||
         (rc = sa_pipeline_new(app->agents, app->model, app->saver, cfg->pipeline_step_delay_ms,
                               &app->pipeline, err)) ||
-        (app->intents && (rc = sa_conversation_new(app->intents, app->saver, app->store,
-                                                   app->calendar, &app->conversation, err)))) {
+        (app->intents && (rc = sa_conversation_new(
+                              app->intents, app->saver, app->store, app->calendar, app->profile,
+                              cfg->conversation_review_threshold, &app->conversation, err)))) {
         sa_app_close(app);
         return rc;
     }
@@ -235,6 +262,7 @@ void sa_app_close(struct sa_app *app)
     sa_dataset_free(app->dataset);
     json_decref(app->growth_table);
     json_decref(app->templates);
+    sa_profile_free(app->profile);
     sa_metrics_free(app->metrics);
     free(app->calendar);
     free(app);

@@ -24,6 +24,7 @@ struct sa_app {
     struct sa_dataset *dataset; /* NULL when data/companies.csv is absent */
     json_t *growth_table;       /* NULL when data/industry_growth.json is absent */
     json_t *templates;          /* NULL when data/templates/ is absent */
+    struct sa_profile *profile; /* PRODUCT_PROFILE or DATA_DIR/product.json (required) */
     struct graph_saver *saver;  /* pipeline checkpoints: SQLite beside the store, or memory */
     struct sa_pipeline *pipeline;
     struct sa_runs *runs;            /* background runs; set by cmd_serve.c, else NULL */

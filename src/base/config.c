@@ -37,6 +37,7 @@ static const char *const metrics_access[] = {"key", "open", NULL};
 #define INT(m) .type = SA_SETTING_INT, .offset = AT(m, int)
 #define BYTES(m) .type = SA_SETTING_BYTES, .offset = AT(m, size_t)
 #define SECONDS(m) .type = SA_SETTING_SECONDS, .offset = AT(m, double)
+#define FRACTION(m) .type = SA_SETTING_FRACTION, .offset = AT(m, double)
 #define ENUM(m, ctype, names) .type = SA_SETTING_ENUM, .offset = AT(m, ctype), .values = names
 
 enum {
@@ -187,27 +188,41 @@ static const struct sa_setting settings[] = {
      .doc = "a pause before each pipeline agent, to watch a run stream step by step (demos, "
             "tests)",
      .commands = AGENTS},
+    {.env = "PRODUCT_PROFILE",
+     STRING(product_profile),
+     .dflt_doc = "DATA_DIR/product.json",
+     .range_doc = "a JSON file (README: Product profile)",
+     .doc = "what you sell and who writes: the copy, prices, offers and replies, validated at "
+            "start-up",
+     .commands = AGENTS},
     {.env = "SENDER_NAME",
      STRING(sender_name),
-     .dflt = "Alex Morgan",
+     .dflt_doc = "the profile's sender.name",
      .doc = "who signs the marketing and BDR messages and organises the meetings",
      .commands = AGENTS},
     {.env = "SENDER_TITLE",
      STRING(sender_title),
-     .dflt = "Account Executive",
+     .dflt_doc = "the profile's sender.title",
      .doc = "the signer's title in marketing messages",
      .commands = AGENTS},
     {.env = "SENDER_EMAIL",
      STRING(sender_email),
-     .dflt = "alex@sales-agent.local",
+     .dflt_doc = "the profile's sender.email",
      .range_doc = "an e-mail address",
      .doc = "the BDR e-mails' From address and the invites' organizer",
      .commands = AGENTS},
     {.env = "MEETING_LINK",
      URL(meeting_link),
-     .dflt = "https://meet.example.com/alex",
+     .dflt_doc = "the profile's meeting_link",
      .range_doc = "http:// or https://",
-     .doc = "the meeting link in marketing messages",
+     .doc = "the meeting link in marketing messages and replies",
+     .commands = AGENTS},
+    {.env = "CONVERSATION_REVIEW_THRESHOLD",
+     FRACTION(conversation_review_threshold),
+     .dflt = "0.6",
+     .range_doc = "0: every turn is answered",
+     .doc = "a conversation turn whose intent confidence is below this gets no automatic "
+            "reply and is flagged for a human (needs_human, reason low_confidence)",
      .commands = AGENTS},
     {.env = "BDR_MAX_TOUCHES_PER_WEEK",
      INT(bdr_max_touches_per_week),
@@ -381,6 +396,15 @@ static int set_value(const struct sa_setting *s, const char *text, struct sa_con
             return SA_EINVAL;
         *(double *)field = (double)v;
         return 0;
+    case SA_SETTING_FRACTION: {
+        errno = 0;
+        char *end = NULL;
+        double d = strtod(text, &end);
+        if (errno || end == text || *end != '\0' || !(d >= 0 && d <= 1))
+            return SA_EINVAL;
+        *(double *)field = d;
+        return 0;
+    }
     case SA_SETTING_ENUM:
         for (int i = 0; s->values[i]; i++) {
             if (strcasecmp(text, s->values[i]) == 0) {
@@ -406,6 +430,7 @@ const char *sa_setting_range(const struct sa_setting *s, char *buf, size_t n)
     case SA_SETTING_INT:
     case SA_SETTING_BYTES:
     case SA_SETTING_SECONDS: len = snprintf(buf, n, "an integer %ld-%ld", s->min, s->max); break;
+    case SA_SETTING_FRACTION: len = snprintf(buf, n, "a number 0-1"); break;
     case SA_SETTING_ENUM:
         for (int i = 0; s->values[i] && len >= 0 && (size_t)len < n; i++) {
             const char *sep = i == 0 ? "" : s->values[i + 1] ? ", " : " or ";

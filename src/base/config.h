@@ -44,6 +44,10 @@ struct sa_config {
     const char *sender_email;     /* SENDER_EMAIL: From of BDR e-mails, invite organiser */
     const char *sender_title;     /* SENDER_TITLE */
     const char *meeting_link;     /* MEETING_LINK */
+    /* PRODUCT_PROFILE: the product profile's file, or NULL: DATA_DIR/product.json. The
+     * four settings above are NULL unless set; set, they override the profile's values. */
+    const char *product_profile;
+    double conversation_review_threshold; /* CONVERSATION_REVIEW_THRESHOLD: 0-1 */
     int bdr_max_touches_per_week; /* BDR_MAX_TOUCHES_PER_WEEK: 0 = no cap */
     int pipeline_step_delay_ms;   /* PIPELINE_STEP_DELAY_MS: pause before each agent */
     /* the outbox */
@@ -88,6 +92,7 @@ enum sa_setting_type {
     SA_SETTING_INT,     /* int: a decimal integer in [min, max] */
     SA_SETTING_BYTES,   /* size_t: a decimal integer in [min, max] */
     SA_SETTING_SECONDS, /* double: whole seconds in [min, max] */
+    SA_SETTING_FRACTION, /* double: a number in [0, 1] */
     SA_SETTING_ENUM,    /* an int-sized enum: the index of one of values (any case) */
 };
 

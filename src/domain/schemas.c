@@ -60,18 +60,31 @@ const char sa_schema_conversation_input[] =
     "\"the prospect's message; send thread_id beside input to continue a conversation\"},"
     "\"contact\":{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"},"
     "\"email\":{\"type\":\"string\",\"format\":\"email\"}}},"
-    "\"company_name\":{\"type\":\"string\"}}}";
+    "\"company_name\":{\"type\":\"string\"},"
+    "\"language\":{\"type\":\"string\",\"pattern\":\"^[a-z]{2}$\",\"description\":"
+    "\"the language to reply in (ISO 639-1; default en): the profile's replies in it, else "
+    "the turn is left to a human\"}}}";
 
 const char sa_schema_conversation_output[] =
     "{\"type\":\"object\",\"required\":[\"reply\",\"intent\",\"confidence\",\"alternatives\","
     "\"stage\",\"previous_stage\",\"suggested_actions\",\"do_not_contact\",\"turn\",\"history\"],"
-    "\"properties\":{\"reply\":{\"type\":\"string\"},\"intent\":{\"type\":\"string\"},"
+    "\"properties\":{\"reply\":{\"type\":[\"string\",\"null\"],\"description\":"
+    "\"null when no automatic reply is sent (needs_human, or an out-of-office notice)\"},"
+    "\"intent\":{\"type\":\"string\"},"
     "\"confidence\":{\"type\":\"number\",\"minimum\":0,\"maximum\":1},"
     "\"alternatives\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"required\":"
     "[\"intent\",\"confidence\"]}},\"stage\":{\"enum\":[\"introduction\",\"qualification\","
     "\"value_proposition\",\"needs_analysis\",\"solution\",\"objection_handling\","
-    "\"close\"]},"
+    "\"close\",\"closed_lost\"]},"
     "\"previous_stage\":{\"type\":[\"string\",\"null\"]},"
     "\"suggested_actions\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}},"
     "\"meeting_slots\":{\"type\":\"array\"},\"do_not_contact\":{\"type\":\"boolean\"},"
-    "\"turn\":{\"type\":\"integer\",\"minimum\":1},\"history\":{\"type\":\"array\"}}}";
+    "\"turn\":{\"type\":\"integer\",\"minimum\":1},\"history\":{\"type\":\"array\"},"
+    "\"followups_cancelled\":{\"type\":\"integer\",\"minimum\":0},"
+    "\"needs_human\":{\"type\":\"boolean\",\"description\":\"a person should answer this "
+    "turn (see needs_human_reason)\"},"
+    "\"needs_human_reason\":{\"enum\":[\"low_confidence\",\"no_reply_in_language\","
+    "\"profile_has_no_answer\",\"reply_failed\"]},"
+    "\"hold_followups\":{\"type\":\"boolean\",\"description\":\"an out-of-office notice: "
+    "queued follow-ups should wait\"},"
+    "\"language\":{\"type\":\"string\",\"description\":\"the reply's language\"}}}";

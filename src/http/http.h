@@ -179,5 +179,6 @@ void sa_route_lead_timeline(struct sa_req *r);
 void sa_route_leads_export(struct sa_req *r);
 void sa_route_lead_update(struct sa_req *r);
 void sa_route_lead_erase(struct sa_req *r);
+void sa_route_profile(struct sa_req *r);
 
 #endif

@@ -32,6 +32,10 @@ const struct sa_route sa_routes[] = {
       NULL),
     R("POST", "/api/agents/{agent_type}/reset", sa_route_agent_reset, NONE, ADMIN, "agent.reset",
       "Clear an agent's counters", NULL, "AgentReset", 0, NULL, "404"),
+    R("GET", "/api/profile", sa_route_profile, NONE, READ, NULL,
+      "The product profile the copy and replies are written from (with the SENDER_* and "
+      "MEETING_LINK overrides)",
+      NULL, "Profile", 0, NULL, NULL),
     R("GET", "/api/agents/{agent_type}/schema", sa_route_agent_schema, NONE, READ, NULL,
       "An agent's input and output JSON Schemas", NULL, "AgentSchema", 0, NULL, "404"),
     R("GET", "/api/leads", sa_route_leads_list, NONE, READ, NULL,

@@ -43,10 +43,13 @@ static void test_defaults(void **state)
     assert_true(cfg.enrichment_ttl == 86400);
     assert_int_equal(cfg.breaker_failures, 5);
     assert_true(cfg.breaker_open_seconds == 30);
-    assert_string_equal(cfg.sender_name, "Alex Morgan");
-    assert_string_equal(cfg.sender_email, "alex@sales-agent.local");
-    assert_string_equal(cfg.sender_title, "Account Executive");
-    assert_string_equal(cfg.meeting_link, "https://meet.example.com/alex");
+    /* unset, the product profile's sender and meeting link stand */
+    assert_null(cfg.sender_name);
+    assert_null(cfg.sender_email);
+    assert_null(cfg.sender_title);
+    assert_null(cfg.meeting_link);
+    assert_null(cfg.product_profile);
+    assert_true(cfg.conversation_review_threshold == 0.6);
     assert_int_equal(cfg.bdr_max_touches_per_week, 2);
     assert_int_equal(cfg.pipeline_step_delay_ms, 0);
     assert_string_equal(cfg.mail_transport, "maildir:var/mail");
@@ -64,7 +67,7 @@ static void test_table(void **state)
     (void)state;
     size_t n;
     const struct sa_setting *s = sa_config_settings(&n);
-    assert_int_equal(n, 40);
+    assert_int_equal(n, 42);
     for (size_t i = 0; i < n; i++) {
         assert_non_null(s[i].env);
         assert_non_null(s[i].doc);
@@ -94,7 +97,9 @@ static void test_env_overrides(void **state)
     setenv("OUTBOX_POLL_MS", "0", 1); /* holds mail */
     setenv("PIPELINE_STEP_DELAY_MS", "400", 1);
     setenv("CALENDAR_TZ", "Europe/Berlin", 1);
+    setenv("CONVERSATION_REVIEW_THRESHOLD", "0.35", 1);
     assert_int_equal(sa_config_from_env(&cfg, &err), 0);
+    assert_true(cfg.conversation_review_threshold == 0.35);
     assert_string_equal(cfg.host, "0.0.0.0");
     assert_int_equal(cfg.port, 0);
     assert_int_equal(cfg.threads, 3);
@@ -202,6 +207,13 @@ static void test_bad_env(void **state)
                  "BDR_MAX_TOUCHES_PER_WEEK=1001: expected an integer 0-1000 (0: no cap)");
     env_rejected("MEETING_MINUTES", "4",
                  "MEETING_MINUTES=4: expected an integer 5-480 (no longer than the working day)");
+    /* a fraction */
+    env_rejected("CONVERSATION_REVIEW_THRESHOLD", "1.5",
+                 "CONVERSATION_REVIEW_THRESHOLD=1.5: expected a number 0-1 (0: every turn is "
+                 "answered)");
+    env_rejected("CONVERSATION_REVIEW_THRESHOLD", "0.5x",
+                 "CONVERSATION_REVIEW_THRESHOLD=0.5x: expected a number 0-1 (0: every turn is "
+                 "answered)");
     env_rejected("PIPELINE_STEP_DELAY_MS", "60001",
                  "PIPELINE_STEP_DELAY_MS=60001: expected an integer 0-60000");
     /* bytes and seconds */
