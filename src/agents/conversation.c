@@ -118,12 +118,34 @@ static int understand(const json_t *state, json_t **update, struct graph_ctx *ct
 {
     (void)ctx;
     struct sa_conversation *c = arg;
+    const char *msg = last_user_message(state);
     double conf = 0;
     json_t *top = NULL;
-    const char *intent = sa_intent_classify(c->intents, last_user_message(state), &conf, &top);
+    (void)sa_intent_classify(c->intents, msg, &conf, &top); /* the alternatives */
+    struct sa_intent_result res;
+    sa_intent_analyse(c->intents, msg, sa_wall_time(), &res);
+    const char *intent = res.intent;
     const char *stage = json_string_value(json_object_get(state, "stage"));
-    *update = json_pack("{s:{s:s, s:f, s:o}, s:s}", "last_intent", "intent", intent, "confidence",
-                        conf, "alternatives", top, "stage", next_stage(stage, intent));
+    /* the reply's language: the one the caller gave for this turn, else the one this
+     * message is written in, else the thread's so far (a short "ok" says nothing), else en */
+    const char *given = json_string_value(json_object_get(state, "language_given"));
+    const char *before = json_string_value(json_object_get(state, "language"));
+    const char *lang = given && *given           ? given
+                       : res.language[0]         ? res.language
+                       : before && *before       ? before
+                                                 : "en";
+    json_t *li = json_pack("{s:s, s:f, s:o, s:s}", "intent", intent, "confidence",
+                           res.confidence, "alternatives", top, "detected_language",
+                           res.language);
+    if (res.return_date[0])
+        json_object_set_new(li, "return_date", json_string(res.return_date));
+    if (res.referral_name[0] || res.referral_email[0])
+        json_object_set_new(li, "referral",
+                            json_pack("{s:s?, s:s?}", "name",
+                                      res.referral_name[0] ? res.referral_name : NULL, "email",
+                                      res.referral_email[0] ? res.referral_email : NULL));
+    *update = json_pack("{s:o, s:s, s:s}", "last_intent", li, "stage",
+                        next_stage(stage, intent), "language", lang);
     return 0;
 }
 
@@ -297,6 +319,7 @@ int sa_conversation_new(const struct sa_intent_model *intents, struct graph_save
     graph_add_channel(b, "contact", GRAPH_LAST_VALUE, NULL, NULL, NULL);
     graph_add_channel(b, "company_name", GRAPH_LAST_VALUE, NULL, NULL, NULL);
     graph_add_channel(b, "language", GRAPH_LAST_VALUE, NULL, NULL, NULL);
+    graph_add_channel(b, "language_given", GRAPH_LAST_VALUE, NULL, NULL, NULL);
     graph_add_channel(b, "reply_extra", GRAPH_LAST_VALUE, NULL, NULL, NULL);
     graph_add_channel(b, "turn", GRAPH_SUM, NULL, NULL, NULL);
     graph_add_node(b, "understand", understand, c, NULL);
@@ -400,8 +423,8 @@ int sa_conversation_turn(struct sa_conversation *c, const char *thread_id, const
     if (json_is_string(company))
         json_object_set(in, "company_name", company);
     json_t *language = json_object_get(input, "language");
-    if (json_is_string(language))
-        json_object_set(in, "language", language);
+    json_object_set_new(in, "language_given",
+                        json_is_string(language) ? json_incref(language) : json_string(""));
     json_t *prev = NULL;
     json_t *snap = NULL;
     struct sa_err e2 = {0};
@@ -439,6 +462,12 @@ int sa_conversation_turn(struct sa_conversation *c, const char *thread_id, const
     for (size_t i = 0; *output && i < sizeof more / sizeof more[0]; i++)
         if (json_object_get(extra, more[i]))
             json_object_set(*output, more[i], json_object_get(extra, more[i]));
+    /* what the reply said beyond its intent: the language it is written in, when an
+     * out-of-office contact is back, the colleague a referral names */
+    const char *facts[] = {"detected_language", "return_date", "referral"};
+    for (size_t i = 0; *output && i < sizeof facts / sizeof facts[0]; i++)
+        if (json_object_get(li, facts[i]))
+            json_object_set(*output, facts[i], json_object_get(li, facts[i]));
     json_t *slots = json_object_get(extra, "meeting_slots");
     if (slots)
         json_object_set(*output, "meeting_slots", slots);

@@ -312,13 +312,14 @@ static const char *const lang_codes[NLANG] = {"en", "de", "fr", "es", "it", "pt"
  * three or more ("de", "en", "me") are left out, as they would favour whichever lists
  * them. */
 /* clang-format off */
-static const char *const stop_words[NLANG][60] = {
+static const char *const stop_words[NLANG][80] = {
     [EN] = {"the", "and", "you", "for", "this", "that", "with", "are", "have", "our", "will",
             "can", "please", "thanks", "thank", "would", "your", "we", "is", "it", "my", "be",
             "what", "how", "does", "do", "not", "at", "any", "just", "about", "from", "until",
             "i", "im", "me", "get", "send", "need", "know", "us", "which", "there", "when",
             "hi", "hello", "out", "back", "off", "of", "too", "who", "where", "am", "an",
-            NULL},
+            "to", "or", "if", "could", "should", "like", "let", "see", "next", "but", "week",
+            "thx", NULL},
     [DE] = {"und", "ich", "die", "der", "das", "nicht", "sie", "wir", "ist", "mit", "bitte",
             "keine", "mehr", "uns", "ein", "eine", "auf", "fur", "zu", "den", "dem", "es",
             "auch", "haben", "wie", "was", "noch", "bin", "von", "aber", "danke", "mich",
@@ -365,8 +366,8 @@ static const struct {
     int lang;
 } char_seqs[] = {
     {"th", EN},    {"ing ", EN},  {"wh", EN},    {"ght", EN},   {"sch", DE},   {"ich ", DE},
-    {"cht", DE},   {"ung ", DE},  {"eit ", DE},  {"tz", DE},    {"ij", NL},    {"oe", NL},
-    {"aa", NL},    {"uu", NL},    {"ee", NL},    {"eau", FR},   {"oux", FR},   {"eux ", FR},
+    {"cht", DE},   {"ung ", DE},  {"eit ", DE},  {"tz", DE},    {"ij", NL},
+    {"aa", NL},    {"uu", NL},    {"eau", FR},   {"oux", FR},   {"eux ", FR},
     {"ais ", FR},  {"ez ", FR},   {"cion ", ES}, {"ll", ES},    {"os ", ES},   {"zione", IT},
     {"gli", IT},   {"cch", IT},   {"zz", IT},    {"cao ", PT},  {"nh", PT},    {"lh", PT},
     {"oes ", PT},  {"mente ", ES}, {"are ", IT}, {"ere ", IT},  {"ire ", IT},  {"ar ", ES},

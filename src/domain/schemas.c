@@ -87,4 +87,12 @@ const char sa_schema_conversation_output[] =
     "\"profile_has_no_answer\",\"reply_failed\"]},"
     "\"hold_followups\":{\"type\":\"boolean\",\"description\":\"an out-of-office notice: "
     "queued follow-ups should wait\"},"
-    "\"language\":{\"type\":\"string\",\"description\":\"the reply's language\"}}}";
+    "\"language\":{\"type\":\"string\",\"description\":\"the reply's language: the one "
+    "asked for, else the message's, else the thread's so far, else en\"},"
+    "\"detected_language\":{\"type\":\"string\",\"description\":\"the language the "
+    "message is written in (en, de, fr, es, it, pt, nl; empty when unsure)\"},"
+    "\"return_date\":{\"type\":\"string\",\"format\":\"date\",\"description\":"
+    "\"out_of_office: the day the contact says they are back\"},"
+    "\"referral\":{\"type\":\"object\",\"description\":\"referral: the colleague the "
+    "message names\",\"properties\":{\"name\":{\"type\":\"string\"},\"email\":{\"type\":"
+    "\"string\"}}}}}";
