@@ -2,6 +2,7 @@
  * agents and the graphs from the configuration, and closes them. Wiring only: the
  * operations live in the service files beside it. */
 #include "app/app.h"
+#include "app/consent.h"
 #include "app/import_jobs.h"
 
 #include <dirent.h>
@@ -182,6 +183,7 @@ int sa_app_open(const struct sa_config *cfg, struct sa_app **out, struct sa_err 
     if ((rc = setup_metrics(app, err)) || (rc = sa_model_load(cfg->data_dir, &app->model, err)) ||
         (rc = sa_store_open(cfg->database_url, cfg->threads + 1, &app->store, err)) ||
         (rc = sa_store_migrate(app->store, err)) ||
+        (rc = sa_consent_open(cfg, app->store, &app->consent, err)) ||
         (rc = sa_access_open(cfg, app->store, &app->access, err)) ||
         (rc = load_agent_data(app, err)) ||
         (rc = sa_agents_new(
@@ -230,6 +232,7 @@ void sa_app_close(struct sa_app *app)
     graph_saver_free(app->saver);
     sa_agents_free(app->agents);
     sa_access_close(app->access);
+    sa_consent_free(app->consent);
     sa_store_close(app->store);
     sa_model_free(app->model);
     sa_dataset_free(app->dataset);

@@ -4,7 +4,10 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 
 #define MAC_BYTES 16 /* 128 bits: forging one takes 2^128 tries */
 
@@ -108,5 +111,23 @@ int sa_unsub_verify(const char *secret, size_t secret_len, const char *token,
         return SA_ENOTFOUND;
     memcpy(email, addr, (size_t)alen);
     email[alen] = '\0';
+    return 0;
+}
+
+int sa_unsub_secret_generate(char out[65])
+{
+    unsigned char b[32];
+    size_t got = 0;
+    out[0] = '\0';
+    while (got < sizeof b) {
+        ssize_t r = getrandom(b + got, sizeof b - got, 0);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return SA_EIO;
+        got += (size_t)r;
+    }
+    for (size_t i = 0; i < sizeof b; i++)
+        snprintf(out + 2 * i, 3, "%02x", b[i]);
     return 0;
 }

@@ -26,4 +26,8 @@ int sa_unsub_token(const char *secret, size_t secret_len, const char *email,
 int sa_unsub_verify(const char *secret, size_t secret_len, const char *token,
                     char email[SA_UNSUB_EMAIL_MAX + 1]) SA_WUR;
 
+/* Writes a new random secret (32 bytes from getrandom(2), as 64 hex digits) into out.
+ * Returns 0, or SA_EIO when the kernel gives no randomness. */
+int sa_unsub_secret_generate(char out[65]) SA_WUR;
+
 #endif

@@ -62,7 +62,8 @@ static const char *media_type_of(const char *schema)
     } types[] = {{"PrometheusText", "text/plain"},
                  {"EventStream", "text/event-stream"},
                  {"HtmlPage", "text/html"},
-                 {"LeadsCsv", "text/csv"}};
+                 {"LeadsCsv", "text/csv"},
+                 {"UnsubscribeForm", "application/x-www-form-urlencoded"}};
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
         if (strcmp(schema, types[i].schema) == 0)
             return types[i].type;
