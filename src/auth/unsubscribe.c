@@ -39,7 +39,8 @@ static int b64_value(char c)
     return at ? (int)(at - b64url) : -1;
 }
 
-/* Decodes n characters into out (capacity cap); returns the byte count or -1. */
+/* Decodes n characters (canonical base64url, no padding) into out (capacity cap);
+ * returns the byte count or -1. */
 static long b64_decode(const char *s, size_t n, unsigned char *out, size_t cap)
 {
     if (n % 4 == 1)
@@ -54,6 +55,9 @@ static long b64_decode(const char *s, size_t n, unsigned char *out, size_t cap)
                 return -1;
             v = (v << 6) | (unsigned)d;
         }
+        /* the bits a short last group leaves over MUST be zero: one token per address */
+        if ((k == 2 && (v >> 12) & 0xf) || (k == 3 && (v >> 6) & 0x3))
+            return -1;
         for (size_t j = 0; j + 1 < k; j++) {
             if (o >= cap)
                 return -1;
