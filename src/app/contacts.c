@@ -1,7 +1,6 @@
 /* The contacts service (see contacts.h). */
 #include "app/contacts.h"
 
-#include "app/consent.h"
 #include "store/store.h"
 
 int sa_app_contact_get(struct sa_store *store, const char *email, json_t **out, struct sa_err *err)
@@ -19,10 +18,7 @@ int sa_app_contact_dnc(struct sa_store *store, const char *email, const char *re
                        struct sa_err *err)
 {
     *out = NULL;
-    int n = 0;
     int rc = sa_store_contact_dnc(store, email, reason, "operator", err);
-    if (!rc)
-        rc = sa_consent_cancel_queued(store, email, "do_not_contact", &n, err);
     return rc ? rc : sa_app_contact_get(store, email, out, err);
 }
 

@@ -16,8 +16,8 @@ struct sa_store;
 int sa_app_contact_get(struct sa_store *store, const char *email, json_t **out,
                        struct sa_err *err) SA_WUR;
 /* Marks email do-not-contact for reason (source "operator": a prospect's own earlier
- * opt-out stays the contact's record), cancels the mail still queued for it, then answers
- * as sa_app_contact_get. */
+ * opt-out stays the contact's record), then answers as sa_app_contact_get. Mail still
+ * queued for it is cancelled when it comes due (the outbox checks consent as it sends). */
 int sa_app_contact_dnc(struct sa_store *store, const char *email, const char *reason, json_t **out,
                        struct sa_err *err) SA_WUR;
 /* Lifts do-not-contact on the consent record {consent_source, note} (both required by the
