@@ -53,7 +53,9 @@ int sa_consent_open(const struct sa_config *cfg, struct sa_store *store, struct 
             rc = sa_store_secret_get_or_put(store, SECRET_NAME, fresh, &c->secret, err);
         memset(fresh, 0, sizeof fresh);
     }
-    if (!rc) {
+    if (!rc && !c->secret)
+        rc = sa_err_set(err, SA_EINTERNAL, "no unsubscribe secret");
+    if (!rc && c->secret) {
         c->secret_len = strlen(c->secret);
         const char *host = cfg->host && *cfg->host ? cfg->host : "127.0.0.1";
         int n = cfg->public_url && *cfg->public_url

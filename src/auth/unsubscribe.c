@@ -70,9 +70,10 @@ static long b64_decode(const char *s, size_t n, unsigned char *out, size_t cap)
 static int mac(const char *secret, size_t secret_len, const char *email, size_t len,
                unsigned char out[EVP_MAX_MD_SIZE])
 {
-    unsigned char msg[12 + SA_UNSUB_EMAIL_MAX];
-    memcpy(msg, "unsubscribe:", 12);
-    memcpy(msg + 12, email, len);
+    static const unsigned char label[12] = {'u', 'n', 's', 'u', 'b', 's', 'c', 'r', 'i', 'b', 'e', ':'};
+    unsigned char msg[sizeof label + SA_UNSUB_EMAIL_MAX]; /* bytes, not a string */
+    memcpy(msg, label, sizeof label);
+    memcpy(msg + sizeof label, email, len);
     unsigned int n = 0;
     if (!HMAC(EVP_sha256(), secret, (int)secret_len, msg, 12 + len, out, &n) || n < MAC_BYTES)
         return SA_ENOMEM;

@@ -137,10 +137,12 @@ int sa_sqlite_secret_get_or_put(struct sa_store *s, const char *name, const char
     if (!rc)
         rc = db_query_one(s, &SECRET_GET, &TXT(name), 1, NULL, &row, err);
     const char *v = json_string_value(json_object_get(row, "value"));
-    if (!rc && !v)
-        rc = sa_err_set(err, SA_ESTORE, "the secret was not stored");
-    if (!rc && !(*out = strdup(v)))
-        rc = sa_err_set(err, SA_ENOMEM, "out of memory");
+    if (!rc) {
+        if (!v)
+            rc = sa_err_set(err, SA_ESTORE, "the secret was not stored");
+        else if (!(*out = strdup(v)))
+            rc = sa_err_set(err, SA_ENOMEM, "out of memory");
+    }
     json_decref(row);
     return rc;
 }
