@@ -57,7 +57,8 @@ int sa_mail_message_id(const struct sa_mail *m, char *out, size_t cap, struct sa
  * in_reply_to is set), List-Unsubscribe (the mailto and the URL, when set) and
  * List-Unsubscribe-Post: List-Unsubscribe=One-Click (with the URL), MIME-Version. Display names and subjects that are not short plain
  * ASCII become =?UTF-8?B?...?= encoded-words; header lines are folded to 78 characters
- * (only an address or Message-ID too long for any line exceeds it, never past 998).
+ * (only an address, a Message-ID or an unsubscribe URI too long for any line exceeds
+ * it, never past 998).
  * Without ics the body is text/plain in quoted-printable; with ics the message is
  * multipart/mixed: the text, then the invite as an attachment "invite.ics"
  * (text/calendar; method=REQUEST) in base64. The text always ends with a line break (one
