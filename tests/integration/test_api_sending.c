@@ -8,6 +8,7 @@
 #include "harness.h"
 
 #include <dirent.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -217,6 +218,19 @@ static json_t *parse_maildir(const struct server *s)
     if (!json_is_array(j))
         fail_msg("the mail parser printed no JSON array: %s", e.text);
     return j;
+}
+
+/* Runs sql on the server's database file (staging what the API cannot produce on
+ * purpose: a race). */
+static void db_write(const struct server *s, const char *sql)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(s->db_url + strlen("sqlite://"), &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+        fail_msg("%s: %s", sql, msg ? msg : "?");
+    sqlite3_close(db);
 }
 
 /* The one pending approval's id (static buffer). */
@@ -608,6 +622,29 @@ static void test_sequence_cap_edit(void **state)
     assert_int_equal(count_of("sent"), 1);
     set_clock(held_until + 30);
     assert_int_equal(wait_count("sent", 2), 2);
+
+    /* a race the queue-time check cannot see (two approvals queued at once): a newer
+     * sequence's first e-mail, staged in the database, is cancelled when it is due, with
+     * the rest of its sequence, and nothing more is sent */
+    char *sql = strf("INSERT INTO outbox (id, idempotency_key, kind, to_email, payload, status, "
+                     "due_at, created_at, updated_at, sequence_id, seq_day, recipient_tz, "
+                     "to_domain, sender) VALUES ('race-1', 'race:email', 'email', "
+                     "'maya@quorvianta.io', '{}', 'queued', %lld, '2026-11-09T15:00:00Z', "
+                     "'2026-11-09T15:00:00Z', 'ffffffff-race', 0, '" NY "', 'quorvianta.io', "
+                     "'alex@sales-agent.local'), ('race-2', 'race:followup', 'followup', "
+                     "'maya@quorvianta.io', '{}', 'queued', %lld, '2026-11-09T15:00:00Z', "
+                     "'2026-11-09T15:00:00Z', 'ffffffff-race', 3, '" NY "', 'quorvianta.io', "
+                     "'alex@sales-agent.local')",
+                     (long long)held_until, (long long)held_until + 3 * 86400);
+    db_write(&runs_srv, sql);
+    free(sql);
+    assert_int_equal(wait_count("cancelled", 2), 2);
+    j = outbox("cancelled", &r);
+    json_array_foreach(jget(j, "items"), i, it)
+        assert_string_equal(jstr(it, "last_error"), "duplicate_sequence");
+    resp_free(&r);
+    usleep(200 * 1000);
+    assert_int_equal(count_of("sent"), 2);
     assert_true(exited_ok(server_stop(&runs_srv)));
 }
 
