@@ -20,6 +20,7 @@
 #include "agents/pipeline.h"
 #include "graph/saver.h"
 #include "domain/lead.h"
+#include "domain/send_policy.h"
 #include "domain/scoring.h"
 #include "base/detail.h"
 #include "base/json.h"
@@ -152,6 +153,14 @@ static int check_settings(const struct sa_config *cfg, struct sa_err *err)
         strncmp(cfg->meeting_link, "http://", 7) != 0)
         return sa_err_set(err, SA_ECONFIG, "MEETING_LINK=%.100s: expected an http(s):// URL",
                           cfg->meeting_link);
+    struct sa_send_window w;
+    struct sa_err werr = {0};
+    if (cfg->send_window && sa_send_window_parse(cfg->send_window, &w, &werr))
+        return sa_err_set(err, SA_ECONFIG, "%s", werr.msg);
+    if (cfg->public_url && strncmp(cfg->public_url, "https://", 8) != 0 &&
+        strncmp(cfg->public_url, "http://", 7) != 0)
+        return sa_err_set(err, SA_ECONFIG, "PUBLIC_URL=%.100s: expected an http(s):// URL",
+                          cfg->public_url);
     return 0;
 }
 
