@@ -15,12 +15,14 @@
 #include "base/clock.h"
 #include "base/detail.h"
 #include "base/uuid.h"
+#include "domain/scoring.h"
 #include "graph/graph.h"
 #include "store/store.h"
 
 struct bdr {
     struct sa_agent base; /* first: the registry sees a struct sa_agent */
     struct sa_store *store;
+    const struct sa_model *model;       /* the free-mail list (no domain cap for gmail.com) */
     const struct sa_calendar *calendar; /* meeting slots; NULL: no meeting proposed */
     struct sa_bdr_config cfg;
     void *step; /* the pipeline step it joined as (its status counters), or NULL */
@@ -404,6 +406,8 @@ static int send_node(const json_t *state, json_t **update, struct graph_ctx *ctx
     snprintf(domain, sizeof domain, "%s", at ? at + 1 : "");
     for (char *d = domain; *d; d++)
         *d = (char)tolower((unsigned char)*d);
+    if (b->model && sa_model_free_mail(b->model, domain))
+        domain[0] = '\0'; /* many companies share gmail.com: no domain cap there */
     char(*msgids)[SA_MAIL_MSGID_MAX] = calloc(1 + json_array_size(followups), sizeof *msgids);
     size_t n = 1 + json_array_size(followups);
     struct sa_outbox_item *items = calloc(n, sizeof *items);
@@ -516,6 +520,7 @@ struct sa_agent *sa_bdr_new(const struct sa_agent_deps *deps)
         return NULL;
     b->base.ops = &bdr_ops;
     b->store = deps->store;
+    b->model = deps->model;
     b->calendar = deps->calendar;
     b->cfg = (struct sa_bdr_config){.sender_name = deps->sender_name,
                                     .sender_email = deps->sender_email,
