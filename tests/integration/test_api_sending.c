@@ -382,6 +382,19 @@ static void test_downtime_threading_consent(void **state)
     long queued = count_of("queued");
     assert_true(queued >= 3);
 
+    /* the link's page, before: a button that posts the one-click form; nothing changes */
+    harness_auth("");
+    http("GET", link, NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.content_type, "text/html"));
+    assert_non_null(strstr(r.body, "<form method=\"post\">"));
+    assert_non_null(strstr(r.body, "name=\"List-Unsubscribe\" value=\"One-Click\""));
+    resp_free(&r);
+    harness_auth(NULL);
+    j = http_json("GET", "/api/contacts/maya@quorvianta.io", NULL, &r);
+    assert_false(json_is_true(jget(j, "do_not_contact")));
+    resp_free(&r);
+
     /* one-click unsubscribe, as a mail client does it: no credentials, a form body */
     harness_auth("");
     const char form[] = "List-Unsubscribe=One-Click";
