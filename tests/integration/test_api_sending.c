@@ -661,12 +661,53 @@ static void test_sequence_cap_edit(void **state)
     assert_true(exited_ok(server_stop(&runs_srv)));
 }
 
+/* Pins the recipient's zone: a lead's own "timezone" (an IANA name) is stored on its
+ * outbox items and used for the window; a name no zone answers to falls back to
+ * CALENDAR_TZ. */
+static void test_recipient_zone(void **state)
+{
+    (void)state;
+    const char *const env[] = {"OUTBOX_POLL_MS", "0", "CALENDAR_TZ", NY, NULL};
+    start_at(utc(2026, 11, 2, 15, 0), env);
+    static const struct {
+        const char *email, *tz, *want;
+    } cases[] = {{"dana@quorvianta.io", "Europe/Berlin", "Europe/Berlin"},
+                 {"li@quorvianta.io", "Mars/Olympus_Mons", NY}};
+    for (size_t k = 0; k < 2; k++) {
+        char *input = strf("{\"company_name\":\"Quorvianta Software\",\"industry\":\"SaaS\","
+                           "\"company_size\":\"201-500\",\"annual_revenue\":42000000,"
+                           "\"country\":\"US\",\"website\":\"https://www.quorvianta.io\","
+                           "\"timezone\":\"%s\",\"contact_info\":{\"name\":\"Dana Li\","
+                           "\"title\":\"VP of Sales\",\"email\":\"%s\"},\"signals\":"
+                           "[\"requested_demo\",\"hiring_sales\",\"recent_funding\"]}",
+                           cases[k].tz, cases[k].email);
+        struct resp r;
+        run_agent("pipeline", input, &r);
+        free(input);
+        resp_free(&r);
+        json_t *j = decide(pending_approval(), "{\"type\":\"accept\"}", &r);
+        assert_string_equal(jstr(j, "run.bdr_decision.status"), "approved");
+        resp_free(&r);
+        char *path = strf("/api/outbox?email=%s&limit=10", cases[k].email);
+        j = http_json("GET", path, NULL, &r);
+        free(path);
+        assert_true(json_array_size(jget(j, "items")) >= 2);
+        json_t *it;
+        size_t i;
+        json_array_foreach(jget(j, "items"), i, it)
+            assert_string_equal(jstr(it, "recipient_tz"), cases[k].want);
+        resp_free(&r);
+    }
+    assert_true(exited_ok(server_stop(&runs_srv)));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_downtime_threading_consent, runs_setup,
                                         runs_teardown),
         cmocka_unit_test_setup_teardown(test_sequence_cap_edit, runs_setup, runs_teardown),
+        cmocka_unit_test_setup_teardown(test_recipient_zone, runs_setup, runs_teardown),
     };
     return api_exit_status(cmocka_run_group_tests(tests, api_group_setup, api_group_teardown));
 }
