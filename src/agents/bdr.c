@@ -1,23 +1,28 @@
 /* The BDR workflow (see bdr.h). */
 #include "agents/bdr.h"
 
+#include <ctype.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "agents/agent.h"
 #include "connectors/calendar/calendar.h"
+#include "connectors/mail/message.h"
 #include "base/clock.h"
 #include "base/detail.h"
 #include "base/uuid.h"
+#include "domain/scoring.h"
 #include "graph/graph.h"
 #include "store/store.h"
 
 struct bdr {
     struct sa_agent base; /* first: the registry sees a struct sa_agent */
     struct sa_store *store;
+    const struct sa_model *model;       /* the free-mail list (no domain cap for gmail.com) */
     const struct sa_calendar *calendar; /* meeting slots; NULL: no meeting proposed */
     struct sa_bdr_config cfg;
     void *step; /* the pipeline step it joined as (its status counters), or NULL */
@@ -44,7 +49,21 @@ static int skip(json_t **update, const char *reason, const char *detail)
     return 0;
 }
 
-/* The contact's consent and recent touches: "do_not_contact", "frequency_cap" or NULL. */
+/* Whether the contact has a sequence other than except (NULL: none) still going: mail
+ * queued, or sent within the week. */
+static int active_sequence(struct bdr *b, const char *email, const char *except, bool *active,
+                           struct sa_err *err)
+{
+    json_t *rows = NULL;
+    int rc = sa_store_outbox_active_sequences(b->store, email, except,
+                                              (long long)sa_wall_time() - 7LL * 86400, &rows, err);
+    *active = json_array_size(rows) > 0;
+    json_decref(rows);
+    return rc;
+}
+
+/* The contact's consent, sequences and recent touches: "do_not_contact",
+ * "active_sequence", "frequency_cap" or NULL. */
 static const char *blocked(struct bdr *b, const char *email, struct sa_err *err, int *rc)
 {
     *rc = 0;
@@ -58,6 +77,11 @@ static const char *blocked(struct bdr *b, const char *email, struct sa_err *err,
     json_decref(c);
     if (dnc)
         return "do_not_contact";
+    bool active = false;
+    if ((*rc = active_sequence(b, email, NULL, &active, err)))
+        return NULL;
+    if (active)
+        return "active_sequence";
     if (b->cfg.max_touches_per_week > 0) {
         long n = 0;
         if ((*rc = sa_store_outbox_touches(b->store, email, (long long)sa_wall_time() - 7LL * 86400, &n,
@@ -67,6 +91,22 @@ static const char *blocked(struct bdr *b, const char *email, struct sa_err *err,
             return "frequency_cap";
     }
     return NULL;
+}
+
+/* "Re: " and subject (a JSON string, new reference), unless it starts with "Re:" already. */
+static json_t *re_subject(const json_t *subject)
+{
+    const char *s = json_string_value(subject);
+    if (!s)
+        s = "";
+    if (strncasecmp(s, "Re:", 3) == 0)
+        return json_string(s);
+    char *text = NULL;
+    if (asprintf(&text, "Re: %s", s) < 0)
+        return json_string("Re:");
+    json_t *out = json_string(text);
+    free(text);
+    return out;
 }
 
 static json_t *ready_message(const json_t *content, const char *tmpl)
@@ -93,8 +133,10 @@ static int draft(const json_t *state, json_t **update, struct graph_ctx *ctx, vo
         return graph_ctx_fail(ctx, SA_ESTORE, "bdr: %s", err.msg);
     if (why)
         return skip(update, why,
-                    strcmp(why, "do_not_contact") == 0
-                        ? "the contact asked not to be contacted"
+                    strcmp(why, "do_not_contact") == 0 ? "the contact asked not to be contacted"
+                    : strcmp(why, "active_sequence") == 0
+                        ? "the contact already has a sequence in progress (mail queued or sent "
+                          "this week); a second one is not drafted"
                         : "the contact reached the weekly touch limit (BDR_MAX_TOUCHES_PER_WEEK)");
     const json_t *content = json_object_get(plan, "content");
     json_t *first = NULL, *followups = json_array();
@@ -122,6 +164,12 @@ static int draft(const json_t *state, json_t **update, struct graph_ctx *ctx, vo
     if (!first) {
         json_decref(followups);
         return skip(update, "no_ready_email", "the marketing plan has no ready first e-mail");
+    }
+    /* the follow-ups answer the first e-mail: one thread in the prospect's mailbox */
+    json_array_foreach(followups, i, t)
+    {
+        json_object_set_new(t, "index", json_integer((json_int_t)i + 1));
+        json_object_set_new(t, "subject", re_subject(json_object_get(first, "subject")));
     }
     char id[SA_UUID_LEN];
     sa_uuid_v7(id);
@@ -168,16 +216,36 @@ static int draft(const json_t *state, json_t **update, struct graph_ctx *ctx, vo
     return 0;
 }
 
-/* The HumanInterrupt for a draft (Agent Inbox's schema). */
+/* Every message of a draft, in sending order: [{index, kind, day, subject, body}]. */
+static json_t *draft_messages(const json_t *draft)
+{
+    json_t *all = json_pack("[{s:i, s:s, s:i, s:O, s:O}]", "index", 0, "kind", "email", "day", 0,
+                            "subject", json_object_get(draft, "subject"), "body",
+                            json_object_get(draft, "body"));
+    size_t i;
+    const json_t *f;
+    json_array_foreach(json_object_get(draft, "followups"), i, f)
+        json_array_append_new(all, json_pack("{s:I, s:s, s:O, s:O, s:O}", "index",
+                                             (json_int_t)i + 1, "kind", "followup", "day",
+                                             json_object_get(f, "day"), "subject",
+                                             json_object_get(f, "subject"), "body",
+                                             json_object_get(f, "body")));
+    return all;
+}
+
+/* The HumanInterrupt for a draft (Agent Inbox's schema): args lists every message of the
+ * sequence, so nothing goes out unreviewed. */
 static json_t *human_interrupt(const json_t *draft, const json_t *lead)
 {
     const char *company = json_string_value(json_object_get(lead, "company_name"));
     const char *name = json_string_value(json_object_get(draft, "to_name"));
-    char desc[512];
+    char desc[640];
     snprintf(desc, sizeof desc,
-             "Approve the first e-mail to %s at %s and its %zu follow-ups. Accept to send it "
-             "as drafted, edit the subject or body, respond with a note (nothing is sent), or "
-             "ignore it.",
+             "Approve the first e-mail to %s at %s and its %zu follow-ups (args.messages, "
+             "sent days apart in one thread). Accept to send them as drafted, edit the "
+             "subject or body of the first (args.subject, args.body) or of any message "
+             "(args.messages: [{index, subject, body, drop}]), respond with a note (nothing "
+             "is sent), or ignore it.",
              name ? name : "the contact", company ? company : "the company",
              json_array_size(json_object_get(draft, "followups")));
     const json_t *mt = json_object_get(draft, "meeting");
@@ -187,11 +255,57 @@ static json_t *human_interrupt(const json_t *draft, const json_t *lead)
                         json_object_get(mt, "end"), "summary", json_object_get(mt, "summary"))
             : json_null();
     return json_pack(
-        "{s:{s:s, s:{s:O, s:O, s:O, s:O, s:o}}, s:{s:b, s:b, s:b, s:b}, s:s}", "action_request",
+        "{s:{s:s, s:{s:O, s:O, s:O, s:o, s:o}}, s:{s:b, s:b, s:b, s:b}, s:s}", "action_request",
         "action", "send_outreach", "args", "to", json_object_get(draft, "to"), "subject",
-        json_object_get(draft, "subject"), "body", json_object_get(draft, "body"), "followups",
-        json_object_get(draft, "followups"), "meeting", meeting, "config", "allow_accept", 1,
-        "allow_edit", 1, "allow_respond", 1, "allow_ignore", 1, "description", desc);
+        json_object_get(draft, "subject"), "body", json_object_get(draft, "body"), "messages",
+        draft_messages(draft), "meeting", meeting, "config", "allow_accept", 1, "allow_edit", 1,
+        "allow_respond", 1, "allow_ignore", 1, "description", desc);
+}
+
+/* Applies an edit's args (validated by sa_bdr_validate_response) to final, a copy of the
+ * draft: the first e-mail's subject and body, then each message of args.messages by
+ * index; dropped follow-ups are removed. Follow-ups whose subject was not edited keep
+ * answering the first e-mail's (possibly new) subject. */
+static void apply_edit(json_t *final, const json_t *edited)
+{
+    const char *fields[] = {"subject", "body"};
+    for (size_t i = 0; i < 2; i++)
+        if (json_is_string(json_object_get(edited, fields[i])))
+            json_object_set(final, fields[i], json_object_get(edited, fields[i]));
+    json_t *fups = json_object_get(final, "followups");
+    size_t n = json_array_size(fups);
+    bool *subject_set = calloc(n + 1, sizeof *subject_set), *drop = calloc(n + 1, sizeof *drop);
+    if (!subject_set || !drop) {
+        free(subject_set);
+        free(drop);
+        return;
+    }
+    size_t k;
+    const json_t *m;
+    json_array_foreach(json_object_get(edited, "messages"), k, m)
+    {
+        json_int_t idx = json_integer_value(json_object_get(m, "index"));
+        if (idx < 0 || (size_t)idx > n)
+            continue;
+        json_t *target = idx == 0 ? final : json_array_get(fups, (size_t)idx - 1);
+        for (size_t i = 0; i < 2; i++)
+            if (json_is_string(json_object_get(m, fields[i])))
+                json_object_set(target, fields[i], json_object_get(m, fields[i]));
+        subject_set[idx] = json_is_string(json_object_get(m, "subject"));
+        drop[idx] = idx > 0 && json_is_true(json_object_get(m, "drop"));
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_t *f = json_array_get(fups, i);
+        if (!subject_set[i + 1])
+            json_object_set_new(f, "subject", re_subject(json_object_get(final, "subject")));
+        else if (json_is_string(json_object_get(f, "subject")))
+            json_object_set_new(f, "subject", re_subject(json_object_get(f, "subject")));
+    }
+    for (size_t i = n; i > 0; i--)
+        if (drop[i])
+            json_array_remove(fups, i - 1);
+    free(subject_set);
+    free(drop);
 }
 
 /* The agent's work in the pipeline, counted in its status like the other agents. */
@@ -227,11 +341,7 @@ static int approval_node(const json_t *state, json_t **update, struct graph_ctx 
     const char *status = "approved";
     json_t *note = NULL;
     if (strcmp(type, "edit") == 0) {
-        const json_t *edited = json_object_get(json_object_get(resp, "args"), "args");
-        const char *fields[] = {"subject", "body"};
-        for (size_t i = 0; i < 2; i++)
-            if (json_is_string(json_object_get(edited, fields[i])))
-                json_object_set(final, fields[i], json_object_get(edited, fields[i]));
+        apply_edit(final, json_object_get(json_object_get(resp, "args"), "args"));
     } else if (strcmp(type, "respond") == 0) {
         status = "returned";
         note = json_incref(json_object_get(resp, "args"));
@@ -245,6 +355,18 @@ static int approval_node(const json_t *state, json_t **update, struct graph_ctx 
                   action("approval", json_pack("{s:s, s:O?}", "type", type, "reviewer", reviewer)),
                   "current_agent", "bdr");
     return 0;
+}
+
+/* ZONE PICK: the one place that chooses the recipient's time zone for the sending window
+ * (stored on each outbox item). The lead's own "timezone" when it names a zone we know,
+ * else CALENDAR_TZ, else UTC. At merge: sa_lead_timezone() (domain/timezone.h) replaces
+ * the body. */
+static const char *recipient_zone(const struct bdr *b, const json_t *lead)
+{
+    const char *tz = json_string_value(json_object_get(lead, "timezone"));
+    if (tz && sa_zone_known(tz))
+        return tz;
+    return b->calendar && b->calendar->tz[0] ? b->calendar->tz : "UTC";
 }
 
 static int send_node(const json_t *state, json_t **update, struct graph_ctx *ctx, void *arg)
@@ -271,7 +393,24 @@ static int send_node(const json_t *state, json_t **update, struct graph_ctx *ctx
     rc = 0;
     if (dnc)
         return skip(update, "do_not_contact", "the contact opted out before the approval");
+    /* a stale duplicate: another run's sequence was approved while this one waited */
+    bool active = false;
+    if (active_sequence(b, to, draft_id, &active, &err))
+        return graph_ctx_fail(ctx, SA_ESTORE, "bdr: %s", err.msg);
+    if (active)
+        return skip(update, "active_sequence",
+                    "another sequence to the contact was approved while this one waited; "
+                    "nothing is queued");
     const json_t *followups = json_object_get(draft, "followups");
+    const char *zone = recipient_zone(b, json_object_get(state, "lead_data"));
+    const char *at = strchr(to, '@');
+    char domain[256];
+    snprintf(domain, sizeof domain, "%s", at ? at + 1 : "");
+    for (char *d = domain; *d; d++)
+        *d = (char)tolower((unsigned char)*d);
+    if (b->model && sa_model_free_mail(b->model, domain))
+        domain[0] = '\0'; /* many companies share gmail.com: no domain cap there */
+    char(*msgids)[SA_MAIL_MSGID_MAX] = calloc(1 + json_array_size(followups), sizeof *msgids);
     size_t n = 1 + json_array_size(followups);
     struct sa_outbox_item *items = calloc(n, sizeof *items);
     char(*ids)[SA_UUID_LEN] = calloc(n, sizeof *ids);
@@ -286,10 +425,18 @@ static int send_node(const json_t *state, json_t **update, struct graph_ctx *ctx
             snprintf(keys[i], sizeof keys[i], "%s:email", draft_id);
         else
             snprintf(keys[i], sizeof keys[i], "%s:followup:%lld", draft_id, (long long)day);
+        /* the Message-ID it will carry (the worker renders it from the item id) */
+        struct sa_err merr = {0};
+        if (msgids && sa_mail_message_id(&(struct sa_mail){.from_addr = b->cfg.sender_email,
+                                                           .message_id_key = ids[i]},
+                                         msgids[i], sizeof msgids[i], &merr))
+            msgids[i][0] = '\0';
         json_t *p = json_pack(
             "{s:O, s:O, s:O, s:O, s:O, s:I}", "from", json_object_get(draft, "from"), "to_name",
             json_object_get(draft, "to_name"), "subject", json_object_get(m, "subject"), "body",
             json_object_get(m, "body"), "draft_id", json_object_get(draft, "id"), "day", day);
+        if (i > 0 && p && msgids && msgids[0][0]) /* follow-ups answer the first e-mail */
+            json_object_set_new(p, "in_reply_to", json_string(msgids[0]));
         const json_t *ics = json_object_get(json_object_get(draft, "meeting"), "ics");
         if (i == 0 && p && json_is_string(ics)) /* the invite rides on the first e-mail */
             json_object_set(p, "ics", (json_t *)ics);
@@ -305,10 +452,16 @@ static int send_node(const json_t *state, json_t **update, struct graph_ctx *ctx
             .thread_id = json_string_value(json_object_get(state, "thread_id")),
             .lead_id = json_string_value(json_object_get(state, "lead_id")),
             .to_email = to,
-            .due_at = now + day * 86400};
+            .due_at = now + day * 86400,
+            .sequence_id = draft_id,
+            .seq_day = day,
+            .recipient_tz = zone,
+            .to_domain = domain[0] ? domain : NULL,
+            .sender = b->cfg.sender_email,
+            .message_id = msgids && msgids[i][0] ? msgids[i] : NULL};
     }
     int added = 0;
-    if (!items || !ids || !keys)
+    if (!items || !ids || !keys || !msgids)
         rc = sa_err_set(&err, SA_ENOMEM, "out of memory");
     for (size_t i = 0; !rc && i < n; i++)
         items[i].payload = json_string_value(json_array_get(payloads, i));
@@ -317,6 +470,7 @@ static int send_node(const json_t *state, json_t **update, struct graph_ctx *ctx
     free(items);
     free(ids);
     free(keys);
+    free(msgids);
     json_decref(payloads);
     if (rc)
         return graph_ctx_fail(ctx, SA_ESTORE, "bdr: could not queue the outreach: %s", err.msg);
@@ -368,11 +522,84 @@ struct sa_agent *sa_bdr_new(const struct sa_agent_deps *deps)
         return NULL;
     b->base.ops = &bdr_ops;
     b->store = deps->store;
+    b->model = deps->model;
     b->calendar = deps->calendar;
     b->cfg = (struct sa_bdr_config){.sender_name = deps->sender_name,
                                     .sender_email = deps->sender_email,
                                     .max_touches_per_week = deps->bdr_max_touches_per_week};
     return &b->base;
+}
+
+/* One line of 1 to 200 characters / a text of 1 to 20000: the rules of an edit. */
+static void check_text(const char *field, const json_t *v, const char *loc, json_t *detail)
+{
+    if (strcmp(field, "subject") == 0) {
+        const char *s = json_string_value(v);
+        if (!s || !*s || strlen(s) > 200 || strpbrk(s, "\r\n"))
+            sa_detail_add(detail, loc, "value_error",
+                          "subject should be one line of 1 to 200 characters");
+    } else if (!json_is_string(v) || json_string_length(v) == 0 ||
+               json_string_length(v) > 20000) {
+        sa_detail_add(detail, loc, "value_error", "body should be a string of 1 to 20000 characters");
+    }
+}
+
+/* An edit's args.messages: [{index, subject?, body?, drop?}], each index one of the
+ * request's messages at most once; the first e-mail (index 0) cannot be dropped. */
+static void check_messages(const json_t *v, const json_t *request, const char *loc,
+                           json_t *detail)
+{
+    size_t n = json_array_size(
+        json_object_get(json_object_get(json_object_get(request, "action_request"), "args"),
+                        "messages"));
+    if (!json_is_array(v)) {
+        sa_detail_add(detail, loc, "list_type",
+                      "messages should be a list of {index, subject, body, drop}");
+        return;
+    }
+    unsigned char seen[64] = {0};
+    size_t i;
+    const json_t *m;
+    json_array_foreach(v, i, m)
+    {
+        char l[200];
+        snprintf(l, sizeof l, "%.150s.%zu", loc, i);
+        if (!json_is_object(m)) {
+            sa_detail_add(detail, l, "dict_type", "Each message is {index, subject, body, drop}");
+            continue;
+        }
+        const json_t *ix = json_object_get(m, "index");
+        char il[220];
+        snprintf(il, sizeof il, "%s.index", l);
+        if (!json_is_integer(ix) || json_integer_value(ix) < 0 ||
+            (size_t)json_integer_value(ix) >= n || json_integer_value(ix) >= 64) {
+            sa_detail_add(detail, il, "value_error",
+                          "index should name one of the request's messages (0 to %zu)",
+                          n ? n - 1 : 0);
+            continue;
+        }
+        json_int_t idx = json_integer_value(ix);
+        if (seen[idx]++)
+            sa_detail_add(detail, il, "value_error", "message %lld is edited twice",
+                          (long long)idx);
+        const char *k;
+        const json_t *f;
+        json_object_foreach((json_t *)m, k, f)
+        {
+            char fl[240];
+            snprintf(fl, sizeof fl, "%s.%.20s", l, k);
+            if (strcmp(k, "subject") == 0 || strcmp(k, "body") == 0)
+                check_text(k, f, fl, detail);
+            else if (strcmp(k, "drop") == 0 && !json_is_boolean(f))
+                sa_detail_add(detail, fl, "bool_type", "drop should be true or false");
+            else if (strcmp(k, "drop") == 0 && json_is_true(f) && idx == 0)
+                sa_detail_add(detail, fl, "not_allowed",
+                              "the first e-mail cannot be dropped (ignore the approval instead)");
+            else if (strcmp(k, "index") != 0 && strcmp(k, "drop") != 0)
+                sa_detail_add(detail, fl, "not_editable",
+                              "Only subject, body and drop can be edited");
+        }
+    }
 }
 
 int sa_bdr_validate_response(const json_t *response, const json_t *request, const char *loc,
@@ -429,6 +656,8 @@ int sa_bdr_validate_response(const json_t *response, const json_t *request, cons
                         json_string_length(v) > 20000)
                         sa_detail_add(detail, fl, "value_error",
                                       "body should be a string of 1 to 20000 characters");
+                } else if (strcmp(k, "messages") == 0) {
+                    check_messages(v, request, fl, detail);
                 } else if (!json_equal((json_t *)v,
                                        json_object_get(
                                            json_object_get(
@@ -460,6 +689,27 @@ json_t *sa_bdr_changes(const json_t *request, const json_t *response)
         if (b && !json_equal((json_t *)a, (json_t *)b))
             json_array_append_new(
                 out, json_pack("{s:s, s:O?, s:O}", "field", fields[i], "from", a, "to", b));
+    }
+    size_t k;
+    const json_t *m;
+    json_array_foreach(json_object_get(now, "messages"), k, m)
+    {
+        json_int_t idx = json_integer_value(json_object_get(m, "index"));
+        const json_t *orig = json_array_get(json_object_get(was, "messages"), (size_t)idx);
+        char name[64];
+        if (json_is_true(json_object_get(m, "drop"))) {
+            snprintf(name, sizeof name, "messages[%lld]", (long long)idx);
+            json_array_append_new(out, json_pack("{s:s, s:s, s:n}", "field", name, "from",
+                                                 "kept", "to"));
+            continue;
+        }
+        for (size_t i = 0; i < 2; i++) {
+            const json_t *a = json_object_get(orig, fields[i]), *b = json_object_get(m, fields[i]);
+            snprintf(name, sizeof name, "messages[%lld].%s", (long long)idx, fields[i]);
+            if (b && !json_equal((json_t *)a, (json_t *)b))
+                json_array_append_new(
+                    out, json_pack("{s:s, s:O?, s:O}", "field", name, "from", a, "to", b));
+        }
     }
     return out;
 }

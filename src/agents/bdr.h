@@ -1,7 +1,11 @@
 /* The BDR workflow: drafts the outreach from the marketing plan, interrupts for a human
  * approval (Agent Inbox's HumanInterrupt / HumanResponse), then queues the e-mail and its
  * follow-ups into the outbox with idempotency keys, so a side effect happens once however
- * often the step runs. Respects do-not-contact and a per-contact frequency cap.
+ * often the step runs. Respects do-not-contact, one active sequence per contact and a
+ * per-contact frequency cap. The approval lists every message (args.messages) and an
+ * edit can change or drop each; follow-ups thread under the first e-mail (In-Reply-To,
+ * References, "Re: " subject). Each outbox item records its sequence, day, recipient zone
+ * and Message-ID for the sending policy (app/outbox.c).
  *
  * In the pipeline it is three nodes after marketing:
  *   bdr (draft) -> bdr_approval (interrupt) -> bdr_send (outbox) -> __end__

@@ -2,6 +2,7 @@
  * agents and the graphs from the configuration, and closes them. Wiring only: the
  * operations live in the service files beside it. */
 #include "app/app.h"
+#include "app/consent.h"
 #include "app/import_jobs.h"
 
 #include <dirent.h>
@@ -20,6 +21,7 @@
 #include "graph/saver.h"
 #include "domain/lead.h"
 #include "domain/profile.h"
+#include "domain/send_policy.h"
 #include "domain/scoring.h"
 #include "domain/template.h"
 #include "base/detail.h"
@@ -169,6 +171,14 @@ static int check_settings(const struct sa_config *cfg, struct sa_err *err)
         strncmp(cfg->meeting_link, "http://", 7) != 0)
         return sa_err_set(err, SA_ECONFIG, "MEETING_LINK=%.100s: expected an http(s):// URL",
                           cfg->meeting_link);
+    struct sa_send_window w;
+    struct sa_err werr = {0};
+    if (cfg->send_window && sa_send_window_parse(cfg->send_window, &w, &werr))
+        return sa_err_set(err, SA_ECONFIG, "%s", werr.msg);
+    if (cfg->public_url && strncmp(cfg->public_url, "https://", 8) != 0 &&
+        strncmp(cfg->public_url, "http://", 7) != 0)
+        return sa_err_set(err, SA_ECONFIG, "PUBLIC_URL=%.100s: expected an http(s):// URL",
+                          cfg->public_url);
     return 0;
 }
 
@@ -227,6 +237,7 @@ int sa_app_open(const struct sa_config *cfg, struct sa_app **out, struct sa_err 
     if ((rc = setup_metrics(app, err)) || (rc = sa_model_load(cfg->data_dir, &app->model, err)) ||
         (rc = sa_store_open(cfg->database_url, cfg->threads + 1, &app->store, err)) ||
         (rc = sa_store_migrate(app->store, err)) ||
+        (rc = sa_consent_open(cfg, app->store, &app->consent, err)) ||
         (rc = sa_access_open(cfg, app->store, &app->access, err)) ||
         (rc = load_agent_data(app, err)) || (rc = open_agents(app, err)) ||
         (rc = open_saver(app, err)) ||
@@ -257,6 +268,7 @@ void sa_app_close(struct sa_app *app)
     graph_saver_free(app->saver);
     sa_agents_free(app->agents);
     sa_access_close(app->access);
+    sa_consent_free(app->consent);
     sa_store_close(app->store);
     sa_model_free(app->model);
     sa_dataset_free(app->dataset);

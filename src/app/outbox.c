@@ -10,13 +10,19 @@
 
 #include "base/clock.h"
 #include "app/app.h"
+#include "app/consent.h"
 #include "app/invoke.h"
 #include "base/log.h"
+#include "connectors/calendar/calendar.h"
 #include "connectors/mail/message.h"
 #include "connectors/mail/transport.h"
+#include "domain/send_policy.h"
 #include "store/store.h"
 
 #define MAX_ATTEMPTS 5
+/* A first e-mail is a duplicate while another sequence to the contact has mail queued,
+ * or sent within this long (its follow-ups may still be thought of as "in flight"). */
+#define SEQUENCE_QUIET_SECONDS SA_SEND_WEEK
 
 struct sa_outbox_worker {
     struct sa_app *app;
@@ -27,6 +33,7 @@ struct sa_outbox_worker {
     pthread_mutex_t lock; /* guards stop and kicked */
     pthread_cond_t cond;
     bool stop, kicked;
+    struct sa_send_window window; /* SEND_WINDOW */
 };
 
 static void kick(void *arg)
@@ -38,7 +45,180 @@ static void kick(void *arg)
     pthread_mutex_unlock(&w->lock);
 }
 
-/* Sends one item; returns 1 when delivered, 0 when not (cancelled or retried later). */
+/* The recipient's zone for the window: the item's (filled when it was queued), else
+ * CALENDAR_TZ, else UTC; a zone this build does not know falls back the same way. */
+static const char *item_zone(const struct sa_outbox_worker *w, const json_t *item)
+{
+    const char *tz = json_string_value(json_object_get(item, "recipient_tz"));
+    if (tz && sa_zone_known(tz))
+        return tz;
+    tz = w->app->cfg.calendar_tz;
+    return tz && sa_zone_known(tz) ? tz : "UTC";
+}
+
+static int zone_offset(void *arg, time_t t, int *off)
+{
+    return sa_zone_utc_offset(arg, t, off);
+}
+
+/* The send times of scope/key since (new array in *out, an empty one for no key). */
+static int sent_times(struct sa_store *st, enum sa_send_scope scope, const char *key,
+                      long long since, json_t **out, struct sa_err *err)
+{
+    if (!key || !*key) {
+        *out = json_array();
+        return *out ? 0 : sa_err_set(err, SA_ENOMEM, "out of memory");
+    }
+    return sa_store_outbox_sent_times(st, scope, key, since, out, err);
+}
+
+/* The array of integers a as a C array (malloc'd, or NULL when empty) into cap. */
+static int cap_of(const json_t *a, int limit, long long **buf, struct sa_send_cap *cap)
+{
+    size_t n = json_array_size(a);
+    *buf = n ? calloc(n, sizeof **buf) : NULL;
+    if (n && !*buf)
+        return SA_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        (*buf)[i] = json_integer_value(json_array_get(a, i));
+    *cap = (struct sa_send_cap){.times = *buf, .n = n, .limit = limit};
+    return 0;
+}
+
+/* The earliest instant the sequence allows item: the previous live message's send time
+ * (or due time, while it waits) plus the days between the two. 0 when there is none. */
+static int sequence_not_before(struct sa_store *st, const json_t *item, time_t *out,
+                               struct sa_err *err)
+{
+    *out = 0;
+    const char *seq = json_string_value(json_object_get(item, "sequence_id"));
+    json_int_t day = json_integer_value(json_object_get(item, "seq_day"));
+    if (!seq || day <= 0)
+        return 0;
+    json_t *items = NULL;
+    int rc = sa_store_outbox_sequence(st, seq, &items, err);
+    if (rc)
+        return rc;
+    size_t i;
+    json_t *it;
+    const json_t *prev = NULL;
+    json_array_foreach(items, i, it)
+    {
+        const char *status = json_string_value(json_object_get(it, "status"));
+        json_int_t d = json_integer_value(json_object_get(it, "seq_day"));
+        if (d < day && status && strcmp(status, "cancelled") != 0 && strcmp(status, "failed") != 0)
+            prev = it; /* ordered by day: the last one before this day */
+    }
+    if (prev) {
+        const json_t *sent = json_object_get(prev, "sent_ts");
+        json_int_t base = json_is_integer(sent) ? json_integer_value(sent)
+                                                : json_integer_value(json_object_get(prev, "due_at"));
+        *out = (time_t)(base + (day - json_integer_value(json_object_get(prev, "seq_day"))) * 86400);
+    }
+    json_decref(items);
+    return 0;
+}
+
+/* A first e-mail while another sequence to the contact is active: an older one still
+ * queued, or any that sent within SEQUENCE_QUIET_SECONDS. */
+static int is_duplicate(struct sa_store *st, const json_t *item, const char *to, bool *dup,
+                        struct sa_err *err)
+{
+    *dup = false;
+    const char *seq = json_string_value(json_object_get(item, "sequence_id"));
+    const char *kind = json_string_value(json_object_get(item, "kind"));
+    if (!seq || !kind || strcmp(kind, "email") != 0)
+        return 0;
+    json_t *rows = NULL;
+    int rc = sa_store_outbox_active_sequences(st, to, seq,
+                                              (long long)sa_wall_time() - SEQUENCE_QUIET_SECONDS,
+                                              &rows, err);
+    size_t i;
+    json_t *r;
+    json_array_foreach(rows, i, r)
+    {
+        const char *other = json_string_value(json_object_get(r, "sequence_id"));
+        bool sent = json_is_integer(json_object_get(r, "last_sent"));
+        if (sent || (other && strcmp(other, seq) < 0)) /* ids are UUIDv7: older sorts first */
+            *dup = true;
+    }
+    json_decref(rows);
+    return rc;
+}
+
+/* The policy's verdict for item (see domain/send_policy.h). */
+static int decide(struct sa_outbox_worker *w, const json_t *item, const char *to,
+                  struct sa_send_decision *d, struct sa_err *err)
+{
+    struct sa_store *st = w->app->store;
+    const struct sa_config *cfg = &w->app->cfg;
+    time_t now = sa_wall_time();
+    struct sa_send_facts f = {.now = now, .window = &w->window, .offset = zone_offset};
+    f.offset_arg = (void *)item_zone(w, item);
+    json_t *c = NULL, *tc = NULL, *td = NULL, *ts = NULL;
+    long long *bc = NULL, *bd = NULL, *bs = NULL;
+    int rc = sa_store_contact_get(st, to, &c, err);
+    if (rc == SA_ENOTFOUND)
+        rc = 0;
+    f.do_not_contact = json_is_true(json_object_get(c, "do_not_contact"));
+    json_decref(c);
+    if (!rc)
+        rc = is_duplicate(st, item, to, &f.duplicate, err);
+    if (!rc)
+        rc = sequence_not_before(st, item, &f.not_before, err);
+    if (!rc)
+        rc = sent_times(st, SA_SEND_CONTACT, to, (long long)now - SA_SEND_WEEK, &tc, err);
+    if (!rc)
+        rc = sent_times(st, SA_SEND_DOMAIN, json_string_value(json_object_get(item, "to_domain")),
+                        (long long)now - SA_SEND_WEEK, &td, err);
+    if (!rc)
+        rc = sent_times(st, SA_SEND_SENDER, json_string_value(json_object_get(item, "sender")),
+                        (long long)now - SA_SEND_DAY, &ts, err);
+    if (!rc && (cap_of(tc, cfg->bdr_max_touches_per_week, &bc, &f.contact) ||
+                cap_of(td, cfg->max_touches_per_domain_week, &bd, &f.domain) ||
+                cap_of(ts, cfg->sender_daily_limit, &bs, &f.sender)))
+        rc = sa_err_set(err, SA_ENOMEM, "out of memory");
+    if (!rc && sa_send_decide(&f, d))
+        rc = sa_err_set(err, SA_EINTERNAL, "the sending policy could not place the message");
+    json_decref(tc);
+    json_decref(td);
+    json_decref(ts);
+    free(bc);
+    free(bd);
+    free(bs);
+    return rc;
+}
+
+/* Applies a verdict other than "send now"; returns 0 or -1 (err set). */
+static int hold(struct sa_outbox_worker *w, const json_t *item, const struct sa_send_decision *d,
+                struct sa_err *err)
+{
+    struct sa_store *st = w->app->store;
+    const char *id = json_string_value(json_object_get(item, "id"));
+    const char *why = sa_send_reason_name(d->reason);
+    int rc = 0;
+    if (d->verdict == SA_SEND_CANCEL && d->reason == SA_SEND_R_DUPLICATE) {
+        rc = sa_store_outbox_cancel_sequence(
+            st, json_string_value(json_object_get(item, "sequence_id")), why, NULL, err);
+    } else if (d->verdict == SA_SEND_CANCEL) {
+        rc = sa_store_outbox_mark(st, id, "cancelled", NULL, why, 0, err);
+    } else {
+        rc = sa_store_outbox_defer(st, id, (long long)d->at, why, err);
+        if (rc == SA_ECONFLICT) /* cancelled or claimed meanwhile: nothing to move */
+            rc = 0;
+    }
+    if (rc)
+        return -1;
+    char at[SA_ISO8601_LEN];
+    sa_iso8601_format(d->at, at);
+    sa_log(SA_LOG_INFO, d->verdict == SA_SEND_CANCEL ? "outbox cancelled" : "outbox deferred",
+           json_pack("{s:s, s:s, s:s?}", "outbox_id", id, "reason", why, "until",
+                     d->verdict == SA_SEND_DEFER ? at : NULL));
+    return 0;
+}
+
+/* Sends one item; returns 1 when delivered, 0 when not (cancelled, deferred or retried
+ * later), -1 on a store error (err set). */
 static int send_item(struct sa_outbox_worker *w, const json_t *item, struct sa_err *err)
 {
     struct sa_store *st = w->app->store;
@@ -47,20 +227,23 @@ static int send_item(struct sa_outbox_worker *w, const json_t *item, struct sa_e
     const json_t *p = json_object_get(item, "payload");
     if (!id || !to)
         return 0;
-    /* consent is checked when the message leaves, not only when it was queued */
-    json_t *c = NULL;
+    /* the policy is checked when the message leaves, not only when it was queued:
+     * consent, duplicates, the sequence's spacing, the caps and the window */
+    struct sa_send_decision d;
     struct sa_err e = {0};
-    int rc = sa_store_contact_get(st, to, &c, &e);
-    bool dnc = rc == 0 && json_is_true(json_object_get(c, "do_not_contact"));
-    json_decref(c);
-    if (rc && rc != SA_ENOTFOUND) {
+    int rc = decide(w, item, to, &d, &e);
+    if (rc) {
         *err = e;
-        return rc;
+        return -1;
     }
-    if (dnc)
-        return sa_store_outbox_mark(st, id, "cancelled", NULL, "do_not_contact", 0, err) ? -1 : 0;
+    if (d.verdict != SA_SEND_NOW)
+        return hold(w, item, &d, err);
     if ((rc = sa_store_outbox_claim(st, id, err)))
-        return rc == SA_ECONFLICT ? 0 : rc; /* another worker has it, or it is done */
+        return rc == SA_ECONFLICT ? 0 : -1; /* another worker has it, or it is done */
+    char unsub[SA_CONSENT_URL_MAX];
+    const char *mailto = NULL, *address = NULL;
+    bool linked = w->app->consent &&
+                  sa_consent_links(w->app->consent, to, unsub, &mailto, &address) == 0;
     const json_t *from = json_object_get(p, "from");
     struct sa_mail m = {
         .from_name = json_string_value(json_object_get(from, "name")),
@@ -71,7 +254,11 @@ static int send_item(struct sa_outbox_worker *w, const json_t *item, struct sa_e
         .text = json_string_value(json_object_get(p, "body")),
         .ics = json_string_value(json_object_get(p, "ics")),
         .message_id_key = id,
+        .in_reply_to = json_string_value(json_object_get(p, "in_reply_to")),
         .date = sa_wall_time(),
+        .unsubscribe_url = linked ? unsub : NULL,
+        .unsubscribe_mailto = linked ? mailto : NULL,
+        .sender_address = address,
     };
     char *msg = NULL;
     size_t len = 0;
@@ -169,7 +356,12 @@ int sa_outbox_start(struct sa_app *app, const char *spec, long poll_ms,
     w->poll_ms = poll_ms > 0 ? poll_ms : 1000;
     pthread_mutex_init(&w->lock, NULL);
     pthread_cond_init(&w->cond, NULL);
-    int rc = sa_transport_open(spec, &w->transport, err);
+    int rc = sa_send_window_parse(app->cfg.send_window ? app->cfg.send_window : "any", &w->window,
+                                  err);
+    if (rc)
+        rc = SA_ECONFIG; /* err says what is wrong with SEND_WINDOW */
+    if (!rc)
+        rc = sa_transport_open(spec, &w->transport, err);
     if (!rc && pthread_create(&w->thread, NULL, worker, w) != 0)
         rc = sa_err_set(err, SA_ENOMEM, "cannot start the outbox worker");
     if (rc) {

@@ -3,8 +3,13 @@
  * default maildir:var/mail). Each item is rendered as an RFC 5322 message whose
  * Message-ID and Maildir file name derive from the item's id, and delivered with
  * send_once, so a crash between the delivery and marking it sent never sends twice.
- * A contact marked do-not-contact gets nothing: the item is cancelled at send time.
- * Failures retry with backoff (1, 2, 4, ... minutes) and fail after 5 attempts.
+ * Before an item leaves, the sending policy (domain/send_policy.h) is applied: a
+ * do-not-contact recipient's item and a duplicate sequence are cancelled; an item over a
+ * cap (per contact, company domain, sender), outside SEND_WINDOW in the recipient's zone,
+ * or sooner than its sequence's spacing allows is rescheduled to the next allowed moment
+ * with the reason recorded. Each message carries the consent headers and footer
+ * (app/consent.h). Failures retry with backoff (1, 2, 4, ... minutes) and fail after 5
+ * attempts.
  * Created by `serve` (cli/cmd_serve.c). */
 #ifndef SA_OUTBOX_H
 #define SA_OUTBOX_H
@@ -18,7 +23,8 @@ struct sa_store;
 struct sa_outbox_worker;
 
 /* Opens the transport named by spec and starts the worker; poll_ms: how often it looks
- * for due items (it is also woken through app->outbox_kick when items are queued). */
+ * for due items (it is also woken through app->outbox_kick when items are queued).
+ * SA_ECONFIG when app->cfg.send_window is not a window (err says why). */
 int sa_outbox_start(struct sa_app *app, const char *spec, long poll_ms,
                     struct sa_outbox_worker **out, struct sa_err *err) SA_WUR;
 /* Stops the worker after the item it is sending, and frees it. */

@@ -49,6 +49,13 @@ struct sa_config {
     const char *product_profile;
     double conversation_review_threshold; /* CONVERSATION_REVIEW_THRESHOLD: 0-1 */
     int bdr_max_touches_per_week; /* BDR_MAX_TOUCHES_PER_WEEK: 0 = no cap */
+    /* the sending policy and consent (domain/send_policy.h, README "Sending policy") */
+    const char *send_window;          /* SEND_WINDOW: "Mon-Fri 08:00-18:00" or "any" */
+    int max_touches_per_domain_week;  /* MAX_TOUCHES_PER_DOMAIN_PER_WEEK: 0 = no cap */
+    int sender_daily_limit;           /* SENDER_DAILY_LIMIT: 0 = no limit */
+    const char *public_url;           /* PUBLIC_URL: base of unsubscribe links, or NULL */
+    const char *unsubscribe_secret;   /* UNSUBSCRIBE_SECRET: HMAC key, or NULL (generated) */
+    const char *sender_address;       /* SENDER_ADDRESS: postal address in every e-mail */
     int pipeline_step_delay_ms;   /* PIPELINE_STEP_DELAY_MS: pause before each agent */
     /* the outbox */
     const char *mail_transport; /* MAIL_TRANSPORT: a transport spec (maildir:DIR) */

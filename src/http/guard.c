@@ -45,15 +45,19 @@ static bool check_content_type(struct sa_req *r)
     if (r->route->body == SA_BODY_NONE && strcmp(r->method, "POST") != 0)
         return true;
     const char *ct = sa_req_header(r, "Content-Type");
-    bool csv = r->route->body == SA_BODY_CSV;
-    bool ok = ct && (csv ? media_type_is(ct, "text/csv") || media_type_is(ct, "application/csv")
-                         : is_json_type(ct));
+    bool csv = r->route->body == SA_BODY_CSV, form = r->route->body == SA_BODY_FORM;
+    bool ok = ct && (csv    ? media_type_is(ct, "text/csv") || media_type_is(ct, "application/csv")
+                     : form ? media_type_is(ct, "application/x-www-form-urlencoded") ||
+                                  media_type_is(ct, "multipart/form-data")
+                            : is_json_type(ct));
     if (ok)
         return true;
     sa_reply_error(r, 415, "unsupported_media_type", "header.content-type",
                    "unsupported_media_type", "Content-Type %.*s is not accepted here; send %s",
                    sa_utf8_cut(ct ? ct : "(none)", 100), ct ? ct : "(none)",
-                   csv ? "text/csv" : "application/json");
+                   csv    ? "text/csv"
+                   : form ? "application/x-www-form-urlencoded"
+                          : "application/json");
     return false;
 }
 

@@ -19,7 +19,10 @@ struct sa_req;
 
 typedef void (*sa_handler_fn)(struct sa_req *r);
 
-enum sa_body { SA_BODY_NONE, SA_BODY_JSON, SA_BODY_CSV };
+/* FORM: an HTML form or a mail client's RFC 8058 one-click POST
+ * (application/x-www-form-urlencoded or multipart/form-data); only public routes whose
+ * effect a token authorises take it (a form can be posted cross-site). */
+enum sa_body { SA_BODY_NONE, SA_BODY_JSON, SA_BODY_CSV, SA_BODY_FORM };
 
 /* A route: method, path template with {name} segments, its handler, the body it reads,
  * the scope it needs (auth/scope.h: the access check in http/guard.c reads it, so no
@@ -164,6 +167,15 @@ void sa_route_approval_get(struct sa_req *r);
 void sa_route_approval_decide(struct sa_req *r);
 void sa_route_outbox_list(struct sa_req *r);
 void sa_route_contact_get(struct sa_req *r);
+/* GET /api/contacts?do_not_contact=true: the do-not-contact contacts, paginated. */
+void sa_route_contacts_list(struct sa_req *r);
+/* GET /api/contacts/{email}/do-not-contact: the contact with its consent history. */
+void sa_route_contact_dnc_history(struct sa_req *r);
+/* DELETE /api/contacts/{email}/do-not-contact {consent_source, note}: lifts it. */
+void sa_route_contact_dnc_lift(struct sa_req *r);
+/* GET /unsubscribe/{token}: a confirmation page; POST: the one-click unsubscribe. */
+void sa_route_unsubscribe_page(struct sa_req *r);
+void sa_route_unsubscribe(struct sa_req *r);
 void sa_route_run_get(struct sa_req *r);
 void sa_route_run_stream(struct sa_req *r);
 void sa_route_run_cancel(struct sa_req *r);

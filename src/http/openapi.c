@@ -65,7 +65,8 @@ static const char *media_type_of(const char *schema)
                  {"EventStream", "text/event-stream"},
                  {"ImportEvents", "text/event-stream"},
                  {"HtmlPage", "text/html"},
-                 {"LeadsCsv", "text/csv"}};
+                 {"LeadsCsv", "text/csv"},
+                 {"UnsubscribeForm", "application/x-www-form-urlencoded"}};
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
         if (strcmp(schema, types[i].schema) == 0)
             return types[i].type;

@@ -71,7 +71,18 @@ struct sa_lead_query {
 struct sa_outbox_item {
     const char *id, *idempotency_key, *kind, *thread_id, *lead_id, *to_email, *payload;
     long long due_at; /* unix seconds */
+    /* The sending policy's inputs (all optional: NULL / 0). sequence_id: the messages of
+     * one BDR draft (its id); seq_day: the message's day in it (0: the first e-mail);
+     * recipient_tz: the IANA zone of the recipient's sending window; to_domain: the
+     * recipient's company domain; sender: the From address (caps per domain and sender);
+     * message_id: the Message-ID it goes out with ("<...>"). */
+    const char *sequence_id;
+    long long seq_day;
+    const char *recipient_tz, *to_domain, *sender, *message_id;
 };
+
+/* What a sent-message count is taken over (outbox_sent_times). */
+enum sa_send_scope { SA_SEND_CONTACT, SA_SEND_DOMAIN, SA_SEND_SENDER };
 
 /* An API key as created (auth/apikey.h). The secret itself is never stored: only a
  * per-key salt and the SHA-256 hash of salt and secret. All text borrowed for the call. */
@@ -258,14 +269,59 @@ struct sa_store_ops {
      * (unix seconds): the touches frequency caps count. */
     int (*outbox_touches)(struct sa_store *s, const char *email, long long since, long *n,
                           struct sa_err *err);
+    /* Moves a queued item to due_at (unix seconds) and records why (reason) without
+     * counting an attempt: the sending policy's deferrals. SA_ECONFLICT when the item is
+     * not queued, SA_ENOTFOUND when there is none. */
+    int (*outbox_defer)(struct sa_store *s, const char *id, long long due_at, const char *reason,
+                        struct sa_err *err);
+    /* The send times (unix seconds, oldest first, an array of integers) of the items sent
+     * at or after since to key: a contact's e-mail, a company domain or a sender address
+     * (scope), ASCII case ignored. */
+    int (*outbox_sent_times)(struct sa_store *s, enum sa_send_scope scope, const char *key,
+                             long long since, json_t **out, struct sa_err *err);
+    /* The items of a sequence by day: [{id, kind, status, seq_day, due_at (unix seconds),
+     * sent_ts, message_id}] (an array, empty for an unknown sequence). */
+    int (*outbox_sequence)(struct sa_store *s, const char *sequence_id, json_t **out,
+                           struct sa_err *err);
+    /* The sequences to email other than except (NULL: none excepted) that are active:
+     * with an item queued or sending, or sent at or after since: [{sequence_id, pending,
+     * last_sent}] (pending: items queued or sending; last_sent: unix seconds or null). */
+    int (*outbox_active_sequences)(struct sa_store *s, const char *email, const char *except,
+                                   long long since, json_t **out, struct sa_err *err);
+    /* Cancels every queued item of a sequence with reason; *n counts them (may be NULL). */
+    int (*outbox_cancel_sequence)(struct sa_store *s, const char *sequence_id, const char *reason,
+                                  int *n, struct sa_err *err);
 
     /* ---- contacts ---- */
-    /* Marks a contact do-not-contact (reason and source: free text, e.g. "unsubscribe",
-     * "conversation"); idempotent. */
+    /* Marks a contact do-not-contact (reason: free text; source: who asked, "prospect",
+     * "operator", "bounce", "import", "conversation"). The history gets an opt_out entry
+     * unless this source opted the contact out already since the last lift (so repeating
+     * it is idempotent). The contact's current record keeps the FIRST opt-out since the
+     * last lift: a later one (an operator's after the prospect's own) never overwrites
+     * its reason or source. */
     int (*contact_dnc)(struct sa_store *s, const char *email, const char *reason,
                        const char *source, struct sa_err *err);
     /* {email, do_not_contact, reason, source, updated_at}, or SA_ENOTFOUND. */
     int (*contact_get)(struct sa_store *s, const char *email, json_t **out, struct sa_err *err);
+    /* Lifts do-not-contact on an explicit consent record: appends a "lift" entry (source:
+     * where the consent came from; note) to the history and clears the flag; the earlier
+     * entries stay. SA_ECONFLICT when the contact is not do-not-contact. */
+    int (*contact_lift)(struct sa_store *s, const char *email, const char *consent_source,
+                        const char *note, struct sa_err *err);
+    /* The contact's consent history, oldest first: [{action (opt_out, lift), source,
+     * reason, at}] (empty when none). */
+    int (*contact_history)(struct sa_store *s, const char *email, json_t **out,
+                           struct sa_err *err);
+    /* A page of the contacts marked do-not-contact, newest first: *out an array of
+     * contact records, *total how many there are. */
+    int (*contact_list_dnc)(struct sa_store *s, int limit, int offset, json_t **out, long *total,
+                            struct sa_err *err);
+
+    /* ---- server secrets ---- */
+    /* The secret stored under name; when there is none, stores candidate (which wins a
+     * race only once) and answers what is stored. *out: a malloc'd copy the caller frees. */
+    int (*secret_get_or_put)(struct sa_store *s, const char *name, const char *candidate,
+                             char **out, struct sa_err *err);
 
     /* ---- enrichment cache ---- */
     /* The cached data for key if it has not expired, or SA_ENOTFOUND. */
@@ -544,7 +600,60 @@ static inline SA_WUR int sa_store_outbox_touches(struct sa_store *s, const char 
     return s->ops->outbox_touches(s, email, since, n, err);
 }
 
+static inline SA_WUR int sa_store_outbox_defer(struct sa_store *s, const char *id,
+                                               long long due_at, const char *reason,
+                                               struct sa_err *err)
+{
+    return s->ops->outbox_defer(s, id, due_at, reason, err);
+}
+static inline SA_WUR int sa_store_outbox_sent_times(struct sa_store *s, enum sa_send_scope scope,
+                                                    const char *key, long long since,
+                                                    json_t **out, struct sa_err *err)
+{
+    return s->ops->outbox_sent_times(s, scope, key, since, out, err);
+}
+static inline SA_WUR int sa_store_outbox_sequence(struct sa_store *s, const char *sequence_id,
+                                                  json_t **out, struct sa_err *err)
+{
+    return s->ops->outbox_sequence(s, sequence_id, out, err);
+}
+static inline SA_WUR int sa_store_outbox_active_sequences(struct sa_store *s, const char *email,
+                                                          const char *except, long long since,
+                                                          json_t **out, struct sa_err *err)
+{
+    return s->ops->outbox_active_sequences(s, email, except, since, out, err);
+}
+static inline SA_WUR int sa_store_outbox_cancel_sequence(struct sa_store *s,
+                                                         const char *sequence_id,
+                                                         const char *reason, int *n,
+                                                         struct sa_err *err)
+{
+    return s->ops->outbox_cancel_sequence(s, sequence_id, reason, n, err);
+}
+
 /* contacts */
+static inline SA_WUR int sa_store_contact_lift(struct sa_store *s, const char *email,
+                                               const char *consent_source, const char *note,
+                                               struct sa_err *err)
+{
+    return s->ops->contact_lift(s, email, consent_source, note, err);
+}
+static inline SA_WUR int sa_store_contact_history(struct sa_store *s, const char *email,
+                                                  json_t **out, struct sa_err *err)
+{
+    return s->ops->contact_history(s, email, out, err);
+}
+static inline SA_WUR int sa_store_contact_list_dnc(struct sa_store *s, int limit, int offset,
+                                                   json_t **out, long *total, struct sa_err *err)
+{
+    return s->ops->contact_list_dnc(s, limit, offset, out, total, err);
+}
+static inline SA_WUR int sa_store_secret_get_or_put(struct sa_store *s, const char *name,
+                                                    const char *candidate, char **out,
+                                                    struct sa_err *err)
+{
+    return s->ops->secret_get_or_put(s, name, candidate, out, err);
+}
 static inline SA_WUR int sa_store_contact_dnc(struct sa_store *s, const char *email,
                                               const char *reason, const char *source,
                                               struct sa_err *err)

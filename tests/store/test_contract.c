@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -900,8 +901,8 @@ static void test_outbox(void **state)
     sa_uuid_v7(i2);
     sa_uuid_v7(i3);
     struct sa_outbox_item items[] = {
-        {i1, k1, "email", t1, NULL, mixed, "{\"subject\":\"hi\"}", 1000},
-        {i2, k2, "followup", t1, NULL, email, "{\"subject\":\"re\"}", 5000},
+        {i1, k1, "email", t1, NULL, mixed, "{\"subject\":\"hi\"}", 1000, NULL, 0, NULL, NULL, NULL, NULL},
+        {i2, k2, "followup", t1, NULL, email, "{\"subject\":\"re\"}", 5000, NULL, 0, NULL, NULL, NULL, NULL},
     };
     int added = 0;
     assert_int_equal(sa_store_outbox_add(s, items, 2, &added, &err), 0);
@@ -979,7 +980,7 @@ static void test_outbox_retry(void **state)
     uniq(key, sizeof key, "retry", "");
     uniq(email, sizeof email, "retry", "@example.com");
     sa_uuid_v7(id);
-    struct sa_outbox_item it = {id, key, "email", NULL, NULL, email, "{}", 1000};
+    struct sa_outbox_item it = {id, key, "email", NULL, NULL, email, "{}", 1000, NULL, 0, NULL, NULL, NULL, NULL};
     int added = 0;
     assert_int_equal(sa_store_outbox_add(s, &it, 1, &added, &err), 0);
     assert_int_equal(sa_store_outbox_claim(s, id, &err), 0);
@@ -1011,12 +1012,12 @@ static void test_outbox_add_is_all_or_nothing(void **state)
     uniq(email, sizeof email, "atomic", "@example.com");
     sa_uuid_v7(i1);
     sa_uuid_v7(i2);
-    struct sa_outbox_item first = {i1, k1, "email", NULL, NULL, email, "{}", 1000};
+    struct sa_outbox_item first = {i1, k1, "email", NULL, NULL, email, "{}", 1000, NULL, 0, NULL, NULL, NULL, NULL};
     int added = 0;
     assert_int_equal(sa_store_outbox_add(s, &first, 1, &added, &err), 0);
     /* the second item reuses the first's id under a new key: the store refuses it */
-    struct sa_outbox_item batch[] = {{i2, k2, "email", NULL, NULL, email, "{}", 1000},
-                                     {i1, k3, "email", NULL, NULL, email, "{}", 1000}};
+    struct sa_outbox_item batch[] = {{i2, k2, "email", NULL, NULL, email, "{}", 1000, NULL, 0, NULL, NULL, NULL, NULL},
+                                     {i1, k3, "email", NULL, NULL, email, "{}", 1000, NULL, 0, NULL, NULL, NULL, NULL}};
     added = 7;
     assert_int_equal(sa_store_outbox_add(s, batch, 2, &added, &err), SA_ESTORE);
     assert_int_equal(added, 0);
@@ -1041,7 +1042,7 @@ static void test_outbox_claimed_once_under_concurrency(void **state)
         snprintf(sfx, sizeof sfx, ":%d", round);
         uniq(key, sizeof key, "claim", sfx);
         sa_uuid_v7(id);
-        struct sa_outbox_item it = {id, key, "email", NULL, NULL, email, "{}", 1000};
+        struct sa_outbox_item it = {id, key, "email", NULL, NULL, email, "{}", 1000, NULL, 0, NULL, NULL, NULL, NULL};
         int added = 0;
         assert_int_equal(sa_store_outbox_add(s, &it, 1, &added, &err), 0);
         assert_int_equal(added, 1);
@@ -1066,6 +1067,89 @@ static void test_outbox_claimed_once_under_concurrency(void **state)
 
 /* ---- contacts --------------------------------------------------------------------- */
 
+/* The sending policy's reads and writes: a sequence's items by day, deferral with a
+ * reason (only while queued), send times per contact, domain and sender, the active
+ * sequences of a contact, and cancelling a whole sequence. */
+static void test_outbox_policy(void **state)
+{
+    (void)state;
+    struct sa_store *s = open_store();
+    struct sa_err err = {0};
+    char email[64], seq1[SA_UUID_LEN], seq2[SA_UUID_LEN], dom[64];
+    uniq(email, sizeof email, "seq", "@policy.example");
+    uniq(dom, sizeof dom, "policy", ".example");
+    sa_uuid_v7(seq1);
+    sa_uuid_v7(seq2);
+    char ids[3][SA_UUID_LEN], keys[3][64];
+    struct sa_outbox_item it[3];
+    for (int i = 0; i < 3; i++) {
+        sa_uuid_v7(ids[i]);
+        snprintf(keys[i], sizeof keys[i], "%s:%d", i < 2 ? seq1 : seq2, i);
+        it[i] = (struct sa_outbox_item){.id = ids[i],
+                                        .idempotency_key = keys[i],
+                                        .kind = i == 1 ? "followup" : "email",
+                                        .to_email = email,
+                                        .payload = "{}",
+                                        .due_at = 1000 + i,
+                                        .sequence_id = i < 2 ? seq1 : seq2,
+                                        .seq_day = i == 1 ? 3 : 0,
+                                        .recipient_tz = "Europe/Berlin",
+                                        .to_domain = dom,
+                                        .sender = "alex@policy-sender.example",
+                                        .message_id = "<x@policy.example>"};
+    }
+    int added = 0;
+    assert_int_equal(sa_store_outbox_add(s, it, 3, &added, &err), 0);
+    assert_int_equal(added, 3);
+    json_t *q = NULL;
+    assert_int_equal(sa_store_outbox_sequence(s, seq1, &q, &err), 0);
+    assert_int_equal(json_array_size(q), 2);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(q, 1), "seq_day")), 3);
+    assert_string_equal(str(json_array_get(q, 0), "message_id"), "<x@policy.example>");
+    json_decref(q);
+    /* deferral: queued only, no attempt counted, the reason kept */
+    assert_int_equal(sa_store_outbox_defer(s, ids[1], 99999, "sending_window", &err), 0);
+    assert_int_equal(sa_store_outbox_list(s, NULL, email, 10, &q, &err), 0);
+    bool seen = false;
+    for (size_t i = 0; i < json_array_size(q); i++) {
+        json_t *row = json_array_get(q, i);
+        if (strcmp(str(row, "id"), ids[1]) == 0) {
+            seen = true;
+            assert_string_equal(str(row, "deferred_reason"), "sending_window");
+            assert_string_equal(str(row, "recipient_tz"), "Europe/Berlin");
+            assert_int_equal(json_integer_value(json_object_get(row, "attempts")), 0);
+        }
+    }
+    assert_true(seen);
+    json_decref(q);
+    /* both sequences are active for the contact; one excepted leaves the other */
+    assert_int_equal(sa_store_outbox_active_sequences(s, email, seq2, 0, &q, &err), 0);
+    assert_int_equal(json_array_size(q), 1);
+    assert_string_equal(str(json_array_get(q, 0), "sequence_id"), seq1);
+    json_decref(q);
+    /* a sent item is counted per contact, domain and sender from its send time */
+    assert_int_equal(sa_store_outbox_claim(s, ids[0], &err), 0);
+    assert_int_equal(sa_store_outbox_mark(s, ids[0], "sent", "d1", NULL, 0, &err), 0);
+    static const enum sa_send_scope scopes[] = {SA_SEND_CONTACT, SA_SEND_DOMAIN, SA_SEND_SENDER};
+    const char *keys_of[] = {email, dom, "ALEX@policy-sender.example"};
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(sa_store_outbox_sent_times(s, scopes[i], keys_of[i], 0, &q, &err), 0);
+        assert_int_equal(json_array_size(q), 1);
+        assert_true(json_integer_value(json_array_get(q, 0)) > 0);
+        json_decref(q);
+    }
+    assert_int_equal(sa_store_outbox_defer(s, ids[0], 5, "x", &err), SA_ECONFLICT);
+    /* cancelling seq1 cancels its queued follow-up only */
+    int n = 0;
+    assert_int_equal(sa_store_outbox_cancel_sequence(s, seq1, "duplicate_sequence", &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(sa_store_outbox_sequence(s, seq1, &q, &err), 0);
+    assert_string_equal(str(json_array_get(q, 0), "status"), "sent");
+    assert_string_equal(str(json_array_get(q, 1), "status"), "cancelled");
+    json_decref(q);
+    sa_store_close(s);
+}
+
 static void test_contacts(void **state)
 {
     (void)state;
@@ -1085,13 +1169,62 @@ static void test_contacts(void **state)
     assert_non_null(str(c, "email"));
     assert_non_null(str(c, "updated_at"));
     json_decref(c);
-    /* idempotent: marking again keeps the flag and takes the new reason */
+    /* a later opt-out keeps the flag and never overwrites the first one's record; it is
+     * added to the history, and repeating one from the same source adds nothing */
     assert_int_equal(sa_store_contact_dnc(s, email, "bounce", "smtp", &err), 0);
+    assert_int_equal(sa_store_contact_dnc(s, email, "bounce again", "smtp", &err), 0);
     assert_int_equal(sa_store_contact_get(s, mixed, &c, &err), 0);
     assert_true(json_is_true(json_object_get(c, "do_not_contact")));
-    assert_string_equal(str(c, "reason"), "bounce");
+    assert_string_equal(str(c, "reason"), "unsubscribe");
+    assert_string_equal(str(c, "source"), "test");
+    json_decref(c);
+    json_t *h = NULL;
+    assert_int_equal(sa_store_contact_history(s, email, &h, &err), 0);
+    assert_int_equal(json_array_size(h), 2);
+    assert_string_equal(str(json_array_get(h, 0), "source"), "test");
+    assert_string_equal(str(json_array_get(h, 1), "source"), "smtp");
+    assert_string_equal(str(json_array_get(h, 1), "action"), "opt_out");
+    json_decref(h);
+    /* listed while marked */
+    long total = 0;
+    assert_int_equal(sa_store_contact_list_dnc(s, 500, 0, &h, &total, &err), 0);
+    assert_true(total >= 1);
+    bool listed = false;
+    for (size_t i = 0; i < json_array_size(h); i++)
+        listed |= strcasecmp(str(json_array_get(h, i), "email"), email) == 0;
+    assert_true(listed);
+    json_decref(h);
+    /* lifting takes a consent record; the history keeps the opt-outs */
+    assert_int_equal(sa_store_contact_lift(s, mixed, "signed form", "met at a fair", &err), 0);
+    assert_int_equal(sa_store_contact_lift(s, email, "again", NULL, &err), SA_ECONFLICT);
+    assert_int_equal(sa_store_contact_get(s, email, &c, &err), 0);
+    assert_false(json_is_true(json_object_get(c, "do_not_contact")));
+    json_decref(c);
+    assert_int_equal(sa_store_contact_history(s, email, &h, &err), 0);
+    assert_int_equal(json_array_size(h), 3);
+    assert_string_equal(str(json_array_get(h, 2), "action"), "lift");
+    assert_string_equal(str(json_array_get(h, 2), "source"), "signed form");
+    assert_string_equal(str(json_array_get(h, 2), "reason"), "met at a fair");
+    json_decref(h);
+    /* after a lift, the same source can opt out again and is the record once more */
+    assert_int_equal(sa_store_contact_dnc(s, email, "bounce", "smtp", &err), 0);
+    assert_int_equal(sa_store_contact_get(s, email, &c, &err), 0);
+    assert_true(json_is_true(json_object_get(c, "do_not_contact")));
     assert_string_equal(str(c, "source"), "smtp");
     json_decref(c);
+    assert_int_equal(sa_store_contact_history(s, email, &h, &err), 0);
+    assert_int_equal(json_array_size(h), 4);
+    json_decref(h);
+    /* a generated secret is kept: the second candidate loses */
+    char *sec = NULL;
+    char name[64];
+    uniq(name, sizeof name, "secret", "");
+    assert_int_equal(sa_store_secret_get_or_put(s, name, "first", &sec, &err), 0);
+    assert_string_equal(sec, "first");
+    free(sec);
+    assert_int_equal(sa_store_secret_get_or_put(s, name, "second", &sec, &err), 0);
+    assert_string_equal(sec, "first");
+    free(sec);
     sa_store_close(s);
 }
 
@@ -1814,6 +1947,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_outbox_add_is_all_or_nothing),
         cmocka_unit_test(test_outbox_claimed_once_under_concurrency),
         cmocka_unit_test(test_contacts),
+        cmocka_unit_test(test_outbox_policy),
         cmocka_unit_test(test_cache),
         cmocka_unit_test(test_saver_records),
         cmocka_unit_test(test_saver_sweep),

@@ -312,6 +312,46 @@ void sa_calendar_shutdown(void)
     pthread_mutex_unlock(&zone_lock);
 }
 
+/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil). */
+static long long days_from_civil(long long y, int m, int d)
+{
+    y -= m <= 2;
+    long long era = (y >= 0 ? y : y - 399) / 400;
+    long long yoe = y - era * 400;
+    long long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    long long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+int sa_zone_utc_offset(const char *tz, time_t t, int *offset)
+{
+    *offset = 0;
+    if (!tz || !*tz || strcmp(tz, "UTC") == 0)
+        return 0;
+    pthread_mutex_lock(&zone_lock);
+    icaltimezone *zone = zone_find_locked(tz);
+    struct icaltimetype lt = zone ? icaltime_from_timet_with_zone(t, 0, zone) : icaltime_null_time();
+    pthread_mutex_unlock(&zone_lock);
+    if (!zone)
+        return SA_EINVAL;
+    long long local = days_from_civil(lt.year, lt.month, lt.day) * 86400LL + lt.hour * 3600LL +
+                      lt.minute * 60LL + lt.second;
+    *offset = (int)(local - (long long)t);
+    return 0;
+}
+
+bool sa_zone_known(const char *tz)
+{
+    if (!tz || !*tz)
+        return false;
+    if (strcmp(tz, "UTC") == 0)
+        return true;
+    pthread_mutex_lock(&zone_lock);
+    bool known = zone_find_locked(tz) != NULL;
+    pthread_mutex_unlock(&zone_lock);
+    return known;
+}
+
 /* ---- Invites ---- */
 
 /* A CAL-ADDRESS goes out verbatim after "mailto:" (libical escapes TEXT values and

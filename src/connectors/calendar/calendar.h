@@ -6,6 +6,7 @@
 #define SA_AGENTS_CALENDAR_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -107,6 +108,13 @@ int sa_ics_invite(const struct sa_ics *m, char **out, struct sa_err *err) SA_WUR
  * meeting (with a higher sequence) updates it in the prospect's calendar. Not a secret:
  * do not derive it from anything that must stay private. */
 void sa_ics_uid(const char *key, char out[SA_ICS_UID_LEN]);
+
+/* The UTC offset (seconds east) of IANA zone tz at instant t into *offset, under this
+ * module's zone lock (the sending policy's windows, domain/send_policy.h). "UTC" and an
+ * empty or NULL tz are UTC. Returns 0, or SA_EINVAL for an unknown zone. Thread-safe. */
+int sa_zone_utc_offset(const char *tz, time_t t, int *offset) SA_WUR;
+/* True when tz names a zone sa_zone_utc_offset knows. Thread-safe. */
+bool sa_zone_known(const char *tz);
 
 /* Frees libical's cache of loaded time zones (the zone table and each zone used). The
  * application MUST call it once at shutdown, after every thread that uses this module has

@@ -169,6 +169,25 @@ static int reply_id(const char *s, const char **id, size_t *n, struct sa_err *er
     return 0;
 }
 
+/* A URI written inside <...> of List-Unsubscribe: printable ASCII with no space, angle
+ * bracket, comma or quote (RFC 2369 2: such characters would end the URI early). */
+static int check_uri(const char *field, const char *s, struct sa_err *err)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > REPLY_CAP)
+        return sa_err_set(err, SA_EINVAL, "%s should be 1 to %d characters", field, REPLY_CAP);
+    if (strncmp(s, "mailto:", 7) != 0 && strncmp(s, "https://", 8) != 0 &&
+        strncmp(s, "http://", 7) != 0)
+        return sa_err_set(err, SA_EINVAL, "%s should be a mailto:, http:// or https:// URI",
+                          field);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c <= 0x20 || c >= 0x7F || strchr("<>,\"\\", c))
+            return sa_err_set(err, SA_EINVAL, "%s has a character not allowed in a URI", field);
+    }
+    return 0;
+}
+
 static int check_body(const char *field, const char *s, struct sa_err *err)
 {
     if (!utf8_valid(s, strlen(s)))
@@ -197,6 +216,12 @@ static int validate(const struct sa_mail *m, struct sa_err *err)
         rc = check_body("text", m->text, err);
     if (!rc && m->ics)
         rc = check_body("ics", m->ics, err);
+    if (!rc && m->unsubscribe_url)
+        rc = check_uri("unsubscribe_url", m->unsubscribe_url, err);
+    if (!rc && m->unsubscribe_mailto)
+        rc = check_uri("unsubscribe_mailto", m->unsubscribe_mailto, err);
+    if (!rc && m->sender_address)
+        rc = check_header("sender_address", m->sender_address, NAME_CAP, err);
     return rc;
 }
 
@@ -453,11 +478,28 @@ static void put_qp(struct out *o, const char *text)
 
 /* The text part's body: quoted-printable ending with a line break, so the text reads the
  * same whether or not an invite follows it. */
-static void put_text(struct out *o, const char *text)
+static void put_text(struct out *o, const struct sa_mail *m)
 {
-    put_qp(o, text);
+    put_qp(o, m->text);
     if (o->col > 0)
         put(o, "\r\n", 2);
+    if (!m->unsubscribe_url && !m->unsubscribe_mailto && !m->sender_address)
+        return;
+    /* the footer the law asks for (CAN-SPAM, the GDPR's right to object): how to stop
+     * the mail, and who sends it */
+    put_str(o, "\r\n--\r\n");
+    if (m->unsubscribe_url) {
+        put_qp(o, "To stop receiving these e-mails, unsubscribe here: ");
+        put_qp(o, m->unsubscribe_url);
+        put(o, "\r\n", 2);
+    } else if (m->unsubscribe_mailto) {
+        put_qp(o, "To stop receiving these e-mails, reply with \"unsubscribe\".");
+        put(o, "\r\n", 2);
+    }
+    if (m->sender_address) {
+        put_qp(o, m->sender_address);
+        put(o, "\r\n", 2);
+    }
 }
 
 /* RFC 5322 3.3 date-time in UTC, spelt out here so the locale cannot change it. */
@@ -535,6 +577,23 @@ static void put_headers(struct out *o, const struct sa_mail *m, const char *date
             put(o, ">\r\n", 3);
         }
     }
+    if (m->unsubscribe_mailto || m->unsubscribe_url) {
+        /* one URI per line: the URL with its token passes 78 columns on its own */
+        put_str(o, "List-Unsubscribe: ");
+        const char *uris[] = {m->unsubscribe_mailto, m->unsubscribe_url};
+        bool first = true;
+        for (size_t i = 0; i < 2; i++) {
+            if (!uris[i])
+                continue;
+            put_str(o, first ? "<" : ",\r\n <");
+            put_str(o, uris[i]);
+            put_str(o, ">");
+            first = false;
+        }
+        put(o, "\r\n", 2);
+        if (m->unsubscribe_url)
+            put_str(o, "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n");
+    }
     put_str(o, "MIME-Version: 1.0\r\n");
 }
 
@@ -545,7 +604,7 @@ static void put_body(struct out *o, const struct sa_mail *m)
     if (!m->ics || !*m->ics) {
         put_str(o, text_headers);
         put(o, "\r\n", 2);
-        put_text(o, m->text);
+        put_text(o, m);
         return;
     }
     char boundary[32];
@@ -557,7 +616,7 @@ static void put_body(struct out *o, const struct sa_mail *m)
     put(o, "\r\n", 2);
     put_str(o, text_headers);
     put(o, "\r\n", 2);
-    put_text(o, m->text);
+    put_text(o, m);
     put_str(o, "\r\n--");
     put_str(o, boundary);
     put_str(o, "\r\nContent-Type: text/calendar; charset=UTF-8; method=REQUEST\r\n"

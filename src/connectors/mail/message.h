@@ -29,6 +29,13 @@ struct sa_mail {
     const char *message_id_key; /* required stable key: Message-ID <key@from-domain> */
     const char *in_reply_to;    /* optional Message-ID ("<id>" or "id") for threading */
     time_t date;                /* Date header, rendered in UTC */
+    /* Consent (RFC 2369, RFC 8058), each optional: the one-click unsubscribe link
+     * (https:// or http://) and the mailto: URI of List-Unsubscribe, and the sender's
+     * postal address. With any of them the text ends with a footer: the unsubscribe line
+     * and the address. */
+    const char *unsubscribe_url;    /* e.g. https://host/unsubscribe/TOKEN */
+    const char *unsubscribe_mailto; /* e.g. mailto:alex@example.com?subject=unsubscribe */
+    const char *sender_address;     /* one line */
 };
 
 /* True when addr is a plain ASCII addr-spec we are willing to put in a header: a dot-atom
@@ -47,9 +54,11 @@ int sa_mail_message_id(const struct sa_mail *m, char *out, size_t cap, struct sa
  * same inputs give the same bytes, so a retried delivery sends an identical message.
  *
  * Headers: Date, From, To, Subject, Message-ID, In-Reply-To and References (when
- * in_reply_to is set), MIME-Version. Display names and subjects that are not short plain
+ * in_reply_to is set), List-Unsubscribe (the mailto and the URL, when set) and
+ * List-Unsubscribe-Post: List-Unsubscribe=One-Click (with the URL), MIME-Version. Display names and subjects that are not short plain
  * ASCII become =?UTF-8?B?...?= encoded-words; header lines are folded to 78 characters
- * (only an address or Message-ID too long for any line exceeds it, never past 998).
+ * (only an address, a Message-ID or an unsubscribe URI too long for any line exceeds
+ * it, never past 998).
  * Without ics the body is text/plain in quoted-printable; with ics the message is
  * multipart/mixed: the text, then the invite as an attachment "invite.ics"
  * (text/calendar; method=REQUEST) in base64. The text always ends with a line break (one

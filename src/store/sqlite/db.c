@@ -697,9 +697,18 @@ static const struct sa_store_ops store_ops = {
     .outbox_mark = sa_sqlite_outbox_mark,
     .outbox_cancel = sa_sqlite_outbox_cancel,
     .outbox_touches = sa_sqlite_outbox_touches,
+    .outbox_defer = sa_sqlite_outbox_defer,
+    .outbox_sent_times = sa_sqlite_outbox_sent_times,
+    .outbox_sequence = sa_sqlite_outbox_sequence,
+    .outbox_active_sequences = sa_sqlite_outbox_active_sequences,
+    .outbox_cancel_sequence = sa_sqlite_outbox_cancel_sequence,
     /* contacts.c */
     .contact_dnc = sa_sqlite_contact_dnc,
     .contact_get = sa_sqlite_contact_get,
+    .contact_lift = sa_sqlite_contact_lift,
+    .contact_history = sa_sqlite_contact_history,
+    .contact_list_dnc = sa_sqlite_contact_list_dnc,
+    .secret_get_or_put = sa_sqlite_secret_get_or_put,
     /* cache.c */
     .cache_get = sa_sqlite_cache_get,
     .cache_put = sa_sqlite_cache_put,

@@ -160,6 +160,24 @@ int sa_sqlite_outbox_touches(struct sa_store *s, const char *email, long long si
 int sa_sqlite_contact_dnc(struct sa_store *s, const char *email, const char *reason,
                           const char *source, struct sa_err *err);
 int sa_sqlite_contact_get(struct sa_store *s, const char *email, json_t **out, struct sa_err *err);
+int sa_sqlite_contact_lift(struct sa_store *s, const char *email, const char *consent_source,
+                           const char *note, struct sa_err *err);
+int sa_sqlite_contact_history(struct sa_store *s, const char *email, json_t **out,
+                              struct sa_err *err);
+int sa_sqlite_contact_list_dnc(struct sa_store *s, int limit, int offset, json_t **out,
+                               long *total, struct sa_err *err);
+int sa_sqlite_secret_get_or_put(struct sa_store *s, const char *name, const char *candidate,
+                                char **out, struct sa_err *err);
+int sa_sqlite_outbox_defer(struct sa_store *s, const char *id, long long due_at,
+                           const char *reason, struct sa_err *err);
+int sa_sqlite_outbox_sent_times(struct sa_store *s, enum sa_send_scope scope, const char *key,
+                                long long since, json_t **out, struct sa_err *err);
+int sa_sqlite_outbox_sequence(struct sa_store *s, const char *sequence_id, json_t **out,
+                              struct sa_err *err);
+int sa_sqlite_outbox_active_sequences(struct sa_store *s, const char *email, const char *except,
+                                      long long since, json_t **out, struct sa_err *err);
+int sa_sqlite_outbox_cancel_sequence(struct sa_store *s, const char *sequence_id,
+                                     const char *reason, int *n, struct sa_err *err);
 
 /* saver.c: the checkpoint saver (graph/saver.h) for location, a file path (the store's
  * file; its own table), or ":memory:" (the in-process memory saver, since an in-memory

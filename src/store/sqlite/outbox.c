@@ -5,18 +5,21 @@
 
 #define OUTBOX_COLS                                                                                \
     "id, idempotency_key, kind, thread_id, lead_id, to_email, payload, status, due_at, "           \
-    "attempts, last_error, delivered_id, created_at, updated_at, sent_at"
+    "attempts, last_error, delivered_id, created_at, updated_at, sent_at, sequence_id, "           \
+    "seq_day, recipient_tz, to_domain, sender, message_id, deferred_reason, sent_ts"
 
 static const struct db_sql OUTBOX_ADD = {
     "add to outbox", "INSERT INTO outbox (id, idempotency_key, kind, thread_id, lead_id, "
-                     "to_email, payload, status, due_at, created_at, updated_at) VALUES "
-                     "(?1, ?2, ?3, ?4, ?5, ?6, ?7, 'queued', ?8, ?9, ?9) "
-                     "ON CONFLICT (idempotency_key) DO NOTHING"};
+                     "to_email, payload, status, due_at, created_at, updated_at, sequence_id, "
+                     "seq_day, recipient_tz, to_domain, sender, message_id) VALUES "
+                     "(?1, ?2, ?3, ?4, ?5, ?6, ?7, 'queued', ?8, ?9, ?9, ?10, ?11, ?12, ?13, "
+                     "?14, ?15) ON CONFLICT (idempotency_key) DO NOTHING"};
 /* for clients every time is ISO 8601 UTC; due_at is stored as seconds (the worker's) */
 #define OUTBOX_LIST_COLS                                                                           \
     "id, idempotency_key, kind, thread_id, lead_id, to_email, payload, status, "                   \
     "strftime('%Y-%m-%dT%H:%M:%SZ', due_at, 'unixepoch') AS due_at, attempts, last_error, "        \
-    "delivered_id, created_at, updated_at, sent_at"
+    "delivered_id, created_at, updated_at, sent_at, sequence_id, seq_day, recipient_tz, "        \
+    "message_id, deferred_reason"
 
 static const struct db_sql OUTBOX_LIST = {
     "list outbox", "SELECT " OUTBOX_LIST_COLS " FROM outbox WHERE (?1 IS NULL OR status = ?1) "
@@ -37,7 +40,8 @@ static const struct db_sql OUTBOX_MARK = {
     "last_error = COALESCE(?4, last_error), "
     "due_at = CASE WHEN ?5 > 0 THEN ?5 ELSE due_at END, "
     "attempts = attempts + (?2 IN ('sent', 'failed') OR ?5 > 0), "
-    "sent_at = CASE WHEN ?2 = 'sent' THEN ?6 ELSE sent_at END, updated_at = ?6 WHERE id = ?1"};
+    "sent_at = CASE WHEN ?2 = 'sent' THEN ?6 ELSE sent_at END, "
+    "sent_ts = CASE WHEN ?2 = 'sent' THEN ?7 ELSE sent_ts END, updated_at = ?6 WHERE id = ?1"};
 static const struct db_sql OUTBOX_CANCEL = {
     "cancel outbox items", "UPDATE outbox SET status = 'cancelled', last_error = ?5, updated_at = "
                            "?3 WHERE (?1 IS NULL OR thread_id = ?1) AND (?4 IS NULL OR to_email = "
@@ -45,6 +49,33 @@ static const struct db_sql OUTBOX_CANCEL = {
 static const struct db_sql OUTBOX_TOUCHES = {
     "count outbox touches", "SELECT count(*) AS n FROM outbox WHERE to_email = ?1 AND status IN "
                             "('queued', 'sending', 'sent') AND due_at >= ?2"};
+
+static const struct db_sql OUTBOX_DEFER = {
+    "defer outbox item", "UPDATE outbox SET due_at = ?2, deferred_reason = ?3, updated_at = ?4 "
+                         "WHERE id = ?1 AND status = 'queued'"};
+/* one statement per scope: the column is never text from a caller */
+static const struct db_sql OUTBOX_SENT_TIMES[] = {
+    [SA_SEND_CONTACT] = {"count sent e-mail", "SELECT sent_ts FROM outbox WHERE to_email = ?1 "
+                                              "AND status = 'sent' AND sent_ts >= ?2 ORDER BY "
+                                              "sent_ts"},
+    [SA_SEND_DOMAIN] = {"count sent e-mail", "SELECT sent_ts FROM outbox WHERE to_domain = ?1 "
+                                             "AND status = 'sent' AND sent_ts >= ?2 ORDER BY "
+                                             "sent_ts"},
+    [SA_SEND_SENDER] = {"count sent e-mail", "SELECT sent_ts FROM outbox WHERE sender = ?1 AND "
+                                             "status = 'sent' AND sent_ts >= ?2 ORDER BY sent_ts"},
+};
+static const struct db_sql OUTBOX_SEQUENCE = {
+    "read a sequence", "SELECT id, kind, status, seq_day, due_at, sent_ts, message_id FROM outbox "
+                       "WHERE sequence_id = ?1 ORDER BY seq_day, id"};
+static const struct db_sql OUTBOX_ACTIVE = {
+    "active sequences",
+    "SELECT sequence_id, sum(status IN ('queued', 'sending')) AS pending, max(sent_ts) AS "
+    "last_sent FROM outbox WHERE to_email = ?1 AND sequence_id IS NOT NULL AND (?2 IS NULL OR "
+    "sequence_id <> ?2) GROUP BY sequence_id HAVING pending > 0 OR last_sent >= ?3 ORDER BY "
+    "sequence_id"};
+static const struct db_sql OUTBOX_CANCEL_SEQ = {
+    "cancel a sequence", "UPDATE outbox SET status = 'cancelled', last_error = ?2, updated_at = ?3 "
+                         "WHERE sequence_id = ?1 AND status = 'queued'"};
 
 struct batch {
     const struct sa_outbox_item *items;
@@ -60,7 +91,9 @@ static int add_items(struct db_conn *c, void *arg, const char *now, struct sa_er
         const struct sa_outbox_item *it = &b->items[i];
         const struct db_arg a[] = {TXT(it->id),        TXT(it->idempotency_key), TXT(it->kind),
                                    TXT(it->thread_id), TXT(it->lead_id),         TXT(it->to_email),
-                                   TXT(it->payload),   NUM(it->due_at),          TXT(now)};
+                                   TXT(it->payload),   NUM(it->due_at),          TXT(now),
+                                   TXT(it->sequence_id), NUM(it->seq_day), TXT(it->recipient_tz),
+                                   TXT(it->to_domain), TXT(it->sender), TXT(it->message_id)};
         int changed = 0;
         rc = db_exec_locked(c, &OUTBOX_ADD, a, DB_N(a), &changed, err);
         b->added += changed;
@@ -118,7 +151,8 @@ int sa_sqlite_outbox_mark(struct sa_store *s, const char *id, const char *status
     char now[SA_ISO8601_LEN];
     sa_iso8601_now(now);
     const struct db_arg a[] = {TXT(id),    TXT(status),   TXT(delivered_id),
-                               TXT(error), NUM(retry_at), TXT(now)};
+                               TXT(error), NUM(retry_at), TXT(now),
+                               NUM((long long)sa_wall_time())};
     int changed = 0;
     int rc = db_exec_args(s, &OUTBOX_MARK, a, DB_N(a), &changed, err);
     return rc || changed ? rc : sa_err_set(err, SA_ENOTFOUND, "no such outbox item");
@@ -141,5 +175,65 @@ int sa_sqlite_outbox_touches(struct sa_store *s, const char *email, long long si
     int rc = db_query_one(s, &OUTBOX_TOUCHES, a, DB_N(a), NULL, &row, err);
     *n = (long)json_integer_value(json_object_get(row, "n"));
     json_decref(row);
+    return rc;
+}
+
+int sa_sqlite_outbox_defer(struct sa_store *s, const char *id, long long due_at,
+                           const char *reason, struct sa_err *err)
+{
+    char now[SA_ISO8601_LEN];
+    sa_iso8601_now(now);
+    const struct db_arg a[] = {TXT(id), NUM(due_at), TXT(reason), TXT(now)};
+    int changed = 0;
+    int rc = db_exec_args(s, &OUTBOX_DEFER, a, DB_N(a), &changed, err);
+    if (rc || changed)
+        return rc;
+    json_t *row = NULL;
+    rc = db_query_one(s, &OUTBOX_STATUS, &TXT(id), 1, NULL, &row, err);
+    if (!rc)
+        rc = row ? sa_err_set(err, SA_ECONFLICT, "the outbox item is not queued")
+                 : sa_err_set(err, SA_ENOTFOUND, "no such outbox item");
+    json_decref(row);
+    return rc;
+}
+
+static json_t *first_int(sqlite3_stmt *st)
+{
+    return json_integer(sqlite3_column_int64(st, 0));
+}
+
+int sa_sqlite_outbox_sent_times(struct sa_store *s, enum sa_send_scope scope, const char *key,
+                                long long since, json_t **out, struct sa_err *err)
+{
+    *out = NULL;
+    if ((unsigned)scope > SA_SEND_SENDER)
+        return sa_err_set(err, SA_EINVAL, "unknown send scope");
+    const struct db_arg a[] = {TXT(key), NUM(since)};
+    return db_query_rows(s, &OUTBOX_SENT_TIMES[scope], a, DB_N(a), first_int, out, err);
+}
+
+int sa_sqlite_outbox_sequence(struct sa_store *s, const char *sequence_id, json_t **out,
+                              struct sa_err *err)
+{
+    return db_query_rows(s, &OUTBOX_SEQUENCE, &TXT(sequence_id), 1, NULL, out, err);
+}
+
+int sa_sqlite_outbox_active_sequences(struct sa_store *s, const char *email, const char *except,
+                                      long long since, json_t **out, struct sa_err *err)
+{
+    const struct db_arg a[] = {TXT(email), TXT(except), NUM(since)};
+    return db_query_rows(s, &OUTBOX_ACTIVE, a, DB_N(a), NULL, out, err);
+}
+
+int sa_sqlite_outbox_cancel_sequence(struct sa_store *s, const char *sequence_id,
+                                     const char *reason, int *n, struct sa_err *err)
+{
+    char now[SA_ISO8601_LEN];
+    sa_iso8601_now(now);
+    const struct db_arg a[] = {TXT(sequence_id), TXT(reason), TXT(now)};
+    int changed = 0;
+    int rc = db_exec_args(s, &OUTBOX_CANCEL_SEQ, a, DB_N(a), &changed, err);
+    if (n)
+        *n = rc ? 0 : changed;
     return rc;
 }

@@ -596,6 +596,66 @@ static void test_header_injection(void **state)
     expect_refused(&m, SA_ETOOBIG, "subject");
 }
 
+/* Consent: List-Unsubscribe with the mailto: and the one-click link (RFC 2369, RFC 8058),
+ * List-Unsubscribe-Post, and a footer with the link and the postal address; unsafe URIs
+ * are refused naming the field; without them, none of it. */
+static void test_render_consent(void **state)
+{
+    (void)state;
+    struct sa_mail m = base_mail();
+    struct sa_err err = {0};
+    char *msg = NULL;
+    size_t len = 0;
+    assert_int_equal(sa_mail_render(&m, &msg, &len, &err), 0);
+    assert_null(strstr(msg, "List-Unsubscribe"));
+    free(msg);
+    m.unsubscribe_url = "https://sales.example.com/unsubscribe/Ym9iQGdsb2JleC5leGFtcGxlLmNvbQ."
+                        "AAAAAAAAAAAAAAAAAAAAAA";
+    m.unsubscribe_mailto = "mailto:ana@acme.io?subject=unsubscribe";
+    m.sender_address = "Acme GmbH, Hauptstraße 1, 10115 Berlin";
+    assert_int_equal(sa_mail_render(&m, &msg, &len, &err), 0);
+    /* one URI per header line; the link is longer than 78 columns but never 998 */
+    assert_non_null(strstr(msg, "List-Unsubscribe: <mailto:ana@acme.io?subject=unsubscribe>,\r\n "
+                                "<https://"));
+    char *h = header(msg, "List-Unsubscribe");
+    char *want = NULL;
+    assert_true(asprintf(&want, "<%s>, <%s>", m.unsubscribe_mailto, m.unsubscribe_url) > 0);
+    assert_string_equal(h, want);
+    free(want);
+    free(h);
+    h = header(msg, "List-Unsubscribe-Post");
+    assert_string_equal(h, "List-Unsubscribe=One-Click");
+    free(h);
+    const char *body = strstr(msg, "\r\n\r\n") + 4;
+    char *text = qp_decode(body, strlen(body));
+    assert_non_null(strstr(text, "unsubscribe here: https://sales.example.com/unsubscribe/"));
+    assert_non_null(strstr(text, "Acme GmbH, Hauptstraße 1, 10115 Berlin\r\n"));
+    /* the footer follows the text */
+    assert_true(strstr(text, "Acme GmbH") > strstr(text, "Hallo J"));
+    free(text);
+    free(msg);
+    /* the one-click link alone still gets the POST header; the mailto alone does not */
+    m.unsubscribe_mailto = NULL;
+    assert_int_equal(sa_mail_render(&m, &msg, &len, &err), 0);
+    assert_non_null(strstr(msg, "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"));
+    free(msg);
+    m.unsubscribe_url = NULL;
+    m.unsubscribe_mailto = "mailto:ana@acme.io";
+    assert_int_equal(sa_mail_render(&m, &msg, &len, &err), 0);
+    assert_null(strstr(msg, "List-Unsubscribe-Post"));
+    free(msg);
+    static const char *const evil[] = {"https://x.example/a b", "https://x.example/a>b",
+                                       "javascript:alert(1)", "https://x.example/\r\nBcc: x",
+                                       "https://x.example/a,b", ""};
+    for (size_t i = 0; i < sizeof evil / sizeof evil[0]; i++) {
+        m.unsubscribe_url = evil[i];
+        expect_refused(&m, SA_EINVAL, "unsubscribe_url");
+    }
+    m.unsubscribe_url = NULL;
+    m.sender_address = "line one\nline two";
+    expect_refused(&m, SA_EINVAL, "sender_address");
+}
+
 static void test_addr_valid(void **state)
 {
     (void)state;
@@ -1047,6 +1107,7 @@ int main(void)
         cmocka_unit_test(test_python_parses),     cmocka_unit_test(test_maildir_delivery),
         cmocka_unit_test(test_maildir_threads),   cmocka_unit_test(test_maildir_unwritable),
         cmocka_unit_test(test_maildir_send_once), cmocka_unit_test(test_bad_specs),
+        cmocka_unit_test(test_render_consent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -58,8 +58,9 @@ static void test_routes(void **state)
 
 /* The server's own table: every route has a summary, a response schema, a known scope, a
  * body kind that matches its method, and is the one that matches its own path (no
- * earlier template shadows it); only the index and /health are public; what sends mail
- * needs approve. */
+ * earlier template shadows it); only the index, /health, the API document and the
+ * unsubscribe link (its token is the credential) are public, and only the unsubscribe
+ * link reads a form; what sends mail needs approve. */
 static void test_route_table(void **state)
 {
     (void)state;
@@ -73,8 +74,11 @@ static void test_route_table(void **state)
         assert_int_equal(rt->body != SA_BODY_NONE, rt->request != NULL);
         if (strcmp(rt->method, "GET") == 0)
             assert_int_equal(rt->body, SA_BODY_NONE);
+        bool unsubscribe = strcmp(rt->path, "/unsubscribe/{token}") == 0;
         bool public_ok = strcmp(rt->path, "/") == 0 || strcmp(rt->path, "/health") == 0 ||
-                         strcmp(rt->path, "/openapi.json") == 0 || strcmp(rt->path, "/docs") == 0;
+                         strcmp(rt->path, "/openapi.json") == 0 || strcmp(rt->path, "/docs") == 0 ||
+                         unsubscribe;
+        assert_int_equal(rt->body == SA_BODY_FORM, unsubscribe && strcmp(rt->method, "POST") == 0);
         assert_int_equal(rt->scope == SA_SCOPE_PUBLIC, public_ok);
         /* a concrete path made from the template must route to this entry */
         char path[256], buf[256], allow[64];
