@@ -324,6 +324,7 @@ static void test_ics_invite(void **state)
         .attendee_name = "Jane \"JJ\" Doe, VP",
         .attendee_email = "jane@acme.io",
         .sequence = 1,
+        .url = "https://meet.example.com/abc-defg-hij",
     };
     struct sa_err err = {0};
     char *ics = NULL;
@@ -351,7 +352,9 @@ static void test_ics_invite(void **state)
     assert_non_null(strstr(ics, "\r\nDTEND:20260330T073000Z\r\n"));
     assert_non_null(strstr(ics, "\r\nDTSTAMP:20260327T120000Z\r\n"));
     assert_non_null(strstr(ics, "\r\nSEQUENCE:1\r\n"));
-    assert_non_null(strstr(ics, "\r\nSTATUS:CONFIRMED\r\n"));
+    /* a proposal nobody accepted yet is tentative */
+    assert_non_null(strstr(ics, "\r\nSTATUS:TENTATIVE\r\n"));
+    assert_non_null(strstr(ics, "\r\nURL:https://meet.example.com/abc-defg-hij\r\n"));
     assert_non_null(strstr(ics, "SUMMARY:Intro call: Acme\\, Inc.\\; pricing\r\n"));
 
     /* Read back with libical's parser. */
@@ -370,7 +373,7 @@ static void test_ics_invite(void **state)
     assert_string_equal(icalcomponent_get_description(ev), long_description);
     assert_string_equal(icalcomponent_get_location(ev), m.location);
     assert_int_equal(icalcomponent_get_sequence(ev), 1);
-    assert_int_equal(icalcomponent_get_status(ev), ICAL_STATUS_CONFIRMED);
+    assert_int_equal(icalcomponent_get_status(ev), ICAL_STATUS_TENTATIVE);
 
     icalproperty *org = icalcomponent_get_first_property(ev, ICAL_ORGANIZER_PROPERTY);
     assert_non_null(org);
@@ -401,7 +404,11 @@ static void test_ics_invite(void **state)
     m.organizer_name = NULL;
     m.summary = NULL;
     m.sequence = 0;
+    m.url = NULL;
+    m.confirmed = true;
     assert_int_equal(sa_ics_invite(&m, &ics, &err), 0);
+    assert_non_null(strstr(ics, "\r\nSTATUS:CONFIRMED\r\n"));
+    assert_null(strstr(ics, "\r\nURL:"));
     assert_null(strstr(ics, "DESCRIPTION"));
     assert_null(strstr(ics, "LOCATION"));
     assert_non_null(strstr(ics, "\r\nORGANIZER:mailto:dana@seller.io\r\n"));
@@ -459,6 +466,9 @@ static void test_ics_refused(void **state)
     m = good;
     m.sequence = -1;
     expect_refused(&m, "sequence");
+    m = good;
+    m.url = "https://meet.example.com/x\r\nATTENDEE:mailto:evil@x.io";
+    expect_refused(&m, "url");
     expect_refused(NULL, "meeting");
 
     /* Line breaks in text and names are escaped by libical, never new properties. */
