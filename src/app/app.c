@@ -201,7 +201,8 @@ int sa_app_open(const struct sa_config *cfg, struct sa_app **out, struct sa_err 
                                      .sender_title = cfg->sender_title,
                                      .sender_email = cfg->sender_email,
                                      .meeting_link = cfg->meeting_link,
-                                     .bdr_max_touches_per_week = cfg->bdr_max_touches_per_week},
+                                     .bdr_max_touches_per_week = cfg->bdr_max_touches_per_week,
+                                     .meeting_hold_hours = cfg->meeting_hold_hours},
              &app->agents, err)) ||
         (rc = open_saver(app, err)) ||
         (rc = sa_pipeline_new(app->agents, app->model, app->saver, cfg->pipeline_step_delay_ms,

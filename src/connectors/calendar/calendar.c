@@ -324,6 +324,31 @@ int sa_calendar_slots(const struct sa_calendar *c, time_t now, int n, time_t *st
     return rc;
 }
 
+bool sa_calendar_slot_ok(const struct sa_calendar *c, time_t now, time_t start)
+{
+    if (!c || !calendar_ok(c))
+        return false;
+    const time_t end = start + (time_t)c->slot_minutes * 60;
+    if (start < now + (time_t)c->notice_minutes * 60 || is_busy(c, start, end))
+        return false;
+    pthread_mutex_lock(&zone_lock);
+    icaltimezone *zone = zone_find_locked(c->tz);
+    icaltimezone *guest = c->guest_tz[0] ? zone_find_locked(c->guest_tz) : NULL;
+    bool ok = zone && (guest || !c->guest_tz[0]);
+    if (ok) {
+        struct icaltimetype a = icaltime_from_timet_with_zone(start, 0, zone);
+        struct icaltimetype b = icaltime_from_timet_with_zone(end, 0, zone);
+        int am = a.hour * 60 + a.minute, bm = b.hour * 60 + b.minute;
+        bool same_day = a.year == b.year && a.month == b.month && a.day == b.day;
+        if (!same_day && b.hour == 0 && b.minute == 0) /* ends at midnight: 24:00 */
+            bm = 24 * 60;
+        ok = (c->days & (1u << weekday_of(a))) && am >= c->start_min && bm <= c->end_min &&
+             bm > am && (!guest || guest_hours_locked(guest, start, end));
+    }
+    pthread_mutex_unlock(&zone_lock);
+    return ok;
+}
+
 bool sa_calendar_zone_known(const char *tz)
 {
     if (!tz)

@@ -129,6 +129,12 @@ int sa_ics_invite(const struct sa_ics *m, char **out, struct sa_err *err) SA_WUR
  * do not derive it from anything that must stay private. */
 void sa_ics_uid(const char *key, char out[SA_ICS_UID_LEN]);
 
+/* True when a meeting of the calendar's slot length may start at start: on a working day,
+ * whole inside working hours (any minute, not only the slot grid), at least
+ * notice_minutes after now, overlapping no busy interval, and within the guest's hours
+ * when guest_tz is set. False for a bad calendar or zone. Thread-safe. */
+bool sa_calendar_slot_ok(const struct sa_calendar *c, time_t now, time_t start);
+
 /* True when tz is an IANA zone name the system zoneinfo knows ("America/Los_Angeles").
  * Thread-safe (under this module's zone lock). */
 bool sa_calendar_zone_known(const char *tz);

@@ -1,0 +1,410 @@
+/* Proposing, re-checking and booking meetings with prospects (see booking.h). */
+#include "agents/booking.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/clock.h"
+#include "base/uuid.h"
+#include "connectors/calendar/calendar.h"
+#include "domain/timezone.h"
+#include "domain/when.h"
+#include "store/store.h"
+
+#define PROPOSE_TRIES 6 /* free slots tried in turn when others win them first */
+#define ALTERNATIVES 3
+
+static long long hold_until(const struct sa_booking *b, time_t now)
+{
+    return (long long)now + (long long)(b->hold_hours > 0 ? b->hold_hours : 48) * 3600;
+}
+
+/* The seller's calendar limited to the prospect's zone and free of the store's active
+ * meetings (other than skip_id): fills *c and *busy (malloc'd, the caller frees it;
+ * c->busy points into it). */
+static int calendar_for(const struct sa_booking *b, const char *guest_tz, const char *skip_id,
+                        time_t now, struct sa_calendar *c, struct sa_busy **busy,
+                        struct sa_err *err)
+{
+    *busy = NULL;
+    *c = *b->calendar;
+    snprintf(c->guest_tz, sizeof c->guest_tz, "%s", guest_tz ? guest_tz : "");
+    json_t *rows = NULL;
+    const struct sa_meeting_query q = {.status = "active",
+                                       .from = (long long)now - 86400,
+                                       .to = (long long)now + (SA_CAL_HORIZON_DAYS + 2) * 86400LL,
+                                       .now = (long long)now,
+                                       .limit = 1000};
+    int rc = sa_store_meeting_list(b->store, &q, &rows, err);
+    if (rc)
+        return rc;
+    size_t n = json_array_size(rows), k = 0;
+    *busy = calloc(n ? n : 1, sizeof **busy);
+    if (!*busy) {
+        json_decref(rows);
+        return sa_err_set(err, SA_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++) {
+        const json_t *m = json_array_get(rows, i);
+        const char *id = json_string_value(json_object_get(m, "id"));
+        if (skip_id && id && strcmp(id, skip_id) == 0)
+            continue;
+        (*busy)[k++] = (struct sa_busy){
+            .start = (time_t)json_integer_value(json_object_get(m, "start_unix")),
+            .end = (time_t)json_integer_value(json_object_get(m, "end_unix"))};
+    }
+    json_decref(rows);
+    c->busy = *busy;
+    c->n_busy = k;
+    return 0;
+}
+
+static void iso(time_t t, char out[SA_ISO8601_LEN])
+{
+    sa_iso8601_format(t, out);
+}
+
+static void summary_for(const struct sa_booking *b, const struct sa_booking_who *who,
+                        char *out, size_t cap)
+{
+    snprintf(out, cap, "Intro call: %s and %s", who->company && *who->company ? who->company : "you",
+             b->organizer_name ? b->organizer_name : "us");
+}
+
+int sa_booking_ics(const struct sa_booking *b, const struct sa_booking_who *who,
+                   const json_t *meeting, bool confirmed, char **ics, struct sa_err *err)
+{
+    char summary[300];
+    summary_for(b, who, summary, sizeof summary);
+    const char *text = json_string_value(json_object_get(meeting, "text"));
+    struct sa_ics inv = {
+        .uid = json_string_value(json_object_get(meeting, "ics_uid")),
+        .start = (time_t)json_integer_value(json_object_get(meeting, "start_unix")),
+        .end = (time_t)json_integer_value(json_object_get(meeting, "end_unix")),
+        .summary = summary,
+        .description = text ? text : "A short call to see whether we can help.",
+        .location = b->meeting_link,
+        .url = b->meeting_link,
+        .organizer_name = b->organizer_name,
+        .organizer_email = b->organizer_email,
+        .attendee_name = who->name,
+        .attendee_email = who->email,
+        .sequence = (int)json_integer_value(json_object_get(meeting, "sequence")),
+        .confirmed = confirmed,
+    };
+    return sa_ics_invite(&inv, ics, err);
+}
+
+/* The meeting as the agents carry it: the stored row plus how the prospect reads it, the
+ * e-mail's sentence and the invite. Takes row; returns a new object or NULL. */
+static json_t *decorate(const struct sa_booking *b, const struct sa_booking_who *who, json_t *row,
+                        struct sa_err *err)
+{
+    const char *tz = json_string_value(json_object_get(row, "timezone"));
+    time_t start = (time_t)json_integer_value(json_object_get(row, "start_unix"));
+    time_t end = (time_t)json_integer_value(json_object_get(row, "end_unix"));
+    char local[96], local_end[96], start_iso[SA_ISO8601_LEN], summary[300];
+    sa_calendar_format_local(tz, start, local, sizeof local);
+    sa_calendar_format_local(tz, end, local_end, sizeof local_end);
+    iso(start, start_iso);
+    summary_for(b, who, summary, sizeof summary);
+    const char *status = json_string_value(json_object_get(row, "status"));
+    bool confirmed = status && strcmp(status, "confirmed") == 0;
+    char text[700];
+    if (confirmed)
+        snprintf(text, sizeof text,
+                 "You are booked for %s (%s) for %d minutes. The invite is attached; the call "
+                 "is at %s.",
+                 local, start_iso, (int)((end - start) / 60), b->meeting_link);
+    else
+        snprintf(text, sizeof text,
+                 "Would %s (%s) suit you for a %d-minute call? I am holding that time for you "
+                 "and attached an invite: accept it and it is booked. The call is at %s.",
+                 local, start_iso, (int)((end - start) / 60), b->meeting_link);
+    json_object_set_new(row, "uid", json_incref(json_object_get(row, "ics_uid")));
+    json_object_set_new(row, "minutes", json_integer((json_int_t)((end - start) / 60)));
+    json_object_set_new(row, "local", json_string(local));
+    json_object_set_new(row, "local_end", json_string(local_end));
+    json_object_set_new(row, "summary", json_string(summary));
+    json_object_set_new(row, "text", json_string(text));
+    char *ics = NULL;
+    if (sa_booking_ics(b, who, row, confirmed, &ics, err)) {
+        json_decref(row);
+        return NULL;
+    }
+    json_object_set_new(row, "ics", json_string(ics));
+    free(ics);
+    return row;
+}
+
+/* {start, end, start_unix, local} for each slot. */
+static json_t *slot_list(const char *tz, const time_t *starts, int n, int minutes)
+{
+    json_t *out = json_array();
+    for (int i = 0; i < n; i++) {
+        char s[SA_ISO8601_LEN], e[SA_ISO8601_LEN], local[96];
+        iso(starts[i], s);
+        iso(starts[i] + (time_t)minutes * 60, e);
+        sa_calendar_format_local(tz, starts[i], local, sizeof local);
+        json_array_append_new(out, json_pack("{s:s, s:s, s:i, s:I, s:s, s:s}", "start", s, "end",
+                                             e, "minutes", minutes, "start_unix",
+                                             (json_int_t)starts[i], "local", local, "timezone",
+                                             tz));
+    }
+    return out;
+}
+
+/* Holds the first of starts[0..n) the store grants as a new meeting (status: "held" or
+ * "confirmed"); *row is the stored meeting, or NULL when every one was taken. */
+static int hold_first(const struct sa_booking *b, const struct sa_booking_who *who,
+                      const struct sa_lead_tz *tz, const time_t *starts, int n, const char *status,
+                      time_t now, int *used, json_t **row, struct sa_err *err)
+{
+    *row = NULL;
+    *used = -1;
+    for (int i = 0; i < n; i++) {
+        char id[SA_UUID_LEN], uid[SA_ICS_UID_LEN];
+        sa_uuid_v7(id);
+        sa_ics_uid(id, uid);
+        const struct sa_meeting_row m = {
+            .id = id,
+            .lead_id = who->lead_id,
+            .thread_id = who->thread_id,
+            .attendee = who->email,
+            .timezone = tz->zone,
+            .tz_source = sa_tz_source_name(tz->source),
+            .ics_uid = uid,
+            .start = starts[i],
+            .end = starts[i] + (long long)b->calendar->slot_minutes * 60,
+            .hold_until = hold_until(b, now),
+            .status = status,
+        };
+        int rc = sa_store_meeting_hold(b->store, &m, (long long)now, row, err);
+        if (rc == 0) {
+            *used = i;
+            return 0;
+        }
+        if (rc != SA_ECONFLICT)
+            return rc;
+    }
+    return 0;
+}
+
+int sa_booking_propose(const struct sa_booking *b, const struct sa_booking_who *who, time_t now,
+                       json_t **meeting, json_t **alternatives, struct sa_err *err)
+{
+    *meeting = NULL;
+    if (alternatives)
+        *alternatives = NULL;
+    struct sa_lead_tz tz;
+    sa_lead_timezone(who->lead, b->calendar->tz, sa_calendar_zone_known, &tz);
+    struct sa_calendar c;
+    struct sa_busy *busy = NULL;
+    int rc = calendar_for(b, tz.zone, NULL, now, &c, &busy, err);
+    time_t starts[PROPOSE_TRIES + ALTERNATIVES];
+    int n = rc ? 0 : sa_calendar_slots(&c, now, PROPOSE_TRIES + ALTERNATIVES, starts);
+    free(busy);
+    if (rc)
+        return rc;
+    if (n < 0)
+        return sa_err_set(err, n, "the calendar cannot propose slots");
+    json_t *row = NULL;
+    int used = -1;
+    if ((rc = hold_first(b, who, &tz, starts, n < PROPOSE_TRIES ? n : PROPOSE_TRIES, "held", now,
+                         &used, &row, err)))
+        return rc;
+    if (!row) {
+        *meeting = json_null();
+        if (alternatives)
+            *alternatives = json_array();
+        return 0;
+    }
+    if (!(*meeting = decorate(b, who, row, err)))
+        return err->code ? err->code : SA_ENOMEM;
+    if (alternatives) {
+        int k = 0;
+        time_t alt[ALTERNATIVES];
+        for (int i = used + 1; i < n && k < ALTERNATIVES; i++)
+            alt[k++] = starts[i];
+        *alternatives = slot_list(tz.zone, alt, k, b->calendar->slot_minutes);
+    }
+    return 0;
+}
+
+int sa_booking_release(const struct sa_booking *b, const char *meeting_id, time_t now,
+                       struct sa_err *err)
+{
+    if (!meeting_id)
+        return 0;
+    int rc = sa_store_meeting_set_status(b->store, meeting_id, "cancelled", NULL, (long long)now,
+                                         NULL, err);
+    return rc == SA_ENOTFOUND ? 0 : rc;
+}
+
+/* Moves the stored meeting id to the next free slot for its zone; *updated the new
+ * meeting, or JSON null (and the hold cancelled) when none is free. */
+static int move_to_next(const struct sa_booking *b, const struct sa_booking_who *who,
+                        const json_t *stored, time_t now, json_t **updated, struct sa_err *err)
+{
+    const char *id = json_string_value(json_object_get(stored, "id"));
+    const char *tz = json_string_value(json_object_get(stored, "timezone"));
+    struct sa_calendar c;
+    struct sa_busy *busy = NULL;
+    int rc = calendar_for(b, tz, id, now, &c, &busy, err);
+    time_t starts[PROPOSE_TRIES];
+    int n = rc ? 0 : sa_calendar_slots(&c, now, PROPOSE_TRIES, starts);
+    free(busy);
+    if (rc)
+        return rc;
+    for (int i = 0; i < n; i++) {
+        json_t *row = NULL;
+        long long end = starts[i] + (long long)b->calendar->slot_minutes * 60;
+        rc = sa_store_meeting_move(b->store, id, starts[i], end, hold_until(b, now),
+                                   (long long)now, &row, err);
+        if (rc == 0) {
+            *updated = decorate(b, who, row, err);
+            return *updated ? 0 : (err->code ? err->code : SA_ENOMEM);
+        }
+        if (rc != SA_ECONFLICT)
+            return rc;
+    }
+    *updated = json_null();
+    return sa_booking_release(b, id, now, err);
+}
+
+int sa_booking_recheck(const struct sa_booking *b, const struct sa_booking_who *who,
+                       const json_t *meeting, time_t now, json_t **updated, struct sa_err *err)
+{
+    *updated = NULL;
+    const char *id = json_string_value(json_object_get(meeting, "id"));
+    if (!id)
+        return 0;
+    json_t *stored = NULL;
+    int rc = sa_store_meeting_get(b->store, id, (long long)now, &stored, err);
+    if (rc == SA_ENOTFOUND)
+        return 0; /* erased with its lead: nothing to re-check */
+    if (rc)
+        return rc;
+    const char *status = json_string_value(json_object_get(stored, "status"));
+    time_t start = (time_t)json_integer_value(json_object_get(stored, "start_unix"));
+    time_t end = (time_t)json_integer_value(json_object_get(stored, "end_unix"));
+    const char *reason = NULL;
+    if (start < now + (time_t)b->calendar->notice_minutes * 60)
+        reason = "passed";
+    else if (strcmp(status, "expired") == 0 || strcmp(status, "cancelled") == 0 ||
+             strcmp(status, "declined") == 0) {
+        /* the hold lapsed: renew it on the same slot if nobody took it meanwhile */
+        json_t *row = NULL;
+        rc = sa_store_meeting_move(b->store, id, start, end, hold_until(b, now), (long long)now,
+                                   &row, err);
+        if (rc == 0) {
+            json_decref(stored);
+            *updated = decorate(b, who, row, err);
+            return *updated ? 0 : (err->code ? err->code : SA_ENOMEM);
+        }
+        if (rc != SA_ECONFLICT) {
+            json_decref(stored);
+            return rc;
+        }
+        reason = "taken";
+    }
+    if (!reason) {
+        json_decref(stored);
+        return 0;
+    }
+    rc = move_to_next(b, who, stored, now, updated, err);
+    if (!rc && json_is_object(*updated))
+        json_object_set_new(*updated, "rescheduled",
+                            json_pack("{s:O, s:O, s:s}", "from", json_object_get(stored, "start"),
+                                      "from_local", json_object_get(meeting, "local")
+                                                        ? json_object_get(meeting, "local")
+                                                        : json_null(),
+                                      "reason", reason));
+    json_decref(stored);
+    return rc;
+}
+
+/* ---- a reply naming a time --------------------------------------------------------- */
+
+/* The UTC instant a parsed time means: in the zone the text named, else the prospect's. */
+static int when_to_utc(const struct sa_when *w, const char *prospect_tz, time_t *out)
+{
+    const char *tz = w->zone[0] ? w->zone : prospect_tz;
+    return sa_calendar_utc(tz, w->year, w->month, w->day, w->minute, out);
+}
+
+static bool intent_is(const char *intent, const char *name)
+{
+    return intent && strcmp(intent, name) == 0;
+}
+
+int sa_booking_reply(const struct sa_booking *b, const struct sa_booking_who *who,
+                     const char *message, const char *intent, time_t now, json_t *extra,
+                     struct sa_err *err)
+{
+    struct sa_lead_tz tz;
+    sa_lead_timezone(who->lead, b->calendar->tz, sa_calendar_zone_known, &tz);
+    struct sa_local_time lt;
+    if (sa_calendar_local(tz.zone, now, &lt))
+        return 0;
+    const struct sa_when_today today = {.year = lt.year,
+                                        .month = lt.month,
+                                        .day = lt.day,
+                                        .weekday = lt.weekday,
+                                        .minute = lt.hour * 60 + lt.minute};
+    struct sa_when w;
+    bool named = message && sa_when_parse(message, &today, &w);
+    time_t at = 0;
+    if (named && when_to_utc(&w, tz.zone, &at))
+        named = false;
+    if (!named && !intent_is(intent, "meeting_scheduling") && !intent_is(intent, "demo_request"))
+        return 0;
+    struct sa_calendar c;
+    struct sa_busy *busy = NULL;
+    int rc = calendar_for(b, tz.zone, NULL, now, &c, &busy, err);
+    if (rc)
+        return rc;
+    const char *why = NULL;
+    if (named) {
+        char at_iso[SA_ISO8601_LEN], local[96];
+        iso(at, at_iso);
+        sa_calendar_format_local(tz.zone, at, local, sizeof local);
+        if (!who->email)
+            why = "no_contact_email";
+        else if (sa_calendar_slot_ok(&c, now, at)) {
+            json_t *row = NULL;
+            int used = -1;
+            rc = hold_first(b, who, &tz, &at, 1, "confirmed", now, &used, &row, err);
+            if (rc) {
+                free(busy);
+                return rc;
+            }
+            if (row) {
+                free(busy);
+                json_t *m = decorate(b, who, row, err);
+                if (!m)
+                    return err->code ? err->code : SA_ENOMEM;
+                json_object_set_new(extra, "meeting", m);
+                return 0;
+            }
+            why = "taken";
+        } else {
+            why = at < now + (time_t)c.notice_minutes * 60 ? "passed" : "unavailable";
+        }
+        json_object_set_new(extra, "meeting_requested",
+                            json_pack("{s:s, s:s, s:s, s:s}", "start", at_iso, "local", local,
+                                      "timezone", w.zone[0] ? w.zone : tz.zone, "reason", why));
+    }
+    /* the nearest free slots from the named time on (from now when none was named) */
+    time_t from = now;
+    if (named && at - 12 * 3600 > now)
+        from = at - 12 * 3600;
+    time_t starts[ALTERNATIVES];
+    int n = sa_calendar_slots(&c, from, ALTERNATIVES, starts);
+    free(busy);
+    json_object_set_new(extra, "meeting_slots",
+                        slot_list(tz.zone, starts, n > 0 ? n : 0, b->calendar->slot_minutes));
+    return 0;
+}
