@@ -9,6 +9,7 @@
 
 #include "base/clock.h"
 #include "agents/agent.h"
+#include "agents/booking.h"
 #include "connectors/calendar/calendar.h"
 #include "domain/intent.h"
 #include "domain/lead.h"
@@ -20,6 +21,7 @@ struct sa_conversation {
     const struct sa_intent_model *intents;
     struct sa_store *store;
     const struct sa_calendar *calendar;
+    const struct sa_booking *booking; /* meetings named in replies; NULL: slots only */
     struct graph *g;
 };
 
@@ -162,7 +164,8 @@ static int respond(const json_t *state, json_t **update, struct graph_ctx *ctx, 
     for (int i = 0; i < 3 && rp->actions[i]; i++)
         json_array_append_new(actions, json_string(rp->actions[i]));
     json_t *extra = json_object();
-    if (strcmp(rp->intent, "meeting_scheduling") == 0 || strcmp(rp->intent, "demo_request") == 0)
+    if (!c->booking &&
+        (strcmp(rp->intent, "meeting_scheduling") == 0 || strcmp(rp->intent, "demo_request") == 0))
         json_object_set_new(extra, "meeting_slots",
                             sa_calendar_slots_json(c->calendar, sa_wall_time(), 3));
     const char *email = json_string_value(json_object_get(contact, "email"));
@@ -189,6 +192,15 @@ static int respond(const json_t *state, json_t **update, struct graph_ctx *ctx, 
                                   json_string("reply only: the contact is do-not-contact"));
             json_object_del(extra, "meeting_slots");
         }
+    }
+    struct sa_err berr = {0}; /* a time named in the reply books it (agents/booking.h) */
+    if (c->booking && !dnc &&
+        sa_booking_reply(c->booking, &(struct sa_booking_who){.email = email, .name = name,
+                         .company = json_string_value(json_object_get(state, "company_name"))},
+                         last_user_message(state), rp->intent, sa_wall_time(), extra, &berr)) {
+        json_decref(extra);
+        json_decref(actions);
+        return graph_ctx_fail(ctx, SA_ESTORE, "could not book the meeting: %s", berr.msg);
     }
     /* the contact wrote back: the BDR follow-ups still queued for them are moot */
     int cancelled = 0;
@@ -267,6 +279,11 @@ struct sa_agent *sa_conversation_agent_new(void)
     if (a)
         a->ops = &conversation_ops;
     return a;
+}
+
+void sa_conversation_set_booking(struct sa_conversation *c, const struct sa_booking *booking)
+{
+    c->booking = booking;
 }
 
 const struct graph *sa_conversation_graph(const struct sa_conversation *c)
@@ -356,9 +373,10 @@ int sa_conversation_turn(struct sa_conversation *c, const char *thread_id, const
                         json_object_get(extra, "do_not_contact"), "history", msgs, "turn",
                         (json_int_t)json_integer_value(json_object_get(v, "turn")));
     json_object_set(*output, "followups_cancelled", json_object_get(extra, "followups_cancelled"));
-    json_t *slots = json_object_get(extra, "meeting_slots");
-    if (slots)
-        json_object_set(*output, "meeting_slots", slots);
+    static const char *const meeting_keys[] = {"meeting_slots", "meeting", "meeting_requested"};
+    for (size_t i = 0; i < 3; i++)
+        if (json_object_get(extra, meeting_keys[i]))
+            json_object_set(*output, meeting_keys[i], json_object_get(extra, meeting_keys[i]));
     json_decref(prev);
     graph_result_clear(&res);
     return *output ? 0 : sa_err_set(err, SA_ENOMEM, "out of memory");
