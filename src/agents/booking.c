@@ -408,3 +408,87 @@ int sa_booking_reply(const struct sa_booking *b, const struct sa_booking_who *wh
                         slot_list(tz.zone, starts, n > 0 ? n : 0, b->calendar->slot_minutes));
     return 0;
 }
+
+/* ---- the calendar view and RSVPs ---------------------------------------------------- */
+
+int sa_booking_calendar(const struct sa_booking *b, time_t from, int days, const char *tz,
+                        time_t now, json_t **out, struct sa_err *err)
+{
+    *out = NULL;
+    if (tz && *tz && !sa_calendar_zone_known(tz))
+        return sa_err_set(err, SA_EINVAL, "unknown time zone %.80s", tz);
+    const char *shown = tz && *tz ? tz : b->calendar->tz;
+    json_t *rows = NULL;
+    const long long to = (long long)from + (long long)days * 86400;
+    const struct sa_meeting_query q = {
+        .status = "active", .from = (long long)from, .to = to, .now = (long long)now,
+        .limit = 1000};
+    int rc = sa_store_meeting_list(b->store, &q, &rows, err);
+    if (rc)
+        return rc;
+    struct sa_calendar c = *b->calendar;
+    snprintf(c.guest_tz, sizeof c.guest_tz, "%s", tz && *tz ? tz : "");
+    c.busy = NULL;
+    c.n_busy = 0;
+    const time_t step = (time_t)c.slot_minutes * 60;
+    time_t t = from - from % 1800 + (from % 1800 ? 1800 : 0);
+    json_t *slots = json_array();
+    for (; t < (time_t)to && json_array_size(slots) < 2000; t += 1800) {
+        if (!sa_calendar_slot_ok(&c, now, t))
+            continue;
+        const json_t *taken = NULL;
+        for (size_t i = 0; i < json_array_size(rows) && !taken; i++) {
+            const json_t *m = json_array_get(rows, i);
+            if (t < (time_t)json_integer_value(json_object_get(m, "end_unix")) &&
+                t + step > (time_t)json_integer_value(json_object_get(m, "start_unix")))
+                taken = m;
+        }
+        char s[SA_ISO8601_LEN], e[SA_ISO8601_LEN], local[96];
+        iso(t, s);
+        iso(t + step, e);
+        sa_calendar_format_local(shown, t, local, sizeof local);
+        json_t *slot = json_pack("{s:s, s:s, s:I, s:s, s:s}", "start", s, "end", e, "start_unix",
+                                 (json_int_t)t, "local", local, "status",
+                                 taken ? json_string_value(json_object_get(taken, "status"))
+                                       : "free");
+        if (taken)
+            json_object_set(slot, "meeting_id", json_object_get(taken, "id"));
+        json_array_append_new(slots, slot);
+    }
+    json_decref(rows);
+    char f[SA_ISO8601_LEN];
+    iso(from, f);
+    *out = json_pack("{s:s, s:s, s:s, s:i, s:i, s:o}", "timezone", shown, "seller_timezone",
+                     b->calendar->tz, "from", f, "days", days, "minutes", c.slot_minutes, "slots",
+                     slots);
+    return *out ? 0 : sa_err_set(err, SA_ENOMEM, "out of memory");
+}
+
+int sa_booking_rsvp(const struct sa_booking *b, const char *id, const char *partstat, time_t now,
+                    json_t **out, struct sa_err *err)
+{
+    *out = NULL;
+    const char *status = NULL;
+    if (partstat && strcmp(partstat, "ACCEPTED") == 0)
+        status = "confirmed";
+    else if (partstat && strcmp(partstat, "DECLINED") == 0)
+        status = "declined";
+    else if (partstat && strcmp(partstat, "TENTATIVE") == 0)
+        status = "tentative";
+    if (!status)
+        return sa_err_set(err, SA_EINVAL, "partstat is ACCEPTED, DECLINED or TENTATIVE");
+    json_t *row = NULL;
+    int rc = sa_store_meeting_set_status(b->store, id, status, partstat, (long long)now, &row, err);
+    if (rc)
+        return rc;
+    const struct sa_booking_who who = {
+        .lead_id = json_string_value(json_object_get(row, "lead_id")),
+        .email = json_string_value(json_object_get(row, "attendee"))};
+    /* an invite needs an attendee: a meeting without one is returned as stored */
+    if (!who.email) {
+        *out = row;
+        return 0;
+    }
+    *out = decorate(b, &who, row, err);
+    return *out ? 0 : (err->code ? err->code : SA_ENOMEM);
+}

@@ -72,6 +72,23 @@ int sa_booking_reply(const struct sa_booking *b, const struct sa_booking_who *wh
                      const char *message, const char *intent, time_t now, json_t *extra,
                      struct sa_err *err) SA_WUR;
 
+/* The seller's calendar from from for days (1..14), in 30-minute steps of the slot grid:
+ * *out (new reference) {timezone, seller_timezone, from, days, slots: [{start, end,
+ * start_unix, local, status: free | held | confirmed | tentative, meeting_id?}]}, every
+ * slot inside the seller's working hours (and the hours of tz, when given: a prospect's
+ * zone) and after now plus the notice; held and booked ones are marked with their
+ * meeting. tz NULL or "" shows the seller's zone. Returns 0, SA_EINVAL for an unknown
+ * zone, or a store error. */
+int sa_booking_calendar(const struct sa_booking *b, time_t from, int days, const char *tz,
+                        time_t now, json_t **out, struct sa_err *err) SA_WUR;
+
+/* Applies a prospect's RSVP to meeting id: ACCEPTED confirms it, TENTATIVE keeps the slot
+ * as tentative, DECLINED frees it (sequence + 1 each time). *out (new reference) the
+ * meeting with its updated invite (ics). SA_ENOTFOUND, SA_EINVAL for another partstat,
+ * or SA_ECONFLICT when an accepted hold had lapsed and its slot went to someone else. */
+int sa_booking_rsvp(const struct sa_booking *b, const char *id, const char *partstat, time_t now,
+                    json_t **out, struct sa_err *err) SA_WUR;
+
 /* The meeting's invite (METHOD:REQUEST, TENTATIVE or CONFIRMED, LOCATION and URL from the
  * link, SEQUENCE from the meeting) for a stored or proposed meeting object; *ics is a
  * malloc'd string the caller frees. Returns 0 or SA_EINVAL/SA_ENOMEM. */

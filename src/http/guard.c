@@ -46,14 +46,15 @@ static bool check_content_type(struct sa_req *r)
         return true;
     const char *ct = sa_req_header(r, "Content-Type");
     bool csv = r->route->body == SA_BODY_CSV;
+    bool ics = r->route->body == SA_BODY_JSON_ICS;
     bool ok = ct && (csv ? media_type_is(ct, "text/csv") || media_type_is(ct, "application/csv")
-                         : is_json_type(ct));
+                         : is_json_type(ct) || (ics && media_type_is(ct, "text/calendar")));
     if (ok)
         return true;
     sa_reply_error(r, 415, "unsupported_media_type", "header.content-type",
                    "unsupported_media_type", "Content-Type %.*s is not accepted here; send %s",
                    sa_utf8_cut(ct ? ct : "(none)", 100), ct ? ct : "(none)",
-                   csv ? "text/csv" : "application/json");
+                   csv ? "text/csv" : ics ? "application/json or text/calendar" : "application/json");
     return false;
 }
 

@@ -19,7 +19,8 @@ struct sa_req;
 
 typedef void (*sa_handler_fn)(struct sa_req *r);
 
-enum sa_body { SA_BODY_NONE, SA_BODY_JSON, SA_BODY_CSV };
+/* SA_BODY_JSON_ICS: a JSON body, or an iCalendar object (text/calendar; an RSVP). */
+enum sa_body { SA_BODY_NONE, SA_BODY_JSON, SA_BODY_CSV, SA_BODY_JSON_ICS };
 
 /* A route: method, path template with {name} segments, its handler, the body it reads,
  * the scope it needs (auth/scope.h: the access check in http/guard.c reads it, so no
@@ -178,5 +179,9 @@ void sa_route_lead_timeline(struct sa_req *r);
 void sa_route_leads_export(struct sa_req *r);
 void sa_route_lead_update(struct sa_req *r);
 void sa_route_lead_erase(struct sa_req *r);
+void sa_route_calendar_slots(struct sa_req *r);
+void sa_route_meetings_list(struct sa_req *r);
+void sa_route_meeting_get(struct sa_req *r);
+void sa_route_meeting_rsvp(struct sa_req *r);
 
 #endif

@@ -109,5 +109,19 @@ const struct sa_route sa_routes[] = {
     R("DELETE", "/api/leads/{id}", sa_route_lead_erase, NONE, ADMIN, "lead.erase",
       "Erase a person everywhere (keeps do-not-contact); irreversible", NULL, "LeadErased", 0,
       NULL, "404 409 422 503"),
+    R("GET", "/api/calendar/slots", sa_route_calendar_slots, NONE, READ, NULL,
+      "The seller's calendar: free slots, with holds and bookings marked (in a prospect's "
+      "zone and hours with timezone)",
+      NULL, "CalendarSlots", 0, "slots_from days timezone", "422 503"),
+    R("GET", "/api/meetings", sa_route_meetings_list, NONE, READ, NULL,
+      "Meetings proposed to and booked with prospects, by start time", NULL, "MeetingList", 0,
+      "meeting_status meetings_from meetings_to", "422 503"),
+    R("GET", "/api/meetings/{meeting_id}", sa_route_meeting_get, NONE, READ, NULL,
+      "One meeting", NULL, "Meeting", 0, NULL, "404 422 503"),
+    R("POST", "/api/meetings/{meeting_id}/rsvp", sa_route_meeting_rsvp, JSON_ICS, WRITE,
+      "meeting.rsvp",
+      "A prospect's answer: JSON {partstat} or an iCalendar METHOD:REPLY; accepted "
+      "confirms, declined frees the slot",
+      "RsvpRequest", "RsvpResult", 0, NULL, "404 409 422 503"),
 };
 const unsigned sa_routes_count = sizeof sa_routes / sizeof sa_routes[0];

@@ -599,6 +599,55 @@ out:
     return rc;
 }
 
+/* ---- Replies ---- */
+
+int sa_ics_reply_parse(const char *text, size_t len, char *uid, size_t cap, char partstat[16],
+                       struct sa_err *err)
+{
+    uid[0] = partstat[0] = '\0';
+    if (len == 0 || len > 1024 * 1024 || memchr(text, '\0', len))
+        return sa_err_set(err, SA_EINVAL, "the iCalendar body is empty, too large or binary");
+    char *copy = malloc(len + 1);
+    if (!copy)
+        return sa_err_set(err, SA_ENOMEM, "out of memory");
+    memcpy(copy, text, len);
+    copy[len] = '\0';
+    int rc = SA_EINVAL;
+    icalcomponent *cal = icalparser_parse_string(copy);
+    free(copy);
+    icalcomponent *ev = cal ? icalcomponent_get_first_component(cal, ICAL_VEVENT_COMPONENT)
+                            : NULL;
+    icalproperty *att = ev ? icalcomponent_get_first_property(ev, ICAL_ATTENDEE_PROPERTY) : NULL;
+    icalparameter *ps = att ? icalproperty_get_first_parameter(att, ICAL_PARTSTAT_PARAMETER)
+                            : NULL;
+    const char *u = ev ? icalcomponent_get_uid(ev) : NULL;
+    if (!cal || icalcomponent_isa(cal) != ICAL_VCALENDAR_COMPONENT)
+        sa_err_set(err, SA_EINVAL, "the body is not an iCalendar object (BEGIN:VCALENDAR)");
+    else if (icalcomponent_get_method(cal) != ICAL_METHOD_REPLY)
+        sa_err_set(err, SA_EINVAL, "an RSVP is METHOD:REPLY");
+    else if (!ev || !u || !*u || strlen(u) >= cap)
+        sa_err_set(err, SA_EINVAL, "the reply has no VEVENT with a UID");
+    else if (!ps)
+        sa_err_set(err, SA_EINVAL, "the reply's ATTENDEE has no PARTSTAT");
+    else {
+        icalparameter_partstat p = icalparameter_get_partstat(ps);
+        const char *name = p == ICAL_PARTSTAT_ACCEPTED    ? "ACCEPTED"
+                           : p == ICAL_PARTSTAT_DECLINED  ? "DECLINED"
+                           : p == ICAL_PARTSTAT_TENTATIVE ? "TENTATIVE"
+                                                          : NULL;
+        if (!name) {
+            sa_err_set(err, SA_EINVAL, "PARTSTAT is ACCEPTED, DECLINED or TENTATIVE");
+        } else {
+            snprintf(uid, cap, "%s", u);
+            snprintf(partstat, 16, "%s", name);
+            rc = 0;
+        }
+    }
+    if (cal)
+        icalcomponent_free(cal);
+    return rc;
+}
+
 /* ---- UIDs ---- */
 
 /* splitmix64's finaliser: spreads every input bit over the whole word. */

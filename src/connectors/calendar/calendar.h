@@ -123,6 +123,13 @@ struct sa_ics {
  * start >= end, a negative sequence), or SA_ENOMEM. Thread-safe. */
 int sa_ics_invite(const struct sa_ics *m, char **out, struct sa_err *err) SA_WUR;
 
+/* Reads an RSVP: an iCalendar object (len bytes, not NUL-terminated) with METHOD:REPLY
+ * and a VEVENT whose first ATTENDEE carries PARTSTAT. Writes the event's UID into uid
+ * (cap bytes) and the PARTSTAT (ACCEPTED, DECLINED or TENTATIVE) into partstat. Returns
+ * 0, or SA_EINVAL with err saying what is missing or wrong. Thread-safe. */
+int sa_ics_reply_parse(const char *text, size_t len, char *uid, size_t cap, char partstat[16],
+                       struct sa_err *err) SA_WUR;
+
 /* Writes a stable UID for key into out: 32 hex digits of a 128-bit hash of the key, then
  * "@sales-agent". The same key always gives the same UID, so re-sending an invite for one
  * meeting (with a higher sequence) updates it in the prospect's calendar. Not a secret:
