@@ -391,7 +391,12 @@ int sa_booking_reply(const struct sa_booking *b, const struct sa_booking_who *wh
             }
             why = "taken";
         } else {
-            why = at < now + (time_t)c.notice_minutes * 60 ? "passed" : "unavailable";
+            struct sa_calendar open = c; /* free but for the store's meetings? */
+            open.busy = NULL;
+            open.n_busy = 0;
+            why = at < now + (time_t)c.notice_minutes * 60 ? "passed"
+                  : sa_calendar_slot_ok(&open, now, at)     ? "taken"
+                                                            : "unavailable";
         }
         json_object_set_new(extra, "meeting_requested",
                             json_pack("{s:s, s:s, s:s, s:s}", "start", at_iso, "local", local,
