@@ -321,7 +321,6 @@ static int send_node(const json_t *state, json_t **update, struct graph_ctx *ctx
         return graph_ctx_fail(ctx, SA_ESTORE, "bdr: %s", err.msg);
     bool dnc = json_is_true(json_object_get(c, "do_not_contact"));
     json_decref(c);
-    rc = 0;
     if (dnc)
         return skip(update, "do_not_contact", "the contact opted out before the approval");
     /* and once more as the message leaves */

@@ -51,9 +51,9 @@ static int calendar_for(const struct sa_booking *b, const char *guest_tz, const 
         const char *id = json_string_value(json_object_get(m, "id"));
         if (skip_id && id && strcmp(id, skip_id) == 0)
             continue;
-        (*busy)[k++] = (struct sa_busy){
-            .start = (time_t)json_integer_value(json_object_get(m, "start_unix")),
-            .end = (time_t)json_integer_value(json_object_get(m, "end_unix"))};
+        (*busy)[k++] =
+            (struct sa_busy){.start = (time_t)json_integer_value(json_object_get(m, "start_unix")),
+                             .end = (time_t)json_integer_value(json_object_get(m, "end_unix"))};
     }
     json_decref(rows);
     c->busy = *busy;
@@ -66,10 +66,11 @@ static void iso(time_t t, char out[SA_ISO8601_LEN])
     sa_iso8601_format(t, out);
 }
 
-static void summary_for(const struct sa_booking *b, const struct sa_booking_who *who,
-                        char *out, size_t cap)
+static void summary_for(const struct sa_booking *b, const struct sa_booking_who *who, char *out,
+                        size_t cap)
 {
-    snprintf(out, cap, "Intro call: %s and %s", who->company && *who->company ? who->company : "you",
+    snprintf(out, cap, "Intro call: %s and %s",
+             who->company && *who->company ? who->company : "you",
              b->organizer_name ? b->organizer_name : "us");
 }
 
@@ -148,10 +149,10 @@ static json_t *slot_list(const char *tz, const time_t *starts, int n, int minute
         iso(starts[i], s);
         iso(starts[i] + (time_t)minutes * 60, e);
         sa_calendar_format_local(tz, starts[i], local, sizeof local);
-        json_array_append_new(out, json_pack("{s:s, s:s, s:i, s:I, s:s, s:s}", "start", s, "end",
-                                             e, "minutes", minutes, "start_unix",
-                                             (json_int_t)starts[i], "local", local, "timezone",
-                                             tz));
+        json_array_append_new(out,
+                              json_pack("{s:s, s:s, s:i, s:I, s:s, s:s}", "start", s, "end", e,
+                                        "minutes", minutes, "start_unix", (json_int_t)starts[i],
+                                        "local", local, "timezone", tz));
     }
     return out;
 }
@@ -261,8 +262,8 @@ static int move_to_next(const struct sa_booking *b, const struct sa_booking_who 
     for (int i = 0; i < n; i++) {
         json_t *row = NULL;
         long long end = starts[i] + (long long)b->calendar->slot_minutes * 60;
-        rc = sa_store_meeting_move(b->store, id, starts[i], end, hold_until(b, now),
-                                   (long long)now, &row, err);
+        rc = sa_store_meeting_move(b->store, id, starts[i], end, hold_until(b, now), (long long)now,
+                                   &row, err);
         if (rc == 0) {
             *updated = decorate(b, who, row, err);
             return *updated ? 0 : (err->code ? err->code : SA_ENOMEM);
@@ -316,12 +317,12 @@ int sa_booking_recheck(const struct sa_booking *b, const struct sa_booking_who *
     }
     rc = move_to_next(b, who, stored, now, updated, err);
     if (!rc && json_is_object(*updated))
-        json_object_set_new(*updated, "rescheduled",
-                            json_pack("{s:O, s:O, s:s}", "from", json_object_get(stored, "start"),
-                                      "from_local", json_object_get(meeting, "local")
-                                                        ? json_object_get(meeting, "local")
+        json_object_set_new(
+            *updated, "rescheduled",
+            json_pack("{s:O, s:O, s:s}", "from", json_object_get(stored, "start"), "from_local",
+                      json_object_get(meeting, "local") ? json_object_get(meeting, "local")
                                                         : json_null(),
-                                      "reason", reason));
+                      "reason", reason));
     json_decref(stored);
     return rc;
 }
@@ -395,8 +396,8 @@ int sa_booking_reply(const struct sa_booking *b, const struct sa_booking_who *wh
             open.busy = NULL;
             open.n_busy = 0;
             why = at < now + (time_t)c.notice_minutes * 60 ? "passed"
-                  : sa_calendar_slot_ok(&open, now, at)     ? "taken"
-                                                            : "unavailable";
+                  : sa_calendar_slot_ok(&open, now, at)    ? "taken"
+                                                           : "unavailable";
         }
         json_object_set_new(extra, "meeting_requested",
                             json_pack("{s:s, s:s, s:s, s:s}", "start", at_iso, "local", local,
@@ -404,8 +405,8 @@ int sa_booking_reply(const struct sa_booking *b, const struct sa_booking_who *wh
     }
     /* the nearest free slots from the named time on (from now when none was named) */
     time_t from = now;
-    if (named && at - 12 * 3600 > now)
-        from = at - 12 * 3600;
+    if (named && at - (time_t)12 * 3600 > now)
+        from = at - (time_t)12 * 3600;
     time_t starts[ALTERNATIVES];
     int n = sa_calendar_slots(&c, from, ALTERNATIVES, starts);
     free(busy);
@@ -425,9 +426,11 @@ int sa_booking_calendar(const struct sa_booking *b, time_t from, int days, const
     const char *shown = tz && *tz ? tz : b->calendar->tz;
     json_t *rows = NULL;
     const long long to = (long long)from + (long long)days * 86400;
-    const struct sa_meeting_query q = {
-        .status = "active", .from = (long long)from, .to = to, .now = (long long)now,
-        .limit = 1000};
+    const struct sa_meeting_query q = {.status = "active",
+                                       .from = (long long)from,
+                                       .to = to,
+                                       .now = (long long)now,
+                                       .limit = 1000};
     int rc = sa_store_meeting_list(b->store, &q, &rows, err);
     if (rc)
         return rc;
@@ -452,10 +455,9 @@ int sa_booking_calendar(const struct sa_booking *b, time_t from, int days, const
         iso(t, s);
         iso(t + step, e);
         sa_calendar_format_local(shown, t, local, sizeof local);
-        json_t *slot = json_pack("{s:s, s:s, s:I, s:s, s:s}", "start", s, "end", e, "start_unix",
-                                 (json_int_t)t, "local", local, "status",
-                                 taken ? json_string_value(json_object_get(taken, "status"))
-                                       : "free");
+        json_t *slot = json_pack(
+            "{s:s, s:s, s:I, s:s, s:s}", "start", s, "end", e, "start_unix", (json_int_t)t, "local",
+            local, "status", taken ? json_string_value(json_object_get(taken, "status")) : "free");
         if (taken)
             json_object_set(slot, "meeting_id", json_object_get(taken, "id"));
         json_array_append_new(slots, slot);

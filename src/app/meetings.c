@@ -32,8 +32,7 @@ int sa_app_meetings_list(const struct sa_booking *b, const char *status, time_t 
     return 0;
 }
 
-int sa_app_meeting_get(const struct sa_booking *b, const char *id, json_t **out,
-                       struct sa_err *err)
+int sa_app_meeting_get(const struct sa_booking *b, const char *id, json_t **out, struct sa_err *err)
 {
     return sa_store_meeting_get(b->store, id, (long long)sa_wall_time(), out, err);
 }

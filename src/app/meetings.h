@@ -32,7 +32,6 @@ int sa_app_meeting_get(const struct sa_booking *b, const char *id, json_t **out,
  * meeting's. *out {meeting, partstat}. SA_EINVAL (message for the client) for a bad
  * reply or another meeting's UID, SA_ENOTFOUND, SA_ECONFLICT when the slot was lost. */
 int sa_app_meeting_rsvp(const struct sa_booking *b, const char *id, const char *partstat,
-                        const char *ics, size_t ics_len, json_t **out,
-                        struct sa_err *err) SA_WUR;
+                        const char *ics, size_t ics_len, json_t **out, struct sa_err *err) SA_WUR;
 
 #endif

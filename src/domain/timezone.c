@@ -14,8 +14,8 @@ struct country {
 };
 
 static const struct country countries[] = {
-    {"US", "USA", "United States|United States of America|U.S.|U.S.A.|America",
-     "America/New_York", "1"},
+    {"US", "USA", "United States|United States of America|U.S.|U.S.A.|America", "America/New_York",
+     "1"},
     {"CA", "CAN", "Canada", "America/Toronto", "1"},
     {"MX", "MEX", "Mexico", "America/Mexico_City", "52"},
     {"BR", "BRA", "Brazil|Brasil", "America/Sao_Paulo", "55"},
@@ -23,8 +23,8 @@ static const struct country countries[] = {
     {"CL", "CHL", "Chile", "America/Santiago", "56"},
     {"CO", "COL", "Colombia", "America/Bogota", "57"},
     {"PE", "PER", "Peru", "America/Lima", "51"},
-    {"GB", "GBR", "United Kingdom|UK|U.K.|Great Britain|England|Scotland|Wales",
-     "Europe/London", "44"},
+    {"GB", "GBR", "United Kingdom|UK|U.K.|Great Britain|England|Scotland|Wales", "Europe/London",
+     "44"},
     {"IE", "IRL", "Ireland", "Europe/Dublin", "353"},
     {"DE", "DEU", "Germany|Deutschland", "Europe/Berlin", "49"},
     {"FR", "FRA", "France", "Europe/Paris", "33"},
@@ -164,16 +164,19 @@ static const struct region regions[] = {
 
 /* Cities of the multi-zone countries, for a lead with a city and no state. */
 static const struct region cities[] = {
-    {"US", "", "San Francisco|Los Angeles|San Diego|San Jose|Palo Alto|Mountain View|Seattle|"
-               "Portland|Las Vegas|Sacramento|Oakland|Menlo Park|Sunnyvale|Santa Monica",
+    {"US", "",
+     "San Francisco|Los Angeles|San Diego|San Jose|Palo Alto|Mountain View|Seattle|"
+     "Portland|Las Vegas|Sacramento|Oakland|Menlo Park|Sunnyvale|Santa Monica",
      "America/Los_Angeles"},
     {"US", "", "Denver|Salt Lake City|Boulder|Albuquerque", "America/Denver"},
     {"US", "", "Phoenix|Scottsdale|Tucson", "America/Phoenix"},
-    {"US", "", "Chicago|Austin|Dallas|Houston|San Antonio|Minneapolis|Nashville|Kansas City|"
-               "St. Louis|New Orleans|Milwaukee",
+    {"US", "",
+     "Chicago|Austin|Dallas|Houston|San Antonio|Minneapolis|Nashville|Kansas City|"
+     "St. Louis|New Orleans|Milwaukee",
      "America/Chicago"},
-    {"US", "", "New York|New York City|NYC|Boston|Washington|Philadelphia|Atlanta|Miami|"
-               "Pittsburgh|Charlotte|Raleigh|Baltimore|Orlando|Tampa|Cambridge",
+    {"US", "",
+     "New York|New York City|NYC|Boston|Washington|Philadelphia|Atlanta|Miami|"
+     "Pittsburgh|Charlotte|Raleigh|Baltimore|Orlando|Tampa|Cambridge",
      "America/New_York"},
     {"US", "", "Detroit", "America/Detroit"},
     {"US", "", "Honolulu", "Pacific/Honolulu"},
@@ -232,8 +235,7 @@ const char *sa_country_timezone(const char *country)
 }
 
 /* The zone of a region (by code or name) or city in the table, within country iso2. */
-static const char *region_zone(const struct region *t, size_t n, const char *iso2,
-                               const char *s)
+static const char *region_zone(const struct region *t, size_t n, const char *iso2, const char *s)
 {
     if (!s || !*s)
         return NULL;
@@ -312,11 +314,11 @@ void sa_lead_timezone(const json_t *lead, const char *fallback, sa_zone_known_fn
             region = field(lead, "region");
         if (!region)
             region = field(lead, "province");
-        const char *zone = region_zone(regions, sizeof regions / sizeof regions[0], c->iso2,
-                                       region);
+        const char *zone =
+            region_zone(regions, sizeof regions / sizeof regions[0], c->iso2, region);
         if (!zone)
-            zone = region_zone(cities, sizeof cities / sizeof cities[0], c->iso2,
-                               field(lead, "city"));
+            zone =
+                region_zone(cities, sizeof cities / sizeof cities[0], c->iso2, field(lead, "city"));
         if (take(out, zone, SA_TZ_FROM_REGION, known) ||
             take(out, c->zone, SA_TZ_FROM_COUNTRY, known))
             return;

@@ -18,33 +18,32 @@ struct word {
 
 /* Weekdays, Monday = 0. */
 static const struct word weekdays[] = {
-    {"monday", 0, false},    {"mon", 0, false},       {"tuesday", 1, false},
-    {"tue", 1, false},       {"tues", 1, false},      {"wednesday", 2, false},
-    {"wed", 2, false},       {"thursday", 3, false},  {"thu", 3, false},
-    {"thur", 3, false},      {"thurs", 3, false},     {"friday", 4, false},
-    {"fri", 4, false},       {"saturday", 5, false},  {"sat", 5, false},
-    {"sunday", 6, false},    {"lundi", 0, true},      {"mardi", 1, true},
-    {"mercredi", 2, true},   {"jeudi", 3, true},      {"vendredi", 4, true},
-    {"samedi", 5, true},     {"dimanche", 6, true},   {"montag", 0, true},
-    {"dienstag", 1, true},   {"mittwoch", 2, true},   {"donnerstag", 3, true},
-    {"freitag", 4, true},    {"samstag", 5, true},    {"sonntag", 6, true},
-    {"lunes", 0, true},      {"martes", 1, true},     {"miércoles", 2, true},
-    {"miercoles", 2, true},  {"jueves", 3, true},     {"viernes", 4, true},
-    {"sábado", 5, true},     {"sabado", 5, true},     {"domingo", 6, true},
+    {"monday", 0, false},   {"mon", 0, false},      {"tuesday", 1, false},
+    {"tue", 1, false},      {"tues", 1, false},     {"wednesday", 2, false},
+    {"wed", 2, false},      {"thursday", 3, false}, {"thu", 3, false},
+    {"thur", 3, false},     {"thurs", 3, false},    {"friday", 4, false},
+    {"fri", 4, false},      {"saturday", 5, false}, {"sat", 5, false},
+    {"sunday", 6, false},   {"lundi", 0, true},     {"mardi", 1, true},
+    {"mercredi", 2, true},  {"jeudi", 3, true},     {"vendredi", 4, true},
+    {"samedi", 5, true},    {"dimanche", 6, true},  {"montag", 0, true},
+    {"dienstag", 1, true},  {"mittwoch", 2, true},  {"donnerstag", 3, true},
+    {"freitag", 4, true},   {"samstag", 5, true},   {"sonntag", 6, true},
+    {"lunes", 0, true},     {"martes", 1, true},    {"miércoles", 2, true},
+    {"miercoles", 2, true}, {"jueves", 3, true},    {"viernes", 4, true},
+    {"sábado", 5, true},    {"sabado", 5, true},    {"domingo", 6, true},
 };
 
 /* Days from today. */
 static const struct word relative[] = {
-    {"today", 0, false},  {"tomorrow", 1, false}, {"aujourd'hui", 0, true},
-    {"demain", 1, true},  {"heute", 0, true},     {"morgen", 1, true},
-    {"hoy", 0, true},     {"mañana", 1, true},    {"manana", 1, true},
+    {"today", 0, false}, {"tomorrow", 1, false}, {"aujourd'hui", 0, true},
+    {"demain", 1, true}, {"heute", 0, true},     {"morgen", 1, true},
+    {"hoy", 0, true},    {"mañana", 1, true},    {"manana", 1, true},
 };
 
 /* Words that say the next weekday is in the following week. */
 static const struct word nexts[] = {
-    {"next", 0, false},     {"prochain", 0, true}, {"nächsten", 0, true},
-    {"nächster", 0, true},  {"naechsten", 0, true}, {"kommenden", 0, true},
-    {"próximo", 0, true},   {"proximo", 0, true},
+    {"next", 0, false},     {"prochain", 0, true},  {"nächsten", 0, true}, {"nächster", 0, true},
+    {"naechsten", 0, true}, {"kommenden", 0, true}, {"próximo", 0, true},  {"proximo", 0, true},
 };
 
 /* Words before a bare hour: "at 10", "um 10", "a las 11", "à 10". */
@@ -56,12 +55,23 @@ static const struct word markers[] = {
 static const struct {
     const char *abbr, *zone;
 } zones[] = {
-    {"et", "America/New_York"},    {"est", "America/New_York"},  {"edt", "America/New_York"},
-    {"ct", "America/Chicago"},     {"cst", "America/Chicago"},   {"cdt", "America/Chicago"},
-    {"mt", "America/Denver"},      {"mst", "America/Denver"},    {"mdt", "America/Denver"},
-    {"pt", "America/Los_Angeles"}, {"pst", "America/Los_Angeles"},
-    {"pdt", "America/Los_Angeles"}, {"gmt", "UTC"},              {"utc", "UTC"},
-    {"bst", "Europe/London"},      {"cet", "Europe/Berlin"},     {"cest", "Europe/Berlin"},
+    {"et", "America/New_York"},
+    {"est", "America/New_York"},
+    {"edt", "America/New_York"},
+    {"ct", "America/Chicago"},
+    {"cst", "America/Chicago"},
+    {"cdt", "America/Chicago"},
+    {"mt", "America/Denver"},
+    {"mst", "America/Denver"},
+    {"mdt", "America/Denver"},
+    {"pt", "America/Los_Angeles"},
+    {"pst", "America/Los_Angeles"},
+    {"pdt", "America/Los_Angeles"},
+    {"gmt", "UTC"},
+    {"utc", "UTC"},
+    {"bst", "Europe/London"},
+    {"cet", "Europe/Berlin"},
+    {"cest", "Europe/Berlin"},
 };
 
 static const struct word *lookup(const struct word *t, size_t n, const char *tok)
@@ -71,7 +81,7 @@ static const struct word *lookup(const struct word *t, size_t n, const char *tok
             return &t[i];
     return NULL;
 }
-#define LOOKUP(table, tok) lookup(table, sizeof table / sizeof table[0], tok)
+#define LOOKUP(table, tok) lookup((table), sizeof(table) / sizeof((table)[0]), (tok))
 
 /* Splits text into lowercase tokens: runs of letters (any non-ASCII byte counts as one),
  * digits and the characters ":/'@"; a trailing '.' is dropped, inner ones kept ("p.m"). */
@@ -210,9 +220,9 @@ static bool valid_date(int y, int m, int d)
 /* ---- the parse ---- */
 
 struct scan {
-    int weekday;   /* -1 none */
+    int weekday; /* -1 none */
     bool next;
-    int rel_days;  /* -1 none */
+    int rel_days;   /* -1 none */
     int da, db, dy; /* a numeric date a/b[/y]; da 0: none */
     bool foreign;
     bool have_time;
@@ -247,9 +257,9 @@ static int scan_time(char toks[][TOK_MAX], int n, int i, struct scan *sc)
     bool after_marker = i > 0 && LOOKUP(markers, toks[i - 1]);
     if (!t.explicit && !after_marker)
         return 0; /* "40 seats": a number, not a time */
-    if (!t.ampm && !strchr(tok, 'h') && t.hour >= 1 && t.hour <= 7 && used == 1)
-        t.hour += 12; /* "at 3", "at 3:30": the afternoon */
-    else if (t.ampm == 2 && t.hour < 12)
+    /* "at 3", "at 3:30": the afternoon, like "3pm" */
+    bool bare_afternoon = !t.ampm && !strchr(tok, 'h') && t.hour >= 1 && t.hour <= 7 && used == 1;
+    if (bare_afternoon || (t.ampm == 2 && t.hour < 12))
         t.hour += 12;
     else if (t.ampm == 1 && t.hour == 12)
         t.hour = 0;
@@ -263,7 +273,7 @@ bool sa_when_parse(const char *text, const struct sa_when_today *today, struct s
     *out = (struct sa_when){0};
     if (!text || !today)
         return false;
-    char toks[TOKS_MAX][TOK_MAX];
+    char toks[TOKS_MAX][TOK_MAX] = {{0}};
     int n = tokenize(text, toks);
     struct scan sc = {.weekday = -1, .rel_days = -1};
     for (int i = 0; i < n; i++) {

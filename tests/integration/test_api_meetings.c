@@ -88,7 +88,8 @@ static json_t *draft(const char *lead_json, char aid[64])
 static json_t *approve(const char *aid, struct resp *r)
 {
     char *path = strf("/api/approvals/%s", aid);
-    json_t *j = http_json("POST", path, "{\"type\":\"accept\",\"reviewer\":\"kim@pipewise.io\"}", r);
+    json_t *j =
+        http_json("POST", path, "{\"type\":\"accept\",\"reviewer\":\"kim@pipewise.io\"}", r);
     free(path);
     if (r->status != 200)
         fail_msg("approval: %ld %.400s", r->status, r->body);
@@ -112,7 +113,8 @@ static void test_passed_slot(void **state)
     (void)state;
     start_at("2026-12-04T21:00:00Z", false); /* Friday 16:00 Eastern */
     char aid[64];
-    char *l = lead("Quorvianta Software", "maya@quorvianta.io", "\"country\":\"US\",\"state\":\"NY\"");
+    char *l =
+        lead("Quorvianta Software", "maya@quorvianta.io", "\"country\":\"US\",\"state\":\"NY\"");
     json_t *m = draft(l, aid);
     free(l);
     assert_string_equal(jstr(m, "start"), "2026-12-07T14:00:00Z");
@@ -145,8 +147,7 @@ static void test_passed_slot(void **state)
     assert_string_equal(jstr(j, "run.bdr_decision.meeting_rescheduled.from"),
                         "2026-12-07T14:00:00Z");
     /* 10:00 plus two hours' notice: Wednesday 12:00 Eastern */
-    assert_string_equal(jstr(j, "run.bdr_decision.meeting_rescheduled.to"),
-                        "2026-12-09T17:00:00Z");
+    assert_string_equal(jstr(j, "run.bdr_decision.meeting_rescheduled.to"), "2026-12-09T17:00:00Z");
     assert_string_equal(jstr(j, "run.bdr_decision.meeting_rescheduled.to_local"),
                         "Wednesday 9 December, 12:00 EST");
     resp_free(&r);
@@ -307,8 +308,7 @@ static void test_hold_expiry(void **state)
 
     j = approve(a1, &r);
     assert_string_equal(jstr(j, "run.bdr_decision.meeting_rescheduled.reason"), "taken");
-    assert_string_equal(jstr(j, "run.bdr_decision.meeting_rescheduled.to"),
-                        "2026-12-07T14:30:00Z");
+    assert_string_equal(jstr(j, "run.bdr_decision.meeting_rescheduled.to"), "2026-12-07T14:30:00Z");
     resp_free(&r);
     j = get_meeting(id1, &r);
     assert_string_equal(jstr(j, "status"), "held");

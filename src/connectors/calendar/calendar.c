@@ -605,7 +605,7 @@ int sa_ics_reply_parse(const char *text, size_t len, char *uid, size_t cap, char
                        struct sa_err *err)
 {
     uid[0] = partstat[0] = '\0';
-    if (len == 0 || len > 1024 * 1024 || memchr(text, '\0', len))
+    if (len == 0 || len > (size_t)1024 * 1024 || memchr(text, '\0', len))
         return sa_err_set(err, SA_EINVAL, "the iCalendar body is empty, too large or binary");
     char *copy = malloc(len + 1);
     if (!copy)

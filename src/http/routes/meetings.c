@@ -53,8 +53,8 @@ void sa_route_calendar_slots(struct sa_req *r)
 
 void sa_route_meetings_list(struct sa_req *r)
 {
-    static const char *const statuses[] = {"active",    "held",     "confirmed", "tentative",
-                                           "declined",  "cancelled", "expired",  NULL};
+    static const char *const statuses[] = {"active",   "held",      "confirmed", "tentative",
+                                           "declined", "cancelled", "expired",   NULL};
     json_t *detail = json_array();
     const char *status = sa_query_enum(r, "status", statuses, detail);
     time_t from, to;

@@ -15,12 +15,12 @@
 
 #define MEETING_COLS                                                                               \
     "id, lead_id, thread_id, attendee, "                                                           \
-    "strftime('%Y-%m-%dT%H:%M:%SZ', start_at, 'unixepoch') AS start, "                            \
-    "strftime('%Y-%m-%dT%H:%M:%SZ', end_at, 'unixepoch') AS end, start_at AS start_unix, "        \
+    "strftime('%Y-%m-%dT%H:%M:%SZ', start_at, 'unixepoch') AS start, "                             \
+    "strftime('%Y-%m-%dT%H:%M:%SZ', end_at, 'unixepoch') AS end, start_at AS start_unix, "         \
     "end_at AS end_unix, timezone, tz_source, "                                                    \
-    "CASE WHEN status = 'held' AND hold_until <= ?4 THEN 'expired' ELSE status END AS status, "   \
+    "CASE WHEN status = 'held' AND hold_until <= ?4 THEN 'expired' ELSE status END AS status, "    \
     "CASE WHEN hold_until IS NULL THEN NULL "                                                      \
-    "ELSE strftime('%Y-%m-%dT%H:%M:%SZ', hold_until, 'unixepoch') END AS hold_until, "            \
+    "ELSE strftime('%Y-%m-%dT%H:%M:%SZ', hold_until, 'unixepoch') END AS hold_until, "             \
     "sequence, ics_uid, partstat, created_at, updated_at"
 
 static const struct db_sql MEETING_HOLD = {
@@ -42,8 +42,8 @@ static const struct db_sql MEETING_STATUS = {
     "(SELECT end_at FROM meetings WHERE id = ?1) AND o.end_at > (SELECT start_at FROM "
     "meetings WHERE id = ?1) AND (o.status IN ('confirmed', 'tentative') OR (o.status = "
     "'held' AND o.hold_until > ?4))))"};
-static const struct db_sql MEETING_GET = {
-    "get a meeting", "SELECT " MEETING_COLS " FROM meetings WHERE id = ?1"};
+static const struct db_sql MEETING_GET = {"get a meeting",
+                                          "SELECT " MEETING_COLS " FROM meetings WHERE id = ?1"};
 static const struct db_sql MEETING_LIST = {
     "list meetings",
     "SELECT * FROM (SELECT " MEETING_COLS " FROM meetings WHERE (?2 = 0 OR end_at > ?2) AND "
@@ -82,11 +82,10 @@ int sa_sqlite_meeting_hold(struct sa_store *s, const struct sa_meeting_row *m, l
         return sa_err_set(err, SA_EINVAL, "a new meeting is held or confirmed, not %s", status);
     char stamp[SA_ISO8601_LEN];
     sa_iso8601_now(stamp);
-    const struct db_arg a[] = {TXT(m->id),        NUM(m->start),     NUM(m->end),
-                               NUM(now),          TXT(m->lead_id),   TXT(m->thread_id),
-                               TXT(m->attendee),  TXT(m->timezone),  TXT(m->tz_source),
-                               TXT(status),       NUM(m->hold_until), TXT(m->ics_uid),
-                               TXT(stamp)};
+    const struct db_arg a[] = {
+        TXT(m->id),         NUM(m->start),    NUM(m->end),      NUM(now),          TXT(m->lead_id),
+        TXT(m->thread_id),  TXT(m->attendee), TXT(m->timezone), TXT(m->tz_source), TXT(status),
+        NUM(m->hold_until), TXT(m->ics_uid),  TXT(stamp)};
     int changed = 0;
     int rc = db_exec_args(s, &MEETING_HOLD, a, DB_N(a), &changed, err);
     if (!rc && !changed)
@@ -112,8 +111,8 @@ int sa_sqlite_meeting_move(struct sa_store *s, const char *id, long long start, 
         return sa_err_set(err, SA_EINVAL, "a meeting starts before it ends");
     char stamp[SA_ISO8601_LEN];
     sa_iso8601_now(stamp);
-    const struct db_arg a[] = {TXT(id), NUM(start), NUM(end), NUM(now), NUM(hold_until),
-                               TXT(stamp)};
+    const struct db_arg a[] = {TXT(id),  NUM(start),      NUM(end),
+                               NUM(now), NUM(hold_until), TXT(stamp)};
     int changed = 0;
     int rc = db_exec_args(s, &MEETING_MOVE, a, DB_N(a), &changed, err);
     if (!rc && !changed)
@@ -135,7 +134,7 @@ int sa_sqlite_meeting_set_status(struct sa_store *s, const char *id, const char 
         return sa_err_set(err, SA_EINVAL, "unknown meeting status");
     char stamp[SA_ISO8601_LEN];
     sa_iso8601_now(stamp);
-    const struct db_arg a[] = {TXT(id),     NUM(0),       NUM(0),    NUM(now),
+    const struct db_arg a[] = {TXT(id),     NUM(0),        NUM(0),    NUM(now),
                                TXT(status), TXT(partstat), TXT(stamp)};
     int changed = 0;
     int rc = db_exec_args(s, &MEETING_STATUS, a, DB_N(a), &changed, err);
@@ -150,8 +149,7 @@ int sa_sqlite_meeting_list(struct sa_store *s, const struct sa_meeting_query *q,
     *out = NULL;
     if (q->limit < 1 || q->limit > 1000)
         return sa_err_set(err, SA_EINVAL, "limit is 1 to 1000");
-    const struct db_arg a[] = {TXT(q->status),  NUM(q->from),      NUM(q->to),
-                               NUM(q->now),     TXT(q->lead_id),   TXT(q->thread_id),
-                               NUM(q->limit)};
+    const struct db_arg a[] = {TXT(q->status),  NUM(q->from),      NUM(q->to),   NUM(q->now),
+                               TXT(q->lead_id), TXT(q->thread_id), NUM(q->limit)};
     return db_query_rows(s, &MEETING_LIST, a, DB_N(a), NULL, out, err);
 }

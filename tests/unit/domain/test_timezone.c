@@ -55,15 +55,12 @@ static void test_sources(void **state)
     /* the phone's calling code: the longest one that matches */
     expect("{\"contact_info\":{\"phone\":\"+44 20 7946 0958\"}}", "Europe/London",
            SA_TZ_FROM_PHONE);
-    expect("{\"contact_info\":{\"phone\":\"+353 1 234 5678\"}}", "Europe/Dublin",
-           SA_TZ_FROM_PHONE);
-    expect("{\"contact_info\":{\"phone\":\"0049 30 1234567\"}}", "Europe/Berlin",
-           SA_TZ_FROM_PHONE);
+    expect("{\"contact_info\":{\"phone\":\"+353 1 234 5678\"}}", "Europe/Dublin", SA_TZ_FROM_PHONE);
+    expect("{\"contact_info\":{\"phone\":\"0049 30 1234567\"}}", "Europe/Berlin", SA_TZ_FROM_PHONE);
     expect("{\"contact_info\":{\"phone\":\"+1 (415) 555-0100\"}}", "America/New_York",
            SA_TZ_FROM_PHONE);
     /* a national number says nothing; nothing at all: the calendar's zone */
-    expect("{\"contact_info\":{\"phone\":\"030 1234567\"}}", "Europe/Berlin",
-           SA_TZ_FROM_CALENDAR);
+    expect("{\"contact_info\":{\"phone\":\"030 1234567\"}}", "Europe/Berlin", SA_TZ_FROM_CALENDAR);
     expect("{\"country\":\"Atlantis\"}", "Europe/Berlin", SA_TZ_FROM_CALENDAR);
     expect("{}", "Europe/Berlin", SA_TZ_FROM_CALENDAR);
 }

@@ -12,14 +12,14 @@
 #include "domain/when.h"
 
 /* Wednesday 2 December 2026, 10:30 local. */
-static const struct sa_when_today wed = {.year = 2026, .month = 12, .day = 2, .weekday = 2,
-                                         .minute = 10 * 60 + 30};
+static const struct sa_when_today wed = {
+    .year = 2026, .month = 12, .day = 2, .weekday = 2, .minute = 10 * 60 + 30};
 /* Monday 30 November 2026, 08:00. */
-static const struct sa_when_today mon = {.year = 2026, .month = 11, .day = 30, .weekday = 0,
-                                         .minute = 8 * 60};
+static const struct sa_when_today mon = {
+    .year = 2026, .month = 11, .day = 30, .weekday = 0, .minute = 8 * 60};
 
-static void expect(const struct sa_when_today *today, const char *text, int y, int mo, int d,
-                   int h, int mi, const char *zone)
+static void expect(const struct sa_when_today *today, const char *text, int y, int mo, int d, int h,
+                   int mi, const char *zone)
 {
     struct sa_when w;
     if (!sa_when_parse(text, today, &w))
@@ -88,13 +88,18 @@ static void test_no_time(void **state)
     (void)state;
     struct sa_when w;
     static const char *const none[] = {
-        "How much does it cost for 40 seats?", "Tuesday works", "next week sometime",
-        "we have 3 people", "13pm on Tuesday", "Tuesday 25:00", "", "31/02 at 10am",
+        "How much does it cost for 40 seats?",
+        "Tuesday works",
+        "next week sometime",
+        "we have 3 people",
+        "13pm on Tuesday",
+        "Tuesday 25:00",
+        "",
+        "31/02 at 10am",
     };
     for (size_t i = 0; i < sizeof none / sizeof none[0]; i++)
         if (sa_when_parse(none[i], &wed, &w))
-            fail_msg("\"%s\": found %04d-%02d-%02d %d", none[i], w.year, w.month, w.day,
-                     w.minute);
+            fail_msg("\"%s\": found %04d-%02d-%02d %d", none[i], w.year, w.month, w.day, w.minute);
     assert_false(sa_when_parse(NULL, &wed, &w));
 }
 
