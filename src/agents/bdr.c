@@ -170,8 +170,8 @@ static json_t *human_interrupt(const json_t *draft, const json_t *lead)
     const char *company = json_string_value(json_object_get(lead, "company_name"));
     const char *name = json_string_value(json_object_get(draft, "to_name"));
     char desc[768], when[160] = "";
-    const char *local = json_string_value(json_object_get(json_object_get(draft, "meeting"),
-                                                          "local"));
+    const char *local =
+        json_string_value(json_object_get(json_object_get(draft, "meeting"), "local"));
     if (local)
         snprintf(when, sizeof when, " It proposes a call on %s (their time), held for them.",
                  local);
@@ -185,11 +185,10 @@ static json_t *human_interrupt(const json_t *draft, const json_t *lead)
     json_t *meeting =
         json_is_object(mt)
             ? json_pack("{s:O, s:O, s:O, s:O, s:O, s:O, s:O}", "start",
-                        json_object_get(mt, "start"), "end", json_object_get(mt, "end"),
-                        "summary", json_object_get(mt, "summary"), "local",
-                        json_object_get(mt, "local"), "timezone", json_object_get(mt, "timezone"),
-                        "hold_until", json_object_get(mt, "hold_until"), "text",
-                        json_object_get(mt, "text"))
+                        json_object_get(mt, "start"), "end", json_object_get(mt, "end"), "summary",
+                        json_object_get(mt, "summary"), "local", json_object_get(mt, "local"),
+                        "timezone", json_object_get(mt, "timezone"), "hold_until",
+                        json_object_get(mt, "hold_until"), "text", json_object_get(mt, "text"))
             : json_null();
     return json_pack(
         "{s:{s:s, s:{s:O, s:O, s:O, s:O, s:o}}, s:{s:b, s:b, s:b, s:b}, s:s}", "action_request",
@@ -227,11 +226,10 @@ static int recheck_meeting(struct bdr *b, const json_t *state, json_t *final, js
         return rc;
     json_t *re = json_object_get(updated, "rescheduled");
     if (json_is_object(updated) && re)
-        *moved = json_pack("{s:O, s:O, s:O, s:O, s:O}", "reason", json_object_get(re, "reason"),
-                           "from", json_object_get(re, "from"), "from_local",
-                           json_object_get(re, "from_local"), "to",
-                           json_object_get(updated, "start"), "to_local",
-                           json_object_get(updated, "local"));
+        *moved = json_pack(
+            "{s:O, s:O, s:O, s:O, s:O}", "reason", json_object_get(re, "reason"), "from",
+            json_object_get(re, "from"), "from_local", json_object_get(re, "from_local"), "to",
+            json_object_get(updated, "start"), "to_local", json_object_get(updated, "local"));
     else if (!json_is_object(updated))
         *moved = json_pack("{s:s, s:O, s:n}", "reason", "no_free_slot", "from",
                            json_object_get(mt, "start"), "to");
@@ -281,10 +279,10 @@ static int approval_node(const json_t *state, json_t **update, struct graph_ctx 
     if (strcmp(status, "approved") == 0)
         rc = recheck_meeting(b, state, final, &moved, &err);
     else
-        rc = sa_booking_release(&b->booking,
-                                json_string_value(json_object_get(
-                                    json_object_get(final, "meeting"), "id")),
-                                sa_wall_time(), &err);
+        rc = sa_booking_release(
+            &b->booking,
+            json_string_value(json_object_get(json_object_get(final, "meeting"), "id")),
+            sa_wall_time(), &err);
     if (rc) {
         json_decref(final);
         json_decref(note);
@@ -396,11 +394,11 @@ static int send_node(const json_t *state, json_t **update, struct graph_ctx *ctx
         json_decref(moved);
         return graph_ctx_fail(ctx, SA_ESTORE, "bdr: could not queue the outreach: %s", err.msg);
     }
-    *update = json_pack(
-        "{s:[o], s:s}", "bdr_actions",
-        action("queued", json_pack("{s:I, s:I, s:o?}", "items", (json_int_t)n, "new",
-                                   (json_int_t)added, "meeting_rescheduled", moved)),
-        "current_agent", "bdr");
+    *update =
+        json_pack("{s:[o], s:s}", "bdr_actions",
+                  action("queued", json_pack("{s:I, s:I, s:o?}", "items", (json_int_t)n, "new",
+                                             (json_int_t)added, "meeting_rescheduled", moved)),
+                  "current_agent", "bdr");
     if (moved) /* the draft as sent */
         json_object_set_new(*update, "bdr_draft", final);
     else

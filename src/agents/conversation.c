@@ -195,8 +195,11 @@ static int respond(const json_t *state, json_t **update, struct graph_ctx *ctx, 
     }
     struct sa_err berr = {0}; /* a time named in the reply books it (agents/booking.h) */
     if (c->booking && !dnc &&
-        sa_booking_reply(c->booking, &(struct sa_booking_who){.email = email, .name = name,
-                         .company = json_string_value(json_object_get(state, "company_name"))},
+        sa_booking_reply(c->booking,
+                         &(struct sa_booking_who){
+                             .email = email,
+                             .name = name,
+                             .company = json_string_value(json_object_get(state, "company_name"))},
                          last_user_message(state), rp->intent, sa_wall_time(), extra, &berr)) {
         json_decref(extra);
         json_decref(actions);

@@ -54,7 +54,9 @@ static bool check_content_type(struct sa_req *r)
     sa_reply_error(r, 415, "unsupported_media_type", "header.content-type",
                    "unsupported_media_type", "Content-Type %.*s is not accepted here; send %s",
                    sa_utf8_cut(ct ? ct : "(none)", 100), ct ? ct : "(none)",
-                   csv ? "text/csv" : ics ? "application/json or text/calendar" : "application/json");
+                   csv   ? "text/csv"
+                   : ics ? "application/json or text/calendar"
+                         : "application/json");
     return false;
 }
 

@@ -189,9 +189,8 @@ static int request_body(const struct sa_route *rt, json_t *components, json_t *o
             json_object_set_new(media, "text/calendar",
                                 json_pack("{s:{s:s, s:s}}", "schema", "type", "string",
                                           "description", "An iCalendar object, METHOD:REPLY"));
-        json_object_set_new(
-            op, "requestBody",
-            json_pack("{s:b, s:o}", "required", required, "content", media));
+        json_object_set_new(op, "requestBody",
+                            json_pack("{s:b, s:o}", "required", required, "content", media));
     } else if (strcmp(rt->method, "POST") == 0) {
         json_object_set_new(op, "requestBody",
                             json_pack("{s:s, s:b, s:{s:{s:{s:s, s:i}}}}", "description",

@@ -120,13 +120,13 @@ struct sa_meeting_row {
 
 /* Which meetings meeting_list returns. */
 struct sa_meeting_query {
-    const char *status;          /* NULL: any; "active": held unexpired or confirmed; else
-                                  * that status as listed (an expired hold is "expired") */
-    long long from, to;          /* overlapping [from, to) (unix seconds); 0: open */
-    const char *lead_id;         /* NULL: any */
-    const char *thread_id;       /* NULL: any */
-    long long now;               /* what "expired" is relative to */
-    int limit;                   /* 1..1000 */
+    const char *status;    /* NULL: any; "active": held unexpired or confirmed; else
+                            * that status as listed (an expired hold is "expired") */
+    long long from, to;    /* overlapping [from, to) (unix seconds); 0: open */
+    const char *lead_id;   /* NULL: any */
+    const char *thread_id; /* NULL: any */
+    long long now;         /* what "expired" is relative to */
+    int limit;             /* 1..1000 */
 };
 
 /* The ops every backend implements, grouped by aggregate. Every slot is required except
@@ -701,8 +701,8 @@ static inline SA_WUR int sa_store_meeting_hold(struct sa_store *s, const struct 
     return s->ops->meeting_hold(s, m, now, out, err);
 }
 static inline SA_WUR int sa_store_meeting_move(struct sa_store *s, const char *id, long long start,
-                                               long long end, long long hold_until,
-                                               long long now, json_t **out, struct sa_err *err)
+                                               long long end, long long hold_until, long long now,
+                                               json_t **out, struct sa_err *err)
 {
     return s->ops->meeting_move(s, id, start, end, hold_until, now, out, err);
 }
@@ -718,9 +718,8 @@ static inline SA_WUR int sa_store_meeting_get(struct sa_store *s, const char *id
 {
     return s->ops->meeting_get(s, id, now, out, err);
 }
-static inline SA_WUR int sa_store_meeting_list(struct sa_store *s,
-                                               const struct sa_meeting_query *q, json_t **out,
-                                               struct sa_err *err)
+static inline SA_WUR int sa_store_meeting_list(struct sa_store *s, const struct sa_meeting_query *q,
+                                               json_t **out, struct sa_err *err)
 {
     return s->ops->meeting_list(s, q, out, err);
 }

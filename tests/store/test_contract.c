@@ -1814,8 +1814,8 @@ static void test_meetings(void **state)
     r = meeting_row(c, b + 1800, b + 3600, now + 3600);
     assert_int_equal(sa_store_meeting_hold(s, &r, now, NULL, &err), 0);
     json_t *list = NULL;
-    struct sa_meeting_query q = {.status = "active", .from = b, .to = b + 3600, .now = now,
-                                 .limit = 10};
+    struct sa_meeting_query q = {
+        .status = "active", .from = b, .to = b + 3600, .now = now, .limit = 10};
     assert_int_equal(sa_store_meeting_list(s, &q, &list, &err), 0);
     assert_int_equal(json_array_size(list), 2);
     assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "id")), a);
@@ -1869,8 +1869,7 @@ static void test_meetings(void **state)
     assert_int_equal(sa_store_meeting_get(s, none, now, &m, &err), SA_ENOTFOUND);
     assert_int_equal(sa_store_meeting_set_status(s, none, "cancelled", NULL, now, NULL, &err),
                      SA_ENOTFOUND);
-    assert_int_equal(sa_store_meeting_move(s, none, b, b + 60, now, now, NULL, &err),
-                     SA_ENOTFOUND);
+    assert_int_equal(sa_store_meeting_move(s, none, b, b + 60, now, now, NULL, &err), SA_ENOTFOUND);
     assert_int_equal(sa_store_meeting_set_status(s, a, "bogus", NULL, now, NULL, &err), SA_EINVAL);
     q.limit = 0;
     assert_int_equal(sa_store_meeting_list(s, &q, &list, &err), SA_EINVAL);
@@ -1911,8 +1910,8 @@ static void test_meetings_held_once_under_concurrency(void **state)
         pthread_t t[RACERS];
         /* each racer's slot starts 0-15 minutes into the same half hour: all overlap */
         for (int i = 0; i < RACERS; i++) {
-            h[i] = (struct holder){.s = s, .go = &go,
-                                   .start = meeting_base() + 100000 + round * 7200 + i * 120};
+            h[i] = (struct holder){
+                .s = s, .go = &go, .start = meeting_base() + 100000 + round * 7200 + i * 120};
             assert_int_equal(pthread_create(&t[i], NULL, hold_one, &h[i]), 0);
         }
         for (int i = 0; i < RACERS; i++)

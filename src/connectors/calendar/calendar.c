@@ -363,7 +363,8 @@ bool sa_calendar_zone_known(const char *tz)
  * name; a numeric name ("+0630") or none becomes "UTC+06:30". */
 static void abbrev_locked(icaltimezone *zone, int offset, int is_daylight, char out[16])
 {
-    const char *names = zone == icaltimezone_get_utc_timezone() ? "UTC" : icaltimezone_get_tznames(zone);
+    const char *names =
+        zone == icaltimezone_get_utc_timezone() ? "UTC" : icaltimezone_get_tznames(zone);
     if (names) {
         const char *slash = strchr(names, '/');
         const char *p = is_daylight && slash ? slash + 1 : names;
@@ -390,7 +391,8 @@ int sa_calendar_local(const char *tz, time_t t, struct sa_local_time *out)
     if (zone) {
         struct icaltimetype tt = icaltime_from_timet_with_zone(t, 0, zone);
         if (!icaltime_is_null_time(tt) && tt.year >= 1970 && tt.year <= 9000) {
-            struct icaltimetype u = icaltime_from_timet_with_zone(t, 0, icaltimezone_get_utc_timezone());
+            struct icaltimetype u =
+                icaltime_from_timet_with_zone(t, 0, icaltimezone_get_utc_timezone());
             int dl = 0;
             int off = icaltimezone_get_utc_offset_of_utc_time(zone, &u, &dl);
             *out = (struct sa_local_time){.year = tt.year,
@@ -425,16 +427,16 @@ void sa_calendar_format_local(const char *tz, time_t t, char *out, size_t cap)
 {
     static const char *const days[7] = {"Monday", "Tuesday",  "Wednesday", "Thursday",
                                         "Friday", "Saturday", "Sunday"};
-    static const char *const months[12] = {"January", "February", "March",     "April",
-                                           "May",     "June",     "July",      "August",
-                                           "September", "October", "November", "December"};
+    static const char *const months[12] = {"January",   "February", "March",    "April",
+                                           "May",       "June",     "July",     "August",
+                                           "September", "October",  "November", "December"};
     struct sa_local_time lt;
     if (cap == 0)
         return;
     out[0] = '\0';
     if (sa_calendar_local(tz, t, &lt) == 0)
-        snprintf(out, cap, "%s %d %s, %02d:%02d %s", days[lt.weekday], lt.day,
-                 months[lt.month - 1], lt.hour, lt.minute, lt.abbrev);
+        snprintf(out, cap, "%s %d %s, %02d:%02d %s", days[lt.weekday], lt.day, months[lt.month - 1],
+                 lt.hour, lt.minute, lt.abbrev);
 }
 
 void sa_calendar_shutdown(void)
@@ -558,7 +560,7 @@ static bool build_event_locked(const struct sa_ics *m, icalcomponent *ev)
            add_prop(ev, address_prop(true, m->attendee_name, m->attendee_email)) &&
            add_prop(ev, icalproperty_new_sequence(m->sequence)) &&
            add_prop(ev, icalproperty_new_status(m->confirmed ? ICAL_STATUS_CONFIRMED
-                                                              : ICAL_STATUS_TENTATIVE));
+                                                             : ICAL_STATUS_TENTATIVE));
 }
 
 int sa_ics_invite(const struct sa_ics *m, char **out, struct sa_err *err)
@@ -615,11 +617,9 @@ int sa_ics_reply_parse(const char *text, size_t len, char *uid, size_t cap, char
     int rc = SA_EINVAL;
     icalcomponent *cal = icalparser_parse_string(copy);
     free(copy);
-    icalcomponent *ev = cal ? icalcomponent_get_first_component(cal, ICAL_VEVENT_COMPONENT)
-                            : NULL;
+    icalcomponent *ev = cal ? icalcomponent_get_first_component(cal, ICAL_VEVENT_COMPONENT) : NULL;
     icalproperty *att = ev ? icalcomponent_get_first_property(ev, ICAL_ATTENDEE_PROPERTY) : NULL;
-    icalparameter *ps = att ? icalproperty_get_first_parameter(att, ICAL_PARTSTAT_PARAMETER)
-                            : NULL;
+    icalparameter *ps = att ? icalproperty_get_first_parameter(att, ICAL_PARTSTAT_PARAMETER) : NULL;
     const char *u = ev ? icalcomponent_get_uid(ev) : NULL;
     if (!cal || icalcomponent_isa(cal) != ICAL_VCALENDAR_COMPONENT)
         sa_err_set(err, SA_EINVAL, "the body is not an iCalendar object (BEGIN:VCALENDAR)");

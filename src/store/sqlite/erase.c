@@ -49,9 +49,9 @@ static const struct db_sql DEL_CACHE = {
     "substr(cache_key, -length(?3) - 1, 1) = ':')"};
 
 /* Meetings with the person free their slots with them (not counted in the result). */
-static const struct db_sql DEL_MEETINGS = {
-    "erase meetings", "DELETE FROM meetings WHERE lead_id = ?1 OR " IN_THREADS
-                      " OR (?3 IS NOT NULL AND attendee = ?3)"};
+static const struct db_sql DEL_MEETINGS = {"erase meetings",
+                                           "DELETE FROM meetings WHERE lead_id = ?1 OR " IN_THREADS
+                                           " OR (?3 IS NOT NULL AND attendee = ?3)"};
 
 static const struct db_sql RETIRE_ID = {
     "erase lead", "INSERT INTO erased_leads (id, erased_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING"};
