@@ -341,9 +341,8 @@ static bool intent_is(const char *intent, const char *name)
     return intent && strcmp(intent, name) == 0;
 }
 
-int sa_booking_reply(const struct sa_booking *b, const struct sa_booking_who *who,
-                     const char *message, const char *intent, time_t now, json_t *extra,
-                     struct sa_err *err)
+static int reply(const struct sa_booking *b, const struct sa_booking_who *who, const char *message,
+                 const char *intent, time_t now, json_t *extra, struct sa_err *err)
 {
     struct sa_lead_tz tz;
     sa_lead_timezone(who->lead, b->calendar->tz, sa_calendar_zone_known, &tz);
@@ -413,6 +412,39 @@ int sa_booking_reply(const struct sa_booking *b, const struct sa_booking_who *wh
     json_object_set_new(extra, "meeting_slots",
                         slot_list(tz.zone, starts, n > 0 ? n : 0, b->calendar->slot_minutes));
     return 0;
+}
+
+/* The stored lead whose contact is email (its input, for the zone, and its id), or NULL. */
+static json_t *lead_of(const struct sa_booking *b, const char *email, char id[37])
+{
+    id[0] = '\0';
+    json_t *lead = NULL;
+    struct sa_err e = {0};
+    if (!email || sa_store_lead_by_email(b->store, email, id, &e) ||
+        sa_store_get_lead(b->store, id, &lead, &e)) {
+        id[0] = '\0';
+        return NULL;
+    }
+    json_t *data = json_incref(json_object_get(lead, "data"));
+    json_decref(lead);
+    return data;
+}
+
+int sa_booking_reply(const struct sa_booking *b, const struct sa_booking_who *in,
+                     const char *message, const char *intent, time_t now, json_t *extra,
+                     struct sa_err *err)
+{
+    /* a reply from a stored lead's contact: read the time in that lead's zone */
+    char lead_id[37];
+    json_t *data = in->lead ? NULL : lead_of(b, in->email, lead_id);
+    struct sa_booking_who w = *in;
+    if (data) {
+        w.lead = data;
+        w.lead_id = lead_id;
+    }
+    int rc = reply(b, &w, message, intent, now, extra, err);
+    json_decref(data);
+    return rc;
 }
 
 /* ---- the calendar view and RSVPs ---------------------------------------------------- */

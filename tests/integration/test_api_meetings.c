@@ -437,6 +437,22 @@ static void test_reply_books(void **state)
         assert_string_not_equal(jstr(json_array_get(slots, i), "start"), "2026-12-08T19:00:00Z");
     resp_free(&r);
 
+    /* a stored lead's contact: the time is read in the lead's zone (San Francisco) */
+    char *l = lead("Quorvianta Software", "maya@quorvianta.io",
+                   "\"country\":\"US\",\"city\":\"San Francisco\"");
+    run_agent("qualification", l, &r);
+    free(l);
+    resp_free(&r);
+    j = invoke("{\"agent_type\":\"conversation\",\"input\":{\"message\":\"tomorrow at 10 "
+               "works for me\",\"contact\":{\"email\":\"maya@quorvianta.io\"}}}",
+               &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(jstr(j, "output.meeting.start"), "2026-12-03T18:00:00Z");
+    assert_string_equal(jstr(j, "output.meeting.timezone"), "America/Los_Angeles");
+    assert_string_equal(jstr(j, "output.meeting.local"), "Thursday 3 December, 10:00 PST");
+    assert_true(is_uuid(jstr(j, "output.meeting.lead_id")));
+    resp_free(&r);
+
     /* a time in the past is not booked */
     j = invoke("{\"agent_type\":\"conversation\",\"input\":{\"message\":\"today at 9am ET?\","
                "\"contact\":{\"email\":\"kai@third-test.example\"}}}",
@@ -445,7 +461,7 @@ static void test_reply_books(void **state)
     assert_null(jget(j, "output.meeting"));
     resp_free(&r);
     j = http_json("GET", "/api/meetings?status=confirmed", NULL, &r);
-    assert_int_equal(json_integer_value(jget(j, "count")), 1);
+    assert_int_equal(json_integer_value(jget(j, "count")), 2);
     resp_free(&r);
 }
 
