@@ -193,6 +193,9 @@ static int hold_first(const struct sa_booking *b, const struct sa_booking_who *w
     return 0;
 }
 
+/* Why a lost race re-reads the calendar: a slot another draft took a moment ago shifts
+ * the next free one (its half hour's neighbour, not the next half day), so after a
+ * conflict the slots are computed again from the store rather than taken from the list. */
 int sa_booking_propose(const struct sa_booking *b, const struct sa_booking_who *who, time_t now,
                        json_t **meeting, json_t **alternatives, struct sa_err *err)
 {
@@ -201,21 +204,25 @@ int sa_booking_propose(const struct sa_booking *b, const struct sa_booking_who *
         *alternatives = NULL;
     struct sa_lead_tz tz;
     sa_lead_timezone(who->lead, b->calendar->tz, sa_calendar_zone_known, &tz);
-    struct sa_calendar c;
-    struct sa_busy *busy = NULL;
-    int rc = calendar_for(b, tz.zone, NULL, now, &c, &busy, err);
-    time_t starts[PROPOSE_TRIES + ALTERNATIVES];
-    int n = rc ? 0 : sa_calendar_slots(&c, now, PROPOSE_TRIES + ALTERNATIVES, starts);
-    free(busy);
-    if (rc)
-        return rc;
-    if (n < 0)
-        return sa_err_set(err, n, "the calendar cannot propose slots");
+    time_t starts[1 + ALTERNATIVES];
+    int n = 0;
     json_t *row = NULL;
-    int used = -1;
-    if ((rc = hold_first(b, who, &tz, starts, n < PROPOSE_TRIES ? n : PROPOSE_TRIES, "held", now,
-                         &used, &row, err)))
-        return rc;
+    for (int attempt = 0; attempt < PROPOSE_TRIES && !row; attempt++) {
+        struct sa_calendar c;
+        struct sa_busy *busy = NULL;
+        int rc = calendar_for(b, tz.zone, NULL, now, &c, &busy, err);
+        n = rc ? 0 : sa_calendar_slots(&c, now, 1 + ALTERNATIVES, starts);
+        free(busy);
+        if (rc)
+            return rc;
+        if (n < 0)
+            return sa_err_set(err, n, "the calendar cannot propose slots");
+        if (n == 0)
+            break;
+        int used = -1;
+        if ((rc = hold_first(b, who, &tz, starts, 1, "held", now, &used, &row, err)))
+            return rc;
+    }
     if (!row) {
         *meeting = json_null();
         if (alternatives)
@@ -224,13 +231,8 @@ int sa_booking_propose(const struct sa_booking *b, const struct sa_booking_who *
     }
     if (!(*meeting = decorate(b, who, row, err)))
         return err->code ? err->code : SA_ENOMEM;
-    if (alternatives) {
-        int k = 0;
-        time_t alt[ALTERNATIVES];
-        for (int i = used + 1; i < n && k < ALTERNATIVES; i++)
-            alt[k++] = starts[i];
-        *alternatives = slot_list(tz.zone, alt, k, b->calendar->slot_minutes);
-    }
+    if (alternatives)
+        *alternatives = slot_list(tz.zone, starts + 1, n - 1, b->calendar->slot_minutes);
     return 0;
 }
 
@@ -251,18 +253,20 @@ static int move_to_next(const struct sa_booking *b, const struct sa_booking_who 
 {
     const char *id = json_string_value(json_object_get(stored, "id"));
     const char *tz = json_string_value(json_object_get(stored, "timezone"));
-    struct sa_calendar c;
-    struct sa_busy *busy = NULL;
-    int rc = calendar_for(b, tz, id, now, &c, &busy, err);
-    time_t starts[PROPOSE_TRIES];
-    int n = rc ? 0 : sa_calendar_slots(&c, now, PROPOSE_TRIES, starts);
-    free(busy);
-    if (rc)
-        return rc;
-    for (int i = 0; i < n; i++) {
+    for (int attempt = 0; attempt < PROPOSE_TRIES; attempt++) { /* see sa_booking_propose */
+        struct sa_calendar c;
+        struct sa_busy *busy = NULL;
+        time_t start;
+        int rc = calendar_for(b, tz, id, now, &c, &busy, err);
+        int n = rc ? 0 : sa_calendar_slots(&c, now, 1, &start);
+        free(busy);
+        if (rc)
+            return rc;
+        if (n <= 0)
+            break;
         json_t *row = NULL;
-        long long end = starts[i] + (long long)b->calendar->slot_minutes * 60;
-        rc = sa_store_meeting_move(b->store, id, starts[i], end, hold_until(b, now), (long long)now,
+        long long end = start + (long long)b->calendar->slot_minutes * 60;
+        rc = sa_store_meeting_move(b->store, id, start, end, hold_until(b, now), (long long)now,
                                    &row, err);
         if (rc == 0) {
             *updated = decorate(b, who, row, err);
