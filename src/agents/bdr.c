@@ -298,6 +298,27 @@ static int approval_node(const json_t *state, json_t **update, struct graph_ctx 
     return 0;
 }
 
+/* The body with the meeting's sentence as its own paragraph, before the signature (the
+ * last paragraph starting with the sender's name) when there is one, else at the end. A
+ * new string, or NULL when out of memory. */
+static json_t *with_meeting(const char *body, const char *text, const char *sender)
+{
+    size_t blen = strlen(body), tlen = strlen(text);
+    const char *sig = NULL;
+    char needle[160];
+    snprintf(needle, sizeof needle, "\n\n%s", sender ? sender : "");
+    for (const char *p = body; sender && *sender && (p = strstr(p, needle)); p++)
+        sig = p;
+    size_t at = sig ? (size_t)(sig - body) : blen;
+    char *full = malloc(blen + tlen + 3);
+    if (!full)
+        return NULL;
+    snprintf(full, blen + tlen + 3, "%.*s\n\n%s%s", (int)at, body, text, body + at);
+    json_t *out = json_string(full);
+    free(full);
+    return out;
+}
+
 static int send_node(const json_t *state, json_t **update, struct graph_ctx *ctx, void *arg)
 {
     struct bdr *b = arg;
@@ -355,13 +376,9 @@ static int send_node(const json_t *state, json_t **update, struct graph_ctx *ctx
             const char *text = json_string_value(json_object_get(mt, "text"));
             const char *body = json_string_value(json_object_get(m, "body"));
             if (text && body) {
-                size_t len = strlen(body) + strlen(text) + 3;
-                char *full = malloc(len);
-                if (full) {
-                    snprintf(full, len, "%s\n\n%s", body, text);
-                    json_object_set_new(p, "body", json_string(full));
-                    free(full);
-                }
+                json_t *full = with_meeting(body, text, b->cfg.sender_name);
+                if (full)
+                    json_object_set_new(p, "body", full);
             }
         }
         char *text = p ? json_dumps(p, JSON_COMPACT) : NULL;

@@ -182,6 +182,13 @@ static void test_passed_slot(void **state)
         found = true;
         assert_non_null(strstr(jstr(it, "payload.body"), "Wednesday 9 December, 12:00 EST"));
         assert_null(strstr(jstr(it, "payload.body"), "Monday 7 December"));
+        /* its own paragraph, before the signature */
+        const char *body = jstr(it, "payload.body");
+        const char *sentence = strstr(body, "\n\nWould Wednesday 9 December, 12:00 EST");
+        const char *sig = strstr(body, "\n\nAlex Morgan");
+        assert_non_null(sentence);
+        assert_non_null(sig);
+        assert_true(sentence < sig);
         assert_non_null(strstr(jstr(it, "payload.ics"), "DTSTART:20261209T170000Z"));
         assert_non_null(strstr(jstr(it, "payload.ics"), "SEQUENCE:1"));
     }
