@@ -140,6 +140,46 @@ static json_t *decorate(const struct sa_booking *b, const struct sa_booking_who 
     return row;
 }
 
+/* Queues the meeting's (updated) invite to the attendee through the outbox, under the key
+ * meeting:<id>:<sequence>, so a turn or RSVP that runs twice queues it once; consent is
+ * checked by the outbox when it leaves. Sets meeting.invite_queued. */
+static int queue_invite(const struct sa_booking *b, const struct sa_booking_who *who,
+                        json_t *meeting, time_t now, struct sa_err *err)
+{
+    const char *mid = json_string_value(json_object_get(meeting, "id"));
+    if (!who->email || !mid)
+        return 0;
+    char key[96], id[SA_UUID_LEN], subject[400];
+    snprintf(key, sizeof key, "meeting:%s:%lld", mid,
+             (long long)json_integer_value(json_object_get(meeting, "sequence")));
+    sa_uuid_v7(id);
+    snprintf(subject, sizeof subject, "Invitation: %s @ %s",
+             json_string_value(json_object_get(meeting, "summary")) ?: "Meeting",
+             json_string_value(json_object_get(meeting, "local")) ?: "");
+    json_t *p = json_pack("{s:{s:s?, s:s?}, s:s?, s:s, s:O, s:O, s:s}", "from", "name",
+                          b->organizer_name, "email", b->organizer_email, "to_name", who->name,
+                          "subject", subject, "body", json_object_get(meeting, "text"), "ics",
+                          json_object_get(meeting, "ics"), "meeting_id", mid);
+    char *payload = p ? json_dumps(p, JSON_COMPACT) : NULL;
+    json_decref(p);
+    if (!payload)
+        return sa_err_set(err, SA_ENOMEM, "out of memory");
+    const struct sa_outbox_item it = {.id = id,
+                                      .idempotency_key = key,
+                                      .kind = "invite",
+                                      .thread_id = who->thread_id,
+                                      .lead_id = who->lead_id,
+                                      .to_email = who->email,
+                                      .payload = payload,
+                                      .due_at = (long long)now};
+    int added = 0;
+    int rc = sa_store_outbox_add(b->store, &it, 1, &added, err);
+    free(payload);
+    if (!rc)
+        json_object_set_new(meeting, "invite_queued", json_true());
+    return rc;
+}
+
 /* {start, end, start_unix, local} for each slot. */
 static json_t *slot_list(const char *tz, const time_t *starts, int n, int minutes)
 {
@@ -391,7 +431,7 @@ static int reply(const struct sa_booking *b, const struct sa_booking_who *who, c
                 if (!m)
                     return err->code ? err->code : SA_ENOMEM;
                 json_object_set_new(extra, "meeting", m);
-                return 0;
+                return queue_invite(b, who, m, now, err);
             }
             why = "taken";
         } else {
@@ -526,12 +566,15 @@ int sa_booking_rsvp(const struct sa_booking *b, const char *id, const char *part
         return rc;
     const struct sa_booking_who who = {
         .lead_id = json_string_value(json_object_get(row, "lead_id")),
+        .thread_id = json_string_value(json_object_get(row, "thread_id")),
         .email = json_string_value(json_object_get(row, "attendee"))};
     /* an invite needs an attendee: a meeting without one is returned as stored */
     if (!who.email) {
         *out = row;
         return 0;
     }
-    *out = decorate(b, &who, row, err);
-    return *out ? 0 : (err->code ? err->code : SA_ENOMEM);
+    if (!(*out = decorate(b, &who, row, err)))
+        return err->code ? err->code : SA_ENOMEM;
+    /* accepted: the organiser confirms with the updated invite (STATUS:CONFIRMED) */
+    return strcmp(status, "confirmed") == 0 ? queue_invite(b, &who, *out, now, err) : 0;
 }

@@ -64,7 +64,8 @@ int sa_booking_release(const struct sa_booking *b, const char *meeting_id, time_
 
 /* A conversation turn: when message names a time (domain/when.h, read in the prospect's
  * zone) or intent is meeting_scheduling or demo_request, adds to extra (a JSON object)
- * either "meeting" (the named slot was free: booked, status confirmed, with its ics) or
+ * either "meeting" (the named slot was free: booked, status confirmed, with its ics, which
+ * is also queued to the prospect through the outbox, kind "invite") or
  * "meeting_slots" (the nearest free slots to the named time, or the next ones) and
  * "meeting_requested" (the named time, when one was named, with why it was not booked).
  * Returns 0 (also when nothing applies) or a store error. */
@@ -84,7 +85,8 @@ int sa_booking_calendar(const struct sa_booking *b, time_t from, int days, const
 
 /* Applies a prospect's RSVP to meeting id: ACCEPTED confirms it, TENTATIVE keeps the slot
  * as tentative, DECLINED frees it (sequence + 1 each time). *out (new reference) the
- * meeting with its updated invite (ics). SA_ENOTFOUND, SA_EINVAL for another partstat,
+ * meeting with its updated invite (ics); an accepted one's CONFIRMED invite is queued to
+ * the prospect through the outbox (kind "invite"). SA_ENOTFOUND, SA_EINVAL for another partstat,
  * or SA_ECONFLICT when an accepted hold had lapsed and its slot went to someone else. */
 int sa_booking_rsvp(const struct sa_booking *b, const char *id, const char *partstat, time_t now,
                     json_t **out, struct sa_err *err) SA_WUR;

@@ -383,6 +383,16 @@ static void test_rsvp(void **state)
     assert_non_null(strstr(jstr(j, "meeting.ics"), "STATUS:CONFIRMED"));
     assert_non_null(strstr(jstr(j, "meeting.ics"), "SEQUENCE:1"));
     resp_free(&r);
+    /* the organiser confirms: the updated invite is queued to the prospect */
+    j = http_json("GET", "/api/outbox?email=maya@quorvianta.io", NULL, &r);
+    bool confirmed_invite = false;
+    for (size_t i = 0; i < json_array_size(jget(j, "items")); i++) {
+        json_t *it = json_array_get(jget(j, "items"), i);
+        if (strcmp(jstr(it, "kind") ?: "", "invite") == 0)
+            confirmed_invite = strstr(jstr(it, "payload.ics"), "STATUS:CONFIRMED") != NULL;
+    }
+    assert_true(confirmed_invite);
+    resp_free(&r);
     http("POST", path, "application/json", "{\"partstat\":\"MAYBE\"}", 20, &r);
     expect_problem("bad partstat", &r, 422, "[\"body\",\"partstat\"]", "enum");
     resp_free(&r);
@@ -466,6 +476,14 @@ static void test_reply_books(void **state)
     assert_string_equal(jstr(j, "output.meeting.status"), "confirmed");
     assert_string_equal(jstr(j, "output.meeting.local"), "Tuesday 8 December, 14:00 EST");
     assert_non_null(strstr(jstr(j, "output.meeting.ics"), "STATUS:CONFIRMED"));
+    assert_true(json_is_true(jget(j, "output.meeting.invite_queued")));
+    resp_free(&r);
+    /* the invite goes out through the outbox (held here: OUTBOX_POLL_MS=0) */
+    j = http_json("GET", "/api/outbox?email=dana@northwind-test.example", NULL, &r);
+    assert_int_equal(json_integer_value(jget(j, "count")), 1);
+    assert_string_equal(jstr(j, "items.0.kind"), "invite");
+    assert_non_null(strstr(jstr(j, "items.0.payload.ics"), "DTSTART:20261208T190000Z"));
+    assert_non_null(strstr(jstr(j, "items.0.payload.subject"), "Tuesday 8 December, 14:00 EST"));
     resp_free(&r);
 
     j = invoke("{\"agent_type\":\"conversation\",\"input\":{\"message\":\"Could we do Tuesday "
