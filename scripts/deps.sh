@@ -12,7 +12,7 @@ PKGS=(
   libjwt-dev libssl-dev
   libcmocka-dev libcurl4-openssl-dev curl
   wrk sqlite3 time
-  python3 # the integration tests parse delivered mail with its email package
+  python3 python3-icalendar # the integration tests parse delivered mail (email) and invites (icalendar)
 )
 
 # `scripts/deps.sh clang` adds the fuzzing toolchain (make fuzz), `scripts/deps.sh lint`

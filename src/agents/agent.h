@@ -45,6 +45,7 @@ struct sa_agent_deps {
     const char *sender_email;     /* the BDR e-mails' From and the invites' organizer */
     const char *meeting_link;     /* the meeting link in marketing messages */
     int bdr_max_touches_per_week; /* bdr's frequency cap per contact (0: no cap) */
+    int meeting_hold_hours;       /* how long a proposed meeting holds its slot (0: 48) */
 };
 
 enum sa_agent_type {

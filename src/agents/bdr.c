@@ -10,12 +10,14 @@
 #include <time.h>
 
 #include "agents/agent.h"
+#include "agents/booking.h"
 #include "connectors/calendar/calendar.h"
 #include "connectors/mail/message.h"
 #include "base/clock.h"
 #include "base/detail.h"
 #include "base/uuid.h"
 #include "domain/scoring.h"
+#include "domain/timezone.h"
 #include "graph/graph.h"
 #include "store/store.h"
 
@@ -25,6 +27,7 @@ struct bdr {
     const struct sa_model *model;       /* the free-mail list (no domain cap for gmail.com) */
     const struct sa_calendar *calendar; /* meeting slots; NULL: no meeting proposed */
     struct sa_bdr_config cfg;
+    struct sa_booking booking; /* meetings: proposed, held and re-checked */
     void *step; /* the pipeline step it joined as (its status counters), or NULL */
 };
 
@@ -109,6 +112,19 @@ static json_t *re_subject(const json_t *subject)
     return out;
 }
 
+/* Who the draft's meeting is with: the lead in the state. */
+static struct sa_booking_who who_of(const json_t *state, const char *email)
+{
+    const json_t *lead = json_object_get(state, "lead_data");
+    return (struct sa_booking_who){
+        .lead = lead,
+        .lead_id = json_string_value(json_object_get(state, "lead_id")),
+        .thread_id = json_string_value(json_object_get(state, "thread_id")),
+        .email = email,
+        .name = json_string_value(json_object_get(json_object_get(lead, "contact_info"), "name")),
+        .company = json_string_value(json_object_get(lead, "company_name"))};
+}
+
 static json_t *ready_message(const json_t *content, const char *tmpl)
 {
     json_t *m = json_object_get(content, tmpl);
@@ -173,36 +189,19 @@ static int draft(const json_t *state, json_t **update, struct graph_ctx *ctx, vo
     }
     char id[SA_UUID_LEN];
     sa_uuid_v7(id);
-    /* the meeting the first e-mail proposes: the calendar's next free slot, as an RFC 5545
-     * invite whose UID is stable for this draft, so a re-sent invite updates it */
-    json_t *slots = b->calendar ? sa_calendar_slots_json(b->calendar, sa_wall_time(), 3) : json_array();
-    json_t *meeting = json_null();
-    if (json_array_size(slots) > 0) {
-        const json_t *first_slot = json_array_get(slots, 0);
-        time_t start = (time_t)json_integer_value(json_object_get(first_slot, "start_unix"));
-        char uid[SA_ICS_UID_LEN], summary[300];
-        sa_ics_uid(id, uid);
-        const char *company = json_string_value(json_object_get(lead, "company_name"));
-        snprintf(summary, sizeof summary, "Intro call: %s and %s", company ? company : "you",
-                 b->cfg.sender_name);
-        struct sa_ics inv = {.uid = uid,
-                             .start = start,
-                             .end = start + (time_t)b->calendar->slot_minutes * 60,
-                             .summary = summary,
-                             .description = "A short call to see whether we can help.",
-                             .organizer_name = b->cfg.sender_name,
-                             .organizer_email = b->cfg.sender_email,
-                             .attendee_name = json_string_value(json_object_get(ci, "name")),
-                             .attendee_email = email};
-        char *ics = NULL;
-        struct sa_err ierr = {0};
-        if (sa_ics_invite(&inv, &ics, &ierr) == 0) {
-            json_decref(meeting);
-            meeting = json_pack("{s:s, s:O, s:O, s:s, s:s}", "uid", uid, "start",
-                                json_object_get(first_slot, "start"), "end",
-                                json_object_get(first_slot, "end"), "summary", summary, "ics", ics);
-            free(ics);
+    /* the meeting the first e-mail proposes: the first free slot in both sides' working
+     * hours, held in the store for this prospect (booking.h) */
+    json_t *meeting = NULL, *slots = NULL;
+    if (b->calendar) {
+        const struct sa_booking_who who = who_of(state, email);
+        if ((rc = sa_booking_propose(&b->booking, &who, sa_wall_time(), &meeting, &slots, &err))) {
+            json_decref(followups);
+            return graph_ctx_fail(ctx, SA_ESTORE, "bdr: could not hold a meeting slot: %s",
+                                  err.msg);
         }
+    } else {
+        meeting = json_null();
+        slots = json_array();
     }
     json_t *draft = json_pack(
         "{s:s, s:s, s:O, s:{s:s, s:s}, s:O, s:O, s:o, s:o, s:o}", "id", id, "to", email, "to_name",
@@ -239,20 +238,28 @@ static json_t *human_interrupt(const json_t *draft, const json_t *lead)
 {
     const char *company = json_string_value(json_object_get(lead, "company_name"));
     const char *name = json_string_value(json_object_get(draft, "to_name"));
-    char desc[640];
+    char desc[900], when[160] = "";
+    const char *local =
+        json_string_value(json_object_get(json_object_get(draft, "meeting"), "local"));
+    if (local)
+        snprintf(when, sizeof when, " It proposes a call on %s (their time), held for them.",
+                 local);
     snprintf(desc, sizeof desc,
              "Approve the first e-mail to %s at %s and its %zu follow-ups (args.messages, "
-             "sent days apart in one thread). Accept to send them as drafted, edit the "
+             "sent days apart in one thread).%s Accept to send them as drafted, edit the "
              "subject or body of the first (args.subject, args.body) or of any message "
              "(args.messages: [{index, subject, body, drop}]), respond with a note (nothing "
              "is sent), or ignore it.",
              name ? name : "the contact", company ? company : "the company",
-             json_array_size(json_object_get(draft, "followups")));
+             json_array_size(json_object_get(draft, "followups")), when);
     const json_t *mt = json_object_get(draft, "meeting");
     json_t *meeting =
         json_is_object(mt)
-            ? json_pack("{s:O, s:O, s:O}", "start", json_object_get(mt, "start"), "end",
-                        json_object_get(mt, "end"), "summary", json_object_get(mt, "summary"))
+            ? json_pack("{s:O, s:O, s:O, s:O, s:O, s:O, s:O}", "start",
+                        json_object_get(mt, "start"), "end", json_object_get(mt, "end"), "summary",
+                        json_object_get(mt, "summary"), "local", json_object_get(mt, "local"),
+                        "timezone", json_object_get(mt, "timezone"), "hold_until",
+                        json_object_get(mt, "hold_until"), "text", json_object_get(mt, "text"))
             : json_null();
     return json_pack(
         "{s:{s:s, s:{s:O, s:O, s:O, s:o, s:o}}, s:{s:b, s:b, s:b, s:b}, s:s}", "action_request",
@@ -318,9 +325,38 @@ static int draft_node(const json_t *state, json_t **update, struct graph_ctx *ct
     return rc;
 }
 
+/* Re-checks the draft's meeting (booking.h) at now: when it moved, final gets the new one
+ * and *moved (new reference) says from what and why; when no slot is left, the meeting is
+ * dropped from final. */
+static int recheck_meeting(struct bdr *b, const json_t *state, json_t *final, json_t **moved,
+                           struct sa_err *err)
+{
+    *moved = NULL;
+    const json_t *mt = json_object_get(final, "meeting");
+    if (!json_is_object(mt))
+        return 0;
+    const struct sa_booking_who who =
+        who_of(state, json_string_value(json_object_get(final, "to")));
+    json_t *updated = NULL;
+    int rc = sa_booking_recheck(&b->booking, &who, mt, sa_wall_time(), &updated, err);
+    if (rc || !updated)
+        return rc;
+    json_t *re = json_object_get(updated, "rescheduled");
+    if (json_is_object(updated) && re)
+        *moved = json_pack(
+            "{s:O, s:O, s:O, s:O, s:O}", "reason", json_object_get(re, "reason"), "from",
+            json_object_get(re, "from"), "from_local", json_object_get(re, "from_local"), "to",
+            json_object_get(updated, "start"), "to_local", json_object_get(updated, "local"));
+    else if (!json_is_object(updated))
+        *moved = json_pack("{s:s, s:O, s:n}", "reason", "no_free_slot", "from",
+                           json_object_get(mt, "start"), "to");
+    json_object_set_new(final, "meeting", updated);
+    return 0;
+}
+
 static int approval_node(const json_t *state, json_t **update, struct graph_ctx *ctx, void *arg)
 {
-    (void)arg;
+    struct bdr *b = arg;
     const json_t *draft = json_object_get(state, "bdr_draft");
     if (!json_is_object(draft)) { /* skipped: nothing to approve */
         *update = json_pack("{s:s}", "current_agent", "bdr");
@@ -348,25 +384,64 @@ static int approval_node(const json_t *state, json_t **update, struct graph_ctx 
     } else if (strcmp(type, "ignore") == 0) {
         status = "ignored";
     }
+    /* the slot was proposed when the draft was made: it may have passed, or lapsed and
+     * been taken, while the draft waited */
+    struct sa_err err = {0};
+    json_t *moved = NULL;
+    int rc = 0;
+    if (strcmp(status, "approved") == 0)
+        rc = recheck_meeting(b, state, final, &moved, &err);
+    else
+        rc = sa_booking_release(
+            &b->booking,
+            json_string_value(json_object_get(json_object_get(final, "meeting"), "id")),
+            sa_wall_time(), &err);
+    if (rc) {
+        json_decref(final);
+        json_decref(note);
+        return graph_ctx_fail(ctx, SA_ESTORE, "bdr: re-checking the meeting: %s", err.msg);
+    }
     const json_t *reviewer = json_object_get(resp, "reviewer");
     *update =
-        json_pack("{s:o, s:{s:s, s:s, s:O?, s:o?}, s:[o], s:s}", "bdr_draft", final, "bdr_decision",
-                  "status", status, "type", type, "reviewer", reviewer, "note", note, "bdr_actions",
+        json_pack("{s:o, s:{s:s, s:s, s:O?, s:o?, s:o?}, s:[o], s:s}", "bdr_draft", final,
+                  "bdr_decision", "status", status, "type", type, "reviewer", reviewer, "note",
+                  note, "meeting_rescheduled", moved, "bdr_actions",
                   action("approval", json_pack("{s:s, s:O?}", "type", type, "reviewer", reviewer)),
                   "current_agent", "bdr");
     return 0;
 }
 
-/* ZONE PICK: the one place that chooses the recipient's time zone for the sending window
- * (stored on each outbox item). The lead's own "timezone" when it names a zone we know,
- * else CALENDAR_TZ, else UTC. At merge: sa_lead_timezone() (domain/timezone.h) replaces
- * the body. */
-static const char *recipient_zone(const struct bdr *b, const json_t *lead)
+/* The recipient's time zone for the sending window (stored on each outbox item): the
+ * lead's own, else its region, country or phone's (domain/timezone.h), else CALENDAR_TZ. */
+static const char *recipient_zone(const struct bdr *b, const json_t *lead, char *out,
+                                  size_t cap)
 {
-    const char *tz = json_string_value(json_object_get(lead, "timezone"));
-    if (tz && sa_zone_known(tz))
-        return tz;
-    return b->calendar && b->calendar->tz[0] ? b->calendar->tz : "UTC";
+    struct sa_lead_tz tz;
+    sa_lead_timezone(lead, b->calendar && b->calendar->tz[0] ? b->calendar->tz : "UTC",
+                     sa_calendar_zone_known, &tz);
+    snprintf(out, cap, "%s", tz.zone);
+    return out;
+}
+
+/* The body with the meeting's sentence as its own paragraph, before the signature (the
+ * last paragraph starting with the sender's name) when there is one, else at the end. A
+ * new string, or NULL when out of memory. */
+static json_t *with_meeting(const char *body, const char *text, const char *sender)
+{
+    size_t blen = strlen(body), tlen = strlen(text);
+    const char *sig = NULL;
+    char needle[160];
+    snprintf(needle, sizeof needle, "\n\n%s", sender ? sender : "");
+    for (const char *p = body; sender && *sender && (p = strstr(p, needle)); p++)
+        sig = p;
+    size_t at = sig ? (size_t)(sig - body) : blen;
+    char *full = malloc(blen + tlen + 3);
+    if (!full)
+        return NULL;
+    snprintf(full, blen + tlen + 3, "%.*s\n\n%s%s", (int)at, body, text, body + at);
+    json_t *out = json_string(full);
+    free(full);
+    return out;
 }
 
 static int send_node(const json_t *state, json_t **update, struct graph_ctx *ctx, void *arg)
@@ -390,7 +465,6 @@ static int send_node(const json_t *state, json_t **update, struct graph_ctx *ctx
         return graph_ctx_fail(ctx, SA_ESTORE, "bdr: %s", err.msg);
     bool dnc = json_is_true(json_object_get(c, "do_not_contact"));
     json_decref(c);
-    rc = 0;
     if (dnc)
         return skip(update, "do_not_contact", "the contact opted out before the approval");
     /* a stale duplicate: another run's sequence was approved while this one waited */
@@ -401,8 +475,17 @@ static int send_node(const json_t *state, json_t **update, struct graph_ctx *ctx
         return skip(update, "active_sequence",
                     "another sequence to the contact was approved while this one waited; "
                     "nothing is queued");
+    /* and once more as the message leaves */
+    json_t *final = json_deep_copy(draft), *moved = NULL;
+    if ((rc = recheck_meeting(b, state, final, &moved, &err))) {
+        json_decref(final);
+        return graph_ctx_fail(ctx, SA_ESTORE, "bdr: re-checking the meeting: %s", err.msg);
+    }
+    draft = final;
     const json_t *followups = json_object_get(draft, "followups");
-    const char *zone = recipient_zone(b, json_object_get(state, "lead_data"));
+    char zone_buf[SA_CAL_TZ_MAX];
+    const char *zone =
+        recipient_zone(b, json_object_get(state, "lead_data"), zone_buf, sizeof zone_buf);
     const char *at = strchr(to, '@');
     char domain[256];
     snprintf(domain, sizeof domain, "%s", at ? at + 1 : "");
@@ -437,9 +520,19 @@ static int send_node(const json_t *state, json_t **update, struct graph_ctx *ctx
             json_object_get(m, "body"), "draft_id", json_object_get(draft, "id"), "day", day);
         if (i > 0 && p && msgids && msgids[0][0]) /* follow-ups answer the first e-mail */
             json_object_set_new(p, "in_reply_to", json_string(msgids[0]));
-        const json_t *ics = json_object_get(json_object_get(draft, "meeting"), "ics");
-        if (i == 0 && p && json_is_string(ics)) /* the invite rides on the first e-mail */
+        const json_t *mt = json_object_get(draft, "meeting");
+        const json_t *ics = json_object_get(mt, "ics");
+        if (i == 0 && p && json_is_string(ics)) { /* the invite rides on the first e-mail */
             json_object_set(p, "ics", (json_t *)ics);
+            /* and the e-mail says when, in the prospect's time and in UTC */
+            const char *text = json_string_value(json_object_get(mt, "text"));
+            const char *body = json_string_value(json_object_get(m, "body"));
+            if (text && body) {
+                json_t *full = with_meeting(body, text, b->cfg.sender_name);
+                if (full)
+                    json_object_set_new(p, "body", full);
+            }
+        }
         char *text = p ? json_dumps(p, JSON_COMPACT) : NULL;
         json_decref(p);
         json_array_append_new(payloads, json_string(text ? text : "{}"));
@@ -472,12 +565,20 @@ static int send_node(const json_t *state, json_t **update, struct graph_ctx *ctx
     free(keys);
     free(msgids);
     json_decref(payloads);
-    if (rc)
+    if (rc) {
+        json_decref(final);
+        json_decref(moved);
         return graph_ctx_fail(ctx, SA_ESTORE, "bdr: could not queue the outreach: %s", err.msg);
-    *update = json_pack(
-        "{s:[o], s:s}", "bdr_actions",
-        action("queued", json_pack("{s:I, s:I}", "items", (json_int_t)n, "new", (json_int_t)added)),
-        "current_agent", "bdr");
+    }
+    *update =
+        json_pack("{s:[o], s:s}", "bdr_actions",
+                  action("queued", json_pack("{s:I, s:I, s:o?}", "items", (json_int_t)n, "new",
+                                             (json_int_t)added, "meeting_rescheduled", moved)),
+                  "current_agent", "bdr");
+    if (moved) /* the draft as sent */
+        json_object_set_new(*update, "bdr_draft", final);
+    else
+        json_decref(final);
     return 0;
 }
 
@@ -527,6 +628,12 @@ struct sa_agent *sa_bdr_new(const struct sa_agent_deps *deps)
     b->cfg = (struct sa_bdr_config){.sender_name = deps->sender_name,
                                     .sender_email = deps->sender_email,
                                     .max_touches_per_week = deps->bdr_max_touches_per_week};
+    b->booking = (struct sa_booking){.store = deps->store,
+                                     .calendar = deps->calendar,
+                                     .organizer_name = deps->sender_name,
+                                     .organizer_email = deps->sender_email,
+                                     .meeting_link = deps->meeting_link,
+                                     .hold_hours = deps->meeting_hold_hours};
     return &b->base;
 }
 

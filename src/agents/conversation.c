@@ -11,6 +11,7 @@
 
 #include "base/clock.h"
 #include "agents/agent.h"
+#include "agents/booking.h"
 #include "connectors/calendar/calendar.h"
 #include "domain/intent.h"
 #include "domain/lead.h"
@@ -26,6 +27,7 @@ struct sa_conversation {
     const struct sa_calendar *calendar;
     const struct sa_profile *profile; /* the replies' templates and facts */
     double review_threshold;          /* below this confidence a human answers */
+    const struct sa_booking *booking; /* meetings named in replies; NULL: slots only */
     struct graph *g;
 };
 
@@ -258,10 +260,21 @@ static int respond(const json_t *state, json_t **update, struct graph_ctx *ctx, 
     if (!rc && dnc && strcmp(intent, "unsubscribe") != 0) { /* answer, but start nothing new */
         json_array_clear(actions);
         json_array_append_new(actions, json_string("reply only: the contact is do-not-contact"));
-    } else if (!rc && !why && !dnc &&
+    } else if (!rc && !why && !dnc && !c->booking &&
                (strcmp(intent, "meeting_scheduling") == 0 || strcmp(intent, "demo_request") == 0))
         json_object_set_new(extra, "meeting_slots",
                             sa_calendar_slots_json(c->calendar, sa_wall_time(), 3));
+    /* a time named in the reply books it, or the nearest free slots are offered
+     * (agents/booking.h); not on the word of a message the classifier was unsure of */
+    struct sa_err berr = {0};
+    if (!rc && c->booking && !dnc && !low &&
+        sa_booking_reply(c->booking,
+                         &(struct sa_booking_who){
+                             .email = email,
+                             .name = json_string_value(json_object_get(contact, "name")),
+                             .company = json_string_value(json_object_get(state, "company_name"))},
+                         last_user_message(state), intent, sa_wall_time(), extra, &berr))
+        rc = graph_ctx_fail(ctx, SA_ESTORE, "could not book the meeting: %s", berr.msg);
     /* the contact wrote back: the BDR follow-ups still queued for them are moot (an
      * automatic out-of-office notice is not an answer: they wait instead) */
     int cancelled = 0;
@@ -360,6 +373,11 @@ struct sa_agent *sa_conversation_agent_new(void)
     if (a)
         a->ops = &conversation_ops;
     return a;
+}
+
+void sa_conversation_set_booking(struct sa_conversation *c, const struct sa_booking *booking)
+{
+    c->booking = booking;
 }
 
 const struct graph *sa_conversation_graph(const struct sa_conversation *c)
@@ -468,9 +486,10 @@ int sa_conversation_turn(struct sa_conversation *c, const char *thread_id, const
     for (size_t i = 0; *output && i < sizeof facts / sizeof facts[0]; i++)
         if (json_object_get(li, facts[i]))
             json_object_set(*output, facts[i], json_object_get(li, facts[i]));
-    json_t *slots = json_object_get(extra, "meeting_slots");
-    if (slots)
-        json_object_set(*output, "meeting_slots", slots);
+    static const char *const meeting_keys[] = {"meeting_slots", "meeting", "meeting_requested"};
+    for (size_t i = 0; *output && i < 3; i++)
+        if (json_object_get(extra, meeting_keys[i]))
+            json_object_set(*output, meeting_keys[i], json_object_get(extra, meeting_keys[i]));
     json_decref(prev);
     graph_result_clear(&res);
     return *output ? 0 : sa_err_set(err, SA_ENOMEM, "out of memory");

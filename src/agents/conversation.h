@@ -43,4 +43,10 @@ int sa_conversation_validate(const json_t *input, const char *loc_prefix, json_t
 int sa_conversation_turn(struct sa_conversation *c, const char *thread_id, const json_t *input,
                          json_t **output, struct sa_err *err) SA_WUR;
 
+/* Lets turns book meetings (agents/booking.h; borrowed, outliving c): a reply naming a
+ * free time books it, else the nearest free slots are offered. Without it a meeting
+ * request gets the calendar's next slots. */
+struct sa_booking;
+void sa_conversation_set_booking(struct sa_conversation *c, const struct sa_booking *booking);
+
 #endif

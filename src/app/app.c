@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "agents/bdr.h"
+#include "agents/booking.h"
 #include "app/access.h"
 #include "connectors/calendar/calendar.h"
 #include "agents/conversation.h"
@@ -205,7 +206,8 @@ static int open_agents(struct sa_app *app, struct sa_err *err)
                                 .sender_title = sa_profile_str(pr, "sender.title"),
                                 .sender_email = sa_profile_str(pr, "sender.email"),
                                 .meeting_link = sa_profile_str(pr, "meeting_link"),
-                                .bdr_max_touches_per_week = cfg->bdr_max_touches_per_week},
+                                .bdr_max_touches_per_week = cfg->bdr_max_touches_per_week,
+                                .meeting_hold_hours = cfg->meeting_hold_hours},
         &app->agents, err);
 }
 
@@ -249,6 +251,19 @@ int sa_app_open(const struct sa_config *cfg, struct sa_app **out, struct sa_err 
         sa_app_close(app);
         return rc;
     }
+    app->booking = calloc(1, sizeof *app->booking);
+    if (!app->booking) {
+        sa_app_close(app);
+        return sa_err_set(err, SA_ENOMEM, "out of memory");
+    }
+    *app->booking = (struct sa_booking){.store = app->store,
+                                        .calendar = app->calendar,
+                                        .organizer_name = cfg->sender_name,
+                                        .organizer_email = cfg->sender_email,
+                                        .meeting_link = cfg->meeting_link,
+                                        .hold_hours = cfg->meeting_hold_hours};
+    if (app->conversation)
+        sa_conversation_set_booking(app->conversation, app->booking);
     if (!(app->imports = sa_import_jobs_new(app))) {
         sa_app_close(app);
         return sa_err_set(err, SA_ENOMEM, "out of memory");
@@ -276,6 +291,7 @@ void sa_app_close(struct sa_app *app)
     json_decref(app->templates);
     sa_profile_free(app->profile);
     sa_metrics_free(app->metrics);
+    free(app->booking);
     free(app->calendar);
     free(app);
 }

@@ -33,6 +33,7 @@ struct sa_app {
     struct sa_conversation *conversation; /* NULL with no intents */
     struct sa_calendar *calendar;         /* CALENDAR_TZ, _DAYS, _HOURS, MEETING_MINUTES */
     struct sa_consent *consent; /* unsubscribe links and their secret (app/consent.h) */
+    struct sa_booking *booking;           /* meetings: the store, calendar and organiser */
     /* Set by the delivery worker: wakes it when new outbox items are queued (NULL: no
      * worker runs, e.g. in the CLI). */
     void (*outbox_kick)(void *arg);

@@ -62,6 +62,7 @@ struct sa_config {
     int outbox_poll_ms;         /* OUTBOX_POLL_MS: 0 holds outgoing mail */
     /* the availability calendar: validated by sa_calendar_parse when the app opens */
     int meeting_minutes;        /* MEETING_MINUTES */
+    int meeting_hold_hours;     /* MEETING_HOLD_HOURS: a proposal holds its slot this long */
     const char *calendar_tz;    /* CALENDAR_TZ: an IANA zone name */
     const char *calendar_days;  /* CALENDAR_DAYS: "Mon-Fri", "Mon,Wed,Fri" */
     const char *calendar_hours; /* CALENDAR_HOURS: "HH:MM-HH:MM" */

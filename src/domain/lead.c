@@ -694,6 +694,16 @@ int sa_lead_parse(json_t *input, const char *loc_prefix, struct sa_lead *lead, j
     }
     lead->country = opt_string(&c, input, "country", "country", SA_LEAD_SHORT_MAX, false);
     lead->notes = opt_string(&c, input, "notes", "notes", SA_LEAD_NOTES_MAX, false);
+    /* where the contact is, for meeting times (domain/timezone.h): an IANA zone name, and
+     * a state/city for countries with several zones; a zone the system does not know is
+     * ignored there, so only its form is checked here */
+    const char *tz = opt_string(&c, input, "timezone", "timezone", 63, false);
+    if (tz && strspn(tz, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/_+-") !=
+                  strlen(tz))
+        add(&c, "timezone", "value_error",
+            "Value is not a time zone name: expected an IANA name such as America/Los_Angeles");
+    (void)opt_string(&c, input, "state", "state", SA_LEAD_SHORT_MAX, false);
+    (void)opt_string(&c, input, "city", "city", SA_LEAD_SHORT_MAX, false);
     parse_signals(&c, input, lead);
     if (json_array_size(detail) > before) {
         *lead = (struct sa_lead){0};

@@ -46,10 +46,11 @@ static bool check_content_type(struct sa_req *r)
         return true;
     const char *ct = sa_req_header(r, "Content-Type");
     bool csv = r->route->body == SA_BODY_CSV, form = r->route->body == SA_BODY_FORM;
+    bool ics = r->route->body == SA_BODY_JSON_ICS;
     bool ok = ct && (csv    ? media_type_is(ct, "text/csv") || media_type_is(ct, "application/csv")
                      : form ? media_type_is(ct, "application/x-www-form-urlencoded") ||
                                   media_type_is(ct, "multipart/form-data")
-                            : is_json_type(ct));
+                            : is_json_type(ct) || (ics && media_type_is(ct, "text/calendar")));
     if (ok)
         return true;
     sa_reply_error(r, 415, "unsupported_media_type", "header.content-type",
@@ -57,6 +58,7 @@ static bool check_content_type(struct sa_req *r)
                    sa_utf8_cut(ct ? ct : "(none)", 100), ct ? ct : "(none)",
                    csv    ? "text/csv"
                    : form ? "application/x-www-form-urlencoded"
+                   : ics  ? "application/json or text/calendar"
                           : "application/json");
     return false;
 }

@@ -21,8 +21,9 @@ typedef void (*sa_handler_fn)(struct sa_req *r);
 
 /* FORM: an HTML form or a mail client's RFC 8058 one-click POST
  * (application/x-www-form-urlencoded or multipart/form-data); only public routes whose
- * effect a token authorises take it (a form can be posted cross-site). */
-enum sa_body { SA_BODY_NONE, SA_BODY_JSON, SA_BODY_CSV, SA_BODY_FORM };
+ * effect a token authorises take it (a form can be posted cross-site).
+ * JSON_ICS: a JSON body, or an iCalendar object (text/calendar; an RSVP). */
+enum sa_body { SA_BODY_NONE, SA_BODY_JSON, SA_BODY_CSV, SA_BODY_FORM, SA_BODY_JSON_ICS };
 
 /* A route: method, path template with {name} segments, its handler, the body it reads,
  * the scope it needs (auth/scope.h: the access check in http/guard.c reads it, so no
@@ -192,5 +193,9 @@ void sa_route_leads_export(struct sa_req *r);
 void sa_route_lead_update(struct sa_req *r);
 void sa_route_lead_erase(struct sa_req *r);
 void sa_route_profile(struct sa_req *r);
+void sa_route_calendar_slots(struct sa_req *r);
+void sa_route_meetings_list(struct sa_req *r);
+void sa_route_meeting_get(struct sa_req *r);
+void sa_route_meeting_rsvp(struct sa_req *r);
 
 #endif

@@ -188,9 +188,13 @@ static int request_body(const struct sa_route *rt, json_t *components, json_t *o
         json_t *schema = json_object_get(json_object_get(components, "schemas"), rt->request);
         bool required =
             json_array_size(json_object_get(schema, "required")) > 0 || rt->body == SA_BODY_CSV;
-        json_object_set_new(
-            op, "requestBody",
-            json_pack("{s:b, s:o}", "required", required, "content", content(rt->request)));
+        json_t *media = content(rt->request);
+        if (rt->body == SA_BODY_JSON_ICS) /* an iCalendar REPLY is the other form */
+            json_object_set_new(media, "text/calendar",
+                                json_pack("{s:{s:s, s:s}}", "schema", "type", "string",
+                                          "description", "An iCalendar object, METHOD:REPLY"));
+        json_object_set_new(op, "requestBody",
+                            json_pack("{s:b, s:o}", "required", required, "content", media));
     } else if (strcmp(rt->method, "POST") == 0) {
         json_object_set_new(op, "requestBody",
                             json_pack("{s:s, s:b, s:{s:{s:{s:s, s:i}}}}", "description",

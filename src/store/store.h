@@ -115,6 +115,32 @@ struct sa_audit_query {
     int limit;      /* 1..500 */
 };
 
+/* A meeting proposed to a prospect (meetings group below). Strings borrowed for the call;
+ * times are unix seconds. */
+struct sa_meeting_row {
+    const char *id;        /* UUID */
+    const char *lead_id;   /* or NULL */
+    const char *thread_id; /* the run's or conversation's thread, or NULL */
+    const char *attendee;  /* the prospect's e-mail, or NULL */
+    const char *timezone;  /* the prospect's IANA zone, required */
+    const char *tz_source; /* where that zone came from (domain/timezone.h), or NULL */
+    const char *ics_uid;   /* required: the invite's UID */
+    long long start, end;  /* start < end */
+    long long hold_until;  /* a held meeting frees its slot after this */
+    const char *status;    /* "held" (default when NULL) or "confirmed" */
+};
+
+/* Which meetings meeting_list returns. */
+struct sa_meeting_query {
+    const char *status;    /* NULL: any; "active": held unexpired or confirmed; else
+                            * that status as listed (an expired hold is "expired") */
+    long long from, to;    /* overlapping [from, to) (unix seconds); 0: open */
+    const char *lead_id;   /* NULL: any */
+    const char *thread_id; /* NULL: any */
+    long long now;         /* what "expired" is relative to */
+    int limit;             /* 1..1000 */
+};
+
 /* The ops every backend implements, grouped by aggregate. Every slot is required except
  * those marked optional: an optional slot may be NULL, and its wrapper below then runs
  * the default (sa_store_def_*, which a backend may also name explicitly). Each fallible
@@ -395,6 +421,38 @@ struct sa_store_ops {
      * running (nothing erased). */
     int (*lead_erase)(struct sa_store *s, const char *lead_id, const char *email,
                       const char *threads, json_t **out, struct sa_err *err);
+
+    /* ---- meetings (appended group): slots held for and booked with prospects ----
+     * A meeting as returned: {id, lead_id, thread_id, attendee, start, end (ISO 8601
+     * UTC), start_unix, end_unix, timezone, tz_source, status, hold_until (ISO|null),
+     * sequence, ics_uid, partstat, created_at, updated_at}, where status is held,
+     * confirmed, tentative, declined, cancelled, or "expired" for a hold past hold_until
+     * at now. A meeting is active while it is confirmed, tentative, or held before its
+     * hold_until; no two active meetings overlap, and every op below that makes one
+     * active checks that atomically with its write, so of two concurrent claims on one
+     * slot exactly one succeeds. now is the caller's (unix seconds): the store never reads
+     * the clock for it. */
+    /* Inserts m (status held, or m->status), sequence 0. SA_ECONFLICT when it would
+     * overlap an active meeting, or the id exists. *out (optional) the stored meeting. */
+    int (*meeting_hold)(struct sa_store *s, const struct sa_meeting_row *m, long long now,
+                        json_t **out, struct sa_err *err);
+    /* Moves the meeting to [start, end), held until hold_until, sequence + 1.
+     * SA_ENOTFOUND, or SA_ECONFLICT when the new slot overlaps another active meeting. */
+    int (*meeting_move)(struct sa_store *s, const char *id, long long start, long long end,
+                        long long hold_until, long long now, json_t **out, struct sa_err *err);
+    /* Sets the status (confirmed, tentative, declined, cancelled) and partstat (the
+     * RSVP's, or NULL to keep it), sequence + 1. Making it confirmed or tentative
+     * re-checks the overlap (an expired hold may have lost its slot): SA_ECONFLICT.
+     * SA_ENOTFOUND for an unknown id. */
+    int (*meeting_set_status)(struct sa_store *s, const char *id, const char *status,
+                              const char *partstat, long long now, json_t **out,
+                              struct sa_err *err);
+    /* The meeting, or SA_ENOTFOUND. */
+    int (*meeting_get)(struct sa_store *s, const char *id, long long now, json_t **out,
+                       struct sa_err *err);
+    /* The meetings matching q, by start time (an array). SA_EINVAL for a bad limit. */
+    int (*meeting_list)(struct sa_store *s, const struct sa_meeting_query *q, json_t **out,
+                        struct sa_err *err);
 };
 
 struct sa_store {
@@ -745,6 +803,36 @@ static inline SA_WUR int sa_store_lead_erase(struct sa_store *s, const char *lea
                                              struct sa_err *err)
 {
     return s->ops->lead_erase(s, lead_id, email, threads, out, err);
+}
+
+/* meetings */
+static inline SA_WUR int sa_store_meeting_hold(struct sa_store *s, const struct sa_meeting_row *m,
+                                               long long now, json_t **out, struct sa_err *err)
+{
+    return s->ops->meeting_hold(s, m, now, out, err);
+}
+static inline SA_WUR int sa_store_meeting_move(struct sa_store *s, const char *id, long long start,
+                                               long long end, long long hold_until, long long now,
+                                               json_t **out, struct sa_err *err)
+{
+    return s->ops->meeting_move(s, id, start, end, hold_until, now, out, err);
+}
+static inline SA_WUR int sa_store_meeting_set_status(struct sa_store *s, const char *id,
+                                                     const char *status, const char *partstat,
+                                                     long long now, json_t **out,
+                                                     struct sa_err *err)
+{
+    return s->ops->meeting_set_status(s, id, status, partstat, now, out, err);
+}
+static inline SA_WUR int sa_store_meeting_get(struct sa_store *s, const char *id, long long now,
+                                              json_t **out, struct sa_err *err)
+{
+    return s->ops->meeting_get(s, id, now, out, err);
+}
+static inline SA_WUR int sa_store_meeting_list(struct sa_store *s, const struct sa_meeting_query *q,
+                                               json_t **out, struct sa_err *err)
+{
+    return s->ops->meeting_list(s, q, out, err);
 }
 
 #endif

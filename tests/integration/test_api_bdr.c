@@ -348,7 +348,8 @@ static void test_bdr_outbox(void **state)
     assert_non_null(strstr(m, "To: Maya Okafor <maya@quorvianta.io>\r\n"));
     assert_non_null(strstr(m, "Message-ID: <"));
     assert_non_null(strstr(m, "Content-Type: multipart/mixed"));
-    assert_non_null(strstr(m, "text/calendar; charset=UTF-8; method=REQUEST"));
+    assert_non_null(strstr(m, "multipart/alternative"));
+    assert_non_null(strstr(m, "text/calendar; method=REQUEST; charset=UTF-8"));
     assert_non_null(strstr(m, "filename=\"invite.ics\""));
     free(files[0]);
     j = http_json("GET", "/api/outbox?status=sent", NULL, &r);

@@ -1892,6 +1892,176 @@ static void test_audit_concurrent_appends(void **state)
     sa_store_close(s);
 }
 
+/* ---- meetings ---------------------------------------------------------------------- */
+
+/* A time far from other runs' meetings in a shared database: 2097 plus hours from tok. */
+static long long meeting_base(void)
+{
+    unsigned long h = 5381;
+    for (const char *p = tok; *p; p++)
+        h = h * 33 + (unsigned char)*p;
+    return 4000000000LL + (long long)(h % 1000000UL) * 7200;
+}
+
+static struct sa_meeting_row meeting_row(const char *id, long long start, long long end,
+                                         long long hold_until)
+{
+    return (struct sa_meeting_row){.id = id,
+                                   .lead_id = NULL,
+                                   .attendee = "prospect@acme.example",
+                                   .timezone = "America/Los_Angeles",
+                                   .tz_source = "region",
+                                   .ics_uid = id,
+                                   .start = start,
+                                   .end = end,
+                                   .hold_until = hold_until};
+}
+
+/* Holds block overlapping holds, not adjacent ones; a hold past hold_until is listed as
+ * expired and frees its slot; moves and confirmations re-check the overlap; every change
+ * bumps the sequence. */
+static void test_meetings(void **state)
+{
+    (void)state;
+    struct sa_store *s = open_store();
+    struct sa_err err = {0};
+    const long long b = meeting_base(), now = b - 86400;
+    char a[SA_UUID_LEN], bb[SA_UUID_LEN], c[SA_UUID_LEN], d[SA_UUID_LEN];
+    sa_uuid_v7(a);
+    sa_uuid_v7(bb);
+    sa_uuid_v7(c);
+    sa_uuid_v7(d);
+    json_t *m = NULL;
+    struct sa_meeting_row r = meeting_row(a, b, b + 1800, now + 3600);
+    assert_int_equal(sa_store_meeting_hold(s, &r, now, &m, &err), 0);
+    assert_string_equal(json_string_value(json_object_get(m, "status")), "held");
+    assert_int_equal(json_integer_value(json_object_get(m, "start_unix")), b);
+    assert_int_equal(json_integer_value(json_object_get(m, "sequence")), 0);
+    assert_string_equal(json_string_value(json_object_get(m, "timezone")), "America/Los_Angeles");
+    json_decref(m);
+    /* the same id again, or an overlapping slot: refused */
+    assert_int_equal(sa_store_meeting_hold(s, &r, now, NULL, &err), SA_ECONFLICT);
+    r = meeting_row(bb, b + 900, b + 2700, now + 3600);
+    assert_int_equal(sa_store_meeting_hold(s, &r, now, NULL, &err), SA_ECONFLICT);
+    /* adjacent: fine */
+    r = meeting_row(c, b + 1800, b + 3600, now + 3600);
+    assert_int_equal(sa_store_meeting_hold(s, &r, now, NULL, &err), 0);
+    json_t *list = NULL;
+    struct sa_meeting_query q = {
+        .status = "active", .from = b, .to = b + 3600, .now = now, .limit = 10};
+    assert_int_equal(sa_store_meeting_list(s, &q, &list, &err), 0);
+    assert_int_equal(json_array_size(list), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "id")), a);
+    json_decref(list);
+
+    /* an hour later both holds have lapsed: expired, and the slot is free */
+    const long long later = now + 3601;
+    assert_int_equal(sa_store_meeting_get(s, a, later, &m, &err), 0);
+    assert_string_equal(json_string_value(json_object_get(m, "status")), "expired");
+    json_decref(m);
+    q.now = later;
+    assert_int_equal(sa_store_meeting_list(s, &q, &list, &err), 0);
+    assert_int_equal(json_array_size(list), 0);
+    json_decref(list);
+    r = meeting_row(d, b, b + 1800, later + 3600);
+    assert_int_equal(sa_store_meeting_hold(s, &r, later, NULL, &err), 0);
+    /* a's slot went to d: confirming a conflicts; moving c onto it too */
+    assert_int_equal(sa_store_meeting_set_status(s, a, "confirmed", "ACCEPTED", later, NULL, &err),
+                     SA_ECONFLICT);
+    assert_int_equal(sa_store_meeting_move(s, c, b + 600, b + 2400, later + 60, later, NULL, &err),
+                     SA_ECONFLICT);
+    assert_int_equal(sa_store_meeting_move(s, c, b + 7200, b + 9000, later + 60, later, &m, &err),
+                     0);
+    assert_int_equal(json_integer_value(json_object_get(m, "sequence")), 1);
+    assert_string_equal(json_string_value(json_object_get(m, "status")), "held");
+    json_decref(m);
+    /* d declines: a may have its slot back */
+    assert_int_equal(sa_store_meeting_set_status(s, d, "declined", "DECLINED", later, NULL, &err),
+                     0);
+    assert_int_equal(sa_store_meeting_set_status(s, a, "confirmed", "ACCEPTED", later, &m, &err),
+                     0);
+    assert_string_equal(json_string_value(json_object_get(m, "status")), "confirmed");
+    assert_string_equal(json_string_value(json_object_get(m, "partstat")), "ACCEPTED");
+    assert_int_equal(json_integer_value(json_object_get(m, "sequence")), 1);
+    json_decref(m);
+    /* confirmed does not expire */
+    assert_int_equal(sa_store_meeting_get(s, a, later + 86400 * 30, &m, &err), 0);
+    assert_string_equal(json_string_value(json_object_get(m, "status")), "confirmed");
+    json_decref(m);
+    q = (struct sa_meeting_query){.status = "declined", .now = later, .limit = 1000};
+    assert_int_equal(sa_store_meeting_list(s, &q, &list, &err), 0);
+    bool found = false;
+    for (size_t i = 0; i < json_array_size(list); i++)
+        found |= strcmp(json_string_value(json_object_get(json_array_get(list, i), "id")), d) == 0;
+    assert_true(found);
+    json_decref(list);
+
+    /* unknown ids, bad input */
+    char none[SA_UUID_LEN];
+    sa_uuid_v7(none);
+    assert_int_equal(sa_store_meeting_get(s, none, now, &m, &err), SA_ENOTFOUND);
+    assert_int_equal(sa_store_meeting_set_status(s, none, "cancelled", NULL, now, NULL, &err),
+                     SA_ENOTFOUND);
+    assert_int_equal(sa_store_meeting_move(s, none, b, b + 60, now, now, NULL, &err), SA_ENOTFOUND);
+    assert_int_equal(sa_store_meeting_set_status(s, a, "bogus", NULL, now, NULL, &err), SA_EINVAL);
+    q.limit = 0;
+    assert_int_equal(sa_store_meeting_list(s, &q, &list, &err), SA_EINVAL);
+    r = meeting_row(none, b, b, now);
+    assert_int_equal(sa_store_meeting_hold(s, &r, now, NULL, &err), SA_EINVAL);
+    sa_store_close(s);
+}
+
+struct holder {
+    struct sa_store *s;
+    pthread_barrier_t *go;
+    long long start;
+    int rc;
+};
+
+static void *hold_one(void *arg)
+{
+    struct holder *h = arg;
+    char id[SA_UUID_LEN];
+    sa_uuid_v7(id);
+    struct sa_meeting_row r = meeting_row(id, h->start, h->start + 1800, h->start);
+    struct sa_err err = {0};
+    pthread_barrier_wait(h->go);
+    h->rc = sa_store_meeting_hold(h->s, &r, h->start - 86400, NULL, &err);
+    return NULL;
+}
+
+/* Drafts for several prospects hold the same half hour at once: exactly one gets it,
+ * every other is told it is taken, in every round. */
+static void test_meetings_held_once_under_concurrency(void **state)
+{
+    (void)state;
+    struct sa_store *s = open_store();
+    for (int round = 0; round < ROUNDS; round++) {
+        pthread_barrier_t go;
+        pthread_barrier_init(&go, NULL, RACERS);
+        struct holder h[RACERS];
+        pthread_t t[RACERS];
+        /* each racer's slot starts 0-15 minutes into the same half hour: all overlap */
+        for (int i = 0; i < RACERS; i++) {
+            h[i] = (struct holder){
+                .s = s, .go = &go, .start = meeting_base() + 100000 + round * 7200 + i * 120};
+            assert_int_equal(pthread_create(&t[i], NULL, hold_one, &h[i]), 0);
+        }
+        for (int i = 0; i < RACERS; i++)
+            pthread_join(t[i], NULL);
+        pthread_barrier_destroy(&go);
+        int wins = 0;
+        for (int i = 0; i < RACERS; i++) {
+            if (h[i].rc == 0)
+                wins++;
+            else
+                assert_int_equal(h[i].rc, SA_ECONFLICT);
+        }
+        assert_int_equal(wins, 1);
+    }
+    sa_store_close(s);
+}
+
 /* ---- main ------------------------------------------------------------------------- */
 
 static int setup(void **state)
@@ -1957,6 +2127,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_audit_bad_records),
         cmocka_unit_test(test_audit_paging_and_limits),
         cmocka_unit_test(test_audit_concurrent_appends),
+        cmocka_unit_test(test_meetings),
+        cmocka_unit_test(test_meetings_held_once_under_concurrency),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

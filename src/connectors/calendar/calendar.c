@@ -252,12 +252,28 @@ static bool is_busy(const struct sa_calendar *c, time_t start, time_t end)
     return false;
 }
 
+/* Monday = 0 of an icaltimetype (libical counts from Sunday = 1). */
+static int weekday_of(struct icaltimetype tt)
+{
+    return (icaltime_day_of_week(tt) + 5) % 7;
+}
+
+/* True when [start, end) lies within one weekday's SA_CAL_GUEST_START..END in guest. */
+static bool guest_hours_locked(icaltimezone *guest, time_t start, time_t end)
+{
+    struct icaltimetype a = icaltime_from_timet_with_zone(start, 0, guest);
+    struct icaltimetype b = icaltime_from_timet_with_zone(end, 0, guest);
+    int am = a.hour * 60 + a.minute, bm = b.hour * 60 + b.minute;
+    bool same_day = a.year == b.year && a.month == b.month && a.day == b.day;
+    return same_day && weekday_of(a) < 5 && am >= SA_CAL_GUEST_START && bm <= SA_CAL_GUEST_END;
+}
+
 /* Why the halves: proposing the first n free slots would offer 09:00, 09:30 and 10:00 on
  * the same morning. A prospect picks more easily from "Tuesday morning, Tuesday
  * afternoon, Wednesday morning", so each local day gives at most the first free slot
  * starting before the middle of the working day and the first one starting after. */
-static int slots_locked(const struct sa_calendar *c, icaltimezone *zone, time_t now, int n,
-                        time_t *starts_out)
+static int slots_locked(const struct sa_calendar *c, icaltimezone *zone, icaltimezone *guest,
+                        time_t now, int n, time_t *starts_out)
 {
     struct icaltimetype today = icaltime_from_timet_with_zone(now, 0, zone);
     if (icaltime_is_null_time(today) || today.year < 1970 || today.year > 9000)
@@ -271,7 +287,7 @@ static int slots_locked(const struct sa_calendar *c, icaltimezone *zone, time_t 
     for (int d = 0; d < SA_CAL_HORIZON_DAYS && found < n; d++) {
         struct icaltimetype day = today;
         icaltime_adjust(&day, d, 0, 0, 0);
-        int weekday = (icaltime_day_of_week(day) + 5) % 7; /* libical: 1 = Sunday */
+        int weekday = weekday_of(day);
         if (!(c->days & (1u << weekday)))
             continue;
         bool taken[2] = {false, false};
@@ -281,7 +297,8 @@ static int slots_locked(const struct sa_calendar *c, icaltimezone *zone, time_t 
             time_t start;
             if (taken[half] || !local_to_utc_locked(zone, day.year, day.month, day.day, m, &start))
                 continue;
-            if (start < earliest || is_busy(c, start, start + slot_secs))
+            if (start < earliest || is_busy(c, start, start + slot_secs) ||
+                (guest && !guest_hours_locked(guest, start, start + slot_secs)))
                 continue;
             starts_out[found++] = start;
             taken[half] = true;
@@ -300,9 +317,126 @@ int sa_calendar_slots(const struct sa_calendar *c, time_t now, int n, time_t *st
         return 0;
     pthread_mutex_lock(&zone_lock);
     icaltimezone *zone = zone_find_locked(c->tz);
-    int rc = zone ? slots_locked(c, zone, now, n, starts_out) : SA_ECONFIG;
+    icaltimezone *guest = c->guest_tz[0] ? zone_find_locked(c->guest_tz) : NULL;
+    int rc = zone && (guest || !c->guest_tz[0]) ? slots_locked(c, zone, guest, now, n, starts_out)
+                                                : SA_ECONFIG;
     pthread_mutex_unlock(&zone_lock);
     return rc;
+}
+
+bool sa_calendar_slot_ok(const struct sa_calendar *c, time_t now, time_t start)
+{
+    if (!c || !calendar_ok(c))
+        return false;
+    const time_t end = start + (time_t)c->slot_minutes * 60;
+    if (start < now + (time_t)c->notice_minutes * 60 || is_busy(c, start, end))
+        return false;
+    pthread_mutex_lock(&zone_lock);
+    icaltimezone *zone = zone_find_locked(c->tz);
+    icaltimezone *guest = c->guest_tz[0] ? zone_find_locked(c->guest_tz) : NULL;
+    bool ok = zone && (guest || !c->guest_tz[0]);
+    if (ok) {
+        struct icaltimetype a = icaltime_from_timet_with_zone(start, 0, zone);
+        struct icaltimetype b = icaltime_from_timet_with_zone(end, 0, zone);
+        int am = a.hour * 60 + a.minute, bm = b.hour * 60 + b.minute;
+        bool same_day = a.year == b.year && a.month == b.month && a.day == b.day;
+        if (!same_day && b.hour == 0 && b.minute == 0) /* ends at midnight: 24:00 */
+            bm = 24 * 60;
+        ok = (c->days & (1u << weekday_of(a))) && am >= c->start_min && bm <= c->end_min &&
+             bm > am && (!guest || guest_hours_locked(guest, start, end));
+    }
+    pthread_mutex_unlock(&zone_lock);
+    return ok;
+}
+
+bool sa_calendar_zone_known(const char *tz)
+{
+    if (!tz)
+        return false;
+    pthread_mutex_lock(&zone_lock);
+    bool known = zone_find_locked(tz) != NULL;
+    pthread_mutex_unlock(&zone_lock);
+    return known;
+}
+
+/* The zone's abbreviation at t: libical's TZNAME list is "STD/DST" ("PST/PDT") or one
+ * name; a numeric name ("+0630") or none becomes "UTC+06:30". */
+static void abbrev_locked(icaltimezone *zone, int offset, int is_daylight, char out[16])
+{
+    const char *names =
+        zone == icaltimezone_get_utc_timezone() ? "UTC" : icaltimezone_get_tznames(zone);
+    if (names) {
+        const char *slash = strchr(names, '/');
+        const char *p = is_daylight && slash ? slash + 1 : names;
+        size_t len = (!is_daylight && slash) ? (size_t)(slash - names) : strcspn(p, "/");
+        if (len > 0 && len < 16 && isalpha((unsigned char)p[0])) {
+            snprintf(out, 16, "%.*s", (int)len, p);
+            return;
+        }
+    }
+    int a = offset < 0 ? -offset : offset;
+    if (a == 0)
+        snprintf(out, 16, "UTC");
+    else
+        snprintf(out, 16, "UTC%c%02d:%02d", offset < 0 ? '-' : '+', (a / 3600) % 100,
+                 (a / 60) % 60);
+}
+
+int sa_calendar_local(const char *tz, time_t t, struct sa_local_time *out)
+{
+    *out = (struct sa_local_time){0};
+    pthread_mutex_lock(&zone_lock);
+    icaltimezone *zone = tz ? zone_find_locked(tz) : NULL;
+    int rc = SA_EINVAL;
+    if (zone) {
+        struct icaltimetype tt = icaltime_from_timet_with_zone(t, 0, zone);
+        if (!icaltime_is_null_time(tt) && tt.year >= 1970 && tt.year <= 9000) {
+            struct icaltimetype u =
+                icaltime_from_timet_with_zone(t, 0, icaltimezone_get_utc_timezone());
+            int dl = 0;
+            int off = icaltimezone_get_utc_offset_of_utc_time(zone, &u, &dl);
+            *out = (struct sa_local_time){.year = tt.year,
+                                          .month = tt.month,
+                                          .day = tt.day,
+                                          .hour = tt.hour,
+                                          .minute = tt.minute,
+                                          .weekday = weekday_of(tt),
+                                          .utc_offset = off};
+            abbrev_locked(zone, off, dl, out->abbrev);
+            rc = 0;
+        }
+    }
+    pthread_mutex_unlock(&zone_lock);
+    return rc;
+}
+
+int sa_calendar_utc(const char *tz, int y, int mo, int d, int minute, time_t *out)
+{
+    *out = 0;
+    if (y < 1970 || y > 9000 || mo < 1 || mo > 12 || d < 1 || minute < 0 || minute >= 24 * 60 ||
+        d > icaltime_days_in_month(mo, y))
+        return SA_EINVAL;
+    pthread_mutex_lock(&zone_lock);
+    icaltimezone *zone = tz ? zone_find_locked(tz) : NULL;
+    bool ok = zone && local_to_utc_locked(zone, y, mo, d, minute, out);
+    pthread_mutex_unlock(&zone_lock);
+    return ok ? 0 : SA_EINVAL;
+}
+
+void sa_calendar_format_local(const char *tz, time_t t, char *out, size_t cap)
+{
+    static const char *const days[7] = {"Monday", "Tuesday",  "Wednesday", "Thursday",
+                                        "Friday", "Saturday", "Sunday"};
+    static const char *const months[12] = {"January",   "February", "March",    "April",
+                                           "May",       "June",     "July",     "August",
+                                           "September", "October",  "November", "December"};
+    struct sa_local_time lt;
+    if (cap == 0)
+        return;
+    out[0] = '\0';
+    if (sa_calendar_local(tz, t, &lt) == 0)
+        snprintf(out, cap, "%s %d %s, %02d:%02d %s", days[lt.weekday], lt.day, months[lt.month - 1],
+                 lt.hour, lt.minute, lt.abbrev);
 }
 
 void sa_calendar_shutdown(void)
@@ -401,6 +535,9 @@ static int check_invite(const struct sa_ics *m, struct sa_err *err)
     if (m->start >= m->end)
         return sa_err_set(err, SA_EINVAL, "start (%lld) is not before end (%lld)",
                           (long long)m->start, (long long)m->end);
+    for (const char *u = m->url; u && *u; u++)
+        if ((unsigned char)*u <= 0x20 || *u == 0x7f)
+            return sa_err_set(err, SA_EINVAL, "url contains a space or control character");
     if (m->sequence < 0)
         return sa_err_set(err, SA_EINVAL, "sequence %d is negative", m->sequence);
     return 0;
@@ -457,10 +594,13 @@ static bool build_event_locked(const struct sa_ics *m, icalcomponent *ev)
         ok = add_prop(ev, icalproperty_new_description(m->description));
     if (ok && m->location && *m->location)
         ok = add_prop(ev, icalproperty_new_location(m->location));
+    if (ok && m->url && *m->url)
+        ok = add_prop(ev, icalproperty_new_url(m->url));
     return ok && add_prop(ev, address_prop(false, m->organizer_name, m->organizer_email)) &&
            add_prop(ev, address_prop(true, m->attendee_name, m->attendee_email)) &&
            add_prop(ev, icalproperty_new_sequence(m->sequence)) &&
-           add_prop(ev, icalproperty_new_status(ICAL_STATUS_CONFIRMED));
+           add_prop(ev, icalproperty_new_status(m->confirmed ? ICAL_STATUS_CONFIRMED
+                                                             : ICAL_STATUS_TENTATIVE));
 }
 
 int sa_ics_invite(const struct sa_ics *m, char **out, struct sa_err *err)
@@ -498,6 +638,53 @@ out:
         icalcomponent_free(cal);
     if (rc == SA_ENOMEM)
         sa_err_set(err, SA_ENOMEM, "out of memory building the invite");
+    return rc;
+}
+
+/* ---- Replies ---- */
+
+int sa_ics_reply_parse(const char *text, size_t len, char *uid, size_t cap, char partstat[16],
+                       struct sa_err *err)
+{
+    uid[0] = partstat[0] = '\0';
+    if (len == 0 || len > (size_t)1024 * 1024 || memchr(text, '\0', len))
+        return sa_err_set(err, SA_EINVAL, "the iCalendar body is empty, too large or binary");
+    char *copy = malloc(len + 1);
+    if (!copy)
+        return sa_err_set(err, SA_ENOMEM, "out of memory");
+    memcpy(copy, text, len);
+    copy[len] = '\0';
+    int rc = SA_EINVAL;
+    icalcomponent *cal = icalparser_parse_string(copy);
+    free(copy);
+    icalcomponent *ev = cal ? icalcomponent_get_first_component(cal, ICAL_VEVENT_COMPONENT) : NULL;
+    icalproperty *att = ev ? icalcomponent_get_first_property(ev, ICAL_ATTENDEE_PROPERTY) : NULL;
+    icalparameter *ps = att ? icalproperty_get_first_parameter(att, ICAL_PARTSTAT_PARAMETER) : NULL;
+    const char *u = ev ? icalcomponent_get_uid(ev) : NULL;
+    if (!cal || icalcomponent_isa(cal) != ICAL_VCALENDAR_COMPONENT)
+        sa_err_set(err, SA_EINVAL, "the body is not an iCalendar object (BEGIN:VCALENDAR)");
+    else if (icalcomponent_get_method(cal) != ICAL_METHOD_REPLY)
+        sa_err_set(err, SA_EINVAL, "an RSVP is METHOD:REPLY");
+    else if (!ev || !u || !*u || strlen(u) >= cap)
+        sa_err_set(err, SA_EINVAL, "the reply has no VEVENT with a UID");
+    else if (!ps)
+        sa_err_set(err, SA_EINVAL, "the reply's ATTENDEE has no PARTSTAT");
+    else {
+        icalparameter_partstat p = icalparameter_get_partstat(ps);
+        const char *name = p == ICAL_PARTSTAT_ACCEPTED    ? "ACCEPTED"
+                           : p == ICAL_PARTSTAT_DECLINED  ? "DECLINED"
+                           : p == ICAL_PARTSTAT_TENTATIVE ? "TENTATIVE"
+                                                          : NULL;
+        if (!name) {
+            sa_err_set(err, SA_EINVAL, "PARTSTAT is ACCEPTED, DECLINED or TENTATIVE");
+        } else {
+            snprintf(uid, cap, "%s", u);
+            snprintf(partstat, 16, "%s", name);
+            rc = 0;
+        }
+    }
+    if (cal)
+        icalcomponent_free(cal);
     return rc;
 }
 

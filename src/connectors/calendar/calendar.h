@@ -43,6 +43,23 @@ struct sa_calendar {
     int notice_minutes;         /* no slot sooner than this after now, default 120 */
     const struct sa_busy *busy; /* may be NULL when n_busy is 0; any order, may overlap */
     size_t n_busy;
+    /* The guest's (prospect's) zone, or "" for none: when set, a slot must also lie whole
+     * within the guest's local working hours, SA_CAL_GUEST_START..SA_CAL_GUEST_END on
+     * Monday to Friday of the guest's calendar. */
+    char guest_tz[SA_CAL_TZ_MAX];
+};
+
+/* The prospect's working hours, in local minutes after midnight, Monday to Friday. */
+#define SA_CAL_GUEST_START (9 * 60)
+#define SA_CAL_GUEST_END (17 * 60)
+
+/* An instant as a wall clock in some zone shows it. */
+struct sa_local_time {
+    int year, month, day; /* 2026, 1..12, 1..31 */
+    int hour, minute;
+    int weekday;     /* 0 = Monday .. 6 = Sunday */
+    int utc_offset;  /* seconds east of UTC */
+    char abbrev[16]; /* "PST", "CEST", "UTC"; "UTC+05:30" when the zone names none */
 };
 
 /* Fills c with the defaults: UTC, Mon-Fri, 09:00-17:00, 30-minute slots, 2 hours' notice,
@@ -73,11 +90,11 @@ int sa_calendar_parse(struct sa_calendar *c, const char *tz, const char *days, c
  * calendar or n < 0, or SA_ECONFIG when the zone is unknown. Thread-safe. */
 int sa_calendar_slots(const struct sa_calendar *c, time_t now, int n, time_t *starts_out) SA_WUR;
 
-/* One meeting for sa_ics_invite. Strings are borrowed for the call. */
 /* The next n (at most 8) slots as JSON [{start, end, minutes, timezone, start_unix}]
  * (ISO 8601 UTC; new reference, an empty array when none is free). */
 json_t *sa_calendar_slots_json(const struct sa_calendar *c, time_t now, int n);
 
+/* One meeting for sa_ics_invite. Strings are borrowed for the call. */
 struct sa_ics {
     const char *uid;            /* required; stable per meeting (see sa_ics_uid) */
     time_t start, end;          /* required, start < end; written in UTC */
@@ -90,18 +107,28 @@ struct sa_ics {
     const char *attendee_name; /* optional CN */
     const char *attendee_email;
     int sequence; /* 0 for a new invite; bump it for each update of the same uid */
+    const char *url; /* optional URL property (the video link) */
+    bool confirmed;  /* STATUS:CONFIRMED once the prospect accepted; else TENTATIVE */
 };
 
 /* Builds a VCALENDAR (PRODID "-//sales-agent//EN", VERSION 2.0, METHOD:REQUEST) holding
  * one VEVENT with UID, DTSTAMP, DTSTART/DTEND in UTC, SUMMARY, DESCRIPTION and LOCATION
  * when given, ORGANIZER and one ATTENDEE (REQ-PARTICIPANT, NEEDS-ACTION, RSVP=TRUE) as
- * mailto: addresses, SEQUENCE and STATUS:CONFIRMED. libical escapes the text, encodes
+ * mailto: addresses, SEQUENCE, URL when given, and STATUS:TENTATIVE (CONFIRMED when
+ * m->confirmed: nobody agreed to a proposal yet). libical escapes the text, encodes
  * the CN parameters (RFC 6868) and folds lines at 75 octets; lines end in CRLF.
  * On success *out is a NUL-terminated malloc'd string the caller MUST free(); on failure
  * *out is NULL. Returns 0, SA_EINVAL with err naming the field (missing uid or e-mail, an
  * e-mail with a line break, control character or no '@', a uid with a line break,
  * start >= end, a negative sequence), or SA_ENOMEM. Thread-safe. */
 int sa_ics_invite(const struct sa_ics *m, char **out, struct sa_err *err) SA_WUR;
+
+/* Reads an RSVP: an iCalendar object (len bytes, not NUL-terminated) with METHOD:REPLY
+ * and a VEVENT whose first ATTENDEE carries PARTSTAT. Writes the event's UID into uid
+ * (cap bytes) and the PARTSTAT (ACCEPTED, DECLINED or TENTATIVE) into partstat. Returns
+ * 0, or SA_EINVAL with err saying what is missing or wrong. Thread-safe. */
+int sa_ics_reply_parse(const char *text, size_t len, char *uid, size_t cap, char partstat[16],
+                       struct sa_err *err) SA_WUR;
 
 /* Writes a stable UID for key into out: 32 hex digits of a 128-bit hash of the key, then
  * "@sales-agent". The same key always gives the same UID, so re-sending an invite for one
@@ -115,6 +142,28 @@ void sa_ics_uid(const char *key, char out[SA_ICS_UID_LEN]);
 int sa_zone_utc_offset(const char *tz, time_t t, int *offset) SA_WUR;
 /* True when tz names a zone sa_zone_utc_offset knows. Thread-safe. */
 bool sa_zone_known(const char *tz);
+/* True when a meeting of the calendar's slot length may start at start: on a working day,
+ * whole inside working hours (any minute, not only the slot grid), at least
+ * notice_minutes after now, overlapping no busy interval, and within the guest's hours
+ * when guest_tz is set. False for a bad calendar or zone. Thread-safe. */
+bool sa_calendar_slot_ok(const struct sa_calendar *c, time_t now, time_t start);
+
+/* True when tz is an IANA zone name the system zoneinfo knows ("America/Los_Angeles").
+ * Thread-safe (under this module's zone lock). */
+bool sa_calendar_zone_known(const char *tz);
+
+/* The local time of t in zone tz into *out. Returns 0, or SA_EINVAL for an unknown zone
+ * or a time outside years 1970..9000. Thread-safe. */
+int sa_calendar_local(const char *tz, time_t t, struct sa_local_time *out) SA_WUR;
+
+/* The UTC instant of local time y-mo-d at minute (minutes after midnight) in tz into
+ * *out. Returns 0; SA_EINVAL for an unknown zone, a date that does not exist, or a local
+ * time a DST change skips. Thread-safe. */
+int sa_calendar_utc(const char *tz, int y, int mo, int d, int minute, time_t *out) SA_WUR;
+
+/* Writes t as the prospect reads it in tz, "Tuesday 3 December, 10:00 PST", into out
+ * (cap bytes, NUL-terminated; "" for an unknown zone). */
+void sa_calendar_format_local(const char *tz, time_t t, char *out, size_t cap);
 
 /* Frees libical's cache of loaded time zones (the zone table and each zone used). The
  * application MUST call it once at shutdown, after every thread that uses this module has

@@ -607,19 +607,35 @@ static void put_body(struct out *o, const struct sa_mail *m)
         put_text(o, m);
         return;
     }
-    char boundary[32];
+    /* mixed: [alternative: text, inline text/calendar (clients show Accept/Decline)],
+     * and the same invite as an attachment for clients that only offer files. The inner
+     * boundary differs from the outer one in its prefix ("=_sb_"), so neither delimiter
+     * is a prefix of the other. */
+    char boundary[32], alt[32];
     boundary_for(m->message_id_key, boundary);
+    snprintf(alt, sizeof alt, "=_sb_%s", boundary + 5);
     put_str(o, "Content-Type: multipart/mixed; boundary=\"");
     put_str(o, boundary);
     put_str(o, "\"\r\n\r\n--");
     put_str(o, boundary);
+    put_str(o, "\r\nContent-Type: multipart/alternative; boundary=\"");
+    put_str(o, alt);
+    put_str(o, "\"\r\n\r\n--");
+    put_str(o, alt);
     put(o, "\r\n", 2);
     put_str(o, text_headers);
     put(o, "\r\n", 2);
     put_text(o, m);
     put_str(o, "\r\n--");
+    put_str(o, alt);
+    put_str(o, "\r\nContent-Type: text/calendar; method=REQUEST; charset=UTF-8\r\n"
+               "Content-Transfer-Encoding: base64\r\n\r\n");
+    put_b64_lines(o, m->ics);
+    put_str(o, "\r\n--");
+    put_str(o, alt);
+    put_str(o, "--\r\n\r\n--");
     put_str(o, boundary);
-    put_str(o, "\r\nContent-Type: text/calendar; charset=UTF-8; method=REQUEST\r\n"
+    put_str(o, "\r\nContent-Type: application/ics; name=\"invite.ics\"\r\n"
                "Content-Disposition: attachment; filename=\"invite.ics\"\r\n"
                "Content-Transfer-Encoding: base64\r\n\r\n");
     put_b64_lines(o, m->ics);

@@ -60,8 +60,9 @@ int sa_mail_message_id(const struct sa_mail *m, char *out, size_t cap, struct sa
  * (only an address, a Message-ID or an unsubscribe URI too long for any line exceeds
  * it, never past 998).
  * Without ics the body is text/plain in quoted-printable; with ics the message is
- * multipart/mixed: the text, then the invite as an attachment "invite.ics"
- * (text/calendar; method=REQUEST) in base64. The text always ends with a line break (one
+ * multipart/mixed of a multipart/alternative (the text, then the invite inline as
+ * text/calendar; method=REQUEST; charset=UTF-8, so mail clients show Accept/Decline) and
+ * the invite again as an attachment "invite.ics" (application/ics), both in base64. The text always ends with a line break (one
  * is added when it has none).
  *
  * Returns 0; SA_EINVAL when a field is missing or unsafe (CR or LF in any header input,

@@ -727,6 +727,12 @@ static const struct sa_store_ops store_ops = {
     .lead_export_fields = sa_sqlite_lead_export_fields,
     .lead_threads = sa_sqlite_lead_threads,
     .lead_erase = sa_sqlite_lead_erase,
+    /* meetings.c */
+    .meeting_hold = sa_sqlite_meeting_hold,
+    .meeting_move = sa_sqlite_meeting_move,
+    .meeting_set_status = sa_sqlite_meeting_set_status,
+    .meeting_get = sa_sqlite_meeting_get,
+    .meeting_list = sa_sqlite_meeting_list,
 };
 
 /* The registry's entry (store/backend.h): this store, and the saver of saver.c. */

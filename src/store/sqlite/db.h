@@ -219,4 +219,17 @@ int sa_sqlite_lead_threads(struct sa_store *s, const char *lead_id, json_t **out
 int sa_sqlite_lead_erase(struct sa_store *s, const char *lead_id, const char *email,
                          const char *threads, json_t **out, struct sa_err *err);
 
+/* meetings.c */
+int sa_sqlite_meeting_hold(struct sa_store *s, const struct sa_meeting_row *m, long long now,
+                           json_t **out, struct sa_err *err);
+int sa_sqlite_meeting_move(struct sa_store *s, const char *id, long long start, long long end,
+                           long long hold_until, long long now, json_t **out, struct sa_err *err);
+int sa_sqlite_meeting_set_status(struct sa_store *s, const char *id, const char *status,
+                                 const char *partstat, long long now, json_t **out,
+                                 struct sa_err *err);
+int sa_sqlite_meeting_get(struct sa_store *s, const char *id, long long now, json_t **out,
+                          struct sa_err *err);
+int sa_sqlite_meeting_list(struct sa_store *s, const struct sa_meeting_query *q, json_t **out,
+                           struct sa_err *err);
+
 #endif

@@ -48,6 +48,11 @@ static const struct db_sql DEL_CACHE = {
     "-length(?3))) = lower(?3) AND (length(cache_key) = length(?3) OR "
     "substr(cache_key, -length(?3) - 1, 1) = ':')"};
 
+/* Meetings with the person free their slots with them (not counted in the result). */
+static const struct db_sql DEL_MEETINGS = {"erase meetings",
+                                           "DELETE FROM meetings WHERE lead_id = ?1 OR " IN_THREADS
+                                           " OR (?3 IS NOT NULL AND attendee = ?3)"};
+
 static const struct db_sql RETIRE_ID = {
     "erase lead", "INSERT INTO erased_leads (id, erased_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING"};
 
@@ -85,6 +90,9 @@ static int write_erase(struct db_conn *c, void *arg, const char *now, struct sa_
         if (steps[i] == &DEL_LEAD && e->n[0] == 0) /* unknown, or busy: the caller says which */
             return sa_err_set(err, SA_ENOTFOUND, "lead %s not erased", e->id);
     }
+    int rc = db_exec_locked(c, &DEL_MEETINGS, a, 3, NULL, err);
+    if (rc)
+        return rc;
     /* the id is retired: a write racing this erasure cannot bring the person back */
     const struct db_arg t[] = {TXT(e->id), TXT(now)};
     return db_exec_locked(c, &RETIRE_ID, t, DB_N(t), NULL, err);

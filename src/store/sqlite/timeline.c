@@ -1,4 +1,4 @@
-/* A lead's timeline in SQLite: its executions, approvals and e-mails (the outbox) and the
+/* A lead's timeline in SQLite: its executions, approvals, e-mails (the outbox), meetings and the
  * audit records about it, as one list newest first. Part of the SQLite backend (db.h). */
 #include "store/sqlite/db.h"
 
@@ -14,6 +14,8 @@ static const struct db_sql TIMELINE = {
     "  WHERE lead_id = ?1"
     " UNION ALL"
     " SELECT created_at, 'outbox', id, thread_id, kind, status FROM outbox WHERE lead_id = ?1"
+    " UNION ALL"
+    " SELECT created_at, 'meeting', id, thread_id, NULL, status FROM meetings WHERE lead_id = ?1"
     " UNION ALL"
     " SELECT at, 'audit', CAST(id AS TEXT), NULL, action, principal FROM audit_log"
     "  WHERE target = ?1"

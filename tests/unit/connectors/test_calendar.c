@@ -306,6 +306,67 @@ static const char long_description[] =
     "Agenda: introductions, your current process, a short demo, next steps. Grüße aus "
     "Berlin!";
 
+/* A guest zone limits slots to the guest's 09:00-17:00 too: a New York seller and a San
+ * Francisco prospect share 12:00-17:00 Eastern, so every slot starts between 12:00 and
+ * 16:30 Eastern (09:00-13:30 Pacific). */
+static void test_guest_hours(void **state)
+{
+    (void)state;
+    struct sa_calendar c;
+    struct sa_err err = {0};
+    assert_int_equal(sa_calendar_parse(&c, "America/New_York", NULL, NULL, 30, &err), 0);
+    snprintf(c.guest_tz, sizeof c.guest_tz, "%s", "America/Los_Angeles");
+    time_t now = utc(2026, 12, 4, 13, 0); /* Friday 08:00 Eastern */
+    time_t starts[8];
+    int n = sa_calendar_slots(&c, now, 8, starts);
+    assert_int_equal(n, 8);
+    for (int i = 0; i < n; i++) {
+        struct sa_local_time et, pt;
+        assert_int_equal(sa_calendar_local("America/New_York", starts[i], &et), 0);
+        assert_int_equal(sa_calendar_local("America/Los_Angeles", starts[i], &pt), 0);
+        assert_true(et.hour >= 12 && et.hour * 60 + et.minute + 30 <= 17 * 60);
+        assert_true(pt.hour >= 9 && pt.hour * 60 + pt.minute + 30 <= 17 * 60);
+        assert_true(pt.weekday < 5 && et.weekday < 5);
+        assert_string_equal(pt.abbrev, "PST");
+        assert_true(sa_calendar_slot_ok(&c, now, starts[i]));
+    }
+    /* the first: Friday 12:00 Eastern, 09:00 Pacific */
+    assert_slot(starts[0], 2026, 12, 4, 17, 0);
+    char text[96];
+    sa_calendar_format_local("America/Los_Angeles", starts[0], text, sizeof text);
+    assert_string_equal(text, "Friday 4 December, 09:00 PST");
+    sa_calendar_format_local("Europe/Berlin", utc(2026, 7, 1, 8, 0), text, sizeof text);
+    assert_string_equal(text, "Wednesday 1 July, 10:00 CEST");
+    sa_calendar_format_local("No/Such_Zone", starts[0], text, sizeof text);
+    assert_string_equal(text, "");
+    /* outside the guest's hours, though inside the seller's: 10:00 Eastern is 07:00 Pacific */
+    assert_false(sa_calendar_slot_ok(&c, now, utc(2026, 12, 7, 15, 0)));
+    c.guest_tz[0] = '\0';
+    assert_true(sa_calendar_slot_ok(&c, now, utc(2026, 12, 7, 15, 0)));
+    /* Saturday, too soon, or after hours */
+    assert_false(sa_calendar_slot_ok(&c, now, utc(2026, 12, 5, 15, 0)));
+    assert_false(sa_calendar_slot_ok(&c, now, now + 60));
+    assert_false(sa_calendar_slot_ok(&c, now, utc(2026, 12, 7, 21, 45)));
+    /* a guest with no shared hours gets no slot */
+    snprintf(c.guest_tz, sizeof c.guest_tz, "%s", "Asia/Tokyo");
+    assert_int_equal(sa_calendar_slots(&c, now, 8, starts), 0);
+    snprintf(c.guest_tz, sizeof c.guest_tz, "%s", "Nowhere/Land");
+    assert_int_equal(sa_calendar_slots(&c, now, 8, starts), SA_ECONFIG);
+    /* local <-> UTC; a skipped local time and an unknown zone are refused */
+    time_t t;
+    assert_int_equal(sa_calendar_utc("America/New_York", 2026, 12, 8, 14 * 60, &t), 0);
+    assert_slot(t, 2026, 12, 8, 19, 0);
+    assert_int_equal(sa_calendar_utc("America/New_York", 2026, 3, 8, 2 * 60 + 30, &t), SA_EINVAL);
+    assert_int_equal(sa_calendar_utc("America/New_York", 2026, 2, 30, 600, &t), SA_EINVAL);
+    assert_int_equal(sa_calendar_utc("Nowhere/Land", 2026, 2, 3, 600, &t), SA_EINVAL);
+    assert_true(sa_calendar_zone_known("Asia/Kolkata"));
+    assert_false(sa_calendar_zone_known("Asia/../Kolkata"));
+    struct sa_local_time lt;
+    assert_int_equal(sa_calendar_local("Asia/Kolkata", utc(2026, 1, 1, 0, 0), &lt), 0);
+    assert_int_equal(lt.utc_offset, 19800);
+    assert_string_equal(lt.abbrev, "IST");
+}
+
 static void test_ics_invite(void **state)
 {
     (void)state;
@@ -324,6 +385,7 @@ static void test_ics_invite(void **state)
         .attendee_name = "Jane \"JJ\" Doe, VP",
         .attendee_email = "jane@acme.io",
         .sequence = 1,
+        .url = "https://meet.example.com/abc-defg-hij",
     };
     struct sa_err err = {0};
     char *ics = NULL;
@@ -351,7 +413,9 @@ static void test_ics_invite(void **state)
     assert_non_null(strstr(ics, "\r\nDTEND:20260330T073000Z\r\n"));
     assert_non_null(strstr(ics, "\r\nDTSTAMP:20260327T120000Z\r\n"));
     assert_non_null(strstr(ics, "\r\nSEQUENCE:1\r\n"));
-    assert_non_null(strstr(ics, "\r\nSTATUS:CONFIRMED\r\n"));
+    /* a proposal nobody accepted yet is tentative */
+    assert_non_null(strstr(ics, "\r\nSTATUS:TENTATIVE\r\n"));
+    assert_non_null(strstr(ics, "\r\nURL:https://meet.example.com/abc-defg-hij\r\n"));
     assert_non_null(strstr(ics, "SUMMARY:Intro call: Acme\\, Inc.\\; pricing\r\n"));
 
     /* Read back with libical's parser. */
@@ -370,7 +434,7 @@ static void test_ics_invite(void **state)
     assert_string_equal(icalcomponent_get_description(ev), long_description);
     assert_string_equal(icalcomponent_get_location(ev), m.location);
     assert_int_equal(icalcomponent_get_sequence(ev), 1);
-    assert_int_equal(icalcomponent_get_status(ev), ICAL_STATUS_CONFIRMED);
+    assert_int_equal(icalcomponent_get_status(ev), ICAL_STATUS_TENTATIVE);
 
     icalproperty *org = icalcomponent_get_first_property(ev, ICAL_ORGANIZER_PROPERTY);
     assert_non_null(org);
@@ -401,7 +465,11 @@ static void test_ics_invite(void **state)
     m.organizer_name = NULL;
     m.summary = NULL;
     m.sequence = 0;
+    m.url = NULL;
+    m.confirmed = true;
     assert_int_equal(sa_ics_invite(&m, &ics, &err), 0);
+    assert_non_null(strstr(ics, "\r\nSTATUS:CONFIRMED\r\n"));
+    assert_null(strstr(ics, "\r\nURL:"));
     assert_null(strstr(ics, "DESCRIPTION"));
     assert_null(strstr(ics, "LOCATION"));
     assert_non_null(strstr(ics, "\r\nORGANIZER:mailto:dana@seller.io\r\n"));
@@ -459,6 +527,9 @@ static void test_ics_refused(void **state)
     m = good;
     m.sequence = -1;
     expect_refused(&m, "sequence");
+    m = good;
+    m.url = "https://meet.example.com/x\r\nATTENDEE:mailto:evil@x.io";
+    expect_refused(&m, "url");
     expect_refused(NULL, "meeting");
 
     /* Line breaks in text and names are escaped by libical, never new properties. */
@@ -518,6 +589,7 @@ int main(void)
         cmocka_unit_test(test_berlin_dst),
         cmocka_unit_test(test_new_york),
         cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_guest_hours),
         cmocka_unit_test(test_ics_invite),
         cmocka_unit_test(test_ics_refused),
         cmocka_unit_test(test_uid),

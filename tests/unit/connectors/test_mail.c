@@ -423,9 +423,21 @@ static char *mime_part(const char *msg, const char *b, int index, char **headers
     return strndup(body, (size_t)(end - body));
 }
 
+/* prefix + s, malloc'd. */
+static char *strf_cat(const char *prefix, const char *s)
+{
+    size_t a = strlen(prefix), b = strlen(s);
+    char *out = malloc(a + b + 1);
+    assert_non_null(out);
+    memcpy(out, prefix, a);
+    memcpy(out + a, s, b + 1);
+    return out;
+}
+
 static void test_render_ics(void **state)
 {
     (void)state;
+    size_t dn = 0;
     struct sa_mail m = base_mail();
     m.ics = ics_body;
     struct sa_err err = {0};
@@ -452,8 +464,21 @@ static void test_render_ics(void **state)
     assert_int_equal(count(msg, close_delim), 1);
     assert_true(strlen(strstr(msg, close_delim)) == strlen(close_delim)); /* it ends the message */
 
+    /* the first part is multipart/alternative: the text and the invite inline */
     char *ph = NULL;
-    char *part = mime_part(msg, boundary, 0, &ph);
+    char *outer = mime_part(msg, boundary, 0, &ph);
+    assert_true(strncmp(ph, "Content-Type: multipart/alternative; boundary=\"", 47) == 0);
+    char alt[72];
+    bl = strcspn(ph + 47, "\"");
+    assert_true(bl > 0 && bl < sizeof alt);
+    memcpy(alt, ph + 47, bl);
+    alt[bl] = '\0';
+    assert_null(strstr(alt, boundary)); /* neither delimiter is a prefix of the other */
+    assert_null(strstr(boundary, alt));
+    free(ph);
+    char *inner = strf_cat("\r\n\r\n", outer); /* mime_part skips a header block first */
+    free(outer);
+    char *part = mime_part(inner, alt, 0, &ph);
     assert_string_equal(ph, "Content-Type: text/plain; charset=UTF-8\r\n"
                             "Content-Transfer-Encoding: quoted-printable\r\n");
     char *decoded = qp_decode(part, strlen(part));
@@ -467,8 +492,21 @@ static void test_render_ics(void **state)
     free(part);
     free(ph);
 
+    part = mime_part(inner, alt, 1, &ph);
+    assert_string_equal(ph, "Content-Type: text/calendar; method=REQUEST; charset=UTF-8\r\n"
+                            "Content-Transfer-Encoding: base64\r\n");
+    dn = 0;
+    decoded = b64_decode(part, strlen(part), &dn);
+    assert_int_equal(dn, strlen(ics_body));
+    assert_memory_equal(decoded, ics_body, dn);
+    free(decoded);
+    free(part);
+    free(ph);
+    free(inner);
+
+    /* then the same invite as an attachment */
     part = mime_part(msg, boundary, 1, &ph);
-    assert_string_equal(ph, "Content-Type: text/calendar; charset=UTF-8; method=REQUEST\r\n"
+    assert_string_equal(ph, "Content-Type: application/ics; name=\"invite.ics\"\r\n"
                             "Content-Disposition: attachment; filename=\"invite.ics\"\r\n"
                             "Content-Transfer-Encoding: base64\r\n");
     /* Full lines are exactly 76 characters. */
@@ -480,10 +518,10 @@ static void test_render_ics(void **state)
             assert_true(n <= 76 && n % 4 == 0);
         line += n + (line[n] ? 2 : 0);
     }
-    size_t n = 0;
-    decoded = b64_decode(part, strlen(part), &n);
-    assert_int_equal(n, strlen(ics_body));
-    assert_memory_equal(decoded, ics_body, n);
+    dn = 0;
+    decoded = b64_decode(part, strlen(part), &dn);
+    assert_int_equal(dn, strlen(ics_body));
+    assert_memory_equal(decoded, ics_body, dn);
     free(decoded);
     free(part);
     free(ph);
@@ -696,9 +734,11 @@ static const char py_script[] =
     "    defects += [str(d) for d in part.defects]\n"
     "    if part.get_content_type() == 'text/calendar':\n"
     "        out['ics'] = part.get_payload(decode=True).decode('utf-8')\n"
-    "        out['filename'] = part.get_filename()\n"
     "        out['method'] = part.get_param('method')\n"
-    "        out['disposition'] = part.get_content_disposition()\n"
+    "        out['disposition'] = part.get_content_disposition() or 'inline'\n"
+    "    if part.get_content_type() == 'application/ics':\n"
+    "        out['attached'] = part.get_payload(decode=True).decode('utf-8')\n"
+    "        out['filename'] = part.get_filename()\n"
     "out['defects'] = defects\n"
     "print(json.dumps(out))\n";
 
@@ -809,7 +849,8 @@ static void test_python_parses(void **state)
             assert_string_equal(jstr(j, "ics"), ics_body);
             assert_string_equal(jstr(j, "filename"), "invite.ics");
             assert_string_equal(jstr(j, "method"), "REQUEST");
-            assert_string_equal(jstr(j, "disposition"), "attachment");
+            assert_string_equal(jstr(j, "disposition"), "inline");
+            assert_string_equal(jstr(j, "attached"), ics_body);
         }
         json_decref(j);
     }

@@ -165,6 +165,29 @@ static void test_parse_normalises_and_keeps_unknown(void **state)
     json_decref(in);
 }
 
+/* Where the contact is: a zone name's form is checked (its existence is the calendar's
+ * business), state and city are optional strings. */
+static void test_location_fields(void **state)
+{
+    (void)state;
+    json_t *in = json_pack("{s:s, s:s, s:s, s:s}", "company_name", "Acme", "timezone",
+                           " America/Los_Angeles ", "state", "CA", "city", "San Francisco");
+    json_t *detail = json_array();
+    struct sa_lead lead;
+    assert_int_equal(sa_lead_parse(in, "", &lead, detail), 0);
+    assert_string_equal(json_string_value(json_object_get(lead.raw, "timezone")),
+                        "America/Los_Angeles");
+    sa_lead_clear(&lead);
+    json_decref(in);
+    in = json_pack("{s:s, s:s, s:i}", "company_name", "Acme", "timezone", "Pacific Time", "city",
+                   7);
+    assert_int_equal(sa_lead_parse(in, "body.input", &lead, detail), SA_EINVAL);
+    assert_true(has_loc(detail, "[\"body\",\"input\",\"timezone\"]"));
+    assert_true(has_loc(detail, "[\"body\",\"input\",\"city\"]"));
+    json_decref(detail);
+    json_decref(in);
+}
+
 static void test_limits(void **state)
 {
     (void)state;
@@ -287,6 +310,7 @@ int main(void)
         cmocka_unit_test(test_parse_normalises_and_keeps_unknown),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_revenue_forms),
+        cmocka_unit_test(test_location_fields),
         cmocka_unit_test(test_size_thousands_dot),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,580 @@
+/* Proposing, re-checking and booking meetings with prospects (see booking.h). */
+#include "agents/booking.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/clock.h"
+#include "base/uuid.h"
+#include "connectors/calendar/calendar.h"
+#include "domain/timezone.h"
+#include "domain/when.h"
+#include "store/store.h"
+
+#define PROPOSE_TRIES 6 /* free slots tried in turn when others win them first */
+#define ALTERNATIVES 3
+
+static long long hold_until(const struct sa_booking *b, time_t now)
+{
+    return (long long)now + (long long)(b->hold_hours > 0 ? b->hold_hours : 48) * 3600;
+}
+
+/* The seller's calendar limited to the prospect's zone and free of the store's active
+ * meetings (other than skip_id): fills *c and *busy (malloc'd, the caller frees it;
+ * c->busy points into it). */
+static int calendar_for(const struct sa_booking *b, const char *guest_tz, const char *skip_id,
+                        time_t now, struct sa_calendar *c, struct sa_busy **busy,
+                        struct sa_err *err)
+{
+    *busy = NULL;
+    *c = *b->calendar;
+    snprintf(c->guest_tz, sizeof c->guest_tz, "%s", guest_tz ? guest_tz : "");
+    json_t *rows = NULL;
+    const struct sa_meeting_query q = {.status = "active",
+                                       .from = (long long)now - 86400,
+                                       .to = (long long)now + (SA_CAL_HORIZON_DAYS + 2) * 86400LL,
+                                       .now = (long long)now,
+                                       .limit = 1000};
+    int rc = sa_store_meeting_list(b->store, &q, &rows, err);
+    if (rc)
+        return rc;
+    size_t n = json_array_size(rows), k = 0;
+    *busy = calloc(n ? n : 1, sizeof **busy);
+    if (!*busy) {
+        json_decref(rows);
+        return sa_err_set(err, SA_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++) {
+        const json_t *m = json_array_get(rows, i);
+        const char *id = json_string_value(json_object_get(m, "id"));
+        if (skip_id && id && strcmp(id, skip_id) == 0)
+            continue;
+        (*busy)[k++] =
+            (struct sa_busy){.start = (time_t)json_integer_value(json_object_get(m, "start_unix")),
+                             .end = (time_t)json_integer_value(json_object_get(m, "end_unix"))};
+    }
+    json_decref(rows);
+    c->busy = *busy;
+    c->n_busy = k;
+    return 0;
+}
+
+static void iso(time_t t, char out[SA_ISO8601_LEN])
+{
+    sa_iso8601_format(t, out);
+}
+
+static void summary_for(const struct sa_booking *b, const struct sa_booking_who *who, char *out,
+                        size_t cap)
+{
+    snprintf(out, cap, "Intro call: %s and %s",
+             who->company && *who->company ? who->company : "you",
+             b->organizer_name ? b->organizer_name : "us");
+}
+
+int sa_booking_ics(const struct sa_booking *b, const struct sa_booking_who *who,
+                   const json_t *meeting, bool confirmed, char **ics, struct sa_err *err)
+{
+    char summary[300];
+    summary_for(b, who, summary, sizeof summary);
+    const char *text = json_string_value(json_object_get(meeting, "text"));
+    struct sa_ics inv = {
+        .uid = json_string_value(json_object_get(meeting, "ics_uid")),
+        .start = (time_t)json_integer_value(json_object_get(meeting, "start_unix")),
+        .end = (time_t)json_integer_value(json_object_get(meeting, "end_unix")),
+        .summary = summary,
+        .description = text ? text : "A short call to see whether we can help.",
+        .location = b->meeting_link,
+        .url = b->meeting_link,
+        .organizer_name = b->organizer_name,
+        .organizer_email = b->organizer_email,
+        .attendee_name = who->name,
+        .attendee_email = who->email,
+        .sequence = (int)json_integer_value(json_object_get(meeting, "sequence")),
+        .confirmed = confirmed,
+    };
+    return sa_ics_invite(&inv, ics, err);
+}
+
+/* The meeting as the agents carry it: the stored row plus how the prospect reads it, the
+ * e-mail's sentence and the invite. Takes row; returns a new object or NULL. */
+static json_t *decorate(const struct sa_booking *b, const struct sa_booking_who *who, json_t *row,
+                        struct sa_err *err)
+{
+    const char *tz = json_string_value(json_object_get(row, "timezone"));
+    time_t start = (time_t)json_integer_value(json_object_get(row, "start_unix"));
+    time_t end = (time_t)json_integer_value(json_object_get(row, "end_unix"));
+    char local[96], local_end[96], start_iso[SA_ISO8601_LEN], summary[300];
+    sa_calendar_format_local(tz, start, local, sizeof local);
+    sa_calendar_format_local(tz, end, local_end, sizeof local_end);
+    iso(start, start_iso);
+    summary_for(b, who, summary, sizeof summary);
+    const char *status = json_string_value(json_object_get(row, "status"));
+    bool confirmed = status && strcmp(status, "confirmed") == 0;
+    char text[700];
+    if (confirmed)
+        snprintf(text, sizeof text,
+                 "You are booked for %s (%s) for %d minutes. The invite is attached; the call "
+                 "is at %s.",
+                 local, start_iso, (int)((end - start) / 60), b->meeting_link);
+    else
+        snprintf(text, sizeof text,
+                 "Would %s (%s) suit you for a %d-minute call? I am holding that time for you "
+                 "and attached an invite: accept it and it is booked. The call is at %s.",
+                 local, start_iso, (int)((end - start) / 60), b->meeting_link);
+    json_object_set_new(row, "uid", json_incref(json_object_get(row, "ics_uid")));
+    json_object_set_new(row, "minutes", json_integer((json_int_t)((end - start) / 60)));
+    json_object_set_new(row, "local", json_string(local));
+    json_object_set_new(row, "local_end", json_string(local_end));
+    json_object_set_new(row, "summary", json_string(summary));
+    json_object_set_new(row, "text", json_string(text));
+    char *ics = NULL;
+    if (sa_booking_ics(b, who, row, confirmed, &ics, err)) {
+        json_decref(row);
+        return NULL;
+    }
+    json_object_set_new(row, "ics", json_string(ics));
+    free(ics);
+    return row;
+}
+
+/* Queues the meeting's (updated) invite to the attendee through the outbox, under the key
+ * meeting:<id>:<sequence>, so a turn or RSVP that runs twice queues it once; consent is
+ * checked by the outbox when it leaves. Sets meeting.invite_queued. */
+static int queue_invite(const struct sa_booking *b, const struct sa_booking_who *who,
+                        json_t *meeting, time_t now, struct sa_err *err)
+{
+    const char *mid = json_string_value(json_object_get(meeting, "id"));
+    if (!who->email || !mid)
+        return 0;
+    char key[96], id[SA_UUID_LEN], subject[400];
+    snprintf(key, sizeof key, "meeting:%s:%lld", mid,
+             (long long)json_integer_value(json_object_get(meeting, "sequence")));
+    sa_uuid_v7(id);
+    snprintf(subject, sizeof subject, "Invitation: %s @ %s",
+             json_string_value(json_object_get(meeting, "summary")) ?: "Meeting",
+             json_string_value(json_object_get(meeting, "local")) ?: "");
+    json_t *p = json_pack("{s:{s:s?, s:s?}, s:s?, s:s, s:O, s:O, s:s}", "from", "name",
+                          b->organizer_name, "email", b->organizer_email, "to_name", who->name,
+                          "subject", subject, "body", json_object_get(meeting, "text"), "ics",
+                          json_object_get(meeting, "ics"), "meeting_id", mid);
+    char *payload = p ? json_dumps(p, JSON_COMPACT) : NULL;
+    json_decref(p);
+    if (!payload)
+        return sa_err_set(err, SA_ENOMEM, "out of memory");
+    const struct sa_outbox_item it = {.id = id,
+                                      .idempotency_key = key,
+                                      .kind = "invite",
+                                      .thread_id = who->thread_id,
+                                      .lead_id = who->lead_id,
+                                      .to_email = who->email,
+                                      .payload = payload,
+                                      .due_at = (long long)now};
+    int added = 0;
+    int rc = sa_store_outbox_add(b->store, &it, 1, &added, err);
+    free(payload);
+    if (!rc)
+        json_object_set_new(meeting, "invite_queued", json_true());
+    return rc;
+}
+
+/* {start, end, start_unix, local} for each slot. */
+static json_t *slot_list(const char *tz, const time_t *starts, int n, int minutes)
+{
+    json_t *out = json_array();
+    for (int i = 0; i < n; i++) {
+        char s[SA_ISO8601_LEN], e[SA_ISO8601_LEN], local[96];
+        iso(starts[i], s);
+        iso(starts[i] + (time_t)minutes * 60, e);
+        sa_calendar_format_local(tz, starts[i], local, sizeof local);
+        json_array_append_new(out,
+                              json_pack("{s:s, s:s, s:i, s:I, s:s, s:s}", "start", s, "end", e,
+                                        "minutes", minutes, "start_unix", (json_int_t)starts[i],
+                                        "local", local, "timezone", tz));
+    }
+    return out;
+}
+
+/* Holds the first of starts[0..n) the store grants as a new meeting (status: "held" or
+ * "confirmed"); *row is the stored meeting, or NULL when every one was taken. */
+static int hold_first(const struct sa_booking *b, const struct sa_booking_who *who,
+                      const struct sa_lead_tz *tz, const time_t *starts, int n, const char *status,
+                      time_t now, int *used, json_t **row, struct sa_err *err)
+{
+    *row = NULL;
+    *used = -1;
+    for (int i = 0; i < n; i++) {
+        char id[SA_UUID_LEN], uid[SA_ICS_UID_LEN];
+        sa_uuid_v7(id);
+        sa_ics_uid(id, uid);
+        const struct sa_meeting_row m = {
+            .id = id,
+            .lead_id = who->lead_id,
+            .thread_id = who->thread_id,
+            .attendee = who->email,
+            .timezone = tz->zone,
+            .tz_source = sa_tz_source_name(tz->source),
+            .ics_uid = uid,
+            .start = starts[i],
+            .end = starts[i] + (long long)b->calendar->slot_minutes * 60,
+            .hold_until = hold_until(b, now),
+            .status = status,
+        };
+        int rc = sa_store_meeting_hold(b->store, &m, (long long)now, row, err);
+        if (rc == 0) {
+            *used = i;
+            return 0;
+        }
+        if (rc != SA_ECONFLICT)
+            return rc;
+    }
+    return 0;
+}
+
+/* Why a lost race re-reads the calendar: a slot another draft took a moment ago shifts
+ * the next free one (its half hour's neighbour, not the next half day), so after a
+ * conflict the slots are computed again from the store rather than taken from the list. */
+int sa_booking_propose(const struct sa_booking *b, const struct sa_booking_who *who, time_t now,
+                       json_t **meeting, json_t **alternatives, struct sa_err *err)
+{
+    *meeting = NULL;
+    if (alternatives)
+        *alternatives = NULL;
+    struct sa_lead_tz tz;
+    sa_lead_timezone(who->lead, b->calendar->tz, sa_calendar_zone_known, &tz);
+    time_t starts[1 + ALTERNATIVES];
+    int n = 0;
+    json_t *row = NULL;
+    for (int attempt = 0; attempt < PROPOSE_TRIES && !row; attempt++) {
+        struct sa_calendar c;
+        struct sa_busy *busy = NULL;
+        int rc = calendar_for(b, tz.zone, NULL, now, &c, &busy, err);
+        n = rc ? 0 : sa_calendar_slots(&c, now, 1 + ALTERNATIVES, starts);
+        free(busy);
+        if (rc)
+            return rc;
+        if (n < 0)
+            return sa_err_set(err, n, "the calendar cannot propose slots");
+        if (n == 0)
+            break;
+        int used = -1;
+        if ((rc = hold_first(b, who, &tz, starts, 1, "held", now, &used, &row, err)))
+            return rc;
+    }
+    if (!row) {
+        *meeting = json_null();
+        if (alternatives)
+            *alternatives = json_array();
+        return 0;
+    }
+    if (!(*meeting = decorate(b, who, row, err)))
+        return err->code ? err->code : SA_ENOMEM;
+    if (alternatives)
+        *alternatives = slot_list(tz.zone, starts + 1, n - 1, b->calendar->slot_minutes);
+    return 0;
+}
+
+int sa_booking_release(const struct sa_booking *b, const char *meeting_id, time_t now,
+                       struct sa_err *err)
+{
+    if (!meeting_id)
+        return 0;
+    int rc = sa_store_meeting_set_status(b->store, meeting_id, "cancelled", NULL, (long long)now,
+                                         NULL, err);
+    return rc == SA_ENOTFOUND ? 0 : rc;
+}
+
+/* Moves the stored meeting id to the next free slot for its zone; *updated the new
+ * meeting, or JSON null (and the hold cancelled) when none is free. */
+static int move_to_next(const struct sa_booking *b, const struct sa_booking_who *who,
+                        const json_t *stored, time_t now, json_t **updated, struct sa_err *err)
+{
+    const char *id = json_string_value(json_object_get(stored, "id"));
+    const char *tz = json_string_value(json_object_get(stored, "timezone"));
+    for (int attempt = 0; attempt < PROPOSE_TRIES; attempt++) { /* see sa_booking_propose */
+        struct sa_calendar c;
+        struct sa_busy *busy = NULL;
+        time_t start;
+        int rc = calendar_for(b, tz, id, now, &c, &busy, err);
+        int n = rc ? 0 : sa_calendar_slots(&c, now, 1, &start);
+        free(busy);
+        if (rc)
+            return rc;
+        if (n <= 0)
+            break;
+        json_t *row = NULL;
+        long long end = start + (long long)b->calendar->slot_minutes * 60;
+        rc = sa_store_meeting_move(b->store, id, start, end, hold_until(b, now), (long long)now,
+                                   &row, err);
+        if (rc == 0) {
+            *updated = decorate(b, who, row, err);
+            return *updated ? 0 : (err->code ? err->code : SA_ENOMEM);
+        }
+        if (rc != SA_ECONFLICT)
+            return rc;
+    }
+    *updated = json_null();
+    return sa_booking_release(b, id, now, err);
+}
+
+int sa_booking_recheck(const struct sa_booking *b, const struct sa_booking_who *who,
+                       const json_t *meeting, time_t now, json_t **updated, struct sa_err *err)
+{
+    *updated = NULL;
+    const char *id = json_string_value(json_object_get(meeting, "id"));
+    if (!id)
+        return 0;
+    json_t *stored = NULL;
+    int rc = sa_store_meeting_get(b->store, id, (long long)now, &stored, err);
+    if (rc == SA_ENOTFOUND)
+        return 0; /* erased with its lead: nothing to re-check */
+    if (rc)
+        return rc;
+    const char *status = json_string_value(json_object_get(stored, "status"));
+    time_t start = (time_t)json_integer_value(json_object_get(stored, "start_unix"));
+    time_t end = (time_t)json_integer_value(json_object_get(stored, "end_unix"));
+    const char *reason = NULL;
+    if (start < now + (time_t)b->calendar->notice_minutes * 60)
+        reason = "passed";
+    else if (strcmp(status, "expired") == 0 || strcmp(status, "cancelled") == 0 ||
+             strcmp(status, "declined") == 0) {
+        /* the hold lapsed: renew it on the same slot if nobody took it meanwhile */
+        json_t *row = NULL;
+        rc = sa_store_meeting_move(b->store, id, start, end, hold_until(b, now), (long long)now,
+                                   &row, err);
+        if (rc == 0) {
+            json_decref(stored);
+            *updated = decorate(b, who, row, err);
+            return *updated ? 0 : (err->code ? err->code : SA_ENOMEM);
+        }
+        if (rc != SA_ECONFLICT) {
+            json_decref(stored);
+            return rc;
+        }
+        reason = "taken";
+    }
+    if (!reason) {
+        json_decref(stored);
+        return 0;
+    }
+    rc = move_to_next(b, who, stored, now, updated, err);
+    if (!rc && json_is_object(*updated))
+        json_object_set_new(
+            *updated, "rescheduled",
+            json_pack("{s:O, s:O, s:s}", "from", json_object_get(stored, "start"), "from_local",
+                      json_object_get(meeting, "local") ? json_object_get(meeting, "local")
+                                                        : json_null(),
+                      "reason", reason));
+    json_decref(stored);
+    return rc;
+}
+
+/* ---- a reply naming a time --------------------------------------------------------- */
+
+/* The UTC instant a parsed time means: in the zone the text named, else the prospect's. */
+static int when_to_utc(const struct sa_when *w, const char *prospect_tz, time_t *out)
+{
+    const char *tz = w->zone[0] ? w->zone : prospect_tz;
+    return sa_calendar_utc(tz, w->year, w->month, w->day, w->minute, out);
+}
+
+static bool intent_is(const char *intent, const char *name)
+{
+    return intent && strcmp(intent, name) == 0;
+}
+
+static int reply(const struct sa_booking *b, const struct sa_booking_who *who, const char *message,
+                 const char *intent, time_t now, json_t *extra, struct sa_err *err)
+{
+    struct sa_lead_tz tz;
+    sa_lead_timezone(who->lead, b->calendar->tz, sa_calendar_zone_known, &tz);
+    struct sa_local_time lt;
+    if (sa_calendar_local(tz.zone, now, &lt))
+        return 0;
+    const struct sa_when_today today = {.year = lt.year,
+                                        .month = lt.month,
+                                        .day = lt.day,
+                                        .weekday = lt.weekday,
+                                        .minute = lt.hour * 60 + lt.minute};
+    struct sa_when w;
+    bool named = message && sa_when_parse(message, &today, &w);
+    time_t at = 0;
+    if (named && when_to_utc(&w, tz.zone, &at))
+        named = false;
+    if (!named && !intent_is(intent, "meeting_scheduling") && !intent_is(intent, "demo_request"))
+        return 0;
+    struct sa_calendar c;
+    struct sa_busy *busy = NULL;
+    int rc = calendar_for(b, tz.zone, NULL, now, &c, &busy, err);
+    if (rc)
+        return rc;
+    const char *why = NULL;
+    if (named) {
+        char at_iso[SA_ISO8601_LEN], local[96];
+        iso(at, at_iso);
+        sa_calendar_format_local(tz.zone, at, local, sizeof local);
+        if (!who->email)
+            why = "no_contact_email";
+        else if (sa_calendar_slot_ok(&c, now, at)) {
+            json_t *row = NULL;
+            int used = -1;
+            rc = hold_first(b, who, &tz, &at, 1, "confirmed", now, &used, &row, err);
+            if (rc) {
+                free(busy);
+                return rc;
+            }
+            if (row) {
+                free(busy);
+                json_t *m = decorate(b, who, row, err);
+                if (!m)
+                    return err->code ? err->code : SA_ENOMEM;
+                json_object_set_new(extra, "meeting", m);
+                return queue_invite(b, who, m, now, err);
+            }
+            why = "taken";
+        } else {
+            struct sa_calendar open = c; /* free but for the store's meetings? */
+            open.busy = NULL;
+            open.n_busy = 0;
+            why = at < now + (time_t)c.notice_minutes * 60 ? "passed"
+                  : sa_calendar_slot_ok(&open, now, at)    ? "taken"
+                                                           : "unavailable";
+        }
+        json_object_set_new(extra, "meeting_requested",
+                            json_pack("{s:s, s:s, s:s, s:s}", "start", at_iso, "local", local,
+                                      "timezone", w.zone[0] ? w.zone : tz.zone, "reason", why));
+    }
+    /* the nearest free slots from the named time on (from now when none was named) */
+    time_t from = now;
+    if (named && at - (time_t)12 * 3600 > now)
+        from = at - (time_t)12 * 3600;
+    time_t starts[ALTERNATIVES];
+    int n = sa_calendar_slots(&c, from, ALTERNATIVES, starts);
+    free(busy);
+    json_object_set_new(extra, "meeting_slots",
+                        slot_list(tz.zone, starts, n > 0 ? n : 0, b->calendar->slot_minutes));
+    return 0;
+}
+
+/* The stored lead whose contact is email (its input, for the zone, and its id), or NULL. */
+static json_t *lead_of(const struct sa_booking *b, const char *email, char id[37])
+{
+    id[0] = '\0';
+    json_t *lead = NULL;
+    struct sa_err e = {0};
+    if (!email || sa_store_lead_by_email(b->store, email, id, &e) ||
+        sa_store_get_lead(b->store, id, &lead, &e)) {
+        id[0] = '\0';
+        return NULL;
+    }
+    json_t *data = json_incref(json_object_get(lead, "data"));
+    json_decref(lead);
+    return data;
+}
+
+int sa_booking_reply(const struct sa_booking *b, const struct sa_booking_who *in,
+                     const char *message, const char *intent, time_t now, json_t *extra,
+                     struct sa_err *err)
+{
+    /* a reply from a stored lead's contact: read the time in that lead's zone */
+    char lead_id[37];
+    json_t *data = in->lead ? NULL : lead_of(b, in->email, lead_id);
+    struct sa_booking_who w = *in;
+    if (data) {
+        w.lead = data;
+        w.lead_id = lead_id;
+    }
+    int rc = reply(b, &w, message, intent, now, extra, err);
+    json_decref(data);
+    return rc;
+}
+
+/* ---- the calendar view and RSVPs ---------------------------------------------------- */
+
+int sa_booking_calendar(const struct sa_booking *b, time_t from, int days, const char *tz,
+                        time_t now, json_t **out, struct sa_err *err)
+{
+    *out = NULL;
+    if (tz && *tz && !sa_calendar_zone_known(tz))
+        return sa_err_set(err, SA_EINVAL, "unknown time zone %.80s", tz);
+    const char *shown = tz && *tz ? tz : b->calendar->tz;
+    json_t *rows = NULL;
+    const long long to = (long long)from + (long long)days * 86400;
+    const struct sa_meeting_query q = {.status = "active",
+                                       .from = (long long)from,
+                                       .to = to,
+                                       .now = (long long)now,
+                                       .limit = 1000};
+    int rc = sa_store_meeting_list(b->store, &q, &rows, err);
+    if (rc)
+        return rc;
+    struct sa_calendar c = *b->calendar;
+    snprintf(c.guest_tz, sizeof c.guest_tz, "%s", tz && *tz ? tz : "");
+    c.busy = NULL;
+    c.n_busy = 0;
+    const time_t step = (time_t)c.slot_minutes * 60;
+    time_t t = from - from % 1800 + (from % 1800 ? 1800 : 0);
+    json_t *slots = json_array();
+    for (; t < (time_t)to && json_array_size(slots) < 2000; t += 1800) {
+        if (!sa_calendar_slot_ok(&c, now, t))
+            continue;
+        const json_t *taken = NULL;
+        for (size_t i = 0; i < json_array_size(rows) && !taken; i++) {
+            const json_t *m = json_array_get(rows, i);
+            if (t < (time_t)json_integer_value(json_object_get(m, "end_unix")) &&
+                t + step > (time_t)json_integer_value(json_object_get(m, "start_unix")))
+                taken = m;
+        }
+        char s[SA_ISO8601_LEN], e[SA_ISO8601_LEN], local[96];
+        iso(t, s);
+        iso(t + step, e);
+        sa_calendar_format_local(shown, t, local, sizeof local);
+        json_t *slot = json_pack(
+            "{s:s, s:s, s:I, s:s, s:s}", "start", s, "end", e, "start_unix", (json_int_t)t, "local",
+            local, "status", taken ? json_string_value(json_object_get(taken, "status")) : "free");
+        if (taken)
+            json_object_set(slot, "meeting_id", json_object_get(taken, "id"));
+        json_array_append_new(slots, slot);
+    }
+    json_decref(rows);
+    char f[SA_ISO8601_LEN];
+    iso(from, f);
+    *out = json_pack("{s:s, s:s, s:s, s:i, s:i, s:o}", "timezone", shown, "seller_timezone",
+                     b->calendar->tz, "from", f, "days", days, "minutes", c.slot_minutes, "slots",
+                     slots);
+    return *out ? 0 : sa_err_set(err, SA_ENOMEM, "out of memory");
+}
+
+int sa_booking_rsvp(const struct sa_booking *b, const char *id, const char *partstat, time_t now,
+                    json_t **out, struct sa_err *err)
+{
+    *out = NULL;
+    const char *status = NULL;
+    if (partstat && strcmp(partstat, "ACCEPTED") == 0)
+        status = "confirmed";
+    else if (partstat && strcmp(partstat, "DECLINED") == 0)
+        status = "declined";
+    else if (partstat && strcmp(partstat, "TENTATIVE") == 0)
+        status = "tentative";
+    if (!status)
+        return sa_err_set(err, SA_EINVAL, "partstat is ACCEPTED, DECLINED or TENTATIVE");
+    json_t *row = NULL;
+    int rc = sa_store_meeting_set_status(b->store, id, status, partstat, (long long)now, &row, err);
+    if (rc)
+        return rc;
+    const struct sa_booking_who who = {
+        .lead_id = json_string_value(json_object_get(row, "lead_id")),
+        .thread_id = json_string_value(json_object_get(row, "thread_id")),
+        .email = json_string_value(json_object_get(row, "attendee"))};
+    /* an invite needs an attendee: a meeting without one is returned as stored */
+    if (!who.email) {
+        *out = row;
+        return 0;
+    }
+    if (!(*out = decorate(b, &who, row, err)))
+        return err->code ? err->code : SA_ENOMEM;
+    /* accepted: the organiser confirms with the updated invite (STATUS:CONFIRMED) */
+    return strcmp(status, "confirmed") == 0 ? queue_invite(b, &who, *out, now, err) : 0;
+}

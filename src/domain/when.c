@@ -1,0 +1,346 @@
+/* Times named in replies (see when.h): a small tokenizer and word tables in four
+ * languages, then the date and time put together relative to today. */
+#include "domain/when.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TOK_MAX 48
+#define TOKS_MAX 64
+
+struct word {
+    const char *text;
+    int value;
+    bool foreign; /* French, German or Spanish: numeric dates read day/month */
+};
+
+/* Weekdays, Monday = 0. */
+static const struct word weekdays[] = {
+    {"monday", 0, false},   {"mon", 0, false},      {"tuesday", 1, false},
+    {"tue", 1, false},      {"tues", 1, false},     {"wednesday", 2, false},
+    {"wed", 2, false},      {"thursday", 3, false}, {"thu", 3, false},
+    {"thur", 3, false},     {"thurs", 3, false},    {"friday", 4, false},
+    {"fri", 4, false},      {"saturday", 5, false}, {"sat", 5, false},
+    {"sunday", 6, false},   {"lundi", 0, true},     {"mardi", 1, true},
+    {"mercredi", 2, true},  {"jeudi", 3, true},     {"vendredi", 4, true},
+    {"samedi", 5, true},    {"dimanche", 6, true},  {"montag", 0, true},
+    {"dienstag", 1, true},  {"mittwoch", 2, true},  {"donnerstag", 3, true},
+    {"freitag", 4, true},   {"samstag", 5, true},   {"sonntag", 6, true},
+    {"lunes", 0, true},     {"martes", 1, true},    {"miércoles", 2, true},
+    {"miercoles", 2, true}, {"jueves", 3, true},    {"viernes", 4, true},
+    {"sábado", 5, true},    {"sabado", 5, true},    {"domingo", 6, true},
+};
+
+/* Days from today. */
+static const struct word relative[] = {
+    {"today", 0, false}, {"tomorrow", 1, false}, {"aujourd'hui", 0, true},
+    {"demain", 1, true}, {"heute", 0, true},     {"morgen", 1, true},
+    {"hoy", 0, true},    {"mañana", 1, true},    {"manana", 1, true},
+};
+
+/* Words that say the next weekday is in the following week. */
+static const struct word nexts[] = {
+    {"next", 0, false},     {"prochain", 0, true},  {"nächsten", 0, true}, {"nächster", 0, true},
+    {"naechsten", 0, true}, {"kommenden", 0, true}, {"próximo", 0, true},  {"proximo", 0, true},
+};
+
+/* Words before a bare hour: "at 10", "um 10", "a las 11", "à 10". */
+static const struct word markers[] = {
+    {"at", 0, false}, {"@", 0, false}, {"um", 0, true}, {"las", 0, true}, {"à", 0, true},
+};
+
+/* Zone abbreviations, after a time. */
+static const struct {
+    const char *abbr, *zone;
+} zones[] = {
+    {"et", "America/New_York"},
+    {"est", "America/New_York"},
+    {"edt", "America/New_York"},
+    {"ct", "America/Chicago"},
+    {"cst", "America/Chicago"},
+    {"cdt", "America/Chicago"},
+    {"mt", "America/Denver"},
+    {"mst", "America/Denver"},
+    {"mdt", "America/Denver"},
+    {"pt", "America/Los_Angeles"},
+    {"pst", "America/Los_Angeles"},
+    {"pdt", "America/Los_Angeles"},
+    {"gmt", "UTC"},
+    {"utc", "UTC"},
+    {"bst", "Europe/London"},
+    {"cet", "Europe/Berlin"},
+    {"cest", "Europe/Berlin"},
+};
+
+static const struct word *lookup(const struct word *t, size_t n, const char *tok)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(t[i].text, tok) == 0)
+            return &t[i];
+    return NULL;
+}
+#define LOOKUP(table, tok) lookup((table), sizeof(table) / sizeof((table)[0]), (tok))
+
+/* Splits text into lowercase tokens: runs of letters (any non-ASCII byte counts as one),
+ * digits and the characters ":/'@"; a trailing '.' is dropped, inner ones kept ("p.m"). */
+static int tokenize(const char *text, char toks[TOKS_MAX][TOK_MAX])
+{
+    int n = 0;
+    const unsigned char *p = (const unsigned char *)text;
+    while (*p && n < TOKS_MAX) {
+        while (*p && !(isalnum(*p) || *p >= 0x80 || *p == '@'))
+            p++;
+        size_t len = 0;
+        while (*p && (isalnum(*p) || *p >= 0x80 || strchr(":/'.@", *p))) {
+            if (len < TOK_MAX - 1)
+                toks[n][len++] = (char)tolower(*p);
+            p++;
+        }
+        while (len && (toks[n][len - 1] == '.' || toks[n][len - 1] == '\''))
+            len--;
+        toks[n][len] = '\0';
+        if (len)
+            n++;
+    }
+    return n;
+}
+
+/* Parses a whole number of 1..max digits at *s; advances. */
+static bool number(const char **s, int max_digits, int *out)
+{
+    int v = 0, d = 0;
+    while (isdigit((unsigned char)**s) && d < max_digits) {
+        v = v * 10 + (**s - '0');
+        (*s)++;
+        d++;
+    }
+    if (d == 0 || isdigit((unsigned char)**s))
+        return false;
+    *out = v;
+    return true;
+}
+
+/* 0: none; 1: am; 2: pm ("pm", "p.m", "p"). */
+static int meridiem(const char *s)
+{
+    if (strcmp(s, "am") == 0 || strcmp(s, "a.m") == 0)
+        return 1;
+    if (strcmp(s, "pm") == 0 || strcmp(s, "p.m") == 0)
+        return 2;
+    return 0;
+}
+
+struct found_time {
+    int hour, minute;
+    int ampm;      /* 0, 1 am, 2 pm */
+    bool explicit; /* a colon, an "h" or "Uhr", or am/pm: not just a number */
+};
+
+/* A time token: "2pm", "2:30pm", "14:00", "14h", "10h30", "10" (bare; the caller decides). */
+static bool time_token(const char *tok, struct found_time *t)
+{
+    const char *s = tok;
+    int h, m = 0;
+    if (!number(&s, 2, &h))
+        return false;
+    bool expl = false;
+    if (*s == ':' || *s == 'h') {
+        bool colon = *s == ':';
+        s++;
+        expl = true;
+        if (isdigit((unsigned char)*s)) {
+            if (!number(&s, 2, &m) || m > 59)
+                return false;
+        } else if (colon) {
+            return false;
+        }
+    }
+    int ap = meridiem(s);
+    if (*s && !ap)
+        return false;
+    if (h > 23 || (ap && (h < 1 || h > 12)))
+        return false;
+    *t = (struct found_time){.hour = h, .minute = m, .ampm = ap, .explicit = expl || ap};
+    return true;
+}
+
+/* "3/12" or "3/12/2026": two numbers a/b (and a year). */
+static bool date_token(const char *tok, int *a, int *b, int *year)
+{
+    const char *s = tok;
+    *year = 0;
+    if (!number(&s, 2, a) || *s++ != '/' || !number(&s, 2, b))
+        return false;
+    if (*s == '/') {
+        s++;
+        if (!number(&s, 4, year))
+            return false;
+        if (*year < 100)
+            *year += 2000;
+    }
+    return *s == '\0' && *a >= 1 && *b >= 1;
+}
+
+/* ---- calendar arithmetic (proleptic Gregorian; H. Hinnant's algorithms) ---- */
+
+static long days_from_civil(int y, int m, int d)
+{
+    y -= m <= 2;
+    long era = (y >= 0 ? y : y - 399) / 400;
+    long yoe = y - era * 400;
+    long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static void civil_from_days(long z, int *y, int *m, int *d)
+{
+    z += 719468;
+    long era = (z >= 0 ? z : z - 146096) / 146097;
+    long doe = z - era * 146097;
+    long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    long mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = (int)(yoe + era * 400 + (*m <= 2));
+}
+
+static bool valid_date(int y, int m, int d)
+{
+    if (m < 1 || m > 12 || d < 1 || d > 31)
+        return false;
+    int cy, cm, cd;
+    civil_from_days(days_from_civil(y, m, d), &cy, &cm, &cd);
+    return cy == y && cm == m && cd == d;
+}
+
+/* ---- the parse ---- */
+
+struct scan {
+    int weekday; /* -1 none */
+    bool next;
+    int rel_days;   /* -1 none */
+    int da, db, dy; /* a numeric date a/b[/y]; da 0: none */
+    bool foreign;
+    bool have_time;
+    struct found_time t;
+    const char *zone;
+};
+
+/* Looks at token i (with its neighbours) for a time; returns how many tokens it used. */
+static int scan_time(char toks[][TOK_MAX], int n, int i, struct scan *sc)
+{
+    struct found_time t;
+    const char *tok = toks[i];
+    if (strcmp(tok, "noon") == 0 || strcmp(tok, "midi") == 0 || strcmp(tok, "mittag") == 0 ||
+        strcmp(tok, "mediodía") == 0) {
+        sc->t = (struct found_time){.hour = 12, .explicit = true};
+        sc->have_time = true;
+        return 1;
+    }
+    if (!time_token(tok, &t))
+        return 0;
+    int used = 1;
+    if (i + 1 < n && !t.ampm && (t.ampm = meridiem(toks[i + 1])) != 0) {
+        if (t.hour < 1 || t.hour > 12)
+            return 0;
+        t.explicit = true;
+        used = 2;
+    } else if (i + 1 < n && strcmp(toks[i + 1], "uhr") == 0) {
+        t.explicit = true;
+        sc->foreign = true;
+        used = 2;
+    }
+    bool after_marker = i > 0 && LOOKUP(markers, toks[i - 1]);
+    if (!t.explicit && !after_marker)
+        return 0; /* "40 seats": a number, not a time */
+    /* "at 3", "at 3:30": the afternoon, like "3pm" */
+    bool bare_afternoon = !t.ampm && !strchr(tok, 'h') && t.hour >= 1 && t.hour <= 7 && used == 1;
+    if (bare_afternoon || (t.ampm == 2 && t.hour < 12))
+        t.hour += 12;
+    else if (t.ampm == 1 && t.hour == 12)
+        t.hour = 0;
+    sc->t = t;
+    sc->have_time = true;
+    return used;
+}
+
+bool sa_when_parse(const char *text, const struct sa_when_today *today, struct sa_when *out)
+{
+    *out = (struct sa_when){0};
+    if (!text || !today)
+        return false;
+    char toks[TOKS_MAX][TOK_MAX] = {{0}};
+    int n = tokenize(text, toks);
+    struct scan sc = {.weekday = -1, .rel_days = -1};
+    for (int i = 0; i < n; i++) {
+        const struct word *w;
+        int a, b, y;
+        if ((w = LOOKUP(weekdays, toks[i])) && sc.weekday < 0) {
+            sc.weekday = w->value;
+            sc.foreign |= w->foreign;
+        } else if ((w = LOOKUP(nexts, toks[i]))) {
+            sc.next = true;
+            sc.foreign |= w->foreign;
+        } else if ((w = LOOKUP(relative, toks[i])) && sc.rel_days < 0) {
+            sc.rel_days = w->value;
+            sc.foreign |= w->foreign;
+        } else if (LOOKUP(markers, toks[i])) {
+            sc.foreign |= LOOKUP(markers, toks[i])->foreign;
+        } else if (!sc.da && date_token(toks[i], &a, &b, &y)) {
+            sc.da = a;
+            sc.db = b;
+            sc.dy = y;
+        } else if (!sc.have_time) {
+            int used = scan_time(toks, n, i, &sc);
+            if (used) {
+                i += used - 1;
+                /* a zone abbreviation right after the time */
+                for (size_t z = 0; i + 1 < n && z < sizeof zones / sizeof zones[0]; z++)
+                    if (strcmp(toks[i + 1], zones[z].abbr) == 0) {
+                        sc.zone = zones[z].zone;
+                        i++;
+                        break;
+                    }
+            }
+        }
+    }
+    if (!sc.have_time)
+        return false;
+    long base = days_from_civil(today->year, today->month, today->day);
+    long day = base;
+    int minute = sc.t.hour * 60 + sc.t.minute;
+    if (sc.da) {
+        /* a/b: day/month outside English or when a cannot be a month; else month/day */
+        bool dm = sc.da > 12 || (sc.foreign && sc.db <= 12);
+        int d = dm ? sc.da : sc.db, m = dm ? sc.db : sc.da;
+        int y = sc.dy ? sc.dy : today->year;
+        if (!valid_date(y, m, d))
+            return false;
+        day = days_from_civil(y, m, d);
+        if (!sc.dy && day < base) {
+            if (!valid_date(y + 1, m, d))
+                return false;
+            day = days_from_civil(y + 1, m, d);
+        }
+    } else if (sc.weekday >= 0) {
+        int delta = (sc.weekday - today->weekday + 7) % 7;
+        if (sc.next)
+            delta = 7 - today->weekday + sc.weekday;
+        else if (delta == 0)
+            delta = 7;
+        day = base + delta;
+    } else if (sc.rel_days >= 0) {
+        day = base + sc.rel_days;
+    } else if (minute <= today->minute) {
+        day = base + 1; /* a time alone that has passed today: tomorrow */
+    }
+    civil_from_days(day, &out->year, &out->month, &out->day);
+    out->minute = minute;
+    if (sc.zone)
+        snprintf(out->zone, sizeof out->zone, "%s", sc.zone);
+    return true;
+}

@@ -1,0 +1,49 @@
+/* Times people name in replies ("Tuesday at 2pm ET works", "jeudi 10h", "tomorrow at
+ * 10"), read relative to today in the prospect's zone. The conversation agent's booking
+ * (agents/booking.c) turns the result into a UTC instant with the calendar connector.
+ * Pure text handling: no clock, no zone database. */
+#ifndef SA_DOMAIN_WHEN_H
+#define SA_DOMAIN_WHEN_H
+
+#include <stdbool.h>
+
+#define SA_WHEN_ZONE_MAX 64
+
+/* Today as the prospect's wall clock shows it. */
+struct sa_when_today {
+    int year, month, day; /* 2026, 1..12, 1..31 */
+    int weekday;          /* 0 = Monday .. 6 = Sunday */
+    int minute;           /* minutes after midnight now */
+};
+
+/* A time named in a text. */
+struct sa_when {
+    int year, month, day; /* the local date meant */
+    int minute;           /* minutes after midnight */
+    /* The zone the text named ("2pm ET": "America/New_York"), as an IANA name, or "" when
+     * it named none (the prospect's zone applies). */
+    char zone[SA_WHEN_ZONE_MAX];
+};
+
+/* Finds the first date-and-time named in text (UTF-8, any case) relative to today.
+ *
+ * Dates: weekdays in English, French, German and Spanish ("Tuesday", "Tue", "mardi",
+ * "Dienstag", "martes"), "next <weekday>" (the one in the following week when today is
+ * before it in this week, so "next Wed" said on a Monday is nine days away; else as the
+ * bare weekday), "today", "tomorrow" ("demain", "morgen", "mañana"), and numeric dates
+ * D/M or M/D. A weekday alone means its next occurrence, today excluded. A numeric date
+ * a/b is read day/month when a > 12, or when the text is not English (a French, German or
+ * Spanish word was seen) and b <= 12; else month/day (US usage: "3/12" is March 12th).
+ * A date that has passed this year means next year.
+ *
+ * Times: "2pm", "2 pm", "2:30pm", "14:00", "14h", "10h30", "14 Uhr", "at 10" / "um 10" /
+ * "a las 11" / "à 10" (a bare hour of 1 to 7 after "at" means the afternoon: nobody
+ * books 3 a.m.), "noon". Zones: ET, EST, EDT, CT, CST, CDT, MT, MST, MDT, PT, PST, PDT,
+ * GMT, UTC, BST, CET, CEST (daylight or standard spelled either way: the zone's rules
+ * decide the offset).
+ *
+ * Returns true with *out when the text names a time of day (with a date, or today when
+ * the time is still ahead, else tomorrow); false when it names none. */
+bool sa_when_parse(const char *text, const struct sa_when_today *today, struct sa_when *out);
+
+#endif

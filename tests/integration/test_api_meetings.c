@@ -1,0 +1,620 @@
+/* Integration tests of meetings through the binary, with business time moved by the
+ * server's CLOCK_FILE (never by sleeping): a BDR draft holds a slot in both sides' working
+ * hours and in the prospect's zone; the slot is re-checked when the approval is answered
+ * (passed, or lapsed and taken: a new one, and the response says so); two drafts never get
+ * the same slot; an expired hold frees it; RSVPs in JSON and as an iCalendar REPLY; a reply
+ * naming a time books it; the delivered invite is read back by Python's email and
+ * icalendar packages. The seller works 09:00-17:00 America/New_York, Monday to Friday. */
+#include "harness.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define LINK "https://meet.example.com/alex"
+
+static char clock_path[600];
+
+/* Moves the server's "now" to iso (an ISO 8601 UTC instant). */
+static void set_clock(const char *iso)
+{
+    FILE *f = fopen(clock_path, "w");
+    assert_non_null(f);
+    fprintf(f, "%s\n", iso);
+    assert_int_equal(fclose(f), 0);
+}
+
+/* Starts runs_srv with its clock at iso and the seller's calendar in New York. */
+static void start_at(const char *iso, bool mail)
+{
+    snprintf(clock_path, sizeof clock_path, "%s/clock", runs_srv.dir);
+    set_clock(iso);
+    setenv("CLOCK_FILE", clock_path, 1);
+    setenv("CALENDAR_TZ", "America/New_York", 1);
+    setenv("OUTBOX_POLL_MS", mail ? "100" : "0", 1);
+    assert_int_equal(server_start(&runs_srv, false), 0);
+    harness_use(&runs_srv);
+}
+
+static int meet_teardown(void **state)
+{
+    unsetenv("CLOCK_FILE");
+    unsetenv("CALENDAR_TZ");
+    unsetenv("OUTBOX_POLL_MS");
+    if (runs_srv.pid > 0 && !exited_ok(server_stop(&runs_srv)))
+        fail_msg("the server did not exit cleanly (see its log above)");
+    return runs_teardown(state);
+}
+
+/* A strong lead (so the pipeline drafts outreach) at company/email, with where (JSON
+ * members, "" for none) saying where the contact is. */
+static char *lead(const char *company, const char *email, const char *where)
+{
+    return strf("{\"company_name\":\"%s\",\"industry\":\"SaaS\",\"company_size\":\"201-500\","
+                "\"annual_revenue\":42000000,\"website\":\"https://www.quorvianta.io\"%s%s,"
+                "\"contact_info\":{\"name\":\"Maya Okafor\",\"title\":\"VP of Sales\","
+                "\"email\":\"%s\"},\"signals\":[\"requested_demo\",\"hiring_sales\","
+                "\"recent_funding\"]}",
+                company, *where ? "," : "", where, email);
+}
+
+/* Queues a pipeline run on a lead; its id into id. */
+static void start_run(const char *lead_json, char id[64])
+{
+    struct resp r;
+    char *body = strf("{\"input\":%s}", lead_json);
+    json_t *j = http_json("POST", "/api/runs", body, &r);
+    free(body);
+    if (r.status != 202)
+        fail_msg("run: %ld %.400s", r.status, r.body);
+    snprintf(id, 64, "%s", jstr(j, "run_id"));
+    resp_free(&r);
+}
+
+/* Waits for run id to stop at its approval: the approval id into aid, and the drafted
+ * meeting (a new reference). */
+static json_t *finish_run(const char *id, char aid[64])
+{
+    struct resp r;
+    json_t *j = wait_run(id, &r);
+    if (strcmp(jstr(j, "status") ?: "", "awaiting_approval") != 0)
+        fail_msg("run %s: %.600s", id, r.body);
+    snprintf(aid, 64, "%s", jstr(j, "output.approvals.0.approval_id"));
+    json_t *m = json_incref(jget(j, "output.state.bdr_draft.meeting"));
+    resp_free(&r);
+    if (!json_is_object(m))
+        fail_msg("the draft proposes no meeting");
+    return m;
+}
+
+/* Runs the pipeline on a lead up to its approval (see finish_run). */
+static json_t *draft(const char *lead_json, char aid[64])
+{
+    char id[64];
+    start_run(lead_json, id);
+    return finish_run(id, aid);
+}
+
+/* Accepts the approval; returns the response (owned by r). */
+static json_t *approve(const char *aid, struct resp *r)
+{
+    char *path = strf("/api/approvals/%s", aid);
+    json_t *j =
+        http_json("POST", path, "{\"type\":\"accept\",\"reviewer\":\"kim@pipewise.io\"}", r);
+    free(path);
+    if (r->status != 200)
+        fail_msg("approval: %ld %.400s", r->status, r->body);
+    return j;
+}
+
+static json_t *get_meeting(const char *id, struct resp *r)
+{
+    char *path = strf("/api/meetings/%s", id);
+    json_t *j = http_json("GET", path, NULL, r);
+    free(path);
+    assert_int_equal(r->status, 200);
+    return j;
+}
+
+/* A draft made late on a Friday proposes Monday 09:00 Eastern; accepted on Wednesday, the
+ * Monday has passed: the meeting moves (same id and invite UID, next sequence) to the first
+ * slot after Wednesday's notice, and the answer says from what and why. */
+static void test_passed_slot(void **state)
+{
+    (void)state;
+    start_at("2026-12-04T21:00:00Z", false); /* Friday 16:00 Eastern */
+    char aid[64];
+    char *l =
+        lead("Quorvianta Software", "maya@quorvianta.io", "\"country\":\"US\",\"state\":\"NY\"");
+    json_t *m = draft(l, aid);
+    free(l);
+    assert_string_equal(jstr(m, "start"), "2026-12-07T14:00:00Z");
+    assert_string_equal(jstr(m, "local"), "Monday 7 December, 09:00 EST");
+    assert_string_equal(jstr(m, "timezone"), "America/New_York");
+    assert_string_equal(jstr(m, "tz_source"), "region");
+    assert_string_equal(jstr(m, "status"), "held");
+    assert_string_equal(jstr(m, "hold_until"), "2026-12-06T21:00:00Z"); /* 48 hours */
+    assert_non_null(strstr(jstr(m, "text"), "Monday 7 December, 09:00 EST (2026-12-07T14:00:00Z)"));
+    assert_non_null(strstr(jstr(m, "ics"), "STATUS:TENTATIVE"));
+    char id[64], uid[80];
+    snprintf(id, sizeof id, "%s", jstr(m, "id"));
+    snprintf(uid, sizeof uid, "%s", jstr(m, "uid"));
+    json_decref(m);
+
+    /* the approval shows the time as the prospect reads it */
+    struct resp r;
+    char *path = strf("/api/approvals/%s", aid);
+    json_t *j = http_json("GET", path, NULL, &r);
+    free(path);
+    assert_string_equal(jstr(j, "request.action_request.args.meeting.local"),
+                        "Monday 7 December, 09:00 EST");
+    assert_non_null(strstr(jstr(j, "request.description"), "Monday 7 December, 09:00 EST"));
+    resp_free(&r);
+
+    set_clock("2026-12-09T15:00:00Z"); /* Wednesday 10:00 Eastern */
+    j = approve(aid, &r);
+    assert_string_equal(jstr(j, "run.bdr_decision.status"), "approved");
+    assert_string_equal(jstr(j, "run.bdr_decision.meeting_rescheduled.reason"), "passed");
+    assert_string_equal(jstr(j, "run.bdr_decision.meeting_rescheduled.from"),
+                        "2026-12-07T14:00:00Z");
+    /* 10:00 plus two hours' notice: Wednesday 12:00 Eastern */
+    assert_string_equal(jstr(j, "run.bdr_decision.meeting_rescheduled.to"), "2026-12-09T17:00:00Z");
+    assert_string_equal(jstr(j, "run.bdr_decision.meeting_rescheduled.to_local"),
+                        "Wednesday 9 December, 12:00 EST");
+    resp_free(&r);
+
+    j = get_meeting(id, &r);
+    assert_string_equal(jstr(j, "start"), "2026-12-09T17:00:00Z");
+    assert_string_equal(jstr(j, "status"), "held");
+    assert_string_equal(jstr(j, "ics_uid"), uid); /* the same invite, updated */
+    assert_int_equal(json_integer_value(jget(j, "sequence")), 1);
+    resp_free(&r);
+
+    /* the queued e-mail carries the new time and the updated invite */
+    j = http_json("GET", "/api/outbox?status=queued", NULL, &r);
+    bool found = false;
+    for (size_t i = 0; i < json_array_size(jget(j, "items")); i++) {
+        json_t *it = json_array_get(jget(j, "items"), i);
+        if (strcmp(jstr(it, "kind") ?: "", "email") != 0)
+            continue;
+        found = true;
+        assert_non_null(strstr(jstr(it, "payload.body"), "Wednesday 9 December, 12:00 EST"));
+        assert_null(strstr(jstr(it, "payload.body"), "Monday 7 December"));
+        /* its own paragraph, before the signature */
+        const char *body = jstr(it, "payload.body");
+        const char *sentence = strstr(body, "\n\nWould Wednesday 9 December, 12:00 EST");
+        const char *sig = strstr(body, "\n\nAlex Morgan");
+        assert_non_null(sentence);
+        assert_non_null(sig);
+        assert_true(sentence < sig);
+        assert_non_null(strstr(jstr(it, "payload.ics"), "DTSTART:20261209T170000Z"));
+        assert_non_null(strstr(jstr(it, "payload.ics"), "SEQUENCE:1"));
+    }
+    assert_true(found);
+    resp_free(&r);
+}
+
+/* Two leads drafted at once (both runs queued before either is read; the server's two
+ * workers run them side by side) get different, non-overlapping slots: the first free one
+ * and the next; the calendar shows both held. An ignored draft lets its slot go. */
+static void test_no_double_booking(void **state)
+{
+    (void)state;
+    start_at("2026-12-04T21:00:00Z", false);
+    char a1[64], a2[64], r1[64], r2[64];
+    char *l1 = lead("Quorvianta Software", "maya@quorvianta.io", "\"country\":\"US\"");
+    char *l2 = lead("Globex Analytics", "ravi@globex-analytics.example", "\"country\":\"US\"");
+    start_run(l1, r1);
+    start_run(l2, r2);
+    json_t *m1 = finish_run(r1, a1), *m2 = finish_run(r2, a2);
+    free(l1);
+    free(l2);
+    if (strcmp(jstr(m1, "start"), jstr(m2, "start")) > 0) { /* in start order */
+        json_t *t = m1;
+        m1 = m2;
+        m2 = t;
+        char tmp[64];
+        memcpy(tmp, a1, 64);
+        memcpy(a1, a2, 64);
+        memcpy(a2, tmp, 64);
+    }
+    assert_string_equal(jstr(m1, "start"), "2026-12-07T14:00:00Z");
+    assert_string_not_equal(jstr(m1, "start"), jstr(m2, "start"));
+    json_int_t s1 = json_integer_value(jget(m1, "start_unix")),
+               e1 = json_integer_value(jget(m1, "end_unix")),
+               s2 = json_integer_value(jget(m2, "start_unix")),
+               e2 = json_integer_value(jget(m2, "end_unix"));
+    assert_true(s2 >= e1 || e2 <= s1);
+    assert_string_equal(jstr(m2, "start"), "2026-12-07T14:30:00Z");
+
+    struct resp r;
+    json_t *j = http_json("GET", "/api/calendar/slots?from=2026-12-07T00:00:00Z&days=1", NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(jstr(j, "timezone"), "America/New_York");
+    json_t *slots = jget(j, "slots");
+    assert_int_equal(json_array_size(slots), 16); /* 09:00-17:00 in half hours */
+    assert_string_equal(jstr(j, "slots.0.start"), "2026-12-07T14:00:00Z");
+    assert_string_equal(jstr(j, "slots.0.status"), "held");
+    assert_string_equal(jstr(j, "slots.0.meeting_id"), jstr(m1, "id"));
+    assert_string_equal(jstr(j, "slots.1.status"), "held");
+    assert_string_equal(jstr(j, "slots.1.meeting_id"), jstr(m2, "id"));
+    assert_string_equal(jstr(j, "slots.2.status"), "free");
+    resp_free(&r);
+
+    j = http_json("GET", "/api/meetings?status=held", NULL, &r);
+    assert_int_equal(json_integer_value(jget(j, "count")), 2);
+    resp_free(&r);
+    /* the second draft is ignored: its hold is cancelled and its slot free */
+    char *path = strf("/api/approvals/%s", a2);
+    http_json("POST", path, "{\"type\":\"ignore\"}", &r);
+    free(path);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    j = get_meeting(jstr(m2, "id"), &r);
+    assert_string_equal(jstr(j, "status"), "cancelled");
+    resp_free(&r);
+    j = http_json("GET", "/api/calendar/slots?from=2026-12-07T00:00:00Z&days=1", NULL, &r);
+    assert_string_equal(jstr(j, "slots.1.status"), "free");
+    resp_free(&r);
+    http("GET", "/api/meetings?status=bogus", NULL, NULL, 0, &r);
+    expect_problem("bad status", &r, 422, "[\"query\",\"status\"]", "enum");
+    resp_free(&r);
+    http("GET", "/api/calendar/slots?timezone=Mars/Base", NULL, NULL, 0, &r);
+    expect_problem("bad zone", &r, 422, "[\"query\",\"timezone\"]", NULL);
+    resp_free(&r);
+    http("GET", "/api/calendar/slots?days=30", NULL, NULL, 0, &r);
+    expect_problem("too many days", &r, 422, "[\"query\",\"days\"]", NULL);
+    resp_free(&r);
+    json_decref(m1);
+    json_decref(m2);
+}
+
+/* A San Francisco VP gets a slot in 09:00-17:00 Pacific that is also in the seller's
+ * Eastern hours: Monday 12:00 Eastern, 09:00 PST; the calendar in their zone shows only
+ * such slots. */
+static void test_prospect_zone(void **state)
+{
+    (void)state;
+    start_at("2026-12-04T21:00:00Z", false);
+    char aid[64];
+    char *l = lead("Quorvianta Software", "maya@quorvianta.io",
+                   "\"country\":\"United States\",\"city\":\"San Francisco\"");
+    json_t *m = draft(l, aid);
+    free(l);
+    assert_string_equal(jstr(m, "timezone"), "America/Los_Angeles");
+    assert_string_equal(jstr(m, "tz_source"), "region");
+    assert_string_equal(jstr(m, "start"), "2026-12-07T17:00:00Z");
+    assert_string_equal(jstr(m, "local"), "Monday 7 December, 09:00 PST");
+    json_decref(m);
+
+    /* a lead's own zone wins over its country */
+    l = lead("Tokyo Robotics", "aiko@tokyo-robotics.example",
+             "\"country\":\"US\",\"timezone\":\"Europe/London\"");
+    m = draft(l, aid);
+    free(l);
+    assert_string_equal(jstr(m, "timezone"), "Europe/London");
+    assert_string_equal(jstr(m, "tz_source"), "lead");
+    /* London's 09:00-17:00 meets New York's 09:00-17:00 at 09:00-12:00 Eastern */
+    assert_string_equal(jstr(m, "start"), "2026-12-07T14:00:00Z");
+    assert_string_equal(jstr(m, "local"), "Monday 7 December, 14:00 GMT");
+    json_decref(m);
+
+    struct resp r;
+    json_t *j = http_json("GET",
+                          "/api/calendar/slots?from=2026-12-07T00:00:00Z&days=2&timezone="
+                          "America/Los_Angeles",
+                          NULL, &r);
+    assert_int_equal(r.status, 200);
+    json_t *slots = jget(j, "slots");
+    assert_int_equal(json_array_size(slots), 20); /* 12:00-17:00 Eastern, two days */
+    for (size_t i = 0; i < json_array_size(slots); i++) {
+        const char *local = jstr(json_array_get(slots, i), "local");
+        const char *hm = strstr(local, ", ") + 2;
+        int h = atoi(hm);
+        if (h < 9 || h > 13 || !strstr(local, "PST"))
+            fail_msg("slot %zu at %s is outside 09:00-13:30 PST", i, local);
+    }
+    assert_string_equal(jstr(j, "slots.0.status"), "held");
+    resp_free(&r);
+}
+
+/* A hold that lapses frees its slot: another lead gets it; the first draft, accepted
+ * later, finds its slot taken and moves. */
+static void test_hold_expiry(void **state)
+{
+    (void)state;
+    start_at("2026-12-04T21:00:00Z", false);
+    char a1[64], a2[64];
+    char *l1 = lead("Quorvianta Software", "maya@quorvianta.io", "\"country\":\"US\"");
+    json_t *m1 = draft(l1, a1);
+    free(l1);
+    assert_string_equal(jstr(m1, "start"), "2026-12-07T14:00:00Z");
+    char id1[64];
+    snprintf(id1, sizeof id1, "%s", jstr(m1, "id"));
+    json_decref(m1);
+
+    set_clock("2026-12-06T22:00:00Z"); /* Sunday: past the 48-hour hold */
+    struct resp r;
+    json_t *j = get_meeting(id1, &r);
+    assert_string_equal(jstr(j, "status"), "expired");
+    resp_free(&r);
+    j = http_json("GET", "/api/meetings?status=active", NULL, &r);
+    assert_int_equal(json_integer_value(jget(j, "count")), 0);
+    resp_free(&r);
+
+    char *l2 = lead("Globex Analytics", "ravi@globex-analytics.example", "\"country\":\"US\"");
+    json_t *m2 = draft(l2, a2);
+    free(l2);
+    assert_string_equal(jstr(m2, "start"), "2026-12-07T14:00:00Z"); /* freed, so taken again */
+    json_decref(m2);
+
+    j = approve(a1, &r);
+    assert_string_equal(jstr(j, "run.bdr_decision.meeting_rescheduled.reason"), "taken");
+    assert_string_equal(jstr(j, "run.bdr_decision.meeting_rescheduled.to"), "2026-12-07T14:30:00Z");
+    resp_free(&r);
+    j = get_meeting(id1, &r);
+    assert_string_equal(jstr(j, "status"), "held");
+    assert_string_equal(jstr(j, "hold_until"), "2026-12-08T22:00:00Z");
+    resp_free(&r);
+}
+
+/* RSVPs: JSON ACCEPTED confirms (the invite then says CONFIRMED); an iCalendar REPLY with
+ * DECLINED frees the slot; a reply for another invite, a bad partstat, an unknown meeting
+ * and a wrong content type are refused. */
+static void test_rsvp(void **state)
+{
+    (void)state;
+    start_at("2026-12-04T21:00:00Z", false);
+    char a1[64], a2[64];
+    char *l1 = lead("Quorvianta Software", "maya@quorvianta.io", "\"country\":\"US\"");
+    char *l2 = lead("Globex Analytics", "ravi@globex-analytics.example", "\"country\":\"US\"");
+    json_t *m1 = draft(l1, a1), *m2 = draft(l2, a2);
+    free(l1);
+    free(l2);
+    struct resp r;
+    char *path = strf("/api/meetings/%s/rsvp", jstr(m1, "id"));
+    json_t *j = http_json("POST", path, "{\"partstat\":\"ACCEPTED\"}", &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(jstr(j, "partstat"), "ACCEPTED");
+    assert_string_equal(jstr(j, "meeting.status"), "confirmed");
+    assert_int_equal(json_integer_value(jget(j, "meeting.sequence")), 1);
+    assert_non_null(strstr(jstr(j, "meeting.ics"), "STATUS:CONFIRMED"));
+    assert_non_null(strstr(jstr(j, "meeting.ics"), "SEQUENCE:1"));
+    resp_free(&r);
+    /* the organiser confirms: the updated invite is queued to the prospect */
+    j = http_json("GET", "/api/outbox?email=maya@quorvianta.io", NULL, &r);
+    bool confirmed_invite = false;
+    for (size_t i = 0; i < json_array_size(jget(j, "items")); i++) {
+        json_t *it = json_array_get(jget(j, "items"), i);
+        if (strcmp(jstr(it, "kind") ?: "", "invite") == 0)
+            confirmed_invite = strstr(jstr(it, "payload.ics"), "STATUS:CONFIRMED") != NULL;
+    }
+    assert_true(confirmed_invite);
+    resp_free(&r);
+    http("POST", path, "application/json", "{\"partstat\":\"MAYBE\"}", 20, &r);
+    expect_problem("bad partstat", &r, 422, "[\"body\",\"partstat\"]", "enum");
+    resp_free(&r);
+    http("POST", path, "text/plain", "hi", 2, &r);
+    assert_int_equal(r.status, 415);
+    resp_free(&r);
+    free(path);
+
+    /* an iCalendar REPLY as a mail client sends it */
+    path = strf("/api/meetings/%s/rsvp", jstr(m2, "id"));
+    char *reply = strf("BEGIN:VCALENDAR\r\nPRODID:-//Mail Client//EN\r\nVERSION:2.0\r\n"
+                       "METHOD:REPLY\r\nBEGIN:VEVENT\r\nUID:%s\r\nDTSTAMP:20261205T090000Z\r\n"
+                       "ATTENDEE;PARTSTAT=DECLINED:mailto:ravi@globex-analytics.example\r\n"
+                       "END:VEVENT\r\nEND:VCALENDAR\r\n",
+                       jstr(m1, "uid"));
+    http("POST", path, "text/calendar; charset=utf-8", reply, strlen(reply), &r);
+    expect_problem("another meeting's UID", &r, 422, "[\"body\"]", NULL);
+    resp_free(&r);
+    free(reply);
+    reply = strf("BEGIN:VCALENDAR\r\nPRODID:-//Mail Client//EN\r\nVERSION:2.0\r\n"
+                 "METHOD:REPLY\r\nBEGIN:VEVENT\r\nUID:%s\r\nDTSTAMP:20261205T090000Z\r\n"
+                 "ATTENDEE;PARTSTAT=DECLINED:mailto:ravi@globex-analytics.example\r\n"
+                 "END:VEVENT\r\nEND:VCALENDAR\r\n",
+                 jstr(m2, "uid"));
+    http("POST", path, "text/calendar; charset=utf-8", reply, strlen(reply), &r);
+    assert_int_equal(r.status, 200);
+    j = json_loadb(r.body, r.len, 0, NULL);
+    assert_string_equal(jstr(j, "partstat"), "DECLINED");
+    assert_string_equal(jstr(j, "meeting.status"), "declined");
+    json_decref(j);
+    resp_free(&r);
+    free(reply);
+    http("POST", path, "text/calendar", "BEGIN:VCALENDAR\r\nMETHOD:REQUEST\r\nEND:VCALENDAR\r\n",
+         46, &r);
+    expect_problem("not a reply", &r, 422, "[\"body\"]", NULL);
+    resp_free(&r);
+    free(path);
+    http("POST", "/api/meetings/0b7e9a52-7c1f-4d3e-9a6b-3f2c1d0e9f8a/rsvp", "application/json",
+         "{\"partstat\":\"ACCEPTED\"}", 23, &r);
+    expect_problem("unknown meeting", &r, 404, "[\"path\",\"meeting_id\"]", NULL);
+    resp_free(&r);
+    http("GET", "/api/meetings/nope", NULL, NULL, 0, &r);
+    expect_problem("bad meeting id", &r, 422, "[\"path\",\"meeting_id\"]", NULL);
+    resp_free(&r);
+
+    /* the declined slot is free again, the accepted one confirmed */
+    j = http_json("GET", "/api/calendar/slots?from=2026-12-07T00:00:00Z&days=1", NULL, &r);
+    assert_string_equal(jstr(j, "slots.0.status"), "confirmed");
+    assert_string_equal(jstr(j, "slots.1.status"), "free");
+    resp_free(&r);
+    /* and the lead's timeline shows its meeting */
+    j = http_json("GET", "/api/meetings?status=confirmed", NULL, &r);
+    char *tl = strf("/api/leads/%s/timeline", jstr(j, "items.0.lead_id"));
+    resp_free(&r);
+    j = http_json("GET", tl, NULL, &r);
+    free(tl);
+    assert_int_equal(r.status, 200);
+    bool seen = false;
+    for (size_t i = 0; i < json_array_size(jget(j, "items")); i++)
+        seen |= strcmp(jstr(json_array_get(jget(j, "items"), i), "kind") ?: "", "meeting") == 0;
+    assert_true(seen);
+    resp_free(&r);
+    json_decref(m1);
+    json_decref(m2);
+}
+
+/* A conversation turn naming a free time books it; naming a taken one offers the nearest
+ * free slots instead and says why. */
+static void test_reply_books(void **state)
+{
+    (void)state;
+    start_at("2026-12-02T15:00:00Z", false); /* Wednesday 10:00 Eastern */
+    struct resp r;
+    json_t *j = invoke("{\"agent_type\":\"conversation\",\"input\":{\"message\":\"Tuesday at "
+                       "2pm ET works\",\"company_name\":\"Northwind\",\"contact\":{\"name\":"
+                       "\"Dana Reyes\",\"email\":\"dana@northwind-test.example\"}}}",
+                       &r);
+    if (r.status != 200)
+        fail_msg("turn: %ld %.400s", r.status, r.body);
+    assert_string_equal(jstr(j, "output.meeting.start"), "2026-12-08T19:00:00Z");
+    assert_string_equal(jstr(j, "output.meeting.status"), "confirmed");
+    assert_string_equal(jstr(j, "output.meeting.local"), "Tuesday 8 December, 14:00 EST");
+    assert_non_null(strstr(jstr(j, "output.meeting.ics"), "STATUS:CONFIRMED"));
+    assert_true(json_is_true(jget(j, "output.meeting.invite_queued")));
+    resp_free(&r);
+    /* the invite goes out through the outbox (held here: OUTBOX_POLL_MS=0) */
+    j = http_json("GET", "/api/outbox?email=dana@northwind-test.example", NULL, &r);
+    assert_int_equal(json_integer_value(jget(j, "count")), 1);
+    assert_string_equal(jstr(j, "items.0.kind"), "invite");
+    assert_non_null(strstr(jstr(j, "items.0.payload.ics"), "DTSTART:20261208T190000Z"));
+    assert_non_null(strstr(jstr(j, "items.0.payload.subject"), "Tuesday 8 December, 14:00 EST"));
+    resp_free(&r);
+
+    j = invoke("{\"agent_type\":\"conversation\",\"input\":{\"message\":\"Could we do Tuesday "
+               "at 2pm ET?\",\"contact\":{\"email\":\"lee@other-test.example\"}}}",
+               &r);
+    assert_int_equal(r.status, 200);
+    assert_null(jget(j, "output.meeting"));
+    assert_string_equal(jstr(j, "output.meeting_requested.reason"), "taken");
+    assert_string_equal(jstr(j, "output.meeting_requested.start"), "2026-12-08T19:00:00Z");
+    json_t *slots = jget(j, "output.meeting_slots");
+    assert_true(json_array_size(slots) >= 1);
+    for (size_t i = 0; i < json_array_size(slots); i++)
+        assert_string_not_equal(jstr(json_array_get(slots, i), "start"), "2026-12-08T19:00:00Z");
+    resp_free(&r);
+
+    /* a stored lead's contact: the time is read in the lead's zone (San Francisco) */
+    char *l = lead("Quorvianta Software", "maya@quorvianta.io",
+                   "\"country\":\"US\",\"city\":\"San Francisco\"");
+    run_agent("qualification", l, &r);
+    free(l);
+    resp_free(&r);
+    j = invoke("{\"agent_type\":\"conversation\",\"input\":{\"message\":\"tomorrow at 10 "
+               "works for me\",\"contact\":{\"email\":\"maya@quorvianta.io\"}}}",
+               &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(jstr(j, "output.meeting.start"), "2026-12-03T18:00:00Z");
+    assert_string_equal(jstr(j, "output.meeting.timezone"), "America/Los_Angeles");
+    assert_string_equal(jstr(j, "output.meeting.local"), "Thursday 3 December, 10:00 PST");
+    assert_true(is_uuid(jstr(j, "output.meeting.lead_id")));
+    resp_free(&r);
+
+    /* a time in the past is not booked */
+    j = invoke("{\"agent_type\":\"conversation\",\"input\":{\"message\":\"today at 9am ET?\","
+               "\"contact\":{\"email\":\"kai@third-test.example\"}}}",
+               &r);
+    assert_int_equal(r.status, 200);
+    assert_null(jget(j, "output.meeting"));
+    resp_free(&r);
+    j = http_json("GET", "/api/meetings?status=confirmed", NULL, &r);
+    assert_int_equal(json_integer_value(jget(j, "count")), 2);
+    resp_free(&r);
+}
+
+/* The invite as delivered: Python's email package finds multipart/alternative with the
+ * text and an inline text/calendar; method=REQUEST, plus the same invite attached; the
+ * icalendar package reads METHOD:REQUEST, STATUS:TENTATIVE, LOCATION and URL = the
+ * meeting link, SEQUENCE, the organizer and an RSVP=TRUE attendee, DTSTART in UTC. */
+static void test_invite_python(void **state)
+{
+    (void)state;
+    /* Debian's python3 has the package; a python3 earlier on PATH (pyenv) may not */
+    const char *python = "python3";
+    if (system("python3 -c 'import icalendar' >/dev/null 2>&1") != 0)
+        python = "/usr/bin/python3";
+    if (strcmp(python, "python3") != 0 &&
+        system("/usr/bin/python3 -c 'import icalendar' >/dev/null 2>&1") != 0)
+        fail_msg("python3-icalendar is missing: run scripts/deps.sh");
+    start_at("2026-12-04T21:00:00Z", true);
+    char aid[64];
+    char *l = lead("Quorvianta Software", "maya@quorvianta.io", "\"country\":\"US\"");
+    json_t *m = draft(l, aid);
+    free(l);
+    char uid[80];
+    snprintf(uid, sizeof uid, "%s", jstr(m, "uid"));
+    json_decref(m);
+    struct resp r;
+    approve(aid, &r);
+    resp_free(&r);
+    char *dir = strf("%s/mail/new", runs_srv.dir);
+    char file[1024] = "";
+    for (int i = 0; i < 100 && !file[0]; i++) {
+        DIR *d = opendir(dir);
+        struct dirent *e;
+        while (d && (e = readdir(d)))
+            if (e->d_name[0] != '.')
+                snprintf(file, sizeof file, "%s/%s", dir, e->d_name);
+        if (d)
+            closedir(d);
+        if (!file[0])
+            usleep(50 * 1000);
+    }
+    free(dir);
+    if (!file[0])
+        fail_msg("no message was delivered");
+    char *cmd = strf("%s %s/tests/integration/check_invite.py '%s'", python, SA_SOURCE_DIR, file);
+    FILE *p = popen(cmd, "r");
+    free(cmd);
+    assert_non_null(p);
+    static char out[65536];
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    int status = pclose(p);
+    if (status != 0)
+        fail_msg("check_invite.py failed: %s", out);
+    json_t *j = json_loads(out, 0, NULL);
+    assert_non_null(j);
+    assert_int_equal(json_array_size(jget(j, "defects")), 0);
+    assert_string_equal(jstr(j, "content_type"), "multipart/mixed");
+    assert_string_equal(jstr(j, "alternative.0"), "text/plain");
+    assert_string_equal(jstr(j, "alternative.1"), "text/calendar");
+    assert_string_equal(jstr(j, "inline_method"), "REQUEST");
+    assert_string_equal(jstr(j, "inline_charset"), "UTF-8");
+    assert_string_equal(jstr(j, "inline_disposition") ?: "inline", "inline");
+    assert_string_equal(jstr(j, "attachment_filename"), "invite.ics");
+    assert_true(json_is_true(jget(j, "attachment_same")));
+    assert_string_equal(jstr(j, "method"), "REQUEST");
+    assert_string_equal(jstr(j, "status"), "TENTATIVE");
+    assert_string_equal(jstr(j, "location"), LINK);
+    assert_string_equal(jstr(j, "url"), LINK);
+    assert_string_equal(jstr(j, "uid"), uid);
+    assert_int_equal(json_integer_value(jget(j, "sequence")), 0);
+    assert_string_equal(jstr(j, "dtstart"), "2026-12-07T14:00:00Z");
+    assert_string_equal(jstr(j, "dtend"), "2026-12-07T14:30:00Z");
+    assert_string_equal(jstr(j, "attendee"), "mailto:maya@quorvianta.io");
+    assert_string_equal(jstr(j, "rsvp"), "TRUE");
+    assert_string_equal(jstr(j, "partstat"), "NEEDS-ACTION");
+    assert_non_null(strstr(jstr(j, "organizer"), "mailto:"));
+    assert_non_null(strstr(jstr(j, "text"), "Monday 7 December, 09:00 EST"));
+    json_decref(j);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_passed_slot, runs_setup, meet_teardown),
+        cmocka_unit_test_setup_teardown(test_no_double_booking, runs_setup, meet_teardown),
+        cmocka_unit_test_setup_teardown(test_prospect_zone, runs_setup, meet_teardown),
+        cmocka_unit_test_setup_teardown(test_hold_expiry, runs_setup, meet_teardown),
+        cmocka_unit_test_setup_teardown(test_rsvp, runs_setup, meet_teardown),
+        cmocka_unit_test_setup_teardown(test_reply_books, runs_setup, meet_teardown),
+        cmocka_unit_test_setup_teardown(test_invite_python, runs_setup, meet_teardown),
+    };
+    return api_exit_status(cmocka_run_group_tests(tests, api_group_setup, api_group_teardown));
+}

@@ -1,0 +1,115 @@
+/* Times named in replies, relative to a fixed "today": weekdays in four languages, next,
+ * tomorrow, numeric dates and their ambiguity, 12- and 24-hour times, zones. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "domain/when.h"
+
+/* Wednesday 2 December 2026, 10:30 local. */
+static const struct sa_when_today wed = {
+    .year = 2026, .month = 12, .day = 2, .weekday = 2, .minute = 10 * 60 + 30};
+/* Monday 30 November 2026, 08:00. */
+static const struct sa_when_today mon = {
+    .year = 2026, .month = 11, .day = 30, .weekday = 0, .minute = 8 * 60};
+
+static void expect(const struct sa_when_today *today, const char *text, int y, int mo, int d, int h,
+                   int mi, const char *zone)
+{
+    struct sa_when w;
+    if (!sa_when_parse(text, today, &w))
+        fail_msg("\"%s\": no time found", text);
+    char got[96], want[96];
+    snprintf(got, sizeof got, "%04d-%02d-%02d %02d:%02d [%s]", w.year, w.month, w.day,
+             w.minute / 60, w.minute % 60, w.zone);
+    snprintf(want, sizeof want, "%04d-%02d-%02d %02d:%02d [%s]", y, mo, d, h, mi, zone);
+    if (strcmp(got, want) != 0)
+        fail_msg("\"%s\": got %s, want %s", text, got, want);
+}
+
+static void test_examples(void **state)
+{
+    (void)state;
+    /* the brief's examples, said on Wednesday 2 December 2026 */
+    expect(&wed, "Tuesday at 2pm ET works", 2026, 12, 8, 14, 0, "America/New_York");
+    expect(&wed, "next Wed 3:30pm", 2026, 12, 9, 15, 30, "");
+    expect(&wed, "tomorrow at 10", 2026, 12, 3, 10, 0, "");
+    expect(&wed, "jeudi 10h", 2026, 12, 3, 10, 0, "");
+    expect(&wed, "Donnerstag um 14 Uhr", 2026, 12, 3, 14, 0, "");
+    expect(&wed, "el martes a las 11", 2026, 12, 8, 11, 0, "");
+    /* US reading of an English numeric date: March 12, next year (it has passed) */
+    expect(&wed, "3/12 at 9am", 2027, 3, 12, 9, 0, "");
+}
+
+static void test_dates(void **state)
+{
+    (void)state;
+    /* a weekday alone is its next occurrence, today excluded */
+    expect(&wed, "Wednesday 9:00", 2026, 12, 9, 9, 0, "");
+    expect(&wed, "fri 4pm PT", 2026, 12, 4, 16, 0, "America/Los_Angeles");
+    /* "next Wed" on a Monday is the Wednesday of the following week */
+    expect(&mon, "next Wed 3:30pm", 2026, 12, 9, 15, 30, "");
+    expect(&mon, "Wed 3:30pm", 2026, 12, 2, 15, 30, "");
+    /* day/month: a first number over 12, or a non-English text */
+    expect(&wed, "25/12 at 10am", 2026, 12, 25, 10, 0, "");
+    expect(&wed, "le 3/12 à 9h", 2026, 12, 3, 9, 0, "");
+    expect(&wed, "12/24/2026 at 1pm", 2026, 12, 24, 13, 0, "");
+    expect(&wed, "mañana a las 9", 2026, 12, 3, 9, 0, "");
+    expect(&wed, "morgen um 9:30", 2026, 12, 3, 9, 30, "");
+    /* a time alone: today while ahead, else tomorrow */
+    expect(&wed, "2pm works", 2026, 12, 2, 14, 0, "");
+    expect(&wed, "9am?", 2026, 12, 3, 9, 0, "");
+    /* the year wraps */
+    const struct sa_when_today dec31 = {2026, 12, 31, 3, 600};
+    expect(&dec31, "tomorrow at noon", 2027, 1, 1, 12, 0, "");
+}
+
+static void test_times_and_zones(void **state)
+{
+    (void)state;
+    expect(&wed, "Tuesday at 3", 2026, 12, 8, 15, 0, ""); /* "at 3": the afternoon */
+    expect(&wed, "Tuesday 12am", 2026, 12, 8, 0, 0, "");
+    expect(&wed, "Tuesday 12 pm", 2026, 12, 8, 12, 0, "");
+    expect(&wed, "Thursday 16:45 CET", 2026, 12, 3, 16, 45, "Europe/Berlin");
+    expect(&wed, "Thu 2 p.m. GMT", 2026, 12, 3, 14, 0, "UTC");
+    expect(&wed, "Thursday 10am BST", 2026, 12, 3, 10, 0, "Europe/London");
+    expect(&wed, "Friday 10h30 CEST", 2026, 12, 4, 10, 30, "Europe/Berlin");
+    /* "est" is a French word too: only a zone right after a time counts */
+    expect(&wed, "jeudi 10h, c'est parfait", 2026, 12, 3, 10, 0, "");
+}
+
+static void test_no_time(void **state)
+{
+    (void)state;
+    struct sa_when w;
+    static const char *const none[] = {
+        "How much does it cost for 40 seats?",
+        "Tuesday works",
+        "next week sometime",
+        "we have 3 people",
+        "13pm on Tuesday",
+        "Tuesday 25:00",
+        "",
+        "31/02 at 10am",
+    };
+    for (size_t i = 0; i < sizeof none / sizeof none[0]; i++)
+        if (sa_when_parse(none[i], &wed, &w))
+            fail_msg("\"%s\": found %04d-%02d-%02d %d", none[i], w.year, w.month, w.day, w.minute);
+    assert_false(sa_when_parse(NULL, &wed, &w));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_examples),
+        cmocka_unit_test(test_dates),
+        cmocka_unit_test(test_times_and_zones),
+        cmocka_unit_test(test_no_time),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
