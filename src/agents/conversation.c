@@ -132,13 +132,12 @@ static int understand(const json_t *state, json_t **update, struct graph_ctx *ct
      * message is written in, else the thread's so far (a short "ok" says nothing), else en */
     const char *given = json_string_value(json_object_get(state, "language_given"));
     const char *before = json_string_value(json_object_get(state, "language"));
-    const char *lang = given && *given           ? given
-                       : res.language[0]         ? res.language
-                       : before && *before       ? before
-                                                 : "en";
-    json_t *li = json_pack("{s:s, s:f, s:o, s:s}", "intent", intent, "confidence",
-                           res.confidence, "alternatives", top, "detected_language",
-                           res.language);
+    const char *lang = given && *given     ? given
+                       : res.language[0]   ? res.language
+                       : before && *before ? before
+                                           : "en";
+    json_t *li = json_pack("{s:s, s:f, s:o, s:s}", "intent", intent, "confidence", res.confidence,
+                           "alternatives", top, "detected_language", res.language);
     if (res.return_date[0])
         json_object_set_new(li, "return_date", json_string(res.return_date));
     if (res.referral_name[0] || res.referral_email[0])
@@ -146,8 +145,8 @@ static int understand(const json_t *state, json_t **update, struct graph_ctx *ct
                             json_pack("{s:s?, s:s?}", "name",
                                       res.referral_name[0] ? res.referral_name : NULL, "email",
                                       res.referral_email[0] ? res.referral_email : NULL));
-    *update = json_pack("{s:o, s:s, s:s}", "last_intent", li, "stage",
-                        next_stage(stage, intent), "language", lang);
+    *update = json_pack("{s:o, s:s, s:s}", "last_intent", li, "stage", next_stage(stage, intent),
+                        "language", lang);
     return 0;
 }
 
@@ -228,6 +227,54 @@ static int consent(struct sa_conversation *c, const char *intent, const char *em
     return 0;
 }
 
+/* An out-of-office notice that says when the contact is back: their queued follow-ups
+ * move so that the first arrives the day after (a careful SDR leaves them a day to catch
+ * up), the others keeping their spacing; the sending policy then fits each into the
+ * contact's window. *n counts the items moved. */
+static int postpone_followups(struct sa_conversation *c, const char *email, const char *back,
+                              int *n, struct sa_err *err)
+{
+    *n = 0;
+    struct tm tm = {0};
+    const char *end = strptime(back, "%Y-%m-%d", &tm);
+    if (!end || *end)
+        return 0;
+    long long resume = (long long)timegm(&tm) + 86400;
+    json_t *items = NULL;
+    int rc = sa_store_outbox_list(c->store, "queued", email, 200, &items, err);
+    long long earliest = 0;
+    size_t i;
+    json_t *it;
+    json_array_foreach(items, i, it)
+    {
+        double due;
+        const char *kind = json_string_value(json_object_get(it, "kind"));
+        if (!rc && kind && strcmp(kind, "followup") == 0 &&
+            sa_iso8601_parse(json_string_value(json_object_get(it, "due_at")), &due) == 0 &&
+            (!earliest || (long long)due < earliest))
+            earliest = (long long)due;
+    }
+    long long shift = earliest && earliest < resume ? resume - earliest : 0;
+    char why[64];
+    snprintf(why, sizeof why, "out of office until %.10s", back);
+    json_array_foreach(items, i, it)
+    {
+        double due;
+        const char *kind = json_string_value(json_object_get(it, "kind"));
+        if (rc || !shift || !kind || strcmp(kind, "followup") != 0 ||
+            sa_iso8601_parse(json_string_value(json_object_get(it, "due_at")), &due))
+            continue;
+        rc = sa_store_outbox_defer(c->store, json_string_value(json_object_get(it, "id")),
+                                   (long long)due + shift, why, err);
+        if (rc == SA_ECONFLICT) /* left the queue meanwhile (sent or cancelled) */
+            rc = 0;
+        else if (!rc)
+            (*n)++;
+    }
+    json_decref(items);
+    return rc;
+}
+
 static int respond(const json_t *state, json_t **update, struct graph_ctx *ctx, void *arg)
 {
     struct sa_conversation *c = arg;
@@ -277,12 +324,18 @@ static int respond(const json_t *state, json_t **update, struct graph_ctx *ctx, 
         rc = graph_ctx_fail(ctx, SA_ESTORE, "could not book the meeting: %s", berr.msg);
     /* the contact wrote back: the BDR follow-ups still queued for them are moot (an
      * automatic out-of-office notice is not an answer: they wait instead) */
-    int cancelled = 0;
+    int cancelled = 0, postponed = 0;
     if (!rc && email && c->store && !ooo) {
         struct sa_err err = {0};
         if (sa_store_outbox_cancel(c->store, NULL, email, "followup", "the contact replied",
                                    &cancelled, &err))
             rc = graph_ctx_fail(ctx, SA_ESTORE, "could not cancel follow-ups: %s", err.msg);
+    }
+    const char *back = json_string_value(json_object_get(li, "return_date"));
+    if (!rc && email && c->store && ooo && back) {
+        struct sa_err err = {0};
+        if (postpone_followups(c, email, back, &postponed, &err))
+            rc = graph_ctx_fail(ctx, SA_ESTORE, "could not postpone follow-ups: %s", err.msg);
     }
     if (rc) {
         free(text);
@@ -296,6 +349,8 @@ static int respond(const json_t *state, json_t **update, struct graph_ctx *ctx, 
     }
     json_object_set_new(extra, "needs_human", json_boolean(why != NULL));
     json_object_set_new(extra, "hold_followups", json_boolean(ooo));
+    if (ooo)
+        json_object_set_new(extra, "followups_postponed", json_integer(postponed));
     json_object_set_new(extra, "language", json_string(lang));
     json_object_set_new(extra, "reply", text ? json_string(text) : json_null());
     json_object_set_new(extra, "followups_cancelled", json_integer(cancelled));
@@ -476,7 +531,7 @@ int sa_conversation_turn(struct sa_conversation *c, const char *thread_id, const
                         json_object_get(extra, "do_not_contact"), "history", msgs, "turn",
                         (json_int_t)json_integer_value(json_object_get(v, "turn")));
     const char *more[] = {"followups_cancelled", "needs_human", "needs_human_reason",
-                          "hold_followups", "language"};
+                          "hold_followups",      "language",    "followups_postponed"};
     for (size_t i = 0; *output && i < sizeof more / sizeof more[0]; i++)
         if (json_object_get(extra, more[i]))
             json_object_set(*output, more[i], json_object_get(extra, more[i]));

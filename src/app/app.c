@@ -239,9 +239,14 @@ int sa_app_open(const struct sa_config *cfg, struct sa_app **out, struct sa_err 
     if ((rc = setup_metrics(app, err)) || (rc = sa_model_load(cfg->data_dir, &app->model, err)) ||
         (rc = sa_store_open(cfg->database_url, cfg->threads + 1, &app->store, err)) ||
         (rc = sa_store_migrate(app->store, err)) ||
-        (rc = sa_consent_open(cfg, app->store, &app->consent, err)) ||
         (rc = sa_access_open(cfg, app->store, &app->access, err)) ||
-        (rc = load_agent_data(app, err)) || (rc = open_agents(app, err)) ||
+        (rc = load_agent_data(app, err)) ||
+        (rc = sa_consent_open(cfg, app->store, sa_profile_str(app->profile, "sender.email"),
+                              cfg->sender_address && *cfg->sender_address
+                                  ? cfg->sender_address
+                                  : sa_profile_str(app->profile, "company.postal_address"),
+                              &app->consent, err)) ||
+        (rc = open_agents(app, err)) ||
         (rc = open_saver(app, err)) ||
         (rc = sa_pipeline_new(app->agents, app->model, app->saver, cfg->pipeline_step_delay_ms,
                               &app->pipeline, err)) ||

@@ -31,8 +31,8 @@ void sa_consent_free(struct sa_consent *c)
     free(c);
 }
 
-int sa_consent_open(const struct sa_config *cfg, struct sa_store *store, struct sa_consent **out,
-                    struct sa_err *err)
+int sa_consent_open(const struct sa_config *cfg, struct sa_store *store, const char *sender_email,
+                    const char *postal_address, struct sa_consent **out, struct sa_err *err)
 {
     *out = NULL;
     struct sa_consent *c = calloc(1, sizeof *c);
@@ -69,9 +69,8 @@ int sa_consent_open(const struct sa_config *cfg, struct sa_store *store, struct 
         while (len > 0 && c->base_url[len - 1] == '/')
             c->base_url[--len] = '\0';
         snprintf(c->mailto, sizeof c->mailto, "mailto:%s?subject=unsubscribe",
-                 cfg->sender_email ? cfg->sender_email : "");
-        if (cfg->sender_address && *cfg->sender_address &&
-            !(c->address = strdup(cfg->sender_address)))
+                 sender_email ? sender_email : "");
+        if (postal_address && *postal_address && !(c->address = strdup(postal_address)))
             rc = sa_err_set(err, SA_ENOMEM, "out of memory");
     }
     if (rc) {

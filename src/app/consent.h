@@ -22,7 +22,10 @@ struct sa_consent;
  * generated at the first start) and the base URL (PUBLIC_URL, else http://HOST:PORT).
  * Returns 0 and *out (freed with sa_consent_free), SA_ECONFIG for a short secret, or the
  * store's error. */
-int sa_consent_open(const struct sa_config *cfg, struct sa_store *store, struct sa_consent **out,
+/* sender_email and postal_address: the profile's, after the settings' overrides (the
+ * mailto link and the postal address in every e-mail's footer). */
+int sa_consent_open(const struct sa_config *cfg, struct sa_store *store, const char *sender_email,
+                    const char *postal_address, struct sa_consent **out,
                     struct sa_err *err) SA_WUR;
 void sa_consent_free(struct sa_consent *c);
 

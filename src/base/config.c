@@ -273,7 +273,7 @@ static const struct sa_setting settings[] = {
      .commands = SA_CMD_SERVE},
     {.env = "SENDER_ADDRESS",
      STRING(sender_address),
-     .dflt = "Sales Agent Inc., 1 Example Street, Springfield, USA",
+     .dflt_doc = "the profile's company.postal_address",
      .range_doc = "one line",
      .doc = "the sender's postal address, printed at the foot of every e-mail (CAN-SPAM)",
      .commands = SA_CMD_SERVE},

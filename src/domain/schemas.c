@@ -97,6 +97,9 @@ const char sa_schema_conversation_output[] =
     "message is written in (en, de, fr, es, it, pt, nl; empty when unsure)\"},"
     "\"return_date\":{\"type\":\"string\",\"format\":\"date\",\"description\":"
     "\"out_of_office: the day the contact says they are back\"},"
+    "\"followups_postponed\":{\"type\":\"integer\",\"minimum\":0,\"description\":"
+    "\"out_of_office with a return date: queued follow-ups moved to the day after it, "
+    "keeping their spacing\"},"
     "\"referral\":{\"type\":\"object\",\"description\":\"referral: the colleague the "
     "message names\",\"properties\":{\"name\":{\"type\":\"string\"},\"email\":{\"type\":"
     "\"string\"}}}}}";

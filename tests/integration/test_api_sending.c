@@ -112,8 +112,8 @@ static json_t *decide(const char *approval, const char *response, struct resp *r
 /* GET /api/outbox?status=... (NULL: all); owned by r. */
 static json_t *outbox(const char *status, struct resp *r)
 {
-    char *path = status ? strf("/api/outbox?status=%s&limit=100", status)
-                        : strf("/api/outbox?limit=100");
+    char *path =
+        status ? strf("/api/outbox?status=%s&limit=100", status) : strf("/api/outbox?limit=100");
     json_t *j = http_json("GET", path, NULL, r);
     free(path);
     assert_int_equal(r->status, 200);
@@ -149,8 +149,8 @@ static void wait_deferred(long queued)
         json_t *j = outbox("queued", &r);
         long with = 0;
         for (size_t k = 0; k < json_array_size(jget(j, "items")); k++)
-            with += json_is_string(json_object_get(json_array_get(jget(j, "items"), k),
-                                                   "deferred_reason"));
+            with += json_is_string(
+                json_object_get(json_array_get(jget(j, "items"), k), "deferred_reason"));
         resp_free(&r);
         if (with == queued)
             return;
@@ -258,8 +258,8 @@ static const char *pending_approval(void)
 static void test_downtime_threading_consent(void **state)
 {
     (void)state;
-    const char *const env[] = {"OUTBOX_POLL_MS", "100", "CALENDAR_TZ", NY, "SENDER_ADDRESS",
-                               ADDRESS, NULL};
+    const char *const env[] = {"OUTBOX_POLL_MS", "100",   "CALENDAR_TZ", NY,
+                               "SENDER_ADDRESS", ADDRESS, NULL};
     time_t monday = utc(2026, 11, 2, 15, 0); /* 10:00 in New York */
     start_at(monday, env);
     json_t *j;
@@ -306,8 +306,7 @@ static void test_downtime_threading_consent(void **state)
     {
         long long day = json_integer_value(json_object_get(it, "seq_day"));
         int k = day == days[1] ? 1 : day == days[2] ? 2 : day == days[3] ? 3 : 0;
-        const char *when = json_string_value(json_object_get(
-            it, k == 0 ? "sent_at" : "due_at"));
+        const char *when = json_string_value(json_object_get(it, k == 0 ? "sent_at" : "due_at"));
         due[k] = iso_time(when);
         const char *why = json_string_value(json_object_get(it, "deferred_reason"));
         snprintf(reasons[k], sizeof reasons[k], "%s", why ? why : "");
@@ -455,8 +454,7 @@ static void test_downtime_threading_consent(void **state)
     assert_string_equal(jstr(j, "items.0.email"), "maya@quorvianta.io");
     resp_free(&r);
     http("GET", "/api/contacts", NULL, NULL, 0, &r);
-    expect_problem("list without the filter", &r, 422, "[\"query\",\"do_not_contact\"]",
-                   "missing");
+    expect_problem("list without the filter", &r, 422, "[\"query\",\"do_not_contact\"]", "missing");
     resp_free(&r);
 
     /* lifting needs a consent record: each missing field is named */
@@ -510,8 +508,8 @@ static void test_downtime_threading_consent(void **state)
 static void test_sequence_cap_edit(void **state)
 {
     (void)state;
-    const char *const env[] = {"OUTBOX_POLL_MS", "100", "CALENDAR_TZ", NY,
-                               "BDR_MAX_TOUCHES_PER_WEEK", "1", NULL};
+    const char *const env[] = {"OUTBOX_POLL_MS",           "100", "CALENDAR_TZ", NY,
+                               "BDR_MAX_TOUCHES_PER_WEEK", "1",   NULL};
     time_t monday = utc(2026, 11, 2, 15, 0);
     start_at(monday, env);
     struct resp r;
@@ -612,10 +610,10 @@ static void test_sequence_cap_edit(void **state)
     for (int k = 0; k < 100; k++) {
         j = outbox("queued", &r);
         bool held = false;
-        json_array_foreach(jget(j, "items"), i, it)
-            held |= json_integer_value(json_object_get(it, "seq_day")) == 3 &&
-                    jstr(it, "deferred_reason") &&
-                    strcmp(jstr(it, "deferred_reason"), "contact_weekly_cap") == 0;
+        json_array_foreach(jget(j, "items"), i, it) held |=
+            json_integer_value(json_object_get(it, "seq_day")) == 3 &&
+            jstr(it, "deferred_reason") &&
+            strcmp(jstr(it, "deferred_reason"), "contact_weekly_cap") == 0;
         resp_free(&r);
         if (held)
             break;
@@ -623,11 +621,12 @@ static void test_sequence_cap_edit(void **state)
     }
     j = outbox("queued", &r);
     time_t held_until = 0;
-    json_array_foreach(jget(j, "items"), i, it)
-        if (json_integer_value(json_object_get(it, "seq_day")) == 3) {
-            assert_string_equal(jstr(it, "deferred_reason"), "contact_weekly_cap");
-            held_until = iso_time(jstr(it, "due_at"));
-        }
+    json_array_foreach(jget(j, "items"), i,
+                       it) if (json_integer_value(json_object_get(it, "seq_day")) == 3)
+    {
+        assert_string_equal(jstr(it, "deferred_reason"), "contact_weekly_cap");
+        held_until = iso_time(jstr(it, "due_at"));
+    }
     resp_free(&r);
     assert_true(held_until > monday + 7 * 86400);
     assert_true(held_until < monday + 7 * 86400 + 3600);
@@ -664,6 +663,67 @@ static void test_sequence_cap_edit(void **state)
 /* Pins the recipient's zone: a lead's own "timezone" (an IANA name) is stored on its
  * outbox items and used for the window; a name no zone answers to falls back to
  * CALENDAR_TZ. */
+/* The prospect's out-of-office auto-reply says when they are back: no answer goes out,
+ * and their queued follow-ups move to the day after the return date, keeping their
+ * spacing; a reply without a date leaves them where they were (held, not cancelled). */
+static void test_out_of_office(void **state)
+{
+    (void)state;
+    const char *const env[] = {"OUTBOX_POLL_MS", "100", "CALENDAR_TZ", NY, NULL};
+    start_at(utc(2027, 1, 4, 15, 0), env); /* Monday 10:00 in New York */
+    struct resp r;
+    json_t *j = run_pipeline(import_lead(), &r);
+    assert_string_equal(jstr(j, "status"), "awaiting_approval");
+    resp_free(&r);
+    j = decide(pending_approval(), "{\"type\":\"accept\"}", &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    assert_int_equal(wait_count("sent", 1), 1);
+    assert_int_equal(count_of("queued"), 3);
+    time_t before[3];
+    j = outbox("queued", &r);
+    for (size_t i = 0; i < 3; i++)
+        before[i] = iso_time(jstr(json_array_get(jget(j, "items"), i), "due_at"));
+    resp_free(&r);
+
+    /* an auto-reply without a date: held, nothing moved */
+    const char *plain = "{\"agent_type\":\"conversation\",\"input\":{\"message\":"
+                        "\"Automatic reply: I am currently out of the office with limited "
+                        "access to e-mail.\",\"contact\":{\"email\":\"maya@quorvianta.io\"}}}";
+    j = invoke(plain, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(jstr(j, "output.intent"), "out_of_office");
+    assert_true(json_is_null(jget(j, "output.reply")));
+    assert_int_equal(json_integer_value(jget(j, "output.followups_postponed")), 0);
+    resp_free(&r);
+    assert_int_equal(count_of("queued"), 3);
+
+    const char *dated =
+        "{\"agent_type\":\"conversation\",\"input\":{\"message\":\"Thank you for your "
+        "message. I am out of the office until 25 January 2027 and will reply when I am "
+        "back.\\n\\nMaya\",\"contact\":{\"email\":\"maya@quorvianta.io\"}}}";
+    j = invoke(dated, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(jstr(j, "output.intent"), "out_of_office");
+    assert_string_equal(jstr(j, "output.return_date"), "2027-01-25");
+    assert_true(json_is_null(jget(j, "output.reply")));
+    assert_true(json_is_true(jget(j, "output.hold_followups")));
+    assert_int_equal(json_integer_value(jget(j, "output.followups_postponed")), 3);
+    resp_free(&r);
+    j = outbox("queued", &r);
+    assert_int_equal(json_array_size(jget(j, "items")), 3);
+    time_t after[3];
+    for (size_t i = 0; i < 3; i++) {
+        json_t *it = json_array_get(jget(j, "items"), i);
+        after[i] = iso_time(jstr(it, "due_at"));
+        assert_true(after[i] >= utc(2027, 1, 26, 0, 0)); /* the day after the return */
+        assert_non_null(strstr(jstr(it, "deferred_reason"), "2027-01-25"));
+    }
+    for (size_t i = 1; i < 3; i++) /* same spacing as before */
+        assert_true(after[i] - after[i - 1] == before[i] - before[i - 1]);
+    resp_free(&r);
+}
+
 static void test_recipient_zone(void **state)
 {
     (void)state;
@@ -704,10 +764,10 @@ static void test_recipient_zone(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_downtime_threading_consent, runs_setup,
-                                        runs_teardown),
+        cmocka_unit_test_setup_teardown(test_downtime_threading_consent, runs_setup, runs_teardown),
         cmocka_unit_test_setup_teardown(test_sequence_cap_edit, runs_setup, runs_teardown),
         cmocka_unit_test_setup_teardown(test_recipient_zone, runs_setup, runs_teardown),
+        cmocka_unit_test_setup_teardown(test_out_of_office, runs_setup, runs_teardown),
     };
     return api_exit_status(cmocka_run_group_tests(tests, api_group_setup, api_group_teardown));
 }
