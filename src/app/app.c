@@ -246,8 +246,7 @@ int sa_app_open(const struct sa_config *cfg, struct sa_app **out, struct sa_err 
                                   ? cfg->sender_address
                                   : sa_profile_str(app->profile, "company.postal_address"),
                               &app->consent, err)) ||
-        (rc = open_agents(app, err)) ||
-        (rc = open_saver(app, err)) ||
+        (rc = open_agents(app, err)) || (rc = open_saver(app, err)) ||
         (rc = sa_pipeline_new(app->agents, app->model, app->saver, cfg->pipeline_step_delay_ms,
                               &app->pipeline, err)) ||
         (app->intents && (rc = sa_conversation_new(
@@ -261,12 +260,14 @@ int sa_app_open(const struct sa_config *cfg, struct sa_app **out, struct sa_err 
         sa_app_close(app);
         return sa_err_set(err, SA_ENOMEM, "out of memory");
     }
-    *app->booking = (struct sa_booking){.store = app->store,
-                                        .calendar = app->calendar,
-                                        .organizer_name = cfg->sender_name,
-                                        .organizer_email = cfg->sender_email,
-                                        .meeting_link = cfg->meeting_link,
-                                        .hold_hours = cfg->meeting_hold_hours};
+    *app->booking =
+        (struct sa_booking){.store = app->store,
+                            .calendar = app->calendar,
+                            /* the profile's, after the settings' overrides */
+                            .organizer_name = sa_profile_str(app->profile, "sender.name"),
+                            .organizer_email = sa_profile_str(app->profile, "sender.email"),
+                            .meeting_link = sa_profile_str(app->profile, "meeting_link"),
+                            .hold_hours = cfg->meeting_hold_hours};
     if (app->conversation)
         sa_conversation_set_booking(app->conversation, app->booking);
     if (!(app->imports = sa_import_jobs_new(app))) {

@@ -64,7 +64,7 @@ static void test_demo_request_unknown_company(void **state)
     assert_null(strstr(body, "{{"));
     assert_null(strstr(body, "next week"));
     assert_null(strstr(body, "competing with"));      /* no competitor known: no sentence */
-    assert_non_null(strstr(body, "1200 Harbor Row")); /* the footer's postal address */
+    assert_null(strstr(body, "1200 Harbor Row")); /* the footer adds it at delivery, once */
     assert_string_equal(jstr(j, "output.state.bdr_draft.from.email"), "alex@pipewise.example");
     resp_free(&r);
 }
