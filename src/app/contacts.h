@@ -32,5 +32,10 @@ int sa_app_contact_history(struct sa_store *store, const char *email, json_t **o
 /* A page of do-not-contact contacts, newest first: {items, total, limit, offset}. */
 int sa_app_contacts_dnc_page(struct sa_store *store, int limit, int offset, json_t **out,
                              struct sa_err *err) SA_WUR;
+/* Every do-not-contact contact as a suppression list for other mail tools: CSV (RFC 4180,
+ * CRLF, cells neutralised as the lead export's), columns Email, Source, Reason, Since,
+ * newest first. *out (malloc'd) holds *len bytes. SA_ETOOBIG past 256 MB. */
+int sa_app_contacts_suppression_csv(struct sa_store *store, char **out, size_t *len,
+                                    struct sa_err *err) SA_WUR;
 
 #endif

@@ -172,6 +172,7 @@ void sa_route_contact_get(struct sa_req *r);
 void sa_route_contacts_list(struct sa_req *r);
 /* GET /api/contacts/{email}/do-not-contact: the contact with its consent history. */
 void sa_route_contact_dnc_history(struct sa_req *r);
+void sa_route_contacts_suppression(struct sa_req *r);
 /* DELETE /api/contacts/{email}/do-not-contact {consent_source, note}: lifts it. */
 void sa_route_contact_dnc_lift(struct sa_req *r);
 /* GET /unsubscribe/{token}: a confirmation page; POST: the one-click unsubscribe. */

@@ -66,6 +66,7 @@ static const char *media_type_of(const char *schema)
                  {"ImportEvents", "text/event-stream"},
                  {"HtmlPage", "text/html"},
                  {"LeadsCsv", "text/csv"},
+                 {"SuppressionCsv", "text/csv"},
                  {"UnsubscribeForm", "application/x-www-form-urlencoded"}};
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
         if (strcmp(schema, types[i].schema) == 0)

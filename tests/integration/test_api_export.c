@@ -319,6 +319,48 @@ static void test_export_sorted(void **state)
     resp_free(&r);
 }
 
+/* The suppression list: every do-not-contact contact as CSV for other mail tools, with
+ * the reason quoted and neutralised; a contact that is not do-not-contact is not in it. */
+static void test_suppression(void **state)
+{
+    (void)state;
+    struct resp r;
+    http_json("POST", "/api/contacts/zoe.suppress@example.com/do-not-contact",
+              "{\"reason\":\"=asked by phone, twice\"}", &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    http_json("POST", "/api/contacts/li.suppress@example.com/do-not-contact",
+              "{\"reason\":\"left the company\"}", &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    http_json("GET", "/api/contacts/kept.suppress@example.com", NULL, &r); /* never opted out */
+    resp_free(&r);
+    http("GET", "/api/contacts/suppression", NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 200);
+    char ct[64];
+    assert_non_null(strstr(resp_header(&r, "Content-Type", ct, sizeof ct), "text/csv"));
+    json_t *rows = csv_parse(r.body, r.len);
+    assert_string_equal(jdump(json_array_get(rows, 0)),
+                        "[\"Email\",\"Source\",\"Reason\",\"Since\"]");
+    bool zoe = false, li = false;
+    for (size_t i = 1; i < json_array_size(rows); i++) {
+        json_t *row = json_array_get(rows, i);
+        const char *email = json_string_value(json_array_get(row, 0));
+        if (strcmp(email, "zoe.suppress@example.com") == 0) {
+            zoe = true;
+            assert_string_equal(json_string_value(json_array_get(row, 1)), "operator");
+            assert_string_equal(json_string_value(json_array_get(row, 2)),
+                                "'=asked by phone, twice"); /* neutralised, one cell */
+            assert_int_equal(json_string_value(json_array_get(row, 3))[4], '-'); /* a date */
+        }
+        li |= strcmp(email, "li.suppress@example.com") == 0;
+        assert_string_not_equal(email, "kept.suppress@example.com");
+    }
+    assert_true(zoe && li);
+    json_decref(rows);
+    resp_free(&r);
+}
+
 /* Quoting, the BOM, formula neutralisation (OWASP) and the list's filters. */
 static void test_export(void **state)
 {
@@ -794,6 +836,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_roundtrip, runs_setup, runs_teardown),
         cmocka_unit_test(test_export_sorted),
+        cmocka_unit_test(test_suppression),
         cmocka_unit_test(test_export),
         cmocka_unit_test(test_patch),
         cmocka_unit_test(test_patch_revenue_currency),

@@ -79,6 +79,21 @@ void sa_route_contacts_list(struct sa_req *r)
         sa_reply_json(r, 200, page);
 }
 
+/* GET /api/contacts/suppression: the do-not-contact contacts as a CSV suppression list. */
+void sa_route_contacts_suppression(struct sa_req *r)
+{
+    char *csv = NULL;
+    size_t len = 0;
+    struct sa_err err = {0};
+    int rc = sa_app_contacts_suppression_csv(r->app->store, &csv, &len, &err);
+    if (rc) {
+        sa_reply_unavailable(r, rc, &err, "Listing the contacts");
+        return;
+    }
+    sa_reply_header(r, "Content-Disposition", "attachment; filename=\"suppression.csv\"");
+    sa_reply_text(r, 200, "text/csv; charset=utf-8", csv, len);
+}
+
 void sa_route_contact_dnc_history(struct sa_req *r)
 {
     if (!sa_param_email(r, 0))
@@ -93,8 +108,7 @@ void sa_route_contact_dnc_history(struct sa_req *r)
 }
 
 /* A required string field of 1 to max characters, into detail when it is not one. */
-static const char *required_text(const json_t *body, const char *field, size_t max,
-                                 json_t *detail)
+static const char *required_text(const json_t *body, const char *field, size_t max, json_t *detail)
 {
     char loc[64];
     snprintf(loc, sizeof loc, "body.%s", field);
