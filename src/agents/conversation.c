@@ -302,7 +302,9 @@ static int respond(const json_t *state, json_t **update, struct graph_ctx *ctx, 
         json_array_append_new(actions, json_string(na->actions[i]));
     json_t *extra = json_object();
     bool dnc = false;
-    bool low = why != NULL; /* not understood: nothing is recorded on its word */
+    /* not understood: nothing is recorded on its word (a reply a person must write because
+     * no template fits is understood: an unsubscribe in Dutch still counts) */
+    bool low = why && strcmp(why, "low_confidence") == 0;
     int rc = consent(c, low ? "other" : intent, email, &dnc, ctx);
     if (!rc && dnc && strcmp(intent, "unsubscribe") != 0) { /* answer, but start nothing new */
         json_array_clear(actions);

@@ -462,8 +462,9 @@ static const char *const unsubscribe_phrases[] = {
     "cancel my subscription", "want off", "never gave consent", "please delete my",
     "delete my contact", "delete my details", "bitte loschen sie meine", "merci de supprimer mes",
     "por favor borren mis", "per favore cancellate i miei", "por favor apaguem meus",
-    "verwijder mijn gegevens",
+    "verwijder mijn gegevens", "never signed up for this", "never signed up for these",
     /* de */
+    "tragen sie mich bitte aus", "keine weiteren nachrichten", "mochte keine weiteren",
     "melden sie mich ab", "melde mich ab", "melden mich ab", "mich abmelden",
     "tragen sie mich aus", "mich austragen", "keine e mails mehr", "keine emails mehr",
     "keine mails mehr", "keine nachrichten mehr", "keine weiteren e mails",
@@ -486,7 +487,8 @@ static const char *const unsubscribe_phrases[] = {
     "plus d e mails", "desinscription", "desabonnement", "cessez de m ecrire",
     "cessez de m envoyer", "ne veux plus recevoir", "ne souhaite plus recevoir",
     "cesser de m envoyer", "ne plus m ecrire", "retirez mon email", "retirez mon e mail",
-    "jamais demande a recevoir",
+    "jamais demande a recevoir", "ne souhaite plus etre contacte", "ne plus etre contacte",
+    "ne veux plus etre contacte", "ne souhaite plus etre sollicite",
     /* es */
     "darme de baja", "denme de baja", "dame de baja", "dar de baja", "dadme de baja",
     "no me escriban mas", "no me escribas mas", "no me escriban", "no me envien mas",
@@ -494,7 +496,8 @@ static const char *const unsubscribe_phrases[] = {
     "deja de escribirme", "dejar de recibir", "no quiero recibir mas", "no quiero recibir",
     "eliminenme", "quitenme", "sacarme de la lista", "sacadme", "borrenme", "que me eliminen",
     "saquenme", "borren mi correo", "paren de mandarme", "paren de enviarme", "baja por favor",
-    "cancelar suscripcion", "cancelar mi suscripcion", "desuscribirme", "no mas correos",
+    "cancelar suscripcion", "cancelar mi suscripcion", "dese de baja", "darse de baja",
+    "denos de baja", "desuscribirme", "no mas correos",
     "no mas emails", "no mas e mails", "no mas mails", "no mas mensajes", "ni un correo mas",
     /* it */
     "disiscrivetemi", "disiscrivermi", "cancellatemi", "cancellami", "rimuovetemi",
@@ -514,7 +517,7 @@ static const char *const unsubscribe_phrases[] = {
     "parem de enviar", "parem de me enviar", "parem de mandar", "deixar de receber",
     "sair da lista", "sair da sua lista", "nao me contactem", "nao me contatem",
     "descadastro", "nao quero mais receber", "remova meu e mail", "remova meu email",
-    "parem de me mandar", "retirem meu", "nao enviem mais", "chega de emails", "chega de e mails", "chega de mensagens",
+    "parem de me mandar", "retirem meu", "retirem o meu", "retire o meu", "retirem me da", "nao enviem mais", "chega de emails", "chega de e mails", "chega de mensagens",
     "nada de emails", "sem mais emails", "nao mais emails",
     /* nl */
     "afmelden", "meld me af", "meld mij af", "uitschrijven", "schrijf me uit",
@@ -524,7 +527,8 @@ static const char *const unsubscribe_phrases[] = {
     "niet meer contacteren", "niet meer benaderen", "uit jullie mailinglijst",
     "van jullie lijst", "van uw lijst", "uit uw bestand", "geen contact meer",
     "geen berichten meer", "verwijder mijn e mailadres", "verwijder mijn emailadres",
-    "verwijder mijn adres", "uit jullie bestand", NULL};
+    "verwijder mijn adres", "uit jullie bestand", "van jullie mailinglijst",
+    "van de mailinglijst", "haal mij alstublieft van", "haal me alstublieft van", NULL};
 /* clang-format on */
 
 /* Words of a delivery problem: "Seit gestern kommen keine E-Mails mehr an" reports a bug,

@@ -103,6 +103,19 @@ static void test_reply_language(void **state)
     /* nothing was said: the history holds the prospect's message alone */
     assert_int_equal(json_array_size(jget(j, "output.history")), 1);
     resp_free(&r);
+    /* a language the profile has no replies in: a person answers, but an unsubscribe in it
+     * is understood and recorded at once */
+    j = converse("{\"message\":\"Vi prego di cancellarmi dalla vostra lista.\","
+                 "\"contact\":{\"email\":\"marco@rossi-impianti.example\"}}",
+                 &r);
+    assert_string_equal(jstr(j, "output.intent"), "unsubscribe");
+    assert_string_equal(jstr(j, "output.detected_language"), "it");
+    assert_string_equal(jstr(j, "output.needs_human_reason"), "no_reply_in_language");
+    assert_true(json_is_true(jget(j, "output.do_not_contact")));
+    resp_free(&r);
+    j = http_json("GET", "/api/contacts/marco@rossi-impianti.example", NULL, &r);
+    assert_true(json_is_true(jget(j, "do_not_contact")));
+    resp_free(&r);
     http_json("POST", INVOKE,
               "{\"agent_type\":\"conversation\",\"input\":{\"message\":\"Hallo\","
               "\"language\":\"German\"}}",
