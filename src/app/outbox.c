@@ -111,9 +111,11 @@ static int sequence_not_before(struct sa_store *st, const json_t *item, time_t *
     }
     if (prev) {
         const json_t *sent = json_object_get(prev, "sent_ts");
-        json_int_t base = json_is_integer(sent) ? json_integer_value(sent)
-                                                : json_integer_value(json_object_get(prev, "due_at"));
-        *out = (time_t)(base + (day - json_integer_value(json_object_get(prev, "seq_day"))) * 86400);
+        json_int_t base = json_is_integer(sent)
+                              ? json_integer_value(sent)
+                              : json_integer_value(json_object_get(prev, "due_at"));
+        *out =
+            (time_t)(base + (day - json_integer_value(json_object_get(prev, "seq_day"))) * 86400);
     }
     json_decref(items);
     return 0;
@@ -130,9 +132,8 @@ static int is_duplicate(struct sa_store *st, const json_t *item, const char *to,
     if (!seq || !kind || strcmp(kind, "email") != 0)
         return 0;
     json_t *rows = NULL;
-    int rc = sa_store_outbox_active_sequences(st, to, seq,
-                                              (long long)sa_wall_time() - SEQUENCE_QUIET_SECONDS,
-                                              &rows, err);
+    int rc = sa_store_outbox_active_sequences(
+        st, to, seq, (long long)sa_wall_time() - SEQUENCE_QUIET_SECONDS, &rows, err);
     size_t i;
     json_t *r;
     json_array_foreach(rows, i, r)
@@ -162,6 +163,17 @@ static int decide(struct sa_outbox_worker *w, const json_t *item, const char *to
         rc = 0;
     f.do_not_contact = json_is_true(json_object_get(c, "do_not_contact"));
     json_decref(c);
+    /* An invite to a meeting the prospect booked or accepted answers them: it goes at once,
+     * outside the windows and the caps (which count prospecting, not replies); consent
+     * still applies. */
+    const char *kind = json_string_value(json_object_get(item, "kind"));
+    if (!rc && kind && strcmp(kind, "invite") == 0) {
+        static const struct sa_send_window anytime = {.any = true};
+        f.window = &anytime;
+        if (sa_send_decide(&f, d))
+            rc = sa_err_set(err, SA_EINTERNAL, "the sending policy could not place the message");
+        return rc;
+    }
     if (!rc)
         rc = is_duplicate(st, item, to, &f.duplicate, err);
     if (!rc)
@@ -242,8 +254,8 @@ static int send_item(struct sa_outbox_worker *w, const json_t *item, struct sa_e
         return rc == SA_ECONFLICT ? 0 : -1; /* another worker has it, or it is done */
     char unsub[SA_CONSENT_URL_MAX];
     const char *mailto = NULL, *address = NULL;
-    bool linked = w->app->consent &&
-                  sa_consent_links(w->app->consent, to, unsub, &mailto, &address) == 0;
+    bool linked =
+        w->app->consent && sa_consent_links(w->app->consent, to, unsub, &mailto, &address) == 0;
     const json_t *from = json_object_get(p, "from");
     struct sa_mail m = {
         .from_name = json_string_value(json_object_get(from, "name")),
@@ -356,8 +368,8 @@ int sa_outbox_start(struct sa_app *app, const char *spec, long poll_ms,
     w->poll_ms = poll_ms > 0 ? poll_ms : 1000;
     pthread_mutex_init(&w->lock, NULL);
     pthread_cond_init(&w->cond, NULL);
-    int rc = sa_send_window_parse(app->cfg.send_window ? app->cfg.send_window : "any", &w->window,
-                                  err);
+    int rc =
+        sa_send_window_parse(app->cfg.send_window ? app->cfg.send_window : "any", &w->window, err);
     if (rc)
         rc = SA_ECONFIG; /* err says what is wrong with SEND_WINDOW */
     if (!rc)

@@ -724,6 +724,39 @@ static void test_out_of_office(void **state)
     resp_free(&r);
 }
 
+/* An invite to a meeting the prospect booked answers them: it leaves at once although the
+ * contact's weekly cap is already reached and it is night where the seller is. */
+static void test_invite_not_capped(void **state)
+{
+    (void)state;
+    const char *const env[] = {"OUTBOX_POLL_MS",           "100", "CALENDAR_TZ", NY,
+                               "BDR_MAX_TOUCHES_PER_WEEK", "1",   NULL};
+    start_at(utc(2027, 1, 4, 15, 0), env); /* Monday 10:00 in New York */
+    struct resp r;
+    json_t *j = run_pipeline(import_lead(), &r);
+    assert_string_equal(jstr(j, "status"), "awaiting_approval");
+    resp_free(&r);
+    j = decide(pending_approval(), "{\"type\":\"accept\"}", &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    assert_int_equal(wait_count("sent", 1), 1); /* the cap of 1 is reached */
+    set_clock(utc(2027, 1, 5, 3, 0));           /* Monday 22:00 in New York: outside the window */
+    j = invoke("{\"agent_type\":\"conversation\",\"input\":{\"message\":\"Thanks! "
+               "Thursday at 11am ET works for me.\",\"contact\":{\"email\":"
+               "\"maya@quorvianta.io\"}}}",
+               &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(jstr(j, "output.meeting.status"), "confirmed");
+    resp_free(&r);
+    assert_int_equal(wait_count("sent", 2), 2); /* the invite went out at once */
+    j = outbox("sent", &r);
+    bool invite = false;
+    for (size_t i = 0; i < json_array_size(jget(j, "items")); i++)
+        invite |= strcmp(jstr(json_array_get(jget(j, "items"), i), "kind"), "invite") == 0;
+    assert_true(invite);
+    resp_free(&r);
+}
+
 static void test_recipient_zone(void **state)
 {
     (void)state;
@@ -768,6 +801,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sequence_cap_edit, runs_setup, runs_teardown),
         cmocka_unit_test_setup_teardown(test_recipient_zone, runs_setup, runs_teardown),
         cmocka_unit_test_setup_teardown(test_out_of_office, runs_setup, runs_teardown),
+        cmocka_unit_test_setup_teardown(test_invite_not_capped, runs_setup, runs_teardown),
     };
     return api_exit_status(cmocka_run_group_tests(tests, api_group_setup, api_group_teardown));
 }
