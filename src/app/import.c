@@ -78,6 +78,18 @@ static const struct {
     {"country", T_FIELD, "country"},
     {"billingcountry", T_FIELD, "country"},
     {"mailingcountry", T_FIELD, "country"},
+    /* where the contact is: the prospect's time zone comes from these (domain/timezone.h) */
+    {"state", T_FIELD, "state"},
+    {"stateregion", T_FIELD, "state"}, /* HubSpot: State/Region */
+    {"stateprovince", T_FIELD, "state"},
+    {"mailingstateprovince", T_FIELD, "state"}, /* Salesforce */
+    {"billingstateprovince", T_FIELD, "state"},
+    {"province", T_FIELD, "state"},
+    {"companystate", T_FIELD, "state"}, /* Apollo */
+    {"city", T_FIELD, "city"},
+    {"mailingcity", T_FIELD, "city"},
+    {"billingcity", T_FIELD, "city"},
+    {"companycity", T_FIELD, "city"},
     {"notes", T_FIELD, "notes"},
     {"description", T_FIELD, "notes"},
     {"name", T_CONTACT, "name"},
@@ -284,6 +296,9 @@ static const struct {
     {"revenue_currency", T_FIELD, "revenue_currency"},
     {"website", T_FIELD, "website"},
     {"country", T_FIELD, "country"},
+    {"state", T_FIELD, "state"},
+    {"city", T_FIELD, "city"},
+    {"timezone", T_FIELD, "timezone"},
     {"notes", T_FIELD, "notes"},
     {"signals", T_SIGNALS, NULL},
     {"first_name", T_FIRST, NULL},
@@ -537,8 +552,8 @@ static void map_columns(struct layout *lay, const json_t *user, json_t *detail)
                                   json_pack("{s:s, s:s}", "column", name, "ignored",
                                             "computed by the qualification, not imported"));
         } else if (m.t != T_NONE) {
-            json_array_append_new(lay->columns,
-                                  json_pack("{s:s, s:s}", "column", name, "mapped_to", label));
+            json_array_append_new(lay->columns, json_pack("{s:s, s:s}", "column", name,
+                                                          "mapped_to", label ? label : m.field));
         } else {
             keep_as(lay->map, i, name);
             json_array_append_new(lay->columns, json_pack("{s:s, s:s}", "column", name, "kept_as",
