@@ -178,9 +178,9 @@ static bool etag_listed(const char *if_match, const char *tag)
         p += strspn(p, " \t,");
         if (*p == '*')
             return true;
-        if (strncmp(p, "W/", 2) == 0) /* a weak tag never matches (RFC 9110, 13.1.1) */
-            p += 2;
-        if (strncmp(p, tag, n) == 0 && (p[n] == '\0' || p[n] == ',' || p[n] == ' '))
+        /* a weak tag never matches (If-Match compares strongly: RFC 9110, 13.1.1) */
+        bool weak = strncmp(p, "W/", 2) == 0;
+        if (!weak && strncmp(p, tag, n) == 0 && (p[n] == '\0' || p[n] == ',' || p[n] == ' '))
             return true;
         p += strcspn(p, ",");
     }

@@ -322,6 +322,22 @@ static size_t mask_keys(char *s, size_t n)
             i += 63;
             continue;
         }
+        /* an unsubscribe link's token: the address (base64) and a working opt-out */
+        static const char unsub[] = "/unsubscribe/";
+        if (i + sizeof unsub - 1 < n && strncmp(s + i, unsub, sizeof unsub - 1) == 0) {
+            memmove(s + o, s + i, sizeof unsub - 1);
+            o += sizeof unsub - 1;
+            i += sizeof unsub - 1;
+            size_t j = i;
+            while (j < n && (is_b64url(s[j]) || s[j] == '.' || s[j] == '%'))
+                j++;
+            if (j - i >= 3) { /* never longer than what it replaces: masked in place */
+                memcpy(s + o, "***", 3);
+                o += 3;
+                i = j;
+            }
+            continue;
+        }
         s[o++] = s[i++];
     }
     s[o] = '\0';

@@ -641,6 +641,16 @@ static void test_patch(void **state)
     j = http_json("GET", path, NULL, &r);
     assert_string_equal(jstr(j, "industry"), "Logistics");
     resp_free(&r);
+    /* a weak form of the current tag does not match either */
+    j = http_json("GET", path, NULL, &r);
+    assert_non_null(resp_header(&r, "ETag", etag, sizeof etag));
+    resp_free(&r);
+    snprintf(etag_hdr, sizeof etag_hdr, "If-Match: W/%s", etag);
+    harness_extra_header(etag_hdr);
+    http("PATCH", path, "application/json", retail, strlen(retail), &r);
+    harness_extra_header(NULL);
+    expect_problem("weak If-Match", &r, 412, "[\"header\",\"If-Match\"]", NULL);
+    resp_free(&r);
     harness_extra_header("If-Match: *");
     http("PATCH", path, "application/json", "{}", 2, &r);
     harness_extra_header(NULL);

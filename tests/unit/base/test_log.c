@@ -159,6 +159,17 @@ static void test_secrets_redacted(void **state)
 
 /* A long path, a long printf message and a string holding a NUL are logged whole. */
 /* An API key pasted into a path or a message keeps its public id, loses its secret. */
+/* An unsubscribe link's token (the address in base64 and a working opt-out) is masked. */
+static void test_unsubscribe_token_masked(void **state)
+{
+    (void)state;
+    char out[256];
+    sa_mask_pii("POST /unsubscribe/cHJpeWFAaGFyYm9ybGlnaHQuaW8.76LmQx-_9a", out, sizeof out);
+    assert_string_equal(out, "POST /unsubscribe/***");
+    sa_mask_pii("/unsubscribe/ab and /unsubscribe/", out, sizeof out); /* too short: kept */
+    assert_string_equal(out, "/unsubscribe/ab and /unsubscribe/");
+}
+
 static void test_api_keys_masked(void **state)
 {
     (void)state;
@@ -256,6 +267,7 @@ int main(void)
         cmocka_unit_test(test_secrets_redacted),
         cmocka_unit_test(test_long_values_whole),
         cmocka_unit_test(test_api_keys_masked),
+        cmocka_unit_test(test_unsubscribe_token_masked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
