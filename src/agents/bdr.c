@@ -28,7 +28,7 @@ struct bdr {
     const struct sa_calendar *calendar; /* meeting slots; NULL: no meeting proposed */
     struct sa_bdr_config cfg;
     struct sa_booking booking; /* meetings: proposed, held and re-checked */
-    void *step; /* the pipeline step it joined as (its status counters), or NULL */
+    void *step;                /* the pipeline step it joined as (its status counters), or NULL */
 };
 
 static json_t *action(const char *what, json_t *extra)
@@ -87,8 +87,8 @@ static const char *blocked(struct bdr *b, const char *email, struct sa_err *err,
         return "active_sequence";
     if (b->cfg.max_touches_per_week > 0) {
         long n = 0;
-        if ((*rc = sa_store_outbox_touches(b->store, email, (long long)sa_wall_time() - 7LL * 86400, &n,
-                                           err)))
+        if ((*rc = sa_store_outbox_touches(b->store, email, (long long)sa_wall_time() - 7LL * 86400,
+                                           &n, err)))
             return NULL;
         if (n >= b->cfg.max_touches_per_week)
             return "frequency_cap";
@@ -218,17 +218,15 @@ static int draft(const json_t *state, json_t **update, struct graph_ctx *ctx, vo
 /* Every message of a draft, in sending order: [{index, kind, day, subject, body}]. */
 static json_t *draft_messages(const json_t *draft)
 {
-    json_t *all = json_pack("[{s:i, s:s, s:i, s:O, s:O}]", "index", 0, "kind", "email", "day", 0,
-                            "subject", json_object_get(draft, "subject"), "body",
-                            json_object_get(draft, "body"));
+    json_t *all =
+        json_pack("[{s:i, s:s, s:i, s:O, s:O}]", "index", 0, "kind", "email", "day", 0, "subject",
+                  json_object_get(draft, "subject"), "body", json_object_get(draft, "body"));
     size_t i;
     const json_t *f;
-    json_array_foreach(json_object_get(draft, "followups"), i, f)
-        json_array_append_new(all, json_pack("{s:I, s:s, s:O, s:O, s:O}", "index",
-                                             (json_int_t)i + 1, "kind", "followup", "day",
-                                             json_object_get(f, "day"), "subject",
-                                             json_object_get(f, "subject"), "body",
-                                             json_object_get(f, "body")));
+    json_array_foreach(json_object_get(draft, "followups"), i, f) json_array_append_new(
+        all, json_pack("{s:I, s:s, s:O, s:O, s:O}", "index", (json_int_t)i + 1, "kind", "followup",
+                       "day", json_object_get(f, "day"), "subject", json_object_get(f, "subject"),
+                       "body", json_object_get(f, "body")));
     return all;
 }
 
@@ -261,12 +259,12 @@ static json_t *human_interrupt(const json_t *draft, const json_t *lead)
                         "timezone", json_object_get(mt, "timezone"), "hold_until",
                         json_object_get(mt, "hold_until"), "text", json_object_get(mt, "text"))
             : json_null();
-    return json_pack(
-        "{s:{s:s, s:{s:O, s:O, s:O, s:o, s:o}}, s:{s:b, s:b, s:b, s:b}, s:s}", "action_request",
-        "action", "send_outreach", "args", "to", json_object_get(draft, "to"), "subject",
-        json_object_get(draft, "subject"), "body", json_object_get(draft, "body"), "messages",
-        draft_messages(draft), "meeting", meeting, "config", "allow_accept", 1, "allow_edit", 1,
-        "allow_respond", 1, "allow_ignore", 1, "description", desc);
+    return json_pack("{s:{s:s, s:{s:O, s:O, s:O, s:o, s:o}}, s:{s:b, s:b, s:b, s:b}, s:s}",
+                     "action_request", "action", "send_outreach", "args", "to",
+                     json_object_get(draft, "to"), "subject", json_object_get(draft, "subject"),
+                     "body", json_object_get(draft, "body"), "messages", draft_messages(draft),
+                     "meeting", meeting, "config", "allow_accept", 1, "allow_edit", 1,
+                     "allow_respond", 1, "allow_ignore", 1, "description", desc);
 }
 
 /* Applies an edit's args (validated by sa_bdr_validate_response) to final, a copy of the
@@ -413,8 +411,7 @@ static int approval_node(const json_t *state, json_t **update, struct graph_ctx 
 
 /* The recipient's time zone for the sending window (stored on each outbox item): the
  * lead's own, else its region, country or phone's (domain/timezone.h), else CALENDAR_TZ. */
-static const char *recipient_zone(const struct bdr *b, const json_t *lead, char *out,
-                                  size_t cap)
+static const char *recipient_zone(const struct bdr *b, const json_t *lead, char *out, size_t cap)
 {
     struct sa_lead_tz tz;
     sa_lead_timezone(lead, b->calendar && b->calendar->tz[0] ? b->calendar->tz : "UTC",
@@ -524,6 +521,11 @@ static int send_node(const json_t *state, json_t **update, struct graph_ctx *ctx
         const json_t *ics = json_object_get(mt, "ics");
         if (i == 0 && p && json_is_string(ics)) { /* the invite rides on the first e-mail */
             json_object_set(p, "ics", (json_t *)ics);
+            /* what the worker needs to withdraw the proposal if the time passes while the
+             * message waits for its window (app/outbox.c) */
+            json_object_set(p, "meeting_id", json_object_get(mt, "id"));
+            json_object_set(p, "meeting_start", json_object_get(mt, "start"));
+            json_object_set(p, "meeting_text", json_object_get(mt, "text"));
             /* and the e-mail says when, in the prospect's time and in UTC */
             const char *text = json_string_value(json_object_get(mt, "text"));
             const char *body = json_string_value(json_object_get(m, "body"));
@@ -645,20 +647,18 @@ static void check_text(const char *field, const json_t *v, const char *loc, json
         if (!s || !*s || strlen(s) > 200 || strpbrk(s, "\r\n"))
             sa_detail_add(detail, loc, "value_error",
                           "subject should be one line of 1 to 200 characters");
-    } else if (!json_is_string(v) || json_string_length(v) == 0 ||
-               json_string_length(v) > 20000) {
-        sa_detail_add(detail, loc, "value_error", "body should be a string of 1 to 20000 characters");
+    } else if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > 20000) {
+        sa_detail_add(detail, loc, "value_error",
+                      "body should be a string of 1 to 20000 characters");
     }
 }
 
 /* An edit's args.messages: [{index, subject?, body?, drop?}], each index one of the
  * request's messages at most once; the first e-mail (index 0) cannot be dropped. */
-static void check_messages(const json_t *v, const json_t *request, const char *loc,
-                           json_t *detail)
+static void check_messages(const json_t *v, const json_t *request, const char *loc, json_t *detail)
 {
-    size_t n = json_array_size(
-        json_object_get(json_object_get(json_object_get(request, "action_request"), "args"),
-                        "messages"));
+    size_t n = json_array_size(json_object_get(
+        json_object_get(json_object_get(request, "action_request"), "args"), "messages"));
     if (!json_is_array(v)) {
         sa_detail_add(detail, loc, "list_type",
                       "messages should be a list of {index, subject, body, drop}");
@@ -806,8 +806,8 @@ json_t *sa_bdr_changes(const json_t *request, const json_t *response)
         char name[64];
         if (json_is_true(json_object_get(m, "drop"))) {
             snprintf(name, sizeof name, "messages[%lld]", (long long)idx);
-            json_array_append_new(out, json_pack("{s:s, s:s, s:n}", "field", name, "from",
-                                                 "kept", "to"));
+            json_array_append_new(
+                out, json_pack("{s:s, s:s, s:n}", "field", name, "from", "kept", "to"));
             continue;
         }
         for (size_t i = 0; i < 2; i++) {

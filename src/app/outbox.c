@@ -252,6 +252,37 @@ static int send_item(struct sa_outbox_worker *w, const json_t *item, struct sa_e
         return hold(w, item, &d, err);
     if ((rc = sa_store_outbox_claim(st, id, err)))
         return rc == SA_ECONFLICT ? 0 : -1; /* another worker has it, or it is done */
+    /* The meeting the message proposes may have passed while it waited for its window
+     * or a cap: it leaves without the invite and without the sentence proposing the time,
+     * and the meeting's hold is released (a careful SDR never invites to a passed slot). */
+    const char *ics = json_string_value(json_object_get(p, "ics"));
+    const char *body = json_string_value(json_object_get(p, "body"));
+    char *trimmed = NULL;
+    double start;
+    int notice = w->app->calendar ? w->app->calendar->notice_minutes : 120;
+    if (ics &&
+        sa_iso8601_parse(json_string_value(json_object_get(p, "meeting_start")), &start) == 0 &&
+        start < (double)sa_wall_time() + 60.0 * notice) {
+        ics = NULL;
+        const char *said = json_string_value(json_object_get(p, "meeting_text"));
+        const char *at = said && body ? strstr(body, said) : NULL;
+        if (at && (trimmed = malloc(strlen(body) + 1))) {
+            size_t head = (size_t)(at - body), n = strlen(said);
+            while (head > 0 && body[head - 1] == '\n') /* the paragraph break before it */
+                head--;
+            memcpy(trimmed, body, head);
+            strcpy(trimmed + head, at + n);
+            body = trimmed;
+        }
+        const char *mid = json_string_value(json_object_get(p, "meeting_id"));
+        struct sa_err me = {0};
+        if (mid && sa_store_meeting_set_status(st, mid, "cancelled", NULL,
+                                               (long long)sa_wall_time(), NULL, &me))
+            sa_log(SA_LOG_WARN, "outbox: the passed meeting was not released",
+                   json_pack("{s:s, s:s}", "meeting_id", mid, "error", me.msg));
+        sa_log(SA_LOG_INFO, "outbox: the proposed meeting passed; sent without it",
+               json_pack("{s:s, s:s?}", "outbox_id", id, "meeting_id", mid));
+    }
     char unsub[SA_CONSENT_URL_MAX];
     const char *mailto = NULL, *address = NULL;
     bool linked =
@@ -263,8 +294,8 @@ static int send_item(struct sa_outbox_worker *w, const json_t *item, struct sa_e
         .to_name = json_string_value(json_object_get(p, "to_name")),
         .to_addr = to,
         .subject = json_string_value(json_object_get(p, "subject")),
-        .text = json_string_value(json_object_get(p, "body")),
-        .ics = json_string_value(json_object_get(p, "ics")),
+        .text = body,
+        .ics = ics,
         .message_id_key = id,
         .in_reply_to = json_string_value(json_object_get(p, "in_reply_to")),
         .date = sa_wall_time(),
@@ -277,6 +308,7 @@ static int send_item(struct sa_outbox_worker *w, const json_t *item, struct sa_e
     char delivered[SA_TRANSPORT_ID_MAX];
     bool already = false;
     rc = sa_mail_render(&m, &msg, &len, &e);
+    free(trimmed);
     bool permanent = rc == SA_EINVAL; /* a message that cannot be rendered never will be */
     if (!rc)
         rc = sa_transport_send_once(w->transport, id, to, msg, len, delivered, sizeof delivered,

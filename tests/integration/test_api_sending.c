@@ -199,6 +199,8 @@ static json_t *parse_maildir(const struct server *s)
         "                'list_unsubscribe': ' '.join(str(m['List-Unsubscribe'] or '').split()),\n"
         "                'list_unsubscribe_post': m['List-Unsubscribe-Post'],\n"
         "                'date': int(email.utils.parsedate_to_datetime(m['Date']).timestamp()),\n"
+        "                'has_calendar': any(p.get_content_type() == 'text/calendar'\n"
+        "                                    for p in m.walk()),\n"
         "                'text': body.get_content() if body else ''})\n"
         "out.sort(key=lambda x: x['date'])\n"
         "print(json.dumps(out))\n";
@@ -757,6 +759,59 @@ static void test_invite_not_capped(void **state)
     resp_free(&r);
 }
 
+/* The first e-mail proposes a call before Tuesday, is approved at once, and waits for
+ * its window (Tue-Thu mornings): by then the time has passed, so it leaves without the
+ * invite and without the sentence proposing it, and the meeting's hold is released. */
+static void test_passed_meeting_at_dispatch(void **state)
+{
+    (void)state;
+    const char *const env[] = {"OUTBOX_POLL_MS",      "100", "CALENDAR_TZ", NY, "SEND_WINDOW",
+                               "Tue-Thu 08:00-11:00", NULL};
+    start_at(utc(2027, 3, 5, 15, 0), env); /* Friday 10:00 in New York */
+    struct resp r;
+    json_t *j = run_pipeline(import_lead(), &r);
+    assert_string_equal(jstr(j, "status"), "awaiting_approval");
+    resp_free(&r);
+    j = http_json("GET", "/api/meetings?status=active", NULL, &r);
+    assert_int_equal(json_array_size(jget(j, "items")), 1);
+    char proposed[64];
+    snprintf(proposed, sizeof proposed, "%s", jstr(j, "items.0.local"));
+    assert_true(iso_time(jstr(j, "items.0.start")) < utc(2027, 3, 9, 13, 0)); /* before Tue */
+    resp_free(&r);
+    j = decide(pending_approval(), "{\"type\":\"accept\"}", &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    /* the first e-mail waits for Tuesday: the worker defers it to the window */
+    bool deferred = false;
+    for (int i = 0; i < 100 && !deferred; i++) {
+        j = outbox("queued", &r);
+        json_t *it;
+        size_t k;
+        json_array_foreach(jget(j, "items"), k, it)
+        {
+            deferred |= strcmp(jstr(it, "kind"), "email") == 0 &&
+                        json_is_string(json_object_get(it, "deferred_reason"));
+        }
+        resp_free(&r);
+        if (!deferred)
+            usleep(50 * 1000);
+    }
+    assert_true(deferred);
+    assert_int_equal(count_of("sent"), 0);
+    set_clock(utc(2027, 3, 9, 13, 0)); /* Tuesday 08:00 in New York */
+    assert_int_equal(wait_count("sent", 1), 1);
+    j = parse_maildir(&runs_srv);
+    assert_int_equal(json_array_size(j), 1);
+    const char *text = jstr(json_array_get(j, 0), "text");
+    assert_true(strlen(text) > 100);
+    assert_null(strstr(text, proposed));
+    assert_false(json_is_true(jget(json_array_get(j, 0), "has_calendar")));
+    json_decref(j);
+    j = http_json("GET", "/api/meetings?status=active", NULL, &r);
+    assert_int_equal(json_array_size(jget(j, "items")), 0); /* the hold is released */
+    resp_free(&r);
+}
+
 static void test_recipient_zone(void **state)
 {
     (void)state;
@@ -802,6 +857,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_recipient_zone, runs_setup, runs_teardown),
         cmocka_unit_test_setup_teardown(test_out_of_office, runs_setup, runs_teardown),
         cmocka_unit_test_setup_teardown(test_invite_not_capped, runs_setup, runs_teardown),
+        cmocka_unit_test_setup_teardown(test_passed_meeting_at_dispatch, runs_setup, runs_teardown),
     };
     return api_exit_status(cmocka_run_group_tests(tests, api_group_setup, api_group_teardown));
 }
