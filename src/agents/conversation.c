@@ -204,6 +204,47 @@ static char *write_reply(const struct sa_conversation *c, const json_t *state, c
     return text;
 }
 
+/* The reply when the turn named a time (agents/booking.h put the result in extra): booked
+ * ("meeting_booked") or not free ("meeting_unavailable", with the nearest free slots), from
+ * the profile's replies in lang; NULL when the turn named no time or the profile has no
+ * such reply (the intent's reply stands). */
+static char *meeting_reply(const struct sa_conversation *c, const json_t *state, const char *lang,
+                           const json_t *extra)
+{
+    const json_t *booked = json_object_get(extra, "meeting");
+    const json_t *asked = json_object_get(extra, "meeting_requested");
+    const char *status = json_string_value(json_object_get(booked, "status"));
+    const char *key = status && strcmp(status, "confirmed") == 0 ? "meeting_booked"
+                      : asked                                    ? "meeting_unavailable"
+                                                                 : NULL;
+    const char *tmpl = key ? sa_profile_reply(c->profile, lang, key) : NULL;
+    if (!tmpl)
+        return NULL;
+    json_t *vars = reply_vars(c, state, lang);
+    const char *local = json_string_value(json_object_get(booked ? booked : asked, "local"));
+    if (local && *local)
+        json_object_set_new(vars, "meeting_local", json_string(local));
+    char slots[512] = "";
+    size_t i, n = 0;
+    const json_t *s;
+    json_array_foreach(json_object_get(extra, "meeting_slots"), i, s)
+    {
+        const char *l = json_string_value(json_object_get(s, "local"));
+        if (l && *l && i < 3)
+            n += (size_t)snprintf(slots + n, n < sizeof slots ? sizeof slots - n : 0, "%s%s",
+                                  n ? "; " : "", l);
+    }
+    if (n && n < sizeof slots)
+        json_object_set_new(vars, "meeting_slots", json_string(slots));
+    char *text = NULL;
+    int rc = sa_template_render(tmpl, vars, &text, NULL);
+    json_decref(vars);
+    if (rc)
+        return NULL;
+    sa_utf8_sanitize(text);
+    return text;
+}
+
 /* Marks the contact do-not-contact (an unsubscribe), or reads whether it is. */
 static int consent(struct sa_conversation *c, const char *intent, const char *email, bool *dnc,
                    struct graph_ctx *ctx)
@@ -324,6 +365,13 @@ static int respond(const json_t *state, json_t **update, struct graph_ctx *ctx, 
                              .company = json_string_value(json_object_get(state, "company_name"))},
                          last_user_message(state), intent, sa_wall_time(), extra, &berr))
         rc = graph_ctx_fail(ctx, SA_ESTORE, "could not book the meeting: %s", berr.msg);
+    if (!rc && text) { /* a named time: the reply says what became of it */
+        char *said = meeting_reply(c, state, lang, extra);
+        if (said) {
+            free(text);
+            text = said;
+        }
+    }
     /* the contact wrote back: the BDR follow-ups still queued for them are moot (an
      * automatic out-of-office notice is not an answer: they wait instead) */
     int cancelled = 0, postponed = 0;

@@ -494,6 +494,9 @@ static void test_reply_books(void **state)
     assert_string_equal(jstr(j, "output.meeting.local"), "Tuesday 8 December, 14:00 EST");
     assert_non_null(strstr(jstr(j, "output.meeting.ics"), "STATUS:CONFIRMED"));
     assert_true(json_is_true(jget(j, "output.meeting.invite_queued")));
+    /* the reply says it is booked, not "pick one of these" */
+    assert_non_null(strstr(jstr(j, "output.reply"), "booked for Tuesday 8 December, 14:00 EST"));
+    assert_null(strstr(jstr(j, "output.reply"), "pick one"));
     resp_free(&r);
     /* the invite goes out through the outbox (held here: OUTBOX_POLL_MS=0) */
     j = http_json("GET", "/api/outbox?email=dana@northwind-test.example", NULL, &r);
@@ -514,6 +517,9 @@ static void test_reply_books(void **state)
     assert_true(json_array_size(slots) >= 1);
     for (size_t i = 0; i < json_array_size(slots); i++)
         assert_string_not_equal(jstr(json_array_get(slots, i), "start"), "2026-12-08T19:00:00Z");
+    /* and the reply says so, offering the nearest free slot by name */
+    assert_non_null(strstr(jstr(j, "output.reply"), "is not free on our side"));
+    assert_non_null(strstr(jstr(j, "output.reply"), jstr(json_array_get(slots, 0), "local")));
     resp_free(&r);
 
     /* a stored lead's contact: the time is read in the lead's zone (San Francisco) */

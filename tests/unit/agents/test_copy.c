@@ -429,6 +429,15 @@ static void test_profile_replies(void **state)
                     sa_profile_vars(profiles[k], lang, vars);
                     if (named)
                         json_object_set_new(vars, "first_name", json_string("Noor"));
+                    if (strncmp(intent, "meeting_", 8) == 0) { /* a turn that named a time */
+                        json_object_set_new(vars, "meeting_local",
+                                            json_string("Tuesday 8 December, 14:00 EST"));
+                        if (named) /* with and without free slots to offer */
+                            json_object_set_new(
+                                vars, "meeting_slots",
+                                json_string("Tuesday 8 December, 14:30 EST; Wednesday 9 "
+                                            "December, 10:00 EST"));
+                    }
                     char *out = NULL;
                     json_t *missing = json_array();
                     if (sa_template_render(json_string_value(t), vars, &out, missing) == 0) {
