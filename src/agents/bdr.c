@@ -462,12 +462,21 @@ static int send_node(const json_t *state, json_t **update, struct graph_ctx *ctx
         return graph_ctx_fail(ctx, SA_ESTORE, "bdr: %s", err.msg);
     bool dnc = json_is_true(json_object_get(c, "do_not_contact"));
     json_decref(c);
-    if (dnc)
-        return skip(update, "do_not_contact", "the contact opted out before the approval");
     /* a stale duplicate: another run's sequence was approved while this one waited */
     bool active = false;
-    if (active_sequence(b, to, draft_id, &active, &err))
+    if (!dnc && active_sequence(b, to, draft_id, &active, &err))
         return graph_ctx_fail(ctx, SA_ESTORE, "bdr: %s", err.msg);
+    if (dnc || active) { /* nothing goes out: the slot the draft held is free again */
+        const char *mid =
+            json_string_value(json_object_get(json_object_get(draft, "meeting"), "id"));
+        if (mid && b->store &&
+            sa_store_meeting_set_status(b->store, mid, "cancelled", NULL, (long long)sa_wall_time(),
+                                        NULL, &err) &&
+            err.code != SA_ENOTFOUND)
+            return graph_ctx_fail(ctx, SA_ESTORE, "bdr: releasing the meeting: %s", err.msg);
+    }
+    if (dnc)
+        return skip(update, "do_not_contact", "the contact opted out before the approval");
     if (active)
         return skip(update, "active_sequence",
                     "another sequence to the contact was approved while this one waited; "

@@ -478,6 +478,33 @@ static void test_rsvp(void **state)
 
 /* A conversation turn naming a free time books it; naming a taken one offers the nearest
  * free slots instead and says why. */
+/* A prospect who opts out while their draft waits: approving it sends nothing, and the
+ * slot the draft held is free again. */
+static void test_opt_out_releases_hold(void **state)
+{
+    (void)state;
+    start_at("2026-12-04T21:00:00Z", false);
+    char aid[64];
+    char *l = lead("Quorvianta Software", "maya@quorvianta.io", "\"country\":\"US\"");
+    json_t *m = draft(l, aid);
+    free(l);
+    char id[64];
+    snprintf(id, sizeof id, "%s", jstr(m, "id"));
+    assert_string_equal(jstr(m, "status"), "held");
+    json_decref(m);
+    struct resp r;
+    http_json("POST", "/api/contacts/maya@quorvianta.io/do-not-contact",
+              "{\"reason\":\"asked on the phone\"}", &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    json_t *j = approve(aid, &r);
+    assert_string_equal(jstr(j, "run.bdr_decision.reason"), "do_not_contact");
+    resp_free(&r);
+    j = get_meeting(id, &r);
+    assert_string_equal(jstr(j, "status"), "cancelled");
+    resp_free(&r);
+}
+
 static void test_reply_books(void **state)
 {
     (void)state;
@@ -636,6 +663,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_prospect_zone, runs_setup, meet_teardown),
         cmocka_unit_test_setup_teardown(test_hold_expiry, runs_setup, meet_teardown),
         cmocka_unit_test_setup_teardown(test_rsvp, runs_setup, meet_teardown),
+        cmocka_unit_test_setup_teardown(test_opt_out_releases_hold, runs_setup, meet_teardown),
         cmocka_unit_test_setup_teardown(test_reply_books, runs_setup, meet_teardown),
         cmocka_unit_test_setup_teardown(test_invite_python, runs_setup, meet_teardown),
     };
