@@ -13,6 +13,7 @@
 #include "agents/agent.h"
 #include "agents/booking.h"
 #include "connectors/calendar/calendar.h"
+#include "domain/contact.h"
 #include "domain/intent.h"
 #include "domain/lead.h"
 #include "domain/profile.h"
@@ -158,10 +159,9 @@ static json_t *reply_vars(const struct sa_conversation *c, const json_t *state, 
     sa_profile_vars(c->profile, lang, vars);
     const char *name =
         json_string_value(json_object_get(json_object_get(state, "contact"), "name"));
-    if (name && *name) {
-        size_t n = strcspn(name, " ");
-        json_object_set_new(vars, "first_name", json_stringn(name, n < 63 ? n : 63));
-    }
+    char first[64];
+    if (sa_contact_first_name(name, first, sizeof first))
+        json_object_set_new(vars, "first_name", json_string(first));
     const char *note = sa_profile_str(c->profile, "pricing.note");
     if (note && strcmp(lang, "en") == 0)
         json_object_set_new(vars, "pricing_note", json_string(note));

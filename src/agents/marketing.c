@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "agents/agent.h"
+#include "domain/contact.h"
 #include "domain/lead.h"
 #include "domain/profile.h"
 #include "domain/scoring.h"
@@ -116,11 +117,9 @@ static json_t *variables(const struct marketing_agent *m, const struct sa_lead *
     sa_profile_vars(m->profile, "en", vars);
     json_t *company = json_object_get(json_object_get(context, "enrichment"), "company");
     json_t *growth = json_object_get(context, "growth");
-    if (l->contact_name) {
-        size_t n = strcspn(l->contact_name, " ");
-        json_object_set_new(vars, "contact_first_name",
-                            json_stringn(l->contact_name, n < 127 ? n : 127));
-    }
+    char first[128];
+    if (sa_contact_first_name(l->contact_name, first, sizeof first))
+        json_object_set_new(vars, "contact_first_name", json_string(first));
     set_str(vars, "contact_title", l->contact_title);
     set_str(vars, "company_name", l->company_name);
     const char *industry = json_string_value(json_object_get(company, "industry"));

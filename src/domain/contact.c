@@ -155,3 +155,56 @@ json_t *sa_contact_check(const struct sa_lead *l, const struct sa_model *m, cons
                         src ? json_pack("{s:s, s:s}", "value", dom, "source", src) : json_null());
     return out;
 }
+
+/* An honorific or academic title (folded, without its dot). */
+static bool honorific(const char *w, size_t n)
+{
+    static const char *const titles[] = {
+        "mr",      "mrs", "ms",  "miss", "mx",     "dr",  "prof", "sir",  "madam", "herr",  "frau",
+        "hr",      "fr",  "m",   "mme",  "mlle",   "sr",  "sra",  "srta", "sig",   "sigra", "dott",
+        "dottssa", "ing", "mag", "dipl", "dr med", "drs", "ir",   "mevr", "dhr"};
+    char f[16];
+    size_t k = 0;
+    for (size_t i = 0; i < n && k + 1 < sizeof f; i++)
+        if (w[i] != '.')
+            f[k++] = (char)tolower((unsigned char)w[i]);
+    f[k] = '\0';
+    for (size_t i = 0; i < sizeof titles / sizeof titles[0]; i++)
+        if (strcmp(f, titles[i]) == 0)
+            return true;
+    return false;
+}
+
+bool sa_contact_first_name(const char *name, char *out, size_t cap)
+{
+    if (cap == 0)
+        return false;
+    out[0] = '\0';
+    if (!name)
+        return false;
+    const char *comma = strchr(name, ',');
+    const char *p = comma ? comma + 1 : name; /* "SMITH, John": the given name follows */
+    for (;;) {
+        p += strspn(p, " \t");
+        size_t n = strcspn(p, " \t,");
+        if (n == 0)
+            return false;
+        if (honorific(p, n)) {
+            p += n;
+            continue;
+        }
+        while (n > 0 && strchr(".;:", p[n - 1])) /* trailing punctuation */
+            n--;
+        if (n < 2 || n + 1 > cap || memchr(p, '.', n)) /* an initial ("J.") or too long */
+            return false;
+        bool upper = true;
+        for (size_t i = 0; i < n; i++)
+            upper &= !islower((unsigned char)p[i]);
+        for (size_t i = 0; i < n; i++)
+            out[i] = upper && i > 0 && (unsigned char)p[i] < 0x80
+                         ? (char)tolower((unsigned char)p[i])
+                         : p[i];
+        out[n] = '\0';
+        return true;
+    }
+}

@@ -13,6 +13,13 @@ struct sa_model;
 
 /* The lead's phone in E.164 ("+14155550134") into out, using its country (ISO alpha-2,
  * may be NULL) for numbers without a country code. false when it cannot tell. */
+/* The first name to greet a contact by, from the full name as CRMs export it: honorifics
+ * and academic titles skipped ("Mr. John Smith", "Prof. Dr. Anna Schmidt"), "SMITH, John"
+ * read as last name first, an all-capitals name in title case ("JOHN" -> "John"). False
+ * (out "") when there is none worth greeting by (an initial, a title alone): the copy then
+ * drops the name rather than write "Hi Mr.,". */
+bool sa_contact_first_name(const char *name, char *out, size_t cap);
+
 bool sa_phone_e164(const char *phone, const char *country, char *out, size_t cap);
 
 /* True for role mailboxes (info@, sales@, support@, ...). */

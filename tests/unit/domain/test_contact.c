@@ -58,9 +58,46 @@ static void test_roles_and_domain(void **state)
     sa_model_free(m);
 }
 
+/* The name a greeting uses, from full names as CRMs export them. */
+static void test_first_name(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *want; /* want NULL: no name to greet by */
+    } cases[] = {
+        {"Maya Okafor", "Maya"},
+        {"Mr. John Smith", "John"},
+        {"Prof. Dr. Anna Schmidt", "Anna"},
+        {"SMITH, John", "John"},
+        {"dr. hans-peter Ulm", "hans-peter"},
+        {"JOHN SMITH", "John"},
+        {"Zoë Müller", "Zoë"},
+        {"Mme Claire Dubois", "Claire"},
+        {"J. Smith", NULL},
+        {"Mr.", NULL},
+        {"", NULL},
+        {"   ", NULL},
+        {"Herr Dr. Jens Krüger", "Jens"},
+        {"Sra. Lucía Gómez", "Lucía"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char out[64];
+        bool ok = sa_contact_first_name(cases[i].in, out, sizeof out);
+        if (!cases[i].want) {
+            if (ok)
+                fail_msg("%s: expected no name, got \"%s\"", cases[i].in, out);
+            continue;
+        }
+        if (!ok || strcmp(out, cases[i].want) != 0)
+            fail_msg("%s: expected %s, got %s", cases[i].in, cases[i].want, ok ? out : "none");
+    }
+    assert_false(sa_contact_first_name(NULL, (char[8]){0}, 8));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_e164),
-                                       cmocka_unit_test(test_roles_and_domain)};
+                                       cmocka_unit_test(test_roles_and_domain),
+                                       cmocka_unit_test(test_first_name)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
