@@ -238,8 +238,9 @@ static const struct sa_setting settings[] = {
      STRING(send_window),
      .dflt = "Mon-Fri 08:00-18:00",
      .range_doc = "DAYS HH:MM-HH:MM (days like CALENDAR_DAYS), or any",
-     .doc = "when e-mail may leave, in the recipient's time zone (the lead's timezone, else "
-            "CALENDAR_TZ); outside it a message waits for the next window",
+     .doc = "when e-mail may leave, in the recipient's time zone (the lead's timezone, state, "
+            "city, country or phone, else CALENDAR_TZ); outside it a message waits for the "
+            "next window",
      .commands = SA_CMD_SERVE},
     {.env = "MAX_TOUCHES_PER_DOMAIN_PER_WEEK",
      INT(max_touches_per_domain_week),
