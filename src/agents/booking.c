@@ -561,7 +561,21 @@ int sa_booking_rsvp(const struct sa_booking *b, const char *id, const char *part
     if (!status)
         return sa_err_set(err, SA_EINVAL, "partstat is ACCEPTED, DECLINED or TENTATIVE");
     json_t *row = NULL;
-    int rc = sa_store_meeting_set_status(b->store, id, status, partstat, (long long)now, &row, err);
+    /* an answer that comes after the meeting began changes nothing (a late "yes" to a call
+     * that has passed would otherwise confirm it and send a new invite) */
+    int rc = sa_store_meeting_get(b->store, id, (long long)now, &row, err);
+    if (rc)
+        return rc;
+    double start = 0;
+    bool begun = sa_iso8601_parse(json_string_value(json_object_get(row, "start")), &start) == 0 &&
+                 start <= (double)now;
+    json_decref(row);
+    row = NULL;
+    if (begun)
+        return sa_err_set(err, SA_ECONFLICT,
+                          "the meeting began already: propose a new time instead of answering "
+                          "this one");
+    rc = sa_store_meeting_set_status(b->store, id, status, partstat, (long long)now, &row, err);
     if (rc)
         return rc;
     const struct sa_booking_who who = {

@@ -472,6 +472,13 @@ static void test_rsvp(void **state)
         seen |= strcmp(jstr(json_array_get(jget(j, "items"), i), "kind") ?: "", "meeting") == 0;
     assert_true(seen);
     resp_free(&r);
+    /* an answer after the meeting began changes nothing: 409 */
+    set_clock("2026-12-07T15:00:00Z");
+    path = strf("/api/meetings/%s/rsvp", jstr(m1, "id"));
+    http_json("POST", path, "{\"partstat\":\"DECLINED\"}", &r);
+    free(path);
+    expect_problem("late RSVP", &r, 409, "[\"path\",\"meeting_id\"]", NULL);
+    resp_free(&r);
     json_decref(m1);
     json_decref(m2);
 }
