@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/clock.h"
+#include "base/log.h"
 #include "base/uuid.h"
 #include "connectors/calendar/calendar.h"
 #include "domain/timezone.h"
@@ -427,11 +428,22 @@ static int reply(const struct sa_booking *b, const struct sa_booking_who *who, c
             }
             if (row) {
                 free(busy);
+                char mid[64];
+                snprintf(mid, sizeof mid, "%s",
+                         json_string_value(json_object_get(row, "id")) ?: "");
                 json_t *m = decorate(b, who, row, err);
-                if (!m)
-                    return err->code ? err->code : SA_ENOMEM;
-                json_object_set_new(extra, "meeting", m);
-                return queue_invite(b, who, m, now, err);
+                rc = m ? queue_invite(b, who, m, now, err) : err->code ? err->code : SA_ENOMEM;
+                if (m)
+                    json_object_set_new(extra, "meeting", m);
+                if (rc && mid[0]) { /* no invite went out: the booking is withdrawn, not left
+                                     * confirmed with nobody told */
+                    struct sa_err e2 = {0};
+                    if (sa_store_meeting_set_status(b->store, mid, "cancelled", NULL,
+                                                    (long long)now, NULL, &e2))
+                        sa_log(SA_LOG_WARN, "booking: withdrawing the meeting failed",
+                               json_pack("{s:s, s:s}", "meeting_id", mid, "error", e2.msg));
+                }
+                return rc;
             }
             why = "taken";
         } else {
