@@ -270,8 +270,9 @@ static int send_item(struct sa_outbox_worker *w, const json_t *item, struct sa_e
             size_t head = (size_t)(at - body), n = strlen(said);
             while (head > 0 && body[head - 1] == '\n') /* the paragraph break before it */
                 head--;
+            size_t tail = strlen(at + n);
             memcpy(trimmed, body, head);
-            strcpy(trimmed + head, at + n);
+            memcpy(trimmed + head, at + n, tail + 1); /* with its NUL */
             body = trimmed;
         }
         const char *mid = json_string_value(json_object_get(p, "meeting_id"));
