@@ -77,8 +77,7 @@ static void hex_encode(const unsigned char *p, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
-/* Unpadded base64url of n bytes into out (4 * n / 3 rounded up chars and a NUL). */
-static void b64url_encode(const unsigned char *p, size_t n, char *out)
+size_t sa_b64url_encode(const unsigned char *p, size_t n, char *out)
 {
     size_t o = 0;
     for (size_t i = 0; i < n; i += 3) {
@@ -95,6 +94,7 @@ static void b64url_encode(const unsigned char *p, size_t n, char *out)
             out[o++] = b64url[v & 63];
     }
     out[o] = '\0';
+    return o;
 }
 
 static int fill_random(unsigned char *p, size_t n)
@@ -195,7 +195,7 @@ int sa_apikey_generate(struct sa_apikey_secret *out, struct sa_err *err)
     memcpy(out->key, PREFIX, PREFIX_LEN);
     hex_encode(rnd, ID_BYTES, out->key + PREFIX_LEN);
     out->key[SECRET_OFF - 1] = '_';
-    b64url_encode(rnd + ID_BYTES + SALT_BYTES, SECRET_BYTES, out->key + SECRET_OFF);
+    sa_b64url_encode(rnd + ID_BYTES + SALT_BYTES, SECRET_BYTES, out->key + SECRET_OFF);
     memcpy(out->id, out->key + PREFIX_LEN, SA_APIKEY_ID_LEN);
     hex_encode(rnd + ID_BYTES, SALT_BYTES, out->salt);
     if (digest(out->salt, out->key, out->hash) != 0) {

@@ -45,4 +45,9 @@ void sa_apikey_hash(const char *salt, const char *key, char hash[SA_APIKEY_HASH_
  * constant time (CRYPTO_memcmp). False for any NULL argument or a hash of the wrong length. */
 bool sa_apikey_verify(const char *key, const char *salt, const char *hash);
 
+/* Unpadded base64url (RFC 4648, section 5) of n bytes into out, which holds 4 * n / 3
+ * rounded up characters and a NUL; returns the characters written. Shared by the keys
+ * and the unsubscribe tokens (auth/unsubscribe.c). */
+size_t sa_b64url_encode(const unsigned char *p, size_t n, char *out);
+
 #endif

@@ -9,29 +9,12 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "auth/apikey.h"
+
 #define MAC_BYTES 16 /* 128 bits: forging one takes 2^128 tries */
 
 static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-static size_t b64_encode(const unsigned char *p, size_t n, char *out)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        unsigned v = (unsigned)p[i] << 16;
-        if (i + 1 < n)
-            v |= (unsigned)p[i + 1] << 8;
-        if (i + 2 < n)
-            v |= p[i + 2];
-        out[o++] = b64url[(v >> 18) & 63];
-        out[o++] = b64url[(v >> 12) & 63];
-        if (i + 1 < n)
-            out[o++] = b64url[(v >> 6) & 63];
-        if (i + 2 < n)
-            out[o++] = b64url[v & 63];
-    }
-    out[o] = '\0';
-    return o;
-}
 
 static int b64_value(char c)
 {
@@ -91,9 +74,9 @@ int sa_unsub_token(const char *secret, size_t secret_len, const char *email,
     int rc = mac(secret, secret_len, email, len, d);
     if (rc)
         return rc;
-    size_t o = b64_encode((const unsigned char *)email, len, out);
+    size_t o = sa_b64url_encode((const unsigned char *)email, len, out);
     out[o++] = '.';
-    b64_encode(d, MAC_BYTES, out + o);
+    sa_b64url_encode(d, MAC_BYTES, out + o);
     return 0;
 }
 
