@@ -552,8 +552,8 @@ static void map_columns(struct layout *lay, const json_t *user, json_t *detail)
                                   json_pack("{s:s, s:s}", "column", name, "ignored",
                                             "computed by the qualification, not imported"));
         } else if (m.t != T_NONE) {
-            json_array_append_new(lay->columns, json_pack("{s:s, s:s}", "column", name,
-                                                          "mapped_to", label ? label : m.field));
+            json_array_append_new(lay->columns, json_pack("{s:s, s:s}", "column", name, "mapped_to",
+                                                          label ? label : m.field));
         } else {
             keep_as(lay->map, i, name);
             json_array_append_new(lay->columns, json_pack("{s:s, s:s}", "column", name, "kept_as",
@@ -1159,7 +1159,8 @@ static int write_leads(struct run *ru, sa_import_progress_fn progress, void *arg
     struct prepared *chunk = chunks[0];
     int cur = 0; /* the chunk being filled */
     pthread_t tid = 0;
-    bool running = false; /* jobs[1 - cur] is being prepared */
+    bool running = false; /* a thread prepares jobs[1 - cur] */
+    bool waiting = false; /* jobs[1 - cur] holds a chunk (being) prepared, not yet written */
     size_t n = 0;
     int rc = pending && chunks[0] && chunks[1] ? 0 : sa_err_set(err, SA_ENOMEM, "out of memory");
     for (size_t r = 1; r <= ru->nrows && !rc; r++) {
@@ -1185,22 +1186,22 @@ static int write_leads(struct run *ru, sa_import_progress_fn progress, void *arg
             chunk[n++] = (struct prepared){.input = pending[p], .lead = p};
             pending[p] = NULL;
             if (n == IMPORT_CHUNK) {
-                /* the previous chunk is prepared: start this one, write that one */
-                bool had = running;
+                /* the previous chunk is prepared: start this one, write that one (also
+                 * when no thread could be made and this one was prepared here) */
                 chunk_wait(tid, &running);
                 jobs[cur].n = n;
                 chunk_start(&jobs[cur], &tid, &running);
-                if (had)
+                if (waiting)
                     rc = write_chunk(ru, &jobs[1 - cur], err);
+                waiting = true;
                 cur = 1 - cur;
                 chunk = chunks[cur];
                 n = 0;
             }
         }
     }
-    bool had = running;
     chunk_wait(tid, &running);
-    if (!rc && had)
+    if (!rc && waiting)
         rc = write_chunk(ru, &jobs[1 - cur], err);
     if (!rc && n) {
         jobs[cur].n = n;
