@@ -194,6 +194,22 @@ static void read_first_key(struct server *s)
         snprintf(current_key, sizeof current_key, "%s", s->key);
 }
 
+/* How many times the server's stdout says it listens on port (the file is appended to
+ * by every start in the directory). */
+static int listening_lines(const struct server *s, int port)
+{
+    FILE *f = fopen(s->out_path, "r");
+    if (!f)
+        return 0;
+    char want[64], line[1024];
+    snprintf(want, sizeof want, ":%d (API document", port);
+    int n = 0;
+    while (fgets(line, sizeof line, f))
+        n += strstr(line, " is listening on ") && strstr(line, want);
+    fclose(f);
+    return n;
+}
+
 static bool healthy(int port)
 {
     CURL *h = curl_easy_init();
@@ -217,6 +233,9 @@ int server_start(struct server *s, bool seed)
             fprintf(stderr, "harness: no free port\n");
             return -1;
         }
+        /* /health alone could be answered by another test's server that took the port
+         * first (ctest runs programs in parallel): ours says on stdout that it listens */
+        int before = listening_lines(s, s->port);
         s->pid = spawn(s, seed);
         if (s->pid < 0) {
             perror("fork");
@@ -232,7 +251,7 @@ int server_start(struct server *s, bool seed)
                 fprintf(stderr, "harness: server exited during start-up (status 0x%x)\n", st);
                 break;
             }
-            if (healthy(s->port)) {
+            if (healthy(s->port) && listening_lines(s, s->port) > before) {
                 read_first_key(s);
                 return 0;
             }
