@@ -50,10 +50,10 @@ static void kick(void *arg)
 static const char *item_zone(const struct sa_outbox_worker *w, const json_t *item)
 {
     const char *tz = json_string_value(json_object_get(item, "recipient_tz"));
-    if (tz && sa_zone_known(tz))
+    if (tz && sa_calendar_zone_known(tz))
         return tz;
     tz = w->app->cfg.calendar_tz;
-    return tz && sa_zone_known(tz) ? tz : "UTC";
+    return tz && sa_calendar_zone_known(tz) ? tz : "UTC";
 }
 
 static int zone_offset(void *arg, time_t t, int *off)

@@ -351,8 +351,10 @@ bool sa_calendar_slot_ok(const struct sa_calendar *c, time_t now, time_t start)
 
 bool sa_calendar_zone_known(const char *tz)
 {
-    if (!tz)
+    if (!tz || !*tz)
         return false;
+    if (strcmp(tz, "UTC") == 0)
+        return true;
     pthread_mutex_lock(&zone_lock);
     bool known = zone_find_locked(tz) != NULL;
     pthread_mutex_unlock(&zone_lock);
@@ -464,7 +466,8 @@ int sa_zone_utc_offset(const char *tz, time_t t, int *offset)
         return 0;
     pthread_mutex_lock(&zone_lock);
     icaltimezone *zone = zone_find_locked(tz);
-    struct icaltimetype lt = zone ? icaltime_from_timet_with_zone(t, 0, zone) : icaltime_null_time();
+    struct icaltimetype lt =
+        zone ? icaltime_from_timet_with_zone(t, 0, zone) : icaltime_null_time();
     pthread_mutex_unlock(&zone_lock);
     if (!zone)
         return SA_EINVAL;
@@ -472,18 +475,6 @@ int sa_zone_utc_offset(const char *tz, time_t t, int *offset)
                       lt.minute * 60LL + lt.second;
     *offset = (int)(local - (long long)t);
     return 0;
-}
-
-bool sa_zone_known(const char *tz)
-{
-    if (!tz || !*tz)
-        return false;
-    if (strcmp(tz, "UTC") == 0)
-        return true;
-    pthread_mutex_lock(&zone_lock);
-    bool known = zone_find_locked(tz) != NULL;
-    pthread_mutex_unlock(&zone_lock);
-    return known;
 }
 
 /* ---- Invites ---- */

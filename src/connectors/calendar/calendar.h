@@ -140,16 +140,14 @@ void sa_ics_uid(const char *key, char out[SA_ICS_UID_LEN]);
  * module's zone lock (the sending policy's windows, domain/send_policy.h). "UTC" and an
  * empty or NULL tz are UTC. Returns 0, or SA_EINVAL for an unknown zone. Thread-safe. */
 int sa_zone_utc_offset(const char *tz, time_t t, int *offset) SA_WUR;
-/* True when tz names a zone sa_zone_utc_offset knows. Thread-safe. */
-bool sa_zone_known(const char *tz);
 /* True when a meeting of the calendar's slot length may start at start: on a working day,
  * whole inside working hours (any minute, not only the slot grid), at least
  * notice_minutes after now, overlapping no busy interval, and within the guest's hours
  * when guest_tz is set. False for a bad calendar or zone. Thread-safe. */
 bool sa_calendar_slot_ok(const struct sa_calendar *c, time_t now, time_t start);
 
-/* True when tz is an IANA zone name the system zoneinfo knows ("America/Los_Angeles").
- * Thread-safe (under this module's zone lock). */
+/* True when tz is an IANA zone name the system zoneinfo knows ("America/Los_Angeles"),
+ * or "UTC"; false for NULL or "". Thread-safe (under this module's zone lock). */
 bool sa_calendar_zone_known(const char *tz);
 
 /* The local time of t in zone tz into *out. Returns 0, or SA_EINVAL for an unknown zone
