@@ -20,6 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
+
 #ifndef SA_SOURCE_DIR
 #error "SA_SOURCE_DIR must be defined (tests/CMakeLists.txt does it)"
 #endif
@@ -50,7 +52,64 @@ static double now_s(void)
 
 /* ---- the server process ------------------------------------------------------------ */
 
-int server_make_dir(struct server *s)
+/* ---- PostgreSQL and Redis (SA_TEST_BACKENDS=pg) --------------------------------------- */
+
+bool harness_on_pg(void)
+{
+    const char *b = getenv("SA_TEST_BACKENDS");
+    return b && strcmp(b, "pg") == 0;
+}
+
+/* Creates a database for s on the server of SA_TEST_PG_URL, named after that URL's database
+ * plus "_N" (N counts the directories of this process, so the name is new: the URL's
+ * database is unique to the run), and points s->db_url at it. Returns 0 or -1 (printed). */
+static int make_pg_db(struct server *s)
+{
+    static int made;
+    const char *url = getenv("SA_TEST_PG_URL");
+    if (!url || !*url) {
+        fprintf(stderr, "harness: SA_TEST_BACKENDS=pg needs SA_TEST_PG_URL "
+                        "(tests/harness/with-backends.sh sets it)\n");
+        return -1;
+    }
+    /* postgresql://USER@HOST:PORT/DB[?PARAMS]: the new URL swaps DB */
+    const char *authority = strstr(url, "://");
+    const char *slash = authority ? strchr(authority + 3, '/') : NULL;
+    size_t db_len = slash ? strcspn(slash + 1, "?") : 0;
+    if (!slash || db_len == 0 || db_len > 50 ||
+        strspn(slash + 1, "abcdefghijklmnopqrstuvwxyz"
+                          "0123456789_") != db_len) {
+        fprintf(stderr,
+                "harness: SA_TEST_PG_URL=%s: expected postgresql://...:PORT/DB with DB "
+                "in [a-z0-9_], at most 50 characters\n",
+                url);
+        return -1;
+    }
+    char name[64];
+    snprintf(name, sizeof name, "%.*s_%d", (int)db_len, slash + 1, ++made);
+    PGconn *c = PQconnectdb(url);
+    int rc = -1;
+    if (PQstatus(c) != CONNECTION_OK) {
+        fprintf(stderr, "harness: cannot connect to %s: %s", url, PQerrorMessage(c));
+    } else {
+        char sql[128];
+        snprintf(sql, sizeof sql, "CREATE DATABASE \"%s\"", name);
+        PGresult *res = PQexec(c, sql);
+        if (PQresultStatus(res) == PGRES_COMMAND_OK)
+            rc = 0;
+        else
+            fprintf(stderr, "harness: %s: %s", sql, PQerrorMessage(c));
+        PQclear(res);
+    }
+    PQfinish(c);
+    if (rc == 0)
+        snprintf(s->db_url, sizeof s->db_url, "%.*s%s%s", (int)(slash + 1 - url), url, name,
+                 slash + 1 + db_len);
+    return rc;
+}
+
+/* A new temporary directory for s, with its file names; no database yet. */
+static int make_dir_only(struct server *s)
 {
     memset(s, 0, sizeof *s);
     snprintf(s->dir, sizeof s->dir, "/tmp/sa-test-XXXXXX");
@@ -60,7 +119,48 @@ int server_make_dir(struct server *s)
     }
     snprintf(s->log_path, sizeof s->log_path, "%s/server.log", s->dir);
     snprintf(s->out_path, sizeof s->out_path, "%s/server.out", s->dir);
-    snprintf(s->db_url, sizeof s->db_url, "sqlite://%s/db.sqlite", s->dir);
+    return 0;
+}
+
+int server_make_dir(struct server *s)
+{
+    if (make_dir_only(s))
+        return -1;
+    if (!harness_on_pg()) {
+        snprintf(s->db_url, sizeof s->db_url, "sqlite://%s/db.sqlite", s->dir);
+        return 0;
+    }
+    if (make_pg_db(s)) {
+        server_remove_dir(s);
+        return -1;
+    }
+    return 0;
+}
+
+int server_make_peer(struct server *peer, const struct server *first)
+{
+    if (make_dir_only(peer))
+        return -1;
+    snprintf(peer->db_url, sizeof peer->db_url, "%s", first->db_url);
+    snprintf(peer->key, sizeof peer->key, "%s", first->key);
+    return 0;
+}
+
+int server_setenv(struct server *s, const char *name, const char *value)
+{
+    size_t n = strlen(name);
+    int slot = -1;
+    for (int i = 0; i < SERVER_ENV_MAX; i++) {
+        if (strncmp(s->env[i], name, n) == 0 && s->env[i][n] == '=') {
+            slot = i; /* replaces it */
+            break;
+        }
+        if (slot < 0 && !s->env[i][0])
+            slot = i;
+    }
+    if (slot < 0 || n + strlen(value) + 2 > sizeof s->env[0])
+        return -1;
+    snprintf(s->env[slot], sizeof s->env[slot], "%s=%s", name, value);
     return 0;
 }
 
@@ -162,6 +262,18 @@ static pid_t spawn(const struct server *s, bool seed)
     close(null);
     close(out);
     close(log);
+    const char *redis = getenv("SA_TEST_REDIS_URL");
+    if (harness_on_pg() && redis && *redis)
+        setenv("REDIS_URL", redis, 1);
+    for (int i = 0; i < SERVER_ENV_MAX; i++) {
+        char kv[sizeof s->env[i]];
+        snprintf(kv, sizeof kv, "%s", s->env[i]);
+        char *eq = strchr(kv, '=');
+        if (eq) {
+            *eq = '\0';
+            setenv(kv, eq + 1, 1);
+        }
+    }
     setenv("MAIL_TRANSPORT", mail, 0);
     execv(SA_BINARY, argv);
     _exit(127);
@@ -242,7 +354,7 @@ int server_start(struct server *s, bool seed)
             s->pid = 0;
             return -1;
         }
-        double deadline = now_s() + 10.0;
+        double deadline = now_s() + 30.0;
         bool exited = false;
         while (now_s() < deadline) {
             int st;
@@ -258,7 +370,7 @@ int server_start(struct server *s, bool seed)
             sleep_ms(50);
         }
         if (!exited) {
-            fprintf(stderr, "harness: server not healthy after 10 s\n");
+            fprintf(stderr, "harness: server not healthy after 30 s\n");
             kill(s->pid, SIGKILL);
             waitpid(s->pid, NULL, 0);
         }
