@@ -457,6 +457,57 @@ void harness_use(const struct server *s)
     snprintf(current_key, sizeof current_key, "%s", s->key);
 }
 
+void harness_use_port(int port, const char *key)
+{
+    current_port = port;
+    snprintf(current_key, sizeof current_key, "%s", key ? key : "");
+}
+
+/* ---- nginx in front of several instances ------------------------------------------ */
+
+int proxy_start(struct proxy *p, const struct server *const *upstreams, int n)
+{
+    memset(p, 0, sizeof *p);
+    snprintf(p->dir, sizeof p->dir, "/tmp/sa-nginx-XXXXXX");
+    if (!mkdtemp(p->dir)) {
+        perror("mkdtemp");
+        return -1;
+    }
+    char cmd[2048];
+    int len = snprintf(cmd, sizeof cmd, "bash '%s/tests/harness/nginx.sh' start '%s' 0",
+                       SA_SOURCE_DIR, p->dir);
+    for (int i = 0; i < n && len > 0 && (size_t)len < sizeof cmd; i++)
+        len += snprintf(cmd + len, sizeof cmd - (size_t)len, " %d", upstreams[i]->port);
+    FILE *f = len > 0 && (size_t)len < sizeof cmd ? popen(cmd, "r") : NULL;
+    char line[64] = "";
+    if (f && !fgets(line, sizeof line, f))
+        line[0] = '\0';
+    int st = f ? pclose(f) : -1;
+    char *end = NULL;
+    long port = strtol(line, &end, 10);
+    if (!exited_ok(st) || end == line || port <= 0 || port > 65535) {
+        fprintf(stderr, "harness: nginx did not start (%s)\n", cmd);
+        rmdir(p->dir); /* nginx.sh removed what it made */
+        p->dir[0] = '\0';
+        return -1;
+    }
+    p->port = (int)port;
+    return 0;
+}
+
+void proxy_stop(struct proxy *p)
+{
+    if (!p->dir[0])
+        return;
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "bash '%s/tests/harness/nginx.sh' stop '%s'", SA_SOURCE_DIR,
+             p->dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "harness: %s failed\n", cmd);
+    p->dir[0] = '\0';
+    p->port = 0;
+}
+
 void harness_auth(const char *header_line)
 {
     auth_overridden = header_line != NULL;

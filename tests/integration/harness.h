@@ -101,8 +101,23 @@ void server_print_log(const struct server *s);
 /* Reads the whole log file into a malloc'd NUL-terminated string (NULL on error). */
 char *server_read_log(const struct server *s);
 
+/* ---- nginx in front of several instances ------------------------------------------ */
+
+struct proxy {
+    int port;      /* where nginx listens (127.0.0.1) */
+    char dir[256]; /* its configuration, logs and temporary files */
+};
+
+/* Starts nginx (tests/harness/nginx.sh) on a free port, round-robin over the n running
+ * servers' ports, responses unbuffered (SSE). Returns 0, or -1 after printing why. */
+int proxy_start(struct proxy *p, const struct server *const *upstreams, int n);
+/* Stops it and removes p->dir. */
+void proxy_stop(struct proxy *p);
+
 /* The server http() and friends talk to, and the key they send (its first admin key). */
 void harness_use(const struct server *s);
+/* The same for any port (nginx's, say) with the key of one of the servers behind it. */
+void harness_use_port(int port, const char *key);
 int harness_port(void);
 
 /* The credential header http() sends: NULL restores the default ("Authorization: Bearer"
