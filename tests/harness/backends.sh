@@ -9,7 +9,8 @@
 # DIR/backends.env (sourced by tests/harness/with-backends.sh) holds:
 #   SA_TEST_PG_ADMIN_URL   postgresql://sa@127.0.0.1:PORT/postgres (superuser sa, trust auth)
 #   SA_TEST_REDIS_URL      redis://127.0.0.1:PORT
-#   SA_BACKENDS_*          what stop needs: ports, pids, the servers' directory
+#   SA_BACKENDS_*          what stop needs (ports, pids, the servers' directory), and the
+#                          port of a PgBouncer in transaction mode in front of the cluster
 #
 # The servers' files (cluster, sockets, logs) live in a mktemp directory under /tmp, not in
 # DIR: initdb refuses to run as root, so as root the cluster belongs to the user postgres,
@@ -137,6 +138,46 @@ start_redis() {
   die "Redis did not start"
 }
 
+# PgBouncer in transaction mode in front of the cluster (every database, as the client's
+# user), for the tests that check the store works behind it. It refuses to run as root.
+start_pgbouncer() {
+  local tmp=$1 pg_port=$2 port attempt pid i
+  command -v pgbouncer >/dev/null || die "no pgbouncer: install pgbouncer (scripts/deps.sh)"
+  echo '"sa" ""' >"$tmp/run/userlist.txt"
+  for attempt in 1 2 3 4 5; do
+    port=$(pick_port)
+    printf '%s\n' "[databases]" "* = host=127.0.0.1 port=$pg_port" "[pgbouncer]" \
+      "listen_addr = 127.0.0.1" "listen_port = $port" "unix_socket_dir =" "auth_type = trust" \
+      "auth_file = $tmp/run/userlist.txt" "pool_mode = transaction" "max_client_conn = 500" \
+      "default_pool_size = 20" "logfile = $tmp/run/pgbouncer.log" \
+      "pidfile = $tmp/run/pgbouncer.pid" >"$tmp/run/pgbouncer.ini"
+    if [ "$(id -u)" -eq 0 ]; then
+      chown postgres: "$tmp/run/pgbouncer.ini" "$tmp/run/userlist.txt"
+    fi
+    rm -f "$tmp/run/pgbouncer.pid"
+    if as_pg pgbouncer -d -q "$tmp/run/pgbouncer.ini" >"$tmp/pgbouncer.out" 2>&1; then
+      for i in $(seq 1 100); do
+        pid=$(cat "$tmp/run/pgbouncer.pid" 2>/dev/null || true)
+        if [ -n "$pid" ] && "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$port" -d postgres -U sa; then
+          record SA_BACKENDS_PGBOUNCER_PORT "$port"
+          record SA_BACKENDS_PGBOUNCER_PID "$pid"
+          return 0
+        fi
+        sleep 0.05
+      done
+    fi
+    pid=$(cat "$tmp/run/pgbouncer.pid" 2>/dev/null || true)
+    if [ -n "$pid" ]; then
+      kill "$pid" 2>/dev/null || true
+    fi
+    grep -q 'Address already in use' "$tmp/run/pgbouncer.log" 2>/dev/null || break
+    echo "backends: PgBouncer port $port was taken; trying another" >&2
+  done
+  show_log "$tmp/pgbouncer.out"
+  show_log "$tmp/run/pgbouncer.log"
+  die "PgBouncer did not start"
+}
+
 # Waits up to 10 s for process $1 to exit.
 wait_gone() {
   local i
@@ -159,6 +200,7 @@ remove_dir() {
 cmd_stop() {
   local dir=$1 pid
   local SA_BACKENDS_TMP='' SA_BACKENDS_PG_PID='' SA_BACKENDS_REDIS_PID='' SA_BACKENDS_REDIS_PORT=''
+  local SA_BACKENDS_PGBOUNCER_PID=''
   if [ -f "$dir/backends.env" ]; then
     # shellcheck disable=SC1091
     . "$dir/backends.env"
@@ -178,7 +220,7 @@ cmd_stop() {
     redis-cli -p "$SA_BACKENDS_REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
   fi
   # what pg_ctl could not stop (its directory gone, say), by process id
-  for pid in $SA_BACKENDS_PG_PID $SA_BACKENDS_REDIS_PID; do
+  for pid in $SA_BACKENDS_PGBOUNCER_PID $SA_BACKENDS_PG_PID $SA_BACKENDS_REDIS_PID; do
     if kill -0 "$pid" 2>/dev/null; then
       kill "$pid" 2>/dev/null || true
       wait_gone "$pid" || kill -9 "$pid" 2>/dev/null || true
@@ -208,6 +250,7 @@ cmd_start() {
   record SA_BACKENDS_TMP "$tmp" # first, so that cleanup finds it
   start_pg "$tmp"
   start_redis "$tmp"
+  start_pgbouncer "$tmp" "$(sed -n 's/^SA_BACKENDS_PG_PORT=//p' "$ENV_FILE")"
   trap - EXIT
   echo "backends: up: $(grep -h '^SA_TEST_.*_URL=' "$ENV_FILE" | tr '\n' ' ')" >&2
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs one test command against the servers backends.sh started, each run in data of its own:
 #
-#   with-backends.sh [--dir DIR] [--name NAME] [--saver redis|pg] CMD [ARGS...]
+#   with-backends.sh [--dir DIR] [--name NAME] [--saver redis|pg] [--pgbouncer] CMD [ARGS...]
 #
 # DIR (default $SA_BACKENDS_DIR) holds backends.env. Before CMD runs, a fresh PostgreSQL
 # database is created (named after NAME, default CMD's base name, plus a random part) and
@@ -11,6 +11,8 @@
 #   SA_TEST_PG_ADMIN_URL  the cluster's postgres database (to create more databases)
 #   SA_TEST_REDIS_URL     redis://127.0.0.1:PORT/N
 #   SA_TEST_SAVER_URL     with --saver: SA_TEST_REDIS_URL or SA_TEST_PG_URL
+# With --pgbouncer, SA_TEST_PG_URL goes through the PgBouncer (transaction mode) that
+# backends.sh runs in front of the cluster, to the same database.
 # and the literal words @PG_URL@ and @REDIS_URL@ in ARGS are replaced by those URLs.
 #
 # Afterwards the database is dropped, with every database CMD made named THATDB_* (the
@@ -23,6 +25,7 @@ PG_BIN=${SA_PG_BIN:-/usr/lib/postgresql/15/bin}
 dir=${SA_BACKENDS_DIR:-}
 name=''
 saver=''
+pgbouncer=''
 
 die() {
   echo "with-backends: $*" >&2
@@ -34,12 +37,13 @@ while [ $# -gt 0 ]; do
     --dir) dir=$2; shift 2 ;;
     --name) name=$2; shift 2 ;;
     --saver) saver=$2; shift 2 ;;
+    --pgbouncer) pgbouncer=1; shift ;;
     --) shift; break ;;
     -*) die "unknown option $1" ;;
     *) break ;;
   esac
 done
-[ $# -gt 0 ] || die "usage: with-backends.sh [--dir DIR] [--name NAME] [--saver redis|pg] CMD [ARGS...]"
+[ $# -gt 0 ] || die "usage: with-backends.sh [--dir DIR] [--name NAME] [--saver redis|pg] [--pgbouncer] CMD [ARGS...]"
 [ -n "$dir" ] || die "no backends directory: pass --dir DIR or set SA_BACKENDS_DIR"
 [ -f "$dir/backends.env" ] ||
   die "$dir/backends.env is missing: the servers are not running (tests/harness/backends.sh start $dir; ctest runs it as the test backends_start)"
@@ -61,7 +65,11 @@ if ! out=$(psql_admin -c "CREATE DATABASE \"$db\"" 2>&1); then
   echo "$out" >&2
   die "could not create database $db on $SA_TEST_PG_ADMIN_URL"
 fi
-export SA_TEST_PG_URL="postgresql://sa@127.0.0.1:$SA_BACKENDS_PG_PORT/$db"
+pg_port=$SA_BACKENDS_PG_PORT
+if [ -n "$pgbouncer" ]; then
+  pg_port=${SA_BACKENDS_PGBOUNCER_PORT:?backends.env names no PgBouncer}
+fi
+export SA_TEST_PG_URL="postgresql://sa@127.0.0.1:$pg_port/$db"
 
 # ---- a Redis logical database of its own -------------------------------------------------
 # Holding the lock file of number N (fd 9, closed for CMD so a server it leaves behind
@@ -100,7 +108,7 @@ for a in "$@"; do
   args+=("$a")
 done
 
-echo "with-backends: $name on PostgreSQL database $db, Redis database $redis_n" >&2
+echo "with-backends: $name on PostgreSQL database $db${pgbouncer:+ through PgBouncer}, Redis database $redis_n" >&2
 
 # ---- run it ------------------------------------------------------------------------------
 # In the background, so a TERM (ctest's timeout, ^C) reaches CMD at once and the data is
