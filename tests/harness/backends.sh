@@ -108,8 +108,10 @@ start_redis() {
     port=$(pick_port)
     rm -f "$tmp/redis.pid"
     : >"$tmp/redis.log"
+    # 1024 logical databases: with-backends.sh gives each run a block of 64, and the
+    # integration harness each server directory one of those
     redis-server --port "$port" --bind 127.0.0.1 --daemonize yes --save '' --appendonly no \
-      --dir "$tmp" --pidfile "$tmp/redis.pid" --logfile "$tmp/redis.log" --databases 16 \
+      --dir "$tmp" --pidfile "$tmp/redis.pid" --logfile "$tmp/redis.log" --databases 1024 \
       >/dev/null 2>&1 || true
     # daemonized, it forks before it binds: wait until it answers, and make sure the server
     # answering is ours (its process id), not one that held the port already

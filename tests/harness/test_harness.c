@@ -1,10 +1,11 @@
 /* The integration harness's own checks (tests/integration/harness.c), on the backend set
  * of the run: SQLite by default, PostgreSQL and Redis with SA_TEST_BACKENDS=pg (ctest's
  * test_harness_pg, through tests/harness/with-backends.sh):
- * - each server directory gets a database of its own (on PostgreSQL: one that exists);
+ * - each server directory gets a database of its own (on PostgreSQL: one that exists, and
+ *   a Redis database);
  * - two instances on one database (server_make_peer) behind nginx (proxy_start): requests
  *   alternate between them, what one writes the other reads, each gets its own settings
- *   (server_setenv) and, on PostgreSQL, the run's REDIS_URL. */
+ *   (server_setenv) and, on PostgreSQL, the same REDIS_URL. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -43,9 +44,8 @@ static long pg_databases(const char *a, const char *b)
     if (PQstatus(c) != CONNECTION_OK)
         fail_msg("connect: %s", PQerrorMessage(c));
     const char *params[] = {a, b};
-    PGresult *res = PQexecParams(
-        c, "SELECT count(*) FROM pg_database WHERE datname IN ($1, $2)", 2, NULL, params, NULL,
-        NULL, 0);
+    PGresult *res = PQexecParams(c, "SELECT count(*) FROM pg_database WHERE datname IN ($1, $2)", 2,
+                                 NULL, params, NULL, NULL, 0);
     long n = PQresultStatus(res) == PGRES_TUPLES_OK ? strtol(PQgetvalue(res, 0, 0), NULL, 10) : -1;
     PQclear(res);
     PQfinish(c);
@@ -62,7 +62,11 @@ static void test_a_database_per_directory(void **state)
     if (harness_on_pg()) {
         assert_true(strncmp(a.db_url, "postgresql://", 13) == 0);
         assert_int_equal(pg_databases(strrchr(a.db_url, '/') + 1, strrchr(b.db_url, '/') + 1), 2);
+        /* a Redis database each, from the run's block */
+        assert_true(strncmp(a.redis_url, "redis://", 8) == 0);
+        assert_string_not_equal(a.redis_url, b.redis_url);
     } else {
+        assert_string_equal(a.redis_url, "");
         char *want = strf("sqlite://%s/db.sqlite", a.dir);
         assert_string_equal(a.db_url, want);
         free(want);
@@ -97,8 +101,9 @@ static void test_two_instances_behind_nginx(void **state)
     assert_int_equal(server_start(&b, false), 0);
     assert_true(env_has(b.pid, "SA_HARNESS_MARK=b"));
     assert_false(env_has(a.pid, "SA_HARNESS_MARK=b"));
+    assert_string_equal(b.redis_url, a.redis_url);
     if (harness_on_pg()) {
-        char *redis = strf("REDIS_URL=%s", getenv("SA_TEST_REDIS_URL"));
+        char *redis = strf("REDIS_URL=%s", a.redis_url);
         assert_true(env_has(a.pid, redis));
         assert_true(env_has(b.pid, redis));
         free(redis);

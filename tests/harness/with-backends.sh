@@ -5,11 +5,13 @@
 #
 # DIR (default $SA_BACKENDS_DIR) holds backends.env. Before CMD runs, a fresh PostgreSQL
 # database is created (named after NAME, default CMD's base name, plus a random part) and
-# one Redis logical database 1-15 is taken for the run (a lock per number, so parallel runs
-# never share one) and flushed. CMD sees:
+# a block of 64 Redis logical databases is taken for the run (backends.sh's Redis has 1024:
+# blocks 1-15, a lock per block, so parallel runs never share one) and flushed. CMD sees:
 #   SA_TEST_PG_URL        postgresql://sa@127.0.0.1:PORT/THATDB
 #   SA_TEST_PG_ADMIN_URL  the cluster's postgres database (to create more databases)
-#   SA_TEST_REDIS_URL     redis://127.0.0.1:PORT/N
+#   SA_TEST_REDIS_URL     redis://127.0.0.1:PORT/N, N the block's first database
+#   SA_TEST_REDIS_DBS     64: N+1 ... N+63 are the run's too (the integration harness gives
+#                         each server directory one)
 #   SA_TEST_SAVER_URL     with --saver: SA_TEST_REDIS_URL or SA_TEST_PG_URL
 # With --pgbouncer, SA_TEST_PG_URL goes through the PgBouncer (transaction mode) that
 # backends.sh runs in front of the cluster, to the same database.
@@ -71,28 +73,33 @@ if [ -n "$pgbouncer" ]; then
 fi
 export SA_TEST_PG_URL="postgresql://sa@127.0.0.1:$pg_port/$db"
 
-# ---- a Redis logical database of its own -------------------------------------------------
-# Holding the lock file of number N (fd 9, closed for CMD so a server it leaves behind
-# cannot keep it) reserves database N until this script exits.
-redis_n=''
-for n in $(seq 1 15); do
-  exec 9>"$dir/redis-db.$n.lock"
+# ---- Redis logical databases of its own ---------------------------------------------------
+# Holding the lock file of block B (fd 9, closed for CMD so a server it leaves behind
+# cannot keep it) reserves databases 64*B ... 64*B+63 until this script exits.
+block=''
+for b in $(seq 1 15); do
+  exec 9>"$dir/redis-block.$b.lock"
   if flock -n 9; then
-    redis_n=$n
+    block=$b
     break
   fi
   exec 9>&-
 done
-if [ -z "$redis_n" ]; then # 15 runs at once: queue behind one of them
-  redis_n=$(($$ % 15 + 1))
-  exec 9>"$dir/redis-db.$redis_n.lock"
-  flock -w 600 9 || die "no Redis database free for 600 s"
+if [ -z "$block" ]; then # 15 runs at once: queue behind one of them
+  block=$(($$ % 15 + 1))
+  exec 9>"$dir/redis-block.$block.lock"
+  flock -w 600 9 || die "no Redis databases free for 600 s"
 fi
-redis() {
-  redis-cli -p "$SA_BACKENDS_REDIS_PORT" -n "$redis_n" "$@"
+redis_n=$((64 * block))
+# Flushes the block's 64 databases over one connection; true when all 64 said OK.
+redis_flush() {
+  local i
+  [ "$(for i in $(seq 0 63); do printf 'SELECT %d\nFLUSHDB\n' $((redis_n + i)); done |
+        redis-cli -p "$SA_BACKENDS_REDIS_PORT" 2>&1 | grep -c '^OK$')" = 128 ]
 }
-[ "$(redis flushdb 2>&1)" = OK ] || die "Redis on port $SA_BACKENDS_REDIS_PORT does not answer FLUSHDB"
+redis_flush || die "Redis on port $SA_BACKENDS_REDIS_PORT did not flush databases $redis_n-$((redis_n + 63)) (started with --databases 1024?)"
 export SA_TEST_REDIS_URL="$SA_TEST_REDIS_URL/$redis_n"
+export SA_TEST_REDIS_DBS=64
 
 case "$saver" in
   '') ;;
@@ -108,7 +115,7 @@ for a in "$@"; do
   args+=("$a")
 done
 
-echo "with-backends: $name on PostgreSQL database $db${pgbouncer:+ through PgBouncer}, Redis database $redis_n" >&2
+echo "with-backends: $name on PostgreSQL database $db${pgbouncer:+ through PgBouncer}, Redis databases $redis_n-$((redis_n + 63))" >&2
 
 # ---- run it ------------------------------------------------------------------------------
 # In the background, so a TERM (ctest's timeout, ^C) reaches CMD at once and the data is
@@ -133,8 +140,8 @@ if [ "$rc" -eq 0 ]; then
     psql_admin -c "DROP DATABASE IF EXISTS \"$d\" WITH (FORCE)" >/dev/null 2>&1 ||
       echo "with-backends: could not drop database $d" >&2
   done
-  redis flushdb >/dev/null 2>&1 || true
+  redis_flush || true
 else
-  echo "with-backends: $name exited with status $rc; kept for inspection: PostgreSQL databases ${made:-$db}on $SA_TEST_PG_ADMIN_URL, Redis database $redis_n on port $SA_BACKENDS_REDIS_PORT (until the servers stop)" >&2
+  echo "with-backends: $name exited with status $rc; kept for inspection: PostgreSQL databases ${made:-$db}on $SA_TEST_PG_ADMIN_URL, Redis databases $redis_n-$((redis_n + 63)) on port $SA_BACKENDS_REDIS_PORT (until the servers stop)" >&2
 fi
 exit "$rc"

@@ -60,12 +60,14 @@ bool harness_on_pg(void)
     return b && strcmp(b, "pg") == 0;
 }
 
+/* Directories given a database so far by this process: directory N gets database "_N". */
+static int made;
+
 /* Creates a database for s on the server of SA_TEST_PG_URL, named after that URL's database
- * plus "_N" (N counts the directories of this process, so the name is new: the URL's
- * database is unique to the run), and points s->db_url at it. Returns 0 or -1 (printed). */
+ * plus "_N" (a new name: the URL's database is unique to the run), and points s->db_url at
+ * it. Returns 0 or -1 (printed). */
 static int make_pg_db(struct server *s)
 {
-    static int made;
     const char *url = getenv("SA_TEST_PG_URL");
     if (!url || !*url) {
         fprintf(stderr, "harness: SA_TEST_BACKENDS=pg needs SA_TEST_PG_URL "
@@ -86,7 +88,7 @@ static int make_pg_db(struct server *s)
         return -1;
     }
     char name[64];
-    snprintf(name, sizeof name, "%.*s_%d", (int)db_len, slash + 1, ++made);
+    snprintf(name, sizeof name, "%.*s_%d", (int)db_len, slash + 1, made);
     PGconn *c = PQconnectdb(url);
     int rc = -1;
     if (PQstatus(c) != CONNECTION_OK) {
@@ -122,6 +124,37 @@ static int make_dir_only(struct server *s)
     return 0;
 }
 
+/* s->redis_url: SA_TEST_REDIS_URL (redis://HOST:PORT[/B]) with database B + N when the run
+ * has SA_TEST_REDIS_DBS > N databases from B on, else B itself. "" without the variable.
+ * Returns 0 or -1 (printed). */
+static int pick_redis_db(struct server *s)
+{
+    const char *url = getenv("SA_TEST_REDIS_URL");
+    if (!url || !*url)
+        return 0;
+    const char *authority = strstr(url, "://");
+    const char *slash = authority ? strchr(authority + 3, '/') : NULL;
+    size_t base_len = slash ? (size_t)(slash - url) : strlen(url);
+    char *end = NULL;
+    long base = slash && slash[1] ? strtol(slash + 1, &end, 10) : 0;
+    const char *dbs_text = getenv("SA_TEST_REDIS_DBS");
+    long dbs = dbs_text ? strtol(dbs_text, NULL, 10) : 1;
+    if (!authority || base_len >= sizeof s->redis_url - 16 || base < 0 || (end && *end)) {
+        fprintf(stderr, "harness: SA_TEST_REDIS_URL=%s: expected redis://HOST:PORT[/DB]\n", url);
+        return -1;
+    }
+    if (dbs > 1 && made >= dbs) {
+        fprintf(stderr,
+                "harness: more than %ld server directories in one run: no Redis "
+                "database left (SA_TEST_REDIS_DBS)\n",
+                dbs - 1);
+        return -1;
+    }
+    snprintf(s->redis_url, sizeof s->redis_url, "%.*s/%ld", (int)base_len, url,
+             dbs > 1 ? base + made : base);
+    return 0;
+}
+
 int server_make_dir(struct server *s)
 {
     if (make_dir_only(s))
@@ -130,7 +163,8 @@ int server_make_dir(struct server *s)
         snprintf(s->db_url, sizeof s->db_url, "sqlite://%s/db.sqlite", s->dir);
         return 0;
     }
-    if (make_pg_db(s)) {
+    made++;
+    if (make_pg_db(s) || pick_redis_db(s)) {
         server_remove_dir(s);
         return -1;
     }
@@ -142,6 +176,7 @@ int server_make_peer(struct server *peer, const struct server *first)
     if (make_dir_only(peer))
         return -1;
     snprintf(peer->db_url, sizeof peer->db_url, "%s", first->db_url);
+    snprintf(peer->redis_url, sizeof peer->redis_url, "%s", first->redis_url);
     snprintf(peer->key, sizeof peer->key, "%s", first->key);
     return 0;
 }
@@ -262,9 +297,8 @@ static pid_t spawn(const struct server *s, bool seed)
     close(null);
     close(out);
     close(log);
-    const char *redis = getenv("SA_TEST_REDIS_URL");
-    if (harness_on_pg() && redis && *redis)
-        setenv("REDIS_URL", redis, 1);
+    if (s->redis_url[0])
+        setenv("REDIS_URL", s->redis_url, 1);
     for (int i = 0; i < SERVER_ENV_MAX; i++) {
         char kv[sizeof s->env[i]];
         snprintf(kv, sizeof kv, "%s", s->env[i]);
@@ -500,8 +534,7 @@ void proxy_stop(struct proxy *p)
     if (!p->dir[0])
         return;
     char cmd[512];
-    snprintf(cmd, sizeof cmd, "bash '%s/tests/harness/nginx.sh' stop '%s'", SA_SOURCE_DIR,
-             p->dir);
+    snprintf(cmd, sizeof cmd, "bash '%s/tests/harness/nginx.sh' stop '%s'", SA_SOURCE_DIR, p->dir);
     if (system(cmd) != 0)
         fprintf(stderr, "harness: %s failed\n", cmd);
     p->dir[0] = '\0';

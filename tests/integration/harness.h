@@ -6,9 +6,12 @@
  * SQLite file and the server keeps checkpoints in it. With SA_TEST_BACKENDS=pg (the *_pg
  * ctest entries, run through tests/harness/with-backends.sh, which also sets
  * SA_TEST_PG_URL and SA_TEST_REDIS_URL) each directory gets a fresh PostgreSQL database of
- * its own instead, named after SA_TEST_PG_URL's database plus "_N", and every server gets
- * REDIS_URL=$SA_TEST_REDIS_URL. Those databases are not dropped here: with-backends.sh
- * drops them after a passing run and keeps them after a failure.
+ * its own instead, named after SA_TEST_PG_URL's database plus "_N", and a Redis logical
+ * database of its own, SA_TEST_REDIS_URL's number plus N (when SA_TEST_REDIS_DBS says the
+ * run has more than that one; else all share it), which its server gets as REDIS_URL: each
+ * directory is a fresh world on both backend sets, kept across restarts. Those databases
+ * are not dropped or flushed here: with-backends.sh does it after a passing run and keeps
+ * them after a failure.
  *
  * Nothing here links the server's code: the tests see the server only from outside. The
  * last part holds what the test_api_* programs share: their fixtures and the assertion
@@ -38,6 +41,7 @@ struct server {
     char dir[256];      /* temporary directory: db.sqlite and server.log live here */
     char log_path[512]; /* the server's stderr */
     char db_url[512]; /* sqlite://DIR/db.sqlite, or postgresql://.../DB with SA_TEST_BACKENDS=pg */
+    char redis_url[256]; /* its REDIS_URL with SA_TEST_BACKENDS=pg, else "" */
     char out_path[512]; /* the server's stdout: the first admin key is printed there */
     char key[128];      /* that key, read at the first start on this directory ("" with AUTH=off) */
     /* Settings for this server only, "NAME=VALUE", put in its environment at every start
@@ -46,8 +50,8 @@ struct server {
 };
 
 /* Makes a new temporary directory (mkdtemp under /tmp) into s->dir and, with
- * SA_TEST_BACKENDS=pg, a new PostgreSQL database for it. Returns 0, or -1 after printing
- * why (nothing left behind). */
+ * SA_TEST_BACKENDS=pg, a new PostgreSQL database and a Redis database for it. Returns 0,
+ * or -1 after printing why (nothing left behind). */
 int server_make_dir(struct server *s);
 
 /* For several instances of one service: makes peer a directory of its own (log, stdout,
@@ -77,7 +81,7 @@ bool harness_on_pg(void);
  * server_make_dir first; a directory may be reused by several runs, one at a time), the
  * repository's data directory and 2 worker threads; with seed, also
  * --seed SA_SOURCE_DIR/data/sample_leads.json. stderr goes to s->log_path (appended).
- * With SA_TEST_BACKENDS=pg, also REDIS_URL=$SA_TEST_REDIS_URL; then s->env. Waits until
+ * With SA_TEST_BACKENDS=pg, also REDIS_URL=s->redis_url; then s->env. Waits until
  * GET /health answers 200 (30 s at most: a sanitized binary starts slowly on a loaded
  * machine). Returns 0, or -1 after printing why and the log. */
 int server_start(struct server *s, bool seed);
