@@ -425,7 +425,7 @@ static const struct sa_setting settings[] = {
      .dflt = "300",
      .min = 0,
      .max = 86400,
-     .range_doc = "0: no background sweep (run sales-agent prune instead)",
+     .range_doc = "0: no background sweep; run sales-agent prune instead",
      .doc = "how often the server deletes what the retention settings and the enrichment "
             "cache's expiry allow, and truncates SQLite's WAL",
      .commands = SA_CMD_SERVE},
