@@ -80,6 +80,11 @@ struct sa_config {
     enum sa_metrics_access metrics_access; /* METRICS_AUTH: key or open */
     int max_connections_per_ip;     /* MAX_CONNECTIONS_PER_IP */
     double request_timeout;         /* REQUEST_TIMEOUT_SECONDS: headers and body deadline */
+    /* retention (app/retention.h): seconds; 0 keeps that kind forever */
+    double execution_retention;  /* EXECUTION_RETENTION_SECONDS */
+    double checkpoint_retention; /* CHECKPOINT_RETENTION_SECONDS: finished threads' history */
+    double mail_retention;       /* MAIL_RETENTION_SECONDS: delivered mail files */
+    double retention_sweep;      /* RETENTION_SWEEP_SECONDS: the server's sweep; 0: none */
 };
 
 /* The subcommands, as bits: which ones read a setting (sa_setting.commands). */
@@ -90,7 +95,8 @@ enum {
     SA_CMD_PIPELINE = 1u << 3,
     SA_CMD_IMPORT = 1u << 4,
     SA_CMD_KEYS = 1u << 5,
-    SA_CMD_ALL = (1u << 6) - 1,
+    SA_CMD_PRUNE = 1u << 6,
+    SA_CMD_ALL = (1u << 7) - 1,
 };
 
 /* A setting's type: how its text is checked and which C type its field has. */

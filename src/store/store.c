@@ -63,3 +63,33 @@ int sa_store_def_health(struct sa_store *s, char *detail, size_t cap, struct sa_
     snprintf(detail, cap, "ok");
     return 0;
 }
+
+int sa_store_def_prune(struct sa_store *s, const struct sa_prune_query *q, json_t **counts,
+                       struct sa_err *err)
+{
+    (void)s;
+    (void)q;
+    *counts = json_pack("{s:i, s:i}", "executions", 0, "enrichment_cache", 0);
+    return *counts ? 0 : sa_err_set(err, SA_ENOMEM, "out of memory");
+}
+
+int sa_store_def_threads_finished(struct sa_store *s, double since, double before,
+                                  const char *after, int limit, json_t **out, struct sa_err *err)
+{
+    (void)s;
+    (void)since;
+    (void)before;
+    (void)after;
+    (void)limit;
+    *out = json_array();
+    return *out ? 0 : sa_err_set(err, SA_ENOMEM, "out of memory");
+}
+
+/* A backend without a write probe is asked for its read round trip: the best it offers. */
+int sa_store_def_write_probe(struct sa_store *s, const char *who, double at, struct sa_err *err)
+{
+    (void)who;
+    (void)at;
+    char detail[64];
+    return sa_store_health(s, detail, sizeof detail, err);
+}
