@@ -3,10 +3,9 @@
  * checked before anything is sent; and the server's generated secrets. Part of the
  * PostgreSQL backend (pg.h).
  *
- * Addresses compare ignoring ASCII case: they are stored in lower case here, so the
- * primary key (and ON CONFLICT on it) sees one contact per address whatever case callers
- * use. do_not_contact is written and compared as the quoted literals '1' and '0', which
- * PostgreSQL reads as either an integer or a boolean, whichever the column is. */
+ * Addresses compare ignoring ASCII case: the email columns are citext (migration 001), so
+ * the primary key (and ON CONFLICT on it) sees one contact per address whatever case
+ * callers use, and every parameter compared with one is cast to citext. */
 #include "store/postgres/pg.h"
 
 #include <stdlib.h>
@@ -16,36 +15,36 @@
 static const struct pg_sql CONTACT_DNC = {
     "mark do-not-contact",
     "INSERT INTO contacts (email, do_not_contact, reason, source, updated_at) "
-    "VALUES (lower($1::text), '1', $2, $3, $4) ON CONFLICT (email) DO UPDATE SET "
-    "do_not_contact = '1', reason = excluded.reason, source = excluded.source, "
-    "updated_at = excluded.updated_at WHERE contacts.do_not_contact = '0'"};
+    "VALUES ($1::citext, 1, $2, $3, $4) ON CONFLICT (email) DO UPDATE SET "
+    "do_not_contact = 1, reason = excluded.reason, source = excluded.source, "
+    "updated_at = excluded.updated_at WHERE contacts.do_not_contact = 0"};
 /* The history gets an opt_out entry unless this source opted out since the last lift. */
 static const struct pg_sql CONSENT_OPT_OUT = {
     "record do-not-contact",
-    "INSERT INTO contact_consent (email, action, source, reason, at) SELECT lower($1::text), "
-    "'opt_out', $3::text, $2::text, $4::text WHERE NOT EXISTS (SELECT 1 FROM contact_consent h "
-    "WHERE h.email = lower($1::text) AND h.action = 'opt_out' AND h.source = $3::text AND "
-    "h.id > COALESCE((SELECT max(id) FROM contact_consent WHERE email = lower($1::text) AND "
+    "INSERT INTO contact_consent (email, action, source, reason, at) SELECT $1::citext, "
+    "'opt_out', $3::text, $2::text, $4::text WHERE NOT EXISTS (SELECT 1 FROM contact_consent "
+    "h WHERE h.email = $1::citext AND h.action = 'opt_out' AND h.source = $3::text AND "
+    "h.id > COALESCE((SELECT max(id) FROM contact_consent WHERE email = $1::citext AND "
     "action = 'lift'), 0))"};
 static const struct pg_sql CONTACT_LIFT = {
     "lift do-not-contact",
-    "UPDATE contacts SET do_not_contact = '0', reason = $3, source = $2, updated_at = $4 "
-    "WHERE email = lower($1::text) AND do_not_contact = '1'"};
+    "UPDATE contacts SET do_not_contact = 0, reason = $3, source = $2, updated_at = $4 "
+    "WHERE email = $1::citext AND do_not_contact = 1"};
 static const struct pg_sql CONSENT_LIFT = {
     "record consent", "INSERT INTO contact_consent (email, action, source, reason, at) VALUES "
-                      "(lower($1::text), 'lift', $2, $3, $4)"};
+                      "($1::citext, 'lift', $2, $3, $4)"};
 static const struct pg_sql CONTACT_GET = {
     "get contact", "SELECT email, do_not_contact, reason, source, updated_at FROM contacts "
-                   "WHERE email = lower($1::text)"};
+                   "WHERE email = $1::citext"};
 static const struct pg_sql CONSENT_HISTORY = {
     "contact history", "SELECT action, source, reason, at FROM contact_consent WHERE email = "
-                       "lower($1::text) ORDER BY id"};
+                       "$1::citext ORDER BY id"};
 static const struct pg_sql CONTACT_DNC_PAGE = {
     "list do-not-contact", "SELECT email, do_not_contact, reason, source, updated_at FROM "
-                           "contacts WHERE do_not_contact = '1' ORDER BY updated_at DESC, email "
+                           "contacts WHERE do_not_contact = 1 ORDER BY updated_at DESC, email "
                            "LIMIT $1::bigint OFFSET $2::bigint"};
 static const struct pg_sql CONTACT_DNC_COUNT = {
-    "list do-not-contact", "SELECT count(*) AS n FROM contacts WHERE do_not_contact = '1'"};
+    "list do-not-contact", "SELECT count(*) AS n FROM contacts WHERE do_not_contact = 1"};
 static const struct pg_sql SECRET_PUT = {
     "store a secret", "INSERT INTO server_secrets (name, value, created_at) VALUES ($1, $2, $3) "
                       "ON CONFLICT (name) DO NOTHING"};
@@ -95,11 +94,10 @@ int sa_pg_contact_lift(struct sa_store *s, const char *email, const char *consen
     return pg_transaction(s, lift_write, &m, err);
 }
 
-/* A boolean as PostgreSQL prints it ("t") or an integer flag ("1"). */
+/* The integer flag do_not_contact, as PostgreSQL prints it. */
 static bool flag(const PGresult *res, int row, int col)
 {
-    const char *v = PQgetvalue(res, row, col);
-    return !PQgetisnull(res, row, col) && (v[0] == 't' || v[0] == '1');
+    return !PQgetisnull(res, row, col) && strcmp(PQgetvalue(res, row, col), "0") != 0;
 }
 
 static json_t *contact_from_row(const PGresult *res, int row)

@@ -3,8 +3,9 @@
  * instance, marked as they are delivered, cancelled, and counted for frequency caps. Part
  * of the PostgreSQL backend (pg.h); the delivery worker is app/outbox.c.
  *
- * E-mail addresses, domains and senders compare ignoring ASCII case (store.h): every
- * lookup compares lower() of both sides, so it holds whatever the column's type. */
+ * E-mail addresses, domains and senders compare ignoring ASCII case (store.h): their
+ * columns are citext (migration 001), and every parameter compared with one is cast to
+ * citext, so the comparison ignores case and the column's index serves it. */
 #include "store/postgres/pg.h"
 
 #include <stdlib.h>
@@ -29,7 +30,7 @@ static const struct pg_sql OUTBOX_ADD = {
 
 static const struct pg_sql OUTBOX_LIST = {
     "list outbox", "SELECT " OUTBOX_LIST_COLS " FROM outbox WHERE ($1::text IS NULL OR status = "
-                   "$1::text) AND ($2::text IS NULL OR lower(to_email) = lower($2::text)) "
+                   "$1::text) AND ($2::citext IS NULL OR to_email = $2::citext) "
                    "ORDER BY created_at DESC, id DESC LIMIT $3::bigint"};
 /* A plain read, without row locks. A lock taken here would last only as long as this
  * statement (it is its own transaction) and cost a write per row read, so two workers
@@ -64,11 +65,11 @@ static const struct pg_sql OUTBOX_MARK = {
 static const struct pg_sql OUTBOX_CANCEL = {
     "cancel outbox items",
     "UPDATE outbox SET status = 'cancelled', last_error = $5, updated_at = $3 WHERE "
-    "($1::text IS NULL OR thread_id = $1::text) AND ($4::text IS NULL OR lower(to_email) = "
-    "lower($4::text)) AND kind = $2 AND status = 'queued'"};
+    "($1::text IS NULL OR thread_id = $1::text) AND ($4::citext IS NULL OR "
+    "to_email = $4::citext) AND kind = $2 AND status = 'queued'"};
 static const struct pg_sql OUTBOX_TOUCHES = {
     "count outbox touches",
-    "SELECT count(*) AS n FROM outbox WHERE lower(to_email) = lower($1::text) AND status IN "
+    "SELECT count(*) AS n FROM outbox WHERE to_email = $1::citext AND status IN "
     "('queued', 'sending', 'sent') AND due_at >= $2::bigint"};
 
 static const struct pg_sql OUTBOX_DEFER = {
@@ -77,13 +78,13 @@ static const struct pg_sql OUTBOX_DEFER = {
 /* one statement per scope: the column is never text from a caller */
 static const struct pg_sql OUTBOX_SENT_TIMES[] = {
     [SA_SEND_CONTACT] = {"count sent e-mail",
-                         "SELECT sent_ts FROM outbox WHERE lower(to_email) = lower($1::text) "
+                         "SELECT sent_ts FROM outbox WHERE to_email = $1::citext "
                          "AND status = 'sent' AND sent_ts >= $2::bigint ORDER BY sent_ts"},
     [SA_SEND_DOMAIN] = {"count sent e-mail",
-                        "SELECT sent_ts FROM outbox WHERE lower(to_domain) = lower($1::text) "
+                        "SELECT sent_ts FROM outbox WHERE to_domain = $1::citext "
                         "AND status = 'sent' AND sent_ts >= $2::bigint ORDER BY sent_ts"},
     [SA_SEND_SENDER] = {"count sent e-mail",
-                        "SELECT sent_ts FROM outbox WHERE lower(sender) = lower($1::text) AND "
+                        "SELECT sent_ts FROM outbox WHERE sender = $1::citext AND "
                         "status = 'sent' AND sent_ts >= $2::bigint ORDER BY sent_ts"},
 };
 static const struct pg_sql OUTBOX_SEQUENCE = {
@@ -92,7 +93,7 @@ static const struct pg_sql OUTBOX_SEQUENCE = {
 static const struct pg_sql OUTBOX_ACTIVE = {
     "active sequences",
     "SELECT sequence_id, count(*) FILTER (WHERE status IN ('queued', 'sending')) AS pending, "
-    "max(sent_ts) AS last_sent FROM outbox WHERE lower(to_email) = lower($1::text) AND "
+    "max(sent_ts) AS last_sent FROM outbox WHERE to_email = $1::citext AND "
     "sequence_id IS NOT NULL AND ($2::text IS NULL OR sequence_id <> $2::text) GROUP BY "
     "sequence_id HAVING count(*) FILTER (WHERE status IN ('queued', 'sending')) > 0 OR "
     "max(sent_ts) >= $3::bigint ORDER BY sequence_id"};
