@@ -140,6 +140,18 @@ int sa_pg_outbox_add(struct sa_store *s, const struct sa_outbox_item *items, int
     return rc;
 }
 
+static int write_exec(struct pg_conn *c, void *arg, const char *now, struct sa_err *err)
+{
+    return sa_pg_exec_insert(c, arg, now, err);
+}
+
+/* A conversation turn's execution (no lead written): executions.c's insert in a
+ * transaction of its own. */
+int sa_pg_execution_add(struct sa_store *s, const struct sa_exec_row *e, struct sa_err *err)
+{
+    return pg_transaction(s, write_exec, (void *)e, err);
+}
+
 int sa_pg_outbox_list(struct sa_store *s, const char *status, const char *email, int limit,
                       json_t **out, struct sa_err *err)
 {
