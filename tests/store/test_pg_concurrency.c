@@ -138,8 +138,8 @@ static void *duel_one(void *arg)
     struct duel *d = arg;
     struct sa_err err = {0};
     pthread_barrier_wait(d->go);
-    d->rc = d->approval ? sa_store_approval_decide(d->s, d->approval, "accepted", "{}",
-                                                   d->reviewer, NULL, &err)
+    d->rc = d->approval ? sa_store_approval_decide(d->s, d->approval, "accepted", "{}", d->reviewer,
+                                                   NULL, &err)
                         : sa_store_meeting_hold(d->s, d->meeting, d->now, NULL, &err);
     return NULL;
 }
@@ -229,11 +229,8 @@ static void test_meeting_slot_held_once_across_instances(void **state)
             d[i] = (struct duel){.s = s[i], .meeting = &m[i], .now = now};
         }
         int winner = run_duel(d);
-        struct sa_meeting_query q = {.status = "active",
-                                     .from = start,
-                                     .to = start + 3600,
-                                     .now = now,
-                                     .limit = 10};
+        struct sa_meeting_query q = {
+            .status = "active", .from = start, .to = start + 3600, .now = now, .limit = 10};
         json_t *list = NULL;
         assert_int_equal(sa_store_meeting_list(s[1 - winner], &q, &list, &err), 0);
         assert_int_equal(json_array_size(list), 1);

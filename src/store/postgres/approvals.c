@@ -26,9 +26,8 @@ static const struct pg_sql APPROVAL_LIST = {
  * EvalPlanQual): it finds the approval decided and changes nothing. So of any number of
  * concurrent deciders, on any number of instances, exactly one changes the row. */
 static const struct pg_sql APPROVAL_DECIDE = {
-    "decide approval",
-    "UPDATE approvals SET status = $2, response = $3::jsonb, reviewer = $4, "
-    "changes = $5::jsonb, decided_at = $6 WHERE id = $1 AND status = 'pending'"};
+    "decide approval", "UPDATE approvals SET status = $2, response = $3::jsonb, reviewer = $4, "
+                       "changes = $5::jsonb, decided_at = $6 WHERE id = $1 AND status = 'pending'"};
 
 int sa_pg_approval_put(struct sa_store *s, const char *id, const char *thread_id,
                        const char *interrupt_id, const char *lead_id, const char *request,

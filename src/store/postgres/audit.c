@@ -21,10 +21,10 @@ static const struct pg_sql AUDIT_APPEND = {
  * NULL, not sentinel strings: how "" or "~" sort against a time depends on the database's
  * collation. */
 #define AUDIT_LIST_SQL(lead)                                                                       \
-    "SELECT id, at, principal, action, target, request_id, detail FROM audit_log WHERE " lead    \
-    " AND ($1::text IS NULL OR action = $1::text) AND ($2::text IS NULL OR principal = "          \
-    "$2::text) AND ($3::text IS NULL OR target = $3::text) AND ($4::text IS NULL OR at >= "       \
-    "$4::text) AND ($5::text IS NULL OR at < $5::text) AND id < $6::bigint "                      \
+    "SELECT id, at, principal, action, target, request_id, detail FROM audit_log WHERE " lead      \
+    " AND ($1::text IS NULL OR action = $1::text) AND ($2::text IS NULL OR principal = "           \
+    "$2::text) AND ($3::text IS NULL OR target = $3::text) AND ($4::text IS NULL OR at >= "        \
+    "$4::text) AND ($5::text IS NULL OR at < $5::text) AND id < $6::bigint "                       \
     "ORDER BY id DESC LIMIT $7::bigint"
 static const struct pg_sql AUDIT_BY_TARGET = {"list audit log", AUDIT_LIST_SQL("target = $3")};
 static const struct pg_sql AUDIT_BY_PRINCIPAL = {"list audit log",

@@ -67,8 +67,8 @@ static int dnc_write(struct pg_conn *c, void *arg, const char *now, struct sa_er
     return rc ? rc : pg_exec_locked(c, &CONSENT_OPT_OUT, a, DB_N(a), NULL, err);
 }
 
-int sa_pg_contact_dnc(struct sa_store *s, const char *email, const char *reason,
-                      const char *source, struct sa_err *err)
+int sa_pg_contact_dnc(struct sa_store *s, const char *email, const char *reason, const char *source,
+                      struct sa_err *err)
 {
     struct mark m = {.email = email, .reason = reason, .source = source};
     return pg_transaction(s, dnc_write, &m, err);
@@ -115,8 +115,7 @@ int sa_pg_contact_get(struct sa_store *s, const char *email, json_t **out, struc
     return rc;
 }
 
-int sa_pg_contact_history(struct sa_store *s, const char *email, json_t **out,
-                          struct sa_err *err)
+int sa_pg_contact_history(struct sa_store *s, const char *email, json_t **out, struct sa_err *err)
 {
     return pg_query_rows(s, &CONSENT_HISTORY, &TXT(email), 1, NULL, out, err);
 }
@@ -142,8 +141,8 @@ int sa_pg_contact_list_dnc(struct sa_store *s, int limit, int offset, json_t **o
 /* First writer wins across instances: an insert racing another instance's insert of the
  * same name waits for it to commit and then does nothing (ON CONFLICT DO NOTHING), and
  * the read that follows, a statement of its own, sees the value that won. */
-int sa_pg_secret_get_or_put(struct sa_store *s, const char *name, const char *candidate,
-                            char **out, struct sa_err *err)
+int sa_pg_secret_get_or_put(struct sa_store *s, const char *name, const char *candidate, char **out,
+                            struct sa_err *err)
 {
     *out = NULL;
     char now[SA_ISO8601_LEN];

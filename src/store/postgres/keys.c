@@ -99,7 +99,7 @@ static int key_show(struct sa_store *s, const char *id, json_t **out, struct sa_
 }
 
 int sa_pg_key_revoke(struct sa_store *s, const char *id, const char *at, json_t **out,
-                         struct sa_err *err)
+                     struct sa_err *err)
 {
     *out = NULL;
     char when[SA_ISO8601_LEN];

@@ -28,18 +28,22 @@ static const struct pg_sql LOCK = {"lock the meeting slots",
  * given by each statement). */
 #define OVERLAP(id, start, end, now)                                                               \
     "EXISTS (SELECT 1 FROM meetings o WHERE o.id <> " id " AND o.start_at < " end                  \
-    " AND o.end_at > " start " AND (o.status IN ('confirmed', 'tentative') OR "                   \
+    " AND o.end_at > " start " AND (o.status IN ('confirmed', 'tentative') OR "                    \
     "(o.status = 'held' AND o.hold_until > " now ")))"
 
-#define ISO(col) "to_char(to_timestamp(" col ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+#define ISO(col)                                                                                   \
+    "to_char(to_timestamp(" col ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
 /* The meeting as returned, with now (a placeholder) deciding "expired". */
 #define MEETING_COLS(now)                                                                          \
-    "id, lead_id, thread_id, attendee, " ISO("start_at") " AS start, " ISO("end_at")             \
-    " AS \"end\", start_at AS start_unix, end_at AS end_unix, timezone, tz_source, "               \
-    "CASE WHEN status = 'held' AND hold_until <= " now " THEN 'expired' ELSE status END "         \
-    "AS status, CASE WHEN hold_until IS NULL THEN NULL ELSE " ISO("hold_until") " END AS "         \
-    "hold_until, sequence, ics_uid, partstat, created_at, updated_at"
+    "id, lead_id, thread_id, attendee, " ISO("start_at") " AS start, " ISO(                        \
+        "end_at") " AS \"end\", start_at AS start_unix, end_at AS end_unix, timezone, tz_source, " \
+                  "CASE WHEN status = 'held' AND hold_until <= " now                               \
+                  " THEN 'expired' ELSE status END "                                               \
+                  "AS status, CASE WHEN hold_until IS NULL THEN NULL ELSE " ISO(                   \
+                      "hold_until") " END AS "                                                     \
+                                    "hold_until, sequence, ics_uid, partstat, created_at, "        \
+                                    "updated_at"
 
 static const struct pg_sql HOLD_TAKEN = {
     "hold a meeting slot",
@@ -54,8 +58,8 @@ static const struct pg_sql MEETING_HOLD = {
 static const struct pg_sql MEETING_MOVE = {
     "move a meeting",
     "UPDATE meetings SET start_at = $2::bigint, end_at = $3::bigint, status = 'held', "
-    "hold_until = $5::bigint, sequence = sequence + 1, updated_at = $6 WHERE id = $1 AND NOT "
-    OVERLAP("$1", "$2::bigint", "$3::bigint", "$4::bigint")};
+    "hold_until = $5::bigint, sequence = sequence + 1, updated_at = $6 WHERE id = $1 AND "
+    "NOT " OVERLAP("$1", "$2::bigint", "$3::bigint", "$4::bigint")};
 /* confirmed and tentative make the meeting active again: the overlap is checked */
 static const struct pg_sql MEETING_STATUS = {
     "set a meeting's status",
@@ -66,11 +70,15 @@ static const struct pg_sql MEETING_GET = {
     "get a meeting", "SELECT " MEETING_COLS("$2::bigint") " FROM meetings WHERE id = $1"};
 static const struct pg_sql MEETING_LIST = {
     "list meetings",
-    "SELECT * FROM (SELECT " MEETING_COLS("$4::bigint") " FROM meetings WHERE ($2::bigint = 0 "
-    "OR end_at > $2::bigint) AND ($3::bigint = 0 OR start_at < $3::bigint) AND ($5::text IS "
-    "NULL OR lead_id = $5::text) AND ($6::text IS NULL OR thread_id = $6::text)) AS m WHERE "
-    "$1::text IS NULL OR status = $1::text OR ($1::text = 'active' AND status IN ('held', "
-    "'confirmed', 'tentative')) ORDER BY start_unix, id LIMIT $7::bigint"};
+    "SELECT * FROM (SELECT " MEETING_COLS(
+        "$4::bigint") " FROM meetings WHERE ($2::bigint = 0 "
+                      "OR end_at > $2::bigint) AND ($3::bigint = 0 OR start_at < $3::bigint) AND "
+                      "($5::text IS "
+                      "NULL OR lead_id = $5::text) AND ($6::text IS NULL OR thread_id = $6::text)) "
+                      "AS m WHERE "
+                      "$1::text IS NULL OR status = $1::text OR ($1::text = 'active' AND status IN "
+                      "('held', "
+                      "'confirmed', 'tentative')) ORDER BY start_unix, id LIMIT $7::bigint"};
 
 /* Takes the meeting lock for the rest of c's transaction. */
 static int lock_slots(struct pg_conn *c, struct sa_err *err)
@@ -120,10 +128,10 @@ static int hold_write(struct pg_conn *c, void *arg, const char *stamp, struct sa
     json_decref(taken);
     if (rc)
         return rc;
-    const struct pg_arg a[] = {
-        TXT(m->id),        NUM(m->start),    NUM(m->end),      TXT(m->lead_id),
-        TXT(m->thread_id), TXT(m->attendee), TXT(m->timezone), TXT(m->tz_source),
-        TXT(h->status),    NUM(m->hold_until), TXT(m->ics_uid), TXT(stamp)};
+    const struct pg_arg a[] = {TXT(m->id),         NUM(m->start),     NUM(m->end),
+                               TXT(m->lead_id),    TXT(m->thread_id), TXT(m->attendee),
+                               TXT(m->timezone),   TXT(m->tz_source), TXT(h->status),
+                               NUM(m->hold_until), TXT(m->ics_uid),   TXT(stamp)};
     int changed = 0;
     rc = pg_exec_locked(c, &MEETING_HOLD, a, DB_N(a), &changed, err);
     if (!rc && !changed)
@@ -190,8 +198,7 @@ int sa_pg_meeting_move(struct sa_store *s, const char *id, long long start, long
 }
 
 int sa_pg_meeting_set_status(struct sa_store *s, const char *id, const char *status,
-                             const char *partstat, long long now, json_t **out,
-                             struct sa_err *err)
+                             const char *partstat, long long now, json_t **out, struct sa_err *err)
 {
     if (out)
         *out = NULL;

@@ -114,11 +114,11 @@ static int add_items(struct pg_conn *c, void *arg, const char *now, struct sa_er
     int rc = 0;
     for (int i = 0; !rc && i < b->n; i++) {
         const struct sa_outbox_item *it = &b->items[i];
-        const struct pg_arg a[] = {TXT(it->id),        TXT(it->idempotency_key), TXT(it->kind),
-                                   TXT(it->thread_id), TXT(it->lead_id),         TXT(it->to_email),
-                                   TXT(it->payload),   NUM(it->due_at),          TXT(now),
-                                   TXT(it->sequence_id), NUM(it->seq_day), TXT(it->recipient_tz),
-                                   TXT(it->to_domain), TXT(it->sender), TXT(it->message_id)};
+        const struct pg_arg a[] = {
+            TXT(it->id),        TXT(it->idempotency_key), TXT(it->kind),      TXT(it->thread_id),
+            TXT(it->lead_id),   TXT(it->to_email),        TXT(it->payload),   NUM(it->due_at),
+            TXT(now),           TXT(it->sequence_id),     NUM(it->seq_day),   TXT(it->recipient_tz),
+            TXT(it->to_domain), TXT(it->sender),          TXT(it->message_id)};
         int changed = 0;
         rc = pg_exec_locked(c, &OUTBOX_ADD, a, DB_N(a), &changed, err);
         b->added += changed;
@@ -159,8 +159,7 @@ int sa_pg_outbox_list(struct sa_store *s, const char *status, const char *email,
     return pg_query_rows(s, &OUTBOX_LIST, a, DB_N(a), NULL, out, err);
 }
 
-int sa_pg_outbox_due(struct sa_store *s, long long now, int limit, json_t **out,
-                     struct sa_err *err)
+int sa_pg_outbox_due(struct sa_store *s, long long now, int limit, json_t **out, struct sa_err *err)
 {
     const struct pg_arg a[] = {NUM(now), NUM(limit)};
     return pg_query_rows(s, &OUTBOX_DUE, a, DB_N(a), NULL, out, err);
@@ -199,8 +198,12 @@ int sa_pg_outbox_mark(struct sa_store *s, const char *id, const char *status,
 {
     char now[SA_ISO8601_LEN];
     sa_iso8601_now(now);
-    const struct pg_arg a[] = {TXT(id),    TXT(status),   TXT(delivered_id),
-                               TXT(error), NUM(retry_at), TXT(now),
+    const struct pg_arg a[] = {TXT(id),
+                               TXT(status),
+                               TXT(delivered_id),
+                               TXT(error),
+                               NUM(retry_at),
+                               TXT(now),
                                NUM((long long)sa_wall_time())};
     int changed = 0;
     int rc = pg_exec_args(s, &OUTBOX_MARK, a, DB_N(a), &changed, err);

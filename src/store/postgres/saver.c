@@ -5,7 +5,8 @@
  *
  * Statements go out with PQsendQueryParams (the unnamed statement: nothing prepared per
  * session, so it works behind PgBouncer in transaction mode), blobs as binary parameters,
- * and each waits at most SAVER_STATEMENT_TIMEOUT_MS before it is cancelled (SA_ETIMEDOUT).
+ * and each waits at most the store's statement timeout (sa_store_set_timeouts, read at
+ * open) before it is cancelled (SA_ETIMEDOUT); connecting has the store's connect timeout.
  * A connection that breaks is reset on the next call, so the saver recovers when
  * PostgreSQL returns. PostgreSQL's own error text goes to the log only. */
 #include <arpa/inet.h>
@@ -21,12 +22,8 @@
 
 #include "base/log.h"
 #include "graph/saver.h"
+#include "store/backend.h"
 #include "store/postgres/pg.h"
-
-/* How long a statement may run, and a connection attempt take (seconds, libpq's
- * connect_timeout, unless the URL sets its own). */
-#define SAVER_STATEMENT_TIMEOUT_MS 10000
-#define SAVER_CONNECT_TIMEOUT "5"
 
 #define RECORD_COLS "id, parent_id, step, \"full\", blob, writes"
 
@@ -60,17 +57,19 @@ static const char Q_TABLE[] = "SELECT to_regclass('graph_checkpoints') IS NOT NU
 struct pg_saver {
     struct graph_saver base; /* first */
     PGconn *conn;
-    char *url; /* "postgresql://" + the location, for reconnects */
+    char *url;          /* pg_url(location), for reconnects */
+    char connect_s[16]; /* libpq's connect_timeout (whole seconds) */
+    int statement_ms;   /* each statement's deadline */
     pthread_mutex_t lock;
 };
 
 /* ---- the connection --------------------------------------------------------------- */
 
-static PGconn *connect_to(const char *url)
+static PGconn *connect_to(const struct pg_saver *s)
 {
     /* the URL's own settings win over the defaults given before it (expand_dbname) */
     const char *const keys[] = {"connect_timeout", "application_name", "dbname", NULL};
-    const char *const values[] = {SAVER_CONNECT_TIMEOUT, "sales-agent-saver", url, NULL};
+    const char *const values[] = {s->connect_s, "sales-agent-saver", s->url, NULL};
     return PQconnectdbParams(keys, values, 1);
 }
 
@@ -82,7 +81,7 @@ static int ensure_conn(struct pg_saver *s, struct sa_err *err)
     if (s->conn)
         PQreset(s->conn);
     else
-        s->conn = connect_to(s->url);
+        s->conn = connect_to(s);
     if (s->conn && PQstatus(s->conn) == CONNECTION_OK)
         return 0;
     sa_logf(SA_LOG_ERROR, "checkpoint store: cannot connect to PostgreSQL: %s",
@@ -129,8 +128,7 @@ static int run(struct pg_saver *s, const char *what, const char *sql, int n,
         return rc;
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    long long deadline = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 +
-                         SAVER_STATEMENT_TIMEOUT_MS;
+    long long deadline = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + s->statement_ms;
     if (!PQsendQueryParams(s->conn, sql, n, NULL, values, lens, formats, binary_rows ? 1 : 0))
         rc = SA_ESTORE;
     else
@@ -203,8 +201,8 @@ static int ps_put(struct graph_saver *base, const char *thread_id, const struct 
     char step[16], expires[40];
     snprintf(step, sizeof step, "%d", r->step);
     snprintf(expires, sizeof expires, "%.17g", r->expires_at);
-    const char *v[] = {thread_id, r->id, r->parent_id, step, r->full ? "t" : "f",
-                       r->blob ? r->blob : "", expires};
+    const char *v[] = {
+        thread_id, r->id, r->parent_id, step, r->full ? "t" : "f", r->blob ? r->blob : "", expires};
     const int lens[] = {0, 0, 0, 0, 0, (int)r->blob_len, 0};
     const int fmts[] = {0, 0, 0, 0, 0, 1, 0};
     if (r->blob_len > INT32_MAX)
@@ -403,12 +401,12 @@ int sa_pg_saver_open(const char *location, struct graph_saver **out, struct sa_e
 {
     *out = NULL;
     struct pg_saver *s = calloc(1, sizeof *s);
-    size_t n = strlen(location) + sizeof "postgresql://";
-    if (!s || !(s->url = malloc(n))) {
+    if (!s || !(s->url = pg_url(location))) {
         free(s);
         return sa_err_set(err, SA_ENOMEM, "out of memory");
     }
-    snprintf(s->url, n, "postgresql://%s", location);
+    snprintf(s->connect_s, sizeof s->connect_s, "%d", (sa_store_timeouts.connect_ms + 999) / 1000);
+    s->statement_ms = sa_store_timeouts.statement_ms;
     s->base.ops = &pg_saver_ops;
     pthread_mutex_init(&s->lock, NULL);
     /* the table comes from the store's migrations: say so rather than fail on first use */
