@@ -118,9 +118,9 @@ static int await_result(PGconn *c, long long deadline_ms)
 /* Runs sql with n parameters (values[i] NULL: NULL; lens[i] > 0 or binary[i]: sent as
  * binary of that length) and returns its result in *res (PQclear it), rows in binary
  * when binary_rows. The caller holds s->lock. what names the op in err. */
-static int run(struct pg_saver *s, const char *what, const char *sql, int n,
-               const char *const *values, const int *lens, const int *formats, bool binary_rows,
-               PGresult **res, struct sa_err *err)
+static int run_once(struct pg_saver *s, const char *what, const char *sql, int n,
+                    const char *const *values, const int *lens, const int *formats,
+                    bool binary_rows, PGresult **res, struct sa_err *err)
 {
     *res = NULL;
     int rc = ensure_conn(s, err);
@@ -158,11 +158,29 @@ static int run(struct pg_saver *s, const char *what, const char *sql, int n,
     const char *msg = *res ? PQresultErrorField(*res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
     sa_logf(SA_LOG_ERROR, "checkpoint store: %s: %s %s", what, state ? state : "",
             msg ? msg : PQerrorMessage(s->conn));
-    PQclear(*res);
+    /* cancelled by the server's own statement_timeout (57014) */
+    bool timed_out = state && strcmp(state, "57014") == 0;
+    PQclear(*res); /* state and msg point into it */
     *res = NULL;
-    if (state && strcmp(state, "57014") == 0) /* cancelled by the server's own timeout */
+    if (timed_out)
         return sa_err_set(err, SA_ETIMEDOUT, "checkpoint store: %s timed out", what);
     return sa_err_set(err, SA_ESTORE, "checkpoint store: %s failed", what);
+}
+
+/* run_once, and once more on a new connection when the first attempt found the
+ * connection broken (PostgreSQL restarted, a proxy dropped an idle link): the first call
+ * after an outage succeeds rather than failing once. A statement that failed on its own
+ * merits, or timed out, is not retried. A put that committed just before its connection
+ * broke fails its retry as a duplicate (SA_ESTORE), never stores twice. */
+static int run(struct pg_saver *s, const char *what, const char *sql, int n,
+               const char *const *values, const int *lens, const int *formats, bool binary_rows,
+               PGresult **res, struct sa_err *err)
+{
+    bool had_conn = s->conn && PQstatus(s->conn) == CONNECTION_OK;
+    int rc = run_once(s, what, sql, n, values, lens, formats, binary_rows, res, err);
+    if (rc == SA_ESTORE && had_conn && (!s->conn || PQstatus(s->conn) != CONNECTION_OK))
+        rc = run_once(s, what, sql, n, values, lens, formats, binary_rows, res, err);
+    return rc;
 }
 
 /* A decimal count PostgreSQL printed (a row count, count(*)). */
