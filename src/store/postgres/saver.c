@@ -7,8 +7,10 @@
  * session, so it works behind PgBouncer in transaction mode), blobs as binary parameters,
  * and each waits at most the store's statement timeout (sa_store_set_timeouts, read at
  * open) before it is cancelled (SA_ETIMEDOUT); connecting has the store's connect timeout.
- * A connection that breaks is reset on the next call, so the saver recovers when
- * PostgreSQL returns. PostgreSQL's own error text goes to the log only. */
+ * A connection found broken is replaced and the statement sent once more (run), so the
+ * saver recovers by itself when PostgreSQL returns. PostgreSQL's own error text goes to
+ * the log only. One connection serialises the saver's calls: a put is one short
+ * round trip, and the store's pool stays free for requests. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <libpq-fe.h>
