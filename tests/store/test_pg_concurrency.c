@@ -1,7 +1,8 @@
 /* Two instances, one database: the races that the store's exactly-once rules settle when
  * several API instances and workers share PostgreSQL. Two stores are opened on the same
  * URL (as two processes would open them, each with its own pool) and threads on both race
- * to claim the same outbox items, decide the same approval and hold the same meeting slot.
+ * to claim the same outbox items, queue the same idempotency keys, decide the same
+ * approval and hold the same meeting slot.
  * The URL comes from argv[1], else $STORE_URL; without one the suite runs against a
  * temporary SQLite file opened twice (two stores sharing a file). Every id is unique to
  * the run, so a database holding earlier runs is fine. */
@@ -116,6 +117,71 @@ static void test_outbox_claimed_once_across_instances(void **state)
     /* and all of them are sending now, as either instance reads it */
     json_t *list = NULL;
     assert_int_equal(sa_store_outbox_list(s[1], "sending", email, 500, &list, &err), 0);
+    assert_int_equal(json_array_size(list), ITEMS);
+    json_decref(list);
+    close_instances(s);
+}
+
+/* ---- the outbox: two instances add the same batch (a run resumed on both) ---------- */
+
+struct adder {
+    struct sa_store *s;
+    pthread_barrier_t *go;
+    const struct sa_outbox_item *items;
+    int added, rc;
+};
+
+static void *add_batch(void *arg)
+{
+    struct adder *a = arg;
+    struct sa_err err = {0};
+    pthread_barrier_wait(a->go);
+    a->rc = sa_store_outbox_add(a->s, a->items, ITEMS, &a->added, &err);
+    return NULL;
+}
+
+/* Both instances queue the same 50 idempotency keys at once, under ids of their own and in
+ * opposite orders (so each may wait on a key the other holds): both succeed, and every key
+ * is stored once, by one of them. */
+static void test_outbox_added_once_across_instances(void **state)
+{
+    (void)state;
+    struct sa_store *s[INSTANCES];
+    open_instances(s);
+    struct sa_err err = {0};
+    char ids[INSTANCES][ITEMS][SA_UUID_LEN], keys[ITEMS][64], email[64];
+    snprintf(email, sizeof email, "twice-%s@example.com", tok);
+    struct sa_outbox_item items[INSTANCES][ITEMS];
+    for (int i = 0; i < ITEMS; i++)
+        snprintf(keys[i], sizeof keys[i], "twice-%s:%d", tok, i);
+    for (int n = 0; n < INSTANCES; n++) {
+        for (int i = 0; i < ITEMS; i++) {
+            int k = n == 0 ? i : ITEMS - 1 - i;
+            sa_uuid_v7(ids[n][i]);
+            items[n][i] = (struct sa_outbox_item){.id = ids[n][i],
+                                                  .idempotency_key = keys[k],
+                                                  .kind = "email",
+                                                  .to_email = email,
+                                                  .payload = "{}",
+                                                  .due_at = 1000};
+        }
+    }
+    pthread_barrier_t go;
+    pthread_barrier_init(&go, NULL, INSTANCES);
+    struct adder a[INSTANCES];
+    pthread_t t[INSTANCES];
+    for (int n = 0; n < INSTANCES; n++) {
+        a[n] = (struct adder){.s = s[n], .go = &go, .items = items[n]};
+        assert_int_equal(pthread_create(&t[n], NULL, add_batch, &a[n]), 0);
+    }
+    for (int n = 0; n < INSTANCES; n++)
+        pthread_join(t[n], NULL);
+    pthread_barrier_destroy(&go);
+    assert_int_equal(a[0].rc, 0);
+    assert_int_equal(a[1].rc, 0);
+    assert_int_equal(a[0].added + a[1].added, ITEMS);
+    json_t *list = NULL;
+    assert_int_equal(sa_store_outbox_list(s[0], "queued", email, 500, &list, &err), 0);
     assert_int_equal(json_array_size(list), ITEMS);
     json_decref(list);
     close_instances(s);
@@ -279,6 +345,7 @@ int main(int argc, char **argv)
     printf("store races across instances: %s\n", url);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_outbox_claimed_once_across_instances),
+        cmocka_unit_test(test_outbox_added_once_across_instances),
         cmocka_unit_test(test_approval_decided_once_across_instances),
         cmocka_unit_test(test_meeting_slot_held_once_across_instances),
     };
