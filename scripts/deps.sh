@@ -8,6 +8,7 @@ set -euo pipefail
 PKGS=(
   build-essential cmake pkg-config
   libmicrohttpd-dev libjansson-dev libsqlite3-dev libzstd-dev libcsv-dev
+  libpq-dev postgresql # the PostgreSQL store; its tests start a throwaway cluster
   libical-dev tzdata
   libjwt-dev libssl-dev
   libcmocka-dev libcurl4-openssl-dev curl

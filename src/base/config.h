@@ -33,6 +33,8 @@ struct sa_config {
     enum sa_log_level log_level; /* LOG_LEVEL, --log-level */
     /* storage and data */
     const char *database_url;  /* DATABASE_URL, --database-url */
+    int pg_connect_timeout_ms;   /* PG_CONNECT_TIMEOUT_MS: PostgreSQL connect deadline */
+    int pg_statement_timeout_ms; /* PG_STATEMENT_TIMEOUT_MS: PostgreSQL statement deadline */
     const char *data_dir;      /* DATA_DIR, --data-dir: scoring model, tables, templates */
     const char *companies_csv; /* COMPANIES_CSV: the user's own company data, or NULL */
     /* enrichment */

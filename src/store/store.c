@@ -3,12 +3,28 @@
  * A new backend adds one line to the table below. */
 #include "store/store.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "store/backend.h"
 
-static const struct sa_backend *const backends[] = {&sa_backend_sqlite};
+static const struct sa_backend *const backends[] = {&sa_backend_sqlite, &sa_backend_pg};
+
+struct sa_store_timeouts sa_store_timeouts = {.connect_ms = 3000, .statement_ms = 5000};
+
+void sa_store_set_timeouts(int connect_ms, int statement_ms)
+{
+    if (connect_ms > 0)
+        sa_store_timeouts.connect_ms = connect_ms;
+    if (statement_ms > 0)
+        sa_store_timeouts.statement_ms = statement_ms;
+}
+
+static bool scheme_is(const char *scheme, const char *url, size_t n)
+{
+    return scheme && strlen(scheme) == n && strncmp(url, scheme, n) == 0;
+}
 
 /* The backend named by url's scheme, with *location set to what follows "scheme:" and an
  * optional "//"; NULL (and err set) for an unknown scheme. */
@@ -18,18 +34,20 @@ static const struct sa_backend *find_backend(const char *url, const char **locat
     const char *colon = strchr(url, ':');
     size_t n = colon ? (size_t)(colon - url) : 0;
     for (size_t i = 0; colon && i < sizeof backends / sizeof backends[0]; i++) {
-        const char *scheme = backends[i]->store->scheme;
-        if (strlen(scheme) == n && strncmp(url, scheme, n) == 0) {
+        if (scheme_is(backends[i]->store->scheme, url, n) ||
+            scheme_is(backends[i]->alias, url, n)) {
             *location = colon + 1;
             if (strncmp(*location, "//", 2) == 0)
                 *location += 2;
             return backends[i];
         }
     }
+    /* only the scheme is echoed: the rest may hold a password */
     sa_err_set(err, SA_ECONFIG,
-               "DATABASE_URL=%s: unsupported; expected sqlite://PATH (e.g. "
-               "sqlite://var/sales-agent.db) or sqlite::memory:",
-               url);
+               "DATABASE_URL=%.*s:...: unsupported; expected sqlite://PATH (e.g. "
+               "sqlite://var/sales-agent.db), sqlite::memory: or "
+               "postgresql://USER[:PASSWORD]@HOST[:PORT]/DB (or postgres://)",
+               colon && n < 32 ? (int)n : 0, url);
     return NULL;
 }
 

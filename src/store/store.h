@@ -507,6 +507,10 @@ int sa_store_open(const char *url, int pool_size, struct sa_store **out, struct 
  * connection). Returns 0 and *out (freed with graph_saver_free), or SA_ECONFIG for an
  * unknown scheme, or the backend's error. */
 int sa_saver_open(const char *url, struct graph_saver **out, struct sa_err *err) SA_WUR;
+/* Sets the network backends' timeouts (PostgreSQL; SQLite has none) for the stores and
+ * savers opened after the call: connecting (connect_ms) and each statement (statement_ms),
+ * both > 0; the defaults are 3000 and 5000. Call at start-up, before opening. */
+void sa_store_set_timeouts(int connect_ms, int statement_ms);
 
 /* The defaults of the optional slots. */
 int sa_store_def_migrate(struct sa_store *s, struct sa_err *err) SA_WUR;
