@@ -163,13 +163,16 @@ static void test_statement_deadline(void **state)
 }
 
 /* Ends every session of the store (as a PostgreSQL restart does) and waits until they
- * are gone. */
+ * are gone. Behind PgBouncer the side connection's server session may have served the
+ * store before (and kept its application_name): not that one. */
 static void terminate_store_sessions(PGconn *pg)
 {
     side_exec(pg, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
-                  "application_name = 'sales-agent' AND datname = current_database()");
+                  "application_name = 'sales-agent' AND datname = current_database() AND "
+                  "pid <> pg_backend_pid()");
     while (side_count(pg, "SELECT count(*) FROM pg_stat_activity WHERE application_name = "
-                          "'sales-agent' AND datname = current_database()") > 0)
+                          "'sales-agent' AND datname = current_database() AND "
+                          "pid <> pg_backend_pid()") > 0)
         usleep(10000);
 }
 
