@@ -252,6 +252,27 @@ static void cancel_query(struct pg_conn *c)
         PQclear(r);
 }
 
+/* Makes c ready for q: opens it when it is not open or broke (unless inside a
+ * transaction, which died with it). Outside a transaction it first notices a connection
+ * the server closed while it sat idle in the pool (a restart, pg_terminate_backend, an
+ * idle timeout): the server sends a FATAL error and closes the socket, which then polls
+ * readable. An idle connection of ours is otherwise never sent anything (no LISTEN, no
+ * SET), so any input there means it is going: it is replaced before a statement is lost
+ * on it. */
+static int conn_ready(struct pg_conn *c, const struct pg_sql *q, struct sa_err *err)
+{
+    if (c->pg && !c->broken && !c->in_txn && PQstatus(c->pg) == CONNECTION_OK) {
+        struct pollfd p = {.fd = PQsocket(c->pg), .events = POLLIN};
+        if (poll(&p, 1, 0) != 0)
+            c->broken = true;
+    }
+    if (c->pg && !c->broken && PQstatus(c->pg) == CONNECTION_OK)
+        return 0;
+    if (c->in_txn)
+        return pg_fail(c, NULL, q->what, err);
+    return conn_open(c, err);
+}
+
 /* Sends q with its arguments (simple: q->text as a simple query, which may hold several
  * statements and takes no arguments: migrations) and waits for its result, within the
  * statement deadline (timeout_ms; 0: none). *res is the result (its first error, if any);
@@ -261,13 +282,9 @@ static int run_statement(struct pg_conn *c, const struct pg_sql *q, const struct
 {
     *res = NULL;
     c->sqlstate[0] = '\0';
-    if (!c->pg || c->broken || PQstatus(c->pg) != CONNECTION_OK) {
-        if (c->in_txn) /* the transaction died with the connection */
-            return pg_fail(c, NULL, q->what, err);
-        int rc = conn_open(c, err);
-        if (rc)
-            return rc;
-    }
+    int rc = conn_ready(c, q, err);
+    if (rc)
+        return rc;
     SA_ASSERT(n >= 0 && n <= PG_MAX_ARGS);
     if (n < 0 || n > PG_MAX_ARGS)
         return sa_err_set(err, SA_ESTORE, "postgresql: %s: too many arguments", q->what);
@@ -321,7 +338,7 @@ static int run_statement(struct pg_conn *c, const struct pg_sql *q, const struct
     }
     ExecStatusType st = PQresultStatus(keep);
     if (!keep || (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)) {
-        int rc = pg_fail(c, keep, q->what, err);
+        rc = pg_fail(c, keep, q->what, err);
         PQclear(keep);
         return rc;
     }
@@ -474,6 +491,8 @@ int pg_query_rows(struct sa_store *base, const struct pg_sql *q, const struct pg
     struct pg_store *s = (struct pg_store *)base;
     struct pg_conn *c = conn_get(s);
     int rc = pg_conn_rows(c, q, a, n, row, out, err);
+    if (rc == SA_ESTORE && c->broken) /* lost under it: a read is safe to run again */
+        rc = pg_conn_rows(c, q, a, n, row, out, err);
     conn_put(s, c);
     return rc;
 }
@@ -555,6 +574,8 @@ static int txn_once(struct pg_conn *c, pg_write_fn fn, void *arg, struct sa_err 
     sa_iso8601_now(now);
     PGresult *res = NULL;
     int rc = run(c, &BEGIN, NULL, 0, &res, err);
+    if (rc == SA_ESTORE && c->broken) /* lost under it: nothing ran, begin again */
+        rc = run(c, &BEGIN, NULL, 0, &res, err);
     PQclear(res);
     res = NULL;
     if (rc)
