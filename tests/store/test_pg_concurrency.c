@@ -2,7 +2,7 @@
  * several API instances and workers share PostgreSQL. Two stores are opened on the same
  * URL (as two processes would open them, each with its own pool) and threads on both race
  * to claim the same outbox items, queue the same idempotency keys, decide the same
- * approval and hold the same meeting slot.
+ * approval, hold the same meeting slot and generate the same server secret.
  * The URL comes from argv[1], else $STORE_URL; without one the suite runs against a
  * temporary SQLite file opened twice (two stores sharing a file). Every id is unique to
  * the run, so a database holding earlier runs is fine. */
@@ -307,6 +307,58 @@ static void test_meeting_slot_held_once_across_instances(void **state)
     close_instances(s);
 }
 
+/* ---- server secrets: two instances generate one at first start ------------------- */
+
+struct secret_racer {
+    struct sa_store *s;
+    pthread_barrier_t *go;
+    const char *name, *candidate;
+    char *got;
+    int rc;
+};
+
+static void *put_secret(void *arg)
+{
+    struct secret_racer *r = arg;
+    struct sa_err err = {0};
+    pthread_barrier_wait(r->go);
+    r->rc = sa_store_secret_get_or_put(r->s, r->name, r->candidate, &r->got, &err);
+    return NULL;
+}
+
+/* Both instances start at once and offer their own candidate: the first writer wins, and
+ * both answer its value, in every round. */
+static void test_secret_first_writer_wins_across_instances(void **state)
+{
+    (void)state;
+    struct sa_store *s[INSTANCES];
+    open_instances(s);
+    static const char *const candidates[INSTANCES] = {"candidate-a", "candidate-b"};
+    for (int round = 0; round < ROUNDS; round++) {
+        char name[64];
+        snprintf(name, sizeof name, "secret-%s-%d", tok, round);
+        pthread_barrier_t go;
+        pthread_barrier_init(&go, NULL, INSTANCES);
+        struct secret_racer r[INSTANCES];
+        pthread_t t[INSTANCES];
+        for (int i = 0; i < INSTANCES; i++) {
+            r[i] = (struct secret_racer){
+                .s = s[i], .go = &go, .name = name, .candidate = candidates[i]};
+            assert_int_equal(pthread_create(&t[i], NULL, put_secret, &r[i]), 0);
+        }
+        for (int i = 0; i < INSTANCES; i++)
+            pthread_join(t[i], NULL);
+        pthread_barrier_destroy(&go);
+        assert_int_equal(r[0].rc, 0);
+        assert_int_equal(r[1].rc, 0);
+        assert_string_equal(r[0].got, r[1].got);
+        assert_true(strcmp(r[0].got, candidates[0]) == 0 || strcmp(r[0].got, candidates[1]) == 0);
+        for (int i = 0; i < INSTANCES; i++)
+            free(r[i].got);
+    }
+    close_instances(s);
+}
+
 /* ---- main ------------------------------------------------------------------------- */
 
 static int setup(void **state)
@@ -348,6 +400,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_outbox_added_once_across_instances),
         cmocka_unit_test(test_approval_decided_once_across_instances),
         cmocka_unit_test(test_meeting_slot_held_once_across_instances),
+        cmocka_unit_test(test_secret_first_writer_wins_across_instances),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -3,10 +3,10 @@
  * failing within the connect deadline, a statement past its deadline cancelled with
  * SA_ETIMEDOUT and the connection still usable, connections the server closed replaced
  * without a failed request, two instances migrating one database at once, a health check
- * that writes, erased ids refused as conflicts, and PostgreSQL's own text kept out of
- * error messages. The database URL comes from argv[1] or $STORE_URL
- * (postgresql://USER@HOST:PORT/DB, a user allowed to CREATE DATABASE); without one the
- * suite is skipped (exit 77). */
+ * that writes, erased ids refused as conflicts, PostgreSQL's own text kept out of
+ * error messages, and concurrent first leads of a company sharing one company record. The database
+ * URL comes from argv[1] or $STORE_URL (postgresql://USER@HOST:PORT/DB, a user allowed to CREATE
+ * DATABASE); without one the suite is skipped (exit 77). */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -330,6 +330,78 @@ static void test_errors_mapped(void **state)
     sa_store_close(s);
 }
 
+struct racer {
+    struct sa_store *s;
+    const char *domain;
+    pthread_barrier_t *start;
+    char id[SA_UUID_LEN];
+    int rc;
+};
+
+static void *race_thread(void *arg)
+{
+    struct racer *r = arg;
+    char eid[SA_UUID_LEN];
+    sa_uuid_v7(r->id);
+    sa_uuid_v7(eid);
+    struct sa_lead_row l = {.id = r->id,
+                            .company_name = "Race Co",
+                            .employees_min = -1,
+                            .employees_max = -1,
+                            .annual_revenue = -1,
+                            .data = "{}",
+                            .score = -1,
+                            .company_domain = r->domain};
+    struct sa_exec_row e = {
+        .id = eid, .lead_id = r->id, .agent_type = "qualification", .success = true, .input = "{}"};
+    struct sa_err err = {0};
+    json_t *none = NULL;
+    /* each thread opens its pooled connection first, then all write at once */
+    if (sa_store_run_get(r->s, r->id, &none, &err) != SA_ENOTFOUND)
+        r->rc = -1;
+    pthread_barrier_wait(r->start);
+    if (!r->rc)
+        r->rc = sa_store_save_invocation(r->s, &l, &e, &err);
+    return NULL;
+}
+
+/* Leads of a new company written at once from many threads (each write one statement,
+ * no transaction around it): every write succeeds and all share the one company. */
+static void test_company_race(void **state)
+{
+    (void)state;
+    struct sa_store *s = open_store(8);
+    char domain[64];
+    snprintf(domain, sizeof domain, "race-%d-%ld.example", (int)getpid(), (long)time(NULL));
+    struct racer r[8];
+    pthread_t t[8];
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, 8);
+    for (int i = 0; i < 8; i++) {
+        r[i] = (struct racer){.s = s, .domain = domain, .start = &start};
+        assert_int_equal(pthread_create(&t[i], NULL, race_thread, &r[i]), 0);
+    }
+    for (int i = 0; i < 8; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(r[i].rc, 0);
+    }
+    pthread_barrier_destroy(&start);
+    struct sa_err err = {0};
+    json_t *co = NULL;
+    assert_int_equal(sa_store_company_get(s, domain, &co, &err), 0);
+    assert_int_equal(json_integer_value(json_object_get(co, "leads")), 8);
+    const char *cid = json_string_value(json_object_get(co, "id"));
+    for (int i = 0; i < 8; i++) {
+        json_t *got = NULL;
+        assert_int_equal(sa_store_get_lead(s, r[i].id, &got, &err), 0);
+        assert_string_equal(
+            json_string_value(json_object_get(json_object_get(got, "company"), "id")), cid);
+        json_decref(got);
+    }
+    json_decref(co);
+    sa_store_close(s);
+}
+
 int main(int argc, char **argv)
 {
     const char *given = argc > 1 ? argv[1] : getenv("STORE_URL");
@@ -346,6 +418,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_concurrent_migrate),
         cmocka_unit_test(test_health_writes),
         cmocka_unit_test(test_errors_mapped),
+        cmocka_unit_test(test_company_race),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

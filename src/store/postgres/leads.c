@@ -1,4 +1,4 @@
-/* Leads in PostgreSQL: an invocation's lead and execution written in one transaction, an
+/* Leads in PostgreSQL: an invocation's lead and execution written in one statement, an
  * import's leads in one transaction, reads by id, filtered pages, and the lookups an
  * import merges by. Part of the PostgreSQL backend (pg.h); called through store.h. Ported
  * statement by statement from store/sqlite/leads.c; "COLLATE NOCASE" becomes lower() over
@@ -19,45 +19,65 @@
 #define LEAD_READ_COLS                                                                             \
     LEAD_COLS ", company_id, (SELECT domain FROM companies c WHERE c.id = leads.company_id), "     \
               "(SELECT name FROM companies c WHERE c.id = leads.company_id)"
+/* A lead write is one statement, so it is atomic without BEGIN and COMMIT and costs one
+ * round trip: its company, the lead, the lead's search text and its execution, each a
+ * CTE. $1-$20 the lead (lead_args), $21 its company domain (NULL: none), $22 its folded
+ * search text (search.h), $23 a new company id, $24-$33 the execution (exec_args).
+ *
+ * The company: the one of $21 when it exists (read first, so the usual case writes
+ * nothing), else inserted; when another transaction inserts the same domain meanwhile,
+ * ON CONFLICT waits for it and DO UPDATE returns the row it committed (a plain subquery
+ * would not see it: its snapshot is older). The search row and the execution are
+ * written only when the lead row is (they select from l, the lead's CTE), and the
+ * foreign keys are checked at the statement's end, when every row is there. The
+ * statement answers how many lead rows it wrote. */
 #define LEAD_VALUES                                                                                \
     "($1, $2, $3, $4, $5::bigint, $6::bigint, $7::float8, $8, $9, $10, $11, $12, $13, $14, "       \
     "$15::jsonb, $16::integer, $17, $18, $19, $20, $20, "                                          \
-    "(SELECT id FROM companies WHERE domain = $21::text))"
-/* The lead and its search text ($22, search.h) in one statement: the search row is
- * written only when the lead row is (the first CTE returns it), and its foreign key is
- * checked at the statement's end, when the lead is there. The statement answers how many
- * lead rows it wrote. */
-#define WITH_SEARCH(lead_insert)                                                                   \
-    "WITH l AS (" lead_insert " RETURNING id), s AS (INSERT INTO lead_search (lead_id, text) "     \
-    "SELECT id, $22::text FROM l ON CONFLICT (lead_id) DO UPDATE SET text = excluded.text WHERE "  \
-    "lead_search.text <> excluded.text) SELECT count(*) AS n FROM l"
+    "COALESCE((SELECT id FROM known), (SELECT id FROM added)))"
+#define WRITE_LEAD(lead_insert, exec_insert)                                                       \
+    "WITH known AS (SELECT id FROM companies WHERE domain = $21::text), "                          \
+    "added AS (INSERT INTO companies (id, domain, name, created_at, updated_at) "                  \
+    "SELECT $23::text, $21::text, $2, $20, $20 WHERE $21::text IS NOT NULL AND NOT EXISTS "        \
+    "(SELECT 1 FROM known) ON CONFLICT (domain) DO UPDATE SET domain = excluded.domain "           \
+    "RETURNING id), "                                                                              \
+    "l AS (" lead_insert " RETURNING id), "                                                        \
+    "s AS (INSERT INTO lead_search (lead_id, text) SELECT id, $22::text FROM l "                   \
+    "ON CONFLICT (lead_id) DO UPDATE SET text = excluded.text WHERE "                              \
+    "lead_search.text <> excluded.text)" exec_insert " SELECT count(*) AS n FROM l"
+#define EXEC_INSERT                                                                                \
+    ", e AS (INSERT INTO agent_executions (id, lead_id, agent_type, thread_id, status, input, "    \
+    "output, error_message, processing_time_ms, success, created_at) SELECT $24::text, "           \
+    "$25::text, $26::text, $27::text, $28::text, $29::jsonb, $30::jsonb, $31::text, "              \
+    "$32::float8, $33::integer, $20 FROM l)"
+#define UPSERT_SQL                                                                                 \
+    "INSERT INTO leads (" LEAD_COLS ", company_id) VALUES " LEAD_VALUES                            \
+    " ON CONFLICT (id) DO UPDATE SET company_name = excluded.company_name, "                       \
+    "company_id = excluded.company_id, "                                                           \
+    "industry = excluded.industry, company_size = excluded.company_size, "                         \
+    "employees_min = excluded.employees_min, employees_max = excluded.employees_max, "             \
+    "annual_revenue = excluded.annual_revenue, website = excluded.website, "                       \
+    "country = excluded.country, contact_name = excluded.contact_name, "                           \
+    "contact_title = excluded.contact_title, contact_email = excluded.contact_email, "             \
+    "contact_phone = excluded.contact_phone, linkedin_url = excluded.linkedin_url, "               \
+    "data = excluded.data, "                                                                       \
+    "qualification_score = COALESCE(excluded.qualification_score, leads.qualification_score), "    \
+    "qualification_tier = COALESCE(excluded.qualification_tier, leads.qualification_tier), "       \
+    "qualification_reasoning = COALESCE(excluded.qualification_reasoning, "                        \
+    "leads.qualification_reasoning), "                                                             \
+    "qualified_at = COALESCE(excluded.qualified_at, leads.qualified_at), "                         \
+    "updated_at = excluded.updated_at"
+#define INSERT_NEW_SQL                                                                             \
+    "INSERT INTO leads (" LEAD_COLS ", company_id) VALUES " LEAD_VALUES                            \
+    " ON CONFLICT (id) DO NOTHING"
 
-static const struct pg_sql UPSERT_LEAD = {
-    "write lead",
-    WITH_SEARCH("INSERT INTO leads (" LEAD_COLS ", company_id) VALUES " LEAD_VALUES
-                " ON CONFLICT (id) DO UPDATE SET company_name = excluded.company_name, "
-                "company_id = excluded.company_id, "
-                "industry = excluded.industry, company_size = excluded.company_size, "
-                "employees_min = excluded.employees_min, employees_max = excluded.employees_max, "
-                "annual_revenue = excluded.annual_revenue, website = excluded.website, "
-                "country = excluded.country, contact_name = excluded.contact_name, "
-                "contact_title = excluded.contact_title, contact_email = excluded.contact_email, "
-                "contact_phone = excluded.contact_phone, linkedin_url = excluded.linkedin_url, "
-                "data = excluded.data, "
-                "qualification_score = COALESCE(excluded.qualification_score, "
-                "leads.qualification_score), "
-                "qualification_tier = COALESCE(excluded.qualification_tier, "
-                "leads.qualification_tier), "
-                "qualification_reasoning = COALESCE(excluded.qualification_reasoning, "
-                "leads.qualification_reasoning), "
-                "qualified_at = COALESCE(excluded.qualified_at, leads.qualified_at), "
-                "updated_at = excluded.updated_at")};
-static const struct pg_sql INSERT_LEAD_NEW = {
-    "write lead", WITH_SEARCH("INSERT INTO leads (" LEAD_COLS ", company_id) VALUES " LEAD_VALUES
-                              " ON CONFLICT (id) DO NOTHING")};
-static const struct pg_sql ADD_COMPANY = {
-    "write company", "INSERT INTO companies (id, domain, name, created_at, updated_at) "
-                     "VALUES ($1, $2, $3, $4, $4) ON CONFLICT (domain) DO NOTHING"};
+/* [only_new][with an execution] */
+static const struct pg_sql WRITE_LEAD_SQL[2][2] = {
+    {{"write lead", WRITE_LEAD(UPSERT_SQL, "")},
+     {"write lead", WRITE_LEAD(UPSERT_SQL, EXEC_INSERT)}},
+    {{"write lead", WRITE_LEAD(INSERT_NEW_SQL, "")},
+     {"write lead", WRITE_LEAD(INSERT_NEW_SQL, EXEC_INSERT)}},
+};
 static const struct pg_sql GET_COMPANY = {
     "get company", "SELECT id, domain, name, created_at, updated_at, "
                    "(SELECT count(*) FROM leads l WHERE l.company_id = c.id) AS leads "
@@ -104,8 +124,7 @@ static const struct pg_sql BY_COMPANY = {"leads by company",
 
 /* ---- writes ------------------------------------------------------------------------- */
 
-/* The 21 arguments of UPSERT_LEAD / INSERT_LEAD_NEW before the search text; unknowns
- * send NULL. */
+/* The 21 lead arguments of WRITE_LEAD ($1-$21); unknowns send NULL. */
 static void lead_args(const struct sa_lead_row *l, const char *now, struct pg_arg a[21])
 {
     bool q = l->score >= 0; /* qualified by this write */
@@ -133,6 +152,21 @@ static void lead_args(const struct sa_lead_row *l, const char *now, struct pg_ar
     a[20] = TXT(l->company_domain && l->company_domain[0] ? l->company_domain : NULL);
 }
 
+/* The execution's 10 arguments ($24-$33), as sa_pg_exec_insert writes them. */
+static void exec_args(const struct sa_exec_row *e, struct pg_arg a[10])
+{
+    a[0] = TXT(e->id);
+    a[1] = TXT(e->lead_id);
+    a[2] = TXT(e->agent_type);
+    a[3] = TXT(e->thread_id);
+    a[4] = TXT(e->success ? "success" : "error");
+    a[5] = TXT(e->input);
+    a[6] = TXT(e->output);
+    a[7] = TXT(e->error_message);
+    a[8] = DBL(e->processing_time_ms);
+    a[9] = NUM(e->success);
+}
+
 /* One lead and (optionally) its execution. */
 struct invocation {
     const struct sa_lead_row *lead;
@@ -141,50 +175,48 @@ struct invocation {
     bool inserted;                  /* out: the lead row was written */
 };
 
-static int write_invocation(struct pg_conn *c, void *arg, const char *now, struct sa_err *err)
+/* Writes w in one statement on c (inside a transaction), or on a pooled connection when c
+ * is NULL (the statement is its own transaction). */
+static int write_lead(struct sa_store *s, struct pg_conn *c, struct invocation *w, const char *now,
+                      struct sa_err *err)
 {
-    struct invocation *w = arg;
     w->inserted = false;
-    struct pg_arg a[22];
+    struct pg_arg a[33];
     lead_args(w->lead, now, a);
-    int rc = 0;
-    if (a[20].text) {
-        /* the company first, so the lead's subquery finds it (created or already there) */
-        char cid[SA_UUID_LEN];
-        sa_uuid_v7(cid);
-        const struct pg_arg ca[] = {TXT(cid), TXT(a[20].text), TXT(w->lead->company_name),
-                                    TXT(now)};
-        rc = pg_exec_locked(c, &ADD_COMPANY, ca, DB_N(ca), NULL, err);
-        if (rc)
-            return rc;
-    }
     char *text = pg_search_text(w->lead);
     if (!text)
         return sa_err_set(err, SA_ENOMEM, "out of memory");
     a[21] = TXT(text);
+    char cid[SA_UUID_LEN];
+    sa_uuid_v7(cid);
+    a[22] = TXT(cid);
+    if (w->exec)
+        exec_args(w->exec, a + 23);
     PGresult *res = NULL;
-    rc =
-        pg_query_raw(NULL, c, w->only_new ? &INSERT_LEAD_NEW : &UPSERT_LEAD, a, DB_N(a), &res, err);
+    int rc = pg_query_raw(s, c, &WRITE_LEAD_SQL[w->only_new][w->exec != NULL], a, w->exec ? 33 : 23,
+                          &res, err);
     free(text);
     w->inserted = !rc && PQntuples(res) == 1 && strtol(PQgetvalue(res, 0, 0), NULL, 10) > 0;
     PQclear(res);
-    if (!rc && w->exec && (w->inserted || !w->only_new))
-        rc = sa_pg_exec_insert(c, w->exec, now, err);
     return rc;
 }
 
 int sa_pg_save_invocation(struct sa_store *s, const struct sa_lead_row *l,
                           const struct sa_exec_row *e, struct sa_err *err)
 {
+    char now[SA_ISO8601_LEN];
+    sa_iso8601_now(now);
     struct invocation w = {.lead = l, .exec = e};
-    return pg_transaction(s, write_invocation, &w, err);
+    return write_lead(s, NULL, &w, now, err);
 }
 
 int sa_pg_insert_lead_if_new(struct sa_store *s, const struct sa_lead_row *l,
                              const struct sa_exec_row *e, bool *inserted, struct sa_err *err)
 {
+    char now[SA_ISO8601_LEN];
+    sa_iso8601_now(now);
     struct invocation w = {.lead = l, .exec = e, .only_new = true};
-    int rc = pg_transaction(s, write_invocation, &w, err);
+    int rc = write_lead(s, NULL, &w, now, err);
     *inserted = !rc && w.inserted;
     return rc;
 }
@@ -201,7 +233,7 @@ static int write_many(struct pg_conn *c, void *arg, const char *now, struct sa_e
     int rc = 0;
     for (int i = 0; i < m->n && !rc; i++) {
         struct invocation w = {.lead = &m->leads[i], .exec = m->execs ? &m->execs[i] : NULL};
-        rc = write_invocation(c, &w, now, err);
+        rc = write_lead(NULL, c, &w, now, err);
     }
     return rc;
 }

@@ -110,7 +110,7 @@ struct batch {
 static int add_items(struct pg_conn *c, void *arg, const char *now, struct sa_err *err)
 {
     struct batch *b = arg;
-    b->added = 0; /* pg_transaction may run this again after a serialization failure */
+    b->added = 0; /* pg_transaction runs this again after a deadlock or serialization failure */
     int rc = 0;
     for (int i = 0; !rc && i < b->n; i++) {
         const struct sa_outbox_item *it = &b->items[i];
