@@ -49,19 +49,21 @@
 
 enum { CODEC_RAW = 0, CODEC_ZSTD = 1 };
 
-/* put_writes: only on a record that exists (SA_ENOTFOUND otherwise, as every saver). */
+/* put_writes (KEYS[1]: rec): only on a record that exists (SA_ENOTFOUND otherwise, as
+ * every saver). */
 static const char put_writes_lua[] =
     "if redis.call('HEXISTS', KEYS[1], ARGV[1] .. ':m') == 0 then return 0 end\n"
     "if ARGV[2] == '1' then redis.call('HSET', KEYS[1], ARGV[1] .. ':w', ARGV[3])\n"
     "else redis.call('HDEL', KEYS[1], ARGV[1] .. ':w') end\n"
     "return 1\n";
 
-/* get: ARGV[1] the id, or "" for the latest; {id, meta, blob, writes} or nil. */
+/* get: ARGV[1] the id, or "" for the latest; {id, meta, blob, writes} or nil. KEYS, here
+ * and below: latest, index, rec. */
 static const char get_lua[] =
     "local id = ARGV[1]\n"
     "if id == '' then id = redis.call('GET', KEYS[1]) end\n"
     "if not id then return nil end\n"
-    "local v = redis.call('HMGET', KEYS[2], id .. ':m', id, id .. ':w')\n"
+    "local v = redis.call('HMGET', KEYS[3], id .. ':m', id, id .. ':w')\n"
     "if not v[1] then return nil end\n"
     "return {id, v[1], v[2], v[3]}\n";
 
@@ -322,7 +324,7 @@ static int rs_get(struct graph_saver *base, const char *thread_id, const char *i
         return rc;
     const char *args[] = {id ? id : ""};
     redisReply *rep = NULL;
-    if ((rc = sa_redis_eval(s->r, &s->get, 2, k.all, 1, args, NULL, &rep, "checkpoint get",
+    if ((rc = sa_redis_eval(s->r, &s->get, 3, k.all, 1, args, NULL, &rep, "checkpoint get",
                             err)))
         return rc;
     if (rep->type != REDIS_REPLY_ARRAY) {
