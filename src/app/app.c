@@ -155,23 +155,26 @@ static int setup_metrics(struct sa_app *app, struct sa_err *err)
 }
 
 /* Pipeline checkpoints: in Redis when CHECKPOINT_STORE=redis (config.c makes that the
- * default with REDIS_URL set), with a pool as large as the server's worker threads so a
- * step's save never waits for a connection; else beside the store, chosen by the same
- * DATABASE_URL (for SQLite: the same file, their own table; in memory for an in-memory
- * store). */
+ * default with REDIS_URL set), on the app's pool, as large as the server's worker threads
+ * so a step's save never waits for a connection; else beside the store, chosen by the
+ * same DATABASE_URL (for SQLite: the same file, their own table; in memory for an
+ * in-memory store). With REDIS_URL set the pool is opened either way, for /health. A
+ * Redis that does not answer yet is not fatal: the pool connects when it does. */
 static int open_saver(struct sa_app *app, struct sa_err *err)
 {
     const struct sa_config *cfg = &app->cfg;
+    if (cfg->redis_url) {
+        int rc = sa_redis_open(cfg->redis_url, cfg->redis_timeout_ms, cfg->threads + 1,
+                               &app->redis, err);
+        if (rc)
+            return rc;
+        double ms;
+        struct sa_err why = {0};
+        if (sa_redis_ping(app->redis, &ms, &why))
+            sa_logf(SA_LOG_WARN, "REDIS_URL: Redis does not answer yet: %s", why.msg);
+    }
     if (cfg->checkpoint_store != SA_CHECKPOINT_REDIS)
         return sa_saver_open(cfg->database_url, &app->saver, err);
-    int rc = sa_redis_open(cfg->redis_url, cfg->redis_timeout_ms, cfg->threads + 1, &app->redis,
-                           err);
-    if (rc)
-        return rc;
-    double ms;
-    struct sa_err why = {0};
-    if (sa_redis_ping(app->redis, &ms, &why)) /* not fatal: it reconnects when Redis is back */
-        sa_logf(SA_LOG_WARN, "checkpoints in Redis, which does not answer yet: %s", why.msg);
     return sa_redis_saver_new(app->redis, false, (long)cfg->checkpoint_ttl, &app->saver, err);
 }
 

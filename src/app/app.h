@@ -29,8 +29,8 @@ struct sa_app {
     struct sa_profile *profile; /* PRODUCT_PROFILE or DATA_DIR/product.json (required) */
     struct graph_saver *saver;  /* pipeline checkpoints: Redis, SQLite beside the store, or
                                    memory (CHECKPOINT_STORE) */
-    struct sa_redis *redis;     /* the checkpoints' Redis pool (the saver borrows it; for
-                                   /health: sa_redis_ping), or NULL */
+    struct sa_redis *redis;     /* REDIS_URL's pool, or NULL: the Redis saver borrows it;
+                                   /health can call sa_redis_ping on it */
     struct sa_pipeline *pipeline;
     struct sa_runs *runs;            /* background runs; set by cmd_serve.c, else NULL */
     struct sa_import_jobs *imports;  /* background CSV imports (app/import_jobs.h) */
