@@ -68,7 +68,8 @@ static int parse_url(struct sa_redis *r, const char *url, struct sa_err *err)
 {
     static const char prefix[] = "redis://";
     if (strncmp(url, prefix, sizeof prefix - 1) != 0)
-        return sa_err_set(err, SA_ECONFIG, "REDIS_URL: expected redis://[:password@]host:port[/db]");
+        return sa_err_set(err, SA_ECONFIG,
+                          "REDIS_URL: expected redis://[:password@]host:port[/db]");
     const char *s = url + sizeof prefix - 1, *end = s + strlen(s);
     const char *at = strrchr(s, '@');
     if (at) {
@@ -271,20 +272,19 @@ static int connect_slot(struct sa_redis *r, struct slot *s, struct sa_err *err)
 static bool was_closed(const redisContext *c, int saved_errno)
 {
     return c->err == REDIS_ERR_EOF ||
-           (c->err == REDIS_ERR_IO && (saved_errno == ECONNRESET || saved_errno == EPIPE ||
-                                       saved_errno == ENOTCONN));
+           (c->err == REDIS_ERR_IO &&
+            (saved_errno == ECONNRESET || saved_errno == EPIPE || saved_errno == ENOTCONN));
 }
 
 /* Sends the commands and reads the replies. Returns 0, SA_ENOMEM, or SA_ESTORE with
  * *closed telling whether the peer had closed the connection. */
 static int exchange(redisContext *c, int n, const struct sa_redis_cmd *cmds,
-                    struct redisReply **replies, const char *what, bool *closed,
-                    struct sa_err *err)
+                    struct redisReply **replies, const char *what, bool *closed, struct sa_err *err)
 {
     *closed = false;
     for (int i = 0; i < n; i++)
-        if (redisAppendCommandArgv(c, cmds[i].argc, (const char **)cmds[i].argv,
-                                   cmds[i].argvlen) != REDIS_OK)
+        if (redisAppendCommandArgv(c, cmds[i].argc, (const char **)cmds[i].argv, cmds[i].argvlen) !=
+            REDIS_OK)
             return sa_err_set(err, SA_ENOMEM, "out of memory");
     for (int i = 0; i < n; i++) {
         void *rep = NULL;
@@ -363,8 +363,7 @@ int sa_redis_ping(struct sa_redis *r, double *ms, struct sa_err *err)
 /* EVAL or EVALSHA: verb, the script or its SHA, the key count, keys, then args. */
 static int eval_cmd(struct sa_redis *r, const char *verb, const char *body, int nkeys,
                     const char *const *keys, int nargs, const char *const *args,
-                    const size_t *arglen, redisReply **reply, const char *what,
-                    struct sa_err *err)
+                    const size_t *arglen, redisReply **reply, const char *what, struct sa_err *err)
 {
     int argc = 3 + nkeys + nargs;
     const char **argv = malloc((size_t)argc * sizeof *argv);
@@ -399,9 +398,8 @@ static bool is_noscript(const redisReply *rep)
 }
 
 int sa_redis_eval(struct sa_redis *r, struct sa_redis_script *script, int nkeys,
-                  const char *const *keys, int nargs, const char *const *args,
-                  const size_t *arglen, struct redisReply **reply, const char *what,
-                  struct sa_err *err)
+                  const char *const *keys, int nargs, const char *const *args, const size_t *arglen,
+                  struct redisReply **reply, const char *what, struct sa_err *err)
 {
     *reply = NULL;
     char sha[41];
@@ -434,8 +432,8 @@ int sa_redis_eval(struct sa_redis *r, struct sa_redis_script *script, int nkeys,
         return rc;
     if (is_noscript(*reply)) { /* Redis restarted or SCRIPT FLUSH: EVAL loads it again */
         sa_redis_replies_free(1, reply);
-        if ((rc = eval_cmd(r, "EVAL", script->text, nkeys, keys, nargs, args, arglen, reply,
-                           what, err)))
+        if ((rc = eval_cmd(r, "EVAL", script->text, nkeys, keys, nargs, args, arglen, reply, what,
+                           err)))
             return rc;
     }
     if ((rc = sa_redis_reply_ok(*reply, what, err)))

@@ -118,8 +118,10 @@ static int fail_open(struct redis_limiter *l, const char *what, const struct sa_
     uint64_t now = sa_now_ns(), last = atomic_load(&l->warned_ns);
     if ((last == 0 || now - last >= WARN_EVERY_NS) &&
         atomic_compare_exchange_strong(&l->warned_ns, &last, now))
-        sa_logf(SA_LOG_WARN, "rate limit %s: %s; allowing requests without a limit until Redis "
-                "answers (%lu so far)", what, why->msg, atomic_load(&l->failures));
+        sa_logf(SA_LOG_WARN,
+                "rate limit %s: %s; allowing requests without a limit until Redis "
+                "answers (%lu so far)",
+                what, why->msg, atomic_load(&l->failures));
     return 0;
 }
 
@@ -192,8 +194,8 @@ static int redis_hit(struct sa_limiter *base, const char *key, long limit, long 
     snprintf(ttl, sizeof ttl, "%ld", window_seconds + 60);
     const char *multi[] = {"MULTI"}, *exec[] = {"EXEC"};
     const char *set[] = {"SET", k, "0", "EX", ttl, "NX"}, *incr[] = {"INCR", k};
-    struct sa_redis_cmd cmds[] = {{1, multi, NULL}, {6, set, NULL}, {2, incr, NULL},
-                                  {1, exec, NULL}};
+    struct sa_redis_cmd cmds[] = {
+        {1, multi, NULL}, {6, set, NULL}, {2, incr, NULL}, {1, exec, NULL}};
     redisReply *rep[4] = {0};
     struct sa_err why = {0};
     if (sa_redis_run(l->r, 4, cmds, rep, "rate limit", &why) ||

@@ -82,9 +82,8 @@ struct sa_redis_script {
  * reply is logged and returned as SA_ESTORE (no reply left). Returns 0, SA_ESTORE or
  * SA_ENOMEM. */
 int sa_redis_eval(struct sa_redis *r, struct sa_redis_script *script, int nkeys,
-                  const char *const *keys, int nargs, const char *const *args,
-                  const size_t *arglen, struct redisReply **reply, const char *what,
-                  struct sa_err *err) SA_WUR;
+                  const char *const *keys, int nargs, const char *const *args, const size_t *arglen,
+                  struct redisReply **reply, const char *what, struct sa_err *err) SA_WUR;
 
 /* ---- the checkpoint saver (saver.c) ---- */
 

@@ -59,13 +59,12 @@ static const char put_writes_lua[] =
 
 /* get: ARGV[1] the id, or "" for the latest; {id, meta, blob, writes} or nil. KEYS, here
  * and below: latest, index, rec. */
-static const char get_lua[] =
-    "local id = ARGV[1]\n"
-    "if id == '' then id = redis.call('GET', KEYS[1]) end\n"
-    "if not id then return nil end\n"
-    "local v = redis.call('HMGET', KEYS[3], id .. ':m', id, id .. ':w')\n"
-    "if not v[1] then return nil end\n"
-    "return {id, v[1], v[2], v[3]}\n";
+static const char get_lua[] = "local id = ARGV[1]\n"
+                              "if id == '' then id = redis.call('GET', KEYS[1]) end\n"
+                              "if not id then return nil end\n"
+                              "local v = redis.call('HMGET', KEYS[3], id .. ':m', id, id .. ':w')\n"
+                              "if not v[1] then return nil end\n"
+                              "return {id, v[1], v[2], v[3]}\n";
 
 /* delete_except: everything but ARGV[1]; 0 when it does not exist. The keys keep their
  * TTL (or persistence): HDEL and ZREM do not touch it, SET ... KEEPTTL neither. */
@@ -233,8 +232,14 @@ static int rs_put(struct graph_saver *base, const char *thread_id, const struct 
     snprintf(ttl, sizeof ttl, "%ld", s->ttl);
     bool persist = r->expires_at <= 0;
     const char *hset[] = {"HSET", k.rec, r->id, blob, mfield, meta, wfield, writes};
-    size_t hset_len[] = {4,        strlen(k.rec), strlen(r->id), blob_len,
-                         strlen(mfield), strlen(meta), strlen(wfield), writes_len};
+    size_t hset_len[] = {4,
+                         strlen(k.rec),
+                         strlen(r->id),
+                         blob_len,
+                         strlen(mfield),
+                         strlen(meta),
+                         strlen(wfield),
+                         writes_len};
     const char *zadd[] = {"ZADD", k.index, "0", r->id};
     const char *set[] = {"SET", k.latest, r->id};
     const char *multi[] = {"MULTI"}, *exec[] = {"EXEC"};
@@ -324,8 +329,7 @@ static int rs_get(struct graph_saver *base, const char *thread_id, const char *i
         return rc;
     const char *args[] = {id ? id : ""};
     redisReply *rep = NULL;
-    if ((rc = sa_redis_eval(s->r, &s->get, 3, k.all, 1, args, NULL, &rep, "checkpoint get",
-                            err)))
+    if ((rc = sa_redis_eval(s->r, &s->get, 3, k.all, 1, args, NULL, &rep, "checkpoint get", err)))
         return rc;
     if (rep->type != REDIS_REPLY_ARRAY) {
         rc = sa_err_set(err, SA_ENOTFOUND, "no checkpoint %s for thread %s", id ? id : "",
@@ -334,8 +338,7 @@ static int rs_get(struct graph_saver *base, const char *thread_id, const char *i
                rep->element[1]->type != REDIS_REPLY_STRING) {
         rc = sa_redis_reply_ok(NULL, "checkpoint get", err);
     } else {
-        snprintf(out->id, sizeof out->id, "%.*s", (int)rep->element[0]->len,
-                 rep->element[0]->str);
+        snprintf(out->id, sizeof out->id, "%.*s", (int)rep->element[0]->len, rep->element[0]->str);
         const redisReply *blob = rep->element[2], *w = rep->element[3];
         rc = parse_meta(out->id, rep->element[1]->str, rep->element[1]->len, out, err);
         if (!rc && blob->type != REDIS_REPLY_STRING)

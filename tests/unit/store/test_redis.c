@@ -439,8 +439,11 @@ static struct sv *sv_of(void **state)
 static void put(struct sv *f, const char *id, const char *parent, const char *blob,
                 double expires_at)
 {
-    struct graph_record r = {.step = 1, .full = true, .blob = (char *)blob,
-                             .blob_len = strlen(blob), .expires_at = expires_at};
+    struct graph_record r = {.step = 1,
+                             .full = true,
+                             .blob = (char *)blob,
+                             .blob_len = strlen(blob),
+                             .expires_at = expires_at};
     snprintf(r.id, sizeof r.id, "%s", id);
     snprintf(r.parent_id, sizeof r.parent_id, "%s", parent);
     struct sa_err err = {0};
@@ -493,8 +496,7 @@ static void test_saver_ops(void **state)
     assert_string_equal(ids[1], "0002");
     free(ids);
     assert_int_equal(graph_saver_put_writes(f->s, f->thread, "0002", "[1,2]", 5, &err), 0);
-    assert_int_equal(graph_saver_put_writes(f->s, f->thread, "0404", "[]", 2, &err),
-                     SA_ENOTFOUND);
+    assert_int_equal(graph_saver_put_writes(f->s, f->thread, "0404", "[]", 2, &err), SA_ENOTFOUND);
     assert_int_equal(graph_saver_get(f->s, f->thread, "0002", &got, &err), 0);
     assert_string_equal(got.writes, "[1,2]");
     assert_int_equal(got.writes_len, 5);
