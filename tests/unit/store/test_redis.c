@@ -675,9 +675,10 @@ static void stop_redis(pid_t pid)
     waitpid(pid, NULL, 0);
 }
 
-/* Redis goes away: calls fail with our words within the timeout (the limiter lets them
- * through and counts it); Redis comes back on the same port: the same pool, saver and
- * limiter work again without being reopened (the scripts loaded again on NOSCRIPT). */
+/* Redis goes away: calls fail with our words (the limiter lets them through and counts
+ * it); Redis comes back on the same port: the same pool, saver and limiter work again
+ * without being reopened (the scripts loaded again on NOSCRIPT). A Redis that hangs
+ * (SIGSTOP) fails the call at the timeout and leaves no stale reply behind. */
 static void test_reconnect_after_restart(void **state)
 {
     (void)state;
@@ -690,8 +691,9 @@ static void test_reconnect_after_restart(void **state)
     pid_t pid = start_redis(port);
     char url[64];
     snprintf(url, sizeof url, "redis://127.0.0.1:%d", port);
-    struct sa_redis *r = open_pool(url, 2);
+    struct sa_redis *r = NULL;
     struct sa_err err = {0};
+    assert_int_equal(sa_redis_open(url, 1000, 2, &r, &err), 0);
     struct graph_saver *s = NULL;
     struct sa_limiter *l = NULL;
     assert_int_equal(sa_redis_saver_new(r, false, 60, &s, &err), 0);
@@ -731,6 +733,21 @@ static void test_reconnect_after_restart(void **state)
     assert_int_equal(lim.limit, 10);
     assert_int_equal(lim.remaining, 9);
     assert_int_equal(sa_limiter_redis_failures(l), 2);
+
+    /* a Redis that hangs: the call fails after the timeout; the late answer must not be
+     * read as the next call's (the connection that timed out is dropped) */
+    assert_int_equal(graph_saver_put(s, "t2", &rec, &err), 0);
+    kill(pid, SIGSTOP);
+    assert_int_equal(sa_redis_ping(r, &ms, &err), SA_ESTORE);
+    kill(pid, SIGCONT);
+    assert_int_equal(graph_saver_get(s, "t2", "0001", &got, &err), 0);
+    assert_string_equal(got.blob, "{}");
+    graph_record_clear(&got);
+    char(*ids)[GRAPH_ID_LEN] = NULL;
+    int n = 0;
+    assert_int_equal(graph_saver_list(s, "t2", 0, &ids, &n, &err), 0);
+    assert_int_equal(n, 1);
+    free(ids);
 
     /* and once more, now with idle pooled connections that the restart broke */
     stop_redis(pid);
