@@ -48,6 +48,7 @@ struct sa_access {
     bool required;
     struct sa_jwt_verifier *jwt; /* NULL: no JWT configured */
     struct sa_limiter *limiter;
+    bool shared_limiter; /* the Redis one (REDIS_URL) */
     long per_minute;
     struct sa_limit_spec agent_limits;
     double (*now)(void);
@@ -162,6 +163,7 @@ int sa_access_open(const struct sa_config *cfg, struct sa_store *store, struct s
         goto fail;
     if ((rc = open_limiter(cfg, &a->limiter, err)))
         goto fail;
+    a->shared_limiter = cfg->redis_url != NULL;
     *out = a;
     return 0;
 fail:
@@ -505,6 +507,11 @@ int sa_access_limit_failure(struct sa_access *a, const char *client_addr, double
     char key[96];
     snprintf(key, sizeof key, "authfail|%.64s", client_addr);
     return sa_limiter_take(a->limiter, key, SA_AUTH_FAILURES_PER_MINUTE, now, out, err);
+}
+
+unsigned long sa_access_limiter_failures(struct sa_access *a)
+{
+    return a->shared_limiter ? sa_limiter_redis_failures(a->limiter) : 0;
 }
 
 /* ---- audit -------------------------------------------------------------------------- */

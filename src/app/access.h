@@ -83,6 +83,9 @@ int sa_access_limit_agent(struct sa_access *a, const struct sa_principal *p, con
 #define SA_AUTH_FAILURES_PER_MINUTE 60
 int sa_access_limit_failure(struct sa_access *a, const char *client_addr, double now,
                             struct sa_limit *out, struct sa_err *err) SA_WUR;
+/* Limit checks let through because the shared limiter (Redis) failed, since open: for a
+ * metric. Always 0 with the in-process limiter. */
+unsigned long sa_access_limiter_failures(struct sa_access *a);
 
 /* ---- audit ---- */
 

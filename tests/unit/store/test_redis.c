@@ -26,6 +26,8 @@
 
 #include <cmocka.h>
 
+#include "app/access.h"
+#include "base/config.h"
 #include "graph/saver.h"
 #include "resilience/ratelimit.h"
 #include "store/redis/redis.h"
@@ -617,6 +619,52 @@ static void test_registry(void **state)
     assert_int_equal(sa_redis_open("http://host", 100, 1, &r, &err), SA_ECONFIG);
 }
 
+/* ---- the access service ----------------------------------------------------------- */
+
+/* With REDIS_URL, two access services (two instances) share the limits: 3 per minute
+ * means 3 across both. */
+static void test_access_shares_limits(void **state)
+{
+    (void)state;
+    const char *url = redis_url();
+    struct sa_config cfg;
+    struct sa_err err = {0};
+    assert_int_equal(sa_config_from_env(&cfg, &err), 0);
+    cfg.redis_url = url;
+    cfg.rate_limit_per_minute = 3;
+    cfg.agent_rate_limits = "2";
+    struct sa_store *st = NULL;
+    struct sa_access *a1 = NULL, *a2 = NULL;
+    assert_int_equal(sa_store_open("sqlite::memory:", 1, &st, &err), 0);
+    assert_int_equal(sa_access_open(&cfg, st, &a1, &err), 0);
+    assert_int_equal(sa_access_open(&cfg, st, &a2, &err), 0);
+    struct sa_principal p = {.kind = SA_PRINCIPAL_KEY};
+    snprintf(p.id, sizeof p.id, "key:test_redis.%ld", (long)getpid());
+    struct sa_limit l;
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(sa_access_limit_request(i % 2 ? a2 : a1, &p, 500, &l, &err), 0);
+        assert_true(l.allowed);
+        assert_int_equal(l.remaining, 2 - i);
+    }
+    assert_int_equal(sa_access_limit_request(a2, &p, 500, &l, &err), 0);
+    assert_false(l.allowed);
+    assert_int_equal(l.retry_after, 20);
+    assert_int_equal(sa_access_limit_agent(a1, &p, "bdr", 500, &l, &err), 0);
+    assert_int_equal(sa_access_limit_agent(a2, &p, "bdr", 500, &l, &err), 0);
+    assert_int_equal(l.remaining, 0);
+    assert_int_equal(sa_access_limit_agent(a1, &p, "bdr", 500, &l, &err), 0);
+    assert_false(l.allowed);
+    assert_int_equal(sa_access_limiter_failures(a1), 0);
+    sa_access_close(a1);
+    sa_access_close(a2);
+    sa_store_close(st);
+    struct sa_redis *raw = open_pool(url, 1);
+    char pattern[96];
+    snprintf(pattern, sizeof pattern, "ratelimit:{%s*", p.id);
+    del_matching(raw, pattern);
+    sa_redis_close(raw);
+}
+
 /* ---- reconnect -------------------------------------------------------------------- */
 
 /* A free loopback port: bound and released (the server binds it right after). */
@@ -778,6 +826,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_saver_ttl_and_persist, sv_setup, sv_teardown),
         cmocka_unit_test_setup_teardown(test_saver_zstd_round_trip, sv_setup, sv_teardown),
         cmocka_unit_test(test_registry),
+        cmocka_unit_test(test_access_shares_limits),
         cmocka_unit_test(test_reconnect_after_restart),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
