@@ -105,5 +105,9 @@ awk -v p="$(to_ms "$s_p50")" 'BEGIN { printf "pipeline p50 at c=2 vs the seed ~1
 echo "executions written during the run: $rows"
 
 echo
+echo "== storage per invocation, and what retention keeps (sales-agent prune on a moved clock)"
+"$here/bench_storage.sh" "$build" "${BENCH_STORAGE_RUNS:-200}"
+
+echo
 echo "== import: sales-agent import of generated HubSpot exports into a fresh SQLite file (GNU time)"
 "$here/bench_import.sh" "$build" ${BENCH_IMPORT_ROWS:-10000 100000}

@@ -8,11 +8,17 @@ set -euo pipefail
 PKGS=(
   build-essential cmake pkg-config
   libmicrohttpd-dev libjansson-dev libsqlite3-dev libzstd-dev libcsv-dev
+  libpq-dev postgresql # the PostgreSQL store; its tests start a throwaway cluster
   libical-dev tzdata
   libjwt-dev libssl-dev
   libcmocka-dev libcurl4-openssl-dev curl
   wrk sqlite3 time
   python3 python3-icalendar # the integration tests parse delivered mail (email) and invites (icalendar)
+  # PostgreSQL and Redis: the client libraries the backends link, and the servers make test
+  # starts (tests/harness/backends.sh; postgresql-15 includes contrib, so pg_trgm; PgBouncer
+  # in front of it for test_store_contract_pgbouncer); nginx for the multi-instance tests
+  # (tests/harness/nginx.sh); util-linux for runuser and flock
+  libpq-dev postgresql-15 pgbouncer redis-server libhiredis-dev nginx-light util-linux
 )
 
 # `scripts/deps.sh clang` adds the fuzzing toolchain (make fuzz), `scripts/deps.sh lint`

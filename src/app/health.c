@@ -1,31 +1,118 @@
-/* The health service (see health.h). */
+/* The health service (see health.h): the probes of every backend the app has, run at
+ * most once per SA_HEALTH_CACHE_MS. */
 #include "app/health.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "app/app.h"
 #include "base/clock.h"
 #include "base/log.h"
 #include "store/store.h"
 
+/* The store: a committed upsert of this host's row in the store's probe table, then the
+ * read that says the schema version. */
+static int probe_store(struct sa_app *app, char *backend, char *detail, size_t cap,
+                       struct sa_err *err)
+{
+    snprintf(backend, cap, "%s", sa_store_scheme(app->store));
+    char who[128] = "host:";
+    if (gethostname(who + 5, sizeof who - 5) != 0)
+        snprintf(who, sizeof who, "host:unknown");
+    who[sizeof who - 1] = '\0';
+    int rc = sa_store_write_probe(app->store, who, sa_wall_seconds(), err);
+    if (!rc)
+        rc = sa_store_health(app->store, detail, cap, err);
+    return rc;
+}
+
+/* Every backend's probe; a new backend adds one row, e.g.
+ *   {"redis", probe_redis}  (probe_redis: SA_ENOTFOUND without REDIS_URL, else
+ *                            sa_redis_ping's outcome) */
+static const struct sa_health_probe probes[] = {
+    {"database", probe_store},
+};
+#define N_PROBES (sizeof probes / sizeof probes[0])
+
+/* The last run of the probes. One app per process serves /health; the owner check keeps
+ * another app (a test opening two) from reading this one's results. */
+static struct {
+    pthread_mutex_t lock;
+    const struct sa_app *owner;
+    uint64_t at_ns; /* sa_now_ns of the run */
+    json_t *backends;
+    bool healthy;
+} cache = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* Runs every probe: {NAME: {status, backend, latency_ms, detail}}; *healthy says none
+ * failed. */
+static json_t *run_probes(struct sa_app *app, bool *healthy)
+{
+    json_t *out = json_object();
+    *healthy = true;
+    for (size_t i = 0; i < N_PROBES; i++) {
+        char backend[64] = "", detail[128] = "";
+        struct sa_err err = {0};
+        uint64_t t0 = sa_now_ns();
+        int rc = probes[i].check(app, backend, detail, sizeof detail, &err);
+        double ms = sa_ns_to_ms(sa_now_ns() - t0);
+        if (rc == SA_ENOTFOUND)
+            continue;
+        if (rc) {
+            *healthy = false;
+            sa_log(SA_LOG_ERROR, "health check failed",
+                   json_pack("{s:s, s:s}", "check", probes[i].name, "error", err.msg));
+        }
+        json_object_set_new(out, probes[i].name,
+                            json_pack("{s:s, s:s, s:f, s:s}", "status", rc ? "fail" : "ok",
+                                      "backend", backend, "latency_ms", ms, "detail",
+                                      rc ? sa_strerror(rc) : detail));
+    }
+    return out;
+}
+
+/* The probes' results (new reference), from the cache while it is fresh. Callers arriving
+ * during a run wait for it and share its result. */
+static json_t *backends_now(struct sa_app *app, bool *healthy)
+{
+    pthread_mutex_lock(&cache.lock);
+    uint64_t now = sa_now_ns();
+    if (cache.owner != app || !cache.backends ||
+        now - cache.at_ns >= (uint64_t)SA_HEALTH_CACHE_MS * 1000000u) {
+        json_decref(cache.backends);
+        cache.backends = run_probes(app, &cache.healthy);
+        cache.owner = app;
+        cache.at_ns = sa_now_ns();
+    }
+    json_t *b = json_deep_copy(cache.backends);
+    *healthy = cache.healthy;
+    pthread_mutex_unlock(&cache.lock);
+    return b;
+}
+
 json_t *sa_app_health(struct sa_app *app, bool *healthy)
 {
-    char detail[128] = "";
-    struct sa_err err = {0};
-    uint64_t t0 = sa_now_ns();
-    int rc = sa_store_health(app->store, detail, sizeof detail, &err);
-    double ms = sa_ns_to_ms(sa_now_ns() - t0);
-    if (rc)
-        sa_log(SA_LOG_ERROR, "health check failed",
-               json_pack("{s:s, s:s}", "check", "database", "error", err.msg));
-    json_t *db = json_pack("{s:s, s:s, s:f, s:s}", "status", rc ? "fail" : "ok", "backend",
-                           sa_store_scheme(app->store), "latency_ms", ms, "detail",
-                           rc ? sa_strerror(rc) : detail);
+    json_t *backends = backends_now(app, healthy);
+    json_t *failing = json_array();
+    const char *name;
+    json_t *b;
+    json_object_foreach(backends, name, b) if (strcmp(json_string_value(json_object_get(b, "status")) ?: "", "ok") != 0)
+        json_array_append_new(failing, json_string(name));
     json_t *model = json_pack("{s:s, s:s}", "status", "ok", "data_dir", app->cfg.data_dir);
     double uptime = (double)(sa_now_ns() - app->started_ns) / 1e9;
     char now[SA_ISO8601_LEN];
     sa_iso8601_now(now);
-    *healthy = rc == 0;
-    return json_pack("{s:s, s:s, s:f, s:s, s:s, s:{s:o, s:o}}", "status",
-                     rc ? "degraded" : "healthy", "version", SA_VERSION, "uptime_s", uptime,
-                     "started_at", app->started_at, "timestamp", now, "checks", "database", db,
-                     "scoring_model", model);
+    json_t *body =
+        json_pack("{s:s, s:s, s:f, s:s, s:s, s:{s:O*, s:o}, s:o}", "status",
+                  *healthy ? "healthy" : "degraded", "version", SA_VERSION, "uptime_s", uptime,
+                  "started_at", app->started_at, "timestamp", now, "checks", "database",
+                  json_object_get(backends, "database"), "scoring_model", model, "backends",
+                  backends);
+    if (body && !*healthy)
+        json_object_set_new(body, "failing", failing);
+    else
+        json_decref(failing);
+    return body;
 }

@@ -46,7 +46,8 @@ static const char *const checkpoint_stores[] = {"auto", "redis", "database", NUL
 
 enum {
     AGENTS = SA_CMD_SERVE | SA_CMD_PIPELINE,        /* settings of the agents a pipeline runs */
-    STORE = AGENTS | SA_CMD_MIGRATE | SA_CMD_IMPORT | SA_CMD_KEYS /* every command that opens the store */
+    STORE = AGENTS | SA_CMD_MIGRATE | SA_CMD_IMPORT | SA_CMD_KEYS |
+            SA_CMD_PRUNE /* every command that opens the store */
 };
 
 static const struct sa_setting settings[] = {
@@ -71,8 +72,24 @@ static const struct sa_setting settings[] = {
      .metavar = "URL",
      URL(database_url),
      .dflt = "sqlite://var/sales-agent.db",
-     .range_doc = "sqlite://PATH or sqlite::memory:",
+     .range_doc = "sqlite://PATH, sqlite::memory: or postgresql://USER[:PASSWORD]@HOST[:PORT]/DB",
      .doc = "where leads, runs and the outbox are stored; the parent directory is created",
+     .commands = STORE},
+    /* the PostgreSQL store (store/postgres/) */
+    {.env = "PG_CONNECT_TIMEOUT_MS",
+     INT(pg_connect_timeout_ms),
+     .dflt = "3000",
+     .min = 100,
+     .max = 600000,
+     .doc = "PostgreSQL: how long opening a connection may take before the request fails (503)",
+     .commands = STORE},
+    {.env = "PG_STATEMENT_TIMEOUT_MS",
+     INT(pg_statement_timeout_ms),
+     .dflt = "5000",
+     .min = 100,
+     .max = 3600000,
+     .doc = "PostgreSQL: how long one statement may run before it is cancelled (migrations "
+            "have no limit)",
      .commands = STORE},
     /* the HTTP server */
     {.env = "HOST",
@@ -131,7 +148,7 @@ static const struct sa_setting settings[] = {
      .range_doc = "a file holding an ISO 8601 UTC instant",
      .doc = "for tests: \"now\" is the instant in this file plus the time since it last "
             "changed (write a new instant to move time; re-read on change)",
-     .commands = SA_CMD_SERVE},
+     .commands = SA_CMD_SERVE | SA_CMD_PRUNE},
     {.env = "SEED_FILE",
      .flag = "seed",
      .metavar = "FILE",
@@ -146,7 +163,7 @@ static const struct sa_setting settings[] = {
      .dflt = "maildir:var/mail",
      .range_doc = "maildir:DIR (smtp: is not built yet)",
      .doc = "where the outbox delivers: a Maildir (tmp/, new/, cur/)",
-     .commands = SA_CMD_SERVE},
+     .commands = SA_CMD_SERVE | SA_CMD_PRUNE},
     {.env = "OUTBOX_POLL_MS",
      INT(outbox_poll_ms),
      .dflt = "1000",
@@ -395,6 +412,42 @@ static const struct sa_setting settings[] = {
      .max = 3600,
      .doc = "a request's headers and body must arrive within this time (trickling does not "
             "extend it)",
+     .commands = SA_CMD_SERVE},
+    /* retention (app/retention.h): what the server's sweep and `sales-agent prune` delete */
+    {.env = "EXECUTION_RETENTION_SECONDS",
+     SECONDS(execution_retention),
+     .dflt = "2592000",
+     .min = 0,
+     .max = 10L * 365 * 86400,
+     .range_doc = "0 keeps them forever; 2592000 is 30 days",
+     .doc = "agent executions older than this are deleted (kept at least as long as "
+            "CHECKPOINT_RETENTION_SECONDS, which finds finished threads through them)",
+     .commands = SA_CMD_SERVE | SA_CMD_PRUNE},
+    {.env = "CHECKPOINT_RETENTION_SECONDS",
+     SECONDS(checkpoint_retention),
+     .dflt = "86400",
+     .min = 0,
+     .max = 10L * 365 * 86400,
+     .range_doc = "0 keeps every checkpoint",
+     .doc = "a finished thread idle this long keeps only its final state (one checkpoint); a "
+            "thread waiting for an approval keeps all of them",
+     .commands = SA_CMD_SERVE | SA_CMD_PRUNE},
+    {.env = "MAIL_RETENTION_SECONDS",
+     SECONDS(mail_retention),
+     .dflt = "2592000",
+     .min = 0,
+     .max = 10L * 365 * 86400,
+     .range_doc = "0 keeps them forever",
+     .doc = "delivered mail files in MAIL_TRANSPORT's Maildir older than this are deleted",
+     .commands = SA_CMD_SERVE | SA_CMD_PRUNE},
+    {.env = "RETENTION_SWEEP_SECONDS",
+     SECONDS(retention_sweep),
+     .dflt = "300",
+     .min = 0,
+     .max = 86400,
+     .range_doc = "0: no background sweep; run sales-agent prune instead",
+     .doc = "how often the server deletes what the retention settings and the enrichment "
+            "cache's expiry allow, and truncates SQLite's WAL",
      .commands = SA_CMD_SERVE},
     /* Redis (docs/redis.md) */
     {.env = "REDIS_URL",

@@ -37,6 +37,8 @@ struct sa_config {
     enum sa_log_level log_level; /* LOG_LEVEL, --log-level */
     /* storage and data */
     const char *database_url;  /* DATABASE_URL, --database-url */
+    int pg_connect_timeout_ms;   /* PG_CONNECT_TIMEOUT_MS: PostgreSQL connect deadline */
+    int pg_statement_timeout_ms; /* PG_STATEMENT_TIMEOUT_MS: PostgreSQL statement deadline */
     const char *data_dir;      /* DATA_DIR, --data-dir: scoring model, tables, templates */
     const char *companies_csv; /* COMPANIES_CSV: the user's own company data, or NULL */
     /* enrichment */
@@ -84,6 +86,11 @@ struct sa_config {
     enum sa_metrics_access metrics_access; /* METRICS_AUTH: key or open */
     int max_connections_per_ip;     /* MAX_CONNECTIONS_PER_IP */
     double request_timeout;         /* REQUEST_TIMEOUT_SECONDS: headers and body deadline */
+    /* retention (app/retention.h): seconds; 0 keeps that kind forever */
+    double execution_retention;  /* EXECUTION_RETENTION_SECONDS */
+    double checkpoint_retention; /* CHECKPOINT_RETENTION_SECONDS: finished threads' history */
+    double mail_retention;       /* MAIL_RETENTION_SECONDS: delivered mail files */
+    double retention_sweep;      /* RETENTION_SWEEP_SECONDS: the server's sweep; 0: none */
     /* Redis (docs/redis.md) */
     const char *redis_url; /* REDIS_URL: redis://[:password@]host:port[/db], or NULL: none */
     enum sa_checkpoint_store checkpoint_store; /* CHECKPOINT_STORE: REDIS or DATABASE */
@@ -99,7 +106,8 @@ enum {
     SA_CMD_PIPELINE = 1u << 3,
     SA_CMD_IMPORT = 1u << 4,
     SA_CMD_KEYS = 1u << 5,
-    SA_CMD_ALL = (1u << 6) - 1,
+    SA_CMD_PRUNE = 1u << 6,
+    SA_CMD_ALL = (1u << 7) - 1,
 };
 
 /* A setting's type: how its text is checked and which C type its field has. */

@@ -1,9 +1,31 @@
 /* `sales-agent migrate`: creates or upgrades the database schema (opening the
  * application does it), then exits. */
 #include <stdio.h>
+#include <string.h>
 
 #include "app/app.h"
 #include "cli/cli.h"
+
+/* Prints url with the password of its user info (scheme://user:PASSWORD@host/...), if
+ * any, as "***": a postgresql:// URL may carry one, and this line goes to a terminal or a
+ * deployment log. */
+static void print_url(FILE *f, const char *url)
+{
+    const char *auth = strstr(url, "://");
+    if (!auth) {
+        fputs(url, f);
+        return;
+    }
+    auth += 3;
+    size_t len = strcspn(auth, "/?#"); /* the authority */
+    const char *at = memchr(auth, '@', len);
+    const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+    if (!colon) {
+        fputs(url, f);
+        return;
+    }
+    fprintf(f, "%.*s***%s", (int)(colon + 1 - url), url, at);
+}
 
 static int migrate(const struct sa_config *cfg, const struct sa_cli_args *args)
 {
@@ -12,7 +34,9 @@ static int migrate(const struct sa_config *cfg, const struct sa_cli_args *args)
     struct sa_app *app;
     if (sa_app_open(cfg, &app, &err))
         return sa_cli_fail(&err);
-    printf("database %s is up to date\n", cfg->database_url);
+    fputs("database ", stdout);
+    print_url(stdout, cfg->database_url);
+    fputs(" is up to date\n", stdout);
     sa_app_close(app);
     return 0;
 }

@@ -10,6 +10,7 @@
 #include "app/app.h"
 #include "app/approvals.h"
 #include "app/outbox.h"
+#include "app/retention.h"
 #include "app/runs.h"
 #include "app/seed.h"
 #include "base/clock.h"
@@ -111,6 +112,9 @@ static int serve(const struct sa_config *cfg, const struct sa_cli_args *args)
         sa_app_close(app);
         return sa_cli_fail(&err);
     }
+    struct sa_retention *retention = NULL;
+    if (sa_retention_start(app, &retention, &err))
+        sa_log(SA_LOG_ERROR, "retention sweep not started", json_pack("{s:s}", "error", err.msg));
     sa_log(SA_LOG_INFO, "listening",
            json_pack("{s:s, s:i, s:s, s:i, s:s}", "host", cfg->host, "port", sa_http_port(srv),
                      "database", sa_store_scheme(app->store), "threads", cfg->threads, "version",
@@ -121,6 +125,7 @@ static int serve(const struct sa_config *cfg, const struct sa_cli_args *args)
     sigwait(&stop, &sig);
     sa_log(SA_LOG_INFO, "stopping", json_pack("{s:i}", "signal", sig));
     sa_http_stop(srv);
+    sa_retention_stop(retention);
     sa_runs_stop(app->runs);
     sa_outbox_stop(outbox);
     sa_calendar_shutdown();

@@ -10,6 +10,7 @@ struct graph_saver;
 
 struct sa_backend {
     const struct sa_store_ops *store; /* its scheme names the backend in DATABASE_URL */
+    const char *alias;                /* another scheme that names it, or NULL */
     /* Opens the checkpoint saver for the same location as the store (what follows
      * "scheme:" and an optional "//"). *out is freed with graph_saver_free. Returns 0 or
      * a negative SA_* code with err set. */
@@ -18,5 +19,15 @@ struct sa_backend {
 
 /* src/store/sqlite/ */
 extern const struct sa_backend sa_backend_sqlite;
+/* src/store/postgres/: scheme postgresql, alias postgres */
+extern const struct sa_backend sa_backend_pg;
+
+/* The network backends' timeouts (sa_store_set_timeouts, store.h), read when a store
+ * opens. */
+struct sa_store_timeouts {
+    int connect_ms;   /* PG_CONNECT_TIMEOUT_MS */
+    int statement_ms; /* PG_STATEMENT_TIMEOUT_MS */
+};
+extern struct sa_store_timeouts sa_store_timeouts;
 
 #endif

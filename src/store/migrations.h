@@ -15,5 +15,8 @@ struct sa_migration {
 /* src/store/sqlite/migrations/ */
 extern const struct sa_migration sa_sqlite_migrations[];
 extern const unsigned sa_sqlite_migrations_count;
+/* src/store/postgres/migrations/ */
+extern const struct sa_migration sa_pg_migrations[];
+extern const unsigned sa_pg_migrations_count;
 
 #endif

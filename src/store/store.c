@@ -3,13 +3,29 @@
  * A new backend adds one line to the table below. */
 #include "store/store.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "store/backend.h"
 #include "store/redis/redis.h"
 
-static const struct sa_backend *const backends[] = {&sa_backend_sqlite};
+static const struct sa_backend *const backends[] = {&sa_backend_sqlite, &sa_backend_pg};
+
+struct sa_store_timeouts sa_store_timeouts = {.connect_ms = 3000, .statement_ms = 5000};
+
+void sa_store_set_timeouts(int connect_ms, int statement_ms)
+{
+    if (connect_ms > 0)
+        sa_store_timeouts.connect_ms = connect_ms;
+    if (statement_ms > 0)
+        sa_store_timeouts.statement_ms = statement_ms;
+}
+
+static bool scheme_is(const char *scheme, const char *url, size_t n)
+{
+    return scheme && strlen(scheme) == n && strncmp(url, scheme, n) == 0;
+}
 
 /* Backends that hold checkpoints but no store: sa_saver_open takes their URLs,
  * sa_store_open refuses them with a message. */
@@ -42,18 +58,20 @@ static const struct sa_backend *find_backend(const char *url, const char **locat
     const char *colon = strchr(url, ':');
     size_t n = colon ? (size_t)(colon - url) : 0;
     for (size_t i = 0; colon && i < sizeof backends / sizeof backends[0]; i++) {
-        const char *scheme = backends[i]->store->scheme;
-        if (strlen(scheme) == n && strncmp(url, scheme, n) == 0) {
+        if (scheme_is(backends[i]->store->scheme, url, n) ||
+            scheme_is(backends[i]->alias, url, n)) {
             *location = colon + 1;
             if (strncmp(*location, "//", 2) == 0)
                 *location += 2;
             return backends[i];
         }
     }
+    /* only the scheme is echoed: the rest may hold a password */
     sa_err_set(err, SA_ECONFIG,
-               "DATABASE_URL=%s: unsupported; expected sqlite://PATH (e.g. "
-               "sqlite://var/sales-agent.db) or sqlite::memory:",
-               url);
+               "DATABASE_URL=%.*s:...: unsupported; expected sqlite://PATH (e.g. "
+               "sqlite://var/sales-agent.db), sqlite::memory: or "
+               "postgresql://USER[:PASSWORD]@HOST[:PORT]/DB (or postgres://)",
+               colon && n < 32 ? (int)n : 0, url);
     return NULL;
 }
 
@@ -94,4 +112,34 @@ int sa_store_def_health(struct sa_store *s, char *detail, size_t cap, struct sa_
     (void)err;
     snprintf(detail, cap, "ok");
     return 0;
+}
+
+int sa_store_def_prune(struct sa_store *s, const struct sa_prune_query *q, json_t **counts,
+                       struct sa_err *err)
+{
+    (void)s;
+    (void)q;
+    *counts = json_pack("{s:i, s:i}", "executions", 0, "enrichment_cache", 0);
+    return *counts ? 0 : sa_err_set(err, SA_ENOMEM, "out of memory");
+}
+
+int sa_store_def_threads_finished(struct sa_store *s, double since, double before,
+                                  const char *after, int limit, json_t **out, struct sa_err *err)
+{
+    (void)s;
+    (void)since;
+    (void)before;
+    (void)after;
+    (void)limit;
+    *out = json_array();
+    return *out ? 0 : sa_err_set(err, SA_ENOMEM, "out of memory");
+}
+
+/* A backend without a write probe is asked for its read round trip: the best it offers. */
+int sa_store_def_write_probe(struct sa_store *s, const char *who, double at, struct sa_err *err)
+{
+    (void)who;
+    (void)at;
+    char detail[64];
+    return sa_store_health(s, detail, sizeof detail, err);
 }

@@ -141,6 +141,13 @@ struct sa_meeting_query {
     int limit;             /* 1..1000 */
 };
 
+/* What prune deletes (retention group below): cutoffs in unix seconds, 0 for none. */
+struct sa_prune_query {
+    double executions_before; /* agent executions created before this */
+    double cache_expired_at;  /* enrichment cache entries whose expiry is at or before this */
+    bool dry_run;             /* count what would go, delete nothing */
+};
+
 /* The ops every backend implements, grouped by aggregate. Every slot is required except
  * those marked optional: an optional slot may be NULL, and its wrapper below then runs
  * the default (sa_store_def_*, which a backend may also name explicitly). Each fallible
@@ -214,7 +221,9 @@ struct sa_store_ops {
     /* ---- agent executions ---- */
     /* The lead's executions, newest first, at most limit: an array of {id, agent_type,
      * thread_id, status, input, output, error_message, processing_time_ms, success,
-     * created_at}. */
+     * created_at}. An execution written with its lead (save_invocation, save_many,
+     * insert_lead_if_new) whose input is the lead's data need not store that input
+     * again: its input is then the lead's stored data. */
     int (*list_executions)(struct sa_store *s, const char *lead_id, int limit, json_t **out,
                            struct sa_err *err);
 
@@ -453,6 +462,31 @@ struct sa_store_ops {
     /* The meetings matching q, by start time (an array). SA_EINVAL for a bad limit. */
     int (*meeting_list)(struct sa_store *s, const struct sa_meeting_query *q, json_t **out,
                         struct sa_err *err);
+
+    /* ---- retention and health (appended group; every slot optional) ----
+     * app/retention.h bounds storage with these; app/health.h proves writes with the
+     * probe. Times are the caller's (unix seconds): the store never reads the clock. */
+    /* Optional (default: deletes nothing, counts 0). Deletes what q allows, in batches
+     * (each its own transaction, so other writes go on between them): the agent executions
+     * created before q->executions_before (0: none) and the enrichment cache entries
+     * expired at q->cache_expired_at (0: none); with q->dry_run it only counts. Then gives
+     * space back where the backend can (SQLite: truncates its WAL when no write is in
+     * progress). *counts: {executions, enrichment_cache}, the rows deleted (or that would
+     * be). */
+    int (*prune)(struct sa_store *s, const struct sa_prune_query *q, json_t **counts,
+                 struct sa_err *err);
+    /* Optional (default: an empty array). The threads that finished, whose last activity
+     * (a run's last status change, an execution) is in [since, before), ordered by id,
+     * ids greater than after (NULL: from the first), at most limit (1..1000): an array of
+     * thread id strings. A thread is finished when none of its runs is queued, running or
+     * awaiting approval and none of its approvals is pending; activity at or after before
+     * excludes it. Retention keeps only such a thread's final checkpoint. */
+    int (*threads_finished)(struct sa_store *s, double since, double before, const char *after,
+                            int limit, json_t **out, struct sa_err *err);
+    /* Optional (default: the health slot, a read round trip). One real committed write
+     * (an upsert of the row named by who in a table of its own, stamped at, unix seconds),
+     * proving the store takes writes now: a full disk or a lost lock fails it. */
+    int (*write_probe)(struct sa_store *s, const char *who, double at, struct sa_err *err);
 };
 
 struct sa_store {
@@ -473,10 +507,21 @@ int sa_store_open(const char *url, int pool_size, struct sa_store **out, struct 
  * connection). Returns 0 and *out (freed with graph_saver_free), or SA_ECONFIG for an
  * unknown scheme, or the backend's error. */
 int sa_saver_open(const char *url, struct graph_saver **out, struct sa_err *err) SA_WUR;
+/* Sets the network backends' timeouts (PostgreSQL; SQLite has none) for the stores and
+ * savers opened after the call: connecting (connect_ms) and each statement (statement_ms),
+ * both > 0; the defaults are 3000 and 5000. Call at start-up, before opening. */
+void sa_store_set_timeouts(int connect_ms, int statement_ms);
 
 /* The defaults of the optional slots. */
 int sa_store_def_migrate(struct sa_store *s, struct sa_err *err) SA_WUR;
 int sa_store_def_health(struct sa_store *s, char *detail, size_t cap, struct sa_err *err) SA_WUR;
+int sa_store_def_prune(struct sa_store *s, const struct sa_prune_query *q, json_t **counts,
+                       struct sa_err *err) SA_WUR;
+int sa_store_def_threads_finished(struct sa_store *s, double since, double before,
+                                  const char *after, int limit, json_t **out,
+                                  struct sa_err *err) SA_WUR;
+int sa_store_def_write_probe(struct sa_store *s, const char *who, double at,
+                             struct sa_err *err) SA_WUR;
 
 /* The wrappers callers use, one per slot (see struct sa_store_ops for each contract). */
 
@@ -833,6 +878,26 @@ static inline SA_WUR int sa_store_meeting_list(struct sa_store *s, const struct 
                                                json_t **out, struct sa_err *err)
 {
     return s->ops->meeting_list(s, q, out, err);
+}
+
+/* retention and health */
+static inline SA_WUR int sa_store_prune(struct sa_store *s, const struct sa_prune_query *q,
+                                        json_t **counts, struct sa_err *err)
+{
+    return (s->ops->prune ? s->ops->prune : sa_store_def_prune)(s, q, counts, err);
+}
+static inline SA_WUR int sa_store_threads_finished(struct sa_store *s, double since, double before,
+                                                   const char *after, int limit, json_t **out,
+                                                   struct sa_err *err)
+{
+    return (s->ops->threads_finished ? s->ops->threads_finished
+                                     : sa_store_def_threads_finished)(s, since, before, after,
+                                                                      limit, out, err);
+}
+static inline SA_WUR int sa_store_write_probe(struct sa_store *s, const char *who, double at,
+                                              struct sa_err *err)
+{
+    return (s->ops->write_probe ? s->ops->write_probe : sa_store_def_write_probe)(s, who, at, err);
 }
 
 #endif

@@ -20,6 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
+
 #ifndef SA_SOURCE_DIR
 #error "SA_SOURCE_DIR must be defined (tests/CMakeLists.txt does it)"
 #endif
@@ -50,7 +52,66 @@ static double now_s(void)
 
 /* ---- the server process ------------------------------------------------------------ */
 
-int server_make_dir(struct server *s)
+/* ---- PostgreSQL and Redis (SA_TEST_BACKENDS=pg) --------------------------------------- */
+
+bool harness_on_pg(void)
+{
+    const char *b = getenv("SA_TEST_BACKENDS");
+    return b && strcmp(b, "pg") == 0;
+}
+
+/* Directories given a database so far by this process: directory N gets database "_N". */
+static int made;
+
+/* Creates a database for s on the server of SA_TEST_PG_URL, named after that URL's database
+ * plus "_N" (a new name: the URL's database is unique to the run), and points s->db_url at
+ * it. Returns 0 or -1 (printed). */
+static int make_pg_db(struct server *s)
+{
+    const char *url = getenv("SA_TEST_PG_URL");
+    if (!url || !*url) {
+        fprintf(stderr, "harness: SA_TEST_BACKENDS=pg needs SA_TEST_PG_URL "
+                        "(tests/harness/with-backends.sh sets it)\n");
+        return -1;
+    }
+    /* postgresql://USER@HOST:PORT/DB[?PARAMS]: the new URL swaps DB */
+    const char *authority = strstr(url, "://");
+    const char *slash = authority ? strchr(authority + 3, '/') : NULL;
+    size_t db_len = slash ? strcspn(slash + 1, "?") : 0;
+    if (!slash || db_len == 0 || db_len > 50 ||
+        strspn(slash + 1, "abcdefghijklmnopqrstuvwxyz"
+                          "0123456789_") != db_len) {
+        fprintf(stderr,
+                "harness: SA_TEST_PG_URL=%s: expected postgresql://...:PORT/DB with DB "
+                "in [a-z0-9_], at most 50 characters\n",
+                url);
+        return -1;
+    }
+    char name[64];
+    snprintf(name, sizeof name, "%.*s_%d", (int)db_len, slash + 1, made);
+    PGconn *c = PQconnectdb(url);
+    int rc = -1;
+    if (PQstatus(c) != CONNECTION_OK) {
+        fprintf(stderr, "harness: cannot connect to %s: %s", url, PQerrorMessage(c));
+    } else {
+        char sql[128];
+        snprintf(sql, sizeof sql, "CREATE DATABASE \"%s\"", name);
+        PGresult *res = PQexec(c, sql);
+        if (PQresultStatus(res) == PGRES_COMMAND_OK)
+            rc = 0;
+        else
+            fprintf(stderr, "harness: %s: %s", sql, PQerrorMessage(c));
+        PQclear(res);
+    }
+    PQfinish(c);
+    if (rc == 0)
+        snprintf(s->db_url, sizeof s->db_url, "%.*s%s%s", (int)(slash + 1 - url), url, name,
+                 slash + 1 + db_len);
+    return rc;
+}
+
+/* A new temporary directory for s, with its file names; no database yet. */
+static int make_dir_only(struct server *s)
 {
     memset(s, 0, sizeof *s);
     snprintf(s->dir, sizeof s->dir, "/tmp/sa-test-XXXXXX");
@@ -60,7 +121,81 @@ int server_make_dir(struct server *s)
     }
     snprintf(s->log_path, sizeof s->log_path, "%s/server.log", s->dir);
     snprintf(s->out_path, sizeof s->out_path, "%s/server.out", s->dir);
-    snprintf(s->db_url, sizeof s->db_url, "sqlite://%s/db.sqlite", s->dir);
+    return 0;
+}
+
+/* s->redis_url: SA_TEST_REDIS_URL (redis://HOST:PORT[/B]) with database B + N when the run
+ * has SA_TEST_REDIS_DBS > N databases from B on, else B itself. "" without the variable.
+ * Returns 0 or -1 (printed). */
+static int pick_redis_db(struct server *s)
+{
+    const char *url = getenv("SA_TEST_REDIS_URL");
+    if (!url || !*url)
+        return 0;
+    const char *authority = strstr(url, "://");
+    const char *slash = authority ? strchr(authority + 3, '/') : NULL;
+    size_t base_len = slash ? (size_t)(slash - url) : strlen(url);
+    char *end = NULL;
+    long base = slash && slash[1] ? strtol(slash + 1, &end, 10) : 0;
+    const char *dbs_text = getenv("SA_TEST_REDIS_DBS");
+    long dbs = dbs_text ? strtol(dbs_text, NULL, 10) : 1;
+    if (!authority || base_len >= sizeof s->redis_url - 16 || base < 0 || (end && *end)) {
+        fprintf(stderr, "harness: SA_TEST_REDIS_URL=%s: expected redis://HOST:PORT[/DB]\n", url);
+        return -1;
+    }
+    if (dbs > 1 && made >= dbs) {
+        fprintf(stderr,
+                "harness: more than %ld server directories in one run: no Redis "
+                "database left (SA_TEST_REDIS_DBS)\n",
+                dbs - 1);
+        return -1;
+    }
+    snprintf(s->redis_url, sizeof s->redis_url, "%.*s/%ld", (int)base_len, url,
+             dbs > 1 ? base + made : base);
+    return 0;
+}
+
+int server_make_dir(struct server *s)
+{
+    if (make_dir_only(s))
+        return -1;
+    if (!harness_on_pg()) {
+        snprintf(s->db_url, sizeof s->db_url, "sqlite://%s/db.sqlite", s->dir);
+        return 0;
+    }
+    made++;
+    if (make_pg_db(s) || pick_redis_db(s)) {
+        server_remove_dir(s);
+        return -1;
+    }
+    return 0;
+}
+
+int server_make_peer(struct server *peer, const struct server *first)
+{
+    if (make_dir_only(peer))
+        return -1;
+    snprintf(peer->db_url, sizeof peer->db_url, "%s", first->db_url);
+    snprintf(peer->redis_url, sizeof peer->redis_url, "%s", first->redis_url);
+    snprintf(peer->key, sizeof peer->key, "%s", first->key);
+    return 0;
+}
+
+int server_setenv(struct server *s, const char *name, const char *value)
+{
+    size_t n = strlen(name);
+    int slot = -1;
+    for (int i = 0; i < SERVER_ENV_MAX; i++) {
+        if (strncmp(s->env[i], name, n) == 0 && s->env[i][n] == '=') {
+            slot = i; /* replaces it */
+            break;
+        }
+        if (slot < 0 && !s->env[i][0])
+            slot = i;
+    }
+    if (slot < 0 || n + strlen(value) + 2 > sizeof s->env[0])
+        return -1;
+    snprintf(s->env[slot], sizeof s->env[slot], "%s=%s", name, value);
     return 0;
 }
 
@@ -162,6 +297,17 @@ static pid_t spawn(const struct server *s, bool seed)
     close(null);
     close(out);
     close(log);
+    if (s->redis_url[0])
+        setenv("REDIS_URL", s->redis_url, 1);
+    for (int i = 0; i < SERVER_ENV_MAX; i++) {
+        char kv[sizeof s->env[i]];
+        snprintf(kv, sizeof kv, "%s", s->env[i]);
+        char *eq = strchr(kv, '=');
+        if (eq) {
+            *eq = '\0';
+            setenv(kv, eq + 1, 1);
+        }
+    }
     setenv("MAIL_TRANSPORT", mail, 0);
     execv(SA_BINARY, argv);
     _exit(127);
@@ -242,7 +388,7 @@ int server_start(struct server *s, bool seed)
             s->pid = 0;
             return -1;
         }
-        double deadline = now_s() + 10.0;
+        double deadline = now_s() + 30.0;
         bool exited = false;
         while (now_s() < deadline) {
             int st;
@@ -258,7 +404,7 @@ int server_start(struct server *s, bool seed)
             sleep_ms(50);
         }
         if (!exited) {
-            fprintf(stderr, "harness: server not healthy after 10 s\n");
+            fprintf(stderr, "harness: server not healthy after 30 s\n");
             kill(s->pid, SIGKILL);
             waitpid(s->pid, NULL, 0);
         }
@@ -343,6 +489,56 @@ void harness_use(const struct server *s)
 {
     current_port = s->port;
     snprintf(current_key, sizeof current_key, "%s", s->key);
+}
+
+void harness_use_port(int port, const char *key)
+{
+    current_port = port;
+    snprintf(current_key, sizeof current_key, "%s", key ? key : "");
+}
+
+/* ---- nginx in front of several instances ------------------------------------------ */
+
+int proxy_start(struct proxy *p, const struct server *const *upstreams, int n)
+{
+    memset(p, 0, sizeof *p);
+    snprintf(p->dir, sizeof p->dir, "/tmp/sa-nginx-XXXXXX");
+    if (!mkdtemp(p->dir)) {
+        perror("mkdtemp");
+        return -1;
+    }
+    char cmd[2048];
+    int len = snprintf(cmd, sizeof cmd, "bash '%s/tests/harness/nginx.sh' start '%s' 0",
+                       SA_SOURCE_DIR, p->dir);
+    for (int i = 0; i < n && len > 0 && (size_t)len < sizeof cmd; i++)
+        len += snprintf(cmd + len, sizeof cmd - (size_t)len, " %d", upstreams[i]->port);
+    FILE *f = len > 0 && (size_t)len < sizeof cmd ? popen(cmd, "r") : NULL;
+    char line[64] = "";
+    if (f && !fgets(line, sizeof line, f))
+        line[0] = '\0';
+    int st = f ? pclose(f) : -1;
+    char *end = NULL;
+    long port = strtol(line, &end, 10);
+    if (!exited_ok(st) || end == line || port <= 0 || port > 65535) {
+        fprintf(stderr, "harness: nginx did not start (%s)\n", cmd);
+        rmdir(p->dir); /* nginx.sh removed what it made */
+        p->dir[0] = '\0';
+        return -1;
+    }
+    p->port = (int)port;
+    return 0;
+}
+
+void proxy_stop(struct proxy *p)
+{
+    if (!p->dir[0])
+        return;
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "bash '%s/tests/harness/nginx.sh' stop '%s'", SA_SOURCE_DIR, p->dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "harness: %s failed\n", cmd);
+    p->dir[0] = '\0';
+    p->port = 0;
 }
 
 void harness_auth(const char *header_line)

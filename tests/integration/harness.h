@@ -2,6 +2,17 @@
  * process on a free port with its own temporary directory (database, log), and talks to
  * it over HTTP (libcurl) or over a raw socket for bytes curl would never send.
  *
+ * Two backend sets, the same test code. By default each server directory has its own
+ * SQLite file and the server keeps checkpoints in it. With SA_TEST_BACKENDS=pg (the *_pg
+ * ctest entries, run through tests/harness/with-backends.sh, which also sets
+ * SA_TEST_PG_URL and SA_TEST_REDIS_URL) each directory gets a fresh PostgreSQL database of
+ * its own instead, named after SA_TEST_PG_URL's database plus "_N", and a Redis logical
+ * database of its own, SA_TEST_REDIS_URL's number plus N (when SA_TEST_REDIS_DBS says the
+ * run has more than that one; else all share it), which its server gets as REDIS_URL: each
+ * directory is a fresh world on both backend sets, kept across restarts. Those databases
+ * are not dropped or flushed here: with-backends.sh does it after a passing run and keeps
+ * them after a failure.
+ *
  * Nothing here links the server's code: the tests see the server only from outside. The
  * last part holds what the test_api_* programs share: their fixtures and the assertion
  * helpers (these fail the current cmocka test). */
@@ -22,25 +33,57 @@
 
 /* ---- the server process ------------------------------------------------------------ */
 
+#define SERVER_ENV_MAX 8
+
 struct server {
     pid_t pid; /* 0 when not running */
     int port;
     char dir[256];      /* temporary directory: db.sqlite and server.log live here */
     char log_path[512]; /* the server's stderr */
-    char db_url[512];   /* sqlite://DIR/db.sqlite */
+    char db_url[512]; /* sqlite://DIR/db.sqlite, or postgresql://.../DB with SA_TEST_BACKENDS=pg */
+    char redis_url[256]; /* its REDIS_URL with SA_TEST_BACKENDS=pg, else "" */
     char out_path[512]; /* the server's stdout: the first admin key is printed there */
     char key[128];      /* that key, read at the first start on this directory ("" with AUTH=off) */
+    /* Settings for this server only, "NAME=VALUE", put in its environment at every start
+     * over what the test process has (unused slots ""). For instances that differ. */
+    char env[SERVER_ENV_MAX][256];
 };
 
-/* Makes a new temporary directory (mkdtemp under /tmp) into s->dir. Returns 0 or -1. */
+/* Makes a new temporary directory (mkdtemp under /tmp) into s->dir and, with
+ * SA_TEST_BACKENDS=pg, a new PostgreSQL database and a Redis database for it. Returns 0,
+ * or -1 after printing why (nothing left behind). */
 int server_make_dir(struct server *s);
+
+/* For several instances of one service: makes peer a directory of its own (log, stdout,
+ * Maildir) whose server uses first's database (the same SQLite file, or the same
+ * PostgreSQL database, and the same Redis), and sends first's admin key. Start first once
+ * before (it creates the database and prints the key); then server_start(peer, false).
+ * Returns 0 or -1. */
+int server_make_peer(struct server *peer, const struct server *first);
+
+/* Adds "NAME=VALUE" to s->env (replacing an earlier NAME). Returns 0, or -1 when full. */
+int server_setenv(struct server *s, const char *name, const char *value);
+
+/* True when the servers run on PostgreSQL and Redis (SA_TEST_BACKENDS=pg). */
+bool harness_on_pg(void);
+
+/* For tests that open or damage the server's SQLite file themselves: on PostgreSQL, prints
+ * why the test cannot run there and skips it (cmocka counts it as skipped, not passed). */
+#define SKIP_ON_PG(why)                                                                            \
+    do {                                                                                           \
+        if (harness_on_pg()) {                                                                     \
+            print_message("[ SKIP     ] %s on PostgreSQL: %s\n", __func__, why);                   \
+            skip();                                                                                \
+        }                                                                                          \
+    } while (0)
 
 /* Starts SA_BINARY serve on a free 127.0.0.1 port, using the database in s->dir (call
  * server_make_dir first; a directory may be reused by several runs, one at a time), the
  * repository's data directory and 2 worker threads; with seed, also
  * --seed SA_SOURCE_DIR/data/sample_leads.json. stderr goes to s->log_path (appended).
- * Waits until GET /health answers 200 (10 s at most). Returns 0, or -1 after printing
- * why and the log. */
+ * With SA_TEST_BACKENDS=pg, also REDIS_URL=s->redis_url; then s->env. Waits until
+ * GET /health answers 200 (30 s at most: a sanitized binary starts slowly on a loaded
+ * machine). Returns 0, or -1 after printing why and the log. */
 int server_start(struct server *s, bool seed);
 
 /* Sends SIGTERM and waits for the process to exit (SIGKILL after 60 s). Returns the
@@ -62,8 +105,23 @@ void server_print_log(const struct server *s);
 /* Reads the whole log file into a malloc'd NUL-terminated string (NULL on error). */
 char *server_read_log(const struct server *s);
 
+/* ---- nginx in front of several instances ------------------------------------------ */
+
+struct proxy {
+    int port;      /* where nginx listens (127.0.0.1) */
+    char dir[256]; /* its configuration, logs and temporary files */
+};
+
+/* Starts nginx (tests/harness/nginx.sh) on a free port, round-robin over the n running
+ * servers' ports, responses unbuffered (SSE). Returns 0, or -1 after printing why. */
+int proxy_start(struct proxy *p, const struct server *const *upstreams, int n);
+/* Stops it and removes p->dir. */
+void proxy_stop(struct proxy *p);
+
 /* The server http() and friends talk to, and the key they send (its first admin key). */
 void harness_use(const struct server *s);
+/* The same for any port (nginx's, say) with the key of one of the servers behind it. */
+void harness_use_port(int port, const char *key);
 int harness_port(void);
 
 /* The credential header http() sends: NULL restores the default ("Authorization: Bearer"

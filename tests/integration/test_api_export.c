@@ -669,6 +669,7 @@ static void test_patch(void **state)
 static void test_erase(void **state)
 {
     (void)state;
+    SKIP_ON_PG("it stages rows in and counts them table by table in the server's SQLite file");
     harness_use(&main_srv);
     struct resp r;
     const char csv[] = "Company,First Name,Last Name,Job Title,Email,Website,Industry,Employees,"

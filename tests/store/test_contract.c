@@ -2084,6 +2084,214 @@ static int teardown(void **state)
     return system(cmd);
 }
 
+/* ---- retention and health (appended group) ------------------------------------------ */
+/* These use the real clock for their cutoffs (a backend may stamp rows with its own
+ * server's time), so a cutoff an hour back spares what the test wrote and one a minute
+ * ahead takes it. A prune at such a cutoff deletes every older row in the database, not
+ * only this run's: the suite runs alone on its database. */
+
+static double real_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static long long count_of(const json_t *counts, const char *key)
+{
+    json_t *v = json_object_get(counts, key);
+    if (!json_is_integer(v))
+        fail_msg("prune counts: %s is not an integer", key);
+    return json_integer_value(v);
+}
+
+/* prune deletes executions created before its cutoff and cache entries expired at it,
+ * counts the same with dry_run without deleting, and finds nothing more the second time. */
+static void test_prune(void **state)
+{
+    (void)state;
+    struct sa_store *s = open_store();
+    struct sa_err err = {0};
+    char id[SA_UUID_LEN], name[64];
+    save_lead(s, id, uniq(name, sizeof name, "Prune", ""), NULL, NULL);
+    char eid[SA_UUID_LEN];
+    sa_uuid_v7(eid);
+    struct sa_exec_row e = exec(eid, id);
+    assert_int_equal(sa_store_execution_add(s, &e, &err), 0);
+    char fresh[64], stale[64];
+    uniq(fresh, sizeof fresh, "prune-cache", "-fresh");
+    uniq(stale, sizeof stale, "prune-cache", "-stale");
+    json_t *data = json_pack("{s:s}", "industry", "SaaS");
+    assert_int_equal(sa_store_cache_put(s, fresh, "test", data, 3600, &err), 0);
+    assert_int_equal(sa_store_cache_put(s, stale, "test", data, 1, &err), 0);
+    json_decref(data);
+    double now = real_now();
+
+    /* an hour back: nothing of ours goes */
+    struct sa_prune_query q = {.executions_before = now - 3600, .cache_expired_at = now - 3600};
+    json_t *counts = NULL;
+    assert_int_equal(sa_store_prune(s, &q, &counts, &err), 0);
+    json_decref(counts);
+    json_t *list = NULL;
+    assert_int_equal(sa_store_list_executions(s, id, 10, &list, &err), 0);
+    assert_int_equal(json_array_size(list), 2);
+    json_decref(list);
+
+    /* a minute ahead, counted first: ours are among them, and still there after */
+    q = (struct sa_prune_query){
+        .executions_before = now + 60, .cache_expired_at = now + 60, .dry_run = true};
+    assert_int_equal(sa_store_prune(s, &q, &counts, &err), 0);
+    assert_true(count_of(counts, "executions") >= 2);
+    assert_true(count_of(counts, "enrichment_cache") >= 1); /* the stale entry */
+    long long would = count_of(counts, "executions");
+    json_decref(counts);
+    assert_int_equal(sa_store_list_executions(s, id, 10, &list, &err), 0);
+    assert_int_equal(json_array_size(list), 2);
+    json_decref(list);
+
+    /* deleted, as many as counted (no one else writes old executions meanwhile) */
+    q.dry_run = false;
+    assert_int_equal(sa_store_prune(s, &q, &counts, &err), 0);
+    assert_true(count_of(counts, "executions") >= would);
+    assert_true(count_of(counts, "enrichment_cache") >= 1);
+    json_decref(counts);
+    assert_int_equal(sa_store_list_executions(s, id, 10, &list, &err), 0);
+    assert_int_equal(json_array_size(list), 0);
+    json_decref(list);
+    /* the lead stays; the fresh cache entry (expiring in an hour) stays */
+    json_t *got = NULL;
+    assert_int_equal(sa_store_get_lead(s, id, &got, &err), 0);
+    json_decref(got);
+    assert_int_equal(sa_store_cache_get(s, fresh, &got, &err), 0);
+    assert_string_equal(str(got, "industry"), "SaaS");
+    json_decref(got);
+    assert_int_equal(sa_store_cache_get(s, stale, &got, &err), SA_ENOTFOUND);
+
+    /* the same cutoff again finds nothing */
+    assert_int_equal(sa_store_prune(s, &q, &counts, &err), 0);
+    assert_int_equal(count_of(counts, "executions"), 0);
+    assert_int_equal(count_of(counts, "enrichment_cache"), 0);
+    json_decref(counts);
+    /* zero cutoffs delete nothing */
+    q = (struct sa_prune_query){0};
+    assert_int_equal(sa_store_prune(s, &q, &counts, &err), 0);
+    assert_int_equal(count_of(counts, "executions"), 0);
+    assert_int_equal(count_of(counts, "enrichment_cache"), 0);
+    json_decref(counts);
+    sa_store_close(s);
+}
+
+/* Every finished thread in [since, before), in pages of limit after the last id. */
+static json_t *all_finished(struct sa_store *s, double since, double before)
+{
+    json_t *all = json_array();
+    char after[256] = "";
+    for (;;) {
+        json_t *page = NULL;
+        struct sa_err err = {0};
+        if (sa_store_threads_finished(s, since, before, after[0] ? after : NULL, 7, &page, &err))
+            fail_msg("threads_finished: %s", err.msg);
+        size_t n = json_array_size(page);
+        for (size_t i = 0; i < n; i++) {
+            const char *t = json_string_value(json_array_get(page, i));
+            assert_non_null(t);
+            assert_true(strcmp(t, after) > 0); /* ordered, after the cursor */
+            snprintf(after, sizeof after, "%s", t);
+            json_array_append(all, json_array_get(page, i));
+        }
+        assert_true(n <= 7);
+        json_decref(page);
+        if (n < 7)
+            return all;
+    }
+}
+
+static bool has_string(const json_t *arr, const char *v)
+{
+    size_t i;
+    json_t *it;
+    json_array_foreach(arr, i, it) if (strcmp(json_string_value(it) ?: "", v) == 0) return true;
+    return false;
+}
+
+/* threads_finished: threads whose runs are all done and whose approvals are all decided,
+ * active inside the window; a running run, a pending approval or activity after the
+ * window excludes a thread. */
+static void test_threads_finished(void **state)
+{
+    (void)state;
+    struct sa_store *s = open_store();
+    struct sa_err err = {0};
+    char lead_id[SA_UUID_LEN], name[64];
+    save_lead(s, lead_id, uniq(name, sizeof name, "Threads", ""), NULL, NULL);
+    char done[64], running[64], waiting[64], decided[64], turn[64];
+    uniq(done, sizeof done, "fin", "-done");
+    uniq(running, sizeof running, "fin", "-running");
+    uniq(waiting, sizeof waiting, "fin", "-waiting");
+    uniq(decided, sizeof decided, "fin", "-decided");
+    uniq(turn, sizeof turn, "fin", "-turn");
+    char r1[SA_UUID_LEN], r2[SA_UUID_LEN];
+    sa_uuid_v7(r1);
+    sa_uuid_v7(r2);
+    assert_int_equal(sa_store_run_create(s, r1, lead_id, done, "{}", &err), 0);
+    assert_int_equal(sa_store_run_update(s, r1, "done", "{}", NULL, &err), 0);
+    assert_int_equal(sa_store_run_create(s, r2, lead_id, running, "{}", &err), 0);
+    assert_int_equal(sa_store_run_update(s, r2, "running", NULL, NULL, &err), 0);
+    const char *with_exec[] = {waiting, decided, turn};
+    for (int i = 0; i < 3; i++) {
+        char eid[SA_UUID_LEN];
+        sa_uuid_v7(eid);
+        struct sa_exec_row e = exec(eid, lead_id);
+        e.thread_id = with_exec[i];
+        assert_int_equal(sa_store_execution_add(s, &e, &err), 0);
+    }
+    char a1[SA_UUID_LEN], a2[SA_UUID_LEN], out_id[37];
+    sa_uuid_v7(a1);
+    sa_uuid_v7(a2);
+    assert_int_equal(sa_store_approval_put(s, a1, waiting, "i1", lead_id, "{}", out_id, &err), 0);
+    assert_int_equal(sa_store_approval_put(s, a2, decided, "i1", lead_id, "{}", out_id, &err), 0);
+    assert_int_equal(sa_store_approval_decide(s, a2, "accepted", "{}", "kim", NULL, &err), 0);
+    double now = real_now();
+
+    json_t *all = all_finished(s, now - 3600, now + 60);
+    assert_true(has_string(all, done));
+    assert_true(has_string(all, decided));
+    assert_true(has_string(all, turn));
+    assert_false(has_string(all, running));
+    assert_false(has_string(all, waiting));
+    json_decref(all);
+    /* a window that ends before the activity: none of them (it is after the window) */
+    all = all_finished(s, 0, now - 3600);
+    assert_false(has_string(all, done));
+    assert_false(has_string(all, turn));
+    json_decref(all);
+    /* a window that starts after it: none of them either */
+    all = all_finished(s, now + 60, now + 120);
+    assert_false(has_string(all, done));
+    json_decref(all);
+    /* the run finishing takes the thread in; the approval decided too */
+    assert_int_equal(sa_store_run_update(s, r2, "failed", NULL, "x", &err), 0);
+    assert_int_equal(sa_store_approval_decide(s, a1, "ignored", "{}", "kim", NULL, &err), 0);
+    all = all_finished(s, now - 3600, real_now() + 60);
+    assert_true(has_string(all, running));
+    assert_true(has_string(all, waiting));
+    json_decref(all);
+    sa_store_close(s);
+}
+
+/* The write probe commits a write, again and again (an upsert). */
+static void test_write_probe(void **state)
+{
+    (void)state;
+    struct sa_store *s = open_store();
+    struct sa_err err = {0};
+    char who[64];
+    uniq(who, sizeof who, "probe", "");
+    assert_int_equal(sa_store_write_probe(s, who, real_now(), &err), 0);
+    assert_int_equal(sa_store_write_probe(s, who, real_now(), &err), 0);
+    sa_store_close(s);
+}
+
 int main(int argc, char **argv)
 {
     const char *given = argc > 1 ? argv[1] : getenv("STORE_URL");
@@ -2129,6 +2337,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_audit_concurrent_appends),
         cmocka_unit_test(test_meetings),
         cmocka_unit_test(test_meetings_held_once_under_concurrency),
+        cmocka_unit_test(test_prune),
+        cmocka_unit_test(test_threads_finished),
+        cmocka_unit_test(test_write_probe),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

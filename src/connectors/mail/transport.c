@@ -269,10 +269,55 @@ static int maildir_send_once(struct sa_transport *t, const char *key, const char
     return rc;
 }
 
+/* Deletes (or counts) the regular files of the directory sub (relative to new/) last
+ * changed before before. A file is judged by its own mtime: delivery sets it, and a
+ * reader moving a message to cur/ keeps it (rename does not touch it). */
+static int prune_dir(const struct maildir *md, const char *sub, double before, bool dry_run,
+                     long *n, struct sa_err *err)
+{
+    int fd = openat(md->new_fd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!d) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        return io_error(err, "cannot read", sub, e);
+    }
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        struct stat st;
+        if (e->d_name[0] == '.' || fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+            !S_ISREG(st.st_mode))
+            continue;
+        double changed = (double)st.st_mtim.tv_sec + (double)st.st_mtim.tv_nsec / 1e9;
+        if (changed >= before)
+            continue;
+        if (dry_run || unlinkat(fd, e->d_name, 0) == 0)
+            (*n)++;
+    }
+    closedir(d);
+    return 0;
+}
+
+static int maildir_prune(struct sa_transport *t, double before, bool dry_run, long *n,
+                         struct sa_err *err)
+{
+    const struct maildir *md = (const struct maildir *)t;
+    *n = 0;
+    static const char *const subs[] = {".", "../cur", "../tmp"};
+    for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
+        int rc = prune_dir(md, subs[i], before, dry_run, n, err);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 static const struct sa_transport_ops maildir_ops = {
     .name = "maildir",
     .send = maildir_send,
     .send_once = maildir_send_once,
+    .prune = maildir_prune,
     .free = maildir_free,
 };
 

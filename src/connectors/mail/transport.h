@@ -32,6 +32,13 @@ struct sa_transport_ops {
     int (*send_once)(struct sa_transport *t, const char *key, const char *to_addr, const char *msg,
                      size_t len, char *delivered_id, size_t id_cap, bool *already,
                      struct sa_err *err);
+    /* Optional (default: deletes nothing, for transports that keep no copy). Deletes the
+     * delivered messages the transport keeps whose files were last changed before before
+     * (unix seconds; retention, app/retention.h); with dry_run only counts them. *n: how
+     * many. A key given to send_once whose message is deleted can be delivered again, so
+     * retention MUST be far longer than any retry of a delivery. */
+    int (*prune)(struct sa_transport *t, double before, bool dry_run, long *n,
+                 struct sa_err *err);
     /* Releases the transport and everything it owns. */
     void (*free)(struct sa_transport *t);
 };
@@ -82,6 +89,17 @@ static inline int sa_transport_send_once(struct sa_transport *t, const char *key
     if (!t->ops->send_once)
         return t->ops->send(t, to_addr, msg, len, delivered_id, id_cap, err);
     return t->ops->send_once(t, key, to_addr, msg, len, delivered_id, id_cap, already, err);
+}
+
+/* Deletes what t keeps of delivered mail changed before before (see
+ * sa_transport_ops.prune); a transport without the slot deletes nothing (*n = 0). For
+ * Maildir: the files of new/ and cur/ (read or not), and leftovers in tmp/ (a crashed
+ * delivery's); SA_EIO when a directory cannot be read. */
+static inline SA_WUR int sa_transport_prune(struct sa_transport *t, double before, bool dry_run,
+                                            long *n, struct sa_err *err)
+{
+    *n = 0;
+    return t->ops->prune ? t->ops->prune(t, before, dry_run, n, err) : 0;
 }
 
 #endif

@@ -29,7 +29,10 @@ struct pg_sql {
 };
 
 /* A statement argument, sent in order as $1, $2, ...: text (NULL sends NULL), an integer
- * or a double (both sent as their decimal text). */
+ * or a double (both sent as their decimal text, untyped: PostgreSQL infers each
+ * parameter's type from where it first appears, so cast where it cannot: `$1::text IS
+ * NULL`). A statement MUST mention every parameter it is given: PostgreSQL refuses one it
+ * cannot type (pass fewer arguments to a statement that needs fewer). */
 struct pg_arg {
     const char *text;
     long long num;
@@ -98,16 +101,29 @@ int pg_query_raw(struct sa_store *s, struct pg_conn *c, const struct pg_sql *q,
 
 /* Runs fn in one transaction (BEGIN ... COMMIT, READ COMMITTED) on a pooled connection
  * the caller holds alone for the call: fn's writes are committed together, or none is.
- * A serialization failure or deadlock (40001, 40P01) is retried a few times. */
+ * A serialization failure or deadlock (40001, 40P01) is retried a few times, so fn MUST
+ * be safe to run again from the start (reset what it counts in arg). Unlike SQLite, a
+ * failed statement aborts the whole transaction: fn MUST return on a statement's
+ * failure, not go on (the COMMIT would answer ROLLBACK, and this returns SA_ESTORE). */
 int pg_transaction(struct sa_store *s, pg_write_fn fn, void *arg, struct sa_err *err) SA_WUR;
 
 /* ---- errors ------------------------------------------------------------------------- */
 
-/* Maps a failed result (or a broken connection) to an SA_* code with err set: unique
- * violation (23505) -> SA_ECONFLICT, check/foreign-key/not-null (23xxx) -> SA_EINVAL,
- * query_canceled by our deadline -> SA_ETIMEDOUT, connection lost or refused -> SA_ESTORE
- * (answered 503 by the HTTP layer); the message names what, never PostgreSQL's text
- * (that goes to the log, masked). */
+/* The libpq URL for location, what the registry passes after "postgresql://" (or
+ * "postgres://"): "postgresql://" + location, malloc'd (the caller frees it), NULL when
+ * out of memory. The store and the saver open their connections with it. */
+char *pg_url(const char *location);
+
+/* Maps a failed result (or a broken connection: res NULL) to an SA_* code with err set:
+ * our triggers' SA409 -> SA_ECONFLICT with the trigger's own words; an integrity
+ * violation (23xxx: unique, check, foreign key, not null) -> SA_ESTORE, as SQLite's are
+ * (the contract suite expects it for a duplicate id; an op whose contract says "already
+ * exists" checks with ON CONFLICT and says SA_ECONFLICT itself); a data exception (22xxx:
+ * invalid JSON text for a jsonb column...) -> SA_EINVAL; query_canceled -> SA_ETIMEDOUT;
+ * connection lost or refused (08xxx, 57P01-57P03) -> SA_ESTORE (answered 503 by the
+ * HTTP layer) and c is closed when it goes back to the pool; anything else SA_ESTORE.
+ * The message names what and the SQLSTATE, never PostgreSQL's text (that goes to the
+ * log, masked). c->sqlstate keeps the SQLSTATE for pg_transaction's retry. */
 int pg_fail(struct pg_conn *c, const PGresult *res, const char *what, struct sa_err *err);
 
 /* ---- the ops, one file per aggregate (see store.h for each contract) ----------------- */

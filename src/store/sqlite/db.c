@@ -175,6 +175,8 @@ static void bind_args(sqlite3_stmt *st, const struct db_arg *a, int n)
             sqlite3_bind_int64(st, i + 1, a[i].num);
         else if (a[i].type == DB_ARG_REAL)
             sqlite3_bind_double(st, i + 1, a[i].real);
+        else if (a[i].type == DB_ARG_BLOB && a[i].text)
+            sqlite3_bind_blob64(st, i + 1, a[i].text, a[i].len, SQLITE_STATIC);
         else if (a[i].text)
             sqlite3_bind_text(st, i + 1, a[i].text, -1, SQLITE_STATIC);
         else
@@ -534,12 +536,25 @@ static int open_conn(const char *path, struct db_conn *c, bool shared, struct sa
     }
     /* temp_store=MEMORY keeps statement journals in memory: a statement with triggers
      * inside a transaction (every lead write) journals the pages it changes, and past 64 KB
-     * SQLite spilt that journal to a file in /var/tmp: 26 writes per imported lead. No
-     * mmap: reads go through the page cache, so the process's resident memory is what it
-     * allocates, not the size of the database file. */
+     * SQLite spilt that journal to a file in /var/tmp: 26 writes per imported lead.
+     *
+     * mmap_size=0, said explicitly though it is Debian's default: reads go through the
+     * page cache, so resident memory is what the process allocates, not the file's size;
+     * and a mapped database page that cannot be backed (a full disk) is a SIGBUS, not an
+     * error. (The WAL index, -shm, is always mapped; SQLite writes its pages out when it
+     * grows it, so a full disk fails there as an I/O error.)
+     *
+     * journal_size_limit: a checkpoint copies the WAL into the database and the next write
+     * starts the WAL over from its beginning, but the file keeps the size a burst or a
+     * long reader gave it (62-123 MB measured under load). With this limit the file is cut
+     * back to 16 MB when it is restarted: four times what the default auto-checkpoint at
+     * 1000 pages (4 MB) lets it reach in steady use, so steady use never truncates and
+     * re-grows it, and a burst's high-water is given back. The retention sweep also
+     * truncates it to zero when the writer is idle (db_wal_truncate). */
     static const char pragmas[] = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
                                   "PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000; "
-                                  "PRAGMA temp_store=MEMORY;";
+                                  "PRAGMA temp_store=MEMORY; PRAGMA mmap_size=0; "
+                                  "PRAGMA journal_size_limit=16777216;";
     char *msg = NULL;
     if (sqlite3_exec(c->db, pragmas, NULL, NULL, &msg) != SQLITE_OK) {
         int rc = sa_err_set(err, SA_ESTORE, "sqlite: %s: %s", path, msg ? msg : "pragma failed");
@@ -657,6 +672,48 @@ static int sqlite_health(struct sa_store *s, char *detail, size_t cap, struct sa
     return rc;
 }
 
+/* ---- the write probe and the WAL ----------------------------------------------------- */
+
+static const struct db_sql PROBE = {
+    "health probe", "INSERT INTO health_probe (who, at) VALUES (?1, ?2) ON CONFLICT (who) "
+                    "DO UPDATE SET at = excluded.at, probes = probes + 1"};
+
+/* The probe's own wait for a lock: /health answers within about this, instead of the
+ * 5 s every other write waits for another process's lock. */
+#define PROBE_BUSY_MS 1000
+
+static int sqlite_write_probe(struct sa_store *base, const char *who, double at,
+                              struct sa_err *err)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    const struct db_arg a[] = {TXT(who), DBL(at)};
+    writer_acquire(s);
+    sqlite3_busy_timeout(s->writer.db, PROBE_BUSY_MS);
+    int rc = db_exec_locked(&s->writer, &PROBE, a, DB_N(a), NULL, err);
+    sqlite3_busy_timeout(s->writer.db, 5000);
+    writer_release(s);
+    return rc;
+}
+
+int db_wal_truncate(struct sa_store *base, bool *done, struct sa_err *err)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    *done = false;
+    if (s->memory)
+        return 0;
+    int log = 0, copied = 0;
+    writer_acquire(s); /* our own writes wait; another connection's make it SQLITE_BUSY */
+    int rc = sqlite3_wal_checkpoint_v2(s->writer.db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &log,
+                                       &copied);
+    writer_release(s);
+    if (rc == SQLITE_BUSY) /* a reader or the saver was busy: the next sweep tries again */
+        return 0;
+    if (rc != SQLITE_OK)
+        return db_error(err, s->writer.db, "wal checkpoint");
+    *done = true;
+    return 0;
+}
+
 /* ---- the backend --------------------------------------------------------------------- */
 
 static const struct sa_store_ops store_ops = {
@@ -733,6 +790,10 @@ static const struct sa_store_ops store_ops = {
     .meeting_set_status = sa_sqlite_meeting_set_status,
     .meeting_get = sa_sqlite_meeting_get,
     .meeting_list = sa_sqlite_meeting_list,
+    /* retention.c, and the probe above */
+    .prune = sa_sqlite_prune,
+    .threads_finished = sa_sqlite_threads_finished,
+    .write_probe = sqlite_write_probe,
 };
 
 /* The registry's entry (store/backend.h): this store, and the saver of saver.c. */

@@ -23,15 +23,17 @@ struct db_sql {
     const char *text;
 };
 
-/* A statement argument, bound in order to ?1, ?2, ...: text (NULL binds NULL), an integer
- * or a double. */
+/* A statement argument, bound in order to ?1, ?2, ...: text (NULL binds NULL), an integer,
+ * a double or a blob. */
 struct db_arg {
-    const char *text;
+    const char *text; /* DB_ARG_BLOB: the bytes, len of them */
     long long num;
     double real;
-    enum { DB_ARG_TEXT, DB_ARG_INT, DB_ARG_REAL } type;
+    size_t len;
+    enum { DB_ARG_TEXT, DB_ARG_INT, DB_ARG_REAL, DB_ARG_BLOB } type;
 };
 #define TXT(v) ((struct db_arg){.text = (v)})
+#define BLOB(p, n) ((struct db_arg){.text = (p), .len = (n), .type = DB_ARG_BLOB})
 #define NUM(v) ((struct db_arg){.num = (v), .type = DB_ARG_INT})
 #define DBL(v) ((struct db_arg){.real = (v), .type = DB_ARG_REAL})
 #define DB_N(a) ((int)(sizeof(a) / sizeof((a)[0])))
@@ -112,9 +114,11 @@ int sa_sqlite_lead_match(struct sa_store *s, const char *name, const char *domai
 int sa_sqlite_company_get(struct sa_store *s, const char *domain, json_t **out,
                           struct sa_err *err);
 
-/* executions.c; sa_sqlite_exec_insert writes one inside the caller's transaction */
-int sa_sqlite_exec_insert(struct db_conn *c, const struct sa_exec_row *e, const char *now,
-                          struct sa_err *err);
+/* executions.c; sa_sqlite_exec_insert writes one inside the caller's transaction.
+ * lead_data: the input of the lead written beside it (NULL: none); an execution whose
+ * input is that text stores no copy of it (listed with the lead's input). */
+int sa_sqlite_exec_insert(struct db_conn *c, const struct sa_exec_row *e, const char *lead_data,
+                          const char *now, struct sa_err *err);
 int sa_sqlite_list_executions(struct sa_store *s, const char *lead_id, int limit, json_t **out,
                               struct sa_err *err);
 
@@ -231,5 +235,18 @@ int sa_sqlite_meeting_get(struct sa_store *s, const char *id, long long now, jso
                           struct sa_err *err);
 int sa_sqlite_meeting_list(struct sa_store *s, const struct sa_meeting_query *q, json_t **out,
                            struct sa_err *err);
+
+/* retention.c */
+int sa_sqlite_prune(struct sa_store *s, const struct sa_prune_query *q, json_t **counts,
+                    struct sa_err *err);
+int sa_sqlite_threads_finished(struct sa_store *s, double since, double before,
+                               const char *after, int limit, json_t **out, struct sa_err *err);
+/* db.c: PRAGMA wal_checkpoint(TRUNCATE) on the writer while no write of ours runs: the WAL
+ * goes back to zero bytes. *done is false when another connection's reader or writer kept
+ * it from finishing (not an error: the next call tries again), or for ":memory:". */
+int db_wal_truncate(struct sa_store *s, bool *done, struct sa_err *err) SA_WUR;
+/* Unix seconds as a stored time, "2026-12-02T07:10:00.000Z" (so it compares as text with
+ * the stored ones). */
+void db_iso(double t, char out[SA_ISO8601_LEN]);
 
 #endif

@@ -148,7 +148,7 @@ static int write_invocation(struct db_conn *c, void *arg, const char *now, struc
     rc = db_exec_locked(c, w->only_new ? &INSERT_LEAD_NEW : &UPSERT_LEAD, a, 21, &changed, err);
     w->inserted = !rc && changed > 0;
     if (!rc && w->exec && (w->inserted || !w->only_new))
-        rc = sa_sqlite_exec_insert(c, w->exec, now, err);
+        rc = sa_sqlite_exec_insert(c, w->exec, w->lead->data, now, err);
     return rc;
 }
 

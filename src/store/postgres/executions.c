@@ -1,0 +1,52 @@
+/* Agent executions in PostgreSQL: one row per invocation, written beside its lead inside
+ * the same transaction (leads.c), and listed per lead. Part of the PostgreSQL backend
+ * (pg.h). */
+#include <stdlib.h>
+
+#include "store/postgres/pg.h"
+
+static const struct pg_sql INSERT_EXEC = {
+    "insert execution",
+    "INSERT INTO agent_executions (id, lead_id, agent_type, thread_id, status, input, "
+    "output, error_message, processing_time_ms, success, created_at) VALUES "
+    "($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8, $9::float8, $10::integer, $11)"};
+static const struct pg_sql LIST_EXECS = {
+    "list executions",
+    "SELECT id, agent_type, thread_id, status, input, output, error_message, "
+    "processing_time_ms, success, created_at FROM agent_executions WHERE lead_id = $1 "
+    "ORDER BY created_at DESC, id LIMIT $2::bigint"};
+
+int sa_pg_exec_insert(struct pg_conn *c, const struct sa_exec_row *e, const char *now,
+                      struct sa_err *err)
+{
+    const struct pg_arg a[] = {TXT(e->id),
+                               TXT(e->lead_id),
+                               TXT(e->agent_type),
+                               TXT(e->thread_id),
+                               TXT(e->success ? "success" : "error"),
+                               TXT(e->input),
+                               TXT(e->output),
+                               TXT(e->error_message),
+                               DBL(e->processing_time_ms),
+                               NUM(e->success),
+                               TXT(now)};
+    return pg_exec_locked(c, &INSERT_EXEC, a, DB_N(a), NULL, err);
+}
+
+static json_t *exec_from_row(const PGresult *res, int r)
+{
+    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:f, s:b, s:o}", "id",
+                     pg_col_text(res, r, 0), "agent_type", pg_col_text(res, r, 1), "thread_id",
+                     pg_col_text(res, r, 2), "status", pg_col_text(res, r, 3), "input",
+                     pg_col_json(res, r, 4), "output", pg_col_json(res, r, 5), "error_message",
+                     pg_col_text(res, r, 6), "processing_time_ms",
+                     strtod(PQgetvalue(res, r, 7), NULL), "success",
+                     PQgetvalue(res, r, 8)[0] == '1', "created_at", pg_col_text(res, r, 9));
+}
+
+int sa_pg_list_executions(struct sa_store *s, const char *lead_id, int limit, json_t **out,
+                          struct sa_err *err)
+{
+    const struct pg_arg a[] = {TXT(lead_id), NUM(limit)};
+    return pg_query_rows(s, &LIST_EXECS, a, DB_N(a), exec_from_row, out, err);
+}

@@ -1,0 +1,328 @@
+/* Leads in PostgreSQL: an invocation's lead and execution written in one transaction, an
+ * import's leads in one transaction, reads by id, filtered pages, and the lookups an
+ * import merges by. Part of the PostgreSQL backend (pg.h); called through store.h. Ported
+ * statement by statement from store/sqlite/leads.c; "COLLATE NOCASE" becomes lower() over
+ * the "C"-collated columns (ASCII only, as NOCASE), served by expression indexes. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "base/uuid.h"
+#include "store/postgres/pg.h"
+#include "store/postgres/search.h"
+
+#define LEAD_COLS                                                                                  \
+    "id, company_name, industry, company_size, employees_min, employees_max, "                     \
+    "annual_revenue, website, country, contact_name, contact_title, contact_email, "               \
+    "contact_phone, linkedin_url, data, qualification_score, qualification_tier, "                 \
+    "qualification_reasoning, qualified_at, created_at, updated_at"
+/* What a read adds to LEAD_COLS: the lead's company (columns 21-23). */
+#define LEAD_READ_COLS                                                                             \
+    LEAD_COLS ", company_id, (SELECT domain FROM companies c WHERE c.id = leads.company_id), "     \
+              "(SELECT name FROM companies c WHERE c.id = leads.company_id)"
+#define LEAD_VALUES                                                                                \
+    "($1, $2, $3, $4, $5::bigint, $6::bigint, $7::float8, $8, $9, $10, $11, $12, $13, $14, "       \
+    "$15::jsonb, $16::integer, $17, $18, $19, $20, $20, "                                          \
+    "(SELECT id FROM companies WHERE domain = $21::text))"
+/* The lead and its search text ($22, search.h) in one statement: the search row is
+ * written only when the lead row is (the first CTE returns it), and its foreign key is
+ * checked at the statement's end, when the lead is there. The statement answers how many
+ * lead rows it wrote. */
+#define WITH_SEARCH(lead_insert)                                                                   \
+    "WITH l AS (" lead_insert " RETURNING id), s AS (INSERT INTO lead_search (lead_id, text) "     \
+    "SELECT id, $22::text FROM l ON CONFLICT (lead_id) DO UPDATE SET text = excluded.text WHERE "  \
+    "lead_search.text <> excluded.text) SELECT count(*) AS n FROM l"
+
+static const struct pg_sql UPSERT_LEAD = {
+    "write lead",
+    WITH_SEARCH("INSERT INTO leads (" LEAD_COLS ", company_id) VALUES " LEAD_VALUES
+                " ON CONFLICT (id) DO UPDATE SET company_name = excluded.company_name, "
+                "company_id = excluded.company_id, "
+                "industry = excluded.industry, company_size = excluded.company_size, "
+                "employees_min = excluded.employees_min, employees_max = excluded.employees_max, "
+                "annual_revenue = excluded.annual_revenue, website = excluded.website, "
+                "country = excluded.country, contact_name = excluded.contact_name, "
+                "contact_title = excluded.contact_title, contact_email = excluded.contact_email, "
+                "contact_phone = excluded.contact_phone, linkedin_url = excluded.linkedin_url, "
+                "data = excluded.data, "
+                "qualification_score = COALESCE(excluded.qualification_score, "
+                "leads.qualification_score), "
+                "qualification_tier = COALESCE(excluded.qualification_tier, "
+                "leads.qualification_tier), "
+                "qualification_reasoning = COALESCE(excluded.qualification_reasoning, "
+                "leads.qualification_reasoning), "
+                "qualified_at = COALESCE(excluded.qualified_at, leads.qualified_at), "
+                "updated_at = excluded.updated_at")};
+static const struct pg_sql INSERT_LEAD_NEW = {
+    "write lead", WITH_SEARCH("INSERT INTO leads (" LEAD_COLS ", company_id) VALUES " LEAD_VALUES
+                              " ON CONFLICT (id) DO NOTHING")};
+static const struct pg_sql ADD_COMPANY = {
+    "write company", "INSERT INTO companies (id, domain, name, created_at, updated_at) "
+                     "VALUES ($1, $2, $3, $4, $4) ON CONFLICT (domain) DO NOTHING"};
+static const struct pg_sql GET_COMPANY = {
+    "get company", "SELECT id, domain, name, created_at, updated_at, "
+                   "(SELECT count(*) FROM leads l WHERE l.company_id = c.id) AS leads "
+                   "FROM companies c WHERE domain = $1"};
+static const struct pg_sql MATCH_LEAD = {
+    "match lead",
+    "SELECT id FROM leads WHERE lower(company_name) = lower($1::text COLLATE \"C\") "
+    "AND contact_email IS NULL AND company_id IS NOT DISTINCT FROM (SELECT id FROM companies "
+    "WHERE domain = $2::text) AND lower(COALESCE(contact_name, '')) = "
+    "lower(COALESCE($3::text, '') COLLATE \"C\") ORDER BY created_at, id LIMIT 1"};
+static const struct pg_sql GET_LEAD = {"get lead",
+                                       "SELECT " LEAD_READ_COLS " FROM leads WHERE id = $1"};
+/* The list's statements by search mode (search.h) and order (enum sa_lead_sort). */
+#define LIST_FROM "SELECT " LEAD_READ_COLS " FROM leads"
+#define LIST_PAGE " LIMIT $4::bigint OFFSET $5::bigint"
+#define LIST_ORDERS(filter, what)                                                                  \
+    {                                                                                              \
+        {what, LIST_FROM filter " ORDER BY created_at DESC, id DESC" LIST_PAGE},                   \
+            {what, LIST_FROM filter " ORDER BY created_at, id" LIST_PAGE},                         \
+            {what, LIST_FROM filter " ORDER BY COALESCE(qualification_score, -1), id" LIST_PAGE},  \
+            {what, LIST_FROM filter                                                                \
+             " ORDER BY COALESCE(qualification_score, -1) DESC, id DESC" LIST_PAGE},               \
+        {                                                                                          \
+            what, LIST_FROM filter " ORDER BY lower(company_name), id" LIST_PAGE                   \
+        }                                                                                          \
+    }
+static const struct pg_sql LIST_LEADS[PG_SEARCH_MODES][SA_LEAD_SORTS] = {
+    LIST_ORDERS(PG_LEAD_FILTER_NONE, "list leads"),
+    LIST_ORDERS(PG_LEAD_FILTER_INDEX, "search leads"),
+    LIST_ORDERS(PG_LEAD_FILTER_SCAN, "search leads"),
+};
+static const struct pg_sql COUNT_LEADS[PG_SEARCH_MODES] = {
+    {"count leads", "SELECT count(*) AS n FROM leads" PG_LEAD_FILTER_NONE},
+    {"count leads", "SELECT count(*) AS n FROM leads" PG_LEAD_FILTER_INDEX},
+    {"count leads", "SELECT count(*) AS n FROM leads" PG_LEAD_FILTER_SCAN},
+};
+static const struct pg_sql BY_EMAIL = {
+    "lead by e-mail", "SELECT id FROM leads WHERE lower(contact_email) = "
+                      "lower($1::text COLLATE \"C\") ORDER BY created_at, id LIMIT 1"};
+static const struct pg_sql BY_COMPANY = {"leads by company",
+                                         "SELECT id, website, contact_email FROM leads WHERE "
+                                         "lower(company_name) = lower($1::text COLLATE \"C\") "
+                                         "ORDER BY created_at, id"};
+
+/* ---- writes ------------------------------------------------------------------------- */
+
+/* The 21 arguments of UPSERT_LEAD / INSERT_LEAD_NEW before the search text; unknowns
+ * send NULL. */
+static void lead_args(const struct sa_lead_row *l, const char *now, struct pg_arg a[21])
+{
+    bool q = l->score >= 0; /* qualified by this write */
+    const struct pg_arg none = TXT(NULL);
+    a[0] = TXT(l->id);
+    a[1] = TXT(l->company_name);
+    a[2] = TXT(l->industry);
+    a[3] = TXT(l->company_size);
+    a[4] = l->employees_min >= 0 ? NUM(l->employees_min) : none;
+    a[5] = l->employees_max >= 0 ? NUM(l->employees_max) : none;
+    a[6] = l->annual_revenue >= 0 ? DBL(l->annual_revenue) : none;
+    a[7] = TXT(l->website);
+    a[8] = TXT(l->country);
+    a[9] = TXT(l->contact_name);
+    a[10] = TXT(l->contact_title);
+    a[11] = TXT(l->contact_email);
+    a[12] = TXT(l->contact_phone);
+    a[13] = TXT(l->linkedin_url);
+    a[14] = TXT(l->data);
+    a[15] = q ? NUM(l->score) : none;
+    a[16] = q ? TXT(l->tier) : none;
+    a[17] = q ? TXT(l->reasoning) : none;
+    a[18] = q ? TXT(now) : none;
+    a[19] = TXT(now);
+    a[20] = TXT(l->company_domain && l->company_domain[0] ? l->company_domain : NULL);
+}
+
+/* One lead and (optionally) its execution. */
+struct invocation {
+    const struct sa_lead_row *lead;
+    const struct sa_exec_row *exec; /* NULL: the lead alone */
+    bool only_new;                  /* insert if the id is new, else write nothing */
+    bool inserted;                  /* out: the lead row was written */
+};
+
+static int write_invocation(struct pg_conn *c, void *arg, const char *now, struct sa_err *err)
+{
+    struct invocation *w = arg;
+    w->inserted = false;
+    struct pg_arg a[22];
+    lead_args(w->lead, now, a);
+    int rc = 0;
+    if (a[20].text) {
+        /* the company first, so the lead's subquery finds it (created or already there) */
+        char cid[SA_UUID_LEN];
+        sa_uuid_v7(cid);
+        const struct pg_arg ca[] = {TXT(cid), TXT(a[20].text), TXT(w->lead->company_name),
+                                    TXT(now)};
+        rc = pg_exec_locked(c, &ADD_COMPANY, ca, DB_N(ca), NULL, err);
+        if (rc)
+            return rc;
+    }
+    char *text = pg_search_text(w->lead);
+    if (!text)
+        return sa_err_set(err, SA_ENOMEM, "out of memory");
+    a[21] = TXT(text);
+    PGresult *res = NULL;
+    rc =
+        pg_query_raw(NULL, c, w->only_new ? &INSERT_LEAD_NEW : &UPSERT_LEAD, a, DB_N(a), &res, err);
+    free(text);
+    w->inserted = !rc && PQntuples(res) == 1 && strtol(PQgetvalue(res, 0, 0), NULL, 10) > 0;
+    PQclear(res);
+    if (!rc && w->exec && (w->inserted || !w->only_new))
+        rc = sa_pg_exec_insert(c, w->exec, now, err);
+    return rc;
+}
+
+int sa_pg_save_invocation(struct sa_store *s, const struct sa_lead_row *l,
+                          const struct sa_exec_row *e, struct sa_err *err)
+{
+    struct invocation w = {.lead = l, .exec = e};
+    return pg_transaction(s, write_invocation, &w, err);
+}
+
+int sa_pg_insert_lead_if_new(struct sa_store *s, const struct sa_lead_row *l,
+                             const struct sa_exec_row *e, bool *inserted, struct sa_err *err)
+{
+    struct invocation w = {.lead = l, .exec = e, .only_new = true};
+    int rc = pg_transaction(s, write_invocation, &w, err);
+    *inserted = !rc && w.inserted;
+    return rc;
+}
+
+struct many {
+    const struct sa_lead_row *leads;
+    const struct sa_exec_row *execs; /* NULL, or one per lead */
+    int n;
+};
+
+static int write_many(struct pg_conn *c, void *arg, const char *now, struct sa_err *err)
+{
+    struct many *m = arg;
+    int rc = 0;
+    for (int i = 0; i < m->n && !rc; i++) {
+        struct invocation w = {.lead = &m->leads[i], .exec = m->execs ? &m->execs[i] : NULL};
+        rc = write_invocation(c, &w, now, err);
+    }
+    return rc;
+}
+
+int sa_pg_save_many(struct sa_store *s, const struct sa_lead_row *leads,
+                    const struct sa_exec_row *execs, int n, struct sa_err *err)
+{
+    struct many m = {.leads = leads, .execs = execs, .n = n};
+    return pg_transaction(s, write_many, &m, err);
+}
+
+/* ---- reads -------------------------------------------------------------------------- */
+
+static json_t *col_real(const PGresult *res, int r, int col)
+{
+    return PQgetisnull(res, r, col) ? json_null()
+                                    : json_real(strtod(PQgetvalue(res, r, col), NULL));
+}
+
+/* A row of LEAD_READ_COLS in the API's shape: contact_info and qualification nested. */
+static json_t *lead_from_row(const PGresult *res, int r)
+{
+    json_t *contact =
+        json_pack("{s:o, s:o, s:o, s:o, s:o}", "name", pg_col_text(res, r, 9), "title",
+                  pg_col_text(res, r, 10), "email", pg_col_text(res, r, 11), "phone",
+                  pg_col_text(res, r, 12), "linkedin_url", pg_col_text(res, r, 13));
+    json_t *qual = PQgetisnull(res, r, 15)
+                       ? json_null()
+                       : json_pack("{s:o, s:o, s:o, s:o}", "score", pg_col_int(res, r, 15), "tier",
+                                   pg_col_text(res, r, 16), "reasoning", pg_col_text(res, r, 17),
+                                   "qualified_at", pg_col_text(res, r, 18));
+    json_t *company = PQgetisnull(res, r, 21)
+                          ? json_null()
+                          : json_pack("{s:o, s:o, s:o}", "id", pg_col_text(res, r, 21), "domain",
+                                      pg_col_text(res, r, 22), "name", pg_col_text(res, r, 23));
+    return json_pack(
+        "{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "company",
+        company, "id", pg_col_text(res, r, 0), "company_name", pg_col_text(res, r, 1), "industry",
+        pg_col_text(res, r, 2), "company_size", pg_col_text(res, r, 3), "employees_min",
+        pg_col_int(res, r, 4), "employees_max", pg_col_int(res, r, 5), "annual_revenue",
+        col_real(res, r, 6), "website", pg_col_text(res, r, 7), "country", pg_col_text(res, r, 8),
+        "contact_info", contact, "data", pg_col_json(res, r, 14), "qualification", qual,
+        "created_at", pg_col_text(res, r, 19), "updated_at", pg_col_text(res, r, 20));
+}
+
+int sa_pg_get_lead(struct sa_store *s, const char *id, json_t **out, struct sa_err *err)
+{
+    int rc = pg_query_one(s, &GET_LEAD, &TXT(id), 1, lead_from_row, out, err);
+    if (!rc && !*out)
+        rc = sa_err_set(err, SA_ENOTFOUND, "lead %s not found", id);
+    return rc;
+}
+
+int sa_pg_list_leads(struct sa_store *s, const struct sa_lead_query *q, json_t **out,
+                     struct sa_err *err)
+{
+    *out = NULL;
+    char *arg = NULL;
+    enum pg_search mode;
+    int rc = pg_search_arg(q->search, &arg, &mode, err);
+    if (rc)
+        return rc;
+    int sort = q->sort >= 0 && q->sort < SA_LEAD_SORTS ? (int)q->sort : SA_LEAD_SORT_NEWEST;
+    const struct pg_arg a[] = {TXT(q->tier), NUM(q->min_score), TXT(arg), NUM(q->limit),
+                               NUM(q->offset)};
+    json_t *count = NULL, *items = NULL;
+    rc = pg_query_one(s, &COUNT_LEADS[mode], a, 3, NULL, &count, err);
+    if (!rc)
+        rc = pg_query_rows(s, &LIST_LEADS[mode][sort], a, DB_N(a), lead_from_row, &items, err);
+    if (!rc) {
+        json_int_t total = json_integer_value(json_object_get(count, "n"));
+        *out = json_pack("{s:O, s:I, s:i, s:i}", "items", items, "total", total, "limit", q->limit,
+                         "offset", q->offset);
+        rc = *out ? 0 : sa_err_set(err, SA_ENOMEM, "out of memory");
+    }
+    json_decref(count);
+    json_decref(items);
+    free(arg);
+    return rc;
+}
+
+int sa_pg_lead_by_email(struct sa_store *s, const char *email, char id[37], struct sa_err *err)
+{
+    id[0] = '\0';
+    json_t *row = NULL;
+    int rc = pg_query_one(s, &BY_EMAIL, &TXT(email), 1, NULL, &row, err);
+    const char *got = json_string_value(json_object_get(row, "id"));
+    if (!rc && !got)
+        rc = sa_err_set(err, SA_ENOTFOUND, "no such lead");
+    if (!rc)
+        snprintf(id, 37, "%s", got);
+    json_decref(row);
+    return rc;
+}
+
+int sa_pg_leads_by_company(struct sa_store *s, const char *name, json_t **out, struct sa_err *err)
+{
+    return pg_query_rows(s, &BY_COMPANY, &TXT(name), 1, NULL, out, err);
+}
+
+int sa_pg_lead_match(struct sa_store *s, const char *name, const char *domain,
+                     const char *contact_name, char id[37], struct sa_err *err)
+{
+    id[0] = '\0';
+    json_t *row = NULL;
+    const struct pg_arg a[] = {TXT(name), TXT(domain && domain[0] ? domain : NULL),
+                               TXT(contact_name)};
+    int rc = pg_query_one(s, &MATCH_LEAD, a, DB_N(a), NULL, &row, err);
+    const char *got = json_string_value(json_object_get(row, "id"));
+    if (!rc && !got)
+        rc = sa_err_set(err, SA_ENOTFOUND, "no such lead");
+    if (!rc)
+        snprintf(id, 37, "%s", got);
+    json_decref(row);
+    return rc;
+}
+
+int sa_pg_company_get(struct sa_store *s, const char *domain, json_t **out, struct sa_err *err)
+{
+    int rc = pg_query_one(s, &GET_COMPANY, &TXT(domain), 1, NULL, out, err);
+    if (!rc && !*out)
+        rc = sa_err_set(err, SA_ENOTFOUND, "no company with domain %s", domain);
+    return rc;
+}

@@ -1,0 +1,139 @@
+/* Retention in SQLite (store.h's retention group): deletes old executions and expired
+ * enrichment cache entries in batches, finds the finished threads whose checkpoints
+ * app/retention.c may compact, and truncates the WAL afterwards. Part of the SQLite
+ * backend (db.h). */
+#include <math.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "store/sqlite/db.h"
+
+/* Rows per delete transaction: large enough that a million old rows take a thousand
+ * commits, small enough that a batch holds the writer for milliseconds, not seconds, so
+ * invocations queued behind it barely notice. */
+#define PRUNE_BATCH 1000
+
+static const struct db_sql COUNT_EXECS = {
+    "count old executions", "SELECT count(*) AS n FROM agent_executions WHERE created_at < ?1"};
+static const struct db_sql DELETE_EXECS = {
+    "delete old executions",
+    "DELETE FROM agent_executions WHERE rowid IN (SELECT rowid FROM agent_executions "
+    "WHERE created_at < ?1 LIMIT ?2)"};
+static const struct db_sql COUNT_CACHE = {
+    "count expired cache", "SELECT count(*) AS n FROM enrichment_cache WHERE expires_at <= ?1"};
+static const struct db_sql DELETE_CACHE = {
+    "delete expired cache",
+    "DELETE FROM enrichment_cache WHERE rowid IN (SELECT rowid FROM enrichment_cache "
+    "WHERE expires_at <= ?1 LIMIT ?2)"};
+/* A thread's activity: its runs' status changes and its executions. Candidates are the
+ * threads with activity inside the window; each is then refused if it has activity after
+ * it, a run not finished or an approval pending (indexes: runs by updated_at and
+ * thread_id, executions by created_at and thread_id, approvals by thread_id). */
+static const struct db_sql THREADS_FINISHED = {
+    "finished threads",
+    "SELECT t AS thread_id FROM (SELECT thread_id AS t FROM runs WHERE updated_at >= ?1 AND "
+    "updated_at < ?2 UNION SELECT thread_id FROM agent_executions WHERE created_at >= ?1 AND "
+    "created_at < ?2 AND thread_id IS NOT NULL) "
+    "WHERE t > ?3 "
+    "AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.thread_id = t AND (r.updated_at >= ?2 OR "
+    "r.status IN ('queued', 'running', 'awaiting_approval'))) "
+    "AND NOT EXISTS (SELECT 1 FROM agent_executions e WHERE e.thread_id = t AND "
+    "e.created_at >= ?2) "
+    "AND NOT EXISTS (SELECT 1 FROM approvals a WHERE a.thread_id = t AND a.status = 'pending') "
+    "ORDER BY t LIMIT ?4"};
+
+void db_iso(double t, char out[SA_ISO8601_LEN])
+{
+    double whole = floor(t);
+    time_t sec = (time_t)whole;
+    struct tm tm;
+    gmtime_r(&sec, &tm);
+    snprintf(out, SA_ISO8601_LEN, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+             (int)((t - whole) * 1000) % 1000);
+}
+
+struct batch {
+    const struct db_sql *q;
+    const char *cutoff;
+    int changed;
+};
+
+static int delete_batch(struct db_conn *c, void *arg, const char *now, struct sa_err *err)
+{
+    (void)now;
+    struct batch *b = arg;
+    const struct db_arg a[] = {TXT(b->cutoff), NUM(PRUNE_BATCH)};
+    return db_exec_locked(c, b->q, a, DB_N(a), &b->changed, err);
+}
+
+/* Deletes (or, dry, counts) the rows q selects before cutoff; *n: how many. */
+static int prune_kind(struct sa_store *s, const struct db_sql *count, const struct db_sql *del,
+                      double cutoff, bool dry, long long *n, struct sa_err *err)
+{
+    *n = 0;
+    if (cutoff <= 0)
+        return 0;
+    char at[SA_ISO8601_LEN];
+    db_iso(cutoff, at);
+    if (dry) {
+        json_t *row = NULL;
+        const struct db_arg a[] = {TXT(at)};
+        int rc = db_query_one(s, count, a, DB_N(a), NULL, &row, err);
+        *n = json_integer_value(json_object_get(row, "n"));
+        json_decref(row);
+        return rc;
+    }
+    struct batch b = {.q = del, .cutoff = at};
+    do {
+        int rc = db_transaction(s, delete_batch, &b, err);
+        if (rc)
+            return rc;
+        *n += b.changed;
+    } while (b.changed == PRUNE_BATCH);
+    return 0;
+}
+
+int sa_sqlite_prune(struct sa_store *s, const struct sa_prune_query *q, json_t **counts,
+                    struct sa_err *err)
+{
+    *counts = NULL;
+    long long execs = 0, cache = 0;
+    int rc = prune_kind(s, &COUNT_EXECS, &DELETE_EXECS, q->executions_before, q->dry_run, &execs,
+                        err);
+    if (!rc)
+        rc = prune_kind(s, &COUNT_CACHE, &DELETE_CACHE, q->cache_expired_at, q->dry_run, &cache,
+                        err);
+    /* the deleted pages are free for reuse in the file; the WAL that carried the deletes
+     * goes back to zero bytes */
+    bool truncated = false;
+    if (!rc && !q->dry_run)
+        rc = db_wal_truncate(s, &truncated, err);
+    if (rc)
+        return rc;
+    *counts = json_pack("{s:I, s:I}", "executions", execs, "enrichment_cache", cache);
+    return *counts ? 0 : sa_err_set(err, SA_ENOMEM, "out of memory");
+}
+
+int sa_sqlite_threads_finished(struct sa_store *s, double since, double before,
+                               const char *after, int limit, json_t **out, struct sa_err *err)
+{
+    *out = NULL;
+    if (limit < 1 || limit > 1000)
+        return sa_err_set(err, SA_EINVAL, "limit must be 1-1000");
+    char from[SA_ISO8601_LEN], until[SA_ISO8601_LEN];
+    db_iso(since > 0 ? since : 0, from);
+    db_iso(before, until);
+    const struct db_arg a[] = {TXT(from), TXT(until), TXT(after ? after : ""), NUM(limit)};
+    json_t *rows = NULL;
+    int rc = db_query_rows(s, &THREADS_FINISHED, a, DB_N(a), NULL, &rows, err);
+    if (rc)
+        return rc;
+    json_t *ids = json_array();
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row) json_array_append(ids, json_object_get(row, "thread_id"));
+    json_decref(rows);
+    *out = ids;
+    return ids ? 0 : sa_err_set(err, SA_ENOMEM, "out of memory");
+}

@@ -1,0 +1,351 @@
+/* What the PostgreSQL store promises beyond the contract suite (store/postgres/db.c): the
+ * postgres:// alias, a bad URL refused without echoing it, a server that does not answer
+ * failing within the connect deadline, a statement past its deadline cancelled with
+ * SA_ETIMEDOUT and the connection still usable, connections the server closed replaced
+ * without a failed request, two instances migrating one database at once, a health check
+ * that writes, erased ids refused as conflicts, and PostgreSQL's own text kept out of
+ * error messages. The database URL comes from argv[1] or $STORE_URL
+ * (postgresql://USER@HOST:PORT/DB, a user allowed to CREATE DATABASE); without one the
+ * suite is skipped (exit 77). */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <libpq-fe.h>
+
+#include "base/uuid.h"
+#include "store/migrations.h"
+#include "store/store.h"
+
+static char url[1024]; /* the database under test */
+
+static struct sa_store *open_store(int pool)
+{
+    struct sa_store *s = NULL;
+    struct sa_err err = {0};
+    if (sa_store_open(url, pool, &s, &err) || sa_store_migrate(s, &err))
+        fail_msg("open %s: %s", url, err.msg);
+    return s;
+}
+
+/* A side connection of our own, to lock tables and end the store's sessions. */
+static PGconn *side(const char *u)
+{
+    PGconn *pg = PQconnectdb(u);
+    if (PQstatus(pg) != CONNECTION_OK)
+        fail_msg("side connection: %s", PQerrorMessage(pg));
+    return pg;
+}
+
+static void side_exec(PGconn *pg, const char *sql)
+{
+    PGresult *r = PQexec(pg, sql);
+    ExecStatusType st = PQresultStatus(r);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", sql, PQerrorMessage(pg));
+    PQclear(r);
+}
+
+static long side_count(PGconn *pg, const char *sql)
+{
+    PGresult *r = PQexec(pg, sql);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", sql, PQerrorMessage(pg));
+    long n = strtol(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    return n;
+}
+
+/* Both schemes name the backend; a URL libpq cannot parse is a configuration error whose
+ * message does not repeat the URL (it may hold a password). */
+static void test_alias_and_bad_url(void **state)
+{
+    (void)state;
+    struct sa_store *s = NULL;
+    struct sa_err err = {0};
+    const char *rest = strstr(url, "://");
+    assert_non_null(rest);
+    char alias[1100];
+    snprintf(alias, sizeof alias, "postgres%s", rest);
+    assert_int_equal(sa_store_open(alias, 1, &s, &err), 0);
+    assert_string_equal(sa_store_scheme(s), "postgresql");
+    char detail[128] = "";
+    assert_int_equal(sa_store_migrate(s, &err), 0);
+    assert_int_equal(sa_store_health(s, detail, sizeof detail, &err), 0);
+    sa_store_close(s);
+
+    assert_int_equal(sa_store_open("postgresql://u:s3cret@[::1/db", 1, &s, &err), SA_ECONFIG);
+    assert_null(s);
+    assert_null(strstr(err.msg, "s3cret"));
+}
+
+/* A server that accepts the TCP connection but never answers: the store gives up at the
+ * connect deadline with a storage error (the HTTP layer's 503), and says it timed out. */
+static void test_connect_deadline(void **state)
+{
+    (void)state;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(fd, 8), 0);
+    socklen_t len = sizeof a;
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    char mute[128];
+    snprintf(mute, sizeof mute, "postgresql://sa@127.0.0.1:%d/x", ntohs(a.sin_port));
+    sa_store_set_timeouts(300, 5000);
+    struct sa_store *s = NULL;
+    struct sa_err err = {0};
+    assert_int_equal(sa_store_open(mute, 1, &s, &err), 0); /* connections open lazily */
+    json_t *run = NULL;
+    assert_int_equal(sa_store_run_get(s, "x", &run, &err), SA_ESTORE);
+    assert_null(run);
+    assert_non_null(strstr(err.msg, "timed out"));
+    sa_store_close(s);
+    close(fd);
+
+    /* nothing listening: refused at once, the same error */
+    snprintf(mute, sizeof mute, "postgresql://sa@127.0.0.1:%d/x", ntohs(a.sin_port));
+    assert_int_equal(sa_store_open(mute, 1, &s, &err), 0);
+    assert_int_equal(sa_store_run_get(s, "x", &run, &err), SA_ESTORE);
+    sa_store_close(s);
+    sa_store_set_timeouts(3000, 5000);
+}
+
+/* A statement blocked past its deadline (another session holds a lock) is cancelled and
+ * fails with SA_ETIMEDOUT; the same pooled connection then serves the next statement. */
+static void test_statement_deadline(void **state)
+{
+    (void)state;
+    sa_store_set_timeouts(3000, 300);
+    struct sa_store *s = open_store(1);
+    PGconn *pg = side(url);
+    side_exec(pg, "BEGIN");
+    side_exec(pg, "LOCK TABLE runs IN ACCESS EXCLUSIVE MODE");
+    struct sa_err err = {0};
+    json_t *run = NULL;
+    assert_int_equal(sa_store_run_get(s, "no-such-run", &run, &err), SA_ETIMEDOUT);
+    /* in a transaction too: it is rolled back, nothing is written */
+    char id[SA_UUID_LEN], eid[SA_UUID_LEN];
+    sa_uuid_v7(id);
+    sa_uuid_v7(eid);
+    side_exec(pg, "LOCK TABLE agent_executions IN ACCESS EXCLUSIVE MODE");
+    struct sa_lead_row l = {.id = id,
+                            .company_name = "Deadline Inc",
+                            .employees_min = -1,
+                            .employees_max = -1,
+                            .annual_revenue = -1,
+                            .data = "{}",
+                            .score = -1};
+    struct sa_exec_row e = {
+        .id = eid, .lead_id = id, .agent_type = "qualification", .success = true, .input = "{}"};
+    assert_int_equal(sa_store_save_invocation(s, &l, &e, &err), SA_ETIMEDOUT);
+    side_exec(pg, "COMMIT");
+    assert_int_equal(sa_store_run_get(s, "no-such-run", &run, &err), SA_ENOTFOUND);
+    json_t *got = NULL;
+    assert_int_equal(sa_store_get_lead(s, id, &got, &err), SA_ENOTFOUND);
+    assert_int_equal(sa_store_save_invocation(s, &l, &e, &err), 0);
+    assert_int_equal(sa_store_get_lead(s, id, &got, &err), 0);
+    json_decref(got);
+    PQfinish(pg);
+    sa_store_close(s);
+    sa_store_set_timeouts(3000, 5000);
+}
+
+/* Ends every session of the store (as a PostgreSQL restart does) and waits until they
+ * are gone. Behind PgBouncer the side connection's server session may have served the
+ * store before (and kept its application_name): not that one. */
+static void terminate_store_sessions(PGconn *pg)
+{
+    side_exec(pg, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+                  "application_name = 'sales-agent' AND datname = current_database() AND "
+                  "pid <> pg_backend_pid()");
+    while (side_count(pg, "SELECT count(*) FROM pg_stat_activity WHERE application_name = "
+                          "'sales-agent' AND datname = current_database() AND "
+                          "pid <> pg_backend_pid()") > 0)
+        usleep(10000);
+}
+
+/* Connections the server closed while they sat in the pool are replaced on their next
+ * use: reads, single writes and transactions all succeed, none fails first. */
+static void test_recovers_closed_connections(void **state)
+{
+    (void)state;
+    struct sa_store *s = open_store(2);
+    PGconn *pg = side(url);
+    struct sa_err err = {0};
+    char run_id[SA_UUID_LEN], lead_id[SA_UUID_LEN], eid[SA_UUID_LEN];
+    sa_uuid_v7(run_id);
+    sa_uuid_v7(lead_id);
+    assert_int_equal(sa_store_run_create(s, run_id, lead_id, "t-recover", "{}", &err), 0);
+    json_t *run = NULL;
+    for (int round = 0; round < 3; round++) {
+        terminate_store_sessions(pg);
+        assert_int_equal(sa_store_run_get(s, run_id, &run, &err), 0);
+        json_decref(run);
+        terminate_store_sessions(pg);
+        assert_int_equal(sa_store_run_update(s, run_id, "running", NULL, NULL, &err), 0);
+        terminate_store_sessions(pg);
+        sa_uuid_v7(eid);
+        struct sa_lead_row l = {.id = lead_id,
+                                .company_name = "Recover Ltd",
+                                .employees_min = -1,
+                                .employees_max = -1,
+                                .annual_revenue = -1,
+                                .data = "{}",
+                                .score = -1};
+        struct sa_exec_row e = {.id = eid,
+                                .lead_id = lead_id,
+                                .agent_type = "qualification",
+                                .success = true,
+                                .input = "{}"};
+        assert_int_equal(sa_store_save_invocation(s, &l, &e, &err), 0);
+    }
+    char detail[128];
+    assert_int_equal(sa_store_health(s, detail, sizeof detail, &err), 0);
+    PQfinish(pg);
+    sa_store_close(s);
+}
+
+struct migrator {
+    const char *url;
+    int rc;
+    struct sa_err err;
+};
+
+static void *migrate_thread(void *arg)
+{
+    struct migrator *m = arg;
+    struct sa_store *s = NULL;
+    m->rc = sa_store_open(m->url, 1, &s, &m->err);
+    if (!m->rc)
+        m->rc = sa_store_migrate(s, &m->err);
+    sa_store_close(s);
+    return NULL;
+}
+
+/* Two instances starting at once on an empty database: both succeed, each migration is
+ * applied once. */
+static void test_concurrent_migrate(void **state)
+{
+    (void)state;
+    char db[64], fresh[1100];
+    snprintf(db, sizeof db, "sa_migrate_%d_%ld", (int)getpid(), (long)time(NULL));
+    PGconn *pg = side(url);
+    char sql[256];
+    snprintf(sql, sizeof sql, "CREATE DATABASE %s", db);
+    side_exec(pg, sql);
+    /* the same URL with the new database: replace the path after the authority */
+    const char *path = strchr(strstr(url, "://") + 3, '/');
+    assert_non_null(path);
+    const char *query = strchr(path, '?');
+    snprintf(fresh, sizeof fresh, "%.*s/%s%s", (int)(path - url), url, db, query ? query : "");
+    struct migrator m[2] = {{.url = fresh}, {.url = fresh}};
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, migrate_thread, &m[i]), 0);
+    for (int i = 0; i < 2; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(m[i].rc, 0);
+    }
+    PGconn *f = side(fresh);
+    assert_int_equal(side_count(f, "SELECT count(*) FROM schema_migrations"),
+                     (long)sa_pg_migrations_count);
+    assert_int_equal(side_count(f, "SELECT count(DISTINCT version) FROM schema_migrations"),
+                     (long)sa_pg_migrations_count);
+    PQfinish(f);
+    snprintf(sql, sizeof sql, "DROP DATABASE %s WITH (FORCE)", db);
+    side_exec(pg, sql);
+    PQfinish(pg);
+}
+
+/* The health check writes: it reports the write, and a database that cannot take it
+ * (here a lock held past the statement deadline) is unhealthy. */
+static void test_health_writes(void **state)
+{
+    (void)state;
+    sa_store_set_timeouts(3000, 300);
+    struct sa_store *s = open_store(1);
+    struct sa_err err = {0};
+    char detail[128] = "";
+    assert_int_equal(sa_store_health(s, detail, sizeof detail, &err), 0);
+    assert_non_null(strstr(detail, "schema version"));
+    assert_non_null(strstr(detail, "write ok"));
+    PGconn *pg = side(url);
+    side_exec(pg, "BEGIN");
+    side_exec(pg, "LOCK TABLE health_probe IN EXCLUSIVE MODE"); /* reads pass, writes wait */
+    assert_int_not_equal(sa_store_health(s, detail, sizeof detail, &err), 0);
+    side_exec(pg, "COMMIT");
+    assert_int_equal(sa_store_health(s, detail, sizeof detail, &err), 0);
+    PQfinish(pg);
+    sa_store_close(s);
+    sa_store_set_timeouts(3000, 5000);
+}
+
+/* An erased lead's id is refused as a conflict with our words; a duplicate id is a
+ * storage error whose message holds none of PostgreSQL's text. */
+static void test_errors_mapped(void **state)
+{
+    (void)state;
+    struct sa_store *s = open_store(2);
+    struct sa_err err = {0};
+    char id[SA_UUID_LEN], eid[SA_UUID_LEN];
+    sa_uuid_v7(id);
+    sa_uuid_v7(eid);
+    struct sa_lead_row l = {.id = id,
+                            .company_name = "Erased GmbH",
+                            .employees_min = -1,
+                            .employees_max = -1,
+                            .annual_revenue = -1,
+                            .data = "{}",
+                            .score = -1};
+    struct sa_exec_row e = {
+        .id = eid, .lead_id = id, .agent_type = "qualification", .success = true, .input = "{}"};
+    assert_int_equal(sa_store_save_invocation(s, &l, &e, &err), 0);
+    /* the same execution id again */
+    assert_int_equal(sa_store_save_invocation(s, &l, &e, &err), SA_ESTORE);
+    assert_null(strstr(err.msg, "duplicate"));
+    assert_null(strstr(err.msg, eid));
+    json_t *out = NULL;
+    assert_int_equal(sa_store_lead_erase(s, id, NULL, NULL, &out, &err), 0);
+    assert_int_equal(json_integer_value(json_object_get(out, "leads")), 1);
+    assert_int_equal(json_integer_value(json_object_get(out, "executions")), 1);
+    json_decref(out);
+    sa_uuid_v7(eid);
+    assert_int_equal(sa_store_save_invocation(s, &l, &e, &err), SA_ECONFLICT);
+    assert_non_null(strstr(err.msg, "erased"));
+    bool inserted = true;
+    assert_int_equal(sa_store_insert_lead_if_new(s, &l, NULL, &inserted, &err), SA_ECONFLICT);
+    assert_false(inserted);
+    sa_store_close(s);
+}
+
+int main(int argc, char **argv)
+{
+    const char *given = argc > 1 ? argv[1] : getenv("STORE_URL");
+    if (!given || (strncmp(given, "postgresql://", 13) != 0 && strncmp(given, "postgres://", 11))) {
+        fprintf(stderr, "test_postgres: no postgresql:// URL given; skipped\n");
+        return 77;
+    }
+    snprintf(url, sizeof url, "%s", given);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_alias_and_bad_url),
+        cmocka_unit_test(test_connect_deadline),
+        cmocka_unit_test(test_statement_deadline),
+        cmocka_unit_test(test_recovers_closed_connections),
+        cmocka_unit_test(test_concurrent_migrate),
+        cmocka_unit_test(test_health_writes),
+        cmocka_unit_test(test_errors_mapped),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
