@@ -18,6 +18,7 @@
 #include "auth/jwt.h"
 #include "auth/scope.h"
 #include "base/log.h"
+#include "store/redis/redis.h"
 #include "store/store.h"
 
 /* How long a key read from the store is trusted before it is read again: revocation on
@@ -47,6 +48,7 @@ struct sa_access {
     bool required;
     struct sa_jwt_verifier *jwt; /* NULL: no JWT configured */
     struct sa_limiter *limiter;
+    bool shared_limiter; /* the Redis one (REDIS_URL) */
     long per_minute;
     struct sa_limit_spec agent_limits;
     double (*now)(void);
@@ -115,6 +117,17 @@ static bool is_loopback_host(const char *host)
     return all;
 }
 
+/* With REDIS_URL, the limits live in Redis so that they hold across instances (it fails
+ * open when Redis is down: store/redis/limiter.c says why); else in this process. */
+static int open_limiter(const struct sa_config *cfg, struct sa_limiter **out, struct sa_err *err)
+{
+    if (!cfg->redis_url)
+        return sa_limiter_memory_open(LIMITER_KEYS, out, err);
+    struct sa_redis *r = NULL;
+    int rc = sa_redis_open(cfg->redis_url, cfg->redis_timeout_ms, cfg->threads + 1, &r, err);
+    return rc ? rc : sa_limiter_redis_new(r, true, out, err);
+}
+
 int sa_access_open(const struct sa_config *cfg, struct sa_store *store, struct sa_access **out,
                    struct sa_err *err)
 {
@@ -148,8 +161,9 @@ int sa_access_open(const struct sa_config *cfg, struct sa_store *store, struct s
                                .leeway_seconds = 60};
     if ((rc = sa_jwt_open(&jc, &a->jwt, err)))
         goto fail;
-    if ((rc = sa_limiter_memory_open(LIMITER_KEYS, &a->limiter, err)))
+    if ((rc = open_limiter(cfg, &a->limiter, err)))
         goto fail;
+    a->shared_limiter = cfg->redis_url != NULL;
     *out = a;
     return 0;
 fail:
@@ -493,6 +507,11 @@ int sa_access_limit_failure(struct sa_access *a, const char *client_addr, double
     char key[96];
     snprintf(key, sizeof key, "authfail|%.64s", client_addr);
     return sa_limiter_take(a->limiter, key, SA_AUTH_FAILURES_PER_MINUTE, now, out, err);
+}
+
+unsigned long sa_access_limiter_failures(struct sa_access *a)
+{
+    return a->shared_limiter ? sa_limiter_redis_failures(a->limiter) : 0;
 }
 
 /* ---- audit -------------------------------------------------------------------------- */

@@ -19,7 +19,8 @@ struct sa_store;
 struct sa_access;
 
 /* Opens the service over store (borrowed) with cfg's AUTH, JWT_*, RATE_LIMIT_PER_MINUTE
- * and AGENT_RATE_LIMIT_PER_HOUR. SA_ECONFIG (err says what to fix) for AUTH=off with a HOST
+ * and AGENT_RATE_LIMIT_PER_HOUR; the limits are kept in Redis when REDIS_URL is set (shared
+ * by every instance; allowed when Redis is down), else in this process. SA_ECONFIG (err says what to fix) for AUTH=off with a HOST
  * that is not loopback, a bad JWT setting or a bad AGENT_RATE_LIMIT_PER_HOUR. */
 int sa_access_open(const struct sa_config *cfg, struct sa_store *store, struct sa_access **out,
                    struct sa_err *err) SA_WUR;
@@ -82,6 +83,9 @@ int sa_access_limit_agent(struct sa_access *a, const struct sa_principal *p, con
 #define SA_AUTH_FAILURES_PER_MINUTE 60
 int sa_access_limit_failure(struct sa_access *a, const char *client_addr, double now,
                             struct sa_limit *out, struct sa_err *err) SA_WUR;
+/* Limit checks let through because the shared limiter (Redis) failed, since open: for a
+ * metric. Always 0 with the in-process limiter. */
+unsigned long sa_access_limiter_failures(struct sa_access *a);
 
 /* ---- audit ---- */
 

@@ -10,6 +10,7 @@
 #include "app/app.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "store/redis/redis.h"
 #include "store/store.h"
 
 /* The store: a committed upsert of this host's row in the store's probe table, then the
@@ -28,11 +29,25 @@ static int probe_store(struct sa_app *app, char *backend, char *detail, size_t c
     return rc;
 }
 
-/* Every backend's probe; a new backend adds one row, e.g.
- *   {"redis", probe_redis}  (probe_redis: SA_ENOTFOUND without REDIS_URL, else
- *                            sa_redis_ping's outcome) */
+/* Redis (REDIS_URL): a PING round trip on the app's pool; SA_ENOTFOUND (no entry) without
+ * REDIS_URL. */
+static int probe_redis(struct sa_app *app, char *backend, char *detail, size_t cap,
+                       struct sa_err *err)
+{
+    snprintf(backend, cap, "redis");
+    if (!app->redis)
+        return SA_ENOTFOUND;
+    double ms;
+    int rc = sa_redis_ping(app->redis, &ms, err);
+    if (!rc)
+        snprintf(detail, cap, "PONG");
+    return rc;
+}
+
+/* Every backend's probe; a new backend adds one row. */
 static const struct sa_health_probe probes[] = {
     {"database", probe_store},
+    {"redis", probe_redis},
 };
 #define N_PROBES (sizeof probes / sizeof probes[0])
 

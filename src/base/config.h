@@ -19,6 +19,10 @@ enum sa_auth_mode { SA_AUTH_ON, SA_AUTH_OFF };
  * network). */
 enum sa_metrics_access { SA_METRICS_KEY, SA_METRICS_OPEN };
 
+/* CHECKPOINT_STORE: where pipeline and conversation checkpoints go. AUTO (the default)
+ * never survives sa_config_load: it becomes REDIS when REDIS_URL is set, else DATABASE. */
+enum sa_checkpoint_store { SA_CHECKPOINT_AUTO, SA_CHECKPOINT_REDIS, SA_CHECKPOINT_DATABASE };
+
 /* Defaults are the table's (config.c); README's configuration section lists them. */
 struct sa_config {
     /* the HTTP server */
@@ -87,6 +91,11 @@ struct sa_config {
     double checkpoint_retention; /* CHECKPOINT_RETENTION_SECONDS: finished threads' history */
     double mail_retention;       /* MAIL_RETENTION_SECONDS: delivered mail files */
     double retention_sweep;      /* RETENTION_SWEEP_SECONDS: the server's sweep; 0: none */
+    /* Redis (docs/redis.md) */
+    const char *redis_url; /* REDIS_URL: redis://[:password@]host:port[/db], or NULL: none */
+    enum sa_checkpoint_store checkpoint_store; /* CHECKPOINT_STORE: REDIS or DATABASE */
+    double checkpoint_ttl;  /* CHECKPOINT_TTL_SECONDS: life of a thread's Redis keys */
+    int redis_timeout_ms;   /* REDIS_TIMEOUT_MS: connect, command and pool wait */
 };
 
 /* The subcommands, as bits: which ones read a setting (sa_setting.commands). */
