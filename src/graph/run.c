@@ -1097,6 +1097,10 @@ int graph_invoke(const struct graph *g, const json_t *input, const struct graph_
         rc = rc3;
         *err = e3;
     }
+    /* A run stopped for a human (an interrupt raised, or before/after a node) keeps its
+     * thread whatever the saver's expiry: the answer may come days later. */
+    if (!rc && g->saver && r.thread_id && res->status == GRAPH_INTERRUPTED)
+        rc = graph_saver_hold(g->saver, r.thread_id, err);
     if (!rc) {
         res->values = graph_r_snapshot(&r);
         res->interrupts = json_deep_copy(json_object_get(r.pending, "interrupts"));

@@ -67,6 +67,12 @@ struct graph_saver_ops {
      * its record count: for benchmarks and metrics. */
     int (*thread_bytes)(struct graph_saver *s, const char *thread_id, size_t *bytes, int *records,
                         struct sa_err *err);
+    /* Optional (default: nothing to do, for savers that never expire a record whose
+     * expires_at is 0). Keeps the thread from expiring until its next put: the engine calls
+     * it when a run stops at an interrupt, waiting for a human, so an approval answered
+     * days later still finds its thread. A saver with an expiry of its own (Redis:
+     * CHECKPOINT_TTL_SECONDS on every put) or records with a TTL clears it. */
+    int (*hold)(struct graph_saver *s, const char *thread_id, struct sa_err *err);
     /* Frees the saver and its records. */
     void (*free)(struct graph_saver *s);
 };
@@ -87,6 +93,14 @@ static inline SA_WUR int graph_saver_def_sweep(struct graph_saver *s, double now
     (void)now;
     (void)err;
     *n = 0;
+    return 0;
+}
+static inline SA_WUR int graph_saver_def_hold(struct graph_saver *s, const char *thread_id,
+                                              struct sa_err *err)
+{
+    (void)s;
+    (void)thread_id;
+    (void)err;
     return 0;
 }
 static inline SA_WUR int graph_saver_def_thread_bytes(struct graph_saver *s, const char *thread_id,
@@ -149,6 +163,11 @@ static inline SA_WUR int graph_saver_thread_bytes(struct graph_saver *s, const c
 {
     return (s->ops->thread_bytes ? s->ops->thread_bytes
                                  : graph_saver_def_thread_bytes)(s, thread_id, bytes, records, err);
+}
+static inline SA_WUR int graph_saver_hold(struct graph_saver *s, const char *thread_id,
+                                          struct sa_err *err)
+{
+    return (s->ops->hold ? s->ops->hold : graph_saver_def_hold)(s, thread_id, err);
 }
 static inline void graph_saver_free(struct graph_saver *s)
 {

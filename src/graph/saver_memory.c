@@ -294,6 +294,21 @@ static void mem_free(struct graph_saver *s)
     free(m);
 }
 
+/* The newest record's expiry decides the sweep (mem_sweep): clearing it keeps the thread. */
+static int mem_hold(struct graph_saver *s, const char *thread_id, struct sa_err *err)
+{
+    (void)err;
+    struct mem_saver *m = (struct mem_saver *)s;
+    pthread_mutex_lock(&m->lock);
+    struct mem_thread *t = m->cap ? slot(m, thread_id) : NULL;
+    if (t && t->id && t->n > 0) {
+        t->expires_at = 0;
+        t->recs[t->n - 1].expires_at = 0;
+    }
+    pthread_mutex_unlock(&m->lock);
+    return 0;
+}
+
 static const struct graph_saver_ops memory_ops = {
     .name = "memory",
     .put = mem_put,
@@ -304,6 +319,7 @@ static const struct graph_saver_ops memory_ops = {
     .delete_except = mem_delete_except,
     .sweep = mem_sweep,
     .thread_bytes = mem_thread_bytes,
+    .hold = mem_hold,
     .free = mem_free,
 };
 

@@ -54,6 +54,10 @@ static const char Q_BYTES[] =
     "SELECT count(*), COALESCE(sum(octet_length(blob) + COALESCE(octet_length(writes), 0) + "
     "octet_length(id) + octet_length(parent_id) + octet_length(thread_id) + 16), 0) "
     "FROM graph_checkpoints WHERE thread_id = $1";
+/* the newest record's expiry decides the sweep: cleared, the thread stays (hold) */
+static const char Q_HOLD[] =
+    "UPDATE graph_checkpoints SET expires_at = 0 WHERE thread_id = $1 AND expires_at > 0 AND "
+    "id = (SELECT max(id) FROM graph_checkpoints WHERE thread_id = $1)";
 static const char Q_TABLE[] = "SELECT to_regclass('graph_checkpoints') IS NOT NULL";
 
 struct pg_saver {
@@ -358,6 +362,16 @@ static int ps_delete_except(struct graph_saver *base, const char *thread_id, con
     return rc;
 }
 
+static int ps_hold(struct graph_saver *base, const char *thread_id, struct sa_err *err)
+{
+    struct pg_saver *s = (struct pg_saver *)base;
+    const char *v[] = {thread_id};
+    pthread_mutex_lock(&s->lock);
+    int rc = exec_text(s, "hold thread", Q_HOLD, 1, v, NULL, err);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
 static int ps_sweep(struct graph_saver *base, double now, int *n, struct sa_err *err)
 {
     struct pg_saver *s = (struct pg_saver *)base;
@@ -414,6 +428,7 @@ static const struct graph_saver_ops pg_saver_ops = {
     .delete_except = ps_delete_except,
     .sweep = ps_sweep,
     .thread_bytes = ps_thread_bytes,
+    .hold = ps_hold,
     .free = ps_free,
 };
 

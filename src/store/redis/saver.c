@@ -28,10 +28,12 @@
  * engine compresses large blobs itself, src/graph/checkpoint.c) or would not shrink.
  *
  * TTL: every put sets the thread's three keys to expire CHECKPOINT_TTL_SECONDS after it
- * (EXPIRE in the same MULTI/EXEC), unless the record put says it never expires
- * (expires_at == 0): then PERSIST. The newest record decides, as for the other savers'
- * sweep, so a thread never loses its older records before its newest. sweep keeps the
- * default (nothing to do): Redis expires the keys itself. */
+ * (EXPIRE in the same MULTI/EXEC), as the original design's 1 h checkpoint TTL. A run that
+ * stops waiting for a human calls hold (graph/saver.h): PERSIST on the three keys, so an
+ * approval answered days later still finds its thread; the next put (the resumed run)
+ * sets the TTL again. All keys of a thread share one life, so a thread never loses its
+ * older records before its newest. sweep keeps the default (nothing to do): Redis expires
+ * the keys itself. */
 #include <hiredis/hiredis.h>
 #include <math.h>
 #include <stdio.h>
@@ -230,7 +232,6 @@ static int rs_put(struct graph_saver *base, const char *thread_id, const struct 
     snprintf(mfield, sizeof mfield, "%s:m", r->id);
     snprintf(wfield, sizeof wfield, "%s:w", r->id);
     snprintf(ttl, sizeof ttl, "%ld", s->ttl);
-    bool persist = r->expires_at <= 0;
     const char *hset[] = {"HSET", k.rec, r->id, blob, mfield, meta, wfield, writes};
     size_t hset_len[] = {4,
                          strlen(k.rec),
@@ -251,10 +252,10 @@ static int rs_put(struct graph_saver *base, const char *thread_id, const struct 
     cmds[n++] = (struct sa_redis_cmd){4, zadd, NULL};
     cmds[n++] = (struct sa_redis_cmd){3, set, NULL};
     for (int i = 0; i < 3; i++) {
-        life[i][0] = persist ? "PERSIST" : "EXPIRE";
+        life[i][0] = "EXPIRE";
         life[i][1] = k.all[i];
         life[i][2] = ttl;
-        cmds[n++] = (struct sa_redis_cmd){persist ? 2 : 3, life[i], NULL};
+        cmds[n++] = (struct sa_redis_cmd){3, life[i], NULL};
     }
     cmds[n++] = (struct sa_redis_cmd){1, exec, NULL};
     redisReply *rep[9] = {0};
@@ -263,6 +264,30 @@ static int rs_put(struct graph_saver *base, const char *thread_id, const struct 
     sa_redis_replies_free(n, rep);
     free(blob);
     free(writes);
+    return rc;
+}
+
+static int rs_hold(struct graph_saver *base, const char *thread_id, struct sa_err *err)
+{
+    struct redis_saver *s = (struct redis_saver *)base;
+    struct keys k;
+    int rc = thread_keys(thread_id, &k, err);
+    if (rc)
+        return rc;
+    const char *multi[] = {"MULTI"}, *exec[] = {"EXEC"}, *persist[3][2];
+    struct sa_redis_cmd cmds[5];
+    int n = 0;
+    cmds[n++] = (struct sa_redis_cmd){1, multi, NULL};
+    for (int i = 0; i < 3; i++) {
+        persist[i][0] = "PERSIST";
+        persist[i][1] = k.all[i];
+        cmds[n++] = (struct sa_redis_cmd){2, persist[i], NULL};
+    }
+    cmds[n++] = (struct sa_redis_cmd){1, exec, NULL};
+    redisReply *rep[5] = {0};
+    if (!(rc = sa_redis_run(s->r, n, cmds, rep, "checkpoint hold", err)))
+        rc = check_exec(n, rep, "checkpoint hold", err);
+    sa_redis_replies_free(n, rep);
     return rc;
 }
 
@@ -474,6 +499,7 @@ static const struct graph_saver_ops redis_ops = {
     .delete_except = rs_delete_except,
     .sweep = NULL, /* Redis expires the keys itself: graph_saver_def_sweep */
     .thread_bytes = rs_thread_bytes,
+    .hold = rs_hold,
     .free = rs_free,
 };
 

@@ -22,6 +22,7 @@ enum {
     Q_EXCEPT,
     Q_EXPIRED,
     Q_SWEEP,
+    Q_HOLD,
     Q_COUNT
 };
 
@@ -36,6 +37,10 @@ static const char *const sql[Q_COUNT] = {
     [Q_SWEEP] = "DELETE FROM graph_checkpoints WHERE thread_id IN (SELECT thread_id FROM "
                 "graph_checkpoints GROUP BY thread_id HAVING max(id) = max(CASE WHEN "
                 "expires_at > 0 AND expires_at <= ?1 THEN id END))",
+    /* the newest record's expiry decides the sweep: cleared, the thread stays */
+    [Q_HOLD] = "UPDATE graph_checkpoints SET expires_at = 0 WHERE thread_id = ?1 AND "
+               "expires_at > 0 AND id = (SELECT max(id) FROM graph_checkpoints WHERE "
+               "thread_id = ?1)",
     [Q_WRITES] = "UPDATE graph_checkpoints SET writes = ?3 WHERE thread_id = ?1 AND id = ?2",
     [Q_GET] = "SELECT id, parent_id, step, full, blob, writes FROM graph_checkpoints "
               "WHERE thread_id = ?1 AND id = ?2",
@@ -218,6 +223,18 @@ static int ss_delete_except(struct graph_saver *base, const char *thread_id, con
     return rc;
 }
 
+static int ss_hold(struct graph_saver *base, const char *thread_id, struct sa_err *err)
+{
+    struct sqlite_saver *s = (struct sqlite_saver *)base;
+    pthread_mutex_lock(&s->lock);
+    sqlite3_stmt *st = q(s, Q_HOLD);
+    sqlite3_bind_text(st, 1, thread_id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_err(s, err, "hold");
+    sqlite3_reset(st);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
 static int ss_sweep(struct graph_saver *base, double now, int *n, struct sa_err *err)
 {
     struct sqlite_saver *s = (struct sqlite_saver *)base;
@@ -278,6 +295,7 @@ static const struct graph_saver_ops sqlite_ops = {
     .delete_except = ss_delete_except,
     .sweep = ss_sweep,
     .thread_bytes = ss_thread_bytes,
+    .hold = ss_hold,
     .free = ss_free,
 };
 

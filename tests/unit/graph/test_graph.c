@@ -169,6 +169,13 @@ static int sc_thread_bytes(struct graph_saver *b, const char *t, size_t *bytes, 
     scoped_id(s, t, id);
     return graph_saver_thread_bytes(s->inner, id, bytes, records, err);
 }
+static int sc_hold(struct graph_saver *b, const char *t, struct sa_err *err)
+{
+    struct scoped_saver *s = (struct scoped_saver *)b;
+    char id[160];
+    scoped_id(s, t, id);
+    return graph_saver_hold(s->inner, id, err);
+}
 static void sc_free(struct graph_saver *b)
 {
     struct scoped_saver *s = (struct scoped_saver *)b;
@@ -192,6 +199,7 @@ static const struct graph_saver_ops scoped_ops = {
     .delete_except = sc_delete_except,
     .sweep = sc_sweep,
     .thread_bytes = sc_thread_bytes,
+    .hold = sc_hold,
     .free = sc_free,
 };
 
@@ -1211,6 +1219,11 @@ static void test_retention(void **state)
         struct graph_result res;
         expect_ok(g, "{\"email\": \"draft\"}", "keep", NULL, &res);
         graph_result_clear(&res);
+        /* waiting on a person: held (graph_saver_hold), so the TTL does not sweep it */
+        int held = -1;
+        usleep(100 * 1000);
+        assert_int_equal(graph_sweep(g, &held, &err), 0);
+        assert_int_equal(held, 0);
         json_t *yes = json_string("yes");
         expect_ok(g, NULL, "keep", yes, &res); /* now at the second interrupt */
         graph_result_clear(&res);

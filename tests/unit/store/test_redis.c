@@ -1,7 +1,7 @@
 /* Pins the Redis backends against a real Redis (SA_TEST_REDIS_URL; every test is skipped,
  * saying why, when it is unset): the rate limiter gives the in-process limiter's answers
  * on the same moved clock (resilience/test_ratelimit.c's cases) and fails open when Redis
- * is gone; the checkpoint saver's operations, its TTL and PERSIST rule (read back with
+ * is gone; the checkpoint saver's operations, its TTL and hold (PERSIST) rule (read back with
  * TTL), the zstd round trip of a large blob; and the pool's reconnect after a Redis
  * restart (a redis-server this test starts on a free port). Keys are prefixed with this
  * process's id and deleted after. */
@@ -530,9 +530,10 @@ static void test_saver_ops(void **state)
     assert_int_equal(key_ttl(f, "rec"), -2); /* gone */
 }
 
-/* The TTL rule: each put gives the thread's three keys CHECKPOINT_TTL_SECONDS (100 here);
- * a put whose record never expires (expires_at 0: waiting on a person) makes them
- * persistent; a later expiring put gives them a TTL again. */
+/* The TTL rule: each put gives the thread's three keys CHECKPOINT_TTL_SECONDS (100 here),
+ * whatever the record's own expiry; hold (a run stopped waiting on a person) makes them
+ * persistent, pending writes leave that alone, and the next put (the resumed run) gives
+ * them a TTL again. */
 static void test_saver_ttl_and_persist(void **state)
 {
     struct sv *f = sv_of(state);
@@ -542,11 +543,14 @@ static void test_saver_ttl_and_persist(void **state)
         assert_in_range(key_ttl(f, keys[i]), 1, 100);
     put(f, "0002", "0001", "{}", 0);
     for (int i = 0; i < 3; i++)
-        assert_int_equal(key_ttl(f, keys[i]), -1);
+        assert_in_range(key_ttl(f, keys[i]), 1, 100);
     struct sa_err err = {0};
+    assert_int_equal(graph_saver_hold(f->s, f->thread, &err), 0);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(key_ttl(f, keys[i]), -1);
     assert_int_equal(graph_saver_put_writes(f->s, f->thread, "0002", "[]", 2, &err), 0);
     assert_int_equal(key_ttl(f, "rec"), -1); /* writes do not change the rule */
-    put(f, "0003", "0002", "{}", 1e9);
+    put(f, "0003", "0002", "{}", 0);
     for (int i = 0; i < 3; i++)
         assert_in_range(key_ttl(f, keys[i]), 1, 100);
 }
