@@ -52,10 +52,13 @@ static long pg_databases(const char *a, const char *b)
     return n;
 }
 
+/* The test's servers and proxy: static, so that cleanup() finds what a failed test left. */
+static struct server a, b;
+static struct proxy px;
+
 static void test_a_database_per_directory(void **state)
 {
     (void)state;
-    struct server a, b;
     assert_int_equal(server_make_dir(&a), 0);
     assert_int_equal(server_make_dir(&b), 0);
     assert_string_not_equal(a.db_url, b.db_url);
@@ -71,8 +74,6 @@ static void test_a_database_per_directory(void **state)
         assert_string_equal(a.db_url, want);
         free(want);
     }
-    server_remove_dir(&a);
-    server_remove_dir(&b);
 }
 
 /* The qualifications instance s has run (its own in-memory counter, /metrics). */
@@ -91,7 +92,6 @@ static long qualifications(const struct server *s)
 static void test_two_instances_behind_nginx(void **state)
 {
     (void)state;
-    struct server a, b;
     assert_int_equal(server_make_dir(&a), 0);
     assert_int_equal(server_start(&a, false), 0);
     assert_int_equal(server_make_peer(&b, &a), 0);
@@ -109,7 +109,6 @@ static void test_two_instances_behind_nginx(void **state)
         free(redis);
     }
 
-    struct proxy px;
     const struct server *const ups[] = {&a, &b};
     assert_int_equal(proxy_start(&px, ups, 2), 0);
     harness_use_port(px.port, a.key);
@@ -136,8 +135,20 @@ static void test_two_instances_behind_nginx(void **state)
     proxy_stop(&px);
     assert_true(exited_ok(server_stop(&b)));
     assert_true(exited_ok(server_stop(&a)));
-    server_remove_dir(&b);
+}
+
+/* After each test, passed or failed: nothing left running, no directory left. */
+static int cleanup(void **state)
+{
+    (void)state;
+    proxy_stop(&px);
+    if (b.pid > 0)
+        server_stop(&b);
+    if (a.pid > 0)
+        server_stop(&a);
+    server_remove_dir(&b); /* b first: on SQLite it uses a's file */
     server_remove_dir(&a);
+    return 0;
 }
 
 static int setup(void **state)
@@ -157,8 +168,8 @@ static int teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_a_database_per_directory),
-        cmocka_unit_test(test_two_instances_behind_nginx),
+        cmocka_unit_test_teardown(test_a_database_per_directory, cleanup),
+        cmocka_unit_test_teardown(test_two_instances_behind_nginx, cleanup),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

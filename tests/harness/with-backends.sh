@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs one test command against the servers backends.sh started, each run in data of its own:
 #
-#   with-backends.sh [--dir DIR] [--name NAME] [--saver redis|pg] [--pgbouncer] CMD [ARGS...]
+#   with-backends.sh [--dir DIR] [--name NAME] [--saver redis|pg] [--pgbouncer]
+#                    [--migrate SALES_AGENT] CMD [ARGS...]
 #
 # DIR (default $SA_BACKENDS_DIR) holds backends.env. Before CMD runs, a fresh PostgreSQL
 # database is created (named after NAME, default CMD's base name, plus a random part) and
@@ -14,7 +15,9 @@
 #                         each server directory one)
 #   SA_TEST_SAVER_URL     with --saver: SA_TEST_REDIS_URL or SA_TEST_PG_URL
 # With --pgbouncer, SA_TEST_PG_URL goes through the PgBouncer (transaction mode) that
-# backends.sh runs in front of the cluster, to the same database.
+# backends.sh runs in front of the cluster, to the same database. With --migrate, the
+# database gets the schema first (`SALES_AGENT migrate`), for programs that open a saver
+# or store without migrating (test_graph on the PostgreSQL saver).
 # and the literal words @PG_URL@ and @REDIS_URL@ in ARGS are replaced by those URLs.
 #
 # Afterwards the database is dropped, with every database CMD made named THATDB_* (the
@@ -28,6 +31,7 @@ dir=${SA_BACKENDS_DIR:-}
 name=''
 saver=''
 pgbouncer=''
+migrate=''
 
 die() {
   echo "with-backends: $*" >&2
@@ -40,12 +44,13 @@ while [ $# -gt 0 ]; do
     --name) name=$2; shift 2 ;;
     --saver) saver=$2; shift 2 ;;
     --pgbouncer) pgbouncer=1; shift ;;
+    --migrate) migrate=$2; shift 2 ;;
     --) shift; break ;;
     -*) die "unknown option $1" ;;
     *) break ;;
   esac
 done
-[ $# -gt 0 ] || die "usage: with-backends.sh [--dir DIR] [--name NAME] [--saver redis|pg] [--pgbouncer] CMD [ARGS...]"
+[ $# -gt 0 ] || die "usage: with-backends.sh [--dir DIR] [--name NAME] [--saver redis|pg] [--pgbouncer] [--migrate SALES_AGENT] CMD [ARGS...]"
 [ -n "$dir" ] || die "no backends directory: pass --dir DIR or set SA_BACKENDS_DIR"
 [ -f "$dir/backends.env" ] ||
   die "$dir/backends.env is missing: the servers are not running (tests/harness/backends.sh start $dir; ctest runs it as the test backends_start)"
@@ -72,6 +77,13 @@ if [ -n "$pgbouncer" ]; then
   pg_port=${SA_BACKENDS_PGBOUNCER_PORT:?backends.env names no PgBouncer}
 fi
 export SA_TEST_PG_URL="postgresql://sa@127.0.0.1:$pg_port/$db"
+if [ -n "$migrate" ]; then
+  data_dir="$(cd "$(dirname "$0")/../.." && pwd)/data"
+  if ! out=$("$migrate" migrate --database-url "$SA_TEST_PG_URL" --data-dir "$data_dir" 2>&1); then
+    echo "$out" >&2
+    die "$migrate migrate failed on database $db (kept)"
+  fi
+fi
 
 # ---- Redis logical databases of its own ---------------------------------------------------
 # Holding the lock file of block B (fd 9, closed for CMD so a server it leaves behind
