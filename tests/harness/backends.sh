@@ -5,6 +5,10 @@
 #   backends.sh start DIR    start both on free loopback ports; write DIR/backends.env
 #   backends.sh stop DIR     stop both; remove DIR and the servers' files
 #   backends.sh status DIR   print DIR/backends.env; exit 1 unless both servers answer
+#   backends.sh down-pg DIR | up-pg DIR | down-redis DIR | up-redis DIR
+#                            an outage: stop one server (PostgreSQL: fast shutdown, its data
+#                            kept; Redis: SHUTDOWN NOSAVE, its data lost as on a restart
+#                            without persistence), and start it again on the same port
 #
 # DIR/backends.env (sourced by tests/harness/with-backends.sh) holds:
 #   SA_TEST_PG_ADMIN_URL   postgresql://sa@127.0.0.1:PORT/postgres (superuser sa, trust auth)
@@ -267,11 +271,53 @@ cmd_status() {
   [ "$(redis-cli -p "$SA_BACKENDS_REDIS_PORT" ping 2>/dev/null)" = PONG ] || { echo "backends: Redis does not answer" >&2; return 1; }
 }
 
-[ $# -eq 2 ] || die "usage: backends.sh start|stop|status DIR"
+# The outage commands (tests/integration/test_api_outage.c).
+cmd_down_pg() {
+  . "$1/backends.env"
+  as_pg "$PG_BIN/pg_ctl" -D "$SA_BACKENDS_TMP/pg" -m fast -w -t 30 stop >/dev/null
+}
+cmd_up_pg() {
+  . "$1/backends.env"
+  local tmp=$SA_BACKENDS_TMP
+  as_pg "$PG_BIN/pg_ctl" -D "$tmp/pg" -l "$tmp/run/pg.log" -w -t 60 -o \
+    "-h 127.0.0.1 -p $SA_BACKENDS_PG_PORT -k $tmp/run -c fsync=off -c full_page_writes=off -c synchronous_commit=off -c max_connections=200" \
+    start >"$tmp/pg_ctl.out" 2>&1 || { show_log "$tmp/pg_ctl.out"; die "PostgreSQL did not start again"; }
+  ENV_FILE="$1/backends.env"
+  sed -i '/^SA_BACKENDS_PG_PID=/d' "$ENV_FILE"
+  record SA_BACKENDS_PG_PID "$(head -n 1 "$tmp/pg/postmaster.pid")"
+}
+cmd_down_redis() {
+  . "$1/backends.env"
+  redis-cli -p "$SA_BACKENDS_REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
+  wait_gone "$SA_BACKENDS_REDIS_PID" || die "Redis did not stop"
+}
+cmd_up_redis() {
+  . "$1/backends.env"
+  local tmp=$SA_BACKENDS_TMP i pid
+  rm -f "$tmp/redis.pid"
+  redis-server --port "$SA_BACKENDS_REDIS_PORT" --bind 127.0.0.1 --daemonize yes --save '' \
+    --appendonly no --dir "$tmp" --pidfile "$tmp/redis.pid" --logfile "$tmp/redis.log" \
+    --databases 1024 >/dev/null 2>&1 || die "Redis did not start again"
+  for i in $(seq 1 100); do
+    pid=$(cat "$tmp/redis.pid" 2>/dev/null || true)
+    [ -n "$pid" ] && [ "$(redis-cli -p "$SA_BACKENDS_REDIS_PORT" ping 2>/dev/null)" = PONG ] && break
+    sleep 0.05
+  done
+  [ -n "$pid" ] || die "Redis did not start again"
+  ENV_FILE="$1/backends.env"
+  sed -i '/^SA_BACKENDS_REDIS_PID=/d' "$ENV_FILE"
+  record SA_BACKENDS_REDIS_PID "$pid"
+}
+
+[ $# -eq 2 ] || die "usage: backends.sh start|stop|status|down-pg|up-pg|down-redis|up-redis DIR"
 dir=$(realpath -m "$2")
 case "$1" in
   start) cmd_start "$dir" ;;
   stop) cmd_stop "$dir" ;;
   status) cmd_status "$dir" ;;
-  *) die "usage: backends.sh start|stop|status DIR" ;;
+  down-pg) cmd_down_pg "$dir" ;;
+  up-pg) cmd_up_pg "$dir" ;;
+  down-redis) cmd_down_redis "$dir" ;;
+  up-redis) cmd_up_redis "$dir" ;;
+  *) die "usage: backends.sh start|stop|status|down-pg|up-pg|down-redis|up-redis DIR" ;;
 esac
