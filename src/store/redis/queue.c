@@ -10,7 +10,8 @@
  *
  * Delivery is at least once. A consumer takes an entry with XREADGROUP, which leaves it
  * pending on that consumer until XACK; while it works it touches the entry (XCLAIM to
- * itself, JUSTID, which resets the entry's idle time). When an instance dies its entries
+ * itself, JUSTID, which resets the entry's idle time, in a script that first checks the
+ * consumer still holds it). When an instance dies its entries
  * stop being touched, and once one has been idle for the visibility timeout the next take
  * of any consumer claims it (XAUTOCLAIM) and runs it again: the runs service continues the
  * run's thread from its last checkpoint, and the outbox's idempotency keys keep its side
@@ -288,17 +289,26 @@ static int r_take(struct sa_queue *sq, int wait_ms, struct sa_queue_delivery *d,
     return 0;
 }
 
+/* XCLAIM with an idle time of 0 would take the entry from whoever holds it, so a stalled
+ * worker waking up would steal back a run another has taken over: the script claims it
+ * only while this consumer still holds it, atomically. */
+static const char TOUCH_SCRIPT[] =
+    "local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[3], ARGV[3], 1, ARGV[2]) "
+    "if #p == 0 then return 0 end "
+    "redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[3], 'JUSTID') "
+    "return 1";
+
 static int r_touch(struct sa_queue *sq, const struct sa_queue_delivery *d, struct sa_err *err)
 {
     struct rqueue *q = (struct rqueue *)sq;
     redisReply *r = NULL;
-    int rc = call(q, 0, &r, err, "XCLAIM", q->queue_key, "workers", q->consumer, "0", d->handle,
-                  "JUSTID", NULL);
+    int rc = call(q, 0, &r, err, "EVAL", TOUCH_SCRIPT, "1", q->queue_key, "workers", q->consumer,
+                  d->handle, NULL);
     if (rc)
         return rc;
-    bool kept = r->type == REDIS_REPLY_ARRAY && r->elements == 1;
+    bool kept = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
     freeReplyObject(r);
-    /* acknowledged, or deleted: no longer ours (another consumer may have finished it) */
+    /* acknowledged, or taken over: no longer ours (another consumer runs it) */
     return kept ? 0 : sa_err_set(err, SA_ECONFLICT, "run %s is no longer held by this worker",
                                  d->run_id);
 }
@@ -424,9 +434,28 @@ static int r_health(struct sa_queue *sq, char *detail, size_t cap, struct sa_err
     return rc;
 }
 
+/* Removes this handle's consumer from the group when it holds nothing (each process
+ * start makes a new consumer name; without this the group lists them forever). A consumer
+ * with pending entries stays: deleting it would drop them instead of letting another
+ * consumer reclaim them. */
+static void forget_consumer(struct rqueue *q)
+{
+    redisReply *r = NULL;
+    struct sa_err err = {0};
+    if (call(q, 0, &r, &err, "XPENDING", q->queue_key, "workers", "-", "+", "1", q->consumer,
+             NULL))
+        return;
+    bool idle = r->type == REDIS_REPLY_ARRAY && r->elements == 0;
+    freeReplyObject(r);
+    if (idle)
+        (void)exec(q, &err, "XGROUP", "DELCONSUMER", q->queue_key, "workers", q->consumer, NULL);
+}
+
 static void r_free(struct sa_queue *sq)
 {
     struct rqueue *q = (struct rqueue *)sq;
+    if (q->nidle) /* it has talked to the server */
+        forget_consumer(q);
     for (int i = 0; i < q->nidle; i++)
         redisFree(q->idle[i]);
     pthread_mutex_destroy(&q->lock);
