@@ -36,6 +36,7 @@
 #define TAKE_WAIT_MS 500   /* a worker looks at the stop flag at least this often */
 #define CANCEL_POLL_MS 250 /* how soon a cancel request reaches the running run */
 #define STREAM_CHUNK ((size_t)1 << 20)
+#define STREAM_CHECK_MS 5000 /* a quiet stream asks the store whether its run finished */
 
 /* A run this process is executing. */
 struct run_job {
@@ -84,6 +85,7 @@ struct sa_run_stream {
     struct sa_buf pending; /* read from the queue, not yet handed out */
     size_t off;            /* of pending handed out */
     bool ended;
+    int quiet_ms; /* waited with nothing new since the last event or store check */
 };
 
 /* Waits up to ms for stop; returns whether stop is set. */
@@ -610,13 +612,36 @@ struct sa_run_stream *sa_run_stream_open(struct sa_runs *r, const char *run_id)
     s->r = r;
     snprintf(s->id, sizeof s->id, "%s", run_id);
     sa_buf_init(&s->pending, STREAM_CHUNK);
-    /* a finished run streams its events while the queue keeps them; after that, its
-     * stored result (the caller's fallback) */
-    if (finished && sa_queue_read(r->queue, s->id, s->pos, 0, &s->pending, &s->ended, &err)) {
+    /* a finished run streams its events while the queue keeps them whole, to their end;
+     * else its stored result (the caller's fallback) */
+    if (finished && (sa_queue_read(r->queue, s->id, s->pos, 0, &s->pending, &s->ended, &err) ||
+                     (!s->ended && s->pending.len == 0))) {
         sa_run_stream_free(s);
         return NULL;
     }
     return s;
+}
+
+/* The stored result as the stream's last events, for a run the store says is finished
+ * but whose events stopped without their end (they were published where this queue
+ * cannot see them: another process's memory queue, or lost in a Redis outage). */
+static void end_from_store(struct sa_run_stream *s)
+{
+    json_t *run = NULL;
+    struct sa_err err = {0};
+    if (sa_app_run_get(s->r->app->store, s->r, s->id, &run, &err))
+        return;
+    const char *status = sa_json_str(run, "status");
+    if (finished_status(status)) {
+        char *text = json_dumps(run, JSON_COMPACT);
+        sa_buf_reset(&s->pending);
+        s->off = 0;
+        if (sa_buf_printf(&s->pending, "event: result\ndata: %s\n\nevent: end\ndata: null\n\n",
+                          text ? text : "null") == 0)
+            s->ended = true;
+        free(text);
+    }
+    json_decref(run);
 }
 
 ssize_t sa_run_stream_read(struct sa_run_stream *s, char *buf, size_t max, int wait_ms)
@@ -632,8 +657,13 @@ ssize_t sa_run_stream_read(struct sa_run_stream *s, char *buf, size_t max, int w
                    json_pack("{s:s, s:s}", "run_id", s->id, "error", err.msg));
             return -1;
         }
+        if (s->pending.len == 0 && !s->ended && (s->quiet_ms += wait_ms) >= STREAM_CHECK_MS) {
+            s->quiet_ms = 0;
+            end_from_store(s);
+        }
         if (s->pending.len == 0)
             return s->ended ? -1 : 0;
+        s->quiet_ms = 0;
     }
     size_t take = s->pending.len - s->off < max ? s->pending.len - s->off : max;
     memcpy(buf, s->pending.data + s->off, take);
