@@ -18,6 +18,7 @@
 #include "auth/jwt.h"
 #include "auth/scope.h"
 #include "base/log.h"
+#include "store/redis/redis.h"
 #include "store/store.h"
 
 /* How long a key read from the store is trusted before it is read again: revocation on
@@ -115,6 +116,17 @@ static bool is_loopback_host(const char *host)
     return all;
 }
 
+/* With REDIS_URL, the limits live in Redis so that they hold across instances (it fails
+ * open when Redis is down: store/redis/limiter.c says why); else in this process. */
+static int open_limiter(const struct sa_config *cfg, struct sa_limiter **out, struct sa_err *err)
+{
+    if (!cfg->redis_url)
+        return sa_limiter_memory_open(LIMITER_KEYS, out, err);
+    struct sa_redis *r = NULL;
+    int rc = sa_redis_open(cfg->redis_url, cfg->redis_timeout_ms, cfg->threads + 1, &r, err);
+    return rc ? rc : sa_limiter_redis_new(r, true, out, err);
+}
+
 int sa_access_open(const struct sa_config *cfg, struct sa_store *store, struct sa_access **out,
                    struct sa_err *err)
 {
@@ -148,7 +160,7 @@ int sa_access_open(const struct sa_config *cfg, struct sa_store *store, struct s
                                .leeway_seconds = 60};
     if ((rc = sa_jwt_open(&jc, &a->jwt, err)))
         goto fail;
-    if ((rc = sa_limiter_memory_open(LIMITER_KEYS, &a->limiter, err)))
+    if ((rc = open_limiter(cfg, &a->limiter, err)))
         goto fail;
     *out = a;
     return 0;

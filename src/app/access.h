@@ -19,7 +19,8 @@ struct sa_store;
 struct sa_access;
 
 /* Opens the service over store (borrowed) with cfg's AUTH, JWT_*, RATE_LIMIT_PER_MINUTE
- * and AGENT_RATE_LIMIT_PER_HOUR. SA_ECONFIG (err says what to fix) for AUTH=off with a HOST
+ * and AGENT_RATE_LIMIT_PER_HOUR; the limits are kept in Redis when REDIS_URL is set (shared
+ * by every instance; allowed when Redis is down), else in this process. SA_ECONFIG (err says what to fix) for AUTH=off with a HOST
  * that is not loopback, a bad JWT setting or a bad AGENT_RATE_LIMIT_PER_HOUR. */
 int sa_access_open(const struct sa_config *cfg, struct sa_store *store, struct sa_access **out,
                    struct sa_err *err) SA_WUR;

@@ -29,6 +29,7 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "metrics/metrics.h"
+#include "store/redis/redis.h"
 #include "store/store.h"
 
 /* Buckets start at 10 us so that our latencies, far below the seed's 0.1 s, show. */
@@ -153,11 +154,28 @@ static int setup_metrics(struct sa_app *app, struct sa_err *err)
     return 0;
 }
 
-/* Pipeline checkpoints live beside the store, chosen by the same DATABASE_URL (for SQLite:
- * the same file, their own table; in memory for an in-memory store). */
+/* Pipeline checkpoints: in Redis when CHECKPOINT_STORE=redis (config.c makes that the
+ * default with REDIS_URL set), on the app's pool, as large as the server's worker threads
+ * so a step's save never waits for a connection; else beside the store, chosen by the
+ * same DATABASE_URL (for SQLite: the same file, their own table; in memory for an
+ * in-memory store). With REDIS_URL set the pool is opened either way, for /health. A
+ * Redis that does not answer yet is not fatal: the pool connects when it does. */
 static int open_saver(struct sa_app *app, struct sa_err *err)
 {
-    return sa_saver_open(app->cfg.database_url, &app->saver, err);
+    const struct sa_config *cfg = &app->cfg;
+    if (cfg->redis_url) {
+        int rc = sa_redis_open(cfg->redis_url, cfg->redis_timeout_ms, cfg->threads + 1,
+                               &app->redis, err);
+        if (rc)
+            return rc;
+        double ms;
+        struct sa_err why = {0};
+        if (sa_redis_ping(app->redis, &ms, &why))
+            sa_logf(SA_LOG_WARN, "REDIS_URL: Redis does not answer yet: %s", why.msg);
+    }
+    if (cfg->checkpoint_store != SA_CHECKPOINT_REDIS)
+        return sa_saver_open(cfg->database_url, &app->saver, err);
+    return sa_redis_saver_new(app->redis, false, (long)cfg->checkpoint_ttl, &app->saver, err);
 }
 
 /* The settings whose form base/config cannot check (it knows no e-mail rule): refused
@@ -287,6 +305,7 @@ void sa_app_close(struct sa_app *app)
     sa_intent_free(app->intents);
     sa_pipeline_free(app->pipeline);
     graph_saver_free(app->saver);
+    sa_redis_close(app->redis); /* after the saver, which borrows it */
     sa_agents_free(app->agents);
     sa_access_close(app->access);
     sa_consent_free(app->consent);

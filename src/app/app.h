@@ -14,6 +14,8 @@
 #include "base/config.h"
 #include "base/err.h"
 
+struct sa_redis;
+
 struct sa_app {
     struct sa_config cfg; /* copy; its strings are borrowed from env/argv */
     struct sa_model *model;
@@ -25,7 +27,10 @@ struct sa_app {
     json_t *growth_table;       /* NULL when data/industry_growth.json is absent */
     json_t *templates;          /* NULL when data/templates/ is absent */
     struct sa_profile *profile; /* PRODUCT_PROFILE or DATA_DIR/product.json (required) */
-    struct graph_saver *saver;  /* pipeline checkpoints: SQLite beside the store, or memory */
+    struct graph_saver *saver;  /* pipeline checkpoints: Redis, SQLite beside the store, or
+                                   memory (CHECKPOINT_STORE) */
+    struct sa_redis *redis;     /* REDIS_URL's pool, or NULL: the Redis saver borrows it;
+                                   /health can call sa_redis_ping on it */
     struct sa_pipeline *pipeline;
     struct sa_runs *runs;            /* background runs; set by cmd_serve.c, else NULL */
     struct sa_import_jobs *imports;  /* background CSV imports (app/import_jobs.h) */

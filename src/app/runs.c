@@ -361,6 +361,12 @@ static void handle(struct sa_runs *r, const struct sa_queue_delivery *d)
             sa_log(SA_LOG_ERROR, "run not queued again",
                    json_pack("{s:s, s:s}", "run_id", d->run_id, "error", err.msg));
         stop_wait(r, 1000);
+    } else if (sa_queue_durable(r->queue) && !d->reclaimed &&
+               strcmp(sa_json_str(run, "status") ?: "", "running") == 0) {
+        /* a new delivery of a run some worker is running: a duplicate entry (the pool
+         * resent an XADD); the running worker's delivery is the one that counts */
+        sa_log(SA_LOG_WARN, "duplicate queue entry for a running run; dropped",
+               json_pack("{s:s}", "run_id", d->run_id));
     } else if (!finished_status(sa_json_str(run, "status"))) {
         struct run_job *j = calloc(1, sizeof *j);
         if (!j) {
@@ -478,7 +484,8 @@ int sa_runs_start(struct sa_app *app, int workers, struct sa_runs **out, struct 
     pthread_mutex_init(&r->active_lock, NULL);
     int visibility = app->cfg.run_visibility_ms > 0 ? app->cfg.run_visibility_ms : 30000;
     r->touch_ms = visibility / 3 > CANCEL_POLL_MS ? visibility / 3 : CANCEL_POLL_MS;
-    struct sa_queue_opts opts = {.visibility_ms = visibility};
+    struct sa_queue_opts opts = {.visibility_ms = visibility,
+                                 .timeout_ms = app->cfg.redis_timeout_ms};
     int rc = sa_queue_open(app->cfg.redis_url, &opts, &r->queue, err);
     if (!rc && !sa_queue_durable(r->queue))
         rc = requeue_unfinished(r, err);

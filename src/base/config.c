@@ -24,6 +24,10 @@ static_assert(sizeof(enum sa_metrics_access) == sizeof(int) && SA_METRICS_KEY ==
                   SA_METRICS_OPEN == 1,
               "metrics_access[] lists the values in enum order");
 static const char *const metrics_access[] = {"key", "open", NULL};
+static_assert(sizeof(enum sa_checkpoint_store) == sizeof(int) && SA_CHECKPOINT_AUTO == 0 &&
+                  SA_CHECKPOINT_REDIS == 1 && SA_CHECKPOINT_DATABASE == 2,
+              "checkpoint_stores[] lists the values in enum order");
+static const char *const checkpoint_stores[] = {"auto", "redis", "database", NULL};
 
 /* The offset of member in struct sa_config; the build stops when the member's C type is
  * not the one its setting type writes (a _Generic with no matching association). */
@@ -154,14 +158,6 @@ static const struct sa_setting settings[] = {
             "are queued)",
      .commands = BACKGROUND},
     /* background runs and their queue (app/runs.c, store/queue.h) */
-    {.env = "REDIS_URL",
-     URL(redis_url),
-     .dflt_doc = "none (runs queue in this process)",
-     .range_doc = "redis://[:PASSWORD@]HOST[:PORT][/DB]",
-     .doc = "Redis shared by every instance: with it, runs queue in a Redis stream any "
-            "instance's worker takes, and their events reach stream clients on any instance",
-     .secret = 1,
-     .commands = BACKGROUND},
     {.env = "RUN_WORKERS",
      INT(run_workers),
      .dflt = "2",
@@ -418,6 +414,38 @@ static const struct sa_setting settings[] = {
      .doc = "a request's headers and body must arrive within this time (trickling does not "
             "extend it)",
      .commands = SA_CMD_SERVE},
+    /* Redis (docs/redis.md) */
+    {.env = "REDIS_URL",
+     URL(redis_url),
+     .dflt_doc = "none",
+     .range_doc = "redis://[:password@]host:port[/db]",
+     .doc = "Redis shared by every instance: checkpoints (see CHECKPOINT_STORE), rate limits, "
+            "and the run queue (any instance's worker takes a run; its events reach stream "
+            "clients on any instance); unset: none, runs queue in the process",
+     .secret = 1, /* it may carry the password */
+     .commands = AGENTS},
+    {.env = "CHECKPOINT_STORE",
+     ENUM(checkpoint_store, enum sa_checkpoint_store, checkpoint_stores),
+     .dflt = "auto",
+     .dflt_doc = "redis when REDIS_URL is set, else database",
+     .doc = "where pipeline and conversation checkpoints are kept: Redis, or beside the store "
+            "(DATABASE_URL)",
+     .commands = AGENTS},
+    {.env = "CHECKPOINT_TTL_SECONDS",
+     SECONDS(checkpoint_ttl),
+     .dflt = "3600",
+     .min = 1,
+     .max = 365L * 86400,
+     .doc = "in Redis, a thread's checkpoints expire this long after its last one (threads "
+            "waiting on an approval never do)",
+     .commands = AGENTS},
+    {.env = "REDIS_TIMEOUT_MS",
+     INT(redis_timeout_ms),
+     .dflt = "1000",
+     .min = 10,
+     .max = 60000,
+     .doc = "bounds a Redis connect, each command and the wait for a free connection",
+     .commands = AGENTS},
 };
 
 const struct sa_setting *sa_config_settings(size_t *n)
@@ -625,6 +653,10 @@ int sa_config_load(struct sa_config *cfg, unsigned commands, int *argc, char **a
     }
     if ((rc = apply_flags(cfg, commands, argc, args, err)))
         return rc;
+    if (cfg->checkpoint_store == SA_CHECKPOINT_AUTO)
+        cfg->checkpoint_store = cfg->redis_url ? SA_CHECKPOINT_REDIS : SA_CHECKPOINT_DATABASE;
+    else if (cfg->checkpoint_store == SA_CHECKPOINT_REDIS && !cfg->redis_url)
+        return sa_err_set(err, SA_ECONFIG, "CHECKPOINT_STORE=redis: set REDIS_URL too");
     /* Two per CPU: while one thread waits on a commit, another parses and scores, and
      * the group commit gets more than one write per transaction. */
     if (cfg->threads == 0) {

@@ -19,6 +19,10 @@ enum sa_auth_mode { SA_AUTH_ON, SA_AUTH_OFF };
  * network). */
 enum sa_metrics_access { SA_METRICS_KEY, SA_METRICS_OPEN };
 
+/* CHECKPOINT_STORE: where pipeline and conversation checkpoints go. AUTO (the default)
+ * never survives sa_config_load: it becomes REDIS when REDIS_URL is set, else DATABASE. */
+enum sa_checkpoint_store { SA_CHECKPOINT_AUTO, SA_CHECKPOINT_REDIS, SA_CHECKPOINT_DATABASE };
+
 /* Defaults are the table's (config.c); README's configuration section lists them. */
 struct sa_config {
     /* the HTTP server */
@@ -61,7 +65,6 @@ struct sa_config {
     const char *mail_transport; /* MAIL_TRANSPORT: a transport spec (maildir:DIR) */
     int outbox_poll_ms;         /* OUTBOX_POLL_MS: 0 holds outgoing mail */
     /* background runs and their queue (app/runs.c, store/queue.h) */
-    const char *redis_url;  /* REDIS_URL: redis://..., or NULL: the in-process queue */
     int run_workers;        /* RUN_WORKERS: run worker threads; 0 = this instance only queues */
     int run_visibility_ms;  /* RUN_VISIBILITY_TIMEOUT_MS: a silent worker's run is reclaimed */
     /* the availability calendar: validated by sa_calendar_parse when the app opens */
@@ -84,6 +87,11 @@ struct sa_config {
     enum sa_metrics_access metrics_access; /* METRICS_AUTH: key or open */
     int max_connections_per_ip;     /* MAX_CONNECTIONS_PER_IP */
     double request_timeout;         /* REQUEST_TIMEOUT_SECONDS: headers and body deadline */
+    /* Redis (docs/redis.md) */
+    const char *redis_url; /* REDIS_URL: redis://[:password@]host:port[/db], or NULL: none */
+    enum sa_checkpoint_store checkpoint_store; /* CHECKPOINT_STORE: REDIS or DATABASE */
+    double checkpoint_ttl;  /* CHECKPOINT_TTL_SECONDS: life of a thread's Redis keys */
+    int redis_timeout_ms;   /* REDIS_TIMEOUT_MS: connect, command and pool wait */
 };
 
 /* The subcommands, as bits: which ones read a setting (sa_setting.commands). */

@@ -31,7 +31,8 @@ struct sa_queue_opts {
     int visibility_ms;  /* a delivery not acknowledged nor touched this long is handed to
                          * another consumer (default 30000; memory ignores it) */
     int events_ttl_s;   /* how long a run's events stay readable after its end (3600) */
-    int timeout_ms;     /* each server round trip, on top of any wait asked (2000) */
+    int timeout_ms;     /* bounds each server round trip; a blocking read waits at most
+                         * half of it, whatever was asked (REDIS_TIMEOUT_MS, 1000) */
     const char *prefix; /* before every key name, so tests or tenants can share a server
                          * (NULL: none); copied */
 };
@@ -47,8 +48,8 @@ struct sa_queue_ops {
     bool durable;
     /* Appends run_id to the queue. */
     int (*submit)(struct sa_queue *q, const char *run_id, struct sa_err *err);
-    /* Takes the next run, waiting up to wait_ms (> 0) for one: 0 with *d filled, or
-     * SA_ETIMEDOUT when none came. A delivery MUST be acknowledged (ack) once its run is
+    /* Takes the next run, waiting up to wait_ms (> 0; Redis may wait less) for one: 0 with
+     * *d filled, or SA_ETIMEDOUT when none came. A delivery MUST be acknowledged (ack) once its run is
      * finished; until then, durable queues hand it to another consumer when it is neither
      * acknowledged nor touched within the visibility timeout (the consumer died). */
     int (*take)(struct sa_queue *q, int wait_ms, struct sa_queue_delivery *d, struct sa_err *err);
@@ -90,7 +91,8 @@ struct sa_queue {
 /* Opens the queue url names: NULL or "" for memory (this process only), redis://[:PASSWORD@]
  * HOST[:PORT][/DB] for Redis. opts may be NULL (defaults). Each Redis handle is its own
  * consumer in the group "workers". *out is freed with sa_queue_free. Returns 0, SA_ECONFIG
- * for a URL it cannot use, or SA_EIO when the server cannot be reached. */
+ * for a URL it cannot use, or SA_ENOMEM. An unreachable server does not fail the open: the
+ * calls fail (SA_ESTORE) until it answers, without a restart. */
 int sa_queue_open(const char *url, const struct sa_queue_opts *opts, struct sa_queue **out,
                   struct sa_err *err) SA_WUR;
 

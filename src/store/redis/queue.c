@@ -18,12 +18,14 @@
  * effects single. Acknowledged entries are deleted (XDEL), so the stream holds only
  * queued and running runs.
  *
- * Connections: a blocking read holds its connection for the whole wait, so every call
- * takes a connection of its own from a small pool of idle ones and gives it back after;
- * a connection that failed is dropped, and the next call connects again (that is the
- * reconnect). Redis's error text goes to err for the log, never to an API client. */
+ * Connections come from the Redis pool of store/redis/conn.c (redis.h), a pool of the
+ * queue's own: a blocking read holds its connection for its whole wait, so waits are kept
+ * under half the pool's command timeout, and the pool's reconnect-on-next-use is the
+ * queue's too. The pool may resend a command on a reused connection that turns out broken;
+ * a repeated XADD can thus duplicate a queue entry or an event. The runs service skips a
+ * fresh delivery of a run already running (app/runs.c), and a repeated event is cosmetic.
+ * Redis's error text goes to the log (the pool's sa_redis_reply_ok), never to a client. */
 #include <hiredis/hiredis.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,128 +33,56 @@
 #include <unistd.h>
 
 #include "base/buf.h"
+#include "base/log.h"
 #include "store/queue.h"
+#include "store/redis/redis.h"
 
-#define IDLE_MAX 8           /* idle connections kept */
-#define ARGS_MAX 16          /* arguments of one command */
+#define ARGS_MAX 16            /* arguments of one command */
+#define POOL_SIZE 32           /* connections: workers, the keeper, stream readers */
 #define EVENTS_MAXLEN "100000" /* entries a run's event stream keeps (approximately) */
-#define LIVE_TTL "86400"     /* a run's events and cancel flag while it runs: a day */
+#define LIVE_TTL "86400"       /* a run's events and cancel flag while it runs: a day */
 
 struct rqueue {
     struct sa_queue super;
-    char host[256];
-    int port, db;
-    char password[256];
+    struct sa_redis *redis;
     char prefix[64];
     char consumer[96];
-    int visibility_ms, events_ttl_s, timeout_ms;
+    int visibility_ms, events_ttl_s, max_wait_ms;
     char queue_key[96];
-    pthread_mutex_t lock; /* guards idle */
-    redisContext *idle[IDLE_MAX];
-    int nidle;
+    int group_ready; /* the consumer group is known to exist (atomic) */
 };
 
 static unsigned long consumer_seq; /* handles opened by this process, for consumer names */
 
-/* ---- connections ---- */
+/* ---- commands ---- */
 
-static struct timeval tv_ms(int ms)
-{
-    return (struct timeval){.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
-}
-
-static void conn_put(struct rqueue *q, redisContext *c, bool ok)
-{
-    if (!c)
-        return;
-    pthread_mutex_lock(&q->lock);
-    if (ok && !c->err && q->nidle < IDLE_MAX) {
-        q->idle[q->nidle++] = c;
-        c = NULL;
-    }
-    pthread_mutex_unlock(&q->lock);
-    if (c)
-        redisFree(c);
-}
-
-/* Sends one command on c and checks the reply: 0 with *out (free with freeReplyObject),
- * SA_EIO when the connection failed (c is then unusable), SA_ESTORE for an error reply. */
-static int send_argv(redisContext *c, int wait_ms, int timeout_ms, int argc, const char **argv,
-                     const size_t *lens, redisReply **out, struct sa_err *err)
+/* Runs one command (argv texts; lens NULL: NUL-terminated) and hands back its reply, an
+ * error reply included (*out: free with freeReplyObject). Returns 0, or the pool's
+ * SA_ESTORE / SA_ENOMEM when there was no reply. */
+static int call_raw(struct rqueue *q, int argc, const char **argv, const size_t *lens,
+                    redisReply **out, struct sa_err *err)
 {
     *out = NULL;
-    redisSetTimeout(c, tv_ms(timeout_ms + wait_ms));
-    redisReply *r = redisCommandArgv(c, argc, argv, lens);
-    if (!r)
-        return sa_err_set(err, SA_EIO, "redis %s: %s", argv[0], c->errstr[0] ? c->errstr : "no reply");
-    if (r->type == REDIS_REPLY_ERROR) {
-        sa_err_set(err, SA_ESTORE, "redis %s: %.*s", argv[0], (int)r->len, r->str);
-        freeReplyObject(r);
-        return SA_ESTORE;
-    }
-    *out = r;
-    return 0;
-}
-
-static int conn_get(struct rqueue *q, redisContext **out, struct sa_err *err)
-{
-    *out = NULL;
-    pthread_mutex_lock(&q->lock);
-    redisContext *c = q->nidle ? q->idle[--q->nidle] : NULL;
-    pthread_mutex_unlock(&q->lock);
-    if (c) {
-        *out = c;
-        return 0;
-    }
-    c = redisConnectWithTimeout(q->host, q->port, tv_ms(q->timeout_ms));
-    if (!c || c->err) {
-        int rc = sa_err_set(err, SA_EIO, "redis %s:%d: %s", q->host, q->port,
-                            c ? c->errstr : "out of memory");
-        if (c)
-            redisFree(c);
-        return rc;
-    }
-    redisReply *r = NULL;
-    int rc = 0;
-    if (q->password[0]) {
-        const char *argv[] = {"AUTH", q->password};
-        rc = send_argv(c, 0, q->timeout_ms, 2, argv, NULL, &r, err);
-        if (rc == SA_ESTORE) /* the server's words may repeat what was sent: keep them out */
-            sa_err_set(err, SA_ECONFIG, "REDIS_URL: the server refused the password");
-        freeReplyObject(r);
-    }
-    if (!rc && q->db) {
-        char db[16];
-        snprintf(db, sizeof db, "%d", q->db);
-        const char *argv[] = {"SELECT", db};
-        rc = send_argv(c, 0, q->timeout_ms, 2, argv, NULL, &r, err);
-        freeReplyObject(r);
-    }
+    struct sa_redis_cmd cmd = {argc, argv, lens};
+    redisReply *reply = NULL;
+    int rc = sa_redis_run(q->redis, 1, &cmd, &reply, argv[0], err);
     if (rc) {
-        redisFree(c);
+        sa_redis_replies_free(1, &reply);
         return rc;
     }
-    *out = c;
+    *out = reply;
     return 0;
 }
 
-/* Runs one command on a pooled connection: argv strings (lens NULL: NUL-terminated).
- * Returns as send_argv; *out is the caller's to free. */
-static int call_argv(struct rqueue *q, int wait_ms, int argc, const char **argv,
-                     const size_t *lens, redisReply **out, struct sa_err *err)
+/* True when r is an error reply whose text contains what (BUSYGROUP, NOGROUP). */
+static bool error_says(const redisReply *r, const char *what)
 {
-    *out = NULL;
-    redisContext *c;
-    int rc = conn_get(q, &c, err);
-    if (rc)
-        return rc;
-    rc = send_argv(c, wait_ms, q->timeout_ms, argc, argv, lens, out, err);
-    conn_put(q, c, rc != SA_EIO);
-    return rc;
+    return r && r->type == REDIS_REPLY_ERROR && r->str && strstr(r->str, what);
 }
 
-/* call_argv with the arguments listed, NULL-terminated. */
-static int call(struct rqueue *q, int wait_ms, redisReply **out, struct sa_err *err, ...)
+/* call_raw with the arguments listed (NULL-terminated), an error reply turned into
+ * SA_ESTORE (its text logged by the pool). */
+static int call(struct rqueue *q, redisReply **out, struct sa_err *err, ...)
 {
     const char *argv[ARGS_MAX];
     int argc = 0;
@@ -161,7 +91,12 @@ static int call(struct rqueue *q, int wait_ms, redisReply **out, struct sa_err *
     for (const char *a; argc < ARGS_MAX && (a = va_arg(ap, const char *));)
         argv[argc++] = a;
     va_end(ap);
-    return call_argv(q, wait_ms, argc, argv, NULL, out, err);
+    int rc = call_raw(q, argc, argv, NULL, out, err);
+    if (!rc && (rc = sa_redis_reply_ok(*out, argv[0], err))) {
+        freeReplyObject(*out);
+        *out = NULL;
+    }
+    return rc;
 }
 
 /* Runs a command whose reply does not matter beyond success. */
@@ -175,9 +110,18 @@ static int exec(struct rqueue *q, struct sa_err *err, ...)
         argv[argc++] = a;
     va_end(ap);
     redisReply *r = NULL;
-    int rc = call_argv(q, 0, argc, argv, NULL, &r, err);
-    freeReplyObject(r);
+    int rc = call_raw(q, argc, argv, NULL, &r, err);
+    if (!rc)
+        rc = sa_redis_reply_ok(r, argv[0], err);
+    if (r)
+        freeReplyObject(r);
     return rc;
+}
+
+/* A wait asked by a caller, as a BLOCK argument the pool's timeout allows. */
+static void block_ms(const struct rqueue *q, int wait_ms, char buf[24])
+{
+    snprintf(buf, 24, "%d", wait_ms < 1 ? 1 : wait_ms > q->max_wait_ms ? q->max_wait_ms : wait_ms);
 }
 
 static void key_of(const struct rqueue *q, const char *run_id, const char *what, char *buf,
@@ -191,13 +135,25 @@ static void key_of(const struct rqueue *q, const char *run_id, const char *what,
 /* Creates the stream and the group when missing (BUSYGROUP: both exist already). */
 static int ensure_group(struct rqueue *q, struct sa_err *err)
 {
-    struct sa_err e = {0};
-    int rc = exec(q, &e, "XGROUP", "CREATE", q->queue_key, "workers", "0", "MKSTREAM", NULL);
-    if (rc == SA_ESTORE && strstr(e.msg, "BUSYGROUP"))
+    if (__atomic_load_n(&q->group_ready, __ATOMIC_ACQUIRE))
         return 0;
-    if (rc && err)
-        *err = e;
+    const char *argv[] = {"XGROUP", "CREATE", q->queue_key, "workers", "0", "MKSTREAM"};
+    redisReply *r = NULL;
+    int rc = call_raw(q, 6, argv, NULL, &r, err);
+    if (!rc && !error_says(r, "BUSYGROUP"))
+        rc = sa_redis_reply_ok(r, "XGROUP CREATE", err);
+    if (r)
+        freeReplyObject(r);
+    if (!rc)
+        __atomic_store_n(&q->group_ready, 1, __ATOMIC_RELEASE);
     return rc;
+}
+
+/* After a NOGROUP answer (the stream was deleted: FLUSHDB, a restarted server without
+ * persistence) the group is made again at the next take. */
+static void group_lost(struct rqueue *q)
+{
+    __atomic_store_n(&q->group_ready, 0, __ATOMIC_RELEASE);
 }
 
 static int r_submit(struct sa_queue *sq, const char *run_id, struct sa_err *err)
@@ -230,22 +186,31 @@ static int reclaim(struct rqueue *q, struct sa_queue_delivery *d, struct sa_err 
 {
     char idle[24];
     snprintf(idle, sizeof idle, "%d", q->visibility_ms);
+    const char *argv[] = {"XAUTOCLAIM", q->queue_key, "workers", q->consumer, idle, "0-0",
+                          "COUNT", "1"};
     redisReply *r = NULL;
-    int rc = call(q, 0, &r, err, "XAUTOCLAIM", q->queue_key, "workers", q->consumer, idle, "0-0",
-                  "COUNT", "1", NULL);
+    int rc = call_raw(q, 8, argv, NULL, &r, err);
     if (rc)
         return rc;
+    if (error_says(r, "NOGROUP"))
+        group_lost(q);
+    if ((rc = sa_redis_reply_ok(r, "XAUTOCLAIM", err))) {
+        freeReplyObject(r);
+        return rc;
+    }
     rc = SA_ENOTFOUND;
+    /* [next cursor, [[id, [field, value]]], [deleted ids]] */
     if (r->type == REDIS_REPLY_ARRAY && r->elements >= 2 &&
         r->element[1]->type == REDIS_REPLY_ARRAY && r->element[1]->elements > 0) {
-        if (delivery_from(r->element[1]->element[0], d)) {
+        const redisReply *entry = r->element[1]->element[0];
+        if (delivery_from(entry, d)) {
             d->reclaimed = true;
             rc = 0;
-        } else if (r->element[1]->element[0]->type == REDIS_REPLY_ARRAY) {
+        } else if (entry->type == REDIS_REPLY_ARRAY && entry->elements > 0 &&
+                   entry->element[0]->type == REDIS_REPLY_STRING) {
             /* an entry without a run id: nobody can run it; drop it */
             struct sa_err e = {0};
-            (void)exec(q, &e, "XACK", q->queue_key, "workers",
-                       r->element[1]->element[0]->element[0]->str, NULL);
+            (void)exec(q, &e, "XACK", q->queue_key, "workers", entry->element[0]->str, NULL);
         }
     }
     freeReplyObject(r);
@@ -256,25 +221,24 @@ static int r_take(struct sa_queue *sq, int wait_ms, struct sa_queue_delivery *d,
 {
     struct rqueue *q = (struct rqueue *)sq;
     *d = (struct sa_queue_delivery){0};
-    int rc = reclaim(q, d, err);
-    if (rc != SA_ENOTFOUND)
-        return rc;
-    char block[24];
-    snprintf(block, sizeof block, "%d", wait_ms > 0 ? wait_ms : 1);
-    redisReply *r = NULL;
-    for (int attempt = 0;; attempt++) {
-        struct sa_err e = {0};
-        rc = call(q, wait_ms, &r, &e, "XREADGROUP", "GROUP", "workers", q->consumer, "COUNT", "1",
-                  "BLOCK", block, "STREAMS", q->queue_key, ">", NULL);
-        /* the stream was deleted (FLUSHDB, a restarted server without persistence) */
-        if (rc == SA_ESTORE && strstr(e.msg, "NOGROUP") && attempt == 0 && !ensure_group(q, err))
-            continue;
-        if (rc && err)
-            *err = e;
-        break;
-    }
+    int rc = ensure_group(q, err);
     if (rc)
         return rc;
+    if ((rc = reclaim(q, d, err)) != SA_ENOTFOUND)
+        return rc;
+    char block[24];
+    block_ms(q, wait_ms, block);
+    const char *argv[] = {"XREADGROUP", "GROUP", "workers", q->consumer, "COUNT", "1",
+                          "BLOCK",      block,   "STREAMS", q->queue_key, ">"};
+    redisReply *r = NULL;
+    if ((rc = call_raw(q, 11, argv, NULL, &r, err)))
+        return rc;
+    if (error_says(r, "NOGROUP"))
+        group_lost(q);
+    if ((rc = sa_redis_reply_ok(r, "XREADGROUP", err))) {
+        freeReplyObject(r);
+        return rc;
+    }
     /* [[key, [[id, [field, value]]]]], or nil after the wait */
     bool got = r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
                r->element[0]->type == REDIS_REPLY_ARRAY && r->element[0]->elements == 2 &&
@@ -292,22 +256,23 @@ static int r_take(struct sa_queue *sq, int wait_ms, struct sa_queue_delivery *d,
 /* XCLAIM with an idle time of 0 would take the entry from whoever holds it, so a stalled
  * worker waking up would steal back a run another has taken over: the script claims it
  * only while this consumer still holds it, atomically. */
-static const char TOUCH_SCRIPT[] =
-    "local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[3], ARGV[3], 1, ARGV[2]) "
-    "if #p == 0 then return 0 end "
-    "redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[3], 'JUSTID') "
-    "return 1";
+static struct sa_redis_script touch_script = {
+    .text = "local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[3], ARGV[3], 1, ARGV[2]) "
+            "if #p == 0 then return 0 end "
+            "redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[3], 'JUSTID') "
+            "return 1"};
 
 static int r_touch(struct sa_queue *sq, const struct sa_queue_delivery *d, struct sa_err *err)
 {
     struct rqueue *q = (struct rqueue *)sq;
+    const char *keys[] = {q->queue_key};
+    const char *args[] = {"workers", q->consumer, d->handle};
     redisReply *r = NULL;
-    int rc = call(q, 0, &r, err, "EVAL", TOUCH_SCRIPT, "1", q->queue_key, "workers", q->consumer,
-                  d->handle, NULL);
+    int rc = sa_redis_eval(q->redis, &touch_script, 1, keys, 3, args, NULL, &r, "touch run", err);
     if (rc)
         return rc;
     bool kept = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
-    freeReplyObject(r);
+    sa_redis_replies_free(1, &r);
     /* acknowledged, or taken over: no longer ours (another consumer runs it) */
     return kept ? 0 : sa_err_set(err, SA_ECONFLICT, "run %s is no longer held by this worker",
                                  d->run_id);
@@ -331,8 +296,11 @@ static int r_publish(struct sa_queue *sq, const char *run_id, const char *text, 
     const char *argv[] = {"XADD", key, "MAXLEN", "~", EVENTS_MAXLEN, "*", "sse", text};
     const size_t lens[] = {4, strlen(key), 6, 1, strlen(EVENTS_MAXLEN), 1, 3, len};
     redisReply *r = NULL;
-    int rc = call_argv(q, 0, 8, argv, lens, &r, err);
-    freeReplyObject(r);
+    int rc = call_raw(q, 8, argv, lens, &r, err);
+    if (!rc)
+        rc = sa_redis_reply_ok(r, "XADD", err);
+    if (r)
+        freeReplyObject(r);
     /* a run whose worker dies and is never reclaimed must not keep its events forever */
     return rc ? rc : exec(q, err, "EXPIRE", key, LIVE_TTL, NULL);
 }
@@ -385,12 +353,12 @@ static int r_read(struct sa_queue *sq, const char *run_id, char pos[SA_QUEUE_POS
     *ended = false;
     char key[160], block[24];
     key_of(q, run_id, "events", key, sizeof key);
-    snprintf(block, sizeof block, "%d", wait_ms);
+    block_ms(q, wait_ms, block);
     const char *from = pos[0] ? pos : "0-0";
     redisReply *r = NULL;
-    int rc = wait_ms > 0 ? call(q, wait_ms, &r, err, "XREAD", "COUNT", "256", "BLOCK", block,
-                                "STREAMS", key, from, NULL)
-                         : call(q, 0, &r, err, "XREAD", "COUNT", "256", "STREAMS", key, from, NULL);
+    int rc = wait_ms > 0 ? call(q, &r, err, "XREAD", "COUNT", "256", "BLOCK", block, "STREAMS",
+                                key, from, NULL)
+                         : call(q, &r, err, "XREAD", "COUNT", "256", "STREAMS", key, from, NULL);
     if (rc)
         return rc;
     /* [[key, [entries]]], or nil: nothing new (or no such stream) */
@@ -419,7 +387,7 @@ static int r_cancelled(struct sa_queue *sq, const char *run_id, bool *yes, struc
     char key[160];
     key_of(q, run_id, "cancel", key, sizeof key);
     redisReply *r = NULL;
-    int rc = call(q, 0, &r, err, "EXISTS", key, NULL);
+    int rc = call(q, &r, err, "EXISTS", key, NULL);
     if (rc)
         return rc;
     *yes = r->type == REDIS_REPLY_INTEGER && r->integer > 0;
@@ -429,8 +397,12 @@ static int r_cancelled(struct sa_queue *sq, const char *run_id, bool *yes, struc
 
 static int r_health(struct sa_queue *sq, char *detail, size_t cap, struct sa_err *err)
 {
-    int rc = exec((struct rqueue *)sq, err, "PING", NULL);
-    snprintf(detail, cap, "%s", rc ? "unreachable" : "ok");
+    double ms = 0;
+    int rc = sa_redis_ping(((struct rqueue *)sq)->redis, &ms, err);
+    if (rc)
+        snprintf(detail, cap, "unreachable");
+    else
+        snprintf(detail, cap, "ok (%.1f ms)", ms);
     return rc;
 }
 
@@ -442,8 +414,7 @@ static void forget_consumer(struct rqueue *q)
 {
     redisReply *r = NULL;
     struct sa_err err = {0};
-    if (call(q, 0, &r, &err, "XPENDING", q->queue_key, "workers", "-", "+", "1", q->consumer,
-             NULL))
+    if (call(q, &r, &err, "XPENDING", q->queue_key, "workers", "-", "+", "1", q->consumer, NULL))
         return;
     bool idle = r->type == REDIS_REPLY_ARRAY && r->elements == 0;
     freeReplyObject(r);
@@ -454,12 +425,9 @@ static void forget_consumer(struct rqueue *q)
 static void r_free(struct sa_queue *sq)
 {
     struct rqueue *q = (struct rqueue *)sq;
-    if (q->nidle) /* it has talked to the server */
+    if (__atomic_load_n(&q->group_ready, __ATOMIC_ACQUIRE)) /* it has talked to the server */
         forget_consumer(q);
-    for (int i = 0; i < q->nidle; i++)
-        redisFree(q->idle[i]);
-    pthread_mutex_destroy(&q->lock);
-    explicit_bzero(q->password, sizeof q->password);
+    sa_redis_close(q->redis);
     free(q);
 }
 
@@ -479,49 +447,6 @@ static const struct sa_queue_ops redis_ops = {
     .free = r_free,
 };
 
-/* redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] into q. Returns 0 or SA_ECONFIG (the message
- * never repeats the URL: it may hold the password). */
-static int parse_url(struct rqueue *q, const char *url, struct sa_err *err)
-{
-    const char *p = url + strlen("redis://");
-    const char *slash = strchr(p, '/');
-    const char *end = slash ? slash : p + strlen(p);
-    const char *at = memchr(p, '@', (size_t)(end - p));
-    if (at) {
-        const char *colon = memchr(p, ':', (size_t)(at - p));
-        const char *pw = colon ? colon + 1 : p;
-        if ((size_t)(at - pw) >= sizeof q->password)
-            return sa_err_set(err, SA_ECONFIG, "REDIS_URL: the password is too long");
-        memcpy(q->password, pw, (size_t)(at - pw));
-        p = at + 1;
-    }
-    const char *colon = memchr(p, ':', (size_t)(end - p));
-    const char *host_end = colon ? colon : end;
-    if (host_end == p || (size_t)(host_end - p) >= sizeof q->host)
-        return sa_err_set(err, SA_ECONFIG, "REDIS_URL: expected redis://HOST[:PORT][/DB]");
-    memcpy(q->host, p, (size_t)(host_end - p));
-    q->port = 6379;
-    if (colon) {
-        char port[8] = "";
-        char *e = NULL;
-        if ((size_t)(end - colon - 1) >= sizeof port)
-            return sa_err_set(err, SA_ECONFIG, "REDIS_URL: bad port");
-        memcpy(port, colon + 1, (size_t)(end - colon - 1));
-        long v = strtol(port, &e, 10);
-        if (!port[0] || *e || v < 1 || v > 65535)
-            return sa_err_set(err, SA_ECONFIG, "REDIS_URL: bad port");
-        q->port = (int)v;
-    }
-    if (slash && slash[1]) {
-        char *e = NULL;
-        long v = strtol(slash + 1, &e, 10);
-        if (*e || v < 0 || v > 15)
-            return sa_err_set(err, SA_ECONFIG, "REDIS_URL: the database is a number 0-15");
-        q->db = (int)v;
-    }
-    return 0;
-}
-
 int sa_queue_redis_open(const char *url, const struct sa_queue_opts *opts, struct sa_queue **out,
                         struct sa_err *err)
 {
@@ -530,10 +455,10 @@ int sa_queue_redis_open(const char *url, const struct sa_queue_opts *opts, struc
     if (!q)
         return sa_err_set(err, SA_ENOMEM, "out of memory");
     q->super.ops = &redis_ops;
-    pthread_mutex_init(&q->lock, NULL);
     q->visibility_ms = opts && opts->visibility_ms > 0 ? opts->visibility_ms : 30000;
     q->events_ttl_s = opts && opts->events_ttl_s > 0 ? opts->events_ttl_s : 3600;
-    q->timeout_ms = opts && opts->timeout_ms > 0 ? opts->timeout_ms : 2000;
+    int timeout = opts && opts->timeout_ms > 0 ? opts->timeout_ms : SA_REDIS_TIMEOUT_MS;
+    q->max_wait_ms = timeout / 2 > 1 ? timeout / 2 : 1;
     snprintf(q->prefix, sizeof q->prefix, "%s", opts && opts->prefix ? opts->prefix : "");
     snprintf(q->queue_key, sizeof q->queue_key, "%sruns:queue", q->prefix);
     char host[64] = "";
@@ -542,13 +467,15 @@ int sa_queue_redis_open(const char *url, const struct sa_queue_opts *opts, struc
     host[sizeof host - 1] = '\0';
     snprintf(q->consumer, sizeof q->consumer, "%s:%ld:%lu", host, (long)getpid(),
              __atomic_add_fetch(&consumer_seq, 1, __ATOMIC_RELAXED));
-    int rc = parse_url(q, url, err);
-    if (!rc)
-        rc = ensure_group(q, err);
+    int rc = sa_redis_open(url, timeout, POOL_SIZE, &q->redis, err);
     if (rc) {
-        r_free(&q->super);
+        free(q);
         return rc;
     }
+    /* the group now if Redis answers; else at the first take (the pool reconnects) */
+    struct sa_err e = {0};
+    if (ensure_group(q, &e))
+        sa_log(SA_LOG_WARN, "run queue: Redis not reachable yet", json_pack("{s:s}", "error", e.msg));
     *out = &q->super;
     return 0;
 }

@@ -63,6 +63,35 @@ static void test_defaults(void **state)
     assert_null(cfg.calendar_tz);
     assert_null(cfg.calendar_days);
     assert_null(cfg.calendar_hours);
+    /* no Redis: checkpoints beside the store */
+    assert_null(cfg.redis_url);
+    assert_int_equal(cfg.checkpoint_store, SA_CHECKPOINT_DATABASE);
+    assert_true(cfg.checkpoint_ttl == 3600);
+    assert_int_equal(cfg.redis_timeout_ms, 1000);
+}
+
+/* CHECKPOINT_STORE follows REDIS_URL unless set, and redis needs REDIS_URL. */
+static void test_checkpoint_store(void **state)
+{
+    (void)state;
+    struct sa_config cfg;
+    struct sa_err err = {0};
+    setenv("REDIS_URL", "redis://127.0.0.1:6379/0", 1);
+    assert_int_equal(sa_config_from_env(&cfg, &err), 0);
+    assert_int_equal(cfg.checkpoint_store, SA_CHECKPOINT_REDIS);
+    setenv("CHECKPOINT_STORE", "database", 1);
+    assert_int_equal(sa_config_from_env(&cfg, &err), 0);
+    assert_int_equal(cfg.checkpoint_store, SA_CHECKPOINT_DATABASE);
+    unsetenv("REDIS_URL");
+    setenv("CHECKPOINT_STORE", "redis", 1);
+    assert_int_equal(sa_config_from_env(&cfg, &err), SA_ECONFIG);
+    assert_non_null(strstr(err.msg, "CHECKPOINT_STORE=redis: set REDIS_URL"));
+    /* the URL may hold a password: a bad one is not echoed */
+    setenv("REDIS_URL", "no-scheme-s3cret", 1);
+    assert_int_equal(sa_config_from_env(&cfg, &err), SA_ECONFIG);
+    assert_null(strstr(err.msg, "s3cret"));
+    unsetenv("REDIS_URL");
+    unsetenv("CHECKPOINT_STORE");
 }
 
 /* The table is complete and consistent: every row documented, names and flags unique. */
@@ -71,7 +100,7 @@ static void test_table(void **state)
     (void)state;
     size_t n;
     const struct sa_setting *s = sa_config_settings(&n);
-    assert_int_equal(n, 52);
+    assert_int_equal(n, 55);
     for (size_t i = 0; i < n; i++) {
         assert_non_null(s[i].env);
         assert_non_null(s[i].doc);
@@ -318,6 +347,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_defaults, clear_env),
         cmocka_unit_test_setup(test_table, clear_env),
+        cmocka_unit_test_setup(test_checkpoint_store, clear_env),
         cmocka_unit_test_setup(test_env_overrides, clear_env),
         cmocka_unit_test_setup(test_flags, clear_env),
         cmocka_unit_test_setup(test_empty_is_default, clear_env),

@@ -79,6 +79,151 @@ static const char *str(const json_t *o, const char *k)
     return json_string_value(json_object_get(o, k));
 }
 
+/* ---- the saver under test ----------------------------------------------------------- */
+
+/* The engine's tests run on every saver: SA_TEST_SAVER_URL names one (redis://...,
+ * sqlite://PATH, postgresql://...) opened through the registry; unset, the memory saver.
+ * A shared saver outlives the test and may hold other runs' threads, so it is wrapped:
+ * thread ids get a prefix unique to this process and test, and the threads written are
+ * deleted when the wrapper is freed (tests leave nothing behind). */
+struct scoped_saver {
+    struct graph_saver base; /* first */
+    struct graph_saver *inner;
+    char prefix[48];
+    char (*threads)[96];
+    int nthreads;
+};
+
+static void scoped_id(const struct scoped_saver *s, const char *thread_id, char out[160])
+{
+    snprintf(out, 160, "%s%s", s->prefix, thread_id);
+}
+
+static void scoped_remember(struct scoped_saver *s, const char *thread_id)
+{
+    for (int i = 0; i < s->nthreads; i++)
+        if (strcmp(s->threads[i], thread_id) == 0)
+            return;
+    s->threads = realloc(s->threads, (size_t)(s->nthreads + 1) * sizeof *s->threads);
+    assert_non_null(s->threads);
+    snprintf(s->threads[s->nthreads++], sizeof s->threads[0], "%s", thread_id);
+}
+
+static int sc_put(struct graph_saver *b, const char *t, const struct graph_record *r,
+                  struct sa_err *err)
+{
+    struct scoped_saver *s = (struct scoped_saver *)b;
+    char id[160];
+    scoped_id(s, t, id);
+    scoped_remember(s, id);
+    return graph_saver_put(s->inner, id, r, err);
+}
+static int sc_put_writes(struct graph_saver *b, const char *t, const char *cid, const char *w,
+                         size_t len, struct sa_err *err)
+{
+    struct scoped_saver *s = (struct scoped_saver *)b;
+    char id[160];
+    scoped_id(s, t, id);
+    return graph_saver_put_writes(s->inner, id, cid, w, len, err);
+}
+static int sc_get(struct graph_saver *b, const char *t, const char *cid, struct graph_record *out,
+                  struct sa_err *err)
+{
+    struct scoped_saver *s = (struct scoped_saver *)b;
+    char id[160];
+    scoped_id(s, t, id);
+    return graph_saver_get(s->inner, id, cid, out, err);
+}
+static int sc_list(struct graph_saver *b, const char *t, int limit, char (**ids)[GRAPH_ID_LEN],
+                   int *n, struct sa_err *err)
+{
+    struct scoped_saver *s = (struct scoped_saver *)b;
+    char id[160];
+    scoped_id(s, t, id);
+    return graph_saver_list(s->inner, id, limit, ids, n, err);
+}
+static int sc_delete_thread(struct graph_saver *b, const char *t, struct sa_err *err)
+{
+    struct scoped_saver *s = (struct scoped_saver *)b;
+    char id[160];
+    scoped_id(s, t, id);
+    return graph_saver_delete_thread(s->inner, id, err);
+}
+static int sc_delete_except(struct graph_saver *b, const char *t, const char *keep,
+                            struct sa_err *err)
+{
+    struct scoped_saver *s = (struct scoped_saver *)b;
+    char id[160];
+    scoped_id(s, t, id);
+    return graph_saver_delete_except(s->inner, id, keep, err);
+}
+static int sc_sweep(struct graph_saver *b, double now, int *n, struct sa_err *err)
+{
+    return graph_saver_sweep(((struct scoped_saver *)b)->inner, now, n, err);
+}
+static int sc_thread_bytes(struct graph_saver *b, const char *t, size_t *bytes, int *records,
+                           struct sa_err *err)
+{
+    struct scoped_saver *s = (struct scoped_saver *)b;
+    char id[160];
+    scoped_id(s, t, id);
+    return graph_saver_thread_bytes(s->inner, id, bytes, records, err);
+}
+static void sc_free(struct graph_saver *b)
+{
+    struct scoped_saver *s = (struct scoped_saver *)b;
+    for (int i = 0; i < s->nthreads; i++) {
+        struct sa_err err = {0};
+        if (graph_saver_delete_thread(s->inner, s->threads[i], &err))
+            fprintf(stderr, "cleanup of thread %s: %s\n", s->threads[i], err.msg);
+    }
+    graph_saver_free(s->inner);
+    free(s->threads);
+    free(s);
+}
+
+static const struct graph_saver_ops scoped_ops = {
+    .name = "scoped",
+    .put = sc_put,
+    .put_writes = sc_put_writes,
+    .get = sc_get,
+    .list = sc_list,
+    .delete_thread = sc_delete_thread,
+    .delete_except = sc_delete_except,
+    .sweep = sc_sweep,
+    .thread_bytes = sc_thread_bytes,
+    .free = sc_free,
+};
+
+/* The saver SA_TEST_SAVER_URL names, or NULL when it is unset. */
+static struct graph_saver *env_saver(void)
+{
+    const char *url = getenv("SA_TEST_SAVER_URL");
+    if (!url || !*url)
+        return NULL;
+    struct graph_saver *inner = NULL;
+    struct sa_err err = {0};
+    if (sa_saver_open(url, &inner, &err))
+        fail_msg("SA_TEST_SAVER_URL: %s", err.msg);
+    static int opened;
+    struct scoped_saver *s = calloc(1, sizeof *s);
+    assert_non_null(s);
+    s->base.ops = &scoped_ops;
+    s->inner = inner;
+    snprintf(s->prefix, sizeof s->prefix, "test_graph:%ld:%d:", (long)getpid(), ++opened);
+    return &s->base;
+}
+
+/* The saver a test that uses one generically runs on (see env_saver). */
+static struct graph_saver *test_saver(void)
+{
+    struct graph_saver *sv = env_saver();
+    if (!sv)
+        sv = graph_saver_memory_new();
+    assert_non_null(sv);
+    return sv;
+}
+
 /* ---- channels and reducers --------------------------------------------------------- */
 
 /* Pins: "two writes to a LastValue channel in one step raise InvalidUpdateError". */
@@ -488,7 +633,7 @@ static void chain_build(struct chain *c, struct graph_saver *sv, const char *con
 static void test_resume_after_failure(void **state)
 {
     (void)state;
-    struct graph_saver *sv = graph_saver_memory_new();
+    struct graph_saver *sv = test_saver();
     struct chain c;
     chain_build(&c, sv, NULL, NULL);
     c.n3.fail_first = 1;
@@ -510,7 +655,7 @@ static void test_resume_after_failure(void **state)
 static void test_parallel_step_partial_failure(void **state)
 {
     (void)state;
-    struct graph_saver *sv = graph_saver_memory_new();
+    struct graph_saver *sv = test_saver();
     struct setter p1 = {.key = "log", .json = "[\"p1\"]"},
                   p2 = {.key = "log", .json = "[\"p2\"]", .fail_first = 1};
     struct graph_builder *bd = graph_builder_new();
@@ -561,7 +706,7 @@ static int approver(const json_t *state, json_t **update, struct graph_ctx *ctx,
 static void test_interrupt_and_resume(void **state)
 {
     (void)state;
-    struct graph_saver *sv = graph_saver_memory_new();
+    struct graph_saver *sv = test_saver();
     int runs = 0;
     struct setter after = {.key = "done", .json = "true"};
     struct graph_builder *bd = graph_builder_new();
@@ -620,7 +765,7 @@ static void test_interrupt_and_resume(void **state)
 static void test_interrupt_before_after(void **state)
 {
     (void)state;
-    struct graph_saver *sv = graph_saver_memory_new();
+    struct graph_saver *sv = test_saver();
     const char *before[] = {"n2", NULL}, *after[] = {"n3", NULL};
     struct chain c;
     chain_build(&c, sv, before, after);
@@ -654,7 +799,7 @@ static void test_interrupt_before_after(void **state)
 static void test_history_update_and_fork(void **state)
 {
     (void)state;
-    struct graph_saver *sv = graph_saver_memory_new();
+    struct graph_saver *sv = test_saver();
     struct chain c;
     chain_build(&c, sv, NULL, NULL);
     struct graph_result res;
@@ -728,7 +873,8 @@ static size_t thread_bytes(struct graph_saver *sv, const char *thread, int *reco
 
 /* Pins our storage promise (where LangGraph's savers copy every channel per step):
  * a thread's checkpoint bytes grow linearly with its steps, and state read back from
- * deltas equals the live state. Also runs on the SQLite saver, reopened. */
+ * deltas equals the live state. Also runs on the SQLite saver, reopened, and on
+ * SA_TEST_SAVER_URL's when set. */
 static void test_checkpoint_growth_and_sqlite(void **state)
 {
     (void)state;
@@ -736,13 +882,15 @@ static void test_checkpoint_growth_and_sqlite(void **state)
     assert_non_null(mkdtemp(dir));
     char url[128];
     snprintf(url, sizeof url, "sqlite://%s/cp.db", dir);
-    for (int backend = 0; backend < 2; backend++) {
+    for (int backend = 0; backend < 3; backend++) {
         struct graph_saver *sv = NULL;
         struct sa_err err = {0};
         if (backend == 0)
             sv = graph_saver_memory_new();
-        else
+        else if (backend == 1)
             assert_int_equal(sa_saver_open(url, &sv, &err), 0);
+        else if (!(sv = env_saver())) /* and SA_TEST_SAVER_URL's, when set */
+            break;
         struct graph_builder *bd = graph_builder_new();
         graph_add_channel(bd, "n", GRAPH_LAST_VALUE, NULL, NULL, NULL);
         graph_add_channel(bd, "big", GRAPH_LAST_VALUE, NULL, NULL, NULL);
@@ -817,7 +965,7 @@ static int count_mode(const json_t *log, enum graph_stream_mode mode)
 static void test_streaming(void **state)
 {
     (void)state;
-    struct graph_saver *sv = graph_saver_memory_new();
+    struct graph_saver *sv = test_saver();
     struct graph_builder *bd = graph_builder_new();
     graph_add_channel(bd, "x", GRAPH_LAST_VALUE, NULL, NULL, NULL);
     graph_add_node(bd, "emit", emitter, NULL, NULL);
@@ -873,7 +1021,7 @@ static void test_streaming(void **state)
 static void test_durability_exit(void **state)
 {
     (void)state;
-    struct graph_saver *sv = graph_saver_memory_new();
+    struct graph_saver *sv = test_saver();
     struct setter a = {.key = "a", .json = "1"}, b = {.key = "b", .json = "2"},
                   c = {.key = "c", .json = "3"};
     struct graph_builder *bd = graph_builder_new();
@@ -908,7 +1056,7 @@ static void test_durability_exit(void **state)
 static void test_corrupt_checkpoint(void **state)
 {
     (void)state;
-    struct graph_saver *sv = graph_saver_memory_new();
+    struct graph_saver *sv = test_saver();
     struct chain c;
     chain_build(&c, sv, NULL, NULL);
     const char *blobs[] = {"not json", "{\"values\": 3}",
@@ -944,7 +1092,7 @@ static void test_corrupt_checkpoint(void **state)
 static void test_subgraph(void **state)
 {
     (void)state;
-    struct graph_saver *sv = graph_saver_memory_new();
+    struct graph_saver *sv = test_saver();
     int runs = 0;
     struct graph_builder *sb = graph_builder_new();
     graph_add_channel(sb, "email", GRAPH_LAST_VALUE, NULL, NULL, NULL);
@@ -1102,7 +1250,7 @@ static void test_retention(void **state)
 static void test_durability_async(void **state)
 {
     (void)state;
-    struct graph_saver *sv = graph_saver_memory_new();
+    struct graph_saver *sv = test_saver();
     int runs = 0;
     struct setter a = {.key = "email", .json = "\"draft\""};
     struct graph_builder *bd = graph_builder_new();
@@ -1158,7 +1306,7 @@ static int big_writer(const json_t *state, json_t **update, struct graph_ctx *ct
 static void test_large_state_compressed(void **state)
 {
     (void)state;
-    struct graph_saver *sv = graph_saver_memory_new();
+    struct graph_saver *sv = test_saver();
     struct graph_builder *bd = graph_builder_new();
     graph_add_channel(bd, "doc", GRAPH_LAST_VALUE, NULL, NULL, NULL);
     graph_add_node(bd, "big", big_writer, NULL, NULL);
@@ -1262,7 +1410,7 @@ static void test_crash_mid_step(void **state)
 static void test_replay_from_checkpoint(void **state)
 {
     (void)state;
-    struct graph_saver *sv = graph_saver_memory_new();
+    struct graph_saver *sv = test_saver();
     struct chain c;
     chain_build(&c, sv, NULL, NULL);
     struct graph_result res;
