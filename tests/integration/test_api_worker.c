@@ -1,9 +1,11 @@
-/* Integration tests of the split between API instances and workers, on the default
- * backends (SQLite, the in-process queue): `serve` with RUN_WORKERS=0 only queues runs;
- * `sales-agent worker` on the same database runs them to the end (the memory queue takes
- * the store's unfinished runs at start-up) while the API answers for them, and it stops
- * cleanly on SIGTERM; its --help lists the settings it reads. The same pieces with
- * PostgreSQL and Redis are the multi-instance test's (tests/harness/). */
+/* Integration tests of the split between API instances and workers: `serve` with
+ * RUN_WORKERS=0 only queues runs; `sales-agent worker` on the same database runs them to
+ * the end while the API answers for them, and it stops cleanly on SIGTERM; its --help
+ * lists the settings it reads. On the default backends (SQLite, the in-process queue: the
+ * worker takes the store's unfinished runs at start-up). With SA_TEST_REDIS_URL set, the
+ * queue is Redis (database 9 of that server, so other programs' workers cannot take these
+ * runs): the API's stream carries the events the worker published, and a worker killed
+ * mid-run (SIGKILL) has its run taken over by another, continued from its checkpoint. */
 #include "harness.h"
 
 #include <fcntl.h>
@@ -16,9 +18,11 @@
 #include <unistd.h>
 
 static struct server api; /* serve, RUN_WORKERS=0 */
+static char redis_url[600]; /* "" on the memory queue */
 
-/* Starts `sales-agent worker` on api's database with stdout to out_path. Returns its pid. */
-static pid_t start_worker(const char *out_path)
+/* Starts `sales-agent worker` on api's database (and Redis, in the environment) with
+ * stdout to out_path and PIPELINE_STEP_DELAY_MS=step_delay. Returns its pid. */
+static pid_t start_worker(const char *out_path, const char *step_delay)
 {
     char data_dir[1024], mail[600], log_path[600];
     snprintf(data_dir, sizeof data_dir, "%s/data", SA_SOURCE_DIR);
@@ -40,6 +44,8 @@ static pid_t start_worker(const char *out_path)
     dup2(log, 2);
     setenv("MAIL_TRANSPORT", mail, 1);
     setenv("RUN_WORKERS", "1", 1);
+    setenv("PIPELINE_STEP_DELAY_MS", step_delay, 1);
+    setenv("RUN_VISIBILITY_TIMEOUT_MS", "1000", 1); /* a dead worker's run moves on soon */
     execl(SA_BINARY, SA_BINARY, "worker", "--database-url", api.db_url, "--data-dir", data_dir,
           (char *)NULL);
     _exit(127);
@@ -107,9 +113,11 @@ static void test_api_queues_worker_runs(void **state)
     resp_free(&r);
 
     char *out = strf("%s/worker.out", api.dir);
-    pid_t worker = start_worker(out);
+    pid_t worker = start_worker(out, "0");
     assert_true(worker > 0);
-    bool started = wait_for_text(out, "worker: 1 run workers on the memory queue", worker);
+    bool started = wait_for_text(out, redis_url[0] ? "worker: 1 run workers on the redis queue"
+                                                   : "worker: 1 run workers on the memory queue",
+                                 worker);
     if (!started) {
         kill(worker, SIGKILL);
         waitpid(worker, NULL, 0);
@@ -128,6 +136,10 @@ static void test_api_queues_worker_runs(void **state)
     assert_non_null(strstr(r.body, "event: result"));
     assert_non_null(strstr(r.body, "awaiting_approval"));
     assert_non_null(strstr(r.body, "event: end"));
+    if (redis_url[0]) { /* the worker's own events, through Redis, from the start */
+        assert_non_null(strstr(r.body, "event: metadata"));
+        assert_non_null(strstr(r.body, "event: updates\ndata: {\"marketing\""));
+    }
     resp_free(&r);
 
     kill(worker, SIGTERM);
@@ -142,6 +154,71 @@ static void test_api_queues_worker_runs(void **state)
     free(stream);
     free(out);
     free(path);
+}
+
+/* Redis only: a worker killed (SIGKILL) in the middle of a run never acknowledges it;
+ * another worker takes it over after the visibility timeout and continues it from its
+ * last checkpoint to the approval; the API's stream shows the whole run, the second
+ * worker's part marked resumed, and the result once. */
+static void test_takeover_after_kill(void **state)
+{
+    (void)state;
+    if (!redis_url[0]) {
+        printf("test_takeover_after_kill: skipped: needs SA_TEST_REDIS_URL\n");
+        skip();
+    }
+    char *out_a = strf("%s/worker-a.out", api.dir), *out_b = strf("%s/worker-b.out", api.dir);
+    pid_t a = start_worker(out_a, "2000"); /* two seconds before each agent */
+    assert_true(a > 0);
+    if (!wait_for_text(out_a, "worker: 1 run workers", a)) {
+        kill(a, SIGKILL);
+        waitpid(a, NULL, 0);
+        fail_msg("worker A did not start (see %s/worker.log)", api.dir);
+    }
+    struct resp r;
+    char *body = strf("{\"input\":%s}", strong_known);
+    json_t *j = http_json("POST", "/api/runs", body, &r);
+    free(body);
+    assert_int_equal(r.status, 202);
+    char id[64];
+    snprintf(id, sizeof id, "%s", jstr(j, "run_id"));
+    resp_free(&r);
+    /* wait until A runs it and has finished a step (its first update is published) */
+    char *stream = strf("/api/runs/%s/stream", id), *path = strf("/api/runs/%s", id);
+    bool running = false;
+    for (int i = 0; i < 300 && !running; i++) {
+        j = http_json("GET", path, NULL, &r);
+        running = jstr(j, "status") && strcmp(jstr(j, "status"), "running") == 0;
+        resp_free(&r);
+        if (!running)
+            usleep(100 * 1000);
+    }
+    assert_true(running);
+    sleep(3); /* inside the pipeline: past the first agent, before the last */
+    kill(a, SIGKILL);
+    waitpid(a, NULL, 0);
+    pid_t b = start_worker(out_b, "0");
+    assert_true(b > 0);
+    char *status = wait_finished(id);
+    assert_non_null(status);
+    assert_string_equal(status, "awaiting_approval");
+    free(status);
+    http("GET", stream, NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "\"resumed\":true"));
+    const char *result = strstr(r.body, "event: result");
+    assert_non_null(result);
+    assert_null(strstr(result + 1, "event: result"));
+    resp_free(&r);
+    kill(b, SIGTERM);
+    int st = -1;
+    for (int i = 0; i < 600 && waitpid(b, &st, WNOHANG) != b; i++)
+        usleep(100 * 1000);
+    assert_true(exited_ok(st));
+    free(path);
+    free(stream);
+    free(out_a);
+    free(out_b);
 }
 
 /* A cancel request for a queued run is accepted (the worker that takes it stops it
@@ -194,6 +271,14 @@ static int setup(void **state)
     (void)state;
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || server_make_dir(&api))
         return -1;
+    const char *url = getenv("SA_TEST_REDIS_URL");
+    if (url && *url) {
+        /* database 9, unless the URL names one: this program's runs stay its own */
+        const char *host = strstr(url, "://");
+        bool has_db = host && strchr(host + 3, '/');
+        snprintf(redis_url, sizeof redis_url, "%s%s", url, has_db ? "" : "/9");
+        setenv("REDIS_URL", redis_url, 1);
+    }
     setenv("RUN_WORKERS", "0", 1);
     int rc = server_start(&api, false);
     unsetenv("RUN_WORKERS");
@@ -223,6 +308,7 @@ int main(void)
         cmocka_unit_test(test_worker_help),
         cmocka_unit_test(test_api_queues_worker_runs),
         cmocka_unit_test(test_cancel_queued),
+        cmocka_unit_test(test_takeover_after_kill),
     };
     int failed = cmocka_run_group_tests(tests, setup, teardown);
     return failed ? failed : unclean ? 1 : 0;
