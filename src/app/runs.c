@@ -65,7 +65,7 @@ struct sa_runs {
     struct sa_app *app;
     struct sa_queue *queue;
     struct unrecorded *unrecorded;
-    bool retrying; /* a worker is writing the unrecorded statuses */
+    bool retrying;        /* a worker is writing the unrecorded statuses */
     pthread_mutex_t lock; /* guards unrecorded, retrying, stop */
     pthread_cond_t cond;  /* signalled on stop */
     bool stop;
@@ -183,10 +183,10 @@ static const char *client_error(int rc, const struct sa_err *err, const char *ru
     case SA_ENOMEM:
     case SA_EINTERNAL:
         sa_log(SA_LOG_ERROR, "run failed",
-               json_pack("{s:s, s:s, s:s}", "run_id", run_id, "error_code", sa_errname(rc),
-                         "error", err->msg));
-        snprintf(buf, cap, "%s (the server log has the details under run_id %s)",
-                 sa_strerror(rc), run_id);
+               json_pack("{s:s, s:s, s:s}", "run_id", run_id, "error_code", sa_errname(rc), "error",
+                         err->msg));
+        snprintf(buf, cap, "%s (the server log has the details under run_id %s)", sa_strerror(rc),
+                 run_id);
         return buf;
     default: return err->msg; /* the graph's and the agents' own words: no backend text */
     }
@@ -227,8 +227,8 @@ static void retry_unrecorded(struct sa_runs *r)
         return;
     for (struct unrecorded *u = list; u; u = u->next) {
         struct sa_err err = {0};
-        u->written = sa_store_run_update(r->app->store, u->id, u->status, u->output, u->error,
-                                         &err) == 0;
+        u->written =
+            sa_store_run_update(r->app->store, u->id, u->status, u->output, u->error, &err) == 0;
     }
     pthread_mutex_lock(&r->lock);
     for (struct unrecorded **pp = &r->unrecorded; *pp;) {
@@ -582,8 +582,8 @@ int sa_runs_submit(struct sa_runs *r, const struct sa_lead *lead, const char *le
         struct sa_err e2 = {0};
         if (sa_store_run_update(r->app->store, run_id, "failed", NULL,
                                 "the run could not be queued", &e2))
-            sa_log(SA_LOG_ERROR, "run status", json_pack("{s:s, s:s}", "run_id", run_id,
-                                                         "error", e2.msg));
+            sa_log(SA_LOG_ERROR, "run status",
+                   json_pack("{s:s, s:s}", "run_id", run_id, "error", e2.msg));
         return rc;
     }
     return 0;

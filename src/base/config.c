@@ -45,9 +45,12 @@ static const char *const checkpoint_stores[] = {"auto", "redis", "database", NUL
 #define ENUM(m, ctype, names) .type = SA_SETTING_ENUM, .offset = AT(m, ctype), .values = names
 
 enum {
-    AGENTS = SA_CMD_SERVE | SA_CMD_PIPELINE | SA_CMD_WORKER, /* settings of the agents a pipeline runs */
-    STORE = AGENTS | SA_CMD_MIGRATE | SA_CMD_IMPORT | SA_CMD_KEYS, /* every command that opens the store */
-    BACKGROUND = SA_CMD_SERVE | SA_CMD_WORKER /* the run workers and the outbox's delivery */
+    /* settings of the agents a pipeline runs */
+    AGENTS = SA_CMD_SERVE | SA_CMD_PIPELINE | SA_CMD_WORKER,
+    /* every command that opens the store */
+    STORE = AGENTS | SA_CMD_MIGRATE | SA_CMD_IMPORT | SA_CMD_KEYS,
+    /* the run workers and the outbox's delivery */
+    BACKGROUND = SA_CMD_SERVE | SA_CMD_WORKER
 };
 
 static const struct sa_setting settings[] = {

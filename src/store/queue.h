@@ -49,8 +49,8 @@ struct sa_queue_ops {
     /* Appends run_id to the queue. */
     int (*submit)(struct sa_queue *q, const char *run_id, struct sa_err *err);
     /* Takes the next run, waiting up to wait_ms (> 0; Redis may wait less) for one: 0 with
-     * *d filled, or SA_ETIMEDOUT when none came. A delivery MUST be acknowledged (ack) once its run is
-     * finished; until then, durable queues hand it to another consumer when it is neither
+     * *d filled, or SA_ETIMEDOUT when none came. A delivery MUST be acknowledged (ack) once its run
+     * is finished; until then, durable queues hand it to another consumer when it is neither
      * acknowledged nor touched within the visibility timeout (the consumer died). */
     int (*take)(struct sa_queue *q, int wait_ms, struct sa_queue_delivery *d, struct sa_err *err);
     /* Optional (default: nothing to do). Tells the queue the consumer of d is alive and

@@ -147,11 +147,11 @@ static int m_publish(struct sa_queue *q, const char *run_id, const char *text, s
     struct mqueue *m = (struct mqueue *)q;
     pthread_mutex_lock(&m->lock);
     struct mlog *l = get(m, run_id);
-    int rc = !l ? sa_err_set(err, SA_ENOMEM, "out of memory")
-             : sa_buf_append(&l->text, text, len) != 0
-                 ? sa_err_set(err, SA_ETOOBIG, "run %s: its events passed %zu bytes", run_id,
-                              LOG_MAX)
-                 : 0;
+    int rc =
+        !l ? sa_err_set(err, SA_ENOMEM, "out of memory")
+        : sa_buf_append(&l->text, text, len) != 0
+            ? sa_err_set(err, SA_ETOOBIG, "run %s: its events passed %zu bytes", run_id, LOG_MAX)
+            : 0;
     pthread_cond_broadcast(&m->events);
     pthread_mutex_unlock(&m->lock);
     return rc;

@@ -17,7 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static struct server api; /* serve, RUN_WORKERS=0 */
+static struct server api;   /* serve, RUN_WORKERS=0 */
 static char redis_url[600]; /* "" on the memory queue */
 
 /* Starts `sales-agent worker` on api's database (and Redis, in the environment) with
@@ -115,8 +115,9 @@ static void test_api_queues_worker_runs(void **state)
     char *out = strf("%s/worker.out", api.dir);
     pid_t worker = start_worker(out, "0");
     assert_true(worker > 0);
-    bool started = wait_for_text(out, redis_url[0] ? "worker: 1 run workers on the redis queue"
-                                                   : "worker: 1 run workers on the memory queue",
+    bool started = wait_for_text(out,
+                                 redis_url[0] ? "worker: 1 run workers on the redis queue"
+                                              : "worker: 1 run workers on the memory queue",
                                  worker);
     if (!started) {
         kill(worker, SIGKILL);
@@ -238,8 +239,8 @@ static void test_cancel_queued(void **state)
     assert_string_equal(jstr(j, "status"), "cancelling");
     resp_free(&r);
     free(path);
-    http("POST", "/api/runs/0b7e9a52-7c1f-4d3e-9a6b-3f2c1d0e9f8a/cancel", "application/json",
-         NULL, 0, &r);
+    http("POST", "/api/runs/0b7e9a52-7c1f-4d3e-9a6b-3f2c1d0e9f8a/cancel", "application/json", NULL,
+         0, &r);
     expect_problem("cancel an unknown run", &r, 404, NULL, NULL);
     resp_free(&r);
 }
@@ -256,9 +257,9 @@ static void test_worker_help(void **state)
     buf[n] = '\0';
     assert_int_equal(pclose(p), 0);
     assert_non_null(strstr(buf, "usage: sales-agent worker"));
-    static const char *const listed[] = {"REDIS_URL", "RUN_WORKERS", "RUN_VISIBILITY_TIMEOUT_MS",
-                                         "DATABASE_URL", "OUTBOX_POLL_MS", "MAIL_TRANSPORT",
-                                         "PIPELINE_STEP_DELAY_MS"};
+    static const char *const listed[] = {
+        "REDIS_URL",      "RUN_WORKERS",    "RUN_VISIBILITY_TIMEOUT_MS", "DATABASE_URL",
+        "OUTBOX_POLL_MS", "MAIL_TRANSPORT", "PIPELINE_STEP_DELAY_MS"};
     for (size_t i = 0; i < sizeof listed / sizeof listed[0]; i++)
         if (!strstr(buf, listed[i]))
             fail_msg("worker --help does not list %s", listed[i]);

@@ -186,8 +186,8 @@ static int reclaim(struct rqueue *q, struct sa_queue_delivery *d, struct sa_err 
 {
     char idle[24];
     snprintf(idle, sizeof idle, "%d", q->visibility_ms);
-    const char *argv[] = {"XAUTOCLAIM", q->queue_key, "workers", q->consumer, idle, "0-0",
-                          "COUNT", "1"};
+    const char *argv[] = {"XAUTOCLAIM", q->queue_key, "workers", q->consumer,
+                          idle,         "0-0",        "COUNT",   "1"};
     redisReply *r = NULL;
     int rc = call_raw(q, 8, argv, NULL, &r, err);
     if (rc)
@@ -228,7 +228,7 @@ static int r_take(struct sa_queue *sq, int wait_ms, struct sa_queue_delivery *d,
         return rc;
     char block[24];
     block_ms(q, wait_ms, block);
-    const char *argv[] = {"XREADGROUP", "GROUP", "workers", q->consumer, "COUNT", "1",
+    const char *argv[] = {"XREADGROUP", "GROUP", "workers", q->consumer,  "COUNT", "1",
                           "BLOCK",      block,   "STREAMS", q->queue_key, ">"};
     redisReply *r = NULL;
     if ((rc = call_raw(q, 11, argv, NULL, &r, err)))
@@ -274,8 +274,9 @@ static int r_touch(struct sa_queue *sq, const struct sa_queue_delivery *d, struc
     bool kept = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
     sa_redis_replies_free(1, &r);
     /* acknowledged, or taken over: no longer ours (another consumer runs it) */
-    return kept ? 0 : sa_err_set(err, SA_ECONFLICT, "run %s is no longer held by this worker",
-                                 d->run_id);
+    return kept ? 0
+                : sa_err_set(err, SA_ECONFLICT, "run %s is no longer held by this worker",
+                             d->run_id);
 }
 
 static int r_ack(struct sa_queue *sq, const struct sa_queue_delivery *d, struct sa_err *err)
@@ -316,8 +317,8 @@ static int r_end(struct sa_queue *sq, const char *run_id, struct sa_err *err)
 }
 
 /* Appends the entries of one XREAD reply to out; see the read op. */
-static int append_entries(const redisReply *entries, char pos[SA_QUEUE_POS_LEN],
-                          struct sa_buf *out, bool *ended, struct sa_err *err)
+static int append_entries(const redisReply *entries, char pos[SA_QUEUE_POS_LEN], struct sa_buf *out,
+                          bool *ended, struct sa_err *err)
 {
     for (size_t i = 0; i < entries->elements && !*ended; i++) {
         const redisReply *e = entries->element[i];
@@ -356,8 +357,8 @@ static int r_read(struct sa_queue *sq, const char *run_id, char pos[SA_QUEUE_POS
     block_ms(q, wait_ms, block);
     const char *from = pos[0] ? pos : "0-0";
     redisReply *r = NULL;
-    int rc = wait_ms > 0 ? call(q, &r, err, "XREAD", "COUNT", "256", "BLOCK", block, "STREAMS",
-                                key, from, NULL)
+    int rc = wait_ms > 0 ? call(q, &r, err, "XREAD", "COUNT", "256", "BLOCK", block, "STREAMS", key,
+                                from, NULL)
                          : call(q, &r, err, "XREAD", "COUNT", "256", "STREAMS", key, from, NULL);
     if (rc)
         return rc;
@@ -475,7 +476,8 @@ int sa_queue_redis_open(const char *url, const struct sa_queue_opts *opts, struc
     /* the group now if Redis answers; else at the first take (the pool reconnects) */
     struct sa_err e = {0};
     if (ensure_group(q, &e))
-        sa_log(SA_LOG_WARN, "run queue: Redis not reachable yet", json_pack("{s:s}", "error", e.msg));
+        sa_log(SA_LOG_WARN, "run queue: Redis not reachable yet",
+               json_pack("{s:s}", "error", e.msg));
     *out = &q->super;
     return 0;
 }

@@ -197,6 +197,6 @@ static void test_cancel_across_handles(void **state)
 }
 
 #define QUEUE_CASES                                                                                \
-    cmocka_unit_test(test_submit_take_ack), cmocka_unit_test(test_events_late_reader),            \
+    cmocka_unit_test(test_submit_take_ack), cmocka_unit_test(test_events_late_reader),             \
         cmocka_unit_test(test_events_unknown_and_quiet),                                           \
         cmocka_unit_test(test_events_live_reader), cmocka_unit_test(test_cancel_across_handles)
