@@ -491,7 +491,7 @@ int sa_runs_start(struct sa_app *app, int workers, struct sa_runs **out, struct 
         rc = requeue_unfinished(r, err);
     if (!rc && workers > 0 && !(r->threads = calloc((size_t)workers, sizeof *r->threads)))
         rc = sa_err_set(err, SA_ENOMEM, "out of memory");
-    for (int k = 0; !rc && k < workers; k++) {
+    for (int k = 0; !rc && r->threads && k < workers; k++) {
         if (pthread_create(&r->threads[k], NULL, worker, r) != 0)
             rc = sa_err_set(err, SA_ENOMEM, "cannot start a run worker");
         else

@@ -84,7 +84,7 @@ static bool error_says(const redisReply *r, const char *what)
  * SA_ESTORE (its text logged by the pool). */
 static int call(struct rqueue *q, redisReply **out, struct sa_err *err, ...)
 {
-    const char *argv[ARGS_MAX];
+    const char *argv[ARGS_MAX] = {0};
     int argc = 0;
     va_list ap;
     va_start(ap, err);
@@ -102,7 +102,7 @@ static int call(struct rqueue *q, redisReply **out, struct sa_err *err, ...)
 /* Runs a command whose reply does not matter beyond success. */
 static int exec(struct rqueue *q, struct sa_err *err, ...)
 {
-    const char *argv[ARGS_MAX];
+    const char *argv[ARGS_MAX] = {0};
     int argc = 0;
     va_list ap;
     va_start(ap, err);
