@@ -246,7 +246,9 @@ static void retry_unrecorded(struct sa_runs *r)
     pthread_mutex_unlock(&r->lock);
 }
 
-static void execute(struct sa_runs *r, struct run_job *j)
+/* Runs j's pipeline, publishes its events and result, records its status. Returns false
+ * when the store would not take the status (kept for the retrier, see unrecorded). */
+static bool execute(struct sa_runs *r, struct run_job *j)
 {
     struct sa_app *app = r->app;
     struct sa_err err = {0};
@@ -284,7 +286,7 @@ static void execute(struct sa_runs *r, struct run_job *j)
         sa_log(SA_LOG_WARN, "run taken over by another worker; its result is left to it",
                json_pack("{s:s}", "run_id", j->d.run_id));
         sa_invoke_res_clear(&res);
-        return;
+        return true;
     }
     /* a pipeline that stopped at the BDR approval waits for a human (GET /api/approvals) */
     bool waiting = rc == 0 && strcmp(json_string_value(json_object_get(res.output, "status")) ?: "",
@@ -298,7 +300,8 @@ static void execute(struct sa_runs *r, struct run_job *j)
     char safe[160];
     const char *error = rc ? client_error(rc, &err, j->d.run_id, safe, sizeof safe) : NULL;
     /* recorded before the stream ends: a client reading "end" sees the run finished */
-    if (record_status(app->store, j->d.run_id, status, out, error) != 0) {
+    bool recorded = record_status(app->store, j->d.run_id, status, out, error) == 0;
+    if (!recorded) {
         pthread_mutex_lock(&r->lock);
         keep_unrecorded(r, j->d.run_id, status, out, error);
         pthread_mutex_unlock(&r->lock);
@@ -313,6 +316,7 @@ static void execute(struct sa_runs *r, struct run_job *j)
                json_pack("{s:s, s:s}", "run_id", j->d.run_id, "error", err.msg));
     free(out);
     sa_invoke_res_clear(&res);
+    return recorded;
 }
 
 static bool finished_status(const char *status)
@@ -385,9 +389,12 @@ static void handle(struct sa_runs *r, const struct sa_queue_delivery *d)
         if (sa_queue_cancelled(r->queue, d->run_id, &cancelled, &err) == 0 && cancelled)
             j->cancel = 1; /* asked before it started: the graph stops before its first step */
         active_add(r, j);
-        execute(r, j);
+        bool recorded = execute(r, j);
         active_remove(r, j);
-        ack = !j->lost;
+        /* A status the store would not take is retried here, but should this process die
+         * first, the unacknowledged delivery brings the run back to a worker, which
+         * continues it from its final checkpoint and records it. */
+        ack = !j->lost && (recorded || !sa_queue_durable(r->queue));
         json_decref(j->input);
         free(j);
     }
