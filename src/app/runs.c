@@ -1,10 +1,20 @@
 /* Background pipeline runs (see runs.h).
  *
- * Each run has an event log: the SSE text of its graph events, appended by the worker and
- * read by any number of stream clients, each from its own offset, under the log's mutex;
- * a condition variable wakes readers. Logs are reference-counted: the run table holds one
- * reference, each open stream another, so a client can finish reading after the run is
- * done and forgotten. The run table keeps the last RUNS_KEPT runs. */
+ * A run is a row in the store (its status, input and result: the store is shared by
+ * every instance) and an entry in the run queue (store/queue.h). Worker threads take
+ * entries, run the pipeline, publish its graph events as SSE text to the queue, record
+ * the final status and acknowledge the entry. A stream client reads the run's events from
+ * the queue from their start, so it may join late and on another instance than the one
+ * running the run.
+ *
+ * A delivery that is not acknowledged is handed to another worker once the visibility
+ * timeout passes (Redis), so the keeper thread touches every delivery this process holds
+ * a few times per timeout; it also polls the queue's cancel flags of those runs and sets
+ * the flag the graph checks between steps. A worker that learns its delivery was taken
+ * over (its process stalled past the timeout) stops its run and leaves the result to the
+ * new holder. A taken-over run continues its thread from the last checkpoint; what a
+ * repeated step adds to the outbox carries the same idempotency keys, so nothing is sent
+ * twice. */
 #include "app/runs.h"
 
 #include <pthread.h>
@@ -20,26 +30,23 @@
 #include "base/detail.h"
 #include "base/json.h"
 #include "base/log.h"
+#include "store/queue.h"
 #include "store/store.h"
 
-#define RUNS_KEPT 1024
+#define TAKE_WAIT_MS 500   /* a worker looks at the stop flag at least this often */
+#define CANCEL_POLL_MS 250 /* how soon a cancel request reaches the running run */
+#define STREAM_CHUNK ((size_t)1 << 20)
+#define STREAM_CHECK_MS 5000 /* a quiet stream asks the store whether its run finished */
 
-struct event_log {
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    struct sa_buf text;
-    bool done;
-    int refs;
-};
-
+/* A run this process is executing. */
 struct run_job {
-    char id[40], lead_id[40], thread_id[SA_THREAD_ID_MAX + 1];
+    struct sa_queue_delivery d;
+    char lead_id[40], thread_id[SA_THREAD_ID_MAX + 1];
     json_t *input; /* the lead */
-    bool resume;   /* found unfinished at start-up: continue its thread */
+    bool resume;   /* started before (by a worker that stopped): continue its thread */
     volatile int cancel;
-    bool finished;
-    struct event_log *log;
-    struct run_job *next_queued;
+    bool lost; /* another worker holds the delivery now: leave the result to it */
+    struct run_job *next_active;
 };
 
 /* A finished run whose final status the store would not take. Kept until a retry writes
@@ -56,73 +63,92 @@ struct unrecorded {
 
 struct sa_runs {
     struct sa_app *app;
+    struct sa_queue *queue;
     struct unrecorded *unrecorded;
-    bool retrying; /* a worker is writing the unrecorded statuses */
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    struct run_job *jobs[RUNS_KEPT]; /* ring of known runs */
-    size_t njobs;                    /* total ever added; slot = n % RUNS_KEPT */
-    struct run_job *head, *tail;     /* queue */
+    bool retrying;        /* a worker is writing the unrecorded statuses */
+    pthread_mutex_t lock; /* guards unrecorded, retrying, stop */
+    pthread_cond_t cond;  /* signalled on stop */
     bool stop;
+    pthread_mutex_t active_lock; /* guards active; held across the keeper's queue calls */
+    struct run_job *active;      /* the runs this process executes */
     pthread_t *threads;
     int nthreads;
+    pthread_t keeper;
+    bool keeper_started;
+    int touch_ms;
 };
 
 struct sa_run_stream {
-    struct event_log *log;
-    size_t off;
+    struct sa_runs *r;
+    char id[40];
+    char pos[SA_QUEUE_POS_LEN];
+    struct sa_buf pending; /* read from the queue, not yet handed out */
+    size_t off;            /* of pending handed out */
+    bool ended;
+    int quiet_ms; /* waited with nothing new since the last event or store check */
 };
 
-static void log_release(struct event_log *l)
+/* Waits up to ms for stop; returns whether stop is set. */
+static bool stop_wait(struct sa_runs *r, int ms)
 {
-    pthread_mutex_lock(&l->lock);
-    bool last = --l->refs == 0;
-    pthread_mutex_unlock(&l->lock);
-    if (!last)
-        return;
-    sa_buf_free(&l->text);
-    pthread_mutex_destroy(&l->lock);
-    pthread_cond_destroy(&l->cond);
-    free(l);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&r->lock);
+    if (!r->stop)
+        pthread_cond_timedwait(&r->cond, &r->lock, &until);
+    bool stop = r->stop;
+    pthread_mutex_unlock(&r->lock);
+    return stop;
 }
 
-static void log_append(struct event_log *l, const char *event, const json_t *data)
+static bool stopping(struct sa_runs *r)
+{
+    pthread_mutex_lock(&r->lock);
+    bool stop = r->stop;
+    pthread_mutex_unlock(&r->lock);
+    return stop;
+}
+
+struct publisher {
+    struct sa_queue *queue;
+    const char *run_id;
+    int failures; /* logged once */
+};
+
+static void publish(struct publisher *p, const char *event, const json_t *data)
 {
     char *text = json_dumps(data, JSON_COMPACT | JSON_ENCODE_ANY);
-    pthread_mutex_lock(&l->lock);
-    if (sa_buf_printf(&l->text, "event: %s\ndata: %s\n\n", event, text ? text : "null") != 0)
-        sa_log(SA_LOG_WARN, "run event log full", NULL);
-    pthread_cond_broadcast(&l->cond);
-    pthread_mutex_unlock(&l->lock);
+    struct sa_buf b;
+    sa_buf_init(&b, (size_t)16 << 20);
+    struct sa_err err = {0};
+    int rc = sa_buf_printf(&b, "event: %s\ndata: %s\n\n", event, text ? text : "null");
+    if (rc)
+        sa_err_set(&err, rc, "event too large");
+    else
+        rc = sa_queue_publish(p->queue, p->run_id, b.data, b.len, &err);
+    if (rc && p->failures++ == 0)
+        sa_log(SA_LOG_WARN, "run event not published",
+               json_pack("{s:s, s:s, s:s}", "run_id", p->run_id, "event", event, "error", err.msg));
+    sa_buf_free(&b);
     free(text);
-}
-
-static void log_finish(struct event_log *l)
-{
-    pthread_mutex_lock(&l->lock);
-    l->done = true;
-    pthread_cond_broadcast(&l->cond);
-    pthread_mutex_unlock(&l->lock);
 }
 
 static void on_event(enum graph_stream_mode mode, const json_t *data, void *arg)
 {
-    struct event_log *l = arg;
     const char *name = mode == GRAPH_STREAM_UPDATES  ? "updates"
                        : mode == GRAPH_STREAM_CUSTOM ? "custom"
                                                      : "values";
     json_t *d = json_deep_copy(data);
     if (mode == GRAPH_STREAM_VALUES)
         json_object_del(d, "lead_data");
-    log_append(l, name, d);
+    publish(arg, name, d);
     json_decref(d);
-}
-
-static void job_free(struct run_job *j)
-{
-    json_decref(j->input);
-    log_release(j->log);
-    free(j);
 }
 
 /* Writes a finished run's status, retrying a failed write (20 ms, 100 ms, 500 ms): a run
@@ -157,10 +183,10 @@ static const char *client_error(int rc, const struct sa_err *err, const char *ru
     case SA_ENOMEM:
     case SA_EINTERNAL:
         sa_log(SA_LOG_ERROR, "run failed",
-               json_pack("{s:s, s:s, s:s}", "run_id", run_id, "error_code", sa_errname(rc),
-                         "error", err->msg));
-        snprintf(buf, cap, "%s (the server log has the details under run_id %s)",
-                 sa_strerror(rc), run_id);
+               json_pack("{s:s, s:s, s:s}", "run_id", run_id, "error_code", sa_errname(rc), "error",
+                         err->msg));
+        snprintf(buf, cap, "%s (the server log has the details under run_id %s)", sa_strerror(rc),
+                 run_id);
         return buf;
     default: return err->msg; /* the graph's and the agents' own words: no backend text */
     }
@@ -201,8 +227,8 @@ static void retry_unrecorded(struct sa_runs *r)
         return;
     for (struct unrecorded *u = list; u; u = u->next) {
         struct sa_err err = {0};
-        u->written = sa_store_run_update(r->app->store, u->id, u->status, u->output, u->error,
-                                         &err) == 0;
+        u->written =
+            sa_store_run_update(r->app->store, u->id, u->status, u->output, u->error, &err) == 0;
     }
     pthread_mutex_lock(&r->lock);
     for (struct unrecorded **pp = &r->unrecorded; *pp;) {
@@ -220,17 +246,22 @@ static void retry_unrecorded(struct sa_runs *r)
     pthread_mutex_unlock(&r->lock);
 }
 
-static void execute(struct sa_runs *r, struct run_job *j)
+/* Runs j's pipeline, publishes its events and result, records its status. Returns false
+ * when the store would not take the status (kept for the retrier, see unrecorded). */
+static bool execute(struct sa_runs *r, struct run_job *j)
 {
     struct sa_app *app = r->app;
     struct sa_err err = {0};
-    json_t *meta = json_pack("{s:s, s:s, s:s}", "run_id", j->id, "thread_id", j->thread_id,
+    struct publisher pub = {r->queue, j->d.run_id, 0};
+    json_t *meta = json_pack("{s:s, s:s, s:s}", "run_id", j->d.run_id, "thread_id", j->thread_id,
                              "lead_id", j->lead_id);
-    log_append(j->log, "metadata", meta);
+    if (j->resume)
+        json_object_set_new(meta, "resumed", json_true());
+    publish(&pub, "metadata", meta);
     json_decref(meta);
-    if (sa_store_run_update(app->store, j->id, "running", NULL, NULL, &err))
+    if (sa_store_run_update(app->store, j->d.run_id, "running", NULL, NULL, &err))
         sa_log(SA_LOG_WARN, "run status",
-               json_pack("{s:s, s:s}", "run_id", j->id, "error", err.msg));
+               json_pack("{s:s, s:s}", "run_id", j->d.run_id, "error", err.msg));
     json_t *detail = json_array();
     struct sa_lead lead;
     int rc = sa_lead_parse(j->input, "input", &lead, detail);
@@ -243,13 +274,19 @@ static void execute(struct sa_runs *r, struct run_job *j)
                                     .thread_id = j->thread_id,
                                     .stream_modes = GRAPH_STREAM_UPDATES | GRAPH_STREAM_CUSTOM,
                                     .on_event = on_event,
-                                    .event_arg = j->log,
+                                    .event_arg = &pub,
                                     .cancel = &j->cancel,
                                     .continue_thread = j->resume};
         rc = sa_app_invoke(app, &req, &res, &err);
         sa_lead_clear(&lead);
     } else {
         sa_err_set(&err, rc, "the stored input is not a valid lead");
+    }
+    if (__atomic_load_n(&j->lost, __ATOMIC_ACQUIRE)) {
+        sa_log(SA_LOG_WARN, "run taken over by another worker; its result is left to it",
+               json_pack("{s:s}", "run_id", j->d.run_id));
+        sa_invoke_res_clear(&res);
+        return true;
     }
     /* a pipeline that stopped at the BDR approval waits for a human (GET /api/approvals) */
     bool waiting = rc == 0 && strcmp(json_string_value(json_object_get(res.output, "status")) ?: "",
@@ -261,97 +298,185 @@ static void execute(struct sa_runs *r, struct run_job *j)
     /* The error as clients read it (the run's record and its stream): a storage or
      * internal failure is named by its kind, its detail (SQL, file names) goes to the log. */
     char safe[160];
-    const char *error = rc ? client_error(rc, &err, j->id, safe, sizeof safe) : NULL;
-    bool recorded = record_status(app->store, j->id, status, out, error) == 0;
-    json_t *result = json_pack("{s:s, s:s, s:O?, s:s?}", "run_id", j->id, "status", status,
+    const char *error = rc ? client_error(rc, &err, j->d.run_id, safe, sizeof safe) : NULL;
+    /* recorded before the stream ends: a client reading "end" sees the run finished */
+    bool recorded = record_status(app->store, j->d.run_id, status, out, error) == 0;
+    if (!recorded) {
+        pthread_mutex_lock(&r->lock);
+        keep_unrecorded(r, j->d.run_id, status, out, error);
+        pthread_mutex_unlock(&r->lock);
+    }
+    json_t *result = json_pack("{s:s, s:s, s:O?, s:s?}", "run_id", j->d.run_id, "status", status,
                                "output", res.output, "error", error);
-    pthread_mutex_lock(&r->lock);
-    if (!recorded)
-        keep_unrecorded(r, j->id, status, out, error);
-    j->finished = true; /* before the stream ends: a client reading "end" sees it finished */
-    pthread_mutex_unlock(&r->lock);
-    log_append(j->log, "result", result);
-    log_append(j->log, "end", json_null());
+    publish(&pub, "result", result);
+    publish(&pub, "end", json_null());
     json_decref(result);
+    if (sa_queue_end(r->queue, j->d.run_id, &err))
+        sa_log(SA_LOG_WARN, "run stream not ended",
+               json_pack("{s:s, s:s}", "run_id", j->d.run_id, "error", err.msg));
     free(out);
     sa_invoke_res_clear(&res);
-    log_finish(j->log);
+    return recorded;
+}
+
+static bool finished_status(const char *status)
+{
+    return status && (strcmp(status, "done") == 0 || strcmp(status, "failed") == 0 ||
+                      strcmp(status, "cancelled") == 0 || strcmp(status, "awaiting_approval") == 0);
+}
+
+static void active_add(struct sa_runs *r, struct run_job *j)
+{
+    pthread_mutex_lock(&r->active_lock);
+    j->next_active = r->active;
+    r->active = j;
+    pthread_mutex_unlock(&r->active_lock);
+}
+
+static void active_remove(struct sa_runs *r, struct run_job *j)
+{
+    pthread_mutex_lock(&r->active_lock);
+    for (struct run_job **pp = &r->active; *pp; pp = &(*pp)->next_active)
+        if (*pp == j) {
+            *pp = j->next_active;
+            break;
+        }
+    pthread_mutex_unlock(&r->active_lock);
+}
+
+/* Runs the run of one delivery and acknowledges it. A run the store no longer knows, or
+ * that is already finished (its worker died between recording and acknowledging), is
+ * only acknowledged. When the store cannot be read the delivery is left unacknowledged:
+ * Redis hands it out again after the visibility timeout; memory queues it again. */
+static void handle(struct sa_runs *r, const struct sa_queue_delivery *d)
+{
+    struct sa_err err = {0};
+    json_t *run = NULL;
+    int rc = sa_store_run_get(r->app->store, d->run_id, &run, &err);
+    bool ack = true;
+    if (rc == SA_ENOTFOUND) {
+        sa_log(SA_LOG_WARN, "queued run not in the store; dropped",
+               json_pack("{s:s}", "run_id", d->run_id));
+    } else if (rc) {
+        sa_log(SA_LOG_ERROR, "queued run not readable; left for a retry",
+               json_pack("{s:s, s:s}", "run_id", d->run_id, "error", err.msg));
+        ack = false;
+        if (!sa_queue_durable(r->queue) && sa_queue_submit(r->queue, d->run_id, &err))
+            sa_log(SA_LOG_ERROR, "run not queued again",
+                   json_pack("{s:s, s:s}", "run_id", d->run_id, "error", err.msg));
+        stop_wait(r, 1000);
+    } else if (sa_queue_durable(r->queue) && !d->reclaimed &&
+               strcmp(sa_json_str(run, "status") ?: "", "running") == 0) {
+        /* a new delivery of a run some worker is running: a duplicate entry (the pool
+         * resent an XADD); the running worker's delivery is the one that counts */
+        sa_log(SA_LOG_WARN, "duplicate queue entry for a running run; dropped",
+               json_pack("{s:s}", "run_id", d->run_id));
+    } else if (!finished_status(sa_json_str(run, "status"))) {
+        struct run_job *j = calloc(1, sizeof *j);
+        if (!j) {
+            json_decref(run);
+            return; /* unacknowledged: handed out again */
+        }
+        j->d = *d;
+        snprintf(j->lead_id, sizeof j->lead_id, "%s", sa_json_str(run, "lead_id") ?: "");
+        snprintf(j->thread_id, sizeof j->thread_id, "%s", sa_json_str(run, "thread_id") ?: "");
+        j->input = json_incref(json_object_get(run, "input"));
+        j->resume = d->reclaimed || strcmp(sa_json_str(run, "status") ?: "", "running") == 0;
+        if (j->resume)
+            sa_log(SA_LOG_INFO, "resuming a run from its checkpoint",
+                   json_pack("{s:s, s:b}", "run_id", d->run_id, "taken_over", d->reclaimed));
+        bool cancelled = false;
+        if (sa_queue_cancelled(r->queue, d->run_id, &cancelled, &err) == 0 && cancelled)
+            j->cancel = 1; /* asked before it started: the graph stops before its first step */
+        active_add(r, j);
+        bool recorded = execute(r, j);
+        active_remove(r, j);
+        /* A status the store would not take is retried here, but should this process die
+         * first, the unacknowledged delivery brings the run back to a worker, which
+         * continues it from its final checkpoint and records it. */
+        ack = !j->lost && (recorded || !sa_queue_durable(r->queue));
+        json_decref(j->input);
+        free(j);
+    }
+    json_decref(run);
+    if (ack && sa_queue_ack(r->queue, d, &err))
+        sa_log(SA_LOG_WARN, "run not acknowledged (it may run again; its side effects do not)",
+               json_pack("{s:s, s:s}", "run_id", d->run_id, "error", err.msg));
 }
 
 static void *worker(void *arg)
 {
     struct sa_runs *r = arg;
-    pthread_mutex_lock(&r->lock);
-    for (;;) {
-        while (!r->head && !r->stop) {
-            if (!r->unrecorded) {
-                pthread_cond_wait(&r->cond, &r->lock);
-                continue;
-            }
-            /* statuses to write again: look once a second */
-            struct timespec until;
-            clock_gettime(CLOCK_REALTIME, &until);
-            until.tv_sec += 1;
-            if (pthread_cond_timedwait(&r->cond, &r->lock, &until) != 0) {
-                pthread_mutex_unlock(&r->lock);
-                retry_unrecorded(r);
-                pthread_mutex_lock(&r->lock);
-            }
+    int failures = 0;
+    while (!stopping(r)) {
+        struct sa_queue_delivery d;
+        struct sa_err err = {0};
+        int rc = sa_queue_take(r->queue, TAKE_WAIT_MS, &d, &err);
+        if (rc == 0) {
+            failures = 0;
+            handle(r, &d);
+        } else if (rc == SA_ETIMEDOUT) {
+            failures = 0;
+        } else {
+            if (failures++ == 0) /* once per outage, not every half second */
+                sa_log(SA_LOG_ERROR, "run queue unavailable; retrying",
+                       json_pack("{s:s}", "error", err.msg));
+            stop_wait(r, 1000);
         }
-        if (r->stop)
-            break;
-        struct run_job *j = r->head;
-        r->head = j->next_queued;
-        if (!r->head)
-            r->tail = NULL;
-        pthread_mutex_unlock(&r->lock);
-        execute(r, j);
         pthread_mutex_lock(&r->lock);
+        bool retry = r->unrecorded != NULL;
+        pthread_mutex_unlock(&r->lock);
+        if (retry)
+            retry_unrecorded(r);
     }
-    pthread_mutex_unlock(&r->lock);
     return NULL;
 }
 
-/* Adds a job to the table and the queue. Caller holds r->lock. */
-static void enqueue(struct sa_runs *r, struct run_job *j)
+/* Keeps this process's deliveries alive and carries cancel requests to them (see the top
+ * of the file). */
+static void *keeper(void *arg)
 {
-    size_t slot = r->njobs % RUNS_KEPT;
-    struct run_job *old = r->jobs[slot];
-    if (old && old->finished)
-        job_free(old);
-    else if (old)
-        sa_log(SA_LOG_WARN, "run table full: a running run is no longer streamable", NULL);
-    r->jobs[slot] = j;
-    r->njobs++;
-    if (r->tail)
-        r->tail->next_queued = j;
-    else
-        r->head = j;
-    r->tail = j;
-    pthread_cond_signal(&r->cond);
+    struct sa_runs *r = arg;
+    int since_touch = 0;
+    while (!stop_wait(r, CANCEL_POLL_MS)) {
+        since_touch += CANCEL_POLL_MS;
+        bool touch = since_touch >= r->touch_ms;
+        if (touch)
+            since_touch = 0;
+        pthread_mutex_lock(&r->active_lock);
+        for (struct run_job *j = r->active; j; j = j->next_active) {
+            struct sa_err err = {0};
+            bool yes = false;
+            if (sa_queue_cancelled(r->queue, j->d.run_id, &yes, &err) == 0 && yes)
+                __atomic_store_n(&j->cancel, 1, __ATOMIC_RELEASE);
+            if (touch && sa_queue_touch(r->queue, &j->d, &err) == SA_ECONFLICT) {
+                __atomic_store_n(&j->lost, true, __ATOMIC_RELEASE);
+                __atomic_store_n(&j->cancel, 1, __ATOMIC_RELEASE);
+            }
+        }
+        pthread_mutex_unlock(&r->active_lock);
+    }
+    return NULL;
 }
 
-static struct run_job *job_new(const char *id, const char *lead_id, const char *thread_id,
-                               json_t *input, bool resume)
+/* With the memory queue: queues the store's unfinished runs again (a previous process
+ * stopped before running them). */
+static int requeue_unfinished(struct sa_runs *r, struct sa_err *err)
 {
-    struct run_job *j = calloc(1, sizeof *j);
-    struct event_log *l = calloc(1, sizeof *l);
-    if (!j || !l) {
-        free(j);
-        free(l);
-        return NULL;
+    json_t *open = NULL;
+    int rc = sa_store_runs_unfinished(r->app->store, &open, err);
+    size_t i;
+    json_t *o;
+    json_array_foreach(rc ? NULL : open, i, o)
+    {
+        if ((rc = sa_queue_submit(r->queue, sa_json_str(o, "id"), err)))
+            break;
     }
-    pthread_mutex_init(&l->lock, NULL);
-    pthread_cond_init(&l->cond, NULL);
-    sa_buf_init(&l->text, (size_t)16 << 20);
-    l->refs = 1;
-    j->log = l;
-    snprintf(j->id, sizeof j->id, "%s", id);
-    snprintf(j->lead_id, sizeof j->lead_id, "%s", lead_id);
-    snprintf(j->thread_id, sizeof j->thread_id, "%s", thread_id);
-    j->input = json_incref(input);
-    j->resume = resume;
-    return j;
+    if (!rc && json_array_size(open))
+        sa_log(SA_LOG_INFO, "resuming unfinished runs",
+               json_pack("{s:I}", "runs", (json_int_t)json_array_size(open)));
+    json_decref(open);
+    return rc;
 }
 
 int sa_runs_start(struct sa_app *app, int workers, struct sa_runs **out, struct sa_err *err)
@@ -363,35 +488,34 @@ int sa_runs_start(struct sa_app *app, int workers, struct sa_runs **out, struct 
     r->app = app;
     pthread_mutex_init(&r->lock, NULL);
     pthread_cond_init(&r->cond, NULL);
-    json_t *open = NULL;
-    int rc = sa_store_runs_unfinished(app->store, &open, err);
-    size_t i;
-    json_t *o;
-    json_array_foreach(rc ? NULL : open, i, o)
-    {
-        struct run_job *j = job_new(sa_json_str(o, "id"), sa_json_str(o, "lead_id"),
-                                    sa_json_str(o, "thread_id"), json_object_get(o, "input"), true);
-        if (!j) {
-            rc = sa_err_set(err, SA_ENOMEM, "out of memory");
-            break;
-        }
-        enqueue(r, j);
-    }
-    if (!rc && json_array_size(open))
-        sa_log(SA_LOG_INFO, "resuming unfinished runs",
-               json_pack("{s:I}", "runs", (json_int_t)json_array_size(open)));
-    json_decref(open);
-    r->threads = calloc((size_t)(workers > 0 ? workers : 1), sizeof *r->threads);
-    for (int k = 0; !rc && k < (workers > 0 ? workers : 1); k++) {
+    pthread_mutex_init(&r->active_lock, NULL);
+    int visibility = app->cfg.run_visibility_ms > 0 ? app->cfg.run_visibility_ms : 30000;
+    r->touch_ms = visibility / 3 > CANCEL_POLL_MS ? visibility / 3 : CANCEL_POLL_MS;
+    struct sa_queue_opts opts = {.visibility_ms = visibility,
+                                 .timeout_ms = app->cfg.redis_timeout_ms};
+    int rc = sa_queue_open(app->cfg.redis_url, &opts, &r->queue, err);
+    if (!rc && !sa_queue_durable(r->queue))
+        rc = requeue_unfinished(r, err);
+    if (!rc && workers > 0 && !(r->threads = calloc((size_t)workers, sizeof *r->threads)))
+        rc = sa_err_set(err, SA_ENOMEM, "out of memory");
+    for (int k = 0; !rc && r->threads && k < workers; k++) {
         if (pthread_create(&r->threads[k], NULL, worker, r) != 0)
             rc = sa_err_set(err, SA_ENOMEM, "cannot start a run worker");
         else
             r->nthreads++;
     }
+    if (!rc && workers > 0) {
+        if (pthread_create(&r->keeper, NULL, keeper, r) != 0)
+            rc = sa_err_set(err, SA_ENOMEM, "cannot start the run keeper");
+        else
+            r->keeper_started = true;
+    }
     if (rc) {
         sa_runs_stop(r);
         return rc;
     }
+    sa_log(SA_LOG_INFO, "run queue",
+           json_pack("{s:s, s:i}", "queue", sa_queue_name(r->queue), "workers", workers));
     *out = r;
     return 0;
 }
@@ -406,8 +530,10 @@ void sa_runs_stop(struct sa_runs *r)
     pthread_mutex_unlock(&r->lock);
     for (int k = 0; k < r->nthreads; k++)
         pthread_join(r->threads[k], NULL);
+    if (r->keeper_started)
+        pthread_join(r->keeper, NULL);
     free(r->threads);
-    retry_unrecorded(r); /* a last try; what is left is resumed from its checkpoint at start */
+    retry_unrecorded(r); /* a last try; what is left is resumed from its checkpoint */
     while (r->unrecorded) {
         struct unrecorded *u = r->unrecorded;
         r->unrecorded = u->next;
@@ -415,14 +541,16 @@ void sa_runs_stop(struct sa_runs *r)
                json_pack("{s:s, s:s}", "run_id", u->id, "status", u->status));
         unrecorded_free(u);
     }
-    for (size_t k = 0; k < RUNS_KEPT; k++)
-        if (r->jobs[k]) {
-            log_finish(r->jobs[k]->log); /* wake readers of runs that will not finish here */
-            job_free(r->jobs[k]);
-        }
+    sa_queue_free(r->queue);
+    pthread_mutex_destroy(&r->active_lock);
     pthread_mutex_destroy(&r->lock);
     pthread_cond_destroy(&r->cond);
     free(r);
+}
+
+const char *sa_runs_queue_name(const struct sa_runs *r)
+{
+    return sa_queue_name(r->queue);
 }
 
 int sa_runs_submit(struct sa_runs *r, const struct sa_lead *lead, const char *lead_id,
@@ -454,89 +582,114 @@ int sa_runs_submit(struct sa_runs *r, const struct sa_lead *lead, const char *le
     free(input);
     if (rc)
         return rc;
-    struct run_job *j = job_new(run_id, lead_out, thread_out, lead->raw, false);
-    if (!j)
-        return sa_err_set(err, SA_ENOMEM, "out of memory");
-    pthread_mutex_lock(&r->lock);
-    enqueue(r, j);
-    pthread_mutex_unlock(&r->lock);
+    if ((rc = sa_queue_submit(r->queue, run_id, err))) {
+        /* stored but not queued: nobody would ever run it, so it must not look queued */
+        sa_log(SA_LOG_ERROR, "run not queued",
+               json_pack("{s:s, s:s}", "run_id", run_id, "error", err->msg));
+        struct sa_err e2 = {0};
+        if (sa_store_run_update(r->app->store, run_id, "failed", NULL,
+                                "the run could not be queued", &e2))
+            sa_log(SA_LOG_ERROR, "run status",
+                   json_pack("{s:s, s:s}", "run_id", run_id, "error", e2.msg));
+        return rc;
+    }
     return 0;
-}
-
-/* The job of run_id, or NULL. Caller holds r->lock. */
-static struct run_job *find(struct sa_runs *r, const char *run_id)
-{
-    for (size_t k = 0; k < RUNS_KEPT; k++)
-        if (r->jobs[k] && strcmp(r->jobs[k]->id, run_id) == 0)
-            return r->jobs[k];
-    return NULL;
 }
 
 int sa_runs_cancel(struct sa_runs *r, const char *run_id, struct sa_err *err)
 {
-    pthread_mutex_lock(&r->lock);
-    struct run_job *j = find(r, run_id);
-    int rc = 0;
-    if (!j)
-        rc = sa_err_set(err, SA_ENOTFOUND, "run %s is not running here", run_id);
-    else if (j->finished)
+    json_t *run = NULL;
+    int rc = sa_store_run_get(r->app->store, run_id, &run, err);
+    if (rc == SA_ENOTFOUND)
+        return sa_err_set(err, rc, "No run %s", run_id);
+    if (rc)
+        return rc;
+    if (finished_status(sa_json_str(run, "status")))
         rc = sa_err_set(err, SA_ECONFLICT, "run %s has already finished", run_id);
     else
-        __atomic_store_n(&j->cancel, 1, __ATOMIC_RELEASE);
-    pthread_mutex_unlock(&r->lock);
+        rc = sa_queue_cancel(r->queue, run_id, err);
+    json_decref(run);
     return rc;
 }
 
 struct sa_run_stream *sa_run_stream_open(struct sa_runs *r, const char *run_id)
 {
-    pthread_mutex_lock(&r->lock);
-    struct run_job *j = find(r, run_id);
-    struct sa_run_stream *s = j ? calloc(1, sizeof *s) : NULL;
-    if (s) {
-        s->log = j->log;
-        pthread_mutex_lock(&s->log->lock);
-        s->log->refs++;
-        pthread_mutex_unlock(&s->log->lock);
+    json_t *run = NULL;
+    struct sa_err err = {0};
+    if (sa_store_run_get(r->app->store, run_id, &run, &err))
+        return NULL;
+    bool finished = finished_status(sa_json_str(run, "status"));
+    json_decref(run);
+    struct sa_run_stream *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->r = r;
+    snprintf(s->id, sizeof s->id, "%s", run_id);
+    sa_buf_init(&s->pending, STREAM_CHUNK);
+    /* a finished run streams its events while the queue keeps them whole, to their end;
+     * else its stored result (the caller's fallback) */
+    if (finished && (sa_queue_read(r->queue, s->id, s->pos, 0, &s->pending, &s->ended, &err) ||
+                     (!s->ended && s->pending.len == 0))) {
+        sa_run_stream_free(s);
+        return NULL;
     }
-    pthread_mutex_unlock(&r->lock);
     return s;
+}
+
+/* The stored result as the stream's last events, for a run the store says is finished
+ * but whose events stopped without their end (they were published where this queue
+ * cannot see them: another process's memory queue, or lost in a Redis outage). */
+static void end_from_store(struct sa_run_stream *s)
+{
+    json_t *run = NULL;
+    struct sa_err err = {0};
+    if (sa_app_run_get(s->r->app->store, s->r, s->id, &run, &err))
+        return;
+    const char *status = sa_json_str(run, "status");
+    if (finished_status(status)) {
+        char *text = json_dumps(run, JSON_COMPACT);
+        sa_buf_reset(&s->pending);
+        s->off = 0;
+        if (sa_buf_printf(&s->pending, "event: result\ndata: %s\n\nevent: end\ndata: null\n\n",
+                          text ? text : "null") == 0)
+            s->ended = true;
+        free(text);
+    }
+    json_decref(run);
 }
 
 ssize_t sa_run_stream_read(struct sa_run_stream *s, char *buf, size_t max, int wait_ms)
 {
-    struct event_log *l = s->log;
-    pthread_mutex_lock(&l->lock);
-    if (l->text.len <= s->off && !l->done) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += wait_ms / 1000;
-        until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
+    if (s->off >= s->pending.len) {
+        if (s->ended)
+            return -1;
+        sa_buf_reset(&s->pending);
+        s->off = 0;
+        struct sa_err err = {0};
+        if (sa_queue_read(s->r->queue, s->id, s->pos, wait_ms, &s->pending, &s->ended, &err)) {
+            sa_log(SA_LOG_WARN, "run stream ended early",
+                   json_pack("{s:s, s:s}", "run_id", s->id, "error", err.msg));
+            return -1;
         }
-        while (l->text.len <= s->off && !l->done)
-            if (pthread_cond_timedwait(&l->cond, &l->lock, &until) != 0)
-                break;
+        if (s->pending.len == 0 && !s->ended && (s->quiet_ms += wait_ms) >= STREAM_CHECK_MS) {
+            s->quiet_ms = 0;
+            end_from_store(s);
+        }
+        if (s->pending.len == 0)
+            return s->ended ? -1 : 0;
+        s->quiet_ms = 0;
     }
-    ssize_t n;
-    if (l->text.len > s->off) {
-        size_t take = l->text.len - s->off < max ? l->text.len - s->off : max;
-        memcpy(buf, l->text.data + s->off, take);
-        s->off += take;
-        n = (ssize_t)take;
-    } else {
-        n = l->done ? -1 : 0;
-    }
-    pthread_mutex_unlock(&l->lock);
-    return n;
+    size_t take = s->pending.len - s->off < max ? s->pending.len - s->off : max;
+    memcpy(buf, s->pending.data + s->off, take);
+    s->off += take;
+    return (ssize_t)take;
 }
 
 void sa_run_stream_free(struct sa_run_stream *s)
 {
     if (!s)
         return;
-    log_release(s->log);
+    sa_buf_free(&s->pending);
     free(s);
 }
 

@@ -1,7 +1,10 @@
-/* Pipeline runs started through the API (POST /api/runs): a queue and worker threads that
- * run the pipeline in the background, each run's events kept for SSE clients who join at
- * any point, cancellation, and, at start-up, the runs a stopped process left queued or
- * running are resumed from their thread's last checkpoint. Created by `serve` (cli/cmd_serve.c). */
+/* Pipeline runs started through the API (POST /api/runs): submitted to the run queue
+ * (store/queue.h: in this process, or Redis shared by every instance), run by worker
+ * threads of whichever instance takes them (serve, or `sales-agent worker`), their events
+ * published to the queue for SSE clients who join at any point on any instance, and
+ * cancellation. The run's status lives in the store. A run whose worker died is taken
+ * over (Redis: after RUN_VISIBILITY_TIMEOUT_MS; memory: at the next start) and continued
+ * from its thread's last checkpoint. Created by cli/cmd_serve.c and cli/cmd_worker.c. */
 #ifndef SA_RUNS_H
 #define SA_RUNS_H
 
@@ -18,11 +21,17 @@ struct sa_runs;
 struct sa_run_stream;
 struct sa_store;
 
-/* Starts workers threads and re-queues the unfinished runs found in the store. */
+/* Opens the run queue (app->cfg.redis_url: Redis, else memory) and starts `workers`
+ * threads taking runs from it (0: none; this process only queues), plus one thread that
+ * keeps their deliveries alive and watches for cancel requests. With the memory queue the
+ * unfinished runs found in the store are queued again (Redis keeps its own). */
 int sa_runs_start(struct sa_app *app, int workers, struct sa_runs **out, struct sa_err *err) SA_WUR;
-/* Stops taking runs, lets the running ones finish their current step... and joins. Runs
- * still queued stay queued in the store (resumed at the next start). */
+/* Stops taking runs, lets the running ones finish... and joins. Runs still queued stay
+ * queued (memory: in the store, queued again at the next start). NULL is allowed. */
 void sa_runs_stop(struct sa_runs *r);
+
+/* The queue's name ("memory", "redis"): for logs and /health. */
+const char *sa_runs_queue_name(const struct sa_runs *r);
 
 /* Queues a run of the pipeline for lead (its raw input is copied). lead_id (NULL: the
  * stored lead the identity rule finds, else a new one) and thread_id (NULL: new) as for
@@ -31,16 +40,17 @@ int sa_runs_submit(struct sa_runs *r, const struct sa_lead *lead, const char *le
                    const char *thread_id, char run_id[40], char lead_out[40], char thread_out[129],
                    struct sa_err *err) SA_WUR;
 
-/* Asks a queued or running run to stop. SA_ENOTFOUND (not in this process), SA_ECONFLICT
- * (already finished). */
+/* Asks a queued or running run to stop, wherever it runs. SA_ENOTFOUND (no such run),
+ * SA_ECONFLICT (already finished). */
 int sa_runs_cancel(struct sa_runs *r, const char *run_id, struct sa_err *err) SA_WUR;
 
-/* A reader of a run's SSE text from its start, or NULL when the run is not known to this
- * process. Release with sa_run_stream_free. */
+/* A reader of a run's SSE text from its start, wherever it runs, or NULL when the run is
+ * unknown or finished with its events expired (read its stored result instead). Release
+ * with sa_run_stream_free. */
 struct sa_run_stream *sa_run_stream_open(struct sa_runs *r, const char *run_id);
 /* Copies up to max bytes of events not read yet into buf, waiting up to wait_ms for some.
  * Returns the count, 0 after a wait with nothing new (send a keep-alive), or -1 at the end
- * of a finished run. */
+ * of a finished run (or when the queue fails: the client reconnects). */
 ssize_t sa_run_stream_read(struct sa_run_stream *s, char *buf, size_t max, int wait_ms);
 void sa_run_stream_free(struct sa_run_stream *s);
 

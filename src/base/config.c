@@ -45,9 +45,12 @@ static const char *const checkpoint_stores[] = {"auto", "redis", "database", NUL
 #define ENUM(m, ctype, names) .type = SA_SETTING_ENUM, .offset = AT(m, ctype), .values = names
 
 enum {
-    AGENTS = SA_CMD_SERVE | SA_CMD_PIPELINE,        /* settings of the agents a pipeline runs */
-    STORE = AGENTS | SA_CMD_MIGRATE | SA_CMD_IMPORT | SA_CMD_KEYS |
-            SA_CMD_PRUNE /* every command that opens the store */
+    /* settings of the agents a pipeline runs */
+    AGENTS = SA_CMD_SERVE | SA_CMD_PIPELINE | SA_CMD_WORKER,
+    /* every command that opens the store */
+    STORE = AGENTS | SA_CMD_MIGRATE | SA_CMD_IMPORT | SA_CMD_KEYS | SA_CMD_PRUNE,
+    /* the run workers and the outbox's delivery */
+    BACKGROUND = SA_CMD_SERVE | SA_CMD_WORKER
 };
 
 static const struct sa_setting settings[] = {
@@ -148,7 +151,7 @@ static const struct sa_setting settings[] = {
      .range_doc = "a file holding an ISO 8601 UTC instant",
      .doc = "for tests: \"now\" is the instant in this file plus the time since it last "
             "changed (write a new instant to move time; re-read on change)",
-     .commands = SA_CMD_SERVE | SA_CMD_PRUNE},
+     .commands = BACKGROUND | SA_CMD_PRUNE},
     {.env = "SEED_FILE",
      .flag = "seed",
      .metavar = "FILE",
@@ -163,7 +166,7 @@ static const struct sa_setting settings[] = {
      .dflt = "maildir:var/mail",
      .range_doc = "maildir:DIR (smtp: is not built yet)",
      .doc = "where the outbox delivers: a Maildir (tmp/, new/, cur/)",
-     .commands = SA_CMD_SERVE | SA_CMD_PRUNE},
+     .commands = BACKGROUND | SA_CMD_PRUNE},
     {.env = "OUTBOX_POLL_MS",
      INT(outbox_poll_ms),
      .dflt = "1000",
@@ -172,7 +175,24 @@ static const struct sa_setting settings[] = {
      .range_doc = "0 holds outgoing mail",
      .doc = "how often the delivery worker looks for due items (it is also woken when items "
             "are queued)",
-     .commands = SA_CMD_SERVE},
+     .commands = BACKGROUND},
+    /* background runs and their queue (app/runs.c, store/queue.h) */
+    {.env = "RUN_WORKERS",
+     INT(run_workers),
+     .dflt = "2",
+     .min = 0,
+     .max = 64,
+     .range_doc = "0: this instance only queues runs (a `sales-agent worker` runs them)",
+     .doc = "threads that take queued pipeline runs and run them",
+     .commands = BACKGROUND},
+    {.env = "RUN_VISIBILITY_TIMEOUT_MS",
+     INT(run_visibility_ms),
+     .dflt = "30000",
+     .min = 100,
+     .max = 3600000,
+     .doc = "with REDIS_URL: a run whose worker has not reported for this long (it died) is "
+            "taken over by another worker, continuing from its last checkpoint",
+     .commands = BACKGROUND},
     /* enrichment */
     {.env = "ENRICHMENT_TTL_SECONDS",
      SECONDS(enrichment_ttl),
@@ -262,7 +282,7 @@ static const struct sa_setting settings[] = {
      .doc = "when e-mail may leave, in the recipient's time zone (the lead's timezone, state, "
             "city, country or phone, else CALENDAR_TZ); outside it a message waits for the "
             "next window",
-     .commands = SA_CMD_SERVE},
+     .commands = BACKGROUND},
     {.env = "MAX_TOUCHES_PER_DOMAIN_PER_WEEK",
      INT(max_touches_per_domain_week),
      .dflt = "5",
@@ -271,7 +291,7 @@ static const struct sa_setting settings[] = {
      .range_doc = "0: no cap",
      .doc = "e-mails sent to one company domain in any 7 days; more wait (the contact's own "
             "cap is BDR_MAX_TOUCHES_PER_WEEK, also applied when a message leaves)",
-     .commands = SA_CMD_SERVE},
+     .commands = BACKGROUND},
     {.env = "SENDER_DAILY_LIMIT",
      INT(sender_daily_limit),
      .dflt = "200",
@@ -279,26 +299,26 @@ static const struct sa_setting settings[] = {
      .max = 1000000,
      .range_doc = "0: no limit",
      .doc = "e-mails one sender address sends in any 24 hours; more wait",
-     .commands = SA_CMD_SERVE},
+     .commands = BACKGROUND},
     {.env = "PUBLIC_URL",
      URL(public_url),
      .dflt_doc = "http://HOST:PORT",
      .range_doc = "http:// or https://, no trailing slash",
      .doc = "the server's address as prospects reach it: the base of unsubscribe links",
-     .commands = SA_CMD_SERVE},
+     .commands = BACKGROUND},
     {.env = "UNSUBSCRIBE_SECRET",
      STRING(unsubscribe_secret),
      .dflt_doc = "generated once, kept in the database",
      .range_doc = "at least 32 bytes",
      .doc = "HMAC key signing the unsubscribe links' tokens",
      .secret = 1,
-     .commands = SA_CMD_SERVE},
+     .commands = BACKGROUND},
     {.env = "SENDER_ADDRESS",
      STRING(sender_address),
      .dflt_doc = "the profile's company.postal_address",
      .range_doc = "one line",
      .doc = "the sender's postal address, printed at the foot of every e-mail (CAN-SPAM)",
-     .commands = SA_CMD_SERVE},
+     .commands = BACKGROUND},
     /* the availability calendar: sa_calendar_parse checks the structure and keeps its own
      * defaults for what is unset */
     {.env = "MEETING_MINUTES",
@@ -454,8 +474,9 @@ static const struct sa_setting settings[] = {
      URL(redis_url),
      .dflt_doc = "none",
      .range_doc = "redis://[:password@]host:port[/db]",
-     .doc = "Redis for checkpoints (see CHECKPOINT_STORE) and rate limits shared by every "
-            "instance; unset: none",
+     .doc = "Redis shared by every instance: checkpoints (see CHECKPOINT_STORE), rate limits, "
+            "and the run queue (any instance's worker takes a run; its events reach stream "
+            "clients on any instance); unset: none, runs queue in the process",
      .secret = 1, /* it may carry the password */
      .commands = AGENTS},
     {.env = "CHECKPOINT_STORE",

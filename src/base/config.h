@@ -66,6 +66,9 @@ struct sa_config {
     /* the outbox */
     const char *mail_transport; /* MAIL_TRANSPORT: a transport spec (maildir:DIR) */
     int outbox_poll_ms;         /* OUTBOX_POLL_MS: 0 holds outgoing mail */
+    /* background runs and their queue (app/runs.c, store/queue.h) */
+    int run_workers;        /* RUN_WORKERS: run worker threads; 0 = this instance only queues */
+    int run_visibility_ms;  /* RUN_VISIBILITY_TIMEOUT_MS: a silent worker's run is reclaimed */
     /* the availability calendar: validated by sa_calendar_parse when the app opens */
     int meeting_minutes;        /* MEETING_MINUTES */
     int meeting_hold_hours;     /* MEETING_HOLD_HOURS: a proposal holds its slot this long */
@@ -107,7 +110,8 @@ enum {
     SA_CMD_IMPORT = 1u << 4,
     SA_CMD_KEYS = 1u << 5,
     SA_CMD_PRUNE = 1u << 6,
-    SA_CMD_ALL = (1u << 7) - 1,
+    SA_CMD_WORKER = 1u << 7,
+    SA_CMD_ALL = (1u << 8) - 1,
 };
 
 /* A setting's type: how its text is checked and which C type its field has. */

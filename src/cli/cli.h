@@ -54,7 +54,7 @@ struct sa_cli_command {
 
 extern const struct sa_cli_command sa_cli_serve, sa_cli_migrate, sa_cli_qualify, sa_cli_pipeline,
     sa_cli_import, sa_cli_keys;
-extern const struct sa_cli_command sa_cli_export;
+extern const struct sa_cli_command sa_cli_export, sa_cli_worker;
 extern const struct sa_cli_command sa_cli_prune;
 
 /* Runs cmd with argv[0..argc) (the arguments after the command's name): prints its help

@@ -78,7 +78,7 @@ static int serve(const struct sa_config *cfg, const struct sa_cli_args *args)
                json_pack("{s:s, s:i, s:i}", "file", cfg->seed_file, "added", added,
                          "already_present", present));
     }
-    if (sa_runs_start(app, 2, &app->runs, &err)) {
+    if (sa_runs_start(app, cfg->run_workers, &app->runs, &err)) {
         sa_app_close(app);
         return sa_cli_fail(&err);
     }

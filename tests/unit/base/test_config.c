@@ -43,6 +43,10 @@ static void test_defaults(void **state)
     assert_true(cfg.enrichment_ttl == 86400);
     assert_int_equal(cfg.breaker_failures, 5);
     assert_true(cfg.breaker_open_seconds == 30);
+    /* runs queue in this process, two workers take them */
+    assert_null(cfg.redis_url);
+    assert_int_equal(cfg.run_workers, 2);
+    assert_int_equal(cfg.run_visibility_ms, 30000);
     /* unset, the product profile's sender and meeting link stand */
     assert_null(cfg.sender_name);
     assert_null(cfg.sender_email);
@@ -96,7 +100,7 @@ static void test_table(void **state)
     (void)state;
     size_t n;
     const struct sa_setting *s = sa_config_settings(&n);
-    assert_int_equal(n, 59);
+    assert_int_equal(n, 61);
     for (size_t i = 0; i < n; i++) {
         assert_non_null(s[i].env);
         assert_non_null(s[i].doc);

@@ -1,0 +1,83 @@
+/* `sales-agent worker`: runs the background work without the HTTP API (the run workers
+ * taking runs from the queue, and the outbox's delivery worker) until SIGINT or SIGTERM,
+ * so workers and API instances scale separately (several instances share the work
+ * through REDIS_URL and DATABASE_URL). */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+
+#include "app/app.h"
+#include "app/outbox.h"
+#include "app/runs.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "cli/cli.h"
+#include "connectors/calendar/calendar.h"
+#include "store/store.h"
+
+static int work(const struct sa_config *cfg, const struct sa_cli_args *args)
+{
+    (void)args;
+    /* Block the stop signals before any thread starts, so only sigwait sees them. */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct sa_err err = {0};
+    if (cfg->clock_file && sa_clock_set_file(cfg->clock_file)) {
+        sa_err_set(&err, SA_ECONFIG, "CLOCK_FILE %.200s: cannot read an ISO 8601 UTC instant",
+                   cfg->clock_file);
+        return sa_cli_fail(&err);
+    }
+    struct sa_app *app;
+    if (sa_app_open(cfg, &app, &err))
+        return sa_cli_fail(&err);
+    if (sa_runs_start(app, cfg->run_workers, &app->runs, &err)) {
+        sa_app_close(app);
+        return sa_cli_fail(&err);
+    }
+    struct sa_outbox_worker *outbox = NULL;
+    /* OUTBOX_POLL_MS=0 holds outgoing mail: items queue up, nothing is sent */
+    if (cfg->outbox_poll_ms != 0 &&
+        sa_outbox_start(app, cfg->mail_transport, cfg->outbox_poll_ms, &outbox, &err)) {
+        sa_runs_stop(app->runs);
+        sa_app_close(app);
+        return sa_cli_fail(&err);
+    }
+    sa_log(SA_LOG_INFO, "worker started",
+           json_pack("{s:i, s:s, s:s, s:b}", "run_workers", cfg->run_workers, "queue",
+                     sa_runs_queue_name(app->runs), "database", sa_store_scheme(app->store),
+                     "outbox", outbox != NULL));
+    printf("sales-agent %s worker: %d run workers on the %s queue; outbox %s. "
+           "Stop with SIGTERM or Ctrl-C.\n",
+           SA_VERSION, cfg->run_workers, sa_runs_queue_name(app->runs),
+           outbox ? "delivering" : "held (OUTBOX_POLL_MS=0)");
+    fflush(stdout);
+    int sig = 0;
+    sigwait(&stop, &sig);
+    sa_log(SA_LOG_INFO, "stopping", json_pack("{s:i}", "signal", sig));
+    sa_runs_stop(app->runs);
+    app->runs = NULL;
+    sa_outbox_stop(outbox);
+    sa_calendar_shutdown();
+    sa_app_close(app);
+    return 0;
+}
+
+const struct sa_cli_command sa_cli_worker = {
+    .name = "worker",
+    .args = "",
+    .summary = "run queued pipeline runs and deliver the outbox, without the HTTP API",
+    .help = "Takes pipeline runs from the run queue and delivers the outbox's mail until\n"
+            "SIGINT or SIGTERM, with no HTTP server. With REDIS_URL and a shared\n"
+            "DATABASE_URL, any number of workers and API instances (RUN_WORKERS=0 to only\n"
+            "queue) share the runs; a run whose worker dies is continued by another from\n"
+            "its last checkpoint after RUN_VISIBILITY_TIMEOUT_MS. Without REDIS_URL the\n"
+            "queue is this process's own: a worker then runs only the runs it finds\n"
+            "unfinished in the store at start-up.",
+    .settings = SA_CMD_WORKER,
+    .run = work,
+};

@@ -1,0 +1,316 @@
+/* Integration tests of the split between API instances and workers: `serve` with
+ * RUN_WORKERS=0 only queues runs; `sales-agent worker` on the same database runs them to
+ * the end while the API answers for them, and it stops cleanly on SIGTERM; its --help
+ * lists the settings it reads. On the default backends (SQLite, the in-process queue: the
+ * worker takes the store's unfinished runs at start-up). With SA_TEST_REDIS_URL set, the
+ * queue is Redis (database 9 of that server, so other programs' workers cannot take these
+ * runs): the API's stream carries the events the worker published, and a worker killed
+ * mid-run (SIGKILL) has its run taken over by another, continued from its checkpoint. */
+#include "harness.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static struct server api;   /* serve, RUN_WORKERS=0 */
+static char redis_url[600]; /* "" on the memory queue */
+
+/* Starts `sales-agent worker` on api's database (and Redis, in the environment) with
+ * stdout to out_path and PIPELINE_STEP_DELAY_MS=step_delay. Returns its pid. */
+static pid_t start_worker(const char *out_path, const char *step_delay)
+{
+    char data_dir[1024], mail[600], log_path[600];
+    snprintf(data_dir, sizeof data_dir, "%s/data", SA_SOURCE_DIR);
+    snprintf(mail, sizeof mail, "maildir:%s/mail", api.dir);
+    snprintf(log_path, sizeof log_path, "%s/worker.log", api.dir);
+    fflush(NULL);
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid != 0)
+        return pid;
+    prctl(PR_SET_PDEATHSIG, SIGTERM); /* the test dies, the worker goes with it */
+    if (getppid() != parent)
+        _exit(125);
+    int out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int log = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (out < 0 || log < 0)
+        _exit(126);
+    dup2(out, 1);
+    dup2(log, 2);
+    setenv("MAIL_TRANSPORT", mail, 1);
+    setenv("RUN_WORKERS", "1", 1);
+    setenv("PIPELINE_STEP_DELAY_MS", step_delay, 1);
+    setenv("RUN_VISIBILITY_TIMEOUT_MS", "1000", 1); /* a dead worker's run moves on soon */
+    execl(SA_BINARY, SA_BINARY, "worker", "--database-url", api.db_url, "--data-dir", data_dir,
+          (char *)NULL);
+    _exit(127);
+}
+
+/* Waits (60 s at most: a sanitizer build starts slowly) for the file to contain text. */
+static bool wait_for_text(const char *path, const char *text, pid_t pid)
+{
+    for (int i = 0; i < 600; i++) {
+        FILE *f = fopen(path, "r");
+        char buf[4096] = "";
+        size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+        if (f)
+            fclose(f);
+        buf[n] = '\0';
+        if (strstr(buf, text))
+            return true;
+        if (waitpid(pid, NULL, WNOHANG) == pid)
+            return false; /* it exited */
+        usleep(100 * 1000);
+    }
+    return false;
+}
+
+/* The run's stored status, polled until it is neither queued nor running (60 s at most). */
+static char *wait_finished(const char *id)
+{
+    char *path = strf("/api/runs/%s", id), *status = NULL;
+    for (int i = 0; i < 600 && !status; i++) {
+        struct resp r;
+        json_t *j = http_json("GET", path, NULL, &r);
+        const char *st = jstr(j, "status");
+        if (r.status == 200 && st && strcmp(st, "queued") != 0 && strcmp(st, "running") != 0)
+            status = strdup(st);
+        resp_free(&r);
+        if (!status)
+            usleep(100 * 1000);
+    }
+    free(path);
+    return status;
+}
+
+/* An API instance with RUN_WORKERS=0 queues a run and never runs it; a worker on the same
+ * database runs it to the BDR approval; the API then serves its result (its stream too,
+ * from the stored result: the events were the worker's); SIGTERM stops the worker with
+ * status 0. */
+static void test_api_queues_worker_runs(void **state)
+{
+    (void)state;
+    struct resp r;
+    char *body = strf("{\"input\":%s}", strong_known);
+    json_t *j = http_json("POST", "/api/runs", body, &r);
+    free(body);
+    assert_int_equal(r.status, 202);
+    char id[64];
+    snprintf(id, sizeof id, "%s", jstr(j, "run_id"));
+    resp_free(&r);
+    /* no worker here: the run stays queued (a second is ample for a wrongly started worker
+     * to have taken it; the pipeline's first step takes milliseconds) */
+    sleep(1);
+    char *path = strf("/api/runs/%s", id);
+    j = http_json("GET", path, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(jstr(j, "status"), "queued");
+    resp_free(&r);
+
+    char *out = strf("%s/worker.out", api.dir);
+    pid_t worker = start_worker(out, "0");
+    assert_true(worker > 0);
+    bool started = wait_for_text(out,
+                                 redis_url[0] ? "worker: 1 run workers on the redis queue"
+                                              : "worker: 1 run workers on the memory queue",
+                                 worker);
+    if (!started) {
+        kill(worker, SIGKILL);
+        waitpid(worker, NULL, 0);
+        fail_msg("the worker did not start (see %s/worker.log)", api.dir);
+    }
+    char *status = wait_finished(id);
+    assert_non_null(status);
+    assert_string_equal(status, "awaiting_approval");
+    free(status);
+    j = http_json("GET", path, NULL, &r);
+    assert_string_equal(jstr(j, "output.state.qualification_score.tier"), "A");
+    resp_free(&r);
+    char *stream = strf("/api/runs/%s/stream", id);
+    http("GET", stream, NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "event: result"));
+    assert_non_null(strstr(r.body, "awaiting_approval"));
+    assert_non_null(strstr(r.body, "event: end"));
+    if (redis_url[0]) { /* the worker's own events, through Redis, from the start */
+        assert_non_null(strstr(r.body, "event: metadata"));
+        assert_non_null(strstr(r.body, "event: updates\ndata: {\"marketing\""));
+    }
+    resp_free(&r);
+
+    kill(worker, SIGTERM);
+    int st = -1;
+    for (int i = 0; i < 600 && waitpid(worker, &st, WNOHANG) != worker; i++)
+        usleep(100 * 1000);
+    if (!exited_ok(st)) {
+        kill(worker, SIGKILL);
+        waitpid(worker, NULL, 0);
+        fail_msg("the worker did not exit with status 0 on SIGTERM (wait status 0x%x)", st);
+    }
+    free(stream);
+    free(out);
+    free(path);
+}
+
+/* Redis only: a worker killed (SIGKILL) in the middle of a run never acknowledges it;
+ * another worker takes it over after the visibility timeout and continues it from its
+ * last checkpoint to the approval; the API's stream shows the whole run, the second
+ * worker's part marked resumed, and the result once. */
+static void test_takeover_after_kill(void **state)
+{
+    (void)state;
+    if (!redis_url[0]) {
+        printf("test_takeover_after_kill: skipped: needs SA_TEST_REDIS_URL\n");
+        skip();
+    }
+    char *out_a = strf("%s/worker-a.out", api.dir), *out_b = strf("%s/worker-b.out", api.dir);
+    pid_t a = start_worker(out_a, "2000"); /* two seconds before each agent */
+    assert_true(a > 0);
+    if (!wait_for_text(out_a, "worker: 1 run workers", a)) {
+        kill(a, SIGKILL);
+        waitpid(a, NULL, 0);
+        fail_msg("worker A did not start (see %s/worker.log)", api.dir);
+    }
+    struct resp r;
+    char *body = strf("{\"input\":%s}", strong_known);
+    json_t *j = http_json("POST", "/api/runs", body, &r);
+    free(body);
+    assert_int_equal(r.status, 202);
+    char id[64];
+    snprintf(id, sizeof id, "%s", jstr(j, "run_id"));
+    resp_free(&r);
+    /* wait until A runs it and has finished a step (its first update is published) */
+    char *stream = strf("/api/runs/%s/stream", id), *path = strf("/api/runs/%s", id);
+    bool running = false;
+    for (int i = 0; i < 300 && !running; i++) {
+        j = http_json("GET", path, NULL, &r);
+        running = jstr(j, "status") && strcmp(jstr(j, "status"), "running") == 0;
+        resp_free(&r);
+        if (!running)
+            usleep(100 * 1000);
+    }
+    assert_true(running);
+    sleep(3); /* inside the pipeline: past the first agent, before the last */
+    kill(a, SIGKILL);
+    waitpid(a, NULL, 0);
+    pid_t b = start_worker(out_b, "0");
+    assert_true(b > 0);
+    char *status = wait_finished(id);
+    assert_non_null(status);
+    assert_string_equal(status, "awaiting_approval");
+    free(status);
+    http("GET", stream, NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "\"resumed\":true"));
+    const char *result = strstr(r.body, "event: result");
+    assert_non_null(result);
+    assert_null(strstr(result + 1, "event: result"));
+    resp_free(&r);
+    kill(b, SIGTERM);
+    int st = -1;
+    for (int i = 0; i < 600 && waitpid(b, &st, WNOHANG) != b; i++)
+        usleep(100 * 1000);
+    assert_true(exited_ok(st));
+    free(path);
+    free(stream);
+    free(out_a);
+    free(out_b);
+}
+
+/* A cancel request for a queued run is accepted (the worker that takes it stops it
+ * before its first step); an unknown run is 404. */
+static void test_cancel_queued(void **state)
+{
+    (void)state;
+    struct resp r;
+    char *body = strf("{\"input\":%s}", strong_known);
+    json_t *j = http_json("POST", "/api/runs", body, &r);
+    free(body);
+    assert_int_equal(r.status, 202);
+    char *path = strf("/api/runs/%s/cancel", jstr(j, "run_id"));
+    resp_free(&r);
+    j = http_json("POST", path, NULL, &r);
+    assert_int_equal(r.status, 202);
+    assert_string_equal(jstr(j, "status"), "cancelling");
+    resp_free(&r);
+    free(path);
+    http("POST", "/api/runs/0b7e9a52-7c1f-4d3e-9a6b-3f2c1d0e9f8a/cancel", "application/json", NULL,
+         0, &r);
+    expect_problem("cancel an unknown run", &r, 404, NULL, NULL);
+    resp_free(&r);
+}
+
+/* `sales-agent worker --help` lists the queue's, the runs' and the outbox's settings, and
+ * none of the HTTP server's. */
+static void test_worker_help(void **state)
+{
+    (void)state;
+    FILE *p = popen(SA_BINARY " worker --help", "r");
+    assert_non_null(p);
+    char buf[65536];
+    size_t n = fread(buf, 1, sizeof buf - 1, p);
+    buf[n] = '\0';
+    assert_int_equal(pclose(p), 0);
+    assert_non_null(strstr(buf, "usage: sales-agent worker"));
+    static const char *const listed[] = {
+        "REDIS_URL",      "RUN_WORKERS",    "RUN_VISIBILITY_TIMEOUT_MS", "DATABASE_URL",
+        "OUTBOX_POLL_MS", "MAIL_TRANSPORT", "PIPELINE_STEP_DELAY_MS"};
+    for (size_t i = 0; i < sizeof listed / sizeof listed[0]; i++)
+        if (!strstr(buf, listed[i]))
+            fail_msg("worker --help does not list %s", listed[i]);
+    assert_null(strstr(buf, "PORT, --port"));
+    assert_null(strstr(buf, "THREADS"));
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || server_make_dir(&api))
+        return -1;
+    const char *url = getenv("SA_TEST_REDIS_URL");
+    if (url && *url) {
+        /* database 9, unless the URL names one: this program's runs stay its own */
+        const char *host = strstr(url, "://");
+        bool has_db = host && strchr(host + 3, '/');
+        snprintf(redis_url, sizeof redis_url, "%s%s", url, has_db ? "" : "/9");
+        setenv("REDIS_URL", redis_url, 1);
+    }
+    setenv("RUN_WORKERS", "0", 1);
+    int rc = server_start(&api, false);
+    unsetenv("RUN_WORKERS");
+    if (rc) {
+        server_remove_dir(&api);
+        return -1;
+    }
+    harness_use(&api);
+    return 0;
+}
+
+static bool unclean;
+
+static int teardown(void **state)
+{
+    (void)state;
+    unclean = api.pid > 0 && !exited_ok(server_stop(&api));
+    server_remove_dir(&api);
+    http_cleanup();
+    curl_global_cleanup();
+    return unclean ? -1 : 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_worker_help),
+        cmocka_unit_test(test_api_queues_worker_runs),
+        cmocka_unit_test(test_cancel_queued),
+        cmocka_unit_test(test_takeover_after_kill),
+    };
+    int failed = cmocka_run_group_tests(tests, setup, teardown);
+    return failed ? failed : unclean ? 1 : 0;
+}
