@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <zstd.h>
 
 #include "store/backend.h"
 #include "store/migrations.h"
@@ -196,13 +197,53 @@ json_t *db_col_int(sqlite3_stmt *st, int i)
                                                      : json_integer(sqlite3_column_int64(st, i));
 }
 
+/* A JSON value stored as a zstd frame, parsed; NULL when unreadable. */
+static json_t *zjson(const void *p, size_t n)
+{
+    unsigned long long size = ZSTD_getFrameContentSize(p, n);
+    if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN ||
+        size > DB_DECOMPRESS_MAX)
+        return NULL;
+    char *text = malloc(size ? (size_t)size : 1);
+    json_t *v = NULL;
+    if (text) {
+        size_t got = ZSTD_decompress(text, (size_t)size, p, n);
+        if (!ZSTD_isError(got) && got == size)
+            v = json_loadb(text, got, 0, NULL);
+    }
+    free(text);
+    return v;
+}
+
 json_t *db_col_json(sqlite3_stmt *st, int i)
 {
-    const unsigned char *t = sqlite3_column_text(st, i);
-    if (!t)
-        return json_null();
-    json_t *v = json_loadb((const char *)t, (size_t)sqlite3_column_bytes(st, i), 0, NULL);
+    json_t *v = NULL;
+    if (sqlite3_column_type(st, i) == SQLITE_BLOB) {
+        const void *p = sqlite3_column_blob(st, i);
+        v = p ? zjson(p, (size_t)sqlite3_column_bytes(st, i)) : NULL;
+    } else {
+        const unsigned char *t = sqlite3_column_text(st, i);
+        if (t)
+            v = json_loadb((const char *)t, (size_t)sqlite3_column_bytes(st, i), 0, NULL);
+    }
     return v ? v : json_null();
+}
+
+struct db_arg db_json_arg(const char *text, char **owned)
+{
+    *owned = NULL;
+    size_t len = text ? strlen(text) : 0;
+    if (len <= DB_COMPRESS_ABOVE)
+        return TXT(text);
+    size_t cap = ZSTD_compressBound(len);
+    char *z = malloc(cap);
+    size_t n = z ? ZSTD_compress(z, cap, text, len, 1) : 0;
+    if (!z || ZSTD_isError(n) || n >= len) {
+        free(z);
+        return TXT(text); /* stored as it is */
+    }
+    *owned = z;
+    return BLOB(z, n);
 }
 
 static bool is_json_column(const char *name)
