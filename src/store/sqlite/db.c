@@ -722,6 +722,7 @@ static const struct db_sql PROBE = {
 /* The probe's own wait for a lock: /health answers within about this, instead of the
  * 5 s every other write waits for another process's lock. */
 #define PROBE_BUSY_MS 1000
+#define WAL_TRUNCATE_BUSY_MS 100
 
 static int sqlite_write_probe(struct sa_store *base, const char *who, double at,
                               struct sa_err *err)
@@ -743,9 +744,21 @@ int db_wal_truncate(struct sa_store *base, bool *done, struct sa_err *err)
     if (s->memory)
         return 0;
     int log = 0, copied = 0;
-    writer_acquire(s); /* our own writes wait; another connection's make it SQLITE_BUSY */
+    writer_acquire(s); /* our own writes wait meanwhile */
+    pthread_mutex_lock(&s->queue_lock);
+    bool queued = s->head != NULL;
+    pthread_mutex_unlock(&s->queue_lock);
+    if (queued) { /* not idle: writes are waiting for the writer; the next sweep tries */
+        writer_release(s);
+        return 0;
+    }
+    /* A TRUNCATE checkpoint waits for every reader of the WAL and for the saver's writes;
+     * a short wait keeps our queued writes from stalling behind it (docs/store.md: a
+     * checkpoint that fights the writer makes the WAL grow, not shrink). */
+    sqlite3_busy_timeout(s->writer.db, WAL_TRUNCATE_BUSY_MS);
     int rc = sqlite3_wal_checkpoint_v2(s->writer.db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &log,
                                        &copied);
+    sqlite3_busy_timeout(s->writer.db, 5000);
     writer_release(s);
     if (rc == SQLITE_BUSY) /* a reader or the saver was busy: the next sweep tries again */
         return 0;
