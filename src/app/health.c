@@ -40,11 +40,13 @@ static const struct sa_health_probe probes[] = {
  * another app (a test opening two) from reading this one's results. */
 static struct {
     pthread_mutex_t lock;
+    pthread_cond_t done; /* a run finished */
     const struct sa_app *owner;
     uint64_t at_ns; /* sa_now_ns of the run */
     json_t *backends;
     bool healthy;
-} cache = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    bool running; /* a caller is running the probes */
+} cache = {.lock = PTHREAD_MUTEX_INITIALIZER, .done = PTHREAD_COND_INITIALIZER};
 
 /* Runs every probe: {NAME: {status, backend, latency_ms, detail}}; *healthy says none
  * failed. */
@@ -73,18 +75,36 @@ static json_t *run_probes(struct sa_app *app, bool *healthy)
     return out;
 }
 
-/* The probes' results (new reference), from the cache while it is fresh. Callers arriving
- * during a run wait for it and share its result. */
+/* The probes' results (new reference), from the cache while it is fresh. When it is
+ * stale one caller runs the probes, outside the lock; the others answer the previous
+ * result meanwhile (a second old at most, so /health never queues behind a slow write),
+ * or wait for the run when there is none yet. */
 static json_t *backends_now(struct sa_app *app, bool *healthy)
 {
     pthread_mutex_lock(&cache.lock);
-    uint64_t now = sa_now_ns();
-    if (cache.owner != app || !cache.backends ||
-        now - cache.at_ns >= (uint64_t)SA_HEALTH_CACHE_MS * 1000000u) {
+    for (;;) {
+        bool mine = cache.owner == app && cache.backends;
+        bool fresh =
+            mine && sa_now_ns() - cache.at_ns < (uint64_t)SA_HEALTH_CACHE_MS * 1000000u;
+        if (fresh || (mine && cache.running))
+            break;
+        if (cache.running) { /* another app's run, or the first one: wait for it */
+            pthread_cond_wait(&cache.done, &cache.lock);
+            continue;
+        }
+        cache.running = true;
+        pthread_mutex_unlock(&cache.lock);
+        bool ok;
+        json_t *b = run_probes(app, &ok);
+        pthread_mutex_lock(&cache.lock);
         json_decref(cache.backends);
-        cache.backends = run_probes(app, &cache.healthy);
+        cache.backends = b;
+        cache.healthy = ok;
         cache.owner = app;
         cache.at_ns = sa_now_ns();
+        cache.running = false;
+        pthread_cond_broadcast(&cache.done);
+        break;
     }
     json_t *b = json_deep_copy(cache.backends);
     *healthy = cache.healthy;
