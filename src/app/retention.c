@@ -211,6 +211,8 @@ static void *sweep_main(void *arg)
         }
         pthread_cond_timedwait(&r->cond, &r->lock, &until);
         double now = sa_wall_seconds();
+        if (now < next - interval - 1) /* the clock moved back (CLOCK_FILE): start over */
+            next = now;
         if (r->stop || now < next)
             continue;
         pthread_mutex_unlock(&r->lock);
