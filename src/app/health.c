@@ -84,8 +84,7 @@ static json_t *backends_now(struct sa_app *app, bool *healthy)
     pthread_mutex_lock(&cache.lock);
     for (;;) {
         bool mine = cache.owner == app && cache.backends;
-        bool fresh =
-            mine && sa_now_ns() - cache.at_ns < (uint64_t)SA_HEALTH_CACHE_MS * 1000000u;
+        bool fresh = mine && sa_now_ns() - cache.at_ns < (uint64_t)SA_HEALTH_CACHE_MS * 1000000u;
         if (fresh || (mine && cache.running))
             break;
         if (cache.running) { /* another app's run, or the first one: wait for it */
@@ -118,18 +117,20 @@ json_t *sa_app_health(struct sa_app *app, bool *healthy)
     json_t *failing = json_array();
     const char *name;
     json_t *b;
-    json_object_foreach(backends, name, b) if (strcmp(json_string_value(json_object_get(b, "status")) ?: "", "ok") != 0)
-        json_array_append_new(failing, json_string(name));
+    json_object_foreach(backends, name, b)
+    {
+        if (strcmp(json_string_value(json_object_get(b, "status")) ?: "", "ok") != 0)
+            json_array_append_new(failing, json_string(name));
+    }
     json_t *model = json_pack("{s:s, s:s}", "status", "ok", "data_dir", app->cfg.data_dir);
     double uptime = (double)(sa_now_ns() - app->started_ns) / 1e9;
     char now[SA_ISO8601_LEN];
     sa_iso8601_now(now);
-    json_t *body =
-        json_pack("{s:s, s:s, s:f, s:s, s:s, s:{s:O*, s:o}, s:o}", "status",
-                  *healthy ? "healthy" : "degraded", "version", SA_VERSION, "uptime_s", uptime,
-                  "started_at", app->started_at, "timestamp", now, "checks", "database",
-                  json_object_get(backends, "database"), "scoring_model", model, "backends",
-                  backends);
+    json_t *body = json_pack("{s:s, s:s, s:f, s:s, s:s, s:{s:O*, s:o}, s:o}", "status",
+                             *healthy ? "healthy" : "degraded", "version", SA_VERSION, "uptime_s",
+                             uptime, "started_at", app->started_at, "timestamp", now, "checks",
+                             "database", json_object_get(backends, "database"), "scoring_model",
+                             model, "backends", backends);
     if (body && !*healthy)
         json_object_set_new(body, "failing", failing);
     else

@@ -28,8 +28,8 @@ static bool waits_for_human(const json_t *snap)
 {
     size_t i;
     json_t *t;
-    json_array_foreach(json_object_get(snap, "tasks"), i, t) if (
-        json_array_size(json_object_get(t, "interrupts")) > 0) return true;
+    json_array_foreach(json_object_get(snap, "tasks"), i,
+                       t) if (json_array_size(json_object_get(t, "interrupts")) > 0) return true;
     return false;
 }
 

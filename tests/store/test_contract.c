@@ -2326,9 +2326,8 @@ static void test_large_documents(void **state)
     json_decref(list);
     char run[SA_UUID_LEN], thread[64];
     sa_uuid_v7(run);
-    assert_int_equal(sa_store_run_create(s, run, id, uniq(thread, sizeof thread, "large", ""),
-                                         "{}", &err),
-                     0);
+    assert_int_equal(
+        sa_store_run_create(s, run, id, uniq(thread, sizeof thread, "large", ""), "{}", &err), 0);
     assert_int_equal(sa_store_run_update(s, run, "done", text, NULL, &err), 0);
     json_t *got = NULL;
     assert_int_equal(sa_store_run_get(s, run, &got, &err), 0);

@@ -724,8 +724,7 @@ static const struct db_sql PROBE = {
 #define PROBE_BUSY_MS 1000
 #define WAL_TRUNCATE_BUSY_MS 100
 
-static int sqlite_write_probe(struct sa_store *base, const char *who, double at,
-                              struct sa_err *err)
+static int sqlite_write_probe(struct sa_store *base, const char *who, double at, struct sa_err *err)
 {
     struct sqlite_store *s = (struct sqlite_store *)base;
     const struct db_arg a[] = {TXT(who), DBL(at)};
@@ -756,8 +755,8 @@ int db_wal_truncate(struct sa_store *base, bool *done, struct sa_err *err)
      * a short wait keeps our queued writes from stalling behind it (docs/store.md: a
      * checkpoint that fights the writer makes the WAL grow, not shrink). */
     sqlite3_busy_timeout(s->writer.db, WAL_TRUNCATE_BUSY_MS);
-    int rc = sqlite3_wal_checkpoint_v2(s->writer.db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &log,
-                                       &copied);
+    int rc =
+        sqlite3_wal_checkpoint_v2(s->writer.db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &log, &copied);
     sqlite3_busy_timeout(s->writer.db, 5000);
     writer_release(s);
     if (rc == SQLITE_BUSY) /* a reader or the saver was busy: the next sweep tries again */

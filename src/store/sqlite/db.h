@@ -254,8 +254,8 @@ int sa_sqlite_meeting_list(struct sa_store *s, const struct sa_meeting_query *q,
 /* retention.c */
 int sa_sqlite_prune(struct sa_store *s, const struct sa_prune_query *q, json_t **counts,
                     struct sa_err *err);
-int sa_sqlite_threads_finished(struct sa_store *s, double since, double before,
-                               const char *after, int limit, json_t **out, struct sa_err *err);
+int sa_sqlite_threads_finished(struct sa_store *s, double since, double before, const char *after,
+                               int limit, json_t **out, struct sa_err *err);
 /* db.c: PRAGMA wal_checkpoint(TRUNCATE) on the writer while no write of ours runs: the WAL
  * goes back to zero bytes. *done is false when another connection's reader or writer kept
  * it from finishing (not an error: the next call tries again), or for ":memory:". */

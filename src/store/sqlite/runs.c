@@ -33,8 +33,7 @@ int sa_sqlite_run_update(struct sa_store *s, const char *id, const char *status,
     char now[SA_ISO8601_LEN];
     sa_iso8601_now(now);
     char *z = NULL; /* a finished run's output is its whole state: stored compressed */
-    const struct db_arg a[] = {TXT(id), TXT(status), db_json_arg(output, &z), TXT(error),
-                               TXT(now)};
+    const struct db_arg a[] = {TXT(id), TXT(status), db_json_arg(output, &z), TXT(error), TXT(now)};
     int changed = 0;
     int rc = db_exec_args(s, &RUN_UPDATE, a, DB_N(a), &changed, err);
     free(z);

@@ -1158,16 +1158,13 @@ static void test_maildir_prune(void **state)
     const time_t day1 = 1800000000, day3 = day1 + 2 * 86400;
     char old_id[SA_TRANSPORT_ID_MAX], read_id[SA_TRANSPORT_ID_MAX], new_id[SA_TRANSPORT_ID_MAX];
     sa_clock_set_fixed(day1);
-    assert_int_equal(sa_transport_send(t, "a@globex.example.com", "a\r\n", 3, old_id,
-                                       sizeof old_id, &err),
-                     0);
-    assert_int_equal(sa_transport_send(t, "b@globex.example.com", "b\r\n", 3, read_id,
-                                       sizeof read_id, &err),
-                     0);
+    assert_int_equal(
+        sa_transport_send(t, "a@globex.example.com", "a\r\n", 3, old_id, sizeof old_id, &err), 0);
+    assert_int_equal(
+        sa_transport_send(t, "b@globex.example.com", "b\r\n", 3, read_id, sizeof read_id, &err), 0);
     sa_clock_set_fixed(day3);
-    assert_int_equal(sa_transport_send(t, "c@globex.example.com", "c\r\n", 3, new_id,
-                                       sizeof new_id, &err),
-                     0);
+    assert_int_equal(
+        sa_transport_send(t, "c@globex.example.com", "c\r\n", 3, new_id, sizeof new_id, &err), 0);
     sa_clock_set_fixed(0);
     struct stat st;
     snprintf(path, sizeof path, "%s/new/%s", root, old_id);
