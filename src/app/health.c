@@ -55,11 +55,13 @@ static const struct sa_health_probe probes[] = {
  * another app (a test opening two) from reading this one's results. */
 static struct {
     pthread_mutex_t lock;
+    pthread_cond_t done; /* a run finished */
     const struct sa_app *owner;
     uint64_t at_ns; /* sa_now_ns of the run */
     json_t *backends;
     bool healthy;
-} cache = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    bool running; /* a caller is running the probes */
+} cache = {.lock = PTHREAD_MUTEX_INITIALIZER, .done = PTHREAD_COND_INITIALIZER};
 
 /* Runs every probe: {NAME: {status, backend, latency_ms, detail}}; *healthy says none
  * failed. */
@@ -88,18 +90,35 @@ static json_t *run_probes(struct sa_app *app, bool *healthy)
     return out;
 }
 
-/* The probes' results (new reference), from the cache while it is fresh. Callers arriving
- * during a run wait for it and share its result. */
+/* The probes' results (new reference), from the cache while it is fresh. When it is
+ * stale one caller runs the probes, outside the lock; the others answer the previous
+ * result meanwhile (a second old at most, so /health never queues behind a slow write),
+ * or wait for the run when there is none yet. */
 static json_t *backends_now(struct sa_app *app, bool *healthy)
 {
     pthread_mutex_lock(&cache.lock);
-    uint64_t now = sa_now_ns();
-    if (cache.owner != app || !cache.backends ||
-        now - cache.at_ns >= (uint64_t)SA_HEALTH_CACHE_MS * 1000000u) {
+    for (;;) {
+        bool mine = cache.owner == app && cache.backends;
+        bool fresh = mine && sa_now_ns() - cache.at_ns < (uint64_t)SA_HEALTH_CACHE_MS * 1000000u;
+        if (fresh || (mine && cache.running))
+            break;
+        if (cache.running) { /* another app's run, or the first one: wait for it */
+            pthread_cond_wait(&cache.done, &cache.lock);
+            continue;
+        }
+        cache.running = true;
+        pthread_mutex_unlock(&cache.lock);
+        bool ok;
+        json_t *b = run_probes(app, &ok);
+        pthread_mutex_lock(&cache.lock);
         json_decref(cache.backends);
-        cache.backends = run_probes(app, &cache.healthy);
+        cache.backends = b;
+        cache.healthy = ok;
         cache.owner = app;
         cache.at_ns = sa_now_ns();
+        cache.running = false;
+        pthread_cond_broadcast(&cache.done);
+        break;
     }
     json_t *b = json_deep_copy(cache.backends);
     *healthy = cache.healthy;
@@ -113,18 +132,20 @@ json_t *sa_app_health(struct sa_app *app, bool *healthy)
     json_t *failing = json_array();
     const char *name;
     json_t *b;
-    json_object_foreach(backends, name, b) if (strcmp(json_string_value(json_object_get(b, "status")) ?: "", "ok") != 0)
-        json_array_append_new(failing, json_string(name));
+    json_object_foreach(backends, name, b)
+    {
+        if (strcmp(json_string_value(json_object_get(b, "status")) ?: "", "ok") != 0)
+            json_array_append_new(failing, json_string(name));
+    }
     json_t *model = json_pack("{s:s, s:s}", "status", "ok", "data_dir", app->cfg.data_dir);
     double uptime = (double)(sa_now_ns() - app->started_ns) / 1e9;
     char now[SA_ISO8601_LEN];
     sa_iso8601_now(now);
-    json_t *body =
-        json_pack("{s:s, s:s, s:f, s:s, s:s, s:{s:O*, s:o}, s:o}", "status",
-                  *healthy ? "healthy" : "degraded", "version", SA_VERSION, "uptime_s", uptime,
-                  "started_at", app->started_at, "timestamp", now, "checks", "database",
-                  json_object_get(backends, "database"), "scoring_model", model, "backends",
-                  backends);
+    json_t *body = json_pack("{s:s, s:s, s:f, s:s, s:s, s:{s:O*, s:o}, s:o}", "status",
+                             *healthy ? "healthy" : "degraded", "version", SA_VERSION, "uptime_s",
+                             uptime, "started_at", app->started_at, "timestamp", now, "checks",
+                             "database", json_object_get(backends, "database"), "scoring_model",
+                             model, "backends", backends);
     if (body && !*healthy)
         json_object_set_new(body, "failing", failing);
     else

@@ -29,8 +29,8 @@ struct sa_health_probe {
  * scoring_model: {...}}, backends: {NAME: {status: "ok"|"fail", backend, latency_ms,
  * detail}}, failing: [NAME...] (only when degraded)} (new reference); *healthy is false
  * when a probe failed. A failing probe's detail names the kind of failure, never the
- * backend's own text (that goes to the log). Thread-safe: concurrent callers share one
- * run of the probes. */
+ * backend's own text (that goes to the log). Thread-safe: one caller at a time runs the
+ * probes; the others answer the previous result meanwhile (or wait for the first one). */
 json_t *sa_app_health(struct sa_app *app, bool *healthy);
 
 /* How long one run of the probes answers /health. A load balancer or a benchmark may ask

@@ -28,8 +28,8 @@ static bool waits_for_human(const json_t *snap)
 {
     size_t i;
     json_t *t;
-    json_array_foreach(json_object_get(snap, "tasks"), i, t) if (
-        json_array_size(json_object_get(t, "interrupts")) > 0) return true;
+    json_array_foreach(json_object_get(snap, "tasks"), i,
+                       t) if (json_array_size(json_object_get(t, "interrupts")) > 0) return true;
     return false;
 }
 
@@ -211,6 +211,8 @@ static void *sweep_main(void *arg)
         }
         pthread_cond_timedwait(&r->cond, &r->lock, &until);
         double now = sa_wall_seconds();
+        if (now < next - interval - 1) /* the clock moved back (CLOCK_FILE): start over */
+            next = now;
         if (r->stop || now < next)
             continue;
         pthread_mutex_unlock(&r->lock);

@@ -28,8 +28,8 @@ static int prune(const struct sa_config *cfg, const struct sa_cli_args *args)
     if (sa_app_open(cfg, &app, &err))
         return sa_cli_fail(&err);
     json_t *counts = NULL;
-    int rc = sa_retention_run(app, sa_wall_seconds(), 0, (args->switches & DRY_RUN) != 0, &counts,
-                              &err);
+    int rc =
+        sa_retention_run(app, sa_wall_seconds(), 0, (args->switches & DRY_RUN) != 0, &counts, &err);
     sa_app_close(app);
     if (rc)
         return sa_cli_fail(&err);

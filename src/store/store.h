@@ -890,9 +890,8 @@ static inline SA_WUR int sa_store_threads_finished(struct sa_store *s, double si
                                                    const char *after, int limit, json_t **out,
                                                    struct sa_err *err)
 {
-    return (s->ops->threads_finished ? s->ops->threads_finished
-                                     : sa_store_def_threads_finished)(s, since, before, after,
-                                                                      limit, out, err);
+    return (s->ops->threads_finished ? s->ops->threads_finished : sa_store_def_threads_finished)(
+        s, since, before, after, limit, out, err);
 }
 static inline SA_WUR int sa_store_write_probe(struct sa_store *s, const char *who, double at,
                                               struct sa_err *err)

@@ -92,10 +92,10 @@ static const char weak_lead[] =
  * failed). */
 static json_t *prune_cli(const char *env, const char *extra)
 {
-    char *cmd = strf("env %s CLOCK_FILE=%s MAIL_TRANSPORT=maildir:%s/mail LOG_LEVEL=error "
-                     "%s prune --database-url %s --data-dir %s/data %s",
-                     env, clock_path, runs_srv.dir, SA_BINARY, runs_srv.db_url, SA_SOURCE_DIR,
-                     extra);
+    char *cmd =
+        strf("env %s CLOCK_FILE=%s MAIL_TRANSPORT=maildir:%s/mail LOG_LEVEL=error "
+             "%s prune --database-url %s --data-dir %s/data %s",
+             env, clock_path, runs_srv.dir, SA_BINARY, runs_srv.db_url, SA_SOURCE_DIR, extra);
     FILE *p = popen(cmd, "r");
     free(cmd);
     assert_non_null(p);

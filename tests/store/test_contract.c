@@ -2292,6 +2292,54 @@ static void test_write_probe(void **state)
     sa_store_close(s);
 }
 
+/* Large documents come back as written (a backend may store them compressed), and an
+ * execution's input that is not its lead's input is its own. */
+static void test_large_documents(void **state)
+{
+    (void)state;
+    struct sa_store *s = open_store();
+    struct sa_err err = {0};
+    char id[SA_UUID_LEN], name[64];
+    save_lead(s, id, uniq(name, sizeof name, "Large", ""), NULL, NULL);
+    json_t *big = json_object();
+    for (int i = 0; i < 200; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "field_%03d", i);
+        json_object_set_new(big, k, json_sprintf("value %d of a long document", i * 7919));
+    }
+    char *text = json_dumps(big, JSON_COMPACT | JSON_SORT_KEYS);
+    assert_true(strlen(text) > 4096);
+    char eid[SA_UUID_LEN];
+    sa_uuid_v7(eid);
+    struct sa_exec_row e = exec(eid, id);
+    e.output = text;
+    e.input = "{\"message\":\"hi\"}";
+    assert_int_equal(sa_store_execution_add(s, &e, &err), 0);
+    json_t *list = NULL;
+    assert_int_equal(sa_store_list_executions(s, id, 10, &list, &err), 0);
+    json_t *mine = find_by(list, "id", eid);
+    assert_non_null(mine);
+    char *back = json_dumps(json_object_get(mine, "output"), JSON_COMPACT | JSON_SORT_KEYS);
+    assert_string_equal(back, text);
+    free(back);
+    assert_string_equal(str(json_object_get(mine, "input"), "message"), "hi");
+    json_decref(list);
+    char run[SA_UUID_LEN], thread[64];
+    sa_uuid_v7(run);
+    assert_int_equal(
+        sa_store_run_create(s, run, id, uniq(thread, sizeof thread, "large", ""), "{}", &err), 0);
+    assert_int_equal(sa_store_run_update(s, run, "done", text, NULL, &err), 0);
+    json_t *got = NULL;
+    assert_int_equal(sa_store_run_get(s, run, &got, &err), 0);
+    back = json_dumps(json_object_get(got, "output"), JSON_COMPACT | JSON_SORT_KEYS);
+    assert_string_equal(back, text);
+    free(back);
+    json_decref(got);
+    free(text);
+    json_decref(big);
+    sa_store_close(s);
+}
+
 int main(int argc, char **argv)
 {
     const char *given = argc > 1 ? argv[1] : getenv("STORE_URL");
@@ -2340,6 +2388,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_prune),
         cmocka_unit_test(test_threads_finished),
         cmocka_unit_test(test_write_probe),
+        cmocka_unit_test(test_large_documents),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "connectors/mail/message.h"
 
 /* ---- Maildir ------------------------------------------------------------------------- */
@@ -161,6 +162,14 @@ static int deliver(const struct maildir *md, const char *name, const char *msg, 
         return errno == EEXIST ? SA_ECONFLICT : io_error(err, "cannot create tmp/", name, errno);
     int e = write_all(fd, msg, len);
     const char *what = "cannot write tmp/";
+    /* stamped with business time (base/clock.h), which retention compares it with */
+    struct timespec at[2];
+    sa_wall_now(&at[0]);
+    at[1] = at[0];
+    if (!e && futimens(fd, at) != 0) {
+        e = errno;
+        what = "cannot stamp tmp/";
+    }
     if (!e && fsync(fd) != 0) {
         e = errno;
         what = "cannot fsync tmp/";
@@ -270,8 +279,9 @@ static int maildir_send_once(struct sa_transport *t, const char *key, const char
 }
 
 /* Deletes (or counts) the regular files of the directory sub (relative to new/) last
- * changed before before. A file is judged by its own mtime: delivery sets it, and a
- * reader moving a message to cur/ keeps it (rename does not touch it). */
+ * changed before before. A file is judged by its own mtime: delivery sets it to the
+ * business time of the delivery (so a test moving CLOCK_FILE ages mail as it ages rows),
+ * and a reader moving a message to cur/ keeps it (rename does not touch it). */
 static int prune_dir(const struct maildir *md, const char *sub, double before, bool dry_run,
                      long *n, struct sa_err *err)
 {

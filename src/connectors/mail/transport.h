@@ -94,7 +94,8 @@ static inline int sa_transport_send_once(struct sa_transport *t, const char *key
 /* Deletes what t keeps of delivered mail changed before before (see
  * sa_transport_ops.prune); a transport without the slot deletes nothing (*n = 0). For
  * Maildir: the files of new/ and cur/ (read or not), and leftovers in tmp/ (a crashed
- * delivery's); SA_EIO when a directory cannot be read. */
+ * delivery's), judged by their mtime, which delivery sets to the business time of the
+ * delivery (base/clock.h); SA_EIO when a directory cannot be read. */
 static inline SA_WUR int sa_transport_prune(struct sa_transport *t, double before, bool dry_run,
                                             long *n, struct sa_err *err)
 {

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <zstd.h>
 
 #include "store/backend.h"
 #include "store/migrations.h"
@@ -196,13 +197,53 @@ json_t *db_col_int(sqlite3_stmt *st, int i)
                                                      : json_integer(sqlite3_column_int64(st, i));
 }
 
+/* A JSON value stored as a zstd frame, parsed; NULL when unreadable. */
+static json_t *zjson(const void *p, size_t n)
+{
+    unsigned long long size = ZSTD_getFrameContentSize(p, n);
+    if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN ||
+        size > DB_DECOMPRESS_MAX)
+        return NULL;
+    char *text = malloc(size ? (size_t)size : 1);
+    json_t *v = NULL;
+    if (text) {
+        size_t got = ZSTD_decompress(text, (size_t)size, p, n);
+        if (!ZSTD_isError(got) && got == size)
+            v = json_loadb(text, got, 0, NULL);
+    }
+    free(text);
+    return v;
+}
+
 json_t *db_col_json(sqlite3_stmt *st, int i)
 {
-    const unsigned char *t = sqlite3_column_text(st, i);
-    if (!t)
-        return json_null();
-    json_t *v = json_loadb((const char *)t, (size_t)sqlite3_column_bytes(st, i), 0, NULL);
+    json_t *v = NULL;
+    if (sqlite3_column_type(st, i) == SQLITE_BLOB) {
+        const void *p = sqlite3_column_blob(st, i);
+        v = p ? zjson(p, (size_t)sqlite3_column_bytes(st, i)) : NULL;
+    } else {
+        const unsigned char *t = sqlite3_column_text(st, i);
+        if (t)
+            v = json_loadb((const char *)t, (size_t)sqlite3_column_bytes(st, i), 0, NULL);
+    }
     return v ? v : json_null();
+}
+
+struct db_arg db_json_arg(const char *text, char **owned)
+{
+    *owned = NULL;
+    size_t len = text ? strlen(text) : 0;
+    if (len <= DB_COMPRESS_ABOVE)
+        return TXT(text);
+    size_t cap = ZSTD_compressBound(len);
+    char *z = malloc(cap);
+    size_t n = z ? ZSTD_compress(z, cap, text, len, 1) : 0;
+    if (!z || ZSTD_isError(n) || n >= len) {
+        free(z);
+        return TXT(text); /* stored as it is */
+    }
+    *owned = z;
+    return BLOB(z, n);
 }
 
 static bool is_json_column(const char *name)
@@ -681,9 +722,9 @@ static const struct db_sql PROBE = {
 /* The probe's own wait for a lock: /health answers within about this, instead of the
  * 5 s every other write waits for another process's lock. */
 #define PROBE_BUSY_MS 1000
+#define WAL_TRUNCATE_BUSY_MS 100
 
-static int sqlite_write_probe(struct sa_store *base, const char *who, double at,
-                              struct sa_err *err)
+static int sqlite_write_probe(struct sa_store *base, const char *who, double at, struct sa_err *err)
 {
     struct sqlite_store *s = (struct sqlite_store *)base;
     const struct db_arg a[] = {TXT(who), DBL(at)};
@@ -702,9 +743,21 @@ int db_wal_truncate(struct sa_store *base, bool *done, struct sa_err *err)
     if (s->memory)
         return 0;
     int log = 0, copied = 0;
-    writer_acquire(s); /* our own writes wait; another connection's make it SQLITE_BUSY */
-    int rc = sqlite3_wal_checkpoint_v2(s->writer.db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &log,
-                                       &copied);
+    writer_acquire(s); /* our own writes wait meanwhile */
+    pthread_mutex_lock(&s->queue_lock);
+    bool queued = s->head != NULL;
+    pthread_mutex_unlock(&s->queue_lock);
+    if (queued) { /* not idle: writes are waiting for the writer; the next sweep tries */
+        writer_release(s);
+        return 0;
+    }
+    /* A TRUNCATE checkpoint waits for every reader of the WAL and for the saver's writes;
+     * a short wait keeps our queued writes from stalling behind it (docs/store.md: a
+     * checkpoint that fights the writer makes the WAL grow, not shrink). */
+    sqlite3_busy_timeout(s->writer.db, WAL_TRUNCATE_BUSY_MS);
+    int rc =
+        sqlite3_wal_checkpoint_v2(s->writer.db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &log, &copied);
+    sqlite3_busy_timeout(s->writer.db, 5000);
     writer_release(s);
     if (rc == SQLITE_BUSY) /* a reader or the saver was busy: the next sweep tries again */
         return 0;

@@ -56,12 +56,27 @@ typedef int (*db_write_fn)(struct db_conn *c, void *arg, const char *now, struct
 json_t *db_col_text(sqlite3_stmt *st, int i);
 /* Column i as a JSON integer, or null. */
 json_t *db_col_int(sqlite3_stmt *st, int i);
-/* Column i (JSON text) parsed, or null when NULL or unparsable. */
+/* Column i (JSON text, or a zstd frame of it stored as a BLOB by db_json_arg) parsed, or
+ * null when NULL or unreadable. */
 json_t *db_col_json(sqlite3_stmt *st, int i);
 /* The default row shape: an object keyed by column name; integers and reals as numbers,
  * the columns holding JSON text (named input, output, data, request, response, changes
  * or payload) parsed, the rest as strings or null. */
 json_t *db_row_object(sqlite3_stmt *st);
+
+/* Large JSON documents written on every invocation or run (an execution's or a run's
+ * output) are stored as a zstd frame (a BLOB) when they are larger than
+ * DB_COMPRESS_ABOVE bytes and that makes them smaller; db_col_json (and so
+ * db_row_object) reads either form. Up to that size they stay text: zstd's frame and its
+ * start without a dictionary save little on them, and text stays readable in the sqlite3
+ * shell. A pipeline's output (its whole state, 3-8 KB) shrinks to about a third. */
+#define DB_COMPRESS_ABOVE 1024
+#define DB_DECOMPRESS_MAX ((size_t)16 << 20) /* a frame claiming more is corrupt */
+
+/* The argument for JSON text (NULL binds NULL): a BLOB with its zstd frame when that is
+ * smaller and the text is large, else the text. *owned gets the frame (the caller frees
+ * it once the statement ran), or NULL. */
+struct db_arg db_json_arg(const char *text, char **owned);
 
 /* ---- statements -------------------------------------------------------------------- */
 
@@ -239,8 +254,8 @@ int sa_sqlite_meeting_list(struct sa_store *s, const struct sa_meeting_query *q,
 /* retention.c */
 int sa_sqlite_prune(struct sa_store *s, const struct sa_prune_query *q, json_t **counts,
                     struct sa_err *err);
-int sa_sqlite_threads_finished(struct sa_store *s, double since, double before,
-                               const char *after, int limit, json_t **out, struct sa_err *err);
+int sa_sqlite_threads_finished(struct sa_store *s, double since, double before, const char *after,
+                               int limit, json_t **out, struct sa_err *err);
 /* db.c: PRAGMA wal_checkpoint(TRUNCATE) on the writer while no write of ours runs: the WAL
  * goes back to zero bytes. *done is false when another connection's reader or writer kept
  * it from finishing (not an error: the next call tries again), or for ":memory:". */

@@ -99,8 +99,8 @@ int sa_sqlite_prune(struct sa_store *s, const struct sa_prune_query *q, json_t *
 {
     *counts = NULL;
     long long execs = 0, cache = 0;
-    int rc = prune_kind(s, &COUNT_EXECS, &DELETE_EXECS, q->executions_before, q->dry_run, &execs,
-                        err);
+    int rc =
+        prune_kind(s, &COUNT_EXECS, &DELETE_EXECS, q->executions_before, q->dry_run, &execs, err);
     if (!rc)
         rc = prune_kind(s, &COUNT_CACHE, &DELETE_CACHE, q->cache_expired_at, q->dry_run, &cache,
                         err);
@@ -115,8 +115,8 @@ int sa_sqlite_prune(struct sa_store *s, const struct sa_prune_query *q, json_t *
     return *counts ? 0 : sa_err_set(err, SA_ENOMEM, "out of memory");
 }
 
-int sa_sqlite_threads_finished(struct sa_store *s, double since, double before,
-                               const char *after, int limit, json_t **out, struct sa_err *err)
+int sa_sqlite_threads_finished(struct sa_store *s, double since, double before, const char *after,
+                               int limit, json_t **out, struct sa_err *err)
 {
     *out = NULL;
     if (limit < 1 || limit > 1000)

@@ -1,6 +1,8 @@
 /* Pipeline runs in SQLite: created queued, moved through their statuses by the run
  * workers (app/runs.c), read back, and listed when unfinished so a restart resumes them.
  * Part of the SQLite backend (db.h). */
+#include <stdlib.h>
+
 #include "store/sqlite/db.h"
 
 static const struct db_sql RUN_CREATE = {
@@ -30,9 +32,11 @@ int sa_sqlite_run_update(struct sa_store *s, const char *id, const char *status,
 {
     char now[SA_ISO8601_LEN];
     sa_iso8601_now(now);
-    const struct db_arg a[] = {TXT(id), TXT(status), TXT(output), TXT(error), TXT(now)};
+    char *z = NULL; /* a finished run's output is its whole state: stored compressed */
+    const struct db_arg a[] = {TXT(id), TXT(status), db_json_arg(output, &z), TXT(error), TXT(now)};
     int changed = 0;
     int rc = db_exec_args(s, &RUN_UPDATE, a, DB_N(a), &changed, err);
+    free(z);
     return rc || changed ? rc : sa_err_set(err, SA_ENOTFOUND, "no such run");
 }
 

@@ -308,8 +308,11 @@ static int open_file(const char *path, struct graph_saver **out, struct sa_err *
         return sa_err_set(err, SA_ENOMEM, "out of memory");
     s->base.ops = &sqlite_ops;
     pthread_mutex_init(&s->lock, NULL);
+    /* the store's connections' settings (db.c says why): this connection writes to the
+     * same WAL, and the one that restarts the WAL is the one that cuts it back */
     static const char schema[] =
         "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;"
+        "PRAGMA mmap_size=0; PRAGMA journal_size_limit=16777216;"
         "CREATE TABLE IF NOT EXISTS graph_checkpoints ("
         " thread_id TEXT NOT NULL, id TEXT NOT NULL, parent_id TEXT NOT NULL, step INTEGER "
         "NOT NULL, full INTEGER NOT NULL, blob BLOB NOT NULL, writes BLOB, expires_at REAL "

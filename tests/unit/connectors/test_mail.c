@@ -13,13 +13,16 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "connectors/mail/message.h"
 #include "connectors/mail/transport.h"
 
@@ -1139,6 +1142,63 @@ static void test_maildir_send_once(void **state)
     rm_rf(root);
 }
 
+/* Retention: delivered messages (new/ and cur/) and tmp/ leftovers older than the cutoff
+ * go, younger ones stay; delivery stamps a message with business time (the fixed clock),
+ * and a dry run only counts. */
+static void test_maildir_prune(void **state)
+{
+    (void)state;
+    char root[] = "/tmp/sa_mail_prune_XXXXXX";
+    assert_non_null(mkdtemp(root));
+    char spec[128], path[512], path2[512];
+    snprintf(spec, sizeof spec, "maildir:%s", root);
+    struct sa_transport *t = NULL;
+    struct sa_err err = {0};
+    assert_int_equal(sa_transport_open(spec, &t, &err), 0);
+    const time_t day1 = 1800000000, day3 = day1 + 2 * 86400;
+    char old_id[SA_TRANSPORT_ID_MAX], read_id[SA_TRANSPORT_ID_MAX], new_id[SA_TRANSPORT_ID_MAX];
+    sa_clock_set_fixed(day1);
+    assert_int_equal(
+        sa_transport_send(t, "a@globex.example.com", "a\r\n", 3, old_id, sizeof old_id, &err), 0);
+    assert_int_equal(
+        sa_transport_send(t, "b@globex.example.com", "b\r\n", 3, read_id, sizeof read_id, &err), 0);
+    sa_clock_set_fixed(day3);
+    assert_int_equal(
+        sa_transport_send(t, "c@globex.example.com", "c\r\n", 3, new_id, sizeof new_id, &err), 0);
+    sa_clock_set_fixed(0);
+    struct stat st;
+    snprintf(path, sizeof path, "%s/new/%s", root, old_id);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mtim.tv_sec, day1);
+    /* the reader saw one: new/ -> cur/NAME:2,S (a rename keeps the mtime) */
+    snprintf(path, sizeof path, "%s/new/%s", root, read_id);
+    snprintf(path2, sizeof path2, "%s/cur/%s:2,S", root, read_id);
+    assert_int_equal(rename(path, path2), 0);
+    /* a crashed delivery's leftover in tmp/, as old as the first */
+    snprintf(path, sizeof path, "%s/tmp/leftover", root);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fclose(f);
+    struct timespec ts[2] = {{.tv_sec = day1}, {.tv_sec = day1}};
+    assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
+
+    long n = -1;
+    assert_int_equal(sa_transport_prune(t, (double)day1 + 86400, true, &n, &err), 0);
+    assert_int_equal(n, 3);
+    snprintf(path, sizeof path, "%s/new/%s", root, old_id);
+    assert_int_equal(access(path, F_OK), 0); /* counted, not deleted */
+    assert_int_equal(sa_transport_prune(t, (double)day1 + 86400, false, &n, &err), 0);
+    assert_int_equal(n, 3);
+    assert_int_not_equal(access(path, F_OK), 0);
+    assert_int_not_equal(access(path2, F_OK), 0);
+    snprintf(path, sizeof path, "%s/new/%s", root, new_id);
+    assert_int_equal(access(path, F_OK), 0); /* younger than the cutoff */
+    assert_int_equal(sa_transport_prune(t, (double)day1 + 86400, false, &n, &err), 0);
+    assert_int_equal(n, 0);
+    sa_transport_free(t);
+    rm_rf(root);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1148,7 +1208,7 @@ int main(void)
         cmocka_unit_test(test_python_parses),     cmocka_unit_test(test_maildir_delivery),
         cmocka_unit_test(test_maildir_threads),   cmocka_unit_test(test_maildir_unwritable),
         cmocka_unit_test(test_maildir_send_once), cmocka_unit_test(test_bad_specs),
-        cmocka_unit_test(test_render_consent),
+        cmocka_unit_test(test_render_consent),    cmocka_unit_test(test_maildir_prune),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,7 +2,8 @@
 -- 1. An execution no longer repeats its lead's input: input is NULL when the execution is
 --    an invocation of the lead (the lead row holds that input once), so the column loses
 --    NOT NULL. SQLite cannot drop a constraint in place: the table is rebuilt (a copy, once,
---    at upgrade). output may now hold a zstd frame (a BLOB) when it is large.
+--    at upgrade). output (here and in runs) may now hold a zstd frame (a BLOB) when it is
+--    large (store/sqlite/db.h, db_json_arg).
 CREATE TABLE agent_executions_new (
     id                 TEXT PRIMARY KEY,
     lead_id            TEXT REFERENCES leads (id) ON DELETE CASCADE,
