@@ -171,8 +171,17 @@ static void conn_close(struct pg_conn *c)
 static int conn_open(struct pg_conn *c, struct sa_err *err)
 {
     conn_close(c);
-    const char *const keys[] = {"dbname", "application_name", "client_encoding", NULL};
-    const char *const vals[] = {c->store->url, "sales-agent", "UTF8", NULL};
+    /* Our defaults first: the URL, expanded in dbname's place, overrides any of them
+     * (?application_name=...). TCP keepalives find a peer gone silent (a network
+     * partition) within about a minute instead of the system's two hours. */
+    const char *const keys[] = {"application_name",
+                                "client_encoding",
+                                "keepalives_idle",
+                                "keepalives_interval",
+                                "keepalives_count",
+                                "dbname",
+                                NULL};
+    const char *const vals[] = {"sales-agent", "UTF8", "30", "10", "3", c->store->url, NULL};
     PGconn *pg = PQconnectStartParams(keys, vals, 1); /* 1: dbname is a URL to expand */
     if (!pg)
         return sa_err_set(err, SA_ENOMEM, "out of memory");
@@ -235,7 +244,10 @@ static void conn_put(struct pg_store *s, struct pg_conn *c)
 /* ---- statements --------------------------------------------------------------------- */
 
 /* Cancels the running query and drains its result. The connection is left usable when
- * the server answers within the grace period, else marked broken. */
+ * the server answers within the grace period, else marked broken. PQcancel opens a
+ * connection of its own and, in libpq 15, has no timeout: refused at once when the
+ * server is down, it could wait for the system's connect timeout only if the server's
+ * host stopped answering altogether mid-query. */
 static void cancel_query(struct pg_conn *c)
 {
     char buf[256];
