@@ -229,6 +229,13 @@ static int open_agents(struct sa_app *app, struct sa_err *err)
         &app->agents, err);
 }
 
+/* DB_POOL_SIZE, or one connection per HTTP thread and run worker plus the outbox's and
+ * the retention sweep's, so that none of them waits for another's connection. */
+static int store_pool_size(const struct sa_config *cfg)
+{
+    return cfg->db_pool_size > 0 ? cfg->db_pool_size : cfg->threads + cfg->run_workers + 2;
+}
+
 int sa_app_open(const struct sa_config *cfg, struct sa_app **out, struct sa_err *err)
 {
     *out = NULL;
@@ -255,7 +262,7 @@ int sa_app_open(const struct sa_config *cfg, struct sa_app **out, struct sa_err 
         return rc;
     }
     if ((rc = setup_metrics(app, err)) || (rc = sa_model_load(cfg->data_dir, &app->model, err)) ||
-        (rc = sa_store_open(cfg->database_url, cfg->threads + 1, &app->store, err)) ||
+        (rc = sa_store_open(cfg->database_url, store_pool_size(cfg), &app->store, err)) ||
         (rc = sa_store_migrate(app->store, err)) ||
         (rc = sa_access_open(cfg, app->store, &app->access, err)) ||
         (rc = load_agent_data(app, err)) ||

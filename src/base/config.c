@@ -94,6 +94,17 @@ static const struct sa_setting settings[] = {
      .doc = "PostgreSQL: how long one statement may run before it is cancelled (migrations "
             "have no limit)",
      .commands = STORE},
+    {.env = "DB_POOL_SIZE",
+     INT(db_pool_size),
+     .dflt = "0",
+     .dflt_doc = "THREADS + RUN_WORKERS + 2",
+     .min = 0,
+     .max = 1024,
+     .range_doc = "0: one per HTTP thread and run worker, plus the outbox's and the retention "
+                  "sweep's",
+     .doc = "database connections per process (PostgreSQL: keep instances x this under "
+            "PgBouncer's pool or max_connections)",
+     .commands = STORE},
     /* the HTTP server */
     {.env = "HOST",
      .flag = "host",

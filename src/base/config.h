@@ -38,6 +38,7 @@ struct sa_config {
     /* storage and data */
     const char *database_url;  /* DATABASE_URL, --database-url */
     int pg_connect_timeout_ms;   /* PG_CONNECT_TIMEOUT_MS: PostgreSQL connect deadline */
+    int db_pool_size;            /* DB_POOL_SIZE: store connections; 0: derived (app.c) */
     int pg_statement_timeout_ms; /* PG_STATEMENT_TIMEOUT_MS: PostgreSQL statement deadline */
     const char *data_dir;      /* DATA_DIR, --data-dir: scoring model, tables, templates */
     const char *companies_csv; /* COMPANIES_CSV: the user's own company data, or NULL */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "store/store.h"
 
 /* The settings that every one of `commands` reads: "  PORT, --port N", padded, then the
  * default; the doc and the allowed values below. */
@@ -139,6 +140,8 @@ int sa_cli_main(const struct sa_cli_command *cmd, int argc, char **argv)
     if (rc)
         return rc;
     sa_log_setup(cfg.log_level, 2);
+    /* every command that opens a network store (serve, worker, migrate, keys, prune...) */
+    sa_store_set_timeouts(cfg.pg_connect_timeout_ms, cfg.pg_statement_timeout_ms);
     return cmd->run(&cfg, &a);
 }
 
