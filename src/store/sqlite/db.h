@@ -202,11 +202,7 @@ int sa_sqlite_key_revoke(struct sa_store *s, const char *id, const char *at, jso
 int sa_sqlite_key_touch(struct sa_store *s, const char *id, const char *at, struct sa_err *err);
 int sa_sqlite_key_count(struct sa_store *s, long *n, struct sa_err *err);
 
-/* audit.c; db_time also serves keys.c: checks a caller's ISO 8601 UTC time
- * (YYYY-MM-DDTHH:MM:SS[.fraction]Z) and writes it to out in the stored form
- * "2026-12-02T07:10:00.000Z", so stored times compare as text in time order. what names
- * the field in the SA_EINVAL message. */
-int db_time(const char *in, const char *what, char out[SA_ISO8601_LEN], struct sa_err *err) SA_WUR;
+/* audit.c (the times callers pass are checked with base/clock.h's sa_iso8601_canonical) */
 int sa_sqlite_audit_append(struct sa_store *s, const struct sa_audit_row *a, struct sa_err *err);
 int sa_sqlite_audit_list(struct sa_store *s, const struct sa_audit_query *q, json_t **out,
                          struct sa_err *err);
