@@ -217,3 +217,16 @@ int sa_iso8601_canonical(const char *in, const char *what, char out[SA_ISO8601_L
     snprintf(out, SA_ISO8601_LEN, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", y, mo, d, h, mi, sec, ms);
     return 0;
 }
+
+void sa_iso8601_format_ms(double t, char out[SA_ISO8601_LEN])
+{
+    if (!(t > 0)) /* NaN too */
+        t = 0;
+    double whole = floor(t);
+    time_t sec = (time_t)whole;
+    struct tm tm;
+    gmtime_r(&sec, &tm);
+    snprintf(out, SA_ISO8601_LEN, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+             (int)((t - whole) * 1000) % 1000);
+}

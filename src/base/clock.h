@@ -36,6 +36,10 @@ int sa_iso8601_parse(const char *s, double *out);
 /* Writes an epoch time as "2026-11-24T10:15:30Z" (no fraction); out NUL-terminated. */
 void sa_iso8601_format(time_t t, char out[SA_ISO8601_LEN]);
 
+/* Writes an epoch time with its fraction as "2026-11-24T10:15:30.123Z" (milliseconds,
+ * truncated; negative times as 0), the stores' form; out NUL-terminated. */
+void sa_iso8601_format_ms(double t, char out[SA_ISO8601_LEN]);
+
 /* Writes the current UTC time as "2026-11-24T10:15:30.123Z" into out (NUL-terminated). */
 void sa_iso8601_now(char out[SA_ISO8601_LEN]);
 

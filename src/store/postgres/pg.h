@@ -236,6 +236,12 @@ int sa_pg_audit_append(struct sa_store *s, const struct sa_audit_row *a, struct 
 int sa_pg_audit_list(struct sa_store *s, const struct sa_audit_query *q, json_t **out,
                      struct sa_err *err);
 
+/* retention.c */
+int sa_pg_prune(struct sa_store *s, const struct sa_prune_query *q, json_t **counts,
+                struct sa_err *err);
+int sa_pg_threads_finished(struct sa_store *s, double since, double before, const char *after,
+                           int limit, json_t **out, struct sa_err *err);
+
 /* export.c */
 int sa_pg_lead_export_page(struct sa_store *s, const struct sa_lead_query *q, const json_t *after,
                            int limit, json_t **out, struct sa_err *err);
