@@ -857,6 +857,7 @@ static const struct sa_store_ops store_ops = {
     .outbox_sequence = sa_pg_outbox_sequence,
     .outbox_active_sequences = sa_pg_outbox_active_sequences,
     .outbox_cancel_sequence = sa_pg_outbox_cancel_sequence,
+    .outbox_requeue_expired = sa_pg_outbox_requeue_expired,
     /* timeline.c */
     .lead_timeline = sa_pg_lead_timeline,
     /* contacts.c */

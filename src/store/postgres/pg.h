@@ -195,6 +195,8 @@ int sa_pg_outbox_active_sequences(struct sa_store *s, const char *email, const c
                                   long long since, json_t **out, struct sa_err *err);
 int sa_pg_outbox_cancel_sequence(struct sa_store *s, const char *sequence_id, const char *reason,
                                  int *n, struct sa_err *err);
+int sa_pg_outbox_requeue_expired(struct sa_store *s, long long now, long long lease_seconds,
+                                 const char *reason, int *n, struct sa_err *err);
 
 /* timeline.c */
 int sa_pg_lead_timeline(struct sa_store *s, const char *lead_id, int limit, json_t **out,

@@ -182,6 +182,8 @@ int sa_sqlite_outbox_active_sequences(struct sa_store *s, const char *email, con
                                       long long since, json_t **out, struct sa_err *err);
 int sa_sqlite_outbox_cancel_sequence(struct sa_store *s, const char *sequence_id,
                                      const char *reason, int *n, struct sa_err *err);
+int sa_sqlite_outbox_requeue_expired(struct sa_store *s, long long now, long long lease_seconds,
+                                     const char *reason, int *n, struct sa_err *err);
 
 /* saver.c: the checkpoint saver (graph/saver.h) for location, a file path (the store's
  * file; its own table), or ":memory:" (the in-process memory saver, since an in-memory
