@@ -761,9 +761,9 @@ static inline SA_WUR int sa_store_outbox_requeue_expired(struct sa_store *s, lon
                                                          const char *reason, int *n,
                                                          struct sa_err *err)
 {
-    return (s->ops->outbox_requeue_expired ? s->ops->outbox_requeue_expired
-                                           : sa_store_def_outbox_requeue_expired)(
-        s, now, lease_seconds, reason, n, err);
+    return (s->ops->outbox_requeue_expired
+                ? s->ops->outbox_requeue_expired
+                : sa_store_def_outbox_requeue_expired)(s, now, lease_seconds, reason, n, err);
 }
 
 /* contacts */

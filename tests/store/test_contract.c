@@ -2368,9 +2368,8 @@ static void test_outbox_lease(void **state)
 
     /* claimed again, the item has a new lease */
     assert_int_equal(sa_store_outbox_claim(s, id, &err), 0);
-    assert_int_equal(sa_store_outbox_requeue_expired(s, (long long)real_now() + 10, 300, why, &n,
-                                                     &err),
-                     0);
+    assert_int_equal(
+        sa_store_outbox_requeue_expired(s, (long long)real_now() + 10, 300, why, &n, &err), 0);
     it = outbox_item(s, email, id);
     assert_string_equal(str(it, "status"), "sending");
     json_decref(it);

@@ -1,7 +1,7 @@
 /* The audit log in PostgreSQL: one record per state change (who, when, what, on which
  * target, under which request), appended by the services and read by GET /api/audit.
- * Append-only: nothing here updates or deletes a record (and the schema refuses it). Part of the PostgreSQL backend
- * (pg.h). */
+ * Append-only: nothing here updates or deletes a record (and the schema refuses it). Part of the
+ * PostgreSQL backend (pg.h). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

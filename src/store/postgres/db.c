@@ -773,7 +773,7 @@ static int pg_migrate(struct sa_store *base, struct sa_err *err)
  * the same row (app/health.c calls both: with the same who, the second is an update of
  * the row the first wrote). */
 #define PROBE_UPSERT                                                                               \
-    "INSERT INTO health_probe (who, at) VALUES ($1, $2::float8) ON CONFLICT (who) DO UPDATE "     \
+    "INSERT INTO health_probe (who, at) VALUES ($1, $2::float8) ON CONFLICT (who) DO UPDATE "      \
     "SET at = excluded.at, probes = health_probe.probes + 1"
 static const struct pg_sql PROBE = {"health probe", PROBE_UPSERT};
 static const struct pg_sql HEALTH = {

@@ -84,8 +84,8 @@ int sa_pg_prune(struct sa_store *s, const struct sa_prune_query *q, json_t **cou
 {
     *counts = NULL;
     long long execs = 0, cache = 0;
-    int rc = prune_kind(s, &COUNT_EXECS, &DELETE_EXECS, q->executions_before, q->dry_run, &execs,
-                        err);
+    int rc =
+        prune_kind(s, &COUNT_EXECS, &DELETE_EXECS, q->executions_before, q->dry_run, &execs, err);
     if (!rc)
         rc = prune_kind(s, &COUNT_CACHE, &DELETE_CACHE, q->cache_expired_at, q->dry_run, &cache,
                         err);
