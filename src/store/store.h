@@ -287,8 +287,10 @@ struct sa_store_ops {
     int (*outbox_due)(struct sa_store *s, long long now, int limit, json_t **out,
                       struct sa_err *err);
     /* Claims a queued item for delivery (status "sending"), atomically: of concurrent
-     * claimers exactly one succeeds. SA_ENOTFOUND, or SA_ECONFLICT when the item is not
-     * queued (claimed, sent, failed or cancelled already). */
+     * claimers exactly one succeeds. The claim records when it was made (the wall clock,
+     * base/clock.h), which starts its lease (outbox_requeue_expired). SA_ENOTFOUND, or
+     * SA_ECONFLICT when the item is not queued (claimed, sent, failed or cancelled
+     * already). */
     int (*outbox_claim)(struct sa_store *s, const char *id, struct sa_err *err);
     /* Sets an item's status (sending, sent, failed, cancelled, or queued again with
      * retry_at > 0 as its new due time), its delivered_id and error when given; sent,
