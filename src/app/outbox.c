@@ -20,6 +20,28 @@
 #include "store/store.h"
 
 #define MAX_ATTEMPTS 5
+
+/* The claim's lease. A worker claims an item (queued -> sending), delivers it, then marks
+ * it sent; a worker killed between the claim and the mark (SIGKILL, OOM, a lost host)
+ * used to leave the item "sending" for ever, neither delivered again nor failed. Now
+ * every poll re-queues the items claimed more than SA_OUTBOX_LEASE_SECONDS ago
+ * (store.h outbox_requeue_expired), counting an attempt, so another worker (or this one
+ * after a restart) delivers them; MAX_ATTEMPTS still ends an item that kills every worker
+ * that takes it.
+ *
+ * The window this leaves, honestly: the lease cannot tell a worker that died before
+ * delivering from one that delivered and died before marking "sent". In the second case
+ * the item is delivered again after the lease: at-least-once, not exactly-once, for that
+ * one crash. The lease is long (300 s, far longer than any delivery with its timeouts),
+ * so a slow but live worker is never overtaken by a second one. What makes that second
+ * delivery harmless is the transport, not the lease: the Maildir transport's send_once
+ * names the file by the item's id, so it lands on the same file; the SMTP transport (the
+ * connectors issue) resolves it with the item's stored Message-ID. Exactly-once between
+ * live workers and instances is unchanged: outbox_claim succeeds for one claimer only
+ * (a conditional update; FOR UPDATE SKIP LOCKED on PostgreSQL). */
+static const char LEASE_REASON[] =
+    "lease expired: the worker that claimed it stopped before marking it; queued again "
+    "(it may have been delivered already)";
 /* A first e-mail is a duplicate while another sequence to the contact has mail queued,
  * or sent within this long (its follow-ups may still be thought of as "in flight"). */
 #define SEQUENCE_QUIET_SECONDS SA_SEND_WEEK
@@ -337,9 +359,24 @@ static int send_item(struct sa_outbox_worker *w, const json_t *item, struct sa_e
     return sa_store_outbox_mark(st, id, "queued", NULL, e.msg, retry, err) ? -1 : 0;
 }
 
+/* Re-queues the items whose lease expired (see LEASE_REASON above), with the wall clock. */
+static int requeue_expired(struct sa_outbox_worker *w, struct sa_err *err)
+{
+    int n = 0;
+    int rc = sa_store_outbox_requeue_expired(w->app->store, (long long)sa_wall_time(),
+                                             SA_OUTBOX_LEASE_SECONDS, LEASE_REASON, &n, err);
+    if (!rc && n > 0)
+        sa_log(SA_LOG_WARN, "outbox: items whose claim expired were queued again",
+               json_pack("{s:i, s:i}", "items", n, "lease_seconds", SA_OUTBOX_LEASE_SECONDS));
+    return rc;
+}
+
 int sa_outbox_drain(struct sa_outbox_worker *w, int *sent, struct sa_err *err)
 {
     *sent = 0;
+    int rc0 = requeue_expired(w, err);
+    if (rc0)
+        return rc0;
     for (;;) {
         json_t *due = NULL;
         int rc = sa_store_outbox_due(w->app->store, (long long)sa_wall_time(), 20, &due, err);

@@ -9,7 +9,8 @@
  * or sooner than its sequence's spacing allows is rescheduled to the next allowed moment
  * with the reason recorded. Each message carries the consent headers and footer
  * (app/consent.h). Failures retry with backoff (1, 2, 4, ... minutes) and fail after 5
- * attempts.
+ * attempts. An item left "sending" by a worker that stopped between claim and mark is
+ * queued again after SA_OUTBOX_LEASE_SECONDS (outbox.c says what that costs).
  * Created by `serve` (cli/cmd_serve.c). */
 #ifndef SA_OUTBOX_H
 #define SA_OUTBOX_H
@@ -17,6 +18,10 @@
 #include <jansson.h>
 
 #include "base/err.h"
+
+/* How long a claimed item may stay "sending" before the worker takes it for abandoned
+ * and queues it again (longer than any delivery, timeouts included). */
+#define SA_OUTBOX_LEASE_SECONDS 300
 
 struct sa_app;
 struct sa_store;

@@ -167,3 +167,66 @@ double sa_ns_to_ms(uint64_t ns)
 {
     return round((double)ns / 1000.0) / 1000.0;
 }
+
+/* n digits at p as a number, or -1 when one is not a digit. */
+static int iso_digits(const char *p, int n)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return -1;
+        v = v * 10 + (p[i] - '0');
+    }
+    return v;
+}
+
+static int days_in_month(int y, int m)
+{
+    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return m == 2 && leap ? 29 : days[m - 1];
+}
+
+int sa_iso8601_canonical(const char *in, const char *what, char out[SA_ISO8601_LEN],
+                         struct sa_err *err)
+{
+    out[0] = '\0';
+    size_t n = in ? strlen(in) : 0;
+    int y = -1, mo = -1, d = -1, h = -1, mi = -1, sec = -1, ms = 0;
+    bool ok = n >= 20 && in[4] == '-' && in[7] == '-' && in[10] == 'T' && in[13] == ':' &&
+              in[16] == ':' && in[n - 1] == 'Z';
+    if (ok) {
+        y = iso_digits(in, 4);
+        mo = iso_digits(in + 5, 2);
+        d = iso_digits(in + 8, 2);
+        h = iso_digits(in + 11, 2);
+        mi = iso_digits(in + 14, 2);
+        sec = iso_digits(in + 17, 2);
+        ok = y >= 0 && mo >= 1 && mo <= 12 && d >= 1 && d <= days_in_month(y, mo) && h >= 0 &&
+             h <= 23 && mi >= 0 && mi <= 59 && sec >= 0 && sec <= 59;
+    }
+    /* then nothing but 'Z', or a fraction of 1 to 9 digits and 'Z' (kept to milliseconds) */
+    size_t frac = n > 20 ? n - 21 : 0;
+    if (ok && n > 20)
+        ok = in[19] == '.' && frac >= 1 && frac <= 9 && iso_digits(in + 20, (int)frac) >= 0;
+    for (size_t i = 0; ok && i < 3; i++)
+        ms = ms * 10 + (i < frac ? in[20 + i] - '0' : 0);
+    if (!ok)
+        return sa_err_set(err, SA_EINVAL,
+                          "%s: expected an ISO 8601 UTC time like 2026-12-02T07:10:00Z", what);
+    snprintf(out, SA_ISO8601_LEN, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", y, mo, d, h, mi, sec, ms);
+    return 0;
+}
+
+void sa_iso8601_format_ms(double t, char out[SA_ISO8601_LEN])
+{
+    if (!(t > 0)) /* NaN too */
+        t = 0;
+    double whole = floor(t);
+    time_t sec = (time_t)whole;
+    struct tm tm;
+    gmtime_r(&sec, &tm);
+    snprintf(out, SA_ISO8601_LEN, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+             (int)((t - whole) * 1000) % 1000);
+}

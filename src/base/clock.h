@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "base/err.h"
+
 #define SA_ISO8601_LEN 32
 
 /* Monotonic nanoseconds (CLOCK_MONOTONIC); only differences are meaningful. */
@@ -34,8 +36,21 @@ int sa_iso8601_parse(const char *s, double *out);
 /* Writes an epoch time as "2026-11-24T10:15:30Z" (no fraction); out NUL-terminated. */
 void sa_iso8601_format(time_t t, char out[SA_ISO8601_LEN]);
 
+/* Writes an epoch time with its fraction as "2026-11-24T10:15:30.123Z" (milliseconds,
+ * truncated; negative times as 0), the stores' form; out NUL-terminated. */
+void sa_iso8601_format_ms(double t, char out[SA_ISO8601_LEN]);
+
 /* Writes the current UTC time as "2026-11-24T10:15:30.123Z" into out (NUL-terminated). */
 void sa_iso8601_now(char out[SA_ISO8601_LEN]);
+
+/* Checks a caller's ISO 8601 UTC time, YYYY-MM-DDTHH:MM:SS[.fraction]Z (a real calendar
+ * date; 1 to 9 fraction digits, kept to milliseconds), and writes it to out in the form
+ * the stores keep, "2026-12-02T07:10:00.000Z", so stored times compare as text in time
+ * order. Returns 0, or SA_EINVAL with err naming the field (what) and out empty. Every
+ * store backend checks the times callers pass (API keys, the audit log, cache expiries)
+ * with this one function. */
+int sa_iso8601_canonical(const char *in, const char *what, char out[SA_ISO8601_LEN],
+                         struct sa_err *err) SA_WUR;
 
 /* Nanoseconds to milliseconds as a double, rounded to microseconds. */
 double sa_ns_to_ms(uint64_t ns);

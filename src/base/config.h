@@ -35,41 +35,41 @@ struct sa_config {
     const char *clock_file;      /* CLOCK_FILE: tests move "now" by writing this file */
     const char *seed_file;       /* SEED_FILE, --seed: leads loaded at start-up, or NULL */
     enum sa_log_level log_level; /* LOG_LEVEL, --log-level */
-    /* storage and data */
-    const char *database_url;  /* DATABASE_URL, --database-url */
-    int pg_connect_timeout_ms;   /* PG_CONNECT_TIMEOUT_MS: PostgreSQL connect deadline */
     int db_pool_size;            /* DB_POOL_SIZE: store connections; 0: derived (app.c) */
+    /* storage and data */
+    const char *database_url;    /* DATABASE_URL, --database-url */
+    int pg_connect_timeout_ms;   /* PG_CONNECT_TIMEOUT_MS: PostgreSQL connect deadline */
     int pg_statement_timeout_ms; /* PG_STATEMENT_TIMEOUT_MS: PostgreSQL statement deadline */
-    const char *data_dir;      /* DATA_DIR, --data-dir: scoring model, tables, templates */
-    const char *companies_csv; /* COMPANIES_CSV: the user's own company data, or NULL */
+    const char *data_dir;        /* DATA_DIR, --data-dir: scoring model, tables, templates */
+    const char *companies_csv;   /* COMPANIES_CSV: the user's own company data, or NULL */
     /* enrichment */
-    double enrichment_ttl;       /* ENRICHMENT_TTL_SECONDS */
-    int breaker_failures;        /* BREAKER_FAILURES: failures that open a breaker */
-    double breaker_open_seconds; /* BREAKER_OPEN_SECONDS: how long it stays open */
+    double enrichment_ttl;        /* ENRICHMENT_TTL_SECONDS */
+    double breaker_open_seconds;  /* BREAKER_OPEN_SECONDS: how long it stays open */
+    int breaker_failures;         /* BREAKER_FAILURES: failures that open a breaker */
+    int bdr_max_touches_per_week; /* BDR_MAX_TOUCHES_PER_WEEK: 0 = no cap */
     /* marketing and BDR */
-    const char *sender_name;      /* SENDER_NAME: signs messages, organises meetings */
-    const char *sender_email;     /* SENDER_EMAIL: From of BDR e-mails, invite organiser */
-    const char *sender_title;     /* SENDER_TITLE */
-    const char *meeting_link;     /* MEETING_LINK */
+    const char *sender_name;  /* SENDER_NAME: signs messages, organises meetings */
+    const char *sender_email; /* SENDER_EMAIL: From of BDR e-mails, invite organiser */
+    const char *sender_title; /* SENDER_TITLE */
+    const char *meeting_link; /* MEETING_LINK */
     /* PRODUCT_PROFILE: the product profile's file, or NULL: DATA_DIR/product.json. The
      * four settings above are NULL unless set; set, they override the profile's values. */
     const char *product_profile;
     double conversation_review_threshold; /* CONVERSATION_REVIEW_THRESHOLD: 0-1 */
-    int bdr_max_touches_per_week; /* BDR_MAX_TOUCHES_PER_WEEK: 0 = no cap */
     /* the sending policy and consent (domain/send_policy.h, README "Sending policy") */
-    const char *send_window;          /* SEND_WINDOW: "Mon-Fri 08:00-18:00" or "any" */
-    int max_touches_per_domain_week;  /* MAX_TOUCHES_PER_DOMAIN_PER_WEEK: 0 = no cap */
-    int sender_daily_limit;           /* SENDER_DAILY_LIMIT: 0 = no limit */
-    const char *public_url;           /* PUBLIC_URL: base of unsubscribe links, or NULL */
-    const char *unsubscribe_secret;   /* UNSUBSCRIBE_SECRET: HMAC key, or NULL (generated) */
-    const char *sender_address;       /* SENDER_ADDRESS: postal address in every e-mail */
-    int pipeline_step_delay_ms;   /* PIPELINE_STEP_DELAY_MS: pause before each agent */
+    const char *send_window;         /* SEND_WINDOW: "Mon-Fri 08:00-18:00" or "any" */
+    int max_touches_per_domain_week; /* MAX_TOUCHES_PER_DOMAIN_PER_WEEK: 0 = no cap */
+    int sender_daily_limit;          /* SENDER_DAILY_LIMIT: 0 = no limit */
+    const char *public_url;          /* PUBLIC_URL: base of unsubscribe links, or NULL */
+    const char *unsubscribe_secret;  /* UNSUBSCRIBE_SECRET: HMAC key, or NULL (generated) */
+    const char *sender_address;      /* SENDER_ADDRESS: postal address in every e-mail */
     /* the outbox */
     const char *mail_transport; /* MAIL_TRANSPORT: a transport spec (maildir:DIR) */
     int outbox_poll_ms;         /* OUTBOX_POLL_MS: 0 holds outgoing mail */
     /* background runs and their queue (app/runs.c, store/queue.h) */
-    int run_workers;        /* RUN_WORKERS: run worker threads; 0 = this instance only queues */
-    int run_visibility_ms;  /* RUN_VISIBILITY_TIMEOUT_MS: a silent worker's run is reclaimed */
+    int run_workers;            /* RUN_WORKERS: run worker threads; 0 = this instance only queues */
+    int run_visibility_ms;      /* RUN_VISIBILITY_TIMEOUT_MS: a silent worker's run is reclaimed */
+    int pipeline_step_delay_ms; /* PIPELINE_STEP_DELAY_MS: pause before each agent */
     /* the availability calendar: validated by sa_calendar_parse when the app opens */
     int meeting_minutes;        /* MEETING_MINUTES */
     int meeting_hold_hours;     /* MEETING_HOLD_HOURS: a proposal holds its slot this long */
@@ -77,19 +77,19 @@ struct sa_config {
     const char *calendar_days;  /* CALENDAR_DAYS: "Mon-Fri", "Mon,Wed,Fri" */
     const char *calendar_hours; /* CALENDAR_HOURS: "HH:MM-HH:MM" */
     /* access control and the HTTP edge (docs/security.md) */
-    enum sa_auth_mode auth;         /* AUTH: on, or off (loopback HOST only) */
-    const char *jwt_secret;         /* JWT_SECRET: HS256 key, or NULL */
-    const char *jwt_public_key_file; /* JWT_PUBLIC_KEY_FILE: PEM for RS256/ES256, or NULL */
-    const char *jwt_jwks_file;      /* JWT_JWKS_FILE: a JWK Set for RS256/ES256, or NULL */
-    const char *jwt_issuer;         /* JWT_ISSUER: required "iss", or NULL */
-    const char *jwt_audience;       /* JWT_AUDIENCE: required in "aud", or NULL */
-    const char *trusted_hosts;      /* TRUSTED_HOSTS: comma-separated Host names, or NULL */
-    const char *cors_origins;       /* CORS_ORIGINS: comma-separated origins, or NULL */
-    int rate_limit_per_minute;      /* RATE_LIMIT_PER_MINUTE: per principal; 0 = none */
-    const char *agent_rate_limits;  /* AGENT_RATE_LIMIT_PER_HOUR: "N[,agent=N...]" */
+    enum sa_auth_mode auth;                /* AUTH: on, or off (loopback HOST only) */
+    int rate_limit_per_minute;             /* RATE_LIMIT_PER_MINUTE: per principal; 0 = none */
+    const char *jwt_secret;                /* JWT_SECRET: HS256 key, or NULL */
+    const char *jwt_public_key_file;       /* JWT_PUBLIC_KEY_FILE: PEM for RS256/ES256, or NULL */
+    const char *jwt_jwks_file;             /* JWT_JWKS_FILE: a JWK Set for RS256/ES256, or NULL */
+    const char *jwt_issuer;                /* JWT_ISSUER: required "iss", or NULL */
+    const char *jwt_audience;              /* JWT_AUDIENCE: required in "aud", or NULL */
+    const char *trusted_hosts;             /* TRUSTED_HOSTS: comma-separated Host names, or NULL */
+    const char *cors_origins;              /* CORS_ORIGINS: comma-separated origins, or NULL */
+    const char *agent_rate_limits;         /* AGENT_RATE_LIMIT_PER_HOUR: "N[,agent=N...]" */
     enum sa_metrics_access metrics_access; /* METRICS_AUTH: key or open */
-    int max_connections_per_ip;     /* MAX_CONNECTIONS_PER_IP */
-    double request_timeout;         /* REQUEST_TIMEOUT_SECONDS: headers and body deadline */
+    int max_connections_per_ip;            /* MAX_CONNECTIONS_PER_IP */
+    double request_timeout;                /* REQUEST_TIMEOUT_SECONDS: headers and body deadline */
     /* retention (app/retention.h): seconds; 0 keeps that kind forever */
     double execution_retention;  /* EXECUTION_RETENTION_SECONDS */
     double checkpoint_retention; /* CHECKPOINT_RETENTION_SECONDS: finished threads' history */
@@ -98,8 +98,8 @@ struct sa_config {
     /* Redis (docs/redis.md) */
     const char *redis_url; /* REDIS_URL: redis://[:password@]host:port[/db], or NULL: none */
     enum sa_checkpoint_store checkpoint_store; /* CHECKPOINT_STORE: REDIS or DATABASE */
-    double checkpoint_ttl;  /* CHECKPOINT_TTL_SECONDS: life of a thread's Redis keys */
-    int redis_timeout_ms;   /* REDIS_TIMEOUT_MS: connect, command and pool wait */
+    int redis_timeout_ms;  /* REDIS_TIMEOUT_MS: connect, command and pool wait */
+    double checkpoint_ttl; /* CHECKPOINT_TTL_SECONDS: life of a thread's Redis keys */
 };
 
 /* The subcommands, as bits: which ones read a setting (sa_setting.commands). */
@@ -117,20 +117,20 @@ enum {
 
 /* A setting's type: how its text is checked and which C type its field has. */
 enum sa_setting_type {
-    SA_SETTING_STRING,  /* const char *: any text */
-    SA_SETTING_URL,     /* const char *: SCHEME:REST; the scheme is checked where it is used */
-    SA_SETTING_INT,     /* int: a decimal integer in [min, max] */
-    SA_SETTING_BYTES,   /* size_t: a decimal integer in [min, max] */
-    SA_SETTING_SECONDS, /* double: whole seconds in [min, max] */
+    SA_SETTING_STRING,   /* const char *: any text */
+    SA_SETTING_URL,      /* const char *: SCHEME:REST; the scheme is checked where it is used */
+    SA_SETTING_INT,      /* int: a decimal integer in [min, max] */
+    SA_SETTING_BYTES,    /* size_t: a decimal integer in [min, max] */
+    SA_SETTING_SECONDS,  /* double: whole seconds in [min, max] */
     SA_SETTING_FRACTION, /* double: a number in [0, 1] */
-    SA_SETTING_ENUM,    /* an int-sized enum: the index of one of values (any case) */
+    SA_SETTING_ENUM,     /* an int-sized enum: the index of one of values (any case) */
 };
 
 /* One row of the table. */
 struct sa_setting {
-    const char *env;     /* "OUTBOX_POLL_MS" */
-    const char *flag;    /* "port" for --port, or NULL: environment only */
-    const char *metavar; /* the flag's value in --help: "N", "URL" */
+    const char *env;           /* "OUTBOX_POLL_MS" */
+    const char *flag;          /* "port" for --port, or NULL: environment only */
+    const char *metavar;       /* the flag's value in --help: "N", "URL" */
     size_t offset;             /* of its field in struct sa_config */
     const char *dflt;          /* the default, as text parsed like a value; NULL: none */
     const char *dflt_doc;      /* the default in words when dflt does not say it, or NULL */

@@ -287,8 +287,10 @@ struct sa_store_ops {
     int (*outbox_due)(struct sa_store *s, long long now, int limit, json_t **out,
                       struct sa_err *err);
     /* Claims a queued item for delivery (status "sending"), atomically: of concurrent
-     * claimers exactly one succeeds. SA_ENOTFOUND, or SA_ECONFLICT when the item is not
-     * queued (claimed, sent, failed or cancelled already). */
+     * claimers exactly one succeeds. The claim records when it was made (the wall clock,
+     * base/clock.h), which starts its lease (outbox_requeue_expired). SA_ENOTFOUND, or
+     * SA_ECONFLICT when the item is not queued (claimed, sent, failed or cancelled
+     * already). */
     int (*outbox_claim)(struct sa_store *s, const char *id, struct sa_err *err);
     /* Sets an item's status (sending, sent, failed, cancelled, or queued again with
      * retry_at > 0 as its new due time), its delivered_id and error when given; sent,
@@ -326,6 +328,17 @@ struct sa_store_ops {
     /* Cancels every queued item of a sequence with reason; *n counts them (may be NULL). */
     int (*outbox_cancel_sequence)(struct sa_store *s, const char *sequence_id, const char *reason,
                                   int *n, struct sa_err *err);
+    /* Optional (default: re-queues nothing, *n 0). The claim's lease: outbox_claim records
+     * when it claimed (the wall clock, unix seconds); an item still "sending"
+     * lease_seconds (> 0) after its claim at now (unix seconds), i.e. claimed at or before
+     * now - lease_seconds, is taken to be abandoned by a worker that stopped between
+     * claim and mark, and goes back to "queued" (due as it was, so the next poll picks it
+     * up), counting an attempt (its delivery may have been tried) and with reason as its
+     * last_error. Items sent, failed, cancelled or queued are never touched; of concurrent
+     * callers each expired item is re-queued by exactly one, and once per claim. *n (may
+     * be NULL) counts them. */
+    int (*outbox_requeue_expired)(struct sa_store *s, long long now, long long lease_seconds,
+                                  const char *reason, int *n, struct sa_err *err);
 
     /* ---- contacts ---- */
     /* Marks a contact do-not-contact (reason: free text; source: who asked, "prospect",
@@ -732,6 +745,27 @@ static inline SA_WUR int sa_store_outbox_cancel_sequence(struct sa_store *s,
                                                          struct sa_err *err)
 {
     return s->ops->outbox_cancel_sequence(s, sequence_id, reason, n, err);
+}
+/* The default of the optional outbox_requeue_expired: a backend without leases re-queues
+ * nothing. Here rather than in store.c with the other defaults only because this header
+ * is where the outbox's contract is kept; a backend may name it. */
+static inline int sa_store_def_outbox_requeue_expired(struct sa_store *s, long long now,
+                                                      long long lease_seconds, const char *reason,
+                                                      int *n, struct sa_err *err)
+{
+    (void)s, (void)now, (void)lease_seconds, (void)reason, (void)err;
+    if (n)
+        *n = 0;
+    return 0;
+}
+static inline SA_WUR int sa_store_outbox_requeue_expired(struct sa_store *s, long long now,
+                                                         long long lease_seconds,
+                                                         const char *reason, int *n,
+                                                         struct sa_err *err)
+{
+    return (s->ops->outbox_requeue_expired
+                ? s->ops->outbox_requeue_expired
+                : sa_store_def_outbox_requeue_expired)(s, now, lease_seconds, reason, n, err);
 }
 
 /* contacts */

@@ -2340,6 +2340,91 @@ static void test_large_documents(void **state)
     sa_store_close(s);
 }
 
+/* ---- the outbox claim's lease (appended) --------------------------------------------- */
+
+/* The item id of email in the outbox (a new reference), failing when it is not there. */
+static json_t *outbox_item(struct sa_store *s, const char *email, const char *id)
+{
+    struct sa_err err = {0};
+    json_t *items = NULL;
+    assert_int_equal(sa_store_outbox_list(s, NULL, email, 50, &items, &err), 0);
+    json_t *it = json_incref(find_by(items, "id", id));
+    json_decref(items);
+    if (!it)
+        fail_msg("outbox item %s not listed", id);
+    return it;
+}
+
+/* An item left "sending" goes back to the queue only once its lease expired, once (a
+ * second call finds it queued), counting an attempt and saying why; a sent item is never
+ * touched, however old its claim. Times are the real clock's: the claim is stamped with
+ * the store's wall clock. */
+static void test_outbox_lease(void **state)
+{
+    (void)state;
+    struct sa_store *s = open_store();
+    struct sa_err err = {0};
+    char key[64], key2[64], email[64], id[SA_UUID_LEN], id2[SA_UUID_LEN];
+    uniq(key, sizeof key, "lease", "");
+    uniq(key2, sizeof key2, "lease-sent", "");
+    uniq(email, sizeof email, "lease", "@example.com");
+    sa_uuid_v7(id);
+    sa_uuid_v7(id2);
+    struct sa_outbox_item its[2] = {
+        {id, key, "email", NULL, NULL, email, "{}", 1000, NULL, 0, NULL, NULL, NULL, NULL},
+        {id2, key2, "email", NULL, NULL, email, "{}", 1000, NULL, 0, NULL, NULL, NULL, NULL}};
+    int added = 0, n = -1;
+    assert_int_equal(sa_store_outbox_add(s, its, 2, &added, &err), 0);
+    assert_int_equal(added, 2);
+    long long t0 = (long long)real_now();
+    assert_int_equal(sa_store_outbox_claim(s, id, &err), 0);
+    assert_int_equal(sa_store_outbox_claim(s, id2, &err), 0);
+    assert_int_equal(sa_store_outbox_mark(s, id2, "sent", "<m@x>", NULL, 0, &err), 0);
+    const char *why = "lease expired (contract test)";
+
+    /* the lease has not run out: nothing moves */
+    assert_int_equal(sa_store_outbox_requeue_expired(s, t0 + 10, 300, why, &n, &err), 0);
+    json_t *it = outbox_item(s, email, id);
+    assert_string_equal(str(it, "status"), "sending");
+    assert_int_equal(json_integer_value(json_object_get(it, "attempts")), 0);
+    json_decref(it);
+
+    /* expired: queued again, an attempt counted, the reason recorded, claimable again */
+    assert_int_equal(sa_store_outbox_requeue_expired(s, t0 + 400, 300, why, &n, &err), 0);
+    assert_true(n >= 1); /* other tests' abandoned claims may go back too */
+    it = outbox_item(s, email, id);
+    assert_string_equal(str(it, "status"), "queued");
+    assert_int_equal(json_integer_value(json_object_get(it, "attempts")), 1);
+    assert_string_equal(str(it, "last_error"), why);
+    json_decref(it);
+
+    /* once: the next call finds it queued and counts nothing */
+    assert_int_equal(sa_store_outbox_requeue_expired(s, t0 + 400, 300, "again", &n, &err), 0);
+    assert_int_equal(n, 0);
+    it = outbox_item(s, email, id);
+    assert_int_equal(json_integer_value(json_object_get(it, "attempts")), 1);
+    assert_string_equal(str(it, "last_error"), why);
+    json_decref(it);
+
+    /* the sent item was never touched, however late the call */
+    assert_int_equal(sa_store_outbox_requeue_expired(s, t0 + 100000, 300, why, &n, &err), 0);
+    it = outbox_item(s, email, id2);
+    assert_string_equal(str(it, "status"), "sent");
+    assert_int_equal(json_integer_value(json_object_get(it, "attempts")), 1);
+    assert_true(json_is_null(json_object_get(it, "last_error")));
+    json_decref(it);
+
+    /* claimed again, the item has a new lease */
+    assert_int_equal(sa_store_outbox_claim(s, id, &err), 0);
+    assert_int_equal(
+        sa_store_outbox_requeue_expired(s, (long long)real_now() + 10, 300, why, &n, &err), 0);
+    it = outbox_item(s, email, id);
+    assert_string_equal(str(it, "status"), "sending");
+    json_decref(it);
+    assert_int_equal(sa_store_outbox_mark(s, id, "sent", "<m2@x>", NULL, 0, &err), 0);
+    sa_store_close(s);
+}
+
 int main(int argc, char **argv)
 {
     const char *given = argc > 1 ? argv[1] : getenv("STORE_URL");
@@ -2389,6 +2474,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_threads_finished),
         cmocka_unit_test(test_write_probe),
         cmocka_unit_test(test_large_documents),
+        cmocka_unit_test(test_outbox_lease),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

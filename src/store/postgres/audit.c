@@ -1,8 +1,7 @@
 /* The audit log in PostgreSQL: one record per state change (who, when, what, on which
  * target, under which request), appended by the services and read by GET /api/audit.
- * Append-only: nothing here updates or deletes a record (and the schema refuses it). Also the
- * time check pg_time (pg.h) that keys.c and cache.c share. Part of the PostgreSQL backend
- * (pg.h). */
+ * Append-only: nothing here updates or deletes a record (and the schema refuses it). Part of the
+ * PostgreSQL backend (pg.h). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,57 +33,6 @@ static const struct pg_sql AUDIT_ALL = {"list audit log", AUDIT_LIST_SQL("true")
 
 #define AUDIT_MAX_LIMIT 500
 
-/* ---- times -------------------------------------------------------------------------- */
-
-/* n digits at p as a number, or -1 when one is not a digit. */
-static int digits(const char *p, int n)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        if (p[i] < '0' || p[i] > '9')
-            return -1;
-        v = v * 10 + (p[i] - '0');
-    }
-    return v;
-}
-
-static int days_in_month(int y, int m)
-{
-    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    return m == 2 && leap ? 29 : days[m - 1];
-}
-
-int pg_time(const char *in, const char *what, char out[SA_ISO8601_LEN], struct sa_err *err)
-{
-    out[0] = '\0';
-    size_t n = in ? strlen(in) : 0;
-    int y = -1, mo = -1, d = -1, h = -1, mi = -1, sec = -1, ms = 0;
-    bool ok = n >= 20 && in[4] == '-' && in[7] == '-' && in[10] == 'T' && in[13] == ':' &&
-              in[16] == ':' && in[n - 1] == 'Z';
-    if (ok) {
-        y = digits(in, 4);
-        mo = digits(in + 5, 2);
-        d = digits(in + 8, 2);
-        h = digits(in + 11, 2);
-        mi = digits(in + 14, 2);
-        sec = digits(in + 17, 2);
-        ok = y >= 0 && mo >= 1 && mo <= 12 && d >= 1 && d <= days_in_month(y, mo) && h >= 0 &&
-             h <= 23 && mi >= 0 && mi <= 59 && sec >= 0 && sec <= 59;
-    }
-    /* then nothing but 'Z', or a fraction of 1 to 9 digits and 'Z' (kept to milliseconds) */
-    size_t frac = n > 20 ? n - 21 : 0;
-    if (ok && n > 20)
-        ok = in[19] == '.' && frac >= 1 && frac <= 9 && digits(in + 20, (int)frac) >= 0;
-    for (size_t i = 0; ok && i < 3; i++)
-        ms = ms * 10 + (i < frac ? in[20 + i] - '0' : 0);
-    if (!ok)
-        return sa_err_set(err, SA_EINVAL,
-                          "%s: expected an ISO 8601 UTC time like 2026-12-02T07:10:00Z", what);
-    snprintf(out, SA_ISO8601_LEN, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", y, mo, d, h, mi, sec, ms);
-    return 0;
-}
-
 /* ---- append ------------------------------------------------------------------------- */
 
 int sa_pg_audit_append(struct sa_store *s, const struct sa_audit_row *a, struct sa_err *err)
@@ -96,7 +44,7 @@ int sa_pg_audit_append(struct sa_store *s, const struct sa_audit_row *a, struct 
     if (a->detail && !json_is_object(a->detail))
         return sa_err_set(err, SA_EINVAL, "audit record: detail must be a JSON object");
     char at[SA_ISO8601_LEN];
-    int rc = pg_time(a->at, "audit record: at", at, err);
+    int rc = sa_iso8601_canonical(a->at, "audit record: at", at, err);
     if (rc)
         return rc;
     char *detail = a->detail ? json_dumps(a->detail, JSON_COMPACT) : NULL;
@@ -131,9 +79,9 @@ int sa_pg_audit_list(struct sa_store *s, const struct sa_audit_query *q, json_t 
     if (q->before_id < 0)
         return sa_err_set(err, SA_EINVAL, "audit log: before_id must be 0 or positive");
     char since[SA_ISO8601_LEN] = "", until[SA_ISO8601_LEN] = "";
-    int rc = q->since ? pg_time(q->since, "since", since, err) : 0;
+    int rc = q->since ? sa_iso8601_canonical(q->since, "since", since, err) : 0;
     if (!rc && q->until)
-        rc = pg_time(q->until, "until", until, err);
+        rc = sa_iso8601_canonical(q->until, "until", until, err);
     if (rc)
         return rc;
     const struct pg_sql *sql = q->target      ? &AUDIT_BY_TARGET

@@ -42,7 +42,7 @@ int sa_pg_cache_put(struct sa_store *s, const char *key, const char *provider, c
     char now[SA_ISO8601_LEN], at[SA_ISO8601_LEN], until[SA_ISO8601_LEN];
     sa_iso8601_now(now);
     sa_iso8601_format((time_t)(sa_wall_seconds() + ttl_seconds), at);
-    int rc = pg_time(at, "cache expiry", until, err);
+    int rc = sa_iso8601_canonical(at, "cache expiry", until, err);
     if (rc)
         return rc;
     char *text = json_dumps(data, JSON_COMPACT);

@@ -77,11 +77,30 @@ static long long mono_ms(void)
 
 /* ---- errors ------------------------------------------------------------------------- */
 
-/* PostgreSQL's own text goes to the log only (masked by sa_log), never into err. */
-static void log_pg(const char *what, const char *sqlstate, const char *msg)
+/* PostgreSQL's own text goes to the log only, never into err, and only its primary
+ * message: the DETAIL of a constraint violation quotes the row's key values ("Key
+ * (contact_email)=(jane@acme.io) already exists"), and the CONTEXT and the statement may
+ * quote arguments, so neither is logged. The primary message rarely quotes a value (an
+ * invalid input's text does: 'invalid input syntax for type json: "..."'); sa_log masks
+ * the e-mail addresses and phone numbers of every string field it writes (base/log.h,
+ * sa_mask_pii), this one included. The SQLSTATE, what (the statement's name) and the
+ * table and constraint the server names say what failed without any value. */
+static void log_pg(const char *what, const char *sqlstate, const PGresult *res, const char *msg)
 {
-    json_t *f = json_pack("{s:s, s:s, s:s}", "what", what ? what : "?", "sqlstate",
-                          sqlstate && *sqlstate ? sqlstate : "-", "error", msg ? msg : "-");
+    const char *table = res ? PQresultErrorField(res, PG_DIAG_TABLE_NAME) : NULL;
+    const char *constraint = res ? PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME) : NULL;
+    if (res && PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY))
+        msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+    /* libpq's own text (no result: a lost connection) has the same shape: the first line
+     * only, never a DETAIL line after it */
+    size_t len = msg ? strcspn(msg, "\n") : 0;
+    json_t *f = json_pack("{s:s, s:s, s:s%}", "what", what ? what : "?", "sqlstate",
+                          sqlstate && *sqlstate ? sqlstate : "-", "error", msg && len ? msg : "-",
+                          msg && len ? len : 1);
+    if (f && table)
+        json_object_set_new(f, "table", json_string(table));
+    if (f && constraint)
+        json_object_set_new(f, "constraint", json_string(constraint));
     sa_log(SA_LOG_ERROR, "postgresql statement failed", f);
 }
 
@@ -99,10 +118,8 @@ int pg_fail(struct pg_conn *c, const PGresult *res, const char *what, struct sa_
     bool lost = !c || !c->pg || PQstatus(c->pg) != CONNECTION_OK || !st;
     if (c)
         snprintf(c->sqlstate, sizeof c->sqlstate, "%s", st ? st : "");
-    const char *msg = res ? PQresultErrorMessage(res) : NULL;
-    if ((!msg || !*msg) && c && c->pg)
-        msg = PQerrorMessage(c->pg);
-    log_pg(what, st, msg);
+    const char *msg = c && c->pg ? PQerrorMessage(c->pg) : NULL;
+    log_pg(what, st, res, msg);
     if (lost || connection_class(st)) {
         if (c)
             c->broken = true;
@@ -197,7 +214,7 @@ static int conn_open(struct pg_conn *c, struct sa_err *err)
         ps = PQconnectPoll(pg);
     }
     if (ps != PGRES_POLLING_OK || PQstatus(pg) != CONNECTION_OK) {
-        log_pg("connect", NULL, timed_out ? "connect timed out" : PQerrorMessage(pg));
+        log_pg("connect", NULL, NULL, timed_out ? "connect timed out" : PQerrorMessage(pg));
         PQfinish(pg);
         return sa_err_set(err, SA_ESTORE, "postgresql: cannot connect%s",
                           timed_out ? " (timed out)" : "");
@@ -359,7 +376,7 @@ static int run_statement(struct pg_conn *c, const struct pg_sql *q, const struct
 timed_out:
     cancel_query(c);
     snprintf(c->sqlstate, sizeof c->sqlstate, "57014");
-    log_pg(q->what, "57014", "statement deadline passed; cancelled");
+    log_pg(q->what, "57014", NULL, "statement deadline passed; cancelled");
     return sa_err_set(err, SA_ETIMEDOUT, "postgresql: %s: timed out", q->what);
 }
 
@@ -691,13 +708,16 @@ static const struct pg_sql MIGRATE_LOCK = {"migrate", "SELECT pg_advisory_xact_l
 static const struct pg_sql MIGRATE_TABLE = {
     "migrate", "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, "
                "name text NOT NULL, applied_at text NOT NULL)"};
-static const struct pg_sql MIGRATE_CURRENT = {
-    "migrate", "SELECT COALESCE(max(version), 0) AS version FROM schema_migrations"};
+static const struct pg_sql MIGRATE_APPLIED = {
+    "migrate", "SELECT count(*) FROM schema_migrations WHERE version = $1::integer"};
 static const struct pg_sql MIGRATE_RECORD = {
     "migrate", "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)"};
 
 /* Applies mg on c in its own transaction, under the migration lock, unless it is applied
  * already (by this run's predecessor or by another instance that held the lock first).
+ * Applied means recorded under its own version, not "below the highest recorded": the
+ * saver's 050 was numbered apart from the store's, so a database migrated before 002
+ * existed holds 001 and 050 and must still get 002.
  * No statement deadline: a migration may rewrite a large table. */
 static int migrate_one(struct pg_conn *c, const struct sa_migration *mg, struct sa_err *err)
 {
@@ -705,15 +725,17 @@ static int migrate_one(struct pg_conn *c, const struct sa_migration *mg, struct 
     const struct pg_arg lock = NUM(PG_MIGRATE_LOCK);
     int rc = run_statement(c, &BEGIN, NULL, 0, false, 0, &res, err);
     c->in_txn = rc == 0;
+    const struct pg_arg version = NUM(mg->version);
     for (int step = 0; !rc && step < 3; step++) {
         PQclear(res);
         res = NULL;
         const struct pg_sql *q = step == 0   ? &MIGRATE_LOCK
                                  : step == 1 ? &MIGRATE_TABLE
-                                             : &MIGRATE_CURRENT;
-        rc = run_statement(c, q, &lock, step == 0 ? 1 : 0, false, 0, &res, err);
+                                             : &MIGRATE_APPLIED;
+        rc = run_statement(c, q, step == 0 ? &lock : &version, step == 1 ? 0 : 1, false, 0, &res,
+                           err);
     }
-    bool pending = !rc && strtol(PQgetvalue(res, 0, 0), NULL, 10) < mg->version;
+    bool pending = !rc && strtol(PQgetvalue(res, 0, 0), NULL, 10) == 0;
     PQclear(res);
     res = NULL;
     if (!rc && pending) {
@@ -755,23 +777,39 @@ static int pg_migrate(struct sa_store *base, struct sa_err *err)
     return rc;
 }
 
-/* A round trip and a committed write in one statement (health_probe, migration 001), so
- * a database that answers reads but refuses writes (a full disk, a read-only standby)
- * reads as unhealthy. */
+/* The write probe (store.h write_probe): an upsert of the prober's row in health_probe
+ * (migration 002), a real committed write, so a database that answers reads but refuses
+ * writes (a full disk, a read-only standby, a lock held too long) fails it. One
+ * statement, written once here: write_probe runs it alone, and the health check runs it
+ * with the schema version read in the same round trip, so both make the same write to
+ * the same row (app/health.c calls both: with the same who, the second is an update of
+ * the row the first wrote). */
+#define PROBE_UPSERT                                                                               \
+    "INSERT INTO health_probe (who, at) VALUES ($1, $2::float8) ON CONFLICT (who) DO UPDATE "      \
+    "SET at = excluded.at, probes = health_probe.probes + 1"
+static const struct pg_sql PROBE = {"health probe", PROBE_UPSERT};
 static const struct pg_sql HEALTH = {
-    "health check",
-    "WITH w AS (INSERT INTO health_probe (name, at) VALUES ($1, $2) ON CONFLICT (name) DO "
-    "UPDATE SET at = excluded.at RETURNING 1) SELECT (SELECT max(version) FROM "
-    "schema_migrations) AS version, (SELECT count(*) FROM w) AS wrote"};
+    "health check", "WITH w AS (" PROBE_UPSERT " RETURNING 1) SELECT (SELECT max(version) FROM "
+                    "schema_migrations) AS version, (SELECT count(*) FROM w) AS wrote"};
 
+static int pg_write_probe(struct sa_store *s, const char *who, double at, struct sa_err *err)
+{
+    const struct pg_arg a[] = {TXT(who), DBL(at)};
+    int changed = 0;
+    int rc = pg_exec_args(s, &PROBE, a, DB_N(a), &changed, err);
+    if (!rc && changed != 1)
+        rc = sa_err_set(err, SA_ESTORE, "postgresql: health probe: the write was not made");
+    return rc;
+}
+
+/* The health check probes as this host ("host:NAME", app/health.c's name for it). */
 static int pg_health(struct sa_store *s, char *detail, size_t cap, struct sa_err *err)
 {
-    char host[128] = "sales-agent";
-    if (gethostname(host, sizeof host - 1) != 0)
-        snprintf(host, sizeof host, "sales-agent");
-    char now[SA_ISO8601_LEN];
-    sa_iso8601_now(now);
-    const struct pg_arg a[] = {TXT(host), TXT(now)};
+    char who[128] = "host:";
+    if (gethostname(who + 5, sizeof who - 6) != 0)
+        snprintf(who, sizeof who, "host:unknown");
+    who[sizeof who - 1] = '\0';
+    const struct pg_arg a[] = {TXT(who), DBL(sa_wall_seconds())};
     json_t *row = NULL;
     int rc = pg_query_one(s, &HEALTH, a, DB_N(a), NULL, &row, err);
     if (!rc && json_integer_value(json_object_get(row, "wrote")) != 1)
@@ -791,6 +829,10 @@ static const struct sa_store_ops store_ops = {
     .close = pg_close,
     .migrate = pg_migrate,
     .health = pg_health,
+    /* retention.c, and the write probe above */
+    .prune = sa_pg_prune,
+    .threads_finished = sa_pg_threads_finished,
+    .write_probe = pg_write_probe,
     /* leads.c */
     .save_invocation = sa_pg_save_invocation,
     .insert_lead_if_new = sa_pg_insert_lead_if_new,
@@ -827,6 +869,7 @@ static const struct sa_store_ops store_ops = {
     .outbox_sequence = sa_pg_outbox_sequence,
     .outbox_active_sequences = sa_pg_outbox_active_sequences,
     .outbox_cancel_sequence = sa_pg_outbox_cancel_sequence,
+    .outbox_requeue_expired = sa_pg_outbox_requeue_expired,
     /* timeline.c */
     .lead_timeline = sa_pg_lead_timeline,
     /* contacts.c */

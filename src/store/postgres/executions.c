@@ -1,6 +1,11 @@
 /* Agent executions in PostgreSQL: one row per invocation, written beside its lead inside
- * the same transaction (leads.c), and listed per lead. Part of the PostgreSQL backend
- * (pg.h). */
+ * the same statement (leads.c), and listed per lead. Part of the PostgreSQL backend
+ * (pg.h).
+ *
+ * An execution is written on every invocation, so it is kept small, as in SQLite: when
+ * its input is the lead's own input (every invocation of a lead), the row stores none
+ * (NULL, leads.c decides) and the list answers the lead's stored input for it. Large
+ * outputs are compressed by TOAST, not here (migration 002 says why). */
 #include <stdlib.h>
 
 #include "store/postgres/pg.h"
@@ -10,11 +15,15 @@ static const struct pg_sql INSERT_EXEC = {
     "INSERT INTO agent_executions (id, lead_id, agent_type, thread_id, status, input, "
     "output, error_message, processing_time_ms, success, created_at) VALUES "
     "($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8, $9::float8, $10::integer, $11)"};
+/* input NULL: the execution was an invocation of the lead, whose input the lead row
+ * holds (the lead's current input: a later invocation that changed the lead shows here
+ * too) */
 static const struct pg_sql LIST_EXECS = {
     "list executions",
-    "SELECT id, agent_type, thread_id, status, input, output, error_message, "
-    "processing_time_ms, success, created_at FROM agent_executions WHERE lead_id = $1 "
-    "ORDER BY created_at DESC, id LIMIT $2::bigint"};
+    "SELECT e.id, e.agent_type, e.thread_id, e.status, COALESCE(e.input, l.data), e.output, "
+    "e.error_message, e.processing_time_ms, e.success, e.created_at FROM agent_executions e "
+    "LEFT JOIN leads l ON l.id = e.lead_id WHERE e.lead_id = $1 "
+    "ORDER BY e.created_at DESC, e.id LIMIT $2::bigint"};
 
 int sa_pg_exec_insert(struct pg_conn *c, const struct sa_exec_row *e, const char *now,
                       struct sa_err *err)

@@ -57,9 +57,9 @@ int sa_pg_key_insert(struct sa_store *s, const struct sa_key_row *k, struct sa_e
     if (!rc)
         rc = require(k->hash, "hash", err);
     if (!rc)
-        rc = pg_time(k->created_at, "created_at", created, err);
+        rc = sa_iso8601_canonical(k->created_at, "created_at", created, err);
     if (!rc && k->expires_at)
-        rc = pg_time(k->expires_at, "expires_at", expires, err);
+        rc = sa_iso8601_canonical(k->expires_at, "expires_at", expires, err);
     if (rc)
         return rc;
     const struct pg_arg a[] = {TXT(k->id),
@@ -103,7 +103,7 @@ int sa_pg_key_revoke(struct sa_store *s, const char *id, const char *at, json_t 
 {
     *out = NULL;
     char when[SA_ISO8601_LEN];
-    int rc = pg_time(at, "revoked_at", when, err);
+    int rc = sa_iso8601_canonical(at, "revoked_at", when, err);
     const struct pg_arg a[] = {TXT(id), TXT(when)};
     if (!rc) /* no row changed: revoked already, or no such key (key_show tells) */
         rc = pg_exec_args(s, &KEY_REVOKE, a, DB_N(a), NULL, err);
@@ -113,7 +113,7 @@ int sa_pg_key_revoke(struct sa_store *s, const char *id, const char *at, json_t 
 int sa_pg_key_touch(struct sa_store *s, const char *id, const char *at, struct sa_err *err)
 {
     char when[SA_ISO8601_LEN];
-    int rc = pg_time(at, "last_used_at", when, err);
+    int rc = sa_iso8601_canonical(at, "last_used_at", when, err);
     if (rc)
         return rc;
     const struct pg_arg a[] = {TXT(id), TXT(when)};

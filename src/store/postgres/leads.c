@@ -5,6 +5,7 @@
  * the "C"-collated columns (ASCII only, as NOCASE), served by expression indexes. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "base/uuid.h"
 #include "store/postgres/pg.h"
@@ -152,15 +153,20 @@ static void lead_args(const struct sa_lead_row *l, const char *now, struct pg_ar
     a[20] = TXT(l->company_domain && l->company_domain[0] ? l->company_domain : NULL);
 }
 
-/* The execution's 10 arguments ($24-$33), as sa_pg_exec_insert writes them. */
-static void exec_args(const struct sa_exec_row *e, struct pg_arg a[10])
+/* The execution's 10 arguments ($24-$33), as sa_pg_exec_insert writes them, except its
+ * input: NULL when it is the lead's own (lead_data), which the lead row holds once
+ * (executions.c reads it from there). */
+static void exec_args(const struct sa_exec_row *e, const char *lead_data, struct pg_arg a[10])
 {
+    const char *input = e->input;
+    if (input && lead_data && (input == lead_data || strcmp(input, lead_data) == 0))
+        input = NULL;
     a[0] = TXT(e->id);
     a[1] = TXT(e->lead_id);
     a[2] = TXT(e->agent_type);
     a[3] = TXT(e->thread_id);
     a[4] = TXT(e->success ? "success" : "error");
-    a[5] = TXT(e->input);
+    a[5] = TXT(input);
     a[6] = TXT(e->output);
     a[7] = TXT(e->error_message);
     a[8] = DBL(e->processing_time_ms);
@@ -191,7 +197,7 @@ static int write_lead(struct sa_store *s, struct pg_conn *c, struct invocation *
     sa_uuid_v7(cid);
     a[22] = TXT(cid);
     if (w->exec)
-        exec_args(w->exec, a + 23);
+        exec_args(w->exec, w->lead->data, a + 23);
     PGresult *res = NULL;
     int rc = pg_query_raw(s, c, &WRITE_LEAD_SQL[w->only_new][w->exec != NULL], a, w->exec ? 33 : 23,
                           &res, err);

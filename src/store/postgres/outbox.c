@@ -48,8 +48,18 @@ static const struct pg_sql OUTBOX_DUE = {
  * 'sending' in the same statement, so nobody can claim it after that commits. */
 static const struct pg_sql OUTBOX_CLAIM = {
     "claim outbox item",
-    "UPDATE outbox SET status = 'sending', updated_at = $2 WHERE id = (SELECT id FROM outbox "
-    "WHERE id = $1 AND status = 'queued' FOR UPDATE SKIP LOCKED)"};
+    "UPDATE outbox SET status = 'sending', updated_at = $2, claimed_at = $3::bigint WHERE id = "
+    "(SELECT id FROM outbox WHERE id = $1 AND status = 'queued' FOR UPDATE SKIP LOCKED)"};
+/* The lease (migration 003). Under READ COMMITTED an UPDATE that waits for a row another
+ * transaction is changing re-checks its WHERE on the committed version: a mark that set
+ * the item 'sent' meanwhile, or another instance's re-queue, makes it skip the row, so
+ * each expired claim is re-queued once and a sent item never. An item claimed before the
+ * migration has no claimed_at: its last change (the claim) stands for it. */
+static const struct pg_sql OUTBOX_REQUEUE = {
+    "re-queue expired outbox items",
+    "UPDATE outbox SET status = 'queued', claimed_at = NULL, attempts = attempts + 1, "
+    "last_error = $3, updated_at = $4 WHERE status = 'sending' AND COALESCE(claimed_at, "
+    "floor(extract(epoch FROM updated_at::timestamptz))::bigint) <= $1::bigint - $2::bigint"};
 static const struct pg_sql OUTBOX_STATUS = {"claim outbox item",
                                             "SELECT status FROM outbox WHERE id = $1"};
 static const struct pg_sql OUTBOX_MARK = {
@@ -182,7 +192,7 @@ int sa_pg_outbox_claim(struct sa_store *s, const char *id, struct sa_err *err)
 {
     char now[SA_ISO8601_LEN];
     sa_iso8601_now(now);
-    const struct pg_arg a[] = {TXT(id), TXT(now)};
+    const struct pg_arg a[] = {TXT(id), TXT(now), NUM((long long)sa_wall_time())};
     int changed = 0;
     int rc = pg_exec_args(s, &OUTBOX_CLAIM, a, DB_N(a), &changed, err);
     if (rc || changed)
@@ -286,5 +296,22 @@ int sa_pg_outbox_cancel_sequence(struct sa_store *s, const char *sequence_id, co
     int rc = pg_exec_args(s, &OUTBOX_CANCEL_SEQ, a, DB_N(a), &changed, err);
     if (n)
         *n = rc ? 0 : changed;
+    return rc;
+}
+
+int sa_pg_outbox_requeue_expired(struct sa_store *s, long long now, long long lease_seconds,
+                                 const char *reason, int *n, struct sa_err *err)
+{
+    if (n)
+        *n = 0;
+    if (lease_seconds <= 0)
+        return sa_err_set(err, SA_EINVAL, "the outbox lease must be positive");
+    char stamp[SA_ISO8601_LEN];
+    sa_iso8601_now(stamp);
+    const struct pg_arg a[] = {NUM(now), NUM(lease_seconds), TXT(reason), TXT(stamp)};
+    int changed = 0;
+    int rc = pg_exec_args(s, &OUTBOX_REQUEUE, a, DB_N(a), &changed, err);
+    if (!rc && n)
+        *n = changed;
     return rc;
 }

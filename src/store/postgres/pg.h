@@ -195,6 +195,8 @@ int sa_pg_outbox_active_sequences(struct sa_store *s, const char *email, const c
                                   long long since, json_t **out, struct sa_err *err);
 int sa_pg_outbox_cancel_sequence(struct sa_store *s, const char *sequence_id, const char *reason,
                                  int *n, struct sa_err *err);
+int sa_pg_outbox_requeue_expired(struct sa_store *s, long long now, long long lease_seconds,
+                                 const char *reason, int *n, struct sa_err *err);
 
 /* timeline.c */
 int sa_pg_lead_timeline(struct sa_store *s, const char *lead_id, int limit, json_t **out,
@@ -231,13 +233,16 @@ int sa_pg_key_revoke(struct sa_store *s, const char *id, const char *at, json_t 
 int sa_pg_key_touch(struct sa_store *s, const char *id, const char *at, struct sa_err *err);
 int sa_pg_key_count(struct sa_store *s, long *n, struct sa_err *err);
 
-/* audit.c; pg_time also serves keys.c: checks a caller's ISO 8601 UTC time
- * (YYYY-MM-DDTHH:MM:SS[.fraction]Z) and writes it to out in the stored form
- * "2026-12-02T07:10:00.000Z"; what names the field in the SA_EINVAL message. */
-int pg_time(const char *in, const char *what, char out[SA_ISO8601_LEN], struct sa_err *err) SA_WUR;
+/* audit.c (the times callers pass are checked with base/clock.h's sa_iso8601_canonical) */
 int sa_pg_audit_append(struct sa_store *s, const struct sa_audit_row *a, struct sa_err *err);
 int sa_pg_audit_list(struct sa_store *s, const struct sa_audit_query *q, json_t **out,
                      struct sa_err *err);
+
+/* retention.c */
+int sa_pg_prune(struct sa_store *s, const struct sa_prune_query *q, json_t **counts,
+                struct sa_err *err);
+int sa_pg_threads_finished(struct sa_store *s, double since, double before, const char *after,
+                           int limit, json_t **out, struct sa_err *err);
 
 /* export.c */
 int sa_pg_lead_export_page(struct sa_store *s, const struct sa_lead_query *q, const json_t *after,

@@ -812,6 +812,7 @@ static const struct sa_store_ops store_ops = {
     .outbox_sequence = sa_sqlite_outbox_sequence,
     .outbox_active_sequences = sa_sqlite_outbox_active_sequences,
     .outbox_cancel_sequence = sa_sqlite_outbox_cancel_sequence,
+    .outbox_requeue_expired = sa_sqlite_outbox_requeue_expired,
     /* contacts.c */
     .contact_dnc = sa_sqlite_contact_dnc,
     .contact_get = sa_sqlite_contact_get,

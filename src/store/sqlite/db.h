@@ -197,6 +197,8 @@ int sa_sqlite_outbox_active_sequences(struct sa_store *s, const char *email, con
                                       long long since, json_t **out, struct sa_err *err);
 int sa_sqlite_outbox_cancel_sequence(struct sa_store *s, const char *sequence_id,
                                      const char *reason, int *n, struct sa_err *err);
+int sa_sqlite_outbox_requeue_expired(struct sa_store *s, long long now, long long lease_seconds,
+                                     const char *reason, int *n, struct sa_err *err);
 
 /* saver.c: the checkpoint saver (graph/saver.h) for location, a file path (the store's
  * file; its own table), or ":memory:" (the in-process memory saver, since an in-memory
@@ -217,11 +219,7 @@ int sa_sqlite_key_revoke(struct sa_store *s, const char *id, const char *at, jso
 int sa_sqlite_key_touch(struct sa_store *s, const char *id, const char *at, struct sa_err *err);
 int sa_sqlite_key_count(struct sa_store *s, long *n, struct sa_err *err);
 
-/* audit.c; db_time also serves keys.c: checks a caller's ISO 8601 UTC time
- * (YYYY-MM-DDTHH:MM:SS[.fraction]Z) and writes it to out in the stored form
- * "2026-12-02T07:10:00.000Z", so stored times compare as text in time order. what names
- * the field in the SA_EINVAL message. */
-int db_time(const char *in, const char *what, char out[SA_ISO8601_LEN], struct sa_err *err) SA_WUR;
+/* audit.c (the times callers pass are checked with base/clock.h's sa_iso8601_canonical) */
 int sa_sqlite_audit_append(struct sa_store *s, const struct sa_audit_row *a, struct sa_err *err);
 int sa_sqlite_audit_list(struct sa_store *s, const struct sa_audit_query *q, json_t **out,
                          struct sa_err *err);

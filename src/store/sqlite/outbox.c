@@ -28,10 +28,19 @@ static const struct db_sql OUTBOX_LIST = {
 static const struct db_sql OUTBOX_DUE = {
     "due outbox", "SELECT " OUTBOX_COLS " FROM outbox WHERE status = 'queued' AND due_at <= "
                   "?1 ORDER BY due_at, id LIMIT ?2"};
-/* only a queued item changes: the WHERE is what makes a claim happen once */
+/* only a queued item changes: the WHERE is what makes a claim happen once; claimed_at
+ * starts the lease (migration 015) */
 static const struct db_sql OUTBOX_CLAIM = {"claim outbox item",
-                                           "UPDATE outbox SET status = 'sending', updated_at = ?2 "
-                                           "WHERE id = ?1 AND status = 'queued'"};
+                                           "UPDATE outbox SET status = 'sending', updated_at = ?2, "
+                                           "claimed_at = ?3 WHERE id = ?1 AND status = 'queued'"};
+/* One statement: SQLite runs it under the write lock, so of concurrent callers the first
+ * re-queues and the next finds the item queued. An item claimed before migration 015
+ * has no claimed_at: its last change (the claim) stands for it. */
+static const struct db_sql OUTBOX_REQUEUE = {
+    "re-queue expired outbox items",
+    "UPDATE outbox SET status = 'queued', claimed_at = NULL, attempts = attempts + 1, "
+    "last_error = ?3, updated_at = ?4 WHERE status = 'sending' AND "
+    "COALESCE(claimed_at, CAST(strftime('%s', updated_at) AS INTEGER)) <= ?1 - ?2"};
 static const struct db_sql OUTBOX_STATUS = {"claim outbox item",
                                             "SELECT status FROM outbox WHERE id = ?1"};
 static const struct db_sql OUTBOX_MARK = {
@@ -128,7 +137,7 @@ int sa_sqlite_outbox_claim(struct sa_store *s, const char *id, struct sa_err *er
 {
     char now[SA_ISO8601_LEN];
     sa_iso8601_now(now);
-    const struct db_arg a[] = {TXT(id), TXT(now)};
+    const struct db_arg a[] = {TXT(id), TXT(now), NUM((long long)sa_wall_time())};
     int changed = 0;
     int rc = db_exec_args(s, &OUTBOX_CLAIM, a, DB_N(a), &changed, err);
     if (rc || changed)
@@ -235,5 +244,22 @@ int sa_sqlite_outbox_cancel_sequence(struct sa_store *s, const char *sequence_id
     int rc = db_exec_args(s, &OUTBOX_CANCEL_SEQ, a, DB_N(a), &changed, err);
     if (n)
         *n = rc ? 0 : changed;
+    return rc;
+}
+
+int sa_sqlite_outbox_requeue_expired(struct sa_store *s, long long now, long long lease_seconds,
+                                     const char *reason, int *n, struct sa_err *err)
+{
+    if (n)
+        *n = 0;
+    if (lease_seconds <= 0)
+        return sa_err_set(err, SA_EINVAL, "the outbox lease must be positive");
+    char stamp[SA_ISO8601_LEN];
+    sa_iso8601_now(stamp);
+    const struct db_arg a[] = {NUM(now), NUM(lease_seconds), TXT(reason), TXT(stamp)};
+    int changed = 0;
+    int rc = db_exec_args(s, &OUTBOX_REQUEUE, a, DB_N(a), &changed, err);
+    if (!rc && n)
+        *n = changed;
     return rc;
 }

@@ -1,0 +1,114 @@
+/* Retention in PostgreSQL (store.h's retention group): deletes old executions and expired
+ * enrichment cache entries in batches, and finds the finished threads whose checkpoints
+ * app/retention.c may compact. Ported from store/sqlite/retention.c; the write probe is
+ * in db.c, beside the health check that shares its statement. Part of the PostgreSQL
+ * backend (pg.h). */
+#include <stdlib.h>
+
+#include "store/postgres/pg.h"
+
+/* Rows per delete statement: large enough that a million old rows take a thousand
+ * commits, small enough that a batch holds its row locks for milliseconds, not seconds,
+ * so writes that touch the same rows (an erasure) barely wait. */
+#define PRUNE_BATCH 1000
+
+/* Each batch is one statement outside any transaction block, so it commits on its own
+ * (the contract's "each batch its own transaction"). SKIP LOCKED: two instances pruning
+ * at once take different rows instead of the second waiting on the first's locks and
+ * then finding them gone; a row locked by anything else is left to the next sweep. */
+static const struct pg_sql COUNT_EXECS = {
+    "count old executions",
+    "SELECT count(*) AS n FROM agent_executions WHERE created_at < $1::text"};
+static const struct pg_sql DELETE_EXECS = {
+    "delete old executions",
+    "DELETE FROM agent_executions WHERE id IN (SELECT id FROM agent_executions "
+    "WHERE created_at < $1::text LIMIT $2::bigint FOR UPDATE SKIP LOCKED)"};
+static const struct pg_sql COUNT_CACHE = {
+    "count expired cache",
+    "SELECT count(*) AS n FROM enrichment_cache WHERE expires_at <= $1::text"};
+static const struct pg_sql DELETE_CACHE = {
+    "delete expired cache",
+    "DELETE FROM enrichment_cache WHERE cache_key IN (SELECT cache_key FROM enrichment_cache "
+    "WHERE expires_at <= $1::text LIMIT $2::bigint FOR UPDATE SKIP LOCKED)"};
+/* A thread's activity: its runs' status changes and its executions. Candidates are the
+ * threads with activity inside the window; each is then refused if it has activity after
+ * it, a run not finished or an approval pending (indexes, migration 002: runs by
+ * updated_at and thread_id, executions by created_at and thread_id; approvals by
+ * (thread_id, interrupt_id)). */
+static const struct pg_sql THREADS_FINISHED = {
+    "finished threads",
+    "SELECT t AS thread_id FROM (SELECT thread_id AS t FROM runs WHERE updated_at >= $1::text "
+    "AND updated_at < $2::text UNION SELECT thread_id FROM agent_executions WHERE "
+    "created_at >= $1::text AND created_at < $2::text AND thread_id IS NOT NULL) AS active "
+    "WHERE ($3::text IS NULL OR t > $3::text) "
+    "AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.thread_id = t AND (r.updated_at >= $2::text "
+    "OR r.status IN ('queued', 'running', 'awaiting_approval'))) "
+    "AND NOT EXISTS (SELECT 1 FROM agent_executions e WHERE e.thread_id = t AND "
+    "e.created_at >= $2::text) "
+    "AND NOT EXISTS (SELECT 1 FROM approvals a WHERE a.thread_id = t AND a.status = 'pending') "
+    "ORDER BY t LIMIT $4::bigint"};
+
+/* Deletes (or, dry, counts) the rows before cutoff; *n: how many. */
+static int prune_kind(struct sa_store *s, const struct pg_sql *count, const struct pg_sql *del,
+                      double cutoff, bool dry, long long *n, struct sa_err *err)
+{
+    *n = 0;
+    if (cutoff <= 0)
+        return 0;
+    char at[SA_ISO8601_LEN];
+    sa_iso8601_format_ms(cutoff, at);
+    if (dry) {
+        json_t *row = NULL;
+        const struct pg_arg a[] = {TXT(at)};
+        int rc = pg_query_one(s, count, a, DB_N(a), NULL, &row, err);
+        *n = json_integer_value(json_object_get(row, "n"));
+        json_decref(row);
+        return rc;
+    }
+    int changed;
+    do {
+        const struct pg_arg a[] = {TXT(at), NUM(PRUNE_BATCH)};
+        int rc = pg_exec_args(s, del, a, DB_N(a), &changed, err);
+        if (rc)
+            return rc;
+        *n += changed;
+    } while (changed == PRUNE_BATCH);
+    return 0;
+}
+
+/* PostgreSQL gives the space of deleted rows back to the table by itself (autovacuum
+ * marks it free for reuse; the file does not shrink, as SQLite's does not): nothing to
+ * truncate after the batches. */
+int sa_pg_prune(struct sa_store *s, const struct sa_prune_query *q, json_t **counts,
+                struct sa_err *err)
+{
+    *counts = NULL;
+    long long execs = 0, cache = 0;
+    int rc =
+        prune_kind(s, &COUNT_EXECS, &DELETE_EXECS, q->executions_before, q->dry_run, &execs, err);
+    if (!rc)
+        rc = prune_kind(s, &COUNT_CACHE, &DELETE_CACHE, q->cache_expired_at, q->dry_run, &cache,
+                        err);
+    if (rc)
+        return rc;
+    *counts = json_pack("{s:I, s:I}", "executions", execs, "enrichment_cache", cache);
+    return *counts ? 0 : sa_err_set(err, SA_ENOMEM, "out of memory");
+}
+
+static json_t *thread_id_of(const PGresult *res, int row)
+{
+    return pg_col_text(res, row, 0);
+}
+
+int sa_pg_threads_finished(struct sa_store *s, double since, double before, const char *after,
+                           int limit, json_t **out, struct sa_err *err)
+{
+    *out = NULL;
+    if (limit < 1 || limit > 1000)
+        return sa_err_set(err, SA_EINVAL, "limit must be 1-1000");
+    char from[SA_ISO8601_LEN], until[SA_ISO8601_LEN];
+    sa_iso8601_format_ms(since > 0 ? since : 0, from);
+    sa_iso8601_format_ms(before, until);
+    const struct pg_arg a[] = {TXT(from), TXT(until), TXT(after), NUM(limit)};
+    return pg_query_rows(s, &THREADS_FINISHED, a, DB_N(a), thread_id_of, out, err);
+}
