@@ -24,7 +24,7 @@
 /* The claim's lease. A worker claims an item (queued -> sending), delivers it, then marks
  * it sent; a worker killed between the claim and the mark (SIGKILL, OOM, a lost host)
  * used to leave the item "sending" for ever, neither delivered again nor failed. Now
- * every poll re-queues the items claimed more than SA_OUTBOX_LEASE_SECONDS ago
+ * every poll re-queues the items claimed more than OUTBOX_LEASE_SECONDS ago
  * (store.h outbox_requeue_expired), counting an attempt, so another worker (or this one
  * after a restart) delivers them; MAX_ATTEMPTS still ends an item that kills every worker
  * that takes it.
@@ -363,11 +363,13 @@ static int send_item(struct sa_outbox_worker *w, const json_t *item, struct sa_e
 static int requeue_expired(struct sa_outbox_worker *w, struct sa_err *err)
 {
     int n = 0;
-    int rc = sa_store_outbox_requeue_expired(w->app->store, (long long)sa_wall_time(),
-                                             SA_OUTBOX_LEASE_SECONDS, LEASE_REASON, &n, err);
+    int rc =
+        sa_store_outbox_requeue_expired(w->app->store, (long long)sa_wall_time(),
+                                        w->app->cfg.outbox_lease_seconds, LEASE_REASON, &n, err);
     if (!rc && n > 0)
-        sa_log(SA_LOG_WARN, "outbox: items whose claim expired were queued again",
-               json_pack("{s:i, s:i}", "items", n, "lease_seconds", SA_OUTBOX_LEASE_SECONDS));
+        sa_log(
+            SA_LOG_WARN, "outbox: items whose claim expired were queued again",
+            json_pack("{s:i, s:i}", "items", n, "lease_seconds", w->app->cfg.outbox_lease_seconds));
     return rc;
 }
 

@@ -10,7 +10,7 @@
  * with the reason recorded. Each message carries the consent headers and footer
  * (app/consent.h). Failures retry with backoff (1, 2, 4, ... minutes) and fail after 5
  * attempts. An item left "sending" by a worker that stopped between claim and mark is
- * queued again after SA_OUTBOX_LEASE_SECONDS (outbox.c says what that costs).
+ * queued again after OUTBOX_LEASE_SECONDS (outbox.c says what that costs).
  * Created by `serve` (cli/cmd_serve.c). */
 #ifndef SA_OUTBOX_H
 #define SA_OUTBOX_H
@@ -21,7 +21,6 @@
 
 /* How long a claimed item may stay "sending" before the worker takes it for abandoned
  * and queues it again (longer than any delivery, timeouts included). */
-#define SA_OUTBOX_LEASE_SECONDS 300
 
 struct sa_app;
 struct sa_store;

@@ -187,6 +187,14 @@ static const struct sa_setting settings[] = {
      .doc = "how often the delivery worker looks for due items (it is also woken when items "
             "are queued)",
      .commands = BACKGROUND},
+    {.env = "OUTBOX_LEASE_SECONDS",
+     INT(outbox_lease_seconds),
+     .dflt = "300",
+     .min = 10,
+     .max = 86400,
+     .doc = "an item claimed for delivery longer ago than this (its worker died) is queued "
+            "again; longer than any delivery takes (docs/scale-out.md: the duplicate window)",
+     .commands = BACKGROUND},
     /* background runs and their queue (app/runs.c, store/queue.h) */
     {.env = "RUN_WORKERS",
      INT(run_workers),

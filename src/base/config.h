@@ -66,6 +66,7 @@ struct sa_config {
     /* the outbox */
     const char *mail_transport; /* MAIL_TRANSPORT: a transport spec (maildir:DIR) */
     int outbox_poll_ms;         /* OUTBOX_POLL_MS: 0 holds outgoing mail */
+    int outbox_lease_seconds;   /* OUTBOX_LEASE_SECONDS: a dead worker's claim expires */
     /* background runs and their queue (app/runs.c, store/queue.h) */
     int run_workers;            /* RUN_WORKERS: run worker threads; 0 = this instance only queues */
     int run_visibility_ms;      /* RUN_VISIBILITY_TIMEOUT_MS: a silent worker's run is reclaimed */
