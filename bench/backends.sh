@@ -90,7 +90,9 @@ echo "PostgreSQL 15 and Redis 7 on loopback, throwaway settings (fsync off, sync
 
 echo
 echo "-- 1. checkpoint save per super-step: $build/bench_saver -n ${BENCH_SAVER_PUTS:-3000} sqlite://... postgresql://... redis://.../1"
-"$build/bench_saver" -n "${BENCH_SAVER_PUTS:-3000}" "sqlite://$tmp/saver.db" "$(newdb saver)" "$redis/1"
+saver_db=$(newdb saver)
+DATABASE_URL="$saver_db" "$bin" migrate >/dev/null # the checkpoint table
+"$build/bench_saver" -n "${BENCH_SAVER_PUTS:-3000}" "sqlite://$tmp/saver.db" "$saver_db" "$redis/1"
 
 echo
 echo "-- 2. HTTP: wrk -t2 -d$duration --latency (bench/invoke.lua: qualification invoke with its write; /health caches its probe for 1 s, so it is the trivial-endpoint limit)"
@@ -132,11 +134,12 @@ pipeline_runs() { # label base_url db_url key: prints "submit_s settled_s runs_p
   local label=$1 url=$2 db=$3 key=$4 cfg="$tmp/runs-$1.curl" i t0 t1 t2 settled=0 total
   : >"$cfg"
   for i in $(seq "$runs"); do
-    printf 'url = "%s/api/runs"\nheader = "Content-Type: application/json"\nheader = "Authorization: Bearer %s"\ndata = "%s"\noutput = "/dev/null"\nwrite-out = "%%{http_code}\\n"\nnext\n' \
+    [ "$i" -gt 1 ] && echo next >>"$cfg"
+    printf 'url = "%s/api/runs"\nheader = "Content-Type: application/json"\nheader = "Authorization: Bearer %s"\ndata = "%s"\noutput = "/dev/null"\nwrite-out = "%%{http_code}\\n"\n' \
       "$url" "$key" "$(printf '{"input":%s}' "$(lead "$i" "$label")" | sed 's/"/\\"/g')" >>"$cfg"
   done
   t0=$(now)
-  curl -s -Z --parallel-max 16 -K "$cfg" >"$tmp/runs-$label.codes" || true
+  curl -sS -Z --parallel-max 16 -K "$cfg" >"$tmp/runs-$label.codes" 2>"$tmp/runs-$label.err" || true
   t1=$(now)
   total=$(sql "$db" "SELECT count(*) FROM runs")
   for i in $(seq 6000); do # 10 minutes at most
@@ -216,6 +219,7 @@ per "$p1" "$p0" "$r1" "$r0" "  before retention"
 per "$p2" "$p0" "$r2" "$r0" "  after checkpoint retention (+2 days)"
 per "$p3" "$p0" "$r3" "$r0" "  after execution retention (+31 days)"
 echo "(target: under 8 KB per finished run kept; relations include index pages, so a small N overstates them)"
+[ "$p3" = "$p1" ] && echo "(prune deleted nothing: the PostgreSQL store has no prune operation yet, src/store/store.c's default answers zeros)"
 
 echo
 echo "-- 5. soak: wrk -t2 -c$conns -d${soak}s bench/invoke.lua, RETENTION_SWEEP_SECONDS=5, EXECUTION_RETENTION_SECONDS=20, CHECKPOINT_RETENTION_SECONDS=20"
@@ -241,7 +245,7 @@ soak_backend() { # label DATABASE_URL
     last="$rss $fds $db"
   }
   printf '%-12s %6s %10s %8s %10s\n' backend t_s rss_mb fds db_mb
-  local last
+  local last r10 f10 d10
   sample 0
   read -r r0 f0 d0 <<<"$last"
   SA_BENCH_KEY=$key wrk -t2 -c"$conns" -d"${soak}s" --latency -s "$here/invoke.lua" \
@@ -250,11 +254,14 @@ soak_backend() { # label DATABASE_URL
   for t in $(seq 10 10 "$soak"); do
     sleep 10
     sample "$t"
+    [ "$t" = 10 ] && read -r r10 f10 d10 <<<"$last"
   done
   wait "$wpid" || true
   read -r r1 f1 d1 <<<"$last"
   awk -v r0="$r0" -v r1="$r1" -v f0="$f0" -v f1="$f1" -v d0="$d0" -v d1="$d1" -v l="$label" 'BEGIN {
     printf "%-12s growth start->end: RSS %+.1f MB, fds %+d, database %+.1f MB\n", l, (r1-r0)/1024, f1-f0, (d1-d0)/1048576 }'
+  [ -n "$r10" ] && awk -v r0="$r10" -v r1="$r1" -v d0="$d10" -v d1="$d1" -v l="$label" 'BEGIN {
+    printf "%-12s growth 10 s->end (warm): RSS %+.1f MB, database %+.1f MB\n", l, (r1-r0)/1024, (d1-d0)/1048576 }'
   echo "$label wrk: $(awk '/Requests\/sec/ {print $2 " req/s"} /Non-2xx/ {print $0}' "$tmp/soak-$label.wrk" | tr '\n' ' ')"
   stop "$spid"
 }
