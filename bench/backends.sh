@@ -42,8 +42,8 @@ cleanup() {
   local p
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  [ -f "$tmp/nginx/nginx.conf" ] && "$root/tests/harness/nginx.sh" stop "$tmp/nginx" 2>/dev/null || true
-  [ -f "$tmp/backends/backends.env" ] && "$root/tests/harness/backends.sh" stop "$tmp/backends" 2>/dev/null || true
+  if [ -f "$tmp/nginx/nginx.conf" ]; then "$root/tests/harness/nginx.sh" stop "$tmp/nginx" 2>/dev/null || true; fi
+  if [ -f "$tmp/backends/backends.env" ]; then "$root/tests/harness/backends.sh" stop "$tmp/backends" 2>/dev/null || true; fi
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -224,7 +224,7 @@ echo "(target: under 8 KB per finished run kept; relations include index pages, 
 echo
 echo "-- 5. soak: wrk -t2 -c$conns -d${soak}s bench/invoke.lua, RETENTION_SWEEP_SECONDS=5, EXECUTION_RETENTION_SECONDS=20, CHECKPOINT_RETENTION_SECONDS=20"
 soak_backend() { # label DATABASE_URL
-  local label=$1 url=$2 key t s0 s1 r0 r1 f0 f1 d0 d1
+  local label=$1 url=$2 key t r0 r1 f0 f1 d0 d1
   start "soak-$label" RETENTION_SWEEP_SECONDS=5 EXECUTION_RETENTION_SECONDS=20 CHECKPOINT_RETENTION_SECONDS=20 -- \
     serve --port 0 --database-url "$url"
   local spid=$pid
@@ -239,13 +239,13 @@ soak_backend() { # label DATABASE_URL
   sample() { # t: prints a row, sets last
     local rss fds db
     rss=$(awk '/VmRSS/ {print $2}' "/proc/$spid/status")
-    fds=$(ls "/proc/$spid/fd" | wc -l)
+    fds=$(find "/proc/$spid/fd" -mindepth 1 -maxdepth 1 | wc -l)
     db=$(dbsize)
     printf '%-12s %6s %10s %8s %10s\n' "$label" "$1" "$(awk -v k="$rss" 'BEGIN { printf "%.1f", k / 1024 }')" "$fds" "$(mb "$db")"
     last="$rss $fds $db"
   }
   printf '%-12s %6s %10s %8s %10s\n' backend t_s rss_mb fds db_mb
-  local last r10 f10 d10
+  local last r10 d10
   sample 0
   read -r r0 f0 d0 <<<"$last"
   SA_BENCH_KEY=$key wrk -t2 -c"$conns" -d"${soak}s" --latency -s "$here/invoke.lua" \
@@ -254,7 +254,7 @@ soak_backend() { # label DATABASE_URL
   for t in $(seq 10 10 "$soak"); do
     sleep 10
     sample "$t"
-    [ "$t" = 10 ] && read -r r10 f10 d10 <<<"$last"
+    [ "$t" = 10 ] && read -r r10 _ d10 <<<"$last"
   done
   wait "$wpid" || true
   read -r r1 f1 d1 <<<"$last"

@@ -2,6 +2,8 @@
 # Runs every benchmark and prints its figures: bench/run.sh BUILD_DIR
 # HTTP: wrk against a release server on a temporary SQLite database, /health (the
 # trivial-endpoint limit) and the qualification invoke (with its SQLite write), same run.
+# Last, bench/backends.sh: savers, HTTP, pipeline runs, storage and a soak on PostgreSQL
+# and Redis of its own.
 set -euo pipefail
 build=${1:-build}
 here=$(cd "$(dirname "$0")" && pwd)
