@@ -2,12 +2,16 @@
 # Runs every benchmark and prints its figures: bench/run.sh BUILD_DIR
 # HTTP: wrk against a release server on a temporary SQLite database, /health (the
 # trivial-endpoint limit) and the qualification invoke (with its SQLite write), same run.
+# Last, bench/backends.sh: savers, HTTP, pipeline runs, storage and a soak on PostgreSQL
+# and Redis of its own.
 set -euo pipefail
 build=${1:-build}
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 duration=${BENCH_DURATION:-10s}
 conns=${BENCH_CONNECTIONS:-32}
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
 
 echo "== in-process scoring"
 "$build/bench_score" "${BENCH_ITERATIONS:-200000}"
@@ -47,37 +51,12 @@ RATE_LIMIT_PER_MINUTE=10000000 AGENT_RATE_LIMIT_PER_HOUR=1000000000 \
   --database-url "sqlite://$tmp/bench.db" --data-dir "$root/data" >"$tmp/server.out" 2>"$tmp/server.log" &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$tmp"' EXIT
-port=
-for _ in $(seq 100); do
-  port=$(sed -n 's/.*"msg":"listening".*"port":\([0-9]*\).*/\1/p' "$tmp/server.log")
-  [ -n "$port" ] && break
-  sleep 0.05
-done
+port=$(wait_port "$tmp/server.out")
 [ -n "$port" ] || { echo "server did not start:"; cat "$tmp/server.log"; exit 1; }
 # the first admin key, printed once on stdout by a fresh install
-key=
-for _ in $(seq 100); do
-  key=$(grep -o 'sa_[0-9a-f]\{16\}_[A-Za-z0-9_-]\{43\}' "$tmp/server.out" | head -n 1 || true)
-  [ -n "$key" ] && break
-  sleep 0.05
-done
+key=$(wait_key "$tmp/server.out")
 [ -n "$key" ] || { echo "no API key printed:"; cat "$tmp/server.out"; exit 1; }
 export SA_BENCH_KEY=$key
-
-run_wrk() { # wrk args...: prints "rps p50 p99 non2xx"
-  local out
-  out=$(wrk -t2 -d"$duration" --latency "$@")
-  local rps p50 p99
-  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
-  p50=$(awk '$1=="50%" {print $2}' <<<"$out")
-  p99=$(awk '$1=="99%" {print $2}' <<<"$out")
-  local non2xx
-  non2xx=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
-  echo "$rps $p50 $p99 ${non2xx:-0}"
-}
-to_ms() { # wrk prints 512.00us / 1.20ms / 1.01s
-  awk -v v="$1" 'BEGIN { if (v ~ /us$/) { sub(/us$/,"",v); print v/1000 } else if (v ~ /ms$/) { sub(/ms$/,"",v); print v+0 } else { sub(/s$/,"",v); print v*1000 } }'
-}
 
 printf '%-44s %10s %10s %10s %8s\n' "endpoint (connections)" req/s p50_ms p99_ms non2xx
 row() { printf '%-44s %10s %10s %10s %8s\n' "$1" "$2" "$(to_ms "$3")" "$(to_ms "$4")" "$5"; }
@@ -111,3 +90,7 @@ echo "== storage per invocation, and what retention keeps (sales-agent prune on 
 echo
 echo "== import: sales-agent import of generated HubSpot exports into a fresh SQLite file (GNU time)"
 "$here/bench_import.sh" "$build" ${BENCH_IMPORT_ROWS:-10000 100000}
+
+echo
+echo "== production backends: savers, HTTP, pipeline runs, storage and a soak on PostgreSQL and Redis"
+"$here/backends.sh" "$build"
