@@ -132,7 +132,12 @@ static void test_runs_kill_mid_run(void **state)
     resp_free(&r);
     server_kill(&runs_srv);
     unsetenv("PIPELINE_STEP_DELAY_MS");
+    /* on the Redis queue the killed process's delivery stays pending until its visibility
+     * timeout (30 s by default) passes; the restarted process then takes it over (on the
+     * memory queue the restart queues the unfinished run again at once) */
+    setenv("RUN_VISIBILITY_TIMEOUT_MS", "1500", 1);
     assert_int_equal(server_start(&runs_srv, false), 0);
+    unsetenv("RUN_VISIBILITY_TIMEOUT_MS");
     harness_use(&runs_srv);
     j = wait_run(id, &r);
     assert_string_equal(jstr(j, "status"), "awaiting_approval");
