@@ -28,6 +28,10 @@ static bool waits_for_human(const json_t *snap)
 {
     size_t i;
     json_t *t;
+    /* nodes still to run: the thread is mid-run (perhaps on another instance, which this
+     * process's busy marker cannot see), or stopped before a node for a person */
+    if (json_array_size(json_object_get(snap, "next")) > 0)
+        return true;
     json_array_foreach(json_object_get(snap, "tasks"), i,
                        t) if (json_array_size(json_object_get(t, "interrupts")) > 0) return true;
     return false;

@@ -74,6 +74,7 @@ static const struct sa_setting settings[] = {
      .flag = "database-url",
      .metavar = "URL",
      URL(database_url),
+     .secret = 1, /* a postgresql:// URL may carry a password: never echoed */
      .dflt = "sqlite://var/sales-agent.db",
      .range_doc = "sqlite://PATH, sqlite::memory: or postgresql://USER[:PASSWORD]@HOST[:PORT]/DB",
      .doc = "where leads, runs and the outbox are stored; the parent directory is created",
@@ -97,13 +98,13 @@ static const struct sa_setting settings[] = {
     {.env = "DB_POOL_SIZE",
      INT(db_pool_size),
      .dflt = "0",
-     .dflt_doc = "THREADS + RUN_WORKERS + 2",
+     .dflt_doc = "HTTP threads + run workers + 2",
      .min = 0,
      .max = 1024,
      .range_doc = "0: one per HTTP thread and run worker, plus the outbox's and the retention "
                   "sweep's",
      .doc = "database connections per process (PostgreSQL: keep instances x this under "
-            "PgBouncer's pool or max_connections)",
+            "PgBouncer's max_client_conn or max_connections)",
      .commands = STORE},
     /* the HTTP server */
     {.env = "HOST",

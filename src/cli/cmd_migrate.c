@@ -20,11 +20,14 @@ static void print_url(FILE *f, const char *url)
     size_t len = strcspn(auth, "/?#"); /* the authority */
     const char *at = memchr(auth, '@', len);
     const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
-    if (!colon) {
-        fputs(url, f);
-        return;
-    }
-    fprintf(f, "%.*s***%s", (int)(colon + 1 - url), url, at);
+    /* scheme://[user[:***]@]host[:port][/path], never the query: libpq takes a password
+     * as ?password=... too */
+    if (colon)
+        fprintf(f, "%.*s***", (int)(colon + 1 - url), url);
+    else
+        fprintf(f, "%.*s", (int)(auth - url), url);
+    const char *rest = colon ? at : auth;
+    fprintf(f, "%.*s", (int)strcspn(rest, "?#"), rest);
 }
 
 static int migrate(const struct sa_config *cfg, const struct sa_cli_args *args)

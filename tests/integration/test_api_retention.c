@@ -229,6 +229,7 @@ static void test_sweep_and_prune(void **state)
 static void test_health_degraded(void **state)
 {
     (void)state;
+    SKIP_ON_PG("it locks the SQLite file (test_api_outage stops PostgreSQL instead)");
     harness_use(&main_srv);
     expect_health_ok();
     char *path = strf("%s/db.sqlite", main_srv.dir);

@@ -55,9 +55,12 @@ static const struct pg_sql OUTBOX_CLAIM = {
  * the item 'sent' meanwhile, or another instance's re-queue, makes it skip the row, so
  * each expired claim is re-queued once and a sent item never. An item claimed before the
  * migration has no claimed_at: its last change (the claim) stands for it. */
+/* The fifth expired claim fails the item (the app's MAX_ATTEMPTS, app/outbox.c): an item
+ * whose delivery kills every worker must not come back for ever. */
 static const struct pg_sql OUTBOX_REQUEUE = {
     "re-queue expired outbox items",
-    "UPDATE outbox SET status = 'queued', claimed_at = NULL, attempts = attempts + 1, "
+    "UPDATE outbox SET status = CASE WHEN attempts + 1 >= 5 THEN 'failed' ELSE 'queued' END, "
+    "claimed_at = NULL, attempts = attempts + 1, "
     "last_error = $3, updated_at = $4 WHERE status = 'sending' AND COALESCE(claimed_at, "
     "floor(extract(epoch FROM updated_at::timestamptz))::bigint) <= $1::bigint - $2::bigint"};
 static const struct pg_sql OUTBOX_STATUS = {"claim outbox item",

@@ -36,9 +36,12 @@ static const struct db_sql OUTBOX_CLAIM = {"claim outbox item",
 /* One statement: SQLite runs it under the write lock, so of concurrent callers the first
  * re-queues and the next finds the item queued. An item claimed before migration 015
  * has no claimed_at: its last change (the claim) stands for it. */
+/* The fifth expired claim fails the item (the app's MAX_ATTEMPTS, app/outbox.c): an item
+ * whose delivery kills every worker must not come back for ever. */
 static const struct db_sql OUTBOX_REQUEUE = {
     "re-queue expired outbox items",
-    "UPDATE outbox SET status = 'queued', claimed_at = NULL, attempts = attempts + 1, "
+    "UPDATE outbox SET status = CASE WHEN attempts + 1 >= 5 THEN 'failed' ELSE 'queued' END, "
+    "claimed_at = NULL, attempts = attempts + 1, "
     "last_error = ?3, updated_at = ?4 WHERE status = 'sending' AND "
     "COALESCE(claimed_at, CAST(strftime('%s', updated_at) AS INTEGER)) <= ?1 - ?2"};
 static const struct db_sql OUTBOX_STATUS = {"claim outbox item",
