@@ -5,6 +5,7 @@
 #include "store/postgres/pg.h"
 
 #include <errno.h>
+#include <time.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -228,8 +229,16 @@ static int conn_open(struct pg_conn *c, struct sa_err *err)
     return 0;
 }
 
-static struct pg_conn *conn_get(struct pg_store *s)
+/* A free connection, waiting for one at most a statement's deadline (every holder gives
+ * its connection back within about that), so a request behind an exhausted pool still
+ * gets its answer (503) within the timeouts; NULL, with err set, when none came free. */
+static struct pg_conn *conn_get(struct pg_store *s, struct sa_err *err)
 {
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    long long ns = until.tv_nsec + (long long)s->statement_ms * 1000000LL;
+    until.tv_sec += (time_t)(ns / 1000000000LL);
+    until.tv_nsec = (long)(ns % 1000000000LL);
     pthread_mutex_lock(&s->lock);
     for (;;) {
         for (int i = 0; i < s->nconns; i++) {
@@ -240,7 +249,13 @@ static struct pg_conn *conn_get(struct pg_store *s)
                 return &s->conns[i];
             }
         }
-        pthread_cond_wait(&s->cond, &s->lock);
+        if (pthread_cond_timedwait(&s->cond, &s->lock, &until) == ETIMEDOUT) {
+            pthread_mutex_unlock(&s->lock);
+            sa_err_set(err, SA_ETIMEDOUT,
+                       "postgresql: no database connection came free in %d ms (DB_POOL_SIZE)",
+                       s->statement_ms);
+            return NULL;
+        }
     }
 }
 
@@ -518,7 +533,9 @@ int pg_query_rows(struct sa_store *base, const struct pg_sql *q, const struct pg
                   pg_row_fn row, json_t **out, struct sa_err *err)
 {
     struct pg_store *s = (struct pg_store *)base;
-    struct pg_conn *c = conn_get(s);
+    struct pg_conn *c = conn_get(s, err);
+    if (!c)
+        return SA_ETIMEDOUT;
     int rc = pg_conn_rows(c, q, a, n, row, out, err);
     if (rc == SA_ESTORE && c->broken) /* lost under it: a read is safe to run again */
         rc = pg_conn_rows(c, q, a, n, row, out, err);
@@ -555,7 +572,9 @@ int pg_exec_args(struct sa_store *base, const struct pg_sql *q, const struct pg_
                  int *changes, struct sa_err *err)
 {
     struct pg_store *s = (struct pg_store *)base;
-    struct pg_conn *c = conn_get(s);
+    struct pg_conn *c = conn_get(s, err);
+    if (!c)
+        return SA_ETIMEDOUT;
     int rc = pg_exec_locked(c, q, a, n, changes, err);
     conn_put(s, c);
     return rc;
@@ -568,7 +587,8 @@ int pg_query_raw(struct sa_store *base, struct pg_conn *c, const struct pg_sql *
     if (c)
         return run(c, q, a, n, res, err);
     struct pg_store *s = (struct pg_store *)base;
-    c = conn_get(s);
+    if (!(c = conn_get(s, err)))
+        return SA_ETIMEDOUT;
     int rc = run(c, q, a, n, res, err);
     conn_put(s, c);
     return rc;
@@ -630,7 +650,9 @@ int pg_transaction(struct sa_store *base, pg_write_fn fn, void *arg, struct sa_e
     struct pg_store *s = (struct pg_store *)base;
     int rc = 0;
     for (int attempt = 0; attempt < PG_TXN_ATTEMPTS; attempt++) {
-        struct pg_conn *c = conn_get(s);
+        struct pg_conn *c = conn_get(s, err);
+        if (!c)
+            return SA_ETIMEDOUT;
         rc = txn_once(c, fn, arg, err);
         bool again = rc && retryable(c->sqlstate);
         conn_put(s, c);
@@ -699,7 +721,11 @@ static int pg_open(const char *location, int pool_size, struct sa_store **out, s
     for (int i = 0; i < n; i++)
         conns[i].store = s;
     pthread_mutex_init(&s->lock, NULL);
-    pthread_cond_init(&s->cond, NULL);
+    pthread_condattr_t ca; /* conn_get's deadline is on the monotonic clock */
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->cond, &ca);
+    pthread_condattr_destroy(&ca);
     *out = &s->base;
     return 0;
 }
@@ -769,7 +795,9 @@ static int migrate_one(struct pg_conn *c, const struct sa_migration *mg, struct 
 static int pg_migrate(struct sa_store *base, struct sa_err *err)
 {
     struct pg_store *s = (struct pg_store *)base;
-    struct pg_conn *c = conn_get(s);
+    struct pg_conn *c = conn_get(s, err);
+    if (!c)
+        return SA_ETIMEDOUT;
     int rc = 0;
     for (unsigned i = 0; !rc && i < sa_pg_migrations_count; i++)
         rc = migrate_one(c, &sa_pg_migrations[i], err);
