@@ -258,8 +258,5 @@ int sa_sqlite_threads_finished(struct sa_store *s, double since, double before, 
  * goes back to zero bytes. *done is false when another connection's reader or writer kept
  * it from finishing (not an error: the next call tries again), or for ":memory:". */
 int db_wal_truncate(struct sa_store *s, bool *done, struct sa_err *err) SA_WUR;
-/* Unix seconds as a stored time, "2026-12-02T07:10:00.000Z" (so it compares as text with
- * the stored ones). */
-void db_iso(double t, char out[SA_ISO8601_LEN]);
 
 #endif

@@ -42,17 +42,6 @@ static const struct db_sql THREADS_FINISHED = {
     "AND NOT EXISTS (SELECT 1 FROM approvals a WHERE a.thread_id = t AND a.status = 'pending') "
     "ORDER BY t LIMIT ?4"};
 
-void db_iso(double t, char out[SA_ISO8601_LEN])
-{
-    double whole = floor(t);
-    time_t sec = (time_t)whole;
-    struct tm tm;
-    gmtime_r(&sec, &tm);
-    snprintf(out, SA_ISO8601_LEN, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-             (int)((t - whole) * 1000) % 1000);
-}
-
 struct batch {
     const struct db_sql *q;
     const char *cutoff;
@@ -75,7 +64,7 @@ static int prune_kind(struct sa_store *s, const struct db_sql *count, const stru
     if (cutoff <= 0)
         return 0;
     char at[SA_ISO8601_LEN];
-    db_iso(cutoff, at);
+    sa_iso8601_format_ms(cutoff, at);
     if (dry) {
         json_t *row = NULL;
         const struct db_arg a[] = {TXT(at)};
@@ -122,8 +111,8 @@ int sa_sqlite_threads_finished(struct sa_store *s, double since, double before, 
     if (limit < 1 || limit > 1000)
         return sa_err_set(err, SA_EINVAL, "limit must be 1-1000");
     char from[SA_ISO8601_LEN], until[SA_ISO8601_LEN];
-    db_iso(since > 0 ? since : 0, from);
-    db_iso(before, until);
+    sa_iso8601_format_ms(since > 0 ? since : 0, from);
+    sa_iso8601_format_ms(before, until);
     const struct db_arg a[] = {TXT(from), TXT(until), TXT(after ? after : ""), NUM(limit)};
     json_t *rows = NULL;
     int rc = db_query_rows(s, &THREADS_FINISHED, a, DB_N(a), NULL, &rows, err);
