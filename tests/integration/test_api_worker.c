@@ -273,7 +273,12 @@ static int setup(void **state)
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || server_make_dir(&api))
         return -1;
     const char *url = getenv("SA_TEST_REDIS_URL");
-    if (url && *url) {
+    if (api.redis_url[0]) {
+        /* the pg backend set: the harness gave this directory its own Redis database, which
+         * the API instance gets; the workers this test starts must use the same one */
+        snprintf(redis_url, sizeof redis_url, "%s", api.redis_url);
+        setenv("REDIS_URL", redis_url, 1);
+    } else if (url && *url) {
         /* database 9, unless the URL names one: this program's runs stay its own */
         const char *host = strstr(url, "://");
         bool has_db = host && strchr(host + 3, '/');
