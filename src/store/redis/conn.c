@@ -153,7 +153,7 @@ void sa_redis_close(struct sa_redis *r)
 
 static struct timeval tv_of(int ms)
 {
-    return (struct timeval){.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+    return (struct timeval){.tv_sec = ms / 1000, .tv_usec = (long)(ms % 1000) * 1000};
 }
 
 /* A free slot, marked busy: one already connected when there is one. Waits up to the
@@ -192,7 +192,8 @@ static int acquire(struct sa_redis *r, struct slot **out, const char *what, stru
     if (!*out) {
         sa_logf(SA_LOG_WARN, "redis %s: all %d connections busy for %d ms", what, r->n,
                 r->timeout_ms);
-        return sa_err_set(err, SA_ESTORE, "Redis %s: no free connection", what);
+        sa_err_set(err, SA_ESTORE, "Redis %s: no free connection", what);
+        return SA_ESTORE; /* (a literal: the analyzer cannot see that sa_err_set returns it) */
     }
     return 0;
 }
@@ -305,10 +306,10 @@ int sa_redis_run(struct sa_redis *r, int n, const struct sa_redis_cmd *cmds,
     for (int i = 0; i < n; i++)
         replies[i] = NULL;
     for (int attempt = 0;; attempt++) {
-        struct slot *s;
+        struct slot *s = NULL;
         int rc = acquire(r, &s, what, err);
-        if (rc)
-            return rc;
+        if (rc || !s)
+            return rc ? rc : SA_ESTORE;
         bool reused = s->c != NULL;
         if (!reused && (rc = connect_slot(r, s, err))) {
             release(r, s, true, false);
@@ -366,8 +367,8 @@ static int eval_cmd(struct sa_redis *r, const char *verb, const char *body, int 
                     const size_t *arglen, redisReply **reply, const char *what, struct sa_err *err)
 {
     int argc = 3 + nkeys + nargs;
-    const char **argv = malloc((size_t)argc * sizeof *argv);
-    size_t *len = malloc((size_t)argc * sizeof *len);
+    const char **argv = calloc((size_t)argc, sizeof *argv);
+    size_t *len = calloc((size_t)argc, sizeof *len);
     if (!argv || !len) {
         free(argv);
         free(len);
@@ -383,7 +384,7 @@ static int eval_cmd(struct sa_redis *r, const char *verb, const char *body, int 
     for (int i = 0; i < nargs; i++)
         argv[3 + nkeys + i] = args[i];
     for (int i = 0; i < argc; i++)
-        len[i] = i >= 3 + nkeys && arglen ? arglen[i - 3 - nkeys] : strlen(argv[i]);
+        len[i] = i >= 3 + nkeys && arglen ? arglen[i - 3 - nkeys] : (argv[i] ? strlen(argv[i]) : 0);
     struct sa_redis_cmd cmd = {.argc = argc, .argv = argv, .argvlen = len};
     int rc = sa_redis_run(r, 1, &cmd, reply, what, err);
     free(argv);
@@ -413,7 +414,7 @@ int sa_redis_eval(struct sa_redis *r, struct sa_redis_script *script, int nkeys,
         const size_t len[] = {6, 4, strlen(script->text)};
         struct sa_redis_cmd cmd = {.argc = 3, .argv = argv, .argvlen = len};
         if (!(rc = sa_redis_run(r, 1, &cmd, &rep, what, err)) &&
-            !(rc = sa_redis_reply_ok(rep, what, err))) {
+            !(rc = sa_redis_reply_ok(rep, what, err)) && rep) {
             if (rep->type == REDIS_REPLY_STRING && rep->len == 40) {
                 memcpy(sha, rep->str, 40);
                 sha[40] = '\0';
