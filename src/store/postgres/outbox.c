@@ -8,7 +8,9 @@
  * citext, so the comparison ignores case and the column's index serves it. */
 #include "store/postgres/pg.h"
 
+#include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define OUTBOX_COLS                                                                                \
     "id, idempotency_key, kind, thread_id, lead_id, to_email, payload, status, due_at, "           \
@@ -116,17 +118,28 @@ static const struct pg_sql OUTBOX_CANCEL_SEQ = {
 
 struct batch {
     const struct sa_outbox_item *items;
+    const int *order; /* indexes into items, by idempotency key */
     int n;
     int added;
 };
+
+static const struct sa_outbox_item *sort_items; /* qsort has no context argument */
+static pthread_mutex_t sort_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int by_key(const void *a, const void *b)
+{
+    const char *x = sort_items[*(const int *)a].idempotency_key;
+    const char *y = sort_items[*(const int *)b].idempotency_key;
+    return strcmp(x ? x : "", y ? y : "");
+}
 
 static int add_items(struct pg_conn *c, void *arg, const char *now, struct sa_err *err)
 {
     struct batch *b = arg;
     b->added = 0; /* pg_transaction runs this again after a deadlock or serialization failure */
     int rc = 0;
-    for (int i = 0; !rc && i < b->n; i++) {
-        const struct sa_outbox_item *it = &b->items[i];
+    for (int k = 0; !rc && k < b->n; k++) {
+        const struct sa_outbox_item *it = &b->items[b->order[k]];
         const struct pg_arg a[] = {
             TXT(it->id),        TXT(it->idempotency_key), TXT(it->kind),      TXT(it->thread_id),
             TXT(it->lead_id),   TXT(it->to_email),        TXT(it->payload),   NUM(it->due_at),
@@ -147,9 +160,25 @@ static int add_items(struct pg_conn *c, void *arg, const char *now, struct sa_er
 int sa_pg_outbox_add(struct sa_store *s, const struct sa_outbox_item *items, int n, int *added,
                      struct sa_err *err)
 {
-    struct batch b = {.items = items, .n = n};
+    /* Inserted in idempotency-key order: two instances adding overlapping keys then take
+     * the keys' index locks in the same order, and never deadlock each other (in the
+     * caller's order they did, every retry again) */
+    int *order = malloc((size_t)(n > 0 ? n : 1) * sizeof *order);
+    if (!order) {
+        *added = 0;
+        return sa_err_set(err, SA_ENOMEM, "out of memory");
+    }
+    for (int i = 0; i < n; i++)
+        order[i] = i;
+    pthread_mutex_lock(&sort_lock);
+    sort_items = items;
+    qsort(order, (size_t)n, sizeof *order, by_key);
+    sort_items = NULL;
+    pthread_mutex_unlock(&sort_lock);
+    struct batch b = {.items = items, .order = order, .n = n};
     int rc = pg_transaction(s, add_items, &b, err);
     *added = rc ? 0 : b.added;
+    free(order);
     return rc;
 }
 
