@@ -1,10 +1,16 @@
 /* The command-line driver shared by every subcommand (see cli.h); called by main.c. */
 #include "cli/cli.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <string.h>
 
+#include "app/app.h"
+#include "app/outbox.h"
+#include "app/runs.h"
+#include "base/clock.h"
 #include "base/log.h"
+#include "connectors/calendar/calendar.h"
 #include "store/store.h"
 
 /* The settings that every one of `commands` reads: "  PORT, --port N", padded, then the
@@ -89,8 +95,8 @@ static int sort_args(const struct sa_cli_command *cmd, int argc, char **argv, st
             if (o && o->name) {
                 const char *v = eq ? eq + 1 : i + 1 < argc ? argv[++i] : NULL;
                 if (!v) {
-                    fprintf(stderr, "sales-agent %s: %s needs a value: %s %s\n", cmd->name,
-                            o->name, o->name, o->metavar);
+                    fprintf(stderr, "sales-agent %s: %s needs a value: %s %s\n", cmd->name, o->name,
+                            o->name, o->metavar);
                     return 2;
                 }
                 a->opt[o - cmd->options] = v;
@@ -142,7 +148,45 @@ int sa_cli_main(const struct sa_cli_command *cmd, int argc, char **argv)
     sa_log_setup(cfg.log_level, 2);
     /* every command that opens a network store (serve, worker, migrate, keys, prune...) */
     sa_store_set_timeouts(cfg.pg_connect_timeout_ms, cfg.pg_statement_timeout_ms);
+    /* set only for the commands that read CLOCK_FILE (serve, worker, prune) */
+    if (cfg.clock_file && sa_clock_set_file(cfg.clock_file)) {
+        sa_err_set(&err, SA_ECONFIG, "CLOCK_FILE %.200s: cannot read an ISO 8601 UTC instant",
+                   cfg.clock_file);
+        return sa_cli_fail(&err);
+    }
     return cmd->run(&cfg, &a);
+}
+
+void sa_cli_block_stop_signals(sigset_t *stop)
+{
+    sigemptyset(stop);
+    sigaddset(stop, SIGINT);
+    sigaddset(stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+int sa_cli_background_start(struct sa_app *app, const struct sa_config *cfg,
+                            struct sa_outbox_worker **outbox, struct sa_err *err)
+{
+    *outbox = NULL;
+    int rc = sa_runs_start(app, cfg->run_workers, &app->runs, err);
+    /* OUTBOX_POLL_MS=0 holds outgoing mail: items queue up, nothing is sent */
+    if (!rc && cfg->outbox_poll_ms != 0 &&
+        (rc = sa_outbox_start(app, cfg->mail_transport, cfg->outbox_poll_ms, outbox, err))) {
+        sa_runs_stop(app->runs);
+        app->runs = NULL;
+    }
+    return rc;
+}
+
+void sa_cli_background_stop(struct sa_app *app, struct sa_outbox_worker *outbox)
+{
+    sa_runs_stop(app->runs);
+    app->runs = NULL;
+    sa_outbox_stop(outbox);
+    sa_calendar_shutdown();
+    sa_app_close(app);
 }
 
 int sa_cli_fail(const struct sa_err *err)

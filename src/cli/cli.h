@@ -6,6 +6,7 @@
 #define SA_CLI_CLI_H
 
 #include <jansson.h>
+#include <signal.h>
 #include <stdio.h>
 
 #include "base/config.h"
@@ -31,9 +32,9 @@ struct sa_cli_option {
 /* What the driver hands a command: its positional arguments, which switches were given
  * and the options' values. Strings are borrowed from argv. */
 struct sa_cli_args {
-    const char *pos[SA_CLI_MAX_ARGS]; /* nargs of them (the optional ones may be NULL) */
-    int npos;                         /* how many were given */
-    unsigned switches;                /* bit i: switches[i] was given */
+    const char *pos[SA_CLI_MAX_ARGS];    /* nargs of them (the optional ones may be NULL) */
+    int npos;                            /* how many were given */
+    unsigned switches;                   /* bit i: switches[i] was given */
     const char *opt[SA_CLI_MAX_OPTIONS]; /* options[i]'s value, or NULL */
 };
 
@@ -70,6 +71,21 @@ void sa_cli_usage(FILE *out, const struct sa_cli_command *const *cmds, size_t n)
 /* Logs and prints err (a start-up failure); returns the exit status: 2 for a configuration
  * or data-file error (SA_ECONFIG), 1 for any other. */
 int sa_cli_fail(const struct sa_err *err);
+
+/* Blocks SIGINT and SIGTERM in the calling thread (call it before any thread starts, so
+ * that only a later sigwait(stop) sees them) and ignores SIGPIPE; *stop gets the set. */
+void sa_cli_block_stop_signals(sigset_t *stop);
+
+/* The background work of `serve` and `worker`: the run workers (RUN_WORKERS, into
+ * app->runs) and, unless OUTBOX_POLL_MS=0 holds the mail, the outbox's delivery worker
+ * (*outbox; NULL when held). On failure nothing is left running and app stays open. */
+struct sa_app;
+struct sa_outbox_worker;
+int sa_cli_background_start(struct sa_app *app, const struct sa_config *cfg,
+                            struct sa_outbox_worker **outbox, struct sa_err *err) SA_WUR;
+/* Stops what sa_cli_background_start started, then closes app (and the calendar
+ * connectors' shared state). */
+void sa_cli_background_stop(struct sa_app *app, struct sa_outbox_worker *outbox);
 
 /* Reads JSON from the file at path, or stdin for "-". Returns a new reference, or NULL
  * after printing the file, line, column and problem on stderr. */

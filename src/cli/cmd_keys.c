@@ -68,9 +68,9 @@ static int run_keys(struct sa_access *a, const struct sa_cli_args *args)
         char scopes[64] = "";
         size_t i;
         json_t *s;
-        json_array_foreach (json_object_get(out, "scopes"), i, s)
-            snprintf(scopes + strlen(scopes), sizeof scopes - strlen(scopes), "%s%s",
-                     i ? "," : "", json_string_value(s));
+        json_array_foreach(json_object_get(out, "scopes"), i, s)
+            snprintf(scopes + strlen(scopes), sizeof scopes - strlen(scopes), "%s%s", i ? "," : "",
+                     json_string_value(s));
         printf("created key %s \"%s\" (scopes %s); it is shown only now:\n%s\n",
                json_string_value(json_object_get(out, "id")),
                json_string_value(json_object_get(out, "name")), scopes,

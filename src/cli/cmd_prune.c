@@ -19,11 +19,6 @@ static const struct sa_cli_switch switches[] = {
 static int prune(const struct sa_config *cfg, const struct sa_cli_args *args)
 {
     struct sa_err err = {0};
-    if (cfg->clock_file && sa_clock_set_file(cfg->clock_file)) {
-        sa_err_set(&err, SA_ECONFIG, "CLOCK_FILE %.200s: cannot read an ISO 8601 UTC instant",
-                   cfg->clock_file);
-        return sa_cli_fail(&err);
-    }
     struct sa_app *app;
     if (sa_app_open(cfg, &app, &err))
         return sa_cli_fail(&err);

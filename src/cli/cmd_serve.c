@@ -1,7 +1,6 @@
 /* `sales-agent serve`: opens the application, loads the seed leads, starts the run
  * workers, the outbox's delivery worker and the HTTP server, and stops them in reverse
  * order on SIGINT or SIGTERM. */
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -9,14 +8,10 @@
 #include "app/access.h"
 #include "app/app.h"
 #include "app/approvals.h"
-#include "app/outbox.h"
 #include "app/retention.h"
-#include "app/runs.h"
 #include "app/seed.h"
-#include "base/clock.h"
 #include "base/log.h"
 #include "cli/cli.h"
-#include "connectors/calendar/calendar.h"
 #include "http/server.h"
 #include "store/store.h"
 
@@ -51,20 +46,9 @@ static void print_welcome(const struct sa_config *cfg, int port, const char *key
 static int serve(const struct sa_config *cfg, const struct sa_cli_args *args)
 {
     (void)args;
-    /* Block the stop signals before any thread starts, so only sigwait sees them. */
     sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGINT);
-    sigaddset(&stop, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stop, NULL);
-    signal(SIGPIPE, SIG_IGN);
-
+    sa_cli_block_stop_signals(&stop);
     struct sa_err err = {0};
-    if (cfg->clock_file && sa_clock_set_file(cfg->clock_file)) {
-        sa_err_set(&err, SA_ECONFIG, "CLOCK_FILE %.200s: cannot read an ISO 8601 UTC instant",
-                   cfg->clock_file);
-        return sa_cli_fail(&err);
-    }
     struct sa_app *app;
     if (sa_app_open(cfg, &app, &err))
         return sa_cli_fail(&err);
@@ -78,15 +62,8 @@ static int serve(const struct sa_config *cfg, const struct sa_cli_args *args)
                json_pack("{s:s, s:i, s:i}", "file", cfg->seed_file, "added", added,
                          "already_present", present));
     }
-    if (sa_runs_start(app, cfg->run_workers, &app->runs, &err)) {
-        sa_app_close(app);
-        return sa_cli_fail(&err);
-    }
-    struct sa_outbox_worker *outbox = NULL;
-    /* OUTBOX_POLL_MS=0 holds outgoing mail: items queue up, nothing is sent */
-    if (cfg->outbox_poll_ms != 0 &&
-        sa_outbox_start(app, cfg->mail_transport, cfg->outbox_poll_ms, &outbox, &err)) {
-        sa_runs_stop(app->runs);
+    struct sa_outbox_worker *outbox;
+    if (sa_cli_background_start(app, cfg, &outbox, &err)) {
         sa_app_close(app);
         return sa_cli_fail(&err);
     }
@@ -95,9 +72,7 @@ static int serve(const struct sa_config *cfg, const struct sa_cli_args *args)
     if (cfg->auth == SA_AUTH_ON &&
         sa_access_bootstrap(app->access, sa_access_now(app->access), first_key, sizeof first_key,
                             &created, &err)) {
-        sa_outbox_stop(outbox);
-        sa_runs_stop(app->runs);
-        sa_app_close(app);
+        sa_cli_background_stop(app, outbox);
         return sa_cli_fail(&err);
     }
     int resumed = 0;
@@ -107,9 +82,7 @@ static int serve(const struct sa_config *cfg, const struct sa_cli_args *args)
         sa_log(SA_LOG_INFO, "approved runs resumed", json_pack("{s:i}", "runs", resumed));
     struct sa_http_server *srv;
     if (sa_http_start(app, cfg->host, cfg->port, cfg->threads, &srv, &err)) {
-        sa_outbox_stop(outbox);
-        sa_runs_stop(app->runs);
-        sa_app_close(app);
+        sa_cli_background_stop(app, outbox);
         return sa_cli_fail(&err);
     }
     struct sa_retention *retention = NULL;
@@ -126,10 +99,7 @@ static int serve(const struct sa_config *cfg, const struct sa_cli_args *args)
     sa_log(SA_LOG_INFO, "stopping", json_pack("{s:i}", "signal", sig));
     sa_http_stop(srv);
     sa_retention_stop(retention);
-    sa_runs_stop(app->runs);
-    sa_outbox_stop(outbox);
-    sa_calendar_shutdown();
-    sa_app_close(app);
+    sa_cli_background_stop(app, outbox);
     return 0;
 }
 

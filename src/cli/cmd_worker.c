@@ -2,48 +2,26 @@
  * taking runs from the queue, and the outbox's delivery worker) until SIGINT or SIGTERM,
  * so workers and API instances scale separately (several instances share the work
  * through REDIS_URL and DATABASE_URL). */
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 
 #include "app/app.h"
-#include "app/outbox.h"
 #include "app/runs.h"
-#include "base/clock.h"
 #include "base/log.h"
 #include "cli/cli.h"
-#include "connectors/calendar/calendar.h"
 #include "store/store.h"
 
 static int work(const struct sa_config *cfg, const struct sa_cli_args *args)
 {
     (void)args;
-    /* Block the stop signals before any thread starts, so only sigwait sees them. */
     sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGINT);
-    sigaddset(&stop, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stop, NULL);
-    signal(SIGPIPE, SIG_IGN);
-
+    sa_cli_block_stop_signals(&stop);
     struct sa_err err = {0};
-    if (cfg->clock_file && sa_clock_set_file(cfg->clock_file)) {
-        sa_err_set(&err, SA_ECONFIG, "CLOCK_FILE %.200s: cannot read an ISO 8601 UTC instant",
-                   cfg->clock_file);
-        return sa_cli_fail(&err);
-    }
     struct sa_app *app;
     if (sa_app_open(cfg, &app, &err))
         return sa_cli_fail(&err);
-    if (sa_runs_start(app, cfg->run_workers, &app->runs, &err)) {
-        sa_app_close(app);
-        return sa_cli_fail(&err);
-    }
-    struct sa_outbox_worker *outbox = NULL;
-    /* OUTBOX_POLL_MS=0 holds outgoing mail: items queue up, nothing is sent */
-    if (cfg->outbox_poll_ms != 0 &&
-        sa_outbox_start(app, cfg->mail_transport, cfg->outbox_poll_ms, &outbox, &err)) {
-        sa_runs_stop(app->runs);
+    struct sa_outbox_worker *outbox;
+    if (sa_cli_background_start(app, cfg, &outbox, &err)) {
         sa_app_close(app);
         return sa_cli_fail(&err);
     }
@@ -59,11 +37,7 @@ static int work(const struct sa_config *cfg, const struct sa_cli_args *args)
     int sig = 0;
     sigwait(&stop, &sig);
     sa_log(SA_LOG_INFO, "stopping", json_pack("{s:i}", "signal", sig));
-    sa_runs_stop(app->runs);
-    app->runs = NULL;
-    sa_outbox_stop(outbox);
-    sa_calendar_shutdown();
-    sa_app_close(app);
+    sa_cli_background_stop(app, outbox);
     return 0;
 }
 
