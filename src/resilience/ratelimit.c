@@ -191,21 +191,59 @@ static long seconds_for(double deficit, double rate)
     return s > (double)LONG_MAX ? LONG_MAX : (long)s;
 }
 
-/* The checks every call makes: a key of 1-SA_LIMIT_KEY_MAX bytes (its length to *len) and
- * a finite time. */
-static int check_call(const char *key, double now, size_t *len, struct sa_err *err)
+int sa_limit_check(const char *key, long limit, bool window, long window_seconds, double now,
+                   struct sa_limit *out, struct sa_err *err)
 {
-    *len = 0;
+    *out = (struct sa_limit){0};
     if (!isfinite(now))
         return sa_err_set(err, SA_EINVAL, "rate limit: the time is not a finite number");
     if (!key)
         return sa_err_set(err, SA_EINVAL, "rate limit: no key");
-    *len = strnlen(key, SA_LIMIT_KEY_MAX + 1);
-    if (*len == 0)
+    size_t len = strnlen(key, SA_LIMIT_KEY_MAX + 1);
+    if (len == 0)
         return sa_err_set(err, SA_EINVAL, "rate limit: empty key");
-    if (*len > SA_LIMIT_KEY_MAX)
+    if (len > SA_LIMIT_KEY_MAX)
         return sa_err_set(err, SA_EINVAL, "rate limit: key longer than %d bytes", SA_LIMIT_KEY_MAX);
+    if (limit < 0 || limit > SA_LIMIT_MAX)
+        return window_seconds == 0
+                   ? sa_err_set(err, SA_EINVAL, "rate limit: %ld per minute: expected 0-%ld", limit,
+                                SA_LIMIT_MAX)
+                   : sa_err_set(err, SA_EINVAL, "rate limit: limit %ld: expected 0-%ld", limit,
+                                SA_LIMIT_MAX);
+    if (window && (window_seconds < 1 || window_seconds > SA_LIMIT_MAX))
+        return sa_err_set(err, SA_EINVAL, "rate limit: window of %ld s: expected 1-%ld",
+                          window_seconds, SA_LIMIT_MAX);
+    out->allowed = true; /* the backend refuses, when it does */
     return 0;
+}
+
+void sa_limit_bucket_answer(long per_minute, double tokens, bool allowed, struct sa_limit *out)
+{
+    double rate = (double)per_minute / 60.0;
+    out->limit = per_minute;
+    out->allowed = allowed;
+    if (allowed) {
+        out->remaining = (long)floor(tokens + EPS);
+    } else {
+        long ra = seconds_for(1.0 - tokens, rate);
+        out->retry_after = ra < 1 ? 1 : ra;
+    }
+    out->reset_seconds = seconds_for((double)per_minute - tokens, rate);
+}
+
+void sa_limit_window_answer(long limit, long window_seconds, double index, double now,
+                            long long used, struct sa_limit *out)
+{
+    double ws = (double)window_seconds, left = ceil((index + 1.0) * ws - now);
+    out->limit = limit;
+    out->reset_seconds = left < 0 ? 0 : left > ws ? window_seconds : (long)left;
+    if (used <= limit) {
+        out->allowed = true;
+        out->remaining = limit - (long)used;
+    } else {
+        out->allowed = false;
+        out->retry_after = out->reset_seconds < 1 ? 1 : out->reset_seconds;
+    }
 }
 
 static struct shard *shard_of(struct memory *m, uint64_t h)
@@ -216,21 +254,11 @@ static struct shard *shard_of(struct memory *m, uint64_t h)
 static int memory_take(struct sa_limiter *l, const char *key, long per_minute, double now,
                        struct sa_limit *out, struct sa_err *err)
 {
-    *out = (struct sa_limit){0};
-    size_t len;
-    int rc = check_call(key, now, &len, err);
-    if (rc)
-        return rc;
-    if (per_minute < 0 || per_minute > SA_LIMIT_MAX)
-        return sa_err_set(err, SA_EINVAL, "rate limit: %ld per minute: expected 0-%ld", per_minute,
-                          SA_LIMIT_MAX);
-    out->allowed = true; /* refused below, when it is */
-    if (per_minute == 0)
-        return 0;
     struct memory *m = (struct memory *)l;
+    size_t len = strlen(key);
     uint64_t h = hash_key(key, len, KIND_BUCKET);
     struct shard *s = shard_of(m, h);
-    double cap = (double)per_minute, rate = cap / 60.0;
+    double cap = (double)per_minute;
     pthread_mutex_lock(&s->lock);
     bool fresh;
     struct entry *e = get(s, h, KIND_BUCKET, key, len, now, &fresh);
@@ -245,38 +273,19 @@ static int memory_take(struct sa_limiter *l, const char *key, long per_minute, d
     e->limit = per_minute;
     if (fresh || now > e->u.b.last)
         e->u.b.last = now;
-    out->limit = per_minute;
-    if (t >= 1.0 - EPS) {
+    bool allowed = t >= 1.0 - EPS;
+    if (allowed)
         t = t >= 1.0 ? t - 1.0 : 0.0;
-        out->remaining = (long)floor(t + EPS);
-    } else {
-        out->allowed = false;
-        long ra = seconds_for(1.0 - t, rate);
-        out->retry_after = ra < 1 ? 1 : ra;
-    }
     e->u.b.tokens = t;
-    out->reset_seconds = seconds_for(cap - t, rate);
     pthread_mutex_unlock(&s->lock);
+    sa_limit_bucket_answer(per_minute, t, allowed, out);
     return 0;
 }
 
 static int memory_hit(struct sa_limiter *l, const char *key, long limit, long window_seconds,
                       double now, struct sa_limit *out, struct sa_err *err)
 {
-    *out = (struct sa_limit){0};
-    size_t len;
-    int rc = check_call(key, now, &len, err);
-    if (rc)
-        return rc;
-    if (limit < 0 || limit > SA_LIMIT_MAX)
-        return sa_err_set(err, SA_EINVAL, "rate limit: limit %ld: expected 0-%ld", limit,
-                          SA_LIMIT_MAX);
-    if (window_seconds < 1 || window_seconds > SA_LIMIT_MAX)
-        return sa_err_set(err, SA_EINVAL, "rate limit: window of %ld s: expected 1-%ld",
-                          window_seconds, SA_LIMIT_MAX);
-    out->allowed = true;
-    if (limit == 0)
-        return 0;
+    size_t len = strlen(key);
     struct memory *m = (struct memory *)l;
     uint64_t h = hash_key(key, len, KIND_WINDOW);
     struct shard *s = shard_of(m, h);
@@ -295,17 +304,12 @@ static int memory_hit(struct sa_limiter *l, const char *key, long limit, long wi
         e->u.w.count = 0;
     }
     e->limit = limit;
-    double left = ceil((e->u.w.index + 1.0) * ws - now);
-    out->limit = limit;
-    out->reset_seconds = left < 0 ? 0 : left > ws ? window_seconds : (long)left;
-    if (e->u.w.count < limit) {
-        e->u.w.count++;
-        out->remaining = limit - e->u.w.count;
-    } else {
-        out->allowed = false;
-        out->retry_after = out->reset_seconds < 1 ? 1 : out->reset_seconds;
-    }
+    long long used = limit + 1LL; /* refused: not counted */
+    if (e->u.w.count < limit)
+        used = ++e->u.w.count;
+    double counted = e->u.w.index; /* later than index when the clock stepped back */
     pthread_mutex_unlock(&s->lock);
+    sa_limit_window_answer(limit, window_seconds, counted, now, used, out);
     return 0;
 }
 

@@ -40,10 +40,11 @@ struct sa_limiter;
  * independent counters. The caller builds keys from what it limits ("key:ID",
  * "agent:bdr:key:ID"); a key is 1 to SA_LIMIT_KEY_MAX bytes of any text.
  *
- * Every slot fills *out (cleared on entry) and returns 0, or returns SA_EINVAL with err set
- * for bad arguments (NULL, empty or over-long key, a limit outside 0-SA_LIMIT_MAX,
- * window_seconds outside 1-SA_LIMIT_MAX, now not finite); a backend that talks to a server may also
- * return SA_EIO. A backend MUST be safe to call from many threads at once. */
+ * The wrappers check the arguments (sa_limit_check) and answer a limit of 0 themselves, so
+ * a slot is called only with a valid key, a finite now, a limit of 1-SA_LIMIT_MAX and a
+ * window of 1-SA_LIMIT_MAX seconds, and *out set to {allowed = true}. It fills *out and
+ * returns 0; a backend that talks to a server may also return SA_EIO. A backend MUST be
+ * safe to call from many threads at once. */
 struct sa_limiter_ops {
     const char *name; /* "memory"; Redis later */
     /* Token bucket under key: capacity per_minute, refilled continuously at per_minute/60
@@ -66,11 +67,30 @@ struct sa_limiter {
     const struct sa_limiter_ops *ops;
 };
 
+/* The checks of every call, before its backend's slot: key 1-SA_LIMIT_KEY_MAX bytes, now
+ * finite, limit 0-SA_LIMIT_MAX and, for a window (not a bucket), window_seconds
+ * 1-SA_LIMIT_MAX. Sets *out to {allowed = true} (the answer for a limit of 0) and returns
+ * 0, or clears *out and returns SA_EINVAL with err set. */
+int sa_limit_check(const char *key, long limit, bool window, long window_seconds, double now,
+                   struct sa_limit *out, struct sa_err *err) SA_WUR;
+
+/* The answer of a token bucket of capacity per_minute (> 0) holding `tokens` after this
+ * call, which took one when allowed: remaining, retry_after and reset_seconds, rounded up
+ * to whole seconds. Shared by the backends, so they answer alike. */
+void sa_limit_bucket_answer(long per_minute, double tokens, bool allowed, struct sa_limit *out);
+
+/* The answer of a fixed window of window_seconds (limit > 0), numbered index (floor(now /
+ * window_seconds)), at now, with `used` hits counted in it including this one; allowed
+ * when used <= limit. */
+void sa_limit_window_answer(long limit, long window_seconds, double index, double now,
+                            long long used, struct sa_limit *out);
+
 /* See sa_limiter_ops.take. */
 SA_WUR static inline int sa_limiter_take(struct sa_limiter *l, const char *key, long per_minute,
                                          double now, struct sa_limit *out, struct sa_err *err)
 {
-    return l->ops->take(l, key, per_minute, now, out, err);
+    int rc = sa_limit_check(key, per_minute, false, 0, now, out, err);
+    return rc || per_minute == 0 ? rc : l->ops->take(l, key, per_minute, now, out, err);
 }
 
 /* See sa_limiter_ops.hit. */
@@ -78,7 +98,8 @@ SA_WUR static inline int sa_limiter_hit(struct sa_limiter *l, const char *key, l
                                         long window_seconds, double now, struct sa_limit *out,
                                         struct sa_err *err)
 {
-    return l->ops->hit(l, key, limit, window_seconds, now, out, err);
+    int rc = sa_limit_check(key, limit, true, window_seconds, now, out, err);
+    return rc || limit == 0 ? rc : l->ops->hit(l, key, limit, window_seconds, now, out, err);
 }
 
 /* Frees l (NULL is a no-op). l is invalid afterwards. */

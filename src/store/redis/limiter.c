@@ -31,7 +31,6 @@
  * abuse by strangers, failed authentications per address, is weakened while Redis is
  * down; API keys are 256-bit random, so guessing stays hopeless without it. */
 #include <hiredis/hiredis.h>
-#include <limits.h>
 #include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -43,8 +42,6 @@
 #include "resilience/ratelimit.h"
 #include "store/redis/redis.h"
 
-/* The same tolerance as the in-process limiter (see ratelimit.c). */
-#define EPS 1e-9
 #define BUCKET_TTL "120"
 #define WARN_EVERY_NS (10ULL * 1000000000ULL)
 #define KEY_BYTES (SA_LIMIT_KEY_MAX + 64)
@@ -84,31 +81,6 @@ struct redis_limiter {
     _Atomic uint64_t warned_ns; /* when the last warning was logged */
 };
 
-/* The checks of the in-process limiter, with its messages. */
-static int check_call(const char *key, double now, struct sa_err *err)
-{
-    if (!isfinite(now))
-        return sa_err_set(err, SA_EINVAL, "rate limit: the time is not a finite number");
-    if (!key)
-        return sa_err_set(err, SA_EINVAL, "rate limit: no key");
-    size_t len = strnlen(key, SA_LIMIT_KEY_MAX + 1);
-    if (len == 0)
-        return sa_err_set(err, SA_EINVAL, "rate limit: empty key");
-    if (len > SA_LIMIT_KEY_MAX)
-        return sa_err_set(err, SA_EINVAL, "rate limit: key longer than %d bytes", SA_LIMIT_KEY_MAX);
-    return 0;
-}
-
-/* See ratelimit.c: whole seconds to gain deficit tokens at rate per second. */
-static long seconds_for(double deficit, double rate)
-{
-    deficit -= EPS;
-    if (deficit <= 0)
-        return 0;
-    double s = ceil(deficit / rate);
-    return s > (double)LONG_MAX ? LONG_MAX : (long)s;
-}
-
 /* Redis failed: let the call through (see the file comment), count it, warn now and then. */
 static int fail_open(struct redis_limiter *l, const char *what, const struct sa_err *why,
                      struct sa_limit *out)
@@ -128,17 +100,8 @@ static int fail_open(struct redis_limiter *l, const char *what, const struct sa_
 static int redis_take(struct sa_limiter *base, const char *key, long per_minute, double now,
                       struct sa_limit *out, struct sa_err *err)
 {
+    (void)err; /* Redis failing lets the call through (fail_open) */
     struct redis_limiter *l = (struct redis_limiter *)base;
-    *out = (struct sa_limit){0};
-    int rc = check_call(key, now, err);
-    if (rc)
-        return rc;
-    if (per_minute < 0 || per_minute > SA_LIMIT_MAX)
-        return sa_err_set(err, SA_EINVAL, "rate limit: %ld per minute: expected 0-%ld", per_minute,
-                          SA_LIMIT_MAX);
-    out->allowed = true;
-    if (per_minute == 0)
-        return 0;
     char k[KEY_BYTES], cap[24], t[40];
     snprintf(k, sizeof k, "ratelimit:{%s}:bucket", key);
     snprintf(cap, sizeof cap, "%ld", per_minute);
@@ -158,37 +121,16 @@ static int redis_take(struct sa_limiter *base, const char *key, long per_minute,
     bool allowed = rep->element[0]->integer == 1;
     double tokens = strtod(rep->element[1]->str, NULL);
     sa_redis_replies_free(1, &rep);
-    double c = (double)per_minute, rate = c / 60.0;
-    out->limit = per_minute;
-    out->allowed = allowed;
-    if (allowed) {
-        out->remaining = (long)floor(tokens + EPS);
-    } else {
-        long ra = seconds_for(1.0 - tokens, rate);
-        out->retry_after = ra < 1 ? 1 : ra;
-    }
-    out->reset_seconds = seconds_for(c - tokens, rate);
+    sa_limit_bucket_answer(per_minute, tokens, allowed, out);
     return 0;
 }
 
 static int redis_hit(struct sa_limiter *base, const char *key, long limit, long window_seconds,
                      double now, struct sa_limit *out, struct sa_err *err)
 {
+    (void)err; /* Redis failing lets the call through (fail_open) */
     struct redis_limiter *l = (struct redis_limiter *)base;
-    *out = (struct sa_limit){0};
-    int rc = check_call(key, now, err);
-    if (rc)
-        return rc;
-    if (limit < 0 || limit > SA_LIMIT_MAX)
-        return sa_err_set(err, SA_EINVAL, "rate limit: limit %ld: expected 0-%ld", limit,
-                          SA_LIMIT_MAX);
-    if (window_seconds < 1 || window_seconds > SA_LIMIT_MAX)
-        return sa_err_set(err, SA_EINVAL, "rate limit: window of %ld s: expected 1-%ld",
-                          window_seconds, SA_LIMIT_MAX);
-    out->allowed = true;
-    if (limit == 0)
-        return 0;
-    double ws = (double)window_seconds, index = floor(now / ws);
+    double index = floor(now / (double)window_seconds);
     char k[KEY_BYTES], ttl[24];
     snprintf(k, sizeof k, "ratelimit:{%s}:%ld:%.0f", key, window_seconds, index);
     snprintf(ttl, sizeof ttl, "%ld", window_seconds + 60);
@@ -212,15 +154,7 @@ static int redis_hit(struct sa_limiter *base, const char *key, long limit, long 
     }
     long long count = res->element[1]->integer;
     sa_redis_replies_free(4, rep);
-    double left = ceil((index + 1.0) * ws - now);
-    out->limit = limit;
-    out->reset_seconds = left < 0 ? 0 : left > ws ? window_seconds : (long)left;
-    if (count <= limit) {
-        out->remaining = limit - (long)count;
-    } else {
-        out->allowed = false;
-        out->retry_after = out->reset_seconds < 1 ? 1 : out->reset_seconds;
-    }
+    sa_limit_window_answer(limit, window_seconds, index, now, count, out);
     return 0;
 }
 
