@@ -552,7 +552,9 @@ int sa_conversation_validate(const json_t *input, const char *pfx, json_t *detai
 /* ---- the session (store/session.h) ------------------------------------------------ */
 
 /* The session of a thread whose latest values are v: a pure function of the checkpointed
- * state, so the Redis copy written after a turn and the one derived later agree. */
+ * state, so the Redis copy written after a turn and the one derived later agree. It holds
+ * no personal data (no name, no e-mail: the contact is reached through lead_id), so a
+ * Redis copy that outlives an erased lead's checkpoints until its TTL discloses nothing. */
 static json_t *session_of(const struct sa_conversation *c, const char *thread_id, const json_t *v)
 {
     const json_t *li = json_object_get(v, "last_intent");
@@ -563,14 +565,12 @@ static json_t *session_of(const struct sa_conversation *c, const char *thread_id
     if (updated && sa_iso8601_parse(updated, &t) == 0)
         sa_iso8601_format_ms(t + c->session_ttl, expires);
     const char *str[] = {"stage", "previous_stage", "language", "lead_id"};
-    json_t *out = json_pack("{s:s, s:I, s:O?, s:O?, s:b, s:O?, s:O?, s:O?, s:s?}", "thread_id",
+    json_t *out = json_pack("{s:s, s:I, s:O?, s:O?, s:b, s:O?, s:O?, s:s?}", "thread_id",
                             thread_id, "turns",
                             (json_int_t)json_integer_value(json_object_get(v, "turn")),
                             "last_intent", json_object_get(li, "intent"), "last_confidence",
                             json_object_get(li, "confidence"), "do_not_contact",
-                            json_is_true(json_object_get(extra, "do_not_contact")),
-                            "contact_email",
-                            json_object_get(json_object_get(v, "contact"), "email"), "created_at",
+                            json_is_true(json_object_get(extra, "do_not_contact")), "created_at",
                             json_object_get(v, "started_at"), "updated_at",
                             json_object_get(v, "updated_at"), "expires_at",
                             expires[0] ? expires : NULL);

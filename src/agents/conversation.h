@@ -60,8 +60,9 @@ int sa_conversation_turn(struct sa_conversation *c, const char *thread_id, const
 
 /* A conversation's session, derived from its thread's latest checkpoint: {thread_id,
  * stage, previous_stage, turns, language, last_intent, last_confidence, do_not_contact,
- * lead_id, contact_email, created_at, updated_at, expires_at}; strings or null, times ISO
- * 8601 UTC; expires_at is updated_at + SESSION_TTL_SECONDS. */
+ * lead_id, created_at, updated_at, expires_at}; strings or null, times ISO 8601 UTC;
+ * expires_at is updated_at + SESSION_TTL_SECONDS. No personal data: the contact is its
+ * lead's. */
 
 /* Whether session (as above) has expired at now (Unix seconds, business clock): now at or
  * past its expires_at. A session without one (a thread from before sessions) never does. */
