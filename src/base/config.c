@@ -521,8 +521,9 @@ static const struct sa_setting settings[] = {
      .dflt = "3600",
      .min = 1,
      .max = 365L * 86400,
-     .doc = "in Redis, a thread's checkpoints expire this long after its last one (threads "
-            "waiting on an approval never do)",
+     .doc = "in Redis, a pipeline thread's checkpoints expire this long after its last one "
+            "(threads waiting on an approval never do; a conversation's live "
+            "SESSION_TTL_SECONDS)",
      .commands = AGENTS},
     {.env = "REDIS_TIMEOUT_MS",
      INT(redis_timeout_ms),
