@@ -565,18 +565,17 @@ static json_t *session_of(const struct sa_conversation *c, const char *thread_id
     if (updated && sa_iso8601_parse(updated, &t) == 0)
         sa_iso8601_format_ms(t + c->session_ttl, expires);
     const char *str[] = {"stage", "previous_stage", "language", "lead_id"};
-    json_t *out = json_pack("{s:s, s:I, s:O?, s:O?, s:b, s:O?, s:O?, s:s?}", "thread_id",
-                            thread_id, "turns",
-                            (json_int_t)json_integer_value(json_object_get(v, "turn")),
-                            "last_intent", json_object_get(li, "intent"), "last_confidence",
-                            json_object_get(li, "confidence"), "do_not_contact",
-                            json_is_true(json_object_get(extra, "do_not_contact")), "created_at",
-                            json_object_get(v, "started_at"), "updated_at",
-                            json_object_get(v, "updated_at"), "expires_at",
-                            expires[0] ? expires : NULL);
+    json_t *out = json_pack(
+        "{s:s, s:I, s:O?, s:O?, s:b, s:O?, s:O?, s:s?}", "thread_id", thread_id, "turns",
+        (json_int_t)json_integer_value(json_object_get(v, "turn")), "last_intent",
+        json_object_get(li, "intent"), "last_confidence", json_object_get(li, "confidence"),
+        "do_not_contact", json_is_true(json_object_get(extra, "do_not_contact")), "created_at",
+        json_object_get(v, "started_at"), "updated_at", json_object_get(v, "updated_at"),
+        "expires_at", expires[0] ? expires : NULL);
     for (size_t i = 0; out && i < sizeof str / sizeof str[0]; i++) {
         const json_t *x = json_object_get(v, str[i]);
-        json_object_set_new(out, str[i], json_is_string(x) ? json_incref((json_t *)x) : json_null());
+        json_object_set_new(out, str[i],
+                            json_is_string(x) ? json_incref((json_t *)x) : json_null());
     }
     return out;
 }

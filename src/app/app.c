@@ -289,10 +289,10 @@ int sa_app_open(const struct sa_config *cfg, struct sa_app **out, struct sa_err 
         (rc = open_agents(app, err)) || (rc = open_saver(app, err)) ||
         (rc = sa_pipeline_new(app->agents, app->model, app->saver, cfg->pipeline_step_delay_ms,
                               &app->pipeline, err)) ||
-        (app->intents && (rc = sa_conversation_new(
-                              app->intents, app->saver, app->store, app->calendar, app->profile,
-                              cfg->conversation_review_threshold, cfg->session_ttl,
-                              &app->conversation, err))) ||
+        (app->intents &&
+         (rc = sa_conversation_new(app->intents, app->saver, app->store, app->calendar,
+                                   app->profile, cfg->conversation_review_threshold,
+                                   cfg->session_ttl, &app->conversation, err))) ||
         (rc = open_sessions(app, err))) {
         sa_app_close(app);
         return rc;

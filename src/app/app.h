@@ -1,8 +1,8 @@
 /* The application's composition root: what the configuration names, opened once at
  * start-up (model, store, checkpoint saver, agents, graphs, metrics) and closed at exit.
  * The services beside it (app/invoke.h, approvals.h, leads.h, threads.h, runs.h,
- * outbox.h, import.h, seed.h, conversations.h) are the operations the HTTP routes and the CLI share; each
- * takes the narrowest part of this struct it needs. */
+ * outbox.h, import.h, seed.h, conversations.h) are the operations the HTTP routes and the CLI
+ * share; each takes the narrowest part of this struct it needs. */
 #ifndef SA_APP_H
 #define SA_APP_H
 

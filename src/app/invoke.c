@@ -384,8 +384,8 @@ int sa_app_converse(struct sa_app *app, const char *thread_id, const json_t *inp
         sa_uuid_v7(res->thread_id);
     uint64_t t0 = sa_now_ns();
     json_t *session = NULL;
-    int rc = sa_conversation_turn(app->conversation, res->thread_id, input, &res->output, &session,
-                                  err);
+    int rc =
+        sa_conversation_turn(app->conversation, res->thread_id, input, &res->output, &session, err);
     uint64_t ns = sa_now_ns() - t0;
     res->processing_ms = sa_ns_to_ms(ns);
     res->engine = "naive_bayes";

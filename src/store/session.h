@@ -34,8 +34,7 @@ struct sa_session_store_ops {
                long ttl_seconds, struct sa_err *err);
     /* *out (new reference, caller decrefs): thread_id's session. SA_ENOTFOUND when there is
      * none (never written, forgotten, or the thread is not a conversation). */
-    int (*get)(struct sa_session_store *s, const char *thread_id, json_t **out,
-               struct sa_err *err);
+    int (*get)(struct sa_session_store *s, const char *thread_id, json_t **out, struct sa_err *err);
     /* Optional (default: nothing to do). Forgets thread_id's session; none is no error. */
     int (*del)(struct sa_session_store *s, const char *thread_id, struct sa_err *err);
     /* Frees the store (NULL-safe through the wrapper). */
@@ -85,8 +84,7 @@ static inline const char *sa_session_store_name(const struct sa_session_store *s
 static inline SA_WUR int sa_session_put(struct sa_session_store *s, const char *thread_id,
                                         const json_t *state, long ttl_seconds, struct sa_err *err)
 {
-    return (s->ops->put ? s->ops->put : sa_session_def_put)(s, thread_id, state, ttl_seconds,
-                                                             err);
+    return (s->ops->put ? s->ops->put : sa_session_def_put)(s, thread_id, state, ttl_seconds, err);
 }
 static inline SA_WUR int sa_session_get(struct sa_session_store *s, const char *thread_id,
                                         json_t **out, struct sa_err *err)

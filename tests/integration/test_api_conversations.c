@@ -72,8 +72,8 @@ static void expect_conversation_keys_live(const char *thread)
     if (!harness_on_pg())
         return;
     static const char *const keys[] = {"agent:checkpoint:{%s}:latest",
-                                       "agent:checkpoint:{%s}:index",
-                                       "agent:checkpoint:{%s}:rec", "session:{%s}:state"};
+                                       "agent:checkpoint:{%s}:index", "agent:checkpoint:{%s}:rec",
+                                       "session:{%s}:state"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         char key[256];
         snprintf(key, sizeof key, keys[i], thread);

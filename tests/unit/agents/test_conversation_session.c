@@ -144,7 +144,7 @@ static int teardown(void **state)
 #define SKIP_WITHOUT_REDIS(f)                                                                      \
     do {                                                                                           \
         if (!(f)) {                                                                                \
-            print_message("skipped: SA_TEST_REDIS_URL is not set (test_conversation_session_"     \
+            print_message("skipped: SA_TEST_REDIS_URL is not set (test_conversation_session_"      \
                           "redis runs this with the backends fixture)\n");                         \
             skip();                                                                                \
         }                                                                                          \
@@ -240,7 +240,7 @@ static void test_session_follows_turns(void **state)
     assert_string_equal(str(s, "language"), "en");
     assert_false(json_is_true(json_object_get(s, "do_not_contact")));
     assert_true(json_is_null(json_object_get(s, "lead_id"))); /* no store: nothing to link */
-    assert_null(json_object_get(s, "contact_email")); /* no personal data */
+    assert_null(json_object_get(s, "contact_email"));         /* no personal data */
     assert_string_equal(str(s, "created_at"), iso(f->t0));
     assert_string_equal(str(s, "updated_at"), iso(f->t0));
     assert_string_equal(str(s, "expires_at"), iso(f->t0 + TTL));
@@ -423,7 +423,9 @@ static void test_derived_store(void **state)
 }
 
 #define CASE(name, fn, backend)                                                                    \
-    {name, fn, setup_##backend, teardown, NULL}
+    {                                                                                              \
+        name, fn, setup_##backend, teardown, NULL                                                  \
+    }
 
 int main(void)
 {
