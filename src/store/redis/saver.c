@@ -29,8 +29,8 @@
  *
  * TTL: every put sets the thread's three keys to expire CHECKPOINT_TTL_SECONDS after it
  * (EXPIRE in the same MULTI/EXEC), as the original design's 1 h checkpoint TTL, or, when
- * the record carries an expiry of its graph's (a conversation: SESSION_TTL_SECONDS), at
- * that expiry, so a conversation's history lives as long as its session. A run that
+ * the record carries a later expiry of its graph's (a conversation: SESSION_TTL_SECONDS),
+ * at that expiry, so a conversation's history lives as long as its session. A run that
  * stops waiting for a human calls hold (graph/saver.h): PERSIST on the three keys, so an
  * approval answered days later still finds its thread; the next put (the resumed run)
  * sets the TTL again. All keys of a thread share one life, so a thread never loses its
@@ -216,17 +216,16 @@ static int check_exec(int n, redisReply **rep, const char *what, struct sa_err *
     return 0;
 }
 
-/* The keys' life after this put: the record's own expiry when its graph has one (a
- * conversation lives SESSION_TTL_SECONDS after its last turn: graph_compile_opts.thread_ttl
- * puts it in expires_at), else the saver's (CHECKPOINT_TTL_SECONDS, the pipeline's).
- * expires_at is on the business clock (base/clock.h) and Redis counts on its own, so what
- * crosses is the distance, never the instant: at least 1 s, since EXPIRE 0 deletes. */
+/* The keys' life after this put: the saver's (CHECKPOINT_TTL_SECONDS, the pipeline's), or
+ * longer when the record's own expiry is later (a conversation lives SESSION_TTL_SECONDS
+ * after its last turn: graph_compile_opts.thread_ttl puts it in expires_at). Only ever
+ * longer: a thread never lives less than the original's hour after its last checkpoint,
+ * whatever expiry a record carries. expires_at is on the business clock (base/clock.h) and
+ * Redis counts on its own, so what crosses is the distance, never the instant. */
 static long record_ttl(const struct redis_saver *s, const struct graph_record *r)
 {
-    if (!(r->expires_at > 0))
-        return s->ttl;
-    double left = ceil(r->expires_at - sa_wall_seconds());
-    return left < 1 ? 1 : left > 1e9 ? 1000000000L : (long)left;
+    double left = r->expires_at > 0 ? ceil(r->expires_at - sa_wall_seconds()) : 0;
+    return left > (double)s->ttl ? (left > 1e9 ? 1000000000L : (long)left) : s->ttl;
 }
 
 static int rs_put(struct graph_saver *base, const char *thread_id, const struct graph_record *r,
