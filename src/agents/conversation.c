@@ -1,5 +1,7 @@
 /* The conversation agent (see conversation.h): a two-node graph, understand -> respond,
- * over channels messages (append), stage, last_intent, contact and turn (sum). */
+ * over channels messages (append), stage, last_intent, contact and turn (sum), and the
+ * session's own channels (previous_stage, lead_id, started_at, updated_at), from which
+ * the session (store/session.h) is derived. */
 #include "agents/conversation.h"
 
 #include <ctype.h>
@@ -19,7 +21,10 @@
 #include "domain/profile.h"
 #include "domain/template.h"
 #include "base/detail.h"
+#include "base/log.h"
+#include "base/uuid.h"
 #include "graph/graph.h"
+#include "store/session.h"
 #include "store/store.h"
 
 struct sa_conversation {
@@ -29,6 +34,7 @@ struct sa_conversation {
     const struct sa_profile *profile; /* the replies' templates and facts */
     double review_threshold;          /* below this confidence a human answers */
     const struct sa_booking *booking; /* meetings named in replies; NULL: slots only */
+    double session_ttl;               /* SESSION_TTL_SECONDS */
     struct graph *g;
 };
 
@@ -419,7 +425,7 @@ static int respond(const json_t *state, json_t **update, struct graph_ctx *ctx, 
 int sa_conversation_new(const struct sa_intent_model *intents, struct graph_saver *saver,
                         struct sa_store *store, const struct sa_calendar *calendar,
                         const struct sa_profile *profile, double review_threshold,
-                        struct sa_conversation **out, struct sa_err *err)
+                        double session_ttl, struct sa_conversation **out, struct sa_err *err)
 {
     *out = NULL;
     struct sa_conversation *c = calloc(1, sizeof *c);
@@ -430,6 +436,7 @@ int sa_conversation_new(const struct sa_intent_model *intents, struct graph_save
     c->calendar = calendar;
     c->profile = profile;
     c->review_threshold = review_threshold;
+    c->session_ttl = session_ttl > 0 ? session_ttl : SA_CONVERSATION_SESSION_TTL;
     struct graph_builder *b = graph_builder_new();
     graph_add_channel(b, "messages", GRAPH_APPEND, NULL, NULL, NULL);
     graph_add_channel(b, "stage", GRAPH_LAST_VALUE, NULL, NULL, NULL);
@@ -440,12 +447,21 @@ int sa_conversation_new(const struct sa_intent_model *intents, struct graph_save
     graph_add_channel(b, "language_given", GRAPH_LAST_VALUE, NULL, NULL, NULL);
     graph_add_channel(b, "reply_extra", GRAPH_LAST_VALUE, NULL, NULL, NULL);
     graph_add_channel(b, "turn", GRAPH_SUM, NULL, NULL, NULL);
+    /* the session's: what the turn's input says about the thread (see sa_conversation_turn) */
+    graph_add_channel(b, "previous_stage", GRAPH_LAST_VALUE, NULL, NULL, NULL);
+    graph_add_channel(b, "lead_id", GRAPH_LAST_VALUE, NULL, NULL, NULL);
+    graph_add_channel(b, "started_at", GRAPH_LAST_VALUE, NULL, NULL, NULL);
+    graph_add_channel(b, "updated_at", GRAPH_LAST_VALUE, NULL, NULL, NULL);
     graph_add_node(b, "understand", understand, c, NULL);
     graph_add_node(b, "respond", respond, c, NULL);
     graph_add_edge(b, GRAPH_START, "understand");
     graph_add_edge(b, "understand", "respond");
     graph_add_edge(b, "respond", GRAPH_END);
-    struct graph_compile_opts o = {.saver = saver};
+    /* A conversation's checkpoints live as long as its session: every record expires
+     * SESSION_TTL_SECONDS after it is written (the Redis saver turns that into the keys'
+     * TTL, the database savers' sweep deletes the thread after it), whatever the
+     * pipeline's CHECKPOINT_TTL_SECONDS. */
+    struct graph_compile_opts o = {.saver = saver, .thread_ttl = c->session_ttl};
     int rc = graph_compile(b, &o, &c->g, err);
     graph_builder_free(b);
     if (rc) {
@@ -533,10 +549,125 @@ int sa_conversation_validate(const json_t *input, const char *pfx, json_t *detai
     return json_array_size(detail) > before ? SA_EINVAL : 0;
 }
 
+/* ---- the session (store/session.h) ------------------------------------------------ */
+
+/* The session of a thread whose latest values are v: a pure function of the checkpointed
+ * state, so the Redis copy written after a turn and the one derived later agree. It holds
+ * no personal data (no name, no e-mail: the contact is reached through lead_id), so a
+ * Redis copy that outlives an erased lead's checkpoints until its TTL discloses nothing. */
+static json_t *session_of(const struct sa_conversation *c, const char *thread_id, const json_t *v)
+{
+    const json_t *li = json_object_get(v, "last_intent");
+    const json_t *extra = json_object_get(v, "reply_extra");
+    const char *updated = json_string_value(json_object_get(v, "updated_at"));
+    char expires[SA_ISO8601_LEN] = "";
+    double t;
+    if (updated && sa_iso8601_parse(updated, &t) == 0)
+        sa_iso8601_format_ms(t + c->session_ttl, expires);
+    const char *str[] = {"stage", "previous_stage", "language", "lead_id"};
+    json_t *out = json_pack(
+        "{s:s, s:I, s:O?, s:O?, s:b, s:O?, s:O?, s:s?}", "thread_id", thread_id, "turns",
+        (json_int_t)json_integer_value(json_object_get(v, "turn")), "last_intent",
+        json_object_get(li, "intent"), "last_confidence", json_object_get(li, "confidence"),
+        "do_not_contact", json_is_true(json_object_get(extra, "do_not_contact")), "created_at",
+        json_object_get(v, "started_at"), "updated_at", json_object_get(v, "updated_at"),
+        "expires_at", expires[0] ? expires : NULL);
+    for (size_t i = 0; out && i < sizeof str / sizeof str[0]; i++) {
+        const json_t *x = json_object_get(v, str[i]);
+        json_object_set_new(out, str[i],
+                            json_is_string(x) ? json_incref((json_t *)x) : json_null());
+    }
+    return out;
+}
+
+bool sa_conversation_session_expired(const json_t *session, double now)
+{
+    double exp;
+    const char *e = json_string_value(json_object_get(session, "expires_at"));
+    return e && sa_iso8601_parse(e, &exp) == 0 && now >= exp;
+}
+
+/* The stored lead whose contact e-mail the turn names (input.contact, or contact_info as
+ * the lead agents take it), into id; "" when none or the store cannot tell (the link is
+ * best effort: the turn stands without it). */
+static void lead_of_turn(struct sa_conversation *c, const json_t *input, char id[SA_UUID_LEN])
+{
+    id[0] = '\0';
+    const json_t *contact = json_object_get(input, "contact");
+    if (!contact)
+        contact = json_object_get(input, "contact_info");
+    const char *email = json_string_value(json_object_get(contact, "email"));
+    struct sa_err err = {0};
+    int rc = email && c->store ? sa_store_lead_by_email(c->store, email, id, &err) : SA_ENOTFOUND;
+    if (rc && rc != SA_ENOTFOUND)
+        sa_log(SA_LOG_WARN, "conversation turn: lead not looked up",
+               json_pack("{s:s}", "error", err.msg));
+    if (rc)
+        id[0] = '\0';
+}
+
+/* The session channels of a turn's input: now is its updated_at (and created_at on the
+ * thread's first turn), the stage before it its previous_stage, the lead its contact
+ * names its lead_id (an earlier one stays when this turn names none). */
+static void session_input(struct sa_conversation *c, const json_t *input, const json_t *before,
+                          json_t *in)
+{
+    char now[SA_ISO8601_LEN];
+    sa_iso8601_now(now);
+    json_object_set_new(in, "updated_at", json_string(now));
+    if (!json_is_string(json_object_get(before, "started_at")))
+        json_object_set_new(in, "started_at", json_string(now));
+    const json_t *stage = json_object_get(before, "stage");
+    if (json_is_string(stage))
+        json_object_set(in, "previous_stage", (json_t *)stage);
+    char lead[SA_UUID_LEN];
+    lead_of_turn(c, input, lead);
+    if (lead[0])
+        json_object_set_new(in, "lead_id", json_string(lead));
+}
+
+/* The thread's latest values (*before, NULL for a new thread). A thread whose session
+ * expired is forgotten first (SESSION_TTL_SECONDS of silence): Redis would have dropped
+ * its keys on its own clock, the database savers' sweep does so on its schedule; deleting
+ * it here makes the next message start a new conversation on every backend at the same
+ * moment of the business clock. SA_ECONFLICT: another graph's thread. */
+static int thread_before(struct sa_conversation *c, const char *thread_id, json_t **before,
+                         struct sa_err *err)
+{
+    *before = NULL;
+    json_t *snap = NULL;
+    struct sa_err e2 = {0};
+    int rc = graph_get_state(c->g, thread_id, NULL, &snap, &e2);
+    if (rc == SA_ECONFLICT)
+        return sa_err_set(err, SA_ECONFLICT,
+                          "thread %s belongs to another agent; start a new conversation "
+                          "without thread_id or with a new one",
+                          thread_id);
+    if (rc) /* none yet (or unreadable: the run reports what it finds) */
+        return 0;
+    json_t *v = json_incref(json_object_get(snap, "values"));
+    json_decref(snap);
+    json_t *session = session_of(c, thread_id, v);
+    bool expired = sa_conversation_session_expired(session, sa_wall_seconds());
+    json_decref(session);
+    if (!expired) {
+        *before = v;
+        return 0;
+    }
+    json_decref(v);
+    return graph_delete_thread(c->g, thread_id, err);
+}
+
 int sa_conversation_turn(struct sa_conversation *c, const char *thread_id, const json_t *input,
-                         json_t **output, struct sa_err *err)
+                         json_t **output, json_t **session, struct sa_err *err)
 {
     *output = NULL;
+    if (session)
+        *session = NULL;
+    json_t *before = NULL;
+    int rc = thread_before(c, thread_id, &before, err);
+    if (rc)
+        return rc;
     json_t *in = json_pack("{s:[{s:s, s:O}], s:i}", "messages", "role", "user", "content",
                            json_object_get(input, "message"), "turn", 1);
     json_t *contact = json_object_get(input, "contact");
@@ -548,23 +679,12 @@ int sa_conversation_turn(struct sa_conversation *c, const char *thread_id, const
     json_t *language = json_object_get(input, "language");
     json_object_set_new(in, "language_given",
                         json_is_string(language) ? json_incref(language) : json_string(""));
-    json_t *prev = NULL;
-    json_t *snap = NULL;
-    struct sa_err e2 = {0};
-    int grc = graph_get_state(c->g, thread_id, NULL, &snap, &e2);
-    if (grc == SA_ECONFLICT) { /* a thread of another graph (a pipeline run) */
-        json_decref(in);
-        return sa_err_set(err, SA_ECONFLICT,
-                          "thread %s belongs to another agent; start a new conversation "
-                          "without thread_id or with a new one",
-                          thread_id);
-    }
-    if (grc == 0)
-        prev = json_incref(json_object_get(json_object_get(snap, "values"), "stage"));
-    json_decref(snap);
+    session_input(c, input, before, in);
+    json_t *prev = json_incref(json_object_get(before, "stage"));
+    json_decref(before);
     struct graph_run_opts o = {.thread_id = thread_id};
     struct graph_result res;
-    int rc = graph_invoke(c->g, in, &o, &res, err);
+    rc = graph_invoke(c->g, in, &o, &res, err);
     json_decref(in);
     if (rc) {
         json_decref(prev);
@@ -596,6 +716,59 @@ int sa_conversation_turn(struct sa_conversation *c, const char *thread_id, const
         if (json_object_get(extra, meeting_keys[i]))
             json_object_set(*output, meeting_keys[i], json_object_get(extra, meeting_keys[i]));
     json_decref(prev);
+    if (*output && session && !(*session = session_of(c, thread_id, v))) {
+        json_decref(*output);
+        *output = NULL;
+    }
     graph_result_clear(&res);
     return *output ? 0 : sa_err_set(err, SA_ENOMEM, "out of memory");
+}
+
+/* ---- the session store derived from the checkpoints --------------------------------- */
+
+struct checkpoint_sessions {
+    struct sa_session_store base; /* first */
+    struct sa_conversation *c;
+};
+
+static int cs_get(struct sa_session_store *base, const char *thread_id, json_t **out,
+                  struct sa_err *err)
+{
+    struct checkpoint_sessions *s = (struct checkpoint_sessions *)base;
+    *out = NULL;
+    json_t *snap = NULL;
+    int rc = graph_get_state(s->c->g, thread_id, NULL, &snap, err);
+    if (rc == SA_ENOTFOUND || rc == SA_ECONFLICT) /* none, or a pipeline's thread */
+        return sa_err_set(err, SA_ENOTFOUND, "no conversation session %s", thread_id);
+    if (rc)
+        return rc;
+    *out = session_of(s->c, thread_id, json_object_get(snap, "values"));
+    json_decref(snap);
+    return *out ? 0 : sa_err_set(err, SA_ENOMEM, "out of memory");
+}
+
+static void cs_free(struct sa_session_store *base)
+{
+    free(base);
+}
+
+static const struct sa_session_store_ops checkpoint_session_ops = {
+    .name = "checkpoints",
+    .put = NULL, /* the turn's checkpoint holds it: sa_session_def_put */
+    .get = cs_get,
+    .del = NULL, /* deleting the thread deletes it: sa_session_def_del */
+    .free = cs_free,
+};
+
+int sa_conversation_sessions_new(struct sa_conversation *c, struct sa_session_store **out,
+                                 struct sa_err *err)
+{
+    *out = NULL;
+    struct checkpoint_sessions *s = calloc(1, sizeof *s);
+    if (!s)
+        return sa_err_set(err, SA_ENOMEM, "out of memory");
+    s->base.ops = &checkpoint_session_ops;
+    s->c = c;
+    *out = &s->base;
+    return 0;
 }

@@ -2,13 +2,18 @@
  * prospect's intent (domain/intent.h), moves the sales stage, answers from reply
  * templates and suggests next actions; an unsubscribe marks the contact do-not-contact,
  * a meeting request proposes slots. The history lives in the thread's checkpoints (the
- * graph engine), so a thread can be continued by any later request. */
+ * graph engine), so a thread can be continued by any later request, for SESSION_TTL_SECONDS
+ * after its last turn (its session, store/session.h); then it is forgotten. */
 #ifndef SA_AGENTS_CONVERSATION_H
 #define SA_AGENTS_CONVERSATION_H
 
 #include <jansson.h>
+#include <stdbool.h>
 
 #include "base/err.h"
+
+/* The default of SESSION_TTL_SECONDS (30 days), for callers given 0. */
+#define SA_CONVERSATION_SESSION_TTL 2592000.0
 
 struct sa_intent_model;
 struct graph;
@@ -17,14 +22,20 @@ struct sa_store;
 struct sa_conversation;
 struct sa_calendar;
 struct sa_profile;
+struct sa_session_store;
 
 /* Builds the conversation graph; all arguments borrowed (MUST outlive it). The replies
  * come from profile's templates in the turn's language; a turn whose intent confidence is
- * below review_threshold (CONVERSATION_REVIEW_THRESHOLD) is left to a human. */
+ * below review_threshold (CONVERSATION_REVIEW_THRESHOLD) is left to a human. A thread
+ * lives session_ttl seconds (SESSION_TTL_SECONDS; 0: SA_CONVERSATION_SESSION_TTL) after
+ * its last turn: its checkpoints carry that expiry (graph_compile_opts.thread_ttl), so the
+ * Redis saver keeps their keys that long and the database savers' sweep deletes them
+ * after it; a turn on a thread past it starts a new conversation. */
 int sa_conversation_new(const struct sa_intent_model *intents, struct graph_saver *saver,
                         struct sa_store *store, const struct sa_calendar *calendar,
                         const struct sa_profile *profile, double review_threshold,
-                        struct sa_conversation **out, struct sa_err *err) SA_WUR;
+                        double session_ttl, struct sa_conversation **out,
+                        struct sa_err *err) SA_WUR;
 void sa_conversation_free(struct sa_conversation *c);
 
 /* The conversation's graph (its threads' state and history); borrowed. */
@@ -39,9 +50,31 @@ int sa_conversation_validate(const json_t *input, const char *loc_prefix, json_t
 
 /* One turn on thread_id: *output (new reference) = {reply, intent, confidence,
  * alternatives, stage, previous_stage, suggested_actions, meeting_slots?,
- * do_not_contact, turn, history: [...]}. */
+ * do_not_contact, turn, history: [...]}. A thread whose session expired is deleted first,
+ * so the turn starts a new conversation. With session not NULL, *session (new reference)
+ * is the thread's session after the turn (below), for the caller to store. When the input
+ * names a contact e-mail of a stored lead (input.contact or contact_info), the session
+ * links that lead (lead_id) from then on. SA_ECONFLICT: the thread is another graph's. */
 int sa_conversation_turn(struct sa_conversation *c, const char *thread_id, const json_t *input,
-                         json_t **output, struct sa_err *err) SA_WUR;
+                         json_t **output, json_t **session, struct sa_err *err) SA_WUR;
+
+/* A conversation's session, derived from its thread's latest checkpoint: {thread_id,
+ * stage, previous_stage, turns, language, last_intent, last_confidence, do_not_contact,
+ * lead_id, created_at, updated_at, expires_at}; strings or null, times ISO 8601 UTC;
+ * expires_at is updated_at + SESSION_TTL_SECONDS. No personal data: the contact is its
+ * lead's. */
+
+/* Whether session (as above) has expired at now (Unix seconds, business clock): now at or
+ * past its expires_at. A session without one (a thread from before sessions) never does. */
+bool sa_conversation_session_expired(const json_t *session, double now);
+
+/* The session store derived from c's checkpoints (store/session.h, name "checkpoints"):
+ * get reads the thread's latest state (SA_ENOTFOUND for none, or another graph's thread);
+ * put and del do nothing (the turn's checkpoint holds the session, deleting the thread
+ * deletes it). c MUST outlive it. Free with sa_session_store_free. Returns 0 or
+ * SA_ENOMEM. */
+int sa_conversation_sessions_new(struct sa_conversation *c, struct sa_session_store **out,
+                                 struct sa_err *err) SA_WUR;
 
 /* Lets turns book meetings (agents/booking.h; borrowed, outliving c): a reply naming a
  * free time books it, else the nearest free slots are offered. Without it a meeting

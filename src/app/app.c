@@ -30,6 +30,7 @@
 #include "base/log.h"
 #include "metrics/metrics.h"
 #include "store/redis/redis.h"
+#include "store/session.h"
 #include "store/store.h"
 
 /* Buckets start at 10 us so that our latencies, far below the seed's 0.1 s, show. */
@@ -178,6 +179,20 @@ static int open_saver(struct sa_app *app, struct sa_err *err)
     return sa_redis_saver_new(app->redis, false, (long)cfg->checkpoint_ttl, &app->saver, err);
 }
 
+/* Conversation sessions (store/session.h), chosen by REDIS_URL like the run queue and the
+ * limiter: with it, Redis's session:{thread_id}:state on the app's pool, which every
+ * instance reads; without it, derived from the conversation's checkpoints (beside the
+ * store), which every instance on the same database reads too and a restart keeps. None
+ * without the conversation agent. */
+static int open_sessions(struct sa_app *app, struct sa_err *err)
+{
+    if (!app->conversation)
+        return 0;
+    if (app->redis)
+        return sa_session_redis_new(app->redis, false, NULL, &app->sessions, err);
+    return sa_conversation_sessions_new(app->conversation, &app->sessions, err);
+}
+
 /* The settings whose form base/config cannot check (it knows no e-mail rule): refused
  * here, before anything opens, with the variable's name. Unset, the profile's values
  * stand (checked when it loads). */
@@ -274,9 +289,11 @@ int sa_app_open(const struct sa_config *cfg, struct sa_app **out, struct sa_err 
         (rc = open_agents(app, err)) || (rc = open_saver(app, err)) ||
         (rc = sa_pipeline_new(app->agents, app->model, app->saver, cfg->pipeline_step_delay_ms,
                               &app->pipeline, err)) ||
-        (app->intents && (rc = sa_conversation_new(
-                              app->intents, app->saver, app->store, app->calendar, app->profile,
-                              cfg->conversation_review_threshold, &app->conversation, err)))) {
+        (app->intents &&
+         (rc = sa_conversation_new(app->intents, app->saver, app->store, app->calendar,
+                                   app->profile, cfg->conversation_review_threshold,
+                                   cfg->session_ttl, &app->conversation, err))) ||
+        (rc = open_sessions(app, err))) {
         sa_app_close(app);
         return rc;
     }
@@ -308,6 +325,7 @@ void sa_app_close(struct sa_app *app)
     if (!app)
         return;
     sa_import_jobs_free(app->imports); /* first: a running import uses all the rest */
+    sa_session_store_free(app->sessions); /* before the conversation it may derive from */
     sa_conversation_free(app->conversation);
     sa_intent_free(app->intents);
     sa_pipeline_free(app->pipeline);

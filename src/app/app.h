@@ -1,8 +1,8 @@
 /* The application's composition root: what the configuration names, opened once at
  * start-up (model, store, checkpoint saver, agents, graphs, metrics) and closed at exit.
  * The services beside it (app/invoke.h, approvals.h, leads.h, threads.h, runs.h,
- * outbox.h, import.h, seed.h) are the operations the HTTP routes and the CLI share; each
- * takes the narrowest part of this struct it needs. */
+ * outbox.h, import.h, seed.h, conversations.h) are the operations the HTTP routes and the CLI
+ * share; each takes the narrowest part of this struct it needs. */
 #ifndef SA_APP_H
 #define SA_APP_H
 
@@ -15,6 +15,7 @@
 #include "base/err.h"
 
 struct sa_redis;
+struct sa_session_store;
 
 struct sa_app {
     struct sa_config cfg; /* copy; its strings are borrowed from env/argv */
@@ -36,6 +37,9 @@ struct sa_app {
     struct sa_import_jobs *imports;  /* background CSV imports (app/import_jobs.h) */
     struct sa_intent_model *intents; /* NULL when data/intents/ is absent */
     struct sa_conversation *conversation; /* NULL with no intents */
+    /* conversation sessions (store/session.h): Redis with REDIS_URL, else derived from the
+     * conversation's checkpoints; NULL when conversation is */
+    struct sa_session_store *sessions;
     struct sa_calendar *calendar;         /* CALENDAR_TZ, _DAYS, _HOURS, MEETING_MINUTES */
     struct sa_consent *consent; /* unsubscribe links and their secret (app/consent.h) */
     struct sa_booking *booking;           /* meetings: the store, calendar and organiser */

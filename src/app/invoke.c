@@ -17,6 +17,7 @@
 #include "domain/contact.h"
 #include "domain/lead.h"
 #include "metrics/metrics.h"
+#include "store/session.h"
 #include "store/store.h"
 
 void sa_invoke_res_clear(struct sa_invoke_res *res)
@@ -358,6 +359,19 @@ static void link_turn_to_lead(struct sa_app *app, const json_t *input, struct sa
     free(out);
 }
 
+/* Stores the turn's session (store/session.h) for SESSION_TTL_SECONDS: in Redis, the key
+ * other instances read; without Redis the store derives it and this does nothing. A
+ * failed write is logged: the turn itself stands (its checkpoint holds the same state), and
+ * failing the request would have the client send the message twice. */
+static void keep_session(struct sa_app *app, const char *thread_id, const json_t *session)
+{
+    struct sa_err err = {0};
+    if (app->sessions && session &&
+        sa_session_put(app->sessions, thread_id, session, (long)app->cfg.session_ttl, &err))
+        sa_log(SA_LOG_WARN, "conversation session not stored",
+               json_pack("{s:s, s:s}", "thread_id", thread_id, "error", err.msg));
+}
+
 int sa_app_converse(struct sa_app *app, const char *thread_id, const json_t *input,
                     struct sa_invoke_res *res, struct sa_err *err)
 {
@@ -369,7 +383,9 @@ int sa_app_converse(struct sa_app *app, const char *thread_id, const json_t *inp
     else
         sa_uuid_v7(res->thread_id);
     uint64_t t0 = sa_now_ns();
-    int rc = sa_conversation_turn(app->conversation, res->thread_id, input, &res->output, err);
+    json_t *session = NULL;
+    int rc =
+        sa_conversation_turn(app->conversation, res->thread_id, input, &res->output, &session, err);
     uint64_t ns = sa_now_ns() - t0;
     res->processing_ms = sa_ns_to_ms(ns);
     res->engine = "naive_bayes";
@@ -377,8 +393,11 @@ int sa_app_converse(struct sa_app *app, const char *thread_id, const json_t *inp
     sa_agents_record(app->agents, SA_AGENT_CONVERSATION, res->processing_ms, rc == 0);
     if (!rc)
         json_object_set_new(res->output, "processing_time", json_real(res->processing_ms));
-    if (!rc)
+    if (!rc) {
         link_turn_to_lead(app, input, res);
+        keep_session(app, res->thread_id, session);
+    }
+    json_decref(session);
     return rc;
 }
 

@@ -285,6 +285,16 @@ static const struct sa_setting settings[] = {
      .doc = "a conversation turn whose intent confidence is below this gets no automatic "
             "reply and is flagged for a human (needs_human, reason low_confidence)",
      .commands = AGENTS},
+    {.env = "SESSION_TTL_SECONDS",
+     SECONDS(session_ttl),
+     .dflt = "2592000",
+     .min = 60,
+     .max = 10L * 365 * 86400,
+     .range_doc = "2592000 is 30 days",
+     .doc = "a conversation is remembered this long after its last turn: its session "
+            "(GET /api/conversations/{thread_id}) and its history; then the next message "
+            "starts a new conversation",
+     .commands = AGENTS},
     {.env = "BDR_MAX_TOUCHES_PER_WEEK",
      INT(bdr_max_touches_per_week),
      .dflt = "2",
@@ -511,8 +521,9 @@ static const struct sa_setting settings[] = {
      .dflt = "3600",
      .min = 1,
      .max = 365L * 86400,
-     .doc = "in Redis, a thread's checkpoints expire this long after its last one (threads "
-            "waiting on an approval never do)",
+     .doc = "in Redis, a pipeline thread's checkpoints expire this long after its last one "
+            "(threads waiting on an approval never do; a conversation's live "
+            "SESSION_TTL_SECONDS)",
      .commands = AGENTS},
     {.env = "REDIS_TIMEOUT_MS",
      INT(redis_timeout_ms),

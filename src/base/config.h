@@ -56,6 +56,7 @@ struct sa_config {
      * four settings above are NULL unless set; set, they override the profile's values. */
     const char *product_profile;
     double conversation_review_threshold; /* CONVERSATION_REVIEW_THRESHOLD: 0-1 */
+    double session_ttl; /* SESSION_TTL_SECONDS: a conversation's life after its last turn */
     /* the sending policy and consent (domain/send_policy.h, README "Sending policy") */
     const char *send_window;         /* SEND_WINDOW: "Mon-Fri 08:00-18:00" or "any" */
     int max_touches_per_domain_week; /* MAX_TOUCHES_PER_DOMAIN_PER_WEEK: 0 = no cap */

@@ -183,6 +183,7 @@ void sa_route_run_stream(struct sa_req *r);
 void sa_route_run_cancel(struct sa_req *r);
 void sa_route_thread_state(struct sa_req *r);
 void sa_route_thread_history(struct sa_req *r);
+void sa_route_conversation_get(struct sa_req *r);
 void sa_route_openapi(struct sa_req *r);
 void sa_route_docs(struct sa_req *r);
 void sa_route_keys_list(struct sa_req *r);

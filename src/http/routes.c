@@ -107,6 +107,10 @@ const struct sa_route sa_routes[] = {
     R("GET", "/api/threads/{thread_id}/history", sa_route_thread_history, NONE, READ, NULL,
       "A thread's checkpoints, newest first", NULL, "ThreadHistory", 0, "history_limit",
       "404 422 503"),
+    R("GET", "/api/conversations/{thread_id}", sa_route_conversation_get, NONE, READ, NULL,
+      "A conversation's session: stage, turns, language, last intent, consent, linked lead "
+      "(404 once silent longer than SESSION_TTL_SECONDS)",
+      NULL, "ConversationSession", 0, NULL, "404 422 501 503"),
     R("GET", "/openapi.json", sa_route_openapi, NONE, PUBLIC, NULL,
       "This API as an OpenAPI 3.1 document", NULL, "OpenAPI", 0, NULL, NULL),
     R("GET", "/docs", sa_route_docs, NONE, PUBLIC, NULL, "The API document rendered as a page",

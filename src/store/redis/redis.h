@@ -89,9 +89,10 @@ int sa_redis_eval(struct sa_redis *r, struct sa_redis_script *script, int nkeys,
 
 /* Opens the checkpoint saver over r. owns_r: the saver closes r when it is freed (else r is
  * borrowed and MUST outlive it). ttl_seconds (0: SA_REDIS_CHECKPOINT_TTL) is the life of a
- * thread's keys after its last checkpoint, unless that checkpoint never expires
- * (expires_at == 0): then the keys are made persistent (docs/redis.md). Returns 0 or
- * SA_ENOMEM (r is then closed when owned). Free with graph_saver_free. */
+ * thread's keys after its last checkpoint, or longer when that checkpoint carries a later
+ * expiry of its graph's (expires_at, graph_compile_opts.thread_ttl: a conversation's
+ * session): then the keys expire then. hold makes them persistent until the next put (docs/redis.md).
+ * Returns 0 or SA_ENOMEM (r is then closed when owned). Free with graph_saver_free. */
 int sa_redis_saver_new(struct sa_redis *r, bool owns_r, long ttl_seconds, struct graph_saver **out,
                        struct sa_err *err) SA_WUR;
 

@@ -28,7 +28,9 @@
  * engine compresses large blobs itself, src/graph/checkpoint.c) or would not shrink.
  *
  * TTL: every put sets the thread's three keys to expire CHECKPOINT_TTL_SECONDS after it
- * (EXPIRE in the same MULTI/EXEC), as the original design's 1 h checkpoint TTL. A run that
+ * (EXPIRE in the same MULTI/EXEC), as the original design's 1 h checkpoint TTL, or, when
+ * the record carries a later expiry of its graph's (a conversation: SESSION_TTL_SECONDS),
+ * at that expiry, so a conversation's history lives as long as its session. A run that
  * stops waiting for a human calls hold (graph/saver.h): PERSIST on the three keys, so an
  * approval answered days later still finds its thread; the next put (the resumed run)
  * sets the TTL again. All keys of a thread share one life, so a thread never loses its
@@ -41,6 +43,7 @@
 #include <string.h>
 #include <zstd.h>
 
+#include "base/clock.h"
 #include "graph/saver.h"
 #include "store/redis/redis.h"
 
@@ -213,6 +216,18 @@ static int check_exec(int n, redisReply **rep, const char *what, struct sa_err *
     return 0;
 }
 
+/* The keys' life after this put: the saver's (CHECKPOINT_TTL_SECONDS, the pipeline's), or
+ * longer when the record's own expiry is later (a conversation lives SESSION_TTL_SECONDS
+ * after its last turn: graph_compile_opts.thread_ttl puts it in expires_at). Only ever
+ * longer: a thread never lives less than the original's hour after its last checkpoint,
+ * whatever expiry a record carries. expires_at is on the business clock (base/clock.h) and
+ * Redis counts on its own, so what crosses is the distance, never the instant. */
+static long record_ttl(const struct redis_saver *s, const struct graph_record *r)
+{
+    double left = r->expires_at > 0 ? ceil(r->expires_at - sa_wall_seconds()) : 0;
+    return left > (double)s->ttl ? (left > 1e9 ? 1000000000L : (long)left) : s->ttl;
+}
+
 static int rs_put(struct graph_saver *base, const char *thread_id, const struct graph_record *r,
                   struct sa_err *err)
 {
@@ -233,7 +248,7 @@ static int rs_put(struct graph_saver *base, const char *thread_id, const struct 
              r->parent_id);
     snprintf(mfield, sizeof mfield, "%s:m", r->id);
     snprintf(wfield, sizeof wfield, "%s:w", r->id);
-    snprintf(ttl, sizeof ttl, "%ld", s->ttl);
+    snprintf(ttl, sizeof ttl, "%ld", record_ttl(s, r));
     const char *hset[] = {"HSET", k.rec, r->id, blob, mfield, meta, wfield, writes};
     size_t hset_len[] = {4,
                          strlen(k.rec),

@@ -83,11 +83,11 @@ static json_t *turn(struct fixture *f, const struct sa_profile *profile, const c
 {
     struct sa_conversation *c = NULL;
     struct sa_err err = {0};
-    if (sa_conversation_new(f->model, f->saver, NULL, NULL, profile, 0.0, &c, &err))
+    if (sa_conversation_new(f->model, f->saver, NULL, NULL, profile, 0.0, 0, &c, &err))
         fail_msg("%s", err.msg);
     json_t *in = json_pack("{s:s, s:{s:s}}", "message", message, "contact", "name", "Noor Haddad");
     json_t *out = NULL;
-    if (sa_conversation_turn(c, thread, in, &out, &err))
+    if (sa_conversation_turn(c, thread, in, &out, NULL, &err))
         fail_msg("%s", err.msg);
     json_decref(in);
     sa_conversation_free(c);
