@@ -14,6 +14,7 @@
 #include "base/log.h"
 #include "domain/lead.h"
 #include "graph/saver.h"
+#include "store/session.h"
 #include "store/store.h"
 
 /* The store's order for a ?sort= name; false for an unknown name. */
@@ -307,6 +308,12 @@ int sa_app_lead_erase(struct sa_app *app, const char *id, json_t **out, struct s
     json_array_foreach(threads, i, t)
     {
         struct sa_err e2 = {0};
+        /* a conversation's session copy (store/session.h) goes with its thread; it holds
+         * no personal data, so a failure only logs */
+        if (app->sessions && sa_session_del(app->sessions, json_string_value(t), &e2))
+            sa_log(SA_LOG_WARN, "erasure: conversation session not deleted",
+                   json_pack("{s:O, s:s}", "thread_id", t, "error", e2.msg));
+        e2 = (struct sa_err){0};
         if (graph_saver_delete_thread(app->saver, json_string_value(t), &e2) == 0) {
             gone++;
             continue;
