@@ -253,8 +253,9 @@ struct sa_store_ops {
     int (*run_claim)(struct sa_store *s, const char *id, const char *owner, long long now,
                      long long lease_until, bool *took_over, struct sa_err *err);
     /* Extends owner's lease to lease_until while the run is running under owner (also
-     * when the lease ended, as long as nobody claimed the run since). SA_ECONFLICT when
-     * it is not (taken over, finished, or unknown): the caller MUST stop executing it. */
+     * when the lease ended, as long as nobody claimed the run since); a lease_until in
+     * the past ends it (the run is claimable at once). SA_ECONFLICT when it is not
+     * (taken over, finished, or unknown): the caller MUST stop executing it. */
     int (*run_renew)(struct sa_store *s, const char *id, const char *owner, long long lease_until,
                      struct sa_err *err);
     /* run_update for the lease holder: sets status, output and error (NULL keeps them)
