@@ -34,11 +34,15 @@
  * dropped at its claim. */
 #include "app/runs.h"
 
+#include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "domain/lead.h"
 #include "app/app.h"
@@ -68,7 +72,7 @@ struct run_job {
     volatile int cancel;
     bool lost; /* another worker holds the delivery now: leave the result to it */
     bool unowned;               /* another worker claimed the run (the store's lease) */
-    char owner[SA_UUID_LEN];    /* this execution's lease owner id (store.h run_claim) */
+    char owner[SA_RUN_OWNER_MAX]; /* this execution's lease owner id (see owner_id) */
     struct run_job *next_active;
 };
 
@@ -78,7 +82,7 @@ struct run_job {
  * recent runs. Pushed at the head under the runs' lock; removed only by the one retrier. */
 struct unrecorded {
     char id[40];
-    char owner[SA_UUID_LEN]; /* the lease it was executed under */
+    char owner[SA_RUN_OWNER_MAX]; /* the lease it was executed under */
     char status[24];
     char *output, *error; /* owned; may be NULL */
     bool written;         /* set by the retrier, outside the lock, read by it under it */
@@ -102,6 +106,7 @@ struct sa_runs {
     int touch_ms;
     int lease_ms;     /* a run's store lease: the visibility timeout */
     int reconcile_ms; /* how often the keeper looks for stale runs */
+    char host_ns[128]; /* "HOST/PIDNS/": this process's place (see owner_id); "" unknown */
 };
 
 struct sa_run_stream {
@@ -400,16 +405,56 @@ static void active_remove(struct sa_runs *r, struct run_job *j)
     pthread_mutex_unlock(&r->active_lock);
 }
 
+/* Lease owner ids say where their execution runs: "HOST/PIDNS/PID/UUID" (the host name,
+ * the inode of the process's PID namespace, its pid, and a UUID per execution). That
+ * lets a process restarted on the same host take over at once the runs of the one that
+ * crashed there, instead of waiting out a lease nobody renews: a holder on this host and
+ * in this PID namespace whose pid no longer exists is dead for sure (the namespace's
+ * inode tells containers that share a host name apart). Anything else, a pid reused by
+ * another process included, counts as alive, and only its lease's end frees the run. */
+static void host_ns(char *out, size_t cap)
+{
+    char host[65] = "";
+    struct stat st;
+    out[0] = '\0';
+    if (gethostname(host, sizeof host - 1) == 0 && host[0] && !strchr(host, '/') &&
+        stat("/proc/self/ns/pid", &st) == 0)
+        snprintf(out, cap, "%s/%lu/", host, (unsigned long)st.st_ino);
+}
+
+/* Whether holder (a lease owner id) is an execution of a process of this host and PID
+ * namespace that no longer exists (see host_ns). */
+static bool holder_dead(const struct sa_runs *r, const char *holder)
+{
+    size_t n = strlen(r->host_ns);
+    if (!n || strncmp(holder, r->host_ns, n) != 0)
+        return false;
+    char *end = NULL;
+    long pid = strtol(holder + n, &end, 10);
+    return end != holder + n && *end == '/' && pid > 0 && pid != (long)getpid() &&
+           kill((pid_t)pid, 0) == -1 && errno == ESRCH;
+}
+
 /* Claims the delivery's run in the store for a new execution of j (its owner id and
- * lease). Returns 0 (j->resume set when the run was taken over), SA_ECONFLICT when
- * another execution holds it or it finished, SA_ENOTFOUND, or a store error. */
+ * lease), over the lease of a holder that died on this host (see host_ns). Returns 0
+ * (j->resume set when the run was taken over), SA_ECONFLICT when another execution holds
+ * it or it finished, SA_ENOTFOUND, or a store error. */
 static int claim(struct sa_runs *r, struct run_job *j, struct sa_err *err)
 {
-    sa_uuid_v7(j->owner);
+    char uuid[SA_UUID_LEN];
+    sa_uuid_v7(uuid);
+    snprintf(j->owner, sizeof j->owner, "%s%ld/%s", r->host_ns, (long)getpid(), uuid);
     long long now = wall_ms();
     bool took_over = false;
-    int rc = sa_store_run_claim(r->app->store, j->d.run_id, j->owner, now, now + r->lease_ms,
-                                &took_over, err);
+    char holder[SA_RUN_OWNER_MAX];
+    int rc = sa_store_run_claim(r->app->store, j->d.run_id, j->owner, NULL, now,
+                                now + r->lease_ms, &took_over, holder, err);
+    if (rc == SA_ECONFLICT && holder_dead(r, holder)) {
+        sa_log(SA_LOG_INFO, "run held by a process that died on this host; taken over",
+               json_pack("{s:s, s:s}", "run_id", j->d.run_id, "holder", holder));
+        rc = sa_store_run_claim(r->app->store, j->d.run_id, j->owner, holder, now,
+                                now + r->lease_ms, &took_over, NULL, err);
+    }
     j->resume = took_over;
     return rc;
 }
@@ -622,6 +667,7 @@ int sa_runs_start(struct sa_app *app, int workers, struct sa_runs **out, struct 
     r->touch_ms = visibility / 3 > CANCEL_POLL_MS ? visibility / 3 : CANCEL_POLL_MS;
     r->lease_ms = visibility;
     r->reconcile_ms = visibility;
+    host_ns(r->host_ns, sizeof r->host_ns);
     struct sa_queue_opts opts = {.visibility_ms = visibility,
                                  .timeout_ms = app->cfg.redis_timeout_ms};
     int rc = sa_queue_open(app->cfg.redis_url, &opts, &r->queue, err);

@@ -81,6 +81,9 @@ struct sa_outbox_item {
     const char *recipient_tz, *to_domain, *sender, *message_id;
 };
 
+/* The longest run lease owner id, with its NUL (run_claim). */
+#define SA_RUN_OWNER_MAX 192
+
 /* What a sent-message count is taken over (outbox_sent_times). */
 enum sa_send_scope { SA_SEND_CONTACT, SA_SEND_DOMAIN, SA_SEND_SENDER };
 
@@ -243,15 +246,19 @@ struct sa_store_ops {
     int (*runs_unfinished)(struct sa_store *s, json_t **out, struct sa_err *err);
     /* Run leases: one execution of a run at a time across every process sharing the
      * store (app/runs.c). Times are the caller's, unix milliseconds of the wall clock
-     * (base/clock.h); owner is an opaque id the caller makes unique per execution. */
+     * (base/clock.h); owner is an opaque id (at most SA_RUN_OWNER_MAX - 1 bytes) the
+     * caller makes unique per execution. */
     /* Claims the run for owner until lease_until, atomically (of concurrent claimers
      * exactly one succeeds), only while it is queued, or running under a lease that ended
      * before now (its holder stopped; a run running without a lease, from before leases,
-     * counts as such): it becomes running under owner. *took_over says it was running
-     * (its thread continues from its checkpoint) rather than queued. SA_ENOTFOUND, or
-     * SA_ECONFLICT when another owner's lease is live or the run has finished. */
-    int (*run_claim)(struct sa_store *s, const char *id, const char *owner, long long now,
-                     long long lease_until, bool *took_over, struct sa_err *err);
+     * counts as such), or running under the owner named by over (NULL: none; a holder
+     * the caller knows to have died, whatever its lease): it becomes running under owner.
+     * *took_over says it was running (its thread continues from its checkpoint) rather
+     * than queued. SA_ENOTFOUND, or SA_ECONFLICT when another owner's lease is live
+     * (holder, when not NULL, gets that owner; else "") or the run has finished. */
+    int (*run_claim)(struct sa_store *s, const char *id, const char *owner, const char *over,
+                     long long now, long long lease_until, bool *took_over,
+                     char holder[SA_RUN_OWNER_MAX], struct sa_err *err);
     /* Extends owner's lease to lease_until while the run is running under owner (also
      * when the lease ended, as long as nobody claimed the run since); a lease_until in
      * the past ends it (the run is claimable at once). SA_ECONFLICT when it is not
@@ -691,11 +698,11 @@ static inline SA_WUR int sa_store_runs_unfinished(struct sa_store *s, json_t **o
     return s->ops->runs_unfinished(s, out, err);
 }
 static inline SA_WUR int sa_store_run_claim(struct sa_store *s, const char *id,
-                                            const char *owner, long long now,
+                                            const char *owner, const char *over, long long now,
                                             long long lease_until, bool *took_over,
-                                            struct sa_err *err)
+                                            char holder[SA_RUN_OWNER_MAX], struct sa_err *err)
 {
-    return s->ops->run_claim(s, id, owner, now, lease_until, took_over, err);
+    return s->ops->run_claim(s, id, owner, over, now, lease_until, took_over, holder, err);
 }
 static inline SA_WUR int sa_store_run_renew(struct sa_store *s, const char *id, const char *owner,
                                             long long lease_until, struct sa_err *err)

@@ -105,8 +105,6 @@ static void test_runs_kill_mid_run(void **state)
 {
     (void)state;
     setenv("PIPELINE_STEP_DELAY_MS", "400", 1);
-    /* the killed process's store lease on the run lasts a visibility timeout */
-    setenv("RUN_VISIBILITY_TIMEOUT_MS", "1500", 1);
     assert_int_equal(server_start(&runs_srv, false), 0);
     harness_use(&runs_srv);
     struct resp r;
@@ -134,10 +132,10 @@ static void test_runs_kill_mid_run(void **state)
     resp_free(&r);
     server_kill(&runs_srv);
     unsetenv("PIPELINE_STEP_DELAY_MS");
-    /* the killed process holds the run's store lease until its visibility timeout
-     * (30 s by default) passes; the restarted process then takes it over: on the Redis
-     * queue its pending delivery, on the memory queue the restart queues the unfinished
-     * run again at once and the reconciler once more after the lease */
+    /* on the Redis queue the killed process's delivery stays pending until its visibility
+     * timeout (30 s by default) passes; the restarted process then takes it over (on the
+     * memory queue the restart queues the unfinished run again at once) */
+    setenv("RUN_VISIBILITY_TIMEOUT_MS", "1500", 1);
     assert_int_equal(server_start(&runs_srv, false), 0);
     unsetenv("RUN_VISIBILITY_TIMEOUT_MS");
     harness_use(&runs_srv);

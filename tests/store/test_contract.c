@@ -828,8 +828,8 @@ static void *race(void *arg)
     bool took_over = false;
     pthread_barrier_wait(r->go);
     if (r->op == RACE_RUN_CLAIM)
-        r->rc = sa_store_run_claim(r->s, r->id, r->reviewer, r->now, r->now + 60000, &took_over,
-                                   &err);
+        r->rc = sa_store_run_claim(r->s, r->id, r->reviewer, NULL, r->now, r->now + 60000, &took_over,
+                                   NULL, &err);
     else if (r->op == RACE_RESUME_CLAIM)
         r->rc = sa_store_approval_claim_resume(r->s, r->id, r->reviewer, r->now, r->now + 60000,
                                                &err);
@@ -2463,23 +2463,26 @@ static void test_run_leases(void **state)
     assert_int_equal(sa_store_run_create(s, id, lead_id, thread, "{}", &err), 0);
     long long t = ms_now();
     bool took = true;
-    assert_int_equal(sa_store_run_claim(s, id, "A", t, t + 1000, &took, &err), 0);
+    assert_int_equal(sa_store_run_claim(s, id, "A", NULL, t, t + 1000, &took, NULL, &err), 0);
     assert_false(took); /* it was queued */
     json_t *run = NULL;
     assert_int_equal(sa_store_run_get(s, id, &run, &err), 0);
     assert_string_equal(str(run, "status"), "running");
     json_decref(run);
-    /* live lease: nobody else, A itself neither (a second delivery in its own process) */
-    assert_int_equal(sa_store_run_claim(s, id, "B", t + 500, t + 1500, &took, &err),
+    /* live lease: nobody else, A itself neither (a second delivery in its own process);
+     * the conflict names the holder */
+    char holder[SA_RUN_OWNER_MAX] = "x";
+    assert_int_equal(sa_store_run_claim(s, id, "B", NULL, t + 500, t + 1500, &took, holder, &err),
                      SA_ECONFLICT);
-    assert_int_equal(sa_store_run_claim(s, id, "A", t + 500, t + 1500, &took, &err),
+    assert_string_equal(holder, "A");
+    assert_int_equal(sa_store_run_claim(s, id, "A", NULL, t + 500, t + 1500, &took, NULL, &err),
                      SA_ECONFLICT);
     assert_int_equal(sa_store_run_renew(s, id, "A", t + 2000, &err), 0);
     assert_int_equal(sa_store_run_renew(s, id, "B", t + 2000, &err), SA_ECONFLICT);
-    assert_int_equal(sa_store_run_claim(s, id, "B", t + 1500, t + 2500, &took, &err),
+    assert_int_equal(sa_store_run_claim(s, id, "B", NULL, t + 1500, t + 2500, &took, NULL, &err),
                      SA_ECONFLICT); /* the renewal moved the end */
     /* ended: B takes it over, and A may no longer renew or finish it */
-    assert_int_equal(sa_store_run_claim(s, id, "B", t + 2001, t + 3000, &took, &err), 0);
+    assert_int_equal(sa_store_run_claim(s, id, "B", NULL, t + 2001, t + 3000, &took, NULL, &err), 0);
     assert_true(took);
     assert_int_equal(sa_store_run_renew(s, id, "A", t + 9000, &err), SA_ECONFLICT);
     assert_int_equal(sa_store_run_finish(s, id, "A", "failed", NULL, "late", &err), SA_ECONFLICT);
@@ -2488,29 +2491,39 @@ static void test_run_leases(void **state)
     assert_true(json_is_null(json_object_get(run, "error")));
     json_decref(run);
     /* B's lease ended, but nobody claimed: B still owns it and renews */
-    assert_int_equal(sa_store_run_renew(s, id, "B", t + 9000, &err), 0);
-    assert_int_equal(sa_store_run_finish(s, id, "B", "done", "{\"tier\":\"B\"}", NULL, &err), 0);
+    assert_int_equal(sa_store_run_renew(s, id, "B", t + 99000, &err), 0);
+    /* over a holder known to be dead, whatever its lease; only that holder, once */
+    assert_int_equal(sa_store_run_claim(s, id, "E", "A", t + 100, t + 1100, &took, NULL, &err),
+                     SA_ECONFLICT); /* A is not the holder */
+    assert_int_equal(sa_store_run_claim(s, id, "E", "B", t + 100, t + 1100, &took, NULL, &err),
+                     0);
+    assert_true(took);
+    assert_int_equal(sa_store_run_claim(s, id, "F", "B", t + 100, t + 1100, &took, holder, &err),
+                     SA_ECONFLICT);
+    assert_string_equal(holder, "E");
+    assert_int_equal(sa_store_run_finish(s, id, "B", "done", NULL, NULL, &err), SA_ECONFLICT);
+    assert_int_equal(sa_store_run_finish(s, id, "E", "done", "{\"tier\":\"B\"}", NULL, &err), 0);
     assert_int_equal(sa_store_run_get(s, id, &run, &err), 0);
     assert_string_equal(str(run, "status"), "done");
     assert_string_equal(str(json_object_get(run, "output"), "tier"), "B");
     json_decref(run);
     /* finished: never claimed again, however late; the owner cannot finish it twice */
-    assert_int_equal(sa_store_run_claim(s, id, "C", t + 99999, t + 100999, &took, &err),
+    assert_int_equal(sa_store_run_claim(s, id, "C", NULL, t + 99999, t + 100999, &took, NULL, &err),
                      SA_ECONFLICT);
-    assert_int_equal(sa_store_run_finish(s, id, "B", "failed", NULL, "x", &err), SA_ECONFLICT);
+    assert_int_equal(sa_store_run_finish(s, id, "E", "failed", NULL, "x", &err), SA_ECONFLICT);
 
     /* a run marked running without a lease (before leases) is held by nobody */
     char old[SA_UUID_LEN];
     sa_uuid_v7(old);
     assert_int_equal(sa_store_run_create(s, old, lead_id, thread, "{}", &err), 0);
     assert_int_equal(sa_store_run_update(s, old, "running", NULL, NULL, &err), 0);
-    assert_int_equal(sa_store_run_claim(s, old, "D", t, t + 1000, &took, &err), 0);
+    assert_int_equal(sa_store_run_claim(s, old, "D", NULL, t, t + 1000, &took, NULL, &err), 0);
     assert_true(took);
     assert_int_equal(sa_store_run_finish(s, old, "D", "cancelled", NULL, NULL, &err), 0);
 
     char unknown[SA_UUID_LEN];
     sa_uuid_v7(unknown);
-    assert_int_equal(sa_store_run_claim(s, unknown, "A", t, t + 1000, &took, &err), SA_ENOTFOUND);
+    assert_int_equal(sa_store_run_claim(s, unknown, "A", NULL, t, t + 1000, &took, NULL, &err), SA_ENOTFOUND);
     assert_int_equal(sa_store_run_renew(s, unknown, "A", t + 1000, &err), SA_ECONFLICT);
     sa_store_close(s);
 }
@@ -2559,8 +2572,8 @@ static void test_runs_stale(void **state)
     }
     long long t = ms_now();
     bool took;
-    assert_int_equal(sa_store_run_claim(s, r, "A", t, t + 5000, &took, &err), 0);
-    assert_int_equal(sa_store_run_claim(s, d, "A", t, t + 5000, &took, &err), 0);
+    assert_int_equal(sa_store_run_claim(s, r, "A", NULL, t, t + 5000, &took, NULL, &err), 0);
+    assert_int_equal(sa_store_run_claim(s, d, "A", NULL, t, t + 5000, &took, NULL, &err), 0);
     assert_int_equal(sa_store_run_finish(s, d, "A", "failed", NULL, "x", &err), 0);
     const long long grace = 60000;
     json_t *stale = NULL;
@@ -2589,7 +2602,7 @@ static void test_runs_stale(void **state)
             assert_string_not_equal(json_string_value(json_array_get(stale, i)), ids[k]);
     json_decref(stale);
     /* a grace later, again; the queued one claimed meanwhile has a live lease: not it */
-    assert_int_equal(sa_store_run_claim(s, q, "B", later, later + 10 * grace, &took, &err), 0);
+    assert_int_equal(sa_store_run_claim(s, q, "B", NULL, later, later + 10 * grace, &took, NULL, &err), 0);
     assert_int_equal(sa_store_runs_stale(s, later + grace, grace, 1000, &stale, &err), 0);
     memset(seen, 0, sizeof seen);
     for (size_t i = 0; i < json_array_size(stale); i++)

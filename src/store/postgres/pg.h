@@ -157,8 +157,9 @@ int sa_pg_run_update(struct sa_store *s, const char *id, const char *status, con
                      const char *error, struct sa_err *err);
 int sa_pg_run_get(struct sa_store *s, const char *id, json_t **out, struct sa_err *err);
 int sa_pg_runs_unfinished(struct sa_store *s, json_t **out, struct sa_err *err);
-int sa_pg_run_claim(struct sa_store *s, const char *id, const char *owner, long long now,
-                    long long lease_until, bool *took_over, struct sa_err *err);
+int sa_pg_run_claim(struct sa_store *s, const char *id, const char *owner, const char *over,
+                    long long now, long long lease_until, bool *took_over,
+                    char holder[SA_RUN_OWNER_MAX], struct sa_err *err);
 int sa_pg_run_renew(struct sa_store *s, const char *id, const char *owner, long long lease_until,
                     struct sa_err *err);
 int sa_pg_run_finish(struct sa_store *s, const char *id, const char *owner, const char *status,

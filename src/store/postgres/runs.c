@@ -1,6 +1,7 @@
 /* Pipeline runs in PostgreSQL: created queued, moved through their statuses by the run
  * workers (app/runs.c), read back, and listed when unfinished so a restart resumes them.
  * Part of the PostgreSQL backend (pg.h). */
+#include <stdio.h>
 #include <string.h>
 
 #include "store/postgres/pg.h"
@@ -61,8 +62,10 @@ static const struct pg_sql RUN_CLAIM_QUEUED = {
 static const struct pg_sql RUN_CLAIM_EXPIRED = {
     "claim run",
     "UPDATE runs SET owner = $2, lease_until = $3::bigint, updated_at = $4 WHERE id = $1 "
-    "AND status = 'running' AND (lease_until IS NULL OR lease_until < $5::bigint)"};
-static const struct pg_sql RUN_STATUS = {"claim run", "SELECT status FROM runs WHERE id = $1"};
+    "AND status = 'running' AND (lease_until IS NULL OR lease_until < $5::bigint OR "
+    "owner = $6)"};
+static const struct pg_sql RUN_STATUS = {"claim run",
+                                         "SELECT status, owner FROM runs WHERE id = $1"};
 static const struct pg_sql RUN_RENEW = {
     "renew run lease", "UPDATE runs SET lease_until = $3::bigint WHERE id = $1 AND status = "
                        "'running' AND owner = $2"};
@@ -81,15 +84,19 @@ static const struct pg_sql RUN_STAMP = {
                   "('queued', 'running') AND COALESCE(requeued_at, 0) <= $2::bigint - "
                   "$3::bigint"};
 
-int sa_pg_run_claim(struct sa_store *s, const char *id, const char *owner, long long now,
-                    long long lease_until, bool *took_over, struct sa_err *err)
+int sa_pg_run_claim(struct sa_store *s, const char *id, const char *owner, const char *over,
+                    long long now, long long lease_until, bool *took_over,
+                    char holder[SA_RUN_OWNER_MAX], struct sa_err *err)
 {
     *took_over = false;
+    if (holder)
+        holder[0] = '\0';
     if (!owner)
         return sa_err_set(err, SA_EINVAL, "no run owner");
     char stamp[SA_ISO8601_LEN];
     sa_iso8601_now(stamp);
-    const struct pg_arg a[] = {TXT(id), TXT(owner), NUM(lease_until), TXT(stamp), NUM(now)};
+    const struct pg_arg a[] = {TXT(id),    TXT(owner), NUM(lease_until),
+                               TXT(stamp), NUM(now),   TXT(over)};
     int changed = 0;
     int rc = pg_exec_args(s, &RUN_CLAIM_QUEUED, a, 4, &changed, err);
     if (rc || changed)
@@ -102,6 +109,9 @@ int sa_pg_run_claim(struct sa_store *s, const char *id, const char *owner, long 
     }
     json_t *row = NULL;
     rc = pg_query_one(s, &RUN_STATUS, &TXT(id), 1, NULL, &row, err);
+    const char *by = json_string_value(json_object_get(row, "owner"));
+    if (!rc && holder && by)
+        snprintf(holder, SA_RUN_OWNER_MAX, "%s", by);
     if (!rc)
         rc = row ? sa_err_set(err, SA_ECONFLICT, "the run is %s%s",
                               json_string_value(json_object_get(row, "status")),

@@ -1,6 +1,7 @@
 /* Pipeline runs in SQLite: created queued, moved through their statuses by the run
  * workers (app/runs.c), read back, and listed when unfinished so a restart resumes them.
  * Part of the SQLite backend (db.h). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,8 +63,9 @@ static const struct db_sql RUN_CLAIM_QUEUED = {
                  "updated_at = ?4 WHERE id = ?1 AND status = 'queued'"};
 static const struct db_sql RUN_CLAIM_EXPIRED = {
     "claim run", "UPDATE runs SET owner = ?2, lease_until = ?3, updated_at = ?4 WHERE id = ?1 "
-                 "AND status = 'running' AND (lease_until IS NULL OR lease_until < ?5)"};
-static const struct db_sql RUN_STATUS = {"claim run", "SELECT status FROM runs WHERE id = ?1"};
+                 "AND status = 'running' AND (lease_until IS NULL OR lease_until < ?5 OR owner = ?6)"};
+static const struct db_sql RUN_STATUS = {"claim run",
+                                         "SELECT status, owner FROM runs WHERE id = ?1"};
 static const struct db_sql RUN_RENEW = {
     "renew run lease",
     "UPDATE runs SET lease_until = ?3 WHERE id = ?1 AND status = 'running' AND owner = ?2"};
@@ -81,15 +83,19 @@ static const struct db_sql RUN_STAMP = {
     "stale runs", "UPDATE runs SET requeued_at = ?2 WHERE id = ?1 AND status IN ('queued', "
                   "'running') AND COALESCE(requeued_at, 0) <= ?2 - ?3"};
 
-int sa_sqlite_run_claim(struct sa_store *s, const char *id, const char *owner, long long now,
-                        long long lease_until, bool *took_over, struct sa_err *err)
+int sa_sqlite_run_claim(struct sa_store *s, const char *id, const char *owner, const char *over,
+                        long long now, long long lease_until, bool *took_over,
+                        char holder[SA_RUN_OWNER_MAX], struct sa_err *err)
 {
     *took_over = false;
+    if (holder)
+        holder[0] = '\0';
     if (!owner)
         return sa_err_set(err, SA_EINVAL, "no run owner");
     char stamp[SA_ISO8601_LEN];
     sa_iso8601_now(stamp);
-    const struct db_arg a[] = {TXT(id), TXT(owner), NUM(lease_until), TXT(stamp), NUM(now)};
+    const struct db_arg a[] = {TXT(id),    TXT(owner), NUM(lease_until),
+                               TXT(stamp), NUM(now),   TXT(over)};
     int changed = 0;
     int rc = db_exec_args(s, &RUN_CLAIM_QUEUED, a, 4, &changed, err);
     if (rc || changed)
@@ -102,6 +108,9 @@ int sa_sqlite_run_claim(struct sa_store *s, const char *id, const char *owner, l
     }
     json_t *row = NULL;
     rc = db_query_one(s, &RUN_STATUS, &TXT(id), 1, NULL, &row, err);
+    const char *by = json_string_value(json_object_get(row, "owner"));
+    if (!rc && holder && by)
+        snprintf(holder, SA_RUN_OWNER_MAX, "%s", by);
     if (!rc)
         rc = row ? sa_err_set(err, SA_ECONFLICT, "the run is %s%s",
                               json_string_value(json_object_get(row, "status")),
