@@ -27,8 +27,8 @@
  * used to leave the item "sending" for ever, neither delivered again nor failed. Now
  * every poll re-queues the items claimed more than OUTBOX_LEASE_SECONDS ago
  * (store.h outbox_requeue_expired), counting an attempt, so another worker (or this one
- * after a restart) delivers them; MAX_ATTEMPTS still ends an item that kills every worker (the store fails it at its fifth expired claim)
- * that takes it.
+ * after a restart) delivers them; MAX_ATTEMPTS still ends an item that kills every worker (the
+ * store fails it at its fifth expired claim) that takes it.
  *
  * The window this leaves, honestly: the lease cannot tell a worker that died before
  * delivering from one that delivered and died before marking "sent". In the second case

@@ -58,8 +58,8 @@
 
 #define RECONCILE_GRACE 10  /* visibility timeouts a queued run waits before it is re-queued */
 #define RECONCILE_BATCH 100 /* runs re-queued per pass at most */
-#define TAKE_WAIT_MS 500   /* a worker looks at the stop flag at least this often */
-#define CANCEL_POLL_MS 250 /* how soon a cancel request reaches the running run */
+#define TAKE_WAIT_MS 500    /* a worker looks at the stop flag at least this often */
+#define CANCEL_POLL_MS 250  /* how soon a cancel request reaches the running run */
 #define STREAM_CHUNK ((size_t)1 << 20)
 #define STREAM_CHECK_MS 5000 /* a quiet stream asks the store whether its run finished */
 
@@ -70,9 +70,9 @@ struct run_job {
     json_t *input; /* the lead */
     bool resume;   /* started before (by a worker that stopped): continue its thread */
     volatile int cancel;
-    bool lost; /* another worker holds the delivery now: leave the result to it */
-    bool unowned;               /* another worker claimed the run (the store's lease) */
-    char owner[SA_RUN_OWNER_MAX]; /* this execution's lease owner id (see owner_id) */
+    bool lost;    /* another worker holds the delivery now: leave the result to it */
+    bool unowned; /* another worker claimed the run (the store's lease) */
+    char owner[SA_RUN_OWNER_MAX]; /* this execution's lease owner id (see host_ns) */
     struct run_job *next_active;
 };
 
@@ -104,9 +104,9 @@ struct sa_runs {
     pthread_t keeper;
     bool keeper_started;
     int touch_ms;
-    int lease_ms;     /* a run's store lease: the visibility timeout */
-    int reconcile_ms; /* how often the keeper looks for stale runs */
-    char host_ns[128]; /* "HOST/PIDNS/": this process's place (see owner_id); "" unknown */
+    int lease_ms;      /* a run's store lease: the visibility timeout */
+    int reconcile_ms;  /* how often the keeper looks for stale runs */
+    char host_ns[128]; /* "HOST/PIDNS/": this process's place (see host_ns); "" unknown */
 };
 
 struct sa_run_stream {
@@ -272,8 +272,8 @@ static void retry_unrecorded(struct sa_runs *r)
         return;
     for (struct unrecorded *u = list; u; u = u->next) {
         struct sa_err err = {0};
-        int rc = sa_store_run_finish(r->app->store, u->id, u->owner, u->status, u->output,
-                                     u->error, &err);
+        int rc = sa_store_run_finish(r->app->store, u->id, u->owner, u->status, u->output, u->error,
+                                     &err);
         /* SA_ECONFLICT: the lease ended meanwhile and another worker took the run over;
          * its outcome is the one to keep, so this one is dropped too */
         u->written = rc == 0 || rc == SA_ECONFLICT;
@@ -447,8 +447,8 @@ static int claim(struct sa_runs *r, struct run_job *j, struct sa_err *err)
     long long now = wall_ms();
     bool took_over = false;
     char holder[SA_RUN_OWNER_MAX];
-    int rc = sa_store_run_claim(r->app->store, j->d.run_id, j->owner, NULL, now,
-                                now + r->lease_ms, &took_over, holder, err);
+    int rc = sa_store_run_claim(r->app->store, j->d.run_id, j->owner, NULL, now, now + r->lease_ms,
+                                &took_over, holder, err);
     if (rc == SA_ECONFLICT && holder_dead(r, holder)) {
         sa_log(SA_LOG_INFO, "run held by a process that died on this host; taken over",
                json_pack("{s:s, s:s}", "run_id", j->d.run_id, "holder", holder));
@@ -487,9 +487,9 @@ static void handle(struct sa_runs *r, const struct sa_queue_delivery *d)
     } else if (rc == SA_ECONFLICT) {
         /* a second delivery of a run some worker executes (or just finished) */
         ack = !(sa_queue_durable(r->queue) && d->reclaimed);
-        sa_log(SA_LOG_INFO, "run held by another worker; this delivery is not executed",
-               json_pack("{s:s, s:s, s:b}", "run_id", d->run_id, "detail", err.msg, "retried",
-                         !ack));
+        sa_log(
+            SA_LOG_INFO, "run held by another worker; this delivery is not executed",
+            json_pack("{s:s, s:s, s:b}", "run_id", d->run_id, "detail", err.msg, "retried", !ack));
     } else if (rc) {
         sa_log(SA_LOG_ERROR, "queued run not readable; left for a retry",
                json_pack("{s:s, s:s}", "run_id", d->run_id, "error", err.msg));
@@ -557,8 +557,8 @@ static void *worker(void *arg)
 static void renew(struct sa_runs *r, struct run_job *j)
 {
     struct sa_err err = {0};
-    int rc = sa_store_run_renew(r->app->store, j->d.run_id, j->owner, wall_ms() + r->lease_ms,
-                                &err);
+    int rc =
+        sa_store_run_renew(r->app->store, j->d.run_id, j->owner, wall_ms() + r->lease_ms, &err);
     if (rc == SA_ECONFLICT) {
         __atomic_store_n(&j->unowned, true, __ATOMIC_RELEASE);
         __atomic_store_n(&j->cancel, 1, __ATOMIC_RELEASE);
@@ -586,8 +586,9 @@ static void reconcile(struct sa_runs *r, int *failures)
         queued++;
     }
     if (queued)
-        sa_log(SA_LOG_WARN, "stale runs queued again (their queue entry was lost or their "
-                            "worker stopped)",
+        sa_log(SA_LOG_WARN,
+               "stale runs queued again (their queue entry was lost or their "
+               "worker stopped)",
                json_pack("{s:I}", "runs", (json_int_t)queued));
     if (rc && (*failures)++ == 0)
         sa_log(SA_LOG_ERROR, "stale runs not queued again; retrying",

@@ -395,9 +395,9 @@ struct sa_store_ops {
      * claimed since (so a worker that delivered just after its lease expired records the
      * delivery instead of it being repeated). SA_ECONFLICT when another claim has it or it
      * is finished (nothing changed: the new holder's outcome stands); SA_ENOTFOUND. */
-    int (*outbox_mark_as)(struct sa_store *s, const char *id, const char *token,
-                          const char *status, const char *delivered_id, const char *error,
-                          long long retry_at, struct sa_err *err);
+    int (*outbox_mark_as)(struct sa_store *s, const char *id, const char *token, const char *status,
+                          const char *delivered_id, const char *error, long long retry_at,
+                          struct sa_err *err);
 
     /* ---- contacts ---- */
     /* Marks a contact do-not-contact (reason: free text; source: who asked, "prospect",
@@ -697,10 +697,10 @@ static inline SA_WUR int sa_store_runs_unfinished(struct sa_store *s, json_t **o
 {
     return s->ops->runs_unfinished(s, out, err);
 }
-static inline SA_WUR int sa_store_run_claim(struct sa_store *s, const char *id,
-                                            const char *owner, const char *over, long long now,
-                                            long long lease_until, bool *took_over,
-                                            char holder[SA_RUN_OWNER_MAX], struct sa_err *err)
+static inline SA_WUR int sa_store_run_claim(struct sa_store *s, const char *id, const char *owner,
+                                            const char *over, long long now, long long lease_until,
+                                            bool *took_over, char holder[SA_RUN_OWNER_MAX],
+                                            struct sa_err *err)
 {
     return s->ops->run_claim(s, id, owner, over, now, lease_until, took_over, holder, err);
 }

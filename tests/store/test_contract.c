@@ -828,11 +828,11 @@ static void *race(void *arg)
     bool took_over = false;
     pthread_barrier_wait(r->go);
     if (r->op == RACE_RUN_CLAIM)
-        r->rc = sa_store_run_claim(r->s, r->id, r->reviewer, NULL, r->now, r->now + 60000, &took_over,
-                                   NULL, &err);
+        r->rc = sa_store_run_claim(r->s, r->id, r->reviewer, NULL, r->now, r->now + 60000,
+                                   &took_over, NULL, &err);
     else if (r->op == RACE_RESUME_CLAIM)
-        r->rc = sa_store_approval_claim_resume(r->s, r->id, r->reviewer, r->now, r->now + 60000,
-                                               &err);
+        r->rc =
+            sa_store_approval_claim_resume(r->s, r->id, r->reviewer, r->now, r->now + 60000, &err);
     else
         r->rc = r->claim ? sa_store_outbox_claim(r->s, r->id, &err)
                          : sa_store_approval_decide(r->s, r->id, "accepted", "{}", r->reviewer,
@@ -2482,7 +2482,8 @@ static void test_run_leases(void **state)
     assert_int_equal(sa_store_run_claim(s, id, "B", NULL, t + 1500, t + 2500, &took, NULL, &err),
                      SA_ECONFLICT); /* the renewal moved the end */
     /* ended: B takes it over, and A may no longer renew or finish it */
-    assert_int_equal(sa_store_run_claim(s, id, "B", NULL, t + 2001, t + 3000, &took, NULL, &err), 0);
+    assert_int_equal(sa_store_run_claim(s, id, "B", NULL, t + 2001, t + 3000, &took, NULL, &err),
+                     0);
     assert_true(took);
     assert_int_equal(sa_store_run_renew(s, id, "A", t + 9000, &err), SA_ECONFLICT);
     assert_int_equal(sa_store_run_finish(s, id, "A", "failed", NULL, "late", &err), SA_ECONFLICT);
@@ -2495,8 +2496,7 @@ static void test_run_leases(void **state)
     /* over a holder known to be dead, whatever its lease; only that holder, once */
     assert_int_equal(sa_store_run_claim(s, id, "E", "A", t + 100, t + 1100, &took, NULL, &err),
                      SA_ECONFLICT); /* A is not the holder */
-    assert_int_equal(sa_store_run_claim(s, id, "E", "B", t + 100, t + 1100, &took, NULL, &err),
-                     0);
+    assert_int_equal(sa_store_run_claim(s, id, "E", "B", t + 100, t + 1100, &took, NULL, &err), 0);
     assert_true(took);
     assert_int_equal(sa_store_run_claim(s, id, "F", "B", t + 100, t + 1100, &took, holder, &err),
                      SA_ECONFLICT);
@@ -2523,7 +2523,8 @@ static void test_run_leases(void **state)
 
     char unknown[SA_UUID_LEN];
     sa_uuid_v7(unknown);
-    assert_int_equal(sa_store_run_claim(s, unknown, "A", NULL, t, t + 1000, &took, NULL, &err), SA_ENOTFOUND);
+    assert_int_equal(sa_store_run_claim(s, unknown, "A", NULL, t, t + 1000, &took, NULL, &err),
+                     SA_ENOTFOUND);
     assert_int_equal(sa_store_run_renew(s, unknown, "A", t + 1000, &err), SA_ECONFLICT);
     sa_store_close(s);
 }
@@ -2602,7 +2603,8 @@ static void test_runs_stale(void **state)
             assert_string_not_equal(json_string_value(json_array_get(stale, i)), ids[k]);
     json_decref(stale);
     /* a grace later, again; the queued one claimed meanwhile has a live lease: not it */
-    assert_int_equal(sa_store_run_claim(s, q, "B", NULL, later, later + 10 * grace, &took, NULL, &err), 0);
+    assert_int_equal(
+        sa_store_run_claim(s, q, "B", NULL, later, later + 10 * grace, &took, NULL, &err), 0);
     assert_int_equal(sa_store_runs_stale(s, later + grace, grace, 1000, &stale, &err), 0);
     memset(seen, 0, sizeof seen);
     for (size_t i = 0; i < json_array_size(stale); i++)
@@ -2704,8 +2706,7 @@ static void test_outbox_claim_tokens(void **state)
     it = outbox_item(s, email, id2);
     assert_string_equal(str(it, "status"), "sending");
     json_decref(it);
-    assert_int_equal(sa_store_outbox_mark_as(s, id2, "T2", "queued", NULL, "retry", t0 + 60,
-                                             &err),
+    assert_int_equal(sa_store_outbox_mark_as(s, id2, "T2", "queued", NULL, "retry", t0 + 60, &err),
                      0);
     /* a claim without a token replaces T2's */
     assert_int_equal(sa_store_outbox_claim(s, id2, &err), 0);

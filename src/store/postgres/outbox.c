@@ -240,8 +240,7 @@ int sa_pg_outbox_claim(struct sa_store *s, const char *id, struct sa_err *err)
     return sa_pg_outbox_claim_as(s, id, NULL, err);
 }
 
-int sa_pg_outbox_claim_as(struct sa_store *s, const char *id, const char *token,
-                          struct sa_err *err)
+int sa_pg_outbox_claim_as(struct sa_store *s, const char *id, const char *token, struct sa_err *err)
 {
     char now[SA_ISO8601_LEN];
     sa_iso8601_now(now);
@@ -281,9 +280,14 @@ int sa_pg_outbox_mark_as(struct sa_store *s, const char *id, const char *token, 
         return sa_err_set(err, SA_EINVAL, "no claim token");
     char now[SA_ISO8601_LEN];
     sa_iso8601_now(now);
-    const struct pg_arg a[] = {TXT(id),      TXT(status), TXT(delivered_id),
-                               TXT(error),   NUM(retry_at), TXT(now),
-                               NUM((long long)sa_wall_time()), TXT(token)};
+    const struct pg_arg a[] = {TXT(id),
+                               TXT(status),
+                               TXT(delivered_id),
+                               TXT(error),
+                               NUM(retry_at),
+                               TXT(now),
+                               NUM((long long)sa_wall_time()),
+                               TXT(token)};
     int changed = 0;
     int rc = pg_exec_args(s, &OUTBOX_MARK_AS, a, DB_N(a), &changed, err);
     if (rc || changed)

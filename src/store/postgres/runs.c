@@ -130,8 +130,9 @@ int sa_pg_run_renew(struct sa_store *s, const char *id, const char *owner, long 
     const struct pg_arg a[] = {TXT(id), TXT(owner), NUM(lease_until)};
     int changed = 0;
     int rc = pg_exec_args(s, &RUN_RENEW, a, DB_N(a), &changed, err);
-    return rc || changed ? rc
-                         : sa_err_set(err, SA_ECONFLICT, "the run is no longer held by this worker");
+    return rc || changed
+               ? rc
+               : sa_err_set(err, SA_ECONFLICT, "the run is no longer held by this worker");
 }
 
 int sa_pg_run_finish(struct sa_store *s, const char *id, const char *owner, const char *status,
@@ -139,12 +140,12 @@ int sa_pg_run_finish(struct sa_store *s, const char *id, const char *owner, cons
 {
     char now[SA_ISO8601_LEN];
     sa_iso8601_now(now);
-    const struct pg_arg a[] = {TXT(id),    TXT(owner), TXT(status), TXT(output),
-                               TXT(error), TXT(now)};
+    const struct pg_arg a[] = {TXT(id), TXT(owner), TXT(status), TXT(output), TXT(error), TXT(now)};
     int changed = 0;
     int rc = pg_exec_args(s, &RUN_FINISH, a, DB_N(a), &changed, err);
-    return rc || changed ? rc
-                         : sa_err_set(err, SA_ECONFLICT, "the run is no longer held by this worker");
+    return rc || changed
+               ? rc
+               : sa_err_set(err, SA_ECONFLICT, "the run is no longer held by this worker");
 }
 
 int sa_pg_runs_stale(struct sa_store *s, long long now, long long grace, int limit, json_t **out,

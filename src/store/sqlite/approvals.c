@@ -101,11 +101,11 @@ int sa_sqlite_approval_claim_resume(struct sa_store *s, const char *id, const ch
     json_t *was = NULL; /* pending, held by another, or no such approval */
     rc = sa_sqlite_approval_get(s, id, &was, err);
     if (!rc)
-        rc = sa_err_set(err, SA_ECONFLICT,
-                        strcmp(json_string_value(json_object_get(was, "status")) ?: "",
-                               "pending") == 0
-                            ? "the approval is not decided yet"
-                            : "another instance is resuming the approval's thread");
+        rc = sa_err_set(
+            err, SA_ECONFLICT,
+            strcmp(json_string_value(json_object_get(was, "status")) ?: "", "pending") == 0
+                ? "the approval is not decided yet"
+                : "another instance is resuming the approval's thread");
     json_decref(was);
     return rc;
 }

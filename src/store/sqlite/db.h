@@ -149,9 +149,8 @@ int sa_sqlite_run_claim(struct sa_store *s, const char *id, const char *owner, c
                         char holder[SA_RUN_OWNER_MAX], struct sa_err *err);
 int sa_sqlite_run_renew(struct sa_store *s, const char *id, const char *owner,
                         long long lease_until, struct sa_err *err);
-int sa_sqlite_run_finish(struct sa_store *s, const char *id, const char *owner,
-                         const char *status, const char *output, const char *error,
-                         struct sa_err *err);
+int sa_sqlite_run_finish(struct sa_store *s, const char *id, const char *owner, const char *status,
+                         const char *output, const char *error, struct sa_err *err);
 int sa_sqlite_runs_stale(struct sa_store *s, long long now, long long grace, int limit,
                          json_t **out, struct sa_err *err);
 

@@ -195,9 +195,14 @@ int sa_sqlite_outbox_mark_as(struct sa_store *s, const char *id, const char *tok
         return sa_err_set(err, SA_EINVAL, "no claim token");
     char now[SA_ISO8601_LEN];
     sa_iso8601_now(now);
-    const struct db_arg a[] = {TXT(id),       TXT(status), TXT(delivered_id),
-                               TXT(error),    NUM(retry_at), TXT(now),
-                               NUM((long long)sa_wall_time()), TXT(token)};
+    const struct db_arg a[] = {TXT(id),
+                               TXT(status),
+                               TXT(delivered_id),
+                               TXT(error),
+                               NUM(retry_at),
+                               TXT(now),
+                               NUM((long long)sa_wall_time()),
+                               TXT(token)};
     int changed = 0;
     int rc = db_exec_args(s, &OUTBOX_MARK_AS, a, DB_N(a), &changed, err);
     if (rc || changed)

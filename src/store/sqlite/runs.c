@@ -62,8 +62,9 @@ static const struct db_sql RUN_CLAIM_QUEUED = {
     "claim run", "UPDATE runs SET status = 'running', owner = ?2, lease_until = ?3, "
                  "updated_at = ?4 WHERE id = ?1 AND status = 'queued'"};
 static const struct db_sql RUN_CLAIM_EXPIRED = {
-    "claim run", "UPDATE runs SET owner = ?2, lease_until = ?3, updated_at = ?4 WHERE id = ?1 "
-                 "AND status = 'running' AND (lease_until IS NULL OR lease_until < ?5 OR owner = ?6)"};
+    "claim run",
+    "UPDATE runs SET owner = ?2, lease_until = ?3, updated_at = ?4 WHERE id = ?1 "
+    "AND status = 'running' AND (lease_until IS NULL OR lease_until < ?5 OR owner = ?6)"};
 static const struct db_sql RUN_STATUS = {"claim run",
                                          "SELECT status, owner FROM runs WHERE id = ?1"};
 static const struct db_sql RUN_RENEW = {
@@ -129,13 +130,13 @@ int sa_sqlite_run_renew(struct sa_store *s, const char *id, const char *owner,
     const struct db_arg a[] = {TXT(id), TXT(owner), NUM(lease_until)};
     int changed = 0;
     int rc = db_exec_args(s, &RUN_RENEW, a, DB_N(a), &changed, err);
-    return rc || changed ? rc
-                         : sa_err_set(err, SA_ECONFLICT, "the run is no longer held by this worker");
+    return rc || changed
+               ? rc
+               : sa_err_set(err, SA_ECONFLICT, "the run is no longer held by this worker");
 }
 
-int sa_sqlite_run_finish(struct sa_store *s, const char *id, const char *owner,
-                         const char *status, const char *output, const char *error,
-                         struct sa_err *err)
+int sa_sqlite_run_finish(struct sa_store *s, const char *id, const char *owner, const char *status,
+                         const char *output, const char *error, struct sa_err *err)
 {
     char now[SA_ISO8601_LEN];
     sa_iso8601_now(now);
@@ -145,8 +146,9 @@ int sa_sqlite_run_finish(struct sa_store *s, const char *id, const char *owner,
     int changed = 0;
     int rc = db_exec_args(s, &RUN_FINISH, a, DB_N(a), &changed, err);
     free(z);
-    return rc || changed ? rc
-                         : sa_err_set(err, SA_ECONFLICT, "the run is no longer held by this worker");
+    return rc || changed
+               ? rc
+               : sa_err_set(err, SA_ECONFLICT, "the run is no longer held by this worker");
 }
 
 int sa_sqlite_runs_stale(struct sa_store *s, long long now, long long grace, int limit,
