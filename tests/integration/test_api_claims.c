@@ -19,14 +19,15 @@
 static struct server a, b;
 
 /* The same settings on both: the memory queue, checkpoints in the shared database, a
- * short lease (the visibility timeout) and slow steps to race in. */
-static void configure(struct server *s)
+ * short lease (the visibility timeout) and slow steps (step_ms before each agent) to race
+ * in. A's run must outlast B's start on a loaded machine: its five agents take 25 s. */
+static void configure(struct server *s, const char *step_ms)
 {
     server_setenv(s, "REDIS_URL", "");
     server_setenv(s, "CHECKPOINT_STORE", "database");
     server_setenv(s, "RUN_WORKERS", "1");
     server_setenv(s, "RUN_VISIBILITY_TIMEOUT_MS", "1500");
-    server_setenv(s, "PIPELINE_STEP_DELAY_MS", "2000");
+    server_setenv(s, "PIPELINE_STEP_DELAY_MS", step_ms);
 }
 
 /* GET /api/runs/ID's status (malloc'd; NULL when it does not answer). */
@@ -41,10 +42,10 @@ static char *run_status(const char *id)
     return st;
 }
 
-/* Polls until the run leaves queued/running (60 s at most); its status, malloc'd. */
+/* Polls until the run leaves queued/running (120 s at most); its status, malloc'd. */
 static char *wait_settled(const char *id)
 {
-    for (int i = 0; i < 600; i++) {
+    for (int i = 0; i < 1200; i++) {
         char *st = run_status(id);
         if (st && strcmp(st, "queued") != 0 && strcmp(st, "running") != 0)
             return st;
@@ -92,10 +93,10 @@ static void test_one_execution_across_instances(void **state)
 {
     (void)state;
     assert_int_equal(server_make_dir(&a), 0);
-    configure(&a);
+    configure(&a, "5000");
     assert_int_equal(server_start(&a, false), 0);
     assert_int_equal(server_make_peer(&b, &a), 0);
-    configure(&b);
+    configure(&b, "1000");
 
     /* 1. a run on A; B starts while it runs and queues it again */
     harness_use(&a);
@@ -109,7 +110,7 @@ static void test_one_execution_across_instances(void **state)
     snprintf(thread, sizeof thread, "%s", jstr(j, "thread_id"));
     resp_free(&r);
     bool running = false;
-    for (int i = 0; i < 300 && !running; i++) {
+    for (int i = 0; i < 600 && !running; i++) {
         char *st = run_status(id);
         running = st && strcmp(st, "running") == 0;
         free(st);
@@ -120,7 +121,7 @@ static void test_one_execution_across_instances(void **state)
     assert_int_equal(server_start(&b, false), 0);
     /* B's start queued the unfinished run and its worker took it: the claim stops it */
     bool dropped = false;
-    for (int i = 0; i < 100 && !dropped; i++) {
+    for (int i = 0; i < 400 && !dropped; i++) {
         dropped = log_has(&b, "run held by another worker");
         if (!dropped)
             usleep(50 * 1000);
@@ -148,6 +149,7 @@ static void test_one_execution_across_instances(void **state)
     assert_true(log_has(&b, "resuming a run from its checkpoint"));
 
     /* 3. its approval answered on A and B at once: the thread continues on one of them */
+    server_setenv(&a, "PIPELINE_STEP_DELAY_MS", "1000");
     assert_int_equal(server_start(&a, false), 0);
     j = http_json("GET", "/api/approvals?status=pending&limit=100", NULL, &r);
     assert_int_equal(r.status, 200);
