@@ -1,7 +1,16 @@
 /* The approvals service: the BDR workflow's human step. Interrupts of a run become
  * stored approvals; an answer (an Agent Inbox HumanResponse) is recorded once and the
  * run continues from its checkpoint; at start-up, answered approvals whose run a stopped
- * server did not continue are resumed. */
+ * server did not continue are resumed.
+ *
+ * Recording an answer once is not enough: the request that stored it, a duplicate of it
+ * (the same answer, on any instance), and another instance's start-up all go on to
+ * continue the thread, and two of them doing so at once would run the steps after the
+ * approval twice (the outbox's idempotency keys stop a second e-mail, not a second
+ * execution). So the continuation is claimed in the store first (approval_claim_resume,
+ * a lease held for RESUME_LEASE visibility timeouts and released when done): whoever
+ * loses answers with the approval as stored and no run, as for a thread already
+ * continued. */
 #include "app/approvals.h"
 
 #include <stdio.h>
@@ -11,6 +20,8 @@
 #include "agents/bdr.h"
 #include "agents/pipeline.h"
 #include "app/app.h"
+#include "base/clock.h"
+#include "base/log.h"
 #include "base/uuid.h"
 #include "graph/graph.h"
 #include "store/store.h"
@@ -68,18 +79,23 @@ static int thread_position(struct sa_app *app, const char *thread_id, const char
     return pos;
 }
 
-/* Continues the approval's thread: with its recorded response when the thread still
- * waits for it, from its checkpoint when steps are left after it; *run (new reference, may stay
- * NULL) gets {status, bdr_decision, bdr_actions}. */
-static int resume_approval(struct sa_app *app, const json_t *approval, json_t **run,
-                           struct sa_err *err)
+/* The resumption's lease, in run visibility timeouts (5 minutes by default). Nothing
+ * renews it (the steps run in the answering request's thread), so it must outlast any
+ * continuation with its model calls and their timeouts; a holder that dies keeps others
+ * out only this long. */
+#define RESUME_LEASE 10
+
+static long long wall_ms(void)
 {
-    *run = NULL;
-    const char *thread = json_string_value(json_object_get(approval, "thread_id"));
-    const char *iid = json_string_value(json_object_get(approval, "interrupt_id"));
-    int pos = thread && iid ? thread_position(app, thread, iid) : 0;
-    if (pos == 0)
-        return 0;
+    struct timespec ts;
+    sa_wall_now(&ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Continues the thread from position pos (thread_position); see resume_approval. */
+static int resume_thread(struct sa_app *app, const json_t *approval, const char *thread,
+                         const char *iid, int pos, json_t **run, struct sa_err *err)
+{
     json_t *resume =
         pos == 2 ? json_pack("{s:O}", iid, json_object_get(approval, "response")) : NULL;
     struct graph_result gr;
@@ -111,6 +127,46 @@ static int resume_approval(struct sa_app *app, const json_t *approval, json_t **
     if (app->outbox_kick)
         app->outbox_kick(app->outbox_kick_arg);
     return 0;
+}
+
+/* Continues the approval's thread: with its recorded response when the thread still
+ * waits for it, from its checkpoint when steps are left after it; *run (new reference,
+ * may stay NULL) gets {status, bdr_decision, bdr_actions}. Only under the resumption's
+ * claim (see the top of the file): when another request or instance holds it, *run
+ * stays NULL and 0 is returned. */
+static int resume_approval(struct sa_app *app, const json_t *approval, json_t **run,
+                           struct sa_err *err)
+{
+    *run = NULL;
+    const char *id = json_string_value(json_object_get(approval, "id"));
+    const char *thread = json_string_value(json_object_get(approval, "thread_id"));
+    const char *iid = json_string_value(json_object_get(approval, "interrupt_id"));
+    /* a finished thread needs no claim: a start-up looks at every decided approval */
+    if (!id || !thread || !iid || thread_position(app, thread, iid) == 0)
+        return 0;
+    char owner[SA_UUID_LEN];
+    sa_uuid_v7(owner);
+    long long visibility = app->cfg.run_visibility_ms > 0 ? app->cfg.run_visibility_ms : 30000;
+    long long now = wall_ms();
+    int rc = sa_store_approval_claim_resume(app->store, id, owner, now,
+                                            now + RESUME_LEASE * visibility, err);
+    if (rc == SA_ECONFLICT) {
+        sa_log(SA_LOG_INFO, "approval's thread is being continued elsewhere",
+               json_pack("{s:s, s:s}", "approval_id", id, "thread_id", thread));
+        return 0;
+    }
+    if (rc)
+        return rc;
+    /* where the thread stands now, under the claim: the holder before us may have moved it */
+    int pos = thread_position(app, thread, iid);
+    rc = pos ? resume_thread(app, approval, thread, iid, pos, run, err) : 0;
+    struct sa_err e2 = {0};
+    now = wall_ms();
+    int rrc = sa_store_approval_claim_resume(app->store, id, owner, now, now, &e2);
+    if (rrc) /* the lease ends by itself */
+        sa_log(SA_LOG_WARN, "approval resumption not released",
+               json_pack("{s:s, s:s}", "approval_id", id, "error", e2.msg));
+    return rc;
 }
 
 int sa_app_decide(struct sa_app *app, const char *id, const json_t *response, const char *reviewer,

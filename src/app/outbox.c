@@ -13,6 +13,7 @@
 #include "app/consent.h"
 #include "app/invoke.h"
 #include "base/log.h"
+#include "base/uuid.h"
 #include "connectors/calendar/calendar.h"
 #include "connectors/mail/message.h"
 #include "connectors/mail/transport.h"
@@ -26,8 +27,8 @@
  * used to leave the item "sending" for ever, neither delivered again nor failed. Now
  * every poll re-queues the items claimed more than OUTBOX_LEASE_SECONDS ago
  * (store.h outbox_requeue_expired), counting an attempt, so another worker (or this one
- * after a restart) delivers them; MAX_ATTEMPTS still ends an item that kills every worker (the store fails it at its fifth expired claim)
- * that takes it.
+ * after a restart) delivers them; MAX_ATTEMPTS still ends an item that kills every worker (the
+ * store fails it at its fifth expired claim) that takes it.
  *
  * The window this leaves, honestly: the lease cannot tell a worker that died before
  * delivering from one that delivered and died before marking "sent". In the second case
@@ -38,7 +39,13 @@
  * names the file by the item's id, so it lands on the same file; the SMTP transport (the
  * connectors issue) resolves it with the item's stored Message-ID. Exactly-once between
  * live workers and instances is unchanged: outbox_claim succeeds for one claimer only
- * (a conditional update; FOR UPDATE SKIP LOCKED on PostgreSQL). */
+ * (a conditional update; FOR UPDATE SKIP LOCKED on PostgreSQL).
+ *
+ * Each claim carries a token of its own (outbox_claim_as), and the outcome is recorded
+ * only under it (outbox_mark_as): a worker that stalled past the lease while another
+ * claimed the item again cannot overwrite the new holder's outcome (a late "failed" over
+ * its "sent"); one that delivered just after its lease, before anyone claimed the item
+ * again, still records "sent", which saves the second delivery. */
 static const char LEASE_REASON[] =
     "lease expired: the worker that claimed it stopped before marking it; queued again "
     "(it may have been delivered already)";
@@ -235,7 +242,14 @@ static int hold(struct sa_outbox_worker *w, const json_t *item, const struct sa_
         rc = sa_store_outbox_cancel_sequence(
             st, json_string_value(json_object_get(item, "sequence_id")), why, NULL, err);
     } else if (d->verdict == SA_SEND_CANCEL) {
-        rc = sa_store_outbox_mark(st, id, "cancelled", NULL, why, 0, err);
+        /* claimed first, so a worker sending the item meanwhile is never overruled */
+        char token[SA_UUID_LEN];
+        sa_uuid_v7(token);
+        rc = sa_store_outbox_claim_as(st, id, token, err);
+        if (rc == SA_ECONFLICT)
+            return 0; /* another worker has it, or it is done */
+        if (!rc)
+            rc = sa_store_outbox_mark_as(st, id, token, "cancelled", NULL, why, 0, err);
     } else {
         rc = sa_store_outbox_defer(st, id, (long long)d->at, why, err);
         if (rc == SA_ECONFLICT) /* cancelled or claimed meanwhile: nothing to move */
@@ -248,6 +262,26 @@ static int hold(struct sa_outbox_worker *w, const json_t *item, const struct sa_
     sa_log(SA_LOG_INFO, d->verdict == SA_SEND_CANCEL ? "outbox cancelled" : "outbox deferred",
            json_pack("{s:s, s:s, s:s?}", "outbox_id", id, "reason", why, "until",
                      d->verdict == SA_SEND_DEFER ? at : NULL));
+    return 0;
+}
+
+/* Records the outcome of the claim token holds (outbox_mark_as). Returns 0; 1 when the
+ * claim is no longer this worker's (its lease expired and another worker claimed the
+ * item: that one's outcome stands, logged); -1 on a store error (err set). */
+static int mark(struct sa_store *st, const char *id, const char *token, const char *status,
+                const char *delivered, const char *error, long long retry_at, struct sa_err *err)
+{
+    struct sa_err e = {0};
+    int rc = sa_store_outbox_mark_as(st, id, token, status, delivered, error, retry_at, &e);
+    if (rc == SA_ECONFLICT) {
+        sa_log(SA_LOG_WARN, "outbox: the claim passed to another worker; its outcome stands",
+               json_pack("{s:s, s:s, s:s}", "outbox_id", id, "outcome", status, "detail", e.msg));
+        return 1;
+    }
+    if (rc) {
+        *err = e;
+        return -1;
+    }
     return 0;
 }
 
@@ -272,7 +306,9 @@ static int send_item(struct sa_outbox_worker *w, const json_t *item, struct sa_e
     }
     if (d.verdict != SA_SEND_NOW)
         return hold(w, item, &d, err);
-    if ((rc = sa_store_outbox_claim(st, id, err)))
+    char token[SA_UUID_LEN]; /* this claim's: only it records the outcome */
+    sa_uuid_v7(token);
+    if ((rc = sa_store_outbox_claim_as(st, id, token, err)))
         return rc == SA_ECONFLICT ? 0 : -1; /* another worker has it, or it is done */
     /* The meeting the message proposes may have passed while it waited for its window
      * or a cap: it leaves without the invite and without the sentence proposing the time,
@@ -338,8 +374,10 @@ static int send_item(struct sa_outbox_worker *w, const json_t *item, struct sa_e
                                     &already, &e);
     free(msg);
     if (rc == 0) {
-        if (sa_store_outbox_mark(st, id, "sent", delivered, NULL, 0, err))
+        if ((rc = mark(st, id, token, "sent", delivered, NULL, 0, err)) < 0)
             return -1;
+        if (rc)
+            return 0;
         sa_log(SA_LOG_INFO, "outbox sent",
                json_pack("{s:s, s:s, s:s, s:b}", "outbox_id", id, "to", to, "delivered_id",
                          delivered, "already_delivered", already));
@@ -350,13 +388,13 @@ static int send_item(struct sa_outbox_worker *w, const json_t *item, struct sa_e
         sa_log(SA_LOG_ERROR, "outbox failed",
                json_pack("{s:s, s:s, s:I}", "outbox_id", id, "error", e.msg, "attempts",
                          (json_int_t)attempts));
-        return sa_store_outbox_mark(st, id, "failed", NULL, e.msg, 0, err) ? -1 : 0;
+        return mark(st, id, token, "failed", NULL, e.msg, 0, err) < 0 ? -1 : 0;
     }
     long long retry = (long long)sa_wall_time() + 60LL * (1LL << (attempts - 1));
     sa_log(SA_LOG_WARN, "outbox retry",
            json_pack("{s:s, s:s, s:I}", "outbox_id", id, "error", e.msg, "retry_at",
                      (json_int_t)retry));
-    return sa_store_outbox_mark(st, id, "queued", NULL, e.msg, retry, err) ? -1 : 0;
+    return mark(st, id, token, "queued", NULL, e.msg, retry, err) < 0 ? -1 : 0;
 }
 
 /* Re-queues the items whose lease expired (see LEASE_REASON above), with the wall clock. */

@@ -14,27 +14,52 @@
  * over (its process stalled past the timeout) stops its run and leaves the result to the
  * new holder. A taken-over run continues its thread from the last checkpoint; what a
  * repeated step adds to the outbox carries the same idempotency keys, so nothing is sent
- * twice. */
+ * twice.
+ *
+ * A delivery is not what entitles a worker to execute a run: the store's lease is
+ * (store.h run_claim). Two deliveries of one run exist more often than one would like: the
+ * connection pool resends an XADD, the reconciler below queues a run again, a takeover
+ * races a worker that was only slow. Each delivery first claims the run in the store, a
+ * conditional update of which exactly one wins across every process; the others are
+ * dropped (or, for a delivery taken over from a worker whose lease is still live, left
+ * pending, so it comes back after the visibility timeout and finds the run finished or
+ * its holder gone). The keeper renews the lease when it touches the delivery, and only
+ * the holder records the final status (run_finish), so a worker that lost its lease
+ * cannot overwrite the new holder's outcome.
+ *
+ * The reconciler (in the keeper, every visibility timeout) queues again the runs whose
+ * queue entry may be gone: queued in the store for RECONCILE_GRACE visibility timeouts
+ * (a Redis that restarted without its data), or running under a lease that ended (a
+ * process that died with the memory queue). Queuing one twice costs a delivery that is
+ * dropped at its claim. */
 #include "app/runs.h"
 
+#include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "domain/lead.h"
 #include "app/app.h"
 #include "app/invoke.h"
 #include "base/buf.h"
+#include "base/clock.h"
 #include "base/detail.h"
 #include "base/json.h"
 #include "base/log.h"
+#include "base/uuid.h"
 #include "store/queue.h"
 #include "store/store.h"
 
-#define TAKE_WAIT_MS 500   /* a worker looks at the stop flag at least this often */
-#define CANCEL_POLL_MS 250 /* how soon a cancel request reaches the running run */
+#define RECONCILE_GRACE 10  /* visibility timeouts a queued run waits before it is re-queued */
+#define RECONCILE_BATCH 100 /* runs re-queued per pass at most */
+#define TAKE_WAIT_MS 500    /* a worker looks at the stop flag at least this often */
+#define CANCEL_POLL_MS 250  /* how soon a cancel request reaches the running run */
 #define STREAM_CHUNK ((size_t)1 << 20)
 #define STREAM_CHECK_MS 5000 /* a quiet stream asks the store whether its run finished */
 
@@ -45,7 +70,9 @@ struct run_job {
     json_t *input; /* the lead */
     bool resume;   /* started before (by a worker that stopped): continue its thread */
     volatile int cancel;
-    bool lost; /* another worker holds the delivery now: leave the result to it */
+    bool lost;    /* another worker holds the delivery now: leave the result to it */
+    bool unowned; /* another worker claimed the run (the store's lease) */
+    char owner[SA_RUN_OWNER_MAX]; /* this execution's lease owner id (see host_ns) */
     struct run_job *next_active;
 };
 
@@ -55,6 +82,7 @@ struct run_job {
  * recent runs. Pushed at the head under the runs' lock; removed only by the one retrier. */
 struct unrecorded {
     char id[40];
+    char owner[SA_RUN_OWNER_MAX]; /* the lease it was executed under */
     char status[24];
     char *output, *error; /* owned; may be NULL */
     bool written;         /* set by the retrier, outside the lock, read by it under it */
@@ -76,6 +104,9 @@ struct sa_runs {
     pthread_t keeper;
     bool keeper_started;
     int touch_ms;
+    int lease_ms;      /* a run's store lease: the visibility timeout */
+    int reconcile_ms;  /* how often the keeper looks for stale runs */
+    char host_ns[128]; /* "HOST/PIDNS/": this process's place (see host_ns); "" unknown */
 };
 
 struct sa_run_stream {
@@ -151,23 +182,36 @@ static void on_event(enum graph_stream_mode mode, const json_t *data, void *arg)
     json_decref(d);
 }
 
-/* Writes a finished run's status, retrying a failed write (20 ms, 100 ms, 500 ms): a run
- * whose status stays "running" in the store looks alive forever. Returns 0, or the
- * error of the last attempt after logging it (the caller keeps the status for later). */
-static int record_status(struct sa_store *store, const char *id, const char *status,
-                         const char *output, const char *error)
+/* Wall-clock unix milliseconds (base/clock.h: tests move it): the leases' time. */
+static long long wall_ms(void)
+{
+    struct timespec ts;
+    sa_wall_now(&ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Writes a finished run's status as its lease holder (owner), retrying a failed write
+ * (20 ms, 100 ms, 500 ms): a run whose status stays "running" in the store looks alive
+ * forever. Returns 0; SA_ECONFLICT when the run is no longer the owner's (another worker
+ * took it over: its outcome stands); or the error of the last attempt after logging it
+ * (the caller keeps the status for later). */
+static int record_status(struct sa_store *store, const char *id, const char *owner,
+                         const char *status, const char *output, const char *error)
 {
     static const long backoff_ms[] = {20, 100, 500};
     struct sa_err err = {0};
     int rc = 0;
     for (size_t attempt = 0;; attempt++) {
-        if (!(rc = sa_store_run_update(store, id, status, output, error, &err)) ||
-            attempt == sizeof backoff_ms / sizeof backoff_ms[0])
+        if (!(rc = sa_store_run_finish(store, id, owner, status, output, error, &err)) ||
+            rc == SA_ECONFLICT || attempt == sizeof backoff_ms / sizeof backoff_ms[0])
             break;
         struct timespec ts = {0, backoff_ms[attempt] * 1000000L};
         nanosleep(&ts, NULL);
     }
-    if (rc)
+    if (rc == SA_ECONFLICT)
+        sa_log(SA_LOG_WARN, "run taken over by another worker; its outcome stands, not this one",
+               json_pack("{s:s, s:s}", "run_id", id, "status", status));
+    else if (rc)
         sa_log(SA_LOG_ERROR, "run status not recorded",
                json_pack("{s:s, s:s, s:s}", "run_id", id, "status", status, "error", err.msg));
     return rc;
@@ -193,13 +237,14 @@ static const char *client_error(int rc, const struct sa_err *err, const char *ru
 }
 
 /* Keeps a status the store would not take (see struct unrecorded). Caller holds r->lock. */
-static void keep_unrecorded(struct sa_runs *r, const char *id, const char *status,
-                            const char *output, const char *error)
+static void keep_unrecorded(struct sa_runs *r, const char *id, const char *owner,
+                            const char *status, const char *output, const char *error)
 {
     struct unrecorded *u = calloc(1, sizeof *u);
     if (!u)
-        return; /* the run stays "running" in the store and is resumed at the next start */
+        return; /* the run stays "running" in the store and is resumed after its lease */
     snprintf(u->id, sizeof u->id, "%s", id);
+    snprintf(u->owner, sizeof u->owner, "%s", owner);
     snprintf(u->status, sizeof u->status, "%s", status);
     u->output = output ? strdup(output) : NULL;
     u->error = error ? strdup(error) : NULL;
@@ -227,8 +272,11 @@ static void retry_unrecorded(struct sa_runs *r)
         return;
     for (struct unrecorded *u = list; u; u = u->next) {
         struct sa_err err = {0};
-        u->written =
-            sa_store_run_update(r->app->store, u->id, u->status, u->output, u->error, &err) == 0;
+        int rc = sa_store_run_finish(r->app->store, u->id, u->owner, u->status, u->output, u->error,
+                                     &err);
+        /* SA_ECONFLICT: the lease ended meanwhile and another worker took the run over;
+         * its outcome is the one to keep, so this one is dropped too */
+        u->written = rc == 0 || rc == SA_ECONFLICT;
     }
     pthread_mutex_lock(&r->lock);
     for (struct unrecorded **pp = &r->unrecorded; *pp;) {
@@ -259,9 +307,6 @@ static bool execute(struct sa_runs *r, struct run_job *j)
         json_object_set_new(meta, "resumed", json_true());
     publish(&pub, "metadata", meta);
     json_decref(meta);
-    if (sa_store_run_update(app->store, j->d.run_id, "running", NULL, NULL, &err))
-        sa_log(SA_LOG_WARN, "run status",
-               json_pack("{s:s, s:s}", "run_id", j->d.run_id, "error", err.msg));
     json_t *detail = json_array();
     struct sa_lead lead;
     int rc = sa_lead_parse(j->input, "input", &lead, detail);
@@ -282,9 +327,19 @@ static bool execute(struct sa_runs *r, struct run_job *j)
     } else {
         sa_err_set(&err, rc, "the stored input is not a valid lead");
     }
-    if (__atomic_load_n(&j->lost, __ATOMIC_ACQUIRE)) {
+    if (__atomic_load_n(&j->lost, __ATOMIC_ACQUIRE) ||
+        __atomic_load_n(&j->unowned, __ATOMIC_ACQUIRE)) {
         sa_log(SA_LOG_WARN, "run taken over by another worker; its result is left to it",
                json_pack("{s:s}", "run_id", j->d.run_id));
+        /* the delivery went to another worker but the lease may still be ours: end it now
+         * (a lease_until in the past), so that worker's claim need not wait for it */
+        struct sa_err e2 = {0};
+        int lrc = __atomic_load_n(&j->unowned, __ATOMIC_ACQUIRE)
+                      ? 0
+                      : sa_store_run_renew(app->store, j->d.run_id, j->owner, 0, &e2);
+        if (lrc && lrc != SA_ECONFLICT)
+            sa_log(SA_LOG_WARN, "run lease not released",
+                   json_pack("{s:s, s:s}", "run_id", j->d.run_id, "error", e2.msg));
         sa_invoke_res_clear(&res);
         return true;
     }
@@ -300,10 +355,16 @@ static bool execute(struct sa_runs *r, struct run_job *j)
     char safe[160];
     const char *error = rc ? client_error(rc, &err, j->d.run_id, safe, sizeof safe) : NULL;
     /* recorded before the stream ends: a client reading "end" sees the run finished */
-    bool recorded = record_status(app->store, j->d.run_id, status, out, error) == 0;
+    int rrc = record_status(app->store, j->d.run_id, j->owner, status, out, error);
+    if (rrc == SA_ECONFLICT) { /* taken over after our last renewal: the stream is theirs */
+        free(out);
+        sa_invoke_res_clear(&res);
+        return true;
+    }
+    bool recorded = rrc == 0;
     if (!recorded) {
         pthread_mutex_lock(&r->lock);
-        keep_unrecorded(r, j->d.run_id, status, out, error);
+        keep_unrecorded(r, j->d.run_id, j->owner, status, out, error);
         pthread_mutex_unlock(&r->lock);
     }
     json_t *result = json_pack("{s:s, s:s, s:O?, s:s?}", "run_id", j->d.run_id, "status", status,
@@ -344,19 +405,91 @@ static void active_remove(struct sa_runs *r, struct run_job *j)
     pthread_mutex_unlock(&r->active_lock);
 }
 
+/* Lease owner ids say where their execution runs: "HOST/PIDNS/PID/UUID" (the host name,
+ * the inode of the process's PID namespace, its pid, and a UUID per execution). That
+ * lets a process restarted on the same host take over at once the runs of the one that
+ * crashed there, instead of waiting out a lease nobody renews: a holder on this host and
+ * in this PID namespace whose pid no longer exists is dead for sure (the namespace's
+ * inode tells containers that share a host name apart). Anything else, a pid reused by
+ * another process included, counts as alive, and only its lease's end frees the run. */
+static void host_ns(char *out, size_t cap)
+{
+    char host[65] = "";
+    struct stat st;
+    out[0] = '\0';
+    if (gethostname(host, sizeof host - 1) == 0 && host[0] && !strchr(host, '/') &&
+        stat("/proc/self/ns/pid", &st) == 0)
+        snprintf(out, cap, "%s/%lu/", host, (unsigned long)st.st_ino);
+}
+
+/* Whether holder (a lease owner id) is an execution of a process of this host and PID
+ * namespace that no longer exists (see host_ns). */
+static bool holder_dead(const struct sa_runs *r, const char *holder)
+{
+    size_t n = strlen(r->host_ns);
+    if (!n || strncmp(holder, r->host_ns, n) != 0)
+        return false;
+    char *end = NULL;
+    long pid = strtol(holder + n, &end, 10);
+    return end != holder + n && *end == '/' && pid > 0 && pid != (long)getpid() &&
+           kill((pid_t)pid, 0) == -1 && errno == ESRCH;
+}
+
+/* Claims the delivery's run in the store for a new execution of j (its owner id and
+ * lease), over the lease of a holder that died on this host (see host_ns). Returns 0
+ * (j->resume set when the run was taken over), SA_ECONFLICT when another execution holds
+ * it or it finished, SA_ENOTFOUND, or a store error. */
+static int claim(struct sa_runs *r, struct run_job *j, struct sa_err *err)
+{
+    char uuid[SA_UUID_LEN];
+    sa_uuid_v7(uuid);
+    snprintf(j->owner, sizeof j->owner, "%s%ld/%s", r->host_ns, (long)getpid(), uuid);
+    long long now = wall_ms();
+    bool took_over = false;
+    char holder[SA_RUN_OWNER_MAX];
+    int rc = sa_store_run_claim(r->app->store, j->d.run_id, j->owner, NULL, now, now + r->lease_ms,
+                                &took_over, holder, err);
+    if (rc == SA_ECONFLICT && holder_dead(r, holder)) {
+        sa_log(SA_LOG_INFO, "run held by a process that died on this host; taken over",
+               json_pack("{s:s, s:s}", "run_id", j->d.run_id, "holder", holder));
+        rc = sa_store_run_claim(r->app->store, j->d.run_id, j->owner, holder, now,
+                                now + r->lease_ms, &took_over, NULL, err);
+    }
+    j->resume = took_over;
+    return rc;
+}
+
 /* Runs the run of one delivery and acknowledges it. A run the store no longer knows, or
  * that is already finished (its worker died between recording and acknowledging), is
- * only acknowledged. When the store cannot be read the delivery is left unacknowledged:
- * Redis hands it out again after the visibility timeout; memory queues it again. */
+ * only acknowledged; so is a delivery whose run another execution holds (a duplicate
+ * entry), except one taken over from a stalled worker whose lease is still live: that
+ * one is left pending and comes back after the visibility timeout. When the store cannot
+ * be read the delivery is left unacknowledged: Redis hands it out again after the
+ * visibility timeout; memory queues it again. */
 static void handle(struct sa_runs *r, const struct sa_queue_delivery *d)
 {
     struct sa_err err = {0};
     json_t *run = NULL;
     int rc = sa_store_run_get(r->app->store, d->run_id, &run, &err);
     bool ack = true;
+    struct run_job *j = NULL;
+    if (!rc && !finished_status(sa_json_str(run, "status"))) {
+        if (!(j = calloc(1, sizeof *j))) {
+            json_decref(run);
+            return; /* unacknowledged: handed out again */
+        }
+        j->d = *d;
+        rc = claim(r, j, &err);
+    }
     if (rc == SA_ENOTFOUND) {
         sa_log(SA_LOG_WARN, "queued run not in the store; dropped",
                json_pack("{s:s}", "run_id", d->run_id));
+    } else if (rc == SA_ECONFLICT) {
+        /* a second delivery of a run some worker executes (or just finished) */
+        ack = !(sa_queue_durable(r->queue) && d->reclaimed);
+        sa_log(
+            SA_LOG_INFO, "run held by another worker; this delivery is not executed",
+            json_pack("{s:s, s:s, s:b}", "run_id", d->run_id, "detail", err.msg, "retried", !ack));
     } else if (rc) {
         sa_log(SA_LOG_ERROR, "queued run not readable; left for a retry",
                json_pack("{s:s, s:s}", "run_id", d->run_id, "error", err.msg));
@@ -365,23 +498,10 @@ static void handle(struct sa_runs *r, const struct sa_queue_delivery *d)
             sa_log(SA_LOG_ERROR, "run not queued again",
                    json_pack("{s:s, s:s}", "run_id", d->run_id, "error", err.msg));
         stop_wait(r, 1000);
-    } else if (sa_queue_durable(r->queue) && !d->reclaimed &&
-               strcmp(sa_json_str(run, "status") ?: "", "running") == 0) {
-        /* a new delivery of a run some worker is running: a duplicate entry (the pool
-         * resent an XADD); the running worker's delivery is the one that counts */
-        sa_log(SA_LOG_WARN, "duplicate queue entry for a running run; dropped",
-               json_pack("{s:s}", "run_id", d->run_id));
-    } else if (!finished_status(sa_json_str(run, "status"))) {
-        struct run_job *j = calloc(1, sizeof *j);
-        if (!j) {
-            json_decref(run);
-            return; /* unacknowledged: handed out again */
-        }
-        j->d = *d;
+    } else if (j) {
         snprintf(j->lead_id, sizeof j->lead_id, "%s", sa_json_str(run, "lead_id") ?: "");
         snprintf(j->thread_id, sizeof j->thread_id, "%s", sa_json_str(run, "thread_id") ?: "");
         j->input = json_incref(json_object_get(run, "input"));
-        j->resume = d->reclaimed || strcmp(sa_json_str(run, "status") ?: "", "running") == 0;
         if (j->resume)
             sa_log(SA_LOG_INFO, "resuming a run from its checkpoint",
                    json_pack("{s:s, s:b}", "run_id", d->run_id, "taken_over", d->reclaimed));
@@ -396,8 +516,8 @@ static void handle(struct sa_runs *r, const struct sa_queue_delivery *d)
          * continues it from its final checkpoint and records it. */
         ack = !j->lost && (recorded || !sa_queue_durable(r->queue));
         json_decref(j->input);
-        free(j);
     }
+    free(j);
     json_decref(run);
     if (ack && sa_queue_ack(r->queue, d, &err))
         sa_log(SA_LOG_WARN, "run not acknowledged (it may run again; its side effects do not)",
@@ -432,15 +552,63 @@ static void *worker(void *arg)
     return NULL;
 }
 
-/* Keeps this process's deliveries alive and carries cancel requests to them (see the top
- * of the file). */
+/* Renews j's store lease; a run another worker claimed meanwhile (this process stalled
+ * past the lease) is stopped and left to it. Caller holds r->active_lock. */
+static void renew(struct sa_runs *r, struct run_job *j)
+{
+    struct sa_err err = {0};
+    int rc =
+        sa_store_run_renew(r->app->store, j->d.run_id, j->owner, wall_ms() + r->lease_ms, &err);
+    if (rc == SA_ECONFLICT) {
+        __atomic_store_n(&j->unowned, true, __ATOMIC_RELEASE);
+        __atomic_store_n(&j->cancel, 1, __ATOMIC_RELEASE);
+    } else if (rc) { /* a store outage: the next renewal may get through before the end */
+        sa_log(SA_LOG_WARN, "run lease not renewed",
+               json_pack("{s:s, s:s}", "run_id", j->d.run_id, "error", err.msg));
+    }
+}
+
+/* Queues again the runs whose queue entry may be gone (see the top of the file). The
+ * store stamps each run it returns, so several processes doing this at once queue a run
+ * once per grace between them. */
+static void reconcile(struct sa_runs *r, int *failures)
+{
+    json_t *stale = NULL;
+    struct sa_err err = {0};
+    long long grace = (long long)r->lease_ms * RECONCILE_GRACE;
+    int rc = sa_store_runs_stale(r->app->store, wall_ms(), grace, RECONCILE_BATCH, &stale, &err);
+    size_t i, queued = 0;
+    json_t *id;
+    json_array_foreach(rc ? NULL : stale, i, id)
+    {
+        if ((rc = sa_queue_submit(r->queue, json_string_value(id), &err)))
+            break; /* the rest come back after the grace */
+        queued++;
+    }
+    if (queued)
+        sa_log(SA_LOG_WARN,
+               "stale runs queued again (their queue entry was lost or their "
+               "worker stopped)",
+               json_pack("{s:I}", "runs", (json_int_t)queued));
+    if (rc && (*failures)++ == 0)
+        sa_log(SA_LOG_ERROR, "stale runs not queued again; retrying",
+               json_pack("{s:s}", "error", err.msg));
+    if (!rc)
+        *failures = 0;
+    json_decref(stale);
+}
+
+/* Keeps this process's deliveries and their store leases alive, carries cancel requests
+ * to them, and runs the reconciler (see the top of the file). */
 static void *keeper(void *arg)
 {
     struct sa_runs *r = arg;
-    int since_touch = 0;
+    int since_touch = 0, since_reconcile = 0, reconcile_failures = 0;
     while (!stop_wait(r, CANCEL_POLL_MS)) {
         since_touch += CANCEL_POLL_MS;
-        bool touch = since_touch >= r->touch_ms;
+        since_reconcile += CANCEL_POLL_MS;
+        /* this process's own leases are renewed before it looks for ended ones */
+        bool touch = since_touch >= r->touch_ms || since_reconcile >= r->reconcile_ms;
         if (touch)
             since_touch = 0;
         pthread_mutex_lock(&r->active_lock);
@@ -453,14 +621,21 @@ static void *keeper(void *arg)
                 __atomic_store_n(&j->lost, true, __ATOMIC_RELEASE);
                 __atomic_store_n(&j->cancel, 1, __ATOMIC_RELEASE);
             }
+            if (touch && !__atomic_load_n(&j->lost, __ATOMIC_ACQUIRE))
+                renew(r, j);
         }
         pthread_mutex_unlock(&r->active_lock);
+        if (since_reconcile >= r->reconcile_ms) {
+            since_reconcile = 0;
+            reconcile(r, &reconcile_failures);
+        }
     }
     return NULL;
 }
 
 /* With the memory queue: queues the store's unfinished runs again (a previous process
- * stopped before running them). */
+ * stopped before running them). On a store shared with other processes some of them run
+ * there now: their claim fails here and the delivery is dropped (handle). */
 static int requeue_unfinished(struct sa_runs *r, struct sa_err *err)
 {
     json_t *open = NULL;
@@ -491,6 +666,9 @@ int sa_runs_start(struct sa_app *app, int workers, struct sa_runs **out, struct 
     pthread_mutex_init(&r->active_lock, NULL);
     int visibility = app->cfg.run_visibility_ms > 0 ? app->cfg.run_visibility_ms : 30000;
     r->touch_ms = visibility / 3 > CANCEL_POLL_MS ? visibility / 3 : CANCEL_POLL_MS;
+    r->lease_ms = visibility;
+    r->reconcile_ms = visibility;
+    host_ns(r->host_ns, sizeof r->host_ns);
     struct sa_queue_opts opts = {.visibility_ms = visibility,
                                  .timeout_ms = app->cfg.redis_timeout_ms};
     int rc = sa_queue_open(app->cfg.redis_url, &opts, &r->queue, err);

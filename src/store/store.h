@@ -81,6 +81,9 @@ struct sa_outbox_item {
     const char *recipient_tz, *to_domain, *sender, *message_id;
 };
 
+/* The longest run lease owner id, with its NUL (run_claim). */
+#define SA_RUN_OWNER_MAX 192
+
 /* What a sent-message count is taken over (outbox_sent_times). */
 enum sa_send_scope { SA_SEND_CONTACT, SA_SEND_DOMAIN, SA_SEND_SENDER };
 
@@ -241,6 +244,41 @@ struct sa_store_ops {
     /* The runs still queued or running, oldest first: an array of {id, lead_id,
      * thread_id, input}, so a restart resumes them. */
     int (*runs_unfinished)(struct sa_store *s, json_t **out, struct sa_err *err);
+    /* Run leases: one execution of a run at a time across every process sharing the
+     * store (app/runs.c). Times are the caller's, unix milliseconds of the wall clock
+     * (base/clock.h); owner is an opaque id (at most SA_RUN_OWNER_MAX - 1 bytes) the
+     * caller makes unique per execution. */
+    /* Claims the run for owner until lease_until, atomically (of concurrent claimers
+     * exactly one succeeds), only while it is queued, or running under a lease that ended
+     * before now (its holder stopped; a run running without a lease, from before leases,
+     * counts as such), or running under the owner named by over (NULL: none; a holder
+     * the caller knows to have died, whatever its lease): it becomes running under owner.
+     * *took_over says it was running (its thread continues from its checkpoint) rather
+     * than queued. SA_ENOTFOUND, or SA_ECONFLICT when another owner's lease is live
+     * (holder, when not NULL, gets that owner; else "") or the run has finished. */
+    int (*run_claim)(struct sa_store *s, const char *id, const char *owner, const char *over,
+                     long long now, long long lease_until, bool *took_over,
+                     char holder[SA_RUN_OWNER_MAX], struct sa_err *err);
+    /* Extends owner's lease to lease_until while the run is running under owner (also
+     * when the lease ended, as long as nobody claimed the run since); a lease_until in
+     * the past ends it (the run is claimable at once). SA_ECONFLICT when it is not
+     * (taken over, finished, or unknown): the caller MUST stop executing it. */
+    int (*run_renew)(struct sa_store *s, const char *id, const char *owner, long long lease_until,
+                     struct sa_err *err);
+    /* run_update for the lease holder: sets status, output and error (NULL keeps them)
+     * only while the run is running under owner, so a worker that lost its lease never
+     * overwrites the new holder's outcome. SA_ECONFLICT when it is not (nothing changed). */
+    int (*run_finish)(struct sa_store *s, const char *id, const char *owner, const char *status,
+                      const char *output, const char *error, struct sa_err *err);
+    /* The runs to queue again because their queue entry may be gone (a run queue that
+     * lost its data, a worker that died without a durable queue): those queued and last
+     * changed at or before now - grace, and those running under a lease that ended before
+     * now (or none), leaving out the runs this op returned within grace. Each run
+     * returned is stamped with now, so of concurrent callers one gets it, once per grace.
+     * An array of ids (strings), oldest run first, at most limit (1..1000). Queuing a
+     * run twice is harmless: run_claim lets one delivery execute it. */
+    int (*runs_stale)(struct sa_store *s, long long now, long long grace, int limit, json_t **out,
+                      struct sa_err *err);
 
     /* ---- approvals (the BDR workflow's human decisions), one per interrupt ---- */
     /* Inserts an approval (status "pending"; request: JSON text) unless (thread_id,
@@ -260,6 +298,15 @@ struct sa_store_ops {
     int (*approval_decide)(struct sa_store *s, const char *id, const char *status,
                            const char *response, const char *reviewer, const char *changes,
                            struct sa_err *err);
+    /* Claims the resumption of a decided approval's thread (app/approvals.c) for owner
+     * until lease_until (unix milliseconds, the caller's wall clock), atomically: only
+     * while the approval is decided and no other owner holds a lease that ends after now,
+     * so of concurrent claimers across processes exactly one succeeds. The holder renews
+     * by claiming again with its owner, and releases by claiming with lease_until <= now.
+     * SA_ENOTFOUND, or SA_ECONFLICT when the approval is pending or another owner's lease
+     * is live. */
+    int (*approval_claim_resume)(struct sa_store *s, const char *id, const char *owner,
+                                 long long now, long long lease_until, struct sa_err *err);
 
     /* ---- the outbox: side effects sent once, under idempotency keys ---- */
     /* Inserts the items atomically (status "queued"), skipping those whose idempotency
@@ -339,6 +386,18 @@ struct sa_store_ops {
      * be NULL) counts them. */
     int (*outbox_requeue_expired)(struct sa_store *s, long long now, long long lease_seconds,
                                   const char *reason, int *n, struct sa_err *err);
+    /* outbox_claim that records token (an opaque id the caller makes unique per claim)
+     * as the claim's holder, for outbox_mark_as. outbox_claim records none. */
+    int (*outbox_claim_as)(struct sa_store *s, const char *id, const char *token,
+                           struct sa_err *err);
+    /* outbox_mark for the holder of the claim token: changes the item only while token is
+     * its latest claim and it is sending, or queued again by an expired lease and not
+     * claimed since (so a worker that delivered just after its lease expired records the
+     * delivery instead of it being repeated). SA_ECONFLICT when another claim has it or it
+     * is finished (nothing changed: the new holder's outcome stands); SA_ENOTFOUND. */
+    int (*outbox_mark_as)(struct sa_store *s, const char *id, const char *token, const char *status,
+                          const char *delivered_id, const char *error, long long retry_at,
+                          struct sa_err *err);
 
     /* ---- contacts ---- */
     /* Marks a contact do-not-contact (reason: free text; source: who asked, "prospect",
@@ -638,6 +697,29 @@ static inline SA_WUR int sa_store_runs_unfinished(struct sa_store *s, json_t **o
 {
     return s->ops->runs_unfinished(s, out, err);
 }
+static inline SA_WUR int sa_store_run_claim(struct sa_store *s, const char *id, const char *owner,
+                                            const char *over, long long now, long long lease_until,
+                                            bool *took_over, char holder[SA_RUN_OWNER_MAX],
+                                            struct sa_err *err)
+{
+    return s->ops->run_claim(s, id, owner, over, now, lease_until, took_over, holder, err);
+}
+static inline SA_WUR int sa_store_run_renew(struct sa_store *s, const char *id, const char *owner,
+                                            long long lease_until, struct sa_err *err)
+{
+    return s->ops->run_renew(s, id, owner, lease_until, err);
+}
+static inline SA_WUR int sa_store_run_finish(struct sa_store *s, const char *id, const char *owner,
+                                             const char *status, const char *output,
+                                             const char *error, struct sa_err *err)
+{
+    return s->ops->run_finish(s, id, owner, status, output, error, err);
+}
+static inline SA_WUR int sa_store_runs_stale(struct sa_store *s, long long now, long long grace,
+                                             int limit, json_t **out, struct sa_err *err)
+{
+    return s->ops->runs_stale(s, now, grace, limit, out, err);
+}
 
 /* approvals */
 static inline SA_WUR int sa_store_approval_put(struct sa_store *s, const char *id,
@@ -663,6 +745,12 @@ static inline SA_WUR int sa_store_approval_decide(struct sa_store *s, const char
                                                   struct sa_err *err)
 {
     return s->ops->approval_decide(s, id, status, response, reviewer, changes, err);
+}
+static inline SA_WUR int sa_store_approval_claim_resume(struct sa_store *s, const char *id,
+                                                        const char *owner, long long now,
+                                                        long long lease_until, struct sa_err *err)
+{
+    return s->ops->approval_claim_resume(s, id, owner, now, lease_until, err);
 }
 
 /* outbox */
@@ -766,6 +854,18 @@ static inline SA_WUR int sa_store_outbox_requeue_expired(struct sa_store *s, lon
     return (s->ops->outbox_requeue_expired
                 ? s->ops->outbox_requeue_expired
                 : sa_store_def_outbox_requeue_expired)(s, now, lease_seconds, reason, n, err);
+}
+static inline SA_WUR int sa_store_outbox_claim_as(struct sa_store *s, const char *id,
+                                                  const char *token, struct sa_err *err)
+{
+    return s->ops->outbox_claim_as(s, id, token, err);
+}
+static inline SA_WUR int sa_store_outbox_mark_as(struct sa_store *s, const char *id,
+                                                 const char *token, const char *status,
+                                                 const char *delivered_id, const char *error,
+                                                 long long retry_at, struct sa_err *err)
+{
+    return s->ops->outbox_mark_as(s, id, token, status, delivered_id, error, retry_at, err);
 }
 
 /* contacts */

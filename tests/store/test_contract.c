@@ -812,32 +812,44 @@ struct racer {
     struct sa_store *s;
     const char *id;
     pthread_barrier_t *go;
-    bool claim; /* outbox_claim, else approval_decide */
+    bool claim; /* outbox_claim, else approval_decide (or op when set) */
     char reviewer[16];
     int rc;
+    int op;        /* RACE_*: the leases' races (appended) */
+    long long now; /* their time, unix ms */
 };
+
+enum { RACE_DEFAULT, RACE_RUN_CLAIM, RACE_RESUME_CLAIM };
 
 static void *race(void *arg)
 {
     struct racer *r = arg;
     struct sa_err err = {0};
+    bool took_over = false;
     pthread_barrier_wait(r->go);
-    r->rc = r->claim
-                ? sa_store_outbox_claim(r->s, r->id, &err)
-                : sa_store_approval_decide(r->s, r->id, "accepted", "{}", r->reviewer, NULL, &err);
+    if (r->op == RACE_RUN_CLAIM)
+        r->rc = sa_store_run_claim(r->s, r->id, r->reviewer, NULL, r->now, r->now + 60000,
+                                   &took_over, NULL, &err);
+    else if (r->op == RACE_RESUME_CLAIM)
+        r->rc =
+            sa_store_approval_claim_resume(r->s, r->id, r->reviewer, r->now, r->now + 60000, &err);
+    else
+        r->rc = r->claim ? sa_store_outbox_claim(r->s, r->id, &err)
+                         : sa_store_approval_decide(r->s, r->id, "accepted", "{}", r->reviewer,
+                                                    NULL, &err);
     return NULL;
 }
 
 /* Runs RACERS threads on id at once; the index of the one winner (rc 0), after checking
  * that every other got SA_ECONFLICT. */
-static int run_race(struct sa_store *s, const char *id, bool claim)
+static int run_race_op(struct sa_store *s, const char *id, bool claim, int op, long long now)
 {
     pthread_barrier_t go;
     pthread_barrier_init(&go, NULL, RACERS);
     struct racer r[RACERS];
     pthread_t t[RACERS];
     for (int i = 0; i < RACERS; i++) {
-        r[i] = (struct racer){.s = s, .id = id, .go = &go, .claim = claim};
+        r[i] = (struct racer){.s = s, .id = id, .go = &go, .claim = claim, .op = op, .now = now};
         snprintf(r[i].reviewer, sizeof r[i].reviewer, "reviewer%d", i);
         assert_int_equal(pthread_create(&t[i], NULL, race, &r[i]), 0);
     }
@@ -855,6 +867,11 @@ static int run_race(struct sa_store *s, const char *id, bool claim)
     }
     assert_int_equal(wins, 1);
     return winner;
+}
+
+static int run_race(struct sa_store *s, const char *id, bool claim)
+{
+    return run_race_op(s, id, claim, RACE_DEFAULT, 0);
 }
 
 /* Several reviewers decide the same approval at once: exactly one wins. */
@@ -2425,6 +2442,284 @@ static void test_outbox_lease(void **state)
     sa_store_close(s);
 }
 
+/* ---- leases across processes (appended): runs, approval resumptions, outbox claims -- */
+
+static long long ms_now(void)
+{
+    return (long long)(real_now() * 1000.0);
+}
+
+/* A run is claimed by one owner while its lease is live, renewed and finished only by
+ * that owner, taken over once the lease ended, and never claimed once finished. */
+static void test_run_leases(void **state)
+{
+    (void)state;
+    struct sa_store *s = open_store();
+    struct sa_err err = {0};
+    char id[SA_UUID_LEN], lead_id[SA_UUID_LEN], thread[64];
+    sa_uuid_v7(id);
+    sa_uuid_v7(lead_id);
+    uniq(thread, sizeof thread, "lease-run", "");
+    assert_int_equal(sa_store_run_create(s, id, lead_id, thread, "{}", &err), 0);
+    long long t = ms_now();
+    bool took = true;
+    assert_int_equal(sa_store_run_claim(s, id, "A", NULL, t, t + 1000, &took, NULL, &err), 0);
+    assert_false(took); /* it was queued */
+    json_t *run = NULL;
+    assert_int_equal(sa_store_run_get(s, id, &run, &err), 0);
+    assert_string_equal(str(run, "status"), "running");
+    json_decref(run);
+    /* live lease: nobody else, A itself neither (a second delivery in its own process);
+     * the conflict names the holder */
+    char holder[SA_RUN_OWNER_MAX] = "x";
+    assert_int_equal(sa_store_run_claim(s, id, "B", NULL, t + 500, t + 1500, &took, holder, &err),
+                     SA_ECONFLICT);
+    assert_string_equal(holder, "A");
+    assert_int_equal(sa_store_run_claim(s, id, "A", NULL, t + 500, t + 1500, &took, NULL, &err),
+                     SA_ECONFLICT);
+    assert_int_equal(sa_store_run_renew(s, id, "A", t + 2000, &err), 0);
+    assert_int_equal(sa_store_run_renew(s, id, "B", t + 2000, &err), SA_ECONFLICT);
+    assert_int_equal(sa_store_run_claim(s, id, "B", NULL, t + 1500, t + 2500, &took, NULL, &err),
+                     SA_ECONFLICT); /* the renewal moved the end */
+    /* ended: B takes it over, and A may no longer renew or finish it */
+    assert_int_equal(sa_store_run_claim(s, id, "B", NULL, t + 2001, t + 3000, &took, NULL, &err),
+                     0);
+    assert_true(took);
+    assert_int_equal(sa_store_run_renew(s, id, "A", t + 9000, &err), SA_ECONFLICT);
+    assert_int_equal(sa_store_run_finish(s, id, "A", "failed", NULL, "late", &err), SA_ECONFLICT);
+    assert_int_equal(sa_store_run_get(s, id, &run, &err), 0);
+    assert_string_equal(str(run, "status"), "running");
+    assert_true(json_is_null(json_object_get(run, "error")));
+    json_decref(run);
+    /* B's lease ended, but nobody claimed: B still owns it and renews */
+    assert_int_equal(sa_store_run_renew(s, id, "B", t + 99000, &err), 0);
+    /* over a holder known to be dead, whatever its lease; only that holder, once */
+    assert_int_equal(sa_store_run_claim(s, id, "E", "A", t + 100, t + 1100, &took, NULL, &err),
+                     SA_ECONFLICT); /* A is not the holder */
+    assert_int_equal(sa_store_run_claim(s, id, "E", "B", t + 100, t + 1100, &took, NULL, &err), 0);
+    assert_true(took);
+    assert_int_equal(sa_store_run_claim(s, id, "F", "B", t + 100, t + 1100, &took, holder, &err),
+                     SA_ECONFLICT);
+    assert_string_equal(holder, "E");
+    assert_int_equal(sa_store_run_finish(s, id, "B", "done", NULL, NULL, &err), SA_ECONFLICT);
+    assert_int_equal(sa_store_run_finish(s, id, "E", "done", "{\"tier\":\"B\"}", NULL, &err), 0);
+    assert_int_equal(sa_store_run_get(s, id, &run, &err), 0);
+    assert_string_equal(str(run, "status"), "done");
+    assert_string_equal(str(json_object_get(run, "output"), "tier"), "B");
+    json_decref(run);
+    /* finished: never claimed again, however late; the owner cannot finish it twice */
+    assert_int_equal(sa_store_run_claim(s, id, "C", NULL, t + 99999, t + 100999, &took, NULL, &err),
+                     SA_ECONFLICT);
+    assert_int_equal(sa_store_run_finish(s, id, "E", "failed", NULL, "x", &err), SA_ECONFLICT);
+
+    /* a run marked running without a lease (before leases) is held by nobody */
+    char old[SA_UUID_LEN];
+    sa_uuid_v7(old);
+    assert_int_equal(sa_store_run_create(s, old, lead_id, thread, "{}", &err), 0);
+    assert_int_equal(sa_store_run_update(s, old, "running", NULL, NULL, &err), 0);
+    assert_int_equal(sa_store_run_claim(s, old, "D", NULL, t, t + 1000, &took, NULL, &err), 0);
+    assert_true(took);
+    assert_int_equal(sa_store_run_finish(s, old, "D", "cancelled", NULL, NULL, &err), 0);
+
+    char unknown[SA_UUID_LEN];
+    sa_uuid_v7(unknown);
+    assert_int_equal(sa_store_run_claim(s, unknown, "A", NULL, t, t + 1000, &took, NULL, &err),
+                     SA_ENOTFOUND);
+    assert_int_equal(sa_store_run_renew(s, unknown, "A", t + 1000, &err), SA_ECONFLICT);
+    sa_store_close(s);
+}
+
+/* Two deliveries of one run, or eight, claim it at once: one executes it; once its lease
+ * ended, eight takers again find exactly one winner. */
+static void test_run_claimed_once_under_concurrency(void **state)
+{
+    (void)state;
+    struct sa_store *s = open_store();
+    struct sa_err err = {0};
+    char lead_id[SA_UUID_LEN], thread[64];
+    sa_uuid_v7(lead_id);
+    uniq(thread, sizeof thread, "lease-race", "");
+    for (int round = 0; round < ROUNDS; round++) {
+        char id[SA_UUID_LEN];
+        sa_uuid_v7(id);
+        assert_int_equal(sa_store_run_create(s, id, lead_id, thread, "{}", &err), 0);
+        long long t = ms_now();
+        int first = run_race_op(s, id, false, RACE_RUN_CLAIM, t);
+        int second = run_race_op(s, id, false, RACE_RUN_CLAIM, t + 120000); /* expired */
+        char owner[16];
+        snprintf(owner, sizeof owner, "reviewer%d", first);
+        if (first != second) /* the first owner lost it */
+            assert_int_equal(sa_store_run_renew(s, id, owner, t + 999999, &err), SA_ECONFLICT);
+        snprintf(owner, sizeof owner, "reviewer%d", second);
+        assert_int_equal(sa_store_run_finish(s, id, owner, "done", "{}", NULL, &err), 0);
+    }
+    sa_store_close(s);
+}
+
+/* Stale runs come back once per grace: queued and unchanged for grace, or running under
+ * an ended lease; never finished ones, nor a live lease. */
+static void test_runs_stale(void **state)
+{
+    (void)state;
+    struct sa_store *s = open_store();
+    struct sa_err err = {0};
+    char q[SA_UUID_LEN], r[SA_UUID_LEN], d[SA_UUID_LEN], lead_id[SA_UUID_LEN], thread[64];
+    sa_uuid_v7(lead_id);
+    uniq(thread, sizeof thread, "stale", "");
+    const char *ids[] = {q, r, d};
+    for (int i = 0; i < 3; i++) {
+        sa_uuid_v7((char *)ids[i]);
+        assert_int_equal(sa_store_run_create(s, ids[i], lead_id, thread, "{}", &err), 0);
+    }
+    long long t = ms_now();
+    bool took;
+    assert_int_equal(sa_store_run_claim(s, r, "A", NULL, t, t + 5000, &took, NULL, &err), 0);
+    assert_int_equal(sa_store_run_claim(s, d, "A", NULL, t, t + 5000, &took, NULL, &err), 0);
+    assert_int_equal(sa_store_run_finish(s, d, "A", "failed", NULL, "x", &err), 0);
+    const long long grace = 60000;
+    json_t *stale = NULL;
+    /* fresh: the queued one is within its grace, the running one's lease is live */
+    assert_int_equal(sa_store_runs_stale(s, t + 1000, grace, 1000, &stale, &err), 0);
+    assert_true(json_is_array(stale));
+    for (size_t i = 0; i < json_array_size(stale); i++)
+        for (int k = 0; k < 3; k++)
+            assert_string_not_equal(json_string_value(json_array_get(stale, i)), ids[k]);
+    json_decref(stale);
+    /* later: both come back, the finished one never */
+    long long later = t + 2 * grace;
+    assert_int_equal(sa_store_runs_stale(s, later, grace, 1000, &stale, &err), 0);
+    int seen[3] = {0};
+    for (size_t i = 0; i < json_array_size(stale); i++)
+        for (int k = 0; k < 3; k++)
+            seen[k] += strcmp(json_string_value(json_array_get(stale, i)), ids[k]) == 0;
+    json_decref(stale);
+    assert_int_equal(seen[0], 1);
+    assert_int_equal(seen[1], 1);
+    assert_int_equal(seen[2], 0);
+    /* once per grace: a second reconciler at once gets neither */
+    assert_int_equal(sa_store_runs_stale(s, later + 1, grace, 1000, &stale, &err), 0);
+    for (size_t i = 0; i < json_array_size(stale); i++)
+        for (int k = 0; k < 3; k++)
+            assert_string_not_equal(json_string_value(json_array_get(stale, i)), ids[k]);
+    json_decref(stale);
+    /* a grace later, again; the queued one claimed meanwhile has a live lease: not it */
+    assert_int_equal(
+        sa_store_run_claim(s, q, "B", NULL, later, later + 10 * grace, &took, NULL, &err), 0);
+    assert_int_equal(sa_store_runs_stale(s, later + grace, grace, 1000, &stale, &err), 0);
+    memset(seen, 0, sizeof seen);
+    for (size_t i = 0; i < json_array_size(stale); i++)
+        for (int k = 0; k < 3; k++)
+            seen[k] += strcmp(json_string_value(json_array_get(stale, i)), ids[k]) == 0;
+    json_decref(stale);
+    assert_int_equal(seen[0], 0);
+    assert_int_equal(seen[1], 1);
+    assert_int_equal(sa_store_runs_stale(s, later, grace, 0, &stale, &err), SA_EINVAL);
+    assert_null(stale);
+    sa_store_close(s);
+}
+
+/* The resumption of a decided approval: one holder at a time, renewed and released by
+ * it, taken once its lease ended; not while pending; one winner of eight at once. */
+static void test_approval_resume_claim(void **state)
+{
+    (void)state;
+    struct sa_store *s = open_store();
+    struct sa_err err = {0};
+    char thread[64], id[SA_UUID_LEN], got[37];
+    uniq(thread, sizeof thread, "resume", "");
+    sa_uuid_v7(id);
+    assert_int_equal(sa_store_approval_put(s, id, thread, "i1", NULL, "{}", got, &err), 0);
+    long long t = ms_now();
+    assert_int_equal(sa_store_approval_claim_resume(s, id, "A", t, t + 1000, &err),
+                     SA_ECONFLICT); /* pending: nothing to resume */
+    assert_int_equal(sa_store_approval_decide(s, id, "accepted", "{}", "kim", NULL, &err), 0);
+    assert_int_equal(sa_store_approval_claim_resume(s, id, "A", t, t + 1000, &err), 0);
+    assert_int_equal(sa_store_approval_claim_resume(s, id, "B", t + 10, t + 1010, &err),
+                     SA_ECONFLICT);
+    assert_int_equal(sa_store_approval_claim_resume(s, id, "A", t + 500, t + 2000, &err), 0);
+    assert_int_equal(sa_store_approval_claim_resume(s, id, "B", t + 1500, t + 2500, &err),
+                     SA_ECONFLICT); /* renewed */
+    assert_int_equal(sa_store_approval_claim_resume(s, id, "A", t + 1600, t + 1600, &err), 0);
+    assert_int_equal(sa_store_approval_claim_resume(s, id, "B", t + 1601, t + 2601, &err), 0);
+    assert_int_equal(sa_store_approval_claim_resume(s, id, "A", t + 2000, t + 3000, &err),
+                     SA_ECONFLICT);
+    /* B stopped without releasing: its lease ends and another takes it */
+    assert_int_equal(sa_store_approval_claim_resume(s, id, "C", t + 2602, t + 3602, &err), 0);
+    json_t *a = NULL;
+    assert_int_equal(sa_store_approval_get(s, id, &a, &err), 0);
+    assert_string_equal(str(a, "status"), "accepted"); /* the decision is untouched */
+    assert_string_equal(str(a, "reviewer"), "kim");
+    json_decref(a);
+    /* eight instances at once, after the last lease ended */
+    run_race_op(s, id, false, RACE_RESUME_CLAIM, t + 10000);
+    char unknown[SA_UUID_LEN];
+    sa_uuid_v7(unknown);
+    assert_int_equal(sa_store_approval_claim_resume(s, unknown, "A", t, t + 1000, &err),
+                     SA_ENOTFOUND);
+    sa_store_close(s);
+}
+
+/* Only the latest claim's holder marks an item: a worker whose lease expired records its
+ * delivery while nobody claimed the item since, and cannot overwrite a new holder's. */
+static void test_outbox_claim_tokens(void **state)
+{
+    (void)state;
+    struct sa_store *s = open_store();
+    struct sa_err err = {0};
+    char key[64], key2[64], email[64], id[SA_UUID_LEN], id2[SA_UUID_LEN];
+    uniq(key, sizeof key, "token", "");
+    uniq(key2, sizeof key2, "token-2", "");
+    uniq(email, sizeof email, "token", "@example.com");
+    sa_uuid_v7(id);
+    sa_uuid_v7(id2);
+    struct sa_outbox_item its[2] = {
+        {id, key, "email", NULL, NULL, email, "{}", 1000, NULL, 0, NULL, NULL, NULL, NULL},
+        {id2, key2, "email", NULL, NULL, email, "{}", 1000, NULL, 0, NULL, NULL, NULL, NULL}};
+    int added = 0, n = 0;
+    assert_int_equal(sa_store_outbox_add(s, its, 2, &added, &err), 0);
+    assert_int_equal(added, 2);
+    long long t0 = (long long)real_now();
+    const char *why = "lease expired (contract test)";
+    assert_int_equal(sa_store_outbox_claim_as(s, id, "T1", &err), 0);
+    assert_int_equal(sa_store_outbox_claim_as(s, id, "T2", &err), SA_ECONFLICT);
+    assert_int_equal(sa_store_outbox_mark_as(s, id, "T2", "sent", "d", NULL, 0, &err),
+                     SA_ECONFLICT);
+    json_t *it = outbox_item(s, email, id);
+    assert_string_equal(str(it, "status"), "sending");
+    json_decref(it);
+    /* T1's lease expires and the item is queued again; T1 then reports its delivery */
+    assert_int_equal(sa_store_outbox_requeue_expired(s, t0 + 400, 300, why, &n, &err), 0);
+    assert_int_equal(sa_store_outbox_mark_as(s, id, "T1", "sent", "d1", NULL, 0, &err), 0);
+    it = outbox_item(s, email, id);
+    assert_string_equal(str(it, "status"), "sent");
+    assert_string_equal(str(it, "delivered_id"), "d1");
+    json_decref(it);
+    assert_int_equal(sa_store_outbox_mark_as(s, id, "T1", "failed", NULL, "x", 0, &err),
+                     SA_ECONFLICT); /* sent stays sent */
+
+    /* re-claimed by T2 after T1's lease: T1's late outcome is refused, T2's stands */
+    assert_int_equal(sa_store_outbox_claim_as(s, id2, "T1", &err), 0);
+    assert_int_equal(sa_store_outbox_requeue_expired(s, t0 + 400, 300, why, &n, &err), 0);
+    assert_int_equal(sa_store_outbox_claim_as(s, id2, "T2", &err), 0);
+    assert_int_equal(sa_store_outbox_mark_as(s, id2, "T1", "failed", NULL, "late", 0, &err),
+                     SA_ECONFLICT);
+    it = outbox_item(s, email, id2);
+    assert_string_equal(str(it, "status"), "sending");
+    json_decref(it);
+    assert_int_equal(sa_store_outbox_mark_as(s, id2, "T2", "queued", NULL, "retry", t0 + 60, &err),
+                     0);
+    /* a claim without a token replaces T2's */
+    assert_int_equal(sa_store_outbox_claim(s, id2, &err), 0);
+    assert_int_equal(sa_store_outbox_mark_as(s, id2, "T2", "sent", "d2", NULL, 0, &err),
+                     SA_ECONFLICT);
+    assert_int_equal(sa_store_outbox_mark(s, id2, "sent", "d2", NULL, 0, &err), 0);
+    char unknown[SA_UUID_LEN];
+    sa_uuid_v7(unknown);
+    assert_int_equal(sa_store_outbox_mark_as(s, unknown, "T1", "sent", NULL, NULL, 0, &err),
+                     SA_ENOTFOUND);
+    sa_store_close(s);
+}
+
 int main(int argc, char **argv)
 {
     const char *given = argc > 1 ? argv[1] : getenv("STORE_URL");
@@ -2475,6 +2770,11 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_write_probe),
         cmocka_unit_test(test_large_documents),
         cmocka_unit_test(test_outbox_lease),
+        cmocka_unit_test(test_run_leases),
+        cmocka_unit_test(test_run_claimed_once_under_concurrency),
+        cmocka_unit_test(test_runs_stale),
+        cmocka_unit_test(test_approval_resume_claim),
+        cmocka_unit_test(test_outbox_claim_tokens),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

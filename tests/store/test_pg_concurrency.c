@@ -2,7 +2,8 @@
  * several API instances and workers share PostgreSQL. Two stores are opened on the same
  * URL (as two processes would open them, each with its own pool) and threads on both race
  * to claim the same outbox items, queue the same idempotency keys, decide the same
- * approval, hold the same meeting slot and generate the same server secret.
+ * approval, hold the same meeting slot and generate the same server secret, claim the
+ * same run and continue the same approval's thread.
  * The URL comes from argv[1], else $STORE_URL; without one the suite runs against a
  * temporary SQLite file opened twice (two stores sharing a file). Every id is unique to
  * the run, so a database holding earlier runs is fine. */
@@ -193,7 +194,9 @@ struct duel {
     struct sa_store *s;
     pthread_barrier_t *go;
     const char *approval;                 /* decide this approval, or */
-    const struct sa_meeting_row *meeting; /* hold this meeting */
+    const struct sa_meeting_row *meeting; /* hold this meeting, or */
+    const char *run;                      /* claim this run (its lease), or */
+    const char *resume;                   /* claim this approval's resumption */
     long long now;
     const char *reviewer;
     int rc;
@@ -204,9 +207,17 @@ static void *duel_one(void *arg)
     struct duel *d = arg;
     struct sa_err err = {0};
     pthread_barrier_wait(d->go);
-    d->rc = d->approval ? sa_store_approval_decide(d->s, d->approval, "accepted", "{}", d->reviewer,
-                                                   NULL, &err)
-                        : sa_store_meeting_hold(d->s, d->meeting, d->now, NULL, &err);
+    bool took = false;
+    if (d->run)
+        d->rc = sa_store_run_claim(d->s, d->run, d->reviewer, NULL, d->now, d->now + 30000, &took,
+                                   NULL, &err);
+    else if (d->resume)
+        d->rc = sa_store_approval_claim_resume(d->s, d->resume, d->reviewer, d->now, d->now + 30000,
+                                               &err);
+    else
+        d->rc = d->approval ? sa_store_approval_decide(d->s, d->approval, "accepted", "{}",
+                                                       d->reviewer, NULL, &err)
+                            : sa_store_meeting_hold(d->s, d->meeting, d->now, NULL, &err);
     return NULL;
 }
 
@@ -258,6 +269,72 @@ static void test_approval_decided_once_across_instances(void **state)
         assert_int_equal(sa_store_approval_get(s[1 - winner], id, &a, &err), 0);
         assert_string_equal(json_string_value(json_object_get(a, "reviewer")), reviewers[winner]);
         json_decref(a);
+    }
+    close_instances(s);
+}
+
+/* Two deliveries of one run on two instances claim it at once: one executes it; once its
+ * lease ended, two takers again find one winner, and only that owner records the end. */
+static void test_run_claimed_once_across_instances(void **state)
+{
+    (void)state;
+    struct sa_store *s[INSTANCES];
+    open_instances(s);
+    struct sa_err err = {0};
+    static const char *const owners[INSTANCES] = {"worker-a", "worker-b"};
+    char lead[SA_UUID_LEN], thread[64];
+    sa_uuid_v7(lead);
+    snprintf(thread, sizeof thread, "run-duel-%s", tok);
+    for (int round = 0; round < ROUNDS; round++) {
+        char id[SA_UUID_LEN];
+        sa_uuid_v7(id);
+        assert_int_equal(sa_store_run_create(s[0], id, lead, thread, "{}", &err), 0);
+        long long t = 1800000000000LL + round; /* unix ms: any time after the creation */
+        struct duel d[INSTANCES];
+        for (int i = 0; i < INSTANCES; i++)
+            d[i] = (struct duel){.s = s[i], .run = id, .reviewer = owners[i], .now = t};
+        int first = run_duel(d);
+        for (int i = 0; i < INSTANCES; i++)
+            d[i].now = t + 60000; /* the first lease (30 s) has ended */
+        int second = run_duel(d);
+        assert_int_equal(sa_store_run_finish(s[second], id, owners[1 - second], "failed", NULL,
+                                             "not mine", &err),
+                         SA_ECONFLICT);
+        assert_int_equal(
+            sa_store_run_finish(s[first], id, owners[second], "done", "{}", NULL, &err), 0);
+        json_t *run = NULL;
+        assert_int_equal(sa_store_run_get(s[1 - second], id, &run, &err), 0);
+        assert_string_equal(json_string_value(json_object_get(run, "status")), "done");
+        json_decref(run);
+    }
+    close_instances(s);
+}
+
+/* A decided approval's thread continued from two instances at once: one claim wins. */
+static void test_approval_resumed_once_across_instances(void **state)
+{
+    (void)state;
+    struct sa_store *s[INSTANCES];
+    open_instances(s);
+    struct sa_err err = {0};
+    static const char *const owners[INSTANCES] = {"instance-a", "instance-b"};
+    for (int round = 0; round < ROUNDS; round++) {
+        char thread[64], id[SA_UUID_LEN], got[37];
+        snprintf(thread, sizeof thread, "resume-duel-%s-%d", tok, round);
+        sa_uuid_v7(id);
+        assert_int_equal(sa_store_approval_put(s[0], id, thread, "i1", NULL, "{}", got, &err), 0);
+        assert_int_equal(sa_store_approval_decide(s[0], id, "accepted", "{}", "kim", NULL, &err),
+                         0);
+        struct duel d[INSTANCES];
+        for (int i = 0; i < INSTANCES; i++)
+            d[i] = (struct duel){.s = s[i], .resume = id, .reviewer = owners[i], .now = 1000};
+        int winner = run_duel(d);
+        /* released by the winner: the other may claim it now */
+        assert_int_equal(
+            sa_store_approval_claim_resume(s[winner], id, owners[winner], 2000, 2000, &err), 0);
+        assert_int_equal(
+            sa_store_approval_claim_resume(s[1 - winner], id, owners[1 - winner], 2001, 3000, &err),
+            0);
     }
     close_instances(s);
 }
@@ -401,6 +478,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_approval_decided_once_across_instances),
         cmocka_unit_test(test_meeting_slot_held_once_across_instances),
         cmocka_unit_test(test_secret_first_writer_wins_across_instances),
+        cmocka_unit_test(test_run_claimed_once_across_instances),
+        cmocka_unit_test(test_approval_resumed_once_across_instances),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -2,6 +2,7 @@
  * thread, listed for the inbox, and decided once even when two API instances answer the
  * same approval at the same moment. Part of the PostgreSQL backend (pg.h). */
 #include <stdio.h>
+#include <string.h>
 
 #include "store/postgres/pg.h"
 
@@ -84,4 +85,35 @@ int sa_pg_approval_decide(struct sa_store *s, const char *id, const char *status
     rc = sa_pg_approval_get(s, id, &was, err);
     json_decref(was);
     return rc ? rc : sa_err_set(err, SA_ECONFLICT, "the approval was decided already");
+}
+
+/* The resumption's lease (migration 004): one conditional update; under READ COMMITTED a
+ * claimer that waits on another's row lock re-checks the WHERE on the committed row and
+ * finds it held, so of concurrent claimers exactly one changes it. */
+static const struct pg_sql APPROVAL_CLAIM_RESUME = {
+    "claim approval resumption",
+    "UPDATE approvals SET resume_owner = $2, resume_until = $4::bigint WHERE id = $1 AND "
+    "status <> 'pending' AND (resume_owner IS NULL OR resume_owner = $2 OR resume_until IS "
+    "NULL OR resume_until <= $3::bigint)"};
+
+int sa_pg_approval_claim_resume(struct sa_store *s, const char *id, const char *owner,
+                                long long now, long long lease_until, struct sa_err *err)
+{
+    if (!owner)
+        return sa_err_set(err, SA_EINVAL, "no owner");
+    const struct pg_arg a[] = {TXT(id), TXT(owner), NUM(now), NUM(lease_until)};
+    int changed = 0;
+    int rc = pg_exec_args(s, &APPROVAL_CLAIM_RESUME, a, DB_N(a), &changed, err);
+    if (rc || changed)
+        return rc;
+    json_t *was = NULL; /* pending, held by another, or no such approval */
+    rc = sa_pg_approval_get(s, id, &was, err);
+    if (!rc)
+        rc = sa_err_set(
+            err, SA_ECONFLICT,
+            strcmp(json_string_value(json_object_get(was, "status")) ?: "", "pending") == 0
+                ? "the approval is not decided yet"
+                : "another instance is resuming the approval's thread");
+    json_decref(was);
+    return rc;
 }

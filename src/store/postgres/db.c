@@ -878,11 +878,16 @@ static const struct sa_store_ops store_ops = {
     .run_update = sa_pg_run_update,
     .run_get = sa_pg_run_get,
     .runs_unfinished = sa_pg_runs_unfinished,
+    .run_claim = sa_pg_run_claim,
+    .run_renew = sa_pg_run_renew,
+    .run_finish = sa_pg_run_finish,
+    .runs_stale = sa_pg_runs_stale,
     /* approvals.c */
     .approval_put = sa_pg_approval_put,
     .approval_get = sa_pg_approval_get,
     .approval_list = sa_pg_approval_list,
     .approval_decide = sa_pg_approval_decide,
+    .approval_claim_resume = sa_pg_approval_claim_resume,
     /* outbox.c */
     .outbox_add = sa_pg_outbox_add,
     .outbox_list = sa_pg_outbox_list,
@@ -898,6 +903,8 @@ static const struct sa_store_ops store_ops = {
     .outbox_active_sequences = sa_pg_outbox_active_sequences,
     .outbox_cancel_sequence = sa_pg_outbox_cancel_sequence,
     .outbox_requeue_expired = sa_pg_outbox_requeue_expired,
+    .outbox_claim_as = sa_pg_outbox_claim_as,
+    .outbox_mark_as = sa_pg_outbox_mark_as,
     /* timeline.c */
     .lead_timeline = sa_pg_lead_timeline,
     /* contacts.c */

@@ -50,7 +50,8 @@ static const struct pg_sql OUTBOX_DUE = {
  * 'sending' in the same statement, so nobody can claim it after that commits. */
 static const struct pg_sql OUTBOX_CLAIM = {
     "claim outbox item",
-    "UPDATE outbox SET status = 'sending', updated_at = $2, claimed_at = $3::bigint WHERE id = "
+    "UPDATE outbox SET status = 'sending', updated_at = $2, claimed_at = $3::bigint, "
+    "claim_token = $4 WHERE id = "
     "(SELECT id FROM outbox WHERE id = $1 AND status = 'queued' FOR UPDATE SKIP LOCKED)"};
 /* The lease (migration 003). Under READ COMMITTED an UPDATE that waits for a row another
  * transaction is changing re-checks its WHERE on the committed version: a mark that set
@@ -77,6 +78,20 @@ static const struct pg_sql OUTBOX_MARK = {
     "sent_at = CASE WHEN $2::text = 'sent' THEN $6 ELSE sent_at END, "
     "sent_ts = CASE WHEN $2::text = 'sent' THEN $7::bigint ELSE sent_ts END, updated_at = $6 "
     "WHERE id = $1"};
+/* OUTBOX_MARK for the claim's holder (migration 004): the expired-lease re-queue keeps the
+ * token, a new claim replaces it, so the token names the latest claim. Under READ
+ * COMMITTED a mark waiting on a concurrent claim re-checks the token on the committed row
+ * and finds it replaced. */
+static const struct pg_sql OUTBOX_MARK_AS = {
+    "mark outbox item",
+    "UPDATE outbox SET status = $2, delivered_id = COALESCE($3, delivered_id), "
+    "last_error = COALESCE($4, last_error), "
+    "due_at = CASE WHEN $5::bigint > 0 THEN $5::bigint ELSE due_at END, "
+    "attempts = attempts + CASE WHEN $2::text IN ('sent', 'failed') OR $5::bigint > 0 "
+    "THEN 1 ELSE 0 END, "
+    "sent_at = CASE WHEN $2::text = 'sent' THEN $6 ELSE sent_at END, "
+    "sent_ts = CASE WHEN $2::text = 'sent' THEN $7::bigint ELSE sent_ts END, updated_at = $6 "
+    "WHERE id = $1 AND claim_token = $8 AND status IN ('sending', 'queued')"};
 static const struct pg_sql OUTBOX_CANCEL = {
     "cancel outbox items",
     "UPDATE outbox SET status = 'cancelled', last_error = $5, updated_at = $3 WHERE "
@@ -222,9 +237,14 @@ static int not_queued(struct sa_store *s, const char *id, const char *what, stru
 
 int sa_pg_outbox_claim(struct sa_store *s, const char *id, struct sa_err *err)
 {
+    return sa_pg_outbox_claim_as(s, id, NULL, err);
+}
+
+int sa_pg_outbox_claim_as(struct sa_store *s, const char *id, const char *token, struct sa_err *err)
+{
     char now[SA_ISO8601_LEN];
     sa_iso8601_now(now);
-    const struct pg_arg a[] = {TXT(id), TXT(now), NUM((long long)sa_wall_time())};
+    const struct pg_arg a[] = {TXT(id), TXT(now), NUM((long long)sa_wall_time()), TXT(token)};
     int changed = 0;
     int rc = pg_exec_args(s, &OUTBOX_CLAIM, a, DB_N(a), &changed, err);
     if (rc || changed)
@@ -250,6 +270,37 @@ int sa_pg_outbox_mark(struct sa_store *s, const char *id, const char *status,
     int changed = 0;
     int rc = pg_exec_args(s, &OUTBOX_MARK, a, DB_N(a), &changed, err);
     return rc || changed ? rc : sa_err_set(err, SA_ENOTFOUND, "no such outbox item");
+}
+
+int sa_pg_outbox_mark_as(struct sa_store *s, const char *id, const char *token, const char *status,
+                         const char *delivered_id, const char *error, long long retry_at,
+                         struct sa_err *err)
+{
+    if (!token)
+        return sa_err_set(err, SA_EINVAL, "no claim token");
+    char now[SA_ISO8601_LEN];
+    sa_iso8601_now(now);
+    const struct pg_arg a[] = {TXT(id),
+                               TXT(status),
+                               TXT(delivered_id),
+                               TXT(error),
+                               NUM(retry_at),
+                               TXT(now),
+                               NUM((long long)sa_wall_time()),
+                               TXT(token)};
+    int changed = 0;
+    int rc = pg_exec_args(s, &OUTBOX_MARK_AS, a, DB_N(a), &changed, err);
+    if (rc || changed)
+        return rc;
+    json_t *row = NULL; /* not ours: claimed by another since, finished, or unknown */
+    rc = pg_query_one(s, &OUTBOX_STATUS, &TXT(id), 1, NULL, &row, err);
+    if (!rc)
+        rc = row ? sa_err_set(err, SA_ECONFLICT,
+                              "the outbox item's claim is no longer this worker's (it is %s)",
+                              json_string_value(json_object_get(row, "status")))
+                 : sa_err_set(err, SA_ENOTFOUND, "no such outbox item");
+    json_decref(row);
+    return rc;
 }
 
 int sa_pg_outbox_cancel(struct sa_store *s, const char *thread_id, const char *email,

@@ -157,6 +157,15 @@ int sa_pg_run_update(struct sa_store *s, const char *id, const char *status, con
                      const char *error, struct sa_err *err);
 int sa_pg_run_get(struct sa_store *s, const char *id, json_t **out, struct sa_err *err);
 int sa_pg_runs_unfinished(struct sa_store *s, json_t **out, struct sa_err *err);
+int sa_pg_run_claim(struct sa_store *s, const char *id, const char *owner, const char *over,
+                    long long now, long long lease_until, bool *took_over,
+                    char holder[SA_RUN_OWNER_MAX], struct sa_err *err);
+int sa_pg_run_renew(struct sa_store *s, const char *id, const char *owner, long long lease_until,
+                    struct sa_err *err);
+int sa_pg_run_finish(struct sa_store *s, const char *id, const char *owner, const char *status,
+                     const char *output, const char *error, struct sa_err *err);
+int sa_pg_runs_stale(struct sa_store *s, long long now, long long grace, int limit, json_t **out,
+                     struct sa_err *err);
 
 /* approvals.c */
 int sa_pg_approval_put(struct sa_store *s, const char *id, const char *thread_id,
@@ -168,6 +177,8 @@ int sa_pg_approval_list(struct sa_store *s, const char *status, int limit, json_
 int sa_pg_approval_decide(struct sa_store *s, const char *id, const char *status,
                           const char *response, const char *reviewer, const char *changes,
                           struct sa_err *err);
+int sa_pg_approval_claim_resume(struct sa_store *s, const char *id, const char *owner,
+                                long long now, long long lease_until, struct sa_err *err);
 
 /* outbox.c */
 int sa_pg_outbox_add(struct sa_store *s, const struct sa_outbox_item *items, int n, int *added,
@@ -197,6 +208,11 @@ int sa_pg_outbox_cancel_sequence(struct sa_store *s, const char *sequence_id, co
                                  int *n, struct sa_err *err);
 int sa_pg_outbox_requeue_expired(struct sa_store *s, long long now, long long lease_seconds,
                                  const char *reason, int *n, struct sa_err *err);
+int sa_pg_outbox_claim_as(struct sa_store *s, const char *id, const char *token,
+                          struct sa_err *err);
+int sa_pg_outbox_mark_as(struct sa_store *s, const char *id, const char *token, const char *status,
+                         const char *delivered_id, const char *error, long long retry_at,
+                         struct sa_err *err);
 
 /* timeline.c */
 int sa_pg_lead_timeline(struct sa_store *s, const char *lead_id, int limit, json_t **out,

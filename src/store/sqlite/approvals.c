@@ -1,6 +1,7 @@
 /* Approvals in SQLite (the BDR workflow's human decisions): one per interrupt of a
  * thread, listed for the inbox, and decided once. Part of the SQLite backend (db.h). */
 #include <stdio.h>
+#include <string.h>
 
 #include "store/sqlite/db.h"
 
@@ -77,4 +78,34 @@ int sa_sqlite_approval_decide(struct sa_store *s, const char *id, const char *st
     rc = sa_sqlite_approval_get(s, id, &was, err);
     json_decref(was);
     return rc ? rc : sa_err_set(err, SA_ECONFLICT, "the approval was decided already");
+}
+
+/* The resumption's lease (migration 016): one conditional update, so of concurrent
+ * claimers one changes the row and the others find it held. */
+static const struct db_sql APPROVAL_CLAIM_RESUME = {
+    "claim approval resumption",
+    "UPDATE approvals SET resume_owner = ?2, resume_until = ?4 WHERE id = ?1 AND status <> "
+    "'pending' AND (resume_owner IS NULL OR resume_owner = ?2 OR resume_until IS NULL OR "
+    "resume_until <= ?3)"};
+
+int sa_sqlite_approval_claim_resume(struct sa_store *s, const char *id, const char *owner,
+                                    long long now, long long lease_until, struct sa_err *err)
+{
+    if (!owner)
+        return sa_err_set(err, SA_EINVAL, "no owner");
+    const struct db_arg a[] = {TXT(id), TXT(owner), NUM(now), NUM(lease_until)};
+    int changed = 0;
+    int rc = db_exec_args(s, &APPROVAL_CLAIM_RESUME, a, DB_N(a), &changed, err);
+    if (rc || changed)
+        return rc;
+    json_t *was = NULL; /* pending, held by another, or no such approval */
+    rc = sa_sqlite_approval_get(s, id, &was, err);
+    if (!rc)
+        rc = sa_err_set(
+            err, SA_ECONFLICT,
+            strcmp(json_string_value(json_object_get(was, "status")) ?: "", "pending") == 0
+                ? "the approval is not decided yet"
+                : "another instance is resuming the approval's thread");
+    json_decref(was);
+    return rc;
 }

@@ -792,11 +792,16 @@ static const struct sa_store_ops store_ops = {
     .run_update = sa_sqlite_run_update,
     .run_get = sa_sqlite_run_get,
     .runs_unfinished = sa_sqlite_runs_unfinished,
+    .run_claim = sa_sqlite_run_claim,
+    .run_renew = sa_sqlite_run_renew,
+    .run_finish = sa_sqlite_run_finish,
+    .runs_stale = sa_sqlite_runs_stale,
     /* approvals.c */
     .approval_put = sa_sqlite_approval_put,
     .approval_get = sa_sqlite_approval_get,
     .approval_list = sa_sqlite_approval_list,
     .approval_decide = sa_sqlite_approval_decide,
+    .approval_claim_resume = sa_sqlite_approval_claim_resume,
     /* outbox.c */
     .outbox_add = sa_sqlite_outbox_add,
     .outbox_list = sa_sqlite_outbox_list,
@@ -813,6 +818,8 @@ static const struct sa_store_ops store_ops = {
     .outbox_active_sequences = sa_sqlite_outbox_active_sequences,
     .outbox_cancel_sequence = sa_sqlite_outbox_cancel_sequence,
     .outbox_requeue_expired = sa_sqlite_outbox_requeue_expired,
+    .outbox_claim_as = sa_sqlite_outbox_claim_as,
+    .outbox_mark_as = sa_sqlite_outbox_mark_as,
     /* contacts.c */
     .contact_dnc = sa_sqlite_contact_dnc,
     .contact_get = sa_sqlite_contact_get,

@@ -144,6 +144,15 @@ int sa_sqlite_run_update(struct sa_store *s, const char *id, const char *status,
                          const char *error, struct sa_err *err);
 int sa_sqlite_run_get(struct sa_store *s, const char *id, json_t **out, struct sa_err *err);
 int sa_sqlite_runs_unfinished(struct sa_store *s, json_t **out, struct sa_err *err);
+int sa_sqlite_run_claim(struct sa_store *s, const char *id, const char *owner, const char *over,
+                        long long now, long long lease_until, bool *took_over,
+                        char holder[SA_RUN_OWNER_MAX], struct sa_err *err);
+int sa_sqlite_run_renew(struct sa_store *s, const char *id, const char *owner,
+                        long long lease_until, struct sa_err *err);
+int sa_sqlite_run_finish(struct sa_store *s, const char *id, const char *owner, const char *status,
+                         const char *output, const char *error, struct sa_err *err);
+int sa_sqlite_runs_stale(struct sa_store *s, long long now, long long grace, int limit,
+                         json_t **out, struct sa_err *err);
 
 /* approvals.c */
 int sa_sqlite_approval_put(struct sa_store *s, const char *id, const char *thread_id,
@@ -155,6 +164,8 @@ int sa_sqlite_approval_list(struct sa_store *s, const char *status, int limit, j
 int sa_sqlite_approval_decide(struct sa_store *s, const char *id, const char *status,
                               const char *response, const char *reviewer, const char *changes,
                               struct sa_err *err);
+int sa_sqlite_approval_claim_resume(struct sa_store *s, const char *id, const char *owner,
+                                    long long now, long long lease_until, struct sa_err *err);
 
 /* outbox.c */
 int sa_sqlite_outbox_add(struct sa_store *s, const struct sa_outbox_item *items, int n, int *added,
@@ -167,6 +178,11 @@ int sa_sqlite_outbox_list(struct sa_store *s, const char *status, const char *em
 int sa_sqlite_outbox_due(struct sa_store *s, long long now, int limit, json_t **out,
                          struct sa_err *err);
 int sa_sqlite_outbox_claim(struct sa_store *s, const char *id, struct sa_err *err);
+int sa_sqlite_outbox_claim_as(struct sa_store *s, const char *id, const char *token,
+                              struct sa_err *err);
+int sa_sqlite_outbox_mark_as(struct sa_store *s, const char *id, const char *token,
+                             const char *status, const char *delivered_id, const char *error,
+                             long long retry_at, struct sa_err *err);
 int sa_sqlite_outbox_mark(struct sa_store *s, const char *id, const char *status,
                           const char *delivered_id, const char *error, long long retry_at,
                           struct sa_err *err);

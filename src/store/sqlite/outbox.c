@@ -30,9 +30,9 @@ static const struct db_sql OUTBOX_DUE = {
                   "?1 ORDER BY due_at, id LIMIT ?2"};
 /* only a queued item changes: the WHERE is what makes a claim happen once; claimed_at
  * starts the lease (migration 015) */
-static const struct db_sql OUTBOX_CLAIM = {"claim outbox item",
-                                           "UPDATE outbox SET status = 'sending', updated_at = ?2, "
-                                           "claimed_at = ?3 WHERE id = ?1 AND status = 'queued'"};
+static const struct db_sql OUTBOX_CLAIM = {
+    "claim outbox item", "UPDATE outbox SET status = 'sending', updated_at = ?2, claimed_at = ?3, "
+                         "claim_token = ?4 WHERE id = ?1 AND status = 'queued'"};
 /* One statement: SQLite runs it under the write lock, so of concurrent callers the first
  * re-queues and the next finds the item queued. An item claimed before migration 015
  * has no claimed_at: its last change (the claim) stands for it. */
@@ -54,6 +54,17 @@ static const struct db_sql OUTBOX_MARK = {
     "attempts = attempts + (?2 IN ('sent', 'failed') OR ?5 > 0), "
     "sent_at = CASE WHEN ?2 = 'sent' THEN ?6 ELSE sent_at END, "
     "sent_ts = CASE WHEN ?2 = 'sent' THEN ?7 ELSE sent_ts END, updated_at = ?6 WHERE id = ?1"};
+/* OUTBOX_MARK for the claim's holder (migration 016): the expired-lease re-queue keeps the
+ * token, a new claim replaces it, so the token names the latest claim. */
+static const struct db_sql OUTBOX_MARK_AS = {
+    "mark outbox item",
+    "UPDATE outbox SET status = ?2, delivered_id = COALESCE(?3, delivered_id), "
+    "last_error = COALESCE(?4, last_error), "
+    "due_at = CASE WHEN ?5 > 0 THEN ?5 ELSE due_at END, "
+    "attempts = attempts + (?2 IN ('sent', 'failed') OR ?5 > 0), "
+    "sent_at = CASE WHEN ?2 = 'sent' THEN ?6 ELSE sent_at END, "
+    "sent_ts = CASE WHEN ?2 = 'sent' THEN ?7 ELSE sent_ts END, updated_at = ?6 WHERE id = ?1 "
+    "AND claim_token = ?8 AND status IN ('sending', 'queued')"};
 static const struct db_sql OUTBOX_CANCEL = {
     "cancel outbox items", "UPDATE outbox SET status = 'cancelled', last_error = ?5, updated_at = "
                            "?3 WHERE (?1 IS NULL OR thread_id = ?1) AND (?4 IS NULL OR to_email = "
@@ -138,9 +149,15 @@ int sa_sqlite_outbox_due(struct sa_store *s, long long now, int limit, json_t **
 
 int sa_sqlite_outbox_claim(struct sa_store *s, const char *id, struct sa_err *err)
 {
+    return sa_sqlite_outbox_claim_as(s, id, NULL, err);
+}
+
+int sa_sqlite_outbox_claim_as(struct sa_store *s, const char *id, const char *token,
+                              struct sa_err *err)
+{
     char now[SA_ISO8601_LEN];
     sa_iso8601_now(now);
-    const struct db_arg a[] = {TXT(id), TXT(now), NUM((long long)sa_wall_time())};
+    const struct db_arg a[] = {TXT(id), TXT(now), NUM((long long)sa_wall_time()), TXT(token)};
     int changed = 0;
     int rc = db_exec_args(s, &OUTBOX_CLAIM, a, DB_N(a), &changed, err);
     if (rc || changed)
@@ -168,6 +185,37 @@ int sa_sqlite_outbox_mark(struct sa_store *s, const char *id, const char *status
     int changed = 0;
     int rc = db_exec_args(s, &OUTBOX_MARK, a, DB_N(a), &changed, err);
     return rc || changed ? rc : sa_err_set(err, SA_ENOTFOUND, "no such outbox item");
+}
+
+int sa_sqlite_outbox_mark_as(struct sa_store *s, const char *id, const char *token,
+                             const char *status, const char *delivered_id, const char *error,
+                             long long retry_at, struct sa_err *err)
+{
+    if (!token)
+        return sa_err_set(err, SA_EINVAL, "no claim token");
+    char now[SA_ISO8601_LEN];
+    sa_iso8601_now(now);
+    const struct db_arg a[] = {TXT(id),
+                               TXT(status),
+                               TXT(delivered_id),
+                               TXT(error),
+                               NUM(retry_at),
+                               TXT(now),
+                               NUM((long long)sa_wall_time()),
+                               TXT(token)};
+    int changed = 0;
+    int rc = db_exec_args(s, &OUTBOX_MARK_AS, a, DB_N(a), &changed, err);
+    if (rc || changed)
+        return rc;
+    json_t *row = NULL; /* not ours: claimed by another since, finished, or unknown */
+    rc = db_query_one(s, &OUTBOX_STATUS, &TXT(id), 1, NULL, &row, err);
+    if (!rc)
+        rc = row ? sa_err_set(err, SA_ECONFLICT,
+                              "the outbox item's claim is no longer this worker's (it is %s)",
+                              json_string_value(json_object_get(row, "status")))
+                 : sa_err_set(err, SA_ENOTFOUND, "no such outbox item");
+    json_decref(row);
+    return rc;
 }
 
 int sa_sqlite_outbox_cancel(struct sa_store *s, const char *thread_id, const char *email,
