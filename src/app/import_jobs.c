@@ -269,8 +269,9 @@ int sa_import_job_park(struct sa_import_jobs *jobs, const char *id, size_t seen,
     while (j && strcmp(j->id, id) != 0)
         j = j->next;
     int rc = !j ? SA_ENOTFOUND : j->finished || j->done != seen ? 0 : 1;
-    if (rc == 1) {
-        SA_ASSERT(!f->parked && !f->waking);
+    /* parked already: asked again without a wake (the server resumed it to stop). It may
+     * also still be waking (its wake came while its reader ran, see app/runs.c). */
+    if (rc == 1 && !f->parked) {
         f->wake = wake;
         f->arg = arg;
         snprintf(f->id, sizeof f->id, "%s", id);

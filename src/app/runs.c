@@ -903,7 +903,12 @@ static bool park(struct sa_run_stream *s, void (*wake)(void *arg), void *arg)
     if (!w)
         return false;
     pthread_mutex_lock(&w->lock);
-    SA_ASSERT(!s->parked && !s->waking);
+    if (s->parked) { /* read again without a wake (the server resumed it to stop): still */
+        pthread_mutex_unlock(&w->lock);
+        return true;
+    }
+    /* it may still be `waking`: its wake came while its reader ran, and the reader asked
+     * again at once; the flag only holds off free */
     s->wake = wake;
     s->wake_arg = arg;
     s->parked = true;
