@@ -264,6 +264,13 @@ static void test_many_streams_wait_without_threads(void **state)
         resp_free(&late);
         free(path);
     }
+    /* nothing ended early, and the waiter's queue wait never failed (on Redis: one XREAD
+     * over 200 streams' keys on its own connection, none of the pool's 32) */
+    char *log = server_read_log(&runs_srv);
+    assert_non_null(log);
+    assert_null(strstr(log, "run stream ended early"));
+    assert_null(strstr(log, "waiting on the queue failed"));
+    free(log);
     clients_free(m, cs, RUNS * STREAMS_PER_RUN);
     curl_slist_free_all(hdrs);
     curl_multi_cleanup(m);
