@@ -282,10 +282,12 @@ static void test_many_streams_wait_without_threads(void **state)
     assert_true(exited_ok(server_stop(&runs_srv)));
 }
 
-/* Pins the shutdown: streams parked on a run nobody runs (RUN_WORKERS=0), some of whose
- * clients left while parked, and the server stops: it exits 0 (under ASan: nothing
- * leaked; libmicrohttpd panics when stopped with a suspended connection), and the clients
- * still connected see their stream end. */
+/* Pins idle streams and the shutdown: 200 streams parked on a run nobody runs
+ * (RUN_WORKERS=0: no event comes at all) on 2 HTTP threads, and /health still answers
+ * (before, each thread read each of its 100 streams for 100 ms in turn: 10 s a round);
+ * then half the clients leave while parked and the server stops: it exits 0 (under ASan:
+ * nothing leaked; libmicrohttpd panics when stopped with a suspended connection), and the
+ * clients still connected see their stream end. */
 static void test_stop_with_parked_streams(void **state)
 {
     (void)state;
@@ -295,14 +297,14 @@ static void test_stop_with_parked_streams(void **state)
     CURLM *m = curl_multi_init();
     assert_non_null(m);
     struct curl_slist *hdrs = auth_headers();
-    enum { N = 20 };
-    struct client cs[N];
+    enum { N = RUNS * STREAMS_PER_RUN };
+    static struct client cs[N];
     memset(cs, 0, sizeof cs);
     char *path = strf("/api/runs/%s/stream", id);
     for (int i = 0; i < N; i++)
         client_open(m, &cs[i], path, hdrs);
     free(path);
-    drive(m, cs, N, all_connected, 60000, "20 streams answered");
+    drive(m, cs, N, all_connected, 60000, "200 streams answered");
     expect_health_while_streams_wait();
     for (int i = 0; i < N / 2; i++) { /* these clients leave while their streams are parked */
         curl_multi_remove_handle(m, cs[i].h);
