@@ -38,8 +38,8 @@ struct job {
 struct sa_import_jobs {
     struct sa_app *app;
     pthread_mutex_t lock;
-    pthread_cond_t woken;   /* the wakes of a batch returned (unpark waits for it) */
-    struct job *head;       /* newest first */
+    pthread_cond_t woken;                 /* the wakes of a batch returned (unpark waits) */
+    struct job *head;                     /* newest first */
     struct sa_import_follower *followers; /* parked */
 };
 

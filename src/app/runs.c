@@ -38,7 +38,7 @@
 #define TAKE_WAIT_MS 500   /* a worker looks at the stop flag at least this often */
 #define CANCEL_POLL_MS 250 /* how soon a cancel request reaches the running run */
 #define STREAM_CHUNK ((size_t)1 << 20)
-#define STREAM_CHECK_MS 5000 /* a quiet stream asks the store whether its run finished */
+#define STREAM_CHECK_MS 5000      /* a quiet stream asks the store whether its run finished */
 #define STREAM_KEEPALIVE_CHECKS 3 /* quiet checks between keep-alives: ~15 s */
 #define STREAM_WAIT_MS 100        /* the waiter's longest wait before it looks at its list */
 
@@ -90,7 +90,7 @@ struct sa_run_stream {
     struct sa_buf pending; /* read from the queue, not yet handed out */
     size_t off;            /* of pending handed out */
     bool ended;
-    int quiet_checks; /* store checks since the last event or keep-alive */
+    int quiet_checks;        /* store checks since the last event or keep-alive */
     struct stream_waiter *w; /* set at its first park */
     /* parked with the waiter: guarded by its lock */
     void (*wake)(void *arg);
@@ -799,8 +799,7 @@ static void *waiter_main(void *arg)
     pthread_mutex_lock(&w->lock);
     while (!w->stop) {
         uint64_t next_due;
-        if (!reserve(w, w->n)) { /* out of memory: wake everyone; they poll meanwhile */
-            wake_due(w, true, &next_due);
+        if (!reserve(w, w->n)) { /* out of memory: the streams wait until there is some */
             pthread_mutex_unlock(&w->lock);
             struct timespec pause = {0, STREAM_WAIT_MS * 1000000L};
             nanosleep(&pause, NULL);
@@ -890,7 +889,8 @@ static void waiter_stop(struct sa_runs *r)
     pthread_join(w->thread, NULL);
     uint64_t unused;
     pthread_mutex_lock(&w->lock);
-    wake_due(w, true, &unused); /* none expected; a stream left parked still ends */
+    if (reserve(w, w->n)) /* none expected: a stream left parked is still woken */
+        wake_due(w, true, &unused);
     pthread_mutex_unlock(&w->lock);
     waiter_free(w);
     r->waiter = NULL;
@@ -991,8 +991,8 @@ static int fill(struct sa_run_stream *s, int wait_ms)
     return 0;
 }
 
-ssize_t sa_run_stream_read(struct sa_run_stream *s, char *buf, size_t max,
-                           void (*wake)(void *arg), void *arg)
+ssize_t sa_run_stream_read(struct sa_run_stream *s, char *buf, size_t max, void (*wake)(void *arg),
+                           void *arg)
 {
     if (s->off >= s->pending.len) {
         if (s->ended)
@@ -1016,9 +1016,14 @@ ssize_t sa_run_stream_read(struct sa_run_stream *s, char *buf, size_t max,
         if (s->pending.len == 0 && !s->ended) {
             if (park(s, wake, arg))
                 return SA_RUN_STREAM_PARKED;
-            /* no waiter: wait here, the old way */
+            /* no waiter (out of memory, no thread): wait here a little, the old way, and
+             * wake ourselves, so the caller asks again at once */
             if (fill(s, STREAM_WAIT_MS))
                 return -1;
+            if (s->pending.len == 0 && !s->ended) {
+                wake(arg);
+                return SA_RUN_STREAM_PARKED;
+            }
         }
         if (s->pending.len == 0)
             return s->ended ? -1 : 0;

@@ -54,11 +54,12 @@ struct sa_run_stream *sa_run_stream_open(struct sa_runs *r, const char *run_id);
  * count; -1 at the end of a finished run (or when the queue fails: the client
  * reconnects); SA_RUN_STREAM_PARKED when there is nothing new: the stream then waits
  * without a thread, and wake(arg) is called once, from the runs service's waiter thread
- * (possibly before this returns), when there may be news, or after 5 s of quiet (the
+ * (possibly before this returns; by this call itself after a short wait when that thread
+ * cannot start), when there may be news, or after 5 s of quiet (the
  * stream then asks the store whether its run finished); read again after it. 0 after
  * ~15 s of quiet: send a keep-alive, then read again. */
-ssize_t sa_run_stream_read(struct sa_run_stream *s, char *buf, size_t max,
-                           void (*wake)(void *arg), void *arg);
+ssize_t sa_run_stream_read(struct sa_run_stream *s, char *buf, size_t max, void (*wake)(void *arg),
+                           void *arg);
 /* Frees s; when it is parked it leaves the waiter first, and waits for a wake being
  * called on it to return, so wake's arg may be freed right after. */
 void sa_run_stream_free(struct sa_run_stream *s);

@@ -48,7 +48,7 @@ struct sa_http_server {
     struct sa_app *app;
     struct sa_edge *edge; /* connection deadlines */
     int port;
-    int m_requests, m_seconds; /* metric family ids */
+    int m_requests, m_seconds;      /* metric family ids */
     pthread_mutex_t park_lock;      /* guards every waker's state, parked, stopping */
     struct sa_stream_waker *parked; /* suspended connections (sa_http_park) */
     bool stopping;                  /* no stream parks any more: sa_http_stop resumed them */
