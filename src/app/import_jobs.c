@@ -28,6 +28,7 @@ struct job {
     pthread_t thread;
     /* guarded by jobs->lock */
     bool finished;
+    bool exited; /* the thread is done with the lock: it may be joined under it */
     size_t done, total;
     bool failed;
     char *result; /* once finished: {status, report?, detail?, error?} as compact text (a
@@ -172,19 +173,22 @@ static void *job_run(void *arg)
     j->result = dumped; /* NULL when out of memory: served as failed, without the report */
     j->failed = rc != 0 || !dumped;
     j->finished = true;
-    wake_followers(j);
+    wake_followers(j); /* unlocks while the wakes run */
+    j->exited = true;
     pthread_mutex_unlock(&j->jobs->lock);
     return NULL;
 }
 
 /* Drops the oldest finished jobs past SA_IMPORT_JOBS_KEPT; called with the lock held.
- * Their threads have returned (finished is set last), so the joins do not wait long. */
+ * Only jobs whose thread is past its last use of the lock (exited, set last) go, so the
+ * joins do not wait long; and never for the lock, which prune holds (a thread still
+ * waking its followers needs it once more). */
 static void prune(struct sa_import_jobs *jobs)
 {
     size_t n = 0;
     for (struct job **p = &jobs->head; *p;) {
         struct job *j = *p;
-        if (j->finished && ++n > SA_IMPORT_JOBS_KEPT) {
+        if (j->finished && ++n > SA_IMPORT_JOBS_KEPT && j->exited) {
             *p = j->next;
             job_free(j);
         } else {
