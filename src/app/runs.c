@@ -725,7 +725,7 @@ static bool reserve(struct stream_waiter *w, int n)
     bool *ready = realloc(w->ready, c * sizeof *ready);
     if (ready)
         w->ready = ready;
-    struct sa_run_stream **batch = realloc(w->batch, c * sizeof *batch);
+    struct sa_run_stream **batch = realloc(w->batch, c * sizeof(struct sa_run_stream *));
     if (batch)
         w->batch = batch;
     if (!seqs || !ids || !poss || !ip || !pp || !ready || !batch)
