@@ -1,6 +1,7 @@
 /* Import jobs (see import_jobs.h): one thread per job runs the import on the spooled file;
  * the registry's lock guards each job's progress and result, which the thread sets and
- * GET /api/imports/{id} reads. */
+ * GET /api/imports/{id} reads, and the parked stream clients, which the thread wakes at
+ * each progress step and at the end. */
 #include "app/import_jobs.h"
 
 #include <pthread.h>
@@ -27,6 +28,7 @@ struct job {
     pthread_t thread;
     /* guarded by jobs->lock */
     bool finished;
+    bool exited; /* the thread is done with the lock: it may be joined under it */
     size_t done, total;
     bool failed;
     char *result; /* once finished: {status, report?, detail?, error?} as compact text (a
@@ -37,8 +39,9 @@ struct job {
 struct sa_import_jobs {
     struct sa_app *app;
     pthread_mutex_t lock;
-    pthread_cond_t changed; /* broadcast on every progress step and finish */
-    struct job *head;       /* newest first */
+    pthread_cond_t woken;                 /* the wakes of a batch returned (unpark waits) */
+    struct job *head;                     /* newest first */
+    struct sa_import_follower *followers; /* parked */
 };
 
 struct sa_import_jobs *sa_import_jobs_new(struct sa_app *app)
@@ -48,7 +51,7 @@ struct sa_import_jobs *sa_import_jobs_new(struct sa_app *app)
         return NULL;
     jobs->app = app;
     pthread_mutex_init(&jobs->lock, NULL);
-    pthread_cond_init(&jobs->changed, NULL);
+    pthread_cond_init(&jobs->woken, NULL);
     return jobs;
 }
 
@@ -70,8 +73,50 @@ void sa_import_jobs_free(struct sa_import_jobs *jobs)
         job_free(j); /* joins: a running import finishes first */
     }
     pthread_mutex_destroy(&jobs->lock);
-    pthread_cond_destroy(&jobs->changed);
+    SA_ASSERT(jobs->followers == NULL); /* the HTTP server stopped first */
+    pthread_cond_destroy(&jobs->woken);
     free(jobs);
+}
+
+/* Lock held. */
+static void unlink_follower(struct sa_import_jobs *jobs, struct sa_import_follower *f)
+{
+    if (f->prev)
+        f->prev->next = f->next;
+    else
+        jobs->followers = f->next;
+    if (f->next)
+        f->next->prev = f->prev;
+    f->prev = f->next = NULL;
+    f->parked = false;
+}
+
+/* Wakes the followers of j. Lock held; released while the wakes run (they take the HTTP
+ * server's lock), so each is marked waking and unpark waits for it. */
+static void wake_followers(struct job *j)
+{
+    struct sa_import_jobs *jobs = j->jobs;
+    struct sa_import_follower *batch = NULL;
+    for (struct sa_import_follower *f = jobs->followers, *next; f; f = next) {
+        next = f->next;
+        if (strcmp(f->id, j->id) != 0)
+            continue;
+        unlink_follower(jobs, f);
+        f->waking = true;
+        f->batch_next = batch;
+        batch = f;
+    }
+    if (!batch)
+        return;
+    pthread_mutex_unlock(&jobs->lock);
+    for (struct sa_import_follower *f = batch; f; f = f->batch_next)
+        f->wake(f->arg);
+    pthread_mutex_lock(&jobs->lock);
+    for (struct sa_import_follower *f = batch, *next; f; f = next) {
+        next = f->batch_next;
+        f->waking = false;
+    }
+    pthread_cond_broadcast(&jobs->woken);
 }
 
 static void on_progress(enum sa_import_phase phase, size_t done, size_t total, void *arg)
@@ -82,7 +127,7 @@ static void on_progress(enum sa_import_phase phase, size_t done, size_t total, v
     pthread_mutex_lock(&j->jobs->lock);
     j->done = done;
     j->total = total;
-    pthread_cond_broadcast(&j->jobs->changed);
+    wake_followers(j);
     pthread_mutex_unlock(&j->jobs->lock);
 }
 
@@ -128,19 +173,22 @@ static void *job_run(void *arg)
     j->result = dumped; /* NULL when out of memory: served as failed, without the report */
     j->failed = rc != 0 || !dumped;
     j->finished = true;
-    pthread_cond_broadcast(&j->jobs->changed);
+    wake_followers(j); /* unlocks while the wakes run */
+    j->exited = true;
     pthread_mutex_unlock(&j->jobs->lock);
     return NULL;
 }
 
 /* Drops the oldest finished jobs past SA_IMPORT_JOBS_KEPT; called with the lock held.
- * Their threads have returned (finished is set last), so the joins do not wait long. */
+ * Only jobs whose thread is past its last use of the lock (exited, set last) go, so the
+ * joins do not wait long; and never for the lock, which prune holds (a thread still
+ * waking its followers needs it once more). */
 static void prune(struct sa_import_jobs *jobs)
 {
     size_t n = 0;
     for (struct job **p = &jobs->head; *p;) {
         struct job *j = *p;
-        if (j->finished && ++n > SA_IMPORT_JOBS_KEPT) {
+        if (j->finished && ++n > SA_IMPORT_JOBS_KEPT && j->exited) {
             *p = j->next;
             job_free(j);
         } else {
@@ -217,33 +265,38 @@ int sa_import_job_get(struct sa_import_jobs *jobs, const char *id, json_t **out,
     return *out ? 0 : sa_err_set(err, SA_ENOMEM, "out of memory");
 }
 
-int sa_import_job_wait(struct sa_import_jobs *jobs, const char *id, size_t seen, int timeout_ms)
+int sa_import_job_park(struct sa_import_jobs *jobs, const char *id, size_t seen,
+                       struct sa_import_follower *f, void (*wake)(void *arg), void *arg)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until); /* a real wait: not the business clock */
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
-    int rc = SA_ETIMEDOUT;
     pthread_mutex_lock(&jobs->lock);
-    for (;;) {
-        struct job *j = jobs->head;
-        while (j && strcmp(j->id, id) != 0)
-            j = j->next;
-        if (!j) {
-            rc = SA_ENOTFOUND;
-            break;
-        }
-        if (j->finished || j->done != seen) {
-            rc = 0;
-            break;
-        }
-        if (pthread_cond_timedwait(&jobs->changed, &jobs->lock, &until) != 0)
-            break; /* timed out */
+    struct job *j = jobs->head;
+    while (j && strcmp(j->id, id) != 0)
+        j = j->next;
+    int rc = !j ? SA_ENOTFOUND : j->finished || j->done != seen ? 0 : 1;
+    /* parked already: asked again without a wake (the server resumed it to stop). It may
+     * also still be waking (its wake came while its reader ran, see app/runs.c). */
+    if (rc == 1 && !f->parked) {
+        f->wake = wake;
+        f->arg = arg;
+        snprintf(f->id, sizeof f->id, "%s", id);
+        f->seen = seen;
+        f->parked = true;
+        f->prev = NULL;
+        f->next = jobs->followers;
+        if (jobs->followers)
+            jobs->followers->prev = f;
+        jobs->followers = f;
     }
     pthread_mutex_unlock(&jobs->lock);
     return rc;
+}
+
+void sa_import_job_unpark(struct sa_import_jobs *jobs, struct sa_import_follower *f)
+{
+    pthread_mutex_lock(&jobs->lock);
+    if (f->parked)
+        unlink_follower(jobs, f);
+    while (f->waking)
+        pthread_cond_wait(&jobs->woken, &jobs->lock);
+    pthread_mutex_unlock(&jobs->lock);
 }

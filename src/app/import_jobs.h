@@ -39,9 +39,27 @@ int sa_import_job_start(struct sa_import_jobs *jobs, int fd, size_t len, const c
 int sa_import_job_get(struct sa_import_jobs *jobs, const char *id, json_t **out,
                       struct sa_err *err) SA_WUR;
 
-/* Waits up to timeout_ms until job id has written more than seen rows or has finished.
- * Returns 0 (changed or finished), SA_ETIMEDOUT, or SA_ENOTFOUND (no such job, or no longer
- * kept). */
-int sa_import_job_wait(struct sa_import_jobs *jobs, const char *id, size_t seen, int timeout_ms);
+/* A client following an import without a thread of its own (GET /api/imports/{id}/stream):
+ * the caller's, zeroed before its first park, and it MUST stay put while parked. */
+struct sa_import_follower {
+    /* the registry's, guarded by its lock */
+    void (*wake)(void *arg);
+    void *arg;
+    char id[SA_UUID_LEN];
+    size_t seen;
+    bool parked, waking;
+    struct sa_import_follower *prev, *next, *batch_next;
+};
+
+/* Whether job id has written more than seen rows or has finished: 0 (read it now),
+ * SA_ENOTFOUND (no such job, or no longer kept), or 1: not yet, and f is parked: wake(arg)
+ * is called once, from the import's thread, at the job's next progress step or its end
+ * (possibly before this returns). A follower is woken at the latest when its import
+ * ends; it gets no wake while the import is quiet (no keep-alives). */
+int sa_import_job_park(struct sa_import_jobs *jobs, const char *id, size_t seen,
+                       struct sa_import_follower *f, void (*wake)(void *arg), void *arg) SA_WUR;
+/* Takes f out of the registry's list if parked, and waits for a wake being called on it
+ * to return, so wake's arg may be freed right after. */
+void sa_import_job_unpark(struct sa_import_jobs *jobs, struct sa_import_follower *f);
 
 #endif

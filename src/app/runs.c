@@ -37,6 +37,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,7 +62,9 @@
 #define TAKE_WAIT_MS 500    /* a worker looks at the stop flag at least this often */
 #define CANCEL_POLL_MS 250  /* how soon a cancel request reaches the running run */
 #define STREAM_CHUNK ((size_t)1 << 20)
-#define STREAM_CHECK_MS 5000 /* a quiet stream asks the store whether its run finished */
+#define STREAM_CHECK_MS 5000      /* a quiet stream asks the store whether its run finished */
+#define STREAM_KEEPALIVE_CHECKS 3 /* quiet checks between keep-alives: ~15 s */
+#define STREAM_WAIT_MS 100        /* the waiter's longest wait before it looks at its list */
 
 /* A run this process is executing. */
 struct run_job {
@@ -107,6 +110,7 @@ struct sa_runs {
     int lease_ms;      /* a run's store lease: the visibility timeout */
     int reconcile_ms;  /* how often the keeper looks for stale runs */
     char host_ns[128]; /* "HOST/PIDNS/": this process's place (see host_ns); "" unknown */
+    struct stream_waiter *waiter; /* the stream clients', made at the first park (lock) */
 };
 
 struct sa_run_stream {
@@ -116,8 +120,42 @@ struct sa_run_stream {
     struct sa_buf pending; /* read from the queue, not yet handed out */
     size_t off;            /* of pending handed out */
     bool ended;
-    int quiet_ms; /* waited with nothing new since the last event or store check */
+    int quiet_checks;        /* store checks since the last event or keep-alive */
+    struct stream_waiter *w; /* set at its first park */
+    /* parked with the waiter: guarded by its lock */
+    void (*wake)(void *arg);
+    void *wake_arg;
+    bool parked;  /* in the waiter's list */
+    bool waking;  /* taken off it, its wake being called: free waits for it */
+    bool quiet;   /* woken at its deadline, not by news */
+    uint64_t seq; /* its park's number: the list is in this order */
+    uint64_t due_ns;
+    struct sa_run_stream *prev, *next;
 };
+
+/* The one thread that waits for every parked stream client of this process (see
+ * "Streams" below). */
+struct stream_waiter {
+    struct sa_runs *r;
+    pthread_mutex_t lock;
+    pthread_cond_t parked; /* a stream parked, or stop */
+    pthread_cond_t woken;  /* a batch of wakes was made: free may go on */
+    struct sa_run_stream *head, *tail;
+    int n;
+    uint64_t seq;
+    bool stop;
+    pthread_t thread;
+    /* the thread's own: a snapshot of the list, and the batch it wakes */
+    int cap;
+    uint64_t *seqs;
+    char (*ids)[40];
+    char (*poss)[SA_QUEUE_POS_LEN];
+    const char **id_ptrs, **pos_ptrs;
+    bool *ready;
+    struct sa_run_stream **batch;
+};
+
+static void waiter_stop(struct sa_runs *r);
 
 /* Waits up to ms for stop; returns whether stop is set. */
 static bool stop_wait(struct sa_runs *r, int ms)
@@ -719,6 +757,7 @@ void sa_runs_stop(struct sa_runs *r)
                json_pack("{s:s, s:s}", "run_id", u->id, "status", u->status));
         unrecorded_free(u);
     }
+    waiter_stop(r);
     sa_queue_free(r->queue);
     pthread_mutex_destroy(&r->active_lock);
     pthread_mutex_destroy(&r->lock);
@@ -790,6 +829,282 @@ int sa_runs_cancel(struct sa_runs *r, const char *run_id, struct sa_err *err)
     return rc;
 }
 
+/* ---- Streams --------------------------------------------------------------------------
+ *
+ * A stream client reads without waiting; when there is nothing new it parks: it joins the
+ * waiter's list with a wake callback (the HTTP layer's, which resumes its suspended
+ * connection) and holds no thread while it waits. One waiter thread per process serves
+ * them all. It asks the queue once for the whole list (sa_queue_wait: memory, a
+ * condition wait; Redis, one XREAD BLOCK over every parked run on one connection) and
+ * wakes those with news; a stream parked STREAM_CHECK_MS without news is woken quiet, and
+ * then asks the store whether its run finished elsewhere (its events published where
+ * this queue cannot see them), and every STREAM_KEEPALIVE_CHECKS quiet wakes it returns 0
+ * so its client gets a keep-alive (a client that left is only noticed by a write).
+ *
+ * A wake is called outside the waiter's lock (it takes the HTTP server's), so a stream
+ * is taken off the list and marked `waking` first, and sa_run_stream_free waits until its
+ * wake returned: the callback's argument dies with the stream. */
+
+static void waiter_free(struct stream_waiter *w)
+{
+    pthread_mutex_destroy(&w->lock);
+    pthread_cond_destroy(&w->parked);
+    pthread_cond_destroy(&w->woken);
+    free(w->seqs);
+    free(w->ids);
+    free(w->poss);
+    free(w->id_ptrs);
+    free(w->pos_ptrs);
+    free(w->ready);
+    free(w->batch);
+    free(w);
+}
+
+/* Lock held. */
+static void unlink_stream(struct stream_waiter *w, struct sa_run_stream *s)
+{
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        w->head = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    else
+        w->tail = s->prev;
+    s->prev = s->next = NULL;
+    s->parked = false;
+    w->n--;
+}
+
+/* Room for n in the thread's arrays. Lock held (the thread's own arrays: any lock will do,
+ * but n is read under it). */
+static bool reserve(struct stream_waiter *w, int n)
+{
+    if (n <= w->cap)
+        return true;
+    int cap = n > 2 * w->cap ? n : 2 * w->cap;
+    size_t c = (size_t)cap;
+    uint64_t *seqs = realloc(w->seqs, c * sizeof *seqs);
+    if (seqs)
+        w->seqs = seqs;
+    char(*ids)[40] = realloc(w->ids, c * sizeof *ids);
+    if (ids)
+        w->ids = ids;
+    char(*poss)[SA_QUEUE_POS_LEN] = realloc(w->poss, c * sizeof *poss);
+    if (poss)
+        w->poss = poss;
+    const char **ip = realloc(w->id_ptrs, c * sizeof *ip);
+    if (ip)
+        w->id_ptrs = ip;
+    const char **pp = realloc(w->pos_ptrs, c * sizeof *pp);
+    if (pp)
+        w->pos_ptrs = pp;
+    bool *ready = realloc(w->ready, c * sizeof *ready);
+    if (ready)
+        w->ready = ready;
+    struct sa_run_stream **batch = realloc(w->batch, c * sizeof(struct sa_run_stream *));
+    if (batch)
+        w->batch = batch;
+    if (!seqs || !ids || !poss || !ip || !pp || !ready || !batch)
+        return false;
+    w->cap = cap;
+    return true;
+}
+
+/* Wakes the k streams of w->batch, already off the list and marked waking. Lock held;
+ * released while the wakes run. */
+static void wake_batch(struct stream_waiter *w, int k)
+{
+    pthread_mutex_unlock(&w->lock);
+    for (int i = 0; i < k; i++)
+        w->batch[i]->wake(w->batch[i]->wake_arg);
+    pthread_mutex_lock(&w->lock);
+    for (int i = 0; i < k; i++)
+        w->batch[i]->waking = false;
+    pthread_cond_broadcast(&w->woken);
+}
+
+/* Takes s off the list into the batch. Lock held. */
+static void to_batch(struct stream_waiter *w, struct sa_run_stream *s, bool quiet, int *k)
+{
+    unlink_stream(w, s);
+    s->waking = true;
+    s->quiet = quiet;
+    w->batch[(*k)++] = s;
+}
+
+/* Wakes the streams whose deadline passed (all of them when all is set). Lock held.
+ * Returns how many it woke; *next_due the earliest deadline left. */
+static int wake_due(struct stream_waiter *w, bool all, uint64_t *next_due)
+{
+    uint64_t now = sa_now_ns();
+    *next_due = UINT64_MAX;
+    int k = 0;
+    for (struct sa_run_stream *s = w->head, *next; s; s = next) {
+        next = s->next;
+        if (all || s->due_ns <= now)
+            to_batch(w, s, true, &k);
+        else if (s->due_ns < *next_due)
+            *next_due = s->due_ns;
+    }
+    if (k)
+        wake_batch(w, k);
+    return k;
+}
+
+/* The position of seq in the sorted snapshot, or -1. */
+static int snapshot_index(const struct stream_waiter *w, int n, uint64_t seq)
+{
+    int lo = 0, hi = n - 1;
+    while (lo <= hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (w->seqs[mid] == seq)
+            return mid;
+        if (w->seqs[mid] < seq)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
+    }
+    return -1;
+}
+
+static void *waiter_main(void *arg)
+{
+    struct stream_waiter *w = arg;
+    struct sa_queue *queue = w->r->queue;
+    int failures = 0;
+    pthread_mutex_lock(&w->lock);
+    while (!w->stop) {
+        uint64_t next_due;
+        if (!reserve(w, w->n)) { /* out of memory: the streams wait until there is some */
+            pthread_mutex_unlock(&w->lock);
+            struct timespec pause = {0, STREAM_WAIT_MS * 1000000L};
+            nanosleep(&pause, NULL);
+            pthread_mutex_lock(&w->lock);
+            continue;
+        }
+        if (wake_due(w, false, &next_due))
+            continue;
+        if (!w->head) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec += 1;
+            (void)pthread_cond_timedwait(&w->parked, &w->lock, &until);
+            continue;
+        }
+        /* the list in park order (seqs ascending), copied: the queue is asked unlocked */
+        int n = 0;
+        for (struct sa_run_stream *s = w->head; s; s = s->next, n++) {
+            w->seqs[n] = s->seq;
+            memcpy(w->ids[n], s->id, sizeof w->ids[n]);
+            memcpy(w->poss[n], s->pos, sizeof w->poss[n]);
+            w->id_ptrs[n] = w->ids[n];
+            w->pos_ptrs[n] = w->poss[n];
+        }
+        uint64_t now = sa_now_ns();
+        uint64_t left_ms = next_due > now ? (next_due - now) / 1000000u + 1 : 1;
+        int wait_ms = left_ms < STREAM_WAIT_MS ? (int)left_ms : STREAM_WAIT_MS;
+        pthread_mutex_unlock(&w->lock);
+        struct sa_err err = {0};
+        int rc = sa_queue_wait(queue, n, w->id_ptrs, w->pos_ptrs, wait_ms, w->ready, &err);
+        if (rc && failures++ % 100 == 0) /* the queue is down: each stream's read says so */
+            sa_log(SA_LOG_WARN, "run streams: waiting on the queue failed",
+                   json_pack("{s:s, s:i}", "error", err.msg, "times", failures));
+        if (rc) {
+            struct timespec pause = {0, STREAM_WAIT_MS * 1000000L};
+            nanosleep(&pause, NULL);
+        } else {
+            failures = 0;
+        }
+        pthread_mutex_lock(&w->lock);
+        /* those still parked (by seq: a stream freed meanwhile is gone from the list) */
+        int k = 0;
+        for (struct sa_run_stream *s = w->head, *next; s; s = next) {
+            next = s->next;
+            int i = snapshot_index(w, n, s->seq);
+            if (i >= 0 && (rc || w->ready[i]))
+                to_batch(w, s, false, &k);
+        }
+        if (k)
+            wake_batch(w, k);
+    }
+    pthread_mutex_unlock(&w->lock);
+    return NULL;
+}
+
+/* r's waiter, started at the first park; NULL when it cannot be (out of memory, no
+ * thread): the caller then waits the old way. */
+static struct stream_waiter *waiter_get(struct sa_runs *r)
+{
+    pthread_mutex_lock(&r->lock);
+    struct stream_waiter *w = r->waiter;
+    if (!w && !r->stop && (w = calloc(1, sizeof *w))) {
+        w->r = r;
+        pthread_mutex_init(&w->lock, NULL);
+        pthread_cond_init(&w->parked, NULL);
+        pthread_cond_init(&w->woken, NULL);
+        if (pthread_create(&w->thread, NULL, waiter_main, w) != 0) {
+            waiter_free(w);
+            w = NULL;
+        }
+        r->waiter = w;
+    }
+    pthread_mutex_unlock(&r->lock);
+    return w;
+}
+
+/* Called by sa_runs_stop after the HTTP server stopped: nothing is parked any more. */
+static void waiter_stop(struct sa_runs *r)
+{
+    struct stream_waiter *w = r->waiter;
+    if (!w)
+        return;
+    pthread_mutex_lock(&w->lock);
+    w->stop = true;
+    pthread_cond_broadcast(&w->parked);
+    pthread_mutex_unlock(&w->lock);
+    pthread_join(w->thread, NULL);
+    uint64_t unused;
+    pthread_mutex_lock(&w->lock);
+    if (reserve(w, w->n)) /* none expected: a stream left parked is still woken */
+        wake_due(w, true, &unused);
+    pthread_mutex_unlock(&w->lock);
+    waiter_free(w);
+    r->waiter = NULL;
+}
+
+/* Parks s until news or its deadline. Returns false when it could not be parked. */
+static bool park(struct sa_run_stream *s, void (*wake)(void *arg), void *arg)
+{
+    struct stream_waiter *w = s->w ? s->w : (s->w = waiter_get(s->r));
+    if (!w)
+        return false;
+    pthread_mutex_lock(&w->lock);
+    if (s->parked) { /* read again without a wake (the server resumed it to stop): still */
+        pthread_mutex_unlock(&w->lock);
+        return true;
+    }
+    /* it may still be `waking`: its wake came while its reader ran, and the reader asked
+     * again at once; the flag only holds off free */
+    s->wake = wake;
+    s->wake_arg = arg;
+    s->parked = true;
+    s->quiet = false;
+    s->seq = ++w->seq;
+    s->due_ns = sa_now_ns() + (uint64_t)STREAM_CHECK_MS * 1000000u;
+    s->prev = w->tail;
+    s->next = NULL;
+    if (w->tail)
+        w->tail->next = s;
+    else
+        w->head = s;
+    w->tail = s;
+    w->n++;
+    pthread_cond_signal(&w->parked);
+    pthread_mutex_unlock(&w->lock);
+    return true;
+}
+
 struct sa_run_stream *sa_run_stream_open(struct sa_runs *r, const char *run_id)
 {
     json_t *run = NULL;
@@ -836,26 +1151,60 @@ static void end_from_store(struct sa_run_stream *s)
     json_decref(run);
 }
 
-ssize_t sa_run_stream_read(struct sa_run_stream *s, char *buf, size_t max, int wait_ms)
+/* Reads what the queue has after s->pos into s->pending, waiting up to wait_ms. A run
+ * with no events yet is not an error here (its first comes later). Returns 0 or -1 (the
+ * queue failed: logged). */
+static int fill(struct sa_run_stream *s, int wait_ms)
+{
+    sa_buf_reset(&s->pending);
+    s->off = 0;
+    struct sa_err err = {0};
+    int rc = sa_queue_read(s->r->queue, s->id, s->pos, wait_ms, &s->pending, &s->ended, &err);
+    if (rc && rc != SA_ENOTFOUND) {
+        sa_log(SA_LOG_WARN, "run stream ended early",
+               json_pack("{s:s, s:s}", "run_id", s->id, "error", err.msg));
+        return -1;
+    }
+    return 0;
+}
+
+ssize_t sa_run_stream_read(struct sa_run_stream *s, char *buf, size_t max, void (*wake)(void *arg),
+                           void *arg)
 {
     if (s->off >= s->pending.len) {
         if (s->ended)
             return -1;
-        sa_buf_reset(&s->pending);
-        s->off = 0;
-        struct sa_err err = {0};
-        if (sa_queue_read(s->r->queue, s->id, s->pos, wait_ms, &s->pending, &s->ended, &err)) {
-            sa_log(SA_LOG_WARN, "run stream ended early",
-                   json_pack("{s:s, s:s}", "run_id", s->id, "error", err.msg));
-            return -1;
+        bool quiet = false;
+        if (s->w) { /* set when woken: read under the lock that guards it */
+            pthread_mutex_lock(&s->w->lock);
+            quiet = s->quiet;
+            s->quiet = false;
+            pthread_mutex_unlock(&s->w->lock);
         }
-        if (s->pending.len == 0 && !s->ended && (s->quiet_ms += wait_ms) >= STREAM_CHECK_MS) {
-            s->quiet_ms = 0;
+        if (fill(s, 0))
+            return -1;
+        if (s->pending.len == 0 && !s->ended && quiet) {
             end_from_store(s);
+            if (!s->ended && ++s->quiet_checks >= STREAM_KEEPALIVE_CHECKS) {
+                s->quiet_checks = 0;
+                return 0; /* quiet for ~15 s: the caller sends a keep-alive */
+            }
+        }
+        if (s->pending.len == 0 && !s->ended) {
+            if (park(s, wake, arg))
+                return SA_RUN_STREAM_PARKED;
+            /* no waiter (out of memory, no thread): wait here a little, the old way, and
+             * wake ourselves, so the caller asks again at once */
+            if (fill(s, STREAM_WAIT_MS))
+                return -1;
+            if (s->pending.len == 0 && !s->ended) {
+                wake(arg);
+                return SA_RUN_STREAM_PARKED;
+            }
         }
         if (s->pending.len == 0)
             return s->ended ? -1 : 0;
-        s->quiet_ms = 0;
+        s->quiet_checks = 0;
     }
     size_t take = s->pending.len - s->off < max ? s->pending.len - s->off : max;
     memcpy(buf, s->pending.data + s->off, take);
@@ -867,6 +1216,15 @@ void sa_run_stream_free(struct sa_run_stream *s)
 {
     if (!s)
         return;
+    struct stream_waiter *w = s->w;
+    if (w) {
+        pthread_mutex_lock(&w->lock);
+        if (s->parked)
+            unlink_stream(w, s);
+        while (s->waking)
+            pthread_cond_wait(&w->woken, &w->lock);
+        pthread_mutex_unlock(&w->lock);
+    }
     sa_buf_free(&s->pending);
     free(s);
 }

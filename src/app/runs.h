@@ -48,10 +48,20 @@ int sa_runs_cancel(struct sa_runs *r, const char *run_id, struct sa_err *err) SA
  * unknown or finished with its events expired (read its stored result instead). Release
  * with sa_run_stream_free. */
 struct sa_run_stream *sa_run_stream_open(struct sa_runs *r, const char *run_id);
-/* Copies up to max bytes of events not read yet into buf, waiting up to wait_ms for some.
- * Returns the count, 0 after a wait with nothing new (send a keep-alive), or -1 at the end
- * of a finished run (or when the queue fails: the client reconnects). */
-ssize_t sa_run_stream_read(struct sa_run_stream *s, char *buf, size_t max, int wait_ms);
+/* What sa_run_stream_read returns when it parked the stream. */
+#define SA_RUN_STREAM_PARKED (-2)
+/* Copies up to max bytes of events not read yet into buf, without waiting. Returns the
+ * count; -1 at the end of a finished run (or when the queue fails: the client
+ * reconnects); SA_RUN_STREAM_PARKED when there is nothing new: the stream then waits
+ * without a thread, and wake(arg) is called once, from the runs service's waiter thread
+ * (possibly before this returns; by this call itself after a short wait when that thread
+ * cannot start), when there may be news, or after 5 s of quiet (the
+ * stream then asks the store whether its run finished); read again after it. 0 after
+ * ~15 s of quiet: send a keep-alive, then read again. */
+ssize_t sa_run_stream_read(struct sa_run_stream *s, char *buf, size_t max, void (*wake)(void *arg),
+                           void *arg);
+/* Frees s; when it is parked it leaves the waiter first, and waits for a wake being
+ * called on it to return, so wake's arg may be freed right after. */
 void sa_run_stream_free(struct sa_run_stream *s);
 
 /* The run (new reference) as the API shows it ({run_id, status, ...}), or, when this

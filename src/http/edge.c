@@ -7,6 +7,9 @@
  * completes (keep-alive), cleared when the request's body is complete (the answer may
  * be a long event stream). A thread shuts the socket of a connection still armed past
  * its deadline; libmicrohttpd sees the socket end and closes it as if the client left.
+ * An event stream whose connection is suspended while it waits (http/server.h, parked
+ * streams) is disarmed like any answer in progress: the sweep leaves it alone, and it is
+ * armed again only when its response completes.
  *
  * The one danger is shutting a descriptor libmicrohttpd already closed and the kernel
  * handed to someone else. libmicrohttpd 0.9.75 reports MHD_CONNECTION_NOTIFY_CLOSED

@@ -34,7 +34,8 @@ struct sa_edge_conn *sa_edge_open(struct sa_edge *e, int fd);
  * MUST NOT touch fd afterwards (the table lock makes that so). c may be NULL. */
 void sa_edge_close(struct sa_edge *e, struct sa_edge_conn *c);
 /* The request's body is complete: no deadline while the server answers it (an answer
- * may be a long event stream). */
+ * may be a long event stream, parked and suspended for most of its life: a suspended
+ * connection stays disarmed, so the sweep never shuts it). */
 void sa_edge_disarm(struct sa_edge *e, struct sa_edge_conn *c);
 /* The response is complete and the connection stays open for the next request: a new
  * deadline, now + timeout. No effect on a connection the watchdog already shut. */

@@ -123,11 +123,32 @@ void sa_reply_failure(struct sa_req *r, int rc, const struct sa_err *err, const 
 void sa_reply_unavailable(struct sa_req *r, int rc, const struct sa_err *err, const char *what);
 
 /* Answers 200 with a body produced while it is sent: read(cls, buf, max) returns bytes
- * written, 0 for nothing yet (it is called again), or -1 at the end; done(cls) runs
- * when the response is finished or the client left. For SSE. */
+ * written, 0 for nothing yet (it is called again at once), or -1 at the end; done(cls)
+ * runs when the response is finished or the client left. For a body that is all there
+ * (an export); one that waits for events is sa_reply_parked_stream's. */
 void sa_reply_stream(struct sa_req *r, const char *content_type,
                      long (*read)(void *cls, char *buf, size_t max), void *cls,
                      void (*done)(void *cls));
+
+/* Wakes a stream that parked (below). Any thread, any time, as often as wanted; a wake
+ * that comes while the reader runs makes it ask again rather than park. */
+struct sa_stream_waker;
+void sa_stream_wake(struct sa_stream_waker *w);
+
+/* What a parked stream's read returns: nothing yet, and a wake is arranged. */
+#define SA_STREAM_PARKED (-2)
+
+/* sa_reply_stream for an event stream (SSE) whose data comes when it comes: read(cls,
+ * buf, max, waker) may also return SA_STREAM_PARKED after arranging that
+ * sa_stream_wake(waker) is called when there may be more (or after a while: the reader
+ * sends keep-alives). The connection is then suspended and holds no HTTP thread until the
+ * wake; the wake may come before read even returns. waker stays valid until done(cls)
+ * runs, which MUST make sure nobody calls sa_stream_wake(waker) afterwards. While the
+ * server stops, a parked stream ends (done runs as for a client that left). */
+void sa_reply_parked_stream(struct sa_req *r, const char *content_type,
+                            long (*read)(void *cls, char *buf, size_t max,
+                                         struct sa_stream_waker *waker),
+                            void *cls, void (*done)(void *cls));
 
 /* Sets a response header (name: a static string), replacing one set before under the
  * same name; beyond SA_MAX_HEADERS distinct names it is dropped. */

@@ -13,6 +13,7 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "http/http.h"
+#include "http/server.h"
 
 void sa_reply_reset(struct sa_req *r)
 {
@@ -90,15 +91,27 @@ void sa_reply_error(struct sa_req *r, int status, const char *code, const char *
 
 struct stream_cb {
     long (*read)(void *cls, char *buf, size_t max);
+    long (*read_parked)(void *cls, char *buf, size_t max, struct sa_stream_waker *waker);
     void *cls;
     void (*done)(void *cls);
+    struct sa_stream_waker waker; /* for read_parked */
 };
 
 static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
     (void)pos;
     struct stream_cb *s = cls;
-    long n = s->read(s->cls, buf, max);
+    long n;
+    if (!s->read_parked) {
+        n = s->read(s->cls, buf, max);
+    } else {
+        sa_http_park_begin(&s->waker);
+        n = s->read_parked(s->cls, buf, max, &s->waker);
+        /* suspended (1): nothing to send, MHD asks again after the wake; a wake that came
+         * already (0): ask again now; the server stops (-1): end the stream */
+        if (n == SA_STREAM_PARKED)
+            n = sa_http_park(&s->waker) >= 0 ? 0 : -1;
+    }
     return n < 0 ? MHD_CONTENT_READER_END_OF_STREAM : (ssize_t)n;
 }
 
@@ -110,14 +123,13 @@ static void stream_done(void *cls)
     free(s);
 }
 
-void sa_reply_stream(struct sa_req *r, const char *content_type,
-                     long (*read)(void *cls, char *buf, size_t max), void *cls,
-                     void (*done)(void *cls))
+static void reply_stream(struct sa_req *r, const char *content_type, struct stream_cb *s,
+                         void (*done)(void *cls), void *cls)
 {
     sa_reply_reset(r);
-    struct stream_cb *s = calloc(1, sizeof *s);
     if (s) {
-        *s = (struct stream_cb){read, cls, done};
+        s->waker.srv = r->srv;
+        s->waker.conn = r->conn;
         r->stream_resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_reader, s,
                                                            stream_done);
     }
@@ -130,6 +142,27 @@ void sa_reply_stream(struct sa_req *r, const char *content_type,
     }
     r->status = 200;
     r->content_type = content_type;
+}
+
+void sa_reply_stream(struct sa_req *r, const char *content_type,
+                     long (*read)(void *cls, char *buf, size_t max), void *cls,
+                     void (*done)(void *cls))
+{
+    struct stream_cb *s = calloc(1, sizeof *s);
+    if (s)
+        *s = (struct stream_cb){.read = read, .cls = cls, .done = done};
+    reply_stream(r, content_type, s, done, cls);
+}
+
+void sa_reply_parked_stream(struct sa_req *r, const char *content_type,
+                            long (*read)(void *cls, char *buf, size_t max,
+                                         struct sa_stream_waker *waker),
+                            void *cls, void (*done)(void *cls))
+{
+    struct stream_cb *s = calloc(1, sizeof *s);
+    if (s)
+        *s = (struct stream_cb){.read_parked = read, .cls = cls, .done = done};
+    reply_stream(r, content_type, s, done, cls);
 }
 
 void sa_reply_header(struct sa_req *r, const char *name, const char *fmt, ...)

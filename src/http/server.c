@@ -48,7 +48,10 @@ struct sa_http_server {
     struct sa_app *app;
     struct sa_edge *edge; /* connection deadlines */
     int port;
-    int m_requests, m_seconds; /* metric family ids */
+    int m_requests, m_seconds;      /* metric family ids */
+    pthread_mutex_t park_lock;      /* guards every waker's state, parked, stopping */
+    struct sa_stream_waker *parked; /* suspended connections (sa_http_park) */
+    bool stopping;                  /* no stream parks any more: sa_http_stop resumed them */
 };
 
 /* The whole header block (request line included) we read: larger is 431, from us up to
@@ -661,6 +664,64 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
            json_pack("{s:s, s:I}", "component", "libmicrohttpd", "dropped_before", (json_int_t)dropped));
 }
 
+/* ---- parked streams (see server.h) ---------------------------------------------------- */
+
+void sa_http_park_begin(struct sa_stream_waker *w)
+{
+    pthread_mutex_lock(&w->srv->park_lock);
+    w->woken = false;
+    pthread_mutex_unlock(&w->srv->park_lock);
+}
+
+int sa_http_park(struct sa_stream_waker *w)
+{
+    struct sa_http_server *srv = w->srv;
+    pthread_mutex_lock(&srv->park_lock);
+    int rc;
+    if (srv->stopping) {
+        rc = -1;
+    } else if (w->woken) {
+        w->woken = false;
+        rc = 0;
+    } else {
+        w->suspended = true;
+        w->prev = NULL;
+        w->next = srv->parked;
+        if (srv->parked)
+            srv->parked->prev = w;
+        srv->parked = w;
+        MHD_suspend_connection(w->conn);
+        rc = 1;
+    }
+    pthread_mutex_unlock(&srv->park_lock);
+    return rc;
+}
+
+/* Lock held. */
+static void unpark(struct sa_http_server *srv, struct sa_stream_waker *w)
+{
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        srv->parked = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    w->prev = w->next = NULL;
+    w->suspended = false;
+    MHD_resume_connection(w->conn);
+}
+
+void sa_stream_wake(struct sa_stream_waker *w)
+{
+    struct sa_http_server *srv = w->srv;
+    pthread_mutex_lock(&srv->park_lock);
+    if (w->suspended)
+        unpark(srv, w);
+    else
+        w->woken = true; /* the reader is running: it asks again instead of suspending */
+    pthread_mutex_unlock(&srv->park_lock);
+}
+
 int sa_http_start(struct sa_app *app, const char *host, int port, int threads,
                   struct sa_http_server **out, struct sa_err *err)
 {
@@ -680,16 +741,20 @@ int sa_http_start(struct sa_app *app, const char *host, int port, int threads,
         return sa_err_set(err, SA_ENOMEM, "out of memory");
     }
     srv->app = app;
+    pthread_mutex_init(&srv->park_lock, NULL);
     int erc = sa_edge_new((uint64_t)(app->cfg.request_timeout * 1e9), sa_now_ns, 1, &srv->edge);
     if (erc) {
         freeaddrinfo(ai);
+        pthread_mutex_destroy(&srv->park_lock);
         free(srv);
         return sa_err_set(err, erc, "cannot start the connection watchdog: %s", sa_strerror(erc));
     }
     srv->m_requests = sa_metrics_register(app->metrics, &m_http_requests);
     srv->m_seconds = sa_metrics_register(app->metrics, &m_http_seconds);
+    /* ALLOW_SUSPEND_RESUME: a stream with nothing to send parks its connection (server.h) */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
-                     MHD_USE_TURBO | (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0);
+                     MHD_USE_TURBO | MHD_ALLOW_SUSPEND_RESUME |
+                     (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0);
     srv->daemon = MHD_start_daemon(
         flags, (uint16_t)port, NULL, NULL, access_handler, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
         NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
@@ -702,6 +767,7 @@ int sa_http_start(struct sa_app *app, const char *host, int port, int threads,
     freeaddrinfo(ai);
     if (!srv->daemon) {
         sa_edge_free(srv->edge);
+        pthread_mutex_destroy(&srv->park_lock);
         free(srv);
         return sa_err_set(err, SA_EIO, "cannot listen on %s:%d (port in use or not allowed?)", host,
                           port);
@@ -721,7 +787,16 @@ void sa_http_stop(struct sa_http_server *s)
 {
     if (!s)
         return;
+    /* MHD_stop_daemon with a connection still suspended is an API violation (it panics):
+     * resume every parked stream, and park none from now on; their readers then end them.
+     * A resume libmicrohttpd has not processed yet is processed by the stop itself. */
+    pthread_mutex_lock(&s->park_lock);
+    s->stopping = true;
+    while (s->parked)
+        unpark(s, s->parked);
+    pthread_mutex_unlock(&s->park_lock);
     MHD_stop_daemon(s->daemon); /* closes every connection: the edge's table is empty */
     sa_edge_free(s->edge);
+    pthread_mutex_destroy(&s->park_lock);
     free(s);
 }

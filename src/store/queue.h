@@ -74,6 +74,16 @@ struct sa_queue_ops {
      * or its events expired. */
     int (*read)(struct sa_queue *q, const char *run_id, char pos[SA_QUEUE_POS_LEN], int wait_ms,
                 struct sa_buf *out, bool *ended, struct sa_err *err);
+    /* Waits up to wait_ms until one of the n runs run_ids[i] has events after poss[i] (a
+     * position read left) or its end, and sets ready[i] for each that has; one thread
+     * serves every waiting stream client this way (app/runs.c). It may return sooner with
+     * nothing set (memory: anything was published; the caller looks again with its
+     * current list). A run with no events yet waits for its first. Redis: one XREAD
+     * BLOCK over all the runs' keys on a connection of its own, so waiting clients hold
+     * none of the pool's; it waits at most half the command timeout. Returns 0 or an
+     * error (nothing is set). */
+    int (*wait)(struct sa_queue *q, int n, const char *const *run_ids, const char *const *poss,
+                int wait_ms, bool *ready, struct sa_err *err);
     /* Asks run_id to stop: sets a flag any consumer of this queue sees with cancelled. */
     int (*cancel)(struct sa_queue *q, const char *run_id, struct sa_err *err);
     /* *yes: whether cancel was called for run_id. */
@@ -153,6 +163,12 @@ static inline SA_WUR int sa_queue_read(struct sa_queue *q, const char *run_id,
                                        bool *ended, struct sa_err *err)
 {
     return q->ops->read(q, run_id, pos, wait_ms, out, ended, err);
+}
+static inline SA_WUR int sa_queue_wait(struct sa_queue *q, int n, const char *const *run_ids,
+                                       const char *const *poss, int wait_ms, bool *ready,
+                                       struct sa_err *err)
+{
+    return q->ops->wait(q, n, run_ids, poss, wait_ms, ready, err);
 }
 static inline SA_WUR int sa_queue_cancel(struct sa_queue *q, const char *run_id, struct sa_err *err)
 {

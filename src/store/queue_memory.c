@@ -219,6 +219,36 @@ out:
     return rc;
 }
 
+/* Whether run_id has something after pos: events, its end, or its log was dropped from
+ * the ring while read (a read then reports the end). Caller holds the lock. */
+static bool has_news(struct mqueue *m, const char *run_id, const char *pos)
+{
+    unsigned long long off = pos[0] ? strtoull(pos, NULL, 10) : 0;
+    struct mlog *l = find(m, run_id);
+    if (!l)
+        return off > 0;
+    return l->text.len > off || l->ended;
+}
+
+static int m_wait(struct sa_queue *q, int n, const char *const *run_ids, const char *const *poss,
+                  int wait_ms, bool *ready, struct sa_err *err)
+{
+    (void)err;
+    struct mqueue *m = (struct mqueue *)q;
+    struct timespec until = deadline(wait_ms);
+    bool any = false;
+    pthread_mutex_lock(&m->lock);
+    /* one wait: a publish to any run wakes it, and the caller looks again */
+    for (int pass = 0; pass < 2 && !any; pass++) {
+        for (int i = 0; i < n; i++)
+            any |= ready[i] = has_news(m, run_ids[i], poss[i]);
+        if (!any && pass == 0 && wait_ms > 0)
+            (void)pthread_cond_timedwait(&m->events, &m->lock, &until);
+    }
+    pthread_mutex_unlock(&m->lock);
+    return 0;
+}
+
 static int m_cancel(struct sa_queue *q, const char *run_id, struct sa_err *err)
 {
     struct mqueue *m = (struct mqueue *)q;
@@ -266,6 +296,7 @@ static const struct sa_queue_ops memory_ops = {
     .publish = m_publish,
     .end = m_end,
     .read = m_read,
+    .wait = m_wait,
     .cancel = m_cancel,
     .cancelled = m_cancelled,
     .free = m_free,

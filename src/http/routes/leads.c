@@ -141,29 +141,24 @@ void sa_route_import_get(struct sa_req *r)
 /* GET /api/imports/{id}/stream: the import followed as server-sent events: "progress"
  * ({import_id, status, rows_done, rows_total}) each time more rows are written, then one
  * "done" or "failed" event carrying the job as GET /api/imports/{id} answers it, then the
- * end of the stream. */
+ * end of the stream. Between two events the stream parks: no HTTP thread waits for it, and
+ * the import's thread wakes it. */
 struct follow {
     struct sa_import_jobs *jobs;
     char id[SA_UUID_LEN];
     size_t seen; /* rows_done last sent */
     bool started, finished;
-    int idle;        /* waits with nothing new */
     struct sa_buf b; /* an event not yet read */
     size_t pos;
+    struct sa_import_follower parked;
 };
 
-static int follow_next(struct follow *f)
+/* The job's next event into f->b: progress, or its end. */
+static int follow_event(struct follow *f)
 {
-    int rc = f->started ? sa_import_job_wait(f->jobs, f->id, f->seen, 100) : 0;
-    f->started = true;
-    if (rc == SA_ETIMEDOUT) {
-        static const char keep_alive[] = ": keep-alive\n\n"; /* ~15 s quiet: proxies stay */
-        return ++f->idle >= 150 ? (f->idle = 0, sa_buf_puts(&f->b, keep_alive)) : 0;
-    }
-    f->idle = 0;
     json_t *job = NULL;
     struct sa_err err = {0};
-    if (rc || sa_import_job_get(f->jobs, f->id, &job, &err)) {
+    if (sa_import_job_get(f->jobs, f->id, &job, &err)) {
         f->finished = true; /* dropped from the registry meanwhile: end the stream */
         return 0;
     }
@@ -177,16 +172,21 @@ static int follow_next(struct follow *f)
                                          json_object_get(job, "rows_done"), "rows_total",
                                          json_object_get(job, "rows_total"));
     char *data = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
-    rc = data ? sa_buf_printf(&f->b, "event: %s\ndata: %s\n\n", f->finished ? status : "progress",
-                              data)
-              : SA_ENOMEM;
+    int rc = data ? sa_buf_printf(&f->b, "event: %s\ndata: %s\n\n",
+                                  f->finished ? status : "progress", data)
+                  : SA_ENOMEM;
     free(data);
     json_decref(ev);
     json_decref(job);
     return rc;
 }
 
-static long follow_read(void *cls, char *buf, size_t max)
+static void follow_wake(void *arg)
+{
+    sa_stream_wake(arg);
+}
+
+static long follow_read(void *cls, char *buf, size_t max, struct sa_stream_waker *waker)
 {
     struct follow *f = cls;
     while (f->pos >= f->b.len) {
@@ -194,10 +194,16 @@ static long follow_read(void *cls, char *buf, size_t max)
             return -1; /* the end of the stream */
         sa_buf_reset(&f->b);
         f->pos = 0;
-        if (follow_next(f))
+        if (f->started) {
+            int rc = sa_import_job_park(f->jobs, f->id, f->seen, &f->parked, follow_wake, waker);
+            if (rc == 1)
+                return SA_STREAM_PARKED; /* nothing new: woken at the next step */
+            if (rc)
+                return -1; /* dropped from the registry meanwhile: end the stream */
+        }
+        f->started = true;
+        if (follow_event(f))
             return -1;
-        if (f->b.len == 0)
-            return 0; /* nothing yet: MHD asks again */
     }
     size_t n = f->b.len - f->pos < max ? f->b.len - f->pos : max;
     memcpy(buf, f->b.data + f->pos, n);
@@ -208,6 +214,7 @@ static long follow_read(void *cls, char *buf, size_t max)
 static void follow_done(void *cls)
 {
     struct follow *f = cls;
+    sa_import_job_unpark(f->jobs, &f->parked);
     sa_buf_free(&f->b);
     free(f);
 }
@@ -233,7 +240,7 @@ void sa_route_import_stream(struct sa_req *r)
     f->jobs = r->app->imports;
     snprintf(f->id, sizeof f->id, "%s", id);
     sa_buf_init(&f->b, (size_t)64 << 20);
-    sa_reply_stream(r, "text/event-stream", follow_read, f, follow_done);
+    sa_reply_parked_stream(r, "text/event-stream", follow_read, f, follow_done);
 }
 
 /* POST /api/leads/import: a CSV body (text/csv); ?partial=true imports the valid rows;

@@ -103,35 +103,33 @@ void sa_route_run_get(struct sa_req *r)
         sa_reply_json(r, 200, run);
 }
 
-struct live {
-    struct sa_run_stream *s;
-    int idle; /* reads with nothing new since the last byte */
-};
-
-static long live_read(void *cls, char *buf, size_t max)
+/* The run's events as they come. With nothing new the stream parks (no HTTP thread
+ * waits for it) and the runs service wakes it; after ~15 s of quiet it sends an SSE
+ * comment so proxies keep the connection open. */
+static void live_wake(void *arg)
 {
-    struct live *l = cls;
-    ssize_t n = sa_run_stream_read(l->s, buf, max, 100);
+    sa_stream_wake(arg);
+}
+
+static long live_read(void *cls, char *buf, size_t max, struct sa_stream_waker *waker)
+{
+    ssize_t n = sa_run_stream_read(cls, buf, max, live_wake, waker);
+    if (n == SA_RUN_STREAM_PARKED)
+        return SA_STREAM_PARKED;
     if (n < 0)
         return -1;
-    if (n > 0) {
-        l->idle = 0;
+    if (n > 0)
         return (long)n;
-    }
-    static const char keep_alive[] = ": keep-alive\n\n";    /* an SSE comment: bytes, no NUL */
-    if (++l->idle >= 150 && max >= sizeof keep_alive - 1) { /* ~15 s quiet: proxies stay open */
-        l->idle = 0;
-        memcpy(buf, keep_alive, sizeof keep_alive - 1);
-        return (long)(sizeof keep_alive - 1);
-    }
-    return 0;
+    static const char keep_alive[] = ": keep-alive\n\n"; /* an SSE comment: bytes, no NUL */
+    if (max < sizeof keep_alive - 1)
+        return 0; /* MHD's buffer is 4 KB: not reached */
+    memcpy(buf, keep_alive, sizeof keep_alive - 1);
+    return (long)(sizeof keep_alive - 1);
 }
 
 static void live_done(void *cls)
 {
-    struct live *l = cls;
-    sa_run_stream_free(l->s);
-    free(l);
+    sa_run_stream_free(cls);
 }
 
 void sa_route_run_stream(struct sa_req *r)
@@ -141,14 +139,7 @@ void sa_route_run_stream(struct sa_req *r)
         return;
     struct sa_run_stream *s = sa_run_stream_open(r->app->runs, id);
     if (s) {
-        struct live *l = calloc(1, sizeof *l);
-        if (!l) {
-            sa_run_stream_free(s);
-            sa_reply_error(r, 500, "internal_error", "", "internal_error", "out of memory");
-            return;
-        }
-        l->s = s;
-        sa_reply_stream(r, "text/event-stream", live_read, l, live_done);
+        sa_reply_parked_stream(r, "text/event-stream", live_read, s, live_done);
         return;
     }
     /* not in this process (finished before a restart): its stored result, as SSE */

@@ -38,13 +38,14 @@
 #include "store/redis/redis.h"
 
 #define ARGS_MAX 16            /* arguments of one command */
-#define POOL_SIZE 32           /* connections: workers, the keeper, stream readers */
+#define POOL_SIZE 32           /* connections: workers, the keeper, stream reads */
 #define EVENTS_MAXLEN "100000" /* entries a run's event stream keeps (approximately) */
 #define LIVE_TTL "86400"       /* a run's events and cancel flag while it runs: a day */
 
 struct rqueue {
     struct sa_queue super;
     struct sa_redis *redis;
+    struct sa_redis *waiter; /* one connection of its own for the stream clients' wait */
     char prefix[64];
     char consumer[96];
     int visibility_ms, events_ttl_s, max_wait_ms;
@@ -373,6 +374,58 @@ static int r_read(struct sa_queue *sq, const char *run_id, char pos[SA_QUEUE_POS
     return rc;
 }
 
+/* One XREAD BLOCK over every waiting client's run, on the waiter's own connection: the
+ * process's stream clients cost one connection however many wait, and none of the pool's
+ * (which the workers need). COUNT 1: only whether a run has news matters here; the client
+ * reads them itself. */
+static int r_wait(struct sa_queue *sq, int n, const char *const *run_ids, const char *const *poss,
+                  int wait_ms, bool *ready, struct sa_err *err)
+{
+    struct rqueue *q = (struct rqueue *)sq;
+    for (int i = 0; i < n; i++)
+        ready[i] = false;
+    if (n <= 0)
+        return 0;
+    enum { KEY_CAP = 160 };
+    char block[24];
+    block_ms(q, wait_ms, block);
+    size_t argc = 6 + 2 * (size_t)n;
+    const char **argv = calloc(argc, sizeof *argv);
+    char *keys = calloc((size_t)n, KEY_CAP);
+    int rc = SA_ENOMEM;
+    redisReply *r = NULL;
+    if (!argv || !keys) {
+        sa_err_set(err, rc, "out of memory");
+        goto out;
+    }
+    argv[0] = "XREAD", argv[1] = "COUNT", argv[2] = "1", argv[3] = "BLOCK", argv[4] = block;
+    argv[5] = "STREAMS";
+    for (int i = 0; i < n; i++) {
+        key_of(q, run_ids[i], "events", keys + (size_t)i * KEY_CAP, KEY_CAP);
+        argv[6 + i] = keys + (size_t)i * KEY_CAP;
+        argv[6 + n + i] = poss[i][0] ? poss[i] : "0-0";
+    }
+    struct sa_redis_cmd cmd = {(int)argc, argv, NULL};
+    if ((rc = sa_redis_run(q->waiter, 1, &cmd, &r, "XREAD", err)) ||
+        (rc = sa_redis_reply_ok(r, "XREAD", err)))
+        goto out;
+    /* [[key, [entries]], ...] for the keys with news, or nil after the wait */
+    for (size_t k = 0; r->type == REDIS_REPLY_ARRAY && k < r->elements; k++) {
+        const redisReply *e = r->element[k];
+        if (e->type != REDIS_REPLY_ARRAY || e->elements < 1 ||
+            e->element[0]->type != REDIS_REPLY_STRING)
+            continue;
+        for (int i = 0; i < n; i++)
+            if (strcmp(e->element[0]->str, argv[6 + i]) == 0)
+                ready[i] = true;
+    }
+out:
+    sa_redis_replies_free(1, &r);
+    free(keys);
+    free(argv);
+    return rc;
+}
+
 static int r_cancel(struct sa_queue *sq, const char *run_id, struct sa_err *err)
 {
     struct rqueue *q = (struct rqueue *)sq;
@@ -428,6 +481,7 @@ static void r_free(struct sa_queue *sq)
     struct rqueue *q = (struct rqueue *)sq;
     if (__atomic_load_n(&q->group_ready, __ATOMIC_ACQUIRE)) /* it has talked to the server */
         forget_consumer(q);
+    sa_redis_close(q->waiter);
     sa_redis_close(q->redis);
     free(q);
 }
@@ -442,6 +496,7 @@ static const struct sa_queue_ops redis_ops = {
     .publish = r_publish,
     .end = r_end,
     .read = r_read,
+    .wait = r_wait,
     .cancel = r_cancel,
     .cancelled = r_cancelled,
     .health = r_health,
@@ -468,7 +523,11 @@ int sa_queue_redis_open(const char *url, const struct sa_queue_opts *opts, struc
     host[sizeof host - 1] = '\0';
     snprintf(q->consumer, sizeof q->consumer, "%s:%ld:%lu", host, (long)getpid(),
              __atomic_add_fetch(&consumer_seq, 1, __ATOMIC_RELAXED));
+    /* connections are made on first use: a process with no stream client never opens
+     * the waiter's */
     int rc = sa_redis_open(url, timeout, POOL_SIZE, &q->redis, err);
+    if (!rc && (rc = sa_redis_open(url, timeout, 1, &q->waiter, err)))
+        sa_redis_close(q->redis);
     if (rc) {
         free(q);
         return rc;

@@ -175,6 +175,72 @@ static void test_events_live_reader(void **state)
     sa_queue_free(q);
 }
 
+struct waiting_many {
+    struct sa_queue *q;
+    const char *ids[2];
+    bool ready[2];
+    int rc;
+};
+
+static void *wait_for_any(void *arg)
+{
+    struct waiting_many *w = arg;
+    const char *poss[2] = {"", ""};
+    struct sa_err err = {0};
+    for (int i = 0; i < 100 && !w->rc && !w->ready[0] && !w->ready[1]; i++)
+        w->rc = sa_queue_wait(w->q, 2, w->ids, poss, 2000, w->ready, &err);
+    return NULL;
+}
+
+/* One wait over several runs (the stream clients' waiter): it names the runs with news
+ * after their positions, an event or the end, and none when there are none; a wait begun
+ * before a run's first event is woken by it. */
+static void test_events_wait_many(void **state)
+{
+    (void)state;
+    struct sa_queue *q = open_queue(), *reader = second_handle(q);
+    struct sa_err err = {0};
+    char a[40], b[40];
+    new_id(a);
+    new_id(b);
+    assert_int_equal(sa_queue_publish(q, a, "x\n\n", 3, &err), 0);
+    struct sa_buf out;
+    sa_buf_init(&out, 1 << 20);
+    char pos_a[SA_QUEUE_POS_LEN] = "";
+    bool ended = true;
+    assert_int_equal(sa_queue_read(reader, a, pos_a, 0, &out, &ended, &err), 0);
+    assert_string_equal(out.data, "x\n\n");
+    const char *ids[2] = {a, b}, *poss[2] = {pos_a, ""};
+    bool ready[2] = {true, true};
+    assert_int_equal(sa_queue_wait(reader, 2, ids, poss, 50, ready, &err), 0);
+    assert_false(ready[0]); /* read to its last event */
+    assert_false(ready[1]); /* nothing yet */
+    assert_int_equal(sa_queue_publish(q, b, "y\n\n", 3, &err), 0);
+    assert_int_equal(sa_queue_wait(reader, 2, ids, poss, 50, ready, &err), 0);
+    assert_false(ready[0]);
+    assert_true(ready[1]);
+    assert_int_equal(sa_queue_end(q, a, &err), 0);
+    poss[1] = ""; /* b still unread */
+    assert_int_equal(sa_queue_wait(reader, 2, ids, poss, 50, ready, &err), 0);
+    assert_true(ready[0]); /* its end */
+    assert_true(ready[1]);
+
+    char c[40], d[40];
+    new_id(c);
+    new_id(d);
+    struct waiting_many w = {.q = reader, .ids = {c, d}};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, wait_for_any, &w), 0);
+    assert_int_equal(sa_queue_publish(q, d, "z\n\n", 3, &err), 0);
+    pthread_join(t, NULL);
+    assert_int_equal(w.rc, 0);
+    assert_false(w.ready[0]);
+    assert_true(w.ready[1]);
+    sa_buf_free(&out);
+    close_second(reader);
+    sa_queue_free(q);
+}
+
 /* A cancel request made through one handle is seen through another, for that run only. */
 static void test_cancel_across_handles(void **state)
 {
@@ -199,4 +265,5 @@ static void test_cancel_across_handles(void **state)
 #define QUEUE_CASES                                                                                \
     cmocka_unit_test(test_submit_take_ack), cmocka_unit_test(test_events_late_reader),             \
         cmocka_unit_test(test_events_unknown_and_quiet),                                           \
-        cmocka_unit_test(test_events_live_reader), cmocka_unit_test(test_cancel_across_handles)
+        cmocka_unit_test(test_events_live_reader), cmocka_unit_test(test_events_wait_many),        \
+        cmocka_unit_test(test_cancel_across_handles)
