@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "agents/bdr.h"
 #include "agents/pipeline.h"
@@ -84,11 +85,15 @@ static int thread_position(struct sa_app *app, const char *thread_id, const char
  * continuation with its model calls and their timeouts; a holder that dies keeps others
  * out only this long. */
 #define RESUME_LEASE 10
+/* A holder that dies mid-way is repaired by the run workers' keeper, which calls
+ * sa_app_resume_decided every few reconciler passes (app/runs.c): once the lease ended,
+ * the thread is continued there (or at a start-up). */
 
+/* The lease's time: the real wall clock, not the business clock (see app/runs.c). */
 static long long wall_ms(void)
 {
     struct timespec ts;
-    sa_wall_now(&ts);
+    clock_gettime(CLOCK_REALTIME, &ts);
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 

@@ -45,8 +45,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "domain/lead.h"
 #include "app/app.h"
+#include "app/approvals.h"
 #include "app/invoke.h"
 #include "base/buf.h"
 #include "base/clock.h"
@@ -54,13 +54,17 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "base/uuid.h"
+#include "domain/lead.h"
 #include "store/queue.h"
 #include "store/store.h"
 
 #define RECONCILE_GRACE 10  /* visibility timeouts a queued run waits before it is re-queued */
 #define RECONCILE_BATCH 100 /* runs re-queued per pass at most */
-#define TAKE_WAIT_MS 500    /* a worker looks at the stop flag at least this often */
-#define CANCEL_POLL_MS 250  /* how soon a cancel request reaches the running run */
+/* reconciler passes between two looks for decided approvals left uncontinued: each look
+ * reads the recent approvals and the checkpoint of every decided one */
+#define APPROVAL_RETRY_EVERY 4
+#define TAKE_WAIT_MS 500   /* a worker looks at the stop flag at least this often */
+#define CANCEL_POLL_MS 250 /* how soon a cancel request reaches the running run */
 #define STREAM_CHUNK ((size_t)1 << 20)
 #define STREAM_CHECK_MS 5000      /* a quiet stream asks the store whether its run finished */
 #define STREAM_KEEPALIVE_CHECKS 3 /* quiet checks between keep-alives: ~15 s */
@@ -109,7 +113,7 @@ struct sa_runs {
     int touch_ms;
     int lease_ms;      /* a run's store lease: the visibility timeout */
     int reconcile_ms;  /* how often the keeper looks for stale runs */
-    char host_ns[128]; /* "HOST/PIDNS/": this process's place (see host_ns); "" unknown */
+    char host_ns[128]; /* "HOST/BOOT/PIDNS/": this process's place (see host_ns); "" unknown */
     struct stream_waiter *waiter; /* the stream clients', made at the first park (lock) */
 };
 
@@ -220,11 +224,13 @@ static void on_event(enum graph_stream_mode mode, const json_t *data, void *arg)
     json_decref(d);
 }
 
-/* Wall-clock unix milliseconds (base/clock.h: tests move it): the leases' time. */
+/* The leases' time: the real wall clock in unix milliseconds, never the business clock
+ * (CLOCK_FILE): a lease measures real waiting, and another process compares it with its
+ * own real clock (base/clock.h keeps waits on the real clock for the same reason). */
 static long long wall_ms(void)
 {
     struct timespec ts;
-    sa_wall_now(&ts);
+    clock_gettime(CLOCK_REALTIME, &ts);
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
@@ -443,21 +449,30 @@ static void active_remove(struct sa_runs *r, struct run_job *j)
     pthread_mutex_unlock(&r->active_lock);
 }
 
-/* Lease owner ids say where their execution runs: "HOST/PIDNS/PID/UUID" (the host name,
- * the inode of the process's PID namespace, its pid, and a UUID per execution). That
- * lets a process restarted on the same host take over at once the runs of the one that
- * crashed there, instead of waiting out a lease nobody renews: a holder on this host and
- * in this PID namespace whose pid no longer exists is dead for sure (the namespace's
- * inode tells containers that share a host name apart). Anything else, a pid reused by
- * another process included, counts as alive, and only its lease's end frees the run. */
+/* Lease owner ids say where their execution runs: "HOST/BOOT/PIDNS/PID/UUID" (the host
+ * name, the kernel's boot id, the inode of the process's PID namespace, its pid, and a
+ * UUID per execution). That lets a process restarted on the same machine take over at once
+ * the runs of the one that crashed there, instead of waiting out a lease nobody renews: a
+ * holder of this boot of this machine, in this PID namespace, whose pid no longer exists is
+ * dead for sure. The boot id (random per machine and boot) tells apart machines cloned
+ * from one image with the same host name, whose processes outside containers all share
+ * the initial PID namespace's inode; the inode tells containers of one machine apart.
+ * Without a boot id nothing is "here" and every holder counts as alive. Anything else, a
+ * pid reused by another process included, counts as alive, and only its lease's end frees
+ * the run. */
 static void host_ns(char *out, size_t cap)
 {
-    char host[65] = "";
+    char host[65] = "", boot[64] = "";
     struct stat st;
     out[0] = '\0';
-    if (gethostname(host, sizeof host - 1) == 0 && host[0] && !strchr(host, '/') &&
-        stat("/proc/self/ns/pid", &st) == 0)
-        snprintf(out, cap, "%s/%lu/", host, (unsigned long)st.st_ino);
+    FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+    bool have_boot = f && fgets(boot, sizeof boot, f);
+    if (f)
+        fclose(f);
+    boot[strcspn(boot, "\n/")] = '\0';
+    if (have_boot && strlen(boot) >= 32 && gethostname(host, sizeof host - 1) == 0 && host[0] &&
+        !strchr(host, '/') && stat("/proc/self/ns/pid", &st) == 0)
+        snprintf(out, cap, "%s/%s/%lu/", host, boot, (unsigned long)st.st_ino);
 }
 
 /* Whether holder (a lease owner id) is an execution of a process of this host and PID
@@ -636,12 +651,29 @@ static void reconcile(struct sa_runs *r, int *failures)
     json_decref(stale);
 }
 
+/* Continues the decided approvals whose thread nobody continued: the request that answered
+ * one died mid-way (its resumption claim then ends after its lease, app/approvals.c), and
+ * no start-up came after that. Every process with run workers looks, so one crash is
+ * repaired within a lease plus APPROVAL_RETRY_EVERY reconciler passes. */
+static void continue_decided(struct sa_runs *r)
+{
+    int resumed = 0;
+    struct sa_err err = {0};
+    if (sa_app_resume_decided(r->app, &resumed, &err))
+        sa_log(SA_LOG_WARN, "decided approvals not continued; retrying later",
+               json_pack("{s:s}", "error", err.msg));
+    else if (resumed)
+        sa_log(SA_LOG_WARN, "decided approvals continued (the request that answered them stopped)",
+               json_pack("{s:i}", "runs", resumed));
+}
+
 /* Keeps this process's deliveries and their store leases alive, carries cancel requests
  * to them, and runs the reconciler (see the top of the file). */
 static void *keeper(void *arg)
 {
     struct sa_runs *r = arg;
     int since_touch = 0, since_reconcile = 0, reconcile_failures = 0;
+    unsigned reconciles = 0;
     while (!stop_wait(r, CANCEL_POLL_MS)) {
         since_touch += CANCEL_POLL_MS;
         since_reconcile += CANCEL_POLL_MS;
@@ -666,6 +698,8 @@ static void *keeper(void *arg)
         if (since_reconcile >= r->reconcile_ms) {
             since_reconcile = 0;
             reconcile(r, &reconcile_failures);
+            if (++reconciles % APPROVAL_RETRY_EVERY == 0)
+                continue_decided(r);
         }
     }
     return NULL;

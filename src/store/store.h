@@ -245,9 +245,9 @@ struct sa_store_ops {
      * thread_id, input}, so a restart resumes them. */
     int (*runs_unfinished)(struct sa_store *s, json_t **out, struct sa_err *err);
     /* Run leases: one execution of a run at a time across every process sharing the
-     * store (app/runs.c). Times are the caller's, unix milliseconds of the wall clock
-     * (base/clock.h); owner is an opaque id (at most SA_RUN_OWNER_MAX - 1 bytes) the
-     * caller makes unique per execution. */
+     * store (app/runs.c). Times are the caller's, unix milliseconds of the real wall clock
+     * (not the business clock: a lease measures real waiting); owner is an opaque id (at most
+     * SA_RUN_OWNER_MAX - 1 bytes) the caller makes unique per execution. */
     /* Claims the run for owner until lease_until, atomically (of concurrent claimers
      * exactly one succeeds), only while it is queued, or running under a lease that ended
      * before now (its holder stopped; a run running without a lease, from before leases,
@@ -417,8 +417,7 @@ struct sa_store_ops {
                         const char *note, struct sa_err *err);
     /* The contact's consent history, oldest first: [{action (opt_out, lift), source,
      * reason, at}] (empty when none). */
-    int (*contact_history)(struct sa_store *s, const char *email, json_t **out,
-                           struct sa_err *err);
+    int (*contact_history)(struct sa_store *s, const char *email, json_t **out, struct sa_err *err);
     /* A page of the contacts marked do-not-contact, newest first: *out an array of
      * contact records, *total how many there are. */
     int (*contact_list_dnc)(struct sa_store *s, int limit, int offset, json_t **out, long *total,
@@ -480,8 +479,8 @@ struct sa_store_ops {
      * {id, k, data, score, tier} (k: the row's sort key, for the next page; data: the
      * stored input; score and tier: the qualification's, null before one). A keyset
      * page, so an export of any size costs one page of memory at a time. */
-    int (*lead_export_page)(struct sa_store *s, const struct sa_lead_query *q,
-                            const json_t *after, int limit, json_t **out, struct sa_err *err);
+    int (*lead_export_page)(struct sa_store *s, const struct sa_lead_query *q, const json_t *after,
+                            int limit, json_t **out, struct sa_err *err);
     /* The distinct top-level field names of the stored inputs of the leads matching q
      * (as for lead_export_page), sorted: an array of strings, at most limit of them. */
     int (*lead_export_fields)(struct sa_store *s, const struct sa_lead_query *q, int limit,
@@ -804,15 +803,14 @@ static inline SA_WUR int sa_store_outbox_touches(struct sa_store *s, const char 
     return s->ops->outbox_touches(s, email, since, n, err);
 }
 
-static inline SA_WUR int sa_store_outbox_defer(struct sa_store *s, const char *id,
-                                               long long due_at, const char *reason,
-                                               struct sa_err *err)
+static inline SA_WUR int sa_store_outbox_defer(struct sa_store *s, const char *id, long long due_at,
+                                               const char *reason, struct sa_err *err)
 {
     return s->ops->outbox_defer(s, id, due_at, reason, err);
 }
 static inline SA_WUR int sa_store_outbox_sent_times(struct sa_store *s, enum sa_send_scope scope,
-                                                    const char *key, long long since,
-                                                    json_t **out, struct sa_err *err)
+                                                    const char *key, long long since, json_t **out,
+                                                    struct sa_err *err)
 {
     return s->ops->outbox_sent_times(s, scope, key, since, out, err);
 }
