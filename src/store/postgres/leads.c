@@ -38,7 +38,7 @@
  * plans once per server connection; sent as it is, it was parsed and planned on every
  * call (the unnamed statement: PgBouncer's transaction mode allows no prepared one). */
 #define WRITE_ARGS                                                                                 \
-    "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, "      \
+    "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, "       \
     "$20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33"
 /* [only_new][with an execution] */
 static const struct pg_sql WRITE_LEAD_SQL[2][2] = {

@@ -269,9 +269,11 @@ struct db_arg db_json_arg(const char *text, char **owned)
     size_t cap = ZSTD_compressBound(len);
     char *z = malloc(cap);
     ZSTD_CCtx *cc = z ? zctx() : NULL;
-    size_t n = !z ? 0
-               : cc ? ZSTD_compressCCtx(cc, z, cap, text, len, 1)
-                    : ZSTD_compress(z, cap, text, len, 1);
+    size_t n = 0;
+    if (cc)
+        n = ZSTD_compressCCtx(cc, z, cap, text, len, 1);
+    else if (z)
+        n = ZSTD_compress(z, cap, text, len, 1);
     if (!z || ZSTD_isError(n) || n >= len) {
         free(z);
         return TXT(text); /* stored as it is */

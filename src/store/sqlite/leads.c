@@ -167,8 +167,7 @@ static int write_invocation(struct db_conn *c, void *arg, const char *now, struc
     if (!w->only_new)
         rc = db_exec_locked(c, &UPDATE_LEAD_SAME_KEYS, a, 21, &changed, err);
     if (!rc && !changed)
-        rc = db_exec_locked(c, w->only_new ? &INSERT_LEAD_NEW : &UPSERT_LEAD, a, 21, &changed,
-                            err);
+        rc = db_exec_locked(c, w->only_new ? &INSERT_LEAD_NEW : &UPSERT_LEAD, a, 21, &changed, err);
     w->inserted = !rc && changed > 0;
     if (!rc && w->exec && (w->inserted || !w->only_new))
         rc = sa_sqlite_exec_insert(c, w->exec, w->lead->data, w->output, now, err);
