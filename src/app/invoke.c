@@ -147,10 +147,10 @@ int sa_app_lead_identify(struct sa_app *app, const struct sa_lead *lead, char id
                                lead->contact_name, id, err);
 }
 
-/* Writes of invokes for the same contact serialise on one of these, chosen by a hash of
- * the identity key (the e-mail, else company and contact name, ASCII case folded). An
- * invoke that found no stored lead looks again under the lock just before it writes, so
- * two concurrent first invokes for one contact give one lead. The agents run outside
+/* First writes of invokes for the same contact serialise on one of these, chosen by a
+ * hash of the identity key (the e-mail, else company and contact name, ASCII case
+ * folded). An invoke that found no stored lead looks again under the lock just before it
+ * writes, so two concurrent first invokes for one contact give one lead. The agents run outside
  * it: holding it across a run would queue a second invoke behind the first instead of
  * answering 409 for a busy thread. */
 #define STRIPES 64
@@ -288,13 +288,16 @@ int sa_app_invoke(struct sa_app *app, const struct sa_invoke_req *req, struct sa
         .output = output,
         .processing_time_ms = res->processing_ms,
     };
-    if (!req->lead_id && req->lead) {
+    /* Only a first write for the contact takes its stripe: an invoke that found the stored
+     * lead writes onto that id (an upsert), which needs no look again, and holding the
+     * stripe there would make every invoke for one contact commit alone instead of in a
+     * shared group commit. */
+    if (!req->lead_id && req->lead && strcmp(res->action, "created") == 0) {
         stripe = stripe_of(req->lead);
         pthread_mutex_lock(stripe);
         char again[SA_UUID_LEN];
         struct sa_err e = {0};
-        if (strcmp(res->action, "created") == 0 &&
-            sa_app_lead_identify(app, lead, again, &e) == 0) {
+        if (sa_app_lead_identify(app, lead, again, &e) == 0) {
             /* another invoke created this contact meanwhile: write onto it */
             memcpy(res->lead_id, again, sizeof again);
             res->action = "updated";

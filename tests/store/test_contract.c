@@ -222,17 +222,24 @@ static void test_upsert_and_insert_if_new(void **state)
     assert_int_equal(sa_store_list_executions(s, l2, 10, &execs, &err), 0);
     assert_int_equal(json_array_size(execs), 2); /* e3 was not written */
     json_decref(execs);
-    /* an unqualified write (score < 0) keeps the stored qualification */
+    /* an unqualified write (score < 0) keeps the stored qualification, and writes the
+     * columns it changes though its name, e-mail and qualification are the stored ones
+     * (SQLite: the update that leaves the index entries alone) */
     char e2d[SA_UUID_LEN];
     sa_uuid_v7(e2d);
     struct sa_exec_row e4 = exec(e2d, l2);
     struct sa_lead_row unq = lr;
     unq.score = -1;
     unq.tier = NULL;
+    unq.website = "https://beta.example";
+    unq.data = "{\"v\":2}";
     assert_int_equal(sa_store_save_invocation(s, &unq, &e4, &err), 0);
     assert_int_equal(sa_store_get_lead(s, l2, &second, &err), 0);
     q = json_object_get(second, "qualification");
     assert_int_equal(json_integer_value(json_object_get(q, "score")), 90);
+    assert_string_equal(str(q, "tier"), "A");
+    assert_string_equal(str(second, "website"), "https://beta.example");
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(second, "data"), "v")), 2);
     json_decref(second);
     /* a new id is inserted, with its execution */
     char l3[SA_UUID_LEN], e3a[SA_UUID_LEN];

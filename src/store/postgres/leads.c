@@ -23,7 +23,8 @@
 /* A lead write is one statement, so it is atomic without BEGIN and COMMIT and costs one
  * round trip: its company, the lead, the lead's search text and its execution, each a
  * CTE. $1-$20 the lead (lead_args), $21 its company domain (NULL: none), $22 its folded
- * search text (search.h), $23 a new company id, $24-$33 the execution (exec_args).
+ * search text (search.h), $23 a new company id, $24-$33 the execution (exec_args; NULL
+ * when there is none).
  *
  * The company: the one of $21 when it exists (read first, so the usual case writes
  * nothing), else inserted; when another transaction inserts the same domain meanwhile,
@@ -31,53 +32,20 @@
  * would not see it: its snapshot is older). The search row and the execution are
  * written only when the lead row is (they select from l, the lead's CTE), and the
  * foreign keys are checked at the statement's end, when every row is there. The
- * statement answers how many lead rows it wrote. */
-#define LEAD_VALUES                                                                                \
-    "($1, $2, $3, $4, $5::bigint, $6::bigint, $7::float8, $8, $9, $10, $11, $12, $13, $14, "       \
-    "$15::jsonb, $16::integer, $17, $18, $19, $20, $20, "                                          \
-    "COALESCE((SELECT id FROM known), (SELECT id FROM added)))"
-#define WRITE_LEAD(lead_insert, exec_insert)                                                       \
-    "WITH known AS (SELECT id FROM companies WHERE domain = $21::text), "                          \
-    "added AS (INSERT INTO companies (id, domain, name, created_at, updated_at) "                  \
-    "SELECT $23::text, $21::text, $2, $20, $20 WHERE $21::text IS NOT NULL AND NOT EXISTS "        \
-    "(SELECT 1 FROM known) ON CONFLICT (domain) DO UPDATE SET domain = excluded.domain "           \
-    "RETURNING id), "                                                                              \
-    "l AS (" lead_insert " RETURNING id), "                                                        \
-    "s AS (INSERT INTO lead_search (lead_id, text) SELECT id, $22::text FROM l "                   \
-    "ON CONFLICT (lead_id) DO UPDATE SET text = excluded.text WHERE "                              \
-    "lead_search.text <> excluded.text)" exec_insert " SELECT count(*) AS n FROM l"
-#define EXEC_INSERT                                                                                \
-    ", e AS (INSERT INTO agent_executions (id, lead_id, agent_type, thread_id, status, input, "    \
-    "output, error_message, processing_time_ms, success, created_at) SELECT $24::text, "           \
-    "$25::text, $26::text, $27::text, $28::text, $29::jsonb, $30::jsonb, $31::text, "              \
-    "$32::float8, $33::integer, $20 FROM l)"
-#define UPSERT_SQL                                                                                 \
-    "INSERT INTO leads (" LEAD_COLS ", company_id) VALUES " LEAD_VALUES                            \
-    " ON CONFLICT (id) DO UPDATE SET company_name = excluded.company_name, "                       \
-    "company_id = excluded.company_id, "                                                           \
-    "industry = excluded.industry, company_size = excluded.company_size, "                         \
-    "employees_min = excluded.employees_min, employees_max = excluded.employees_max, "             \
-    "annual_revenue = excluded.annual_revenue, website = excluded.website, "                       \
-    "country = excluded.country, contact_name = excluded.contact_name, "                           \
-    "contact_title = excluded.contact_title, contact_email = excluded.contact_email, "             \
-    "contact_phone = excluded.contact_phone, linkedin_url = excluded.linkedin_url, "               \
-    "data = excluded.data, "                                                                       \
-    "qualification_score = COALESCE(excluded.qualification_score, leads.qualification_score), "    \
-    "qualification_tier = COALESCE(excluded.qualification_tier, leads.qualification_tier), "       \
-    "qualification_reasoning = COALESCE(excluded.qualification_reasoning, "                        \
-    "leads.qualification_reasoning), "                                                             \
-    "qualified_at = COALESCE(excluded.qualified_at, leads.qualified_at), "                         \
-    "updated_at = excluded.updated_at"
-#define INSERT_NEW_SQL                                                                             \
-    "INSERT INTO leads (" LEAD_COLS ", company_id) VALUES " LEAD_VALUES                            \
-    " ON CONFLICT (id) DO NOTHING"
-
+ * statement answers how many lead rows it wrote.
+ *
+ * The statement lives in the function sa_write_lead (migration 055), which PostgreSQL
+ * plans once per server connection; sent as it is, it was parsed and planned on every
+ * call (the unnamed statement: PgBouncer's transaction mode allows no prepared one). */
+#define WRITE_ARGS                                                                                 \
+    "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, "       \
+    "$20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33"
 /* [only_new][with an execution] */
 static const struct pg_sql WRITE_LEAD_SQL[2][2] = {
-    {{"write lead", WRITE_LEAD(UPSERT_SQL, "")},
-     {"write lead", WRITE_LEAD(UPSERT_SQL, EXEC_INSERT)}},
-    {{"write lead", WRITE_LEAD(INSERT_NEW_SQL, "")},
-     {"write lead", WRITE_LEAD(INSERT_NEW_SQL, EXEC_INSERT)}},
+    {{"write lead", "SELECT sa_write_lead(" WRITE_ARGS ", false, false) AS n"},
+     {"write lead", "SELECT sa_write_lead(" WRITE_ARGS ", false, true) AS n"}},
+    {{"write lead", "SELECT sa_write_lead(" WRITE_ARGS ", true, false) AS n"},
+     {"write lead", "SELECT sa_write_lead(" WRITE_ARGS ", true, true) AS n"}},
 };
 static const struct pg_sql GET_COMPANY = {
     "get company", "SELECT id, domain, name, created_at, updated_at, "
@@ -89,8 +57,11 @@ static const struct pg_sql MATCH_LEAD = {
     "AND contact_email IS NULL AND company_id IS NOT DISTINCT FROM (SELECT id FROM companies "
     "WHERE domain = $2::text) AND lower(COALESCE(contact_name, '')) = "
     "lower(COALESCE($3::text, '') COLLATE \"C\") ORDER BY created_at, id LIMIT 1"};
-static const struct pg_sql GET_LEAD = {"get lead",
-                                       "SELECT " LEAD_READ_COLS " FROM leads WHERE id = $1"};
+/* GET_LEAD and BY_EMAIL run through functions (migration 055) that hold their
+ * statements, SELECT LEAD_READ_COLS FROM leads WHERE id = $1 and the lead with the
+ * e-mail (ASCII case ignored, the earliest), so that PostgreSQL plans them once per
+ * server connection: an invoke runs both, and planning cost four times their run. */
+static const struct pg_sql GET_LEAD = {"get lead", "SELECT * FROM sa_get_lead($1)"};
 /* The list's statements by search mode (search.h) and order (enum sa_lead_sort). */
 #define LIST_FROM "SELECT " LEAD_READ_COLS " FROM leads"
 #define LIST_PAGE " LIMIT $4::bigint OFFSET $5::bigint"
@@ -115,9 +86,7 @@ static const struct pg_sql COUNT_LEADS[PG_SEARCH_MODES] = {
     {"count leads", "SELECT count(*) AS n FROM leads" PG_LEAD_FILTER_INDEX},
     {"count leads", "SELECT count(*) AS n FROM leads" PG_LEAD_FILTER_SCAN},
 };
-static const struct pg_sql BY_EMAIL = {
-    "lead by e-mail", "SELECT id FROM leads WHERE lower(contact_email) = "
-                      "lower($1::text COLLATE \"C\") ORDER BY created_at, id LIMIT 1"};
+static const struct pg_sql BY_EMAIL = {"lead by e-mail", "SELECT sa_lead_by_email($1) AS id"};
 static const struct pg_sql BY_COMPANY = {"leads by company",
                                          "SELECT id, website, contact_email FROM leads WHERE "
                                          "lower(company_name) = lower($1::text COLLATE \"C\") "
@@ -125,7 +94,7 @@ static const struct pg_sql BY_COMPANY = {"leads by company",
 
 /* ---- writes ------------------------------------------------------------------------- */
 
-/* The 21 lead arguments of WRITE_LEAD ($1-$21); unknowns send NULL. */
+/* The 21 lead arguments of sa_write_lead ($1-$21); unknowns send NULL. */
 static void lead_args(const struct sa_lead_row *l, const char *now, struct pg_arg a[21])
 {
     bool q = l->score >= 0; /* qualified by this write */
@@ -196,11 +165,14 @@ static int write_lead(struct sa_store *s, struct pg_conn *c, struct invocation *
     char cid[SA_UUID_LEN];
     sa_uuid_v7(cid);
     a[22] = TXT(cid);
-    if (w->exec)
+    if (w->exec) {
         exec_args(w->exec, w->lead->data, a + 23);
+    } else {
+        for (int i = 23; i < 33; i++)
+            a[i] = TXT(NULL);
+    }
     PGresult *res = NULL;
-    int rc = pg_query_raw(s, c, &WRITE_LEAD_SQL[w->only_new][w->exec != NULL], a, w->exec ? 33 : 23,
-                          &res, err);
+    int rc = pg_query_raw(s, c, &WRITE_LEAD_SQL[w->only_new][w->exec != NULL], a, 33, &res, err);
     free(text);
     w->inserted = !rc && PQntuples(res) == 1 && strtol(PQgetvalue(res, 0, 0), NULL, 10) > 0;
     PQclear(res);

@@ -131,9 +131,11 @@ int sa_sqlite_company_get(struct sa_store *s, const char *domain, json_t **out,
 
 /* executions.c; sa_sqlite_exec_insert writes one inside the caller's transaction.
  * lead_data: the input of the lead written beside it (NULL: none); an execution whose
- * input is that text stores no copy of it (listed with the lead's input). */
+ * input is that text stores no copy of it (listed with the lead's input). output: e's
+ * output as db_json_arg made it, made before the group commit so that the leader does
+ * not compress its followers' outputs while they wait (NULL: made here). */
 int sa_sqlite_exec_insert(struct db_conn *c, const struct sa_exec_row *e, const char *lead_data,
-                          const char *now, struct sa_err *err);
+                          const struct db_arg *output, const char *now, struct sa_err *err);
 int sa_sqlite_list_executions(struct sa_store *s, const char *lead_id, int limit, json_t **out,
                               struct sa_err *err);
 

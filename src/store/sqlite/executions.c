@@ -26,13 +26,13 @@ static const struct db_sql LIST_EXECS = {
     "ORDER BY e.created_at DESC, e.id LIMIT ?2"};
 
 int sa_sqlite_exec_insert(struct db_conn *c, const struct sa_exec_row *e, const char *lead_data,
-                          const char *now, struct sa_err *err)
+                          const struct db_arg *made, const char *now, struct sa_err *err)
 {
     const char *input = e->input;
     if (input && lead_data && (input == lead_data || strcmp(input, lead_data) == 0))
         input = NULL;
     char *z = NULL;
-    struct db_arg output = db_json_arg(e->output, &z);
+    struct db_arg output = made ? *made : db_json_arg(e->output, &z);
     const struct db_arg a[] = {TXT(e->id),
                                TXT(e->lead_id),
                                TXT(e->agent_type),
@@ -68,7 +68,7 @@ int sa_sqlite_list_executions(struct sa_store *s, const char *lead_id, int limit
 
 static int write_exec(struct db_conn *c, void *arg, const char *now, struct sa_err *err)
 {
-    return sa_sqlite_exec_insert(c, arg, NULL, now, err);
+    return sa_sqlite_exec_insert(c, arg, NULL, NULL, now, err);
 }
 
 int sa_sqlite_execution_add(struct sa_store *s, const struct sa_exec_row *e, struct sa_err *err)
