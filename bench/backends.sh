@@ -11,7 +11,7 @@
 #      retention sweep runs, on SQLite and PostgreSQL (SOAK_BACKENDS)
 # Settings: BENCH_DURATION (10s), BENCH_CONNECTIONS (32), BENCH_SAVER_PUTS (3000),
 # BENCH_RUNS (500), BENCH_PG_STORAGE_RUNS (200), SOAK_SECONDS (60),
-# SOAK_BACKENDS ("sqlite postgresql").
+# SOAK_BACKENDS ("sqlite postgresql"), BENCH_SECTIONS ("1 2 3 4 5": which of the above run).
 set -euo pipefail
 build=$(realpath "${1:-build}")
 here=$(cd "$(dirname "$0")" && pwd)
@@ -88,12 +88,26 @@ mb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
 echo "machine: $(nproc) cores shared by the servers, the backends and wrk; load average now $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "PostgreSQL 15 and Redis 7 on loopback, throwaway settings (fsync off, synchronous_commit off, no Redis persistence)"
 
+want() { # N: whether section N is asked for (BENCH_SECTIONS, default all)
+  case " ${BENCH_SECTIONS:-1 2 3 4 5} " in *" $1 "*) return 0 ;; esac
+  return 1
+}
+lead() { # i tag: a lead whose pipeline finishes without an approval
+  printf '{"company_name":"Bench %s %d Bakery","industry":"Food","company_size":"1-10",' "$2" "$1"
+  printf '"country":"US","contact_info":{"name":"Bo %d","email":"bo%d.%s@bakery%d.example"}}' \
+    "$1" "$1" "$2" "$1"
+}
+now() { date +%s.%N; }
+
+if want 1; then
 echo
 echo "-- 1. checkpoint save per super-step: $build/bench_saver -n ${BENCH_SAVER_PUTS:-3000} sqlite://... postgresql://... redis://.../1"
 saver_db=$(newdb saver)
 DATABASE_URL="$saver_db" "$bin" migrate >/dev/null # the checkpoint table
 "$build/bench_saver" -n "${BENCH_SAVER_PUTS:-3000}" "sqlite://$tmp/saver.db" "$saver_db" "$redis/1"
+fi
 
+if want 2; then
 echo
 echo "-- 2. HTTP: wrk -t2 -d$duration --latency (bench/invoke.lua: qualification invoke with its write; /health caches its probe for 1 s, so it is the trivial-endpoint limit)"
 printf '%-12s %-40s %10s %10s %10s %8s\n' backend "endpoint (connections)" req/s p50_ms p99_ms non2xx
@@ -121,15 +135,11 @@ while read -r b q h p; do
   awk -v b="$b" -v q="$q" -v h="$h" -v p="$p" -v t="$t" 'BEGIN {
     printf "%-12s invoke = %.0f%% of /health at c='"$conns"' (target >= %d%%); invoke p50 at c=2 %.2f ms (target < 1 ms)\n", b, 100*q/h, t, p }'
 done <"$tmp/http.ratios"
+fi
 
+if want 3; then
 echo
 echo "-- 3. pipeline runs: $runs x POST /api/runs (curl -Z --parallel-max 16, keep-alive), until every run settled (runs.status in the database), PostgreSQL + Redis"
-lead() { # i tag: a lead whose pipeline finishes without an approval
-  printf '{"company_name":"Bench %s %d Bakery","industry":"Food","company_size":"1-10",' "$2" "$1"
-  printf '"country":"US","contact_info":{"name":"Bo %d","email":"bo%d.%s@bakery%d.example"}}' \
-    "$1" "$1" "$2" "$1"
-}
-now() { date +%s.%N; }
 pipeline_runs() { # label base_url db_url key: prints "submit_s settled_s runs_per_s statuses"
   local label=$1 url=$2 db=$3 key=$4 cfg="$tmp/runs-$1.curl" i t0 t1 t2 settled=0 total
   : >"$cfg"
@@ -181,7 +191,9 @@ awk -v a="$rps" -v b="$one_rps" 'BEGIN { printf "two instances + worker = %.2fx 
 stop "$w_pid"
 stop "$b_pid"
 stop "$a_pid"
+fi
 
+if want 4; then
 echo
 n=${BENCH_PG_STORAGE_RUNS:-200}
 echo "-- 4. bytes per finished pipeline run on PostgreSQL ($n x POST /api/langgraph/invoke pipeline, checkpoints in PostgreSQL; then sales-agent prune on a moved clock: CLOCK_FILE)"
@@ -219,8 +231,9 @@ per "$p1" "$p0" "$r1" "$r0" "  before retention"
 per "$p2" "$p0" "$r2" "$r0" "  after checkpoint retention (+2 days)"
 per "$p3" "$p0" "$r3" "$r0" "  after execution retention (+31 days)"
 echo "(target: under 8 KB per finished run kept; relations include index pages, so a small N overstates them)"
-[ "$p3" = "$p1" ] && echo "(prune deleted nothing: the PostgreSQL store has no prune operation yet, src/store/store.c's default answers zeros)"
+fi
 
+if want 5; then
 echo
 echo "-- 5. soak: wrk -t2 -c$conns -d${soak}s bench/invoke.lua, RETENTION_SWEEP_SECONDS=5, EXECUTION_RETENTION_SECONDS=20, CHECKPOINT_RETENTION_SECONDS=20"
 soak_backend() { # label DATABASE_URL
@@ -271,3 +284,4 @@ for b in ${SOAK_BACKENDS:-sqlite postgresql}; do
     postgresql) soak_backend postgresql "$(newdb soak)" ;;
   esac
 done
+fi
