@@ -1028,6 +1028,50 @@ json_t *wait_run(const char *id, struct resp *r)
     return j;
 }
 
+char *run_submit(const char *input_json)
+{
+    struct resp r;
+    char *body = strf("{\"input\":%s}", input_json);
+    json_t *j = http_json("POST", "/api/runs", body, &r);
+    free(body);
+    if (r.status != 202 || !jstr(j, "run_id"))
+        fail_msg("POST /api/runs: %ld %.300s", r.status, r.body);
+    char *id = strdup(jstr(j, "run_id"));
+    resp_free(&r);
+    return id;
+}
+
+char *run_status_now(const char *id)
+{
+    char *path = strf("/api/runs/%s", id);
+    struct resp r;
+    json_t *j = http_json("GET", path, NULL, &r);
+    char *st = r.status == 200 && jstr(j, "status") ? strdup(jstr(j, "status")) : NULL;
+    resp_free(&r);
+    free(path);
+    return st;
+}
+
+char *run_wait_settled(const char *id, int seconds)
+{
+    for (int i = 0; i < seconds * 10; i++) {
+        char *st = run_status_now(id);
+        if (st && strcmp(st, "queued") != 0 && strcmp(st, "running") != 0)
+            return st;
+        free(st);
+        usleep(100 * 1000);
+    }
+    return NULL;
+}
+
+bool server_log_has(const struct server *s, const char *text)
+{
+    char *log = server_read_log(s);
+    bool yes = log && strstr(log, text);
+    free(log);
+    return yes;
+}
+
 int api_group_setup(void **state)
 {
     (void)state;

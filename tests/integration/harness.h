@@ -42,8 +42,8 @@ struct server {
     char log_path[512]; /* the server's stderr */
     char db_url[512]; /* sqlite://DIR/db.sqlite, or postgresql://.../DB with SA_TEST_BACKENDS=pg */
     char redis_url[256]; /* its REDIS_URL with SA_TEST_BACKENDS=pg, else "" */
-    char out_path[512]; /* the server's stdout: the first admin key is printed there */
-    char key[128];      /* that key, read at the first start on this directory ("" with AUTH=off) */
+    char out_path[512];  /* the server's stdout: the first admin key is printed there */
+    char key[128]; /* that key, read at the first start on this directory ("" with AUTH=off) */
     /* Settings for this server only, "NAME=VALUE", put in its environment at every start
      * over what the test process has (unused slots ""). For instances that differ. */
     char env[SERVER_ENV_MAX][256];
@@ -271,5 +271,16 @@ json_t *run_agent(const char *type, const char *input, struct resp *r);
 /* Polls GET /api/runs/ID until it leaves queued/running (5 s at most); returns it, owned
  * by r. A run still unfinished fails the test. */
 json_t *wait_run(const char *id, struct resp *r);
+
+/* POST /api/runs with {"input": input_json}: the new run's id (malloc'd); fails the test
+ * unless the answer is 202. */
+char *run_submit(const char *input_json);
+/* GET /api/runs/ID's status now (malloc'd), or NULL when it does not answer 200. */
+char *run_status_now(const char *id);
+/* Polls (every 100 ms, seconds at most) until the run is neither queued nor running: its
+ * status (malloc'd), or NULL when it did not settle in time. */
+char *run_wait_settled(const char *id, int seconds);
+/* Whether s's log (so far) contains text. */
+bool server_log_has(const struct server *s, const char *text);
 
 #endif

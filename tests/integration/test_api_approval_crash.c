@@ -22,25 +22,6 @@ static void configure(struct server *s, const char *step_ms)
     server_setenv(s, "PIPELINE_STEP_DELAY_MS", step_ms);
 }
 
-static char *run_status(const char *id)
-{
-    char *path = strf("/api/runs/%s", id);
-    struct resp r;
-    json_t *j = http_json("GET", path, NULL, &r);
-    char *st = r.status == 200 && jstr(j, "status") ? strdup(jstr(j, "status")) : NULL;
-    resp_free(&r);
-    free(path);
-    return st;
-}
-
-static bool log_has(const struct server *s, const char *what)
-{
-    char *log = server_read_log(s);
-    bool yes = log && strstr(log, what);
-    free(log);
-    return yes;
-}
-
 static void test_crashed_continuation_is_repaired(void **state)
 {
     (void)state;
@@ -60,7 +41,7 @@ static void test_crashed_continuation_is_repaired(void **state)
     char *st = NULL;
     for (int i = 0; i < 600; i++) {
         free(st);
-        st = run_status(id);
+        st = run_status_now(id);
         if (st && strcmp(st, "awaiting_approval") == 0)
             break;
         usleep(100 * 1000);
@@ -81,14 +62,16 @@ static void test_crashed_continuation_is_repaired(void **state)
     assert_true(approval[0] != '\0');
     /* The state a crash mid-continuation leaves (the window is the continuation's length:
      * model calls in production): the approval decided, its thread still at the approval,
-     * its resumption claimed by the dead process, here for 3 more seconds of real time. */
+     * its resumption claimed by the dead process, here for 15 more seconds of real
+     * time: longer than a sanitizer build takes to start on a loaded machine, so that the
+     * start-up finds it held. */
     int stopped = server_stop(&a);
     (void)stopped;
     if (harness_on_pg())
         skip(); /* SQLite file edited below */
     char *sql = strf("sqlite3 %s/db.sqlite \"UPDATE approvals SET status = 'accepted', "
                      "response = '{\\\"type\\\":\\\"accept\\\"}', resume_owner = 'crashed', "
-                     "resume_until = CAST(strftime('%%s','now') AS INTEGER) * 1000 + 3000 "
+                     "resume_until = CAST(strftime('%%s','now') AS INTEGER) * 1000 + 15000 "
                      "WHERE id = '%s'\"",
                      a.dir, approval);
     assert_int_equal(system(sql), 0);
@@ -98,7 +81,7 @@ static void test_crashed_continuation_is_repaired(void **state)
     harness_use(&a);
     char *path = strf("/api/threads/%s/state", thread);
     bool done = false;
-    for (int k = 0; k < 300 && !done; k++) { /* 30 s */
+    for (int k = 0; k < 600 && !done; k++) { /* 60 s */
         j = http_json("GET", path, NULL, &r);
         done = r.status == 200 && json_array_size(jget(j, "next")) == 0;
         resp_free(&r);
@@ -107,8 +90,8 @@ static void test_crashed_continuation_is_repaired(void **state)
     }
     free(path);
     /* the start-up left it to the claim's holder; the keeper continued it after the lease */
-    bool left = log_has(&a, "approval's thread is being continued elsewhere");
-    bool continued = log_has(&a, "decided approvals continued");
+    bool left = server_log_has(&a, "approval's thread is being continued elsewhere");
+    bool continued = server_log_has(&a, "decided approvals continued");
     if (!done || !left || !continued) {
         server_print_log(&a);
         fail_msg("the decided approval was not continued after its dead holder's lease "

@@ -30,39 +30,6 @@ static void configure(struct server *s, const char *step_ms)
     server_setenv(s, "PIPELINE_STEP_DELAY_MS", step_ms);
 }
 
-/* GET /api/runs/ID's status (malloc'd; NULL when it does not answer). */
-static char *run_status(const char *id)
-{
-    char *path = strf("/api/runs/%s", id);
-    struct resp r;
-    json_t *j = http_json("GET", path, NULL, &r);
-    char *st = r.status == 200 && jstr(j, "status") ? strdup(jstr(j, "status")) : NULL;
-    resp_free(&r);
-    free(path);
-    return st;
-}
-
-/* Polls until the run leaves queued/running (120 s at most); its status, malloc'd. */
-static char *wait_settled(const char *id)
-{
-    for (int i = 0; i < 1200; i++) {
-        char *st = run_status(id);
-        if (st && strcmp(st, "queued") != 0 && strcmp(st, "running") != 0)
-            return st;
-        free(st);
-        usleep(100 * 1000);
-    }
-    return NULL;
-}
-
-static bool log_has(const struct server *s, const char *what)
-{
-    char *log = server_read_log(s);
-    bool yes = log && strstr(log, what);
-    free(log);
-    return yes;
-}
-
 struct decision {
     int port;
     char path[160];
@@ -111,7 +78,7 @@ static void test_one_execution_across_instances(void **state)
     resp_free(&r);
     bool running = false;
     for (int i = 0; i < 600 && !running; i++) {
-        char *st = run_status(id);
+        char *st = run_status_now(id);
         running = st && strcmp(st, "running") == 0;
         free(st);
         if (!running)
@@ -122,7 +89,7 @@ static void test_one_execution_across_instances(void **state)
     /* B's start queued the unfinished run and its worker took it: the claim stops it */
     bool dropped = false;
     for (int i = 0; i < 400 && !dropped; i++) {
-        dropped = log_has(&b, "run held by another worker");
+        dropped = server_log_has(&b, "run held by another worker");
         if (!dropped)
             usleep(50 * 1000);
     }
@@ -130,23 +97,23 @@ static void test_one_execution_across_instances(void **state)
         server_print_log(&b);
         fail_msg("B did not find the run held by A");
     }
-    assert_false(log_has(&b, "resuming a run from its checkpoint"));
+    assert_false(server_log_has(&b, "resuming a run from its checkpoint"));
 
     /* 2. A dies mid-run: B's reconciler takes the run over after A's lease */
-    char *st = run_status(id);
+    char *st = run_status_now(id);
     assert_non_null(st);
     assert_string_equal(st, "running"); /* five slow steps: still on its way */
     free(st);
     server_kill(&a);
     harness_use(&b);
-    st = wait_settled(id);
+    st = run_wait_settled(id, 120);
     if (!st)
         server_print_log(&b);
     assert_non_null(st);
     assert_string_equal(st, "awaiting_approval");
     free(st);
-    assert_true(log_has(&b, "stale runs queued again"));
-    assert_true(log_has(&b, "resuming a run from its checkpoint"));
+    assert_true(server_log_has(&b, "stale runs queued again"));
+    assert_true(server_log_has(&b, "resuming a run from its checkpoint"));
 
     /* 3. its approval answered on A and B at once: the thread continues on one of them */
     server_setenv(&a, "PIPELINE_STEP_DELAY_MS", "1000");

@@ -80,38 +80,6 @@ static char **sample_leads(int n)
     return out;
 }
 
-/* POST /api/runs on the current target; the run id (malloc'd). */
-static char *submit(const char *lead)
-{
-    struct resp r;
-    char *body = strf("{\"input\":%s}", lead);
-    json_t *j = http_json("POST", "/api/runs", body, &r);
-    free(body);
-    if (r.status != 202)
-        fail_msg("POST /api/runs: %ld %.300s", r.status, r.body);
-    char *id = strdup(jstr(j, "run_id"));
-    resp_free(&r);
-    return id;
-}
-
-/* The run's status once it is neither queued nor running (90 s at most), malloc'd. */
-static char *wait_settled(const char *id)
-{
-    char *path = strf("/api/runs/%s", id), *status = NULL;
-    for (int i = 0; i < 900 && !status; i++) {
-        struct resp r;
-        json_t *j = http_json("GET", path, NULL, &r);
-        const char *st = jstr(j, "status");
-        if (r.status == 200 && st && strcmp(st, "queued") != 0 && strcmp(st, "running") != 0)
-            status = strdup(st);
-        resp_free(&r);
-        if (!status)
-            usleep(100 * 1000);
-    }
-    free(path);
-    return status;
-}
-
 /* An SSE client on one instance: reads a run's stream to its end. */
 struct follower {
     int port;
@@ -209,7 +177,7 @@ static void test_kill_mid_run_and_share_the_work(void **state)
     char **leads = sample_leads(5);
     /* 1. a run on A, followed from B, A killed mid-run, the worker finishes it */
     harness_use(&b);
-    char *first = submit(leads[0]);
+    char *first = run_submit(leads[0]);
     struct follower f = {.port = b.port};
     snprintf(f.path, sizeof f.path, "/api/runs/%s/stream", first);
     pthread_t follower_thread;
@@ -229,7 +197,7 @@ static void test_kill_mid_run_and_share_the_work(void **state)
     server_kill(&a);
     worker = start_worker();
     assert_true(worker > 0);
-    char *status = wait_settled(first);
+    char *status = run_wait_settled(first, 90);
     assert_non_null(status);
     assert_string_equal(status, "awaiting_approval");
     free(status);
@@ -252,10 +220,10 @@ static void test_kill_mid_run_and_share_the_work(void **state)
     harness_use_port(px.port, a.key);
     char *ids[5] = {first};
     for (int i = 1; i < 5; i++)
-        ids[i] = submit(leads[i]);
+        ids[i] = run_submit(leads[i]);
     int waiting = 0;
     for (int i = 0; i < 5; i++) {
-        status = wait_settled(ids[i]);
+        status = run_wait_settled(ids[i], 90);
         assert_non_null(status);
         waiting += strcmp(status, "awaiting_approval") == 0;
         free(status);
@@ -284,9 +252,11 @@ static void test_kill_mid_run_and_share_the_work(void **state)
             pthread_join(tb, NULL);
             /* one decision is recorded; the other is refused (409) or answered as the
              * replay it is (200, duplicate: the same decision, nothing done twice) */
-            int recorded = (da.status == 200 && !da.duplicate) + (db.status == 200 && !db.duplicate);
-            bool other_ok = (da.status == 200 && !da.duplicate) ? (db.status == 409 || db.duplicate)
-                                                                 : (da.status == 409 || da.duplicate);
+            int recorded =
+                (da.status == 200 && !da.duplicate) + (db.status == 200 && !db.duplicate);
+            bool other_ok = (da.status == 200 && !da.duplicate)
+                                ? (db.status == 409 || db.duplicate)
+                                : (da.status == 409 || da.duplicate);
             if (recorded != 1 || !other_ok)
                 fail_msg("one approval answered on both instances: %ld%s and %ld%s", da.status,
                          da.duplicate ? " (duplicate)" : "", db.status,

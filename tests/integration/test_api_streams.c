@@ -150,19 +150,6 @@ static char **sample_leads(int n)
     return out;
 }
 
-static char *submit(const char *lead)
-{
-    struct resp r;
-    char *body = strf("{\"input\":%s}", lead);
-    json_t *j = http_json("POST", "/api/runs", body, &r);
-    free(body);
-    if (r.status != 202)
-        fail_msg("POST /api/runs: %ld %.300s", r.status, r.body);
-    char *id = strdup(jstr(j, "run_id"));
-    resp_free(&r);
-    return id;
-}
-
 /* body without its keep-alive comments (their number depends on timing), malloc'd. */
 static char *without_keepalives(const char *body)
 {
@@ -219,7 +206,7 @@ static void test_many_streams_wait_without_threads(void **state)
     char **leads = sample_leads(RUNS);
     char *ids[RUNS];
     for (int i = 0; i < RUNS; i++)
-        ids[i] = submit(leads[i]);
+        ids[i] = run_submit(leads[i]);
     CURLM *m = curl_multi_init();
     assert_non_null(m);
     struct curl_slist *hdrs = auth_headers();
@@ -293,7 +280,7 @@ static void test_stop_with_parked_streams(void **state)
     (void)state;
     start_streams_server("0");
     char **leads = sample_leads(1);
-    char *id = submit(leads[0]);
+    char *id = run_submit(leads[0]);
     CURLM *m = curl_multi_init();
     assert_non_null(m);
     struct curl_slist *hdrs = auth_headers();

@@ -70,24 +70,6 @@ static bool wait_for_text(const char *path, const char *text, pid_t pid)
     return false;
 }
 
-/* The run's stored status, polled until it is neither queued nor running (60 s at most). */
-static char *wait_finished(const char *id)
-{
-    char *path = strf("/api/runs/%s", id), *status = NULL;
-    for (int i = 0; i < 600 && !status; i++) {
-        struct resp r;
-        json_t *j = http_json("GET", path, NULL, &r);
-        const char *st = jstr(j, "status");
-        if (r.status == 200 && st && strcmp(st, "queued") != 0 && strcmp(st, "running") != 0)
-            status = strdup(st);
-        resp_free(&r);
-        if (!status)
-            usleep(100 * 1000);
-    }
-    free(path);
-    return status;
-}
-
 /* An API instance with RUN_WORKERS=0 queues a run and never runs it; a worker on the same
  * database runs it to the BDR approval; the API then serves its result (its stream too,
  * from the stored result: the events were the worker's); SIGTERM stops the worker with
@@ -124,7 +106,7 @@ static void test_api_queues_worker_runs(void **state)
         waitpid(worker, NULL, 0);
         fail_msg("the worker did not start (see %s/worker.log)", api.dir);
     }
-    char *status = wait_finished(id);
+    char *status = run_wait_settled(id, 60);
     assert_non_null(status);
     assert_string_equal(status, "awaiting_approval");
     free(status);
@@ -200,7 +182,7 @@ static void test_takeover_after_kill(void **state)
     waitpid(a, NULL, 0);
     pid_t b = start_worker(out_b, "0");
     assert_true(b > 0);
-    char *status = wait_finished(id);
+    char *status = run_wait_settled(id, 60);
     assert_non_null(status);
     assert_string_equal(status, "awaiting_approval");
     free(status);
