@@ -111,8 +111,11 @@ struct sa_runs {
     pthread_t keeper;
     bool keeper_started;
     int touch_ms;
-    int lease_ms;      /* a run's store lease: the visibility timeout */
-    int reconcile_ms;  /* how often the keeper looks for stale runs */
+    int lease_ms;        /* a run's store lease: the visibility timeout */
+    int reconcile_ms;    /* how often the keeper looks for stale runs */
+    pthread_t continuer; /* continue_decided's thread, off the keeper's (see keeper) */
+    bool continuer_started;
+    bool continuing;   /* atomic: the continuer has not finished its pass */
     char host_ns[128]; /* "HOST/BOOT/PIDNS/": this process's place (see host_ns); "" unknown */
     struct stream_waiter *waiter; /* the stream clients', made at the first park (lock) */
 };
@@ -667,6 +670,31 @@ static void continue_decided(struct sa_runs *r)
                json_pack("{s:i}", "runs", resumed));
 }
 
+static void *continuer_main(void *arg)
+{
+    struct sa_runs *r = arg;
+    continue_decided(r);
+    __atomic_store_n(&r->continuing, false, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+/* Starts a pass of continue_decided on a thread of its own unless the last one is still
+ * going: a continuation runs the steps after an approval (model calls, in time), and the
+ * keeper must meanwhile go on renewing the leases of the runs this process executes. */
+static void start_continuer(struct sa_runs *r)
+{
+    if (__atomic_load_n(&r->continuing, __ATOMIC_ACQUIRE))
+        return;
+    if (r->continuer_started)
+        pthread_join(r->continuer, NULL);
+    r->continuer_started = false;
+    __atomic_store_n(&r->continuing, true, __ATOMIC_RELEASE);
+    if (pthread_create(&r->continuer, NULL, continuer_main, r) == 0)
+        r->continuer_started = true;
+    else
+        __atomic_store_n(&r->continuing, false, __ATOMIC_RELEASE);
+}
+
 /* Keeps this process's deliveries and their store leases alive, carries cancel requests
  * to them, and runs the reconciler (see the top of the file). */
 static void *keeper(void *arg)
@@ -699,7 +727,7 @@ static void *keeper(void *arg)
             since_reconcile = 0;
             reconcile(r, &reconcile_failures);
             if (++reconciles % APPROVAL_RETRY_EVERY == 0)
-                continue_decided(r);
+                start_continuer(r);
         }
     }
     return NULL;
@@ -782,6 +810,8 @@ void sa_runs_stop(struct sa_runs *r)
         pthread_join(r->threads[k], NULL);
     if (r->keeper_started)
         pthread_join(r->keeper, NULL);
+    if (r->continuer_started) /* the keeper started it; a continuation finishes first */
+        pthread_join(r->continuer, NULL);
     free(r->threads);
     retry_unrecorded(r); /* a last try; what is left is resumed from its checkpoint */
     while (r->unrecorded) {
