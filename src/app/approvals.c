@@ -61,21 +61,29 @@ int sa_app_record_interrupts(struct sa_store *store, const char *thread_id, cons
 }
 
 /* Where the thread stands: 2 when its latest checkpoint still waits on interrupt_id, 1
- * when it has other steps left (a run stopped after the answer, e.g. a killed server),
- * 0 when it has finished. */
+ * when it has other steps left and waits on no interrupt (a run stopped after the answer,
+ * e.g. a killed server), 0 when it has finished or waits on another interrupt (a later
+ * run on the same thread id asks its own question: not this approval's to continue). */
 static int thread_position(struct sa_app *app, const char *thread_id, const char *interrupt_id)
 {
     json_t *snap = NULL;
     struct sa_err e = {0};
     if (graph_get_state(sa_pipeline_graph(app->pipeline), thread_id, NULL, &snap, &e))
         return 0;
-    bool pending = false;
+    bool pending = false, other = false;
     size_t i, k;
     json_t *t, *it;
     json_array_foreach(json_object_get(snap, "tasks"), i, t)
-        json_array_foreach(json_object_get(t, "interrupts"), k, it) pending |=
-        strcmp(json_string_value(json_object_get(it, "id")) ?: "", interrupt_id) == 0;
-    int pos = pending ? 2 : json_array_size(json_object_get(snap, "next")) > 0 ? 1 : 0;
+    {
+        json_array_foreach(json_object_get(t, "interrupts"), k, it)
+        {
+            bool mine =
+                strcmp(json_string_value(json_object_get(it, "id")) ?: "", interrupt_id) == 0;
+            pending |= mine;
+            other |= !mine;
+        }
+    }
+    int pos = pending ? 2 : !other && json_array_size(json_object_get(snap, "next")) > 0 ? 1 : 0;
     json_decref(snap);
     return pos;
 }
@@ -252,10 +260,28 @@ int sa_app_decide(struct sa_app *app, const char *id, const json_t *response, co
     return 0;
 }
 
-int sa_app_resume_decided(struct sa_app *app, int *resumed, struct sa_err *err)
+/* Whether a run of the store's still queued or running is on thread (*busy: their
+ * threads, loaded on first use). */
+static bool thread_has_run(struct sa_app *app, json_t **busy, const char *thread)
+{
+    struct sa_err e = {0};
+    if (!*busy && sa_store_runs_unfinished(app->store, busy, &e))
+        return true; /* unknown: leave it to a later pass */
+    size_t i;
+    json_t *o;
+    json_array_foreach(*busy, i, o)
+    {
+        if (strcmp(json_string_value(json_object_get(o, "thread_id")) ?: "", thread) == 0)
+            return true;
+    }
+    return false;
+}
+
+int sa_app_resume_decided(struct sa_app *app, bool (*stop)(void *arg), void *stop_arg, int *resumed,
+                          struct sa_err *err)
 {
     *resumed = 0;
-    json_t *list = NULL;
+    json_t *list = NULL, *busy = NULL;
     int rc = sa_store_approval_list(app->store, NULL, 500, &list, err);
     if (rc)
         return rc;
@@ -263,14 +289,34 @@ int sa_app_resume_decided(struct sa_app *app, int *resumed, struct sa_err *err)
     json_t *a;
     json_array_foreach(list, i, a)
     {
+        if (stop && stop(stop_arg))
+            break;
         if (strcmp(json_string_value(json_object_get(a, "status")) ?: "", "pending") == 0)
             continue;
+        const char *thread = json_string_value(json_object_get(a, "thread_id"));
+        const char *iid = json_string_value(json_object_get(a, "interrupt_id"));
+        /* steps left after the answer, but a run (queued or running) is on the thread: the
+         * steps are that run's, not a continuation someone left */
+        if (thread && iid && thread_position(app, thread, iid) == 1 &&
+            thread_has_run(app, &busy, thread))
+            continue;
         json_t *run = NULL;
-        if ((rc = resume_approval(app, a, &run, err)))
-            break;
+        struct sa_err e = {0};
+        int one = resume_approval(app, a, &run, &e);
+        if (one) { /* one thread failing must not keep the others waiting */
+            sa_log(
+                SA_LOG_WARN, "decided approval not continued",
+                json_pack("{s:O, s:s}", "approval_id", json_object_get(a, "id"), "error", e.msg));
+            if (!rc) {
+                rc = one;
+                *err = e;
+            }
+            continue;
+        }
         *resumed += run != NULL;
         json_decref(run);
     }
+    json_decref(busy);
     json_decref(list);
     return rc;
 }

@@ -27,9 +27,15 @@ int sa_app_record_interrupts(struct sa_store *store, const char *thread_id, cons
 int sa_app_decide(struct sa_app *app, const char *id, const json_t *response, const char *reviewer,
                   json_t *detail, json_t **out, bool *stored, struct sa_err *err) SA_WUR;
 
-/* At start-up: continues the runs whose approval was answered but which a stopped
- * server did not resume; *resumed counts them. */
-int sa_app_resume_decided(struct sa_app *app, int *resumed, struct sa_err *err) SA_WUR;
+/* At start-up, and every few passes of the run workers' keeper: continues the threads
+ * whose approval was answered but which nobody continued (a stopped server, a request
+ * that died mid-way; each under the approval's resumption claim), among the 500 newest
+ * approvals; *resumed counts them. A thread with a queued or running run is that run's.
+ * stop (may be NULL) is asked between approvals, so a stopping process does not finish
+ * the pass. An approval that fails is logged and the others still go on; the first
+ * failure is returned. */
+int sa_app_resume_decided(struct sa_app *app, bool (*stop)(void *arg), void *stop_arg, int *resumed,
+                          struct sa_err *err) SA_WUR;
 
 /* Approvals with status (NULL: any), newest first, at most limit (new reference). */
 int sa_app_approvals_list(struct sa_store *store, const char *status, int limit, json_t **out,

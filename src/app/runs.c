@@ -658,11 +658,16 @@ static void reconcile(struct sa_runs *r, int *failures)
  * one died mid-way (its resumption claim then ends after its lease, app/approvals.c), and
  * no start-up came after that. Every process with run workers looks, so one crash is
  * repaired within a lease plus APPROVAL_RETRY_EVERY reconciler passes. */
+static bool stop_asked(void *arg)
+{
+    return stopping(arg);
+}
+
 static void continue_decided(struct sa_runs *r)
 {
     int resumed = 0;
     struct sa_err err = {0};
-    if (sa_app_resume_decided(r->app, &resumed, &err))
+    if (sa_app_resume_decided(r->app, stop_asked, r, &resumed, &err))
         sa_log(SA_LOG_WARN, "decided approvals not continued; retrying later",
                json_pack("{s:s}", "error", err.msg));
     else if (resumed)

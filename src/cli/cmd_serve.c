@@ -76,7 +76,7 @@ static int serve(const struct sa_config *cfg, const struct sa_cli_args *args)
         return sa_cli_fail(&err);
     }
     int resumed = 0;
-    if (sa_app_resume_decided(app, &resumed, &err))
+    if (sa_app_resume_decided(app, NULL, NULL, &resumed, &err))
         sa_log(SA_LOG_ERROR, "approved runs not resumed", json_pack("{s:s}", "error", err.msg));
     else if (resumed)
         sa_log(SA_LOG_INFO, "approved runs resumed", json_pack("{s:i}", "runs", resumed));
