@@ -476,7 +476,7 @@ static json_t *lead_of(const struct sa_booking *b, const char *email, char id[37
     id[0] = '\0';
     json_t *lead = NULL;
     struct sa_err e = {0};
-    if (!email || sa_store_lead_by_email(b->store, email, id, &e) ||
+    if (!email || sa_store_lead_by_email(b->store, email, id, NULL, &e) ||
         sa_store_get_lead(b->store, id, &lead, &e)) {
         id[0] = '\0';
         return NULL;

@@ -598,7 +598,7 @@ static void lead_of_turn(struct sa_conversation *c, const json_t *input, char id
         contact = json_object_get(input, "contact_info");
     const char *email = json_string_value(json_object_get(contact, "email"));
     struct sa_err err = {0};
-    int rc = email && c->store ? sa_store_lead_by_email(c->store, email, id, &err) : SA_ENOTFOUND;
+    int rc = email && c->store ? sa_store_lead_by_email(c->store, email, id, NULL, &err) : SA_ENOTFOUND;
     if (rc && rc != SA_ENOTFOUND)
         sa_log(SA_LOG_WARN, "conversation turn: lead not looked up",
                json_pack("{s:s}", "error", err.msg));

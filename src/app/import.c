@@ -883,7 +883,7 @@ static int prepare_lead(struct sa_app *app, struct sa_agent *q, const struct pre
     if (rc)
         return sa_err_set(err, SA_EINVAL, "row %zu: invalid after merging duplicates", fl->row);
     struct sa_err ferr = {0};
-    rc = sa_app_lead_identify(app, &b->leads[p], fl->id, &ferr);
+    rc = sa_app_lead_identify(app, &b->leads[p], fl->id, NULL, &ferr);
     if (rc && rc != SA_ENOTFOUND) {
         *err = ferr;
         return rc;

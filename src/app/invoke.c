@@ -136,15 +136,15 @@ void sa_app_lead_merge(json_t *earlier, const json_t *later)
 }
 
 int sa_app_lead_identify(struct sa_app *app, const struct sa_lead *lead, char id[SA_UUID_LEN],
-                         struct sa_err *err)
+                         json_t **data, struct sa_err *err)
 {
     id[0] = '\0';
     if (lead->contact_email)
-        return sa_store_lead_by_email(app->store, lead->contact_email, id, err);
+        return sa_store_lead_by_email(app->store, lead->contact_email, id, data, err);
     char domain[256];
     sa_lead_domain(lead, app->model, domain, sizeof domain);
     return sa_store_lead_match(app->store, lead->company_name, domain[0] ? domain : NULL,
-                               lead->contact_name, id, err);
+                               lead->contact_name, id, data, err);
 }
 
 /* First writes of invokes for the same contact serialise on one of these, chosen by a
@@ -188,20 +188,17 @@ static int resolve_lead(struct sa_app *app, const struct sa_invoke_req *req,
         sa_uuid_v7(res->lead_id);
         return 0;
     }
-    int rc = sa_app_lead_identify(app, req->lead, res->lead_id, err);
+    /* the stored input comes with the id: one read (store.h lead_by_email) */
+    json_t *in = NULL;
+    int rc = sa_app_lead_identify(app, req->lead, res->lead_id, &in, err);
     if (rc == SA_ENOTFOUND) {
         sa_uuid_v7(res->lead_id);
         res->action = "created";
         return 0;
     }
-    json_t *old = NULL;
-    if (!rc)
-        rc = sa_store_get_lead(app->store, res->lead_id, &old, err);
     if (rc)
         return rc;
     res->action = "updated";
-    json_t *in = json_deep_copy(json_object_get(old, "data"));
-    json_decref(old);
     if (json_is_object(in)) {
         sa_app_lead_merge(in, req->lead->raw);
         json_t *detail = json_array();
@@ -297,7 +294,7 @@ int sa_app_invoke(struct sa_app *app, const struct sa_invoke_req *req, struct sa
         pthread_mutex_lock(stripe);
         char again[SA_UUID_LEN];
         struct sa_err e = {0};
-        if (sa_app_lead_identify(app, lead, again, &e) == 0) {
+        if (sa_app_lead_identify(app, lead, again, NULL, &e) == 0) {
             /* another invoke created this contact meanwhile: write onto it */
             memcpy(res->lead_id, again, sizeof again);
             res->action = "updated";
@@ -341,7 +338,7 @@ static void link_turn_to_lead(struct sa_app *app, const json_t *input, struct sa
     const char *email = json_string_value(json_object_get(contact, "email"));
     struct sa_err err = {0};
     char id[SA_UUID_LEN];
-    if (!email || sa_store_lead_by_email(app->store, email, id, &err) != 0)
+    if (!email || sa_store_lead_by_email(app->store, email, id, NULL, &err) != 0)
         return;
     char *in = json_dumps(input, JSON_COMPACT), *out = json_dumps(res->output, JSON_COMPACT);
     sa_uuid_v7(res->execution_id);

@@ -81,9 +81,11 @@ bool sa_app_invoke_runs_graph(struct sa_app *app, int type);
  * the earliest lead with the same e-mail (ASCII case ignored) and nothing else; without
  * one, the earliest lead without an e-mail with the same company name, company domain
  * (sa_lead_domain: corporate e-mail, else website; none matches none) and contact name
- * (case ignored; none matches none). Returns 0 with id, SA_ENOTFOUND, or a store error. */
+ * (case ignored; none matches none). Returns 0 with id, SA_ENOTFOUND, or a store error.
+ * When data is not NULL, *data (new reference) is the found lead's stored input, read
+ * with its id. */
 int sa_app_lead_identify(struct sa_app *app, const struct sa_lead *lead, char id[SA_UUID_LEN],
-                         struct sa_err *err) SA_WUR;
+                         json_t **data, struct sa_err *err) SA_WUR;
 
 /* Folds later into earlier (two lead inputs, JSON objects): a later value replaces an
  * earlier one, except that objects (contact_info) merge key by key and signals are

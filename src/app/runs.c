@@ -849,7 +849,7 @@ int sa_runs_submit(struct sa_runs *r, const struct sa_lead *lead, const char *le
     } else {
         /* the identity rule (docs/leads.md): a run for a stored person updates that lead */
         char found[SA_UUID_LEN];
-        int irc = sa_app_lead_identify(r->app, lead, found, err);
+        int irc = sa_app_lead_identify(r->app, lead, found, NULL, err);
         if (irc == 0)
             snprintf(lead_out, 40, "%s", found);
         else if (irc == SA_ENOTFOUND)

@@ -205,8 +205,11 @@ struct sa_store_ops {
     int (*list_leads)(struct sa_store *s, const struct sa_lead_query *q, json_t **out,
                       struct sa_err *err);
     /* The id of the earliest stored lead whose contact e-mail is email (ASCII case
-     * ignored), or SA_ENOTFOUND. */
-    int (*lead_by_email)(struct sa_store *s, const char *email, char id[37], struct sa_err *err);
+     * ignored), or SA_ENOTFOUND. When data is not NULL, *data is that lead's stored input
+     * (get_lead's "data"), read with the id: an invoke folds its input over it without a
+     * second query. */
+    int (*lead_by_email)(struct sa_store *s, const char *email, char id[37], json_t **data,
+                         struct sa_err *err);
     /* The stored leads whose company name is name (ASCII case ignored), earliest first,
      * as an array of {id, website, contact_email} (null when unknown); empty when none. */
     int (*leads_by_company)(struct sa_store *s, const char *name, json_t **out, struct sa_err *err);
@@ -214,9 +217,9 @@ struct sa_store_ops {
      * name and whose contact name is contact_name (both ASCII case ignored; a NULL
      * contact_name matches only a lead without one) and whose company domain is domain
      * (NULL: a lead without a company record), or SA_ENOTFOUND. The identity rule for
-     * leads without an e-mail (docs/leads.md). */
+     * leads without an e-mail (docs/leads.md). data as for lead_by_email. */
     int (*lead_match)(struct sa_store *s, const char *name, const char *domain,
-                      const char *contact_name, char id[37], struct sa_err *err);
+                      const char *contact_name, char id[37], json_t **data, struct sa_err *err);
     /* The company of domain (lowercase): {id, domain, name, leads: how many leads it has,
      * created_at, updated_at}, or SA_ENOTFOUND. */
     int (*company_get)(struct sa_store *s, const char *domain, json_t **out, struct sa_err *err);
@@ -645,9 +648,9 @@ static inline SA_WUR int sa_store_list_leads(struct sa_store *s, const struct sa
     return s->ops->list_leads(s, q, out, err);
 }
 static inline SA_WUR int sa_store_lead_by_email(struct sa_store *s, const char *email, char id[37],
-                                                struct sa_err *err)
+                                                json_t **data, struct sa_err *err)
 {
-    return s->ops->lead_by_email(s, email, id, err);
+    return s->ops->lead_by_email(s, email, id, data, err);
 }
 static inline SA_WUR int sa_store_leads_by_company(struct sa_store *s, const char *name,
                                                    json_t **out, struct sa_err *err)
@@ -656,9 +659,9 @@ static inline SA_WUR int sa_store_leads_by_company(struct sa_store *s, const cha
 }
 static inline SA_WUR int sa_store_lead_match(struct sa_store *s, const char *name,
                                              const char *domain, const char *contact_name,
-                                             char id[37], struct sa_err *err)
+                                             char id[37], json_t **data, struct sa_err *err)
 {
-    return s->ops->lead_match(s, name, domain, contact_name, id, err);
+    return s->ops->lead_match(s, name, domain, contact_name, id, data, err);
 }
 static inline SA_WUR int sa_store_company_get(struct sa_store *s, const char *domain, json_t **out,
                                               struct sa_err *err)

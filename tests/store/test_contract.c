@@ -79,6 +79,9 @@ static void save_lead(struct sa_store *s, char id[SA_UUID_LEN], const char *name
     sa_uuid_v7(eid);
     struct sa_lead_row l = lead(id, name, -1, NULL, email);
     l.website = website;
+    char data[160]; /* the stored input, as an invoke gives it */
+    snprintf(data, sizeof data, "{\"company_name\":\"%s\",\"notes\":\"Gr\u00fc\u00dfe\"}", name);
+    l.data = data;
     struct sa_exec_row e = exec(eid, id);
     struct sa_err err = {0};
     if (sa_store_save_invocation(s, &l, &e, &err))
@@ -562,13 +565,28 @@ static void test_lead_lookups(void **state)
     save_lead(s, other, "Someone Else", NULL, NULL);
 
     char id[37] = "x";
-    assert_int_equal(sa_store_lead_by_email(s, email, id, &err), 0);
+    assert_int_equal(sa_store_lead_by_email(s, email, id, NULL, &err), 0);
     assert_string_equal(id, first);
     char unknown[64];
     assert_int_equal(
-        sa_store_lead_by_email(s, uniq(unknown, sizeof unknown, "nobody", "@x.io"), id, &err),
+        sa_store_lead_by_email(s, uniq(unknown, sizeof unknown, "nobody", "@x.io"), id, NULL, &err),
         SA_ENOTFOUND);
     assert_string_equal(id, "");
+    /* with the stored input, read with the id: get_lead's "data" */
+    json_t *data = NULL, *full = NULL;
+    assert_int_equal(sa_store_lead_by_email(s, upper, id, &data, &err), 0);
+    assert_string_equal(id, first);
+    assert_int_equal(sa_store_get_lead(s, first, &full, &err), 0);
+    assert_string_equal(str(data, "company_name"), name);
+    assert_string_equal(str(data, "notes"), "Gr\u00fc\u00dfe");
+    assert_true(json_equal(data, json_object_get(full, "data")));
+    json_decref(data);
+    json_decref(full);
+    json_t *before = json_object(); /* not NULL, to see it cleared */
+    data = before;
+    assert_int_equal(sa_store_lead_by_email(s, unknown, id, &data, &err), SA_ENOTFOUND);
+    assert_null(data);
+    json_decref(before);
 
     json_t *c = NULL;
     assert_int_equal(sa_store_leads_by_company(s, name, &c, &err), 0);
@@ -646,14 +664,23 @@ static void test_companies(void **state)
 
     char id[37];
     /* leads with an e-mail are never matched by company */
-    assert_int_equal(sa_store_lead_match(s, name, domain, "Ingrid", id, &err), SA_ENOTFOUND);
-    assert_int_equal(sa_store_lead_match(s, name, domain, "FRONT DESK", id, &err), 0);
+    assert_int_equal(sa_store_lead_match(s, name, domain, "Ingrid", id, NULL, &err), SA_ENOTFOUND);
+    assert_int_equal(sa_store_lead_match(s, name, domain, "FRONT DESK", id, NULL, &err), 0);
     assert_string_equal(id, d);
-    assert_int_equal(sa_store_lead_match(s, name, other_domain, "Front Desk", id, &err),
+    assert_int_equal(sa_store_lead_match(s, name, other_domain, "Front Desk", id, NULL, &err),
                      SA_ENOTFOUND);
-    assert_int_equal(sa_store_lead_match(s, name, domain, NULL, id, &err), SA_ENOTFOUND);
-    assert_int_equal(sa_store_lead_match(s, name, NULL, "walk-in", id, &err), 0);
+    assert_int_equal(sa_store_lead_match(s, name, domain, NULL, id, NULL, &err), SA_ENOTFOUND);
+    assert_int_equal(sa_store_lead_match(s, name, NULL, "walk-in", id, NULL, &err), 0);
     assert_string_equal(id, c);
+    json_t *data = NULL;
+    assert_int_equal(sa_store_lead_match(s, name, domain, "Front Desk", id, &data, &err), 0);
+    assert_string_equal(id, d);
+    json_t *cd = NULL;
+    assert_int_equal(sa_store_get_lead(s, d, &cd, &err), 0);
+    assert_true(json_is_object(data));
+    assert_true(json_equal(data, json_object_get(cd, "data")));
+    json_decref(cd);
+    json_decref(data);
     sa_store_close(s);
 }
 

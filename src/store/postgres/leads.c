@@ -51,12 +51,14 @@ static const struct pg_sql GET_COMPANY = {
     "get company", "SELECT id, domain, name, created_at, updated_at, "
                    "(SELECT count(*) FROM leads l WHERE l.company_id = c.id) AS leads "
                    "FROM companies c WHERE domain = $1"};
-static const struct pg_sql MATCH_LEAD = {
-    "match lead",
-    "SELECT id FROM leads WHERE lower(company_name) = lower($1::text COLLATE \"C\") "
-    "AND contact_email IS NULL AND company_id IS NOT DISTINCT FROM (SELECT id FROM companies "
-    "WHERE domain = $2::text) AND lower(COALESCE(contact_name, '')) = "
-    "lower(COALESCE($3::text, '') COLLATE \"C\") ORDER BY created_at, id LIMIT 1"};
+/* The identity rule's match, without and with the lead's stored input. */
+#define MATCH_LEAD_SQL(cols)                                                                   \
+    "SELECT " cols " FROM leads WHERE lower(company_name) = lower($1::text COLLATE \"C\") "  \
+    "AND contact_email IS NULL AND company_id IS NOT DISTINCT FROM (SELECT id FROM companies " \
+    "WHERE domain = $2::text) AND lower(COALESCE(contact_name, '')) = "                        \
+    "lower(COALESCE($3::text, '') COLLATE \"C\") ORDER BY created_at, id LIMIT 1"
+static const struct pg_sql MATCH_LEAD[2] = {{"match lead", MATCH_LEAD_SQL("id")},
+                                            {"match lead", MATCH_LEAD_SQL("id, data")}};
 /* GET_LEAD and BY_EMAIL run through functions (migration 055) that hold their
  * statements, SELECT LEAD_READ_COLS FROM leads WHERE id = $1 and the lead with the
  * e-mail (ASCII case ignored, the earliest), so that PostgreSQL plans them once per
@@ -86,7 +88,10 @@ static const struct pg_sql COUNT_LEADS[PG_SEARCH_MODES] = {
     {"count leads", "SELECT count(*) AS n FROM leads" PG_LEAD_FILTER_INDEX},
     {"count leads", "SELECT count(*) AS n FROM leads" PG_LEAD_FILTER_SCAN},
 };
-static const struct pg_sql BY_EMAIL = {"lead by e-mail", "SELECT sa_lead_by_email($1) AS id"};
+/* with the lead's stored input: migration 056 */
+static const struct pg_sql BY_EMAIL[2] = {
+    {"lead by e-mail", "SELECT sa_lead_by_email($1) AS id"},
+    {"lead by e-mail", "SELECT id, data FROM sa_lead_by_email_data($1)"}};
 static const struct pg_sql BY_COMPANY = {"leads by company",
                                          "SELECT id, website, contact_email FROM leads WHERE "
                                          "lower(company_name) = lower($1::text COLLATE \"C\") "
@@ -293,18 +298,31 @@ int sa_pg_list_leads(struct sa_store *s, const struct sa_lead_query *q, json_t *
     return rc;
 }
 
-int sa_pg_lead_by_email(struct sa_store *s, const char *email, char id[37], struct sa_err *err)
+/* Runs the identity query q[0] (id) or, when data is wanted, q[1] (id, data): the found
+ * lead's id into id and its data into *data, or SA_ENOTFOUND. */
+static int identify(struct sa_store *s, const struct pg_sql q[2], const struct pg_arg *a, int n,
+                    char id[37], json_t **data, struct sa_err *err)
 {
     id[0] = '\0';
+    if (data)
+        *data = NULL;
     json_t *row = NULL;
-    int rc = pg_query_one(s, &BY_EMAIL, &TXT(email), 1, NULL, &row, err);
+    int rc = pg_query_one(s, &q[data != NULL], a, n, NULL, &row, err);
     const char *got = json_string_value(json_object_get(row, "id"));
     if (!rc && !got)
         rc = sa_err_set(err, SA_ENOTFOUND, "no such lead");
     if (!rc)
         snprintf(id, 37, "%s", got);
+    if (!rc && data)
+        *data = json_incref(json_object_get(row, "data"));
     json_decref(row);
     return rc;
+}
+
+int sa_pg_lead_by_email(struct sa_store *s, const char *email, char id[37], json_t **data,
+                        struct sa_err *err)
+{
+    return identify(s, BY_EMAIL, &TXT(email), 1, id, data, err);
 }
 
 int sa_pg_leads_by_company(struct sa_store *s, const char *name, json_t **out, struct sa_err *err)
@@ -313,20 +331,11 @@ int sa_pg_leads_by_company(struct sa_store *s, const char *name, json_t **out, s
 }
 
 int sa_pg_lead_match(struct sa_store *s, const char *name, const char *domain,
-                     const char *contact_name, char id[37], struct sa_err *err)
+                     const char *contact_name, char id[37], json_t **data, struct sa_err *err)
 {
-    id[0] = '\0';
-    json_t *row = NULL;
     const struct pg_arg a[] = {TXT(name), TXT(domain && domain[0] ? domain : NULL),
                                TXT(contact_name)};
-    int rc = pg_query_one(s, &MATCH_LEAD, a, DB_N(a), NULL, &row, err);
-    const char *got = json_string_value(json_object_get(row, "id"));
-    if (!rc && !got)
-        rc = sa_err_set(err, SA_ENOTFOUND, "no such lead");
-    if (!rc)
-        snprintf(id, 37, "%s", got);
-    json_decref(row);
-    return rc;
+    return identify(s, MATCH_LEAD, a, DB_N(a), id, data, err);
 }
 
 int sa_pg_company_get(struct sa_store *s, const char *domain, json_t **out, struct sa_err *err)

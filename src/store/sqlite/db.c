@@ -33,15 +33,19 @@
  * synchronous=NORMAL in WAL mode keeps the database consistent after a crash; a power
  * loss can drop the last commits. */
 
-#define DB_MAX_STMTS 64 /* distinct statements of the backend, with room to spare */
+/* A connection keeps each statement it has prepared, for its lifetime: the backend has
+ * about 140 distinct ones (db_sql definitions), so the cache grows to what a connection
+ * has run and stays there. (It was a fixed 64 entries: a server up long enough for one
+ * connection to run 65 distinct statements answered "statement cache full" to them.) */
+struct db_cached {
+    const struct db_sql *q; /* the cache key: the definition's address */
+    sqlite3_stmt *st;
+};
 
 struct db_conn {
     sqlite3 *db;
-    struct {
-        const struct db_sql *q; /* the cache key: the definition's address */
-        sqlite3_stmt *st;
-    } stmts[DB_MAX_STMTS];
-    int nstmts;
+    struct db_cached *stmts;
+    int nstmts, cap;
     bool busy;
     bool in_txn; /* inside db_transaction / a group commit: no statement may run outside it */
 };
@@ -152,10 +156,15 @@ static sqlite3_stmt *db_stmt(struct db_conn *c, const struct db_sql *q, struct s
             return c->stmts[i].st;
         }
     }
-    SA_ASSERT(c->nstmts < DB_MAX_STMTS);
-    if (c->nstmts == DB_MAX_STMTS) {
-        sa_err_set(err, SA_ESTORE, "sqlite: %s: statement cache full", q->what);
-        return NULL;
+    if (c->nstmts == c->cap) {
+        int cap = c->cap ? 2 * c->cap : 32;
+        struct db_cached *grown = realloc(c->stmts, (size_t)cap * sizeof *grown);
+        if (!grown) {
+            sa_err_set(err, SA_ENOMEM, "out of memory");
+            return NULL;
+        }
+        c->stmts = grown;
+        c->cap = cap;
     }
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v3(c->db, q->text, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
@@ -552,7 +561,9 @@ static void close_conn(struct db_conn *c, bool close_db)
 {
     for (int i = 0; i < c->nstmts; i++)
         sqlite3_finalize(c->stmts[i].st);
-    c->nstmts = 0;
+    free(c->stmts);
+    c->stmts = NULL;
+    c->nstmts = c->cap = 0;
     if (close_db)
         sqlite3_close(c->db);
 }

@@ -70,11 +70,19 @@ static const struct db_sql GET_COMPANY = {
     "get company", "SELECT id, domain, name, created_at, updated_at, "
                    "(SELECT count(*) FROM leads l WHERE l.company_id = c.id) AS leads "
                    "FROM companies c WHERE domain = ?1"};
-static const struct db_sql MATCH_LEAD = {
-    "match lead", "SELECT id FROM leads WHERE company_name = ?1 COLLATE NOCASE "
-                  "AND contact_email IS NULL AND company_id IS (SELECT id FROM companies "
-                  "WHERE domain = ?2) AND ifnull(contact_name, '') = ifnull(?3, '') COLLATE "
-                  "NOCASE ORDER BY created_at, id LIMIT 1"};
+/* The identity rule's two queries, each with and without the lead's stored input. */
+#define MATCH_LEAD_SQL(cols)                                                                   \
+    "SELECT " cols " FROM leads WHERE company_name = ?1 COLLATE NOCASE "                      \
+    "AND contact_email IS NULL AND company_id IS (SELECT id FROM companies "                  \
+    "WHERE domain = ?2) AND ifnull(contact_name, '') = ifnull(?3, '') COLLATE "               \
+    "NOCASE ORDER BY created_at, id LIMIT 1"
+#define BY_EMAIL_SQL(cols)                                                                     \
+    "SELECT " cols " FROM leads WHERE contact_email = ?1 COLLATE NOCASE ORDER BY created_at "  \
+    "LIMIT 1"
+static const struct db_sql MATCH_LEAD[2] = {{"match lead", MATCH_LEAD_SQL("id")},
+                                            {"match lead", MATCH_LEAD_SQL("id, data")}};
+static const struct db_sql BY_EMAIL[2] = {{"lead by e-mail", BY_EMAIL_SQL("id")},
+                                          {"lead by e-mail", BY_EMAIL_SQL("id, data")}};
 static const struct db_sql GET_LEAD = {"get lead",
                                        "SELECT " LEAD_READ_COLS " FROM leads WHERE id = ?1"};
 /* The list's statements by search mode (search.h) and order (enum sa_lead_sort). */
@@ -101,9 +109,6 @@ static const struct db_sql COUNT_LEADS[DB_SEARCH_MODES] = {
     {"count leads", "SELECT count(*) AS n FROM leads" DB_LEAD_FILTER_INDEX},
     {"count leads", "SELECT count(*) AS n FROM leads" DB_LEAD_FILTER_SCAN},
 };
-static const struct db_sql BY_EMAIL = {"lead by e-mail",
-                                       "SELECT id FROM leads WHERE contact_email = ?1 COLLATE "
-                                       "NOCASE ORDER BY created_at LIMIT 1"};
 static const struct db_sql BY_COMPANY = {"leads by company",
                                          "SELECT id, website, contact_email FROM leads WHERE "
                                          "company_name = ?1 COLLATE NOCASE ORDER BY created_at"};
@@ -295,18 +300,39 @@ int sa_sqlite_list_leads(struct sa_store *s, const struct sa_lead_query *q, json
     return rc;
 }
 
-int sa_sqlite_lead_by_email(struct sa_store *s, const char *email, char id[37], struct sa_err *err)
+/* {id} or {id, data} of the identity queries, data decoded */
+static json_t *identity_from_row(sqlite3_stmt *st)
+{
+    if (sqlite3_column_count(st) == 1)
+        return json_pack("{s:o}", "id", db_col_text(st, 0));
+    return json_pack("{s:o, s:o}", "id", db_col_text(st, 0), "data", db_col_json(st, 1));
+}
+
+/* Runs the identity query q[0] (id) or, when data is wanted, q[1] (id, data): the found
+ * lead's id into id and its data into *data, or SA_ENOTFOUND. */
+static int identify(struct sa_store *s, const struct db_sql q[2], const struct db_arg *a, int n,
+                    char id[37], json_t **data, struct sa_err *err)
 {
     id[0] = '\0';
+    if (data)
+        *data = NULL;
     json_t *row = NULL;
-    int rc = db_query_one(s, &BY_EMAIL, &TXT(email), 1, NULL, &row, err);
+    int rc = db_query_one(s, &q[data != NULL], a, n, identity_from_row, &row, err);
     const char *got = json_string_value(json_object_get(row, "id"));
     if (!rc && !got)
         rc = sa_err_set(err, SA_ENOTFOUND, "no such lead");
     if (!rc)
         snprintf(id, 37, "%s", got);
+    if (!rc && data)
+        *data = json_incref(json_object_get(row, "data"));
     json_decref(row);
     return rc;
+}
+
+int sa_sqlite_lead_by_email(struct sa_store *s, const char *email, char id[37], json_t **data,
+                            struct sa_err *err)
+{
+    return identify(s, BY_EMAIL, &TXT(email), 1, id, data, err);
 }
 
 int sa_sqlite_leads_by_company(struct sa_store *s, const char *name, json_t **out,
@@ -316,20 +342,12 @@ int sa_sqlite_leads_by_company(struct sa_store *s, const char *name, json_t **ou
 }
 
 int sa_sqlite_lead_match(struct sa_store *s, const char *name, const char *domain,
-                         const char *contact_name, char id[37], struct sa_err *err)
+                         const char *contact_name, char id[37], json_t **data,
+                         struct sa_err *err)
 {
-    id[0] = '\0';
-    json_t *row = NULL;
     const struct db_arg a[] = {TXT(name), TXT(domain && domain[0] ? domain : NULL),
                                TXT(contact_name)};
-    int rc = db_query_one(s, &MATCH_LEAD, a, DB_N(a), NULL, &row, err);
-    const char *got = json_string_value(json_object_get(row, "id"));
-    if (!rc && !got)
-        rc = sa_err_set(err, SA_ENOTFOUND, "no such lead");
-    if (!rc)
-        snprintf(id, 37, "%s", got);
-    json_decref(row);
-    return rc;
+    return identify(s, MATCH_LEAD, a, DB_N(a), id, data, err);
 }
 
 int sa_sqlite_company_get(struct sa_store *s, const char *domain, json_t **out, struct sa_err *err)

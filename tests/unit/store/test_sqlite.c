@@ -16,6 +16,7 @@
 
 #include "graph/saver.h"
 #include "store/migrations.h"
+#include "store/sqlite/db.h"
 #include "store/store.h"
 
 static char dir[64];
@@ -130,6 +131,36 @@ static void test_invocation_is_atomic(void **state)
     sa_store_close(s);
 }
 
+/* A connection keeps every statement it has prepared; a server up long enough runs all of
+ * the backend's (about 140) on one connection. 200 distinct statements on a pool of one
+ * must each answer, and the first again from the cache (a fixed cache of 64 answered
+ * "statement cache full" from the 65th on). */
+static void test_statement_cache_grows(void **state)
+{
+    (void)state;
+    struct sa_store *s = NULL;
+    struct sa_err err = {0};
+    if (sa_store_open(url, 1, &s, &err) || sa_store_migrate(s, &err))
+        fail_msg("open: %s", err.msg);
+    enum { N = 200 };
+    static char text[N][48];
+    static struct db_sql q[N];
+    for (int i = 0; i < N; i++) {
+        snprintf(text[i], sizeof text[i], "SELECT %d AS n", i);
+        q[i] = (struct db_sql){"cache test", text[i]};
+    }
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < N; i++) {
+            json_t *row = NULL;
+            if (db_query_one(s, &q[i], NULL, 0, NULL, &row, &err))
+                fail_msg("statement %d, round %d: %s", i, round, err.msg);
+            assert_int_equal(json_integer_value(json_object_get(row, "n")), i);
+            json_decref(row);
+        }
+    }
+    sa_store_close(s);
+}
+
 /* /health answers 503 when this check fails: a database whose schema is gone fails it. */
 static void test_health_fails_without_schema(void **state)
 {
@@ -219,6 +250,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_migrate_twice_and_health),
         cmocka_unit_test(test_invocation_is_atomic),
+        cmocka_unit_test(test_statement_cache_grows),
         cmocka_unit_test(test_audit_log_is_append_only), /* before the schema is dropped */
         cmocka_unit_test(test_health_fails_without_schema),
         cmocka_unit_test(test_bad_url),
