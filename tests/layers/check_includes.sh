@@ -22,6 +22,7 @@ rule graph 'base/|graph/' 'the graph engine knows no storage library'
 rule metrics 'base/|metrics/' 'metrics include base only'
 rule auth 'base/|auth/' 'auth (scopes, keys, tokens) includes base only'
 rule resilience 'base/|resilience/' 'resilience includes base only'
+rule llm 'base/|resilience/breaker.h|llm/' 'LLM providers speak base and the breaker only'
 rule store 'base/|graph/|resilience/ratelimit.h|store/' 'the store speaks base, the saver and the limiter interfaces only'
 rule http 'base/|domain/|agents/agent.h|app/|auth/|http/|metrics/' 'routes call services, never the store or the graph'
 exit $bad

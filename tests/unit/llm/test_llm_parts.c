@@ -1,0 +1,167 @@
+/* The LLM layer's pure parts: the event-stream parser fed at every split point, the
+ * answer schema check, and the retry policy's waits. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "llm/http.h"
+#include "llm/schema.h"
+#include "llm/sse.h"
+
+struct seen {
+    char log[2048];
+};
+
+static int collect(void *arg, const char *event, const char *data, size_t len)
+{
+    struct seen *s = arg;
+    assert_int_equal(strlen(data), len); /* NUL-terminated, no embedded NUL here */
+    size_t n = strlen(s->log);
+    snprintf(s->log + n, sizeof s->log - n, "[%s|%s]", event, data);
+    return 0;
+}
+
+/* Both vendors' shapes, with CRLF, CR, comments, a multi-line data and a UTF-8 text cut
+ * in its middle: every split into two pieces gives the same events. */
+static void test_sse_every_split(void **state)
+{
+    (void)state;
+    static const char stream[] =
+        ": keep-alive\r\n"
+        "event: message_start\r\n"
+        "data: {\"type\":\"message_start\"}\r\n\r\n"
+        "event: content_block_delta\n"
+        "data: {\"text\":\"Gr\xc3\xbc\xc3\x9f\x65\"}\n\n"
+        "data: line one\rdata:line two\r\r"
+        "data: [DONE]\n\n"
+        "event: ping\n\n"; /* no data: not dispatched */
+    const char *want = "[message_start|{\"type\":\"message_start\"}]"
+                       "[content_block_delta|{\"text\":\"Gr\xc3\xbc\xc3\x9f\x65\"}]"
+                       "[|line one\nline two][|[DONE]]";
+    size_t len = sizeof stream - 1;
+    for (size_t cut = 0; cut <= len; cut++) {
+        struct seen s = {{0}};
+        struct sa_sse p;
+        struct sa_err err = {0};
+        sa_sse_init(&p, collect, &s);
+        assert_int_equal(sa_sse_feed(&p, stream, cut, &err), 0);
+        assert_int_equal(sa_sse_feed(&p, stream + cut, len - cut, &err), 0);
+        sa_sse_free(&p);
+        assert_string_equal(s.log, want);
+    }
+    /* and one byte at a time */
+    struct seen s = {{0}};
+    struct sa_sse p;
+    struct sa_err err = {0};
+    sa_sse_init(&p, collect, &s);
+    for (size_t i = 0; i < len; i++)
+        assert_int_equal(sa_sse_feed(&p, stream + i, 1, &err), 0);
+    sa_sse_free(&p);
+    assert_string_equal(s.log, want);
+}
+
+static int stop_at_second(void *arg, const char *event, const char *data, size_t len)
+{
+    (void)event;
+    (void)data;
+    (void)len;
+    return ++*(int *)arg == 2 ? 7 : 0;
+}
+
+static void test_sse_stop_and_cap(void **state)
+{
+    (void)state;
+    int n = 0;
+    struct sa_sse p;
+    struct sa_err err = {0};
+    sa_sse_init(&p, stop_at_second, &n);
+    assert_int_equal(sa_sse_feed(&p, "data: a\n\ndata: b\n\ndata: c\n\n", 27, &err), 7);
+    sa_sse_free(&p);
+    /* an event past the cap is an error, not a cut */
+    sa_sse_init(&p, stop_at_second, &n);
+    static char big[SA_SSE_MAX_EVENT + 16];
+    memset(big, 'x', sizeof big);
+    memcpy(big, "data: ", 6);
+    assert_int_equal(sa_sse_feed(&p, big, sizeof big, &err), SA_ETOOBIG);
+    sa_sse_free(&p);
+}
+
+static void test_schema_check(void **state)
+{
+    (void)state;
+    json_t *schema = json_loads(
+        "{\"type\":\"object\",\"additionalProperties\":false,\"required\":[\"subject\",\"tone\"],"
+        "\"properties\":{\"subject\":{\"type\":\"string\",\"maxLength\":5},"
+        "\"tone\":{\"type\":\"string\",\"enum\":[\"warm\",\"direct\"]},"
+        "\"score\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":100},"
+        "\"points\":{\"type\":\"array\",\"maxItems\":2,\"items\":{\"type\":\"string\"}}}}",
+        0, NULL);
+    assert_non_null(schema);
+    struct {
+        const char *value;
+        const char *error; /* NULL: valid */
+    } cases[] = {
+        {"{\"subject\":\"Grüße\",\"tone\":\"warm\"}", NULL}, /* 5 characters, 7 bytes */
+        {"{\"subject\":\"Hello!\",\"tone\":\"warm\"}", "$.subject: longer than 5 characters"},
+        {"{\"subject\":\"Hi\"}", "$: \"tone\" is missing"},
+        {"{\"subject\":\"Hi\",\"tone\":\"rude\"}", "$.tone: not one of the allowed values"},
+        {"{\"subject\":\"Hi\",\"tone\":\"warm\",\"cc\":\"x@evil.io\"}",
+         "$.cc: not a field of the schema"},
+        {"{\"subject\":\"Hi\",\"tone\":\"warm\",\"score\":101}", "$.score: above the maximum"},
+        {"{\"subject\":\"Hi\",\"tone\":\"warm\",\"score\":\"90\"}",
+         "$.score: not of the type the schema asks"},
+        {"{\"subject\":\"Hi\",\"tone\":\"warm\",\"points\":[\"a\",1]}",
+         "$.points[1]: not of the type the schema asks"},
+        {"{\"subject\":\"Hi\",\"tone\":\"warm\",\"points\":[\"a\",\"b\",\"c\"]}",
+         "$.points: more than 2 items"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        json_t *v = json_loads(cases[i].value, 0, NULL);
+        assert_non_null(v);
+        struct sa_err err = {0};
+        int rc = sa_llm_schema_check(schema, v, &err);
+        if (!cases[i].error) {
+            assert_int_equal(rc, 0);
+        } else {
+            assert_int_equal(rc, SA_EINVAL);
+            assert_string_equal(err.msg, cases[i].error);
+        }
+        json_decref(v);
+    }
+    json_decref(schema);
+}
+
+static void test_retry_waits(void **state)
+{
+    (void)state;
+    /* min(0.5 x 2^n, 8) s, less up to 25 % */
+    assert_true(sa_llm_backoff_seconds(0, 0.0) == 0.5);
+    assert_true(sa_llm_backoff_seconds(1, 0.0) == 1.0);
+    assert_true(sa_llm_backoff_seconds(5, 0.0) == 8.0);
+    assert_true(sa_llm_backoff_seconds(2, 0.999) > 1.5 && sa_llm_backoff_seconds(2, 0.999) < 2.0);
+    /* retry-after: seconds, fractions, an HTTP date, garbage */
+    double now = 1780000000.0;
+    assert_true(sa_llm_retry_after_seconds("2", now) == 2.0);
+    assert_true(sa_llm_retry_after_seconds("0.25", now) == 0.25);
+    assert_true(sa_llm_retry_after_seconds("soon", now) < 0);
+    assert_true(sa_llm_retry_after_seconds("", now) < 0);
+    /* Thu, 28 May 2026 20:26:40 GMT is 1780000000 */
+    double d = sa_llm_retry_after_seconds("Thu, 28 May 2026 20:26:43 GMT", now);
+    assert_true(d > 2.99 && d < 3.01);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sse_every_split),
+        cmocka_unit_test(test_sse_stop_and_cap),
+        cmocka_unit_test(test_schema_check),
+        cmocka_unit_test(test_retry_waits),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
