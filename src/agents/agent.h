@@ -24,6 +24,7 @@ struct graph_builder;
  * parts may be NULL: the agents that need them then answer 501 (not available). */
 struct sa_calendar;
 struct sa_profile;
+struct sa_llm_use;
 struct sa_agent_deps {
     const struct sa_model *model;       /* required: scoring, free-mail list */
     const struct sa_dataset *dataset;   /* enrichment's local provider, growth's competitors */
@@ -46,6 +47,8 @@ struct sa_agent_deps {
     const char *meeting_link;     /* the meeting link in marketing messages */
     int bdr_max_touches_per_week; /* bdr's frequency cap per contact (0: no cap) */
     int meeting_hold_hours;       /* how long a proposed meeting holds its slot (0: 48) */
+    /* The model the agents may use (agents/llm_use.h), or NULL: the rules alone. */
+    struct sa_llm_use *llm;
 };
 
 enum sa_agent_type {
@@ -206,10 +209,10 @@ json_t *sa_agents_status_one(struct sa_agents *r, enum sa_agent_type t);
 
 
 /* The agents (agents/<name>.c); each returns NULL when out of memory. */
-/* The qualification agent over model; dataset (NULL: none) fills what a lead leaves out
- * about a known company before scoring (listed in the output's enriched_fields). */
-struct sa_agent *sa_qualification_new(const struct sa_model *model,
-                                      const struct sa_dataset *dataset);
+/* The qualification agent over deps->model; deps->dataset (NULL: none) fills what a lead
+ * leaves out about a known company before scoring (listed in the output's
+ * enriched_fields); with a model (deps->llm) it adds a narrative of the score. */
+struct sa_agent *sa_qualification_new(const struct sa_agent_deps *deps);
 struct sa_agent *sa_enrichment_new(const struct sa_agent_deps *deps);
 struct sa_agent *sa_growth_new(const struct sa_agent_deps *deps);
 struct sa_agent *sa_marketing_new(const struct sa_agent_deps *deps);

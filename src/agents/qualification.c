@@ -4,11 +4,23 @@
  * known company is scored on what is known whatever path the lead came by (an invoke, an
  * import, the pipeline); the output lists those fields in enriched_fields, and the lead's
  * own values always win. Stateless apart from the shared, immutable model and dataset, so
- * concurrent runs need no lock. */
+ * concurrent runs need no lock.
+ *
+ * With a model configured (LLM_PROVIDER) it also asks the model for a "narrative": two
+ * to four sentences explaining the score to a rep. The score, tier and factors stay the
+ * points model's, always: the model gets them as data and only explains them, and a
+ * narrative that states a number or names an address its inputs do not hold is dropped
+ * (fallback reason invalid_output). The prompt carries the lead's company facts, the
+ * contact's title, the signals and the notes; never the contact's e-mail, phone or
+ * profile link. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "agents/agent.h"
+#include "agents/llm_use.h"
+#include "base/buf.h"
+#include "llm/prompt.h"
 #include "domain/contact.h"
 #include "domain/dataset.h"
 #include "domain/lead.h"
@@ -18,7 +30,87 @@ struct qualification_agent {
     struct sa_agent base; /* first */
     const struct sa_model *model;
     const struct sa_dataset *dataset; /* NULL: score the lead as given */
+    struct sa_llm_use *llm;           /* NULL or not configured: no narrative */
+    json_t *narrative_schema;
 };
+
+static const char narrative_schema[] =
+    "{\"type\":\"object\",\"additionalProperties\":false,\"required\":[\"narrative\"],"
+    "\"properties\":{\"narrative\":{\"type\":\"string\",\"minLength\":20,"
+    "\"maxLength\":800}}}";
+
+static const char narrative_system[] =
+    "You explain a B2B sales lead's qualification score to a sales representative in two "
+    "to four plain sentences. The score, the tier and the factors were computed by rules and "
+    "are final: explain what drove them, using the factors' names and points, and never "
+    "state another score, tier or figure. Answer with the JSON object asked for. ";
+
+/* The lead's fields a narrative may use: its company facts, the contact's title, signals
+ * and notes; not the contact's e-mail, phone or profile link. */
+static json_t *narrative_lead(const json_t *raw)
+{
+    json_t *l = json_object();
+    static const char *const keys[] = {"company_name", "industry",      "company_size",
+                                       "annual_revenue", "website",     "country",
+                                       "signals",       "notes",        "source"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        json_t *v = json_object_get(raw, keys[i]);
+        if (v)
+            json_object_set(l, keys[i], v);
+    }
+    json_t *title = json_object_get(json_object_get(raw, "contact_info"), "title");
+    if (title)
+        json_object_set(l, "contact_title", title);
+    return l;
+}
+
+/* Asks the model for the score's narrative and adds it to out (or the fallback's reason). */
+static void add_narrative(struct qualification_agent *q, const struct sa_lead *lead, json_t *out)
+{
+    struct sa_buf user;
+    sa_buf_init(&user, 64 * 1024);
+    json_t *data = narrative_lead(lead->raw);
+    json_t *score = json_pack("{s:O, s:O, s:O}", "score", json_object_get(out, "score"), "tier",
+                              json_object_get(out, "tier"), "factors",
+                              json_object_get(out, "factors"));
+    int rc = data && score ? sa_llm_prompt_block(&user, "lead_data", data, 2000) : SA_ENOMEM;
+    if (!rc)
+        rc = sa_llm_prompt_block(&user, "qualification", score, 500);
+    if (!rc)
+        rc = sa_buf_puts(&user, "Write the narrative of this qualification.");
+    json_decref(data);
+    json_decref(score);
+    char system[1024];
+    snprintf(system, sizeof system, "%s%s", narrative_system, sa_llm_data_rule);
+    struct sa_llm_result res = {0};
+    struct sa_err err = {0};
+    enum sa_llm_failure why = SA_LLM_FAIL_NONE;
+    if (!rc) {
+        struct sa_llm_message m = {SA_LLM_USER, user.data};
+        struct sa_llm_request req = {.system = system,
+                                     .messages = &m,
+                                     .nmessages = 1,
+                                     .schema = q->narrative_schema,
+                                     .schema_name = "qualification_narrative",
+                                     .max_tokens = 400,
+                                     .temperature = 0.2};
+        rc = sa_llm_use_call(q->llm, SA_AGENT_QUALIFICATION, &req, &res, &err);
+        why = rc ? res.failure : SA_LLM_FAIL_NONE;
+    } else {
+        why = SA_LLM_FAIL_REQUEST_REFUSED;
+    }
+    const char *text = json_string_value(json_object_get(res.json, "narrative"));
+    if (!rc && (!text || sa_llm_grounded(text, user.data, &err))) {
+        why = SA_LLM_FAIL_INVALID_OUTPUT;
+        sa_llm_use_count_fallback(q->llm, SA_AGENT_QUALIFICATION, why);
+        rc = SA_EINVAL;
+    }
+    if (!rc)
+        json_object_set_new(out, "narrative", json_string(text));
+    sa_llm_use_mark(q->llm, out, &res, rc == 0, why);
+    sa_llm_result_clear(&res);
+    sa_buf_free(&user);
+}
 
 static bool missing(const json_t *in, const char *key)
 {
@@ -92,6 +184,8 @@ static int qualification_run(struct sa_agent *a, const struct sa_lead *lead, con
     *output = sa_score_to_json(q->model, &s);
     if (*output && use == &known)
         json_object_set_new(*output, "enriched_fields", json_incref(filled));
+    if (*output && sa_llm_use_enabled(q->llm) && lead->raw)
+        add_narrative(q, use, *output);
     json_decref(filled);
     sa_lead_clear(&known);
     return *output ? 0 : sa_err_set(err, SA_ENOMEM, "out of memory");
@@ -99,7 +193,9 @@ static int qualification_run(struct sa_agent *a, const struct sa_lead *lead, con
 
 static void qualification_destroy(struct sa_agent *a)
 {
-    free(a);
+    struct qualification_agent *q = (struct qualification_agent *)a;
+    json_decref(q->narrative_schema);
+    free(q);
 }
 
 static const struct sa_agent_ops qualification_ops = {
@@ -111,14 +207,18 @@ static const struct sa_agent_ops qualification_ops = {
     .destroy = qualification_destroy,
 };
 
-struct sa_agent *sa_qualification_new(const struct sa_model *model,
-                                      const struct sa_dataset *dataset)
+struct sa_agent *sa_qualification_new(const struct sa_agent_deps *deps)
 {
     struct qualification_agent *q = calloc(1, sizeof *q);
     if (!q)
         return NULL;
     q->base.ops = &qualification_ops;
-    q->model = model;
-    q->dataset = dataset;
+    q->model = deps->model;
+    q->dataset = deps->dataset;
+    q->llm = deps->llm;
+    if (!(q->narrative_schema = json_loads(narrative_schema, 0, NULL))) {
+        free(q);
+        return NULL;
+    }
     return &q->base;
 }

@@ -77,7 +77,7 @@ int sa_agents_new(const struct sa_agent_deps *deps, struct sa_agents **out, stru
     pthread_mutex_init(&r->lock, NULL);
     for (int i = 0; i < SA_AGENT_COUNT; i++)
         r->agents[i] = &placeholders[i];
-    r->agents[SA_AGENT_QUALIFICATION] = sa_qualification_new(deps->model, deps->dataset);
+    r->agents[SA_AGENT_QUALIFICATION] = sa_qualification_new(deps);
     bool oom = !r->agents[SA_AGENT_QUALIFICATION];
     if (deps->dataset) {
         r->agents[SA_AGENT_ENRICHMENT] = sa_enrichment_new(deps);

@@ -18,8 +18,10 @@
 #include "agents/conversation.h"
 #include "domain/dataset.h"
 #include "domain/intent.h"
+#include "agents/llm_use.h"
 #include "agents/pipeline.h"
 #include "graph/saver.h"
+#include "llm/provider.h"
 #include "domain/lead.h"
 #include "domain/profile.h"
 #include "domain/send_policy.h"
@@ -216,6 +218,75 @@ static int check_settings(const struct sa_config *cfg, struct sa_err *err)
     return 0;
 }
 
+/* The model (LLM_* settings, llm/provider.h) and its accounting (agents/llm_use.h). With
+ * LLM_PROVIDER=none nothing is opened and the agents answer as they always did. The key:
+ * LLM_API_KEY, else the vendor's own variable. The prices: DATA_DIR/llm_prices.json when
+ * present (a budget needs a price for every model the agents use). */
+static int open_llm(struct sa_app *app, struct sa_err *err)
+{
+    const struct sa_config *cfg = &app->cfg;
+    static const char *const presets[] = {"none", "openai", "anthropic", "cerebras",
+                                          "groq", "vllm",   "ollama"};
+    double budget = 0;
+    if (cfg->llm_daily_budget) {
+        char *end = NULL;
+        budget = strtod(cfg->llm_daily_budget, &end);
+        if (end == cfg->llm_daily_budget || *end || !(budget > 0) || budget > 1e9)
+            return sa_err_set(err, SA_ECONFIG,
+                              "LLM_DAILY_BUDGET_USD=%.40s: expected a positive number of US "
+                              "dollars, e.g. 5 or 12.50",
+                              cfg->llm_daily_budget);
+    }
+    if (cfg->llm_provider != SA_LLM_NONE) {
+        const char *key = cfg->llm_api_key;
+        if (!key || !*key) {
+            switch (cfg->llm_provider) {
+            case SA_LLM_OPENAI: key = cfg->openai_api_key; break;
+            case SA_LLM_ANTHROPIC: key = cfg->anthropic_api_key; break;
+            case SA_LLM_CEREBRAS: key = cfg->cerebras_api_key; break;
+            case SA_LLM_GROQ: key = cfg->groq_api_key; break;
+            default: break;
+            }
+        }
+        bool hosted = cfg->llm_provider == SA_LLM_OPENAI || cfg->llm_provider == SA_LLM_ANTHROPIC ||
+                      cfg->llm_provider == SA_LLM_CEREBRAS || cfg->llm_provider == SA_LLM_GROQ;
+        if (hosted && (!key || !*key))
+            return sa_err_set(err, SA_ECONFIG,
+                              "LLM_PROVIDER=%s needs an API key: LLM_API_KEY, or the vendor's "
+                              "own variable (README: LLM providers)",
+                              presets[cfg->llm_provider]);
+        struct sa_llm_config lc = {.preset = presets[cfg->llm_provider],
+                                   .base_url = cfg->llm_base_url,
+                                   .api_key = key,
+                                   .model = cfg->llm_model,
+                                   .timeout_ms = cfg->llm_timeout_ms,
+                                   .max_retries = -1,
+                                   .breaker_failures = cfg->breaker_failures,
+                                   .breaker_open_seconds = cfg->breaker_open_seconds};
+        int rc = sa_llm_open(&lc, &app->llm_provider, err);
+        if (rc)
+            return rc;
+    }
+    char path[1024];
+    snprintf(path, sizeof path, "%s/llm_prices.json", cfg->data_dir);
+    if (access(path, R_OK) == 0) {
+        json_error_t je;
+        app->llm_prices = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+        if (!json_is_object(json_object_get(app->llm_prices, "models")))
+            return sa_err_set(err, SA_ECONFIG, "%s: expected {\"models\": {name: {input, output}}}"
+                              " (line %d: %s)", path, je.line, app->llm_prices ? "no models" : je.text);
+    }
+    struct sa_llm_use_config uc = {.provider = app->llm_provider,
+                                   .prices = app->llm_prices,
+                                   .daily_budget_usd = budget,
+                                   .metrics = app->metrics};
+    uc.models[SA_AGENT_QUALIFICATION] = cfg->llm_model_qualification;
+    uc.models[SA_AGENT_GROWTH] = cfg->llm_model_growth;
+    uc.models[SA_AGENT_MARKETING] = cfg->llm_model_marketing;
+    uc.models[SA_AGENT_CONVERSATION] = cfg->llm_model_conversation;
+    return sa_llm_use_new(&uc, &app->llm, err);
+}
+
 /* The agents, from the data and the profile (its sender, after the settings' overrides). */
 static int open_agents(struct sa_app *app, struct sa_err *err)
 {
@@ -240,7 +311,8 @@ static int open_agents(struct sa_app *app, struct sa_err *err)
                                 .sender_email = sa_profile_str(pr, "sender.email"),
                                 .meeting_link = sa_profile_str(pr, "meeting_link"),
                                 .bdr_max_touches_per_week = cfg->bdr_max_touches_per_week,
-                                .meeting_hold_hours = cfg->meeting_hold_hours},
+                                .meeting_hold_hours = cfg->meeting_hold_hours,
+                                .llm = app->llm},
         &app->agents, err);
 }
 
@@ -286,7 +358,8 @@ int sa_app_open(const struct sa_config *cfg, struct sa_app **out, struct sa_err 
                                   ? cfg->sender_address
                                   : sa_profile_str(app->profile, "company.postal_address"),
                               &app->consent, err)) ||
-        (rc = open_agents(app, err)) || (rc = open_saver(app, err)) ||
+        (rc = open_llm(app, err)) || (rc = open_agents(app, err)) ||
+        (rc = open_saver(app, err)) ||
         (rc = sa_pipeline_new(app->agents, app->model, app->saver, cfg->pipeline_step_delay_ms,
                               &app->pipeline, err)) ||
         (app->intents &&
@@ -332,6 +405,9 @@ void sa_app_close(struct sa_app *app)
     graph_saver_free(app->saver);
     sa_redis_close(app->redis); /* after the saver, which borrows it */
     sa_agents_free(app->agents);
+    sa_llm_use_free(app->llm); /* after the agents, which borrow it */
+    sa_llm_close(app->llm_provider);
+    json_decref(app->llm_prices);
     sa_access_close(app->access);
     sa_consent_free(app->consent);
     sa_store_close(app->store);

@@ -43,6 +43,11 @@ struct sa_app {
     struct sa_calendar *calendar;         /* CALENDAR_TZ, _DAYS, _HOURS, MEETING_MINUTES */
     struct sa_consent *consent; /* unsubscribe links and their secret (app/consent.h) */
     struct sa_booking *booking;           /* meetings: the store, calendar and organiser */
+    /* the model the agents may use (LLM_PROVIDER): NULL provider with none; llm always
+     * exists (it answers "not configured" without a provider) */
+    struct sa_llm_provider *llm_provider;
+    struct sa_llm_use *llm;
+    json_t *llm_prices; /* DATA_DIR/llm_prices.json, or NULL when absent */
     /* Set by the delivery worker: wakes it when new outbox items are queued (NULL: no
      * worker runs, e.g. in the CLI). */
     void (*outbox_kick)(void *arg);

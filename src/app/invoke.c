@@ -260,6 +260,10 @@ int sa_app_invoke(struct sa_app *app, const struct sa_invoke_req *req, struct sa
         goto out;
     }
     json_object_set_new(res->output, "processing_time", json_real(res->processing_ms));
+    /* an agent whose model wrote part of its answer says so (agents/llm_use.h) */
+    const char *engine = json_string_value(json_object_get(res->output, "engine"));
+    if (!pipeline && engine && strcmp(engine, "llm") == 0)
+        res->engine = "llm";
     /* the lead's qualification, when this invocation produced one */
     json_t *qual =
         pipeline ? json_object_get(json_object_get(res->output, "state"), "qualification_score")

@@ -28,6 +28,12 @@ static_assert(sizeof(enum sa_checkpoint_store) == sizeof(int) && SA_CHECKPOINT_A
                   SA_CHECKPOINT_REDIS == 1 && SA_CHECKPOINT_DATABASE == 2,
               "checkpoint_stores[] lists the values in enum order");
 static const char *const checkpoint_stores[] = {"auto", "redis", "database", NULL};
+static_assert(sizeof(enum sa_llm_choice) == sizeof(int) && SA_LLM_NONE == 0 &&
+                  SA_LLM_OPENAI == 1 && SA_LLM_ANTHROPIC == 2 && SA_LLM_CEREBRAS == 3 &&
+                  SA_LLM_GROQ == 4 && SA_LLM_VLLM == 5 && SA_LLM_OLLAMA == 6,
+              "llm_providers[] lists the values in enum order");
+static const char *const llm_providers[] = {"none",   "openai", "anthropic", "cerebras",
+                                            "groq",   "vllm",   "ollama",    NULL};
 
 /* The offset of member in struct sa_config; the build stops when the member's C type is
  * not the one its setting type writes (a _Generic with no matching association). */
@@ -499,6 +505,89 @@ static const struct sa_setting settings[] = {
      .doc = "how often the server deletes what the retention settings and the enrichment "
             "cache's expiry allow, and truncates SQLite's WAL",
      .commands = SA_CMD_SERVE},
+    /* LLM providers (llm/provider.h) */
+    {.env = "LLM_PROVIDER",
+     ENUM(llm_provider, enum sa_llm_choice, llm_providers),
+     .dflt = "none",
+     .doc = "the model the agents may use: none keeps the deterministic engines alone; with "
+            "one, agents add what a model does well and fall back to the rules when it fails",
+     .commands = AGENTS},
+    {.env = "LLM_BASE_URL",
+     URL(llm_base_url),
+     .dflt_doc = "the provider's",
+     .range_doc = "as the vendor's SDK takes it: ending in /v1 for OpenAI-compatible servers, "
+                  "the host root for Anthropic",
+     .doc = "where the provider is (a vLLM or Ollama server, a proxy)",
+     .commands = AGENTS},
+    {.env = "LLM_MODEL",
+     STRING(llm_model),
+     .dflt_doc = "none",
+     .range_doc = "the provider's model name",
+     .doc = "the model every agent uses, unless LLM_MODEL_<AGENT> names another; required "
+            "with LLM_PROVIDER",
+     .commands = AGENTS},
+    {.env = "LLM_API_KEY",
+     STRING(llm_api_key),
+     .dflt_doc = "the vendor's variable",
+     .doc = "the provider's API key; unset: OPENAI_API_KEY, ANTHROPIC_API_KEY, "
+            "CEREBRAS_API_KEY or GROQ_API_KEY for that vendor (vLLM and Ollama need none)",
+     .secret = 1,
+     .commands = AGENTS},
+    {.env = "OPENAI_API_KEY",
+     STRING(openai_api_key),
+     .doc = "OpenAI's key, when LLM_API_KEY is unset",
+     .secret = 1,
+     .commands = AGENTS},
+    {.env = "ANTHROPIC_API_KEY",
+     STRING(anthropic_api_key),
+     .doc = "Anthropic's key, when LLM_API_KEY is unset",
+     .secret = 1,
+     .commands = AGENTS},
+    {.env = "CEREBRAS_API_KEY",
+     STRING(cerebras_api_key),
+     .doc = "Cerebras's key, when LLM_API_KEY is unset",
+     .secret = 1,
+     .commands = AGENTS},
+    {.env = "GROQ_API_KEY",
+     STRING(groq_api_key),
+     .doc = "Groq's key, when LLM_API_KEY is unset",
+     .secret = 1,
+     .commands = AGENTS},
+    {.env = "LLM_TIMEOUT_MS",
+     INT(llm_timeout_ms),
+     .dflt = "30000",
+     .min = 100,
+     .max = 600000,
+     .doc = "one model call's deadline, its retries and their waits included; past it the "
+            "agent answers with its rules (fallback reason timeout)",
+     .commands = AGENTS},
+    {.env = "LLM_MODEL_QUALIFICATION",
+     STRING(llm_model_qualification),
+     .dflt_doc = "LLM_MODEL",
+     .doc = "the qualification agent's model (it writes the score's narrative)",
+     .commands = AGENTS},
+    {.env = "LLM_MODEL_GROWTH",
+     STRING(llm_model_growth),
+     .dflt_doc = "LLM_MODEL",
+     .doc = "the growth agent's model (it writes the opportunity's narrative)",
+     .commands = AGENTS},
+    {.env = "LLM_MODEL_MARKETING",
+     STRING(llm_model_marketing),
+     .dflt_doc = "LLM_MODEL",
+     .doc = "the marketing agent's model (not used yet: marketing copy stays the templates')",
+     .commands = AGENTS},
+    {.env = "LLM_MODEL_CONVERSATION",
+     STRING(llm_model_conversation),
+     .dflt_doc = "LLM_MODEL",
+     .doc = "the conversation agent's model (not used yet: replies stay the rules')",
+     .commands = AGENTS},
+    {.env = "LLM_DAILY_BUDGET_USD",
+     STRING(llm_daily_budget),
+     .dflt_doc = "none",
+     .range_doc = "a decimal number of US dollars, e.g. 5 or 12.50",
+     .doc = "model spend per UTC day and process (prices: DATA_DIR/llm_prices.json); past it "
+            "the agents use their rules (fallback reason budget)",
+     .commands = AGENTS},
     /* Redis (docs/redis.md) */
     {.env = "REDIS_URL",
      URL(redis_url),

@@ -23,6 +23,17 @@ enum sa_metrics_access { SA_METRICS_KEY, SA_METRICS_OPEN };
  * never survives sa_config_load: it becomes REDIS when REDIS_URL is set, else DATABASE. */
 enum sa_checkpoint_store { SA_CHECKPOINT_AUTO, SA_CHECKPOINT_REDIS, SA_CHECKPOINT_DATABASE };
 
+/* LLM_PROVIDER: none (the deterministic engines only) or a preset (llm/provider.h). */
+enum sa_llm_choice {
+    SA_LLM_NONE,
+    SA_LLM_OPENAI,
+    SA_LLM_ANTHROPIC,
+    SA_LLM_CEREBRAS,
+    SA_LLM_GROQ,
+    SA_LLM_VLLM,
+    SA_LLM_OLLAMA
+};
+
 /* Defaults are the table's (config.c); README's configuration section lists them. */
 struct sa_config {
     /* the HTTP server */
@@ -98,6 +109,21 @@ struct sa_config {
     double mail_retention;       /* MAIL_RETENTION_SECONDS: delivered mail files */
     double retention_sweep;      /* RETENTION_SWEEP_SECONDS: the server's sweep; 0: none */
     /* Redis (docs/redis.md) */
+    /* LLM providers (llm/provider.h, README "LLM providers") */
+    enum sa_llm_choice llm_provider; /* LLM_PROVIDER */
+    const char *llm_base_url;        /* LLM_BASE_URL, or NULL: the preset's */
+    const char *llm_model;           /* LLM_MODEL: required with a provider */
+    const char *llm_api_key;         /* LLM_API_KEY, or NULL: the vendor's own variable */
+    const char *openai_api_key;      /* OPENAI_API_KEY */
+    const char *anthropic_api_key;   /* ANTHROPIC_API_KEY */
+    const char *cerebras_api_key;    /* CEREBRAS_API_KEY */
+    const char *groq_api_key;        /* GROQ_API_KEY */
+    int llm_timeout_ms;              /* LLM_TIMEOUT_MS: one call's deadline, retries included */
+    const char *llm_model_qualification; /* LLM_MODEL_QUALIFICATION: per-agent model, or NULL */
+    const char *llm_model_growth;        /* LLM_MODEL_GROWTH */
+    const char *llm_model_marketing;     /* LLM_MODEL_MARKETING */
+    const char *llm_model_conversation;  /* LLM_MODEL_CONVERSATION */
+    const char *llm_daily_budget;        /* LLM_DAILY_BUDGET_USD: a decimal, or NULL: none */
     const char *redis_url; /* REDIS_URL: redis://[:password@]host:port[/db], or NULL: none */
     enum sa_checkpoint_store checkpoint_store; /* CHECKPOINT_STORE: REDIS or DATABASE */
     int redis_timeout_ms;  /* REDIS_TIMEOUT_MS: connect, command and pool wait */

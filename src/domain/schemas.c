@@ -34,6 +34,14 @@ const char sa_schema_qualification_output[] =
     "\"enriched_fields\":{\"type\":\"array\",\"items\":{\"type\":\"string\"},"
     "\"description\":\"in the pipeline: the lead fields filled from enrichment before "
     "scoring\"},"
+    "\"narrative\":{\"type\":\"string\",\"description\":\"with LLM_PROVIDER set: the "
+    "model's explanation of the score (the score itself is always the rules')\"},"
+    "\"engine\":{\"enum\":[\"llm\",\"rules\"],\"description\":\"with LLM_PROVIDER set: "
+    "who wrote the narrative\"},"
+    "\"fallback_reason\":{\"type\":\"string\",\"description\":\"engine rules: why the "
+    "model's narrative is absent (timeout, invalid_output, breaker_open, budget, ...)\"},"
+    "\"llm\":{\"type\":\"object\",\"description\":\"engine llm: provider, model, "
+    "input_tokens, output_tokens, cached_tokens, cost_usd, seconds\"},"
     "\"processing_time\":{\"type\":\"number\"}}}";
 
 const char sa_schema_enrichment_output[] =

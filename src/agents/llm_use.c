@@ -1,0 +1,229 @@
+#include "agents/llm_use.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/clock.h"
+#include "metrics/metrics.h"
+
+static const double seconds_buckets[] = {0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60};
+
+static const struct sa_metric_desc m_requests = {"llm_requests_total",
+                                                 "Model calls by provider, model and outcome.",
+                                                 SA_COUNTER,
+                                                 {"provider", "model", "status", NULL},
+                                                 NULL,
+                                                 0};
+static const struct sa_metric_desc m_tokens = {
+    "llm_tokens_total",
+    "Tokens by provider, model and kind (input, output, cached_input).",
+    SA_COUNTER,
+    {"provider", "model", "kind", NULL},
+    NULL,
+    0};
+static const struct sa_metric_desc m_cost = {"llm_cost_usd_total",
+                                             "Model spend in US dollars at DATA_DIR/llm_prices.json.",
+                                             SA_COUNTER,
+                                             {"provider", "model", NULL},
+                                             NULL,
+                                             0};
+static const struct sa_metric_desc m_seconds = {
+    "llm_request_seconds",
+    "Model call time: phase total (the whole call) or first_token (a streamed call).",
+    SA_HISTOGRAM,
+    {"provider", "model", "phase", NULL},
+    seconds_buckets,
+    (int)(sizeof seconds_buckets / sizeof seconds_buckets[0])};
+static const struct sa_metric_desc m_fallbacks = {
+    "llm_fallbacks_total",
+    "Agent answers that fell back to the rules, by agent and reason.",
+    SA_COUNTER,
+    {"agent_type", "reason", NULL},
+    NULL,
+    0};
+
+struct sa_llm_use {
+    struct sa_llm_use_config cfg;
+    int m_requests, m_tokens, m_cost, m_seconds, m_fallbacks;
+    pthread_mutex_t lock;
+    long day;     /* the UTC day the spend is of */
+    double spent; /* USD that day */
+};
+
+/* The price entry of model, or NULL. */
+static const json_t *price_of(const struct sa_llm_use *u, const char *model)
+{
+    return json_object_get(json_object_get(u->cfg.prices, "models"), model);
+}
+
+static const char *model_of(const struct sa_llm_use *u, enum sa_agent_type agent)
+{
+    const char *m = u->cfg.models[agent];
+    return m && *m ? m : u->cfg.provider->model;
+}
+
+int sa_llm_use_new(const struct sa_llm_use_config *cfg, struct sa_llm_use **out,
+                   struct sa_err *err)
+{
+    *out = NULL;
+    struct sa_llm_use *u = calloc(1, sizeof *u);
+    if (!u)
+        return sa_err_set(err, SA_ENOMEM, "out of memory");
+    u->cfg = *cfg;
+    pthread_mutex_init(&u->lock, NULL);
+    u->day = -1;
+    if (cfg->provider && cfg->daily_budget_usd > 0) {
+        for (int a = 0; a < SA_AGENT_COUNT; a++) {
+            const char *m = model_of(u, (enum sa_agent_type)a);
+            if (!price_of(u, m)) {
+                sa_llm_use_free(u);
+                return sa_err_set(err, SA_ECONFIG,
+                                  "LLM_DAILY_BUDGET_USD: the model \"%.100s\" has no price in "
+                                  "llm_prices.json, so its spend cannot be counted",
+                                  m);
+            }
+        }
+    }
+    if (cfg->metrics && cfg->provider) {
+        u->m_requests = sa_metrics_register(cfg->metrics, &m_requests);
+        u->m_tokens = sa_metrics_register(cfg->metrics, &m_tokens);
+        u->m_cost = sa_metrics_register(cfg->metrics, &m_cost);
+        u->m_seconds = sa_metrics_register(cfg->metrics, &m_seconds);
+        u->m_fallbacks = sa_metrics_register(cfg->metrics, &m_fallbacks);
+    }
+    *out = u;
+    return 0;
+}
+
+void sa_llm_use_free(struct sa_llm_use *u)
+{
+    if (!u)
+        return;
+    pthread_mutex_destroy(&u->lock);
+    free(u);
+}
+
+bool sa_llm_use_enabled(const struct sa_llm_use *u)
+{
+    return u && u->cfg.provider;
+}
+
+double sa_llm_use_cost(const struct sa_llm_use *u, const struct sa_llm_result *res)
+{
+    const json_t *p = price_of(u, res->model);
+    if (!p && u->cfg.provider)
+        p = price_of(u, u->cfg.provider->model);
+    if (!p)
+        return -1;
+    double in = json_number_value(json_object_get(p, "input"));
+    double outp = json_number_value(json_object_get(p, "output"));
+    const json_t *c = json_object_get(p, "cached_input");
+    double cached = json_is_number(c) ? json_number_value(c) : in;
+    long fresh = res->usage.input_tokens - res->usage.cached_tokens;
+    if (fresh < 0)
+        fresh = 0;
+    return ((double)fresh * in + (double)res->usage.cached_tokens * cached +
+            (double)res->usage.output_tokens * outp) /
+           1e6;
+}
+
+static long today(void)
+{
+    return (long)floor(sa_wall_seconds() / 86400.0);
+}
+
+void sa_llm_use_count_fallback(struct sa_llm_use *u, enum sa_agent_type agent,
+                               enum sa_llm_failure why)
+{
+    if (!u || !u->cfg.metrics || !u->cfg.provider)
+        return;
+    const char *v[] = {sa_agent_type_name(agent), sa_llm_failure_name(why)};
+    sa_metrics_add(u->cfg.metrics, u->m_fallbacks, v, 1);
+}
+
+int sa_llm_use_call(struct sa_llm_use *u, enum sa_agent_type agent, struct sa_llm_request *req,
+                    struct sa_llm_result *res, struct sa_err *err)
+{
+    memset(res, 0, sizeof *res);
+    if (!sa_llm_use_enabled(u)) {
+        res->failure = SA_LLM_FAIL_NOT_CONFIGURED;
+        return sa_err_set(err, SA_ENOTIMPL, "llm: no provider configured");
+    }
+    struct sa_llm_provider *p = u->cfg.provider;
+    if (u->cfg.daily_budget_usd > 0) {
+        pthread_mutex_lock(&u->lock);
+        long d = today();
+        if (d != u->day) {
+            u->day = d;
+            u->spent = 0;
+        }
+        bool over = u->spent >= u->cfg.daily_budget_usd;
+        pthread_mutex_unlock(&u->lock);
+        if (over) {
+            res->failure = SA_LLM_FAIL_BUDGET;
+            sa_llm_use_count_fallback(u, agent, SA_LLM_FAIL_BUDGET);
+            return sa_err_set(err, SA_EPRECONDITION, "llm: today's budget is spent");
+        }
+    }
+    req->model = model_of(u, agent);
+    int rc = sa_llm_complete(p, req, res, err);
+    double cost = sa_llm_use_cost(u, res);
+    if (cost > 0) {
+        pthread_mutex_lock(&u->lock);
+        long d = today();
+        if (d != u->day) {
+            u->day = d;
+            u->spent = 0;
+        }
+        u->spent += cost;
+        pthread_mutex_unlock(&u->lock);
+    }
+    if (u->cfg.metrics && res->failure != SA_LLM_FAIL_BREAKER_OPEN) {
+        const char *model = res->model[0] ? res->model : req->model;
+        const char *status = rc ? sa_llm_failure_name(res->failure) : "ok";
+        const char *rv[] = {p->preset, model, status};
+        sa_metrics_add(u->cfg.metrics, u->m_requests, rv, 1);
+        const char *ti[] = {p->preset, model, "input"}, *to[] = {p->preset, model, "output"},
+                   *tc[] = {p->preset, model, "cached_input"};
+        sa_metrics_add(u->cfg.metrics, u->m_tokens, ti, (double)res->usage.input_tokens);
+        sa_metrics_add(u->cfg.metrics, u->m_tokens, to, (double)res->usage.output_tokens);
+        sa_metrics_add(u->cfg.metrics, u->m_tokens, tc, (double)res->usage.cached_tokens);
+        if (cost > 0) {
+            const char *cv[] = {p->preset, model};
+            sa_metrics_add(u->cfg.metrics, u->m_cost, cv, cost);
+        }
+        const char *st[] = {p->preset, model, "total"};
+        sa_metrics_observe(u->cfg.metrics, u->m_seconds, st, res->seconds);
+        if (req->on_text && !rc) {
+            const char *sf[] = {p->preset, model, "first_token"};
+            sa_metrics_observe(u->cfg.metrics, u->m_seconds, sf, res->first_token_seconds);
+        }
+    }
+    if (rc)
+        sa_llm_use_count_fallback(u, agent, res->failure);
+    return rc;
+}
+
+void sa_llm_use_mark(const struct sa_llm_use *u, json_t *output, const struct sa_llm_result *res,
+                     bool used, enum sa_llm_failure why)
+{
+    if (!sa_llm_use_enabled(u) || !output)
+        return;
+    if (!used) {
+        json_object_set_new(output, "engine", json_string("rules"));
+        json_object_set_new(output, "fallback_reason", json_string(sa_llm_failure_name(why)));
+        return;
+    }
+    double cost = sa_llm_use_cost(u, res);
+    json_object_set_new(output, "engine", json_string("llm"));
+    json_object_set_new(
+        output, "llm",
+        json_pack("{s:s, s:s, s:I, s:I, s:I, s:o, s:f}", "provider", u->cfg.provider->preset,
+                  "model", res->model, "input_tokens", (json_int_t)res->usage.input_tokens,
+                  "output_tokens", (json_int_t)res->usage.output_tokens, "cached_tokens",
+                  (json_int_t)res->usage.cached_tokens, "cost_usd",
+                  cost >= 0 ? json_real(cost) : json_null(), "seconds", res->seconds));
+}

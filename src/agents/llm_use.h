@@ -1,0 +1,57 @@
+/* How an agent calls its model: the provider (llm/provider.h), the agent's own model
+ * (LLM_MODEL_<AGENT>), the prices (DATA_DIR/llm_prices.json), the day's budget
+ * (LLM_DAILY_BUDGET_USD) and the metrics. One per process, shared by the agents;
+ * thread-safe. Without a provider every call fails at once with the reason
+ * not_configured, and agents answer with their rules exactly as before. */
+#ifndef SA_AGENTS_LLM_USE_H
+#define SA_AGENTS_LLM_USE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "agents/agent.h"
+#include "base/err.h"
+#include "llm/provider.h"
+
+struct sa_metrics;
+struct sa_llm_use;
+
+struct sa_llm_use_config {
+    struct sa_llm_provider *provider;     /* borrowed; NULL: no model */
+    const char *models[SA_AGENT_COUNT];   /* per agent, NULL: the provider's */
+    const json_t *prices;                 /* {"models": {name: {input, output, cached_input}}}
+                                           * USD per million tokens; borrowed, may be NULL */
+    double daily_budget_usd;              /* 0: no budget */
+    struct sa_metrics *metrics;           /* may be NULL */
+};
+
+/* SA_ECONFIG when a budget is set and a model the agents use has no price (its spend
+ * could not be counted). */
+int sa_llm_use_new(const struct sa_llm_use_config *cfg, struct sa_llm_use **out,
+                   struct sa_err *err) SA_WUR;
+void sa_llm_use_free(struct sa_llm_use *u);
+/* A provider is configured (NULL-safe). */
+bool sa_llm_use_enabled(const struct sa_llm_use *u);
+
+/* One call for agent: refused with reason budget once today's spend reached the budget;
+ * else the provider's call with the agent's model, counted (requests, tokens, cost,
+ * seconds; today's spend). Returns as sa_llm_complete; res->failure says why it failed. */
+int sa_llm_use_call(struct sa_llm_use *u, enum sa_agent_type agent, struct sa_llm_request *req,
+                    struct sa_llm_result *res, struct sa_err *err) SA_WUR;
+
+/* A fallback the agent decided itself (the answer broke a rule: an invented figure, a
+ * foreign link): counted with the others. */
+void sa_llm_use_count_fallback(struct sa_llm_use *u, enum sa_agent_type agent,
+                               enum sa_llm_failure why);
+
+/* Says on output which engine produced the part a model may write: with used, "engine":
+ * "llm" and "llm": {provider, model, input_tokens, output_tokens, cached_tokens, cost_usd,
+ * seconds}; else "engine": "rules" and "fallback_reason": why's name. Nothing without a
+ * provider (the output stays what it was before models existed). */
+void sa_llm_use_mark(const struct sa_llm_use *u, json_t *output, const struct sa_llm_result *res,
+                     bool used, enum sa_llm_failure why);
+
+/* The cost of res's usage in USD at its model's price; -1 when the model has no price. */
+double sa_llm_use_cost(const struct sa_llm_use *u, const struct sa_llm_result *res);
+
+#endif
