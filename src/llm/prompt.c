@@ -106,6 +106,22 @@ static bool occurs(const char *facts, const char *s, size_t n)
     return false;
 }
 
+/* s (n bytes, a number) occurs in facts as a whole number: not inside a longer one
+ * ("95" is not in "1950"). */
+static bool occurs_number(const char *facts, const char *s, size_t n)
+{
+    for (const char *p = facts; *p; p++) {
+        if (strncmp(p, s, n) != 0)
+            continue;
+        bool before = p > facts && (isdigit((unsigned char)p[-1]) ||
+                                    (p[-1] == '.' && p - 1 > facts && isdigit((unsigned char)p[-2])));
+        bool after = isdigit((unsigned char)p[n]) || (p[n] == '.' && isdigit((unsigned char)p[n + 1]));
+        if (!before && !after)
+            return true;
+    }
+    return false;
+}
+
 int sa_llm_grounded(const char *text, const char *facts, struct sa_err *err)
 {
     size_t n = strlen(text);
@@ -130,7 +146,7 @@ int sa_llm_grounded(const char *text, const char *facts, struct sa_err *err)
                 z++;
             while (z > i && text[z - 1] == ',')
                 z--;
-            if (!occurs(facts, text + i, z - i)) {
+            if (!occurs_number(facts, text + i, z - i)) {
                 /* "1,200" may be written "1200" in the inputs: try without separators */
                 char bare[64];
                 size_t k = 0;
@@ -138,7 +154,7 @@ int sa_llm_grounded(const char *text, const char *facts, struct sa_err *err)
                     if (text[j] != ',')
                         bare[k++] = text[j];
                 bare[k] = '\0';
-                if (!k || !occurs(facts, bare, k))
+                if (!k || !occurs_number(facts, bare, k))
                     return sa_err_set(err, SA_EINVAL,
                                       "the answer states %.*s, which no input holds",
                                       (int)(z - i < 40 ? z - i : 40), text + i);

@@ -29,7 +29,8 @@ int sa_llm_prompt_block(struct sa_buf *b, const char *label, const json_t *value
 extern const char sa_llm_data_rule[];
 
 /* Checks generated text against facts (the text of its inputs): every number it states
- * (a run of digits, with its decimal part) occurs in facts, and every e-mail address or
+ * (a run of digits, with its decimal part) occurs in facts as a whole number (not inside a
+ * longer one), and every e-mail address or
  * link (http://, https://, www.) occurs in facts too. Returns 0, or SA_EINVAL with err
  * naming the first that does not. */
 int sa_llm_grounded(const char *text, const char *facts, struct sa_err *err) SA_WUR;
