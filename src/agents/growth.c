@@ -1,7 +1,9 @@
 /* The growth-analysis agent: market opportunity from the industry growth table
  * (data/industry_growth.json), the competitive landscape from the reference dataset,
  * and a growth-potential score 0-100 whose factors add up to it. It looks the company
- * up itself, so it can run beside enrichment in the pipeline. */
+ * up itself, so it can run beside enrichment in the pipeline. With a model configured
+ * (LLM_PROVIDER) it adds a "narrative" of the opportunity citing the figures it used;
+ * the score, factors and summary stay the rules' (agents/llm_use.h). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +11,7 @@
 #include <time.h>
 
 #include "agents/agent.h"
+#include "agents/llm_use.h"
 #include "base/clock.h"
 #include "domain/dataset.h"
 #include "domain/lead.h"
@@ -21,7 +24,15 @@ struct growth_agent {
     const struct sa_model *model;
     const struct sa_dataset *dataset;
     const json_t *table; /* {industry: {market_size_usd_b, cagr_pct, maturity, ...}} */
+    struct sa_llm_use *llm;
 };
+
+static const char narrative_task[] =
+    "You write a short narrative, two to four plain sentences, of a B2B company's growth "
+    "opportunity for a sales representative, from the growth analysis given: its market, "
+    "its funding, its size and its competitors. Cite the figures you use exactly as the "
+    "analysis states them, and state no other figure. The growth score was computed by "
+    "rules and is final.";
 
 static json_t *factor(const char *name, const char *value, int points, int max)
 {
@@ -150,6 +161,13 @@ static int growth_run(struct sa_agent *a, const struct sa_lead *lead, const json
                         comps, "position", position, "count", (json_int_t)json_array_size(comps),
                         "growth_score", total, "growth_band", band, "factors", factors, "summary",
                         summary, "industry", industry);
+    if (*output && sa_llm_use_enabled(g->llm)) {
+        json_t *facts = json_pack("{s:s, s:O}", "company_name", lead->company_name, "analysis",
+                                  *output);
+        const struct sa_llm_block blocks[] = {{"growth_analysis", facts, 1000}};
+        sa_llm_use_narrative(g->llm, SA_AGENT_GROWTH, narrative_task, blocks, 1, 800, *output);
+        json_decref(facts);
+    }
     return *output ? 0 : sa_err_set(err, SA_ENOMEM, "out of memory");
 }
 
@@ -176,5 +194,6 @@ struct sa_agent *sa_growth_new(const struct sa_agent_deps *deps)
     g->model = deps->model;
     g->dataset = deps->dataset;
     g->table = deps->growth_table;
+    g->llm = deps->llm;
     return &g->base;
 }

@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/buf.h"
 #include "base/clock.h"
+#include "llm/prompt.h"
 #include "metrics/metrics.h"
 
 static const double seconds_buckets[] = {0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60};
@@ -226,4 +228,54 @@ void sa_llm_use_mark(const struct sa_llm_use *u, json_t *output, const struct sa
                   "output_tokens", (json_int_t)res->usage.output_tokens, "cached_tokens",
                   (json_int_t)res->usage.cached_tokens, "cost_usd",
                   cost >= 0 ? json_real(cost) : json_null(), "seconds", res->seconds));
+}
+
+void sa_llm_use_narrative(struct sa_llm_use *u, enum sa_agent_type agent, const char *task,
+                          const struct sa_llm_block *blocks, size_t n, int max_chars, json_t *out)
+{
+    if (!sa_llm_use_enabled(u) || !out)
+        return;
+    struct sa_buf user, system;
+    sa_buf_init(&user, 256 * 1024);
+    sa_buf_init(&system, 16 * 1024);
+    int rc = sa_buf_printf(&system, "%s %s", task, sa_llm_data_rule);
+    for (size_t i = 0; i < n && !rc; i++)
+        rc = sa_llm_prompt_block(&user, blocks[i].label, blocks[i].value, blocks[i].cap);
+    if (!rc)
+        rc = sa_buf_puts(&user, "Write the narrative as the JSON object asked for.");
+    json_t *schema = json_pack("{s:s, s:b, s:[s], s:{s:{s:s, s:i, s:i}}}", "type", "object",
+                               "additionalProperties", 0, "required", "narrative", "properties",
+                               "narrative", "type", "string", "minLength", 1, "maxLength",
+                               max_chars);
+    struct sa_llm_result res = {0};
+    struct sa_err err = {0};
+    enum sa_llm_failure why = SA_LLM_FAIL_NONE;
+    if (rc || !schema) {
+        why = SA_LLM_FAIL_REQUEST_REFUSED;
+        rc = SA_ENOMEM;
+    } else {
+        struct sa_llm_message m = {SA_LLM_USER, user.data};
+        struct sa_llm_request req = {.system = system.data,
+                                     .messages = &m,
+                                     .nmessages = 1,
+                                     .schema = schema,
+                                     .schema_name = "narrative",
+                                     .max_tokens = 400,
+                                     .temperature = 0.2};
+        rc = sa_llm_use_call(u, agent, &req, &res, &err);
+        why = rc ? res.failure : SA_LLM_FAIL_NONE;
+    }
+    const char *text = json_string_value(json_object_get(res.json, "narrative"));
+    if (!rc && (!text || sa_llm_grounded(text, user.data, &err))) {
+        why = SA_LLM_FAIL_INVALID_OUTPUT;
+        sa_llm_use_count_fallback(u, agent, why);
+        rc = SA_EINVAL;
+    }
+    if (!rc)
+        json_object_set_new(out, "narrative", json_string(text));
+    sa_llm_use_mark(u, out, &res, rc == 0, why);
+    json_decref(schema);
+    sa_llm_result_clear(&res);
+    sa_buf_free(&user);
+    sa_buf_free(&system);
 }

@@ -19,8 +19,6 @@
 
 #include "agents/agent.h"
 #include "agents/llm_use.h"
-#include "base/buf.h"
-#include "llm/prompt.h"
 #include "domain/contact.h"
 #include "domain/dataset.h"
 #include "domain/lead.h"
@@ -31,19 +29,13 @@ struct qualification_agent {
     const struct sa_model *model;
     const struct sa_dataset *dataset; /* NULL: score the lead as given */
     struct sa_llm_use *llm;           /* NULL or not configured: no narrative */
-    json_t *narrative_schema;
 };
 
-static const char narrative_schema[] =
-    "{\"type\":\"object\",\"additionalProperties\":false,\"required\":[\"narrative\"],"
-    "\"properties\":{\"narrative\":{\"type\":\"string\",\"minLength\":20,"
-    "\"maxLength\":800}}}";
-
-static const char narrative_system[] =
+static const char narrative_task[] =
     "You explain a B2B sales lead's qualification score to a sales representative in two "
     "to four plain sentences. The score, the tier and the factors were computed by rules and "
     "are final: explain what drove them, using the factors' names and points, and never "
-    "state another score, tier or figure. Answer with the JSON object asked for. ";
+    "state another score, tier or figure.";
 
 /* The lead's fields a narrative may use: its company facts, the contact's title, signals
  * and notes; not the contact's e-mail, phone or profile link. */
@@ -67,49 +59,14 @@ static json_t *narrative_lead(const json_t *raw)
 /* Asks the model for the score's narrative and adds it to out (or the fallback's reason). */
 static void add_narrative(struct qualification_agent *q, const struct sa_lead *lead, json_t *out)
 {
-    struct sa_buf user;
-    sa_buf_init(&user, 64 * 1024);
     json_t *data = narrative_lead(lead->raw);
     json_t *score = json_pack("{s:O, s:O, s:O}", "score", json_object_get(out, "score"), "tier",
                               json_object_get(out, "tier"), "factors",
                               json_object_get(out, "factors"));
-    int rc = data && score ? sa_llm_prompt_block(&user, "lead_data", data, 2000) : SA_ENOMEM;
-    if (!rc)
-        rc = sa_llm_prompt_block(&user, "qualification", score, 500);
-    if (!rc)
-        rc = sa_buf_puts(&user, "Write the narrative of this qualification.");
+    const struct sa_llm_block blocks[] = {{"lead_data", data, 2000}, {"qualification", score, 500}};
+    sa_llm_use_narrative(q->llm, SA_AGENT_QUALIFICATION, narrative_task, blocks, 2, 800, out);
     json_decref(data);
     json_decref(score);
-    char system[1024];
-    snprintf(system, sizeof system, "%s%s", narrative_system, sa_llm_data_rule);
-    struct sa_llm_result res = {0};
-    struct sa_err err = {0};
-    enum sa_llm_failure why = SA_LLM_FAIL_NONE;
-    if (!rc) {
-        struct sa_llm_message m = {SA_LLM_USER, user.data};
-        struct sa_llm_request req = {.system = system,
-                                     .messages = &m,
-                                     .nmessages = 1,
-                                     .schema = q->narrative_schema,
-                                     .schema_name = "qualification_narrative",
-                                     .max_tokens = 400,
-                                     .temperature = 0.2};
-        rc = sa_llm_use_call(q->llm, SA_AGENT_QUALIFICATION, &req, &res, &err);
-        why = rc ? res.failure : SA_LLM_FAIL_NONE;
-    } else {
-        why = SA_LLM_FAIL_REQUEST_REFUSED;
-    }
-    const char *text = json_string_value(json_object_get(res.json, "narrative"));
-    if (!rc && (!text || sa_llm_grounded(text, user.data, &err))) {
-        why = SA_LLM_FAIL_INVALID_OUTPUT;
-        sa_llm_use_count_fallback(q->llm, SA_AGENT_QUALIFICATION, why);
-        rc = SA_EINVAL;
-    }
-    if (!rc)
-        json_object_set_new(out, "narrative", json_string(text));
-    sa_llm_use_mark(q->llm, out, &res, rc == 0, why);
-    sa_llm_result_clear(&res);
-    sa_buf_free(&user);
 }
 
 static bool missing(const json_t *in, const char *key)
@@ -193,9 +150,7 @@ static int qualification_run(struct sa_agent *a, const struct sa_lead *lead, con
 
 static void qualification_destroy(struct sa_agent *a)
 {
-    struct qualification_agent *q = (struct qualification_agent *)a;
-    json_decref(q->narrative_schema);
-    free(q);
+    free(a);
 }
 
 static const struct sa_agent_ops qualification_ops = {
@@ -216,9 +171,5 @@ struct sa_agent *sa_qualification_new(const struct sa_agent_deps *deps)
     q->model = deps->model;
     q->dataset = deps->dataset;
     q->llm = deps->llm;
-    if (!(q->narrative_schema = json_loads(narrative_schema, 0, NULL))) {
-        free(q);
-        return NULL;
-    }
     return &q->base;
 }

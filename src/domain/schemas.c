@@ -57,6 +57,10 @@ const char sa_schema_growth_output[] =
     "[\"object\",\"null\"]},\"competitive_landscape\":{\"type\":\"object\"},\"growth_score\":{"
     "\"type\":\"integer\",\"minimum\":0,\"maximum\":100},\"growth_band\":{\"enum\":[\"high\","
     "\"moderate\",\"low\"]},\"factors\":{\"type\":\"array\"},\"summary\":{\"type\":\"string\"},"
+    "\"narrative\":{\"type\":\"string\",\"description\":\"with LLM_PROVIDER set: the "
+    "model's narrative of the opportunity (the score is always the rules')\"},"
+    "\"engine\":{\"enum\":[\"llm\",\"rules\"]},\"fallback_reason\":{\"type\":\"string\"},"
+    "\"llm\":{\"type\":\"object\"},"
     "\"processing_time\":{\"type\":\"number\"}}}";
 
 const char sa_schema_marketing_output[] =
