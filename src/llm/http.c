@@ -248,11 +248,11 @@ static enum sa_llm_failure status_failure(long status)
 
 /* Seconds to wait before retry n after this answer, or -1: not retried. */
 static double retry_wait(const struct sa_llm_http *h, const struct attempt *a, long status,
-                         const struct sa_llm_post *post, int n)
+                         const struct sa_llm_reply *reply, int n)
 {
     if (n >= h->cfg.max_retries)
         return -1;
-    if (status && post->is_quota && post->is_quota((int)status, a->body.data, a->body.len))
+    if (status && reply->failure == SA_LLM_FAIL_QUOTA)
         return -1;
     if (strcasecmp(a->should_retry, "false") == 0)
         return -1;
@@ -315,7 +315,7 @@ int sa_llm_http_post(struct sa_llm_http *h, const struct sa_llm_post *post,
             *err = aerr;
             return rc ? rc : SA_EIO;
         }
-        double wait = retry_wait(h, &a, status, post, n);
+        double wait = retry_wait(h, &a, status, out, n);
         uint64_t now = sa_now_ns();
         if (wait < 0 || now + (uint64_t)(wait * 1e9) >= post->deadline_ns) {
             if (rc)
