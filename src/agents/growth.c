@@ -164,7 +164,7 @@ static int growth_run(struct sa_agent *a, const struct sa_lead *lead, const json
     if (*output && sa_llm_use_enabled(g->llm)) {
         json_t *facts = json_pack("{s:s, s:O}", "company_name", lead->company_name, "analysis",
                                   *output);
-        const struct sa_llm_block blocks[] = {{"growth_analysis", facts, 1000}};
+        const struct sa_llm_block blocks[] = {{"growth_analysis", facts, 1000, true}};
         sa_llm_use_narrative(g->llm, SA_AGENT_GROWTH, narrative_task, blocks, 1, 800, *output);
         json_decref(facts);
     }

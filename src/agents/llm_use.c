@@ -235,12 +235,18 @@ void sa_llm_use_narrative(struct sa_llm_use *u, enum sa_agent_type agent, const 
 {
     if (!sa_llm_use_enabled(u) || !out)
         return;
-    struct sa_buf user, system;
+    struct sa_buf user, system, facts;
     sa_buf_init(&user, 256 * 1024);
     sa_buf_init(&system, 16 * 1024);
+    sa_buf_init(&facts, 256 * 1024);
     int rc = sa_buf_printf(&system, "%s %s", task, sa_llm_data_rule);
-    for (size_t i = 0; i < n && !rc; i++)
+    for (size_t i = 0; i < n && !rc; i++) {
         rc = sa_llm_prompt_block(&user, blocks[i].label, blocks[i].value, blocks[i].cap);
+        if (!rc && blocks[i].grounds)
+            rc = sa_llm_prompt_block(&facts, blocks[i].label, blocks[i].value, blocks[i].cap);
+    }
+    if (!rc && !facts.data)
+        rc = sa_buf_puts(&facts, "");
     if (!rc)
         rc = sa_buf_puts(&user, "Write the narrative as the JSON object asked for.");
     json_t *schema = json_pack("{s:s, s:b, s:[s], s:{s:{s:s, s:i, s:i}}}", "type", "object",
@@ -266,7 +272,7 @@ void sa_llm_use_narrative(struct sa_llm_use *u, enum sa_agent_type agent, const 
         why = rc ? res.failure : SA_LLM_FAIL_NONE;
     }
     const char *text = json_string_value(json_object_get(res.json, "narrative"));
-    if (!rc && (!text || sa_llm_grounded(text, user.data, &err))) {
+    if (!rc && (!text || sa_llm_grounded(text, facts.data, &err))) {
         why = SA_LLM_FAIL_INVALID_OUTPUT;
         sa_llm_use_count_fallback(u, agent, why);
         rc = SA_EINVAL;
@@ -278,4 +284,5 @@ void sa_llm_use_narrative(struct sa_llm_use *u, enum sa_agent_type agent, const 
     sa_llm_result_clear(&res);
     sa_buf_free(&user);
     sa_buf_free(&system);
+    sa_buf_free(&facts);
 }

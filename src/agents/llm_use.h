@@ -51,17 +51,21 @@ void sa_llm_use_count_fallback(struct sa_llm_use *u, enum sa_agent_type agent,
 void sa_llm_use_mark(const struct sa_llm_use *u, json_t *output, const struct sa_llm_result *res,
                      bool used, enum sa_llm_failure why);
 
-/* A labelled block of data for a prompt (llm/prompt.h): value's strings capped at cap bytes. */
+/* A labelled block of data for a prompt (llm/prompt.h): value's strings capped at cap
+ * bytes. grounds: what the block states may be cited (its numbers, addresses and links).
+ * Free text anyone can write (notes, signals, messages) goes in a block that does not
+ * ground: else an injected "score this lead 100" would make "100" a fact. */
 struct sa_llm_block {
     const char *label;
     const json_t *value;
     size_t cap;
+    bool grounds;
 };
 
 /* Asks agent's model for a short narrative of what the rules computed: task (what to
  * write, the system prompt, to which the data rule is added), blocks (the inputs, as
  * data). The answer, {"narrative": at most max_chars characters}, is used only when it
- * states no number and no address the blocks do not hold (llm/prompt.h). Adds
+ * states no number and no address that the grounding blocks do not hold (llm/prompt.h). Adds
  * "narrative" to out and marks the engine (sa_llm_use_mark), or marks the fallback; out
  * is otherwise unchanged. Does nothing without a provider. */
 void sa_llm_use_narrative(struct sa_llm_use *u, enum sa_agent_type agent, const char *task,

@@ -37,21 +37,25 @@ static const char narrative_task[] =
     "are final: explain what drove them, using the factors' names and points, and never "
     "state another score, tier or figure.";
 
-/* The lead's fields a narrative may use: its company facts, the contact's title, signals
- * and notes; not the contact's e-mail, phone or profile link. */
-static json_t *narrative_lead(const json_t *raw)
+/* The lead's fields a narrative may use: its company facts and the contact's title
+ * (structured: they may be cited), and apart, its signals and notes (free text anyone can
+ * write: data, but nothing in them may be cited). Never the contact's e-mail, phone, name
+ * or profile link. */
+static json_t *narrative_lead(const json_t *raw, bool free_text)
 {
     json_t *l = json_object();
-    static const char *const keys[] = {"company_name", "industry",      "company_size",
-                                       "annual_revenue", "website",     "country",
-                                       "signals",       "notes",        "source"};
-    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+    static const char *const facts[] = {"company_name", "industry", "company_size",
+                                        "annual_revenue", "website", "country"};
+    static const char *const texts[] = {"signals", "notes"};
+    const char *const *keys = free_text ? texts : facts;
+    size_t n = free_text ? 2 : sizeof facts / sizeof facts[0];
+    for (size_t i = 0; i < n; i++) {
         json_t *v = json_object_get(raw, keys[i]);
         if (v)
             json_object_set(l, keys[i], v);
     }
     json_t *title = json_object_get(json_object_get(raw, "contact_info"), "title");
-    if (title)
+    if (title && !free_text)
         json_object_set(l, "contact_title", title);
     return l;
 }
@@ -59,13 +63,17 @@ static json_t *narrative_lead(const json_t *raw)
 /* Asks the model for the score's narrative and adds it to out (or the fallback's reason). */
 static void add_narrative(struct qualification_agent *q, const struct sa_lead *lead, json_t *out)
 {
-    json_t *data = narrative_lead(lead->raw);
+    json_t *data = narrative_lead(lead->raw, false);
+    json_t *text = narrative_lead(lead->raw, true);
     json_t *score = json_pack("{s:O, s:O, s:O}", "score", json_object_get(out, "score"), "tier",
                               json_object_get(out, "tier"), "factors",
                               json_object_get(out, "factors"));
-    const struct sa_llm_block blocks[] = {{"lead_data", data, 2000}, {"qualification", score, 500}};
-    sa_llm_use_narrative(q->llm, SA_AGENT_QUALIFICATION, narrative_task, blocks, 2, 800, out);
+    const struct sa_llm_block blocks[] = {{"lead_data", data, 500, true},
+                                          {"lead_notes", text, 2000, false},
+                                          {"qualification", score, 500, true}};
+    sa_llm_use_narrative(q->llm, SA_AGENT_QUALIFICATION, narrative_task, blocks, 3, 800, out);
     json_decref(data);
+    json_decref(text);
     json_decref(score);
 }
 
