@@ -230,11 +230,35 @@ void sa_llm_use_mark(const struct sa_llm_use *u, json_t *output, const struct sa
                   cost >= 0 ? json_real(cost) : json_null(), "seconds", res->seconds));
 }
 
-void sa_llm_use_narrative(struct sa_llm_use *u, enum sa_agent_type agent, const char *task,
-                          const struct sa_llm_block *blocks, size_t n, int max_chars, json_t *out)
+/* Checks every string of an answer against facts (llm/prompt.h). */
+static int answer_grounded(const json_t *v, const char *facts, bool names, struct sa_err *err)
 {
-    if (!sa_llm_use_enabled(u) || !out)
-        return;
+    if (json_is_string(v)) {
+        int rc = sa_llm_grounded(json_string_value(v), facts, err);
+        if (!rc && names)
+            rc = sa_llm_names_grounded(json_string_value(v), facts, err);
+        return rc;
+    }
+    size_t i;
+    const char *k;
+    json_t *x;
+    if (json_is_array(v))
+        json_array_foreach(v, i, x) if (answer_grounded(x, facts, names, err)) return SA_EINVAL;
+    if (json_is_object(v))
+        json_object_foreach((json_t *)v, k, x) if (answer_grounded(x, facts, names, err)) return
+            SA_EINVAL;
+    return 0;
+}
+
+int sa_llm_use_ask(struct sa_llm_use *u, enum sa_agent_type agent, const char *task,
+                   const struct sa_llm_block *blocks, size_t n, const json_t *schema,
+                   const char *schema_name, bool names, struct sa_llm_result *res,
+                   enum sa_llm_failure *why)
+{
+    memset(res, 0, sizeof *res);
+    *why = SA_LLM_FAIL_NOT_CONFIGURED;
+    if (!sa_llm_use_enabled(u))
+        return SA_ENOTIMPL;
     struct sa_buf user, system, facts;
     sa_buf_init(&user, 256 * 1024);
     sa_buf_init(&system, 16 * 1024);
@@ -248,41 +272,51 @@ void sa_llm_use_narrative(struct sa_llm_use *u, enum sa_agent_type agent, const 
     if (!rc && !facts.data)
         rc = sa_buf_puts(&facts, "");
     if (!rc)
-        rc = sa_buf_puts(&user, "Write the narrative as the JSON object asked for.");
-    json_t *schema = json_pack("{s:s, s:b, s:[s], s:{s:{s:s, s:i, s:i}}}", "type", "object",
-                               "additionalProperties", 0, "required", "narrative", "properties",
-                               "narrative", "type", "string", "minLength", 1, "maxLength",
-                               max_chars);
-    struct sa_llm_result res = {0};
+        rc = sa_buf_puts(&user, "Answer with the JSON object asked for.");
     struct sa_err err = {0};
-    enum sa_llm_failure why = SA_LLM_FAIL_NONE;
-    if (rc || !schema) {
-        why = SA_LLM_FAIL_REQUEST_REFUSED;
-        rc = SA_ENOMEM;
+    if (rc) {
+        *why = SA_LLM_FAIL_REQUEST_REFUSED;
     } else {
         struct sa_llm_message m = {SA_LLM_USER, user.data};
         struct sa_llm_request req = {.system = system.data,
                                      .messages = &m,
                                      .nmessages = 1,
                                      .schema = schema,
-                                     .schema_name = "narrative",
-                                     .max_tokens = 400,
+                                     .schema_name = schema_name,
+                                     .max_tokens = 800,
                                      .temperature = 0.2};
-        rc = sa_llm_use_call(u, agent, &req, &res, &err);
-        why = rc ? res.failure : SA_LLM_FAIL_NONE;
+        rc = sa_llm_use_call(u, agent, &req, res, &err);
+        *why = rc ? res->failure : SA_LLM_FAIL_NONE;
     }
-    const char *text = json_string_value(json_object_get(res.json, "narrative"));
-    if (!rc && (!text || sa_llm_grounded(text, facts.data, &err))) {
-        why = SA_LLM_FAIL_INVALID_OUTPUT;
-        sa_llm_use_count_fallback(u, agent, why);
+    if (!rc && answer_grounded(res->json, facts.data, names, &err)) {
+        *why = SA_LLM_FAIL_INVALID_OUTPUT;
+        sa_llm_use_count_fallback(u, agent, *why);
         rc = SA_EINVAL;
     }
-    if (!rc)
-        json_object_set_new(out, "narrative", json_string(text));
-    sa_llm_use_mark(u, out, &res, rc == 0, why);
-    json_decref(schema);
-    sa_llm_result_clear(&res);
     sa_buf_free(&user);
     sa_buf_free(&system);
     sa_buf_free(&facts);
+    return rc;
+}
+
+void sa_llm_use_narrative(struct sa_llm_use *u, enum sa_agent_type agent, const char *task,
+                          const struct sa_llm_block *blocks, size_t n, int max_chars, json_t *out)
+{
+    if (!sa_llm_use_enabled(u) || !out)
+        return;
+    json_t *schema = json_pack("{s:s, s:b, s:[s], s:{s:{s:s, s:i, s:i}}}", "type", "object",
+                               "additionalProperties", 0, "required", "narrative", "properties",
+                               "narrative", "type", "string", "minLength", 1, "maxLength",
+                               max_chars);
+    struct sa_llm_result res = {0};
+    enum sa_llm_failure why = SA_LLM_FAIL_REQUEST_REFUSED;
+    int rc = schema ? sa_llm_use_ask(u, agent, task, blocks, n, schema, "narrative", false, &res,
+                                     &why)
+                    : SA_ENOMEM;
+    const char *text = json_string_value(json_object_get(res.json, "narrative"));
+    if (!rc && text)
+        json_object_set_new(out, "narrative", json_string(text));
+    sa_llm_use_mark(u, out, &res, rc == 0 && text, why);
+    json_decref(schema);
+    sa_llm_result_clear(&res);
 }

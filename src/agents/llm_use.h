@@ -62,6 +62,17 @@ struct sa_llm_block {
     bool grounds;
 };
 
+/* Asks agent's model for one JSON object valid against schema (named schema_name), from
+ * task (the system prompt, to which the data rule is added) and blocks (the inputs, as
+ * data). Every string of the answer must state no number, address or link (and, with
+ * names, no capitalised name) that the grounding blocks do not hold (llm/prompt.h).
+ * Returns 0 with res->json the answer (clear res with sa_llm_result_clear either way), or
+ * a code with *why the reason (invalid_output for an ungrounded answer, counted). */
+int sa_llm_use_ask(struct sa_llm_use *u, enum sa_agent_type agent, const char *task,
+                   const struct sa_llm_block *blocks, size_t n, const json_t *schema,
+                   const char *schema_name, bool names, struct sa_llm_result *res,
+                   enum sa_llm_failure *why) SA_WUR;
+
 /* Asks agent's model for a short narrative of what the rules computed: task (what to
  * write, the system prompt, to which the data rule is added), blocks (the inputs, as
  * data). The answer, {"narrative": at most max_chars characters}, is used only when it

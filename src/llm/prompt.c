@@ -98,9 +98,10 @@ static void token_at(const char *s, size_t i, size_t *start, size_t *end)
     *end = z;
 }
 
+/* s (n bytes) occurs in facts, ASCII case ignored. */
 static bool occurs(const char *facts, const char *s, size_t n)
 {
-    for (const char *p = facts; (p = strchr(p, s[0])) != NULL; p++)
+    for (const char *p = facts; *p; p++)
         if (strncasecmp(p, s, n) == 0)
             return true;
     return false;
@@ -161,6 +162,55 @@ int sa_llm_grounded(const char *text, const char *facts, struct sa_err *err)
             }
             i = z;
         }
+    }
+    return 0;
+}
+
+static bool common_word(const char *w, size_t n)
+{
+    static const char *const common[] = {
+        "I",       "I'm",      "I'd",      "I'll",     "I've",    "Monday",   "Tuesday",
+        "Wednesday", "Thursday", "Friday", "Saturday", "Sunday",  "January",  "February",
+        "March",   "April",    "May",      "June",     "July",    "August",   "September",
+        "October", "November", "December", "CEO",      "CFO",     "CTO",      "COO",
+        "CRO",     "CMO",      "VP",       "SVP",      "EVP",     "AI",       "API",
+        "CRM",     "SaaS",     "B2B",      "ROI",      "OK",      "PS",       "P.S.",
+        "Q1",      "Q2",       "Q3",       "Q4",       "US",      "EU",       "UK"};
+    for (size_t i = 0; i < sizeof common / sizeof common[0]; i++)
+        if (strlen(common[i]) == n && strncmp(common[i], w, n) == 0)
+            return true;
+    return false;
+}
+
+int sa_llm_names_grounded(const char *text, const char *facts, struct sa_err *err)
+{
+    bool sentence_start = true;
+    const char *p = text;
+    while (*p) {
+        if (isspace((unsigned char)*p)) {
+            if (*p == '\n')
+                sentence_start = true;
+            p++;
+            continue;
+        }
+        const char *w = p;
+        while (*p && !isspace((unsigned char)*p))
+            p++;
+        /* the word without surrounding punctuation */
+        const char *a = w, *z = p;
+        while (a < z && strchr("\"'([{-*", *a))
+            a++;
+        while (z > a && strchr("\"')]},.;:!?", z[-1]))
+            z--;
+        bool ends_sentence = p > w && strchr(".!?:", p[-1]) != NULL;
+        if (z - a >= 2 && z[-2] == '\'' && z[-1] == 's') /* Acme's */
+            z -= 2;
+        bool capital = z > a && isupper((unsigned char)*a);
+        if (capital && !sentence_start && !common_word(a, (size_t)(z - a)) &&
+            !occurs(facts, a, (size_t)(z - a)))
+            return sa_err_set(err, SA_EINVAL, "the answer names \"%.*s\", which no input holds",
+                              (int)(z - a < 60 ? z - a : 60), a);
+        sentence_start = ends_sentence;
     }
     return 0;
 }

@@ -35,4 +35,12 @@ extern const char sa_llm_data_rule[];
  * naming the first that does not. */
 int sa_llm_grounded(const char *text, const char *facts, struct sa_err *err) SA_WUR;
 
+/* Checks that generated copy names no one its inputs do not: every capitalised word that
+ * does not start a sentence or a line (a name: a customer, a company, a person) occurs in
+ * facts, ignoring a possessive 's; common capitalised words (I, the days and months, job
+ * titles' acronyms such as VP or CEO) pass. Returns 0, or SA_EINVAL naming the first
+ * that does not. Stricter than a model needs to be to write well: a message that fails is
+ * dropped for the rules' own, never sent with an invented customer. */
+int sa_llm_names_grounded(const char *text, const char *facts, struct sa_err *err) SA_WUR;
+
 #endif

@@ -207,6 +207,26 @@ static void test_grounded(void **state)
     assert_int_equal(sa_llm_grounded("No figures at all, only words.", facts, &err), 0);
 }
 
+/* Copy may name only who its inputs name. */
+static void test_names_grounded(void **state)
+{
+    (void)state;
+    const char *facts = "{\"company_name\": \"Northwind Analytics\", \"contact_first_name\": "
+                        "\"Dana\", \"case_study\": \"Contoso cut onboarding time\", "
+                        "\"product\": \"Pipeline Pro\"}";
+    struct sa_err err = {0};
+    assert_int_equal(sa_llm_names_grounded("Hi Dana,\nNorthwind's team could use Pipeline Pro, "
+                                           "as Contoso did. I can show you on Tuesday.\nBest",
+                                           facts, &err),
+                     0);
+    assert_int_equal(sa_llm_names_grounded("Hi Dana, teams like Salesforce use us.", facts, &err),
+                     SA_EINVAL);
+    assert_string_equal(err.msg, "the answer names \"Salesforce\", which no input holds");
+    /* a capital after a full stop starts a sentence: not a name */
+    assert_int_equal(sa_llm_names_grounded("Thanks. Looking forward to it.", facts, &err), 0);
+    assert_int_equal(sa_llm_names_grounded("Ask (Jeff Bezos) about it", facts, &err), SA_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -216,6 +236,7 @@ int main(void)
         cmocka_unit_test(test_retry_waits),
         cmocka_unit_test(test_data_text),
         cmocka_unit_test(test_grounded),
+        cmocka_unit_test(test_names_grounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
