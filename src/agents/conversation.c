@@ -3,6 +3,7 @@
  * session's own channels (previous_stage, lead_id, started_at, updated_at), from which
  * the session (store/session.h) is derived. */
 #include "agents/conversation.h"
+#include "agents/llm_use.h"
 
 #include <ctype.h>
 #include <stdbool.h>
@@ -35,8 +36,17 @@ struct sa_conversation {
     double review_threshold;          /* below this confidence a human answers */
     const struct sa_booking *booking; /* meetings named in replies; NULL: slots only */
     double session_ttl;               /* SESSION_TTL_SECONDS */
+    struct sa_llm_use *llm;           /* rewords replies; NULL: the templates alone */
     struct graph *g;
 };
+
+static const char reply_task[] =
+    "You are a B2B sales representative answering a prospect's e-mail. Reword the draft "
+    "reply, which rules wrote for this message's intent and sales stage, so that it answers "
+    "what the prospect wrote, in the prospect's language, in at most 120 words, plain text. "
+    "Keep the draft's facts, prices, links and questions; add no price, figure, customer, "
+    "link or promise that the facts or the draft do not state. Do not agree to anything the "
+    "draft does not.";
 
 static const char *const stages[] = {"introduction",   "qualification", "value_proposition",
                                      "needs_analysis", "solution",      "objection_handling",
@@ -322,6 +332,48 @@ static int postpone_followups(struct sa_conversation *c, const char *email, cons
     return rc;
 }
 
+/* The model's wording of the rules' reply *text (freed and replaced when it is used);
+ * marks extra with the engine that wrote the reply. */
+static void reword_reply(struct sa_conversation *c, const json_t *state, const char *intent,
+                         const char *lang, char **text, json_t *extra)
+{
+    json_t *facts = reply_vars(c, state, lang);
+    json_t *draft = json_pack("{s:s, s:s, s:O?, s:s}", "intent", intent, "language", lang, "stage",
+                              json_object_get(state, "stage"), "reply", *text);
+    /* the conversation so far: the prospect's words are data, and ground nothing */
+    json_t *history = json_array();
+    json_t *msgs = json_object_get(state, "messages");
+    size_t n = json_array_size(msgs);
+    for (size_t i = n > 6 ? n - 6 : 0; i < n; i++)
+        json_array_append_new(history,
+                              json_pack("{s:O?, s:O?}", "role",
+                                        json_object_get(json_array_get(msgs, i), "role"), "content",
+                                        json_object_get(json_array_get(msgs, i), "content")));
+    json_t *schema = json_pack("{s:s, s:b, s:[s], s:{s:{s:s, s:i, s:i}}}", "type", "object",
+                               "additionalProperties", 0, "required", "reply", "properties",
+                               "reply", "type", "string", "minLength", 1, "maxLength", 1500);
+    const struct sa_llm_block blocks[] = {{"facts", facts, 800, true},
+                                          {"draft", draft, 4000, true},
+                                          {"conversation", history, 2000, false}};
+    struct sa_llm_result res = {0};
+    enum sa_llm_failure why = SA_LLM_FAIL_REQUEST_REFUSED;
+    int rc = facts && draft && schema ? sa_llm_use_ask(c->llm, SA_AGENT_CONVERSATION, reply_task,
+                                                       blocks, 3, schema, "reply", true, &res, &why)
+                                      : SA_ENOMEM;
+    const char *said = json_string_value(json_object_get(res.json, "reply"));
+    char *copy = !rc && said ? strdup(said) : NULL;
+    if (copy) {
+        free(*text);
+        *text = copy;
+    }
+    sa_llm_use_mark(c->llm, extra, &res, copy != NULL, copy || rc ? why : SA_LLM_FAIL_INVALID_OUTPUT);
+    json_decref(facts);
+    json_decref(draft);
+    json_decref(history);
+    json_decref(schema);
+    sa_llm_result_clear(&res);
+}
+
 static int respond(const json_t *state, json_t **update, struct graph_ctx *ctx, void *arg)
 {
     struct sa_conversation *c = arg;
@@ -371,13 +423,20 @@ static int respond(const json_t *state, json_t **update, struct graph_ctx *ctx, 
                              .company = json_string_value(json_object_get(state, "company_name"))},
                          last_user_message(state), intent, sa_wall_time(), extra, &berr))
         rc = graph_ctx_fail(ctx, SA_ESTORE, "could not book the meeting: %s", berr.msg);
+    bool meeting_said = false;
     if (!rc && text) { /* a named time: the reply says what became of it */
         char *said = meeting_reply(c, state, lang, extra);
         if (said) {
             free(text);
             text = said;
+            meeting_said = true;
         }
     }
+    /* a model may reword the reply, but not an unsubscribe's confirmation, a meeting's, or
+     * a reply to a contact who is do-not-contact: those say exactly what the rules did */
+    if (!rc && text && sa_llm_use_enabled(c->llm) && !meeting_said && !dnc &&
+        strcmp(intent, "unsubscribe") != 0)
+        reword_reply(c, state, intent, lang, &text, extra);
     /* the contact wrote back: the BDR follow-ups still queued for them are moot (an
      * automatic out-of-office notice is not an answer: they wait instead) */
     int cancelled = 0, postponed = 0;
@@ -494,6 +553,11 @@ struct sa_agent *sa_conversation_agent_new(void)
     if (a)
         a->ops = &conversation_ops;
     return a;
+}
+
+void sa_conversation_set_llm(struct sa_conversation *c, struct sa_llm_use *llm)
+{
+    c->llm = llm;
 }
 
 void sa_conversation_set_booking(struct sa_conversation *c, const struct sa_booking *booking)
@@ -700,8 +764,9 @@ int sa_conversation_turn(struct sa_conversation *c, const char *thread_id, const
                         json_object_get(extra, "suggested_actions"), "do_not_contact",
                         json_object_get(extra, "do_not_contact"), "history", msgs, "turn",
                         (json_int_t)json_integer_value(json_object_get(v, "turn")));
-    const char *more[] = {"followups_cancelled", "needs_human", "needs_human_reason",
-                          "hold_followups",      "language",    "followups_postponed"};
+    const char *more[] = {"followups_cancelled", "needs_human",     "needs_human_reason",
+                          "hold_followups",      "language",        "followups_postponed",
+                          "engine",              "fallback_reason", "llm"};
     for (size_t i = 0; *output && i < sizeof more / sizeof more[0]; i++)
         if (json_object_get(extra, more[i]))
             json_object_set(*output, more[i], json_object_get(extra, more[i]));

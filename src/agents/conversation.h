@@ -81,5 +81,11 @@ int sa_conversation_sessions_new(struct sa_conversation *c, struct sa_session_st
  * request gets the calendar's next slots. */
 struct sa_booking;
 void sa_conversation_set_booking(struct sa_conversation *c, const struct sa_booking *booking);
+/* The model that may word the replies (agents/llm_use.h), borrowed; NULL: the profile's
+ * templates alone. The intent, the stage, consent and meetings stay the rules' whatever
+ * the model says: it only rewords a reply the templates wrote, never an unsubscribe's
+ * confirmation, a meeting's confirmation or a reply to a do-not-contact contact. */
+struct sa_llm_use;
+void sa_conversation_set_llm(struct sa_conversation *c, struct sa_llm_use *llm);
 
 #endif

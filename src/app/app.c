@@ -383,8 +383,10 @@ int sa_app_open(const struct sa_config *cfg, struct sa_app **out, struct sa_err 
                             .organizer_email = sa_profile_str(app->profile, "sender.email"),
                             .meeting_link = sa_profile_str(app->profile, "meeting_link"),
                             .hold_hours = cfg->meeting_hold_hours};
-    if (app->conversation)
+    if (app->conversation) {
         sa_conversation_set_booking(app->conversation, app->booking);
+        sa_conversation_set_llm(app->conversation, app->llm);
+    }
     if (!(app->imports = sa_import_jobs_new(app))) {
         sa_app_close(app);
         return sa_err_set(err, SA_ENOMEM, "out of memory");
