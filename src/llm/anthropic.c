@@ -40,8 +40,9 @@ static json_t *request_body(const struct sa_llm_provider *p, const struct sa_llm
     }
     if (req->system && json_object_set_new(body, "system", json_string(req->system)))
         goto fail;
-    if (req->temperature >= 0 &&
-        json_object_set_new(body, "temperature", json_real(req->temperature)))
+    /* Anthropic's range is [0, 1] (OpenAI's [0, 2]): a caller's 1.2 means "most varied" */
+    double t = req->temperature > 1 ? 1 : req->temperature;
+    if (t >= 0 && json_object_set_new(body, "temperature", json_real(t)))
         goto fail;
     if (req->schema) {
         const char *name = tool_name(req);
@@ -75,23 +76,28 @@ static enum sa_llm_finish finish_of(const char *s)
     return SA_LLM_FINISH_OTHER;
 }
 
-/* Anthropic's input_tokens leaves out the tokens read from or written to the prompt
- * cache; ours counts every prompt token. */
-static void take_usage(const json_t *u, struct sa_llm_usage *out)
+/* Anthropic's usage as it reports it: input_tokens leaves out the prompt tokens read from
+ * or written to the cache, and a stream's message_delta repeats the counts cumulatively,
+ * some or all of them. */
+struct counts {
+    long input, cache_read, cache_write, output;
+};
+
+/* Takes the counts usage carries, keeping the others; then fills out (ours counts every
+ * prompt token as input). */
+static void take_usage(const json_t *usage, struct counts *c, struct sa_llm_usage *out)
 {
-    if (!json_is_object(u))
-        return;
-    const json_t *in = json_object_get(u, "input_tokens");
-    const json_t *read = json_object_get(u, "cache_read_input_tokens");
-    const json_t *made = json_object_get(u, "cache_creation_input_tokens");
-    if (json_is_integer(in))
-        out->input_tokens =
-            (long)(json_integer_value(in) + json_integer_value(read) + json_integer_value(made));
-    if (json_is_integer(read))
-        out->cached_tokens = (long)json_integer_value(read);
-    const json_t *outn = json_object_get(u, "output_tokens");
-    if (json_is_integer(outn))
-        out->output_tokens = (long)json_integer_value(outn);
+    static const char *const names[] = {"input_tokens", "cache_read_input_tokens",
+                                        "cache_creation_input_tokens", "output_tokens"};
+    long *fields[] = {&c->input, &c->cache_read, &c->cache_write, &c->output};
+    for (size_t i = 0; i < 4; i++) {
+        const json_t *v = json_object_get(usage, names[i]);
+        if (json_is_integer(v))
+            *fields[i] = (long)json_integer_value(v);
+    }
+    out->input_tokens = c->input + c->cache_read + c->cache_write;
+    out->cached_tokens = c->cache_read;
+    out->output_tokens = c->output;
 }
 
 static void take_model(const json_t *message, struct sa_llm_result *res)
@@ -151,7 +157,8 @@ struct stream {
     struct sa_buf text;
     struct block blocks[MAX_BLOCKS];
     int answer_block; /* the answer tool's block, or -1 */
-    bool done;        /* message_stop came */
+    struct counts counts;
+    bool done; /* message_stop came */
     enum sa_llm_failure failure;
     struct sa_err err;
 };
@@ -246,7 +253,7 @@ static int on_event(void *arg, const char *event, const char *data, size_t len)
     else if (strcmp(type, "message_start") == 0) {
         const json_t *msg = json_object_get(ev, "message");
         take_model(msg, s->res);
-        take_usage(json_object_get(msg, "usage"), &s->res->usage);
+        take_usage(json_object_get(msg, "usage"), &s->counts, &s->res->usage);
     } else if (strcmp(type, "content_block_start") == 0)
         rc = on_block_start(s, ev);
     else if (strcmp(type, "content_block_delta") == 0)
@@ -256,7 +263,7 @@ static int on_event(void *arg, const char *event, const char *data, size_t len)
             json_string_value(json_object_get(json_object_get(ev, "delta"), "stop_reason"));
         if (stop)
             s->res->finish = finish_of(stop);
-        take_usage(json_object_get(ev, "usage"), &s->res->usage);
+        take_usage(json_object_get(ev, "usage"), &s->counts, &s->res->usage);
     } else if (strcmp(type, "message_stop") == 0)
         s->done = true;
     else if (strcmp(type, "error") == 0)
@@ -293,7 +300,8 @@ static int take_answer(const struct sa_llm_request *req, const struct sa_llm_rep
         goto out;
     }
     take_model(msg, res);
-    take_usage(json_object_get(msg, "usage"), &res->usage);
+    struct counts counts = {0};
+    take_usage(json_object_get(msg, "usage"), &counts, &res->usage);
     res->finish = finish_of(json_string_value(json_object_get(msg, "stop_reason")));
     const json_t *block, *input = NULL;
     size_t i;

@@ -292,6 +292,44 @@ static void test_streamed_tool_input(void **state)
     json_decref(schema);
 }
 
+/* message_delta repeats some counts cumulatively; the cache's counts stay in input_tokens.
+ * A temperature past Anthropic's 1 is sent as 1. */
+static void test_stream_usage_and_temperature(void **state)
+{
+    struct fixture *fx = *state;
+    const char *stream =
+        "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"m\","
+        "\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-test\",\"content\":"
+        "[],\"stop_reason\":null,\"usage\":{\"input_tokens\":10,\"cache_read_input_tokens\":4,"
+        "\"cache_creation_input_tokens\":2,\"output_tokens\":1}}}\n\n"
+        "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,"
+        "\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n"
+        "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,"
+        "\"delta\":{\"type\":\"text_delta\",\"text\":\"Hi\"}}\n\n"
+        "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n"
+        "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":"
+        "\"max_tokens\",\"stop_sequence\":null},\"usage\":{\"output_tokens\":9,"
+        "\"input_tokens\":10,\"cache_read_input_tokens\":4}}\n\n"
+        "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
+    fake_llm_push(fx->fake, &(struct fake_reply){.chunks = (const char *const[]){stream, NULL}});
+    struct pieces pc = {0};
+    struct sa_llm_request req = text_request();
+    req.temperature = 1.5;
+    req.on_text = collect;
+    req.on_text_arg = &pc;
+    struct sa_llm_result res;
+    struct sa_err err = {0};
+    assert_int_equal(sa_llm_complete(fx->p, &req, &res, &err), 0);
+    assert_string_equal(res.text, "Hi");
+    assert_int_equal(res.finish, SA_LLM_FINISH_LENGTH);
+    assert_int_equal(res.usage.input_tokens, 16);
+    assert_int_equal(res.usage.cached_tokens, 4);
+    assert_int_equal(res.usage.output_tokens, 9);
+    sa_llm_result_clear(&res);
+    json_t *sent = fake_llm_request(fx->fake, 0);
+    assert_true(json_number_value(json_object_get(sent, "temperature")) == 1.0);
+}
+
 static void expect_invalid(struct fixture *fx, const struct sa_llm_request *req)
 {
     struct sa_llm_result res;
@@ -545,6 +583,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_structured_tool, setup, teardown),
         cmocka_unit_test_setup_teardown(test_streamed_text_awkward_splits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_streamed_tool_input, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_usage_and_temperature, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalid_output, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retries, setup, teardown),
         cmocka_unit_test_setup_teardown(test_spend_limits_not_retried, setup, teardown),
