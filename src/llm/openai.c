@@ -282,6 +282,8 @@ out:
 /* A refused or failed answer: a short classification, never the vendor's message. */
 static int answer_failed(const struct sa_llm_reply *reply, int rc, struct sa_err *err)
 {
+    if (rc == SA_ETOOBIG) /* an answer or an event past the caps (http.h, sse.h) */
+        return sa_err_set(err, SA_EIO, "llm: openai's answer is over the size cap");
     if (rc != SA_EIO || !reply->status || reply->streamed)
         return rc;
     json_t *v = json_loadb(reply->body ? reply->body : "", reply->len, 0, NULL);

@@ -395,6 +395,20 @@ static void test_invalid_output(void **state)
     assert_int_equal(res.finish, SA_LLM_FINISH_FILTER);
     assert_null(strstr(err.msg, "can't help"));
     sa_llm_result_clear(&res);
+
+    /* an answer past the transport's 4 MB cap */
+    size_t big = ((size_t)4 << 20) + 100;
+    char *huge = malloc(big + 1);
+    assert_non_null(huge);
+    memset(huge, ' ', big);
+    huge[big] = '\0';
+    fake_llm_push(fx->fake, &(struct fake_reply){.body = huge});
+    free(huge);
+    assert_int_equal(sa_llm_complete(fx->p, &req, &res, &err), SA_EIO);
+    assert_int_equal(res.failure, SA_LLM_FAIL_INVALID_OUTPUT);
+    assert_int_equal(res.attempts, 1);
+    assert_string_equal(err.msg, "llm: openai's answer is over the size cap");
+    sa_llm_result_clear(&res);
 }
 
 static void test_retries(void **state)
