@@ -301,6 +301,8 @@ int sa_llm_http_post(struct sa_llm_http *h, const struct sa_llm_post *post,
             out->failure = SA_LLM_FAIL_TIMEOUT;
         else if (rc == SA_EIO)
             out->failure = SA_LLM_FAIL_TRANSPORT;
+        else if (rc == SA_ETOOBIG)
+            out->failure = SA_LLM_FAIL_INVALID_OUTPUT; /* an answer or event past the cap */
         else if (rc)
             out->failure = SA_LLM_FAIL_CANCELED; /* the caller's callback stopped it */
         else

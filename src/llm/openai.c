@@ -44,9 +44,8 @@ static json_t *response_format(const struct sa_llm_provider *p, const struct sa_
     if (p->structured == SA_LLM_JSON_OBJECT)
         return json_pack("{s:s}", "type", "json_object");
     const char *name = req->schema_name && *req->schema_name ? req->schema_name : "answer";
-    return json_pack("{s:s, s:{s:s, s:O, s:b}}", "type", "json_schema", "json_schema", "name",
-                     name, "schema", req->schema, "strict",
-                     p->structured == SA_LLM_JSON_SCHEMA_STRICT);
+    return json_pack("{s:s, s:{s:s, s:O, s:b}}", "type", "json_schema", "json_schema", "name", name,
+                     "schema", req->schema, "strict", p->structured == SA_LLM_JSON_SCHEMA_STRICT);
 }
 
 /* The request body, or NULL when out of memory. */
@@ -56,12 +55,11 @@ static json_t *request_body(const struct sa_llm_provider *p, const struct sa_llm
     char *system = system_prompt(p, req, &oom);
     json_t *msgs = json_array();
     json_t *body = json_pack("{s:s, s:o, s:i}", "model", req->model ? req->model : p->model,
-                             "messages", msgs, "max_completion_tokens",
-                             sa_llm_max_tokens(req));
+                             "messages", msgs, "max_completion_tokens", sa_llm_max_tokens(req));
     if (oom || !body)
         goto fail;
-    if (system && json_array_append_new(msgs, json_pack("{s:s, s:s}", "role", "system",
-                                                        "content", system)))
+    if (system &&
+        json_array_append_new(msgs, json_pack("{s:s, s:s}", "role", "system", "content", system)))
         goto fail;
     for (size_t i = 0; i < req->nmessages; i++) {
         const struct sa_llm_message *m = &req->messages[i];
@@ -70,8 +68,8 @@ static json_t *request_body(const struct sa_llm_provider *p, const struct sa_llm
                                                   m->content ? m->content : "")))
             goto fail;
     }
-    if (req->temperature >= 0 && json_object_set_new(body, "temperature",
-                                                     json_real(req->temperature)))
+    if (req->temperature >= 0 &&
+        json_object_set_new(body, "temperature", json_real(req->temperature)))
         goto fail;
     if (req->schema && json_object_set_new(body, "response_format", response_format(p, req)))
         goto fail;
@@ -135,8 +133,7 @@ static void error_word(const json_t *error, char *out, size_t cap)
     size_t n = 0;
     for (; w[n] && n < cap - 1 && n < 48; n++) {
         char c = w[n];
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
-              c == '.'))
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.'))
             break;
         out[n] = c;
     }
@@ -221,8 +218,8 @@ static int on_event(void *arg, const char *event, const char *data, size_t len)
     if (error && !json_is_null(error)) {
         char word[64];
         error_word(error, word, sizeof word);
-        bool limited = error_says(error, "rate_limit_exceeded") ||
-                       error_says(error, "rate_limit_error");
+        bool limited =
+            error_says(error, "rate_limit_exceeded") || error_says(error, "rate_limit_error");
         s->failure = limited ? SA_LLM_FAIL_RATE_LIMITED : SA_LLM_FAIL_SERVER_ERROR;
         rc = sa_err_set(&s->err, SA_EIO, "llm: openai sent an error mid-stream (%s)",
                         *word ? word : "unknown");
@@ -285,6 +282,8 @@ out:
 /* A refused or failed answer: a short classification, never the vendor's message. */
 static int answer_failed(const struct sa_llm_reply *reply, int rc, struct sa_err *err)
 {
+    if (rc == SA_ETOOBIG) /* an answer or an event past the caps (http.h, sse.h) */
+        return sa_err_set(err, SA_EIO, "llm: openai's answer is over the size cap");
     if (rc != SA_EIO || !reply->status || reply->streamed)
         return rc;
     json_t *v = json_loadb(reply->body ? reply->body : "", reply->len, 0, NULL);

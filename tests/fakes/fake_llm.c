@@ -113,10 +113,10 @@ char *fake_openai_answer(const char *model, const char *content, long prompt_tok
                          long completion_tokens, long cached_tokens)
 {
     return dump(json_pack(
-        "{s:s, s:s, s:i, s:s, s:[{s:i, s:{s:s, s:s, s:n}, s:s}], s:{s:I, s:I, s:I, s:{s:I}}}",
-        "id", "chatcmpl-fake", "object", "chat.completion", "created", 1764633600, "model",
-        model, "choices", "index", 0, "message", "role", "assistant", "content", content,
-        "refusal", "finish_reason", "stop", "usage", "prompt_tokens", (json_int_t)prompt_tokens,
+        "{s:s, s:s, s:i, s:s, s:[{s:i, s:{s:s, s:s, s:n}, s:s}], s:{s:I, s:I, s:I, s:{s:I}}}", "id",
+        "chatcmpl-fake", "object", "chat.completion", "created", 1764633600, "model", model,
+        "choices", "index", 0, "message", "role", "assistant", "content", content, "refusal",
+        "finish_reason", "stop", "usage", "prompt_tokens", (json_int_t)prompt_tokens,
         "completion_tokens", (json_int_t)completion_tokens, "total_tokens",
         (json_int_t)prompt_tokens + (json_int_t)completion_tokens, "prompt_tokens_details",
         "cached_tokens", (json_int_t)cached_tokens));
@@ -155,9 +155,8 @@ char *fake_openai_stream(const char *model, const char *const *pieces, bool usag
     size_t len = 0;
     append_event(&s, &len, NULL,
                  json_pack("{s:s, s:s, s:s, s:[{s:i, s:{s:s, s:s}, s:n}]}", "id", "chatcmpl-f",
-                           "object", "chat.completion.chunk", "model", model, "choices",
-                           "index", 0, "delta", "role", "assistant", "content", "",
-                           "finish_reason"));
+                           "object", "chat.completion.chunk", "model", model, "choices", "index", 0,
+                           "delta", "role", "assistant", "content", "", "finish_reason"));
     for (size_t i = 0; pieces && pieces[i]; i++)
         append_event(&s, &len, NULL,
                      json_pack("{s:s, s:s, s:s, s:[{s:i, s:{s:s}, s:n}]}", "id", "chatcmpl-f",
@@ -165,14 +164,14 @@ char *fake_openai_stream(const char *model, const char *const *pieces, bool usag
                                "index", 0, "delta", "content", pieces[i], "finish_reason"));
     append_event(&s, &len, NULL,
                  json_pack("{s:s, s:s, s:s, s:[{s:i, s:{}, s:s}]}", "id", "chatcmpl-f", "object",
-                           "chat.completion.chunk", "model", model, "choices", "index", 0,
-                           "delta", "finish_reason", "stop"));
+                           "chat.completion.chunk", "model", model, "choices", "index", 0, "delta",
+                           "finish_reason", "stop"));
     if (usage)
         append_event(&s, &len, NULL,
                      json_pack("{s:s, s:s, s:s, s:[], s:{s:i, s:i, s:i}}", "id", "chatcmpl-f",
                                "object", "chat.completion.chunk", "model", model, "choices",
-                               "usage", "prompt_tokens", 11, "completion_tokens", 7,
-                               "total_tokens", 18));
+                               "usage", "prompt_tokens", 11, "completion_tokens", 7, "total_tokens",
+                               18));
     append(&s, &len, "data: [DONE]\n\n");
     return s;
 }
@@ -182,11 +181,11 @@ char *fake_anthropic_text(const char *model, const char *text, long input_tokens
 {
     return dump(json_pack("{s:s, s:s, s:s, s:s, s:[{s:s, s:s}], s:s, s:n, s:{s:I, s:I, s:i, "
                           "s:i}}",
-                          "id", "msg_fake", "type", "message", "role", "assistant", "model",
-                          model, "content", "type", "text", "text", text, "stop_reason",
-                          "end_turn", "stop_sequence", "usage", "input_tokens",
-                          (json_int_t)input_tokens, "output_tokens", (json_int_t)output_tokens,
-                          "cache_creation_input_tokens", 0, "cache_read_input_tokens", 0));
+                          "id", "msg_fake", "type", "message", "role", "assistant", "model", model,
+                          "content", "type", "text", "text", text, "stop_reason", "end_turn",
+                          "stop_sequence", "usage", "input_tokens", (json_int_t)input_tokens,
+                          "output_tokens", (json_int_t)output_tokens, "cache_creation_input_tokens",
+                          0, "cache_read_input_tokens", 0));
 }
 
 char *fake_anthropic_tool(const char *model, const char *name, const json_t *input,
@@ -194,9 +193,9 @@ char *fake_anthropic_tool(const char *model, const char *name, const json_t *inp
 {
     return dump(json_pack("{s:s, s:s, s:s, s:s, s:[{s:s, s:s, s:s, s:O}], s:s, s:n, s:{s:I, "
                           "s:I}}",
-                          "id", "msg_fake", "type", "message", "role", "assistant", "model",
-                          model, "content", "type", "tool_use", "id", "toolu_fake", "name", name,
-                          "input", input, "stop_reason", "tool_use", "stop_sequence", "usage",
+                          "id", "msg_fake", "type", "message", "role", "assistant", "model", model,
+                          "content", "type", "tool_use", "id", "toolu_fake", "name", name, "input",
+                          input, "stop_reason", "tool_use", "stop_sequence", "usage",
                           "input_tokens", (json_int_t)input_tokens, "output_tokens",
                           (json_int_t)output_tokens));
 }
@@ -208,10 +207,10 @@ char *fake_anthropic_stream(const char *model, const char *tool, const char *con
     size_t len = 0;
     append_event(&s, &len, "message_start",
                  json_pack("{s:s, s:{s:s, s:s, s:s, s:s, s:[], s:n, s:{s:I, s:i, s:i}}}", "type",
-                           "message_start", "message", "id", "msg_fake", "type", "message",
-                           "role", "assistant", "model", model, "content", "stop_reason",
-                           "usage", "input_tokens", (json_int_t)input_tokens, "output_tokens",
-                           1, "cache_read_input_tokens", 0));
+                           "message_start", "message", "id", "msg_fake", "type", "message", "role",
+                           "assistant", "model", model, "content", "stop_reason", "usage",
+                           "input_tokens", (json_int_t)input_tokens, "output_tokens", 1,
+                           "cache_read_input_tokens", 0));
     json_t *block = tool ? json_pack("{s:s, s:s, s:s, s:{}}", "type", "tool_use", "id",
                                      "toolu_fake", "name", tool, "input")
                          : json_pack("{s:s, s:s}", "type", "text", "text", "");
@@ -220,9 +219,9 @@ char *fake_anthropic_stream(const char *model, const char *tool, const char *con
                            "content_block", block));
     append(&s, &len, "event: ping\ndata: {\"type\": \"ping\"}\n\n");
     for (size_t i = 0; pieces && pieces[i]; i++) {
-        json_t *delta = tool ? json_pack("{s:s, s:s}", "type", "input_json_delta",
-                                         "partial_json", pieces[i])
-                             : json_pack("{s:s, s:s}", "type", "text_delta", "text", pieces[i]);
+        json_t *delta =
+            tool ? json_pack("{s:s, s:s}", "type", "input_json_delta", "partial_json", pieces[i])
+                 : json_pack("{s:s, s:s}", "type", "text_delta", "text", pieces[i]);
         append_event(&s, &len, "content_block_delta",
                      json_pack("{s:s, s:i, s:o}", "type", "content_block_delta", "index", 0,
                                "delta", delta));
@@ -231,8 +230,8 @@ char *fake_anthropic_stream(const char *model, const char *tool, const char *con
                  json_pack("{s:s, s:i}", "type", "content_block_stop", "index", 0));
     append_event(&s, &len, "message_delta",
                  json_pack("{s:s, s:{s:s, s:n}, s:{s:I}}", "type", "message_delta", "delta",
-                           "stop_reason", tool ? "tool_use" : "end_turn", "stop_sequence",
-                           "usage", "output_tokens", (json_int_t)output_tokens));
+                           "stop_reason", tool ? "tool_use" : "end_turn", "stop_sequence", "usage",
+                           "output_tokens", (json_int_t)output_tokens));
     append_event(&s, &len, "message_stop", json_pack("{s:s}", "type", "message_stop"));
     return s;
 }
@@ -247,8 +246,8 @@ static json_t *sample(const json_t *schema)
     if (json_array_size(en))
         return json_incref(json_array_get(en, 0));
     const json_t *t = json_object_get(schema, "type");
-    const char *type = json_is_array(t) ? json_string_value(json_array_get(t, 0))
-                                        : json_string_value(t);
+    const char *type =
+        json_is_array(t) ? json_string_value(json_array_get(t, 0)) : json_string_value(t);
     if (!type || strcmp(type, "string") == 0)
         return json_string("fake");
     if (strcmp(type, "integer") == 0 || strcmp(type, "number") == 0) {
@@ -284,8 +283,7 @@ static const json_t *asked_schema(const struct fake_llm *f, const json_t *body, 
 {
     *owned = NULL;
     if (f->wire == FAKE_ANTHROPIC)
-        return json_object_get(json_array_get(json_object_get(body, "tools"), 0),
-                               "input_schema");
+        return json_object_get(json_array_get(json_object_get(body, "tools"), 0), "input_schema");
     const json_t *rf = json_object_get(body, "response_format");
     const char *type = json_string_value(json_object_get(rf, "type"));
     if (type && strcmp(type, "json_schema") == 0)
@@ -456,13 +454,23 @@ static bool check_openai_format(struct check *c, const json_t *body, const json_
 static bool check_openai(struct fake_llm *f, struct check *c, struct MHD_Connection *conn,
                          const json_t *body)
 {
-    static const char *const keys[] = {
-        "model",       "messages", "max_completion_tokens", "temperature",
-        "top_p",       "stop",     "seed",                  "n",
-        "stream",      "stream_options", "response_format", "tools",
-        "tool_choice", "parallel_tool_calls", "user",      NULL};
-    static const char *const roles[] = {"system", "developer", "user", "assistant", "tool",
-                                        NULL};
+    static const char *const keys[] = {"model",
+                                       "messages",
+                                       "max_completion_tokens",
+                                       "temperature",
+                                       "top_p",
+                                       "stop",
+                                       "seed",
+                                       "n",
+                                       "stream",
+                                       "stream_options",
+                                       "response_format",
+                                       "tools",
+                                       "tool_choice",
+                                       "parallel_tool_calls",
+                                       "user",
+                                       NULL};
+    static const char *const roles[] = {"system", "developer", "user", "assistant", "tool", NULL};
     const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
     if (f->key) {
         char want[512];
@@ -505,8 +513,8 @@ static bool check_openai(struct fake_llm *f, struct check *c, struct MHD_Connect
 
 static bool check_tools(struct check *c, const json_t *body)
 {
-    static const char *const tool_keys[] = {"name", "description", "input_schema", "strict",
-                                            "type", "cache_control", NULL};
+    static const char *const tool_keys[] = {
+        "name", "description", "input_schema", "strict", "type", "cache_control", NULL};
     const json_t *tools = json_object_get(body, "tools");
     const json_t *choice = json_object_get(body, "tool_choice");
     if (tools && (!json_is_array(tools) || !json_array_size(tools)))
@@ -550,18 +558,17 @@ static bool check_tools(struct check *c, const json_t *body)
 static bool check_anthropic(struct fake_llm *f, struct check *c, struct MHD_Connection *conn,
                             const json_t *body)
 {
-    static const char *const keys[] = {"model",         "max_tokens", "messages",    "system",
-                                       "tools",         "tool_choice", "stream",     "temperature",
-                                       "top_p",         "top_k",      "stop_sequences",
-                                       "metadata",      NULL};
+    static const char *const keys[] = {"model", "max_tokens",  "messages",       "system",
+                                       "tools", "tool_choice", "stream",         "temperature",
+                                       "top_p", "top_k",       "stop_sequences", "metadata",
+                                       NULL};
     static const char *const roles[] = {"user", "assistant", NULL};
     const char *key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "x-api-key");
     if (f->key ? !key || strcmp(key, f->key) != 0 : key != NULL)
         return fail(c, "x-api-key: not the configured key");
     if (MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization"))
         return fail(c, "Authorization: the key goes in x-api-key");
-    const char *version =
-        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "anthropic-version");
+    const char *version = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "anthropic-version");
     if (!version || strcmp(version, "2023-06-01") != 0)
         return fail(c, "anthropic-version: 2023-06-01 required");
     if (!only_keys(c, body, "body", keys))
@@ -661,8 +668,7 @@ static void free_streaming(void *cls)
     free(s);
 }
 
-static enum MHD_Result answer(struct fake_llm *f, struct MHD_Connection *conn,
-                              struct reply *r)
+static enum MHD_Result answer(struct fake_llm *f, struct MHD_Connection *conn, struct reply *r)
 {
     sleep_ms(f, r->hang_ms);
     if (f->stopping || (r->drop && !r->chunks)) {
@@ -701,8 +707,7 @@ static enum MHD_Result answer(struct fake_llm *f, struct MHD_Connection *conn,
             v++;
         MHD_add_response_header(resp, name, v);
     }
-    enum MHD_Result ret = MHD_queue_response(conn, (unsigned)(r->status ? r->status : 200),
-                                             resp);
+    enum MHD_Result ret = MHD_queue_response(conn, (unsigned)(r->status ? r->status : 200), resp);
     MHD_destroy_response(resp);
     if (!r->chunks)
         reply_free(r);
@@ -710,8 +715,8 @@ static enum MHD_Result answer(struct fake_llm *f, struct MHD_Connection *conn,
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_size, void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_size, void **con_cls)
 {
     (void)version;
     struct fake_llm *f = cls;
@@ -736,8 +741,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     json_t *body = NULL;
-    check_request(f, conn, method, url, u->too_big ? "" : u->data, u->too_big ? 0 : u->len,
-                  &body);
+    check_request(f, conn, method, url, u->too_big ? "" : u->data, u->too_big ? 0 : u->len, &body);
     pthread_mutex_lock(&f->lock);
     struct reply *r = f->head;
     if (r) {
@@ -798,8 +802,8 @@ struct fake_llm *fake_llm_start(enum fake_wire wire)
     f->requests = json_array();
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    f->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION,
-                              0, NULL, NULL, on_request, f, MHD_OPTION_SOCK_ADDR, &sa,
+    f->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0,
+                              NULL, NULL, on_request, f, MHD_OPTION_SOCK_ADDR, &sa,
                               MHD_OPTION_NOTIFY_COMPLETED, on_completed, f,
                               MHD_OPTION_NOTIFY_CONNECTION, on_connection, f,
                               MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);

@@ -54,8 +54,10 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *fx = *state;
-    const char *why = NULL;
-    size_t bad = fake_llm_invalid(fx->fake, &why);
+    const char *first = NULL;
+    size_t bad = fake_llm_invalid(fx->fake, &first);
+    char why[512];
+    snprintf(why, sizeof why, "%s", first); /* first is the fake's */
     sa_llm_close(fx->p);
     fake_llm_stop(fx->fake);
     free(fx);
@@ -121,9 +123,8 @@ static void push_cut(struct fake_llm *fake, const char *stream, const char *cons
         from = cut;
     }
     chunks[n++] = strdup(stream + from);
-    fake_llm_push(fake, &(struct fake_reply){.chunks = (const char *const *)chunks,
-                                              .gap_ms = 5,
-                                              .drop = drop});
+    fake_llm_push(fake, &(struct fake_reply){
+                            .chunks = (const char *const *)chunks, .gap_ms = 5, .drop = drop});
     for (size_t i = 0; i < n; i++)
         free(chunks[i]);
 }
@@ -131,8 +132,8 @@ static void push_cut(struct fake_llm *fake, const char *stream, const char *cons
 static void test_text_answer(void **state)
 {
     struct fixture *fx = *state;
-    char *body = fake_openai_answer("gpt-test-2025-01-01", "Hi Ann, see you at the demo.", 42,
-                                    9, 16);
+    char *body =
+        fake_openai_answer("gpt-test-2025-01-01", "Hi Ann, see you at the demo.", 42, 9, 16);
     fake_llm_push(fx->fake, &(struct fake_reply){.body = body});
     free(body);
     struct sa_llm_request req = text_request();
@@ -168,8 +169,8 @@ static void test_text_answer(void **state)
     assert_null(json_object_get(sent, "stream"));
 
     /* a request's own model wins; no temperature when below 0; the default max tokens */
-    req = (struct sa_llm_request){.model = "gpt-other", .messages = hello, .nmessages = 1,
-                                  .temperature = -1};
+    req = (struct sa_llm_request){
+        .model = "gpt-other", .messages = hello, .nmessages = 1, .temperature = -1};
     assert_int_equal(sa_llm_complete(fx->p, &req, &res, &err), 0);
     assert_string_equal(res.text, "fake answer");
     sa_llm_result_clear(&res);
@@ -282,8 +283,7 @@ static void test_structured_groq(void **state)
 static void test_streamed_awkward_splits(void **state)
 {
     struct fixture *fx = *state;
-    const char *const pieces[] = {"Gr\xc3\xbc\xc3\x9f", "e, \"Ann\" \xe2\x80\x94 ", "demo?",
-                                  NULL};
+    const char *const pieces[] = {"Gr\xc3\xbc\xc3\x9f", "e, \"Ann\" \xe2\x80\x94 ", "demo?", NULL};
     char *stream = fake_openai_stream("gpt-test-2", pieces, true);
     const char *const at[] = {"\xc3\xbc", "Ann", "\xe2\x80\x94", "demo", "[DONE]", NULL};
     const int shift[] = {1, 1, 2, 2, 3};
@@ -309,8 +309,8 @@ static void test_streamed_awkward_splits(void **state)
     sa_llm_result_clear(&res);
     json_t *sent = fake_llm_request(fx->fake, 0);
     assert_true(json_is_true(json_object_get(sent, "stream")));
-    assert_true(json_is_true(
-        json_object_get(json_object_get(sent, "stream_options"), "include_usage")));
+    assert_true(
+        json_is_true(json_object_get(json_object_get(sent, "stream_options"), "include_usage")));
 }
 
 /* A structured answer streamed, its JSON cut inside a key and a value; vLLM's usage chunk
@@ -375,10 +375,10 @@ static void expect_invalid_output(struct fixture *fx, const char *content)
 static void test_invalid_output(void **state)
 {
     struct fixture *fx = *state;
-    expect_invalid_output(fx, "{\"subject\": \"Hi\", \"body\": ");       /* not JSON */
-    expect_invalid_output(fx, "Sure! Here is the email.");               /* prose */
-    expect_invalid_output(fx, "{\"subject\": \"Hi\"}");                  /* a required field */
-    expect_invalid_output(fx, "{\"subject\": 5, \"body\": \"x\"}");      /* a wrong type */
+    expect_invalid_output(fx, "{\"subject\": \"Hi\", \"body\": ");  /* not JSON */
+    expect_invalid_output(fx, "Sure! Here is the email.");          /* prose */
+    expect_invalid_output(fx, "{\"subject\": \"Hi\"}");             /* a required field */
+    expect_invalid_output(fx, "{\"subject\": 5, \"body\": \"x\"}"); /* a wrong type */
     expect_invalid_output(fx, "{\"subject\": \"a\", \"body\": \"b\", \"x\": 1}"); /* extra */
 
     /* a refusal */
@@ -394,6 +394,20 @@ static void test_invalid_output(void **state)
     assert_int_equal(res.failure, SA_LLM_FAIL_INVALID_OUTPUT);
     assert_int_equal(res.finish, SA_LLM_FINISH_FILTER);
     assert_null(strstr(err.msg, "can't help"));
+    sa_llm_result_clear(&res);
+
+    /* an answer past the transport's 4 MB cap */
+    size_t big = ((size_t)4 << 20) + 100;
+    char *huge = malloc(big + 1);
+    assert_non_null(huge);
+    memset(huge, ' ', big);
+    huge[big] = '\0';
+    fake_llm_push(fx->fake, &(struct fake_reply){.body = huge});
+    free(huge);
+    assert_int_equal(sa_llm_complete(fx->p, &req, &res, &err), SA_EIO);
+    assert_int_equal(res.failure, SA_LLM_FAIL_INVALID_OUTPUT);
+    assert_int_equal(res.attempts, 1);
+    assert_string_equal(err.msg, "llm: openai's answer is over the size cap");
     sa_llm_result_clear(&res);
 }
 
@@ -451,8 +465,7 @@ static void test_quota_not_retried(void **state)
                         "check your plan and billing details.\",\"type\":\"insufficient_quota\","
                         "\"param\":null,\"code\":\"insufficient_quota\"}}";
     const char *const wait20[] = {"retry-after-ms: 20", NULL};
-    fake_llm_push(fx->fake,
-                  &(struct fake_reply){.status = 429, .headers = wait20, .body = quota});
+    fake_llm_push(fx->fake, &(struct fake_reply){.status = 429, .headers = wait20, .body = quota});
     struct sa_llm_request req = text_request();
     struct sa_llm_result res;
     struct sa_err err = {0};
@@ -531,8 +544,7 @@ static void test_stream_errors(void **state)
     sa_llm_result_clear(&res);
 
     /* the caller stops it */
-    char *stream = fake_openai_stream("gpt-test", (const char *const[]){"a", "b", "c", NULL},
-                                      true);
+    char *stream = fake_openai_stream("gpt-test", (const char *const[]){"a", "b", "c", NULL}, true);
     fake_llm_push(fx->fake, &(struct fake_reply){.chunks = (const char *const[]){stream, NULL}});
     free(stream);
     memset(&pc, 0, sizeof pc);
