@@ -1,0 +1,338 @@
+/* The LLM layer against the fake vendor (tests/fakes/fake_llm.c, in this process, on
+ * loopback): the engine's own cost per call, how soon a streamed answer's first piece
+ * reaches on_text, and the pipeline's wall time with a model that takes 200 ms per call.
+ * The cost per call is the calling thread's CPU time (CLOCK_THREAD_CPUTIME_ID): curl runs
+ * in that thread, the fake in its own, so the fake's work is not counted.
+ * Usage: bench_llm [calls] [pipeline_runs] */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fake_llm.h"
+#include "app/app.h"
+#include "app/invoke.h"
+#include "base/clock.h"
+#include "base/config.h"
+#include "base/log.h"
+#include "domain/lead.h"
+#include "llm/provider.h"
+
+#define MODEL "gpt-4o-mini"
+#define KEY "x"
+#define CALL_MS 200     /* the fake model's latency in the pipeline */
+#define TARGET_US 200.0 /* the ceiling on the engine's cost per call */
+#define PEER_MS 300.0   /* ... and under 1 % of a call of this length */
+#define GAP_MS 20       /* between a streamed answer's first chunk and the rest */
+
+static uint64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The q-quantile (0.5, 0.99) of v[0..n) in microseconds; sorts v. */
+static double quantile_us(uint64_t *v, size_t n, double q)
+{
+    qsort(v, n, sizeof *v, cmp_u64);
+    size_t i = (size_t)((double)n * q);
+    return (double)v[i < n ? i : n - 1] / 1e3;
+}
+
+/* What on_text saw: when the first and the second piece arrived (wall and thread CPU). */
+struct pieces {
+    int n;
+    uint64_t first_ns, first_cpu_ns, second_ns;
+};
+
+static int on_text(void *arg, const char *text, size_t len)
+{
+    (void)text;
+    (void)len;
+    struct pieces *p = arg;
+    if (p->n == 0) {
+        p->first_ns = sa_now_ns();
+        p->first_cpu_ns = thread_cpu_ns();
+    } else if (p->n == 1) {
+        p->second_ns = sa_now_ns();
+    }
+    p->n++;
+    return 0;
+}
+
+static const struct sa_llm_message ask[] = {
+    {SA_LLM_USER, "Lead: Quorvianta Software, SaaS, 201-500 people, requested a demo."}};
+
+static int call(struct sa_llm_provider *p, const json_t *schema, struct pieces *seen)
+{
+    struct sa_llm_request req = {.system = "You write one short sentence about a sales lead.",
+                                 .messages = ask,
+                                 .nmessages = 1,
+                                 .schema = schema,
+                                 .schema_name = schema ? "summary" : NULL,
+                                 .max_tokens = 200,
+                                 .temperature = -1,
+                                 .on_text = seen ? on_text : NULL,
+                                 .on_text_arg = seen};
+    struct sa_llm_result res;
+    struct sa_err err = {0};
+    int rc = sa_llm_complete(p, &req, &res, &err);
+    if (rc == 0 && schema && !res.json)
+        rc = -1;
+    if (rc)
+        fprintf(stderr, "bench_llm: call failed (%s): %s\n", sa_llm_failure_name(res.failure),
+                err.msg);
+    sa_llm_result_clear(&res);
+    return rc;
+}
+
+/* a. N calls of one kind against the fake's default answer (no latency). */
+static int overhead(struct sa_llm_provider *p, const char *what, const json_t *schema, bool stream,
+                    long n, uint64_t *cpu, uint64_t *wall)
+{
+    for (int i = 0; i < 20; i++) { /* warm-up: the connection, curl's and jansson's caches */
+        struct pieces seen = {0};
+        if (call(p, schema, stream ? &seen : NULL))
+            return -1;
+    }
+    for (long i = 0; i < n; i++) {
+        struct pieces seen = {0};
+        uint64_t c0 = thread_cpu_ns(), t0 = sa_now_ns();
+        if (call(p, schema, stream ? &seen : NULL))
+            return -1;
+        cpu[i] = thread_cpu_ns() - c0;
+        wall[i] = sa_now_ns() - t0;
+    }
+    double p50 = quantile_us(cpu, (size_t)n, 0.5), p99 = quantile_us(cpu, (size_t)n, 0.99);
+    printf("%-22s cpu p50=%6.1f us  p99=%6.1f us  wall p50=%6.1f us   p50 vs %.0f us target: "
+           "%s; %.3f%% of a %.0f ms call\n",
+           what, p50, p99, quantile_us(wall, (size_t)n, 0.5), TARGET_US,
+           p50 < TARGET_US ? "under" : "OVER", 100 * p50 / (PEER_MS * 1e3), PEER_MS);
+    return 0;
+}
+
+/* b. The fake writes the role and the first piece at once, the rest GAP_MS later. */
+static int first_token(struct fake_llm *f, struct sa_llm_provider *p, long n, uint64_t *ttft,
+                       uint64_t *cpu, uint64_t *rest)
+{
+    const char *const text[] = {"Quorvianta", " asked for a demo", " this week.", NULL};
+    char *stream = fake_openai_stream(MODEL, text, true);
+    char *cut = strstr(stream, "\n\n");
+    cut = cut ? strstr(cut + 2, "\n\n") : NULL; /* after the role event and the first piece */
+    if (!cut) {
+        free(stream);
+        return -1;
+    }
+    char *head = strndup(stream, (size_t)(cut + 2 - stream));
+    const char *const chunks[] = {head, cut + 2, NULL};
+    int rc = 0;
+    for (long i = 0; i < n && rc == 0; i++) {
+        fake_llm_push(f, &(struct fake_reply){.chunks = chunks, .gap_ms = GAP_MS});
+        struct pieces seen = {0};
+        uint64_t c0 = thread_cpu_ns(), t0 = sa_now_ns();
+        rc = call(p, NULL, &seen);
+        if (rc == 0 && seen.n < 2)
+            rc = -1;
+        ttft[i] = seen.first_ns - t0;
+        cpu[i] = seen.first_cpu_ns - c0;
+        /* the fake sleeps GAP_MS in 10 ms nanosleeps: its oversleep is in this figure */
+        uint64_t gap = seen.second_ns - seen.first_ns, want = (uint64_t)GAP_MS * 1000000u;
+        rest[i] = gap > want ? gap - want : 0;
+    }
+    free(head);
+    free(stream);
+    if (rc)
+        return rc;
+    printf("first piece relayed    %.1f us after the request started (p99 %.1f us); the fake "
+           "writes it at once\n",
+           quantile_us(ttft, (size_t)n, 0.5), quantile_us(ttft, (size_t)n, 0.99));
+    printf("  of which our thread's CPU %.1f us (request, curl, SSE parse, on_text); the rest "
+           "is loopback and the fake\n",
+           quantile_us(cpu, (size_t)n, 0.5));
+    printf("  a later chunk reaches on_text %.1f us after its %d ms gap (the fake's "
+           "oversleep included)\n",
+           quantile_us(rest, (size_t)n, 0.5), GAP_MS);
+    return 0;
+}
+
+/* The seconds of the model call that marked the agent's part of the pipeline's state, or 0
+ * when that part used no model; *fallback is set when it fell back to its rules. */
+static double call_seconds(const json_t *output, const char *key, bool *fallback)
+{
+    const json_t *part = json_object_get(output, key);
+    const char *engine = json_string_value(json_object_get(part, "engine"));
+    if (engine && strcmp(engine, "rules") == 0)
+        *fallback = true;
+    return json_number_value(json_object_get(json_object_get(part, "llm"), "seconds"));
+}
+
+static const char strong_known[] =
+    "{\"company_name\":\"Quorvianta Software\",\"industry\":\"SaaS\",\"company_size\":\"201-500\","
+    "\"annual_revenue\":42000000,\"country\":\"US\",\"website\":\"https://www.quorvianta.io\","
+    "\"contact_info\":{\"name\":\"Maya Okafor\",\"title\":\"VP of Sales\",\"email\":"
+    "\"maya.okafor@quorvianta.io\"},\"signals\":[\"requested_demo\",\"hiring_sales\","
+    "\"recent_funding\"]}";
+
+/* c. The pipeline through sa_app (a SQLite file, the agents, the LLM settings) with every
+ * model call answered after CALL_MS. A first run with instant answers counts the calls. */
+static int pipeline(struct fake_llm *f, const char *dir, long runs, uint64_t *wall)
+{
+    char url[160];
+    snprintf(url, sizeof url, "sqlite://%s/bench.db", dir);
+    struct sa_config cfg;
+    struct sa_err err = {0};
+    if (sa_config_from_env(&cfg, &err))
+        return -1;
+    cfg.database_url = url;
+    cfg.data_dir = SA_SOURCE_DIR "/data";
+    cfg.llm_provider = SA_LLM_OPENAI;
+    cfg.llm_base_url = fake_llm_base_url(f);
+    cfg.llm_model = MODEL;
+    cfg.llm_api_key = KEY;
+    struct sa_app *app;
+    if (sa_app_open(&cfg, &app, &err)) {
+        fprintf(stderr, "bench_llm: %s\n", err.msg);
+        return -1;
+    }
+    json_t *in = json_loads(strong_known, 0, NULL), *detail = json_array();
+    struct sa_lead lead;
+    int rc = sa_lead_parse(in, "", &lead, detail);
+    json_decref(detail);
+    json_decref(in);
+    if (rc) {
+        sa_app_close(app);
+        return -1;
+    }
+    size_t calls = 0;
+    double sum_ms = 0, crit_ms = 0;
+    bool fallback = false;
+    for (long i = -1; i < runs && rc == 0; i++) {
+        size_t before = fake_llm_requests(f);
+        for (size_t k = 0; i >= 0 && k < calls; k++)
+            fake_llm_push(f, &(struct fake_reply){.hang_ms = CALL_MS});
+        struct sa_invoke_req req = {.type = SA_AGENT_PIPELINE, .lead = &lead};
+        struct sa_invoke_res res;
+        uint64_t t0 = sa_now_ns();
+        rc = sa_app_invoke(app, &req, &res, &err);
+        if (rc) {
+            fprintf(stderr, "bench_llm: pipeline: %s\n", err.msg);
+            break;
+        }
+        size_t made = fake_llm_requests(f) - before;
+        if (i < 0) {
+            calls = made;
+        } else {
+            wall[i] = sa_now_ns() - t0;
+            if (made != calls)
+                rc = -1; /* every run MUST make the same calls, or the queue is off */
+            const json_t *st = json_object_get(res.output, "state");
+            double q = call_seconds(st, "qualification_score", &fallback),
+                   e = call_seconds(st, "enrichment_data", &fallback),
+                   g = call_seconds(st, "growth_insights", &fallback),
+                   m = call_seconds(st, "marketing_plan", &fallback);
+            sum_ms += 1e3 * (q + e + g + m) / (double)runs;
+            crit_ms += 1e3 * (q + (e > g ? e : g) + m) / (double)runs;
+        }
+        sa_invoke_res_clear(&res);
+    }
+    sa_lead_clear(&lead);
+    sa_app_close(app);
+    if (rc)
+        return rc;
+    double p50 = quantile_us(wall, (size_t)runs, 0.5) / 1e3;
+    printf("pipeline wall          p50=%.1f ms over %ld runs; %zu model calls per run (the "
+           "fake's count), %d ms each%s\n",
+           p50, runs, calls, CALL_MS, fallback ? "; SOME PARTS FELL BACK TO RULES" : "");
+    printf("  sum of the calls %.1f ms; critical path qualification + max(enrichment, growth) "
+           "+ marketing %.1f ms; wall / critical path = %.2f\n",
+           sum_ms, crit_ms, p50 / crit_ms);
+    printf("  the rest of the pipeline (wall p50 - sum of the calls): %.1f ms\n", p50 - sum_ms);
+    if (p50 < sum_ms - CALL_MS / 2.0)
+        printf("  calls overlapped: yes (the wall is below their sum)\n");
+    else if (crit_ms > sum_ms - 1)
+        printf("  calls overlapped: no, and none could: the agents that call a model run one "
+               "after another (sum = critical path)\n");
+    else
+        printf("  calls overlapped: NO (the wall is not below their sum)\n");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    long n = 2000, runs = 7;
+    if ((argc > 1 && sa_parse_long(argv[1], 1, 10000000L, &n)) ||
+        (argc > 2 && sa_parse_long(argv[2], 1, 1000, &runs))) {
+        fprintf(stderr, "usage: bench_llm [calls] [pipeline_runs]\n");
+        return 2;
+    }
+    sa_log_setup(SA_LOG_OFF, 2);
+    struct fake_llm *f = fake_llm_start(FAKE_OPENAI);
+    if (!f)
+        return 1;
+    fake_llm_expect_key(f, KEY);
+    struct sa_llm_config lc = {.preset = "openai",
+                               .base_url = fake_llm_base_url(f),
+                               .api_key = KEY,
+                               .model = MODEL,
+                               .max_retries = 0};
+    struct sa_llm_provider *p = NULL;
+    struct sa_err err = {0};
+    if (sa_llm_open(&lc, &p, &err)) {
+        fprintf(stderr, "bench_llm: %s\n", err.msg);
+        return 1;
+    }
+    json_t *schema =
+        json_pack("{s:s, s:{s:{s:s}, s:{s:s, s:[s, s, s]}}, s:[s, s], s:b}", "type", "object",
+                  "properties", "summary", "type", "string", "tier", "type", "string", "enum",
+                  "hot", "warm", "cold", "required", "summary", "tier", "additionalProperties", 0);
+    size_t cap = (size_t)(n > runs ? n : runs);
+    uint64_t *a = malloc(cap * sizeof *a), *b = malloc(cap * sizeof *b),
+             *c = malloc(cap * sizeof *c);
+    char dir[] = "/tmp/sa_bench_llm_XXXXXX";
+    int rc = !a || !b || !c || !mkdtemp(dir);
+    if (rc == 0) {
+        printf("engine cost per sa_llm_complete (OpenAI wire, fake answers at once), %ld calls "
+               "each; cpu = the calling thread's\n",
+               n);
+        rc = overhead(p, "structured, whole", schema, false, n, a, b) ||
+             overhead(p, "structured, streamed", schema, true, n, a, b) ||
+             overhead(p, "text, whole", NULL, false, n, a, b) ||
+             overhead(p, "text, streamed", NULL, true, n, a, b);
+    }
+    long nf = n / 10 > 0 ? n / 10 : 1;
+    if (rc == 0) {
+        printf("time to first token, %ld streamed calls (first chunk at once, the rest %d ms "
+               "later)\n",
+               nf, GAP_MS);
+        rc = first_token(f, p, nf, a, b, c);
+    }
+    if (rc == 0) {
+        printf("pipeline through sa_app (SQLite), a model answering in %d ms per call\n", CALL_MS);
+        rc = pipeline(f, dir, runs, a);
+    }
+    const char *why = NULL;
+    size_t bad = fake_llm_invalid(f, &why);
+    if (bad) {
+        fprintf(stderr, "bench_llm: %zu malformed request(s): %s\n", bad, why);
+        rc = 1;
+    }
+    json_decref(schema);
+    sa_llm_close(p);
+    fake_llm_stop(f);
+    free(a);
+    free(b);
+    free(c);
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        rc = 1;
+    return rc ? 1 : 0;
+}
