@@ -8,6 +8,7 @@
 
 #include "base/buf.h"
 #include "base/clock.h"
+#include "base/log.h"
 #include "llm/prompt.h"
 #include "metrics/metrics.h"
 
@@ -289,6 +290,9 @@ int sa_llm_use_ask(struct sa_llm_use *u, enum sa_agent_type agent, const char *t
         *why = rc ? res->failure : SA_LLM_FAIL_NONE;
     }
     if (!rc && answer_grounded(res->json, facts.data, names, &err)) {
+        /* the log says what was dropped (masked like every log line) */
+        sa_log(SA_LOG_INFO, "model answer dropped for the rules'",
+               json_pack("{s:s, s:s}", "agent_type", sa_agent_type_name(agent), "why", err.msg));
         *why = SA_LLM_FAIL_INVALID_OUTPUT;
         sa_llm_use_count_fallback(u, agent, *why);
         rc = SA_EINVAL;

@@ -25,6 +25,7 @@ struct reply {
     char **chunks; /* NULL-terminated, or NULL */
     int gap_ms, hang_ms;
     bool drop;
+    char *for_schema; /* only for a request with this schema name, or NULL: any */
     struct reply *next;
 };
 
@@ -87,6 +88,7 @@ static void reply_free(struct reply *r)
     free_list(r->headers);
     free_list(r->chunks);
     free(r->body);
+    free(r->for_schema);
     free(r);
 }
 
@@ -742,12 +744,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     json_t *body = NULL;
     check_request(f, conn, method, url, u->too_big ? "" : u->data, u->too_big ? 0 : u->len, &body);
+    /* the request's schema name: OpenAI's response_format, Anthropic's forced tool */
+    const char *schema = json_string_value(json_object_get(
+        json_object_get(json_object_get(body, "response_format"), "json_schema"), "name"));
+    if (!schema)
+        schema = json_string_value(json_object_get(json_object_get(body, "tool_choice"), "name"));
     pthread_mutex_lock(&f->lock);
-    struct reply *r = f->head;
+    struct reply *r = f->head, *prev = NULL;
+    while (r && r->for_schema && (!schema || strcmp(r->for_schema, schema) != 0)) {
+        prev = r;
+        r = r->next;
+    }
     if (r) {
-        f->head = r->next;
-        if (!f->head)
-            f->tail = NULL;
+        if (prev)
+            prev->next = r->next;
+        else
+            f->head = r->next;
+        if (f->tail == r)
+            f->tail = prev;
         r->next = NULL;
     }
     pthread_mutex_unlock(&f->lock);
@@ -865,6 +879,7 @@ void fake_llm_push(struct fake_llm *f, const struct fake_reply *in)
     r->gap_ms = in->gap_ms;
     r->hang_ms = in->hang_ms;
     r->drop = in->drop;
+    r->for_schema = in->for_schema ? xstrdup(in->for_schema) : NULL;
     pthread_mutex_lock(&f->lock);
     if (f->tail)
         f->tail->next = r;

@@ -31,6 +31,10 @@ struct fake_reply {
      * before any answer */
     bool drop;
     /* neither body nor chunks (nor drop): the default answer, with status and headers */
+    /* only for a request whose schema is named so (OpenAI's response_format.json_schema
+     * name, Anthropic's forced tool): the first queued reply that fits is taken, so
+     * concurrent agents each get theirs. NULL: any request. */
+    const char *for_schema;
 };
 
 struct fake_llm;

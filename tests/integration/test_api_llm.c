@@ -321,6 +321,164 @@ static void test_budget(void **state)
     harness_use(&llm_srv);
 }
 
+/* Queues a reply for the requests whose schema is schema_name. */
+static void push_for(const char *schema_name, const char *content)
+{
+    char *body = fake_openai_answer(MODEL, content, 50, 50, 0);
+    fake_llm_push(fake, &(struct fake_reply){.body = body, .for_schema = schema_name});
+    free(body);
+}
+
+/* The first e-mail of the pipeline's marketing plan (its content entry), borrowed from j. */
+static json_t *first_email(json_t *j)
+{
+    json_t *plan = jget(j, "output.state.marketing_plan");
+    json_t *channels = json_object_get(plan, "channels");
+    size_t i;
+    json_t *t;
+    json_array_foreach(channels, i, t)
+    {
+        if (strcmp(json_string_value(json_object_get(t, "channel")), "email") == 0)
+            return json_object_get(json_object_get(plan, "content"),
+                                   json_string_value(json_object_get(t, "template")));
+    }
+    return NULL;
+}
+
+/* Marketing: the first e-mail personalised, the draft kept beside it; a version that
+ * names a customer no input names is dropped for the draft; a person still approves. */
+static void test_marketing(void **state)
+{
+    (void)state;
+    static const char subject[] = "a quick question about your sales hiring";
+    static const char body_text[] =
+        "Hi,\\nyou are hiring for sales after your funding round: would a short call next week "
+        "help your team ramp faster? I can show how teams like yours do it.\\nThanks";
+    char *content = strf("{\"subject\":\"%s\",\"body\":\"%s\"}", subject, body_text);
+    push_for("email", content);
+    free(content);
+    char *req = strf("{\"agent_type\":\"pipeline\",\"input\":%s}", strong_known);
+    struct resp r = {0};
+    json_t *j = invoke(req, &r);
+    assert_int_equal(r.status, 200);
+    json_t *m = first_email(j);
+    assert_non_null(m);
+    if (!jstr(m, "engine") || strcmp(jstr(m, "engine"), "llm") != 0) {
+        server_print_log(&llm_srv); /* it says why the answer was dropped */
+        fail_msg("marketing: engine %s, reason %s", jstr(m, "engine"), jstr(m, "fallback_reason"));
+    }
+    assert_string_equal(jstr(m, "subject"), subject);
+    assert_non_null(jget(m, "rules_draft.body"));
+    assert_string_not_equal(jstr(m, "rules_draft.body"), jstr(m, "body"));
+    /* the approval a person answers shows the personalised e-mail */
+    assert_non_null(strstr(r.body, "ramp faster"));
+    resp_free(&r);
+
+    /* an invented customer (the profile names Salesforce, an integration: not this one):
+     * the draft stands */
+    push_for("email", "{\"subject\":\"how Globodyne doubled its pipeline\",\"body\":\"Hi,\\n"
+                      "teams like Globodyne doubled their pipeline with us in a quarter. Can we "
+                      "talk next week?\\nThanks\"}");
+    j = invoke(req, &r);
+    free(req);
+    assert_int_equal(r.status, 200);
+    m = first_email(j);
+    assert_string_equal(jstr(m, "engine"), "rules");
+    assert_string_equal(jstr(m, "fallback_reason"), "invalid_output");
+    assert_null(strstr(jstr(m, "subject"), "Globodyne"));
+    assert_null(jget(m, "rules_draft"));
+    resp_free(&r);
+}
+
+/* Conversation: the model rewords the reply; an unsubscribe is the rules' alone. */
+static void test_conversation(void **state)
+{
+    (void)state;
+    static const char reply[] = "Thanks for asking: happy to share pricing on a short call.";
+    char *content = strf("{\"reply\":\"%s\"}", reply);
+    push_for("reply", content);
+    free(content);
+    struct resp r = {0};
+    json_t *j = invoke("{\"agent_type\":\"conversation\",\"input\":{\"message\":\"Hi, what does "
+                       "your product cost for a team of 40 reps?\",\"contact\":{\"name\":\"Lee "
+                       "Park\",\"email\":\"lee.park@parkco-llm.io\"}}}",
+                       &r);
+    assert_int_equal(r.status, 200);
+    if (!jstr(j, "output.engine") || strcmp(jstr(j, "output.engine"), "llm") != 0)
+        fail_msg("conversation: engine %s, reason %s (intent %s)", jstr(j, "output.engine"),
+                 jstr(j, "output.fallback_reason"), jstr(j, "output.intent"));
+    assert_string_equal(jstr(j, "output.reply"), reply);
+    resp_free(&r);
+
+    /* an unsubscribe: no model call, the consent recorded, the template's confirmation */
+    push_for("reply", "{\"reply\":\"We will keep in touch with our best offers!\"}");
+    size_t before = fake_llm_requests(fake);
+    j = invoke("{\"agent_type\":\"conversation\",\"input\":{\"message\":\"Bitte nehmen Sie "
+               "mich aus Ihrem Verteiler. Abmelden.\",\"contact\":{\"email\":"
+               "\"kai.vogel@vogel-llm.de\"}}}",
+               &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(jstr(j, "output.intent"), "unsubscribe");
+    assert_true(json_is_true(jget(j, "output.do_not_contact")));
+    assert_int_equal(fake_llm_requests(fake), before);
+    assert_null(jget(j, "output.engine"));
+    if (jstr(j, "output.reply"))
+        assert_null(strstr(jstr(j, "output.reply"), "best offers"));
+    resp_free(&r);
+    /* the queued reply nobody took: drop it for the tests after */
+    struct resp d = {0};
+    json_t *x = invoke("{\"agent_type\":\"conversation\",\"input\":{\"message\":\"Can you "
+                       "tell me more about the product?\",\"contact\":{\"email\":"
+                       "\"sam.lee@leeco-llm.io\"}}}",
+                       &d);
+    (void)x;
+    resp_free(&d);
+}
+
+/* Anthropic's Messages API end to end: the narrative through a forced tool. */
+static void test_anthropic(void **state)
+{
+    (void)state;
+    struct fake_llm *af = fake_llm_start(FAKE_ANTHROPIC);
+    assert_non_null(af);
+    fake_llm_expect_key(af, KEY);
+    struct fake_llm *keep = fake;
+    fake = af;
+    struct server s;
+    int rc = start_llm_server(&s, "anthropic", NULL);
+    fake = keep;
+    assert_int_equal(rc, 0);
+    json_t *input = json_pack("{s:s}", "narrative",
+                              "A SaaS company of the right size whose VP Sales asked for a demo.");
+    char *body = fake_anthropic_tool("claude-3-5-haiku-latest", "narrative", input, 700, 40);
+    json_decref(input);
+    fake_llm_push(af, &(struct fake_reply){.body = body});
+    free(body);
+    struct resp r = {0};
+    json_t *j = qualify(lead_plain, &r);
+    assert_string_equal(jstr(j, "output.engine"), "llm");
+    assert_string_equal(jstr(j, "output.llm.provider"), "anthropic");
+    assert_string_equal(jstr(j, "output.narrative"),
+                        "A SaaS company of the right size whose VP Sales asked for a demo.");
+    assert_int_equal(json_integer_value(jget(j, "output.llm.input_tokens")), 700);
+    resp_free(&r);
+    /* a 529 (overloaded) twice, then the answer: retried */
+    fake_llm_push(af, &(struct fake_reply){.status = 529});
+    fake_llm_push(af, &(struct fake_reply){.status = 529});
+    j = qualify(lead_plain, &r);
+    assert_string_equal(jstr(j, "output.engine"), "llm");
+    assert_string_equal(jstr(j, "output.narrative"), "fake");
+    resp_free(&r);
+    const char *why = NULL;
+    size_t bad = fake_llm_invalid(af, &why);
+    if (bad)
+        fail_msg("the fake Anthropic saw %zu malformed requests: %s", bad, why);
+    assert_true(exited_ok(server_stop(&s)));
+    server_remove_dir(&s);
+    fake_llm_stop(af);
+    harness_use(&llm_srv);
+}
+
 /* Without LLM_PROVIDER: no call, and no new field in the output. */
 static void test_without_provider(void **state)
 {
@@ -350,6 +508,9 @@ int main(void)
         cmocka_unit_test(test_fallbacks),
         cmocka_unit_test(test_injection_corpus),
         cmocka_unit_test(test_pipeline),
+        cmocka_unit_test(test_marketing),
+        cmocka_unit_test(test_conversation),
+        cmocka_unit_test(test_anthropic),
         cmocka_unit_test(test_metrics),
         cmocka_unit_test(test_budget),
         cmocka_unit_test(test_without_provider),
