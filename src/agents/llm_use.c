@@ -48,6 +48,16 @@ static const struct sa_metric_desc m_fallbacks = {
     NULL,
     0};
 
+/* The calling thread's relay of streamed pieces (sa_llm_use_stream_to). */
+static _Thread_local sa_llm_text_fn stream_fn;
+static _Thread_local void *stream_arg;
+
+void sa_llm_use_stream_to(sa_llm_text_fn fn, void *arg)
+{
+    stream_fn = fn;
+    stream_arg = arg;
+}
+
 struct sa_llm_use {
     struct sa_llm_use_config cfg;
     int m_requests, m_tokens, m_cost, m_seconds, m_fallbacks;
@@ -172,6 +182,10 @@ int sa_llm_use_call(struct sa_llm_use *u, enum sa_agent_type agent, struct sa_ll
         }
     }
     req->model = model_of(u, agent);
+    if (!req->on_text && stream_fn) {
+        req->on_text = stream_fn;
+        req->on_text_arg = stream_arg;
+    }
     int rc = sa_llm_complete(p, req, res, err);
     double cost = sa_llm_use_cost(u, res);
     if (cost > 0) {

@@ -83,6 +83,11 @@ void sa_llm_use_narrative(struct sa_llm_use *u, enum sa_agent_type agent, const 
                           const struct sa_llm_block *blocks, size_t n, int max_chars,
                           json_t *out);
 
+/* Streams the model calls this thread makes from now on: each piece of an answer goes to
+ * fn(arg, text, len) as it arrives (the pipeline relays them as "messages" events while
+ * a node runs). NULL stops. Per thread, so parallel nodes each relay their own. */
+void sa_llm_use_stream_to(sa_llm_text_fn fn, void *arg);
+
 /* The cost of res's usage in USD at its model's price; -1 when the model has no price. */
 double sa_llm_use_cost(const struct sa_llm_use *u, const struct sa_llm_result *res);
 

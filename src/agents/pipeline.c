@@ -5,11 +5,13 @@
 #include "agents/pipeline.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "agents/agent.h"
+#include "agents/llm_use.h"
 #include "base/clock.h"
 #include "domain/lead.h"
 #include "domain/scoring.h"
@@ -75,6 +77,26 @@ static json_t *fill_from_enrichment(json_t *input, const json_t *state)
     return filled;
 }
 
+/* A node's model answer relayed piece by piece (stream mode "messages"). */
+struct relay {
+    struct graph_ctx *ctx;
+    const char *agent;
+    int pieces;
+};
+
+static int relay_piece(void *arg, const char *text, size_t len)
+{
+    struct relay *rl = arg;
+    char id[64];
+    snprintf(id, sizeof id, "%s-%s", rl->agent, "llm");
+    json_t *chunk = json_pack("{s:s, s:s%, s:s, s:i}", "type", "AIMessageChunk", "content", text,
+                              len, "id", id, "index", rl->pieces++);
+    if (chunk)
+        graph_emit_message(rl->ctx, chunk);
+    json_decref(chunk);
+    return 0;
+}
+
 static int agent_node(const json_t *state, json_t **update, struct graph_ctx *ctx, void *arg)
 {
     const struct step *s = arg;
@@ -115,7 +137,11 @@ static int agent_node(const json_t *state, json_t **update, struct graph_ctx *ct
     json_t *out = NULL;
     struct sa_err err = {0};
     uint64_t t0 = sa_now_ns();
+    struct relay rl = {ctx, name, 0};
+    if (graph_ctx_streams(ctx, GRAPH_STREAM_MESSAGES))
+        sa_llm_use_stream_to(relay_piece, &rl); /* a model's pieces, as they arrive */
     rc = sa_agent_run(a, &lead, context, &out, &err);
+    sa_llm_use_stream_to(NULL, NULL);
     sa_agent_step_record(arg, sa_ns_to_ms(sa_now_ns() - t0), rc == 0);
     json_decref(context);
     sa_lead_clear(&lead);

@@ -217,9 +217,10 @@ static void publish(struct publisher *p, const char *event, const json_t *data)
 
 static void on_event(enum graph_stream_mode mode, const json_t *data, void *arg)
 {
-    const char *name = mode == GRAPH_STREAM_UPDATES  ? "updates"
-                       : mode == GRAPH_STREAM_CUSTOM ? "custom"
-                                                     : "values";
+    const char *name = mode == GRAPH_STREAM_UPDATES    ? "updates"
+                       : mode == GRAPH_STREAM_CUSTOM   ? "custom"
+                       : mode == GRAPH_STREAM_MESSAGES ? "messages"
+                                                       : "values";
     json_t *d = json_deep_copy(data);
     if (mode == GRAPH_STREAM_VALUES)
         json_object_del(d, "lead_data");
@@ -364,7 +365,8 @@ static bool execute(struct sa_runs *r, struct run_job *j)
                                     .lead = &lead,
                                     .lead_id = j->lead_id,
                                     .thread_id = j->thread_id,
-                                    .stream_modes = GRAPH_STREAM_UPDATES | GRAPH_STREAM_CUSTOM,
+                                    .stream_modes = GRAPH_STREAM_UPDATES | GRAPH_STREAM_CUSTOM |
+                                                    GRAPH_STREAM_MESSAGES,
                                     .on_event = on_event,
                                     .event_arg = &pub,
                                     .cancel = &j->cancel,

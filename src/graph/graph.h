@@ -211,6 +211,13 @@ json_t *graph_send_value(const char *node, const json_t *arg);
 json_t *graph_command(json_t *update, json_t *goto_nodes);
 /* Emits a custom stream event (data borrowed). */
 void graph_emit(struct graph_ctx *ctx, const json_t *data);
+/* Emits a piece of a model's answer as a "messages" stream event (LangGraph's
+ * messages-tuple shape): [chunk, {"langgraph_node": the running node, "langgraph_step":
+ * the step}]; chunk borrowed. Nothing when the run does not stream messages. */
+void graph_emit_message(struct graph_ctx *ctx, const json_t *chunk);
+/* True when the run streams mode (one GRAPH_STREAM_* bit): a node can skip work only a
+ * stream would show. */
+bool graph_ctx_streams(const struct graph_ctx *ctx, unsigned mode);
 /* Sets the failing task's message (what graph_invoke's err will say). Returns code. */
 int graph_ctx_fail(struct graph_ctx *ctx, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

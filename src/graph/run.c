@@ -751,6 +751,22 @@ void graph_emit(struct graph_ctx *ctx, const json_t *data)
         graph_r_emit(ctx->r, GRAPH_STREAM_CUSTOM, json_incref((json_t *)data));
 }
 
+void graph_emit_message(struct graph_ctx *ctx, const json_t *chunk)
+{
+    if (!graph_r_wants(ctx->r, GRAPH_STREAM_MESSAGES))
+        return;
+    json_t *meta = json_pack("{s:s, s:i}", "langgraph_node", graph_ctx_node(ctx),
+                             "langgraph_step", ctx->r->step);
+    json_t *tuple = meta ? json_pack("[O, o]", chunk, meta) : NULL;
+    if (tuple)
+        graph_r_emit(ctx->r, GRAPH_STREAM_MESSAGES, tuple);
+}
+
+bool graph_ctx_streams(const struct graph_ctx *ctx, unsigned mode)
+{
+    return graph_r_wants(ctx->r, mode);
+}
+
 int graph_ctx_fail(struct graph_ctx *ctx, int code, const char *fmt, ...)
 {
     va_list ap;

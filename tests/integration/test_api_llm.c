@@ -276,6 +276,41 @@ static void test_pipeline(void **state)
     resp_free(&r);
 }
 
+/* Stream mode "messages": the model's pieces as LangGraph's messages tuples, node by node,
+ * joining to the answer the node used. */
+static void test_stream_messages(void **state)
+{
+    (void)state;
+    char *body = strf("{\"agent_type\":\"pipeline\",\"stream_mode\":[\"messages\",\"updates\"],"
+                      "\"input\":%s}",
+                      strong_known);
+    struct resp r = {0};
+    assert_int_equal(http("POST", INVOKE, "application/json", body, strlen(body), &r), 0);
+    free(body);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.content_type, "text/event-stream"));
+    char joined[2][256] = {"", ""}; /* qualification's, growth's */
+    int events = 0;
+    for (const char *p = r.body; (p = strstr(p, "event: messages\n")) != NULL; p++) {
+        const char *d = strstr(p, "data: ");
+        const char *end = d ? strchr(d, '\n') : NULL;
+        assert_non_null(end);
+        json_t *t = json_loadb(d + 6, (size_t)(end - d - 6), 0, NULL);
+        assert_true(json_is_array(t));
+        assert_string_equal(jstr(t, "0.type"), "AIMessageChunk");
+        const char *node = jstr(t, "1.langgraph_node");
+        int k = strcmp(node, "qualification") == 0 ? 0 : strcmp(node, "growth") == 0 ? 1 : -1;
+        if (k >= 0)
+            strncat(joined[k], jstr(t, "0.content"), sizeof joined[k] - strlen(joined[k]) - 1);
+        events++;
+        json_decref(t);
+    }
+    assert_true(events >= 4); /* the fake streams each answer in two pieces */
+    assert_string_equal(joined[0], "{\"narrative\":\"fake\"}");
+    assert_string_equal(joined[1], "{\"narrative\":\"fake\"}");
+    resp_free(&r);
+}
+
 static void test_metrics(void **state)
 {
     (void)state;
@@ -511,6 +546,7 @@ int main(void)
         cmocka_unit_test(test_marketing),
         cmocka_unit_test(test_conversation),
         cmocka_unit_test(test_anthropic),
+        cmocka_unit_test(test_stream_messages),
         cmocka_unit_test(test_metrics),
         cmocka_unit_test(test_budget),
         cmocka_unit_test(test_without_provider),

@@ -172,6 +172,7 @@ static const char *mode_name(enum graph_stream_mode mode)
     case GRAPH_STREAM_VALUES: return "values";
     case GRAPH_STREAM_UPDATES: return "updates";
     case GRAPH_STREAM_CUSTOM: return "custom";
+    case GRAPH_STREAM_MESSAGES: return "messages";
     case GRAPH_STREAM_DEBUG: return "debug";
     default: return "event";
     }
@@ -269,7 +270,8 @@ static void invoke(struct sa_req *r, bool force_stream)
     if (graph && env.stream) {
         req.stream_modes =
             (env.modes[0] ? GRAPH_STREAM_VALUES : 0) | (env.modes[1] ? GRAPH_STREAM_UPDATES : 0) |
-            (env.modes[2] ? GRAPH_STREAM_CUSTOM : 0) | (env.modes[4] ? GRAPH_STREAM_DEBUG : 0);
+            (env.modes[2] ? GRAPH_STREAM_CUSTOM : 0) | (env.modes[3] ? GRAPH_STREAM_MESSAGES : 0) |
+            (env.modes[4] ? GRAPH_STREAM_DEBUG : 0);
         req.on_event = graph_event_to_sse;
         req.event_arg = &events;
     }
