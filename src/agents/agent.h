@@ -100,6 +100,11 @@ struct sa_agent_ops {
      * when valid. Optional: NULL for agents whose input is the lead (checked by
      * sa_lead_parse in the service). */
     int (*check_input)(const json_t *input, const char *loc, json_t *detail);
+    /* Adds a model's explanation to output, an output run gave for lead (qualification:
+     * the score's narrative), when a model is configured; run leaves it out when context
+     * has "explain_later": true, so the pipeline can ask for it in a node of its own
+     * beside growth's (the two model calls overlap). Optional: NULL explains nothing. */
+    void (*explain)(struct sa_agent *a, const struct sa_lead *lead, json_t *output);
     /* Frees the agent. Optional. */
     void (*destroy)(struct sa_agent *a);
 };
@@ -143,6 +148,16 @@ static inline int sa_agent_check_input(const struct sa_agent *a, const json_t *i
                                        const char *loc, json_t *detail)
 {
     return a->ops->check_input ? a->ops->check_input(input, loc, detail) : 0;
+}
+/* Explains output (see sa_agent_ops.explain); nothing without the slot. */
+static inline void sa_agent_explain(struct sa_agent *a, const struct sa_lead *lead, json_t *output)
+{
+    if (a->ops->explain)
+        a->ops->explain(a, lead, output);
+}
+static inline bool sa_agent_explains(const struct sa_agent *a)
+{
+    return a->ops->explain != NULL;
 }
 /* Runs the agent (see sa_agent_ops.run); SA_ENOTIMPL when it is not available. */
 static inline int sa_agent_run(struct sa_agent *a, const struct sa_lead *lead,

@@ -21,12 +21,14 @@ struct step {
     enum sa_agent_type type;
     const char *channel;
     int delay_ms; /* PIPELINE_STEP_DELAY_MS (see sa_pipeline_new) */
+    bool explain_later; /* qualification: the "explain" node writes the narrative */
 };
 
 struct sa_pipeline {
     struct graph *g;
     struct step steps[5];
     bool with_bdr; /* the bdr nodes and channels are in the graph */
+    bool explain;  /* qualification explains itself in the "explain" node */
 };
 
 static json_t *or_null(json_t *v)
@@ -77,6 +79,30 @@ static json_t *fill_from_enrichment(json_t *input, const json_t *state)
     return filled;
 }
 
+/* The lead an agent of type works on: the state's lead_data, for qualification with what
+ * enrichment found filled in (*enriched: the fields filled; NULL for other agents). On 0
+ * *lead is parsed (clear it) over *input (free it); else free *input and *enriched. */
+static int step_lead(const json_t *state, enum sa_agent_type type, struct sa_lead *lead,
+                     json_t **input, json_t **enriched)
+{
+    *input = json_deep_copy(json_object_get(state, "lead_data"));
+    *enriched = type == SA_AGENT_QUALIFICATION ? fill_from_enrichment(*input, state) : NULL;
+    json_t *detail = json_array();
+    int rc = sa_lead_parse(*input, "lead_data", lead, detail);
+    if (rc && *enriched && json_array_size(*enriched) > 0) {
+        /* a value enrichment gave that the lead parser does not take (an unusual revenue
+         * band): score the lead as it came rather than fail the run */
+        json_decref(*input);
+        json_decref(*enriched);
+        json_array_clear(detail);
+        *input = json_deep_copy(json_object_get(state, "lead_data"));
+        *enriched = json_array();
+        rc = sa_lead_parse(*input, "lead_data", lead, detail);
+    }
+    json_decref(detail);
+    return rc;
+}
+
 /* A node's model answer relayed piece by piece (stream mode "messages"). */
 struct relay {
     struct graph_ctx *ctx;
@@ -111,29 +137,17 @@ static int agent_node(const json_t *state, json_t **update, struct graph_ctx *ct
                             "not available: its data files are missing", "current_agent", name);
         return 0;
     }
-    json_t *input = json_deep_copy(json_object_get(state, "lead_data"));
-    json_t *enriched =
-        s->type == SA_AGENT_QUALIFICATION ? fill_from_enrichment(input, state) : NULL;
-    json_t *detail = json_array();
+    json_t *input = NULL, *enriched = NULL;
     struct sa_lead lead;
-    int rc = sa_lead_parse(input, "lead_data", &lead, detail);
-    if (rc && enriched && json_array_size(enriched) > 0) {
-        /* a value enrichment gave that the lead parser does not take (an unusual revenue
-         * band): score the lead as it came rather than fail the run */
-        json_decref(input);
-        json_decref(enriched);
-        json_array_clear(detail);
-        input = json_deep_copy(json_object_get(state, "lead_data"));
-        enriched = json_array();
-        rc = sa_lead_parse(input, "lead_data", &lead, detail);
-    }
-    json_decref(detail);
+    int rc = step_lead(state, s->type, &lead, &input, &enriched);
     if (rc) {
         json_decref(input);
         json_decref(enriched);
         return graph_ctx_fail(ctx, SA_EINVAL, "the lead in the pipeline state is invalid");
     }
     json_t *context = context_of(state);
+    if (s->explain_later)
+        json_object_set_new(context, "explain_later", json_true());
     json_t *out = NULL;
     struct sa_err err = {0};
     uint64_t t0 = sa_now_ns();
@@ -156,6 +170,34 @@ static int agent_node(const json_t *state, json_t **update, struct graph_ctx *ct
     graph_emit(ctx, ev); /* borrows ev */
     json_decref(ev);
     *update = json_pack("{s:o, s:s}", s->channel, out, "current_agent", name);
+    return 0;
+}
+
+/* Qualification's narrative, beside growth (sa_pipeline_new with explain_apart): the
+ * score as qualification wrote it, explained by the model. */
+static int explain_node(const json_t *state, json_t **update, struct graph_ctx *ctx, void *arg)
+{
+    const struct step *s = arg;
+    struct sa_agent *a = sa_agents_get(s->agents, SA_AGENT_QUALIFICATION);
+    json_t *out = json_deep_copy(json_object_get(state, "qualification_score"));
+    json_t *input = NULL, *enriched = NULL;
+    struct sa_lead lead;
+    if (!json_is_object(out) || step_lead(state, SA_AGENT_QUALIFICATION, &lead, &input, &enriched)) {
+        json_decref(out);
+        json_decref(input);
+        json_decref(enriched);
+        *update = NULL; /* nothing to explain: the score stands as it is */
+        return 0;
+    }
+    struct relay rl = {ctx, "qualification", 0};
+    if (graph_ctx_streams(ctx, GRAPH_STREAM_MESSAGES))
+        sa_llm_use_stream_to(relay_piece, &rl);
+    sa_agent_explain(a, &lead, out);
+    sa_llm_use_stream_to(NULL, NULL);
+    sa_lead_clear(&lead);
+    json_decref(input);
+    json_decref(enriched);
+    *update = json_pack("{s:o}", "qualification_score", out);
     return 0;
 }
 
@@ -196,6 +238,17 @@ static int route_tier(const json_t *state, json_t **next, void *arg)
     return 0;
 }
 
+/* route_tier with the narrative beside growth: D -> nurture, else growth and explain. */
+static int route_tier_explain(const json_t *state, json_t **next, void *arg)
+{
+    int rc = route_tier(state, next, arg);
+    if (!rc && strcmp(json_string_value(*next), "growth") == 0) {
+        json_decref(*next);
+        *next = json_pack("[s, s]", "growth", "explain");
+    }
+    return rc;
+}
+
 /* errors: appends lists; a null write empties it (a new lead on the thread). */
 static json_t *errors_reducer(const json_t *current, const json_t *write, void *arg)
 {
@@ -219,8 +272,8 @@ static json_t *last_write(const json_t *current, const json_t *write, void *arg)
 }
 
 int sa_pipeline_new(struct sa_agents *agents, const struct sa_model *model,
-                    struct graph_saver *saver, int step_delay_ms, struct sa_pipeline **out,
-                    struct sa_err *err)
+                    struct graph_saver *saver, int step_delay_ms, bool explain_apart,
+                    struct sa_pipeline **out, struct sa_err *err)
 {
     (void)model;
     *out = NULL;
@@ -228,11 +281,11 @@ int sa_pipeline_new(struct sa_agents *agents, const struct sa_model *model,
     if (!p)
         return sa_err_set(err, SA_ENOMEM, "out of memory");
     p->steps[0] =
-        (struct step){agents, SA_AGENT_QUALIFICATION, "qualification_score", step_delay_ms};
-    p->steps[1] = (struct step){agents, SA_AGENT_ENRICHMENT, "enrichment_data", step_delay_ms};
-    p->steps[2] = (struct step){agents, SA_AGENT_GROWTH, "growth_insights", step_delay_ms};
-    p->steps[3] = (struct step){agents, SA_AGENT_MARKETING, "marketing_plan", step_delay_ms};
-    p->steps[4] = (struct step){agents, SA_AGENT_BDR, "bdr_actions", step_delay_ms};
+        (struct step){agents, SA_AGENT_QUALIFICATION, "qualification_score", step_delay_ms, false};
+    p->steps[1] = (struct step){agents, SA_AGENT_ENRICHMENT, "enrichment_data", step_delay_ms, false};
+    p->steps[2] = (struct step){agents, SA_AGENT_GROWTH, "growth_insights", step_delay_ms, false};
+    p->steps[3] = (struct step){agents, SA_AGENT_MARKETING, "marketing_plan", step_delay_ms, false};
+    p->steps[4] = (struct step){agents, SA_AGENT_BDR, "bdr_actions", step_delay_ms, false};
     struct graph_builder *b = graph_builder_new();
     const char *last_value[] = {"lead_data",       "qualification_score", "enrichment_data",
                                 "growth_insights", "marketing_plan",      "lead_id",
@@ -257,13 +310,27 @@ int sa_pipeline_new(struct sa_agents *agents, const struct sa_model *model,
         }
     }
     graph_add_node(b, "nurture", nurture_node, NULL, NULL);
+    p->explain = explain_apart &&
+                 sa_agent_explains(sa_agents_get(agents, SA_AGENT_QUALIFICATION));
+    if (p->explain) {
+        p->steps[0].explain_later = true;
+        graph_add_node(b, "explain", explain_node, &p->steps[0], NULL);
+    }
     /* enrichment first, so qualification scores what is known about the company */
     graph_add_edge(b, GRAPH_START, "enrichment");
     graph_add_edge(b, "enrichment", "qualification");
     json_t *pm = json_pack("{s:s, s:s}", "nurture", "nurture", "growth", "growth");
-    graph_add_conditional_edges(b, "qualification", route_tier, NULL, pm);
+    if (p->explain)
+        json_object_set_new(pm, "explain", json_string("explain"));
+    graph_add_conditional_edges(b, "qualification", p->explain ? route_tier_explain : route_tier,
+                                NULL, pm);
     json_decref(pm);
-    graph_add_edge(b, "growth", "marketing");
+    if (p->explain) { /* marketing waits for both: the narrative and growth */
+        const char *both[] = {"growth", "explain"};
+        graph_add_join(b, both, 2, "marketing");
+    } else {
+        graph_add_edge(b, "growth", "marketing");
+    }
     if (with_bdr) {
         graph_add_edge(b, "marketing", "bdr");
         graph_add_edge(b, "bdr_send", GRAPH_END);
@@ -271,7 +338,8 @@ int sa_pipeline_new(struct sa_agents *agents, const struct sa_model *model,
         graph_add_edge(b, "marketing", GRAPH_END);
     }
     graph_add_edge(b, "nurture", GRAPH_END);
-    struct graph_compile_opts o = {.saver = saver};
+    /* two threads: growth and the narrative, each waiting on a model, run at once */
+    struct graph_compile_opts o = {.saver = saver, .threads = p->explain ? 2 : 0};
     int rc = graph_compile(b, &o, &p->g, err);
     graph_builder_free(b);
     if (rc) {

@@ -1,10 +1,13 @@
 /* The lead pipeline: the agents wired as a state graph with the seed's AgentState as
- * channels. qualification -> (tier D: nurture, end) -> enrichment and growth in parallel
- * -> marketing -> end. Checkpointed on every super-step through a graph saver. */
+ * channels. enrichment -> qualification -> (tier D: nurture, end) -> growth -> marketing
+ * -> bdr. With a model (explain_apart), qualification's narrative is written in a node of
+ * its own, "explain", beside growth (the two model calls overlap), and marketing joins
+ * them. Checkpointed on every super-step through a graph saver. */
 #ifndef SA_AGENTS_PIPELINE_H
 #define SA_AGENTS_PIPELINE_H
 
 #include <jansson.h>
+#include <stdbool.h>
 
 #include "base/err.h"
 #include "graph/graph.h"
@@ -19,8 +22,8 @@ struct sa_pipeline;
  * PIPELINE_STEP_DELAY_MS, 0 in production) pauses before each agent, to watch a run
  * stream step by step or to kill a server mid-run in a test. */
 int sa_pipeline_new(struct sa_agents *agents, const struct sa_model *model,
-                    struct graph_saver *saver, int step_delay_ms, struct sa_pipeline **out,
-                    struct sa_err *err) SA_WUR;
+                    struct graph_saver *saver, int step_delay_ms, bool explain_apart,
+                    struct sa_pipeline **out, struct sa_err *err) SA_WUR;
 void sa_pipeline_free(struct sa_pipeline *p);
 
 /* Runs the pipeline for a lead (input: the validated lead JSON, borrowed) stored as

@@ -127,7 +127,6 @@ static const struct sa_company *known_company(const struct qualification_agent *
 static int qualification_run(struct sa_agent *a, const struct sa_lead *lead, const json_t *context,
                              json_t **output, struct sa_err *err)
 {
-    (void)context;
     struct qualification_agent *q = (struct qualification_agent *)a;
     const struct sa_lead *use = lead;
     struct sa_lead known = {0};
@@ -149,11 +148,19 @@ static int qualification_run(struct sa_agent *a, const struct sa_lead *lead, con
     *output = sa_score_to_json(q->model, &s);
     if (*output && use == &known)
         json_object_set_new(*output, "enriched_fields", json_incref(filled));
-    if (*output && sa_llm_use_enabled(q->llm) && lead->raw)
+    if (*output && sa_llm_use_enabled(q->llm) && lead->raw &&
+        !json_is_true(json_object_get(context, "explain_later")))
         add_narrative(q, use, *output);
     json_decref(filled);
     sa_lead_clear(&known);
     return *output ? 0 : sa_err_set(err, SA_ENOMEM, "out of memory");
+}
+
+static void qualification_explain(struct sa_agent *a, const struct sa_lead *lead, json_t *output)
+{
+    struct qualification_agent *q = (struct qualification_agent *)a;
+    if (sa_llm_use_enabled(q->llm) && lead->raw && output)
+        add_narrative(q, lead, output);
 }
 
 static void qualification_destroy(struct sa_agent *a)
@@ -167,6 +174,7 @@ static const struct sa_agent_ops qualification_ops = {
     .output_schema = sa_schema_qualification_output,
     .description = "Scores a lead 0-100 with tier A-D and the factors behind the score",
     .run = qualification_run,
+    .explain = qualification_explain,
     .destroy = qualification_destroy,
 };
 

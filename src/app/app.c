@@ -361,6 +361,7 @@ int sa_app_open(const struct sa_config *cfg, struct sa_app **out, struct sa_err 
         (rc = open_llm(app, err)) || (rc = open_agents(app, err)) ||
         (rc = open_saver(app, err)) ||
         (rc = sa_pipeline_new(app->agents, app->model, app->saver, cfg->pipeline_step_delay_ms,
+                              app->llm_provider != NULL,
                               &app->pipeline, err)) ||
         (app->intents &&
          (rc = sa_conversation_new(app->intents, app->saver, app->store, app->calendar,

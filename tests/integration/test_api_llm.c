@@ -289,7 +289,8 @@ static void test_stream_messages(void **state)
     free(body);
     assert_int_equal(r.status, 200);
     assert_non_null(strstr(r.content_type, "text/event-stream"));
-    char joined[2][256] = {"", ""}; /* qualification's, growth's */
+    /* qualification's narrative (its node "explain", beside growth), growth's */
+    char joined[2][256] = {"", ""};
     int events = 0;
     for (const char *p = r.body; (p = strstr(p, "event: messages\n")) != NULL; p++) {
         const char *d = strstr(p, "data: ");
@@ -299,7 +300,7 @@ static void test_stream_messages(void **state)
         assert_true(json_is_array(t));
         assert_string_equal(jstr(t, "0.type"), "AIMessageChunk");
         const char *node = jstr(t, "1.langgraph_node");
-        int k = strcmp(node, "qualification") == 0 ? 0 : strcmp(node, "growth") == 0 ? 1 : -1;
+        int k = strcmp(node, "explain") == 0 ? 0 : strcmp(node, "growth") == 0 ? 1 : -1;
         if (k >= 0)
             strncat(joined[k], jstr(t, "0.content"), sizeof joined[k] - strlen(joined[k]) - 1);
         events++;
