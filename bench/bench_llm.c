@@ -211,12 +211,24 @@ static int pipeline(struct fake_llm *f, const char *dir, long runs, uint64_t *wa
         sa_app_close(app);
         return -1;
     }
+    /* marketing's personalised first e-mail, valid against its schema and grounded */
+    char *email_answer = fake_openai_answer(
+        MODEL,
+        "{\"subject\":\"a quick question\",\"body\":\"Hi,\\nwould a short call next week "
+        "help your team? I can show you how it works.\\nThanks\"}",
+        50, 50, 0);
     size_t calls = 0;
     double sum_ms = 0, crit_ms = 0;
     bool fallback = false;
     for (long i = -1; i < runs && rc == 0; i++) {
         size_t before = fake_llm_requests(f);
-        for (size_t k = 0; i >= 0 && k < calls; k++)
+        /* marketing's e-mail needs a real one (the default is too short for its schema);
+         * the narratives take the fake's default answer */
+        if (i >= 0)
+            fake_llm_push(f, &(struct fake_reply){.body = email_answer,
+                                                   .hang_ms = CALL_MS,
+                                                   .for_schema = "email"});
+        for (size_t k = 0; i >= 0 && k + 1 < calls; k++)
             fake_llm_push(f, &(struct fake_reply){.hang_ms = CALL_MS});
         struct sa_invoke_req req = {.type = SA_AGENT_PIPELINE, .lead = &lead};
         struct sa_invoke_res res;
@@ -234,15 +246,17 @@ static int pipeline(struct fake_llm *f, const char *dir, long runs, uint64_t *wa
             if (made != calls)
                 rc = -1; /* every run MUST make the same calls, or the queue is off */
             const json_t *st = json_object_get(res.output, "state");
+            /* qualification's narrative runs beside growth (the pipeline's "explain"
+             * node), marketing after both: the critical path is max(q, g) + m */
             double q = call_seconds(st, "qualification_score", &fallback),
-                   e = call_seconds(st, "enrichment_data", &fallback),
                    g = call_seconds(st, "growth_insights", &fallback),
                    m = call_seconds(st, "marketing_plan", &fallback);
-            sum_ms += 1e3 * (q + e + g + m) / (double)runs;
-            crit_ms += 1e3 * (q + (e > g ? e : g) + m) / (double)runs;
+            sum_ms += 1e3 * (q + g + m) / (double)runs;
+            crit_ms += 1e3 * ((q > g ? q : g) + m) / (double)runs;
         }
         sa_invoke_res_clear(&res);
     }
+    free(email_answer);
     sa_lead_clear(&lead);
     sa_app_close(app);
     if (rc)
@@ -251,10 +265,10 @@ static int pipeline(struct fake_llm *f, const char *dir, long runs, uint64_t *wa
     printf("pipeline wall          p50=%.1f ms over %ld runs; %zu model calls per run (the "
            "fake's count), %d ms each%s\n",
            p50, runs, calls, CALL_MS, fallback ? "; SOME PARTS FELL BACK TO RULES" : "");
-    printf("  sum of the calls %.1f ms; critical path qualification + max(enrichment, growth) "
+    printf("  sum of the calls %.1f ms; critical path max(qualification's narrative, growth) "
            "+ marketing %.1f ms; wall / critical path = %.2f\n",
            sum_ms, crit_ms, p50 / crit_ms);
-    printf("  the rest of the pipeline (wall p50 - sum of the calls): %.1f ms\n", p50 - sum_ms);
+    printf("  the rest of the pipeline (wall p50 - critical path): %.1f ms\n", p50 - crit_ms);
     if (p50 < sum_ms - CALL_MS / 2.0)
         printf("  calls overlapped: yes (the wall is below their sum)\n");
     else if (crit_ms > sum_ms - 1)
