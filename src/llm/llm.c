@@ -131,8 +131,11 @@ int sa_llm_call_begin(struct sa_llm_provider *p, const struct sa_llm_request *re
     *t0 = sa_now_ns();
     int ms = req->timeout_ms > 0 ? req->timeout_ms : p->timeout_ms;
     *deadline_ns = *t0 + (uint64_t)ms * 1000000u;
-    if (!req->nmessages || !req->messages)
+    if (!req->nmessages || !req->messages) {
+        res->failure = SA_LLM_FAIL_REQUEST_REFUSED;
+        res->refused_early = true; /* no probe reserved: the breaker hears nothing */
         return sa_err_set(err, SA_EINVAL, "llm: a call needs a message");
+    }
     if (!sa_breaker_allow(p->breaker)) {
         res->failure = SA_LLM_FAIL_BREAKER_OPEN;
         return sa_err_set(err, SA_EPRECONDITION, "llm: %s's circuit breaker is open", p->preset);
@@ -142,7 +145,7 @@ int sa_llm_call_begin(struct sa_llm_provider *p, const struct sa_llm_request *re
 
 int sa_llm_call_end(struct sa_llm_provider *p, struct sa_llm_result *res, uint64_t t0, int rc)
 {
-    if (res->failure != SA_LLM_FAIL_BREAKER_OPEN) {
+    if (res->failure != SA_LLM_FAIL_BREAKER_OPEN && !res->refused_early) {
         enum sa_llm_failure f = res->failure;
         bool down = rc && (f == SA_LLM_FAIL_TIMEOUT || f == SA_LLM_FAIL_TRANSPORT ||
                            f == SA_LLM_FAIL_RATE_LIMITED || f == SA_LLM_FAIL_SERVER_ERROR);

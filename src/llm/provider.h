@@ -102,6 +102,7 @@ struct sa_llm_result {
     double first_token_seconds; /* a streamed call: until the first piece; else seconds */
     enum sa_llm_failure failure; /* on error: why (SA_LLM_FAIL_NONE on success) */
     int http_status;             /* the last response's status, or 0 */
+    bool refused_early;          /* refused before the breaker was asked (a bad request) */
 };
 
 void sa_llm_result_clear(struct sa_llm_result *r);
