@@ -26,16 +26,20 @@ PKGS=(
 if [ "${1:-}" = clang ]; then PKGS+=(clang libclang-rt-14-dev); fi
 if [ "${1:-}" = lint ]; then PKGS+=(clang-tidy); fi
 # `scripts/deps.sh openapi` (make test): Node.js from Debian when there is no node, then the
-# npm packages of tests/openapi/ (its committed lock file) when missing or out of date.
+# npm packages of tests/openapi/ and tests/sdk/ (their committed lock files) when missing or
+# out of date.
 if [ "${1:-}" = openapi ] && ! command -v node >/dev/null 2>&1; then PKGS+=(nodejs npm); fi
 openapi_npm() {
-  local dir
-  dir="$(cd "$(dirname "$0")/.." && pwd)/tests/openapi"
-  if [ ! -f "$dir/node_modules/.package-lock.json" ] ||
-     [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
-    echo "deps: npm ci in tests/openapi" >&2
-    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
-  fi
+  local root dir
+  root="$(cd "$(dirname "$0")/.." && pwd)"
+  # tests/openapi: the API document's checks; tests/sdk: the vendors' SDKs against the fake
+  for dir in "$root/tests/openapi" "$root/tests/sdk"; do
+    if [ ! -f "$dir/node_modules/.package-lock.json" ] ||
+       [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+      echo "deps: npm ci in ${dir#"$root"/}" >&2
+      (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+    fi
+  done
 }
 
 missing=()
