@@ -275,9 +275,9 @@ int sa_llm_use_ask(struct sa_llm_use *u, enum sa_agent_type agent, const char *t
     if (!sa_llm_use_enabled(u))
         return SA_ENOTIMPL;
     struct sa_buf user, system, facts;
-    sa_buf_init(&user, 256 * 1024);
-    sa_buf_init(&system, 16 * 1024);
-    sa_buf_init(&facts, 256 * 1024);
+    sa_buf_init(&user, (size_t)256 << 10);
+    sa_buf_init(&system, (size_t)16 << 10);
+    sa_buf_init(&facts, (size_t)256 << 10);
     int rc = sa_buf_printf(&system, "%s %s", task, sa_llm_data_rule);
     for (size_t i = 0; i < n && !rc; i++) {
         rc = sa_llm_prompt_block(&user, blocks[i].label, blocks[i].value, blocks[i].cap);
