@@ -173,8 +173,13 @@ int sa_llm_use_call(struct sa_llm_use *u, enum sa_agent_type agent, struct sa_ll
             u->day = d;
             u->spent = 0;
         }
-        bool over = u->spent >= u->cfg.daily_budget_usd;
+        double spent = u->spent;
         pthread_mutex_unlock(&u->lock);
+        double shared = 0;
+        if (u->cfg.shared_spend && u->cfg.shared_spend(u->cfg.shared_arg, d, 0, &shared) == 0 &&
+            shared > spent)
+            spent = shared;
+        bool over = spent >= u->cfg.daily_budget_usd;
         if (over) {
             res->failure = SA_LLM_FAIL_BUDGET;
             sa_llm_use_count_fallback(u, agent, SA_LLM_FAIL_BUDGET);
@@ -197,6 +202,9 @@ int sa_llm_use_call(struct sa_llm_use *u, enum sa_agent_type agent, struct sa_ll
         }
         u->spent += cost;
         pthread_mutex_unlock(&u->lock);
+        double total;
+        if (u->cfg.daily_budget_usd > 0 && u->cfg.shared_spend)
+            (void)u->cfg.shared_spend(u->cfg.shared_arg, d, cost, &total);
     }
     if (u->cfg.metrics && res->failure != SA_LLM_FAIL_BREAKER_OPEN) {
         const char *model = res->model[0] ? res->model : req->model;

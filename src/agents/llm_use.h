@@ -22,6 +22,11 @@ struct sa_llm_use_config {
     const json_t *prices;                 /* {"models": {name: {input, output, cached_input}}}
                                            * USD per million tokens; borrowed, may be NULL */
     double daily_budget_usd;              /* 0: no budget */
+    /* Today's spend shared by every instance (Redis), or NULL: this process's own. Adds
+     * add_usd (0: only reads) to UTC day's total and sets *total_usd; returns 0, or an
+     * error (then this process counts alone until it answers again). */
+    int (*shared_spend)(void *arg, long day, double add_usd, double *total_usd);
+    void *shared_arg;
     struct sa_metrics *metrics;           /* may be NULL */
 };
 
@@ -33,7 +38,8 @@ void sa_llm_use_free(struct sa_llm_use *u);
 /* A provider is configured (NULL-safe). */
 bool sa_llm_use_enabled(const struct sa_llm_use *u);
 
-/* One call for agent: refused with reason budget once today's spend reached the budget;
+/* One call for agent: refused with reason budget once today's spend (every instance's,
+ * with shared_spend) reached the budget;
  * else the provider's call with the agent's model, counted (requests, tokens, cost,
  * seconds; today's spend). Returns as sa_llm_complete; res->failure says why it failed. */
 int sa_llm_use_call(struct sa_llm_use *u, enum sa_agent_type agent, struct sa_llm_request *req,

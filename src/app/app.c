@@ -218,6 +218,29 @@ static int check_settings(const struct sa_config *cfg, struct sa_err *err)
     return 0;
 }
 
+/* Today's model spend across instances: llm:spend:{day} in Redis, a float that
+ * INCRBYFLOAT adds to (0 reads it), kept two days. A command repeated after a broken
+ * connection may count a call twice: the budget errs towards spending less. */
+static int redis_spend(void *arg, long day, double add_usd, double *total_usd)
+{
+    struct sa_redis *r = arg;
+    char key[48], add[48];
+    snprintf(key, sizeof key, "llm:spend:%ld", day);
+    snprintf(add, sizeof add, "%.9f", add_usd);
+    const char *incr[] = {"INCRBYFLOAT", key, add};
+    const char *expire[] = {"EXPIRE", key, "172800"};
+    struct sa_redis_cmd cmds[] = {{3, incr, NULL}, {3, expire, NULL}};
+    struct redisReply *replies[2] = {NULL, NULL};
+    struct sa_err err = {0};
+    int rc = sa_redis_run(r, 2, cmds, replies, "llm spend", &err);
+    if (!rc)
+        rc = sa_redis_reply_ok(replies[0], "llm spend", &err);
+    if (!rc)
+        rc = sa_redis_reply_double(replies[0], total_usd);
+    sa_redis_replies_free(2, replies);
+    return rc;
+}
+
 /* The model (LLM_* settings, llm/provider.h) and its accounting (agents/llm_use.h). With
  * LLM_PROVIDER=none nothing is opened and the agents answer as they always did. The key:
  * LLM_API_KEY, else the vendor's own variable. The prices: DATA_DIR/llm_prices.json when
@@ -279,6 +302,8 @@ static int open_llm(struct sa_app *app, struct sa_err *err)
     struct sa_llm_use_config uc = {.provider = app->llm_provider,
                                    .prices = app->llm_prices,
                                    .daily_budget_usd = budget,
+                                   .shared_spend = app->redis ? redis_spend : NULL,
+                                   .shared_arg = app->redis,
                                    .metrics = app->metrics};
     uc.models[SA_AGENT_QUALIFICATION] = cfg->llm_model_qualification;
     uc.models[SA_AGENT_GROWTH] = cfg->llm_model_growth;
@@ -358,8 +383,8 @@ int sa_app_open(const struct sa_config *cfg, struct sa_app **out, struct sa_err 
                                   ? cfg->sender_address
                                   : sa_profile_str(app->profile, "company.postal_address"),
                               &app->consent, err)) ||
+        (rc = open_saver(app, err)) || /* before the model: its budget may live in Redis */
         (rc = open_llm(app, err)) || (rc = open_agents(app, err)) ||
-        (rc = open_saver(app, err)) ||
         (rc = sa_pipeline_new(app->agents, app->model, app->saver, cfg->pipeline_step_delay_ms,
                               app->llm_provider != NULL,
                               &app->pipeline, err)) ||

@@ -352,6 +352,23 @@ static void test_budget(void **state)
     assert_string_equal(jstr(j, "output.fallback_reason"), "budget");
     assert_int_equal(fake_llm_requests(fake), before); /* no call made */
     resp_free(&r);
+    if (harness_on_pg()) {
+        /* with Redis the spend is the instances' together: a second instance, which has
+         * spent nothing itself, is over the budget too */
+        struct server peer = {0};
+        assert_int_equal(server_make_peer(&peer, &s), 0);
+        for (int i = 0; i < SERVER_ENV_MAX; i++)
+            if (s.env[i][0])
+                snprintf(peer.env[i], sizeof peer.env[i], "%s", s.env[i]);
+        assert_int_equal(server_start(&peer, false), 0);
+        harness_use(&peer);
+        j = qualify(lead_plain, &r);
+        assert_string_equal(jstr(j, "output.fallback_reason"), "budget");
+        assert_int_equal(fake_llm_requests(fake), before);
+        resp_free(&r);
+        assert_true(exited_ok(server_stop(&peer)));
+        server_remove_dir(&peer);
+    }
     assert_true(exited_ok(server_stop(&s)));
     server_remove_dir(&s);
     harness_use(&llm_srv);

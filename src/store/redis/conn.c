@@ -441,3 +441,20 @@ int sa_redis_eval(struct sa_redis *r, struct sa_redis_script *script, int nkeys,
         sa_redis_replies_free(1, reply);
     return rc;
 }
+
+int sa_redis_reply_double(const struct redisReply *reply, double *out)
+{
+    *out = 0;
+    if (reply && reply->type == REDIS_REPLY_INTEGER) {
+        *out = (double)reply->integer;
+        return 0;
+    }
+    if (!reply || reply->type != REDIS_REPLY_STRING || !reply->str)
+        return SA_ESTORE;
+    char *end = NULL;
+    double v = strtod(reply->str, &end);
+    if (end == reply->str || *end)
+        return SA_ESTORE;
+    *out = v;
+    return 0;
+}

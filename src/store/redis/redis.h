@@ -63,6 +63,10 @@ int sa_redis_run(struct sa_redis *r, int n, const struct sa_redis_cmd *cmds,
 /* Frees replies[0..n) (NULL entries skipped) and sets them to NULL. */
 void sa_redis_replies_free(int n, struct redisReply **replies);
 
+/* The number a reply carries (a bulk string such as INCRBYFLOAT's, or an integer) into
+ * *out. Returns 0, or SA_ESTORE for any other reply. */
+int sa_redis_reply_double(const struct redisReply *reply, double *out) SA_WUR;
+
 /* 0 when reply is not an error reply; else logs Redis's text with what and returns
  * SA_ESTORE with err saying only that what failed. A NULL reply is an error too. */
 int sa_redis_reply_ok(const struct redisReply *reply, const char *what, struct sa_err *err) SA_WUR;
