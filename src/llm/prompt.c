@@ -83,27 +83,19 @@ int sa_llm_prompt_block(struct sa_buf *b, const char *label, const json_t *value
     return rc;
 }
 
-/* The token around position i that looks like an e-mail address or a link: [*start,
- * *end). */
-static void token_at(const char *s, size_t i, size_t *start, size_t *end)
+/* s (n bytes) occurs in facts as a whole token, ASCII case ignored: not inside a longer
+ * word, host or number ("acme.co" is not in "acme.com", "evil.io" not in "notevil.io"). */
+static bool occurs_token(const char *facts, const char *s, size_t n)
 {
-    size_t a = i, z = i;
-    while (a > 0 && !isspace((unsigned char)s[a - 1]) && !strchr("\"'(<[", s[a - 1]))
-        a--;
-    while (s[z] && !isspace((unsigned char)s[z]) && !strchr("\"')>],", s[z]))
-        z++;
-    while (z > a && strchr(".;:!?", s[z - 1])) /* sentence punctuation after it */
-        z--;
-    *start = a;
-    *end = z;
-}
-
-/* s (n bytes) occurs in facts, ASCII case ignored. */
-static bool occurs(const char *facts, const char *s, size_t n)
-{
-    for (const char *p = facts; *p; p++)
-        if (strncasecmp(p, s, n) == 0)
+    for (const char *p = facts; *p; p++) {
+        if (strncasecmp(p, s, n) != 0)
+            continue;
+        unsigned char b = p > facts ? (unsigned char)p[-1] : ' ';
+        unsigned char a = (unsigned char)p[n];
+        if (!isalnum(b) && b != '.' && b != '-' && b != '_' && !isalnum(a) && a != '-' &&
+            a != '_' && !(a == '.' && isalnum((unsigned char)p[n + 1])))
             return true;
+    }
     return false;
 }
 
@@ -123,59 +115,127 @@ static bool occurs_number(const char *facts, const char *s, size_t n)
     return false;
 }
 
-int sa_llm_grounded(const char *text, const char *facts, struct sa_err *err)
+/* The token [a, z) without the punctuation around it (quotes, brackets, a sentence's end). */
+static void trim_token(const char **a, const char **z)
 {
-    size_t n = strlen(text);
-    for (size_t i = 0; i < n; i++) {
-        bool link = text[i] == '@' || strncasecmp(text + i, "http://", 7) == 0 ||
-                    strncasecmp(text + i, "https://", 8) == 0 ||
-                    ((i == 0 || isspace((unsigned char)text[i - 1])) &&
-                     strncasecmp(text + i, "www.", 4) == 0);
-        if (link) {
-            size_t a, z;
-            token_at(text, i, &a, &z);
-            if (z > a && !occurs(facts, text + a, z - a))
-                return sa_err_set(err, SA_EINVAL, "the answer names \"%.*s\", which no input holds",
-                                  (int)(z - a < 80 ? z - a : 80), text + a);
-            i = z;
+    while (*a < *z && strchr("\"'([{<*_`", **a))
+        (*a)++;
+    while (*z > *a && strchr("\"')]}>*_`,.;:!?", (*z)[-1]))
+        (*z)--;
+}
+
+/* A token that is an e-mail address or a link: it holds "://", "www." or an '@' with a
+ * dot after it, or it is shaped like a host name (label.label..., the last label two or
+ * more letters), with a path or not: "calendly.com/attacker". */
+static bool is_link(const char *a, const char *z)
+{
+    size_t n = (size_t)(z - a);
+    for (const char *p = a; p < z; p++) {
+        if ((size_t)(z - p) >= 3 && strncmp(p, "://", 3) == 0)
+            return true;
+        if ((size_t)(z - p) >= 4 && strncasecmp(p, "www.", 4) == 0 &&
+            (p == a || !isalnum((unsigned char)p[-1])))
+            return true;
+        if (*p == '@' && memchr(p, '.', (size_t)(z - p)))
+            return true;
+    }
+    /* host shape: the part before any '/' */
+    const char *end = memchr(a, '/', n);
+    end = end ? end : z;
+    const char *dot = NULL;
+    for (const char *p = a; p < end; p++) {
+        if (*p == '.')
+            dot = p;
+        else if (!isalnum((unsigned char)*p) && *p != '-')
+            return false;
+    }
+    if (!dot || dot == a)
+        return false;
+    size_t tld = (size_t)(end - dot - 1);
+    if (tld < 2)
+        return false;
+    for (const char *p = dot + 1; p < end; p++)
+        if (!isalpha((unsigned char)*p))
+            return false;
+    return (size_t)(dot - a) >= 2; /* "e.g", "i.e" are no hosts */
+}
+
+/* The numbers in [a, z), each a whole number of facts. */
+static int numbers_grounded(const char *a, const char *z, const char *facts, struct sa_err *err)
+{
+    for (const char *p = a; p < z; p++) {
+        if (!isdigit((unsigned char)*p) || (p > a && isalnum((unsigned char)p[-1])))
             continue;
+        const char *e = p;
+        while (e < z && (isdigit((unsigned char)*e) || *e == ',' ||
+                         (*e == '.' && e + 1 < z && isdigit((unsigned char)e[1]))))
+            e++;
+        while (e > p && e[-1] == ',')
+            e--;
+        size_t n = (size_t)(e - p);
+        if (!occurs_number(facts, p, n)) {
+            /* "1,200" may be written "1200" in the inputs: try without separators */
+            char bare[64];
+            size_t k = 0;
+            for (const char *q = p; q < e && k < sizeof bare - 1; q++)
+                if (*q != ',')
+                    bare[k++] = *q;
+            bare[k] = '\0';
+            if (!k || !occurs_number(facts, bare, k))
+                return sa_err_set(err, SA_EINVAL, "the answer states %.*s, which no input holds",
+                                  (int)(n < 40 ? n : 40), p);
         }
-        if (isdigit((unsigned char)text[i]) && (i == 0 || !isalnum((unsigned char)text[i - 1]))) {
-            size_t z = i;
-            while (isdigit((unsigned char)text[z]) || text[z] == ',' ||
-                   (text[z] == '.' && isdigit((unsigned char)text[z + 1])))
-                z++;
-            while (z > i && text[z - 1] == ',')
-                z--;
-            if (!occurs_number(facts, text + i, z - i)) {
-                /* "1,200" may be written "1200" in the inputs: try without separators */
-                char bare[64];
-                size_t k = 0;
-                for (size_t j = i; j < z && k < sizeof bare - 1; j++)
-                    if (text[j] != ',')
-                        bare[k++] = text[j];
-                bare[k] = '\0';
-                if (!k || !occurs_number(facts, bare, k))
-                    return sa_err_set(err, SA_EINVAL,
-                                      "the answer states %.*s, which no input holds",
-                                      (int)(z - i < 40 ? z - i : 40), text + i);
-            }
-            i = z;
-        }
+        p = e - 1;
     }
     return 0;
 }
 
+int sa_llm_grounded(const char *text, const char *facts, struct sa_err *err)
+{
+    const char *p = text;
+    while (*p) {
+        if (isspace((unsigned char)*p)) {
+            p++;
+            continue;
+        }
+        const char *a = p, *z = p;
+        while (*z && !isspace((unsigned char)*z))
+            z++;
+        p = z;
+        trim_token(&a, &z);
+        if (z <= a)
+            continue;
+        if (is_link(a, z)) {
+            if (!occurs_token(facts, a, (size_t)(z - a)))
+                return sa_err_set(err, SA_EINVAL, "the answer names \"%.*s\", which no input holds",
+                                  (int)(z - a < 80 ? z - a : 80), a);
+            continue;
+        }
+        int rc = numbers_grounded(a, z, facts, err);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* Capitalised words that are no one's name: openers, pronouns, days, months, titles. */
 static bool common_word(const char *w, size_t n)
 {
     static const char *const common[] = {
-        "I",       "I'm",      "I'd",      "I'll",     "I've",    "Monday",   "Tuesday",
-        "Wednesday", "Thursday", "Friday", "Saturday", "Sunday",  "January",  "February",
-        "March",   "April",    "May",      "June",     "July",    "August",   "September",
-        "October", "November", "December", "CEO",      "CFO",     "CTO",      "COO",
-        "CRO",     "CMO",      "VP",       "SVP",      "EVP",     "AI",       "API",
-        "CRM",     "SaaS",     "B2B",      "ROI",      "OK",      "PS",       "P.S.",
-        "Q1",      "Q2",       "Q3",       "Q4",       "US",      "EU",       "UK"};
+        "I", "I'm", "I'd", "I'll", "I've", "A", "An", "And", "As", "At", "Also", "Are", "But",
+        "By", "Can", "Could", "Do", "Does", "Did", "For", "From", "Given", "Glad", "Great",
+        "Happy", "Hi", "Hello", "Hey", "Dear", "Here", "Hope", "How", "If", "In", "Is", "It",
+        "It's", "Just", "Let", "Let's", "Looking", "Many", "Most", "My", "No", "Not", "Of",
+        "On", "Once", "Or", "Our", "Please", "Quick", "Since", "So", "Some", "Sure", "Thanks",
+        "Thank", "That", "The", "Their", "There", "These", "They", "This", "Those", "To",
+        "Teams", "Until", "We", "We'd", "We'll", "We're", "What", "When", "Where", "Which",
+        "While", "Who", "Why", "Will", "With", "Would", "Yes", "You", "You're", "Your",
+        "Best", "Regards", "Cheers", "Kind", "Warm", "Sincerely", "P.S", "PS", "Re", "Fwd",
+        "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday",
+        "January", "February", "March", "April", "May", "June", "July", "August",
+        "September", "October", "November", "December", "CEO", "CFO", "CTO", "COO", "CRO",
+        "CMO", "VP", "SVP", "EVP", "AI", "API", "CRM", "SaaS", "B2B", "ROI", "OK", "Q1", "Q2",
+        "Q3", "Q4", "US", "EU", "UK"};
     for (size_t i = 0; i < sizeof common / sizeof common[0]; i++)
         if (strlen(common[i]) == n && strncmp(common[i], w, n) == 0)
             return true;
@@ -184,33 +244,25 @@ static bool common_word(const char *w, size_t n)
 
 int sa_llm_names_grounded(const char *text, const char *facts, struct sa_err *err)
 {
-    bool sentence_start = true;
     const char *p = text;
     while (*p) {
         if (isspace((unsigned char)*p)) {
-            if (*p == '\n')
-                sentence_start = true;
             p++;
             continue;
         }
-        const char *w = p;
-        while (*p && !isspace((unsigned char)*p))
-            p++;
-        /* the word without surrounding punctuation */
-        const char *a = w, *z = p;
-        while (a < z && strchr("\"'([{-*", *a))
-            a++;
-        while (z > a && strchr("\"')]},.;:!?", z[-1]))
-            z--;
-        bool ends_sentence = p > w && strchr(".!?:", p[-1]) != NULL;
+        const char *a = p, *z = p;
+        while (*z && !isspace((unsigned char)*z))
+            z++;
+        p = z;
+        trim_token(&a, &z);
         if (z - a >= 2 && z[-2] == '\'' && z[-1] == 's') /* Acme's */
             z -= 2;
-        bool capital = z > a && isupper((unsigned char)*a);
-        if (capital && !sentence_start && !common_word(a, (size_t)(z - a)) &&
-            !occurs(facts, a, (size_t)(z - a)))
+        if (z <= a || !isupper((unsigned char)*a) || is_link(a, z))
+            continue;
+        /* a name the inputs hold, or a word the draft uses in any case ("Would") */
+        if (!common_word(a, (size_t)(z - a)) && !occurs_token(facts, a, (size_t)(z - a)))
             return sa_err_set(err, SA_EINVAL, "the answer names \"%.*s\", which no input holds",
                               (int)(z - a < 60 ? z - a : 60), a);
-        sentence_start = ends_sentence;
     }
     return 0;
 }

@@ -30,17 +30,19 @@ extern const char sa_llm_data_rule[];
 
 /* Checks generated text against facts (the text of its inputs): every number it states
  * (a run of digits, with its decimal part) occurs in facts as a whole number (not inside a
- * longer one), and every e-mail address or
- * link (http://, https://, www.) occurs in facts too. Returns 0, or SA_EINVAL with err
- * naming the first that does not. */
+ * longer one), and every e-mail address or link (anything holding "://", "www." or an
+ * address's '@', or shaped like a host name: "calendly.com/x") occurs in facts as a whole
+ * token ("acme.co" is not in "acme.com"). Returns 0, or SA_EINVAL with err naming the
+ * first that does not. */
 int sa_llm_grounded(const char *text, const char *facts, struct sa_err *err) SA_WUR;
 
-/* Checks that generated copy names no one its inputs do not: every capitalised word that
- * does not start a sentence or a line (a name: a customer, a company, a person) occurs in
- * facts, ignoring a possessive 's; common capitalised words (I, the days and months, job
- * titles' acronyms such as VP or CEO) pass. Returns 0, or SA_EINVAL naming the first
- * that does not. Stricter than a model needs to be to write well: a message that fails is
- * dropped for the rules' own, never sent with an invented customer. */
+/* Checks that generated copy names no one its inputs do not: every capitalised word, at
+ * the start of a sentence too (a customer, a company, a person), occurs in facts as a
+ * whole word in any case (so "Would" passes when the draft says "would"), ignoring a
+ * possessive 's; a closed list of openers, pronouns, days, months and titles' acronyms
+ * passes. Returns 0, or SA_EINVAL naming the first that does not. Stricter than a model
+ * needs to be to write well (German copy, whose nouns are capitalised, mostly falls back):
+ * a message that fails is dropped for the rules' own, never sent with an invented name. */
 int sa_llm_names_grounded(const char *text, const char *facts, struct sa_err *err) SA_WUR;
 
 #endif

@@ -205,6 +205,24 @@ static void test_grounded(void **state)
     assert_int_equal(sa_llm_grounded("It has 120 staff", facts, &err), SA_EINVAL); /* not 1200 */
     assert_int_equal(sa_llm_grounded("It grows 2.5 a year", facts, &err), SA_EINVAL); /* not 12.5 */
     assert_int_equal(sa_llm_grounded("No figures at all, only words.", facts, &err), 0);
+    /* the review's bypasses: each must be caught */
+    const char *facts2 = "{\"score\":85,\"website\":\"https://acme.com\"}";
+    static const char *const bad[] = {
+        "Write to 85@evil.com today.",         /* an address whose local part is a fact */
+        "See (www.evil.com) for more.",        /* www. after a bracket */
+        "Book at calendly.com/attacker now.", /* a bare host with a path */
+        "Details: https://acme.co",            /* a prefix of a real URL */
+        "Mail me at ops@evil.io.",
+        "Visit evil.io.",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (sa_llm_grounded(bad[i], facts2, &err) != SA_EINVAL)
+            fail_msg("not caught: %s", bad[i]);
+    /* and what is the input's own passes, "e.g." is no host */
+    assert_int_equal(sa_llm_grounded("See https://acme.com, e.g. the 85 there.", facts2, &err), 0);
+    /* an invented path is an invented link, even on the lead's own site */
+    assert_int_equal(sa_llm_grounded("See https://acme.com/pricing today.", facts2, &err),
+                     SA_EINVAL);
 }
 
 /* Copy may name only who its inputs name. */
@@ -222,9 +240,16 @@ static void test_names_grounded(void **state)
     assert_int_equal(sa_llm_names_grounded("Hi Dana, teams like Salesforce use us.", facts, &err),
                      SA_EINVAL);
     assert_string_equal(err.msg, "the answer names \"Salesforce\", which no input holds");
-    /* a capital after a full stop starts a sentence: not a name */
+    /* openers pass, and so does a word the inputs use in any case */
     assert_int_equal(sa_llm_names_grounded("Thanks. Looking forward to it.", facts, &err), 0);
+    assert_int_equal(sa_llm_names_grounded("Onboarding is faster. Cut it.", facts, &err), 0);
     assert_int_equal(sa_llm_names_grounded("Ask (Jeff Bezos) about it", facts, &err), SA_EINVAL);
+    /* a name opening a line or a sentence is a name too */
+    assert_int_equal(sa_llm_names_grounded("Hi there,\nStripe uses us daily.", facts, &err),
+                     SA_EINVAL);
+    assert_string_equal(err.msg, "the answer names \"Stripe\", which no input holds");
+    assert_int_equal(sa_llm_names_grounded("It works. Globex saw the same.", facts, &err),
+                     SA_EINVAL);
 }
 
 int main(void)
