@@ -101,9 +101,11 @@ struct sa_agent_ops {
      * sa_lead_parse in the service). */
     int (*check_input)(const json_t *input, const char *loc, json_t *detail);
     /* Adds a model's explanation to output, an output run gave for lead (qualification:
-     * the score's narrative), when a model is configured; run leaves it out when context
-     * has "explain_later": true, so the pipeline can ask for it in a node of its own
-     * beside growth's (the two model calls overlap). Optional: NULL explains nothing. */
+     * the score's narrative), when a model is configured. run and its like in other
+     * agents (growth's narrative) leave theirs out when context has "skip_explain": true:
+     * the pipeline asks for it in a node of its own beside growth (the two calls
+     * overlap), and an import, or the context a marketing invoke builds, wants none (one
+     * paid call per imported row). Optional: NULL explains nothing. */
     void (*explain)(struct sa_agent *a, const struct sa_lead *lead, json_t *output);
     /* Frees the agent. Optional. */
     void (*destroy)(struct sa_agent *a);

@@ -161,7 +161,8 @@ static int growth_run(struct sa_agent *a, const struct sa_lead *lead, const json
                         comps, "position", position, "count", (json_int_t)json_array_size(comps),
                         "growth_score", total, "growth_band", band, "factors", factors, "summary",
                         summary, "industry", industry);
-    if (*output && sa_llm_use_enabled(g->llm)) {
+    if (*output && sa_llm_use_enabled(g->llm) &&
+        !json_is_true(json_object_get(context, "skip_explain"))) {
         json_t *facts = json_pack("{s:s, s:O}", "company_name", lead->company_name, "analysis",
                                   *output);
         const struct sa_llm_block blocks[] = {{"growth_analysis", facts, 1000, true}};

@@ -126,9 +126,11 @@ bool sa_llm_use_enabled(const struct sa_llm_use *u)
 
 double sa_llm_use_cost(const struct sa_llm_use *u, const struct sa_llm_result *res)
 {
-    const json_t *p = price_of(u, res->model);
-    if (!p && u->cfg.provider)
-        p = price_of(u, u->cfg.provider->model);
+    /* the model asked for first: vendors answer with dated names (gpt-4o-2024-08-06)
+     * that a price table does not list */
+    const json_t *p = res->asked_model[0] ? price_of(u, res->asked_model) : NULL;
+    if (!p)
+        p = price_of(u, res->model);
     if (!p)
         return -1;
     double in = json_number_value(json_object_get(p, "input"));
@@ -192,6 +194,7 @@ int sa_llm_use_call(struct sa_llm_use *u, enum sa_agent_type agent, struct sa_ll
         req->on_text_arg = stream_arg;
     }
     int rc = sa_llm_complete(p, req, res, err);
+    snprintf(res->asked_model, sizeof res->asked_model, "%s", req->model);
     double cost = sa_llm_use_cost(u, res);
     if (cost > 0) {
         pthread_mutex_lock(&u->lock);

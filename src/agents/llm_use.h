@@ -94,7 +94,8 @@ void sa_llm_use_narrative(struct sa_llm_use *u, enum sa_agent_type agent, const 
  * a node runs). NULL stops. Per thread, so parallel nodes each relay their own. */
 void sa_llm_use_stream_to(sa_llm_text_fn fn, void *arg);
 
-/* The cost of res's usage in USD at its model's price; -1 when the model has no price. */
+/* The cost of res's usage in USD at the price of the model the call asked for (else of
+ * the name the vendor answered with); -1 when neither has a price. */
 double sa_llm_use_cost(const struct sa_llm_use *u, const struct sa_llm_result *res);
 
 #endif

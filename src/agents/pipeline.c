@@ -147,7 +147,7 @@ static int agent_node(const json_t *state, json_t **update, struct graph_ctx *ct
     }
     json_t *context = context_of(state);
     if (s->explain_later)
-        json_object_set_new(context, "explain_later", json_true());
+        json_object_set_new(context, "skip_explain", json_true());
     json_t *out = NULL;
     struct sa_err err = {0};
     uint64_t t0 = sa_now_ns();
@@ -238,13 +238,16 @@ static int route_tier(const json_t *state, json_t **next, void *arg)
     return 0;
 }
 
-/* route_tier with the narrative beside growth: D -> nurture, else growth and explain. */
+/* route_tier with the narrative beside it: D -> nurture and explain, else growth and
+ * explain (a tier-D lead's score is explained too; the join before marketing never fires
+ * for it, as growth does not run). */
 static int route_tier_explain(const json_t *state, json_t **next, void *arg)
 {
     int rc = route_tier(state, next, arg);
-    if (!rc && strcmp(json_string_value(*next), "growth") == 0) {
+    if (!rc) {
+        json_t *both = json_pack("[O, s]", *next, "explain");
         json_decref(*next);
-        *next = json_pack("[s, s]", "growth", "explain");
+        *next = both;
     }
     return rc;
 }

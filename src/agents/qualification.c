@@ -149,7 +149,7 @@ static int qualification_run(struct sa_agent *a, const struct sa_lead *lead, con
     if (*output && use == &known)
         json_object_set_new(*output, "enriched_fields", json_incref(filled));
     if (*output && sa_llm_use_enabled(q->llm) && lead->raw &&
-        !json_is_true(json_object_get(context, "explain_later")))
+        !json_is_true(json_object_get(context, "skip_explain")))
         add_narrative(q, use, *output);
     json_decref(filled);
     sa_lead_clear(&known);

@@ -922,7 +922,12 @@ static int prepare_lead(struct sa_app *app, struct sa_agent *q, const struct pre
     }
     const struct sa_lead *l = &b->leads[p];
     sa_uuid_v7(b->eids[p]);
-    if ((rc = sa_agent_run(q, l, NULL, &b->outs[p], err)))
+    /* no model narrative per imported row: one paid call each would turn an import of
+     * thousands of rows into hours (agents/agent.h, skip_explain) */
+    json_t *ctx = json_pack("{s:b}", "skip_explain", 1);
+    rc = ctx ? sa_agent_run(q, l, ctx, &b->outs[p], err) : sa_err_set(err, SA_ENOMEM, "out of memory");
+    json_decref(ctx);
+    if (rc)
         return rc;
     b->texts[2 * p] = json_dumps(l->raw, JSON_COMPACT);
     b->texts[2 * p + 1] = json_dumps(b->outs[p], JSON_COMPACT);

@@ -64,7 +64,8 @@ static json_t *standalone_context(struct sa_app *app, const struct sa_lead *lead
 {
     if (type != SA_AGENT_MARKETING)
         return NULL;
-    json_t *ctx = json_object();
+    /* the facts marketing needs, without the model narratives it does not read */
+    json_t *ctx = json_pack("{s:b}", "skip_explain", 1);
     static const enum sa_agent_type deps[] = {SA_AGENT_QUALIFICATION, SA_AGENT_ENRICHMENT,
                                               SA_AGENT_GROWTH};
     for (size_t i = 0; i < sizeof deps / sizeof deps[0]; i++) {
@@ -74,6 +75,7 @@ static json_t *standalone_context(struct sa_app *app, const struct sa_lead *lead
         if (sa_agent_available(a) && sa_agent_run(a, lead, ctx, &out, &e) == 0)
             json_object_set_new(ctx, sa_agent_type_name(deps[i]), out);
     }
+    json_object_del(ctx, "skip_explain");
     return ctx;
 }
 

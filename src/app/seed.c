@@ -66,10 +66,16 @@ int sa_app_seed(struct sa_app *app, const char *path, int *added, int *present, 
             goto out;
         }
         json_decref(detail);
-        struct sa_invoke_req req = {
-            .type = SA_AGENT_QUALIFICATION, .lead = &lead, .lead_id = id, .only_if_new = true};
+        /* no model narrative while seeding: start-up would wait on one call per lead */
+        json_t *ctx = json_pack("{s:b}", "skip_explain", 1);
+        struct sa_invoke_req req = {.type = SA_AGENT_QUALIFICATION,
+                                    .lead = &lead,
+                                    .lead_id = id,
+                                    .only_if_new = true,
+                                    .context = ctx};
         struct sa_invoke_res res;
         rc = sa_app_invoke(app, &req, &res, err);
+        json_decref(ctx);
         sa_lead_clear(&lead);
         json_decref(input);
         if (rc)

@@ -97,6 +97,7 @@ struct sa_llm_result {
     enum sa_llm_finish finish;
     struct sa_llm_usage usage;
     char model[128]; /* the model that answered, as the provider named it */
+    char asked_model[128]; /* the model the call asked for (agents/llm_use.c prices it) */
     int attempts;    /* HTTP requests made (1 + retries) */
     double seconds;  /* the whole call, waits included */
     double first_token_seconds; /* a streamed call: until the first piece; else seconds */

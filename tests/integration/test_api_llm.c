@@ -113,14 +113,18 @@ static void test_narrative(void **state)
     const char *n = "A SaaS company of the right size whose VP Sales asked for a demo and "
                     "looked at pricing: a strong fit.";
     char *content = strf("{\"narrative\":\"%s\"}", n);
-    push_content(content, 900, 60);
+    /* the vendor answers with a dated model name, which the price table does not list:
+     * the call is priced at the model it asked for */
+    char *answer = fake_openai_answer(MODEL "-2024-07-18", content, 900, 60, 0);
+    fake_llm_push(fake, &(struct fake_reply){.body = answer});
+    free(answer);
     free(content);
     struct resp r = {0};
     json_t *j = qualify(lead_plain, &r);
     assert_string_equal(jstr(j, "output.narrative"), n);
     assert_string_equal(jstr(j, "output.engine"), "llm");
     assert_string_equal(jstr(j, "output.llm.provider"), "openai");
-    assert_string_equal(jstr(j, "output.llm.model"), MODEL);
+    assert_string_equal(jstr(j, "output.llm.model"), MODEL "-2024-07-18");
     assert_int_equal(json_integer_value(jget(j, "output.llm.input_tokens")), 900);
     assert_int_equal(json_integer_value(jget(j, "output.llm.output_tokens")), 60);
     /* (900 x 0.15 + 60 x 0.60) / 1e6 at data/llm_prices.json's gpt-4o-mini */
@@ -273,6 +277,34 @@ static void test_pipeline(void **state)
                  jstr(growth, "fallback_reason"));
     assert_string_equal(jstr(growth, "narrative"), "fake");
     assert_string_equal(jstr(j, "output.state.qualification_score.engine"), "llm");
+    resp_free(&r);
+    /* a tier-D lead goes to nurture, and its score is explained too */
+    j = invoke("{\"agent_type\":\"pipeline\",\"input\":{\"company_name\":\"Tiny Helpers\","
+               "\"industry\":\"Non-profit\",\"company_size\":\"1-10\",\"contact_info\":"
+               "{\"email\":\"tinyhelpers@gmail.com\"}}}",
+               &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(jstr(j, "output.state.qualification_score.tier"), "D");
+    assert_true(json_is_true(jget(j, "output.state.marketing_plan.nurture")));
+    assert_string_equal(jstr(j, "output.state.qualification_score.engine"), "llm");
+    assert_string_equal(jstr(j, "output.state.qualification_score.narrative"), "fake");
+    resp_free(&r);
+}
+
+/* An import asks no model: a narrative per row would be a paid call each. */
+static void test_import_no_calls(void **state)
+{
+    (void)state;
+    static const char csv[] = "company_name,industry,email\n"
+                              "Alder Systems,SaaS,ops@alder-llm.io\n"
+                              "Birch Labs,FinTech,cfo@birch-llm.io\n"
+                              "Cedar Health,Healthcare,it@cedar-llm.io\n";
+    size_t before = fake_llm_requests(fake);
+    struct resp r = {0};
+    assert_int_equal(http("POST", "/api/leads/import", "text/csv", csv, strlen(csv), &r), 0);
+    if (r.status != 200)
+        fail_msg("import: %ld %s", r.status, r.body);
+    assert_int_equal(fake_llm_requests(fake), before);
     resp_free(&r);
 }
 
@@ -613,6 +645,7 @@ int main(void)
         cmocka_unit_test(test_fallbacks),
         cmocka_unit_test(test_injection_corpus),
         cmocka_unit_test(test_pipeline),
+        cmocka_unit_test(test_import_no_calls),
         cmocka_unit_test(test_marketing),
         cmocka_unit_test(test_conversation),
         cmocka_unit_test(test_anthropic),
