@@ -358,7 +358,8 @@ static void reword_reply(struct sa_conversation *c, const json_t *state, const c
     struct sa_llm_result res = {0};
     enum sa_llm_failure why = SA_LLM_FAIL_REQUEST_REFUSED;
     int rc = facts && draft && schema ? sa_llm_use_ask(c->llm, SA_AGENT_CONVERSATION, reply_task,
-                                                       blocks, 3, schema, "reply", true, &res, &why)
+                                                       blocks, 3, schema, "reply", true, false, &res,
+                                                       &why)
                                       : SA_ENOMEM;
     const char *said = json_string_value(json_object_get(res.json, "reply"));
     char *copy = !rc && said ? strdup(said) : NULL;

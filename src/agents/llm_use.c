@@ -50,12 +50,14 @@ static const struct sa_metric_desc m_fallbacks = {
 
 /* The calling thread's relay of streamed pieces (sa_llm_use_stream_to). */
 static _Thread_local sa_llm_text_fn stream_fn;
+static _Thread_local sa_llm_end_fn stream_end;
 static _Thread_local void *stream_arg;
 
-void sa_llm_use_stream_to(sa_llm_text_fn fn, void *arg)
+void sa_llm_use_stream_to(sa_llm_text_fn fn, sa_llm_end_fn end, void *arg)
 {
     stream_fn = fn;
-    stream_arg = arg;
+    stream_end = fn ? end : NULL;
+    stream_arg = fn ? arg : NULL;
 }
 
 struct sa_llm_use {
@@ -189,10 +191,6 @@ int sa_llm_use_call(struct sa_llm_use *u, enum sa_agent_type agent, struct sa_ll
         }
     }
     req->model = model_of(u, agent);
-    if (!req->on_text && stream_fn) {
-        req->on_text = stream_fn;
-        req->on_text_arg = stream_arg;
-    }
     int rc = sa_llm_complete(p, req, res, err);
     snprintf(res->asked_model, sizeof res->asked_model, "%s", req->model);
     double cost = sa_llm_use_cost(u, res);
@@ -278,7 +276,7 @@ static int answer_grounded(const json_t *v, const char *facts, bool names, struc
 
 int sa_llm_use_ask(struct sa_llm_use *u, enum sa_agent_type agent, const char *task,
                    const struct sa_llm_block *blocks, size_t n, const json_t *schema,
-                   const char *schema_name, bool names, struct sa_llm_result *res,
+                   const char *schema_name, bool names, bool relay, struct sa_llm_result *res,
                    enum sa_llm_failure *why)
 {
     memset(res, 0, sizeof *res);
@@ -302,6 +300,7 @@ int sa_llm_use_ask(struct sa_llm_use *u, enum sa_agent_type agent, const char *t
     struct sa_err err = {0};
     if (rc) {
         *why = SA_LLM_FAIL_REQUEST_REFUSED;
+        relay = false;
     } else {
         struct sa_llm_message m = {SA_LLM_USER, user.data};
         struct sa_llm_request req = {.system = system.data,
@@ -311,6 +310,11 @@ int sa_llm_use_ask(struct sa_llm_use *u, enum sa_agent_type agent, const char *t
                                      .schema_name = schema_name,
                                      .max_tokens = 800,
                                      .temperature = 0.2};
+        relay = relay && stream_fn;
+        if (relay) {
+            req.on_text = stream_fn;
+            req.on_text_arg = stream_arg;
+        }
         rc = sa_llm_use_call(u, agent, &req, res, &err);
         *why = rc ? res->failure : SA_LLM_FAIL_NONE;
     }
@@ -322,6 +326,8 @@ int sa_llm_use_ask(struct sa_llm_use *u, enum sa_agent_type agent, const char *t
         sa_llm_use_count_fallback(u, agent, *why);
         rc = SA_EINVAL;
     }
+    if (relay && stream_end) /* what the reader saw: kept, or dropped and why */
+        stream_end(stream_arg, rc == 0, rc ? sa_llm_failure_name(*why) : NULL);
     sa_buf_free(&user);
     sa_buf_free(&system);
     sa_buf_free(&facts);
@@ -339,7 +345,9 @@ void sa_llm_use_narrative(struct sa_llm_use *u, enum sa_agent_type agent, const 
                                max_chars);
     struct sa_llm_result res = {0};
     enum sa_llm_failure why = SA_LLM_FAIL_REQUEST_REFUSED;
-    int rc = schema ? sa_llm_use_ask(u, agent, task, blocks, n, schema, "narrative", false, &res,
+    char name[64]; /* qualification_narrative, growth_narrative */
+    snprintf(name, sizeof name, "%s_narrative", sa_agent_type_name(agent));
+    int rc = schema ? sa_llm_use_ask(u, agent, task, blocks, n, schema, name, false, true, &res,
                                      &why)
                     : SA_ENOMEM;
     const char *text = json_string_value(json_object_get(res.json, "narrative"));

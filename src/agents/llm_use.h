@@ -72,11 +72,12 @@ struct sa_llm_block {
  * task (the system prompt, to which the data rule is added) and blocks (the inputs, as
  * data). Every string of the answer must state no number, address or link (and, with
  * names, no capitalised name) that the grounding blocks do not hold (llm/prompt.h).
+ * relay: the pieces go to this thread's stream (sa_llm_use_stream_to) as they arrive.
  * Returns 0 with res->json the answer (clear res with sa_llm_result_clear either way), or
  * a code with *why the reason (invalid_output for an ungrounded answer, counted). */
 int sa_llm_use_ask(struct sa_llm_use *u, enum sa_agent_type agent, const char *task,
                    const struct sa_llm_block *blocks, size_t n, const json_t *schema,
-                   const char *schema_name, bool names, struct sa_llm_result *res,
+                   const char *schema_name, bool names, bool relay, struct sa_llm_result *res,
                    enum sa_llm_failure *why) SA_WUR;
 
 /* Asks agent's model for a short narrative of what the rules computed: task (what to
@@ -89,10 +90,17 @@ void sa_llm_use_narrative(struct sa_llm_use *u, enum sa_agent_type agent, const 
                           const struct sa_llm_block *blocks, size_t n, int max_chars,
                           json_t *out);
 
-/* Streams the model calls this thread makes from now on: each piece of an answer goes to
- * fn(arg, text, len) as it arrives (the pipeline relays them as "messages" events while
- * a node runs). NULL stops. Per thread, so parallel nodes each relay their own. */
-void sa_llm_use_stream_to(sa_llm_text_fn fn, void *arg);
+/* What a streamed answer became once it was checked: used, or dropped for the rules'
+ * with reason (a failure's name). */
+typedef void (*sa_llm_end_fn)(void *arg, bool used, const char *reason);
+
+/* Streams the rep-facing answers (narratives) this thread asks for from now on: each piece
+ * goes to fn(arg, text, len) as it arrives, and end(arg, used, reason) says afterwards
+ * whether the checked answer was used, so a stream reader can discard what it showed. The
+ * pipeline relays them as "messages" events while a node runs. Copy meant for a prospect
+ * (an e-mail, a reply) is never relayed before it is checked. NULL fn stops. Per thread,
+ * so parallel nodes relay their own. */
+void sa_llm_use_stream_to(sa_llm_text_fn fn, sa_llm_end_fn end, void *arg);
 
 /* The cost of res's usage in USD at the price of the model the call asked for (else of
  * the name the vendor answered with); -1 when neither has a price. */

@@ -233,7 +233,7 @@ static void personalise(struct marketing_agent *m, const struct sa_lead *lead, c
     enum sa_llm_failure why = SA_LLM_FAIL_REQUEST_REFUSED;
     int rc = draft && notes && schema
                  ? sa_llm_use_ask(m->llm, SA_AGENT_MARKETING, personalise_task, blocks, 3, schema,
-                                  "email", true, &res, &why)
+                                  "email", true, false, &res, &why)
                  : SA_ENOMEM;
     if (!rc) {
         json_object_set(msg, "rules_draft", draft);

@@ -110,6 +110,21 @@ struct relay {
     int pieces;
 };
 
+/* The end of a relayed answer: an empty chunk saying whether the checked answer was kept
+ * (response_metadata.kept), and when not, why: a reader discards what it showed. */
+static void relay_end(void *arg, bool used, const char *reason)
+{
+    struct relay *rl = arg;
+    char id[64];
+    snprintf(id, sizeof id, "%s-%s", rl->agent, "llm");
+    json_t *chunk = json_pack("{s:s, s:s, s:s, s:i, s:{s:b, s:s?}}", "type", "AIMessageChunk",
+                              "content", "", "id", id, "index", rl->pieces++, "response_metadata",
+                              "kept", used, "fallback_reason", reason);
+    if (chunk)
+        graph_emit_message(rl->ctx, chunk);
+    json_decref(chunk);
+}
+
 static int relay_piece(void *arg, const char *text, size_t len)
 {
     struct relay *rl = arg;
@@ -153,9 +168,9 @@ static int agent_node(const json_t *state, json_t **update, struct graph_ctx *ct
     uint64_t t0 = sa_now_ns();
     struct relay rl = {ctx, name, 0};
     if (graph_ctx_streams(ctx, GRAPH_STREAM_MESSAGES))
-        sa_llm_use_stream_to(relay_piece, &rl); /* a model's pieces, as they arrive */
+        sa_llm_use_stream_to(relay_piece, relay_end, &rl); /* a model's pieces, as they come */
     rc = sa_agent_run(a, &lead, context, &out, &err);
-    sa_llm_use_stream_to(NULL, NULL);
+    sa_llm_use_stream_to(NULL, NULL, NULL);
     sa_agent_step_record(arg, sa_ns_to_ms(sa_now_ns() - t0), rc == 0);
     json_decref(context);
     sa_lead_clear(&lead);
@@ -191,9 +206,9 @@ static int explain_node(const json_t *state, json_t **update, struct graph_ctx *
     }
     struct relay rl = {ctx, "qualification", 0};
     if (graph_ctx_streams(ctx, GRAPH_STREAM_MESSAGES))
-        sa_llm_use_stream_to(relay_piece, &rl);
+        sa_llm_use_stream_to(relay_piece, relay_end, &rl);
     sa_agent_explain(a, &lead, out);
-    sa_llm_use_stream_to(NULL, NULL);
+    sa_llm_use_stream_to(NULL, NULL, NULL);
     sa_lead_clear(&lead);
     json_decref(input);
     json_decref(enriched);

@@ -249,7 +249,6 @@ static void test_injection_corpus(void **state)
         assert_non_null(close);
         assert_null(strstr(close + 1, "</lead_data>"));
         assert_null(strstr(p, "\x1b"));
-        assert_null(strstr(last_system(), "evil"));
         if (!jstr(j, "output.fallback_reason") ||
             strcmp(jstr(j, "output.fallback_reason"), "invalid_output") != 0)
             fail_msg("lead %zu: the obedient narrative was used (%s; reason %s)", i,
@@ -313,6 +312,12 @@ static void test_import_no_calls(void **state)
 static void test_stream_messages(void **state)
 {
     (void)state;
+    /* growth's narrative states a figure no input holds: streamed, then dropped */
+    static const char *const bad[] = {"{\"narrative\":\"It grows 4", "17 % a year.\"}", NULL};
+    char *chunks = fake_openai_stream(MODEL, bad, true);
+    const char *const pieces[] = {chunks, NULL};
+    fake_llm_push(fake, &(struct fake_reply){.chunks = pieces, .for_schema = "growth_narrative"});
+    free(chunks);
     char *body = strf("{\"agent_type\":\"pipeline\",\"stream_mode\":[\"messages\",\"updates\"],"
                       "\"input\":%s}",
                       strong_known);
@@ -323,6 +328,9 @@ static void test_stream_messages(void **state)
     assert_non_null(strstr(r.content_type, "text/event-stream"));
     /* qualification's narrative (its node "explain", beside growth), growth's */
     char joined[2][256] = {"", ""};
+    int kept[2] = {-1, -1};
+    const char *reason[2] = {NULL, NULL};
+    json_t *ends[2] = {NULL, NULL};
     int events = 0;
     for (const char *p = r.body; (p = strstr(p, "event: messages\n")) != NULL; p++) {
         const char *d = strstr(p, "data: ");
@@ -333,14 +341,29 @@ static void test_stream_messages(void **state)
         assert_string_equal(jstr(t, "0.type"), "AIMessageChunk");
         const char *node = jstr(t, "1.langgraph_node");
         int k = strcmp(node, "explain") == 0 ? 0 : strcmp(node, "growth") == 0 ? 1 : -1;
-        if (k >= 0)
+        if (k >= 0 && jget(t, "0.response_metadata")) { /* the end of that answer */
+            kept[k] = json_is_true(jget(t, "0.response_metadata.kept"));
+            reason[k] = jstr(t, "0.response_metadata.fallback_reason");
+            json_decref(ends[k]);
+            ends[k] = json_incref(t);
+        } else if (k >= 0) {
             strncat(joined[k], jstr(t, "0.content"), sizeof joined[k] - strlen(joined[k]) - 1);
+        }
         events++;
         json_decref(t);
     }
-    assert_true(events >= 4); /* the fake streams each answer in two pieces */
+    assert_true(events >= 6); /* two answers in pieces, and an end for each */
     assert_string_equal(joined[0], "{\"narrative\":\"fake\"}");
-    assert_string_equal(joined[1], "{\"narrative\":\"fake\"}");
+    assert_int_equal(kept[0], 1);
+    /* the dropped one: streamed as it came, then marked dropped, and not in the state */
+    assert_string_equal(joined[1], "{\"narrative\":\"It grows 417 % a year.\"}");
+    assert_int_equal(kept[1], 0);
+    assert_non_null(reason[1]);
+    assert_string_equal(reason[1], "invalid_output");
+    /* (the chunks carry it escaped, \"narrative\":\"It grows...; an update would not) */
+    assert_null(strstr(r.body, "\"narrative\":\"It grows"));
+    json_decref(ends[0]);
+    json_decref(ends[1]);
     resp_free(&r);
 }
 
@@ -554,7 +577,8 @@ static void test_anthropic(void **state)
     assert_int_equal(rc, 0);
     json_t *input = json_pack("{s:s}", "narrative",
                               "A SaaS company of the right size whose VP Sales asked for a demo.");
-    char *body = fake_anthropic_tool("claude-3-5-haiku-latest", "narrative", input, 700, 40);
+    char *body = fake_anthropic_tool("claude-3-5-haiku-latest", "qualification_narrative",
+                                     input, 700, 40);
     json_decref(input);
     fake_llm_push(af, &(struct fake_reply){.body = body});
     free(body);
