@@ -384,7 +384,8 @@ static int complete(struct sa_llm_provider *p, const struct sa_llm_request *req,
     char url[600];
     snprintf(url, sizeof url, "%s/v1/messages", p->base_url);
     if (!jbody || !(body = json_dumps(jbody, JSON_COMPACT)) ||
-        (p->api_key && sa_buf_printf(&key, "x-api-key: %s", p->api_key))) {
+        (p->api_key &&
+         (sa_buf_puts(&key, "x-api-key: ") || sa_buf_puts(&key, p->api_key)))) { /* no stack copy */
         rc = sa_err_set(err, SA_ENOMEM, "out of memory");
         goto out;
     }

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/buf.h"
 #include "base/clock.h"
@@ -39,6 +40,8 @@ static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static void global_init(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
+    /* the retries' jitter differs between processes, so instances do not retry in step */
+    srand((unsigned)time(NULL) ^ (unsigned)getpid());
 }
 
 int sa_llm_http_new(const struct sa_llm_http_config *cfg, struct sa_llm_http **out,

@@ -227,6 +227,8 @@ static int on_event(void *arg, const char *event, const char *data, size_t len)
     }
     take_model(chunk, s->res);
     take_usage(json_object_get(chunk, "usage"), &s->res->usage);
+    /* Groq reports a stream's usage in its last chunk's x_groq.usage, not usage */
+    take_usage(json_object_get(json_object_get(chunk, "x_groq"), "usage"), &s->res->usage);
     const json_t *choice;
     size_t i;
     json_array_foreach(json_object_get(chunk, "choices"), i, choice)
@@ -312,7 +314,8 @@ static int complete(struct sa_llm_provider *p, const struct sa_llm_request *req,
     char url[600];
     snprintf(url, sizeof url, "%s/chat/completions", p->base_url);
     if (!jbody || !(body = json_dumps(jbody, JSON_COMPACT)) ||
-        (p->api_key && sa_buf_printf(&auth, "Authorization: Bearer %s", p->api_key))) {
+        (p->api_key && (sa_buf_puts(&auth, "Authorization: Bearer ") ||
+                        sa_buf_puts(&auth, p->api_key)))) { /* no stack copy of the key */
         rc = sa_err_set(err, SA_ENOMEM, "out of memory");
         goto out;
     }

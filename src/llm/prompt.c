@@ -74,7 +74,8 @@ static json_t *cleaned(const json_t *v, size_t cap)
 int sa_llm_prompt_block(struct sa_buf *b, const char *label, const json_t *value, size_t cap)
 {
     json_t *c = cleaned(value, cap);
-    char *text = c ? json_dumps(c, JSON_INDENT(1) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY) : NULL;
+    char *text = c ? json_dumps(c, JSON_INDENT(1) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY |
+                                        JSON_REAL_PRECISION(12)) : NULL;
     json_decref(c);
     if (!text)
         return SA_ENOMEM;

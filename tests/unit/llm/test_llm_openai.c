@@ -274,6 +274,24 @@ static void test_structured_groq(void **state)
     sys = json_string_value(
         json_object_get(json_array_get(json_object_get(sent, "messages"), 0), "content"));
     assert_true(strncmp(sys, "Answer with one JSON object", 27) == 0);
+
+    /* Groq sends a stream's usage in its last chunk's x_groq.usage */
+    static const char *const groq_chunks[] = {
+        "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":"
+        "\"llama-3.1-8b-instant\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\","
+        "\"content\":\"{\\\"subject\\\":\\\"s\\\",\\\"body\\\":\\\"b\\\"}\"},"
+        "\"finish_reason\":null}]}\n\n",
+        "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":"
+        "\"llama-3.1-8b-instant\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":"
+        "\"stop\"}],\"x_groq\":{\"id\":\"req_1\",\"usage\":{\"prompt_tokens\":12,"
+        "\"completion_tokens\":5,\"total_tokens\":17}}}\n\n",
+        "data: [DONE]\n\n", NULL};
+    fake_llm_push(fx->fake, &(struct fake_reply){.chunks = groq_chunks});
+    memset(&pc, 0, sizeof pc);
+    assert_int_equal(sa_llm_complete(p, &req, &res, &err), 0);
+    assert_int_equal(res.usage.input_tokens, 12);
+    assert_int_equal(res.usage.output_tokens, 5);
+    sa_llm_result_clear(&res);
     sa_llm_close(p);
     json_decref(schema);
 }
