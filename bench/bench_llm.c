@@ -181,6 +181,32 @@ static const char strong_known[] =
     "\"maya.okafor@quorvianta.io\"},\"signals\":[\"requested_demo\",\"hiring_sales\","
     "\"recent_funding\"]}";
 
+/* The chat.completion answering marketing's "email_sequence" for the ready e-mails of a
+ * pipeline state (a string to free). */
+static char *sequence_answer(const json_t *state)
+{
+    const json_t *plan = json_object_get(state, "marketing_plan");
+    json_t *answer = json_object();
+    size_t i;
+    const json_t *t;
+    json_array_foreach(json_object_get(plan, "channels"), i, t)
+    {
+        const char *tmpl = json_string_value(json_object_get(t, "template"));
+        const json_t *msg = json_object_get(json_object_get(plan, "content"), tmpl);
+        if (strcmp(json_string_value(json_object_get(t, "channel")), "email") == 0 &&
+            json_is_true(json_object_get(msg, "ready")))
+            json_object_set_new(answer, tmpl,
+                                json_pack("{s:s, s:s}", "subject", "a quick question", "body",
+                                          "Hi,\nwould a short call next week help your team? I "
+                                          "can show you how it works.\nThanks"));
+    }
+    char *content = json_dumps(answer, JSON_COMPACT);
+    json_decref(answer);
+    char *body = content ? fake_openai_answer(MODEL, content, 50, 50, 0) : NULL;
+    free(content);
+    return body;
+}
+
 /* c. The pipeline through sa_app (a SQLite file, the agents, the LLM settings) with every
  * model call answered after CALL_MS. A first run with instant answers counts the calls. */
 static int pipeline(struct fake_llm *f, const char *dir, long runs, uint64_t *wall)
@@ -211,12 +237,9 @@ static int pipeline(struct fake_llm *f, const char *dir, long runs, uint64_t *wa
         sa_app_close(app);
         return -1;
     }
-    /* marketing's personalised first e-mail, valid against its schema and grounded */
-    char *email_answer = fake_openai_answer(
-        MODEL,
-        "{\"subject\":\"a quick question\",\"body\":\"Hi,\\nwould a short call next week "
-        "help your team? I can show you how it works.\\nThanks\"}",
-        50, 50, 0);
+    /* marketing's personalised e-mails, valid against its schema and grounded: one per
+     * ready e-mail of the plan, read from the first (counting) run */
+    char *email_answer = NULL;
     size_t calls = 0;
     double sum_ms = 0, crit_ms = 0;
     bool fallback = false;
@@ -227,7 +250,7 @@ static int pipeline(struct fake_llm *f, const char *dir, long runs, uint64_t *wa
         if (i >= 0)
             fake_llm_push(f, &(struct fake_reply){.body = email_answer,
                                                    .hang_ms = CALL_MS,
-                                                   .for_schema = "email"});
+                                                   .for_schema = "email_sequence"});
         for (size_t k = 0; i >= 0 && k + 1 < calls; k++)
             fake_llm_push(f, &(struct fake_reply){.hang_ms = CALL_MS});
         struct sa_invoke_req req = {.type = SA_AGENT_PIPELINE, .lead = &lead};
@@ -241,6 +264,7 @@ static int pipeline(struct fake_llm *f, const char *dir, long runs, uint64_t *wa
         size_t made = fake_llm_requests(f) - before;
         if (i < 0) {
             calls = made;
+            email_answer = sequence_answer(json_object_get(res.output, "state"));
         } else {
             wall[i] = sa_now_ns() - t0;
             if (made != calls)

@@ -5,10 +5,11 @@
  * sentence; a required one withholds its message, listed in the output's errors: never a
  * blank in a message sent to a prospect.
  *
- * With a model configured (LLM_PROVIDER), the first e-mail of the sequence is
- * personalised from the rules' draft and the same facts: the model may rewrite it, but a
- * version that names a company or person, states a figure or carries a link or address
- * that neither the facts nor the draft hold is dropped for the draft (agents/llm_use.h).
+ * With a model configured (LLM_PROVIDER), the sequence's e-mails are personalised from
+ * the rules' drafts and the same facts, in one call: the model may rewrite them, but an
+ * answer that names a company or person, states a figure or carries a link or address
+ * that neither the facts nor the drafts hold is dropped for the drafts, all of them
+ * (agents/llm_use.h).
  * Either way a person approves the e-mail before it leaves (the BDR workflow). */
 #include <stdbool.h>
 #include <stdio.h>
@@ -32,12 +33,13 @@ struct marketing_agent {
 };
 
 static const char personalise_task[] =
-    "You personalise a B2B sales e-mail to one prospect. Start from the draft, which rules "
-    "wrote from the facts: keep its offer, its call to action, its links, its meeting time "
-    "and its signature, and make it more specific to this prospect using the facts. Plain "
-    "text, no markdown, at most 150 words; the subject at most 90 characters. Name only "
-    "companies, people, figures, prices and links that the facts or the draft state: never "
-    "invent a customer, a result, a price or a link.";
+    "You personalise a B2B sales e-mail sequence to one prospect: the first e-mail and its "
+    "follow-ups. Start from the drafts, which rules wrote from the facts: keep each one's "
+    "offer, call to action, links, meeting time and signature, and make it more specific to "
+    "this prospect using the facts. Plain text, no markdown, at most 150 words each; "
+    "subjects at most 90 characters. Answer with one object keyed by the drafts' names. Name "
+    "only companies, people, figures, prices and links that the facts or the drafts state: "
+    "never invent a customer, a result, a price or a link.";
 
 /* One touch of the cadence: day, channel, template. */
 struct touch {
@@ -212,37 +214,63 @@ static json_t *message(const char *tmpl, const char *text, const json_t *vars, j
     return m;
 }
 
-/* Rewrites the ready message msg (the sequence's first e-mail) with the model; on any
- * failure it stays the draft. Marks msg and out with the engine that wrote it. */
+/* The sequence's ready e-mails (cad's e-mail touches), each rewritten by the model in one
+ * call; on any failure every one stays the draft. Marks each message and out with the
+ * engine that wrote it. */
 static void personalise(struct marketing_agent *m, const struct sa_lead *lead, const json_t *vars,
-                        json_t *msg, json_t *out)
+                        const struct touch *cad, json_t *content, json_t *out)
 {
-    json_t *draft = json_pack("{s:O?, s:O}", "subject", json_object_get(msg, "subject"), "body",
-                              json_object_get(msg, "body"));
+    json_t *drafts = json_object(), *required = json_array(), *props = json_object();
+    for (const struct touch *t = cad; t->channel; t++) {
+        json_t *msg = json_object_get(content, t->tmpl);
+        if (strcmp(t->channel, "email") != 0 || !json_is_true(json_object_get(msg, "ready")) ||
+            json_object_get(drafts, t->tmpl))
+            continue;
+        json_object_set_new(drafts, t->tmpl,
+                            json_pack("{s:O?, s:O}", "subject", json_object_get(msg, "subject"),
+                                      "body", json_object_get(msg, "body")));
+        json_array_append_new(required, json_string(t->tmpl));
+        json_object_set_new(
+            props, t->tmpl,
+            json_pack("{s:s, s:b, s:[s, s], s:{s:{s:s, s:i, s:i}, s:{s:s, s:i, s:i}}}", "type",
+                      "object", "additionalProperties", 0, "required", "subject", "body",
+                      "properties", "subject", "type", "string", "minLength", 3, "maxLength", 90,
+                      "body", "type", "string", "minLength", 40, "maxLength", 1500));
+    }
+    if (json_object_size(drafts) == 0) { /* nothing ready to personalise */
+        json_decref(drafts);
+        json_decref(required);
+        json_decref(props);
+        return;
+    }
+    json_t *schema = json_pack("{s:s, s:b, s:o, s:o}", "type", "object", "additionalProperties",
+                               0, "required", required, "properties", props);
     json_t *notes = json_pack("{s:O?, s:O?}", "signals", json_object_get(lead->raw, "signals"),
                               "notes", json_object_get(lead->raw, "notes"));
-    json_t *schema = json_pack(
-        "{s:s, s:b, s:[s, s], s:{s:{s:s, s:i, s:i}, s:{s:s, s:i, s:i}}}", "type", "object",
-        "additionalProperties", 0, "required", "subject", "body", "properties", "subject", "type",
-        "string", "minLength", 3, "maxLength", 90, "body", "type", "string", "minLength", 40,
-        "maxLength", 1500);
     const struct sa_llm_block blocks[] = {{"facts", vars, 600, true},
-                                          {"draft", draft, 4000, true},
+                                          {"drafts", drafts, 4000, true},
                                           {"lead_notes", notes, 2000, false}};
     struct sa_llm_result res = {0};
     enum sa_llm_failure why = SA_LLM_FAIL_REQUEST_REFUSED;
-    int rc = draft && notes && schema
-                 ? sa_llm_use_ask(m->llm, SA_AGENT_MARKETING, personalise_task, blocks, 3, schema,
-                                  "email", true, false, &res, &why)
-                 : SA_ENOMEM;
-    if (!rc) {
-        json_object_set(msg, "rules_draft", draft);
-        json_object_set(msg, "subject", json_object_get(res.json, "subject"));
-        json_object_set(msg, "body", json_object_get(res.json, "body"));
+    int rc = notes && schema ? sa_llm_use_ask(m->llm, SA_AGENT_MARKETING, personalise_task, blocks,
+                                              3, schema, "email_sequence", true, false, &res, &why)
+                             : SA_ENOMEM;
+    const char *tmpl;
+    json_t *draft;
+    json_object_foreach(drafts, tmpl, draft)
+    {
+        json_t *msg = json_object_get(content, tmpl);
+        json_t *mine = json_object_get(res.json, tmpl);
+        if (!rc) {
+            json_object_set(msg, "rules_draft", draft);
+            if (json_object_get(draft, "subject")) /* a draft without one stays without */
+                json_object_set(msg, "subject", json_object_get(mine, "subject"));
+            json_object_set(msg, "body", json_object_get(mine, "body"));
+        }
+        sa_llm_use_mark(m->llm, msg, &res, rc == 0, why);
     }
-    sa_llm_use_mark(m->llm, msg, &res, rc == 0, why);
     sa_llm_use_mark(m->llm, out, &res, rc == 0, why);
-    json_decref(draft);
+    json_decref(drafts);
     json_decref(notes);
     json_decref(schema);
     sa_llm_result_clear(&res);
@@ -297,14 +325,8 @@ static int marketing_run(struct sa_agent *a, const struct sa_lead *lead, const j
                         tier[0] <= 'B' ? "book a first meeting" : "earn engagement", "channels",
                         plan, "cadence", "touches", (json_int_t)touches, "duration_days", last_day,
                         "content", content, "variables", vars, "errors", errors);
-    if (*output && sa_llm_use_enabled(m->llm)) {
-        json_t *first = NULL;
-        for (const struct touch *t = cad; t->channel && !first; t++)
-            if (strcmp(t->channel, "email") == 0)
-                first = json_object_get(content, t->tmpl);
-        if (json_is_true(json_object_get(first, "ready"))) /* else nothing to personalise */
-            personalise(m, lead, vars, first, *output);
-    }
+    if (*output && sa_llm_use_enabled(m->llm))
+        personalise(m, lead, vars, cad, content, *output);
     return *output ? 0 : sa_err_set(err, SA_ENOMEM, "out of memory");
 }
 

@@ -453,6 +453,44 @@ static json_t *first_email(json_t *j)
     return NULL;
 }
 
+/* A path for jget/jstr built with printf (a static buffer: use it at once). */
+static const char *strf_path(const char *fmt, const char *arg)
+{
+    static char buf[256];
+    snprintf(buf, sizeof buf, fmt, arg);
+    return buf;
+}
+
+/* The model's answer to marketing's "email_sequence" for the ready e-mails of a pipeline
+ * output j: every e-mail gets subject and body (a new object). */
+static json_t *sequence_answer(json_t *j, const char *subject, const char *body)
+{
+    json_t *plan = jget(j, "output.state.marketing_plan");
+    json_t *answer = json_object();
+    size_t i;
+    json_t *t;
+    json_array_foreach(json_object_get(plan, "channels"), i, t)
+    {
+        const char *tmpl = json_string_value(json_object_get(t, "template"));
+        json_t *msg = json_object_get(json_object_get(plan, "content"), tmpl);
+        if (strcmp(json_string_value(json_object_get(t, "channel")), "email") == 0 &&
+            json_is_true(json_object_get(msg, "ready")))
+            json_object_set_new(answer, tmpl, json_pack("{s:s, s:s}", "subject", subject, "body",
+                                                        body));
+    }
+    return answer;
+}
+
+/* The pipeline's output for strong_known (owned by r), with the fake's default answers. */
+static json_t *pipeline_once(struct resp *r)
+{
+    char *req = strf("{\"agent_type\":\"pipeline\",\"input\":%s}", strong_known);
+    json_t *j = invoke(req, r);
+    free(req);
+    assert_int_equal(r->status, 200);
+    return j;
+}
+
 /* Marketing: the first e-mail personalised, the draft kept beside it; a version that
  * names a customer no input names is dropped for the draft; a person still approves. */
 static void test_marketing(void **state)
@@ -460,15 +498,16 @@ static void test_marketing(void **state)
     (void)state;
     static const char subject[] = "a quick question about your sales hiring";
     static const char body_text[] =
-        "Hi,\\nyou are hiring for sales after your funding round: would a short call next week "
-        "help your team ramp faster? I can show how teams like yours do it.\\nThanks";
-    char *content = strf("{\"subject\":\"%s\",\"body\":\"%s\"}", subject, body_text);
-    push_for("email", content);
-    free(content);
-    char *req = strf("{\"agent_type\":\"pipeline\",\"input\":%s}", strong_known);
+        "Hi,\nyou are hiring for sales after your funding round: would a short call next week "
+        "help your team ramp faster? I can show how teams like yours do it.\nThanks";
     struct resp r = {0};
-    json_t *j = invoke(req, &r);
-    assert_int_equal(r.status, 200);
+    json_t *answer = sequence_answer(pipeline_once(&r), subject, body_text);
+    resp_free(&r);
+    assert_true(json_object_size(answer) >= 2); /* the first e-mail and its follow-ups */
+    char *content = json_dumps(answer, JSON_COMPACT);
+    push_for("email_sequence", content);
+    free(content);
+    json_t *j = pipeline_once(&r);
     json_t *m = first_email(j);
     assert_non_null(m);
     if (!jstr(m, "engine") || strcmp(jstr(m, "engine"), "llm") != 0) {
@@ -478,24 +517,44 @@ static void test_marketing(void **state)
     assert_string_equal(jstr(m, "subject"), subject);
     assert_non_null(jget(m, "rules_draft.body"));
     assert_string_not_equal(jstr(m, "rules_draft.body"), jstr(m, "body"));
-    /* the approval a person answers shows the personalised e-mail */
+    /* every e-mail of the sequence, not only the first */
+    const char *tmpl;
+    json_t *x;
+    json_object_foreach(answer, tmpl, x)
+    {
+        json_t *msg = jget(j, strf_path("output.state.marketing_plan.content.%s", tmpl));
+        assert_string_equal(jstr(msg, "engine"), "llm");
+        assert_non_null(strstr(jstr(msg, "body"), "ramp faster"));
+    }
+    /* the approval a person answers shows the personalised e-mails */
     assert_non_null(strstr(r.body, "ramp faster"));
     resp_free(&r);
 
-    /* an invented customer (the profile names Salesforce, an integration: not this one):
-     * the draft stands */
-    push_for("email", "{\"subject\":\"how Globodyne doubled its pipeline\",\"body\":\"Hi,\\n"
-                      "teams like Globodyne doubled their pipeline with us in a quarter. Can we "
-                      "talk next week?\\nThanks\"}");
-    j = invoke(req, &r);
-    free(req);
-    assert_int_equal(r.status, 200);
-    m = first_email(j);
-    assert_string_equal(jstr(m, "engine"), "rules");
-    assert_string_equal(jstr(m, "fallback_reason"), "invalid_output");
-    assert_null(strstr(jstr(m, "subject"), "Globodyne"));
-    assert_null(jget(m, "rules_draft"));
+    /* an invented customer in one e-mail (the profile names Salesforce, an integration:
+     * not this one): every draft stands */
+    json_t *bad = json_deep_copy(answer);
+    json_object_foreach(bad, tmpl, x)
+    {
+        json_object_set_new(x, "body",
+                            json_string("Hi,\nteams like Globodyne doubled their pipeline with us "
+                                        "in a quarter. Can we talk next week?\nThanks"));
+        break;
+    }
+    content = json_dumps(bad, JSON_COMPACT);
+    push_for("email_sequence", content);
+    free(content);
+    j = pipeline_once(&r);
+    json_object_foreach(answer, tmpl, x)
+    {
+        json_t *msg = jget(j, strf_path("output.state.marketing_plan.content.%s", tmpl));
+        assert_string_equal(jstr(msg, "engine"), "rules");
+        assert_string_equal(jstr(msg, "fallback_reason"), "invalid_output");
+        assert_null(strstr(jstr(msg, "body"), "Globodyne"));
+        assert_null(jget(msg, "rules_draft"));
+    }
     resp_free(&r);
+    json_decref(bad);
+    json_decref(answer);
 }
 
 /* Conversation: the model rewords the reply; an unsubscribe is the rules' alone. */
@@ -597,13 +656,16 @@ static void test_anthropic(void **state)
     assert_string_equal(jstr(j, "output.engine"), "llm");
     assert_string_equal(jstr(j, "output.narrative"), "fake");
     resp_free(&r);
-    /* the pipeline: narratives, and marketing's e-mail through the forced tool "email" */
-    json_t *email = json_pack("{s:s, s:s}", "subject", "a quick question", "body",
-                              "Hi,\nwould a short call next week help your team? I can show "
-                              "you how it works.\nThanks");
-    body = fake_anthropic_tool("claude-3-5-haiku-latest", "email", email, 900, 80);
+    /* the pipeline: narratives, and marketing's e-mails through the forced tool
+     * "email_sequence" (its templates read from a first run's plan) */
+    struct resp first = {0};
+    json_t *email = sequence_answer(pipeline_once(&first), "a quick question",
+                                    "Hi,\nwould a short call next week help your team? I can "
+                                    "show you how it works.\nThanks");
+    resp_free(&first);
+    body = fake_anthropic_tool("claude-3-5-haiku-latest", "email_sequence", email, 900, 80);
     json_decref(email);
-    fake_llm_push(af, &(struct fake_reply){.body = body, .for_schema = "email"});
+    fake_llm_push(af, &(struct fake_reply){.body = body, .for_schema = "email_sequence"});
     free(body);
     char *req = strf("{\"agent_type\":\"pipeline\",\"input\":%s}", strong_known);
     j = invoke(req, &r);
