@@ -574,7 +574,7 @@ static const struct sa_setting settings[] = {
     {.env = "LLM_MODEL_MARKETING",
      STRING(llm_model_marketing),
      .dflt_doc = "LLM_MODEL",
-     .doc = "the marketing agent's model (it personalises the sequence's first e-mail)",
+     .doc = "the marketing agent's model (it personalises the sequence's e-mails)",
      .commands = AGENTS},
     {.env = "LLM_MODEL_CONVERSATION",
      STRING(llm_model_conversation),
