@@ -124,25 +124,36 @@ static const struct sa_company *known_company(const struct qualification_agent *
     return c;
 }
 
+/* The lead as it is scored: lead, with what it does not say about a known company filled
+ * from the dataset (then *known holds it, and *filled lists the fields: free both). */
+static const struct sa_lead *scored_lead(const struct qualification_agent *q,
+                                         const struct sa_lead *lead, struct sa_lead *known,
+                                         json_t **filled)
+{
+    *filled = NULL;
+    const struct sa_company *c = known_company(q, lead);
+    if (!c || !lead->raw)
+        return lead;
+    const struct sa_lead *use = lead;
+    json_t *in = json_deep_copy(lead->raw);
+    *filled = in ? fill_known(in, c) : NULL;
+    json_t *detail = json_array();
+    /* a value the lead parser does not take (an unusual revenue band): score the lead as
+     * it came */
+    if (*filled && json_array_size(*filled) > 0 && sa_lead_parse(in, "", known, detail) == 0)
+        use = known;
+    json_decref(detail);
+    json_decref(in); /* known holds its own reference */
+    return use;
+}
+
 static int qualification_run(struct sa_agent *a, const struct sa_lead *lead, const json_t *context,
                              json_t **output, struct sa_err *err)
 {
     struct qualification_agent *q = (struct qualification_agent *)a;
-    const struct sa_lead *use = lead;
     struct sa_lead known = {0};
     json_t *filled = NULL;
-    const struct sa_company *c = known_company(q, lead);
-    if (c && lead->raw) {
-        json_t *in = json_deep_copy(lead->raw);
-        filled = in ? fill_known(in, c) : NULL;
-        json_t *detail = json_array();
-        /* a value the lead parser does not take (an unusual revenue band): score the
-         * lead as it came */
-        if (filled && json_array_size(filled) > 0 && sa_lead_parse(in, "", &known, detail) == 0)
-            use = &known;
-        json_decref(detail);
-        json_decref(in); /* known holds its own reference */
-    }
+    const struct sa_lead *use = scored_lead(q, lead, &known, &filled);
     struct sa_score s;
     sa_model_score(q->model, use, &s);
     *output = sa_score_to_json(q->model, &s);
@@ -156,11 +167,17 @@ static int qualification_run(struct sa_agent *a, const struct sa_lead *lead, con
     return *output ? 0 : sa_err_set(err, SA_ENOMEM, "out of memory");
 }
 
+/* The narrative of the score run gave for lead, from the same lead the score used. */
 static void qualification_explain(struct sa_agent *a, const struct sa_lead *lead, json_t *output)
 {
     struct qualification_agent *q = (struct qualification_agent *)a;
-    if (sa_llm_use_enabled(q->llm) && lead->raw && output)
-        add_narrative(q, lead, output);
+    if (!sa_llm_use_enabled(q->llm) || !lead->raw || !output)
+        return;
+    struct sa_lead known = {0};
+    json_t *filled = NULL;
+    add_narrative(q, scored_lead(q, lead, &known, &filled), output);
+    json_decref(filled);
+    sa_lead_clear(&known);
 }
 
 static void qualification_destroy(struct sa_agent *a)

@@ -84,12 +84,13 @@ int sa_llm_prompt_block(struct sa_buf *b, const char *label, const json_t *value
     return rc;
 }
 
-/* s (n bytes) occurs in facts as a whole token, ASCII case ignored: not inside a longer
- * word, host or number ("acme.co" is not in "acme.com", "evil.io" not in "notevil.io"). */
-static bool occurs_token(const char *facts, const char *s, size_t n)
+/* s (n bytes) occurs in facts as a whole token: not inside a longer word, host or number
+ * ("acme.co" is not in "acme.com", "evil.io" not in "notevil.io"); ASCII case ignored,
+ * unless exact (a name in the middle of a sentence must be written as the inputs write it). */
+static bool occurs_token(const char *facts, const char *s, size_t n, bool exact)
 {
     for (const char *p = facts; *p; p++) {
-        if (strncasecmp(p, s, n) != 0)
+        if ((exact ? strncmp(p, s, n) : strncasecmp(p, s, n)) != 0)
             continue;
         unsigned char b = p > facts ? (unsigned char)p[-1] : ' ';
         unsigned char a = (unsigned char)p[n];
@@ -100,37 +101,88 @@ static bool occurs_token(const char *facts, const char *s, size_t n)
     return false;
 }
 
-/* s (n bytes, a number) occurs in facts as a whole number: not inside a longer one
- * ("95" is not in "1950"). */
+/* s (n bytes, a number) occurs in facts as a number of its own: not inside a longer one
+ * ("95" is not in "1950"), a word or code ("85" is not in "3f85ab"), a date or a time
+ * ("15" is not in "2026-03-15"). A unit may follow it ("40" is in "$40M"). */
 static bool occurs_number(const char *facts, const char *s, size_t n)
 {
     for (const char *p = facts; *p; p++) {
         if (strncmp(p, s, n) != 0)
             continue;
-        bool before = p > facts && (isdigit((unsigned char)p[-1]) ||
-                                    (p[-1] == '.' && p - 1 > facts && isdigit((unsigned char)p[-2])));
-        bool after = isdigit((unsigned char)p[n]) || (p[n] == '.' && isdigit((unsigned char)p[n + 1]));
+        unsigned char b = p > facts ? (unsigned char)p[-1] : ' ';
+        unsigned char bb = p - 1 > facts ? (unsigned char)p[-2] : ' ';
+        /* a letter or digit right before, or one before a '-', '/', ':' or '.' joining them
+         * ("2026-03-15", "10:30", "v1.5"); "score":85 is a number of its own */
+        bool before = isalnum(b) || (strchr("-/:.", b) && b && isalnum(bb));
+        const char *e = p + n;
+        bool after = isdigit((unsigned char)*e) ||
+                     (strchr(".-/:", *e) && *e && isdigit((unsigned char)e[1]));
         if (!before && !after)
             return true;
     }
     return false;
 }
 
-/* The token [a, z) without the punctuation around it (quotes, brackets, a sentence's end). */
-static void trim_token(const char **a, const char **z)
+/* The length of the separator at p (0: none): white space, brackets, quotes and '=' in
+ * ASCII, a comma not followed by a digit, the typographic quotes, guillemets and dashes
+ * in UTF-8, and a ':' that does not start "://". Links and names are read between separators, so "[x](evil.com/book)",
+ * "href=evil.com", "“Globex”" and "Acme’s" come apart. */
+static size_t separator(const char *text, const char *p)
 {
-    while (*a < *z && strchr("\"'([{<*_`", **a))
-        (*a)++;
-    while (*z > *a && strchr("\"')]}>*_`,.;:!?", (*z)[-1]))
-        (*z)--;
+    unsigned char c = (unsigned char)*p;
+    if (c == ':' && p > text && isdigit((unsigned char)p[-1]) && isdigit((unsigned char)p[1]))
+        return 0; /* a time: 10:30 */
+    if (isspace(c) || strchr("\"'()[]{}<>=|;", c))
+        return c ? 1 : 0;
+    if (c == ',' && !isdigit((unsigned char)p[1])) /* "1,200" stays one number */
+        return 1;
+    if (c == ':' && strncmp(p, "://", 3) != 0)
+        return 1;
+    static const char *const utf8[] = {"\xe2\x80\x9c", "\xe2\x80\x9d", "\xe2\x80\x98",
+                                       "\xe2\x80\x99", "\xe2\x80\x94", "\xe2\x80\x93",
+                                       "\xc2\xab",     "\xc2\xbb"};
+    for (size_t i = 0; i < sizeof utf8 / sizeof utf8[0]; i++)
+        if (strncmp(p, utf8[i], strlen(utf8[i])) == 0)
+            return strlen(utf8[i]);
+    return 0;
 }
 
-/* A token that is an e-mail address or a link: it holds "://", "www." or an '@' with a
- * dot after it, or it is shaped like a host name (label.label..., the last label two or
- * more letters), with a path or not: "calendly.com/attacker". */
+/* The next token of text at *p: [*a, *z) without separators and without the sentence
+ * punctuation after it; *sentence_start says whether it opens a sentence or a line.
+ * Returns false at the end. */
+static bool next_token(const char *text, const char **p, const char **a, const char **z,
+                       bool *sentence_start, bool *after_end)
+{
+    size_t n;
+    while (**p && (n = separator(text, *p)) > 0) {
+        if (**p == '\n')
+            *after_end = true;
+        *p += n;
+    }
+    if (!**p)
+        return false;
+    *a = *p;
+    while (**p && separator(text, *p) == 0)
+        (*p)++;
+    *z = *p;
+    *sentence_start = *after_end;
+    /* the sentence's end after it: the next token starts one */
+    *after_end = strchr(".!?", (*z)[-1]) != NULL;
+    while (*z > *a && strchr(".!?*_`", (*z)[-1]))
+        (*z)--;
+    while (*a < *z && strchr("*_`", **a))
+        (*a)++;
+    return true;
+}
+
+/* A token that is an e-mail address or a link: it holds "://" or starts with "//", holds
+ * "www." or an '@' with a dot after it, or is shaped like a host name (label.label..., the
+ * last label two or more letters; a label may hold non-ASCII letters, a look-alike's),
+ * followed by a path, query, fragment or port or not: "calendly.com/x", "evil.com?r=1". */
 static bool is_link(const char *a, const char *z)
 {
-    size_t n = (size_t)(z - a);
+    if (z - a >= 2 && a[0] == '/' && a[1] == '/')
+        return true;
     for (const char *p = a; p < z; p++) {
         if ((size_t)(z - p) >= 3 && strncmp(p, "://", 3) == 0)
             return true;
@@ -140,36 +192,34 @@ static bool is_link(const char *a, const char *z)
         if (*p == '@' && memchr(p, '.', (size_t)(z - p)))
             return true;
     }
-    /* host shape: the part before any '/' */
-    const char *end = memchr(a, '/', n);
-    end = end ? end : z;
+    const char *end = a; /* the host: up to the first of / ? # : */
+    while (end < z && !strchr("/?#:", *end))
+        end++;
     const char *dot = NULL;
     for (const char *p = a; p < end; p++) {
         if (*p == '.')
             dot = p;
-        else if (!isalnum((unsigned char)*p) && *p != '-')
+        else if (!isalnum((unsigned char)*p) && *p != '-' && (unsigned char)*p < 0x80)
             return false;
     }
-    if (!dot || dot == a)
-        return false;
-    size_t tld = (size_t)(end - dot - 1);
-    if (tld < 2)
+    if (!dot || dot - a < 2 || end - dot - 1 < 2) /* "e.g", "i.e" are no hosts */
         return false;
     for (const char *p = dot + 1; p < end; p++)
         if (!isalpha((unsigned char)*p))
             return false;
-    return (size_t)(dot - a) >= 2; /* "e.g", "i.e" are no hosts */
+    return true;
 }
 
-/* The numbers in [a, z), each a whole number of facts. */
+/* The numbers in [a, z), each a number of facts' own. */
 static int numbers_grounded(const char *a, const char *z, const char *facts, struct sa_err *err)
 {
     for (const char *p = a; p < z; p++) {
         if (!isdigit((unsigned char)*p) || (p > a && isalnum((unsigned char)p[-1])))
             continue;
         const char *e = p;
+        /* one figure: 1,200 and 12.5, and the dates and times 2026-03-15, 10:30 */
         while (e < z && (isdigit((unsigned char)*e) || *e == ',' ||
-                         (*e == '.' && e + 1 < z && isdigit((unsigned char)e[1]))))
+                         (strchr(".:/-", *e) && e + 1 < z && isdigit((unsigned char)e[1]))))
             e++;
         while (e > p && e[-1] == ',')
             e--;
@@ -193,21 +243,13 @@ static int numbers_grounded(const char *a, const char *z, const char *facts, str
 
 int sa_llm_grounded(const char *text, const char *facts, struct sa_err *err)
 {
-    const char *p = text;
-    while (*p) {
-        if (isspace((unsigned char)*p)) {
-            p++;
-            continue;
-        }
-        const char *a = p, *z = p;
-        while (*z && !isspace((unsigned char)*z))
-            z++;
-        p = z;
-        trim_token(&a, &z);
+    const char *p = text, *a, *z;
+    bool start, after_end = true;
+    while (next_token(text, &p, &a, &z, &start, &after_end)) {
         if (z <= a)
             continue;
         if (is_link(a, z)) {
-            if (!occurs_token(facts, a, (size_t)(z - a)))
+            if (!occurs_token(facts, a, (size_t)(z - a), false))
                 return sa_err_set(err, SA_EINVAL, "the answer names \"%.*s\", which no input holds",
                                   (int)(z - a < 80 ? z - a : 80), a);
             continue;
@@ -223,17 +265,18 @@ int sa_llm_grounded(const char *text, const char *facts, struct sa_err *err)
 static bool common_word(const char *w, size_t n)
 {
     static const char *const common[] = {
-        "I", "I'm", "I'd", "I'll", "I've", "A", "An", "And", "As", "At", "Also", "Are", "But",
-        "By", "Can", "Could", "Do", "Does", "Did", "For", "From", "Given", "Glad", "Great",
+        "I", "I'm", "I'd", "I'll", "I've", "A", "All", "An", "And", "Any", "As", "At", "Also",
+        "Are", "But", "By", "Can", "Could", "Curious", "Congrats", "Congratulations", "Do",
+        "Does", "Did", "Each", "Feel", "Following", "For", "From", "Given", "Glad", "Great",
         "Happy", "Hi", "Hello", "Hey", "Dear", "Here", "Hope", "How", "If", "In", "Is", "It",
-        "It's", "Just", "Let", "Let's", "Looking", "Many", "Most", "My", "No", "Not", "Of",
-        "On", "Once", "Or", "Our", "Please", "Quick", "Since", "So", "Some", "Sure", "Thanks",
-        "Thank", "That", "The", "Their", "There", "These", "They", "This", "Those", "To",
-        "Teams", "Until", "We", "We'd", "We'll", "We're", "What", "When", "Where", "Which",
-        "While", "Who", "Why", "Will", "With", "Would", "Yes", "You", "You're", "Your",
-        "Best", "Regards", "Cheers", "Kind", "Warm", "Sincerely", "P.S", "PS", "Re", "Fwd",
-        "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday",
-        "January", "February", "March", "April", "May", "June", "July", "August",
+        "It's", "Just", "Let", "Let's", "Looking", "Many", "Most", "My", "No", "Not", "Noticed",
+        "Of", "On", "Once", "Open", "Or", "Our", "Please", "Quick", "Since", "So", "Some",
+        "Sure", "Talk", "Thanks", "Thank", "That", "The", "Their", "There", "These", "They",
+        "This", "Those", "To", "Teams", "Until", "We", "We'd", "We'll", "We're", "What", "When",
+        "Where", "Which", "While", "Who", "Why", "Will", "With", "Worth", "Would", "Yes", "You",
+        "You're", "Your", "Best", "Regards", "Cheers", "Kind", "Warm", "Sincerely", "P.S", "PS",
+        "Re", "Fwd", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday",
+        "Sunday", "January", "February", "March", "April", "May", "June", "July", "August",
         "September", "October", "November", "December", "CEO", "CFO", "CTO", "COO", "CRO",
         "CMO", "VP", "SVP", "EVP", "AI", "API", "CRM", "SaaS", "B2B", "ROI", "OK", "Q1", "Q2",
         "Q3", "Q4", "US", "EU", "UK"};
@@ -243,27 +286,37 @@ static bool common_word(const char *w, size_t n)
     return false;
 }
 
+/* True when the UTF-8 character at w is a capital letter: ASCII, Latin-1 (À-Þ), Greek
+ * (Α-Ω) or Cyrillic (Ѐ-Я). */
+static bool capital(const char *w)
+{
+    const unsigned char *u = (const unsigned char *)w;
+    if (u[0] < 0x80)
+        return isupper(u[0]);
+    if (u[0] == 0xC3)
+        return u[1] >= 0x80 && u[1] <= 0x9E && u[1] != 0x97;
+    if (u[0] == 0xCE)
+        return u[1] >= 0x91 && u[1] <= 0xA9;
+    if (u[0] == 0xD0)
+        return u[1] >= 0x80 && u[1] <= 0xAF;
+    return false;
+}
+
 int sa_llm_names_grounded(const char *text, const char *facts, struct sa_err *err)
 {
-    const char *p = text;
-    while (*p) {
-        if (isspace((unsigned char)*p)) {
-            p++;
-            continue;
-        }
-        const char *a = p, *z = p;
-        while (*z && !isspace((unsigned char)*z))
-            z++;
-        p = z;
-        trim_token(&a, &z);
+    const char *p = text, *a, *z;
+    bool start, after_end = true;
+    while (next_token(text, &p, &a, &z, &start, &after_end)) {
         if (z - a >= 2 && z[-2] == '\'' && z[-1] == 's') /* Acme's */
             z -= 2;
-        if (z <= a || !isupper((unsigned char)*a) || is_link(a, z))
+        if (z <= a || !capital(a) || is_link(a, z))
             continue;
-        /* a name the inputs hold, or a word the draft uses in any case ("Would") */
-        if (!common_word(a, (size_t)(z - a)) && !occurs_token(facts, a, (size_t)(z - a)))
+        /* a name the inputs hold, written as they write it; a sentence's first word may be
+         * a word the inputs use in any case ("Would") */
+        size_t n = (size_t)(z - a);
+        if (!common_word(a, n) && !occurs_token(facts, a, n, !start))
             return sa_err_set(err, SA_EINVAL, "the answer names \"%.*s\", which no input holds",
-                              (int)(z - a < 60 ? z - a : 60), a);
+                              (int)(n < 60 ? n : 60), a);
     }
     return 0;
 }

@@ -214,12 +214,32 @@ static void test_grounded(void **state)
         "Details: https://acme.co",            /* a prefix of a real URL */
         "Mail me at ops@evil.io.",
         "Visit evil.io.",
+        /* the second review's */
+        "\xe2\x80\x9c" "evil.com/x" "\xe2\x80\x9d",          /* typographic quotes */
+        "[Book a call](evil.com/book)",                  /* markdown */
+        "book at evil.com?ref=abc",                      /* a query */
+        "evil.com#book",                                 /* a fragment */
+        "see evil.com:abc",                              /* a port-like tail */
+        "Visit:evil.com/x",                              /* glued to a colon */
+        "evil.com\xe2\x80\x99s page",                   /* a typographic possessive */
+        "see evil.com\xe2\x80\x94quick",                /* an em dash */
+        "//evil.com/x",                                  /* scheme-relative */
+        "href=evil.com",                                 /* an attribute */
+        "mail jane(at)evil.com",                         /* an obfuscated address */
+        "ev\xd1\x96l.com/x",                             /* a look-alike (Cyrillic i) */
+        "see,evil.com",                                  /* glued to a comma */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         if (sa_llm_grounded(bad[i], facts2, &err) != SA_EINVAL)
             fail_msg("not caught: %s", bad[i]);
     /* and what is the input's own passes, "e.g." is no host */
     assert_int_equal(sa_llm_grounded("See https://acme.com, e.g. the 85 there.", facts2, &err), 0);
+    /* numbers inside dates, codes and phone-like runs ground nothing */
+    const char *facts3 = "{\"founded\": \"2026-03-15\", \"ref\": \"3f85ab\", \"at\": \"10:30\", "
+                         "\"revenue\": \"$40M\"}";
+    assert_int_equal(sa_llm_grounded("It grew 15% last year.", facts3, &err), SA_EINVAL);
+    assert_int_equal(sa_llm_grounded("We saw 85 new customers.", facts3, &err), SA_EINVAL);
+    assert_int_equal(sa_llm_grounded("Meet at 10:30 on $40M of revenue.", facts3, &err), 0);
     /* an invented path is an invented link, even on the lead's own site */
     assert_int_equal(sa_llm_grounded("See https://acme.com/pricing today.", facts2, &err),
                      SA_EINVAL);
@@ -250,6 +270,24 @@ static void test_names_grounded(void **state)
     assert_string_equal(err.msg, "the answer names \"Stripe\", which no input holds");
     assert_int_equal(sa_llm_names_grounded("It works. Globex saw the same.", facts, &err),
                      SA_EINVAL);
+    /* typographic quotes and non-ASCII capitals are read too */
+    assert_int_equal(sa_llm_names_grounded("we helped \xe2\x80\x9cGlobex\xe2\x80\x9d grow", facts,
+                                           &err),
+                     SA_EINVAL);
+    assert_int_equal(sa_llm_names_grounded("used by \xc3\x89mile at \xc3\x98rsted", facts, &err),
+                     SA_EINVAL);
+    /* a name mid-sentence is written as the inputs write it: a draft's "ramp up" and
+     * "square away" are not Ramp and Square */
+    const char *draft = "{\"body\": \"help your team ramp up and square away onboarding\"}";
+    assert_int_equal(
+        sa_llm_names_grounded("Teams like Ramp and Square cut onboarding time.", draft, &err),
+        SA_EINVAL);
+    /* legitimate copy: the lead's own name with a typographic possessive, common openers */
+    assert_int_equal(sa_llm_names_grounded("Northwind\xe2\x80\x99s team is growing. Curious "
+                                           "whether it fits?\nNoticed you are hiring. Worth a "
+                                           "chat? Talk soon.\nAll the best",
+                                           facts, &err),
+                     0);
 }
 
 int main(void)
