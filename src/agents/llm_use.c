@@ -152,6 +152,22 @@ static long today(void)
     return (long)floor(sa_wall_seconds() / 86400.0);
 }
 
+/* Adds add_usd to this process's spend of today (a new UTC day starts at 0); returns the
+ * total and the day in *day. */
+static double spend(struct sa_llm_use *u, double add_usd, long *day)
+{
+    pthread_mutex_lock(&u->lock);
+    *day = today();
+    if (*day != u->day) {
+        u->day = *day;
+        u->spent = 0;
+    }
+    u->spent += add_usd;
+    double total = u->spent;
+    pthread_mutex_unlock(&u->lock);
+    return total;
+}
+
 void sa_llm_use_count_fallback(struct sa_llm_use *u, enum sa_agent_type agent,
                                enum sa_llm_failure why)
 {
@@ -171,14 +187,8 @@ int sa_llm_use_call(struct sa_llm_use *u, enum sa_agent_type agent, struct sa_ll
     }
     struct sa_llm_provider *p = u->cfg.provider;
     if (u->cfg.daily_budget_usd > 0) {
-        pthread_mutex_lock(&u->lock);
-        long d = today();
-        if (d != u->day) {
-            u->day = d;
-            u->spent = 0;
-        }
-        double spent = u->spent;
-        pthread_mutex_unlock(&u->lock);
+        long d;
+        double spent = spend(u, 0, &d);
         double shared = 0;
         if (u->cfg.shared_spend && u->cfg.shared_spend(u->cfg.shared_arg, d, 0, &shared) == 0 &&
             shared > spent)
@@ -195,14 +205,8 @@ int sa_llm_use_call(struct sa_llm_use *u, enum sa_agent_type agent, struct sa_ll
     snprintf(res->asked_model, sizeof res->asked_model, "%s", req->model);
     double cost = sa_llm_use_cost(u, res);
     if (cost > 0) {
-        pthread_mutex_lock(&u->lock);
-        long d = today();
-        if (d != u->day) {
-            u->day = d;
-            u->spent = 0;
-        }
-        u->spent += cost;
-        pthread_mutex_unlock(&u->lock);
+        long d;
+        spend(u, cost, &d);
         double total;
         if (u->cfg.daily_budget_usd > 0 && u->cfg.shared_spend)
             (void)u->cfg.shared_spend(u->cfg.shared_arg, d, cost, &total);

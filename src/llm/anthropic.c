@@ -107,23 +107,6 @@ static void take_model(const json_t *message, struct sa_llm_result *res)
         snprintf(res->model, sizeof res->model, "%s", model);
 }
 
-/* The error's type ("overloaded_error") when it is a plain word, else "". Never its
- * message. */
-static void error_word(const json_t *error, char *out, size_t cap)
-{
-    out[0] = '\0';
-    const char *w = json_string_value(json_object_get(error, "type"));
-    if (!w)
-        return;
-    size_t n = 0;
-    for (; w[n] && n < cap - 1 && n < 48; n++) {
-        char c = w[n];
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
-            break;
-        out[n] = c;
-    }
-    out[w[n] ? 0 : n] = '\0';
-}
 
 /* A billing refusal (402 billing_error) or a spent limit (429 with error.details.error_code
  * enforced_spend_limit_reached): never retried. */
@@ -233,7 +216,7 @@ static int on_error_event(struct stream *s, const json_t *ev)
     const json_t *error = json_object_get(ev, "error");
     const char *type = json_string_value(json_object_get(error, "type"));
     char word[64];
-    error_word(error, word, sizeof word);
+    sa_llm_error_word(error, word, sizeof word);
     s->failure = type && strcmp(type, "rate_limit_error") == 0 ? SA_LLM_FAIL_RATE_LIMITED
                                                                : SA_LLM_FAIL_SERVER_ERROR;
     return sa_err_set(&s->err, SA_EIO, "llm: anthropic sent an error mid-stream (%s)",
@@ -330,21 +313,6 @@ out:
     return rc;
 }
 
-/* A refused or failed answer: a short classification, never the vendor's message. */
-static int answer_failed(const struct sa_llm_reply *reply, int rc, struct sa_err *err)
-{
-    if (rc == SA_ETOOBIG) /* an answer or an event past the caps (http.h, sse.h) */
-        return sa_err_set(err, SA_EIO, "llm: anthropic's answer is over the size cap");
-    if (rc != SA_EIO || !reply->status || reply->streamed)
-        return rc;
-    json_t *v = json_loadb(reply->body ? reply->body : "", reply->len, 0, NULL);
-    char word[64];
-    error_word(json_object_get(v, "error"), word, sizeof word);
-    json_decref(v);
-    if (*word)
-        return sa_err_set(err, SA_EIO, "llm: anthropic answered %d (%s)", reply->status, word);
-    return sa_err_set(err, SA_EIO, "llm: anthropic answered %d", reply->status);
-}
 
 static void stream_free(struct stream *s)
 {
@@ -407,7 +375,7 @@ static int complete(struct sa_llm_provider *p, const struct sa_llm_request *req,
         *err = s.err;
         rc = s.err.code;
     } else if (rc) {
-        rc = answer_failed(&reply, rc, err);
+        rc = sa_llm_answer_failed("anthropic", &reply, rc, err);
     } else {
         rc = req->on_text ? stream_done(&s, res, err) : take_answer(req, &reply, res, err);
         if (!rc)

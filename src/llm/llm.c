@@ -184,3 +184,37 @@ int sa_llm_max_tokens(const struct sa_llm_request *req)
 {
     return req->max_tokens > 0 ? req->max_tokens : 1024;
 }
+
+void sa_llm_error_word(const json_t *error, char *out, size_t cap)
+{
+    out[0] = '\0';
+    const char *w = json_string_value(json_object_get(error, "code"));
+    if (!w || !*w)
+        w = json_string_value(json_object_get(error, "type"));
+    if (!w)
+        return;
+    size_t n = 0;
+    for (; w[n] && n < cap - 1 && n < 48; n++) {
+        char c = w[n];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.'))
+            break;
+        out[n] = c;
+    }
+    out[w[n] ? 0 : n] = '\0';
+}
+
+int sa_llm_answer_failed(const char *wire, const struct sa_llm_reply *reply, int rc,
+                         struct sa_err *err)
+{
+    if (rc == SA_ETOOBIG) /* an answer or an event past the caps (http.h, sse.h) */
+        return sa_err_set(err, SA_EIO, "llm: %s's answer is over the size cap", wire);
+    if (rc != SA_EIO || !reply->status || reply->streamed)
+        return rc;
+    json_t *v = json_loadb(reply->body ? reply->body : "", reply->len, 0, NULL);
+    char word[64];
+    sa_llm_error_word(json_object_get(v, "error"), word, sizeof word);
+    json_decref(v);
+    if (*word)
+        return sa_err_set(err, SA_EIO, "llm: %s answered %d (%s)", wire, reply->status, word);
+    return sa_err_set(err, SA_EIO, "llm: %s answered %d", wire, reply->status);
+}

@@ -120,25 +120,6 @@ static void take_model(const json_t *answer, struct sa_llm_result *res)
         snprintf(res->model, sizeof res->model, "%s", model);
 }
 
-/* A word from the vendor's error (its type or code) safe to log and show: [a-z0-9_.-]
- * only, at most 48 characters; else "". Never its message. */
-static void error_word(const json_t *error, char *out, size_t cap)
-{
-    out[0] = '\0';
-    const char *w = json_string_value(json_object_get(error, "code"));
-    if (!w || !*w)
-        w = json_string_value(json_object_get(error, "type"));
-    if (!w)
-        return;
-    size_t n = 0;
-    for (; w[n] && n < cap - 1 && n < 48; n++) {
-        char c = w[n];
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.'))
-            break;
-        out[n] = c;
-    }
-    out[w[n] ? 0 : n] = '\0';
-}
 
 static bool error_says(const json_t *error, const char *word)
 {
@@ -217,7 +198,7 @@ static int on_event(void *arg, const char *event, const char *data, size_t len)
     const json_t *error = json_object_get(chunk, "error");
     if (error && !json_is_null(error)) {
         char word[64];
-        error_word(error, word, sizeof word);
+        sa_llm_error_word(error, word, sizeof word);
         bool limited =
             error_says(error, "rate_limit_exceeded") || error_says(error, "rate_limit_error");
         s->failure = limited ? SA_LLM_FAIL_RATE_LIMITED : SA_LLM_FAIL_SERVER_ERROR;
@@ -281,21 +262,6 @@ out:
     return rc;
 }
 
-/* A refused or failed answer: a short classification, never the vendor's message. */
-static int answer_failed(const struct sa_llm_reply *reply, int rc, struct sa_err *err)
-{
-    if (rc == SA_ETOOBIG) /* an answer or an event past the caps (http.h, sse.h) */
-        return sa_err_set(err, SA_EIO, "llm: openai's answer is over the size cap");
-    if (rc != SA_EIO || !reply->status || reply->streamed)
-        return rc;
-    json_t *v = json_loadb(reply->body ? reply->body : "", reply->len, 0, NULL);
-    char word[64];
-    error_word(json_object_get(v, "error"), word, sizeof word);
-    json_decref(v);
-    if (*word)
-        return sa_err_set(err, SA_EIO, "llm: openai answered %d (%s)", reply->status, word);
-    return sa_err_set(err, SA_EIO, "llm: openai answered %d", reply->status);
-}
 
 static int complete(struct sa_llm_provider *p, const struct sa_llm_request *req,
                     struct sa_llm_result *res, struct sa_err *err)
@@ -339,7 +305,7 @@ static int complete(struct sa_llm_provider *p, const struct sa_llm_request *req,
         goto out;
     }
     if (rc) {
-        rc = answer_failed(&reply, rc, err);
+        rc = sa_llm_answer_failed("openai", &reply, rc, err);
         goto out;
     }
     if (req->on_text) {

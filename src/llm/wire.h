@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 
+#include "llm/http.h"
 #include "llm/provider.h"
 
 /* Starts a call: clears res, refuses it while the breaker is open (SA_EPRECONDITION,
@@ -26,5 +27,14 @@ int sa_llm_take_json(const struct sa_llm_request *req, struct sa_llm_result *res
                      struct sa_err *err) SA_WUR;
 /* The request's max_tokens, or the default (1024). */
 int sa_llm_max_tokens(const struct sa_llm_request *req);
+
+/* The vendor's error word (error.code, else error.type: "insufficient_quota",
+ * "overloaded_error") into out when it is a plain word ([a-z0-9_.-], 48 bytes at most),
+ * else "": never the vendor's message. */
+void sa_llm_error_word(const json_t *error, char *out, size_t cap);
+/* A refused or failed answer of wire ("openai"): a short classification in err, never the
+ * vendor's message. rc: sa_llm_http_post's; returns the code complete() returns. */
+int sa_llm_answer_failed(const char *wire, const struct sa_llm_reply *reply, int rc,
+                         struct sa_err *err);
 
 #endif
