@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "graph/internal.h"
 
@@ -276,12 +277,13 @@ void graph_free(struct graph *g)
     for (int i = 0; i < g->nconds; i++)
         json_decref(g->conds[i].path_map);
     for (int i = 0; i < g->nbusy; i++)
-        free(g->busy[i]);
+        free(g->busy[i].thread_id);
     free(g->busy);
     free(g->chans);
     free(g->nodes);
     free(g->conds);
     pthread_mutex_destroy(&g->busy_lock);
+    pthread_cond_destroy(&g->busy_left);
     free(g);
 }
 
@@ -477,6 +479,11 @@ int graph_compile(struct graph_builder *b, const struct graph_compile_opts *opts
     if (!g)
         return sa_err_set(err, SA_ENOMEM, "out of memory");
     pthread_mutex_init(&g->busy_lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&g->busy_left, &ca);
+    pthread_condattr_destroy(&ca);
     struct graph_compile_opts o = opts ? *opts : (struct graph_compile_opts){0};
     g->saver = o.saver;
     g->recursion_limit = o.recursion_limit > 0 ? o.recursion_limit : 25;

@@ -254,7 +254,9 @@ int graph_update_state(const struct graph *g, const char *thread_id, const char 
 /* Deletes every checkpoint of the thread. */
 int graph_delete_thread(const struct graph *g, const char *thread_id, struct sa_err *err) SA_WUR;
 /* Keeps only the thread's latest state: writes it as one full checkpoint (with its pending
- * writes and interrupts) and deletes the rest, so history and forks before it are gone. */
+ * writes and interrupts) and deletes the rest, so history and forks before it are gone.
+ * SA_ECONFLICT when a run holds the thread; a run that starts meanwhile waits for the
+ * prune (up to a few seconds) instead of failing. */
 int graph_prune_thread(const struct graph *g, const char *thread_id, struct sa_err *err) SA_WUR;
 /* Deletes the threads whose TTL (graph_compile_opts.thread_ttl) has passed; *n counts
  * them. Meant to run periodically. */

@@ -61,8 +61,12 @@ struct graph {
     enum graph_durability durability;
     int full_every;
     double thread_ttl;
-    pthread_mutex_t busy_lock; /* guards busy: thread ids with a run in progress */
-    char **busy;
+    pthread_mutex_t busy_lock; /* guards busy: the threads a run or maintenance holds */
+    pthread_cond_t busy_left;  /* signalled when maintenance leaves a thread */
+    struct busy {
+        char *thread_id;
+        bool maintenance; /* compaction: runs wait for it instead of failing */
+    } * busy;
     int nbusy, capbusy;
 };
 

@@ -755,8 +755,8 @@ void graph_emit_message(struct graph_ctx *ctx, const json_t *chunk)
 {
     if (!graph_r_wants(ctx->r, GRAPH_STREAM_MESSAGES))
         return;
-    json_t *meta = json_pack("{s:s, s:i}", "langgraph_node", graph_ctx_node(ctx),
-                             "langgraph_step", ctx->r->step);
+    json_t *meta = json_pack("{s:s, s:i}", "langgraph_node", graph_ctx_node(ctx), "langgraph_step",
+                             ctx->r->step);
     json_t *tuple = meta ? json_pack("[O, o]", chunk, meta) : NULL;
     if (tuple)
         graph_r_emit(ctx->r, GRAPH_STREAM_MESSAGES, tuple);
@@ -793,20 +793,40 @@ int graph_ctx_attempt(const struct graph_ctx *ctx)
 
 /* ---- invoke ------------------------------------------------------------------------- */
 
-int graph_r_busy_enter(const struct graph *cg, const char *thread_id, struct sa_err *err)
+/* The index of thread_id in g->busy, or -1; busy_lock held. */
+static int busy_find(const struct graph *g, const char *thread_id)
+{
+    for (int i = 0; i < g->nbusy; i++)
+        if (strcmp(g->busy[i].thread_id, thread_id) == 0)
+            return i;
+    return -1;
+}
+
+int graph_r_busy_enter(const struct graph *cg, const char *thread_id, enum graph_hold hold,
+                       struct sa_err *err)
 {
     struct graph *g = (struct graph *)cg; /* the busy set is the one mutable part */
     if (!thread_id)
         return 0;
-    int rc = 0;
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += GRAPH_MAINTENANCE_WAIT_S;
+    int rc = 0, i;
     pthread_mutex_lock(&g->busy_lock);
-    for (int i = 0; i < g->nbusy && !rc; i++)
-        if (strcmp(g->busy[i], thread_id) == 0)
-            rc =
-                sa_err_set(err, SA_ECONFLICT, "thread %s already has a run in progress", thread_id);
+    /* a run that finds the thread being compacted waits for it (a compaction is one
+     * rewrite of one thread): a request never fails because of background housekeeping */
+    while (hold == GRAPH_HOLD_RUN && (i = busy_find(g, thread_id)) >= 0 && g->busy[i].maintenance)
+        if (pthread_cond_timedwait(&g->busy_left, &g->busy_lock, &until) != 0)
+            break;
+    if ((i = busy_find(g, thread_id)) >= 0)
+        rc = g->busy[i].maintenance
+                 ? sa_err_set(err, SA_ECONFLICT, "thread %s is being compacted; try again",
+                              thread_id)
+                 : sa_err_set(err, SA_ECONFLICT, "thread %s already has a run in progress",
+                              thread_id);
     if (!rc && g->nbusy == g->capbusy) {
         int cap = g->capbusy ? g->capbusy * 2 : 8;
-        char **nb = realloc(g->busy, (size_t)cap * sizeof *nb);
+        struct busy *nb = realloc(g->busy, (size_t)cap * sizeof *nb);
         if (!nb)
             rc = sa_err_set(err, SA_ENOMEM, "out of memory");
         else {
@@ -814,10 +834,13 @@ int graph_r_busy_enter(const struct graph *cg, const char *thread_id, struct sa_
             g->capbusy = cap;
         }
     }
-    if (!rc && !(g->busy[g->nbusy] = strdup(thread_id)))
-        rc = sa_err_set(err, SA_ENOMEM, "out of memory");
-    if (!rc)
-        g->nbusy++;
+    if (!rc) {
+        g->busy[g->nbusy].maintenance = hold == GRAPH_HOLD_MAINTENANCE;
+        if (!(g->busy[g->nbusy].thread_id = strdup(thread_id)))
+            rc = sa_err_set(err, SA_ENOMEM, "out of memory");
+        else
+            g->nbusy++;
+    }
     pthread_mutex_unlock(&g->busy_lock);
     return rc;
 }
@@ -828,12 +851,13 @@ void graph_r_busy_leave(const struct graph *cg, const char *thread_id)
     if (!thread_id)
         return;
     pthread_mutex_lock(&g->busy_lock);
-    for (int i = 0; i < g->nbusy; i++) {
-        if (strcmp(g->busy[i], thread_id) == 0) {
-            free(g->busy[i]);
-            g->busy[i] = g->busy[--g->nbusy];
-            break;
-        }
+    int i = busy_find(g, thread_id);
+    if (i >= 0) {
+        bool maintenance = g->busy[i].maintenance;
+        free(g->busy[i].thread_id);
+        g->busy[i] = g->busy[--g->nbusy];
+        if (maintenance)
+            pthread_cond_broadcast(&g->busy_left);
     }
     pthread_mutex_unlock(&g->busy_lock);
 }
@@ -1064,7 +1088,7 @@ int graph_invoke(const struct graph *g, const json_t *input, const struct graph_
         return sa_err_set(err, SA_EINVAL, "a graph with a checkpointer needs a thread_id");
     if (input && !json_is_null(input) && !json_is_object(input))
         return sa_err_set(err, SA_EINVAL, "the input must be an object of channel values");
-    int rc = graph_r_busy_enter(g, g->saver ? opts->thread_id : NULL, err);
+    int rc = graph_r_busy_enter(g, g->saver ? opts->thread_id : NULL, GRAPH_HOLD_RUN, err);
     if (rc)
         return rc;
     struct run r;

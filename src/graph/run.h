@@ -80,7 +80,13 @@ int graph_r_build_writes(struct run *r, struct task *t, json_t *returned, struct
 int graph_r_apply_writes(struct run *r, struct task *tasks, int n, struct sa_err *err);
 bool graph_r_triggered(struct run *r, int node);
 void graph_r_mark_seen(struct run *r, const struct task *ts, int n);
-int graph_r_busy_enter(const struct graph *cg, const char *thread_id, struct sa_err *err);
+/* Who holds a thread: a run (or a state update) fails another run with SA_ECONFLICT;
+ * maintenance (compaction) makes a run wait up to GRAPH_MAINTENANCE_WAIT_S for it, and
+ * never waits itself (the retention pass skips a busy thread). */
+enum graph_hold { GRAPH_HOLD_RUN, GRAPH_HOLD_MAINTENANCE };
+#define GRAPH_MAINTENANCE_WAIT_S 5
+int graph_r_busy_enter(const struct graph *cg, const char *thread_id, enum graph_hold hold,
+                       struct sa_err *err);
 void graph_r_busy_leave(const struct graph *cg, const char *thread_id);
 
 /* checkpoint.c: saving (sync, or queued to the async writer) and loading records; each

@@ -78,13 +78,14 @@ int graph_get_state_history(const struct graph *g, const char *thread_id, int li
     return rc;
 }
 
-/* Enters o->thread_id (no other run on it meanwhile) and loads its checkpoint (the
+/* Enters o->thread_id as hold (see graph_r_busy_enter) and loads its checkpoint (the
  * latest when checkpoint_id is NULL) into r, whose opts is o (MUST outlive r). On success
  * the caller frees r and leaves the thread when done; on failure nothing is left to undo. */
 static int thread_open(const struct graph *g, const struct graph_run_opts *o,
-                       const char *checkpoint_id, struct run *r, struct sa_err *err)
+                       const char *checkpoint_id, enum graph_hold hold, struct run *r,
+                       struct sa_err *err)
 {
-    int rc = graph_r_busy_enter(g, o->thread_id, err);
+    int rc = graph_r_busy_enter(g, o->thread_id, hold, err);
     if (rc)
         return rc;
     rc = graph_r_run_init(r, g, o) ? sa_err_set(err, SA_ENOMEM, "out of memory") : 0;
@@ -111,7 +112,7 @@ int graph_update_state(const struct graph *g, const char *thread_id, const char 
         return sa_err_set(err, SA_EINVAL, "update_state as unknown node \"%s\"", as_node);
     struct graph_run_opts o = {.thread_id = thread_id};
     struct run r;
-    int rc = thread_open(g, &o, checkpoint_id, &r, err);
+    int rc = thread_open(g, &o, checkpoint_id, GRAPH_HOLD_RUN, &r, err);
     if (rc)
         return rc;
     struct task t = {.node = node};
@@ -253,7 +254,7 @@ int graph_prune_thread(const struct graph *g, const char *thread_id, struct sa_e
         return sa_err_set(err, SA_EINVAL, "the graph has no checkpointer");
     struct graph_run_opts o = {.thread_id = thread_id};
     struct run r;
-    int rc = thread_open(g, &o, NULL, &r, err);
+    int rc = thread_open(g, &o, NULL, GRAPH_HOLD_MAINTENANCE, &r, err);
     if (rc)
         return rc;
     json_t *pending = NULL;

@@ -2,7 +2,9 @@
  * behaviour it pins (LangGraph docs: "Graph API concepts", "Persistence", "Human-in-the-
  * loop", "Time travel", "Streaming"; the Pregel/BSP super-step model). */
 #include <setjmp.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -1258,6 +1260,153 @@ static void test_retention(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* A memory saver whose delete_except (the last step of a prune) waits until released,
+ * so a test can start a run while the prune holds the thread. */
+struct slow_saver {
+    struct graph_saver base; /* first */
+    struct graph_saver *inner;
+    struct graph_saver_ops ops;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool inside, release;
+};
+
+static int slow_delete_except(struct graph_saver *s, const char *thread_id, const char *keep_id,
+                              struct sa_err *err)
+{
+    struct slow_saver *w = (struct slow_saver *)s;
+    pthread_mutex_lock(&w->lock);
+    w->inside = true;
+    pthread_cond_broadcast(&w->cond);
+    while (!w->release)
+        pthread_cond_wait(&w->cond, &w->lock);
+    pthread_mutex_unlock(&w->lock);
+    return graph_saver_delete_except(w->inner, thread_id, keep_id, err);
+}
+
+#define SLOW_FORWARD(name, params, args)                                                           \
+    static int slow_##name params                                                                  \
+    {                                                                                              \
+        return ((struct slow_saver *)s)->inner->ops->name args;                                    \
+    }
+SLOW_FORWARD(put,
+             (struct graph_saver * s, const char *t, const struct graph_record *r,
+              struct sa_err *e),
+             (((struct slow_saver *)s)->inner, t, r, e))
+SLOW_FORWARD(put_writes,
+             (struct graph_saver * s, const char *t, const char *id, const char *w, size_t len,
+              struct sa_err *e),
+             (((struct slow_saver *)s)->inner, t, id, w, len, e))
+SLOW_FORWARD(get,
+             (struct graph_saver * s, const char *t, const char *id, struct graph_record *out,
+              struct sa_err *e),
+             (((struct slow_saver *)s)->inner, t, id, out, e))
+SLOW_FORWARD(list,
+             (struct graph_saver * s, const char *t, int limit, char (**ids)[GRAPH_ID_LEN], int *n,
+              struct sa_err *e),
+             (((struct slow_saver *)s)->inner, t, limit, ids, n, e))
+SLOW_FORWARD(delete_thread, (struct graph_saver * s, const char *t, struct sa_err *e),
+             (((struct slow_saver *)s)->inner, t, e))
+
+static void slow_free(struct graph_saver *s)
+{
+    (void)s; /* on the test's stack; the inner saver is freed by the test */
+}
+
+struct prune_arg {
+    struct graph *g;
+    int rc;
+};
+
+struct run_arg {
+    struct graph *g;
+    int rc;
+    struct sa_err err;
+    struct graph_result res;
+};
+
+static void *run_thread_main(void *p)
+{
+    struct run_arg *a = p;
+    a->rc = invoke(a->g, "{\"a\": 0}", "busy", NULL, &a->res, &a->err);
+    return NULL;
+}
+
+static void *prune_thread_main(void *p)
+{
+    struct prune_arg *a = p;
+    struct sa_err err = {0};
+    a->rc = graph_prune_thread(a->g, "busy", &err);
+    return NULL;
+}
+
+/* Pins the busy rules: background compaction of a thread never fails a request. A run
+ * that starts while a prune holds its thread waits for the prune and then runs; a prune
+ * of a thread a run holds is SA_ECONFLICT (the retention pass skips it). */
+static void test_run_waits_for_compaction(void **state)
+{
+    (void)state;
+    struct slow_saver w = {.inner = graph_saver_memory_new()};
+    assert_non_null(w.inner);
+    w.ops = (struct graph_saver_ops){.name = "slow",
+                                     .put = slow_put,
+                                     .put_writes = slow_put_writes,
+                                     .get = slow_get,
+                                     .list = slow_list,
+                                     .delete_thread = slow_delete_thread,
+                                     .delete_except = slow_delete_except,
+                                     .free = slow_free};
+    w.base.ops = &w.ops;
+    pthread_mutex_init(&w.lock, NULL);
+    pthread_cond_init(&w.cond, NULL);
+    struct setter a = {"a", "1", 0, 0};
+    struct graph_builder *bd = graph_builder_new();
+    graph_add_channel(bd, "a", GRAPH_LAST_VALUE, NULL, NULL, NULL);
+    graph_add_node(bd, "set", set_node, &a, NULL);
+    graph_add_edge(bd, GRAPH_START, "set");
+    struct graph_compile_opts o = {.saver = &w.base};
+    struct graph *g = compile(bd, &o);
+    struct graph_result res;
+    expect_ok(g, "{\"a\": 0}", "busy", NULL, &res);
+    graph_result_clear(&res);
+    expect_ok(g, "{\"a\": 0}", "busy", NULL, &res); /* two checkpoints: one to prune */
+    graph_result_clear(&res);
+
+    struct prune_arg pa = {.g = g, .rc = -1};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, prune_thread_main, &pa), 0);
+    pthread_mutex_lock(&w.lock);
+    while (!w.inside)
+        pthread_cond_wait(&w.cond, &w.lock);
+    pthread_mutex_unlock(&w.lock);
+    /* the prune holds "busy": a second prune is refused, a state update or run waits */
+    struct sa_err err = {0};
+    assert_int_equal(graph_prune_thread(g, "busy", &err), SA_ECONFLICT);
+    assert_non_null(strstr(err.msg, "compacted"));
+    /* a run started now waits for the prune: released a moment later, both succeed (an
+     * engine without the wait fails the run at once with SA_ECONFLICT) */
+    struct run_arg ra = {.g = g, .rc = -1};
+    pthread_t rt;
+    assert_int_equal(pthread_create(&rt, NULL, run_thread_main, &ra), 0);
+    usleep(100 * 1000);
+    pthread_mutex_lock(&w.lock);
+    w.release = true;
+    pthread_cond_broadcast(&w.cond);
+    pthread_mutex_unlock(&w.lock);
+    assert_int_equal(pthread_join(rt, NULL), 0);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    if (ra.rc)
+        fail_msg("the run during the prune: %s", ra.err.msg);
+    assert_int_equal(json_integer_value(json_object_get(ra.res.values, "a")), 1);
+    graph_result_clear(&ra.res);
+    assert_int_equal(pa.rc, 0);
+
+    graph_free(g);
+    graph_saver_free(w.inner);
+    pthread_cond_destroy(&w.cond);
+    pthread_mutex_destroy(&w.lock);
+}
+
 /* Pins durability "async": the same checkpoints as "sync" (one per step), stored by the
  * time the run returns, and interrupts resume the same way. */
 static void test_durability_async(void **state)
@@ -1475,6 +1624,7 @@ int main(void)
         cmocka_unit_test(test_subgraph),
         cmocka_unit_test(test_timeout),
         cmocka_unit_test(test_retention),
+        cmocka_unit_test(test_run_waits_for_compaction),
         cmocka_unit_test(test_durability_async),
         cmocka_unit_test(test_large_state_compressed),
         cmocka_unit_test(test_crash_mid_step),
