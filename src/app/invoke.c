@@ -181,8 +181,8 @@ static int resolve_lead(struct sa_app *app, const struct sa_invoke_req *req,
         snprintf(res->lead_id, sizeof res->lead_id, "%s", req->lead_id);
         json_t *old = NULL;
         struct sa_err e = {0};
-        res->action = sa_store_get_lead(app->store, req->lead_id, &old, &e) == 0 ? "updated"
-                                                                                  : "created";
+        res->action =
+            sa_store_get_lead(app->store, req->lead_id, &old, &e) == 0 ? "updated" : "created";
         json_decref(old);
         return 0;
     }
@@ -246,12 +246,14 @@ int sa_app_invoke(struct sa_app *app, const struct sa_invoke_req *req, struct sa
     else
         sa_uuid_v7(res->thread_id);
     sa_uuid_v7(res->execution_id);
+    if (pipeline && req->on_ids)
+        req->on_ids(res, req->event_arg);
 
     json_t *own_ctx = pipeline || req->context ? NULL : standalone_context(app, lead, req->type);
     uint64_t t0 = sa_now_ns();
-    rc = pipeline ? run_pipeline(app, req, lead, &res->output, res->thread_id, res->lead_id, err)
-                  : sa_agent_run(agent, lead, req->context ? req->context : own_ctx, &res->output,
-                                 err);
+    rc = pipeline
+             ? run_pipeline(app, req, lead, &res->output, res->thread_id, res->lead_id, err)
+             : sa_agent_run(agent, lead, req->context ? req->context : own_ctx, &res->output, err);
     json_decref(own_ctx);
     uint64_t ns = sa_now_ns() - t0;
     res->processing_ms = sa_ns_to_ms(ns);

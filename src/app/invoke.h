@@ -15,6 +15,7 @@
 
 struct sa_app;
 struct sa_lead;
+struct sa_invoke_res;
 
 /* The longest thread id accepted (a LangGraph thread id of a run or conversation). */
 #define SA_THREAD_ID_MAX 128
@@ -32,6 +33,9 @@ struct sa_invoke_req {
     unsigned stream_modes;
     graph_stream_fn on_event;
     void *event_arg;
+    /* SA_AGENT_PIPELINE only, optional: the run's ids (lead_id, thread_id, execution_id of
+     * res), once known and before the graph runs; called with event_arg */
+    void (*on_ids)(const struct sa_invoke_res *res, void *arg);
     const volatile int *cancel; /* set to stop the pipeline before its next step */
     bool continue_thread;       /* continue thread_id from its checkpoint when it has one */
     const json_t *input;        /* a turn agent's input (validated); lead is NULL then */
@@ -43,7 +47,7 @@ struct sa_invoke_res {
     char execution_id[SA_UUID_LEN];
     json_t *output; /* owned by the result: release with sa_invoke_res_clear */
     double processing_ms;
-    bool written; /* false only when only_if_new found the lead already there */
+    bool written;       /* false only when only_if_new found the lead already there */
     const char *engine; /* static: "rules", or "naive_bayes" for conversation turns */
     /* static: "created" (a new lead) or "updated" (the stored lead of lead_id, or the one
      * the identity rule found); NULL for a conversation turn or a lead not written */

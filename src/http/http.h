@@ -41,8 +41,8 @@ struct sa_route {
     const char *audit;   /* "approval.decide", or NULL */
     const char *summary; /* one line */
     const char *request, *response;
-    int status;          /* the success status; 0: 200 */
-    const char *query;   /* its query parameters: components/parameters names, "limit q" */
+    int status;        /* the success status; 0: 200 */
+    const char *query; /* its query parameters: components/parameters names, "limit q" */
     /* The problem statuses the handler itself answers, "404 409 503"; "503:Health" for one
      * answered with a schema of its own. Those of the checks before the handler (401, 403,
      * 415, 413, 429, ...) follow from scope, method and body: http/openapi.c adds them. */
@@ -57,27 +57,27 @@ struct sa_req {
     struct MHD_Connection *conn;
     struct sa_app *app;
     struct sa_http_server *srv; /* the server's own state (metrics); not for handlers */
-    const char *method; /* points to method_buf: the request's method, valid UTF-8 */
+    const char *method;         /* points to method_buf: the request's method, valid UTF-8 */
     char method_buf[32];
-    char version[16];     /* "HTTP/1.1" */
+    char version[16];      /* "HTTP/1.1" */
     char target_host[256]; /* the host of an absolute-form target ("GET http://h/p"), or "" */
-    char client_addr[64]; /* the peer's address, "127.0.0.1" or "::1" */
+    char client_addr[64];  /* the peer's address, "127.0.0.1" or "::1" */
     struct sa_principal principal; /* who asks (kind NONE: nobody, or bad credentials) */
-    bool no_audit;        /* set by a handler whose success changed nothing (no record) */
-    json_t *audit_detail; /* owned; what a handler adds to its audit record, or NULL; its
-                           * "target" (a string), when set, names the record's target */
-    char path[2048 + 1]; /* decoded path, trailing slash removed (SA_EDGE_MAX_PATH + 1) */
+    bool no_audit;                 /* set by a handler whose success changed nothing (no record) */
+    json_t *audit_detail;          /* owned; what a handler adds to its audit record, or NULL; its
+                                    * "target" (a string), when set, names the record's target */
+    char path[2048 + 1];           /* decoded path, trailing slash removed (SA_EDGE_MAX_PATH + 1) */
     const struct sa_route *route;
     const char *params[SA_MAX_PARAMS]; /* path parameters, pointing into param_buf */
     char param_buf[512];
     struct sa_buf body; /* the body in memory, unless spooled (read it with sa_req_body) */
     bool body_too_large;
-    bool body_spooled;    /* a CSV body over MAX_BODY_BYTES: in body_fd, not in memory */
+    bool body_spooled; /* a CSV body over MAX_BODY_BYTES: in body_fd, not in memory */
     bool body_spool_failed;
-    int body_fd;          /* the spooled body's temporary file (already unlinked) */
+    int body_fd; /* the spooled body's temporary file (already unlinked) */
     size_t body_file_len;
-    void *body_map;       /* the spooled body mapped once it is all in, or NULL */
-    bool called; /* the access handler has seen this request before */
+    void *body_map; /* the spooled body mapped once it is all in, or NULL */
+    bool called;    /* the access handler has seen this request before */
     uint64_t start_ns;
     char request_id[64];
     /* response, set by the handler through the calls below */
@@ -85,8 +85,8 @@ struct sa_req {
     json_t *json; /* owned */
     char *text;   /* owned; used when json is NULL */
     size_t text_len;
-    const char *content_type;         /* static string */
-    char allow[64];                   /* the Allow header of a 405, or "" */
+    const char *content_type; /* static string */
+    char allow[64];           /* the Allow header of a 405, or "" */
     struct {
         const char *name; /* static */
         char value[240];
@@ -149,6 +149,13 @@ void sa_reply_parked_stream(struct sa_req *r, const char *content_type,
                             long (*read)(void *cls, char *buf, size_t max,
                                          struct sa_stream_waker *waker),
                             void *cls, void (*done)(void *cls));
+
+/* Background work a handler starts for its request and that may outlive it (a streamed
+ * invoke's run): sa_req_hold before starting it, sa_http_release(srv) (srv: the request's
+ * r->srv, kept) when it is done with the app. The server's stop waits for every hold, so
+ * the work may use the app to its end. */
+void sa_req_hold(struct sa_req *r);
+void sa_http_release(struct sa_http_server *srv);
 
 /* Sets a response header (name: a static string), replacing one set before under the
  * same name; beyond SA_MAX_HEADERS distinct names it is dropped. */

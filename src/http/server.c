@@ -52,6 +52,8 @@ struct sa_http_server {
     pthread_mutex_t park_lock;      /* guards every waker's state, parked, stopping */
     struct sa_stream_waker *parked; /* suspended connections (sa_http_park) */
     bool stopping;                  /* no stream parks any more: sa_http_stop resumed them */
+    int holds;                      /* background work of requests (sa_req_hold) */
+    pthread_cond_t released;        /* signalled when holds drops to 0 */
 };
 
 /* The whole header block (request line included) we read: larger is 431, from us up to
@@ -220,7 +222,7 @@ static void set_request_id(struct sa_req *r)
 static size_t body_cap(const struct sa_req *r)
 {
     return r->route && r->route->body == SA_BODY_CSV ? r->app->cfg.max_import_bytes
-                                                      : r->app->cfg.max_body;
+                                                     : r->app->cfg.max_body;
 }
 
 static void reply_too_large(struct sa_req *r)
@@ -661,7 +663,8 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     while (n > 0 && msg[n - 1] == '\n')
         msg[--n] = '\0';
     sa_log(SA_LOG_WARN, msg,
-           json_pack("{s:s, s:I}", "component", "libmicrohttpd", "dropped_before", (json_int_t)dropped));
+           json_pack("{s:s, s:I}", "component", "libmicrohttpd", "dropped_before",
+                     (json_int_t)dropped));
 }
 
 /* ---- parked streams (see server.h) ---------------------------------------------------- */
@@ -711,6 +714,21 @@ static void unpark(struct sa_http_server *srv, struct sa_stream_waker *w)
     MHD_resume_connection(w->conn);
 }
 
+void sa_req_hold(struct sa_req *r)
+{
+    pthread_mutex_lock(&r->srv->park_lock);
+    r->srv->holds++;
+    pthread_mutex_unlock(&r->srv->park_lock);
+}
+
+void sa_http_release(struct sa_http_server *srv)
+{
+    pthread_mutex_lock(&srv->park_lock);
+    if (--srv->holds == 0)
+        pthread_cond_broadcast(&srv->released);
+    pthread_mutex_unlock(&srv->park_lock);
+}
+
 void sa_stream_wake(struct sa_stream_waker *w)
 {
     struct sa_http_server *srv = w->srv;
@@ -742,9 +760,11 @@ int sa_http_start(struct sa_app *app, const char *host, int port, int threads,
     }
     srv->app = app;
     pthread_mutex_init(&srv->park_lock, NULL);
+    pthread_cond_init(&srv->released, NULL);
     int erc = sa_edge_new((uint64_t)(app->cfg.request_timeout * 1e9), sa_now_ns, 1, &srv->edge);
     if (erc) {
         freeaddrinfo(ai);
+        pthread_cond_destroy(&srv->released);
         pthread_mutex_destroy(&srv->park_lock);
         free(srv);
         return sa_err_set(err, erc, "cannot start the connection watchdog: %s", sa_strerror(erc));
@@ -767,6 +787,7 @@ int sa_http_start(struct sa_app *app, const char *host, int port, int threads,
     freeaddrinfo(ai);
     if (!srv->daemon) {
         sa_edge_free(srv->edge);
+        pthread_cond_destroy(&srv->released);
         pthread_mutex_destroy(&srv->park_lock);
         free(srv);
         return sa_err_set(err, SA_EIO, "cannot listen on %s:%d (port in use or not allowed?)", host,
@@ -796,7 +817,13 @@ void sa_http_stop(struct sa_http_server *s)
         unpark(s, s->parked);
     pthread_mutex_unlock(&s->park_lock);
     MHD_stop_daemon(s->daemon); /* closes every connection: the edge's table is empty */
+    /* work a request started goes on to its end (it uses the app, which outlives us) */
+    pthread_mutex_lock(&s->park_lock);
+    while (s->holds > 0)
+        pthread_cond_wait(&s->released, &s->park_lock);
+    pthread_mutex_unlock(&s->park_lock);
     sa_edge_free(s->edge);
+    pthread_cond_destroy(&s->released);
     pthread_mutex_destroy(&s->park_lock);
     free(s);
 }

@@ -41,6 +41,7 @@ struct fake_llm {
     json_t *requests; /* array of bodies (null when not JSON) */
     size_t invalid;
     char first_invalid[512];
+    size_t chunks_sent; /* stream pieces written whole, all replies together */
 };
 
 /* ---- small helpers ------------------------------------------------------------------- */
@@ -659,6 +660,9 @@ static ssize_t read_chunk(void *cls, uint64_t pos, char *buf, size_t max)
     if (s->off == strlen(c)) {
         s->chunk++;
         s->off = 0;
+        pthread_mutex_lock(&s->f->lock);
+        s->f->chunks_sent++;
+        pthread_mutex_unlock(&s->f->lock);
     }
     return (ssize_t)n;
 }
@@ -887,6 +891,14 @@ void fake_llm_push(struct fake_llm *f, const struct fake_reply *in)
         f->head = r;
     f->tail = r;
     pthread_mutex_unlock(&f->lock);
+}
+
+size_t fake_llm_chunks_sent(struct fake_llm *f)
+{
+    pthread_mutex_lock(&f->lock);
+    size_t n = f->chunks_sent;
+    pthread_mutex_unlock(&f->lock);
+    return n;
 }
 
 size_t fake_llm_requests(struct fake_llm *f)

@@ -54,6 +54,8 @@ void fake_llm_expect_key(struct fake_llm *f, const char *key);
 void fake_llm_push(struct fake_llm *f, const struct fake_reply *r);
 /* Requests received so far (valid or not). */
 size_t fake_llm_requests(struct fake_llm *f);
+/* Stream pieces (struct fake_reply's chunks) written whole so far, over all replies. */
+size_t fake_llm_chunks_sent(struct fake_llm *f);
 /* Request i's body (borrowed; valid until fake_llm_stop), or NULL. */
 json_t *fake_llm_request(struct fake_llm *f, size_t i);
 /* How many requests broke the wire format; *first (when non-NULL) gets the first reason

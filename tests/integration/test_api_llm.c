@@ -96,15 +96,15 @@ static const char *last_prompt(void)
     assert_true(n > 0);
     json_t *req = fake_llm_request(fake, n - 1);
     json_t *msgs = json_object_get(req, "messages");
-    return json_string_value(json_object_get(json_array_get(msgs, json_array_size(msgs) - 1),
-                                             "content"));
+    return json_string_value(
+        json_object_get(json_array_get(msgs, json_array_size(msgs) - 1), "content"));
 }
 
 static const char *last_system(void)
 {
     json_t *req = fake_llm_request(fake, fake_llm_requests(fake) - 1);
-    return json_string_value(json_object_get(json_array_get(json_object_get(req, "messages"), 0),
-                                             "content"));
+    return json_string_value(
+        json_object_get(json_array_get(json_object_get(req, "messages"), 0), "content"));
 }
 
 static void test_narrative(void **state)
@@ -367,6 +367,88 @@ static void test_stream_messages(void **state)
     resp_free(&r);
 }
 
+/* What the streaming client below saw: the fake's pieces written when "Zebra" (growth's
+ * first token) reached it, and everything it read. */
+struct live_seen {
+    size_t chunks_at_token; /* 0: not seen */
+    char *body;
+    size_t len;
+};
+
+static size_t live_write(char *data, size_t size, size_t n, void *arg)
+{
+    struct live_seen *s = arg;
+    char *nb = realloc(s->body, s->len + size * n + 1);
+    assert_non_null(nb);
+    s->body = nb;
+    memcpy(s->body + s->len, data, size * n);
+    s->len += size * n;
+    s->body[s->len] = '\0';
+    if (!s->chunks_at_token && strstr(s->body, "Zebra"))
+        s->chunks_at_token = fake_llm_chunks_sent(fake);
+    return size * n;
+}
+
+/* An invoke's "messages" stream is live: a token reaches the client while the model is
+ * still writing the rest of its answer (an answer buffered to the end of the run would
+ * reach it only after the fake wrote its last piece). */
+static void test_invoke_stream_is_live(void **state)
+{
+    (void)state;
+    static const char *const pieces[] = {"{\"narrative\":\"Zebra", " strong fit.\"}", NULL};
+    char *all = fake_openai_stream(MODEL, pieces, true);
+    /* one piece per SSE event, 150 ms apart: the answer takes about a second */
+    char *events[16];
+    size_t n = 0;
+    for (char *p = all, *e; *p && n < 15; p = e + 2) {
+        assert_non_null(e = strstr(p, "\n\n"));
+        events[n++] = strndup(p, (size_t)(e + 2 - p));
+    }
+    events[n] = NULL;
+    free(all);
+    fake_llm_push(fake, &(struct fake_reply){.chunks = (const char *const *)events,
+                                             .gap_ms = 150,
+                                             .for_schema = "growth_narrative"});
+    size_t before = fake_llm_chunks_sent(fake);
+    char *body = strf("{\"agent_type\":\"pipeline\",\"stream_mode\":[\"messages\"],"
+                      "\"input\":%s}",
+                      strong_known);
+    CURL *h = curl_easy_init();
+    char url[96];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d" INVOKE, harness_port());
+    struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
+    hdr = curl_slist_append(hdr, harness_auth_header());
+    struct live_seen seen = {0};
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, live_write);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &seen);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, 30L);
+    assert_int_equal(curl_easy_perform(h), CURLE_OK);
+    long status = 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(hdr);
+    curl_easy_cleanup(h);
+    free(body);
+    for (size_t i = 0; i < n; i++)
+        free(events[i]);
+    assert_int_equal(status, 200);
+    if (!seen.chunks_at_token)
+        fail_msg("growth's token never reached the client: %.600s", seen.body);
+    size_t written = seen.chunks_at_token - before;
+    if (written >= n)
+        fail_msg("the token reached the client only after the model's %zu pieces were all "
+                 "written (%zu): buffered, not live",
+                 n, written);
+    /* the stream still ends as it always did: metadata first, the result, then end */
+    assert_true(strncmp(seen.body, "event: metadata\n", 16) == 0);
+    assert_non_null(strstr(seen.body, "event: result\n"));
+    assert_non_null(strstr(seen.body, "event: end\n"));
+    assert_int_equal(fake_llm_invalid(fake, NULL), 0);
+    free(seen.body);
+}
+
 static void test_metrics(void **state)
 {
     (void)state;
@@ -374,13 +456,13 @@ static void test_metrics(void **state)
     assert_int_equal(http("GET", "/metrics", NULL, NULL, 0, &r), 0);
     assert_int_equal(r.status, 200);
     assert_non_null(strstr(r.body, "llm_requests_total{provider=\"openai\",model=\"" MODEL
-                                    "\",status=\"ok\"}"));
+                                   "\",status=\"ok\"}"));
     assert_non_null(strstr(r.body, "llm_requests_total{provider=\"openai\",model=\"" MODEL
-                                    "\",status=\"timeout\"} 1"));
+                                   "\",status=\"timeout\"} 1"));
     assert_non_null(strstr(r.body, "llm_fallbacks_total{agent_type=\"qualification\","
-                                    "reason=\"invalid_output\"}"));
-    assert_non_null(strstr(r.body, "llm_tokens_total{provider=\"openai\",model=\"" MODEL
-                                    "\",kind=\"input\"}"));
+                                   "reason=\"invalid_output\"}"));
+    assert_non_null(
+        strstr(r.body, "llm_tokens_total{provider=\"openai\",model=\"" MODEL "\",kind=\"input\"}"));
     assert_non_null(strstr(r.body, "llm_cost_usd_total{provider=\"openai\",model=\"" MODEL "\"}"));
     assert_non_null(strstr(r.body, "llm_request_seconds_bucket{provider=\"openai\""));
     /* the key never reaches the log */
@@ -475,8 +557,8 @@ static json_t *sequence_answer(json_t *j, const char *subject, const char *body)
         json_t *msg = json_object_get(json_object_get(plan, "content"), tmpl);
         if (strcmp(json_string_value(json_object_get(t, "channel")), "email") == 0 &&
             json_is_true(json_object_get(msg, "ready")))
-            json_object_set_new(answer, tmpl, json_pack("{s:s, s:s}", "subject", subject, "body",
-                                                        body));
+            json_object_set_new(answer, tmpl,
+                                json_pack("{s:s, s:s}", "subject", subject, "body", body));
     }
     return answer;
 }
@@ -636,8 +718,8 @@ static void test_anthropic(void **state)
     assert_int_equal(rc, 0);
     json_t *input = json_pack("{s:s}", "narrative",
                               "A SaaS company of the right size whose VP Sales asked for a demo.");
-    char *body = fake_anthropic_tool("claude-3-5-haiku-latest", "qualification_narrative",
-                                     input, 700, 40);
+    char *body =
+        fake_anthropic_tool("claude-3-5-haiku-latest", "qualification_narrative", input, 700, 40);
     json_decref(input);
     fake_llm_push(af, &(struct fake_reply){.body = body});
     free(body);
@@ -690,7 +772,8 @@ static void test_anthropic(void **state)
     assert_int_equal(r.status, 200);
     assert_string_equal(jstr(j, "output.engine"), "llm");
     assert_string_equal(jstr(j, "output.llm.provider"), "anthropic");
-    assert_string_equal(jstr(j, "output.reply"), "Thanks for asking: happy to walk you through it.");
+    assert_string_equal(jstr(j, "output.reply"),
+                        "Thanks for asking: happy to walk you through it.");
     resp_free(&r);
     const char *why = NULL;
     size_t bad = fake_llm_invalid(af, &why);
@@ -727,17 +810,12 @@ static void test_without_provider(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_narrative),
-        cmocka_unit_test(test_fallbacks),
-        cmocka_unit_test(test_injection_corpus),
-        cmocka_unit_test(test_pipeline),
-        cmocka_unit_test(test_import_no_calls),
-        cmocka_unit_test(test_marketing),
-        cmocka_unit_test(test_conversation),
-        cmocka_unit_test(test_anthropic),
-        cmocka_unit_test(test_stream_messages),
-        cmocka_unit_test(test_metrics),
-        cmocka_unit_test(test_budget),
+        cmocka_unit_test(test_narrative),        cmocka_unit_test(test_fallbacks),
+        cmocka_unit_test(test_injection_corpus), cmocka_unit_test(test_pipeline),
+        cmocka_unit_test(test_import_no_calls),  cmocka_unit_test(test_marketing),
+        cmocka_unit_test(test_conversation),     cmocka_unit_test(test_anthropic),
+        cmocka_unit_test(test_stream_messages),  cmocka_unit_test(test_invoke_stream_is_live),
+        cmocka_unit_test(test_metrics),          cmocka_unit_test(test_budget),
         cmocka_unit_test(test_without_provider),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,5 +1,6 @@
 /* The seed's agent endpoints: POST /api/langgraph/invoke, GET /api/agents/status and
  * POST /api/agents/{agent_type}/reset. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,30 +179,280 @@ static const char *mode_name(enum graph_stream_mode mode)
     }
 }
 
-/* A graph event as an SSE event in the buffer (called on the run's thread). */
-static void graph_event_to_sse(enum graph_stream_mode mode, const json_t *data, void *arg)
+/* The answer to an invoke (its body, or the stream's "result" event). */
+static json_t *invoke_response(const struct sa_invoke_req *req, const struct sa_invoke_res *res,
+                               uint64_t start_ns)
 {
+    char now[SA_ISO8601_LEN];
+    sa_iso8601_now(now);
+    double latency = sa_ns_to_ms(sa_now_ns() - start_ns);
+    /* a conversation turn writes no lead and no execution: lead_id is null */
+    json_t *resp = json_pack(
+        "{s:s, s:s, s:s, s:o, s:O, s:{s:f, s:f, s:s}, s:s}", "status", "success", "agent_type",
+        req->type == SA_AGENT_PIPELINE ? "pipeline" : sa_agent_type_name(req->type), "thread_id",
+        res->thread_id, "lead_id", res->lead_id[0] ? json_string(res->lead_id) : json_null(),
+        "output", res->output, "metadata", "latency_ms", latency, "processing_time_ms",
+        res->processing_ms, "engine", res->engine, "timestamp", now);
+    if (resp && res->execution_id[0])
+        json_object_set_new(resp, "execution_id", json_string(res->execution_id));
+    if (resp && res->action)
+        json_object_set_new(resp, "action", json_string(res->action));
+    return resp;
+}
+
+static void reply_invoke_failure(struct sa_req *r, int rc, const struct sa_err *err)
+{
+    if (rc == SA_ECONFLICT) /* the thread is busy, or another agent's */
+        sa_reply_error(r, 409, "conflict", "body.thread_id", "thread_conflict", "%s", err->msg);
+    else if (rc == SA_ESTORE)
+        sa_reply_unavailable(r, rc, err, "Saving the lead and its execution (nothing was written)");
+    else
+        sa_reply_failure(r, rc, err, "body", "Running the agent");
+}
+
+/* ---- a streamed invoke of the graph, relayed while it runs ----
+ * The run goes on a thread of its own; the request waits for its first event (or its end)
+ * and then answers with a parked stream the run's events are appended to, so a model's
+ * tokens reach the client as they come. A run that fails before any event (a busy thread:
+ * 409; the store: 503) is answered as an unstreamed invoke is; one that fails later ends
+ * its stream with an "error" event. A client that leaves does not stop the run (it is
+ * recorded as an unstreamed invoke is); the server's stop waits for it (sa_req_hold). */
+struct live {
+    pthread_mutex_t lock;
+    pthread_cond_t cond; /* the request waits on it for the first event or the end */
+    int refs;            /* the worker's, and the request's (then its stream's) */
+    struct sa_buf out;   /* SSE the stream has not read yet, from out.data + sent */
+    size_t sent;
+    bool first;                    /* an event came: metadata and it are in out */
+    bool finished;                 /* the run is over: out is complete */
+    struct sa_stream_waker *waker; /* while the stream is parked on us; NULL after done */
+    struct sa_app *app;
+    struct sa_http_server *srv;
+    uint64_t start_ns;
+    char request_id[64];
+    struct envelope env; /* its thread_id points into body */
+    json_t *body, *input;
+    struct sa_lead lead;
+    struct sa_invoke_req req;
+    char run_id[SA_UUID_LEN], thread_id[SA_THREAD_ID_MAX + 1], lead_id[SA_UUID_LEN];
+    int rc; /* when finished with no event: what the request answers */
+    struct sa_err err;
+    json_t *response;
+};
+
+static void live_unref(struct live *l)
+{
+    pthread_mutex_lock(&l->lock);
+    bool last = --l->refs == 0;
+    pthread_mutex_unlock(&l->lock);
+    if (!last)
+        return;
+    sa_buf_free(&l->out);
+    json_decref(l->response);
+    json_decref(l->input);
+    json_decref(l->body);
+    sa_lead_clear(&l->lead);
+    pthread_cond_destroy(&l->cond);
+    pthread_mutex_destroy(&l->lock);
+    free(l);
+}
+
+/* Lock held: the stream has more to read. */
+static void live_more(struct live *l)
+{
+    pthread_cond_broadcast(&l->cond);
+    if (l->waker)
+        sa_stream_wake(l->waker);
+}
+
+/* The run's ids, known before it starts (run thread). */
+static void live_ids(const struct sa_invoke_res *res, void *arg)
+{
+    struct live *l = arg;
+    pthread_mutex_lock(&l->lock);
+    memcpy(l->run_id, res->execution_id, sizeof l->run_id);
+    memcpy(l->thread_id, res->thread_id, sizeof l->thread_id);
+    memcpy(l->lead_id, res->lead_id, sizeof l->lead_id);
+    pthread_mutex_unlock(&l->lock);
+}
+
+/* Lock held: LangGraph's first event, before the run's first. */
+static void live_metadata(struct live *l)
+{
+    json_t *meta = json_pack("{s:s, s:s, s:s?}", "run_id", l->run_id, "thread_id", l->thread_id,
+                             "lead_id", l->lead_id[0] ? l->lead_id : NULL);
+    sse_event(&l->out, "metadata", meta);
+    json_decref(meta);
+}
+
+/* A graph event (run thread). */
+static void live_event(enum graph_stream_mode mode, const json_t *data, void *arg)
+{
+    struct live *l = arg;
     json_t *d = json_deep_copy(data);
     if (mode == GRAPH_STREAM_VALUES)
         json_object_del(d, "lead_data"); /* the client sent it: do not echo it per step */
-    sse_event(arg, mode_name(mode), d);
+    pthread_mutex_lock(&l->lock);
+    if (!l->first)
+        live_metadata(l);
+    l->first = true;
+    sse_event(&l->out, mode_name(mode), d);
+    live_more(l);
+    pthread_mutex_unlock(&l->lock);
     json_decref(d);
 }
 
-/* The pipeline's SSE answer: metadata, the graph's events in order, the final response as
- * "values" when asked, then end. */
-static void reply_graph_stream(struct sa_req *r, json_t *response, struct sa_buf *events)
+/* What a stream's client reads about a run that failed after its first event: no
+ * backend's text (that is logged), ours when the request caused it. */
+static json_t *live_error(const struct live *l)
 {
-    struct sa_buf b;
-    sa_buf_init(&b, (size_t)16 << 20);
-    sse_metadata(&b, response);
-    if (sa_buf_append(&b, events->data ? events->data : "", events->len) != 0)
-        sa_log(SA_LOG_ERROR, "stream buffer full", NULL);
-    sse_event(&b, "result", response);
-    sse_event(&b, "end", json_null());
-    size_t len;
-    char *text = sa_buf_steal(&b, &len);
-    sa_reply_text(r, 200, "text/event-stream", text, len);
+    const char *message = l->err.msg[0] ? l->err.msg : sa_strerror(l->rc);
+    char text[320];
+    if (l->rc == SA_ESTORE || l->rc == SA_EIO || l->rc == SA_ETIMEDOUT) {
+        snprintf(text, sizeof text,
+                 "Saving the lead and its execution failed: the database is unavailable; "
+                 "nothing was written. Try again (request %s).",
+                 l->request_id);
+        message = text;
+    } else if (l->rc != SA_ECONFLICT && l->rc != SA_ECANCELED && l->rc != SA_EINVAL) {
+        snprintf(text, sizeof text, "Running the agent failed: %s (request %s)", sa_strerror(l->rc),
+                 l->request_id);
+        message = text;
+    }
+    return json_pack("{s:s, s:s}", "error", sa_errname(l->rc), "message", message);
+}
+
+static void *live_main(void *arg)
+{
+    struct live *l = arg;
+    struct sa_invoke_res res;
+    struct sa_err err = {0};
+    int rc = sa_app_invoke(l->app, &l->req, &res, &err);
+    json_t *resp = rc ? NULL : invoke_response(&l->req, &res, l->start_ns);
+    if (!rc && !resp)
+        rc = sa_err_set(&err, SA_ENOMEM, "out of memory");
+    sa_invoke_res_clear(&res);
+    if (rc)
+        sa_log(SA_LOG_ERROR, "streamed invoke failed",
+               json_pack("{s:s, s:s, s:s}", "error_code", sa_errname(rc), "error", err.msg,
+                         "request_id", l->request_id));
+    pthread_mutex_lock(&l->lock);
+    l->rc = rc;
+    l->err = err;
+    if (l->first) {
+        if (rc) {
+            json_t *e = live_error(l);
+            sse_event(&l->out, "error", e);
+            json_decref(e);
+        } else {
+            sse_event(&l->out, "result", resp);
+        }
+        sse_event(&l->out, "end", json_null());
+        json_decref(resp);
+    } else {
+        l->response = resp; /* the request answers it */
+    }
+    l->finished = true;
+    live_more(l);
+    pthread_mutex_unlock(&l->lock);
+    struct sa_http_server *srv = l->srv;
+    live_unref(l);
+    sa_http_release(srv);
+    return NULL;
+}
+
+static long live_read(void *cls, char *buf, size_t max, struct sa_stream_waker *waker)
+{
+    struct live *l = cls;
+    pthread_mutex_lock(&l->lock);
+    long n;
+    if (l->sent < l->out.len) {
+        size_t k = l->out.len - l->sent < max ? l->out.len - l->sent : max;
+        memcpy(buf, l->out.data + l->sent, k);
+        l->sent += k;
+        if (l->sent == l->out.len) {
+            sa_buf_reset(&l->out);
+            l->sent = 0;
+        }
+        n = (long)k;
+    } else if (l->finished) {
+        n = -1;
+    } else {
+        l->waker = waker; /* live_more wakes it */
+        n = SA_STREAM_PARKED;
+    }
+    pthread_mutex_unlock(&l->lock);
+    return n;
+}
+
+static void live_done(void *cls)
+{
+    struct live *l = cls;
+    pthread_mutex_lock(&l->lock);
+    l->waker = NULL;
+    pthread_mutex_unlock(&l->lock);
+    live_unref(l);
+}
+
+/* Starts the streamed invoke of l->req and answers the request; takes l. */
+static void live_invoke(struct sa_req *r, struct live *l)
+{
+    l->refs = 2;
+    pthread_mutex_init(&l->lock, NULL);
+    pthread_cond_init(&l->cond, NULL);
+    sa_buf_init(&l->out, (size_t)8 << 20);
+    l->app = r->app;
+    l->srv = r->srv;
+    l->start_ns = r->start_ns;
+    snprintf(l->request_id, sizeof l->request_id, "%s", r->request_id);
+    if (l->env.lead_id)
+        l->env.lead_id = l->env.lead_id_buf;
+    l->req.lead_id = l->env.lead_id;
+    l->req.thread_id = l->env.thread_id;
+    l->req.lead = l->lead.raw ? &l->lead : NULL;
+    l->req.on_event = live_event;
+    l->req.on_ids = live_ids;
+    l->req.event_arg = l;
+    sa_req_hold(r);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_t t;
+    int prc = pthread_create(&t, &attr, live_main, l);
+    pthread_attr_destroy(&attr);
+    if (prc != 0) {
+        sa_http_release(r->srv);
+        l->refs = 1;
+        live_unref(l);
+        sa_reply_error(r, 503, "service_unavailable", "", "overloaded",
+                       "Cannot start the run now (no thread); try again");
+        return;
+    }
+    pthread_mutex_lock(&l->lock);
+    while (!l->first && !l->finished)
+        pthread_cond_wait(&l->cond, &l->lock);
+    bool events = l->first;
+    pthread_mutex_unlock(&l->lock);
+    if (events) {
+        sa_reply_parked_stream(r, "text/event-stream", live_read, l, live_done);
+        return;
+    }
+    /* over before any event: answered as an unstreamed invoke's failure, or its result
+     * as the one-shot stream the graph would have sent */
+    if (l->rc) {
+        reply_invoke_failure(r, l->rc, &l->err);
+    } else {
+        json_t *resp = l->response;
+        struct sa_buf b;
+        sa_buf_init(&b, (size_t)8 << 20);
+        sse_metadata(&b, resp);
+        sse_event(&b, "result", resp);
+        sse_event(&b, "end", json_null());
+        size_t len;
+        char *text = sa_buf_steal(&b, &len);
+        sa_reply_text(r, 200, "text/event-stream", text, len);
+    }
+    live_unref(l);
 }
 
 static void invoke(struct sa_req *r, bool force_stream);
@@ -259,61 +510,47 @@ static void invoke(struct sa_req *r, bool force_stream)
     }
     if (!sa_guard_agent(r, sa_agent_type_name((enum sa_agent_type)env.type)))
         goto out; /* 429: this principal's runs of this agent this hour are used up */
-    struct sa_buf events; /* the pipeline's graph events, as SSE, while it runs */
-    sa_buf_init(&events, (size_t)8 << 20);
     struct sa_invoke_req req = {.type = (enum sa_agent_type)env.type,
                                 .lead = lead.raw ? &lead : NULL,
                                 .input = lead.raw ? NULL : input,
                                 .lead_id = env.lead_id,
                                 .thread_id = env.thread_id};
-    bool graph = sa_app_invoke_runs_graph(r->app, env.type);
-    if (graph && env.stream) {
+    if (env.stream && sa_app_invoke_runs_graph(r->app, env.type)) {
+        struct live *l = calloc(1, sizeof *l);
+        if (!l) {
+            sa_reply_error(r, 503, "service_unavailable", "", "overloaded", "out of memory");
+            goto out;
+        }
         req.stream_modes =
             (env.modes[0] ? GRAPH_STREAM_VALUES : 0) | (env.modes[1] ? GRAPH_STREAM_UPDATES : 0) |
             (env.modes[2] ? GRAPH_STREAM_CUSTOM : 0) | (env.modes[3] ? GRAPH_STREAM_MESSAGES : 0) |
             (env.modes[4] ? GRAPH_STREAM_DEBUG : 0);
-        req.on_event = graph_event_to_sse;
-        req.event_arg = &events;
+        /* the run outlives this handler: it owns what the request points into */
+        l->req = req;
+        l->env = env;
+        l->body = json_incref(body);
+        l->input = json_incref(input);
+        l->lead = lead;
+        lead = (struct sa_lead){0};
+        live_invoke(r, l);
+        goto out;
     }
     struct sa_invoke_res res;
     struct sa_err err = {0};
     int rc = sa_app_invoke(r->app, &req, &res, &err);
     if (rc) {
-        sa_buf_free(&events);
-        if (rc == SA_ECONFLICT) /* the thread is busy, or another agent's */
-            sa_reply_error(r, 409, "conflict", "body.thread_id", "thread_conflict", "%s", err.msg);
-        else if (rc == SA_ESTORE)
-            sa_reply_unavailable(r, rc, &err,
-                                 "Saving the lead and its execution (nothing was written)");
-        else
-            sa_reply_failure(r, rc, &err, "body", "Running the agent");
+        reply_invoke_failure(r, rc, &err);
         goto out;
     }
-    char now[SA_ISO8601_LEN];
-    sa_iso8601_now(now);
-    double latency = sa_ns_to_ms(sa_now_ns() - r->start_ns);
-    /* a conversation turn writes no lead and no execution: lead_id is null */
-    json_t *resp = json_pack(
-        "{s:s, s:s, s:s, s:o, s:o, s:{s:f, s:f, s:s}, s:s}", "status", "success", "agent_type",
-        req.type == SA_AGENT_PIPELINE ? "pipeline" : sa_agent_type_name(req.type), "thread_id",
-        res.thread_id, "lead_id", res.lead_id[0] ? json_string(res.lead_id) : json_null(), "output",
-        json_incref(res.output), "metadata", "latency_ms", latency, "processing_time_ms",
-        res.processing_ms, "engine", res.engine, "timestamp", now);
-    if (res.execution_id[0])
-        json_object_set_new(resp, "execution_id", json_string(res.execution_id));
-    if (res.action)
-        json_object_set_new(resp, "action", json_string(res.action));
+    json_t *resp = invoke_response(&req, &res, r->start_ns);
     sa_invoke_res_clear(&res);
-    if (env.stream && graph) {
-        reply_graph_stream(r, resp, &events);
-        json_decref(resp);
-    } else if (env.stream) {
+    if (!resp)
+        sa_reply_error(r, 503, "service_unavailable", "", "overloaded", "out of memory");
+    else if (env.stream)
         reply_stream(r, &env, resp);
-        json_decref(resp);
-    } else {
-        sa_reply_json(r, 200, resp);
-    }
-    sa_buf_free(&events);
+    else
+        sa_reply_json(r, 200, json_incref(resp));
+    json_decref(resp);
 out:
     sa_lead_clear(&lead);
     json_decref(input);
