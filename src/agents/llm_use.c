@@ -27,12 +27,13 @@ static const struct sa_metric_desc m_tokens = {
     {"provider", "model", "kind", NULL},
     NULL,
     0};
-static const struct sa_metric_desc m_cost = {"llm_cost_usd_total",
-                                             "Model spend in US dollars at DATA_DIR/llm_prices.json.",
-                                             SA_COUNTER,
-                                             {"provider", "model", NULL},
-                                             NULL,
-                                             0};
+static const struct sa_metric_desc m_cost = {
+    "llm_cost_usd_total",
+    "Model spend in US dollars at DATA_DIR/llm_prices.json.",
+    SA_COUNTER,
+    {"provider", "model", NULL},
+    NULL,
+    0};
 static const struct sa_metric_desc m_seconds = {
     "llm_request_seconds",
     "Model call time: phase total (the whole call) or first_token (a streamed call).",
@@ -80,8 +81,7 @@ static const char *model_of(const struct sa_llm_use *u, enum sa_agent_type agent
     return m && *m ? m : u->cfg.provider->model;
 }
 
-int sa_llm_use_new(const struct sa_llm_use_config *cfg, struct sa_llm_use **out,
-                   struct sa_err *err)
+int sa_llm_use_new(const struct sa_llm_use_config *cfg, struct sa_llm_use **out, struct sa_err *err)
 {
     *out = NULL;
     struct sa_llm_use *u = calloc(1, sizeof *u);
@@ -264,7 +264,7 @@ static int answer_grounded(const json_t *v, const char *facts, bool names, struc
     if (json_is_string(v)) {
         int rc = sa_llm_grounded(json_string_value(v), facts, err);
         if (!rc && names)
-            rc = sa_llm_names_grounded(json_string_value(v), facts, err);
+            rc = sa_llm_names_grounded(json_string_value(v), facts, SA_LLM_NAMES_CAPITALISED, err);
         return rc;
     }
     size_t i;
@@ -273,8 +273,8 @@ static int answer_grounded(const json_t *v, const char *facts, bool names, struc
     if (json_is_array(v))
         json_array_foreach(v, i, x) if (answer_grounded(x, facts, names, err)) return SA_EINVAL;
     if (json_is_object(v))
-        json_object_foreach((json_t *)v, k, x) if (answer_grounded(x, facts, names, err)) return
-            SA_EINVAL;
+        json_object_foreach((json_t *)v, k,
+                            x) if (answer_grounded(x, facts, names, err)) return SA_EINVAL;
     return 0;
 }
 
@@ -343,17 +343,17 @@ void sa_llm_use_narrative(struct sa_llm_use *u, enum sa_agent_type agent, const 
 {
     if (!sa_llm_use_enabled(u) || !out)
         return;
-    json_t *schema = json_pack("{s:s, s:b, s:[s], s:{s:{s:s, s:i, s:i}}}", "type", "object",
-                               "additionalProperties", 0, "required", "narrative", "properties",
-                               "narrative", "type", "string", "minLength", 1, "maxLength",
-                               max_chars);
+    json_t *schema =
+        json_pack("{s:s, s:b, s:[s], s:{s:{s:s, s:i, s:i}}}", "type", "object",
+                  "additionalProperties", 0, "required", "narrative", "properties", "narrative",
+                  "type", "string", "minLength", 1, "maxLength", max_chars);
     struct sa_llm_result res = {0};
     enum sa_llm_failure why = SA_LLM_FAIL_REQUEST_REFUSED;
     char name[64]; /* qualification_narrative, growth_narrative */
     snprintf(name, sizeof name, "%s_narrative", sa_agent_type_name(agent));
-    int rc = schema ? sa_llm_use_ask(u, agent, task, blocks, n, schema, name, false, true, &res,
-                                     &why)
-                    : SA_ENOMEM;
+    int rc = schema
+                 ? sa_llm_use_ask(u, agent, task, blocks, n, schema, name, false, true, &res, &why)
+                 : SA_ENOMEM;
     const char *text = json_string_value(json_object_get(res.json, "narrative"));
     if (!rc && text)
         json_object_set_new(out, "narrative", json_string(text));

@@ -75,7 +75,8 @@ int sa_llm_prompt_block(struct sa_buf *b, const char *label, const json_t *value
 {
     json_t *c = cleaned(value, cap);
     char *text = c ? json_dumps(c, JSON_INDENT(1) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY |
-                                        JSON_REAL_PRECISION(12)) : NULL;
+                                       JSON_REAL_PRECISION(12))
+                   : NULL;
     json_decref(c);
     if (!text)
         return SA_ENOMEM;
@@ -125,8 +126,8 @@ static bool occurs_number(const char *facts, const char *s, size_t n)
 
 /* The length of the separator at p (0: none): white space, brackets, quotes and '=' in
  * ASCII, a comma not followed by a digit, the typographic quotes, guillemets and dashes
- * in UTF-8, and a ':' that does not start "://". Links and names are read between separators, so "[x](evil.com/book)",
- * "href=evil.com", "“Globex”" and "Acme’s" come apart. */
+ * in UTF-8, and a ':' that does not start "://". Links and names are read between separators, so
+ * "[x](evil.com/book)", "href=evil.com", "“Globex”" and "Acme’s" come apart. */
 static size_t separator(const char *text, const char *p)
 {
     unsigned char c = (unsigned char)*p;
@@ -265,21 +266,28 @@ int sa_llm_grounded(const char *text, const char *facts, struct sa_err *err)
 static bool common_word(const char *w, size_t n)
 {
     static const char *const common[] = {
-        "I", "I'm", "I'd", "I'll", "I've", "A", "All", "An", "And", "Any", "As", "At", "Also",
-        "Are", "But", "By", "Can", "Could", "Curious", "Congrats", "Congratulations", "Do",
-        "Does", "Did", "Each", "Feel", "Following", "For", "From", "Given", "Glad", "Great",
-        "Happy", "Hi", "Hello", "Hey", "Dear", "Here", "Hope", "How", "If", "In", "Is", "It",
-        "It's", "Just", "Let", "Let's", "Looking", "Many", "Most", "My", "No", "Not", "Noticed",
-        "Of", "On", "Once", "Open", "Or", "Our", "Please", "Quick", "Since", "So", "Some",
-        "Sure", "Talk", "Thanks", "Thank", "That", "The", "Their", "There", "These", "They",
-        "This", "Those", "To", "Teams", "Until", "We", "We'd", "We'll", "We're", "What", "When",
-        "Where", "Which", "While", "Who", "Why", "Will", "With", "Worth", "Would", "Yes", "You",
-        "You're", "Your", "Best", "Regards", "Cheers", "Kind", "Warm", "Sincerely", "P.S", "PS",
-        "Re", "Fwd", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday",
-        "Sunday", "January", "February", "March", "April", "May", "June", "July", "August",
-        "September", "October", "November", "December", "CEO", "CFO", "CTO", "COO", "CRO",
-        "CMO", "VP", "SVP", "EVP", "AI", "API", "CRM", "SaaS", "B2B", "ROI", "OK", "Q1", "Q2",
-        "Q3", "Q4", "US", "EU", "UK"};
+        "I",         "I'm",      "I'd",      "I'll",     "I've",    "A",         "All",
+        "An",        "And",      "Any",      "As",       "At",      "Also",      "Are",
+        "But",       "By",       "Can",      "Could",    "Curious", "Congrats",  "Congratulations",
+        "Do",        "Does",     "Did",      "Each",     "Feel",    "Following", "For",
+        "From",      "Given",    "Glad",     "Great",    "Happy",   "Hi",        "Hello",
+        "Hey",       "Dear",     "Here",     "Hope",     "How",     "If",        "In",
+        "Is",        "It",       "It's",     "Just",     "Let",     "Let's",     "Looking",
+        "Many",      "Most",     "My",       "No",       "Not",     "Noticed",   "Of",
+        "On",        "Once",     "Open",     "Or",       "Our",     "Please",    "Quick",
+        "Since",     "So",       "Some",     "Sure",     "Talk",    "Thanks",    "Thank",
+        "That",      "The",      "Their",    "There",    "These",   "They",      "This",
+        "Those",     "To",       "Teams",    "Until",    "We",      "We'd",      "We'll",
+        "We're",     "What",     "When",     "Where",    "Which",   "While",     "Who",
+        "Why",       "Will",     "With",     "Worth",    "Would",   "Yes",       "You",
+        "You're",    "Your",     "Best",     "Regards",  "Cheers",  "Kind",      "Warm",
+        "Sincerely", "P.S",      "PS",       "Re",       "Fwd",     "Monday",    "Tuesday",
+        "Wednesday", "Thursday", "Friday",   "Saturday", "Sunday",  "January",   "February",
+        "March",     "April",    "May",      "June",     "July",    "August",    "September",
+        "October",   "November", "December", "CEO",      "CFO",     "CTO",       "COO",
+        "CRO",       "CMO",      "VP",       "SVP",      "EVP",     "AI",        "API",
+        "CRM",       "SaaS",     "B2B",      "ROI",      "OK",      "Q1",        "Q2",
+        "Q3",        "Q4",       "US",       "EU",       "UK"};
     for (size_t i = 0; i < sizeof common / sizeof common[0]; i++)
         if (strlen(common[i]) == n && strncmp(common[i], w, n) == 0)
             return true;
@@ -302,21 +310,90 @@ static bool capital(const char *w)
     return false;
 }
 
-int sa_llm_names_grounded(const char *text, const char *facts, struct sa_err *err)
+/* German words a capitalised token may be without being a name: the formal pronouns and
+ * common abbreviations of B2B copy. */
+static bool common_word_de(const char *w, size_t n)
+{
+    static const char *const common[] = {"Sie",   "Ihr",   "Ihre",  "Ihren", "Ihrem", "Ihrer",
+                                         "Ihres", "Ihnen", "KI",    "IT",    "HR",    "KPI",
+                                         "ERP",   "SEO",   "DSGVO", "GDPR",  "SLA",   "FAQ",
+                                         "PDF",   "KMU",   "DACH",  "USA",   "GmbH",  "AG"};
+    for (size_t i = 0; i < sizeof common / sizeof common[0]; i++)
+        if (strlen(common[i]) == n && strncmp(common[i], w, n) == 0)
+            return true;
+    return common_word(w, n);
+}
+
+/* A legal form after a company's name: "Müller GmbH", "Acme Inc". */
+static bool legal_form(const char *w, size_t n)
+{
+    static const char *const forms[] = {"GmbH", "AG",  "SE",  "KG",  "KGaA", "UG",  "mbH",
+                                        "e.V",  "Inc", "Ltd", "LLC", "Corp", "plc", "AB",
+                                        "SA",   "SAS", "B.V", "N.V", "S.A",  "Co"};
+    for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++)
+        if (strlen(forms[i]) == n && strncmp(forms[i], w, n) == 0)
+            return true;
+    return false;
+}
+
+/* The words after which German copy names examples: "Kunden wie Siemens". */
+static bool example_cue(const char *w, size_t n)
+{
+    static const char *const cues[] = {"wie",        "etwa", "darunter", "beispielsweise",
+                                       "namentlich", "like", "including"};
+    for (size_t i = 0; i < sizeof cues / sizeof cues[0]; i++)
+        if (strlen(cues[i]) == n && strncmp(cues[i], w, n) == 0)
+            return true;
+    return false;
+}
+
+/* True when [a, z) is shaped like a name beyond its capital: letters capitalised inside it
+ * (HubSpot, SAP), a digit, an example cue before it or a legal form after it. */
+static bool name_shaped(const char *a, const char *z, bool after_cue, const char *next_a,
+                        const char *next_z)
+{
+    if (after_cue || (next_a && legal_form(next_a, (size_t)(next_z - next_a))))
+        return true;
+    for (const char *p = a + 1; p < z; p++)
+        if (isdigit((unsigned char)*p) || (isupper((unsigned char)*p) && p[-1] != '-'))
+            return true;
+    return false;
+}
+
+int sa_llm_names_grounded(const char *text, const char *facts, enum sa_llm_names how,
+                          struct sa_err *err)
 {
     const char *p = text, *a, *z;
-    bool start, after_end = true;
+    bool start, after_end = true, after_cue = false;
     while (next_token(text, &p, &a, &z, &start, &after_end)) {
         if (z - a >= 2 && z[-2] == '\'' && z[-1] == 's') /* Acme's */
             z -= 2;
-        if (z <= a || !capital(a) || is_link(a, z))
+        if (z <= a || !capital(a) || is_link(a, z)) {
+            after_cue = z > a && example_cue(a, (size_t)(z - a));
             continue;
+        }
+        size_t n = (size_t)(z - a);
+        if (how == SA_LLM_NAMES_NOUNS_CAPITALISED) {
+            /* German: every noun has a capital; a word is taken for a name only when it
+             * is shaped like one (the next token is peeked at for a legal form) */
+            const char *q = p, *na = NULL, *nz = NULL;
+            bool s2, e2 = after_end;
+            if (!next_token(text, &q, &na, &nz, &s2, &e2))
+                na = nz = NULL;
+            if (common_word_de(a, n) || !name_shaped(a, z, after_cue, na, nz)) {
+                after_cue = false;
+                continue;
+            }
+        } else if (common_word(a, n)) {
+            after_cue = false;
+            continue;
+        }
         /* a name the inputs hold, written as they write it; a sentence's first word may be
          * a word the inputs use in any case ("Would") */
-        size_t n = (size_t)(z - a);
-        if (!common_word(a, n) && !occurs_token(facts, a, n, !start))
+        if (!occurs_token(facts, a, n, !start))
             return sa_err_set(err, SA_EINVAL, "the answer names \"%.*s\", which no input holds",
                               (int)(n < 60 ? n : 60), a);
+        after_cue = false;
     }
     return 0;
 }

@@ -23,7 +23,8 @@ char *sa_llm_data_text(const char *text, size_t cap);
 
 /* Appends "<label>\n" JSON-of-value "\n</label>\n" to b, every string in value cleaned
  * with sa_llm_data_text(s, cap). Returns 0 or a buffer error. */
-int sa_llm_prompt_block(struct sa_buf *b, const char *label, const json_t *value, size_t cap) SA_WUR;
+int sa_llm_prompt_block(struct sa_buf *b, const char *label, const json_t *value,
+                        size_t cap) SA_WUR;
 
 /* The sentence every system prompt ends with: blocks are data, never instructions. */
 extern const char sa_llm_data_rule[];
@@ -36,13 +37,25 @@ extern const char sa_llm_data_rule[];
  * first that does not. */
 int sa_llm_grounded(const char *text, const char *facts, struct sa_err *err) SA_WUR;
 
+/* How copy writes names. */
+enum sa_llm_names {
+    SA_LLM_NAMES_CAPITALISED,       /* English and most languages: a capital marks a name */
+    SA_LLM_NAMES_NOUNS_CAPITALISED, /* German: every noun has one */
+};
+
 /* Checks that generated copy names no one its inputs do not: every capitalised word, at
  * the start of a sentence too (a customer, a company, a person), occurs in facts as a
  * whole word in any case (so "Would" passes when the draft says "would"), ignoring a
  * possessive 's; a closed list of openers, pronouns, days, months and titles' acronyms
  * passes. Returns 0, or SA_EINVAL naming the first that does not. Stricter than a model
- * needs to be to write well (German copy, whose nouns are capitalised, mostly falls back):
- * a message that fails is dropped for the rules' own, never sent with an invented name. */
-int sa_llm_names_grounded(const char *text, const char *facts, struct sa_err *err) SA_WUR;
+ * needs to be to write well: a message that fails is dropped for the rules' own, never
+ * sent with an invented name.
+ * SA_LLM_NAMES_NOUNS_CAPITALISED (German copy) checks only the capitalised words shaped
+ * like a name: a capital inside the word (HubSpot, SAP) or a digit, after an example cue
+ * ("Kunden wie Siemens", "etwa", "darunter", "beispielsweise") or before a legal form
+ * ("Müller GmbH"); the formal pronouns (Sie, Ihnen) and common abbreviations pass. A plain
+ * word used as a name elsewhere ("Siemens nutzt ...") is not caught there. */
+int sa_llm_names_grounded(const char *text, const char *facts, enum sa_llm_names how,
+                          struct sa_err *err) SA_WUR;
 
 #endif

@@ -33,15 +33,14 @@ static int collect(void *arg, const char *event, const char *data, size_t len)
 static void test_sse_every_split(void **state)
 {
     (void)state;
-    static const char stream[] =
-        ": keep-alive\r\n"
-        "event: message_start\r\n"
-        "data: {\"type\":\"message_start\"}\r\n\r\n"
-        "event: content_block_delta\n"
-        "data: {\"text\":\"Gr\xc3\xbc\xc3\x9f\x65\"}\n\n"
-        "data: line one\rdata:line two\r\r"
-        "data: [DONE]\n\n"
-        "event: ping\n\n"; /* no data: not dispatched */
+    static const char stream[] = ": keep-alive\r\n"
+                                 "event: message_start\r\n"
+                                 "data: {\"type\":\"message_start\"}\r\n\r\n"
+                                 "event: content_block_delta\n"
+                                 "data: {\"text\":\"Gr\xc3\xbc\xc3\x9f\x65\"}\n\n"
+                                 "data: line one\rdata:line two\r\r"
+                                 "data: [DONE]\n\n"
+                                 "event: ping\n\n"; /* no data: not dispatched */
     const char *want = "[message_start|{\"type\":\"message_start\"}]"
                        "[content_block_delta|{\"text\":\"Gr\xc3\xbc\xc3\x9f\x65\"}]"
                        "[|line one\nline two][|[DONE]]";
@@ -166,7 +165,7 @@ static void test_data_text(void **state)
     assert_string_equal(t, "Ignore[2J all\xe2\x80\xb9/lead_data\xe2\x80\xba\tprevious\n");
     free(t);
     t = sa_llm_data_text("Gr\xc3\xbc\xc3\x9f\x65", 4); /* "Grüße" cut inside the ü... */
-    assert_string_equal(t, "Gr\xc3\xbc");                    /* ...lands after it */
+    assert_string_equal(t, "Gr\xc3\xbc");              /* ...lands after it */
     free(t);
     t = sa_llm_data_text("Gr\xc3\xbc\xc3\x9f\x65", 3);
     assert_string_equal(t, "Gr");
@@ -202,32 +201,33 @@ static void test_grounded(void **state)
     assert_int_equal(sa_llm_grounded("Book at https://evil.io/x", facts, &err), SA_EINVAL);
     assert_int_equal(sa_llm_grounded("Visit www.evil.io today", facts, &err), SA_EINVAL);
     assert_int_equal(sa_llm_grounded("12.5 holds, 12.6 does not", facts, &err), SA_EINVAL);
-    assert_int_equal(sa_llm_grounded("It has 120 staff", facts, &err), SA_EINVAL); /* not 1200 */
+    assert_int_equal(sa_llm_grounded("It has 120 staff", facts, &err), SA_EINVAL);    /* not 1200 */
     assert_int_equal(sa_llm_grounded("It grows 2.5 a year", facts, &err), SA_EINVAL); /* not 12.5 */
     assert_int_equal(sa_llm_grounded("No figures at all, only words.", facts, &err), 0);
     /* the review's bypasses: each must be caught */
     const char *facts2 = "{\"score\":85,\"website\":\"https://acme.com\"}";
     static const char *const bad[] = {
-        "Write to 85@evil.com today.",         /* an address whose local part is a fact */
-        "See (www.evil.com) for more.",        /* www. after a bracket */
+        "Write to 85@evil.com today.",        /* an address whose local part is a fact */
+        "See (www.evil.com) for more.",       /* www. after a bracket */
         "Book at calendly.com/attacker now.", /* a bare host with a path */
-        "Details: https://acme.co",            /* a prefix of a real URL */
-        "Mail me at ops@evil.io.",
-        "Visit evil.io.",
+        "Details: https://acme.co",           /* a prefix of a real URL */
+        "Mail me at ops@evil.io.", "Visit evil.io.",
         /* the second review's */
-        "\xe2\x80\x9c" "evil.com/x" "\xe2\x80\x9d",          /* typographic quotes */
-        "[Book a call](evil.com/book)",                  /* markdown */
-        "book at evil.com?ref=abc",                      /* a query */
-        "evil.com#book",                                 /* a fragment */
-        "see evil.com:abc",                              /* a port-like tail */
-        "Visit:evil.com/x",                              /* glued to a colon */
-        "evil.com\xe2\x80\x99s page",                   /* a typographic possessive */
-        "see evil.com\xe2\x80\x94quick",                /* an em dash */
-        "//evil.com/x",                                  /* scheme-relative */
-        "href=evil.com",                                 /* an attribute */
-        "mail jane(at)evil.com",                         /* an obfuscated address */
-        "ev\xd1\x96l.com/x",                             /* a look-alike (Cyrillic i) */
-        "see,evil.com",                                  /* glued to a comma */
+        "\xe2\x80\x9c"
+        "evil.com/x"
+        "\xe2\x80\x9d",                  /* typographic quotes */
+        "[Book a call](evil.com/book)",  /* markdown */
+        "book at evil.com?ref=abc",      /* a query */
+        "evil.com#book",                 /* a fragment */
+        "see evil.com:abc",              /* a port-like tail */
+        "Visit:evil.com/x",              /* glued to a colon */
+        "evil.com\xe2\x80\x99s page",    /* a typographic possessive */
+        "see evil.com\xe2\x80\x94quick", /* an em dash */
+        "//evil.com/x",                  /* scheme-relative */
+        "href=evil.com",                 /* an attribute */
+        "mail jane(at)evil.com",         /* an obfuscated address */
+        "ev\xd1\x96l.com/x",             /* a look-alike (Cyrillic i) */
+        "see,evil.com",                  /* glued to a comma */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         if (sa_llm_grounded(bad[i], facts2, &err) != SA_EINVAL)
@@ -255,51 +255,99 @@ static void test_names_grounded(void **state)
     struct sa_err err = {0};
     assert_int_equal(sa_llm_names_grounded("Hi Dana,\nNorthwind's team could use Pipeline Pro, "
                                            "as Contoso did. I can show you on Tuesday.\nBest",
-                                           facts, &err),
+                                           facts, SA_LLM_NAMES_CAPITALISED, &err),
                      0);
-    assert_int_equal(sa_llm_names_grounded("Hi Dana, teams like Salesforce use us.", facts, &err),
+    assert_int_equal(sa_llm_names_grounded("Hi Dana, teams like Salesforce use us.", facts,
+                                           SA_LLM_NAMES_CAPITALISED, &err),
                      SA_EINVAL);
     assert_string_equal(err.msg, "the answer names \"Salesforce\", which no input holds");
     /* openers pass, and so does a word the inputs use in any case */
-    assert_int_equal(sa_llm_names_grounded("Thanks. Looking forward to it.", facts, &err), 0);
-    assert_int_equal(sa_llm_names_grounded("Onboarding is faster. Cut it.", facts, &err), 0);
-    assert_int_equal(sa_llm_names_grounded("Ask (Jeff Bezos) about it", facts, &err), SA_EINVAL);
+    assert_int_equal(sa_llm_names_grounded("Thanks. Looking forward to it.", facts,
+                                           SA_LLM_NAMES_CAPITALISED, &err),
+                     0);
+    assert_int_equal(sa_llm_names_grounded("Onboarding is faster. Cut it.", facts,
+                                           SA_LLM_NAMES_CAPITALISED, &err),
+                     0);
+    assert_int_equal(
+        sa_llm_names_grounded("Ask (Jeff Bezos) about it", facts, SA_LLM_NAMES_CAPITALISED, &err),
+        SA_EINVAL);
     /* a name opening a line or a sentence is a name too */
-    assert_int_equal(sa_llm_names_grounded("Hi there,\nStripe uses us daily.", facts, &err),
+    assert_int_equal(sa_llm_names_grounded("Hi there,\nStripe uses us daily.", facts,
+                                           SA_LLM_NAMES_CAPITALISED, &err),
                      SA_EINVAL);
     assert_string_equal(err.msg, "the answer names \"Stripe\", which no input holds");
-    assert_int_equal(sa_llm_names_grounded("It works. Globex saw the same.", facts, &err),
+    assert_int_equal(sa_llm_names_grounded("It works. Globex saw the same.", facts,
+                                           SA_LLM_NAMES_CAPITALISED, &err),
                      SA_EINVAL);
     /* typographic quotes and non-ASCII capitals are read too */
     assert_int_equal(sa_llm_names_grounded("we helped \xe2\x80\x9cGlobex\xe2\x80\x9d grow", facts,
-                                           &err),
+                                           SA_LLM_NAMES_CAPITALISED, &err),
                      SA_EINVAL);
-    assert_int_equal(sa_llm_names_grounded("used by \xc3\x89mile at \xc3\x98rsted", facts, &err),
+    assert_int_equal(sa_llm_names_grounded("used by \xc3\x89mile at \xc3\x98rsted", facts,
+                                           SA_LLM_NAMES_CAPITALISED, &err),
                      SA_EINVAL);
     /* a name mid-sentence is written as the inputs write it: a draft's "ramp up" and
      * "square away" are not Ramp and Square */
     const char *draft = "{\"body\": \"help your team ramp up and square away onboarding\"}";
-    assert_int_equal(
-        sa_llm_names_grounded("Teams like Ramp and Square cut onboarding time.", draft, &err),
-        SA_EINVAL);
+    assert_int_equal(sa_llm_names_grounded("Teams like Ramp and Square cut onboarding time.", draft,
+                                           SA_LLM_NAMES_CAPITALISED, &err),
+                     SA_EINVAL);
     /* legitimate copy: the lead's own name with a typographic possessive, common openers */
     assert_int_equal(sa_llm_names_grounded("Northwind\xe2\x80\x99s team is growing. Curious "
                                            "whether it fits?\nNoticed you are hiring. Worth a "
                                            "chat? Talk soon.\nAll the best",
-                                           facts, &err),
+                                           facts, SA_LLM_NAMES_CAPITALISED, &err),
                      0);
+}
+
+/* German copy capitalises every noun: those pass, names shaped like names are checked. */
+static void test_names_grounded_german(void **state)
+{
+    (void)state;
+    const char *facts = "{\"company_name\": \"Nordwind Logistik GmbH\", \"contact_first_name\": "
+                        "\"Jana\", \"case_study\": \"Contoso verk\xc3\xbcrzte das Onboarding\", "
+                        "\"product\": \"Pipeline Pro\"}";
+    const enum sa_llm_names de = SA_LLM_NAMES_NOUNS_CAPITALISED;
+    struct sa_err err = {0};
+    /* everyday German sales copy: nouns, formal pronouns, the inputs' names */
+    assert_int_equal(
+        sa_llm_names_grounded("Hallo Jana,\nIhr Vertriebsteam bei Nordwind w\xc3\xa4"
+                              "chst. "
+                              "Mit Pipeline Pro verk\xc3\xbcrzen Teams die Einarbeitung, wie "
+                              "Contoso es gezeigt hat. H\xc3\xa4tten Sie n\xc3\xa4"
+                              "chste Woche "
+                              "Zeit f\xc3\xbcr ein kurzes Gespr\xc3\xa4"
+                              "ch?\nViele Gr\xc3\xbc\xc3\x9f"
+                              "e",
+                              facts, de, &err),
+        0);
+    /* the same copy read as English would be dropped for its nouns */
+    assert_int_equal(sa_llm_names_grounded("Ihr Vertriebsteam w\xc3\xa4"
+                                           "chst.",
+                                           facts, SA_LLM_NAMES_CAPITALISED, &err),
+                     SA_EINVAL);
+    /* invented customers: after an example cue, before a legal form, shaped like a brand */
+    assert_int_equal(sa_llm_names_grounded("Kunden wie Siemens sparen Zeit.", facts, de, &err),
+                     SA_EINVAL);
+    assert_string_equal(err.msg, "the answer names \"Siemens\", which no input holds");
+    assert_int_equal(
+        sa_llm_names_grounded("Die M\xc3\xbcller GmbH nutzt es t\xc3\xa4glich.", facts, de, &err),
+        SA_EINVAL);
+    assert_int_equal(sa_llm_names_grounded("Auch HubSpot setzt darauf.", facts, de, &err),
+                     SA_EINVAL);
+    assert_int_equal(sa_llm_names_grounded("Teams wie BMW sparen.", facts, de, &err), SA_EINVAL);
+    /* the inputs' own company with its legal form, and common abbreviations, pass */
+    assert_int_equal(
+        sa_llm_names_grounded("Nordwind Logistik GmbH und die DSGVO.", facts, de, &err), 0);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_sse_every_split),
-        cmocka_unit_test(test_sse_stop_and_cap),
-        cmocka_unit_test(test_schema_check),
-        cmocka_unit_test(test_retry_waits),
-        cmocka_unit_test(test_data_text),
-        cmocka_unit_test(test_grounded),
-        cmocka_unit_test(test_names_grounded),
+        cmocka_unit_test(test_sse_every_split), cmocka_unit_test(test_sse_stop_and_cap),
+        cmocka_unit_test(test_schema_check),    cmocka_unit_test(test_retry_waits),
+        cmocka_unit_test(test_data_text),       cmocka_unit_test(test_grounded),
+        cmocka_unit_test(test_names_grounded),  cmocka_unit_test(test_names_grounded_german),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
