@@ -65,8 +65,9 @@ struct sa_llm_use {
     struct sa_llm_use_config cfg;
     int m_requests, m_tokens, m_cost, m_seconds, m_fallbacks;
     pthread_mutex_t lock;
-    long day;     /* the UTC day the spend is of */
-    double spent; /* USD that day */
+    long day;        /* the UTC day the spend is of */
+    double spent;    /* USD that day: the settled calls' actual cost */
+    double reserved; /* USD that day: the worst case of the calls in flight */
 };
 
 /* The price entry of model, or NULL. */
@@ -152,20 +153,116 @@ static long today(void)
     return (long)floor(sa_wall_seconds() / 86400.0);
 }
 
-/* Adds add_usd to this process's spend of today (a new UTC day starts at 0); returns the
- * total and the day in *day. */
-static double spend(struct sa_llm_use *u, double add_usd, long *day)
+/* The budget is a reservation, not a check followed by an addition: before a call its
+ * worst-case cost (estimate) is reserved, atomically with the check that it fits, and
+ * after the call the reservation is replaced by what the call cost. Checking first and
+ * adding afterwards let N concurrent calls all pass the check, overshooting by N calls.
+ *
+ * The worst case: the prompt's bytes (system, messages, schema and its name) at
+ * ESTIMATE_BYTES_PER_TOKEN, priced as fresh input (no cache discount), plus max_tokens of
+ * output. We cannot tokenize; English runs at about four characters a token, other scripts
+ * at fewer characters but more bytes per character, so three bytes a token errs high. A
+ * vendor's hidden framing (a tool definition's system prompt) may still make a call cost
+ * more than its estimate: the settlement then counts the difference, as it counts any
+ * actual cost.
+ *
+ * This process keeps spent + reserved for its UTC day (sa_wall_seconds); with shared_spend
+ * (Redis) every instance's are in one counter too, and a call must fit both. A reservation
+ * settles into the day it was made on: one made before midnight leaves today's counters
+ * alone (yesterday's local one is gone; the shared one is yesterday's key). */
+#define ESTIMATE_BYTES_PER_TOKEN 3
+
+struct reservation {
+    long day;    /* the UTC day it counts in */
+    double usd;  /* the estimate reserved */
+    bool shared; /* also reserved in shared_spend's counter (to settle there) */
+};
+
+/* The worst-case cost in USD of req (its model set) at the price table; 0 without a
+ * price (nothing can be counted). */
+static double estimate(const struct sa_llm_use *u, const struct sa_llm_request *req)
+{
+    const json_t *p = price_of(u, req->model);
+    if (!p)
+        return 0;
+    size_t bytes = req->system ? strlen(req->system) : 0;
+    for (size_t i = 0; i < req->nmessages; i++)
+        bytes += req->messages[i].content ? strlen(req->messages[i].content) : 0;
+    if (req->schema)
+        bytes += json_dumpb(req->schema, NULL, 0, JSON_COMPACT);
+    if (req->schema_name)
+        bytes += strlen(req->schema_name);
+    size_t in_tokens = (bytes + ESTIMATE_BYTES_PER_TOKEN - 1) / ESTIMATE_BYTES_PER_TOKEN;
+    int out_tokens = req->max_tokens > 0 ? req->max_tokens : 1024; /* provider.h's 0 */
+    return ((double)in_tokens * json_number_value(json_object_get(p, "input")) +
+            (double)out_tokens * json_number_value(json_object_get(p, "output"))) /
+           1e6;
+}
+
+/* Starts counting a new UTC day when day is not the one counted. Under u->lock. */
+static void roll_day(struct sa_llm_use *u, long day)
+{
+    if (day != u->day) {
+        u->day = day;
+        u->spent = 0;
+        u->reserved = 0;
+    }
+}
+
+/* Gives back a reservation of this process's counters, counting actual_usd instead; a
+ * reservation of a day already over changes nothing here. */
+static void settle_local(struct sa_llm_use *u, const struct reservation *r, double actual_usd)
 {
     pthread_mutex_lock(&u->lock);
-    *day = today();
-    if (*day != u->day) {
-        u->day = *day;
-        u->spent = 0;
+    if (r->day == u->day) {
+        u->reserved -= r->usd;
+        if (u->reserved < 0) /* rounding */
+            u->reserved = 0;
+        u->spent += actual_usd;
     }
-    u->spent += add_usd;
-    double total = u->spent;
     pthread_mutex_unlock(&u->lock);
-    return total;
+}
+
+/* Reserves usd of today's budget in *r. Returns 0, or SA_EPRECONDITION when spent +
+ * reserved + usd would pass the budget: this process's counters, then the shared one (when
+ * shared_spend answers; when it fails, this process counts alone, as before the
+ * reservation, and *r is not shared). */
+static int reserve(struct sa_llm_use *u, double usd, struct reservation *r)
+{
+    double budget = u->cfg.daily_budget_usd;
+    pthread_mutex_lock(&u->lock);
+    roll_day(u, today());
+    bool fits = u->spent + u->reserved + usd <= budget;
+    if (fits)
+        u->reserved += usd;
+    *r = (struct reservation){.day = u->day, .usd = usd, .shared = false};
+    pthread_mutex_unlock(&u->lock);
+    if (!fits)
+        return SA_EPRECONDITION;
+    double total;
+    if (u->cfg.shared_spend && u->cfg.shared_spend(u->cfg.shared_arg, r->day, usd, &total) == 0) {
+        if (total > budget) {
+            /* give it back: other calls, of any instance, filled the budget */
+            (void)u->cfg.shared_spend(u->cfg.shared_arg, r->day, -usd, &total);
+            settle_local(u, r, 0);
+            return SA_EPRECONDITION;
+        }
+        r->shared = true;
+    }
+    return 0;
+}
+
+/* Replaces reservation r by the call's actual cost (0 for a call that used nothing). */
+static void settle(struct sa_llm_use *u, const struct reservation *r, double actual_usd)
+{
+    settle_local(u, r, actual_usd);
+    if (!u->cfg.shared_spend)
+        return;
+    double total, delta = r->shared ? actual_usd - r->usd : actual_usd;
+    /* an error leaves the shared counter high (a reservation not given back) or low (a cost
+     * not added, as before reservations); this process's own counters stay right */
+    if (delta != 0)
+        (void)u->cfg.shared_spend(u->cfg.shared_arg, r->day, delta, &total);
 }
 
 void sa_llm_use_count_fallback(struct sa_llm_use *u, enum sa_agent_type agent,
@@ -186,31 +283,19 @@ int sa_llm_use_call(struct sa_llm_use *u, enum sa_agent_type agent, struct sa_ll
         return sa_err_set(err, SA_ENOTIMPL, "llm: no provider configured");
     }
     struct sa_llm_provider *p = u->cfg.provider;
-    if (u->cfg.daily_budget_usd > 0) {
-        long d;
-        double spent = spend(u, 0, &d);
-        double shared = 0;
-        if (u->cfg.shared_spend && u->cfg.shared_spend(u->cfg.shared_arg, d, 0, &shared) == 0 &&
-            shared > spent)
-            spent = shared;
-        bool over = spent >= u->cfg.daily_budget_usd;
-        if (over) {
-            res->failure = SA_LLM_FAIL_BUDGET;
-            sa_llm_use_count_fallback(u, agent, SA_LLM_FAIL_BUDGET);
-            return sa_err_set(err, SA_EPRECONDITION, "llm: today's budget is spent");
-        }
-    }
     req->model = model_of(u, agent);
+    bool budgeted = u->cfg.daily_budget_usd > 0;
+    struct reservation held = {0};
+    if (budgeted && reserve(u, estimate(u, req), &held)) {
+        res->failure = SA_LLM_FAIL_BUDGET;
+        sa_llm_use_count_fallback(u, agent, SA_LLM_FAIL_BUDGET);
+        return sa_err_set(err, SA_EPRECONDITION, "llm: today's budget is spent");
+    }
     int rc = sa_llm_complete(p, req, res, err);
     snprintf(res->asked_model, sizeof res->asked_model, "%s", req->model);
     double cost = sa_llm_use_cost(u, res);
-    if (cost > 0) {
-        long d;
-        spend(u, cost, &d);
-        double total;
-        if (u->cfg.daily_budget_usd > 0 && u->cfg.shared_spend)
-            (void)u->cfg.shared_spend(u->cfg.shared_arg, d, cost, &total);
-    }
+    if (budgeted)
+        settle(u, &held, cost > 0 ? cost : 0);
     if (u->cfg.metrics && res->failure != SA_LLM_FAIL_BREAKER_OPEN) {
         const char *model = res->model[0] ? res->model : req->model;
         const char *status = rc ? sa_llm_failure_name(res->failure) : "ok";

@@ -17,17 +17,22 @@ struct sa_metrics;
 struct sa_llm_use;
 
 struct sa_llm_use_config {
-    struct sa_llm_provider *provider;     /* borrowed; NULL: no model */
-    const char *models[SA_AGENT_COUNT];   /* per agent, NULL: the provider's */
-    const json_t *prices;                 /* {"models": {name: {input, output, cached_input}}}
-                                           * USD per million tokens; borrowed, may be NULL */
-    double daily_budget_usd;              /* 0: no budget */
-    /* Today's spend shared by every instance (Redis), or NULL: this process's own. Adds
-     * add_usd (0: only reads) to UTC day's total and sets *total_usd; returns 0, or an
-     * error (then this process counts alone until it answers again). */
+    struct sa_llm_provider *provider;   /* borrowed; NULL: no model */
+    const char *models[SA_AGENT_COUNT]; /* per agent, NULL: the provider's */
+    const json_t *prices;               /* {"models": {name: {input, output, cached_input}}}
+                                         * USD per million tokens; borrowed, may be NULL */
+    double daily_budget_usd;            /* 0: no budget */
+    /* The day's spend shared by every instance (Redis), or NULL: this process's own. MUST
+     * add add_usd to UTC day's total atomically and set *total_usd to the total after the
+     * addition; returns 0, or an error. add_usd is a call's worst-case cost (a
+     * reservation), its negative (the reservation given back when the total passed the
+     * budget) or the actual cost minus the reservation (its settlement, either sign).
+     * When reserving fails, this process counts alone for that call (its own spend, as
+     * before Redis) and adds the actual cost afterwards; when giving back or settling
+     * fails, the total stays as it was (too high after a failed give-back). */
     int (*shared_spend)(void *arg, long day, double add_usd, double *total_usd);
     void *shared_arg;
-    struct sa_metrics *metrics;           /* may be NULL */
+    struct sa_metrics *metrics; /* may be NULL */
 };
 
 /* SA_ECONFIG when a budget is set and a model the agents use has no price (its spend
@@ -38,10 +43,13 @@ void sa_llm_use_free(struct sa_llm_use *u);
 /* A provider is configured (NULL-safe). */
 bool sa_llm_use_enabled(const struct sa_llm_use *u);
 
-/* One call for agent: refused with reason budget once today's spend (every instance's,
- * with shared_spend) reached the budget;
- * else the provider's call with the agent's model, counted (requests, tokens, cost,
- * seconds; today's spend). Returns as sa_llm_complete; res->failure says why it failed. */
+/* One call for agent with the agent's model (req->model is set to it). With a budget, the
+ * call's worst-case cost (req's prompt bytes / 3 as input tokens, req->max_tokens as
+ * output, at the model's price) is reserved first: refused with reason budget
+ * (SA_EPRECONDITION) when today's spend plus the calls in flight plus it would pass the
+ * budget (every instance's, with shared_spend); after the call, success or not, the
+ * reservation becomes the actual cost. Counted (requests, tokens, cost, seconds). Returns
+ * as sa_llm_complete; res->failure says why it failed. */
 int sa_llm_use_call(struct sa_llm_use *u, enum sa_agent_type agent, struct sa_llm_request *req,
                     struct sa_llm_result *res, struct sa_err *err) SA_WUR;
 
@@ -87,8 +95,7 @@ int sa_llm_use_ask(struct sa_llm_use *u, enum sa_agent_type agent, const char *t
  * "narrative" to out and marks the engine (sa_llm_use_mark), or marks the fallback; out
  * is otherwise unchanged. Does nothing without a provider. */
 void sa_llm_use_narrative(struct sa_llm_use *u, enum sa_agent_type agent, const char *task,
-                          const struct sa_llm_block *blocks, size_t n, int max_chars,
-                          json_t *out);
+                          const struct sa_llm_block *blocks, size_t n, int max_chars, json_t *out);
 
 /* What a streamed answer became once it was checked: used, or dropped for the rules'
  * with reason (a failure's name). */

@@ -218,9 +218,13 @@ static int check_settings(const struct sa_config *cfg, struct sa_err *err)
     return 0;
 }
 
-/* Today's model spend across instances: llm:spend:{day} in Redis, a float that
- * INCRBYFLOAT adds to (0 reads it), kept two days. A command repeated after a broken
- * connection may count a call twice: the budget errs towards spending less. */
+/* The model spend across instances (agents/llm_use.h's shared_spend): llm:spend:{day} in
+ * Redis, a float that INCRBYFLOAT adds to atomically and answers with the new total, kept
+ * two days. add_usd is a reservation, its give-back (negative) or a settlement (either
+ * sign), to nanodollars. sa_redis_run sends a command again when a reused connection
+ * turns out closed; had Redis applied it before the connection dropped, it counts twice:
+ * a reservation or a cost errs towards spending less, a give-back or a negative
+ * settlement towards spending more (by that one amount). */
 static int redis_spend(void *arg, long day, double add_usd, double *total_usd)
 {
     struct sa_redis *r = arg;

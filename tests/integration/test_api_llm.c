@@ -478,7 +478,10 @@ static void test_budget(void **state)
 {
     (void)state;
     struct server s;
-    assert_int_equal(start_llm_server(&s, "openai", "0.0005"), 0);
+    /* a call reserves its worst case first: this narrative's prompt (about 3 KB: 1,000
+     * tokens at 3 bytes a token) and max_tokens 800 at gpt-4o-mini's price, about 0.0006
+     * USD; the budget fits it once, and no longer once it cost what it did */
+    assert_int_equal(start_llm_server(&s, "openai", "0.001"), 0);
     push_content("{\"narrative\":\"A good fit.\"}", 1000, 1000); /* 0.00075 USD */
     struct resp r = {0};
     json_t *j = qualify(lead_plain, &r);
