@@ -169,8 +169,7 @@ static inline int sa_agent_run(struct sa_agent *a, const struct sa_lead *lead,
 {
     *output = NULL;
     if (!a->ops->run)
-        return sa_err_set(err, SA_ENOTIMPL, "the %s agent does not run on its own",
-                          a->ops->name);
+        return sa_err_set(err, SA_ENOTIMPL, "the %s agent does not run on its own", a->ops->name);
     return a->ops->run(a, lead, context, output, err);
 }
 /* Adds the agent to a graph (see sa_agent_ops.build_graph; the default is one node). */
@@ -222,8 +221,6 @@ void sa_agents_reset(struct sa_agents *r, enum sa_agent_type t);
 json_t *sa_agents_status(struct sa_agents *r);
 /* The status object of one type (new reference). */
 json_t *sa_agents_status_one(struct sa_agents *r, enum sa_agent_type t);
-
-
 
 /* The agents (agents/<name>.c); each returns NULL when out of memory. */
 /* The qualification agent over deps->model; deps->dataset (NULL: none) fills what a lead

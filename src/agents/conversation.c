@@ -357,17 +357,18 @@ static void reword_reply(struct sa_conversation *c, const json_t *state, const c
                                           {"conversation", history, 2000, false}};
     struct sa_llm_result res = {0};
     enum sa_llm_failure why = SA_LLM_FAIL_REQUEST_REFUSED;
-    int rc = facts && draft && schema ? sa_llm_use_ask(c->llm, SA_AGENT_CONVERSATION, reply_task,
-                                                       blocks, 3, schema, "reply", true, false, &res,
-                                                       &why)
-                                      : SA_ENOMEM;
+    int rc = facts && draft && schema
+                 ? sa_llm_use_ask(c->llm, SA_AGENT_CONVERSATION, reply_task, blocks, 3, schema,
+                                  "reply", sa_llm_use_names_for(lang), false, &res, &why)
+                 : SA_ENOMEM;
     const char *said = json_string_value(json_object_get(res.json, "reply"));
     char *copy = !rc && said ? strdup(said) : NULL;
     if (copy) {
         free(*text);
         *text = copy;
     }
-    sa_llm_use_mark(c->llm, extra, &res, copy != NULL, copy || rc ? why : SA_LLM_FAIL_INVALID_OUTPUT);
+    sa_llm_use_mark(c->llm, extra, &res, copy != NULL,
+                    copy || rc ? why : SA_LLM_FAIL_INVALID_OUTPUT);
     json_decref(facts);
     json_decref(draft);
     json_decref(history);
@@ -663,7 +664,8 @@ static void lead_of_turn(struct sa_conversation *c, const json_t *input, char id
         contact = json_object_get(input, "contact_info");
     const char *email = json_string_value(json_object_get(contact, "email"));
     struct sa_err err = {0};
-    int rc = email && c->store ? sa_store_lead_by_email(c->store, email, id, NULL, &err) : SA_ENOTFOUND;
+    int rc =
+        email && c->store ? sa_store_lead_by_email(c->store, email, id, NULL, &err) : SA_ENOTFOUND;
     if (rc && rc != SA_ENOTFOUND)
         sa_log(SA_LOG_WARN, "conversation turn: lead not looked up",
                json_pack("{s:s}", "error", err.msg));
@@ -765,9 +767,15 @@ int sa_conversation_turn(struct sa_conversation *c, const char *thread_id, const
                         json_object_get(extra, "suggested_actions"), "do_not_contact",
                         json_object_get(extra, "do_not_contact"), "history", msgs, "turn",
                         (json_int_t)json_integer_value(json_object_get(v, "turn")));
-    const char *more[] = {"followups_cancelled", "needs_human",     "needs_human_reason",
-                          "hold_followups",      "language",        "followups_postponed",
-                          "engine",              "fallback_reason", "llm"};
+    const char *more[] = {"followups_cancelled",
+                          "needs_human",
+                          "needs_human_reason",
+                          "hold_followups",
+                          "language",
+                          "followups_postponed",
+                          "engine",
+                          "fallback_reason",
+                          "llm"};
     for (size_t i = 0; *output && i < sizeof more / sizeof more[0]; i++)
         if (json_object_get(extra, more[i]))
             json_object_set(*output, more[i], json_object_get(extra, more[i]));

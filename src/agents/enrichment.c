@@ -68,13 +68,12 @@ static json_t *waterfall(struct enrichment_agent *e, const char *domain, const c
         /* "not found" is an answer, not a failure of the provider */
         sa_breaker_record(&p->breaker, rc == 0 || rc == SA_ENOTFOUND);
         breaker_gauge(e, p);
-        json_array_append_new(sources,
-                              json_pack("{s:s, s:s, s:f}", "provider",
-                                        sa_enrich_provider_name(p->p), "status",
-                                        rc == 0              ? "found"
-                                        : rc == SA_ENOTFOUND ? "not_found"
-                                                             : "error",
-                                        "latency_ms", sa_ns_to_ms(sa_now_ns() - t0)));
+        json_array_append_new(sources, json_pack("{s:s, s:s, s:f}", "provider",
+                                                 sa_enrich_provider_name(p->p), "status",
+                                                 rc == 0              ? "found"
+                                                 : rc == SA_ENOTFOUND ? "not_found"
+                                                                      : "error",
+                                                 "latency_ms", sa_ns_to_ms(sa_now_ns() - t0)));
         if (rc == 0) {
             *found_by = sa_enrich_provider_name(p->p);
             return company;

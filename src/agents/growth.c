@@ -163,8 +163,8 @@ static int growth_run(struct sa_agent *a, const struct sa_lead *lead, const json
                         summary, "industry", industry);
     if (*output && sa_llm_use_enabled(g->llm) &&
         !json_is_true(json_object_get(context, "skip_explain"))) {
-        json_t *facts = json_pack("{s:s, s:O}", "company_name", lead->company_name, "analysis",
-                                  *output);
+        json_t *facts =
+            json_pack("{s:s, s:O}", "company_name", lead->company_name, "analysis", *output);
         const struct sa_llm_block blocks[] = {{"growth_analysis", facts, 1000, true}};
         sa_llm_use_narrative(g->llm, SA_AGENT_GROWTH, narrative_task, blocks, 1, 800, *output);
         json_decref(facts);

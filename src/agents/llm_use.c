@@ -344,12 +344,25 @@ void sa_llm_use_mark(const struct sa_llm_use *u, json_t *output, const struct sa
 }
 
 /* Checks every string of an answer against facts (llm/prompt.h). */
-static int answer_grounded(const json_t *v, const char *facts, bool names, struct sa_err *err)
+enum sa_llm_use_names sa_llm_use_names_for(const char *lang)
+{
+    /* German (and Luxembourgish) capitalise every noun */
+    if (lang && (strcmp(lang, "de") == 0 || strcmp(lang, "lb") == 0))
+        return SA_LLM_USE_NAMES_COPY_DE;
+    return SA_LLM_USE_NAMES_COPY;
+}
+
+static int answer_grounded(const json_t *v, const char *facts, enum sa_llm_use_names names,
+                           struct sa_err *err)
 {
     if (json_is_string(v)) {
         int rc = sa_llm_grounded(json_string_value(v), facts, err);
-        if (!rc && names)
-            rc = sa_llm_names_grounded(json_string_value(v), facts, SA_LLM_NAMES_CAPITALISED, err);
+        if (!rc && names != SA_LLM_USE_NAMES_UNCHECKED)
+            rc = sa_llm_names_grounded(json_string_value(v), facts,
+                                       names == SA_LLM_USE_NAMES_COPY_DE
+                                           ? SA_LLM_NAMES_NOUNS_CAPITALISED
+                                           : SA_LLM_NAMES_CAPITALISED,
+                                       err);
         return rc;
     }
     size_t i;
@@ -365,8 +378,8 @@ static int answer_grounded(const json_t *v, const char *facts, bool names, struc
 
 int sa_llm_use_ask(struct sa_llm_use *u, enum sa_agent_type agent, const char *task,
                    const struct sa_llm_block *blocks, size_t n, const json_t *schema,
-                   const char *schema_name, bool names, bool relay, struct sa_llm_result *res,
-                   enum sa_llm_failure *why)
+                   const char *schema_name, enum sa_llm_use_names names, bool relay,
+                   struct sa_llm_result *res, enum sa_llm_failure *why)
 {
     memset(res, 0, sizeof *res);
     *why = SA_LLM_FAIL_NOT_CONFIGURED;
@@ -436,9 +449,9 @@ void sa_llm_use_narrative(struct sa_llm_use *u, enum sa_agent_type agent, const 
     enum sa_llm_failure why = SA_LLM_FAIL_REQUEST_REFUSED;
     char name[64]; /* qualification_narrative, growth_narrative */
     snprintf(name, sizeof name, "%s_narrative", sa_agent_type_name(agent));
-    int rc = schema
-                 ? sa_llm_use_ask(u, agent, task, blocks, n, schema, name, false, true, &res, &why)
-                 : SA_ENOMEM;
+    int rc = schema ? sa_llm_use_ask(u, agent, task, blocks, n, schema, name,
+                                     SA_LLM_USE_NAMES_UNCHECKED, true, &res, &why)
+                    : SA_ENOMEM;
     const char *text = json_string_value(json_object_get(res.json, "narrative"));
     if (!rc && text)
         json_object_set_new(out, "narrative", json_string(text));

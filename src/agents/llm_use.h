@@ -76,17 +76,28 @@ struct sa_llm_block {
     bool grounds;
 };
 
+/* Whether an answer's names are checked (llm/prompt.h sa_llm_names_grounded): not for a
+ * rep's narrative; for copy, as the copy's language writes names. */
+enum sa_llm_use_names {
+    SA_LLM_USE_NAMES_UNCHECKED,
+    SA_LLM_USE_NAMES_COPY,    /* English and most languages */
+    SA_LLM_USE_NAMES_COPY_DE, /* German: every noun is capitalised */
+};
+
+/* The names check for copy in language lang (ISO 639-1, "en" when NULL). */
+enum sa_llm_use_names sa_llm_use_names_for(const char *lang);
+
 /* Asks agent's model for one JSON object valid against schema (named schema_name), from
  * task (the system prompt, to which the data rule is added) and blocks (the inputs, as
- * data). Every string of the answer must state no number, address or link (and, with
- * names, no capitalised name) that the grounding blocks do not hold (llm/prompt.h).
+ * data). Every string of the answer must state no number, address or link (and, as names
+ * says, no name) that the grounding blocks do not hold (llm/prompt.h).
  * relay: the pieces go to this thread's stream (sa_llm_use_stream_to) as they arrive.
  * Returns 0 with res->json the answer (clear res with sa_llm_result_clear either way), or
  * a code with *why the reason (invalid_output for an ungrounded answer, counted). */
 int sa_llm_use_ask(struct sa_llm_use *u, enum sa_agent_type agent, const char *task,
                    const struct sa_llm_block *blocks, size_t n, const json_t *schema,
-                   const char *schema_name, bool names, bool relay, struct sa_llm_result *res,
-                   enum sa_llm_failure *why) SA_WUR;
+                   const char *schema_name, enum sa_llm_use_names names, bool relay,
+                   struct sa_llm_result *res, enum sa_llm_failure *why) SA_WUR;
 
 /* Asks agent's model for a short narrative of what the rules computed: task (what to
  * write, the system prompt, to which the data rule is added), blocks (the inputs, as

@@ -243,8 +243,8 @@ static void personalise(struct marketing_agent *m, const struct sa_lead *lead, c
         json_decref(props);
         return;
     }
-    json_t *schema = json_pack("{s:s, s:b, s:o, s:o}", "type", "object", "additionalProperties",
-                               0, "required", required, "properties", props);
+    json_t *schema = json_pack("{s:s, s:b, s:o, s:o}", "type", "object", "additionalProperties", 0,
+                               "required", required, "properties", props);
     json_t *notes = json_pack("{s:O?, s:O?}", "signals", json_object_get(lead->raw, "signals"),
                               "notes", json_object_get(lead->raw, "notes"));
     const struct sa_llm_block blocks[] = {{"facts", vars, 600, true},
@@ -252,9 +252,10 @@ static void personalise(struct marketing_agent *m, const struct sa_lead *lead, c
                                           {"lead_notes", notes, 2000, false}};
     struct sa_llm_result res = {0};
     enum sa_llm_failure why = SA_LLM_FAIL_REQUEST_REFUSED;
-    int rc = notes && schema ? sa_llm_use_ask(m->llm, SA_AGENT_MARKETING, personalise_task, blocks,
-                                              3, schema, "email_sequence", true, false, &res, &why)
-                             : SA_ENOMEM;
+    int rc = notes && schema
+                 ? sa_llm_use_ask(m->llm, SA_AGENT_MARKETING, personalise_task, blocks, 3, schema,
+                                  "email_sequence", SA_LLM_USE_NAMES_COPY, false, &res, &why)
+                 : SA_ENOMEM;
     const char *tmpl;
     json_t *draft;
     json_object_foreach(drafts, tmpl, draft)

@@ -20,7 +20,7 @@ struct step {
     struct sa_agents *agents;
     enum sa_agent_type type;
     const char *channel;
-    int delay_ms; /* PIPELINE_STEP_DELAY_MS (see sa_pipeline_new) */
+    int delay_ms;       /* PIPELINE_STEP_DELAY_MS (see sa_pipeline_new) */
     bool explain_later; /* qualification: the "explain" node writes the narrative */
 };
 
@@ -63,8 +63,9 @@ static json_t *fill_from_enrichment(json_t *input, const json_t *state)
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
         json_t *have = json_object_get(input, map[i].lead);
         const char *v = json_string_value(json_object_get(company, map[i].company));
-        if (v && *v && (!have || json_is_null(have) ||
-                        (json_is_string(have) && json_string_length(have) == 0))) {
+        if (v && *v &&
+            (!have || json_is_null(have) ||
+             (json_is_string(have) && json_string_length(have) == 0))) {
             json_object_set_new(input, map[i].lead, json_string(v));
             json_array_append_new(filled, json_string(map[i].lead));
         }
@@ -197,7 +198,8 @@ static int explain_node(const json_t *state, json_t **update, struct graph_ctx *
     json_t *out = json_deep_copy(json_object_get(state, "qualification_score"));
     json_t *input = NULL, *enriched = NULL;
     struct sa_lead lead;
-    if (!json_is_object(out) || step_lead(state, SA_AGENT_QUALIFICATION, &lead, &input, &enriched)) {
+    if (!json_is_object(out) ||
+        step_lead(state, SA_AGENT_QUALIFICATION, &lead, &input, &enriched)) {
         json_decref(out);
         json_decref(input);
         json_decref(enriched);
@@ -300,7 +302,8 @@ int sa_pipeline_new(struct sa_agents *agents, const struct sa_model *model,
         return sa_err_set(err, SA_ENOMEM, "out of memory");
     p->steps[0] =
         (struct step){agents, SA_AGENT_QUALIFICATION, "qualification_score", step_delay_ms, false};
-    p->steps[1] = (struct step){agents, SA_AGENT_ENRICHMENT, "enrichment_data", step_delay_ms, false};
+    p->steps[1] =
+        (struct step){agents, SA_AGENT_ENRICHMENT, "enrichment_data", step_delay_ms, false};
     p->steps[2] = (struct step){agents, SA_AGENT_GROWTH, "growth_insights", step_delay_ms, false};
     p->steps[3] = (struct step){agents, SA_AGENT_MARKETING, "marketing_plan", step_delay_ms, false};
     p->steps[4] = (struct step){agents, SA_AGENT_BDR, "bdr_actions", step_delay_ms, false};
@@ -328,8 +331,7 @@ int sa_pipeline_new(struct sa_agents *agents, const struct sa_model *model,
         }
     }
     graph_add_node(b, "nurture", nurture_node, NULL, NULL);
-    p->explain = explain_apart &&
-                 sa_agent_explains(sa_agents_get(agents, SA_AGENT_QUALIFICATION));
+    p->explain = explain_apart && sa_agent_explains(sa_agents_get(agents, SA_AGENT_QUALIFICATION));
     if (p->explain) {
         p->steps[0].explain_later = true;
         graph_add_node(b, "explain", explain_node, &p->steps[0], NULL);
@@ -377,15 +379,16 @@ void sa_pipeline_free(struct sa_pipeline *p)
 }
 
 int sa_pipeline_run(struct sa_pipeline *p, const json_t *lead, const char *thread_id,
-                    const char *lead_id, unsigned stream_modes, graph_stream_fn on_event, void *event_arg,
-                    const volatile int *cancel, struct graph_result *res, struct sa_err *err)
+                    const char *lead_id, unsigned stream_modes, graph_stream_fn on_event,
+                    void *event_arg, const volatile int *cancel, struct graph_result *res,
+                    struct sa_err *err)
 {
     /* A new lead on a thread that ran before starts its results afresh: the per-lead
      * channels are reset with the input (errors: null resets the list). */
-    json_t *input = json_pack("{s:O, s:n, s:n, s:n, s:n, s:n, s:s?, s:s?}", "lead_data", lead,
-                              "qualification_score", "enrichment_data", "growth_insights",
-                              "marketing_plan", "errors", "thread_id", thread_id, "lead_id",
-                              lead_id);
+    json_t *input =
+        json_pack("{s:O, s:n, s:n, s:n, s:n, s:n, s:s?, s:s?}", "lead_data", lead,
+                  "qualification_score", "enrichment_data", "growth_insights", "marketing_plan",
+                  "errors", "thread_id", thread_id, "lead_id", lead_id);
     if (p->with_bdr) {
         json_object_set_new(input, "bdr_draft", json_null());
         json_object_set_new(input, "bdr_decision", json_null());

@@ -31,8 +31,8 @@ void sa_pipeline_free(struct sa_pipeline *p);
  * the state ("lead_id", "thread_id"), so what the run queues (the outbox) carries them.
  * res as graph_invoke's. */
 int sa_pipeline_run(struct sa_pipeline *p, const json_t *lead, const char *thread_id,
-                    const char *lead_id, unsigned stream_modes, graph_stream_fn on_event, void *event_arg,
-                    const volatile int *cancel, struct graph_result *res,
+                    const char *lead_id, unsigned stream_modes, graph_stream_fn on_event,
+                    void *event_arg, const volatile int *cancel, struct graph_result *res,
                     struct sa_err *err) SA_WUR;
 
 /* Continues thread_id from its last checkpoint (after a restart); cancel as in

@@ -44,8 +44,8 @@ static const char narrative_task[] =
 static json_t *narrative_lead(const json_t *raw, bool free_text)
 {
     json_t *l = json_object();
-    static const char *const facts[] = {"company_name", "industry", "company_size",
-                                        "annual_revenue", "website", "country"};
+    static const char *const facts[] = {"company_name",   "industry", "company_size",
+                                        "annual_revenue", "website",  "country"};
     static const char *const texts[] = {"signals", "notes"};
     const char *const *keys = free_text ? texts : facts;
     size_t n = free_text ? 2 : sizeof facts / sizeof facts[0];
@@ -65,9 +65,9 @@ static void add_narrative(struct qualification_agent *q, const struct sa_lead *l
 {
     json_t *data = narrative_lead(lead->raw, false);
     json_t *text = narrative_lead(lead->raw, true);
-    json_t *score = json_pack("{s:O, s:O, s:O}", "score", json_object_get(out, "score"), "tier",
-                              json_object_get(out, "tier"), "factors",
-                              json_object_get(out, "factors"));
+    json_t *score =
+        json_pack("{s:O, s:O, s:O}", "score", json_object_get(out, "score"), "tier",
+                  json_object_get(out, "tier"), "factors", json_object_get(out, "factors"));
     const struct sa_llm_block blocks[] = {{"lead_data", data, 500, true},
                                           {"lead_notes", text, 2000, false},
                                           {"qualification", score, 500, true}};

@@ -164,14 +164,14 @@ static json_t *status_locked(struct sa_agents *r, enum sa_agent_type t)
     const struct agent_stats *s = &r->stats[t];
     bool impl = sa_agents_implemented(r, t);
     const char *state = !impl ? "not_implemented" : s->invocations ? "active" : "idle";
-    return json_pack("{s:s, s:s, s:s, s:b, s:I, s:I, s:f, s:f, s:o, s:s}", "agent_type",
-                     type_names[t], "state", state, "description", sa_agent_description(r->agents[t]),
-                     "available", impl, "invocations", (json_int_t)s->invocations, "errors",
-                     (json_int_t)s->errors, "last_latency_ms", s->last_latency_ms, "avg_latency_ms",
-                     s->invocations ? s->total_latency_ms / (double)s->invocations : 0.0,
-                     "last_invoked_at",
-                     s->last_invoked_at[0] ? json_string(s->last_invoked_at) : json_null(),
-                     "reset_at", s->reset_at);
+    return json_pack(
+        "{s:s, s:s, s:s, s:b, s:I, s:I, s:f, s:f, s:o, s:s}", "agent_type", type_names[t], "state",
+        state, "description", sa_agent_description(r->agents[t]), "available", impl, "invocations",
+        (json_int_t)s->invocations, "errors", (json_int_t)s->errors, "last_latency_ms",
+        s->last_latency_ms, "avg_latency_ms",
+        s->invocations ? s->total_latency_ms / (double)s->invocations : 0.0, "last_invoked_at",
+        s->last_invoked_at[0] ? json_string(s->last_invoked_at) : json_null(), "reset_at",
+        s->reset_at);
 }
 
 json_t *sa_agents_status_one(struct sa_agents *r, enum sa_agent_type t)

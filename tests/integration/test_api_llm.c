@@ -704,6 +704,33 @@ static void test_conversation(void **state)
                        &d);
     (void)x;
     resp_free(&d);
+
+    /* German: every noun is capitalised, and the reply is used; an invented customer
+     * after "wie" is still caught */
+    static const char de[] = "Gerne erkl\u00e4re ich Ihnen die Preise in einem kurzen "
+                             "Gespr\u00e4ch. Passt Ihnen ein Termin n\u00e4chste Woche?";
+    content = strf("{\"reply\":\"%s\"}", de);
+    push_for("reply", content);
+    free(content);
+    static const char de_turn[] =
+        "{\"agent_type\":\"conversation\",\"input\":{\"message\":\"Was kostet das pro "
+        "Nutzer? Schicken Sie mir bitte Ihre Preisliste.\",\"contact\":{\"email\":"
+        "\"eva.braun@braun-llm.de\"}}}";
+    j = invoke(de_turn, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(jstr(j, "output.language"), "de");
+    if (!jstr(j, "output.engine") || strcmp(jstr(j, "output.engine"), "llm") != 0)
+        fail_msg("German reply: engine %s, reason %s: %s", jstr(j, "output.engine"),
+                 jstr(j, "output.fallback_reason"), r.body);
+    assert_non_null(strstr(jstr(j, "output.reply"), "Gespr\xc3\xa4"
+                                                    "ch"));
+    resp_free(&r);
+    push_for("reply", "{\"reply\":\"Kunden wie Siemens sparen damit viel Zeit.\"}");
+    j = invoke(de_turn, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(jstr(j, "output.fallback_reason"), "invalid_output");
+    assert_null(strstr(jstr(j, "output.reply"), "Siemens"));
+    resp_free(&r);
 }
 
 /* Anthropic's Messages API end to end: the narrative through a forced tool. */
