@@ -1,9 +1,12 @@
 /* The LLM layer against the fake vendor (tests/fakes/fake_llm.c, in this process, on
  * loopback): the engine's own cost per call, how soon a streamed answer's first piece
- * reaches on_text, and the pipeline's wall time with a model that takes 200 ms per call.
+ * reaches on_text, the pipeline's wall time with a model that takes 200 ms per call, and
+ * how long a token takes from the fake's write to an HTTP client of our server (started
+ * in this process) reading the "messages" event that carries it.
  * The cost per call is the calling thread's CPU time (CLOCK_THREAD_CPUTIME_ID): curl runs
  * in that thread, the fake in its own, so the fake's work is not counted.
- * Usage: bench_llm [calls] [pipeline_runs] */
+ * Usage: bench_llm [calls] [pipeline_runs] [relayed_tokens] */
+#include <curl/curl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,14 +20,18 @@
 #include "base/config.h"
 #include "base/log.h"
 #include "domain/lead.h"
+#include "http/server.h"
 #include "llm/provider.h"
 
 #define MODEL "gpt-4o-mini"
 #define KEY "x"
-#define CALL_MS 200     /* the fake model's latency in the pipeline */
-#define TARGET_US 200.0 /* the issue's ceiling on the engine's cost per call */
-#define PEER_MS 300.0   /* ... and under 1 % of a call of this length */
-#define GAP_MS 20       /* between a streamed answer's first chunk and the rest */
+#define CALL_MS 200            /* the fake model's latency in the pipeline */
+#define TARGET_US 200.0        /* the issue's ceiling on the engine's cost per call */
+#define PEER_MS 300.0          /* ... and under 1 % of a call of this length */
+#define GAP_MS 20              /* between a streamed answer's first chunk and the rest */
+#define RELAY_GAP_MS 50        /* before (and after) the chunk carrying the relayed token */
+#define RELAY_TARGET_US 1000.0 /* issue 14: the token relayed within 1 ms of its arrival */
+#define MARKER "Zebra"         /* the relayed token, in no other event before it */
 
 static uint64_t thread_cpu_ns(void)
 {
@@ -207,36 +214,47 @@ static char *sequence_answer(const json_t *state)
     return body;
 }
 
-/* c. The pipeline through sa_app (a SQLite file, the agents, the LLM settings) with every
- * model call answered after CALL_MS. A first run with instant answers counts the calls. */
-static int pipeline(struct fake_llm *f, const char *dir, long runs, uint64_t *wall)
+/* The application the pipeline and the HTTP server run on: a SQLite file in dir, the
+ * agents, the fake as the LLM vendor, AUTH off (the server listens on loopback only) and
+ * no rate limits. *cfg MUST outlive the app; url is its database URL's storage. */
+static int open_app(struct fake_llm *f, const char *dir, struct sa_config *cfg, char *url,
+                    size_t url_size, struct sa_app **app)
 {
-    char url[160];
-    snprintf(url, sizeof url, "sqlite://%s/bench.db", dir);
-    struct sa_config cfg;
+    snprintf(url, url_size, "sqlite://%s/bench.db", dir);
     struct sa_err err = {0};
-    if (sa_config_from_env(&cfg, &err))
-        return -1;
-    cfg.database_url = url;
-    cfg.data_dir = SA_SOURCE_DIR "/data";
-    cfg.llm_provider = SA_LLM_OPENAI;
-    cfg.llm_base_url = fake_llm_base_url(f);
-    cfg.llm_model = MODEL;
-    cfg.llm_api_key = KEY;
-    struct sa_app *app;
-    if (sa_app_open(&cfg, &app, &err)) {
+    if (sa_config_from_env(cfg, &err)) {
         fprintf(stderr, "bench_llm: %s\n", err.msg);
         return -1;
     }
+    cfg->database_url = url;
+    cfg->data_dir = SA_SOURCE_DIR "/data";
+    cfg->llm_provider = SA_LLM_OPENAI;
+    cfg->llm_base_url = fake_llm_base_url(f);
+    cfg->llm_model = MODEL;
+    cfg->llm_api_key = KEY;
+    cfg->host = "127.0.0.1";
+    cfg->auth = SA_AUTH_OFF;
+    cfg->rate_limit_per_minute = 0;
+    cfg->agent_rate_limits = "0";
+    if (sa_app_open(cfg, app, &err)) {
+        fprintf(stderr, "bench_llm: %s\n", err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* c. The pipeline through sa_app with every model call answered after CALL_MS. A first
+ * run with instant answers counts the calls. */
+static int pipeline(struct fake_llm *f, struct sa_app *app, long runs, uint64_t *wall)
+{
+    struct sa_err err = {0};
     json_t *in = json_loads(strong_known, 0, NULL), *detail = json_array();
     struct sa_lead lead;
     int rc = sa_lead_parse(in, "", &lead, detail);
     json_decref(detail);
     json_decref(in);
-    if (rc) {
-        sa_app_close(app);
+    if (rc)
         return -1;
-    }
     /* marketing's personalised e-mails, valid against its schema and grounded: one per
      * ready e-mail of the plan, read from the first (counting) run */
     char *email_answer = NULL;
@@ -249,8 +267,8 @@ static int pipeline(struct fake_llm *f, const char *dir, long runs, uint64_t *wa
          * the narratives take the fake's default answer */
         if (i >= 0)
             fake_llm_push(f, &(struct fake_reply){.body = email_answer,
-                                                   .hang_ms = CALL_MS,
-                                                   .for_schema = "email_sequence"});
+                                                  .hang_ms = CALL_MS,
+                                                  .for_schema = "email_sequence"});
         for (size_t k = 0; i >= 0 && k + 1 < calls; k++)
             fake_llm_push(f, &(struct fake_reply){.hang_ms = CALL_MS});
         struct sa_invoke_req req = {.type = SA_AGENT_PIPELINE, .lead = &lead};
@@ -282,7 +300,6 @@ static int pipeline(struct fake_llm *f, const char *dir, long runs, uint64_t *wa
     }
     free(email_answer);
     sa_lead_clear(&lead);
-    sa_app_close(app);
     if (rc)
         return rc;
     double p50 = quantile_us(wall, (size_t)runs, 0.5) / 1e3;
@@ -303,15 +320,172 @@ static int pipeline(struct fake_llm *f, const char *dir, long runs, uint64_t *wa
     return 0;
 }
 
+/* What the HTTP client of the relay read: the body so far, and when the token arrived. */
+struct client_seen {
+    char *body;
+    size_t len;
+    uint64_t token_ns; /* when the read carrying MARKER returned; 0: not yet */
+    bool in_messages;  /* MARKER came in an "event: messages" */
+};
+
+/* libcurl's write callback: stamps the clock first, then looks for MARKER in what is new
+ * (and the few bytes before it, for a token cut between two reads). */
+static size_t client_write(char *data, size_t size, size_t nmemb, void *arg)
+{
+    uint64_t now = sa_now_ns();
+    struct client_seen *s = arg;
+    size_t n = size * nmemb;
+    char *nb = realloc(s->body, s->len + n + 1);
+    if (!nb)
+        return 0; /* curl fails the transfer */
+    s->body = nb;
+    memcpy(s->body + s->len, data, n);
+    size_t from = s->len > sizeof MARKER ? s->len - sizeof MARKER : 0;
+    s->len += n;
+    s->body[s->len] = '\0';
+    const char *at = s->token_ns ? NULL : strstr(s->body + from, MARKER);
+    if (at) {
+        s->token_ns = now;
+        /* the event it is in starts after the last blank line before it */
+        const char *ev = at;
+        while (ev > s->body && !(ev - s->body >= 2 && ev[-1] == '\n' && ev[-2] == '\n'))
+            ev--;
+        s->in_messages = strncmp(ev, "event: messages\n", 16) == 0;
+    }
+    return n;
+}
+
+/* The fake's request number of the growth narrative's call among requests [from, to), or
+ * -1 when none was made. */
+static long growth_request(struct fake_llm *f, size_t from, size_t to)
+{
+    for (size_t i = from; i < to; i++) {
+        const json_t *rf = json_object_get(fake_llm_request(f, i), "response_format");
+        const char *name =
+            json_string_value(json_object_get(json_object_get(rf, "json_schema"), "name"));
+        if (name && strcmp(name, "growth_narrative") == 0)
+            return (long)i;
+    }
+    return -1;
+}
+
+/* The chunks of growth's streamed answer: the role and the narrative's opening at once,
+ * MARKER's piece RELAY_GAP_MS later (chunk 1, in an event of its own), the rest as long
+ * after that. NULL-terminated; the caller frees chunks[0..2]. */
+static int relay_chunks(char *chunks[4])
+{
+    static const char *const pieces[] = {"{\"narrative\":\"", MARKER, " is a strong fit.\"}", NULL};
+    char *stream = fake_openai_stream(MODEL, pieces, true);
+    char *a = strstr(stream, "\n\n");           /* after the role */
+    a = a ? strstr(a + 2, "\n\n") : NULL;       /* after the opening */
+    char *b = a ? strstr(a + 2, "\n\n") : NULL; /* after MARKER's piece */
+    if (!b || !strstr(a, MARKER) || strstr(a, MARKER) > b) {
+        free(stream);
+        return -1;
+    }
+    chunks[0] = strndup(stream, (size_t)(a + 2 - stream));
+    chunks[1] = strndup(a + 2, (size_t)(b - a));
+    chunks[2] = strdup(b + 2);
+    chunks[3] = NULL;
+    free(stream);
+    return chunks[0] && chunks[1] && chunks[2] ? 0 : -1;
+}
+
+/* d. A streamed pipeline invoke through the HTTP server (in this process, port 0), as a
+ * client sends it: growth's model answer arrives in three chunks RELAY_GAP_MS apart, and
+ * lat[i] is the time from the fake writing the chunk with MARKER to the client's read
+ * that carries it (our client: SSE parse, on_text, the graph's event, the parked stream's
+ * wake, libmicrohttpd's send; loopback both ways; curl on the client's side). */
+static int relay(struct fake_llm *f, struct sa_app *app, int threads, long n, uint64_t *lat)
+{
+    enum { WARMUP = 3 };
+    char *chunks[4] = {0};
+    struct sa_http_server *srv = NULL;
+    struct sa_err err = {0};
+    CURL *h = curl_easy_init();
+    char *body = NULL;
+    int rc = relay_chunks(chunks);
+    if (rc == 0 && sa_http_start(app, "127.0.0.1", 0, threads, &srv, &err)) {
+        fprintf(stderr, "bench_llm: %s\n", err.msg);
+        rc = -1;
+    }
+    size_t need = sizeof "{\"agent_type\":\"pipeline\",\"stream_mode\":[\"messages\"],\"input\":}" +
+                  strlen(strong_known);
+    if (rc == 0 && (!h || !(body = malloc(need))))
+        rc = -1;
+    char url[96];
+    struct curl_slist *hdr = NULL;
+    if (rc == 0) {
+        snprintf(body, need,
+                 "{\"agent_type\":\"pipeline\",\"stream_mode\":[\"messages\"],"
+                 "\"input\":%s}",
+                 strong_known);
+        snprintf(url, sizeof url, "http://127.0.0.1:%d/api/langgraph/invoke", sa_http_port(srv));
+        hdr = curl_slist_append(NULL, "Content-Type: application/json");
+        curl_easy_setopt(h, CURLOPT_URL, url);
+        curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, client_write);
+        curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
+        curl_easy_setopt(h, CURLOPT_TIMEOUT, 30L);
+    }
+    for (long i = -WARMUP; i < n && rc == 0; i++) {
+        fake_llm_push(f, &(struct fake_reply){.chunks = (const char *const *)chunks,
+                                              .gap_ms = RELAY_GAP_MS,
+                                              .for_schema = "growth_narrative"});
+        size_t before = fake_llm_requests(f);
+        struct client_seen seen = {0};
+        curl_easy_setopt(h, CURLOPT_WRITEDATA, &seen);
+        CURLcode cc = curl_easy_perform(h);
+        long status = 0;
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+        long g = growth_request(f, before, fake_llm_requests(f));
+        uint64_t written = g < 0 ? 0 : fake_llm_chunk_written_ns(f, (size_t)g, 1);
+        if (cc != CURLE_OK || status != 200 || !written || !seen.token_ns || !seen.in_messages ||
+            seen.token_ns < written) {
+            fprintf(stderr,
+                    "bench_llm: relay: %s, status %ld, growth's call %ld, token %s: "
+                    "%.400s\n",
+                    curl_easy_strerror(cc), status, g,
+                    !seen.token_ns      ? "never read"
+                    : !seen.in_messages ? "not in a messages event"
+                    : !written          ? "read, but its chunk not written"
+                                        : "read before it was written",
+                    seen.body ? seen.body : "");
+            rc = -1;
+        } else if (i >= 0) {
+            lat[i] = seen.token_ns - written;
+        }
+        free(seen.body);
+    }
+    curl_slist_free_all(hdr);
+    curl_easy_cleanup(h);
+    free(body);
+    sa_http_stop(srv);
+    for (size_t k = 0; k < 3; k++)
+        free(chunks[k]);
+    if (rc)
+        return rc;
+    double p50 = quantile_us(lat, (size_t)n, 0.5), p90 = quantile_us(lat, (size_t)n, 0.9);
+    printf("token relayed          p50=%6.1f us  p90=%6.1f us  max=%6.1f us   p50 vs %.0f us "
+           "target: %s, %.2fx of it (p90 %.2fx)\n",
+           p50, p90, quantile_us(lat, (size_t)n, 1.0), RELAY_TARGET_US,
+           p50 < RELAY_TARGET_US ? "under" : "OVER", p50 / RELAY_TARGET_US, p90 / RELAY_TARGET_US);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    long n = 2000, runs = 7;
+    long n = 2000, runs = 7, relays = 50;
     if ((argc > 1 && sa_parse_long(argv[1], 1, 10000000L, &n)) ||
-        (argc > 2 && sa_parse_long(argv[2], 1, 1000, &runs))) {
-        fprintf(stderr, "usage: bench_llm [calls] [pipeline_runs]\n");
+        (argc > 2 && sa_parse_long(argv[2], 1, 1000, &runs)) ||
+        (argc > 3 && sa_parse_long(argv[3], 1, 100000, &relays))) {
+        fprintf(stderr, "usage: bench_llm [calls] [pipeline_runs] [relayed_tokens]\n");
         return 2;
     }
     sa_log_setup(SA_LOG_OFF, 2);
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        return 1;
     struct fake_llm *f = fake_llm_start(FAKE_OPENAI);
     if (!f)
         return 1;
@@ -331,7 +505,8 @@ int main(int argc, char **argv)
         json_pack("{s:s, s:{s:{s:s}, s:{s:s, s:[s, s, s]}}, s:[s, s], s:b}", "type", "object",
                   "properties", "summary", "type", "string", "tier", "type", "string", "enum",
                   "hot", "warm", "cold", "required", "summary", "tier", "additionalProperties", 0);
-    size_t cap = (size_t)(n > runs ? n : runs);
+    long most = n > runs ? n : runs;
+    size_t cap = (size_t)(most > relays ? most : relays);
     uint64_t *a = malloc(cap * sizeof *a), *b = malloc(cap * sizeof *b),
              *c = malloc(cap * sizeof *c);
     char dir[] = "/tmp/sa_bench_llm_XXXXXX";
@@ -352,10 +527,24 @@ int main(int argc, char **argv)
                nf, GAP_MS);
         rc = first_token(f, p, nf, a, b, c);
     }
+    struct sa_config cfg;
+    char url[160];
+    struct sa_app *app = NULL;
+    if (rc == 0)
+        rc = open_app(f, dir, &cfg, url, sizeof url, &app);
     if (rc == 0) {
         printf("pipeline through sa_app (SQLite), a model answering in %d ms per call\n", CALL_MS);
-        rc = pipeline(f, dir, runs, a);
+        rc = pipeline(f, app, runs, a);
     }
+    if (rc == 0) {
+        printf("token relay through the HTTP server (in process, %d threads), %ld streamed "
+               "pipeline invokes: from the fake's write of the chunk with growth's token (%d ms "
+               "after the one before) to the client's read of its \"event: messages\"\n",
+               cfg.threads, relays, RELAY_GAP_MS);
+        rc = relay(f, app, cfg.threads, relays, a);
+    }
+    if (app)
+        sa_app_close(app);
     const char *why = NULL;
     size_t bad = fake_llm_invalid(f, &why);
     if (bad) {
@@ -365,6 +554,7 @@ int main(int argc, char **argv)
     json_decref(schema);
     sa_llm_close(p);
     fake_llm_stop(f);
+    curl_global_cleanup();
     free(a);
     free(b);
     free(c);

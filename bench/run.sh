@@ -21,8 +21,8 @@ echo "== agents and the pipeline in process (each run stores its lead and execut
 "$build/bench_agents" "${BENCH_AGENT_RUNS:-2000}"
 
 echo
-echo "== LLM layer in process against the fake vendor (engine cost per call, first token, pipeline at 200 ms a call)"
-"$build/bench_llm" "${BENCH_LLM_CALLS:-2000}" "${BENCH_LLM_PIPELINES:-7}"
+echo "== LLM layer in process against the fake vendor (engine cost per call, first token, pipeline at 200 ms a call, token relay through HTTP)"
+"$build/bench_llm" "${BENCH_LLM_CALLS:-2000}" "${BENCH_LLM_PIPELINES:-7}" "${BENCH_LLM_RELAYS:-50}"
 
 echo
 echo "== intent recognition in process (training, held-out replies, turn latency)"

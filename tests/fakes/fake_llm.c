@@ -29,6 +29,12 @@ struct reply {
     struct reply *next;
 };
 
+/* Stream piece `chunk` of the reply to request `req` was written whole at ns. */
+struct written {
+    size_t req, chunk;
+    uint64_t ns;
+};
+
 struct fake_llm {
     enum fake_wire wire;
     struct MHD_Daemon *mhd;
@@ -41,7 +47,9 @@ struct fake_llm {
     json_t *requests; /* array of bodies (null when not JSON) */
     size_t invalid;
     char first_invalid[512];
-    size_t chunks_sent; /* stream pieces written whole, all replies together */
+    size_t chunks_sent;      /* stream pieces written whole, all replies together */
+    struct written *written; /* when each of them was, in the order they were */
+    size_t nwritten, capwritten;
 };
 
 /* ---- small helpers ------------------------------------------------------------------- */
@@ -99,6 +107,13 @@ static void sleep_ms(const struct fake_llm *f, int ms)
         struct timespec ts = {0, (long)(left < 10 ? left : 10) * 1000000L};
         nanosleep(&ts, NULL);
     }
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 static char *dump(json_t *v)
@@ -600,9 +615,11 @@ static bool check_anthropic(struct fake_llm *f, struct check *c, struct MHD_Conn
     return check_tools(c, body);
 }
 
-/* Checks the request; records it and, when it breaks the format, why. */
+/* Checks the request; records it and, when it breaks the format, why. *index gets its
+ * number (fake_llm_request's). */
 static void check_request(struct fake_llm *f, struct MHD_Connection *conn, const char *method,
-                          const char *url, const char *data, size_t len, json_t **body)
+                          const char *url, const char *data, size_t len, json_t **body,
+                          size_t *index)
 {
     struct check c = {{0}};
     const char *path = f->wire == FAKE_OPENAI ? "/v1/chat/completions" : "/v1/messages";
@@ -621,6 +638,7 @@ static void check_request(struct fake_llm *f, struct MHD_Connection *conn, const
     else
         check_anthropic(f, &c, conn, *body);
     pthread_mutex_lock(&f->lock);
+    *index = json_array_size(f->requests);
     json_array_append(f->requests, *body ? *body : json_null());
     if (c.why[0] && !f->invalid++)
         snprintf(f->first_invalid, sizeof f->first_invalid, "%s", c.why);
@@ -638,6 +656,7 @@ struct upload {
 struct streaming {
     struct fake_llm *f;
     struct reply *r;
+    size_t req; /* the request it answers (fake_llm_request's number) */
     size_t chunk, off;
 };
 
@@ -658,11 +677,24 @@ static ssize_t read_chunk(void *cls, uint64_t pos, char *buf, size_t max)
     memcpy(buf, c + s->off, n);
     s->off += n;
     if (s->off == strlen(c)) {
+        /* stamped as its last byte is handed to libmicrohttpd, which sends it when this
+         * returns (the next call is the one that sleeps the gap) */
+        struct written w = {s->req, s->chunk, now_ns()};
         s->chunk++;
         s->off = 0;
-        pthread_mutex_lock(&s->f->lock);
-        s->f->chunks_sent++;
-        pthread_mutex_unlock(&s->f->lock);
+        struct fake_llm *f = s->f;
+        pthread_mutex_lock(&f->lock);
+        f->chunks_sent++;
+        if (f->nwritten == f->capwritten) {
+            size_t cap = f->capwritten ? 2 * f->capwritten : 64;
+            struct written *more = realloc(f->written, cap * sizeof *more);
+            if (!more)
+                abort();
+            f->written = more;
+            f->capwritten = cap;
+        }
+        f->written[f->nwritten++] = w;
+        pthread_mutex_unlock(&f->lock);
     }
     return (ssize_t)n;
 }
@@ -674,7 +706,8 @@ static void free_streaming(void *cls)
     free(s);
 }
 
-static enum MHD_Result answer(struct fake_llm *f, struct MHD_Connection *conn, struct reply *r)
+static enum MHD_Result answer(struct fake_llm *f, struct MHD_Connection *conn, struct reply *r,
+                              size_t req)
 {
     sleep_ms(f, r->hang_ms);
     if (f->stopping || (r->drop && !r->chunks)) {
@@ -687,6 +720,7 @@ static enum MHD_Result answer(struct fake_llm *f, struct MHD_Connection *conn, s
         struct streaming *s = xalloc(sizeof *s);
         s->f = f;
         s->r = r;
+        s->req = req;
         resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, read_chunk, s,
                                                  free_streaming);
         type = "text/event-stream";
@@ -747,7 +781,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     json_t *body = NULL;
-    check_request(f, conn, method, url, u->too_big ? "" : u->data, u->too_big ? 0 : u->len, &body);
+    size_t index;
+    check_request(f, conn, method, url, u->too_big ? "" : u->data, u->too_big ? 0 : u->len, &body,
+                  &index);
     /* the request's schema name: OpenAI's response_format, Anthropic's forced tool */
     const char *schema = json_string_value(json_object_get(
         json_object_get(json_object_get(body, "response_format"), "json_schema"), "name"));
@@ -781,7 +817,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r = d;
     }
     json_decref(body);
-    return answer(f, conn, r);
+    return answer(f, conn, r, index);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -850,6 +886,7 @@ void fake_llm_stop(struct fake_llm *f)
         reply_free(r);
     }
     json_decref(f->requests);
+    free(f->written);
     free(f->key);
     pthread_mutex_destroy(&f->lock);
     free(f);
@@ -899,6 +936,17 @@ size_t fake_llm_chunks_sent(struct fake_llm *f)
     size_t n = f->chunks_sent;
     pthread_mutex_unlock(&f->lock);
     return n;
+}
+
+uint64_t fake_llm_chunk_written_ns(struct fake_llm *f, size_t request, size_t chunk)
+{
+    uint64_t ns = 0;
+    pthread_mutex_lock(&f->lock);
+    for (size_t i = f->nwritten; i > 0 && !ns; i--)
+        if (f->written[i - 1].req == request && f->written[i - 1].chunk == chunk)
+            ns = f->written[i - 1].ns;
+    pthread_mutex_unlock(&f->lock);
+    return ns;
 }
 
 size_t fake_llm_requests(struct fake_llm *f)

@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 enum fake_wire {
     FAKE_OPENAI,    /* POST /v1/chat/completions */
@@ -56,6 +57,11 @@ void fake_llm_push(struct fake_llm *f, const struct fake_reply *r);
 size_t fake_llm_requests(struct fake_llm *f);
 /* Stream pieces (struct fake_reply's chunks) written whole so far, over all replies. */
 size_t fake_llm_chunks_sent(struct fake_llm *f);
+/* When piece `chunk` (0 is the first) of the streamed reply to request `request`
+ * (fake_llm_request's numbering) was written whole: CLOCK_MONOTONIC nanoseconds, taken as
+ * its last byte is handed to libmicrohttpd, which sends it right after. 0 when that piece
+ * has not been written (yet), or the request got no such piece. */
+uint64_t fake_llm_chunk_written_ns(struct fake_llm *f, size_t request, size_t chunk);
 /* Request i's body (borrowed; valid until fake_llm_stop), or NULL. */
 json_t *fake_llm_request(struct fake_llm *f, size_t i);
 /* How many requests broke the wire format; *first (when non-NULL) gets the first reason
