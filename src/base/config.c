@@ -52,7 +52,7 @@ static const char *const llm_providers[] = {"none",   "openai", "anthropic", "ce
 
 enum {
     /* settings of the agents a pipeline runs */
-    AGENTS = SA_CMD_SERVE | SA_CMD_PIPELINE | SA_CMD_WORKER,
+    AGENTS = SA_CMD_SERVE | SA_CMD_PIPELINE | SA_CMD_WORKER | SA_CMD_INBOUND,
     /* every command that opens the store */
     STORE = AGENTS | SA_CMD_MIGRATE | SA_CMD_IMPORT | SA_CMD_KEYS | SA_CMD_PRUNE,
     /* the run workers and the outbox's delivery */
@@ -355,6 +355,22 @@ static const struct sa_setting settings[] = {
      .range_doc = "one line",
      .doc = "the sender's postal address, printed at the foot of every e-mail (CAN-SPAM)",
      .commands = BACKGROUND},
+    /* inbound mail: replies and bounces (app/inbound.h) */
+    {.env = "INBOUND_SECRET",
+     STRING(inbound_secret),
+     .dflt_doc = "none: only API keys with the inbound scope may post mail",
+     .range_doc = "at least 16 bytes",
+     .doc = "HMAC-SHA256 key of POST /api/inbound/email's X-Signature (README \"Inbound mail\")",
+     .secret = 1,
+     .commands = SA_CMD_SERVE},
+    {.env = "INBOUND_MAX_AGE_SECONDS",
+     INT(inbound_max_age_seconds),
+     .dflt = "300",
+     .min = 30,
+     .max = 3600,
+     .doc = "how far a signed inbound request's X-Timestamp may be from now (replays older "
+            "than this are refused)",
+     .commands = SA_CMD_SERVE},
     /* the availability calendar: sa_calendar_parse checks the structure and keeps its own
      * defaults for what is unset */
     {.env = "MEETING_MINUTES",

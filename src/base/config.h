@@ -75,6 +75,9 @@ struct sa_config {
     const char *public_url;          /* PUBLIC_URL: base of unsubscribe links, or NULL */
     const char *unsubscribe_secret;  /* UNSUBSCRIBE_SECRET: HMAC key, or NULL (generated) */
     const char *sender_address;      /* SENDER_ADDRESS: postal address in every e-mail */
+    /* inbound mail (app/inbound.h, README "Inbound mail") */
+    const char *inbound_secret;   /* INBOUND_SECRET: HMAC key of POST /api/inbound/email, or NULL */
+    int inbound_max_age_seconds;  /* INBOUND_MAX_AGE_SECONDS: a signature's timestamp window */
     /* the outbox */
     const char *mail_transport; /* MAIL_TRANSPORT: a transport spec (maildir:DIR) */
     int outbox_poll_ms;         /* OUTBOX_POLL_MS: 0 holds outgoing mail */
@@ -140,7 +143,8 @@ enum {
     SA_CMD_KEYS = 1u << 5,
     SA_CMD_PRUNE = 1u << 6,
     SA_CMD_WORKER = 1u << 7,
-    SA_CMD_ALL = (1u << 8) - 1,
+    SA_CMD_INBOUND = 1u << 8, /* inbound mail (issue 15): `sales-agent inbound` */
+    SA_CMD_ALL = (1u << 9) - 1,
 };
 
 /* A setting's type: how its text is checked and which C type its field has. */

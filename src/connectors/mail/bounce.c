@@ -52,6 +52,16 @@ static void copy_trim(char *out, size_t cap, const char *s, size_t n)
     out[n] = '\0';
 }
 
+/* Runs of spaces and tabs (a folded field's) as one space. */
+static void squeeze(char *s)
+{
+    char *o = s;
+    for (const char *p = s; *p; p++)
+        if (!((*p == ' ' || *p == '\t') && o > s && o[-1] == ' '))
+            *o++ = *p == '\t' ? ' ' : *p;
+    *o = '\0';
+}
+
 static void lower(char *s)
 {
     for (; *s; s++)
@@ -138,6 +148,7 @@ static bool read_dsn(const char *ds, struct sa_bounce *b)
                 v = semi + 1;
             }
             copy_trim(cur.diag, sizeof cur.diag, v, vl);
+            squeeze(cur.diag);
         }
         if (blank || !q) {
             if (cur.addr[0] || cur.action[0]) {

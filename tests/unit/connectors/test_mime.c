@@ -196,7 +196,7 @@ static void postfix_dsn(void **state)
     assert_string_equal(b.status, "5.1.1");
     assert_true(b.hard);
     /* the folded Diagnostic-Code read whole */
-    assert_non_null(strstr(b.diagnostic, "Recipient    address rejected: User unknown"));
+    assert_non_null(strstr(b.diagnostic, "Recipient address rejected: User unknown"));
     sa_mime_clear(&m);
 }
 
