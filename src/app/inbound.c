@@ -39,10 +39,10 @@ void sa_inbound_thread_id(const char *lead_id, char *out, size_t cap)
 
 /* What a message was matched to. */
 struct match {
-    json_t *item;         /* the outbox item it answers or reports on, or NULL */
+    json_t *item; /* the outbox item it answers or reports on, or NULL */
     char lead_id[SA_UUID_LEN];
-    char email[256];      /* the address it concerns */
-    const char *by;       /* static: how it was matched, NULL when it was not */
+    char email[256]; /* the address it concerns */
+    const char *by;  /* static: how it was matched, NULL when it was not */
 };
 
 /* The msg-ids in v ("<a> <b>"), in order, as an array of strings. */
@@ -171,8 +171,8 @@ static int act_reply(struct sa_app *app, const struct sa_mime_msg *m, const stru
     struct sa_err lerr = {0};
     if (mt->lead_id[0] && sa_store_get_lead(app->store, mt->lead_id, &lead, &lerr))
         lead = NULL;
-    const char *name = json_string_value(
-        json_object_get(json_object_get(lead, "contact_info"), "name"));
+    const char *name =
+        json_string_value(json_object_get(json_object_get(lead, "contact_info"), "name"));
     if (!name)
         name = m->from_name;
     json_t *input = json_pack("{s:s, s:{s:s, s:s?}, s:s?}", "message", text, "contact", "email",
@@ -188,16 +188,17 @@ static int act_reply(struct sa_app *app, const struct sa_mime_msg *m, const stru
     if (rc == SA_ENOTIMPL) {
         /* no intent model: the reply still stops the follow-ups, as a turn would */
         int n = 0;
-        rc = sa_store_outbox_cancel(app->store, NULL, mt->email, "followup",
-                                    "the contact replied", &n, err);
+        rc = sa_store_outbox_cancel(app->store, NULL, mt->email, "followup", "the contact replied",
+                                    &n, err);
         json_object_set_new(res, "intent", json_null());
         json_object_set_new(res, "followups_cancelled", json_integer(n));
         return rc;
     }
     if (rc)
         return rc;
-    const char *keys[] = {"intent", "confidence", "stage", "do_not_contact", "suggested_actions",
-                          "needs_human", "meeting", "meeting_slots"};
+    const char *keys[] = {"intent",         "confidence",        "stage",
+                          "do_not_contact", "suggested_actions", "needs_human",
+                          "meeting",        "meeting_slots"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         json_t *v = json_object_get(r.output, keys[i]);
         if (v)
@@ -214,8 +215,8 @@ static int act_reply(struct sa_app *app, const struct sa_mime_msg *m, const stru
 /* A hard bounce: the address becomes do-not-contact (source "bounce") and its queued
  * e-mails and follow-ups fail (claimed first, so a delivery worker cannot take one
  * meanwhile). */
-static int act_bounce(struct sa_app *app, const struct sa_bounce *b, const char *email,
-                      json_t *res, struct sa_err *err)
+static int act_bounce(struct sa_app *app, const struct sa_bounce *b, const char *email, json_t *res,
+                      struct sa_err *err)
 {
     json_object_set_new(res, "bounce",
                         json_pack("{s:s, s:s, s:s, s:b, s:s}", "recipient", email, "status",
@@ -291,8 +292,7 @@ static json_t *duplicate_of(const json_t *existing, const char *key)
     json_t *r = json_object_get(existing, "result");
     json_t *out = json_is_object(r) ? json_deep_copy(r)
                                     : json_pack("{s:s, s:O?, s:b}", "message_id", key, "kind",
-                                                json_object_get(existing, "kind"), "processing",
-                                                1);
+                                                json_object_get(existing, "kind"), "processing", 1);
     if (out)
         json_object_set_new(out, "duplicate", json_true());
     return out;
@@ -349,8 +349,8 @@ int sa_app_inbound(struct sa_app *app, const char *raw, size_t len, json_t **out
         rc = *out ? 0 : sa_err_set(err, SA_ENOMEM, "out of memory");
         goto out;
     }
-    const char *kind_name = matched || kind != SA_INBOUND_REPLY ? sa_inbound_kind_name(kind)
-                                                                 : "unmatched";
+    const char *kind_name =
+        matched || kind != SA_INBOUND_REPLY ? sa_inbound_kind_name(kind) : "unmatched";
     res = json_pack("{s:s, s:s, s:b, s:s?, s:s?}", "message_id", key, "kind", kind_name,
                     "duplicate", 0, "email", mt.email[0] ? mt.email : NULL, "subject", m.subject);
     if (!res) {
@@ -371,8 +371,7 @@ int sa_app_inbound(struct sa_app *app, const char *raw, size_t len, json_t **out
         rc = act_auto_reply(app, &m, mt.email, res, err);
     if (rc)
         goto forget;
-    const char *status = kind == SA_INBOUND_BOUNCE
-                             ? (b.status[0] ? b.status : b.action)
+    const char *status = kind == SA_INBOUND_BOUNCE ? (b.status[0] ? b.status : b.action)
                          : kind == SA_INBOUND_AUTO_REPLY
                              ? json_string_value(json_object_get(res, "return_date"))
                              : json_string_value(json_object_get(res, "intent"));
@@ -389,7 +388,7 @@ int sa_app_inbound(struct sa_app *app, const char *raw, size_t len, json_t **out
     *out = res;
     res = NULL;
     goto out;
-forget: {
+forget : {
     struct sa_err e = {0};
     if (sa_store_inbound_finish(app->store, key, NULL, NULL, &e))
         sa_log(SA_LOG_WARN, "inbound message claim not released",

@@ -56,8 +56,9 @@ int sa_inbound_sig_verify(const char *secret, size_t secret_len, const char *tim
                           long long max_age, struct sa_err *err)
 {
     if (!timestamp || !*timestamp)
-        return sa_err_set(err, SA_EINVAL, "X-Timestamp is missing: it is part of the signed "
-                                          "text");
+        return sa_err_set(err, SA_EINVAL,
+                          "X-Timestamp is missing: it is part of the signed "
+                          "text");
     if (!signature || !*signature)
         return sa_err_set(err, SA_EINVAL, "X-Signature is missing");
     size_t tl = strlen(timestamp);
@@ -74,8 +75,8 @@ int sa_inbound_sig_verify(const char *secret, size_t secret_len, const char *tim
     sa_inbound_sig_sign(secret, secret_len, timestamp, body, len, want);
     char got[SA_INBOUND_SIG_LEN];
     for (size_t i = 0; i <= 7 + 64; i++) /* hex compared in one case */
-        got[i] = (char)(signature[i] >= 'A' && signature[i] <= 'F' ? signature[i] + 32
-                                                                    : signature[i]);
+        got[i] =
+            (char)(signature[i] >= 'A' && signature[i] <= 'F' ? signature[i] + 32 : signature[i]);
     if (!want[0] || CRYPTO_memcmp(want, got, 7 + 64) != 0)
         return sa_err_set(err, SA_EINVAL, "X-Signature does not match the body");
     return 0;

@@ -250,7 +250,8 @@ static void test_reply_cancels_followups(void **state)
     expect_problem("a wrong key", &r, 401, "[\"header\",\"x-signature\"]", "invalid_signature");
     resp_free(&r);
     post_signed_at(msg, SECRET, (long long)clock_now - 3600, &r);
-    expect_problem("a replayed request", &r, 401, "[\"header\",\"x-signature\"]", "invalid_signature");
+    expect_problem("a replayed request", &r, 401, "[\"header\",\"x-signature\"]",
+                   "invalid_signature");
     assert_non_null(strstr(r.body, "seconds from the server's time"));
     resp_free(&r);
     harness_auth("");

@@ -193,28 +193,51 @@ static bool from_daemon(const char *addr)
 }
 
 /* Subjects of delivery reports (folded). */
-static const char *const report_subjects[] = {
-    "undelivered mail returned to sender", "undeliverable", "undelivered mail",
-    "delivery status notification", "mail delivery failed", "returned mail",
-    "delivery failure", "failure notice", "delivery has failed", "message not delivered",
-    "address not found", "unzustellbar", "nicht zustellbar", "non remis", "non distribuable",
-    "mail delivery subsystem", "warning: could not send message", "delayed mail", NULL};
-static const char *const permanent_words[] = {
-    "user unknown", "unknown user", "does not exist", "doesn't exist", "address not found",
-    "couldn't be found", "could not be found", "no such user", "mailbox unavailable",
-    "recipient address rejected", "permanent", "delivery has failed", "wasn't delivered",
-    "was not delivered", "undeliverable", "unzustellbar", "existiert nicht", "unbekannt",
-    "recipient not found", "mailbox not found", "invalid recipient", NULL};
-static const char *const delay_words[] = {"delayed", "will retry", "will continue to try",
-                                          "temporar", "has not yet been delivered",
-                                          "not been delivered yet", "vorubergehend", NULL};
+static const char *const report_subjects[] = {"undelivered mail returned to sender",
+                                              "undeliverable",
+                                              "undelivered mail",
+                                              "delivery status notification",
+                                              "mail delivery failed",
+                                              "returned mail",
+                                              "delivery failure",
+                                              "failure notice",
+                                              "delivery has failed",
+                                              "message not delivered",
+                                              "address not found",
+                                              "unzustellbar",
+                                              "nicht zustellbar",
+                                              "non remis",
+                                              "non distribuable",
+                                              "mail delivery subsystem",
+                                              "warning: could not send message",
+                                              "delayed mail",
+                                              NULL};
+static const char *const permanent_words[] = {"user unknown",        "unknown user",
+                                              "does not exist",      "doesn't exist",
+                                              "address not found",   "couldn't be found",
+                                              "could not be found",  "no such user",
+                                              "mailbox unavailable", "recipient address rejected",
+                                              "permanent",           "delivery has failed",
+                                              "wasn't delivered",    "was not delivered",
+                                              "undeliverable",       "unzustellbar",
+                                              "existiert nicht",     "unbekannt",
+                                              "recipient not found", "mailbox not found",
+                                              "invalid recipient",   NULL};
+static const char *const delay_words[] = {"delayed",
+                                          "will retry",
+                                          "will continue to try",
+                                          "temporar",
+                                          "has not yet been delivered",
+                                          "not been delivered yet",
+                                          "vorubergehend",
+                                          NULL};
 
 /* The first enhanced status code "C.S.D" in text with class 4 or 5. */
 static bool status_code(const char *text, char out[16], const char **where)
 {
     for (const char *p = text; *p; p++) {
-        if ((*p != '4' && *p != '5') || p[1] != '.' || (p > text && isalnum((unsigned char)p[-1])) ||
-            (p > text && p[-1] == '.'))
+        if ((*p != '4' && *p != '5') || p[1] != '.' ||
+            (p > text && isalnum((unsigned char)p[-1])) || (p > text && p[-1] == '.'))
             continue;
         const char *q = p + 2;
         size_t d1 = strspn(q, "0123456789");
@@ -222,7 +245,8 @@ static bool status_code(const char *text, char out[16], const char **where)
             continue;
         size_t d2 = strspn(q + d1 + 1, "0123456789");
         const char *e = q + d1 + 1 + d2;
-        if (d2 < 1 || d2 > 3 || isalnum((unsigned char)*e) || (*e == '.' && isdigit((unsigned char)e[1])))
+        if (d2 < 1 || d2 > 3 || isalnum((unsigned char)*e) ||
+            (*e == '.' && isdigit((unsigned char)e[1])))
             continue;
         snprintf(out, 16, "%.*s", (int)(e - p), p);
         *where = p;
@@ -263,8 +287,7 @@ static bool first_address(const char *text, const char *skip, char *out, size_t 
             e++;
         while (e > at + 1 && e[-1] == '.')
             e--;
-        if (s == at || e == at + 1 || !memchr(at, '.', (size_t)(e - at)) ||
-            (size_t)(e - s) >= cap)
+        if (s == at || e == at + 1 || !memchr(at, '.', (size_t)(e - at)) || (size_t)(e - s) >= cap)
             continue;
         snprintf(out, cap, "%.*s", (int)(e - s), s);
         lower(out);
@@ -353,12 +376,25 @@ static bool auto_reply(const struct sa_mime_msg *m)
     const char *prec = sa_mime_field(m, "Precedence");
     if (prec && strncasecmp(prec, "auto_reply", 10) == 0)
         return true;
-    static const char *const subjects[] = {
-        "out of office", "out of the office", "automatic reply", "auto reply", "autoreply",
-        "auto-reply", "auto response", "automatische antwort", "abwesenheitsnotiz",
-        "abwesenheit", "reponse automatique", "absence du bureau", "respuesta automatica",
-        "fuera de la oficina", "risposta automatica", "fuori sede", "afwezig",
-        "automatisch antwoord", NULL};
+    static const char *const subjects[] = {"out of office",
+                                           "out of the office",
+                                           "automatic reply",
+                                           "auto reply",
+                                           "autoreply",
+                                           "auto-reply",
+                                           "auto response",
+                                           "automatische antwort",
+                                           "abwesenheitsnotiz",
+                                           "abwesenheit",
+                                           "reponse automatique",
+                                           "absence du bureau",
+                                           "respuesta automatica",
+                                           "fuera de la oficina",
+                                           "risposta automatica",
+                                           "fuori sede",
+                                           "afwezig",
+                                           "automatisch antwoord",
+                                           NULL};
     char *subj = folded(m->subject);
     bool hit = has_any(subj, subjects);
     free(subj);

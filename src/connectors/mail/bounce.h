@@ -15,11 +15,11 @@ enum sa_inbound_kind { SA_INBOUND_REPLY, SA_INBOUND_BOUNCE, SA_INBOUND_AUTO_REPL
 
 /* A delivery report's outcome for the recipient it is about. */
 struct sa_bounce {
-    char recipient[256]; /* the failed address, lowercase; "" when the report names none */
-    char status[16];     /* the enhanced status code ("5.1.1"), "" when none is given */
-    char action[16];     /* RFC 3464 Action (failed, delayed, delivered, ...), lowercase */
-    bool hard;           /* a permanent failure: action failed with a 5.x.x status (or a
-                          * non-standard report's permanent wording) */
+    char recipient[256];  /* the failed address, lowercase; "" when the report names none */
+    char status[16];      /* the enhanced status code ("5.1.1"), "" when none is given */
+    char action[16];      /* RFC 3464 Action (failed, delayed, delivered, ...), lowercase */
+    bool hard;            /* a permanent failure: action failed with a 5.x.x status (or a
+                           * non-standard report's permanent wording) */
     char diagnostic[256]; /* the remote server's answer, when the report quotes it */
 };
 

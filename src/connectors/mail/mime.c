@@ -391,8 +391,8 @@ static int to_utf8(const char *charset, const char *in, size_t len, const char *
 /* ---- RFC 2047 encoded-words ---------------------------------------------------------------- */
 
 /* One encoded-word at p ("=?charset?B|Q?text?="): its parts; false when p is not one. */
-static bool encoded_word(const char *p, const char *end, const char **cs, size_t *cs_len,
-                         char *enc, const char **text, size_t *text_len, const char **after)
+static bool encoded_word(const char *p, const char *end, const char **cs, size_t *cs_len, char *enc,
+                         const char **text, size_t *text_len, const char **after)
 {
     if (end - p < 8 || p[0] != '=' || p[1] != '?')
         return false;
@@ -463,8 +463,8 @@ int sa_mime_decode_header(const char *in, size_t len, char **out, struct sa_err 
                     int hi, lo;
                     if (ch == '_')
                         ch = ' ';
-                    else if (ch == '=' && i + 2 < tl &&
-                             (hi = hexval(t[i + 1])) >= 0 && (lo = hexval(t[i + 2])) >= 0) {
+                    else if (ch == '=' && i + 2 < tl && (hi = hexval(t[i + 1])) >= 0 &&
+                             (lo = hexval(t[i + 2])) >= 0) {
                         ch = (char)(hi * 16 + lo);
                         i += 2;
                     }
@@ -497,7 +497,8 @@ int sa_mime_decode_header(const char *in, size_t len, char **out, struct sa_err 
         rc = flush_words(&raw, cs, &b, err);
     sa_buf_free(&raw);
     if (!rc && b.len && sa_utf8_valid_prefix(b.data, b.len) != b.len)
-        rc = sa_err_set(err, SA_EINVAL, "a header has bytes that are not UTF-8 outside encoded-words");
+        rc = sa_err_set(err, SA_EINVAL,
+                        "a header has bytes that are not UTF-8 outside encoded-words");
     if (!rc) {
         size_t n;
         *out = sa_buf_steal(&b, &n);
@@ -629,16 +630,16 @@ static size_t entity(const char *p, const char *end, struct sa_buf *b)
     static const struct {
         const char *name;
         uint32_t cp;
-    } named[] = {{"amp", '&'},     {"lt", '<'},      {"gt", '>'},      {"quot", '"'},
-                 {"apos", '\''},   {"nbsp", ' '},    {"copy", 0xA9},   {"reg", 0xAE},
-                 {"euro", 0x20AC}, {"hellip", 0x2026}, {"mdash", 0x2014}, {"ndash", 0x2013},
-                 {"lsquo", 0x2018}, {"rsquo", 0x2019}, {"ldquo", 0x201C}, {"rdquo", 0x201D},
-                 {"bdquo", 0x201E}, {"auml", 0xE4},  {"ouml", 0xF6},   {"uuml", 0xFC},
-                 {"Auml", 0xC4},   {"Ouml", 0xD6},   {"Uuml", 0xDC},   {"szlig", 0xDF},
-                 {"eacute", 0xE9}, {"egrave", 0xE8}, {"ecirc", 0xEA},  {"agrave", 0xE0},
-                 {"acirc", 0xE2},  {"ccedil", 0xE7}, {"ocirc", 0xF4},  {"icirc", 0xEE},
-                 {"ugrave", 0xF9}, {"Eacute", 0xC9}, {"ntilde", 0xF1}, {"aacute", 0xE1},
-                 {"iacute", 0xED}, {"oacute", 0xF3}, {"uacute", 0xFA}};
+    } named[] = {{"amp", '&'},      {"lt", '<'},        {"gt", '>'},       {"quot", '"'},
+                 {"apos", '\''},    {"nbsp", ' '},      {"copy", 0xA9},    {"reg", 0xAE},
+                 {"euro", 0x20AC},  {"hellip", 0x2026}, {"mdash", 0x2014}, {"ndash", 0x2013},
+                 {"lsquo", 0x2018}, {"rsquo", 0x2019},  {"ldquo", 0x201C}, {"rdquo", 0x201D},
+                 {"bdquo", 0x201E}, {"auml", 0xE4},     {"ouml", 0xF6},    {"uuml", 0xFC},
+                 {"Auml", 0xC4},    {"Ouml", 0xD6},     {"Uuml", 0xDC},    {"szlig", 0xDF},
+                 {"eacute", 0xE9},  {"egrave", 0xE8},   {"ecirc", 0xEA},   {"agrave", 0xE0},
+                 {"acirc", 0xE2},   {"ccedil", 0xE7},   {"ocirc", 0xF4},   {"icirc", 0xEE},
+                 {"ugrave", 0xF9},  {"Eacute", 0xC9},   {"ntilde", 0xF1},  {"aacute", 0xE1},
+                 {"iacute", 0xED},  {"oacute", 0xF3},   {"uacute", 0xFA}};
     const char *semi = memchr(p, ';', (size_t)(end - p) < 12 ? (size_t)(end - p) : 12);
     if (!semi || semi == p + 1)
         return 0;
@@ -725,8 +726,8 @@ char *sa_mime_html_to_text(const char *html, size_t len)
                 /* to the matching close tag */
                 const char *c = after;
                 size_t n = strlen(skipped[i]);
-                while (c + n + 2 < end && !(c[0] == '<' && c[1] == '/' &&
-                                            strncasecmp(c + 2, skipped[i], n) == 0))
+                while (c + n + 2 < end &&
+                       !(c[0] == '<' && c[1] == '/' && strncasecmp(c + 2, skipped[i], n) == 0))
                     c++;
                 const char *cg = memchr(c, '>', (size_t)(end - c));
                 p = cg ? cg + 1 : end;
@@ -745,9 +746,9 @@ char *sa_mime_html_to_text(const char *html, size_t len)
                 put(&b, "\n", 1);
                 line_start = true;
             } else {
-                static const char *const blocks[] = {"p",  "div", "tr", "li", "h1", "h2", "h3",
-                                                      "h4", "h5",  "h6", "table", "ul", "ol",
-                                                      "pre", "hr"};
+                static const char *const blocks[] = {"p",     "div", "tr", "li",  "h1",
+                                                     "h2",    "h3",  "h4", "h5",  "h6",
+                                                     "table", "ul",  "ol", "pre", "hr"};
                 for (size_t i = 0; i < sizeof blocks / sizeof blocks[0]; i++)
                     if (tag_is(t, end, blocks[i])) {
                         html_newline(&b);
@@ -814,9 +815,8 @@ static int decode_body(const struct sa_mime_field *f, size_t nf, const char *bod
         rc = b64_decode(body, len, &b, &bad);
         if (rc == SA_EINVAL) {
             sa_buf_free(&b);
-            return sa_err_set(err, SA_EINVAL,
-                              "%s: invalid base64 character 0x%02X at offset %zu", what,
-                              (unsigned char)body[bad], bad);
+            return sa_err_set(err, SA_EINVAL, "%s: invalid base64 character 0x%02X at offset %zu",
+                              what, (unsigned char)body[bad], bad);
         }
     } else if (!cte[0] || strcmp(cte, "7bit") == 0 || strcmp(cte, "8bit") == 0 ||
                strcmp(cte, "binary") == 0) {
@@ -943,8 +943,7 @@ static int walk_entity(struct walk *w, const struct sa_mime_field *f, size_t nf,
                        size_t body_len, int depth, bool attached)
 {
     if (depth > SA_MIME_MAX_DEPTH)
-        return sa_err_set(w->err, SA_ETOOBIG, "parts are nested deeper than %d",
-                          SA_MIME_MAX_DEPTH);
+        return sa_err_set(w->err, SA_ETOOBIG, "parts are nested deeper than %d", SA_MIME_MAX_DEPTH);
     if (++w->m->parts > SA_MIME_MAX_PARTS)
         return sa_err_set(w->err, SA_ETOOBIG, "more than %d MIME parts", SA_MIME_MAX_PARTS);
     const char *ctv = field_in(f, nf, "Content-Type");
@@ -967,8 +966,7 @@ static int walk_entity(struct walk *w, const struct sa_mime_field *f, size_t nf,
         return walk_multipart(w, body, body_len, boundary, depth, attached);
     }
     if (strcmp(type, "message/rfc822") == 0 || strcmp(type, "message/global") == 0 ||
-        strcmp(type, "text/rfc822-headers") == 0 ||
-        strcmp(type, "message/global-headers") == 0) {
+        strcmp(type, "text/rfc822-headers") == 0 || strcmp(type, "message/global-headers") == 0) {
         char *dec = NULL;
         size_t dl = 0;
         int rc = decode_body(f, nf, body, body_len, type, &dec, &dl, w->err);
@@ -991,12 +989,12 @@ static int walk_entity(struct walk *w, const struct sa_mime_field *f, size_t nf,
         return entity_text(f, nf, body, body_len, "text/plain part", &w->m->text, &tl, w->err);
     }
     if (strcmp(type, "text/html") == 0 && !w->html)
-        return entity_text(f, nf, body, body_len, "text/html part", &w->html, &w->html_len,
-                           w->err);
+        return entity_text(f, nf, body, body_len, "text/html part", &w->html, &w->html_len, w->err);
     return 0; /* images, calendars, other attachments: not read */
 }
 
-/* ---- the message ------------------------------------------------------------------------------ */
+/* ---- the message ------------------------------------------------------------------------------
+ */
 
 void sa_mime_clear(struct sa_mime_msg *m)
 {

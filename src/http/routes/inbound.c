@@ -25,8 +25,8 @@ void sa_route_inbound_email(struct sa_req *r)
                                   data, len, (long long)sa_wall_time(),
                                   r->app->cfg.inbound_max_age_seconds, &err)) {
             sa_reply_header(r, "WWW-Authenticate", "HMAC realm=\"sales-agent inbound\"");
-            sa_reply_error(r, 401, "unauthorized", "header.x-signature", "invalid_signature",
-                           "%s", err.msg);
+            sa_reply_error(r, 401, "unauthorized", "header.x-signature", "invalid_signature", "%s",
+                           err.msg);
             return;
         }
     }

@@ -40,10 +40,11 @@ int sa_pg_inbound_claim(struct sa_store *s, const struct sa_inbound_row *r, bool
     if (existing)
         *existing = NULL;
     if (!r->id || !r->message_id || !r->kind || !r->received_at)
-        return sa_err_set(err, SA_EINVAL, "an inbound message needs id, message_id, kind and "
-                                          "received_at");
-    const struct pg_arg a[] = {TXT(r->id),        TXT(r->message_id), TXT(r->kind),
-                               TXT(r->lead_id),   TXT(r->thread_id),  TXT(r->email),
+        return sa_err_set(err, SA_EINVAL,
+                          "an inbound message needs id, message_id, kind and "
+                          "received_at");
+    const struct pg_arg a[] = {TXT(r->id),         TXT(r->message_id), TXT(r->kind),
+                               TXT(r->lead_id),    TXT(r->thread_id),  TXT(r->email),
                                TXT(r->matched_by), TXT(r->received_at)};
     int changed = 0;
     int rc = pg_exec_args(s, &INBOUND_CLAIM, a, DB_N(a), &changed, err);

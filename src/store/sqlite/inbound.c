@@ -21,8 +21,8 @@ static const struct db_sql INBOUND_GET = {
 static const struct db_sql INBOUND_FINISH = {
     "record an inbound message's outcome",
     "UPDATE inbound_messages SET status = ?2, result = ?3 WHERE message_id = ?1"};
-static const struct db_sql INBOUND_FORGET = {
-    "forget an inbound message", "DELETE FROM inbound_messages WHERE message_id = ?1"};
+static const struct db_sql INBOUND_FORGET = {"forget an inbound message",
+                                             "DELETE FROM inbound_messages WHERE message_id = ?1"};
 
 int sa_sqlite_outbox_by_message_id(struct sa_store *s, const char *message_id, json_t **out,
                                    struct sa_err *err)
@@ -50,10 +50,11 @@ int sa_sqlite_inbound_claim(struct sa_store *s, const struct sa_inbound_row *r, 
     if (existing)
         *existing = NULL;
     if (!r->id || !r->message_id || !r->kind || !r->received_at)
-        return sa_err_set(err, SA_EINVAL, "an inbound message needs id, message_id, kind and "
-                                          "received_at");
-    const struct db_arg a[] = {TXT(r->id),        TXT(r->message_id), TXT(r->kind),
-                               TXT(r->lead_id),   TXT(r->thread_id),  TXT(r->email),
+        return sa_err_set(err, SA_EINVAL,
+                          "an inbound message needs id, message_id, kind and "
+                          "received_at");
+    const struct db_arg a[] = {TXT(r->id),         TXT(r->message_id), TXT(r->kind),
+                               TXT(r->lead_id),    TXT(r->thread_id),  TXT(r->email),
                                TXT(r->matched_by), TXT(r->received_at)};
     int changed = 0;
     int rc = db_exec_args(s, &INBOUND_CLAIM, a, DB_N(a), &changed, err);

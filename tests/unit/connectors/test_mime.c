@@ -97,9 +97,9 @@ static void outlook_reply_german(void **state)
     assert_non_null(strstr(m.text, "nächste Woche eine Demo vereinbaren?"));
     const char *r = reply_of(&m);
     assert_non_null(strstr(r, "Dienstag oder Mittwoch wäre gut."));
-    assert_null(strstr(r, "Gesendet"));          /* the Von:/Gesendet: block */
+    assert_null(strstr(r, "Gesendet"));            /* the Von:/Gesendet: block */
     assert_null(strstr(r, "Brauereien wie Ihre")); /* our own quoted e-mail */
-    assert_null(strstr(r, "Leiter Logistik"));   /* the signature after the closing */
+    assert_null(strstr(r, "Leiter Logistik"));     /* the signature after the closing */
     assert_int_equal(sa_mail_classify(&m, &b), SA_INBOUND_REPLY);
     sa_mime_clear(&m);
 }
@@ -370,8 +370,8 @@ static void refusals(void **state)
                     SA_EINVAL, "unsupported charset 'koi8-r'");
     parse_str_fails("From: a@example.com\nContent-Transfer-Encoding: base64\n\nSGVsbG8*\n",
                     SA_EINVAL, "invalid base64 character 0x2A");
-    parse_str_fails("From: a@example.com\nContent-Transfer-Encoding: x-uuencode\n\nx\n",
-                    SA_EINVAL, "x-uuencode");
+    parse_str_fails("From: a@example.com\nContent-Transfer-Encoding: x-uuencode\n\nx\n", SA_EINVAL,
+                    "x-uuencode");
     parse_str_fails("From: a@example.com\nSubject: =?utf-8?B?w6k?= \xFF\n\nx\n", SA_EINVAL,
                     "Subject:");
     /* nesting past the cap */
