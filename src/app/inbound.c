@@ -293,8 +293,13 @@ static json_t *duplicate_of(const json_t *existing, const char *key)
     json_t *out = json_is_object(r) ? json_deep_copy(r)
                                     : json_pack("{s:s, s:O?, s:b}", "message_id", key, "kind",
                                                 json_object_get(existing, "kind"), "processing", 1);
-    if (out)
+    if (out) { /* an erased person's message keeps only its id and kind */
+        if (!json_object_get(out, "message_id"))
+            json_object_set_new(out, "message_id", json_string(key));
+        if (!json_object_get(out, "kind"))
+            json_object_set(out, "kind", json_object_get(existing, "kind"));
         json_object_set_new(out, "duplicate", json_true());
+    }
     return out;
 }
 

@@ -2790,6 +2790,21 @@ static void test_inbound_messages(void **state)
     }
     assert_true(bi < ri);
     json_decref(tl);
+
+    /* erasing the person keeps each message's id and kind only: a redelivery is still a
+     * duplicate, and nothing of the person is left in it */
+    json_t *erased = NULL;
+    assert_int_equal(sa_store_lead_erase(s, lead_id, email, NULL, &erased, &err), 0);
+    json_decref(erased);
+    r.id = rid2;
+    assert_int_equal(sa_store_inbound_claim(s, &r, &inserted, &existing, &err), 0);
+    assert_false(inserted);
+    assert_string_equal(str(existing, "kind"), "reply_received");
+    assert_true(json_is_null(json_object_get(existing, "email")));
+    assert_true(json_is_null(json_object_get(existing, "lead_id")));
+    assert_true(json_is_null(json_object_get(existing, "status")));
+    assert_true(json_is_true(json_object_get(json_object_get(existing, "result"), "erased")));
+    json_decref(existing);
     sa_store_close(s);
 }
 
