@@ -66,6 +66,15 @@ static const struct sa_metric_desc m_breaker = {
     NULL,
     0};
 
+/* inbound mail (issue 15): messages received, by what they were (app/inbound.c) */
+static const struct sa_metric_desc m_inbound = {
+    "inbound_messages_total",
+    "Received e-mails by kind: reply, bounce, auto_reply, unmatched, duplicate, invalid.",
+    SA_COUNTER,
+    {"kind", NULL},
+    NULL,
+    0};
+
 /* The optional data behind enrichment, growth and marketing: a file that is absent turns
  * its agent off (501); a file that is present but wrong stops start-up. */
 static int load_agent_data(struct sa_app *app, struct sa_err *err)
@@ -149,6 +158,7 @@ static int setup_metrics(struct sa_app *app, struct sa_err *err)
     app->m_agent_success = sa_metrics_register(app->metrics, &m_agent_success);
     app->m_agent_errors = sa_metrics_register(app->metrics, &m_agent_errors);
     app->m_breaker = sa_metrics_register(app->metrics, &m_breaker);
+    app->m_inbound = sa_metrics_register(app->metrics, &m_inbound); /* inbound mail */
     /* Every agent type appears from the start, at zero, so rates work from boot. */
     for (int t = 0; t < SA_AGENT_COUNT; t++) {
         const char *v[] = {sa_agent_type_name((enum sa_agent_type)t)};

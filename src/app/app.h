@@ -54,6 +54,7 @@ struct sa_app {
     void *outbox_kick_arg;
     /* metric family ids */
     int m_agent_seconds, m_agent_success, m_agent_errors, m_breaker;
+    int m_inbound; /* inbound_messages_total{kind} (app/inbound.c) */
     uint64_t started_ns;
     char started_at[SA_ISO8601_LEN];
 };

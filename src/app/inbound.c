@@ -24,6 +24,7 @@
 #include "connectors/mail/bounce.h"
 #include "connectors/mail/mime.h"
 #include "domain/reply.h"
+#include "metrics/metrics.h"
 #include "store/store.h"
 
 /* The longest message handed to a conversation turn (its limit is 5,000 characters). */
@@ -303,6 +304,27 @@ static json_t *duplicate_of(const json_t *existing, const char *key)
     return out;
 }
 
+/* Deletes the claim of a message whose processing failed, so a retry processes it. */
+static void release_claim(struct sa_app *app, const char *key)
+{
+    struct sa_err e = {0};
+    if (sa_store_inbound_finish(app->store, key, NULL, NULL, &e))
+        sa_log(SA_LOG_WARN, "inbound message claim not released",
+               json_pack("{s:s, s:s}", "message_id", key, "error", e.msg));
+}
+
+/* inbound_messages_total{kind}: the outcome's kind, duplicate, or invalid (a 422). */
+static void count(struct sa_app *app, int rc, const json_t *out)
+{
+    const char *k[] = {rc == SA_EINVAL || rc == SA_ETOOBIG ? "invalid"
+                       : rc                                ? NULL
+                       : json_is_true(json_object_get(out, "duplicate"))
+                           ? "duplicate"
+                           : json_string_value(json_object_get(out, "kind"))};
+    if (app->metrics && app->m_inbound >= 0 && k[0])
+        sa_metrics_add(app->metrics, app->m_inbound, k, 1);
+}
+
 int sa_app_inbound(struct sa_app *app, const char *raw, size_t len, json_t **out,
                    struct sa_err *err)
 {
@@ -393,13 +415,10 @@ int sa_app_inbound(struct sa_app *app, const char *raw, size_t len, json_t **out
     *out = res;
     res = NULL;
     goto out;
-forget : {
-    struct sa_err e = {0};
-    if (sa_store_inbound_finish(app->store, key, NULL, NULL, &e))
-        sa_log(SA_LOG_WARN, "inbound message claim not released",
-               json_pack("{s:s, s:s}", "message_id", key, "error", e.msg));
-}
+forget:
+    release_claim(app, key);
 out:
+    count(app, rc, *out);
     json_decref(res);
     json_decref(mt.item);
     sa_mime_clear(&m);

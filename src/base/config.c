@@ -371,6 +371,14 @@ static const struct sa_setting settings[] = {
      .doc = "how far a signed inbound request's X-Timestamp may be from now (replays older "
             "than this are refused)",
      .commands = SA_CMD_SERVE},
+    {.env = "INBOUND_MAX_BYTES",
+     BYTES(inbound_max_bytes),
+     .dflt = "10485760",
+     .min = 1024,
+     .max = 25L * 1024 * 1024,
+     .doc = "body cap of POST /api/inbound/email (a message with its attachments, held in "
+            "memory while it is read)",
+     .commands = SA_CMD_SERVE},
     /* the availability calendar: sa_calendar_parse checks the structure and keeps its own
      * defaults for what is unset */
     {.env = "MEETING_MINUTES",

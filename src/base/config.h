@@ -78,6 +78,7 @@ struct sa_config {
     /* inbound mail (app/inbound.h, README "Inbound mail") */
     const char *inbound_secret;   /* INBOUND_SECRET: HMAC key of POST /api/inbound/email, or NULL */
     int inbound_max_age_seconds;  /* INBOUND_MAX_AGE_SECONDS: a signature's timestamp window */
+    size_t inbound_max_bytes;     /* INBOUND_MAX_BYTES: POST /api/inbound/email's body cap */
     /* the outbox */
     const char *mail_transport; /* MAIL_TRANSPORT: a transport spec (maildir:DIR) */
     int outbox_poll_ms;         /* OUTBOX_POLL_MS: 0 holds outgoing mail */

@@ -221,6 +221,8 @@ static void set_request_id(struct sa_req *r)
 
 static size_t body_cap(const struct sa_req *r)
 {
+    if (r->route && r->route->body == SA_BODY_MAIL) /* inbound mail: attachments and all */
+        return r->app->cfg.inbound_max_bytes;
     return r->route && r->route->body == SA_BODY_CSV ? r->app->cfg.max_import_bytes
                                                      : r->app->cfg.max_body;
 }
@@ -233,6 +235,10 @@ static void reply_too_large(struct sa_req *r)
                        "CLI (sales-agent import FILE.csv reads a file of any size), or split it "
                        "into files under the limit",
                        r->app->cfg.max_import_bytes);
+    else if (r->route && r->route->body == SA_BODY_MAIL)
+        sa_reply_error(r, 413, "payload_too_large", "body", "too_large",
+                       "The message is larger than %zu bytes (INBOUND_MAX_BYTES)",
+                       r->app->cfg.inbound_max_bytes);
     else
         sa_reply_error(r, 413, "payload_too_large", "body", "too_large",
                        "Request body is larger than %zu bytes", r->app->cfg.max_body);
@@ -272,6 +278,8 @@ static int body_append(struct sa_req *r, const char *data, size_t n)
     size_t cap = body_cap(r), have = r->body_spooled ? r->body_file_len : r->body.len;
     if (n > cap - have)
         return SA_ETOOBIG;
+    if (r->route->body == SA_BODY_MAIL) /* held in memory up to INBOUND_MAX_BYTES */
+        r->body.max = cap;
     if (!r->body_spooled && (r->route->body != SA_BODY_CSV || n <= r->app->cfg.max_body - have))
         return sa_buf_append(&r->body, data, n);
     if (!r->body_spooled) {

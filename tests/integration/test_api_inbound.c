@@ -327,6 +327,13 @@ static void test_reply_cancels_followups(void **state)
     assert_int_equal(json_integer_value(jget(j, "turns")), 1);
     resp_free(&r);
     free(msg);
+    /* counted by kind: the reply, its duplicate, the two unreadable messages */
+    http("GET", "/metrics", NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "inbound_messages_total{kind=\"reply\"} 1\n"));
+    assert_non_null(strstr(r.body, "inbound_messages_total{kind=\"duplicate\"} 1\n"));
+    assert_non_null(strstr(r.body, "inbound_messages_total{kind=\"invalid\"} 2\n"));
+    resp_free(&r);
 
     /* an API key with the inbound scope may post mail; one without it may not */
     char *body = strf("{\"name\":\"gateway\",\"scopes\":[\"inbound\"]}");
@@ -463,6 +470,38 @@ static void test_bounces(void **state)
     assert_true(json_is_true(jget(j, "duplicate")));
     resp_free(&r);
     free(hard);
+
+    /* a message with an attachment, larger than MAX_BODY_BYTES (1 MB): read, the
+     * attachment skipped */
+    size_t blob = 1500 * 1024;
+    char *b64 = malloc(blob + blob / 76 * 2 + 1);
+    assert_non_null(b64);
+    size_t o = 0;
+    for (size_t k = 0; k < blob; k++) {
+        b64[o++] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"[k % 64];
+        if (k % 76 == 75) {
+            b64[o++] = '\r';
+            b64[o++] = '\n';
+        }
+    }
+    b64[o] = '\0';
+    char *big =
+        strf("From: Ana Ruiz <ana@elsewhere.example>\r\nMessage-ID: <big-1@elsewhere.example>\r\n"
+             "Subject: Our RFP\r\nMIME-Version: 1.0\r\n"
+             "Content-Type: multipart/mixed; boundary=\"XYZ\"\r\n\r\n"
+             "--XYZ\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+             "Please find our RFP attached.\r\n"
+             "--XYZ\r\nContent-Type: application/pdf; name=\"rfp.pdf\"\r\n"
+             "Content-Disposition: attachment; filename=\"rfp.pdf\"\r\n"
+             "Content-Transfer-Encoding: base64\r\n\r\n%s\r\n--XYZ--\r\n",
+             b64);
+    free(b64);
+    j = post_signed(big, &r);
+    free(big);
+    if (r.status != 200)
+        fail_msg("a large message: %ld %.300s", r.status, r.body);
+    assert_string_equal(jstr(j, "kind"), "unmatched");
+    resp_free(&r);
     assert_true(exited_ok(server_stop(&runs_srv)));
 }
 
