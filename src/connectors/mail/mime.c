@@ -354,7 +354,7 @@ static int to_utf8(const char *charset, const char *in, size_t len, const char *
                                   (unsigned char)in[i], i);
         snprintf(cs, sizeof cs, "utf-8");
     }
-    if (!sa_charset_known(cs))
+    if (!sa_charset_known_mail(cs))
         return sa_err_set(err, SA_EINVAL, "%s: unsupported charset '%.40s'", what, cs);
     size_t bad = 0;
     struct sa_err e = {0};
