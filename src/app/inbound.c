@@ -183,6 +183,20 @@ static int act_reply(struct sa_app *app, const struct sa_mime_msg *m, const stru
     json_decref(lead);
     if (!input)
         return sa_err_set(err, SA_ENOMEM, "out of memory");
+    /* a turn takes what its check takes: a display name over its limit is dropped; an
+     * address it refuses leaves the reply recorded without a turn */
+    json_t *detail = json_array();
+    if (sa_conversation_validate(input, "input", detail)) {
+        json_object_del(json_object_get(input, "contact"), "name");
+        json_array_clear(detail);
+    }
+    bool valid = detail && sa_conversation_validate(input, "input", detail) == 0;
+    json_decref(detail);
+    if (!valid) {
+        json_decref(input);
+        json_object_set_new(res, "intent", json_null());
+        return 0;
+    }
     struct sa_invoke_res r;
     int rc = sa_app_converse(app, thread, input, &r, err);
     json_decref(input);
@@ -287,18 +301,25 @@ static const char *timeline_kind(enum sa_inbound_kind k, bool matched)
     return matched ? "reply_received" : "unmatched";
 }
 
-/* The stored outcome of a message seen before, answered again. */
+/* The answer's kind for a timeline kind (reply_received is a reply). */
+static const char *answer_kind(const char *timeline_kind)
+{
+    return timeline_kind && strcmp(timeline_kind, "reply_received") == 0 ? "reply" : timeline_kind;
+}
+
+/* The stored outcome of a message seen before, answered again: the first answer, or, for
+ * one still being processed or an erased person's, its id and kind. */
 static json_t *duplicate_of(const json_t *existing, const char *key)
 {
     json_t *r = json_object_get(existing, "result");
-    json_t *out = json_is_object(r) ? json_deep_copy(r)
-                                    : json_pack("{s:s, s:O?, s:b}", "message_id", key, "kind",
-                                                json_object_get(existing, "kind"), "processing", 1);
-    if (out) { /* an erased person's message keeps only its id and kind */
+    json_t *out = json_is_object(r) ? json_deep_copy(r) : json_pack("{s:b}", "processing", 1);
+    if (out) {
         if (!json_object_get(out, "message_id"))
             json_object_set_new(out, "message_id", json_string(key));
         if (!json_object_get(out, "kind"))
-            json_object_set(out, "kind", json_object_get(existing, "kind"));
+            json_object_set_new(
+                out, "kind",
+                json_string(answer_kind(json_string_value(json_object_get(existing, "kind")))));
         json_object_set_new(out, "duplicate", json_true());
     }
     return out;

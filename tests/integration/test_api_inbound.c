@@ -326,7 +326,6 @@ static void test_reply_cancels_followups(void **state)
     assert_int_equal(r.status, 200);
     assert_int_equal(json_integer_value(jget(j, "turns")), 1);
     resp_free(&r);
-    free(msg);
     /* counted by kind: the reply, its duplicate, the two unreadable messages */
     http("GET", "/metrics", NULL, NULL, 0, &r);
     assert_int_equal(r.status, 200);
@@ -369,6 +368,22 @@ static void test_reply_cancels_followups(void **state)
     free(line);
     assert_int_equal(r.status, 403);
     resp_free(&r);
+
+    /* the lead erased: its reply keeps only its id and kind, and stays a duplicate */
+    path = strf("/api/leads/%s", lead);
+    http("DELETE", path, NULL, NULL, 0, &r);
+    free(path);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    j = post_signed(msg, &r);
+    assert_int_equal(r.status, 200);
+    assert_true(json_is_true(jget(j, "duplicate")));
+    assert_true(json_is_true(jget(j, "erased")));
+    assert_string_equal(jstr(j, "kind"), "reply");
+    assert_null(jget(j, "text"));
+    assert_null(jget(j, "email"));
+    resp_free(&r);
+    free(msg);
     assert_true(exited_ok(server_stop(&runs_srv)));
 }
 
