@@ -29,6 +29,10 @@
 
 /* The longest message handed to a conversation turn (its limit is 5,000 characters). */
 #define TURN_TEXT_MAX 4000
+/* A claim without a result this old belongs to a process that died before finishing it:
+ * the next delivery of the message takes it over (longer than any processing, a turn
+ * with a model call included). */
+#define RECLAIM_SECONDS 600
 /* How many queued items of a bounced address one message fails (more stay queued and are
  * cancelled by the sending policy: the address is do-not-contact). */
 #define FAIL_BATCH 500
@@ -376,9 +380,11 @@ int sa_app_inbound(struct sa_app *app, const char *raw, size_t len, json_t **out
     else if (mt.item && json_string_value(json_object_get(mt.item, "thread_id")))
         snprintf(thread, sizeof thread, "%s",
                  json_string_value(json_object_get(mt.item, "thread_id")));
-    char id[SA_UUID_LEN], now[SA_ISO8601_LEN];
+    char id[SA_UUID_LEN], now[SA_ISO8601_LEN], stale[SA_ISO8601_LEN];
     sa_uuid_v7(id);
-    sa_iso8601_format_ms(sa_wall_seconds(), now);
+    double t = sa_wall_seconds();
+    sa_iso8601_format_ms(t, now);
+    sa_iso8601_format_ms(t - RECLAIM_SECONDS, stale);
     struct sa_inbound_row row = {.id = id,
                                  .message_id = key,
                                  .kind = tl_kind,
@@ -386,7 +392,8 @@ int sa_app_inbound(struct sa_app *app, const char *raw, size_t len, json_t **out
                                  .thread_id = thread[0] ? thread : NULL,
                                  .email = mt.email[0] ? mt.email : NULL,
                                  .matched_by = mt.by,
-                                 .received_at = now};
+                                 .received_at = now,
+                                 .reclaim_before = stale};
     bool inserted = false;
     json_t *existing = NULL;
     if ((rc = sa_store_inbound_claim(app->store, &row, &inserted, &existing, err)))

@@ -91,6 +91,9 @@ struct sa_inbound_row {
     const char *email;       /* the address it concerns (the sender, a bounced recipient) */
     const char *matched_by;  /* in_reply_to, references, original_message_id, sender, ... */
     const char *received_at; /* required, ISO 8601 UTC (the caller's clock) */
+    /* ISO 8601 UTC, or NULL: a claim of the same message_id still without a result that was
+     * received before this is taken over (its process died before inbound_finish) */
+    const char *reclaim_before;
 };
 
 /* The longest run lease owner id, with its NUL (run_claim). */
@@ -581,7 +584,9 @@ struct sa_store_ops {
     int (*outbox_by_message_id)(struct sa_store *s, const char *message_id, json_t **out,
                                 struct sa_err *err);
     /* Records a received message under its Message-ID, once: inserts r unless
-     * r->message_id is stored already (of concurrent callers exactly one inserts).
+     * r->message_id is stored already (of concurrent callers exactly one inserts), or
+     * replaces a stored claim that has no result and was received before r->reclaim_before
+     * (then *inserted is true too: the caller acts on it).
      * *inserted says which; when it was stored already, *existing (optional, new
      * reference) is the stored record: {id, message_id, kind, lead_id, thread_id, email,
      * matched_by, status, result (parsed JSON or null), received_at}. */

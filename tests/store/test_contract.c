@@ -2763,6 +2763,38 @@ static void test_inbound_messages(void **state)
     assert_int_equal(sa_store_inbound_claim(s, &r2, &inserted, NULL, &err), 0);
     assert_true(inserted);
     assert_int_equal(sa_store_inbound_finish(s, other, "5.1.1", "{}", &err), 0);
+    /* a claim left without a result (its process died) is taken over once it is older
+     * than reclaim_before, and only then; a finished one never is */
+    char dead[96], rid3[SA_UUID_LEN], rid4[SA_UUID_LEN];
+    uniq(dead, sizeof dead, "<dead", "@mail.example.com>");
+    sa_uuid_v7(rid3);
+    sa_uuid_v7(rid4);
+    struct sa_inbound_row r3 = r;
+    r3.id = rid4;
+    r3.message_id = dead;
+    r3.lead_id = NULL; /* off the timeline checked below */
+    r3.received_at = "2026-12-02T10:00:00.000Z";
+    assert_int_equal(sa_store_inbound_claim(s, &r3, &inserted, NULL, &err), 0);
+    assert_true(inserted);
+    r3.id = rid3;
+    r3.received_at = "2026-12-02T10:05:00.000Z";
+    r3.reclaim_before = "2026-12-02T09:55:00.000Z"; /* not stale yet */
+    assert_int_equal(sa_store_inbound_claim(s, &r3, &inserted, &existing, &err), 0);
+    assert_false(inserted);
+    assert_true(json_is_null(json_object_get(existing, "result")));
+    json_decref(existing);
+    r3.received_at = "2026-12-02T10:20:00.000Z";
+    r3.reclaim_before = "2026-12-02T10:10:00.000Z";
+    assert_int_equal(sa_store_inbound_claim(s, &r3, &inserted, &existing, &err), 0);
+    assert_true(inserted); /* taken over */
+    assert_int_equal(sa_store_inbound_finish(s, dead, "x", "{}", &err), 0);
+    r3.received_at = "2026-12-02T11:20:00.000Z";
+    r3.reclaim_before = "2026-12-02T11:10:00.000Z";
+    assert_int_equal(sa_store_inbound_claim(s, &r3, &inserted, &existing, &err), 0);
+    assert_false(inserted); /* finished: never again */
+    assert_string_equal(str(existing, "id"), rid3);
+    json_decref(existing);
+
     char unknown[96];
     uniq(unknown, sizeof unknown, "<none", "@x>");
     assert_int_equal(sa_store_inbound_finish(s, unknown, "x", "{}", &err), SA_ENOTFOUND);

@@ -12,7 +12,10 @@ static const struct pg_sql INBOUND_CLAIM = {
     "record an inbound message",
     "INSERT INTO inbound_messages (id, message_id, kind, lead_id, thread_id, email, matched_by, "
     "received_at) VALUES ($1, $2, $3, $4::text, $5::text, $6::citext, $7::text, $8) "
-    "ON CONFLICT (message_id) DO NOTHING"};
+    "ON CONFLICT (message_id) DO UPDATE SET id = excluded.id, kind = excluded.kind, lead_id = "
+    "excluded.lead_id, thread_id = excluded.thread_id, email = excluded.email, matched_by = "
+    "excluded.matched_by, received_at = excluded.received_at WHERE inbound_messages.result IS "
+    "NULL AND $9::text IS NOT NULL AND inbound_messages.received_at < $9::text"};
 static const struct pg_sql INBOUND_GET = {
     "read an inbound message",
     "SELECT id, message_id, kind, lead_id, thread_id, email::text AS email, matched_by, status, "
@@ -43,9 +46,9 @@ int sa_pg_inbound_claim(struct sa_store *s, const struct sa_inbound_row *r, bool
         return sa_err_set(err, SA_EINVAL,
                           "an inbound message needs id, message_id, kind and "
                           "received_at");
-    const struct pg_arg a[] = {TXT(r->id),         TXT(r->message_id), TXT(r->kind),
-                               TXT(r->lead_id),    TXT(r->thread_id),  TXT(r->email),
-                               TXT(r->matched_by), TXT(r->received_at)};
+    const struct pg_arg a[] = {TXT(r->id),         TXT(r->message_id),  TXT(r->kind),
+                               TXT(r->lead_id),    TXT(r->thread_id),   TXT(r->email),
+                               TXT(r->matched_by), TXT(r->received_at), TXT(r->reclaim_before)};
     int changed = 0;
     int rc = pg_exec_args(s, &INBOUND_CLAIM, a, DB_N(a), &changed, err);
     if (rc)

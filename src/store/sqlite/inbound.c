@@ -13,7 +13,11 @@ static const struct db_sql OUTBOX_BY_MSGID = {
 static const struct db_sql INBOUND_CLAIM = {
     "record an inbound message",
     "INSERT INTO inbound_messages (id, message_id, kind, lead_id, thread_id, email, matched_by, "
-    "received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (message_id) DO NOTHING"};
+    "received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (message_id) DO UPDATE SET "
+    "id = excluded.id, kind = excluded.kind, lead_id = excluded.lead_id, thread_id = "
+    "excluded.thread_id, email = excluded.email, matched_by = excluded.matched_by, "
+    "received_at = excluded.received_at WHERE inbound_messages.result IS NULL AND ?9 IS NOT "
+    "NULL AND inbound_messages.received_at < ?9"};
 static const struct db_sql INBOUND_GET = {
     "read an inbound message",
     "SELECT id, message_id, kind, lead_id, thread_id, email, matched_by, status, result, "
@@ -53,9 +57,9 @@ int sa_sqlite_inbound_claim(struct sa_store *s, const struct sa_inbound_row *r, 
         return sa_err_set(err, SA_EINVAL,
                           "an inbound message needs id, message_id, kind and "
                           "received_at");
-    const struct db_arg a[] = {TXT(r->id),         TXT(r->message_id), TXT(r->kind),
-                               TXT(r->lead_id),    TXT(r->thread_id),  TXT(r->email),
-                               TXT(r->matched_by), TXT(r->received_at)};
+    const struct db_arg a[] = {TXT(r->id),         TXT(r->message_id),  TXT(r->kind),
+                               TXT(r->lead_id),    TXT(r->thread_id),   TXT(r->email),
+                               TXT(r->matched_by), TXT(r->received_at), TXT(r->reclaim_before)};
     int changed = 0;
     int rc = db_exec_args(s, &INBOUND_CLAIM, a, DB_N(a), &changed, err);
     if (rc)
