@@ -5,8 +5,10 @@
  * signature (HMAC-SHA256 over X-Timestamp "." body, computed here with OpenSSL) is
  * required and checked, and the inbound scope works for API keys; a hard bounce makes
  * the contact do-not-contact with source bounce and fails its queued mail, a soft one is
- * only recorded; an out-of-office reply moves the follow-ups past its return date; the
- * CLI pipe does the same and exits with sysexits codes. */
+ * only recorded; an out-of-office reply moves the follow-ups past its return date, and a
+ * German "Bitte austragen" matched by References makes the contact do-not-contact; a
+ * message without ids is matched by its sender; the CLI pipe does the same and exits with
+ * sysexits codes. */
 #include "harness.h"
 
 #include <openssl/evp.h>
@@ -567,6 +569,48 @@ static void test_out_of_office(void **state)
     assert_non_null(e);
     assert_string_equal(jstr(e, "status"), "2027-01-25");
     assert_null(entry_of(j, "reply_received"));
+    resp_free(&r);
+
+    /* back, and asking to be removed, in German, as Outlook writes it (References only,
+     * quoted-printable, the original under "Von: ... Gesendet:") */
+    char *unsub = strf("From: Maya Okafor <maya@quorvianta.io>\r\n"
+                       "To: Alex <alex@example.com>\r\n"
+                       "Subject: AW: Quorvianta and faster pipeline reviews\r\n"
+                       "Message-ID: <unsub-1@quorvianta.io>\r\n"
+                       "References: <older@quorvianta.io> %s\r\n"
+                       "Content-Type: text/plain; charset=utf-8\r\n"
+                       "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+                       "Bitte austragen. Ich m=C3=B6chte keine weiteren E-Mails erhalten.\r\n\r\n"
+                       "Von: Alex <alex@example.com>\r\n"
+                       "Gesendet: Montag, 4. Januar 2027 10:00\r\n"
+                       "An: Maya Okafor <maya@quorvianta.io>\r\n"
+                       "Betreff: Quorvianta and faster pipeline reviews\r\n\r\nHi Maya\r\n",
+                       msgid);
+    j = post_signed(unsub, &r);
+    free(unsub);
+    if (r.status != 200)
+        fail_msg("unsubscribe: %ld %.400s", r.status, r.body);
+    assert_string_equal(jstr(j, "kind"), "reply");
+    assert_string_equal(jstr(j, "matched.by"), "references");
+    assert_string_equal(jstr(j, "intent"), "unsubscribe");
+    assert_true(json_is_true(jget(j, "do_not_contact")));
+    assert_string_equal(jstr(j, "text"),
+                        "Bitte austragen. Ich möchte keine weiteren E-Mails erhalten.");
+    resp_free(&r);
+    assert_int_equal(count_of("queued"), 0);
+    j = http_json("GET", "/api/contacts/" MAYA, NULL, &r);
+    assert_true(json_is_true(jget(j, "do_not_contact")));
+    assert_string_equal(jstr(j, "source"), "conversation");
+    resp_free(&r);
+
+    /* no ids at all: matched by the sender's address */
+    const char *plain = "From: maya@quorvianta.io\r\nMessage-ID: <plain-1@quorvianta.io>\r\n"
+                        "Subject: one more thing\r\n\r\nDo you integrate with HubSpot?\r\n";
+    j = post_signed(plain, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(jstr(j, "kind"), "reply");
+    assert_string_equal(jstr(j, "matched.by"), "sender");
+    assert_string_equal(jstr(j, "matched.lead_id"), lead);
     resp_free(&r);
     assert_true(exited_ok(server_stop(&runs_srv)));
 }
