@@ -18,6 +18,7 @@ struct sa_agent;
 struct sa_dataset;
 struct sa_store;
 struct sa_metrics;
+struct sa_enrich_provider;
 struct graph_builder;
 
 /* What agents are built from; all borrowed, and MUST outlive the registry. Optional
@@ -38,6 +39,10 @@ struct sa_agent_deps {
     int m_breaker;                      /* that gauge's family id */
     int breaker_failures;               /* consecutive failures that open a breaker (0: 5) */
     double breaker_open_seconds;        /* how long it stays open (0: 30) */
+    /* The enrichment waterfall in order (ENRICHMENT_PROVIDERS), borrowed; n 0: the local
+     * dataset alone, which the agent then opens itself from dataset. */
+    struct sa_enrich_provider *const *enrich_providers;
+    int n_enrich_providers;
     const struct sa_calendar *calendar; /* bdr's and conversation's meeting slots */
     /* Who the messages come from: the profile's sender and meeting link after the
      * SENDER_* and MEETING_LINK overrides; required, not NULL. */
