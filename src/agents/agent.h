@@ -39,10 +39,6 @@ struct sa_agent_deps {
     int m_breaker;                      /* that gauge's family id */
     int breaker_failures;               /* consecutive failures that open a breaker (0: 5) */
     double breaker_open_seconds;        /* how long it stays open (0: 30) */
-    /* The enrichment waterfall in order (ENRICHMENT_PROVIDERS), borrowed; n 0: the local
-     * dataset alone, which the agent then opens itself from dataset. */
-    struct sa_enrich_provider *const *enrich_providers;
-    int n_enrich_providers;
     const struct sa_calendar *calendar; /* bdr's and conversation's meeting slots */
     /* Who the messages come from: the profile's sender and meeting link after the
      * SENDER_* and MEETING_LINK overrides; required, not NULL. */
@@ -54,6 +50,10 @@ struct sa_agent_deps {
     int meeting_hold_hours;       /* how long a proposed meeting holds its slot (0: 48) */
     /* The model the agents may use (agents/llm_use.h), or NULL: the rules alone. */
     struct sa_llm_use *llm;
+    /* The enrichment waterfall in order (ENRICHMENT_PROVIDERS), borrowed; n 0: the local
+     * dataset alone, which the agent then opens itself from dataset. */
+    struct sa_enrich_provider *const *enrich_providers;
+    int n_enrich_providers;
 };
 
 enum sa_agent_type {

@@ -187,8 +187,8 @@ static json_t *find_person(struct enrichment_agent *e, const struct sa_lead *lea
     if (e->store && asked && (person || all_answered(sources, from))) {
         json_t *entry = json_pack("{s:O?, s:s?}", "person", person, "provider", by[0] ? by : NULL);
         if (sa_store_cache_put(e->store, key, by[0] ? by : "none", entry, e->ttl, &cerr) != 0)
-            json_array_append_new(sources, json_pack("{s:s, s:s}", "provider", "cache", "status",
-                                                     "write failed"));
+            json_array_append_new(
+                sources, json_pack("{s:s, s:s}", "provider", "cache", "status", "write failed"));
         json_decref(entry);
     }
     return person;
@@ -257,11 +257,11 @@ static int enrichment_run(struct sa_agent *a, const struct sa_lead *lead, const 
     double confidence = !json_is_object(company)                          ? 0
                         : matched_by && strcmp(matched_by, "domain") == 0 ? 0.95
                                                                           : 0.75;
-    *output = json_pack("{s:o, s:o, s:b, s:s?, s:f, s:o, s:s, s:o}", "company",
-                        company ? company : json_null(), "contact", contact, "cache_hit", hit,
-                        "matched_by", json_is_object(company) ? matched_by : NULL, "confidence",
-                        confidence, "sources", sources, "cache_key", key, "field_sources",
-                        field_sources);
+    *output =
+        json_pack("{s:o, s:o, s:b, s:s?, s:f, s:o, s:s, s:o}", "company",
+                  company ? company : json_null(), "contact", contact, "cache_hit", hit,
+                  "matched_by", json_is_object(company) ? matched_by : NULL, "confidence",
+                  confidence, "sources", sources, "cache_key", key, "field_sources", field_sources);
     if (*output && person)
         json_object_set_new(*output, "person", person);
     else

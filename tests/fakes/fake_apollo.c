@@ -111,10 +111,9 @@ static bool hostname_like(const char *s)
 /* The documented people/match parameters and their types (wire-formats.md §5). */
 static bool people_field_ok(const char *k, const json_t *v)
 {
-    static const char *const strings[] = {"email",  "first_name",   "last_name",
-                                          "name",   "domain",       "organization_name",
-                                          "id",     "linkedin_url", "hashed_email",
-                                          "webhook_url"};
+    static const char *const strings[] = {
+        "email", "first_name",   "last_name",    "name",       "domain", "organization_name",
+        "id",    "linkedin_url", "hashed_email", "webhook_url"};
     static const char *const bools[] = {"reveal_personal_emails", "reveal_phone_number"};
     for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++)
         if (strcmp(k, strings[i]) == 0)
@@ -306,9 +305,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     bool ok = check(f, conn, method, url, query, u, &body);
     const char *key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Api-Key");
     pthread_mutex_lock(&f->lock);
-    json_array_append_new(f->requests, json_pack("{s:s, s:s, s:O, s:O?, s:s?}", "method", method,
-                                                 "path", url, "query", query, "body", body, "key",
-                                                 key));
+    json_array_append_new(f->requests,
+                          json_pack("{s:s, s:s, s:O, s:O?, s:s?}", "method", method, "path", url,
+                                    "query", query, "body", body, "key", key));
     f->minute_used++;
     f->hourly_used++;
     struct reply *r = f->head, *prev = NULL;
@@ -426,8 +425,8 @@ void fake_apollo_add_person(struct fake_apollo *f, const char *email, const json
     pthread_mutex_unlock(&f->lock);
 }
 
-void fake_apollo_usage(struct fake_apollo *f, int minute_limit, int hourly_limit,
-                       int minute_used, int hourly_used)
+void fake_apollo_usage(struct fake_apollo *f, int minute_limit, int hourly_limit, int minute_used,
+                       int hourly_used)
 {
     pthread_mutex_lock(&f->lock);
     f->minute_limit = minute_limit;
@@ -523,6 +522,6 @@ json_t *fake_apollo_sample_org(const char *name, const char *domain)
         "72.5M", "founded_year", 2014, "latest_funding_stage", "Series B", "city", "Austin",
         "state", "Texas", "country", "United States", "technology_names", "Salesforce",
         "Amazon AWS", "Google Analytics", "short_description",
-        "Builds warehouse-routing software for regional distributors.", "phone",
-        "total_funding", 41000000);
+        "Builds warehouse-routing software for regional distributors.", "phone", "total_funding",
+        41000000);
 }

@@ -42,8 +42,8 @@ void fake_apollo_add_org(struct fake_apollo *f, const char *domain, const json_t
 void fake_apollo_add_person(struct fake_apollo *f, const char *email, const json_t *person);
 /* The usage headers of default answers: the limits, and how many requests were already
  * spent in each window (each request adds one). */
-void fake_apollo_usage(struct fake_apollo *f, int minute_limit, int hourly_limit,
-                       int minute_used, int hourly_used);
+void fake_apollo_usage(struct fake_apollo *f, int minute_limit, int hourly_limit, int minute_used,
+                       int hourly_used);
 /* Queues a reply (first in, first out among those whose path fits). */
 void fake_apollo_push(struct fake_apollo *f, const struct fake_apollo_reply *r);
 /* Requests received so far (valid or not), and those to path. */

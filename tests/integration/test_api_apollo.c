@@ -32,10 +32,10 @@ static int setup(void **state)
     json_t *org = fake_apollo_sample_org("Brightline Freight Systems", "brightlinefreight.com");
     fake_apollo_add_org(fake, "brightlinefreight.com", org);
     json_decref(org);
-    json_t *person = json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", "Priya Raman", "title",
-                               "VP of Operations", "seniority", "vp", "linkedin_url",
-                               "http://www.linkedin.com/in/priya-raman-4b21a7", "email_status",
-                               "verified");
+    json_t *person =
+        json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", "Priya Raman", "title", "VP of Operations",
+                  "seniority", "vp", "linkedin_url",
+                  "http://www.linkedin.com/in/priya-raman-4b21a7", "email_status", "verified");
     fake_apollo_add_person(fake, "priya.raman@brightlinefreight.com", person);
     json_decref(person);
     memset(&srv, 0, sizeof srv);

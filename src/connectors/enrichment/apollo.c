@@ -157,7 +157,8 @@ static double retry_hook(void *arg, const struct sa_conn_resp *r, int attempt)
     (void)attempt;
     if (r->status != 429)
         return -1;
-    if (header_num(r, "x-hourly-requests-left") == 0 || header_num(r, "x-24-hour-requests-left") == 0)
+    if (header_num(r, "x-hourly-requests-left") == 0 ||
+        header_num(r, "x-24-hour-requests-left") == 0)
         return -2;
     return -1;
 }
@@ -225,13 +226,13 @@ static int call(struct apollo *a, const char *method, const char *url, const cha
 /* Apollo's annual_revenue (USD) as our revenue band. */
 static const char *revenue_band(double usd)
 {
-    return usd < 1e6     ? "<1M"
-           : usd < 1e7   ? "1M-10M"
-           : usd < 5e7   ? "10M-50M"
-           : usd < 1e8   ? "50M-100M"
-           : usd < 5e8   ? "100M-500M"
-           : usd < 1e9   ? "500M-1B"
-                         : "1B+";
+    return usd < 1e6   ? "<1M"
+           : usd < 1e7 ? "1M-10M"
+           : usd < 5e7 ? "10M-50M"
+           : usd < 1e8 ? "50M-100M"
+           : usd < 5e8 ? "100M-500M"
+           : usd < 1e9 ? "500M-1B"
+                       : "1B+";
 }
 
 /* Copies o[from] into c[to] when it is a non-empty string. */
@@ -298,7 +299,8 @@ static json_t *map_organization(const json_t *o, const char *asked_domain)
         char s[64];
         size_t i = 0;
         for (; stage[i] && i < sizeof s - 1; i++)
-            s[i] = stage[i] == ' ' || stage[i] == '-' ? '_' : (char)tolower((unsigned char)stage[i]);
+            s[i] =
+                stage[i] == ' ' || stage[i] == '-' ? '_' : (char)tolower((unsigned char)stage[i]);
         s[i] = '\0';
         json_object_set_new(c, "funding_stage", json_string(s));
     }

@@ -43,8 +43,8 @@ static int open_apollo(const struct sa_config *cfg, const struct sa_dataset *d,
 
 static const struct {
     const char *name;
-    int (*open)(const struct sa_config *cfg, const struct sa_dataset *d,
-                struct sa_metrics *metrics, struct sa_enrich_provider **out, struct sa_err *err);
+    int (*open)(const struct sa_config *cfg, const struct sa_dataset *d, struct sa_metrics *metrics,
+                struct sa_enrich_provider **out, struct sa_err *err);
 } table[] = {
     {"local", open_local},
     {"apollo", open_apollo},

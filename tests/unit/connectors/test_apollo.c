@@ -58,12 +58,12 @@ static int setup(void **state)
     json_t *org = fake_apollo_sample_org("Brightline Freight Systems", "brightlinefreight.com");
     fake_apollo_add_org(fake, "brightlinefreight.com", org);
     json_decref(org);
-    json_t *person = json_pack(
-        "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "id", "64a7f3e2b1c9d80001a2b3c4",
-        "first_name", "Priya", "last_name", "Raman", "name", "Priya Raman", "title",
-        "VP of Operations", "seniority", "vp", "linkedin_url",
-        "http://www.linkedin.com/in/priya-raman-4b21a7", "email_status", "verified", "headline",
-        "VP Operations at Brightline Freight Systems");
+    json_t *person =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "id", "64a7f3e2b1c9d80001a2b3c4",
+                  "first_name", "Priya", "last_name", "Raman", "name", "Priya Raman", "title",
+                  "VP of Operations", "seniority", "vp", "linkedin_url",
+                  "http://www.linkedin.com/in/priya-raman-4b21a7", "email_status", "verified",
+                  "headline", "VP Operations at Brightline Freight Systems");
     fake_apollo_add_person(fake, "priya.raman@brightlinefreight.com", person);
     json_decref(person);
     return 0;
@@ -100,7 +100,8 @@ static void test_organization_mapped(void **state)
     struct sa_err err = {0};
     assert_int_equal(sa_enrich_lookup(p, "brightlinefreight.com", "Brightline", &c, &by, &err), 0);
     assert_string_equal(by, "domain");
-    assert_string_equal(json_string_value(json_object_get(c, "name")), "Brightline Freight Systems");
+    assert_string_equal(json_string_value(json_object_get(c, "name")),
+                        "Brightline Freight Systems");
     assert_string_equal(json_string_value(json_object_get(c, "domain")), "brightlinefreight.com");
     assert_string_equal(json_string_value(json_object_get(c, "industry")),
                         "Information technology & services");
@@ -290,9 +291,8 @@ static void test_429_minute_retried(void **state)
 static void test_401(void **state)
 {
     (void)state;
-    struct sa_apollo_config cfg = {.base_url = fake_apollo_base_url(fake),
-                                   .api_key = "wrong-key-Zr81",
-                                   .max_retries = 2};
+    struct sa_apollo_config cfg = {
+        .base_url = fake_apollo_base_url(fake), .api_key = "wrong-key-Zr81", .max_retries = 2};
     struct sa_enrich_provider *p = NULL;
     struct sa_err err = {0};
     assert_int_equal(sa_enrich_apollo_new(&cfg, &p, &err), 0);
@@ -302,8 +302,7 @@ static void test_401(void **state)
     size_t before = fake_apollo_requests(fake);
     json_t *c = NULL;
     const char *by;
-    assert_int_equal(sa_enrich_lookup(p, "brightlinefreight.com", NULL, &c, &by, &err),
-                     SA_ECONFIG);
+    assert_int_equal(sa_enrich_lookup(p, "brightlinefreight.com", NULL, &c, &by, &err), SA_ECONFIG);
     assert_int_equal(fake_apollo_requests(fake), before + 1);
     assert_null(strstr(err.msg, "wrong-key"));
     sa_log_setup(SA_LOG_INFO, 2);
@@ -323,9 +322,8 @@ static void test_5xx_then_success(void **state)
     struct sa_metrics *m = sa_metrics_new();
     struct sa_enrich_provider *p = open_apollo(2, 5, 5000, m);
     static const char *const ra[] = {"Retry-After: 0", NULL};
-    fake_apollo_push(fake, &(struct fake_apollo_reply){.status = 500,
-                                                       .headers = ra,
-                                                       .body = "{\"error\":\"internal\"}"});
+    fake_apollo_push(fake, &(struct fake_apollo_reply){
+                               .status = 500, .headers = ra, .body = "{\"error\":\"internal\"}"});
     size_t before = fake_apollo_requests(fake);
     json_t *c = NULL;
     const char *by;
@@ -336,7 +334,8 @@ static void test_5xx_then_success(void **state)
     struct sa_buf out;
     sa_buf_init(&out, 1 << 20);
     assert_int_equal(sa_metrics_render(m, &out), 0);
-    assert_non_null(strstr(out.data, "connector_requests_total{connector=\"apollo\",status=\"200\"} 1"));
+    assert_non_null(
+        strstr(out.data, "connector_requests_total{connector=\"apollo\",status=\"200\"} 1"));
     assert_non_null(strstr(out.data, "connector_request_seconds_count{connector=\"apollo\"} 1"));
     sa_buf_free(&out);
     sa_enrich_provider_free(p);
@@ -412,34 +411,55 @@ static void test_fake_checks(void **state)
     (void)state;
     struct sa_conn_http *h = NULL;
     struct sa_err err = {0};
-    assert_int_equal(sa_conn_http_new(&(struct sa_conn_http_config){.name = "raw", .max_retries = 0},
-                                      &h, &err),
-                     0);
+    assert_int_equal(
+        sa_conn_http_new(&(struct sa_conn_http_config){.name = "raw", .max_retries = 0}, &h, &err),
+        0);
     char url[256];
     static const struct {
         const char *method, *path, *body;
         const char *const headers[4];
         const char *why;
     } cases[] = {
-        {"GET", FAKE_APOLLO_ORG_PATH "?domain=brightlinefreight.com", NULL,
-         {"Cache-Control: no-cache", NULL}, "no X-Api-Key"},
-        {"GET", FAKE_APOLLO_ORG_PATH "?domain=brightlinefreight.com", NULL,
-         {"X-Api-Key: " KEY, NULL}, "Cache-Control"},
-        {"GET", FAKE_APOLLO_ORG_PATH "?domain=https%3A%2F%2Fbrightlinefreight.com%2F", NULL,
-         {"X-Api-Key: " KEY, "Cache-Control: no-cache", NULL}, "not a host name"},
-        {"POST", FAKE_APOLLO_ORG_PATH "?domain=brightlinefreight.com", NULL,
-         {"X-Api-Key: " KEY, "Cache-Control: no-cache", NULL}, "expected GET"},
-        {"POST", FAKE_APOLLO_PEOPLE_PATH, "{\"email\":\"a@b.co\",\"api_key\":\"" KEY "\"}",
+        {"GET",
+         FAKE_APOLLO_ORG_PATH "?domain=brightlinefreight.com",
+         NULL,
+         {"Cache-Control: no-cache", NULL},
+         "no X-Api-Key"},
+        {"GET",
+         FAKE_APOLLO_ORG_PATH "?domain=brightlinefreight.com",
+         NULL,
+         {"X-Api-Key: " KEY, NULL},
+         "Cache-Control"},
+        {"GET",
+         FAKE_APOLLO_ORG_PATH "?domain=https%3A%2F%2Fbrightlinefreight.com%2F",
+         NULL,
+         {"X-Api-Key: " KEY, "Cache-Control: no-cache", NULL},
+         "not a host name"},
+        {"POST",
+         FAKE_APOLLO_ORG_PATH "?domain=brightlinefreight.com",
+         NULL,
+         {"X-Api-Key: " KEY, "Cache-Control: no-cache", NULL},
+         "expected GET"},
+        {"POST",
+         FAKE_APOLLO_PEOPLE_PATH,
+         "{\"email\":\"a@b.co\",\"api_key\":\"" KEY "\"}",
          {"X-Api-Key: " KEY, "Cache-Control: no-cache", "Content-Type: application/json", NULL},
          "the key in the body"},
-        {"POST", FAKE_APOLLO_PEOPLE_PATH, "{\"first_name\":\"Priya\"}",
+        {"POST",
+         FAKE_APOLLO_PEOPLE_PATH,
+         "{\"first_name\":\"Priya\"}",
          {"X-Api-Key: " KEY, "Cache-Control: no-cache", "Content-Type: application/json", NULL},
          "nothing identifies"},
-        {"POST", FAKE_APOLLO_PEOPLE_PATH, "{\"email\":42}",
+        {"POST",
+         FAKE_APOLLO_PEOPLE_PATH,
+         "{\"email\":42}",
          {"X-Api-Key: " KEY, "Cache-Control: no-cache", "Content-Type: application/json", NULL},
          "wrong type"},
-        {"GET", "/v1/organizations/enrich?domain=brightlinefreight.com", NULL,
-         {"X-Api-Key: " KEY, "Cache-Control: no-cache", NULL}, "not an Apollo"},
+        {"GET",
+         "/v1/organizations/enrich?domain=brightlinefreight.com",
+         NULL,
+         {"X-Api-Key: " KEY, "Cache-Control: no-cache", NULL},
+         "not an Apollo"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         fake_apollo_clear_invalid(fake);
