@@ -140,7 +140,10 @@ static json_t *find_person(struct enrichment_agent *e, const struct sa_lead *lea
 {
     by[0] = '\0';
     *hit = false;
-    if (!lead->contact_email || !*lead->contact_email)
+    bool any = false;
+    for (int i = 0; i < e->nproviders; i++)
+        any |= sa_enrich_provider_knows_people(e->providers[i].p);
+    if (!any || !lead->contact_email || !*lead->contact_email)
         return NULL;
     char key[400];
     snprintf(key, sizeof key, "person:email:%.*s", sa_utf8_cut(lead->contact_email, 300),
@@ -175,16 +178,14 @@ static json_t *find_person(struct enrichment_agent *e, const struct sa_lead *lea
                                        .domain = domain,
                                        .organization_name = lead->company_name};
     size_t from = json_array_size(sources);
-    bool asked = false;
     for (int i = 0; i < e->nproviders && !person; i++) {
-        if (!e->providers[i].p->ops->person)
+        if (!sa_enrich_provider_knows_people(e->providers[i].p))
             continue;
-        asked = true;
         const char *unused = NULL;
         if (ask(e, &e->providers[i], 1, NULL, NULL, &q, sources, &person, &unused) == 0)
             snprintf(by, 64, "%s", sa_enrich_provider_name(e->providers[i].p));
     }
-    if (e->store && asked && (person || all_answered(sources, from))) {
+    if (e->store && (person || all_answered(sources, from))) {
         json_t *entry = json_pack("{s:O?, s:s?}", "person", person, "provider", by[0] ? by : NULL);
         if (sa_store_cache_put(e->store, key, by[0] ? by : "none", entry, e->ttl, &cerr) != 0)
             json_array_append_new(

@@ -8,6 +8,7 @@
 #define SA_CONNECTORS_ENRICHMENT_PROVIDER_H
 
 #include <jansson.h>
+#include <stdbool.h>
 
 #include "base/err.h"
 
@@ -86,6 +87,12 @@ static inline int sa_enrich_person(struct sa_enrich_provider *p,
     if (!p->ops->person)
         return SA_ENOTFOUND;
     return p->ops->person(p, q, person, err);
+}
+
+/* Whether the provider has a person slot (knows people at all). */
+static inline bool sa_enrich_provider_knows_people(const struct sa_enrich_provider *p)
+{
+    return p->ops->person != NULL;
 }
 
 /* The connection breaker's state name, or NULL when the provider has none. */
