@@ -3,8 +3,8 @@
  * format): a company the local dataset does not know is enriched from Apollo, and every
  * field says so; the second invoke is a cache hit that sends nothing; a company the
  * local dataset knows is never asked of Apollo; with Apollo down the lead is still
- * processed and the breaker shows open in /metrics and /health; the key never reaches the
- * log. */
+ * processed and the breaker shows open in /metrics and /health; erasing a lead forgets
+ * the person Apollo gave; the key never reaches the log. */
 #include "harness.h"
 
 #include <stdio.h>
@@ -147,6 +147,30 @@ static void test_local_first(void **state)
     resp_free(&r);
 }
 
+/* Erasing the lead erases the person Apollo gave (cached under the e-mail): the next
+ * invoke asks Apollo for the person again, while the company stays cached (its key is
+ * the domain, not the person). */
+static void test_erase_forgets_person(void **state)
+{
+    (void)state;
+    struct resp r;
+    json_t *j = run_agent("enrichment", lead_brightline, &r);
+    assert_true(json_is_true(jget(j, "output.cache_hit")));
+    char *path = strf("/api/leads/%s", jstr(j, "lead_id"));
+    resp_free(&r);
+    size_t people = fake_apollo_requests_to(fake, FAKE_APOLLO_PEOPLE_PATH);
+    size_t orgs = fake_apollo_requests_to(fake, FAKE_APOLLO_ORG_PATH);
+    http("DELETE", path, NULL, NULL, 0, &r);
+    free(path);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    j = run_agent("enrichment", lead_brightline, &r);
+    assert_string_equal(jstr(j, "output.person.title"), "VP of Operations");
+    assert_int_equal(fake_apollo_requests_to(fake, FAKE_APOLLO_PEOPLE_PATH), people + 1);
+    assert_int_equal(fake_apollo_requests_to(fake, FAKE_APOLLO_ORG_PATH), orgs);
+    resp_free(&r);
+}
+
 static bool metric_has(const char *line)
 {
     struct resp r;
@@ -216,6 +240,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_enriched_from_apollo_then_cached),
         cmocka_unit_test(test_local_first),
+        cmocka_unit_test(test_erase_forgets_person),
         cmocka_unit_test(test_apollo_down),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
