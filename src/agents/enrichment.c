@@ -133,13 +133,13 @@ static bool all_answered(const json_t *sources, size_t from)
 }
 
 /* The contact as a person, from the providers that know people (none by default: the
- * local dataset knows companies only), cached under the e-mail like a company. Returns
- * the person (new reference) or NULL; *by is the provider's name or NULL. */
+ * local dataset knows companies only), asked only for a lead with an e-mail and cached
+ * under it (so erasing the person finds the entry). Returns the person (new reference)
+ * or NULL; by gets the provider's name, or "". */
 static json_t *find_person(struct enrichment_agent *e, const struct sa_lead *lead,
-                           const char *domain, json_t *sources, char by[64], bool *hit)
+                           const char *domain, json_t *sources, char by[64])
 {
     by[0] = '\0';
-    *hit = false;
     bool any = false;
     for (int i = 0; i < e->nproviders; i++)
         any |= sa_enrich_provider_knows_people(e->providers[i].p);
@@ -153,7 +153,8 @@ static json_t *find_person(struct enrichment_agent *e, const struct sa_lead *lea
     json_t *cached = NULL, *person = NULL;
     struct sa_err cerr = {0};
     if (e->store && sa_store_cache_get(e->store, key, &cached, &cerr) == 0) {
-        *hit = true;
+        json_array_append_new(sources, json_pack("{s:s, s:s, s:s}", "provider", "cache", "for",
+                                                 "person", "status", "found"));
         person = json_incref(json_object_get(cached, "person"));
         snprintf(by, 64, "%s", json_string_value(json_object_get(cached, "provider")) ?: "");
         json_decref(cached);
@@ -247,8 +248,7 @@ static int enrichment_run(struct sa_agent *a, const struct sa_lead *lead, const 
     if (json_is_object(company))
         note_fields(field_sources, "company.", company, found_by);
     char person_by[64];
-    bool person_hit;
-    json_t *person = find_person(e, lead, domain, sources, person_by, &person_hit);
+    json_t *person = find_person(e, lead, domain, sources, person_by);
     if (person)
         note_fields(field_sources, "person.", person, person_by);
     const char *country = lead->country;
