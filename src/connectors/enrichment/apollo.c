@@ -177,12 +177,14 @@ static int url_encode(struct sa_buf *b, const char *s)
     return 0;
 }
 
-/* One call and what its status means: 0 with r's 200 body parsed into *body; SA_ECANCELED
- * (limited: not asked, or 429), SA_ECONFIG (401/403), SA_EIO/SA_ETIMEDOUT (failed). */
+/* One call and what its status means: 0 with the 200 answer's body in *body (NUL-
+ * terminated, *len bytes; the caller frees it); SA_ECANCELED (limited: not asked, or
+ * 429), SA_ECONFIG (401/403), SA_EIO/SA_ETIMEDOUT (failed). */
 static int call(struct apollo *a, const char *method, const char *url, const char *payload,
-                json_t **body, struct sa_err *err)
+                char **body, size_t *len, struct sa_err *err)
 {
     *body = NULL;
+    *len = 0;
     if (!limiter_take(a))
         return sa_err_set(err, SA_ECANCELED, "apollo: client-side rate limit reached");
     const char *headers[] = {a->key_header, "Content-Type: application/json",
@@ -200,10 +202,9 @@ static int call(struct apollo *a, const char *method, const char *url, const cha
     if (!rc) {
         limiter_feed(a, &r);
         if (r.status == 200) {
-            json_error_t je;
-            *body = json_loadb(r.body, r.len, 0, &je);
-            if (!json_is_object(*body))
-                rc = sa_err_set(err, SA_EIO, "apollo: a 200 answer that is not a JSON object");
+            *body = r.body;
+            *len = r.len;
+            r.body = NULL;
         } else if (r.status == 401 || r.status == 403) {
             /* the key is wrong or lacks the endpoint: an operator's problem, loud */
             sa_log(SA_LOG_ERROR, "apollo refused the API key (APOLLO_API_KEY)",
@@ -214,10 +215,6 @@ static int call(struct apollo *a, const char *method, const char *url, const cha
         } else {
             rc = sa_err_set(err, SA_EIO, "apollo: status %d", r.status);
         }
-    }
-    if (rc) {
-        json_decref(*body);
-        *body = NULL;
     }
     sa_conn_resp_free(&r);
     return rc;
@@ -327,7 +324,8 @@ static int apollo_lookup(struct sa_enrich_provider *p, const char *domain, const
         return sa_err_set(err, SA_ENOTFOUND, "apollo: no domain to look up");
     struct sa_buf url;
     sa_buf_init(&url, 4096);
-    json_t *body = NULL;
+    char *body = NULL;
+    size_t len;
     int rc = sa_buf_printf(&url, "%s/api/v1/organizations/enrich?domain=", a->base_url);
     if (!rc)
         rc = url_encode(&url, domain);
@@ -337,19 +335,13 @@ static int apollo_lookup(struct sa_enrich_provider *p, const char *domain, const
         rc = sa_err_set(err, SA_ETOOBIG, "apollo: the domain is too long");
         goto out;
     }
-    rc = call(a, "GET", url.data, NULL, &body, err);
-    if (rc)
-        goto out;
-    const json_t *o = json_object_get(body, "organization");
-    if (!json_is_object(o) || !json_string_value(json_object_get(o, "name"))) {
-        rc = sa_err_set(err, SA_ENOTFOUND, "apollo: no organization for the domain");
-        goto out;
-    }
-    *company = map_organization(o, domain);
-    *matched_by = "domain";
-    rc = *company ? 0 : sa_err_set(err, SA_ENOMEM, "out of memory");
+    rc = call(a, "GET", url.data, NULL, &body, &len, err);
+    if (!rc)
+        rc = sa_enrich_apollo_parse(SA_APOLLO_ORGANIZATION, body, len, domain, company, err);
+    if (!rc)
+        *matched_by = "domain";
 out:
-    json_decref(body);
+    free(body);
     sa_buf_free(&url);
     return rc;
 }
@@ -366,6 +358,28 @@ static json_t *map_person(const json_t *o)
     return out;
 }
 
+int sa_enrich_apollo_parse(enum sa_apollo_answer what, const char *body, size_t len,
+                           const char *domain, json_t **out, struct sa_err *err)
+{
+    *out = NULL;
+    json_error_t je;
+    json_t *root = json_loadb(body, len, 0, &je);
+    int rc = 0;
+    const json_t *o =
+        json_object_get(root, what == SA_APOLLO_ORGANIZATION ? "organization" : "person");
+    if (!json_is_object(root))
+        rc = sa_err_set(err, SA_EIO, "apollo: a 200 answer that is not a JSON object");
+    else if (what == SA_APOLLO_ORGANIZATION && !json_string_value(json_object_get(o, "name")))
+        rc = sa_err_set(err, SA_ENOTFOUND, "apollo: no organization for the domain");
+    else if (!json_is_object(o) || json_object_size(o) == 0)
+        rc = sa_err_set(err, SA_ENOTFOUND, "apollo: no person matched");
+    else if (!(*out = what == SA_APOLLO_ORGANIZATION ? map_organization(o, domain ? domain : "")
+                                                     : map_person(o)))
+        rc = sa_err_set(err, SA_ENOMEM, "out of memory");
+    json_decref(root);
+    return rc;
+}
+
 static bool set(const char *s)
 {
     return s && *s;
@@ -375,7 +389,9 @@ static int apollo_person(struct sa_enrich_provider *p, const struct sa_enrich_pe
                          json_t **person, struct sa_err *err)
 {
     struct apollo *a = (struct apollo *)p;
-    json_t *req = json_object(), *body = NULL;
+    json_t *req = json_object();
+    char *body = NULL;
+    size_t len;
     /* an e-mail identifies a person on its own; a name needs the company beside it */
     if (set(q->email)) {
         json_object_set_new(req, "email", json_string(q->email));
@@ -401,15 +417,11 @@ static int apollo_person(struct sa_enrich_provider *p, const struct sa_enrich_pe
     } else if ((size_t)snprintf(url, sizeof url, "%s/api/v1/people/match", a->base_url) >=
                sizeof url) {
         rc = sa_err_set(err, SA_ETOOBIG, "apollo: the base URL is too long");
-    } else if (!(rc = call(a, "POST", url, payload, &body, err))) {
-        const json_t *o = json_object_get(body, "person");
-        if (!json_is_object(o) || json_object_size(o) == 0)
-            rc = sa_err_set(err, SA_ENOTFOUND, "apollo: no person matched");
-        else
-            *person = map_person(o);
+    } else if (!(rc = call(a, "POST", url, payload, &body, &len, err))) {
+        rc = sa_enrich_apollo_parse(SA_APOLLO_PERSON, body, len, NULL, person, err);
     }
     free(payload);
-    json_decref(body);
+    free(body);
     return rc;
 }
 

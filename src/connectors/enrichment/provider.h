@@ -128,6 +128,15 @@ struct sa_apollo_config {
 int sa_enrich_apollo_new(const struct sa_apollo_config *cfg, struct sa_enrich_provider **out,
                          struct sa_err *err) SA_WUR;
 
+/* Reads a 200 answer of Apollo's: organizations/enrich's (domain: the one asked, kept
+ * when the answer names none) or people/match's. Returns 0 and *out (new reference: the
+ * company or person fields of sa_enrich_provider_ops), SA_ENOTFOUND for "organization" or
+ * "person" null, {} or absent, SA_EIO for a body that is not a JSON object. Exposed for
+ * the fuzz driver. */
+enum sa_apollo_answer { SA_APOLLO_ORGANIZATION, SA_APOLLO_PERSON };
+int sa_enrich_apollo_parse(enum sa_apollo_answer what, const char *body, size_t len,
+                           const char *domain, json_t **out, struct sa_err *err) SA_WUR;
+
 /* Apollo's client-side limiter, for tests: the calls it allows now in the minute and the
  * hour windows (floored), and the wall time (sa_wall_seconds) before which it allows none
  * (0: not blocked). p MUST be an Apollo provider. */
