@@ -627,8 +627,8 @@ static const struct sa_setting settings[] = {
      .dflt_doc = "none",
      .range_doc = "a decimal number of US dollars, e.g. 5 or 12.50",
      .doc = "model spend per UTC day, of every instance together with REDIS_URL, else of this "
-            "process (prices: DATA_DIR/llm_prices.json); past it the agents use their rules "
-            "(fallback reason budget)",
+            "process (prices: DATA_DIR/llm_prices.json); a call that could pass it (its "
+            "worst-case cost reserved first) uses the rules instead (fallback reason budget)",
      .commands = AGENTS},
     /* Redis (docs/redis.md) */
     {.env = "REDIS_URL",
