@@ -246,6 +246,47 @@ static const struct sa_setting settings[] = {
      .max = 86400,
      .doc = "how long an open circuit breaker stays open",
      .commands = AGENTS},
+    /* enrichment providers (README: Enrichment providers) */
+    {.env = "ENRICHMENT_PROVIDERS",
+     STRING(enrichment_providers),
+     .dflt = "local",
+     .range_doc = "local, apollo, comma-separated, in the order to ask them",
+     .doc = "the enrichment waterfall: the first provider that knows a company answers",
+     .commands = AGENTS},
+    {.env = "APOLLO_API_KEY",
+     STRING(apollo_api_key),
+     .doc = "Apollo's API key (sent as X-Api-Key); required when ENRICHMENT_PROVIDERS names "
+            "apollo",
+     .secret = 1,
+     .commands = AGENTS},
+    {.env = "APOLLO_BASE_URL",
+     URL(apollo_base_url),
+     .dflt = "https://api.apollo.io",
+     .doc = "where Apollo's API is (a proxy, a test fake); /api/v1/... is appended",
+     .commands = AGENTS},
+    {.env = "APOLLO_TIMEOUT_MS",
+     INT(apollo_timeout_ms),
+     .dflt = "5000",
+     .min = 100,
+     .max = 60000,
+     .doc = "the deadline of one Apollo lookup, retries included",
+     .commands = AGENTS},
+    {.env = "APOLLO_HOURLY_LIMIT",
+     INT(apollo_hourly_limit),
+     .dflt = "600",
+     .min = 1,
+     .max = 1000000,
+     .doc = "Apollo calls per hour this instance allows itself (lowered further by the "
+            "x-hourly-requests-left Apollo sends)",
+     .commands = AGENTS},
+    {.env = "APOLLO_MINUTE_LIMIT",
+     INT(apollo_minute_limit),
+     .dflt = "50",
+     .min = 1,
+     .max = 100000,
+     .doc = "Apollo calls per minute this instance allows itself (lowered further by the "
+            "x-minute-requests-left Apollo sends)",
+     .commands = AGENTS},
     /* the pipeline, marketing and BDR */
     {.env = "PIPELINE_STEP_DELAY_MS",
      INT(pipeline_step_delay_ms),
@@ -610,8 +651,8 @@ static const struct sa_setting settings[] = {
      .dflt_doc = "none",
      .range_doc = "a decimal number of US dollars, e.g. 5 or 12.50",
      .doc = "model spend per UTC day, of every instance together with REDIS_URL, else of this "
-            "process (prices: DATA_DIR/llm_prices.json); past it the agents use their rules "
-            "(fallback reason budget)",
+            "process (prices: DATA_DIR/llm_prices.json); a call that could pass it (its "
+            "worst-case cost reserved first) uses the rules instead (fallback reason budget)",
      .commands = AGENTS},
     /* Redis (docs/redis.md) */
     {.env = "REDIS_URL",

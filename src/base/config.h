@@ -57,6 +57,13 @@ struct sa_config {
     double enrichment_ttl;        /* ENRICHMENT_TTL_SECONDS */
     double breaker_open_seconds;  /* BREAKER_OPEN_SECONDS: how long it stays open */
     int breaker_failures;         /* BREAKER_FAILURES: failures that open a breaker */
+    /* enrichment providers */
+    const char *enrichment_providers; /* ENRICHMENT_PROVIDERS: "local,apollo" */
+    const char *apollo_api_key;       /* APOLLO_API_KEY (secret), or NULL */
+    const char *apollo_base_url;      /* APOLLO_BASE_URL */
+    int apollo_timeout_ms;            /* APOLLO_TIMEOUT_MS: one lookup's deadline */
+    int apollo_hourly_limit;          /* APOLLO_HOURLY_LIMIT: client-side calls per hour */
+    int apollo_minute_limit;          /* APOLLO_MINUTE_LIMIT: client-side calls per minute */
     int bdr_max_touches_per_week; /* BDR_MAX_TOUCHES_PER_WEEK: 0 = no cap */
     /* marketing and BDR */
     const char *sender_name;  /* SENDER_NAME: signs messages, organises meetings */

@@ -53,7 +53,7 @@ struct sa_http_server {
     struct sa_stream_waker *parked; /* suspended connections (sa_http_park) */
     bool stopping;                  /* no stream parks any more: sa_http_stop resumed them */
     int holds;                      /* background work of requests (sa_req_hold) */
-    pthread_cond_t released;        /* signalled when holds drops to 0 */
+    pthread_cond_t released;        /* signalled whenever holds drops */
 };
 
 /* The whole header block (request line included) we read: larger is 431, from us up to
@@ -722,9 +722,11 @@ static void unpark(struct sa_http_server *srv, struct sa_stream_waker *w)
     MHD_resume_connection(w->conn);
 }
 
-void sa_req_hold(struct sa_req *r)
+void sa_req_hold(struct sa_req *r, int max)
 {
     pthread_mutex_lock(&r->srv->park_lock);
+    while (max > 0 && r->srv->holds >= max)
+        pthread_cond_wait(&r->srv->released, &r->srv->park_lock);
     r->srv->holds++;
     pthread_mutex_unlock(&r->srv->park_lock);
 }
@@ -732,8 +734,8 @@ void sa_req_hold(struct sa_req *r)
 void sa_http_release(struct sa_http_server *srv)
 {
     pthread_mutex_lock(&srv->park_lock);
-    if (--srv->holds == 0)
-        pthread_cond_broadcast(&srv->released);
+    srv->holds--;
+    pthread_cond_broadcast(&srv->released);
     pthread_mutex_unlock(&srv->park_lock);
 }
 

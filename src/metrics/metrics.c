@@ -56,6 +56,10 @@ void sa_metrics_free(struct sa_metrics *m)
 
 int sa_metrics_register(struct sa_metrics *m, const struct sa_metric_desc *desc)
 {
+    /* a family several modules share (connector_requests_total) is registered once */
+    for (int i = 0; i < m->nfamilies; i++)
+        if (m->families[i].desc == desc || strcmp(m->families[i].desc->name, desc->name) == 0)
+            return i;
     if (m->nfamilies == MAX_FAMILIES)
         return SA_ENOMEM;
     struct family *fam = &m->families[m->nfamilies];
