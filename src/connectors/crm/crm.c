@@ -76,8 +76,9 @@ int sa_crm_field_map_parse(const char *spec, json_t *into, struct sa_err *err)
     json_object_foreach(m, k, v)
     {
         if (!json_is_string(v)) {
+            sa_err_set(err, SA_ECONFIG, "CRM_FIELD_MAP: %s must map to a string", k);
             json_decref(m);
-            return sa_err_set(err, SA_ECONFIG, "CRM_FIELD_MAP: %s must map to a string", k);
+            return SA_ECONFIG;
         }
         json_object_set(into, k, v);
     }

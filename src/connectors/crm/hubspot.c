@@ -138,6 +138,24 @@ static const char *result_id(const json_t *answer, const char *prop, const char 
     return NULL;
 }
 
+/* HubSpot's property values are strings: numbers are written as text. */
+static void stringify(json_t *props)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(props, k, v)
+    {
+        char num[64];
+        if (json_is_integer(v))
+            snprintf(num, sizeof num, "%lld", (long long)json_integer_value(v));
+        else if (json_is_real(v))
+            snprintf(num, sizeof num, "%.17g", json_real_value(v));
+        else
+            continue;
+        json_object_set_new(props, k, json_string(num));
+    }
+}
+
 static json_t *assoc(long type, const char *to)
 {
     return json_pack("{s:{s:s}, s:[{s:s, s:i}]}", "to", "id", to, "types", "associationCategory",
@@ -278,6 +296,7 @@ static int hs_upsert_leads(struct sa_crm *c, json_t *const *leads, int n,
         props[i] = sa_crm_properties(c, leads[i]);
         /* the identity property is always the e-mail, whatever the map says */
         json_object_set(props[i], "email", json_object_get(leads[i], "email"));
+        stringify(props[i]);
     }
     upsert_contacts(h, props, n, res);
     json_t *inputs = json_array();
