@@ -56,7 +56,7 @@ static const char *const llm_providers[] = {"none",   "openai", "anthropic", "ce
 
 enum {
     /* settings of the agents a pipeline runs */
-    AGENTS = SA_CMD_SERVE | SA_CMD_PIPELINE | SA_CMD_WORKER,
+    AGENTS = SA_CMD_SERVE | SA_CMD_PIPELINE | SA_CMD_WORKER | SA_CMD_CRM, /* crm opens the app */
     /* every command that opens the store */
     STORE = AGENTS | SA_CMD_MIGRATE | SA_CMD_IMPORT | SA_CMD_KEYS | SA_CMD_PRUNE,
     /* the run workers and the outbox's delivery */

@@ -99,6 +99,10 @@ const struct sa_route sa_routes[] = {
     R("GET", "/api/outbox", sa_route_outbox_list, NONE, READ, NULL,
       "Outgoing e-mail: queued, sent, failed and cancelled items", NULL, "OutboxList", 0,
       "limit outbox_status outbox_email", "422 503"),
+    /* CRM sync through the outbox (issue 15, app/crm_sync.h) */
+    R("GET", "/api/crm/status", sa_route_crm_status, NONE, READ, NULL,
+      "CRM sync: the provider, dry-run, breaker, pushes by status and the latest per lead",
+      NULL, "CrmStatus", 0, "limit crm_lead_id", "422 503"),
     R("GET", "/api/langgraph/state/{thread_id}", sa_route_thread_state, NONE, READ, NULL,
       "A thread's latest state (the original's route)", NULL, "ThreadState", 0, NULL,
       "404 422 503"),
