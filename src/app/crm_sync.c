@@ -184,6 +184,15 @@ void sa_crm_sync_activity_logged(struct sa_app *app, const char *lead_id, const 
 
 /* ---- delivery ---- */
 
+/* An item's payload (the store gives it parsed; text is read too), new reference. */
+static json_t *payload_of(const json_t *item)
+{
+    json_t *p = json_object_get(item, "payload");
+    if (json_is_object(p))
+        return json_incref(p);
+    return json_loads(json_string_value(p) ? json_string_value(p) : "", 0, NULL);
+}
+
 struct claimed {
     const json_t *item;
     json_t *payload; /* parsed */
@@ -311,7 +320,7 @@ int sa_crm_sync_deliver(struct sa_app *app, json_t *const *items, int n, int max
             break;
         }
         c->item = items[i];
-        c->payload = json_loads(json_string_value(json_object_get(items[i], "payload")), 0, NULL);
+        c->payload = payload_of(items[i]);
         if (!json_is_object(c->payload)) {
             struct sa_crm_result bad = {.outcome = SA_CRM_FAIL};
             snprintf(bad.error, sizeof bad.error, "the item's payload is not a JSON object");
@@ -413,7 +422,7 @@ int sa_crm_sync_status(struct sa_app *app, const char *lead_id, int limit, json_
     json_t *syncs = json_array();
     json_array_foreach(items, i, r)
     {
-        json_t *p = json_loads(json_string_value(json_object_get(r, "payload")), 0, NULL);
+        json_t *p = payload_of(r);
         json_array_append_new(
             syncs,
             json_pack("{s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?}", "id",
