@@ -25,6 +25,10 @@ echo "== LLM layer in process against the fake vendor (engine cost per call, fir
 "$build/bench_llm" "${BENCH_LLM_CALLS:-2000}" "${BENCH_LLM_PIPELINES:-7}" "${BENCH_LLM_RELAYS:-50}"
 
 echo
+echo "== CRM sync through the outbox against the fake HubSpot (requests issued, seconds)"
+"$build/bench_crm" "${BENCH_CRM_LEADS:-10000}"
+
+echo
 echo "== intent recognition in process (training, held-out replies, turn latency)"
 "$build/bench_intent" "${BENCH_INTENT_ROUNDS:-20}"
 

@@ -42,6 +42,7 @@ struct fake_hubspot {
     json_t *companies; /* id -> {id, properties} */
     json_t *assocs;    /* "contact:company" -> true */
     json_t *notes;     /* [{id, properties, contact}] */
+    json_t *index;     /* "email:<lowercase>" / "domain:<lowercase>" -> record (borrowed) */
     long next_id;
     char seeded[32];
 };
@@ -81,17 +82,35 @@ static void now_iso(char out[32])
     strftime(out, 32, "%Y-%m-%dT%H:%M:%S.000Z", &tm);
 }
 
-static json_t *record_of(json_t *by_id, const char *prop, const char *value)
+static void index_key(const char *prop, const char *value, char *key, size_t cap)
 {
-    const char *k;
-    json_t *v;
-    json_object_foreach(by_id, k, v)
-    {
-        const char *p = json_string_value(json_object_get(json_object_get(v, "properties"), prop));
-        if (p && value && strcasecmp(p, value) == 0)
-            return v;
+    size_t n = (size_t)snprintf(key, cap, "%s:", prop);
+    for (const char *v = value; *v && n + 1 < cap; v++)
+        key[n++] = (char)tolower((unsigned char)*v);
+    key[n] = '\0';
+}
+
+/* The record whose prop (email, domain) is value, ASCII case ignored. */
+static json_t *record_of(struct fake_hubspot *f, const char *prop, const char *value)
+{
+    if (!value)
+        return NULL;
+    char key[512];
+    index_key(prop, value, key, sizeof key);
+    return json_object_get(f->index, key);
+}
+
+static void index_record(struct fake_hubspot *f, json_t *r)
+{
+    static const char *const props[] = {"email", "domain"};
+    for (int i = 0; i < 2; i++) {
+        const char *v = json_string_value(json_object_get(json_object_get(r, "properties"), props[i]));
+        if (v) {
+            char key[512];
+            index_key(props[i], v, key, sizeof key);
+            json_object_set(f->index, key, r); /* a reference: freed with the index */
+        }
     }
-    return NULL;
 }
 
 static json_t *new_record(struct fake_hubspot *f, json_t *by_id, json_t *props)
@@ -102,6 +121,7 @@ static json_t *new_record(struct fake_hubspot *f, json_t *by_id, json_t *props)
     json_t *r = json_pack("{s:s, s:O, s:s, s:s}", "id", id, "properties", props, "createdAt", at,
                           "updatedAt", at);
     json_object_set_new(by_id, id, r);
+    index_record(f, r);
     return r;
 }
 
@@ -177,7 +197,7 @@ static int batch_upsert(struct fake_hubspot *f, json_t *body, bool contacts, jso
         const char *id = json_string_value(json_object_get(in, "id"));
         json_t *props = json_deep_copy(json_object_get(in, "properties"));
         json_object_set_new(props, idprop, json_string(id));
-        json_t *r = record_of(by_id, idprop, id);
+        json_t *r = record_of(f, idprop, id);
         bool created = !r;
         if (r)
             merge_props(r, props);
@@ -311,7 +331,7 @@ static int contact_write(struct fake_hubspot *f, const char *method, const char 
     const char *email = json_string_value(json_object_get(props, "email"));
     if (!is_email(email))
         return bad(f, "contacts: create without properties.email"), 400;
-    json_t *r = record_of(f->contacts, "email", email);
+    json_t *r = record_of(f, "email", email);
     if (r) {
         char msg[96];
         snprintf(msg, sizeof msg, "Contact already exists. Existing ID: %s",
@@ -484,6 +504,7 @@ struct fake_hubspot *fake_hubspot_start(const char *token)
     f->companies = json_object();
     f->assocs = json_object();
     f->notes = json_array();
+    f->index = json_object();
     f->next_id = 51000;
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -513,6 +534,7 @@ void fake_hubspot_stop(struct fake_hubspot *f)
     json_decref(f->companies);
     json_decref(f->assocs);
     json_decref(f->notes);
+    json_decref(f->index);
     pthread_mutex_destroy(&f->lock);
     free(f);
 }
@@ -583,7 +605,7 @@ size_t fake_hubspot_count(struct fake_hubspot *f, const char *what)
 json_t *fake_hubspot_contact(struct fake_hubspot *f, const char *email)
 {
     pthread_mutex_lock(&f->lock);
-    json_t *r = json_deep_copy(record_of(f->contacts, "email", email));
+    json_t *r = json_deep_copy(record_of(f, "email", email));
     pthread_mutex_unlock(&f->lock);
     return r;
 }
@@ -591,7 +613,7 @@ json_t *fake_hubspot_contact(struct fake_hubspot *f, const char *email)
 json_t *fake_hubspot_company(struct fake_hubspot *f, const char *domain)
 {
     pthread_mutex_lock(&f->lock);
-    json_t *r = json_deep_copy(record_of(f->companies, "domain", domain));
+    json_t *r = json_deep_copy(record_of(f, "domain", domain));
     pthread_mutex_unlock(&f->lock);
     return r;
 }
