@@ -47,10 +47,10 @@ static void queue(struct sa_store *st, int n, const char *prefix)
         snprintf(domain, sizeof domain, "%s-company%d.example", prefix, i / 3);
         snprintf(key, sizeof key, "crm_lead:%s:%s", lead, prefix);
         json_t *p = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:s}", "lead_id", lead,
-                              "email", email, "first_name", "Alex", "last_name", "Rivera",
-                              "title", "Head of Operations", "company", "Example Company",
-                              "domain", domain, "score", 40 + i % 60, "tier", tiers[i % 4],
-                              "reasoning", "mid-market logistics, hiring, recent funding");
+                              "email", email, "first_name", "Alex", "last_name", "Rivera", "title",
+                              "Head of Operations", "company", "Example Company", "domain", domain,
+                              "score", 40 + i % 60, "tier", tiers[i % 4], "reasoning",
+                              "mid-market logistics, hiring, recent funding");
         char *text = json_dumps(p, JSON_COMPACT);
         json_decref(p);
         struct sa_outbox_item it = {.id = id,
@@ -101,8 +101,8 @@ static void run(struct sa_app *app, struct fake_hubspot *fake, int n, const char
     int sent = deliver(app);
     double s = now_s() - t0;
     size_t req = fake_hubspot_requests(fake, NULL) - r0;
-    printf("%-34s %6d leads  %6zu requests  %7.2f s  %8.0f leads/s  (%d pushed)\n", label, n,
-           req, s, n / s, sent);
+    printf("%-34s %6d leads  %6zu requests  %7.2f s  %8.0f leads/s  (%d pushed)\n", label, n, req,
+           s, n / s, sent);
 }
 
 int main(int argc, char **argv)

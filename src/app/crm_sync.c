@@ -120,14 +120,13 @@ static int queue_payload(struct sa_app *app, json_t *p, int *added, struct sa_er
     snprintf(key, sizeof key, KIND_LEAD ":%s:%016llx", lead_id ? lead_id : "",
              (unsigned long long)fnv1a(text));
     free(text);
-    int rc = add_item(app, key, KIND_LEAD, lead_id,
-                      json_string_value(json_object_get(p, "email")), p, added, err);
+    int rc = add_item(app, key, KIND_LEAD, lead_id, json_string_value(json_object_get(p, "email")),
+                      p, added, err);
     json_decref(p);
     return rc;
 }
 
-int sa_crm_sync_queue_lead(struct sa_app *app, const char *lead_id, int *added,
-                           struct sa_err *err)
+int sa_crm_sync_queue_lead(struct sa_app *app, const char *lead_id, int *added, struct sa_err *err)
 {
     if (added)
         *added = 0;
@@ -241,11 +240,9 @@ static int record(struct sa_app *app, const struct claimed *c, const struct sa_c
     if (r->outcome == SA_CRM_DONE)
         sa_log(SA_LOG_INFO, "crm pushed",
                json_pack("{s:s, s:s, s:s?, s:s}", "outbox_id", id, "kind", kind, "lead_id",
-                         json_string_value(json_object_get(c->item, "lead_id")), "crm_id",
-                         r->id));
+                         json_string_value(json_object_get(c->item, "lead_id")), "crm_id", r->id));
     else
-        sa_log(r->outcome == SA_CRM_FAIL || !strcmp(status, "failed") ? SA_LOG_ERROR
-                                                                        : SA_LOG_WARN,
+        sa_log(r->outcome == SA_CRM_FAIL || !strcmp(status, "failed") ? SA_LOG_ERROR : SA_LOG_WARN,
                "crm push not done",
                json_pack("{s:s, s:s, s:s, s:s, s:I}", "outbox_id", id, "kind", kind, "outcome",
                          status, "error", why ? why : "", "due_at", (json_int_t)retry));
@@ -257,11 +254,14 @@ static int push(struct sa_app *app, struct claimed *cs, int n, bool leads, int m
                 int *sent, struct sa_err *err)
 {
     int batch = sa_crm_batch_max(app->crm);
-    json_t **payloads = calloc((size_t)(n ? n : 1), sizeof *payloads);
+    json_t **payloads = calloc((size_t)(n ? n : 1), sizeof(json_t *));
     struct sa_crm_result *res = calloc((size_t)(n ? n : 1), sizeof *res);
     int rc = 0;
-    if (!payloads || !res)
-        rc = sa_err_set(err, SA_ENOMEM, "out of memory");
+    if (!payloads || !res) {
+        free(payloads);
+        free(res);
+        return sa_err_set(err, SA_ENOMEM, "out of memory");
+    }
     for (int i = 0; !rc && i < n; i++)
         payloads[i] = cs[i].payload;
     for (int off = 0; !rc && off < n; off += batch) {
@@ -304,8 +304,11 @@ int sa_crm_sync_deliver(struct sa_app *app, json_t *const *items, int n, int max
     struct claimed *leads = calloc((size_t)n, sizeof *leads);
     struct claimed *acts = calloc((size_t)n, sizeof *acts);
     int nl = 0, na = 0, rc = 0;
-    if (!leads || !acts)
-        rc = sa_err_set(err, SA_ENOMEM, "out of memory");
+    if (!leads || !acts) {
+        free(leads);
+        free(acts);
+        return sa_err_set(err, SA_ENOMEM, "out of memory");
+    }
     for (int i = 0; !rc && i < n; i++) {
         const char *id = json_string_value(json_object_get(items[i], "id"));
         const char *kind = json_string_value(json_object_get(items[i], "kind"));
@@ -341,9 +344,9 @@ int sa_crm_sync_deliver(struct sa_app *app, json_t *const *items, int n, int max
     if (!rc)
         rc = push(app, acts, na, false, max_attempts, &s2, err);
     *sent = s1 + s2;
-    for (int i = 0; leads && i < nl; i++)
+    for (int i = 0; i < nl; i++)
         json_decref(leads[i].payload);
-    for (int i = 0; acts && i < na; i++)
+    for (int i = 0; i < na; i++)
         json_decref(acts[i].payload);
     free(leads);
     free(acts);

@@ -29,8 +29,7 @@ int sa_crm_sync_queue_lead(struct sa_app *app, const char *lead_id, int *added,
  * id); at: ISO 8601 or NULL (now); subject and body may be NULL. */
 int sa_crm_sync_queue_activity(struct sa_app *app, const char *lead_id, const char *email,
                                const char *type, const char *activity_id, const char *at,
-                               const char *subject, const char *body,
-                               struct sa_err *err) SA_WUR;
+                               const char *subject, const char *body, struct sa_err *err) SA_WUR;
 
 /* Logs instead of failing: for the hooks, where the event itself stands. */
 void sa_crm_sync_lead_logged(struct sa_app *app, const char *lead_id);

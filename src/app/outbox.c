@@ -434,7 +434,7 @@ int sa_outbox_drain(struct sa_outbox_worker *w, int *sent, struct sa_err *err)
             return rc;
         size_t n = json_array_size(due), i, ncrm = 0;
         json_t *item;
-        json_t **crm = calloc(n ? n : 1, sizeof *crm); /* the CRM pushes, sent batched */
+        json_t **crm = calloc(n ? n : 1, sizeof(json_t *)); /* the CRM pushes, sent batched */
         if (!crm) {
             json_decref(due);
             return sa_err_set(err, SA_ENOMEM, "out of memory");

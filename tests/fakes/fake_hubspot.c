@@ -35,7 +35,7 @@ struct fake_hubspot {
     volatile bool stopping;
     struct fault faults[FAULTS_MAX];
     int nfaults;
-    json_t *paths;     /* every request's path, in order */
+    json_t *paths; /* every request's path, in order */
     size_t invalid, max_batch;
     char first_invalid[512];
     json_t *contacts;  /* id -> {id, properties} */
@@ -104,7 +104,8 @@ static void index_record(struct fake_hubspot *f, json_t *r)
 {
     static const char *const props[] = {"email", "domain"};
     for (int i = 0; i < 2; i++) {
-        const char *v = json_string_value(json_object_get(json_object_get(r, "properties"), props[i]));
+        const char *v =
+            json_string_value(json_object_get(json_object_get(r, "properties"), props[i]));
         if (v) {
             char key[512];
             index_key(props[i], v, key, sizeof key);
@@ -294,8 +295,8 @@ static int note_create(struct fake_hubspot *f, json_t *body, json_t **out)
     char id[32], at[32];
     snprintf(id, sizeof id, "%ld", ++f->next_id);
     now_iso(at);
-    json_t *n = json_pack("{s:s, s:O, s:s, s:s, s:s}", "id", id, "properties", props, "contact",
-                          to, "createdAt", at, "updatedAt", at);
+    json_t *n = json_pack("{s:s, s:O, s:s, s:s, s:s}", "id", id, "properties", props, "contact", to,
+                          "createdAt", at, "updatedAt", at);
     json_array_append(f->notes, n);
     *out = n;
     return 201;
@@ -303,9 +304,8 @@ static int note_create(struct fake_hubspot *f, json_t *body, json_t **out)
 
 static json_t *error_body(const char *message, const char *category)
 {
-    return json_pack("{s:s, s:s, s:s, s:s}", "status", "error", "message", message,
-                     "correlationId", "aeb5f871-7f07-4993-9211-075dc63e7cbf", "category",
-                     category);
+    return json_pack("{s:s, s:s, s:s, s:s}", "status", "error", "message", message, "correlationId",
+                     "aeb5f871-7f07-4993-9211-075dc63e7cbf", "category", category);
 }
 
 /* POST /crm/v3/objects/contacts and PATCH /crm/v3/objects/contacts/{id} */
@@ -417,7 +417,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     json_t *body = u->data ? json_loads(u->data, 0, NULL) : NULL;
     struct fault fault = {.times = 0};
     for (int i = 0; i < f->nfaults; i++)
-        if (f->faults[i].times > 0 && strncmp(url, f->faults[i].path, strlen(f->faults[i].path)) == 0) {
+        if (f->faults[i].times > 0 &&
+            strncmp(url, f->faults[i].path, strlen(f->faults[i].path)) == 0) {
             f->faults[i].times--;
             fault = f->faults[i];
             fault.times = 1;
@@ -427,9 +428,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         bad(f, "%s: missing or wrong bearer token", url);
         pthread_mutex_unlock(&f->lock);
         json_decref(body);
-        return send_json(conn, 401,
-                         error_body("Authentication credentials not found.", "INVALID_AUTHENTICATION"),
-                         NULL, NULL);
+        return send_json(
+            conn, 401,
+            error_body("Authentication credentials not found.", "INVALID_AUTHENTICATION"), NULL,
+            NULL);
     }
     if (!ctype || strncasecmp(ctype, "application/json", 16) != 0 || !json_is_object(body)) {
         bad(f, "%s: the body must be a JSON object sent as application/json", url);
@@ -443,8 +445,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         json_decref(body);
         switch (fault.fault) {
         case FAKE_HS_500:
-            return send_json(conn, 500, error_body("internal error", "INTERNAL_ERROR"), NULL,
-                             NULL);
+            return send_json(conn, 500, error_body("internal error", "INTERNAL_ERROR"), NULL, NULL);
         case FAKE_HS_409: {
             char msg[96];
             snprintf(msg, sizeof msg, "Contact already exists. Existing ID: %ld", fault.arg);
@@ -453,12 +454,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         case FAKE_HS_429_ROLLING:
         case FAKE_HS_429_DAILY: {
             bool daily = fault.fault == FAKE_HS_429_DAILY;
-            json_t *e = json_pack(
-                "{s:s, s:s, s:s, s:s, s:s}", "status", "error", "message",
-                daily ? "You have reached your daily limit."
-                      : "You have reached your ten_secondly_rolling limit.",
-                "errorType", "RATE_LIMIT", "correlationId", "0b2b9f2c-4e5e-4b1e-9a3a-3f1f2a1b7c9d",
-                "policyName", daily ? "DAILY" : "TEN_SECONDLY_ROLLING");
+            json_t *e = json_pack("{s:s, s:s, s:s, s:s, s:s}", "status", "error", "message",
+                                  daily ? "You have reached your daily limit."
+                                        : "You have reached your ten_secondly_rolling limit.",
+                                  "errorType", "RATE_LIMIT", "correlationId",
+                                  "0b2b9f2c-4e5e-4b1e-9a3a-3f1f2a1b7c9d", "policyName",
+                                  daily ? "DAILY" : "TEN_SECONDLY_ROLLING");
             return send_json(conn, 429, e, "X-HubSpot-RateLimit-Interval-Milliseconds", "10000");
         }
         default: break;
@@ -593,8 +594,8 @@ size_t fake_hubspot_invalid(struct fake_hubspot *f, const char **first)
 size_t fake_hubspot_count(struct fake_hubspot *f, const char *what)
 {
     pthread_mutex_lock(&f->lock);
-    size_t n = strcmp(what, "contacts") == 0    ? json_object_size(f->contacts)
-               : strcmp(what, "companies") == 0 ? json_object_size(f->companies)
+    size_t n = strcmp(what, "contacts") == 0       ? json_object_size(f->contacts)
+               : strcmp(what, "companies") == 0    ? json_object_size(f->companies)
                : strcmp(what, "associations") == 0 ? json_object_size(f->assocs)
                : strcmp(what, "notes") == 0        ? json_array_size(f->notes)
                                                    : 0;

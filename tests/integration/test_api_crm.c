@@ -52,13 +52,20 @@ static void start_at(time_t t, const char *const *extra)
 {
     snprintf(clock_path, sizeof clock_path, "%s/clock", runs_srv.dir);
     set_clock(t);
-    const char *const env[] = {"CLOCK_FILE",       clock_path,
-                               "OUTBOX_POLL_MS",   "50",
-                               "CRM_PROVIDER",     "hubspot",
-                               "HUBSPOT_ACCESS_TOKEN", TOKEN,
-                               "HUBSPOT_BASE_URL", fake_hubspot_base_url(fake),
-                               "CALENDAR_TZ",      "America/New_York",
-                               "SENDER_ADDRESS",   "Pipewise Ltd, 9 Harbour Road, Bristol BS1 5AA, UK",
+    const char *const env[] = {"CLOCK_FILE",
+                               clock_path,
+                               "OUTBOX_POLL_MS",
+                               "50",
+                               "CRM_PROVIDER",
+                               "hubspot",
+                               "HUBSPOT_ACCESS_TOKEN",
+                               TOKEN,
+                               "HUBSPOT_BASE_URL",
+                               fake_hubspot_base_url(fake),
+                               "CALENDAR_TZ",
+                               "America/New_York",
+                               "SENDER_ADDRESS",
+                               "Pipewise Ltd, 9 Harbour Road, Bristol BS1 5AA, UK",
                                NULL};
     for (size_t i = 0; env[i]; i += 2)
         setenv(env[i], env[i + 1], 1);
@@ -259,10 +266,10 @@ static void test_hubspot_once_across_retry_and_restart(void **state)
     json_t *notes = fake_hubspot_notes(fake);
     assert_string_equal(json_string_value(json_object_get(json_array_get(notes, 0), "contact")),
                         json_string_value(json_object_get(maya, "id")));
-    assert_non_null(strstr(json_string_value(json_object_get(
-                               json_object_get(json_array_get(notes, 0), "properties"),
-                               "hs_note_body")),
-                           "E-mail sent"));
+    assert_non_null(
+        strstr(json_string_value(json_object_get(
+                   json_object_get(json_array_get(notes, 0), "properties"), "hs_note_body")),
+               "E-mail sent"));
     json_decref(notes);
     wait_crm_count("sent", 2);
     char *query = strf("?lead_id=%s&limit=5", lead);
@@ -313,6 +320,5 @@ int main(void)
                                         crm_teardown),
         cmocka_unit_test_setup_teardown(test_dry_run_sends_nothing, crm_setup, crm_teardown),
     };
-    return api_exit_status(
-        cmocka_run_group_tests(tests, api_group_setup, api_group_teardown));
+    return api_exit_status(cmocka_run_group_tests(tests, api_group_setup, api_group_teardown));
 }

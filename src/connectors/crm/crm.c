@@ -14,18 +14,12 @@
 static const struct {
     const char *ours, *hubspot, *salesforce;
 } FIELDS[] = {
-    {"email", "email", "Email"},
-    {"first_name", "firstname", "FirstName"},
-    {"last_name", "lastname", "LastName"},
-    {"title", "jobtitle", "Title"},
-    {"phone", "phone", "Phone"},
-    {"company", "company", "Company"},
-    {"website", "website", "Website"},
-    {"industry", "industry", "Industry"},
-    {"country", "country", "Country"},
-    {"score", "lead_score", "Lead_Score__c"},
-    {"tier", "lead_tier", "Lead_Tier__c"},
-    {"reasoning", "lead_reasoning", "Lead_Reasoning__c"},
+    {"email", "email", "Email"},           {"first_name", "firstname", "FirstName"},
+    {"last_name", "lastname", "LastName"}, {"title", "jobtitle", "Title"},
+    {"phone", "phone", "Phone"},           {"company", "company", "Company"},
+    {"website", "website", "Website"},     {"industry", "industry", "Industry"},
+    {"country", "country", "Country"},     {"score", "lead_score", "Lead_Score__c"},
+    {"tier", "lead_tier", "Lead_Tier__c"}, {"reasoning", "lead_reasoning", "Lead_Reasoning__c"},
 };
 
 static int map_pairs(const char *spec, json_t *into, struct sa_err *err)

@@ -50,10 +50,8 @@ struct sa_crm_result {
 struct sa_crm_ops {
     const char *name; /* "hubspot", "salesforce" */
     int batch_max;    /* the most items one call takes */
-    int (*upsert_leads)(struct sa_crm *c, json_t *const *leads, int n,
-                        struct sa_crm_result *res);
-    int (*add_activities)(struct sa_crm *c, json_t *const *acts, int n,
-                          struct sa_crm_result *res);
+    int (*upsert_leads)(struct sa_crm *c, json_t *const *leads, int n, struct sa_crm_result *res);
+    int (*add_activities)(struct sa_crm *c, json_t *const *acts, int n, struct sa_crm_result *res);
     void (*destroy)(struct sa_crm *c); /* frees the backend's own state, not c */
 };
 
@@ -97,8 +95,7 @@ static inline int sa_crm_batch_max(const struct sa_crm *c)
 
 /* The backends (hubspot.c, salesforce.c): each makes its struct sa_crm (embedding the
  * shared part) from cfg. */
-int sa_crm_hubspot_new(const struct sa_config *cfg, struct sa_crm **out,
-                       struct sa_err *err) SA_WUR;
+int sa_crm_hubspot_new(const struct sa_config *cfg, struct sa_crm **out, struct sa_err *err) SA_WUR;
 int sa_crm_salesforce_new(const struct sa_config *cfg, struct sa_crm **out,
                           struct sa_err *err) SA_WUR;
 

@@ -76,8 +76,8 @@ static int call(struct hubspot *h, const char *method, const char *path, const j
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     if (body && !text)
         return sa_err_set(err, SA_ENOMEM, "out of memory");
-    const char *headers[] = {h->auth, "Content-Type: application/json",
-                             "Accept: application/json", NULL};
+    const char *headers[] = {h->auth, "Content-Type: application/json", "Accept: application/json",
+                             NULL};
     struct sa_conn_req req = {.method = method,
                               .url = url,
                               .headers = headers,
@@ -95,7 +95,7 @@ static int call(struct hubspot *h, const char *method, const char *path, const j
 static int step(struct hubspot *h, const char *what, const char *path, const json_t *body,
                 struct sa_crm_result *res, int n, json_t **answer, int *status)
 {
-    struct sa_conn_resp r;
+    struct sa_conn_resp r = {0};
     struct sa_err err = {0};
     *answer = NULL;
     int rc = call(h, "POST", path, body, &r, &err);
@@ -173,9 +173,9 @@ static int upsert_companies(struct hubspot *h, json_t *const *leads, int n,
             continue;
         json_object_set_new(seen, domain, json_true());
         const char *name = json_string_value(json_object_get(leads[i], "company"));
-        json_array_append_new(inputs, json_pack("{s:s, s:s, s:{s:s, s:s?}}", "id", domain,
-                                                "idProperty", "domain", "properties", "domain",
-                                                domain, "name", name));
+        json_array_append_new(inputs,
+                              json_pack("{s:s, s:s, s:{s:s, s:s?}}", "id", domain, "idProperty",
+                                        "domain", "properties", "domain", domain, "name", name));
     }
     json_decref(seen);
     int ok = 1;
@@ -212,7 +212,7 @@ static void contacts_one_by_one(struct hubspot *h, json_t *const *props, int n,
 {
     for (int i = 0; i < n; i++) {
         json_t *body = json_pack("{s:O}", "properties", props[i]);
-        struct sa_conn_resp r;
+        struct sa_conn_resp r = {0};
         struct sa_err err = {0};
         int rc = call(h, "POST", "/crm/v3/objects/contacts", body, &r, &err);
         char id[SA_CRM_ID_MAX];
@@ -280,14 +280,13 @@ static void upsert_contacts(struct hubspot *h, json_t *const *props, int n,
     json_decref(answer);
 }
 
-static int hs_upsert_leads(struct sa_crm *c, json_t *const *leads, int n,
-                           struct sa_crm_result *res)
+static int hs_upsert_leads(struct sa_crm *c, json_t *const *leads, int n, struct sa_crm_result *res)
 {
     struct hubspot *h = (struct hubspot *)c;
     json_t *companies = NULL;
     if (!upsert_companies(h, leads, n, res, &companies))
         return 0;
-    json_t **props = calloc((size_t)n, sizeof *props);
+    json_t **props = calloc((size_t)n, sizeof(json_t *));
     if (!props) {
         json_decref(companies);
         return SA_ENOMEM;
@@ -325,8 +324,8 @@ static int hs_upsert_leads(struct sa_crm *c, json_t *const *leads, int n,
         return SA_ENOMEM;
     }
     json_t *body = json_pack("{s:o}", "inputs", inputs), *answer = NULL;
-    if (!step(h, "associations", "/crm/v4/associations/contacts/companies/batch/create", body,
-              ares, n, &answer, NULL))
+    if (!step(h, "associations", "/crm/v4/associations/contacts/companies/batch/create", body, ares,
+              n, &answer, NULL))
         for (int i = 0; i < n; i++)
             if (res[i].outcome == SA_CRM_DONE) {
                 char id[SA_CRM_ID_MAX];
@@ -365,27 +364,21 @@ static char *note_html(const json_t *act)
             continue;
         const char *open = p ? "<p>" : ": ";
         size_t k = strlen(open);
-        if (n + k + 16 < cap) {
-            memcpy(out + n, open, k);
-            n += k;
-        }
+        if (n + k + 16 < cap)
+            n += (size_t)snprintf(out + n, cap - n, "%s", open);
         for (const char *s = parts[p]; *s && n + 16 < cap; s++) {
             const char *e = *s == '<'    ? "&lt;"
                             : *s == '>'  ? "&gt;"
                             : *s == '&'  ? "&amp;"
                             : *s == '\n' ? "<br>"
                                          : NULL;
-            if (e) {
-                memcpy(out + n, e, strlen(e));
-                n += strlen(e);
-            } else {
+            if (e)
+                n += (size_t)snprintf(out + n, cap - n, "%s", e);
+            else
                 out[n++] = *s;
-            }
         }
-        if (n + 5 < cap) {
-            memcpy(out + n, "</p>", 4);
-            n += 4;
-        }
+        if (n + 5 < cap)
+            n += (size_t)snprintf(out + n, cap - n, "</p>");
     }
     snprintf(out + n, cap - n, "<p>[sales-agent %s]</p>", id ? id : "");
     return out;
@@ -395,7 +388,7 @@ static int hs_add_activities(struct sa_crm *c, json_t *const *acts, int n,
                              struct sa_crm_result *res)
 {
     struct hubspot *h = (struct hubspot *)c;
-    json_t **props = calloc((size_t)n, sizeof *props);
+    json_t **props = calloc((size_t)n, sizeof(json_t *));
     if (!props)
         return SA_ENOMEM;
     for (int i = 0; i < n; i++)
@@ -411,9 +404,9 @@ static int hs_add_activities(struct sa_crm *c, json_t *const *acts, int n,
         const char *at = json_string_value(json_object_get(acts[i], "at"));
         char now[SA_ISO8601_LEN];
         sa_iso8601_now(now);
-        json_t *body = json_pack("{s:{s:s, s:s?}, s:[o]}", "properties", "hs_timestamp",
-                                 at ? at : now, "hs_note_body", html, "associations",
-                                 assoc(ASSOC_NOTE_CONTACT, contact));
+        json_t *body =
+            json_pack("{s:{s:s, s:s?}, s:[o]}", "properties", "hs_timestamp", at ? at : now,
+                      "hs_note_body", html, "associations", assoc(ASSOC_NOTE_CONTACT, contact));
         free(html);
         json_t *answer = NULL;
         memset(&res[i], 0, sizeof res[i]);
@@ -449,9 +442,8 @@ int sa_crm_hubspot_new(const struct sa_config *cfg, struct sa_crm **out, struct 
     size_t n = strlen(base);
     while (n && base[n - 1] == '/')
         n--;
-    if (n >= sizeof h->base ||
-        (size_t)snprintf(h->auth, sizeof h->auth, "Authorization: Bearer %s",
-                         cfg->hubspot_access_token) >= sizeof h->auth) {
+    if (n >= sizeof h->base || (size_t)snprintf(h->auth, sizeof h->auth, "Authorization: Bearer %s",
+                                                cfg->hubspot_access_token) >= sizeof h->auth) {
         free(h);
         return sa_err_set(err, SA_ECONFIG, "HUBSPOT_BASE_URL or HUBSPOT_ACCESS_TOKEN too long");
     }

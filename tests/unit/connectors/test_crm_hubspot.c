@@ -107,8 +107,8 @@ static void test_leads_land_once_with_company(void **state)
     assert_non_null(strstr(json_string_value(json_object_get(props, "lead_reasoning")), "ICP"));
     assert_string_equal(json_string_value(json_object_get(jane, "id")), res[0].id);
     json_t *co = fake_hubspot_company(fake, "northwind-analytics.com");
-    assert_true(fake_hubspot_associated(fake, res[0].id,
-                                        json_string_value(json_object_get(co, "id"))));
+    assert_true(
+        fake_hubspot_associated(fake, res[0].id, json_string_value(json_object_get(co, "id"))));
     /* the same push again (a retry): still one contact each, updated */
     json_object_set_new(leads[0], "score", json_integer(91));
     assert_int_equal(sa_crm_upsert_leads(c, leads, 3, res), 0);
@@ -135,8 +135,8 @@ static void test_409_updates_the_existing_contact(void **state)
              fake_hubspot_seed_contact(fake, "priya.raman@contoso.io"));
     fake_hubspot_fault(fake, "/crm/v3/objects/contacts/batch/upsert", FAKE_HS_409, 1,
                        strtol(existing, NULL, 10));
-    json_t *l[1] = {lead("priya.raman@contoso.io", "Priya", "Raman", "Contoso", "contoso.io", 78,
-                         "B")};
+    json_t *l[1] = {
+        lead("priya.raman@contoso.io", "Priya", "Raman", "Contoso", "contoso.io", 78, "B")};
     struct sa_crm_result res[1];
     assert_int_equal(sa_crm_upsert_leads(c, l, 1, res), 0);
     assert_int_equal(res[0].outcome, SA_CRM_DONE);
@@ -147,7 +147,8 @@ static void test_409_updates_the_existing_contact(void **state)
     assert_string_equal(
         json_string_value(json_object_get(json_object_get(p, "properties"), "lead_tier")), "B");
     json_t *co = fake_hubspot_company(fake, "contoso.io");
-    assert_true(fake_hubspot_associated(fake, existing, json_string_value(json_object_get(co, "id"))));
+    assert_true(
+        fake_hubspot_associated(fake, existing, json_string_value(json_object_get(co, "id"))));
     json_decref(co);
     json_decref(p);
     free_all(l, 1);
@@ -179,8 +180,8 @@ static void test_rate_limits(void **state)
 {
     (void)state;
     struct sa_crm *c = open_crm(NULL, 0, 20000);
-    json_t *l[1] = {lead("kim@tailspin.co.kr", "Min-jun", "Kim", "Tailspin", "tailspin.co.kr", 55,
-                         "C")};
+    json_t *l[1] = {
+        lead("kim@tailspin.co.kr", "Min-jun", "Kim", "Tailspin", "tailspin.co.kr", 55, "C")};
     struct sa_crm_result res[1];
     fake_hubspot_fault(fake, "/crm/v3/objects/contacts/batch/upsert", FAKE_HS_429_ROLLING, 1, 0);
     assert_int_equal(sa_crm_upsert_leads(c, l, 1, res), 0);
@@ -227,8 +228,8 @@ static void test_activities_are_notes(void **state)
                   "Quick question about Litware's data stack", "body",
                   "Hi Jane,\nWould <b>Tuesday</b> work? R&D asked.\n"),
         json_pack("{s:s, s:s, s:s, s:s, s:s}", "activity_id", "turn:0190a1b2-0000-7000-8000-1",
-                  "email", "jane@litware.com", "type", "reply", "subject", "Reply received",
-                  "body", "Sounds good, Tuesday 10am works."),
+                  "email", "jane@litware.com", "type", "reply", "subject", "Reply received", "body",
+                  "Sounds good, Tuesday 10am works."),
     };
     struct sa_crm_result res[2];
     assert_int_equal(sa_crm_add_activities(c, a, 2, res), 0);
