@@ -393,8 +393,7 @@ int sa_app_open(const struct sa_config *cfg, struct sa_app **out, struct sa_err 
         (rc = sa_crm_open(cfg, app->metrics, &app->crm, err)) || /* CRM_PROVIDER */
         (rc = open_agents(app, err)) ||
         (rc = sa_pipeline_new(app->agents, app->model, app->saver, cfg->pipeline_step_delay_ms,
-                              app->llm_provider != NULL,
-                              &app->pipeline, err)) ||
+                              app->llm_provider != NULL, &app->pipeline, err)) ||
         (app->intents &&
          (rc = sa_conversation_new(app->intents, app->saver, app->store, app->calendar,
                                    app->profile, cfg->conversation_review_threshold,

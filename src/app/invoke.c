@@ -407,8 +407,7 @@ static void link_turn_to_lead(struct sa_app *app, const json_t *input, struct sa
     if (sa_store_execution_add(app->store, &e, &err) == 0) {
         snprintf(res->lead_id, sizeof res->lead_id, "%s", id);
         crm_turn(app, id, email, input, res);
-    }
-    else
+    } else
         sa_log(SA_LOG_WARN, "conversation turn not linked to its lead",
                json_pack("{s:s, s:s}", "thread_id", res->thread_id, "error", err.msg));
     free(in);

@@ -387,8 +387,8 @@ static int send_item(struct sa_outbox_worker *w, const json_t *item, struct sa_e
         /* the CRM hears of it (CRM_PROVIDER; once per item: its id keys the push) */
         char activity[64];
         snprintf(activity, sizeof activity, "outbox:%s", id);
-        sa_crm_sync_activity_logged(w->app, json_string_value(json_object_get(item, "lead_id")),
-                                    to, "email", activity, m.subject,
+        sa_crm_sync_activity_logged(w->app, json_string_value(json_object_get(item, "lead_id")), to,
+                                    "email", activity, m.subject,
                                     json_string_value(json_object_get(p, "body")));
         return 1;
     }
@@ -428,8 +428,7 @@ int sa_outbox_drain(struct sa_outbox_worker *w, int *sent, struct sa_err *err)
         return rc0;
     for (;;) {
         json_t *due = NULL;
-        int rc =
-            sa_store_outbox_due(w->app->store, (long long)sa_wall_time(), DUE_PAGE, &due, err);
+        int rc = sa_store_outbox_due(w->app->store, (long long)sa_wall_time(), DUE_PAGE, &due, err);
         if (rc)
             return rc;
         size_t n = json_array_size(due), i, ncrm = 0;

@@ -83,16 +83,16 @@ struct sa_config {
     int outbox_poll_ms;         /* OUTBOX_POLL_MS: 0 holds outgoing mail */
     int outbox_lease_seconds;   /* OUTBOX_LEASE_SECONDS: a dead worker's claim expires */
     /* CRM sync through the outbox (connectors/crm/crm.h, README "CRM sync") */
-    enum sa_crm_choice crm_provider;   /* CRM_PROVIDER */
-    int crm_dry_run;                   /* CRM_DRY_RUN: 1 logs and records, sends nothing */
-    const char *crm_field_map;         /* CRM_FIELD_MAP: a JSON file, inline JSON or a=b,c=d */
-    int crm_timeout_ms;                /* CRM_TIMEOUT_MS: one call's deadline, retries included */
-    const char *hubspot_access_token;  /* HUBSPOT_ACCESS_TOKEN (secret) */
-    const char *hubspot_base_url;      /* HUBSPOT_BASE_URL */
-    const char *salesforce_login_url;  /* SALESFORCE_LOGIN_URL: the My Domain host */
-    const char *salesforce_client_id;  /* SALESFORCE_CLIENT_ID */
-    const char *salesforce_client_secret; /* SALESFORCE_CLIENT_SECRET (secret) */
-    const char *salesforce_api_version;   /* SALESFORCE_API_VERSION: "62.0" */
+    enum sa_crm_choice crm_provider;  /* CRM_PROVIDER */
+    int crm_dry_run;                  /* CRM_DRY_RUN: 1 logs and records, sends nothing */
+    const char *crm_field_map;        /* CRM_FIELD_MAP: a JSON file, inline JSON or a=b,c=d */
+    int crm_timeout_ms;               /* CRM_TIMEOUT_MS: one call's deadline, retries included */
+    const char *hubspot_access_token; /* HUBSPOT_ACCESS_TOKEN (secret) */
+    const char *hubspot_base_url;     /* HUBSPOT_BASE_URL */
+    const char *salesforce_login_url; /* SALESFORCE_LOGIN_URL: the My Domain host */
+    const char *salesforce_client_id; /* SALESFORCE_CLIENT_ID */
+    const char *salesforce_client_secret;     /* SALESFORCE_CLIENT_SECRET (secret) */
+    const char *salesforce_api_version;       /* SALESFORCE_API_VERSION: "62.0" */
     const char *salesforce_external_id_field; /* SALESFORCE_EXTERNAL_ID_FIELD */
     /* background runs and their queue (app/runs.c, store/queue.h) */
     int run_workers;            /* RUN_WORKERS: run worker threads; 0 = this instance only queues */

@@ -403,8 +403,8 @@ struct sa_store_ops {
                           struct sa_err *err);
     /* The items whose kind starts with prefix ("crm_": the CRM pushes), of lead_id (NULL:
      * any), last changed first, at most limit: items as in outbox_list. */
-    int (*outbox_kind_list)(struct sa_store *s, const char *prefix, const char *lead_id,
-                            int limit, json_t **out, struct sa_err *err);
+    int (*outbox_kind_list)(struct sa_store *s, const char *prefix, const char *lead_id, int limit,
+                            json_t **out, struct sa_err *err);
     /* [{status, n}] over the items whose kind starts with prefix, by status. */
     int (*outbox_kind_counts)(struct sa_store *s, const char *prefix, json_t **out,
                               struct sa_err *err);

@@ -1058,9 +1058,12 @@ static void test_outbox_crm_kinds(void **state)
     sa_uuid_v7(i3);
     long sent0 = count_status(s, "sent"), queued0 = count_status(s, "queued");
     struct sa_outbox_item items[] = {
-        {i1, k1, "crm_lead", NULL, lead, email, "{\"score\":87}", 1000, NULL, 0, NULL, NULL, NULL, NULL},
-        {i2, k2, "crm_activity", NULL, lead, email, "{\"type\":\"email\"}", 1000, NULL, 0, NULL, NULL, NULL, NULL},
-        {i3, k3, "email", NULL, other, email, "{\"subject\":\"hi\"}", 1000, NULL, 0, NULL, NULL, NULL, NULL},
+        {i1, k1, "crm_lead", NULL, lead, email, "{\"score\":87}", 1000, NULL, 0, NULL, NULL, NULL,
+         NULL},
+        {i2, k2, "crm_activity", NULL, lead, email, "{\"type\":\"email\"}", 1000, NULL, 0, NULL,
+         NULL, NULL, NULL},
+        {i3, k3, "email", NULL, other, email, "{\"subject\":\"hi\"}", 1000, NULL, 0, NULL, NULL,
+         NULL, NULL},
     };
     int added = 0;
     assert_int_equal(sa_store_outbox_add(s, items, 3, &added, &err), 0);
