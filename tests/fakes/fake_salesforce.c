@@ -240,7 +240,8 @@ static json_t *sub(struct fake_salesforce *f, const json_t *s, json_t *results)
         } else if (!json_is_string(json_object_get(body, "LastName")) ||
                    !json_is_string(json_object_get(body, "Company"))) {
             status = 400;
-            out = errors("REQUIRED_FIELD_MISSING", "Required fields are missing: [LastName, Company]");
+            out = errors("REQUIRED_FIELD_MISSING",
+                         "Required fields are missing: [LastName, Company]");
         } else {
             char id[19];
             new_id(f, "00Q", id);
@@ -249,7 +250,8 @@ static json_t *sub(struct fake_salesforce *f, const json_t *s, json_t *results)
             json_object_set_new(l, f->field, json_string(value));
             json_array_append_new(f->leads, l);
             status = 201;
-            out = json_pack("{s:s, s:b, s:[], s:b}", "id", id, "success", 1, "errors", "created", 1);
+            out =
+                json_pack("{s:s, s:b, s:[], s:b}", "id", id, "success", 1, "errors", "created", 1);
         }
         json_decref(same);
     } else if (method && url && strcmp(method, "GET") == 0 &&
@@ -257,8 +259,7 @@ static json_t *sub(struct fake_salesforce *f, const json_t *s, json_t *results)
         json_t *same = leads_with(f, value);
         if (json_array_size(same) == 1) {
             out = json_deep_copy(json_array_get(same, 0));
-            json_object_set_new(out, "attributes",
-                                json_pack("{s:s}", "type", "Lead"));
+            json_object_set_new(out, "attributes", json_pack("{s:s}", "type", "Lead"));
         } else {
             status = json_array_size(same) ? 300 : 404;
             out = errors("NOT_FOUND", "The requested resource does not exist");
@@ -313,8 +314,9 @@ static int composite(struct fake_salesforce *f, json_t *body, json_t **out)
     json_array_foreach((json_t *)subs, i, s)
     {
         const char *ref = json_string_value(json_object_get(s, "referenceId"));
-        bool ok = ref && *ref && strspn(ref, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                             "0123456789_") == strlen(ref);
+        bool ok = ref && *ref &&
+                  strspn(ref, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                              "0123456789_") == strlen(ref);
         if (!ok || json_object_get(refs, ref) || !json_is_string(json_object_get(s, "method")) ||
             !json_is_string(json_object_get(s, "url"))) {
             json_decref(refs);

@@ -14,10 +14,10 @@
 #include <stddef.h>
 
 enum fake_sf_fault {
-    FAKE_SF_500,           /* 500 [{errorCode: UNKNOWN_EXCEPTION}], nothing done */
-    FAKE_SF_401,           /* the current token expires: 401 INVALID_SESSION_ID */
-    FAKE_SF_LIMIT,         /* 403 REQUEST_LIMIT_EXCEEDED, nothing done */
-    FAKE_SF_HANG,          /* waits arg ms, then does the work and answers */
+    FAKE_SF_500,   /* 500 [{errorCode: UNKNOWN_EXCEPTION}], nothing done */
+    FAKE_SF_401,   /* the current token expires: 401 INVALID_SESSION_ID */
+    FAKE_SF_LIMIT, /* 403 REQUEST_LIMIT_EXCEEDED, nothing done */
+    FAKE_SF_HANG,  /* waits arg ms, then does the work and answers */
 };
 
 struct fake_salesforce;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "fake_hubspot.h"
+#include "fake_salesforce.h"
 
 #define TOKEN "pat-na1-0b7e5c1d-9a4f-4e2b-8c3d-6f1a2b3c4d5e"
 
@@ -292,6 +293,82 @@ static void test_hubspot_once_across_retry_and_restart(void **state)
     json_decref(maya);
 }
 
+/* The same through Salesforce: the lead is upserted once by its external id after a
+ * lasting 500, the sent e-mail becomes one Task on it, and a restart adds nothing. */
+static void test_salesforce_once_across_retry_and_restart(void **state)
+{
+    (void)state;
+    struct fake_salesforce *sf =
+        fake_salesforce_start("3MVG9.sales-agent.test", "s3cr3t-value", "62.0", "Email__c");
+    assert_non_null(sf);
+    const char *composite = "/services/data/v62.0/composite";
+    fake_salesforce_fault(sf, composite, FAKE_SF_500, 4, 0);
+    const char *const env[] = {"CRM_PROVIDER",
+                               "salesforce",
+                               "SALESFORCE_LOGIN_URL",
+                               fake_salesforce_url(sf),
+                               "SALESFORCE_CLIENT_ID",
+                               "3MVG9.sales-agent.test",
+                               "SALESFORCE_CLIENT_SECRET",
+                               "s3cr3t-value",
+                               NULL};
+    time_t monday = utc(2026, 11, 2, 15, 0);
+    start_at(monday, env);
+    run_pipeline(import_lead());
+    struct resp r;
+    json_t *j = NULL;
+    for (int i = 0; i < 200; i++) {
+        j = crm_status(NULL, &r);
+        if (json_integer_value(jget(j, "syncs.0.attempts")) == 1)
+            break;
+        resp_free(&r);
+        j = NULL;
+        usleep(50 * 1000);
+    }
+    assert_non_null(j);
+    assert_string_equal(jstr(j, "provider"), "salesforce");
+    assert_string_equal(jstr(j, "syncs.0.status"), "queued");
+    resp_free(&r);
+    assert_int_equal(fake_salesforce_count(sf, "leads"), 0);
+    set_clock(monday + 120);
+    wait_crm_count("sent", 1);
+    json_t *leads = fake_salesforce_leads(sf, "maya@quorvianta.io");
+    assert_int_equal(json_array_size(leads), 1);
+    json_t *maya = json_array_get(leads, 0);
+    assert_string_equal(json_string_value(json_object_get(maya, "Lead_Tier__c")), "A");
+    assert_string_equal(json_string_value(json_object_get(maya, "Company")), "Quorvianta Software");
+    assert_true(json_integer_value(json_object_get(maya, "Lead_Score__c")) >= 70);
+    char *path = strf("/api/approvals/%s", pending_approval());
+    j = http_json("POST", path, "{\"type\":\"accept\"}", &r);
+    free(path);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    wait_crm_count("sent", 2);
+    assert_int_equal(fake_salesforce_count(sf, "tasks"), 1);
+    json_t *tasks = fake_salesforce_tasks(sf);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(tasks, 0), "WhoId")),
+                        json_string_value(json_object_get(maya, "Id")));
+    json_decref(tasks);
+    size_t requests = fake_salesforce_requests(sf, NULL);
+    assert_true(exited_ok(server_stop(&runs_srv)));
+    start_at(monday + 600, env);
+    usleep(500 * 1000);
+    wait_crm_count("sent", 2);
+    assert_int_equal(fake_salesforce_count(sf, "leads"), 1);
+    assert_int_equal(fake_salesforce_count(sf, "tasks"), 1);
+    assert_int_equal(fake_salesforce_requests(sf, NULL), requests);
+    char *log = server_read_log(&runs_srv);
+    assert_non_null(log);
+    assert_null(strstr(log, "s3cr3t-value")); /* the secret never reaches the log */
+    free(log);
+    json_decref(leads);
+    const char *why = NULL;
+    size_t invalid = fake_salesforce_invalid(sf, &why);
+    if (invalid)
+        fail_msg("fake Salesforce: %zu malformed requests, first: %s", invalid, why);
+    fake_salesforce_stop(sf);
+}
+
 /* With CRM_DRY_RUN=1 the pushes are recorded as sent ("dry-run") and HubSpot hears nothing. */
 static void test_dry_run_sends_nothing(void **state)
 {
@@ -317,6 +394,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_hubspot_once_across_retry_and_restart, crm_setup,
+                                        crm_teardown),
+        cmocka_unit_test_setup_teardown(test_salesforce_once_across_retry_and_restart, crm_setup,
                                         crm_teardown),
         cmocka_unit_test_setup_teardown(test_dry_run_sends_nothing, crm_setup, crm_teardown),
     };

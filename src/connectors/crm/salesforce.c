@@ -30,11 +30,11 @@ struct salesforce {
     struct sa_crm super;
     char login[512];
     char client_id[256];
-    char secret[256];  /* never logged */
-    char version[16];  /* "62.0" */
-    char field[128];   /* the external id field */
+    char secret[256];     /* never logged */
+    char version[16];     /* "62.0" */
+    char field[128];      /* the external id field */
     pthread_mutex_t lock; /* guards the token */
-    char auth[2048];   /* "Authorization: Bearer ..." or "" before the first token */
+    char auth[2048];      /* "Authorization: Bearer ..." or "" before the first token */
     char instance[512];
 };
 
@@ -131,8 +131,11 @@ static int composite(struct salesforce *s, json_t *subs, json_t **answer, char *
         pthread_mutex_unlock(&s->lock);
         const char *headers[] = {auth, "Content-Type: application/json", "Accept: application/json",
                                  NULL};
-        struct sa_conn_req req = {
-            .method = "POST", .url = url, .headers = headers, .body = text, .body_len = strlen(text)};
+        struct sa_conn_req req = {.method = "POST",
+                                  .url = url,
+                                  .headers = headers,
+                                  .body = text,
+                                  .body_len = strlen(text)};
         struct sa_conn_resp r = {0};
         struct sa_err err = {0};
         int rc = sa_conn_http_do(s->super.http, &req, &r, &err);
@@ -158,7 +161,7 @@ static int composite(struct salesforce *s, json_t *subs, json_t **answer, char *
             else
                 sa_crm_error_text(r.status, r.body, error, cap);
             out = rc || r.status >= 500 || r.status == 401 || r.status == 403 ? SA_CRM_RETRY
-                                                                               : SA_CRM_FAIL;
+                                                                              : SA_CRM_FAIL;
         }
         json_decref(j);
         sa_conn_resp_free(&r);
@@ -242,8 +245,7 @@ static void lead_path(const struct salesforce *s, const char *email, char *out, 
     snprintf(out, cap, "/services/data/v%s/sobjects/Lead/%s/%s", s->version, s->field, v);
 }
 
-static int sf_upsert_leads(struct sa_crm *c, json_t *const *leads, int n,
-                           struct sa_crm_result *res)
+static int sf_upsert_leads(struct sa_crm *c, json_t *const *leads, int n, struct sa_crm_result *res)
 {
     struct salesforce *s = (struct salesforce *)c;
     json_t *subs = json_array();
@@ -314,11 +316,11 @@ static int sf_add_activities(struct sa_crm *c, json_t *const *acts, int n,
             json_array_append_new(subs, json_pack("{s:s, s:s, s:s}", "method", "GET", "url", path,
                                                   "referenceId", ref));
             snprintf(ref, sizeof ref, "task%d", i);
-            json_array_append_new(
-                subs, json_pack("{s:s, s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s?}}", "method", "POST",
-                                "url", tasks, "referenceId", ref, "body", "WhoId", who, "Subject",
-                                subj, "Description", desc, "Status", "Completed", "ActivityDate",
-                                day[0] ? day : NULL));
+            json_array_append_new(subs, json_pack("{s:s, s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s?}}",
+                                                  "method", "POST", "url", tasks, "referenceId",
+                                                  ref, "body", "WhoId", who, "Subject", subj,
+                                                  "Description", desc, "Status", "Completed",
+                                                  "ActivityDate", day[0] ? day : NULL));
         }
         json_t *answer = NULL;
         char error[SA_CRM_ERROR_MAX];
@@ -368,21 +370,19 @@ int sa_crm_salesforce_new(const struct sa_config *cfg, struct sa_crm **out, stru
     struct salesforce *s = calloc(1, sizeof *s);
     if (!s)
         return sa_err_set(err, SA_ENOMEM, "out of memory");
-    const char *missing = copy(s->login, sizeof s->login, cfg->salesforce_login_url)
-                              ? "SALESFORCE_LOGIN_URL"
-                          : copy(s->client_id, sizeof s->client_id, cfg->salesforce_client_id)
-                              ? "SALESFORCE_CLIENT_ID"
-                          : copy(s->secret, sizeof s->secret, cfg->salesforce_client_secret)
-                              ? "SALESFORCE_CLIENT_SECRET"
-                          : copy(s->version, sizeof s->version,
-                                 cfg->salesforce_api_version ? cfg->salesforce_api_version : "62.0")
-                              ? "SALESFORCE_API_VERSION"
-                          : copy(s->field, sizeof s->field,
-                                 cfg->salesforce_external_id_field
-                                     ? cfg->salesforce_external_id_field
-                                     : "Email__c")
-                              ? "SALESFORCE_EXTERNAL_ID_FIELD"
-                              : NULL;
+    const char *missing =
+        copy(s->login, sizeof s->login, cfg->salesforce_login_url) ? "SALESFORCE_LOGIN_URL"
+        : copy(s->client_id, sizeof s->client_id, cfg->salesforce_client_id)
+            ? "SALESFORCE_CLIENT_ID"
+        : copy(s->secret, sizeof s->secret, cfg->salesforce_client_secret)
+            ? "SALESFORCE_CLIENT_SECRET"
+        : copy(s->version, sizeof s->version,
+               cfg->salesforce_api_version ? cfg->salesforce_api_version : "62.0")
+            ? "SALESFORCE_API_VERSION"
+        : copy(s->field, sizeof s->field,
+               cfg->salesforce_external_id_field ? cfg->salesforce_external_id_field : "Email__c")
+            ? "SALESFORCE_EXTERNAL_ID_FIELD"
+            : NULL;
     if (missing) {
         free(s);
         return sa_err_set(err, SA_ECONFIG, "CRM_PROVIDER=salesforce needs %s", missing);

@@ -215,8 +215,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_upsert_per_item_results, setup, teardown),
         cmocka_unit_test_setup_teardown(test_session_refresh_limit_and_5xx, setup, teardown),
         cmocka_unit_test_setup_teardown(test_activities_are_tasks, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_credentials_and_missing_settings, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_bad_credentials_and_missing_settings, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
