@@ -383,6 +383,11 @@ static void test_dry_run_sends_nothing(void **state)
     assert_string_equal(jstr(j, "syncs.0.crm_id"), "dry-run");
     resp_free(&r);
     assert_int_equal(fake_hubspot_requests(fake, NULL), 0);
+    /* /health names the CRM and its breaker, without calling it */
+    j = http_json("GET", "/health", NULL, &r);
+    assert_string_equal(jstr(j, "backends.crm.backend"), "hubspot");
+    assert_string_equal(jstr(j, "backends.crm.detail"), "breaker closed, dry run");
+    resp_free(&r);
     char *log = server_read_log(&runs_srv);
     assert_non_null(log);
     assert_non_null(strstr(log, "crm dry run: would push"));
