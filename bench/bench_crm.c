@@ -1,8 +1,8 @@
 /* CRM sync of N leads (default 10,000) through the outbox's CRM path against the fake
- * HubSpot (tests/fakes/fake_hubspot.h) on loopback: the pushes are queued as outbox items
- * in a temporary SQLite store, then delivered page by page as the worker does (claim,
- * batched calls, mark), batched (100 a call, HubSpot's batch limit) and, for comparison,
- * one lead per call on a tenth of them. Prints requests issued, seconds and leads/s.
+ * HubSpot (tests/fakes/fake_hubspot.h) and the fake Salesforce org on loopback: the pushes are
+ * queued as outbox items in a temporary SQLite store, then delivered page by page as the worker
+ * does (claim, batched calls, mark), batched (100 a call, HubSpot's batch limit) and, for
+ * comparison, one lead per call on a tenth of them. Prints requests issued, seconds and leads/s.
  * Usage: bench_crm [N] */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +18,7 @@
 #include "base/uuid.h"
 #include "connectors/crm/crm.h"
 #include "fake_hubspot.h"
+#include "fake_salesforce.h"
 #include "store/store.h"
 
 #define TOKEN "pat-na1-bench-0000-0000-000000000000"
@@ -92,15 +93,20 @@ static int deliver(struct sa_app *app)
     }
 }
 
-static void run(struct sa_app *app, struct fake_hubspot *fake, int n, const char *label,
-                const char *prefix)
+static size_t requests_of(struct fake_hubspot *hs, struct fake_salesforce *sf)
+{
+    return hs ? fake_hubspot_requests(hs, NULL) : fake_salesforce_requests(sf, NULL);
+}
+
+static void run(struct sa_app *app, struct fake_hubspot *fake, struct fake_salesforce *sf, int n,
+                const char *label, const char *prefix)
 {
     queue(app->store, n, prefix);
-    size_t r0 = fake_hubspot_requests(fake, NULL);
+    size_t r0 = requests_of(fake, sf);
     double t0 = now_s();
     int sent = deliver(app);
     double s = now_s() - t0;
-    size_t req = fake_hubspot_requests(fake, NULL) - r0;
+    size_t req = requests_of(fake, sf) - r0;
     printf("%-34s %6d leads  %6zu requests  %7.2f s  %8.0f leads/s  (%d pushed)\n", label, n, req,
            s, n / s, sent);
 }
@@ -128,7 +134,7 @@ int main(int argc, char **argv)
                             .crm_timeout_ms = 30000};
     if (sa_crm_open(&cfg, NULL, &app.crm, &err))
         die("crm", &err);
-    run(&app, fake, n, "batched (100 per call)", "b");
+    run(&app, fake, NULL, n, "HubSpot batched (100 per call)", "b");
     /* one lead per call: a field map cannot change the batch size, so the backend is
      * asked for batches of one by delivering single-item pages */
     struct sa_crm *c = app.crm;
@@ -154,13 +160,33 @@ int main(int argc, char **argv)
     }
     double s = now_s() - t0;
     printf("%-34s %6d leads  %6zu requests  %7.2f s  %8.0f leads/s  (%d pushed)\n",
-           "unbatched (1 per call)", m, fake_hubspot_requests(fake, NULL) - r0, s, m / s, sent);
+           "HubSpot unbatched (1 per call)", m, fake_hubspot_requests(fake, NULL) - r0, s, m / s,
+           sent);
     printf("fake HubSpot: %zu contacts, %zu companies, %zu associations, largest batch %zu, "
            "%zu malformed requests\n",
            fake_hubspot_count(fake, "contacts"), fake_hubspot_count(fake, "companies"),
            fake_hubspot_count(fake, "associations"), fake_hubspot_max_batch(fake),
            fake_hubspot_invalid(fake, NULL));
     sa_crm_free(c);
+    /* Salesforce: 25 upserts a composite request (one API call), after its token */
+    struct fake_salesforce *sf =
+        fake_salesforce_start("3MVG9.bench", "bench-secret", "62.0", "Email__c");
+    if (!sf)
+        die("fake Salesforce", NULL);
+    struct sa_config sfc = {.crm_provider = SA_CRM_SALESFORCE,
+                            .salesforce_login_url = fake_salesforce_url(sf),
+                            .salesforce_client_id = "3MVG9.bench",
+                            .salesforce_client_secret = "bench-secret",
+                            .salesforce_api_version = "62.0",
+                            .salesforce_external_id_field = "Email__c",
+                            .crm_timeout_ms = 30000};
+    if (sa_crm_open(&sfc, NULL, &app.crm, &err))
+        die("crm", &err);
+    run(&app, NULL, sf, n, "Salesforce batched (25 per call)", "f");
+    printf("fake Salesforce: %zu Leads, %zu malformed requests\n",
+           fake_salesforce_count(sf, "leads"), fake_salesforce_invalid(sf, NULL));
+    sa_crm_free(app.crm);
+    fake_salesforce_stop(sf);
     sa_store_close(app.store);
     fake_hubspot_stop(fake);
     char cmd[256];

@@ -290,6 +290,11 @@ static void test_hubspot_once_across_retry_and_restart(void **state)
     assert_int_equal(fake_hubspot_count(fake, "contacts"), 1);
     assert_int_equal(fake_hubspot_count(fake, "notes"), 1);
     assert_int_equal(fake_hubspot_requests(fake, NULL), requests);
+    char *log = server_read_log(&runs_srv);
+    assert_non_null(log);
+    assert_null(strstr(log, TOKEN)); /* the token never reaches the log */
+    assert_null(strstr(log, "maya@quorvianta.io")); /* e-mails are masked */
+    free(log);
     json_decref(maya);
 }
 
