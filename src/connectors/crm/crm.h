@@ -29,8 +29,8 @@ enum sa_crm_outcome {
     SA_CRM_DONE,  /* landed; id holds the CRM's record id */
     SA_CRM_RETRY, /* a transient failure (5xx, network, deadline): retry with backoff */
     SA_CRM_DEFER, /* a rate limit that waiting out inside the call is not worth (HubSpot's
-                   * DAILY policy, Salesforce's REQUEST_LIMIT_EXCEEDED): due again at
-                   * retry_at, not counted as a failure */
+                   * DAILY policy, Salesforce's REQUEST_LIMIT_EXCEEDED) or the open circuit
+                   * breaker: due again at retry_at, never failed for it */
     SA_CRM_FAIL,  /* refused for good (a 4xx, several matches): error says why */
 };
 

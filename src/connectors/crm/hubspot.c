@@ -32,6 +32,7 @@
 
 #define HS_BATCH_MAX 100
 #define DAILY_DEFER_SECONDS 3600
+#define BREAKER_DEFER_SECONDS 60
 #define ASSOC_CONTACT_COMPANY 279
 #define ASSOC_NOTE_CONTACT 202
 
@@ -54,6 +55,10 @@ static double retry_hook(void *arg, const struct sa_conn_resp *r, int attempt)
 /* An answer's outcome when it is not a success: what the items become. */
 static enum sa_crm_outcome classify(int rc, const struct sa_conn_resp *r, long long *retry_at)
 {
+    if (rc && r->breaker_open) { /* HubSpot is down: wait for the breaker, not an attempt */
+        *retry_at = (long long)sa_wall_seconds() + BREAKER_DEFER_SECONDS;
+        return SA_CRM_DEFER;
+    }
     if (rc || r->status >= 500 || r->status == 0)
         return SA_CRM_RETRY;
     if (r->status == 429) {

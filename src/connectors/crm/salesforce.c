@@ -25,6 +25,7 @@
 
 #define SF_COMPOSITE_MAX 25
 #define LIMIT_DEFER_SECONDS 3600
+#define BREAKER_DEFER_SECONDS 60
 
 struct salesforce {
     struct sa_crm super;
@@ -154,6 +155,10 @@ static int composite(struct salesforce *s, json_t *subs, json_t **answer, char *
         } else if (!rc && r.status == 403 && strcmp(error_code(j), "REQUEST_LIMIT_EXCEEDED") == 0) {
             *retry_at = (long long)sa_wall_seconds() + LIMIT_DEFER_SECONDS;
             sa_crm_error_text(r.status, r.body, error, cap);
+            out = SA_CRM_DEFER;
+        } else if (rc && r.breaker_open) { /* Salesforce is down: wait for the breaker */
+            *retry_at = (long long)sa_wall_seconds() + BREAKER_DEFER_SECONDS;
+            snprintf(error, cap, "salesforce: %s", err.msg);
             out = SA_CRM_DEFER;
         } else {
             if (rc)

@@ -291,6 +291,36 @@ static void test_field_map_and_dry_run(void **state)
     sa_crm_free(c);
 }
 
+/* While the breaker is open nothing is sent and the items wait: deferred, not failed. */
+static void test_open_breaker_defers(void **state)
+{
+    (void)state;
+    struct sa_config cfg = {.crm_provider = SA_CRM_HUBSPOT,
+                            .hubspot_access_token = TOKEN,
+                            .hubspot_base_url = fake_hubspot_base_url(fake),
+                            .crm_timeout_ms = 20000,
+                            .breaker_failures = 1,
+                            .breaker_open_seconds = 600};
+    struct sa_crm *c = NULL;
+    struct sa_err err = {0};
+    assert_int_equal(sa_crm_open(&cfg, NULL, &c, &err), 0);
+    json_t *l[1] = {lead("yuki@tailwindtraders.jp", "Yuki", "Tanaka", "Tailwind Traders",
+                         "tailwindtraders.jp", 66, "B")};
+    struct sa_crm_result res[1];
+    fake_hubspot_fault(fake, "/crm/v3/objects/companies/batch/upsert", FAKE_HS_500, 4, 0);
+    assert_int_equal(sa_crm_upsert_leads(c, l, 1, res), 0);
+    assert_int_equal(res[0].outcome, SA_CRM_RETRY); /* the outage opens the breaker */
+    size_t before = fake_hubspot_requests(fake, NULL);
+    double now = sa_wall_seconds();
+    assert_int_equal(sa_crm_upsert_leads(c, l, 1, res), 0);
+    assert_int_equal(res[0].outcome, SA_CRM_DEFER);
+    assert_true(res[0].retry_at > (long long)now);
+    assert_non_null(strstr(res[0].error, "breaker"));
+    assert_int_equal(fake_hubspot_requests(fake, NULL), before); /* nothing sent */
+    free_all(l, 1);
+    sa_crm_free(c);
+}
+
 static void test_missing_token_is_a_config_error(void **state)
 {
     (void)state;
@@ -314,6 +344,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hang_then_retry_keeps_one, setup, teardown),
         cmocka_unit_test_setup_teardown(test_activities_are_notes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_field_map_and_dry_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_open_breaker_defers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_token_is_a_config_error, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
