@@ -2,9 +2,10 @@
  * HubSpot (tests/fakes/fake_hubspot.h) in this process, with time moved by CLOCK_FILE:
  * a lead qualified by a pipeline run lands in HubSpot once (contact with score, tier and
  * reasoning, its company and the association) after a lasting 500 made the outbox retry
- * it; the e-mail the approved run sends becomes one note; a restart pushes nothing again;
- * `crm sync` queues nothing already pushed; GET /api/crm/status and /api/outbox show the
- * pushes. With CRM_DRY_RUN=1 nothing reaches HubSpot. Each test runs its own server. */
+ * it; the e-mail the approved run sends becomes one note, the prospect's reply another; a restart
+ * pushes nothing again; `crm sync` queues nothing already pushed; GET /api/crm/status and
+ * /api/outbox show the pushes. With CRM_DRY_RUN=1 nothing reaches HubSpot. Each test runs its own
+ * server. */
 #include "harness.h"
 
 #include <stdio.h>
@@ -273,10 +274,25 @@ static void test_hubspot_once_across_retry_and_restart(void **state)
                "E-mail sent"));
     json_decref(notes);
     wait_crm_count("sent", 2);
+    /* Maya replies: the reply becomes a second note */
+    j = invoke("{\"agent_type\":\"conversation\",\"input\":{\"message\":\"Thanks for the "
+               "note. Could you send pricing for 300 seats?\",\"contact\":{\"email\":"
+               "\"maya@quorvianta.io\",\"name\":\"Maya Okafor\"}}}",
+               &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    wait_fake("notes", 2);
+    notes = fake_hubspot_notes(fake);
+    const char *reply = json_string_value(
+        json_object_get(json_object_get(json_array_get(notes, 1), "properties"), "hs_note_body"));
+    assert_non_null(strstr(reply, "Reply received"));
+    assert_non_null(strstr(reply, "pricing for 300 seats"));
+    json_decref(notes);
+    wait_crm_count("sent", 3);
     char *query = strf("?lead_id=%s&limit=5", lead);
     j = crm_status(query, &r);
     free(query);
-    assert_int_equal(json_array_size(jget(j, "syncs")), 2);
+    assert_int_equal(json_array_size(jget(j, "syncs")), 3);
     resp_free(&r);
 
     /* a restart pushes nothing again, and the backlog holds nothing new */
@@ -286,13 +302,13 @@ static void test_hubspot_once_across_retry_and_restart(void **state)
     assert_non_null(strstr(out, "\"queued\":0"));
     start_at(monday + 600, NULL);
     usleep(500 * 1000);
-    wait_crm_count("sent", 2);
+    wait_crm_count("sent", 3);
     assert_int_equal(fake_hubspot_count(fake, "contacts"), 1);
-    assert_int_equal(fake_hubspot_count(fake, "notes"), 1);
+    assert_int_equal(fake_hubspot_count(fake, "notes"), 2);
     assert_int_equal(fake_hubspot_requests(fake, NULL), requests);
     char *log = server_read_log(&runs_srv);
     assert_non_null(log);
-    assert_null(strstr(log, TOKEN)); /* the token never reaches the log */
+    assert_null(strstr(log, TOKEN));                /* the token never reaches the log */
     assert_null(strstr(log, "maya@quorvianta.io")); /* e-mails are masked */
     free(log);
     json_decref(maya);
