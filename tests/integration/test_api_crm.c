@@ -289,10 +289,29 @@ static void test_hubspot_once_across_retry_and_restart(void **state)
     assert_non_null(strstr(reply, "pricing for 300 seats"));
     json_decref(notes);
     wait_crm_count("sent", 3);
+    /* she names a time: the meeting booked is a note, and so are her reply and the invite
+     * the outbox sends */
+    j = invoke("{\"agent_type\":\"conversation\",\"input\":{\"message\":\"Wednesday at "
+               "11am works for me.\",\"contact\":{\"email\":\"maya@quorvianta.io\","
+               "\"name\":\"Maya Okafor\"}}}",
+               &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    wait_crm_count("sent", 6);
+    notes = fake_hubspot_notes(fake);
+    int meetings = 0;
+    for (size_t i = 0; i < json_array_size(notes); i++)
+        meetings +=
+            strstr(json_string_value(json_object_get(
+                       json_object_get(json_array_get(notes, i), "properties"), "hs_note_body")),
+                   "Meeting booked") != NULL;
+    assert_int_equal(meetings, 1);
+    assert_int_equal(json_array_size(notes), 5);
+    json_decref(notes);
     char *query = strf("?lead_id=%s&limit=5", lead);
     j = crm_status(query, &r);
     free(query);
-    assert_int_equal(json_array_size(jget(j, "syncs")), 3);
+    assert_int_equal(json_array_size(jget(j, "syncs")), 5); /* limit 5 of 6 */
     resp_free(&r);
 
     /* a restart pushes nothing again, and the backlog holds nothing new */
@@ -302,9 +321,9 @@ static void test_hubspot_once_across_retry_and_restart(void **state)
     assert_non_null(strstr(out, "\"queued\":0"));
     start_at(monday + 600, NULL);
     usleep(500 * 1000);
-    wait_crm_count("sent", 3);
+    wait_crm_count("sent", 6);
     assert_int_equal(fake_hubspot_count(fake, "contacts"), 1);
-    assert_int_equal(fake_hubspot_count(fake, "notes"), 2);
+    assert_int_equal(fake_hubspot_count(fake, "notes"), 5);
     assert_int_equal(fake_hubspot_requests(fake, NULL), requests);
     char *log = server_read_log(&runs_srv);
     assert_non_null(log);
