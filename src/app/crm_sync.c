@@ -228,8 +228,17 @@ static int record(struct sa_app *app, const struct claimed *c, const struct sa_c
         break;
     }
     struct sa_err e = {0};
+    /* a deferral is no attempt: queued again as it was (a retry_at would count one), then
+     * moved to its time like the sending policy's deferrals */
+    bool defer = r->outcome == SA_CRM_DEFER;
     int rc = sa_store_outbox_mark_as(app->store, id, c->token, status,
-                                     r->outcome == SA_CRM_DONE ? r->id : NULL, why, retry, &e);
+                                     r->outcome == SA_CRM_DONE ? r->id : NULL, why,
+                                     defer ? 0 : retry, &e);
+    if (!rc && defer) {
+        rc = sa_store_outbox_defer(app->store, id, retry, why, &e);
+        if (rc == SA_ECONFLICT) /* claimed again meanwhile: that worker decides */
+            rc = 0;
+    }
     if (rc == SA_ECONFLICT)
         return 0; /* the claim passed to another worker: its outcome stands */
     if (rc) {

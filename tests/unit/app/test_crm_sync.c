@@ -193,6 +193,7 @@ static void test_outcomes_recorded(void **state)
     json_t *s0 = json_array_get(json_object_get(st, "syncs"), 0);
     assert_string_equal(json_string_value(json_object_get(s0, "status")), "queued");
     assert_non_null(strstr(json_string_value(json_object_get(s0, "last_error")), "429"));
+    assert_int_equal(json_integer_value(json_object_get(s0, "attempts")), 0); /* no attempt */
     json_decref(st);
     json_t *due = NULL;
     assert_int_equal(sa_store_outbox_due(app.store, now + 60, 10, &due, &err), 0);
