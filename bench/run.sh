@@ -30,6 +30,10 @@ echo "== enrichment: cache hit vs provider call (Apollo, the fake on loopback)"
 "$build/bench_enrich" "${BENCH_ENRICH_COMPANIES:-500}"
 
 echo
+echo "== CRM sync through the outbox against the fake HubSpot (requests issued, seconds)"
+"$build/bench_crm" "${BENCH_CRM_LEADS:-10000}"
+
+echo
 echo "== intent recognition in process (training, held-out replies, turn latency)"
 "$build/bench_intent" "${BENCH_INTENT_ROUNDS:-20}"
 

@@ -14,6 +14,7 @@
 #include "agents/bdr.h"
 #include "agents/booking.h"
 #include "app/access.h"
+#include "connectors/crm/crm.h"
 #include "connectors/calendar/calendar.h"
 #include "agents/conversation.h"
 #include "connectors/enrichment/provider.h"
@@ -406,10 +407,11 @@ int sa_app_open(const struct sa_config *cfg, struct sa_app **out, struct sa_err 
                                   : sa_profile_str(app->profile, "company.postal_address"),
                               &app->consent, err)) ||
         (rc = open_saver(app, err)) || /* before the model: its budget may live in Redis */
-        (rc = open_llm(app, err)) || (rc = open_agents(app, err)) ||
+        (rc = open_llm(app, err)) ||
+        (rc = sa_crm_open(cfg, app->metrics, &app->crm, err)) || /* CRM_PROVIDER */
+        (rc = open_agents(app, err)) ||
         (rc = sa_pipeline_new(app->agents, app->model, app->saver, cfg->pipeline_step_delay_ms,
-                              app->llm_provider != NULL,
-                              &app->pipeline, err)) ||
+                              app->llm_provider != NULL, &app->pipeline, err)) ||
         (app->intents &&
          (rc = sa_conversation_new(app->intents, app->saver, app->store, app->calendar,
                                    app->profile, cfg->conversation_review_threshold,
@@ -460,6 +462,7 @@ void sa_app_close(struct sa_app *app)
     sa_llm_use_free(app->llm); /* after the agents, which borrow it */
     sa_llm_close(app->llm_provider);
     json_decref(app->llm_prices);
+    sa_crm_free(app->crm);
     sa_access_close(app->access);
     sa_consent_free(app->consent);
     sa_store_close(app->store);

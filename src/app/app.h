@@ -54,6 +54,7 @@ struct sa_app {
     struct sa_llm_provider *llm_provider;
     struct sa_llm_use *llm;
     json_t *llm_prices; /* DATA_DIR/llm_prices.json, or NULL when absent */
+    struct sa_crm *crm; /* CRM_PROVIDER's backend (connectors/crm/crm.h), or NULL: none */
     /* Set by the delivery worker: wakes it when new outbox items are queued (NULL: no
      * worker runs, e.g. in the CLI). */
     void (*outbox_kick)(void *arg);

@@ -11,6 +11,8 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "connectors/enrichment/provider.h"
+#include "connectors/crm/crm.h"
+#include "connectors/http.h"
 #include "store/redis/redis.h"
 #include "store/store.h"
 
@@ -63,11 +65,28 @@ static int probe_enrichment(struct sa_app *app, char *backend, char *detail, siz
     return len ? 0 : SA_ENOTFOUND;
 }
 
+/* The CRM (CRM_PROVIDER, issue 15): its circuit breaker's state, with no call to the vendor
+ * (a health check must not spend the CRM's API quota). An open breaker is reported, not
+ * failed: the pushes wait in the outbox, the service itself is up. SA_ENOTFOUND (no entry)
+ * without a CRM. */
+static int probe_crm(struct sa_app *app, char *backend, char *detail, size_t cap,
+                     struct sa_err *err)
+{
+    (void)err;
+    if (!app->crm)
+        return SA_ENOTFOUND;
+    snprintf(backend, cap, "%s", sa_crm_name(app->crm));
+    snprintf(detail, cap, "breaker %s%s", sa_conn_http_breaker(app->crm->http),
+             app->crm->dry_run ? ", dry run" : "");
+    return 0;
+}
+
 /* Every backend's probe; a new backend adds one row. */
 static const struct sa_health_probe probes[] = {
     {"database", probe_store},
     {"redis", probe_redis},
     {"enrichment", probe_enrichment}, /* issue 15: the HTTP providers' breakers */
+    {"crm", probe_crm}, /* CRM sync (issue 15) */
 };
 #define N_PROBES (sizeof probes / sizeof probes[0])
 

@@ -14,6 +14,7 @@
 #include "domain/contact.h"
 #include "domain/lead.h"
 #include "app/app.h"
+#include "app/crm_sync.h"
 #include "app/invoke.h"
 #include "app/leads.h"
 #include "base/charset.h"
@@ -1110,6 +1111,10 @@ static int write_chunk(struct run *ru, struct chunk_job *j, struct sa_err *err)
         rc = sa_store_contact_dnc(ru->app->store, email, reason, "import", err);
         ru->opted_out += rc == 0;
     }
+    /* the CRM gets each qualified lead (CRM_PROVIDER; once per version, app/crm_sync.h) */
+    for (size_t i = 0; i < n && !rc && ru->app->crm; i++)
+        if (b.lrows[i].score >= 0 && b.lrows[i].contact_email)
+            sa_crm_sync_lead_logged(ru->app, b.lrows[i].id);
     for (size_t i = 0; i < n; i++) {
         struct file_lead *fl = &ru->leads[chunk[i].lead];
         if (!rc) {

@@ -10,6 +10,7 @@
 #include "agents/pipeline.h"
 #include "app/app.h"
 #include "app/approvals.h"
+#include "app/crm_sync.h"
 #include "app/leads.h"
 #include "base/clock.h"
 #include "base/detail.h"
@@ -236,6 +237,7 @@ int sa_app_invoke(struct sa_app *app, const struct sa_invoke_req *req, struct sa
     struct sa_lead merged = {0};
     const struct sa_lead *lead = req->lead;
     pthread_mutex_t *stripe = NULL;
+    bool qualified = false; /* a qualification was written: the CRM hears of it */
     int rc = resolve_lead(app, req, res, &merged, err);
     if (rc)
         return rc;
@@ -323,15 +325,59 @@ int sa_app_invoke(struct sa_app *app, const struct sa_invoke_req *req, struct sa
         sa_agents_record(app->agents, req->type, res->processing_ms, rc == 0);
     if (!rc && req->only_if_new)
         res->action = res->written ? "created" : NULL;
+    qualified = !rc && res->written && json_is_object(qual);
 out:
     if (stripe)
         pthread_mutex_unlock(stripe);
+    if (qualified) /* the CRM gets this version of the lead (CRM_PROVIDER; once per version) */
+        sa_crm_sync_lead_logged(app, res->lead_id);
     sa_lead_clear(&merged);
     if (rc) {
         sa_invoke_res_clear(res);
         res->action = NULL;
     }
     return rc;
+}
+
+/* The meeting a turn booked, wherever the output carries it ({"meeting": {id, status}}). */
+static const json_t *find_meeting(const json_t *o, int depth)
+{
+    const json_t *m = json_object_get(o, "meeting");
+    if (json_is_object(m) && json_is_string(json_object_get(m, "id")))
+        return m;
+    const char *k;
+    const json_t *v;
+    if (depth > 0 && json_is_object(o))
+        json_object_foreach((json_t *)o, k, v)
+        {
+            if ((m = find_meeting(v, depth - 1)))
+                return m;
+        }
+    return NULL;
+}
+
+/* The CRM hears of the turn: the reply received and the meeting it booked (CRM_PROVIDER;
+ * once each: the execution's id and the meeting's id and status key the pushes). */
+static void crm_turn(struct sa_app *app, const char *lead_id, const char *email,
+                     const json_t *input, const struct sa_invoke_res *res)
+{
+    if (!app->crm)
+        return;
+    char activity[96];
+    snprintf(activity, sizeof activity, "turn:%s", res->execution_id);
+    const json_t *msg = json_object_get(input, "message");
+    const char *text = json_is_string(msg) ? json_string_value(msg)
+                                           : json_string_value(json_object_get(msg, "content"));
+    sa_crm_sync_activity_logged(app, lead_id, email, "reply", activity, "Reply received", text);
+    const json_t *m = find_meeting(res->output, 3);
+    const char *status = json_string_value(json_object_get(m, "status"));
+    if (m && status && (strcmp(status, "confirmed") == 0 || strcmp(status, "booked") == 0)) {
+        snprintf(activity, sizeof activity, "meeting:%s:%s",
+                 json_string_value(json_object_get(m, "id")), status);
+        sa_crm_sync_activity_logged(app, lead_id, email, "meeting", activity,
+                                    json_string_value(json_object_get(m, "summary")),
+                                    json_string_value(json_object_get(m, "text")));
+    }
 }
 
 /* A turn whose contact is a stored lead (by e-mail, the identity rule) is recorded as an
@@ -358,9 +404,10 @@ static void link_turn_to_lead(struct sa_app *app, const json_t *input, struct sa
                             .input = in ? in : "{}",
                             .output = out,
                             .processing_time_ms = res->processing_ms};
-    if (sa_store_execution_add(app->store, &e, &err) == 0)
+    if (sa_store_execution_add(app->store, &e, &err) == 0) {
         snprintf(res->lead_id, sizeof res->lead_id, "%s", id);
-    else
+        crm_turn(app, id, email, input, res);
+    } else
         sa_log(SA_LOG_WARN, "conversation turn not linked to its lead",
                json_pack("{s:s, s:s}", "thread_id", res->thread_id, "error", err.msg));
     free(in);

@@ -11,6 +11,7 @@
 #include "base/clock.h"
 #include "app/app.h"
 #include "app/consent.h"
+#include "app/crm_sync.h"
 #include "app/invoke.h"
 #include "base/log.h"
 #include "base/uuid.h"
@@ -21,6 +22,8 @@
 #include "store/store.h"
 
 #define MAX_ATTEMPTS 5
+/* due items read per poll; CRM pushes among them go out in batches (app/crm_sync.h) */
+#define DUE_PAGE 100
 
 /* The claim's lease. A worker claims an item (queued -> sending), delivers it, then marks
  * it sent; a worker killed between the claim and the mark (SIGKILL, OOM, a lost host)
@@ -381,6 +384,12 @@ static int send_item(struct sa_outbox_worker *w, const json_t *item, struct sa_e
         sa_log(SA_LOG_INFO, "outbox sent",
                json_pack("{s:s, s:s, s:s, s:b}", "outbox_id", id, "to", to, "delivered_id",
                          delivered, "already_delivered", already));
+        /* the CRM hears of it (CRM_PROVIDER; once per item: its id keys the push) */
+        char activity[64];
+        snprintf(activity, sizeof activity, "outbox:%s", id);
+        sa_crm_sync_activity_logged(w->app, json_string_value(json_object_get(item, "lead_id")), to,
+                                    "email", activity, m.subject,
+                                    json_string_value(json_object_get(p, "body")));
         return 1;
     }
     long long attempts = json_integer_value(json_object_get(item, "attempts")) + 1;
@@ -419,22 +428,38 @@ int sa_outbox_drain(struct sa_outbox_worker *w, int *sent, struct sa_err *err)
         return rc0;
     for (;;) {
         json_t *due = NULL;
-        int rc = sa_store_outbox_due(w->app->store, (long long)sa_wall_time(), 20, &due, err);
+        int rc = sa_store_outbox_due(w->app->store, (long long)sa_wall_time(), DUE_PAGE, &due, err);
         if (rc)
             return rc;
-        size_t n = json_array_size(due), i;
+        size_t n = json_array_size(due), i, ncrm = 0;
         json_t *item;
+        json_t **crm = calloc(n ? n : 1, sizeof(json_t *)); /* the CRM pushes, sent batched */
+        if (!crm) {
+            json_decref(due);
+            return sa_err_set(err, SA_ENOMEM, "out of memory");
+        }
         json_array_foreach(due, i, item)
         {
+            if (sa_crm_sync_kind(json_string_value(json_object_get(item, "kind")))) {
+                crm[ncrm++] = item;
+                continue;
+            }
             int r = send_item(w, item, err);
             if (r < 0) {
+                free(crm);
                 json_decref(due);
                 return err->code ? err->code : SA_ESTORE;
             }
             *sent += r;
         }
+        int pushed = 0;
+        rc = sa_crm_sync_deliver(w->app, crm, (int)ncrm, MAX_ATTEMPTS, &pushed, err);
+        *sent += pushed;
+        free(crm);
         json_decref(due);
-        if (n < 20)
+        if (rc)
+            return rc;
+        if (n < DUE_PAGE)
             return 0;
     }
 }

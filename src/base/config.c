@@ -32,6 +32,10 @@ static_assert(sizeof(enum sa_llm_choice) == sizeof(int) && SA_LLM_NONE == 0 &&
                   SA_LLM_OPENAI == 1 && SA_LLM_ANTHROPIC == 2 && SA_LLM_CEREBRAS == 3 &&
                   SA_LLM_GROQ == 4 && SA_LLM_VLLM == 5 && SA_LLM_OLLAMA == 6,
               "llm_providers[] lists the values in enum order");
+static_assert(sizeof(enum sa_crm_choice) == sizeof(int) && SA_CRM_NONE == 0 &&
+                  SA_CRM_HUBSPOT == 1 && SA_CRM_SALESFORCE == 2,
+              "crm_providers[] lists the values in enum order");
+static const char *const crm_providers[] = {"none", "hubspot", "salesforce", NULL};
 static const char *const llm_providers[] = {"none",   "openai", "anthropic", "cerebras",
                                             "groq",   "vllm",   "ollama",    NULL};
 
@@ -52,7 +56,8 @@ static const char *const llm_providers[] = {"none",   "openai", "anthropic", "ce
 
 enum {
     /* settings of the agents a pipeline runs */
-    AGENTS = SA_CMD_SERVE | SA_CMD_PIPELINE | SA_CMD_WORKER | SA_CMD_INBOUND,
+    AGENTS = SA_CMD_SERVE | SA_CMD_PIPELINE | SA_CMD_WORKER | SA_CMD_INBOUND |
+             SA_CMD_CRM, /* crm opens the app */
     /* every command that opens the store */
     STORE = AGENTS | SA_CMD_MIGRATE | SA_CMD_IMPORT | SA_CMD_KEYS | SA_CMD_PRUNE,
     /* the run workers and the outbox's delivery */
@@ -202,6 +207,74 @@ static const struct sa_setting settings[] = {
      .doc = "an item claimed for delivery longer ago than this (its worker died) is queued "
             "again; longer than any delivery takes (docs/scale-out.md: the duplicate window)",
      .commands = BACKGROUND},
+    /* CRM sync through the outbox (connectors/crm/crm.h, README "CRM sync") */
+    {.env = "CRM_PROVIDER",
+     ENUM(crm_provider, enum sa_crm_choice, crm_providers),
+     .dflt = "none",
+     .doc = "where qualified leads and their activities (e-mails sent, meetings booked, "
+            "replies) are pushed through the outbox; none queues nothing",
+     .commands = BACKGROUND | AGENTS | SA_CMD_CRM},
+    {.env = "CRM_DRY_RUN",
+     INT(crm_dry_run),
+     .dflt = "0",
+     .min = 0,
+     .max = 1,
+     .range_doc = "0 or 1",
+     .doc = "1: log what would be pushed and mark the items sent with delivered_id dry-run; "
+            "nothing reaches the CRM",
+     .commands = BACKGROUND | SA_CMD_CRM},
+    {.env = "CRM_FIELD_MAP",
+     STRING(crm_field_map),
+     .dflt_doc = "the provider's (README \"CRM sync\")",
+     .range_doc = "a JSON file, inline JSON {\"score\": \"hs_lead_score\"}, or "
+                  "score=hs_lead_score,tier=lead_tier",
+     .doc = "our lead fields -> the CRM's property names, over the provider's defaults",
+     .commands = BACKGROUND | SA_CMD_CRM},
+    {.env = "CRM_TIMEOUT_MS",
+     INT(crm_timeout_ms),
+     .dflt = "15000",
+     .min = 100,
+     .max = 600000,
+     .doc = "one CRM call's deadline, its retries and rate-limit waits included",
+     .commands = BACKGROUND | SA_CMD_CRM},
+    {.env = "HUBSPOT_ACCESS_TOKEN",
+     STRING(hubspot_access_token),
+     .doc = "a HubSpot private app's access token (crm.objects.contacts/companies.write); "
+            "required with CRM_PROVIDER=hubspot",
+     .secret = 1,
+     .commands = BACKGROUND | SA_CMD_CRM},
+    {.env = "HUBSPOT_BASE_URL",
+     URL(hubspot_base_url),
+     .dflt = "https://api.hubapi.com",
+     .doc = "HubSpot's API host (a test's fake)",
+     .commands = BACKGROUND | SA_CMD_CRM},
+    {.env = "SALESFORCE_LOGIN_URL",
+     URL(salesforce_login_url),
+     .range_doc = "https://MyDomain.my.salesforce.com",
+     .doc = "the org's My Domain host, where the OAuth token is asked for; required with "
+            "CRM_PROVIDER=salesforce",
+     .commands = BACKGROUND | SA_CMD_CRM},
+    {.env = "SALESFORCE_CLIENT_ID",
+     STRING(salesforce_client_id),
+     .doc = "the connected app's consumer key (client-credentials flow)",
+     .commands = BACKGROUND | SA_CMD_CRM},
+    {.env = "SALESFORCE_CLIENT_SECRET",
+     STRING(salesforce_client_secret),
+     .doc = "the connected app's consumer secret",
+     .secret = 1,
+     .commands = BACKGROUND | SA_CMD_CRM},
+    {.env = "SALESFORCE_API_VERSION",
+     STRING(salesforce_api_version),
+     .dflt = "62.0",
+     .range_doc = "NN.N",
+     .doc = "the REST API version in /services/data/vNN.N/",
+     .commands = BACKGROUND | SA_CMD_CRM},
+    {.env = "SALESFORCE_EXTERNAL_ID_FIELD",
+     STRING(salesforce_external_id_field),
+     .dflt = "Email__c",
+     .range_doc = "a Lead field marked External ID",
+     .doc = "the Lead field leads are upserted on (our contact e-mail)",
+     .commands = BACKGROUND | SA_CMD_CRM},
     /* background runs and their queue (app/runs.c, store/queue.h) */
     {.env = "RUN_WORKERS",
      INT(run_workers),

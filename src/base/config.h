@@ -35,6 +35,9 @@ enum sa_llm_choice {
 };
 
 /* Defaults are the table's (config.c); README's configuration section lists them. */
+/* CRM_PROVIDER's values, in settings order. */
+enum sa_crm_choice { SA_CRM_NONE, SA_CRM_HUBSPOT, SA_CRM_SALESFORCE };
+
 struct sa_config {
     /* the HTTP server */
     const char *host;            /* HOST, --host */
@@ -90,6 +93,18 @@ struct sa_config {
     const char *mail_transport; /* MAIL_TRANSPORT: a transport spec (maildir:DIR) */
     int outbox_poll_ms;         /* OUTBOX_POLL_MS: 0 holds outgoing mail */
     int outbox_lease_seconds;   /* OUTBOX_LEASE_SECONDS: a dead worker's claim expires */
+    /* CRM sync through the outbox (connectors/crm/crm.h, README "CRM sync") */
+    enum sa_crm_choice crm_provider;  /* CRM_PROVIDER */
+    int crm_dry_run;                  /* CRM_DRY_RUN: 1 logs and records, sends nothing */
+    const char *crm_field_map;        /* CRM_FIELD_MAP: a JSON file, inline JSON or a=b,c=d */
+    int crm_timeout_ms;               /* CRM_TIMEOUT_MS: one call's deadline, retries included */
+    const char *hubspot_access_token; /* HUBSPOT_ACCESS_TOKEN (secret) */
+    const char *hubspot_base_url;     /* HUBSPOT_BASE_URL */
+    const char *salesforce_login_url; /* SALESFORCE_LOGIN_URL: the My Domain host */
+    const char *salesforce_client_id; /* SALESFORCE_CLIENT_ID */
+    const char *salesforce_client_secret;     /* SALESFORCE_CLIENT_SECRET (secret) */
+    const char *salesforce_api_version;       /* SALESFORCE_API_VERSION: "62.0" */
+    const char *salesforce_external_id_field; /* SALESFORCE_EXTERNAL_ID_FIELD */
     /* background runs and their queue (app/runs.c, store/queue.h) */
     int run_workers;            /* RUN_WORKERS: run worker threads; 0 = this instance only queues */
     int run_visibility_ms;      /* RUN_VISIBILITY_TIMEOUT_MS: a silent worker's run is reclaimed */
@@ -152,7 +167,8 @@ enum {
     SA_CMD_PRUNE = 1u << 6,
     SA_CMD_WORKER = 1u << 7,
     SA_CMD_INBOUND = 1u << 8, /* inbound mail (issue 15): `sales-agent inbound` */
-    SA_CMD_ALL = (1u << 9) - 1,
+    SA_CMD_CRM = 1u << 9,     /* sales-agent crm sync */
+    SA_CMD_ALL = (1u << 10) - 1,
 };
 
 /* A setting's type: how its text is checked and which C type its field has. */

@@ -204,6 +204,8 @@ void sa_route_approvals_list(struct sa_req *r);
 void sa_route_approval_get(struct sa_req *r);
 void sa_route_approval_decide(struct sa_req *r);
 void sa_route_outbox_list(struct sa_req *r);
+/* CRM sync (issue 15): GET /api/crm/status */
+void sa_route_crm_status(struct sa_req *r);
 void sa_route_contact_get(struct sa_req *r);
 /* GET /api/contacts?do_not_contact=true: the do-not-contact contacts, paginated. */
 void sa_route_contacts_list(struct sa_req *r);

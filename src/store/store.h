@@ -417,6 +417,13 @@ struct sa_store_ops {
     int (*outbox_mark_as)(struct sa_store *s, const char *id, const char *token, const char *status,
                           const char *delivered_id, const char *error, long long retry_at,
                           struct sa_err *err);
+    /* The items whose kind starts with prefix ("crm_": the CRM pushes), of lead_id (NULL:
+     * any), last changed first, at most limit: items as in outbox_list. */
+    int (*outbox_kind_list)(struct sa_store *s, const char *prefix, const char *lead_id, int limit,
+                            json_t **out, struct sa_err *err);
+    /* [{status, n}] over the items whose kind starts with prefix, by status. */
+    int (*outbox_kind_counts)(struct sa_store *s, const char *prefix, json_t **out,
+                              struct sa_err *err);
 
     /* ---- contacts ---- */
     /* Marks a contact do-not-contact (reason: free text; source: who asked, "prospect",
@@ -871,6 +878,17 @@ static inline SA_WUR int sa_store_outbox_cancel_sequence(struct sa_store *s,
                                                          struct sa_err *err)
 {
     return s->ops->outbox_cancel_sequence(s, sequence_id, reason, n, err);
+}
+static inline SA_WUR int sa_store_outbox_kind_list(struct sa_store *s, const char *prefix,
+                                                   const char *lead_id, int limit, json_t **out,
+                                                   struct sa_err *err)
+{
+    return s->ops->outbox_kind_list(s, prefix, lead_id, limit, out, err);
+}
+static inline SA_WUR int sa_store_outbox_kind_counts(struct sa_store *s, const char *prefix,
+                                                     json_t **out, struct sa_err *err)
+{
+    return s->ops->outbox_kind_counts(s, prefix, out, err);
 }
 /* The default of the optional outbox_requeue_expired: a backend without leases re-queues
  * nothing. Here rather than in store.c with the other defaults only because this header

@@ -1021,6 +1021,80 @@ static void test_outbox(void **state)
     sa_store_close(s);
 }
 
+/* CRM pushes (kinds crm_*, app/crm_sync.h) are outbox items listed and counted by kind
+ * prefix, and never count as touches or sent e-mail for the sending policy. */
+static long count_status(struct sa_store *s, const char *status)
+{
+    struct sa_err err = {0};
+    json_t *rows = NULL;
+    assert_int_equal(sa_store_outbox_kind_counts(s, "crm_", &rows, &err), 0);
+    long n = 0;
+    size_t i;
+    json_t *r;
+    json_array_foreach(rows, i, r)
+    {
+        if (strcmp(str(r, "status"), status) == 0)
+            n = (long)json_integer_value(json_object_get(r, "n"));
+    }
+    json_decref(rows);
+    return n;
+}
+
+static void test_outbox_crm_kinds(void **state)
+{
+    (void)state;
+    struct sa_store *s = open_store();
+    struct sa_err err = {0};
+    char email[64], k1[64], k2[64], k3[64], lead[SA_UUID_LEN], other[SA_UUID_LEN];
+    char i1[SA_UUID_LEN], i2[SA_UUID_LEN], i3[SA_UUID_LEN];
+    uniq(email, sizeof email, "crm", "@example.com");
+    uniq(k1, sizeof k1, "crm_lead:", ":v1");
+    uniq(k2, sizeof k2, "crm_activity:outbox:", "");
+    uniq(k3, sizeof k3, "email:", "");
+    sa_uuid_v7(lead);
+    sa_uuid_v7(other);
+    sa_uuid_v7(i1);
+    sa_uuid_v7(i2);
+    sa_uuid_v7(i3);
+    long sent0 = count_status(s, "sent"), queued0 = count_status(s, "queued");
+    struct sa_outbox_item items[] = {
+        {i1, k1, "crm_lead", NULL, lead, email, "{\"score\":87}", 1000, NULL, 0, NULL, NULL, NULL,
+         NULL},
+        {i2, k2, "crm_activity", NULL, lead, email, "{\"type\":\"email\"}", 1000, NULL, 0, NULL,
+         NULL, NULL, NULL},
+        {i3, k3, "email", NULL, other, email, "{\"subject\":\"hi\"}", 1000, NULL, 0, NULL, NULL,
+         NULL, NULL},
+    };
+    int added = 0;
+    assert_int_equal(sa_store_outbox_add(s, items, 3, &added, &err), 0);
+    assert_int_equal(added, 3);
+    assert_int_equal(sa_store_outbox_mark(s, i1, "sent", "51001", NULL, 0, &err), 0);
+    assert_int_equal(sa_store_outbox_mark(s, i3, "sent", "m1", NULL, 0, &err), 0);
+    long n = 0;
+    assert_int_equal(sa_store_outbox_touches(s, email, 0, &n, &err), 0);
+    assert_int_equal(n, 1); /* the e-mail only */
+    json_t *times = NULL;
+    assert_int_equal(sa_store_outbox_sent_times(s, SA_SEND_CONTACT, email, 0, &times, &err), 0);
+    assert_int_equal(json_array_size(times), 1);
+    json_decref(times);
+    json_t *list = NULL;
+    assert_int_equal(sa_store_outbox_kind_list(s, "crm_", lead, 10, &list, &err), 0);
+    assert_int_equal(json_array_size(list), 2);
+    assert_int_equal(count_by(list, "kind", "crm_lead"), 1);
+    assert_int_equal(count_by(list, "kind", "crm_activity"), 1);
+    assert_string_equal(str(find_by(list, "kind", "crm_lead"), "delivered_id"), "51001");
+    json_decref(list);
+    assert_int_equal(sa_store_outbox_kind_list(s, "crm_", other, 10, &list, &err), 0);
+    assert_int_equal(json_array_size(list), 0); /* the other lead's e-mail is no CRM push */
+    json_decref(list);
+    assert_int_equal(sa_store_outbox_kind_list(s, "crm_", NULL, 1, &list, &err), 0);
+    assert_int_equal(json_array_size(list), 1);
+    json_decref(list);
+    assert_int_equal(count_status(s, "sent"), sent0 + 1);
+    assert_int_equal(count_status(s, "queued"), queued0 + 1);
+    sa_store_close(s);
+}
+
 /* A retry puts an item back in the queue at its new due time and counts the attempt. */
 static void test_outbox_retry(void **state)
 {
@@ -2955,6 +3029,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_approval_resume_claim),
         cmocka_unit_test(test_outbox_claim_tokens),
         cmocka_unit_test(test_inbound_messages),
+        cmocka_unit_test(test_outbox_crm_kinds), /* CRM sync (issue 15) */
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

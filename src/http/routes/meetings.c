@@ -1,9 +1,11 @@
 /* Meetings: GET /api/calendar/slots, GET /api/meetings, GET /api/meetings/{meeting_id}
  * and POST /api/meetings/{meeting_id}/rsvp (JSON {partstat} or an iCalendar REPLY). */
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #include "app/app.h"
+#include "app/crm_sync.h"
 #include "app/meetings.h"
 #include "base/clock.h"
 #include "base/detail.h"
@@ -88,6 +90,25 @@ void sa_route_meeting_get(struct sa_req *r)
         sa_reply_json(r, 200, out);
 }
 
+/* A meeting the RSVP confirmed reaches the CRM (CRM_PROVIDER, issue 15), under the same
+ * key as one a conversation turn confirmed (app/invoke.c), so it is pushed once. */
+static void crm_meeting(struct sa_app *app, const json_t *m)
+{
+    const char *status = json_string_value(json_object_get(m, "status"));
+    const char *id = json_string_value(json_object_get(m, "id"));
+    const json_t *who = json_object_get(m, "attendee");
+    const char *email = json_is_string(who) ? json_string_value(who)
+                                            : json_string_value(json_object_get(who, "email"));
+    if (!app->crm || !status || strcmp(status, "confirmed") != 0 || !id)
+        return;
+    char activity[96];
+    snprintf(activity, sizeof activity, "meeting:%s:%s", id, status);
+    sa_crm_sync_activity_logged(app, json_string_value(json_object_get(m, "lead_id")), email,
+                                "meeting", activity,
+                                json_string_value(json_object_get(m, "summary")),
+                                json_string_value(json_object_get(m, "text")));
+}
+
 void sa_route_meeting_rsvp(struct sa_req *r)
 {
     char id[37];
@@ -120,6 +141,8 @@ void sa_route_meeting_rsvp(struct sa_req *r)
         sa_reply_error(r, 422, "validation_error", "body", "value_error", "%s", err.msg);
     else if (rc)
         sa_reply_failure(r, rc, &err, "path.meeting_id", "Recording the RSVP");
-    else
+    else {
+        crm_meeting(r->app, out);
         sa_reply_json(r, 200, out);
+    }
 }

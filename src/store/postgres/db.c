@@ -891,6 +891,8 @@ static const struct sa_store_ops store_ops = {
     /* outbox.c */
     .outbox_add = sa_pg_outbox_add,
     .outbox_list = sa_pg_outbox_list,
+    .outbox_kind_list = sa_pg_outbox_kind_list,
+    .outbox_kind_counts = sa_pg_outbox_kind_counts,
     .execution_add = sa_pg_execution_add,
     .outbox_due = sa_pg_outbox_due,
     .outbox_claim = sa_pg_outbox_claim,

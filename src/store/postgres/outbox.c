@@ -100,7 +100,7 @@ static const struct pg_sql OUTBOX_CANCEL = {
 static const struct pg_sql OUTBOX_TOUCHES = {
     "count outbox touches",
     "SELECT count(*) AS n FROM outbox WHERE to_email = $1::citext AND status IN "
-    "('queued', 'sending', 'sent') AND due_at >= $2::bigint"};
+    "('queued', 'sending', 'sent') AND due_at >= $2::bigint AND kind NOT LIKE 'crm%'"};
 
 static const struct pg_sql OUTBOX_DEFER = {
     "defer outbox item", "UPDATE outbox SET due_at = $2::bigint, deferred_reason = $3, "
@@ -109,13 +109,16 @@ static const struct pg_sql OUTBOX_DEFER = {
 static const struct pg_sql OUTBOX_SENT_TIMES[] = {
     [SA_SEND_CONTACT] = {"count sent e-mail",
                          "SELECT sent_ts FROM outbox WHERE to_email = $1::citext "
-                         "AND status = 'sent' AND sent_ts >= $2::bigint ORDER BY sent_ts"},
+                         "AND status = 'sent' AND kind NOT LIKE 'crm%' "
+                         "AND sent_ts >= $2::bigint ORDER BY sent_ts"},
     [SA_SEND_DOMAIN] = {"count sent e-mail",
                         "SELECT sent_ts FROM outbox WHERE to_domain = $1::citext "
-                        "AND status = 'sent' AND sent_ts >= $2::bigint ORDER BY sent_ts"},
+                        "AND status = 'sent' AND kind NOT LIKE 'crm%' "
+                        "AND sent_ts >= $2::bigint ORDER BY sent_ts"},
     [SA_SEND_SENDER] = {"count sent e-mail",
                         "SELECT sent_ts FROM outbox WHERE sender = $1::citext AND "
-                        "status = 'sent' AND sent_ts >= $2::bigint ORDER BY sent_ts"},
+                        "status = 'sent' AND kind NOT LIKE 'crm%' "
+                        "AND sent_ts >= $2::bigint ORDER BY sent_ts"},
 };
 static const struct pg_sql OUTBOX_SEQUENCE = {
     "read a sequence", "SELECT id, kind, status, seq_day, due_at, sent_ts, message_id FROM outbox "
@@ -397,4 +400,28 @@ int sa_pg_outbox_requeue_expired(struct sa_store *s, long long now, long long le
     if (!rc && n)
         *n = changed;
     return rc;
+}
+
+/* CRM pushes (app/crm_sync.h): the kinds that start with a prefix, not e-mail */
+static const struct pg_sql OUTBOX_KIND_LIST = {
+    "list outbox by kind",
+    "SELECT " OUTBOX_LIST_COLS " FROM outbox WHERE starts_with(kind, $1::text) AND "
+    "($2::text IS NULL OR lead_id = $2::text) ORDER BY updated_at DESC, id DESC "
+    "LIMIT $3::bigint"};
+static const struct pg_sql OUTBOX_KIND_COUNTS = {
+    "count outbox by kind", "SELECT status, count(*) AS n FROM outbox WHERE starts_with(kind, "
+                            "$1::text) GROUP BY status ORDER BY status"};
+
+int sa_pg_outbox_kind_list(struct sa_store *s, const char *prefix, const char *lead_id, int limit,
+                           json_t **out, struct sa_err *err)
+{
+    const struct pg_arg a[] = {TXT(prefix), TXT(lead_id), NUM(limit)};
+    return pg_query_rows(s, &OUTBOX_KIND_LIST, a, DB_N(a), NULL, out, err);
+}
+
+int sa_pg_outbox_kind_counts(struct sa_store *s, const char *prefix, json_t **out,
+                             struct sa_err *err)
+{
+    const struct pg_arg a[] = {TXT(prefix)};
+    return pg_query_rows(s, &OUTBOX_KIND_COUNTS, a, DB_N(a), NULL, out, err);
 }

@@ -852,6 +852,8 @@ static const struct sa_store_ops store_ops = {
     /* outbox.c */
     .outbox_add = sa_sqlite_outbox_add,
     .outbox_list = sa_sqlite_outbox_list,
+    .outbox_kind_list = sa_sqlite_outbox_kind_list,
+    .outbox_kind_counts = sa_sqlite_outbox_kind_counts,
     .lead_timeline = sa_sqlite_lead_timeline,
     .execution_add = sa_sqlite_execution_add,
     .outbox_due = sa_sqlite_outbox_due,

@@ -177,6 +177,10 @@ int sa_sqlite_outbox_add(struct sa_store *s, const struct sa_outbox_item *items,
 int sa_sqlite_execution_add(struct sa_store *s, const struct sa_exec_row *e, struct sa_err *err);
 int sa_sqlite_lead_timeline(struct sa_store *s, const char *lead_id, int limit, json_t **out,
                             struct sa_err *err);
+int sa_sqlite_outbox_kind_list(struct sa_store *s, const char *prefix, const char *lead_id,
+                               int limit, json_t **out, struct sa_err *err);
+int sa_sqlite_outbox_kind_counts(struct sa_store *s, const char *prefix, json_t **out,
+                                 struct sa_err *err);
 int sa_sqlite_outbox_list(struct sa_store *s, const char *status, const char *email, int limit,
                           json_t **out, struct sa_err *err);
 int sa_sqlite_outbox_due(struct sa_store *s, long long now, int limit, json_t **out,

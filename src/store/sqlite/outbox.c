@@ -71,21 +71,24 @@ static const struct db_sql OUTBOX_CANCEL = {
                            "?4) AND kind = ?2 AND status = 'queued'"};
 static const struct db_sql OUTBOX_TOUCHES = {
     "count outbox touches", "SELECT count(*) AS n FROM outbox WHERE to_email = ?1 AND status IN "
-                            "('queued', 'sending', 'sent') AND due_at >= ?2"};
+                            "('queued', 'sending', 'sent') AND due_at >= ?2 AND kind NOT LIKE "
+                            "'crm%'"};
 
 static const struct db_sql OUTBOX_DEFER = {
     "defer outbox item", "UPDATE outbox SET due_at = ?2, deferred_reason = ?3, updated_at = ?4 "
                          "WHERE id = ?1 AND status = 'queued'"};
 /* one statement per scope: the column is never text from a caller */
 static const struct db_sql OUTBOX_SENT_TIMES[] = {
+    /* CRM pushes (kind crm_*) are no e-mail: they never count */
     [SA_SEND_CONTACT] = {"count sent e-mail", "SELECT sent_ts FROM outbox WHERE to_email = ?1 "
-                                              "AND status = 'sent' AND sent_ts >= ?2 ORDER BY "
-                                              "sent_ts"},
+                                              "AND status = 'sent' AND kind NOT LIKE 'crm%' AND "
+                                              "sent_ts >= ?2 ORDER BY sent_ts"},
     [SA_SEND_DOMAIN] = {"count sent e-mail", "SELECT sent_ts FROM outbox WHERE to_domain = ?1 "
-                                             "AND status = 'sent' AND sent_ts >= ?2 ORDER BY "
-                                             "sent_ts"},
+                                             "AND status = 'sent' AND kind NOT LIKE 'crm%' AND "
+                                             "sent_ts >= ?2 ORDER BY sent_ts"},
     [SA_SEND_SENDER] = {"count sent e-mail", "SELECT sent_ts FROM outbox WHERE sender = ?1 AND "
-                                             "status = 'sent' AND sent_ts >= ?2 ORDER BY sent_ts"},
+                                             "status = 'sent' AND kind NOT LIKE 'crm%' AND "
+                                             "sent_ts >= ?2 ORDER BY sent_ts"},
 };
 static const struct db_sql OUTBOX_SEQUENCE = {
     "read a sequence", "SELECT id, kind, status, seq_day, due_at, sent_ts, message_id FROM outbox "
@@ -313,4 +316,27 @@ int sa_sqlite_outbox_requeue_expired(struct sa_store *s, long long now, long lon
     if (!rc && n)
         *n = changed;
     return rc;
+}
+
+/* CRM pushes (app/crm_sync.h): the kinds that start with a prefix, not e-mail */
+static const struct db_sql OUTBOX_KIND_LIST = {
+    "list outbox by kind",
+    "SELECT " OUTBOX_LIST_COLS " FROM outbox WHERE substr(kind, 1, length(?1)) = ?1 AND "
+    "(?2 IS NULL OR lead_id = ?2) ORDER BY updated_at DESC, id DESC LIMIT ?3"};
+static const struct db_sql OUTBOX_KIND_COUNTS = {
+    "count outbox by kind", "SELECT status, count(*) AS n FROM outbox WHERE substr(kind, 1, "
+                            "length(?1)) = ?1 GROUP BY status ORDER BY status"};
+
+int sa_sqlite_outbox_kind_list(struct sa_store *s, const char *prefix, const char *lead_id,
+                               int limit, json_t **out, struct sa_err *err)
+{
+    const struct db_arg a[] = {TXT(prefix), TXT(lead_id), NUM(limit)};
+    return db_query_rows(s, &OUTBOX_KIND_LIST, a, DB_N(a), NULL, out, err);
+}
+
+int sa_sqlite_outbox_kind_counts(struct sa_store *s, const char *prefix, json_t **out,
+                                 struct sa_err *err)
+{
+    const struct db_arg a[] = {TXT(prefix)};
+    return db_query_rows(s, &OUTBOX_KIND_COUNTS, a, DB_N(a), NULL, out, err);
 }
