@@ -368,11 +368,14 @@ static int send_item(struct sa_outbox_worker *w, const json_t *item, struct sa_e
     bool already = false;
     rc = sa_mail_render(&m, &msg, &len, &e);
     free(trimmed);
-    bool permanent = rc == SA_EINVAL; /* a message that cannot be rendered never will be */
     if (!rc)
         rc = sa_transport_send_once(w->transport, id, to, msg, len, delivered, sizeof delivered,
                                     &already, &e);
     free(msg);
+    /* SA_EINVAL is for good: a message that cannot be rendered never will be, and one the
+     * receiving server refused (an SMTP 5xx) would be refused again; everything else (a
+     * 4xx, a lost connection) is retried with backoff */
+    bool permanent = rc == SA_EINVAL;
     if (rc == 0) {
         if ((rc = mark(st, id, token, "sent", delivered, NULL, 0, err)) < 0)
             return -1;
@@ -482,8 +485,24 @@ int sa_outbox_start(struct sa_app *app, const char *spec, long poll_ms,
         sa_send_window_parse(app->cfg.send_window ? app->cfg.send_window : "any", &w->window, err);
     if (rc)
         rc = SA_ECONFIG; /* err says what is wrong with SEND_WINDOW */
+    const struct sa_config *cfg = &app->cfg;
+    struct sa_transport_options topts = {
+        .smtp_username = cfg->smtp_username,
+        .smtp_password = cfg->smtp_password,
+        .smtp_mail_from = cfg->smtp_mail_from,
+        .smtp_ca_file = cfg->smtp_ca_file,
+        .smtp_connect_timeout_ms = cfg->smtp_connect_timeout_ms,
+        .smtp_timeout_ms = cfg->smtp_timeout_ms,
+        .breaker_failures = cfg->breaker_failures,
+        .breaker_open_seconds = cfg->breaker_open_seconds,
+        .metrics = app->metrics,
+        .m_breaker = app->metrics ? app->m_breaker : -1,
+        .dkim_key_file = cfg->dkim_key_file,
+        .dkim_selector = cfg->dkim_selector,
+        .dkim_domain = cfg->dkim_domain,
+    };
     if (!rc)
-        rc = sa_transport_open(spec, &w->transport, err);
+        rc = sa_transport_open_with(spec, &topts, &w->transport, err);
     if (!rc && pthread_create(&w->thread, NULL, worker, w) != 0)
         rc = sa_err_set(err, SA_ENOMEM, "cannot start the outbox worker");
     if (rc) {

@@ -76,9 +76,19 @@ struct sa_config {
     const char *unsubscribe_secret;  /* UNSUBSCRIBE_SECRET: HMAC key, or NULL (generated) */
     const char *sender_address;      /* SENDER_ADDRESS: postal address in every e-mail */
     /* the outbox */
-    const char *mail_transport; /* MAIL_TRANSPORT: a transport spec (maildir:DIR) */
+    const char *mail_transport; /* MAIL_TRANSPORT: maildir:DIR, smtp://..., smtps://... */
     int outbox_poll_ms;         /* OUTBOX_POLL_MS: 0 holds outgoing mail */
     int outbox_lease_seconds;   /* OUTBOX_LEASE_SECONDS: a dead worker's claim expires */
+    /* sending by SMTP and DKIM signing (connectors/mail/transport.h) */
+    const char *smtp_username;   /* SMTP_USERNAME, or NULL */
+    const char *smtp_password;   /* SMTP_PASSWORD, or NULL */
+    const char *smtp_mail_from;  /* SMTP_MAIL_FROM: envelope sender, or NULL: the From */
+    const char *smtp_ca_file;    /* SMTP_CA_FILE, or NULL: the system's CAs */
+    int smtp_connect_timeout_ms; /* SMTP_CONNECT_TIMEOUT_MS */
+    int smtp_timeout_ms;         /* SMTP_TIMEOUT_MS: one whole delivery */
+    const char *dkim_key_file;   /* DKIM_KEY_FILE, or NULL: unsigned */
+    const char *dkim_selector;   /* DKIM_SELECTOR */
+    const char *dkim_domain;     /* DKIM_DOMAIN, or NULL: the From domain */
     /* background runs and their queue (app/runs.c, store/queue.h) */
     int run_workers;            /* RUN_WORKERS: run worker threads; 0 = this instance only queues */
     int run_visibility_ms;      /* RUN_VISIBILITY_TIMEOUT_MS: a silent worker's run is reclaimed */

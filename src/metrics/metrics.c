@@ -64,6 +64,14 @@ int sa_metrics_register(struct sa_metrics *m, const struct sa_metric_desc *desc)
     return m->nfamilies++;
 }
 
+int sa_metrics_find(struct sa_metrics *m, const char *name)
+{
+    for (int f = 0; f < m->nfamilies; f++)
+        if (strcmp(m->families[f].desc->name, name) == 0)
+            return f;
+    return -1;
+}
+
 /* Renders k1="v1",k2="v2" (values escaped) into out (cap bytes). Returns false when it
  * does not fit: the sample is dropped rather than truncated into another series. Runs on
  * every observation, so it writes to the caller's stack buffer, not the heap. */

@@ -31,6 +31,10 @@ void sa_metrics_free(struct sa_metrics *m);
  * Returns the family index (>= 0) or a negative error code. */
 int sa_metrics_register(struct sa_metrics *m, const struct sa_metric_desc *desc);
 
+/* The index of the family named name, or -1 when none is registered: lets two modules
+ * share one family (connector_requests_total) whoever registers it first. */
+int sa_metrics_find(struct sa_metrics *m, const char *name);
+
 /* Adds v to a counter or gauge series, creating it. values has one string per label, in
  * the family's order. Out-of-memory drops the sample (metrics never fail a request). */
 void sa_metrics_add(struct sa_metrics *m, int family, const char *const *values, double v);
