@@ -28,8 +28,11 @@ from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 class Server(SMTP):
     def connection_made(self, transport):
-        with open(os.path.join(self.__dir, "connections"), "a") as f:
-            f.write("1\n")
+        # called again with the TLS transport after STARTTLS: one line per TCP connection
+        if not getattr(self, "_counted", False):
+            self._counted = True
+            with open(os.path.join(self.__dir, "connections"), "a") as f:
+                f.write("%s:%d\n" % transport.get_extra_info("peername")[:2])
         super().connection_made(transport)
 
     def set_dir(self, d):
@@ -78,7 +81,8 @@ class Handler:
             "rcpt_tos": envelope.rcpt_tos,
             "queue_id": qid,
             "auth": session.authenticated,
-            "tls": session.ssl is not None,
+            "tls": session.ssl is not None
+            or server.transport.get_extra_info("sslcontext") is not None,
         }
         # the metadata first: a reader waits for the .eml
         with open(base + ".json", "w") as f:
@@ -112,7 +116,8 @@ def main():
         )
         with open(os.path.join(a.dir, "auth.log"), "a") as f:
             f.write("%s %s\n" % (mechanism, "ok" if ok else "refused"))
-        return AuthResult(success=ok)
+        # handled=False: aiosmtpd answers 535 itself (True would leave the client waiting)
+        return AuthResult(success=ok, handled=False)
 
     handler = Handler(a.dir)
     kw = dict(decode_data=False, enable_SMTPUTF8=True, hostname="mx.test.example")

@@ -61,6 +61,7 @@ struct transfer {
     char verb[12];   /* the last command sent: "MAIL", "RCPT", "DATA", "AUTH", ... */
     char reply[512]; /* the last reply line received, without its CRLF */
     int replies;     /* reply lines received */
+    bool quitting;   /* QUIT sent: its 221 is not the answer a failure is about */
 };
 
 /* ---- metrics ------------------------------------------------------------------------- */
@@ -117,12 +118,13 @@ static size_t on_read(char *buf, size_t size, size_t n, void *arg)
 }
 
 /* Sees the protocol lines (never the message): keeps the last reply line and the verb of
- * the last command. Nothing else of a command is kept: AUTH lines carry credentials. */
+ * the last command before any QUIT. Nothing else of a command is kept: AUTH lines carry
+ * credentials. */
 static int on_debug(CURL *c, curl_infotype type, char *data, size_t size, void *arg)
 {
     (void)c;
     struct transfer *x = arg;
-    if (type == CURLINFO_HEADER_IN) {
+    if (type == CURLINFO_HEADER_IN && !x->quitting) {
         size_t n = size;
         while (n > 0 && (data[n - 1] == '\r' || data[n - 1] == '\n'))
             n--;
@@ -132,8 +134,10 @@ static int on_debug(CURL *c, curl_infotype type, char *data, size_t size, void *
         x->reply[n] = '\0';
         x->replies++;
     } else if (type == CURLINFO_HEADER_OUT) {
-        static const char *const verbs[] = {"EHLO", "HELO", "STARTTLS", "AUTH", "MAIL",
-                                            "RCPT", "DATA", "RSET",     "QUIT", "NOOP"};
+        static const char *const verbs[] = {"EHLO", "HELO", "STARTTLS", "AUTH",
+                                            "MAIL", "RCPT", "DATA",     "RSET"};
+        if (size >= 4 && strncasecmp(data, "QUIT", 4) == 0)
+            x->quitting = true; /* libcurl closes a connection after a refusal */
         for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++) {
             size_t vl = strlen(verbs[i]);
             if (size >= vl && strncasecmp(data, verbs[i], vl) == 0 &&
