@@ -39,8 +39,9 @@ static int start_server(void)
              dir);
     if (sh(cmd) != 0)
         return -1;
-    const char *py =
-        sh("/usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null") == 0 ? "/usr/bin/python3" : "python3";
+    const char *py = sh("/usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null") == 0
+                         ? "/usr/bin/python3"
+                         : "python3";
     snprintf(cmd, sizeof cmd,
              "exec %s %s/tests/harness/smtp_server.py --dir %s --cert %s/cert.pem --key "
              "%s/key.pem --user bench --password bench-pw 2>%s/server.err",
@@ -56,13 +57,14 @@ static int start_server(void)
     snprintf(path, sizeof path, "%s/port", dir);
     for (int i = 0; i < 2000; i++) {
         FILE *f = fopen(path, "r");
-        int port = 0;
+        char line[16] = "";
         if (f) {
-            if (fscanf(f, "%d", &port) != 1)
-                port = 0;
+            if (!fgets(line, sizeof line, f))
+                line[0] = '\0';
             fclose(f);
-            if (port > 0)
-                return port;
+            long port = strtol(line, NULL, 10);
+            if (port > 0 && port < 65536)
+                return (int)port;
         }
         usleep(20 * 1000);
     }
@@ -85,28 +87,29 @@ static void stop_server(void)
 static char *message(int n, size_t *len)
 {
     char *m = NULL;
-    int k = asprintf(&m,
-                     "Date: Thu, 03 Dec 2026 09:00:00 +0000\r\n"
-                     "From: Dana Whitfield <dana@acme-analytics.io>\r\n"
-                     "To: Maya Okafor <maya@quorvianta.io>\r\n"
-                     "Subject: Quorvianta's pipeline reviews, in half the time\r\n"
-                     "Message-ID: <bench-%08d@acme-analytics.io>\r\n"
-                     "List-Unsubscribe: <https://sales.acme-analytics.io/unsubscribe/tok%08d>\r\n"
-                     "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
-                     "MIME-Version: 1.0\r\n"
-                     "Content-Type: text/plain; charset=UTF-8\r\n"
-                     "Content-Transfer-Encoding: quoted-printable\r\n"
-                     "\r\n"
-                     "Hi Maya,\r\n\r\n"
-                     "I saw Quorvianta just opened a second sales office in Lagos and that your "
-                     "team=\r\n is hiring four AEs. Teams at that stage usually find their weekly "
-                     "pipeline=\r\n review takes a whole afternoon.\r\n\r\n"
-                     "Acme Analytics scores every open deal from your CRM activity and flags the "
-                     "ones=\r\n that slipped, so the review covers the five deals that matter.\r\n\r\n"
-                     "Would a 20-minute call next Tuesday or Wednesday work?\r\n\r\n"
-                     "Best,\r\nDana\r\n\r\n--\r\nDana Whitfield, Account Executive, Acme "
-                     "Analytics\r\nTorstra=C3=9Fe 49, 10119 Berlin\r\n",
-                     n, n);
+    int k =
+        asprintf(&m,
+                 "Date: Thu, 03 Dec 2026 09:00:00 +0000\r\n"
+                 "From: Dana Whitfield <dana@acme-analytics.io>\r\n"
+                 "To: Maya Okafor <maya@quorvianta.io>\r\n"
+                 "Subject: Quorvianta's pipeline reviews, in half the time\r\n"
+                 "Message-ID: <bench-%08d@acme-analytics.io>\r\n"
+                 "List-Unsubscribe: <https://sales.acme-analytics.io/unsubscribe/tok%08d>\r\n"
+                 "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
+                 "MIME-Version: 1.0\r\n"
+                 "Content-Type: text/plain; charset=UTF-8\r\n"
+                 "Content-Transfer-Encoding: quoted-printable\r\n"
+                 "\r\n"
+                 "Hi Maya,\r\n\r\n"
+                 "I saw Quorvianta just opened a second sales office in Lagos and that your "
+                 "team=\r\n is hiring four AEs. Teams at that stage usually find their weekly "
+                 "pipeline=\r\n review takes a whole afternoon.\r\n\r\n"
+                 "Acme Analytics scores every open deal from your CRM activity and flags the "
+                 "ones=\r\n that slipped, so the review covers the five deals that matter.\r\n\r\n"
+                 "Would a 20-minute call next Tuesday or Wednesday work?\r\n\r\n"
+                 "Best,\r\nDana\r\n\r\n--\r\nDana Whitfield, Account Executive, Acme "
+                 "Analytics\r\nTorstra=C3=9Fe 49, 10119 Berlin\r\n",
+                 n, n);
     *len = k > 0 ? (size_t)k : 0;
     return k > 0 ? m : NULL;
 }
@@ -126,8 +129,8 @@ static double run(const char *url, const struct sa_transport_options *o, int n, 
         size_t len;
         char *m = message(i, &len);
         char id[SA_TRANSPORT_ID_MAX];
-        int rc = m ? sa_transport_send(t, "maya@quorvianta.io", m, len, id, sizeof id, &err)
-                   : SA_ENOMEM;
+        int rc =
+            m ? sa_transport_send(t, "maya@quorvianta.io", m, len, id, sizeof id, &err) : SA_ENOMEM;
         free(m);
         if (rc) {
             fprintf(stderr, "bench_smtp: message %d: %s\n", i, err.msg);

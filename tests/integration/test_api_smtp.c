@@ -200,16 +200,26 @@ static void test_outbox_over_smtp(void **state)
     set_clock(monday);
     char *transport = strf("smtp://127.0.0.1:%d?starttls=required", port);
     char *ca = strf("%s/cert.pem", smtp_dir), *key = strf("%s/dkim.pem", smtp_dir);
-    const char *const env[] = {"CLOCK_FILE",     clock_path,
-                               "OUTBOX_POLL_MS", "100",
-                               "CALENDAR_TZ",    "America/New_York",
-                               "SENDER_ADDRESS", "Pipewise Ltd, 9 Harbour Road, Bristol BS1 5AA, UK",
-                               "MAIL_TRANSPORT", transport,
-                               "SMTP_USERNAME",  "outbound@pipewise.example",
-                               "SMTP_PASSWORD",  "gr3y-l1st:%",
-                               "SMTP_CA_FILE",   ca,
-                               "DKIM_KEY_FILE",  key,
-                               "DKIM_SELECTOR",  "pw2026",
+    const char *const env[] = {"CLOCK_FILE",
+                               clock_path,
+                               "OUTBOX_POLL_MS",
+                               "100",
+                               "CALENDAR_TZ",
+                               "America/New_York",
+                               "SENDER_ADDRESS",
+                               "Pipewise Ltd, 9 Harbour Road, Bristol BS1 5AA, UK",
+                               "MAIL_TRANSPORT",
+                               transport,
+                               "SMTP_USERNAME",
+                               "outbound@pipewise.example",
+                               "SMTP_PASSWORD",
+                               "gr3y-l1st:%",
+                               "SMTP_CA_FILE",
+                               ca,
+                               "DKIM_KEY_FILE",
+                               key,
+                               "DKIM_SELECTOR",
+                               "pw2026",
                                NULL};
     for (size_t i = 0; env[i]; i += 2)
         setenv(env[i], env[i + 1], 1);
@@ -279,7 +289,7 @@ static void test_outbox_over_smtp(void **state)
     char d[128] = "";
     sscanf(from_domain + 2, "%127[^;]", d);
     char *verify = strf("%s %s/tests/harness/dkim_verify.py %s %s pw2026 %s >&2", python(),
-                  SA_SOURCE_DIR, first, key, d);
+                        SA_SOURCE_DIR, first, key, d);
     assert_int_equal(system(verify), 0);
     free(verify);
     free(got);

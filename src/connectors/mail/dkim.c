@@ -26,9 +26,18 @@ struct sa_dkim {
  * List-Unsubscribe and List-Unsubscribe-Post, which RFC 8058 requires a valid signature
  * to cover before a receiver offers one-click unsubscribe). */
 static const char *const SIGNED[] = {
-    "From",          "To",           "Cc",       "Subject",          "Date",
-    "Message-ID",    "In-Reply-To",  "References", "MIME-Version",   "Content-Type",
-    "List-Unsubscribe", "List-Unsubscribe-Post",
+    "From",
+    "To",
+    "Cc",
+    "Subject",
+    "Date",
+    "Message-ID",
+    "In-Reply-To",
+    "References",
+    "MIME-Version",
+    "Content-Type",
+    "List-Unsubscribe",
+    "List-Unsubscribe-Post",
 };
 #define NSIGNED (sizeof SIGNED / sizeof SIGNED[0])
 #define MAX_FIELDS 256
@@ -83,10 +92,10 @@ int sa_dkim_open(const char *key_file, const char *selector, const char *domain,
         rc = sa_err_set(err, SA_ECONFIG, "DKIM_KEY_FILE: an RSA key needs 1024 bits or more");
     else if (type != EVP_PKEY_RSA && type != EVP_PKEY_ED25519)
         rc = sa_err_set(err, SA_ECONFIG, "DKIM_KEY_FILE: expected an RSA or Ed25519 key");
-    struct sa_dkim *d = rc ? NULL : calloc(1, sizeof *d);
-    if (!rc && !d)
+    struct sa_dkim *d = NULL;
+    if (!rc && !(d = calloc(1, sizeof *d)))
         rc = sa_err_set(err, SA_ENOMEM, "out of memory");
-    if (rc) {
+    if (!d) {
         EVP_PKEY_free(key);
         return rc;
     }
@@ -343,8 +352,8 @@ static int signed_fields(struct field *f, int nf, struct sa_buf *out)
     return rc;
 }
 
-int sa_dkim_sign(const struct sa_dkim *d, const char *msg, size_t len, char **out,
-                 size_t *out_len, struct sa_err *err)
+int sa_dkim_sign(const struct sa_dkim *d, const char *msg, size_t len, char **out, size_t *out_len,
+                 struct sa_err *err)
 {
     *out = NULL;
     *out_len = 0;
@@ -370,7 +379,7 @@ int sa_dkim_sign(const struct sa_dkim *d, const char *msg, size_t len, char **ou
     snprintf(domain, sizeof domain, "%s", d->domain);
     if (nf < 0 || !from || (!domain[0] && !from_domain(from, domain, sizeof domain))) {
         rc = sa_err_set(err, SA_EINVAL, "dkim: %s",
-                        nf < 0    ? "too many header fields"
+                        nf < 0  ? "too many header fields"
                         : !from ? "the message has no From field"
                                 : "no domain in the From field");
         goto out;

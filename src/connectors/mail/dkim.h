@@ -37,8 +37,8 @@ const char *sa_dkim_algorithm(const struct sa_dkim *d);
  * sends what the first attempt sent). Returns 0; SA_EINVAL when msg has no From field
  * (or, without a configured domain, no domain in it); SA_ENOMEM; SA_EINTERNAL when
  * libcrypto fails. */
-int sa_dkim_sign(const struct sa_dkim *d, const char *msg, size_t len, char **out,
-                 size_t *out_len, struct sa_err *err) SA_WUR;
+int sa_dkim_sign(const struct sa_dkim *d, const char *msg, size_t len, char **out, size_t *out_len,
+                 struct sa_err *err) SA_WUR;
 
 /* The TXT record to publish at SELECTOR._domainkey.DOMAIN ("v=DKIM1; k=rsa; p=BASE64" or
  * k=ed25519) into *out (malloc'd; the caller frees it). Returns 0, SA_ENOMEM or

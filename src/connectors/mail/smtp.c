@@ -75,7 +75,7 @@ static const struct sa_metric_desc m_requests = {
     NULL,
     0};
 static const double seconds_buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-                                          0.5,   1,    2.5,   5,    10,  30};
+                                         0.5,   1,    2.5,   5,    10,  30};
 static const struct sa_metric_desc m_seconds = {
     "connector_request_seconds",
     "Duration of calls to external services by connector.",
@@ -155,21 +155,21 @@ static CURL *handle_new(const struct smtp *s)
     CURL *c = curl_easy_init();
     if (!c)
         return NULL;
-    bool ok = curl_easy_setopt(c, CURLOPT_URL, s->url) == CURLE_OK &&
-              curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "smtp,smtps") == CURLE_OK &&
-              curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
-              curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, s->connect_ms) == CURLE_OK &&
-              curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, s->timeout_ms) == CURLE_OK &&
-              curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L) == CURLE_OK &&
-              curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L) == CURLE_OK &&
-              curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L) == CURLE_OK &&
-              curl_easy_setopt(c, CURLOPT_USE_SSL,
-                               s->starttls ? (long)CURLUSESSL_ALL : (long)CURLUSESSL_NONE) ==
-                  CURLE_OK &&
-              curl_easy_setopt(c, CURLOPT_UPLOAD, 1L) == CURLE_OK &&
-              curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read) == CURLE_OK &&
-              curl_easy_setopt(c, CURLOPT_VERBOSE, 1L) == CURLE_OK &&
-              curl_easy_setopt(c, CURLOPT_DEBUGFUNCTION, on_debug) == CURLE_OK;
+    bool ok =
+        curl_easy_setopt(c, CURLOPT_URL, s->url) == CURLE_OK &&
+        curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "smtp,smtps") == CURLE_OK &&
+        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
+        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, s->connect_ms) == CURLE_OK &&
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, s->timeout_ms) == CURLE_OK &&
+        curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L) == CURLE_OK &&
+        curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L) == CURLE_OK &&
+        curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L) == CURLE_OK &&
+        curl_easy_setopt(c, CURLOPT_USE_SSL,
+                         s->starttls ? (long)CURLUSESSL_ALL : (long)CURLUSESSL_NONE) == CURLE_OK &&
+        curl_easy_setopt(c, CURLOPT_UPLOAD, 1L) == CURLE_OK &&
+        curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read) == CURLE_OK &&
+        curl_easy_setopt(c, CURLOPT_VERBOSE, 1L) == CURLE_OK &&
+        curl_easy_setopt(c, CURLOPT_DEBUGFUNCTION, on_debug) == CURLE_OK;
     if (ok && s->ca_file)
         ok = curl_easy_setopt(c, CURLOPT_CAINFO, s->ca_file) == CURLE_OK;
     if (ok && s->user)
@@ -316,8 +316,8 @@ static int classify(CURLcode cc, long code, const struct transfer *x, bool *serv
                           curl_easy_strerror(cc));
     if (code >= 400 && code < 600) {
         bool permanent = code >= 500;
-        bool message_stage = !strcmp(verb, "MAIL") || !strcmp(verb, "RCPT") ||
-                             !strcmp(verb, "DATA");
+        bool message_stage =
+            !strcmp(verb, "MAIL") || !strcmp(verb, "RCPT") || !strcmp(verb, "DATA");
         if (permanent && !message_stage)
             return sa_err_set(err, SA_ECONFIG, "smtp: %s refused: %s", verb, said);
         /* A refused recipient, or a greylisting 4xx to one, says nothing about the
@@ -354,8 +354,8 @@ static int smtp_send(struct sa_transport *t, const char *to_addr, const char *ms
         memcpy(mid + n + 1, ">", 2);
     }
     if (delivered_id && has_mid && strlen(mid) >= id_cap)
-        return sa_err_set(err, SA_EINVAL, "delivered_id needs %zu bytes, has %zu",
-                          strlen(mid) + 1, id_cap);
+        return sa_err_set(err, SA_EINVAL, "delivered_id needs %zu bytes, has %zu", strlen(mid) + 1,
+                          id_cap);
     if (!sa_breaker_allow(&s->breaker)) {
         count(s, "circuit_open", -1);
         return sa_err_set(err, SA_EIO, "smtp: circuit open after repeated failures; not tried");
@@ -434,7 +434,7 @@ static const struct sa_transport_ops smtp_ops = {
 /* Percent-decodes in[0..n) into a new string; NULL for a bad escape, %00, or no memory. */
 static char *pct_decode(const char *in, size_t n)
 {
-    char *out = malloc(n + 1);
+    char *out = calloc(1, n + 1);
     size_t o = 0;
     for (size_t i = 0; out && i < n; i++) {
         if (in[i] != '%') {
@@ -479,10 +479,11 @@ static bool host_ok(const char *h, size_t n)
 static void helo_name(char *out, size_t cap)
 {
     char host[256] = "";
-    if (gethostname(host, sizeof host) != 0 || !host_ok(host, strnlen(host, sizeof host - 1)))
-        snprintf(host, sizeof host, "localhost");
+    if (gethostname(host, sizeof host - 1) != 0)
+        host[0] = '\0';
     host[sizeof host - 1] = '\0';
-    snprintf(out, cap, "%s", host);
+    size_t n = strlen(host);
+    snprintf(out, cap, "%s", n && host_ok(host, n) ? host : "localhost");
 }
 
 /* Applies one parameter KEY=VALUE of the URL's query. */
@@ -504,8 +505,8 @@ static int apply_param(struct smtp *s, bool smtps, const char *p, size_t n, char
     } else if (kl == 4 && !strncmp(p, "auth", kl)) {
         if (strcasecmp(v, "plain") != 0 && strcasecmp(v, "login") != 0)
             rc = sa_err_set(err, SA_ECONFIG, "MAIL_TRANSPORT: auth= is plain or login");
-        else if (!(s->login_options = strdup(strcasecmp(v, "plain") == 0 ? "AUTH=PLAIN"
-                                                                         : "AUTH=LOGIN")))
+        else if (!(s->login_options =
+                       strdup(strcasecmp(v, "plain") == 0 ? "AUTH=PLAIN" : "AUTH=LOGIN")))
             rc = sa_err_set(err, SA_ENOMEM, "out of memory");
     } else if (kl == 6 && !strncmp(p, "cafile", kl)) {
         free(s->ca_file);
@@ -575,8 +576,9 @@ static int parse_url(struct smtp *s, const char *url, const struct sa_transport_
             return sa_err_set(err, SA_ECONFIG, "MAIL_TRANSPORT: the port should be 1-65535");
     }
     if (!host_ok(hp, host_len))
-        return sa_err_set(err, SA_ECONFIG, "MAIL_TRANSPORT: the host is not a host name or "
-                                           "address");
+        return sa_err_set(err, SA_ECONFIG,
+                          "MAIL_TRANSPORT: the host is not a host name or "
+                          "address");
     s->starttls = !smtps;
     char helo[256];
     helo_name(helo, sizeof helo);

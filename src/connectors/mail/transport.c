@@ -449,7 +449,7 @@ static int wrap_signing(const struct sa_transport_options *o, struct sa_transpor
         rc = sa_dkim_open(o->dkim_key_file, o->dkim_selector, o->dkim_domain, &dkim, err);
     if (!rc && !(sg = calloc(1, sizeof *sg)))
         rc = sa_err_set(err, SA_ENOMEM, "out of memory");
-    if (rc) {
+    if (!sg) {
         sa_dkim_free(dkim);
         sa_transport_free(*t);
         *t = NULL;

@@ -95,10 +95,11 @@ static void make_tmpdir(const char *prefix, char *out, size_t cap)
  * "p256". */
 static void make_key(const char *kind, const char *path)
 {
-    const char *args = !strcmp(kind, "rsa2048") ? "-algorithm RSA -pkeyopt rsa_keygen_bits:2048"
+    const char *args = !strcmp(kind, "rsa2048")  ? "-algorithm RSA -pkeyopt rsa_keygen_bits:2048"
                        : !strcmp(kind, "rsa512") ? "-algorithm RSA -pkeyopt rsa_keygen_bits:512"
-                       : !strcmp(kind, "ed25519") ? "-algorithm ed25519"
-                                                  : "-algorithm EC -pkeyopt ec_paramgen_curve:P-256";
+                       : !strcmp(kind, "ed25519")
+                           ? "-algorithm ed25519"
+                           : "-algorithm EC -pkeyopt ec_paramgen_curve:P-256";
     assert_int_equal(run("openssl genpkey %s -out %s 2>/dev/null", args, path), 0);
 }
 

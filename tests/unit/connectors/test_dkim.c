@@ -69,16 +69,16 @@ static void test_canon_header_edges(void **state)
 static void test_canon_body_edges(void **state)
 {
     (void)state;
-    body_is("", "");             /* an empty body stays empty (RFC 6376 errata 3133) */
-    body_is("\r\n\r\n\r\n", ""); /* only empty lines: empty */
-    body_is(" \t\r\n\t\r\n", ""); /* lines of only WSP are empty lines at the end */
+    body_is("", "");                 /* an empty body stays empty (RFC 6376 errata 3133) */
+    body_is("\r\n\r\n\r\n", "");     /* only empty lines: empty */
+    body_is(" \t\r\n\t\r\n", "");    /* lines of only WSP are empty lines at the end */
     body_is("Thanks", "Thanks\r\n"); /* a missing final CRLF is added */
     body_is("Hi Dana,\r\n\r\n\r\nBest,\r\nAlex\r\n\r\n",
             "Hi Dana,\r\n\r\n\r\nBest,\r\nAlex\r\n"); /* empty lines inside stay */
     body_is("a  \t b   \r\n", "a b\r\n");
     body_is("\t  indented\r\n", " indented\r\n"); /* leading WSP: one space, kept */
     body_is("-- \r\nAlex\r\n", "--\r\nAlex\r\n"); /* the signature separator loses its space */
-    body_is("x\r\n \r\ny\r\n", "x\r\n\r\ny\r\n");  /* a WSP-only line inside becomes empty */
+    body_is("x\r\n \r\ny\r\n", "x\r\n\r\ny\r\n"); /* a WSP-only line inside becomes empty */
 }
 
 static const char *const ICS =
@@ -158,10 +158,9 @@ static void sign_and_verify(const char *kind, const char *domain, const char *wa
         bool already = true;
         char okey[32];
         snprintf(okey, sizeof okey, "item-%d", with_ics);
-        assert_int_equal(
-            sa_transport_send_once(t, okey, "j.gross@globex-industrie.de", msg, len, id,
-                                   sizeof id, &already, &err),
-            0);
+        assert_int_equal(sa_transport_send_once(t, okey, "j.gross@globex-industrie.de", msg, len,
+                                                id, sizeof id, &already, &err),
+                         0);
         assert_false(already);
         char *path = only_file(maildir);
         size_t got_len;
@@ -179,7 +178,8 @@ static void sign_and_verify(const char *kind, const char *domain, const char *wa
         char tag[64];
         snprintf(tag, sizeof tag, "d=%s; s=s2026;", want_d);
         assert_non_null(strstr(got, tag));
-        assert_non_null(strstr(got, !strcmp(kind, "ed25519") ? "a=ed25519-sha256;" : "a=rsa-sha256;"));
+        assert_non_null(
+            strstr(got, !strcmp(kind, "ed25519") ? "a=ed25519-sha256;" : "a=rsa-sha256;"));
         assert_non_null(strstr(got, "List-Unsubscribe:List-Unsubscribe-Post"));
         assert_non_null(strstr(got, "In-Reply-To:References"));
         char *record = NULL;

@@ -84,7 +84,7 @@ static void server_start(struct server *s, const char *args)
             char *e = slurp(errf, NULL);
             fail_msg("smtp_server.py exited: %s", e ? e : "?");
         }
-        struct timespec ts = {0, 20 * 1000 * 1000};
+        struct timespec ts = {0, 20000000L};
         nanosleep(&ts, NULL);
     }
     fail_msg("smtp_server.py did not start");
@@ -217,9 +217,8 @@ static char *url_for(const struct server *s, const char *scheme, const char *cre
                      const char *params)
 {
     char *u = NULL;
-    assert_true(asprintf(&u, "%s://%s%s127.0.0.1:%d%s%s", scheme, cred ? cred : "",
-                         cred ? "@" : "", s->port, params ? "?" : "", params ? params : "") >
-                0);
+    assert_true(asprintf(&u, "%s://%s%s127.0.0.1:%d%s%s", scheme, cred ? cred : "", cred ? "@" : "",
+                         s->port, params ? "?" : "", params ? params : "") > 0);
     return u;
 }
 
@@ -291,8 +290,7 @@ static void test_auth_login_env_and_wrong_password(void **state)
 
     o.smtp_password = "Summer2026!";
     t = open_smtp(url, &o);
-    assert_int_equal(send_one(t, "m.chen@initech.example.com", 2, id, sizeof id, &err),
-                     SA_ECONFIG);
+    assert_int_equal(send_one(t, "m.chen@initech.example.com", 2, id, sizeof id, &err), SA_ECONFIG);
     assert_non_null(strstr(err.msg, "credentials"));
     assert_non_null(strstr(err.msg, "535"));
     assert_null(strstr(err.msg, "Summer2026"));
@@ -374,8 +372,8 @@ static void test_implicit_tls_and_verification(void **state)
     free(args);
 }
 
-static const struct sa_metric_desc breaker_family = {
-    "circuit_breaker_state", "test", SA_GAUGE, {"provider", NULL}, NULL, 0};
+static const struct sa_metric_desc breaker_family = {"circuit_breaker_state", "test", SA_GAUGE,
+                                                     {"provider", NULL},      NULL,   0};
 
 static bool rendered_has(struct sa_metrics *m, const char *line)
 {
@@ -544,8 +542,10 @@ static void test_bad_urls(void **state)
         assert_null(strstr(err.msg, "s3cr"));
     }
     static const char *const good[] = {
-        "smtp://mail.acme.io", "smtp://u%40x.io:p%26w@mail.acme.io:2525?starttls=required",
-        "smtps://[::1]:465", "smtp://10.0.0.7:25?starttls=none&helo=app1.acme.io",
+        "smtp://mail.acme.io",
+        "smtp://u%40x.io:p%26w@mail.acme.io:2525?starttls=required",
+        "smtps://[::1]:465",
+        "smtp://10.0.0.7:25?starttls=none&helo=app1.acme.io",
     };
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
         struct sa_transport *t = NULL;
