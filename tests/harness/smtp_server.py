@@ -15,7 +15,9 @@ byte, as on port 465); without them it offers no STARTTLS. With --user it requir
 Scripted answers: DIR/script.json, re-read at every command, maps a recipient to a list of
 replies ({"rcpt": {"bob@x.com": ["451 4.7.1 Greylisted"]}, "data": {...}}); each attempt
 takes the next reply of the list, and an empty or missing list means accept. "data" is
-answered to the end of DATA instead of the 250."""
+answered to the end of DATA instead of the 250 (a scripted 250 is answered after the
+message is stored, as another server's wording). --idle-timeout SECONDS: a connection idle
+that long is closed (a line in DIR/closed for each closed connection)."""
 import argparse
 import asyncio
 import json
@@ -34,6 +36,11 @@ class Server(SMTP):
             with open(os.path.join(self.__dir, "connections"), "a") as f:
                 f.write("%s:%d\n" % transport.get_extra_info("peername")[:2])
         super().connection_made(transport)
+
+    def connection_lost(self, exc):
+        with open(os.path.join(self.__dir, "closed"), "a") as f:
+            f.write("closed\n")
+        super().connection_lost(exc)
 
     def set_dir(self, d):
         self.__dir = d
@@ -71,7 +78,7 @@ class Handler:
 
     async def handle_DATA(self, server, session, envelope):
         reply = self.scripted("data", envelope.rcpt_tos)
-        if reply:
+        if reply and not reply.startswith("250"):
             return reply
         self.n += 1
         qid = "Q%05dX" % self.n
@@ -90,7 +97,7 @@ class Handler:
         with open(base + ".tmp", "wb") as f:
             f.write(envelope.original_content)
         os.rename(base + ".tmp", base + ".eml")
-        return "250 2.0.0 Ok: queued as " + qid
+        return reply or "250 2.0.0 Ok: queued as " + qid
 
 
 def main():
@@ -101,6 +108,7 @@ def main():
     ap.add_argument("--implicit-tls", action="store_true")
     ap.add_argument("--user")
     ap.add_argument("--password")
+    ap.add_argument("--idle-timeout", type=float, default=300)
     a = ap.parse_args()
 
     tls = None
@@ -120,7 +128,8 @@ def main():
         return AuthResult(success=ok, handled=False)
 
     handler = Handler(a.dir)
-    kw = dict(decode_data=False, enable_SMTPUTF8=True, hostname="mx.test.example")
+    kw = dict(decode_data=False, enable_SMTPUTF8=True, hostname="mx.test.example",
+              timeout=a.idle_timeout)
     if tls and not a.implicit_tls:
         kw.update(tls_context=tls, require_starttls=True)
     if a.user:

@@ -227,7 +227,8 @@ static bool header_addr(const char *msg, size_t len, const char *name, char *out
         }
         if (end - i > nl && strncasecmp(msg + i, name, nl) == 0 && msg[i + nl] == ':') {
             const char *v = msg + i + nl + 1, *ve = msg + end;
-            const char *lt = memchr(v, '<', (size_t)(ve - v));
+            /* the last '<': a quoted display name may hold one ("Dana <Sales>" <d@x.io>) */
+            const char *lt = memrchr(v, '<', (size_t)(ve - v));
             const char *gt = lt ? memchr(lt, '>', (size_t)(ve - lt)) : NULL;
             if (lt && gt) {
                 v = lt + 1;

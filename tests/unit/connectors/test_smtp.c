@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <jansson.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -512,6 +513,139 @@ static void test_dkim_over_smtp(void **state)
     free(args);
 }
 
+/* A connection the server closed while idle (its timeout) is replaced: the next message
+ * is delivered on a new connection. */
+static void test_idle_connection_closed(void **state)
+{
+    (void)state;
+    struct server s;
+    char *args = tls_args("--idle-timeout 0.5");
+    server_start(&s, args);
+    char *url = url_for(&s, "smtp", NULL, NULL);
+    struct sa_transport_options o = {.smtp_ca_file = cert};
+    struct sa_transport *t = open_smtp(url, &o);
+    struct sa_err err = {0};
+    char id[SA_TRANSPORT_ID_MAX];
+    assert_int_equal(send_one(t, "j.gross@globex-industrie.de", 1, id, sizeof id, &err), 0);
+    char *closed = NULL;
+    for (int i = 0; i < 2000 && !closed; i++) { /* until the server has closed it */
+        closed = server_file(&s, "closed");
+        if (!closed) {
+            struct timespec ts = {0, 20000000L};
+            nanosleep(&ts, NULL);
+        }
+    }
+    assert_non_null(closed);
+    free(closed);
+    if (send_one(t, "j.gross@globex-industrie.de", 2, id, sizeof id, &err) != 0)
+        fail_msg("after the idle close: %s", err.msg);
+    received_is(&s, 2, 2, "dana@acme-analytics.io", "j.gross@globex-industrie.de");
+    assert_int_equal(server_connections(&s), 2);
+    sa_transport_free(t);
+    server_stop(&s);
+    free(url);
+    free(args);
+}
+
+/* A 250 that names no queue id (Gmail's wording): the delivered id is the Message-ID. The
+ * envelope sender is the From's address even when its quoted display name holds '<'. */
+static void test_delivered_id_without_queue_id(void **state)
+{
+    (void)state;
+    struct server s;
+    char *args = tls_args("");
+    server_start(&s, args);
+    server_script(&s, "{\"data\": {\"j.gross@globex-industrie.de\": [\"250 2.0.0 OK  "
+                      "1796302800 d2-20020a05600c4b8200b0040e3b2a5f1bsi2817402wmq.160 - "
+                      "gsmtp\"]}}");
+    char *url = url_for(&s, "smtp", NULL, NULL);
+    struct sa_transport_options o = {.smtp_ca_file = cert};
+    struct sa_transport *t = open_smtp(url, &o);
+    struct sa_err err = {0};
+    char id[SA_TRANSPORT_ID_MAX];
+    assert_int_equal(send_one(t, "j.gross@globex-industrie.de", 7, id, sizeof id, &err), 0);
+    assert_string_equal(id, "<0193a1b2-7c4d-7e8f-9a0b-000000000007@acme-analytics.io>");
+    const char *quoted = "From: \"Whitfield, Dana <Sales>\" <dana.w@acme-analytics.io>\r\n"
+                         "To: j.gross@globex-industrie.de\r\nSubject: x\r\n\r\nHi\r\n";
+    assert_int_equal(sa_transport_send(t, "j.gross@globex-industrie.de", quoted, strlen(quoted), id,
+                                       sizeof id, &err),
+                     0);
+    assert_string_equal(id, "Q00002X");
+    json_t *meta = NULL;
+    free(server_message(&s, 2, NULL, &meta));
+    assert_string_equal(json_string_value(json_object_get(meta, "mail_from")),
+                        "dana.w@acme-analytics.io");
+    json_decref(meta);
+    /* no usable From and no SMTP_MAIL_FROM: refused before connecting */
+    const char *nofrom = "To: j.gross@globex-industrie.de\r\nSubject: x\r\n\r\nHi\r\n";
+    assert_int_equal(sa_transport_send(t, "j.gross@globex-industrie.de", nofrom, strlen(nofrom), id,
+                                       sizeof id, &err),
+                     SA_EINVAL);
+    assert_int_equal(
+        sa_transport_send(t, "not-an-address", quoted, strlen(quoted), id, sizeof id, &err),
+        SA_EINVAL);
+    sa_transport_free(t);
+    server_stop(&s);
+    free(url);
+    free(args);
+}
+
+struct sender {
+    struct sa_transport *t;
+    int first, n, failed;
+    char ids[5][SA_TRANSPORT_ID_MAX];
+};
+
+static void *send_some(void *arg)
+{
+    struct sender *x = arg;
+    for (int i = 0; i < x->n; i++) {
+        struct sa_err err = {0};
+        if (send_one(x->t, "j.gross@globex-industrie.de", x->first + i, x->ids[i], sizeof x->ids[i],
+                     &err) != 0)
+            x->failed++;
+    }
+    return NULL;
+}
+
+/* Four threads sending through one transport at once: every message is delivered, each
+ * thread on a connection of its own at most (the handle pool), ids all different. */
+static void test_concurrent_senders(void **state)
+{
+    (void)state;
+    struct server s;
+    char *args = tls_args("");
+    server_start(&s, args);
+    char *url = url_for(&s, "smtp", NULL, NULL);
+    struct sa_transport_options o = {.smtp_ca_file = cert};
+    struct sa_transport *t = open_smtp(url, &o);
+    struct sender x[4];
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) {
+        x[i] = (struct sender){.t = t, .first = 100 + 5 * i, .n = 5};
+        assert_int_equal(pthread_create(&th[i], NULL, send_some, &x[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(x[i].failed, 0);
+    }
+    for (int i = 0; i < 20; i++)
+        for (int j = 0; j < i; j++)
+            assert_string_not_equal(x[i / 5].ids[i % 5], x[j / 5].ids[j % 5]);
+    for (int i = 1; i <= 20; i++) {
+        size_t len;
+        char *m = server_message(&s, i, &len, NULL);
+        assert_non_null(m);
+        free(m);
+    }
+    int conns = server_connections(&s);
+    assert_true(conns >= 1 && conns <= 4);
+    sa_transport_free(t);
+    server_stop(&s);
+    free(url);
+    free(args);
+}
+
 /* Malformed URLs are configuration errors that never echo a password. */
 static void test_bad_urls(void **state)
 {
@@ -600,6 +734,9 @@ int main(void)
         cmocka_unit_test_teardown(test_replies_4xx_5xx, stop_servers),
         cmocka_unit_test_teardown(test_deadline_and_breaker, stop_servers),
         cmocka_unit_test_teardown(test_dkim_over_smtp, stop_servers),
+        cmocka_unit_test_teardown(test_idle_connection_closed, stop_servers),
+        cmocka_unit_test_teardown(test_delivered_id_without_queue_id, stop_servers),
+        cmocka_unit_test_teardown(test_concurrent_senders, stop_servers),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
