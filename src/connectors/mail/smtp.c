@@ -504,6 +504,8 @@ static int apply_param(struct smtp *s, bool smtps, const char *p, size_t n, char
                             "MAIL_TRANSPORT: starttls= is required or none, and smtp:// only");
         s->starttls = strcmp(v, "required") == 0;
     } else if (kl == 4 && !strncmp(p, "auth", kl)) {
+        free(s->login_options); /* the last auth= wins */
+        s->login_options = NULL;
         if (strcasecmp(v, "plain") != 0 && strcasecmp(v, "login") != 0)
             rc = sa_err_set(err, SA_ECONFIG, "MAIL_TRANSPORT: auth= is plain or login");
         else if (!(s->login_options =
