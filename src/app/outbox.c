@@ -36,8 +36,10 @@
  * one crash. The lease is long (300 s, far longer than any delivery with its timeouts),
  * so a slow but live worker is never overtaken by a second one. What makes that second
  * delivery harmless is the transport, not the lease: the Maildir transport's send_once
- * names the file by the item's id, so it lands on the same file; the SMTP transport (the
- * connectors issue) resolves it with the item's stored Message-ID. Exactly-once between
+ * names the file by the item's id, so it lands on the same file; an SMTP server cannot be
+ * asked whether it took a message, so the second copy goes out with the same Message-ID,
+ * by which receivers that deduplicate collapse it (README: Sending by SMTP; the SMTP
+ * deadlines are kept shorter than the lease, base/config.c). Exactly-once between
  * live workers and instances is unchanged: outbox_claim succeeds for one claimer only
  * (a conditional update; FOR UPDATE SKIP LOCKED on PostgreSQL).
  *

@@ -241,6 +241,7 @@ static const struct sa_setting settings[] = {
      .dflt = "60000",
      .min = 100,
      .max = 3600000,
+     .range_doc = "with SMTP_CONNECT_TIMEOUT_MS, less than OUTBOX_LEASE_SECONDS",
      .doc = "SMTP: how long one message's whole delivery may take; then it is retried",
      .commands = BACKGROUND},
     {.env = "DKIM_KEY_FILE",
@@ -893,6 +894,16 @@ int sa_config_load(struct sa_config *cfg, unsigned commands, int *argc, char **a
         cfg->checkpoint_store = cfg->redis_url ? SA_CHECKPOINT_REDIS : SA_CHECKPOINT_DATABASE;
     else if (cfg->checkpoint_store == SA_CHECKPOINT_REDIS && !cfg->redis_url)
         return sa_err_set(err, SA_ECONFIG, "CHECKPOINT_STORE=redis: set REDIS_URL too");
+    /* a delivery that may outlast the outbox's lease would be taken over by another worker
+     * while it runs, and sent twice */
+    if (cfg->mail_transport && strncmp(cfg->mail_transport, "smtp", 4) == 0 &&
+        (long)cfg->smtp_connect_timeout_ms + cfg->smtp_timeout_ms >=
+            1000L * cfg->outbox_lease_seconds)
+        return sa_err_set(err, SA_ECONFIG,
+                          "SMTP_CONNECT_TIMEOUT_MS + SMTP_TIMEOUT_MS (%d ms) must be shorter "
+                          "than OUTBOX_LEASE_SECONDS (%d s)",
+                          cfg->smtp_connect_timeout_ms + cfg->smtp_timeout_ms,
+                          cfg->outbox_lease_seconds);
     /* Two per CPU: while one thread waits on a commit, another parses and scores, and
      * the group commit gets more than one write per transaction. */
     if (cfg->threads == 0) {
