@@ -24,6 +24,11 @@ echo
 echo "== LLM layer in process against the fake vendor (engine cost per call, first token, pipeline at 200 ms a call, token relay through HTTP)"
 "$build/bench_llm" "${BENCH_LLM_CALLS:-2000}" "${BENCH_LLM_PIPELINES:-7}" "${BENCH_LLM_RELAYS:-50}"
 
+# issue 15, Apollo enrichment
+echo
+echo "== enrichment: cache hit vs provider call (Apollo, the fake on loopback)"
+"$build/bench_enrich" "${BENCH_ENRICH_COMPANIES:-500}"
+
 echo
 echo "== intent recognition in process (training, held-out replies, turn latency)"
 "$build/bench_intent" "${BENCH_INTENT_ROUNDS:-20}"

@@ -8,6 +8,7 @@
 static const struct sa_cli_command *const commands[] = {
     &sa_cli_serve, &sa_cli_migrate, &sa_cli_qualify, &sa_cli_pipeline, &sa_cli_import, &sa_cli_keys,
     &sa_cli_export, &sa_cli_prune, &sa_cli_worker,
+    &sa_cli_inbound, /* inbound mail (issue 15) */
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

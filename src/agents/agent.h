@@ -18,6 +18,7 @@ struct sa_agent;
 struct sa_dataset;
 struct sa_store;
 struct sa_metrics;
+struct sa_enrich_provider;
 struct graph_builder;
 
 /* What agents are built from; all borrowed, and MUST outlive the registry. Optional
@@ -49,6 +50,10 @@ struct sa_agent_deps {
     int meeting_hold_hours;       /* how long a proposed meeting holds its slot (0: 48) */
     /* The model the agents may use (agents/llm_use.h), or NULL: the rules alone. */
     struct sa_llm_use *llm;
+    /* The enrichment waterfall in order (ENRICHMENT_PROVIDERS), borrowed; n 0: the local
+     * dataset alone, which the agent then opens itself from dataset. */
+    struct sa_enrich_provider *const *enrich_providers;
+    int n_enrich_providers;
 };
 
 enum sa_agent_type {

@@ -284,12 +284,10 @@ static int consent(struct sa_conversation *c, const char *intent, const char *em
     return 0;
 }
 
-/* An out-of-office notice that says when the contact is back: their queued follow-ups
- * move so that the first arrives the day after (a careful SDR leaves them a day to catch
- * up), the others keeping their spacing; the sending policy then fits each into the
- * contact's window. *n counts the items moved. */
-static int postpone_followups(struct sa_conversation *c, const char *email, const char *back,
-                              int *n, struct sa_err *err)
+/* An out-of-office notice that says when the contact is back (conversation.h): the first
+ * follow-up arrives the day after (a careful SDR leaves them a day to catch up). */
+int sa_conversation_postpone_followups(struct sa_store *store, const char *email,
+                                       const char *back, int *n, struct sa_err *err)
 {
     *n = 0;
     struct tm tm = {0};
@@ -298,7 +296,7 @@ static int postpone_followups(struct sa_conversation *c, const char *email, cons
         return 0;
     long long resume = (long long)timegm(&tm) + 86400;
     json_t *items = NULL;
-    int rc = sa_store_outbox_list(c->store, "queued", email, 200, &items, err);
+    int rc = sa_store_outbox_list(store, "queued", email, 200, &items, err);
     long long earliest = 0;
     size_t i;
     json_t *it;
@@ -321,7 +319,7 @@ static int postpone_followups(struct sa_conversation *c, const char *email, cons
         if (rc || !shift || !kind || strcmp(kind, "followup") != 0 ||
             sa_iso8601_parse(json_string_value(json_object_get(it, "due_at")), &due))
             continue;
-        rc = sa_store_outbox_defer(c->store, json_string_value(json_object_get(it, "id")),
+        rc = sa_store_outbox_defer(store, json_string_value(json_object_get(it, "id")),
                                    (long long)due + shift, why, err);
         if (rc == SA_ECONFLICT) /* left the queue meanwhile (sent or cancelled) */
             rc = 0;
@@ -451,7 +449,7 @@ static int respond(const json_t *state, json_t **update, struct graph_ctx *ctx, 
     const char *back = json_string_value(json_object_get(li, "return_date"));
     if (!rc && email && c->store && ooo && back) {
         struct sa_err err = {0};
-        if (postpone_followups(c, email, back, &postponed, &err))
+        if (sa_conversation_postpone_followups(c->store, email, back, &postponed, &err))
             rc = graph_ctx_fail(ctx, SA_ESTORE, "could not postpone follow-ups: %s", err.msg);
     }
     if (rc) {

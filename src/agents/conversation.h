@@ -41,6 +41,15 @@ void sa_conversation_free(struct sa_conversation *c);
 /* The conversation's graph (its threads' state and history); borrowed. */
 const struct graph *sa_conversation_graph(const struct sa_conversation *c);
 
+/* An out-of-office notice that says the contact is back on back ("YYYY-MM-DD"; anything
+ * else moves nothing): the follow-ups queued for email move so that the first arrives the
+ * day after, the others keeping their spacing; the sending policy then fits each into the
+ * contact's window. *n counts the items moved. Used by the turn on an out_of_office
+ * intent and by inbound mail's automatic replies (app/inbound.h). Returns 0 or the
+ * store's error. */
+int sa_conversation_postpone_followups(struct sa_store *store, const char *email,
+                                       const char *back, int *n, struct sa_err *err) SA_WUR;
+
 /* The conversation agent's registry entry (status and metrics); NULL when out of memory. */
 struct sa_agent *sa_conversation_agent_new(void);
 

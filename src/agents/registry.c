@@ -79,7 +79,7 @@ int sa_agents_new(const struct sa_agent_deps *deps, struct sa_agents **out, stru
         r->agents[i] = &placeholders[i];
     r->agents[SA_AGENT_QUALIFICATION] = sa_qualification_new(deps);
     bool oom = !r->agents[SA_AGENT_QUALIFICATION];
-    if (deps->dataset) {
+    if (deps->dataset || deps->n_enrich_providers > 0) {
         r->agents[SA_AGENT_ENRICHMENT] = sa_enrichment_new(deps);
         oom |= !r->agents[SA_AGENT_ENRICHMENT];
     }

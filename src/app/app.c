@@ -16,6 +16,7 @@
 #include "app/access.h"
 #include "connectors/calendar/calendar.h"
 #include "agents/conversation.h"
+#include "connectors/enrichment/provider.h"
 #include "domain/dataset.h"
 #include "domain/intent.h"
 #include "agents/llm_use.h"
@@ -63,6 +64,15 @@ static const struct sa_metric_desc m_breaker = {
     "Circuit breaker per provider: 0 closed, 1 open, 2 half-open.",
     SA_GAUGE,
     {"provider", NULL},
+    NULL,
+    0};
+
+/* inbound mail (issue 15): messages received, by what they were (app/inbound.c) */
+static const struct sa_metric_desc m_inbound = {
+    "inbound_messages_total",
+    "Received e-mails by kind: reply, bounce, auto_reply, unmatched, duplicate, invalid.",
+    SA_COUNTER,
+    {"kind", NULL},
     NULL,
     0};
 
@@ -149,6 +159,7 @@ static int setup_metrics(struct sa_app *app, struct sa_err *err)
     app->m_agent_success = sa_metrics_register(app->metrics, &m_agent_success);
     app->m_agent_errors = sa_metrics_register(app->metrics, &m_agent_errors);
     app->m_breaker = sa_metrics_register(app->metrics, &m_breaker);
+    app->m_inbound = sa_metrics_register(app->metrics, &m_inbound); /* inbound mail */
     /* Every agent type appears from the start, at zero, so rates work from boot. */
     for (int t = 0; t < SA_AGENT_COUNT; t++) {
         const char *v[] = {sa_agent_type_name((enum sa_agent_type)t)};
@@ -316,11 +327,16 @@ static int open_llm(struct sa_app *app, struct sa_err *err)
     return sa_llm_use_new(&uc, &app->llm, err);
 }
 
-/* The agents, from the data and the profile (its sender, after the settings' overrides). */
+/* The agents, from the data and the profile (its sender, after the settings' overrides),
+ * and the enrichment waterfall ENRICHMENT_PROVIDERS names (the app owns its providers). */
 static int open_agents(struct sa_app *app, struct sa_err *err)
 {
     const struct sa_config *cfg = &app->cfg;
     const struct sa_profile *pr = app->profile;
+    int rc = sa_enrich_providers_open(cfg, app->dataset, app->metrics, app->enrich,
+                                      SA_APP_ENRICH_MAX, &app->n_enrich, err);
+    if (rc)
+        return rc;
     return sa_agents_new(
         &(struct sa_agent_deps){.model = app->model,
                                 .dataset = app->dataset,
@@ -334,6 +350,8 @@ static int open_agents(struct sa_app *app, struct sa_err *err)
                                 .m_breaker = app->m_breaker,
                                 .breaker_failures = cfg->breaker_failures,
                                 .breaker_open_seconds = cfg->breaker_open_seconds,
+                                .enrich_providers = app->enrich,
+                                .n_enrich_providers = app->n_enrich,
                                 .calendar = app->calendar,
                                 .sender_name = sa_profile_str(pr, "sender.name"),
                                 .sender_title = sa_profile_str(pr, "sender.title"),
@@ -437,6 +455,8 @@ void sa_app_close(struct sa_app *app)
     graph_saver_free(app->saver);
     sa_redis_close(app->redis); /* after the saver, which borrows it */
     sa_agents_free(app->agents);
+    for (int i = 0; i < app->n_enrich; i++) /* after the agents, which borrow them */
+        sa_enrich_provider_free(app->enrich[i]);
     sa_llm_use_free(app->llm); /* after the agents, which borrow it */
     sa_llm_close(app->llm_provider);
     json_decref(app->llm_prices);

@@ -17,6 +17,9 @@
 struct sa_redis;
 struct sa_session_store;
 
+#define SA_APP_ENRICH_MAX 4
+struct sa_enrich_provider;
+
 struct sa_app {
     struct sa_config cfg; /* copy; its strings are borrowed from env/argv */
     struct sa_model *model;
@@ -43,6 +46,9 @@ struct sa_app {
     struct sa_calendar *calendar;         /* CALENDAR_TZ, _DAYS, _HOURS, MEETING_MINUTES */
     struct sa_consent *consent; /* unsubscribe links and their secret (app/consent.h) */
     struct sa_booking *booking;           /* meetings: the store, calendar and organiser */
+    /* the enrichment waterfall (ENRICHMENT_PROVIDERS), borrowed by the enrichment agent */
+    struct sa_enrich_provider *enrich[SA_APP_ENRICH_MAX];
+    int n_enrich;
     /* the model the agents may use (LLM_PROVIDER): NULL provider with none; llm always
      * exists (it answers "not configured" without a provider) */
     struct sa_llm_provider *llm_provider;
@@ -54,6 +60,7 @@ struct sa_app {
     void *outbox_kick_arg;
     /* metric family ids */
     int m_agent_seconds, m_agent_success, m_agent_errors, m_breaker;
+    int m_inbound; /* inbound_messages_total{kind} (app/inbound.c) */
     uint64_t started_ns;
     char started_at[SA_ISO8601_LEN];
 };

@@ -10,6 +10,7 @@
 #include "app/app.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "connectors/enrichment/provider.h"
 #include "store/redis/redis.h"
 #include "store/store.h"
 
@@ -44,10 +45,29 @@ static int probe_redis(struct sa_app *app, char *backend, char *detail, size_t c
     return rc;
 }
 
+/* The enrichment providers' connection breakers ("apollo: closed"): SA_ENOTFOUND when no
+ * provider calls out. An open breaker is reported, not failed: enrichment degrades to the
+ * providers left, and a load balancer should not take the instance out for it. */
+static int probe_enrichment(struct sa_app *app, char *backend, char *detail, size_t cap,
+                            struct sa_err *err)
+{
+    (void)err;
+    snprintf(backend, cap, "providers");
+    size_t len = 0;
+    for (int i = 0; i < app->n_enrich; i++) {
+        const char *state = sa_enrich_provider_breaker(app->enrich[i]);
+        if (state && len < cap)
+            len += (size_t)snprintf(detail + len, cap - len, "%s%s: %s", len ? ", " : "",
+                                    sa_enrich_provider_name(app->enrich[i]), state);
+    }
+    return len ? 0 : SA_ENOTFOUND;
+}
+
 /* Every backend's probe; a new backend adds one row. */
 static const struct sa_health_probe probes[] = {
     {"database", probe_store},
     {"redis", probe_redis},
+    {"enrichment", probe_enrichment}, /* issue 15: the HTTP providers' breakers */
 };
 #define N_PROBES (sizeof probes / sizeof probes[0])
 

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *const names[] = {"public", "read", "write", "approve", "admin"};
+static const char *const names[] = {"public", "read", "write", "approve", "admin", "inbound"};
 #define N_SCOPES (sizeof names / sizeof names[0])
 
 const char *sa_scope_name(enum sa_scope s)
@@ -24,7 +24,7 @@ int sa_scopes_parse(const char *text, sa_scopes *out, struct sa_err *err)
                 i++;
             if (i == N_SCOPES)
                 return sa_err_set(err, SA_EINVAL,
-                                  "unknown scope '%.*s': expected read, write, approve or admin",
+                                  "unknown scope '%.*s': expected read, write, approve, admin or inbound",
                                   (int)(n > 40 ? 40 : n), p);
             set |= SA_SCOPE_BIT(i);
         }
@@ -32,7 +32,7 @@ int sa_scopes_parse(const char *text, sa_scopes *out, struct sa_err *err)
         p += strspn(p, ", ");
     }
     if (!set)
-        return sa_err_set(err, SA_EINVAL, "no scope given: expected read, write, approve or admin");
+        return sa_err_set(err, SA_EINVAL, "no scope given: expected read, write, approve, admin or inbound");
     *out = set;
     return 0;
 }

@@ -10,15 +10,24 @@
 
 /* public: no credentials (liveness, the index, the API document); read: lists and
  * records; write: creates leads and runs, invokes agents; approve: answers a human
- * approval (sends mail); admin: operates the service (keys, audit, counters). */
-enum sa_scope { SA_SCOPE_PUBLIC, SA_SCOPE_READ, SA_SCOPE_WRITE, SA_SCOPE_APPROVE, SA_SCOPE_ADMIN };
+ * approval (sends mail); admin: operates the service (keys, audit, counters); inbound:
+ * posts received mail (POST /api/inbound/email: a mail gateway's key holds only this). */
+enum sa_scope {
+    SA_SCOPE_PUBLIC,
+    SA_SCOPE_READ,
+    SA_SCOPE_WRITE,
+    SA_SCOPE_APPROVE,
+    SA_SCOPE_ADMIN,
+    SA_SCOPE_INBOUND
+};
 
 /* A set of scopes: bit (1u << scope). */
 typedef unsigned sa_scopes;
 #define SA_SCOPE_BIT(s) (1u << (unsigned)(s))
 #define SA_SCOPES_ALL                                                                              \
     (SA_SCOPE_BIT(SA_SCOPE_READ) | SA_SCOPE_BIT(SA_SCOPE_WRITE) |                                  \
-     SA_SCOPE_BIT(SA_SCOPE_APPROVE) | SA_SCOPE_BIT(SA_SCOPE_ADMIN))
+     SA_SCOPE_BIT(SA_SCOPE_APPROVE) | SA_SCOPE_BIT(SA_SCOPE_ADMIN) |                              \
+     SA_SCOPE_BIT(SA_SCOPE_INBOUND))
 
 /* The scope's name ("read"); "?" for a value outside the enum. */
 const char *sa_scope_name(enum sa_scope s);

@@ -56,15 +56,31 @@ size_t sa_utf8_valid_prefix(const char *s, size_t len)
 /* Our names for a charset and glibc's. */
 static const struct {
     const char *name, *iconv;
+    bool mail_only; /* sa_charset_known_mail's, not sa_charset_known's */
 } charsets[] = {
-    {"utf-8", NULL},
-    {"utf8", NULL},
-    {"windows-1252", "CP1252"},
-    {"cp1252", "CP1252"},
-    {"latin1", "ISO-8859-1"},
-    {"iso-8859-1", "ISO-8859-1"},
-    {"latin9", "ISO-8859-15"},
-    {"iso-8859-15", "ISO-8859-15"},
+    {"utf-8", NULL, false},
+    {"utf8", NULL, false},
+    {"windows-1252", "CP1252", false},
+    {"cp1252", "CP1252", false},
+    {"latin1", "ISO-8859-1", false},
+    {"iso-8859-1", "ISO-8859-1", false},
+    {"latin9", "ISO-8859-15", false},
+    {"iso-8859-15", "ISO-8859-15", false},
+    /* what received mail declares besides (connectors/mail/mime.c): not the import's */
+    {"us-ascii", "ASCII", true},
+    {"iso-8859-2", "ISO-8859-2", true},
+    {"windows-1250", "CP1250", true},
+    {"windows-1251", "CP1251", true},
+    {"koi8-r", "KOI8-R", true},
+    {"iso-8859-9", "ISO-8859-9", true},
+    {"shift_jis", "SHIFT_JIS", true},
+    {"iso-2022-jp", "ISO-2022-JP", true},
+    {"euc-jp", "EUC-JP", true},
+    {"gb2312", "GB2312", true},
+    {"gbk", "GBK", true},
+    {"gb18030", "GB18030", true},
+    {"big5", "BIG5", true},
+    {"euc-kr", "EUC-KR", true},
 };
 
 static int lookup(const char *name)
@@ -76,6 +92,12 @@ static int lookup(const char *name)
 }
 
 bool sa_charset_known(const char *name)
+{
+    int k = name ? lookup(name) : -1;
+    return k >= 0 && !charsets[k].mail_only;
+}
+
+bool sa_charset_known_mail(const char *name)
 {
     return name && lookup(name) >= 0;
 }

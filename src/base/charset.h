@@ -20,11 +20,16 @@ size_t sa_utf8_decode(const char *s, size_t n, uint32_t *cp);
  * overlong forms, no surrogates, nothing above U+10FFFF): len when all of it is. */
 size_t sa_utf8_valid_prefix(const char *s, size_t len);
 
-/* True when name is a charset sa_charset_to_utf8 accepts: utf-8, windows-1252 (cp1252),
- * latin1 (iso-8859-1), iso-8859-15 (latin9), any case. */
+/* True when name is a charset the CSV import takes: utf-8, windows-1252 (cp1252), latin1
+ * (iso-8859-1), iso-8859-15 (latin9), any case. */
 bool sa_charset_known(const char *name);
+/* True when name is one of those or a charset received mail declares: us-ascii,
+ * iso-8859-2, windows-1250, windows-1251, koi8-r, iso-8859-9, shift_jis, iso-2022-jp,
+ * euc-jp, gb2312, gbk, gb18030, big5, euc-kr, any case (connectors/mail/mime.c).
+ * sa_charset_to_utf8 converts from every one of them. */
+bool sa_charset_known_mail(const char *name);
 
-/* Converts in[0..len) from charset (see sa_charset_known; NULL means UTF-8) to UTF-8 in
+/* Converts in[0..len) from charset (see sa_charset_known_mail; NULL means UTF-8) to UTF-8 in
  * *out (malloc'd, NUL-terminated, the caller frees it) of *out_len bytes. UTF-8 input is
  * validated and copied. Input that starts with a UTF-16 byte-order mark is converted from
  * UTF-16 whatever charset says (the mark is unambiguous). Returns 0; SA_EINVAL when a byte

@@ -52,7 +52,7 @@ static const char *const llm_providers[] = {"none",   "openai", "anthropic", "ce
 
 enum {
     /* settings of the agents a pipeline runs */
-    AGENTS = SA_CMD_SERVE | SA_CMD_PIPELINE | SA_CMD_WORKER,
+    AGENTS = SA_CMD_SERVE | SA_CMD_PIPELINE | SA_CMD_WORKER | SA_CMD_INBOUND,
     /* every command that opens the store */
     STORE = AGENTS | SA_CMD_MIGRATE | SA_CMD_IMPORT | SA_CMD_KEYS | SA_CMD_PRUNE,
     /* the run workers and the outbox's delivery */
@@ -307,6 +307,47 @@ static const struct sa_setting settings[] = {
      .max = 86400,
      .doc = "how long an open circuit breaker stays open",
      .commands = AGENTS},
+    /* enrichment providers (README: Enrichment providers) */
+    {.env = "ENRICHMENT_PROVIDERS",
+     STRING(enrichment_providers),
+     .dflt = "local",
+     .range_doc = "local, apollo, comma-separated, in the order to ask them",
+     .doc = "the enrichment waterfall: the first provider that knows a company answers",
+     .commands = AGENTS},
+    {.env = "APOLLO_API_KEY",
+     STRING(apollo_api_key),
+     .doc = "Apollo's API key (sent as X-Api-Key); required when ENRICHMENT_PROVIDERS names "
+            "apollo",
+     .secret = 1,
+     .commands = AGENTS},
+    {.env = "APOLLO_BASE_URL",
+     URL(apollo_base_url),
+     .dflt = "https://api.apollo.io",
+     .doc = "where Apollo's API is (a proxy, a test fake); /api/v1/... is appended",
+     .commands = AGENTS},
+    {.env = "APOLLO_TIMEOUT_MS",
+     INT(apollo_timeout_ms),
+     .dflt = "5000",
+     .min = 100,
+     .max = 60000,
+     .doc = "the deadline of one Apollo lookup, retries included",
+     .commands = AGENTS},
+    {.env = "APOLLO_HOURLY_LIMIT",
+     INT(apollo_hourly_limit),
+     .dflt = "600",
+     .min = 1,
+     .max = 1000000,
+     .doc = "Apollo calls per hour this instance allows itself (lowered further by the "
+            "x-hourly-requests-left Apollo sends)",
+     .commands = AGENTS},
+    {.env = "APOLLO_MINUTE_LIMIT",
+     INT(apollo_minute_limit),
+     .dflt = "50",
+     .min = 1,
+     .max = 100000,
+     .doc = "Apollo calls per minute this instance allows itself (lowered further by the "
+            "x-minute-requests-left Apollo sends)",
+     .commands = AGENTS},
     /* the pipeline, marketing and BDR */
     {.env = "PIPELINE_STEP_DELAY_MS",
      INT(pipeline_step_delay_ms),
@@ -416,6 +457,30 @@ static const struct sa_setting settings[] = {
      .range_doc = "one line",
      .doc = "the sender's postal address, printed at the foot of every e-mail (CAN-SPAM)",
      .commands = BACKGROUND},
+    /* inbound mail: replies and bounces (app/inbound.h) */
+    {.env = "INBOUND_SECRET",
+     STRING(inbound_secret),
+     .dflt_doc = "none: only API keys with the inbound scope may post mail",
+     .range_doc = "at least 16 bytes",
+     .doc = "HMAC-SHA256 key of POST /api/inbound/email's X-Signature (README \"Inbound mail\")",
+     .secret = 1,
+     .commands = SA_CMD_SERVE},
+    {.env = "INBOUND_MAX_AGE_SECONDS",
+     INT(inbound_max_age_seconds),
+     .dflt = "300",
+     .min = 30,
+     .max = 3600,
+     .doc = "how far a signed inbound request's X-Timestamp may be from now (replays older "
+            "than this are refused)",
+     .commands = SA_CMD_SERVE},
+    {.env = "INBOUND_MAX_BYTES",
+     BYTES(inbound_max_bytes),
+     .dflt = "10485760",
+     .min = 1024,
+     .max = 25L * 1024 * 1024,
+     .doc = "body cap of POST /api/inbound/email (a message with its attachments, held in "
+            "memory while it is read)",
+     .commands = SA_CMD_SERVE},
     /* the availability calendar: sa_calendar_parse checks the structure and keeps its own
      * defaults for what is unset */
     {.env = "MEETING_MINUTES",
@@ -647,8 +712,8 @@ static const struct sa_setting settings[] = {
      .dflt_doc = "none",
      .range_doc = "a decimal number of US dollars, e.g. 5 or 12.50",
      .doc = "model spend per UTC day, of every instance together with REDIS_URL, else of this "
-            "process (prices: DATA_DIR/llm_prices.json); past it the agents use their rules "
-            "(fallback reason budget)",
+            "process (prices: DATA_DIR/llm_prices.json); a call that could pass it (its "
+            "worst-case cost reserved first) uses the rules instead (fallback reason budget)",
      .commands = AGENTS},
     /* Redis (docs/redis.md) */
     {.env = "REDIS_URL",

@@ -57,6 +57,13 @@ struct sa_config {
     double enrichment_ttl;        /* ENRICHMENT_TTL_SECONDS */
     double breaker_open_seconds;  /* BREAKER_OPEN_SECONDS: how long it stays open */
     int breaker_failures;         /* BREAKER_FAILURES: failures that open a breaker */
+    /* enrichment providers */
+    const char *enrichment_providers; /* ENRICHMENT_PROVIDERS: "local,apollo" */
+    const char *apollo_api_key;       /* APOLLO_API_KEY (secret), or NULL */
+    const char *apollo_base_url;      /* APOLLO_BASE_URL */
+    int apollo_timeout_ms;            /* APOLLO_TIMEOUT_MS: one lookup's deadline */
+    int apollo_hourly_limit;          /* APOLLO_HOURLY_LIMIT: client-side calls per hour */
+    int apollo_minute_limit;          /* APOLLO_MINUTE_LIMIT: client-side calls per minute */
     int bdr_max_touches_per_week; /* BDR_MAX_TOUCHES_PER_WEEK: 0 = no cap */
     /* marketing and BDR */
     const char *sender_name;  /* SENDER_NAME: signs messages, organises meetings */
@@ -75,6 +82,10 @@ struct sa_config {
     const char *public_url;          /* PUBLIC_URL: base of unsubscribe links, or NULL */
     const char *unsubscribe_secret;  /* UNSUBSCRIBE_SECRET: HMAC key, or NULL (generated) */
     const char *sender_address;      /* SENDER_ADDRESS: postal address in every e-mail */
+    /* inbound mail (app/inbound.h, README "Inbound mail") */
+    const char *inbound_secret;   /* INBOUND_SECRET: HMAC key of POST /api/inbound/email, or NULL */
+    int inbound_max_age_seconds;  /* INBOUND_MAX_AGE_SECONDS: a signature's timestamp window */
+    size_t inbound_max_bytes;     /* INBOUND_MAX_BYTES: POST /api/inbound/email's body cap */
     /* the outbox */
     const char *mail_transport; /* MAIL_TRANSPORT: maildir:DIR, smtp://..., smtps://... */
     int outbox_poll_ms;         /* OUTBOX_POLL_MS: 0 holds outgoing mail */
@@ -150,7 +161,8 @@ enum {
     SA_CMD_KEYS = 1u << 5,
     SA_CMD_PRUNE = 1u << 6,
     SA_CMD_WORKER = 1u << 7,
-    SA_CMD_ALL = (1u << 8) - 1,
+    SA_CMD_INBOUND = 1u << 8, /* inbound mail (issue 15): `sales-agent inbound` */
+    SA_CMD_ALL = (1u << 9) - 1,
 };
 
 /* A setting's type: how its text is checked and which C type its field has. */

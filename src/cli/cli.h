@@ -57,6 +57,7 @@ extern const struct sa_cli_command sa_cli_serve, sa_cli_migrate, sa_cli_qualify,
     sa_cli_import, sa_cli_keys;
 extern const struct sa_cli_command sa_cli_export, sa_cli_worker;
 extern const struct sa_cli_command sa_cli_prune;
+extern const struct sa_cli_command sa_cli_inbound; /* inbound mail (issue 15) */
 
 /* Runs cmd with argv[0..argc) (the arguments after the command's name): prints its help
  * for -h or --help (0); builds the configuration; refuses unknown options and a wrong

@@ -15,7 +15,7 @@ enum { OPT_NAME, OPT_SCOPES, OPT_EXPIRES };
 
 static const struct sa_cli_option options[] = {
     {"--name", "NAME", "create: who or what uses the key (required)"},
-    {"--scopes", "LIST", "create: read,write,approve,admin (admin includes the rest)"},
+    {"--scopes", "LIST", "create: read,write,approve,admin,inbound (admin includes the rest)"},
     {"--expires-at", "TIME", "create: UTC expiry such as 2027-01-31T00:00:00Z (default never)"},
     {NULL, NULL, NULL},
 };
@@ -121,7 +121,7 @@ const struct sa_cli_command sa_cli_keys = {
     .nargs = 2,
     .optional = 1,
     .summary = "create, list or revoke API keys",
-    .help = "keys create --name NAME --scopes read,write,approve,admin [--expires-at TIME]\n"
+    .help = "keys create --name NAME --scopes read,write,approve,admin,inbound [--expires-at TIME]\n"
             "    creates a key and prints it alone on the last line (shown only once; only\n"
             "    its salted SHA-256 hash is stored).\n"
             "keys list      prints every key (never a secret) as JSON.\n"

@@ -46,10 +46,16 @@ const char sa_schema_qualification_output[] =
 
 const char sa_schema_enrichment_output[] =
     "{\"type\":\"object\",\"required\":[\"company\",\"contact\",\"cache_hit\",\"confidence\","
-    "\"sources\",\"processing_time\"],\"properties\":{\"company\":{\"type\":[\"object\",\"null\"]},"
+    "\"sources\",\"field_sources\",\"processing_time\"],\"properties\":{\"company\":"
+    "{\"type\":[\"object\",\"null\"]},"
     "\"contact\":{\"type\":\"object\"},\"matched_by\":{\"enum\":[\"domain\",\"name\",null]},"
     "\"cache_hit\":{\"type\":\"boolean\"},\"confidence\":{\"type\":\"number\"},"
-    "\"sources\":{\"type\":\"array\"},\"processing_time\":{\"type\":\"number\"}}}";
+    "\"sources\":{\"type\":\"array\"},\"processing_time\":{\"type\":\"number\"},"
+    "\"person\":{\"type\":\"object\",\"description\":\"the contact as a provider knows "
+    "them (name, title, seniority, linkedin_url, email_status, headline)\"},"
+    "\"field_sources\":{\"type\":\"object\",\"additionalProperties\":{\"type\":"
+    "\"string\"},\"description\":\"which provider each field came from: "
+    "{\\\"company.industry\\\": \\\"apollo\\\", \\\"person.title\\\": ...}\"}}}";
 
 const char sa_schema_growth_output[] =
     "{\"type\":\"object\",\"required\":[\"market\",\"competitive_landscape\",\"growth_score\","

@@ -22,8 +22,16 @@ typedef void (*sa_handler_fn)(struct sa_req *r);
 /* FORM: an HTML form or a mail client's RFC 8058 one-click POST
  * (application/x-www-form-urlencoded or multipart/form-data); only public routes whose
  * effect a token authorises take it (a form can be posted cross-site).
- * JSON_ICS: a JSON body, or an iCalendar object (text/calendar; an RSVP). */
-enum sa_body { SA_BODY_NONE, SA_BODY_JSON, SA_BODY_CSV, SA_BODY_FORM, SA_BODY_JSON_ICS };
+ * JSON_ICS: a JSON body, or an iCalendar object (text/calendar; an RSVP).
+ * MAIL: a raw RFC 5322 message (message/rfc822 or text/plain; inbound mail). */
+enum sa_body {
+    SA_BODY_NONE,
+    SA_BODY_JSON,
+    SA_BODY_CSV,
+    SA_BODY_FORM,
+    SA_BODY_JSON_ICS,
+    SA_BODY_MAIL
+};
 
 /* A route: method, path template with {name} segments, its handler, the body it reads,
  * the scope it needs (auth/scope.h: the access check in http/guard.c reads it, so no
@@ -151,10 +159,11 @@ void sa_reply_parked_stream(struct sa_req *r, const char *content_type,
                             void *cls, void (*done)(void *cls));
 
 /* Background work a handler starts for its request and that may outlive it (a streamed
- * invoke's run): sa_req_hold before starting it, sa_http_release(srv) (srv: the request's
- * r->srv, kept) when it is done with the app. The server's stop waits for every hold, so
- * the work may use the app to its end. */
-void sa_req_hold(struct sa_req *r);
+ * invoke's run): sa_req_hold before starting it (waiting while max holds are taken; max
+ * <= 0: no bound), sa_http_release(srv) (srv: the request's r->srv, kept) when it is done
+ * with the app. The server's stop waits for every hold, so the work may use the app to
+ * its end. */
+void sa_req_hold(struct sa_req *r, int max);
 void sa_http_release(struct sa_http_server *srv);
 
 /* Sets a response header (name: a static string), replacing one set before under the
@@ -203,6 +212,8 @@ void sa_route_contact_dnc_history(struct sa_req *r);
 void sa_route_contacts_suppression(struct sa_req *r);
 /* DELETE /api/contacts/{email}/do-not-contact {consent_source, note}: lifts it. */
 void sa_route_contact_dnc_lift(struct sa_req *r);
+/* inbound mail (issue 15): POST /api/inbound/email */
+void sa_route_inbound_email(struct sa_req *r);
 /* GET /unsubscribe/{token}: a confirmation page; POST: the one-click unsubscribe. */
 void sa_route_unsubscribe_page(struct sa_req *r);
 void sa_route_unsubscribe(struct sa_req *r);

@@ -67,7 +67,8 @@ static const char *media_type_of(const char *schema)
                  {"HtmlPage", "text/html"},
                  {"LeadsCsv", "text/csv"},
                  {"SuppressionCsv", "text/csv"},
-                 {"UnsubscribeForm", "application/x-www-form-urlencoded"}};
+                 {"UnsubscribeForm", "application/x-www-form-urlencoded"},
+                 {"InboundEmail", "message/rfc822"}};
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
         if (strcmp(schema, types[i].schema) == 0)
             return types[i].type;
@@ -187,9 +188,12 @@ static int request_body(const struct sa_route *rt, json_t *components, json_t *o
         if (need(components, "schemas", rt->request, rt, err))
             return err->code;
         json_t *schema = json_object_get(json_object_get(components, "schemas"), rt->request);
-        bool required =
-            json_array_size(json_object_get(schema, "required")) > 0 || rt->body == SA_BODY_CSV;
+        bool required = json_array_size(json_object_get(schema, "required")) > 0 ||
+                        rt->body == SA_BODY_CSV || rt->body == SA_BODY_MAIL;
         json_t *media = content(rt->request);
+        if (rt->body == SA_BODY_MAIL) /* a pipe's message as it is */
+            json_object_set_new(media, "text/plain", json_pack("{s:o}", "schema",
+                                                               ref("schemas", rt->request)));
         if (rt->body == SA_BODY_JSON_ICS) /* an iCalendar REPLY is the other form */
             json_object_set_new(media, "text/calendar",
                                 json_pack("{s:{s:s, s:s}}", "schema", "type", "string",
@@ -348,7 +352,7 @@ static json_t *info(void)
     return json_pack(
         "{s:s, s:s, s:s}", "title", "sales-agent", "version", SA_VERSION, "description",
         "Multi-agent B2B sales platform. Every /api/ operation needs credentials with the "
-        "operation's scope (read, write, approve, admin; admin includes the others): an API "
+        "operation's scope (read, write, approve, admin, inbound; admin includes the others): an API "
         "key as X-API-Key or Authorization: Bearer, or a JWT as Authorization: Bearer. "
         "Without them the answer is 401, with too narrow a scope 403. Errors are RFC 9457 "
         "problem+json with a FastAPI-style detail list.");

@@ -151,5 +151,10 @@ const struct sa_route sa_routes[] = {
       "A prospect's answer: JSON {partstat} or an iCalendar METHOD:REPLY; accepted "
       "confirms, declined frees the slot",
       "RsvpRequest", "RsvpResult", 0, NULL, "404 409 422 503"),
+    /* inbound mail (issue 15): replies, bounces and auto-replies from a mail gateway */
+    R("POST", "/api/inbound/email", sa_route_inbound_email, MAIL, INBOUND, "inbound.email",
+      "A received e-mail (raw RFC 5322), signed with INBOUND_SECRET or sent with the inbound "
+      "scope: a reply becomes a conversation turn, a bounce or auto-reply acts on the outbox",
+      "InboundEmail", "InboundResult", 0, NULL, "409 413 422 503"),
 };
 const unsigned sa_routes_count = sizeof sa_routes / sizeof sa_routes[0];

@@ -53,7 +53,7 @@ struct sa_http_server {
     struct sa_stream_waker *parked; /* suspended connections (sa_http_park) */
     bool stopping;                  /* no stream parks any more: sa_http_stop resumed them */
     int holds;                      /* background work of requests (sa_req_hold) */
-    pthread_cond_t released;        /* signalled when holds drops to 0 */
+    pthread_cond_t released;        /* signalled whenever holds drops */
 };
 
 /* The whole header block (request line included) we read: larger is 431, from us up to
@@ -221,6 +221,8 @@ static void set_request_id(struct sa_req *r)
 
 static size_t body_cap(const struct sa_req *r)
 {
+    if (r->route && r->route->body == SA_BODY_MAIL) /* inbound mail: attachments and all */
+        return r->app->cfg.inbound_max_bytes;
     return r->route && r->route->body == SA_BODY_CSV ? r->app->cfg.max_import_bytes
                                                      : r->app->cfg.max_body;
 }
@@ -233,6 +235,10 @@ static void reply_too_large(struct sa_req *r)
                        "CLI (sales-agent import FILE.csv reads a file of any size), or split it "
                        "into files under the limit",
                        r->app->cfg.max_import_bytes);
+    else if (r->route && r->route->body == SA_BODY_MAIL)
+        sa_reply_error(r, 413, "payload_too_large", "body", "too_large",
+                       "The message is larger than %zu bytes (INBOUND_MAX_BYTES)",
+                       r->app->cfg.inbound_max_bytes);
     else
         sa_reply_error(r, 413, "payload_too_large", "body", "too_large",
                        "Request body is larger than %zu bytes", r->app->cfg.max_body);
@@ -272,6 +278,8 @@ static int body_append(struct sa_req *r, const char *data, size_t n)
     size_t cap = body_cap(r), have = r->body_spooled ? r->body_file_len : r->body.len;
     if (n > cap - have)
         return SA_ETOOBIG;
+    if (r->route->body == SA_BODY_MAIL) /* held in memory up to INBOUND_MAX_BYTES */
+        r->body.max = cap;
     if (!r->body_spooled && (r->route->body != SA_BODY_CSV || n <= r->app->cfg.max_body - have))
         return sa_buf_append(&r->body, data, n);
     if (!r->body_spooled) {
@@ -714,9 +722,11 @@ static void unpark(struct sa_http_server *srv, struct sa_stream_waker *w)
     MHD_resume_connection(w->conn);
 }
 
-void sa_req_hold(struct sa_req *r)
+void sa_req_hold(struct sa_req *r, int max)
 {
     pthread_mutex_lock(&r->srv->park_lock);
+    while (max > 0 && r->srv->holds >= max)
+        pthread_cond_wait(&r->srv->released, &r->srv->park_lock);
     r->srv->holds++;
     pthread_mutex_unlock(&r->srv->park_lock);
 }
@@ -724,8 +734,8 @@ void sa_req_hold(struct sa_req *r)
 void sa_http_release(struct sa_http_server *srv)
 {
     pthread_mutex_lock(&srv->park_lock);
-    if (--srv->holds == 0)
-        pthread_cond_broadcast(&srv->released);
+    srv->holds--;
+    pthread_cond_broadcast(&srv->released);
     pthread_mutex_unlock(&srv->park_lock);
 }
 

@@ -56,20 +56,16 @@ void sa_metrics_free(struct sa_metrics *m)
 
 int sa_metrics_register(struct sa_metrics *m, const struct sa_metric_desc *desc)
 {
+    /* a family several modules share (connector_requests_total) is registered once */
+    for (int i = 0; i < m->nfamilies; i++)
+        if (m->families[i].desc == desc || strcmp(m->families[i].desc->name, desc->name) == 0)
+            return i;
     if (m->nfamilies == MAX_FAMILIES)
         return SA_ENOMEM;
     struct family *fam = &m->families[m->nfamilies];
     *fam = (struct family){.desc = desc};
     pthread_mutex_init(&fam->lock, NULL);
     return m->nfamilies++;
-}
-
-int sa_metrics_find(struct sa_metrics *m, const char *name)
-{
-    for (int f = 0; f < m->nfamilies; f++)
-        if (strcmp(m->families[f].desc->name, name) == 0)
-            return f;
-    return -1;
 }
 
 /* Renders k1="v1",k2="v2" (values escaped) into out (cap bytes). Returns false when it

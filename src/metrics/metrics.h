@@ -28,12 +28,9 @@ struct sa_metrics *sa_metrics_new(void);
 void sa_metrics_free(struct sa_metrics *m);
 
 /* Registers a family; desc and its arrays MUST outlive the registry (use static data).
- * Returns the family index (>= 0) or a negative error code. */
+ * Returns the family index (>= 0) or a negative error code. A family registered before
+ * under the same name is not added again: its index is returned (its desc stands). */
 int sa_metrics_register(struct sa_metrics *m, const struct sa_metric_desc *desc);
-
-/* The index of the family named name, or -1 when none is registered: lets two modules
- * share one family (connector_requests_total) whoever registers it first. */
-int sa_metrics_find(struct sa_metrics *m, const char *name);
 
 /* Adds v to a counter or gauge series, creating it. values has one string per label, in
  * the family's order. Out-of-memory drops the sample (metrics never fail a request). */

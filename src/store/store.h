@@ -81,6 +81,21 @@ struct sa_outbox_item {
     const char *recipient_tz, *to_domain, *sender, *message_id;
 };
 
+/* A received message (inbound_claim). All text borrowed; optional fields NULL. */
+struct sa_inbound_row {
+    const char *id;          /* UUID */
+    const char *message_id;  /* required: its Message-ID ("<...>"), or a digest of it */
+    const char *kind;        /* required: reply_received, bounce, auto_reply, unmatched */
+    const char *lead_id;     /* the lead it was matched to */
+    const char *thread_id;   /* the conversation or outbox thread it belongs to */
+    const char *email;       /* the address it concerns (the sender, a bounced recipient) */
+    const char *matched_by;  /* in_reply_to, references, original_message_id, sender, ... */
+    const char *received_at; /* required, ISO 8601 UTC (the caller's clock) */
+    /* ISO 8601 UTC, or NULL: a claim of the same message_id still without a result that was
+     * received before this is taken over (its process died before inbound_finish) */
+    const char *reclaim_before;
+};
+
 /* The longest run lease owner id, with its NUL (run_claim). */
 #define SA_RUN_OWNER_MAX 192
 
@@ -324,7 +339,8 @@ struct sa_store_ops {
                        json_t **out, struct sa_err *err);
     /* A lead's timeline, newest first, at most limit entries: [{at, kind, id, thread_id,
      * ...}] where kind is "execution" (agent_type, status), "approval" (status), "outbox"
-     * (outbox_kind: email or followup, status) or "audit" (action, principal): every record
+     * (outbox_kind: email or followup, status), "audit" (action, principal), or a received
+     * message's kind: "reply_received", "bounce", "auto_reply" (matched_by, status): every record
      * that carries lead_id, and the audit records whose target it is. An unknown lead
      * gives an empty list (the caller checks the lead exists). */
     int (*lead_timeline)(struct sa_store *s, const char *lead_id, int limit, json_t **out,
@@ -561,6 +577,27 @@ struct sa_store_ops {
      * (an upsert of the row named by who in a table of its own, stamped at, unix seconds),
      * proving the store takes writes now: a full disk or a lost lock fails it. */
     int (*write_probe)(struct sa_store *s, const char *who, double at, struct sa_err *err);
+
+    /* ---- inbound mail (appended group): replies and bounces received (app/inbound.h) ---- */
+    /* The outbox item that went out with Message-ID message_id ("<...>", compared exactly):
+     * {id, kind, lead_id, thread_id, to_email, status, sequence_id}, or SA_ENOTFOUND. */
+    int (*outbox_by_message_id)(struct sa_store *s, const char *message_id, json_t **out,
+                                struct sa_err *err);
+    /* Records a received message under its Message-ID, once: inserts r unless
+     * r->message_id is stored already (of concurrent callers exactly one inserts), or
+     * replaces a stored claim that has no result and was received before r->reclaim_before
+     * (then *inserted is true too: the caller acts on it).
+     * *inserted says which; when it was stored already, *existing (optional, new
+     * reference) is the stored record: {id, message_id, kind, lead_id, thread_id, email,
+     * matched_by, status, result (parsed JSON or null), received_at}. */
+    int (*inbound_claim)(struct sa_store *s, const struct sa_inbound_row *r, bool *inserted,
+                         json_t **existing, struct sa_err *err);
+    /* Stores the outcome of the message claimed under message_id: result (JSON text) and
+     * status (a short summary the timeline shows: the intent, the bounce's status code);
+     * a NULL result deletes the claim instead (what it started failed, so a retry of the
+     * same message is processed again). SA_ENOTFOUND for an unknown message_id. */
+    int (*inbound_finish)(struct sa_store *s, const char *message_id, const char *status,
+                          const char *result, struct sa_err *err);
 };
 
 struct sa_store {
@@ -1032,6 +1069,25 @@ static inline SA_WUR int sa_store_write_probe(struct sa_store *s, const char *wh
                                               struct sa_err *err)
 {
     return (s->ops->write_probe ? s->ops->write_probe : sa_store_def_write_probe)(s, who, at, err);
+}
+
+/* inbound mail */
+static inline SA_WUR int sa_store_outbox_by_message_id(struct sa_store *s, const char *message_id,
+                                                       json_t **out, struct sa_err *err)
+{
+    return s->ops->outbox_by_message_id(s, message_id, out, err);
+}
+static inline SA_WUR int sa_store_inbound_claim(struct sa_store *s, const struct sa_inbound_row *r,
+                                                bool *inserted, json_t **existing,
+                                                struct sa_err *err)
+{
+    return s->ops->inbound_claim(s, r, inserted, existing, err);
+}
+static inline SA_WUR int sa_store_inbound_finish(struct sa_store *s, const char *message_id,
+                                                 const char *status, const char *result,
+                                                 struct sa_err *err)
+{
+    return s->ops->inbound_finish(s, message_id, status, result, err);
 }
 
 #endif

@@ -47,7 +47,6 @@ struct fake_llm {
     json_t *requests; /* array of bodies (null when not JSON) */
     size_t invalid;
     char first_invalid[512];
-    size_t chunks_sent;      /* stream pieces written whole, all replies together */
     struct written *written; /* when each of them was, in the order they were */
     size_t nwritten, capwritten;
 };
@@ -684,7 +683,6 @@ static ssize_t read_chunk(void *cls, uint64_t pos, char *buf, size_t max)
         s->off = 0;
         struct fake_llm *f = s->f;
         pthread_mutex_lock(&f->lock);
-        f->chunks_sent++;
         if (f->nwritten == f->capwritten) {
             size_t cap = f->capwritten ? 2 * f->capwritten : 64;
             struct written *more = realloc(f->written, cap * sizeof *more);
@@ -928,14 +926,6 @@ void fake_llm_push(struct fake_llm *f, const struct fake_reply *in)
         f->head = r;
     f->tail = r;
     pthread_mutex_unlock(&f->lock);
-}
-
-size_t fake_llm_chunks_sent(struct fake_llm *f)
-{
-    pthread_mutex_lock(&f->lock);
-    size_t n = f->chunks_sent;
-    pthread_mutex_unlock(&f->lock);
-    return n;
 }
 
 uint64_t fake_llm_chunk_written_ns(struct fake_llm *f, size_t request, size_t chunk)

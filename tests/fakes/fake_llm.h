@@ -55,8 +55,6 @@ void fake_llm_expect_key(struct fake_llm *f, const char *key);
 void fake_llm_push(struct fake_llm *f, const struct fake_reply *r);
 /* Requests received so far (valid or not). */
 size_t fake_llm_requests(struct fake_llm *f);
-/* Stream pieces (struct fake_reply's chunks) written whole so far, over all replies. */
-size_t fake_llm_chunks_sent(struct fake_llm *f);
 /* When piece `chunk` (0 is the first) of the streamed reply to request `request`
  * (fake_llm_request's numbering) was written whole: CLOCK_MONOTONIC nanoseconds, taken as
  * its last byte is handed to libmicrohttpd, which sends it right after. 0 when that piece

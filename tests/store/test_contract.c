@@ -2695,6 +2695,151 @@ static void test_approval_resume_claim(void **state)
 
 /* Only the latest claim's holder marks an item: a worker whose lease expired records its
  * delivery while nobody claimed the item since, and cannot overwrite a new holder's. */
+/* Inbound mail: the outbox item a reply's Message-ID names; a received message recorded
+ * once by its Message-ID (the second claim finds the first, result parsed), forgotten on
+ * a NULL result; the lead's timeline shows it with matched_by and status. */
+static void test_inbound_messages(void **state)
+{
+    (void)state;
+    struct sa_store *s = open_store();
+    struct sa_err err = {0};
+    char key[64], email[64], msgid[96], theirs[96], other[96], lead_id[SA_UUID_LEN];
+    char item[SA_UUID_LEN], rid[SA_UUID_LEN], rid2[SA_UUID_LEN];
+    uniq(key, sizeof key, "inbound", ":email");
+    uniq(email, sizeof email, "reply", "@example.com");
+    uniq(msgid, sizeof msgid, "<out", "@sales.example.com>");
+    uniq(theirs, sizeof theirs, "<in", "@mail.example.com>");
+    uniq(other, sizeof other, "<in2", "@mail.example.com>");
+    save_lead(s, lead_id, "Inbound Co", email, NULL);
+    sa_uuid_v7(item);
+    struct sa_outbox_item it = {item, key, "email", "thread-in", lead_id, email, "{}", 1000,
+                                NULL, 0, NULL, NULL, NULL, msgid};
+    int added = 0;
+    assert_int_equal(sa_store_outbox_add(s, &it, 1, &added, &err), 0);
+    json_t *o = NULL;
+    assert_int_equal(sa_store_outbox_by_message_id(s, msgid, &o, &err), 0);
+    assert_string_equal(str(o, "id"), item);
+    assert_string_equal(str(o, "lead_id"), lead_id);
+    assert_string_equal(str(o, "thread_id"), "thread-in");
+    assert_string_equal(str(o, "to_email"), email);
+    assert_string_equal(str(o, "kind"), "email");
+    json_decref(o);
+    assert_int_equal(sa_store_outbox_by_message_id(s, theirs, &o, &err), SA_ENOTFOUND);
+    assert_null(o);
+
+    sa_uuid_v7(rid);
+    sa_uuid_v7(rid2);
+    struct sa_inbound_row r = {.id = rid,
+                               .message_id = theirs,
+                               .kind = "reply_received",
+                               .lead_id = lead_id,
+                               .thread_id = "mail-thread",
+                               .email = email,
+                               .matched_by = "in_reply_to",
+                               .received_at = "2026-12-02T09:00:00.000Z"};
+    bool inserted = false;
+    json_t *existing = NULL;
+    assert_int_equal(sa_store_inbound_claim(s, &r, &inserted, &existing, &err), 0);
+    assert_true(inserted);
+    assert_null(existing);
+    assert_int_equal(sa_store_inbound_finish(s, theirs, "pricing", "{\"kind\":\"reply\"}", &err),
+                     0);
+    r.id = rid2; /* the same message delivered again */
+    assert_int_equal(sa_store_inbound_claim(s, &r, &inserted, &existing, &err), 0);
+    assert_false(inserted);
+    assert_string_equal(str(existing, "id"), rid);
+    assert_string_equal(str(existing, "status"), "pricing");
+    assert_string_equal(str(json_object_get(existing, "result"), "kind"), "reply");
+    json_decref(existing);
+
+    /* a claim whose processing failed is forgotten: the next delivery is processed */
+    struct sa_inbound_row r2 = r;
+    r2.message_id = other;
+    r2.kind = "bounce";
+    r2.received_at = "2026-12-02T09:05:00.000Z";
+    assert_int_equal(sa_store_inbound_claim(s, &r2, &inserted, NULL, &err), 0);
+    assert_true(inserted);
+    assert_int_equal(sa_store_inbound_finish(s, other, NULL, NULL, &err), 0);
+    assert_int_equal(sa_store_inbound_claim(s, &r2, &inserted, NULL, &err), 0);
+    assert_true(inserted);
+    assert_int_equal(sa_store_inbound_finish(s, other, "5.1.1", "{}", &err), 0);
+    /* a claim left without a result (its process died) is taken over once it is older
+     * than reclaim_before, and only then; a finished one never is */
+    char dead[96], rid3[SA_UUID_LEN], rid4[SA_UUID_LEN];
+    uniq(dead, sizeof dead, "<dead", "@mail.example.com>");
+    sa_uuid_v7(rid3);
+    sa_uuid_v7(rid4);
+    struct sa_inbound_row r3 = r;
+    r3.id = rid4;
+    r3.message_id = dead;
+    r3.lead_id = NULL; /* off the timeline checked below */
+    r3.received_at = "2026-12-02T10:00:00.000Z";
+    assert_int_equal(sa_store_inbound_claim(s, &r3, &inserted, NULL, &err), 0);
+    assert_true(inserted);
+    r3.id = rid3;
+    r3.received_at = "2026-12-02T10:05:00.000Z";
+    r3.reclaim_before = "2026-12-02T09:55:00.000Z"; /* not stale yet */
+    assert_int_equal(sa_store_inbound_claim(s, &r3, &inserted, &existing, &err), 0);
+    assert_false(inserted);
+    assert_true(json_is_null(json_object_get(existing, "result")));
+    json_decref(existing);
+    r3.received_at = "2026-12-02T10:20:00.000Z";
+    r3.reclaim_before = "2026-12-02T10:10:00.000Z";
+    assert_int_equal(sa_store_inbound_claim(s, &r3, &inserted, &existing, &err), 0);
+    assert_true(inserted); /* taken over */
+    assert_int_equal(sa_store_inbound_finish(s, dead, "x", "{}", &err), 0);
+    r3.received_at = "2026-12-02T11:20:00.000Z";
+    r3.reclaim_before = "2026-12-02T11:10:00.000Z";
+    assert_int_equal(sa_store_inbound_claim(s, &r3, &inserted, &existing, &err), 0);
+    assert_false(inserted); /* finished: never again */
+    assert_string_equal(str(existing, "id"), rid3);
+    json_decref(existing);
+
+    char unknown[96];
+    uniq(unknown, sizeof unknown, "<none", "@x>");
+    assert_int_equal(sa_store_inbound_finish(s, unknown, "x", "{}", &err), SA_ENOTFOUND);
+
+    json_t *tl = NULL;
+    assert_int_equal(sa_store_lead_timeline(s, lead_id, 50, &tl, &err), 0);
+    json_t *reply = find_by(tl, "kind", "reply_received");
+    assert_non_null(reply);
+    assert_string_equal(str(reply, "id"), rid);
+    assert_string_equal(str(reply, "matched_by"), "in_reply_to");
+    assert_string_equal(str(reply, "status"), "pricing");
+    assert_string_equal(str(reply, "thread_id"), "mail-thread");
+    json_t *bounce = find_by(tl, "kind", "bounce");
+    assert_non_null(bounce);
+    assert_string_equal(str(bounce, "status"), "5.1.1");
+    /* newest first: the bounce (09:05) before the reply (09:00) */
+    size_t bi = 0, ri = 0, i;
+    json_t *e;
+    json_array_foreach(tl, i, e)
+    {
+        if (e == bounce)
+            bi = i;
+        if (e == reply)
+            ri = i;
+    }
+    assert_true(bi < ri);
+    json_decref(tl);
+
+    /* erasing the person keeps each message's id and kind only: a redelivery is still a
+     * duplicate, and nothing of the person is left in it */
+    json_t *erased = NULL;
+    assert_int_equal(sa_store_lead_erase(s, lead_id, email, NULL, &erased, &err), 0);
+    json_decref(erased);
+    r.id = rid2;
+    assert_int_equal(sa_store_inbound_claim(s, &r, &inserted, &existing, &err), 0);
+    assert_false(inserted);
+    assert_string_equal(str(existing, "kind"), "reply_received");
+    assert_true(json_is_null(json_object_get(existing, "email")));
+    assert_true(json_is_null(json_object_get(existing, "lead_id")));
+    assert_true(json_is_null(json_object_get(existing, "status")));
+    assert_true(json_is_true(json_object_get(json_object_get(existing, "result"), "erased")));
+    json_decref(existing);
+    sa_store_close(s);
+}
+
 static void test_outbox_claim_tokens(void **state)
 {
     (void)state;
@@ -2809,6 +2954,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_runs_stale),
         cmocka_unit_test(test_approval_resume_claim),
         cmocka_unit_test(test_outbox_claim_tokens),
+        cmocka_unit_test(test_inbound_messages),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -65,11 +65,14 @@ struct transfer {
 };
 
 /* ---- metrics ------------------------------------------------------------------------- */
+/* connector_requests_total and connector_request_seconds are shared with the HTTP
+ * connectors (connectors/http.c); sa_metrics_register returns the family registered
+ * first under the name. */
 
 static const struct sa_metric_desc m_requests = {
     "connector_requests_total",
     "Calls to external services by connector and outcome (SMTP: the reply code, or "
-    "error, timeout, circuit_open).",
+    "error, timeout, breaker_open).",
     SA_COUNTER,
     {"connector", "status", NULL},
     NULL,
@@ -83,14 +86,6 @@ static const struct sa_metric_desc m_seconds = {
     {"connector", NULL},
     seconds_buckets,
     (int)(sizeof seconds_buckets / sizeof seconds_buckets[0])};
-
-/* The family named desc->name, registered unless already there (another connector may
- * have registered the same family in this registry). */
-static int family(struct sa_metrics *m, const struct sa_metric_desc *desc)
-{
-    int f = sa_metrics_find(m, desc->name);
-    return f >= 0 ? f : sa_metrics_register(m, desc);
-}
 
 static void count(struct smtp *s, const char *status, double seconds)
 {
@@ -358,7 +353,7 @@ static int smtp_send(struct sa_transport *t, const char *to_addr, const char *ms
         return sa_err_set(err, SA_EINVAL, "delivered_id needs %zu bytes, has %zu", strlen(mid) + 1,
                           id_cap);
     if (!sa_breaker_allow(&s->breaker)) {
-        count(s, "circuit_open", -1);
+        count(s, "breaker_open", -1);
         return sa_err_set(err, SA_EIO, "smtp: circuit open after repeated failures; not tried");
     }
     struct handle *h = take(s);
@@ -643,8 +638,8 @@ int sa_smtp_open(const char *url, const struct sa_transport_options *o, struct s
     }
     if (o && o->metrics) {
         s->metrics = o->metrics;
-        s->m_requests = family(o->metrics, &m_requests);
-        s->m_seconds = family(o->metrics, &m_seconds);
+        s->m_requests = sa_metrics_register(o->metrics, &m_requests);
+        s->m_seconds = sa_metrics_register(o->metrics, &m_seconds);
         s->m_breaker = o->m_breaker;
         const char *v[] = {"smtp"};
         if (s->m_breaker >= 0)

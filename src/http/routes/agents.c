@@ -225,6 +225,7 @@ struct live {
     size_t sent;
     bool first;                    /* an event came: metadata and it are in out */
     bool finished;                 /* the run is over: out is complete */
+    bool gone;                     /* the stream ended (its client left): nothing is kept */
     struct sa_stream_waker *waker; /* while the stream is parked on us; NULL after done */
     struct sa_app *app;
     struct sa_http_server *srv;
@@ -272,7 +273,12 @@ static void live_ids(const struct sa_invoke_res *res, void *arg)
     pthread_mutex_lock(&l->lock);
     memcpy(l->run_id, res->execution_id, sizeof l->run_id);
     memcpy(l->thread_id, res->thread_id, sizeof l->thread_id);
-    memcpy(l->lead_id, res->lead_id, sizeof l->lead_id);
+    /* a lead created by this invoke may turn out to be another invoke's that created the
+     * same contact meanwhile (app/invoke.c): its id is only in the result */
+    if (!l->req.lead_id && res->action && strcmp(res->action, "created") == 0)
+        l->lead_id[0] = '\0';
+    else
+        memcpy(l->lead_id, res->lead_id, sizeof l->lead_id);
     pthread_mutex_unlock(&l->lock);
 }
 
@@ -296,30 +302,30 @@ static void live_event(enum graph_stream_mode mode, const json_t *data, void *ar
     if (!l->first)
         live_metadata(l);
     l->first = true;
-    sse_event(&l->out, mode_name(mode), d);
+    if (!l->gone)
+        sse_event(&l->out, mode_name(mode), d);
     live_more(l);
     pthread_mutex_unlock(&l->lock);
     json_decref(d);
 }
 
-/* What a stream's client reads about a run that failed after its first event: no
- * backend's text (that is logged), ours when the request caused it. */
+/* What a stream's client reads about a run that failed after its first event: what an
+ * unstreamed invoke's problem body would say (reply_invoke_failure), never a backend's or
+ * the engine's own text (that is logged). */
 static json_t *live_error(const struct live *l)
 {
-    const char *message = l->err.msg[0] ? l->err.msg : sa_strerror(l->rc);
     char text[320];
-    if (l->rc == SA_ESTORE || l->rc == SA_EIO || l->rc == SA_ETIMEDOUT) {
+    if (l->rc == SA_ECONFLICT || l->rc == SA_ENOTFOUND || l->rc == SA_EPRECONDITION)
+        snprintf(text, sizeof text, "%s", l->err.msg[0] ? l->err.msg : sa_strerror(l->rc));
+    else if (l->rc == SA_ESTORE)
         snprintf(text, sizeof text,
                  "Saving the lead and its execution failed: the database is unavailable; "
                  "nothing was written. Try again (request %s).",
                  l->request_id);
-        message = text;
-    } else if (l->rc != SA_ECONFLICT && l->rc != SA_ECANCELED && l->rc != SA_EINVAL) {
+    else
         snprintf(text, sizeof text, "Running the agent failed: %s (request %s)", sa_strerror(l->rc),
                  l->request_id);
-        message = text;
-    }
-    return json_pack("{s:s, s:s}", "error", sa_errname(l->rc), "message", message);
+    return json_pack("{s:s, s:s}", "error", sa_errname(l->rc), "message", text);
 }
 
 static void *live_main(void *arg)
@@ -339,7 +345,7 @@ static void *live_main(void *arg)
     pthread_mutex_lock(&l->lock);
     l->rc = rc;
     l->err = err;
-    if (l->first) {
+    if (l->first && !l->gone) {
         if (rc) {
             json_t *e = live_error(l);
             sse_event(&l->out, "error", e);
@@ -349,8 +355,10 @@ static void *live_main(void *arg)
         }
         sse_event(&l->out, "end", json_null());
         json_decref(resp);
-    } else {
+    } else if (!l->first) {
         l->response = resp; /* the request answers it */
+    } else {
+        json_decref(resp);
     }
     l->finished = true;
     live_more(l);
@@ -373,6 +381,10 @@ static long live_read(void *cls, char *buf, size_t max, struct sa_stream_waker *
         if (l->sent == l->out.len) {
             sa_buf_reset(&l->out);
             l->sent = 0;
+        } else if (l->sent > l->out.len / 2) { /* a slow reader: keep only what is unread */
+            memmove(l->out.data, l->out.data + l->sent, l->out.len - l->sent + 1);
+            l->out.len -= l->sent;
+            l->sent = 0;
         }
         n = (long)k;
     } else if (l->finished) {
@@ -390,6 +402,9 @@ static void live_done(void *cls)
     struct live *l = cls;
     pthread_mutex_lock(&l->lock);
     l->waker = NULL;
+    l->gone = true;
+    sa_buf_free(&l->out);
+    l->sent = 0;
     pthread_mutex_unlock(&l->lock);
     live_unref(l);
 }
@@ -413,7 +428,9 @@ static void live_invoke(struct sa_req *r, struct live *l)
     l->req.on_event = live_event;
     l->req.on_ids = live_ids;
     l->req.event_arg = l;
-    sa_req_hold(r);
+    /* at most THREADS live runs, as when each ran on an HTTP thread: a request past them
+     * waits here, on its HTTP thread, for one to end */
+    sa_req_hold(r, r->app->cfg.threads);
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);

@@ -30,7 +30,7 @@ static bool body_scopes(json_t *v, char *buf, size_t cap, json_t *detail)
     }
     if (!json_is_array(v) || json_array_size(v) == 0) {
         sa_detail_add(detail, "body.scopes", v ? "list_type" : "missing",
-                      "scopes should be a non-empty list of read, write, approve, admin");
+                      "scopes should be a non-empty list of read, write, approve, admin, inbound");
         return false;
     }
     size_t i;
@@ -38,7 +38,7 @@ static bool body_scopes(json_t *v, char *buf, size_t cap, json_t *detail)
     json_array_foreach (v, i, s) {
         if (!json_is_string(s) || strlen(buf) + json_string_length(s) + 2 > cap) {
             sa_detail_add(detail, "body.scopes", "string_type",
-                          "scopes should be a list of read, write, approve, admin");
+                          "scopes should be a list of read, write, approve, admin, inbound");
             return false;
         }
         snprintf(buf + strlen(buf), cap - strlen(buf), "%s%s", i ? "," : "",

@@ -905,6 +905,10 @@ static const struct sa_store_ops store_ops = {
     .outbox_requeue_expired = sa_pg_outbox_requeue_expired,
     .outbox_claim_as = sa_pg_outbox_claim_as,
     .outbox_mark_as = sa_pg_outbox_mark_as,
+    /* inbound.c */
+    .outbox_by_message_id = sa_pg_outbox_by_message_id,
+    .inbound_claim = sa_pg_inbound_claim,
+    .inbound_finish = sa_pg_inbound_finish,
     /* timeline.c */
     .lead_timeline = sa_pg_lead_timeline,
     /* contacts.c */

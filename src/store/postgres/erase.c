@@ -58,6 +58,14 @@ static const struct pg_sql DEL_MEETINGS = {"erase meetings",
                                            "DELETE FROM meetings WHERE lead_id = $1 OR " IN_THREADS
                                            " OR ($3::citext IS NOT NULL AND attendee = $3)"};
 
+/* Inbound mail of the person keeps only its Message-ID (a redelivery stays a duplicate and
+ * records nothing again) and kind; not counted in the result. */
+static const struct pg_sql REDACT_INBOUND = {
+    "erase inbound mail",
+    "UPDATE inbound_messages SET lead_id = NULL, thread_id = NULL, email = NULL, status = NULL, "
+    "matched_by = NULL, result = '{\"erased\":true}'::jsonb WHERE lead_id = $1 OR " IN_THREADS
+    " OR ($3::citext IS NOT NULL AND email = $3::citext)"};
+
 static const struct pg_sql RETIRE_ID = {
     "erase lead",
     "INSERT INTO erased_leads (id, erased_at) VALUES ($1, $2) ON CONFLICT DO NOTHING"};
@@ -98,6 +106,8 @@ static int write_erase(struct pg_conn *c, void *arg, const char *now, struct sa_
             return sa_err_set(err, SA_ENOTFOUND, "lead %s not erased", e->id);
     }
     int rc = pg_exec_locked(c, &DEL_MEETINGS, a, 3, NULL, err);
+    if (!rc)
+        rc = pg_exec_locked(c, &REDACT_INBOUND, a, 3, NULL, err);
     if (rc)
         return rc;
     /* the id is retired: a write racing this erasure cannot bring the person back */

@@ -214,6 +214,13 @@ int sa_pg_outbox_claim_as(struct sa_store *s, const char *id, const char *token,
 int sa_pg_outbox_mark_as(struct sa_store *s, const char *id, const char *token, const char *status,
                          const char *delivered_id, const char *error, long long retry_at,
                          struct sa_err *err);
+/* inbound.c */
+int sa_pg_outbox_by_message_id(struct sa_store *s, const char *message_id, json_t **out,
+                               struct sa_err *err);
+int sa_pg_inbound_claim(struct sa_store *s, const struct sa_inbound_row *r, bool *inserted,
+                        json_t **existing, struct sa_err *err);
+int sa_pg_inbound_finish(struct sa_store *s, const char *message_id, const char *status,
+                         const char *result, struct sa_err *err);
 
 /* timeline.c */
 int sa_pg_lead_timeline(struct sa_store *s, const char *lead_id, int limit, json_t **out,

@@ -867,6 +867,10 @@ static const struct sa_store_ops store_ops = {
     .outbox_requeue_expired = sa_sqlite_outbox_requeue_expired,
     .outbox_claim_as = sa_sqlite_outbox_claim_as,
     .outbox_mark_as = sa_sqlite_outbox_mark_as,
+    /* inbound.c */
+    .outbox_by_message_id = sa_sqlite_outbox_by_message_id,
+    .inbound_claim = sa_sqlite_inbound_claim,
+    .inbound_finish = sa_sqlite_inbound_finish,
     /* contacts.c */
     .contact_dnc = sa_sqlite_contact_dnc,
     .contact_get = sa_sqlite_contact_get,

@@ -256,6 +256,14 @@ int sa_sqlite_lead_threads(struct sa_store *s, const char *lead_id, json_t **out
 int sa_sqlite_lead_erase(struct sa_store *s, const char *lead_id, const char *email,
                          const char *threads, json_t **out, struct sa_err *err);
 
+/* inbound.c */
+int sa_sqlite_outbox_by_message_id(struct sa_store *s, const char *message_id, json_t **out,
+                                   struct sa_err *err);
+int sa_sqlite_inbound_claim(struct sa_store *s, const struct sa_inbound_row *r, bool *inserted,
+                            json_t **existing, struct sa_err *err);
+int sa_sqlite_inbound_finish(struct sa_store *s, const char *message_id, const char *status,
+                             const char *result, struct sa_err *err);
+
 /* meetings.c */
 int sa_sqlite_meeting_hold(struct sa_store *s, const struct sa_meeting_row *m, long long now,
                            json_t **out, struct sa_err *err);

@@ -19,6 +19,9 @@ static const struct db_sql TIMELINE = {
     " UNION ALL"
     " SELECT at, 'audit', CAST(id AS TEXT), NULL, action, principal FROM audit_log"
     "  WHERE target = ?1"
+    " UNION ALL"
+    " SELECT received_at, kind, id, thread_id, matched_by, status FROM inbound_messages"
+    "  WHERE lead_id = ?1"
     ") ORDER BY at DESC, id DESC LIMIT ?2"};
 
 /* One row: {at, kind, id, thread_id, ...}: an execution's agent_type, an outbox item's
@@ -43,6 +46,10 @@ static json_t *timeline_row(sqlite3_stmt *st)
     } else if (kind && strcmp(kind, "audit") == 0) {
         json_object_set(o, "action", detail);
         json_object_set(o, "principal", status);
+    } else if (kind && (strcmp(kind, "reply_received") == 0 || strcmp(kind, "bounce") == 0 ||
+                        strcmp(kind, "auto_reply") == 0)) { /* inbound mail */
+        json_object_set(o, "matched_by", detail);
+        json_object_set(o, "status", status);
     } else {
         json_object_set(o, "status", status);
     }

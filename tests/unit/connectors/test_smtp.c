@@ -443,7 +443,7 @@ static void test_replies_4xx_5xx(void **state)
     assert_true(rendered_has(m, "connector_requests_total{connector=\"smtp\",status=\"452\"} 1"));
     assert_true(rendered_has(m, "connector_requests_total{connector=\"smtp\",status=\"554\"} 1"));
     assert_true(
-        rendered_has(m, "connector_requests_total{connector=\"smtp\",status=\"circuit_open\"} 1"));
+        rendered_has(m, "connector_requests_total{connector=\"smtp\",status=\"breaker_open\"} 1"));
     assert_true(rendered_has(m, "connector_request_seconds_count{connector=\"smtp\"} 6"));
     sa_transport_free(t);
     sa_metrics_free(m);

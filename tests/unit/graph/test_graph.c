@@ -1321,6 +1321,7 @@ struct prune_arg {
 struct run_arg {
     struct graph *g;
     int rc;
+    bool done;
     struct sa_err err;
     struct graph_result res;
 };
@@ -1329,6 +1330,7 @@ static void *run_thread_main(void *p)
 {
     struct run_arg *a = p;
     a->rc = invoke(a->g, "{\"a\": 0}", "busy", NULL, &a->res, &a->err);
+    __atomic_store_n(&a->done, true, __ATOMIC_SEQ_CST);
     return NULL;
 }
 
@@ -1379,22 +1381,26 @@ static void test_run_waits_for_compaction(void **state)
     while (!w.inside)
         pthread_cond_wait(&w.cond, &w.lock);
     pthread_mutex_unlock(&w.lock);
-    /* the prune holds "busy": a second prune is refused, a state update or run waits */
+    /* the prune holds "busy": a second prune is refused, a run waits */
     struct sa_err err = {0};
-    assert_int_equal(graph_prune_thread(g, "busy", &err), SA_ECONFLICT);
-    assert_non_null(strstr(err.msg, "compacted"));
+    int second = graph_prune_thread(g, "busy", &err); /* asserted once released */
     /* a run started now waits for the prune: released a moment later, both succeed (an
      * engine without the wait fails the run at once with SA_ECONFLICT) */
     struct run_arg ra = {.g = g, .rc = -1};
     pthread_t rt;
     assert_int_equal(pthread_create(&rt, NULL, run_thread_main, &ra), 0);
     usleep(100 * 1000);
+    bool ran_early = __atomic_load_n(&ra.done, __ATOMIC_SEQ_CST); /* asserted once released */
     pthread_mutex_lock(&w.lock);
     w.release = true;
     pthread_cond_broadcast(&w.cond);
     pthread_mutex_unlock(&w.lock);
     assert_int_equal(pthread_join(rt, NULL), 0);
     assert_int_equal(pthread_join(th, NULL), 0);
+    if (ran_early)
+        fail_msg("the run returned while the prune held its thread: rc %d (%s)", ra.rc, ra.err.msg);
+    assert_int_equal(second, SA_ECONFLICT);
+    assert_non_null(strstr(err.msg, "compacted"));
     if (ra.rc)
         fail_msg("the run during the prune: %s", ra.err.msg);
     assert_int_equal(json_integer_value(json_object_get(ra.res.values, "a")), 1);
