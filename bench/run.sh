@@ -42,6 +42,10 @@ echo "== access control in process (per /api/ request: API key -> principal, one
 "$build/bench_access" "${BENCH_ACCESS_OPS:-200000}"
 
 echo
+echo "== sending by SMTP to a local aiosmtpd (STARTTLS + AUTH): connection reused vs new per message"
+"$build/bench_smtp" "${BENCH_SMTP_MESSAGES:-300}"
+
+echo
 echo "== rate limiter in process (ns per take)"
 "$build/bench_limiter" "${BENCH_LIMITER_OPS:-1000000}"
 

@@ -14,6 +14,8 @@ PKGS=(
   libcmocka-dev libcurl4-openssl-dev curl
   wrk sqlite3 time
   python3 python3-icalendar # the integration tests parse delivered mail (email) and invites (icalendar)
+  # sending by SMTP (issue 15): the tests' SMTP server and DKIM verifier (Ed25519 needs nacl)
+  python3-aiosmtpd python3-dkim python3-nacl openssl
   # PostgreSQL and Redis: the client libraries the backends link, and the servers make test
   # starts (tests/harness/backends.sh; postgresql-15 includes contrib, so pg_trgm; PgBouncer
   # in front of it for test_store_contract_pgbouncer); nginx for the multi-instance tests

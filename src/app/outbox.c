@@ -39,8 +39,10 @@
  * one crash. The lease is long (300 s, far longer than any delivery with its timeouts),
  * so a slow but live worker is never overtaken by a second one. What makes that second
  * delivery harmless is the transport, not the lease: the Maildir transport's send_once
- * names the file by the item's id, so it lands on the same file; the SMTP transport (the
- * connectors issue) resolves it with the item's stored Message-ID. Exactly-once between
+ * names the file by the item's id, so it lands on the same file; an SMTP server cannot be
+ * asked whether it took a message, so the second copy goes out with the same Message-ID,
+ * by which receivers that deduplicate collapse it (README: Sending by SMTP; the SMTP
+ * deadlines are kept shorter than the lease, base/config.c). Exactly-once between
  * live workers and instances is unchanged: outbox_claim succeeds for one claimer only
  * (a conditional update; FOR UPDATE SKIP LOCKED on PostgreSQL).
  *
@@ -371,11 +373,14 @@ static int send_item(struct sa_outbox_worker *w, const json_t *item, struct sa_e
     bool already = false;
     rc = sa_mail_render(&m, &msg, &len, &e);
     free(trimmed);
-    bool permanent = rc == SA_EINVAL; /* a message that cannot be rendered never will be */
     if (!rc)
         rc = sa_transport_send_once(w->transport, id, to, msg, len, delivered, sizeof delivered,
                                     &already, &e);
     free(msg);
+    /* SA_EINVAL is for good: a message that cannot be rendered never will be, and one the
+     * receiving server refused (an SMTP 5xx) would be refused again; everything else (a
+     * 4xx, a lost connection) is retried with backoff */
+    bool permanent = rc == SA_EINVAL;
     if (rc == 0) {
         if ((rc = mark(st, id, token, "sent", delivered, NULL, 0, err)) < 0)
             return -1;
@@ -507,8 +512,24 @@ int sa_outbox_start(struct sa_app *app, const char *spec, long poll_ms,
         sa_send_window_parse(app->cfg.send_window ? app->cfg.send_window : "any", &w->window, err);
     if (rc)
         rc = SA_ECONFIG; /* err says what is wrong with SEND_WINDOW */
+    const struct sa_config *cfg = &app->cfg;
+    struct sa_transport_options topts = {
+        .smtp_username = cfg->smtp_username,
+        .smtp_password = cfg->smtp_password,
+        .smtp_mail_from = cfg->smtp_mail_from,
+        .smtp_ca_file = cfg->smtp_ca_file,
+        .smtp_connect_timeout_ms = cfg->smtp_connect_timeout_ms,
+        .smtp_timeout_ms = cfg->smtp_timeout_ms,
+        .breaker_failures = cfg->breaker_failures,
+        .breaker_open_seconds = cfg->breaker_open_seconds,
+        .metrics = app->metrics,
+        .m_breaker = app->metrics ? app->m_breaker : -1,
+        .dkim_key_file = cfg->dkim_key_file,
+        .dkim_selector = cfg->dkim_selector,
+        .dkim_domain = cfg->dkim_domain,
+    };
     if (!rc)
-        rc = sa_transport_open(spec, &w->transport, err);
+        rc = sa_transport_open_with(spec, &topts, &w->transport, err);
     if (!rc && pthread_create(&w->thread, NULL, worker, w) != 0)
         rc = sa_err_set(err, SA_ENOMEM, "cannot start the outbox worker");
     if (rc) {

@@ -186,9 +186,11 @@ static const struct sa_setting settings[] = {
     /* the outbox */
     {.env = "MAIL_TRANSPORT",
      URL(mail_transport),
+     .secret = 1, /* an smtp:// URL may carry a password: never echoed */
      .dflt = "maildir:var/mail",
-     .range_doc = "maildir:DIR (smtp: is not built yet)",
-     .doc = "where the outbox delivers: a Maildir (tmp/, new/, cur/)",
+     .range_doc = "maildir:DIR, smtp://[USER:PASS@]HOST[:PORT][?starttls=none] or "
+                  "smtps://[USER:PASS@]HOST[:PORT] (README: Sending by SMTP)",
+     .doc = "where the outbox delivers: a Maildir (tmp/, new/, cur/) or an SMTP server",
      .commands = BACKGROUND | SA_CMD_PRUNE},
     {.env = "OUTBOX_POLL_MS",
      INT(outbox_poll_ms),
@@ -275,6 +277,65 @@ static const struct sa_setting settings[] = {
      .range_doc = "a Lead field marked External ID",
      .doc = "the Lead field leads are upserted on (our contact e-mail)",
      .commands = BACKGROUND | SA_CMD_CRM},
+    /* sending by SMTP and DKIM signing (connectors/mail/smtp.h, dkim.h) */
+    {.env = "SMTP_USERNAME",
+     STRING(smtp_username),
+     .dflt_doc = "none (the URL's user, else no AUTH)",
+     .doc = "SMTP: the user to AUTH as when MAIL_TRANSPORT names none",
+     .commands = BACKGROUND},
+    {.env = "SMTP_PASSWORD",
+     STRING(smtp_password),
+     .secret = 1,
+     .dflt_doc = "none",
+     .doc = "SMTP: the password when MAIL_TRANSPORT has none (keeps it out of the URL)",
+     .commands = BACKGROUND},
+    {.env = "SMTP_MAIL_FROM",
+     STRING(smtp_mail_from),
+     .dflt_doc = "each message's From address",
+     .range_doc = "an e-mail address",
+     .doc = "SMTP: the envelope sender (MAIL FROM), where bounces go",
+     .commands = BACKGROUND},
+    {.env = "SMTP_CA_FILE",
+     STRING(smtp_ca_file),
+     .dflt_doc = "the system's CAs",
+     .range_doc = "a PEM file",
+     .doc = "SMTP: the CA bundle that verifies the server's certificate (a cafile= URL "
+            "parameter wins)",
+     .commands = BACKGROUND},
+    {.env = "SMTP_CONNECT_TIMEOUT_MS",
+     INT(smtp_connect_timeout_ms),
+     .dflt = "10000",
+     .min = 100,
+     .max = 600000,
+     .doc = "SMTP: how long connecting (TCP and TLS) may take",
+     .commands = BACKGROUND},
+    {.env = "SMTP_TIMEOUT_MS",
+     INT(smtp_timeout_ms),
+     .dflt = "60000",
+     .min = 100,
+     .max = 3600000,
+     .range_doc = "with SMTP_CONNECT_TIMEOUT_MS, less than OUTBOX_LEASE_SECONDS",
+     .doc = "SMTP: how long one message's whole delivery may take; then it is retried",
+     .commands = BACKGROUND},
+    {.env = "DKIM_KEY_FILE",
+     STRING(dkim_key_file),
+     .dflt_doc = "none (unsigned)",
+     .range_doc = "a PEM private key: RSA of 1024 bits or more, or Ed25519",
+     .doc = "DKIM-signs every message the outbox delivers (rsa-sha256 or ed25519-sha256, "
+            "relaxed/relaxed)",
+     .commands = BACKGROUND},
+    {.env = "DKIM_SELECTOR",
+     STRING(dkim_selector),
+     .dflt_doc = "none (required with DKIM_KEY_FILE)",
+     .range_doc = "letters, digits, '-', '_', '.'",
+     .doc = "DKIM: the s= tag; the public key is published at SELECTOR._domainkey.DOMAIN",
+     .commands = BACKGROUND},
+    {.env = "DKIM_DOMAIN",
+     STRING(dkim_domain),
+     .dflt_doc = "each message's From domain",
+     .range_doc = "a domain name",
+     .doc = "DKIM: the d= tag, the domain that vouches for the mail",
+     .commands = BACKGROUND},
     /* background runs and their queue (app/runs.c, store/queue.h) */
     {.env = "RUN_WORKERS",
      INT(run_workers),
@@ -971,6 +1032,16 @@ int sa_config_load(struct sa_config *cfg, unsigned commands, int *argc, char **a
         cfg->checkpoint_store = cfg->redis_url ? SA_CHECKPOINT_REDIS : SA_CHECKPOINT_DATABASE;
     else if (cfg->checkpoint_store == SA_CHECKPOINT_REDIS && !cfg->redis_url)
         return sa_err_set(err, SA_ECONFIG, "CHECKPOINT_STORE=redis: set REDIS_URL too");
+    /* a delivery that may outlast the outbox's lease would be taken over by another worker
+     * while it runs, and sent twice */
+    if (cfg->mail_transport && strncmp(cfg->mail_transport, "smtp", 4) == 0 &&
+        (long)cfg->smtp_connect_timeout_ms + cfg->smtp_timeout_ms >=
+            1000L * cfg->outbox_lease_seconds)
+        return sa_err_set(err, SA_ECONFIG,
+                          "SMTP_CONNECT_TIMEOUT_MS + SMTP_TIMEOUT_MS (%d ms) must be shorter "
+                          "than OUTBOX_LEASE_SECONDS (%d s)",
+                          cfg->smtp_connect_timeout_ms + cfg->smtp_timeout_ms,
+                          cfg->outbox_lease_seconds);
     /* Two per CPU: while one thread waits on a commit, another parses and scores, and
      * the group commit gets more than one write per transaction. */
     if (cfg->threads == 0) {

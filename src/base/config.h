@@ -90,7 +90,7 @@ struct sa_config {
     int inbound_max_age_seconds;  /* INBOUND_MAX_AGE_SECONDS: a signature's timestamp window */
     size_t inbound_max_bytes;     /* INBOUND_MAX_BYTES: POST /api/inbound/email's body cap */
     /* the outbox */
-    const char *mail_transport; /* MAIL_TRANSPORT: a transport spec (maildir:DIR) */
+    const char *mail_transport; /* MAIL_TRANSPORT: maildir:DIR, smtp://..., smtps://... */
     int outbox_poll_ms;         /* OUTBOX_POLL_MS: 0 holds outgoing mail */
     int outbox_lease_seconds;   /* OUTBOX_LEASE_SECONDS: a dead worker's claim expires */
     /* CRM sync through the outbox (connectors/crm/crm.h, README "CRM sync") */
@@ -105,6 +105,16 @@ struct sa_config {
     const char *salesforce_client_secret;     /* SALESFORCE_CLIENT_SECRET (secret) */
     const char *salesforce_api_version;       /* SALESFORCE_API_VERSION: "62.0" */
     const char *salesforce_external_id_field; /* SALESFORCE_EXTERNAL_ID_FIELD */
+    /* sending by SMTP and DKIM signing (connectors/mail/transport.h) */
+    const char *smtp_username;   /* SMTP_USERNAME, or NULL */
+    const char *smtp_password;   /* SMTP_PASSWORD, or NULL */
+    const char *smtp_mail_from;  /* SMTP_MAIL_FROM: envelope sender, or NULL: the From */
+    const char *smtp_ca_file;    /* SMTP_CA_FILE, or NULL: the system's CAs */
+    int smtp_connect_timeout_ms; /* SMTP_CONNECT_TIMEOUT_MS */
+    int smtp_timeout_ms;         /* SMTP_TIMEOUT_MS: one whole delivery */
+    const char *dkim_key_file;   /* DKIM_KEY_FILE, or NULL: unsigned */
+    const char *dkim_selector;   /* DKIM_SELECTOR */
+    const char *dkim_domain;     /* DKIM_DOMAIN, or NULL: the From domain */
     /* background runs and their queue (app/runs.c, store/queue.h) */
     int run_workers;            /* RUN_WORKERS: run worker threads; 0 = this instance only queues */
     int run_visibility_ms;      /* RUN_VISIBILITY_TIMEOUT_MS: a silent worker's run is reclaimed */

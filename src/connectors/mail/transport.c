@@ -1,5 +1,6 @@
-/* Mail transports (see transport.h): the spec parser and the Maildir backend, which the
- * development server and the tests deliver into instead of a real mail server. */
+/* Mail transports (see transport.h): the spec parser, the Maildir backend, which the
+ * development server and the tests deliver into instead of a real mail server, and the
+ * DKIM signing layer around any backend. SMTP lives in smtp.c. */
 #include "connectors/mail/transport.h"
 
 #include <ctype.h>
@@ -16,7 +17,9 @@
 #include <unistd.h>
 
 #include "base/clock.h"
+#include "connectors/mail/dkim.h"
 #include "connectors/mail/message.h"
+#include "connectors/mail/smtp.h"
 
 /* ---- Maildir ------------------------------------------------------------------------- */
 
@@ -367,23 +370,127 @@ out:
     return rc;
 }
 
+/* ---- DKIM signing around a backend ---------------------------------------------------- */
+
+/* Signs each message (dkim.h) and hands the signed bytes to the backend it wraps, so
+ * signing is the same whichever backend delivers. Signing is deterministic (no t= tag),
+ * so a retried delivery of the same item sends the same bytes. */
+struct signing {
+    struct sa_transport super;
+    struct sa_transport *inner;
+    struct sa_dkim *dkim;
+};
+
+static int signing_send(struct sa_transport *t, const char *to_addr, const char *msg, size_t len,
+                        char *delivered_id, size_t id_cap, struct sa_err *err)
+{
+    struct signing *sg = (struct signing *)t;
+    if (delivered_id && id_cap)
+        delivered_id[0] = '\0';
+    char *signed_msg = NULL;
+    size_t n = 0;
+    int rc = sa_dkim_sign(sg->dkim, msg ? msg : "", msg ? len : 0, &signed_msg, &n, err);
+    if (!rc)
+        rc = sa_transport_send(sg->inner, to_addr, signed_msg, n, delivered_id, id_cap, err);
+    free(signed_msg);
+    return rc;
+}
+
+static int signing_send_once(struct sa_transport *t, const char *key, const char *to_addr,
+                             const char *msg, size_t len, char *delivered_id, size_t id_cap,
+                             bool *already, struct sa_err *err)
+{
+    struct signing *sg = (struct signing *)t;
+    *already = false;
+    if (delivered_id && id_cap)
+        delivered_id[0] = '\0';
+    char *signed_msg = NULL;
+    size_t n = 0;
+    int rc = sa_dkim_sign(sg->dkim, msg ? msg : "", msg ? len : 0, &signed_msg, &n, err);
+    if (!rc)
+        rc = sa_transport_send_once(sg->inner, key, to_addr, signed_msg, n, delivered_id, id_cap,
+                                    already, err);
+    free(signed_msg);
+    return rc;
+}
+
+static int signing_prune(struct sa_transport *t, double before, bool dry_run, long *n,
+                         struct sa_err *err)
+{
+    return sa_transport_prune(((struct signing *)t)->inner, before, dry_run, n, err);
+}
+
+static void signing_free(struct sa_transport *t)
+{
+    struct signing *sg = (struct signing *)t;
+    sa_transport_free(sg->inner);
+    sa_dkim_free(sg->dkim);
+    free(sg);
+}
+
+static const struct sa_transport_ops signing_ops = {
+    .name = "dkim",
+    .send = signing_send,
+    .send_once = signing_send_once,
+    .prune = signing_prune,
+    .free = signing_free,
+};
+
+/* Wraps *t in the signing layer; on failure *t is freed and NULL. */
+static int wrap_signing(const struct sa_transport_options *o, struct sa_transport **t,
+                        struct sa_err *err)
+{
+    struct sa_dkim *dkim = NULL;
+    struct signing *sg = NULL;
+    int rc;
+    if (!o->dkim_selector || !o->dkim_selector[0])
+        rc = sa_err_set(err, SA_ECONFIG, "DKIM_KEY_FILE is set but DKIM_SELECTOR is not");
+    else
+        rc = sa_dkim_open(o->dkim_key_file, o->dkim_selector, o->dkim_domain, &dkim, err);
+    if (!rc && !(sg = calloc(1, sizeof *sg)))
+        rc = sa_err_set(err, SA_ENOMEM, "out of memory");
+    if (!sg) {
+        sa_dkim_free(dkim);
+        sa_transport_free(*t);
+        *t = NULL;
+        return rc;
+    }
+    *sg = (struct signing){.super.ops = &signing_ops, .inner = *t, .dkim = dkim};
+    *t = &sg->super;
+    return 0;
+}
+
 /* ---- spec ---------------------------------------------------------------------------- */
 
-int sa_transport_open(const char *spec, struct sa_transport **out, struct sa_err *err)
+int sa_transport_open_with(const char *spec, const struct sa_transport_options *opts,
+                           struct sa_transport **out, struct sa_err *err)
 {
     *out = NULL;
+    int rc;
     if (!spec || !*spec)
-        return sa_err_set(err, SA_ECONFIG, "mail transport is not set (expected maildir:DIR)");
+        return sa_err_set(err, SA_ECONFIG,
+                          "mail transport is not set (expected maildir:DIR or smtp://HOST)");
     if (strncmp(spec, "maildir:", 8) == 0) {
         if (spec[8] == '\0')
             return sa_err_set(err, SA_ECONFIG, "mail transport maildir: needs a directory");
-        return maildir_open(spec + 8, out, err);
+        rc = maildir_open(spec + 8, out, err);
+    } else if (strncmp(spec, "smtp:", 5) == 0 || strncmp(spec, "smtps:", 6) == 0) {
+        rc = sa_smtp_open(spec, opts, out, err);
+    } else {
+        size_t scheme = strcspn(spec, ":");
+        return sa_err_set(err, SA_ECONFIG,
+                          "unknown mail transport \"%.*s\" (expected maildir:DIR, smtp:// or "
+                          "smtps://)",
+                          (int)(scheme < 32 ? scheme : 32), spec);
     }
-    if (strncmp(spec, "smtp:", 5) == 0 || strncmp(spec, "smtps:", 6) == 0)
-        return sa_err_set(err, SA_ENOTIMPL, "SMTP is not built yet (use maildir:DIR)");
-    size_t scheme = strcspn(spec, ":");
-    return sa_err_set(err, SA_ECONFIG, "unknown mail transport \"%.*s\" (expected maildir:DIR)",
-                      (int)(scheme < 32 ? scheme : 32), spec);
+    if (!rc && opts && opts->dkim_key_file && opts->dkim_key_file[0])
+        rc = wrap_signing(opts, out, err);
+    return rc;
+}
+
+int sa_transport_open(const char *spec, struct sa_transport **out, struct sa_err *err)
+{
+    return sa_transport_open_with(spec, NULL, out, err);
 }
 
 void sa_transport_free(struct sa_transport *t)

@@ -1,6 +1,7 @@
 /* Mail transports: where a rendered message goes. A backend is a const vtable chosen once
- * from a spec string ("maildir:DIR"); the outbox calls sa_transport_send_once for each message
- * and records the delivered id with the outbox row. */
+ * from a spec string ("maildir:DIR", "smtp://...", "smtps://..."); the outbox calls
+ * sa_transport_send_once for each message and records the delivered id with the outbox row.
+ * With DKIM configured every backend's messages are signed on their way out. */
 #ifndef SA_MAIL_TRANSPORT_H
 #define SA_MAIL_TRANSPORT_H
 
@@ -13,6 +14,7 @@
 #define SA_TRANSPORT_ID_MAX 384
 
 struct sa_transport;
+struct sa_metrics;
 
 /* A backend. send and free are required; send_once is optional (see
  * sa_transport_send_once for its default). */
@@ -48,14 +50,53 @@ struct sa_transport {
     const struct sa_transport_ops *ops;
 };
 
+/* What a transport may need besides its spec: the settings (base/config.h) it reads and
+ * where it counts. Every field may be zero or NULL. Strings are borrowed for the
+ * duration of sa_transport_open_with (the transport copies what it keeps). */
+struct sa_transport_options {
+    /* SMTP (connectors/mail/smtp.h) */
+    const char *smtp_username;   /* SMTP_USERNAME: used when the URL names no user */
+    const char *smtp_password;   /* SMTP_PASSWORD: used when the URL has no password */
+    const char *smtp_mail_from;  /* SMTP_MAIL_FROM: envelope sender; NULL: each From */
+    const char *smtp_ca_file;    /* SMTP_CA_FILE: CA bundle to verify the server with;
+                                    NULL: the system's (a cafile= URL parameter wins) */
+    int smtp_connect_timeout_ms; /* SMTP_CONNECT_TIMEOUT_MS; 0: 10000 */
+    int smtp_timeout_ms;         /* SMTP_TIMEOUT_MS: one whole delivery; 0: 60000 */
+    int breaker_failures;        /* BREAKER_FAILURES; 0: the breaker's default */
+    double breaker_open_seconds; /* BREAKER_OPEN_SECONDS; 0: the breaker's default */
+    /* connector_requests_total, connector_request_seconds (registered here once per
+     * registry) and circuit_breaker_state, whose family id is m_breaker; NULL: none */
+    struct sa_metrics *metrics;
+    int m_breaker;
+    /* DKIM (connectors/mail/dkim.h): signing is on when dkim_key_file is set */
+    const char *dkim_key_file; /* DKIM_KEY_FILE: PEM, RSA >= 1024 bits or Ed25519 */
+    const char *dkim_selector; /* DKIM_SELECTOR: required with a key */
+    const char *dkim_domain;   /* DKIM_DOMAIN; NULL: each message's From domain */
+};
+
 /* Opens the transport named by spec:
  *   "maildir:DIR"  delivers into the Maildir DIR (created with its tmp/, new/ and cur/,
  *                  mode 0700, parents included); the delivered id is the file's name in
  *                  DIR/new. to_addr is validated but every message lands in the one DIR.
- * Returns 0 with *out (free it with sa_transport_free); SA_ENOTIMPL for "smtp:" and
- * "smtps:"; SA_ECONFIG for an unknown or empty spec; SA_EIO when DIR cannot be created;
- * SA_ENOMEM. On failure *out is NULL. */
+ *   "smtp://[USER[:PASS]@]HOST[:PORT][?PARAMS]" and "smtps://..." send through an SMTP
+ *                  server (see connectors/mail/smtp.h for the parameters, the replies and
+ *                  the delivered id). Opening connects to nothing.
+ * With opts->dkim_key_file every message is DKIM-signed before the backend sees it.
+ * opts may be NULL (no DKIM, defaults). Returns 0 with *out (free it with
+ * sa_transport_free); SA_ECONFIG for an unknown or empty spec, a malformed SMTP URL or
+ * an unusable DKIM key; SA_EIO when DIR cannot be created; SA_ENOMEM. On failure *out is
+ * NULL. */
+int sa_transport_open_with(const char *spec, const struct sa_transport_options *opts,
+                           struct sa_transport **out, struct sa_err *err) SA_WUR;
+
+/* sa_transport_open_with(spec, NULL, out, err). */
 int sa_transport_open(const char *spec, struct sa_transport **out, struct sa_err *err) SA_WUR;
+
+/* The backend's name: "maildir", "smtp", or "dkim" for the signing layer around one. */
+static inline const char *sa_transport_name(const struct sa_transport *t)
+{
+    return t->ops->name;
+}
 
 /* Frees t (NULL is fine). */
 void sa_transport_free(struct sa_transport *t);

@@ -100,7 +100,7 @@ static void test_table(void **state)
     (void)state;
     size_t n;
     const struct sa_setting *s = sa_config_settings(&n);
-    assert_int_equal(n, 98);
+    assert_int_equal(n, 107);
     for (size_t i = 0; i < n; i++) {
         assert_non_null(s[i].env);
         assert_non_null(s[i].doc);
@@ -262,8 +262,32 @@ static void test_bad_env(void **state)
     env_rejected("DATABASE_URL", "var/x.db",
                  "DATABASE_URL: expected a URL: sqlite://PATH, sqlite::memory: or "
                         "postgresql://USER[:PASSWORD]@HOST[:PORT]/DB (the value is not shown)");
+    /* by SMTP, a delivery may not outlast the outbox's lease (Maildir has no deadline) */
+    setenv("OUTBOX_LEASE_SECONDS", "60", 1);
+    env_rejected("MAIL_TRANSPORT", "smtp://u:pw@smtp.acme.io",
+                 "SMTP_CONNECT_TIMEOUT_MS + SMTP_TIMEOUT_MS (70000 ms) must be shorter than "
+                 "OUTBOX_LEASE_SECONDS (60 s)");
+    {
+        struct sa_config cfg;
+        struct sa_err err = {0};
+        setenv("MAIL_TRANSPORT", "maildir:var/mail", 1);
+        assert_int_equal(sa_config_from_env(&cfg, &err), 0);
+        setenv("MAIL_TRANSPORT", "smtps://u:pw@smtp.acme.io", 1);
+        setenv("SMTP_TIMEOUT_MS", "45000", 1);
+        setenv("SMTP_CONNECT_TIMEOUT_MS", "5000", 1);
+        assert_int_equal(sa_config_from_env(&cfg, &err), 0);
+        assert_int_equal(cfg.smtp_timeout_ms, 45000);
+        unsetenv("MAIL_TRANSPORT");
+        unsetenv("SMTP_TIMEOUT_MS");
+        unsetenv("SMTP_CONNECT_TIMEOUT_MS");
+    }
+    unsetenv("OUTBOX_LEASE_SECONDS");
+    /* an smtp:// URL may hold a password: a bad value is not echoed */
     env_rejected("MAIL_TRANSPORT", "maildir:",
-                 "MAIL_TRANSPORT=maildir:: expected a URL: maildir:DIR (smtp: is not built yet)");
+                 "MAIL_TRANSPORT: expected a URL: maildir:DIR, "
+                 "smtp://[USER:PASS@]HOST[:PORT][?starttls=none] or "
+                 "smtps://[USER:PASS@]HOST[:PORT] (README: Sending by SMTP) (the value is not "
+                 "shown)");
     /* a long value is cut in the message */
     char big[200];
     memset(big, '9', sizeof big - 1);
