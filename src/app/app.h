@@ -59,6 +59,9 @@ struct sa_app {
      * worker runs, e.g. in the CLI). */
     void (*outbox_kick)(void *arg);
     void *outbox_kick_arg;
+    /* Set by the delivery worker while it runs: its mail transport, for /health's mail
+     * entry (its circuit breaker). NULL: no worker in this process. */
+    struct sa_transport *mail_transport;
     /* metric family ids */
     int m_agent_seconds, m_agent_success, m_agent_errors, m_breaker;
     int m_inbound; /* inbound_messages_total{kind} (app/inbound.c) */

@@ -13,6 +13,7 @@
 #include "connectors/enrichment/provider.h"
 #include "connectors/crm/crm.h"
 #include "connectors/http.h"
+#include "connectors/mail/transport.h"
 #include "store/redis/redis.h"
 #include "store/store.h"
 
@@ -81,12 +82,30 @@ static int probe_crm(struct sa_app *app, char *backend, char *detail, size_t cap
     return 0;
 }
 
+/* The delivery worker's mail transport when it has a circuit breaker (SMTP): its state,
+ * with no call to the server. Reported, not failed, like the CRM's: the mail waits in the
+ * outbox. SA_ENOTFOUND (no entry) for Maildir or without a worker in this process. */
+static int probe_mail(struct sa_app *app, char *backend, char *detail, size_t cap,
+                      struct sa_err *err)
+{
+    (void)err;
+    struct sa_transport *t = app->mail_transport;
+    const char *state = t ? sa_transport_breaker(t) : NULL;
+    if (!state)
+        return SA_ENOTFOUND;
+    snprintf(backend, cap, "smtp");
+    snprintf(detail, cap, "breaker %s%s", state,
+             strcmp(sa_transport_name(t), "dkim") == 0 ? ", DKIM signing" : "");
+    return 0;
+}
+
 /* Every backend's probe; a new backend adds one row. */
 static const struct sa_health_probe probes[] = {
     {"database", probe_store},
     {"redis", probe_redis},
     {"enrichment", probe_enrichment}, /* issue 15: the HTTP providers' breakers */
-    {"crm", probe_crm}, /* CRM sync (issue 15) */
+    {"crm", probe_crm},               /* CRM sync (issue 15) */
+    {"mail", probe_mail},             /* the SMTP transport's breaker (issue 15) */
 };
 #define N_PROBES (sizeof probes / sizeof probes[0])
 

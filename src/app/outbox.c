@@ -539,6 +539,7 @@ int sa_outbox_start(struct sa_app *app, const char *spec, long poll_ms,
     w->started = true;
     app->outbox_kick_arg = w;
     app->outbox_kick = kick;
+    app->mail_transport = w->transport;
     *out = w;
     return 0;
 }
@@ -549,6 +550,7 @@ void sa_outbox_stop(struct sa_outbox_worker *w)
         return;
     if (w->started) {
         w->app->outbox_kick = NULL;
+        w->app->mail_transport = NULL;
         pthread_mutex_lock(&w->lock);
         w->stop = true;
         pthread_cond_signal(&w->cond);

@@ -309,6 +309,11 @@ static void test_outbox_over_smtp(void **state)
     assert_true(metrics_have("connector_requests_total{connector=\"smtp\",status=\"250\"} 1"));
     assert_true(metrics_have("connector_requests_total{connector=\"smtp\",status=\"550\"} 1"));
     assert_true(metrics_have("circuit_breaker_state{provider=\"smtp\"} 0"));
+    /* /health names the transport and its breaker, without calling the server */
+    j = http_json("GET", "/health", NULL, &r);
+    assert_string_equal(jstr(j, "backends.mail.backend"), "smtp");
+    assert_non_null(strstr(jstr(j, "backends.mail.detail"), "breaker closed"));
+    resp_free(&r);
     assert_true(exited_ok(server_stop(&runs_srv)));
     free(script);
     free(transport);

@@ -419,8 +419,14 @@ static void smtp_free(struct sa_transport *t)
     free(s);
 }
 
+static const char *smtp_breaker(struct sa_transport *t)
+{
+    return sa_breaker_state_name(sa_breaker_state(&((struct smtp *)t)->breaker));
+}
+
 static const struct sa_transport_ops smtp_ops = {
     .name = "smtp",
+    .breaker = smtp_breaker,
     .send = smtp_send,
     .free = smtp_free,
 };

@@ -428,8 +428,14 @@ static void signing_free(struct sa_transport *t)
     free(sg);
 }
 
+static const char *signing_breaker(struct sa_transport *t)
+{
+    return sa_transport_breaker(((struct signing *)t)->inner);
+}
+
 static const struct sa_transport_ops signing_ops = {
     .name = "dkim",
+    .breaker = signing_breaker,
     .send = signing_send,
     .send_once = signing_send_once,
     .prune = signing_prune,

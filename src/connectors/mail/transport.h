@@ -41,6 +41,9 @@ struct sa_transport_ops {
      * retention MUST be far longer than any retry of a delivery. */
     int (*prune)(struct sa_transport *t, double before, bool dry_run, long *n,
                  struct sa_err *err);
+    /* Optional (default: none). The state of the backend's circuit breaker ("closed",
+     * "open", "half_open"), or NULL for a backend without one (Maildir): for /health. */
+    const char *(*breaker)(struct sa_transport *t);
     /* Releases the transport and everything it owns. */
     void (*free)(struct sa_transport *t);
 };
@@ -100,6 +103,12 @@ static inline const char *sa_transport_name(const struct sa_transport *t)
 
 /* Frees t (NULL is fine). */
 void sa_transport_free(struct sa_transport *t);
+
+/* See sa_transport_ops.breaker: NULL for a backend without a breaker. */
+static inline const char *sa_transport_breaker(struct sa_transport *t)
+{
+    return t->ops->breaker ? t->ops->breaker(t) : NULL;
+}
 
 /* Sends through t; see sa_transport_ops.send. For Maildir: returns SA_EINVAL for an invalid
  * to_addr or an id_cap below the id's length (nothing is written then), SA_EIO when a
