@@ -261,6 +261,12 @@ static int act_bounce(struct sa_app *app, const struct sa_bounce *b, const char 
     json_array_foreach(items, i, it)
     {
         const char *id = json_string_value(json_object_get(it, "id"));
+        const char *kind = json_string_value(json_object_get(it, "kind"));
+        /* mail to the address only: a CRM push about the lead still goes (its e-mail
+         * bounced, which the CRM should hear of) */
+        if (kind && strcmp(kind, "email") != 0 && strcmp(kind, "followup") != 0 &&
+            strcmp(kind, "invite") != 0)
+            continue;
         struct sa_err e = {0};
         int c = rc ? rc : sa_store_outbox_claim(app->store, id, &e);
         if (c == SA_ECONFLICT || c == SA_ENOTFOUND) /* left the queue meanwhile */

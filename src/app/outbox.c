@@ -397,6 +397,27 @@ static int send_item(struct sa_outbox_worker *w, const json_t *item, struct sa_e
                                     json_string_value(json_object_get(p, "body")));
         return 1;
     }
+    /* the server is known down (the transport's breaker is open): no attempt is counted,
+     * the item waits for the breaker's next trial, so an outage fails no mail however long
+     * it lasts (as the CRM's pushes) */
+    const char *breaker = sa_transport_breaker(w->transport);
+    if (!permanent && breaker && strcmp(breaker, "open") == 0) {
+        double wait = w->app->cfg.breaker_open_seconds > 0 ? w->app->cfg.breaker_open_seconds : 30;
+        long long at = (long long)sa_wall_time() + (long long)wait + 1;
+        int marked = mark(st, id, token, "queued", NULL, e.msg, 0, err);
+        if (marked < 0)
+            return -1;
+        if (marked == 0) {
+            struct sa_err de = {0};
+            int moved =
+                sa_store_outbox_defer(st, id, at, "mail server unavailable (breaker open)", &de);
+            if (moved && moved != SA_ECONFLICT) {
+                *err = de;
+                return -1;
+            }
+        }
+        return 0;
+    }
     long long attempts = json_integer_value(json_object_get(item, "attempts")) + 1;
     if (permanent || attempts >= MAX_ATTEMPTS) {
         sa_log(SA_LOG_ERROR, "outbox failed",

@@ -61,7 +61,10 @@ enum {
     /* every command that opens the store */
     STORE = AGENTS | SA_CMD_MIGRATE | SA_CMD_IMPORT | SA_CMD_KEYS | SA_CMD_PRUNE,
     /* the run workers and the outbox's delivery */
-    BACKGROUND = SA_CMD_SERVE | SA_CMD_WORKER
+    BACKGROUND = SA_CMD_SERVE | SA_CMD_WORKER,
+    /* every command that opens the app (sa_app_open: the CRM, whose pushes an import, a
+     * pipeline or an inbound reply queue) */
+    OPENS_APP = AGENTS | SA_CMD_IMPORT | SA_CMD_PRUNE
 };
 
 static const struct sa_setting settings[] = {
@@ -215,7 +218,7 @@ static const struct sa_setting settings[] = {
      .dflt = "none",
      .doc = "where qualified leads and their activities (e-mails sent, meetings booked, "
             "replies) are pushed through the outbox; none queues nothing",
-     .commands = BACKGROUND | AGENTS | SA_CMD_CRM},
+     .commands = OPENS_APP},
     {.env = "CRM_DRY_RUN",
      INT(crm_dry_run),
      .dflt = "0",
@@ -224,59 +227,59 @@ static const struct sa_setting settings[] = {
      .range_doc = "0 or 1",
      .doc = "1: log what would be pushed and mark the items sent with delivered_id dry-run; "
             "nothing reaches the CRM",
-     .commands = BACKGROUND | SA_CMD_CRM},
+     .commands = OPENS_APP},
     {.env = "CRM_FIELD_MAP",
      STRING(crm_field_map),
      .dflt_doc = "the provider's (README \"CRM sync\")",
      .range_doc = "a JSON file, inline JSON {\"score\": \"hs_lead_score\"}, or "
                   "score=hs_lead_score,tier=lead_tier",
      .doc = "our lead fields -> the CRM's property names, over the provider's defaults",
-     .commands = BACKGROUND | SA_CMD_CRM},
+     .commands = OPENS_APP},
     {.env = "CRM_TIMEOUT_MS",
      INT(crm_timeout_ms),
      .dflt = "15000",
      .min = 100,
      .max = 600000,
      .doc = "one CRM call's deadline, its retries and rate-limit waits included",
-     .commands = BACKGROUND | SA_CMD_CRM},
+     .commands = OPENS_APP},
     {.env = "HUBSPOT_ACCESS_TOKEN",
      STRING(hubspot_access_token),
      .doc = "a HubSpot private app's access token (crm.objects.contacts/companies.write); "
             "required with CRM_PROVIDER=hubspot",
      .secret = 1,
-     .commands = BACKGROUND | SA_CMD_CRM},
+     .commands = OPENS_APP},
     {.env = "HUBSPOT_BASE_URL",
      URL(hubspot_base_url),
      .dflt = "https://api.hubapi.com",
      .doc = "HubSpot's API host (a test's fake)",
-     .commands = BACKGROUND | SA_CMD_CRM},
+     .commands = OPENS_APP},
     {.env = "SALESFORCE_LOGIN_URL",
      URL(salesforce_login_url),
      .range_doc = "https://MyDomain.my.salesforce.com",
      .doc = "the org's My Domain host, where the OAuth token is asked for; required with "
             "CRM_PROVIDER=salesforce",
-     .commands = BACKGROUND | SA_CMD_CRM},
+     .commands = OPENS_APP},
     {.env = "SALESFORCE_CLIENT_ID",
      STRING(salesforce_client_id),
      .doc = "the connected app's consumer key (client-credentials flow)",
-     .commands = BACKGROUND | SA_CMD_CRM},
+     .commands = OPENS_APP},
     {.env = "SALESFORCE_CLIENT_SECRET",
      STRING(salesforce_client_secret),
      .doc = "the connected app's consumer secret",
      .secret = 1,
-     .commands = BACKGROUND | SA_CMD_CRM},
+     .commands = OPENS_APP},
     {.env = "SALESFORCE_API_VERSION",
      STRING(salesforce_api_version),
      .dflt = "62.0",
      .range_doc = "NN.N",
      .doc = "the REST API version in /services/data/vNN.N/",
-     .commands = BACKGROUND | SA_CMD_CRM},
+     .commands = OPENS_APP},
     {.env = "SALESFORCE_EXTERNAL_ID_FIELD",
      STRING(salesforce_external_id_field),
      .dflt = "Email__c",
      .range_doc = "a Lead field marked External ID",
      .doc = "the Lead field leads are upserted on (our contact e-mail)",
-     .commands = BACKGROUND | SA_CMD_CRM},
+     .commands = OPENS_APP},
     /* sending by SMTP and DKIM signing (connectors/mail/smtp.h, dkim.h) */
     {.env = "SMTP_USERNAME",
      STRING(smtp_username),
@@ -371,15 +374,17 @@ static const struct sa_setting settings[] = {
      .dflt = "5",
      .min = 1,
      .max = 1000,
-     .doc = "consecutive failures that open an enrichment provider's circuit breaker",
-     .commands = AGENTS},
+     .doc = "consecutive failures that open a connector's circuit breaker (each enrichment "
+            "provider, the SMTP server, the CRM)",
+     .commands = OPENS_APP},
     {.env = "BREAKER_OPEN_SECONDS",
      SECONDS(breaker_open_seconds),
      .dflt = "30",
      .min = 1,
      .max = 86400,
-     .doc = "how long an open circuit breaker stays open",
-     .commands = AGENTS},
+     .doc = "how long an open circuit breaker stays open (mail and CRM pushes wait for it "
+            "without using up attempts)",
+     .commands = OPENS_APP},
     /* enrichment providers (README: Enrichment providers) */
     {.env = "ENRICHMENT_PROVIDERS",
      STRING(enrichment_providers),

@@ -24,7 +24,7 @@ struct sa_conn_http {
     CURLSH *share;
     pthread_mutex_t locks[CURL_LOCK_DATA_LAST];
     struct sa_breaker breaker;
-    int m_requests, m_seconds; /* metric families, or -1 */
+    int m_requests, m_seconds, m_breaker; /* metric families, or -1 */
 };
 
 static const double seconds_buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
@@ -41,6 +41,12 @@ static const struct sa_metric_desc m_seconds = {
     .labels = {"connector", NULL},
     .buckets = seconds_buckets,
     .nbuckets = (int)(sizeof seconds_buckets / sizeof seconds_buckets[0])};
+
+static const struct sa_metric_desc m_breaker = {
+    .name = "circuit_breaker_state", /* the app's family of that name (deduplicated) */
+    .help = "Circuit breaker per provider: 0 closed, 1 open, 2 half-open.",
+    .kind = SA_GAUGE,
+    .labels = {"provider", NULL}};
 
 static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *arg)
 {
@@ -76,10 +82,16 @@ int sa_conn_http_new(const struct sa_conn_http_config *cfg, struct sa_conn_http 
     struct sa_breaker_config bc = {.failure_threshold = cfg->breaker_failures,
                                    .open_seconds = cfg->breaker_open_s};
     sa_breaker_init(&c->breaker, c->name, &bc);
-    c->m_requests = c->m_seconds = -1;
+    c->m_requests = c->m_seconds = c->m_breaker = -1;
     if (cfg->metrics) {
         c->m_requests = sa_metrics_register(cfg->metrics, &m_requests);
         c->m_seconds = sa_metrics_register(cfg->metrics, &m_seconds);
+        if (cfg->breaker_gauge) {
+            c->m_breaker = sa_metrics_register(cfg->metrics, &m_breaker);
+            const char *v[] = {c->name};
+            if (c->m_breaker >= 0)
+                sa_metrics_set(cfg->metrics, c->m_breaker, v, 0);
+        }
     }
     c->share = curl_share_init();
     if (!c->share) {
@@ -316,6 +328,10 @@ int sa_conn_http_do(struct sa_conn_http *c, const struct sa_conn_req *req, struc
     }
     bool down = rc != 0 || out->status >= 500;
     sa_breaker_record(&c->breaker, !down);
+    if (c->m_breaker >= 0) {
+        const char *v[] = {c->name};
+        sa_metrics_set(c->cfg.metrics, c->m_breaker, v, (double)sa_breaker_state(&c->breaker));
+    }
     char st[16];
     if (rc == SA_ETIMEDOUT)
         snprintf(st, sizeof st, "timeout");

@@ -30,6 +30,10 @@ struct sa_conn_http_config {
     int breaker_failures;       /* consecutive failures that open the breaker; 0: 5 */
     double breaker_open_s;      /* how long it stays open; 0: 30 */
     struct sa_metrics *metrics; /* optional */
+    /* with metrics: keep circuit_breaker_state{provider=name} (0 closed, 1 open, 2
+     * half-open) for this breaker. Off for a connector whose caller reports its own
+     * breaker under the same name (the enrichment waterfall's, for Apollo). */
+    bool breaker_gauge;
 };
 
 /* One answer. */

@@ -177,6 +177,7 @@ int sa_crm_open(const struct sa_config *cfg, struct sa_metrics *metrics, struct 
         .breaker_failures = cfg->breaker_failures,
         .breaker_open_s = cfg->breaker_open_seconds,
         .metrics = metrics,
+        .breaker_gauge = true,
     };
     rc = sa_crm_field_map_parse(cfg->crm_field_map, c->field_map, err);
     if (!rc)

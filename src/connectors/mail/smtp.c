@@ -312,8 +312,18 @@ static int classify(CURLcode cc, long code, const struct transfer *x, bool *serv
                           curl_easy_strerror(cc));
     if (code >= 400 && code < 600) {
         bool permanent = code >= 500;
-        bool message_stage =
-            !strcmp(verb, "MAIL") || !strcmp(verb, "RCPT") || !strcmp(verb, "DATA");
+        /* a 5xx to MAIL FROM is about our sender or session (530 authentication required,
+         * 553 sender not allowed, 550 5.7.1 relaying denied), not the message: every
+         * message would get it, so it is a configuration failure (retried, and counted by
+         * the breaker), never a reason to fail the queue item by item */
+        bool message_stage = !strcmp(verb, "RCPT") || !strcmp(verb, "DATA");
+        if (permanent && !strcmp(verb, "MAIL")) {
+            *server_down = true;
+            return sa_err_set(err, SA_ECONFIG,
+                              "smtp: MAIL FROM refused (check SMTP_MAIL_FROM "
+                              "and the credentials): %s",
+                              said);
+        }
         if (permanent && !message_stage)
             return sa_err_set(err, SA_ECONFIG, "smtp: %s refused: %s", verb, said);
         /* A refused recipient, or a greylisting 4xx to one, says nothing about the

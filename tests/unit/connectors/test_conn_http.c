@@ -135,7 +135,8 @@ static struct sa_conn_http *client(struct sa_metrics *m, int breaker_failures)
                                       .max_retries = 2,
                                       .breaker_failures = breaker_failures,
                                       .breaker_open_s = 60,
-                                      .metrics = m};
+                                      .metrics = m,
+                                      .breaker_gauge = true};
     struct sa_conn_http *c = NULL;
     struct sa_err err = {0};
     assert_int_equal(sa_conn_http_new(&cfg, &c, &err), 0);
@@ -268,6 +269,7 @@ static void test_breaker_and_metrics(void **state)
         strstr(out.data, "connector_requests_total{connector=\"testvendor\",status=\"502\"} 2"));
     assert_non_null(strstr(out.data, "connector_requests_total{connector=\"testvendor\","
                                      "status=\"breaker_open\"} 1"));
+    assert_non_null(strstr(out.data, "circuit_breaker_state{provider=\"testvendor\"} 1"));
     const char *first = strstr(out.data, "# TYPE connector_requests_total");
     assert_non_null(first);
     assert_null(strstr(first + 1, "# TYPE connector_requests_total"));
