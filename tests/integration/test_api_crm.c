@@ -463,6 +463,52 @@ static void test_dry_run_sends_nothing(void **state)
     free(log);
 }
 
+/* A hard bounce of the lead's address fails the mail queued to it, never the CRM's pushes
+ * about the lead (the worker held: OUTBOX_POLL_MS=0, so both are still queued when the
+ * bounce comes). */
+static void test_bounce_keeps_crm_pushes(void **state)
+{
+    (void)state;
+    const char *const held[] = {"OUTBOX_POLL_MS", "0", NULL};
+    start_at(utc(2026, 11, 2, 15, 0), held);
+    import_lead();
+    assert_int_equal(crm_count("queued"), 1);
+    static const char dsn[] =
+        "From: MAILER-DAEMON@mx.quorvianta.io (Mail Delivery System)\r\n"
+        "To: sales@pipewise.example\r\n"
+        "Subject: Undelivered Mail Returned to Sender\r\n"
+        "Date: Mon, 2 Nov 2026 15:05:00 +0000\r\n"
+        "Message-ID: <20261102150500.ABC123@mx.quorvianta.io>\r\n"
+        "MIME-Version: 1.0\r\n"
+        "Content-Type: multipart/report; report-type=delivery-status; boundary=\"b1\"\r\n"
+        "\r\n"
+        "--b1\r\n"
+        "Content-Type: text/plain; charset=us-ascii\r\n"
+        "\r\n"
+        "I'm sorry to have to inform you that your message could not be delivered.\r\n"
+        "--b1\r\n"
+        "Content-Type: message/delivery-status\r\n"
+        "\r\n"
+        "Reporting-MTA: dns; mx.quorvianta.io\r\n"
+        "\r\n"
+        "Final-Recipient: rfc822; maya@quorvianta.io\r\n"
+        "Action: failed\r\n"
+        "Status: 5.1.1\r\n"
+        "Diagnostic-Code: smtp; 550 5.1.1 <maya@quorvianta.io>: Recipient address rejected\r\n"
+        "--b1--\r\n";
+    struct resp r;
+    http("POST", "/api/inbound/email", "message/rfc822", dsn, strlen(dsn), &r);
+    if (r.status != 200)
+        fail_msg("inbound: %ld %.300s", r.status, r.body);
+    json_t *j = json_loadb(r.body, r.len, 0, NULL);
+    assert_string_equal(jstr(j, "kind"), "bounce");
+    assert_true(json_is_true(jget(j, "do_not_contact")));
+    json_decref(j);
+    resp_free(&r);
+    assert_int_equal(crm_count("queued"), 1);
+    assert_int_equal(crm_count("failed"), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -471,6 +517,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_salesforce_once_across_retry_and_restart, crm_setup,
                                         crm_teardown),
         cmocka_unit_test_setup_teardown(test_dry_run_sends_nothing, crm_setup, crm_teardown),
+        cmocka_unit_test_setup_teardown(test_bounce_keeps_crm_pushes, crm_setup, crm_teardown),
     };
     return api_exit_status(cmocka_run_group_tests(tests, api_group_setup, api_group_teardown));
 }
