@@ -106,8 +106,35 @@ static int add_item(struct sa_app *app, const char *key, const char *kind, const
     return rc;
 }
 
-/* Queues p (a lead payload, taken). */
-static int queue_payload(struct sa_app *app, json_t *p, int *added, struct sa_err *err)
+/* For a push already queued under key: when the newest item of that push (key, or a
+ * retry of it, "key:retry:ID") failed for good, the key of its retry (keyed by the failed
+ * item, so a second `crm sync` queues it once); else "" (queued, sent or pending). */
+static int retry_key(struct sa_app *app, const char *lead_id, const char *key, char *out,
+                     size_t cap, struct sa_err *err)
+{
+    out[0] = '\0';
+    json_t *items = NULL;
+    int rc = sa_store_outbox_kind_list(app->store, KIND_LEAD, lead_id, 200, &items, err);
+    size_t i, n = strlen(key);
+    json_t *it;
+    json_array_foreach(items, i, it)
+    {
+        const char *k = json_string_value(json_object_get(it, "idempotency_key"));
+        if (!k || strncmp(k, key, n) != 0 || (k[n] != '\0' && k[n] != ':'))
+            continue;
+        const char *status = json_string_value(json_object_get(it, "status"));
+        if (status && strcmp(status, "failed") == 0)
+            snprintf(out, cap, "%s:retry:%s", key, json_string_value(json_object_get(it, "id")));
+        break; /* the newest of this push decides */
+    }
+    json_decref(items);
+    return rc;
+}
+
+/* Queues p (a lead payload, taken); with retry_failed (the backlog), a push that failed
+ * for good is queued again. */
+static int queue_payload(struct sa_app *app, json_t *p, bool retry_failed, int *added,
+                         struct sa_err *err)
 {
     /* the version: a hash of what is pushed, so the same push is queued once */
     char *text = json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS);
@@ -120,8 +147,15 @@ static int queue_payload(struct sa_app *app, json_t *p, int *added, struct sa_er
     snprintf(key, sizeof key, KIND_LEAD ":%s:%016llx", lead_id ? lead_id : "",
              (unsigned long long)fnv1a(text));
     free(text);
-    int rc = add_item(app, key, KIND_LEAD, lead_id, json_string_value(json_object_get(p, "email")),
-                      p, added, err);
+    int n = 0;
+    const char *email = json_string_value(json_object_get(p, "email"));
+    int rc = add_item(app, key, KIND_LEAD, lead_id, email, p, &n, err);
+    char again[256];
+    if (!rc && n == 0 && retry_failed &&
+        !(rc = retry_key(app, lead_id, key, again, sizeof again, err)) && again[0])
+        rc = add_item(app, again, KIND_LEAD, lead_id, email, p, &n, err);
+    if (added)
+        *added = n;
     json_decref(p);
     return rc;
 }
@@ -138,7 +172,7 @@ int sa_crm_sync_queue_lead(struct sa_app *app, const char *lead_id, int *added, 
         return rc;
     json_t *p = lead_payload(lead);
     json_decref(lead);
-    return p ? queue_payload(app, p, added, err) : 0;
+    return p ? queue_payload(app, p, false, added, err) : 0;
 }
 
 int sa_crm_sync_queue_activity(struct sa_app *app, const char *lead_id, const char *email,
@@ -396,7 +430,7 @@ int sa_crm_sync_backlog(struct sa_app *app, const char *since, int *queued, int 
             (*seen)++;
             json_t *p = lead_payload(lead);
             int added = 0;
-            if (p && (rc = queue_payload(app, p, &added, err))) {
+            if (p && (rc = queue_payload(app, p, true, &added, err))) {
                 json_decref(page);
                 return rc;
             }

@@ -215,6 +215,18 @@ static void test_outcomes_recorded(void **state)
     assert_int_equal(json_integer_value(json_object_get(counts, "failed")), 1);
     assert_int_equal(json_integer_value(json_object_get(counts, "queued")), 1);
     json_decref(st);
+    /* `crm sync` queues a push that failed for good once more (the operator fixed the
+     * data or the CRM), and only once however often it runs; the others stand */
+    int queued = -1, seen = -1;
+    assert_int_equal(sa_crm_sync_backlog(&app, NULL, &queued, &seen, &err), 0);
+    assert_int_equal(queued, 1);
+    assert_int_equal(sa_crm_sync_backlog(&app, NULL, &queued, &seen, &err), 0);
+    assert_int_equal(queued, 0);
+    st = status_of(broken);
+    counts = json_object_get(st, "counts");
+    assert_int_equal(json_integer_value(json_object_get(counts, "failed")), 1);
+    assert_int_equal(json_integer_value(json_object_get(counts, "queued")), 2);
+    json_decref(st);
     /* the fake saw a malformed request on purpose: forget it for teardown */
     const char *why = NULL;
     assert_int_equal(fake_hubspot_invalid(fake, &why), 1);
