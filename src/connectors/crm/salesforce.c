@@ -90,7 +90,9 @@ static int fetch_token(struct salesforce *s, char *error, size_t cap)
                  rc ? err.msg : json_string_value(json_object_get(e, "error")) ?: "no token",
                  json_string_value(json_object_get(e, "error_description")) ?: "");
         json_decref(e);
-        out = SA_CRM_RETRY; /* down, or credentials to fix: the items wait (5 attempts) */
+        /* down, or credentials to fix: the items wait (5 attempts); while the breaker is
+         * open nothing was tried, and the items wait without using one up */
+        out = r.breaker_open ? SA_CRM_DEFER : SA_CRM_RETRY;
     }
     json_decref(j);
     sa_conn_resp_free(&r);
