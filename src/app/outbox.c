@@ -372,29 +372,34 @@ static int send_item(struct sa_outbox_worker *w, const json_t *item, struct sa_e
     char delivered[SA_TRANSPORT_ID_MAX];
     bool already = false;
     rc = sa_mail_render(&m, &msg, &len, &e);
-    free(trimmed);
     if (!rc)
         rc = sa_transport_send_once(w->transport, id, to, msg, len, delivered, sizeof delivered,
                                     &already, &e);
     free(msg);
+    if (rc) { /* the body (trimmed or not) is kept only for the CRM's note of a sent one */
+        free(trimmed);
+        trimmed = NULL;
+        body = NULL;
+    }
     /* SA_EINVAL is for good: a message that cannot be rendered never will be, and one the
      * receiving server refused (an SMTP 5xx) would be refused again; everything else (a
      * 4xx, a lost connection) is retried with backoff */
     bool permanent = rc == SA_EINVAL;
     if (rc == 0) {
-        if ((rc = mark(st, id, token, "sent", delivered, NULL, 0, err)) < 0)
-            return -1;
-        if (rc)
-            return 0;
+        if ((rc = mark(st, id, token, "sent", delivered, NULL, 0, err)) != 0) {
+            free(trimmed);
+            return rc < 0 ? -1 : 0;
+        }
         sa_log(SA_LOG_INFO, "outbox sent",
                json_pack("{s:s, s:s, s:s, s:b}", "outbox_id", id, "to", to, "delivered_id",
                          delivered, "already_delivered", already));
         /* the CRM hears of it (CRM_PROVIDER; once per item: its id keys the push) */
         char activity[64];
         snprintf(activity, sizeof activity, "outbox:%s", id);
+        /* what was sent: without the proposal of a meeting that had passed */
         sa_crm_sync_activity_logged(w->app, json_string_value(json_object_get(item, "lead_id")), to,
-                                    "email", activity, m.subject,
-                                    json_string_value(json_object_get(p, "body")));
+                                    "email", activity, m.subject, body);
+        free(trimmed);
         return 1;
     }
     /* the server is known down (the transport's breaker is open): no attempt is counted,
