@@ -1118,3 +1118,24 @@ int runs_teardown(void **state)
     harness_use(&main_srv);
     return 0;
 }
+
+void clock_file_set(const char *path, time_t t)
+{
+    char iso[32];
+    struct tm tm;
+    strftime(iso, sizeof iso, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
+    char tmp[640];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    assert_non_null(f);
+    fprintf(f, "%s\n", iso);
+    fclose(f);
+    assert_int_equal(rename(tmp, path), 0);
+}
+
+time_t utc(int y, int mo, int d, int h, int mi)
+{
+    struct tm tm = {
+        .tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h, .tm_min = mi};
+    return timegm(&tm);
+}

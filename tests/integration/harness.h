@@ -30,6 +30,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <sys/types.h>
+#include <time.h>
 
 /* ---- the server process ------------------------------------------------------------ */
 
@@ -282,5 +283,12 @@ char *run_status_now(const char *id);
 char *run_wait_settled(const char *id, int seconds);
 /* Whether s's log (so far) contains text. */
 bool server_log_has(const struct server *s, const char *text);
+
+/* Business time for a server started with CLOCK_FILE=path: writes instant t (Unix
+ * seconds) to path atomically (a temporary file renamed over it), so the server's "now"
+ * moves to t and flows on from there. Fails the test when it cannot. */
+void clock_file_set(const char *path, time_t t);
+/* y-mo-d h:mi UTC as Unix seconds. */
+time_t utc(int y, int mo, int d, int h, int mi);
 
 #endif

@@ -28,25 +28,9 @@ static const char lead_csv[] =
 static char clock_path[600];
 static struct fake_hubspot *fake;
 
-static time_t utc(int y, int mo, int d, int h, int mi)
-{
-    struct tm tm = {
-        .tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h, .tm_min = mi};
-    return timegm(&tm);
-}
-
 static void set_clock(time_t t)
 {
-    char iso[32];
-    struct tm tm;
-    strftime(iso, sizeof iso, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
-    char tmp[640];
-    snprintf(tmp, sizeof tmp, "%s.tmp", clock_path);
-    FILE *f = fopen(tmp, "w");
-    assert_non_null(f);
-    fprintf(f, "%s\n", iso);
-    fclose(f);
-    assert_int_equal(rename(tmp, clock_path), 0);
+    clock_file_set(clock_path, t);
 }
 
 /* The settings every test's server gets, then the test's own (name, value pairs). */

@@ -18,16 +18,7 @@ static char clock_path[600];
 /* Moves the server's "now" to t (the file's instant; it flows on from there). */
 static void set_clock(time_t t)
 {
-    char iso[32];
-    struct tm tm;
-    strftime(iso, sizeof iso, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
-    char tmp[640];
-    snprintf(tmp, sizeof tmp, "%s.tmp", clock_path);
-    FILE *f = fopen(tmp, "w");
-    assert_non_null(f);
-    fprintf(f, "%s\n", iso);
-    fclose(f);
-    assert_int_equal(rename(tmp, clock_path), 0);
+    clock_file_set(clock_path, t);
 }
 
 /* Writes a file into the server's Maildir subdirectory sub ("new", "cur") last changed at
