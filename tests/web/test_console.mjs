@@ -101,6 +101,69 @@ await steps([
     await page.locator('#pending-count').filter({ hasText: '(1 pending)' }).waitFor();
     await page.locator('table.decided tbody tr').filter({ hasText: company }).filter({ hasText: 'they asked for a phone call' }).waitFor();
   }],
+  ['a lead is found by search and opened: its score bars, timeline and export', async () => {
+    await page.getByRole('link', { name: 'Leads', exact: true }).click();
+    await page.locator('#leads-summary').filter({ hasText: /\d+ leads/ }).waitFor();
+    await page.getByLabel('Search').fill('quorvianta');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await page.locator('#leads-summary').filter({ hasText: /^1 leads/ }).waitFor();
+    assert.equal(await page.locator('#leads-table tbody tr').count(), 1);
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export CSV' }).click()]);
+    const csv = await (await import('node:fs/promises')).readFile(await download.path(), 'utf8');
+    const lines = csv.trim().split(/\r?\n/);
+    assert.equal(lines.length, 2, `the export has the header and the one lead found: ${csv.slice(0, 300)}`);
+    assert.match(lines[1], /Quorvianta Software/);
+    await page.getByRole('link', { name: 'Quorvianta Software' }).click();
+    await page.getByRole('heading', { level: 1, name: /Quorvianta Software/ }).waitFor();
+    const bars = page.locator('#score-bars li');
+    await bars.first().waitFor();
+    assert.ok(await bars.count() >= 4, 'one bar per factor');
+    const widths = await page.locator('#score-bars .bar > span').evaluateAll(els => els.map(e => e.getBoundingClientRect().width));
+    assert.ok(widths.some(x => x > 10), `bars drawn: ${widths}`);
+    const meter = page.locator('#score-bars [role="meter"]').first();
+    assert.match(await meter.getAttribute('aria-label'), /\d+ of \d+ points/);
+    await page.locator('#timeline li').first().waitFor();
+    await screenshot(page, bin, 'lead');
+  }],
+  ['a CRM export with two bad rows: the column preview, then the report by row', async () => {
+    await page.getByRole('link', { name: 'Import', exact: true }).click();
+    await page.getByLabel('CSV file').setInputFiles(join(SOURCE_DIR, 'tests', 'web', 'data', 'hubspot-export.csv'));
+    const mapping = page.locator('#mapping tbody tr');
+    await mapping.first().waitFor();
+    assert.equal(await mapping.count(), 13);
+    assert.match(await mapping.filter({ hasText: 'Company Name' }).innerText(), /company_name/);
+    assert.match(await mapping.filter({ hasText: 'Job Title' }).innerText(), /contact_info\.title/);
+    assert.match(await mapping.filter({ hasText: 'Lead Source' }).innerText(), /kept on the lead as lead_source/);
+    const before = (await call(srv, '/api/leads?limit=1')).json.total;
+    await page.getByRole('button', { name: /^Import hubspot-export\.csv/ }).click();
+    await page.locator('#count-created').filter({ hasText: '3' }).waitFor();
+    assert.equal(await page.locator('#count-failed').innerText(), '2');
+    const errs = page.locator('#report-errors tbody tr');
+    assert.equal(await errs.count(), 2);
+    assert.match(await errs.nth(0).innerText(), /^3\s+4\s+contact_info\.email\s+Value is not a valid email/);
+    assert.match(await errs.nth(1).innerText(), /^4\s+5\s+company_name\s+Field required/);
+    assert.equal((await call(srv, '/api/leads?limit=1')).json.total, before + 3);
+    await screenshot(page, bin, 'import');
+  }],
+  ['on a phone (390x844) the navigation folds and the inbox still works', async () => {
+    const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+    const p2 = await phone.newPage();
+    const w2 = watch(p2, srv);
+    await signIn(p2, srv);
+    await p2.locator('#queue li button').first().waitFor();
+    assert.equal(await p2.locator('#queue li button').count(), 1);
+    assert.ok(!(await p2.locator('#nav').isVisible()), 'the navigation is folded');
+    await p2.getByRole('button', { name: 'Menu' }).click();
+    assert.equal(await p2.getByRole('button', { name: 'Menu' }).getAttribute('aria-expanded'), 'true');
+    await p2.getByRole('link', { name: 'Inbox' }).waitFor();
+    const overflow = await p2.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `no sideways scrolling (${overflow}px too wide)`);
+    await p2.getByRole('button', { name: 'Menu' }).click();
+    await screenshot(p2, bin, 'inbox-phone');
+    assert.deepEqual(w2.foreign, []);
+    assert.deepEqual(w2.errors, []);
+    await phone.close();
+  }],
   ['no request left for another origin, and no console error', async () => {
     assert.deepEqual(w.foreign, []);
     assert.deepEqual(w.errors, []);
