@@ -124,6 +124,10 @@ await steps([
     assert.match(await meter.getAttribute('aria-label'), /\d+ of \d+ points/);
     await page.locator('#timeline li').first().waitFor();
     await screenshot(page, bin, 'lead');
+    // drafting from the lead's page puts a new approval in the inbox
+    await page.getByRole('button', { name: 'Draft outreach (to the inbox)' }).click();
+    await page.locator('#pending-count').filter({ hasText: '(2 pending)' }).waitFor();
+    assert.equal(await page.locator('#queue li .q-company').filter({ hasText: 'Quorvianta Software' }).count(), 1);
   }],
   ['a CRM export with two bad rows: the column preview, then the report by row', async () => {
     await page.getByRole('link', { name: 'Import', exact: true }).click();
@@ -151,7 +155,7 @@ await steps([
     const w2 = watch(p2, srv);
     await signIn(p2, srv);
     await p2.locator('#queue li button').first().waitFor();
-    assert.equal(await p2.locator('#queue li button').count(), 1);
+    assert.equal(await p2.locator('#queue li button').count(), 2);
     assert.ok(!(await p2.locator('#nav').isVisible()), 'the navigation is folded');
     await p2.getByRole('button', { name: 'Menu' }).click();
     assert.equal(await p2.getByRole('button', { name: 'Menu' }).getAttribute('aria-expanded'), 'true');
