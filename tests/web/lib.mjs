@@ -64,11 +64,12 @@ export async function call(srv, path, { method = 'GET', body, key = srv.adminKey
 // Maildir), seeded with data/sample_leads.json; waits for /health; creates a key with the
 // CLI (scopes read,write,approve: what a sales rep gets) and, with drafts > 0, puts that
 // many BDR drafts in the inbox (the top-scored leads). Returns the server handle.
-export async function startServer(bin, { drafts = 3 } = {}) {
+// env: more settings for this server ({MAX_BODY_BYTES: '4096'}).
+export async function startServer(bin, { drafts = 3, env: more = {} } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'sa-web-'));
   const port = await freePort();
   const db = `sqlite://${dir}/db.sqlite`;
-  const env = { ...process.env, MAIL_TRANSPORT: `maildir:${dir}/mail`, LOG_LEVEL: 'warn' };
+  const env = { ...process.env, MAIL_TRANSPORT: `maildir:${dir}/mail`, LOG_LEVEL: 'warn', ...more };
   const args = ['serve', '--port', String(port), '--host', '127.0.0.1', '--database-url', db,
     '--data-dir', join(SOURCE_DIR, 'data'), '--threads', '4', '--seed', join(SOURCE_DIR, 'data', 'sample_leads.json')];
   const child = spawn(bin, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });

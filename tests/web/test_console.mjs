@@ -71,7 +71,7 @@ await steps([
     await page.locator('#approval-title').filter({ hasNotText: first }).waitFor();
     const second = await page.locator('#approval-title').innerText();
     assert.notEqual(second, first);
-    assert.equal(await page.locator('#queue li[aria-selected="true"] .q-company').innerText(), second);
+    assert.equal(await page.locator('#queue li button[aria-current="true"] .q-company').innerText(), second);
     await page.keyboard.press('k');
     await page.locator('#approval-title').filter({ hasText: first }).waitFor();
     await page.keyboard.press('e');
@@ -148,6 +148,34 @@ await steps([
     assert.match(await errs.nth(1).innerText(), /^4\s+5\s+company_name\s+Field required/);
     assert.equal((await call(srv, '/api/leads?limit=1')).json.total, before + 3);
     await screenshot(page, bin, 'import');
+  }],
+  ['a file over the body limit is imported in the background, its progress followed', async () => {
+    // a second server whose MAX_BODY_BYTES is 4 KiB: a 90-row export (~12 KiB) goes to a job
+    const small = await startServer(bin, { drafts: 0, env: { MAX_BODY_BYTES: '4096' } });
+    const p3 = await context.newPage();
+    const w3 = watch(p3, small);
+    try {
+      await signIn(p3, small);
+      await p3.locator('#pending-count').waitFor();
+      await p3.getByRole('link', { name: 'Import', exact: true }).click();
+      const rows = ['Account Name,First Name,Last Name,Title,Email,No. of Employees,Annual Revenue,Mailing Country'];
+      for (let i = 1; i <= 90; i++)
+        rows.push(`Northwind Freight ${i},Avery,Quinn${i},Head of Sales Operations,avery.quinn${i}@northwind-freight${i}.com,${100 + i},$${10 + i}M,US`);
+      await p3.getByLabel('CSV file').setInputFiles({ name: 'salesforce-report.csv', mimeType: 'text/csv', buffer: Buffer.from(rows.join('\r\n') + '\r\n') });
+      await p3.locator('#mapping tbody tr').first().waitFor();
+      assert.match(await p3.locator('#mapping tbody tr').filter({ hasText: 'Account Name' }).innerText(), /company_name/);
+      const answer = p3.waitForResponse(r => r.url().includes('/api/leads/import'));
+      await p3.getByRole('button', { name: /^Import salesforce-report\.csv/ }).click();
+      assert.equal((await answer).status(), 202, 'a background job');
+      await p3.locator('#count-created').filter({ hasText: '90' }).waitFor({ timeout: 60000 });
+      assert.equal(await p3.locator('#count-failed').innerText(), '0');
+      assert.equal((await call(small, '/api/leads?limit=1')).json.total, 90 + 40);
+      assert.deepEqual(w3.foreign, []);
+      assert.deepEqual(w3.errors, []);
+    } finally {
+      await p3.close();
+      await stopServer(small);
+    }
   }],
   ['on a phone (390x844) the navigation folds and the inbox still works', async () => {
     const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });

@@ -62,7 +62,7 @@ export async function render(root, ctx) {
     items.forEach((a, i) => {
       const lead = leads.get(a.lead_id);
       const q = lead?.qualification || {};
-      list.append(h('li', { class: i === cur ? 'current' : null, 'aria-selected': String(i === cur) },
+      list.append(h('li', { class: i === cur ? 'current' : null },
         h('button', { type: 'button', 'aria-current': i === cur ? 'true' : null, onclick: () => select(i, true) },
           h('span', { class: 'q-company' }, companyOf(a)),
           h('span', { class: 'q-sub' }, [lead?.contact_info?.name || argsOf(a).to || '',
