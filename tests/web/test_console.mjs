@@ -196,6 +196,24 @@ await steps([
     assert.deepEqual(w2.errors, []);
     await phone.close();
   }],
+  ['a page this build lacks says so instead of breaking', async () => {
+    await page.evaluate(() => { location.hash = '#/nosuchpage'; });
+    await page.getByRole('heading', { name: 'Not available' }).waitFor();
+    assert.match(await page.locator('main').innerText(), /"nosuchpage" is not available in this build/);
+    // the browser logs the module's 404 itself: the one expected error
+    assert.deepEqual(w.errors, ['console: Failed to load resource: the server responded with a status of 404 (Not Found)']);
+    w.errors.length = 0;
+    await page.getByRole('link', { name: 'Back to the inbox' }).click();
+    await page.locator('#pending-count').waitFor();
+  }],
+  ['sign-out forgets the key', async () => {
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('sales-agent.key')), null);
+    assert.equal(await page.locator('#who').innerText(), '');
+    await page.reload();
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+  }],
   ['no request left for another origin, and no console error', async () => {
     assert.deepEqual(w.foreign, []);
     assert.deepEqual(w.errors, []);

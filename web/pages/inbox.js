@@ -318,13 +318,20 @@ export async function render(root, ctx) {
     act();
   }
 
-  const res = await api('/api/approvals?status=pending&limit=100');
-  items = res.items || [];
-  await Promise.all(items.slice(0, 50).map(a => loadLead(a.lead_id)));
-  drawList();
-  drawDetail();
-  if (items.length) await select(0, false);
-  loadDecided();
+  // the keys work from the first draw on (a fast user, a test); until the list is in,
+  // there is nothing for them to act on
   document.addEventListener('keydown', onKey);
+  try {
+    const res = await api('/api/approvals?status=pending&limit=100');
+    items = res.items || [];
+    await Promise.all(items.slice(0, 50).map(a => loadLead(a.lead_id)));
+    drawList();
+    drawDetail();
+    if (items.length) await select(0, false);
+  } catch (e) {
+    document.removeEventListener('keydown', onKey);
+    throw e;
+  }
+  loadDecided();
   return () => document.removeEventListener('keydown', onKey);
 }
