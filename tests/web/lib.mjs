@@ -152,6 +152,16 @@ export function watch(page, srv) {
   return { errors, foreign };
 }
 
+// The form controls on the page that have no accessible name (no <label>, aria-label or
+// aria-labelledby): each as "tag#id". Every control must have one.
+export async function unlabelled(page) {
+  return page.evaluate(() => [...document.querySelectorAll('input, select, textarea, button')]
+    .filter(el => el.type !== 'hidden')
+    .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label') && !el.getAttribute('aria-labelledby') &&
+      !(el.tagName === 'BUTTON' && el.textContent.trim()))
+    .map(el => `${el.tagName.toLowerCase()}#${el.id}`));
+}
+
 export async function screenshot(page, bin, name) {
   const file = join(artifactsDir(bin), `${name}.png`);
   await page.screenshot({ path: file, fullPage: true });

@@ -7,7 +7,7 @@
 // build-test/artifacts/web/; with SA_UPDATE_DOCS=1 the inbox's is also docs/console.png.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { binaryFromArgs, startServer, stopServer, launch, watch, screenshot, signIn, steps, call, SOURCE_DIR } from './lib.mjs';
+import { binaryFromArgs, startServer, stopServer, launch, watch, screenshot, signIn, steps, call, unlabelled, SOURCE_DIR } from './lib.mjs';
 
 const bin = binaryFromArgs();
 const srv = await startServer(bin, { drafts: 3 });
@@ -33,6 +33,7 @@ await steps([
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
   }],
   ['a wrong key is refused with a clear message and not kept', async () => {
+    assert.deepEqual(await unlabelled(page), [], 'the sign-in form is labelled');
     await page.getByLabel('API key').fill('sa_0123456789abcdef_notARealKeyAtAllButLongEnoughToLookLikeOne00');
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.locator('#signin-error').filter({ hasText: 'This key was refused' }).waitFor();
@@ -76,6 +77,7 @@ await steps([
     await page.locator('#approval-title').filter({ hasText: first }).waitFor();
     await page.keyboard.press('e');
     await page.locator('#edit-subject-0:focus').waitFor();
+    assert.deepEqual(await unlabelled(page), [], 'every control of the inbox and its editor has a label');
     await page.keyboard.press('Control+A');
     await page.keyboard.type(NEW_SUBJECT);
     await page.keyboard.press('Enter');
@@ -107,6 +109,7 @@ await steps([
     await page.getByLabel('Search').fill('quorvianta');
     await page.getByRole('button', { name: 'Apply' }).click();
     await page.locator('#leads-summary').filter({ hasText: /^1 leads/ }).waitFor();
+    assert.deepEqual(await unlabelled(page), [], 'every control of the leads page has a label');
     assert.equal(await page.locator('#leads-table tbody tr').count(), 1);
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export CSV' }).click()]);
     const csv = await (await import('node:fs/promises')).readFile(await download.path(), 'utf8');
@@ -135,6 +138,7 @@ await steps([
     const mapping = page.locator('#mapping tbody tr');
     await mapping.first().waitFor();
     assert.equal(await mapping.count(), 13);
+    assert.deepEqual(await unlabelled(page), [], 'every control of the import page has a label');
     assert.match(await mapping.filter({ hasText: 'Company Name' }).innerText(), /company_name/);
     assert.match(await mapping.filter({ hasText: 'Job Title' }).innerText(), /contact_info\.title/);
     assert.match(await mapping.filter({ hasText: 'Lead Source' }).innerText(), /kept on the lead as lead_source/);
