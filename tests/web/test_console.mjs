@@ -200,6 +200,47 @@ await steps([
     assert.deepEqual(w2.errors, []);
     await phone.close();
   }],
+  ['accept and ignore ask to confirm: Esc cancels, Enter answers', async () => {
+    await page.getByRole('link', { name: 'Inbox', exact: true }).click();
+    await page.locator('#pending-count').filter({ hasText: '(2 pending)' }).waitFor();
+    const first = await page.locator('#approval-title').innerText();
+    await page.locator('body').focus();
+    await page.keyboard.press('i');
+    await page.locator('#confirm:focus').filter({ hasText: 'Yes, ignore it' }).waitFor();
+    await page.keyboard.press('Escape');
+    await page.locator('#confirm').waitFor({ state: 'detached' });
+    assert.equal(await page.locator('#pending-count').innerText(), '(2 pending)', 'Esc answered nothing');
+    await page.keyboard.press('a');
+    await page.locator('#confirm:focus').filter({ hasText: 'Yes, send it' }).waitFor();
+    await page.keyboard.press('Enter');
+    await page.locator('#pending-count').filter({ hasText: '(1 pending)' }).waitFor();
+    await page.locator('body').focus();
+    await page.keyboard.press('i');
+    await page.locator('#confirm:focus').waitFor();
+    await page.keyboard.press('Enter');
+    await page.locator('#pending-count').filter({ hasText: '(0 pending)' }).waitFor();
+    const rows = page.locator('table.decided tbody tr');
+    await rows.filter({ hasText: first }).filter({ hasText: 'Accepted' }).waitFor();
+    await rows.filter({ hasText: 'Ignored' }).waitFor();
+    const approvals = (await call(srv, '/api/approvals?limit=50')).json.items;
+    assert.deepEqual(approvals.map(a => a.status).sort(), ['accepted', 'edited', 'ignored', 'responded']);
+    assert.ok(approvals.every(a => a.reviewer && a.reviewer.startsWith('kim@pipewise.example (key:')));
+  }],
+  ['a file dropped on the import page is read like a chosen one', async () => {
+    await page.getByRole('link', { name: 'Import', exact: true }).click();
+    await page.locator('#drop').waitFor();
+    await page.evaluate(() => {
+      const dt = new DataTransfer();
+      dt.items.add(new File(['Organization - Name;Person - Name;Person - Email - Work;Person - Job title\r\nAcme;Ana Ruiz;ana@acme.example;COO\r\n'],
+        'pipedrive.csv', { type: 'text/csv' }));
+      document.getElementById('drop').dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    });
+    const mapping = page.locator('#mapping tbody tr');
+    await mapping.nth(3).waitFor();
+    assert.match(await mapping.nth(0).innerText(), /Organization - Name\s+company_name/);
+    assert.match(await mapping.nth(2).innerText(), /Person - Email - Work\s+contact_info\.email/);
+    assert.match(await page.locator('#preview').innerText(), /delimiter ";"/);
+  }],
   ['a page this build lacks says so instead of breaking', async () => {
     await page.evaluate(() => { location.hash = '#/nosuchpage'; });
     await page.getByRole('heading', { name: 'Not available' }).waitFor();
