@@ -259,6 +259,23 @@ await steps([
     await page.reload();
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
   }],
+  ['a key revoked while signed in sends the user back to the sign-in', async () => {
+    const made = await call(srv, '/api/keys', { method: 'POST', body: { name: 'temp@pipewise.example', scopes: ['read'] } });
+    assert.equal(made.status, 201);
+    await signIn(page, srv, made.json.key);
+    await page.locator('#who').filter({ hasText: 'temp@pipewise.example' }).waitFor();
+    assert.equal((await call(srv, `/api/keys/${made.json.id}`, { method: 'DELETE' })).status, 200);
+    // servers see a revocation within 5 s (their key cache): ask until the 401 comes
+    const note = page.locator('.signin .note').filter({ hasText: 'The server refused the key' });
+    for (let i = 0; i < 100 && !(await note.isVisible()); i++) {
+      await page.evaluate(() => { location.hash = location.hash === '#/leads' ? '#/inbox' : '#/leads'; });
+      await page.waitForTimeout(200);
+    }
+    await note.waitFor();
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('sales-agent.key')), null);
+    assert.ok(w.errors.length >= 1 && w.errors.every(e => e.includes('status of 401')), `only the expected 401s: ${w.errors}`);
+    w.errors.length = 0;
+  }],
   ['no request left for another origin, and no console error', async () => {
     assert.deepEqual(w.foreign, []);
     assert.deepEqual(w.errors, []);
