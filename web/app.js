@@ -127,7 +127,9 @@ function notAvailable(name) {
     h('p', {}, h('a', { href: '#/inbox' }, 'Back to the inbox')));
 }
 
-async function route() {
+// focusMain: a navigation the user made (not the first load), after which focus moves
+// to the new page's <main>.
+async function route(focusMain = false) {
   const token = ++seq;
   runCleanup();
   main.replaceChildren();
@@ -181,6 +183,9 @@ async function route() {
       return;
     }
     cleanup = typeof done === 'function' ? done : null;
+    // a screen reader hears the new page: focus moves to it, unless the page put it somewhere
+    const active = document.activeElement;
+    if (focusMain && (!active || active === document.body || active.closest('#nav'))) main.focus({ preventScroll: true });
   } catch (e) {
     if (token !== seq) return;
     if (e.status === 401) return; // back at the sign-in already
@@ -207,6 +212,6 @@ document.getElementById('skip').addEventListener('click', ev => {
   main.focus();
 });
 window.addEventListener('hashchange', () => {
-  if (location.hash.startsWith('#/') || !getKey()) route();
+  if (location.hash.startsWith('#/') || !getKey()) route(true);
 });
 route();

@@ -106,6 +106,7 @@ await steps([
   ['a lead is found by search and opened: its score bars, timeline and export', async () => {
     await page.getByRole('link', { name: 'Leads', exact: true }).click();
     await page.locator('#leads-summary').filter({ hasText: /\d+ leads/ }).waitFor();
+    assert.ok(await page.evaluate(() => !!document.activeElement.closest('main')), 'focus moved to the new page');
     await page.getByLabel('Search').fill('quorvianta');
     await page.getByRole('button', { name: 'Apply' }).click();
     await page.locator('#leads-summary').filter({ hasText: /^1 leads/ }).waitFor();
