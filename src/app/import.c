@@ -568,9 +568,9 @@ json_t *sa_import_columns(void)
     json_t *out = json_array();
     for (size_t c = 0; c < sizeof columns / sizeof columns[0]; c++) {
         if (columns[c].t == T_SKIP) {
-            json_array_append_new(out, json_pack("{s:s, s:s}", "header", columns[c].header,
-                                                 "ignored",
-                                                 "computed by the qualification, not imported"));
+            json_array_append_new(out,
+                                  json_pack("{s:s, s:s}", "header", columns[c].header, "ignored",
+                                            "computed by the qualification, not imported"));
             continue;
         }
         const char *label = columns[c].field; /* as map_columns names it in the report */
@@ -579,8 +579,8 @@ json_t *sa_import_columns(void)
                 (!columns[c].field ||
                  strcmp(targets[t].field ? targets[t].field : "", columns[c].field) == 0))
                 label = targets[t].name;
-        json_array_append_new(out, json_pack("{s:s, s:s?}", "header", columns[c].header,
-                                             "mapped_to", label));
+        json_array_append_new(
+            out, json_pack("{s:s, s:s?}", "header", columns[c].header, "mapped_to", label));
     }
     return out;
 }

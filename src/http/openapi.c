@@ -86,8 +86,8 @@ static json_t *content(const char *schema)
 {
     /* the web console's files (issue 16): one schema, the media types it serves */
     if (strcmp(schema, "StaticFile") == 0) {
-        static const char *const types[] = {"text/javascript", "text/css", "text/html",
-                                            "image/svg+xml", "image/png", "application/json"};
+        static const char *const types[] = {"text/javascript", "text/css",  "text/html",
+                                            "image/svg+xml",   "image/png", "application/json"};
         json_t *c = json_object();
         for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
             json_object_set_new(c, types[i], json_pack("{s:o}", "schema", ref("schemas", schema)));

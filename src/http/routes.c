@@ -162,8 +162,8 @@ const struct sa_route sa_routes[] = {
     /* the web console (issue 16, http/routes/console.c): files embedded in the binary, public
      * since they carry no data (every data call is an authenticated /api call); GET / answers
      * the console's page to a browser */
-    R("GET", "/ui", sa_route_console_redirect, NONE, PUBLIC, NULL, "Redirects to the web console (/)",
-      NULL, "HtmlPage", 302, NULL, NULL),
+    R("GET", "/ui", sa_route_console_redirect, NONE, PUBLIC, NULL,
+      "Redirects to the web console (/)", NULL, "HtmlPage", 302, NULL, NULL),
     R("GET", "/dashboard", sa_route_console_redirect, NONE, PUBLIC, NULL,
       "Redirects to the web console (/)", NULL, "HtmlPage", 302, NULL, NULL),
     R("GET", "/assets/{asset}", sa_route_console_asset, NONE, PUBLIC, NULL,

@@ -59,8 +59,8 @@ static void test_routes(void **state)
 /* The server's own table: every route has a summary, a response schema, a known scope, a
  * body kind that matches its method, and is the one that matches its own path (no
  * earlier template shadows it); only the index, /health, the API document, the
- * unsubscribe link (its token is the credential) and the web console's files are public, and only the unsubscribe
- * link reads a form; what sends mail needs approve. */
+ * unsubscribe link (its token is the credential) and the web console's files are public, and only
+ * the unsubscribe link reads a form; what sends mail needs approve. */
 static void test_route_table(void **state)
 {
     (void)state;
