@@ -14,8 +14,10 @@
  * forbids the change, 422 a bad parameter, 503 the database unavailable, 501 an agent or
  * service not available in this build. */
 const struct sa_route sa_routes[] = {
-    R("GET", "/", sa_route_root, NONE, PUBLIC, NULL, "Service name, version and the route list",
-      NULL, "Index", 0, NULL, NULL),
+    R("GET", "/", sa_route_root, NONE, PUBLIC, NULL,
+      "Service name, version and the route list (a browser gets the web console; 304 when it "
+      "has this version)",
+      NULL, "Index", 0, NULL, "304:HtmlPage"),
     R("GET", "/health", sa_route_health, NONE, PUBLIC, NULL,
       "Liveness and each backend's check; 503 when degraded", NULL, "Health", 0, NULL,
       "503:Health"),

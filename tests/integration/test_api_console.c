@@ -42,9 +42,17 @@ static void test_root_by_accept(void **state)
     assert_non_null(strstr(r.body, "<script type=\"module\" src=\"/assets/app.js\"></script>"));
     assert_null(strstr(r.body, "<script>")); /* no inline script: the CSP forbids it */
     assert_null(strstr(r.body, "style=\""));
-    char buf[128];
+    char buf[128], line[200];
     assert_string_equal(resp_header(&r, "Cache-Control", buf, sizeof buf), "no-cache");
     assert_non_null(resp_header(&r, "ETag", buf, sizeof buf));
+    resp_free(&r);
+    snprintf(line, sizeof line, "If-None-Match: %s", buf); /* a browser's reload */
+    harness_extra_header(line);
+    harness_auth("Accept: text/html"); /* the credential's header line: / needs none */
+    http("GET", "/", NULL, NULL, 0, &r);
+    harness_auth(NULL);
+    harness_extra_header(NULL);
+    assert_int_equal(r.status, 304);
     resp_free(&r);
 
     harness_extra_header("Accept: application/json");
