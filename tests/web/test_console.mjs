@@ -7,7 +7,7 @@
 // build-test/artifacts/web/; with SA_UPDATE_DOCS=1 the inbox's is also docs/console.png.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { binaryFromArgs, startServer, stopServer, launch, watch, screenshot, signIn, steps, call, unlabelled, SOURCE_DIR } from './lib.mjs';
+import { binaryFromArgs, startServer, stopServer, launch, watch, screenshot, signIn, steps, call, unlabelled, makeDrafts, SOURCE_DIR } from './lib.mjs';
 
 const bin = binaryFromArgs();
 const srv = await startServer(bin, { drafts: 3 });
@@ -265,6 +265,16 @@ await steps([
     assert.equal(made.status, 201);
     await signIn(page, srv, made.json.key);
     await page.locator('#who').filter({ hasText: 'temp@pipewise.example' }).waitFor();
+    // a read-only key sees the drafts but is not offered answers it could not give
+    await makeDrafts(srv, 1);
+    await page.evaluate(() => { location.hash = '#/leads'; });
+    await page.locator('#leads-summary').filter({ hasText: /\d+ leads/ }).waitFor();
+    await page.getByRole('link', { name: 'Inbox', exact: true }).click();
+    await page.locator('#pending-count').filter({ hasText: '(1 pending)' }).waitFor();
+    await page.locator('#cannot-approve').waitFor();
+    await page.locator('body').focus();
+    await page.keyboard.press('a');
+    assert.equal(await page.locator('#confirm').count(), 0, 'no confirmation offered');
     assert.equal((await call(srv, `/api/keys/${made.json.id}`, { method: 'DELETE' })).status, 200);
     // servers see a revocation within 5 s (their key cache): ask until the 401 comes
     const note = page.locator('.signin .note').filter({ hasText: 'The server refused the key' });

@@ -107,7 +107,9 @@ export async function render(root, ctx) {
     });
   }
 
+  const canApprove = (principal?.scopes || []).some(x => x === 'approve' || x === 'admin');
   function actionButtons() {
+    if (!canApprove) return h('p', { class: 'note', id: 'cannot-approve' }, 'Your key can read the drafts but not answer them: that needs the approve scope.');
     const b = (key, label, fn, cls) => h('button', { type: 'button', class: cls, 'aria-keyshortcuts': key, onclick: fn },
       label, ' ', h('kbd', { 'aria-hidden': 'true' }, key));
     return h('div', { class: 'actions', role: 'group', 'aria-label': 'Answer' },
@@ -313,7 +315,7 @@ export async function render(root, ctx) {
       j: () => select(cur + 1, true), k: () => select(cur - 1, true),
       a: () => setMode('confirm-accept'), e: () => setMode('edit'), r: () => setMode('respond'), i: () => setMode('confirm-ignore'),
     }[ev.key];
-    if (!act || (mode === 'edit' || mode === 'respond')) return;
+    if (!act || mode === 'edit' || mode === 'respond' || (!canApprove && ev.key !== 'j' && ev.key !== 'k')) return;
     ev.preventDefault();
     act();
   }
