@@ -10,7 +10,9 @@ const TITLES = {
   conversations: 'Conversations', conversation: 'Conversation', health: 'Health',
 };
 
-const main = document.getElementById('main');
+// replaced by a fresh element at each navigation, so a slow page still rendering into the
+// old one draws into a detached element, never over the new page
+let main = document.getElementById('main');
 const who = document.getElementById('who');
 let principal = null;
 let cleanup = null;
@@ -132,7 +134,9 @@ function notAvailable(name) {
 async function route(focusMain = false) {
   const token = ++seq;
   runCleanup();
-  main.replaceChildren();
+  const fresh = main.cloneNode(false);
+  main.replaceWith(fresh);
+  main = fresh;
   if (!getKey()) {
     markNav(null);
     showSignIn();

@@ -252,6 +252,30 @@ await steps([
     await page.getByRole('link', { name: 'Back to the inbox' }).click();
     await page.locator('#pending-count').waitFor();
   }],
+  ['a slow page left before it drew never draws over the next one', async () => {
+    const lead = (await call(srv, '/api/leads?q=ledgerwisp')).json.items[0];
+    let release;
+    const held = new Promise(ok => { release = ok; });
+    let seen;
+    const arrived = new Promise(ok => { seen = ok; });
+    const pattern = `${srv.url}/api/leads/${lead.id}`;
+    await page.route(pattern, async route => {
+      seen();
+      await held;
+      await route.continue();
+    });
+    const answered = page.waitForResponse(pattern);
+    await page.evaluate(id => { location.hash = `#/leads/${id}`; }, lead.id);
+    await arrived; // the lead's page waits for its lead
+    await page.getByRole('link', { name: 'Import', exact: true }).click();
+    await page.getByRole('heading', { name: 'Import leads' }).waitFor();
+    release();
+    await answered;
+    await page.evaluate(() => new Promise(r => requestAnimationFrame(() => setTimeout(r, 0))));
+    await page.unroute(pattern);
+    assert.equal(await page.locator('main h1').count(), 1, 'only the import page is drawn');
+    assert.equal(await page.locator('main').getByText('Ledgerwisp').count(), 0);
+  }],
   ['sign-out forgets the key', async () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
