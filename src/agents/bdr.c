@@ -376,7 +376,7 @@ static int approval_node(const json_t *state, json_t **update, struct graph_ctx 
     json_t *note = NULL;
     if (strcmp(type, "edit") == 0) {
         apply_edit(final, json_object_get(json_object_get(resp, "args"), "args"));
-    } else if (strcmp(type, "respond") == 0) {
+    } else if (strcmp(type, "respond") == 0 || strcmp(type, "response") == 0) {
         status = "returned";
         note = json_incref(json_object_get(resp, "args"));
     } else if (strcmp(type, "ignore") == 0) {
@@ -732,20 +732,23 @@ int sa_bdr_validate_response(const json_t *response, const json_t *request, cons
     snprintf(l, sizeof l, "%s.type", loc);
     const json_t *cfg = json_object_get(request, "config");
     if (!type) {
-        sa_detail_add(detail, l, "missing", "Field required: accept, edit, respond or ignore");
+        sa_detail_add(detail, l, "missing", "Field required: accept, edit, response or ignore");
         return SA_EINVAL;
     }
-    static const char *const types[] = {"accept", "edit", "respond", "ignore"};
+    /* "response" is Agent Inbox's name for a reply (its config flag is allow_respond);
+     * "respond", our first spelling, stays accepted */
+    static const char *const types[] = {"accept", "edit", "respond", "ignore", "response"};
     int t = -1;
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 5; i++)
         if (strcmp(type, types[i]) == 0)
-            t = i;
+            t = i == 4 ? 2 : i;
     if (t < 0) {
-        sa_detail_add(detail, l, "enum", "Input should be 'accept', 'edit', 'respond' or 'ignore'");
+        sa_detail_add(detail, l, "enum",
+                      "Input should be 'accept', 'edit', 'response' (or 'respond') or 'ignore'");
         return SA_EINVAL;
     }
     char flag[32];
-    snprintf(flag, sizeof flag, "allow_%s", type);
+    snprintf(flag, sizeof flag, "allow_%s", types[t]);
     if (cfg && !json_is_true(json_object_get(cfg, flag)))
         sa_detail_add(detail, l, "not_allowed", "This request does not allow '%s'", type);
     const json_t *args = json_object_get(response, "args");
