@@ -34,8 +34,9 @@ if [ "${1:-}" = openapi ] && ! command -v node >/dev/null 2>&1; then PKGS+=(node
 openapi_npm() {
   local root dir
   root="$(cd "$(dirname "$0")/.." && pwd)"
-  # tests/openapi: the API document's checks; tests/sdk: the vendors' SDKs against the fake
-  for dir in "$root/tests/openapi" "$root/tests/sdk"; do
+  # tests/openapi: the API document's checks; tests/sdk: the vendors' SDKs against the fake;
+  # tests/langgraph-sdk: @langchain/langgraph-sdk against our Agent Server API (issue 16)
+  for dir in "$root/tests/openapi" "$root/tests/sdk" "$root/tests/langgraph-sdk"; do
     if [ ! -f "$dir/node_modules/.package-lock.json" ] ||
        [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
       echo "deps: npm ci in ${dir#"$root"/}" >&2
