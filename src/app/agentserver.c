@@ -263,10 +263,9 @@ static void remember_thread(struct sa_as *as, const char *thread_id, const json_
             void *iter = json_object_iter(as->threads);
             json_object_del(as->threads, json_object_iter_key(iter));
         }
+        json_t *md = json_is_object(metadata) ? json_deep_copy(metadata) : json_object();
         json_object_set_new(as->threads, thread_id,
-                            json_pack("{s:s, s:O}", "created_at", now, "metadata",
-                                      metadata && json_is_object(metadata) ? metadata
-                                                                           : json_object()));
+                            json_pack("{s:s, s:o}", "created_at", now, "metadata", md));
     }
     pthread_mutex_unlock(&as->lock);
 }
@@ -357,8 +356,7 @@ int sa_as_thread_get(struct sa_app *app, const char *thread_id, json_t **out, st
         created_at = json_object_get(st, "created_at");
     const json_t *state_at = json_object_get(st, "created_at");
     *out = json_pack("{s:s, s:O?, s:O?, s:O?, s:O?, s:s, s:O, s:o}", "thread_id", thread_id,
-                     "created_at", created_at, "updated_at",
-                     updated[0] ? json_string(updated) : state_at, "state_updated_at", state_at,
+                     "created_at", created_at, "updated_at", state_at, "state_updated_at", state_at,
                      "metadata", c ? json_object_get(c, "metadata") : NULL, "status", status,
                      "values", json_object_get(st, "values"), "interrupts", ints);
     if (*out && updated[0])
