@@ -212,12 +212,12 @@ const struct sa_route sa_routes[] = {
       "as_cancel_action as_cancel_wait", "404 409 422"),
     R("POST", "/runs", sa_route_as_stateless_create, JSON, WRITE, NULL,
       "Agent Server API: a run on a new thread, in the background", "AsRunRequest", "AsRun", 0,
-      NULL, "404 422 503"),
+      NULL, "404 409 422 503"),
     R("POST", "/runs/stream", sa_route_as_stateless_stream, JSON, WRITE, NULL,
       "Agent Server API: a run on a new thread, streamed", "AsRunRequest", "EventStream", 0,
-      NULL, "404 422 503"),
+      NULL, "404 409 422 503"),
     R("POST", "/runs/wait", sa_route_as_stateless_wait, JSON, WRITE, NULL,
       "Agent Server API: a run on a new thread, answered with its final values",
-      "AsRunRequest", "AsRunValues", 0, NULL, "404 422 503"),
+      "AsRunRequest", "AsRunValues", 0, NULL, "404 409 422 503"),
 };
 const unsigned sa_routes_count = sizeof sa_routes / sizeof sa_routes[0];

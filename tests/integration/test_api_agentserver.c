@@ -246,6 +246,54 @@ static void test_scopes(void **state)
     free(approver);
 }
 
+/* The calls the scripts make, as the C harness records them for the API document's
+ * response check: streams, lists, history, stateless runs. */
+static void test_shapes(void **state)
+{
+    (void)state;
+    struct resp r;
+    char *t = new_thread();
+    const char q[] = "{\"assistant_id\":\"qualification\",\"stream_mode\":[\"updates\",\"values\"],"
+                     "\"input\":{\"company_name\":\"Tidewater Freight\",\"industry\":\"Logistics\"}}";
+    http("POST", PATH("/threads/%s/runs/stream", t), "application/json", q, strlen(q), &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.content_type, "text/event-stream"));
+    const char first[] = "event: metadata\ndata: {\"run_id\":\"";
+    assert_true(strncmp(r.body, first, strlen(first)) == 0);
+    assert_non_null(strstr(r.body, "event: updates\ndata: {\"qualification\":{"));
+    assert_non_null(strstr(r.body, "event: values\n"));
+    assert_non_null(strstr(r.body, "event: end\ndata: null\n\n"));
+    char loc[256];
+    assert_non_null(resp_header(&r, "Content-Location", loc, sizeof loc));
+    resp_free(&r);
+    http("GET", PATH("%s/stream", loc), NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 200);
+    assert_true(strncmp(r.body, first, strlen(first)) == 0);
+    resp_free(&r);
+    json_t *j = http_json("GET", PATH("/threads/%s/runs?limit=5", t), NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(json_array_size(j), 1);
+    assert_string_equal(jstr(j, "0.status"), "success");
+    resp_free(&r);
+    j = http_json("GET", PATH("/threads/%s/history?limit=5", t), NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_true(json_is_array(j)); /* an agent that is no graph writes no checkpoint */
+    resp_free(&r);
+    http("POST", "/runs/stream", "application/json", q, strlen(q), &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(resp_header(&r, "Content-Location", loc, sizeof loc));
+    assert_true(strncmp(loc, "/runs/", 6) == 0);
+    resp_free(&r);
+    j = http_json("POST", "/runs", q, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(jstr(j, "assistant_id"), "qualification");
+    resp_free(&r);
+    j = http_json("GET", "/threads/never-made/runs", NULL, &r);
+    expect_problem("runs of an unknown thread", &r, 404, "[\"path\",\"thread_id\"]", NULL);
+    resp_free(&r);
+    free(t);
+}
+
 /* On a server whose pipeline steps take 300 ms each: a second run on a busy thread is
  * 409 (multitask "reject"), and a cancelled run stops before its next step. */
 static void test_busy_and_cancel(void **state)
@@ -303,6 +351,7 @@ int main(void)
         cmocka_unit_test(test_agent_inbox),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_scopes),
+        cmocka_unit_test(test_shapes),
         cmocka_unit_test_setup_teardown(test_busy_and_cancel, runs_setup, runs_teardown),
     };
     return api_exit_status(cmocka_run_group_tests(tests, api_group_setup, api_group_teardown));
