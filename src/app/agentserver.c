@@ -920,6 +920,8 @@ out:
     out->thread_id = r->thread_id;
     out->run_id = r->run_id;
     out->assistant_id = r->assistant_id;
+    out->approval_id = r->approval_id;
+    out->decision = sa_json_str(r->response, "type");
     return 0;
 }
 

@@ -71,6 +71,8 @@ struct sa_as_start {
     const char *thread_id;    /* the run's thread (points into run) */
     const char *run_id;       /* points into run */
     const char *assistant_id; /* points into run: "pipeline" or an agent's name */
+    /* answers_approval: the approval's id and the HumanResponse's type (into run) */
+    const char *approval_id, *decision;
 };
 
 /* Checks a run body (assistant_id, input, command, stream_mode, metadata,

@@ -188,15 +188,15 @@ const struct sa_route sa_routes[] = {
     R("GET", "/threads/{thread_id}/runs", sa_route_as_runs_list, NONE, READ, NULL,
       "Agent Server API: a thread's runs this process remembers, newest first", NULL,
       "AsRunList", 0, "as_limit", "404 422 503"),
-    R("POST", "/threads/{thread_id}/runs", sa_route_as_runs_create, JSON, WRITE, NULL,
+    R("POST", "/threads/{thread_id}/runs", sa_route_as_runs_create, JSON, WRITE, "approval.resume",
       "Agent Server API: start a run in the background (resuming an approval needs the "
       "approve scope)",
       "AsRunRequest", "AsRun", 0, NULL, "403 404 409 422 503"),
-    R("POST", "/threads/{thread_id}/runs/stream", sa_route_as_runs_stream, JSON, WRITE, NULL,
+    R("POST", "/threads/{thread_id}/runs/stream", sa_route_as_runs_stream, JSON, WRITE, "approval.resume",
       "Agent Server API: start a run and stream its events (metadata, the stream modes, "
       "error, end)",
       "AsRunRequest", "EventStream", 0, NULL, "403 404 409 422 503"),
-    R("POST", "/threads/{thread_id}/runs/wait", sa_route_as_runs_wait, JSON, WRITE, NULL,
+    R("POST", "/threads/{thread_id}/runs/wait", sa_route_as_runs_wait, JSON, WRITE, "approval.resume",
       "Agent Server API: start a run and answer its final values (or __error__)",
       "AsRunRequest", "AsRunValues", 0, NULL, "403 404 409 422 503"),
     R("GET", "/threads/{thread_id}/runs/{run_id}", sa_route_as_run_get, NONE, READ, NULL,

@@ -238,6 +238,20 @@ static void test_scopes(void **state)
     resp_free(&r);
     expect_post("resume twice", wait, accept, 409, "[\"body\",\"command\",\"resume\"]", NULL);
     harness_auth(NULL);
+    /* the audit log: one record of the answer, by the approver (none for the 403s) */
+    j = http_json("GET", "/api/audit?action=approval.resume", NULL, &r);
+    assert_int_equal(r.status, 200);
+    int mine = 0;
+    json_array_foreach(jget(j, "items"), i, a)
+    {
+        if (strcmp(jstr(a, "target") ?: "", apath + strlen("/api/approvals/")) != 0)
+            continue;
+        mine++;
+        assert_non_null(strstr(jstr(a, "principal"), "key:"));
+        assert_string_equal(jstr(a, "detail.type"), "accept");
+    }
+    assert_int_equal(mine, 1);
+    resp_free(&r);
     free(apath);
     free(st);
     free(wait);

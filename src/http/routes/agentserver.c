@@ -298,6 +298,13 @@ static void start_run(struct sa_req *r, const char *thread_id, enum run_answer a
     char run_id[SA_UUID_LEN], tid[SA_THREAD_ID_MAX + 1];
     snprintf(run_id, sizeof run_id, "%s", st.run_id);
     snprintf(tid, sizeof tid, "%s", st.thread_id);
+    /* the audit log records a run that answers an approval (as POST /api/approvals/{id}
+     * does), not every run */
+    if (st.answers_approval)
+        r->audit_detail = json_pack("{s:s, s:s, s:s?, s:s}", "target", st.approval_id,
+                                    "thread_id", tid, "type", st.decision, "run_id", run_id);
+    else
+        r->no_audit = true;
     /* the run uses the app to its end, also after its client left: the server's stop
      * waits for it; at most THREADS at once, as the live invoke */
     sa_req_hold(r, r->app->cfg.threads);
