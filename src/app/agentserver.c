@@ -73,7 +73,7 @@ struct sa_as_run {
     struct sa_lead lead;
     char approval_id[SA_UUID_LEN];
     char reviewer[160];
-    unsigned modes; /* the GRAPH_STREAM_* bits the client asked for */
+    unsigned modes;   /* the GRAPH_STREAM_* bits the client asked for */
     bool mode_events; /* stream_mode "events": accepted, nothing of it is sent */
     const char *status;
     char created_at[SA_ISO8601_LEN], updated_at[SA_ISO8601_LEN];
@@ -136,8 +136,8 @@ static json_t *assistant_json(struct sa_app *app, const char *name, const char *
 {
     return json_pack("{s:s, s:s, s:{}, s:{}, s:{s:s}, s:i, s:s, s:s, s:s, s:s}", "assistant_id",
                      name, "graph_id", name, "config", "context", "metadata", "created_by",
-                     "system", "version", 1, "name", name, "description", description,
-                     "created_at", app->started_at, "updated_at", app->started_at);
+                     "system", "version", 1, "name", name, "description", description, "created_at",
+                     app->started_at, "updated_at", app->started_at);
 }
 
 /* The assistant's type (SA_AGENT_PIPELINE or an agent), or -1. */
@@ -212,17 +212,17 @@ static json_t *thread_state_of(json_t *snap)
         }
         char id[128];
         snprintf(id, sizeof id, "%.40s:%.60s", cp, sa_json_str(t, "name") ?: "");
-        json_array_append_new(tasks, json_pack("{s:s, s:O?, s:n, s:o, s:n, s:n, s:n}", "id", id,
-                                               "name", json_object_get(t, "name"), "error",
-                                               "interrupts", ints, "checkpoint", "state",
-                                               "result"));
+        json_array_append_new(tasks,
+                              json_pack("{s:s, s:O?, s:n, s:o, s:n, s:n, s:n}", "id", id, "name",
+                                        json_object_get(t, "name"), "error", "interrupts", ints,
+                                        "checkpoint", "state", "result"));
     }
     json_t *out = json_pack(
         "{s:O?, s:O?, s:{s:s, s:s, s:s, s:n}, s:O?, s:O?, s:o, s:o, s:o}", "values",
         json_object_get(snap, "values"), "next", json_object_get(snap, "next"), "checkpoint",
-        "thread_id", thread, "checkpoint_ns", "", "checkpoint_id", cp, "checkpoint_map",
-        "metadata", json_object_get(snap, "metadata"), "created_at",
-        json_object_get(snap, "created_at"), "parent_checkpoint",
+        "thread_id", thread, "checkpoint_ns", "", "checkpoint_id", cp, "checkpoint_map", "metadata",
+        json_object_get(snap, "metadata"), "created_at", json_object_get(snap, "created_at"),
+        "parent_checkpoint",
         json_is_object(parent)
             ? json_pack("{s:O?, s:s, s:O?, s:n}", "thread_id", json_object_get(parent, "thread_id"),
                         "checkpoint_ns", "", "checkpoint_id",
@@ -236,12 +236,11 @@ static json_t *thread_state_of(json_t *snap)
 /* An empty ThreadState: a created thread before its first run. */
 static json_t *empty_state(const char *thread_id, const json_t *created)
 {
-    return json_pack("{s:{}, s:[], s:{s:s, s:s, s:n, s:n}, s:O?, s:O?, s:n, s:[], s:[]}",
-                     "values", "next", "checkpoint", "thread_id", thread_id, "checkpoint_ns", "",
-                     "checkpoint_id", "checkpoint_map", "metadata",
-                     json_object_get(created, "metadata"), "created_at",
-                     json_object_get(created, "created_at"), "parent_checkpoint", "tasks",
-                     "interrupts");
+    return json_pack(
+        "{s:{}, s:[], s:{s:s, s:s, s:n, s:n}, s:O?, s:O?, s:n, s:[], s:[]}", "values", "next",
+        "checkpoint", "thread_id", thread_id, "checkpoint_ns", "", "checkpoint_id",
+        "checkpoint_map", "metadata", json_object_get(created, "metadata"), "created_at",
+        json_object_get(created, "created_at"), "parent_checkpoint", "tasks", "interrupts");
 }
 
 /* The created thread's record (new reference), or NULL. */
@@ -270,8 +269,7 @@ static void remember_thread(struct sa_as *as, const char *thread_id, const json_
     pthread_mutex_unlock(&as->lock);
 }
 
-int sa_as_thread_state(struct sa_app *app, const char *thread_id, json_t **out,
-                       struct sa_err *err)
+int sa_as_thread_state(struct sa_app *app, const char *thread_id, json_t **out, struct sa_err *err)
 {
     *out = NULL;
     json_t *snap = NULL;
@@ -335,10 +333,10 @@ int sa_as_thread_get(struct sa_app *app, const char *thread_id, json_t **out, st
     struct sa_as *as = app->agentserver;
     pthread_mutex_lock(&as->lock);
     struct sa_as_run *last = newest_run_locked(as, thread_id);
-    const char *status = last && !last->finished                    ? "busy"
+    const char *status = last && !last->finished                              ? "busy"
                          : json_array_size(json_object_get(st, "interrupts")) ? "interrupted"
-                         : last && strcmp(last->status, "error") == 0 ? "error"
-                                                                       : "idle";
+                         : last && strcmp(last->status, "error") == 0         ? "error"
+                                                                              : "idle";
     char updated[SA_ISO8601_LEN] = "";
     if (last)
         memcpy(updated, last->updated_at, sizeof updated);
@@ -384,7 +382,8 @@ int sa_as_thread_create(struct sa_app *app, const char *thread_id, const json_t 
     const char *if_exists = "raise";
     if (ie && !json_is_null(ie)) {
         if_exists = json_string_value(ie);
-        if (!if_exists || (strcmp(if_exists, "raise") && strcmp(if_exists, "do_nothing"))) {
+        if (!if_exists ||
+            (strcmp(if_exists, "raise") != 0 && strcmp(if_exists, "do_nothing") != 0)) {
             sa_detail_add(detail, "body.if_exists", "enum",
                           "Input should be 'raise' or 'do_nothing'");
             if_exists = "raise";
@@ -482,14 +481,13 @@ int sa_as_thread_update(struct sa_app *app, const char *thread_id, const json_t 
 
 /* ---- runs: events ------------------------------------------------------------------ */
 
-static const char *const mode_names[] = {"values", "updates",  "custom",   "messages",
-                                         "debug",  "messages-tuple", "tasks", "checkpoints",
-                                         "events", NULL};
-static const unsigned mode_bits[] = {GRAPH_STREAM_VALUES,   GRAPH_STREAM_UPDATES,
-                                     GRAPH_STREAM_CUSTOM,   GRAPH_STREAM_MESSAGES,
-                                     GRAPH_STREAM_DEBUG,    GRAPH_STREAM_MESSAGES,
-                                     GRAPH_STREAM_TASKS,    GRAPH_STREAM_CHECKPOINTS,
-                                     0};
+static const char *const mode_names[] = {
+    "values",         "updates", "custom",      "messages", "debug",
+    "messages-tuple", "tasks",   "checkpoints", "events",   NULL};
+static const unsigned mode_bits[] = {
+    GRAPH_STREAM_VALUES,   GRAPH_STREAM_UPDATES,     GRAPH_STREAM_CUSTOM,
+    GRAPH_STREAM_MESSAGES, GRAPH_STREAM_DEBUG,       GRAPH_STREAM_MESSAGES,
+    GRAPH_STREAM_TASKS,    GRAPH_STREAM_CHECKPOINTS, 0};
 
 static const char *event_name(enum graph_stream_mode mode)
 {
@@ -586,9 +584,9 @@ static int run_decision(struct sa_as_run *r, struct sa_err *err)
                                   .cancel = &r->cancel};
     json_t *detail = json_array(), *out = NULL;
     bool stored = false;
-    int rc = sa_app_decide_run(r->app, r->approval_id, r->response,
-                               r->reviewer[0] ? r->reviewer : NULL, &st, detail, &out, &stored,
-                               err);
+    int rc =
+        sa_app_decide_run(r->app, r->approval_id, r->response, r->reviewer[0] ? r->reviewer : NULL,
+                          &st, detail, &out, &stored, err);
     if (rc == SA_EINVAL && json_array_size(detail))
         sa_err_set(err, rc, "%s",
                    sa_json_str(json_array_get(detail, 0), "msg") ?: "invalid HumanResponse");
@@ -619,8 +617,8 @@ static void agent_events(struct sa_as_run *r, const json_t *output)
 static void *run_main(void *arg)
 {
     struct sa_as_run *r = arg;
-    json_t *meta = json_pack("{s:s, s:i, s:s, s:s}", "run_id", r->run_id, "attempt", 1,
-                             "thread_id", r->thread_id, "assistant_id", r->assistant_id);
+    json_t *meta = json_pack("{s:s, s:i, s:s, s:s}", "run_id", r->run_id, "attempt", 1, "thread_id",
+                             r->thread_id, "assistant_id", r->assistant_id);
     emit(r, "metadata", meta);
     json_decref(meta);
     set_status(r, "running");
@@ -866,7 +864,7 @@ int sa_as_run_prepare(struct sa_app *app, const char *thread_id, const json_t *b
     bool create = false;
     if (ine && !json_is_null(ine)) {
         const char *s = json_string_value(ine);
-        if (!s || (strcmp(s, "create") && strcmp(s, "reject")))
+        if (!s || (strcmp(s, "create") != 0 && strcmp(s, "reject") != 0))
             sa_detail_add(detail, "body.if_not_exists", "enum",
                           "Input should be 'create' or 'reject'");
         else
@@ -1095,7 +1093,8 @@ ssize_t sa_as_reader_read(struct sa_as_reader *rd, char *buf, size_t max, void (
             rd->final_len = rd->final ? strlen(rd->final) : 0;
         }
         size_t k = rd->final_len - rd->pos < max ? rd->final_len - rd->pos : max;
-        memcpy(buf, rd->final + rd->pos, k);
+        if (k && rd->final)
+            memcpy(buf, rd->final + rd->pos, k);
         rd->pos += k;
         n = k ? (ssize_t)k : -1;
     } else if (r->finished) {

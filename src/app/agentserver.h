@@ -90,8 +90,8 @@ void sa_as_run_discard(struct sa_as_start *s);
  * once, from the run's thread, when it no longer uses the app (also when starting
  * failed: then before this returns). SA_ECONFLICT when another run took the thread
  * meanwhile; SA_ENOMEM when no thread could start. */
-int sa_as_run_start(struct sa_app *app, struct sa_as_start *s, void (*done)(void *arg),
-                    void *arg, struct sa_err *err) SA_WUR;
+int sa_as_run_start(struct sa_app *app, struct sa_as_start *s, void (*done)(void *arg), void *arg,
+                    struct sa_err *err) SA_WUR;
 /* The Run {run_id, thread_id, assistant_id, created_at, updated_at, status, metadata,
  * multitask_strategy} (new reference). thread_id NULL: any thread. SA_ENOTFOUND. */
 int sa_as_run_get(struct sa_app *app, const char *thread_id, const char *run_id, json_t **out,
@@ -114,8 +114,8 @@ struct sa_as_reader *sa_as_reader_open(struct sa_app *app, const char *thread_id
 /* Copies up to max bytes into buf without waiting: the count; -1 at the end; or
  * SA_AS_PARKED after arranging that wake(arg) is called (under the registry's lock, from
  * the run's thread) when there is more. */
-ssize_t sa_as_reader_read(struct sa_as_reader *rd, char *buf, size_t max,
-                          void (*wake)(void *arg), void *arg);
+ssize_t sa_as_reader_read(struct sa_as_reader *rd, char *buf, size_t max, void (*wake)(void *arg),
+                          void *arg);
 /* Frees rd; after it returns no wake for it is called. */
 void sa_as_reader_free(struct sa_as_reader *rd);
 

@@ -125,8 +125,7 @@ static void test_bad_input(void **state)
     expect_post("no input", wait, "{\"assistant_id\":\"pipeline\"}", 422, "[\"body\",\"input\"]",
                 "missing");
     expect_post("lead with a number for a name", wait,
-                "{\"assistant_id\":\"pipeline\",\"input\":{\"company_name\":42}}", 422, NULL,
-                NULL);
+                "{\"assistant_id\":\"pipeline\",\"input\":{\"company_name\":42}}", 422, NULL, NULL);
     expect_post("command not an object", wait, "{\"assistant_id\":\"pipeline\",\"command\":\"go\"}",
                 422, "[\"body\",\"command\"]", "dict_type");
     expect_post("command.goto", wait,
@@ -267,8 +266,9 @@ static void test_shapes(void **state)
     (void)state;
     struct resp r;
     char *t = new_thread();
-    const char q[] = "{\"assistant_id\":\"qualification\",\"stream_mode\":[\"updates\",\"values\"],"
-                     "\"input\":{\"company_name\":\"Tidewater Freight\",\"industry\":\"Logistics\"}}";
+    const char q[] =
+        "{\"assistant_id\":\"qualification\",\"stream_mode\":[\"updates\",\"values\"],"
+        "\"input\":{\"company_name\":\"Tidewater Freight\",\"industry\":\"Logistics\"}}";
     http("POST", PATH("/threads/%s/runs/stream", t), "application/json", q, strlen(q), &r);
     assert_int_equal(r.status, 200);
     assert_non_null(strstr(r.content_type, "text/event-stream"));

@@ -51,7 +51,7 @@ void sa_route_as_assistants_search(struct sa_req *r)
     json_t *a;
     json_array_foreach(all, i, a)
     {
-        if (json_is_string(gid) && strcmp(json_string_value(gid), sa_json_str(a, "graph_id")))
+        if (json_is_string(gid) && strcmp(json_string_value(gid), sa_json_str(a, "graph_id")) != 0)
             continue;
         if (json_is_string(name) && !strstr(sa_json_str(a, "name"), json_string_value(name)))
             continue;
@@ -200,8 +200,7 @@ void sa_route_as_thread_history_post(struct sa_req *r)
     const json_t *lim = json_object_get(body, "limit");
     long limit = 10;
     if (lim && !json_is_null(lim)) {
-        if (!json_is_integer(lim) || json_integer_value(lim) < 1 ||
-            json_integer_value(lim) > 1000)
+        if (!json_is_integer(lim) || json_integer_value(lim) < 1 || json_integer_value(lim) > 1000)
             sa_detail_add(detail, "body.limit", "int_type", "Input should be an integer 1-1000");
         else
             limit = (long)json_integer_value(lim);
@@ -275,8 +274,8 @@ static void start_run(struct sa_req *r, const char *thread_id, enum run_answer a
     struct sa_err err = {0};
     /* the principal answers an approval the run resumes: its name, else its id */
     const char *who = r->principal.name[0] ? r->principal.name : r->principal.id;
-    int rc = sa_as_run_prepare(r->app, thread_id, body, who[0] ? who : NULL, detail, &st, &loc,
-                               &err);
+    int rc =
+        sa_as_run_prepare(r->app, thread_id, body, who[0] ? who : NULL, detail, &st, &loc, &err);
     json_decref(body);
     if (rc) {
         reply_service(r, rc, &err, detail, loc, "Starting the run");
@@ -301,8 +300,8 @@ static void start_run(struct sa_req *r, const char *thread_id, enum run_answer a
     /* the audit log records a run that answers an approval (as POST /api/approvals/{id}
      * does), not every run */
     if (st.answers_approval)
-        r->audit_detail = json_pack("{s:s, s:s, s:s?, s:s}", "target", st.approval_id,
-                                    "thread_id", tid, "type", st.decision, "run_id", run_id);
+        r->audit_detail = json_pack("{s:s, s:s, s:s?, s:s}", "target", st.approval_id, "thread_id",
+                                    tid, "type", st.decision, "run_id", run_id);
     else
         r->no_audit = true;
     /* the run uses the app to its end, also after its client left: the server's stop
@@ -324,8 +323,7 @@ static void start_run(struct sa_req *r, const char *thread_id, enum run_answer a
             sa_reply_json(r, 200, run);
         return;
     }
-    reply_reader(r, NULL, run_id,
-                 answer == ANSWER_WAIT ? SA_AS_READ_WAIT : SA_AS_READ_EVENTS);
+    reply_reader(r, NULL, run_id, answer == ANSWER_WAIT ? SA_AS_READ_WAIT : SA_AS_READ_EVENTS);
 }
 
 void sa_route_as_runs_create(struct sa_req *r)
