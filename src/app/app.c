@@ -455,8 +455,9 @@ void sa_app_close(struct sa_app *app)
 {
     if (!app)
         return;
-    sa_import_jobs_free(app->imports);    /* first: a running import uses all the rest */
-    sa_as_free(app->agentserver);         /* its runs ended: the HTTP server's stop waited */
+    sa_import_jobs_free(app->imports); /* first: a running import uses all the rest */
+    /* the Agent Server API's records: its runs ended (the HTTP server's stop waited) */
+    sa_as_free(app->agentserver);
     sa_session_store_free(app->sessions); /* before the conversation it may derive from */
     sa_conversation_free(app->conversation);
     sa_intent_free(app->intents);
