@@ -41,6 +41,7 @@
 #define AS_MAX_RUNS 512
 #define AS_MAX_THREADS 10000
 #define AS_EVENTS_MAX ((size_t)16 << 20)
+#define AS_SEARCH_MAX 1000 /* threads a search looks at */
 
 struct sa_as {
     pthread_mutex_t lock;
@@ -412,6 +413,131 @@ int sa_as_thread_create(struct sa_app *app, const char *thread_id, const json_t 
     }
     remember_thread(app->agentserver, id, md);
     return sa_as_thread_get(app, id, out, err);
+}
+
+/* The threads search looks at: this process's runs' and created threads, and the threads
+ * of the newest approvals (the BDR threads an inbox lists), newest first, each once. */
+static json_t *search_candidates(struct sa_app *app)
+{
+    struct sa_as *as = app->agentserver;
+    json_t *seen = json_object(), *ids = json_array();
+    pthread_mutex_lock(&as->lock);
+    for (struct sa_as_run *r = as->runs; r; r = r->next)
+        if (!json_object_get(seen, r->thread_id)) {
+            json_object_set_new(seen, r->thread_id, json_true());
+            json_array_append_new(ids, json_string(r->thread_id));
+        }
+    json_t *created = json_array();
+    const char *k;
+    json_t *v;
+    json_object_foreach(as->threads, k, v) json_array_insert_new(created, 0, json_string(k));
+    pthread_mutex_unlock(&as->lock);
+    json_t *approvals = NULL;
+    struct sa_err e = {0};
+    if (sa_app_approvals_list(app->store, NULL, 500, &approvals, &e))
+        approvals = json_array();
+    size_t i;
+    json_t *a;
+    json_array_foreach(approvals, i, a) json_array_append(created, json_object_get(a, "thread_id"));
+    json_array_foreach(created, i, a)
+    {
+        const char *id = json_string_value(a);
+        if (id && !json_object_get(seen, id) && json_array_size(ids) < AS_SEARCH_MAX) {
+            json_object_set_new(seen, id, json_true());
+            json_array_append_new(ids, json_string(id));
+        }
+    }
+    json_decref(approvals);
+    json_decref(created);
+    json_decref(seen);
+    return ids;
+}
+
+/* Every key of want equals the thread's metadata's. */
+static bool metadata_matches(const json_t *have, const json_t *want)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)want, k,
+                        v) if (!json_equal(v, json_object_get(have, k))) return false;
+    return true;
+}
+
+int sa_as_thread_search(struct sa_app *app, const json_t *body, json_t *detail, json_t **out,
+                        struct sa_err *err)
+{
+    *out = NULL;
+    static const char *const statuses[] = {"idle", "busy", "interrupted", "error", NULL};
+    const json_t *st = json_object_get(body, "status");
+    const json_t *md = json_object_get(body, "metadata");
+    const json_t *ids = json_object_get(body, "ids");
+    const json_t *lim = json_object_get(body, "limit");
+    const json_t *off = json_object_get(body, "offset");
+    bool ok = !st || json_is_null(st);
+    for (int i = 0; !ok && statuses[i]; i++)
+        ok = json_is_string(st) && strcmp(json_string_value(st), statuses[i]) == 0;
+    if (!ok)
+        sa_detail_add(detail, "body.status", "enum",
+                      "Input should be 'idle', 'busy', 'interrupted' or 'error'");
+    if (md && !json_is_null(md) && !json_is_object(md))
+        sa_detail_add(detail, "body.metadata", "dict_type", "Input should be an object");
+    if (ids && !json_is_null(ids) && !json_is_array(ids))
+        sa_detail_add(detail, "body.ids", "list_type", "Input should be a list of thread ids");
+    if (lim && !json_is_null(lim) &&
+        (!json_is_integer(lim) || json_integer_value(lim) < 1 || json_integer_value(lim) > 1000))
+        sa_detail_add(detail, "body.limit", "int_type", "Input should be an integer 1-1000");
+    if (off && !json_is_null(off) && (!json_is_integer(off) || json_integer_value(off) < 0))
+        sa_detail_add(detail, "body.offset", "int_type", "Input should be an integer >= 0");
+    /* sort_by and sort_order are ignored: the answer is newest first */
+    static const char *const unsupported[] = {"values", "select", "extract", NULL};
+    for (int i = 0; unsupported[i]; i++) {
+        const json_t *v = json_object_get(body, unsupported[i]);
+        if (v && !json_is_null(v)) {
+            char loc[32];
+            snprintf(loc, sizeof loc, "body.%s", unsupported[i]);
+            sa_detail_add(detail, loc, "not_supported", "%s is not supported by this server",
+                          unsupported[i]);
+        }
+    }
+    if (json_array_size(detail))
+        return SA_EINVAL;
+    json_int_t limit = json_is_integer(lim) ? json_integer_value(lim) : 10;
+    json_int_t offset = json_is_integer(off) ? json_integer_value(off) : 0;
+    json_t *cand = json_is_array(ids) ? json_incref((json_t *)ids) : search_candidates(app);
+    json_t *res = json_array();
+    json_int_t matched = 0;
+    size_t i;
+    json_t *c;
+    int rc = 0;
+    json_array_foreach(cand, i, c)
+    {
+        if ((json_int_t)json_array_size(res) >= limit)
+            break;
+        const char *id = json_string_value(c);
+        json_t *t = NULL;
+        struct sa_err e = {0};
+        int one = id ? sa_as_thread_get(app, id, &t, &e) : SA_ENOTFOUND;
+        if (one == SA_ENOTFOUND)
+            continue;
+        if (one) {
+            rc = one;
+            *err = e;
+            break;
+        }
+        if ((json_is_string(st) && strcmp(sa_json_str(t, "status"), json_string_value(st)) != 0) ||
+            (json_is_object(md) && !metadata_matches(json_object_get(t, "metadata"), md)) ||
+            matched++ < offset)
+            json_decref(t);
+        else
+            json_array_append_new(res, t);
+    }
+    json_decref(cand);
+    if (rc) {
+        json_decref(res);
+        return rc;
+    }
+    *out = res;
+    return 0;
 }
 
 bool sa_as_thread_guarded(struct sa_app *app, const char *thread_id)

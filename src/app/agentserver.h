@@ -53,6 +53,11 @@ int sa_as_thread_state(struct sa_app *app, const char *thread_id, json_t **out,
 /* The ThreadStates, newest first, at most limit (an array; empty for a created thread). */
 int sa_as_thread_history(struct sa_app *app, const char *thread_id, int limit, json_t **out,
                          struct sa_err *err) SA_WUR;
+/* POST /threads/search {status?, metadata?, ids?, limit?, offset?}: Threads, newest
+ * first, among this process's runs' and created threads and the threads of the newest
+ * 500 approvals (at most 1,000 looked at), or among ids. SA_EINVAL with detail. */
+int sa_as_thread_search(struct sa_app *app, const json_t *body, json_t *detail, json_t **out,
+                        struct sa_err *err) SA_WUR;
 /* Whether writing state to the thread can stand in for a human's approval: true for a
  * thread of the pipeline (its approval step reads the state), false for others. */
 bool sa_as_thread_guarded(struct sa_app *app, const char *thread_id);

@@ -245,6 +245,7 @@ void sa_route_meeting_rsvp(struct sa_req *r);
 void sa_route_as_assistants_search(struct sa_req *r);
 void sa_route_as_assistant_get(struct sa_req *r);
 void sa_route_as_threads_create(struct sa_req *r);
+void sa_route_as_threads_search(struct sa_req *r);
 void sa_route_as_thread_get(struct sa_req *r);
 void sa_route_as_thread_state(struct sa_req *r);
 void sa_route_as_thread_state_update(struct sa_req *r);

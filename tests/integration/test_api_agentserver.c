@@ -159,6 +159,10 @@ static void test_bad_input(void **state)
     http("GET", "/threads/never-made/state", NULL, NULL, 0, &r);
     expect_problem("unknown thread's state", &r, 404, "[\"path\",\"thread_id\"]", NULL);
     resp_free(&r);
+    expect_post("threads.search status", "/threads/search", "{\"status\":\"stuck\"}", 422,
+                "[\"body\",\"status\"]", "enum");
+    expect_post("threads.search by values", "/threads/search", "{\"values\":{\"a\":1}}", 422,
+                "[\"body\",\"values\"]", "not_supported");
     expect_post("assistants.search limit", "/assistants/search", "{\"limit\":\"ten\"}", 422,
                 "[\"body\",\"limit\"]", NULL);
     /* a finished run cannot be cancelled */
@@ -301,6 +305,14 @@ static void test_shapes(void **state)
     j = http_json("POST", "/runs", q, &r);
     assert_int_equal(r.status, 200);
     assert_string_equal(jstr(j, "assistant_id"), "qualification");
+    resp_free(&r);
+    j = http_json("POST", "/threads/search", "{\"status\":\"idle\",\"limit\":100}", &r);
+    assert_int_equal(r.status, 200);
+    bool listed = false;
+    size_t i;
+    json_t *x;
+    json_array_foreach(j, i, x) listed |= strcmp(jstr(x, "thread_id"), t) == 0;
+    assert_true(listed);
     resp_free(&r);
     j = http_json("GET", "/threads/never-made/runs", NULL, &r);
     expect_problem("runs of an unknown thread", &r, 404, "[\"path\",\"thread_id\"]", NULL);

@@ -54,6 +54,14 @@ async function interrupted(name, email) {
   assert.equal(w.status, 200, w.text);
   assert.equal(w.json.__interrupt__.length, 1, w.text.slice(0, 300));
   // what the inbox lists: the thread, interrupted, with its HumanInterrupt
+  const listed = await call("POST", "/threads/search", {
+    status: "interrupted",
+    metadata: { inbox: "sales" },
+    limit: 100,
+    offset: 0,
+  });
+  assert.equal(listed.status, 200, listed.text);
+  assert.ok(listed.json.some((t) => t.thread_id === id), "the inbox finds the thread");
   const th = await call("GET", `/threads/${id}`);
   assert.equal(th.json.status, "interrupted");
   const [ints] = Object.values(th.json.interrupts);

@@ -86,6 +86,11 @@ assert.equal(state.tasks[0].name, "bdr_approval");
 assert.equal(state.tasks[0].interrupts[0].id, pending[0].id);
 assert.equal(state.checkpoint.thread_id, thread.thread_id);
 assert.equal((await client.threads.get(thread.thread_id)).status, "interrupted");
+const waiting = await client.threads.search({ status: "interrupted", metadata: { source: "sdk-check" } });
+assert.deepEqual(
+  waiting.map((t) => t.thread_id),
+  [thread.thread_id],
+);
 
 // resumed with an edit, Agent Inbox's shape: a one-element list
 const resumed = await collect(
@@ -112,6 +117,8 @@ assert.equal(after.values.bdr_decision.status, "approved");
 assert.equal(after.values.bdr_decision.type, "edit");
 assert.equal(after.values.bdr_draft.subject, "Quick question, Maya");
 assert.equal((await client.threads.get(thread.thread_id)).status, "idle");
+assert.equal((await client.threads.search({ status: "interrupted", metadata: { source: "sdk-check" } })).length, 0);
+assert.ok((await client.threads.search({ status: "idle", limit: 100 })).some((t) => t.thread_id === thread.thread_id));
 
 // a second resume finds nothing to answer: the SDK throws with our 409
 await assert.rejects(

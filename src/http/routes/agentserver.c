@@ -108,6 +108,22 @@ void sa_route_as_threads_create(struct sa_req *r)
     json_decref(body);
 }
 
+void sa_route_as_threads_search(struct sa_req *r)
+{
+    json_t *body = sa_req_json(r);
+    if (!body)
+        return;
+    json_t *detail = json_array(), *out = NULL;
+    struct sa_err err = {0};
+    int rc = sa_as_thread_search(r->app, body, detail, &out, &err);
+    if (rc)
+        reply_service(r, rc, &err, detail, "body", "Searching the threads");
+    else
+        sa_reply_json(r, 200, out);
+    json_decref(detail);
+    json_decref(body);
+}
+
 void sa_route_as_thread_get(struct sa_req *r)
 {
     if (!sa_param_thread_id(r, 0))
