@@ -128,6 +128,15 @@ await assert.rejects(
   (e) => e.status === 409,
 );
 
+// a state update (the key has the approve scope a pipeline thread's state needs)
+const updated = await client.threads.updateState(thread.thread_id, {
+  values: { current_agent: "reviewed-by-sdk-check" },
+});
+assert.match(updated.checkpoint.checkpoint_id, /.+/);
+const reread = await client.threads.getState(thread.thread_id);
+assert.equal(reread.values.current_agent, "reviewed-by-sdk-check");
+assert.equal(reread.checkpoint.checkpoint_id, updated.checkpoint.checkpoint_id);
+
 // the history, newest first: the finished state, then the approval's
 const history = await client.threads.getHistory(thread.thread_id, { limit: 50 });
 assert.ok(history.length >= 6, `history of ${history.length}`);
@@ -181,6 +190,12 @@ const streamed = await collect(
 );
 assert.equal(streamed[1].event, "updates");
 assert.equal(streamed[1].data.qualification.tier, "A");
+
+// a conversation turn, a thread of the conversation graph
+const turn = await client.runs.wait(null, "conversation", {
+  input: { message: "Hi there, Dana from Northwind here", contact: { name: "Dana Reyes" } },
+});
+assert.equal(turn.intent, "greeting");
 
 // errors the SDK throws with our status
 await assert.rejects(client.runs.wait(null, "no-such-graph", { input: {} }), (e) => e.status === 404);
