@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "agents/agent.h"
 #include "agents/bdr.h"
@@ -48,12 +49,17 @@ struct sa_as {
     struct sa_as_run *runs; /* newest first */
     int n_runs;
     json_t *threads; /* created threads: {thread_id: {created_at, metadata}}, oldest first */
+    /* the keep-alive ticker of waiting readers (started at the first wait that parks) */
+    pthread_cond_t tick;
+    pthread_t ticker;
+    bool ticker_started, stopping;
 };
 
 struct sa_as_reader {
     struct sa_as_run *run;
     enum sa_as_read kind;
     size_t pos; /* in run->events, or in the final text */
+    bool tick;  /* WAIT: the ticker asks for a keep-alive newline */
     char *final;
     size_t final_len;
     void (*wake)(void *arg); /* set while parked */
@@ -95,6 +101,7 @@ struct sa_as *sa_as_new(void)
     if (!as)
         return NULL;
     pthread_mutex_init(&as->lock, NULL);
+    pthread_cond_init(&as->tick, NULL);
     as->threads = json_object();
     return as;
 }
@@ -122,6 +129,14 @@ void sa_as_free(struct sa_as *as)
 {
     if (!as)
         return;
+    pthread_mutex_lock(&as->lock);
+    as->stopping = true;
+    pthread_cond_broadcast(&as->tick);
+    bool started = as->ticker_started;
+    pthread_mutex_unlock(&as->lock);
+    if (started)
+        pthread_join(as->ticker, NULL);
+    pthread_cond_destroy(&as->tick);
     for (struct sa_as_run *r = as->runs, *n; r; r = n) {
         n = r->next;
         run_unref_locked(r);
@@ -1202,6 +1217,45 @@ struct sa_as_reader *sa_as_reader_open(struct sa_app *app, const char *thread_id
     return rd;
 }
 
+/* A client waiting for a run's end (runs.wait, join) gets a newline every second, as the
+ * JS server sends them (utils/hono.mts waitKeepAlive): proxies keep the connection and the
+ * JSON that follows may start with whitespace. One thread wakes every parked wait. */
+#define AS_TICK_MS 1000
+
+static void *ticker_main(void *arg)
+{
+    struct sa_as *as = arg;
+    pthread_mutex_lock(&as->lock);
+    while (!as->stopping) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += AS_TICK_MS / 1000;
+        pthread_cond_timedwait(&as->tick, &as->lock, &ts);
+        if (as->stopping)
+            break;
+        for (struct sa_as_run *r = as->runs; r; r = r->next) {
+            for (struct sa_as_reader *rd = r->readers; rd; rd = rd->next) {
+                if (rd->kind == SA_AS_READ_WAIT && rd->wake && !r->finished) {
+                    void (*w)(void *) = rd->wake;
+                    rd->wake = NULL;
+                    rd->tick = true;
+                    w(rd->wake_arg);
+                }
+            }
+        }
+    }
+    pthread_mutex_unlock(&as->lock);
+    return NULL;
+}
+
+/* Lock held: starts the ticker once (a failure only costs the keep-alives). */
+static void ticker_start_locked(struct sa_as *as)
+{
+    if (as->ticker_started || as->stopping)
+        return;
+    as->ticker_started = pthread_create(&as->ticker, NULL, ticker_main, as) == 0;
+}
+
 ssize_t sa_as_reader_read(struct sa_as_reader *rd, char *buf, size_t max, void (*wake)(void *arg),
                           void *arg)
 {
@@ -1225,9 +1279,15 @@ ssize_t sa_as_reader_read(struct sa_as_reader *rd, char *buf, size_t max, void (
         n = k ? (ssize_t)k : -1;
     } else if (r->finished) {
         n = -1;
+    } else if (rd->kind == SA_AS_READ_WAIT && rd->tick && max > 0) {
+        rd->tick = false;
+        buf[0] = '\n';
+        n = 1;
     } else {
         rd->wake = wake;
         rd->wake_arg = arg;
+        if (rd->kind == SA_AS_READ_WAIT)
+            ticker_start_locked(r->as);
         n = SA_AS_PARKED;
     }
     pthread_mutex_unlock(&r->as->lock);

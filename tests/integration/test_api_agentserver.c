@@ -362,6 +362,18 @@ static void test_busy_and_cancel(void **state)
     j = http_json("GET", PATH("/threads/%s", t), NULL, &r);
     assert_string_equal(jstr(j, "status"), "idle");
     resp_free(&r);
+    /* a wait on a slow run: keep-alive newlines (however many) before the JSON */
+    char *t2 = new_thread();
+    http("POST", PATH("/threads/%s/runs/wait", t2), "application/json", body, strlen(body), &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.content_type, "application/json"));
+    size_t lead = strspn(r.body, "\n");
+    json_t *done = json_loads(r.body + lead, 0, NULL);
+    assert_non_null(done);
+    assert_int_equal(json_array_size(jget(done, "__interrupt__")), 1);
+    json_decref(done);
+    resp_free(&r);
+    free(t2);
     free(body);
     free(runs);
     free(rid);
