@@ -274,6 +274,10 @@ static json_t *human_interrupt(const json_t *draft, const json_t *lead)
 static void apply_edit(json_t *final, const json_t *edited)
 {
     const char *fields[] = {"subject", "body"};
+    /* the draft as the request showed it: a message field sent back unchanged (Agent Inbox
+     * returns every message whole) is no edit, so it neither undoes an edit of args.subject
+     * nor pins a follow-up's "Re: " subject */
+    json_t *orig = json_deep_copy(final);
     for (size_t i = 0; i < 2; i++)
         if (json_is_string(json_object_get(edited, fields[i])))
             json_object_set(final, fields[i], json_object_get(edited, fields[i]));
@@ -283,6 +287,7 @@ static void apply_edit(json_t *final, const json_t *edited)
     if (!subject_set || !drop) {
         free(subject_set);
         free(drop);
+        json_decref(orig);
         return;
     }
     size_t k;
@@ -293,10 +298,17 @@ static void apply_edit(json_t *final, const json_t *edited)
         if (idx < 0 || (size_t)idx > n)
             continue;
         json_t *target = idx == 0 ? final : json_array_get(fups, (size_t)idx - 1);
-        for (size_t i = 0; i < 2; i++)
-            if (json_is_string(json_object_get(m, fields[i])))
-                json_object_set(target, fields[i], json_object_get(m, fields[i]));
-        subject_set[idx] = json_is_string(json_object_get(m, "subject"));
+        const json_t *was =
+            idx == 0 ? orig : json_array_get(json_object_get(orig, "followups"), (size_t)idx - 1);
+        bool changed[2] = {false, false};
+        for (size_t i = 0; i < 2; i++) {
+            const json_t *v = json_object_get(m, fields[i]);
+            changed[i] =
+                json_is_string(v) && !json_equal((json_t *)v, json_object_get(was, fields[i]));
+            if (changed[i])
+                json_object_set(target, fields[i], (json_t *)v);
+        }
+        subject_set[idx] = changed[0];
         drop[idx] = idx > 0 && json_is_true(json_object_get(m, "drop"));
     }
     for (size_t i = 0; i < n; i++) {
@@ -311,6 +323,7 @@ static void apply_edit(json_t *final, const json_t *edited)
             json_array_remove(fups, i - 1);
     free(subject_set);
     free(drop);
+    json_decref(orig);
 }
 
 /* The agent's work in the pipeline, counted in its status like the other agents. */
@@ -666,8 +679,9 @@ static void check_text(const char *field, const json_t *v, const char *loc, json
  * request's messages at most once; the first e-mail (index 0) cannot be dropped. */
 static void check_messages(const json_t *v, const json_t *request, const char *loc, json_t *detail)
 {
-    size_t n = json_array_size(json_object_get(
-        json_object_get(json_object_get(request, "action_request"), "args"), "messages"));
+    const json_t *all = json_object_get(
+        json_object_get(json_object_get(request, "action_request"), "args"), "messages");
+    size_t n = json_array_size(all);
     if (!json_is_array(v)) {
         sa_detail_add(detail, loc, "list_type",
                       "messages should be a list of {index, subject, body, drop}");
@@ -711,7 +725,9 @@ static void check_messages(const json_t *v, const json_t *request, const char *l
             else if (strcmp(k, "drop") == 0 && json_is_true(f) && idx == 0)
                 sa_detail_add(detail, fl, "not_allowed",
                               "the first e-mail cannot be dropped (ignore the approval instead)");
-            else if (strcmp(k, "index") != 0 && strcmp(k, "drop") != 0)
+            else if (strcmp(k, "index") != 0 && strcmp(k, "drop") != 0 &&
+                     !json_equal((json_t *)f, json_object_get(json_array_get(all, (size_t)idx), k)))
+                /* a field sent back unchanged (Agent Inbox returns whole messages) is fine */
                 sa_detail_add(detail, fl, "not_editable",
                               "Only subject, body and drop can be edited");
         }

@@ -338,6 +338,13 @@ static struct sa_as_run *newest_run_locked(struct sa_as *as, const char *thread_
     return NULL;
 }
 
+/* The graph an assistant's runs write: the pipeline's for the agents that are its steps. */
+static const char *graph_of(struct sa_app *app, int type)
+{
+    return sa_app_invoke_runs_graph(app, type) ? "pipeline"
+                                               : sa_agent_type_name((enum sa_agent_type)type);
+}
+
 int sa_as_thread_get(struct sa_app *app, const char *thread_id, json_t **out, struct sa_err *err)
 {
     *out = NULL;
@@ -353,9 +360,11 @@ int sa_as_thread_get(struct sa_app *app, const char *thread_id, json_t **out, st
                          : json_array_size(json_object_get(st, "interrupts")) ? "interrupted"
                          : last && strcmp(last->status, "error") == 0         ? "error"
                                                                               : "idle";
-    char updated[SA_ISO8601_LEN] = "";
-    if (last)
+    char updated[SA_ISO8601_LEN] = "", graph[32] = "";
+    if (last) {
         memcpy(updated, last->updated_at, sizeof updated);
+        snprintf(graph, sizeof graph, "%s", graph_of(app, last->type));
+    }
     pthread_mutex_unlock(&as->lock);
     json_t *ints = json_object();
     size_t i;
@@ -377,6 +386,20 @@ int sa_as_thread_get(struct sa_app *app, const char *thread_id, json_t **out, st
         json_object_set_new(*out, "updated_at", json_string(updated));
     if (*out && !json_object_get(*out, "metadata"))
         json_object_set_new(*out, "metadata", json_object());
+    /* Agent Inbox lists an inbox's threads by metadata graph_id, as the LangGraph server
+     * writes it: the graph of the thread's last run, else of its checkpoints */
+    json_t *md = json_object_get(*out, "metadata");
+    if (md && !json_object_get(md, "graph_id")) {
+        json_t *own = json_deep_copy(md);
+        if (!graph[0] && json_object_size(json_object_get(st, "values")))
+            snprintf(graph, sizeof graph, "%s",
+                     sa_as_thread_guarded(app, thread_id) ? "pipeline" : "conversation");
+        if (graph[0]) {
+            json_object_set_new(own, "graph_id", json_string(graph));
+            json_object_set_new(own, "assistant_id", json_string(graph));
+        }
+        json_object_set_new(*out, "metadata", own);
+    }
     json_decref(c);
     json_decref(st);
     return *out ? 0 : sa_err_set(err, SA_ENOMEM, "out of memory");
@@ -908,6 +931,31 @@ static const json_t *human_response(const json_t *resume, json_t *detail)
     return resume;
 }
 
+/* Agent Inbox's edit sends every arg of the request back, those that are not strings
+ * (messages, meeting) as JSON text (its form edits text: utils.ts createDefaultHumanResponse
+ * stringifies them). Such a value is parsed back, so an unchanged one equals the request's
+ * and an edited list of messages is checked as a list. Returns a new reference. */
+static json_t *unstringify_edit(const json_t *resp, const json_t *request)
+{
+    json_t *out = json_deep_copy(resp);
+    json_t *args = json_object_get(json_object_get(out, "args"), "args");
+    const json_t *was = json_object_get(json_object_get(request, "action_request"), "args");
+    if (strcmp(sa_json_str(out, "type") ?: "", "edit") != 0 || !json_is_object(args))
+        return out;
+    const char *k;
+    json_t *v;
+    json_object_foreach(args, k, v)
+    {
+        const json_t *orig = json_object_get(was, k);
+        if (!json_is_string(v) || !orig || json_is_string(orig))
+            continue;
+        json_t *parsed = json_loads(json_string_value(v), JSON_DECODE_ANY, NULL);
+        if (parsed)
+            json_object_set_new(args, k, parsed);
+    }
+    return out;
+}
+
 static int prepare_resume(struct sa_app *app, const json_t *resume, struct sa_as_run *r,
                           json_t *detail, const char **loc, struct sa_err *err)
 {
@@ -924,13 +972,15 @@ static int prepare_resume(struct sa_app *app, const json_t *resume, struct sa_as
                           r->thread_id);
     if (rc)
         return rc;
-    const json_t *resp = human_response(resume, detail);
+    const json_t *given = human_response(resume, detail);
+    json_t *resp = given ? unstringify_edit(given, request) : NULL;
     char where[40] = "body.command.resume";
     if (json_is_array(resume))
         snprintf(where, sizeof where, "body.command.resume.0");
     if (resp && sa_bdr_validate_response(resp, request, where, detail) == 0)
         r->response = json_pack("{s:O, s:O?}", "type", json_object_get(resp, "type"), "args",
                                 json_object_get(resp, "args"));
+    json_decref(resp);
     json_decref(request);
     return json_array_size(detail) ? SA_EINVAL : 0;
 }

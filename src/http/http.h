@@ -242,6 +242,7 @@ void sa_route_meeting_get(struct sa_req *r);
 void sa_route_meeting_rsvp(struct sa_req *r);
 
 /* the LangGraph Agent Server API subset (issue 16, http/routes/agentserver.c) */
+void sa_route_as_info(struct sa_req *r);
 void sa_route_as_assistants_search(struct sa_req *r);
 void sa_route_as_assistant_get(struct sa_req *r);
 void sa_route_as_threads_create(struct sa_req *r);

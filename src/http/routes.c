@@ -161,6 +161,10 @@ const struct sa_route sa_routes[] = {
       "InboundEmail", "InboundResult", 0, NULL, "409 413 422 503"),
     /* The LangGraph Agent Server API subset (issue 16, http/routes/agentserver.c): what
      * @langchain/langgraph-sdk and Agent Inbox call, mapped onto our graphs */
+    R("GET", "/info", sa_route_as_info, NONE, PUBLIC, NULL,
+      "Agent Server API: the server's version and flags (Agent Inbox checks a deployment "
+      "with it)",
+      NULL, "AsInfo", 0, NULL, NULL),
     R("POST", "/assistants/search", sa_route_as_assistants_search, JSON, READ, NULL,
       "Agent Server API: the assistants (the pipeline and each agent), filtered",
       "AsAssistantSearch", "AsAssistantList", 0, NULL, "422"),

@@ -56,12 +56,14 @@ async function interrupted(name, email) {
   // what the inbox lists: the thread, interrupted, with its HumanInterrupt
   const listed = await call("POST", "/threads/search", {
     status: "interrupted",
-    metadata: { inbox: "sales" },
+    metadata: { graph_id: "pipeline" },
     limit: 100,
     offset: 0,
   });
   assert.equal(listed.status, 200, listed.text);
-  assert.ok(listed.json.some((t) => t.thread_id === id), "the inbox finds the thread");
+  const found = listed.json.find((t) => t.thread_id === id);
+  assert.ok(found, "the inbox finds the thread by its graph");
+  assert.equal(found.metadata.inbox, "sales");
   const th = await call("GET", `/threads/${id}`);
   assert.equal(th.json.status, "interrupted");
   const [ints] = Object.values(th.json.interrupts);
@@ -76,6 +78,13 @@ async function interrupted(name, email) {
   assert.ok(approval, "the pending approval of the thread");
   assert.equal(approval.interrupt_id, ints[0].id);
   return { id, approval: approval.id };
+}
+
+// the inbox first checks the deployment, without credentials
+{
+  const info = await fetch(`${base}/info`);
+  assert.equal(info.status, 200);
+  assert.equal((await info.json()).flags.assistants, true);
 }
 
 async function approval(id) {
@@ -172,6 +181,33 @@ function checkReviewer(a) {
   assert.equal((await approval(aid)).status, "accepted");
   const st = await call("GET", `/threads/${id}/state`);
   assert.equal(st.json.values.bdr_decision.status, "approved");
+}
+
+// edit as the inbox sends it: every arg back, the objects as JSON text, one changed
+{
+  const { id, approval: aid } = await interrupted("Alex Kim", "alex.kim@quorvianta.io");
+  const th = await call("GET", `/threads/${id}`);
+  const req = Object.values(th.json.interrupts)[0][0].value[0];
+  const args = Object.fromEntries(
+    Object.entries(req.action_request.args).map(([k, v]) => [
+      k,
+      typeof v === "string" ? v : JSON.stringify(v, null),
+    ]),
+  );
+  args.subject = "Alex, a quick question";
+  const w = await call("POST", `/threads/${id}/runs/wait`, {
+    assistant_id: "pipeline",
+    command: { resume: [{ type: "edit", args: { action: req.action_request.action, args } }] },
+  });
+  assert.equal(w.status, 200, w.text);
+  assert.equal(w.json.bdr_decision.status, "approved");
+  assert.equal(w.json.bdr_draft.subject, "Alex, a quick question");
+  const a = await approval(aid);
+  assert.equal(a.status, "edited");
+  assert.deepEqual(
+    a.changes.map((c) => c.field),
+    ["subject"],
+  );
 }
 
 // "respond", our first spelling, still works; a bad HumanResponse is 422 naming the field

@@ -16,6 +16,17 @@
 #include "http/http.h"
 #include "http/params.h"
 
+/* GET /info: what Agent Inbox asks first (without credentials) to check the URL is a
+ * deployment: the flags of what this server offers. */
+void sa_route_as_info(struct sa_req *r)
+{
+    sa_reply_json(r, 200,
+                  json_pack("{s:s, s:{s:b, s:b, s:b}, s:{s:s, s:n, s:s, s:n}}", "version",
+                            SA_VERSION, "flags", "assistants", 1, "crons", 0, "langsmith", 0,
+                            "host", "kind", "self-hosted", "project_id", "revision_id", SA_VERSION,
+                            "tenant_id"));
+}
+
 /* ---- assistants -------------------------------------------------------------------- */
 
 /* POST /assistants/search {graph_id?, name?, limit?, offset?, metadata?}. */
