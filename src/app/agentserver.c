@@ -43,6 +43,7 @@
 #define AS_MAX_THREADS 10000
 #define AS_EVENTS_MAX ((size_t)16 << 20)
 #define AS_SEARCH_MAX 1000 /* threads a search looks at */
+#define AS_EVENTS_KEPT 64  /* finished runs whose events are kept; older ones keep their end */
 
 struct sa_as {
     pthread_mutex_t lock;
@@ -85,6 +86,7 @@ struct sa_as_run {
     const char *status;
     char created_at[SA_ISO8601_LEN], updated_at[SA_ISO8601_LEN];
     struct sa_buf events;
+    bool events_dropped; /* an older finished run: a stream of it gets its summary */
     json_t *last_values;
     json_t *final;
     bool finished;
@@ -1135,6 +1137,11 @@ static void trim_locked(struct sa_as *as)
             run_unref_locked(r);
             continue;
         }
+        if (n > AS_EVENTS_KEPT && r->finished && !r->readers && !r->events_dropped) {
+            sa_buf_free(&r->events);
+            sa_buf_init(&r->events, AS_EVENTS_MAX);
+            r->events_dropped = true;
+        }
         pp = &r->next;
     }
 }
@@ -1306,6 +1313,30 @@ static void ticker_start_locked(struct sa_as *as)
     as->ticker_started = pthread_create(&as->ticker, NULL, ticker_main, as) == 0;
 }
 
+/* Lock held: the events of a run whose own were dropped: metadata, its end (values, or
+ * error) and end. A new string (NULL when out of memory). */
+static char *summary_events(const struct sa_as_run *r)
+{
+    json_t *meta = json_pack("{s:s, s:i, s:s, s:s}", "run_id", r->run_id, "attempt", 1, "thread_id",
+                             r->thread_id, "assistant_id", r->assistant_id);
+    const json_t *e = json_object_get(r->final, "__error__");
+    char *m = json_dumps(meta, JSON_COMPACT);
+    char *f = json_dumps(e ? e : r->final, JSON_COMPACT | JSON_REAL_PRECISION(12));
+    struct sa_buf b;
+    sa_buf_init(&b, AS_EVENTS_MAX);
+    char *out = NULL;
+    if (m && f &&
+        sa_buf_printf(
+            &b, "event: metadata\ndata: %s\n\nevent: %s\ndata: %s\n\nevent: end\ndata: null\n\n", m,
+            e ? "error" : "values", f) == 0)
+        out = sa_buf_steal(&b, NULL);
+    sa_buf_free(&b);
+    free(m);
+    free(f);
+    json_decref(meta);
+    return out;
+}
+
 ssize_t sa_as_reader_read(struct sa_as_reader *rd, char *buf, size_t max, void (*wake)(void *arg),
                           void *arg)
 {
@@ -1317,9 +1348,11 @@ ssize_t sa_as_reader_read(struct sa_as_reader *rd, char *buf, size_t max, void (
         memcpy(buf, r->events.data + rd->pos, k);
         rd->pos += k;
         n = (ssize_t)k;
-    } else if (rd->kind == SA_AS_READ_WAIT && r->finished) {
+    } else if ((rd->kind == SA_AS_READ_WAIT || r->events_dropped) && r->finished) {
         if (!rd->final) {
-            rd->final = json_dumps(r->final, JSON_COMPACT | JSON_REAL_PRECISION(12));
+            rd->final = rd->kind == SA_AS_READ_WAIT
+                            ? json_dumps(r->final, JSON_COMPACT | JSON_REAL_PRECISION(12))
+                            : summary_events(r);
             rd->final_len = rd->final ? strlen(rd->final) : 0;
         }
         size_t k = rd->final_len - rd->pos < max ? rd->final_len - rd->pos : max;

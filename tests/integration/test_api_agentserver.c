@@ -284,7 +284,9 @@ static void test_shapes(void **state)
     char loc[256];
     assert_non_null(resp_header(&r, "Content-Location", loc, sizeof loc));
     resp_free(&r);
-    http("GET", PATH("%s/stream", loc), NULL, NULL, 0, &r);
+    char first_run[256]; /* the streamed run's joinStream */
+    snprintf(first_run, sizeof first_run, "%s/stream", loc);
+    http("GET", first_run, NULL, NULL, 0, &r);
     assert_int_equal(r.status, 200);
     assert_true(strncmp(r.body, first, strlen(first)) == 0);
     resp_free(&r);
@@ -313,6 +315,19 @@ static void test_shapes(void **state)
     json_t *x;
     json_array_foreach(j, i, x) listed |= strcmp(jstr(x, "thread_id"), t) == 0;
     assert_true(listed);
+    resp_free(&r);
+    /* 64 runs later the first one's events are dropped: a stream of it is its summary */
+    for (int k = 0; k < 64; k++) {
+        http("POST", "/runs/wait", "application/json", q, strlen(q), &r);
+        assert_int_equal(r.status, 200);
+        resp_free(&r);
+    }
+    http("GET", first_run, NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 200);
+    assert_true(strncmp(r.body, first, strlen(first)) == 0);
+    assert_null(strstr(r.body, "event: updates"));
+    assert_non_null(strstr(r.body, "event: values\ndata: {\"score\":"));
+    assert_non_null(strstr(r.body, "event: end\ndata: null\n\n"));
     resp_free(&r);
     j = http_json("GET", "/threads/never-made/runs", NULL, &r);
     expect_problem("runs of an unknown thread", &r, 404, "[\"path\",\"thread_id\"]", NULL);
