@@ -159,6 +159,19 @@ static void test_bad_input(void **state)
     http("GET", "/threads/never-made/state", NULL, NULL, 0, &r);
     expect_problem("unknown thread's state", &r, 404, "[\"path\",\"thread_id\"]", NULL);
     resp_free(&r);
+    /* outside /api/ too, nothing but /info answers without a valid key */
+    harness_auth("X-API-Key: sa_not_a_real_key");
+    http("POST", "/threads", "application/json", "{}", 2, &r);
+    assert_int_equal(r.status, 401);
+    resp_free(&r);
+    harness_auth("");
+    http("GET", "/assistants/pipeline", NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 401);
+    resp_free(&r);
+    http("GET", "/info", NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    harness_auth(NULL);
     expect_post("threads.search status", "/threads/search", "{\"status\":\"stuck\"}", 422,
                 "[\"body\",\"status\"]", "enum");
     expect_post("threads.search by values", "/threads/search", "{\"values\":{\"a\":1}}", 422,
