@@ -386,7 +386,7 @@ int sa_as_thread_get(struct sa_app *app, const char *thread_id, json_t **out, st
                      "values", json_object_get(st, "values"), "interrupts", ints);
     if (*out && updated[0])
         json_object_set_new(*out, "updated_at", json_string(updated));
-    if (*out && !json_object_get(*out, "metadata"))
+    if (*out && !json_is_object(json_object_get(*out, "metadata")))
         json_object_set_new(*out, "metadata", json_object());
     /* Agent Inbox lists an inbox's threads by metadata graph_id, as the LangGraph server
      * writes it: the graph of the thread's last run, else of its checkpoints */
