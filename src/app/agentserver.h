@@ -107,9 +107,10 @@ json_t *sa_as_thread_runs(struct sa_app *app, const char *thread_id, int limit);
 int sa_as_run_cancel(struct sa_app *app, const char *thread_id, const char *run_id,
                      struct sa_err *err) SA_WUR;
 
-/* What a reader produces: the run's SSE events from its start, or (WAIT) only the
- * final JSON once the run ended: its last values (with "__interrupt__" when it stopped
- * at one) or {"__error__": {error, message}}. */
+/* What a reader produces: the run's SSE events from its start (for a finished run older
+ * than the newest 64, whose events are dropped: metadata, its last values or error, end),
+ * or (WAIT) newlines every second while it runs, then the final JSON: its last values
+ * (with "__interrupt__" when it stopped at one) or {"__error__": {error, message}}. */
 enum sa_as_read { SA_AS_READ_EVENTS, SA_AS_READ_WAIT };
 /* A reader of run_id's output (thread_id NULL: any), or NULL when the run is unknown. */
 struct sa_as_reader *sa_as_reader_open(struct sa_app *app, const char *thread_id,
