@@ -307,6 +307,27 @@ int sa_as_thread_state(struct sa_app *app, const char *thread_id, json_t **out, 
     return 0;
 }
 
+int sa_as_thread_state_at(struct sa_app *app, const char *thread_id, const char *checkpoint_id,
+                          json_t **out, struct sa_err *err)
+{
+    *out = NULL;
+    const struct graph *g[2] = {sa_pipeline_graph(app->pipeline), NULL};
+    int n = 1, rc = SA_ENOTFOUND;
+    if (app->conversation)
+        g[n++] = sa_conversation_graph(app->conversation);
+    json_t *snap = NULL;
+    /* SA_ECONFLICT: the thread is the other graph's */
+    for (int i = 0; i < n && (i == 0 || rc == SA_ECONFLICT); i++)
+        rc = graph_get_state(g[i], thread_id, checkpoint_id, &snap, err);
+    if (rc == SA_ENOTFOUND || rc == SA_ECONFLICT)
+        return sa_err_set(err, SA_ENOTFOUND, "Thread %.128s has no checkpoint %.64s", thread_id,
+                          checkpoint_id);
+    if (rc)
+        return rc;
+    *out = thread_state_of(snap);
+    return 0;
+}
+
 int sa_as_thread_history(struct sa_app *app, const char *thread_id, int limit, json_t **out,
                          struct sa_err *err)
 {

@@ -50,6 +50,9 @@ int sa_as_thread_get(struct sa_app *app, const char *thread_id, json_t **out,
  * interrupts, ...); an empty one for a created thread with no run yet. */
 int sa_as_thread_state(struct sa_app *app, const char *thread_id, json_t **out,
                        struct sa_err *err) SA_WUR;
+/* The ThreadState at one of the thread's checkpoints. SA_ENOTFOUND. */
+int sa_as_thread_state_at(struct sa_app *app, const char *thread_id, const char *checkpoint_id,
+                          json_t **out, struct sa_err *err) SA_WUR;
 /* The ThreadStates, newest first, at most limit (an array; empty for a created thread). */
 int sa_as_thread_history(struct sa_app *app, const char *thread_id, int limit, json_t **out,
                          struct sa_err *err) SA_WUR;

@@ -250,6 +250,8 @@ void sa_route_as_threads_search(struct sa_req *r);
 void sa_route_as_thread_get(struct sa_req *r);
 void sa_route_as_thread_state(struct sa_req *r);
 void sa_route_as_thread_state_update(struct sa_req *r);
+void sa_route_as_thread_state_at(struct sa_req *r);
+void sa_route_as_thread_state_checkpoint(struct sa_req *r);
 void sa_route_as_thread_history_get(struct sa_req *r);
 void sa_route_as_thread_history_post(struct sa_req *r);
 void sa_route_as_runs_list(struct sa_req *r);

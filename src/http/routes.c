@@ -187,6 +187,13 @@ const struct sa_route sa_routes[] = {
       "Agent Server API: write values to a thread as a new checkpoint (a pipeline thread "
       "needs the approve scope)",
       "AsStateUpdate", "AsCheckpointRef", 0, NULL, "403 404 409 422 503"),
+    R("POST", "/threads/{thread_id}/state/checkpoint", sa_route_as_thread_state_checkpoint, JSON,
+      READ, NULL,
+      "Agent Server API: a thread's state at a checkpoint {checkpoint: {checkpoint_id}}",
+      "AsCheckpointQuery", "AsThreadState", 0, NULL, "404 422 503"),
+    R("GET", "/threads/{thread_id}/state/{checkpoint_id}", sa_route_as_thread_state_at, NONE, READ,
+      NULL, "Agent Server API: a thread's state at a checkpoint", NULL, "AsThreadState", 0, NULL,
+      "404 422 503"),
     R("GET", "/threads/{thread_id}/history", sa_route_as_thread_history_get, NONE, READ, NULL,
       "Agent Server API: a thread's states, newest first", NULL, "AsThreadHistory", 0, "as_limit",
       "404 422 503"),

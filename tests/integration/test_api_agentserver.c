@@ -156,6 +156,13 @@ static void test_bad_input(void **state)
     http("GET", "/assistants/closer", NULL, NULL, 0, &r);
     expect_problem("unknown assistant", &r, 404, "[\"path\",\"assistant_id\"]", NULL);
     resp_free(&r);
+    expect_post("state at a checkpoint without its id", PATH("/threads/%s/state/checkpoint", t),
+                "{\"checkpoint\":{\"checkpoint_ns\":\"\"}}", 422,
+                "[\"body\",\"checkpoint\",\"checkpoint_id\"]", NULL);
+    http("GET", PATH("/threads/%s/state/01a23ae4-0000-7000-8000-000000000000", t), NULL, NULL, 0,
+         &r);
+    expect_problem("unknown checkpoint", &r, 404, "[\"path\",\"checkpoint_id\"]", NULL);
+    resp_free(&r);
     http("GET", "/threads/never-made/state", NULL, NULL, 0, &r);
     expect_problem("unknown thread's state", &r, 404, "[\"path\",\"thread_id\"]", NULL);
     resp_free(&r);

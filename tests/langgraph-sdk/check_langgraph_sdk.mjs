@@ -143,6 +143,20 @@ assert.ok(history.length >= 6, `history of ${history.length}`);
 assert.deepEqual(history[0].next, []);
 assert.ok(history.some((s) => s.next.includes("bdr_approval") && s.tasks[0].interrupts.length));
 assert.equal((await client.threads.getHistory(thread.thread_id, { limit: 2 })).length, 2);
+// a past state, by checkpoint id and by checkpoint object: the approval's
+const asked = history.find((h) => h.next.includes("bdr_approval"));
+const past = await client.threads.getState(thread.thread_id, asked.checkpoint.checkpoint_id);
+assert.deepEqual(past.next, ["bdr_approval"]);
+assert.equal(past.tasks[0].interrupts[0].id, pending[0].id);
+const pastByObject = await client.threads.getState(thread.thread_id, {
+  checkpoint_id: asked.checkpoint.checkpoint_id,
+  checkpoint_ns: "",
+});
+assert.equal(pastByObject.checkpoint.checkpoint_id, asked.checkpoint.checkpoint_id);
+await assert.rejects(
+  client.threads.getState(thread.thread_id, "no-such-checkpoint"),
+  (e) => e.status === 404,
+);
 
 // runs.wait up to the interrupt, then an accept
 const t2 = await client.threads.create();

@@ -161,6 +161,56 @@ void sa_route_as_thread_state(struct sa_req *r)
         sa_reply_json(r, 200, out);
 }
 
+static void reply_state_at(struct sa_req *r, const char *checkpoint_id)
+{
+    json_t *out = NULL;
+    struct sa_err err = {0};
+    int rc = sa_as_thread_state_at(r->app, r->params[0], checkpoint_id, &out, &err);
+    if (rc)
+        sa_reply_failure(r, rc, &err, "path.checkpoint_id", "Reading the thread's state");
+    else
+        sa_reply_json(r, 200, out);
+}
+
+/* GET /threads/{id}/state/{checkpoint_id}: threads.getState with a checkpoint id. */
+void sa_route_as_thread_state_at(struct sa_req *r)
+{
+    if (!sa_param_thread_id(r, 0))
+        return;
+    if (strlen(r->params[1]) > 64) {
+        sa_reply_error(r, 422, "validation_error", "path.checkpoint_id", "string_too_long",
+                       "checkpoint_id should be at most 64 characters");
+        return;
+    }
+    reply_state_at(r, r->params[1]);
+}
+
+/* POST /threads/{id}/state/checkpoint {checkpoint: {checkpoint_id}}: threads.getState with
+ * a checkpoint object (its checkpoint_ns must be the root's, ""). */
+void sa_route_as_thread_state_checkpoint(struct sa_req *r)
+{
+    if (!sa_param_thread_id(r, 0))
+        return;
+    json_t *body = sa_req_json(r);
+    if (!body)
+        return;
+    const json_t *cp = json_object_get(body, "checkpoint");
+    const json_t *id = json_object_get(cp, "checkpoint_id");
+    const json_t *ns = json_object_get(cp, "checkpoint_ns");
+    if (!json_is_object(cp))
+        sa_reply_error(r, 422, "validation_error", "body.checkpoint", "dict_type",
+                       "Input should be an object {checkpoint_id}");
+    else if (!json_is_string(id) || json_string_length(id) == 0 || json_string_length(id) > 64)
+        sa_reply_error(r, 422, "validation_error", "body.checkpoint.checkpoint_id", "string_type",
+                       "checkpoint_id should be a string of 1 to 64 characters");
+    else if (ns && !json_is_null(ns) && !(json_is_string(ns) && json_string_length(ns) == 0))
+        sa_reply_error(r, 422, "validation_error", "body.checkpoint.checkpoint_ns", "not_supported",
+                       "Only the root namespace (\"\") is supported");
+    else
+        reply_state_at(r, json_string_value(id));
+    json_decref(body);
+}
+
 /* Writing a pipeline thread's state can stand in for its human approval (the approval
  * step reads the decision from the state), so it needs the approve scope there. */
 void sa_route_as_thread_state_update(struct sa_req *r)
