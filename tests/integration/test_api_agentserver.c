@@ -138,6 +138,9 @@ static void test_bad_input(void **state)
     expect_post("stateless resume", "/runs/wait",
                 "{\"assistant_id\":\"pipeline\",\"command\":{\"resume\":[{\"type\":\"accept\"}]}}",
                 409, "[\"body\",\"command\",\"resume\"]", NULL);
+    expect_post("a subgraph's namespace", "/threads/abc%7C1:bdr/runs/wait",
+                "{\"assistant_id\":\"qualification\",\"input\":{}}", 422,
+                "[\"path\",\"thread_id\"]", "string_pattern_mismatch");
     expect_post("unknown thread", "/threads/never-made/runs/wait",
                 "{\"assistant_id\":\"qualification\",\"input\":{}}", 404,
                 "[\"path\",\"thread_id\"]", NULL);

@@ -342,6 +342,12 @@ static void reply_reader(struct sa_req *r, const char *thread_id, const char *ru
 
 static void start_run(struct sa_req *r, const char *thread_id, enum run_answer answer)
 {
+    if (thread_id && strchr(thread_id, '|')) { /* a subgraph's namespace is read-only */
+        sa_reply_error(r, 422, "validation_error", "path.thread_id", "string_pattern_mismatch",
+                       "A run's thread_id should be %s (a subgraph's namespace is read-only)",
+                       SA_THREAD_ID_RULE);
+        return;
+    }
     json_t *body = sa_req_json(r);
     if (!body)
         return;
