@@ -38,8 +38,9 @@ openapi_npm() {
   local root dir
   root="$(cd "$(dirname "$0")/.." && pwd)"
   # tests/openapi: the API document's checks; tests/sdk: the vendors' SDKs against the fake;
-  # tests/web: playwright-core for the web console's browser tests (issue 16)
-  for dir in "$root/tests/openapi" "$root/tests/sdk" "$root/tests/web"; do
+  # tests/web: playwright-core for the web console's browser tests (issue 16);
+  # tests/langgraph-sdk: @langchain/langgraph-sdk against our Agent Server API (issue 16)
+  for dir in "$root/tests/openapi" "$root/tests/sdk" "$root/tests/web" "$root/tests/langgraph-sdk"; do
     if [ ! -f "$dir/node_modules/.package-lock.json" ] ||
        [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
       echo "deps: npm ci in ${dir#"$root"/}" >&2

@@ -274,6 +274,10 @@ static json_t *human_interrupt(const json_t *draft, const json_t *lead)
 static void apply_edit(json_t *final, const json_t *edited)
 {
     const char *fields[] = {"subject", "body"};
+    /* the draft as the request showed it: a message field sent back unchanged (Agent Inbox
+     * returns every message whole) is no edit, so it neither undoes an edit of args.subject
+     * nor pins a follow-up's "Re: " subject */
+    json_t *orig = json_deep_copy(final);
     for (size_t i = 0; i < 2; i++)
         if (json_is_string(json_object_get(edited, fields[i])))
             json_object_set(final, fields[i], json_object_get(edited, fields[i]));
@@ -283,6 +287,7 @@ static void apply_edit(json_t *final, const json_t *edited)
     if (!subject_set || !drop) {
         free(subject_set);
         free(drop);
+        json_decref(orig);
         return;
     }
     size_t k;
@@ -293,10 +298,17 @@ static void apply_edit(json_t *final, const json_t *edited)
         if (idx < 0 || (size_t)idx > n)
             continue;
         json_t *target = idx == 0 ? final : json_array_get(fups, (size_t)idx - 1);
-        for (size_t i = 0; i < 2; i++)
-            if (json_is_string(json_object_get(m, fields[i])))
-                json_object_set(target, fields[i], json_object_get(m, fields[i]));
-        subject_set[idx] = json_is_string(json_object_get(m, "subject"));
+        const json_t *was =
+            idx == 0 ? orig : json_array_get(json_object_get(orig, "followups"), (size_t)idx - 1);
+        bool changed[2] = {false, false};
+        for (size_t i = 0; i < 2; i++) {
+            const json_t *v = json_object_get(m, fields[i]);
+            changed[i] =
+                json_is_string(v) && !json_equal((json_t *)v, json_object_get(was, fields[i]));
+            if (changed[i])
+                json_object_set(target, fields[i], (json_t *)v);
+        }
+        subject_set[idx] = changed[0];
         drop[idx] = idx > 0 && json_is_true(json_object_get(m, "drop"));
     }
     for (size_t i = 0; i < n; i++) {
@@ -311,6 +323,7 @@ static void apply_edit(json_t *final, const json_t *edited)
             json_array_remove(fups, i - 1);
     free(subject_set);
     free(drop);
+    json_decref(orig);
 }
 
 /* The agent's work in the pipeline, counted in its status like the other agents. */
@@ -376,7 +389,7 @@ static int approval_node(const json_t *state, json_t **update, struct graph_ctx 
     json_t *note = NULL;
     if (strcmp(type, "edit") == 0) {
         apply_edit(final, json_object_get(json_object_get(resp, "args"), "args"));
-    } else if (strcmp(type, "respond") == 0) {
+    } else if (strcmp(type, "respond") == 0 || strcmp(type, "response") == 0) {
         status = "returned";
         note = json_incref(json_object_get(resp, "args"));
     } else if (strcmp(type, "ignore") == 0) {
@@ -666,8 +679,9 @@ static void check_text(const char *field, const json_t *v, const char *loc, json
  * request's messages at most once; the first e-mail (index 0) cannot be dropped. */
 static void check_messages(const json_t *v, const json_t *request, const char *loc, json_t *detail)
 {
-    size_t n = json_array_size(json_object_get(
-        json_object_get(json_object_get(request, "action_request"), "args"), "messages"));
+    const json_t *all = json_object_get(
+        json_object_get(json_object_get(request, "action_request"), "args"), "messages");
+    size_t n = json_array_size(all);
     if (!json_is_array(v)) {
         sa_detail_add(detail, loc, "list_type",
                       "messages should be a list of {index, subject, body, drop}");
@@ -711,7 +725,9 @@ static void check_messages(const json_t *v, const json_t *request, const char *l
             else if (strcmp(k, "drop") == 0 && json_is_true(f) && idx == 0)
                 sa_detail_add(detail, fl, "not_allowed",
                               "the first e-mail cannot be dropped (ignore the approval instead)");
-            else if (strcmp(k, "index") != 0 && strcmp(k, "drop") != 0)
+            else if (strcmp(k, "index") != 0 && strcmp(k, "drop") != 0 &&
+                     !json_equal((json_t *)f, json_object_get(json_array_get(all, (size_t)idx), k)))
+                /* a field sent back unchanged (Agent Inbox returns whole messages) is fine */
                 sa_detail_add(detail, fl, "not_editable",
                               "Only subject, body and drop can be edited");
         }
@@ -732,20 +748,23 @@ int sa_bdr_validate_response(const json_t *response, const json_t *request, cons
     snprintf(l, sizeof l, "%s.type", loc);
     const json_t *cfg = json_object_get(request, "config");
     if (!type) {
-        sa_detail_add(detail, l, "missing", "Field required: accept, edit, respond or ignore");
+        sa_detail_add(detail, l, "missing", "Field required: accept, edit, response or ignore");
         return SA_EINVAL;
     }
-    static const char *const types[] = {"accept", "edit", "respond", "ignore"};
+    /* "response" is Agent Inbox's name for a reply (its config flag is allow_respond);
+     * "respond", our first spelling, stays accepted */
+    static const char *const types[] = {"accept", "edit", "respond", "ignore", "response"};
     int t = -1;
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 5; i++)
         if (strcmp(type, types[i]) == 0)
-            t = i;
+            t = i == 4 ? 2 : i;
     if (t < 0) {
-        sa_detail_add(detail, l, "enum", "Input should be 'accept', 'edit', 'respond' or 'ignore'");
+        sa_detail_add(detail, l, "enum",
+                      "Input should be 'accept', 'edit', 'response' (or 'respond') or 'ignore'");
         return SA_EINVAL;
     }
     char flag[32];
-    snprintf(flag, sizeof flag, "allow_%s", type);
+    snprintf(flag, sizeof flag, "allow_%s", types[t]);
     if (cfg && !json_is_true(json_object_get(cfg, flag)))
         sa_detail_add(detail, l, "not_allowed", "This request does not allow '%s'", type);
     const json_t *args = json_object_get(response, "args");

@@ -31,8 +31,10 @@ struct sa_bdr_config {
 /* The registry's bdr agent (needs deps->store); NULL when out of memory. */
 struct sa_agent *sa_bdr_new(const struct sa_agent_deps *deps);
 
-/* Validates an Agent Inbox HumanResponse {type: accept|edit|respond|ignore, args} for
- * the given request (its config's allow_* flags) into detail entries under loc. */
+/* Validates an Agent Inbox HumanResponse {type: accept|edit|response|ignore, args} (also
+ * "respond", our first name for response) for the given request (its config's allow_*
+ * flags; response is allow_respond) into detail entries under loc. An edit's message
+ * fields equal to the request's pass as unchanged. */
 int sa_bdr_validate_response(const json_t *response, const json_t *request, const char *loc,
                              json_t *detail);
 /* What an edit changed: [{field, from, to}] (new reference; empty when nothing). */

@@ -17,6 +17,7 @@
 #include "connectors/crm/crm.h"
 #include "connectors/calendar/calendar.h"
 #include "agents/conversation.h"
+#include "app/agentserver.h"
 #include "connectors/enrichment/provider.h"
 #include "domain/dataset.h"
 #include "domain/intent.h"
@@ -441,6 +442,11 @@ int sa_app_open(const struct sa_config *cfg, struct sa_app **out, struct sa_err 
         sa_app_close(app);
         return sa_err_set(err, SA_ENOMEM, "out of memory");
     }
+    /* the Agent Server API's runs and created threads (issue 16, app/agentserver.h) */
+    if (!(app->agentserver = sa_as_new())) {
+        sa_app_close(app);
+        return sa_err_set(err, SA_ENOMEM, "out of memory");
+    }
     *out = app;
     return 0;
 }
@@ -450,6 +456,8 @@ void sa_app_close(struct sa_app *app)
     if (!app)
         return;
     sa_import_jobs_free(app->imports); /* first: a running import uses all the rest */
+    /* the Agent Server API's records: its runs ended (the HTTP server's stop waited) */
+    sa_as_free(app->agentserver);
     sa_session_store_free(app->sessions); /* before the conversation it may derive from */
     sa_conversation_free(app->conversation);
     sa_intent_free(app->intents);

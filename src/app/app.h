@@ -38,6 +38,7 @@ struct sa_app {
     struct sa_pipeline *pipeline;
     struct sa_runs *runs;            /* background runs; set by cmd_serve.c, else NULL */
     struct sa_import_jobs *imports;  /* background CSV imports (app/import_jobs.h) */
+    struct sa_as *agentserver;       /* Agent Server API runs and threads (app/agentserver.h) */
     struct sa_intent_model *intents; /* NULL when data/intents/ is absent */
     struct sa_conversation *conversation; /* NULL with no intents */
     /* conversation sessions (store/session.h): Redis with REDIS_URL, else derived from the

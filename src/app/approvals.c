@@ -22,6 +22,7 @@
 #include "agents/pipeline.h"
 #include "app/app.h"
 #include "base/clock.h"
+#include "base/json.h"
 #include "base/log.h"
 #include "base/uuid.h"
 #include "graph/graph.h"
@@ -107,12 +108,24 @@ static long long wall_ms(void)
 
 /* Continues the thread from position pos (thread_position); see resume_approval. */
 static int resume_thread(struct sa_app *app, const json_t *approval, const char *thread,
-                         const char *iid, int pos, json_t **run, struct sa_err *err)
+                         const char *iid, int pos, const struct sa_decide_stream *stream,
+                         json_t **run, struct sa_err *err)
 {
     json_t *resume =
         pos == 2 ? json_pack("{s:O}", iid, json_object_get(approval, "response")) : NULL;
     struct graph_result gr;
-    int rc = sa_pipeline_resume(app->pipeline, thread, resume, &gr, err);
+    int rc;
+    if (stream) {
+        struct graph_run_opts o = {.thread_id = thread,
+                                   .resume = resume,
+                                   .stream_modes = stream->modes,
+                                   .on_event = stream->on_event,
+                                   .event_arg = stream->arg,
+                                   .cancel = stream->cancel};
+        rc = graph_invoke(sa_pipeline_graph(app->pipeline), NULL, &o, &gr, err);
+    } else {
+        rc = sa_pipeline_resume(app->pipeline, thread, resume, &gr, err);
+    }
     json_decref(resume);
     /* Two answers racing: the other request is resuming the thread right now (busy), or
      * resumed it between our look and our resume, so the graph says no interrupt is
@@ -147,8 +160,8 @@ static int resume_thread(struct sa_app *app, const json_t *approval, const char 
  * may stay NULL) gets {status, bdr_decision, bdr_actions}. Only under the resumption's
  * claim (see the top of the file): when another request or instance holds it, *run
  * stays NULL and 0 is returned. */
-static int resume_approval(struct sa_app *app, const json_t *approval, json_t **run,
-                           struct sa_err *err)
+static int resume_approval(struct sa_app *app, const json_t *approval,
+                           const struct sa_decide_stream *stream, json_t **run, struct sa_err *err)
 {
     *run = NULL;
     const char *id = json_string_value(json_object_get(approval, "id"));
@@ -172,7 +185,7 @@ static int resume_approval(struct sa_app *app, const json_t *approval, json_t **
         return rc;
     /* where the thread stands now, under the claim: the holder before us may have moved it */
     int pos = thread_position(app, thread, iid);
-    rc = pos ? resume_thread(app, approval, thread, iid, pos, run, err) : 0;
+    rc = pos ? resume_thread(app, approval, thread, iid, pos, stream, run, err) : 0;
     struct sa_err e2 = {0};
     now = wall_ms();
     int rrc = sa_store_approval_claim_resume(app->store, id, owner, now, now, &e2);
@@ -184,6 +197,13 @@ static int resume_approval(struct sa_app *app, const json_t *approval, json_t **
 
 int sa_app_decide(struct sa_app *app, const char *id, const json_t *response, const char *reviewer,
                   json_t *detail, json_t **out, bool *stored, struct sa_err *err)
+{
+    return sa_app_decide_run(app, id, response, reviewer, NULL, detail, out, stored, err);
+}
+
+int sa_app_decide_run(struct sa_app *app, const char *id, const json_t *response,
+                      const char *reviewer, const struct sa_decide_stream *stream, json_t *detail,
+                      json_t **out, bool *stored, struct sa_err *err)
 {
     *out = NULL;
     *stored = false;
@@ -200,9 +220,10 @@ int sa_app_decide(struct sa_app *app, const char *id, const json_t *response, co
     static const char *const status_of[][2] = {{"accept", "accepted"},
                                                {"edit", "edited"},
                                                {"respond", "responded"},
+                                               {"response", "responded"},
                                                {"ignore", "ignored"}};
     const char *status = "accepted";
-    for (size_t i = 0; i < 4; i++)
+    for (size_t i = 0; i < sizeof status_of / sizeof status_of[0]; i++)
         if (strcmp(type, status_of[i][0]) == 0)
             status = status_of[i][1];
     json_t *recorded = json_pack("{s:s, s:O?, s:s?}", "type", type, "args",
@@ -250,7 +271,7 @@ int sa_app_decide(struct sa_app *app, const char *id, const json_t *response, co
     if ((rc = sa_store_approval_get(app->store, id, &approval, err)))
         return rc;
     json_t *run = NULL;
-    rc = resume_approval(app, approval, &run, err);
+    rc = resume_approval(app, approval, stream, &run, err);
     if (rc) {
         json_decref(approval);
         return rc;
@@ -302,7 +323,7 @@ int sa_app_resume_decided(struct sa_app *app, bool (*stop)(void *arg), void *sto
             continue;
         json_t *run = NULL;
         struct sa_err e = {0};
-        int one = resume_approval(app, a, &run, &e);
+        int one = resume_approval(app, a, NULL, &run, &e);
         if (one) { /* one thread failing must not keep the others waiting */
             sa_log(
                 SA_LOG_WARN, "decided approval not continued",
@@ -332,5 +353,40 @@ int sa_app_approval_get(struct sa_store *store, const char *id, json_t **out, st
     int rc = sa_store_approval_get(store, id, out, err);
     if (rc == SA_ENOTFOUND)
         sa_err_set(err, rc, "No approval %.60s", id);
+    return rc;
+}
+
+int sa_app_approval_pending(struct sa_app *app, const char *thread_id, char id[SA_UUID_LEN],
+                            json_t **request, struct sa_err *err)
+{
+    id[0] = '\0';
+    *request = NULL;
+    json_t *snap = NULL;
+    int rc = graph_get_state(sa_pipeline_graph(app->pipeline), thread_id, NULL, &snap, err);
+    if (rc)
+        return rc == SA_ECONFLICT ? sa_err_set(err, SA_ENOTFOUND, "not a pipeline thread") : rc;
+    json_t *list = NULL;
+    rc = sa_store_approval_list(app->store, "pending", 500, &list, err);
+    size_t i, k, m;
+    json_t *t, *it, *a;
+    json_array_foreach(rc ? NULL : json_object_get(snap, "tasks"), i, t)
+    {
+        json_array_foreach(json_object_get(t, "interrupts"), k, it)
+        {
+            const char *iid = json_string_value(json_object_get(it, "id"));
+            json_array_foreach(list, m, a)
+            {
+                if (!id[0] && iid && strcmp(sa_json_str(a, "thread_id") ?: "", thread_id) == 0 &&
+                    strcmp(sa_json_str(a, "interrupt_id") ?: "", iid) == 0) {
+                    snprintf(id, SA_UUID_LEN, "%s", sa_json_str(a, "id") ?: "");
+                    *request = json_incref(json_object_get(a, "request"));
+                }
+            }
+        }
+    }
+    json_decref(list);
+    json_decref(snap);
+    if (!rc && !id[0])
+        rc = sa_err_set(err, SA_ENOTFOUND, "thread %s waits on no approval", thread_id);
     return rc;
 }

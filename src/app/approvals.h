@@ -7,6 +7,8 @@
 #include <stdbool.h>
 
 #include "base/err.h"
+#include "base/uuid.h"
+#include "graph/graph.h"
 
 struct sa_app;
 struct sa_store;
@@ -26,6 +28,26 @@ int sa_app_record_interrupts(struct sa_store *store, const char *thread_id, cons
  * (also when an error came after that: the run then continues at the next start). */
 int sa_app_decide(struct sa_app *app, const char *id, const json_t *response, const char *reviewer,
                   json_t *detail, json_t **out, bool *stored, struct sa_err *err) SA_WUR;
+
+/* Where a continuation's events go (sa_app_decide_run): the graph's stream modes and
+ * subscriber, and a cancel flag (may be NULL); all borrowed for the call. */
+struct sa_decide_stream {
+    unsigned modes;
+    graph_stream_fn on_event;
+    void *arg;
+    const volatile int *cancel;
+};
+/* sa_app_decide whose continuation streams its events (stream may be NULL: none), for
+ * the Agent Server API's resume of a BDR thread (app/agentserver.c). */
+int sa_app_decide_run(struct sa_app *app, const char *id, const json_t *response,
+                      const char *reviewer, const struct sa_decide_stream *stream, json_t *detail,
+                      json_t **out, bool *stored, struct sa_err *err) SA_WUR;
+
+/* The pending approval that thread_id's latest checkpoint waits on: its id and request
+ * (*request: new reference). SA_ENOTFOUND when the thread is no pipeline thread or waits
+ * on no pending approval (never asked, or decided already). */
+int sa_app_approval_pending(struct sa_app *app, const char *thread_id, char id[SA_UUID_LEN],
+                            json_t **request, struct sa_err *err) SA_WUR;
 
 /* At start-up, and every few passes of the run workers' keeper: continues the threads
  * whose approval was answered but which nobody continued (a stopped server, a request

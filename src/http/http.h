@@ -251,4 +251,29 @@ void sa_route_whoami(struct sa_req *r);
 void sa_route_import_columns(struct sa_req *r);
 bool sa_console_wanted(struct sa_req *r);
 
+/* the LangGraph Agent Server API subset (issue 16, http/routes/agentserver.c) */
+void sa_route_as_info(struct sa_req *r);
+void sa_route_as_assistants_search(struct sa_req *r);
+void sa_route_as_assistant_get(struct sa_req *r);
+void sa_route_as_threads_create(struct sa_req *r);
+void sa_route_as_threads_search(struct sa_req *r);
+void sa_route_as_thread_get(struct sa_req *r);
+void sa_route_as_thread_state(struct sa_req *r);
+void sa_route_as_thread_state_update(struct sa_req *r);
+void sa_route_as_thread_state_at(struct sa_req *r);
+void sa_route_as_thread_state_checkpoint(struct sa_req *r);
+void sa_route_as_thread_history_get(struct sa_req *r);
+void sa_route_as_thread_history_post(struct sa_req *r);
+void sa_route_as_runs_list(struct sa_req *r);
+void sa_route_as_runs_create(struct sa_req *r);
+void sa_route_as_runs_stream(struct sa_req *r);
+void sa_route_as_runs_wait(struct sa_req *r);
+void sa_route_as_run_get(struct sa_req *r);
+void sa_route_as_run_join(struct sa_req *r);
+void sa_route_as_run_join_stream(struct sa_req *r);
+void sa_route_as_run_cancel(struct sa_req *r);
+void sa_route_as_stateless_create(struct sa_req *r);
+void sa_route_as_stateless_stream(struct sa_req *r);
+void sa_route_as_stateless_wait(struct sa_req *r);
+
 #endif

@@ -1,0 +1,434 @@
+/* Integration tests of the LangGraph Agent Server API subset (issue 16): the official JS
+ * SDK and Agent Inbox's raw calls run unchanged against the server (tests/langgraph-sdk/,
+ * node), then bad input as problems naming the field, the scopes (a write-only key cannot
+ * answer the BDR approval by resuming its thread), resumes of threads with nothing to
+ * answer, and a busy thread and a cancel on a server whose pipeline steps are slowed. */
+#include "harness.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+/* A path built in a static buffer (valid until the next PATH). */
+static char path_buf[600];
+#define PATH(...) (snprintf(path_buf, sizeof path_buf, __VA_ARGS__), path_buf)
+
+/* A key with the given scopes (a JSON array); the caller frees the header line. */
+static char *key_header(const char *name, const char *scopes_json)
+{
+    struct resp r;
+    char *body = strf("{\"name\":\"%s\",\"scopes\":%s}", name, scopes_json);
+    json_t *j = http_json("POST", "/api/keys", body, &r);
+    free(body);
+    if (r.status != 201 || !jstr(j, "key"))
+        fail_msg("create key %s: %ld %.300s", name, r.status, r.body);
+    char *line = strf("X-API-Key: %s", jstr(j, "key"));
+    resp_free(&r);
+    return line;
+}
+
+/* Runs node SCRIPT (in tests/langgraph-sdk) against the current server with the key of
+ * header line auth ("X-API-Key: KEY") and extra arguments; asserts it exits 0. */
+static void run_node(const char *script, const char *auth, const char *extra)
+{
+    const char *node = getenv("SA_NODE") ? getenv("SA_NODE") : "node";
+    const char *key = strchr(auth, ' ') + 1;
+    char *cmd = strf("cd '%s/tests/langgraph-sdk' && [ -d node_modules/@langchain/langgraph-sdk ] "
+                     "|| { echo 'tests/langgraph-sdk: run scripts/deps.sh openapi (npm ci)' >&2; "
+                     "exit 3; }; '%s' %s http://127.0.0.1:%d '%s' %s",
+                     SA_SOURCE_DIR, node, script, harness_port(), key, extra ? extra : "");
+    int st = system(cmd);
+    free(cmd);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        fail_msg("%s failed (wait status %d)", script, st);
+}
+
+/* The SDK's flow: threads, streamed run, interrupt, edit and accept, history, wait. */
+static void test_official_sdk(void **state)
+{
+    (void)state;
+    char *auth = key_header("langgraph-sdk", "[\"read\",\"write\",\"approve\"]");
+    run_node("check_langgraph_sdk.mjs", auth, NULL);
+    free(auth);
+}
+
+/* Agent Inbox's resumes; the approvals show the key's name as the reviewer. */
+static void test_agent_inbox(void **state)
+{
+    (void)state;
+    char *auth = key_header("agent-inbox", "[\"read\",\"write\",\"approve\"]");
+    run_node("check_agent_inbox.mjs", auth, "agent-inbox");
+    free(auth);
+}
+
+static const char maya[] =
+    "{\"company_name\":\"Larkspur Analytics\",\"industry\":\"SaaS\",\"company_size\":\"201-500\","
+    "\"annual_revenue\":38000000,\"country\":\"US\",\"website\":\"https://larkspur.example\","
+    "\"contact_info\":{\"name\":\"Priya Natarajan\",\"title\":\"VP of Sales\",\"email\":"
+    "\"priya@larkspur.example\"},\"signals\":[\"requested_demo\",\"hiring_sales\"]}";
+
+/* POST path with body; checks the problem's status, loc and type. */
+static void expect_post(const char *what, const char *path, const char *body, long status,
+                        const char *loc, const char *type)
+{
+    struct resp r;
+    http("POST", path, "application/json", body, strlen(body), &r);
+    expect_problem(what, &r, status, loc, type);
+    resp_free(&r);
+}
+
+/* A new thread's id (malloc'd). */
+static char *new_thread(void)
+{
+    struct resp r;
+    json_t *j = http_json("POST", "/threads", "{}", &r);
+    assert_int_equal(r.status, 200);
+    char *id = strdup(jstr(j, "thread_id"));
+    resp_free(&r);
+    return id;
+}
+
+static void test_bad_input(void **state)
+{
+    (void)state;
+    struct resp r;
+    http("POST", "/threads", "application/json", "{\"metadata\":", 12, &r);
+    assert_int_equal(r.status, 400);
+    resp_free(&r);
+    expect_post("metadata not an object", "/threads", "{\"metadata\":[1]}", 422,
+                "[\"body\",\"metadata\"]", "dict_type");
+    expect_post("bad thread id", "/threads", "{\"thread_id\":\"no spaces please\"}", 422,
+                "[\"body\",\"thread_id\"]", NULL);
+    expect_post("bad if_exists", "/threads", "{\"if_exists\":\"replace\"}", 422,
+                "[\"body\",\"if_exists\"]", "enum");
+    char *t = new_thread();
+    char *dup = strf("{\"thread_id\":\"%s\"}", t);
+    expect_post("thread exists", "/threads", dup, 409, "[\"body\",\"thread_id\"]", NULL);
+    free(dup);
+    char *wait = strf("/threads/%s/runs/wait", t);
+    expect_post("no assistant", wait, "{\"input\":{}}", 422, "[\"body\",\"assistant_id\"]",
+                "missing");
+    expect_post("assistant not a string", wait, "{\"assistant_id\":7,\"input\":{}}", 422,
+                "[\"body\",\"assistant_id\"]", "string_type");
+    expect_post("unknown assistant", wait, "{\"assistant_id\":\"closer\",\"input\":{}}", 404,
+                "[\"body\",\"assistant_id\"]", NULL);
+    char *body = strf("{\"assistant_id\":\"pipeline\",\"input\":%s,\"stream_mode\":"
+                      "[\"values\",\"everything\"]}",
+                      maya);
+    expect_post("unknown stream mode", wait, body, 422, "[\"body\",\"stream_mode\",1]", "enum");
+    free(body);
+    body = strf("{\"assistant_id\":\"pipeline\",\"input\":%s,\"multitask_strategy\":\"enqueue\"}",
+                maya);
+    expect_post("multitask enqueue", wait, body, 422, "[\"body\",\"multitask_strategy\"]", "enum");
+    free(body);
+    expect_post("no input", wait, "{\"assistant_id\":\"pipeline\"}", 422, "[\"body\",\"input\"]",
+                "missing");
+    expect_post("lead with a number for a name", wait,
+                "{\"assistant_id\":\"pipeline\",\"input\":{\"company_name\":42}}", 422, NULL, NULL);
+    expect_post("command not an object", wait, "{\"assistant_id\":\"pipeline\",\"command\":\"go\"}",
+                422, "[\"body\",\"command\"]", "dict_type");
+    expect_post("command.goto", wait,
+                "{\"assistant_id\":\"pipeline\",\"command\":{\"goto\":\"bdr_send\",\"resume\":1}}",
+                422, "[\"body\",\"command\"]", "not_supported");
+    /* a thread that never ran has nothing to resume */
+    expect_post("resume without an interrupt", wait,
+                "{\"assistant_id\":\"pipeline\",\"command\":{\"resume\":[{\"type\":\"accept\"}]}}",
+                409, "[\"body\",\"command\",\"resume\"]", NULL);
+    expect_post("stateless resume", "/runs/wait",
+                "{\"assistant_id\":\"pipeline\",\"command\":{\"resume\":[{\"type\":\"accept\"}]}}",
+                409, "[\"body\",\"command\",\"resume\"]", NULL);
+    expect_post("a subgraph's namespace", "/threads/abc%7C1:bdr/runs/wait",
+                "{\"assistant_id\":\"qualification\",\"input\":{}}", 422,
+                "[\"path\",\"thread_id\"]", "string_pattern_mismatch");
+    expect_post("unknown thread", "/threads/never-made/runs/wait",
+                "{\"assistant_id\":\"qualification\",\"input\":{}}", 404,
+                "[\"path\",\"thread_id\"]", NULL);
+    expect_post("history filter", PATH("/threads/%s/history", t), "{\"before\":{\"x\":1}}", 422,
+                "[\"body\",\"before\"]", "not_supported");
+    char *path = strf("/threads/%s/runs/not-a-uuid", t);
+    http("GET", path, NULL, NULL, 0, &r);
+    expect_problem("run id not a uuid", &r, 422, "[\"path\",\"run_id\"]", NULL);
+    resp_free(&r);
+    free(path);
+    path = strf("/threads/%s/runs/00000000-0000-4000-8000-000000000000", t);
+    http("GET", path, NULL, NULL, 0, &r);
+    expect_problem("unknown run", &r, 404, "[\"path\",\"run_id\"]", NULL);
+    resp_free(&r);
+    free(path);
+    http("GET", "/assistants/closer", NULL, NULL, 0, &r);
+    expect_problem("unknown assistant", &r, 404, "[\"path\",\"assistant_id\"]", NULL);
+    resp_free(&r);
+    expect_post("state at a checkpoint without its id", PATH("/threads/%s/state/checkpoint", t),
+                "{\"checkpoint\":{\"checkpoint_ns\":\"\"}}", 422,
+                "[\"body\",\"checkpoint\",\"checkpoint_id\"]", NULL);
+    http("GET", PATH("/threads/%s/state/01a23ae4-0000-7000-8000-000000000000", t), NULL, NULL, 0,
+         &r);
+    expect_problem("unknown checkpoint", &r, 404, "[\"path\",\"checkpoint_id\"]", NULL);
+    resp_free(&r);
+    http("GET", "/threads/never-made/state", NULL, NULL, 0, &r);
+    expect_problem("unknown thread's state", &r, 404, "[\"path\",\"thread_id\"]", NULL);
+    resp_free(&r);
+    /* outside /api/ too, nothing but /info answers without a valid key */
+    harness_auth("X-API-Key: sa_not_a_real_key");
+    http("POST", "/threads", "application/json", "{}", 2, &r);
+    assert_int_equal(r.status, 401);
+    resp_free(&r);
+    harness_auth("");
+    http("GET", "/assistants/pipeline", NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 401);
+    resp_free(&r);
+    http("GET", "/info", NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    harness_auth(NULL);
+    expect_post("threads.search status", "/threads/search", "{\"status\":\"stuck\"}", 422,
+                "[\"body\",\"status\"]", "enum");
+    expect_post("threads.search by values", "/threads/search", "{\"values\":{\"a\":1}}", 422,
+                "[\"body\",\"values\"]", "not_supported");
+    expect_post("assistants.search limit", "/assistants/search", "{\"limit\":\"ten\"}", 422,
+                "[\"body\",\"limit\"]", NULL);
+    /* a finished run cannot be cancelled */
+    json_t *run = http_json("POST", PATH("/threads/%s/runs", t),
+                            "{\"assistant_id\":\"qualification\",\"input\":{\"company_name\":"
+                            "\"Tidewater Freight\",\"industry\":\"Logistics\"}}",
+                            &r);
+    assert_int_equal(r.status, 200);
+    char *rid = strdup(jstr(run, "run_id"));
+    resp_free(&r);
+    path = strf("/threads/%s/runs/%s/join", t, rid);
+    json_t *j = http_json("GET", path, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(jstr(j, "tier"));
+    resp_free(&r);
+    free(path);
+    path = strf("/threads/%s/runs/%s/cancel", t, rid);
+    http_json("POST", path, NULL, &r);
+    expect_problem("cancel of a finished run", &r, 409, "[\"path\",\"run_id\"]", NULL);
+    resp_free(&r);
+    free(path);
+    free(rid);
+    free(wait);
+    free(t);
+}
+
+/* A write-only key runs the pipeline but cannot answer its approval: neither by resuming
+ * the thread nor by writing its state; the approval stays pending. The same resume with
+ * the approve scope goes through, and a second one is 409. */
+static void test_scopes(void **state)
+{
+    (void)state;
+    char *writer = key_header("crm-bot", "[\"read\",\"write\"]");
+    char *approver = key_header("sales-lead", "[\"read\",\"write\",\"approve\"]");
+    harness_auth(writer);
+    char *t = new_thread();
+    char *wait = strf("/threads/%s/runs/wait", t);
+    char *body = strf("{\"assistant_id\":\"pipeline\",\"input\":%s}", maya);
+    struct resp r;
+    json_t *j = http_json("POST", wait, body, &r);
+    free(body);
+    if (r.status != 200)
+        fail_msg("pipeline run: %ld %.300s", r.status, r.body);
+    assert_int_equal(json_array_size(jget(j, "__interrupt__")), 1);
+    resp_free(&r);
+    const char accept[] =
+        "{\"assistant_id\":\"pipeline\",\"command\":{\"resume\":[{\"type\":\"accept\"}]}}";
+    expect_post("write key resumes the approval", wait, accept, 403,
+                "[\"header\",\"authorization\"]", "missing_scope");
+    char *st = strf("/threads/%s/state", t);
+    expect_post("write key writes the decision", st,
+                "{\"values\":{\"bdr_decision\":{\"status\":\"approved\"}},\"as_node\":"
+                "\"bdr_approval\"}",
+                403, "[\"header\",\"authorization\"]", "missing_scope");
+    j = http_json("GET", st, NULL, &r);
+    assert_string_equal(jstr(j, "next.0"), "bdr_approval");
+    resp_free(&r);
+    j = http_json("GET", "/api/approvals?status=pending", NULL, &r);
+    const char *aid = NULL;
+    size_t i;
+    json_t *a;
+    json_array_foreach(jget(j, "items"), i, a) if (strcmp(jstr(a, "thread_id"), t) == 0) aid =
+        jstr(a, "id");
+    assert_non_null(aid);
+    char *apath = strf("/api/approvals/%s", aid);
+    resp_free(&r);
+    harness_auth(approver);
+    j = http_json("POST", wait, accept, &r);
+    if (r.status != 200)
+        fail_msg("approver's resume: %ld %.300s", r.status, r.body);
+    assert_string_equal(jstr(j, "bdr_decision.status"), "approved");
+    resp_free(&r);
+    j = http_json("GET", apath, NULL, &r);
+    assert_string_equal(jstr(j, "status"), "accepted");
+    assert_string_equal(jstr(j, "reviewer"), "sales-lead");
+    resp_free(&r);
+    expect_post("resume twice", wait, accept, 409, "[\"body\",\"command\",\"resume\"]", NULL);
+    harness_auth(NULL);
+    /* the audit log: one record of the answer, by the approver (none for the 403s) */
+    j = http_json("GET", "/api/audit?action=approval.resume", NULL, &r);
+    assert_int_equal(r.status, 200);
+    int mine = 0;
+    json_array_foreach(jget(j, "items"), i, a)
+    {
+        if (strcmp(jstr(a, "target") ?: "", apath + strlen("/api/approvals/")) != 0)
+            continue;
+        mine++;
+        assert_non_null(strstr(jstr(a, "principal"), "key:"));
+        assert_string_equal(jstr(a, "detail.type"), "accept");
+    }
+    assert_int_equal(mine, 1);
+    resp_free(&r);
+    free(apath);
+    free(st);
+    free(wait);
+    free(t);
+    free(writer);
+    free(approver);
+}
+
+/* The calls the scripts make, as the C harness records them for the API document's
+ * response check: streams, lists, history, stateless runs. */
+static void test_shapes(void **state)
+{
+    (void)state;
+    struct resp r;
+    char *t = new_thread();
+    const char q[] =
+        "{\"assistant_id\":\"qualification\",\"stream_mode\":[\"updates\",\"values\"],"
+        "\"input\":{\"company_name\":\"Tidewater Freight\",\"industry\":\"Logistics\"}}";
+    http("POST", PATH("/threads/%s/runs/stream", t), "application/json", q, strlen(q), &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.content_type, "text/event-stream"));
+    const char first[] = "event: metadata\ndata: {\"run_id\":\"";
+    assert_true(strncmp(r.body, first, strlen(first)) == 0);
+    assert_non_null(strstr(r.body, "event: updates\ndata: {\"qualification\":{"));
+    assert_non_null(strstr(r.body, "event: values\n"));
+    assert_non_null(strstr(r.body, "event: end\ndata: null\n\n"));
+    char loc[256];
+    assert_non_null(resp_header(&r, "Content-Location", loc, sizeof loc));
+    resp_free(&r);
+    char first_run[256]; /* the streamed run's joinStream */
+    snprintf(first_run, sizeof first_run, "%s/stream", loc);
+    http("GET", first_run, NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 200);
+    assert_true(strncmp(r.body, first, strlen(first)) == 0);
+    resp_free(&r);
+    json_t *j = http_json("GET", PATH("/threads/%s/runs?limit=5", t), NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(json_array_size(j), 1);
+    assert_string_equal(jstr(j, "0.status"), "success");
+    resp_free(&r);
+    j = http_json("GET", PATH("/threads/%s/history?limit=5", t), NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_true(json_is_array(j)); /* an agent that is no graph writes no checkpoint */
+    resp_free(&r);
+    http("POST", "/runs/stream", "application/json", q, strlen(q), &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(resp_header(&r, "Content-Location", loc, sizeof loc));
+    assert_true(strncmp(loc, "/runs/", 6) == 0);
+    resp_free(&r);
+    j = http_json("POST", "/runs", q, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(jstr(j, "assistant_id"), "qualification");
+    resp_free(&r);
+    j = http_json("POST", "/threads/search", "{\"status\":\"idle\",\"limit\":100}", &r);
+    assert_int_equal(r.status, 200);
+    bool listed = false;
+    size_t i;
+    json_t *x;
+    json_array_foreach(j, i, x) listed |= strcmp(jstr(x, "thread_id"), t) == 0;
+    assert_true(listed);
+    resp_free(&r);
+    /* 64 runs later the first one's events are dropped: a stream of it is its summary */
+    for (int k = 0; k < 64; k++) {
+        http("POST", "/runs/wait", "application/json", q, strlen(q), &r);
+        assert_int_equal(r.status, 200);
+        resp_free(&r);
+    }
+    http("GET", first_run, NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 200);
+    assert_true(strncmp(r.body, first, strlen(first)) == 0);
+    assert_null(strstr(r.body, "event: updates"));
+    assert_non_null(strstr(r.body, "event: values\ndata: {\"score\":"));
+    assert_non_null(strstr(r.body, "event: end\ndata: null\n\n"));
+    resp_free(&r);
+    j = http_json("GET", "/threads/never-made/runs", NULL, &r);
+    expect_problem("runs of an unknown thread", &r, 404, "[\"path\",\"thread_id\"]", NULL);
+    resp_free(&r);
+    free(t);
+}
+
+/* On a server whose pipeline steps take 300 ms each: a second run on a busy thread is
+ * 409 (multitask "reject"), and a cancelled run stops before its next step. */
+static void test_busy_and_cancel(void **state)
+{
+    (void)state;
+    assert_int_equal(server_setenv(&runs_srv, "PIPELINE_STEP_DELAY_MS", "300"), 0);
+    assert_int_equal(server_start(&runs_srv, false), 0);
+    harness_use(&runs_srv);
+    char *t = new_thread();
+    char *runs = strf("/threads/%s/runs", t);
+    char *body = strf("{\"assistant_id\":\"pipeline\",\"input\":%s}", maya);
+    struct resp r;
+    json_t *j = http_json("POST", runs, body, &r);
+    assert_int_equal(r.status, 200);
+    char *rid = strdup(jstr(j, "run_id"));
+    char loc[256];
+    assert_non_null(resp_header(&r, "Content-Location", loc, sizeof loc));
+    char *want = strf("/threads/%s/runs/%s", t, rid);
+    assert_string_equal(loc, want);
+    free(want);
+    resp_free(&r);
+    expect_post("busy thread", runs, body, 409, "[\"path\",\"thread_id\"]", NULL);
+    j = http_json("GET", PATH("/threads/%s", t), NULL, &r);
+    assert_string_equal(jstr(j, "status"), "busy");
+    resp_free(&r);
+    char *path = strf("/threads/%s/runs/%s/cancel?wait=0&action=interrupt", t, rid);
+    j = http_json("POST", path, NULL, &r);
+    assert_int_equal(r.status, 202);
+    free(path);
+    resp_free(&r);
+    path = strf("/threads/%s/runs/%s/join", t, rid);
+    j = http_json("GET", path, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_null(jget(j, "__interrupt__")); /* stopped before the approval */
+    resp_free(&r);
+    free(path);
+    j = http_json("GET", PATH("/threads/%s/runs/%s", t, rid), NULL, &r);
+    assert_string_equal(jstr(j, "status"), "interrupted");
+    resp_free(&r);
+    j = http_json("GET", PATH("/threads/%s", t), NULL, &r);
+    assert_string_equal(jstr(j, "status"), "idle");
+    resp_free(&r);
+    /* a wait on a slow run: keep-alive newlines (however many) before the JSON */
+    char *t2 = new_thread();
+    http("POST", PATH("/threads/%s/runs/wait", t2), "application/json", body, strlen(body), &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.content_type, "application/json"));
+    size_t lead = strspn(r.body, "\n");
+    json_t *done = json_loads(r.body + lead, 0, NULL);
+    assert_non_null(done);
+    assert_int_equal(json_array_size(jget(done, "__interrupt__")), 1);
+    json_decref(done);
+    resp_free(&r);
+    free(t2);
+    free(body);
+    free(runs);
+    free(rid);
+    free(t);
+}
+
+int main(void)
+{
+    setenv("SEND_WINDOW", "any", 1);  /* whatever the day and hour the test runs */
+    setenv("OUTBOX_POLL_MS", "0", 1); /* hold the mail */
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_official_sdk),
+        cmocka_unit_test(test_agent_inbox),
+        cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_scopes),
+        cmocka_unit_test(test_shapes),
+        cmocka_unit_test_setup_teardown(test_busy_and_cancel, runs_setup, runs_teardown),
+    };
+    return api_exit_status(cmocka_run_group_tests(tests, api_group_setup, api_group_teardown));
+}
