@@ -77,6 +77,19 @@ static const struct sa_metric_desc m_inbound = {
     NULL,
     0};
 
+/* Scrape-time gauges (Grafana dashboard, issue 16): read from the store when /metrics is
+ * rendered (sa_app_metrics_refresh), so every instance sharing the store reports the same. */
+static const struct sa_metric_desc m_run_queue = {
+    "run_queue_depth", "Pipeline runs queued or running (the store's runs not finished).",
+    SA_GAUGE, {NULL}, NULL, 0};
+static const struct sa_metric_desc m_outbox = {
+    "outbox_items",
+    "Outbox items by channel (mail: e-mails and follow-ups; crm: CRM pushes) and status.",
+    SA_GAUGE,
+    {"channel", "status", NULL},
+    NULL,
+    0};
+
 /* The optional data behind enrichment, growth and marketing: a file that is absent turns
  * its agent off (501); a file that is present but wrong stops start-up. */
 static int load_agent_data(struct sa_app *app, struct sa_err *err)
@@ -161,12 +174,62 @@ static int setup_metrics(struct sa_app *app, struct sa_err *err)
     app->m_agent_errors = sa_metrics_register(app->metrics, &m_agent_errors);
     app->m_breaker = sa_metrics_register(app->metrics, &m_breaker);
     app->m_inbound = sa_metrics_register(app->metrics, &m_inbound); /* inbound mail */
+    app->m_run_queue = sa_metrics_register(app->metrics, &m_run_queue); /* dashboard gauges */
+    app->m_outbox = sa_metrics_register(app->metrics, &m_outbox);
     /* Every agent type appears from the start, at zero, so rates work from boot. */
     for (int t = 0; t < SA_AGENT_COUNT; t++) {
         const char *v[] = {sa_agent_type_name((enum sa_agent_type)t)};
         sa_metrics_add(app->metrics, app->m_agent_success, v, 0);
     }
     return 0;
+}
+
+/* The dashboard's gauges (issue 16): the outbox's items by channel and status, from two
+ * counts (all items, and the CRM's "crm_" kinds; mail is the rest), and the runs not
+ * finished. Every status is set, at zero when absent, so a status that empties reads 0
+ * rather than its last value. A store error keeps the last values (logged). */
+static const char *const outbox_statuses[] = {"queued", "sending", "sent", "failed", "cancelled"};
+
+static double status_count(const json_t *rows, const char *status)
+{
+    size_t i;
+    const json_t *r;
+    json_array_foreach(rows, i, r)
+    {
+        const char *st = json_string_value(json_object_get(r, "status"));
+        if (st && strcmp(st, status) == 0)
+            return json_number_value(json_object_get(r, "n"));
+    }
+    return 0;
+}
+
+void sa_app_metrics_refresh(struct sa_app *app)
+{
+    struct sa_err err = {0};
+    json_t *all = NULL, *crm = NULL, *runs = NULL;
+    int rc = sa_store_outbox_kind_counts(app->store, "", &all, &err);
+    if (!rc)
+        rc = sa_store_outbox_kind_counts(app->store, "crm_", &crm, &err);
+    if (!rc) {
+        for (size_t i = 0; i < sizeof outbox_statuses / sizeof outbox_statuses[0]; i++) {
+            double n_crm = status_count(crm, outbox_statuses[i]);
+            double n_mail = status_count(all, outbox_statuses[i]) - n_crm;
+            const char *v_mail[] = {"mail", outbox_statuses[i]};
+            const char *v_crm[] = {"crm", outbox_statuses[i]};
+            sa_metrics_set(app->metrics, app->m_outbox, v_mail, n_mail);
+            sa_metrics_set(app->metrics, app->m_outbox, v_crm, n_crm);
+        }
+    }
+    if (!rc)
+        rc = sa_store_runs_unfinished(app->store, &runs, &err);
+    if (!rc)
+        sa_metrics_set(app->metrics, app->m_run_queue, NULL, (double)json_array_size(runs));
+    if (rc)
+        sa_log(SA_LOG_WARN, "metrics: could not read the store's counts",
+               json_pack("{s:s}", "error", err.msg));
+    json_decref(all);
+    json_decref(crm);
+    json_decref(runs);
 }
 
 /* Pipeline checkpoints: in Redis when CHECKPOINT_STORE=redis (config.c makes that the
