@@ -125,6 +125,8 @@ static void test_runs_kill_mid_run(void **state)
             usleep(20 * 1000);
     }
     assert_true(seen >= 2 && seen < 4);
+    /* the dashboard's queue gauge counts it while it runs (issue 16) */
+    assert_true(metric_value("run_queue_depth") == 1);
     j = http_json("GET", "/api/threads/killed-run/history", NULL, &r);
     char first_ckpt[64];
     snprintf(first_ckpt, sizeof first_ckpt, "%s",
@@ -143,6 +145,7 @@ static void test_runs_kill_mid_run(void **state)
     assert_string_equal(jstr(j, "status"), "awaiting_approval");
     assert_string_equal(jstr(j, "output.state.current_agent"), "bdr");
     resp_free(&r);
+    assert_true(metric_value("run_queue_depth") == 0); /* awaiting approval: not queued */
     /* the checkpoint written before the kill is still in the history, with only the
      * remaining steps after it: input, enrichment, qualification, growth, marketing */
     j = http_json("GET", "/api/threads/killed-run/history", NULL, &r);
