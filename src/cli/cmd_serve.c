@@ -24,13 +24,14 @@ static void print_welcome(const struct sa_config *cfg, int port, const char *key
         host = "127.0.0.1";
     printf("sales-agent %s is listening on http://%s:%d (API document: /docs)\n", SA_VERSION, host,
            port);
+    printf("Web console: http://%s:%d/ (sign in with an API key)\n", host, port);
     if (cfg->auth == SA_AUTH_OFF) {
         printf("AUTH=off: no credentials are asked (loopback only). Try:\n"
                "  curl http://%s:%d/api/agents/status\n",
                host, port);
     } else if (key) {
         printf("No API key existed, so an admin key was created. It is shown only now and "
-               "never logged; keep it safe:\n\n  %s\n\nTry:\n"
+               "never logged; keep it safe (and sign in to the console with it):\n\n  %s\n\nTry:\n"
                "  curl -H 'Authorization: Bearer %s' http://%s:%d/api/agents/status\n"
                "Make narrower keys with: sales-agent keys create --name NAME --scopes read,write\n",
                key, key, host, port);

@@ -240,5 +240,14 @@ void sa_route_calendar_slots(struct sa_req *r);
 void sa_route_meetings_list(struct sa_req *r);
 void sa_route_meeting_get(struct sa_req *r);
 void sa_route_meeting_rsvp(struct sa_req *r);
+/* the web console (issue 16, http/routes/console.c): index.html, its files, the redirects
+ * of /ui and /dashboard, and GET /api/whoami (the principal of the request's credential).
+ * sa_console_wanted: true when the request asks for HTML (GET / then answers the console). */
+void sa_route_console(struct sa_req *r);
+void sa_route_console_asset(struct sa_req *r);
+void sa_route_console_page(struct sa_req *r);
+void sa_route_console_redirect(struct sa_req *r);
+void sa_route_whoami(struct sa_req *r);
+bool sa_console_wanted(struct sa_req *r);
 
 #endif

@@ -84,6 +84,15 @@ static json_t *ref(const char *kind, const char *name)
 
 static json_t *content(const char *schema)
 {
+    /* the web console's files (issue 16): one schema, the media types it serves */
+    if (strcmp(schema, "StaticFile") == 0) {
+        static const char *const types[] = {"text/javascript", "text/css", "text/html",
+                                            "image/svg+xml", "image/png", "application/json"};
+        json_t *c = json_object();
+        for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+            json_object_set_new(c, types[i], json_pack("{s:o}", "schema", ref("schemas", schema)));
+        return c;
+    }
     return json_pack("{s:{s:o}}", media_type_of(schema), "schema", ref("schemas", schema));
 }
 
@@ -236,6 +245,9 @@ static int responses(const struct sa_route *rt, json_t *components, json_t *op, 
         if (strcmp(rt->response, "InvokeResponse") == 0) /* stream or stream_mode set */
             json_object_set_new(json_object_get(ok, "content"), "text/event-stream",
                                 json_pack("{s:o}", "schema", ref("schemas", "EventStream")));
+        if (strcmp(rt->response, "Index") == 0) /* a browser's GET /: the web console */
+            json_object_set_new(json_object_get(ok, "content"), "text/html",
+                                json_pack("{s:o}", "schema", ref("schemas", "HtmlPage")));
         json_object_set_new(out, code, ok);
     }
     for (const char *s = rt->problems; s && *s;) {

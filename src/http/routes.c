@@ -159,5 +159,22 @@ const struct sa_route sa_routes[] = {
       "A received e-mail (raw RFC 5322), signed with INBOUND_SECRET or sent with the inbound "
       "scope: a reply becomes a conversation turn, a bounce or auto-reply acts on the outbox",
       "InboundEmail", "InboundResult", 0, NULL, "409 413 422 503"),
+    /* the web console (issue 16, http/routes/console.c): files embedded in the binary, public
+     * since they carry no data (every data call is an authenticated /api call); GET / answers
+     * the console's page to a browser */
+    R("GET", "/ui", sa_route_console_redirect, NONE, PUBLIC, NULL, "Redirects to the web console (/)",
+      NULL, "HtmlPage", 302, NULL, NULL),
+    R("GET", "/dashboard", sa_route_console_redirect, NONE, PUBLIC, NULL,
+      "Redirects to the web console (/)", NULL, "HtmlPage", 302, NULL, NULL),
+    R("GET", "/assets/{asset}", sa_route_console_asset, NONE, PUBLIC, NULL,
+      "A file of the web console (script, style), embedded in the binary; ETag and 304", NULL,
+      "StaticFile", 0, NULL, "304:StaticFile 404"),
+    R("GET", "/assets/pages/{asset}", sa_route_console_page, NONE, PUBLIC, NULL,
+      "A page module of the web console, embedded in the binary; ETag and 304", NULL, "StaticFile",
+      0, NULL, "304:StaticFile 404"),
+    R("GET", "/api/whoami", sa_route_whoami, NONE, READ, NULL,
+      "Who the credential belongs to: principal id, name, kind and scopes (the console's "
+      "sign-in)",
+      NULL, "Principal", 0, NULL, NULL),
 };
 const unsigned sa_routes_count = sizeof sa_routes / sizeof sa_routes[0];

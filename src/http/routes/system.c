@@ -9,6 +9,10 @@
 
 void sa_route_root(struct sa_req *r)
 {
+    if (sa_console_wanted(r)) { /* a browser: the web console (http/routes/console.c) */
+        sa_route_console(r);
+        return;
+    }
     json_t *eps = json_array(), *routes = json_array();
     for (unsigned i = 0; i < sa_routes_count; i++) {
         const struct sa_route *rt = &sa_routes[i];

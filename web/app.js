@@ -1,0 +1,211 @@
+// The console's shell: sign-in with an API key, the hash router and the navigation. Routes
+// are #/name and #/name/{x}: #/inbox loads pages/inbox.js, #/leads/{id} the singular page
+// pages/lead.js (runs -> run, conversations -> conversation). Each page module exports
+// render(root, ctx) and may return a cleanup function, called when the user navigates away.
+import { api, stream, h, fmt, nav, announce, getKey, setKey, clearKey, onUnauthorized } from './lib.js';
+
+const SINGULAR = { leads: 'lead', runs: 'run', conversations: 'conversation' };
+const TITLES = {
+  inbox: 'Inbox', leads: 'Leads', lead: 'Lead', import: 'Import', runs: 'Runs', run: 'Run',
+  conversations: 'Conversations', conversation: 'Conversation', health: 'Health',
+};
+
+const main = document.getElementById('main');
+const who = document.getElementById('who');
+let principal = null;
+let cleanup = null;
+let seq = 0; // the latest navigation: a slower earlier one must not draw over it
+let signInNote = '';
+
+function parse(hash) {
+  const m = /^#\/([a-z]+)(?:\/([^/]+))?\/?$/.exec(hash);
+  if (!m) return null;
+  let id;
+  try {
+    id = m[2] === undefined ? undefined : decodeURIComponent(m[2]);
+  } catch {
+    return null;
+  }
+  return { name: m[1], id };
+}
+
+function runCleanup() {
+  if (!cleanup) return;
+  const fn = cleanup;
+  cleanup = null;
+  try {
+    fn();
+  } catch (e) {
+    console.warn('cleanup failed', e);
+  }
+}
+
+function renderWho() {
+  who.replaceChildren();
+  if (!principal) return;
+  who.append(
+    h('span', { class: 'who-name', title: principal.id }, `Signed in as ${principal.name || principal.id}`),
+    h('span', { class: 'who-scopes' }, ` (${principal.scopes.join(', ')})`),
+    h('button', { type: 'button', class: 'link', id: 'sign-out', onclick: signOut }, 'Sign out'),
+  );
+}
+
+function signOut() {
+  clearKey();
+  principal = null;
+  signInNote = 'Signed out: the key is no longer kept in this tab.';
+  renderWho();
+  route();
+}
+
+function showSignIn() {
+  document.title = 'Sign in · sales-agent';
+  document.body.classList.add('signed-out');
+  const error = h('p', { id: 'signin-error', class: 'error', role: 'alert' });
+  const input = h('input', {
+    id: 'api-key', name: 'api-key', type: 'password', autocomplete: 'off', spellcheck: 'false',
+    required: true, 'aria-describedby': 'api-key-help signin-error',
+  });
+  const button = h('button', { type: 'submit', class: 'primary' }, 'Sign in');
+  const form = h('form', { class: 'signin', 'aria-labelledby': 'signin-title' },
+    h('h1', { id: 'signin-title' }, 'Sign in'),
+    signInNote ? h('p', { class: 'note' }, signInNote) : null,
+    h('label', { for: 'api-key' }, 'API key'),
+    input,
+    h('p', { id: 'api-key-help', class: 'help' },
+      'Paste an API key (make run prints one at its first start; more with ',
+      h('code', {}, 'sales-agent keys create --name you --scopes read,write,approve'),
+      '). It is kept in this tab only and sent in a header, never in a URL.'),
+    button, error);
+  form.addEventListener('submit', async ev => {
+    ev.preventDefault();
+    const key = input.value.trim();
+    error.textContent = '';
+    if (!key) {
+      error.textContent = 'Enter a key.';
+      input.focus();
+      return;
+    }
+    button.disabled = true;
+    setKey(key);
+    try {
+      principal = await api('/api/whoami', { auth: false });
+    } catch (e) {
+      clearKey();
+      principal = null;
+      button.disabled = false;
+      error.textContent = e.status === 401
+        ? 'This key was refused: check that it was copied whole and is not revoked or expired.'
+        : e.status === 403
+          ? 'This key cannot read: the console needs a key with the read scope.'
+          : `Could not check the key: ${e.message}`;
+      input.select();
+      input.focus();
+      return;
+    }
+    signInNote = '';
+    announce(`Signed in as ${principal.name || principal.id}`);
+    if (!parse(location.hash)) nav('#/inbox');
+    else route();
+  });
+  main.replaceChildren(form);
+  input.focus();
+}
+
+function markNav(name) {
+  for (const a of document.querySelectorAll('#nav a')) {
+    if (a.dataset.page === name) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+}
+
+function notAvailable(name) {
+  main.replaceChildren(
+    h('h1', {}, 'Not available'),
+    h('p', {}, `The page "${name}" is not available in this build of the console.`),
+    h('p', {}, h('a', { href: '#/inbox' }, 'Back to the inbox')));
+}
+
+async function route() {
+  const token = ++seq;
+  runCleanup();
+  main.replaceChildren();
+  if (!getKey()) {
+    markNav(null);
+    showSignIn();
+    return;
+  }
+  document.body.classList.remove('signed-out');
+  if (!principal) {
+    try {
+      principal = await api('/api/whoami');
+    } catch (e) {
+      if (token !== seq) return;
+      if (e.status !== 401) main.replaceChildren(h('p', { class: 'error', role: 'alert' }, `Could not reach the server: ${e.message}`));
+      return;
+    }
+    if (token !== seq) return;
+    renderWho();
+  }
+  const r = parse(location.hash);
+  if (!r) {
+    history.replaceState(null, '', '#/inbox');
+    route();
+    return;
+  }
+  const module = r.id === undefined ? r.name : SINGULAR[r.name] || r.name;
+  markNav(r.name);
+  document.title = `${TITLES[module] || r.name} · sales-agent`;
+  document.getElementById('nav').classList.remove('open');
+  document.getElementById('nav-toggle').setAttribute('aria-expanded', 'false');
+  let page;
+  try {
+    page = await import(`./pages/${module}.js`);
+  } catch (e) {
+    if (token !== seq) return;
+    console.warn(`page ${module} not loaded`, e);
+    notAvailable(r.name);
+    return;
+  }
+  if (token !== seq) return;
+  if (typeof page.render !== 'function') {
+    notAvailable(r.name);
+    return;
+  }
+  const ctx = { params: { id: r.id }, api, stream, h, nav, fmt, principal, announce };
+  try {
+    const done = await page.render(main, ctx);
+    if (token !== seq) {
+      if (typeof done === 'function') done();
+      return;
+    }
+    cleanup = typeof done === 'function' ? done : null;
+  } catch (e) {
+    if (token !== seq) return;
+    if (e.status === 401) return; // back at the sign-in already
+    main.append(h('p', { class: 'error', role: 'alert' }, `This page failed: ${e.message}`));
+  }
+}
+
+onUnauthorized(() => {
+  clearKey();
+  principal = null;
+  signInNote = 'The server refused the key (revoked or expired?): sign in again.';
+  renderWho();
+  route();
+});
+
+document.getElementById('nav-toggle').addEventListener('click', ev => {
+  const navEl = document.getElementById('nav');
+  const open = navEl.classList.toggle('open');
+  ev.currentTarget.setAttribute('aria-expanded', String(open));
+});
+// "Skip to content" must not change the hash (the router owns it)
+document.getElementById('skip').addEventListener('click', ev => {
+  ev.preventDefault();
+  main.focus();
+});
+window.addEventListener('hashchange', () => {
+  if (location.hash.startsWith('#/') || !getKey()) route();
+});
+route();
