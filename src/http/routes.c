@@ -56,6 +56,14 @@ const struct sa_route sa_routes[] = {
       NULL, "Lead", 0, NULL, "404 422 503"),
     R("POST", "/api/runs", sa_route_runs_create, JSON, WRITE, NULL,
       "Queue a background pipeline run (202)", "RunRequest", "RunQueued", 202, NULL, "404 503"),
+    /* the web console's run list and graphs (issue 16) */
+    R("GET", "/api/runs", sa_route_runs_list, NONE, READ, NULL,
+      "Runs, newest first, filtered by status, paginated (every instance's, from the store)",
+      NULL, "RunPage", 0, "run_status limit offset", "422 503"),
+    R("GET", "/api/agents/{agent_type}/graph", sa_route_agent_graph, NONE, READ, NULL,
+      "The graph an agent type runs (pipeline too): nodes and edges as LangGraph's getGraph "
+      "JSON",
+      NULL, "AgentGraph", 0, NULL, "404 501"),
     R("GET", "/api/runs/{run_id}", sa_route_run_get, NONE, READ, NULL, "A run's status and result",
       NULL, "Run", 0, NULL, "404 422 503"),
     R("GET", "/api/runs/{run_id}/stream", sa_route_run_stream, NONE, READ, NULL,
