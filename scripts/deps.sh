@@ -21,6 +21,9 @@ PKGS=(
   # in front of it for test_store_contract_pgbouncer); nginx for the multi-instance tests
   # (tests/harness/nginx.sh); util-linux for runuser and flock
   libpq-dev postgresql-15 pgbouncer redis-server libhiredis-dev nginx-light util-linux
+  # the web console's browser tests (tests/web/, issue 16): Debian's chromium, driven by
+  # playwright-core, which downloads no browser of its own
+  chromium
 )
 
 # `scripts/deps.sh clang` adds the fuzzing toolchain (make fuzz), `scripts/deps.sh lint`
@@ -34,8 +37,9 @@ if [ "${1:-}" = openapi ] && ! command -v node >/dev/null 2>&1; then PKGS+=(node
 openapi_npm() {
   local root dir
   root="$(cd "$(dirname "$0")/.." && pwd)"
-  # tests/openapi: the API document's checks; tests/sdk: the vendors' SDKs against the fake
-  for dir in "$root/tests/openapi" "$root/tests/sdk"; do
+  # tests/openapi: the API document's checks; tests/sdk: the vendors' SDKs against the fake;
+  # tests/web: playwright-core for the web console's browser tests (issue 16)
+  for dir in "$root/tests/openapi" "$root/tests/sdk" "$root/tests/web"; do
     if [ ! -f "$dir/node_modules/.package-lock.json" ] ||
        [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
       echo "deps: npm ci in ${dir#"$root"/}" >&2

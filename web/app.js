@@ -104,6 +104,7 @@ function showSignIn() {
       return;
     }
     signInNote = '';
+    renderWho();
     announce(`Signed in as ${principal.name || principal.id}`);
     if (!parse(location.hash)) nav('#/inbox');
     else route();

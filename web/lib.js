@@ -164,7 +164,11 @@ export const fmt = {
     const d = new Date(iso);
     if (Number.isNaN(d.getTime())) return String(iso);
     try {
-      return new Intl.DateTimeFormat(undefined, { ...dateOpts, timeZone, timeZoneName: 'short' }).format(d);
+      // dateStyle cannot be combined with timeZoneName: the parts are named instead
+      return new Intl.DateTimeFormat(undefined, {
+        weekday: 'short', year: 'numeric', month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit',
+        timeZone, timeZoneName: 'short',
+      }).format(d);
     } catch {
       return fmt.date(iso);
     }

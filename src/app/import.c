@@ -563,6 +563,28 @@ static void map_columns(struct layout *lay, const json_t *user, json_t *detail)
     }
 }
 
+json_t *sa_import_columns(void)
+{
+    json_t *out = json_array();
+    for (size_t c = 0; c < sizeof columns / sizeof columns[0]; c++) {
+        if (columns[c].t == T_SKIP) {
+            json_array_append_new(out, json_pack("{s:s, s:s}", "header", columns[c].header,
+                                                 "ignored",
+                                                 "computed by the qualification, not imported"));
+            continue;
+        }
+        const char *label = columns[c].field; /* as map_columns names it in the report */
+        for (size_t t = 0; t < sizeof targets / sizeof targets[0]; t++)
+            if (targets[t].t == columns[c].t &&
+                (!columns[c].field ||
+                 strcmp(targets[t].field ? targets[t].field : "", columns[c].field) == 0))
+                label = targets[t].name;
+        json_array_append_new(out, json_pack("{s:s, s:s?}", "header", columns[c].header,
+                                             "mapped_to", label));
+    }
+    return out;
+}
+
 /* The row (counted from the header as 0) and line of a fault at file row `row`. */
 static void fault_detail(const struct sa_csv_where *w, const char *charset, json_t *detail)
 {

@@ -65,6 +65,14 @@ int sa_app_import_csv_as(struct sa_app *app, struct sa_import_format *fmt, const
                          size_t len, bool partial, sa_import_progress_fn progress, void *arg,
                          json_t **report, struct sa_err *err) SA_WUR;
 
+/* The column names the import knows (the web console's preview, issue 16): a new array
+ * (the caller owns it) of {header, mapped_to} or {header, ignored}, header normalised as
+ * the import compares names: ASCII letters and digits only, lowercase ("Company /
+ * Account" is "companyaccount"); mapped_to is what the report's columns say. When two
+ * columns of a file map to one field, the first fills it and the other is kept as an
+ * extra field. */
+json_t *sa_import_columns(void);
+
 /* Appends the map's problems to detail: SA_EINVAL when map is not an object of known
  * targets (see struct sa_import_format), else 0. */
 int sa_import_map_check(const json_t *map, json_t *detail) SA_WUR;

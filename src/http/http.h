@@ -252,6 +252,7 @@ void sa_route_console_asset(struct sa_req *r);
 void sa_route_console_page(struct sa_req *r);
 void sa_route_console_redirect(struct sa_req *r);
 void sa_route_whoami(struct sa_req *r);
+void sa_route_import_columns(struct sa_req *r);
 bool sa_console_wanted(struct sa_req *r);
 
 #endif

@@ -184,5 +184,8 @@ const struct sa_route sa_routes[] = {
       "Who the credential belongs to: principal id, name, kind and scopes (the console's "
       "sign-in)",
       NULL, "Principal", 0, NULL, NULL),
+    R("GET", "/api/leads/import/columns", sa_route_import_columns, NONE, READ, NULL,
+      "The CSV column names the import maps to lead fields (the console's import preview)", NULL,
+      "ImportColumns", 0, NULL, NULL),
 };
 const unsigned sa_routes_count = sizeof sa_routes / sizeof sa_routes[0];

@@ -1,5 +1,6 @@
 /* The web console (issue 16): the files of web/, embedded in the binary (http/web.h), and
- * GET /api/whoami, which tells the console who its key belongs to.
+ * GET /api/whoami, which tells the console who its key belongs to, and
+ * GET /api/leads/import/columns, the import's column names for the console's preview.
  *   GET /                       index.html to a browser (Accept: text/html), else the JSON
  *                               index (http/routes/system.c)
  *   GET /ui, GET /dashboard     302 to /
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app/import.h"
 #include "http/http.h"
 #include "http/web.h"
 
@@ -172,4 +174,13 @@ void sa_route_whoami(struct sa_req *r)
     sa_reply_json(r, 200,
                   json_pack("{s:s, s:s, s:s, s:o}", "id", p->id, "name", p->name, "kind", kinds[k],
                             "scopes", scopes));
+}
+
+void sa_route_import_columns(struct sa_req *r)
+{
+    sa_reply_json(r, 200,
+                  json_pack("{s:s, s:o}", "normalise",
+                            "ASCII letters and digits only, lowercase (\"Company / Account\" is "
+                            "\"companyaccount\"); any other column is kept as an extra field",
+                            "columns", sa_import_columns()));
 }

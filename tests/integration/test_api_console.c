@@ -1,0 +1,250 @@
+/* Integration tests of the web console's serving (issue 16, http/routes/console.c): GET /
+ * answers the console to a browser and the JSON index to everyone else; its files come
+ * from the binary with their content types, the console's security headers and an ETag
+ * (304 when the client has them); names outside the embedded table (path traversal in
+ * every spelling, unknown files) are 404 or 400, never a file from disk; /ui and
+ * /dashboard redirect; /api/whoami and /api/leads/import/columns answer what the console
+ * needs. One server (empty database), tests in order. */
+#include "harness.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CSP                                                                                        \
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "              \
+    "connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'self'; "                   \
+    "frame-ancestors 'none'"
+
+/* Asserts the console's security headers on r. */
+static void expect_console_headers(const char *what, const struct resp *r)
+{
+    char buf[256];
+    const char *csp = resp_header(r, "Content-Security-Policy", buf, sizeof buf);
+    if (!csp || strcmp(csp, CSP) != 0)
+        fail_msg("%s: Content-Security-Policy is %s", what, csp ? csp : "(none)");
+    assert_string_equal(resp_header(r, "X-Content-Type-Options", buf, sizeof buf), "nosniff");
+    assert_string_equal(resp_header(r, "Referrer-Policy", buf, sizeof buf), "no-referrer");
+}
+
+/* A browser gets the console's page at /, a client asking for JSON (or nothing) the index
+ * the API always answered. */
+static void test_root_by_accept(void **state)
+{
+    (void)state;
+    struct resp r;
+    harness_extra_header("Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8");
+    http("GET", "/", NULL, NULL, 0, &r);
+    harness_extra_header(NULL);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.content_type, "text/html; charset=utf-8");
+    expect_console_headers("GET / (html)", &r);
+    assert_non_null(strstr(r.body, "<script type=\"module\" src=\"/assets/app.js\"></script>"));
+    assert_null(strstr(r.body, "<script>")); /* no inline script: the CSP forbids it */
+    assert_null(strstr(r.body, "style=\""));
+    char buf[128];
+    assert_string_equal(resp_header(&r, "Cache-Control", buf, sizeof buf), "no-cache");
+    assert_non_null(resp_header(&r, "ETag", buf, sizeof buf));
+    resp_free(&r);
+
+    harness_extra_header("Accept: application/json");
+    json_t *j = http_json("GET", "/", NULL, &r);
+    harness_extra_header(NULL);
+    assert_int_equal(r.status, 200);
+    assert_true(strncmp(r.content_type, "application/json", 16) == 0);
+    assert_string_equal(jstr(j, "name"), "sales-agent");
+    resp_free(&r);
+
+    j = http_json("GET", "/", NULL, &r); /* curl's default Accept: no html */
+    assert_int_equal(r.status, 200);
+    assert_string_equal(jstr(j, "name"), "sales-agent");
+    resp_free(&r);
+}
+
+/* The files: content types, security headers, ETag and a 304 on revalidation; no key
+ * needed (they carry no data). */
+static void test_assets(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *path, *type, *needle;
+    } files[] = {
+        {"/assets/app.js", "text/javascript; charset=utf-8", "export"},
+        {"/assets/lib.js", "text/javascript; charset=utf-8", "export async function api("},
+        {"/assets/style.css", "text/css; charset=utf-8", "@media"},
+        {"/assets/pages/inbox.js", "text/javascript; charset=utf-8",
+         "export async function render("},
+        {"/assets/pages/leads.js", "text/javascript; charset=utf-8",
+         "export async function render("},
+    };
+    harness_auth("");
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        struct resp r;
+        http("GET", files[i].path, NULL, NULL, 0, &r);
+        if (r.status != 200)
+            fail_msg("%s: %ld", files[i].path, r.status);
+        assert_string_equal(r.content_type, files[i].type);
+        assert_non_null(strstr(r.body, files[i].needle));
+        expect_console_headers(files[i].path, &r);
+        char etag[128], line[200];
+        assert_non_null(resp_header(&r, "ETag", etag, sizeof etag));
+        resp_free(&r);
+        snprintf(line, sizeof line, "If-None-Match: %s", etag);
+        harness_extra_header(line);
+        http("GET", files[i].path, NULL, NULL, 0, &r);
+        harness_extra_header(NULL);
+        assert_int_equal(r.status, 304);
+        assert_int_equal(r.len, 0);
+        resp_free(&r);
+        harness_extra_header("If-None-Match: \"0000000000000000\"");
+        http("GET", files[i].path, NULL, NULL, 0, &r);
+        harness_extra_header(NULL);
+        assert_int_equal(r.status, 200); /* another version: the whole file */
+        resp_free(&r);
+    }
+    /* extra.css is linked by the page even before a build has one: never a failed load */
+    struct resp r;
+    http("GET", "/assets/extra.css", NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.content_type, "text/css; charset=utf-8");
+    resp_free(&r);
+    harness_auth(NULL);
+}
+
+/* Status of a raw GET of path (sent byte for byte: curl would normalise the dots). */
+static int raw_get(const char *path)
+{
+    char req[512], line[256];
+    int n = snprintf(req, sizeof req,
+                     "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n", path,
+                     harness_port());
+    if (raw_exchange(req, (size_t)n, line, sizeof line) != 1)
+        return -1;
+    return status_code_of(line);
+}
+
+/* Nothing but the embedded files: traversal in every spelling, the repository's files,
+ * index.html under /assets (it is served at /), an unknown file or extension: 404 (400
+ * for a path the server refuses to decode). */
+static void test_no_escape(void **state)
+{
+    (void)state;
+    static const char *const paths[] = {
+        "/assets/../CMakeLists.txt",
+        "/assets/..%2FCMakeLists.txt",
+        "/assets/..%2fCMakeLists.txt",
+        "/assets/%2e%2e/CMakeLists.txt",
+        "/assets/%2e%2e%2fCMakeLists.txt",
+        "/assets/%2E%2E%2F%2E%2E%2Fetc%2Fpasswd",
+        "/assets/..%5cCMakeLists.txt",
+        "/assets/pages/../../CMakeLists.txt",
+        "/assets/pages/..%2f..%2fREADME.md",
+        "/assets/%252e%252e%252fCMakeLists.txt",
+        "/assets/app.js%00.css",
+        "/assets/CMakeLists.txt",
+        "/assets/index.html",
+        "/assets/nope.js",
+        "/assets/pages/nope.js",
+        "/assets/app.js.bak",
+        "/assets/.hidden.js",
+        "/assets/web/app.js",
+    };
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+        int st = raw_get(paths[i]);
+        if (st != 404 && st != 400)
+            fail_msg("%s: %d (404 or 400 expected)", paths[i], st);
+    }
+    /* the same through curl: a problem body naming the asset, no file content */
+    struct resp r;
+    http("GET", "/assets/nope.js", NULL, NULL, 0, &r);
+    expect_problem("unknown asset", &r, 404, "[\"path\",\"asset\"]", "not_found");
+    assert_null(strstr(r.body, "cmake_minimum_required"));
+    resp_free(&r);
+    http("GET", "/assets/..%2FCMakeLists.txt", NULL, NULL, 0, &r);
+    assert_true(r.status == 404 || r.status == 400);
+    assert_null(strstr(r.body, "cmake_minimum_required"));
+    resp_free(&r);
+}
+
+/* /ui and /dashboard send a browser to the console. */
+static void test_redirects(void **state)
+{
+    (void)state;
+    static const char *const paths[] = {"/ui", "/dashboard", "/ui/"};
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+        struct resp r;
+        http("GET", paths[i], NULL, NULL, 0, &r);
+        assert_int_equal(r.status, 302);
+        char buf[64];
+        assert_string_equal(resp_header(&r, "Location", buf, sizeof buf), "/");
+        resp_free(&r);
+    }
+}
+
+/* The sign-in's check: the key's principal and scopes; without a key 401, with a narrow
+ * key its own scopes. The import preview's column names. */
+static void test_whoami_and_columns(void **state)
+{
+    (void)state;
+    struct resp r;
+    json_t *j = http_json("GET", "/api/whoami", NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(jstr(j, "kind"), "key");
+    assert_string_equal(jstr(j, "name"), "first admin key");
+    assert_string_equal(jdump(json_object_get(j, "scopes")), "[\"admin\"]");
+    resp_free(&r);
+
+    harness_auth("");
+    http_json("GET", "/api/whoami", NULL, &r);
+    assert_int_equal(r.status, 401);
+    resp_free(&r);
+    harness_auth(
+        "Authorization: Bearer sa_0123456789abcdef_notARealKeyAtAllButLongEnoughToLookLikeOne0");
+    http_json("GET", "/api/whoami", NULL, &r);
+    assert_int_equal(r.status, 401);
+    resp_free(&r);
+    harness_auth(NULL);
+
+    j = http_json("POST", "/api/keys",
+                  "{\"name\":\"dana@pipewise.example\",\"scopes\":[\"read\",\"approve\"]}", &r);
+    assert_int_equal(r.status, 201);
+    char line[200];
+    snprintf(line, sizeof line, "Authorization: Bearer %s", jstr(j, "key"));
+    resp_free(&r);
+    harness_auth(line);
+    j = http_json("GET", "/api/whoami", NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(jstr(j, "name"), "dana@pipewise.example");
+    assert_string_equal(jdump(json_object_get(j, "scopes")), "[\"read\",\"approve\"]");
+    assert_true(strncmp(jstr(j, "id"), "key:", 4) == 0);
+    resp_free(&r);
+
+    j = http_json("GET", "/api/leads/import/columns", NULL, &r);
+    assert_int_equal(r.status, 200);
+    bool company = false, account = false, title = false;
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(j, "columns"), i, c)
+    {
+        const char *hdr = json_string_value(json_object_get(c, "header"));
+        const char *to = json_string_value(json_object_get(c, "mapped_to"));
+        company |= strcmp(hdr, "companyname") == 0 && to && strcmp(to, "company_name") == 0;
+        account |= strcmp(hdr, "companyaccount") == 0 && to && strcmp(to, "company_name") == 0;
+        title |= strcmp(hdr, "jobtitle") == 0 && to && strcmp(to, "contact_info.title") == 0;
+    }
+    assert_true(company);
+    assert_true(account);
+    assert_true(title);
+    resp_free(&r);
+    harness_auth(NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_root_by_accept),     cmocka_unit_test(test_assets),
+        cmocka_unit_test(test_no_escape),          cmocka_unit_test(test_redirects),
+        cmocka_unit_test(test_whoami_and_columns),
+    };
+    return api_exit_status(cmocka_run_group_tests(tests, api_group_setup, api_group_teardown));
+}

@@ -1,0 +1,330 @@
+// Inbox: the BDR workflow's pending approvals (GET /api/approvals?status=pending), each with
+// its draft e-mail and follow-ups, the proposed meeting in the prospect's time and the
+// viewer's, and the lead's score, tier and reasoning. Answered with an Agent Inbox
+// HumanResponse (POST /api/approvals/{id}): accept, edit, respond or ignore. Keyboard: j/k
+// move, a accept, e edit, r respond, i ignore (accept and ignore ask to confirm: Enter).
+
+const KEYS = [['j', 'next'], ['k', 'previous'], ['a', 'accept'], ['e', 'edit'], ['r', 'respond'], ['i', 'ignore']];
+const DECISIONS = { accepted: 'Accepted', edited: 'Edited and sent', responded: 'Responded (nothing sent)', ignored: 'Ignored' };
+
+export async function render(root, ctx) {
+  const { api, h, fmt, announce, principal } = ctx;
+  const leads = new Map(); // lead_id -> lead (or null when it could not be read)
+  let items = [];
+  let cur = 0;
+  let mode = 'view'; // view, edit, respond, confirm-accept, confirm-ignore
+  let busy = false;
+
+  const list = h('ul', { class: 'queue', id: 'queue', 'aria-label': 'Pending approvals' });
+  const detail = h('section', { class: 'card', id: 'approval', 'aria-label': 'Selected approval' });
+  const decidedBody = h('tbody');
+  const error = h('p', { class: 'error', role: 'alert' });
+  const count = h('span', { class: 'muted', id: 'pending-count' });
+  root.append(
+    h('h1', {}, 'Inbox ', count),
+    h('p', { class: 'shortcuts', id: 'shortcuts' }, 'Keyboard: ',
+      KEYS.map(([k, what], i) => [i ? ', ' : '', h('kbd', {}, k), ` ${what}`]),
+      '; accept and ignore ask to confirm (', h('kbd', {}, 'Enter'), ', or ', h('kbd', {}, 'Esc'), ' to cancel).'),
+    error,
+    h('div', { class: 'inbox' }, h('nav', { 'aria-label': 'Approvals' }, list), detail),
+    h('h2', { id: 'decided-title' }, 'Decided recently'),
+    h('div', { class: 'table-wrap' },
+      h('table', { class: 'decided', 'aria-labelledby': 'decided-title' },
+        h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Lead'), h('th', { scope: 'col' }, 'Decision'),
+          h('th', { scope: 'col' }, 'Decided by'), h('th', { scope: 'col' }, 'When'))),
+        decidedBody)));
+
+  const argsOf = a => a.request?.action_request?.args || {};
+  const messagesOf = a => {
+    const args = argsOf(a);
+    if (Array.isArray(args.messages) && args.messages.length) return args.messages;
+    return [{ index: 0, kind: 'email', day: 0, subject: args.subject, body: args.body }];
+  };
+  const companyOf = a => leads.get(a.lead_id)?.company_name || argsOf(a).to || a.lead_id || 'Unknown lead';
+
+  async function loadLead(id) {
+    if (!id || leads.has(id)) return;
+    try {
+      leads.set(id, await api(`/api/leads/${encodeURIComponent(id)}`));
+    } catch (e) {
+      if (e.status === 401) throw e;
+      leads.set(id, null);
+    }
+  }
+
+  function drawList() {
+    list.replaceChildren();
+    count.textContent = `(${items.length} pending)`;
+    if (!items.length) {
+      list.append(h('li', { class: 'muted' }, h('p', { class: 'help' }, 'Nothing waits for approval.')));
+      return;
+    }
+    items.forEach((a, i) => {
+      const lead = leads.get(a.lead_id);
+      const q = lead?.qualification || {};
+      list.append(h('li', { class: i === cur ? 'current' : null, 'aria-selected': String(i === cur) },
+        h('button', { type: 'button', 'aria-current': i === cur ? 'true' : null, onclick: () => select(i, true) },
+          h('span', { class: 'q-company' }, companyOf(a)),
+          h('span', { class: 'q-sub' }, [lead?.contact_info?.name || argsOf(a).to || '',
+            q.tier ? ` · tier ${q.tier}, ${q.score}` : ''].join('')))));
+    });
+  }
+
+  function meetingBlock(m) {
+    if (!m || !m.start) return null;
+    const viewerZone = fmt.zone();
+    return h('div', { class: 'meeting' },
+      h('h3', {}, 'Proposed meeting'),
+      h('dl', { class: 'facts' },
+        h('dt', {}, 'Their time'), h('dd', { id: 'meeting-theirs' }, m.timezone ? `${fmt.dateIn(m.start, m.timezone)} (${m.timezone})` : (m.local || fmt.date(m.start))),
+        h('dt', {}, 'Your time'), h('dd', { id: 'meeting-yours' }, fmt.dateIn(m.start, viewerZone), viewerZone.includes('/') ? ` (${viewerZone})` : ''),
+        m.summary ? [h('dt', {}, 'Subject'), h('dd', {}, m.summary)] : null,
+        m.hold_until ? [h('dt', {}, 'Held until'), h('dd', {}, fmt.date(m.hold_until))] : null));
+  }
+
+  function leadBlock(a) {
+    const lead = leads.get(a.lead_id);
+    if (!lead) return h('p', { class: 'muted' }, 'The lead could not be read.');
+    const q = lead.qualification || {};
+    const c = lead.contact_info || {};
+    return h('div', { class: 'lead-summary' },
+      h('p', {},
+        q.tier ? h('span', { class: `badge tier-${q.tier}`, 'aria-label': `Tier ${q.tier}` }, `Tier ${q.tier}`) : null,
+        ' ', h('strong', { id: 'lead-score' }, q.score !== undefined ? `Score ${q.score}/100` : 'Not scored'),
+        ' · ', [c.name, c.title].filter(Boolean).join(', '),
+        ' · ', h('a', { href: `#/leads/${encodeURIComponent(lead.id)}` }, 'Open the lead')),
+      q.reasoning ? h('p', { class: 'reasoning' }, q.reasoning) : null);
+  }
+
+  // the first e-mail open, the follow-ups folded (a summary with their subject and day)
+  function messagesView(a) {
+    return messagesOf(a).map(m => {
+      const head = [m.index === 0 ? 'First e-mail' : `Follow-up ${m.index}`, h('span', { class: 'muted' }, ` · day ${m.day ?? 0}`)];
+      const subject = h('p', {}, h('span', { class: 'muted' }, 'Subject: '), h('span', { class: 'msg-subject' }, m.subject || ''));
+      const body = h('div', { class: 'draft' }, m.body || '');
+      if (m.index === 0) return h('article', { class: 'message' }, h('p', { class: 'msg-head' }, ...head), subject, body);
+      return h('details', { class: 'message more' }, h('summary', { class: 'msg-head' }, ...head, ': ', m.subject || ''), subject, body);
+    });
+  }
+
+  function actionButtons() {
+    const b = (key, label, fn, cls) => h('button', { type: 'button', class: cls, 'aria-keyshortcuts': key, onclick: fn },
+      label, ' ', h('kbd', { 'aria-hidden': 'true' }, key));
+    return h('div', { class: 'actions', role: 'group', 'aria-label': 'Answer' },
+      b('a', 'Accept and send', () => setMode('confirm-accept'), 'primary'),
+      b('e', 'Edit', () => setMode('edit')),
+      b('r', 'Respond with a note', () => setMode('respond')),
+      b('i', 'Ignore', () => setMode('confirm-ignore'), 'danger'));
+  }
+
+  function confirmView(what) {
+    const yes = h('button', { type: 'button', class: what === 'accept' ? 'primary' : 'danger', id: 'confirm' },
+      what === 'accept' ? 'Yes, send it' : 'Yes, ignore it');
+    const no = h('button', { type: 'button', onclick: () => setMode('view') }, 'Cancel');
+    yes.addEventListener('click', () => decide(what === 'accept' ? { type: 'accept' } : { type: 'ignore' }));
+    const box = h('div', { class: 'card confirm', role: 'group', 'aria-label': 'Confirm' },
+      h('p', {}, what === 'accept'
+        ? 'Send the e-mail and schedule its follow-ups as drafted?'
+        : 'Ignore this draft? Nothing is sent and the run ends.'),
+      h('div', { class: 'actions' }, yes, no));
+    setTimeout(() => yes.focus(), 0);
+    return box;
+  }
+
+  function editView(a) {
+    const msgs = messagesOf(a);
+    const fields = msgs.map(m => {
+      const sid = `edit-subject-${m.index}`, bid = `edit-body-${m.index}`;
+      const subject = h('input', { type: 'text', id: sid, value: m.subject || '', maxlength: '200', required: true });
+      const body = h('textarea', { id: bid, rows: '8', required: true });
+      body.value = m.body || '';
+      return { m, subject, body, el: h('fieldset', { class: 'edit-msg' },
+        h('legend', {}, m.index === 0 ? 'First e-mail' : `Follow-up ${m.index} (day ${m.day ?? 0})`),
+        h('label', { for: sid }, 'Subject'), subject,
+        h('label', { for: bid }, 'Body'), body) };
+    });
+    const form = h('form', { class: 'edit', 'aria-label': 'Edit the messages' },
+      h('p', { class: 'help' }, 'Change the subject or body of any message, then send. ',
+        h('kbd', {}, 'Enter'), ' in a subject sends, ', h('kbd', {}, 'Esc'), ' cancels.'),
+      fields.map(f => f.el),
+      h('div', { class: 'actions' },
+        h('button', { type: 'submit', class: 'primary' }, 'Send edited'),
+        h('button', { type: 'button', onclick: () => setMode('view') }, 'Cancel')));
+    form.addEventListener('submit', ev => {
+      ev.preventDefault();
+      const args = {};
+      const changed = [];
+      for (const f of fields) {
+        const s = f.subject.value.trim(), b = f.body.value;
+        const ds = s !== (f.m.subject || ''), db = b !== (f.m.body || '');
+        if (!ds && !db) continue;
+        if (f.m.index === 0) {
+          if (ds) args.subject = s;
+          if (db) args.body = b;
+        } else {
+          const e = { index: f.m.index };
+          if (ds) e.subject = s;
+          if (db) e.body = b;
+          changed.push(e);
+        }
+      }
+      if (changed.length) args.messages = changed;
+      if (!Object.keys(args).length) {
+        announce('Nothing was changed: accept it instead, or change a message.');
+        return;
+      }
+      decide({ type: 'edit', args: { action: a.request?.action_request?.action || 'send_outreach', args } });
+    });
+    setTimeout(() => fields[0]?.subject.focus(), 0);
+    return form;
+  }
+
+  function respondView() {
+    const note = h('textarea', { id: 'respond-note', rows: '4', required: true });
+    const form = h('form', { class: 'respond', 'aria-label': 'Respond with a note' },
+      h('label', { for: 'respond-note' }, 'Note (nothing is sent to the prospect)'), note,
+      h('p', { class: 'help' }, h('kbd', {}, 'Ctrl'), '+', h('kbd', {}, 'Enter'), ' records it, ', h('kbd', {}, 'Esc'), ' cancels.'),
+      h('div', { class: 'actions' },
+        h('button', { type: 'submit', class: 'primary' }, 'Record the note'),
+        h('button', { type: 'button', onclick: () => setMode('view') }, 'Cancel')));
+    const submit = () => {
+      const text = note.value.trim();
+      if (!text) {
+        announce('Write a note first.');
+        note.focus();
+        return;
+      }
+      decide({ type: 'respond', args: text });
+    };
+    form.addEventListener('submit', ev => {
+      ev.preventDefault();
+      submit();
+    });
+    note.addEventListener('keydown', ev => {
+      if (ev.key === 'Enter' && (ev.ctrlKey || ev.metaKey)) {
+        ev.preventDefault();
+        submit();
+      }
+    });
+    setTimeout(() => note.focus(), 0);
+    return form;
+  }
+
+  function drawDetail() {
+    detail.replaceChildren();
+    const a = items[cur];
+    if (!a) {
+      detail.append(h('p', {}, 'No approval is pending. Drafts appear here when the pipeline reaches the BDR step.'));
+      return;
+    }
+    const args = argsOf(a);
+    detail.append(
+      h('h2', { id: 'approval-title' }, companyOf(a)),
+      h('p', { class: 'muted' }, `To ${args.to || '—'} · drafted ${fmt.date(a.created_at)} · ${cur + 1} of ${items.length}`),
+      leadBlock(a),
+      meetingBlock(args.meeting));
+    if (mode === 'edit') detail.append(editView(a));
+    else if (mode === 'respond') detail.append(respondView());
+    else {
+      if (mode === 'confirm-accept') detail.append(confirmView('accept'));
+      else if (mode === 'confirm-ignore') detail.append(confirmView('ignore'));
+      else detail.append(actionButtons());
+      detail.append(h('h3', {}, `Messages (${messagesOf(a).length})`), ...messagesView(a));
+    }
+  }
+
+  function setMode(m) {
+    if (!items[cur] || busy) return;
+    mode = m;
+    drawDetail();
+    if (m === 'view') detail.querySelector('.actions button')?.focus();
+  }
+
+  async function select(i, focus) {
+    if (!items.length) return;
+    cur = Math.max(0, Math.min(items.length - 1, i));
+    mode = 'view';
+    const a = items[cur];
+    await loadLead(a.lead_id);
+    drawList();
+    drawDetail();
+    if (focus) list.querySelectorAll('button')[cur]?.focus();
+    announce(`${cur + 1} of ${items.length}: ${companyOf(a)}`);
+  }
+
+  async function decide(response) {
+    const a = items[cur];
+    if (!a || busy) return;
+    busy = true;
+    error.textContent = '';
+    const reviewer = `${principal?.name || 'console'} (${principal?.id || 'unknown'})`.slice(0, 200);
+    try {
+      await api(`/api/approvals/${encodeURIComponent(a.id)}`, { method: 'POST', body: { ...response, reviewer } });
+    } catch (e) {
+      busy = false;
+      if (e.status === 401) return;
+      error.textContent = `The answer was not recorded: ${e.message}`;
+      announce(error.textContent);
+      return;
+    }
+    busy = false;
+    const what = { accept: 'Accepted: the e-mail is queued', edit: 'Edited and sent', respond: 'Note recorded', ignore: 'Ignored' }[response.type];
+    items.splice(cur, 1);
+    mode = 'view';
+    if (cur >= items.length) cur = Math.max(0, items.length - 1);
+    if (items[cur]) await loadLead(items[cur].lead_id);
+    drawList();
+    drawDetail();
+    announce(`${what} (${companyOf(a)}). ${items.length} pending.`);
+    (list.querySelectorAll('button')[cur] || detail).focus?.();
+    loadDecided();
+  }
+
+  async function loadDecided() {
+    let all;
+    try {
+      all = await api('/api/approvals?limit=50');
+    } catch (e) {
+      if (e.status !== 401) decidedBody.replaceChildren(h('tr', {}, h('td', { colspan: '4' }, e.message)));
+      return;
+    }
+    const decided = all.items.filter(a => a.status !== 'pending').slice(0, 20);
+    await Promise.all(decided.map(a => loadLead(a.lead_id)));
+    decidedBody.replaceChildren(...(decided.length ? decided.map(a => h('tr', {},
+      h('td', {}, companyOf(a)),
+      h('td', {}, DECISIONS[a.status] || a.status, a.response?.type === 'respond' && typeof a.response.args === 'string'
+        ? h('span', { class: 'muted' }, `: ${a.response.args}`) : null),
+      h('td', {}, a.reviewer || '—'),
+      h('td', {}, fmt.date(a.decided_at)))) : [h('tr', {}, h('td', { colspan: '4', class: 'muted' }, 'Nothing decided yet.'))]));
+  }
+
+  function onKey(ev) {
+    if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    const t = ev.target;
+    const typing = t instanceof HTMLElement && (t.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(t.tagName));
+    if (ev.key === 'Escape' && mode !== 'view') {
+      ev.preventDefault();
+      setMode('view');
+      announce('Cancelled');
+      return;
+    }
+    if (typing || busy) return;
+    const act = {
+      j: () => select(cur + 1, true), k: () => select(cur - 1, true),
+      a: () => setMode('confirm-accept'), e: () => setMode('edit'), r: () => setMode('respond'), i: () => setMode('confirm-ignore'),
+    }[ev.key];
+    if (!act || (mode === 'edit' || mode === 'respond')) return;
+    ev.preventDefault();
+    act();
+  }
+
+  const res = await api('/api/approvals?status=pending&limit=100');
+  items = res.items || [];
+  await Promise.all(items.slice(0, 50).map(a => loadLead(a.lead_id)));
+  drawList();
+  drawDetail();
+  if (items.length) await select(0, false);
+  loadDecided();
+  document.addEventListener('keydown', onKey);
+  return () => document.removeEventListener('keydown', onKey);
+}

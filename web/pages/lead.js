@@ -1,0 +1,106 @@
+// One lead (#/leads/{id}): its data, the score's factors as bars, what enrichment found,
+// its timeline (GET /api/leads/{id}/timeline) and links to its conversations.
+
+function latest(executions, pick) {
+  for (const e of executions || []) {
+    const v = pick(e);
+    if (v) return v;
+  }
+  return null;
+}
+
+export async function render(root, ctx) {
+  const { api, h, fmt, params } = ctx;
+  const id = params.id;
+  let lead;
+  try {
+    lead = await api(`/api/leads/${encodeURIComponent(id)}`);
+  } catch (e) {
+    if (e.status === 401) return undefined;
+    root.append(h('h1', {}, 'Lead'), h('p', { class: 'error', role: 'alert' },
+      e.status === 404 || e.status === 422 ? 'There is no such lead.' : e.message),
+    h('p', {}, h('a', { href: '#/leads' }, 'Back to the leads')));
+    return undefined;
+  }
+  const c = lead.contact_info || {};
+  const q = lead.qualification || {};
+  const fact = (k, v) => (v === null || v === undefined || v === '' ? null : [h('dt', {}, k), h('dd', {}, v)]);
+  const link = url => (/^https?:\/\//i.test(url) ? h('a', { href: url, rel: 'noopener noreferrer', target: '_blank' }, url) : url);
+
+  root.append(
+    h('p', {}, h('a', { href: '#/leads' }, '← Leads')),
+    h('h1', {}, lead.company_name, ' ', q.tier ? h('span', { class: `badge tier-${q.tier}` }, `Tier ${q.tier}`) : null),
+    h('section', { class: 'card', 'aria-labelledby': 'lead-data' },
+      h('h2', { id: 'lead-data' }, 'Lead'),
+      h('dl', { class: 'facts' },
+        fact('Contact', c.name), fact('Title', c.title), fact('E-mail', c.email), fact('Phone', c.phone),
+        fact('LinkedIn', c.linkedin_url ? link(c.linkedin_url) : null),
+        fact('Website', lead.website ? link(lead.website) : null), fact('Industry', lead.industry),
+        fact('Company size', lead.company_size), fact('Annual revenue', lead.annual_revenue ? fmt.money(lead.annual_revenue, lead.data?.revenue_currency || 'USD') : null),
+        fact('Country', lead.country), fact('Signals', Array.isArray(lead.data?.signals) ? lead.data.signals.join(', ') : null),
+        fact('Notes', lead.data?.notes), fact('Created', fmt.date(lead.created_at)), fact('Updated', fmt.date(lead.updated_at)))));
+
+  // the score: the latest factors any execution recorded (qualification's own, or the pipeline's state)
+  const factors = latest(lead.executions, e => e.output?.factors || e.output?.state?.qualification_score?.factors);
+  const score = h('section', { class: 'card', 'aria-labelledby': 'lead-score-title' },
+    h('h2', { id: 'lead-score-title' }, `Score ${q.score ?? '—'}/100`),
+    q.reasoning ? h('p', {}, q.reasoning) : null);
+  if (Array.isArray(factors) && factors.length) {
+    score.append(h('ul', { class: 'bars', id: 'score-bars', 'aria-label': 'Score factors' }, factors.map(f => {
+      const pct = f.max_points ? Math.round((100 * f.points) / f.max_points) : 0;
+      const fill = h('span', { style: { width: `${Math.max(0, Math.min(100, pct))}%` } });
+      return h('li', { title: f.detail || '' },
+        h('span', {}, f.label || f.name, f.value ? h('span', { class: 'muted' }, ` · ${f.value}`) : null),
+        h('span', { class: 'bar', role: 'meter', 'aria-valuemin': '0', 'aria-valuemax': String(f.max_points), 'aria-valuenow': String(f.points),
+          'aria-label': `${f.label || f.name}: ${f.points} of ${f.max_points} points` }, fill),
+        h('span', { class: 'bar-value' }, `${f.points}/${f.max_points}`));
+    })));
+  } else {
+    score.append(h('p', { class: 'muted' }, 'No factors recorded: run qualification on this lead to see them.'));
+  }
+  root.append(score);
+
+  const enrichment = latest(lead.executions, e => (e.agent_type === 'enrichment' ? e.output : null) || e.output?.state?.enrichment_data);
+  const enr = h('section', { class: 'card', 'aria-labelledby': 'lead-enrichment' }, h('h2', { id: 'lead-enrichment' }, 'Enrichment'));
+  if (enrichment && typeof enrichment === 'object') {
+    const rows = [];
+    const walk = (obj, prefix) => {
+      for (const [k, v] of Object.entries(obj)) {
+        if (rows.length > 40 || k === 'processing_time') continue;
+        const name = prefix ? `${prefix}.${k}` : k;
+        if (v && typeof v === 'object' && !Array.isArray(v)) walk(v, name);
+        else if (v !== null && v !== '') rows.push(fact(name.replace(/_/g, ' '), Array.isArray(v) ? v.map(x => (typeof x === 'object' ? JSON.stringify(x) : x)).join(', ') : String(v)));
+      }
+    };
+    walk(enrichment, '');
+    enr.append(h('dl', { class: 'facts' }, rows));
+  } else {
+    enr.append(h('p', { class: 'muted' }, 'Not enriched yet (the pipeline or the enrichment agent fills this in).'));
+  }
+  root.append(enr);
+
+  const threads = [...new Set((lead.executions || []).filter(e => e.agent_type === 'conversation').map(e => e.thread_id))];
+  root.append(h('section', { class: 'card', 'aria-labelledby': 'lead-conv' }, h('h2', { id: 'lead-conv' }, 'Conversations'),
+    threads.length
+      ? h('ul', {}, threads.map(t => h('li', {}, h('a', { href: `#/conversations/${encodeURIComponent(t)}` }, `Conversation ${t}`))))
+      : h('p', { class: 'muted' }, 'No conversation with this lead yet.')));
+
+  const tl = h('section', { class: 'card', 'aria-labelledby': 'lead-timeline' }, h('h2', { id: 'lead-timeline' }, 'Timeline'));
+  root.append(tl);
+  try {
+    const t = await api(`/api/leads/${encodeURIComponent(id)}/timeline?limit=100`);
+    const what = i => ({
+      execution: `${i.agent_type} run: ${i.status}`,
+      approval: `approval: ${i.status}`,
+      outbox: `${i.outbox_kind === 'followup' ? 'follow-up' : i.outbox_kind}: ${i.status}`,
+      meeting: `meeting: ${i.status}`,
+      audit: `${i.action} by ${i.principal}`,
+    }[i.kind] || i.kind);
+    tl.append(t.items.length
+      ? h('ol', { class: 'timeline', id: 'timeline' }, t.items.map(i => h('li', {}, h('time', { datetime: i.at }, fmt.date(i.at)), ' · ', what(i))))
+      : h('p', { class: 'muted' }, 'Nothing yet.'));
+  } catch (e) {
+    if (e.status !== 401) tl.append(h('p', { class: 'error' }, e.message));
+  }
+  return undefined;
+}

@@ -1,0 +1,102 @@
+// Leads: the stored leads (GET /api/leads) with search (q), tier, minimum score, sort and
+// pages; each opens its page (#/leads/{id}). Export downloads the same selection as CSV
+// (GET /api/leads/export, fetched with the key, saved from a Blob).
+
+const PAGE = 25;
+// kept while the tab lives, so coming back from a lead finds the same list
+const state = { q: '', tier: '', min_score: '', sort: '-score', offset: 0 };
+
+function query(extra = {}) {
+  const p = new URLSearchParams();
+  if (state.q.trim()) p.set('q', state.q.trim());
+  if (state.tier) p.set('tier', state.tier);
+  if (state.min_score !== '') p.set('min_score', String(state.min_score));
+  if (state.sort) p.set('sort', state.sort);
+  for (const [k, v] of Object.entries(extra)) p.set(k, String(v));
+  return p.toString();
+}
+
+export async function render(root, ctx) {
+  const { api, h, fmt, announce } = ctx;
+  const select = (id, label, value, options) => [
+    h('label', { for: id }, label),
+    h('select', { id, name: id }, options.map(([v, text]) => h('option', { value: v, selected: v === value }, text)))];
+  const q = h('input', { id: 'lead-q', type: 'search', name: 'q', value: state.q, placeholder: 'company, contact, e-mail, industry', maxlength: '200' });
+  const minScore = h('input', { id: 'lead-min', type: 'number', name: 'min_score', min: '0', max: '100', value: state.min_score, inputmode: 'numeric' });
+  const form = h('form', { class: 'card filters', role: 'search', 'aria-label': 'Find leads' },
+    h('div', { class: 'row' },
+      h('div', {}, h('label', { for: 'lead-q' }, 'Search'), q),
+      h('div', {}, ...select('lead-tier', 'Tier', state.tier, [['', 'Any'], ['A', 'A'], ['B', 'B'], ['C', 'C'], ['D', 'D']])),
+      h('div', {}, h('label', { for: 'lead-min' }, 'Minimum score'), minScore),
+      h('div', {}, ...select('lead-sort', 'Sort by', state.sort, [['-score', 'Score, highest first'], ['score', 'Score, lowest first'],
+        ['-created_at', 'Newest first'], ['created_at', 'Oldest first'], ['company', 'Company name']])),
+      h('div', {}, h('button', { type: 'submit', class: 'primary' }, 'Apply')),
+      h('div', {}, h('button', { type: 'button', id: 'export', onclick: () => exportCsv() }, 'Export CSV'))));
+  const error = h('p', { class: 'error', role: 'alert' });
+  const summary = h('p', { id: 'leads-summary', class: 'muted', 'aria-live': 'polite' });
+  const tbody = h('tbody');
+  const prev = h('button', { type: 'button', onclick: () => go(state.offset - PAGE) }, 'Previous page');
+  const next = h('button', { type: 'button', onclick: () => go(state.offset + PAGE) }, 'Next page');
+  root.append(h('h1', {}, 'Leads'), form, error, summary,
+    h('div', { class: 'table-wrap' }, h('table', { id: 'leads-table', 'aria-describedby': 'leads-summary' },
+      h('thead', {}, h('tr', {}, ...['Company', 'Contact', 'Industry', 'Tier', 'Score', 'Updated'].map(t => h('th', { scope: 'col' }, t)))),
+      tbody)),
+    h('nav', { class: 'pager', 'aria-label': 'Pages' }, prev, next));
+
+  form.addEventListener('submit', ev => {
+    ev.preventDefault();
+    state.q = q.value;
+    state.tier = form.querySelector('#lead-tier').value;
+    state.min_score = minScore.value;
+    state.sort = form.querySelector('#lead-sort').value;
+    go(0);
+  });
+
+  async function go(offset) {
+    state.offset = Math.max(0, offset);
+    error.textContent = '';
+    let page;
+    try {
+      page = await api(`/api/leads?${query({ limit: PAGE, offset: state.offset })}`);
+    } catch (e) {
+      if (e.status !== 401) error.textContent = e.message;
+      return;
+    }
+    tbody.replaceChildren(...page.items.map(l => {
+      const qn = l.qualification || {};
+      return h('tr', {},
+        h('td', {}, h('a', { href: `#/leads/${encodeURIComponent(l.id)}` }, l.company_name)),
+        h('td', {}, [l.contact_info?.name, l.contact_info?.title].filter(Boolean).join(', ') || '—'),
+        h('td', {}, l.industry || '—'),
+        h('td', {}, qn.tier ? h('span', { class: `badge tier-${qn.tier}` }, qn.tier) : '—'),
+        h('td', {}, qn.score ?? '—'),
+        h('td', {}, fmt.date(l.updated_at)));
+    }));
+    if (!page.items.length) tbody.append(h('tr', {}, h('td', { colspan: '6', class: 'muted' }, 'No lead matches.')));
+    const from = page.total ? state.offset + 1 : 0;
+    const to = state.offset + page.items.length;
+    summary.textContent = `${fmt.number(page.total)} leads${from ? `, showing ${from}–${to}` : ''}`;
+    prev.disabled = state.offset === 0;
+    next.disabled = to >= page.total;
+    announce(summary.textContent);
+  }
+
+  async function exportCsv() {
+    error.textContent = '';
+    try {
+      const res = await api(`/api/leads/export?${query()}`, { raw: true, headers: { Accept: 'text/csv' } });
+      const blob = await res.blob();
+      const url = URL.createObjectURL(blob);
+      const a = h('a', { href: url, download: `leads-${new Date().toISOString().slice(0, 10)}.csv` });
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 10000);
+      announce('The export is downloading.');
+    } catch (e) {
+      if (e.status !== 401) error.textContent = `Export failed: ${e.message}`;
+    }
+  }
+
+  await go(state.offset);
+}
