@@ -122,6 +122,12 @@ const struct sa_route sa_routes[] = {
       "A conversation's session: stage, turns, language, last intent, consent, linked lead "
       "(404 once silent longer than SESSION_TTL_SECONDS)",
       NULL, "ConversationSession", 0, NULL, "404 422 501 503"),
+    /* the web console's human reply (issue 16) */
+    R("POST", "/api/conversations/{thread_id}/reply", sa_route_conversation_reply, JSON, WRITE,
+      "conversation.reply",
+      "Record a person's reply on a conversation (the seller's side, attributed to the key's "
+      "name); it is not sent to the prospect",
+      "ConversationReply", "ConversationReplyRecorded", 201, NULL, "404 409 422 501 503"),
     R("GET", "/openapi.json", sa_route_openapi, NONE, PUBLIC, NULL,
       "This API as an OpenAPI 3.1 document", NULL, "OpenAPI", 0, NULL, NULL),
     R("GET", "/docs", sa_route_docs, NONE, PUBLIC, NULL, "The API document rendered as a page",
