@@ -4,8 +4,8 @@
 // graph, the highlighted (running) node changes while the run runs, the run ends waiting
 // for its approval and shows that state; a second run is cancelled from its page; the
 // Health page lists each backend /health reports, the run queue and the score
-// distribution; the run's page works on a phone. No timing asserts: every wait is for a
-// state. Screenshots go to build-test/artifacts/web/.
+// distribution; the run's page works on a phone; a conversation started as a prospect
+// gets a person's reply and a second turn. No timing asserts: every wait is for a state. Screenshots go to build-test/artifacts/web/.
 import assert from 'node:assert/strict';
 import { binaryFromArgs, startServer, stopServer, launch, watch, screenshot, signIn, steps, call } from './lib.mjs';
 
@@ -132,6 +132,32 @@ await steps([
     assert.ok(box.width <= 390 && box.width > 200, `graph width ${box.width}`);
     assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1), 'no sideways scroll');
     await screenshot(page, bin, 'run-phone');
+  }],
+  ['Conversations: start one as a prospect, reply as a person, and the next turn follows', async () => {
+    await page.setViewportSize({ width: 1280, height: 900 });
+    await page.goto(`${srv.url}/#/conversations`);
+    await page.getByRole('heading', { name: 'Conversations', exact: true }).waitFor();
+    await page.getByLabel('Prospect\'s name (optional)').fill('Maya Okafor');
+    await page.getByLabel('Message').fill('Hi, what does the Growth plan cost for 30 seats?');
+    await page.getByRole('button', { name: 'Send as the prospect' }).click();
+    await page.waitForFunction(() => /^#\/conversations\/[^/]+$/.test(location.hash));
+    const agent = page.locator('#conv-turns li[data-role="agent"]').first();
+    await agent.waitFor();
+    assert.equal(await agent.getAttribute('data-intent'), 'pricing');
+    assert.match(await agent.innerText(), /stage: \w+/);
+    assert.match(await agent.innerText(), /confidence: \d+%/);
+    await page.getByLabel('Your reply').fill('Hi Maya, a quote for 30 seats is on its way. Kim');
+    await page.getByRole('button', { name: 'Record my reply' }).click();
+    await page.locator('#conv-turns li[data-role="human"]').filter({ hasText: 'a quote for 30 seats is on its way' }).waitFor();
+    assert.match(await page.locator('#conv-turns li[data-role="human"]').innerText(), /kim@pipewise\.example \(not sent\)/);
+    await page.getByLabel('Prospect\'s message').fill('Thanks! Could we meet next Tuesday afternoon?');
+    await page.getByRole('button', { name: 'Send as the prospect' }).click();
+    await page.locator('#conv-turns li[data-role="agent"][data-turn="2"]').waitFor();
+    // prospect, agent, the person's reply, prospect, agent
+    assert.deepEqual(await page.locator('#conv-turns li').evaluateAll(ls => ls.map(l => l.dataset.role)),
+      ['prospect', 'agent', 'human', 'prospect', 'agent']);
+    assert.equal(await page.locator('#conv-session dd').nth(1).innerText(), '2');
+    await screenshot(page, bin, 'conversation');
   }],
   ['no console errors and no request to another origin', async () => {
     assert.deepEqual(w.errors, []);
