@@ -64,11 +64,12 @@ export async function call(srv, path, { method = 'GET', body, key = srv.adminKey
 // Maildir), seeded with data/sample_leads.json; waits for /health; creates a key with the
 // CLI (scopes read,write,approve: what a sales rep gets) and, with drafts > 0, puts that
 // many BDR drafts in the inbox (the top-scored leads). Returns the server handle.
-export async function startServer(bin, { drafts = 3 } = {}) {
+// env: more settings for this server ({MAX_BODY_BYTES: '4096'}).
+export async function startServer(bin, { drafts = 3, env: more = {} } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'sa-web-'));
   const port = await freePort();
   const db = `sqlite://${dir}/db.sqlite`;
-  const env = { ...process.env, MAIL_TRANSPORT: `maildir:${dir}/mail`, LOG_LEVEL: 'warn' };
+  const env = { ...process.env, MAIL_TRANSPORT: `maildir:${dir}/mail`, LOG_LEVEL: 'warn', ...more };
   const args = ['serve', '--port', String(port), '--host', '127.0.0.1', '--database-url', db,
     '--data-dir', join(SOURCE_DIR, 'data'), '--threads', '4', '--seed', join(SOURCE_DIR, 'data', 'sample_leads.json')];
   const child = spawn(bin, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -149,6 +150,16 @@ export function watch(page, srv) {
     if (new URL(u).origin !== srv.url) foreign.push(u);
   });
   return { errors, foreign };
+}
+
+// The form controls on the page that have no accessible name (no <label>, aria-label or
+// aria-labelledby): each as "tag#id". Every control must have one.
+export async function unlabelled(page) {
+  return page.evaluate(() => [...document.querySelectorAll('input, select, textarea, button')]
+    .filter(el => el.type !== 'hidden')
+    .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label') && !el.getAttribute('aria-labelledby') &&
+      !(el.tagName === 'BUTTON' && el.textContent.trim()))
+    .map(el => `${el.tagName.toLowerCase()}#${el.id}`));
 }
 
 export async function screenshot(page, bin, name) {

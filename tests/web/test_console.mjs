@@ -7,7 +7,7 @@
 // build-test/artifacts/web/; with SA_UPDATE_DOCS=1 the inbox's is also docs/console.png.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { binaryFromArgs, startServer, stopServer, launch, watch, screenshot, signIn, steps, call, SOURCE_DIR } from './lib.mjs';
+import { binaryFromArgs, startServer, stopServer, launch, watch, screenshot, signIn, steps, call, unlabelled, SOURCE_DIR } from './lib.mjs';
 
 const bin = binaryFromArgs();
 const srv = await startServer(bin, { drafts: 3 });
@@ -33,6 +33,7 @@ await steps([
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
   }],
   ['a wrong key is refused with a clear message and not kept', async () => {
+    assert.deepEqual(await unlabelled(page), [], 'the sign-in form is labelled');
     await page.getByLabel('API key').fill('sa_0123456789abcdef_notARealKeyAtAllButLongEnoughToLookLikeOne00');
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.locator('#signin-error').filter({ hasText: 'This key was refused' }).waitFor();
@@ -71,11 +72,12 @@ await steps([
     await page.locator('#approval-title').filter({ hasNotText: first }).waitFor();
     const second = await page.locator('#approval-title').innerText();
     assert.notEqual(second, first);
-    assert.equal(await page.locator('#queue li[aria-selected="true"] .q-company').innerText(), second);
+    assert.equal(await page.locator('#queue li button[aria-current="true"] .q-company').innerText(), second);
     await page.keyboard.press('k');
     await page.locator('#approval-title').filter({ hasText: first }).waitFor();
     await page.keyboard.press('e');
     await page.locator('#edit-subject-0:focus').waitFor();
+    assert.deepEqual(await unlabelled(page), [], 'every control of the inbox and its editor has a label');
     await page.keyboard.press('Control+A');
     await page.keyboard.type(NEW_SUBJECT);
     await page.keyboard.press('Enter');
@@ -107,6 +109,7 @@ await steps([
     await page.getByLabel('Search').fill('quorvianta');
     await page.getByRole('button', { name: 'Apply' }).click();
     await page.locator('#leads-summary').filter({ hasText: /^1 leads/ }).waitFor();
+    assert.deepEqual(await unlabelled(page), [], 'every control of the leads page has a label');
     assert.equal(await page.locator('#leads-table tbody tr').count(), 1);
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export CSV' }).click()]);
     const csv = await (await import('node:fs/promises')).readFile(await download.path(), 'utf8');
@@ -124,6 +127,10 @@ await steps([
     assert.match(await meter.getAttribute('aria-label'), /\d+ of \d+ points/);
     await page.locator('#timeline li').first().waitFor();
     await screenshot(page, bin, 'lead');
+    // drafting from the lead's page puts a new approval in the inbox
+    await page.getByRole('button', { name: 'Draft outreach (to the inbox)' }).click();
+    await page.locator('#pending-count').filter({ hasText: '(2 pending)' }).waitFor();
+    assert.equal(await page.locator('#queue li .q-company').filter({ hasText: 'Quorvianta Software' }).count(), 1);
   }],
   ['a CRM export with two bad rows: the column preview, then the report by row', async () => {
     await page.getByRole('link', { name: 'Import', exact: true }).click();
@@ -131,6 +138,7 @@ await steps([
     const mapping = page.locator('#mapping tbody tr');
     await mapping.first().waitFor();
     assert.equal(await mapping.count(), 13);
+    assert.deepEqual(await unlabelled(page), [], 'every control of the import page has a label');
     assert.match(await mapping.filter({ hasText: 'Company Name' }).innerText(), /company_name/);
     assert.match(await mapping.filter({ hasText: 'Job Title' }).innerText(), /contact_info\.title/);
     assert.match(await mapping.filter({ hasText: 'Lead Source' }).innerText(), /kept on the lead as lead_source/);
@@ -145,13 +153,41 @@ await steps([
     assert.equal((await call(srv, '/api/leads?limit=1')).json.total, before + 3);
     await screenshot(page, bin, 'import');
   }],
+  ['a file over the body limit is imported in the background, its progress followed', async () => {
+    // a second server whose MAX_BODY_BYTES is 4 KiB: a 90-row export (~12 KiB) goes to a job
+    const small = await startServer(bin, { drafts: 0, env: { MAX_BODY_BYTES: '4096' } });
+    const p3 = await context.newPage();
+    const w3 = watch(p3, small);
+    try {
+      await signIn(p3, small);
+      await p3.locator('#pending-count').waitFor();
+      await p3.getByRole('link', { name: 'Import', exact: true }).click();
+      const rows = ['Account Name,First Name,Last Name,Title,Email,No. of Employees,Annual Revenue,Mailing Country'];
+      for (let i = 1; i <= 90; i++)
+        rows.push(`Northwind Freight ${i},Avery,Quinn${i},Head of Sales Operations,avery.quinn${i}@northwind-freight${i}.com,${100 + i},$${10 + i}M,US`);
+      await p3.getByLabel('CSV file').setInputFiles({ name: 'salesforce-report.csv', mimeType: 'text/csv', buffer: Buffer.from(rows.join('\r\n') + '\r\n') });
+      await p3.locator('#mapping tbody tr').first().waitFor();
+      assert.match(await p3.locator('#mapping tbody tr').filter({ hasText: 'Account Name' }).innerText(), /company_name/);
+      const answer = p3.waitForResponse(r => r.url().includes('/api/leads/import'));
+      await p3.getByRole('button', { name: /^Import salesforce-report\.csv/ }).click();
+      assert.equal((await answer).status(), 202, 'a background job');
+      await p3.locator('#count-created').filter({ hasText: '90' }).waitFor({ timeout: 60000 });
+      assert.equal(await p3.locator('#count-failed').innerText(), '0');
+      assert.equal((await call(small, '/api/leads?limit=1')).json.total, 90 + 40);
+      assert.deepEqual(w3.foreign, []);
+      assert.deepEqual(w3.errors, []);
+    } finally {
+      await p3.close();
+      await stopServer(small);
+    }
+  }],
   ['on a phone (390x844) the navigation folds and the inbox still works', async () => {
     const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
     const p2 = await phone.newPage();
     const w2 = watch(p2, srv);
     await signIn(p2, srv);
     await p2.locator('#queue li button').first().waitFor();
-    assert.equal(await p2.locator('#queue li button').count(), 1);
+    assert.equal(await p2.locator('#queue li button').count(), 2);
     assert.ok(!(await p2.locator('#nav').isVisible()), 'the navigation is folded');
     await p2.getByRole('button', { name: 'Menu' }).click();
     assert.equal(await p2.getByRole('button', { name: 'Menu' }).getAttribute('aria-expanded'), 'true');
@@ -163,6 +199,24 @@ await steps([
     assert.deepEqual(w2.foreign, []);
     assert.deepEqual(w2.errors, []);
     await phone.close();
+  }],
+  ['a page this build lacks says so instead of breaking', async () => {
+    await page.evaluate(() => { location.hash = '#/nosuchpage'; });
+    await page.getByRole('heading', { name: 'Not available' }).waitFor();
+    assert.match(await page.locator('main').innerText(), /"nosuchpage" is not available in this build/);
+    // the browser logs the module's 404 itself: the one expected error
+    assert.deepEqual(w.errors, ['console: Failed to load resource: the server responded with a status of 404 (Not Found)']);
+    w.errors.length = 0;
+    await page.getByRole('link', { name: 'Back to the inbox' }).click();
+    await page.locator('#pending-count').waitFor();
+  }],
+  ['sign-out forgets the key', async () => {
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('sales-agent.key')), null);
+    assert.equal(await page.locator('#who').innerText(), '');
+    await page.reload();
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
   }],
   ['no request left for another origin, and no console error', async () => {
     assert.deepEqual(w.foreign, []);

@@ -65,7 +65,7 @@ const LARGE = 1024 * 1024; // the server's MAX_BODY_BYTES default: above it, a b
 export async function render(root, ctx) {
   const { api, stream, h, fmt, announce } = ctx;
   let known = [];
-  let file = null;
+  let file = null; // the file chosen last
   let abort = null;
 
   const input = h('input', { type: 'file', id: 'csv-file', accept: '.csv,.txt,text/csv', 'aria-describedby': 'csv-help' });
@@ -89,12 +89,12 @@ export async function render(root, ctx) {
   root.append(h('h1', {}, 'Import leads'), h('div', { class: 'card' }, drop, options, h('div', { class: 'actions' }, go)),
     error, preview, progress, report);
 
-  try {
-    known = (await api('/api/leads/import/columns')).columns;
-  } catch (e) {
-    if (e.status === 401) return undefined;
+  // the column names, asked at once; a file chosen before they arrive waits for them
+  const knownReady = api('/api/leads/import/columns').then(r => {
+    known = r.columns;
+  }, () => {
     known = [];
-  }
+  });
 
   async function choose(f) {
     file = f;
@@ -104,6 +104,7 @@ export async function render(root, ctx) {
     preview.replaceChildren();
     go.disabled = true;
     if (!f) return;
+    await knownReady;
     const head = await f.slice(0, 65536).text();
     const hdr = headerOf(head);
     if (!hdr) {

@@ -62,7 +62,7 @@ export async function render(root, ctx) {
     items.forEach((a, i) => {
       const lead = leads.get(a.lead_id);
       const q = lead?.qualification || {};
-      list.append(h('li', { class: i === cur ? 'current' : null, 'aria-selected': String(i === cur) },
+      list.append(h('li', { class: i === cur ? 'current' : null },
         h('button', { type: 'button', 'aria-current': i === cur ? 'true' : null, onclick: () => select(i, true) },
           h('span', { class: 'q-company' }, companyOf(a)),
           h('span', { class: 'q-sub' }, [lead?.contact_info?.name || argsOf(a).to || '',
@@ -318,13 +318,20 @@ export async function render(root, ctx) {
     act();
   }
 
-  const res = await api('/api/approvals?status=pending&limit=100');
-  items = res.items || [];
-  await Promise.all(items.slice(0, 50).map(a => loadLead(a.lead_id)));
-  drawList();
-  drawDetail();
-  if (items.length) await select(0, false);
-  loadDecided();
+  // the keys work from the first draw on (a fast user, a test); until the list is in,
+  // there is nothing for them to act on
   document.addEventListener('keydown', onKey);
+  try {
+    const res = await api('/api/approvals?status=pending&limit=100');
+    items = res.items || [];
+    await Promise.all(items.slice(0, 50).map(a => loadLead(a.lead_id)));
+    drawList();
+    drawDetail();
+    if (items.length) await select(0, false);
+  } catch (e) {
+    document.removeEventListener('keydown', onKey);
+    throw e;
+  }
+  loadDecided();
   return () => document.removeEventListener('keydown', onKey);
 }

@@ -27,9 +27,26 @@ export async function render(root, ctx) {
   const fact = (k, v) => (v === null || v === undefined || v === '' ? null : [h('dt', {}, k), h('dd', {}, v)]);
   const link = url => (/^https?:\/\//i.test(url) ? h('a', { href: url, rel: 'noopener noreferrer', target: '_blank' }, url) : url);
 
+  // the BDR step drafts outreach and stops at an approval: the inbox then has it
+  const canWrite = ctx.principal?.scopes?.some(x => x === 'write' || x === 'admin');
+  const draftNote = h('span', { class: 'muted', 'aria-live': 'polite' });
+  const draft = canWrite ? h('button', { type: 'button', id: 'draft-outreach' }, 'Draft outreach (to the inbox)') : null;
+  draft?.addEventListener('click', async () => {
+    draft.disabled = true;
+    draftNote.textContent = ' Drafting…';
+    try {
+      await api('/api/langgraph/invoke', { method: 'POST', body: { agent_type: 'bdr', lead_id: lead.id } });
+      ctx.announce('Drafted: the approval waits in the inbox.');
+      ctx.nav('#/inbox');
+    } catch (e) {
+      draft.disabled = false;
+      draftNote.textContent = e.status === 401 ? '' : ` ${e.message}`;
+    }
+  });
   root.append(
     h('p', {}, h('a', { href: '#/leads' }, '← Leads')),
     h('h1', {}, lead.company_name, ' ', q.tier ? h('span', { class: `badge tier-${q.tier}` }, `Tier ${q.tier}`) : null),
+    draft ? h('p', {}, draft, draftNote) : null,
     h('section', { class: 'card', 'aria-labelledby': 'lead-data' },
       h('h2', { id: 'lead-data' }, 'Lead'),
       h('dl', { class: 'facts' },
