@@ -7,13 +7,12 @@
 // distribution; the run's page works on a phone; a conversation started as a prospect
 // gets a person's reply and a second turn. No timing asserts: every wait is for a state. Screenshots go to build-test/artifacts/web/.
 import assert from 'node:assert/strict';
-import { binaryFromArgs, startServer, stopServer, launch, watch, screenshot, signIn, steps, call } from './lib.mjs';
+import { binaryFromArgs, startServer, stopServer, launch, watch, screenshot, signIn, steps, call, unlabelled } from './lib.mjs';
 
 const bin = binaryFromArgs();
 // long enough that the page sees the run between steps on a loaded machine; the test
 // waits for states, so a slower machine only makes it slower
-process.env.PIPELINE_STEP_DELAY_MS = '1500';
-const srv = await startServer(bin, { drafts: 0 });
+const srv = await startServer(bin, { drafts: 0, env: { PIPELINE_STEP_DELAY_MS: '1500' } });
 const browser = await launch();
 const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
 const page = await context.newPage();
@@ -44,6 +43,7 @@ await steps([
     // no reload: the list refreshes itself
     await page.locator(`#runs-table tr[data-run-id="${runId}"]`).waitFor();
     assert.equal(await page.locator(`#runs-table tr[data-run-id="${runId}"] td a`).innerText(), lead.company_name);
+    assert.deepEqual(await unlabelled(page), []);
   }],
   ['its page draws the pipeline graph from GET /api/agents/pipeline/graph', async () => {
     await page.locator(`#runs-table tr[data-run-id="${runId}"] td a`).click();
@@ -54,6 +54,7 @@ await steps([
     assert.deepEqual(drawn.sort(), graph.json.nodes.map(n => n.id).sort());
     assert.equal(await page.locator('svg.run-graph path.edge').count(), graph.json.edges.length);
     assert.ok(await page.locator('svg.run-graph path.edge.cond').count() >= 2, 'the tier routing is conditional');
+    assert.deepEqual(await unlabelled(page), []);
   }],
   ['the highlighted node advances while the run is running', async () => {
     // the first running node the page shows, while the run is still running
@@ -121,6 +122,7 @@ await steps([
     const scored = await call(srv, '/api/leads?limit=1&min_score=0');
     assert.equal(bars.reduce((a, b) => a + b, 0), scored.json.total);
     await page.locator('#health-agents tr[data-agent="qualification"]').waitFor();
+    assert.deepEqual(await unlabelled(page), []);
     await screenshot(page, bin, 'health');
   }],
   ['on a phone (390x844) the run page fits the width and keeps its graph', async () => {
@@ -137,6 +139,7 @@ await steps([
     await page.setViewportSize({ width: 1280, height: 900 });
     await page.goto(`${srv.url}/#/conversations`);
     await page.getByRole('heading', { name: 'Conversations', exact: true }).waitFor();
+    assert.deepEqual(await unlabelled(page), []);
     await page.getByLabel('Prospect\'s name (optional)').fill('Maya Okafor');
     await page.getByLabel('Message').fill('Hi, what does the Growth plan cost for 30 seats?');
     await page.getByRole('button', { name: 'Send as the prospect' }).click();
@@ -157,6 +160,7 @@ await steps([
     assert.deepEqual(await page.locator('#conv-turns li').evaluateAll(ls => ls.map(l => l.dataset.role)),
       ['prospect', 'agent', 'human', 'prospect', 'agent']);
     assert.equal(await page.locator('#conv-session dd').nth(1).innerText(), '2');
+    assert.deepEqual(await unlabelled(page), []);
     await screenshot(page, bin, 'conversation');
   }],
   ['no console errors and no request to another origin', async () => {
