@@ -78,10 +78,15 @@ static const struct sa_metric_desc m_inbound = {
     0};
 
 /* Scrape-time gauges (Grafana dashboard, issue 16): read from the store when /metrics is
- * rendered (sa_app_metrics_refresh), so every instance sharing the store reports the same. */
+ * rendered (sa_app_metrics_refresh, health.h), so every instance sharing the store reports
+ * the same. */
 static const struct sa_metric_desc m_run_queue = {
-    "run_queue_depth", "Pipeline runs queued or running (the store's runs not finished).",
-    SA_GAUGE, {NULL}, NULL, 0};
+    "run_queue_depth",
+    "Pipeline runs queued or running (the store's runs not finished).",
+    SA_GAUGE,
+    {NULL},
+    NULL,
+    0};
 static const struct sa_metric_desc m_outbox = {
     "outbox_items",
     "Outbox items by channel (mail: e-mails and follow-ups; crm: CRM pushes) and status.",
@@ -182,54 +187,6 @@ static int setup_metrics(struct sa_app *app, struct sa_err *err)
         sa_metrics_add(app->metrics, app->m_agent_success, v, 0);
     }
     return 0;
-}
-
-/* The dashboard's gauges (issue 16): the outbox's items by channel and status, from two
- * counts (all items, and the CRM's "crm_" kinds; mail is the rest), and the runs not
- * finished. Every status is set, at zero when absent, so a status that empties reads 0
- * rather than its last value. A store error keeps the last values (logged). */
-static const char *const outbox_statuses[] = {"queued", "sending", "sent", "failed", "cancelled"};
-
-static double status_count(const json_t *rows, const char *status)
-{
-    size_t i;
-    const json_t *r;
-    json_array_foreach(rows, i, r)
-    {
-        const char *st = json_string_value(json_object_get(r, "status"));
-        if (st && strcmp(st, status) == 0)
-            return json_number_value(json_object_get(r, "n"));
-    }
-    return 0;
-}
-
-void sa_app_metrics_refresh(struct sa_app *app)
-{
-    struct sa_err err = {0};
-    json_t *all = NULL, *crm = NULL, *runs = NULL;
-    int rc = sa_store_outbox_kind_counts(app->store, "", &all, &err);
-    if (!rc)
-        rc = sa_store_outbox_kind_counts(app->store, "crm_", &crm, &err);
-    if (!rc) {
-        for (size_t i = 0; i < sizeof outbox_statuses / sizeof outbox_statuses[0]; i++) {
-            double n_crm = status_count(crm, outbox_statuses[i]);
-            double n_mail = status_count(all, outbox_statuses[i]) - n_crm;
-            const char *v_mail[] = {"mail", outbox_statuses[i]};
-            const char *v_crm[] = {"crm", outbox_statuses[i]};
-            sa_metrics_set(app->metrics, app->m_outbox, v_mail, n_mail);
-            sa_metrics_set(app->metrics, app->m_outbox, v_crm, n_crm);
-        }
-    }
-    if (!rc)
-        rc = sa_store_runs_unfinished(app->store, &runs, &err);
-    if (!rc)
-        sa_metrics_set(app->metrics, app->m_run_queue, NULL, (double)json_array_size(runs));
-    if (rc)
-        sa_log(SA_LOG_WARN, "metrics: could not read the store's counts",
-               json_pack("{s:s}", "error", err.msg));
-    json_decref(all);
-    json_decref(crm);
-    json_decref(runs);
 }
 
 /* Pipeline checkpoints: in Redis when CHECKPOINT_STORE=redis (config.c makes that the

@@ -65,7 +65,7 @@ struct sa_app {
     /* metric family ids */
     int m_agent_seconds, m_agent_success, m_agent_errors, m_breaker;
     int m_inbound; /* inbound_messages_total{kind} (app/inbound.c) */
-    int m_run_queue, m_outbox; /* run_queue_depth, outbox_items{channel,status} (scraped) */
+    int m_run_queue, m_outbox; /* run_queue_depth, outbox_items{channel,status} (health.h) */
     uint64_t started_ns;
     char started_at[SA_ISO8601_LEN];
 };
@@ -75,9 +75,5 @@ struct sa_app {
  * error (SA_ECONFIG for bad data files or settings) with err saying what to fix. */
 int sa_app_open(const struct sa_config *cfg, struct sa_app **out, struct sa_err *err) SA_WUR;
 void sa_app_close(struct sa_app *app);
-
-/* Sets the gauges read from the store at scrape time (run_queue_depth, outbox_items):
- * called by GET /metrics before it renders. A store error keeps the last values. */
-void sa_app_metrics_refresh(struct sa_app *app);
 
 #endif
