@@ -58,8 +58,8 @@ const struct sa_route sa_routes[] = {
       "Queue a background pipeline run (202)", "RunRequest", "RunQueued", 202, NULL, "404 503"),
     /* the web console's run list and graphs (issue 16) */
     R("GET", "/api/runs", sa_route_runs_list, NONE, READ, NULL,
-      "Runs, newest first, filtered by status, paginated (every instance's, from the store)",
-      NULL, "RunPage", 0, "run_status limit offset", "422 503"),
+      "Runs, newest first, filtered by status, paginated (every instance's, from the store)", NULL,
+      "RunPage", 0, "run_status limit offset", "422 503"),
     R("GET", "/api/agents/{agent_type}/graph", sa_route_agent_graph, NONE, READ, NULL,
       "The graph an agent type runs (pipeline too): nodes and edges as LangGraph's getGraph "
       "JSON",
@@ -176,8 +176,8 @@ const struct sa_route sa_routes[] = {
     /* the web console (issue 16, http/routes/console.c): files embedded in the binary, public
      * since they carry no data (every data call is an authenticated /api call); GET / answers
      * the console's page to a browser */
-    R("GET", "/ui", sa_route_console_redirect, NONE, PUBLIC, NULL, "Redirects to the web console (/)",
-      NULL, "HtmlPage", 302, NULL, NULL),
+    R("GET", "/ui", sa_route_console_redirect, NONE, PUBLIC, NULL,
+      "Redirects to the web console (/)", NULL, "HtmlPage", 302, NULL, NULL),
     R("GET", "/dashboard", sa_route_console_redirect, NONE, PUBLIC, NULL,
       "Redirects to the web console (/)", NULL, "HtmlPage", 302, NULL, NULL),
     R("GET", "/assets/{asset}", sa_route_console_asset, NONE, PUBLIC, NULL,

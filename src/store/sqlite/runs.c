@@ -63,8 +63,8 @@ static const struct db_sql RUNS_LIST = {
 static const struct db_sql RUNS_COUNT = {
     "count runs", "SELECT count(*) AS n FROM runs WHERE (?1 IS NULL OR status = ?1)"};
 
-int sa_sqlite_runs_list(struct sa_store *s, const char *status, int limit, int offset,
-                        json_t **out, struct sa_err *err)
+int sa_sqlite_runs_list(struct sa_store *s, const char *status, int limit, int offset, json_t **out,
+                        struct sa_err *err)
 {
     *out = NULL;
     const struct db_arg a[] = {TXT(status), NUM(limit), NUM(offset)};
