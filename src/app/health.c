@@ -213,9 +213,9 @@ json_t *sa_app_health(struct sa_app *app, bool *healthy)
 }
 
 /* The dashboard's gauges (issue 16): the outbox's items by channel and status, from two
- * counts (all items, and the CRM's "crm_" kinds; mail is the rest), and the runs not
- * finished. Every status is set, at zero when absent, so a status that empties reads 0
- * rather than its last value. A store error keeps the last values (logged). */
+ * counts (all items, and the CRM's "crm_" kinds; mail is the rest), and the runs queued
+ * or running (two counts). Every status is set, at zero when absent, so a status that empties reads
+ * 0 rather than its last value. A store error keeps the last values (logged). */
 static const char *const outbox_statuses[] = {"queued", "sending", "sent", "failed", "cancelled"};
 
 static double status_count(const json_t *rows, const char *status)
@@ -248,10 +248,17 @@ void sa_app_metrics_refresh(struct sa_app *app)
             sa_metrics_set(app->metrics, app->m_outbox, v_crm, n_crm);
         }
     }
+    /* the list's totals: two counts, not the unfinished runs' inputs */
+    double unfinished = 0;
+    static const char *const open_statuses[] = {"queued", "running"};
+    for (size_t i = 0; !rc && i < 2; i++) {
+        rc = sa_store_runs_list(app->store, open_statuses[i], 1, 0, &runs, &err);
+        unfinished += rc ? 0 : json_number_value(json_object_get(runs, "total"));
+        json_decref(runs);
+        runs = NULL;
+    }
     if (!rc)
-        rc = sa_store_runs_unfinished(app->store, &runs, &err);
-    if (!rc)
-        sa_metrics_set(app->metrics, app->m_run_queue, NULL, (double)json_array_size(runs));
+        sa_metrics_set(app->metrics, app->m_run_queue, NULL, unfinished);
     if (rc)
         sa_log(SA_LOG_WARN, "metrics: could not read the store's counts",
                json_pack("{s:s}", "error", err.msg));
