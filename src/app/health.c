@@ -214,8 +214,9 @@ json_t *sa_app_health(struct sa_app *app, bool *healthy)
 
 /* The dashboard's gauges (issue 16): the outbox's items by channel and status, from two
  * counts (all items, and the CRM's "crm_" kinds; mail is the rest), and the runs queued
- * or running (two counts). Every status is set, at zero when absent, so a status that empties reads
- * 0 rather than its last value. A store error keeps the last values (logged). */
+ * or running (two counts). Every status is set, at zero when absent, so a status that
+ * empties reads 0 rather than its last value. A store error keeps the last values
+ * (logged). */
 static const char *const outbox_statuses[] = {"queued", "sending", "sent", "failed", "cancelled"};
 
 static double status_count(const json_t *rows, const char *status)
