@@ -78,6 +78,24 @@ static const struct sa_metric_desc m_inbound = {
     NULL,
     0};
 
+/* Scrape-time gauges (Grafana dashboard, issue 16): read from the store when /metrics is
+ * rendered (sa_app_metrics_refresh, health.h), so every instance sharing the store reports
+ * the same. */
+static const struct sa_metric_desc m_run_queue = {
+    "run_queue_depth",
+    "Pipeline runs queued or running (the store's runs not finished).",
+    SA_GAUGE,
+    {NULL},
+    NULL,
+    0};
+static const struct sa_metric_desc m_outbox = {
+    "outbox_items",
+    "Outbox items by channel (mail: e-mails and follow-ups; crm: CRM pushes) and status.",
+    SA_GAUGE,
+    {"channel", "status", NULL},
+    NULL,
+    0};
+
 /* The optional data behind enrichment, growth and marketing: a file that is absent turns
  * its agent off (501); a file that is present but wrong stops start-up. */
 static int load_agent_data(struct sa_app *app, struct sa_err *err)
@@ -162,6 +180,8 @@ static int setup_metrics(struct sa_app *app, struct sa_err *err)
     app->m_agent_errors = sa_metrics_register(app->metrics, &m_agent_errors);
     app->m_breaker = sa_metrics_register(app->metrics, &m_breaker);
     app->m_inbound = sa_metrics_register(app->metrics, &m_inbound); /* inbound mail */
+    app->m_run_queue = sa_metrics_register(app->metrics, &m_run_queue); /* dashboard gauges */
+    app->m_outbox = sa_metrics_register(app->metrics, &m_outbox);
     /* Every agent type appears from the start, at zero, so rates work from boot. */
     for (int t = 0; t < SA_AGENT_COUNT; t++) {
         const char *v[] = {sa_agent_type_name((enum sa_agent_type)t)};

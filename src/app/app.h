@@ -66,6 +66,7 @@ struct sa_app {
     /* metric family ids */
     int m_agent_seconds, m_agent_success, m_agent_errors, m_breaker;
     int m_inbound; /* inbound_messages_total{kind} (app/inbound.c) */
+    int m_run_queue, m_outbox; /* run_queue_depth, outbox_items{channel,status} (health.h) */
     uint64_t started_ns;
     char started_at[SA_ISO8601_LEN];
 };

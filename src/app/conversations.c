@@ -4,6 +4,7 @@
 #include "agents/conversation.h"
 #include "app/app.h"
 #include "base/clock.h"
+#include "graph/graph.h"
 #include "store/session.h"
 
 int sa_app_conversation_get(struct sa_app *app, const char *thread_id, json_t **out,
@@ -25,5 +26,35 @@ int sa_app_conversation_get(struct sa_app *app, const char *thread_id, json_t **
                           thread_id);
     if (rc == 0)
         *out = s;
+    return rc;
+}
+
+int sa_app_conversation_reply(struct sa_app *app, const char *thread_id, const char *message,
+                              const char *author, json_t **out, struct sa_err *err)
+{
+    *out = NULL;
+    json_t *session = NULL;
+    int rc = sa_app_conversation_get(app, thread_id, &session, err);
+    json_decref(session);
+    if (rc)
+        return rc;
+    if (!app->conversation)
+        return sa_err_set(err, SA_ENOTIMPL, "the conversation agent is not available");
+    char at[SA_ISO8601_LEN];
+    sa_iso8601_now(at);
+    json_t *msg = json_pack("{s:s, s:s, s:s, s:s, s:s}", "role", "assistant", "content", message,
+                            "source", "human", "author", author, "at", at);
+    json_t *values = msg ? json_pack("{s:[O]}", "messages", msg) : NULL;
+    char id[40] = "";
+    rc = values ? graph_update_state(sa_conversation_graph(app->conversation), thread_id, NULL,
+                                     values, "respond", id, err)
+                : sa_err_set(err, SA_ENOMEM, "out of memory");
+    json_decref(values);
+    if (rc == SA_ENOTFOUND)
+        rc = sa_err_set(err, SA_ENOTFOUND, "No conversation %s", thread_id);
+    if (!rc && !(*out = json_pack("{s:s, s:s, s:O}", "thread_id", thread_id, "checkpoint_id", id,
+                                  "message", msg)))
+        rc = sa_err_set(err, SA_ENOMEM, "out of memory");
+    json_decref(msg);
     return rc;
 }

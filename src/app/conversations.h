@@ -18,4 +18,15 @@ struct sa_app;
 int sa_app_conversation_get(struct sa_app *app, const char *thread_id, json_t **out,
                             struct sa_err *err) SA_WUR;
 
+/* The web console's human reply (issue 16): records message, written by author (a
+ * principal's name), on thread_id's conversation as a message of the seller's side
+ * {role: "assistant", content, source: "human", author, at}, in a checkpoint of its own
+ * (graph_update_state as the respond node), so the thread's history and the next turn's
+ * conversation see it. It is NOT sent to the prospect, and it changes neither the stage nor
+ * the session's expiry. *out (new reference): {thread_id, checkpoint_id, message}.
+ * SA_ENOTFOUND (no such conversation, or expired), SA_ECONFLICT (a turn is running on the
+ * thread), SA_ENOTIMPL without the conversation agent. */
+int sa_app_conversation_reply(struct sa_app *app, const char *thread_id, const char *message,
+                              const char *author, json_t **out, struct sa_err *err) SA_WUR;
+
 #endif

@@ -10,6 +10,7 @@
 #include "app/app.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "metrics/metrics.h"
 #include "connectors/enrichment/provider.h"
 #include "connectors/crm/crm.h"
 #include "connectors/http.h"
@@ -209,4 +210,60 @@ json_t *sa_app_health(struct sa_app *app, bool *healthy)
     else
         json_decref(failing);
     return body;
+}
+
+/* The dashboard's gauges (issue 16): the outbox's items by channel and status, from two
+ * counts (all items, and the CRM's "crm_" kinds; mail is the rest), and the runs queued
+ * or running (two counts). Every status is set, at zero when absent, so a status that
+ * empties reads 0 rather than its last value. A store error keeps the last values
+ * (logged). */
+static const char *const outbox_statuses[] = {"queued", "sending", "sent", "failed", "cancelled"};
+
+static double status_count(const json_t *rows, const char *status)
+{
+    size_t i;
+    const json_t *r;
+    json_array_foreach(rows, i, r)
+    {
+        const char *st = json_string_value(json_object_get(r, "status"));
+        if (st && strcmp(st, status) == 0)
+            return json_number_value(json_object_get(r, "n"));
+    }
+    return 0;
+}
+
+void sa_app_metrics_refresh(struct sa_app *app)
+{
+    struct sa_err err = {0};
+    json_t *all = NULL, *crm = NULL, *runs = NULL;
+    int rc = sa_store_outbox_kind_counts(app->store, "", &all, &err);
+    if (!rc)
+        rc = sa_store_outbox_kind_counts(app->store, "crm_", &crm, &err);
+    if (!rc) {
+        for (size_t i = 0; i < sizeof outbox_statuses / sizeof outbox_statuses[0]; i++) {
+            double n_crm = status_count(crm, outbox_statuses[i]);
+            double n_mail = status_count(all, outbox_statuses[i]) - n_crm;
+            const char *v_mail[] = {"mail", outbox_statuses[i]};
+            const char *v_crm[] = {"crm", outbox_statuses[i]};
+            sa_metrics_set(app->metrics, app->m_outbox, v_mail, n_mail);
+            sa_metrics_set(app->metrics, app->m_outbox, v_crm, n_crm);
+        }
+    }
+    /* the list's totals: two counts, not the unfinished runs' inputs */
+    double unfinished = 0;
+    static const char *const open_statuses[] = {"queued", "running"};
+    for (size_t i = 0; !rc && i < 2; i++) {
+        rc = sa_store_runs_list(app->store, open_statuses[i], 1, 0, &runs, &err);
+        unfinished += rc ? 0 : json_number_value(json_object_get(runs, "total"));
+        json_decref(runs);
+        runs = NULL;
+    }
+    if (!rc)
+        sa_metrics_set(app->metrics, app->m_run_queue, NULL, unfinished);
+    if (rc)
+        sa_log(SA_LOG_WARN, "metrics: could not read the store's counts",
+               json_pack("{s:s}", "error", err.msg));
+    json_decref(all);
+    json_decref(crm);
+    json_decref(runs);
 }

@@ -40,4 +40,9 @@ json_t *sa_app_health(struct sa_app *app, bool *healthy);
  * second and costs at most one probe write per second per instance. */
 #define SA_HEALTH_CACHE_MS 1000
 
+/* Sets the gauges read from the store at scrape time (run_queue_depth, outbox_items; the
+ * Grafana dashboard, issue 16): called by GET /metrics before it renders. A store error
+ * keeps the last values (and is logged). */
+void sa_app_metrics_refresh(struct sa_app *app);
+
 #endif

@@ -8,6 +8,7 @@
 
 #include "agents/conversation.h"
 #include "agents/pipeline.h"
+#include "graph/graph.h"
 #include "app/app.h"
 #include "app/approvals.h"
 #include "app/crm_sync.h"
@@ -467,6 +468,54 @@ bool sa_app_invoke_runs_graph(struct sa_app *app, int type)
 {
     struct sa_agent *a = agent_of(app, type);
     return type == SA_AGENT_PIPELINE || (a && sa_agent_entry(a) == SA_AGENT_ENTRY_PIPELINE);
+}
+
+/* An agent invoked as one call, described as the graph it would be a step of: its own
+ * build_graph (the pipeline's default: one node) between START and END, compiled without
+ * a saver and never run. */
+static json_t *one_call_graph(struct sa_agent *a, struct sa_err *err)
+{
+    struct graph_builder *b = graph_builder_new();
+    struct graph *g = NULL;
+    json_t *out = NULL;
+    const char *name = sa_agent_name(a);
+    if (!b || sa_agent_build_graph(a, b, name, name, NULL)) {
+        graph_builder_free(b);
+        sa_err_set(err, SA_ENOMEM, "the %s agent could not build its graph", name);
+        return NULL;
+    }
+    graph_add_edge(b, GRAPH_START, name);
+    graph_add_edge(b, name, GRAPH_END);
+    if (graph_compile(b, NULL, &g, err) == 0) {
+        out = graph_describe(g);
+        graph_free(g);
+    }
+    graph_builder_free(b);
+    return out;
+}
+
+int sa_app_agent_graph(struct sa_app *app, int type, json_t **out, struct sa_err *err)
+{
+    *out = NULL;
+    struct sa_agent *a = agent_of(app, type);
+    if (a && !sa_agent_available(a))
+        return sa_err_set(err, SA_ENOTIMPL, "the %s agent is not available", sa_agent_name(a));
+    if (sa_app_invoke_runs_graph(app, type)) {
+        if (!app->pipeline)
+            return sa_err_set(err, SA_ENOTIMPL, "the pipeline is not available");
+        *out = graph_describe(sa_pipeline_graph(app->pipeline));
+    } else if (a && sa_agent_entry(a) == SA_AGENT_ENTRY_TURN) {
+        if (!app->conversation)
+            return sa_err_set(err, SA_ENOTIMPL, "the %s agent is not available", sa_agent_name(a));
+        *out = graph_describe(sa_conversation_graph(app->conversation));
+    } else if (a) {
+        *out = one_call_graph(a, err);
+        if (!*out && err->code)
+            return err->code;
+    } else {
+        return sa_err_set(err, SA_ENOTFOUND, "no agent type %d", type);
+    }
+    return *out ? 0 : sa_err_set(err, SA_ENOMEM, "out of memory");
 }
 
 bool sa_app_invoke_input(struct sa_app *app, int type, json_t *input, const char *loc,

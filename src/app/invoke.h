@@ -81,6 +81,13 @@ bool sa_app_invoke_input(struct sa_app *app, int type, json_t *input, const char
  * step of it): its events can stream as they happen. */
 bool sa_app_invoke_runs_graph(struct sa_app *app, int type);
 
+/* The graph invoking type runs, as graph_describe gives it (GET
+ * /api/agents/{agent_type}/graph): the pipeline's for the pipeline and its steps that
+ * interrupt it (bdr), the conversation's for conversation, and for an agent invoked as one
+ * call the one-node graph its build_graph makes (START -> agent -> END). *out: a new
+ * reference. SA_ENOTIMPL when the agent (or the conversation's data) is not available. */
+int sa_app_agent_graph(struct sa_app *app, int type, json_t **out, struct sa_err *err) SA_WUR;
+
 /* The identity rule (docs/leads.md): the stored lead that lead is. With a contact e-mail,
  * the earliest lead with the same e-mail (ASCII case ignored) and nothing else; without
  * one, the earliest lead without an e-mail with the same company name, company domain

@@ -1348,3 +1348,29 @@ int sa_app_run_get(struct sa_store *store, struct sa_runs *r, const char *run_id
     pthread_mutex_unlock(&r->lock);
     return 0;
 }
+
+int sa_app_runs_list(struct sa_store *store, const char *status, int limit, int offset,
+                     json_t **out, struct sa_err *err)
+{
+    *out = NULL;
+    json_t *page = NULL;
+    int rc = sa_store_runs_list(store, status, limit, offset, &page, err);
+    if (rc)
+        return rc;
+    json_t *items = json_array();
+    size_t i;
+    json_t *run;
+    json_array_foreach(json_object_get(page, "items"), i, run)
+    {
+        json_t *one = run_for_api(json_incref(run));
+        if (!one || json_array_append_new(items, one)) {
+            json_decref(items);
+            json_decref(page);
+            return sa_err_set(err, SA_ENOMEM, "out of memory");
+        }
+    }
+    *out = json_pack("{s:o, s:O, s:i, s:i}", "items", items, "total",
+                     json_object_get(page, "total"), "limit", limit, "offset", offset);
+    json_decref(page);
+    return *out ? 0 : sa_err_set(err, SA_ENOMEM, "out of memory");
+}

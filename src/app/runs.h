@@ -71,4 +71,11 @@ void sa_run_stream_free(struct sa_run_stream *s);
 int sa_app_run_get(struct sa_store *store, struct sa_runs *r, const char *run_id, json_t **out,
                    struct sa_err *err) SA_WUR;
 
+/* The web console's run list (issue 16, GET /api/runs): runs newest first, of status
+ * (NULL: any), at most limit from offset: *out (new reference) {items: [{run_id, lead_id,
+ * thread_id, status, error, company_name, created_at, updated_at}], total, limit,
+ * offset}. */
+int sa_app_runs_list(struct sa_store *store, const char *status, int limit, int offset,
+                     json_t **out, struct sa_err *err) SA_WUR;
+
 #endif

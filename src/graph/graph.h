@@ -249,6 +249,17 @@ int graph_update_state(const struct graph *g, const char *thread_id, const char 
                        const json_t *values, const char *as_node, char new_id[40],
                        struct sa_err *err) SA_WUR;
 
+/* ---- shape -------------------------------------------------------------------------- */
+
+/* The graph's nodes and edges as LangGraph's getGraph().toJSON() gives them (new
+ * reference, NULL when out of memory): {nodes: [{id, name, type, data}], edges: [{source,
+ * target, conditional, data?}]}. START and END are "schema" nodes (END only when an edge
+ * reaches it), the others "runnable"; a joining edge appears once per source; a
+ * conditional edge goes to each value of its path map (data: the router's key when it
+ * differs from the target), or without a map to every node and END. Nodes in the order
+ * they were added, edges in the order of their source. */
+json_t *graph_describe(const struct graph *g);
+
 /* ---- retention ---------------------------------------------------------------------- */
 
 /* Deletes every checkpoint of the thread. */

@@ -222,9 +222,15 @@ void sa_route_unsubscribe(struct sa_req *r);
 void sa_route_run_get(struct sa_req *r);
 void sa_route_run_stream(struct sa_req *r);
 void sa_route_run_cancel(struct sa_req *r);
+/* The web console's runs and graphs (issue 16): GET /api/runs, GET
+ * /api/agents/{agent_type}/graph */
+void sa_route_runs_list(struct sa_req *r);
+void sa_route_agent_graph(struct sa_req *r);
 void sa_route_thread_state(struct sa_req *r);
 void sa_route_thread_history(struct sa_req *r);
 void sa_route_conversation_get(struct sa_req *r);
+/* POST /api/conversations/{thread_id}/reply: a person's reply recorded (issue 16) */
+void sa_route_conversation_reply(struct sa_req *r);
 void sa_route_openapi(struct sa_req *r);
 void sa_route_docs(struct sa_req *r);
 void sa_route_keys_list(struct sa_req *r);

@@ -58,6 +58,14 @@ const struct sa_route sa_routes[] = {
       NULL, "Lead", 0, NULL, "404 422 503"),
     R("POST", "/api/runs", sa_route_runs_create, JSON, WRITE, NULL,
       "Queue a background pipeline run (202)", "RunRequest", "RunQueued", 202, NULL, "404 503"),
+    /* the web console's run list and graphs (issue 16) */
+    R("GET", "/api/runs", sa_route_runs_list, NONE, READ, NULL,
+      "Runs, newest first, filtered by status, paginated (every instance's, from the store)", NULL,
+      "RunPage", 0, "run_status limit offset", "422 503"),
+    R("GET", "/api/agents/{agent_type}/graph", sa_route_agent_graph, NONE, READ, NULL,
+      "The graph an agent type runs (pipeline too): nodes and edges as LangGraph's getGraph "
+      "JSON",
+      NULL, "AgentGraph", 0, NULL, "404 501"),
     R("GET", "/api/runs/{run_id}", sa_route_run_get, NONE, READ, NULL, "A run's status and result",
       NULL, "Run", 0, NULL, "404 422 503"),
     R("GET", "/api/runs/{run_id}/stream", sa_route_run_stream, NONE, READ, NULL,
@@ -116,6 +124,12 @@ const struct sa_route sa_routes[] = {
       "A conversation's session: stage, turns, language, last intent, consent, linked lead "
       "(404 once silent longer than SESSION_TTL_SECONDS)",
       NULL, "ConversationSession", 0, NULL, "404 422 501 503"),
+    /* the web console's human reply (issue 16) */
+    R("POST", "/api/conversations/{thread_id}/reply", sa_route_conversation_reply, JSON, WRITE,
+      "conversation.reply",
+      "Record a person's reply on a conversation (the seller's side, attributed to the key's "
+      "name); it is not sent to the prospect",
+      "ConversationReply", "ConversationReplyRecorded", 201, NULL, "404 409 422 501 503"),
     R("GET", "/openapi.json", sa_route_openapi, NONE, PUBLIC, NULL,
       "This API as an OpenAPI 3.1 document", NULL, "OpenAPI", 0, NULL, NULL),
     R("GET", "/docs", sa_route_docs, NONE, PUBLIC, NULL, "The API document rendered as a page",

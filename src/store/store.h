@@ -262,6 +262,12 @@ struct sa_store_ops {
     /* The runs still queued or running, oldest first: an array of {id, lead_id,
      * thread_id, input}, so a restart resumes them. */
     int (*runs_unfinished)(struct sa_store *s, json_t **out, struct sa_err *err);
+    /* The web console's run list (issue 16): runs newest first (created_at, then id), of
+     * status (NULL: any), at most limit from offset: *out {items: [{id, lead_id,
+     * thread_id, status, error, company_name (the input's, or null), created_at,
+     * updated_at}], total} (total: every run of that status). */
+    int (*runs_list)(struct sa_store *s, const char *status, int limit, int offset, json_t **out,
+                     struct sa_err *err);
     /* Run leases: one execution of a run at a time across every process sharing the
      * store (app/runs.c). Times are the caller's, unix milliseconds of the real wall clock
      * (not the business clock: a lease measures real waiting); owner is an opaque id (at most
@@ -742,6 +748,11 @@ static inline SA_WUR int sa_store_runs_unfinished(struct sa_store *s, json_t **o
                                                   struct sa_err *err)
 {
     return s->ops->runs_unfinished(s, out, err);
+}
+static inline SA_WUR int sa_store_runs_list(struct sa_store *s, const char *status, int limit,
+                                            int offset, json_t **out, struct sa_err *err)
+{
+    return s->ops->runs_list(s, status, limit, offset, out, err);
 }
 static inline SA_WUR int sa_store_run_claim(struct sa_store *s, const char *id, const char *owner,
                                             const char *over, long long now, long long lease_until,

@@ -1139,3 +1139,24 @@ time_t utc(int y, int mo, int d, int h, int mi)
         .tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h, .tm_min = mi};
     return timegm(&tm);
 }
+
+/* The Grafana dashboard's gauges (issue 16). */
+double metric_value(const char *series)
+{
+    struct resp r;
+    http("GET", "/metrics", NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 200);
+    char *want = strf("\n%s ", series);
+    const char *p = strstr(r.body, want);
+    free(want);
+    if (!p) {
+        resp_free(&r);
+        fail_msg("/metrics has no sample %s", series);
+    }
+    char *end;
+    double v = strtod(p + strlen(series) + 2, &end);
+    bool parsed = end != p + strlen(series) + 2;
+    resp_free(&r);
+    assert_true(parsed);
+    return v;
+}

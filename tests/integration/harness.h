@@ -291,4 +291,9 @@ void clock_file_set(const char *path, time_t t);
 /* y-mo-d h:mi UTC as Unix seconds. */
 time_t utc(int y, int mo, int d, int h, int mi);
 
+/* The Grafana dashboard's gauges (issue 16): GET /metrics (200 asserted) and the value of
+ * the sample written exactly as series (name and labels, e.g.
+ * "outbox_items{channel=\"mail\",status=\"sent\"}"); fails the test when it is absent. */
+double metric_value(const char *series);
+
 #endif

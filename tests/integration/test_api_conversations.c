@@ -220,9 +220,98 @@ static void test_session_outlives_checkpoint_ttl(void **state)
     (void)j;
 }
 
+/* The web console's human reply (issue 16): POST /api/conversations/{thread_id}/reply
+ * records a person's reply on the thread as the seller's side, attributed to the key, not
+ * sent, without moving the stage or counting a turn; the prospect's next turn sees it in
+ * the history; the audit log names it; bad input gets problems naming the field. */
+static void test_human_reply(void **state)
+{
+    (void)state;
+    harness_use(&main_srv);
+    struct resp r;
+    const char *thread = "reply-quorvianta-1";
+    converse(thread, "{\"message\":\"Hi, what does the Growth plan cost for 30 seats?\"}", &r);
+    resp_free(&r);
+    json_t *before = session(thread, &r);
+    assert_int_equal(r.status, 200);
+    char stage[32];
+    snprintf(stage, sizeof stage, "%s", jstr(before, "stage"));
+    resp_free(&r);
+
+    const char reply[] = "Hi Maya, a quote for 30 seats on the Growth plan is on its way. Kim";
+    char *path = strf("/api/conversations/%s/reply", thread);
+    char *body = strf("{\"message\":\"%s\"}", reply);
+    json_t *j = http_json("POST", path, body, &r);
+    free(body);
+    assert_int_equal(r.status, 201);
+    assert_string_equal(jstr(j, "thread_id"), thread);
+    assert_string_equal(jstr(j, "message.content"), reply);
+    assert_string_equal(jstr(j, "message.source"), "human");
+    assert_string_equal(jstr(j, "message.role"), "assistant");
+    assert_true(strlen(jstr(j, "message.author")) > 0);
+    assert_non_null(jstr(j, "checkpoint_id"));
+    resp_free(&r);
+
+    /* on the thread, as its last message; the stage and the turn count as they were */
+    char *spath = strf("/api/threads/%s/state", thread);
+    j = http_json("GET", spath, NULL, &r);
+    free(spath);
+    assert_int_equal(r.status, 200);
+    json_t *msgs = jget(j, "values.messages");
+    assert_int_equal(json_array_size(msgs), 3);
+    assert_string_equal(jstr(json_array_get(msgs, 2), "content"), reply);
+    assert_string_equal(jstr(j, "values.stage"), stage);
+    assert_int_equal(json_integer_value(jget(j, "values.turn")), 1);
+    resp_free(&r);
+    j = session(thread, &r);
+    assert_int_equal(json_integer_value(jget(j, "turns")), 1);
+    resp_free(&r);
+
+    /* the prospect's next turn carries on with the reply in its history */
+    j = converse(thread, "{\"message\":\"Thanks! Could we meet next Tuesday?\"}", &r);
+    json_t *hist = jget(j, "output.history");
+    assert_int_equal(json_array_size(hist), 5);
+    assert_string_equal(jstr(json_array_get(hist, 2), "source"), "human");
+    assert_string_equal(jstr(json_array_get(hist, 3), "role"), "user");
+    assert_int_equal(json_integer_value(jget(j, "output.turn")), 2);
+    resp_free(&r);
+
+    j = http_json("GET", "/api/audit?action=conversation.reply", NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_true(json_array_size(jget(j, "items")) >= 1);
+    resp_free(&r);
+
+    /* problems */
+    http("POST", path, "application/json", "{\"message\":\"\"}", 14, &r);
+    expect_problem("an empty reply", &r, 422, "[\"body\",\"message\"]", NULL);
+    resp_free(&r);
+    http("POST", path, "application/json", "{\"text\":\"hello\"}", 16, &r);
+    expect_problem("no message", &r, 422, "[\"body\",\"message\"]", NULL);
+    resp_free(&r);
+    char *longer = malloc(5001 + 20);
+    assert_non_null(longer);
+    memcpy(longer, "{\"message\":\"", 12);
+    memset(longer + 12, 'a', 5001);
+    memcpy(longer + 12 + 5001, "\"}", 3);
+    http("POST", path, "application/json", longer, strlen(longer), &r);
+    free(longer);
+    expect_problem("a reply over 5000 characters", &r, 422, "[\"body\",\"message\"]", NULL);
+    resp_free(&r);
+    free(path);
+    http("POST", "/api/conversations/reply-nobody-1/reply", "application/json",
+         "{\"message\":\"hello\"}", 19, &r);
+    expect_problem("a reply to no conversation", &r, 404, "[\"path\",\"thread_id\"]", NULL);
+    resp_free(&r);
+    http("POST", "/api/conversations/bad%20id/reply", "application/json", "{\"message\":\"hi\"}",
+         16, &r);
+    expect_problem("a malformed thread id", &r, 422, "[\"path\",\"thread_id\"]", NULL);
+    resp_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_human_reply), /* on main_srv (issue 16) */
         cmocka_unit_test_setup_teardown(test_session_outlives_checkpoint_ttl, runs_setup,
                                         runs_teardown),
     };

@@ -125,6 +125,8 @@ static void test_runs_kill_mid_run(void **state)
             usleep(20 * 1000);
     }
     assert_true(seen >= 2 && seen < 4);
+    /* the dashboard's queue gauge counts it while it runs (issue 16) */
+    assert_true(metric_value("run_queue_depth") == 1);
     j = http_json("GET", "/api/threads/killed-run/history", NULL, &r);
     char first_ckpt[64];
     snprintf(first_ckpt, sizeof first_ckpt, "%s",
@@ -143,6 +145,7 @@ static void test_runs_kill_mid_run(void **state)
     assert_string_equal(jstr(j, "status"), "awaiting_approval");
     assert_string_equal(jstr(j, "output.state.current_agent"), "bdr");
     resp_free(&r);
+    assert_true(metric_value("run_queue_depth") == 0); /* awaiting approval: not queued */
     /* the checkpoint written before the kill is still in the history, with only the
      * remaining steps after it: input, enrichment, qualification, growth, marketing */
     j = http_json("GET", "/api/threads/killed-run/history", NULL, &r);
@@ -183,11 +186,129 @@ static void test_run_identity(void **state)
     resp_free(&r);
 }
 
+/* The web console's run list and graph (issue 16). GET /api/runs lists the runs the tests
+ * above made, newest first, with the input's company; status filters, pages follow the
+ * order, bad parameters get 422s naming them. GET /api/agents/pipeline/graph is the graph
+ * the runs really ran: every node a run's checkpoints name is one of its nodes, and its
+ * edges are the pipeline's (enrichment first, qualification's tier routing conditional). */
+static void test_runs_list_and_graph(void **state)
+{
+    (void)state;
+    struct resp r;
+    json_t *j = http_json("GET", "/api/runs?limit=500", NULL, &r);
+    assert_int_equal(r.status, 200);
+    json_t *items = jget(j, "items");
+    assert_true(json_array_size(items) >= 3); /* test_runs' and test_run_identity's two */
+    assert_int_equal(json_integer_value(jget(j, "total")), (json_int_t)json_array_size(items));
+    assert_string_equal(jstr(items, "0.company_name"), "Helio Robotics"); /* the newest */
+    for (size_t i = 1; i < json_array_size(items); i++) {
+        const char *newer = jstr(json_array_get(items, i - 1), "created_at");
+        const char *older = jstr(json_array_get(items, i), "created_at");
+        assert_true(strcmp(newer, older) >= 0);
+        assert_null(json_object_get(json_array_get(items, i), "output"));
+    }
+    char second[64], thread[160];
+    snprintf(second, sizeof second, "%s", jstr(items, "1.run_id"));
+    thread[0] = '\0';
+    for (size_t i = 0; i < json_array_size(items); i++) /* test_runs' run, tier A */
+        if (strcmp(jstr(json_array_get(items, i), "company_name"), "Helio Robotics") != 0)
+            snprintf(thread, sizeof thread, "%s", jstr(json_array_get(items, i), "thread_id"));
+    assert_true(thread[0] != '\0');
+    resp_free(&r);
+
+    j = http_json("GET", "/api/runs?limit=1&offset=1", NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(json_array_size(jget(j, "items")), 1);
+    assert_string_equal(jstr(j, "items.0.run_id"), second);
+    assert_int_equal(json_integer_value(jget(j, "limit")), 1);
+    assert_int_equal(json_integer_value(jget(j, "offset")), 1);
+    resp_free(&r);
+    j = http_json("GET", "/api/runs?status=awaiting_approval", NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_true(json_array_size(jget(j, "items")) >= 1);
+    for (size_t i = 0; i < json_array_size(jget(j, "items")); i++)
+        assert_string_equal(jstr(json_array_get(jget(j, "items"), i), "status"),
+                            "awaiting_approval");
+    resp_free(&r);
+    j = http_json("GET", "/api/runs?status=cancelled", NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(json_integer_value(jget(j, "total")), 0);
+    resp_free(&r);
+    http("GET", "/api/runs?limit=0", NULL, NULL, 0, &r);
+    expect_problem("limit 0", &r, 422, "[\"query\",\"limit\"]", NULL);
+    resp_free(&r);
+    http("GET", "/api/runs?status=paused", NULL, NULL, 0, &r);
+    expect_problem("unknown status", &r, 422, "[\"query\",\"status\"]", NULL);
+    resp_free(&r);
+    http("GET", "/api/runs?offset=-1", NULL, NULL, 0, &r);
+    expect_problem("negative offset", &r, 422, "[\"query\",\"offset\"]", NULL);
+    resp_free(&r);
+
+    struct resp rg;
+    json_t *g = http_json("GET", "/api/agents/pipeline/graph", NULL, &rg);
+    assert_int_equal(rg.status, 200);
+    json_t *nodes = jget(g, "nodes"), *edges = jget(g, "edges");
+    assert_string_equal(jstr(nodes, "0.id"), "__start__");
+    assert_string_equal(jstr(nodes, "0.type"), "schema");
+    bool has_edge[4] = {false, false, false, false};
+    for (size_t i = 0; i < json_array_size(edges); i++) {
+        json_t *e = json_array_get(edges, i);
+        const char *from = jstr(e, "source"), *to = jstr(e, "target");
+        bool cond = json_is_true(json_object_get(e, "conditional"));
+        has_edge[0] |= !strcmp(from, "__start__") && !strcmp(to, "enrichment") && !cond;
+        has_edge[1] |= !strcmp(from, "qualification") && !strcmp(to, "growth") && cond;
+        has_edge[2] |= !strcmp(from, "qualification") && !strcmp(to, "nurture") && cond;
+        has_edge[3] |= !strcmp(from, "bdr_send") && !strcmp(to, "__end__") && !cond;
+    }
+    for (int i = 0; i < 4; i++)
+        if (!has_edge[i])
+            fail_msg("pipeline graph lacks edge %d: %s", i, jdump(edges));
+    /* every node the run's checkpoints name is a node of the graph */
+    char *path = strf("/api/threads/%s/history?limit=50", thread);
+    json_t *h = http_json("GET", path, NULL, &r);
+    free(path);
+    assert_int_equal(r.status, 200);
+    int named = 0;
+    for (size_t i = 0; i < json_array_size(jget(h, "history")); i++) {
+        json_t *writes = jget(json_array_get(jget(h, "history"), i), "metadata.writes");
+        const char *node;
+        json_t *v;
+        json_object_foreach(writes, node, v)
+        {
+            bool found = false;
+            for (size_t k = 0; k < json_array_size(nodes); k++)
+                found |= strcmp(jstr(json_array_get(nodes, k), "id"), node) == 0;
+            if (!found)
+                fail_msg("the run wrote from node %s, which the graph lacks", node);
+            named++;
+        }
+    }
+    assert_true(named >= 5); /* enrichment, qualification, growth, marketing, bdr */
+    resp_free(&r);
+    resp_free(&rg);
+
+    g = http_json("GET", "/api/agents/conversation/graph", NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(jstr(g, "nodes.1.id"), "understand");
+    assert_string_equal(jstr(g, "nodes.2.id"), "respond");
+    resp_free(&r);
+    g = http_json("GET", "/api/agents/qualification/graph", NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(json_array_size(jget(g, "nodes")), 3); /* start, the agent, end */
+    assert_string_equal(jstr(g, "edges.1.source"), "qualification");
+    assert_string_equal(jstr(g, "edges.1.target"), "__end__");
+    resp_free(&r);
+    http("GET", "/api/agents/closer/graph", NULL, NULL, 0, &r);
+    expect_problem("unknown agent type", &r, 404, "[\"path\",\"agent_type\"]", NULL);
+    resp_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_runs),
         cmocka_unit_test(test_run_identity),
+        cmocka_unit_test(test_runs_list_and_graph), /* reads the runs the two above made */
         cmocka_unit_test_setup_teardown(test_runs_resume_after_restart, runs_setup, runs_teardown),
         cmocka_unit_test_setup_teardown(test_runs_kill_mid_run, runs_setup, runs_teardown),
     };

@@ -275,6 +275,10 @@ static void test_downtime_threading_consent(void **state)
     resp_free(&r);
     assert_int_equal(wait_count("sent", 1), 1);
     assert_int_equal(count_of("queued"), 3);
+    /* the dashboard's outbox gauges agree with the list (issue 16) */
+    assert_true(metric_value("outbox_items{channel=\"mail\",status=\"sent\"}") == 1);
+    assert_true(metric_value("outbox_items{channel=\"mail\",status=\"queued\"}") == 3);
+    assert_true(metric_value("outbox_items{channel=\"crm\",status=\"queued\"}") == 0);
     assert_true(exited_ok(server_stop(&runs_srv)));
 
     /* down for three weeks; back on a Sunday at 04:25 in New York */

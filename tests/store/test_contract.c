@@ -786,6 +786,79 @@ static void test_runs(void **state)
     sa_store_close(s);
 }
 
+/* The console's run list (issue 16): newest first, filtered by status, paged, with the
+ * input's company name; total counts every run of the status, not the page. Other tests'
+ * runs may share the database (PostgreSQL), so it checks its own runs' order and pages. */
+static void test_runs_list(void **state)
+{
+    (void)state;
+    struct sa_store *s = open_store();
+    struct sa_err err = {0};
+    char ids[3][SA_UUID_LEN], lead_id[SA_UUID_LEN], thread[64];
+    static const char *const companies[] = {"Quorvianta Software", "Brightloom Analytics",
+                                            "Helio Robotics"};
+    sa_uuid_v7(lead_id);
+    for (int i = 0; i < 3; i++) {
+        sa_uuid_v7(ids[i]); /* v7: later ids sort after earlier ones */
+        uniq(thread, sizeof thread, "list-thread", i == 0 ? "a" : i == 1 ? "b" : "c");
+        char input[128];
+        snprintf(input, sizeof input, "{\"company_name\":\"%s\"}", companies[i]);
+        assert_int_equal(sa_store_run_create(s, ids[i], lead_id, thread, input, &err), 0);
+    }
+    assert_int_equal(sa_store_run_update(s, ids[0], "failed", NULL, "enrichment timed out", &err),
+                     0);
+    assert_int_equal(sa_store_run_update(s, ids[1], "done", "{\"tier\":\"B\"}", NULL, &err), 0);
+
+    json_t *page = NULL;
+    assert_int_equal(sa_store_runs_list(s, NULL, 1000, 0, &page, &err), 0);
+    json_t *items = json_object_get(page, "items");
+    assert_true(json_integer_value(json_object_get(page, "total")) >= 3);
+    /* newest first: ids[2] before ids[1] before ids[0] */
+    int at[3] = {-1, -1, -1};
+    for (size_t k = 0; k < json_array_size(items); k++)
+        for (int i = 0; i < 3; i++)
+            if (strcmp(str(json_array_get(items, k), "id"), ids[i]) == 0)
+                at[i] = (int)k;
+    assert_true(at[2] >= 0 && at[2] < at[1] && at[1] < at[0]);
+    json_t *failed = json_array_get(items, (size_t)at[0]);
+    assert_string_equal(str(failed, "status"), "failed");
+    assert_string_equal(str(failed, "error"), "enrichment timed out");
+    assert_string_equal(str(failed, "company_name"), "Quorvianta Software");
+    assert_string_equal(str(failed, "lead_id"), lead_id);
+    assert_non_null(str(failed, "created_at"));
+    assert_null(json_object_get(failed, "output")); /* the list leaves the state out */
+    assert_true(json_is_null(json_object_get(json_array_get(items, (size_t)at[2]), "error")));
+    json_decref(page);
+
+    /* a status filter: only that status, and mine among them */
+    assert_int_equal(sa_store_runs_list(s, "done", 1000, 0, &page, &err), 0);
+    items = json_object_get(page, "items");
+    assert_non_null(find_by(items, "id", ids[1]));
+    assert_null(find_by(items, "id", ids[0]));
+    for (size_t k = 0; k < json_array_size(items); k++)
+        assert_string_equal(str(json_array_get(items, k), "status"), "done");
+    assert_int_equal(json_integer_value(json_object_get(page, "total")),
+                     (json_int_t)json_array_size(items));
+    json_decref(page);
+
+    /* pages: one item at a time, the second page is the next run in the order */
+    json_t *first = NULL, *second = NULL;
+    assert_int_equal(sa_store_runs_list(s, NULL, 1, 0, &first, &err), 0);
+    assert_int_equal(sa_store_runs_list(s, NULL, 1, 1, &second, &err), 0);
+    assert_int_equal(json_array_size(json_object_get(first, "items")), 1);
+    assert_int_equal(json_array_size(json_object_get(second, "items")), 1);
+    assert_string_not_equal(str(json_array_get(json_object_get(first, "items"), 0), "id"),
+                            str(json_array_get(json_object_get(second, "items"), 0), "id"));
+    assert_int_equal(json_integer_value(json_object_get(first, "total")),
+                     json_integer_value(json_object_get(second, "total")));
+    json_decref(first);
+    json_decref(second);
+    assert_int_equal(sa_store_runs_list(s, "cancelled", 10, 0, &page, &err), 0);
+    assert_null(find_by(json_object_get(page, "items"), "id", ids[2]));
+    json_decref(page);
+    sa_store_close(s);
+}
+
 /* ---- approvals -------------------------------------------------------------------- */
 
 /* One approval per (thread, interrupt), decided once. */
@@ -2999,6 +3072,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_companies),
         cmocka_unit_test(test_executions),
         cmocka_unit_test(test_runs),
+        cmocka_unit_test(test_runs_list), /* the console's run list (issue 16) */
         cmocka_unit_test(test_approvals),
         cmocka_unit_test(test_approval_decided_once_under_concurrency),
         cmocka_unit_test(test_outbox),

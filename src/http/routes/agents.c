@@ -604,6 +604,27 @@ void sa_route_agent_reset(struct sa_req *r)
 }
 
 /* GET /api/agents/{agent_type}/schema: the agent's input and output JSON Schemas. */
+/* GET /api/agents/{agent_type}/graph (issue 16): the graph invoking it runs, as the
+ * engine describes it (LangGraph's getGraph JSON); "pipeline" is an agent type here. */
+void sa_route_agent_graph(struct sa_req *r)
+{
+    int t = strcmp(r->params[0], "pipeline") == 0 ? SA_AGENT_PIPELINE
+                                                  : sa_agent_type_parse(r->params[0]);
+    if (t < 0) {
+        sa_reply_error(r, 404, "not_found", "path.agent_type", "enum",
+                       "Unknown agent type \"%.*s\"; expected pipeline or one of: %s",
+                       sa_utf8_cut(r->params[0], 60), r->params[0], sa_agent_type_names());
+        return;
+    }
+    json_t *g = NULL;
+    struct sa_err err = {0};
+    int rc = sa_app_agent_graph(r->app, t, &g, &err);
+    if (rc)
+        sa_reply_failure(r, rc, &err, "path.agent_type", "Describing the graph");
+    else
+        sa_reply_json(r, 200, g);
+}
+
 void sa_route_agent_schema(struct sa_req *r)
 {
     int t = path_agent_type(r);

@@ -1,7 +1,10 @@
 /* Conversations: GET /api/conversations/{thread_id}, a conversation's session (its stage,
  * turns, language, last intent, consent and linked lead), from the conversations service. */
+#include <string.h>
+
 #include "app/app.h"
 #include "app/conversations.h"
+#include "base/detail.h"
 #include "http/http.h"
 #include "http/params.h"
 
@@ -16,4 +19,36 @@ void sa_route_conversation_get(struct sa_req *r)
         sa_reply_failure(r, rc, &err, "path.thread_id", "Reading the conversation");
     else
         sa_reply_json(r, 200, session);
+}
+
+/* POST /api/conversations/{thread_id}/reply {message} (issue 16, the web console): a
+ * person's reply recorded on the thread, attributed to the caller's principal; not sent. */
+#define REPLY_MAX 5000 /* characters, as the conversation agent's own message limit */
+
+void sa_route_conversation_reply(struct sa_req *r)
+{
+    if (!sa_param_thread_id(r, 0))
+        return;
+    json_t *body = sa_req_json(r);
+    if (!body)
+        return;
+    json_t *v = json_object_get(body, "message");
+    const char *msg = json_string_value(v);
+    size_t chars = msg ? sa_utf8_chars(msg, json_string_length(v)) : 0;
+    if (!v || !msg || chars == 0 || chars > REPLY_MAX) {
+        sa_reply_error(r, 422, "validation_error", "body.message", v ? "string_type" : "missing",
+                       "message: the reply's text, 1-%d characters", REPLY_MAX);
+        json_decref(body);
+        return;
+    }
+    json_t *out = NULL;
+    struct sa_err err = {0};
+    const char *author = r->principal.name[0] ? r->principal.name : r->principal.id;
+    int rc = sa_app_conversation_reply(r->app, r->params[0], msg, author[0] ? author : "operator",
+                                       &out, &err);
+    json_decref(body);
+    if (rc)
+        sa_reply_failure(r, rc, &err, "path.thread_id", "Recording the reply");
+    else
+        sa_reply_json(r, 201, out);
 }

@@ -89,6 +89,31 @@ out:
     json_decref(body);
 }
 
+/* GET /api/runs?status=&limit=&offset=: the web console's list (issue 16), from the store
+ * (every instance's runs), newest first. */
+void sa_route_runs_list(struct sa_req *r)
+{
+    static const char *const statuses[] = {
+        "queued", "running", "awaiting_approval", "done", "failed", "cancelled", NULL};
+    json_t *detail = json_array();
+    long limit, offset;
+    sa_query_long(r, "limit", 1, 500, 50, &limit, detail);
+    sa_query_long(r, "offset", 0, 1000000000, 0, &offset, detail);
+    const char *status = sa_query_enum(r, "status", statuses, detail);
+    if (json_array_size(detail)) {
+        sa_reply_problem(r, 422, "validation_error", detail);
+        return;
+    }
+    json_decref(detail);
+    json_t *page = NULL;
+    struct sa_err err = {0};
+    int rc = sa_app_runs_list(r->app->store, status, (int)limit, (int)offset, &page, &err);
+    if (rc)
+        sa_reply_unavailable(r, rc, &err, "Reading the runs");
+    else
+        sa_reply_json(r, 200, page);
+}
+
 void sa_route_run_get(struct sa_req *r)
 {
     char id[SA_UUID_LEN];

@@ -47,6 +47,7 @@ void sa_route_metrics(struct sa_req *r)
 {
     struct sa_buf b;
     sa_buf_init(&b, (size_t)16 << 20);
+    sa_app_metrics_refresh(r->app);
     if (sa_metrics_render(r->app->metrics, &b)) {
         sa_buf_free(&b);
         sa_reply_error(r, 500, "internal_error", "", "internal_error", "could not render metrics");

@@ -878,6 +878,7 @@ static const struct sa_store_ops store_ops = {
     .run_update = sa_pg_run_update,
     .run_get = sa_pg_run_get,
     .runs_unfinished = sa_pg_runs_unfinished,
+    .runs_list = sa_pg_runs_list,
     .run_claim = sa_pg_run_claim,
     .run_renew = sa_pg_run_renew,
     .run_finish = sa_pg_run_finish,

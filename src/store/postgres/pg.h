@@ -158,6 +158,8 @@ int sa_pg_run_update(struct sa_store *s, const char *id, const char *status, con
                      const char *error, struct sa_err *err);
 int sa_pg_run_get(struct sa_store *s, const char *id, json_t **out, struct sa_err *err);
 int sa_pg_runs_unfinished(struct sa_store *s, json_t **out, struct sa_err *err);
+int sa_pg_runs_list(struct sa_store *s, const char *status, int limit, int offset, json_t **out,
+                    struct sa_err *err);
 int sa_pg_run_claim(struct sa_store *s, const char *id, const char *owner, const char *over,
                     long long now, long long lease_until, bool *took_over,
                     char holder[SA_RUN_OWNER_MAX], struct sa_err *err);

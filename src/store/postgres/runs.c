@@ -52,6 +52,34 @@ int sa_pg_runs_unfinished(struct sa_store *s, json_t **out, struct sa_err *err)
     return pg_query_rows(s, &RUNS_OPEN, NULL, 0, NULL, out, err);
 }
 
+/* The console's run list (issue 16): idx_runs_status serves the status filter. */
+static const struct pg_sql RUNS_LIST = {
+    "list runs", "SELECT id, lead_id, thread_id, status, error, input->>'company_name' AS "
+                 "company_name, created_at, updated_at FROM runs WHERE ($1::text IS NULL OR "
+                 "status = $1::text) ORDER BY created_at DESC, id DESC LIMIT $2::bigint OFFSET "
+                 "$3::bigint"};
+static const struct pg_sql RUNS_COUNT = {
+    "count runs", "SELECT count(*) AS n FROM runs WHERE ($1::text IS NULL OR status = $1::text)"};
+
+int sa_pg_runs_list(struct sa_store *s, const char *status, int limit, int offset, json_t **out,
+                    struct sa_err *err)
+{
+    *out = NULL;
+    const struct pg_arg a[] = {TXT(status), NUM(limit), NUM(offset)};
+    json_t *count = NULL, *items = NULL;
+    int rc = pg_query_one(s, &RUNS_COUNT, a, 1, NULL, &count, err);
+    if (!rc)
+        rc = pg_query_rows(s, &RUNS_LIST, a, DB_N(a), NULL, &items, err);
+    if (!rc) {
+        *out = json_pack("{s:O, s:I}", "items", items, "total",
+                         json_integer_value(json_object_get(count, "n")));
+        rc = *out ? 0 : sa_err_set(err, SA_ENOMEM, "out of memory");
+    }
+    json_decref(count);
+    json_decref(items);
+    return rc;
+}
+
 /* The run leases (migration 004). A claim is two conditional updates, each atomic on its
  * own (a claimer that waits on another's row lock re-checks its WHERE on the committed
  * row under READ COMMITTED): the queued case and the expired-lease case, so the caller

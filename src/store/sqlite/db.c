@@ -839,6 +839,7 @@ static const struct sa_store_ops store_ops = {
     .run_update = sa_sqlite_run_update,
     .run_get = sa_sqlite_run_get,
     .runs_unfinished = sa_sqlite_runs_unfinished,
+    .runs_list = sa_sqlite_runs_list,
     .run_claim = sa_sqlite_run_claim,
     .run_renew = sa_sqlite_run_renew,
     .run_finish = sa_sqlite_run_finish,

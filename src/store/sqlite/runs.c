@@ -55,6 +55,33 @@ int sa_sqlite_runs_unfinished(struct sa_store *s, json_t **out, struct sa_err *e
     return db_query_rows(s, &RUNS_OPEN, NULL, 0, NULL, out, err);
 }
 
+/* The console's run list (issue 16): idx_runs_status serves the status filter. */
+static const struct db_sql RUNS_LIST = {
+    "list runs", "SELECT id, lead_id, thread_id, status, error, json_extract(input, "
+                 "'$.company_name') AS company_name, created_at, updated_at FROM runs WHERE (?1 "
+                 "IS NULL OR status = ?1) ORDER BY created_at DESC, id DESC LIMIT ?2 OFFSET ?3"};
+static const struct db_sql RUNS_COUNT = {
+    "count runs", "SELECT count(*) AS n FROM runs WHERE (?1 IS NULL OR status = ?1)"};
+
+int sa_sqlite_runs_list(struct sa_store *s, const char *status, int limit, int offset, json_t **out,
+                        struct sa_err *err)
+{
+    *out = NULL;
+    const struct db_arg a[] = {TXT(status), NUM(limit), NUM(offset)};
+    json_t *count = NULL, *items = NULL;
+    int rc = db_query_one(s, &RUNS_COUNT, a, 1, NULL, &count, err);
+    if (!rc)
+        rc = db_query_rows(s, &RUNS_LIST, a, DB_N(a), NULL, &items, err);
+    if (!rc) {
+        *out = json_pack("{s:O, s:I}", "items", items, "total",
+                         json_integer_value(json_object_get(count, "n")));
+        rc = *out ? 0 : sa_err_set(err, SA_ENOMEM, "out of memory");
+    }
+    json_decref(count);
+    json_decref(items);
+    return rc;
+}
+
 /* The run leases (migration 016). A claim is two conditional updates, each atomic on its
  * own: the queued case and the expired-lease case, so the caller learns which one it
  * was (a taken-over run continues its thread) without a read that could race. */

@@ -1605,6 +1605,91 @@ static void test_replay_from_checkpoint(void **state)
     graph_saver_free(sv);
 }
 
+/* The graph's shape (graph_describe, GET /api/agents/{agent_type}/graph): LangGraph's
+ * getGraph JSON. Static edges, one edge per source of a join, a conditional edge to each
+ * value of its path map (data: the key, when it is not the target's name), and without a
+ * map to every node and END. */
+static bool has_edge(const json_t *edges, const char *from, const char *to, bool cond,
+                     const char *data)
+{
+    size_t i;
+    const json_t *e;
+    json_array_foreach(edges, i, e)
+    {
+        const char *d = json_string_value(json_object_get(e, "data"));
+        if (strcmp(json_string_value(json_object_get(e, "source")), from) == 0 &&
+            strcmp(json_string_value(json_object_get(e, "target")), to) == 0 &&
+            json_is_true(json_object_get(e, "conditional")) == cond &&
+            (data ? d && strcmp(d, data) == 0 : d == NULL))
+            return true;
+    }
+    return false;
+}
+
+static void test_describe(void **state)
+{
+    (void)state;
+    struct setter s = {0};
+    struct graph_builder *b = graph_builder_new();
+    graph_add_channel(b, "score", GRAPH_LAST_VALUE, NULL, NULL, NULL);
+    const char *names[] = {"enrich", "score_it", "check", "review", "nurture"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        graph_add_node(b, names[i], set_node, &s, NULL);
+    graph_add_edge(b, GRAPH_START, "enrich");
+    graph_add_edge(b, GRAPH_START, "check");
+    graph_add_edge(b, "enrich", "score_it");
+    const char *both[] = {"score_it", "check"};
+    graph_add_join(b, both, 2, "review");
+    json_t *pm = json_pack("{s:s, s:s}", "cold", "nurture", "done", GRAPH_END);
+    graph_add_conditional_edges(b, "review", route_by_score, NULL, pm);
+    json_decref(pm);
+    graph_add_edge(b, "nurture", GRAPH_END);
+    struct graph *g = compile(b, NULL);
+    json_t *d = graph_describe(g);
+    json_t *nodes = json_object_get(d, "nodes"), *edges = json_object_get(d, "edges");
+    assert_int_equal(json_array_size(nodes), 7); /* START, five, END */
+    assert_string_equal(json_string_value(json_object_get(json_array_get(nodes, 0), "id")),
+                        GRAPH_START);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(nodes, 0), "type")),
+                        "schema");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(nodes, 3), "id")),
+                        "check");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(nodes, 3), "type")),
+                        "runnable");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(nodes, 6), "id")),
+                        GRAPH_END);
+    assert_true(has_edge(edges, GRAPH_START, "enrich", false, NULL));
+    assert_true(has_edge(edges, GRAPH_START, "check", false, NULL));
+    assert_true(has_edge(edges, "enrich", "score_it", false, NULL));
+    assert_true(has_edge(edges, "score_it", "review", false, NULL)); /* the join's sources */
+    assert_true(has_edge(edges, "check", "review", false, NULL));
+    assert_true(has_edge(edges, "review", "nurture", true, "cold"));
+    assert_true(has_edge(edges, "review", GRAPH_END, true, "done"));
+    assert_true(has_edge(edges, "nurture", GRAPH_END, false, NULL));
+    assert_int_equal(json_array_size(edges), 8);
+    json_decref(d);
+    graph_free(g);
+
+    /* a router without a path map may name any node: edges to each, and END */
+    b = graph_builder_new();
+    graph_add_channel(b, "score", GRAPH_LAST_VALUE, NULL, NULL, NULL);
+    graph_add_node(b, "triage", set_node, &s, NULL);
+    graph_add_node(b, "call", set_node, &s, NULL);
+    graph_add_edge(b, GRAPH_START, "triage");
+    graph_add_conditional_edges(b, "triage", route_by_score, NULL, NULL);
+    graph_add_edge(b, "call", GRAPH_END);
+    g = compile(b, NULL);
+    d = graph_describe(g);
+    edges = json_object_get(d, "edges");
+    assert_true(has_edge(edges, "triage", "call", true, NULL));
+    assert_true(has_edge(edges, "triage", "triage", true, NULL));
+    assert_true(has_edge(edges, "triage", GRAPH_END, true, NULL));
+    assert_false(has_edge(edges, "triage", GRAPH_START, true, NULL));
+    assert_int_equal(json_array_size(json_object_get(d, "nodes")), 4);
+    json_decref(d);
+    graph_free(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1612,6 +1697,7 @@ int main(void)
         cmocka_unit_test(test_append_order_is_deterministic),
         cmocka_unit_test(test_reducers),
         cmocka_unit_test(test_conditional_edges),
+        cmocka_unit_test(test_describe), /* the graph's shape (issue 16) */
         cmocka_unit_test(test_join_waits_for_all),
         cmocka_unit_test(test_send_fan_out),
         cmocka_unit_test(test_command_goto),
