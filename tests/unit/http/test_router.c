@@ -59,7 +59,8 @@ static void test_routes(void **state)
 /* The server's own table: every route has a summary, a response schema, a known scope, a
  * body kind that matches its method, and is the one that matches its own path (no
  * earlier template shadows it); only the index, /health, the API document, the
- * unsubscribe link (its token is the credential) and the web console's files are public, and only
+ * unsubscribe link (its token is the credential), the web console's files and the Agent
+ * Server API's /info are public, and only
  * the unsubscribe link reads a form; what sends mail needs approve. */
 static void test_route_table(void **state)
 {
@@ -81,6 +82,8 @@ static void test_route_table(void **state)
         /* the web console's files and redirects (issue 16): no data in them */
         public_ok |= strcmp(rt->path, "/ui") == 0 || strcmp(rt->path, "/dashboard") == 0 ||
                      strncmp(rt->path, "/assets/", 8) == 0;
+        /* the Agent Server API's /info: version and flags, which Agent Inbox reads first */
+        public_ok |= strcmp(rt->path, "/info") == 0;
         assert_int_equal(rt->body == SA_BODY_FORM, unsubscribe && strcmp(rt->method, "POST") == 0);
         assert_int_equal(rt->scope == SA_SCOPE_PUBLIC, public_ok);
         /* a concrete path made from the template must route to this entry */
