@@ -84,12 +84,28 @@ const char *sa_json_str(const json_t *obj, const char *key)
  * callback, and records each container it enters in a hash table keyed by its address
  * printed with snprintf (to refuse cycles, which our values never have). */
 
+/* True when one of the eight bytes of w may need an escape (below 0x20, '"' or '\\'):
+ * (x - 0x01...) & ~x & 0x80... is non-zero exactly when a byte of x is zero, and
+ * (x - 0x20...) & ~x & 0x80... when one is below 0x20. */
+static inline bool word_has_escape(uint64_t w)
+{
+    const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+    uint64_t quote = w ^ (ones * '"'), slash = w ^ (ones * '\\');
+    return (((w - ones * 0x20) & ~w) | ((quote - ones) & ~quote) | ((slash - ones) & ~slash)) &
+           high;
+}
+
 int sa_json_write_string(struct sa_buf *b, const char *s, size_t len)
 {
     static const char hex[] = "0123456789ABCDEF"; /* jansson's "\\u%04X" */
     int rc = sa_buf_append(b, "\"", 1);
     size_t run = 0; /* bytes copied as they are, flushed before each escape */
     for (size_t i = 0; i < len && !rc; i++) {
+        uint64_t w;
+        while (len - i >= 8 && (memcpy(&w, s + i, 8), !word_has_escape(w)))
+            i += 8; /* eight bytes that go out as they are */
+        if (i == len)
+            break;
         unsigned char c = (unsigned char)s[i];
         if (c >= 0x20 && c != '"' && c != '\\')
             continue;

@@ -127,6 +127,22 @@ static void test_writer_matches_jansson(void **state)
         assert_same_text(x, 12);
     }
     json_decref(all);
+    /* each character that needs an escape at every offset of strings that span several
+     * eight-byte words (the writer skips words without one) */
+    static const char special[] = {'"', '\\', '\n', '\x01', '\x1f', ' ', '\x7f', (char)0xc3};
+    for (size_t n = 1; n <= 26; n++)
+        for (size_t at = 0; at < n; at++)
+            for (size_t k = 0; k < sizeof special; k++) {
+                char text[32];
+                memset(text, 'a', n);
+                text[at] = special[k];
+                if (special[k] == (char)0xc3 && at + 1 < n)
+                    text[at + 1] = (char)0xa9; /* a whole UTF-8 character */
+                json_t *str = json_stringn(text, special[k] == (char)0xc3 && at + 1 == n ? n - 1 : n);
+                assert_non_null(str);
+                assert_same_text(str, 0);
+                json_decref(str);
+            }
     /* a realistic document: the bundled sample leads */
     json_error_t je;
     json_t *leads = json_load_file(SA_SOURCE_DIR "/data/sample_leads.json", 0, &je);
