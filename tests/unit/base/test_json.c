@@ -64,7 +64,6 @@ static void test_detail_loc(void **state)
     json_decref(d);
 }
 
-
 /* v written by sa_json_dumps at precision p is json_dumps's text, byte for byte, and
  * sa_json_write (precision 17) writes the same as precision 0 */
 static void assert_same_text(const json_t *v, int p)
@@ -90,9 +89,12 @@ static void assert_same_text(const json_t *v, int p)
 static void test_writer_matches_jansson(void **state)
 {
     (void)state;
-    static const double reals[] = {0.0,     -0.0,   1.0,     0.1,         -2.5,   100.0,
-                                   1e21,    1e300,  1e-7,    1.5e22,      5e-324, 1.7976931348623157e308,
-                                   0.123,   3.0e-5, 123456789.123456789,  -1e-300, 42.4242424242};
+    static const double reals[] = {0.0,     -0.0,         1.0,
+                                   0.1,     -2.5,         100.0,
+                                   1e21,    1e300,        1e-7,
+                                   1.5e22,  5e-324,       1.7976931348623157e308,
+                                   0.123,   3.0e-5,       123456789.123456789,
+                                   -1e-300, 42.4242424242};
     static const char *const strings[] = {"",
                                           "plain",
                                           "quote \" and backslash \\",
@@ -138,7 +140,8 @@ static void test_writer_matches_jansson(void **state)
                 text[at] = special[k];
                 if (special[k] == (char)0xc3 && at + 1 < n)
                     text[at + 1] = (char)0xa9; /* a whole UTF-8 character */
-                json_t *str = json_stringn(text, special[k] == (char)0xc3 && at + 1 == n ? n - 1 : n);
+                json_t *str =
+                    json_stringn(text, special[k] == (char)0xc3 && at + 1 == n ? n - 1 : n);
                 assert_non_null(str);
                 assert_same_text(str, 0);
                 json_decref(str);
