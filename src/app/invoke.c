@@ -278,8 +278,8 @@ int sa_app_invoke(struct sa_app *app, const struct sa_invoke_req *req, struct sa
                                               : NULL;
 
     const struct sa_lead *l = lead;
-    char *data = json_dumps(l->raw, JSON_COMPACT);
-    char *output = json_dumps(res->output, JSON_COMPACT);
+    char *data = sa_json_dumps(l->raw, 0, NULL);
+    char *output = sa_json_dumps(res->output, 0, NULL);
     struct sa_lead_row row;
     char size_text[32];
     sa_app_lead_row(&row, l, res->lead_id, data, qual, size_text);
@@ -395,7 +395,7 @@ static void link_turn_to_lead(struct sa_app *app, const json_t *input, struct sa
     char id[SA_UUID_LEN];
     if (!email || sa_store_lead_by_email(app->store, email, id, NULL, &err) != 0)
         return;
-    char *in = json_dumps(input, JSON_COMPACT), *out = json_dumps(res->output, JSON_COMPACT);
+    char *in = sa_json_dumps(input, 0, NULL), *out = sa_json_dumps(res->output, 0, NULL);
     sa_uuid_v7(res->execution_id);
     struct sa_exec_row e = {.id = res->execution_id,
                             .lead_id = id,

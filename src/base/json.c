@@ -1,7 +1,9 @@
 /* Guarded JSON parsing and data-file loading (see json.h). */
 #include "base/json.h"
 
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/buf.h"
@@ -75,12 +77,35 @@ const char *sa_json_str(const json_t *obj, const char *key)
 
 /* ---- fast compact writer ------------------------------------------------------------ */
 
+/* The writer's text is jansson's, byte for byte (tests/unit/base/test_json.c compares
+ * them), so a reply or a stored row reads the same whichever wrote it. It is faster
+ * because jansson's dump decodes every character of every string as UTF-8 (its strings
+ * are valid UTF-8 already: json_string checks on the way in), passes each run through a
+ * callback, and records each container it enters in a hash table keyed by its address
+ * printed with snprintf (to refuse cycles, which our values never have). */
+
+/* True when one of the eight bytes of w may need an escape (below 0x20, '"' or '\\'):
+ * (x - 0x01...) & ~x & 0x80... is non-zero exactly when a byte of x is zero, and
+ * (x - 0x20...) & ~x & 0x80... when one is below 0x20. */
+static inline bool word_has_escape(uint64_t w)
+{
+    const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+    uint64_t quote = w ^ (ones * '"'), slash = w ^ (ones * '\\');
+    return (((w - ones * 0x20) & ~w) | ((quote - ones) & ~quote) | ((slash - ones) & ~slash)) &
+           high;
+}
+
 int sa_json_write_string(struct sa_buf *b, const char *s, size_t len)
 {
-    static const char hex[] = "0123456789abcdef";
+    static const char hex[] = "0123456789ABCDEF"; /* jansson's "\\u%04X" */
     int rc = sa_buf_append(b, "\"", 1);
     size_t run = 0; /* bytes copied as they are, flushed before each escape */
     for (size_t i = 0; i < len && !rc; i++) {
+        uint64_t w;
+        while (len - i >= 8 && (memcpy(&w, s + i, 8), !word_has_escape(w)))
+            i += 8; /* eight bytes that go out as they are */
+        if (i == len)
+            break;
         unsigned char c = (unsigned char)s[i];
         if (c >= 0x20 && c != '"' && c != '\\')
             continue;
@@ -125,7 +150,35 @@ int sa_json_write_int(struct sa_buf *b, long long v)
     return sa_buf_append(b, tmp + n, sizeof tmp - n);
 }
 
-int sa_json_write(struct sa_buf *b, const json_t *v)
+/* As jansson's jsonp_dtostr: "%.*g", ".0" when that reads as an integer, and the exponent
+ * without its '+' and leading zeros (1e+300 is 1e300, 1e-07 is 1e-7). */
+static int write_real(struct sa_buf *b, double d, int precision)
+{
+    char tmp[64];
+    int n = snprintf(tmp, sizeof tmp, "%.*g", precision, d);
+    if (n < 0 || (size_t)n >= sizeof tmp - 2)
+        return SA_EINVAL;
+    size_t len = (size_t)n;
+    char *e = memchr(tmp, 'e', len);
+    if (!e && !memchr(tmp, '.', len)) {
+        memcpy(tmp + len, ".0", 3); /* with its NUL */
+        len += 2;
+    }
+    if (e) {
+        char *from = e + 1, *to = e + 1;
+        if (*from == '+')
+            from++;
+        else if (*from == '-')
+            from = ++to;
+        while (*from == '0' && from[1])
+            from++;
+        memmove(to, from, (size_t)(tmp + len - from) + 1);
+        len -= (size_t)(from - to);
+    }
+    return sa_buf_append(b, tmp, len);
+}
+
+static int write_value(struct sa_buf *b, const json_t *v, int precision)
 {
     switch (json_typeof(v)) {
     case JSON_OBJECT: {
@@ -143,7 +196,7 @@ int sa_json_write(struct sa_buf *b, const json_t *v)
             if (!rc)
                 rc = sa_buf_append(b, ":", 1);
             if (!rc)
-                rc = sa_json_write(b, x);
+                rc = write_value(b, x, precision);
         }
         return rc ? rc : sa_buf_append(b, "}", 1);
     }
@@ -156,23 +209,32 @@ int sa_json_write(struct sa_buf *b, const json_t *v)
             if (!rc && i)
                 rc = sa_buf_append(b, ",", 1);
             if (!rc)
-                rc = sa_json_write(b, x);
+                rc = write_value(b, x, precision);
         }
         return rc ? rc : sa_buf_append(b, "]", 1);
     }
     case JSON_STRING: return sa_json_write_string(b, json_string_value(v), json_string_length(v));
     case JSON_INTEGER: return sa_json_write_int(b, json_integer_value(v));
-    case JSON_REAL: {
-        /* as jansson: the shortest "%.17g" form that keeps a decimal point */
-        char tmp[40];
-        snprintf(tmp, sizeof tmp, "%.17g", json_real_value(v));
-        size_t len = strlen(tmp);
-        if (!strpbrk(tmp, ".eE") && len + 3 <= sizeof tmp)
-            memcpy(tmp + len, ".0", 3); /* with its NUL */
-        return sa_buf_puts(b, tmp);
-    }
+    case JSON_REAL: return write_real(b, json_real_value(v), precision);
     case JSON_TRUE: return sa_buf_append(b, "true", 4);
     case JSON_FALSE: return sa_buf_append(b, "false", 5);
     default: return sa_buf_append(b, "null", 4);
     }
+}
+
+int sa_json_write(struct sa_buf *b, const json_t *v)
+{
+    return write_value(b, v, 17);
+}
+
+char *sa_json_dumps(const json_t *v, int precision, size_t *len)
+{
+    struct sa_buf b;
+    sa_buf_init(&b, SIZE_MAX - 1);
+    size_t n = 0;
+    char *text = write_value(&b, v, precision > 0 ? precision : 17) ? NULL : sa_buf_steal(&b, &n);
+    sa_buf_free(&b);
+    if (len)
+        *len = text ? n : 0;
+    return text;
 }

@@ -32,6 +32,12 @@ struct sa_buf;
  * JSON_ENCODE_ANY) but several times faster (no callbacks, no printf for integers); the
  * checkpoint writer runs it on every super-step. Returns 0 or the buffer's error. */
 int sa_json_write(struct sa_buf *b, const json_t *v) SA_WUR;
+/* The text of json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(precision))
+ * (precision 0 means 17, as in jansson), byte for byte, written by sa_json_write's writer:
+ * for the texts every request makes (a reply, a log line, an invocation's stored input and
+ * output). Returns a NUL-terminated string the caller frees, its length in *len when len
+ * is not NULL; NULL when out of memory. */
+char *sa_json_dumps(const json_t *v, int precision, size_t *len);
 /* Appends an integer in decimal. */
 int sa_json_write_int(struct sa_buf *b, long long v) SA_WUR;
 /* Appends s[0..len) as a JSON string literal (quoted, escaped). */

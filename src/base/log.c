@@ -13,6 +13,7 @@
 
 #include "base/clock.h"
 #include "base/err.h"
+#include "base/json.h"
 
 static enum sa_log_level log_min = SA_LOG_INFO;
 static int log_fd = 2;
@@ -444,11 +445,11 @@ void sa_log(enum sa_log_level level, const char *msg, json_t *fields)
     if (!masked)
         return;
     mask_value(masked);
-    char *text = json_dumps(masked, JSON_COMPACT);
+    size_t n = 0;
+    char *text = sa_json_dumps(masked, 0, &n);
     json_decref(masked);
     if (!text)
         return;
-    size_t n = strlen(text);
     text[n] = '\n'; /* replace the NUL: we write exactly n + 1 bytes */
     const char *p = text;
     size_t left = n + 1;

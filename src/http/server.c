@@ -156,8 +156,7 @@ static enum MHD_Result send_reply(struct sa_req *r)
     char *body = NULL;
     size_t len = 0;
     if (r->json) {
-        body = json_dumps(r->json, JSON_COMPACT | JSON_REAL_PRECISION(12));
-        len = body ? strlen(body) : 0;
+        body = sa_json_dumps(r->json, 12, &len);
     } else {
         body = r->text;
         len = r->text_len;

@@ -87,6 +87,11 @@ static const struct db_sql FTS_APPLY = {"search index",
                                         "SELECT op, seq, text FROM lead_fts_queue ORDER BY id"};
 static const struct db_sql FTS_CLEAR = {"search index", "DELETE FROM lead_fts_queue"};
 static const struct db_sql ROLLBACK = {"rollback", "ROLLBACK"};
+/* A group-commit job's own savepoint (apply_job), prepared once like every statement:
+ * sqlite3_exec would parse and plan it again on every invocation. */
+static const struct db_sql SAVEPOINT = {"savepoint", "SAVEPOINT job"};
+static const struct db_sql SAVEPOINT_UNDO = {"savepoint", "ROLLBACK TO job"};
+static const struct db_sql SAVEPOINT_RELEASE = {"savepoint", "RELEASE job"};
 static const struct db_sql HEALTH = {"health check",
                                      "SELECT max(version) AS version FROM schema_migrations"};
 
@@ -466,19 +471,19 @@ int db_transaction(struct sa_store *base, db_write_fn fn, void *arg, struct sa_e
 /* Applies one job inside the open transaction, under its own savepoint. */
 static void apply_job(struct db_conn *c, struct write_job *j, const char *now)
 {
-    j->rc = 0;
-    if (sqlite3_exec(c->db, "SAVEPOINT job", NULL, NULL, NULL) != SQLITE_OK) {
-        j->rc = db_error(&j->err, c->db, "savepoint");
+    j->rc = db_exec_locked(c, &SAVEPOINT, NULL, 0, NULL, &j->err);
+    if (j->rc)
         return;
-    }
     j->rc = j->fn(c, j->arg, now, &j->err);
     /* When SQLite rolled back the whole transaction itself there is no savepoint left
      * to undo (commit_batch sees it). */
     if (sqlite3_get_autocommit(c->db))
         return;
-    if (j->rc)
-        sqlite3_exec(c->db, "ROLLBACK TO job", NULL, NULL, NULL);
-    sqlite3_exec(c->db, "RELEASE job", NULL, NULL, NULL);
+    /* a failure of either is left to the end of the transaction, as it always was */
+    int undone = j->rc ? db_exec_locked(c, &SAVEPOINT_UNDO, NULL, 0, NULL, NULL) : 0;
+    int released = db_exec_locked(c, &SAVEPOINT_RELEASE, NULL, 0, NULL, NULL);
+    (void)undone;
+    (void)released;
 }
 
 /* Fails every job of the batch with err: nothing of the batch was committed. */

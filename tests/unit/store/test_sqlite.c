@@ -128,6 +128,18 @@ static void test_invocation_is_atomic(void **state)
     assert_string_equal(json_string_value(json_object_get(got, "company_name")), "Acme");
     json_decref(got);
     assert_int_equal(count("agent_executions"), execs0 + 1);
+    /* the job's savepoint was undone and released: the next invocations commit (the
+     * cached savepoint statements run again) */
+    for (int i = 0; i < 3; i++) {
+        char id[8];
+        snprintf(id, sizeof id, "e%d", i + 2);
+        struct sa_exec_row next = exec(id, l1);
+        assert_int_equal(sa_store_save_invocation(s, &changed, &next, &err), 0);
+    }
+    assert_int_equal(count("agent_executions"), execs0 + 4);
+    assert_int_equal(sa_store_get_lead(s, l1, &got, &err), 0);
+    assert_string_equal(json_string_value(json_object_get(got, "company_name")), "Renamed");
+    json_decref(got);
     sa_store_close(s);
 }
 
