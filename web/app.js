@@ -2,7 +2,7 @@
 // are #/name and #/name/{x}: #/inbox loads pages/inbox.js, #/leads/{id} the singular page
 // pages/lead.js (runs -> run, conversations -> conversation). Each page module exports
 // render(root, ctx) and may return a cleanup function, called when the user navigates away.
-import { api, stream, h, fmt, nav, announce, getKey, setKey, clearKey, onUnauthorized } from './lib.js';
+import { api, stream, h, put, fill, fmt, nav, announce, clearStatus, probePage, OFFLINE, getKey, setKey, clearKey, onUnauthorized } from './lib.js';
 
 const SINGULAR = { leads: 'lead', runs: 'run', conversations: 'conversation' };
 const TITLES = {
@@ -43,9 +43,9 @@ function runCleanup() {
 }
 
 function renderWho() {
-  who.replaceChildren();
+  fill(who);
   if (!principal) return;
-  who.append(
+  put(who,
     h('span', { class: 'who-name', title: principal.id }, `Signed in as ${principal.name || principal.id}`),
     h('span', { class: 'who-scopes' }, ` (${principal.scopes.join(', ')})`),
     h('button', { type: 'button', class: 'link', id: 'sign-out', onclick: signOut }, 'Sign out'),
@@ -107,11 +107,11 @@ function showSignIn() {
     }
     signInNote = '';
     renderWho();
+    if (!parse(location.hash)) history.replaceState(null, '', '#/inbox');
+    await route();
     announce(`Signed in as ${principal.name || principal.id}`);
-    if (!parse(location.hash)) nav('#/inbox');
-    else route();
   });
-  main.replaceChildren(form);
+  fill(main, form);
   input.focus();
 }
 
@@ -123,10 +123,25 @@ function markNav(name) {
 }
 
 function notAvailable(name) {
-  main.replaceChildren(
+  fill(main,
     h('h1', {}, 'Not available'),
     h('p', {}, `The page "${name}" is not available in this build of the console.`),
     h('p', {}, h('a', { href: '#/inbox' }, 'Back to the inbox')));
+}
+
+// The server did not answer (stopped, or no network): not a broken build.
+function unreachable() {
+  fill(main,
+    h('h1', {}, 'No connection'),
+    h('p', { class: 'error', role: 'alert' }, OFFLINE),
+    h('p', {}, h('button', { type: 'button', class: 'primary', id: 'retry', onclick: () => route(true) }, 'Retry')));
+}
+
+// Hides the navigation's links to pages this build does not have.
+async function hideMissingPages() {
+  for (const a of document.querySelectorAll('#nav a[data-page]')) {
+    if ((await probePage(a.dataset.page)) === 'missing') a.closest('li').hidden = true;
+  }
 }
 
 // focusMain: a navigation the user made (not the first load), after which focus moves
@@ -134,6 +149,7 @@ function notAvailable(name) {
 async function route(focusMain = false) {
   const token = ++seq;
   runCleanup();
+  clearStatus();
   const fresh = main.cloneNode(false);
   main.replaceWith(fresh);
   main = fresh;
@@ -148,7 +164,8 @@ async function route(focusMain = false) {
       principal = await api('/api/whoami');
     } catch (e) {
       if (token !== seq) return;
-      if (e.status !== 401) main.replaceChildren(h('p', { class: 'error', role: 'alert' }, `Could not reach the server: ${e.message}`));
+      if (e.offline) unreachable();
+      else if (e.status !== 401) fill(main, h('p', { class: 'error', role: 'alert' }, `Could not check the key: ${e.message}`));
       return;
     }
     if (token !== seq) return;
@@ -171,7 +188,13 @@ async function route(focusMain = false) {
   } catch (e) {
     if (token !== seq) return;
     console.warn(`page ${module} not loaded`, e);
-    notAvailable(r.name);
+    // a module that did not load: missing from the build, or the server is gone
+    const why = await probePage(module);
+    if (token !== seq) return;
+    if (why === 'missing') notAvailable(r.name);
+    else if (why === 'offline') unreachable();
+    else fill(main, h('h1', {}, TITLES[module] || r.name), h('p', { class: 'error', role: 'alert' }, `This page failed to load: ${e.message}`),
+      h('p', {}, h('button', { type: 'button', id: 'retry', onclick: () => location.reload() }, 'Reload the console')));
     return;
   }
   if (token !== seq) return;
@@ -193,7 +216,8 @@ async function route(focusMain = false) {
   } catch (e) {
     if (token !== seq) return;
     if (e.status === 401) return; // back at the sign-in already
-    main.append(h('p', { class: 'error', role: 'alert' }, `This page failed: ${e.message}`));
+    if (e.offline) unreachable();
+    else put(main, h('p', { class: 'error', role: 'alert' }, `This page failed: ${e.message}`));
   }
 }
 
@@ -218,4 +242,5 @@ document.getElementById('skip').addEventListener('click', ev => {
 window.addEventListener('hashchange', () => {
   if (location.hash.startsWith('#/') || !getKey()) route(true);
 });
+hideMissingPages();
 route();

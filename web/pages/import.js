@@ -4,6 +4,7 @@
 // comparing them; then POST /api/leads/import, whose report (created, updated, skipped,
 // errors by row, and the columns as the server mapped them) is shown. A file over the
 // server's body limit becomes a background job, followed on /api/imports/{id}/stream.
+import { put, fill } from '../lib.js';
 
 // The first line of text with two cells or more, split by the delimiter the server would
 // sniff (, ; or tab), quotes honoured. Returns {cells, delimiter} or null.
@@ -81,12 +82,12 @@ export async function render(root, ctx) {
   const options = h('div', { class: 'row' },
     h('div', {}, h('label', { for: 'charset' }, 'Encoding'), charset),
     h('div', {}, h('label', { for: 'partial', class: 'inline' }, partial, ' Import the valid rows and report the bad ones')));
-  const preview = h('section', { id: 'preview', 'aria-live': 'polite' });
+  const preview = h('section', { id: 'preview' }); // announce() says what it found, once
   const go = h('button', { type: 'button', class: 'primary', id: 'do-import', disabled: true }, 'Import');
   const progress = h('div', { id: 'progress' });
-  const report = h('section', { id: 'report', 'aria-live': 'polite' });
+  const report = h('section', { id: 'report' });
   const error = h('p', { class: 'error', role: 'alert', id: 'import-error' });
-  root.append(h('h1', {}, 'Import leads'), h('div', { class: 'card' }, drop, options, h('div', { class: 'actions' }, go)),
+  put(root, h('h1', {}, 'Import leads'), h('div', { class: 'card' }, drop, options, h('div', { class: 'actions' }, go)),
     error, preview, progress, report);
 
   // the column names, asked at once; a file chosen before they arrive waits for them
@@ -99,9 +100,9 @@ export async function render(root, ctx) {
   async function choose(f) {
     file = f;
     error.textContent = '';
-    report.replaceChildren();
-    progress.replaceChildren();
-    preview.replaceChildren();
+    fill(report);
+    fill(progress);
+    fill(preview);
     go.disabled = true;
     if (!f) return;
     await knownReady;
@@ -113,7 +114,7 @@ export async function render(root, ctx) {
     }
     const mapped = mapHeader(hdr.cells, known);
     const hasCompany = mapped.some(m => m.mapped_to === 'company_name');
-    preview.append(h('h2', {}, `Columns of ${f.name}`),
+    put(preview, h('h2', {}, `Columns of ${f.name}`),
       h('p', { class: 'muted' }, `${fmt.number(f.size)} bytes; delimiter ${hdr.delimiter === '\t' ? 'tab' : `"${hdr.delimiter}"`}.`,
         f.size > LARGE ? ' A large file: it is imported in the background and its progress shown.' : ''),
       h('div', { class: 'table-wrap' }, h('table', { id: 'mapping' },
@@ -129,7 +130,7 @@ export async function render(root, ctx) {
   function showReport(r, title = 'Import report') {
     const n = k => fmt.number(r[k] ?? 0);
     const errs = r.errors || [];
-    report.replaceChildren(h('h2', {}, title),
+    fill(report, h('h2', {}, title),
       h('dl', { class: 'facts', id: 'report-counts' },
         h('dt', {}, 'Rows'), h('dd', {}, n('rows')),
         h('dt', {}, 'Created'), h('dd', { id: 'count-created' }, n('created')),
@@ -150,14 +151,12 @@ export async function render(root, ctx) {
         `Skipped lines (not rows): ${r.skipped_lines.map(s => `${s.line} (${s.reason})`).join('; ')}`) : null,
       h('p', {}, h('a', { href: '#/leads' }, 'See the leads')));
     announce(`Import done: ${n('created')} created, ${n('updated')} updated, ${n('failed')} failed.`);
-    report.querySelector('h2').setAttribute('tabindex', '-1');
-    report.querySelector('h2').focus();
   }
 
   async function follow(job) {
     const bar = h('progress', { max: String(job.rows_total || 1), value: String(job.rows_done || 0), 'aria-label': 'Rows imported' });
     const words = h('span', {}, 'Importing in the background…');
-    progress.replaceChildren(h('p', {}, words), bar);
+    fill(progress, h('p', {}, words), bar);
     abort = new AbortController();
     let final = null;
     await stream(`/api/imports/${encodeURIComponent(job.import_id)}/stream`, (name, data) => {
@@ -169,7 +168,7 @@ export async function render(root, ctx) {
       } else if (name === 'done' || name === 'failed') final = { name, j };
     }, { signal: abort.signal });
     abort = null;
-    progress.replaceChildren();
+    fill(progress);
     if (!final) {
       error.textContent = 'The import stream ended without a result; see GET /api/imports/' + job.import_id;
       return;
@@ -185,7 +184,7 @@ export async function render(root, ctx) {
     if (!file) return;
     go.disabled = true;
     error.textContent = '';
-    report.replaceChildren();
+    fill(report);
     const p = new URLSearchParams();
     if (partial.checked) p.set('partial', 'true');
     if (charset.value) p.set('charset', charset.value);

@@ -3,6 +3,7 @@
 // viewer's, and the lead's score, tier and reasoning. Answered with an Agent Inbox
 // HumanResponse (POST /api/approvals/{id}): accept, edit, respond or ignore. Keyboard: j/k
 // move, a accept, e edit, r respond, i ignore (accept and ignore ask to confirm: Enter).
+import { put, fill } from '../lib.js';
 
 const KEYS = [['j', 'next'], ['k', 'previous'], ['a', 'accept'], ['e', 'edit'], ['r', 'respond'], ['i', 'ignore']];
 const DECISIONS = { accepted: 'Accepted', edited: 'Edited and sent', responded: 'Responded (nothing sent)', ignored: 'Ignored' };
@@ -16,11 +17,11 @@ export async function render(root, ctx) {
   let busy = false;
 
   const list = h('ul', { class: 'queue', id: 'queue', 'aria-label': 'Pending approvals' });
-  const detail = h('section', { class: 'card', id: 'approval', 'aria-label': 'Selected approval' });
+  const detail = h('section', { class: 'card', id: 'approval', 'aria-label': 'Selected approval', tabindex: '-1' });
   const decidedBody = h('tbody');
   const error = h('p', { class: 'error', role: 'alert' });
   const count = h('span', { class: 'muted', id: 'pending-count' });
-  root.append(
+  put(root,
     h('h1', {}, 'Inbox ', count),
     h('p', { class: 'shortcuts', id: 'shortcuts' }, 'Keyboard: ',
       KEYS.map(([k, what], i) => [i ? ', ' : '', h('kbd', {}, k), ` ${what}`]),
@@ -53,16 +54,16 @@ export async function render(root, ctx) {
   }
 
   function drawList() {
-    list.replaceChildren();
+    fill(list);
     count.textContent = `(${items.length} pending)`;
     if (!items.length) {
-      list.append(h('li', { class: 'muted' }, h('p', { class: 'help' }, 'Nothing waits for approval.')));
+      put(list, h('li', { class: 'muted' }, h('p', { class: 'help' }, 'Nothing waits for approval.')));
       return;
     }
     items.forEach((a, i) => {
       const lead = leads.get(a.lead_id);
       const q = lead?.qualification || {};
-      list.append(h('li', { class: i === cur ? 'current' : null },
+      put(list, h('li', { class: i === cur ? 'current' : null },
         h('button', { type: 'button', 'aria-current': i === cur ? 'true' : null, onclick: () => select(i, true) },
           h('span', { class: 'q-company' }, companyOf(a)),
           h('span', { class: 'q-sub' }, [lead?.contact_info?.name || argsOf(a).to || '',
@@ -213,25 +214,25 @@ export async function render(root, ctx) {
   }
 
   function drawDetail() {
-    detail.replaceChildren();
+    fill(detail);
     const a = items[cur];
     if (!a) {
-      detail.append(h('p', {}, 'No approval is pending. Drafts appear here when the pipeline reaches the BDR step.'));
+      put(detail, h('p', {}, 'No approval is pending. Drafts appear here when the pipeline reaches the BDR step.'));
       return;
     }
     const args = argsOf(a);
-    detail.append(
+    put(detail,
       h('h2', { id: 'approval-title' }, companyOf(a)),
       h('p', { class: 'muted' }, `To ${args.to || '—'} · drafted ${fmt.date(a.created_at)} · ${cur + 1} of ${items.length}`),
       leadBlock(a),
       meetingBlock(args.meeting));
-    if (mode === 'edit') detail.append(editView(a));
-    else if (mode === 'respond') detail.append(respondView());
+    if (mode === 'edit') put(detail, editView(a));
+    else if (mode === 'respond') put(detail, respondView());
     else {
-      if (mode === 'confirm-accept') detail.append(confirmView('accept'));
-      else if (mode === 'confirm-ignore') detail.append(confirmView('ignore'));
-      else detail.append(actionButtons());
-      detail.append(h('h3', {}, `Messages (${messagesOf(a).length})`), ...messagesView(a));
+      if (mode === 'confirm-accept') put(detail, confirmView('accept'));
+      else if (mode === 'confirm-ignore') put(detail, confirmView('ignore'));
+      else put(detail, actionButtons());
+      put(detail, h('h3', {}, `Messages (${messagesOf(a).length})`), ...messagesView(a));
     }
   }
 
@@ -259,19 +260,33 @@ export async function render(root, ctx) {
     if (!a || busy) return;
     busy = true;
     error.textContent = '';
-    const reviewer = `${principal?.name || 'console'} (${principal?.id || 'unknown'})`.slice(0, 200);
+    let what;
     try {
-      await api(`/api/approvals/${encodeURIComponent(a.id)}`, { method: 'POST', body: { ...response, reviewer } });
+      // the server records the key's own name as the reviewer
+      await api(`/api/approvals/${encodeURIComponent(a.id)}`, { method: 'POST', body: response });
+      what = { accept: 'Accepted: the e-mail is queued', edit: 'Edited and sent', respond: 'Note recorded', ignore: 'Ignored' }[response.type];
     } catch (e) {
       busy = false;
       if (e.status === 401) return;
-      error.textContent = `The answer was not recorded: ${e.message}`;
-      announce(error.textContent);
-      return;
+      if (e.status !== 409) {
+        error.textContent = `The answer was not recorded: ${e.message}`;
+        announce(error.textContent);
+        return;
+      }
+      // a colleague answered it first: it is no longer this inbox's to answer
+      let now = null;
+      try {
+        now = await api(`/api/approvals/${encodeURIComponent(a.id)}`);
+      } catch {
+        now = null;
+      }
+      const verb = { accepted: 'accepted', edited: 'edited and sent', responded: 'answered with a note', ignored: 'ignored' }[now?.status] || 'answered';
+      what = `Already ${verb} by ${now?.reviewer || 'someone else'}; your answer was not recorded`;
+      error.textContent = `${what} (${companyOf(a)}).`;
     }
     busy = false;
-    const what = { accept: 'Accepted: the e-mail is queued', edit: 'Edited and sent', respond: 'Note recorded', ignore: 'Ignored' }[response.type];
-    items.splice(cur, 1);
+    const i = items.indexOf(a);
+    if (i >= 0) items.splice(i, 1);
     mode = 'view';
     if (cur >= items.length) cur = Math.max(0, items.length - 1);
     if (items[cur]) await loadLead(items[cur].lead_id);
@@ -287,12 +302,12 @@ export async function render(root, ctx) {
     try {
       all = await api('/api/approvals?limit=50');
     } catch (e) {
-      if (e.status !== 401) decidedBody.replaceChildren(h('tr', {}, h('td', { colspan: '4' }, e.message)));
+      if (e.status !== 401) fill(decidedBody, h('tr', {}, h('td', { colspan: '4' }, e.message)));
       return;
     }
     const decided = all.items.filter(a => a.status !== 'pending').slice(0, 20);
     await Promise.all(decided.map(a => loadLead(a.lead_id)));
-    decidedBody.replaceChildren(...(decided.length ? decided.map(a => h('tr', {},
+    fill(decidedBody, ...(decided.length ? decided.map(a => h('tr', {},
       h('td', {}, companyOf(a)),
       h('td', {}, DECISIONS[a.status] || a.status, a.response?.type === 'respond' && typeof a.response.args === 'string'
         ? h('span', { class: 'muted' }, `: ${a.response.args}`) : null),

@@ -1,6 +1,7 @@
 // Leads: the stored leads (GET /api/leads) with search (q), tier, minimum score, sort and
 // pages; each opens its page (#/leads/{id}). Export downloads the same selection as CSV
 // (GET /api/leads/export, fetched with the key, saved from a Blob).
+import { put, fill } from '../lib.js';
 
 const PAGE = 25;
 // kept while the tab lives, so coming back from a lead finds the same list
@@ -37,7 +38,7 @@ export async function render(root, ctx) {
   const tbody = h('tbody');
   const prev = h('button', { type: 'button', onclick: () => go(state.offset - PAGE) }, 'Previous page');
   const next = h('button', { type: 'button', onclick: () => go(state.offset + PAGE) }, 'Next page');
-  root.append(h('h1', {}, 'Leads'), form, error, summary,
+  put(root, h('h1', {}, 'Leads'), form, error, summary,
     h('div', { class: 'table-wrap' }, h('table', { id: 'leads-table', 'aria-describedby': 'leads-summary' },
       h('thead', {}, h('tr', {}, ...['Company', 'Contact', 'Industry', 'Tier', 'Score', 'Updated'].map(t => h('th', { scope: 'col' }, t)))),
       tbody)),
@@ -62,7 +63,7 @@ export async function render(root, ctx) {
       if (e.status !== 401) error.textContent = e.message;
       return;
     }
-    tbody.replaceChildren(...page.items.map(l => {
+    fill(tbody, ...page.items.map(l => {
       const qn = l.qualification || {};
       return h('tr', {},
         h('td', {}, h('a', { href: `#/leads/${encodeURIComponent(l.id)}` }, l.company_name)),
@@ -72,13 +73,13 @@ export async function render(root, ctx) {
         h('td', {}, qn.score ?? '—'),
         h('td', {}, fmt.date(l.updated_at)));
     }));
-    if (!page.items.length) tbody.append(h('tr', {}, h('td', { colspan: '6', class: 'muted' }, 'No lead matches.')));
+    if (!page.items.length) put(tbody, h('tr', {}, h('td', { colspan: '6', class: 'muted' }, 'No lead matches.')));
     const from = page.total ? state.offset + 1 : 0;
     const to = state.offset + page.items.length;
     summary.textContent = `${fmt.number(page.total)} leads${from ? `, showing ${from}–${to}` : ''}`;
     prev.disabled = state.offset === 0;
     next.disabled = to >= page.total;
-    announce(summary.textContent);
+    // the summary is aria-live itself: no announce() too, or it is heard twice
   }
 
   async function exportCsv() {
@@ -88,7 +89,7 @@ export async function render(root, ctx) {
       const blob = await res.blob();
       const url = URL.createObjectURL(blob);
       const a = h('a', { href: url, download: `leads-${new Date().toISOString().slice(0, 10)}.csv` });
-      document.body.append(a);
+      put(document.body, a);
       a.click();
       a.remove();
       setTimeout(() => URL.revokeObjectURL(url), 10000);
