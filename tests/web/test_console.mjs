@@ -288,6 +288,38 @@ await steps([
     assert.match(await mapping.nth(2).innerText(), /Person - Email - Work\s+contact_info\.email/);
     assert.match(await page.locator('#preview').innerText(), /delimiter ";"/);
   }],
+  ['every link of the navigation opens its page', async () => {
+    const links = await page.locator('#nav a[data-page]').evaluateAll(as => as.filter(a => !a.closest('li').hidden).map(a => a.dataset.page));
+    assert.deepEqual(links, ['inbox', 'leads', 'import', 'runs', 'conversations', 'health']);
+    for (const name of links) {
+      await page.locator(`#nav a[data-page="${name}"]`).click();
+      await page.locator(`#nav a[data-page="${name}"][aria-current="page"]`).waitFor();
+      await page.locator('main h1').first().waitFor();
+      const text = await page.locator('main').innerText();
+      assert.ok(!/not available in this build|This page failed|can't be reached/.test(text), `${name}: ${text.slice(0, 200)}`);
+    }
+  }],
+  ['a server that cannot be reached is said so, not a broken build', async () => {
+    // a page's module that does not arrive: "No connection" with a retry, not "not in this build"
+    // (a module not loaded before: the browser keeps the ones it has)
+    await page.route(`${srv.url}/assets/pages/conversation.js`, r => r.abort('connectionrefused'));
+    await page.evaluate(() => { location.hash = '#/conversations/no-such-thread'; });
+    await page.getByRole('heading', { name: 'No connection' }).waitFor();
+    assert.match(await page.locator('main').innerText(), /The server can't be reached/);
+    assert.doesNotMatch(await page.locator('main').innerText(), /not available in this build/);
+    await page.unroute(`${srv.url}/assets/pages/conversation.js`);
+    await page.getByRole('button', { name: 'Retry' }).click();
+    await page.getByRole('heading', { name: 'No connection' }).waitFor({ state: 'detached' });
+    // an API call that does not arrive: the same words, not the browser's "Failed to fetch"
+    await page.route(/\/api\/leads\?/, r => r.abort('connectionrefused'));
+    await page.evaluate(() => { location.hash = '#/leads'; });
+    await page.locator('main p.error').filter({ hasText: "The server can't be reached" }).waitFor();
+    assert.doesNotMatch(await page.locator('main').innerText(), /Failed to fetch/);
+    await page.unroute(/\/api\/leads\?/);
+    // (and the 404 of the thread the retried page asked for)
+    assert.ok(w.errors.every(e => /ERR_CONNECTION_REFUSED|status of 404/.test(e)), `${w.errors}`);
+    w.errors.length = 0;
+  }],
   ['a page this build lacks says so instead of breaking', async () => {
     await page.evaluate(() => { location.hash = '#/nosuchpage'; });
     await page.getByRole('heading', { name: 'Not available' }).waitFor();
