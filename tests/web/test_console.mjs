@@ -288,6 +288,44 @@ await steps([
     assert.match(await mapping.nth(2).innerText(), /Person - Email - Work\s+contact_info\.email/);
     assert.match(await page.locator('#preview').innerText(), /delimiter ";"/);
   }],
+  ['each file gets its own encoding: Windows-1252 is recognised, a UTF-8 file resets it', async () => {
+    await page.getByRole('link', { name: 'Import', exact: true }).click();
+    await page.locator('#drop').waitFor();
+    // Excel on Windows: "Société Générale" in Windows-1252 (é is the byte 0xE9)
+    const cp1252 = Buffer.concat([Buffer.from('Company,Email\r\nSoci'), Buffer.from([0xe9]), Buffer.from('t'),
+      Buffer.from([0xe9]), Buffer.from(' G'), Buffer.from([0xe9]), Buffer.from('n'), Buffer.from([0xe9]), Buffer.from('rale,paul.martin@societe-generale.example\r\n')]);
+    await page.getByLabel('CSV file').setInputFiles({ name: 'excel.csv', mimeType: 'text/csv', buffer: cp1252 });
+    await page.locator('#mapping tbody tr').first().waitFor();
+    assert.equal(await page.locator('#charset').inputValue(), 'windows-1252');
+    assert.match(await page.locator('#charset-note').innerText(), /not UTF-8: it will be read as Windows-1252/);
+    await page.getByRole('button', { name: /^Import excel\.csv/ }).click();
+    await page.locator('#count-created').filter({ hasText: '1' }).waitFor();
+    const made = (await call(srv, '/api/leads?q=paul.martin')).json.items;
+    assert.equal(made[0]?.company_name, 'Société Générale');
+    // then a UTF-8 file with a BOM: back to UTF-8, no note
+    await page.getByLabel('CSV file').setInputFiles({ name: 'utf8.csv', mimeType: 'text/csv',
+      buffer: Buffer.from('\uFEFFCompany,Email\r\nZürich Analytics,lena.vogel@zurich-analytics.example\r\n') });
+    await page.getByRole('button', { name: /^Import utf8\.csv/ }).waitFor();
+    assert.equal(await page.locator('#charset').inputValue(), '');
+    assert.equal(await page.locator('#charset-note').innerText(), '');
+    await page.getByRole('button', { name: /^Import utf8\.csv/ }).click();
+    await page.locator('#count-created').filter({ hasText: '1' }).waitFor();
+    assert.equal((await call(srv, '/api/leads?q=lena.vogel')).json.items[0]?.company_name, 'Zürich Analytics');
+  }],
+  ['a refused import counts the rows in error, not zero rows', async () => {
+    await page.getByLabel('Import the valid rows').uncheck();
+    await page.getByLabel('CSV file').setInputFiles(join(SOURCE_DIR, 'tests', 'web', 'data', 'hubspot-export.csv'));
+    await page.getByRole('button', { name: /^Import hubspot-export\.csv/ }).click();
+    await page.locator('#import-error').filter({ hasText: 'Nothing was imported' }).waitFor();
+    assert.equal(await page.locator('#count-failed').innerText(), '2');
+    const counts = await page.locator('#report-counts').innerText();
+    assert.doesNotMatch(counts, /Created|Updated|Skipped|Merged|^Rows$/m, counts);
+    assert.equal(await page.locator('#report-errors tbody tr').count(), 2);
+    assert.deepEqual(await nullWords(page), []);
+    // the browser logs the 422 itself
+    assert.deepEqual(w.errors, ['console: Failed to load resource: the server responded with a status of 422 (Unprocessable Content)']);
+    w.errors.length = 0;
+  }],
   ['every link of the navigation opens its page', async () => {
     const links = await page.locator('#nav a[data-page]').evaluateAll(as => as.filter(a => !a.closest('li').hidden).map(a => a.dataset.page));
     assert.deepEqual(links, ['inbox', 'leads', 'import', 'runs', 'conversations', 'health']);
@@ -376,6 +414,10 @@ await steps([
     await page.locator('#timeline li').first().waitFor();
     assert.equal(await page.locator('#draft-outreach').count(), 0);
     assert.deepEqual(await nullWords(page), [], 'no "null" on a read-only key\'s lead page');
+    // nor offered an import it could not do
+    await page.getByRole('link', { name: 'Import', exact: true }).click();
+    await page.locator('#cannot-import').filter({ hasText: 'needs the write scope' }).waitFor();
+    assert.equal(await page.locator('#csv-file').count(), 0);
     await page.evaluate(() => { location.hash = '#/leads'; });
     await page.locator('#leads-summary').filter({ hasText: /\d+ leads/ }).waitFor();
     await page.getByRole('link', { name: 'Inbox', exact: true }).click();
