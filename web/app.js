@@ -52,8 +52,14 @@ function renderWho() {
   );
 }
 
+// What one user's pages kept (the leads list's filters) is not the next user's.
+function forgetPages() {
+  import('./pages/leads.js').then(m => m.reset?.(), () => {});
+}
+
 function signOut() {
   clearKey();
+  forgetPages();
   principal = null;
   signInNote = 'Signed out: the key is no longer kept in this tab.';
   renderWho();
@@ -223,6 +229,7 @@ async function route(focusMain = false) {
 
 onUnauthorized(() => {
   clearKey();
+  forgetPages();
   principal = null;
   signInNote = 'The server refused the key (revoked or expired?): sign in again.';
   renderWho();

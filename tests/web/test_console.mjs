@@ -81,6 +81,12 @@ await steps([
     assert.deepEqual(await unlabelled(page), [], 'every control of the inbox and its editor has a label');
     await page.keyboard.press('Control+A');
     await page.keyboard.type(NEW_SUBJECT);
+    await page.keyboard.press('Enter'); // sends nothing: only the Send button does
+    assert.equal(await page.locator('#edit-subject-0:focus').count(), 1);
+    await page.keyboard.press('Tab'); // the body
+    await page.keyboard.press('Tab');
+    const send = page.getByRole('button', { name: 'Send edited' });
+    for (let i = 0; i < 30 && !(await send.evaluate(b => b === document.activeElement)); i++) await page.keyboard.press('Tab');
     await page.keyboard.press('Enter');
     await page.locator('#status').filter({ hasText: 'Edited and sent' }).waitFor();
     await page.locator('#pending-count').filter({ hasText: '(2 pending)' }).waitFor();
@@ -93,6 +99,18 @@ await steps([
     assert.ok(email, `no e-mail with the edited subject in ${JSON.stringify(out.json.items.map(i => i.payload.subject))}`);
     const followups = out.json.items.filter(i => i.kind === 'followup' && i.thread_id === email.thread_id);
     assert.ok(followups.length >= 1 && followups.every(f => f.payload.subject === `Re: ${NEW_SUBJECT}`));
+  }],
+  ['the single-key shortcuts can be turned off, and stay off in this tab', async () => {
+    await page.getByLabel('Single-key shortcuts').uncheck();
+    await page.locator('body').focus();
+    await page.keyboard.press('e');
+    await page.keyboard.press('i');
+    assert.equal(await page.locator('#edit-subject-0').count() + await page.locator('#confirm').count(), 0, 'no key acted');
+    await page.getByRole('link', { name: 'Leads', exact: true }).click();
+    await page.getByRole('link', { name: 'Inbox', exact: true }).click();
+    await page.locator('#pending-count').filter({ hasText: '(2 pending)' }).waitFor();
+    assert.equal(await page.getByLabel('Single-key shortcuts').isChecked(), false);
+    await page.getByLabel('Single-key shortcuts').check();
   }],
   ['a respond with a note sends nothing and is listed with its note', async () => {
     const company = await page.locator('#approval-title').innerText();
@@ -108,13 +126,15 @@ await steps([
     await page.getByRole('link', { name: 'Leads', exact: true }).click();
     await page.locator('#leads-summary').filter({ hasText: /\d+ leads/ }).waitFor();
     assert.ok(await page.evaluate(() => !!document.activeElement.closest('main')), 'focus moved to the new page');
+    // typed, not applied: the export is of what the box says (and the list follows)
     await page.getByLabel('Search').fill('quorvianta');
-    await page.getByRole('button', { name: 'Apply' }).click();
-    await page.locator('#leads-summary').filter({ hasText: /^1 leads/ }).waitFor();
     assert.deepEqual(await unlabelled(page), [], 'every control of the leads page has a label');
-    assert.equal(await page.locator('#leads-table tbody tr').count(), 1);
+    assert.ok(await page.getByLabel('For Excel on Windows').isChecked(), 'a byte order mark by default');
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export CSV' }).click()]);
+    await page.locator('#leads-summary').filter({ hasText: /^1 lead,/ }).waitFor();
+    assert.equal(await page.locator('#leads-table tbody tr').count(), 1);
     const csv = await (await import('node:fs/promises')).readFile(await download.path(), 'utf8');
+    assert.ok(csv.startsWith('\uFEFF'), 'Excel on Windows needs the byte order mark');
     const lines = csv.trim().split(/\r?\n/);
     assert.equal(lines.length, 2, `the export has the header and the one lead found: ${csv.slice(0, 300)}`);
     assert.match(lines[1], /Quorvianta Software/);
@@ -134,6 +154,12 @@ await steps([
     await page.getByRole('button', { name: 'Draft outreach (to the inbox)' }).click();
     await page.locator('#pending-count').filter({ hasText: '(2 pending)' }).waitFor();
     assert.equal(await page.locator('#queue li .q-company').filter({ hasText: 'Quorvianta Software' }).count(), 1);
+    // back on the lead: its draft waits, so no second one is offered
+    await page.goBack();
+    await page.locator('#draft-waiting').filter({ hasText: 'waiting in the inbox' }).waitFor();
+    assert.equal(await page.locator('#draft-outreach').count(), 0);
+    await page.locator('#draft-waiting a').click();
+    await page.locator('#pending-count').filter({ hasText: '(2 pending)' }).waitFor();
   }],
   ['a CRM export with two bad rows: the column preview, then the report by row', async () => {
     await page.getByRole('link', { name: 'Import', exact: true }).click();
@@ -195,6 +221,11 @@ await steps([
     await signIn(p2, srv);
     await p2.locator('#queue li button').first().waitFor();
     assert.equal(await p2.locator('#queue li button').count(), 2);
+    await p2.locator('#queue li button').nth(1).tap();
+    await p2.locator('#approval:focus').waitFor();
+    const top = await p2.locator('#approval').evaluate(e => e.getBoundingClientRect().top);
+    assert.ok(top >= 0 && top < 200, `the tapped draft's detail is in view (${top}px)`);
+    await p2.evaluate(() => window.scrollTo(0, 0));
     assert.ok(!(await p2.locator('#nav').isVisible()), 'the navigation is folded');
     await p2.getByRole('button', { name: 'Menu' }).click();
     assert.equal(await p2.getByRole('button', { name: 'Menu' }).getAttribute('aria-expanded'), 'true');
@@ -265,6 +296,7 @@ await steps([
     await page.locator('#confirm:focus').waitFor();
     await page.keyboard.press('Enter');
     await page.locator('#pending-count').filter({ hasText: '(0 pending)' }).waitFor();
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'approval', 'focus stays in the inbox');
     const rows = page.locator('table.decided tbody tr');
     await rows.filter({ hasText: first }).filter({ hasText: 'Accepted' }).waitFor();
     await rows.filter({ hasText: 'Ignored' }).filter({ hasText: 'kim@pipewise.example' }).waitFor();

@@ -31,7 +31,17 @@ export async function render(root, ctx) {
   // the BDR step drafts outreach and stops at an approval: the inbox then has it
   const canWrite = ctx.principal?.scopes?.some(x => x === 'write' || x === 'admin');
   const draftNote = h('span', { class: 'muted', 'aria-live': 'polite' });
-  const draft = canWrite ? h('button', { type: 'button', id: 'draft-outreach' }, 'Draft outreach (to the inbox)') : null;
+  // one draft at a time: while one waits in the inbox, a link to it instead of the button
+  let waiting = false;
+  if (canWrite) {
+    try {
+      const pending = await api('/api/approvals?status=pending&limit=500');
+      waiting = (pending.items || []).some(a => a.lead_id === lead.id);
+    } catch (e) {
+      if (e.status === 401) return undefined;
+    }
+  }
+  const draft = canWrite && !waiting ? h('button', { type: 'button', id: 'draft-outreach' }, 'Draft outreach (to the inbox)') : null;
   draft?.addEventListener('click', async () => {
     draft.disabled = true;
     draftNote.textContent = ' Drafting…';
@@ -48,6 +58,7 @@ export async function render(root, ctx) {
     h('p', {}, h('a', { href: '#/leads' }, '← Leads')),
     h('h1', {}, lead.company_name, ' ', q.tier ? h('span', { class: `badge tier-${q.tier}` }, `Tier ${q.tier}`) : null),
     draft ? h('p', {}, draft, draftNote) : null,
+    waiting ? h('p', { class: 'note', id: 'draft-waiting' }, 'A draft for this lead is waiting in the ', h('a', { href: '#/inbox' }, 'inbox'), '.') : null,
     h('section', { class: 'card', 'aria-labelledby': 'lead-data' },
       h('h2', { id: 'lead-data' }, 'Lead'),
       h('dl', { class: 'facts' },
@@ -84,7 +95,7 @@ export async function render(root, ctx) {
     const rows = [];
     const walk = (obj, prefix) => {
       for (const [k, v] of Object.entries(obj)) {
-        if (rows.length > 40 || k === 'processing_time') continue;
+        if (rows.length > 40 || k === 'processing_time' || k === 'cache_key' || k === 'cache_hit') continue;
         const name = prefix ? `${prefix}.${k}` : k;
         if (v && typeof v === 'object' && !Array.isArray(v)) walk(v, name);
         else if (v !== null && v !== '') rows.push(fact(name.replace(/_/g, ' '), Array.isArray(v) ? v.map(x => (typeof x === 'object' ? JSON.stringify(x) : x)).join(', ') : String(v)));
