@@ -80,10 +80,10 @@ void sa_route_approval_decide(struct sa_req *r)
     json_t *out = NULL;
     struct sa_err err = {0};
     bool recorded = false;
-    int rc = json_array_size(detail) ? SA_EINVAL
-                                     : sa_app_decide(r->app, r->params[0], response,
-                                                     who[0] ? who : NULL, detail, &out,
-                                                     &recorded, &err);
+    int rc = json_array_size(detail)
+                 ? SA_EINVAL
+                 : sa_app_decide(r->app, r->params[0], response, who[0] ? who : NULL, detail, &out,
+                                 &recorded, &err);
     if (rc == SA_EINVAL && json_array_size(detail))
         sa_reply_problem(r, 422, "validation_error", json_incref(detail));
     else if (rc == SA_ENOTFOUND)
@@ -99,10 +99,10 @@ void sa_route_approval_decide(struct sa_req *r)
         sa_reply_unavailable(r, rc, &err, "Recording the answer");
     else {
         /* the audit record says which answer and whether it was a repeat */
-        r->audit_detail = json_pack("{s:O?, s:s?, s:O?, s:O?}", "type",
-                                    json_object_get(response, "type"), "reviewer",
-                                    who[0] ? who : NULL, "reviewer_given", rv, "duplicate",
-                                    json_object_get(out, "duplicate"));
+        r->audit_detail =
+            json_pack("{s:O?, s:s?, s:O?, s:O?}", "type", json_object_get(response, "type"),
+                      "reviewer", who[0] ? who : NULL, "reviewer_given", rv, "duplicate",
+                      json_object_get(out, "duplicate"));
         sa_reply_json(r, 200, out);
     }
     json_decref(detail);
