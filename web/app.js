@@ -81,9 +81,9 @@ function showSignIn() {
     h('label', { for: 'api-key' }, 'API key'),
     input,
     h('p', { id: 'api-key-help', class: 'help' },
-      'Paste an API key (make run prints one at its first start; more with ',
-      h('code', {}, 'sales-agent keys create --name you --scopes read,write,approve'),
-      '). It is kept in this tab only and sent in a header, never in a URL.'),
+      'Paste the API key your admin gave you. It is kept in this tab only and sent in a header, never in a URL. ',
+      '(Running the server yourself? make run prints a key at its first start; make more with ',
+      h('code', {}, 'sales-agent keys create --name you --scopes read,write,approve'), '.)'),
     button, error);
   form.addEventListener('submit', async ev => {
     ev.preventDefault();
@@ -236,10 +236,19 @@ onUnauthorized(() => {
   route();
 });
 
-document.getElementById('nav-toggle').addEventListener('click', ev => {
+const navToggle = document.getElementById('nav-toggle');
+navToggle.addEventListener('click', () => {
   const navEl = document.getElementById('nav');
   const open = navEl.classList.toggle('open');
-  ev.currentTarget.setAttribute('aria-expanded', String(open));
+  navToggle.setAttribute('aria-expanded', String(open));
+  if (open) navEl.querySelector('a[aria-current="page"], li:not([hidden]) a')?.focus();
+});
+// Esc closes the phone's menu, back on its button
+document.getElementById('nav').addEventListener('keydown', ev => {
+  if (ev.key !== 'Escape' || !ev.currentTarget.classList.contains('open')) return;
+  ev.currentTarget.classList.remove('open');
+  navToggle.setAttribute('aria-expanded', 'false');
+  navToggle.focus();
 });
 // "Skip to content" must not change the hash (the router owns it)
 document.getElementById('skip').addEventListener('click', ev => {

@@ -232,7 +232,10 @@ await steps([
     await p2.getByRole('link', { name: 'Inbox' }).waitFor();
     const overflow = await p2.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     assert.ok(overflow <= 0, `no sideways scrolling (${overflow}px too wide)`);
-    await p2.getByRole('button', { name: 'Menu' }).click();
+    assert.ok(await p2.evaluate(() => !!document.activeElement.closest('#nav')), 'focus moved into the open menu');
+    await p2.keyboard.press('Escape'); // closes it, back on Menu
+    await p2.locator('#nav-toggle[aria-expanded="false"]:focus').waitFor();
+    assert.ok(!(await p2.locator('#nav').isVisible()));
     await screenshot(p2, bin, 'inbox-phone');
     // a lead with enrichment on a 360px phone: names above values, not a 16px column
     const lead = (await call(srv, '/api/leads?q=quorvianta')).json.items[0];
