@@ -13,6 +13,11 @@ foreach(rel IN LISTS files)
   if(rel MATCHES "(^|/)\\.|~$|\\.swp$")
     continue()
   endif()
+  # the name goes into a C string as is: a quote or a backslash would break it, so such a
+  # name is refused
+  if(rel MATCHES "[\"\\]")
+    message(FATAL_ERROR "embed_web: web/${rel}: a file name with a quote or a backslash cannot be embedded; rename it")
+  endif()
   file(READ "${DIR}/${rel}" hex HEX)
   file(SHA256 "${DIR}/${rel}" sum)
   string(SUBSTRING "${sum}" 0 16 tag)

@@ -2,7 +2,7 @@
 // are #/name and #/name/{x}: #/inbox loads pages/inbox.js, #/leads/{id} the singular page
 // pages/lead.js (runs -> run, conversations -> conversation). Each page module exports
 // render(root, ctx) and may return a cleanup function, called when the user navigates away.
-import { api, stream, h, fmt, nav, announce, getKey, setKey, clearKey, onUnauthorized } from './lib.js';
+import { api, stream, h, put, fill, fmt, nav, announce, clearStatus, probePage, OFFLINE, getKey, setKey, clearKey, onUnauthorized } from './lib.js';
 
 const SINGULAR = { leads: 'lead', runs: 'run', conversations: 'conversation' };
 const TITLES = {
@@ -43,17 +43,23 @@ function runCleanup() {
 }
 
 function renderWho() {
-  who.replaceChildren();
+  fill(who);
   if (!principal) return;
-  who.append(
+  put(who,
     h('span', { class: 'who-name', title: principal.id }, `Signed in as ${principal.name || principal.id}`),
     h('span', { class: 'who-scopes' }, ` (${principal.scopes.join(', ')})`),
     h('button', { type: 'button', class: 'link', id: 'sign-out', onclick: signOut }, 'Sign out'),
   );
 }
 
+// What one user's pages kept (the leads list's filters) is not the next user's.
+function forgetPages() {
+  import('./pages/leads.js').then(m => m.reset?.(), () => {});
+}
+
 function signOut() {
   clearKey();
+  forgetPages();
   principal = null;
   signInNote = 'Signed out: the key is no longer kept in this tab.';
   renderWho();
@@ -75,9 +81,9 @@ function showSignIn() {
     h('label', { for: 'api-key' }, 'API key'),
     input,
     h('p', { id: 'api-key-help', class: 'help' },
-      'Paste an API key (make run prints one at its first start; more with ',
-      h('code', {}, 'sales-agent keys create --name you --scopes read,write,approve'),
-      '). It is kept in this tab only and sent in a header, never in a URL.'),
+      'Paste the API key your admin gave you. It is kept in this tab only and sent in a header, never in a URL. ',
+      '(Running the server yourself? make run prints a key at its first start; make more with ',
+      h('code', {}, 'sales-agent keys create --name you --scopes read,write,approve'), '.)'),
     button, error);
   form.addEventListener('submit', async ev => {
     ev.preventDefault();
@@ -107,11 +113,11 @@ function showSignIn() {
     }
     signInNote = '';
     renderWho();
+    if (!parse(location.hash)) history.replaceState(null, '', '#/inbox');
+    await route();
     announce(`Signed in as ${principal.name || principal.id}`);
-    if (!parse(location.hash)) nav('#/inbox');
-    else route();
   });
-  main.replaceChildren(form);
+  fill(main, form);
   input.focus();
 }
 
@@ -123,10 +129,25 @@ function markNav(name) {
 }
 
 function notAvailable(name) {
-  main.replaceChildren(
+  fill(main,
     h('h1', {}, 'Not available'),
     h('p', {}, `The page "${name}" is not available in this build of the console.`),
     h('p', {}, h('a', { href: '#/inbox' }, 'Back to the inbox')));
+}
+
+// The server did not answer (stopped, or no network): not a broken build.
+function unreachable() {
+  fill(main,
+    h('h1', {}, 'No connection'),
+    h('p', { class: 'error', role: 'alert' }, OFFLINE),
+    h('p', {}, h('button', { type: 'button', class: 'primary', id: 'retry', onclick: () => route(true) }, 'Retry')));
+}
+
+// Hides the navigation's links to pages this build does not have.
+async function hideMissingPages() {
+  for (const a of document.querySelectorAll('#nav a[data-page]')) {
+    if ((await probePage(a.dataset.page)) === 'missing') a.closest('li').hidden = true;
+  }
 }
 
 // focusMain: a navigation the user made (not the first load), after which focus moves
@@ -134,6 +155,7 @@ function notAvailable(name) {
 async function route(focusMain = false) {
   const token = ++seq;
   runCleanup();
+  clearStatus();
   const fresh = main.cloneNode(false);
   main.replaceWith(fresh);
   main = fresh;
@@ -148,7 +170,8 @@ async function route(focusMain = false) {
       principal = await api('/api/whoami');
     } catch (e) {
       if (token !== seq) return;
-      if (e.status !== 401) main.replaceChildren(h('p', { class: 'error', role: 'alert' }, `Could not reach the server: ${e.message}`));
+      if (e.offline) unreachable();
+      else if (e.status !== 401) fill(main, h('p', { class: 'error', role: 'alert' }, `Could not check the key: ${e.message}`));
       return;
     }
     if (token !== seq) return;
@@ -171,7 +194,13 @@ async function route(focusMain = false) {
   } catch (e) {
     if (token !== seq) return;
     console.warn(`page ${module} not loaded`, e);
-    notAvailable(r.name);
+    // a module that did not load: missing from the build, or the server is gone
+    const why = await probePage(module);
+    if (token !== seq) return;
+    if (why === 'missing') notAvailable(r.name);
+    else if (why === 'offline') unreachable();
+    else fill(main, h('h1', {}, TITLES[module] || r.name), h('p', { class: 'error', role: 'alert' }, `This page failed to load: ${e.message}`),
+      h('p', {}, h('button', { type: 'button', id: 'retry', onclick: () => location.reload() }, 'Reload the console')));
     return;
   }
   if (token !== seq) return;
@@ -193,22 +222,33 @@ async function route(focusMain = false) {
   } catch (e) {
     if (token !== seq) return;
     if (e.status === 401) return; // back at the sign-in already
-    main.append(h('p', { class: 'error', role: 'alert' }, `This page failed: ${e.message}`));
+    if (e.offline) unreachable();
+    else put(main, h('p', { class: 'error', role: 'alert' }, `This page failed: ${e.message}`));
   }
 }
 
 onUnauthorized(() => {
   clearKey();
+  forgetPages();
   principal = null;
   signInNote = 'The server refused the key (revoked or expired?): sign in again.';
   renderWho();
   route();
 });
 
-document.getElementById('nav-toggle').addEventListener('click', ev => {
+const navToggle = document.getElementById('nav-toggle');
+navToggle.addEventListener('click', () => {
   const navEl = document.getElementById('nav');
   const open = navEl.classList.toggle('open');
-  ev.currentTarget.setAttribute('aria-expanded', String(open));
+  navToggle.setAttribute('aria-expanded', String(open));
+  if (open) navEl.querySelector('a[aria-current="page"], li:not([hidden]) a')?.focus();
+});
+// Esc closes the phone's menu, back on its button
+document.getElementById('nav').addEventListener('keydown', ev => {
+  if (ev.key !== 'Escape' || !ev.currentTarget.classList.contains('open')) return;
+  ev.currentTarget.classList.remove('open');
+  navToggle.setAttribute('aria-expanded', 'false');
+  navToggle.focus();
 });
 // "Skip to content" must not change the hash (the router owns it)
 document.getElementById('skip').addEventListener('click', ev => {
@@ -218,4 +258,5 @@ document.getElementById('skip').addEventListener('click', ev => {
 window.addEventListener('hashchange', () => {
   if (location.hash.startsWith('#/') || !getKey()) route(true);
 });
+hideMissingPages();
 route();

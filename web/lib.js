@@ -37,6 +37,14 @@ export function problemText(problem, status) {
   return `The server answered ${status}`;
 }
 
+export const OFFLINE = "The server can't be reached (stopped, or this computer is offline): try again in a moment.";
+function offline() {
+  const err = new Error(OFFLINE);
+  err.status = 0;
+  err.offline = true;
+  return err;
+}
+
 // fetch with the key. body: an object (sent as JSON), or a string/Blob/File sent as is
 // (give its Content-Type in headers). Returns the parsed JSON (text for other types, the
 // Response itself with raw). A non-2xx throws an Error with .status and .problem; a 401
@@ -53,7 +61,14 @@ export async function api(path, { method = 'GET', body, headers = {}, raw = fals
   }
   // the server wants every POST to say application/json, even without a body
   if (method !== 'GET' && method !== 'HEAD' && !hdrs['Content-Type']) hdrs['Content-Type'] = 'application/json';
-  const res = await fetch(path, { method, headers: hdrs, body: payload, signal, credentials: 'omit', cache: 'no-store' });
+  let res;
+  try {
+    res = await fetch(path, { method, headers: hdrs, body: payload, signal, credentials: 'omit', cache: 'no-store' });
+  } catch (e) {
+    if (e.name === 'AbortError') throw e;
+    // the browser's own words ("Failed to fetch") say nothing to a user
+    throw offline();
+  }
   if (!res.ok) {
     let problem = null;
     try {
@@ -137,6 +152,15 @@ export function h(tag, attrs, ...children) {
     else if (k === 'value' || k === 'checked' || k === 'selected') el[k] = v;
     else el.setAttribute(k, v === true ? '' : String(v));
   }
+  put(el, ...children);
+  return el;
+}
+
+// Appends children to el as h() does: null, undefined and false are skipped (the DOM's
+// own append would write them as the words "null" and "undefined"), arrays flattened,
+// anything else written as text. Use put/fill, never el.append/replaceChildren, with
+// children that may be absent.
+export function put(el, ...children) {
   const add = c => {
     if (c === null || c === undefined || c === false) return;
     if (Array.isArray(c)) c.forEach(add);
@@ -145,6 +169,11 @@ export function h(tag, attrs, ...children) {
   };
   children.forEach(add);
   return el;
+}
+// Replaces el's children with these (skipped and flattened as put does).
+export function fill(el, ...children) {
+  el.replaceChildren();
+  return put(el, ...children);
 }
 
 const dateOpts = { dateStyle: 'medium', timeStyle: 'short' };
@@ -192,13 +221,37 @@ export function nav(hash) {
   else location.hash = hash;
 }
 
-// A status message for everyone: shown, and read out by screen readers (aria-live).
+// A status message for everyone: shown, and read out by screen readers (aria-live); gone
+// after a few seconds and at every navigation (clearStatus), so it never stays over a page.
+const STATUS_MS = 6000;
+let statusFrame = 0;
+let statusTimer = 0;
 export function announce(text) {
   const el = document.getElementById('status');
   if (!el) return;
-  el.textContent = '';
+  clearStatus();
   // a new node so the same message twice is announced twice
-  requestAnimationFrame(() => {
+  statusFrame = requestAnimationFrame(() => {
+    statusFrame = 0;
     el.textContent = text;
+    statusTimer = setTimeout(clearStatus, STATUS_MS);
   });
+}
+export function clearStatus() {
+  cancelAnimationFrame(statusFrame);
+  clearTimeout(statusTimer);
+  statusFrame = 0;
+  statusTimer = 0;
+  const el = document.getElementById('status');
+  if (el) el.textContent = '';
+}
+
+// Whether a page's module is in this build: 'ok', 'missing' (404) or 'offline' (no answer).
+export async function probePage(module) {
+  try {
+    const res = await fetch(`/assets/pages/${module}.js`, { cache: 'no-store', credentials: 'omit' });
+    return res.status === 404 ? 'missing' : 'ok';
+  } catch {
+    return 'offline';
+  }
 }

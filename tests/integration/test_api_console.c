@@ -69,6 +69,45 @@ static void test_root_by_accept(void **state)
     resp_free(&r);
 }
 
+/* GET / weighs the Accept header's q-values (HTML only when preferred to JSON; a tie is
+ * JSON) and says Vary: Accept on both answers, so a cache keeps them apart. */
+static void test_root_q_values(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *accept;
+        bool html;
+    } cases[] = {
+        {"Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", true},
+        {"Accept: application/json;q=0.9, text/html", true},
+        {"Accept: text/*, application/json;q=0.1", true},
+        {"Accept: TEXT/HTML", true},
+        {"Accept: text/html;q=0, application/json", false},
+        {"Accept: text/html;q=0", false},
+        {"Accept: text/html;q=0.5, application/json", false},
+        {"Accept: */*", false},
+        {"Accept: application/json, text/html", false},
+        {"Accept: text/htmlx, application/json;q=0.1", false},
+        {"Accept: text/html;level=1;q=0.000, */*;q=0.1", false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct resp r;
+        harness_extra_header(cases[i].accept);
+        http("GET", "/", NULL, NULL, 0, &r);
+        harness_extra_header(NULL);
+        if (r.status != 200)
+            fail_msg("%s: %ld", cases[i].accept, r.status);
+        bool html = strncmp(r.content_type, "text/html", 9) == 0;
+        if (html != cases[i].html)
+            fail_msg("%s: answered %s", cases[i].accept, r.content_type);
+        char buf[64];
+        const char *vary = resp_header(&r, "Vary", buf, sizeof buf);
+        if (!vary || strcmp(vary, "Accept") != 0)
+            fail_msg("%s: Vary is %s", cases[i].accept, vary ? vary : "(none)");
+        resp_free(&r);
+    }
+}
+
 /* The files: content types, security headers, ETag and a 304 on revalidation; no key
  * needed (they carry no data). */
 static void test_assets(void **state)
@@ -108,6 +147,12 @@ static void test_assets(void **state)
         http("GET", files[i].path, NULL, NULL, 0, &r);
         harness_extra_header(NULL);
         assert_int_equal(r.status, 200); /* another version: the whole file */
+        resp_free(&r);
+        /* "*" in a list matches any version */
+        harness_extra_header("If-None-Match: W/\"x\", *");
+        http("GET", files[i].path, NULL, NULL, 0, &r);
+        harness_extra_header(NULL);
+        assert_int_equal(r.status, 304);
         resp_free(&r);
     }
     /* extra.css is linked by the page even before a build has one: never a failed load */
@@ -250,9 +295,9 @@ static void test_whoami_and_columns(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_root_by_accept),     cmocka_unit_test(test_assets),
-        cmocka_unit_test(test_no_escape),          cmocka_unit_test(test_redirects),
-        cmocka_unit_test(test_whoami_and_columns),
+        cmocka_unit_test(test_root_by_accept), cmocka_unit_test(test_root_q_values),
+        cmocka_unit_test(test_assets),         cmocka_unit_test(test_no_escape),
+        cmocka_unit_test(test_redirects),      cmocka_unit_test(test_whoami_and_columns),
     };
     return api_exit_status(cmocka_run_group_tests(tests, api_group_setup, api_group_teardown));
 }

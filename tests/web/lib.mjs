@@ -206,3 +206,10 @@ export async function steps(list, finish, onFail) {
 }
 
 export { readFileSync };
+
+// The words "null" or "undefined" on screen: what the DOM's append writes for a missing
+// child. Returns the offending lines of the page's visible text ([] when clean).
+export async function nullWords(page) {
+  const text = await page.locator('body').innerText();
+  return text.split('\n').filter(l => /\b(null|undefined|NaN)\b/.test(l));
+}

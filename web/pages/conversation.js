@@ -5,6 +5,7 @@
 // and two forms: send a message as the prospect (a turn of the conversation agent, for
 // testing) and reply as a person (POST /api/conversations/{id}/reply: recorded on the
 // thread, not sent).
+import { put, fill } from '../lib.js';
 import { rememberConversation } from './conversations.js';
 
 function pct(x) {
@@ -18,7 +19,7 @@ export async function render(root, ctx) {
   const sessionBox = h('dl', { class: 'facts', id: 'conv-session' });
   const turns = h('ol', { class: 'turns', id: 'conv-turns', 'aria-label': 'Messages, oldest first' });
   const error = h('p', { class: 'error', role: 'alert', id: 'conv-error' });
-  root.append(h('p', {}, h('a', { href: '#/conversations' }, 'Conversations')),
+  put(root, h('p', {}, h('a', { href: '#/conversations' }, 'Conversations')),
     h('h1', {}, 'Conversation ', h('code', {}, id)), error);
 
   let session;
@@ -50,14 +51,14 @@ export async function render(root, ctx) {
     h('label', { for: 'conv-human-msg' }, 'Your reply'), humanMsg,
     h('div', { class: 'actions' }, humanBtn), humanErr);
 
-  root.append(
+  put(root,
     h('section', { class: 'card', 'aria-labelledby': 'conv-session-h' }, h('h2', { id: 'conv-session-h' }, 'Session'), sessionBox),
     h('section', { class: 'card', 'aria-labelledby': 'conv-turns-h' }, h('h2', { id: 'conv-turns-h' }, 'Messages'), turns),
     h('div', { class: 'health-grid' }, humanForm, prospectForm));
 
   function drawSession(s) {
     const row = (k, v) => [h('dt', {}, k), h('dd', {}, v)];
-    sessionBox.replaceChildren(
+    fill(sessionBox,
       ...row('Stage', s.stage ? `${s.stage}${s.previous_stage ? ` (was ${s.previous_stage})` : ''}` : '—'),
       ...row('Turns', fmt.number(s.turns)),
       ...row('Last intent', s.last_intent ? `${s.last_intent} (${pct(s.last_confidence)})` : '—'),
@@ -83,7 +84,7 @@ export async function render(root, ctx) {
     }
     const msgs = st.values?.messages || [];
     let turn = 0;
-    turns.replaceChildren(...msgs.map(m => {
+    fill(turns, ...msgs.map(m => {
       if (m.role === 'user') {
         turn++;
         return h('li', { class: 'turn turn-prospect', dataset: { role: 'prospect', turn: String(turn) } },
@@ -103,7 +104,7 @@ export async function render(root, ctx) {
           h('span', {}, `confidence: ${pct(conf.get(turn))}`)),
         h('div', { class: 'turn-text' }, m.content || '(no automatic reply: left to a person)'));
     }));
-    if (!msgs.length) turns.append(h('li', { class: 'muted' }, 'No messages.'));
+    if (!msgs.length) put(turns, h('li', { class: 'muted' }, 'No messages.'));
   }
 
   async function submit(btn, errEl, textarea, fn, done) {

@@ -2,6 +2,7 @@
 // thread id), so this page opens one by thread id, lists the ones opened in this tab, and
 // starts a new one as a prospect (for testing the conversation agent). A lead's page
 // links to its conversations.
+import { put } from '../lib.js';
 
 const RECENT_KEY = 'sales-agent.conversations';
 
@@ -91,7 +92,7 @@ export async function render(root, ctx) {
   });
 
   const list = recent();
-  root.append(
+  put(root,
     h('h1', {}, 'Conversations'),
     h('p', { class: 'muted' }, 'The server keeps no list of conversations: open one by its thread id, from a lead\'s page, or start one.'),
     h('div', { class: 'health-grid' }, openForm, startForm),

@@ -4,6 +4,7 @@
 // histogram), the score distribution of the leads (GET /api/leads totals per score band,
 // drawn as an SVG histogram) and the model's tokens and cost (/metrics). Refreshed every
 // few seconds while the page is open.
+import { put, fill } from '../lib.js';
 
 const REFRESH_MS = 10000;
 const BREAKER = ['closed', 'open', 'half-open'];
@@ -64,7 +65,7 @@ export async function render(root, ctx) {
   const scores = h('div', { id: 'health-scores' });
   const llm = h('div', { id: 'health-llm' });
   const refreshBtn = h('button', { type: 'button', onclick: () => load(true) }, 'Refresh now');
-  root.append(
+  put(root,
     h('h1', {}, 'Health and metrics'),
     overall, h('div', { class: 'actions' }, refreshBtn), updated,
     h('div', { class: 'health-grid' },
@@ -103,7 +104,7 @@ export async function render(root, ctx) {
     overall.setAttribute('class', body.status === 'healthy' ? 'check-ok' : 'check-fail');
     const list = body.backends || {};
     const names = Object.keys(list);
-    backends.replaceChildren(...names.map(n => {
+    fill(backends, ...names.map(n => {
       const b = list[n];
       return h('tr', { dataset: { backend: n, status: b.status } },
         h('th', { scope: 'row' }, n),
@@ -113,7 +114,7 @@ export async function render(root, ctx) {
         h('td', {}, b.detail || ''));
     }));
     if (!names.length) {
-      backends.append(h('tr', {}, h('td', { colspan: '5', class: 'muted' },
+      put(backends, h('tr', {}, h('td', { colspan: '5', class: 'muted' },
         'The server shows each backend to a key with the read scope only.')));
     }
   }
@@ -125,7 +126,7 @@ export async function render(root, ctx) {
   function loadMetrics(samples) {
     // circuit breakers
     const br = byName(samples, 'circuit_breaker_state');
-    breakers.replaceChildren(br.length
+    fill(breakers, br.length
       ? h('table', {}, h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Provider'), h('th', { scope: 'col' }, 'State'))),
         h('tbody', {}, ...br.map(s => {
           const word = BREAKER[s.value] || String(s.value);
@@ -140,7 +141,7 @@ export async function render(root, ctx) {
     const ob = byName(samples, 'outbox_items');
     const statuses = ['queued', 'sending', 'sent', 'failed', 'cancelled'];
     const channels = [...new Set(ob.map(s => s.labels.channel))].sort();
-    outbox.replaceChildren(ob.length
+    fill(outbox, ob.length
       ? h('table', {}, h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Channel'), ...statuses.map(s => h('th', { scope: 'col', class: 'num' }, s)))),
         h('tbody', {}, ...channels.map(c => h('tr', { dataset: { channel: c } }, h('th', { scope: 'row' }, c === 'crm' ? 'CRM pushes' : 'E-mail'),
           ...statuses.map(st => {
@@ -152,12 +153,12 @@ export async function render(root, ctx) {
     const tokens = byName(samples, 'llm_tokens_total');
     const cost = byName(samples, 'llm_cost_usd_total');
     if (!tokens.length && !cost.length) {
-      llm.replaceChildren(h('p', { class: 'muted' }, 'No model is configured (LLM_PROVIDER=none): the agents use their rules alone.'));
+      fill(llm, h('p', { class: 'muted' }, 'No model is configured (LLM_PROVIDER=none): the agents use their rules alone.'));
     } else {
       const models = [...new Set([...tokens, ...cost].map(s => `${s.labels.provider} ${s.labels.model}`))].sort();
       const sum = (list, model, kind) => list.filter(s => `${s.labels.provider} ${s.labels.model}` === model && (!kind || s.labels.kind === kind))
         .reduce((a, s) => a + s.value, 0);
-      llm.replaceChildren(h('table', {},
+      fill(llm, h('table', {},
         h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Model'), ...['Input', 'Output', 'Cached', 'Cost'].map(t => h('th', { scope: 'col', class: 'num' }, t)))),
         h('tbody', {}, ...models.map(m => h('tr', { dataset: { model: m } }, h('th', { scope: 'row' }, m),
           h('td', { class: 'num' }, fmt.number(sum(tokens, m, 'input'))),
@@ -181,11 +182,11 @@ export async function render(root, ctx) {
     try {
       st = await api('/api/agents/status');
     } catch (e) {
-      agents.replaceChildren(h('tr', {}, h('td', { colspan: '8', class: 'error' }, `Could not read the agents: ${e.message}`)));
+      fill(agents, h('tr', {}, h('td', { colspan: '8', class: 'error' }, `Could not read the agents: ${e.message}`)));
       return;
     }
     const qs = latencyQuantiles(samples);
-    agents.replaceChildren(...st.agents.map(a => h('tr', { dataset: { agent: a.agent_type } },
+    fill(agents, ...st.agents.map(a => h('tr', { dataset: { agent: a.agent_type } },
       h('th', { scope: 'row' }, a.agent_type),
       h('td', {}, a.available === false ? 'not available' : a.state),
       h('td', { class: 'num' }, fmt.number(a.invocations)),
@@ -204,7 +205,7 @@ export async function render(root, ctx) {
       totals = await Promise.all(ks.map(k => api(`/api/leads?limit=1&min_score=${k}`).then(p => p.total)));
       totals.push(0);
     } catch (e) {
-      scores.replaceChildren(h('p', { class: 'error' }, `Could not read the leads: ${e.message}`));
+      fill(scores, h('p', { class: 'error' }, `Could not read the leads: ${e.message}`));
       return;
     }
     const bands = [];
@@ -215,7 +216,7 @@ export async function render(root, ctx) {
     }
     const scored = totals[0];
     if (!scored) {
-      scores.replaceChildren(h('p', { class: 'muted' }, 'No scored leads yet.'));
+      fill(scores, h('p', { class: 'muted' }, 'No scored leads yet.'));
       return;
     }
     const W = 360;
@@ -235,7 +236,7 @@ export async function render(root, ctx) {
           h('svg:text', { x: String(x + (bw - 6) / 2), y: String(H + 14), 'text-anchor': 'middle', class: 'hbar-label' }, b.label),
         ];
       }));
-    scores.replaceChildren(svg, h('p', { class: 'muted' }, `${fmt.number(scored)} scored leads by score (0-100).`));
+    fill(scores, svg, h('p', { class: 'muted' }, `${fmt.number(scored)} scored leads by score (0-100).`));
   }
 
   async function load(announceIt) {
@@ -244,7 +245,7 @@ export async function render(root, ctx) {
       samples = parseMetrics(await api('/metrics'));
     } catch (e) {
       samples = [];
-      llm.replaceChildren(h('p', { class: 'error' }, `Could not read /metrics: ${e.message}`));
+      fill(llm, h('p', { class: 'error' }, `Could not read /metrics: ${e.message}`));
     }
     await Promise.all([loadHealth(), loadAgents(samples), loadScores()]);
     loadMetrics(samples);

@@ -4,6 +4,7 @@
 // comparing them; then POST /api/leads/import, whose report (created, updated, skipped,
 // errors by row, and the columns as the server mapped them) is shown. A file over the
 // server's body limit becomes a background job, followed on /api/imports/{id}/stream.
+import { put, fill } from '../lib.js';
 
 // The first line of text with two cells or more, split by the delimiter the server would
 // sniff (, ; or tab), quotes honoured. Returns {cells, delimiter} or null.
@@ -62,8 +63,27 @@ const fieldOf = e => (rowsAt(e) >= 0 ? e.loc.slice(rowsAt(e) + 2).join('.') : Ar
 
 const LARGE = 1024 * 1024; // the server's MAX_BODY_BYTES default: above it, a background job
 
+// Whether bytes are valid UTF-8 (a sequence cut at the end of a slice is not an error).
+export function isUtf8(bytes) {
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(bytes, { stream: true });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const SNIFF = 8 * 1024 * 1024; // how much of a file is checked for UTF-8
+
 export async function render(root, ctx) {
   const { api, stream, h, fmt, announce } = ctx;
+  const canWrite = (ctx.principal?.scopes || []).some(x => x === 'write' || x === 'admin');
+  if (!canWrite) {
+    put(root, h('h1', {}, 'Import leads'),
+      h('p', { class: 'note', id: 'cannot-import' }, 'Your key can read the leads but not add them: importing needs the write scope. Ask your admin for a key that has it.'),
+      h('p', {}, h('a', { href: '#/leads' }, 'See the leads')));
+    return undefined;
+  }
   let known = [];
   let file = null; // the file chosen last
   let abort = null;
@@ -74,19 +94,20 @@ export async function render(root, ctx) {
     h('label', { for: 'csv-file' }, 'CSV file'), input,
     h('p', { id: 'csv-help', class: 'help' },
       'HubSpot, Salesforce, Pipedrive and Apollo exports are read as they are. The same e-mail updates the same lead.'));
+  const charsetNote = h('p', { class: 'note', id: 'charset-note' });
   const partial = h('input', { type: 'checkbox', id: 'partial', checked: true });
   const charset = h('select', { id: 'charset' },
     [['', 'UTF-8 (default)'], ['windows-1252', 'Windows-1252 (Excel on Windows)'], ['iso-8859-1', 'Latin-1'], ['iso-8859-15', 'Latin-9']]
       .map(([v, t]) => h('option', { value: v }, t)));
   const options = h('div', { class: 'row' },
-    h('div', {}, h('label', { for: 'charset' }, 'Encoding'), charset),
+    h('div', {}, h('label', { for: 'charset' }, 'Encoding'), charset, charsetNote),
     h('div', {}, h('label', { for: 'partial', class: 'inline' }, partial, ' Import the valid rows and report the bad ones')));
-  const preview = h('section', { id: 'preview', 'aria-live': 'polite' });
+  const preview = h('section', { id: 'preview' }); // announce() says what it found, once
   const go = h('button', { type: 'button', class: 'primary', id: 'do-import', disabled: true }, 'Import');
   const progress = h('div', { id: 'progress' });
-  const report = h('section', { id: 'report', 'aria-live': 'polite' });
+  const report = h('section', { id: 'report' });
   const error = h('p', { class: 'error', role: 'alert', id: 'import-error' });
-  root.append(h('h1', {}, 'Import leads'), h('div', { class: 'card' }, drop, options, h('div', { class: 'actions' }, go)),
+  put(root, h('h1', {}, 'Import leads'), h('div', { class: 'card' }, drop, options, h('div', { class: 'actions' }, go)),
     error, preview, progress, report);
 
   // the column names, asked at once; a file chosen before they arrive waits for them
@@ -99,13 +120,22 @@ export async function render(root, ctx) {
   async function choose(f) {
     file = f;
     error.textContent = '';
-    report.replaceChildren();
-    progress.replaceChildren();
-    preview.replaceChildren();
+    fill(report);
+    fill(progress);
+    fill(preview);
     go.disabled = true;
+    charsetNote.textContent = '';
     if (!f) return;
     await knownReady;
-    const head = await f.slice(0, 65536).text();
+    // each file its own encoding: UTF-8 unless its bytes are not, then Excel's Windows-1252
+    const bytes = new Uint8Array(await f.slice(0, SNIFF).arrayBuffer());
+    if (file !== f) return; // another file was chosen meanwhile
+    if (isUtf8(bytes)) charset.value = '';
+    else {
+      charset.value = 'windows-1252';
+      charsetNote.textContent = 'This file is not UTF-8: it will be read as Windows-1252 (Excel on Windows). Pick another encoding if its accents look wrong.';
+    }
+    const head = new TextDecoder(charset.value || 'utf-8').decode(bytes.subarray(0, 65536));
     const hdr = headerOf(head);
     if (!hdr) {
       error.textContent = 'No header row found: is this a CSV file?';
@@ -113,7 +143,7 @@ export async function render(root, ctx) {
     }
     const mapped = mapHeader(hdr.cells, known);
     const hasCompany = mapped.some(m => m.mapped_to === 'company_name');
-    preview.append(h('h2', {}, `Columns of ${f.name}`),
+    put(preview, h('h2', {}, `Columns of ${f.name}`),
       h('p', { class: 'muted' }, `${fmt.number(f.size)} bytes; delimiter ${hdr.delimiter === '\t' ? 'tab' : `"${hdr.delimiter}"`}.`,
         f.size > LARGE ? ' A large file: it is imported in the background and its progress shown.' : ''),
       h('div', { class: 'table-wrap' }, h('table', { id: 'mapping' },
@@ -126,16 +156,20 @@ export async function render(root, ctx) {
     announce(`${mapped.length} columns read from ${f.name}; ${mapped.filter(m => m.mapped_to).length} map to lead fields.`);
   }
 
-  function showReport(r, title = 'Import report') {
+  // refused: a 422 (nothing written): only the rows in error are counted
+  function showReport(r, title = 'Import report', refused = false) {
     const n = k => fmt.number(r[k] ?? 0);
     const errs = r.errors || [];
-    report.replaceChildren(h('h2', {}, title),
-      h('dl', { class: 'facts', id: 'report-counts' },
+    const some = k => (r[k] ? [h('dt', {}, { merged_in_file: 'Merged in the file', skipped: 'Skipped' }[k]), h('dd', {}, n(k))] : null);
+    const badRows = new Set(errs.map(e => rowOf(e)).filter(x => x !== '' && x !== undefined)).size;
+    fill(report, h('h2', {}, title),
+      refused ? h('dl', { class: 'facts', id: 'report-counts' },
+        h('dt', {}, 'Rows with errors'), h('dd', { id: 'count-failed' }, fmt.number(badRows || errs.length)),
+        h('dt', {}, 'Written'), h('dd', {}, 'none')) : h('dl', { class: 'facts', id: 'report-counts' },
         h('dt', {}, 'Rows'), h('dd', {}, n('rows')),
         h('dt', {}, 'Created'), h('dd', { id: 'count-created' }, n('created')),
         h('dt', {}, 'Updated'), h('dd', { id: 'count-updated' }, n('updated')),
-        h('dt', {}, 'Merged in the file'), h('dd', {}, n('merged_in_file')),
-        h('dt', {}, 'Skipped'), h('dd', {}, n('skipped')),
+        some('merged_in_file'), some('skipped'),
         h('dt', {}, 'Failed'), h('dd', { id: 'count-failed' }, n('failed')),
         r.not_imported !== undefined ? [h('dt', {}, 'Valid but not written'), h('dd', {}, n('not_imported'))] : null,
         r.do_not_contact ? [h('dt', {}, 'Marked do-not-contact'), h('dd', {}, n('do_not_contact'))] : null),
@@ -149,15 +183,14 @@ export async function render(root, ctx) {
       Array.isArray(r.skipped_lines) && r.skipped_lines.length ? h('p', { class: 'muted' },
         `Skipped lines (not rows): ${r.skipped_lines.map(s => `${s.line} (${s.reason})`).join('; ')}`) : null,
       h('p', {}, h('a', { href: '#/leads' }, 'See the leads')));
-    announce(`Import done: ${n('created')} created, ${n('updated')} updated, ${n('failed')} failed.`);
-    report.querySelector('h2').setAttribute('tabindex', '-1');
-    report.querySelector('h2').focus();
+    announce(refused ? `Nothing imported: ${fmt.number(badRows || errs.length)} rows have errors.`
+      : `Import done: ${n('created')} created, ${n('updated')} updated, ${n('failed')} failed.`);
   }
 
   async function follow(job) {
     const bar = h('progress', { max: String(job.rows_total || 1), value: String(job.rows_done || 0), 'aria-label': 'Rows imported' });
     const words = h('span', {}, 'Importing in the background…');
-    progress.replaceChildren(h('p', {}, words), bar);
+    fill(progress, h('p', {}, words), bar);
     abort = new AbortController();
     let final = null;
     await stream(`/api/imports/${encodeURIComponent(job.import_id)}/stream`, (name, data) => {
@@ -169,7 +202,7 @@ export async function render(root, ctx) {
       } else if (name === 'done' || name === 'failed') final = { name, j };
     }, { signal: abort.signal });
     abort = null;
-    progress.replaceChildren();
+    fill(progress);
     if (!final) {
       error.textContent = 'The import stream ended without a result; see GET /api/imports/' + job.import_id;
       return;
@@ -185,7 +218,7 @@ export async function render(root, ctx) {
     if (!file) return;
     go.disabled = true;
     error.textContent = '';
-    report.replaceChildren();
+    fill(report);
     const p = new URLSearchParams();
     if (partial.checked) p.set('partial', 'true');
     if (charset.value) p.set('charset', charset.value);
@@ -198,8 +231,11 @@ export async function render(root, ctx) {
     } catch (e) {
       if (e.status === 401) return;
       if (e.status === 422 && e.problem && Array.isArray(e.problem.detail)) {
-        error.textContent = 'Nothing was imported: the file has errors (tick "Import the valid rows" to keep the others).';
-        showReport({ rows: 0, failed: e.problem.detail.length, errors: e.problem.detail }, 'Errors (nothing imported)');
+        const enc = e.problem.detail.some(d => /not valid UTF-8|charset/.test(d.msg || ''));
+        error.textContent = enc
+          ? 'The file is not in the chosen encoding: pick Windows-1252 (Excel on Windows) or Latin-1 under Encoding and import it again.'
+          : 'Nothing was imported: the file has errors (tick "Import the valid rows" to keep the others).';
+        if (!enc) showReport({ errors: e.problem.detail }, 'Errors (nothing imported)', true);
       } else {
         error.textContent = `The import failed: ${e.message}`;
       }

@@ -3,9 +3,13 @@
 // viewer's, and the lead's score, tier and reasoning. Answered with an Agent Inbox
 // HumanResponse (POST /api/approvals/{id}): accept, edit, respond or ignore. Keyboard: j/k
 // move, a accept, e edit, r respond, i ignore (accept and ignore ask to confirm: Enter).
+import { put, fill } from '../lib.js';
 
 const KEYS = [['j', 'next'], ['k', 'previous'], ['a', 'accept'], ['e', 'edit'], ['r', 'respond'], ['i', 'ignore']];
+const SHORTCUTS_ITEM = 'sales-agent.shortcuts'; // "off" when the user turned them off
 const DECISIONS = { accepted: 'Accepted', edited: 'Edited and sent', responded: 'Responded (nothing sent)', ignored: 'Ignored' };
+
+const PENDING_MAX = 500; // the API's largest page: beyond it, "500+ pending"
 
 export async function render(root, ctx) {
   const { api, h, fmt, announce, principal } = ctx;
@@ -14,19 +18,30 @@ export async function render(root, ctx) {
   let cur = 0;
   let mode = 'view'; // view, edit, respond, confirm-accept, confirm-ignore
   let busy = false;
+  let more = false; // the server has more pending than the list holds
 
   const list = h('ul', { class: 'queue', id: 'queue', 'aria-label': 'Pending approvals' });
-  const detail = h('section', { class: 'card', id: 'approval', 'aria-label': 'Selected approval' });
+  const detail = h('section', { class: 'card', id: 'approval', 'aria-label': 'Selected approval', tabindex: '-1' });
   const decidedBody = h('tbody');
   const error = h('p', { class: 'error', role: 'alert' });
   const count = h('span', { class: 'muted', id: 'pending-count' });
-  root.append(
+  // single-key shortcuts can be turned off (WCAG 2.1.4), remembered for this tab
+  let shortcutsOn = sessionStorage.getItem(SHORTCUTS_ITEM) !== 'off';
+  const toggle = h('input', { type: 'checkbox', id: 'shortcuts-on', checked: shortcutsOn });
+  toggle.addEventListener('change', () => {
+    shortcutsOn = toggle.checked;
+    sessionStorage.setItem(SHORTCUTS_ITEM, shortcutsOn ? 'on' : 'off');
+    announce(shortcutsOn ? 'Single-key shortcuts on' : 'Single-key shortcuts off');
+  });
+  put(root,
     h('h1', {}, 'Inbox ', count),
-    h('p', { class: 'shortcuts', id: 'shortcuts' }, 'Keyboard: ',
-      KEYS.map(([k, what], i) => [i ? ', ' : '', h('kbd', {}, k), ` ${what}`]),
-      '; accept and ignore ask to confirm (', h('kbd', {}, 'Enter'), ', or ', h('kbd', {}, 'Esc'), ' to cancel).'),
+    h('div', { class: 'shortcuts', id: 'shortcuts' },
+      h('label', { for: 'shortcuts-on', class: 'inline' }, toggle, ' Single-key shortcuts'),
+      h('p', { class: 'shortcut-keys' }, 'Keyboard: ',
+        KEYS.map(([k, what], i) => [i ? ', ' : '', h('kbd', {}, k), ` ${what}`]),
+        '; accept and ignore ask to confirm (', h('kbd', {}, 'Enter'), ', or ', h('kbd', {}, 'Esc'), ' to cancel).')),
     error,
-    h('div', { class: 'inbox' }, h('nav', { 'aria-label': 'Approvals' }, list), detail),
+    h('div', { class: 'inbox' }, h('div', {}, list), detail),
     h('h2', { id: 'decided-title' }, 'Decided recently'),
     h('div', { class: 'table-wrap' },
       h('table', { class: 'decided', 'aria-labelledby': 'decided-title' },
@@ -53,17 +68,17 @@ export async function render(root, ctx) {
   }
 
   function drawList() {
-    list.replaceChildren();
-    count.textContent = `(${items.length} pending)`;
+    fill(list);
+    count.textContent = `(${more && items.length >= PENDING_MAX ? `${PENDING_MAX}+` : items.length} pending)`;
     if (!items.length) {
-      list.append(h('li', { class: 'muted' }, h('p', { class: 'help' }, 'Nothing waits for approval.')));
+      put(list, h('li', { class: 'muted' }, h('p', { class: 'help' }, 'Empty.')));
       return;
     }
     items.forEach((a, i) => {
       const lead = leads.get(a.lead_id);
       const q = lead?.qualification || {};
-      list.append(h('li', { class: i === cur ? 'current' : null },
-        h('button', { type: 'button', 'aria-current': i === cur ? 'true' : null, onclick: () => select(i, true) },
+      put(list, h('li', { class: i === cur ? 'current' : null },
+        h('button', { type: 'button', 'aria-current': i === cur ? 'true' : null, onclick: () => select(i, true, true) },
           h('span', { class: 'q-company' }, companyOf(a)),
           h('span', { class: 'q-sub' }, [lead?.contact_info?.name || argsOf(a).to || '',
             q.tier ? ` · tier ${q.tier}, ${q.score}` : ''].join('')))));
@@ -79,7 +94,7 @@ export async function render(root, ctx) {
         h('dt', {}, 'Their time'), h('dd', { id: 'meeting-theirs' }, m.timezone ? `${fmt.dateIn(m.start, m.timezone)} (${m.timezone})` : (m.local || fmt.date(m.start))),
         h('dt', {}, 'Your time'), h('dd', { id: 'meeting-yours' }, fmt.dateIn(m.start, viewerZone), viewerZone.includes('/') ? ` (${viewerZone})` : ''),
         m.summary ? [h('dt', {}, 'Subject'), h('dd', {}, m.summary)] : null,
-        m.hold_until ? [h('dt', {}, 'Held until'), h('dd', {}, fmt.date(m.hold_until))] : null));
+        m.hold_until ? [h('dt', {}, 'Held until'), h('dd', {}, fmt.dateIn(m.hold_until, viewerZone))] : null));
   }
 
   function leadBlock(a) {
@@ -138,6 +153,10 @@ export async function render(root, ctx) {
     const fields = msgs.map(m => {
       const sid = `edit-subject-${m.index}`, bid = `edit-body-${m.index}`;
       const subject = h('input', { type: 'text', id: sid, value: m.subject || '', maxlength: '200', required: true });
+      // Enter in a subject would send the e-mail at once: only the Send button sends
+      subject.addEventListener('keydown', ev => {
+        if (ev.key === 'Enter') ev.preventDefault();
+      });
       const body = h('textarea', { id: bid, rows: '8', required: true });
       body.value = m.body || '';
       return { m, subject, body, el: h('fieldset', { class: 'edit-msg' },
@@ -146,8 +165,8 @@ export async function render(root, ctx) {
         h('label', { for: bid }, 'Body'), body) };
     });
     const form = h('form', { class: 'edit', 'aria-label': 'Edit the messages' },
-      h('p', { class: 'help' }, 'Change the subject or body of any message, then send. ',
-        h('kbd', {}, 'Enter'), ' in a subject sends, ', h('kbd', {}, 'Esc'), ' cancels.'),
+      h('p', { class: 'help' }, 'Change the subject or body of any message, then press Send edited (',
+        h('kbd', {}, 'Esc'), ' cancels).'),
       fields.map(f => f.el),
       h('div', { class: 'actions' },
         h('button', { type: 'submit', class: 'primary' }, 'Send edited'),
@@ -213,25 +232,25 @@ export async function render(root, ctx) {
   }
 
   function drawDetail() {
-    detail.replaceChildren();
+    fill(detail);
     const a = items[cur];
     if (!a) {
-      detail.append(h('p', {}, 'No approval is pending. Drafts appear here when the pipeline reaches the BDR step.'));
+      put(detail, h('p', {}, 'No approval is pending. Drafts appear here when the pipeline reaches the BDR step.'));
       return;
     }
     const args = argsOf(a);
-    detail.append(
+    put(detail,
       h('h2', { id: 'approval-title' }, companyOf(a)),
       h('p', { class: 'muted' }, `To ${args.to || '—'} · drafted ${fmt.date(a.created_at)} · ${cur + 1} of ${items.length}`),
       leadBlock(a),
       meetingBlock(args.meeting));
-    if (mode === 'edit') detail.append(editView(a));
-    else if (mode === 'respond') detail.append(respondView());
+    if (mode === 'edit') put(detail, editView(a));
+    else if (mode === 'respond') put(detail, respondView());
     else {
-      if (mode === 'confirm-accept') detail.append(confirmView('accept'));
-      else if (mode === 'confirm-ignore') detail.append(confirmView('ignore'));
-      else detail.append(actionButtons());
-      detail.append(h('h3', {}, `Messages (${messagesOf(a).length})`), ...messagesView(a));
+      if (mode === 'confirm-accept') put(detail, confirmView('accept'));
+      else if (mode === 'confirm-ignore') put(detail, confirmView('ignore'));
+      else put(detail, actionButtons());
+      put(detail, h('h3', {}, `Messages (${messagesOf(a).length})`), ...messagesView(a));
     }
   }
 
@@ -242,7 +261,8 @@ export async function render(root, ctx) {
     if (m === 'view') detail.querySelector('.actions button')?.focus();
   }
 
-  async function select(i, focus) {
+  // tapped: on a phone (the detail below the whole list) the detail is shown and focused
+  async function select(i, focus, tapped = false) {
     if (!items.length) return;
     cur = Math.max(0, Math.min(items.length - 1, i));
     mode = 'view';
@@ -250,7 +270,10 @@ export async function render(root, ctx) {
     await loadLead(a.lead_id);
     drawList();
     drawDetail();
-    if (focus) list.querySelectorAll('button')[cur]?.focus();
+    if (tapped && window.matchMedia('(max-width: 760px)').matches) {
+      detail.focus({ preventScroll: true });
+      detail.scrollIntoView({ block: 'start' });
+    } else if (focus) list.querySelectorAll('button')[cur]?.focus();
     announce(`${cur + 1} of ${items.length}: ${companyOf(a)}`);
   }
 
@@ -259,19 +282,33 @@ export async function render(root, ctx) {
     if (!a || busy) return;
     busy = true;
     error.textContent = '';
-    const reviewer = `${principal?.name || 'console'} (${principal?.id || 'unknown'})`.slice(0, 200);
+    let what;
     try {
-      await api(`/api/approvals/${encodeURIComponent(a.id)}`, { method: 'POST', body: { ...response, reviewer } });
+      // the server records the key's own name as the reviewer
+      await api(`/api/approvals/${encodeURIComponent(a.id)}`, { method: 'POST', body: response });
+      what = { accept: 'Accepted: the e-mail is queued', edit: 'Edited and sent', respond: 'Note recorded', ignore: 'Ignored' }[response.type];
     } catch (e) {
       busy = false;
       if (e.status === 401) return;
-      error.textContent = `The answer was not recorded: ${e.message}`;
-      announce(error.textContent);
-      return;
+      if (e.status !== 409) {
+        error.textContent = `The answer was not recorded: ${e.message}`;
+        announce(error.textContent);
+        return;
+      }
+      // a colleague answered it first: it is no longer this inbox's to answer
+      let now = null;
+      try {
+        now = await api(`/api/approvals/${encodeURIComponent(a.id)}`);
+      } catch {
+        now = null;
+      }
+      const verb = { accepted: 'accepted', edited: 'edited and sent', responded: 'answered with a note', ignored: 'ignored' }[now?.status] || 'answered';
+      what = `Already ${verb} by ${now?.reviewer || 'someone else'}; your answer was not recorded`;
+      error.textContent = `${what} (${companyOf(a)}).`;
     }
     busy = false;
-    const what = { accept: 'Accepted: the e-mail is queued', edit: 'Edited and sent', respond: 'Note recorded', ignore: 'Ignored' }[response.type];
-    items.splice(cur, 1);
+    const i = items.indexOf(a);
+    if (i >= 0) items.splice(i, 1);
     mode = 'view';
     if (cur >= items.length) cur = Math.max(0, items.length - 1);
     if (items[cur]) await loadLead(items[cur].lead_id);
@@ -283,16 +320,18 @@ export async function render(root, ctx) {
   }
 
   async function loadDecided() {
-    let all;
+    let lists;
     try {
-      all = await api('/api/approvals?limit=50');
+      // by status: however many are pending, the decided ones are found
+      lists = await Promise.all(Object.keys(DECISIONS).map(st => api(`/api/approvals?status=${st}&limit=20`)));
     } catch (e) {
-      if (e.status !== 401) decidedBody.replaceChildren(h('tr', {}, h('td', { colspan: '4' }, e.message)));
+      if (e.status !== 401) fill(decidedBody, h('tr', {}, h('td', { colspan: '4' }, e.message)));
       return;
     }
-    const decided = all.items.filter(a => a.status !== 'pending').slice(0, 20);
+    const decided = lists.flatMap(l => l.items || [])
+      .sort((x, y) => String(y.decided_at || '').localeCompare(String(x.decided_at || ''))).slice(0, 20);
     await Promise.all(decided.map(a => loadLead(a.lead_id)));
-    decidedBody.replaceChildren(...(decided.length ? decided.map(a => h('tr', {},
+    fill(decidedBody, ...(decided.length ? decided.map(a => h('tr', {},
       h('td', {}, companyOf(a)),
       h('td', {}, DECISIONS[a.status] || a.status, a.response?.type === 'respond' && typeof a.response.args === 'string'
         ? h('span', { class: 'muted' }, `: ${a.response.args}`) : null),
@@ -302,8 +341,10 @@ export async function render(root, ctx) {
 
   function onKey(ev) {
     if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    if (!shortcutsOn && ev.key !== 'Escape') return;
     const t = ev.target;
-    const typing = t instanceof HTMLElement && (t.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(t.tagName));
+    const typing = t instanceof HTMLElement && (t.isContentEditable || ['TEXTAREA', 'SELECT'].includes(t.tagName) ||
+      (t.tagName === 'INPUT' && !['checkbox', 'radio', 'button', 'submit'].includes(t.type)));
     if (ev.key === 'Escape' && mode !== 'view') {
       ev.preventDefault();
       setMode('view');
@@ -324,8 +365,9 @@ export async function render(root, ctx) {
   // there is nothing for them to act on
   document.addEventListener('keydown', onKey);
   try {
-    const res = await api('/api/approvals?status=pending&limit=100');
+    const res = await api(`/api/approvals?status=pending&limit=${PENDING_MAX}`);
     items = res.items || [];
+    more = items.length >= PENDING_MAX;
     await Promise.all(items.slice(0, 50).map(a => loadLead(a.lead_id)));
     drawList();
     drawDetail();

@@ -1,5 +1,6 @@
 // One lead (#/leads/{id}): its data, the score's factors as bars, what enrichment found,
 // its timeline (GET /api/leads/{id}/timeline) and links to its conversations.
+import { put } from '../lib.js';
 
 function latest(executions, pick) {
   for (const e of executions || []) {
@@ -17,7 +18,7 @@ export async function render(root, ctx) {
     lead = await api(`/api/leads/${encodeURIComponent(id)}`);
   } catch (e) {
     if (e.status === 401) return undefined;
-    root.append(h('h1', {}, 'Lead'), h('p', { class: 'error', role: 'alert' },
+    put(root, h('h1', {}, 'Lead'), h('p', { class: 'error', role: 'alert' },
       e.status === 404 || e.status === 422 ? 'There is no such lead.' : e.message),
     h('p', {}, h('a', { href: '#/leads' }, 'Back to the leads')));
     return undefined;
@@ -30,7 +31,17 @@ export async function render(root, ctx) {
   // the BDR step drafts outreach and stops at an approval: the inbox then has it
   const canWrite = ctx.principal?.scopes?.some(x => x === 'write' || x === 'admin');
   const draftNote = h('span', { class: 'muted', 'aria-live': 'polite' });
-  const draft = canWrite ? h('button', { type: 'button', id: 'draft-outreach' }, 'Draft outreach (to the inbox)') : null;
+  // one draft at a time: while one waits in the inbox, a link to it instead of the button
+  let waiting = false;
+  if (canWrite) {
+    try {
+      const pending = await api('/api/approvals?status=pending&limit=500');
+      waiting = (pending.items || []).some(a => a.lead_id === lead.id);
+    } catch (e) {
+      if (e.status === 401) return undefined;
+    }
+  }
+  const draft = canWrite && !waiting ? h('button', { type: 'button', id: 'draft-outreach' }, 'Draft outreach (to the inbox)') : null;
   draft?.addEventListener('click', async () => {
     draft.disabled = true;
     draftNote.textContent = ' Drafting…';
@@ -43,10 +54,11 @@ export async function render(root, ctx) {
       draftNote.textContent = e.status === 401 ? '' : ` ${e.message}`;
     }
   });
-  root.append(
+  put(root,
     h('p', {}, h('a', { href: '#/leads' }, '← Leads')),
     h('h1', {}, lead.company_name, ' ', q.tier ? h('span', { class: `badge tier-${q.tier}` }, `Tier ${q.tier}`) : null),
     draft ? h('p', {}, draft, draftNote) : null,
+    waiting ? h('p', { class: 'note', id: 'draft-waiting' }, 'A draft for this lead is waiting in the ', h('a', { href: '#/inbox' }, 'inbox'), '.') : null,
     h('section', { class: 'card', 'aria-labelledby': 'lead-data' },
       h('h2', { id: 'lead-data' }, 'Lead'),
       h('dl', { class: 'facts' },
@@ -63,7 +75,7 @@ export async function render(root, ctx) {
     h('h2', { id: 'lead-score-title' }, `Score ${q.score ?? '—'}/100`),
     q.reasoning ? h('p', {}, q.reasoning) : null);
   if (Array.isArray(factors) && factors.length) {
-    score.append(h('ul', { class: 'bars', id: 'score-bars', 'aria-label': 'Score factors' }, factors.map(f => {
+    put(score, h('ul', { class: 'bars', id: 'score-bars', 'aria-label': 'Score factors' }, factors.map(f => {
       const pct = f.max_points ? Math.round((100 * f.points) / f.max_points) : 0;
       const fill = h('span', { style: { width: `${Math.max(0, Math.min(100, pct))}%` } });
       return h('li', { title: f.detail || '' },
@@ -73,9 +85,9 @@ export async function render(root, ctx) {
         h('span', { class: 'bar-value' }, `${f.points}/${f.max_points}`));
     })));
   } else {
-    score.append(h('p', { class: 'muted' }, 'No factors recorded: run qualification on this lead to see them.'));
+    put(score, h('p', { class: 'muted' }, 'No factors recorded: run qualification on this lead to see them.'));
   }
-  root.append(score);
+  put(root, score);
 
   const enrichment = latest(lead.executions, e => (e.agent_type === 'enrichment' ? e.output : null) || e.output?.state?.enrichment_data);
   const enr = h('section', { class: 'card', 'aria-labelledby': 'lead-enrichment' }, h('h2', { id: 'lead-enrichment' }, 'Enrichment'));
@@ -83,27 +95,27 @@ export async function render(root, ctx) {
     const rows = [];
     const walk = (obj, prefix) => {
       for (const [k, v] of Object.entries(obj)) {
-        if (rows.length > 40 || k === 'processing_time') continue;
+        if (rows.length > 40 || k === 'processing_time' || k === 'cache_key' || k === 'cache_hit') continue;
         const name = prefix ? `${prefix}.${k}` : k;
         if (v && typeof v === 'object' && !Array.isArray(v)) walk(v, name);
         else if (v !== null && v !== '') rows.push(fact(name.replace(/_/g, ' '), Array.isArray(v) ? v.map(x => (typeof x === 'object' ? JSON.stringify(x) : x)).join(', ') : String(v)));
       }
     };
     walk(enrichment, '');
-    enr.append(h('dl', { class: 'facts' }, rows));
+    put(enr, h('dl', { class: 'facts' }, rows));
   } else {
-    enr.append(h('p', { class: 'muted' }, 'Not enriched yet (the pipeline or the enrichment agent fills this in).'));
+    put(enr, h('p', { class: 'muted' }, 'Not enriched yet (the pipeline or the enrichment agent fills this in).'));
   }
-  root.append(enr);
+  put(root, enr);
 
   const threads = [...new Set((lead.executions || []).filter(e => e.agent_type === 'conversation').map(e => e.thread_id))];
-  root.append(h('section', { class: 'card', 'aria-labelledby': 'lead-conv' }, h('h2', { id: 'lead-conv' }, 'Conversations'),
+  put(root, h('section', { class: 'card', 'aria-labelledby': 'lead-conv' }, h('h2', { id: 'lead-conv' }, 'Conversations'),
     threads.length
       ? h('ul', {}, threads.map(t => h('li', {}, h('a', { href: `#/conversations/${encodeURIComponent(t)}` }, `Conversation ${t}`))))
       : h('p', { class: 'muted' }, 'No conversation with this lead yet.')));
 
   const tl = h('section', { class: 'card', 'aria-labelledby': 'lead-timeline' }, h('h2', { id: 'lead-timeline' }, 'Timeline'));
-  root.append(tl);
+  put(root, tl);
   try {
     const t = await api(`/api/leads/${encodeURIComponent(id)}/timeline?limit=100`);
     const what = i => ({
@@ -113,11 +125,11 @@ export async function render(root, ctx) {
       meeting: `meeting: ${i.status}`,
       audit: `${i.action} by ${i.principal}`,
     }[i.kind] || i.kind);
-    tl.append(t.items.length
+    put(tl, t.items.length
       ? h('ol', { class: 'timeline', id: 'timeline' }, t.items.map(i => h('li', {}, h('time', { datetime: i.at }, fmt.date(i.at)), ' · ', what(i))))
       : h('p', { class: 'muted' }, 'Nothing yet.'));
   } catch (e) {
-    if (e.status !== 401) tl.append(h('p', { class: 'error' }, e.message));
+    if (e.status !== 401) put(tl, h('p', { class: 'error' }, e.message));
   }
   return undefined;
 }

@@ -4,6 +4,7 @@
 // data-status (pending, current, candidate, done, waiting, failed); the page changes the
 // statuses as the run's events arrive. Not a page: the router never loads it (its name
 // has a hyphen).
+import { put } from '../lib.js';
 
 const W = 156; // node box
 const H = 36;
@@ -97,23 +98,23 @@ export function drawGraph(h, graph, title) {
       d = `M${a.x},${a.y + H / 2} C${a.x - 40},${a.y} ${b.x - 40},${b.y + H} ${b.x},${b.y + H / 2}`;
     }
     const path = h(`${SVG}path`, { d, class: e.conditional ? 'edge cond' : 'edge', 'marker-end': 'url(#run-arrow)', dataset: { from: e.source, to: e.target } });
-    edges.append(path);
+    put(edges, path);
     if (e.data) {
       const mx = (a.x + b.x) / 2 + W / 2;
       const my = (a.y + H + b.y) / 2;
-      edges.append(h(`${SVG}text`, { x: String(mx + 4), y: String(my), class: 'edge-label' }, e.data));
+      put(edges, h(`${SVG}text`, { x: String(mx + 4), y: String(my), class: 'edge-label' }, e.data));
     }
   }
-  svg.append(edges);
+  put(svg, edges);
   const nodes = h(`${SVG}g`, { class: 'nodes' });
   for (const n of graph.nodes) {
     const p = pos.get(n.id);
     const schema = n.type === 'schema';
-    nodes.append(h(`${SVG}g`, { class: schema ? 'node terminal' : 'node', dataset: { node: n.id, status: 'pending' } },
+    put(nodes, h(`${SVG}g`, { class: schema ? 'node terminal' : 'node', dataset: { node: n.id, status: 'pending' } },
       h(`${SVG}rect`, { x: String(p.x), y: String(p.y), width: String(W), height: String(H), rx: schema ? String(H / 2) : '6' }),
       h(`${SVG}text`, { x: String(p.x + W / 2), y: String(p.y + H / 2), 'text-anchor': 'middle', 'dominant-baseline': 'central' }, label(n.id))));
   }
-  svg.append(nodes);
+  put(svg, nodes);
   return svg;
 }
 

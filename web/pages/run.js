@@ -4,6 +4,7 @@
 // /api/runs/{id}/cancel) while it is queued or running. A run that finished in another
 // process has no events left: its thread's checkpoints (GET
 // /api/threads/{thread_id}/history) say which nodes ran.
+import { put, fill } from '../lib.js';
 import { drawGraph, successors, nodeLabel } from './run-graph.js';
 import { statusLabel } from './runs.js';
 
@@ -18,7 +19,7 @@ export async function render(root, ctx) {
   try {
     run = await api(`/api/runs/${encodeURIComponent(id)}`);
   } catch (e) {
-    root.append(h('h1', {}, 'Run'), h('p', { class: 'error', role: 'alert' },
+    put(root, h('h1', {}, 'Run'), h('p', { class: 'error', role: 'alert' },
       e.status === 404 || e.status === 422 ? `There is no run ${id}.` : `Could not read the run: ${e.message}`),
     h('p', {}, h('a', { href: '#/runs' }, 'All runs')));
     return undefined;
@@ -28,7 +29,7 @@ export async function render(root, ctx) {
     graph = await api('/api/agents/pipeline/graph');
   } catch (e) {
     graph = null;
-    root.append(h('p', { class: 'error', role: 'alert' }, `The pipeline's graph could not be read: ${e.message}`));
+    put(root, h('p', { class: 'error', role: 'alert' }, `The pipeline's graph could not be read: ${e.message}`));
   }
   const company = run.input?.company_name || run.output?.state?.lead_data?.company_name || 'a lead';
 
@@ -48,7 +49,7 @@ export async function render(root, ctx) {
     h('dt', {}, 'Started'), h('dd', {}, fmt.date(run.created_at)),
     h('dt', {}, 'Updated'), h('dd', { id: 'run-updated' }, fmt.date(run.updated_at)));
   const svg = graph ? drawGraph(h, graph, `The pipeline's graph for this run on ${company}`) : null;
-  root.append(
+  put(root,
     h('p', {}, h('a', { href: '#/runs' }, 'All runs')),
     h('h1', {}, `Run on ${company} `, status),
     h('div', { class: 'run-layout' },
@@ -82,7 +83,7 @@ export async function render(root, ctx) {
       g.dataset.status = s;
       g.setAttribute('class', `node ${g.classList.contains('terminal') ? 'terminal ' : ''}node-${s}`);
     }
-    steps.replaceChildren(...graph.nodes.filter(n => n.type !== 'schema').map(n => {
+    fill(steps, ...graph.nodes.filter(n => n.type !== 'schema').map(n => {
       const s = nodeStatus.get(n.id);
       return h('li', { class: `step-${s}`, dataset: { node: n.id, status: s } },
         h('span', { class: 'step-name' }, nodeLabel(n.id)), ': ', stepWords(s));

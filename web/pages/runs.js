@@ -1,6 +1,7 @@
 // Runs: the pipeline runs of every instance (GET /api/runs), newest first, filtered by
 // status, a page at a time, refreshed every few seconds while the page is open; each
 // opens its page (#/runs/{id}). A lead's run starts from its page or POST /api/runs.
+import { put, fill } from '../lib.js';
 
 const PAGE = 25;
 const REFRESH_MS = 3000;
@@ -24,7 +25,7 @@ export async function render(root, ctx) {
   const tbody = h('tbody');
   const prev = h('button', { type: 'button', onclick: () => go(state.offset - PAGE) }, 'Previous page');
   const next = h('button', { type: 'button', onclick: () => go(state.offset + PAGE) }, 'Next page');
-  root.append(
+  put(root,
     h('h1', {}, 'Runs'),
     h('p', { class: 'muted' }, 'Background pipeline runs, newest first; the list refreshes itself.'),
     form, error, summary,
@@ -55,7 +56,7 @@ export async function render(root, ctx) {
     const sig = page.items.map(r => `${r.run_id}:${r.status}:${r.updated_at}`).join(',') + `|${page.total}`;
     if (sig === lastStatuses) return;
     lastStatuses = sig;
-    tbody.replaceChildren(...page.items.map(r => h('tr', { dataset: { runId: r.run_id, status: r.status } },
+    fill(tbody, ...page.items.map(r => h('tr', { dataset: { runId: r.run_id, status: r.status } },
       h('td', {}, h('a', { href: `#/runs/${encodeURIComponent(r.run_id)}` }, r.company_name || '(no company name)')),
       h('td', {}, h('span', { class: `badge run-${r.status}` }, statusLabel(r.status)),
         r.error ? h('span', { class: 'muted run-error' }, ` ${r.error}`) : null),
@@ -63,7 +64,7 @@ export async function render(root, ctx) {
       h('td', {}, fmt.date(r.updated_at)),
       h('td', {}, h('code', { title: r.run_id }, r.run_id.slice(0, 8))))));
     if (!page.items.length) {
-      tbody.append(h('tr', {}, h('td', { colspan: '5', class: 'muted' },
+      put(tbody, h('tr', {}, h('td', { colspan: '5', class: 'muted' },
         state.status ? `No ${statusLabel(state.status)} runs.` : 'No runs yet.')));
     }
     const first = page.total ? state.offset + 1 : 0;

@@ -2,7 +2,8 @@
  *   GET  /api/approvals?status=pending&limit=   the approvals, newest first
  *   GET  /api/approvals/{id}                    one approval
  *   POST /api/approvals/{id}                    answer it: an Agent Inbox HumanResponse
- *                                               {type, args, reviewer?}; the run continues
+ *                                               {type, args}; the run continues, the key's
+ *                                               name recorded as the reviewer
  *   GET  /api/outbox?status=&email=&limit=      queued, sent, failed and cancelled items */
 #include <string.h>
 
@@ -73,13 +74,16 @@ void sa_route_approval_decide(struct sa_req *r)
     if (rv && (!json_is_string(rv) || json_string_length(rv) == 0 || json_string_length(rv) > 200))
         sa_detail_add(detail, "body.reviewer", "string_type",
                       "reviewer should be a name or e-mail of 1 to 200 characters");
+    /* the reviewer is who the credential says, as on the Agent Server API's resume: the
+     * body's reviewer (checked above for old clients) is never what is recorded */
+    const char *who = r->principal.name[0] ? r->principal.name : r->principal.id;
     json_t *out = NULL;
     struct sa_err err = {0};
     bool recorded = false;
     int rc = json_array_size(detail)
                  ? SA_EINVAL
-                 : sa_app_decide(r->app, r->params[0], response, json_string_value(rv), detail,
-                                 &out, &recorded, &err);
+                 : sa_app_decide(r->app, r->params[0], response, who[0] ? who : NULL, detail, &out,
+                                 &recorded, &err);
     if (rc == SA_EINVAL && json_array_size(detail))
         sa_reply_problem(r, 422, "validation_error", json_incref(detail));
     else if (rc == SA_ENOTFOUND)
@@ -95,8 +99,10 @@ void sa_route_approval_decide(struct sa_req *r)
         sa_reply_unavailable(r, rc, &err, "Recording the answer");
     else {
         /* the audit record says which answer and whether it was a repeat */
-        r->audit_detail = json_pack("{s:O?, s:O?, s:O?}", "type", json_object_get(response, "type"),
-                                    "reviewer", rv, "duplicate", json_object_get(out, "duplicate"));
+        r->audit_detail =
+            json_pack("{s:O?, s:s?, s:O?, s:O?}", "type", json_object_get(response, "type"),
+                      "reviewer", who[0] ? who : NULL, "reviewer_given", rv, "duplicate",
+                      json_object_get(out, "duplicate"));
         sa_reply_json(r, 200, out);
     }
     json_decref(detail);

@@ -7,10 +7,13 @@
  *   GET /assets/{asset}         web/{asset}: scripts, styles
  *   GET /assets/pages/{asset}   web/pages/{asset}: one module per page
  * Static files carry no data (every data call is an authenticated /api call), so they are
- * public. They are looked up by exact name in the embedded table: a path that is not one
- * of its names (a "..", an encoded slash) is a 404, never a read from disk. */
+ * public. They are looked up by exact name in the embedded table, never read from disk: a
+ * path that is not one of its names (a "..") is a 404. An encoded slash is decoded before
+ * routing (/assets/pages%2Finbox.js is /assets/pages/inbox.js), which is the same name. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "app/import.h"
 #include "http/http.h"
@@ -31,18 +34,14 @@ const struct sa_web_file *sa_web_find(const char *path)
     return NULL;
 }
 
-/* The Content-Type of a file by its extension; NULL for one the console does not serve. */
+/* The Content-Type of a file by its extension (the kinds web/ has); NULL for another. */
 static const char *type_of(const char *path)
 {
     static const struct {
         const char *ext, *type;
     } types[] = {{".html", "text/html; charset=utf-8"},
                  {".js", "text/javascript; charset=utf-8"},
-                 {".mjs", "text/javascript; charset=utf-8"},
-                 {".css", "text/css; charset=utf-8"},
-                 {".svg", "image/svg+xml"},
-                 {".png", "image/png"},
-                 {".json", "application/json"}};
+                 {".css", "text/css; charset=utf-8"}};
     const char *dot = strrchr(path, '.');
     for (size_t i = 0; dot && i < sizeof types / sizeof types[0]; i++)
         if (strcmp(dot, types[i].ext) == 0)
@@ -57,14 +56,19 @@ static void security_headers(struct sa_req *r)
     sa_reply_header(r, "Referrer-Policy", "no-referrer");
 }
 
-/* True when the request's If-None-Match names etag (or is "*"). */
+/* True when the request's If-None-Match names etag (or lists "*"). */
 static bool not_modified(struct sa_req *r, const char *etag)
 {
     const char *inm = sa_req_header(r, "If-None-Match");
     if (!inm)
         return false;
-    if (strcmp(inm, "*") == 0)
-        return true;
+    for (const char *p = inm; *p;) {
+        p += strspn(p, " \t,");
+        size_t len = strcspn(p, " \t,");
+        if (len == 1 && *p == '*')
+            return true;
+        p += len;
+    }
     size_t n = strlen(etag);
     for (const char *p = strstr(inm, etag); p; p = strstr(p + 1, etag)) {
         bool start = p == inm || p[-1] == ' ' || p[-1] == ',' || p[-1] == '/';
@@ -131,10 +135,66 @@ void sa_route_console_page(struct sa_req *r)
     asset(r, "pages/");
 }
 
+/* The q-value (0-1000) Accept gives the media type "type/sub": that of its most specific
+ * matching range (type/sub, then type/\*, then \*\/\*), 0 when none matches. Parameters
+ * other than q are ignored. */
+static int accept_q(const char *accept, const char *type, const char *sub)
+{
+    int best_spec = -1, best_q = 0;
+    size_t tl = strlen(type), sl = strlen(sub);
+    for (const char *p = accept; *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        char item[128];
+        snprintf(item, sizeof item, "%.*s", (int)(len < sizeof item ? len : sizeof item - 1), p);
+        p += len + (end ? 1 : 0);
+        char *range = item + strspn(item, " \t");
+        char *semi = strchr(range, ';');
+        int q = 1000;
+        if (semi) {
+            *semi = '\0';
+            for (char *prm = semi + 1; prm;) {
+                prm += strspn(prm, " \t");
+                if ((prm[0] == 'q' || prm[0] == 'Q') && prm[1] == '=') {
+                    char *num_end = NULL;
+                    double v = strtod(prm + 2, &num_end);
+                    q = num_end == prm + 2 || v < 0 ? 0 : v > 1 ? 1000 : (int)(v * 1000 + 0.5);
+                }
+                prm = strchr(prm, ';');
+                prm = prm ? prm + 1 : NULL;
+            }
+        }
+        range[strcspn(range, " \t")] = '\0';
+        const char *slash = strchr(range, '/');
+        if (!slash)
+            continue;
+        size_t rtl = (size_t)(slash - range);
+        const char *rsub = slash + 1;
+        int spec = -1;
+        if (rtl == 1 && range[0] == '*' && strcmp(rsub, "*") == 0)
+            spec = 0;
+        else if (rtl == tl && strncasecmp(range, type, tl) == 0)
+            spec = strcmp(rsub, "*") == 0                             ? 1
+                   : strlen(rsub) == sl && strcasecmp(rsub, sub) == 0 ? 2
+                                                                      : -1;
+        if (spec > best_spec) {
+            best_spec = spec;
+            best_q = q;
+        }
+    }
+    return best_q;
+}
+
+/* HTML when the client prefers it to JSON by its Accept's q-values: a browser's
+ * "text/html,...,*\/\*;q=0.8" does, "*\/\*" (curl) and "text/html;q=0" do not (a tie
+ * is the API's JSON). */
 bool sa_console_wanted(struct sa_req *r)
 {
     const char *accept = sa_req_header(r, "Accept");
-    return accept && strstr(accept, "text/html") != NULL;
+    if (!accept)
+        return false;
+    int html = accept_q(accept, "text", "html");
+    return html > 0 && html > accept_q(accept, "application", "json");
 }
 
 void sa_route_console(struct sa_req *r)

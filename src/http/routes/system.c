@@ -9,7 +9,8 @@
 
 void sa_route_root(struct sa_req *r)
 {
-    if (sa_console_wanted(r)) { /* a browser: the web console (http/routes/console.c) */
+    sa_reply_header(r, "Vary", "Accept"); /* the answer depends on it: caches must know */
+    if (sa_console_wanted(r)) {           /* a browser: the web console (http/routes/console.c) */
         sa_route_console(r);
         return;
     }
