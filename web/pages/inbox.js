@@ -330,7 +330,11 @@ export async function render(root, ctx) {
     }
     const decided = lists.flatMap(l => l.items || [])
       .sort((x, y) => String(y.decided_at || '').localeCompare(String(x.decided_at || ''))).slice(0, 20);
-    await Promise.all(decided.map(a => loadLead(a.lead_id)));
+    try {
+      await Promise.all(decided.map(a => loadLead(a.lead_id)));
+    } catch {
+      return; // only a 401 comes here (loadLead keeps the rest): back at the sign-in already
+    }
     fill(decidedBody, ...(decided.length ? decided.map(a => h('tr', {},
       h('td', {}, companyOf(a)),
       h('td', {}, DECISIONS[a.status] || a.status, a.response?.type === 'respond' && typeof a.response.args === 'string'
