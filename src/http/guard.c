@@ -161,10 +161,18 @@ static bool check_host(struct sa_req *r)
 
 /* ---- CORS --------------------------------------------------------------------------- */
 
-#define CORS_ALLOW_HEADERS "Authorization, X-API-Key, Content-Type, X-Request-ID, If-Match"
+/* The request headers a page may send: credentials, conditional requests and the
+ * LangGraph SDK's Last-Event-ID (joinStream resuming after an event). */
+#define CORS_ALLOW_HEADERS                                                                         \
+    "Authorization, X-API-Key, Content-Type, X-Request-ID, If-Match, If-None-Match, "              \
+    "Last-Event-ID"
+/* Every response header a route or the guard sets that is not CORS-safelisted, so a page
+ * can read it: the SDK reads Content-Location (a run's id), Location (a stream to resume)
+ * and X-Pagination-* (assistants.search). test_api_auth checks real responses against it. */
 #define CORS_EXPOSE_HEADERS                                                                        \
     "X-Request-ID, Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, "           \
-    "WWW-Authenticate, ETag"
+    "WWW-Authenticate, ETag, Location, Content-Location, Content-Disposition, Allow, "             \
+    "X-Pagination-Next, X-Pagination-Total"
 
 /* Adds the CORS headers for an allowed Origin; returns whether it was allowed. */
 static bool cors_headers(struct sa_req *r)

@@ -511,6 +511,107 @@ static char *hs256(const char *secret, const char *claims)
 
 #define SECRET "test-secret-of-at-least-32-bytes-long!!"
 
+/* True when the comma-separated list names name (any case). */
+static bool names(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; *p;) {
+        p += strspn(p, " ,");
+        size_t len = strcspn(p, ",");
+        if (len == n && strncasecmp(p, name, n) == 0)
+            return true;
+        p += len;
+    }
+    return false;
+}
+
+/* A page on an allowed origin can read every header of r that it needs: each one that
+ * is not CORS-safelisted (nor CORS's own, nor one only the browser acts on) is in
+ * Access-Control-Expose-Headers. */
+static void expect_exposed(const char *what, const struct resp *r)
+{
+    static const char *const browser_only[] = {"Cache-Control",
+                                               "Content-Language",
+                                               "Content-Length",
+                                               "Content-Type",
+                                               "Expires",
+                                               "Last-Modified",
+                                               "Pragma",
+                                               "Date",
+                                               "Connection",
+                                               "Keep-Alive",
+                                               "Transfer-Encoding",
+                                               "Vary",
+                                               "Content-Security-Policy",
+                                               "X-Content-Type-Options",
+                                               "Referrer-Policy",
+                                               "X-Frame-Options"};
+    char exposed[512];
+    if (!resp_header(r, "Access-Control-Expose-Headers", exposed, sizeof exposed))
+        fail_msg("%s: no Access-Control-Expose-Headers", what);
+    for (const char *line = r->headers; *line;) {
+        size_t len = strcspn(line, "\r\n"), n = strcspn(line, ":");
+        char name[64];
+        snprintf(name, sizeof name, "%.*s", (int)(n < len ? n : 0), line);
+        bool skip = !name[0] || strncasecmp(name, "Access-Control-", 15) == 0;
+        for (size_t i = 0; i < sizeof browser_only / sizeof *browser_only; i++)
+            skip |= strcasecmp(name, browser_only[i]) == 0;
+        if (!skip && !names(exposed, name))
+            fail_msg("%s: the response's %s is not in Access-Control-Expose-Headers (%s)", what,
+                     name, exposed);
+        line += len;
+        line += strspn(line, "\r\n");
+    }
+}
+
+/* CORS for a browser client on an allowed origin (the LangGraph SDK in Agent Inbox or
+ * useStream): the preflight allows Last-Event-ID, and the headers the SDK reads
+ * (Content-Location, X-Pagination-*) and the others our routes set are exposed. */
+static void cors_browser_client(void)
+{
+    harness_extra_header("Origin: https://crm.example.com");
+    struct resp r;
+    char buf[300];
+    with_auth("Access-Control-Request-Method: GET", "OPTIONS",
+              "/threads/00000000-0000-4000-8000-000000000001/runs/"
+              "00000000-0000-4000-8000-000000000002/stream",
+              NULL, NULL, &r);
+    assert_int_equal(r.status, 204);
+    assert_non_null(resp_header(&r, "Access-Control-Allow-Headers", buf, sizeof buf));
+    assert_true(names(buf, "Last-Event-ID"));
+    assert_true(names(buf, "X-API-Key"));
+    assert_true(names(buf, "If-None-Match"));
+    resp_free(&r);
+
+    http("POST", "/assistants/search", "application/json", "{\"limit\":1}", 11, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(resp_header(&r, "X-Pagination-Next", buf, sizeof buf));
+    assert_string_equal(buf, "1");
+    assert_non_null(resp_header(&r, "X-Pagination-Total", buf, sizeof buf));
+    expect_exposed("assistants.search", &r);
+    resp_free(&r);
+
+    const char q[] = "{\"assistant_id\":\"qualification\",\"input\":{\"company_name\":"
+                     "\"Harbor Point Logistics\",\"industry\":\"Logistics\"}}";
+    http("POST", "/runs/wait", "application/json", q, sizeof q - 1, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(resp_header(&r, "Content-Location", buf, sizeof buf));
+    expect_exposed("runs.wait", &r);
+    resp_free(&r);
+
+    http("GET", "/api/leads?limit=1", NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(resp_header(&r, "RateLimit-Remaining", buf, sizeof buf));
+    expect_exposed("a rate-limited list", &r);
+    resp_free(&r);
+
+    http("DELETE", "/assistants/search", NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 405);
+    expect_exposed("a 405 with Allow", &r);
+    resp_free(&r);
+    harness_extra_header(NULL);
+}
+
 static void test_second_server(void **state)
 {
     (void)state;
@@ -559,6 +660,7 @@ static void test_second_server(void **state)
     with_auth("Origin: https://evil.example", "GET", "/api/leads", NULL, NULL, &r);
     assert_null(resp_header(&r, "Access-Control-Allow-Origin", buf, sizeof buf));
     resp_free(&r);
+    cors_browser_client();
 
     /* JWT: a valid HS256 token with the write scope works; expired, wrong issuer and a
      * token without a scope for the route do not */
