@@ -38,10 +38,12 @@
 #include "store/session.h"
 #include "store/store.h"
 
-/* Buckets start at 10 us so that our latencies, far below the seed's 0.1 s, show. */
-static const double agent_buckets[] = {0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005,
-                                       0.001,   0.0025,   0.005,   0.01,   0.025,   0.05,
-                                       0.1,     0.5,      1,       2,      5};
+/* Buckets start at 10 us so that our latencies, far below the seed's 0.1 s, show, and
+ * reach 120 s for agents that call a model (one LLM call is bucketed up to 60 s in
+ * llm_request_seconds; a pipeline makes several), so p95/p99 do not stick at the top. */
+static const double agent_buckets[] = {0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001,
+                                       0.0025,  0.005,    0.01,    0.025,  0.05,    0.1,    0.5,
+                                       1,       2,        5,       10,     30,      60,     120};
 static const struct sa_metric_desc m_agent_seconds = {
     "agent_processing_seconds",
     "Time agents spend processing one invocation.",

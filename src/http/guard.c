@@ -36,15 +36,39 @@ static bool is_json_type(const char *ct)
            strncasecmp(ct + n - 5, "+json", 5) == 0;
 }
 
+/* A request that sends no body: no Transfer-Encoding, and no Content-Length or one of 0
+ * (the edge has already refused a malformed or repeated one). */
+static bool sends_no_body(struct sa_req *r)
+{
+    if (sa_req_header(r, "Transfer-Encoding"))
+        return false;
+    const char *cl = sa_req_header(r, "Content-Length");
+    return !cl || (cl[0] != '\0' && cl[strspn(cl, "0")] == '\0');
+}
+
+/* A credential header with a value: X-API-Key or Authorization. A page elsewhere cannot
+ * add either to a cross-site request without a preflight, which CORS_ORIGINS refuses. */
+static bool has_credential_header(struct sa_req *r)
+{
+    const char *key = sa_req_header(r, "X-API-Key"), *auth = sa_req_header(r, "Authorization");
+    return (key && key[0]) || (auth && auth[0]);
+}
+
 /* A state-changing request must name its type, one a browser cannot send cross-site
  * without a preflight: a missing type, text/plain, a form or multipart is 415, so a page
- * elsewhere cannot post to us (docs/security.md, CSRF). A POST that reads no body still
- * needs application/json. */
+ * elsewhere cannot post to us (docs/security.md, CSRF).
+ *
+ * One exception: a POST with no body and no Content-Type that carries a credential header
+ * (the LangGraph SDK's runs.cancel is such a POST, and it retries a 415 for 20 s). The
+ * header is what a cross-site page cannot send without a preflight, so it stands for the
+ * content type here; without it (AUTH=off and no key) the POST is still 415. */
 static bool check_content_type(struct sa_req *r)
 {
     if (r->route->body == SA_BODY_NONE && strcmp(r->method, "POST") != 0)
         return true;
     const char *ct = sa_req_header(r, "Content-Type");
+    if (!ct && strcmp(r->method, "POST") == 0 && sends_no_body(r) && has_credential_header(r))
+        return true;
     bool csv = r->route->body == SA_BODY_CSV, form = r->route->body == SA_BODY_FORM;
     bool ics = r->route->body == SA_BODY_JSON_ICS, mail = r->route->body == SA_BODY_MAIL;
     /* a raw message may come as text/plain: the route needs a credential or a signature
@@ -137,10 +161,18 @@ static bool check_host(struct sa_req *r)
 
 /* ---- CORS --------------------------------------------------------------------------- */
 
-#define CORS_ALLOW_HEADERS "Authorization, X-API-Key, Content-Type, X-Request-ID, If-Match"
+/* The request headers a page may send: credentials, conditional requests and the
+ * LangGraph SDK's Last-Event-ID (joinStream resuming after an event). */
+#define CORS_ALLOW_HEADERS                                                                         \
+    "Authorization, X-API-Key, Content-Type, X-Request-ID, If-Match, If-None-Match, "              \
+    "Last-Event-ID"
+/* Every response header a route or the guard sets that is not CORS-safelisted, so a page
+ * can read it: the SDK reads Content-Location (a run's id), Location (a stream to resume)
+ * and X-Pagination-* (assistants.search). test_api_auth checks real responses against it. */
 #define CORS_EXPOSE_HEADERS                                                                        \
     "X-Request-ID, Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, "           \
-    "WWW-Authenticate, ETag"
+    "WWW-Authenticate, ETag, Location, Content-Location, Content-Disposition, Allow, "             \
+    "X-Pagination-Next, X-Pagination-Total"
 
 /* Adds the CORS headers for an allowed Origin; returns whether it was allowed. */
 static bool cors_headers(struct sa_req *r)

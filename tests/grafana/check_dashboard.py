@@ -76,6 +76,15 @@ def check_shape(dash):
             if not expr.strip():
                 problem(f"panel {title!r} target {t.get('refId')}: no expr")
                 continue
+            # a single value (the range's increase, the current gauge): one instant query
+            if p.get("type") in ("stat", "bargauge") and \
+                    (t.get("instant") is not True or t.get("range") is not False):
+                problem(f"panel {title!r} target {t.get('refId')}: a {p.get('type')} panel's "
+                        "query should be instant (instant: true, range: false)")
+            # a ratio whose numerator has no series yet (no 5xx, no error) is 0, not No data
+            if p.get("type") == "stat" and " / " in expr and "or vector(0)" not in expr:
+                problem(f"panel {title!r} target {t.get('refId')}: a ratio without "
+                        "\"or vector(0)\" shows No data on a healthy system")
             tds = t.get("datasource", p.get("datasource", {}))
             if tds.get("uid") != "${DS_PROMETHEUS}":
                 problem(f"panel {title!r} target {t.get('refId')}: datasource is not ${{DS_PROMETHEUS}}")

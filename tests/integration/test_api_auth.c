@@ -257,6 +257,70 @@ static void test_cli_keys(void **state)
 
 /* ---- cross-site requests ---------------------------------------------------------------- */
 
+#define NO_RUN "/api/runs/00000000-0000-4000-8000-000000000000/cancel"
+
+/* A raw POST of path with the extra header lines (each ending in CRLF) and no body;
+ * returns the status code. */
+static int raw_post(const char *path, const char *headers)
+{
+    char req[1024], line[256];
+    int n = snprintf(req, sizeof req,
+                     "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%sConnection: close\r\n\r\n", path,
+                     headers);
+    assert_int_equal(raw_exchange(req, (size_t)n, line, sizeof line), 1);
+    return status_code_of(line);
+}
+
+/* The LangGraph SDK's runs.cancel: a POST with no body and no Content-Type. With a
+ * credential header (which no cross-site page can send without a preflight) it reaches
+ * the handler (its 404 names the run); with a body, or a type a form can send, it is
+ * still 415. */
+static void cancel_without_type(void)
+{
+    const char *key = harness_auth_header() + strlen("Authorization: Bearer ");
+    char *xk = strf("X-API-Key: %s", key);
+    struct resp r;
+    with_auth(xk, "POST", NO_RUN, NULL, NULL, &r); /* Content-Length: 0 */
+    expect_problem("bodyless cancel with X-API-Key", &r, 404, "[\"path\",\"run_id\"]", NULL);
+    resp_free(&r);
+    http("POST", NO_RUN, NULL, NULL, 0, &r); /* Authorization: Bearer */
+    expect_problem("bodyless cancel with a bearer", &r, 404, "[\"path\",\"run_id\"]", NULL);
+    resp_free(&r);
+    /* the Agent Server API's cancel, the SDK's own call */
+    with_auth(xk, "POST",
+              "/threads/00000000-0000-4000-8000-000000000001/runs/"
+              "00000000-0000-4000-8000-000000000002/cancel",
+              NULL, NULL, &r);
+    assert_int_equal(r.status, 404);
+    resp_free(&r);
+    /* no Content-Length at all */
+    char *hdr = strf("%s\r\n", xk);
+    assert_int_equal(raw_post(NO_RUN, hdr), 404);
+    free(hdr);
+    /* a body without a type, even "{}" or an empty chunked one: 415 */
+    with_auth(xk, "POST", NO_RUN, NULL, "{}", &r);
+    expect_problem("cancel with a body and no type", &r, 415, "[\"header\",\"content-type\"]",
+                   NULL);
+    resp_free(&r);
+    hdr = strf("%s\r\nTransfer-Encoding: chunked\r\n", xk);
+    char req[1024], line[256];
+    int n = snprintf(req, sizeof req,
+                     "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%sConnection: close\r\n\r\n0\r\n\r\n",
+                     NO_RUN, hdr);
+    assert_int_equal(raw_exchange(req, (size_t)n, line, sizeof line), 1);
+    assert_int_equal(status_code_of(line), 415);
+    free(hdr);
+    /* a type a form or no-cors fetch may send stays 415, key or not */
+    with_auth(xk, "POST", NO_RUN, "text/plain", "", &r);
+    expect_problem("bodyless text/plain with a key", &r, 415, "[\"header\",\"content-type\"]",
+                   NULL);
+    resp_free(&r);
+    assert_int_equal(status_with(xk, "POST", NO_RUN, "application/x-www-form-urlencoded", ""), 415);
+    /* an empty credential header is no credential: 401 before the type is looked at */
+    assert_int_equal(raw_post(NO_RUN, "X-API-Key: \r\nContent-Length: 0\r\n"), 401);
+    free(xk);
+}
+
 static void test_cross_site(void **state)
 {
     (void)state;
@@ -277,9 +341,7 @@ static void test_cross_site(void **state)
     http("POST", "/api/leads/import", "multipart/form-data; boundary=x", csv, sizeof csv - 1, &r);
     assert_int_equal(r.status, 415);
     resp_free(&r);
-    http("POST", "/api/runs/00000000-0000-4000-8000-000000000000/cancel", NULL, NULL, 0, &r);
-    assert_int_equal(r.status, 415); /* even a POST that reads no body */
-    resp_free(&r);
+    cancel_without_type();
 
     /* DNS rebinding: the page's own name arrives as Host */
     struct resp hr;
@@ -449,6 +511,107 @@ static char *hs256(const char *secret, const char *claims)
 
 #define SECRET "test-secret-of-at-least-32-bytes-long!!"
 
+/* True when the comma-separated list names name (any case). */
+static bool names(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; *p;) {
+        p += strspn(p, " ,");
+        size_t len = strcspn(p, ",");
+        if (len == n && strncasecmp(p, name, n) == 0)
+            return true;
+        p += len;
+    }
+    return false;
+}
+
+/* A page on an allowed origin can read every header of r that it needs: each one that
+ * is not CORS-safelisted (nor CORS's own, nor one only the browser acts on) is in
+ * Access-Control-Expose-Headers. */
+static void expect_exposed(const char *what, const struct resp *r)
+{
+    static const char *const browser_only[] = {"Cache-Control",
+                                               "Content-Language",
+                                               "Content-Length",
+                                               "Content-Type",
+                                               "Expires",
+                                               "Last-Modified",
+                                               "Pragma",
+                                               "Date",
+                                               "Connection",
+                                               "Keep-Alive",
+                                               "Transfer-Encoding",
+                                               "Vary",
+                                               "Content-Security-Policy",
+                                               "X-Content-Type-Options",
+                                               "Referrer-Policy",
+                                               "X-Frame-Options"};
+    char exposed[512];
+    if (!resp_header(r, "Access-Control-Expose-Headers", exposed, sizeof exposed))
+        fail_msg("%s: no Access-Control-Expose-Headers", what);
+    for (const char *line = r->headers; *line;) {
+        size_t len = strcspn(line, "\r\n"), n = strcspn(line, ":");
+        char name[64];
+        snprintf(name, sizeof name, "%.*s", (int)(n < len ? n : 0), line);
+        bool skip = !name[0] || strncasecmp(name, "Access-Control-", 15) == 0;
+        for (size_t i = 0; i < sizeof browser_only / sizeof *browser_only; i++)
+            skip |= strcasecmp(name, browser_only[i]) == 0;
+        if (!skip && !names(exposed, name))
+            fail_msg("%s: the response's %s is not in Access-Control-Expose-Headers (%s)", what,
+                     name, exposed);
+        line += len;
+        line += strspn(line, "\r\n");
+    }
+}
+
+/* CORS for a browser client on an allowed origin (the LangGraph SDK in Agent Inbox or
+ * useStream): the preflight allows Last-Event-ID, and the headers the SDK reads
+ * (Content-Location, X-Pagination-*) and the others our routes set are exposed. */
+static void cors_browser_client(void)
+{
+    harness_extra_header("Origin: https://crm.example.com");
+    struct resp r;
+    char buf[300];
+    with_auth("Access-Control-Request-Method: GET", "OPTIONS",
+              "/threads/00000000-0000-4000-8000-000000000001/runs/"
+              "00000000-0000-4000-8000-000000000002/stream",
+              NULL, NULL, &r);
+    assert_int_equal(r.status, 204);
+    assert_non_null(resp_header(&r, "Access-Control-Allow-Headers", buf, sizeof buf));
+    assert_true(names(buf, "Last-Event-ID"));
+    assert_true(names(buf, "X-API-Key"));
+    assert_true(names(buf, "If-None-Match"));
+    resp_free(&r);
+
+    http("POST", "/assistants/search", "application/json", "{\"limit\":1}", 11, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(resp_header(&r, "X-Pagination-Next", buf, sizeof buf));
+    assert_string_equal(buf, "1");
+    assert_non_null(resp_header(&r, "X-Pagination-Total", buf, sizeof buf));
+    expect_exposed("assistants.search", &r);
+    resp_free(&r);
+
+    const char q[] = "{\"assistant_id\":\"qualification\",\"input\":{\"company_name\":"
+                     "\"Harbor Point Logistics\",\"industry\":\"Logistics\"}}";
+    http("POST", "/runs/wait", "application/json", q, sizeof q - 1, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(resp_header(&r, "Content-Location", buf, sizeof buf));
+    expect_exposed("runs.wait", &r);
+    resp_free(&r);
+
+    http("GET", "/api/leads?limit=1", NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(resp_header(&r, "RateLimit-Remaining", buf, sizeof buf));
+    expect_exposed("a rate-limited list", &r);
+    resp_free(&r);
+
+    http("DELETE", "/assistants/search", NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 405);
+    expect_exposed("a 405 with Allow", &r);
+    resp_free(&r);
+    harness_extra_header(NULL);
+}
+
 static void test_second_server(void **state)
 {
     (void)state;
@@ -497,6 +660,7 @@ static void test_second_server(void **state)
     with_auth("Origin: https://evil.example", "GET", "/api/leads", NULL, NULL, &r);
     assert_null(resp_header(&r, "Access-Control-Allow-Origin", buf, sizeof buf));
     resp_free(&r);
+    cors_browser_client();
 
     /* JWT: a valid HS256 token with the write scope works; expired, wrong issuer and a
      * token without a scope for the route do not */
@@ -621,6 +785,17 @@ static void test_auth_off(void **state)
     assert_int_equal(status_with("", "POST", "/api/contacts/x@acme-robotics.example/do-not-contact",
                                  "text/plain", "{}"),
                      415);
+    /* a bodyless POST without a type needs a credential header even with AUTH=off (a
+     * cross-site page can send the first, never the second); any value will do */
+    with_auth("", "POST", NO_RUN, NULL, NULL, &r);
+    expect_problem("bodyless cancel, AUTH=off, no key", &r, 415, "[\"header\",\"content-type\"]",
+                   NULL);
+    resp_free(&r);
+    assert_int_equal(raw_post(NO_RUN, "Content-Length: 0\r\n"), 415);
+    assert_int_equal(raw_post(NO_RUN, ""), 415);
+    with_auth("X-API-Key: any-value", "POST", NO_RUN, NULL, NULL, &r);
+    expect_problem("bodyless cancel, AUTH=off, a key", &r, 404, "[\"path\",\"run_id\"]", NULL);
+    resp_free(&r);
 }
 
 int main(void)

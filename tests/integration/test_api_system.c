@@ -190,6 +190,9 @@ static void test_metrics(void **state)
     static const char *const must[] = {
         "# TYPE agent_processing_seconds histogram",
         "agent_processing_seconds_bucket{agent_type=\"qualification\",le=\"0.0001\"}",
+        /* LLM-backed agents take seconds to minutes: buckets up to 120 s */
+        "agent_processing_seconds_bucket{agent_type=\"qualification\",le=\"60\"}",
+        "agent_processing_seconds_bucket{agent_type=\"qualification\",le=\"120\"}",
         "agent_success_total{agent_type=\"qualification\"}",
         "http_requests_total{method=\"POST\",route=\"/api/langgraph/invoke\",status=\"200\"}",
         "http_request_duration_seconds_bucket",
