@@ -164,6 +164,9 @@ void sa_reply_parked_stream(struct sa_req *r, const char *content_type,
  * with the app. The server's stop waits for every hold, so the work may use the app to
  * its end. */
 void sa_req_hold(struct sa_req *r, int max);
+/* sa_req_hold that never waits: false (nothing held) when max holds are taken, so a
+ * handler answers 503 instead of keeping its HTTP thread until a hold is released. */
+bool sa_req_try_hold(struct sa_req *r, int max);
 void sa_http_release(struct sa_http_server *srv);
 
 /* Sets a response header (name: a static string), replacing one set before under the
@@ -261,6 +264,7 @@ bool sa_console_wanted(struct sa_req *r);
 void sa_route_as_info(struct sa_req *r);
 void sa_route_as_assistants_search(struct sa_req *r);
 void sa_route_as_assistant_get(struct sa_req *r);
+void sa_route_as_assistant_graph(struct sa_req *r);
 void sa_route_as_threads_create(struct sa_req *r);
 void sa_route_as_threads_search(struct sa_req *r);
 void sa_route_as_thread_get(struct sa_req *r);

@@ -730,6 +730,16 @@ void sa_req_hold(struct sa_req *r, int max)
     pthread_mutex_unlock(&r->srv->park_lock);
 }
 
+bool sa_req_try_hold(struct sa_req *r, int max)
+{
+    pthread_mutex_lock(&r->srv->park_lock);
+    bool ok = max <= 0 || r->srv->holds < max;
+    if (ok)
+        r->srv->holds++;
+    pthread_mutex_unlock(&r->srv->park_lock);
+    return ok;
+}
+
 void sa_http_release(struct sa_http_server *srv)
 {
     pthread_mutex_lock(&srv->park_lock);
