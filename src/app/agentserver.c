@@ -995,7 +995,7 @@ static void parse_options(const json_t *body, struct sa_as_run *r, json_t *detai
         sa_detail_add(detail, "body.after_seconds", "not_supported",
                       "after_seconds is not supported by this server: a run starts at once");
     static const char *const unsupported[] = {"interrupt_before", "interrupt_after", "checkpoint",
-                                              "checkpoint_id", "webhook", NULL};
+                                              "checkpoint_id",    "webhook",         NULL};
     for (int i = 0; unsupported[i]; i++) {
         const json_t *v = json_object_get(body, unsupported[i]);
         if (v && !json_is_null(v)) {

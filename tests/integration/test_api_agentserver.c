@@ -523,8 +523,7 @@ static void test_approval_consistency(void **state)
     assert_non_null(strstr(r.body, aid));
     resp_free(&r);
     http("POST", wait, "application/json", body, strlen(body), &r);
-    expect_problem("new input on an interrupted thread", &r, 409, "[\"path\",\"thread_id\"]",
-                   NULL);
+    expect_problem("new input on an interrupted thread", &r, 409, "[\"path\",\"thread_id\"]", NULL);
     assert_non_null(strstr(r.body, aid));
     resp_free(&r);
     j = http_json("GET", st, NULL, &r);
@@ -534,14 +533,16 @@ static void test_approval_consistency(void **state)
     j = http_json("GET", PATH("/threads/%s", t), NULL, &r);
     assert_string_equal(jstr(j, "status"), "interrupted");
     resp_free(&r);
-    expect_post("edit with another action", wait,
-                "{\"assistant_id\":\"pipeline\",\"command\":{\"resume\":[{\"type\":\"edit\",\"args\":"
-                "{\"action\":\"delete_everything\",\"args\":{\"subject\":\"Hello\"}}}]}}",
-                422, "[\"body\",\"command\",\"resume\",0,\"args\",\"action\"]", "value_error");
-    expect_post("edit without an action", wait,
-                "{\"assistant_id\":\"pipeline\",\"command\":{\"resume\":[{\"type\":\"edit\",\"args\":"
-                "{\"args\":{\"subject\":\"Hello\"}}}]}}",
-                422, "[\"body\",\"command\",\"resume\",0,\"args\",\"action\"]", "missing");
+    expect_post(
+        "edit with another action", wait,
+        "{\"assistant_id\":\"pipeline\",\"command\":{\"resume\":[{\"type\":\"edit\",\"args\":"
+        "{\"action\":\"delete_everything\",\"args\":{\"subject\":\"Hello\"}}}]}}",
+        422, "[\"body\",\"command\",\"resume\",0,\"args\",\"action\"]", "value_error");
+    expect_post(
+        "edit without an action", wait,
+        "{\"assistant_id\":\"pipeline\",\"command\":{\"resume\":[{\"type\":\"edit\",\"args\":"
+        "{\"args\":{\"subject\":\"Hello\"}}}]}}",
+        422, "[\"body\",\"command\",\"resume\",0,\"args\",\"action\"]", "missing");
     expect_post("accept with args", wait,
                 "{\"assistant_id\":\"pipeline\",\"command\":{\"resume\":[{\"type\":\"accept\","
                 "\"args\":{\"foo\":1}}]}}",
@@ -635,7 +636,7 @@ static void test_full_pool_and_cancel_wait(void **state)
     expect_problem("a run past THREADS", &r, 503, NULL, NULL);
     char ra[32];
     assert_non_null(resp_header(&r, "Retry-After", ra, sizeof ra));
-    assert_true(atoi(ra) > 0);
+    assert_true(strtol(ra, NULL, 10) > 0);
     resp_free(&r);
     http("GET", "/info", NULL, NULL, 0, &r);
     assert_int_equal(r.status, 200);
