@@ -159,13 +159,11 @@ void sa_reply_parked_stream(struct sa_req *r, const char *content_type,
                             void *cls, void (*done)(void *cls));
 
 /* Background work a handler starts for its request and that may outlive it (a streamed
- * invoke's run): sa_req_hold before starting it (waiting while max holds are taken; max
- * <= 0: no bound), sa_http_release(srv) (srv: the request's r->srv, kept) when it is done
- * with the app. The server's stop waits for every hold, so the work may use the app to
- * its end. */
-void sa_req_hold(struct sa_req *r, int max);
-/* sa_req_hold that never waits: false (nothing held) when max holds are taken, so a
- * handler answers 503 instead of keeping its HTTP thread until a hold is released. */
+ * invoke's run): sa_req_try_hold before starting it, which never waits: false (nothing
+ * held) when max holds are taken (max <= 0: no bound), so the handler answers 503 instead
+ * of keeping its HTTP thread until a hold is released; sa_http_release(srv) (srv: the
+ * request's r->srv, kept) when the work is done with the app. The server's stop waits for
+ * every hold, so the work may use the app to its end. */
 bool sa_req_try_hold(struct sa_req *r, int max);
 void sa_http_release(struct sa_http_server *srv);
 

@@ -426,7 +426,7 @@ static void start_run(struct sa_req *r, const char *thread_id, enum run_answer a
     if (!sa_req_try_hold(r, r->app->cfg.threads)) {
         sa_as_run_discard(&st);
         sa_reply_header(r, "Retry-After", "%d", AS_RETRY_AFTER_S);
-        sa_reply_error(r, 503, "overloaded", "", "runs_full",
+        sa_reply_error(r, 503, "service_unavailable", "", "overloaded",
                        "The server runs %d runs already; try again in %d s", r->app->cfg.threads,
                        AS_RETRY_AFTER_S);
         return;
