@@ -769,8 +769,22 @@ int sa_bdr_validate_response(const json_t *response, const json_t *request, cons
         sa_detail_add(detail, l, "not_allowed", "This request does not allow '%s'", type);
     const json_t *args = json_object_get(response, "args");
     snprintf(l, sizeof l, "%s.args", loc);
-    if (t == 1) { /* edit: args is the ActionRequest {action, args: {subject?, body?}} */
+    const json_t *asked = json_object_get(request, "action_request");
+    if (t == 0 && args && !json_is_null(args) && !json_equal((json_t *)args, (json_t *)asked)) {
+        /* an accept sends what was asked; changes are an edit's */
+        sa_detail_add(detail, l, "not_editable",
+                      "An accept's args should be null (or the request's action_request "
+                      "unchanged): use an edit to change it");
+    } else if (t == 1) { /* edit: args is the ActionRequest {action, args: {subject?, body?}} */
         const json_t *inner = json_object_get(args, "args");
+        const json_t *action = json_object_get(args, "action");
+        const char *want = json_string_value(json_object_get(asked, "action"));
+        if (want && (!json_is_string(action) || strcmp(json_string_value(action), want) != 0)) {
+            char al[160];
+            snprintf(al, sizeof al, "%s.action", l);
+            sa_detail_add(detail, al, action ? "value_error" : "missing",
+                          "An edit's action should be the request's, '%s'", want);
+        }
         if (!json_is_object(inner)) {
             sa_detail_add(detail, l, "dict_type",
                           "An edit's args is the ActionRequest {action, args: {subject, body}}");

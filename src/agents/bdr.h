@@ -34,7 +34,8 @@ struct sa_agent *sa_bdr_new(const struct sa_agent_deps *deps);
 /* Validates an Agent Inbox HumanResponse {type: accept|edit|response|ignore, args} (also
  * "respond", our first name for response) for the given request (its config's allow_*
  * flags; response is allow_respond) into detail entries under loc. An edit's message
- * fields equal to the request's pass as unchanged. */
+ * fields equal to the request's pass as unchanged; its action must be the request's. An
+ * accept's args must be null, absent or the request's action_request unchanged. */
 int sa_bdr_validate_response(const json_t *response, const json_t *request, const char *loc,
                              json_t *detail);
 /* What an edit changed: [{field, from, to}] (new reference; empty when nothing). */

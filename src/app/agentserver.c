@@ -43,6 +43,7 @@
 #define AS_MAX_THREADS 10000
 #define AS_EVENTS_MAX ((size_t)16 << 20)
 #define AS_SEARCH_MAX 1000 /* threads a search looks at */
+#define AS_SEARCH_APPROVALS 500 /* pending approvals (then newest approvals) it looks at */
 #define AS_EVENTS_KEPT 64  /* finished runs whose events are kept; older ones keep their end */
 
 struct sa_as {
@@ -60,7 +61,8 @@ struct sa_as_reader {
     struct sa_as_run *run;
     enum sa_as_read kind;
     size_t pos; /* in run->events, or in the final text */
-    bool tick;  /* WAIT: the ticker asks for a keep-alive newline */
+    bool tick;  /* WAIT, RUN: the ticker asks for a keep-alive newline */
+    bool cancels; /* freed before the run ended: cancel it (on_disconnect "cancel") */
     char *final;
     size_t final_len;
     void (*wake)(void *arg); /* set while parked */
@@ -83,6 +85,7 @@ struct sa_as_run {
     char reviewer[160];
     unsigned modes;   /* the GRAPH_STREAM_* bits the client asked for */
     bool mode_events; /* stream_mode "events": accepted, nothing of it is sent */
+    bool cancel_on_disconnect;
     const char *status;
     char created_at[SA_ISO8601_LEN], updated_at[SA_ISO8601_LEN];
     struct sa_buf events;
@@ -476,40 +479,50 @@ int sa_as_thread_create(struct sa_app *app, const char *thread_id, const json_t 
     return sa_as_thread_get(app, id, out, err);
 }
 
-/* The threads search looks at: this process's runs' and created threads, and the threads
- * of the newest approvals (the BDR threads an inbox lists), newest first, each once. */
+/* Adds id to ids once (seen: the ids so far), up to AS_SEARCH_MAX. */
+static void add_candidate(json_t *ids, json_t *seen, const char *id)
+{
+    if (id && !json_object_get(seen, id) && json_array_size(ids) < AS_SEARCH_MAX) {
+        json_object_set_new(seen, id, json_true());
+        json_array_append_new(ids, json_string(id));
+    }
+}
+
+/* The approvals' threads, newest first, of status (NULL: any) into ids. */
+static void add_approval_threads(struct sa_app *app, const char *status, json_t *ids, json_t *seen)
+{
+    json_t *approvals = NULL;
+    struct sa_err e = {0};
+    if (sa_app_approvals_list(app->store, status, AS_SEARCH_APPROVALS, &approvals, &e))
+        return;
+    size_t i;
+    json_t *a;
+    json_array_foreach(approvals, i, a) add_candidate(ids, seen, sa_json_str(a, "thread_id"));
+    json_decref(approvals);
+}
+
+/* The threads search looks at, each once, at most AS_SEARCH_MAX: the threads of the
+ * pending approvals first (the interrupted threads an inbox lists: however many threads
+ * were created, they are looked at), then this process's runs' threads, its created
+ * threads and the threads of the newest approvals, each newest first. */
 static json_t *search_candidates(struct sa_app *app)
 {
     struct sa_as *as = app->agentserver;
     json_t *seen = json_object(), *ids = json_array();
+    add_approval_threads(app, "pending", ids, seen);
+    json_t *local = json_array();
     pthread_mutex_lock(&as->lock);
     for (struct sa_as_run *r = as->runs; r; r = r->next)
-        if (!json_object_get(seen, r->thread_id)) {
-            json_object_set_new(seen, r->thread_id, json_true());
-            json_array_append_new(ids, json_string(r->thread_id));
-        }
-    json_t *created = json_array();
+        json_array_append_new(local, json_string(r->thread_id));
+    size_t runs = json_array_size(local);
     const char *k;
     json_t *v;
-    json_object_foreach(as->threads, k, v) json_array_insert_new(created, 0, json_string(k));
+    json_object_foreach(as->threads, k, v) json_array_insert_new(local, runs, json_string(k));
     pthread_mutex_unlock(&as->lock);
-    json_t *approvals = NULL;
-    struct sa_err e = {0};
-    if (sa_app_approvals_list(app->store, NULL, 500, &approvals, &e))
-        approvals = json_array();
     size_t i;
-    json_t *a;
-    json_array_foreach(approvals, i, a) json_array_append(created, json_object_get(a, "thread_id"));
-    json_array_foreach(created, i, a)
-    {
-        const char *id = json_string_value(a);
-        if (id && !json_object_get(seen, id) && json_array_size(ids) < AS_SEARCH_MAX) {
-            json_object_set_new(seen, id, json_true());
-            json_array_append_new(ids, json_string(id));
-        }
-    }
-    json_decref(approvals);
-    json_decref(created);
+    json_array_foreach(local, i, v) add_candidate(ids, seen, json_string_value(v));
+    json_decref(local);
+    add_approval_threads(app, NULL, ids, seen);
     json_decref(seen);
     return ids;
 }
@@ -544,6 +557,9 @@ int sa_as_thread_search(struct sa_app *app, const json_t *body, json_t *detail, 
         sa_detail_add(detail, "body.metadata", "dict_type", "Input should be an object");
     if (ids && !json_is_null(ids) && !json_is_array(ids))
         sa_detail_add(detail, "body.ids", "list_type", "Input should be a list of thread ids");
+    else if (json_array_size(ids) > AS_SEARCH_MAX)
+        sa_detail_add(detail, "body.ids", "too_long", "ids should list at most %d thread ids",
+                      AS_SEARCH_MAX);
     if (lim && !json_is_null(lim) &&
         (!json_is_integer(lim) || json_integer_value(lim) < 1 || json_integer_value(lim) > 1000))
         sa_detail_add(detail, "body.limit", "int_type", "Input should be an integer 1-1000");
@@ -619,6 +635,29 @@ static bool thread_busy(struct sa_as *as, const char *thread_id)
     return busy;
 }
 
+/* SA_ECONFLICT naming the approval when the pipeline thread waits on one (what would
+ * otherwise drop its interrupt and leave the approval pending with nothing to resume:
+ * see README, "Agent Server API: approvals stay consistent"); 0 when it waits on none. */
+static int refuse_if_pending(struct sa_app *app, const char *thread_id, const char *what,
+                             struct sa_err *err)
+{
+    char id[SA_UUID_LEN];
+    json_t *request = NULL;
+    struct sa_err e = {0};
+    int rc = sa_app_approval_pending(app, thread_id, id, &request, &e);
+    json_decref(request);
+    if (rc == SA_ENOTFOUND)
+        return 0;
+    if (rc) {
+        *err = e;
+        return rc;
+    }
+    return sa_err_set(err, SA_ECONFLICT,
+                      "Thread %.128s waits on approval %s: answer it (command.resume, or POST "
+                      "/api/approvals/%s) before %s",
+                      thread_id, id, id, what);
+}
+
 int sa_as_thread_update(struct sa_app *app, const char *thread_id, const json_t *body,
                         json_t *detail, json_t **out, struct sa_err *err)
 {
@@ -638,23 +677,36 @@ int sa_as_thread_update(struct sa_app *app, const char *thread_id, const json_t 
         return SA_EINVAL;
     if (thread_busy(app->agentserver, thread_id))
         return sa_err_set(err, SA_ECONFLICT, "Thread %.128s has a run in progress", thread_id);
-    const struct graph *g[2] = {sa_pipeline_graph(app->pipeline), NULL};
+    int rc = refuse_if_pending(app, thread_id, "writing its state", err);
+    if (rc)
+        return rc;
+    /* the graph whose checkpoints the thread holds: SA_ECONFLICT from graph_get_state
+     * means the other graph's, so it is looked up before the write; a conflict of the
+     * write itself is then the thread's run or compaction (whichever instance holds it) */
+    const struct graph *g[2] = {sa_pipeline_graph(app->pipeline), NULL}, *own = NULL;
     int n = 1;
     if (app->conversation)
         g[n++] = sa_conversation_graph(app->conversation);
-    char new_id[40];
-    int rc = SA_ENOTFOUND;
-    for (int i = 0; i < n && (i == 0 || rc == SA_ECONFLICT || rc == SA_ENOTFOUND); i++) {
+    for (int i = 0; i < n && !own; i++) {
         json_t *snap = NULL;
         rc = graph_get_state(g[i], thread_id, NULL, &snap, err);
         json_decref(snap);
         if (rc == 0)
-            rc = graph_update_state(g[i], thread_id, json_string_value(cp), values,
-                                    json_string_value(as_node), new_id, err);
+            own = g[i];
+        else if (rc != SA_ENOTFOUND && rc != SA_ECONFLICT)
+            return rc;
     }
-    if (rc == SA_ENOTFOUND || (rc == SA_ECONFLICT && !strstr(err->msg, "busy")))
+    if (!own)
         return sa_err_set(err, SA_ENOTFOUND,
                           "Thread %.128s has no checkpoint to update (run it first)", thread_id);
+    char new_id[40];
+    rc = graph_update_state(own, thread_id, json_string_value(cp), values,
+                            json_string_value(as_node), new_id, err);
+    if (rc == SA_ECONFLICT)
+        return sa_err_set(err, SA_ECONFLICT,
+                          "Thread %.128s is busy (a run holds it, here or on another instance); "
+                          "try again when it ended",
+                          thread_id);
     if (rc == SA_EINVAL) {
         sa_detail_add(detail, "body.values", "value_error", "%s", err->msg);
         return SA_EINVAL;
@@ -913,8 +965,9 @@ static void parse_modes(const json_t *sm, struct sa_as_run *r, json_t *detail)
     json_decref(list);
 }
 
-/* Ignored fields the SDK sends (config, context, webhook, ...) are not checked; those
- * that would change what runs are refused when we cannot honour them. */
+/* Ignored fields the SDK sends (config, context, ...) are not checked; those that would
+ * change what runs or what happens after it (webhook, after_seconds) are refused when we
+ * cannot honour them. */
 static void parse_options(const json_t *body, struct sa_as_run *r, json_t *detail)
 {
     const json_t *md = json_object_get(body, "metadata");
@@ -927,8 +980,22 @@ static void parse_options(const json_t *body, struct sa_as_run *r, json_t *detai
         sa_detail_add(detail, "body.multitask_strategy", "enum",
                       "Only 'reject' is supported: a thread runs one run at a time (409 "
                       "while busy)");
+    const json_t *od = json_object_get(body, "on_disconnect");
+    if (od && !json_is_null(od)) {
+        const char *v = json_string_value(od);
+        if (!v || (strcmp(v, "cancel") != 0 && strcmp(v, "continue") != 0))
+            sa_detail_add(detail, "body.on_disconnect", "enum",
+                          "Input should be 'cancel' or 'continue'");
+        else
+            r->cancel_on_disconnect = strcmp(v, "cancel") == 0;
+    }
+    /* a delayed start would need a scheduler of its own: refused unless it is now */
+    const json_t *after = json_object_get(body, "after_seconds");
+    if (after && !json_is_null(after) && !(json_is_number(after) && json_number_value(after) == 0))
+        sa_detail_add(detail, "body.after_seconds", "not_supported",
+                      "after_seconds is not supported by this server: a run starts at once");
     static const char *const unsupported[] = {"interrupt_before", "interrupt_after", "checkpoint",
-                                              "checkpoint_id", NULL};
+                                              "checkpoint_id",    "webhook",         NULL};
     for (int i = 0; unsupported[i]; i++) {
         const json_t *v = json_object_get(body, unsupported[i]);
         if (v && !json_is_null(v)) {
@@ -1064,6 +1131,12 @@ int sa_as_run_prepare(struct sa_app *app, const char *thread_id, const json_t *b
                               "Only command.resume is supported");
             if (!resume || json_is_null(resume))
                 sa_detail_add(detail, "body.command.resume", "missing", "Field required");
+            else if (json_is_object(resume) && json_object_size(resume) &&
+                     !json_object_get(resume, "type"))
+                sa_detail_add(detail, "body.command.resume", "not_supported",
+                              "resume as a map {interrupt_id: value} is not supported: a thread "
+                              "waits on one interrupt at a time; send [HumanResponse] "
+                              "([{type, args}])");
         }
     }
     bool has_input = input && !json_is_null(input);
@@ -1122,6 +1195,12 @@ int sa_as_run_prepare(struct sa_app *app, const char *thread_id, const json_t *b
         rc = sa_app_invoke_input(app, r->type, r->input, "body.input", &r->lead, detail)
                  ? 0
                  : SA_EINVAL;
+        /* new input on a pipeline thread waiting on its approval would start over and
+         * leave the approval pending with nothing to resume */
+        if (rc == 0 && thread_id && sa_app_invoke_runs_graph(app, r->type)) {
+            *loc = "path.thread_id";
+            rc = refuse_if_pending(app, thread_id, "starting a new run on it", err);
+        }
     }
 out:
     if (rc) {
@@ -1134,6 +1213,7 @@ out:
     out->assistant_id = r->assistant_id;
     out->approval_id = r->approval_id;
     out->decision = sa_json_str(r->response, "type");
+    out->cancel_on_disconnect = r->cancel_on_disconnect;
     return 0;
 }
 
@@ -1313,7 +1393,7 @@ static void *ticker_main(void *arg)
             break;
         for (struct sa_as_run *r = as->runs; r; r = r->next) {
             for (struct sa_as_reader *rd = r->readers; rd; rd = rd->next) {
-                if (rd->kind == SA_AS_READ_WAIT && rd->wake && !r->finished) {
+                if (rd->kind != SA_AS_READ_EVENTS && rd->wake && !r->finished) {
                     void (*w)(void *) = rd->wake;
                     rd->wake = NULL;
                     rd->tick = true;
@@ -1358,6 +1438,22 @@ static char *summary_events(const struct sa_as_run *r)
     return out;
 }
 
+/* Lock held: what a reader of a finished run sends after its events or keep-alives (a
+ * new string, NULL when out of memory): the final values (WAIT), the ended Run (RUN), or
+ * the summary of a run whose events were dropped. */
+static char *final_text_locked(const struct sa_as_reader *rd)
+{
+    const struct sa_as_run *r = rd->run;
+    if (rd->kind == SA_AS_READ_WAIT)
+        return json_dumps(r->final, JSON_COMPACT | JSON_REAL_PRECISION(12));
+    if (rd->kind == SA_AS_READ_EVENTS)
+        return summary_events(r);
+    json_t *run = run_json_locked(r);
+    char *text = json_dumps(run, JSON_COMPACT);
+    json_decref(run);
+    return text;
+}
+
 ssize_t sa_as_reader_read(struct sa_as_reader *rd, char *buf, size_t max, void (*wake)(void *arg),
                           void *arg)
 {
@@ -1369,11 +1465,9 @@ ssize_t sa_as_reader_read(struct sa_as_reader *rd, char *buf, size_t max, void (
         memcpy(buf, r->events.data + rd->pos, k);
         rd->pos += k;
         n = (ssize_t)k;
-    } else if ((rd->kind == SA_AS_READ_WAIT || r->events_dropped) && r->finished) {
+    } else if ((rd->kind != SA_AS_READ_EVENTS || r->events_dropped) && r->finished) {
         if (!rd->final) {
-            rd->final = rd->kind == SA_AS_READ_WAIT
-                            ? json_dumps(r->final, JSON_COMPACT | JSON_REAL_PRECISION(12))
-                            : summary_events(r);
+            rd->final = final_text_locked(rd);
             rd->final_len = rd->final ? strlen(rd->final) : 0;
         }
         size_t k = rd->final_len - rd->pos < max ? rd->final_len - rd->pos : max;
@@ -1383,19 +1477,26 @@ ssize_t sa_as_reader_read(struct sa_as_reader *rd, char *buf, size_t max, void (
         n = k ? (ssize_t)k : -1;
     } else if (r->finished) {
         n = -1;
-    } else if (rd->kind == SA_AS_READ_WAIT && rd->tick && max > 0) {
+    } else if (rd->kind != SA_AS_READ_EVENTS && rd->tick && max > 0) {
         rd->tick = false;
         buf[0] = '\n';
         n = 1;
     } else {
         rd->wake = wake;
         rd->wake_arg = arg;
-        if (rd->kind == SA_AS_READ_WAIT)
+        if (rd->kind != SA_AS_READ_EVENTS)
             ticker_start_locked(r->as);
         n = SA_AS_PARKED;
     }
     pthread_mutex_unlock(&r->as->lock);
     return n;
+}
+
+void sa_as_reader_cancel_on_close(struct sa_as_reader *rd)
+{
+    pthread_mutex_lock(&rd->run->as->lock);
+    rd->cancels = true;
+    pthread_mutex_unlock(&rd->run->as->lock);
 }
 
 void sa_as_reader_free(struct sa_as_reader *rd)
@@ -1405,6 +1506,11 @@ void sa_as_reader_free(struct sa_as_reader *rd)
     struct sa_as_run *r = rd->run;
     struct sa_as *as = r->as;
     pthread_mutex_lock(&as->lock);
+    if (rd->cancels && !r->finished) {
+        __atomic_store_n(&r->cancel, 1, __ATOMIC_RELEASE);
+        sa_log(SA_LOG_INFO, "agent server run cancelled: its client left (on_disconnect cancel)",
+               json_pack("{s:s}", "run_id", r->run_id));
+    }
     for (struct sa_as_reader **pp = &r->readers; *pp; pp = &(*pp)->next) {
         if (*pp == rd) {
             *pp = rd->next;

@@ -56,9 +56,10 @@ int sa_as_thread_state_at(struct sa_app *app, const char *thread_id, const char 
 /* The ThreadStates, newest first, at most limit (an array; empty for a created thread). */
 int sa_as_thread_history(struct sa_app *app, const char *thread_id, int limit, json_t **out,
                          struct sa_err *err) SA_WUR;
-/* POST /threads/search {status?, metadata?, ids?, limit?, offset?}: Threads, newest
- * first, among this process's runs' and created threads and the threads of the newest
- * 500 approvals (at most 1,000 looked at), or among ids. SA_EINVAL with detail. */
+/* POST /threads/search {status?, metadata?, ids?, limit?, offset?}: Threads among the
+ * threads of the 500 newest pending approvals, then this process's runs' and created
+ * threads and the threads of the newest 500 approvals, each newest first (at most 1,000
+ * looked at), or among ids (at most 1,000). SA_EINVAL with detail. */
 int sa_as_thread_search(struct sa_app *app, const json_t *body, json_t *detail, json_t **out,
                         struct sa_err *err) SA_WUR;
 /* Whether writing state to the thread can stand in for a human's approval: true for a
@@ -81,6 +82,7 @@ struct sa_as_start {
     const char *assistant_id; /* points into run: "pipeline" or an agent's name */
     /* answers_approval: the approval's id and the HumanResponse's type (into run) */
     const char *approval_id, *decision;
+    bool cancel_on_disconnect; /* on_disconnect "cancel": only a streamed or waited run */
 };
 
 /* Checks a run body (assistant_id, input, command, stream_mode, metadata,
@@ -113,8 +115,9 @@ int sa_as_run_cancel(struct sa_app *app, const char *thread_id, const char *run_
 /* What a reader produces: the run's SSE events from its start (for a finished run older
  * than the newest 64, whose events are dropped: metadata, its last values or error, end),
  * or (WAIT) newlines every second while it runs, then the final JSON: its last values
- * (with "__interrupt__" when it stopped at one) or {"__error__": {error, message}}. */
-enum sa_as_read { SA_AS_READ_EVENTS, SA_AS_READ_WAIT };
+ * (with "__interrupt__" when it stopped at one) or {"__error__": {error, message}}, or
+ * (RUN: cancel's wait) the same newlines, then the ended Run. */
+enum sa_as_read { SA_AS_READ_EVENTS, SA_AS_READ_WAIT, SA_AS_READ_RUN };
 /* A reader of run_id's output (thread_id NULL: any), or NULL when the run is unknown. */
 struct sa_as_reader *sa_as_reader_open(struct sa_app *app, const char *thread_id,
                                        const char *run_id, enum sa_as_read kind);
@@ -125,6 +128,9 @@ struct sa_as_reader *sa_as_reader_open(struct sa_app *app, const char *thread_id
  * the run's thread) when there is more. */
 ssize_t sa_as_reader_read(struct sa_as_reader *rd, char *buf, size_t max, void (*wake)(void *arg),
                           void *arg);
+/* Makes freeing rd before its run ended cancel the run (on_disconnect "cancel": the
+ * HTTP layer frees a stream's reader when its client leaves). */
+void sa_as_reader_cancel_on_close(struct sa_as_reader *rd);
 /* Frees rd; after it returns no wake for it is called. */
 void sa_as_reader_free(struct sa_as_reader *rd);
 

@@ -699,11 +699,17 @@ static void run_tasks_on(struct run *r, struct task *ts, int n)
 
 /* ---- node API ----------------------------------------------------------------------- */
 
-static void fnv_hex(const char *s, int idx, char out[17])
+/* An interrupt's id: FNV-1a of its thread, checkpoint, task and index, so each
+ * interrupt of each thread has its own (a task id alone repeats on every thread). */
+static void interrupt_id(const struct run *r, const char *task, int idx, char out[17])
 {
     uint64_t h = 1469598103934665603u;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211u;
+    const char *parts[] = {r->thread_id ? r->thread_id : "", r->cp_id, task};
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+        for (const char *s = parts[i]; *s; s++)
+            h = (h ^ (unsigned char)*s) * 1099511628211u;
+        h = (h ^ 0xffu) * 1099511628211u; /* a separator no string holds */
+    }
     h = (h ^ (uint64_t)idx) * 1099511628211u;
     snprintf(out, 17, "%016llx", (unsigned long long)h);
 }
@@ -715,7 +721,7 @@ const json_t *graph_interrupt(struct graph_ctx *ctx, const json_t *value)
     if (t->resume && (size_t)idx < json_array_size(t->resume))
         return json_array_get(t->resume, (size_t)idx);
     char id[17];
-    fnv_hex(t->id, idx, id);
+    interrupt_id(ctx->r, t->id, idx, id);
     json_decref(t->interrupt);
     t->interrupt =
         json_pack("{s:s, s:O, s:s, s:s, s:i}", "id", id, "value", value ? value : json_null(),

@@ -159,11 +159,12 @@ void sa_reply_parked_stream(struct sa_req *r, const char *content_type,
                             void *cls, void (*done)(void *cls));
 
 /* Background work a handler starts for its request and that may outlive it (a streamed
- * invoke's run): sa_req_hold before starting it (waiting while max holds are taken; max
- * <= 0: no bound), sa_http_release(srv) (srv: the request's r->srv, kept) when it is done
- * with the app. The server's stop waits for every hold, so the work may use the app to
- * its end. */
-void sa_req_hold(struct sa_req *r, int max);
+ * invoke's run): sa_req_try_hold before starting it, which never waits: false (nothing
+ * held) when max holds are taken (max <= 0: no bound), so the handler answers 503 instead
+ * of keeping its HTTP thread until a hold is released; sa_http_release(srv) (srv: the
+ * request's r->srv, kept) when the work is done with the app. The server's stop waits for
+ * every hold, so the work may use the app to its end. */
+bool sa_req_try_hold(struct sa_req *r, int max);
 void sa_http_release(struct sa_http_server *srv);
 
 /* Sets a response header (name: a static string), replacing one set before under the
@@ -261,6 +262,7 @@ bool sa_console_wanted(struct sa_req *r);
 void sa_route_as_info(struct sa_req *r);
 void sa_route_as_assistants_search(struct sa_req *r);
 void sa_route_as_assistant_get(struct sa_req *r);
+void sa_route_as_assistant_graph(struct sa_req *r);
 void sa_route_as_threads_create(struct sa_req *r);
 void sa_route_as_threads_search(struct sa_req *r);
 void sa_route_as_thread_get(struct sa_req *r);

@@ -206,6 +206,10 @@ const struct sa_route sa_routes[] = {
       "AsAssistantSearch", "AsAssistantList", 0, NULL, "422"),
     R("GET", "/assistants/{assistant_id}", sa_route_as_assistant_get, NONE, READ, NULL,
       "Agent Server API: one assistant", NULL, "AsAssistant", 0, NULL, "404"),
+    /* the assistant's graph (assistants.getGraph), as /api/agents/{agent_type}/graph */
+    R("GET", "/assistants/{assistant_id}/graph", sa_route_as_assistant_graph, NONE, READ, NULL,
+      "Agent Server API: the graph an assistant runs (LangGraph's getGraph JSON)", NULL,
+      "AgentGraph", 0, NULL, "404 501"),
     R("POST", "/threads", sa_route_as_threads_create, JSON, WRITE, NULL,
       "Agent Server API: create a thread (409 when it exists and if_exists is raise)",
       "AsThreadCreate", "AsThread", 0, NULL, "409 422 503"),

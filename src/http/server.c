@@ -52,7 +52,7 @@ struct sa_http_server {
     pthread_mutex_t park_lock;      /* guards every waker's state, parked, stopping */
     struct sa_stream_waker *parked; /* suspended connections (sa_http_park) */
     bool stopping;                  /* no stream parks any more: sa_http_stop resumed them */
-    int holds;                      /* background work of requests (sa_req_hold) */
+    int holds;                      /* background work of requests (sa_req_try_hold) */
     pthread_cond_t released;        /* signalled whenever holds drops */
 };
 
@@ -721,13 +721,14 @@ static void unpark(struct sa_http_server *srv, struct sa_stream_waker *w)
     MHD_resume_connection(w->conn);
 }
 
-void sa_req_hold(struct sa_req *r, int max)
+bool sa_req_try_hold(struct sa_req *r, int max)
 {
     pthread_mutex_lock(&r->srv->park_lock);
-    while (max > 0 && r->srv->holds >= max)
-        pthread_cond_wait(&r->srv->released, &r->srv->park_lock);
-    r->srv->holds++;
+    bool ok = max <= 0 || r->srv->holds < max;
+    if (ok)
+        r->srv->holds++;
     pthread_mutex_unlock(&r->srv->park_lock);
+    return ok;
 }
 
 void sa_http_release(struct sa_http_server *srv)

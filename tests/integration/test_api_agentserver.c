@@ -68,6 +68,17 @@ static const char maya[] =
     "\"contact_info\":{\"name\":\"Priya Natarajan\",\"title\":\"VP of Sales\",\"email\":"
     "\"priya@larkspur.example\"},\"signals\":[\"requested_demo\",\"hiring_sales\"]}";
 
+/* A lead like maya's at another company and contact (malloc'd): outreach already sent to
+ * one contact is not drafted again, so each approval test needs its own. */
+static char *lead_of(const char *company, const char *contact, const char *email)
+{
+    return strf("{\"company_name\":\"%s\",\"industry\":\"SaaS\",\"company_size\":\"201-500\","
+                "\"annual_revenue\":38000000,\"country\":\"US\",\"website\":\"https://%s\","
+                "\"contact_info\":{\"name\":\"%s\",\"title\":\"VP of Sales\",\"email\":\"%s\"},"
+                "\"signals\":[\"requested_demo\",\"hiring_sales\"]}",
+                company, strchr(email, '@') + 1, contact, email);
+}
+
 /* POST path with body; checks the problem's status, loc and type. */
 static void expect_post(const char *what, const char *path, const char *body, long status,
                         const char *loc, const char *type)
@@ -188,6 +199,50 @@ static void test_bad_input(void **state)
                 "[\"body\",\"values\"]", "not_supported");
     expect_post("assistants.search limit", "/assistants/search", "{\"limit\":\"ten\"}", 422,
                 "[\"body\",\"limit\"]", NULL);
+    /* fields that would change what happens are refused, not ignored */
+    body = strf("{\"assistant_id\":\"qualification\",\"input\":{\"company_name\":\"Tidewater\"},"
+                "\"on_disconnect\":\"cancel\"}");
+    expect_post("on_disconnect cancel of a background run", PATH("/threads/%s/runs", t), body, 422,
+                "[\"body\",\"on_disconnect\"]", "not_supported");
+    free(body);
+    expect_post("on_disconnect unknown", wait,
+                "{\"assistant_id\":\"qualification\",\"input\":{},\"on_disconnect\":\"explode\"}",
+                422, "[\"body\",\"on_disconnect\"]", "enum");
+    expect_post("after_seconds", wait,
+                "{\"assistant_id\":\"qualification\",\"input\":{},\"after_seconds\":30}", 422,
+                "[\"body\",\"after_seconds\"]", "not_supported");
+    expect_post("webhook", wait,
+                "{\"assistant_id\":\"qualification\",\"input\":{},\"webhook\":"
+                "\"https://hooks.example/run-done\"}",
+                422, "[\"body\",\"webhook\"]", "not_supported");
+    expect_post("resume as a map", wait,
+                "{\"assistant_id\":\"pipeline\",\"command\":{\"resume\":{\"42fa8f6928e5eaee\":"
+                "{\"type\":\"accept\"}}}}",
+                422, "[\"body\",\"command\",\"resume\"]", "not_supported");
+    /* ids of a search are capped */
+    enum { IDS_CAP = 20000 };
+    char *ids = malloc(IDS_CAP);
+    assert_non_null(ids);
+    size_t n = (size_t)snprintf(ids, IDS_CAP, "{\"ids\":[");
+    for (int k = 0; k < 1001; k++)
+        n += (size_t)snprintf(ids + n, IDS_CAP - n, "%s\"t-%d\"", k ? "," : "", k);
+    snprintf(ids + n, IDS_CAP - n, "]}");
+    expect_post("threads.search ids over 1000", "/threads/search", ids, 422, "[\"body\",\"ids\"]",
+                "too_long");
+    free(ids);
+    /* the assistant's graph, as /api/agents/{type}/graph */
+    json_t *g = http_json("GET", "/assistants/pipeline/graph", NULL, &r);
+    assert_int_equal(r.status, 200);
+    bool approval_node = false;
+    json_t *node;
+    size_t ni;
+    json_array_foreach(jget(g, "nodes"), ni, node) approval_node |=
+        strcmp(jstr(node, "id") ?: "", "bdr_approval") == 0;
+    assert_true(approval_node);
+    resp_free(&r);
+    http("GET", "/assistants/closer/graph", NULL, NULL, 0, &r);
+    expect_problem("unknown assistant's graph", &r, 404, "[\"path\",\"assistant_id\"]", NULL);
+    resp_free(&r);
     /* a finished run cannot be cancelled */
     json_t *run = http_json("POST", PATH("/threads/%s/runs", t),
                             "{\"assistant_id\":\"qualification\",\"input\":{\"company_name\":"
@@ -418,6 +473,236 @@ static void test_busy_and_cancel(void **state)
     free(t);
 }
 
+/* The pending approval's id of thread t (malloc'd), or NULL. */
+static char *pending_approval(const char *t)
+{
+    struct resp r;
+    json_t *j = http_json("GET", "/api/approvals?status=pending&limit=100", NULL, &r);
+    char *id = NULL;
+    size_t i;
+    json_t *a;
+    json_array_foreach(jget(j, "items"), i, a) if (!id && strcmp(jstr(a, "thread_id"), t) == 0) id =
+        strdup(jstr(a, "id"));
+    resp_free(&r);
+    return id;
+}
+
+/* A pipeline thread waiting on its approval keeps it consistent: a state update or a new
+ * input run (which would drop the interrupt and leave the approval pending with nothing
+ * to resume) is 409 naming the approval; an edit must keep the request's action and an
+ * accept sends what was asked; each interrupt has an id of its own. */
+static void test_approval_consistency(void **state)
+{
+    (void)state;
+    char *t = new_thread(), *t2 = new_thread();
+    char *wait = strf("/threads/%s/runs/wait", t);
+    char *lead = lead_of("Fernhill Robotics", "Ines Albrecht", "ines@fernhill.example");
+    char *body = strf("{\"assistant_id\":\"pipeline\",\"input\":%s}", lead);
+    free(lead);
+    struct resp r;
+    json_t *j = http_json("POST", wait, body, &r);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(json_array_size(jget(j, "__interrupt__")), 1);
+    char *iid = strdup(jstr(j, "__interrupt__.0.id"));
+    resp_free(&r);
+    lead = lead_of("Quillon Health", "Marcus Oyelaran", "marcus@quillon.example");
+    char *body2 = strf("{\"assistant_id\":\"pipeline\",\"input\":%s}", lead);
+    free(lead);
+    j = http_json("POST", PATH("/threads/%s/runs/wait", t2), body2, &r);
+    free(body2);
+    assert_int_equal(r.status, 200);
+    assert_string_not_equal(jstr(j, "__interrupt__.0.id"), iid); /* one id per interrupt */
+    resp_free(&r);
+    char *aid = pending_approval(t);
+    assert_non_null(aid);
+    char *st = strf("/threads/%s/state", t);
+    const char garbage[] = "{\"values\":{\"bdr_draft\":\"garbage\"}}";
+    http("POST", st, "application/json", garbage, strlen(garbage), &r);
+    expect_problem("state update of an interrupted thread", &r, 409, "[\"path\",\"thread_id\"]",
+                   NULL);
+    assert_non_null(strstr(r.body, aid));
+    resp_free(&r);
+    http("POST", wait, "application/json", body, strlen(body), &r);
+    expect_problem("new input on an interrupted thread", &r, 409, "[\"path\",\"thread_id\"]", NULL);
+    assert_non_null(strstr(r.body, aid));
+    resp_free(&r);
+    j = http_json("GET", st, NULL, &r);
+    assert_string_equal(jstr(j, "next.0"), "bdr_approval");
+    assert_string_equal(jstr(j, "interrupts.0.id"), iid);
+    resp_free(&r);
+    j = http_json("GET", PATH("/threads/%s", t), NULL, &r);
+    assert_string_equal(jstr(j, "status"), "interrupted");
+    resp_free(&r);
+    expect_post(
+        "edit with another action", wait,
+        "{\"assistant_id\":\"pipeline\",\"command\":{\"resume\":[{\"type\":\"edit\",\"args\":"
+        "{\"action\":\"delete_everything\",\"args\":{\"subject\":\"Hello\"}}}]}}",
+        422, "[\"body\",\"command\",\"resume\",0,\"args\",\"action\"]", "value_error");
+    expect_post(
+        "edit without an action", wait,
+        "{\"assistant_id\":\"pipeline\",\"command\":{\"resume\":[{\"type\":\"edit\",\"args\":"
+        "{\"args\":{\"subject\":\"Hello\"}}}]}}",
+        422, "[\"body\",\"command\",\"resume\",0,\"args\",\"action\"]", "missing");
+    expect_post("accept with args", wait,
+                "{\"assistant_id\":\"pipeline\",\"command\":{\"resume\":[{\"type\":\"accept\","
+                "\"args\":{\"foo\":1}}]}}",
+                422, "[\"body\",\"command\",\"resume\",0,\"args\"]", "not_editable");
+    char *still = pending_approval(t);
+    assert_non_null(still);
+    assert_string_equal(still, aid);
+    free(still);
+    j = http_json("POST", wait,
+                  "{\"assistant_id\":\"pipeline\",\"command\":{\"resume\":[{\"type\":\"accept\","
+                  "\"args\":null}]}}",
+                  &r);
+    if (r.status != 200)
+        fail_msg("accept: %ld %.300s", r.status, r.body);
+    assert_string_equal(jstr(j, "bdr_decision.status"), "approved");
+    resp_free(&r);
+    /* answered: the thread takes state updates again */
+    const char note[] = "{\"values\":{\"current_agent\":\"reviewed\"}}";
+    http("POST", st, "application/json", note, strlen(note), &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    free(st);
+    free(aid);
+    free(iid);
+    free(body);
+    free(wait);
+    free(t2);
+    free(t);
+}
+
+/* Agent Inbox lists interrupted threads however many threads were created since. */
+static void test_search_finds_interrupted(void **state)
+{
+    (void)state;
+    /* a pipeline thread interrupted at its approval by invoke, not by this API's runs */
+    const char *t = "inbox-after-1000";
+    char *lead = lead_of("Brightwater Logistics", "Tomas Ekberg", "tomas@brightwater.example");
+    char *body = strf("{\"agent_type\":\"pipeline\",\"thread_id\":\"%s\",\"input\":%s}", t, lead);
+    free(lead);
+    struct resp r;
+    invoke(body, &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    json_t *j = http_json("GET", PATH("/threads/%s", t), NULL, &r);
+    assert_string_equal(jstr(j, "status"), "interrupted");
+    resp_free(&r);
+    for (int k = 0; k < 1001; k++)
+        free(new_thread());
+    j = http_json("POST", "/threads/search", "{\"status\":\"interrupted\",\"limit\":1000}", &r);
+    assert_int_equal(r.status, 200);
+    bool found = false;
+    size_t i;
+    json_t *x;
+    json_array_foreach(j, i, x) found |= strcmp(jstr(x, "thread_id"), t) == 0;
+    assert_true(found);
+    resp_free(&r);
+    free(body);
+}
+
+/* Sends a raw request with the admin key and leaves after its status line (the server
+ * then writes to a closed connection); returns the status code. */
+static int post_and_leave(const char *path, const char *json)
+{
+    char *req = strf("POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\nContent-Type: "
+                     "application/json\r\nContent-Length: %zu\r\n\r\n%s",
+                     path, harness_auth_header(), strlen(json), json);
+    char line[256];
+    int got = raw_exchange(req, strlen(req), line, sizeof line);
+    free(req);
+    return got == 1 ? status_code_of(line) : -1;
+}
+
+/* On a server of two HTTP threads whose steps take 300 ms: a run past THREADS is 503 with
+ * Retry-After at once (the HTTP thread stays free: /info answers), and cancel's wait=1
+ * answers with the run once it ended. */
+static void test_full_pool_and_cancel_wait(void **state)
+{
+    (void)state;
+    assert_int_equal(server_setenv(&runs_srv, "PIPELINE_STEP_DELAY_MS", "300"), 0);
+    assert_int_equal(server_start(&runs_srv, false), 0); /* THREADS 2 (harness) */
+    harness_use(&runs_srv);
+    char *t = new_thread(), *t2 = new_thread(), *t3 = new_thread();
+    char *body = strf("{\"assistant_id\":\"pipeline\",\"input\":%s}", maya);
+    struct resp r;
+    json_t *j = http_json("POST", PATH("/threads/%s/runs", t), body, &r);
+    assert_int_equal(r.status, 200);
+    char *rid = strdup(jstr(j, "run_id"));
+    resp_free(&r);
+    http_json("POST", PATH("/threads/%s/runs", t2), body, &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    http("POST", PATH("/threads/%s/runs", t3), "application/json", body, strlen(body), &r);
+    expect_problem("a run past THREADS", &r, 503, NULL, NULL);
+    char ra[32];
+    assert_non_null(resp_header(&r, "Retry-After", ra, sizeof ra));
+    assert_true(strtol(ra, NULL, 10) > 0);
+    resp_free(&r);
+    http("GET", "/info", NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    json_t *run = http_json("POST", PATH("/threads/%s/runs/%s/cancel?wait=1", t, rid), NULL, &r);
+    if (r.status != 202 || !run)
+        fail_msg("cancel wait=1: %ld %.300s", r.status, r.body);
+    assert_string_equal(jstr(run, "run_id"), rid);
+    assert_string_equal(jstr(run, "status"), "interrupted"); /* ended, cancelled */
+    resp_free(&r);
+    j = http_json("GET", PATH("/threads/%s", t), NULL, &r);
+    assert_string_equal(jstr(j, "status"), "idle");
+    resp_free(&r);
+    http_json("POST", PATH("/threads/%s/runs/%s/cancel?wait=maybe", t, rid), NULL, &r);
+    expect_problem("cancel wait not a flag", &r, 422, "[\"query\",\"wait\"]", NULL);
+    resp_free(&r);
+    free(rid);
+    free(body);
+    free(t3);
+    free(t2);
+    free(t);
+}
+
+/* On a server whose steps take 300 ms: a streamed run with on_disconnect "cancel" stops
+ * when its client leaves; a state update while another request runs the thread's graph
+ * is 409 (not 404). */
+static void test_disconnect_and_busy_graph(void **state)
+{
+    (void)state;
+    assert_int_equal(server_setenv(&runs_srv, "PIPELINE_STEP_DELAY_MS", "300"), 0);
+    assert_int_equal(server_start(&runs_srv, false), 0);
+    harness_use(&runs_srv);
+    char *t = new_thread();
+    char *body = strf("{\"assistant_id\":\"pipeline\",\"input\":%s,\"on_disconnect\":\"cancel\","
+                      "\"stream_mode\":[\"updates\",\"values\"]}",
+                      maya);
+    char *path = strf("/threads/%s/runs/stream", t);
+    assert_int_equal(post_and_leave(path, body), 200);
+    free(path);
+    struct resp r;
+    json_t *j = http_json("GET", PATH("/threads/%s/runs", t), NULL, &r);
+    assert_int_equal(json_array_size(j), 1);
+    char *rid = strdup(jstr(j, "0.run_id"));
+    resp_free(&r);
+    j = http_json("GET", PATH("/threads/%s/runs/%s/join", t, rid), NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_null(jget(j, "__interrupt__")); /* cancelled before the approval */
+    resp_free(&r);
+    j = http_json("GET", PATH("/threads/%s/runs/%s", t, rid), NULL, &r);
+    assert_string_equal(jstr(j, "status"), "interrupted");
+    resp_free(&r);
+    free(rid);
+    /* the thread's graph run by /api/langgraph/stream (not an Agent Server run) */
+    char *live = strf("{\"agent_type\":\"pipeline\",\"thread_id\":\"%s\",\"input\":%s}", t, maya);
+    assert_int_equal(post_and_leave("/api/langgraph/stream", live), 200);
+    free(live);
+    const char note[] = "{\"values\":{\"current_agent\":\"reviewed\"}}";
+    http("POST", PATH("/threads/%s/state", t), "application/json", note, strlen(note), &r);
+    expect_problem("state update while the graph runs", &r, 409, "[\"path\",\"thread_id\"]", NULL);
+    resp_free(&r);
+    free(body);
+    free(t);
+}
+
 int main(void)
 {
     setenv("SEND_WINDOW", "any", 1);  /* whatever the day and hour the test runs */
@@ -429,6 +714,10 @@ int main(void)
         cmocka_unit_test(test_scopes),
         cmocka_unit_test(test_shapes),
         cmocka_unit_test_setup_teardown(test_busy_and_cancel, runs_setup, runs_teardown),
+        cmocka_unit_test(test_approval_consistency),
+        cmocka_unit_test(test_search_finds_interrupted),
+        cmocka_unit_test_setup_teardown(test_full_pool_and_cancel_wait, runs_setup, runs_teardown),
+        cmocka_unit_test_setup_teardown(test_disconnect_and_busy_graph, runs_setup, runs_teardown),
     };
     return api_exit_status(cmocka_run_group_tests(tests, api_group_setup, api_group_teardown));
 }

@@ -190,6 +190,10 @@ assert.equal((await client.runs.get(t3.thread_id, run.run_id)).status, "success"
 const replay = await collect(client.runs.joinStream(t3.thread_id, run.run_id));
 assert.equal(replay[0].event, "metadata");
 assert.equal(replay[0].data.run_id, run.run_id);
+// runs.cancel is a POST with no body (and no Content-Type); with wait it waits for the
+// run's end. This run ended: 409 (the SDK throws with our status, not a 415)
+await assert.rejects(client.runs.cancel(t3.thread_id, run.run_id, true), (e) => e.status === 409);
+await assert.rejects(client.runs.cancel(t3.thread_id, run.run_id), (e) => e.status === 409);
 
 // stateless
 const scored = await client.runs.wait(null, "qualification", {

@@ -216,7 +216,7 @@ static void reply_invoke_failure(struct sa_req *r, int rc, const struct sa_err *
  * tokens reach the client as they come. A run that fails before any event (a busy thread:
  * 409; the store: 503) is answered as an unstreamed invoke is; one that fails later ends
  * its stream with an "error" event. A client that leaves does not stop the run (it is
- * recorded as an unstreamed invoke is); the server's stop waits for it (sa_req_hold). */
+ * recorded as an unstreamed invoke is); the server's stop waits for it (sa_req_try_hold). */
 struct live {
     pthread_mutex_t lock;
     pthread_cond_t cond; /* the request waits on it for the first event or the end */
@@ -428,9 +428,18 @@ static void live_invoke(struct sa_req *r, struct live *l)
     l->req.on_event = live_event;
     l->req.on_ids = live_ids;
     l->req.event_arg = l;
-    /* at most THREADS live runs, as when each ran on an HTTP thread: a request past them
-     * waits here, on its HTTP thread, for one to end */
-    sa_req_hold(r, r->app->cfg.threads);
+    /* at most THREADS live runs (with the Agent Server API's runs), as when each ran on an
+     * HTTP thread; past them 503 at once: waiting here would keep the HTTP thread, so a
+     * burst would stall every route and start runs whose clients gave up */
+    if (!sa_req_try_hold(r, r->app->cfg.threads)) {
+        l->refs = 1;
+        live_unref(l);
+        sa_reply_header(r, "Retry-After", "2");
+        sa_reply_error(r, 503, "service_unavailable", "", "overloaded",
+                       "The server runs %d streamed runs already; try again in 2 s",
+                       r->app->cfg.threads);
+        return;
+    }
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);

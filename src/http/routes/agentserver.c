@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agents/agent.h"
 #include "app/agentserver.h"
 #include "app/app.h"
 #include "app/invoke.h"
@@ -85,6 +86,28 @@ void sa_route_as_assistant_get(struct sa_req *r)
                        "Assistant %.60s not found", r->params[0]);
     else
         sa_reply_json(r, 200, a);
+}
+
+/* GET /assistants/{id}/graph: assistants.getGraph, the graph the assistant runs as GET
+ * /api/agents/{type}/graph describes it (xray is not supported: subgraphs stay nodes). */
+void sa_route_as_assistant_graph(struct sa_req *r)
+{
+    json_t *a = sa_as_assistant(r->app, r->params[0]);
+    if (!a) {
+        sa_reply_error(r, 404, "not_found", "path.assistant_id", "not_found",
+                       "Assistant %.60s not found", r->params[0]);
+        return;
+    }
+    json_decref(a);
+    int t = strcmp(r->params[0], "pipeline") == 0 ? SA_AGENT_PIPELINE
+                                                  : sa_agent_type_parse(r->params[0]);
+    json_t *g = NULL;
+    struct sa_err err = {0};
+    int rc = sa_app_agent_graph(r->app, t, &g, &err);
+    if (rc)
+        sa_reply_failure(r, rc, &err, "path.assistant_id", "Describing the graph");
+    else
+        sa_reply_json(r, 200, g);
 }
 
 /* ---- threads ----------------------------------------------------------------------- */
@@ -305,6 +328,9 @@ void sa_route_as_thread_history_post(struct sa_req *r)
 
 enum run_answer { ANSWER_RUN, ANSWER_STREAM, ANSWER_WAIT };
 
+/* Retry-After of a run refused because THREADS runs are going */
+#define AS_RETRY_AFTER_S 2
+
 static void release(void *srv)
 {
     sa_http_release(srv);
@@ -328,7 +354,7 @@ static void reader_done(void *cls)
 
 /* Answers with a parked stream of the run's events (or, WAIT, its final values). */
 static void reply_reader(struct sa_req *r, const char *thread_id, const char *run_id,
-                         enum sa_as_read kind)
+                         enum sa_as_read kind, bool cancels)
 {
     struct sa_as_reader *rd = sa_as_reader_open(r->app, thread_id, run_id, kind);
     if (!rd) {
@@ -336,7 +362,9 @@ static void reply_reader(struct sa_req *r, const char *thread_id, const char *ru
                        run_id);
         return;
     }
-    sa_reply_parked_stream(r, kind == SA_AS_READ_WAIT ? "application/json" : "text/event-stream",
+    if (cancels)
+        sa_as_reader_cancel_on_close(rd);
+    sa_reply_parked_stream(r, kind == SA_AS_READ_EVENTS ? "text/event-stream" : "application/json",
                            reader_read, rd, reader_done);
 }
 
@@ -351,6 +379,17 @@ static void start_run(struct sa_req *r, const char *thread_id, enum run_answer a
     json_t *body = sa_req_json(r);
     if (!body)
         return;
+    /* a resume answers an interrupt, which only the approval has: the scope is checked
+     * first, so a key without it learns nothing of the thread or its approval */
+    const json_t *resume = json_object_get(json_object_get(body, "command"), "resume");
+    if (resume && !json_is_null(resume) &&
+        !sa_scopes_allow(r->principal.scopes, SA_SCOPE_APPROVE)) {
+        json_decref(body);
+        sa_reply_error(r, 403, "forbidden", "header.authorization", "missing_scope",
+                       "Resuming a thread answers its approval (the outreach is sent): it "
+                       "needs the 'approve' scope");
+        return;
+    }
     json_t *detail = json_array();
     struct sa_as_start st;
     const char *loc = "body";
@@ -366,6 +405,13 @@ static void start_run(struct sa_req *r, const char *thread_id, enum run_answer a
         return;
     }
     json_decref(detail);
+    if (answer == ANSWER_RUN && st.cancel_on_disconnect) {
+        sa_as_run_discard(&st);
+        sa_reply_error(r, 422, "validation_error", "body.on_disconnect", "not_supported",
+                       "on_disconnect 'cancel' needs a client connection to watch: use it with "
+                       "runs.stream or runs.wait (a background run always continues)");
+        return;
+    }
     if (st.answers_approval && !sa_scopes_allow(r->principal.scopes, SA_SCOPE_APPROVE)) {
         sa_as_run_discard(&st);
         sa_reply_error(r, 403, "forbidden", "header.authorization", "missing_scope",
@@ -373,11 +419,25 @@ static void start_run(struct sa_req *r, const char *thread_id, enum run_answer a
                        "needs the 'approve' scope");
         return;
     }
+    /* the run uses the app to its end, also after its client left: the server's stop
+     * waits for it. At most THREADS at once, as the live invoke; past them the answer is
+     * 503 at once: waiting for a hold here would keep an HTTP thread (a burst of runs
+     * would stall every route) and could start the run after its client gave up. */
+    if (!sa_req_try_hold(r, r->app->cfg.threads)) {
+        sa_as_run_discard(&st);
+        sa_reply_header(r, "Retry-After", "%d", AS_RETRY_AFTER_S);
+        sa_reply_error(r, 503, "service_unavailable", "", "overloaded",
+                       "The server runs %d runs already; try again in %d s", r->app->cfg.threads,
+                       AS_RETRY_AFTER_S);
+        return;
+    }
     if (!sa_guard_agent(r, st.assistant_id)) { /* 429: this agent's runs this hour */
         sa_as_run_discard(&st);
+        sa_http_release(r->srv);
         return;
     }
     char run_id[SA_UUID_LEN], tid[SA_THREAD_ID_MAX + 1];
+    bool st_cancels = st.cancel_on_disconnect; /* st.run is the service's once started */
     snprintf(run_id, sizeof run_id, "%s", st.run_id);
     snprintf(tid, sizeof tid, "%s", st.thread_id);
     /* the audit log records a run that answers an approval (as POST /api/approvals/{id}
@@ -387,9 +447,6 @@ static void start_run(struct sa_req *r, const char *thread_id, enum run_answer a
                                     tid, "type", st.decision, "run_id", run_id);
     else
         r->no_audit = true;
-    /* the run uses the app to its end, also after its client left: the server's stop
-     * waits for it; at most THREADS at once, as the live invoke */
-    sa_req_hold(r, r->app->cfg.threads);
     if ((rc = sa_as_run_start(r->app, &st, release, r->srv, &err))) {
         reply_service(r, rc, &err, NULL, "path.thread_id", "Starting the run");
         return;
@@ -406,7 +463,9 @@ static void start_run(struct sa_req *r, const char *thread_id, enum run_answer a
             sa_reply_json(r, 200, run);
         return;
     }
-    reply_reader(r, NULL, run_id, answer == ANSWER_WAIT ? SA_AS_READ_WAIT : SA_AS_READ_EVENTS);
+    /* a client that leaves the stream or wait cancels the run when it asked so */
+    reply_reader(r, NULL, run_id, answer == ANSWER_WAIT ? SA_AS_READ_WAIT : SA_AS_READ_EVENTS,
+                 st_cancels);
 }
 
 void sa_route_as_runs_create(struct sa_req *r)
@@ -488,14 +547,14 @@ void sa_route_as_run_join(struct sa_req *r)
 {
     char run_id[SA_UUID_LEN];
     if (run_path(r, run_id))
-        reply_reader(r, r->params[0], run_id, SA_AS_READ_WAIT);
+        reply_reader(r, r->params[0], run_id, SA_AS_READ_WAIT, false);
 }
 
 void sa_route_as_run_join_stream(struct sa_req *r)
 {
     char run_id[SA_UUID_LEN];
     if (run_path(r, run_id))
-        reply_reader(r, r->params[0], run_id, SA_AS_READ_EVENTS);
+        reply_reader(r, r->params[0], run_id, SA_AS_READ_EVENTS, false);
 }
 
 void sa_route_as_run_cancel(struct sa_req *r)
@@ -505,7 +564,10 @@ void sa_route_as_run_cancel(struct sa_req *r)
         return;
     json_t *detail = json_array();
     static const char *const actions[] = {"interrupt", NULL};
+    static const char *const waits[] = {"0", "1", "false", "true", NULL};
     (void)sa_query_enum(r, "action", actions, detail);
+    const char *w = sa_query_enum(r, "wait", waits, detail);
+    bool wait = w && (strcmp(w, "1") == 0 || strcmp(w, "true") == 0);
     if (json_array_size(detail)) {
         sa_reply_problem(r, 422, "validation_error", detail);
         return;
@@ -514,6 +576,13 @@ void sa_route_as_run_cancel(struct sa_req *r)
     struct sa_err err = {0};
     json_t *run = NULL;
     int rc = sa_as_run_cancel(r->app, r->params[0], run_id, &err);
+    if (!rc && wait) {
+        /* wait=1: the Run once it ended, from a parked reader (no HTTP thread waits) */
+        reply_reader(r, r->params[0], run_id, SA_AS_READ_RUN, false);
+        if (r->status == 200)
+            r->status = 202;
+        return;
+    }
     if (!rc)
         rc = sa_as_run_get(r->app, r->params[0], run_id, &run, &err);
     if (rc)
