@@ -35,6 +35,7 @@
 #include "base/detail.h"
 #include "base/json.h"
 #include "base/log.h"
+#include "base/thread.h"
 #include "base/uuid.h"
 #include "domain/lead.h"
 #include "graph/graph.h"
@@ -1270,12 +1271,7 @@ int sa_as_run_start(struct sa_app *app, struct sa_as_start *s, void (*done)(void
     as->runs = r;
     as->n_runs++;
     trim_locked(as);
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_t t;
-    int prc = pthread_create(&t, &attr, run_main, r);
-    pthread_attr_destroy(&attr);
+    int prc = sa_thread_detached(run_main, r);
     if (prc != 0) {
         r->finished = true;
         r->status = "error";

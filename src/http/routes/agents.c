@@ -13,6 +13,7 @@
 #include "base/detail.h"
 #include "base/json.h"
 #include "base/log.h"
+#include "base/thread.h"
 #include "domain/lead.h"
 #include "http/guard.h"
 #include "http/http.h"
@@ -440,12 +441,7 @@ static void live_invoke(struct sa_req *r, struct live *l)
                        r->app->cfg.threads);
         return;
     }
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_t t;
-    int prc = pthread_create(&t, &attr, live_main, l);
-    pthread_attr_destroy(&attr);
+    int prc = sa_thread_detached(live_main, l);
     if (prc != 0) {
         sa_http_release(r->srv);
         l->refs = 1;

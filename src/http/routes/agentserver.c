@@ -272,18 +272,27 @@ static void history(struct sa_req *r, long limit)
         sa_reply_json(r, 200, out);
 }
 
-void sa_route_as_thread_history_get(struct sa_req *r)
+/* A path's thread id and the ?limit= (1-1000, default 10) of a GET list; false when
+ * either was refused (the answer is sent). */
+static bool thread_and_limit(struct sa_req *r, long *limit)
 {
     if (!sa_param_thread_id(r, 0))
-        return;
+        return false;
     json_t *detail = json_array();
-    long limit;
-    sa_query_long(r, "limit", 1, 1000, 10, &limit, detail);
+    sa_query_long(r, "limit", 1, 1000, 10, limit, detail);
     if (json_array_size(detail)) {
         sa_reply_problem(r, 422, "validation_error", detail);
-        return;
+        return false;
     }
     json_decref(detail);
+    return true;
+}
+
+void sa_route_as_thread_history_get(struct sa_req *r)
+{
+    long limit;
+    if (!thread_and_limit(r, &limit))
+        return;
     history(r, limit);
 }
 
@@ -503,16 +512,9 @@ void sa_route_as_stateless_wait(struct sa_req *r)
 
 void sa_route_as_runs_list(struct sa_req *r)
 {
-    if (!sa_param_thread_id(r, 0))
-        return;
-    json_t *detail = json_array();
     long limit;
-    sa_query_long(r, "limit", 1, 1000, 10, &limit, detail);
-    if (json_array_size(detail)) {
-        sa_reply_problem(r, 422, "validation_error", detail);
+    if (!thread_and_limit(r, &limit))
         return;
-    }
-    json_decref(detail);
     json_t *st = NULL;
     struct sa_err err = {0};
     int rc = sa_as_thread_state(r->app, r->params[0], &st, &err);
