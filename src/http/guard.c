@@ -46,20 +46,25 @@ static bool sends_no_body(struct sa_req *r)
     return !cl || (cl[0] != '\0' && cl[strspn(cl, "0")] == '\0');
 }
 
-/* A credential header with a value: X-API-Key or Authorization. A page elsewhere cannot
- * add either to a cross-site request without a preflight, which CORS_ORIGINS refuses. */
+/* A credential header with a value that only a script can send: X-API-Key, or
+ * Authorization with the Bearer scheme. A page elsewhere cannot add either to a
+ * cross-site request without a preflight, which CORS_ORIGINS refuses. Other schemes
+ * (Basic, Digest, Negotiate) do not count: a browser adds them by itself when it holds
+ * HTTP-auth credentials for the site, e.g. for a proxy in front of AUTH=off. */
 static bool has_credential_header(struct sa_req *r)
 {
     const char *key = sa_req_header(r, "X-API-Key"), *auth = sa_req_header(r, "Authorization");
-    return (key && key[0]) || (auth && auth[0]);
+    return (key && key[0]) || (auth && strncasecmp(auth, "Bearer ", 7) == 0 && auth[7]);
 }
 
 /* A state-changing request must name its type, one a browser cannot send cross-site
  * without a preflight: a missing type, text/plain, a form or multipart is 415, so a page
  * elsewhere cannot post to us (docs/security.md, CSRF).
  *
- * One exception: a POST with no body and no Content-Type that carries a credential header
- * (the LangGraph SDK's runs.cancel is such a POST, and it retries a 415 for 20 s). The
+ * One exception: a POST to a route that reads no body, sent with no body and no
+ * Content-Type, that carries a credential header only a script can send (the LangGraph
+ * SDK's runs.cancel is such a POST, and it retries a 415 for 20 s). A route that takes an
+ * optional body (an empty one read as {}) never gets the exception. The
  * header is what a cross-site page cannot send without a preflight, so it stands for the
  * content type here; without it (AUTH=off and no key) the POST is still 415. */
 static bool check_content_type(struct sa_req *r)
@@ -67,7 +72,8 @@ static bool check_content_type(struct sa_req *r)
     if (r->route->body == SA_BODY_NONE && strcmp(r->method, "POST") != 0)
         return true;
     const char *ct = sa_req_header(r, "Content-Type");
-    if (!ct && strcmp(r->method, "POST") == 0 && sends_no_body(r) && has_credential_header(r))
+    if (!ct && r->route->body == SA_BODY_NONE && strcmp(r->method, "POST") == 0 &&
+        sends_no_body(r) && has_credential_header(r))
         return true;
     bool csv = r->route->body == SA_BODY_CSV, form = r->route->body == SA_BODY_FORM;
     bool ics = r->route->body == SA_BODY_JSON_ICS, mail = r->route->body == SA_BODY_MAIL;

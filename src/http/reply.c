@@ -172,9 +172,19 @@ void sa_reply_header(struct sa_req *r, const char *name, const char *fmt, ...)
         i++;
     if (i == SA_MAX_HEADERS)
         return;
+    /* Vary lists what the answer depends on: a second one adds to the first (CORS sets
+     * Origin, GET / adds Accept) instead of replacing it */
+    size_t at = 0;
+    if (i < r->n_headers && strcasecmp(name, "Vary") == 0 && r->headers[i].value[0]) {
+        at = strlen(r->headers[i].value);
+        if (at + 2 < sizeof r->headers[0].value) {
+            memcpy(r->headers[i].value + at, ", ", 3);
+            at += 2;
+        }
+    }
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(r->headers[i].value, sizeof r->headers[0].value, fmt, ap);
+    vsnprintf(r->headers[i].value + at, sizeof r->headers[0].value - at, fmt, ap);
     va_end(ap);
     r->headers[i].name = name;
     if (i == r->n_headers)

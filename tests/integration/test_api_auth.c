@@ -660,6 +660,14 @@ static void test_second_server(void **state)
     with_auth("Origin: https://evil.example", "GET", "/api/leads", NULL, NULL, &r);
     assert_null(resp_header(&r, "Access-Control-Allow-Origin", buf, sizeof buf));
     resp_free(&r);
+    /* GET / depends on Accept as well as Origin: Vary names both (a cache must not give
+     * one origin's CORS answer to another) */
+    with_auth("Origin: https://crm.example.com", "GET", "/", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(resp_header(&r, "Vary", buf, sizeof buf));
+    if (!strstr(buf, "Origin") || !strstr(buf, "Accept"))
+        fail_msg("GET / with an Origin: Vary is %s", buf);
+    resp_free(&r);
     cors_browser_client();
 
     /* JWT: a valid HS256 token with the write scope works; expired, wrong issuer and a
@@ -796,6 +804,55 @@ static void test_auth_off(void **state)
     with_auth("X-API-Key: any-value", "POST", NO_RUN, NULL, NULL, &r);
     expect_problem("bodyless cancel, AUTH=off, a key", &r, 404, "[\"path\",\"run_id\"]", NULL);
     resp_free(&r);
+    /* the schemes a browser adds by itself (HTTP auth of a proxy in front) are no proof of
+     * a script: still 415 */
+    with_auth("Authorization: Basic dXNlcjpwYXNz", "POST", "/api/agents/bdr/reset", NULL, NULL,
+              &r);
+    expect_problem("bodyless reset, AUTH=off, Basic", &r, 415, "[\"header\",\"content-type\"]",
+                   NULL);
+    resp_free(&r);
+    assert_int_equal(raw_post(NO_RUN, "Authorization: Negotiate YIIBhgYGKwYBBQUCoIIBejCCAXag\r\n"
+                                      "Content-Length: 0\r\n"),
+                     415);
+    /* a route with an optional body (empty read as {}) never takes a bodyless POST
+     * without a type, whatever the credential */
+    with_auth("X-API-Key: any-value", "POST", "/api/contacts/x@acme-robotics.example/do-not-contact",
+              NULL, NULL, &r);
+    expect_problem("bodyless do-not-contact, a key", &r, 415, "[\"header\",\"content-type\"]",
+                   NULL);
+    resp_free(&r);
+
+    /* with no credential, the approval's reviewer is the name the body gives (else the
+     * address): the address alone says nothing of who decided */
+    harness_auth("");
+    const char csv[] = "Company,First Name,Last Name,Job Title,Email,Website,Industry,Employees,"
+                       "Tags\r\n"
+                       "Quorvianta Software,Maya,Okafor,VP of Sales,maya@quorvianta.io,"
+                       "quorvianta.io,SaaS,201-500,requested_demo;pricing_page_visit\r\n";
+    http("POST", "/api/leads/import", "text/csv", csv, strlen(csv), &r);
+    if (r.status != 200)
+        fail_msg("import: %ld %.300s", r.status, r.body);
+    json_t *j = json_loadb(r.body, r.len, 0, NULL);
+    char *run_body = strf("{\"lead_id\":\"%s\"}", jstr(j, "leads.0.lead_id"));
+    json_decref(j);
+    resp_free(&r);
+    j = http_json("POST", "/api/runs", run_body, &r);
+    free(run_body);
+    assert_int_equal(r.status, 202);
+    char run_id[64];
+    snprintf(run_id, sizeof run_id, "%s", jstr(j, "run_id"));
+    resp_free(&r);
+    j = wait_run(run_id, &r);
+    assert_string_equal(jstr(j, "status"), "awaiting_approval");
+    char *path = strf("/api/approvals/%s", jstr(j, "output.approvals.0.approval_id"));
+    resp_free(&r);
+    j = http_json("POST", path, "{\"type\":\"ignore\",\"reviewer\":\"kim@pipewise.io\"}", &r);
+    if (r.status != 200)
+        fail_msg("approval: %ld %.300s", r.status, r.body);
+    assert_string_equal(jstr(j, "approval.reviewer"), "kim@pipewise.io");
+    resp_free(&r);
+    free(path);
+    harness_auth(NULL);
 }
 
 int main(void)

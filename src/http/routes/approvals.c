@@ -75,8 +75,13 @@ void sa_route_approval_decide(struct sa_req *r)
         sa_detail_add(detail, "body.reviewer", "string_type",
                       "reviewer should be a name or e-mail of 1 to 200 characters");
     /* the reviewer is who the credential says, as on the Agent Server API's resume: the
-     * body's reviewer (checked above for old clients) is never what is recorded */
+     * body's reviewer (checked above for old clients) is not what is recorded. With
+     * AUTH=off there is no credential, only the client's address (a proxy's, behind one):
+     * there the body's reviewer is the best account of who decided, when it is given. */
     const char *who = r->principal.name[0] ? r->principal.name : r->principal.id;
+    if (r->principal.kind == SA_PRINCIPAL_ADDRESS && json_is_string(rv) &&
+        !json_array_size(detail))
+        who = json_string_value(rv);
     json_t *out = NULL;
     struct sa_err err = {0};
     bool recorded = false;

@@ -157,8 +157,8 @@ static int accept_q(const char *accept, const char *type, const char *sub)
                 prm += strspn(prm, " \t");
                 if ((prm[0] == 'q' || prm[0] == 'Q') && prm[1] == '=') {
                     char *num_end = NULL;
-                    double v = strtod(prm + 2, &num_end);
-                    q = num_end == prm + 2 || v < 0 ? 0 : v > 1 ? 1000 : (int)(v * 1000 + 0.5);
+                    double v = strtod(prm + 2, &num_end); /* NaN counts as 0 */
+                    q = num_end == prm + 2 || !(v >= 0) ? 0 : v > 1 ? 1000 : (int)(v * 1000 + 0.5);
                 }
                 prm = strchr(prm, ';');
                 prm = prm ? prm + 1 : NULL;
