@@ -23,10 +23,6 @@ let lead; // the best-scored seeded lead: tier A, so its run goes through the BD
 let runId;
 const highlighted = []; // the running nodes the page showed, in order
 
-async function currentNode() {
-  return page.evaluate(() => document.querySelector('svg.run-graph g.node[data-status="current"]')?.dataset.node || null);
-}
-
 await steps([
   ['a run started through the API appears in the live run list', async () => {
     const leads = await call(srv, '/api/leads?limit=1&sort=-score');
@@ -57,21 +53,31 @@ await steps([
     assert.deepEqual(await unlabelled(page), []);
   }],
   ['the highlighted node advances while the run is running', async () => {
-    // the first running node the page shows, while the run is still running
-    await page.waitForFunction(() => document.querySelector('#run-status')?.dataset.status === 'running' &&
-      document.querySelector('svg.run-graph g.node[data-status="current"]'));
-    highlighted.push(await currentNode());
-    // then another one, with the run still running
-    await page.waitForFunction(first => {
+    // Every look at the page is one snapshot taken inside the browser in the same task as
+    // the condition it waited for: on a loaded machine the run may move on (or reach its
+    // approval) between two separate reads, so nothing is read after the wait returns.
+    const snapshot = first => {
       const g = document.querySelector('svg.run-graph g.node[data-status="current"]');
-      return g && g.dataset.node !== first && document.querySelector('#run-status').dataset.status === 'running';
-    }, highlighted[0]);
-    highlighted.push(await currentNode());
+      if (!g || document.querySelector('#run-status')?.dataset.status !== 'running') return null;
+      if (first && g.dataset.node === first) return null;
+      return {
+        node: g.dataset.node,
+        now: document.querySelector('#run-now')?.innerText || '',
+        graphDone: document.querySelectorAll('svg.run-graph g.node[data-status="done"]').length,
+        stepsDone: document.querySelectorAll('#run-steps li[data-status="done"]').length,
+      };
+    };
+    // the first running node the page shows, while the run is still running
+    const a = await (await page.waitForFunction(snapshot, null)).jsonValue();
+    highlighted.push(a.node);
+    // then another one, with the run still running
+    const b = await (await page.waitForFunction(snapshot, a.node)).jsonValue();
+    highlighted.push(b.node);
     assert.notEqual(highlighted[1], highlighted[0]);
-    assert.match(await page.locator('#run-now').innerText(), /^Running: /);
+    assert.match(b.now, /^Running: /);
     // what ran before it is marked done, in the graph and in words
-    assert.ok(await page.locator('svg.run-graph g.node[data-status="done"]').count() >= 2); // start + a step
-    assert.ok(await page.locator('#run-steps li[data-status="done"]').count() >= 1);
+    assert.ok(b.graphDone >= 2, `done nodes ${b.graphDone}`); // start + a step
+    assert.ok(b.stepsDone >= 1, `done steps ${b.stepsDone}`);
     await screenshot(page, bin, 'run-live');
   }],
   ['the run ends waiting for its approval and the page shows that state', async () => {
