@@ -1035,18 +1035,35 @@ void sa_model_score(const struct sa_model *m, const struct sa_lead *l, struct sa
     sa_utf8_sanitize(s->reasoning);
 }
 
+/* Built key by key: json_pack parses its format string for every object, and this runs
+ * for each factor of every qualification (the invoke path). The keys are ours, so they
+ * skip the key check; the values are checked (sanitised) UTF-8. */
+static void set_str(json_t *o, const char *key, const char *value)
+{
+    json_object_set_new_nocheck(o, key, value ? json_string(value) : json_null());
+}
+
 json_t *sa_score_to_json(const struct sa_model *m, const struct sa_score *s)
 {
     json_t *factors = json_array();
     for (int i = 0; i < SA_F_COUNT; i++) {
         const struct sa_factor *f = &s->factors[i];
-        json_array_append_new(factors,
-                              json_pack("{s:s, s:s, s:s, s:i, s:i, s:s}", "name", f->name, "label",
-                                        f->label, "value", f->value, "points", f->points,
-                                        "max_points", f->max_points, "detail", f->detail));
+        json_t *o = json_object();
+        set_str(o, "name", f->name);
+        set_str(o, "label", f->label);
+        set_str(o, "value", f->value);
+        json_object_set_new_nocheck(o, "points", json_integer(f->points));
+        json_object_set_new_nocheck(o, "max_points", json_integer(f->max_points));
+        set_str(o, "detail", f->detail);
+        json_array_append_new(factors, o);
     }
     char tier[2] = {s->tier, '\0'};
-    return json_pack("{s:i, s:s, s:s, s:s, s:o, s:i}", "score", s->score, "tier", tier, "reasoning",
-                     s->reasoning, "recommendation", s->action, "factors", factors, "model_version",
-                     m->version);
+    json_t *o = json_object();
+    json_object_set_new_nocheck(o, "score", json_integer(s->score));
+    set_str(o, "tier", tier);
+    set_str(o, "reasoning", s->reasoning);
+    set_str(o, "recommendation", s->action);
+    json_object_set_new_nocheck(o, "factors", factors);
+    json_object_set_new_nocheck(o, "model_version", json_integer(m->version));
+    return o;
 }
