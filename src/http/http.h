@@ -93,6 +93,7 @@ struct sa_req {
     json_t *json; /* owned */
     char *text;   /* owned; used when json is NULL */
     size_t text_len;
+    const char *static_text; /* not owned, lives for the process (sa_reply_static) */
     const char *content_type; /* static string */
     char allow[64];           /* the Allow header of a 405, or "" */
     struct {
@@ -113,6 +114,10 @@ void sa_req_body(const struct sa_req *r, const char **data, size_t *len);
 void sa_reply_json(struct sa_req *r, int status, json_t *body);
 /* Answers with a text body (takes ownership of text, a malloc'd buffer). */
 void sa_reply_text(struct sa_req *r, int status, const char *content_type, char *text, size_t len);
+/* Answers with bytes that live as long as the process (the embedded console's files):
+ * sent from where they are, never copied. */
+void sa_reply_static(struct sa_req *r, int status, const char *content_type, const char *data,
+                     size_t len);
 /* Answers with an application/problem+json body: {type, title, status, code, detail,
  * instance, request_id}. detail is a FastAPI-style list (taken; NULL for an empty list). */
 void sa_reply_problem(struct sa_req *r, int status, const char *code, json_t *detail);

@@ -21,6 +21,7 @@ void sa_reply_reset(struct sa_req *r)
     free(r->text);
     r->json = NULL;
     r->text = NULL;
+    r->static_text = NULL;
     r->text_len = 0;
 }
 
@@ -37,6 +38,16 @@ void sa_reply_text(struct sa_req *r, int status, const char *content_type, char 
     sa_reply_reset(r);
     r->status = status;
     r->text = text;
+    r->text_len = len;
+    r->content_type = content_type;
+}
+
+void sa_reply_static(struct sa_req *r, int status, const char *content_type, const char *data,
+                     size_t len)
+{
+    sa_reply_reset(r);
+    r->status = status;
+    r->static_text = data;
     r->text_len = len;
     r->content_type = content_type;
 }

@@ -23,6 +23,7 @@
 #include <netdb.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,20 +151,24 @@ static enum MHD_Result send_reply(struct sa_req *r)
                              "status", r->status, "request_id", r->request_id, "stream", 1));
         return ok;
     }
-    if (!r->json && !r->text)
+    if (!r->json && !r->text && !r->static_text)
         sa_reply_error(r, 500, "internal_error", "", "internal_error",
                        "the handler produced no response");
     char *body = NULL;
     size_t len = 0;
+    struct MHD_Response *resp = NULL;
     if (r->json) {
         body = sa_json_dumps(r->json, 12, &len);
-    } else {
+    } else if (r->text) {
         body = r->text;
         len = r->text_len;
         r->text = NULL;
+    } else { /* lives for the process: MHD sends it from where it is */
+        resp = MHD_create_response_from_buffer(r->text_len, (void *)(uintptr_t)r->static_text,
+                                               MHD_RESPMEM_PERSISTENT);
     }
-    struct MHD_Response *resp =
-        body ? MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE) : NULL;
+    if (body)
+        resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
     if (!resp) {
         free(body);
         return MHD_NO;

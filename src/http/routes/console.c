@@ -88,15 +88,8 @@ static void serve(struct sa_req *r, const struct sa_web_file *f, const char *typ
     sa_reply_header(r, "Cache-Control", "no-cache");
     sa_reply_header(r, "ETag", "%s", f->etag);
     bool fresh = not_modified(r, f->etag);
-    size_t len = fresh ? 0 : (size_t)f->len;
-    char *body = malloc(len + 1);
-    if (!body) {
-        sa_reply_error(r, 500, "internal_error", "", "internal_error", "out of memory");
-        return;
-    }
-    memcpy(body, f->data, len);
-    body[len] = '\0';
-    sa_reply_text(r, fresh ? 304 : 200, type, body, len);
+    /* compiled into the binary: sent from where it is, not copied */
+    sa_reply_static(r, fresh ? 304 : 200, type, (const char *)f->data, fresh ? 0 : (size_t)f->len);
 }
 
 /* An optional file the console links but a build may lack (web/extra.css, where later
@@ -211,15 +204,9 @@ void sa_route_console_redirect(struct sa_req *r)
 {
     static const char page[] = "<!doctype html><title>Moved</title><a href=\"/\">The console "
                                "is at /</a>\n";
-    char *body = malloc(sizeof page);
-    if (!body) {
-        sa_reply_error(r, 500, "internal_error", "", "internal_error", "out of memory");
-        return;
-    }
-    memcpy(body, page, sizeof page);
     security_headers(r);
     sa_reply_header(r, "Location", "/");
-    sa_reply_text(r, 302, "text/html; charset=utf-8", body, sizeof page - 1);
+    sa_reply_static(r, 302, "text/html; charset=utf-8", page, sizeof page - 1);
 }
 
 void sa_route_whoami(struct sa_req *r)
