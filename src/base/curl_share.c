@@ -32,6 +32,16 @@ int sa_curl_share_init(struct sa_curl_share *s)
     return 0;
 }
 
+void sa_curl_share_use(struct sa_curl_share *s, CURL *easy, long timeout_ms)
+{
+    curl_easy_setopt(easy, CURLOPT_SHARE, s->sh);
+    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms < 10000 ? timeout_ms : 10000L);
+    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(easy, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+}
+
 void sa_curl_share_destroy(struct sa_curl_share *s)
 {
     if (!s->sh)

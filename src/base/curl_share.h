@@ -1,6 +1,7 @@
 /* One libcurl share handle with its locks, for the HTTP clients that keep DNS answers,
- * connections and TLS sessions across requests (connectors/http.c, llm/http.c). The
- * caller embeds the struct and hands `sh` to each easy handle (CURLOPT_SHARE). */
+ * connections and TLS sessions across requests (connectors/http.c, llm/http.c), and the
+ * transfer options they have in common. The caller embeds the struct and passes each easy
+ * handle through sa_curl_share_use. */
 #ifndef SA_BASE_CURL_SHARE_H
 #define SA_BASE_CURL_SHARE_H
 
@@ -19,6 +20,11 @@ struct sa_curl_share {
  * move until destroyed (libcurl finds the locks through it). Returns 0, or SA_ENOMEM with
  * s->sh NULL and nothing to release. */
 int sa_curl_share_init(struct sa_curl_share *s) SA_WUR;
+
+/* Sets on easy the options every transfer of the HTTP clients takes: this share handle, a
+ * deadline of timeout_ms for the whole transfer (at most 10 s of it to connect), no signals
+ * (the clients run on many threads), TCP_NODELAY, and the http and https protocols only. */
+void sa_curl_share_use(struct sa_curl_share *s, CURL *easy, long timeout_ms);
 
 /* Releases what sa_curl_share_init made; a no-op when s->sh is NULL (never initialised,
  * initialisation failed, or already destroyed). Every easy handle using s MUST be cleaned

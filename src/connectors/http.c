@@ -196,7 +196,6 @@ static int attempt_once(struct sa_conn_http *c, const struct sa_conn_req *req, u
         hdrs = curl_slist_append(hdrs, *hd);
     hdrs = curl_slist_append(hdrs, "Expect:");
     curl_easy_setopt(h, CURLOPT_URL, req->url);
-    curl_easy_setopt(h, CURLOPT_SHARE, c->share.sh);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
     if (req->body) {
@@ -205,11 +204,7 @@ static int attempt_once(struct sa_conn_http *c, const struct sa_conn_req *req, u
     } else if (strcmp(req->method, "GET") == 0) {
         curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
     }
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, left_ms);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, left_ms < 10000 ? left_ms : 10000L);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    sa_curl_share_use(&c->share, h, left_ms);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, a);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);

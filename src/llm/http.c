@@ -178,15 +178,10 @@ static int attempt_once(struct sa_llm_http *h, struct attempt *a, long *status,
         hdrs = curl_slist_append(hdrs, *hd);
     hdrs = curl_slist_append(hdrs, "Expect:"); /* no 100-continue round trip */
     curl_easy_setopt(c, CURLOPT_URL, post->url);
-    curl_easy_setopt(c, CURLOPT_SHARE, h->share.sh);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, post->body);
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)post->body_len);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, left_ms);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, left_ms < 10000 ? left_ms : 10000L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    sa_curl_share_use(&h->share, c, left_ms);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, a);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
