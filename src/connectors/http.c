@@ -3,7 +3,6 @@
 
 #include <curl/curl.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +11,7 @@
 
 #include "base/buf.h"
 #include "base/clock.h"
+#include "base/curl_share.h"
 #include "metrics/metrics.h"
 #include "resilience/breaker.h"
 
@@ -21,8 +21,7 @@
 struct sa_conn_http {
     struct sa_conn_http_config cfg;
     char name[32];
-    CURLSH *share;
-    pthread_mutex_t locks[CURL_LOCK_DATA_LAST];
+    struct sa_curl_share share;
     struct sa_breaker breaker;
     int m_requests, m_seconds, m_breaker; /* metric families, or -1 */
 };
@@ -48,21 +47,6 @@ static const struct sa_metric_desc m_breaker = {
     .kind = SA_GAUGE,
     .labels = {"provider", NULL}};
 
-static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *arg)
-{
-    (void)h;
-    (void)access;
-    struct sa_conn_http *c = arg;
-    pthread_mutex_lock(&c->locks[data]);
-}
-
-static void share_unlock(CURL *h, curl_lock_data data, void *arg)
-{
-    (void)h;
-    struct sa_conn_http *c = arg;
-    pthread_mutex_unlock(&c->locks[data]);
-}
-
 int sa_conn_http_new(const struct sa_conn_http_config *cfg, struct sa_conn_http **out,
                      struct sa_err *err)
 {
@@ -77,8 +61,6 @@ int sa_conn_http_new(const struct sa_conn_http_config *cfg, struct sa_conn_http 
         c->cfg.timeout_ms = 10000;
     if (c->cfg.max_retries < 0)
         c->cfg.max_retries = 2;
-    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
-        pthread_mutex_init(&c->locks[i], NULL);
     struct sa_breaker_config bc = {.failure_threshold = cfg->breaker_failures,
                                    .open_seconds = cfg->breaker_open_s};
     sa_breaker_init(&c->breaker, c->name, &bc);
@@ -93,17 +75,10 @@ int sa_conn_http_new(const struct sa_conn_http_config *cfg, struct sa_conn_http 
                 sa_metrics_set(cfg->metrics, c->m_breaker, v, 0);
         }
     }
-    c->share = curl_share_init();
-    if (!c->share) {
+    if (sa_curl_share_init(&c->share)) {
         sa_conn_http_free(c);
         return sa_err_set(err, SA_ENOMEM, "%s: cannot create a curl share handle", cfg->name);
     }
-    curl_share_setopt(c->share, CURLSHOPT_LOCKFUNC, share_lock);
-    curl_share_setopt(c->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
-    curl_share_setopt(c->share, CURLSHOPT_USERDATA, c);
-    curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
-    curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-    curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
     *out = c;
     return 0;
 }
@@ -112,10 +87,7 @@ void sa_conn_http_free(struct sa_conn_http *c)
 {
     if (!c)
         return;
-    if (c->share)
-        curl_share_cleanup(c->share);
-    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
-        pthread_mutex_destroy(&c->locks[i]);
+    sa_curl_share_destroy(&c->share);
     sa_breaker_destroy(&c->breaker);
     free(c);
 }
@@ -224,7 +196,6 @@ static int attempt_once(struct sa_conn_http *c, const struct sa_conn_req *req, u
         hdrs = curl_slist_append(hdrs, *hd);
     hdrs = curl_slist_append(hdrs, "Expect:");
     curl_easy_setopt(h, CURLOPT_URL, req->url);
-    curl_easy_setopt(h, CURLOPT_SHARE, c->share);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
     if (req->body) {
@@ -233,11 +204,7 @@ static int attempt_once(struct sa_conn_http *c, const struct sa_conn_req *req, u
     } else if (strcmp(req->method, "GET") == 0) {
         curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
     }
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, left_ms);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, left_ms < 10000 ? left_ms : 10000L);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    sa_curl_share_use(&c->share, h, left_ms);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, a);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);

@@ -11,30 +11,15 @@
 
 #include "base/buf.h"
 #include "base/clock.h"
+#include "base/curl_share.h"
 #include "llm/sse.h"
 
 #define REPLY_MAX ((size_t)4 << 20)
 
 struct sa_llm_http {
     struct sa_llm_http_config cfg;
-    CURLSH *share;
-    pthread_mutex_t locks[CURL_LOCK_DATA_LAST];
+    struct sa_curl_share share;
 };
-
-static void share_lock(CURL *c, curl_lock_data data, curl_lock_access access, void *arg)
-{
-    (void)c;
-    (void)access;
-    struct sa_llm_http *h = arg;
-    pthread_mutex_lock(&h->locks[data]);
-}
-
-static void share_unlock(CURL *c, curl_lock_data data, void *arg)
-{
-    (void)c;
-    struct sa_llm_http *h = arg;
-    pthread_mutex_unlock(&h->locks[data]);
-}
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static void global_init(void)
@@ -57,19 +42,10 @@ int sa_llm_http_new(const struct sa_llm_http_config *cfg, struct sa_llm_http **o
         h->cfg.max_retries = 2;
     if (h->cfg.max_retry_wait_ms <= 0)
         h->cfg.max_retry_wait_ms = 120000;
-    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
-        pthread_mutex_init(&h->locks[i], NULL);
-    h->share = curl_share_init();
-    if (!h->share) {
+    if (sa_curl_share_init(&h->share)) {
         sa_llm_http_free(h);
         return sa_err_set(err, SA_ENOMEM, "llm: cannot create a curl share handle");
     }
-    curl_share_setopt(h->share, CURLSHOPT_LOCKFUNC, share_lock);
-    curl_share_setopt(h->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
-    curl_share_setopt(h->share, CURLSHOPT_USERDATA, h);
-    curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
-    curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-    curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
     *out = h;
     return 0;
 }
@@ -78,10 +54,7 @@ void sa_llm_http_free(struct sa_llm_http *h)
 {
     if (!h)
         return;
-    if (h->share)
-        curl_share_cleanup(h->share);
-    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
-        pthread_mutex_destroy(&h->locks[i]);
+    sa_curl_share_destroy(&h->share);
     free(h);
 }
 
@@ -205,15 +178,10 @@ static int attempt_once(struct sa_llm_http *h, struct attempt *a, long *status,
         hdrs = curl_slist_append(hdrs, *hd);
     hdrs = curl_slist_append(hdrs, "Expect:"); /* no 100-continue round trip */
     curl_easy_setopt(c, CURLOPT_URL, post->url);
-    curl_easy_setopt(c, CURLOPT_SHARE, h->share);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, post->body);
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)post->body_len);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, left_ms);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, left_ms < 10000 ? left_ms : 10000L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    sa_curl_share_use(&h->share, c, left_ms);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, a);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);

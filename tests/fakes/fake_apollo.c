@@ -1,17 +1,14 @@
 /* The fake Apollo (see fake_apollo.h). */
 #include "fake_apollo.h"
 
-#include <arpa/inet.h>
 #include <ctype.h>
-#include <microhttpd.h>
-#include <netinet/in.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
+
+#include "fake_http.h"
 
 #define BODY_MAX ((size_t)1 << 20)
 
@@ -21,23 +18,13 @@ struct reply {
 };
 
 struct fake_apollo {
-    struct MHD_Daemon *mhd;
-    char base_url[64];
+    struct fake_http *http;
     char *key;
     pthread_mutex_t lock;
     struct reply *head;
     json_t *orgs, *people; /* {domain: org}, {email: person} */
     json_t *requests;      /* array of {method, path, query, body, key} */
-    size_t invalid;
-    char first_invalid[256];
     int minute_limit, hourly_limit, minute_used, hourly_used;
-    volatile bool stopping;
-};
-
-struct upload {
-    char *data;
-    size_t len;
-    bool too_big;
 };
 
 static void *xalloc(size_t n)
@@ -70,20 +57,8 @@ static void reply_free(struct reply *r)
     free(r);
 }
 
-/* Records why a request is malformed (the first reason is kept). */
-static bool bad(struct fake_apollo *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static bool bad(struct fake_apollo *f, const char *fmt, ...)
-{
-    pthread_mutex_lock(&f->lock);
-    if (f->invalid++ == 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(f->first_invalid, sizeof f->first_invalid, fmt, ap);
-        va_end(ap);
-    }
-    pthread_mutex_unlock(&f->lock);
-    return false;
-}
+/* Records why a request is malformed (see fake_http_bad); false. */
+#define bad(f, ...) fake_http_bad((f)->http, __VA_ARGS__)
 
 static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
                                    const char *value)
@@ -130,9 +105,10 @@ static bool has(const json_t *o, const char *k)
 }
 
 /* Checks a request; returns whether it is well-formed (a reason is recorded if not). */
-static bool check(struct fake_apollo *f, struct MHD_Connection *conn, const char *method,
-                  const char *url, const json_t *query, const struct upload *u, json_t **body)
+static bool check(struct fake_apollo *f, struct MHD_Connection *conn,
+                  const struct fake_http_request *u, const json_t *query, json_t **body)
 {
+    const char *method = u->method, *url = u->url;
     *body = NULL;
     const char *key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Api-Key");
     if (!key || !*key)
@@ -165,7 +141,7 @@ static bool check(struct fake_apollo *f, struct MHD_Connection *conn, const char
         if (u->too_big || !u->len)
             return bad(f, "POST %s: no body, or one too big", url);
         json_error_t je;
-        *body = json_loadb(u->data, u->len, JSON_REJECT_DUPLICATES, &je);
+        *body = json_loadb(u->body, u->len, JSON_REJECT_DUPLICATES, &je);
         if (!json_is_object(*body))
             return bad(f, "POST %s: the body is not a JSON object (%s)", url, je.text);
         const char *k;
@@ -187,14 +163,6 @@ static bool check(struct fake_apollo *f, struct MHD_Connection *conn, const char
         return true;
     }
     return bad(f, "%s %s: not an Apollo enrichment endpoint", method, url);
-}
-
-static void sleep_ms(struct fake_apollo *f, int ms)
-{
-    for (int i = 0; i < ms && !f->stopping; i += 5) {
-        struct timespec ts = {0, 5 * 1000000L};
-        nanosleep(&ts, NULL);
-    }
 }
 
 /* Adds name: value unless a scripted header named it already. */
@@ -249,60 +217,22 @@ static char *default_body(struct fake_apollo *f, const char *url, const json_t *
 static enum MHD_Result answer(struct fake_apollo *f, struct MHD_Connection *conn, int status,
                               const char *body, const char *const *headers)
 {
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
-    if (!resp)
-        return MHD_NO;
-    MHD_add_response_header(resp, "Content-Type",
-                            body[0] == '{' ? "application/json; charset=utf-8"
-                                           : "text/plain; charset=utf-8");
-    for (const char *const *h = headers; h && *h; h++) {
-        char name[128];
-        const char *colon = strchr(*h, ':');
-        if (!colon || (size_t)(colon - *h) >= sizeof name)
-            continue;
-        memcpy(name, *h, (size_t)(colon - *h));
-        name[colon - *h] = '\0';
-        const char *v = colon + 1;
-        while (*v == ' ')
-            v++;
-        MHD_add_response_header(resp, name, v);
-    }
-    usage_headers(f, resp); /* after the scripted ones, which win */
-    enum MHD_Result ret = MHD_queue_response(conn, (unsigned)status, resp);
-    MHD_destroy_response(resp);
-    return ret;
+    struct MHD_Response *resp = fake_http_response(
+        body[0] == '{' ? "application/json; charset=utf-8" : "text/plain; charset=utf-8", body,
+        headers);
+    if (resp)
+        usage_headers(f, resp); /* after the scripted ones, which win */
+    return fake_http_queue(conn, status, resp);
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version, const char *upload_data,
-                                  size_t *upload_size, void **con_cls)
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
+                                  const struct fake_http_request *req)
 {
-    (void)version;
     struct fake_apollo *f = cls;
-    struct upload *u = *con_cls;
-    if (!u) {
-        *con_cls = xalloc(sizeof *u);
-        return MHD_YES;
-    }
-    if (*upload_size) {
-        if (u->len + *upload_size > BODY_MAX) {
-            u->too_big = true;
-        } else {
-            char *p = realloc(u->data, u->len + *upload_size + 1);
-            if (!p)
-                abort();
-            memcpy(p + u->len, upload_data, *upload_size);
-            u->data = p;
-            u->len += *upload_size;
-            u->data[u->len] = '\0';
-        }
-        *upload_size = 0;
-        return MHD_YES;
-    }
+    const char *url = req->url, *method = req->method;
     json_t *query = json_object(), *body = NULL;
     MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_arg, query);
-    bool ok = check(f, conn, method, url, query, u, &body);
+    bool ok = check(f, conn, req, query, &body);
     const char *key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Api-Key");
     pthread_mutex_lock(&f->lock);
     json_array_append_new(f->requests,
@@ -325,7 +255,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     pthread_mutex_unlock(&f->lock);
     enum MHD_Result ret;
     if (r && r->r.hang_ms)
-        sleep_ms(f, r->r.hang_ms);
+        fake_http_sleep_ms(f->http, r->r.hang_ms);
     if (r && r->r.drop) {
         ret = MHD_NO;
     } else if (!ok) {
@@ -346,20 +276,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return ret;
 }
 
-static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-                         enum MHD_RequestTerminationCode toe)
-{
-    (void)cls;
-    (void)conn;
-    (void)toe;
-    struct upload *u = *con_cls;
-    if (u) {
-        free(u->data);
-        free(u);
-    }
-    *con_cls = NULL;
-}
-
 struct fake_apollo *fake_apollo_start(const char *key)
 {
     struct fake_apollo *f = xalloc(sizeof *f);
@@ -370,19 +286,11 @@ struct fake_apollo *fake_apollo_start(const char *key)
     f->requests = json_array();
     f->minute_limit = 200;
     f->hourly_limit = 400;
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    f->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0,
-                              NULL, NULL, on_request, f, MHD_OPTION_SOCK_ADDR, &sa,
-                              MHD_OPTION_NOTIFY_COMPLETED, on_completed, f,
-                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
-    const union MHD_DaemonInfo *di =
-        f->mhd ? MHD_get_daemon_info(f->mhd, MHD_DAEMON_INFO_BIND_PORT) : NULL;
-    if (!di) {
+    f->http = fake_http_start(BODY_MAX, on_request, f);
+    if (!f->http) {
         fake_apollo_stop(f);
         return NULL;
     }
-    snprintf(f->base_url, sizeof f->base_url, "http://127.0.0.1:%d", di->port);
     return f;
 }
 
@@ -390,9 +298,7 @@ void fake_apollo_stop(struct fake_apollo *f)
 {
     if (!f)
         return;
-    f->stopping = true;
-    if (f->mhd)
-        MHD_stop_daemon(f->mhd);
+    fake_http_stop(f->http);
     while (f->head) {
         struct reply *r = f->head;
         f->head = r->next;
@@ -408,7 +314,7 @@ void fake_apollo_stop(struct fake_apollo *f)
 
 const char *fake_apollo_base_url(const struct fake_apollo *f)
 {
-    return f->base_url;
+    return fake_http_url(f->http);
 }
 
 void fake_apollo_add_org(struct fake_apollo *f, const char *domain, const json_t *organization)
@@ -491,20 +397,12 @@ json_t *fake_apollo_request(struct fake_apollo *f, size_t i)
 
 size_t fake_apollo_invalid(struct fake_apollo *f, const char **first)
 {
-    pthread_mutex_lock(&f->lock);
-    size_t n = f->invalid;
-    if (first)
-        *first = f->first_invalid;
-    pthread_mutex_unlock(&f->lock);
-    return n;
+    return fake_http_invalid(f->http, first);
 }
 
 void fake_apollo_clear_invalid(struct fake_apollo *f)
 {
-    pthread_mutex_lock(&f->lock);
-    f->invalid = 0;
-    f->first_invalid[0] = '\0';
-    pthread_mutex_unlock(&f->lock);
+    fake_http_clear_invalid(f->http);
 }
 
 json_t *fake_apollo_sample_org(const char *name, const char *domain)

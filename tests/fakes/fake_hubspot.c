@@ -1,43 +1,26 @@
 /* The fake HubSpot CRM API (see fake_hubspot.h). */
 #include "fake_hubspot.h"
 
-#include <arpa/inet.h>
 #include <ctype.h>
-#include <microhttpd.h>
-#include <netinet/in.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 #include <time.h>
+
+#include "fake_http.h"
 
 #define BODY_MAX ((size_t)8 << 20)
 #define BATCH_MAX 100
 #define NOTE_BODY_MAX 65536
-#define FAULTS_MAX 16
-
-struct fault {
-    char path[128];
-    enum fake_hs_fault fault;
-    int times;
-    long arg;
-};
 
 struct fake_hubspot {
-    struct MHD_Daemon *mhd;
-    char base_url[64];
+    struct fake_http *http; /* the server, the request log and the scripted faults */
     char auth[512];
     pthread_mutex_t lock;
-    volatile bool stopping;
-    struct fault faults[FAULTS_MAX];
-    int nfaults;
-    json_t *paths; /* every request's path, in order */
-    size_t invalid, max_batch;
-    char first_invalid[512];
+    size_t max_batch;
     json_t *contacts;  /* id -> {id, properties} */
     json_t *companies; /* id -> {id, properties} */
     json_t *assocs;    /* "contact:company" -> true */
@@ -47,32 +30,8 @@ struct fake_hubspot {
     char seeded[32];
 };
 
-struct upload {
-    char *data;
-    size_t len;
-    bool too_big;
-};
-
-static void sleep_ms(const struct fake_hubspot *f, long ms)
-{
-    for (long left = ms; left > 0 && !f->stopping; left -= 10) {
-        struct timespec ts = {0, (left < 10 ? left : 10) * 1000000L};
-        nanosleep(&ts, NULL);
-    }
-}
-
-/* Records a malformed request (the lock held). Returns false for the caller's `return`. */
-static bool bad(struct fake_hubspot *f, const char *fmt, ...)
-{
-    f->invalid++;
-    if (f->invalid == 1) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(f->first_invalid, sizeof f->first_invalid, fmt, ap);
-        va_end(ap);
-    }
-    return false;
-}
+/* Records why a request is malformed (see fake_http_bad); false. */
+#define bad(f, ...) fake_http_bad((f)->http, __VA_ARGS__)
 
 static void now_iso(char out[32])
 {
@@ -366,109 +325,69 @@ static int route(struct fake_hubspot *f, const char *method, const char *url, js
 }
 
 static enum MHD_Result send_json(struct MHD_Connection *conn, int status, json_t *body,
-                                 const char *header, const char *value)
+                                 const char *const *headers)
 {
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    json_decref(body);
-    const char *b = text ? text : "";
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(strlen(b), (void *)b, MHD_RESPMEM_MUST_COPY);
-    free(text);
-    if (!resp)
-        return MHD_NO;
-    MHD_add_response_header(resp, "Content-Type", "application/json;charset=utf-8");
-    if (header)
-        MHD_add_response_header(resp, header, value);
-    enum MHD_Result r = MHD_queue_response(conn, (unsigned)status, resp);
-    MHD_destroy_response(resp);
-    return r;
+    return fake_http_json(conn, status, "application/json;charset=utf-8", body, headers);
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version, const char *upload_data,
-                                  size_t *upload_size, void **con_cls)
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
+                                  const struct fake_http_request *req)
 {
-    (void)version;
     struct fake_hubspot *f = cls;
-    struct upload *u = *con_cls;
-    if (!u) {
-        *con_cls = calloc(1, sizeof *u);
-        return *con_cls ? MHD_YES : MHD_NO;
-    }
-    if (*upload_size) {
-        if (u->len + *upload_size > BODY_MAX) {
-            u->too_big = true;
-        } else {
-            char *p = realloc(u->data, u->len + *upload_size + 1);
-            if (!p)
-                abort();
-            memcpy(p + u->len, upload_data, *upload_size);
-            u->data = p;
-            u->len += *upload_size;
-            u->data[u->len] = '\0';
-        }
-        *upload_size = 0;
-        return MHD_YES;
-    }
-    pthread_mutex_lock(&f->lock);
-    json_array_append_new(f->paths, json_string(url));
+    const char *url = req->url, *method = req->method;
     const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
     const char *ctype = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
-    json_t *body = u->data ? json_loads(u->data, 0, NULL) : NULL;
-    struct fault fault = {.times = 0};
-    for (int i = 0; i < f->nfaults; i++)
-        if (f->faults[i].times > 0 &&
-            strncmp(url, f->faults[i].path, strlen(f->faults[i].path)) == 0) {
-            f->faults[i].times--;
-            fault = f->faults[i];
-            fault.times = 1;
-            break;
-        }
+    json_t *body = json_loads(req->body, 0, NULL);
+    int kind = 0;
+    long arg = 0;
+    bool faulted = fake_http_take_fault(f->http, url, &kind, &arg);
+    enum fake_hs_fault fault = (enum fake_hs_fault)kind;
+    pthread_mutex_lock(&f->lock);
     if (!auth || strcmp(auth, f->auth) != 0) {
         bad(f, "%s: missing or wrong bearer token", url);
         pthread_mutex_unlock(&f->lock);
         json_decref(body);
         return send_json(
             conn, 401,
-            error_body("Authentication credentials not found.", "INVALID_AUTHENTICATION"), NULL,
-            NULL);
+            error_body("Authentication credentials not found.", "INVALID_AUTHENTICATION"), NULL);
     }
     if (!ctype || strncasecmp(ctype, "application/json", 16) != 0 || !json_is_object(body)) {
         bad(f, "%s: the body must be a JSON object sent as application/json", url);
         pthread_mutex_unlock(&f->lock);
         json_decref(body);
-        return send_json(conn, 400, error_body("Invalid input JSON", "VALIDATION_ERROR"), NULL,
-                         NULL);
+        return send_json(conn, 400, error_body("Invalid input JSON", "VALIDATION_ERROR"), NULL);
     }
-    if (fault.times && fault.fault != FAKE_HS_HANG) {
+    if (faulted && fault != FAKE_HS_HANG) {
         pthread_mutex_unlock(&f->lock);
         json_decref(body);
-        switch (fault.fault) {
+        switch (fault) {
         case FAKE_HS_500:
-            return send_json(conn, 500, error_body("internal error", "INTERNAL_ERROR"), NULL, NULL);
+            return send_json(conn, 500, error_body("internal error", "INTERNAL_ERROR"), NULL);
         case FAKE_HS_409: {
             char msg[96];
-            snprintf(msg, sizeof msg, "Contact already exists. Existing ID: %ld", fault.arg);
-            return send_json(conn, 409, error_body(msg, "CONFLICT"), NULL, NULL);
+            snprintf(msg, sizeof msg, "Contact already exists. Existing ID: %ld", arg);
+            return send_json(conn, 409, error_body(msg, "CONFLICT"), NULL);
         }
         case FAKE_HS_429_ROLLING:
         case FAKE_HS_429_DAILY: {
-            bool daily = fault.fault == FAKE_HS_429_DAILY;
+            bool daily = fault == FAKE_HS_429_DAILY;
+            static const char *const interval[] = {
+                "X-HubSpot-RateLimit-Interval-Milliseconds: 10000", NULL};
             json_t *e = json_pack("{s:s, s:s, s:s, s:s, s:s}", "status", "error", "message",
                                   daily ? "You have reached your daily limit."
                                         : "You have reached your ten_secondly_rolling limit.",
                                   "errorType", "RATE_LIMIT", "correlationId",
                                   "0b2b9f2c-4e5e-4b1e-9a3a-3f1f2a1b7c9d", "policyName",
                                   daily ? "DAILY" : "TEN_SECONDLY_ROLLING");
-            return send_json(conn, 429, e, "X-HubSpot-RateLimit-Interval-Milliseconds", "10000");
+            return send_json(conn, 429, e, interval);
         }
         default: break;
         }
         return MHD_NO;
     }
     pthread_mutex_unlock(&f->lock);
-    if (fault.times) /* FAKE_HS_HANG: late, but the work is done */
-        sleep_ms(f, fault.arg);
+    if (faulted) /* FAKE_HS_HANG: late, but the work is done */
+        fake_http_sleep_ms(f->http, arg);
     pthread_mutex_lock(&f->lock);
     json_t *out = NULL;
     int status = route(f, method, url, body, &out);
@@ -476,21 +395,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         out = error_body("Invalid input", "VALIDATION_ERROR");
     pthread_mutex_unlock(&f->lock);
     json_decref(body);
-    return send_json(conn, status, out, NULL, NULL);
-}
-
-static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-                         enum MHD_RequestTerminationCode toe)
-{
-    (void)cls;
-    (void)conn;
-    (void)toe;
-    struct upload *u = *con_cls;
-    if (u) {
-        free(u->data);
-        free(u);
-    }
-    *con_cls = NULL;
+    return send_json(conn, status, out, NULL);
 }
 
 struct fake_hubspot *fake_hubspot_start(const char *token)
@@ -500,26 +405,17 @@ struct fake_hubspot *fake_hubspot_start(const char *token)
         return NULL;
     pthread_mutex_init(&f->lock, NULL);
     snprintf(f->auth, sizeof f->auth, "Bearer %s", token);
-    f->paths = json_array();
     f->contacts = json_object();
     f->companies = json_object();
     f->assocs = json_object();
     f->notes = json_array();
     f->index = json_object();
     f->next_id = 51000;
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    f->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0,
-                              NULL, NULL, on_request, f, MHD_OPTION_SOCK_ADDR, &sa,
-                              MHD_OPTION_NOTIFY_COMPLETED, on_completed, f,
-                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
-    const union MHD_DaemonInfo *di =
-        f->mhd ? MHD_get_daemon_info(f->mhd, MHD_DAEMON_INFO_BIND_PORT) : NULL;
-    if (!di) {
+    f->http = fake_http_start(BODY_MAX, on_request, f);
+    if (!f->http) {
         fake_hubspot_stop(f);
         return NULL;
     }
-    snprintf(f->base_url, sizeof f->base_url, "http://127.0.0.1:%d", di->port);
     return f;
 }
 
@@ -527,10 +423,7 @@ void fake_hubspot_stop(struct fake_hubspot *f)
 {
     if (!f)
         return;
-    f->stopping = true;
-    if (f->mhd)
-        MHD_stop_daemon(f->mhd);
-    json_decref(f->paths);
+    fake_http_stop(f->http);
     json_decref(f->contacts);
     json_decref(f->companies);
     json_decref(f->assocs);
@@ -542,35 +435,18 @@ void fake_hubspot_stop(struct fake_hubspot *f)
 
 const char *fake_hubspot_base_url(const struct fake_hubspot *f)
 {
-    return f->base_url;
+    return fake_http_url(f->http);
 }
 
 void fake_hubspot_fault(struct fake_hubspot *f, const char *path, enum fake_hs_fault fault,
                         int times, long arg)
 {
-    pthread_mutex_lock(&f->lock);
-    if (f->nfaults < FAULTS_MAX) {
-        struct fault *x = &f->faults[f->nfaults++];
-        snprintf(x->path, sizeof x->path, "%s", path);
-        x->fault = fault;
-        x->times = times;
-        x->arg = arg;
-    }
-    pthread_mutex_unlock(&f->lock);
+    fake_http_fault(f->http, path, (int)fault, times, arg);
 }
 
 size_t fake_hubspot_requests(struct fake_hubspot *f, const char *path)
 {
-    pthread_mutex_lock(&f->lock);
-    size_t n = 0, i;
-    json_t *p;
-    json_array_foreach(f->paths, i, p)
-    {
-        if (!path || strncmp(json_string_value(p), path, strlen(path)) == 0)
-            n++;
-    }
-    pthread_mutex_unlock(&f->lock);
-    return n;
+    return fake_http_requests(f->http, path);
 }
 
 size_t fake_hubspot_max_batch(struct fake_hubspot *f)
@@ -583,12 +459,7 @@ size_t fake_hubspot_max_batch(struct fake_hubspot *f)
 
 size_t fake_hubspot_invalid(struct fake_hubspot *f, const char **first)
 {
-    pthread_mutex_lock(&f->lock);
-    size_t n = f->invalid;
-    if (first)
-        *first = f->first_invalid;
-    pthread_mutex_unlock(&f->lock);
-    return n;
+    return fake_http_invalid(f->http, first);
 }
 
 size_t fake_hubspot_count(struct fake_hubspot *f, const char *what)

@@ -1,11 +1,6 @@
-/* The fake LLM vendor (fake_llm.h): libmicrohttpd, one thread per connection so a hanging
- * or slowly streamed answer holds only its own connection. */
+/* The fake LLM vendor (fake_llm.h), on the fakes' shared server (fake_http.h). */
 #include "fake_llm.h"
 
-#include <arpa/inet.h>
-#include <microhttpd.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -13,8 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 #include <time.h>
+
+#include "fake_http.h"
 
 #define BODY_MAX ((size_t)8 << 20)
 
@@ -37,16 +33,12 @@ struct written {
 
 struct fake_llm {
     enum fake_wire wire;
-    struct MHD_Daemon *mhd;
-    int port;
+    struct fake_http *http;
     char base_url[64];
     pthread_mutex_t lock;
-    volatile bool stopping;
     char *key;
     struct reply *head, *tail;
-    json_t *requests; /* array of bodies (null when not JSON) */
-    size_t invalid;
-    char first_invalid[512];
+    json_t *requests;        /* array of bodies (null when not JSON) */
     struct written *written; /* when each of them was, in the order they were */
     size_t nwritten, capwritten;
 };
@@ -98,14 +90,6 @@ static void reply_free(struct reply *r)
     free(r->body);
     free(r->for_schema);
     free(r);
-}
-
-static void sleep_ms(const struct fake_llm *f, int ms)
-{
-    for (int left = ms; left > 0 && !f->stopping; left -= 10) {
-        struct timespec ts = {0, (long)(left < 10 ? left : 10) * 1000000L};
-        nanosleep(&ts, NULL);
-    }
 }
 
 static uint64_t now_ns(void)
@@ -639,18 +623,12 @@ static void check_request(struct fake_llm *f, struct MHD_Connection *conn, const
     pthread_mutex_lock(&f->lock);
     *index = json_array_size(f->requests);
     json_array_append(f->requests, *body ? *body : json_null());
-    if (c.why[0] && !f->invalid++)
-        snprintf(f->first_invalid, sizeof f->first_invalid, "%s", c.why);
     pthread_mutex_unlock(&f->lock);
+    if (c.why[0])
+        fake_http_bad(f->http, "%s", c.why);
 }
 
 /* ---- the server ---------------------------------------------------------------------- */
-
-struct upload {
-    char *data;
-    size_t len;
-    bool too_big;
-};
 
 struct streaming {
     struct fake_llm *f;
@@ -664,12 +642,12 @@ static ssize_t read_chunk(void *cls, uint64_t pos, char *buf, size_t max)
     (void)pos;
     struct streaming *s = cls;
     struct reply *r = s->r;
-    if (s->f->stopping)
+    if (fake_http_stopping(s->f->http))
         return MHD_CONTENT_READER_END_WITH_ERROR;
     if (!r->chunks[s->chunk])
         return r->drop ? MHD_CONTENT_READER_END_WITH_ERROR : MHD_CONTENT_READER_END_OF_STREAM;
     if (s->off == 0 && s->chunk > 0)
-        sleep_ms(s->f, r->gap_ms > 0 ? r->gap_ms : 5);
+        fake_http_sleep_ms(s->f->http, r->gap_ms > 0 ? r->gap_ms : 5);
     const char *c = r->chunks[s->chunk];
     size_t left = strlen(c) - s->off;
     size_t n = left < max ? left : max;
@@ -707,8 +685,8 @@ static void free_streaming(void *cls)
 static enum MHD_Result answer(struct fake_llm *f, struct MHD_Connection *conn, struct reply *r,
                               size_t req)
 {
-    sleep_ms(f, r->hang_ms);
-    if (f->stopping || (r->drop && !r->chunks)) {
+    fake_http_sleep_ms(f->http, r->hang_ms);
+    if (fake_http_stopping(f->http) || (r->drop && !r->chunks)) {
         reply_free(r);
         return MHD_NO; /* closes the connection: no answer */
     }
@@ -732,56 +710,21 @@ static enum MHD_Result answer(struct fake_llm *f, struct MHD_Connection *conn, s
         return MHD_NO;
     }
     MHD_add_response_header(resp, "Content-Type", type);
-    for (size_t i = 0; r->headers && r->headers[i]; i++) {
-        char name[128];
-        const char *colon = strchr(r->headers[i], ':');
-        size_t n = colon ? (size_t)(colon - r->headers[i]) : 0;
-        if (!n || n >= sizeof name)
-            continue;
-        memcpy(name, r->headers[i], n);
-        name[n] = '\0';
-        const char *v = colon + 1;
-        while (*v == ' ')
-            v++;
-        MHD_add_response_header(resp, name, v);
-    }
-    enum MHD_Result ret = MHD_queue_response(conn, (unsigned)(r->status ? r->status : 200), resp);
-    MHD_destroy_response(resp);
+    fake_http_add_headers(resp, (const char *const *)r->headers);
+    enum MHD_Result ret = fake_http_queue(conn, r->status ? r->status : 200, resp);
     if (!r->chunks)
         reply_free(r);
     return ret;
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version, const char *upload_data,
-                                  size_t *upload_size, void **con_cls)
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
+                                  const struct fake_http_request *req)
 {
-    (void)version;
     struct fake_llm *f = cls;
-    struct upload *u = *con_cls;
-    if (!u) {
-        *con_cls = xalloc(sizeof *u);
-        return MHD_YES;
-    }
-    if (*upload_size) {
-        if (u->len + *upload_size > BODY_MAX) {
-            u->too_big = true;
-        } else {
-            char *p = realloc(u->data, u->len + *upload_size + 1);
-            if (!p)
-                abort();
-            memcpy(p + u->len, upload_data, *upload_size);
-            u->data = p;
-            u->len += *upload_size;
-            u->data[u->len] = '\0';
-        }
-        *upload_size = 0;
-        return MHD_YES;
-    }
     json_t *body = NULL;
     size_t index;
-    check_request(f, conn, method, url, u->too_big ? "" : u->data, u->too_big ? 0 : u->len, &body,
-                  &index);
+    check_request(f, conn, req->method, req->url, req->too_big ? "" : req->body,
+                  req->too_big ? 0 : req->len, &body, &index);
     /* the request's schema name: OpenAI's response_format, Anthropic's forced tool */
     const char *schema = json_string_value(json_object_get(
         json_object_get(json_object_get(body, "response_format"), "json_schema"), "name"));
@@ -818,55 +761,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return answer(f, conn, r, index);
 }
 
-static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-                         enum MHD_RequestTerminationCode toe)
-{
-    (void)cls;
-    (void)conn;
-    (void)toe;
-    struct upload *u = *con_cls;
-    if (u) {
-        free(u->data);
-        free(u);
-    }
-    *con_cls = NULL;
-}
-
-static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
-                          enum MHD_ConnectionNotificationCode toe)
-{
-    (void)cls;
-    (void)socket_context;
-    if (toe != MHD_CONNECTION_NOTIFY_STARTED)
-        return;
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-    int one = 1;
-    if (ci) /* each chunk leaves at once, not coalesced by Nagle */
-        setsockopt(ci->connect_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-}
-
 struct fake_llm *fake_llm_start(enum fake_wire wire)
 {
     struct fake_llm *f = xalloc(sizeof *f);
     f->wire = wire;
     pthread_mutex_init(&f->lock, NULL);
     f->requests = json_array();
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    f->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0,
-                              NULL, NULL, on_request, f, MHD_OPTION_SOCK_ADDR, &sa,
-                              MHD_OPTION_NOTIFY_COMPLETED, on_completed, f,
-                              MHD_OPTION_NOTIFY_CONNECTION, on_connection, f,
-                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
-    const union MHD_DaemonInfo *di =
-        f->mhd ? MHD_get_daemon_info(f->mhd, MHD_DAEMON_INFO_BIND_PORT) : NULL;
-    if (!di) {
+    f->http = fake_http_start(BODY_MAX, on_request, f);
+    if (!f->http) {
         fake_llm_stop(f);
         return NULL;
     }
-    f->port = di->port;
-    snprintf(f->base_url, sizeof f->base_url, "http://127.0.0.1:%d%s", f->port,
+    snprintf(f->base_url, sizeof f->base_url, "%s%s", fake_http_url(f->http),
              wire == FAKE_OPENAI ? "/v1" : "");
     return f;
 }
@@ -875,9 +781,7 @@ void fake_llm_stop(struct fake_llm *f)
 {
     if (!f)
         return;
-    f->stopping = true;
-    if (f->mhd)
-        MHD_stop_daemon(f->mhd);
+    fake_http_stop(f->http);
     while (f->head) {
         struct reply *r = f->head;
         f->head = r->next;
@@ -892,7 +796,7 @@ void fake_llm_stop(struct fake_llm *f)
 
 int fake_llm_port(const struct fake_llm *f)
 {
-    return f->port;
+    return fake_http_port(f->http);
 }
 
 const char *fake_llm_base_url(const struct fake_llm *f)
@@ -957,10 +861,5 @@ json_t *fake_llm_request(struct fake_llm *f, size_t i)
 
 size_t fake_llm_invalid(struct fake_llm *f, const char **first)
 {
-    pthread_mutex_lock(&f->lock);
-    size_t n = f->invalid;
-    if (first)
-        *first = f->first_invalid;
-    pthread_mutex_unlock(&f->lock);
-    return n;
+    return fake_http_invalid(f->http, first);
 }

@@ -1,72 +1,32 @@
 /* The fake Salesforce org (see fake_salesforce.h). */
 #include "fake_salesforce.h"
 
-#include <arpa/inet.h>
 #include <ctype.h>
-#include <microhttpd.h>
-#include <netinet/in.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
-#include <time.h>
+
+#include "fake_http.h"
 
 #define BODY_MAX ((size_t)8 << 20)
 #define SUBS_MAX 25
-#define FAULTS_MAX 16
-
-struct fault {
-    char path[128];
-    enum fake_sf_fault fault;
-    int times;
-    long arg;
-};
 
 struct fake_salesforce {
-    struct MHD_Daemon *mhd;
-    char url[64];
+    struct fake_http *http; /* the server, the request log and the scripted faults */
     char id[256], secret[256], version[16], field[128];
     pthread_mutex_t lock;
-    volatile bool stopping;
-    struct fault faults[FAULTS_MAX];
-    int nfaults;
-    json_t *paths;
-    size_t invalid, tokens;
-    char first_invalid[512];
+    size_t tokens;
     char token[128]; /* the valid bearer token, "" before the first */
     json_t *leads;   /* [{Id, <field>, fields...}] */
     json_t *tasks;   /* [{Id, WhoId, Subject, ...}] */
     long next;
 };
 
-struct upload {
-    char *data;
-    size_t len;
-};
-
-static void sleep_ms(const struct fake_salesforce *f, long ms)
-{
-    for (long left = ms; left > 0 && !f->stopping; left -= 10) {
-        struct timespec ts = {0, (left < 10 ? left : 10) * 1000000L};
-        nanosleep(&ts, NULL);
-    }
-}
-
-static bool bad(struct fake_salesforce *f, const char *fmt, ...)
-{
-    f->invalid++;
-    if (f->invalid == 1) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(f->first_invalid, sizeof f->first_invalid, fmt, ap);
-        va_end(ap);
-    }
-    return false;
-}
+/* Records why a request is malformed (see fake_http_bad); false. */
+#define bad(f, ...) fake_http_bad((f)->http, __VA_ARGS__)
 
 static json_t *errors(const char *code, const char *message)
 {
@@ -129,8 +89,9 @@ static int token(struct fake_salesforce *f, const char *ctype, const char *body,
     f->tokens++;
     snprintf(f->token, sizeof f->token, "00D5g000004Xq1R!AQ0AQtoken%zu", f->tokens);
     *out = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "access_token", f->token, "instance_url",
-                     f->url, "id", "https://login.salesforce.com/id/00D5g000004Xq1R/0055g00000A1",
-                     "token_type", "Bearer", "issued_at", "1764752400000", "signature",
+                     fake_http_url(f->http), "id",
+                     "https://login.salesforce.com/id/00D5g000004Xq1R/0055g00000A1", "token_type",
+                     "Bearer", "issued_at", "1764752400000", "signature",
                      "bm90IGEgcmVhbCBzaWduYXR1cmU=");
     return 200;
 }
@@ -338,63 +299,27 @@ static int composite(struct fake_salesforce *f, json_t *body, json_t **out)
 
 static enum MHD_Result send_json(struct MHD_Connection *conn, int status, json_t *body)
 {
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    json_decref(body);
-    const char *b = text ? text : "";
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(strlen(b), (void *)b, MHD_RESPMEM_MUST_COPY);
-    free(text);
-    if (!resp)
-        return MHD_NO;
-    MHD_add_response_header(resp, "Content-Type", "application/json;charset=UTF-8");
-    enum MHD_Result r = MHD_queue_response(conn, (unsigned)status, resp);
-    MHD_destroy_response(resp);
-    return r;
+    return fake_http_json(conn, status, "application/json;charset=UTF-8", body, NULL);
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version, const char *upload_data,
-                                  size_t *upload_size, void **con_cls)
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
+                                  const struct fake_http_request *req)
 {
-    (void)version;
     struct fake_salesforce *f = cls;
-    struct upload *u = *con_cls;
-    if (!u) {
-        *con_cls = calloc(1, sizeof *u);
-        return *con_cls ? MHD_YES : MHD_NO;
-    }
-    if (*upload_size) {
-        if (u->len + *upload_size <= BODY_MAX) {
-            char *p = realloc(u->data, u->len + *upload_size + 1);
-            if (!p)
-                abort();
-            memcpy(p + u->len, upload_data, *upload_size);
-            u->data = p;
-            u->len += *upload_size;
-            u->data[u->len] = '\0';
-        }
-        *upload_size = 0;
-        return MHD_YES;
-    }
+    const char *url = req->url, *method = req->method;
     const char *ctype = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
     const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+    int kind = 0;
+    long arg = 0;
+    bool faulted = fake_http_take_fault(f->http, url, &kind, &arg);
+    enum fake_sf_fault fault = (enum fake_sf_fault)kind;
     pthread_mutex_lock(&f->lock);
-    json_array_append_new(f->paths, json_string(url));
-    struct fault fault = {.times = 0};
-    for (int i = 0; i < f->nfaults; i++)
-        if (f->faults[i].times > 0 &&
-            strncmp(url, f->faults[i].path, strlen(f->faults[i].path)) == 0) {
-            f->faults[i].times--;
-            fault = f->faults[i];
-            fault.times = 1;
-            break;
-        }
     json_t *out = NULL;
     int status;
     char composite_path[64];
     snprintf(composite_path, sizeof composite_path, "/services/data/v%s/composite", f->version);
     if (strcmp(method, "POST") == 0 && strcmp(url, "/services/oauth2/token") == 0) {
-        status = token(f, ctype, u->data ? u->data : "", &out);
+        status = token(f, ctype, req->body, &out);
         pthread_mutex_unlock(&f->lock);
         return send_json(conn, status, out);
     }
@@ -403,37 +328,37 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         pthread_mutex_unlock(&f->lock);
         return send_json(conn, 404, errors("NOT_FOUND", "The requested resource does not exist"));
     }
-    if (fault.times && fault.fault == FAKE_SF_401)
+    if (faulted && fault == FAKE_SF_401)
         f->token[0] = '\0'; /* the session expires */
     char want[160];
     snprintf(want, sizeof want, "Bearer %s", f->token);
     if (!auth || !f->token[0] || strcmp(auth, want) != 0) {
-        if (!fault.times || fault.fault != FAKE_SF_401)
+        if (!faulted || fault != FAKE_SF_401)
             bad(f, "composite: not the current bearer token");
         pthread_mutex_unlock(&f->lock);
         return send_json(conn, 401, errors("INVALID_SESSION_ID", "Session expired or invalid"));
     }
-    json_t *body = u->data ? json_loads(u->data, 0, NULL) : NULL;
+    json_t *body = json_loads(req->body, 0, NULL);
     if (!ctype || strncasecmp(ctype, "application/json", 16) != 0 || !json_is_object(body)) {
         bad(f, "composite: a JSON object sent as application/json expected");
         pthread_mutex_unlock(&f->lock);
         json_decref(body);
         return send_json(conn, 400, errors("JSON_PARSER_ERROR", "bad body"));
     }
-    if (fault.times && fault.fault == FAKE_SF_500) {
+    if (faulted && fault == FAKE_SF_500) {
         pthread_mutex_unlock(&f->lock);
         json_decref(body);
         return send_json(conn, 500, errors("UNKNOWN_EXCEPTION", "An unexpected error occurred."));
     }
-    if (fault.times && fault.fault == FAKE_SF_LIMIT) {
+    if (faulted && fault == FAKE_SF_LIMIT) {
         pthread_mutex_unlock(&f->lock);
         json_decref(body);
         return send_json(conn, 403,
                          errors("REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded."));
     }
     pthread_mutex_unlock(&f->lock);
-    if (fault.times && fault.fault == FAKE_SF_HANG)
-        sleep_ms(f, fault.arg);
+    if (faulted && fault == FAKE_SF_HANG)
+        fake_http_sleep_ms(f->http, arg);
     pthread_mutex_lock(&f->lock);
     status = composite(f, body, &out);
     if (!out)
@@ -441,20 +366,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     pthread_mutex_unlock(&f->lock);
     json_decref(body);
     return send_json(conn, status, out);
-}
-
-static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-                         enum MHD_RequestTerminationCode toe)
-{
-    (void)cls;
-    (void)conn;
-    (void)toe;
-    struct upload *u = *con_cls;
-    if (u) {
-        free(u->data);
-        free(u);
-    }
-    *con_cls = NULL;
 }
 
 struct fake_salesforce *fake_salesforce_start(const char *client_id, const char *client_secret,
@@ -468,22 +379,13 @@ struct fake_salesforce *fake_salesforce_start(const char *client_id, const char 
     snprintf(f->secret, sizeof f->secret, "%s", client_secret);
     snprintf(f->version, sizeof f->version, "%s", version);
     snprintf(f->field, sizeof f->field, "%s", field);
-    f->paths = json_array();
     f->leads = json_array();
     f->tasks = json_array();
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    f->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0,
-                              NULL, NULL, on_request, f, MHD_OPTION_SOCK_ADDR, &sa,
-                              MHD_OPTION_NOTIFY_COMPLETED, on_completed, f,
-                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
-    const union MHD_DaemonInfo *di =
-        f->mhd ? MHD_get_daemon_info(f->mhd, MHD_DAEMON_INFO_BIND_PORT) : NULL;
-    if (!di) {
+    f->http = fake_http_start(BODY_MAX, on_request, f);
+    if (!f->http) {
         fake_salesforce_stop(f);
         return NULL;
     }
-    snprintf(f->url, sizeof f->url, "http://127.0.0.1:%d", di->port);
     return f;
 }
 
@@ -491,10 +393,7 @@ void fake_salesforce_stop(struct fake_salesforce *f)
 {
     if (!f)
         return;
-    f->stopping = true;
-    if (f->mhd)
-        MHD_stop_daemon(f->mhd);
-    json_decref(f->paths);
+    fake_http_stop(f->http);
     json_decref(f->leads);
     json_decref(f->tasks);
     pthread_mutex_destroy(&f->lock);
@@ -503,35 +402,18 @@ void fake_salesforce_stop(struct fake_salesforce *f)
 
 const char *fake_salesforce_url(const struct fake_salesforce *f)
 {
-    return f->url;
+    return fake_http_url(f->http);
 }
 
 void fake_salesforce_fault(struct fake_salesforce *f, const char *path, enum fake_sf_fault fault,
                            int times, long arg)
 {
-    pthread_mutex_lock(&f->lock);
-    if (f->nfaults < FAULTS_MAX) {
-        struct fault *x = &f->faults[f->nfaults++];
-        snprintf(x->path, sizeof x->path, "%s", path);
-        x->fault = fault;
-        x->times = times;
-        x->arg = arg;
-    }
-    pthread_mutex_unlock(&f->lock);
+    fake_http_fault(f->http, path, (int)fault, times, arg);
 }
 
 size_t fake_salesforce_requests(struct fake_salesforce *f, const char *path)
 {
-    pthread_mutex_lock(&f->lock);
-    size_t n = 0, i;
-    json_t *p;
-    json_array_foreach(f->paths, i, p)
-    {
-        if (!path || strncmp(json_string_value(p), path, strlen(path)) == 0)
-            n++;
-    }
-    pthread_mutex_unlock(&f->lock);
-    return n;
+    return fake_http_requests(f->http, path);
 }
 
 size_t fake_salesforce_tokens(struct fake_salesforce *f)
@@ -544,12 +426,7 @@ size_t fake_salesforce_tokens(struct fake_salesforce *f)
 
 size_t fake_salesforce_invalid(struct fake_salesforce *f, const char **first)
 {
-    pthread_mutex_lock(&f->lock);
-    size_t n = f->invalid;
-    if (first)
-        *first = f->first_invalid;
-    pthread_mutex_unlock(&f->lock);
-    return n;
+    return fake_http_invalid(f->http, first);
 }
 
 size_t fake_salesforce_count(struct fake_salesforce *f, const char *what)

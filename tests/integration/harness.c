@@ -1028,6 +1028,38 @@ json_t *wait_run(const char *id, struct resp *r)
     return j;
 }
 
+const char strong_known_csv[] =
+    "Company,First Name,Last Name,Job Title,Email,Website,Industry,Employees,Tags\r\n"
+    "Quorvianta Software,Maya,Okafor,VP of Sales,maya@quorvianta.io,quorvianta.io,SaaS,201-500,"
+    "requested_demo;pricing_page_visit\r\n";
+
+json_t *approval_pending(const char *csv, struct resp *r)
+{
+    http("POST", "/api/leads/import", "text/csv", csv, strlen(csv), r);
+    if (r->status != 200)
+        fail_msg("import: %ld %.300s", r->status, r->body);
+    json_t *j = json_loadb(r->body, r->len, 0, NULL);
+    const char *lead = j ? jstr(j, "leads.0.lead_id") : NULL;
+    if (!lead)
+        fail_msg("import: no leads.0.lead_id in %.300s", r->body);
+    char lead_id[64];
+    snprintf(lead_id, sizeof lead_id, "%s", lead);
+    json_decref(j);
+    char *body = strf("{\"lead_id\":\"%s\"}", lead_id);
+    resp_free(r);
+    j = http_json("POST", "/api/runs", body, r);
+    free(body);
+    if (r->status != 202 || !jstr(j, "run_id"))
+        fail_msg("POST /api/runs: %ld %.300s", r->status, r->body);
+    char run_id[64];
+    snprintf(run_id, sizeof run_id, "%s", jstr(j, "run_id"));
+    resp_free(r);
+    j = wait_run(run_id, r);
+    assert_string_equal(jstr(j, "status"), "awaiting_approval");
+    assert_string_equal(jstr(j, "lead_id"), lead_id);
+    return j;
+}
+
 char *run_submit(const char *input_json)
 {
     struct resp r;

@@ -273,6 +273,16 @@ json_t *run_agent(const char *type, const char *input, struct resp *r);
  * by r. A run still unfinished fails the test. */
 json_t *wait_run(const char *id, struct resp *r);
 
+/* strong_known's person as a CSV import (the header line and her row): Maya Okafor, VP of
+ * Sales at Quorvianta Software, maya@quorvianta.io, who asked for a demo. */
+extern const char strong_known_csv[];
+
+/* Imports csv (one lead; 200 asserted), starts the pipeline on it (POST /api/runs with its
+ * lead_id; 202 asserted) and waits until the run stops at its approval (awaiting_approval
+ * asserted). Returns the run as GET /api/runs/ID answers it (run_id, lead_id, thread_id,
+ * output.approvals.0.approval_id), owned by r. */
+json_t *approval_pending(const char *csv, struct resp *r);
+
 /* POST /api/runs with {"input": input_json}: the new run's id (malloc'd); fails the test
  * unless the answer is 202. */
 char *run_submit(const char *input_json);

@@ -825,25 +825,7 @@ static void test_auth_off(void **state)
     /* with no credential, the approval's reviewer is the name the body gives (else the
      * address): the address alone says nothing of who decided */
     harness_auth("");
-    const char csv[] = "Company,First Name,Last Name,Job Title,Email,Website,Industry,Employees,"
-                       "Tags\r\n"
-                       "Quorvianta Software,Maya,Okafor,VP of Sales,maya@quorvianta.io,"
-                       "quorvianta.io,SaaS,201-500,requested_demo;pricing_page_visit\r\n";
-    http("POST", "/api/leads/import", "text/csv", csv, strlen(csv), &r);
-    if (r.status != 200)
-        fail_msg("import: %ld %.300s", r.status, r.body);
-    json_t *j = json_loadb(r.body, r.len, 0, NULL);
-    char *run_body = strf("{\"lead_id\":\"%s\"}", jstr(j, "leads.0.lead_id"));
-    json_decref(j);
-    resp_free(&r);
-    j = http_json("POST", "/api/runs", run_body, &r);
-    free(run_body);
-    assert_int_equal(r.status, 202);
-    char run_id[64];
-    snprintf(run_id, sizeof run_id, "%s", jstr(j, "run_id"));
-    resp_free(&r);
-    j = wait_run(run_id, &r);
-    assert_string_equal(jstr(j, "status"), "awaiting_approval");
+    json_t *j = approval_pending(strong_known_csv, &r);
     char *path = strf("/api/approvals/%s", jstr(j, "output.approvals.0.approval_id"));
     resp_free(&r);
     j = http_json("POST", path, "{\"type\":\"ignore\",\"reviewer\":\"kim@pipewise.io\"}", &r);

@@ -672,27 +672,9 @@ static void test_erase(void **state)
     SKIP_ON_PG("it stages rows in and counts them table by table in the server's SQLite file");
     harness_use(&main_srv);
     struct resp r;
-    const char csv[] = "Company,First Name,Last Name,Job Title,Email,Website,Industry,Employees,"
-                       "Tags\r\n"
-                       "Quorvianta Software,Maya,Okafor,VP of Sales,maya@quorvianta.io,"
-                       "quorvianta.io,SaaS,201-500,requested_demo;pricing_page_visit\r\n";
-    http("POST", "/api/leads/import", "text/csv", csv, strlen(csv), &r);
-    assert_int_equal(r.status, 200);
-    json_t *j = json_loadb(r.body, r.len, 0, NULL);
-    char id[64];
-    snprintf(id, sizeof id, "%s", jstr(j, "leads.0.lead_id"));
-    json_decref(j);
-    resp_free(&r);
-    char *run_body = strf("{\"lead_id\":\"%s\"}", id);
-    j = http_json("POST", "/api/runs", run_body, &r);
-    free(run_body);
-    assert_int_equal(r.status, 202);
-    char run_id[64];
-    snprintf(run_id, sizeof run_id, "%s", jstr(j, "run_id"));
-    resp_free(&r);
-    j = wait_run(run_id, &r);
-    assert_string_equal(jstr(j, "status"), "awaiting_approval");
-    char aid[64], thread[160];
+    json_t *j = approval_pending(strong_known_csv, &r);
+    char id[64], aid[64], thread[160];
+    snprintf(id, sizeof id, "%s", jstr(j, "lead_id"));
     snprintf(aid, sizeof aid, "%s", jstr(j, "output.approvals.0.approval_id"));
     snprintf(thread, sizeof thread, "%s", jstr(j, "thread_id"));
     resp_free(&r);

@@ -24,11 +24,6 @@
 #define SECRET "inbound-test-secret-0123456789abcdef"
 #define MAYA "maya@quorvianta.io"
 
-static const char lead_csv[] =
-    "Company,First Name,Last Name,Job Title,Email,Website,Industry,Employees,Tags\r\n"
-    "Quorvianta Software,Maya,Okafor,VP of Sales,maya@quorvianta.io,quorvianta.io,SaaS,201-500,"
-    "requested_demo;pricing_page_visit\r\n";
-
 /* ---- helpers -------------------------------------------------------------------------- */
 
 static char clock_path[600];
@@ -101,25 +96,9 @@ static long wait_count(const char *status, long want)
 static void sent_first_email(char lead_id[64], char msgid[256], char item[64])
 {
     struct resp r;
-    http("POST", "/api/leads/import", "text/csv", lead_csv, strlen(lead_csv), &r);
-    if (r.status != 200)
-        fail_msg("import: %ld %.300s", r.status, r.body);
-    json_t *j = json_loadb(r.body, r.len, 0, NULL);
-    snprintf(lead_id, 64, "%s", jstr(j, "leads.0.lead_id"));
-    json_decref(j);
-    resp_free(&r);
-    char *body = strf("{\"lead_id\":\"%s\"}", lead_id);
-    j = http_json("POST", "/api/runs", body, &r);
-    free(body);
-    assert_int_equal(r.status, 202);
-    char run[64];
-    snprintf(run, sizeof run, "%s", jstr(j, "run_id"));
-    resp_free(&r);
-    j = wait_run(run, &r);
-    assert_string_equal(jstr(j, "status"), "awaiting_approval");
-    resp_free(&r);
-    j = http_json("GET", "/api/approvals?status=pending", NULL, &r);
-    char *path = strf("/api/approvals/%s", jstr(j, "items.0.id"));
+    json_t *j = approval_pending(strong_known_csv, &r);
+    snprintf(lead_id, 64, "%s", jstr(j, "lead_id"));
+    char *path = strf("/api/approvals/%s", jstr(j, "output.approvals.0.approval_id"));
     resp_free(&r);
     http_json("POST", path, "{\"type\":\"accept\"}", &r);
     free(path);

@@ -16,11 +16,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char lead_csv[] =
-    "Company,First Name,Last Name,Job Title,Email,Website,Industry,Employees,Tags\r\n"
-    "Quorvianta Software,Maya,Okafor,VP of Sales,maya@quorvianta.io,quorvianta.io,SaaS,201-500,"
-    "requested_demo;pricing_page_visit\r\n";
-
 static char clock_path[600];
 static char smtp_dir[64];
 static pid_t smtp_pid;
@@ -214,23 +209,8 @@ static void test_outbox_over_smtp(void **state)
 
     /* a lead, its pipeline run, the sequence approved */
     struct resp r;
-    http("POST", "/api/leads/import", "text/csv", lead_csv, strlen(lead_csv), &r);
-    assert_int_equal(r.status, 200);
-    json_t *j = json_loadb(r.body, r.len, 0, NULL);
-    char *body = strf("{\"lead_id\":\"%s\"}", jstr(j, "leads.0.lead_id"));
-    json_decref(j);
-    resp_free(&r);
-    j = http_json("POST", "/api/runs", body, &r);
-    free(body);
-    assert_int_equal(r.status, 202);
-    char run_id[64];
-    snprintf(run_id, sizeof run_id, "%s", jstr(j, "run_id"));
-    resp_free(&r);
-    j = wait_run(run_id, &r);
-    assert_string_equal(jstr(j, "status"), "awaiting_approval");
-    resp_free(&r);
-    j = http_json("GET", "/api/approvals?status=pending", NULL, &r);
-    char *path = strf("/api/approvals/%s", jstr(j, "items.0.id"));
+    json_t *j = approval_pending(strong_known_csv, &r);
+    char *path = strf("/api/approvals/%s", jstr(j, "output.approvals.0.approval_id"));
     resp_free(&r);
     http_json("POST", path, "{\"type\":\"accept\"}", &r);
     assert_int_equal(r.status, 200);
