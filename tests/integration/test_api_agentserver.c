@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 /* A path built in a static buffer (valid until the next PATH). */
 static char path_buf[600];
@@ -703,6 +704,88 @@ static void test_disconnect_and_busy_graph(void **state)
     free(t);
 }
 
+/* Polls thread t's state (every 20 ms, 10 s at most) until its next step includes node;
+ * fails the test when it does not come. */
+static void wait_next(const char *t, const char *node)
+{
+    for (int i = 0; i < 500; i++) {
+        struct resp r;
+        json_t *j = http_json("GET", PATH("/threads/%s/state", t), NULL, &r);
+        bool there = false;
+        size_t k;
+        json_t *x;
+        json_array_foreach(jget(j, "next"), k, x) there |=
+            strcmp(json_string_value(x) ?: "", node) == 0;
+        resp_free(&r);
+        if (there)
+            return;
+        usleep(20 * 1000);
+    }
+    fail_msg("thread %s never got to %s", t, node);
+}
+
+/* On a server whose steps take 300 ms: a pipeline run cancelled mid-way leaves a
+ * checkpoint with tasks still to run; a new run with new input on the thread starts again
+ * from START (LangGraph's semantics: the input goes on top of the thread's state and the
+ * old pending tasks are discarded), so it does not run marketing on the state the new
+ * lead just reset ("marketing needs the lead's qualification first") and reaches the new
+ * lead's approval. */
+static void test_new_input_after_cancel(void **state)
+{
+    (void)state;
+    assert_int_equal(server_setenv(&runs_srv, "PIPELINE_STEP_DELAY_MS", "300"), 0);
+    assert_int_equal(server_start(&runs_srv, false), 0);
+    harness_use(&runs_srv);
+    char *t = new_thread();
+    char *lead = lead_of("Halcyon Freight", "Dara Okafor", "dara@halcyon.example");
+    char *body = strf("{\"assistant_id\":\"pipeline\",\"input\":%s}", lead);
+    free(lead);
+    struct resp r;
+    json_t *j = http_json("POST", PATH("/threads/%s/runs", t), body, &r);
+    free(body);
+    assert_int_equal(r.status, 200);
+    char *rid = strdup(jstr(j, "run_id"));
+    resp_free(&r);
+    wait_next(t, "growth"); /* cancelled while growth runs: marketing is left pending */
+    http_json("POST", PATH("/threads/%s/runs/%s/cancel?wait=1", t, rid), NULL, &r);
+    assert_int_equal(r.status, 202);
+    resp_free(&r);
+    j = http_json("GET", PATH("/threads/%s/state", t), NULL, &r);
+    const char *left = jstr(j, "next.0");
+    if (!left || strcmp(left, "enrichment") == 0 || strcmp(left, "bdr_approval") == 0)
+        fail_msg("the cancelled run left no stale task: next %s", left ? left : "(none)");
+    resp_free(&r);
+    lead = lead_of("Corvid Labs", "Noor Haddad", "noor@corvid.example");
+    body = strf("{\"assistant_id\":\"pipeline\",\"input\":%s}", lead);
+    free(lead);
+    http("POST", PATH("/threads/%s/runs/wait", t), "application/json", body, strlen(body), &r);
+    free(body);
+    assert_int_equal(r.status, 200);
+    json_t *done = json_loads(r.body + strspn(r.body, "\n"), 0, NULL);
+    if (!done || jget(done, "__error__"))
+        fail_msg("new input after a cancel: %.400s", r.body);
+    assert_int_equal(json_array_size(jget(done, "__interrupt__")), 1);
+    assert_non_null(strstr(jstr(done, "__interrupt__.0.value.0.action_request.args.to") ?: "",
+                           "noor@corvid.example"));
+    assert_non_null(jget(done, "qualification_score.tier"));
+    json_decref(done);
+    resp_free(&r);
+    /* the step after the new input ran START's successor alone */
+    j = http_json("GET", PATH("/threads/%s/history?limit=20", t), NULL, &r);
+    assert_int_equal(r.status, 200);
+    size_t k = 0;
+    while (k < json_array_size(j) &&
+           strcmp(jstr(json_array_get(j, k), "metadata.source") ?: "", "input") != 0)
+        k++;
+    assert_true(k > 0 && k < json_array_size(j));
+    json_t *after = jget(json_array_get(j, k - 1), "metadata.writes");
+    assert_int_equal(json_object_size(after), 1);
+    assert_non_null(json_object_get(after, "enrichment"));
+    resp_free(&r);
+    free(rid);
+    free(t);
+}
+
 int main(void)
 {
     setenv("SEND_WINDOW", "any", 1);  /* whatever the day and hour the test runs */
@@ -718,6 +801,7 @@ int main(void)
         cmocka_unit_test(test_search_finds_interrupted),
         cmocka_unit_test_setup_teardown(test_full_pool_and_cancel_wait, runs_setup, runs_teardown),
         cmocka_unit_test_setup_teardown(test_disconnect_and_busy_graph, runs_setup, runs_teardown),
+        cmocka_unit_test_setup_teardown(test_new_input_after_cancel, runs_setup, runs_teardown),
     };
     return api_exit_status(cmocka_run_group_tests(tests, api_group_setup, api_group_teardown));
 }
