@@ -636,9 +636,10 @@ static bool thread_busy(struct sa_as *as, const char *thread_id)
     return busy;
 }
 
-/* SA_ECONFLICT naming the approval when the pipeline thread waits on one (what would
- * otherwise drop its interrupt and leave the approval pending with nothing to resume:
- * see README, "Agent Server API: approvals stay consistent"); 0 when it waits on none. */
+/* SA_ECONFLICT naming the approval when the pipeline thread waits on one: a state write
+ * would make a checkpoint past its interrupt and leave the approval pending with nothing
+ * to resume (see README, "Agent Server API: approvals stay consistent"); 0 when it waits
+ * on none. (A new run with input starts the thread over and supersedes the approval.) */
 static int refuse_if_pending(struct sa_app *app, const char *thread_id, const char *what,
                              struct sa_err *err)
 {
@@ -875,7 +876,8 @@ static void *run_main(void *arg)
                                     .stream_modes = r->modes | GRAPH_STREAM_VALUES,
                                     .on_event = on_graph_event,
                                     .event_arg = r,
-                                    .cancel = &r->cancel};
+                                    .cancel = &r->cancel,
+                                    .run_id = r->run_id};
         struct sa_invoke_res res = {0};
         rc = sa_app_invoke(r->app, &req, &res, &err);
         if (rc == 0 && !graph)
@@ -1193,15 +1195,11 @@ int sa_as_run_prepare(struct sa_app *app, const char *thread_id, const json_t *b
         out->answers_approval = rc == 0;
     } else {
         r->input = json_deep_copy(input);
+        /* new input on a pipeline thread waiting on its approval starts it over from
+         * START (LangGraph's semantics); the run supersedes that approval (app/invoke.c) */
         rc = sa_app_invoke_input(app, r->type, r->input, "body.input", &r->lead, detail)
                  ? 0
                  : SA_EINVAL;
-        /* new input on a pipeline thread waiting on its approval would start over and
-         * leave the approval pending with nothing to resume */
-        if (rc == 0 && thread_id && sa_app_invoke_runs_graph(app, r->type)) {
-            *loc = "path.thread_id";
-            rc = refuse_if_pending(app, thread_id, "starting a new run on it", err);
-        }
     }
 out:
     if (rc) {

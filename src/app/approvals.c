@@ -61,6 +61,35 @@ int sa_app_record_interrupts(struct sa_store *store, const char *thread_id, cons
     return 0;
 }
 
+/* Whether approval a (a stored approval) was superseded by a newer run on its thread. */
+static bool superseded(const json_t *a)
+{
+    return strcmp(json_string_value(json_object_get(a, "status")) ?: "", "superseded") == 0;
+}
+
+/* SA_ECONFLICT for an answer to superseded approval a, naming the run that did it. */
+static int superseded_conflict(const json_t *a, struct sa_err *err)
+{
+    const char *by = json_string_value(json_object_get(a, "superseded_by"));
+    return sa_err_set(err, SA_ECONFLICT,
+                      "approval %s was superseded by %s%s (new input started its thread over): "
+                      "nothing is left to answer; answer the newer run's approval",
+                      json_string_value(json_object_get(a, "id")) ?: "?",
+                      by ? "run " : "a newer run", by ? by : "");
+}
+
+int sa_app_supersede_approvals(struct sa_app *app, const char *thread_id, const char *by,
+                               struct sa_err *err)
+{
+    int n = 0;
+    int rc = sa_store_approval_supersede(app->store, thread_id, by, &n, err);
+    if (!rc && n > 0)
+        sa_log(SA_LOG_INFO, "approvals superseded by a new run on their thread",
+               json_pack("{s:s, s:s?, s:i}", "thread_id", thread_id, "superseded_by", by,
+                         "approvals", n));
+    return rc;
+}
+
 /* Where the thread stands: 2 when its latest checkpoint still waits on interrupt_id, 1
  * when it has other steps left and waits on no interrupt (a run stopped after the answer,
  * e.g. a killed server), 0 when it has finished or waits on another interrupt (a later
@@ -167,8 +196,9 @@ static int resume_approval(struct sa_app *app, const json_t *approval,
     const char *id = json_string_value(json_object_get(approval, "id"));
     const char *thread = json_string_value(json_object_get(approval, "thread_id"));
     const char *iid = json_string_value(json_object_get(approval, "interrupt_id"));
-    /* a finished thread needs no claim: a start-up looks at every decided approval */
-    if (!id || !thread || !iid || thread_position(app, thread, iid) == 0)
+    /* a finished thread needs no claim: a start-up looks at every decided approval; a
+     * superseded approval's thread is its newer run's */
+    if (!id || !thread || !iid || superseded(approval) || thread_position(app, thread, iid) == 0)
         return 0;
     char owner[SA_UUID_LEN];
     sa_uuid_v7(owner);
@@ -211,6 +241,11 @@ int sa_app_decide_run(struct sa_app *app, const char *id, const json_t *response
     int rc = sa_store_approval_get(app->store, id, &approval, err);
     if (rc)
         return rc;
+    if (superseded(approval)) {
+        superseded_conflict(approval, err);
+        json_decref(approval);
+        return SA_ECONFLICT;
+    }
     const json_t *request = json_object_get(approval, "request");
     if (sa_bdr_validate_response(response, request, "body", detail)) {
         json_decref(approval);
@@ -244,6 +279,12 @@ int sa_app_decide_run(struct sa_app *app, const char *id, const json_t *response
         if ((rc = sa_store_approval_get(app->store, id, &approval, err))) {
             json_decref(recorded);
             return rc;
+        }
+        if (superseded(approval)) { /* by a new run, meanwhile */
+            superseded_conflict(approval, err);
+            json_decref(recorded);
+            json_decref(approval);
+            return SA_ECONFLICT;
         }
         const json_t *was = json_object_get(approval, "response");
         json_t *cmp = json_deep_copy(recorded);
@@ -312,7 +353,8 @@ int sa_app_resume_decided(struct sa_app *app, bool (*stop)(void *arg), void *sto
     {
         if (stop && stop(stop_arg))
             break;
-        if (strcmp(json_string_value(json_object_get(a, "status")) ?: "", "pending") == 0)
+        if (strcmp(json_string_value(json_object_get(a, "status")) ?: "", "pending") == 0 ||
+            superseded(a))
             continue;
         const char *thread = json_string_value(json_object_get(a, "thread_id"));
         const char *iid = json_string_value(json_object_get(a, "interrupt_id"));

@@ -22,7 +22,8 @@ int sa_app_record_interrupts(struct sa_store *store, const char *thread_id, cons
 
 /* Answers approval id with an Agent Inbox HumanResponse (borrowed) by reviewer (may be
  * NULL), then continues its run. SA_EINVAL with detail filled (never empty) for a bad
- * response; SA_ENOTFOUND; SA_ECONFLICT when it was answered differently before. The same
+ * response; SA_ENOTFOUND; SA_ECONFLICT when it was answered differently before or was
+ * superseded by a newer run on its thread (err says which, and by which run). The same
  * answer twice, also from two requests at once, is 200 with duplicate true. *out (new
  * reference): {approval, duplicate, run}. *stored says whether the answer is stored
  * (also when an error came after that: the run then continues at the next start). */
@@ -48,6 +49,15 @@ int sa_app_decide_run(struct sa_app *app, const char *id, const json_t *response
  * on no pending approval (never asked, or decided already). */
 int sa_app_approval_pending(struct sa_app *app, const char *thread_id, char id[SA_UUID_LEN],
                             json_t **request, struct sa_err *err) SA_WUR;
+
+/* A new run with new input on thread_id starts its graph over from START, so the
+ * interrupts its pending approvals answer are gone: marks them superseded by run by (its
+ * run id, or the invoke's execution id; NULL: not known), so that answering one is 409
+ * and the newer run's own approval is the one that counts. Called before the new run
+ * starts (an approval answered meanwhile would otherwise be accepted with nothing left to
+ * continue). SA_ESTORE when the store failed: the caller MUST NOT start the run then. */
+int sa_app_supersede_approvals(struct sa_app *app, const char *thread_id, const char *by,
+                               struct sa_err *err) SA_WUR;
 
 /* At start-up, and every few passes of the run workers' keeper: continues the threads
  * whose approval was answered but which nobody continued (a stopped server, a request

@@ -81,15 +81,26 @@ static json_t *standalone_context(struct sa_app *app, const struct sa_lead *lead
     return ctx;
 }
 
+/* Runs the pipeline on the lead in thread_id (continued from its checkpoint when the
+ * request asks and there is one). New input on a thread the caller named starts its
+ * graph over from START: the approvals still pending there answer interrupts that are
+ * gone, so they are superseded by this run (by: its id) before it starts, and answering
+ * one is 409 instead of an accept that sends nothing (see README, "Agent Server API:
+ * approvals stay consistent"). */
 static int run_pipeline(struct sa_app *app, const struct sa_invoke_req *req,
                         const struct sa_lead *lead, json_t **output, const char *thread_id,
-                        const char *lead_id, struct sa_err *err)
+                        const char *lead_id, const char *by, struct sa_err *err)
 {
     struct graph_result gr;
     int rc = SA_ENOTFOUND;
     if (req->continue_thread)
         rc = sa_pipeline_continue(app->pipeline, thread_id, req->stream_modes, req->on_event,
                                   req->event_arg, req->cancel, &gr, err);
+    if (rc == SA_ENOTFOUND && req->thread_id) {
+        int src = sa_app_supersede_approvals(app, thread_id, by, err);
+        if (src)
+            return src;
+    }
     if (rc == SA_ENOTFOUND)
         rc = sa_pipeline_run(app->pipeline, lead->raw, thread_id, lead_id, req->stream_modes,
                              req->on_event, req->event_arg, req->cancel, &gr, err);
@@ -255,7 +266,8 @@ int sa_app_invoke(struct sa_app *app, const struct sa_invoke_req *req, struct sa
     json_t *own_ctx = pipeline || req->context ? NULL : standalone_context(app, lead, req->type);
     uint64_t t0 = sa_now_ns();
     rc = pipeline
-             ? run_pipeline(app, req, lead, &res->output, res->thread_id, res->lead_id, err)
+             ? run_pipeline(app, req, lead, &res->output, res->thread_id, res->lead_id,
+                            req->run_id ? req->run_id : res->execution_id, err)
              : sa_agent_run(agent, lead, req->context ? req->context : own_ctx, &res->output, err);
     json_decref(own_ctx);
     uint64_t ns = sa_now_ns() - t0;

@@ -39,6 +39,9 @@ struct sa_invoke_req {
     const volatile int *cancel; /* set to stop the pipeline before its next step */
     bool continue_thread;       /* continue thread_id from its checkpoint when it has one */
     const json_t *input;        /* a turn agent's input (validated); lead is NULL then */
+    /* SA_AGENT_PIPELINE only, optional: the caller's id of this run (an Agent Server or
+     * queued run's), recorded on the approvals it supersedes; NULL: res's execution_id */
+    const char *run_id;
 };
 
 struct sa_invoke_res {

@@ -370,7 +370,8 @@ static bool execute(struct sa_runs *r, struct run_job *j)
                                     .on_event = on_event,
                                     .event_arg = &pub,
                                     .cancel = &j->cancel,
-                                    .continue_thread = j->resume};
+                                    .continue_thread = j->resume,
+                                    .run_id = j->d.run_id};
         rc = sa_app_invoke(app, &req, &res, &err);
         sa_lead_clear(&lead);
     } else {

@@ -920,13 +920,34 @@ static void emit_values(struct run *r)
         graph_r_emit(r, GRAPH_STREAM_VALUES, graph_r_snapshot(r));
 }
 
-/* The input step: START writes the input and routes to its successors. */
+/* The input step: START writes the input and routes to its successors.
+ *
+ * New input on a thread whose checkpoint still has tasks to run (a run that was
+ * cancelled, failed, or stopped at an interrupt) starts the graph again from START, as
+ * LangGraph's loop does: the checkpoint's pending tasks are discarded, not run. They are
+ * applied first with no writes, so their triggers count as seen and the barriers they
+ * consumed are emptied, and the pending Sends are dropped (apply_writes keeps only this
+ * step's); the checkpoint saved here carries none of the old pending writes or
+ * interrupts. Left triggered, a stale task would run beside START's successors on the
+ * state the input just reset (marketing with no qualification). */
 static int input_step(struct run *r, const json_t *input, struct sa_err *err)
 {
-    struct task t = {.node = 0};
-    int rc = graph_r_build_writes(r, &t, (json_t *)input, err);
+    struct task *ts = NULL;
+    int n = 0;
+    if (r->cp_id[0] && prepare_tasks(r, &ts, &n))
+        return sa_err_set(err, SA_ENOMEM, "out of memory");
+    /* the discarded tasks, then START's own; one array so writes apply in that order */
+    struct task *all = realloc(ts, (size_t)(n + 1) * sizeof *all);
+    if (!all) {
+        tasks_free(ts, n);
+        return sa_err_set(err, SA_ENOMEM, "out of memory");
+    }
+    graph_r_mark_seen(r, all, n);
+    all[n] = (struct task){.node = 0};
+    struct task *t = &all[n];
+    int rc = graph_r_build_writes(r, t, (json_t *)input, err);
     if (!rc)
-        rc = graph_r_apply_writes(r, &t, 1, err);
+        rc = graph_r_apply_writes(r, all, n + 1, err);
     if (!rc) {
         /* LangGraph numbers the input checkpoint of a new thread -1; the first step is 0 */
         r->step = r->cp_id[0] ? r->step + 1 : -1;
@@ -935,8 +956,7 @@ static int input_step(struct run *r, const json_t *input, struct sa_err *err)
         emit_values(r);
         rc = graph_r_save_checkpoint(r, "input", err);
     }
-    json_decref(t.writes);
-    json_decref(t.update);
+    tasks_free(all, n + 1);
     return rc;
 }
 

@@ -311,14 +311,14 @@ struct sa_store_ops {
                         const char *interrupt_id, const char *lead_id, const char *request,
                         char out_id[37], struct sa_err *err);
     /* {id, thread_id, interrupt_id, lead_id, status, request, response, reviewer, changes,
-     * created_at, decided_at}, or SA_ENOTFOUND. */
+     * created_at, decided_at, superseded_by}, or SA_ENOTFOUND. */
     int (*approval_get)(struct sa_store *s, const char *id, json_t **out, struct sa_err *err);
     /* Approvals with status (NULL: any), newest first, at most limit (an array). */
     int (*approval_list)(struct sa_store *s, const char *status, int limit, json_t **out,
                          struct sa_err *err);
     /* Records the decision (response and changes: JSON text or NULL) only while the
      * approval is pending, atomically: of concurrent deciders exactly one succeeds.
-     * SA_ENOTFOUND, or SA_ECONFLICT when it was decided already. */
+     * SA_ENOTFOUND, or SA_ECONFLICT when it was decided (or superseded) already. */
     int (*approval_decide)(struct sa_store *s, const char *id, const char *status,
                            const char *response, const char *reviewer, const char *changes,
                            struct sa_err *err);
@@ -327,10 +327,17 @@ struct sa_store_ops {
      * while the approval is decided and no other owner holds a lease that ends after now,
      * so of concurrent claimers across processes exactly one succeeds. The holder renews
      * by claiming again with its owner, and releases by claiming with lease_until <= now.
-     * SA_ENOTFOUND, or SA_ECONFLICT when the approval is pending or another owner's lease
-     * is live. */
+     * SA_ENOTFOUND, or SA_ECONFLICT when the approval is pending or superseded, or another
+     * owner's lease is live. */
     int (*approval_claim_resume)(struct sa_store *s, const char *id, const char *owner,
                                  long long now, long long lease_until, struct sa_err *err);
+    /* Marks every pending approval of thread_id superseded by run by (NULL: not known),
+     * atomically per approval with approval_decide: an approval is either decided or
+     * superseded, never both. Its status becomes "superseded", decided_at now; a
+     * superseded approval is never claimed (approval_claim_resume) nor decided. *n counts
+     * the approvals it changed. */
+    int (*approval_supersede)(struct sa_store *s, const char *thread_id, const char *by, int *n,
+                              struct sa_err *err);
 
     /* ---- the outbox: side effects sent once, under idempotency keys ---- */
     /* Inserts the items atomically (status "queued"), skipping those whose idempotency
@@ -808,6 +815,11 @@ static inline SA_WUR int sa_store_approval_claim_resume(struct sa_store *s, cons
                                                         long long lease_until, struct sa_err *err)
 {
     return s->ops->approval_claim_resume(s, id, owner, now, lease_until, err);
+}
+static inline SA_WUR int sa_store_approval_supersede(struct sa_store *s, const char *thread_id,
+                                                     const char *by, int *n, struct sa_err *err)
+{
+    return s->ops->approval_supersede(s, thread_id, by, n, err);
 }
 
 /* outbox */

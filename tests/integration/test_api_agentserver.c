@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 /* A path built in a static buffer (valid until the next PATH). */
 static char path_buf[600];
@@ -487,10 +488,10 @@ static char *pending_approval(const char *t)
     return id;
 }
 
-/* A pipeline thread waiting on its approval keeps it consistent: a state update or a new
- * input run (which would drop the interrupt and leave the approval pending with nothing
- * to resume) is 409 naming the approval; an edit must keep the request's action and an
- * accept sends what was asked; each interrupt has an id of its own. */
+/* A pipeline thread waiting on its approval keeps it consistent: a state update (which
+ * would drop the interrupt and leave the approval pending with nothing to resume) is 409
+ * naming the approval; an edit must keep the request's action and an accept sends what
+ * was asked; each interrupt has an id of its own. */
 static void test_approval_consistency(void **state)
 {
     (void)state;
@@ -520,10 +521,6 @@ static void test_approval_consistency(void **state)
     http("POST", st, "application/json", garbage, strlen(garbage), &r);
     expect_problem("state update of an interrupted thread", &r, 409, "[\"path\",\"thread_id\"]",
                    NULL);
-    assert_non_null(strstr(r.body, aid));
-    resp_free(&r);
-    http("POST", wait, "application/json", body, strlen(body), &r);
-    expect_problem("new input on an interrupted thread", &r, 409, "[\"path\",\"thread_id\"]", NULL);
     assert_non_null(strstr(r.body, aid));
     resp_free(&r);
     j = http_json("GET", st, NULL, &r);
@@ -570,6 +567,115 @@ static void test_approval_consistency(void **state)
     free(body);
     free(wait);
     free(t2);
+    free(t);
+}
+
+/* How many outbox items are addressed to email. */
+static size_t outbox_to(const char *email)
+{
+    struct resp r;
+    json_t *j = http_json("GET", PATH("/api/outbox?email=%s&limit=500", email), NULL, &r);
+    assert_int_equal(r.status, 200);
+    size_t n = json_array_size(jget(j, "items"));
+    resp_free(&r);
+    return n;
+}
+
+/* Answers approval id with accept; expects 409 "superseded" naming run by. */
+static void expect_superseded(const char *id, const char *by)
+{
+    struct resp r;
+    const char accept[] = "{\"type\":\"accept\",\"args\":null}";
+    http("POST", PATH("/api/approvals/%s", id), "application/json", accept, strlen(accept), &r);
+    expect_problem("answer to a superseded approval", &r, 409, "[\"path\",\"approval_id\"]",
+                   "superseded");
+    assert_string_equal(jstr(r.json, "detail.0.ctx.superseded_by"), by);
+    assert_non_null(strstr(jstr(r.json, "detail.0.msg"), by));
+    resp_free(&r);
+    json_t *a = http_json("GET", PATH("/api/approvals/%s", id), NULL, &r);
+    assert_string_equal(jstr(a, "status"), "superseded");
+    assert_string_equal(jstr(a, "superseded_by"), by);
+    assert_true(json_is_null(jget(a, "reviewer")));
+    resp_free(&r);
+}
+
+/* A new run with new input on a pipeline thread waiting on its approval starts the thread
+ * over (LangGraph's semantics) and supersedes that approval: answering it is 409 naming
+ * the newer run, the pending list holds only the newer run's approval, and nothing of the
+ * superseded draft is ever sent. The same through POST /api/langgraph/invoke. */
+static void test_new_input_supersedes_approval(void **state)
+{
+    (void)state;
+    char *t = new_thread();
+    char *wait = strf("/threads/%s/runs/wait", t);
+    char *lead = lead_of("Marlowe Biotech", "Ada Lindqvist", "ada@marlowe.example");
+    char *body = strf("{\"assistant_id\":\"pipeline\",\"input\":%s}", lead);
+    free(lead);
+    struct resp r;
+    json_t *j = http_json("POST", wait, body, &r);
+    free(body);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(json_array_size(jget(j, "__interrupt__")), 1);
+    resp_free(&r);
+    char *first = pending_approval(t);
+    assert_non_null(first);
+    /* the Agent Server: a new run with another lead */
+    lead = lead_of("Marlowe Biotech", "Ravi Menon", "ravi@marlowe.example");
+    body = strf("{\"assistant_id\":\"pipeline\",\"input\":%s}", lead);
+    free(lead);
+    j = http_json("POST", wait, body, &r);
+    free(body);
+    if (r.status != 200 || jget(j, "__error__"))
+        fail_msg("new input on a thread waiting on its approval: %ld %.300s", r.status, r.body);
+    assert_non_null(strstr(jstr(j, "__interrupt__.0.value.0.action_request.args.to") ?: "",
+                           "ravi@marlowe.example"));
+    char loc[256];
+    assert_non_null(resp_header(&r, "Content-Location", loc, sizeof loc));
+    char *run_id = strdup(strrchr(loc, '/') + 1);
+    resp_free(&r);
+    char *second = pending_approval(t);
+    assert_non_null(second);
+    assert_string_not_equal(second, first);
+    expect_superseded(first, run_id);
+    j = http_json("GET", "/api/approvals?status=superseded&limit=500", NULL, &r);
+    bool listed = false;
+    size_t i;
+    json_t *a;
+    json_array_foreach(jget(j, "items"), i, a) listed |= strcmp(jstr(a, "id"), first) == 0;
+    assert_true(listed);
+    resp_free(&r);
+    /* invoke: another new input supersedes the Agent Server run's approval in its turn */
+    lead = lead_of("Marlowe Biotech", "Ines Duarte", "ines@marlowe.example");
+    body = strf("{\"agent_type\":\"pipeline\",\"thread_id\":\"%s\",\"input\":%s}", t, lead);
+    free(lead);
+    j = invoke(body, &r);
+    free(body);
+    assert_int_equal(r.status, 200);
+    char *exec_id = strdup(jstr(j, "execution_id"));
+    resp_free(&r);
+    expect_superseded(second, exec_id);
+    char *third = pending_approval(t);
+    assert_non_null(third);
+    assert_string_not_equal(third, second);
+    /* the thread's own approval is the one that counts: answered once, sent once */
+    j = http_json("POST", PATH("/api/approvals/%s", third), "{\"type\":\"accept\",\"args\":null}",
+                  &r);
+    if (r.status != 200)
+        fail_msg("accept the newest approval: %ld %.300s", r.status, r.body);
+    assert_string_equal(jstr(j, "run.status"), "done");
+    resp_free(&r);
+    expect_post("resume after the answer", wait,
+                "{\"assistant_id\":\"pipeline\",\"command\":{\"resume\":[{\"type\":\"accept\"}]}}",
+                409, "[\"body\",\"command\",\"resume\"]", NULL);
+    assert_int_equal(outbox_to("ada@marlowe.example"), 0);
+    assert_int_equal(outbox_to("ravi@marlowe.example"), 0);
+    assert_true(outbox_to("ines@marlowe.example") >= 1);
+    free(third);
+    free(exec_id);
+    free(second);
+    free(run_id);
+    free(first);
+    free(wait);
     free(t);
 }
 
@@ -703,6 +809,88 @@ static void test_disconnect_and_busy_graph(void **state)
     free(t);
 }
 
+/* Polls thread t's state (every 20 ms, 10 s at most) until its next step includes node;
+ * fails the test when it does not come. */
+static void wait_next(const char *t, const char *node)
+{
+    for (int i = 0; i < 500; i++) {
+        struct resp r;
+        json_t *j = http_json("GET", PATH("/threads/%s/state", t), NULL, &r);
+        bool there = false;
+        size_t k;
+        json_t *x;
+        json_array_foreach(jget(j, "next"), k, x) there |=
+            strcmp(json_string_value(x) ?: "", node) == 0;
+        resp_free(&r);
+        if (there)
+            return;
+        usleep(20 * 1000);
+    }
+    fail_msg("thread %s never got to %s", t, node);
+}
+
+/* On a server whose steps take 300 ms: a pipeline run cancelled mid-way leaves a
+ * checkpoint with tasks still to run; a new run with new input on the thread starts again
+ * from START (LangGraph's semantics: the input goes on top of the thread's state and the
+ * old pending tasks are discarded), so it does not run marketing on the state the new
+ * lead just reset ("marketing needs the lead's qualification first") and reaches the new
+ * lead's approval. */
+static void test_new_input_after_cancel(void **state)
+{
+    (void)state;
+    assert_int_equal(server_setenv(&runs_srv, "PIPELINE_STEP_DELAY_MS", "300"), 0);
+    assert_int_equal(server_start(&runs_srv, false), 0);
+    harness_use(&runs_srv);
+    char *t = new_thread();
+    char *lead = lead_of("Halcyon Freight", "Dara Okafor", "dara@halcyon.example");
+    char *body = strf("{\"assistant_id\":\"pipeline\",\"input\":%s}", lead);
+    free(lead);
+    struct resp r;
+    json_t *j = http_json("POST", PATH("/threads/%s/runs", t), body, &r);
+    free(body);
+    assert_int_equal(r.status, 200);
+    char *rid = strdup(jstr(j, "run_id"));
+    resp_free(&r);
+    wait_next(t, "growth"); /* cancelled while growth runs: marketing is left pending */
+    http_json("POST", PATH("/threads/%s/runs/%s/cancel?wait=1", t, rid), NULL, &r);
+    assert_int_equal(r.status, 202);
+    resp_free(&r);
+    j = http_json("GET", PATH("/threads/%s/state", t), NULL, &r);
+    const char *left = jstr(j, "next.0");
+    if (!left || strcmp(left, "enrichment") == 0 || strcmp(left, "bdr_approval") == 0)
+        fail_msg("the cancelled run left no stale task: next %s", left ? left : "(none)");
+    resp_free(&r);
+    lead = lead_of("Corvid Labs", "Noor Haddad", "noor@corvid.example");
+    body = strf("{\"assistant_id\":\"pipeline\",\"input\":%s}", lead);
+    free(lead);
+    http("POST", PATH("/threads/%s/runs/wait", t), "application/json", body, strlen(body), &r);
+    free(body);
+    assert_int_equal(r.status, 200);
+    json_t *done = json_loads(r.body + strspn(r.body, "\n"), 0, NULL);
+    if (!done || jget(done, "__error__"))
+        fail_msg("new input after a cancel: %.400s", r.body);
+    assert_int_equal(json_array_size(jget(done, "__interrupt__")), 1);
+    assert_non_null(strstr(jstr(done, "__interrupt__.0.value.0.action_request.args.to") ?: "",
+                           "noor@corvid.example"));
+    assert_non_null(jget(done, "qualification_score.tier"));
+    json_decref(done);
+    resp_free(&r);
+    /* the step after the new input ran START's successor alone */
+    j = http_json("GET", PATH("/threads/%s/history?limit=20", t), NULL, &r);
+    assert_int_equal(r.status, 200);
+    size_t k = 0;
+    while (k < json_array_size(j) &&
+           strcmp(jstr(json_array_get(j, k), "metadata.source") ?: "", "input") != 0)
+        k++;
+    assert_true(k > 0 && k < json_array_size(j));
+    json_t *after = jget(json_array_get(j, k - 1), "metadata.writes");
+    assert_int_equal(json_object_size(after), 1);
+    assert_non_null(json_object_get(after, "enrichment"));
+    resp_free(&r);
+    free(rid);
+    free(t);
+}
+
 int main(void)
 {
     setenv("SEND_WINDOW", "any", 1);  /* whatever the day and hour the test runs */
@@ -715,9 +903,11 @@ int main(void)
         cmocka_unit_test(test_shapes),
         cmocka_unit_test_setup_teardown(test_busy_and_cancel, runs_setup, runs_teardown),
         cmocka_unit_test(test_approval_consistency),
+        cmocka_unit_test(test_new_input_supersedes_approval),
         cmocka_unit_test(test_search_finds_interrupted),
         cmocka_unit_test_setup_teardown(test_full_pool_and_cancel_wait, runs_setup, runs_teardown),
         cmocka_unit_test_setup_teardown(test_disconnect_and_busy_graph, runs_setup, runs_teardown),
+        cmocka_unit_test_setup_teardown(test_new_input_after_cancel, runs_setup, runs_teardown),
     };
     return api_exit_status(cmocka_run_group_tests(tests, api_group_setup, api_group_teardown));
 }

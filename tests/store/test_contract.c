@@ -913,6 +913,64 @@ static void test_approvals(void **state)
     sa_store_close(s);
 }
 
+/* A new run on a thread supersedes its pending approvals, and only those: a superseded
+ * approval is neither decided nor claimed for resumption, and leaves the pending list. */
+static void test_approval_superseded(void **state)
+{
+    (void)state;
+    struct sa_store *s = open_store();
+    struct sa_err err = {0};
+    char t[64], other[64], a1[SA_UUID_LEN], a2[SA_UUID_LEN], a3[SA_UUID_LEN], b1[SA_UUID_LEN];
+    char got[37];
+    uniq(t, sizeof t, "sup", "");
+    uniq(other, sizeof other, "sup-other", "");
+    sa_uuid_v7(a1);
+    sa_uuid_v7(a2);
+    sa_uuid_v7(a3);
+    sa_uuid_v7(b1);
+    assert_int_equal(sa_store_approval_put(s, a1, t, "i1", NULL, "{}", got, &err), 0);
+    assert_int_equal(sa_store_approval_put(s, a2, t, "i2", NULL, "{}", got, &err), 0);
+    assert_int_equal(sa_store_approval_put(s, a3, t, "i3", NULL, "{}", got, &err), 0);
+    assert_int_equal(sa_store_approval_put(s, b1, other, "i1", NULL, "{}", got, &err), 0);
+    assert_int_equal(
+        sa_store_approval_decide(s, a3, "accepted", "{\"type\":\"accept\"}", "kim", NULL, &err), 0);
+    int n = -1;
+    assert_int_equal(sa_store_approval_supersede(s, t, "run-2", &n, &err), 0);
+    assert_int_equal(n, 2);
+    json_t *a = NULL;
+    assert_int_equal(sa_store_approval_get(s, a1, &a, &err), 0);
+    assert_string_equal(str(a, "status"), "superseded");
+    assert_string_equal(str(a, "superseded_by"), "run-2");
+    assert_non_null(str(a, "decided_at"));
+    assert_true(json_is_null(json_object_get(a, "response")));
+    json_decref(a);
+    assert_int_equal(sa_store_approval_get(s, a3, &a, &err), 0); /* decided: left alone */
+    assert_string_equal(str(a, "status"), "accepted");
+    assert_true(json_is_null(json_object_get(a, "superseded_by")));
+    json_decref(a);
+    assert_int_equal(sa_store_approval_decide(s, a2, "accepted", "{}", "lee", NULL, &err),
+                     SA_ECONFLICT);
+    assert_int_equal(sa_store_approval_claim_resume(s, a2, "me", 1000, 61000, &err), SA_ECONFLICT);
+    assert_int_equal(sa_store_approval_claim_resume(s, a3, "me", 1000, 61000, &err), 0);
+    json_t *list = NULL;
+    assert_int_equal(sa_store_approval_list(s, "pending", 500, &list, &err), 0);
+    assert_int_equal(count_by(list, "thread_id", t), 0);
+    assert_int_equal(count_by(list, "thread_id", other), 1); /* another thread's stays */
+    json_decref(list);
+    assert_int_equal(sa_store_approval_list(s, "superseded", 500, &list, &err), 0);
+    assert_int_equal(count_by(list, "thread_id", t), 2);
+    json_decref(list);
+    /* again (a second new run): nothing is pending any more; unknown by is NULL */
+    assert_int_equal(sa_store_approval_supersede(s, t, NULL, &n, &err), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(sa_store_approval_supersede(s, other, NULL, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(sa_store_approval_get(s, b1, &a, &err), 0);
+    assert_true(json_is_null(json_object_get(a, "superseded_by")));
+    json_decref(a);
+    sa_store_close(s);
+}
+
 enum { RACERS = 8, ROUNDS = 10 };
 
 struct racer {
@@ -922,11 +980,12 @@ struct racer {
     bool claim; /* outbox_claim, else approval_decide (or op when set) */
     char reviewer[16];
     int rc;
-    int op;        /* RACE_*: the leases' races (appended) */
-    long long now; /* their time, unix ms */
+    int op;             /* RACE_*: the leases' races (appended) */
+    long long now;      /* their time, unix ms */
+    const char *thread; /* RACE_SUPERSEDE: the approval's thread */
 };
 
-enum { RACE_DEFAULT, RACE_RUN_CLAIM, RACE_RESUME_CLAIM };
+enum { RACE_DEFAULT, RACE_RUN_CLAIM, RACE_RESUME_CLAIM, RACE_SUPERSEDE };
 
 static void *race(void *arg)
 {
@@ -940,6 +999,13 @@ static void *race(void *arg)
     else if (r->op == RACE_RESUME_CLAIM)
         r->rc =
             sa_store_approval_claim_resume(r->s, r->id, r->reviewer, r->now, r->now + 60000, &err);
+    else if (r->op == RACE_SUPERSEDE && strcmp(r->reviewer, "reviewer0") == 0) {
+        int n = 0; /* the new run: it wins when it changed the approval */
+        r->rc = sa_store_approval_supersede(r->s, r->thread, "run-new", &n, &err);
+        if (r->rc == 0 && n != 1)
+            r->rc = SA_ECONFLICT;
+    } else if (r->op == RACE_SUPERSEDE)
+        r->rc = sa_store_approval_decide(r->s, r->id, "accepted", "{}", r->reviewer, NULL, &err);
     else
         r->rc = r->claim ? sa_store_outbox_claim(r->s, r->id, &err)
                          : sa_store_approval_decide(r->s, r->id, "accepted", "{}", r->reviewer,
@@ -949,14 +1015,16 @@ static void *race(void *arg)
 
 /* Runs RACERS threads on id at once; the index of the one winner (rc 0), after checking
  * that every other got SA_ECONFLICT. */
-static int run_race_op(struct sa_store *s, const char *id, bool claim, int op, long long now)
+static int run_race_op_on(struct sa_store *s, const char *id, bool claim, int op, long long now,
+                          const char *thread)
 {
     pthread_barrier_t go;
     pthread_barrier_init(&go, NULL, RACERS);
     struct racer r[RACERS];
     pthread_t t[RACERS];
     for (int i = 0; i < RACERS; i++) {
-        r[i] = (struct racer){.s = s, .id = id, .go = &go, .claim = claim, .op = op, .now = now};
+        r[i] = (struct racer){
+            .s = s, .id = id, .go = &go, .claim = claim, .op = op, .now = now, .thread = thread};
         snprintf(r[i].reviewer, sizeof r[i].reviewer, "reviewer%d", i);
         assert_int_equal(pthread_create(&t[i], NULL, race, &r[i]), 0);
     }
@@ -974,6 +1042,11 @@ static int run_race_op(struct sa_store *s, const char *id, bool claim, int op, l
     }
     assert_int_equal(wins, 1);
     return winner;
+}
+
+static int run_race_op(struct sa_store *s, const char *id, bool claim, int op, long long now)
+{
+    return run_race_op_on(s, id, claim, op, now, NULL);
 }
 
 static int run_race(struct sa_store *s, const char *id, bool claim)
@@ -999,6 +1072,37 @@ static void test_approval_decided_once_under_concurrency(void **state)
         char want[16];
         snprintf(want, sizeof want, "reviewer%d", winner);
         assert_string_equal(str(a, "reviewer"), want); /* the winner's decision stands */
+        json_decref(a);
+    }
+    sa_store_close(s);
+}
+
+/* A new run supersedes an approval while reviewers answer it: either one reviewer's
+ * answer stands or the approval is superseded, never both. */
+static void test_approval_superseded_or_decided(void **state)
+{
+    (void)state;
+    struct sa_store *s = open_store();
+    struct sa_err err = {0};
+    for (int round = 0; round < ROUNDS; round++) {
+        char thread[64], suffix[16], id[SA_UUID_LEN], got_id[37];
+        snprintf(suffix, sizeof suffix, "-%d", round);
+        uniq(thread, sizeof thread, "race-sup", suffix);
+        sa_uuid_v7(id);
+        assert_int_equal(sa_store_approval_put(s, id, thread, "i1", NULL, "{}", got_id, &err), 0);
+        int winner = run_race_op_on(s, id, false, RACE_SUPERSEDE, 0, thread);
+        json_t *a = NULL;
+        assert_int_equal(sa_store_approval_get(s, id, &a, &err), 0);
+        if (winner == 0) {
+            assert_string_equal(str(a, "status"), "superseded");
+            assert_true(json_is_null(json_object_get(a, "reviewer")));
+        } else {
+            char want[16];
+            snprintf(want, sizeof want, "reviewer%d", winner);
+            assert_string_equal(str(a, "status"), "accepted");
+            assert_string_equal(str(a, "reviewer"), want);
+            assert_true(json_is_null(json_object_get(a, "superseded_by")));
+        }
         json_decref(a);
     }
     sa_store_close(s);
@@ -3074,6 +3178,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_runs),
         cmocka_unit_test(test_runs_list), /* the console's run list (issue 16) */
         cmocka_unit_test(test_approvals),
+        cmocka_unit_test(test_approval_superseded),
+        cmocka_unit_test(test_approval_superseded_or_decided),
         cmocka_unit_test(test_approval_decided_once_under_concurrency),
         cmocka_unit_test(test_outbox),
         cmocka_unit_test(test_outbox_retry),

@@ -3,7 +3,8 @@
  *   GET  /api/approvals/{id}                    one approval
  *   POST /api/approvals/{id}                    answer it: an Agent Inbox HumanResponse
  *                                               {type, args}; the run continues, the key's
- *                                               name recorded as the reviewer
+ *                                               name recorded as the reviewer; 409 once
+ *                                               answered or superseded by a newer run
  *   GET  /api/outbox?status=&email=&limit=      queued, sent, failed and cancelled items */
 #include <string.h>
 
@@ -11,6 +12,7 @@
 #include "app/approvals.h"
 #include "app/outbox.h"
 #include "base/detail.h"
+#include "base/json.h"
 #include "base/log.h"
 #include "domain/lead.h"
 #include "http/http.h"
@@ -37,8 +39,8 @@ static void reply_list(struct sa_req *r, json_t *detail, int rc, json_t *items,
 
 void sa_route_approvals_list(struct sa_req *r)
 {
-    static const char *const statuses[] = {"pending",   "accepted", "edited",
-                                           "responded", "ignored",  NULL};
+    static const char *const statuses[] = {"pending", "accepted",   "edited", "responded",
+                                           "ignored", "superseded", NULL};
     json_t *detail = json_array();
     long limit;
     sa_query_long(r, "limit", 1, 500, 50, &limit, detail);
@@ -60,6 +62,28 @@ void sa_route_approval_get(struct sa_req *r)
         sa_reply_failure(r, rc, &err, "path.approval_id", "Reading the approval");
     else
         sa_reply_json(r, 200, a);
+}
+
+/* 409 for an answer the approval no longer takes (err: the service's words): superseded
+ * by a newer run on its thread (type "superseded", ctx.superseded_by naming that run when
+ * known), else answered before ("already_decided"). */
+static void reply_conflict(struct sa_req *r, const struct sa_err *err)
+{
+    json_t *a = NULL;
+    struct sa_err e = {0};
+    if (sa_app_approval_get(r->app->store, r->params[0], &a, &e) != 0 ||
+        strcmp(sa_json_str(a, "status") ?: "", "superseded") != 0) {
+        json_decref(a);
+        sa_reply_error(r, 409, "conflict", "body.type", "already_decided", "%s", err->msg);
+        return;
+    }
+    json_t *detail = json_array();
+    sa_detail_add(detail, "path.approval_id", "superseded", "%s", err->msg);
+    json_t *by = json_object_get(a, "superseded_by");
+    json_object_set_new(json_array_get(detail, 0), "ctx",
+                        json_pack("{s:O}", "superseded_by", by ? by : json_null()));
+    json_decref(a);
+    sa_reply_problem(r, 409, "conflict", detail);
 }
 
 void sa_route_approval_decide(struct sa_req *r)
@@ -95,7 +119,7 @@ void sa_route_approval_decide(struct sa_req *r)
         sa_reply_error(r, 404, "not_found", "path.approval_id", "not_found", "No approval %.60s",
                        r->params[0]);
     else if (rc == SA_ECONFLICT)
-        sa_reply_error(r, 409, "conflict", "body.type", "already_decided", "%s", err.msg);
+        reply_conflict(r, &err);
     else if (rc && recorded) /* the answer is kept: only the run's next steps wait */
         sa_reply_unavailable(r, rc, &err,
                              "The answer was recorded; continuing the run (it continues when "

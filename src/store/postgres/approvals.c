@@ -8,7 +8,7 @@
 
 #define APPROVAL_COLS                                                                              \
     "id, thread_id, interrupt_id, lead_id, status, request, response, reviewer, changes, "         \
-    "created_at, decided_at"
+    "created_at, decided_at, superseded_by"
 
 static const struct pg_sql APPROVAL_PUT = {
     "put approval", "INSERT INTO approvals (id, thread_id, interrupt_id, lead_id, status, "
@@ -93,8 +93,8 @@ int sa_pg_approval_decide(struct sa_store *s, const char *id, const char *status
 static const struct pg_sql APPROVAL_CLAIM_RESUME = {
     "claim approval resumption",
     "UPDATE approvals SET resume_owner = $2, resume_until = $4::bigint WHERE id = $1 AND "
-    "status <> 'pending' AND (resume_owner IS NULL OR resume_owner = $2 OR resume_until IS "
-    "NULL OR resume_until <= $3::bigint)"};
+    "status NOT IN ('pending', 'superseded') AND (resume_owner IS NULL OR resume_owner = $2 OR "
+    "resume_until IS NULL OR resume_until <= $3::bigint)"};
 
 int sa_pg_approval_claim_resume(struct sa_store *s, const char *id, const char *owner,
                                 long long now, long long lease_until, struct sa_err *err)
@@ -108,12 +108,30 @@ int sa_pg_approval_claim_resume(struct sa_store *s, const char *id, const char *
         return rc;
     json_t *was = NULL; /* pending, held by another, or no such approval */
     rc = sa_pg_approval_get(s, id, &was, err);
+    const char *st = json_string_value(json_object_get(was, "status")) ?: "";
     if (!rc)
-        rc = sa_err_set(
-            err, SA_ECONFLICT,
-            strcmp(json_string_value(json_object_get(was, "status")) ?: "", "pending") == 0
-                ? "the approval is not decided yet"
-                : "another instance is resuming the approval's thread");
+        rc = sa_err_set(err, SA_ECONFLICT, "%s",
+                        strcmp(st, "pending") == 0      ? "the approval is not decided yet"
+                        : strcmp(st, "superseded") == 0 ? "the approval was superseded"
+                                                        : "another instance is resuming the "
+                                                          "approval's thread");
     json_decref(was);
     return rc;
+}
+
+/* Every pending approval of the thread at once: the WHERE on status is approval_decide's,
+ * so a concurrent decision and this update change the row one after the other and the
+ * second finds it no longer pending. */
+static const struct pg_sql APPROVAL_SUPERSEDE = {
+    "supersede approvals", "UPDATE approvals SET status = 'superseded', superseded_by = $2, "
+                           "decided_at = $3 WHERE thread_id = $1 AND status = 'pending'"};
+
+int sa_pg_approval_supersede(struct sa_store *s, const char *thread_id, const char *by, int *n,
+                             struct sa_err *err)
+{
+    *n = 0;
+    char now[SA_ISO8601_LEN];
+    sa_iso8601_now(now);
+    const struct pg_arg a[] = {TXT(thread_id), TXT(by), TXT(now)};
+    return pg_exec_args(s, &APPROVAL_SUPERSEDE, a, DB_N(a), n, err);
 }

@@ -770,6 +770,61 @@ static void test_interrupt_and_resume(void **state)
     graph_saver_free(sv);
 }
 
+/* Pins LangGraph's new input on a thread with pending tasks: it starts again from START
+ * and the old checkpoint's pending task (n3, left by a failure) is discarded, not run
+ * beside n1 on the new input; the run goes n1, n2, n3 once each. */
+static void test_new_input_discards_pending(void **state)
+{
+    (void)state;
+    struct graph_saver *sv = test_saver();
+    struct chain c;
+    chain_build(&c, sv, NULL, NULL);
+    c.n3.fail_first = 1;
+    struct graph_result res;
+    struct sa_err err = {0};
+    assert_int_equal(invoke(c.g, "{}", "t-new", NULL, &res, &err), SA_EIO);
+    json_t *snap = NULL;
+    assert_int_equal(graph_get_state(c.g, "t-new", NULL, &snap, &err), 0);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(snap, "next"), 0)), "n3");
+    json_decref(snap);
+    expect_ok(c.g, "{\"a\":0,\"b\":0,\"c\":0}", "t-new", NULL, &res);
+    assert_int_equal(res.status, GRAPH_DONE);
+    assert_int_equal(res.steps, 3);
+    assert_int_equal(c.n1.runs, 2);
+    assert_int_equal(c.n2.runs, 2);
+    assert_int_equal(c.n3.runs, 2); /* the failed one, then once in the new run */
+    assert_int_equal(json_integer_value(json_object_get(res.values, "c")), 3);
+    graph_result_clear(&res);
+    /* an interrupted thread: new input drops the interrupt; the node asks anew */
+    int runs = 0;
+    struct graph_builder *bd = graph_builder_new();
+    graph_add_channel(bd, "email", GRAPH_LAST_VALUE, NULL, NULL, NULL);
+    graph_add_channel(bd, "meeting", GRAPH_LAST_VALUE, NULL, NULL, NULL);
+    graph_add_node(bd, "approve", approver, &runs, NULL);
+    graph_add_edge(bd, GRAPH_START, "approve");
+    struct graph_compile_opts o = {.saver = sv};
+    struct graph *g = compile(bd, &o);
+    expect_ok(g, "{}", "t-ask", NULL, &res);
+    char first[17];
+    snprintf(first, sizeof first, "%s", str(json_array_get(res.interrupts, 0), "id"));
+    graph_result_clear(&res);
+    expect_ok(g, "{\"email\":null}", "t-ask", NULL, &res);
+    assert_int_equal(res.status, GRAPH_INTERRUPTED);
+    assert_int_equal(json_array_size(res.interrupts), 1);
+    assert_string_not_equal(str(json_array_get(res.interrupts, 0), "id"), first);
+    assert_int_equal(runs, 2);
+    graph_result_clear(&res);
+    json_t *snap2 = NULL;
+    assert_int_equal(graph_get_state(g, "t-ask", NULL, &snap2, &err), 0);
+    json_t *task = json_array_get(json_object_get(snap2, "tasks"), 0);
+    assert_int_equal(json_array_size(json_object_get(snap2, "tasks")), 1);
+    assert_int_equal(json_array_size(json_object_get(task, "interrupts")), 1);
+    json_decref(snap2);
+    graph_free(g);
+    graph_free(c.g);
+    graph_saver_free(sv);
+}
+
 /* Pins interrupt_before / interrupt_after: the run stops before (after) the named node
  * with a checkpoint; continuing the thread with no input runs on from there. */
 static void test_interrupt_before_after(void **state)
@@ -1705,6 +1760,7 @@ int main(void)
         cmocka_unit_test(test_retry),
         cmocka_unit_test(test_validation),
         cmocka_unit_test(test_resume_after_failure),
+        cmocka_unit_test(test_new_input_discards_pending),
         cmocka_unit_test(test_parallel_step_partial_failure),
         cmocka_unit_test(test_interrupt_and_resume),
         cmocka_unit_test(test_interrupt_before_after),

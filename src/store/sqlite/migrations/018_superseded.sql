@@ -1,0 +1,6 @@
+-- An approval whose run was superseded (app/approvals.c sa_app_supersede_approvals): a new
+-- run with new input on the thread started over from START, so the interrupt the approval
+-- answers is gone. Its status becomes 'superseded' (besides pending, accepted, edited,
+-- responded, ignored), decided_at says when, and superseded_by names the newer run (its
+-- run id, or the invoke's execution id; NULL when not known). It can no longer be answered.
+ALTER TABLE approvals ADD COLUMN superseded_by TEXT;
