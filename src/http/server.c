@@ -49,15 +49,17 @@ struct sa_http_server {
     struct sa_app *app;
     struct sa_edge *edge; /* connection deadlines */
     int port;
-    const struct sa_route *routes; /* sa_routes, or metrics_routes (SA_HTTP_METRICS_ONLY) */
-    size_t n_routes;
-    struct sa_route metrics_routes[2]; /* GET /health and GET /metrics, copied from sa_routes */
     int m_requests, m_seconds;      /* metric family ids */
     pthread_mutex_t park_lock;      /* guards every waker's state, parked, stopping */
     struct sa_stream_waker *parked; /* suspended connections (sa_http_park) */
     bool stopping;                  /* no stream parks any more: sa_http_stop resumed them */
     int holds;                      /* background work of requests (sa_req_try_hold) */
     pthread_cond_t released;        /* signalled whenever holds drops */
+
+    /* what it answers: sa_routes, or metrics_routes (SA_HTTP_METRICS_ONLY) */
+    const struct sa_route *routes;
+    size_t n_routes;
+    struct sa_route metrics_routes[2]; /* GET /health and GET /metrics, copied from sa_routes */
 };
 
 /* The whole header block (request line included) we read: larger is 431, from us up to
@@ -80,8 +82,12 @@ struct srv_req {
     bool answered; /* we queued a response (else MHD answered, or nobody did) */
 };
 
-static const double http_buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-                                      0.05,   0.1,     0.25,   0.5,   1,      2.5,   5};
+/* From 100 us (a cached GET) to 120 s: event streams and the waits for a run or a join
+ * are answered when the run ends, so they last as long as a pipeline does (the agents'
+ * histogram, agent_processing_seconds, also reaches 120 s). Longer ones fall in +Inf. */
+static const double http_buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                      0.025,  0.05,    0.1,    0.25,  0.5,    1,     2.5,
+                                      5,      10,      30,     60,    120};
 
 static const struct sa_metric_desc m_http_requests = {
     "http_requests_total",
