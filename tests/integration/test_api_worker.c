@@ -2,11 +2,12 @@
  * RUN_WORKERS=0 only queues runs; `sales-agent worker` on the same database runs them to
  * the end while the API answers for them, and it stops cleanly on SIGTERM; its --help
  * lists the settings it reads; with WORKER_METRICS_PORT it serves its own /metrics and
- * /health (and nothing else) under serve's access control. On the default backends (SQLite, the in-process queue: the
- * worker takes the store's unfinished runs at start-up). With SA_TEST_REDIS_URL set, the
- * queue is Redis (database 9 of that server, so other programs' workers cannot take these
- * runs): the API's stream carries the events the worker published, and a worker killed
- * mid-run (SIGKILL) has its run taken over by another, continued from its checkpoint. */
+ * /health (and nothing else) under serve's access control. On the default backends
+ * (SQLite, the in-process queue: the worker takes the store's unfinished runs at
+ * start-up). With SA_TEST_REDIS_URL set, the queue is Redis (database 9 of that server, so
+ * other programs' workers cannot take these runs): the API's stream carries the events the
+ * worker published, and a worker killed mid-run (SIGKILL) has its run taken over by
+ * another, continued from its checkpoint. */
 #include "harness.h"
 
 #include <fcntl.h>
@@ -250,8 +251,11 @@ static void test_worker_metrics_listener(void **state)
     http("GET", "/metrics", NULL, NULL, 0, &r);
     assert_int_equal(r.status, 200);
     assert_non_null(strstr(r.content_type, "text/plain"));
-    assert_non_null(strstr(r.body, "http_requests_total{method=\"GET\",route=\"/metrics\",status=\"401\"} 1\n"));
-    assert_non_null(strstr(r.body, "http_request_duration_seconds_bucket{method=\"GET\",route=\"/metrics\",le=\"120\"}"));
+    assert_non_null(strstr(
+        r.body, "http_requests_total{method=\"GET\",route=\"/metrics\",status=\"401\"} 1\n"));
+    assert_non_null(strstr(
+        r.body,
+        "http_request_duration_seconds_bucket{method=\"GET\",route=\"/metrics\",le=\"120\"}"));
     resp_free(&r);
     /* /health: public status, the backends for a read key */
     json_t *j = http_json("GET", "/health", NULL, &r);
@@ -449,7 +453,7 @@ int main(void)
         cmocka_unit_test(test_worker_help),
         cmocka_unit_test(test_api_queues_worker_runs),
         cmocka_unit_test(test_cancel_queued),
-        cmocka_unit_test(test_worker_metrics_listener),
+        cmocka_unit_test(test_worker_metrics_listener), /* a worker of its own, on port 0 */
         cmocka_unit_test(test_takeover_after_kill),
     };
     int failed = cmocka_run_group_tests(tests, setup, teardown);
