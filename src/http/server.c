@@ -768,16 +768,15 @@ void sa_stream_wake(struct sa_stream_waker *w)
  * (handler, scope and all) so that no second description of them can drift. */
 static void keep_metrics_routes(struct sa_http_server *srv)
 {
+    const size_t cap = sizeof srv->metrics_routes / sizeof srv->metrics_routes[0];
     size_t n = 0;
-    for (unsigned i = 0; i < sa_routes_count; i++) {
+    for (unsigned i = 0; i < sa_routes_count && n < cap; i++) {
         const struct sa_route *rt = &sa_routes[i];
         if (strcmp(rt->method, "GET") == 0 &&
-            (strcmp(rt->path, "/health") == 0 || strcmp(rt->path, "/metrics") == 0)) {
-            SA_ASSERT(n < sizeof srv->metrics_routes / sizeof srv->metrics_routes[0]);
+            (strcmp(rt->path, "/health") == 0 || strcmp(rt->path, "/metrics") == 0))
             srv->metrics_routes[n++] = *rt;
-        }
     }
-    SA_ASSERT(n == sizeof srv->metrics_routes / sizeof srv->metrics_routes[0]);
+    SA_ASSERT(n == cap);
     srv->routes = srv->metrics_routes;
     srv->n_routes = n;
 }
