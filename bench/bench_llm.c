@@ -405,7 +405,7 @@ static int relay(struct fake_llm *f, struct sa_app *app, int threads, long n, ui
     CURL *h = curl_easy_init();
     char *body = NULL;
     int rc = relay_chunks(chunks);
-    if (rc == 0 && sa_http_start(app, "127.0.0.1", 0, threads, &srv, &err)) {
+    if (rc == 0 && sa_http_start(app, "127.0.0.1", 0, threads, 0, &srv, &err)) {
         fprintf(stderr, "bench_llm: %s\n", err.msg);
         rc = -1;
     }

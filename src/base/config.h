@@ -137,6 +137,7 @@ struct sa_config {
     const char *cors_origins;              /* CORS_ORIGINS: comma-separated origins, or NULL */
     const char *agent_rate_limits;         /* AGENT_RATE_LIMIT_PER_HOUR: "N[,agent=N...]" */
     enum sa_metrics_access metrics_access; /* METRICS_AUTH: key or open */
+    int worker_metrics_port;               /* WORKER_METRICS_PORT: the worker's listener, or -1 */
     int max_connections_per_ip;            /* MAX_CONNECTIONS_PER_IP */
     double request_timeout;                /* REQUEST_TIMEOUT_SECONDS: headers and body deadline */
     /* retention (app/retention.h): seconds; 0 keeps that kind forever */

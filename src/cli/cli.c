@@ -196,6 +196,13 @@ int sa_cli_fail(const struct sa_err *err)
     return err->code == SA_ECONFIG ? 2 : 1; /* 2: fix the configuration or the data files */
 }
 
+const char *sa_cli_url_host(const char *host)
+{
+    if (strchr(host, ':'))
+        return "[::1]";
+    return strcmp(host, "0.0.0.0") == 0 ? "127.0.0.1" : host;
+}
+
 json_t *sa_cli_read_json(const char *path)
 {
     json_error_t je;

@@ -89,6 +89,10 @@ int sa_cli_background_start(struct sa_app *app, const struct sa_config *cfg,
  * connectors' shared state). */
 void sa_cli_background_stop(struct sa_app *app, struct sa_outbox_worker *outbox);
 
+/* The host of a URL to print for a server bound to HOST=host: "127.0.0.1" for 0.0.0.0,
+ * "[::1]" for an IPv6 address, else host itself (borrowed). */
+const char *sa_cli_url_host(const char *host);
+
 /* Reads JSON from the file at path, or stdin for "-". Returns a new reference, or NULL
  * after printing the file, line, column and problem on stderr. */
 json_t *sa_cli_read_json(const char *path);

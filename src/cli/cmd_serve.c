@@ -19,9 +19,7 @@
  * admin key of a fresh install (shown this once; never logged) or how to make a key. */
 static void print_welcome(const struct sa_config *cfg, int port, const char *key)
 {
-    const char *host = strchr(cfg->host, ':') ? "[::1]" : cfg->host;
-    if (strcmp(host, "0.0.0.0") == 0)
-        host = "127.0.0.1";
+    const char *host = sa_cli_url_host(cfg->host);
     printf("sales-agent %s is listening on http://%s:%d (API document: /docs)\n", SA_VERSION, host,
            port);
     printf("Web console: http://%s:%d/ (sign in with an API key)\n", host, port);
@@ -82,7 +80,7 @@ static int serve(const struct sa_config *cfg, const struct sa_cli_args *args)
     else if (resumed)
         sa_log(SA_LOG_INFO, "approved runs resumed", json_pack("{s:i}", "runs", resumed));
     struct sa_http_server *srv;
-    if (sa_http_start(app, cfg->host, cfg->port, cfg->threads, &srv, &err)) {
+    if (sa_http_start(app, cfg->host, cfg->port, cfg->threads, 0, &srv, &err)) {
         sa_cli_background_stop(app, outbox);
         return sa_cli_fail(&err);
     }

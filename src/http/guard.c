@@ -14,6 +14,7 @@
 #include "base/log.h"
 #include "http/http.h"
 #include "http/router.h"
+#include "http/server.h"
 
 /* The media type of a Content-Type value (parameters and spaces cut) equals type. */
 static bool media_type_is(const char *ct, const char *type)
@@ -200,11 +201,13 @@ static bool cors_headers(struct sa_req *r)
  * refuses the cross-site request). Never needs credentials (browsers send none). */
 static void answer_options(struct sa_req *r, bool allowed_origin)
 {
-    const struct sa_route *route;
+    const struct sa_route *route, *routes;
+    size_t n_routes;
+    sa_http_routes(r->srv, &routes, &n_routes); /* the server's: all, or the metrics' */
     const char *params[SA_MAX_PARAMS];
     char buf[512], allow[64] = "";
-    enum sa_match m = sa_route_match(sa_routes, sa_routes_count, "OPTIONS", r->path, &route,
-                                     params, buf, sizeof buf, allow, sizeof allow);
+    enum sa_match m = sa_route_match(routes, n_routes, "OPTIONS", r->path, &route, params, buf,
+                                     sizeof buf, allow, sizeof allow);
     if (m == SA_MATCH_NO_ROUTE) {
         sa_reply_error(r, 404, "not_found", "path", "not_found", "No route for OPTIONS %.200s",
                        r->path);

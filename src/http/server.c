@@ -55,6 +55,11 @@ struct sa_http_server {
     bool stopping;                  /* no stream parks any more: sa_http_stop resumed them */
     int holds;                      /* background work of requests (sa_req_try_hold) */
     pthread_cond_t released;        /* signalled whenever holds drops */
+
+    /* what it answers: sa_routes, or metrics_routes (SA_HTTP_METRICS_ONLY) */
+    const struct sa_route *routes;
+    size_t n_routes;
+    struct sa_route metrics_routes[2]; /* GET /health and GET /metrics, copied from sa_routes */
 };
 
 /* The whole header block (request line included) we read: larger is 431, from us up to
@@ -77,8 +82,12 @@ struct srv_req {
     bool answered; /* we queued a response (else MHD answered, or nobody did) */
 };
 
-static const double http_buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-                                      0.05,   0.1,     0.25,   0.5,   1,      2.5,   5};
+/* From 100 us (a cached GET) to 120 s: event streams and the waits for a run or a join
+ * are answered when the run ends, so they last as long as a pipeline does (the agents'
+ * histogram, agent_processing_seconds, also reaches 120 s). Longer ones fall in +Inf. */
+static const double http_buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                      0.025,  0.05,    0.1,    0.25,  0.5,    1,     2.5,
+                                      5,      10,      30,     60,    120};
 
 static const struct sa_metric_desc m_http_requests = {
     "http_requests_total",
@@ -332,7 +341,7 @@ static void route_request(struct sa_req *r)
         return;
     char allow[64];
     enum sa_match m =
-        sa_route_match(sa_routes, sa_routes_count, r->method, r->path, &r->route, r->params,
+        sa_route_match(r->srv->routes, r->srv->n_routes, r->method, r->path, &r->route, r->params,
                        r->param_buf, sizeof r->param_buf, allow, sizeof allow);
     if (m == SA_MATCH_NO_ROUTE) {
         sa_reply_error(r, 404, "not_found", "path", "not_found", "No route for %s %s", r->method,
@@ -755,7 +764,24 @@ void sa_stream_wake(struct sa_stream_waker *w)
     pthread_mutex_unlock(&srv->park_lock);
 }
 
-int sa_http_start(struct sa_app *app, const char *host, int port, int threads,
+/* SA_HTTP_METRICS_ONLY: the rows of sa_routes for GET /health and GET /metrics, copied
+ * (handler, scope and all) so that no second description of them can drift. */
+static void keep_metrics_routes(struct sa_http_server *srv)
+{
+    const size_t cap = sizeof srv->metrics_routes / sizeof srv->metrics_routes[0];
+    size_t n = 0;
+    for (unsigned i = 0; i < sa_routes_count && n < cap; i++) {
+        const struct sa_route *rt = &sa_routes[i];
+        if (strcmp(rt->method, "GET") == 0 &&
+            (strcmp(rt->path, "/health") == 0 || strcmp(rt->path, "/metrics") == 0))
+            srv->metrics_routes[n++] = *rt;
+    }
+    SA_ASSERT(n == cap);
+    srv->routes = srv->metrics_routes;
+    srv->n_routes = n;
+}
+
+int sa_http_start(struct sa_app *app, const char *host, int port, int threads, unsigned opts,
                   struct sa_http_server **out, struct sa_err *err)
 {
     *out = NULL;
@@ -774,6 +800,10 @@ int sa_http_start(struct sa_app *app, const char *host, int port, int threads,
         return sa_err_set(err, SA_ENOMEM, "out of memory");
     }
     srv->app = app;
+    srv->routes = sa_routes;
+    srv->n_routes = sa_routes_count;
+    if (opts & SA_HTTP_METRICS_ONLY)
+        keep_metrics_routes(srv);
     pthread_mutex_init(&srv->park_lock, NULL);
     pthread_cond_init(&srv->released, NULL);
     int erc = sa_edge_new((uint64_t)(app->cfg.request_timeout * 1e9), sa_now_ns, 1, &srv->edge);
@@ -817,6 +847,12 @@ int sa_http_start(struct sa_app *app, const char *host, int port, int threads,
 int sa_http_port(const struct sa_http_server *s)
 {
     return s->port;
+}
+
+void sa_http_routes(const struct sa_http_server *s, const struct sa_route **routes, size_t *n)
+{
+    *routes = s->routes;
+    *n = s->n_routes;
 }
 
 void sa_http_stop(struct sa_http_server *s)

@@ -1,5 +1,6 @@
 /* The HTTP server: libmicrohttpd with an epoll thread pool, serving the route table
- * (http/routes.c) for one application. Started and stopped by cli/cmd_serve.c. */
+ * (http/routes.c) for one application. Started and stopped by cli/cmd_serve.c, and by
+ * cli/cmd_worker.c for its metrics listener (the same server on two routes). */
 #ifndef SA_HTTP_SERVER_H
 #define SA_HTTP_SERVER_H
 
@@ -7,17 +8,32 @@
 
 #include "base/err.h"
 
+#include <stddef.h>
+
 struct sa_app;
 struct sa_http_server;
+struct sa_route;
 struct MHD_Connection;
 
+/* sa_http_start's options. */
+enum {
+    /* Only GET (and HEAD) /health and /metrics: every other path is 404, OPTIONS included.
+     * `sales-agent worker`'s listener (WORKER_METRICS_PORT). The guard, the limits, the
+     * log and the metrics are those of the whole table. */
+    SA_HTTP_METRICS_ONLY = 1u << 0,
+};
+
 /* Binds host:port (host is an IPv4/IPv6 literal or a name; port 0 picks a free one) and
- * starts serving with threads worker threads. Returns 0 and *out, or SA_EIO with err
+ * starts serving with threads worker threads: the whole route table (sa_routes), or the
+ * part opts (SA_HTTP_* bits, 0 for none) leave. Returns 0 and *out, or SA_EIO with err
  * saying why (port in use, bad host). app is borrowed and MUST outlive the server. */
-int sa_http_start(struct sa_app *app, const char *host, int port, int threads,
+int sa_http_start(struct sa_app *app, const char *host, int port, int threads, unsigned opts,
                   struct sa_http_server **out, struct sa_err *err) SA_WUR;
 /* The port actually bound. */
 int sa_http_port(const struct sa_http_server *s);
+/* The routes s answers (all of sa_routes, or the part its options leave), for the guard's
+ * OPTIONS answer: *routes stays valid while s runs. */
+void sa_http_routes(const struct sa_http_server *s, const struct sa_route **routes, size_t *n);
 /* Stops accepting, ends every parked stream (they are resumed first, as libmicrohttpd
  * requires), finishes in-flight requests, frees the server. */
 void sa_http_stop(struct sa_http_server *s);

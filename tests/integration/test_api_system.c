@@ -196,6 +196,11 @@ static void test_metrics(void **state)
         "agent_success_total{agent_type=\"qualification\"}",
         "http_requests_total{method=\"POST\",route=\"/api/langgraph/invoke\",status=\"200\"}",
         "http_request_duration_seconds_bucket",
+        /* event streams and run waits last as long as a run: buckets up to 120 s */
+        "http_request_duration_seconds_bucket{method=\"POST\",route=\"/api/langgraph/invoke\","
+        "le=\"30\"}",
+        "http_request_duration_seconds_bucket{method=\"POST\",route=\"/api/langgraph/invoke\","
+        "le=\"120\"}",
     };
     for (size_t i = 0; i < sizeof must / sizeof must[0]; i++)
         if (!strstr(r.body, must[i]))

@@ -1,11 +1,13 @@
 /* Integration tests of the split between API instances and workers: `serve` with
  * RUN_WORKERS=0 only queues runs; `sales-agent worker` on the same database runs them to
  * the end while the API answers for them, and it stops cleanly on SIGTERM; its --help
- * lists the settings it reads. On the default backends (SQLite, the in-process queue: the
- * worker takes the store's unfinished runs at start-up). With SA_TEST_REDIS_URL set, the
- * queue is Redis (database 9 of that server, so other programs' workers cannot take these
- * runs): the API's stream carries the events the worker published, and a worker killed
- * mid-run (SIGKILL) has its run taken over by another, continued from its checkpoint. */
+ * lists the settings it reads; with WORKER_METRICS_PORT it serves its own /metrics and
+ * /health (and nothing else) under serve's access control. On the default backends
+ * (SQLite, the in-process queue: the worker takes the store's unfinished runs at
+ * start-up). With SA_TEST_REDIS_URL set, the queue is Redis (database 9 of that server, so
+ * other programs' workers cannot take these runs): the API's stream carries the events the
+ * worker published, and a worker killed mid-run (SIGKILL) has its run taken over by
+ * another, continued from its checkpoint. */
 #include "harness.h"
 
 #include <fcntl.h>
@@ -21,8 +23,9 @@ static struct server api;   /* serve, RUN_WORKERS=0 */
 static char redis_url[600]; /* "" on the memory queue */
 
 /* Starts `sales-agent worker` on api's database (and Redis, in the environment) with
- * stdout to out_path and PIPELINE_STEP_DELAY_MS=step_delay. Returns its pid. */
-static pid_t start_worker(const char *out_path, const char *step_delay)
+ * stdout to out_path, PIPELINE_STEP_DELAY_MS=step_delay and, unless metrics_port is NULL,
+ * WORKER_METRICS_PORT=metrics_port. Returns its pid. */
+static pid_t start_worker(const char *out_path, const char *step_delay, const char *metrics_port)
 {
     char data_dir[1024], mail[600], log_path[600];
     snprintf(data_dir, sizeof data_dir, "%s/data", SA_SOURCE_DIR);
@@ -46,9 +49,25 @@ static pid_t start_worker(const char *out_path, const char *step_delay)
     setenv("RUN_WORKERS", "1", 1);
     setenv("PIPELINE_STEP_DELAY_MS", step_delay, 1);
     setenv("RUN_VISIBILITY_TIMEOUT_MS", "1000", 1); /* a dead worker's run moves on soon */
+    if (metrics_port)
+        setenv("WORKER_METRICS_PORT", metrics_port, 1);
+    else
+        unsetenv("WORKER_METRICS_PORT");
     execl(SA_BINARY, SA_BINARY, "worker", "--database-url", api.db_url, "--data-dir", data_dir,
           (char *)NULL);
     _exit(127);
+}
+
+/* The file's text (malloc'd; "" when it cannot be read). */
+static char *read_text(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char buf[4096] = "";
+    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f)
+        fclose(f);
+    buf[n] = '\0';
+    return strf("%s", buf);
 }
 
 /* Waits (60 s at most: a sanitizer build starts slowly) for the file to contain text. */
@@ -95,7 +114,7 @@ static void test_api_queues_worker_runs(void **state)
     resp_free(&r);
 
     char *out = strf("%s/worker.out", api.dir);
-    pid_t worker = start_worker(out, "0");
+    pid_t worker = start_worker(out, "0", NULL);
     assert_true(worker > 0);
     bool started = wait_for_text(out,
                                  redis_url[0] ? "worker: 1 run workers on the redis queue"
@@ -110,6 +129,9 @@ static void test_api_queues_worker_runs(void **state)
     assert_non_null(status);
     assert_string_equal(status, "awaiting_approval");
     free(status);
+    char *said = read_text(out);
+    assert_null(strstr(said, "Metrics:")); /* no WORKER_METRICS_PORT: no listener */
+    free(said);
     j = http_json("GET", path, NULL, &r);
     assert_string_equal(jstr(j, "output.state.qualification_score.tier"), "A");
     resp_free(&r);
@@ -139,6 +161,141 @@ static void test_api_queues_worker_runs(void **state)
     free(path);
 }
 
+/* Stops a worker with SIGTERM; fails the test unless it exits with status 0 (under
+ * ASan/LSan: no leak, no sanitizer report). */
+static void stop_worker(pid_t worker)
+{
+    kill(worker, SIGTERM);
+    int st = -1;
+    for (int i = 0; i < 600 && waitpid(worker, &st, WNOHANG) != worker; i++)
+        usleep(100 * 1000);
+    if (!exited_ok(st)) {
+        kill(worker, SIGKILL);
+        waitpid(worker, NULL, 0);
+        fail_msg("the worker did not exit with status 0 on SIGTERM (wait status 0x%x)", st);
+    }
+}
+
+/* A key of api's with the given scopes (a JSON array): its "key" (malloc'd). */
+static char *make_key(const char *name, const char *scopes_json)
+{
+    struct resp r;
+    char *body = strf("{\"name\":\"%s\",\"scopes\":%s}", name, scopes_json);
+    json_t *j = http_json("POST", "/api/keys", body, &r);
+    free(body);
+    if (r.status != 201 || !jstr(j, "key"))
+        fail_msg("create key %s: %ld %.300s", name, r.status, r.body);
+    char *key = strf("%s", jstr(j, "key"));
+    resp_free(&r);
+    return key;
+}
+
+/* The status of GET path on the current port with the credential header line auth ("" for
+ * none). */
+static long status_of(const char *path, const char *auth)
+{
+    harness_auth(auth);
+    struct resp r;
+    http("GET", path, NULL, NULL, 0, &r);
+    long status = r.status;
+    resp_free(&r);
+    harness_auth(NULL);
+    return status;
+}
+
+/* WORKER_METRICS_PORT=0: the worker prints the port it bound, and serves there GET
+ * /metrics and GET /health through serve's server and guard (METRICS_AUTH=key, the
+ * default: 401 without a key, 403 for a key without the read scope, 200 with one), and
+ * nothing else (the API's routes, the console and OPTIONS are 404 even with an admin key).
+ * Its /metrics counts what it did: a run the API queued and this worker ran shows in
+ * agent_processing_seconds, which the API instance (RUN_WORKERS=0) never reports. */
+static void test_worker_metrics_listener(void **state)
+{
+    (void)state;
+    char *read_key = make_key("prometheus", "[\"read\"]");
+    char *inbound_key = make_key("mailer", "[\"inbound\"]");
+    char *run_id = run_submit(strong_known);
+    char *out = strf("%s/worker-metrics.out", api.dir);
+    pid_t worker = start_worker(out, "0", "0");
+    assert_true(worker > 0);
+    if (!wait_for_text(out, "/metrics (and /health)", worker)) {
+        kill(worker, SIGKILL);
+        waitpid(worker, NULL, 0);
+        fail_msg("the worker did not start its listener (see %s/worker.log)", api.dir);
+    }
+    char *said = read_text(out);
+    const char *at = strstr(said, "Metrics: http://127.0.0.1:");
+    assert_non_null(at);
+    int port = (int)strtol(at + strlen("Metrics: http://127.0.0.1:"), NULL, 10);
+    assert_true(port > 0 && port != api.port);
+    assert_non_null(strstr(said, "send a key with the read scope"));
+    free(said);
+
+    char *status = run_wait_settled(run_id, 60); /* asked of the API */
+    assert_non_null(status);
+    assert_string_equal(status, "awaiting_approval");
+    free(status);
+
+    char *read_auth = strf("X-API-Key: %s", read_key);
+    char *inbound_auth = strf("X-API-Key: %s", inbound_key);
+    harness_use_port(port, read_key);
+    assert_int_equal(status_of("/metrics", ""), 401);
+    assert_int_equal(status_of("/metrics", inbound_auth), 403);
+    assert_int_equal(status_of("/metrics", read_auth), 200);
+    /* the run it executed (a run is one invocation of agent_type pipeline) */
+    assert_true(metric_value("agent_processing_seconds_count{agent_type=\"pipeline\"}") >= 1);
+    assert_true(metric_value("agent_success_total{agent_type=\"pipeline\"}") >= 1);
+    /* the gauges read from the shared store, and the listener's own requests */
+    assert_true(metric_value("run_queue_depth") >= 0);
+    struct resp r;
+    http("GET", "/metrics", NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.content_type, "text/plain"));
+    assert_non_null(strstr(
+        r.body, "http_requests_total{method=\"GET\",route=\"/metrics\",status=\"401\"} 1\n"));
+    assert_non_null(strstr(
+        r.body,
+        "http_request_duration_seconds_bucket{method=\"GET\",route=\"/metrics\",le=\"120\"}"));
+    resp_free(&r);
+    /* /health: public status, the backends for a read key */
+    json_t *j = http_json("GET", "/health", NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(jstr(j, "status"), "healthy");
+    assert_non_null(jget(j, "backends"));
+    resp_free(&r);
+    assert_int_equal(status_of("/health", ""), 200);
+    /* nothing else, whatever the key: the admin key of api's is valid here too */
+    char *admin_auth = strf("X-API-Key: %s", api.key);
+    assert_int_equal(status_of("/api/leads", admin_auth), 404);
+    assert_int_equal(status_of("/api/runs/x", admin_auth), 404);
+    assert_int_equal(status_of("/", admin_auth), 404);
+    assert_int_equal(status_of("/docs", admin_auth), 404);
+    assert_int_equal(status_of("/api/leads", ""), 401); /* the guard comes first, as in serve */
+    harness_auth(admin_auth);
+    http("OPTIONS", "/api/leads", NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 404);
+    resp_free(&r);
+    http("POST", "/metrics", "application/json", "{}", 2, &r);
+    assert_int_equal(r.status, 405);
+    resp_free(&r);
+    harness_auth(NULL);
+
+    /* the API instance ran no run: the worker's numbers are its own */
+    harness_use(&api);
+    http("GET", "/metrics", NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 200);
+    assert_null(strstr(r.body, "agent_type=\"pipeline\""));
+    resp_free(&r);
+    stop_worker(worker);
+    free(admin_auth);
+    free(read_auth);
+    free(inbound_auth);
+    free(out);
+    free(run_id);
+    free(inbound_key);
+    free(read_key);
+}
+
 /* Redis only: a worker killed (SIGKILL) in the middle of a run never acknowledges it;
  * another worker takes it over after the visibility timeout and continues it from its
  * last checkpoint to the approval; the API's stream shows the whole run, the second
@@ -151,7 +308,7 @@ static void test_takeover_after_kill(void **state)
         skip();
     }
     char *out_a = strf("%s/worker-a.out", api.dir), *out_b = strf("%s/worker-b.out", api.dir);
-    pid_t a = start_worker(out_a, "2000"); /* two seconds before each agent */
+    pid_t a = start_worker(out_a, "2000", NULL); /* two seconds before each agent */
     assert_true(a > 0);
     if (!wait_for_text(out_a, "worker: 1 run workers", a)) {
         kill(a, SIGKILL);
@@ -180,7 +337,7 @@ static void test_takeover_after_kill(void **state)
     sleep(3); /* inside the pipeline: past the first agent, before the last */
     kill(a, SIGKILL);
     waitpid(a, NULL, 0);
-    pid_t b = start_worker(out_b, "0");
+    pid_t b = start_worker(out_b, "0", NULL);
     assert_true(b > 0);
     char *status = run_wait_settled(id, 60);
     assert_non_null(status);
@@ -296,6 +453,7 @@ int main(void)
         cmocka_unit_test(test_worker_help),
         cmocka_unit_test(test_api_queues_worker_runs),
         cmocka_unit_test(test_cancel_queued),
+        cmocka_unit_test(test_worker_metrics_listener), /* a worker of its own, on port 0 */
         cmocka_unit_test(test_takeover_after_kill),
     };
     int failed = cmocka_run_group_tests(tests, setup, teardown);

@@ -58,6 +58,7 @@ static void test_defaults(void **state)
     assert_int_equal(cfg.pipeline_step_delay_ms, 0);
     assert_string_equal(cfg.mail_transport, "maildir:var/mail");
     assert_int_equal(cfg.outbox_poll_ms, 1000);
+    assert_int_equal(cfg.worker_metrics_port, -1); /* the worker has no listener */
     assert_int_equal(cfg.meeting_minutes, 30);
     /* the calendar keeps its own defaults for what is unset (sa_calendar_parse) */
     assert_null(cfg.calendar_tz);
@@ -100,7 +101,7 @@ static void test_table(void **state)
     (void)state;
     size_t n;
     const struct sa_setting *s = sa_config_settings(&n);
-    assert_int_equal(n, 107);
+    assert_int_equal(n, 108);
     for (size_t i = 0; i < n; i++) {
         assert_non_null(s[i].env);
         assert_non_null(s[i].doc);
@@ -176,6 +177,20 @@ static void test_flags(void **state)
     assert_int_equal(cfg.port, 8500);
     assert_int_equal(argc, 3);
     assert_string_equal(q[0], "--port");
+
+    /* the worker's listener: --metrics-port and --host are the worker's flags, and only
+     * its; 0 asks for any free port */
+    char *w[] = {"--metrics-port", "0", "--host=0.0.0.0", NULL};
+    argc = 3;
+    assert_int_equal(sa_config_load(&cfg, SA_CMD_WORKER, &argc, w, &err), 0);
+    assert_int_equal(cfg.worker_metrics_port, 0);
+    assert_string_equal(cfg.host, "0.0.0.0");
+    assert_int_equal(argc, 0);
+    char *serve[] = {"--metrics-port", "9100", NULL};
+    argc = 2;
+    assert_int_equal(sa_config_load(&cfg, SA_CMD_SERVE, &argc, serve, &err), 0);
+    assert_int_equal(cfg.worker_metrics_port, -1);
+    assert_int_equal(argc, 2);
 
     /* the last one wins */
     char *twice[] = {"--log-level", "debug", "--log-level=error", NULL};
@@ -311,6 +326,11 @@ static void test_bad_flags(void **state)
     argc = 1;
     assert_int_equal(sa_config_load(&cfg, SA_CMD_QUALIFY, &argc, level, &err), SA_ECONFIG);
     assert_string_equal(err.msg, "--log-level loud: expected debug, info, warn, error or off");
+    char *metrics[] = {"--metrics-port", "-2", NULL};
+    argc = 2;
+    assert_int_equal(sa_config_load(&cfg, SA_CMD_WORKER, &argc, metrics, &err), SA_ECONFIG);
+    assert_string_equal(err.msg, "--metrics-port -2: expected an integer -1-65535 (-1: none; 0: "
+                                 "any free port, printed at start-up)");
     char *missing[] = {"--threads", NULL};
     argc = 1;
     assert_int_equal(sa_config_load(&cfg, SA_CMD_SERVE, &argc, missing, &err), SA_ECONFIG);
