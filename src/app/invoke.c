@@ -12,6 +12,7 @@
 #include "app/app.h"
 #include "app/approvals.h"
 #include "app/crm_sync.h"
+#include "app/drafts.h"
 #include "app/leads.h"
 #include "base/clock.h"
 #include "base/detail.h"
@@ -249,6 +250,16 @@ int sa_app_invoke(struct sa_app *app, const struct sa_invoke_req *req, struct sa
     else
         sa_uuid_v7(res->thread_id);
     sa_uuid_v7(res->execution_id);
+    /* one draft at a time for a stored lead the caller named: claimed while the pipeline
+     * runs, until its approval (pending) is stored and keeps the next start out */
+    struct sa_draft_claim claim = {0};
+    if (pipeline && req->one_draft && req->lead_id && !req->continue_thread &&
+        (rc = sa_app_draft_claim(app, res->lead_id, "invoke", res->thread_id, &claim,
+                                 req->one_draft, err))) {
+        sa_lead_clear(&merged);
+        res->action = NULL;
+        return rc;
+    }
     if (pipeline && req->on_ids)
         req->on_ids(res, req->event_arg);
 
@@ -330,6 +341,7 @@ int sa_app_invoke(struct sa_app *app, const struct sa_invoke_req *req, struct sa
 out:
     if (stripe)
         pthread_mutex_unlock(stripe);
+    sa_app_draft_release(&claim);
     if (qualified) /* the CRM gets this version of the lead (CRM_PROVIDER; once per version) */
         sa_crm_sync_lead_logged(app, res->lead_id);
     sa_lead_clear(&merged);
