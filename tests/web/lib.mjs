@@ -103,16 +103,19 @@ export async function startServer(bin, { drafts = 3, env: more = {} } = {}) {
   return srv;
 }
 
-// Runs the BDR step on the n best leads: each stops at a pending approval.
+// Runs the BDR step on the n best leads that have no draft waiting (a lead gets one draft
+// at a time): each stops at a pending approval.
 export async function makeDrafts(srv, n) {
-  const leads = await call(srv, `/api/leads?limit=${n}&sort=-score`);
+  const before = await call(srv, '/api/approvals?status=pending&limit=500');
+  const waiting = new Set(before.json.items.map(a => a.lead_id));
+  const leads = await call(srv, `/api/leads?limit=${n + waiting.size}&sort=-score`);
   if (leads.status !== 200) throw new Error(`GET /api/leads: ${leads.status} ${leads.text}`);
-  for (const lead of leads.json.items) {
+  for (const lead of leads.json.items.filter(l => !waiting.has(l.id)).slice(0, n)) {
     const r = await call(srv, '/api/langgraph/invoke', { method: 'POST', body: { agent_type: 'bdr', lead_id: lead.id } });
     if (r.status !== 200) throw new Error(`bdr on ${lead.company_name}: ${r.status} ${r.text}`);
   }
-  const pending = await call(srv, '/api/approvals?status=pending');
-  if (pending.json.count < n) throw new Error(`expected ${n} pending approvals, got ${pending.json.count}`);
+  const pending = await call(srv, '/api/approvals?status=pending&limit=500');
+  if (pending.json.count < before.json.count + n) throw new Error(`expected ${n} more pending approvals, got ${pending.json.count - before.json.count}`);
 }
 
 // SIGTERM, then waits; fails (throws) when the server did not exit 0: a sanitizer's
