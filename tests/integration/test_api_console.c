@@ -5,7 +5,8 @@
  * every spelling, unknown files) are 404 or 400, never a file from disk; /ui and
  * /dashboard redirect; /api/whoami and /api/leads/import/columns answer what the console
  * needs; one outreach draft at a time per lead (POST /api/runs and invokes of the pipeline
- * with lead_id answer 409 naming what is under way, and create nothing). One server (empty
+ * with lead_id answer 409 naming what is under way, and create nothing); the conversation
+ * list. One server (empty
  * database), tests in order, and a second one that only queues runs. */
 #include "harness.h"
 
@@ -498,6 +499,88 @@ static void test_one_draft_while_run_queued(void **state)
     harness_use(&main_srv);
 }
 
+/* ---- the conversation list ---------------------------------------------------------- */
+
+/* One conversation turn as a prospect; the thread id into thread (NULL: a new one). */
+static void turn(char thread[80], const char *input)
+{
+    struct resp r;
+    char *body = thread[0] ? strf("{\"agent_type\":\"conversation\",\"thread_id\":\"%s\","
+                                  "\"input\":%s}",
+                                  thread, input)
+                           : strf("{\"agent_type\":\"conversation\",\"input\":%s}", input);
+    json_t *j = invoke(body, &r);
+    free(body);
+    if (r.status != 200)
+        fail_msg("turn: %ld %.300s", r.status, r.body);
+    snprintf(thread, 80, "%s", jstr(j, "thread_id"));
+    resp_free(&r);
+}
+
+/* GET /api/conversations lists the conversations, last turn first, with the linked lead's
+ * company (or the one the prospect named), the contact, stage, last intent and turns; pages
+ * follow next_cursor; bad parameters are 422 naming them; a key needs the read scope. */
+static void test_conversation_list(void **state)
+{
+    (void)state;
+    char lead[64];
+    import_draft_lead(lead); /* maya@quorvianta.io: a conversation from her links to it */
+    char a[80] = "", b[80] = "", c[80] = "";
+    turn(a, "{\"message\":\"Hi, what does the Growth plan cost for 30 seats?\",\"contact\":"
+            "{\"name\":\"Maya Okafor\",\"email\":\"maya@quorvianta.io\"}}");
+    turn(b, "{\"message\":\"Hi there, Avery from Northwind Freight here\",\"company_name\":"
+            "\"Northwind Freight\",\"contact\":{\"name\":\"Avery Quinn\"}}");
+    turn(c, "{\"message\":\"Hi there\"}");
+    turn(a, "{\"message\":\"Could we see a demo next Tuesday afternoon?\"}");
+
+    struct resp r;
+    json_t *j = http_json("GET", "/api/conversations?limit=10", NULL, &r);
+    assert_int_equal(r.status, 200);
+    json_t *items = jget(j, "items");
+    assert_true(json_array_size(items) >= 3);
+    assert_string_equal(jstr(j, "items.0.thread_id"), a); /* its second turn: the newest */
+    assert_string_equal(jstr(j, "items.1.thread_id"), c);
+    assert_string_equal(jstr(j, "items.2.thread_id"), b);
+    assert_string_equal(jstr(j, "items.0.lead_id"), lead);
+    assert_string_equal(jstr(j, "items.0.company_name"), "Quorvianta Software");
+    assert_string_equal(jstr(j, "items.0.contact_name"), "Maya Okafor");
+    assert_string_equal(jstr(j, "items.0.last_intent"), "demo_request");
+    assert_int_equal(json_integer_value(jget(j, "items.0.turns")), 2);
+    assert_non_null(jstr(j, "items.0.stage"));
+    assert_string_equal(jstr(j, "items.2.company_name"), "Northwind Freight");
+    assert_string_equal(jstr(j, "items.2.contact_name"), "Avery Quinn");
+    assert_true(json_is_null(jget(j, "items.2.lead_id")));
+    assert_string_equal(jstr(j, "items.2.last_intent"), "greeting");
+    assert_true(json_is_null(jget(j, "items.1.company_name")));
+    assert_true(json_is_null(jget(j, "next_cursor")));
+    resp_free(&r);
+
+    /* a page at a time */
+    j = http_json("GET", "/api/conversations?limit=2", NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(json_array_size(jget(j, "items")), 2);
+    assert_string_equal(jstr(j, "items.1.thread_id"), c);
+    char *next = strf("/api/conversations?limit=2&cursor=%s", jstr(j, "next_cursor"));
+    resp_free(&r);
+    j = http_json("GET", next, NULL, &r);
+    free(next);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(jstr(j, "items.0.thread_id"), b);
+    resp_free(&r);
+
+    http("GET", "/api/conversations?limit=0", NULL, NULL, 0, &r);
+    expect_problem("limit 0", &r, 422, "[\"query\",\"limit\"]", NULL);
+    resp_free(&r);
+    http("GET", "/api/conversations?cursor=abc", NULL, NULL, 0, &r);
+    expect_problem("a cursor that is no cursor", &r, 422, "[\"query\",\"cursor\"]", NULL);
+    resp_free(&r);
+    harness_auth("");
+    http("GET", "/api/conversations", NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 401);
+    resp_free(&r);
+    harness_auth(NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -506,6 +589,7 @@ int main(void)
         cmocka_unit_test(test_redirects),      cmocka_unit_test(test_whoami_and_columns),
         cmocka_unit_test(test_one_draft_while_approval_pending),
         cmocka_unit_test(test_one_draft_while_run_queued),
+        cmocka_unit_test(test_conversation_list),
     };
     return api_exit_status(cmocka_run_group_tests(tests, api_group_setup, api_group_teardown));
 }
