@@ -1,8 +1,9 @@
 /* The conversations service: a conversation's session (store/session.h), for
- * GET /api/conversations/{thread_id}, and the list of conversations (GET /api/conversations). The invoke service writes sessions after each turn
- * (sa_app_converse); this reads them and applies the one expiry rule of the business clock
- * (agents/conversation.h), so a session past SESSION_TTL_SECONDS is gone on every backend
- * at the same moment, whatever Redis's own clock says. */
+ * GET /api/conversations/{thread_id}, and the list of conversations (GET /api/conversations). The
+ * invoke service writes sessions after each turn (sa_app_converse); this reads them and applies the
+ * one expiry rule of the business clock (agents/conversation.h), so a session past
+ * SESSION_TTL_SECONDS is gone on every backend at the same moment, whatever Redis's own clock says.
+ */
 #ifndef SA_APP_CONVERSATIONS_H
 #define SA_APP_CONVERSATIONS_H
 

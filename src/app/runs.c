@@ -867,9 +867,9 @@ int sa_runs_submit(struct sa_runs *r, const struct sa_lead *lead, const char *le
     /* one draft at a time for a lead named by the caller: claimed until the run's row
      * (queued) is stored, which then keeps the next start out */
     struct sa_draft_claim claim = {0};
-    int rc = lead_id && one_draft ? sa_app_draft_claim(r->app, lead_out, "run", run_id, &claim,
-                                                       one_draft, err)
-                                  : 0;
+    int rc = lead_id && one_draft
+                 ? sa_app_draft_claim(r->app, lead_out, "run", run_id, &claim, one_draft, err)
+                 : 0;
     if (rc)
         return rc;
     char *input = json_dumps(lead->raw, JSON_COMPACT);

@@ -1164,9 +1164,8 @@ static inline SA_WUR int sa_store_conversation_touch(struct sa_store *s,
 {
     return s->ops->conversation_touch(s, c, err);
 }
-static inline SA_WUR int sa_store_conversation_list(struct sa_store *s, int limit,
-                                                    long long before, json_t **out,
-                                                    struct sa_err *err)
+static inline SA_WUR int sa_store_conversation_list(struct sa_store *s, int limit, long long before,
+                                                    json_t **out, struct sa_err *err)
 {
     return s->ops->conversation_list(s, limit, before, out, err);
 }

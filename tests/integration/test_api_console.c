@@ -335,13 +335,15 @@ static void expect_draft_conflict(const char *what, struct resp *r, const char *
 static int lead_approvals(const char *lead, const char *status)
 {
     struct resp r;
-    char *path = strf("/api/approvals?limit=500%s%s", status ? "&status=" : "", status ? status : "");
+    char *path =
+        strf("/api/approvals?limit=500%s%s", status ? "&status=" : "", status ? status : "");
     json_t *j = http_json("GET", path, NULL, &r);
     free(path);
     int n = 0;
     size_t i;
     json_t *a;
-    json_array_foreach(json_object_get(j, "items"), i, a) n += strcmp(jstr(a, "lead_id"), lead) == 0;
+    json_array_foreach(json_object_get(j, "items"), i, a) n +=
+        strcmp(jstr(a, "lead_id"), lead) == 0;
     resp_free(&r);
     return n;
 }
@@ -584,9 +586,12 @@ static void test_conversation_list(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_root_by_accept), cmocka_unit_test(test_root_q_values),
-        cmocka_unit_test(test_assets),         cmocka_unit_test(test_no_escape),
-        cmocka_unit_test(test_redirects),      cmocka_unit_test(test_whoami_and_columns),
+        cmocka_unit_test(test_root_by_accept),
+        cmocka_unit_test(test_root_q_values),
+        cmocka_unit_test(test_assets),
+        cmocka_unit_test(test_no_escape),
+        cmocka_unit_test(test_redirects),
+        cmocka_unit_test(test_whoami_and_columns),
         cmocka_unit_test(test_one_draft_while_approval_pending),
         cmocka_unit_test(test_one_draft_while_run_queued),
         cmocka_unit_test(test_conversation_list),

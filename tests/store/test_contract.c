@@ -3297,7 +3297,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_outbox_claim_tokens),
         cmocka_unit_test(test_inbound_messages),
         cmocka_unit_test(test_outbox_crm_kinds), /* CRM sync (issue 15) */
-        cmocka_unit_test(test_lead_draft_pending), /* the web console */
+        /* the web console */
+        cmocka_unit_test(test_lead_draft_pending),
         cmocka_unit_test(test_conversation_list),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

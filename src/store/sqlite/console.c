@@ -48,9 +48,9 @@ int sa_sqlite_conversation_touch(struct sa_store *s, const struct sa_conversatio
 {
     if (!c->thread_id || !c->at)
         return sa_err_set(err, SA_EINVAL, "conversation: thread_id and at are required");
-    const struct db_arg a[] = {TXT(c->thread_id),    TXT(c->lead_id),     TXT(c->company_name),
+    const struct db_arg a[] = {TXT(c->thread_id),    TXT(c->lead_id),       TXT(c->company_name),
                                TXT(c->contact_name), TXT(c->contact_email), TXT(c->stage),
-                               TXT(c->last_intent),  NUM(c->turns),       TXT(c->at)};
+                               TXT(c->last_intent),  NUM(c->turns),         TXT(c->at)};
     return db_exec_args(s, &CONV_TOUCH, a, DB_N(a), NULL, err);
 }
 
