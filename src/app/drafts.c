@@ -70,8 +70,9 @@ int sa_app_draft_claim(struct sa_app *app, const char *lead_id, const char *kind
     json_t *found = NULL;
     if (!rc) {
         rc = sa_store_lead_draft_pending(app->store, lead_id, &found, err);
+        const char *what = json_string_value(json_object_get(found, "kind"));
         if (rc == 0)
-            rc = refuse(lead_id, json_string_value(json_object_get(found, "kind")),
+            rc = refuse(lead_id, what ? what : "run",
                         json_string_value(json_object_get(found, "id")),
                         json_string_value(json_object_get(found, "thread_id")), b, err);
         else if (rc == SA_ENOTFOUND)

@@ -420,6 +420,7 @@ export async function render(root, ctx) {
         if (pos) pos.textContent = posText(shown);
       }
       if (added.length) announce(`${added.length} new draft${added.length === 1 ? '' : 's'} in the inbox; ${fresh.length} pending.`);
+      if (gone.length) loadDecided(); // answered elsewhere: listed with who answered
     } catch (e) {
       if (e.status === 401) return; // back at the sign-in already
       // a missed refresh is retried at the next one
