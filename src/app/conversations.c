@@ -1,11 +1,14 @@
 /* The conversations service (see conversations.h). */
 #include "app/conversations.h"
 
+#include <stdio.h>
+
 #include "agents/conversation.h"
 #include "app/app.h"
 #include "base/clock.h"
 #include "graph/graph.h"
 #include "store/session.h"
+#include "store/store.h"
 
 int sa_app_conversation_get(struct sa_app *app, const char *thread_id, json_t **out,
                             struct sa_err *err)
@@ -57,4 +60,22 @@ int sa_app_conversation_reply(struct sa_app *app, const char *thread_id, const c
         rc = sa_err_set(err, SA_ENOMEM, "out of memory");
     json_decref(msg);
     return rc;
+}
+
+int sa_app_conversations_list(struct sa_store *store, int limit, long long before, json_t **out,
+                              struct sa_err *err)
+{
+    *out = NULL;
+    json_t *page = NULL;
+    int rc = sa_store_conversation_list(store, limit, before, &page, err);
+    if (rc)
+        return rc;
+    /* the store's place number goes out as an opaque cursor */
+    json_t *next = json_object_get(page, "next_before");
+    char cursor[32];
+    snprintf(cursor, sizeof cursor, "%lld", (long long)json_integer_value(next));
+    *out = json_pack("{s:O, s:o, s:i}", "items", json_object_get(page, "items"), "next_cursor",
+                     json_is_integer(next) ? json_string(cursor) : json_null(), "limit", limit);
+    json_decref(page);
+    return *out ? 0 : sa_err_set(err, SA_ENOMEM, "out of memory");
 }

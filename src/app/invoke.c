@@ -12,6 +12,7 @@
 #include "app/app.h"
 #include "app/approvals.h"
 #include "app/crm_sync.h"
+#include "app/drafts.h"
 #include "app/leads.h"
 #include "base/clock.h"
 #include "base/detail.h"
@@ -260,6 +261,16 @@ int sa_app_invoke(struct sa_app *app, const struct sa_invoke_req *req, struct sa
     else
         sa_uuid_v7(res->thread_id);
     sa_uuid_v7(res->execution_id);
+    /* one draft at a time for a stored lead the caller named: claimed while the pipeline
+     * runs, until its approval (pending) is stored and keeps the next start out */
+    struct sa_draft_claim claim = {0};
+    if (pipeline && req->one_draft && req->lead_id && !req->continue_thread &&
+        (rc = sa_app_draft_claim(app, res->lead_id, "invoke", res->thread_id, &claim,
+                                 req->one_draft, err))) {
+        sa_lead_clear(&merged);
+        res->action = NULL;
+        return rc;
+    }
     if (pipeline && req->on_ids)
         req->on_ids(res, req->event_arg);
 
@@ -342,6 +353,7 @@ int sa_app_invoke(struct sa_app *app, const struct sa_invoke_req *req, struct sa
 out:
     if (stripe)
         pthread_mutex_unlock(stripe);
+    sa_app_draft_release(&claim);
     if (qualified) /* the CRM gets this version of the lead (CRM_PROVIDER; once per version) */
         sa_crm_sync_lead_logged(app, res->lead_id);
     sa_lead_clear(&merged);
@@ -440,6 +452,38 @@ static void keep_session(struct sa_app *app, const char *thread_id, const json_t
                json_pack("{s:s, s:s}", "thread_id", thread_id, "error", err.msg));
 }
 
+/* Puts the turn in the conversation list (the web console's Conversations page): the
+ * thread's stage, last intent and turns after it, the lead it is linked to, and the names
+ * the input gave. A failed write is logged: the turn itself stands. */
+static void list_conversation(struct sa_app *app, const json_t *input, const json_t *session,
+                              const struct sa_invoke_res *res)
+{
+    const json_t *contact = json_object_get(input, "contact");
+    if (!contact)
+        contact = json_object_get(input, "contact_info");
+    const char *lead = res->lead_id[0] ? res->lead_id : sa_json_str(session, "lead_id");
+    const json_t *stage = json_object_get(res->output, "stage");
+    char at[SA_ISO8601_LEN];
+    sa_iso8601_now(at);
+    struct sa_conversation_row row = {
+        .thread_id = res->thread_id,
+        .lead_id = lead && *lead ? lead : NULL,
+        .company_name = sa_json_str(input, "company_name"),
+        .contact_name = sa_json_str(contact, "name"),
+        .contact_email = sa_json_str(contact, "email"),
+        .stage = json_is_string(stage) ? json_string_value(stage) : sa_json_str(session, "stage"),
+        .last_intent = sa_json_str(res->output, "intent"),
+        .turns = (int)json_integer_value(json_object_get(
+            session && json_is_integer(json_object_get(session, "turns")) ? session : res->output,
+            session && json_is_integer(json_object_get(session, "turns")) ? "turns" : "turn")),
+        .at = at,
+    };
+    struct sa_err err = {0};
+    if (sa_store_conversation_touch(app->store, &row, &err))
+        sa_log(SA_LOG_WARN, "conversation not listed",
+               json_pack("{s:s, s:s}", "thread_id", res->thread_id, "error", err.msg));
+}
+
 int sa_app_converse(struct sa_app *app, const char *thread_id, const json_t *input,
                     struct sa_invoke_res *res, struct sa_err *err)
 {
@@ -464,6 +508,7 @@ int sa_app_converse(struct sa_app *app, const char *thread_id, const json_t *inp
     if (!rc) {
         link_turn_to_lead(app, input, res);
         keep_session(app, res->thread_id, session);
+        list_conversation(app, input, session, res);
     }
     json_decref(session);
     return rc;

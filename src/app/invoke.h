@@ -14,6 +14,7 @@
 #include "graph/graph.h"
 
 struct sa_app;
+struct sa_draft_blocker;
 struct sa_lead;
 struct sa_invoke_res;
 
@@ -42,6 +43,11 @@ struct sa_invoke_req {
     /* SA_AGENT_PIPELINE only, optional: the caller's id of this run (an Agent Server or
      * queued run's), recorded on the approvals it supersedes; NULL: res's execution_id */
     const char *run_id;
+    /* Not NULL: the one-draft rule (app/drafts.h) applies to a run of the pipeline graph on
+     * the stored lead lead_id (not to continue_thread): while the lead has a draft under
+     * way nothing runs and SA_ECONFLICT comes with *one_draft saying what is under way
+     * (kind stays "" for any other conflict, a busy thread). */
+    struct sa_draft_blocker *one_draft;
 };
 
 struct sa_invoke_res {
@@ -62,8 +68,8 @@ struct sa_invoke_res {
  * agent takes req->input as one conversation turn (sa_app_converse: no lead, lead_id
  * ""). Updates status counters and metrics. Returns 0 with res filled;
  * SA_ENOTIMPL for agents not available; SA_ESTORE when the write failed (nothing
- * written); SA_ECONFLICT when the thread is busy or another graph's; other codes from
- * the agent. */
+ * written); SA_ECONFLICT when the thread is busy or another graph's, or the one-draft
+ * rule refused the run (req->one_draft); other codes from the agent. */
 int sa_app_invoke(struct sa_app *app, const struct sa_invoke_req *req, struct sa_invoke_res *res,
                   struct sa_err *err) SA_WUR;
 void sa_invoke_res_clear(struct sa_invoke_res *res);

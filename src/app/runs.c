@@ -47,6 +47,7 @@
 
 #include "app/app.h"
 #include "app/approvals.h"
+#include "app/drafts.h"
 #include "app/invoke.h"
 #include "base/buf.h"
 #include "base/clock.h"
@@ -844,7 +845,7 @@ const char *sa_runs_queue_name(const struct sa_runs *r)
 
 int sa_runs_submit(struct sa_runs *r, const struct sa_lead *lead, const char *lead_id,
                    const char *thread_id, char run_id[40], char lead_out[40], char thread_out[129],
-                   struct sa_err *err)
+                   struct sa_draft_blocker *one_draft, struct sa_err *err)
 {
     sa_uuid_v7(run_id);
     if (lead_id) {
@@ -864,11 +865,19 @@ int sa_runs_submit(struct sa_runs *r, const struct sa_lead *lead, const char *le
         snprintf(thread_out, 129, "%s", thread_id);
     else
         sa_uuid_v7(thread_out);
+    /* one draft at a time for a lead named by the caller: claimed until the run's row
+     * (queued) is stored, which then keeps the next start out */
+    struct sa_draft_claim claim = {0};
+    int rc = lead_id && one_draft
+                 ? sa_app_draft_claim(r->app, lead_out, "run", run_id, &claim, one_draft, err)
+                 : 0;
+    if (rc)
+        return rc;
     char *input = json_dumps(lead->raw, JSON_COMPACT);
-    if (!input)
-        return sa_err_set(err, SA_ENOMEM, "out of memory");
-    int rc = sa_store_run_create(r->app->store, run_id, lead_out, thread_out, input, err);
+    rc = input ? sa_store_run_create(r->app->store, run_id, lead_out, thread_out, input, err)
+               : sa_err_set(err, SA_ENOMEM, "out of memory");
     free(input);
+    sa_app_draft_release(&claim);
     if (rc)
         return rc;
     if ((rc = sa_queue_submit(r->queue, run_id, err))) {

@@ -16,6 +16,7 @@
 #include "base/err.h"
 
 struct sa_app;
+struct sa_draft_blocker;
 struct sa_lead;
 struct sa_runs;
 struct sa_run_stream;
@@ -35,10 +36,13 @@ const char *sa_runs_queue_name(const struct sa_runs *r);
 
 /* Queues a run of the pipeline for lead (its raw input is copied). lead_id (NULL: the
  * stored lead the identity rule finds, else a new one) and thread_id (NULL: new) as for
- * invoke. Fills run_id, the lead and thread ids (out, 40 bytes each, thread 129). */
+ * invoke. Fills run_id, the lead and thread ids (out, 40 bytes each, thread 129). With
+ * one_draft not NULL and lead_id given, the one-draft rule applies (app/drafts.h): while
+ * the lead has a draft under way nothing is stored or queued, and SA_ECONFLICT comes with
+ * *one_draft saying what is under way. */
 int sa_runs_submit(struct sa_runs *r, const struct sa_lead *lead, const char *lead_id,
                    const char *thread_id, char run_id[40], char lead_out[40], char thread_out[129],
-                   struct sa_err *err) SA_WUR;
+                   struct sa_draft_blocker *one_draft, struct sa_err *err) SA_WUR;
 
 /* Asks a queued or running run to stop, wherever it runs. SA_ENOTFOUND (no such run),
  * SA_ECONFLICT (already finished). */

@@ -235,6 +235,8 @@ void sa_route_agent_graph(struct sa_req *r);
 void sa_route_thread_state(struct sa_req *r);
 void sa_route_thread_history(struct sa_req *r);
 void sa_route_conversation_get(struct sa_req *r);
+/* GET /api/conversations: the conversation list, last turn first (the web console) */
+void sa_route_conversations_list(struct sa_req *r);
 /* POST /api/conversations/{thread_id}/reply: a person's reply recorded (issue 16) */
 void sa_route_conversation_reply(struct sa_req *r);
 void sa_route_openapi(struct sa_req *r);

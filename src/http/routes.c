@@ -57,7 +57,9 @@ const struct sa_route sa_routes[] = {
     R("GET", "/api/leads/{id}", sa_route_lead_get, NONE, READ, NULL, "A lead with its executions",
       NULL, "Lead", 0, NULL, "404 422 503"),
     R("POST", "/api/runs", sa_route_runs_create, JSON, WRITE, NULL,
-      "Queue a background pipeline run (202)", "RunRequest", "RunQueued", 202, NULL, "404 503"),
+      "Queue a background pipeline run (202; 409 while the lead named by lead_id has a draft "
+      "waiting for approval or a run queued or running)",
+      "RunRequest", "RunQueued", 202, NULL, "404 409 503"),
     /* the web console's run list and graphs (issue 16) */
     R("GET", "/api/runs", sa_route_runs_list, NONE, READ, NULL,
       "Runs, newest first, filtered by status, paginated (every instance's, from the store)", NULL,
@@ -120,6 +122,11 @@ const struct sa_route sa_routes[] = {
     R("GET", "/api/threads/{thread_id}/history", sa_route_thread_history, NONE, READ, NULL,
       "A thread's checkpoints, newest first", NULL, "ThreadHistory", 0, "history_limit",
       "404 422 503"),
+    /* the web console's Conversations page */
+    R("GET", "/api/conversations", sa_route_conversations_list, NONE, READ, NULL,
+      "Conversations, last turn first, with their lead or company, stage and last intent; a "
+      "page at a time (next_cursor)",
+      NULL, "ConversationPage", 0, "limit cursor", "422 503"),
     R("GET", "/api/conversations/{thread_id}", sa_route_conversation_get, NONE, READ, NULL,
       "A conversation's session: stage, turns, language, last intent, consent, linked lead "
       "(404 once silent longer than SESSION_TTL_SECONDS)",

@@ -30,4 +30,9 @@ struct sa_store_timeouts {
 };
 extern struct sa_store_timeouts sa_store_timeouts;
 
+/* A keyset page from rows fetched one past limit, newest first, each carrying its place
+ * under key (an integer): {items (rows without key, at most limit), next_before: the last
+ * item's place when a row was left over, else null}. Takes rows; NULL when out of memory. */
+json_t *sa_store_page_by_seq(json_t *rows, int limit, const char *key);
+
 #endif

@@ -143,3 +143,18 @@ int sa_store_def_write_probe(struct sa_store *s, const char *who, double at, str
     char detail[64];
     return sa_store_health(s, detail, sizeof detail, err);
 }
+
+json_t *sa_store_page_by_seq(json_t *rows, int limit, const char *key)
+{
+    json_t *next = json_null();
+    if (json_array_size(rows) > (size_t)limit) {
+        json_array_remove(rows, (size_t)limit);
+        json_decref(next);
+        next = json_incref(json_object_get(json_array_get(rows, (size_t)limit - 1), key));
+    }
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row) json_object_del(row, key);
+    return json_pack("{s:o, s:o}", "items", rows ? rows : json_array(), "next_before",
+                     next ? next : json_null());
+}

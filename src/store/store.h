@@ -133,6 +133,19 @@ struct sa_audit_query {
     int limit;      /* 1..500 */
 };
 
+/* A conversation turn as the conversation list records it (console group below). All
+ * text borrowed for the call; optional fields NULL. */
+struct sa_conversation_row {
+    const char *thread_id;    /* required */
+    const char *lead_id;      /* the stored lead the turn is linked to, or NULL (keep) */
+    const char *company_name; /* the turn input's, or NULL (keep) */
+    const char *contact_name; /* the turn input's contact, or NULL (keep) */
+    const char *contact_email;
+    const char *stage, *last_intent; /* after the turn */
+    int turns;                       /* the thread's turn count after the turn */
+    const char *at;                  /* required, ISO 8601 UTC: the turn's time */
+};
+
 /* A meeting proposed to a prospect (meetings group below). Strings borrowed for the call;
  * times are unix seconds. */
 struct sa_meeting_row {
@@ -618,6 +631,26 @@ struct sa_store_ops {
      * same message is processed again). SA_ENOTFOUND for an unknown message_id. */
     int (*inbound_finish)(struct sa_store *s, const char *message_id, const char *status,
                           const char *result, struct sa_err *err);
+
+    /* ---- the web console (appended group) ---- */
+    /* The outreach draft lead_id has under way (app/drafts.c refuses a second one): its
+     * newest pending approval, else its newest run queued or running: *out {kind:
+     * "approval" or "run", id, thread_id, created_at}; SA_ENOTFOUND when it has neither. */
+    int (*lead_draft_pending)(struct sa_store *s, const char *lead_id, json_t **out,
+                              struct sa_err *err);
+    /* Records a turn in the conversation list: inserts the thread's row (created_at c->at)
+     * or updates it: stage, last_intent, turns and updated_at always, lead_id, company,
+     * contact name and e-mail only when given. Each call stamps the row with a number
+     * larger than every earlier call's (its place in the list). */
+    int (*conversation_touch)(struct sa_store *s, const struct sa_conversation_row *c,
+                              struct sa_err *err);
+    /* The conversations, last touched first, at most limit (1..500), those stamped before
+     * before (0: from the newest): {items: [{thread_id, lead_id, company_name (the linked
+     * lead's, else the turn's), contact_name, stage, last_intent, turns, created_at,
+     * updated_at}], next_before: N|null} where N, passed back as before, gives the next
+     * page and null says there is none. SA_EINVAL for a bad limit or a negative before. */
+    int (*conversation_list)(struct sa_store *s, int limit, long long before, json_t **out,
+                             struct sa_err *err);
 };
 
 struct sa_store {
@@ -1129,6 +1162,24 @@ static inline SA_WUR int sa_store_inbound_finish(struct sa_store *s, const char 
                                                  struct sa_err *err)
 {
     return s->ops->inbound_finish(s, message_id, status, result, err);
+}
+
+/* the web console */
+static inline SA_WUR int sa_store_lead_draft_pending(struct sa_store *s, const char *lead_id,
+                                                     json_t **out, struct sa_err *err)
+{
+    return s->ops->lead_draft_pending(s, lead_id, out, err);
+}
+static inline SA_WUR int sa_store_conversation_touch(struct sa_store *s,
+                                                     const struct sa_conversation_row *c,
+                                                     struct sa_err *err)
+{
+    return s->ops->conversation_touch(s, c, err);
+}
+static inline SA_WUR int sa_store_conversation_list(struct sa_store *s, int limit, long long before,
+                                                    json_t **out, struct sa_err *err)
+{
+    return s->ops->conversation_list(s, limit, before, out, err);
 }
 
 #endif

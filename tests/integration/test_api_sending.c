@@ -489,8 +489,9 @@ static void test_downtime_threading_consent(void **state)
 
 /* ---- one sequence per contact, the cap at dispatch, edits ------------------------------ */
 
-/* Pins one active sequence per contact and the per-message edit: two runs for Maya both
- * stop at an approval; the first is edited (a follow-up's subject and body changed, one
+/* Pins one active sequence per contact and the per-message edit: a second run for Maya's
+ * lead by lead_id is refused while her first draft waits (409), one given her data stops
+ * at a second approval; the first is edited (a follow-up's subject and body changed, one
  * dropped; bad edits are 422 naming the field) and queued; approving the second, stale
  * one queues nothing and says why; a third run drafts nothing and says why. Then the
  * weekly cap (BDR_MAX_TOUCHES_PER_WEEK=1) holds the day-3 follow-up when it is due and
@@ -511,7 +512,30 @@ static void test_sequence_cap_edit(void **state)
     char a1[64];
     snprintf(a1, sizeof a1, "%s", jstr(j, "output.approvals.0.approval_id"));
     resp_free(&r);
-    j = run_pipeline(lead_id, &r);
+    /* a second draft for the lead named by lead_id waits for the first one's answer (the
+     * console's one-draft rule: 409 naming the pending approval) ... */
+    char *again = strf("{\"lead_id\":\"%s\"}", lead_id);
+    http_json("POST", "/api/runs", again, &r);
+    free(again);
+    expect_problem("a second draft for the lead", &r, 409, "[\"body\",\"lead_id\"]",
+                   "draft_pending");
+    assert_string_equal(jstr(r.json, "detail.0.ctx.approval_id"), a1);
+    resp_free(&r);
+    /* ... but a run given Maya's data is her lead too (the identity rule), and its draft a
+     * stale duplicate the sending policy must catch */
+    j = http_json("POST", "/api/runs",
+                  "{\"input\":{\"company_name\":\"Quorvianta Software\",\"website\":"
+                  "\"quorvianta.io\",\"industry\":\"SaaS\",\"company_size\":\"201-500\","
+                  "\"signals\":[\"requested_demo\",\"pricing_page_visit\"],\"contact_info\":"
+                  "{\"name\":\"Maya Okafor\",\"title\":\"VP of Sales\",\"email\":"
+                  "\"maya@quorvianta.io\"}}}",
+                  &r);
+    assert_int_equal(r.status, 202);
+    assert_string_equal(jstr(j, "lead_id"), lead_id);
+    char run2[64];
+    snprintf(run2, sizeof run2, "%s", jstr(j, "run_id"));
+    resp_free(&r);
+    j = wait_run(run2, &r);
     assert_string_equal(jstr(j, "status"), "awaiting_approval");
     char a2[64];
     snprintf(a2, sizeof a2, "%s", jstr(j, "output.approvals.0.approval_id"));

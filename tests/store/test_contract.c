@@ -3150,6 +3150,199 @@ static void test_outbox_claim_tokens(void **state)
     sa_store_close(s);
 }
 
+/* ---- the web console (appended group) -------------------------------------------- */
+
+/* lead_draft_pending: a lead's pending approval first, else its newest run queued or
+ * running; decided approvals, finished runs and other leads' rows do not count. */
+static void test_lead_draft_pending(void **state)
+{
+    (void)state;
+    struct sa_store *s = open_store();
+    struct sa_err err = {0};
+    char lead[SA_UUID_LEN], other[SA_UUID_LEN], run[SA_UUID_LEN], aid[SA_UUID_LEN], got_id[37];
+    char thread[64], thread2[64];
+    sa_uuid_v7(lead);
+    sa_uuid_v7(other);
+    uniq(thread, sizeof thread, "draft-run", "");
+    uniq(thread2, sizeof thread2, "draft-approval", "");
+    json_t *out = NULL;
+    assert_int_equal(sa_store_lead_draft_pending(s, lead, &out, &err), SA_ENOTFOUND);
+    assert_null(out);
+    /* another lead's run and approval are not this lead's */
+    char orun[SA_UUID_LEN], oaid[SA_UUID_LEN];
+    sa_uuid_v7(orun);
+    sa_uuid_v7(oaid);
+    assert_int_equal(sa_store_run_create(s, orun, other, thread, "{}", &err), 0);
+    assert_int_equal(sa_store_approval_put(s, oaid, thread, "o1", other, "{}", got_id, &err), 0);
+    assert_int_equal(sa_store_lead_draft_pending(s, lead, &out, &err), SA_ENOTFOUND);
+
+    sa_uuid_v7(run);
+    assert_int_equal(sa_store_run_create(s, run, lead, thread, "{}", &err), 0);
+    assert_int_equal(sa_store_lead_draft_pending(s, lead, &out, &err), 0);
+    assert_string_equal(str(out, "kind"), "run");
+    assert_string_equal(str(out, "id"), run);
+    assert_string_equal(str(out, "thread_id"), thread);
+    assert_non_null(str(out, "created_at"));
+    json_decref(out);
+    assert_int_equal(sa_store_run_update(s, run, "running", NULL, NULL, &err), 0);
+    assert_int_equal(sa_store_lead_draft_pending(s, lead, &out, &err), 0);
+    assert_string_equal(str(out, "id"), run);
+    json_decref(out);
+
+    /* a pending approval comes first, whatever runs */
+    sa_uuid_v7(aid);
+    assert_int_equal(sa_store_approval_put(s, aid, thread2, "i1", lead, "{}", got_id, &err), 0);
+    assert_int_equal(sa_store_lead_draft_pending(s, lead, &out, &err), 0);
+    assert_string_equal(str(out, "kind"), "approval");
+    assert_string_equal(str(out, "id"), aid);
+    assert_string_equal(str(out, "thread_id"), thread2);
+    json_decref(out);
+    assert_int_equal(sa_store_approval_decide(s, aid, "ignored", "{}", "kim", NULL, &err), 0);
+    assert_int_equal(sa_store_lead_draft_pending(s, lead, &out, &err), 0);
+    assert_string_equal(str(out, "kind"), "run");
+    json_decref(out);
+    assert_int_equal(sa_store_run_update(s, run, "awaiting_approval", NULL, NULL, &err), 0);
+    assert_int_equal(sa_store_lead_draft_pending(s, lead, &out, &err), SA_ENOTFOUND);
+    assert_int_equal(sa_store_run_update(s, orun, "done", NULL, NULL, &err), 0);
+    sa_store_close(s);
+}
+
+/* The threads of ours in a conversation list page, in its order, appended to seen. */
+static void ours_in(const json_t *items, const char *const *mine, int n, const char **seen,
+                    int *count)
+{
+    size_t i;
+    json_t *it;
+    json_array_foreach(items, i, it)
+    {
+        for (int k = 0; k < n; k++)
+            if (strcmp(str(it, "thread_id"), mine[k]) == 0)
+                seen[(*count)++] = mine[k];
+    }
+}
+
+/* conversation_touch and conversation_list: last touched first; a touch updates the stage,
+ * intent, turns and time and keeps the names and lead it does not give; the linked lead's
+ * company wins; pages follow next_before without repeats; bad arguments are SA_EINVAL;
+ * erasing the lead takes its conversations off the list. */
+static void test_conversation_list(void **state)
+{
+    (void)state;
+    struct sa_store *s = open_store();
+    struct sa_err err = {0};
+    char t1[64], t2[64], t3[64], lead[SA_UUID_LEN], company[64], email[96];
+    uniq(t1, sizeof t1, "conv-a", "");
+    uniq(t2, sizeof t2, "conv-b", "");
+    uniq(t3, sizeof t3, "conv-c", "");
+    uniq(company, sizeof company, "Conversation Co", "");
+    uniq(email, sizeof email, "ana", "@conv.example");
+    save_lead(s, lead, company, email, NULL);
+    struct sa_conversation_row c = {.thread_id = t1,
+                                    .company_name = "Acme Analytics",
+                                    .contact_name = "Ana Ruiz",
+                                    .contact_email = "ana.ruiz@acme.example",
+                                    .stage = "introduction",
+                                    .last_intent = "greeting",
+                                    .turns = 1,
+                                    .at = "2026-03-02T09:00:00Z"};
+    assert_int_equal(sa_store_conversation_touch(s, &c, &err), 0);
+    c = (struct sa_conversation_row){.thread_id = t2,
+                                     .lead_id = lead,
+                                     .company_name = "Typed Name",
+                                     .stage = "qualification",
+                                     .last_intent = "pricing",
+                                     .turns = 1,
+                                     .at = "2026-03-02T09:05:00Z"};
+    assert_int_equal(sa_store_conversation_touch(s, &c, &err), 0);
+    c = (struct sa_conversation_row){.thread_id = t3,
+                                     .stage = "introduction",
+                                     .last_intent = "greeting",
+                                     .turns = 1,
+                                     .at = "2026-03-02T09:10:00Z"};
+    assert_int_equal(sa_store_conversation_touch(s, &c, &err), 0);
+    /* t1's second turn: only the turn's facts change */
+    c = (struct sa_conversation_row){.thread_id = t1,
+                                     .stage = "needs_analysis",
+                                     .last_intent = "demo_request",
+                                     .turns = 2,
+                                     .at = "2026-03-02T09:20:00Z"};
+    assert_int_equal(sa_store_conversation_touch(s, &c, &err), 0);
+    c.thread_id = NULL;
+    assert_int_equal(sa_store_conversation_touch(s, &c, &err), SA_EINVAL);
+
+    json_t *page = NULL;
+    assert_int_equal(sa_store_conversation_list(s, 500, 0, &page, &err), 0);
+    json_t *items = json_object_get(page, "items");
+    const char *mine[] = {t1, t2, t3}, *seen[8];
+    int n = 0;
+    ours_in(items, mine, 3, seen, &n);
+    assert_int_equal(n, 3);
+    assert_string_equal(seen[0], t1);
+    assert_string_equal(seen[1], t3);
+    assert_string_equal(seen[2], t2);
+    json_t *a = find_by(items, "thread_id", t1);
+    assert_string_equal(str(a, "company_name"), "Acme Analytics");
+    assert_string_equal(str(a, "contact_name"), "Ana Ruiz");
+    assert_string_equal(str(a, "stage"), "needs_analysis");
+    assert_string_equal(str(a, "last_intent"), "demo_request");
+    assert_int_equal(json_integer_value(json_object_get(a, "turns")), 2);
+    assert_string_equal(str(a, "created_at"), "2026-03-02T09:00:00Z");
+    assert_string_equal(str(a, "updated_at"), "2026-03-02T09:20:00Z");
+    assert_true(json_is_null(json_object_get(a, "lead_id")));
+    assert_null(json_object_get(a, "seq"));
+    assert_null(json_object_get(a, "contact_email")); /* stored for erasure, not listed */
+    json_t *b = find_by(items, "thread_id", t2);
+    assert_string_equal(str(b, "lead_id"), lead);
+    assert_string_equal(str(b, "company_name"), company); /* the lead's, not the typed one */
+    json_t *c3 = find_by(items, "thread_id", t3);
+    assert_true(json_is_null(json_object_get(c3, "company_name")));
+    assert_true(json_is_null(json_object_get(c3, "contact_name")));
+    json_decref(page);
+
+    /* pages of 2 from the newest: ours in the same order, none twice */
+    n = 0;
+    long long before = 0;
+    for (int k = 0; k < 1000 && n < 3; k++) {
+        assert_int_equal(sa_store_conversation_list(s, 2, before, &page, &err), 0);
+        assert_true(json_array_size(json_object_get(page, "items")) <= 2);
+        ours_in(json_object_get(page, "items"), mine, 3, seen, &n);
+        json_t *next = json_object_get(page, "next_before");
+        bool last = json_is_null(next);
+        before = json_integer_value(next);
+        json_decref(page);
+        if (last)
+            break;
+        assert_true(before > 0);
+    }
+    assert_int_equal(n, 3);
+    assert_string_equal(seen[0], t1);
+    assert_string_equal(seen[1], t3);
+    assert_string_equal(seen[2], t2);
+
+    assert_int_equal(sa_store_conversation_list(s, 0, 0, &page, &err), SA_EINVAL);
+    assert_int_equal(sa_store_conversation_list(s, 501, 0, &page, &err), SA_EINVAL);
+    assert_int_equal(sa_store_conversation_list(s, 10, -1, &page, &err), SA_EINVAL);
+
+    /* the lead's erasure takes its conversation off the list, and the one to its e-mail */
+    c = (struct sa_conversation_row){.thread_id = t3,
+                                     .contact_email = email,
+                                     .stage = "introduction",
+                                     .last_intent = "greeting",
+                                     .turns = 2,
+                                     .at = "2026-03-02T09:30:00Z"};
+    assert_int_equal(sa_store_conversation_touch(s, &c, &err), 0);
+    json_t *erased = NULL;
+    assert_int_equal(sa_store_lead_erase(s, lead, email, NULL, &erased, &err), 0);
+    json_decref(erased);
+    assert_int_equal(sa_store_conversation_list(s, 500, 0, &page, &err), 0);
+    n = 0;
+    ours_in(json_object_get(page, "items"), mine, 3, seen, &n);
+    assert_int_equal(n, 1);
+    assert_string_equal(seen[0], t1);
+    json_decref(page);
+    sa_store_close(s);
+}
+
 int main(int argc, char **argv)
 {
     const char *given = argc > 1 ? argv[1] : getenv("STORE_URL");
@@ -3210,6 +3403,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_outbox_claim_tokens),
         cmocka_unit_test(test_inbound_messages),
         cmocka_unit_test(test_outbox_crm_kinds), /* CRM sync (issue 15) */
+        /* the web console */
+        cmocka_unit_test(test_lead_draft_pending),
+        cmocka_unit_test(test_conversation_list),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -103,16 +103,19 @@ export async function startServer(bin, { drafts = 3, env: more = {} } = {}) {
   return srv;
 }
 
-// Runs the BDR step on the n best leads: each stops at a pending approval.
+// Runs the BDR step on the n best leads never drafted (a lead gets one draft at a time, and
+// none while a sequence to it is under way): each stops at a pending approval.
 export async function makeDrafts(srv, n) {
-  const leads = await call(srv, `/api/leads?limit=${n}&sort=-score`);
+  const before = await call(srv, '/api/approvals?status=pending&limit=500');
+  const waiting = new Set((await call(srv, '/api/approvals?limit=500')).json.items.map(a => a.lead_id));
+  const leads = await call(srv, `/api/leads?limit=${n + waiting.size}&sort=-score`);
   if (leads.status !== 200) throw new Error(`GET /api/leads: ${leads.status} ${leads.text}`);
-  for (const lead of leads.json.items) {
+  for (const lead of leads.json.items.filter(l => !waiting.has(l.id)).slice(0, n)) {
     const r = await call(srv, '/api/langgraph/invoke', { method: 'POST', body: { agent_type: 'bdr', lead_id: lead.id } });
     if (r.status !== 200) throw new Error(`bdr on ${lead.company_name}: ${r.status} ${r.text}`);
   }
-  const pending = await call(srv, '/api/approvals?status=pending');
-  if (pending.json.count < n) throw new Error(`expected ${n} pending approvals, got ${pending.json.count}`);
+  const pending = await call(srv, '/api/approvals?status=pending&limit=500');
+  if (pending.json.count < before.json.count + n) throw new Error(`expected ${n} more pending approvals, got ${pending.json.count - before.json.count}`);
 }
 
 // SIGTERM, then waits; fails (throws) when the server did not exit 0: a sanitizer's
@@ -212,4 +215,47 @@ export { readFileSync };
 export async function nullWords(page) {
   const text = await page.locator('body').innerText();
   return text.split('\n').filter(l => /\b(null|undefined|NaN)\b/.test(l));
+}
+
+// Records what the page's live regions (aria-live, role status or alert) say, from now on:
+// each region's text after every change, for heardTwice. Call again after a page load.
+export async function watchLive(page) {
+  await page.evaluate(() => {
+    const ids = new WeakMap();
+    let n = 0;
+    window.__live = [];
+    const SEL = '[aria-live], [role="status"], [role="alert"]';
+    const note = r => {
+      if (!ids.has(r)) ids.set(r, ++n);
+      const text = r.textContent.trim();
+      if (text) window.__live.push({ region: ids.get(r), text });
+    };
+    new MutationObserver(muts => {
+      for (const m of muts) {
+        const el = m.target.nodeType === 1 ? m.target : m.target.parentElement;
+        const r = el?.closest(SEL);
+        if (r) note(r);
+        for (const a of m.addedNodes) if (a.nodeType === 1) [a, ...a.querySelectorAll(SEL)].filter(x => x.matches(SEL)).forEach(note);
+      }
+    }).observe(document.body, { subtree: true, childList: true, characterData: true });
+  });
+}
+
+// The messages two different live regions said (one's words within the other's, final dots
+// and spaces aside) since watchLive: a screen reader hears each of them twice. [] when none.
+export async function heardTwice(page) {
+  // what was set in this frame is announced in the next (lib.js announce): let it land
+  await page.evaluate(() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(r, 0)))));
+  return page.evaluate(() => {
+    const norm = t => t.replace(/[.\s]+$/, '');
+    const seen = window.__live || [];
+    const twice = [];
+    for (let i = 0; i < seen.length; i++) {
+      for (let j = i + 1; j < seen.length; j++) {
+        const a = norm(seen[i].text), b = norm(seen[j].text);
+        if (seen[i].region !== seen[j].region && a && b && (a.includes(b) || b.includes(a))) twice.push(`${a} | ${b}`);
+      }
+    }
+    return [...new Set(twice)];
+  });
 }

@@ -1,13 +1,16 @@
 // The web console in a real browser (Debian's chromium through playwright-core) against a
 // real server with the sample leads and three drafts waiting: the console's headers (CSP),
-// sign-in with a wrong key and a right one, the inbox answered with the keyboard alone
-// (an edited subject that GET /api/outbox then shows), a lead found by search with its
-// score bars, a CSV export from a CRM imported with its report, the inbox on a phone, no
+// sign-in with a wrong key and a right one, the inbox refreshing itself (a new draft
+// appears while another is being edited, and the edit stays), the inbox answered with the
+// keyboard alone (an edited subject and a dropped follow-up that GET /api/outbox then
+// shows), every status message heard once, a lead found by search with its
+// score bars, a second draft for a lead refused with the server's words, a CSV export
+// from a CRM imported with its report, the inbox on a phone, no
 // request to another origin and no console error. Screenshots go to
 // build-test/artifacts/web/; with SA_UPDATE_DOCS=1 the inbox's is also docs/console.png.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { binaryFromArgs, startServer, stopServer, launch, watch, screenshot, signIn, steps, call, unlabelled, makeDrafts, nullWords, SOURCE_DIR } from './lib.mjs';
+import { binaryFromArgs, startServer, stopServer, launch, watch, screenshot, signIn, steps, call, unlabelled, makeDrafts, nullWords, watchLive, heardTwice, SOURCE_DIR } from './lib.mjs';
 
 const bin = binaryFromArgs();
 const srv = await startServer(bin, { drafts: 3 });
@@ -66,6 +69,28 @@ await steps([
       await page.screenshot({ path: join(SOURCE_DIR, 'docs', 'console.png') });
     }
   }],
+  ['a new draft appears without a reload; the edit in progress keeps its text and focus', async () => {
+    await page.locator('body').focus();
+    await page.keyboard.press('e');
+    await page.locator('#edit-subject-0:focus').waitFor();
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type('Half-written subject');
+    await makeDrafts(srv, 1); // a colleague's run reaches its approval meanwhile
+    // the page asks every 12 s while it is visible: no reload, no click
+    await page.locator('#pending-count').filter({ hasText: '(4 pending)' }).waitFor({ timeout: 40000 });
+    assert.equal(await page.locator('#queue li button').count(), 4);
+    assert.equal(await page.locator('#edit-subject-0').inputValue(), 'Half-written subject');
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'edit-subject-0', 'focus stayed in the edit');
+    await page.locator('#status').filter({ hasText: '1 new draft in the inbox' }).waitFor();
+    await page.keyboard.press('Escape');
+    await page.locator('#edit-subject-0').waitFor({ state: 'detached' });
+    // answered elsewhere: it leaves at the next refresh (here: the page shown again)
+    const extra = (await call(srv, '/api/approvals?status=pending&limit=10')).json.items[0];
+    assert.equal((await call(srv, `/api/approvals/${extra.id}`, { method: 'POST', body: { type: 'ignore' } })).status, 200);
+    await page.evaluate(() => document.dispatchEvent(new Event('visibilitychange')));
+    await page.locator('#pending-count').filter({ hasText: '(3 pending)' }).waitFor();
+    assert.equal(await page.locator(`#queue li[data-id="${extra.id}"]`).count(), 0);
+  }],
   ['j/k move, e edits, Enter sends: keyboard only; the outbox has the edited subject', async () => {
     const first = await page.locator('#approval-title').innerText();
     await page.locator('body').focus();
@@ -83,6 +108,11 @@ await steps([
     await page.keyboard.type(NEW_SUBJECT);
     await page.keyboard.press('Enter'); // sends nothing: only the Send button does
     assert.equal(await page.locator('#edit-subject-0:focus').count(), 1);
+    // the first follow-up is dropped from the sequence
+    await page.locator('#edit-drop-1').focus();
+    await page.keyboard.press('Space');
+    assert.ok(await page.locator('#edit-subject-1').isDisabled(), 'a dropped follow-up is not edited');
+    await page.locator('#edit-subject-0').focus();
     await page.keyboard.press('Tab'); // the body
     await page.keyboard.press('Tab');
     const send = page.getByRole('button', { name: 'Send edited' });
@@ -99,6 +129,13 @@ await steps([
     assert.ok(email, `no e-mail with the edited subject in ${JSON.stringify(out.json.items.map(i => i.payload.subject))}`);
     const followups = out.json.items.filter(i => i.kind === 'followup' && i.thread_id === email.thread_id);
     assert.ok(followups.length >= 1 && followups.every(f => f.payload.subject === `Re: ${NEW_SUBJECT}`));
+    // what goes out is the sequence less the dropped follow-up
+    const edited = (await call(srv, '/api/approvals?status=edited')).json.items[0];
+    const drafted = edited.request.action_request.args.messages;
+    assert.ok(drafted.length >= 3, `a first e-mail and follow-ups: ${drafted.length}`);
+    assert.deepEqual(followups.map(f => f.seq_day).sort((x, y) => x - y), drafted.slice(2).map(m => m.day),
+      `the follow-ups queued are those drafted but the first (day ${drafted[1].day})`);
+    assert.ok(edited.changes.some(c => c.field === 'messages[1]' && c.to === null), JSON.stringify(edited.changes));
   }],
   ['the single-key shortcuts can be turned off, and stay off in this tab', async () => {
     await page.getByLabel('Single-key shortcuts').uncheck();
@@ -160,6 +197,26 @@ await steps([
     assert.equal(await page.locator('#draft-outreach').count(), 0);
     await page.locator('#draft-waiting a').click();
     await page.locator('#pending-count').filter({ hasText: '(2 pending)' }).waitFor();
+    // a page opened before a colleague drafted: the server refuses the second draft and
+    // the page says why, in the server's words, with the way to the draft
+    // (a lead never drafted: one with a sequence under way gets no new draft at all)
+    const waiting = new Set((await call(srv, '/api/approvals?limit=500')).json.items.map(a => a.lead_id));
+    const other = (await call(srv, '/api/leads?limit=20&sort=-score')).json.items.find(l => !waiting.has(l.id));
+    await page.evaluate(id => { location.hash = `#/leads/${id}`; }, other.id);
+    const button = page.getByRole('button', { name: 'Draft outreach (to the inbox)' });
+    await button.waitFor();
+    const first = await call(srv, '/api/langgraph/invoke', { method: 'POST', body: { agent_type: 'bdr', lead_id: other.id } });
+    assert.equal(first.status, 200, first.text);
+    const aid = first.json.output.approvals[0].approval_id;
+    await button.click();
+    const note = page.locator('#draft-refused');
+    await note.filter({ hasText: `already has a draft waiting for approval (approval ${aid})` }).waitFor();
+    assert.equal(await note.getByRole('link', { name: 'Open the inbox' }).count(), 1);
+    assert.equal(await button.count(), 0, 'no button to press again');
+    assert.equal((await call(srv, '/api/approvals?status=pending&limit=50')).json.items.filter(a => a.lead_id === other.id).length, 1);
+    assert.deepEqual(w.errors, ['console: Failed to load resource: the server responded with a status of 409 (Conflict)']);
+    w.errors.length = 0;
+    assert.equal((await call(srv, `/api/approvals/${aid}`, { method: 'POST', body: { type: 'ignore' } })).status, 200);
   }],
   ['a CRM export with two bad rows: the column preview, then the report by row', async () => {
     await page.getByRole('link', { name: 'Import', exact: true }).click();
@@ -255,10 +312,11 @@ await steps([
     assert.deepEqual(w2.errors, []);
     await phone.close();
   }],
-  ['a draft a colleague answered first leaves the inbox, saying who answered it', async () => {
+  ['a draft a colleague answered first leaves the inbox, saying who answered it (once)', async () => {
     await makeDrafts(srv, 1);
     await page.getByRole('link', { name: 'Inbox', exact: true }).click();
     await page.locator('#pending-count').filter({ hasText: '(3 pending)' }).waitFor();
+    await watchLive(page);
     const shown = await page.locator('#approval-title').innerText();
     const shownBefore = await page.locator('#queue .q-company').filter({ hasText: shown }).count();
     // the colleague (the admin key) ignores the draft on screen, naming someone else
@@ -272,12 +330,31 @@ await steps([
     await page.keyboard.press('Enter');
     await page.locator('#pending-count').filter({ hasText: '(2 pending)' }).waitFor();
     assert.match(await page.locator('main p.error').innerText(), /^Already ignored by first admin key; your answer was not recorded/);
+    assert.deepEqual(await heardTwice(page), [], 'each message in one live region');
     assert.equal(await page.locator('#queue .q-company').filter({ hasText: shown }).count(), shownBefore - 1, 'the draft left the list');
     assert.equal((await call(srv, `/api/approvals/${first.id}`)).json.status, 'ignored');
-    await page.locator('table.decided tbody tr').filter({ hasText: 'first admin key' }).waitFor();
+    await page.locator('table.decided tbody tr').filter({ hasText: 'first admin key' }).first().waitFor();
     assert.equal(await page.locator('table.decided').getByText('ceo@pipewise.example').count(), 0);
     // the browser logs the 409 itself: the one expected error
     assert.deepEqual(w.errors, ['console: Failed to load resource: the server responded with a status of 409 (Conflict)']);
+    w.errors.length = 0;
+  }],
+  ['an answer the server could not record is said once, and the draft stays', async () => {
+    await watchLive(page);
+    const route = `${srv.url}/api/approvals/*`;
+    await page.route(route, r => (r.request().method() === 'POST'
+      ? r.fulfill({ status: 503, contentType: 'application/problem+json',
+        body: JSON.stringify({ type: 'about:blank', title: 'Service Unavailable', status: 503, code: 'service_unavailable', detail: [{ loc: [], msg: 'Recording the decision failed: the database is unavailable', type: 'store' }] }) })
+      : r.continue()));
+    await page.locator('body').focus();
+    await page.keyboard.press('a');
+    await page.locator('#confirm:focus').waitFor();
+    await page.keyboard.press('Enter');
+    await page.locator('main p.error').filter({ hasText: 'The answer was not recorded: Recording the decision failed' }).waitFor();
+    await page.unroute(route);
+    assert.deepEqual(await heardTwice(page), [], 'the alert alone says it');
+    assert.equal(await page.locator('#pending-count').innerText(), '(2 pending)');
+    assert.deepEqual(w.errors, ['console: Failed to load resource: the server responded with a status of 503 (Service Unavailable)']);
     w.errors.length = 0;
   }],
   ['accept and ignore ask to confirm: Esc cancels, Enter answers', async () => {
@@ -304,9 +381,10 @@ await steps([
     await rows.filter({ hasText: first }).filter({ hasText: 'Accepted' }).waitFor();
     await rows.filter({ hasText: 'Ignored' }).filter({ hasText: 'kim@pipewise.example' }).waitFor();
     const approvals = (await call(srv, '/api/approvals?limit=50')).json.items;
-    assert.deepEqual(approvals.map(a => a.status).sort(), ['accepted', 'edited', 'ignored', 'ignored', 'responded']);
+    // (with the two drafts the admin key ignored above: the refresh's and the lead page's)
+    assert.deepEqual(approvals.map(a => a.status).sort(), ['accepted', 'edited', 'ignored', 'ignored', 'ignored', 'ignored', 'responded']);
     // the server records the key's name; the console sends none
-    assert.deepEqual(approvals.map(a => a.reviewer).sort(), ['first admin key', 'kim@pipewise.example', 'kim@pipewise.example', 'kim@pipewise.example', 'kim@pipewise.example']);
+    assert.deepEqual(approvals.map(a => a.reviewer).sort(), ['first admin key', 'first admin key', 'first admin key', 'kim@pipewise.example', 'kim@pipewise.example', 'kim@pipewise.example', 'kim@pipewise.example']);
   }],
   ['a file dropped on the import page is read like a chosen one', async () => {
     await page.getByRole('link', { name: 'Import', exact: true }).click();

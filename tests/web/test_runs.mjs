@@ -7,7 +7,7 @@
 // distribution; the run's page works on a phone; a conversation started as a prospect
 // gets a person's reply and a second turn. No timing asserts: every wait is for a state. Screenshots go to build-test/artifacts/web/.
 import assert from 'node:assert/strict';
-import { binaryFromArgs, startServer, stopServer, launch, watch, screenshot, signIn, steps, call, unlabelled } from './lib.mjs';
+import { binaryFromArgs, startServer, stopServer, launch, watch, screenshot, signIn, steps, call, unlabelled, watchLive, heardTwice } from './lib.mjs';
 
 const bin = binaryFromArgs();
 // long enough that the page sees the run between steps on a loaded machine; the test
@@ -94,14 +94,27 @@ await steps([
     assert.equal(stored.json.status, 'awaiting_approval');
     await screenshot(page, bin, 'run-done');
   }],
-  ['a second run is cancelled from its page', async () => {
+  ['a second run for the lead waiting for its approval is refused, naming the approval', async () => {
+    const pending = (await call(srv, '/api/approvals?status=pending')).json.items.find(a => a.lead_id === lead.id);
+    assert.ok(pending, 'the first run waits for its approval');
+    const r = await call(srv, '/api/runs', { method: 'POST', body: { lead_id: lead.id } });
+    assert.equal(r.status, 409, r.text);
+    assert.equal(r.json.detail[0].type, 'draft_pending');
+    assert.deepEqual(r.json.detail[0].loc, ['body', 'lead_id']);
+    assert.equal(r.json.detail[0].ctx.approval_id, pending.id);
+    assert.equal((await call(srv, '/api/runs?limit=50')).json.total, 1, 'nothing was queued');
+  }],
+  ['a second run is cancelled from its page, and the end is heard once', async () => {
     const leads = await call(srv, '/api/leads?limit=2&sort=-score');
     const r = await call(srv, '/api/runs', { method: 'POST', body: { lead_id: leads.json.items[1].id } });
     assert.equal(r.status, 202);
     await page.goto(`${srv.url}/#/runs/${r.json.run_id}`);
     await page.locator('#run-status[data-status="running"]').waitFor();
+    await watchLive(page);
     await page.getByRole('button', { name: 'Cancel run' }).click();
     await page.locator('#run-status[data-status="cancelled"]').waitFor();
+    await page.locator('#run-now').filter({ hasText: 'The run is cancelled' }).waitFor();
+    assert.deepEqual(await heardTwice(page), [], 'each message in one live region');
     const stored = await call(srv, `/api/runs/${r.json.run_id}`);
     assert.equal(stored.json.status, 'cancelled');
     // the list says so too
@@ -140,6 +153,34 @@ await steps([
     assert.ok(box.width <= 390 && box.width > 200, `graph width ${box.width}`);
     assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1), 'no sideways scroll');
     await screenshot(page, bin, 'run-phone');
+  }],
+  ['Conversations lists the recent ones, last turn first, with lead, stage and intent', async () => {
+    await page.setViewportSize({ width: 1280, height: 900 });
+    const turn = async input => {
+      const t = await call(srv, '/api/langgraph/invoke', { method: 'POST', body: { agent_type: 'conversation', input } });
+      assert.equal(t.status, 200, t.text);
+      return t.json;
+    };
+    const known = lead.contact_info?.email;
+    assert.ok(known, 'the seeded lead has an e-mail');
+    const a = await turn({ message: 'Hi there, a quick question about your pricing for 30 seats', contact: { name: lead.contact_info.name, email: known } });
+    const b = await turn({ message: 'Hi there, Avery from Northwind Freight here', company_name: 'Northwind Freight', contact: { name: 'Avery Quinn' } });
+    await page.goto(`${srv.url}/#/conversations`);
+    const rows = page.locator('#conv-list tbody tr');
+    await rows.nth(1).waitFor();
+    assert.deepEqual(await rows.evaluateAll(rs => rs.slice(0, 2).map(r => r.dataset.thread)), [b.thread_id, a.thread_id]);
+    const first = await rows.nth(0).innerText();
+    assert.match(first, /Northwind Freight\s+Avery Quinn\s+\w+/);
+    assert.match(first, new RegExp(b.output.intent.replace(/_/g, ' ')));
+    const second = rows.nth(1);
+    assert.match(await second.innerText(), new RegExp(lead.company_name));
+    assert.equal(await second.getByRole('link', { name: '(lead)' }).getAttribute('href'), `#/leads/${encodeURIComponent(lead.id)}`);
+    assert.match(await second.innerText(), new RegExp(a.output.intent.replace(/_/g, ' ')));
+    assert.deepEqual(await unlabelled(page), []);
+    await screenshot(page, bin, 'conversations');
+    await second.getByRole('link', { name: lead.company_name }).click();
+    await page.waitForFunction(id => location.hash === `#/conversations/${encodeURIComponent(id)}`, a.thread_id);
+    await page.locator('#conv-turns li[data-role="agent"]').first().waitFor();
   }],
   ['Conversations: start one as a prospect, reply as a person, and the next turn follows', async () => {
     await page.setViewportSize({ width: 1280, height: 900 });

@@ -6,7 +6,6 @@
 // testing) and reply as a person (POST /api/conversations/{id}/reply: recorded on the
 // thread, not sent).
 import { put, fill } from '../lib.js';
-import { rememberConversation } from './conversations.js';
 
 function pct(x) {
   return typeof x === 'number' ? `${Math.round(x * 100)}%` : '—';
@@ -31,7 +30,6 @@ export async function render(root, ctx) {
         : `Could not read the conversation: ${e.message}`;
     return undefined;
   }
-  rememberConversation(id, session.stage ? `stage ${session.stage}` : '');
 
   const prospectMsg = h('textarea', { id: 'conv-prospect-msg', name: 'prospect_message', required: true, maxlength: '5000' });
   const prospectBtn = h('button', { type: 'submit' }, 'Send as the prospect');

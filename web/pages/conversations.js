@@ -1,35 +1,15 @@
-// Conversations: the server keeps no list of conversations (a session is found by its
-// thread id), so this page opens one by thread id, lists the ones opened in this tab, and
-// starts a new one as a prospect (for testing the conversation agent). A lead's page
-// links to its conversations.
-import { put } from '../lib.js';
+// Conversations: the recent ones, last turn first (GET /api/conversations: the lead or
+// company, contact, stage, last intent, turns and time; a page at a time), a form to open
+// one by thread id, and one to start a new one as a prospect (for testing the conversation
+// agent). A lead's page links to its conversations.
+import { put, fill } from '../lib.js';
 
-const RECENT_KEY = 'sales-agent.conversations';
-
-export function rememberConversation(threadId, note) {
-  let list = [];
-  try {
-    list = JSON.parse(sessionStorage.getItem(RECENT_KEY) || '[]');
-  } catch {
-    list = [];
-  }
-  list = [{ id: threadId, note: note || '' }, ...list.filter(c => c.id !== threadId)].slice(0, 20);
-  sessionStorage.setItem(RECENT_KEY, JSON.stringify(list));
-}
-
-function recent() {
-  try {
-    const list = JSON.parse(sessionStorage.getItem(RECENT_KEY) || '[]');
-    return Array.isArray(list) ? list.filter(c => c && typeof c.id === 'string') : [];
-  } catch {
-    return [];
-  }
-}
+const PAGE = 25;
 
 const THREAD_RE = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export async function render(root, ctx) {
-  const { api, h, nav, announce } = ctx;
+  const { api, h, nav, announce, fmt } = ctx;
   const openErr = h('p', { class: 'error', id: 'conv-open-error', role: 'alert' });
   const threadInput = h('input', { id: 'conv-thread', name: 'thread_id', type: 'text', required: true, maxlength: '128',
     autocomplete: 'off', spellcheck: 'false', 'aria-describedby': 'conv-thread-help conv-open-error' });
@@ -82,7 +62,6 @@ export async function render(root, ctx) {
     startBtn.disabled = true;
     try {
       const res = await api('/api/langgraph/invoke', { method: 'POST', body: { agent_type: 'conversation', input } });
-      rememberConversation(res.thread_id, input.contact?.name || text.slice(0, 60));
       announce('Conversation started');
       nav(`#/conversations/${encodeURIComponent(res.thread_id)}`);
     } catch (e) {
@@ -91,15 +70,49 @@ export async function render(root, ctx) {
     }
   });
 
-  const list = recent();
+  const listErr = h('p', { class: 'error', role: 'alert', id: 'conv-list-error' });
+  const tbody = h('tbody');
+  const more = h('button', { type: 'button', id: 'conv-more', hidden: true }, 'Older conversations');
+  const empty = h('p', { class: 'muted', id: 'conv-none', hidden: true }, 'No conversation yet: start one below, or wait for a prospect\'s reply.');
+  let cursor = null;
+  const row = c => h('tr', { dataset: { thread: c.thread_id } },
+    h('td', {}, h('a', { href: `#/conversations/${encodeURIComponent(c.thread_id)}` }, c.company_name || c.contact_name || 'Unnamed prospect'),
+      c.lead_id ? [' ', h('a', { href: `#/leads/${encodeURIComponent(c.lead_id)}`, class: 'muted' }, '(lead)')] : null),
+    h('td', {}, c.contact_name || '—'),
+    h('td', {}, c.stage ? c.stage.replace(/_/g, ' ') : '—'),
+    h('td', {}, c.last_intent ? c.last_intent.replace(/_/g, ' ') : '—'),
+    h('td', {}, String(c.turns ?? 0)),
+    h('td', {}, h('time', { datetime: c.updated_at }, fmt.date(c.updated_at))));
+  async function loadPage(first) {
+    const p = new URLSearchParams({ limit: String(PAGE) });
+    if (!first && cursor) p.set('cursor', cursor);
+    let page;
+    try {
+      page = await api(`/api/conversations?${p}`);
+    } catch (e) {
+      if (e.status !== 401) listErr.textContent = `Could not read the conversations: ${e.message}`;
+      return;
+    }
+    listErr.textContent = '';
+    if (first) fill(tbody);
+    put(tbody, page.items.map(row));
+    cursor = page.next_cursor;
+    more.hidden = !cursor;
+    empty.hidden = tbody.children.length > 0;
+    if (!first) announce(`${page.items.length} older conversations shown`);
+  }
+  more.addEventListener('click', () => loadPage(false));
+
   put(root,
     h('h1', {}, 'Conversations'),
-    h('p', { class: 'muted' }, 'The server keeps no list of conversations: open one by its thread id, from a lead\'s page, or start one.'),
-    h('div', { class: 'health-grid' }, openForm, startForm),
-    h('section', { class: 'card', 'aria-labelledby': 'conv-recent-h' },
-      h('h2', { id: 'conv-recent-h' }, 'Opened in this tab'),
-      list.length
-        ? h('ul', { id: 'conv-recent' }, list.map(c => h('li', {},
-          h('a', { href: `#/conversations/${encodeURIComponent(c.id)}` }, c.id), c.note ? h('span', { class: 'muted' }, ` ${c.note}`) : null)))
-        : h('p', { class: 'muted' }, 'None yet.')));
+    h('section', { class: 'card wide', 'aria-labelledby': 'conv-list-h' },
+      h('h2', { id: 'conv-list-h' }, 'Recent conversations'),
+      h('p', { class: 'muted' }, 'Last turn first.'),
+      listErr, empty,
+      h('div', { class: 'table-wrap' }, h('table', { id: 'conv-list', 'aria-labelledby': 'conv-list-h' },
+        h('thead', {}, h('tr', {}, ...['Lead or company', 'Contact', 'Stage', 'Last intent', 'Turns', 'Last turn'].map(t => h('th', { scope: 'col' }, t)))),
+        tbody)),
+      h('div', { class: 'actions' }, more)),
+    h('div', { class: 'health-grid' }, openForm, startForm));
+  await loadPage(true);
 }

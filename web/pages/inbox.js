@@ -3,6 +3,9 @@
 // viewer's, and the lead's score, tier and reasoning. Answered with an Agent Inbox
 // HumanResponse (POST /api/approvals/{id}): accept, edit, respond or ignore. Keyboard: j/k
 // move, a accept, e edit, r respond, i ignore (accept and ignore ask to confirm: Enter).
+// The list refreshes itself every REFRESH_MS while the page is visible (and at once when it
+// becomes visible again): new drafts are added and ones answered elsewhere leave, without
+// moving focus or touching the draft being read or edited.
 import { put, fill } from '../lib.js';
 
 const KEYS = [['j', 'next'], ['k', 'previous'], ['a', 'accept'], ['e', 'edit'], ['r', 'respond'], ['i', 'ignore']];
@@ -10,6 +13,7 @@ const SHORTCUTS_ITEM = 'sales-agent.shortcuts'; // "off" when the user turned th
 const DECISIONS = { accepted: 'Accepted', edited: 'Edited and sent', responded: 'Responded (nothing sent)', ignored: 'Ignored' };
 
 const PENDING_MAX = 500; // the API's largest page: beyond it, "500+ pending"
+const REFRESH_MS = 12000;
 
 export async function render(root, ctx) {
   const { api, h, fmt, announce, principal } = ctx;
@@ -67,7 +71,10 @@ export async function render(root, ctx) {
     }
   }
 
+  // Redraws the list; a button that had focus is replaced by the same draft's new one,
+  // focused, so a refresh never moves the keyboard.
   function drawList() {
+    const focused = list.contains(document.activeElement) ? document.activeElement.closest('li')?.dataset.id : null;
     fill(list);
     count.textContent = `(${more && items.length >= PENDING_MAX ? `${PENDING_MAX}+` : items.length} pending)`;
     if (!items.length) {
@@ -77,12 +84,13 @@ export async function render(root, ctx) {
     items.forEach((a, i) => {
       const lead = leads.get(a.lead_id);
       const q = lead?.qualification || {};
-      put(list, h('li', { class: i === cur ? 'current' : null },
+      put(list, h('li', { class: i === cur ? 'current' : null, dataset: { id: a.id } },
         h('button', { type: 'button', 'aria-current': i === cur ? 'true' : null, onclick: () => select(i, true, true) },
           h('span', { class: 'q-company' }, companyOf(a)),
           h('span', { class: 'q-sub' }, [lead?.contact_info?.name || argsOf(a).to || '',
             q.tier ? ` · tier ${q.tier}, ${q.score}` : ''].join('')))));
     });
+    if (focused) list.querySelector(`li[data-id="${CSS.escape(focused)}"] button`)?.focus({ preventScroll: true });
   }
 
   function meetingBlock(m) {
@@ -159,13 +167,21 @@ export async function render(root, ctx) {
       });
       const body = h('textarea', { id: bid, rows: '8', required: true });
       body.value = m.body || '';
-      return { m, subject, body, el: h('fieldset', { class: 'edit-msg' },
+      // a follow-up can be dropped from the sequence (the first e-mail cannot: ignore instead)
+      const drop = m.index === 0 ? null : h('input', { type: 'checkbox', id: `edit-drop-${m.index}`, class: 'drop' });
+      const el = h('fieldset', { class: 'edit-msg' },
         h('legend', {}, m.index === 0 ? 'First e-mail' : `Follow-up ${m.index} (day ${m.day ?? 0})`),
+        drop ? h('label', { for: drop.id, class: 'inline drop-label' }, drop, ' Drop this follow-up (it is not sent)') : null,
         h('label', { for: sid }, 'Subject'), subject,
-        h('label', { for: bid }, 'Body'), body) };
+        h('label', { for: bid }, 'Body'), body);
+      drop?.addEventListener('change', () => {
+        subject.disabled = body.disabled = drop.checked;
+        el.classList.toggle('dropped', drop.checked);
+      });
+      return { m, subject, body, drop, el };
     });
     const form = h('form', { class: 'edit', 'aria-label': 'Edit the messages' },
-      h('p', { class: 'help' }, 'Change the subject or body of any message, then press Send edited (',
+      h('p', { class: 'help' }, 'Change the subject or body of any message, or drop a follow-up, then press Send edited (',
         h('kbd', {}, 'Esc'), ' cancels).'),
       fields.map(f => f.el),
       h('div', { class: 'actions' },
@@ -176,6 +192,10 @@ export async function render(root, ctx) {
       const args = {};
       const changed = [];
       for (const f of fields) {
+        if (f.drop?.checked) {
+          changed.push({ index: f.m.index, drop: true });
+          continue;
+        }
         const s = f.subject.value.trim(), b = f.body.value;
         const ds = s !== (f.m.subject || ''), db = b !== (f.m.body || '');
         if (!ds && !db) continue;
@@ -231,6 +251,7 @@ export async function render(root, ctx) {
     return form;
   }
 
+  const posText = a => `To ${argsOf(a).to || '—'} · drafted ${fmt.date(a.created_at)} · ${cur + 1} of ${items.length}`;
   function drawDetail() {
     fill(detail);
     const a = items[cur];
@@ -241,7 +262,7 @@ export async function render(root, ctx) {
     const args = argsOf(a);
     put(detail,
       h('h2', { id: 'approval-title' }, companyOf(a)),
-      h('p', { class: 'muted' }, `To ${args.to || '—'} · drafted ${fmt.date(a.created_at)} · ${cur + 1} of ${items.length}`),
+      h('p', { class: 'muted', id: 'approval-pos' }, posText(a)),
       leadBlock(a),
       meetingBlock(args.meeting));
     if (mode === 'edit') put(detail, editView(a));
@@ -291,8 +312,8 @@ export async function render(root, ctx) {
       busy = false;
       if (e.status === 401) return;
       if (e.status !== 409) {
+        // the alert is read out itself: announcing the same words too said them twice
         error.textContent = `The answer was not recorded: ${e.message}`;
-        announce(error.textContent);
         return;
       }
       // a colleague answered it first: it is no longer this inbox's to answer
@@ -305,6 +326,7 @@ export async function render(root, ctx) {
       const verb = { accepted: 'accepted', edited: 'edited and sent', responded: 'answered with a note', ignored: 'ignored' }[now?.status] || 'answered';
       what = `Already ${verb} by ${now?.reviewer || 'someone else'}; your answer was not recorded`;
       error.textContent = `${what} (${companyOf(a)}).`;
+      what = null; // said by the alert: the status below only counts what is left
     }
     busy = false;
     const i = items.indexOf(a);
@@ -314,7 +336,7 @@ export async function render(root, ctx) {
     if (items[cur]) await loadLead(items[cur].lead_id);
     drawList();
     drawDetail();
-    announce(`${what} (${companyOf(a)}). ${items.length} pending.`);
+    announce(what ? `${what} (${companyOf(a)}). ${items.length} pending.` : `${items.length} pending.`);
     (list.querySelectorAll('button')[cur] || detail).focus?.();
     loadDecided();
   }
@@ -365,6 +387,51 @@ export async function render(root, ctx) {
     act();
   }
 
+  // New drafts join the list and drafts answered elsewhere leave it; the one on screen
+  // stays (an edit in progress is never lost: answering it later says who answered first),
+  // and so do the selection and focus.
+  let refreshing = false;
+  async function refresh() {
+    if (refreshing || busy || document.hidden) return;
+    refreshing = true;
+    try {
+      const res = await api(`/api/approvals?status=pending&limit=${PENDING_MAX}`);
+      const fresh = res.items || [];
+      const known = new Set(items.map(a => a.id));
+      const still = new Set(fresh.map(a => a.id));
+      const shown = items[cur];
+      const added = fresh.filter(a => !known.has(a.id));
+      const gone = items.filter(a => !still.has(a.id) && a !== shown);
+      if (!added.length && !gone.length) return;
+      await Promise.all(added.slice(0, 50).map(a => loadLead(a.lead_id)));
+      if (busy) return; // an answer went out meanwhile: the next round sees it
+      // the server's order (newest first), keeping the shown draft where the server put it
+      // or, answered elsewhere, where it was
+      const mine = new Map(items.map(a => [a.id, a])); // the drafts on screen stay the same objects
+      const next = fresh.map(a => mine.get(a.id) || a);
+      if (shown && !still.has(shown.id)) next.splice(Math.min(cur, next.length), 0, shown);
+      items = next;
+      more = fresh.length >= PENDING_MAX;
+      cur = shown ? items.indexOf(shown) : 0;
+      drawList();
+      if (!shown) drawDetail();
+      else {
+        const pos = document.getElementById('approval-pos');
+        if (pos) pos.textContent = posText(shown);
+      }
+      if (added.length) announce(`${added.length} new draft${added.length === 1 ? '' : 's'} in the inbox; ${fresh.length} pending.`);
+      if (gone.length) loadDecided(); // answered elsewhere: listed with who answered
+    } catch (e) {
+      if (e.status === 401) return; // back at the sign-in already
+      // a missed refresh is retried at the next one
+    } finally {
+      refreshing = false;
+    }
+  }
+  const onVisible = () => {
+    if (!document.hidden) refresh();
+  };
+
   // the keys work from the first draw on (a fast user, a test); until the list is in,
   // there is nothing for them to act on
   document.addEventListener('keydown', onKey);
@@ -381,5 +448,11 @@ export async function render(root, ctx) {
     throw e;
   }
   loadDecided();
-  return () => document.removeEventListener('keydown', onKey);
+  const timer = setInterval(refresh, REFRESH_MS);
+  document.addEventListener('visibilitychange', onVisible);
+  return () => {
+    clearInterval(timer);
+    document.removeEventListener('visibilitychange', onVisible);
+    document.removeEventListener('keydown', onKey);
+  };
 }

@@ -1,6 +1,6 @@
 // One lead (#/leads/{id}): its data, the score's factors as bars, what enrichment found,
 // its timeline (GET /api/leads/{id}/timeline) and links to its conversations.
-import { put } from '../lib.js';
+import { put, fill } from '../lib.js';
 
 function latest(executions, pick) {
   for (const e of executions || []) {
@@ -50,8 +50,21 @@ export async function render(root, ctx) {
       ctx.announce('Drafted: the approval waits in the inbox.');
       ctx.nav('#/inbox');
     } catch (e) {
+      if (e.status === 401) return;
+      // the server's one-draft rule: this lead has a draft waiting, or a run making one
+      const d = e.status === 409 && Array.isArray(e.problem?.detail) ? e.problem.detail.find(x => x.type === 'draft_pending') : null;
+      if (d) {
+        draft.remove();
+        const where = d.ctx?.run_id
+          ? h('a', { href: `#/runs/${encodeURIComponent(d.ctx.run_id)}` }, 'Follow the run')
+          : h('a', { href: '#/inbox' }, 'Open the inbox');
+        fill(draftNote, ' ', d.msg, ' ', where, '.');
+        draftNote.id = 'draft-refused';
+        where.focus(); // the button it replaces had focus
+        return;
+      }
       draft.disabled = false;
-      draftNote.textContent = e.status === 401 ? '' : ` ${e.message}`;
+      draftNote.textContent = ` ${e.message}`;
     }
   });
   put(root,

@@ -12,7 +12,7 @@ const ACTIVE = new Set(['queued', 'running']);
 const MAX_EVENTS = 200;
 
 export async function render(root, ctx) {
-  const { api, stream, h, fmt, announce, params } = ctx;
+  const { api, stream, h, fmt, params } = ctx;
   const id = params.id;
   const abort = new AbortController();
   let run;
@@ -210,8 +210,8 @@ export async function render(root, ctx) {
     actionMsg.textContent = '';
     try {
       await api(`/api/runs/${encodeURIComponent(id)}/cancel`, { method: 'POST' });
+      // actionMsg is a status region itself: announcing too said it twice
       actionMsg.textContent = 'Cancelling: the run stops before its next step.';
-      announce('Cancelling the run');
     } catch (e) {
       actionMsg.textContent = e.status === 409 ? 'The run has finished: there is nothing to cancel.' : `Could not cancel: ${e.message}`;
       cancelBtn.disabled = !ACTIVE.has(run.status);
@@ -236,7 +236,7 @@ export async function render(root, ctx) {
       settle();
       paint();
     }
-    announce(`The run is ${statusLabel(run.status)}`);
+    // the end is read out by #run-now (a live region): no announce() of it too
   })();
   return () => abort.abort();
 }

@@ -7,6 +7,7 @@
 
 #include "agents/agent.h"
 #include "app/app.h"
+#include "app/drafts.h"
 #include "app/invoke.h"
 #include "app/leads.h"
 #include "base/buf.h"
@@ -201,9 +202,14 @@ static json_t *invoke_response(const struct sa_invoke_req *req, const struct sa_
     return resp;
 }
 
-static void reply_invoke_failure(struct sa_req *r, int rc, const struct sa_err *err)
+static void reply_invoke_failure(struct sa_req *r, const struct sa_invoke_req *req, int rc,
+                                 const struct sa_err *err)
 {
-    if (rc == SA_ECONFLICT) /* the thread is busy, or another agent's */
+    if (rc == SA_ECONFLICT && req->one_draft && req->one_draft->kind[0]) /* app/drafts.h */
+        sa_reply_problem(
+            r, 409, "conflict",
+            sa_draft_conflict_detail(req->one_draft, req->lead_id, "body.lead_id", err->msg));
+    else if (rc == SA_ECONFLICT) /* the thread is busy, or another agent's */
         sa_reply_error(r, 409, "conflict", "body.thread_id", "thread_conflict", "%s", err->msg);
     else if (rc == SA_ESTORE)
         sa_reply_unavailable(r, rc, err, "Saving the lead and its execution (nothing was written)");
@@ -240,6 +246,7 @@ struct live {
     int rc; /* when finished with no event: what the request answers */
     struct sa_err err;
     json_t *response;
+    struct sa_draft_blocker blocker; /* req.one_draft's */
 };
 
 static void live_unref(struct live *l)
@@ -426,6 +433,8 @@ static void live_invoke(struct sa_req *r, struct live *l)
     l->req.lead_id = l->env.lead_id;
     l->req.thread_id = l->env.thread_id;
     l->req.lead = l->lead.raw ? &l->lead : NULL;
+    if (l->req.one_draft)
+        l->req.one_draft = &l->blocker;
     l->req.on_event = live_event;
     l->req.on_ids = live_ids;
     l->req.event_arg = l;
@@ -462,7 +471,7 @@ static void live_invoke(struct sa_req *r, struct live *l)
     /* over before any event: answered as an unstreamed invoke's failure, or its result
      * as the one-shot stream the graph would have sent */
     if (l->rc) {
-        reply_invoke_failure(r, l->rc, &l->err);
+        reply_invoke_failure(r, &l->req, l->rc, &l->err);
     } else {
         json_t *resp = l->response;
         struct sa_buf b;
@@ -532,11 +541,14 @@ static void invoke(struct sa_req *r, bool force_stream)
     }
     if (!sa_guard_agent(r, sa_agent_type_name((enum sa_agent_type)env.type)))
         goto out; /* 429: this principal's runs of this agent this hour are used up */
+    /* a stored lead named by lead_id gets one outreach draft at a time (app/drafts.h) */
+    struct sa_draft_blocker blocker = {0};
     struct sa_invoke_req req = {.type = (enum sa_agent_type)env.type,
                                 .lead = lead.raw ? &lead : NULL,
                                 .input = lead.raw ? NULL : input,
                                 .lead_id = env.lead_id,
-                                .thread_id = env.thread_id};
+                                .thread_id = env.thread_id,
+                                .one_draft = env.lead_id ? &blocker : NULL};
     if (env.stream && sa_app_invoke_runs_graph(r->app, env.type)) {
         struct live *l = calloc(1, sizeof *l);
         if (!l) {
@@ -561,7 +573,7 @@ static void invoke(struct sa_req *r, bool force_stream)
     struct sa_err err = {0};
     int rc = sa_app_invoke(r->app, &req, &res, &err);
     if (rc) {
-        reply_invoke_failure(r, rc, &err);
+        reply_invoke_failure(r, &req, rc, &err);
         goto out;
     }
     json_t *resp = invoke_response(&req, &res, r->start_ns);

@@ -1,5 +1,7 @@
-/* Conversations: GET /api/conversations/{thread_id}, a conversation's session (its stage,
- * turns, language, last intent, consent and linked lead), from the conversations service. */
+/* Conversations: GET /api/conversations, the list (last turn first, a page at a time), and
+ * GET /api/conversations/{thread_id}, a conversation's session (its stage, turns, language,
+ * last intent, consent and linked lead), from the conversations service. */
+#include <limits.h>
 #include <string.h>
 
 #include "app/app.h"
@@ -7,6 +9,27 @@
 #include "base/detail.h"
 #include "http/http.h"
 #include "http/params.h"
+
+/* GET /api/conversations?limit=&cursor= (the web console's Conversations page). */
+void sa_route_conversations_list(struct sa_req *r)
+{
+    json_t *detail = json_array();
+    long limit, cursor;
+    sa_query_long(r, "limit", 1, 500, 50, &limit, detail);
+    sa_query_long(r, "cursor", 1, LONG_MAX, 0, &cursor, detail);
+    if (json_array_size(detail)) {
+        sa_reply_problem(r, 422, "validation_error", detail);
+        return;
+    }
+    json_decref(detail);
+    json_t *page = NULL;
+    struct sa_err err = {0};
+    int rc = sa_app_conversations_list(r->app->store, (int)limit, cursor, &page, &err);
+    if (rc)
+        sa_reply_unavailable(r, rc, &err, "Reading the conversations");
+    else
+        sa_reply_json(r, 200, page);
+}
 
 void sa_route_conversation_get(struct sa_req *r)
 {

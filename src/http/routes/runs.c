@@ -1,4 +1,5 @@
-/* Background pipeline runs: POST /api/runs, GET /api/runs/{id}, GET /api/runs/{id}/stream
+/* Background pipeline runs: POST /api/runs (409 while the lead named by lead_id has a draft
+ * under way: app/drafts.h), GET /api/runs/{id}, GET /api/runs/{id}/stream
  * (SSE, joinable at any point: the events so far, then live) and
  * POST /api/runs/{id}/cancel. */
 #include <stdio.h>
@@ -6,6 +7,7 @@
 #include <string.h>
 
 #include "app/app.h"
+#include "app/drafts.h"
 #include "app/invoke.h"
 #include "app/leads.h"
 #include "app/runs.h"
@@ -68,9 +70,15 @@ void sa_route_runs_create(struct sa_req *r)
     }
     char run_id[40], lead_out[40], thread_out[129];
     struct sa_err err = {0};
+    struct sa_draft_blocker blocker = {0};
     int rc = sa_runs_submit(r->app->runs, &lead, lead_id[0] ? lead_id : NULL, thread_id, run_id,
-                            lead_out, thread_out, &err);
+                            lead_out, thread_out, &blocker, &err);
     sa_lead_clear(&lead);
+    if (rc == SA_ECONFLICT && blocker.kind[0]) { /* the one-draft rule: nothing was queued */
+        sa_reply_problem(r, 409, "conflict",
+                         sa_draft_conflict_detail(&blocker, lead_id, "body.lead_id", err.msg));
+        goto out;
+    }
     if (rc) {
         sa_reply_unavailable(r, rc, &err, "Queueing the run (nothing was queued)");
         goto out;

@@ -913,6 +913,10 @@ static const struct sa_store_ops store_ops = {
     .outbox_by_message_id = sa_pg_outbox_by_message_id,
     .inbound_claim = sa_pg_inbound_claim,
     .inbound_finish = sa_pg_inbound_finish,
+    /* console.c */
+    .lead_draft_pending = sa_pg_lead_draft_pending,
+    .conversation_touch = sa_pg_conversation_touch,
+    .conversation_list = sa_pg_conversation_list,
     /* timeline.c */
     .lead_timeline = sa_pg_lead_timeline,
     /* contacts.c */

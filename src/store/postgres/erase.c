@@ -66,6 +66,11 @@ static const struct pg_sql REDACT_INBOUND = {
     "matched_by = NULL, result = '{\"erased\":true}'::jsonb WHERE lead_id = $1 OR " IN_THREADS
     " OR ($3::citext IS NOT NULL AND email = $3::citext)"};
 
+/* The person's conversations leave the conversation list (not counted in the result). */
+static const struct pg_sql DEL_CONVERSATIONS = {
+    "erase conversations", "DELETE FROM conversations WHERE lead_id = $1 OR " IN_THREADS
+                           " OR ($3::citext IS NOT NULL AND contact_email = $3::citext)"};
+
 static const struct pg_sql RETIRE_ID = {
     "erase lead",
     "INSERT INTO erased_leads (id, erased_at) VALUES ($1, $2) ON CONFLICT DO NOTHING"};
@@ -108,6 +113,8 @@ static int write_erase(struct pg_conn *c, void *arg, const char *now, struct sa_
     int rc = pg_exec_locked(c, &DEL_MEETINGS, a, 3, NULL, err);
     if (!rc)
         rc = pg_exec_locked(c, &REDACT_INBOUND, a, 3, NULL, err);
+    if (!rc)
+        rc = pg_exec_locked(c, &DEL_CONVERSATIONS, a, 3, NULL, err);
     if (rc)
         return rc;
     /* the id is retired: a write racing this erasure cannot bring the person back */

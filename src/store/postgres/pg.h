@@ -300,4 +300,12 @@ int sa_pg_meeting_get(struct sa_store *s, const char *id, long long now, json_t 
 int sa_pg_meeting_list(struct sa_store *s, const struct sa_meeting_query *q, json_t **out,
                        struct sa_err *err);
 
+/* console.c */
+int sa_pg_lead_draft_pending(struct sa_store *s, const char *lead_id, json_t **out,
+                             struct sa_err *err);
+int sa_pg_conversation_touch(struct sa_store *s, const struct sa_conversation_row *c,
+                             struct sa_err *err);
+int sa_pg_conversation_list(struct sa_store *s, int limit, long long before, json_t **out,
+                            struct sa_err *err);
+
 #endif

@@ -915,6 +915,10 @@ static const struct sa_store_ops store_ops = {
     .prune = sa_sqlite_prune,
     .threads_finished = sa_sqlite_threads_finished,
     .write_probe = sqlite_write_probe,
+    /* console.c */
+    .lead_draft_pending = sa_sqlite_lead_draft_pending,
+    .conversation_touch = sa_sqlite_conversation_touch,
+    .conversation_list = sa_sqlite_conversation_list,
 };
 
 /* The registry's entry (store/backend.h): this store, and the saver of saver.c. */

@@ -295,4 +295,12 @@ int sa_sqlite_threads_finished(struct sa_store *s, double since, double before, 
  * it from finishing (not an error: the next call tries again), or for ":memory:". */
 int db_wal_truncate(struct sa_store *s, bool *done, struct sa_err *err) SA_WUR;
 
+/* console.c */
+int sa_sqlite_lead_draft_pending(struct sa_store *s, const char *lead_id, json_t **out,
+                                 struct sa_err *err);
+int sa_sqlite_conversation_touch(struct sa_store *s, const struct sa_conversation_row *c,
+                                 struct sa_err *err);
+int sa_sqlite_conversation_list(struct sa_store *s, int limit, long long before, json_t **out,
+                                struct sa_err *err);
+
 #endif

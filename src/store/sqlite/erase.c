@@ -61,6 +61,11 @@ static const struct db_sql REDACT_INBOUND = {
     "matched_by = NULL, result = '{\"erased\":true}' WHERE lead_id = ?1 OR " IN_THREADS
     " OR (?3 IS NOT NULL AND email = ?3)"};
 
+/* The person's conversations leave the conversation list (not counted in the result). */
+static const struct db_sql DEL_CONVERSATIONS = {
+    "erase conversations", "DELETE FROM conversations WHERE lead_id = ?1 OR " IN_THREADS
+                           " OR (?3 IS NOT NULL AND contact_email = ?3)"};
+
 static const struct db_sql RETIRE_ID = {
     "erase lead", "INSERT INTO erased_leads (id, erased_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING"};
 
@@ -101,6 +106,8 @@ static int write_erase(struct db_conn *c, void *arg, const char *now, struct sa_
     int rc = db_exec_locked(c, &DEL_MEETINGS, a, 3, NULL, err);
     if (!rc)
         rc = db_exec_locked(c, &REDACT_INBOUND, a, 3, NULL, err);
+    if (!rc)
+        rc = db_exec_locked(c, &DEL_CONVERSATIONS, a, 3, NULL, err);
     if (rc)
         return rc;
     /* the id is retired: a write racing this erasure cannot bring the person back */
