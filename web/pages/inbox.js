@@ -323,8 +323,13 @@ export async function render(root, ctx) {
       } catch {
         now = null;
       }
-      const verb = { accepted: 'accepted', edited: 'edited and sent', responded: 'answered with a note', ignored: 'ignored' }[now?.status] || 'answered';
-      what = `Already ${verb} by ${now?.reviewer || 'someone else'}; your answer was not recorded`;
+      if (now?.status === 'superseded') {
+        // the lead's thread was started over by a newer run: its own draft is the one to answer
+        what = 'This draft was replaced by a newer run for the lead; nothing was sent and your answer was not recorded';
+      } else {
+        const verb = { accepted: 'accepted', edited: 'edited and sent', responded: 'answered with a note', ignored: 'ignored' }[now?.status] || 'answered';
+        what = `Already ${verb} by ${now?.reviewer || 'someone else'}; your answer was not recorded`;
+      }
       error.textContent = `${what} (${companyOf(a)}).`;
       what = null; // said by the alert: the status below only counts what is left
     }
