@@ -4,7 +4,8 @@
 // appears while another is being edited, and the edit stays), the inbox answered with the
 // keyboard alone (an edited subject and a dropped follow-up that GET /api/outbox then
 // shows), every status message heard once, a lead found by search with its
-// score bars, a second draft for a lead refused with the server's words, a CSV export
+// score bars, a second draft for a lead refused with the server's words, a draft that a
+// newer run replaced (new input on its thread) said so, nothing sent, a CSV export
 // from a CRM imported with its report, the inbox on a phone, no
 // request to another origin and no console error. Screenshots go to
 // build-test/artifacts/web/; with SA_UPDATE_DOCS=1 the inbox's is also docs/console.png.
@@ -339,6 +340,52 @@ await steps([
     assert.deepEqual(w.errors, ['console: Failed to load resource: the server responded with a status of 409 (Conflict)']);
     w.errors.length = 0;
   }],
+  ['a draft a newer run replaced says so and sends nothing; the newer draft comes in its place', async () => {
+    await page.locator('#pending-count').filter({ hasText: '(2 pending)' }).waitFor();
+    await watchLive(page);
+    const shownId = await page.locator('#queue li.current').getAttribute('data-id');
+    const shown = (await call(srv, `/api/approvals/${shownId}`)).json;
+    assert.equal(shown.status, 'pending');
+    const company = await page.locator('#approval-title').innerText();
+    const lead = (await call(srv, `/api/leads/${shown.lead_id}`)).json;
+    assert.equal(lead.company_name, company);
+    // an Agent Server client gives the draft's thread the lead again: a new run from START
+    const r = await call(srv, `/threads/${shown.thread_id}/runs/wait`, { method: 'POST', body: { assistant_id: 'pipeline', input: lead.data } });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.__error__, undefined, r.text);
+    assert.equal(r.json.__interrupt__?.length, 1, 'the new run drafts again and waits for its approval');
+    const runId = r.headers.get('content-location').split('/').pop();
+    const newer = (await call(srv, '/api/approvals?status=pending&limit=50')).json.items.find(a => a.thread_id === shown.thread_id);
+    assert.ok(newer && newer.id !== shown.id, 'the thread waits on a new approval');
+    // the reviewer, still on the old draft, accepts it
+    await page.locator('body').focus();
+    await page.keyboard.press('a');
+    await page.locator('#confirm:focus').waitFor();
+    await page.keyboard.press('Enter');
+    await page.locator('main p.error').filter({ hasText: 'replaced by a newer run' }).waitFor();
+    assert.equal(await page.locator('main p.error').innerText(),
+      `This draft was replaced by a newer run for the lead; nothing was sent and your answer was not recorded (${company}).`);
+    assert.deepEqual(await heardTwice(page), [], 'each message in one live region');
+    await page.locator(`#queue li[data-id="${shown.id}"]`).waitFor({ state: 'detached' });
+    const stored = (await call(srv, `/api/approvals/${shown.id}`)).json;
+    assert.equal(stored.status, 'superseded');
+    assert.equal(stored.superseded_by, runId);
+    assert.equal(stored.reviewer, null, 'the answer was not recorded');
+    // nothing queued for the lead: not the old draft, not the newer one (still waiting)
+    const out = await call(srv, '/api/outbox?limit=100');
+    assert.equal(out.status, 200);
+    assert.deepEqual(out.json.items.filter(i => i.lead_id === lead.id || i.payload?.to === lead.contact_info.email), []);
+    const timeline = (await call(srv, `/api/leads/${lead.id}/timeline`)).json.items;
+    assert.deepEqual(timeline.filter(i => i.kind === 'outbox'), []);
+    // the newer draft joins at the inbox's refresh (every 12 s while the page is visible)
+    await page.locator(`#queue li[data-id="${newer.id}"]`).waitFor({ timeout: 40000 });
+    assert.equal(await page.locator(`#queue li[data-id="${newer.id}"] .q-company`).innerText(), company);
+    await page.locator('#pending-count').filter({ hasText: '(2 pending)' }).waitFor();
+    assert.deepEqual(await heardTwice(page), [], 'the refresh\'s message in one live region too');
+    // the browser logs the 409 itself: the one expected error
+    assert.deepEqual(w.errors, ['console: Failed to load resource: the server responded with a status of 409 (Conflict)']);
+    w.errors.length = 0;
+  }],
   ['an answer the server could not record is said once, and the draft stays', async () => {
     await watchLive(page);
     const route = `${srv.url}/api/approvals/*`;
@@ -381,10 +428,11 @@ await steps([
     await rows.filter({ hasText: first }).filter({ hasText: 'Accepted' }).waitFor();
     await rows.filter({ hasText: 'Ignored' }).filter({ hasText: 'kim@pipewise.example' }).waitFor();
     const approvals = (await call(srv, '/api/approvals?limit=50')).json.items;
-    // (with the two drafts the admin key ignored above: the refresh's and the lead page's)
-    assert.deepEqual(approvals.map(a => a.status).sort(), ['accepted', 'edited', 'ignored', 'ignored', 'ignored', 'ignored', 'responded']);
+    // (with the two drafts the admin key ignored above: the refresh's and the lead page's,
+    // and the one a newer run superseded, which nobody answered)
+    assert.deepEqual(approvals.map(a => a.status).sort(), ['accepted', 'edited', 'ignored', 'ignored', 'ignored', 'ignored', 'responded', 'superseded']);
     // the server records the key's name; the console sends none
-    assert.deepEqual(approvals.map(a => a.reviewer).sort(), ['first admin key', 'first admin key', 'first admin key', 'kim@pipewise.example', 'kim@pipewise.example', 'kim@pipewise.example', 'kim@pipewise.example']);
+    assert.deepEqual(approvals.filter(a => a.status !== 'superseded').map(a => a.reviewer).sort(), ['first admin key', 'first admin key', 'first admin key', 'kim@pipewise.example', 'kim@pipewise.example', 'kim@pipewise.example', 'kim@pipewise.example']);
   }],
   ['a file dropped on the import page is read like a chosen one', async () => {
     await page.getByRole('link', { name: 'Import', exact: true }).click();
