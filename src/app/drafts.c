@@ -51,7 +51,8 @@ static int refuse(const char *lead_id, const char *kind, const char *id, const c
 }
 
 int sa_app_draft_claim(struct sa_app *app, const char *lead_id, const char *kind, const char *id,
-                       struct sa_draft_claim *c, struct sa_draft_blocker *b, struct sa_err *err)
+                       const char *thread_id, struct sa_draft_claim *c,
+                       struct sa_draft_blocker *b, struct sa_err *err)
 {
     memset(c, 0, sizeof *c);
     memset(b, 0, sizeof *b);
@@ -71,6 +72,10 @@ int sa_app_draft_claim(struct sa_app *app, const char *lead_id, const char *kind
     if (!rc) {
         rc = sa_store_lead_draft_pending(app->store, lead_id, &found, err);
         const char *what = json_string_value(json_object_get(found, "kind"));
+        const char *on = json_string_value(json_object_get(found, "thread_id"));
+        if (rc == 0 && what && strcmp(what, "approval") == 0 && thread_id && on &&
+            strcmp(on, thread_id) == 0)
+            rc = SA_ENOTFOUND; /* the draft this start replaces on its own thread */
         if (rc == 0)
             rc = refuse(lead_id, what ? what : "run",
                         json_string_value(json_object_get(found, "id")),

@@ -31,14 +31,16 @@ struct sa_draft_claim {
 };
 
 /* Claims lead_id for a start named by kind ("run" or "invoke") and id (the run's id, or
- * the invoke's thread), until sa_app_draft_release. The check of the store and the claim
+ * the invoke's thread), until sa_app_draft_release. thread_id is the thread the start
+ * gives its input to: a draft pending on that very thread does not refuse it, since the
+ * start replaces it (its approval is superseded, app/approvals.h), leaving one draft. The check of the store and the claim
  * are one step among this process's claimers; across instances two starts in the same
  * instant may both pass (the store has no lock for it). Returns 0 with c held;
  * SA_ECONFLICT with *b filled and err's message (for clients) naming what is under way;
  * or the store's error. */
 int sa_app_draft_claim(struct sa_app *app, const char *lead_id, const char *kind, const char *id,
-                       struct sa_draft_claim *c, struct sa_draft_blocker *b,
-                       struct sa_err *err) SA_WUR;
+                       const char *thread_id, struct sa_draft_claim *c,
+                       struct sa_draft_blocker *b, struct sa_err *err) SA_WUR;
 /* Releases a held claim (the start's record is in the store, or it failed); a claim not
  * held is left alone. */
 void sa_app_draft_release(struct sa_draft_claim *c);

@@ -265,8 +265,8 @@ int sa_app_invoke(struct sa_app *app, const struct sa_invoke_req *req, struct sa
      * runs, until its approval (pending) is stored and keeps the next start out */
     struct sa_draft_claim claim = {0};
     if (pipeline && req->one_draft && req->lead_id && !req->continue_thread &&
-        (rc = sa_app_draft_claim(app, res->lead_id, "invoke", res->thread_id, &claim,
-                                 req->one_draft, err))) {
+        (rc = sa_app_draft_claim(app, res->lead_id, "invoke", res->thread_id, res->thread_id,
+                                 &claim, req->one_draft, err))) {
         sa_lead_clear(&merged);
         res->action = NULL;
         return rc;

@@ -869,7 +869,8 @@ int sa_runs_submit(struct sa_runs *r, const struct sa_lead *lead, const char *le
      * (queued) is stored, which then keeps the next start out */
     struct sa_draft_claim claim = {0};
     int rc = lead_id && one_draft
-                 ? sa_app_draft_claim(r->app, lead_out, "run", run_id, &claim, one_draft, err)
+                 ? sa_app_draft_claim(r->app, lead_out, "run", run_id, thread_out, &claim,
+                                      one_draft, err)
                  : 0;
     if (rc)
         return rc;

@@ -404,8 +404,34 @@ static void test_one_draft_while_approval_pending(void **state)
     assert_int_equal(r.status, 200);
     resp_free(&r);
 
-    /* answered: the next draft is made */
+    /* new input on the draft's own thread replaces that draft (its approval superseded):
+     * still one draft, so it is not refused */
     char *path = strf("/api/approvals/%s", aid);
+    j = http_json("GET", path, NULL, &r);
+    char *restart = strf("{\"agent_type\":\"pipeline\",\"lead_id\":\"%s\",\"thread_id\":\"%s\"}",
+                         lead, jstr(j, "thread_id"));
+    resp_free(&r);
+    j = invoke(restart, &r);
+    if (r.status != 200)
+        fail_msg("new input on the draft's own thread: %ld %.300s", r.status, r.body);
+    resp_free(&r);
+    j = http_json("GET", path, NULL, &r);
+    assert_string_equal(jstr(j, "status"), "superseded");
+    resp_free(&r);
+    assert_int_equal(lead_approvals(lead, "pending"), 1);
+    assert_int_equal(lead_approvals(lead, "superseded"), 1);
+    /* ... and the draft now waiting is the one to answer */
+    j = http_json("GET", "/api/approvals?status=pending&limit=500", NULL, &r);
+    size_t k;
+    json_t *a;
+    json_array_foreach(json_object_get(j, "items"), k, a) if (strcmp(jstr(a, "lead_id"), lead) == 0)
+        snprintf(aid, sizeof aid, "%s", jstr(a, "id"));
+    resp_free(&r);
+    free(path);
+    free(restart);
+
+    /* answered: the next draft is made */
+    path = strf("/api/approvals/%s", aid);
     http_json("POST", path, "{\"type\":\"ignore\"}", &r);
     assert_int_equal(r.status, 200);
     resp_free(&r);
