@@ -371,6 +371,8 @@ await steps([
     assert.equal(stored.status, 'superseded');
     assert.equal(stored.superseded_by, runId);
     assert.equal(stored.reviewer, null, 'the answer was not recorded');
+    // it is listed among the decided, saying what became of it
+    await page.locator('table.decided tbody tr').filter({ hasText: company }).filter({ hasText: 'Replaced by a newer run (nothing sent)' }).waitFor();
     // nothing queued for the lead: not the old draft, not the newer one (still waiting)
     const out = await call(srv, '/api/outbox?limit=100');
     assert.equal(out.status, 200);

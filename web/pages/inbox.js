@@ -10,7 +10,7 @@ import { put, fill } from '../lib.js';
 
 const KEYS = [['j', 'next'], ['k', 'previous'], ['a', 'accept'], ['e', 'edit'], ['r', 'respond'], ['i', 'ignore']];
 const SHORTCUTS_ITEM = 'sales-agent.shortcuts'; // "off" when the user turned them off
-const DECISIONS = { accepted: 'Accepted', edited: 'Edited and sent', responded: 'Responded (nothing sent)', ignored: 'Ignored' };
+const DECISIONS = { accepted: 'Accepted', edited: 'Edited and sent', responded: 'Responded (nothing sent)', ignored: 'Ignored', superseded: 'Replaced by a newer run (nothing sent)' };
 
 const PENDING_MAX = 500; // the API's largest page: beyond it, "500+ pending"
 const REFRESH_MS = 12000;
