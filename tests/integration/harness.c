@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <netinet/in.h>
@@ -639,6 +640,12 @@ const char *resp_header(const struct resp *r, const char *name, char *buf, size_
  * O_APPEND descriptor keeps lines from threads whole. */
 static pthread_once_t record_once = PTHREAD_ONCE_INIT;
 static const char *record_path;
+static atomic_bool record_off;
+
+void harness_record(bool on)
+{
+    atomic_store(&record_off, !on);
+}
 
 static void record_open(void)
 {
@@ -659,7 +666,7 @@ static void record_open(void)
 static void record_response(const char *method, const char *path, const struct resp *r)
 {
     pthread_once(&record_once, record_open);
-    if (!record_path)
+    if (!record_path || atomic_load(&record_off))
         return;
     json_t *body = json_stringn(r->body, r->len); /* NULL when not UTF-8 */
     json_t *line = json_pack("{s:s?, s:o?, s:I, s:s, s:o}", "method", method, "path",

@@ -156,6 +156,9 @@ struct resp {
  * the OpenAPI response check (tests/openapi/check_responses.js). */
 int http(const char *method, const char *path, const char *content_type, const char *body,
          size_t body_len, struct resp *out);
+/* Stops (false) or resumes (true) that recording: for a listener that is not the API the
+ * document describes (a worker's metrics-only one, whose API paths are 404). */
+void harness_record(bool on);
 
 /* Same, on a caller-owned curl handle (one per thread) and an explicit port. */
 int http_on(CURL *h, int port, const char *method, const char *path, const char *content_type,
