@@ -296,7 +296,7 @@ static void test_conversations_follow_sessions(void **state)
     /* 2 h 10 min after the quiet one's only turn: its session is over, the busy one's
      * (last turn 70 minutes ago, past checkpoint retention) is not; the sweep runs within
      * a second and takes the quiet row alone */
-    set_clock(t0 + 2 * 3600 + 600);
+    set_clock(t0 + 2L * 3600 + 600);
     row = listed(quiet);
     for (int i = 0; i < 200 && row; i++) {
         json_decref(row);
@@ -323,7 +323,7 @@ static void test_conversations_follow_sessions(void **state)
     /* the command line, 3 h 20 min on: the busy one's session is over, the quiet one's
      * second conversation (70 minutes old) is not */
     assert_int_equal(server_stop(&runs_srv), 0);
-    set_clock(t0 + 3 * 3600 + 1200);
+    set_clock(t0 + 3L * 3600 + 1200);
     const char *env = "SESSION_TTL_SECONDS=7200";
     j = prune_cli(env, "--dry-run");
     assert_int_equal(json_integer_value(jget(j, "conversations")), 1);
