@@ -36,7 +36,9 @@ int sa_app_conversation_reply(struct sa_app *app, const char *thread_id, const c
  * (new reference) {items: [{thread_id, lead_id, company_name, contact_name, stage,
  * last_intent, turns, created_at, updated_at}], next_cursor: "N"|null, limit}, next_cursor
  * the value of before for the next page. Every conversation that had a turn is listed,
- * expired sessions too (opening one then says it is gone); an erased lead's are not. */
+ * expired sessions too (opening one then says it is gone) until retention deletes their
+ * rows (app/retention.h: the next pass after SESSION_TTL_SECONDS of silence); an erased
+ * lead's are not. */
 int sa_app_conversations_list(struct sa_store *store, int limit, long long before, json_t **out,
                               struct sa_err *err) SA_WUR;
 

@@ -136,8 +136,14 @@ int sa_retention_run(struct sa_app *app, double now, double since, bool dry_run,
         double keep = cfg->execution_retention;
         if (keep > 0 && cfg->checkpoint_retention > keep)
             keep = cfg->checkpoint_retention;
+        /* a conversation's list row goes with its session: SESSION_TTL_SECONDS after its
+         * last turn, when GET /api/conversations/{id} answers 404, the next turn starts a
+         * new conversation and graph_sweep deletes the thread. Not CHECKPOINT_RETENTION:
+         * compaction keeps a thread's final state, its turns with it. */
+        double session = cfg->session_ttl > 0 ? cfg->session_ttl : SA_CONVERSATION_SESSION_TTL;
         struct sa_prune_query q = {.executions_before = keep > 0 ? now - keep : 0,
                                    .cache_expired_at = now,
+                                   .conversations_before = now - session,
                                    .dry_run = dry_run};
         rc = sa_store_prune(app->store, &q, &store_counts, err);
     }
@@ -145,11 +151,12 @@ int sa_retention_run(struct sa_app *app, double now, double since, bool dry_run,
     if (!rc)
         rc = prune_mail(cfg, now - cfg->mail_retention, dry_run, &mail, err);
     if (!rc) {
-        *out = json_pack("{s:b, s:O, s:O, s:I, s:I, s:i, s:I}", "dry_run", dry_run, "executions",
-                         json_object_get(store_counts, "executions"), "enrichment_cache",
-                         json_object_get(store_counts, "enrichment_cache"), "checkpoint_threads",
-                         c.threads, "checkpoints", c.records, "expired_threads", expired,
-                         "mail_files", (long long)mail);
+        *out = json_pack(
+            "{s:b, s:O, s:O, s:I, s:I, s:i, s:O, s:I}", "dry_run", dry_run, "executions",
+            json_object_get(store_counts, "executions"), "enrichment_cache",
+            json_object_get(store_counts, "enrichment_cache"), "checkpoint_threads", c.threads,
+            "checkpoints", c.records, "expired_threads", expired, "conversations",
+            json_object_get(store_counts, "conversations"), "mail_files", (long long)mail);
         if (!*out)
             rc = sa_err_set(err, SA_ENOMEM, "out of memory");
     }

@@ -1,9 +1,11 @@
 /* Retention: bounds what the service stores. One pass deletes the agent executions older
  * than EXECUTION_RETENTION_SECONDS, the expired enrichment cache entries, the delivered
- * mail files older than MAIL_RETENTION_SECONDS, and compacts the checkpoints of threads
- * finished longer than CHECKPOINT_RETENTION_SECONDS ago to their final state; the store
- * then gives space back (SQLite truncates its WAL). `sales-agent prune` runs one pass;
- * the server runs one every RETENTION_SWEEP_SECONDS on a thread of its own. */
+ * mail files older than MAIL_RETENTION_SECONDS and the conversation list's rows of
+ * conversations silent longer than SESSION_TTL_SECONDS (their session expired), and
+ * compacts the checkpoints of threads finished longer than CHECKPOINT_RETENTION_SECONDS
+ * ago to their final state; the store then gives space back (SQLite truncates its WAL).
+ * `sales-agent prune` runs one pass; the server runs one every RETENTION_SWEEP_SECONDS on
+ * a thread of its own. */
 #ifndef SA_APP_RETENTION_H
 #define SA_APP_RETENTION_H
 
@@ -22,8 +24,8 @@ struct sa_app;
  * least as long as checkpoints, since finished threads are found through them. With
  * dry_run nothing is deleted and the counts say what would be. *out (new reference):
  * {dry_run, executions, enrichment_cache, checkpoint_threads, checkpoints,
- * expired_threads, mail_files}, each a count. Returns 0, or the first failure (the kinds
- * before it are done). */
+ * expired_threads, conversations, mail_files}, each a count (expired_threads is 0 when
+ * dry). Returns 0, or the first failure (the kinds before it are done). */
 int sa_retention_run(struct sa_app *app, double now, double since, bool dry_run, json_t **out,
                      struct sa_err *err) SA_WUR;
 

@@ -45,11 +45,12 @@ const struct sa_cli_command sa_cli_prune = {
     .summary = "delete what the retention settings allow, print the counts as JSON",
     .help = "Deletes the agent executions older than EXECUTION_RETENTION_SECONDS, the expired\n"
             "enrichment cache entries, the delivered mail in MAIL_TRANSPORT's Maildir older\n"
-            "than MAIL_RETENTION_SECONDS, and the history of threads finished longer than\n"
-            "CHECKPOINT_RETENTION_SECONDS ago (each keeps its final state; a thread waiting\n"
-            "for an approval keeps everything); then truncates SQLite's WAL. Prints\n"
-            "{dry_run, executions, enrichment_cache, checkpoint_threads, checkpoints,\n"
-            "expired_threads, mail_files}. The server does the same every\n"
+            "than MAIL_RETENTION_SECONDS, the conversation list's rows of conversations\n"
+            "silent longer than SESSION_TTL_SECONDS, and the history of threads finished\n"
+            "longer than CHECKPOINT_RETENTION_SECONDS ago (each keeps its final state; a\n"
+            "thread waiting for an approval keeps everything); then truncates SQLite's WAL.\n"
+            "Prints {dry_run, executions, enrichment_cache, checkpoint_threads, checkpoints,\n"
+            "expired_threads, conversations, mail_files}. The server does the same every\n"
             "RETENTION_SWEEP_SECONDS.",
     .settings = SA_CMD_PRUNE,
     .switches = switches,

@@ -119,7 +119,8 @@ int sa_store_def_prune(struct sa_store *s, const struct sa_prune_query *q, json_
 {
     (void)s;
     (void)q;
-    *counts = json_pack("{s:i, s:i}", "executions", 0, "enrichment_cache", 0);
+    *counts =
+        json_pack("{s:i, s:i, s:i}", "executions", 0, "enrichment_cache", 0, "conversations", 0);
     return *counts ? 0 : sa_err_set(err, SA_ENOMEM, "out of memory");
 }
 

@@ -174,9 +174,10 @@ struct sa_meeting_query {
 
 /* What prune deletes (retention group below): cutoffs in unix seconds, 0 for none. */
 struct sa_prune_query {
-    double executions_before; /* agent executions created before this */
-    double cache_expired_at;  /* enrichment cache entries whose expiry is at or before this */
-    bool dry_run;             /* count what would go, delete nothing */
+    double executions_before;    /* agent executions created before this */
+    double cache_expired_at;     /* enrichment cache entries whose expiry is at or before this */
+    double conversations_before; /* conversation list rows last touched before this */
+    bool dry_run;                /* count what would go, delete nothing */
 };
 
 /* The ops every backend implements, grouped by aggregate. Every slot is required except
@@ -591,11 +592,12 @@ struct sa_store_ops {
      * probe. Times are the caller's (unix seconds): the store never reads the clock. */
     /* Optional (default: deletes nothing, counts 0). Deletes what q allows, in batches
      * (each its own transaction, so other writes go on between them): the agent executions
-     * created before q->executions_before (0: none) and the enrichment cache entries
-     * expired at q->cache_expired_at (0: none); with q->dry_run it only counts. Then gives
-     * space back where the backend can (SQLite: truncates its WAL when no write is in
-     * progress). *counts: {executions, enrichment_cache}, the rows deleted (or that would
-     * be). */
+     * created before q->executions_before (0: none), the enrichment cache entries
+     * expired at q->cache_expired_at (0: none) and the conversation list's rows last
+     * touched (conversation_touch's at) before q->conversations_before (0: none); with
+     * q->dry_run it only counts. Then gives space back where the backend can (SQLite:
+     * truncates its WAL when no write is in progress). *counts: {executions,
+     * enrichment_cache, conversations}, the rows deleted (or that would be). */
     int (*prune)(struct sa_store *s, const struct sa_prune_query *q, json_t **counts,
                  struct sa_err *err);
     /* Optional (default: an empty array). The threads that finished, whose last activity

@@ -1,7 +1,8 @@
 /* Integration tests of bounded storage and a truthful /health: the server's retention
  * sweep, driven by moving the clock (CLOCK_FILE), never by sleeping through the retention
  * periods; `sales-agent prune` on the same database; and /health answering 503 "degraded"
- * naming the database while another process holds SQLite's write lock, then recovering.
+ * naming the database while another process holds SQLite's write lock, then recovering;
+ * the conversation list's rows going with their sessions.
  * runs_srv for the sweep (see harness.h), main_srv for /health. */
 #include "harness.h"
 
@@ -215,6 +216,133 @@ static void test_sweep_and_prune(void **state)
     assert_int_equal(history_len("ret-waiting"), waiting_before);
 }
 
+/* ---- the conversation list ---------------------------------------------------------- */
+
+/* One conversation turn; the thread id into thread (""): a new one. */
+static void turn(char thread[80], const char *message)
+{
+    struct resp r;
+    char *body = thread[0] ? strf("{\"agent_type\":\"conversation\",\"thread_id\":\"%s\","
+                                  "\"input\":{\"message\":\"%s\"}}",
+                                  thread, message)
+                           : strf("{\"agent_type\":\"conversation\",\"input\":{\"message\":"
+                                  "\"%s\",\"company_name\":\"Quiet Quarry Ltd\"}}",
+                                  message);
+    json_t *j = invoke(body, &r);
+    free(body);
+    if (r.status != 200)
+        fail_msg("turn: %ld %.300s", r.status, r.body);
+    snprintf(thread, 80, "%s", jstr(j, "thread_id"));
+    resp_free(&r);
+}
+
+/* The list row of thread in the whole conversation list (a new reference), or NULL. */
+static json_t *listed(const char *thread)
+{
+    struct resp r;
+    json_t *j = http_json("GET", "/api/conversations?limit=500", NULL, &r);
+    assert_int_equal(r.status, 200);
+    json_t *row = NULL;
+    size_t i;
+    json_t *it;
+    json_array_foreach(jget(j, "items"), i, it) if (strcmp(jstr(it, "thread_id"), thread) == 0)
+        row = json_incref(it);
+    resp_free(&r);
+    return row;
+}
+
+static long conversation_status(const char *thread)
+{
+    struct resp r;
+    char *path = strf("/api/conversations/%s", thread);
+    http_json("GET", path, NULL, &r);
+    free(path);
+    long status = r.status;
+    resp_free(&r);
+    return status;
+}
+
+/* A conversation's list row lives as long as its session (SESSION_TTL_SECONDS after its
+ * last turn, as GET /api/conversations/{id}): the sweep that deletes a quiet one's row
+ * keeps one whose first turn is as old but whose last is recent, through checkpoint
+ * retention; a new turn on the quiet thread lists it again as a new conversation; and
+ * `sales-agent prune [--dry-run]` counts and deletes the rows of a later clock. */
+static void test_conversations_follow_sessions(void **state)
+{
+    (void)state;
+    time_t t0 = time(NULL);
+    snprintf(clock_path, sizeof clock_path, "%s/clock", runs_srv.dir);
+    set_clock(t0);
+    setenv("CLOCK_FILE", clock_path, 1);
+    setenv("SESSION_TTL_SECONDS", "7200", 1);
+    setenv("CHECKPOINT_RETENTION_SECONDS", "3600", 1);
+    setenv("RETENTION_SWEEP_SECONDS", "60", 1);
+    assert_int_equal(server_start(&runs_srv, false), 0);
+    harness_use(&runs_srv);
+    unsetenv("CLOCK_FILE");
+    unsetenv("SESSION_TTL_SECONDS");
+    unsetenv("CHECKPOINT_RETENTION_SECONDS");
+    unsetenv("RETENTION_SWEEP_SECONDS");
+
+    char quiet[80] = "", busy[80] = "";
+    turn(quiet, "Hi, what does the Growth plan cost for 30 seats?");
+    turn(busy, "Hello, we are looking at tools for our sales team");
+    set_clock(t0 + 3600); /* the busy one's second turn, an hour on */
+    turn(busy, "Could we see a demo next Tuesday afternoon?");
+    json_t *row = listed(quiet);
+    assert_non_null(row);
+    json_decref(row);
+
+    /* 2 h 10 min after the quiet one's only turn: its session is over, the busy one's
+     * (last turn 70 minutes ago, past checkpoint retention) is not; the sweep runs within
+     * a second and takes the quiet row alone */
+    set_clock(t0 + 2L * 3600 + 600);
+    row = listed(quiet);
+    for (int i = 0; i < 200 && row; i++) {
+        json_decref(row);
+        usleep(50 * 1000);
+        row = listed(quiet);
+    }
+    assert_null(row);
+    assert_int_equal(conversation_status(quiet), 404);
+    row = listed(busy);
+    assert_non_null(row);
+    assert_int_equal(json_integer_value(jget(row, "turns")), 2);
+    json_decref(row);
+    assert_int_equal(conversation_status(busy), 200);
+
+    /* a new turn on the quiet thread is a new conversation, listed first */
+    turn(quiet, "Hi again, is the Growth plan still available?");
+    struct resp r;
+    json_t *j = http_json("GET", "/api/conversations?limit=1", NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(jstr(j, "items.0.thread_id"), quiet);
+    assert_int_equal(json_integer_value(jget(j, "items.0.turns")), 1);
+    resp_free(&r);
+
+    /* the command line, 3 h 20 min on: the busy one's session is over, the quiet one's
+     * second conversation (70 minutes old) is not */
+    assert_int_equal(server_stop(&runs_srv), 0);
+    set_clock(t0 + 3L * 3600 + 1200);
+    const char *env = "SESSION_TTL_SECONDS=7200";
+    j = prune_cli(env, "--dry-run");
+    assert_int_equal(json_integer_value(jget(j, "conversations")), 1);
+    json_decref(j);
+    j = prune_cli(env, "");
+    assert_int_equal(json_integer_value(jget(j, "conversations")), 1);
+    json_decref(j);
+    j = prune_cli(env, "");
+    assert_int_equal(json_integer_value(jget(j, "conversations")), 0);
+    json_decref(j);
+    assert_int_equal(server_start(&runs_srv, false), 0);
+    harness_use(&runs_srv);
+    row = listed(busy);
+    assert_null(row);
+    row = listed(quiet);
+    assert_non_null(row);
+    json_decref(row);
+}
+
 /* /health while another process holds the database's write lock: 503 "degraded" naming
  * the database, within a few probes; healthy again once the lock is released. */
 static void test_health_degraded(void **state)
@@ -281,6 +409,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_sweep_and_prune, runs_setup, runs_teardown),
+        cmocka_unit_test_setup_teardown(test_conversations_follow_sessions, runs_setup,
+                                        runs_teardown),
         cmocka_unit_test(test_health_degraded),
     };
     return api_exit_status(cmocka_run_group_tests(tests, api_group_setup, api_group_teardown));

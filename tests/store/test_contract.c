@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "base/clock.h"
 #include "base/uuid.h"
 #include "graph/saver.h"
 #include "store/store.h"
@@ -3343,6 +3344,119 @@ static void test_conversation_list(void **state)
     sa_store_close(s);
 }
 
+/* Which of mine the whole conversation list holds, in list order (*n of them). */
+static void listed(struct sa_store *s, const char *const *mine, int k, const char **seen, int *n)
+{
+    json_t *page = NULL;
+    struct sa_err err = {0};
+    *n = 0;
+    if (sa_store_conversation_list(s, 500, 0, &page, &err))
+        fail_msg("conversation_list: %s", err.msg);
+    ours_in(json_object_get(page, "items"), mine, k, seen, n);
+    json_decref(page);
+}
+
+static void touch_at(struct sa_store *s, const char *thread, int turns, double at)
+{
+    char when[SA_ISO8601_LEN];
+    sa_iso8601_format_ms(at, when);
+    struct sa_conversation_row c = {.thread_id = thread,
+                                    .company_name = "Quiet Quarry Ltd",
+                                    .contact_name = "Mia Stone",
+                                    .contact_email = "mia.stone@quiet-quarry.example",
+                                    .stage = "qualification",
+                                    .last_intent = "pricing",
+                                    .turns = turns,
+                                    .at = when};
+    struct sa_err err = {0};
+    if (sa_store_conversation_touch(s, &c, &err))
+        fail_msg("conversation_touch: %s", err.msg);
+}
+
+/* prune deletes the conversation list's rows last touched before conversations_before
+ * (strictly: a row touched at the cutoff stays), counts them with dry_run without deleting,
+ * judges a conversation by its last turn (not its first), and a turn after the prune
+ * lists the thread again as a new conversation. */
+static void test_prune_conversations(void **state)
+{
+    (void)state;
+    struct sa_store *s = open_store();
+    struct sa_err err = {0};
+    char quiet[64], live[64], revived[64], edge[64];
+    uniq(quiet, sizeof quiet, "conv-quiet", "");
+    uniq(live, sizeof live, "conv-live", "");
+    uniq(revived, sizeof revived, "conv-revived", "");
+    uniq(edge, sizeof edge, "conv-edge", "");
+    double now = (double)(long long)real_now(), cutoff = now - 3600;
+    touch_at(s, quiet, 1, now - 7200);
+    touch_at(s, quiet, 2, now - 7100);   /* last turn still before the cutoff */
+    touch_at(s, revived, 1, now - 7200); /* first turn before it, the last after */
+    touch_at(s, revived, 2, now - 60);
+    touch_at(s, live, 1, now - 600);
+    touch_at(s, edge, 1, cutoff);
+    const char *mine[] = {quiet, live, revived, edge}, *seen[8];
+    int n;
+
+    struct sa_prune_query q = {.conversations_before = cutoff, .dry_run = true};
+    json_t *counts = NULL;
+    assert_int_equal(sa_store_prune(s, &q, &counts, &err), 0);
+    assert_true(count_of(counts, "conversations") >= 1);
+    assert_int_equal(count_of(counts, "executions"), 0); /* their cutoffs are 0 */
+    assert_int_equal(count_of(counts, "enrichment_cache"), 0);
+    long long would = count_of(counts, "conversations");
+    json_decref(counts);
+    listed(s, mine, 4, seen, &n);
+    assert_int_equal(n, 4);
+
+    q.dry_run = false;
+    assert_int_equal(sa_store_prune(s, &q, &counts, &err), 0);
+    assert_true(count_of(counts, "conversations") >= would);
+    json_decref(counts);
+    listed(s, mine, 4, seen, &n);
+    assert_int_equal(n, 3); /* last touched first */
+    assert_string_equal(seen[0], edge);
+    assert_string_equal(seen[1], live);
+    assert_string_equal(seen[2], revived);
+
+    /* again: nothing; half a second later the row touched at the old cutoff goes too */
+    assert_int_equal(sa_store_prune(s, &q, &counts, &err), 0);
+    assert_int_equal(count_of(counts, "conversations"), 0);
+    json_decref(counts);
+    q.conversations_before = cutoff + 0.5;
+    assert_int_equal(sa_store_prune(s, &q, &counts, &err), 0);
+    assert_true(count_of(counts, "conversations") >= 1);
+    json_decref(counts);
+    listed(s, mine, 4, seen, &n);
+    assert_int_equal(n, 2);
+    assert_string_equal(seen[0], live);
+    assert_string_equal(seen[1], revived);
+
+    /* zero cutoff: nothing goes */
+    q = (struct sa_prune_query){.executions_before = 0};
+    assert_int_equal(sa_store_prune(s, &q, &counts, &err), 0);
+    assert_int_equal(count_of(counts, "conversations"), 0);
+    json_decref(counts);
+    listed(s, mine, 4, seen, &n);
+    assert_int_equal(n, 2);
+
+    /* a new turn on the pruned thread lists it again, newest, from that turn */
+    touch_at(s, quiet, 1, now);
+    json_t *page = NULL;
+    assert_int_equal(sa_store_conversation_list(s, 500, 0, &page, &err), 0);
+    json_t *items = json_object_get(page, "items");
+    n = 0;
+    ours_in(items, mine, 4, seen, &n);
+    assert_int_equal(n, 3);
+    assert_string_equal(seen[0], quiet);
+    char when[SA_ISO8601_LEN];
+    sa_iso8601_format_ms(now, when);
+    json_t *row = find_by(items, "thread_id", quiet);
+    assert_string_equal(str(row, "created_at"), when);
+    assert_int_equal(json_integer_value(json_object_get(row, "turns")), 1);
+    json_decref(page);
+    sa_store_close(s);
+}
+
 int main(int argc, char **argv)
 {
     const char *given = argc > 1 ? argv[1] : getenv("STORE_URL");
@@ -3406,6 +3520,7 @@ int main(int argc, char **argv)
         /* the web console */
         cmocka_unit_test(test_lead_draft_pending),
         cmocka_unit_test(test_conversation_list),
+        cmocka_unit_test(test_prune_conversations),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,8 +1,8 @@
-/* Retention in PostgreSQL (store.h's retention group): deletes old executions and expired
- * enrichment cache entries in batches, and finds the finished threads whose checkpoints
- * app/retention.c may compact. Ported from store/sqlite/retention.c; the write probe is
- * in db.c, beside the health check that shares its statement. Part of the PostgreSQL
- * backend (pg.h). */
+/* Retention in PostgreSQL (store.h's retention group): deletes old executions, expired
+ * enrichment cache entries and the list rows of quiet conversations in batches, and finds
+ * the finished threads whose checkpoints app/retention.c may compact. Ported from
+ * store/sqlite/retention.c; the write probe is in db.c, beside the health check that
+ * shares its statement. Part of the PostgreSQL backend (pg.h). */
 #include <stdlib.h>
 
 #include "base/log.h"
@@ -32,6 +32,18 @@ static const struct pg_sql DELETE_CACHE = {
     "delete expired cache",
     "DELETE FROM enrichment_cache WHERE cache_key IN (SELECT cache_key FROM enrichment_cache "
     "WHERE expires_at <= $1::text LIMIT $2::bigint FOR UPDATE SKIP LOCKED)"};
+/* The conversation list's rows whose thread went quiet (app/retention.c passes its last
+ * turn + SESSION_TTL_SECONDS). No index on updated_at: a scan of the list, which this
+ * delete keeps to the conversations of one session window. A turn touching a row the
+ * delete has locked waits, then inserts it anew; one the touch has locked is skipped, and
+ * a row touched meanwhile no longer matches (FOR UPDATE rechecks the newest version). */
+static const struct pg_sql COUNT_CONVS = {
+    "count quiet conversations",
+    "SELECT count(*) AS n FROM conversations WHERE updated_at < $1::text"};
+static const struct pg_sql DELETE_CONVS = {
+    "delete quiet conversations",
+    "DELETE FROM conversations WHERE thread_id IN (SELECT thread_id FROM conversations "
+    "WHERE updated_at < $1::text LIMIT $2::bigint FOR UPDATE SKIP LOCKED)"};
 /* A thread's activity: its runs' status changes and its executions. Candidates are the
  * threads with activity inside the window; each is then refused if it has activity after
  * it, a run not finished or an approval pending (indexes, migration 002: runs by
@@ -83,10 +95,12 @@ static int prune_kind(struct sa_store *s, const struct pg_sql *count, const stru
 static const struct pg_sql CHECKPOINTS_HERE = {
     "find checkpoint table", "SELECT (to_regclass('graph_checkpoints') IS NOT NULL)::int AS here"};
 static const struct pg_sql VACUUM_PRUNED = {
-    "vacuum pruned tables", "VACUUM (SKIP_LOCKED) agent_executions, enrichment_cache"};
+    "vacuum pruned tables",
+    "VACUUM (SKIP_LOCKED) agent_executions, enrichment_cache, conversations"};
 static const struct pg_sql VACUUM_PRUNED_CHECKPOINTS = {
     "vacuum pruned tables",
-    "VACUUM (SKIP_LOCKED) agent_executions, enrichment_cache, graph_checkpoints"};
+    "VACUUM (SKIP_LOCKED) agent_executions, enrichment_cache, conversations, "
+    "graph_checkpoints"};
 
 /* Marks the space of the rows this sweep deleted (and the checkpoints app/retention.c
  * compacted just before) free for reuse now. Autovacuum would, but only after its nap
@@ -117,17 +131,21 @@ int sa_pg_prune(struct sa_store *s, const struct sa_prune_query *q, json_t **cou
                 struct sa_err *err)
 {
     *counts = NULL;
-    long long execs = 0, cache = 0;
+    long long execs = 0, cache = 0, convs = 0;
     int rc =
         prune_kind(s, &COUNT_EXECS, &DELETE_EXECS, q->executions_before, q->dry_run, &execs, err);
     if (!rc)
         rc = prune_kind(s, &COUNT_CACHE, &DELETE_CACHE, q->cache_expired_at, q->dry_run, &cache,
                         err);
+    if (!rc)
+        rc = prune_kind(s, &COUNT_CONVS, &DELETE_CONVS, q->conversations_before, q->dry_run, &convs,
+                        err);
     if (rc)
         return rc;
     if (!q->dry_run)
         vacuum_pruned(s);
-    *counts = json_pack("{s:I, s:I}", "executions", execs, "enrichment_cache", cache);
+    *counts = json_pack("{s:I, s:I, s:I}", "executions", execs, "enrichment_cache", cache,
+                        "conversations", convs);
     return *counts ? 0 : sa_err_set(err, SA_ENOMEM, "out of memory");
 }
 

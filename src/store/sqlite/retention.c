@@ -1,7 +1,7 @@
-/* Retention in SQLite (store.h's retention group): deletes old executions and expired
- * enrichment cache entries in batches, finds the finished threads whose checkpoints
- * app/retention.c may compact, and truncates the WAL afterwards. Part of the SQLite
- * backend (db.h). */
+/* Retention in SQLite (store.h's retention group): deletes old executions, expired
+ * enrichment cache entries and the list rows of quiet conversations in batches, finds the
+ * finished threads whose checkpoints app/retention.c may compact, and truncates the WAL
+ * afterwards. Part of the SQLite backend (db.h). */
 #include <math.h>
 #include <stdio.h>
 #include <time.h>
@@ -25,6 +25,15 @@ static const struct db_sql DELETE_CACHE = {
     "delete expired cache",
     "DELETE FROM enrichment_cache WHERE rowid IN (SELECT rowid FROM enrichment_cache "
     "WHERE expires_at <= ?1 LIMIT ?2)"};
+/* The conversation list's rows whose thread went quiet (app/retention.c passes its last
+ * turn + SESSION_TTL_SECONDS). No index on updated_at: a scan of the list, which this
+ * delete keeps to the conversations of one session window. */
+static const struct db_sql COUNT_CONVS = {
+    "count quiet conversations", "SELECT count(*) AS n FROM conversations WHERE updated_at < ?1"};
+static const struct db_sql DELETE_CONVS = {
+    "delete quiet conversations",
+    "DELETE FROM conversations WHERE rowid IN (SELECT rowid FROM conversations "
+    "WHERE updated_at < ?1 LIMIT ?2)"};
 /* A thread's activity: its runs' status changes and its executions. Candidates are the
  * threads with activity inside the window; each is then refused if it has activity after
  * it, a run not finished or an approval pending (indexes: runs by updated_at and
@@ -87,11 +96,14 @@ int sa_sqlite_prune(struct sa_store *s, const struct sa_prune_query *q, json_t *
                     struct sa_err *err)
 {
     *counts = NULL;
-    long long execs = 0, cache = 0;
+    long long execs = 0, cache = 0, convs = 0;
     int rc =
         prune_kind(s, &COUNT_EXECS, &DELETE_EXECS, q->executions_before, q->dry_run, &execs, err);
     if (!rc)
         rc = prune_kind(s, &COUNT_CACHE, &DELETE_CACHE, q->cache_expired_at, q->dry_run, &cache,
+                        err);
+    if (!rc)
+        rc = prune_kind(s, &COUNT_CONVS, &DELETE_CONVS, q->conversations_before, q->dry_run, &convs,
                         err);
     /* the deleted pages are free for reuse in the file; the WAL that carried the deletes
      * goes back to zero bytes */
@@ -100,7 +112,8 @@ int sa_sqlite_prune(struct sa_store *s, const struct sa_prune_query *q, json_t *
         rc = db_wal_truncate(s, &truncated, err);
     if (rc)
         return rc;
-    *counts = json_pack("{s:I, s:I}", "executions", execs, "enrichment_cache", cache);
+    *counts = json_pack("{s:I, s:I, s:I}", "executions", execs, "enrichment_cache", cache,
+                        "conversations", convs);
     return *counts ? 0 : sa_err_set(err, SA_ENOMEM, "out of memory");
 }
 
