@@ -7,8 +7,9 @@
  * created it. So a run executes on a thread of its own in the process that took the
  * request (as the live streamed invoke does, http/routes/agents.c), its events are kept
  * with it for late readers (join, joinStream, wait), and only the last AS_MAX_RUNS runs
- * are remembered. The thread's state is the checkpointer's, which every instance shares;
- * a run's record is this process's.
+ * are remembered. The thread's state is the checkpointer's and its record (POST /threads:
+ * created_at, metadata) the store's, both of which every instance shares; a run's record
+ * is this process's (docs/scale-out.md routes a thread's requests to one instance).
  *
  * One lock guards the registry, every run's fields and the readers. A reader parks by
  * leaving its wake in the run; the run calls the wakes under the lock (the HTTP layer's
@@ -39,19 +40,18 @@
 #include "base/uuid.h"
 #include "domain/lead.h"
 #include "graph/graph.h"
+#include "store/store.h"
 
 #define AS_MAX_RUNS 512
-#define AS_MAX_THREADS 10000
 #define AS_EVENTS_MAX ((size_t)16 << 20)
-#define AS_SEARCH_MAX 1000 /* threads a search looks at */
+#define AS_SEARCH_MAX 1000      /* threads a search looks at */
 #define AS_SEARCH_APPROVALS 500 /* pending approvals (then newest approvals) it looks at */
-#define AS_EVENTS_KEPT 64  /* finished runs whose events are kept; older ones keep their end */
+#define AS_EVENTS_KEPT 64       /* finished runs whose events are kept; older ones keep their end */
 
 struct sa_as {
     pthread_mutex_t lock;
     struct sa_as_run *runs; /* newest first */
     int n_runs;
-    json_t *threads; /* created threads: {thread_id: {created_at, metadata}}, oldest first */
     /* the keep-alive ticker of waiting readers (started at the first wait that parks) */
     pthread_cond_t tick;
     pthread_t ticker;
@@ -61,8 +61,8 @@ struct sa_as {
 struct sa_as_reader {
     struct sa_as_run *run;
     enum sa_as_read kind;
-    size_t pos; /* in run->events, or in the final text */
-    bool tick;  /* WAIT, RUN: the ticker asks for a keep-alive newline */
+    size_t pos;   /* in run->events, or in the final text */
+    bool tick;    /* WAIT, RUN: the ticker asks for a keep-alive newline */
     bool cancels; /* freed before the run ended: cancel it (on_disconnect "cancel") */
     char *final;
     size_t final_len;
@@ -108,7 +108,6 @@ struct sa_as *sa_as_new(void)
         return NULL;
     pthread_mutex_init(&as->lock, NULL);
     pthread_cond_init(&as->tick, NULL);
-    as->threads = json_object();
     return as;
 }
 
@@ -147,7 +146,6 @@ void sa_as_free(struct sa_as *as)
         n = r->next;
         run_unref_locked(r);
     }
-    json_decref(as->threads);
     pthread_mutex_destroy(&as->lock);
     free(as);
 }
@@ -265,30 +263,32 @@ static json_t *empty_state(const char *thread_id, const json_t *created)
         json_object_get(created, "created_at"), "parent_checkpoint", "tasks", "interrupts");
 }
 
-/* The created thread's record (new reference), or NULL. */
-static json_t *created_thread(struct sa_as *as, const char *thread_id)
+/* The created thread's record (*out, new reference: {thread_id, created_at, updated_at,
+ * metadata}) from the store, which every instance shares: 0, SA_ENOTFOUND (the thread was
+ * not created through POST /threads or a run's if_not_exists, or only has checkpoints) or
+ * the store's error. */
+static int created_thread(struct sa_app *app, const char *thread_id, json_t **out,
+                          struct sa_err *err)
 {
-    pthread_mutex_lock(&as->lock);
-    json_t *c = json_incref(json_object_get(as->threads, thread_id));
-    pthread_mutex_unlock(&as->lock);
-    return c;
+    return sa_store_as_thread_get(app->store, thread_id, out, err);
 }
 
-static void remember_thread(struct sa_as *as, const char *thread_id, const json_t *metadata)
+/* Records the created thread in the store unless it has a record; *inserted (optional)
+ * says whether this call made it (of concurrent callers on any instance, one does). */
+static int remember_thread(struct sa_app *app, const char *thread_id, const json_t *metadata,
+                           bool *inserted, struct sa_err *err)
 {
     char now[SA_ISO8601_LEN];
     sa_iso8601_now(now);
-    pthread_mutex_lock(&as->lock);
-    if (!json_object_get(as->threads, thread_id)) {
-        if (json_object_size(as->threads) >= AS_MAX_THREADS) {
-            void *iter = json_object_iter(as->threads);
-            json_object_del(as->threads, json_object_iter_key(iter));
-        }
-        json_t *md = json_is_object(metadata) ? json_deep_copy(metadata) : json_object();
-        json_object_set_new(as->threads, thread_id,
-                            json_pack("{s:s, s:o}", "created_at", now, "metadata", md));
-    }
-    pthread_mutex_unlock(&as->lock);
+    char *md = json_is_object(metadata) ? json_dumps(metadata, JSON_COMPACT) : NULL;
+    if (json_is_object(metadata) && !md)
+        return sa_err_set(err, SA_ENOMEM, "out of memory");
+    bool ins = false;
+    int rc = sa_store_as_thread_put(app->store, thread_id, md, now, &ins, err);
+    free(md);
+    if (inserted)
+        *inserted = ins;
+    return rc;
 }
 
 int sa_as_thread_state(struct sa_app *app, const char *thread_id, json_t **out, struct sa_err *err)
@@ -297,13 +297,16 @@ int sa_as_thread_state(struct sa_app *app, const char *thread_id, json_t **out, 
     json_t *snap = NULL;
     int rc = sa_app_thread_state(app, thread_id, &snap, err);
     if (rc == SA_ENOTFOUND) {
-        json_t *c = created_thread(app->agentserver, thread_id);
-        if (c) {
+        json_t *c = NULL;
+        rc = created_thread(app, thread_id, &c, err);
+        if (rc == 0) {
             *out = empty_state(thread_id, c);
             json_decref(c);
             return 0;
         }
-        return sa_err_set(err, SA_ENOTFOUND, "Thread %.128s not found", thread_id);
+        return rc == SA_ENOTFOUND
+                   ? sa_err_set(err, SA_ENOTFOUND, "Thread %.128s not found", thread_id)
+                   : rc;
     }
     if (rc)
         return rc;
@@ -339,9 +342,12 @@ int sa_as_thread_history(struct sa_app *app, const char *thread_id, int limit, j
     json_t *hist = NULL;
     int rc = sa_app_thread_history(app, thread_id, limit, &hist, err);
     if (rc == SA_ENOTFOUND) {
-        json_t *c = created_thread(app->agentserver, thread_id);
-        if (!c)
+        json_t *c = NULL;
+        rc = created_thread(app, thread_id, &c, err);
+        if (rc == SA_ENOTFOUND)
             return sa_err_set(err, SA_ENOTFOUND, "Thread %.128s not found", thread_id);
+        if (rc)
+            return rc;
         json_decref(c);
         *out = json_array();
         return 0;
@@ -379,7 +385,12 @@ int sa_as_thread_get(struct sa_app *app, const char *thread_id, json_t **out, st
     int rc = sa_as_thread_state(app, thread_id, &st, err);
     if (rc)
         return rc;
-    json_t *c = created_thread(app->agentserver, thread_id);
+    json_t *c = NULL;
+    rc = created_thread(app, thread_id, &c, err);
+    if (rc && rc != SA_ENOTFOUND) {
+        json_decref(st);
+        return rc;
+    }
     struct sa_as *as = app->agentserver;
     pthread_mutex_lock(&as->lock);
     struct sa_as_run *last = newest_run_locked(as, thread_id);
@@ -404,11 +415,18 @@ int sa_as_thread_get(struct sa_app *app, const char *thread_id, json_t **out, st
     const json_t *created_at = c ? json_object_get(c, "created_at") : NULL;
     if (!json_is_string(created_at))
         created_at = json_object_get(st, "created_at");
+    /* the later of the state's last checkpoint and the record's last change */
     const json_t *state_at = json_object_get(st, "created_at");
+    const json_t *rec_at = c ? json_object_get(c, "updated_at") : NULL;
+    const json_t *updated_at = state_at;
+    if (json_is_string(rec_at) &&
+        (!json_is_string(state_at) ||
+         strcmp(json_string_value(rec_at), json_string_value(state_at)) > 0))
+        updated_at = rec_at;
     *out = json_pack("{s:s, s:O?, s:O?, s:O?, s:O?, s:s, s:O, s:o}", "thread_id", thread_id,
-                     "created_at", created_at, "updated_at", state_at, "state_updated_at", state_at,
-                     "metadata", c ? json_object_get(c, "metadata") : NULL, "status", status,
-                     "values", json_object_get(st, "values"), "interrupts", ints);
+                     "created_at", created_at, "updated_at", updated_at, "state_updated_at",
+                     state_at, "metadata", c ? json_object_get(c, "metadata") : NULL, "status",
+                     status, "values", json_object_get(st, "values"), "interrupts", ints);
     if (*out && updated[0])
         json_object_set_new(*out, "updated_at", json_string(updated));
     if (*out && !json_is_object(json_object_get(*out, "metadata")))
@@ -476,7 +494,12 @@ int sa_as_thread_create(struct sa_app *app, const char *thread_id, const json_t 
         *err = e2;
         return rc;
     }
-    remember_thread(app->agentserver, id, md);
+    bool inserted = false;
+    rc = remember_thread(app, id, md, &inserted, err);
+    if (rc)
+        return rc;
+    if (!inserted && strcmp(if_exists, "raise") == 0) /* another request made it meanwhile */
+        return sa_err_set(err, SA_ECONFLICT, "Thread already exists");
     return sa_as_thread_get(app, id, out, err);
 }
 
@@ -504,10 +527,21 @@ static void add_approval_threads(struct sa_app *app, const char *status, json_t 
 
 /* The threads search looks at, each once, at most AS_SEARCH_MAX: the threads of the
  * pending approvals first (the interrupted threads an inbox lists: however many threads
- * were created, they are looked at), then this process's runs' threads, its created
- * threads and the threads of the newest approvals, each newest first. */
-static json_t *search_candidates(struct sa_app *app)
+ * were created, they are looked at), then this process's runs' threads, the created
+ * threads whose stored metadata matches md (NULL: any; the store's records, whichever
+ * instance made them, last updated first) and the threads of the newest approvals, each
+ * newest first. The caller still matches each thread as GET /threads/{id} shows it. */
+static int search_candidates(struct sa_app *app, const json_t *md, json_t **out, struct sa_err *err)
 {
+    *out = NULL;
+    char *filter = json_is_object(md) ? json_dumps(md, JSON_COMPACT) : NULL;
+    if (json_is_object(md) && !filter)
+        return sa_err_set(err, SA_ENOMEM, "out of memory");
+    json_t *stored = NULL;
+    int rc = sa_store_as_thread_search(app->store, filter, AS_SEARCH_MAX, 0, &stored, err);
+    free(filter);
+    if (rc)
+        return rc;
     struct sa_as *as = app->agentserver;
     json_t *seen = json_object(), *ids = json_array();
     add_approval_threads(app, "pending", ids, seen);
@@ -515,17 +549,17 @@ static json_t *search_candidates(struct sa_app *app)
     pthread_mutex_lock(&as->lock);
     for (struct sa_as_run *r = as->runs; r; r = r->next)
         json_array_append_new(local, json_string(r->thread_id));
-    size_t runs = json_array_size(local);
-    const char *k;
-    json_t *v;
-    json_object_foreach(as->threads, k, v) json_array_insert_new(local, runs, json_string(k));
     pthread_mutex_unlock(&as->lock);
     size_t i;
+    json_t *v;
     json_array_foreach(local, i, v) add_candidate(ids, seen, json_string_value(v));
     json_decref(local);
+    json_array_foreach(stored, i, v) add_candidate(ids, seen, sa_json_str(v, "thread_id"));
+    json_decref(stored);
     add_approval_threads(app, NULL, ids, seen);
     json_decref(seen);
-    return ids;
+    *out = ids;
+    return 0;
 }
 
 /* Every key of want equals the thread's metadata's. */
@@ -581,12 +615,16 @@ int sa_as_thread_search(struct sa_app *app, const json_t *body, json_t *detail, 
         return SA_EINVAL;
     json_int_t limit = json_is_integer(lim) ? json_integer_value(lim) : 10;
     json_int_t offset = json_is_integer(off) ? json_integer_value(off) : 0;
-    json_t *cand = json_is_array(ids) ? json_incref((json_t *)ids) : search_candidates(app);
+    json_t *cand = NULL;
+    int rc = 0;
+    if (json_is_array(ids))
+        cand = json_incref((json_t *)ids);
+    else if ((rc = search_candidates(app, md, &cand, err)))
+        return rc;
     json_t *res = json_array();
     json_int_t matched = 0;
     size_t i;
     json_t *c;
-    int rc = 0;
     json_array_foreach(cand, i, c)
     {
         if ((json_int_t)json_array_size(res) >= limit)
@@ -1172,7 +1210,11 @@ int sa_as_run_prepare(struct sa_app *app, const char *thread_id, const json_t *b
                 rc = sa_err_set(err, SA_ENOTFOUND, "Thread %.128s not found", thread_id);
                 goto out;
             }
-            remember_thread(app->agentserver, thread_id, NULL);
+            rc = remember_thread(app, thread_id, NULL, NULL, err);
+            if (rc) {
+                *loc = "path.thread_id";
+                goto out;
+            }
         }
         if (thread_busy(app->agentserver, thread_id)) {
             *loc = "path.thread_id";
@@ -1246,12 +1288,35 @@ static void trim_locked(struct sa_as *as)
     }
 }
 
+/* Stamps the thread's record with the graph and assistant of a run starting on it (the
+ * keys it lacks, as the LangGraph server writes them: Agent Inbox searches by graph_id, on
+ * whichever instance) and its updated_at. A thread without a record (a stateless run's, a
+ * pipeline thread of /api/runs) gets none; a store error only costs the stamp. */
+static void stamp_thread(struct sa_app *app, const struct sa_as_run *r)
+{
+    char now[SA_ISO8601_LEN];
+    sa_iso8601_now(now);
+    json_t *j = json_pack("{s:s, s:s}", "graph_id", graph_of(app, r->type), "assistant_id",
+                          r->assistant_id);
+    char *md = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    struct sa_err e = {0};
+    int rc = md ? sa_store_as_thread_update(app->store, r->thread_id, md, true, now, &e)
+                : sa_err_set(&e, SA_ENOMEM, "out of memory");
+    free(md);
+    if (rc && rc != SA_ENOTFOUND)
+        sa_log(SA_LOG_WARN, "agent server thread record not stamped",
+               json_pack("{s:s, s:s, s:s}", "thread_id", r->thread_id, "error_code", sa_errname(rc),
+                         "error", e.msg));
+}
+
 int sa_as_run_start(struct sa_app *app, struct sa_as_start *s, void (*done)(void *arg), void *arg,
                     struct sa_err *err)
 {
     struct sa_as *as = app->agentserver;
     struct sa_as_run *r = s->run;
     s->run = NULL;
+    stamp_thread(app, r);
     r->done = done;
     r->done_arg = arg;
     pthread_mutex_lock(&as->lock);

@@ -221,8 +221,8 @@ const struct sa_route sa_routes[] = {
       "Agent Server API: create a thread (409 when it exists and if_exists is raise)",
       "AsThreadCreate", "AsThread", 0, NULL, "409 422 503"),
     R("POST", "/threads/search", sa_route_as_threads_search, JSON, READ, NULL,
-      "Agent Server API: threads by status and metadata (this instance's, and the approvals' "
-      "threads), newest first",
+      "Agent Server API: threads by status and metadata (the threads created on any instance, "
+      "this instance's runs' threads and the approvals' threads), newest first",
       "AsThreadSearch", "AsThreadList", 0, NULL, "422 503"),
     R("GET", "/threads/{thread_id}", sa_route_as_thread_get, NONE, READ, NULL,
       "Agent Server API: a thread, its status (idle, busy, interrupted, error) and values", NULL,

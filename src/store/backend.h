@@ -34,5 +34,12 @@ extern struct sa_store_timeouts sa_store_timeouts;
  * under key (an integer): {items (rows without key, at most limit), next_before: the last
  * item's place when a row was left over, else null}. Takes rows; NULL when out of memory. */
 json_t *sa_store_page_by_seq(json_t *rows, int limit, const char *key);
+/* The JSON object text (NULL: NULL) in one compact form for a metadata column: *out (the
+ * caller frees it) or SA_EINVAL naming what when text is not a JSON object. */
+int sa_store_metadata_text(const char *text, const char *what, char **out,
+                           struct sa_err *err) SA_WUR;
+/* The Agent Server thread records' rows: each one's metadata column parsed into an object
+ * in place ({} when it is not one). */
+void sa_store_as_thread_rows(json_t *rows);
 
 #endif

@@ -159,3 +159,37 @@ json_t *sa_store_page_by_seq(json_t *rows, int limit, const char *key)
     return json_pack("{s:o, s:o}", "items", rows ? rows : json_array(), "next_before",
                      next ? next : json_null());
 }
+
+int sa_store_metadata_text(const char *text, const char *what, char **out, struct sa_err *err)
+{
+    *out = NULL;
+    if (!text)
+        return 0;
+    json_error_t je;
+    json_t *j = json_loads(text, JSON_REJECT_DUPLICATES, &je);
+    if (!json_is_object(j)) {
+        json_decref(j);
+        return sa_err_set(err, SA_EINVAL, "%s: metadata must be a JSON object", what);
+    }
+    *out = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    return *out ? 0 : sa_err_set(err, SA_ENOMEM, "out of memory");
+}
+
+void sa_store_as_thread_rows(json_t *rows)
+{
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row)
+    {
+        json_t *md = json_object_get(row, "metadata");
+        json_t *parsed = json_is_string(md) ? json_loads(json_string_value(md), 0, NULL) : NULL;
+        if (json_is_object(parsed))
+            json_object_set_new(row, "metadata", parsed);
+        else if (!json_is_object(md)) {
+            json_decref(parsed);
+            json_object_set_new(row, "metadata", json_object());
+        } else
+            json_decref(parsed);
+    }
+}

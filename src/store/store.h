@@ -653,6 +653,36 @@ struct sa_store_ops {
      * page and null says there is none. SA_EINVAL for a bad limit or a negative before. */
     int (*conversation_list)(struct sa_store *s, int limit, long long before, json_t **out,
                              struct sa_err *err);
+
+    /* ---- Agent Server threads (appended group): the records POST /threads makes ----
+     * (app/agentserver.c; migrations SQLite 020, PostgreSQL 060). A record is the
+     * thread's id, created_at, updated_at and metadata (a JSON object); the thread's
+     * state is the checkpointer's, not the record's. Every instance reads the same. */
+    /* Inserts the record {thread_id, metadata (JSON object text, NULL: {}), created_at and
+     * updated_at at} unless thread_id has one (of concurrent callers exactly one inserts);
+     * *inserted says which. SA_EINVAL for a missing thread_id or at, or metadata that is
+     * not a JSON object. */
+    int (*as_thread_put)(struct sa_store *s, const char *thread_id, const char *metadata,
+                         const char *at, bool *inserted, struct sa_err *err);
+    /* The record: *out {thread_id, created_at, updated_at, metadata (object)}, or
+     * SA_ENOTFOUND. */
+    int (*as_thread_get)(struct sa_store *s, const char *thread_id, json_t **out,
+                         struct sa_err *err);
+    /* Merges metadata (JSON object text) into the record's: keep_existing (a key the
+     * record has keeps its value: only new keys are added) or not (the given values
+     * replace the record's), and sets updated_at to at. SA_ENOTFOUND when thread_id has
+     * no record, SA_EINVAL for metadata that is not a JSON object. */
+    int (*as_thread_update)(struct sa_store *s, const char *thread_id, const char *metadata,
+                            bool keep_existing, const char *at, struct sa_err *err);
+    /* The records whose metadata has every top-level key of filter (JSON object text,
+     * NULL: any) with an equal value, last updated first (then by thread_id), offset
+     * skipped, at most limit (1..1000): an array of records as as_thread_get's. SA_EINVAL
+     * for a bad limit, a negative offset or a filter that is not a JSON object. */
+    int (*as_thread_search)(struct sa_store *s, const char *filter, int limit, int offset,
+                            json_t **out, struct sa_err *err);
+    /* Deletes the record; SA_ENOTFOUND when there is none. (The checkpoints stay: the
+     * checkpointer's.) */
+    int (*as_thread_delete)(struct sa_store *s, const char *thread_id, struct sa_err *err);
 };
 
 struct sa_store {
@@ -1182,6 +1212,36 @@ static inline SA_WUR int sa_store_conversation_list(struct sa_store *s, int limi
                                                     json_t **out, struct sa_err *err)
 {
     return s->ops->conversation_list(s, limit, before, out, err);
+}
+
+/* Agent Server threads */
+static inline SA_WUR int sa_store_as_thread_put(struct sa_store *s, const char *thread_id,
+                                                const char *metadata, const char *at,
+                                                bool *inserted, struct sa_err *err)
+{
+    return s->ops->as_thread_put(s, thread_id, metadata, at, inserted, err);
+}
+static inline SA_WUR int sa_store_as_thread_get(struct sa_store *s, const char *thread_id,
+                                                json_t **out, struct sa_err *err)
+{
+    return s->ops->as_thread_get(s, thread_id, out, err);
+}
+static inline SA_WUR int sa_store_as_thread_update(struct sa_store *s, const char *thread_id,
+                                                   const char *metadata, bool keep_existing,
+                                                   const char *at, struct sa_err *err)
+{
+    return s->ops->as_thread_update(s, thread_id, metadata, keep_existing, at, err);
+}
+static inline SA_WUR int sa_store_as_thread_search(struct sa_store *s, const char *filter,
+                                                   int limit, int offset, json_t **out,
+                                                   struct sa_err *err)
+{
+    return s->ops->as_thread_search(s, filter, limit, offset, out, err);
+}
+static inline SA_WUR int sa_store_as_thread_delete(struct sa_store *s, const char *thread_id,
+                                                   struct sa_err *err)
+{
+    return s->ops->as_thread_delete(s, thread_id, err);
 }
 
 #endif

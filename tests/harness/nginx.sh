@@ -2,7 +2,8 @@
 # nginx in front of several API instances, for the multi-instance tests:
 #
 #   nginx.sh start DIR PORT UPSTREAM_PORT...   listen on 127.0.0.1:PORT (0: a free port),
-#                                              round-robin over 127.0.0.1:UPSTREAM_PORT...;
+#                                              round-robin over 127.0.0.1:UPSTREAM_PORT...
+#                                              except /threads/{thread_id}/... (below);
 #                                              prints the port it listens on
 #   nginx.sh stop DIR                          stop it and remove DIR
 #
@@ -11,6 +12,14 @@
 # events pass through as they are written). A request an instance refuses (it is dead) goes
 # to the next one; a request already sent is not repeated elsewhere (nginx never retries a
 # POST it sent), so the requests a killed instance held get a 502.
+#
+# The Agent Server API's runs execute, and keep their records and events, on the instance
+# that took them (docs/scale-out.md, "The Agent Server API"): every request under
+# /threads/{thread_id}/ (its runs, join, stream, cancel, state) goes to the instance a
+# consistent hash of the thread id picks, so a thread's runs and their readers meet there.
+# Thread records are in the database: POST /threads, GET /threads/{id} and
+# POST /threads/search go round-robin like everything else. DIR/upstreams.log says which
+# instance answered each request ("METHOD URI STATUS UPSTREAM").
 set -euo pipefail
 
 die() {
@@ -49,7 +58,22 @@ http {
   uwsgi_temp_path $dir/tmp/uwsgi;
   scgi_temp_path $dir/tmp/scgi;
   client_max_body_size 0;
+  # the thread id of /threads/{thread_id}/... ("" elsewhere)
+  map \$uri \$as_thread {
+    "~^/threads/([^/]+)/" \$1;
+    default "";
+  }
+  log_format upstreams '\$request_method \$uri \$status \$upstream_addr';
   upstream sales_agent {
+EOF
+    for up in "$@"; do
+      echo "    server 127.0.0.1:$up max_fails=1 fail_timeout=2s;"
+    done
+    cat <<EOF
+    keepalive 16;
+  }
+  upstream sales_agent_threads {
+    hash \$as_thread consistent;
 EOF
     for up in "$@"; do
       echo "    server 127.0.0.1:$up max_fails=1 fail_timeout=2s;"
@@ -59,22 +83,30 @@ EOF
   }
   server {
     listen 127.0.0.1:$port;
+    access_log $dir/upstreams.log upstreams;
     location / {
       proxy_pass http://sales_agent;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host \$host;
-      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
-      proxy_buffering off;
-      proxy_request_buffering off;
-      proxy_read_timeout 300s;
-      proxy_next_upstream error timeout;
-      proxy_next_upstream_tries 2;
+      include $dir/proxy.conf;
+    }
+    location ~ ^/threads/[^/]+/ {
+      proxy_pass http://sales_agent_threads;
+      include $dir/proxy.conf;
     }
   }
 }
 EOF
   } >"$dir/nginx.conf"
+  cat >"$dir/proxy.conf" <<EOF
+proxy_http_version 1.1;
+proxy_set_header Connection "";
+proxy_set_header Host \$host;
+proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+proxy_buffering off;
+proxy_request_buffering off;
+proxy_read_timeout 300s;
+proxy_next_upstream error timeout;
+proxy_next_upstream_tries 2;
+EOF
 }
 
 cmd_stop() {

@@ -114,7 +114,9 @@ struct proxy {
 };
 
 /* Starts nginx (tests/harness/nginx.sh) on a free port, round-robin over the n running
- * servers' ports, responses unbuffered (SSE). Returns 0, or -1 after printing why. */
+ * servers' ports except /threads/{thread_id}/... (a consistent hash of the thread id picks
+ * the server), responses unbuffered (SSE); p->dir/upstreams.log records which server
+ * answered each request. Returns 0, or -1 after printing why. */
 int proxy_start(struct proxy *p, const struct server *const *upstreams, int n);
 /* Stops it and removes p->dir. */
 void proxy_stop(struct proxy *p);

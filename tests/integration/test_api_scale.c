@@ -9,7 +9,9 @@
  *   one of them by both instances at once: exactly one decision is recorded, the other is
  *   refused (409) or answered as a replay of it (duplicate), and the run resumes once.
  * - Every approved draft is delivered once: the outbox workers of all three processes share
- *   the Maildir, and no recipient gets the first e-mail twice. */
+ *   the Maildir, and no recipient gets the first e-mail twice.
+ * - An Agent Server thread created on A is found on B (its record is in the database), and
+ *   through nginx a thread's runs and their readers reach one instance (hashed by thread). */
 #include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -301,6 +303,174 @@ static void test_kill_mid_run_and_share_the_work(void **state)
     free(path);
 }
 
+/* The lines of nginx's DIR/upstreams.log ("METHOD URI STATUS UPSTREAM") for URIs under
+ * prefix: how many, and whether one upstream answered them all (*upstream, "" if none). */
+static int upstreams_of(const char *prefix, char *upstream, size_t cap, bool *one)
+{
+    char path[400], line[1024];
+    snprintf(path, sizeof path, "%s/upstreams.log", px.dir);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    int n = 0;
+    *one = true;
+    upstream[0] = '\0';
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = '\0';
+        char *uri = strchr(line, ' ');
+        if (!uri || strncmp(uri + 1, prefix, strlen(prefix)) != 0)
+            continue;
+        const char *up = strrchr(line, ' ') + 1;
+        if (n++ == 0)
+            snprintf(upstream, cap, "%s", up);
+        else if (strcmp(upstream, up) != 0)
+            *one = false;
+    }
+    fclose(f);
+    return n;
+}
+
+/* The Agent Server API across instances: a thread created on A is read, searched by its
+ * metadata and refused as a duplicate on B (its record is in the database); through nginx
+ * a run on it, the run's record, join, joinStream and the thread's run list all reach the
+ * instance that runs it (nginx hashes /threads/{thread_id}/ to one instance), and the run's
+ * stamp on the thread's record (assistant_id) is seen from both instances. */
+static void test_agent_server_threads_across_instances(void **state)
+{
+    (void)state;
+    if (!harness_on_pg()) {
+        print_message("[ SKIP     ] scale-out needs PostgreSQL and Redis (test_api_scale_pg)\n");
+        skip();
+    }
+    assert_true(a.pid > 0 && b.pid > 0 && px.port > 0);
+    char inbox[64];
+    snprintf(inbox, sizeof inbox, "scale-inbox-%d", (int)getpid());
+    /* 1. created through A */
+    harness_use(&a);
+    struct resp r;
+    char *body = strf("{\"metadata\":{\"inbox\":\"%s\",\"owner\":\"Priya Natarajan\"}}", inbox);
+    json_t *j = http_json("POST", "/threads", body, &r);
+    free(body);
+    assert_int_equal(r.status, 200);
+    char *tid = strdup(jstr(j, "thread_id"));
+    char *created_at = strdup(jstr(j, "created_at"));
+    resp_free(&r);
+
+    /* 2. found through B: get, search by metadata, a second create is 409 */
+    harness_use(&b);
+    char *path = strf("/threads/%s", tid);
+    j = http_json("GET", path, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(jstr(j, "thread_id"), tid);
+    assert_string_equal(jstr(j, "created_at"), created_at);
+    assert_string_equal(jstr(j, "metadata.owner"), "Priya Natarajan");
+    assert_string_equal(jstr(j, "status"), "idle");
+    resp_free(&r);
+    body = strf("{\"metadata\":{\"inbox\":\"%s\"},\"limit\":10}", inbox);
+    j = http_json("POST", "/threads/search", body, &r);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(json_array_size(j), 1);
+    assert_string_equal(jstr(j, "0.thread_id"), tid);
+    assert_string_equal(jstr(j, "0.metadata.owner"), "Priya Natarajan");
+    resp_free(&r);
+    free(body);
+    char *dup = strf("{\"thread_id\":\"%s\"}", tid);
+    http_json("POST", "/threads", dup, &r);
+    assert_int_equal(r.status, 409);
+    resp_free(&r);
+    free(dup);
+    dup = strf("{\"thread_id\":\"%s\",\"if_exists\":\"do_nothing\"}", tid);
+    j = http_json("POST", "/threads", dup, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(jstr(j, "metadata.owner"), "Priya Natarajan");
+    resp_free(&r);
+    free(dup);
+
+    /* 3. through nginx: a run on the thread and everything that reads it */
+    harness_use_port(px.port, a.key);
+    char *runs = strf("/threads/%s/runs", tid);
+    static const char run_body[] =
+        "{\"assistant_id\":\"qualification\",\"input\":{\"company_name\":\"Tidewater Freight\","
+        "\"industry\":\"Logistics\",\"company_size\":\"201-500\",\"country\":\"US\"}}";
+    j = http_json("POST", runs, run_body, &r);
+    assert_int_equal(r.status, 200);
+    char *rid = strdup(jstr(j, "run_id"));
+    resp_free(&r);
+    char *run_path = strf("/threads/%s/runs/%s", tid, rid);
+    j = http_json("GET", run_path, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(jstr(j, "run_id"), rid);
+    resp_free(&r);
+    char *join = strf("%s/join", run_path);
+    j = http_json("GET", join, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(jstr(j, "tier"));
+    resp_free(&r);
+    char *stream = strf("%s/stream", run_path);
+    http("GET", stream, NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(r.body);
+    assert_non_null(strstr(r.body, "event: end"));
+    resp_free(&r);
+    j = http_json("GET", runs, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(jstr(j, "0.run_id"), rid);
+    assert_string_equal(jstr(j, "0.status"), "success");
+    resp_free(&r);
+    /* a second run, streamed, on the same instance: the thread is no longer busy there */
+    char *run_stream = strf("/threads/%s/runs/stream", tid);
+    http("POST", run_stream, "application/json", run_body, strlen(run_body), &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(r.body);
+    assert_non_null(strstr(r.body, "event: end"));
+    assert_null(strstr(r.body, "event: error"));
+    resp_free(&r);
+    j = http_json("GET", runs, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(json_array_size(j), 2);
+    resp_free(&r);
+    /* nginx sent every request under /threads/{tid}/ to one instance */
+    char *prefix = strf("/threads/%s/", tid), upstream[128];
+    bool one = false;
+    int n = upstreams_of(prefix, upstream, sizeof upstream, &one);
+    assert_int_equal(n, 7);
+    if (!one)
+        fail_msg("the requests of thread %s went to more than one instance", tid);
+
+    /* 4. the run stamped the thread's record: both instances show it */
+    const struct server *both[] = {&a, &b};
+    for (int i = 0; i < 2; i++) {
+        harness_use(both[i]);
+        j = http_json("GET", path, NULL, &r);
+        assert_int_equal(r.status, 200);
+        assert_string_equal(jstr(j, "metadata.assistant_id"), "qualification");
+        assert_string_equal(jstr(j, "metadata.owner"), "Priya Natarajan");
+        resp_free(&r);
+        body = strf("{\"metadata\":{\"inbox\":\"%s\",\"assistant_id\":\"qualification\"}}", inbox);
+        j = http_json("POST", "/threads/search", body, &r);
+        free(body);
+        assert_int_equal(r.status, 200);
+        assert_int_equal(json_array_size(j), 1);
+        assert_string_equal(jstr(j, "0.thread_id"), tid);
+        resp_free(&r);
+    }
+    body = strf("{\"metadata\":{\"inbox\":\"%s\",\"owner\":\"someone else\"}}", inbox);
+    j = http_json("POST", "/threads/search", body, &r);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(json_array_size(j), 0);
+    resp_free(&r);
+    free(body);
+    free(prefix);
+    free(run_stream);
+    free(stream);
+    free(join);
+    free(run_path);
+    free(rid);
+    free(runs);
+    free(path);
+    free(created_at);
+    free(tid);
+}
+
 static int teardown(void **state)
 {
     (void)state;
@@ -324,6 +494,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kill_mid_run_and_share_the_work),
+        cmocka_unit_test(test_agent_server_threads_across_instances),
     };
     return cmocka_run_group_tests(tests, NULL, teardown);
 }

@@ -3457,6 +3457,202 @@ static void test_prune_conversations(void **state)
     sa_store_close(s);
 }
 
+/* ---- Agent Server threads ------------------------------------------------------------ */
+
+struct thread_putter {
+    struct sa_store *s;
+    const char *id;
+    pthread_barrier_t *go;
+    int rc;
+    bool inserted;
+};
+
+static void *put_thread(void *arg)
+{
+    struct thread_putter *p = arg;
+    struct sa_err err = {0};
+    pthread_barrier_wait(p->go);
+    p->rc = sa_store_as_thread_put(p->s, p->id, "{\"by\":\"racer\"}", "2026-04-01T10:00:00Z",
+                                   &p->inserted, &err);
+    return NULL;
+}
+
+static void test_as_threads(void **state)
+{
+    (void)state;
+    struct sa_store *s = open_store();
+    struct sa_err err = {0};
+    char t1[64], t2[64], t3[64], suite[64], md[256];
+    uniq(t1, sizeof t1, "as-thread-a", "");
+    uniq(t2, sizeof t2, "as-thread-b", "");
+    uniq(t3, sizeof t3, "as-thread-c", "");
+    uniq(suite, sizeof suite, "inbox", "");
+    bool inserted = false;
+    snprintf(md, sizeof md, "{\"suite\":\"%s\",\"owner\":\"ana\",\"priority\":2,\"vip\":true}",
+             suite);
+    assert_int_equal(sa_store_as_thread_put(s, t1, md, "2026-04-01T09:00:00Z", &inserted, &err), 0);
+    assert_true(inserted);
+    /* a second put of the id changes nothing */
+    assert_int_equal(sa_store_as_thread_put(s, t1, "{\"owner\":\"bo\"}", "2026-04-01T09:30:00Z",
+                                            &inserted, &err),
+                     0);
+    assert_false(inserted);
+    snprintf(md, sizeof md, "{\"suite\":\"%s\",\"owner\":\"bo\",\"priority\":2,\"vip\":false}",
+             suite);
+    assert_int_equal(sa_store_as_thread_put(s, t2, md, "2026-04-01T09:05:00Z", &inserted, &err), 0);
+    assert_true(inserted);
+    assert_int_equal(sa_store_as_thread_put(s, t3, NULL, "2026-04-01T09:10:00Z", &inserted, &err),
+                     0);
+    assert_true(inserted);
+    /* bad input: no id, no time, metadata that is no object */
+    assert_int_equal(sa_store_as_thread_put(s, NULL, NULL, "2026-04-01T09:00:00Z", &inserted, &err),
+                     SA_EINVAL);
+    assert_int_equal(sa_store_as_thread_put(s, "x", NULL, NULL, &inserted, &err), SA_EINVAL);
+    assert_int_equal(sa_store_as_thread_put(s, "x", "[1]", "2026-04-01T09:00:00Z", &inserted, &err),
+                     SA_EINVAL);
+    assert_int_equal(sa_store_as_thread_get(s, "x", &(json_t *){NULL}, &err), SA_ENOTFOUND);
+
+    json_t *t = NULL;
+    assert_int_equal(sa_store_as_thread_get(s, t1, &t, &err), 0);
+    assert_string_equal(json_string_value(json_object_get(t, "thread_id")), t1);
+    assert_string_equal(json_string_value(json_object_get(t, "created_at")),
+                        "2026-04-01T09:00:00Z");
+    assert_string_equal(json_string_value(json_object_get(t, "updated_at")),
+                        "2026-04-01T09:00:00Z");
+    json_t *m = json_object_get(t, "metadata");
+    assert_string_equal(json_string_value(json_object_get(m, "owner")), "ana");
+    assert_int_equal(json_integer_value(json_object_get(m, "priority")), 2);
+    assert_true(json_is_true(json_object_get(m, "vip")));
+    json_decref(t);
+    assert_int_equal(sa_store_as_thread_get(s, t3, &t, &err), 0);
+    assert_true(json_is_object(json_object_get(t, "metadata")));
+    assert_int_equal(json_object_size(json_object_get(t, "metadata")), 0);
+    json_decref(t);
+
+    /* update: keep_existing adds only new keys; otherwise the given values win; a null
+     * value is a value (it deletes nothing) */
+    assert_int_equal(sa_store_as_thread_update(s, t1,
+                                               "{\"owner\":\"cy\",\"graph_id\":\"pipeline\","
+                                               "\"note\":null}",
+                                               true, "2026-04-01T09:40:00Z", &err),
+                     0);
+    assert_int_equal(sa_store_as_thread_get(s, t1, &t, &err), 0);
+    m = json_object_get(t, "metadata");
+    assert_string_equal(json_string_value(json_object_get(m, "owner")), "ana");
+    assert_string_equal(json_string_value(json_object_get(m, "graph_id")), "pipeline");
+    assert_true(json_is_null(json_object_get(m, "note")));
+    assert_true(json_is_true(json_object_get(m, "vip")));
+    assert_string_equal(json_string_value(json_object_get(t, "updated_at")),
+                        "2026-04-01T09:40:00Z");
+    assert_string_equal(json_string_value(json_object_get(t, "created_at")),
+                        "2026-04-01T09:00:00Z");
+    json_decref(t);
+    assert_int_equal(sa_store_as_thread_update(s, t1, "{\"owner\":\"cy\",\"vip\":false}", false,
+                                               "2026-04-01T09:50:00Z", &err),
+                     0);
+    assert_int_equal(sa_store_as_thread_get(s, t1, &t, &err), 0);
+    m = json_object_get(t, "metadata");
+    assert_string_equal(json_string_value(json_object_get(m, "owner")), "cy");
+    assert_true(json_is_false(json_object_get(m, "vip")));
+    assert_string_equal(json_string_value(json_object_get(m, "graph_id")), "pipeline");
+    assert_int_equal(json_integer_value(json_object_get(m, "priority")), 2);
+    json_decref(t);
+    assert_int_equal(
+        sa_store_as_thread_update(s, "as-thread-none", "{}", true, "2026-04-01T09:50:00Z", &err),
+        SA_ENOTFOUND);
+    assert_int_equal(sa_store_as_thread_update(s, t1, "\"x\"", true, "2026-04-01T09:50:00Z", &err),
+                     SA_EINVAL);
+
+    /* search: every filter key equal (type included), last updated first, limit, offset */
+    json_t *found = NULL;
+    snprintf(md, sizeof md, "{\"suite\":\"%s\"}", suite);
+    assert_int_equal(sa_store_as_thread_search(s, md, 10, 0, &found, &err), 0);
+    assert_int_equal(json_array_size(found), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(found, 0), "thread_id")),
+                        t1); /* updated 09:50 */
+    assert_string_equal(json_string_value(json_object_get(json_array_get(found, 1), "thread_id")),
+                        t2);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(json_array_get(found, 1), "metadata"), "owner")),
+                        "bo");
+    json_decref(found);
+    assert_int_equal(sa_store_as_thread_search(s, md, 1, 1, &found, &err), 0);
+    assert_int_equal(json_array_size(found), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(found, 0), "thread_id")),
+                        t2);
+    json_decref(found);
+    assert_int_equal(sa_store_as_thread_search(s, md, 10, 2, &found, &err), 0);
+    assert_int_equal(json_array_size(found), 0);
+    json_decref(found);
+    const char *filters[][2] = {
+        {"\"owner\":\"bo\"", t2},
+        {"\"vip\":false", NULL}, /* both now: t1 and t2 */
+        {"\"priority\":2,\"vip\":true", ""},
+        {"\"priority\":\"2\"", ""},
+        {"\"owner\":\"bo\",\"vip\":false", t2},
+        {"\"missing\":null", ""},
+    };
+    for (size_t i = 0; i < sizeof filters / sizeof filters[0]; i++) {
+        snprintf(md, sizeof md, "{\"suite\":\"%s\",%s}", suite, filters[i][0]);
+        assert_int_equal(sa_store_as_thread_search(s, md, 10, 0, &found, &err), 0);
+        if (!filters[i][1])
+            assert_int_equal(json_array_size(found), 2);
+        else if (!*filters[i][1])
+            assert_int_equal(json_array_size(found), 0);
+        else {
+            assert_int_equal(json_array_size(found), 1);
+            assert_string_equal(
+                json_string_value(json_object_get(json_array_get(found, 0), "thread_id")),
+                filters[i][1]);
+        }
+        json_decref(found);
+    }
+    /* a null in the filter matches a key holding null */
+    snprintf(md, sizeof md, "{\"suite\":\"%s\",\"note\":null}", suite);
+    assert_int_equal(sa_store_as_thread_search(s, md, 10, 0, &found, &err), 0);
+    assert_int_equal(json_array_size(found), 1);
+    json_decref(found);
+    /* no filter: every record, t3 among them */
+    assert_int_equal(sa_store_as_thread_search(s, NULL, 1000, 0, &found, &err), 0);
+    bool has_t3 = false;
+    size_t i;
+    json_t *row;
+    json_array_foreach(found, i, row) has_t3 |=
+        strcmp(json_string_value(json_object_get(row, "thread_id")), t3) == 0;
+    assert_true(has_t3);
+    json_decref(found);
+    assert_int_equal(sa_store_as_thread_search(s, NULL, 0, 0, &found, &err), SA_EINVAL);
+    assert_int_equal(sa_store_as_thread_search(s, NULL, 1001, 0, &found, &err), SA_EINVAL);
+    assert_int_equal(sa_store_as_thread_search(s, NULL, 10, -1, &found, &err), SA_EINVAL);
+    assert_int_equal(sa_store_as_thread_search(s, "[]", 10, 0, &found, &err), SA_EINVAL);
+
+    /* delete: the record goes, once */
+    assert_int_equal(sa_store_as_thread_delete(s, t2, &err), 0);
+    assert_int_equal(sa_store_as_thread_delete(s, t2, &err), SA_ENOTFOUND);
+    assert_int_equal(sa_store_as_thread_get(s, t2, &t, &err), SA_ENOTFOUND);
+
+    /* concurrent puts of one id: exactly one inserts */
+    char race_id[64];
+    uniq(race_id, sizeof race_id, "as-thread-race", "");
+    pthread_barrier_t go;
+    pthread_barrier_init(&go, NULL, RACERS);
+    struct thread_putter p[RACERS];
+    pthread_t th[RACERS];
+    for (int k = 0; k < RACERS; k++) {
+        p[k] = (struct thread_putter){.s = s, .id = race_id, .go = &go};
+        assert_int_equal(pthread_create(&th[k], NULL, put_thread, &p[k]), 0);
+    }
+    int inserts = 0;
+    for (int k = 0; k < RACERS; k++) {
+        pthread_join(th[k], NULL);
+        assert_int_equal(p[k].rc, 0);
+        inserts += p[k].inserted;
+    }
+    pthread_barrier_destroy(&go);
+    assert_int_equal(inserts, 1);
+    sa_store_close(s);
+}
+
 int main(int argc, char **argv)
 {
     const char *given = argc > 1 ? argv[1] : getenv("STORE_URL");
@@ -3521,6 +3717,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_lead_draft_pending),
         cmocka_unit_test(test_conversation_list),
         cmocka_unit_test(test_prune_conversations),
+        /* the Agent Server API's thread records */
+        cmocka_unit_test(test_as_threads),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -917,6 +917,11 @@ static const struct sa_store_ops store_ops = {
     .lead_draft_pending = sa_pg_lead_draft_pending,
     .conversation_touch = sa_pg_conversation_touch,
     .conversation_list = sa_pg_conversation_list,
+    .as_thread_put = sa_pg_as_thread_put,
+    .as_thread_get = sa_pg_as_thread_get,
+    .as_thread_update = sa_pg_as_thread_update,
+    .as_thread_search = sa_pg_as_thread_search,
+    .as_thread_delete = sa_pg_as_thread_delete,
     /* timeline.c */
     .lead_timeline = sa_pg_lead_timeline,
     /* contacts.c */

@@ -919,6 +919,11 @@ static const struct sa_store_ops store_ops = {
     .lead_draft_pending = sa_sqlite_lead_draft_pending,
     .conversation_touch = sa_sqlite_conversation_touch,
     .conversation_list = sa_sqlite_conversation_list,
+    .as_thread_put = sa_sqlite_as_thread_put,
+    .as_thread_get = sa_sqlite_as_thread_get,
+    .as_thread_update = sa_sqlite_as_thread_update,
+    .as_thread_search = sa_sqlite_as_thread_search,
+    .as_thread_delete = sa_sqlite_as_thread_delete,
 };
 
 /* The registry's entry (store/backend.h): this store, and the saver of saver.c. */

@@ -303,4 +303,15 @@ int sa_sqlite_conversation_touch(struct sa_store *s, const struct sa_conversatio
 int sa_sqlite_conversation_list(struct sa_store *s, int limit, long long before, json_t **out,
                                 struct sa_err *err);
 
+/* asthreads.c */
+int sa_sqlite_as_thread_put(struct sa_store *s, const char *thread_id, const char *metadata,
+                            const char *at, bool *inserted, struct sa_err *err);
+int sa_sqlite_as_thread_get(struct sa_store *s, const char *thread_id, json_t **out,
+                            struct sa_err *err);
+int sa_sqlite_as_thread_update(struct sa_store *s, const char *thread_id, const char *metadata,
+                               bool keep_existing, const char *at, struct sa_err *err);
+int sa_sqlite_as_thread_search(struct sa_store *s, const char *filter, int limit, int offset,
+                               json_t **out, struct sa_err *err);
+int sa_sqlite_as_thread_delete(struct sa_store *s, const char *thread_id, struct sa_err *err);
+
 #endif
