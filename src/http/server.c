@@ -79,7 +79,7 @@ struct srv_req {
     struct sa_req r;
     enum sa_path_verdict path_verdict; /* from the raw request target */
     size_t raw_path_len;
-    bool answered; /* we queued a response (else MHD answered, or nobody did) */
+    bool answered;  /* we queued a response (else MHD answered, or nobody did) */
     bool streaming; /* an event stream was queued: it is observed when it ends */
 };
 
@@ -624,18 +624,18 @@ static void stream_ended(struct sa_req *r, enum MHD_RequestTerminationCode toe)
     observe(r);
     if (!sa_log_enabled(SA_LOG_INFO))
         return;
-    const char *how = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK         ? "completed"
-                      : toe == MHD_REQUEST_TERMINATED_CLIENT_ABORT       ? "client_left"
-                      : toe == MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN    ? "server_stopped"
-                      : toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED    ? "timeout"
-                      : toe == MHD_REQUEST_TERMINATED_READ_ERROR         ? "read_error"
-                      : toe == MHD_REQUEST_TERMINATED_WITH_ERROR         ? "error"
-                                                                         : "other";
+    const char *how = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK      ? "completed"
+                      : toe == MHD_REQUEST_TERMINATED_CLIENT_ABORT    ? "client_left"
+                      : toe == MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN ? "server_stopped"
+                      : toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? "timeout"
+                      : toe == MHD_REQUEST_TERMINATED_READ_ERROR      ? "read_error"
+                      : toe == MHD_REQUEST_TERMINATED_WITH_ERROR      ? "error"
+                                                                      : "other";
     sa_log(SA_LOG_INFO, "request",
            json_pack("{s:s, s:s, s:s, s:i, s:f, s:s, s:b, s:s}", "method", r->method, "path",
-                     r->path, "route", r->route ? r->route->path : "unmatched", "status",
-                     r->status, "duration_ms", (double)(sa_now_ns() - r->start_ns) / 1e6,
-                     "request_id", r->request_id, "stream", 1, "ended", how));
+                     r->path, "route", r->route ? r->route->path : "unmatched", "status", r->status,
+                     "duration_ms", (double)(sa_now_ns() - r->start_ns) / 1e6, "request_id",
+                     r->request_id, "stream", 1, "ended", how));
 }
 
 static void request_completed(void *cls, struct MHD_Connection *conn, void **req_cls,

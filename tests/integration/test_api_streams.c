@@ -351,8 +351,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_many_streams_wait_without_threads, runs_setup,
                                         runs_teardown),
         cmocka_unit_test_setup_teardown(test_stop_with_parked_streams, runs_setup, runs_teardown),
-        cmocka_unit_test_setup_teardown(test_stream_duration_in_metrics, runs_setup,
-                                        runs_teardown),
+        cmocka_unit_test_setup_teardown(test_stream_duration_in_metrics, runs_setup, runs_teardown),
     };
     return api_exit_status(cmocka_run_group_tests(tests, api_group_setup, api_group_teardown));
 }
