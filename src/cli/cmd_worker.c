@@ -44,14 +44,17 @@ static int work(const struct sa_config *cfg, const struct sa_cli_args *args)
     struct sa_app *app;
     if (sa_app_open(cfg, &app, &err))
         return sa_cli_fail(&err);
-    struct sa_outbox_worker *outbox;
-    if (sa_cli_background_start(app, cfg, &outbox, &err)) {
+    /* The listener first: a port in use stops the worker before it has claimed a run or an
+     * outbox item. */
+    struct sa_http_server *srv;
+    if (start_metrics(app, cfg, &srv, &err)) {
         sa_app_close(app);
         return sa_cli_fail(&err);
     }
-    struct sa_http_server *srv;
-    if (start_metrics(app, cfg, &srv, &err)) {
-        sa_cli_background_stop(app, outbox);
+    struct sa_outbox_worker *outbox;
+    if (sa_cli_background_start(app, cfg, &outbox, &err)) {
+        sa_http_stop(srv);
+        sa_app_close(app);
         return sa_cli_fail(&err);
     }
     sa_log(SA_LOG_INFO, "worker started",

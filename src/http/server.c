@@ -79,7 +79,8 @@ struct srv_req {
     struct sa_req r;
     enum sa_path_verdict path_verdict; /* from the raw request target */
     size_t raw_path_len;
-    bool answered; /* we queued a response (else MHD answered, or nobody did) */
+    bool answered;  /* we queued a response (else MHD answered, or nobody did) */
+    bool streaming; /* an event stream was queued: it is observed when it ends */
 };
 
 /* From 100 us (a cached GET) to 120 s: event streams and the waits for a run or a join
@@ -153,11 +154,10 @@ static enum MHD_Result send_reply(struct sa_req *r)
         add_headers(r, resp);
         enum MHD_Result ok = MHD_queue_response(r->conn, (unsigned)r->status, resp);
         MHD_destroy_response(resp);
-        observe(r);
-        if (sa_log_enabled(SA_LOG_INFO))
-            sa_log(SA_LOG_INFO, "request",
-                   json_pack("{s:s, s:s, s:i, s:s, s:b}", "method", r->method, "path", r->path,
-                             "status", r->status, "request_id", r->request_id, "stream", 1));
+        /* Its duration is the stream's: observed and logged when it ends (stream_ended). */
+        ((struct srv_req *)r)->streaming = ok == MHD_YES;
+        if (ok != MHD_YES)
+            observe(r);
         return ok;
     }
     if (!r->json && !r->text && !r->static_text)
@@ -616,6 +616,28 @@ static void observe_mhd_reply(struct sa_req *r)
                          "unmatched", "status", r->status, "answered_by", "libmicrohttpd"));
 }
 
+/* An event stream ended: it sent its last event, its client left, or the server stopped.
+ * Its request is observed now, so http_request_duration_seconds holds how long the stream
+ * lasted, not how long its headers took. */
+static void stream_ended(struct sa_req *r, enum MHD_RequestTerminationCode toe)
+{
+    observe(r);
+    if (!sa_log_enabled(SA_LOG_INFO))
+        return;
+    const char *how = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK      ? "completed"
+                      : toe == MHD_REQUEST_TERMINATED_CLIENT_ABORT    ? "client_left"
+                      : toe == MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN ? "server_stopped"
+                      : toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? "timeout"
+                      : toe == MHD_REQUEST_TERMINATED_READ_ERROR      ? "read_error"
+                      : toe == MHD_REQUEST_TERMINATED_WITH_ERROR      ? "error"
+                                                                      : "other";
+    sa_log(SA_LOG_INFO, "request",
+           json_pack("{s:s, s:s, s:s, s:i, s:f, s:s, s:b, s:s}", "method", r->method, "path",
+                     r->path, "route", r->route ? r->route->path : "unmatched", "status", r->status,
+                     "duration_ms", (double)(sa_now_ns() - r->start_ns) / 1e6, "request_id",
+                     r->request_id, "stream", 1, "ended", how));
+}
+
 static void request_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                               enum MHD_RequestTerminationCode toe)
 {
@@ -624,6 +646,8 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **req
     if (q) {
         if (!q->answered)
             observe_mhd_reply(&q->r);
+        else if (q->streaming)
+            stream_ended(&q->r, toe);
         req_free(&q->r);
     }
     *req_cls = NULL;

@@ -28,10 +28,15 @@ struct family {
     size_t n, cap;
 };
 
+/* Families are only added, and may be while /metrics renders (a worker's listener is up
+ * before its outbox registers the SMTP families): a family is written in full before
+ * nfamilies counts it, and registrations take register_lock. */
 struct sa_metrics {
     struct family families[MAX_FAMILIES];
-    int nfamilies;
+    _Atomic int nfamilies;
 };
+
+static pthread_mutex_t register_lock = PTHREAD_MUTEX_INITIALIZER;
 
 struct sa_metrics *sa_metrics_new(void)
 {
@@ -56,16 +61,21 @@ void sa_metrics_free(struct sa_metrics *m)
 
 int sa_metrics_register(struct sa_metrics *m, const struct sa_metric_desc *desc)
 {
+    pthread_mutex_lock(&register_lock);
+    int n = m->nfamilies, id = SA_ENOMEM;
     /* a family several modules share (connector_requests_total) is registered once */
-    for (int i = 0; i < m->nfamilies; i++)
+    for (int i = 0; i < n && id < 0; i++)
         if (m->families[i].desc == desc || strcmp(m->families[i].desc->name, desc->name) == 0)
-            return i;
-    if (m->nfamilies == MAX_FAMILIES)
-        return SA_ENOMEM;
-    struct family *fam = &m->families[m->nfamilies];
-    *fam = (struct family){.desc = desc};
-    pthread_mutex_init(&fam->lock, NULL);
-    return m->nfamilies++;
+            id = i;
+    if (id < 0 && n < MAX_FAMILIES) {
+        struct family *fam = &m->families[n];
+        *fam = (struct family){.desc = desc};
+        pthread_mutex_init(&fam->lock, NULL);
+        m->nfamilies = n + 1; /* after the family is whole: a render may read it at once */
+        id = n;
+    }
+    pthread_mutex_unlock(&register_lock);
+    return id;
 }
 
 /* Renders k1="v1",k2="v2" (values escaped) into out (cap bytes). Returns false when it

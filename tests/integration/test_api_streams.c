@@ -2,7 +2,8 @@
  * nothing to send parks its connection and holds no HTTP thread, so many more streams than
  * the server has HTTP threads (the harness starts it with 2) wait side by side while
  * other requests are answered, each stream still gets its run's whole event sequence, and
- * a server stopped with streams parked exits cleanly (no leak, no libmicrohttpd panic).
+ * a server stopped with streams parked exits cleanly (no leak, no libmicrohttpd panic),
+ * and the HTTP metrics observe a stream when it ends.
  * On runs_srv (see harness.h); as test_api_streams_pg on PostgreSQL and Redis, where more
  * streams wait than the Redis queue's pool has connections (32). */
 #include "harness.h"
@@ -311,12 +312,46 @@ static void test_stop_with_parked_streams(void **state)
     free(leads);
 }
 
+#define STREAM_SERIES "{method=\"GET\",route=\"/api/runs/{run_id}/stream\""
+
+/* Pins a stream's duration: http_request_duration_seconds observes an event stream when it
+ * ends, not when its headers are queued. A run whose steps take 700 ms each is streamed
+ * from start to end (well over a second), and /metrics then has it above the le="1" bucket
+ * (before, it was observed at its headers, in well under a millisecond). */
+static void test_stream_duration_in_metrics(void **state)
+{
+    (void)state;
+    start_streams_server("1");
+    char **leads = sample_leads(1);
+    char *id = run_submit(leads[0]);
+    char *path = strf("/api/runs/%s/stream", id);
+    struct resp s;
+    http("GET", path, NULL, NULL, 0, &s);
+    assert_int_equal(s.status, 200);
+    assert_non_null(strstr(s.body, "event: end"));
+    resp_free(&s);
+    double le1 = metric_value("http_request_duration_seconds_bucket" STREAM_SERIES ",le=\"1\"}");
+    double count = metric_value("http_request_duration_seconds_count" STREAM_SERIES "}");
+    double sum = metric_value("http_request_duration_seconds_sum" STREAM_SERIES "}");
+    double total = metric_value("http_requests_total" STREAM_SERIES ",status=\"200\"}");
+    if (count != 1 || le1 != 0 || sum < 1 || total != 1)
+        fail_msg("the stream is not observed as lasting over 1 s: le=\"1\" %g, count %g, "
+                 "sum %g, http_requests_total %g",
+                 le1, count, sum, total);
+    free(path);
+    free(id);
+    free(leads[0]);
+    free(leads);
+    assert_true(exited_ok(server_stop(&runs_srv)));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_many_streams_wait_without_threads, runs_setup,
                                         runs_teardown),
         cmocka_unit_test_setup_teardown(test_stop_with_parked_streams, runs_setup, runs_teardown),
+        cmocka_unit_test_setup_teardown(test_stream_duration_in_metrics, runs_setup, runs_teardown),
     };
     return api_exit_status(cmocka_run_group_tests(tests, api_group_setup, api_group_teardown));
 }

@@ -2,7 +2,8 @@
  * RUN_WORKERS=0 only queues runs; `sales-agent worker` on the same database runs them to
  * the end while the API answers for them, and it stops cleanly on SIGTERM; its --help
  * lists the settings it reads; with WORKER_METRICS_PORT it serves its own /metrics and
- * /health (and nothing else) under serve's access control. On the default backends
+ * /health (and nothing else) under serve's access control, and a port already taken stops
+ * it before it claims anything. On the default backends
  * (SQLite, the in-process queue: the worker takes the store's unfinished runs at
  * start-up). With SA_TEST_REDIS_URL set, the queue is Redis (database 9 of that server, so
  * other programs' workers cannot take these runs): the API's stream carries the events the
@@ -10,12 +11,16 @@
  * another, continued from its checkpoint. */
 #include "harness.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -298,6 +303,63 @@ static void test_worker_metrics_listener(void **state)
     free(read_key);
 }
 
+/* WORKER_METRICS_PORT on a port already taken: the worker binds its listener before it
+ * starts its run workers and its outbox, so it exits non-zero with a message naming the
+ * port, having opened no run queue (the log has no "run queue" line) and claimed nothing:
+ * a run the API queued is still queued. */
+static void test_worker_metrics_port_taken(void **state)
+{
+    (void)state;
+    int taker = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(taker >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_ANY)};
+    assert_int_equal(bind(taker, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(taker, 1), 0);
+    socklen_t alen = sizeof a;
+    assert_int_equal(getsockname(taker, (struct sockaddr *)&a, &alen), 0);
+    char port[16];
+    snprintf(port, sizeof port, "%d", ntohs(a.sin_port));
+
+    char *run_id = run_submit(strong_known);
+    char *log_path = strf("%s/worker.log", api.dir);
+    struct stat st;
+    off_t log_before = stat(log_path, &st) == 0 ? st.st_size : 0;
+    char *out = strf("%s/worker-taken.out", api.dir);
+    pid_t worker = start_worker(out, "0", port);
+    assert_true(worker > 0);
+    int wst = 0;
+    assert_int_equal(waitpid(worker, &wst, 0), worker); /* it must exit by itself */
+    close(taker);
+    assert_true(WIFEXITED(wst));
+    assert_int_not_equal(WEXITSTATUS(wst), 0);
+
+    char *said = read_text(out);
+    assert_null(strstr(said, "run workers")); /* it never said it started */
+    free(said);
+    FILE *f = fopen(log_path, "r");
+    assert_non_null(f);
+    fseeko(f, log_before, SEEK_SET);
+    static char log[1 << 16];
+    size_t n = fread(log, 1, sizeof log - 1, f);
+    fclose(f);
+    log[n] = '\0';
+    char *names_port = strf(":%s (port in use", port); /* "cannot listen on HOST:PORT (..." */
+    if (!strstr(log, "cannot listen on") || !strstr(log, names_port))
+        fail_msg("the worker's error does not say \"%s\":\n%s", names_port, log);
+    if (strstr(log, "\"msg\":\"run queue\""))
+        fail_msg("the worker opened its run queue before binding its listener:\n%s", log);
+
+    char *status = run_status_now(run_id);
+    assert_non_null(status);
+    assert_string_equal(status, "queued");
+    free(status);
+    /* left queued, for a later worker to take (as test_cancel_queued leaves its run) */
+    free(names_port);
+    free(out);
+    free(log_path);
+    free(run_id);
+}
+
 /* Redis only: a worker killed (SIGKILL) in the middle of a run never acknowledges it;
  * another worker takes it over after the visibility timeout and continues it from its
  * last checkpoint to the approval; the API's stream shows the whole run, the second
@@ -456,6 +518,7 @@ int main(void)
         cmocka_unit_test(test_api_queues_worker_runs),
         cmocka_unit_test(test_cancel_queued),
         cmocka_unit_test(test_worker_metrics_listener), /* a worker of its own, on port 0 */
+        cmocka_unit_test(test_worker_metrics_port_taken),
         cmocka_unit_test(test_takeover_after_kill),
     };
     int failed = cmocka_run_group_tests(tests, setup, teardown);
