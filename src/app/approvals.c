@@ -96,8 +96,8 @@ void sa_app_unsupersede_approvals(struct sa_app *app, const char *thread_id, con
     struct sa_err e = {0};
     if (sa_store_approval_unsupersede(app->store, thread_id, by, &n, &e))
         sa_log(SA_LOG_ERROR, "approvals superseded by a run that saved nothing not restored",
-               json_pack("{s:s, s:s?, s:s}", "thread_id", thread_id, "superseded_by", by,
-                         "error", e.msg));
+               json_pack("{s:s, s:s?, s:s}", "thread_id", thread_id, "superseded_by", by, "error",
+                         e.msg));
     else if (n > 0)
         sa_log(SA_LOG_INFO, "approvals pending again: the run that superseded them saved nothing",
                json_pack("{s:s, s:s?, s:i}", "thread_id", thread_id, "superseded_by", by,

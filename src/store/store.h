@@ -356,8 +356,8 @@ struct sa_store_ops {
      * saved after all: the approvals of thread_id superseded by by are pending again
      * (superseded_by and decided_at NULL); nothing else changes. One conditional update: a
      * superseded approval was never decided, so none is lost. *n counts them. */
-    int (*approval_unsupersede)(struct sa_store *s, const char *thread_id, const char *by,
-                                int *n, struct sa_err *err);
+    int (*approval_unsupersede)(struct sa_store *s, const char *thread_id, const char *by, int *n,
+                                struct sa_err *err);
 
     /* ---- the outbox: side effects sent once, under idempotency keys ---- */
     /* Inserts the items atomically (status "queued"), skipping those whose idempotency
@@ -893,8 +893,7 @@ static inline SA_WUR int sa_store_approval_supersede(struct sa_store *s, const c
     return s->ops->approval_supersede(s, thread_id, by, n, err);
 }
 static inline SA_WUR int sa_store_approval_unsupersede(struct sa_store *s, const char *thread_id,
-                                                       const char *by, int *n,
-                                                       struct sa_err *err)
+                                                       const char *by, int *n, struct sa_err *err)
 {
     return s->ops->approval_unsupersede(s, thread_id, by, n, err);
 }

@@ -134,8 +134,8 @@ static const struct db_sql APPROVAL_UNSUPERSEDE = {
     "UPDATE approvals SET status = 'pending', superseded_by = NULL, decided_at = NULL "
     "WHERE thread_id = ?1 AND status = 'superseded' AND superseded_by = ?2"};
 
-int sa_sqlite_approval_unsupersede(struct sa_store *s, const char *thread_id, const char *by, int *n,
-                               struct sa_err *err)
+int sa_sqlite_approval_unsupersede(struct sa_store *s, const char *thread_id, const char *by,
+                                   int *n, struct sa_err *err)
 {
     *n = 0;
     if (!by)

@@ -175,7 +175,7 @@ int sa_sqlite_approval_claim_resume(struct sa_store *s, const char *id, const ch
 int sa_sqlite_approval_supersede(struct sa_store *s, const char *thread_id, const char *by, int *n,
                                  struct sa_err *err);
 int sa_sqlite_approval_unsupersede(struct sa_store *s, const char *thread_id, const char *by,
-                               int *n, struct sa_err *err);
+                                   int *n, struct sa_err *err);
 
 /* outbox.c */
 int sa_sqlite_outbox_add(struct sa_store *s, const struct sa_outbox_item *items, int n, int *added,

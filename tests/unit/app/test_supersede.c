@@ -57,11 +57,8 @@ static int invoke_lead(struct sa_app *app, const char *thread, const char *conta
     struct sa_invoke_res res;
     int rc = sa_app_invoke(app, &req, &res, err);
     if (approval) {
-        const char *id =
-            json_string_value(json_object_get(json_array_get(json_object_get(res.output,
-                                                                             "approvals"),
-                                                             0),
-                                              "approval_id"));
+        const char *id = json_string_value(json_object_get(
+            json_array_get(json_object_get(res.output, "approvals"), 0), "approval_id"));
         snprintf(approval, SA_UUID_LEN, "%s", id ? id : "");
     }
     sa_invoke_res_clear(&res);
@@ -113,8 +110,8 @@ static void expect_answerable(struct sa_app *app, const char *thread, const char
     if (rc)
         fail_msg("accept %s: %d %s", approval, rc, err.msg);
     assert_true(stored);
-    assert_string_equal(
-        json_string_value(json_object_get(json_object_get(out, "run"), "status")), "done");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(out, "run"), "status")),
+                        "done");
     expect_status(app, approval, "accepted");
     size_t queued = outbox_to(app, email); /* the draft and its sequence's follow-ups */
     assert_true(queued >= 1);
@@ -139,9 +136,8 @@ static void test_busy_thread_supersedes_nothing(void **state)
     struct sa_app *app = open_app();
     struct sa_err err = {0};
     char first[SA_UUID_LEN];
-    assert_int_equal(invoke_lead(app, "sup-busy", "Ada Lindqvist", "ada@marlowe.example", first,
-                                 &err),
-                     0);
+    assert_int_equal(
+        invoke_lead(app, "sup-busy", "Ada Lindqvist", "ada@marlowe.example", first, &err), 0);
     assert_true(first[0]);
     expect_status(app, first, "pending");
     const struct graph *g = sa_pipeline_graph(app->pipeline);
@@ -171,9 +167,8 @@ static void test_saver_failure_supersedes_nothing(void **state)
     struct sa_app *app = open_app();
     struct sa_err err = {0};
     char first[SA_UUID_LEN], second[SA_UUID_LEN];
-    assert_int_equal(invoke_lead(app, "sup-saver", "Ada Lindqvist", "ada@marlowe.example", first,
-                                 &err),
-                     0);
+    assert_int_equal(
+        invoke_lead(app, "sup-saver", "Ada Lindqvist", "ada@marlowe.example", first, &err), 0);
     const struct graph_saver_ops *ops = app->saver->ops;
     struct graph_saver_ops broken = *ops;
     broken.put = failing_put;
@@ -183,9 +178,8 @@ static void test_saver_failure_supersedes_nothing(void **state)
     assert_int_equal(rc, SA_ESTORE);
     expect_status(app, first, "pending");
     /* the thread still waits on it: a new run that saves its input supersedes it */
-    assert_int_equal(invoke_lead(app, "sup-saver", "Ines Duarte", "ines@marlowe.example",
-                                 second, &err),
-                     0);
+    assert_int_equal(
+        invoke_lead(app, "sup-saver", "Ines Duarte", "ines@marlowe.example", second, &err), 0);
     expect_status(app, first, "superseded");
     expect_answerable(app, "sup-saver", second, "ines@marlowe.example");
     assert_int_equal(outbox_to(app, "ada@marlowe.example"), 0);
@@ -201,9 +195,8 @@ static void test_saver_failure_then_answer(void **state)
     struct sa_app *app = open_app();
     struct sa_err err = {0};
     char first[SA_UUID_LEN];
-    assert_int_equal(invoke_lead(app, "sup-saver2", "Ada Lindqvist", "ada@marlowe.example",
-                                 first, &err),
-                     0);
+    assert_int_equal(
+        invoke_lead(app, "sup-saver2", "Ada Lindqvist", "ada@marlowe.example", first, &err), 0);
     const struct graph_saver_ops *ops = app->saver->ops;
     struct graph_saver_ops broken = *ops;
     broken.put = failing_put;
