@@ -380,7 +380,8 @@ void sa_pipeline_free(struct sa_pipeline *p)
 
 int sa_pipeline_run(struct sa_pipeline *p, const json_t *lead, const char *thread_id,
                     const char *lead_id, unsigned stream_modes, graph_stream_fn on_event,
-                    void *event_arg, const volatile int *cancel, struct graph_result *res,
+                    void *event_arg, const volatile int *cancel,
+                    const struct graph_input_hook *input_hook, struct graph_result *res,
                     struct sa_err *err)
 {
     /* A new lead on a thread that ran before starts its results afresh: the per-lead
@@ -397,7 +398,8 @@ int sa_pipeline_run(struct sa_pipeline *p, const json_t *lead, const char *threa
                                .stream_modes = stream_modes,
                                .on_event = on_event,
                                .event_arg = event_arg,
-                               .cancel = cancel};
+                               .cancel = cancel,
+                               .input_hook = input_hook};
     int rc = graph_invoke(p->g, input, &o, res, err);
     json_decref(input);
     return rc;

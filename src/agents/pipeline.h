@@ -29,10 +29,12 @@ void sa_pipeline_free(struct sa_pipeline *p);
 /* Runs the pipeline for a lead (input: the validated lead JSON, borrowed) stored as
  * lead_id (NULL: none) on thread_id, streaming events to the subscriber. The ids are in
  * the state ("lead_id", "thread_id"), so what the run queues (the outbox) carries them.
+ * input_hook (may be NULL) is called around the input checkpoint (graph_input_hook).
  * res as graph_invoke's. */
 int sa_pipeline_run(struct sa_pipeline *p, const json_t *lead, const char *thread_id,
                     const char *lead_id, unsigned stream_modes, graph_stream_fn on_event,
-                    void *event_arg, const volatile int *cancel, struct graph_result *res,
+                    void *event_arg, const volatile int *cancel,
+                    const struct graph_input_hook *input_hook, struct graph_result *res,
                     struct sa_err *err) SA_WUR;
 
 /* Continues thread_id from its last checkpoint (after a restart); cancel as in

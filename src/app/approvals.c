@@ -90,6 +90,20 @@ int sa_app_supersede_approvals(struct sa_app *app, const char *thread_id, const 
     return rc;
 }
 
+void sa_app_unsupersede_approvals(struct sa_app *app, const char *thread_id, const char *by)
+{
+    int n = 0;
+    struct sa_err e = {0};
+    if (sa_store_approval_unsupersede(app->store, thread_id, by, &n, &e))
+        sa_log(SA_LOG_ERROR, "approvals superseded by a run that saved nothing not restored",
+               json_pack("{s:s, s:s?, s:s}", "thread_id", thread_id, "superseded_by", by, "error",
+                         e.msg));
+    else if (n > 0)
+        sa_log(SA_LOG_INFO, "approvals pending again: the run that superseded them saved nothing",
+               json_pack("{s:s, s:s?, s:i}", "thread_id", thread_id, "superseded_by", by,
+                         "approvals", n));
+}
+
 /* Where the thread stands: 2 when its latest checkpoint still waits on interrupt_id, 1
  * when it has other steps left and waits on no interrupt (a run stopped after the answer,
  * e.g. a killed server), 0 when it has finished or waits on another interrupt (a later

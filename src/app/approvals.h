@@ -53,11 +53,16 @@ int sa_app_approval_pending(struct sa_app *app, const char *thread_id, char id[S
 /* A new run with new input on thread_id starts its graph over from START, so the
  * interrupts its pending approvals answer are gone: marks them superseded by run by (its
  * run id, or the invoke's execution id; NULL: not known), so that answering one is 409
- * and the newer run's own approval is the one that counts. Called before the new run
- * starts (an approval answered meanwhile would otherwise be accepted with nothing left to
- * continue). SA_ESTORE when the store failed: the caller MUST NOT start the run then. */
+ * and the newer run's own approval is the one that counts. Called by the new run once the
+ * thread is its own, just before its input checkpoint is saved (graph_input_hook; an
+ * approval answered after the save would be accepted with nothing left to continue).
+ * SA_ESTORE when the store failed: the run MUST NOT save its input then. */
 int sa_app_supersede_approvals(struct sa_app *app, const char *thread_id, const char *by,
                                struct sa_err *err) SA_WUR;
+/* Undoes sa_app_supersede_approvals(thread_id, by) when the run's input checkpoint was not
+ * saved after all (the thread still waits on the old interrupt): the approvals run by
+ * superseded are pending again. A store failure is logged. */
+void sa_app_unsupersede_approvals(struct sa_app *app, const char *thread_id, const char *by);
 
 /* At start-up, and every few passes of the run workers' keeper: continues the threads
  * whose approval was answered but which nobody continued (a stopped server, a request

@@ -82,12 +82,32 @@ static json_t *standalone_context(struct sa_app *app, const struct sa_lead *lead
     return ctx;
 }
 
+/* The supersession of a thread's approvals by a run with new input (run_pipeline). */
+struct supersede {
+    struct sa_app *app;
+    const char *thread_id, *by;
+};
+
+static int supersede_before_input(void *arg, struct sa_err *err)
+{
+    const struct supersede *s = arg;
+    return sa_app_supersede_approvals(s->app, s->thread_id, s->by, err);
+}
+
+static void supersede_undo(void *arg)
+{
+    const struct supersede *s = arg;
+    sa_app_unsupersede_approvals(s->app, s->thread_id, s->by);
+}
+
 /* Runs the pipeline on the lead in thread_id (continued from its checkpoint when the
  * request asks and there is one). New input on a thread the caller named starts its
  * graph over from START: the approvals still pending there answer interrupts that are
- * gone, so they are superseded by this run (by: its id) before it starts, and answering
- * one is 409 instead of an accept that sends nothing (see README, "Agent Server API:
- * approvals stay consistent"). */
+ * gone, so they are superseded by this run (by: its id), and answering one is 409 instead
+ * of an accept that sends nothing (see README, "Agent Server API: approvals stay
+ * consistent"). That happens once the thread is this run's, just before its input
+ * checkpoint is saved, and is undone when that save fails: a run that saved no input
+ * (busy thread, a store or saver error) leaves the approvals pending as they were. */
 static int run_pipeline(struct sa_app *app, const struct sa_invoke_req *req,
                         const struct sa_lead *lead, json_t **output, const char *thread_id,
                         const char *lead_id, const char *by, struct sa_err *err)
@@ -97,14 +117,12 @@ static int run_pipeline(struct sa_app *app, const struct sa_invoke_req *req,
     if (req->continue_thread)
         rc = sa_pipeline_continue(app->pipeline, thread_id, req->stream_modes, req->on_event,
                                   req->event_arg, req->cancel, &gr, err);
-    if (rc == SA_ENOTFOUND && req->thread_id) {
-        int src = sa_app_supersede_approvals(app, thread_id, by, err);
-        if (src)
-            return src;
-    }
+    struct supersede sup = {app, thread_id, by};
+    const struct graph_input_hook hook = {supersede_before_input, supersede_undo, &sup};
     if (rc == SA_ENOTFOUND)
         rc = sa_pipeline_run(app->pipeline, lead->raw, thread_id, lead_id, req->stream_modes,
-                             req->on_event, req->event_arg, req->cancel, &gr, err);
+                             req->on_event, req->event_arg, req->cancel,
+                             req->thread_id ? &hook : NULL, &gr, err);
     if (rc)
         return rc;
     json_object_del(gr.values, "lead_data"); /* the lead is stored as the lead */

@@ -161,6 +161,20 @@ enum graph_stream_mode {
  * on the thread running the step, in event order. */
 typedef void (*graph_stream_fn)(enum graph_stream_mode mode, const json_t *data, void *arg);
 
+/* What a caller does as new input replaces a thread's state, tied to the input checkpoint
+ * (e.g. marking the answers to the thread's old interrupts void). before_save is called
+ * once, with new input only, when the thread is this run's (a busy thread fails before)
+ * and its checkpoint is loaded, just before the input checkpoint is saved: non-zero (an
+ * SA_* code, err set) fails the run with nothing saved. When that save then fails,
+ * not_saved (may be NULL) is called, the thread still held: undo what before_save did.
+ * The input checkpoint is stored synchronously whatever the durability, so after
+ * before_save either it is stored or not_saved is called. */
+struct graph_input_hook {
+    int (*before_save)(void *arg, struct sa_err *err);
+    void (*not_saved)(void *arg);
+    void *arg;
+};
+
 struct graph_run_opts {
     const char *thread_id;     /* required with a saver */
     const char *checkpoint_id; /* resume or fork from this checkpoint; NULL: latest */
@@ -172,6 +186,7 @@ struct graph_run_opts {
     /* When non-NULL and set (by another thread), the run stops before its next step with
      * SA_ECANCELED; the checkpoint of the last finished step stays. */
     const volatile int *cancel;
+    const struct graph_input_hook *input_hook; /* NULL: none (see above) */
 };
 
 enum graph_status { GRAPH_DONE, GRAPH_INTERRUPTED };

@@ -948,14 +948,29 @@ static int input_step(struct run *r, const json_t *input, struct sa_err *err)
     int rc = graph_r_build_writes(r, t, (json_t *)input, err);
     if (!rc)
         rc = graph_r_apply_writes(r, all, n + 1, err);
+    const struct graph_input_hook *h = r->opts ? r->opts->input_hook : NULL;
     if (!rc) {
         /* LangGraph numbers the input checkpoint of a new thread -1; the first step is 0 */
         r->step = r->cp_id[0] ? r->step + 1 : -1;
         json_decref(r->step_writes);
         r->step_writes = json_pack("{s:O}", GRAPH_START, input);
         emit_values(r);
-        rc = graph_r_save_checkpoint(r, "input", err);
+        if (h && h->before_save)
+            rc = h->before_save(h->arg, err);
     }
+    if (!rc) {
+        /* with a hook, stored now, not by the async writer (the first save of the run:
+         * nothing is queued before it), so that the hook knows it is */
+        struct async_writer *aw = r->aw;
+        if (h)
+            r->aw = NULL;
+        rc = graph_r_save_checkpoint(r, "input", err);
+        r->aw = aw;
+        if (rc && h && h->before_save && h->not_saved)
+            h->not_saved(h->arg);
+    }
+    if (rc && h) /* nothing of the input is saved when the run ends either */
+        r->unsaved = false;
     tasks_free(all, n + 1);
     return rc;
 }

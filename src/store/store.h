@@ -352,6 +352,12 @@ struct sa_store_ops {
      * the approvals it changed. */
     int (*approval_supersede)(struct sa_store *s, const char *thread_id, const char *by, int *n,
                               struct sa_err *err);
+    /* Undoes approval_supersede by run by (not NULL) when that run's new input was not
+     * saved after all: the approvals of thread_id superseded by by are pending again
+     * (superseded_by and decided_at NULL); nothing else changes. One conditional update: a
+     * superseded approval was never decided, so none is lost. *n counts them. */
+    int (*approval_unsupersede)(struct sa_store *s, const char *thread_id, const char *by, int *n,
+                                struct sa_err *err);
 
     /* ---- the outbox: side effects sent once, under idempotency keys ---- */
     /* Inserts the items atomically (status "queued"), skipping those whose idempotency
@@ -885,6 +891,11 @@ static inline SA_WUR int sa_store_approval_supersede(struct sa_store *s, const c
                                                      const char *by, int *n, struct sa_err *err)
 {
     return s->ops->approval_supersede(s, thread_id, by, n, err);
+}
+static inline SA_WUR int sa_store_approval_unsupersede(struct sa_store *s, const char *thread_id,
+                                                       const char *by, int *n, struct sa_err *err)
+{
+    return s->ops->approval_unsupersede(s, thread_id, by, n, err);
 }
 
 /* outbox */

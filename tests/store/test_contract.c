@@ -972,6 +972,66 @@ static void test_approval_superseded(void **state)
     sa_store_close(s);
 }
 
+/* A run whose new input was not saved undoes its supersession: exactly the approvals it
+ * superseded on its thread are pending again (superseded_by and decided_at cleared) and
+ * can be decided; another run's supersessions, another thread's and decided approvals
+ * stay as they are. */
+static void test_approval_unsupersede(void **state)
+{
+    (void)state;
+    struct sa_store *s = open_store();
+    struct sa_err err = {0};
+    char t[64], other[64], a1[SA_UUID_LEN], a2[SA_UUID_LEN], a3[SA_UUID_LEN], b1[SA_UUID_LEN];
+    char got[37];
+    uniq(t, sizeof t, "unsup", "");
+    uniq(other, sizeof other, "unsup-other", "");
+    sa_uuid_v7(a1);
+    sa_uuid_v7(a2);
+    sa_uuid_v7(a3);
+    sa_uuid_v7(b1);
+    assert_int_equal(sa_store_approval_put(s, a1, t, "i1", NULL, "{}", got, &err), 0);
+    assert_int_equal(sa_store_approval_put(s, b1, other, "i1", NULL, "{}", got, &err), 0);
+    int n = -1;
+    assert_int_equal(sa_store_approval_supersede(s, t, "run-1", &n, &err), 0); /* a1 */
+    assert_int_equal(n, 1);
+    assert_int_equal(sa_store_approval_put(s, a2, t, "i2", NULL, "{}", got, &err), 0);
+    assert_int_equal(sa_store_approval_put(s, a3, t, "i3", NULL, "{}", got, &err), 0);
+    assert_int_equal(
+        sa_store_approval_decide(s, a3, "accepted", "{\"type\":\"accept\"}", "kim", NULL, &err), 0);
+    assert_int_equal(sa_store_approval_supersede(s, t, "run-2", &n, &err), 0); /* a2 */
+    assert_int_equal(n, 1);
+    assert_int_equal(sa_store_approval_supersede(s, other, "run-2", &n, &err), 0); /* b1 */
+    assert_int_equal(n, 1);
+    /* run-2 on t saved nothing: a2 is pending again, a1 (run-1's) and b1 (other) stay */
+    assert_int_equal(sa_store_approval_unsupersede(s, t, "run-2", &n, &err), 0);
+    assert_int_equal(n, 1);
+    json_t *a = NULL;
+    assert_int_equal(sa_store_approval_get(s, a2, &a, &err), 0);
+    assert_string_equal(str(a, "status"), "pending");
+    assert_true(json_is_null(json_object_get(a, "superseded_by")));
+    assert_true(json_is_null(json_object_get(a, "decided_at")));
+    json_decref(a);
+    assert_int_equal(sa_store_approval_get(s, a1, &a, &err), 0);
+    assert_string_equal(str(a, "status"), "superseded");
+    assert_string_equal(str(a, "superseded_by"), "run-1");
+    json_decref(a);
+    assert_int_equal(sa_store_approval_get(s, b1, &a, &err), 0);
+    assert_string_equal(str(a, "status"), "superseded");
+    json_decref(a);
+    assert_int_equal(sa_store_approval_get(s, a3, &a, &err), 0);
+    assert_string_equal(str(a, "status"), "accepted");
+    json_decref(a);
+    /* again: nothing left to undo; no run named is refused */
+    assert_int_equal(sa_store_approval_unsupersede(s, t, "run-2", &n, &err), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(sa_store_approval_unsupersede(s, t, NULL, &n, &err), SA_EINVAL);
+    /* pending again means decidable, and the next run supersedes it as any other */
+    assert_int_equal(sa_store_approval_decide(s, a2, "accepted", "{}", "lee", NULL, &err), 0);
+    assert_int_equal(sa_store_approval_supersede(s, t, "run-3", &n, &err), 0);
+    assert_int_equal(n, 0);
+    sa_store_close(s);
+}
+
 enum { RACERS = 8, ROUNDS = 10 };
 
 struct racer {
@@ -3682,6 +3742,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_runs_list), /* the console's run list (issue 16) */
         cmocka_unit_test(test_approvals),
         cmocka_unit_test(test_approval_superseded),
+        cmocka_unit_test(test_approval_unsupersede),
         cmocka_unit_test(test_approval_superseded_or_decided),
         cmocka_unit_test(test_approval_decided_once_under_concurrency),
         cmocka_unit_test(test_outbox),

@@ -135,3 +135,19 @@ int sa_pg_approval_supersede(struct sa_store *s, const char *thread_id, const ch
     const struct pg_arg a[] = {TXT(thread_id), TXT(by), TXT(now)};
     return pg_exec_args(s, &APPROVAL_SUPERSEDE, a, DB_N(a), n, err);
 }
+
+/* approval_supersede undone for run by: only its own supersessions, on its thread. */
+static const struct pg_sql APPROVAL_UNSUPERSEDE = {
+    "unsupersede approvals",
+    "UPDATE approvals SET status = 'pending', superseded_by = NULL, decided_at = NULL "
+    "WHERE thread_id = $1 AND status = 'superseded' AND superseded_by = $2"};
+
+int sa_pg_approval_unsupersede(struct sa_store *s, const char *thread_id, const char *by, int *n,
+                               struct sa_err *err)
+{
+    *n = 0;
+    if (!by)
+        return sa_err_set(err, SA_EINVAL, "no run to undo the supersession of");
+    const struct pg_arg a[] = {TXT(thread_id), TXT(by)};
+    return pg_exec_args(s, &APPROVAL_UNSUPERSEDE, a, DB_N(a), n, err);
+}

@@ -890,6 +890,7 @@ static const struct sa_store_ops store_ops = {
     .approval_decide = sa_pg_approval_decide,
     .approval_claim_resume = sa_pg_approval_claim_resume,
     .approval_supersede = sa_pg_approval_supersede,
+    .approval_unsupersede = sa_pg_approval_unsupersede,
     /* outbox.c */
     .outbox_add = sa_pg_outbox_add,
     .outbox_list = sa_pg_outbox_list,

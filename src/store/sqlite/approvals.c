@@ -127,3 +127,19 @@ int sa_sqlite_approval_supersede(struct sa_store *s, const char *thread_id, cons
     const struct db_arg a[] = {TXT(thread_id), TXT(by), TXT(now)};
     return db_exec_args(s, &APPROVAL_SUPERSEDE, a, DB_N(a), n, err);
 }
+
+/* approval_supersede undone for run by: only its own supersessions, on its thread. */
+static const struct db_sql APPROVAL_UNSUPERSEDE = {
+    "unsupersede approvals",
+    "UPDATE approvals SET status = 'pending', superseded_by = NULL, decided_at = NULL "
+    "WHERE thread_id = ?1 AND status = 'superseded' AND superseded_by = ?2"};
+
+int sa_sqlite_approval_unsupersede(struct sa_store *s, const char *thread_id, const char *by,
+                                   int *n, struct sa_err *err)
+{
+    *n = 0;
+    if (!by)
+        return sa_err_set(err, SA_EINVAL, "no run to undo the supersession of");
+    const struct db_arg a[] = {TXT(thread_id), TXT(by)};
+    return db_exec_args(s, &APPROVAL_UNSUPERSEDE, a, DB_N(a), n, err);
+}

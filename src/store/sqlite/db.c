@@ -856,6 +856,7 @@ static const struct sa_store_ops store_ops = {
     .approval_decide = sa_sqlite_approval_decide,
     .approval_claim_resume = sa_sqlite_approval_claim_resume,
     .approval_supersede = sa_sqlite_approval_supersede,
+    .approval_unsupersede = sa_sqlite_approval_unsupersede,
     /* outbox.c */
     .outbox_add = sa_sqlite_outbox_add,
     .outbox_list = sa_sqlite_outbox_list,

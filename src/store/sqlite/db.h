@@ -174,6 +174,8 @@ int sa_sqlite_approval_claim_resume(struct sa_store *s, const char *id, const ch
                                     long long now, long long lease_until, struct sa_err *err);
 int sa_sqlite_approval_supersede(struct sa_store *s, const char *thread_id, const char *by, int *n,
                                  struct sa_err *err);
+int sa_sqlite_approval_unsupersede(struct sa_store *s, const char *thread_id, const char *by,
+                                   int *n, struct sa_err *err);
 
 /* outbox.c */
 int sa_sqlite_outbox_add(struct sa_store *s, const struct sa_outbox_item *items, int n, int *added,
