@@ -174,8 +174,9 @@ static void test_conversations_backfilled(void **state)
     q.thread_id = "conv-pipeline"; /* a qualification: not a conversation */
     assert_int_equal(sa_store_save_invocation(s, &lr, &q, &err), 0);
     static char big[4096]; /* over DB_COMPRESS_ABOVE: stored zstd-compressed */
-    int off = snprintf(big, sizeof big, "{\"stage\":\"negotiation\",\"intent\":\"pricing\","
-                                        "\"reply\":\"");
+    int off = snprintf(big, sizeof big,
+                       "{\"stage\":\"negotiation\",\"intent\":\"pricing\","
+                       "\"reply\":\"");
     for (int i = 0; off < 3000; i++)
         off += snprintf(big + off, sizeof big - (size_t)off, "Our plans start at %d EUR. ", i);
     snprintf(big + off, sizeof big - (size_t)off, "\"}");
@@ -217,8 +218,10 @@ static void test_conversations_backfilled(void **state)
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
     assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(db, "SELECT typeof(output) FROM agent_executions "
-                                            "WHERE id = 'conv-b1'", -1, &st, NULL),
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT typeof(output) FROM agent_executions "
+                                        "WHERE id = 'conv-b1'",
+                                        -1, &st, NULL),
                      SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     assert_string_equal((const char *)sqlite3_column_text(st, 0), "blob");
@@ -268,8 +271,8 @@ static void test_conversations_backfilled(void **state)
     assert_string_equal(json_string_value(json_object_get(json_array_get(items, 0), "stage")),
                         "scheduling");
     json_decref(page);
-    struct sa_conversation_row row = {.thread_id = "conv-b", .turns = 2,
-                                      .at = "2026-03-03T08:00:00.000Z"};
+    struct sa_conversation_row row = {
+        .thread_id = "conv-b", .turns = 2, .at = "2026-03-03T08:00:00.000Z"};
     assert_int_equal(sa_store_conversation_touch(s, &row, &err), 0);
     assert_int_equal(sa_store_conversation_list(s, 10, 0, &page, &err), 0);
     items = json_object_get(page, "items");
