@@ -26,8 +26,7 @@ static const struct db_sql DELETE_CACHE = {
     "DELETE FROM enrichment_cache WHERE rowid IN (SELECT rowid FROM enrichment_cache "
     "WHERE expires_at <= ?1 LIMIT ?2)"};
 /* The conversation list's rows whose thread went quiet (app/retention.c passes its last
- * turn + SESSION_TTL_SECONDS). No index on updated_at: a scan of the list, which this
- * delete keeps to the conversations of one session window. */
+ * turn + SESSION_TTL_SECONDS), found by their index on updated_at (migration 019). */
 static const struct db_sql COUNT_CONVS = {
     "count quiet conversations", "SELECT count(*) AS n FROM conversations WHERE updated_at < ?1"};
 static const struct db_sql DELETE_CONVS = {
