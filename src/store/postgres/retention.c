@@ -33,9 +33,10 @@ static const struct pg_sql DELETE_CACHE = {
     "DELETE FROM enrichment_cache WHERE cache_key IN (SELECT cache_key FROM enrichment_cache "
     "WHERE expires_at <= $1::text LIMIT $2::bigint FOR UPDATE SKIP LOCKED)"};
 /* The conversation list's rows whose thread went quiet (app/retention.c passes its last
- * turn + SESSION_TTL_SECONDS), found by their index on updated_at (migration 059). A turn touching a row the
- * delete has locked waits, then inserts it anew; one the touch has locked is skipped, and
- * a row touched meanwhile no longer matches (FOR UPDATE rechecks the newest version). */
+ * turn + SESSION_TTL_SECONDS), found by their index on updated_at (migration 059). A
+ * turn touching a row the delete has locked waits, then inserts it anew; one the touch has
+ * locked is skipped, and a row touched meanwhile no longer matches (FOR UPDATE rechecks
+ * the newest version). */
 static const struct pg_sql COUNT_CONVS = {
     "count quiet conversations",
     "SELECT count(*) AS n FROM conversations WHERE updated_at < $1::text"};
