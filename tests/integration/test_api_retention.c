@@ -371,15 +371,19 @@ static size_t as_run(const char *thread, const char *assistant, const char *inpu
     return n;
 }
 
-static long as_thread_status(const char *thread)
+/* Whether the thread still has its record: GET /threads/{id} answers a thread with
+ * checkpoints without one too, but only the record holds the metadata POST /threads gave. */
+static bool has_record(const char *thread)
 {
     struct resp r;
     char *path = strf("/threads/%s", thread);
-    http_json("GET", path, NULL, &r);
+    json_t *j = http_json("GET", path, NULL, &r);
     free(path);
-    long status = r.status;
+    if (r.status != 200 && r.status != 404)
+        fail_msg("GET /threads/%s: %ld %.300s", thread, r.status, r.body);
+    bool kept = r.status == 200 && strcmp(jstr(j, "metadata.owner") ?: "", "retention") == 0;
     resp_free(&r);
-    return status;
+    return kept;
 }
 
 /* A thread record (POST /threads) untouched for CHECKPOINT_RETENTION_SECONDS goes once its
@@ -419,13 +423,13 @@ static void test_thread_records_follow_checkpoints(void **state)
     /* an hour and a half on, past checkpoint retention: the sweep (within a second) takes
      * the unused record; the conversation's session (two hours) still holds checkpoints */
     set_clock(t0 + 5400);
-    long status = 200;
-    for (int i = 0; i < 200 && (status = as_thread_status(unused)) != 404; i++)
+    bool kept = true;
+    for (int i = 0; i < 200 && (kept = has_record(unused)); i++)
         usleep(50 * 1000);
-    assert_int_equal(status, 404);
-    assert_int_equal(as_thread_status(conv), 200);
-    assert_int_equal(as_thread_status(done), 200);
-    assert_int_equal(as_thread_status(waiting), 200);
+    assert_false(kept);
+    assert_true(has_record(conv));
+    assert_true(has_record(done));
+    assert_true(has_record(waiting));
 
     /* three hours on: the sweep takes a record made (and left unused) at an hour and a
      * half, and the conversation's once its checkpoints expired: with the database saver
@@ -434,12 +438,12 @@ static void test_thread_records_follow_checkpoints(void **state)
     char unused2[80];
     new_as_thread(unused2);
     set_clock(t0 + 3L * 3600);
-    for (int i = 0; i < 200 && (status = as_thread_status(unused2)) != 404; i++)
+    for (int i = 0; i < 200 && (kept = has_record(unused2)); i++)
         usleep(50 * 1000);
-    assert_int_equal(status, 404);
-    assert_int_equal(as_thread_status(conv), harness_on_pg() ? 200 : 404);
-    assert_int_equal(as_thread_status(done), 200);
-    assert_int_equal(as_thread_status(waiting), 200);
+    assert_false(kept);
+    assert_true(has_record(conv) == harness_on_pg());
+    assert_true(has_record(done));
+    assert_true(has_record(waiting));
     assert_int_equal(history_len(waiting), waiting_before);
     /* a record made now, never run; the command line five hours on takes it alone */
     char late[80];
@@ -461,9 +465,9 @@ static void test_thread_records_follow_checkpoints(void **state)
     free(env);
     assert_int_equal(server_start(&runs_srv, false), 0);
     harness_use(&runs_srv);
-    assert_int_equal(as_thread_status(late), 404);
-    assert_int_equal(as_thread_status(done), 200);
-    assert_int_equal(as_thread_status(waiting), 200);
+    assert_false(has_record(late));
+    assert_true(has_record(done));
+    assert_true(has_record(waiting));
     assert_int_equal(history_len(waiting), waiting_before);
 }
 
