@@ -102,6 +102,56 @@ static int compact_checkpoints(struct sa_app *app, double since, double before, 
     }
 }
 
+/* True when the saver holds a checkpoint of the thread (one is enough). */
+static int has_checkpoints(struct sa_app *app, const char *thread, bool *any, struct sa_err *err)
+{
+    char(*ids)[GRAPH_ID_LEN] = NULL;
+    int n = 0;
+    int rc = graph_saver_list(app->saver, thread, 1, &ids, &n, err);
+    free(ids);
+    *any = rc == 0 && n > 0;
+    return rc;
+}
+
+/* The Agent Server's thread records (POST /threads) untouched since before whose thread
+ * the saver no longer holds a checkpoint: never run, or its checkpoints swept (expired).
+ * Compaction keeps a thread's final checkpoint and a thread waiting for a human is held
+ * (never expires), so neither loses its record. A record stamped by a run meanwhile
+ * stays (the store rechecks updated_at). *n: how many went (or would, dry). */
+static int prune_thread_records(struct sa_app *app, double before, bool dry_run, long long *n,
+                                struct sa_err *err)
+{
+    *n = 0;
+    char after[256] = "";
+    for (;;) {
+        json_t *page = NULL;
+        int rc = sa_store_as_threads_idle(app->store, before, after[0] ? after : NULL, THREAD_PAGE,
+                                          &page, err);
+        if (rc)
+            return rc;
+        size_t i, count = json_array_size(page);
+        json_t *t;
+        json_array_foreach(page, i, t)
+        {
+            const char *id = json_string_value(t);
+            bool kept = true, gone = false;
+            if (id && (rc = has_checkpoints(app, id, &kept, err)) == 0 && !kept)
+                rc = dry_run ? 0
+                             : sa_store_as_thread_delete_idle(app->store, id, before, &gone, err);
+            if (rc) {
+                json_decref(page);
+                return rc;
+            }
+            *n += !kept && (dry_run || gone);
+        }
+        if (count > 0)
+            snprintf(after, sizeof after, "%s", json_string_value(json_array_get(page, count - 1)));
+        json_decref(page);
+        if (count < THREAD_PAGE)
+            return 0;
+    }
+}
+
 static int prune_mail(const struct sa_config *cfg, double before, bool dry_run, long *n,
                       struct sa_err *err)
 {
@@ -147,16 +197,21 @@ int sa_retention_run(struct sa_app *app, double now, double since, bool dry_run,
                                    .dry_run = dry_run};
         rc = sa_store_prune(app->store, &q, &store_counts, err);
     }
+    /* after the sweep: a record goes once its expired checkpoints did */
+    long long records = 0;
+    if (!rc && cfg->checkpoint_retention > 0)
+        rc = prune_thread_records(app, now - cfg->checkpoint_retention, dry_run, &records, err);
     long mail = 0;
     if (!rc)
         rc = prune_mail(cfg, now - cfg->mail_retention, dry_run, &mail, err);
     if (!rc) {
-        *out = json_pack(
-            "{s:b, s:O, s:O, s:I, s:I, s:i, s:O, s:I}", "dry_run", dry_run, "executions",
-            json_object_get(store_counts, "executions"), "enrichment_cache",
-            json_object_get(store_counts, "enrichment_cache"), "checkpoint_threads", c.threads,
-            "checkpoints", c.records, "expired_threads", expired, "conversations",
-            json_object_get(store_counts, "conversations"), "mail_files", (long long)mail);
+        *out =
+            json_pack("{s:b, s:O, s:O, s:I, s:I, s:i, s:O, s:I, s:I}", "dry_run", dry_run,
+                      "executions", json_object_get(store_counts, "executions"), "enrichment_cache",
+                      json_object_get(store_counts, "enrichment_cache"), "checkpoint_threads",
+                      c.threads, "checkpoints", c.records, "expired_threads", expired,
+                      "conversations", json_object_get(store_counts, "conversations"),
+                      "thread_records", records, "mail_files", (long long)mail);
         if (!*out)
             rc = sa_err_set(err, SA_ENOMEM, "out of memory");
     }

@@ -24,8 +24,10 @@ struct sa_app;
  * least as long as checkpoints, since finished threads are found through them. With
  * dry_run nothing is deleted and the counts say what would be. *out (new reference):
  * {dry_run, executions, enrichment_cache, checkpoint_threads, checkpoints,
- * expired_threads, conversations, mail_files}, each a count (expired_threads is 0 when
- * dry). Returns 0, or the first failure (the kinds before it are done). */
+ * expired_threads, conversations, thread_records, mail_files}, each a count
+ * (expired_threads is 0 when dry). thread_records: the Agent Server's thread records
+ * untouched for CHECKPOINT_RETENTION_SECONDS whose thread holds no checkpoint (a thread
+ * with a checkpoint, compacted or waiting for a human, keeps its record). Returns 0, or the first failure (the kinds before it are done). */
 int sa_retention_run(struct sa_app *app, double now, double since, bool dry_run, json_t **out,
                      struct sa_err *err) SA_WUR;
 

@@ -48,10 +48,11 @@ const struct sa_cli_command sa_cli_prune = {
             "than MAIL_RETENTION_SECONDS, the conversation list's rows of conversations\n"
             "silent longer than SESSION_TTL_SECONDS, and the history of threads finished\n"
             "longer than CHECKPOINT_RETENTION_SECONDS ago (each keeps its final state; a\n"
-            "thread waiting for an approval keeps everything); then truncates SQLite's WAL.\n"
-            "Prints {dry_run, executions, enrichment_cache, checkpoint_threads, checkpoints,\n"
-            "expired_threads, conversations, mail_files}. The server does the same every\n"
-            "RETENTION_SWEEP_SECONDS.",
+            "thread waiting for an approval keeps everything), and the Agent Server's thread\n"
+            "records untouched as long whose thread holds no checkpoint any more; then\n"
+            "truncates SQLite's WAL. Prints {dry_run, executions, enrichment_cache,\n"
+            "checkpoint_threads, checkpoints, expired_threads, conversations, thread_records,\n"
+            "mail_files}. The server does the same every RETENTION_SWEEP_SECONDS.",
     .settings = SA_CMD_PRUNE,
     .switches = switches,
     .run = prune,

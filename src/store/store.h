@@ -689,6 +689,15 @@ struct sa_store_ops {
     /* Deletes the record; SA_ENOTFOUND when there is none. (The checkpoints stay: the
      * checkpointer's.) */
     int (*as_thread_delete)(struct sa_store *s, const char *thread_id, struct sa_err *err);
+    /* Retention's candidates (app/retention.c): the ids of the records last updated
+     * before `before` (unix seconds), ordered by id, ids greater than after (NULL: from the
+     * first), at most limit (1..1000): an array of thread id strings. */
+    int (*as_threads_idle)(struct sa_store *s, double before, const char *after, int limit,
+                           json_t **out, struct sa_err *err);
+    /* Deletes the record when it is still last updated before `before` (unix seconds);
+     * *deleted says whether it went (none, or one updated meanwhile, stays: 0). */
+    int (*as_thread_delete_idle)(struct sa_store *s, const char *thread_id, double before,
+                                 bool *deleted, struct sa_err *err);
 };
 
 struct sa_store {
@@ -1253,6 +1262,18 @@ static inline SA_WUR int sa_store_as_thread_delete(struct sa_store *s, const cha
                                                    struct sa_err *err)
 {
     return s->ops->as_thread_delete(s, thread_id, err);
+}
+static inline SA_WUR int sa_store_as_threads_idle(struct sa_store *s, double before,
+                                                  const char *after, int limit, json_t **out,
+                                                  struct sa_err *err)
+{
+    return s->ops->as_threads_idle(s, before, after, limit, out, err);
+}
+static inline SA_WUR int sa_store_as_thread_delete_idle(struct sa_store *s, const char *thread_id,
+                                                        double before, bool *deleted,
+                                                        struct sa_err *err)
+{
+    return s->ops->as_thread_delete_idle(s, thread_id, before, deleted, err);
 }
 
 #endif

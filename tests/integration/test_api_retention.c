@@ -343,6 +343,134 @@ static void test_conversations_follow_sessions(void **state)
     json_decref(row);
 }
 
+/* ---- the Agent Server's thread records ------------------------------------------------ */
+
+/* POST /threads: a new thread's id into id (80 bytes). */
+static void new_as_thread(char id[80])
+{
+    struct resp r;
+    json_t *j = http_json("POST", "/threads", "{\"metadata\":{\"owner\":\"retention\"}}", &r);
+    assert_int_equal(r.status, 200);
+    snprintf(id, 80, "%s", jstr(j, "thread_id"));
+    resp_free(&r);
+}
+
+/* A run of assistant on the thread with input, waited for; its answer's interrupts. */
+static size_t as_run(const char *thread, const char *assistant, const char *input)
+{
+    struct resp r;
+    char *path = strf("/threads/%s/runs/wait", thread);
+    char *body = strf("{\"assistant_id\":\"%s\",\"input\":%s}", assistant, input);
+    json_t *j = http_json("POST", path, body, &r);
+    free(path);
+    free(body);
+    if (r.status != 200 || jget(j, "__error__"))
+        fail_msg("%s run: %ld %.300s", assistant, r.status, r.body);
+    size_t n = json_array_size(jget(j, "__interrupt__"));
+    resp_free(&r);
+    return n;
+}
+
+/* Whether the thread still has its record: GET /threads/{id} answers a thread with
+ * checkpoints without one too, but only the record holds the metadata POST /threads gave. */
+static bool has_record(const char *thread)
+{
+    struct resp r;
+    char *path = strf("/threads/%s", thread);
+    json_t *j = http_json("GET", path, NULL, &r);
+    free(path);
+    if (r.status != 200 && r.status != 404)
+        fail_msg("GET /threads/%s: %ld %.300s", thread, r.status, r.body);
+    bool kept = r.status == 200 && strcmp(jstr(j, "metadata.owner") ?: "", "retention") == 0;
+    resp_free(&r);
+    return kept;
+}
+
+/* A thread record (POST /threads) untouched for CHECKPOINT_RETENTION_SECONDS goes once its
+ * thread holds no checkpoint: one never run, and a conversation's whose checkpoints expired
+ * with its session (SESSION_TTL_SECONDS) in the same sweep. A finished pipeline thread
+ * (compacted to its final state) and one waiting for its approval (held) keep theirs, as
+ * long as they are idle. `sales-agent prune [--dry-run]` counts and deletes the same. */
+static void test_thread_records_follow_checkpoints(void **state)
+{
+    (void)state;
+    time_t t0 = time(NULL);
+    snprintf(clock_path, sizeof clock_path, "%s/clock", runs_srv.dir);
+    set_clock(t0);
+    setenv("CLOCK_FILE", clock_path, 1);
+    setenv("SESSION_TTL_SECONDS", "7200", 1);
+    setenv("CHECKPOINT_RETENTION_SECONDS", "3600", 1);
+    setenv("RETENTION_SWEEP_SECONDS", "60", 1);
+    assert_int_equal(server_start(&runs_srv, false), 0);
+    harness_use(&runs_srv);
+    unsetenv("CLOCK_FILE");
+    unsetenv("SESSION_TTL_SECONDS");
+    unsetenv("CHECKPOINT_RETENTION_SECONDS");
+    unsetenv("RETENTION_SWEEP_SECONDS");
+
+    char unused[80], done[80], waiting[80], conv[80];
+    new_as_thread(unused);
+    new_as_thread(done);
+    new_as_thread(waiting);
+    new_as_thread(conv);
+    assert_int_equal(as_run(done, "pipeline", weak_lead), 0);
+    assert_int_equal(as_run(waiting, "pipeline", strong_known), 1);
+    as_run(conv, "conversation",
+           "{\"message\":\"Hi, what does the Growth plan cost for 30 seats?\"}");
+    long waiting_before = history_len(waiting);
+    assert_true(waiting_before >= 3);
+
+    /* an hour and a half on, past checkpoint retention: the sweep (within a second) takes
+     * the unused record; the conversation's session (two hours) still holds checkpoints */
+    set_clock(t0 + 5400);
+    bool kept = true;
+    for (int i = 0; i < 200 && (kept = has_record(unused)); i++)
+        usleep(50 * 1000);
+    assert_false(kept);
+    assert_true(has_record(conv));
+    assert_true(has_record(done));
+    assert_true(has_record(waiting));
+
+    /* three hours on: the sweep takes a record made (and left unused) at an hour and a
+     * half, and the conversation's once its checkpoints expired: with the database saver
+     * the sweep deletes them (business time); Redis expires them on its own clock (two
+     * real hours), so there the record stays. The pipeline threads keep theirs. */
+    char unused2[80];
+    new_as_thread(unused2);
+    set_clock(t0 + 3L * 3600);
+    for (int i = 0; i < 200 && (kept = has_record(unused2)); i++)
+        usleep(50 * 1000);
+    assert_false(kept);
+    assert_true(has_record(conv) == harness_on_pg());
+    assert_true(has_record(done));
+    assert_true(has_record(waiting));
+    assert_int_equal(history_len(waiting), waiting_before);
+    /* a record made now, never run; the command line five hours on takes it alone */
+    char late[80];
+    new_as_thread(late);
+    assert_int_equal(server_stop(&runs_srv), 0);
+    set_clock(t0 + 5L * 3600);
+    /* with the server's checkpoint store: its REDIS_URL on PostgreSQL runs */
+    char *env = strf("CHECKPOINT_RETENTION_SECONDS=3600 SESSION_TTL_SECONDS=7200%s%s",
+                     runs_srv.redis_url[0] ? " REDIS_URL=" : "", runs_srv.redis_url);
+    json_t *j = prune_cli(env, "--dry-run");
+    assert_int_equal(json_integer_value(jget(j, "thread_records")), 1);
+    json_decref(j);
+    j = prune_cli(env, "");
+    assert_int_equal(json_integer_value(jget(j, "thread_records")), 1);
+    json_decref(j);
+    j = prune_cli(env, "");
+    assert_int_equal(json_integer_value(jget(j, "thread_records")), 0);
+    json_decref(j);
+    free(env);
+    assert_int_equal(server_start(&runs_srv, false), 0);
+    harness_use(&runs_srv);
+    assert_false(has_record(late));
+    assert_true(has_record(done));
+    assert_true(has_record(waiting));
+    assert_int_equal(history_len(waiting), waiting_before);
+}
+
 /* /health while another process holds the database's write lock: 503 "degraded" naming
  * the database, within a few probes; healthy again once the lock is released. */
 static void test_health_degraded(void **state)
@@ -410,6 +538,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_sweep_and_prune, runs_setup, runs_teardown),
         cmocka_unit_test_setup_teardown(test_conversations_follow_sessions, runs_setup,
+                                        runs_teardown),
+        cmocka_unit_test_setup_teardown(test_thread_records_follow_checkpoints, runs_setup,
                                         runs_teardown),
         cmocka_unit_test(test_health_degraded),
     };

@@ -3713,6 +3713,85 @@ static void test_as_threads(void **state)
     sa_store_close(s);
 }
 
+/* True when ids (an array of strings) holds id. */
+static bool holds_id(const json_t *ids, const char *id)
+{
+    size_t i;
+    json_t *it;
+    json_array_foreach(ids, i, it) if (strcmp(json_string_value(it), id) == 0) return true;
+    return false;
+}
+
+/* Retention's view of the thread records: those last updated before a cutoff, by id and
+ * paged after an id; a record deleted only while it is still that old (one stamped by a run
+ * meanwhile stays), once. */
+static void test_as_threads_idle(void **state)
+{
+    (void)state;
+    struct sa_store *s = open_store();
+    struct sa_err err = {0};
+    char old1[64], old2[64], young[64];
+    uniq(old1, sizeof old1, "idle-thread-a", "");
+    uniq(old2, sizeof old2, "idle-thread-b", "");
+    uniq(young, sizeof young, "idle-thread-c", "");
+    bool inserted = false;
+    assert_int_equal(sa_store_as_thread_put(s, old1, NULL, "2026-05-01T08:00:00Z", &inserted, &err),
+                     0);
+    assert_int_equal(sa_store_as_thread_put(s, old2, "{\"graph_id\":\"conversation\"}",
+                                            "2026-05-01T08:30:00Z", &inserted, &err),
+                     0);
+    assert_int_equal(
+        sa_store_as_thread_put(s, young, NULL, "2026-05-01T09:30:00Z", &inserted, &err), 0);
+    double cutoff = 0;
+    assert_int_equal(sa_iso8601_parse("2026-05-01T09:00:00Z", &cutoff), 0);
+
+    json_t *ids = NULL;
+    assert_int_equal(sa_store_as_threads_idle(s, cutoff, NULL, 1000, &ids, &err), 0);
+    assert_true(holds_id(ids, old1));
+    assert_true(holds_id(ids, old2));
+    assert_false(holds_id(ids, young));
+    json_decref(ids);
+    /* paged by id: after old1, old1 is not repeated */
+    assert_int_equal(sa_store_as_threads_idle(s, cutoff, old1, 1000, &ids, &err), 0);
+    assert_false(holds_id(ids, old1));
+    assert_true(holds_id(ids, old2));
+    json_decref(ids);
+    assert_int_equal(sa_store_as_threads_idle(s, cutoff, old1, 1, &ids, &err), 0);
+    assert_int_equal(json_array_size(ids), 1);
+    assert_true(strcmp(json_string_value(json_array_get(ids, 0)), old1) > 0);
+    json_decref(ids);
+    assert_int_equal(sa_store_as_threads_idle(s, cutoff, NULL, 0, &ids, &err), SA_EINVAL);
+    assert_null(ids);
+
+    /* a run stamps old2 after the candidates were read: it stays */
+    assert_int_equal(sa_store_as_thread_update(s, old2, "{\"assistant_id\":\"agent\"}", true,
+                                               "2026-05-01T09:40:00Z", &err),
+                     0);
+    bool deleted = true;
+    assert_int_equal(sa_store_as_thread_delete_idle(s, old2, cutoff, &deleted, &err), 0);
+    assert_false(deleted);
+    assert_int_equal(sa_store_as_thread_delete_idle(s, young, cutoff, &deleted, &err), 0);
+    assert_false(deleted);
+    assert_int_equal(sa_store_as_thread_delete_idle(s, old1, cutoff, &deleted, &err), 0);
+    assert_true(deleted);
+    assert_int_equal(sa_store_as_thread_delete_idle(s, old1, cutoff, &deleted, &err), 0);
+    assert_false(deleted);
+    json_t *t = NULL;
+    assert_int_equal(sa_store_as_thread_get(s, old1, &t, &err), SA_ENOTFOUND);
+    assert_int_equal(sa_store_as_thread_get(s, old2, &t, &err), 0);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(t, "metadata"), "graph_id")),
+        "conversation");
+    json_decref(t);
+    assert_int_equal(sa_store_as_thread_get(s, young, &t, &err), 0);
+    json_decref(t);
+    assert_int_equal(sa_store_as_threads_idle(s, cutoff, NULL, 1000, &ids, &err), 0);
+    assert_false(holds_id(ids, old1));
+    assert_false(holds_id(ids, old2));
+    json_decref(ids);
+    sa_store_close(s);
+}
+
 int main(int argc, char **argv)
 {
     const char *given = argc > 1 ? argv[1] : getenv("STORE_URL");
@@ -3780,6 +3859,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_prune_conversations),
         /* the Agent Server API's thread records */
         cmocka_unit_test(test_as_threads),
+        cmocka_unit_test(test_as_threads_idle),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -923,6 +923,8 @@ static const struct sa_store_ops store_ops = {
     .as_thread_update = sa_pg_as_thread_update,
     .as_thread_search = sa_pg_as_thread_search,
     .as_thread_delete = sa_pg_as_thread_delete,
+    .as_threads_idle = sa_pg_as_threads_idle,
+    .as_thread_delete_idle = sa_pg_as_thread_delete_idle,
     /* timeline.c */
     .lead_timeline = sa_pg_lead_timeline,
     /* contacts.c */

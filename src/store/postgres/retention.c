@@ -33,10 +33,10 @@ static const struct pg_sql DELETE_CACHE = {
     "DELETE FROM enrichment_cache WHERE cache_key IN (SELECT cache_key FROM enrichment_cache "
     "WHERE expires_at <= $1::text LIMIT $2::bigint FOR UPDATE SKIP LOCKED)"};
 /* The conversation list's rows whose thread went quiet (app/retention.c passes its last
- * turn + SESSION_TTL_SECONDS). No index on updated_at: a scan of the list, which this
- * delete keeps to the conversations of one session window. A turn touching a row the
- * delete has locked waits, then inserts it anew; one the touch has locked is skipped, and
- * a row touched meanwhile no longer matches (FOR UPDATE rechecks the newest version). */
+ * turn + SESSION_TTL_SECONDS), found by their index on updated_at (migration 059). A
+ * turn touching a row the delete has locked waits, then inserts it anew; one the touch has
+ * locked is skipped, and a row touched meanwhile no longer matches (FOR UPDATE rechecks
+ * the newest version). */
 static const struct pg_sql COUNT_CONVS = {
     "count quiet conversations",
     "SELECT count(*) AS n FROM conversations WHERE updated_at < $1::text"};
@@ -165,4 +165,40 @@ int sa_pg_threads_finished(struct sa_store *s, double since, double before, cons
     sa_iso8601_format_ms(before, until);
     const struct pg_arg a[] = {TXT(from), TXT(until), TXT(after), NUM(limit)};
     return pg_query_rows(s, &THREADS_FINISHED, a, DB_N(a), thread_id_of, out, err);
+}
+
+/* Agent Server thread records untouched since the cutoff (index as_threads_updated, by
+ * updated_at), a page at a time by id; each is deleted alone, and only if no run stamped
+ * it meanwhile (the delete rechecks the row's newest version). */
+static const struct pg_sql AS_THREADS_IDLE = {
+    "idle agent server threads",
+    "SELECT thread_id FROM as_threads WHERE updated_at < $1::text AND thread_id > $2::text "
+    "ORDER BY thread_id LIMIT $3::bigint"};
+static const struct pg_sql AS_THREAD_DELETE_IDLE = {
+    "delete idle agent server thread",
+    "DELETE FROM as_threads WHERE thread_id = $1 AND updated_at < $2::text"};
+
+int sa_pg_as_threads_idle(struct sa_store *s, double before, const char *after, int limit,
+                          json_t **out, struct sa_err *err)
+{
+    *out = NULL;
+    if (limit < 1 || limit > 1000)
+        return sa_err_set(err, SA_EINVAL, "limit must be 1-1000");
+    char until[SA_ISO8601_LEN];
+    sa_iso8601_format_ms(before, until);
+    const struct pg_arg a[] = {TXT(until), TXT(after ? after : ""), NUM(limit)};
+    return pg_query_rows(s, &AS_THREADS_IDLE, a, DB_N(a), thread_id_of, out, err);
+}
+
+int sa_pg_as_thread_delete_idle(struct sa_store *s, const char *thread_id, double before,
+                                bool *deleted, struct sa_err *err)
+{
+    *deleted = false;
+    char until[SA_ISO8601_LEN];
+    sa_iso8601_format_ms(before, until);
+    const struct pg_arg a[] = {TXT(thread_id), TXT(until)};
+    int changes = 0;
+    int rc = pg_exec_args(s, &AS_THREAD_DELETE_IDLE, a, DB_N(a), &changes, err);
+    *deleted = rc == 0 && changes > 0;
+    return rc;
 }

@@ -925,6 +925,8 @@ static const struct sa_store_ops store_ops = {
     .as_thread_update = sa_sqlite_as_thread_update,
     .as_thread_search = sa_sqlite_as_thread_search,
     .as_thread_delete = sa_sqlite_as_thread_delete,
+    .as_threads_idle = sa_sqlite_as_threads_idle,
+    .as_thread_delete_idle = sa_sqlite_as_thread_delete_idle,
 };
 
 /* The registry's entry (store/backend.h): this store, and the saver of saver.c. */

@@ -315,5 +315,9 @@ int sa_sqlite_as_thread_update(struct sa_store *s, const char *thread_id, const 
 int sa_sqlite_as_thread_search(struct sa_store *s, const char *filter, int limit, int offset,
                                json_t **out, struct sa_err *err);
 int sa_sqlite_as_thread_delete(struct sa_store *s, const char *thread_id, struct sa_err *err);
+int sa_sqlite_as_threads_idle(struct sa_store *s, double before, const char *after, int limit,
+                              json_t **out, struct sa_err *err);
+int sa_sqlite_as_thread_delete_idle(struct sa_store *s, const char *thread_id, double before,
+                                    bool *deleted, struct sa_err *err);
 
 #endif

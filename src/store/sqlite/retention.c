@@ -26,8 +26,7 @@ static const struct db_sql DELETE_CACHE = {
     "DELETE FROM enrichment_cache WHERE rowid IN (SELECT rowid FROM enrichment_cache "
     "WHERE expires_at <= ?1 LIMIT ?2)"};
 /* The conversation list's rows whose thread went quiet (app/retention.c passes its last
- * turn + SESSION_TTL_SECONDS). No index on updated_at: a scan of the list, which this
- * delete keeps to the conversations of one session window. */
+ * turn + SESSION_TTL_SECONDS), found by their index on updated_at (migration 019). */
 static const struct db_sql COUNT_CONVS = {
     "count quiet conversations", "SELECT count(*) AS n FROM conversations WHERE updated_at < ?1"};
 static const struct db_sql DELETE_CONVS = {
@@ -138,4 +137,50 @@ int sa_sqlite_threads_finished(struct sa_store *s, double since, double before, 
     json_decref(rows);
     *out = ids;
     return ids ? 0 : sa_err_set(err, SA_ENOMEM, "out of memory");
+}
+
+/* Agent Server thread records untouched since the cutoff (index as_threads_updated, by
+ * updated_at), a page at a time by id; each is deleted alone, and only if no run stamped
+ * it meanwhile. */
+static const struct db_sql AS_THREADS_IDLE = {
+    "idle agent server threads",
+    "SELECT thread_id FROM as_threads WHERE updated_at < ?1 AND thread_id > ?2 "
+    "ORDER BY thread_id LIMIT ?3"};
+static const struct db_sql AS_THREAD_DELETE_IDLE = {
+    "delete idle agent server thread",
+    "DELETE FROM as_threads WHERE thread_id = ?1 AND updated_at < ?2"};
+
+int sa_sqlite_as_threads_idle(struct sa_store *s, double before, const char *after, int limit,
+                              json_t **out, struct sa_err *err)
+{
+    *out = NULL;
+    if (limit < 1 || limit > 1000)
+        return sa_err_set(err, SA_EINVAL, "limit must be 1-1000");
+    char until[SA_ISO8601_LEN];
+    sa_iso8601_format_ms(before, until);
+    const struct db_arg a[] = {TXT(until), TXT(after ? after : ""), NUM(limit)};
+    json_t *rows = NULL;
+    int rc = db_query_rows(s, &AS_THREADS_IDLE, a, DB_N(a), NULL, &rows, err);
+    if (rc)
+        return rc;
+    json_t *ids = json_array();
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row) json_array_append(ids, json_object_get(row, "thread_id"));
+    json_decref(rows);
+    *out = ids;
+    return ids ? 0 : sa_err_set(err, SA_ENOMEM, "out of memory");
+}
+
+int sa_sqlite_as_thread_delete_idle(struct sa_store *s, const char *thread_id, double before,
+                                    bool *deleted, struct sa_err *err)
+{
+    *deleted = false;
+    char until[SA_ISO8601_LEN];
+    sa_iso8601_format_ms(before, until);
+    const struct db_arg a[] = {TXT(thread_id), TXT(until)};
+    int changes = 0;
+    int rc = db_exec_args(s, &AS_THREAD_DELETE_IDLE, a, DB_N(a), &changes, err);
+    *deleted = rc == 0 && changes > 0;
+    return rc;
 }

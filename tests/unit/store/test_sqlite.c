@@ -143,6 +143,147 @@ static void test_invocation_is_atomic(void **state)
     sa_store_close(s);
 }
 
+/* Runs sql (several statements) on the store's file with sqlite3, the store closed. */
+static void file_exec(const char *sql)
+{
+    char path[160];
+    snprintf(path, sizeof path, "%s/sub/db.sqlite", dir);
+    sqlite3 *db = NULL;
+    char *msg = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+        fail_msg("%s: %s", sql, msg);
+    sqlite3_close(db);
+}
+
+/* The conversation list of a database that held conversations before migration 019: each
+ * conversation thread's turns (executions of its lead) give it one row, the last turn's
+ * stage and intent, its turns counted, first and last turn's times, seq in the order of
+ * the last turns; a turn whose output was stored compressed (a BLOB SQL cannot read)
+ * leaves stage and intent NULL. Other agents' executions list nothing. The database is
+ * put back at version 18 (019 and 020 undone: their tables dropped, their records
+ * removed), as an upgrade finds it. */
+static void test_conversations_backfilled(void **state)
+{
+    (void)state;
+    struct sa_store *s = open_store();
+    struct sa_err err = {0};
+    const char *l = "22222222-2222-4222-8222-222222222222";
+    struct sa_lead_row lr = lead(l, "Globex", 60, "B");
+    struct sa_exec_row q = exec("conv-q", l);
+    q.thread_id = "conv-pipeline"; /* a qualification: not a conversation */
+    assert_int_equal(sa_store_save_invocation(s, &lr, &q, &err), 0);
+    static char big[4096]; /* over DB_COMPRESS_ABOVE: stored zstd-compressed */
+    int off = snprintf(big, sizeof big,
+                       "{\"stage\":\"negotiation\",\"intent\":\"pricing\","
+                       "\"reply\":\"");
+    for (int i = 0; off < 3000; i++)
+        off += snprintf(big + off, sizeof big - (size_t)off, "Our plans start at %d EUR. ", i);
+    snprintf(big + off, sizeof big - (size_t)off, "\"}");
+    const struct {
+        const char *id, *thread, *input, *output;
+    } turns[] = {
+        {"conv-a1", "conv-a",
+         "{\"message\":\"Hi\",\"company_name\":\"Globex\",\"contact\":{\"name\":\"Hank "
+         "Scorpio\",\"email\":\"hank@globex.example\"}}",
+         "{\"stage\":\"greeting\",\"intent\":\"question\",\"turn\":1}"},
+        {"conv-a2", "conv-a", "{\"message\":\"How much?\"}",
+         "{\"stage\":\"qualifying\",\"intent\":\"pricing\",\"turn\":2}"},
+        {"conv-a3", "conv-a", "{\"message\":\"Tuesday works\"}",
+         "{\"stage\":\"scheduling\",\"intent\":\"meeting_request\",\"turn\":3}"},
+        {"conv-b1", "conv-b",
+         "{\"message\":\"Hello\",\"contact_info\":{\"name\":\"Homer\",\"email\":"
+         "\"homer@globex.example\"}}",
+         big},
+    };
+    for (size_t i = 0; i < sizeof turns / sizeof turns[0]; i++) {
+        struct sa_exec_row e = exec(turns[i].id, l);
+        e.agent_type = "conversation";
+        e.thread_id = turns[i].thread;
+        e.input = turns[i].input;
+        e.output = turns[i].output;
+        assert_int_equal(sa_store_execution_add(s, &e, &err), 0);
+    }
+    sa_store_close(s);
+    /* conv-b's only turn falls between conv-a's first and last: conv-a is the newest */
+    file_exec("UPDATE agent_executions SET created_at = CASE id "
+              "WHEN 'conv-a1' THEN '2026-03-01T09:00:00.000Z' "
+              "WHEN 'conv-a2' THEN '2026-03-01T09:05:00.000Z' "
+              "WHEN 'conv-a3' THEN '2026-03-02T10:00:00.000Z' "
+              "WHEN 'conv-b1' THEN '2026-03-01T12:00:00.000Z' ELSE created_at END;"
+              "DROP TABLE conversations; DROP TABLE as_threads;"
+              "DELETE FROM schema_migrations WHERE version >= 19;");
+    char path[160];
+    snprintf(path, sizeof path, "%s/sub/db.sqlite", dir);
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT typeof(output) FROM agent_executions "
+                                        "WHERE id = 'conv-b1'",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "blob");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+
+    s = open_store(); /* migrates: 019 lists them */
+    sa_store_close(s);
+    assert_int_equal(count("conversations"), 2);
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(db,
+                           "SELECT thread_id, lead_id, company_name, contact_name, contact_email, "
+                           "stage, last_intent, turns, seq, created_at, updated_at FROM "
+                           "conversations ORDER BY seq",
+                           -1, &st, NULL),
+        SQLITE_OK);
+    const char *want[2][11] = {
+        {"conv-b", l, NULL, "Homer", "homer@globex.example", NULL, NULL, "1", "1",
+         "2026-03-01T12:00:00.000Z", "2026-03-01T12:00:00.000Z"},
+        {"conv-a", l, "Globex", "Hank Scorpio", "hank@globex.example", "scheduling",
+         "meeting_request", "3", "2", "2026-03-01T09:00:00.000Z", "2026-03-02T10:00:00.000Z"},
+    };
+    for (int r = 0; r < 2; r++) {
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        for (int c = 0; c < 11; c++) {
+            const char *got = (const char *)sqlite3_column_text(st, c);
+            if (!want[r][c] || !got) {
+                if (want[r][c] != got)
+                    fail_msg("row %d column %d: want %s, got %s", r, c,
+                             want[r][c] ? want[r][c] : "NULL", got ? got : "NULL");
+            } else
+                assert_string_equal(got, want[r][c]);
+        }
+    }
+    assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    /* the list answers them, newest first; the next touch goes after them */
+    s = open_store();
+    json_t *page = NULL;
+    assert_int_equal(sa_store_conversation_list(s, 10, 0, &page, &err), 0);
+    json_t *items = json_object_get(page, "items");
+    assert_int_equal(json_array_size(items), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(items, 0), "thread_id")),
+                        "conv-a");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(items, 0), "stage")),
+                        "scheduling");
+    json_decref(page);
+    struct sa_conversation_row row = {
+        .thread_id = "conv-b", .turns = 2, .at = "2026-03-03T08:00:00.000Z"};
+    assert_int_equal(sa_store_conversation_touch(s, &row, &err), 0);
+    assert_int_equal(sa_store_conversation_list(s, 10, 0, &page, &err), 0);
+    items = json_object_get(page, "items");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(items, 0), "thread_id")),
+                        "conv-b");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(items, 1), "thread_id")),
+                        "conv-a");
+    json_decref(page);
+    sa_store_close(s);
+}
+
 /* A connection keeps every statement it has prepared; a server up long enough runs all of
  * the backend's (about 140) on one connection. 200 distinct statements on a pool of one
  * must each answer, and the first again from the cache (a fixed cache of 64 answered
@@ -263,6 +404,7 @@ int main(void)
         cmocka_unit_test(test_migrate_twice_and_health),
         cmocka_unit_test(test_invocation_is_atomic),
         cmocka_unit_test(test_statement_cache_grows),
+        cmocka_unit_test(test_conversations_backfilled),
         cmocka_unit_test(test_audit_log_is_append_only), /* before the schema is dropped */
         cmocka_unit_test(test_health_fails_without_schema),
         cmocka_unit_test(test_bad_url),
