@@ -14,10 +14,10 @@
 # POST it sent), so the requests a killed instance held get a 502.
 #
 # The Agent Server API's runs execute, and keep their records and events, on the instance
-# that took them (docs/scale-out.md, "The Agent Server API"): every request under
-# /threads/{thread_id}/ (its runs, join, stream, cancel, state) goes to the instance a
-# consistent hash of the thread id picks, so a thread's runs and their readers meet there.
-# Thread records are in the database: POST /threads, GET /threads/{id} and
+# that took them (docs/scale-out.md, "The Agent Server API"): /threads/{thread_id} and
+# every request under it (its runs, join, stream, cancel, state) go to the instance a
+# consistent hash of the thread id picks, so a thread's runs, their readers and the
+# thread's status meet there. Thread records are in the database: POST /threads and
 # POST /threads/search go round-robin like everything else. DIR/upstreams.log says which
 # instance answered each request ("METHOD URI STATUS UPSTREAM").
 set -euo pipefail
@@ -60,7 +60,7 @@ http {
   client_max_body_size 0;
   # the thread id of /threads/{thread_id}/... ("" elsewhere)
   map \$uri \$as_thread {
-    "~^/threads/([^/]+)/" \$1;
+    "~^/threads/(?!search$)([^/]+)(/|$)" \$1;
     default "";
   }
   log_format upstreams '\$request_method \$uri \$status \$upstream_addr';
@@ -88,7 +88,7 @@ EOF
       proxy_pass http://sales_agent;
       include $dir/proxy.conf;
     }
-    location ~ ^/threads/[^/]+/ {
+    location ~ ^/threads/(?!search$)[^/]+(/|$) {
       proxy_pass http://sales_agent_threads;
       include $dir/proxy.conf;
     }

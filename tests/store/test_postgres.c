@@ -269,122 +269,6 @@ static void test_concurrent_migrate(void **state)
     PQfinish(pg);
 }
 
-/* The conversation list of a database that held conversations before migration 059: each
- * conversation thread's turns (executions of its lead) give it one row, the last turn's
- * stage and intent (NULL where the output has none as a string), the latest names an input
- * gave, its turns counted, first and last turn's times, seq in the order of the last turns,
- * and the next touch's seq after them. Other agents' executions list nothing. The database
- * is put back before 059 and 060 (their objects dropped, their records removed), as an
- * upgrade finds it. */
-static void test_conversations_backfilled(void **state)
-{
-    (void)state;
-    char db[64], fresh[1100];
-    snprintf(db, sizeof db, "sa_backfill_%d_%ld", (int)getpid(), (long)time(NULL));
-    PGconn *pg = side(url);
-    char sql[256];
-    snprintf(sql, sizeof sql, "CREATE DATABASE %s", db);
-    side_exec(pg, sql);
-    const char *path = strchr(strstr(url, "://") + 3, '/');
-    assert_non_null(path);
-    const char *query = strchr(path, '?');
-    snprintf(fresh, sizeof fresh, "%.*s/%s%s", (int)(path - url), url, db, query ? query : "");
-    struct sa_store *s = NULL;
-    struct sa_err err = {0};
-    if (sa_store_open(fresh, 2, &s, &err) || sa_store_migrate(s, &err))
-        fail_msg("open %s: %s", fresh, err.msg);
-    char l[SA_UUID_LEN];
-    sa_uuid_v7(l);
-    struct sa_lead_row lr = {.id = l,
-                             .company_name = "Globex",
-                             .employees_min = -1,
-                             .employees_max = -1,
-                             .annual_revenue = -1,
-                             .data = "{}",
-                             .score = 60,
-                             .tier = "B",
-                             .reasoning = "r",
-                             .contact_email = "hank@globex.example"};
-    struct sa_exec_row q = {.id = "conv-q",
-                            .lead_id = l,
-                            .agent_type = "qualification",
-                            .thread_id = "conv-pipeline",
-                            .success = true,
-                            .input = "{}",
-                            .output = "{\"score\":60}",
-                            .processing_time_ms = 1};
-    assert_int_equal(sa_store_save_invocation(s, &lr, &q, &err), 0);
-    const struct {
-        const char *id, *thread, *input, *output;
-    } turns[] = {
-        {"conv-a1", "conv-a",
-         "{\"message\":\"Hi\",\"company_name\":\"Globex\",\"contact\":{\"name\":\"Hank "
-         "Scorpio\",\"email\":\"hank@globex.example\"}}",
-         "{\"stage\":\"greeting\",\"intent\":\"question\",\"turn\":1}"},
-        {"conv-a2", "conv-a", "{\"message\":\"How much?\"}",
-         "{\"stage\":\"qualifying\",\"intent\":\"pricing\",\"turn\":2}"},
-        {"conv-a3", "conv-a", "{\"message\":\"Tuesday works\"}",
-         "{\"stage\":\"scheduling\",\"intent\":\"meeting_request\",\"turn\":3}"},
-        {"conv-b1", "conv-b",
-         "{\"message\":\"Hello\",\"contact_info\":{\"name\":\"Homer\",\"email\":"
-         "\"homer@globex.example\"}}",
-         "{\"stage\":7,\"reply\":\"Hello Homer\"}"},
-    };
-    for (size_t i = 0; i < sizeof turns / sizeof turns[0]; i++) {
-        struct sa_exec_row e = q;
-        e.id = turns[i].id;
-        e.agent_type = "conversation";
-        e.thread_id = turns[i].thread;
-        e.input = turns[i].input;
-        e.output = turns[i].output;
-        assert_int_equal(sa_store_execution_add(s, &e, &err), 0);
-    }
-    sa_store_close(s);
-    PGconn *f = side(fresh);
-    /* conv-b's only turn falls between conv-a's first and last: conv-a is the newest */
-    side_exec(f, "UPDATE agent_executions SET created_at = CASE id "
-                 "WHEN 'conv-a1' THEN '2026-03-01T09:00:00.000Z' "
-                 "WHEN 'conv-a2' THEN '2026-03-01T09:05:00.000Z' "
-                 "WHEN 'conv-a3' THEN '2026-03-02T10:00:00.000Z' "
-                 "WHEN 'conv-b1' THEN '2026-03-01T12:00:00.000Z' ELSE created_at END");
-    side_exec(f, "DROP TABLE conversations; DROP SEQUENCE conversations_seq_gen; "
-                 "DROP TABLE as_threads; DELETE FROM schema_migrations WHERE version IN (59, 60)");
-    if (sa_store_open(fresh, 2, &s, &err) || sa_store_migrate(s, &err)) /* 059 lists them */
-        fail_msg("migrate %s: %s", fresh, err.msg);
-    PGresult *r = PQexec(f, "SELECT thread_id, lead_id, company_name, contact_name, "
-                            "contact_email, stage, last_intent, turns, seq, created_at, "
-                            "updated_at FROM conversations ORDER BY seq");
-    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
-    assert_int_equal(PQntuples(r), 2);
-    const char *want[2][11] = {
-        {"conv-b", l, NULL, "Homer", "homer@globex.example", NULL, NULL, "1", "1",
-         "2026-03-01T12:00:00.000Z", "2026-03-01T12:00:00.000Z"},
-        {"conv-a", l, "Globex", "Hank Scorpio", "hank@globex.example", "scheduling",
-         "meeting_request", "3", "2", "2026-03-01T09:00:00.000Z", "2026-03-02T10:00:00.000Z"},
-    };
-    for (int i = 0; i < 2; i++)
-        for (int c = 0; c < 11; c++) {
-            if (PQgetisnull(r, i, c)) {
-                if (want[i][c])
-                    fail_msg("row %d column %d: want %s, got NULL", i, c, want[i][c]);
-            } else if (!want[i][c])
-                fail_msg("row %d column %d: want NULL, got %s", i, c, PQgetvalue(r, i, c));
-            else
-                assert_string_equal(PQgetvalue(r, i, c), want[i][c]);
-        }
-    PQclear(r);
-    /* the sequence continues after the listed rows: the next touch is the newest */
-    struct sa_conversation_row row = {
-        .thread_id = "conv-b", .turns = 2, .at = "2026-03-03T08:00:00.000Z"};
-    assert_int_equal(sa_store_conversation_touch(s, &row, &err), 0);
-    assert_int_equal(side_count(f, "SELECT seq FROM conversations WHERE thread_id = 'conv-b'"), 3);
-    sa_store_close(s);
-    PQfinish(f);
-    snprintf(sql, sizeof sql, "DROP DATABASE %s WITH (FORCE)", db);
-    side_exec(pg, sql);
-    PQfinish(pg);
-}
-
 /* The health check writes: it reports the write, and a database that cannot take it
  * (here a lock held past the statement deadline) is unhealthy. */
 static void test_health_writes(void **state)
@@ -532,7 +416,6 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_statement_deadline),
         cmocka_unit_test(test_recovers_closed_connections),
         cmocka_unit_test(test_concurrent_migrate),
-        cmocka_unit_test(test_conversations_backfilled),
         cmocka_unit_test(test_health_writes),
         cmocka_unit_test(test_errors_mapped),
         cmocka_unit_test(test_company_race),
