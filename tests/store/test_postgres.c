@@ -234,22 +234,44 @@ static void *migrate_thread(void *arg)
     return NULL;
 }
 
+/* A database of its own on url's server, dropped again with scratch_db_drop. */
+struct scratch_db {
+    char name[64];
+    char url[1100]; /* url with the database's name for its path */
+    PGconn *admin;  /* a side connection to url's database, which creates and drops it */
+};
+
+static void scratch_db_create(struct scratch_db *d, const char *prefix)
+{
+    snprintf(d->name, sizeof d->name, "%s_%d_%ld", prefix, (int)getpid(), (long)time(NULL));
+    d->admin = side(url);
+    char sql[256];
+    snprintf(sql, sizeof sql, "CREATE DATABASE %s", d->name);
+    side_exec(d->admin, sql);
+    /* the same URL with the new database: replace the path after the authority */
+    const char *path = strchr(strstr(url, "://") + 3, '/');
+    assert_non_null(path);
+    const char *query = strchr(path, '?');
+    snprintf(d->url, sizeof d->url, "%.*s/%s%s", (int)(path - url), url, d->name,
+             query ? query : "");
+}
+
+static void scratch_db_drop(struct scratch_db *d)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql, "DROP DATABASE %s WITH (FORCE)", d->name);
+    side_exec(d->admin, sql);
+    PQfinish(d->admin);
+}
+
 /* Two instances starting at once on an empty database: both succeed, each migration is
  * applied once. */
 static void test_concurrent_migrate(void **state)
 {
     (void)state;
-    char db[64], fresh[1100];
-    snprintf(db, sizeof db, "sa_migrate_%d_%ld", (int)getpid(), (long)time(NULL));
-    PGconn *pg = side(url);
-    char sql[256];
-    snprintf(sql, sizeof sql, "CREATE DATABASE %s", db);
-    side_exec(pg, sql);
-    /* the same URL with the new database: replace the path after the authority */
-    const char *path = strchr(strstr(url, "://") + 3, '/');
-    assert_non_null(path);
-    const char *query = strchr(path, '?');
-    snprintf(fresh, sizeof fresh, "%.*s/%s%s", (int)(path - url), url, db, query ? query : "");
+    struct scratch_db d;
+    scratch_db_create(&d, "sa_migrate");
+    const char *fresh = d.url;
     struct migrator m[2] = {{.url = fresh}, {.url = fresh}};
     pthread_t t[2];
     for (int i = 0; i < 2; i++)
@@ -264,9 +286,7 @@ static void test_concurrent_migrate(void **state)
     assert_int_equal(side_count(f, "SELECT count(DISTINCT version) FROM schema_migrations"),
                      (long)sa_pg_migrations_count);
     PQfinish(f);
-    snprintf(sql, sizeof sql, "DROP DATABASE %s WITH (FORCE)", db);
-    side_exec(pg, sql);
-    PQfinish(pg);
+    scratch_db_drop(&d);
 }
 
 /* The conversation list of a database that held conversations before migration 059: each
@@ -279,16 +299,9 @@ static void test_concurrent_migrate(void **state)
 static void test_conversations_backfilled(void **state)
 {
     (void)state;
-    char db[64], fresh[1100];
-    snprintf(db, sizeof db, "sa_backfill_%d_%ld", (int)getpid(), (long)time(NULL));
-    PGconn *pg = side(url);
-    char sql[256];
-    snprintf(sql, sizeof sql, "CREATE DATABASE %s", db);
-    side_exec(pg, sql);
-    const char *path = strchr(strstr(url, "://") + 3, '/');
-    assert_non_null(path);
-    const char *query = strchr(path, '?');
-    snprintf(fresh, sizeof fresh, "%.*s/%s%s", (int)(path - url), url, db, query ? query : "");
+    struct scratch_db d;
+    scratch_db_create(&d, "sa_backfill");
+    const char *fresh = d.url;
     struct sa_store *s = NULL;
     struct sa_err err = {0};
     if (sa_store_open(fresh, 2, &s, &err) || sa_store_migrate(s, &err))
@@ -380,9 +393,7 @@ static void test_conversations_backfilled(void **state)
     assert_int_equal(side_count(f, "SELECT seq FROM conversations WHERE thread_id = 'conv-b'"), 3);
     sa_store_close(s);
     PQfinish(f);
-    snprintf(sql, sizeof sql, "DROP DATABASE %s WITH (FORCE)", db);
-    side_exec(pg, sql);
-    PQfinish(pg);
+    scratch_db_drop(&d);
 }
 
 /* The health check writes: it reports the write, and a database that cannot take it
