@@ -79,13 +79,10 @@ static char *read_text(const char *path)
 static bool wait_for_text(const char *path, const char *text, pid_t pid)
 {
     for (int i = 0; i < 600; i++) {
-        FILE *f = fopen(path, "r");
-        char buf[4096] = "";
-        size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
-        if (f)
-            fclose(f);
-        buf[n] = '\0';
-        if (strstr(buf, text))
+        char *got = read_text(path);
+        bool found = strstr(got, text) != NULL;
+        free(got);
+        if (found)
             return true;
         if (waitpid(pid, NULL, WNOHANG) == pid)
             return false; /* it exited */
