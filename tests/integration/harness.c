@@ -790,6 +790,21 @@ json_t *invoke(const char *json_body, struct resp *out)
     return http_json("POST", "/api/langgraph/invoke", json_body, out);
 }
 
+char *create_api_key(const char *name, const char *scopes_json, char id[32])
+{
+    struct resp r;
+    char *body = strf("{\"name\":\"%s\",\"scopes\":%s}", name, scopes_json);
+    json_t *j = http_json("POST", "/api/keys", body, &r);
+    free(body);
+    if (r.status != 201 || !jstr(j, "key"))
+        fail_msg("create key %s: %ld %.300s", name, r.status, r.body);
+    if (id)
+        snprintf(id, 32, "%s", jstr(j, "id"));
+    char *key = strf("%s", jstr(j, "key"));
+    resp_free(&r);
+    return key;
+}
+
 void resp_free(struct resp *r)
 {
     free(r->body);

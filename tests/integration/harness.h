@@ -174,6 +174,11 @@ json_t *http_json(const char *method, const char *path, const char *json_body, s
 /* POST /api/langgraph/invoke with the given body; the response parsed into out->json. */
 json_t *invoke(const char *json_body, struct resp *out);
 
+/* POST /api/keys on the current server: a key named name with the scopes (a JSON array);
+ * fails the test unless it is created. Returns the key (malloc'd) and, when id is not
+ * NULL, its id. */
+char *create_api_key(const char *name, const char *scopes_json, char id[32]);
+
 void resp_free(struct resp *r);
 
 /* The value of response header name (case-insensitive) copied into buf, or NULL. */

@@ -18,14 +18,9 @@ static char path_buf[600];
 /* A key with the given scopes (a JSON array); the caller frees the header line. */
 static char *key_header(const char *name, const char *scopes_json)
 {
-    struct resp r;
-    char *body = strf("{\"name\":\"%s\",\"scopes\":%s}", name, scopes_json);
-    json_t *j = http_json("POST", "/api/keys", body, &r);
-    free(body);
-    if (r.status != 201 || !jstr(j, "key"))
-        fail_msg("create key %s: %ld %.300s", name, r.status, r.body);
-    char *line = strf("X-API-Key: %s", jstr(j, "key"));
-    resp_free(&r);
+    char *key = create_api_key(name, scopes_json, NULL);
+    char *line = strf("X-API-Key: %s", key);
+    free(key);
     return line;
 }
 

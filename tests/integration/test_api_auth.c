@@ -15,24 +15,6 @@
 
 /* ---- helpers ------------------------------------------------------------------------ */
 
-/* Creates a key through the API with the admin key; returns it (malloc'd) and its id. */
-static char *make_key(const char *name, const char *scopes_json, char id[32])
-{
-    struct resp r;
-    char *body = strf("{\"name\":\"%s\",\"scopes\":%s}", name, scopes_json);
-    json_t *j = http_json("POST", "/api/keys", body, &r);
-    free(body);
-    if (r.status != 201 || !j)
-        fail_msg("create key %s: %ld %.300s", name, r.status, r.body);
-    const char *key = jstr(j, "key");
-    assert_non_null(key);
-    if (id)
-        snprintf(id, 32, "%s", jstr(j, "id"));
-    char *out = strdup(key);
-    resp_free(&r);
-    return out;
-}
-
 /* One request with the given credential header line ("" for none). */
 static long with_auth(const char *auth, const char *method, const char *path, const char *ct,
                       const char *body, struct resp *r)
@@ -138,9 +120,9 @@ static void test_scopes(void **state)
 {
     (void)state;
     char rid[32], wid[32], aid[32];
-    char *rk = make_key("dashboard", "[\"read\"]", rid);
-    char *wk = make_key("crm-sync", "[\"write\"]", wid);
-    char *ak = make_key("sales-manager", "[\"approve\",\"read\"]", aid);
+    char *rk = create_api_key("dashboard", "[\"read\"]", rid);
+    char *wk = create_api_key("crm-sync", "[\"write\"]", wid);
+    char *ak = create_api_key("sales-manager", "[\"approve\",\"read\"]", aid);
     char *read = bearer(rk), *write = bearer(wk), *appr = bearer(ak);
     const char *approval = "/api/approvals/00000000-0000-4000-8000-000000000000";
 
@@ -394,7 +376,7 @@ static void test_audit(void **state)
     (void)state;
     struct resp r;
     char kid[32];
-    char *k = make_key("audited", "[\"read\"]", kid);
+    char *k = create_api_key("audited", "[\"read\"]", kid);
     free(k);
     char *path = strf("/api/keys/%s", kid);
     http_json("DELETE", path, NULL, &r);
@@ -459,7 +441,7 @@ static void test_audit(void **state)
     page = http_json("GET", "/api/audit?action=agent.reset", NULL, &r);
     before = (long)json_array_size(json_object_get(page, "items"));
     resp_free(&r);
-    char *rk = make_key("no-admin", "[\"read\",\"write\"]", NULL);
+    char *rk = create_api_key("no-admin", "[\"read\",\"write\"]", NULL);
     char *auth = bearer(rk);
     assert_int_equal(status_with(auth, "POST", "/api/agents/qualification/reset",
                                  "application/json", NULL),
@@ -707,7 +689,7 @@ static void test_second_server(void **state)
     free(claims), free(tok), free(auth);
 
     /* per-agent hourly limit: the third qualification this hour is refused */
-    char *wk = make_key("agent-limit", "[\"write\"]", NULL);
+    char *wk = create_api_key("agent-limit", "[\"write\"]", NULL);
     auth = bearer(wk);
     with_auth(auth, "POST", INVOKE, "application/json", lead_body, &r);
     assert_int_equal(r.status, 200);

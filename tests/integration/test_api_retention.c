@@ -103,6 +103,43 @@ static json_t *prune_cli(const char *env, const char *extra)
     return j;
 }
 
+/* `sales-agent prune` with env: --dry-run counts n of key, the run deletes those n, and a
+ * second run finds none left. */
+static void prune_deletes(const char *env, const char *key, long n)
+{
+    json_t *j = prune_cli(env, "--dry-run");
+    assert_int_equal(json_integer_value(jget(j, key)), n);
+    json_decref(j);
+    j = prune_cli(env, "");
+    assert_int_equal(json_integer_value(jget(j, key)), n);
+    json_decref(j);
+    j = prune_cli(env, "");
+    assert_int_equal(json_integer_value(jget(j, key)), 0);
+    json_decref(j);
+}
+
+/* Starts runs_srv with its clock at t0 (CLOCK_FILE) and the settings env ({NAME, value}
+ * pairs up to a {NULL}), which then leave this process's environment again. */
+static void start_clocked(time_t t0, const char *const (*env)[2])
+{
+    snprintf(clock_path, sizeof clock_path, "%s/clock", runs_srv.dir);
+    set_clock(t0);
+    setenv("CLOCK_FILE", clock_path, 1);
+    for (size_t i = 0; env[i][0]; i++)
+        setenv(env[i][0], env[i][1], 1);
+    assert_int_equal(server_start(&runs_srv, false), 0);
+    harness_use(&runs_srv);
+    unsetenv("CLOCK_FILE");
+    for (size_t i = 0; env[i][0]; i++)
+        unsetenv(env[i][0]);
+}
+
+/* The settings of the session tests: two-hour sessions, an hour's checkpoint retention. */
+static const char *const session_env[][2] = {{"SESSION_TTL_SECONDS", "7200"},
+                                             {"CHECKPOINT_RETENTION_SECONDS", "3600"},
+                                             {"RETENTION_SWEEP_SECONDS", "60"},
+                                             {NULL}};
+
 /* The sweep: a finished run's thread keeps only its final state, a run waiting for an
  * approval keeps every checkpoint, executions and old mail go, newer mail stays; then
  * `sales-agent prune` deletes what a later clock allows, counting first with --dry-run. */
@@ -110,22 +147,13 @@ static void test_sweep_and_prune(void **state)
 {
     (void)state;
     time_t t0 = time(NULL);
-    snprintf(clock_path, sizeof clock_path, "%s/clock", runs_srv.dir);
-    set_clock(t0);
-    setenv("CLOCK_FILE", clock_path, 1);
-    setenv("SEND_WINDOW", "any", 1);
-    setenv("CHECKPOINT_RETENTION_SECONDS", "3600", 1);
-    setenv("EXECUTION_RETENTION_SECONDS", "7200", 1);
-    setenv("MAIL_RETENTION_SECONDS", "7200", 1);
-    setenv("RETENTION_SWEEP_SECONDS", "60", 1);
-    assert_int_equal(server_start(&runs_srv, false), 0);
-    harness_use(&runs_srv);
-    unsetenv("CLOCK_FILE");
-    unsetenv("SEND_WINDOW");
-    unsetenv("CHECKPOINT_RETENTION_SECONDS");
-    unsetenv("EXECUTION_RETENTION_SECONDS");
-    unsetenv("MAIL_RETENTION_SECONDS");
-    unsetenv("RETENTION_SWEEP_SECONDS");
+    static const char *const settings[][2] = {{"SEND_WINDOW", "any"},
+                                              {"CHECKPOINT_RETENTION_SECONDS", "3600"},
+                                              {"EXECUTION_RETENTION_SECONDS", "7200"},
+                                              {"MAIL_RETENTION_SECONDS", "7200"},
+                                              {"RETENTION_SWEEP_SECONDS", "60"},
+                                              {NULL}};
+    start_clocked(t0, settings);
 
     char done_lead[64], waiting_lead[64];
     run_pipeline("ret-done", weak_lead, "done", done_lead);
@@ -271,18 +299,7 @@ static void test_conversations_follow_sessions(void **state)
 {
     (void)state;
     time_t t0 = time(NULL);
-    snprintf(clock_path, sizeof clock_path, "%s/clock", runs_srv.dir);
-    set_clock(t0);
-    setenv("CLOCK_FILE", clock_path, 1);
-    setenv("SESSION_TTL_SECONDS", "7200", 1);
-    setenv("CHECKPOINT_RETENTION_SECONDS", "3600", 1);
-    setenv("RETENTION_SWEEP_SECONDS", "60", 1);
-    assert_int_equal(server_start(&runs_srv, false), 0);
-    harness_use(&runs_srv);
-    unsetenv("CLOCK_FILE");
-    unsetenv("SESSION_TTL_SECONDS");
-    unsetenv("CHECKPOINT_RETENTION_SECONDS");
-    unsetenv("RETENTION_SWEEP_SECONDS");
+    start_clocked(t0, session_env);
 
     char quiet[80] = "", busy[80] = "";
     turn(quiet, "Hi, what does the Growth plan cost for 30 seats?");
@@ -325,15 +342,7 @@ static void test_conversations_follow_sessions(void **state)
     assert_int_equal(server_stop(&runs_srv), 0);
     set_clock(t0 + 3L * 3600 + 1200);
     const char *env = "SESSION_TTL_SECONDS=7200";
-    j = prune_cli(env, "--dry-run");
-    assert_int_equal(json_integer_value(jget(j, "conversations")), 1);
-    json_decref(j);
-    j = prune_cli(env, "");
-    assert_int_equal(json_integer_value(jget(j, "conversations")), 1);
-    json_decref(j);
-    j = prune_cli(env, "");
-    assert_int_equal(json_integer_value(jget(j, "conversations")), 0);
-    json_decref(j);
+    prune_deletes(env, "conversations", 1);
     assert_int_equal(server_start(&runs_srv, false), 0);
     harness_use(&runs_srv);
     row = listed(busy);
@@ -386,6 +395,15 @@ static bool has_record(const char *thread)
     return kept;
 }
 
+/* Whether the sweep takes the thread's record within ten seconds (polled). */
+static bool record_swept(const char *thread)
+{
+    bool kept = true;
+    for (int i = 0; i < 200 && (kept = has_record(thread)); i++)
+        usleep(50 * 1000);
+    return !kept;
+}
+
 /* A thread record (POST /threads) untouched for CHECKPOINT_RETENTION_SECONDS goes once its
  * thread holds no checkpoint: one never run, and a conversation's whose checkpoints expired
  * with its session (SESSION_TTL_SECONDS) in the same sweep. A finished pipeline thread
@@ -395,18 +413,7 @@ static void test_thread_records_follow_checkpoints(void **state)
 {
     (void)state;
     time_t t0 = time(NULL);
-    snprintf(clock_path, sizeof clock_path, "%s/clock", runs_srv.dir);
-    set_clock(t0);
-    setenv("CLOCK_FILE", clock_path, 1);
-    setenv("SESSION_TTL_SECONDS", "7200", 1);
-    setenv("CHECKPOINT_RETENTION_SECONDS", "3600", 1);
-    setenv("RETENTION_SWEEP_SECONDS", "60", 1);
-    assert_int_equal(server_start(&runs_srv, false), 0);
-    harness_use(&runs_srv);
-    unsetenv("CLOCK_FILE");
-    unsetenv("SESSION_TTL_SECONDS");
-    unsetenv("CHECKPOINT_RETENTION_SECONDS");
-    unsetenv("RETENTION_SWEEP_SECONDS");
+    start_clocked(t0, session_env);
 
     char unused[80], done[80], waiting[80], conv[80];
     new_as_thread(unused);
@@ -423,10 +430,7 @@ static void test_thread_records_follow_checkpoints(void **state)
     /* an hour and a half on, past checkpoint retention: the sweep (within a second) takes
      * the unused record; the conversation's session (two hours) still holds checkpoints */
     set_clock(t0 + 5400);
-    bool kept = true;
-    for (int i = 0; i < 200 && (kept = has_record(unused)); i++)
-        usleep(50 * 1000);
-    assert_false(kept);
+    assert_true(record_swept(unused));
     assert_true(has_record(conv));
     assert_true(has_record(done));
     assert_true(has_record(waiting));
@@ -438,9 +442,7 @@ static void test_thread_records_follow_checkpoints(void **state)
     char unused2[80];
     new_as_thread(unused2);
     set_clock(t0 + 3L * 3600);
-    for (int i = 0; i < 200 && (kept = has_record(unused2)); i++)
-        usleep(50 * 1000);
-    assert_false(kept);
+    assert_true(record_swept(unused2));
     assert_true(has_record(conv) == harness_on_pg());
     assert_true(has_record(done));
     assert_true(has_record(waiting));
@@ -453,15 +455,7 @@ static void test_thread_records_follow_checkpoints(void **state)
     /* with the server's checkpoint store: its REDIS_URL on PostgreSQL runs */
     char *env = strf("CHECKPOINT_RETENTION_SECONDS=3600 SESSION_TTL_SECONDS=7200%s%s",
                      runs_srv.redis_url[0] ? " REDIS_URL=" : "", runs_srv.redis_url);
-    json_t *j = prune_cli(env, "--dry-run");
-    assert_int_equal(json_integer_value(jget(j, "thread_records")), 1);
-    json_decref(j);
-    j = prune_cli(env, "");
-    assert_int_equal(json_integer_value(jget(j, "thread_records")), 1);
-    json_decref(j);
-    j = prune_cli(env, "");
-    assert_int_equal(json_integer_value(jget(j, "thread_records")), 0);
-    json_decref(j);
+    prune_deletes(env, "thread_records", 1);
     free(env);
     assert_int_equal(server_start(&runs_srv, false), 0);
     harness_use(&runs_srv);

@@ -79,19 +79,31 @@ static char *read_text(const char *path)
 static bool wait_for_text(const char *path, const char *text, pid_t pid)
 {
     for (int i = 0; i < 600; i++) {
-        FILE *f = fopen(path, "r");
-        char buf[4096] = "";
-        size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
-        if (f)
-            fclose(f);
-        buf[n] = '\0';
-        if (strstr(buf, text))
+        char *got = read_text(path);
+        bool found = strstr(got, text) != NULL;
+        free(got);
+        if (found)
             return true;
         if (waitpid(pid, NULL, WNOHANG) == pid)
             return false; /* it exited */
         usleep(100 * 1000);
     }
     return false;
+}
+
+/* Stops a worker with SIGTERM; fails the test unless it exits with status 0 (under
+ * ASan/LSan: no leak, no sanitizer report). */
+static void stop_worker(pid_t worker)
+{
+    kill(worker, SIGTERM);
+    int st = -1;
+    for (int i = 0; i < 600 && waitpid(worker, &st, WNOHANG) != worker; i++)
+        usleep(100 * 1000);
+    if (!exited_ok(st)) {
+        kill(worker, SIGKILL);
+        waitpid(worker, NULL, 0);
+        fail_msg("the worker did not exit with status 0 on SIGTERM (wait status 0x%x)", st);
+    }
 }
 
 /* An API instance with RUN_WORKERS=0 queues a run and never runs it; a worker on the same
@@ -152,47 +164,10 @@ static void test_api_queues_worker_runs(void **state)
     }
     resp_free(&r);
 
-    kill(worker, SIGTERM);
-    int st = -1;
-    for (int i = 0; i < 600 && waitpid(worker, &st, WNOHANG) != worker; i++)
-        usleep(100 * 1000);
-    if (!exited_ok(st)) {
-        kill(worker, SIGKILL);
-        waitpid(worker, NULL, 0);
-        fail_msg("the worker did not exit with status 0 on SIGTERM (wait status 0x%x)", st);
-    }
+    stop_worker(worker);
     free(stream);
     free(out);
     free(path);
-}
-
-/* Stops a worker with SIGTERM; fails the test unless it exits with status 0 (under
- * ASan/LSan: no leak, no sanitizer report). */
-static void stop_worker(pid_t worker)
-{
-    kill(worker, SIGTERM);
-    int st = -1;
-    for (int i = 0; i < 600 && waitpid(worker, &st, WNOHANG) != worker; i++)
-        usleep(100 * 1000);
-    if (!exited_ok(st)) {
-        kill(worker, SIGKILL);
-        waitpid(worker, NULL, 0);
-        fail_msg("the worker did not exit with status 0 on SIGTERM (wait status 0x%x)", st);
-    }
-}
-
-/* A key of api's with the given scopes (a JSON array): its "key" (malloc'd). */
-static char *make_key(const char *name, const char *scopes_json)
-{
-    struct resp r;
-    char *body = strf("{\"name\":\"%s\",\"scopes\":%s}", name, scopes_json);
-    json_t *j = http_json("POST", "/api/keys", body, &r);
-    free(body);
-    if (r.status != 201 || !jstr(j, "key"))
-        fail_msg("create key %s: %ld %.300s", name, r.status, r.body);
-    char *key = strf("%s", jstr(j, "key"));
-    resp_free(&r);
-    return key;
 }
 
 /* The status of GET path on the current port with the credential header line auth ("" for
@@ -217,8 +192,8 @@ static long status_of(const char *path, const char *auth)
 static void test_worker_metrics_listener(void **state)
 {
     (void)state;
-    char *read_key = make_key("prometheus", "[\"read\"]");
-    char *inbound_key = make_key("mailer", "[\"inbound\"]");
+    char *read_key = create_api_key("prometheus", "[\"read\"]", NULL);
+    char *inbound_key = create_api_key("mailer", "[\"inbound\"]", NULL);
     char *run_id = run_submit(strong_known);
     char *out = strf("%s/worker-metrics.out", api.dir);
     pid_t worker = start_worker(out, "0", "0");

@@ -116,6 +116,23 @@ int sa_sqlite_prune(struct sa_store *s, const struct sa_prune_query *q, json_t *
     return *counts ? 0 : sa_err_set(err, SA_ENOMEM, "out of memory");
 }
 
+/* The thread_id column of the rows q selects with args a, as an array of ids (*out). */
+static int query_thread_ids(struct sa_store *s, const struct db_sql *q, const struct db_arg *a,
+                            int n, json_t **out, struct sa_err *err)
+{
+    json_t *rows = NULL;
+    int rc = db_query_rows(s, q, a, n, NULL, &rows, err);
+    if (rc)
+        return rc;
+    json_t *ids = json_array();
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row) json_array_append(ids, json_object_get(row, "thread_id"));
+    json_decref(rows);
+    *out = ids;
+    return ids ? 0 : sa_err_set(err, SA_ENOMEM, "out of memory");
+}
+
 int sa_sqlite_threads_finished(struct sa_store *s, double since, double before, const char *after,
                                int limit, json_t **out, struct sa_err *err)
 {
@@ -126,17 +143,7 @@ int sa_sqlite_threads_finished(struct sa_store *s, double since, double before, 
     sa_iso8601_format_ms(since > 0 ? since : 0, from);
     sa_iso8601_format_ms(before, until);
     const struct db_arg a[] = {TXT(from), TXT(until), TXT(after ? after : ""), NUM(limit)};
-    json_t *rows = NULL;
-    int rc = db_query_rows(s, &THREADS_FINISHED, a, DB_N(a), NULL, &rows, err);
-    if (rc)
-        return rc;
-    json_t *ids = json_array();
-    size_t i;
-    json_t *row;
-    json_array_foreach(rows, i, row) json_array_append(ids, json_object_get(row, "thread_id"));
-    json_decref(rows);
-    *out = ids;
-    return ids ? 0 : sa_err_set(err, SA_ENOMEM, "out of memory");
+    return query_thread_ids(s, &THREADS_FINISHED, a, DB_N(a), out, err);
 }
 
 /* Agent Server thread records untouched since the cutoff (index as_threads_updated, by
@@ -159,17 +166,7 @@ int sa_sqlite_as_threads_idle(struct sa_store *s, double before, const char *aft
     char until[SA_ISO8601_LEN];
     sa_iso8601_format_ms(before, until);
     const struct db_arg a[] = {TXT(until), TXT(after ? after : ""), NUM(limit)};
-    json_t *rows = NULL;
-    int rc = db_query_rows(s, &AS_THREADS_IDLE, a, DB_N(a), NULL, &rows, err);
-    if (rc)
-        return rc;
-    json_t *ids = json_array();
-    size_t i;
-    json_t *row;
-    json_array_foreach(rows, i, row) json_array_append(ids, json_object_get(row, "thread_id"));
-    json_decref(rows);
-    *out = ids;
-    return ids ? 0 : sa_err_set(err, SA_ENOMEM, "out of memory");
+    return query_thread_ids(s, &AS_THREADS_IDLE, a, DB_N(a), out, err);
 }
 
 int sa_sqlite_as_thread_delete_idle(struct sa_store *s, const char *thread_id, double before,

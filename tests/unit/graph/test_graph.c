@@ -638,6 +638,17 @@ static void chain_build(struct chain *c, struct graph_saver *sv, const char *con
     c->g = compile(bd, &o);
 }
 
+/* The chain (no interrupts) with n3 failing the first time, run once on thread ({}):
+ * the run fails in step 3. */
+static void chain_failed_in_n3(struct chain *c, struct graph_saver *sv, const char *thread)
+{
+    chain_build(c, sv, NULL, NULL);
+    c->n3.fail_first = 1;
+    struct graph_result res;
+    struct sa_err err = {0};
+    assert_int_equal(invoke(c->g, "{}", thread, NULL, &res, &err), SA_EIO);
+}
+
 /* Pins durable execution: a failure (a crash) in step 3 leaves the checkpoint of step 2;
  * continuing the thread runs only what had not finished. */
 static void test_resume_after_failure(void **state)
@@ -645,11 +656,8 @@ static void test_resume_after_failure(void **state)
     (void)state;
     struct graph_saver *sv = test_saver();
     struct chain c;
-    chain_build(&c, sv, NULL, NULL);
-    c.n3.fail_first = 1;
+    chain_failed_in_n3(&c, sv, "t1");
     struct graph_result res;
-    struct sa_err err = {0};
-    assert_int_equal(invoke(c.g, "{}", "t1", NULL, &res, &err), SA_EIO);
     expect_ok(c.g, NULL, "t1", NULL, &res);
     assert_int_equal(c.n1.runs, 1);
     assert_int_equal(c.n2.runs, 1);
@@ -778,11 +786,9 @@ static void test_new_input_discards_pending(void **state)
     (void)state;
     struct graph_saver *sv = test_saver();
     struct chain c;
-    chain_build(&c, sv, NULL, NULL);
-    c.n3.fail_first = 1;
+    chain_failed_in_n3(&c, sv, "t-new");
     struct graph_result res;
     struct sa_err err = {0};
-    assert_int_equal(invoke(c.g, "{}", "t-new", NULL, &res, &err), SA_EIO);
     json_t *snap = NULL;
     assert_int_equal(graph_get_state(c.g, "t-new", NULL, &snap, &err), 0);
     assert_string_equal(json_string_value(json_array_get(json_object_get(snap, "next"), 0)), "n3");
