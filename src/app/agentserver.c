@@ -81,6 +81,9 @@ struct sa_as_run {
     char assistant_id[32];
     int type; /* enum sa_agent_type, or SA_AGENT_PIPELINE */
     json_t *input, *response, *metadata;
+    /* the thread's record's metadata as the run found it (NULL: no record), restored by
+     * stamp_thread should retention delete the record meanwhile */
+    json_t *thread_md;
     struct sa_lead lead;
     char approval_id[SA_UUID_LEN];
     char reviewer[160];
@@ -117,6 +120,7 @@ static void run_free(struct sa_as_run *r)
     json_decref(r->input);
     json_decref(r->response);
     json_decref(r->metadata);
+    json_decref(r->thread_md);
     json_decref(r->last_values);
     json_decref(r->final);
     sa_lead_clear(&r->lead);
@@ -1204,7 +1208,13 @@ int sa_as_run_prepare(struct sa_app *app, const char *thread_id, const json_t *b
     }
     if (thread_id) {
         snprintf(r->thread_id, sizeof r->thread_id, "%s", thread_id);
-        if (!known_thread(app, thread_id)) {
+        json_t *rec = NULL;
+        struct sa_err ge = {0};
+        if (created_thread(app, thread_id, &rec, &ge) == 0) {
+            const json_t *md = json_object_get(rec, "metadata");
+            r->thread_md = json_is_object(md) ? json_deep_copy(md) : json_object();
+            json_decref(rec);
+        } else if (!known_thread(app, thread_id)) {
             if (!create) {
                 *loc = "path.thread_id";
                 rc = sa_err_set(err, SA_ENOTFOUND, "Thread %.128s not found", thread_id);
@@ -1215,6 +1225,7 @@ int sa_as_run_prepare(struct sa_app *app, const char *thread_id, const json_t *b
                 *loc = "path.thread_id";
                 goto out;
             }
+            r->thread_md = json_object();
         }
         if (thread_busy(app->agentserver, thread_id)) {
             *loc = "path.thread_id";
@@ -1288,10 +1299,34 @@ static void trim_locked(struct sa_as *as)
     }
 }
 
+/* Makes the record retention deleted after the run read it (a thread without checkpoints
+ * idle long enough): its metadata as read with md's keys it lacked. When another caller
+ * made it meanwhile, stamps that one. */
+static int restore_thread(struct sa_app *app, const struct sa_as_run *r, const char *md,
+                          const char *now, struct sa_err *e)
+{
+    json_t *j = json_deep_copy(r->thread_md);
+    json_t *stamp = json_loads(md, 0, NULL);
+    char *text = NULL;
+    if (j && stamp && json_object_update_missing(j, stamp) == 0)
+        text = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    json_decref(stamp);
+    if (!text)
+        return sa_err_set(e, SA_ENOMEM, "out of memory");
+    bool inserted = false;
+    int rc = sa_store_as_thread_put(app->store, r->thread_id, text, now, &inserted, e);
+    free(text);
+    if (!rc && !inserted)
+        rc = sa_store_as_thread_update(app->store, r->thread_id, md, true, now, e);
+    return rc;
+}
+
 /* Stamps the thread's record with the graph and assistant of a run starting on it (the
  * keys it lacks, as the LangGraph server writes them: Agent Inbox searches by graph_id, on
  * whichever instance) and its updated_at. A thread without a record (a stateless run's, a
- * pipeline thread of /api/runs) gets none; a store error only costs the stamp. */
+ * pipeline thread of /api/runs) gets none; one whose record went after sa_as_run_prepare
+ * read it gets it back (restore_thread); a store error only costs the stamp. */
 static void stamp_thread(struct sa_app *app, const struct sa_as_run *r)
 {
     char now[SA_ISO8601_LEN];
@@ -1303,6 +1338,8 @@ static void stamp_thread(struct sa_app *app, const struct sa_as_run *r)
     struct sa_err e = {0};
     int rc = md ? sa_store_as_thread_update(app->store, r->thread_id, md, true, now, &e)
                 : sa_err_set(&e, SA_ENOMEM, "out of memory");
+    if (rc == SA_ENOTFOUND && r->thread_md)
+        rc = restore_thread(app, r, md, now, &e);
     free(md);
     if (rc && rc != SA_ENOTFOUND)
         sa_log(SA_LOG_WARN, "agent server thread record not stamped",

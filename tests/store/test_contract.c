@@ -3672,6 +3672,63 @@ static void test_as_threads(void **state)
     assert_int_equal(sa_store_as_thread_search(s, md, 10, 0, &found, &err), 0);
     assert_int_equal(json_array_size(found), 1);
     json_decref(found);
+    /* object and array values compare as jsonb does: key order aside, numbers by value,
+     * arrays in order; limit and offset count the matches */
+    char t4[64], t5[64], t6[64], nested[64], big[512];
+    uniq(t4, sizeof t4, "as-thread-d", "");
+    uniq(t5, sizeof t5, "as-thread-e", "");
+    uniq(t6, sizeof t6, "as-thread-f", "");
+    uniq(nested, sizeof nested, "nested", "");
+    snprintf(big, sizeof big,
+             "{\"suite\":\"%s\",\"a\":{\"x\":1,\"y\":{\"p\":[1,2],\"q\":\"z\"}},"
+             "\"tags\":[\"hot\",{\"k\":2,\"j\":1}],\"n\":1}",
+             nested);
+    assert_int_equal(sa_store_as_thread_put(s, t4, big, "2026-04-01T11:00:00Z", &inserted, &err),
+                     0);
+    assert_int_equal(sa_store_as_thread_put(s, t5, big, "2026-04-01T11:01:00Z", &inserted, &err),
+                     0);
+    snprintf(big, sizeof big,
+             "{\"suite\":\"%s\",\"a\":{\"x\":1,\"y\":{\"p\":[2,1],\"q\":\"z\"}},"
+             "\"tags\":[\"hot\"],\"n\":2}",
+             nested);
+    assert_int_equal(sa_store_as_thread_put(s, t6, big, "2026-04-01T11:02:00Z", &inserted, &err),
+                     0);
+    const char *nfilters[][2] = {
+        {"\"a\":{\"y\":{\"q\":\"z\",\"p\":[1,2]},\"x\":1}", "2"},
+        {"\"a\":{\"y\":{\"q\":\"z\",\"p\":[1.0,2]},\"x\":1.0}", "2"},
+        {"\"a\":{\"x\":1}", "0"}, /* equal, not contained */
+        {"\"a\":{\"y\":{\"p\":[2,1],\"q\":\"z\"},\"x\":1}", "1"},
+        {"\"tags\":[\"hot\",{\"j\":1,\"k\":2}]", "2"},
+        {"\"tags\":[{\"j\":1,\"k\":2},\"hot\"]", "0"},
+        {"\"tags\":[\"hot\"]", "1"},
+        {"\"tags\":[\"hot\"],\"n\":2.0", "1"},
+        {"\"n\":1.0", "2"},
+        {"\"tags\":{\"0\":\"hot\"}", "0"},
+    };
+    for (size_t k = 0; k < sizeof nfilters / sizeof nfilters[0]; k++) {
+        snprintf(md, sizeof md, "{\"suite\":\"%s\",%s}", nested, nfilters[k][0]);
+        assert_int_equal(sa_store_as_thread_search(s, md, 10, 0, &found, &err), 0);
+        if (json_array_size(found) != (size_t)atoi(nfilters[k][1]))
+            fail_msg("filter %s: %zu found, want %s", md, json_array_size(found), nfilters[k][1]);
+        json_decref(found);
+    }
+    snprintf(md, sizeof md,
+             "{\"suite\":\"%s\",\"a\":{\"y\":{\"q\":\"z\",\"p\":[1,2]},"
+             "\"x\":1}}",
+             nested);
+    assert_int_equal(sa_store_as_thread_search(s, md, 1, 1, &found, &err), 0);
+    assert_int_equal(json_array_size(found), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(found, 0), "thread_id")),
+                        t4); /* t5 is the newer */
+    json_decref(found);
+    assert_int_equal(sa_store_as_thread_search(s, md, 1, 0, &found, &err), 0);
+    assert_int_equal(json_array_size(found), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(found, 0), "thread_id")),
+                        t5);
+    json_decref(found);
+    assert_int_equal(sa_store_as_thread_search(s, md, 10, 2, &found, &err), 0);
+    assert_int_equal(json_array_size(found), 0);
+    json_decref(found);
     /* no filter: every record, t3 among them */
     assert_int_equal(sa_store_as_thread_search(s, NULL, 1000, 0, &found, &err), 0);
     bool has_t3 = false;

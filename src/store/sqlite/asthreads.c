@@ -31,12 +31,16 @@ static const struct db_sql UPDATE = {
     "WHERE key NOT IN (SELECT key FROM json_each(CASE WHEN ?3 THEN as_threads.metadata ELSE ?2 "
     "END)))), updated_at = ?4 WHERE thread_id = ?1"};
 
-/* Every key of the filter ?1 is the record's with the same type and value. */
+/* Every key of the filter ?1 is the record's with the same type and value (a number equal to
+ * a number, 1 to 1.0, as jsonb has it); an object or array value only the same type here,
+ * its value compared in C (object_values_equal: json text depends on key order). */
 static const struct db_sql SEARCH = {
     "search agent server threads",
     "SELECT thread_id, created_at, updated_at, metadata FROM as_threads t WHERE ?1 IS NULL OR "
     "NOT EXISTS (SELECT 1 FROM json_each(?1) f WHERE NOT EXISTS (SELECT 1 FROM "
-    "json_each(t.metadata) m WHERE m.key = f.key AND m.type = f.type AND m.value IS f.value)) "
+    "json_each(t.metadata) m WHERE m.key = f.key AND (m.type = f.type OR (m.type IN "
+    "('integer', 'real') AND f.type IN ('integer', 'real'))) AND (f.type IN ('object', "
+    "'array') OR m.value IS f.value))) "
     "ORDER BY updated_at DESC, thread_id DESC LIMIT ?2 OFFSET ?3"};
 
 static const struct db_sql DELETE = {"delete agent server thread",
@@ -92,6 +96,67 @@ int sa_sqlite_as_thread_update(struct sa_store *s, const char *thread_id, const 
     return rc;
 }
 
+/* a and b equal as jsonb has it: numbers by value, objects whatever their key order. */
+static bool same_value(const json_t *a, const json_t *b)
+{
+    if (json_is_number(a) && json_is_number(b)) {
+        if (json_is_integer(a) && json_is_integer(b))
+            return json_integer_value(a) == json_integer_value(b);
+        return json_number_value(a) == json_number_value(b);
+    }
+    if (json_typeof(a) != json_typeof(b))
+        return false;
+    if (json_is_array(a)) {
+        if (json_array_size(a) != json_array_size(b))
+            return false;
+        for (size_t i = 0; i < json_array_size(a); i++)
+            if (!same_value(json_array_get(a, i), json_array_get(b, i)))
+                return false;
+        return true;
+    }
+    if (json_is_object(a)) {
+        if (json_object_size(a) != json_object_size(b))
+            return false;
+        const char *k;
+        const json_t *v;
+        json_object_foreach((json_t *)a, k, v)
+        {
+            const json_t *w = json_object_get(b, k);
+            if (!w || !same_value(v, w))
+                return false;
+        }
+        return true;
+    }
+    return json_equal(a, b) != 0;
+}
+
+/* Whether the record's metadata has each object or array value of the filter. */
+static bool object_values_equal(const json_t *row, const json_t *filter)
+{
+    const json_t *md = json_object_get(row, "metadata");
+    const char *k;
+    const json_t *v;
+    json_object_foreach((json_t *)filter, k, v)
+    {
+        if ((json_is_object(v) || json_is_array(v)) && !same_value(v, json_object_get(md, k)))
+            return false;
+    }
+    return true;
+}
+
+/* Whether the filter has an object or array value, compared in C. */
+static bool has_structured(const json_t *filter)
+{
+    const char *k;
+    const json_t *v;
+    json_object_foreach((json_t *)filter, k, v)
+    {
+        if (json_is_object(v) || json_is_array(v))
+            return true;
+    }
+    return false;
+}
+
 int sa_sqlite_as_thread_search(struct sa_store *s, const char *filter, int limit, int offset,
                                json_t **out, struct sa_err *err)
 {
@@ -104,11 +169,45 @@ int sa_sqlite_as_thread_search(struct sa_store *s, const char *filter, int limit
     int rc = sa_store_metadata_text(filter, "threads", &f, err);
     if (rc)
         return rc;
-    const struct db_arg a[] = {TXT(f), NUM(limit), NUM(offset)};
+    json_t *fj = f ? json_loads(f, 0, NULL) : NULL;
+    if (f && !fj) {
+        free(f);
+        return sa_err_set(err, SA_ENOMEM, "out of memory");
+    }
+    /* with an object or array value every candidate comes back; limit and offset after C's
+     * comparison */
+    bool in_c = fj && has_structured(fj);
+    const struct db_arg a[] = {TXT(f), NUM(in_c ? -1 : limit), NUM(in_c ? 0 : offset)};
     rc = db_query_rows(s, &SEARCH, a, DB_N(a), NULL, out, err);
     free(f);
     if (!rc)
         sa_store_as_thread_rows(*out);
+    if (!rc && in_c) {
+        json_t *kept = json_array();
+        int skipped = 0;
+        size_t i;
+        json_t *row;
+        json_array_foreach(*out, i, row)
+        {
+            if (!kept || (int)json_array_size(kept) >= limit)
+                break;
+            if (!object_values_equal(row, fj))
+                continue;
+            if (skipped < offset) {
+                skipped++;
+                continue;
+            }
+            if (json_array_append(kept, row)) {
+                json_decref(kept);
+                kept = NULL;
+            }
+        }
+        json_decref(*out);
+        *out = kept;
+        if (!kept)
+            rc = sa_err_set(err, SA_ENOMEM, "out of memory");
+    }
+    json_decref(fj);
     return rc;
 }
 
