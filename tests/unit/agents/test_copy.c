@@ -22,6 +22,7 @@
 #include "domain/lead.h"
 #include "domain/profile.h"
 #include "domain/template.h"
+#include "../test_app.h"
 
 #define DATA_DIR SA_SOURCE_DIR "/data"
 
@@ -198,20 +199,6 @@ static void test_articles(void **state)
 
 /* ---- every template, every lead ------------------------------------------------------- */
 
-static struct sa_app *open_app(void)
-{
-    struct sa_config cfg;
-    struct sa_err err = {0};
-    assert_int_equal(sa_config_from_env(&cfg, &err), 0);
-    cfg.data_dir = DATA_DIR;
-    cfg.database_url = "sqlite::memory:";
-    cfg.threads = 1;
-    struct sa_app *app = NULL;
-    if (sa_app_open(&cfg, &app, &err))
-        fail_msg("app: %s", err.msg);
-    return app;
-}
-
 /* Runs enrichment, growth and marketing (at tier) on lead; returns the marketing output
  * (new reference) or NULL when the lead is invalid. */
 static json_t *marketing_for(struct sa_app *app, json_t *input, char tier)
@@ -297,7 +284,7 @@ static void report(json_t *problems)
 static void test_sample_leads(void **state)
 {
     (void)state;
-    struct sa_app *app = open_app();
+    struct sa_app *app = test_app_open();
     json_error_t je;
     json_t *doc = json_load_file(DATA_DIR "/sample_leads.json", 0, &je);
     assert_non_null(doc);
@@ -333,7 +320,7 @@ static void test_sample_leads(void **state)
 static void test_synthetic_leads(void **state)
 {
     (void)state;
-    struct sa_app *app = open_app();
+    struct sa_app *app = test_app_open();
     const char *leads[] = {
         "{\"company_name\":\"Quillborne Systems\",\"industry\":\"IT Services\",\"signals\":"
         "[\"requested_demo\"],\"contact_info\":{\"email\":\"kim@quillborne.example\"}}",
@@ -374,7 +361,7 @@ static void test_synthetic_leads(void **state)
 static void test_demo_request_unknown_company(void **state)
 {
     (void)state;
-    struct sa_app *app = open_app();
+    struct sa_app *app = test_app_open();
     json_t *in = json_loads("{\"company_name\":\"Quillborne Systems\",\"industry\":\"IT "
                             "Services\",\"signals\":[\"requested_demo\"],\"contact_info\":{"
                             "\"name\":\"Kim Vos\",\"email\":\"kim@quillborne.example\"}}",

@@ -19,20 +19,7 @@
 #include "app/app.h"
 #include "base/config.h"
 #include "store/store.h"
-
-static struct sa_app *open_app(void)
-{
-    struct sa_config cfg;
-    struct sa_err err = {0};
-    assert_int_equal(sa_config_from_env(&cfg, &err), 0);
-    cfg.data_dir = SA_SOURCE_DIR "/data";
-    cfg.database_url = "sqlite::memory:";
-    cfg.threads = 1;
-    struct sa_app *app = NULL;
-    if (sa_app_open(&cfg, &app, &err))
-        fail_msg("app: %s", err.msg);
-    return app;
-}
+#include "../test_app.h"
 
 struct done {
     pthread_mutex_t lock;
@@ -111,7 +98,7 @@ static void create_thread(struct sa_app *app, const char *thread, const char *bo
 static void test_deleted_record_restored(void **state)
 {
     (void)state;
-    struct sa_app *app = open_app();
+    struct sa_app *app = test_app_open();
     const char *thread = "as-stamp-gone";
     create_thread(app, thread, "{\"metadata\":{\"owner\":\"ana\",\"team\":{\"region\":\"emea\"}}}");
     json_t *rec = run_on(app, thread, delete_record);
@@ -142,7 +129,7 @@ static void recreate_record(struct sa_app *app, const char *thread)
 static void test_recreated_record_stamped(void **state)
 {
     (void)state;
-    struct sa_app *app = open_app();
+    struct sa_app *app = test_app_open();
     const char *thread = "as-stamp-again";
     create_thread(app, thread, "{\"metadata\":{\"owner\":\"ana\"}}");
     json_t *rec = run_on(app, thread, recreate_record);
@@ -158,7 +145,7 @@ static void test_recreated_record_stamped(void **state)
 static void test_stateless_run_no_record(void **state)
 {
     (void)state;
-    struct sa_app *app = open_app();
+    struct sa_app *app = test_app_open();
     json_t *rec = run_on(app, NULL, NULL);
     assert_null(rec);
     sa_app_close(app);

@@ -22,20 +22,7 @@
 #include "graph/run.h"
 #include "graph/saver.h"
 #include "store/store.h"
-
-static struct sa_app *open_app(void)
-{
-    struct sa_config cfg;
-    struct sa_err err = {0};
-    assert_int_equal(sa_config_from_env(&cfg, &err), 0);
-    cfg.data_dir = SA_SOURCE_DIR "/data";
-    cfg.database_url = "sqlite::memory:";
-    cfg.threads = 1;
-    struct sa_app *app = NULL;
-    if (sa_app_open(&cfg, &app, &err))
-        fail_msg("app: %s", err.msg);
-    return app;
-}
+#include "../test_app.h"
 
 /* Invokes the pipeline on thread with the lead of contact/email; returns the SA_* code
  * (err says why) and, when it stopped at an approval, that approval's id in approval. */
@@ -133,7 +120,7 @@ static void expect_answerable(struct sa_app *app, const char *thread, const char
 static void test_busy_thread_supersedes_nothing(void **state)
 {
     (void)state;
-    struct sa_app *app = open_app();
+    struct sa_app *app = test_app_open();
     struct sa_err err = {0};
     char first[SA_UUID_LEN];
     assert_int_equal(
@@ -164,7 +151,7 @@ static int failing_put(struct graph_saver *s, const char *thread_id, const struc
 static void test_saver_failure_supersedes_nothing(void **state)
 {
     (void)state;
-    struct sa_app *app = open_app();
+    struct sa_app *app = test_app_open();
     struct sa_err err = {0};
     char first[SA_UUID_LEN], second[SA_UUID_LEN];
     assert_int_equal(
@@ -192,7 +179,7 @@ static void test_saver_failure_supersedes_nothing(void **state)
 static void test_saver_failure_then_answer(void **state)
 {
     (void)state;
-    struct sa_app *app = open_app();
+    struct sa_app *app = test_app_open();
     struct sa_err err = {0};
     char first[SA_UUID_LEN];
     assert_int_equal(
