@@ -40,6 +40,38 @@ static const struct word relative[] = {
     {"hoy", 0, true},    {"mañana", 1, true},    {"manana", 1, true},
 };
 
+/* Months, January = 1; the three-letter English forms too ("Dec 10th"). */
+static const struct word months[] = {
+    {"january", 1, false},   {"jan", 1, false},       {"february", 2, false},
+    {"feb", 2, false},       {"march", 3, false},     {"mar", 3, false},
+    {"april", 4, false},     {"apr", 4, false},       {"may", 5, false},
+    {"june", 6, false},      {"jun", 6, false},       {"july", 7, false},
+    {"jul", 7, false},       {"august", 8, false},    {"aug", 8, false},
+    {"september", 9, false}, {"sep", 9, false},       {"sept", 9, false},
+    {"october", 10, false},  {"oct", 10, false},      {"november", 11, false},
+    {"nov", 11, false},      {"december", 12, false}, {"dec", 12, false},
+    {"januar", 1, true},     {"jänner", 1, true},     {"februar", 2, true},
+    {"märz", 3, true},       {"maerz", 3, true},      {"mai", 5, true},
+    {"juni", 6, true},       {"juli", 7, true},       {"oktober", 10, true},
+    {"dezember", 12, true},  {"janvier", 1, true},    {"février", 2, true},
+    {"fevrier", 2, true},    {"mars", 3, true},       {"avril", 4, true},
+    {"juin", 6, true},       {"juillet", 7, true},    {"août", 8, true},
+    {"aout", 8, true},       {"septembre", 9, true},  {"octobre", 10, true},
+    {"novembre", 11, true},  {"décembre", 12, true},  {"decembre", 12, true},
+    {"enero", 1, true},      {"febrero", 2, true},    {"marzo", 3, true},
+    {"abril", 4, true},      {"mayo", 5, true},       {"junio", 6, true},
+    {"julio", 7, true},      {"agosto", 8, true},     {"septiembre", 9, true},
+    {"setiembre", 9, true},  {"octubre", 10, true},   {"noviembre", 11, true},
+    {"diciembre", 12, true},
+};
+
+/* Words before a dotted date ("am 10.12", "le 10.12"): without one (or a trailing dot or
+ * a year) "1.5" is a decimal, not the first of May. */
+static const struct word date_preps[] = {
+    {"am", 0, true},  {"den", 0, true}, {"vom", 0, true}, {"ab", 0, true},
+    {"bis", 0, true}, {"le", 0, true},  {"el", 0, true},  {"on", 0, false},
+};
+
 /* Words that say the next weekday is in the following week. */
 static const struct word nexts[] = {
     {"next", 0, false},     {"prochain", 0, true},  {"nächsten", 0, true}, {"nächster", 0, true},
@@ -83,8 +115,22 @@ static const struct word *lookup(const struct word *t, size_t n, const char *tok
 }
 #define LOOKUP(table, tok) lookup((table), sizeof(table) / sizeof((table)[0]), (tok))
 
+/* True when s[0..len) is "D.M": one or two digits, a dot, one or two digits. */
+static bool day_month(const char *s, size_t len)
+{
+    size_t i = 0, a = 0, b = 0;
+    while (i < len && isdigit((unsigned char)s[i]))
+        i++, a++;
+    if (i == len || s[i++] != '.')
+        return false;
+    while (i < len && isdigit((unsigned char)s[i]))
+        i++, b++;
+    return i == len && a >= 1 && a <= 2 && b >= 1 && b <= 2;
+}
+
 /* Splits text into lowercase tokens: runs of letters (any non-ASCII byte counts as one),
- * digits and the characters ":/'@"; a trailing '.' is dropped, inner ones kept ("p.m"). */
+ * digits and the characters ":/'@"; a trailing '.' is dropped, inner ones kept ("p.m"),
+ * but for a dotted date's ("10.12."). */
 static int tokenize(const char *text, char toks[TOKS_MAX][TOK_MAX])
 {
     int n = 0;
@@ -98,8 +144,11 @@ static int tokenize(const char *text, char toks[TOKS_MAX][TOK_MAX])
                 toks[n][len++] = (char)tolower(*p);
             p++;
         }
+        size_t full = len;
         while (len && (toks[n][len - 1] == '.' || toks[n][len - 1] == '\''))
             len--;
+        if (full == len + 1 && toks[n][len] == '.' && day_month(toks[n], len))
+            len++; /* "10.12.": the dot says it is a German date */
         toks[n][len] = '\0';
         if (len)
             n++;
@@ -166,21 +215,47 @@ static bool time_token(const char *tok, struct found_time *t)
     return true;
 }
 
-/* "3/12" or "3/12/2026": two numbers a/b (and a year). */
-static bool date_token(const char *tok, int *a, int *b, int *year)
+/* "3/12", "3/12/2026", "10.12", "10.12." or "7.1.2027": two numbers a/b (and a year).
+ * *dotted: written with dots (day.month); *marked: with a year or a trailing dot. */
+static bool date_token(const char *tok, int *a, int *b, int *year, bool *dotted, bool *marked)
 {
     const char *s = tok;
     *year = 0;
-    if (!number(&s, 2, a) || *s++ != '/' || !number(&s, 2, b))
+    *dotted = *marked = false;
+    if (!number(&s, 2, a) || (*s != '/' && *s != '.'))
         return false;
-    if (*s == '/') {
+    char sep = *s++;
+    *dotted = sep == '.';
+    if (!number(&s, 2, b))
+        return false;
+    if (*s == sep) {
         s++;
-        if (!number(&s, 4, year))
+        *marked = true;
+        if (*s && !number(&s, 4, year))
             return false;
-        if (*year < 100)
+        if (sep == '/' && !*year)
+            return false;
+        if (*year && *year < 100)
             *year += 2000;
     }
     return *s == '\0' && *a >= 1 && *b >= 1;
+}
+
+/* A day of the month: "10", "10th", "1st", "2nd", "3rd", "1er". */
+static bool day_token(const char *tok, int *day)
+{
+    const char *s = tok;
+    if (!number(&s, 2, day) || *day < 1 || *day > 31)
+        return false;
+    return !*s || strcmp(s, "st") == 0 || strcmp(s, "nd") == 0 || strcmp(s, "rd") == 0 ||
+           strcmp(s, "th") == 0 || strcmp(s, "er") == 0;
+}
+
+/* A four-digit year 2000-2100 after a date ("December 10, 2026"). */
+static bool year_token(const char *tok, int *year)
+{
+    const char *s = tok;
+    return strlen(tok) == 4 && number(&s, 4, year) && !*s && *year >= 2000 && *year <= 2100;
 }
 
 /* ---- calendar arithmetic (proleptic Gregorian; H. Hinnant's algorithms) ---- */
@@ -219,16 +294,57 @@ static bool valid_date(int y, int m, int d)
 
 /* ---- the parse ---- */
 
+/* A day a text names, at token pos. */
+struct day_named {
+    int pos;
+    enum { DAY_WEEKDAY, DAY_RELATIVE, DAY_DATE } kind;
+    int value;      /* the weekday (Monday = 0) or the days from today */
+    int da, db, dy; /* a date a/b[/y] */
+    bool dm;        /* a/b is day/month for sure (dotted, or a month's name) */
+};
+
+#define DAYS_MAX 16
+
 struct scan {
-    int weekday; /* -1 none */
+    struct day_named days[DAYS_MAX];
+    int n_days;
     bool next;
-    int rel_days;   /* -1 none */
-    int da, db, dy; /* a numeric date a/b[/y]; da 0: none */
     bool foreign;
     bool have_time;
+    int time_pos;
     struct found_time t;
     const char *zone;
 };
+
+static void add_day(struct scan *sc, struct day_named d)
+{
+    if (sc->n_days < DAYS_MAX)
+        sc->days[sc->n_days++] = d;
+}
+
+/* Token i is a month's name: with a day number next to it ("December 10", "10th of
+ * December", "10. Dezember", "el 10 de diciembre") and perhaps a year after, a date.
+ * Returns how many tokens after i it used, or -1 when it is no date ("May we ..."). */
+static int scan_month(char toks[][TOK_MAX], int n, int i, int month, struct scan *sc)
+{
+    int day, year = 0, used = 0, pos = i;
+    if (i + 1 < n && day_token(toks[i + 1], &day)) {
+        used = 1;
+        pos = i + 1;
+    } else if (i > 0 && day_token(toks[i - 1], &day)) {
+        pos = i - 1;
+    } else if (i > 1 && (strcmp(toks[i - 1], "of") == 0 || strcmp(toks[i - 1], "de") == 0) &&
+               day_token(toks[i - 2], &day)) {
+        pos = i - 2;
+    } else {
+        return -1;
+    }
+    if (i + used + 1 < n && year_token(toks[i + used + 1], &year))
+        used++;
+    add_day(sc, (struct day_named){
+                    .pos = pos, .kind = DAY_DATE, .da = day, .db = month, .dy = year, .dm = true});
+    return used;
+}
 
 /* Looks at token i (with its neighbours) for a time; returns how many tokens it used. */
 static int scan_time(char toks[][TOK_MAX], int n, int i, struct scan *sc)
@@ -275,28 +391,35 @@ bool sa_when_parse(const char *text, const struct sa_when_today *today, struct s
         return false;
     char toks[TOKS_MAX][TOK_MAX] = {{0}};
     int n = tokenize(text, toks);
-    struct scan sc = {.weekday = -1, .rel_days = -1};
+    struct scan sc = {0};
     for (int i = 0; i < n; i++) {
         const struct word *w;
-        int a, b, y;
-        if ((w = LOOKUP(weekdays, toks[i])) && sc.weekday < 0) {
-            sc.weekday = w->value;
+        int a, b, y, used;
+        bool dotted, marked;
+        if ((w = LOOKUP(weekdays, toks[i]))) {
+            add_day(&sc, (struct day_named){.pos = i, .kind = DAY_WEEKDAY, .value = w->value});
             sc.foreign |= w->foreign;
         } else if ((w = LOOKUP(nexts, toks[i]))) {
             sc.next = true;
             sc.foreign |= w->foreign;
-        } else if ((w = LOOKUP(relative, toks[i])) && sc.rel_days < 0) {
-            sc.rel_days = w->value;
+        } else if ((w = LOOKUP(relative, toks[i]))) {
+            add_day(&sc, (struct day_named){.pos = i, .kind = DAY_RELATIVE, .value = w->value});
             sc.foreign |= w->foreign;
+        } else if ((w = LOOKUP(months, toks[i])) &&
+                   (used = scan_month(toks, n, i, w->value, &sc)) >= 0) {
+            sc.foreign |= w->foreign;
+            i += used;
         } else if (LOOKUP(markers, toks[i])) {
             sc.foreign |= LOOKUP(markers, toks[i])->foreign;
-        } else if (!sc.da && date_token(toks[i], &a, &b, &y)) {
-            sc.da = a;
-            sc.db = b;
-            sc.dy = y;
+        } else if (date_token(toks[i], &a, &b, &y, &dotted, &marked) &&
+                   (!dotted || marked || (i > 0 && LOOKUP(date_preps, toks[i - 1])))) {
+            add_day(&sc, (struct day_named){
+                             .pos = i, .kind = DAY_DATE, .da = a, .db = b, .dy = y, .dm = dotted});
+            sc.foreign |= dotted;
         } else if (!sc.have_time) {
-            int used = scan_time(toks, n, i, &sc);
+            used = scan_time(toks, n, i, &sc);
             if (used) {
+                sc.time_pos = i;
                 i += used - 1;
                 /* a zone abbreviation right after the time */
                 for (size_t z = 0; i + 1 < n && z < sizeof zones / sizeof zones[0]; z++)
@@ -310,31 +433,37 @@ bool sa_when_parse(const char *text, const struct sa_when_today *today, struct s
     }
     if (!sc.have_time)
         return false;
+    /* Why the nearest: "Tuesday does not work, but Wednesday at 2pm would" names two
+     * days, and the one said with the time is the one meant. */
+    const struct day_named *named = NULL;
+    for (int k = 0; k < sc.n_days; k++)
+        if (!named || abs(sc.days[k].pos - sc.time_pos) < abs(named->pos - sc.time_pos))
+            named = &sc.days[k];
     long base = days_from_civil(today->year, today->month, today->day);
     long day = base;
     int minute = sc.t.hour * 60 + sc.t.minute;
-    if (sc.da) {
+    if (named && named->kind == DAY_DATE) {
         /* a/b: day/month outside English or when a cannot be a month; else month/day */
-        bool dm = sc.da > 12 || (sc.foreign && sc.db <= 12);
-        int d = dm ? sc.da : sc.db, m = dm ? sc.db : sc.da;
-        int y = sc.dy ? sc.dy : today->year;
+        bool dm = named->dm || named->da > 12 || (sc.foreign && named->db <= 12);
+        int d = dm ? named->da : named->db, m = dm ? named->db : named->da;
+        int y = named->dy ? named->dy : today->year;
         if (!valid_date(y, m, d))
             return false;
         day = days_from_civil(y, m, d);
-        if (!sc.dy && day < base) {
+        if (!named->dy && day < base) {
             if (!valid_date(y + 1, m, d))
                 return false;
             day = days_from_civil(y + 1, m, d);
         }
-    } else if (sc.weekday >= 0) {
-        int delta = (sc.weekday - today->weekday + 7) % 7;
+    } else if (named && named->kind == DAY_WEEKDAY) {
+        int delta = (named->value - today->weekday + 7) % 7;
         if (sc.next)
-            delta = 7 - today->weekday + sc.weekday;
+            delta = 7 - today->weekday + named->value;
         else if (delta == 0)
             delta = 7;
         day = base + delta;
-    } else if (sc.rel_days >= 0) {
-        day = base + sc.rel_days;
+    } else if (named) {
+        day = base + named->value;
     } else if (minute <= today->minute) {
         day = base + 1; /* a time alone that has passed today: tomorrow */
     }

@@ -30,9 +30,13 @@ struct sa_when {
  * Dates: weekdays in English, French, German and Spanish ("Tuesday", "Tue", "mardi",
  * "Dienstag", "martes"), "next <weekday>" (the one in the following week when today is
  * before it in this week, so "next Wed" said on a Monday is nine days away; else as the
- * bare weekday), "today", "tomorrow" ("demain", "morgen", "mañana"), and numeric dates
- * D/M or M/D. A weekday alone means its next occurrence, today excluded. A numeric date
- * a/b is read day/month when a > 12, or when the text is not English (a French, German or
+ * bare weekday), "today", "tomorrow" ("demain", "morgen", "mañana"), numeric dates
+ * D/M or M/D, dotted dates D.M (after "am", "le", "on"... or written "10.12." or with a
+ * year: "1.5 million" is no date), and a month's name with a day ("December 10", "Dec
+ * 10th", "10. Dezember", "le 10 décembre", "el 10 de diciembre", a year may follow). When
+ * several days are named ("Tuesday does not work, Wednesday at 2pm would"), the one
+ * nearest the time is meant. A weekday alone means its next occurrence, today excluded. A numeric
+ * date a/b is read day/month when a > 12, or when the text is not English (a French, German or
  * Spanish word was seen) and b <= 12; else month/day (US usage: "3/12" is March 12th).
  * A date that has passed this year means next year.
  *

@@ -83,6 +83,39 @@ static void test_times_and_zones(void **state)
     expect(&wed, "jeudi 10h, c'est parfait", 2026, 12, 3, 10, 0, "");
 }
 
+/* A date spelled with its month, in four languages, or dotted the German way: "December
+ * 10 at 2pm" is 10 December, not today. */
+static void test_month_names(void **state)
+{
+    (void)state;
+    expect(&wed, "Could we do December 10 at 2pm?", 2026, 12, 10, 14, 0, "");
+    expect(&wed, "Dec 10th at 2pm ET", 2026, 12, 10, 14, 0, "America/New_York");
+    expect(&wed, "on the 15th of December at 11am", 2026, 12, 15, 11, 0, "");
+    expect(&wed, "Tuesday, 8 December, 2:30pm", 2026, 12, 8, 14, 30, "");
+    expect(&wed, "January 5, 2027 at 10am", 2027, 1, 5, 10, 0, "");
+    expect(&wed, "Jan 5 at 10am", 2027, 1, 5, 10, 0, ""); /* passed this year: next year's */
+    expect(&wed, "am 10. Dezember um 14 Uhr", 2026, 12, 10, 14, 0, "");
+    expect(&wed, "Wie wäre es am 10.12. um 14 Uhr?", 2026, 12, 10, 14, 0, "");
+    expect(&wed, "am 10.12 um 14 Uhr", 2026, 12, 10, 14, 0, "");
+    expect(&wed, "Donnerstag, 7.1.2027, 9:30 Uhr", 2027, 1, 7, 9, 30, "");
+    expect(&wed, "le 10 décembre à 14h", 2026, 12, 10, 14, 0, "");
+    expect(&wed, "el 10 de diciembre a las 11", 2026, 12, 10, 11, 0, "");
+    /* "may" the verb is no month; a decimal is no date */
+    expect(&wed, "May we talk Tuesday at 2pm?", 2026, 12, 8, 14, 0, "");
+    expect(&wed, "we raised 1.5 million; Tuesday at 2pm works", 2026, 12, 8, 14, 0, "");
+}
+
+/* A reply that rules one day out and names another: the day said with the time wins. */
+static void test_several_days(void **state)
+{
+    (void)state;
+    expect(&wed, "Tuesday does not work for me, but Wednesday at 2pm would.", 2026, 12, 9, 14, 0,
+           "");
+    expect(&wed, "Tomorrow is full. Friday at 10am?", 2026, 12, 4, 10, 0, "");
+    expect(&wed, "at 2pm on Friday, not Thursday", 2026, 12, 4, 14, 0, "");
+    expect(&wed, "Monday is a holiday here; December 10 at 9am then", 2026, 12, 10, 9, 0, "");
+}
+
 static void test_no_time(void **state)
 {
     (void)state;
@@ -96,6 +129,7 @@ static void test_no_time(void **state)
         "Tuesday 25:00",
         "",
         "31/02 at 10am",
+        "February 30 at 10am",
     };
     for (size_t i = 0; i < sizeof none / sizeof none[0]; i++)
         if (sa_when_parse(none[i], &wed, &w))
@@ -106,10 +140,9 @@ static void test_no_time(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_examples),
-        cmocka_unit_test(test_dates),
-        cmocka_unit_test(test_times_and_zones),
-        cmocka_unit_test(test_no_time),
+        cmocka_unit_test(test_examples),        cmocka_unit_test(test_dates),
+        cmocka_unit_test(test_times_and_zones), cmocka_unit_test(test_month_names),
+        cmocka_unit_test(test_several_days),    cmocka_unit_test(test_no_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
