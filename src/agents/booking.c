@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "base/clock.h"
 #include "base/log.h"
@@ -381,6 +382,92 @@ static int when_to_utc(const struct sa_when *w, const char *prospect_tz, time_t 
     return sa_calendar_utc(tz, w->year, w->month, w->day, w->minute, out);
 }
 
+/* The prospect's own meeting still ahead: held for them by a draft (its hold perhaps
+ * lapsed), tentative or booked; the earliest when several. A reply naming a time answers
+ * it or moves it, so the prospect never gets a second invite beside the first. Sets *own
+ * to a new reference or NULL. */
+static int own_meeting(const struct sa_booking *b, const char *email, time_t now, json_t **own,
+                       struct sa_err *err)
+{
+    *own = NULL;
+    if (!email)
+        return 0;
+    json_t *rows = NULL;
+    const struct sa_meeting_query q = {.from = (long long)now + 1,
+                                       .to = (long long)now + (SA_CAL_HORIZON_DAYS + 2) * 86400LL,
+                                       .now = (long long)now,
+                                       .limit = 1000};
+    int rc = sa_store_meeting_list(b->store, &q, &rows, err);
+    if (rc)
+        return rc;
+    size_t i;
+    json_t *m;
+    json_array_foreach(rows, i, m)
+    {
+        const char *to = json_string_value(json_object_get(m, "attendee"));
+        const char *st = json_string_value(json_object_get(m, "status"));
+        bool mine = to && strcasecmp(to, email) == 0;
+        bool live = st && (strcmp(st, "held") == 0 || strcmp(st, "expired") == 0 ||
+                           strcmp(st, "tentative") == 0 || strcmp(st, "confirmed") == 0);
+        if (mine && live &&
+            json_integer_value(json_object_get(m, "start_unix")) > (json_int_t)now) {
+            *own = json_incref(m);
+            break;
+        }
+    }
+    json_decref(rows);
+    return 0;
+}
+
+/* Books the prospect's own meeting at `at`: the one held for them is confirmed where it is,
+ * or moved there (same invite UID, next SEQUENCE) and confirmed; the updated invite is
+ * queued. Sets extra.meeting; SA_ECONFLICT when another meeting took the time meanwhile. */
+static int book_own(const struct sa_booking *b, const struct sa_booking_who *who, const json_t *own,
+                    time_t at, time_t now, json_t *extra, struct sa_err *err)
+{
+    const char *id = json_string_value(json_object_get(own, "id"));
+    const char *status = json_string_value(json_object_get(own, "status"));
+    bool same = (time_t)json_integer_value(json_object_get(own, "start_unix")) == at;
+    json_t *row = NULL;
+    int rc = 0;
+    if (same && status && strcmp(status, "confirmed") == 0) {
+        /* booked already: say so again, no new invite */
+        if ((rc = sa_store_meeting_get(b->store, id, (long long)now, &row, err)))
+            return rc;
+        json_t *m = decorate(b, who, row, err);
+        if (!m)
+            return err->code ? err->code : SA_ENOMEM;
+        json_object_set_new(extra, "meeting", m);
+        return 0;
+    }
+    if (!same) {
+        long long end = (long long)at + (long long)b->calendar->slot_minutes * 60;
+        if ((rc = sa_store_meeting_move(b->store, id, (long long)at, end, hold_until(b, now),
+                                        (long long)now, &row, err)))
+            return rc;
+        json_decref(row);
+        row = NULL;
+    }
+    if ((rc = sa_store_meeting_set_status(b->store, id, "confirmed", "ACCEPTED", (long long)now,
+                                          &row, err)))
+        return rc;
+    json_t *m = decorate(b, who, row, err);
+    if (!m)
+        return err->code ? err->code : SA_ENOMEM;
+    if (!same) {
+        char from_local[96];
+        sa_calendar_format_local(json_string_value(json_object_get(own, "timezone")),
+                                 (time_t)json_integer_value(json_object_get(own, "start_unix")),
+                                 from_local, sizeof from_local);
+        json_object_set_new(m, "rescheduled",
+                            json_pack("{s:O, s:s, s:s}", "from", json_object_get(own, "start"),
+                                      "from_local", from_local, "reason", "requested"));
+    }
+    rc = queue_invite(b, who, m, now, err);
+    json_object_set_new(extra, "meeting", m);
+    return rc;
+}
+
 static bool intent_is(const char *intent, const char *name)
 {
     return intent && strcmp(intent, name) == 0;
@@ -406,17 +493,39 @@ static int reply(const struct sa_booking *b, const struct sa_booking_who *who, c
         named = false;
     if (!named && !intent_is(intent, "meeting_scheduling") && !intent_is(intent, "demo_request"))
         return 0;
-    struct sa_calendar c;
-    struct sa_busy *busy = NULL;
-    int rc = calendar_for(b, tz.zone, NULL, now, &c, &busy, err);
+    /* the prospect's own meeting does not make their named time "taken" */
+    json_t *own = NULL;
+    int rc = named ? own_meeting(b, who->email, now, &own, err) : 0;
     if (rc)
         return rc;
+    struct sa_calendar c;
+    struct sa_busy *busy = NULL;
+    rc = calendar_for(b, tz.zone, json_string_value(json_object_get(own, "id")), now, &c, &busy,
+                      err);
+    if (rc) {
+        json_decref(own);
+        return rc;
+    }
     const char *why = NULL;
     if (named) {
         char at_iso[SA_ISO8601_LEN], local[96];
         iso(at, at_iso);
         sa_calendar_format_local(tz.zone, at, local, sizeof local);
-        if (!who->email)
+        bool own_time =
+            own && at > now && (time_t)json_integer_value(json_object_get(own, "start_unix")) == at;
+        if (own && (own_time || sa_calendar_slot_ok(&c, now, at))) {
+            /* the time held for them (even within the notice: it is theirs), or another
+             * free one their meeting moves to */
+            rc = book_own(b, who, own, at, now, extra, err);
+            json_decref(own);
+            own = NULL;
+            if (rc != SA_ECONFLICT) {
+                free(busy);
+                return rc;
+            }
+            json_object_del(extra, "meeting");
+            why = "taken";
+        } else if (!who->email)
             why = "no_contact_email";
         else if (sa_calendar_slot_ok(&c, now, at)) {
             json_t *row = NULL;
@@ -465,6 +574,7 @@ static int reply(const struct sa_booking *b, const struct sa_booking_who *who, c
     time_t starts[ALTERNATIVES];
     int n = sa_calendar_slots(&c, from, ALTERNATIVES, starts);
     free(busy);
+    json_decref(own);
     json_object_set_new(extra, "meeting_slots",
                         slot_list(tz.zone, starts, n > 0 ? n : 0, b->calendar->slot_minutes));
     return 0;

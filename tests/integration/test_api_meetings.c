@@ -594,6 +594,83 @@ static void test_reply_books(void **state)
     resp_free(&r);
 }
 
+/* The prospect's reply to the draft's proposal (Monday 7 December, 09:00 Eastern, held for
+ * them): "today at 9am works", said that morning, confirms that very meeting (same id and invite
+ * UID, next SEQUENCE), even inside the two hours' notice, instead of calling the time "not free on
+ * our side"; naming another time later moves it (same UID), so the prospect's calendar
+ * never shows two invites. */
+static void test_reply_answers_own_meeting(void **state)
+{
+    (void)state;
+    start_at("2026-12-04T21:00:00Z", false); /* Friday 16:00 Eastern */
+    char aid[64];
+    char *l = lead("Quorvianta Software", "maya@quorvianta.io", "\"country\":\"US\"");
+    json_t *m = draft(l, aid);
+    free(l);
+    assert_string_equal(jstr(m, "start"), "2026-12-07T14:00:00Z");
+    char id[64], uid[128];
+    snprintf(id, sizeof id, "%s", jstr(m, "id"));
+    snprintf(uid, sizeof uid, "%s", jstr(m, "ics_uid"));
+    json_decref(m);
+    struct resp r;
+    approve(aid, &r);
+    resp_free(&r);
+    /* Monday 08:00 Eastern: an hour before the call, within the notice */
+    set_clock("2026-12-07T13:00:00Z");
+    json_t *j = invoke("{\"agent_type\":\"conversation\",\"input\":{\"message\":\"Yes, today "
+                       "at 9am works for me.\",\"contact\":{\"name\":\"Maya Okafor\","
+                       "\"email\":\"maya@quorvianta.io\"}}}",
+                       &r);
+    if (r.status != 200)
+        fail_msg("turn: %ld %.400s", r.status, r.body);
+    if (!jget(j, "output.meeting"))
+        fail_msg("not booked: %.600s", r.body);
+    assert_string_equal(jstr(j, "output.meeting.id"), id);
+    assert_string_equal(jstr(j, "output.meeting.start"), "2026-12-07T14:00:00Z");
+    assert_string_equal(jstr(j, "output.meeting.status"), "confirmed");
+    assert_string_equal(jstr(j, "output.meeting.ics_uid"), uid);
+    assert_true(json_integer_value(jget(j, "output.meeting.sequence")) >= 1);
+    assert_non_null(strstr(jstr(j, "output.reply"), "booked for Monday 7 December, 09:00 EST"));
+    resp_free(&r);
+    /* then the prospect moves it: the same meeting and UID, a higher SEQUENCE */
+    j = invoke("{\"agent_type\":\"conversation\",\"input\":{\"message\":\"Something came up. "
+               "Could we move it to Tuesday at 2pm?\",\"contact\":{\"name\":\"Maya Okafor\","
+               "\"email\":\"maya@quorvianta.io\"}}}",
+               &r);
+    assert_int_equal(r.status, 200);
+    if (!jget(j, "output.meeting"))
+        fail_msg("not moved: %.600s", r.body);
+    assert_string_equal(jstr(j, "output.meeting.id"), id);
+    assert_string_equal(jstr(j, "output.meeting.ics_uid"), uid);
+    assert_string_equal(jstr(j, "output.meeting.start"), "2026-12-08T19:00:00Z");
+    assert_string_equal(jstr(j, "output.meeting.status"), "confirmed");
+    assert_string_equal(jstr(j, "output.meeting.rescheduled.from"), "2026-12-07T14:00:00Z");
+    assert_non_null(strstr(jstr(j, "output.meeting.ics"), "DTSTART:20261208T190000Z"));
+    resp_free(&r);
+    j = http_json("GET", "/api/meetings?status=active", NULL, &r);
+    assert_int_equal(json_integer_value(jget(j, "count")), 1);
+    resp_free(&r);
+    /* each change went out as an invite with the same UID and a rising SEQUENCE */
+    j = http_json("GET", "/api/outbox?email=maya@quorvianta.io", NULL, &r);
+    int invites = 0;
+    long long seqs[2] = {-1, -1};
+    for (size_t i = 0; i < json_array_size(jget(j, "items")); i++) {
+        json_t *it = json_array_get(jget(j, "items"), i);
+        if (strcmp(jstr(it, "kind") ?: "", "invite") != 0)
+            continue;
+        const char *ics = jstr(it, "payload.ics");
+        assert_non_null(strstr(ics, uid));
+        assert_non_null(strstr(ics, "STATUS:CONFIRMED"));
+        const char *sq = strstr(ics, "SEQUENCE:");
+        assert_non_null(sq);
+        assert_true(invites < 2);
+        seqs[invites++] = strtoll(sq + 9, NULL, 10);
+    }
+    assert_int_equal(invites, 2);
+    assert_true(seqs[0] != seqs[1]); /* the move went out as a newer version */
+    resp_free(&r);
+}
+
 /* The invite as delivered: Python's email package finds multipart/alternative with the
  * text and an inline text/calendar; method=REQUEST, plus the same invite attached; the
  * icalendar package reads METHOD:REQUEST, STATUS:TENTATIVE, LOCATION and URL = the
@@ -682,6 +759,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rsvp, runs_setup, meet_teardown),
         cmocka_unit_test_setup_teardown(test_opt_out_releases_hold, runs_setup, meet_teardown),
         cmocka_unit_test_setup_teardown(test_reply_books, runs_setup, meet_teardown),
+        cmocka_unit_test_setup_teardown(test_reply_answers_own_meeting, runs_setup, meet_teardown),
         cmocka_unit_test_setup_teardown(test_invite_python, runs_setup, meet_teardown),
     };
     return api_exit_status(cmocka_run_group_tests(tests, api_group_setup, api_group_teardown));
