@@ -498,6 +498,14 @@ static int reply(const struct sa_booking *b, const struct sa_booking_who *who, c
     int rc = named ? own_meeting(b, who->email, now, &own, err) : 0;
     if (rc)
         return rc;
+    /* "Monday at 9 works", said on the Monday of the 9:00 they were offered: today's */
+    time_t today_at;
+    if (own && w.weekday_is_today &&
+        !sa_calendar_utc(w.zone[0] ? w.zone : tz.zone, today.year, today.month, today.day, w.minute,
+                         &today_at) &&
+        today_at > now &&
+        (time_t)json_integer_value(json_object_get(own, "start_unix")) == today_at)
+        at = today_at;
     struct sa_calendar c;
     struct sa_busy *busy = NULL;
     rc = calendar_for(b, tz.zone, json_string_value(json_object_get(own, "id")), now, &c, &busy,

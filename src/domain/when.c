@@ -459,8 +459,10 @@ bool sa_when_parse(const char *text, const struct sa_when_today *today, struct s
         int delta = (named->value - today->weekday + 7) % 7;
         if (sc.next)
             delta = 7 - today->weekday + named->value;
-        else if (delta == 0)
+        else if (delta == 0) {
             delta = 7;
+            out->weekday_is_today = true;
+        }
         day = base + delta;
     } else if (named) {
         day = base + named->value;

@@ -23,6 +23,10 @@ struct sa_when {
     /* The zone the text named ("2pm ET": "America/New_York"), as an IANA name, or "" when
      * it named none (the prospect's zone applies). */
     char zone[SA_WHEN_ZONE_MAX];
+    /* The text named today's weekday without "next" ("Monday at 9" said on a Monday), so
+     * the date is a week on; today is the other reading (the caller may prefer it when
+     * today's time is one it offered). */
+    bool weekday_is_today;
 };
 
 /* Finds the first date-and-time named in text (UTF-8, any case) relative to today.

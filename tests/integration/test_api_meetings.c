@@ -594,11 +594,11 @@ static void test_reply_books(void **state)
     resp_free(&r);
 }
 
-/* The prospect's reply to the draft's proposal (Monday 7 December, 09:00 Eastern, held for
- * them): "today at 9am works", said that morning, confirms that very meeting (same id and invite
- * UID, next SEQUENCE), even inside the two hours' notice, instead of calling the time "not free on
- * our side"; naming another time later moves it (same UID), so the prospect's calendar
- * never shows two invites. */
+/* The prospect's reply to the draft's proposal (Monday 7 December, 09:00 Eastern, held
+ * for them): "Monday at 9am works", said that Monday morning, confirms that very meeting
+ * (same id and invite UID, next SEQUENCE), even inside the two hours' notice, instead of
+ * calling the time "not free on our side" or booking the Monday after; naming another
+ * time later moves it (same UID), so the prospect's calendar never shows two invites. */
 static void test_reply_answers_own_meeting(void **state)
 {
     (void)state;
@@ -617,7 +617,7 @@ static void test_reply_answers_own_meeting(void **state)
     resp_free(&r);
     /* Monday 08:00 Eastern: an hour before the call, within the notice */
     set_clock("2026-12-07T13:00:00Z");
-    json_t *j = invoke("{\"agent_type\":\"conversation\",\"input\":{\"message\":\"Yes, today "
+    json_t *j = invoke("{\"agent_type\":\"conversation\",\"input\":{\"message\":\"Yes, Monday "
                        "at 9am works for me.\",\"contact\":{\"name\":\"Maya Okafor\","
                        "\"email\":\"maya@quorvianta.io\"}}}",
                        &r);

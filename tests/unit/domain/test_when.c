@@ -55,6 +55,15 @@ static void test_dates(void **state)
     /* "next Wed" on a Monday is the Wednesday of the following week */
     expect(&mon, "next Wed 3:30pm", 2026, 12, 9, 15, 30, "");
     expect(&mon, "Wed 3:30pm", 2026, 12, 2, 15, 30, "");
+    /* today's weekday is a week on, and the result says today was the other reading */
+    struct sa_when w;
+    assert_true(sa_when_parse("Monday at 9am", &mon, &w));
+    assert_int_equal(w.day, 7);
+    assert_true(w.weekday_is_today);
+    assert_true(sa_when_parse("next Monday at 9am", &mon, &w));
+    assert_false(w.weekday_is_today);
+    assert_true(sa_when_parse("Wed 3:30pm", &mon, &w));
+    assert_false(w.weekday_is_today);
     /* day/month: a first number over 12, or a non-English text */
     expect(&wed, "25/12 at 10am", 2026, 12, 25, 10, 0, "");
     expect(&wed, "le 3/12 à 9h", 2026, 12, 3, 9, 0, "");
