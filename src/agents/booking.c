@@ -321,6 +321,33 @@ static int move_to_next(const struct sa_booking *b, const struct sa_booking_who 
     return sa_booking_release(b, id, now, err);
 }
 
+int sa_booking_keep(const struct sa_booking *b, const char *meeting_id, time_t now, bool *ok,
+                    struct sa_err *err)
+{
+    *ok = false;
+    json_t *m = NULL;
+    int rc = sa_store_meeting_get(b->store, meeting_id, (long long)now, &m, err);
+    if (rc)
+        return rc == SA_ENOTFOUND ? 0 : rc;
+    const char *status = json_string_value(json_object_get(m, "status"));
+    long long start = json_integer_value(json_object_get(m, "start_unix"));
+    long long end = json_integer_value(json_object_get(m, "end_unix"));
+    bool ahead = start >= (long long)now + (long long)b->calendar->notice_minutes * 60;
+    if (ahead && status && (strcmp(status, "tentative") == 0 || strcmp(status, "confirmed") == 0)) {
+        *ok = true;
+    } else if (ahead && status && (strcmp(status, "held") == 0 || strcmp(status, "expired") == 0)) {
+        json_t *row = NULL;
+        rc = sa_store_meeting_move(b->store, meeting_id, start, end, hold_until(b, now),
+                                   (long long)now, &row, err);
+        json_decref(row);
+        *ok = rc == 0;
+        if (rc == SA_ECONFLICT || rc == SA_ENOTFOUND)
+            rc = 0;
+    }
+    json_decref(m);
+    return rc;
+}
+
 int sa_booking_recheck(const struct sa_booking *b, const struct sa_booking_who *who,
                        const json_t *meeting, time_t now, json_t **updated, struct sa_err *err)
 {

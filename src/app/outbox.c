@@ -13,6 +13,7 @@
 #include "app/consent.h"
 #include "app/crm_sync.h"
 #include "app/invoke.h"
+#include "agents/booking.h"
 #include "base/log.h"
 #include "base/uuid.h"
 #include "connectors/calendar/calendar.h"
@@ -316,16 +317,26 @@ static int send_item(struct sa_outbox_worker *w, const json_t *item, struct sa_e
     if ((rc = sa_store_outbox_claim_as(st, id, token, err)))
         return rc == SA_ECONFLICT ? 0 : -1; /* another worker has it, or it is done */
     /* The meeting the message proposes may have passed while it waited for its window
-     * or a cap: it leaves without the invite and without the sentence proposing the time,
-     * and the meeting's hold is released (a careful SDR never invites to a passed slot). */
+     * or a cap, or its hold lapsed and another draft took the slot: it leaves without the
+     * invite and without the sentence proposing the time, and the meeting's hold is
+     * released (a careful SDR never invites to a passed slot, nor two prospects to one).
+     * A proposal still the prospect's is held again from now (sa_booking_keep). */
     const char *ics = json_string_value(json_object_get(p, "ics"));
     const char *body = json_string_value(json_object_get(p, "body"));
     char *trimmed = NULL;
     double start;
     int notice = w->app->calendar ? w->app->calendar->notice_minutes : 120;
-    if (ics &&
-        sa_iso8601_parse(json_string_value(json_object_get(p, "meeting_start")), &start) == 0 &&
-        start < (double)sa_wall_time() + 60.0 * notice) {
+    bool kept = true;
+    const char *meeting = json_string_value(json_object_get(p, "meeting_id"));
+    if (ics && meeting && w->app->booking && json_is_string(json_object_get(p, "meeting_start"))) {
+        struct sa_err ke = {0};
+        if (sa_booking_keep(w->app->booking, meeting, sa_wall_time(), &kept, &ke))
+            sa_log(SA_LOG_WARN, "outbox: the proposed meeting could not be re-checked",
+                   json_pack("{s:s, s:s}", "meeting_id", meeting, "error", ke.msg));
+    }
+    if (ics && (!kept || (sa_iso8601_parse(json_string_value(json_object_get(p, "meeting_start")),
+                                           &start) == 0 &&
+                          start < (double)sa_wall_time() + 60.0 * notice))) {
         ics = NULL;
         const char *said = json_string_value(json_object_get(p, "meeting_text"));
         const char *at = said && body ? strstr(body, said) : NULL;
