@@ -104,6 +104,19 @@ static const struct {
     {"bst", "Europe/London"},
     {"cet", "Europe/Berlin"},
     {"cest", "Europe/Berlin"},
+    {"eet", "Europe/Athens"},
+    {"eest", "Europe/Athens"},
+    {"aest", "Australia/Sydney"},
+    {"aedt", "Australia/Sydney"},
+    {"acst", "Australia/Adelaide"},
+    {"acdt", "Australia/Adelaide"},
+    {"awst", "Australia/Perth"},
+    {"nzst", "Pacific/Auckland"},
+    {"nzdt", "Pacific/Auckland"},
+    {"jst", "Asia/Tokyo"},
+    {"sgt", "Asia/Singapore"},
+    {"hkt", "Asia/Hong_Kong"},
+    {"brt", "America/Sao_Paulo"},
 };
 
 static const struct word *lookup(const struct word *t, size_t n, const char *tok)

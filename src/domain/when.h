@@ -47,8 +47,9 @@ struct sa_when {
  * Times: "2pm", "2 pm", "2:30pm", "14:00", "14h", "10h30", "14 Uhr", "at 10" / "um 10" /
  * "a las 11" / "à 10" (a bare hour of 1 to 7 after "at" means the afternoon: nobody
  * books 3 a.m.), "noon". Zones: ET, EST, EDT, CT, CST, CDT, MT, MST, MDT, PT, PST, PDT,
- * GMT, UTC, BST, CET, CEST (daylight or standard spelled either way: the zone's rules
- * decide the offset).
+ * GMT, UTC, BST, CET, CEST, EET, EEST, AEST, AEDT, ACST, ACDT, AWST, NZST, NZDT, JST,
+ * SGT, HKT, BRT (daylight or standard spelled either way: the zone's rules decide the
+ * offset; IST is not read: India, Israel or Ireland, and a German "ist").
  *
  * Returns true with *out when the text names a time of day (with a date, or today when
  * the time is still ahead, else tomorrow); false when it names none. */

@@ -88,6 +88,12 @@ static void test_times_and_zones(void **state)
     expect(&wed, "Thu 2 p.m. GMT", 2026, 12, 3, 14, 0, "UTC");
     expect(&wed, "Thursday 10am BST", 2026, 12, 3, 10, 0, "Europe/London");
     expect(&wed, "Friday 10h30 CEST", 2026, 12, 4, 10, 30, "Europe/Berlin");
+    /* the Pacific's and Asia's: an Adelaide or Auckland prospect names their own */
+    expect(&wed, "Thursday 9:30am ACDT", 2026, 12, 3, 9, 30, "Australia/Adelaide");
+    expect(&wed, "Friday 8am NZDT", 2026, 12, 4, 8, 0, "Pacific/Auckland");
+    expect(&wed, "Monday 10am AEST", 2026, 12, 7, 10, 0, "Australia/Sydney");
+    expect(&wed, "Tuesday 11:00 BRT", 2026, 12, 8, 11, 0, "America/Sao_Paulo");
+    expect(&wed, "Dienstag um 10 ist gut", 2026, 12, 8, 10, 0, "");
     /* "est" is a French word too: only a zone right after a time counts */
     expect(&wed, "jeudi 10h, c'est parfait", 2026, 12, 3, 10, 0, "");
 }
