@@ -514,7 +514,8 @@ static int reply(const struct sa_booking *b, const struct sa_booking_who *who, c
                                         .weekday = lt.weekday,
                                         .minute = lt.hour * 60 + lt.minute};
     struct sa_when w;
-    bool named = message && sa_when_parse(message, &today, &w);
+    /* a time the reply rules out ("Monday at 9 does not work") is not booked */
+    bool named = message && sa_when_parse(message, &today, &w) && !w.negated;
     time_t at = 0;
     if (named && when_to_utc(&w, tz.zone, &at))
         named = false;

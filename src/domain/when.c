@@ -72,6 +72,36 @@ static const struct word date_preps[] = {
     {"bis", 0, true}, {"le", 0, true},  {"el", 0, true},  {"on", 0, false},
 };
 
+/* Words that start a new clause: a negation before them is not about what follows. */
+static const struct word clause_words[] = {
+    {"but", 0, false},    {"however", 0, false}, {"instead", 0, false}, {"aber", 0, true},
+    {"sondern", 0, true}, {"mais", 0, true},     {"pero", 0, true},     {"sino", 0, true},
+};
+
+/* Words that say a time named in their clause does not suit ("Tuesday at 2pm does not
+ * work", "Dienstag um 14 Uhr geht nicht", "mardi 14h ne me convient pas"). */
+static const struct word negations[] = {
+    {"not", 0, false},
+    {"can't", 0, false},
+    {"cant", 0, false},
+    {"cannot", 0, false},
+    {"don't", 0, false},
+    {"doesn't", 0, false},
+    {"won't", 0, false},
+    {"isn't", 0, false},
+    {"wouldn't", 0, false},
+    {"can\xe2\x80\x99t", 0, false},
+    {"don\xe2\x80\x99t", 0, false},
+    {"doesn\xe2\x80\x99t", 0, false},
+    {"won\xe2\x80\x99t", 0, false},
+    {"isn\xe2\x80\x99t", 0, false},
+    {"unable", 0, false},
+    {"unavailable", 0, false},
+    {"nicht", 0, true},
+    {"pas", 0, true},
+    {"impossible", 0, true},
+};
+
 /* Words that say the next weekday is in the following week. */
 static const struct word nexts[] = {
     {"next", 0, false},     {"prochain", 0, true},  {"nächsten", 0, true}, {"nächster", 0, true},
@@ -144,13 +174,16 @@ static bool day_month(const char *s, size_t len)
 /* Splits text into lowercase tokens: runs of letters (any non-ASCII byte counts as one),
  * digits and the characters ":/'@"; a trailing '.' is dropped, inner ones kept ("p.m"),
  * but for a dotted date's ("10.12."). */
-static int tokenize(const char *text, char toks[TOKS_MAX][TOK_MAX])
+static int tokenize(const char *text, char toks[TOKS_MAX][TOK_MAX], int clause[TOKS_MAX])
 {
-    int n = 0;
+    int n = 0, c = 0;
     const unsigned char *p = (const unsigned char *)text;
     while (*p && n < TOKS_MAX) {
-        while (*p && !(isalnum(*p) || *p >= 0x80 || *p == '@'))
+        while (*p && !(isalnum(*p) || *p >= 0x80 || *p == '@')) {
+            if (strchr("!?;\n", *p))
+                c++; /* a sentence or clause ends */
             p++;
+        }
         size_t len = 0;
         while (*p && (isalnum(*p) || *p >= 0x80 || strchr(":/'.@", *p))) {
             if (len < TOK_MAX - 1)
@@ -158,13 +191,23 @@ static int tokenize(const char *text, char toks[TOKS_MAX][TOK_MAX])
             p++;
         }
         size_t full = len;
-        while (len && (toks[n][len - 1] == '.' || toks[n][len - 1] == '\''))
+        bool dot = false;
+        while (len && (toks[n][len - 1] == '.' || toks[n][len - 1] == '\'')) {
+            dot |= toks[n][len - 1] == '.';
             len--;
-        if (full == len + 1 && toks[n][len] == '.' && day_month(toks[n], len))
+        }
+        if (full == len + 1 && toks[n][len] == '.' && day_month(toks[n], len)) {
             len++; /* "10.12.": the dot says it is a German date */
+            dot = false;
+        }
         toks[n][len] = '\0';
-        if (len)
-            n++;
+        if (!len)
+            continue;
+        if (LOOKUP(clause_words, toks[n]))
+            c++; /* "..., but Wednesday at 2pm would": a new clause */
+        clause[n++] = c;
+        if (dot && strcmp(toks[n - 1], "p.m") != 0 && strcmp(toks[n - 1], "a.m") != 0)
+            c++; /* a full stop */
     }
     return n;
 }
@@ -403,7 +446,8 @@ bool sa_when_parse(const char *text, const struct sa_when_today *today, struct s
     if (!text || !today)
         return false;
     char toks[TOKS_MAX][TOK_MAX] = {{0}};
-    int n = tokenize(text, toks);
+    int clause[TOKS_MAX] = {0};
+    int n = tokenize(text, toks, clause);
     struct scan sc = {0};
     for (int i = 0; i < n; i++) {
         const struct word *w;
@@ -482,6 +526,11 @@ bool sa_when_parse(const char *text, const struct sa_when_today *today, struct s
     } else if (minute <= today->minute) {
         day = base + 1; /* a time alone that has passed today: tomorrow */
     }
+    /* a negation in the clause of the time or of its day: named, but not wanted */
+    for (int k = 0; k < n; k++)
+        if (LOOKUP(negations, toks[k]) &&
+            (clause[k] == clause[sc.time_pos] || (named && clause[k] == clause[named->pos])))
+            out->negated = true;
     civil_from_days(day, &out->year, &out->month, &out->day);
     out->minute = minute;
     if (sc.zone)

@@ -27,6 +27,9 @@ struct sa_when {
      * the date is a week on; today is the other reading (the caller may prefer it when
      * today's time is one it offered). */
     bool weekday_is_today;
+    /* The time's clause says it does not suit ("Tuesday at 2pm does not work for me", "geht
+     * leider nicht"): the caller must not book it. */
+    bool negated;
 };
 
 /* Finds the first date-and-time named in text (UTF-8, any case) relative to today.

@@ -670,6 +670,19 @@ static void test_reply_answers_own_meeting(void **state)
     assert_int_equal(invites, 2);
     assert_true(seqs[0] != seqs[1]); /* the move went out as a newer version */
     resp_free(&r);
+    /* a time the reply rules out is not booked, nor said to be */
+    j = invoke("{\"agent_type\":\"conversation\",\"input\":{\"message\":\"Sorry, I can't "
+               "do Thursday at 11am.\",\"contact\":{\"name\":\"Maya Okafor\",\"email\":"
+               "\"maya@quorvianta.io\"}}}",
+               &r);
+    assert_int_equal(r.status, 200);
+    if (jget(j, "output.meeting"))
+        fail_msg("booked a time the prospect ruled out: %.600s", r.body);
+    resp_free(&r);
+    j = http_json("GET", "/api/meetings?status=active", NULL, &r);
+    assert_int_equal(json_integer_value(jget(j, "count")), 1);
+    assert_string_equal(jstr(j, "items.0.start"), "2026-12-08T19:00:00Z");
+    resp_free(&r);
 }
 
 /* The outbox item of kind for email, waited for until it is sent (the worker polls every

@@ -131,6 +131,37 @@ static void test_several_days(void **state)
     expect(&wed, "Monday is a holiday here; December 10 at 9am then", 2026, 12, 10, 9, 0, "");
 }
 
+/* A time its clause rules out is found but marked negated; one after "but" is not. */
+static void test_negated(void **state)
+{
+    (void)state;
+    static const char *const no[] = {
+        "Monday at 9am does not work for me",     "I can't do Tuesday at 2pm.",
+        "I can\xe2\x80\x99t make Tuesday at 2pm", "Dienstag um 14 Uhr geht leider nicht",
+        "mardi 14h ne me convient pas",           "Sorry, Tuesday works. 2pm is not possible",
+    };
+    struct sa_when w;
+    for (size_t i = 0; i < sizeof no / sizeof no[0]; i++) {
+        if (!sa_when_parse(no[i], &wed, &w))
+            fail_msg("\"%s\": no time found", no[i]);
+        if (!w.negated)
+            fail_msg("\"%s\": not read as ruled out", no[i]);
+    }
+    static const char *const yes[] = {
+        "Tuesday does not work for me, but Wednesday at 2pm would.",
+        "Tuesday is not possible. Wednesday at 2pm?",
+        "Dienstag geht nicht, aber Mittwoch um 14 Uhr",
+        "Tuesday at 2 p.m. works",
+        "Tuesday at 2pm works",
+    };
+    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
+        if (!sa_when_parse(yes[i], &wed, &w))
+            fail_msg("\"%s\": no time found", yes[i]);
+        if (w.negated)
+            fail_msg("\"%s\": read as ruled out", yes[i]);
+    }
+}
+
 static void test_no_time(void **state)
 {
     (void)state;
@@ -157,7 +188,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_examples),        cmocka_unit_test(test_dates),
         cmocka_unit_test(test_times_and_zones), cmocka_unit_test(test_month_names),
-        cmocka_unit_test(test_several_days),    cmocka_unit_test(test_no_time),
+        cmocka_unit_test(test_several_days),    cmocka_unit_test(test_negated),
+        cmocka_unit_test(test_no_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
