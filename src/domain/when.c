@@ -180,8 +180,8 @@ static int tokenize(const char *text, char toks[TOKS_MAX][TOK_MAX], int clause[T
     const unsigned char *p = (const unsigned char *)text;
     while (*p && n < TOKS_MAX) {
         while (*p && !(isalnum(*p) || *p >= 0x80 || *p == '@')) {
-            if (strchr("!?;\n", *p))
-                c++; /* a sentence or clause ends */
+            if (strchr(",!?;\n", *p))
+                c = n ? clause[n - 1] + 1 : 0; /* a clause ends (c <= n: runs collapse) */
             p++;
         }
         size_t len = 0;
@@ -204,10 +204,10 @@ static int tokenize(const char *text, char toks[TOKS_MAX][TOK_MAX], int clause[T
         if (!len)
             continue;
         if (LOOKUP(clause_words, toks[n]))
-            c++; /* "..., but Wednesday at 2pm would": a new clause */
+            c = n ? clause[n - 1] + 1 : 0; /* "..., but Wednesday at 2pm would" */
         clause[n++] = c;
         if (dot && strcmp(toks[n - 1], "p.m") != 0 && strcmp(toks[n - 1], "a.m") != 0)
-            c++; /* a full stop */
+            c = clause[n - 1] + 1; /* a full stop */
     }
     return n;
 }
@@ -448,6 +448,10 @@ bool sa_when_parse(const char *text, const struct sa_when_today *today, struct s
     char toks[TOKS_MAX][TOK_MAX] = {{0}};
     int clause[TOKS_MAX] = {0};
     int n = tokenize(text, toks, clause);
+    bool neg[TOKS_MAX + 1] = {false}; /* by clause: it holds a negation */
+    for (int k = 0; k < n; k++)
+        if (LOOKUP(negations, toks[k]))
+            neg[clause[k]] = true;
     struct scan sc = {0};
     for (int i = 0; i < n; i++) {
         const struct word *w;
@@ -473,10 +477,13 @@ bool sa_when_parse(const char *text, const struct sa_when_today *today, struct s
             add_day(&sc, (struct day_named){
                              .pos = i, .kind = DAY_DATE, .da = a, .db = b, .dy = y, .dm = dotted});
             sc.foreign |= dotted;
-        } else if (!sc.have_time) {
+        } else if (!sc.have_time || (neg[clause[sc.time_pos]] && !neg[clause[i]])) {
+            /* the first time, or a later one when the first's clause rules it out
+             * ("Tuesday at 2pm does not work, how about Thursday at 10?") */
             used = scan_time(toks, n, i, &sc);
             if (used) {
                 sc.time_pos = i;
+                sc.zone = NULL;
                 i += used - 1;
                 /* a zone abbreviation right after the time */
                 for (size_t z = 0; i + 1 < n && z < sizeof zones / sizeof zones[0]; z++)
@@ -527,10 +534,7 @@ bool sa_when_parse(const char *text, const struct sa_when_today *today, struct s
         day = base + 1; /* a time alone that has passed today: tomorrow */
     }
     /* a negation in the clause of the time or of its day: named, but not wanted */
-    for (int k = 0; k < n; k++)
-        if (LOOKUP(negations, toks[k]) &&
-            (clause[k] == clause[sc.time_pos] || (named && clause[k] == clause[named->pos])))
-            out->negated = true;
+    out->negated = neg[clause[sc.time_pos]] || (named && neg[clause[named->pos]]);
     civil_from_days(day, &out->year, &out->month, &out->day);
     out->minute = minute;
     if (sc.zone)

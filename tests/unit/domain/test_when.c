@@ -129,6 +129,10 @@ static void test_several_days(void **state)
     expect(&wed, "Tomorrow is full. Friday at 10am?", 2026, 12, 4, 10, 0, "");
     expect(&wed, "at 2pm on Friday, not Thursday", 2026, 12, 4, 14, 0, "");
     expect(&wed, "Monday is a holiday here; December 10 at 9am then", 2026, 12, 10, 9, 0, "");
+    /* a time ruled out, then another: the other */
+    expect(&wed, "Tuesday at 2pm does not work, how about next Thursday 10:30 CET?", 2026, 12, 10,
+           10, 30, "Europe/Berlin");
+    expect(&wed, "I'm not available Monday, Tuesday at 2pm works", 2026, 12, 8, 14, 0, "");
 }
 
 /* A time its clause rules out is found but marked negated; one after "but" is not. */
@@ -151,6 +155,8 @@ static void test_negated(void **state)
         "Tuesday does not work for me, but Wednesday at 2pm would.",
         "Tuesday is not possible. Wednesday at 2pm?",
         "Dienstag geht nicht, aber Mittwoch um 14 Uhr",
+        "Tuesday at 2pm does not work, how about Thursday at 10am?",
+        "Tuesday at 2pm, if that is not too late",
         "Tuesday at 2 p.m. works",
         "Tuesday at 2pm works",
     };
@@ -160,6 +166,16 @@ static void test_negated(void **state)
         if (w.negated)
             fail_msg("\"%s\": read as ruled out", yes[i]);
     }
+    /* far more clauses than tokens (the clause index stays within the tokens) */
+    static char many[8192];
+    size_t k = 0;
+    while (k + 20 < sizeof many) {
+        memcpy(many + k, ",;!?\n. not at 2pm", 18);
+        k += 18;
+    }
+    many[k] = '\0';
+    assert_true(sa_when_parse(many, &wed, &w));
+    assert_true(w.negated);
 }
 
 static void test_no_time(void **state)
