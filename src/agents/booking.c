@@ -607,6 +607,11 @@ static int reply(const struct sa_booking *b, const struct sa_booking_who *who, c
     time_t from = now;
     if (named && at - (time_t)12 * 3600 > now)
         from = at - (time_t)12 * 3600;
+    struct sa_when d; /* "tomorrow morning", "Thursday afternoon": from then */
+    time_t day_from;
+    if (!named && message && sa_when_parse_day(message, &today, &d) && d.day_only &&
+        !sa_calendar_utc(tz.zone, d.year, d.month, d.day, d.minute, &day_from) && day_from > now)
+        from = day_from;
     time_t starts[ALTERNATIVES];
     int n = sa_calendar_slots(&c, from, ALTERNATIVES, starts);
     free(busy);

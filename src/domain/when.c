@@ -407,8 +407,9 @@ static int scan_time(char toks[][TOK_MAX], int n, int i, struct scan *sc)
 {
     struct found_time t;
     const char *tok = toks[i];
-    if (strcmp(tok, "noon") == 0 || strcmp(tok, "midi") == 0 || strcmp(tok, "mittag") == 0 ||
-        strcmp(tok, "mediodía") == 0) {
+    bool apres = i > 0 && strcmp(toks[i - 1], "après") == 0; /* "après-midi": afternoon */
+    if (strcmp(tok, "noon") == 0 || (strcmp(tok, "midi") == 0 && !apres) ||
+        strcmp(tok, "mittag") == 0 || strcmp(tok, "mediodía") == 0) {
         sc->t = (struct found_time){.hour = 12, .explicit = true};
         sc->have_time = true;
         return 1;
@@ -440,7 +441,21 @@ static int scan_time(char toks[][TOK_MAX], int n, int i, struct scan *sc)
     return used;
 }
 
-bool sa_when_parse(const char *text, const struct sa_when_today *today, struct sa_when *out)
+/* Words for a part of the day, with the minute it starts (the calendar's hours apply). */
+static const struct word parts[] = {
+    {"morning", 0, false},
+    {"vormittag", 0, true},
+    {"vormittags", 0, true},
+    {"morgens", 0, true},
+    {"matin", 0, true},
+    {"afternoon", 12 * 60, false},
+    {"nachmittag", 12 * 60, true},
+    {"nachmittags", 12 * 60, true},
+    {"tarde", 12 * 60, true},
+};
+
+static bool parse(const char *text, const struct sa_when_today *today, bool day_only_ok,
+                  struct sa_when *out)
 {
     *out = (struct sa_when){0};
     if (!text || !today)
@@ -495,8 +510,22 @@ bool sa_when_parse(const char *text, const struct sa_when_today *today, struct s
             }
         }
     }
-    if (!sc.have_time)
-        return false;
+    if (!sc.have_time) {
+        /* "tomorrow morning", "Thursday afternoon": a day without a time */
+        const struct day_named *d = NULL;
+        for (int k = 0; k < sc.n_days && !d; k++)
+            if (!neg[clause[sc.days[k].pos]])
+                d = &sc.days[k];
+        if (!day_only_ok || !d)
+            return false;
+        sc.time_pos = d->pos;
+        for (int k = 0; k < n; k++) {
+            const struct word *w = LOOKUP(parts, toks[k]);
+            if (w || (k > 0 && strcmp(toks[k], "midi") == 0 && strcmp(toks[k - 1], "après") == 0))
+                sc.t.hour = (w ? w->value : 12 * 60) / 60;
+        }
+        out->day_only = true;
+    }
     /* Why the nearest: "Tuesday does not work, but Wednesday at 2pm would" names two
      * days, and the one said with the time is the one meant. */
     const struct day_named *named = NULL;
@@ -540,4 +569,14 @@ bool sa_when_parse(const char *text, const struct sa_when_today *today, struct s
     if (sc.zone)
         snprintf(out->zone, sizeof out->zone, "%s", sc.zone);
     return true;
+}
+
+bool sa_when_parse(const char *text, const struct sa_when_today *today, struct sa_when *out)
+{
+    return parse(text, today, false, out);
+}
+
+bool sa_when_parse_day(const char *text, const struct sa_when_today *today, struct sa_when *out)
+{
+    return parse(text, today, true, out);
 }

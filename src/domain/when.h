@@ -30,6 +30,9 @@ struct sa_when {
     /* The time's clause says it does not suit ("Tuesday at 2pm does not work for me", "geht
      * leider nicht"): the caller must not book it. */
     bool negated;
+    /* From sa_when_parse_day: the text named a day but no time; minute is where the part
+     * of the day it named begins (0: the whole day or the morning; 720: the afternoon). */
+    bool day_only;
 };
 
 /* Finds the first date-and-time named in text (UTF-8, any case) relative to today.
@@ -57,5 +60,11 @@ struct sa_when {
  * Returns true with *out when the text names a time of day (with a date, or today when
  * the time is still ahead, else tomorrow); false when it names none. */
 bool sa_when_parse(const char *text, const struct sa_when_today *today, struct sa_when *out);
+
+/* As sa_when_parse, and when the text names no time but a day ("tomorrow morning",
+ * "Thursday afternoon", "Dienstag nachmittags", "demain après-midi"), that day with
+ * out->day_only set (a day in a clause that rules it out does not count). Returns false
+ * when it names neither. */
+bool sa_when_parse_day(const char *text, const struct sa_when_today *today, struct sa_when *out);
 
 #endif

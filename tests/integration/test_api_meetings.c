@@ -670,6 +670,19 @@ static void test_reply_answers_own_meeting(void **state)
     assert_int_equal(invites, 2);
     assert_true(seqs[0] != seqs[1]); /* the move went out as a newer version */
     resp_free(&r);
+    /* a day without a time: the slots offered start that day */
+    j = invoke("{\"agent_type\":\"conversation\",\"input\":{\"message\":\"Could we "
+               "find a time on Friday afternoon?\",\"contact\":{\"name\":\"Ravi Shah\","
+               "\"email\":\"ravi@globex-analytics.example\"}}}",
+               &r);
+    assert_int_equal(r.status, 200);
+    json_t *offered = jget(j, "output.meeting_slots");
+    if (json_array_size(offered) < 1)
+        fail_msg("no slots offered: %.600s", r.body);
+    for (size_t i = 0; i < json_array_size(offered); i++) /* Friday 12:00 Eastern on */
+        assert_true(iso_seconds(jstr(json_array_get(offered, i), "start")) >=
+                    iso_seconds("2026-12-11T17:00:00Z"));
+    resp_free(&r);
     /* a time the reply rules out is not booked, nor said to be */
     j = invoke("{\"agent_type\":\"conversation\",\"input\":{\"message\":\"Sorry, I can't "
                "do Thursday at 11am.\",\"contact\":{\"name\":\"Maya Okafor\",\"email\":"

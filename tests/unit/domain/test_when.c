@@ -178,6 +178,31 @@ static void test_negated(void **state)
     assert_true(w.negated);
 }
 
+/* A day without a time, for offering slots from then. */
+static void test_day_only(void **state)
+{
+    (void)state;
+    struct sa_when w;
+    assert_true(sa_when_parse_day("tomorrow morning works", &wed, &w));
+    assert_true(w.day_only);
+    assert_int_equal(w.day, 3);
+    assert_int_equal(w.minute, 0);
+    assert_true(sa_when_parse_day("Thursday afternoon would be best", &mon, &w));
+    assert_int_equal(w.day, 3);
+    assert_int_equal(w.minute, 12 * 60);
+    assert_true(sa_when_parse_day("demain après-midi", &wed, &w));
+    assert_int_equal(w.day, 3);
+    assert_int_equal(w.minute, 12 * 60);
+    assert_true(sa_when_parse_day("Tuesday at 2pm", &wed, &w)); /* a time: as sa_when_parse */
+    assert_false(w.day_only);
+    assert_int_equal(w.minute, 14 * 60);
+    assert_false(sa_when_parse_day("How much does it cost?", &wed, &w));
+    assert_false(sa_when_parse_day("Tuesday does not work", &wed, &w));
+    /* sa_when_parse wants a time; "après-midi" is none */
+    assert_false(sa_when_parse("tomorrow morning", &wed, &w));
+    assert_false(sa_when_parse("demain après-midi", &wed, &w));
+}
+
 static void test_no_time(void **state)
 {
     (void)state;
@@ -205,7 +230,7 @@ int main(void)
         cmocka_unit_test(test_examples),        cmocka_unit_test(test_dates),
         cmocka_unit_test(test_times_and_zones), cmocka_unit_test(test_month_names),
         cmocka_unit_test(test_several_days),    cmocka_unit_test(test_negated),
-        cmocka_unit_test(test_no_time),
+        cmocka_unit_test(test_day_only),        cmocka_unit_test(test_no_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
