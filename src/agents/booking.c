@@ -321,10 +321,10 @@ static int move_to_next(const struct sa_booking *b, const struct sa_booking_who 
     return sa_booking_release(b, id, now, err);
 }
 
-int sa_booking_keep(const struct sa_booking *b, const char *meeting_id, time_t now, bool *ok,
-                    struct sa_err *err)
+int sa_booking_keep(const struct sa_booking *b, const char *meeting_id, long long proposed,
+                    time_t now, bool *ok, bool *release, struct sa_err *err)
 {
-    *ok = false;
+    *ok = *release = false;
     json_t *m = NULL;
     int rc = sa_store_meeting_get(b->store, meeting_id, (long long)now, &m, err);
     if (rc)
@@ -333,16 +333,24 @@ int sa_booking_keep(const struct sa_booking *b, const char *meeting_id, time_t n
     long long start = json_integer_value(json_object_get(m, "start_unix"));
     long long end = json_integer_value(json_object_get(m, "end_unix"));
     bool ahead = start >= (long long)now + (long long)b->calendar->notice_minutes * 60;
-    if (ahead && status && (strcmp(status, "tentative") == 0 || strcmp(status, "confirmed") == 0)) {
+    bool open = status && (strcmp(status, "held") == 0 || strcmp(status, "expired") == 0);
+    bool answered =
+        status && (strcmp(status, "tentative") == 0 || strcmp(status, "confirmed") == 0);
+    if (start != proposed) {
+        /* moved since it was proposed (the prospect named another time): theirs is newer */
+    } else if (ahead && answered) {
         *ok = true;
-    } else if (ahead && status && (strcmp(status, "held") == 0 || strcmp(status, "expired") == 0)) {
+    } else if (ahead && open) {
         json_t *row = NULL;
         rc = sa_store_meeting_move(b->store, meeting_id, start, end, hold_until(b, now),
                                    (long long)now, &row, err);
         json_decref(row);
         *ok = rc == 0;
+        *release = rc == SA_ECONFLICT; /* lapsed, and another meeting has the slot */
         if (rc == SA_ECONFLICT || rc == SA_ENOTFOUND)
             rc = 0;
+    } else if (!ahead && (open || answered)) {
+        *release = true; /* passed */
     }
     json_decref(m);
     return rc;

@@ -827,6 +827,45 @@ static void test_lapsed_hold_at_send(void **state)
     resp_free(&r);
 }
 
+/* The prospect names another time (on another thread) while the draft waits for its
+ * approval: their meeting moves and is confirmed. The first e-mail, sent afterwards, must
+ * not carry the stale invite to the old time, nor cancel the meeting that moved. */
+static void test_moved_before_send(void **state)
+{
+    (void)state;
+    start_at("2026-12-04T21:00:00Z", true); /* Friday 16:00 Eastern */
+    char aid[64];
+    char *l = lead("Quorvianta Software", "maya@quorvianta.io", "\"country\":\"US\"");
+    json_t *m = draft(l, aid);
+    free(l);
+    assert_string_equal(jstr(m, "start"), "2026-12-07T14:00:00Z");
+    char id[64];
+    snprintf(id, sizeof id, "%s", jstr(m, "id"));
+    json_decref(m);
+    struct resp r;
+    json_t *j = invoke("{\"agent_type\":\"conversation\",\"input\":{\"message\":\"Could we "
+                       "do Tuesday at 2pm ET?\",\"contact\":{\"name\":\"Maya Okafor\","
+                       "\"email\":\"maya@quorvianta.io\"}}}",
+                       &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(jstr(j, "output.meeting.id"), id);
+    assert_string_equal(jstr(j, "output.meeting.start"), "2026-12-08T19:00:00Z");
+    resp_free(&r);
+    approve(aid, &r);
+    resp_free(&r);
+    set_clock("2026-12-07T13:00:00Z"); /* Monday 08:00 Eastern: the window opens */
+    json_t *it = wait_sent("maya@quorvianta.io", "email");
+    char *msg = delivered(jstr(it, "id"));
+    json_decref(it);
+    assert_null(strstr(msg, "text/calendar"));
+    assert_null(strstr(msg, "Monday 7 December, 09:00"));
+    free(msg);
+    j = get_meeting(id, &r);
+    assert_string_equal(jstr(j, "status"), "confirmed");
+    assert_string_equal(jstr(j, "start"), "2026-12-08T19:00:00Z");
+    resp_free(&r);
+}
+
 /* The invite as delivered: Python's email package finds multipart/alternative with the
  * text and an inline text/calendar; method=REQUEST, plus the same invite attached; the
  * icalendar package reads METHOD:REQUEST, STATUS:TENTATIVE, LOCATION and URL = the
@@ -917,6 +956,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reply_books, runs_setup, meet_teardown),
         cmocka_unit_test_setup_teardown(test_reply_answers_own_meeting, runs_setup, meet_teardown),
         cmocka_unit_test_setup_teardown(test_lapsed_hold_at_send, runs_setup, meet_teardown),
+        cmocka_unit_test_setup_teardown(test_moved_before_send, runs_setup, meet_teardown),
         cmocka_unit_test_setup_teardown(test_invite_python, runs_setup, meet_teardown),
     };
     return api_exit_status(cmocka_run_group_tests(tests, api_group_setup, api_group_teardown));
