@@ -35,9 +35,19 @@ static const struct word weekdays[] = {
 
 /* Days from today. */
 static const struct word relative[] = {
-    {"today", 0, false}, {"tomorrow", 1, false}, {"aujourd'hui", 0, true},
-    {"demain", 1, true}, {"heute", 0, true},     {"morgen", 1, true},
-    {"hoy", 0, true},    {"mañana", 1, true},    {"manana", 1, true},
+    {"today", 0, false},
+    {"tomorrow", 1, false},
+    {"aujourd'hui", 0, true},
+    {"demain", 1, true},
+    {"heute", 0, true},
+    {"morgen", 1, true},
+    {"hoy", 0, true},
+    {"mañana", 1, true},
+    {"manana", 1, true},
+    /* a day gone: the time it names has passed, so it is never booked */
+    {"yesterday", -1, false},
+    {"gestern", -1, true},
+    {"ayer", -1, true},
 };
 
 /* Months, January = 1; the three-letter English forms too ("Dec 10th"). */

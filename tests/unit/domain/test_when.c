@@ -73,6 +73,9 @@ static void test_dates(void **state)
     /* a time alone: today while ahead, else tomorrow */
     expect(&wed, "2pm works", 2026, 12, 2, 14, 0, "");
     expect(&wed, "9am?", 2026, 12, 3, 9, 0, "");
+    /* a day gone is named as such (the booking calls it passed), not read as today */
+    expect(&wed, "Yesterday at 2pm was good", 2026, 12, 1, 14, 0, "");
+    expect(&wed, "gestern um 14 Uhr", 2026, 12, 1, 14, 0, "");
     /* the year wraps */
     const struct sa_when_today dec31 = {2026, 12, 31, 3, 600};
     expect(&dec31, "tomorrow at noon", 2027, 1, 1, 12, 0, "");
