@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "base/clock.h"
 #include "base/log.h"
@@ -320,6 +321,41 @@ static int move_to_next(const struct sa_booking *b, const struct sa_booking_who 
     return sa_booking_release(b, id, now, err);
 }
 
+int sa_booking_keep(const struct sa_booking *b, const char *meeting_id, long long proposed,
+                    time_t now, bool *ok, bool *release, struct sa_err *err)
+{
+    *ok = *release = false;
+    json_t *m = NULL;
+    int rc = sa_store_meeting_get(b->store, meeting_id, (long long)now, &m, err);
+    if (rc)
+        return rc == SA_ENOTFOUND ? 0 : rc;
+    const char *status = json_string_value(json_object_get(m, "status"));
+    long long start = json_integer_value(json_object_get(m, "start_unix"));
+    long long end = json_integer_value(json_object_get(m, "end_unix"));
+    bool ahead = start >= (long long)now + (long long)b->calendar->notice_minutes * 60;
+    bool open = status && (strcmp(status, "held") == 0 || strcmp(status, "expired") == 0);
+    bool answered =
+        status && (strcmp(status, "tentative") == 0 || strcmp(status, "confirmed") == 0);
+    if (start != proposed) {
+        /* moved since it was proposed (the prospect named another time): theirs is newer */
+    } else if (ahead && answered) {
+        *ok = true;
+    } else if (ahead && open) {
+        json_t *row = NULL;
+        rc = sa_store_meeting_move(b->store, meeting_id, start, end, hold_until(b, now),
+                                   (long long)now, &row, err);
+        json_decref(row);
+        *ok = rc == 0;
+        *release = rc == SA_ECONFLICT; /* lapsed, and another meeting has the slot */
+        if (rc == SA_ECONFLICT || rc == SA_ENOTFOUND)
+            rc = 0;
+    } else if (!ahead && (open || answered)) {
+        *release = true; /* passed */
+    }
+    json_decref(m);
+    return rc;
+}
+
 int sa_booking_recheck(const struct sa_booking *b, const struct sa_booking_who *who,
                        const json_t *meeting, time_t now, json_t **updated, struct sa_err *err)
 {
@@ -381,6 +417,92 @@ static int when_to_utc(const struct sa_when *w, const char *prospect_tz, time_t 
     return sa_calendar_utc(tz, w->year, w->month, w->day, w->minute, out);
 }
 
+/* The prospect's own meeting still ahead: held for them by a draft (its hold perhaps
+ * lapsed), tentative or booked; the earliest when several. A reply naming a time answers
+ * it or moves it, so the prospect never gets a second invite beside the first. Sets *own
+ * to a new reference or NULL. */
+static int own_meeting(const struct sa_booking *b, const char *email, time_t now, json_t **own,
+                       struct sa_err *err)
+{
+    *own = NULL;
+    if (!email)
+        return 0;
+    json_t *rows = NULL;
+    const struct sa_meeting_query q = {.from = (long long)now + 1,
+                                       .to = (long long)now + (SA_CAL_HORIZON_DAYS + 2) * 86400LL,
+                                       .now = (long long)now,
+                                       .limit = 1000};
+    int rc = sa_store_meeting_list(b->store, &q, &rows, err);
+    if (rc)
+        return rc;
+    size_t i;
+    json_t *m;
+    json_array_foreach(rows, i, m)
+    {
+        const char *to = json_string_value(json_object_get(m, "attendee"));
+        const char *st = json_string_value(json_object_get(m, "status"));
+        bool mine = to && strcasecmp(to, email) == 0;
+        bool live = st && (strcmp(st, "held") == 0 || strcmp(st, "expired") == 0 ||
+                           strcmp(st, "tentative") == 0 || strcmp(st, "confirmed") == 0);
+        if (mine && live &&
+            json_integer_value(json_object_get(m, "start_unix")) > (json_int_t)now) {
+            *own = json_incref(m);
+            break;
+        }
+    }
+    json_decref(rows);
+    return 0;
+}
+
+/* Books the prospect's own meeting at `at`: the one held for them is confirmed where it is,
+ * or moved there (same invite UID, next SEQUENCE) and confirmed; the updated invite is
+ * queued. Sets extra.meeting; SA_ECONFLICT when another meeting took the time meanwhile. */
+static int book_own(const struct sa_booking *b, const struct sa_booking_who *who, const json_t *own,
+                    time_t at, time_t now, json_t *extra, struct sa_err *err)
+{
+    const char *id = json_string_value(json_object_get(own, "id"));
+    const char *status = json_string_value(json_object_get(own, "status"));
+    bool same = (time_t)json_integer_value(json_object_get(own, "start_unix")) == at;
+    json_t *row = NULL;
+    int rc = 0;
+    if (same && status && strcmp(status, "confirmed") == 0) {
+        /* booked already: say so again, no new invite */
+        if ((rc = sa_store_meeting_get(b->store, id, (long long)now, &row, err)))
+            return rc;
+        json_t *m = decorate(b, who, row, err);
+        if (!m)
+            return err->code ? err->code : SA_ENOMEM;
+        json_object_set_new(extra, "meeting", m);
+        return 0;
+    }
+    if (!same) {
+        long long end = (long long)at + (long long)b->calendar->slot_minutes * 60;
+        if ((rc = sa_store_meeting_move(b->store, id, (long long)at, end, hold_until(b, now),
+                                        (long long)now, &row, err)))
+            return rc;
+        json_decref(row);
+        row = NULL;
+    }
+    if ((rc = sa_store_meeting_set_status(b->store, id, "confirmed", "ACCEPTED", (long long)now,
+                                          &row, err)))
+        return rc;
+    json_t *m = decorate(b, who, row, err);
+    if (!m)
+        return err->code ? err->code : SA_ENOMEM;
+    if (!same) {
+        char from_local[96];
+        sa_calendar_format_local(json_string_value(json_object_get(own, "timezone")),
+                                 (time_t)json_integer_value(json_object_get(own, "start_unix")),
+                                 from_local, sizeof from_local);
+        json_object_set_new(m, "rescheduled",
+                            json_pack("{s:O, s:s, s:s}", "from", json_object_get(own, "start"),
+                                      "from_local", from_local, "reason", "requested"));
+    }
+    rc = queue_invite(b, who, m, now, err);
+    json_object_set_new(extra, "meeting", m);
+    return rc;
+}
+
 static bool intent_is(const char *intent, const char *name)
 {
     return intent && strcmp(intent, name) == 0;
@@ -400,23 +522,54 @@ static int reply(const struct sa_booking *b, const struct sa_booking_who *who, c
                                         .weekday = lt.weekday,
                                         .minute = lt.hour * 60 + lt.minute};
     struct sa_when w;
-    bool named = message && sa_when_parse(message, &today, &w);
+    /* a time the reply rules out ("Monday at 9 does not work") is not booked */
+    bool named = message && sa_when_parse(message, &today, &w) && !w.negated;
     time_t at = 0;
     if (named && when_to_utc(&w, tz.zone, &at))
         named = false;
     if (!named && !intent_is(intent, "meeting_scheduling") && !intent_is(intent, "demo_request"))
         return 0;
-    struct sa_calendar c;
-    struct sa_busy *busy = NULL;
-    int rc = calendar_for(b, tz.zone, NULL, now, &c, &busy, err);
+    /* the prospect's own meeting does not make their named time "taken" */
+    json_t *own = NULL;
+    int rc = named ? own_meeting(b, who->email, now, &own, err) : 0;
     if (rc)
         return rc;
+    /* "Monday at 9 works", said on the Monday of the 9:00 they were offered: today's */
+    time_t today_at;
+    if (own && w.weekday_is_today &&
+        !sa_calendar_utc(w.zone[0] ? w.zone : tz.zone, today.year, today.month, today.day, w.minute,
+                         &today_at) &&
+        today_at > now &&
+        (time_t)json_integer_value(json_object_get(own, "start_unix")) == today_at)
+        at = today_at;
+    struct sa_calendar c;
+    struct sa_busy *busy = NULL;
+    rc = calendar_for(b, tz.zone, json_string_value(json_object_get(own, "id")), now, &c, &busy,
+                      err);
+    if (rc) {
+        json_decref(own);
+        return rc;
+    }
     const char *why = NULL;
     if (named) {
         char at_iso[SA_ISO8601_LEN], local[96];
         iso(at, at_iso);
         sa_calendar_format_local(tz.zone, at, local, sizeof local);
-        if (!who->email)
+        bool own_time =
+            own && at > now && (time_t)json_integer_value(json_object_get(own, "start_unix")) == at;
+        if (own && (own_time || sa_calendar_slot_ok(&c, now, at))) {
+            /* the time held for them (even within the notice: it is theirs), or another
+             * free one their meeting moves to */
+            rc = book_own(b, who, own, at, now, extra, err);
+            json_decref(own);
+            own = NULL;
+            if (rc != SA_ECONFLICT) {
+                free(busy);
+                return rc;
+            }
+            json_object_del(extra, "meeting");
+            why = "taken";
+        } else if (!who->email)
             why = "no_contact_email";
         else if (sa_calendar_slot_ok(&c, now, at)) {
             json_t *row = NULL;
@@ -462,9 +615,15 @@ static int reply(const struct sa_booking *b, const struct sa_booking_who *who, c
     time_t from = now;
     if (named && at - (time_t)12 * 3600 > now)
         from = at - (time_t)12 * 3600;
+    struct sa_when d; /* "tomorrow morning", "Thursday afternoon": from then */
+    time_t day_from;
+    if (!named && message && sa_when_parse_day(message, &today, &d) && d.day_only &&
+        !sa_calendar_utc(tz.zone, d.year, d.month, d.day, d.minute, &day_from) && day_from > now)
+        from = day_from;
     time_t starts[ALTERNATIVES];
     int n = sa_calendar_slots(&c, from, ALTERNATIVES, starts);
     free(busy);
+    json_decref(own);
     json_object_set_new(extra, "meeting_slots",
                         slot_list(tz.zone, starts, n > 0 ? n : 0, b->calendar->slot_minutes));
     return 0;

@@ -46,6 +46,19 @@ struct sa_booking_who {
 int sa_booking_propose(const struct sa_booking *b, const struct sa_booking_who *who, time_t now,
                        json_t **meeting, json_t **alternatives, struct sa_err *err) SA_WUR;
 
+/* The last check of a proposal, when the e-mail inviting to meeting_id at proposed (unix
+ * seconds) leaves (it may have waited days for a window or a cap): *ok when the slot is
+ * still ahead (the notice included) and still the prospect's. A hold, even a lapsed one
+ * nobody took, is renewed from now (hold_hours: the prospect gets the whole hold from
+ * when they read the invite); a tentative or confirmed meeting stays as it is. *ok false
+ * when the time passed, the meeting was cancelled or declined, another meeting took the
+ * slot after the hold lapsed, or the meeting moved since (the prospect named another
+ * time): the caller sends the e-mail without the invite. *release: the caller cancels the
+ * meeting (it passed, or lost its slot; never one that moved). Returns 0 or a store
+ * error. */
+int sa_booking_keep(const struct sa_booking *b, const char *meeting_id, long long proposed,
+                    time_t now, bool *ok, bool *release, struct sa_err *err) SA_WUR;
+
 /* Re-checks a proposed meeting (as sa_booking_propose made it) before it goes out: the
  * stored meeting's slot must still be ahead (the calendar's notice included) and its hold
  * active or renewable. When it is, *updated is NULL. Otherwise the meeting moves (same id

@@ -13,6 +13,7 @@
 #include "app/consent.h"
 #include "app/crm_sync.h"
 #include "app/invoke.h"
+#include "agents/booking.h"
 #include "base/log.h"
 #include "base/uuid.h"
 #include "connectors/calendar/calendar.h"
@@ -316,16 +317,31 @@ static int send_item(struct sa_outbox_worker *w, const json_t *item, struct sa_e
     if ((rc = sa_store_outbox_claim_as(st, id, token, err)))
         return rc == SA_ECONFLICT ? 0 : -1; /* another worker has it, or it is done */
     /* The meeting the message proposes may have passed while it waited for its window
-     * or a cap: it leaves without the invite and without the sentence proposing the time,
-     * and the meeting's hold is released (a careful SDR never invites to a passed slot). */
+     * or a cap, or its hold lapsed and another meeting took the slot, or the prospect moved
+     * it meanwhile: it leaves without the invite and without the sentence proposing the
+     * time, and the proposal's hold is released (a careful SDR never invites to a passed
+     * slot, nor two prospects to one), but never a meeting the prospect moved. A proposal
+     * still the prospect's is held again from now (sa_booking_keep). */
     const char *ics = json_string_value(json_object_get(p, "ics"));
     const char *body = json_string_value(json_object_get(p, "body"));
     char *trimmed = NULL;
     double start;
     int notice = w->app->calendar ? w->app->calendar->notice_minutes : 120;
-    if (ics &&
-        sa_iso8601_parse(json_string_value(json_object_get(p, "meeting_start")), &start) == 0 &&
-        start < (double)sa_wall_time() + 60.0 * notice) {
+    const char *meeting = json_string_value(json_object_get(p, "meeting_id"));
+    bool dated =
+        sa_iso8601_parse(json_string_value(json_object_get(p, "meeting_start")), &start) == 0;
+    bool kept = true, release = false;
+    if (ics && meeting && dated && w->app->booking) {
+        struct sa_err ke = {0};
+        if (sa_booking_keep(w->app->booking, meeting, (long long)start, sa_wall_time(), &kept,
+                            &release, &ke))
+            sa_log(SA_LOG_WARN, "outbox: the proposed meeting could not be re-checked",
+                   json_pack("{s:s, s:s}", "meeting_id", meeting, "error", ke.msg));
+    } else if (ics && dated && start < (double)sa_wall_time() + 60.0 * notice) {
+        kept = false;
+        release = true;
+    }
+    if (ics && !kept) {
         ics = NULL;
         const char *said = json_string_value(json_object_get(p, "meeting_text"));
         const char *at = said && body ? strstr(body, said) : NULL;
@@ -340,11 +356,12 @@ static int send_item(struct sa_outbox_worker *w, const json_t *item, struct sa_e
         }
         const char *mid = json_string_value(json_object_get(p, "meeting_id"));
         struct sa_err me = {0};
-        if (mid && sa_store_meeting_set_status(st, mid, "cancelled", NULL,
-                                               (long long)sa_wall_time(), NULL, &me))
+        if (mid && release &&
+            sa_store_meeting_set_status(st, mid, "cancelled", NULL, (long long)sa_wall_time(), NULL,
+                                        &me))
             sa_log(SA_LOG_WARN, "outbox: the passed meeting was not released",
                    json_pack("{s:s, s:s}", "meeting_id", mid, "error", me.msg));
-        sa_log(SA_LOG_INFO, "outbox: the proposed meeting passed; sent without it",
+        sa_log(SA_LOG_INFO, "outbox: the proposed meeting passed or changed; sent without it",
                json_pack("{s:s, s:s?}", "outbox_id", id, "meeting_id", mid));
     }
     char unsub[SA_CONSENT_URL_MAX];

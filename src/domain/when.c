@@ -35,9 +35,81 @@ static const struct word weekdays[] = {
 
 /* Days from today. */
 static const struct word relative[] = {
-    {"today", 0, false}, {"tomorrow", 1, false}, {"aujourd'hui", 0, true},
-    {"demain", 1, true}, {"heute", 0, true},     {"morgen", 1, true},
-    {"hoy", 0, true},    {"mañana", 1, true},    {"manana", 1, true},
+    {"today", 0, false},
+    {"tomorrow", 1, false},
+    {"aujourd'hui", 0, true},
+    {"demain", 1, true},
+    {"heute", 0, true},
+    {"morgen", 1, true},
+    {"hoy", 0, true},
+    {"mañana", 1, true},
+    {"manana", 1, true},
+    /* a day gone: the time it names has passed, so it is never booked */
+    {"yesterday", -1, false},
+    {"gestern", -1, true},
+    {"ayer", -1, true},
+};
+
+/* Months, January = 1; the three-letter English forms too ("Dec 10th"). */
+static const struct word months[] = {
+    {"january", 1, false},   {"jan", 1, false},       {"february", 2, false},
+    {"feb", 2, false},       {"march", 3, false},     {"mar", 3, false},
+    {"april", 4, false},     {"apr", 4, false},       {"may", 5, false},
+    {"june", 6, false},      {"jun", 6, false},       {"july", 7, false},
+    {"jul", 7, false},       {"august", 8, false},    {"aug", 8, false},
+    {"september", 9, false}, {"sep", 9, false},       {"sept", 9, false},
+    {"october", 10, false},  {"oct", 10, false},      {"november", 11, false},
+    {"nov", 11, false},      {"december", 12, false}, {"dec", 12, false},
+    {"januar", 1, true},     {"jänner", 1, true},     {"februar", 2, true},
+    {"märz", 3, true},       {"maerz", 3, true},      {"mai", 5, true},
+    {"juni", 6, true},       {"juli", 7, true},       {"oktober", 10, true},
+    {"dezember", 12, true},  {"janvier", 1, true},    {"février", 2, true},
+    {"fevrier", 2, true},    {"mars", 3, true},       {"avril", 4, true},
+    {"juin", 6, true},       {"juillet", 7, true},    {"août", 8, true},
+    {"aout", 8, true},       {"septembre", 9, true},  {"octobre", 10, true},
+    {"novembre", 11, true},  {"décembre", 12, true},  {"decembre", 12, true},
+    {"enero", 1, true},      {"febrero", 2, true},    {"marzo", 3, true},
+    {"abril", 4, true},      {"mayo", 5, true},       {"junio", 6, true},
+    {"julio", 7, true},      {"agosto", 8, true},     {"septiembre", 9, true},
+    {"setiembre", 9, true},  {"octubre", 10, true},   {"noviembre", 11, true},
+    {"diciembre", 12, true},
+};
+
+/* Words before a dotted date ("am 10.12", "le 10.12"): without one (or a trailing dot or
+ * a year) "1.5" is a decimal, not the first of May. */
+static const struct word date_preps[] = {
+    {"am", 0, true},  {"den", 0, true}, {"vom", 0, true}, {"ab", 0, true},
+    {"bis", 0, true}, {"le", 0, true},  {"el", 0, true},  {"on", 0, false},
+};
+
+/* Words that start a new clause: a negation before them is not about what follows. */
+static const struct word clause_words[] = {
+    {"but", 0, false},    {"however", 0, false}, {"instead", 0, false}, {"aber", 0, true},
+    {"sondern", 0, true}, {"mais", 0, true},     {"pero", 0, true},     {"sino", 0, true},
+};
+
+/* Words that say a time named in their clause does not suit ("Tuesday at 2pm does not
+ * work", "Dienstag um 14 Uhr geht nicht", "mardi 14h ne me convient pas"). */
+static const struct word negations[] = {
+    {"not", 0, false},
+    {"can't", 0, false},
+    {"cant", 0, false},
+    {"cannot", 0, false},
+    {"don't", 0, false},
+    {"doesn't", 0, false},
+    {"won't", 0, false},
+    {"isn't", 0, false},
+    {"wouldn't", 0, false},
+    {"can\xe2\x80\x99t", 0, false},
+    {"don\xe2\x80\x99t", 0, false},
+    {"doesn\xe2\x80\x99t", 0, false},
+    {"won\xe2\x80\x99t", 0, false},
+    {"isn\xe2\x80\x99t", 0, false},
+    {"unable", 0, false},
+    {"unavailable", 0, false},
+    {"nicht", 0, true},
+    {"pas", 0, true},
+    {"impossible", 0, true},
 };
 
 /* Words that say the next weekday is in the following week. */
@@ -72,6 +144,19 @@ static const struct {
     {"bst", "Europe/London"},
     {"cet", "Europe/Berlin"},
     {"cest", "Europe/Berlin"},
+    {"eet", "Europe/Athens"},
+    {"eest", "Europe/Athens"},
+    {"aest", "Australia/Sydney"},
+    {"aedt", "Australia/Sydney"},
+    {"acst", "Australia/Adelaide"},
+    {"acdt", "Australia/Adelaide"},
+    {"awst", "Australia/Perth"},
+    {"nzst", "Pacific/Auckland"},
+    {"nzdt", "Pacific/Auckland"},
+    {"jst", "Asia/Tokyo"},
+    {"sgt", "Asia/Singapore"},
+    {"hkt", "Asia/Hong_Kong"},
+    {"brt", "America/Sao_Paulo"},
 };
 
 static const struct word *lookup(const struct word *t, size_t n, const char *tok)
@@ -83,26 +168,56 @@ static const struct word *lookup(const struct word *t, size_t n, const char *tok
 }
 #define LOOKUP(table, tok) lookup((table), sizeof(table) / sizeof((table)[0]), (tok))
 
-/* Splits text into lowercase tokens: runs of letters (any non-ASCII byte counts as one),
- * digits and the characters ":/'@"; a trailing '.' is dropped, inner ones kept ("p.m"). */
-static int tokenize(const char *text, char toks[TOKS_MAX][TOK_MAX])
+/* True when s[0..len) is "D.M": one or two digits, a dot, one or two digits. */
+static bool day_month(const char *s, size_t len)
 {
-    int n = 0;
+    size_t i = 0, a = 0, b = 0;
+    while (i < len && isdigit((unsigned char)s[i]))
+        i++, a++;
+    if (i == len || s[i++] != '.')
+        return false;
+    while (i < len && isdigit((unsigned char)s[i]))
+        i++, b++;
+    return i == len && a >= 1 && a <= 2 && b >= 1 && b <= 2;
+}
+
+/* Splits text into lowercase tokens: runs of letters (any non-ASCII byte counts as one),
+ * digits and the characters ":/'@"; a trailing '.' is dropped, inner ones kept ("p.m"),
+ * but for a dotted date's ("10.12."). */
+static int tokenize(const char *text, char toks[TOKS_MAX][TOK_MAX], int clause[TOKS_MAX])
+{
+    int n = 0, c = 0;
     const unsigned char *p = (const unsigned char *)text;
     while (*p && n < TOKS_MAX) {
-        while (*p && !(isalnum(*p) || *p >= 0x80 || *p == '@'))
+        while (*p && !(isalnum(*p) || *p >= 0x80 || *p == '@')) {
+            if (strchr(",!?;\n", *p))
+                c = n ? clause[n - 1] + 1 : 0; /* a clause ends (c <= n: runs collapse) */
             p++;
+        }
         size_t len = 0;
         while (*p && (isalnum(*p) || *p >= 0x80 || strchr(":/'.@", *p))) {
             if (len < TOK_MAX - 1)
                 toks[n][len++] = (char)tolower(*p);
             p++;
         }
-        while (len && (toks[n][len - 1] == '.' || toks[n][len - 1] == '\''))
+        size_t full = len;
+        bool dot = false;
+        while (len && (toks[n][len - 1] == '.' || toks[n][len - 1] == '\'')) {
+            dot |= toks[n][len - 1] == '.';
             len--;
+        }
+        if (full == len + 1 && toks[n][len] == '.' && day_month(toks[n], len)) {
+            len++; /* "10.12.": the dot says it is a German date */
+            dot = false;
+        }
         toks[n][len] = '\0';
-        if (len)
-            n++;
+        if (!len)
+            continue;
+        if (LOOKUP(clause_words, toks[n]))
+            c = n ? clause[n - 1] + 1 : 0; /* "..., but Wednesday at 2pm would" */
+        clause[n++] = c;
+        if (dot && strcmp(toks[n - 1], "p.m") != 0 && strcmp(toks[n - 1], "a.m") != 0)
+            c = clause[n - 1] + 1; /* a full stop */
     }
     return n;
 }
@@ -166,21 +281,47 @@ static bool time_token(const char *tok, struct found_time *t)
     return true;
 }
 
-/* "3/12" or "3/12/2026": two numbers a/b (and a year). */
-static bool date_token(const char *tok, int *a, int *b, int *year)
+/* "3/12", "3/12/2026", "10.12", "10.12." or "7.1.2027": two numbers a/b (and a year).
+ * *dotted: written with dots (day.month); *marked: with a year or a trailing dot. */
+static bool date_token(const char *tok, int *a, int *b, int *year, bool *dotted, bool *marked)
 {
     const char *s = tok;
     *year = 0;
-    if (!number(&s, 2, a) || *s++ != '/' || !number(&s, 2, b))
+    *dotted = *marked = false;
+    if (!number(&s, 2, a) || (*s != '/' && *s != '.'))
         return false;
-    if (*s == '/') {
+    char sep = *s++;
+    *dotted = sep == '.';
+    if (!number(&s, 2, b))
+        return false;
+    if (*s == sep) {
         s++;
-        if (!number(&s, 4, year))
+        *marked = true;
+        if (*s && !number(&s, 4, year))
             return false;
-        if (*year < 100)
+        if (sep == '/' && !*year)
+            return false;
+        if (*year && *year < 100)
             *year += 2000;
     }
     return *s == '\0' && *a >= 1 && *b >= 1;
+}
+
+/* A day of the month: "10", "10th", "1st", "2nd", "3rd", "1er". */
+static bool day_token(const char *tok, int *day)
+{
+    const char *s = tok;
+    if (!number(&s, 2, day) || *day < 1 || *day > 31)
+        return false;
+    return !*s || strcmp(s, "st") == 0 || strcmp(s, "nd") == 0 || strcmp(s, "rd") == 0 ||
+           strcmp(s, "th") == 0 || strcmp(s, "er") == 0;
+}
+
+/* A four-digit year 2000-2100 after a date ("December 10, 2026"). */
+static bool year_token(const char *tok, int *year)
+{
+    const char *s = tok;
+    return strlen(tok) == 4 && number(&s, 4, year) && !*s && *year >= 2000 && *year <= 2100;
 }
 
 /* ---- calendar arithmetic (proleptic Gregorian; H. Hinnant's algorithms) ---- */
@@ -219,24 +360,66 @@ static bool valid_date(int y, int m, int d)
 
 /* ---- the parse ---- */
 
+/* A day a text names, at token pos. */
+struct day_named {
+    int pos;
+    enum { DAY_WEEKDAY, DAY_RELATIVE, DAY_DATE } kind;
+    int value;      /* the weekday (Monday = 0) or the days from today */
+    int da, db, dy; /* a date a/b[/y] */
+    bool dm;        /* a/b is day/month for sure (dotted, or a month's name) */
+};
+
+#define DAYS_MAX 16
+
 struct scan {
-    int weekday; /* -1 none */
+    struct day_named days[DAYS_MAX];
+    int n_days;
     bool next;
-    int rel_days;   /* -1 none */
-    int da, db, dy; /* a numeric date a/b[/y]; da 0: none */
     bool foreign;
     bool have_time;
+    int time_pos;
     struct found_time t;
     const char *zone;
 };
+
+static void add_day(struct scan *sc, struct day_named d)
+{
+    if (sc->n_days < DAYS_MAX)
+        sc->days[sc->n_days++] = d;
+}
+
+/* Token i is a month's name: with a day number next to it ("December 10", "10th of
+ * December", "10. Dezember", "el 10 de diciembre") and perhaps a year after, a date.
+ * Returns how many tokens after i it used, or -1 when it is no date ("May we ..."). */
+static int scan_month(char toks[][TOK_MAX], int n, int i, int month, struct scan *sc)
+{
+    int day, year = 0, used = 0, pos = i;
+    if (i + 1 < n && day_token(toks[i + 1], &day)) {
+        used = 1;
+        pos = i + 1;
+    } else if (i > 0 && day_token(toks[i - 1], &day)) {
+        pos = i - 1;
+    } else if (i > 1 && (strcmp(toks[i - 1], "of") == 0 || strcmp(toks[i - 1], "de") == 0) &&
+               day_token(toks[i - 2], &day)) {
+        pos = i - 2;
+    } else {
+        return -1;
+    }
+    if (i + used + 1 < n && year_token(toks[i + used + 1], &year))
+        used++;
+    add_day(sc, (struct day_named){
+                    .pos = pos, .kind = DAY_DATE, .da = day, .db = month, .dy = year, .dm = true});
+    return used;
+}
 
 /* Looks at token i (with its neighbours) for a time; returns how many tokens it used. */
 static int scan_time(char toks[][TOK_MAX], int n, int i, struct scan *sc)
 {
     struct found_time t;
     const char *tok = toks[i];
-    if (strcmp(tok, "noon") == 0 || strcmp(tok, "midi") == 0 || strcmp(tok, "mittag") == 0 ||
-        strcmp(tok, "mediodía") == 0) {
+    bool apres = i > 0 && strcmp(toks[i - 1], "après") == 0; /* "après-midi": afternoon */
+    if (strcmp(tok, "noon") == 0 || (strcmp(tok, "midi") == 0 && !apres) ||
+        strcmp(tok, "mittag") == 0 || strcmp(tok, "mediodía") == 0) {
         sc->t = (struct found_time){.hour = 12, .explicit = true};
         sc->have_time = true;
         return 1;
@@ -268,35 +451,64 @@ static int scan_time(char toks[][TOK_MAX], int n, int i, struct scan *sc)
     return used;
 }
 
-bool sa_when_parse(const char *text, const struct sa_when_today *today, struct sa_when *out)
+/* Words for a part of the day, with the minute it starts (the calendar's hours apply). */
+static const struct word parts[] = {
+    {"morning", 0, false},
+    {"vormittag", 0, true},
+    {"vormittags", 0, true},
+    {"morgens", 0, true},
+    {"matin", 0, true},
+    {"afternoon", 12 * 60, false},
+    {"nachmittag", 12 * 60, true},
+    {"nachmittags", 12 * 60, true},
+    {"tarde", 12 * 60, true},
+};
+
+static bool parse(const char *text, const struct sa_when_today *today, bool day_only_ok,
+                  struct sa_when *out)
 {
     *out = (struct sa_when){0};
     if (!text || !today)
         return false;
     char toks[TOKS_MAX][TOK_MAX] = {{0}};
-    int n = tokenize(text, toks);
-    struct scan sc = {.weekday = -1, .rel_days = -1};
+    int clause[TOKS_MAX] = {0};
+    int n = tokenize(text, toks, clause);
+    bool neg[TOKS_MAX + 1] = {false}; /* by clause: it holds a negation */
+    for (int k = 0; k < n; k++)
+        if (LOOKUP(negations, toks[k]))
+            neg[clause[k]] = true;
+    struct scan sc = {0};
     for (int i = 0; i < n; i++) {
         const struct word *w;
-        int a, b, y;
-        if ((w = LOOKUP(weekdays, toks[i])) && sc.weekday < 0) {
-            sc.weekday = w->value;
+        int a, b, y, used;
+        bool dotted, marked;
+        if ((w = LOOKUP(weekdays, toks[i]))) {
+            add_day(&sc, (struct day_named){.pos = i, .kind = DAY_WEEKDAY, .value = w->value});
             sc.foreign |= w->foreign;
         } else if ((w = LOOKUP(nexts, toks[i]))) {
             sc.next = true;
             sc.foreign |= w->foreign;
-        } else if ((w = LOOKUP(relative, toks[i])) && sc.rel_days < 0) {
-            sc.rel_days = w->value;
+        } else if ((w = LOOKUP(relative, toks[i]))) {
+            add_day(&sc, (struct day_named){.pos = i, .kind = DAY_RELATIVE, .value = w->value});
             sc.foreign |= w->foreign;
+        } else if ((w = LOOKUP(months, toks[i])) &&
+                   (used = scan_month(toks, n, i, w->value, &sc)) >= 0) {
+            sc.foreign |= w->foreign;
+            i += used;
         } else if (LOOKUP(markers, toks[i])) {
             sc.foreign |= LOOKUP(markers, toks[i])->foreign;
-        } else if (!sc.da && date_token(toks[i], &a, &b, &y)) {
-            sc.da = a;
-            sc.db = b;
-            sc.dy = y;
-        } else if (!sc.have_time) {
-            int used = scan_time(toks, n, i, &sc);
+        } else if (date_token(toks[i], &a, &b, &y, &dotted, &marked) &&
+                   (!dotted || marked || (i > 0 && LOOKUP(date_preps, toks[i - 1])))) {
+            add_day(&sc, (struct day_named){
+                             .pos = i, .kind = DAY_DATE, .da = a, .db = b, .dy = y, .dm = dotted});
+            sc.foreign |= dotted;
+        } else if (!sc.have_time || (neg[clause[sc.time_pos]] && !neg[clause[i]])) {
+            /* the first time, or a later one when the first's clause rules it out
+             * ("Tuesday at 2pm does not work, how about Thursday at 10?") */
+            used = scan_time(toks, n, i, &sc);
             if (used) {
+                sc.time_pos = i;
+                sc.zone = NULL;
                 i += used - 1;
                 /* a zone abbreviation right after the time */
                 for (size_t z = 0; i + 1 < n && z < sizeof zones / sizeof zones[0]; z++)
@@ -308,39 +520,73 @@ bool sa_when_parse(const char *text, const struct sa_when_today *today, struct s
             }
         }
     }
-    if (!sc.have_time)
-        return false;
+    if (!sc.have_time) {
+        /* "tomorrow morning", "Thursday afternoon": a day without a time */
+        const struct day_named *d = NULL;
+        for (int k = 0; k < sc.n_days && !d; k++)
+            if (!neg[clause[sc.days[k].pos]])
+                d = &sc.days[k];
+        if (!day_only_ok || !d)
+            return false;
+        sc.time_pos = d->pos;
+        for (int k = 0; k < n; k++) {
+            const struct word *w = LOOKUP(parts, toks[k]);
+            if (w || (k > 0 && strcmp(toks[k], "midi") == 0 && strcmp(toks[k - 1], "après") == 0))
+                sc.t.hour = (w ? w->value : 12 * 60) / 60;
+        }
+        out->day_only = true;
+    }
+    /* Why the nearest: "Tuesday does not work, but Wednesday at 2pm would" names two
+     * days, and the one said with the time is the one meant. */
+    const struct day_named *named = NULL;
+    for (int k = 0; k < sc.n_days; k++)
+        if (!named || abs(sc.days[k].pos - sc.time_pos) < abs(named->pos - sc.time_pos))
+            named = &sc.days[k];
     long base = days_from_civil(today->year, today->month, today->day);
     long day = base;
     int minute = sc.t.hour * 60 + sc.t.minute;
-    if (sc.da) {
+    if (named && named->kind == DAY_DATE) {
         /* a/b: day/month outside English or when a cannot be a month; else month/day */
-        bool dm = sc.da > 12 || (sc.foreign && sc.db <= 12);
-        int d = dm ? sc.da : sc.db, m = dm ? sc.db : sc.da;
-        int y = sc.dy ? sc.dy : today->year;
+        bool dm = named->dm || named->da > 12 || (sc.foreign && named->db <= 12);
+        int d = dm ? named->da : named->db, m = dm ? named->db : named->da;
+        int y = named->dy ? named->dy : today->year;
         if (!valid_date(y, m, d))
             return false;
         day = days_from_civil(y, m, d);
-        if (!sc.dy && day < base) {
+        if (!named->dy && day < base) {
             if (!valid_date(y + 1, m, d))
                 return false;
             day = days_from_civil(y + 1, m, d);
         }
-    } else if (sc.weekday >= 0) {
-        int delta = (sc.weekday - today->weekday + 7) % 7;
+    } else if (named && named->kind == DAY_WEEKDAY) {
+        int delta = (named->value - today->weekday + 7) % 7;
         if (sc.next)
-            delta = 7 - today->weekday + sc.weekday;
-        else if (delta == 0)
+            delta = 7 - today->weekday + named->value;
+        else if (delta == 0) {
             delta = 7;
+            out->weekday_is_today = true;
+        }
         day = base + delta;
-    } else if (sc.rel_days >= 0) {
-        day = base + sc.rel_days;
+    } else if (named) {
+        day = base + named->value;
     } else if (minute <= today->minute) {
         day = base + 1; /* a time alone that has passed today: tomorrow */
     }
+    /* a negation in the clause of the time or of its day: named, but not wanted */
+    out->negated = neg[clause[sc.time_pos]] || (named && neg[clause[named->pos]]);
     civil_from_days(day, &out->year, &out->month, &out->day);
     out->minute = minute;
     if (sc.zone)
         snprintf(out->zone, sizeof out->zone, "%s", sc.zone);
     return true;
+}
+
+bool sa_when_parse(const char *text, const struct sa_when_today *today, struct sa_when *out)
+{
+    return parse(text, today, false, out);
+}
+
+bool sa_when_parse_day(const char *text, const struct sa_when_today *today, struct sa_when *out)
+{
+    return parse(text, today, true, out);
 }

@@ -64,6 +64,7 @@ static int meet_teardown(void **state)
     unsetenv("CLOCK_FILE");
     unsetenv("CALENDAR_TZ");
     unsetenv("OUTBOX_POLL_MS");
+    unsetenv("MEETING_HOLD_HOURS");
     if (runs_srv.pid > 0 && !exited_ok(server_stop(&runs_srv)))
         fail_msg("the server did not exit cleanly (see its log above)");
     return runs_teardown(state);
@@ -594,6 +595,277 @@ static void test_reply_books(void **state)
     resp_free(&r);
 }
 
+/* The prospect's reply to the draft's proposal (Monday 7 December, 09:00 Eastern, held
+ * for them): "Monday at 9am works", said that Monday morning, confirms that very meeting
+ * (same id and invite UID, next SEQUENCE), even inside the two hours' notice, instead of
+ * calling the time "not free on our side" or booking the Monday after; naming another
+ * time later moves it (same UID), so the prospect's calendar never shows two invites. */
+static void test_reply_answers_own_meeting(void **state)
+{
+    (void)state;
+    start_at("2026-12-04T21:00:00Z", false); /* Friday 16:00 Eastern */
+    char aid[64];
+    char *l = lead("Quorvianta Software", "maya@quorvianta.io", "\"country\":\"US\"");
+    json_t *m = draft(l, aid);
+    free(l);
+    assert_string_equal(jstr(m, "start"), "2026-12-07T14:00:00Z");
+    char id[64], uid[128];
+    snprintf(id, sizeof id, "%s", jstr(m, "id"));
+    snprintf(uid, sizeof uid, "%s", jstr(m, "ics_uid"));
+    json_decref(m);
+    struct resp r;
+    approve(aid, &r);
+    resp_free(&r);
+    /* Monday 08:00 Eastern: an hour before the call, within the notice */
+    set_clock("2026-12-07T13:00:00Z");
+    json_t *j = invoke("{\"agent_type\":\"conversation\",\"input\":{\"message\":\"Yes, Monday "
+                       "at 9am works for me.\",\"contact\":{\"name\":\"Maya Okafor\","
+                       "\"email\":\"maya@quorvianta.io\"}}}",
+                       &r);
+    if (r.status != 200)
+        fail_msg("turn: %ld %.400s", r.status, r.body);
+    if (!jget(j, "output.meeting"))
+        fail_msg("not booked: %.600s", r.body);
+    assert_string_equal(jstr(j, "output.meeting.id"), id);
+    assert_string_equal(jstr(j, "output.meeting.start"), "2026-12-07T14:00:00Z");
+    assert_string_equal(jstr(j, "output.meeting.status"), "confirmed");
+    assert_string_equal(jstr(j, "output.meeting.ics_uid"), uid);
+    assert_true(json_integer_value(jget(j, "output.meeting.sequence")) >= 1);
+    assert_non_null(strstr(jstr(j, "output.reply"), "booked for Monday 7 December, 09:00 EST"));
+    resp_free(&r);
+    /* then the prospect moves it: the same meeting and UID, a higher SEQUENCE */
+    j = invoke("{\"agent_type\":\"conversation\",\"input\":{\"message\":\"Something came up. "
+               "Could we move it to Tuesday at 2pm?\",\"contact\":{\"name\":\"Maya Okafor\","
+               "\"email\":\"maya@quorvianta.io\"}}}",
+               &r);
+    assert_int_equal(r.status, 200);
+    if (!jget(j, "output.meeting"))
+        fail_msg("not moved: %.600s", r.body);
+    assert_string_equal(jstr(j, "output.meeting.id"), id);
+    assert_string_equal(jstr(j, "output.meeting.ics_uid"), uid);
+    assert_string_equal(jstr(j, "output.meeting.start"), "2026-12-08T19:00:00Z");
+    assert_string_equal(jstr(j, "output.meeting.status"), "confirmed");
+    assert_string_equal(jstr(j, "output.meeting.rescheduled.from"), "2026-12-07T14:00:00Z");
+    assert_non_null(strstr(jstr(j, "output.meeting.ics"), "DTSTART:20261208T190000Z"));
+    resp_free(&r);
+    j = http_json("GET", "/api/meetings?status=active", NULL, &r);
+    assert_int_equal(json_integer_value(jget(j, "count")), 1);
+    resp_free(&r);
+    /* each change went out as an invite with the same UID and a rising SEQUENCE */
+    j = http_json("GET", "/api/outbox?email=maya@quorvianta.io", NULL, &r);
+    int invites = 0;
+    long long seqs[2] = {-1, -1};
+    for (size_t i = 0; i < json_array_size(jget(j, "items")); i++) {
+        json_t *it = json_array_get(jget(j, "items"), i);
+        if (strcmp(jstr(it, "kind") ?: "", "invite") != 0)
+            continue;
+        const char *ics = jstr(it, "payload.ics");
+        assert_non_null(strstr(ics, uid));
+        assert_non_null(strstr(ics, "STATUS:CONFIRMED"));
+        const char *sq = strstr(ics, "SEQUENCE:");
+        assert_non_null(sq);
+        assert_true(invites < 2);
+        seqs[invites++] = strtoll(sq + 9, NULL, 10);
+    }
+    assert_int_equal(invites, 2);
+    assert_true(seqs[0] != seqs[1]); /* the move went out as a newer version */
+    resp_free(&r);
+    /* a day without a time: the slots offered start that day */
+    j = invoke("{\"agent_type\":\"conversation\",\"input\":{\"message\":\"Could we "
+               "find a time on Friday afternoon?\",\"contact\":{\"name\":\"Ravi Shah\","
+               "\"email\":\"ravi@globex-analytics.example\"}}}",
+               &r);
+    assert_int_equal(r.status, 200);
+    json_t *offered = jget(j, "output.meeting_slots");
+    if (json_array_size(offered) < 1)
+        fail_msg("no slots offered: %.600s", r.body);
+    for (size_t i = 0; i < json_array_size(offered); i++) /* Friday 12:00 Eastern on */
+        assert_true(iso_seconds(jstr(json_array_get(offered, i), "start")) >=
+                    iso_seconds("2026-12-11T17:00:00Z"));
+    resp_free(&r);
+    /* a time the reply rules out is not booked, nor said to be */
+    j = invoke("{\"agent_type\":\"conversation\",\"input\":{\"message\":\"Sorry, I can't "
+               "do Thursday at 11am.\",\"contact\":{\"name\":\"Maya Okafor\",\"email\":"
+               "\"maya@quorvianta.io\"}}}",
+               &r);
+    assert_int_equal(r.status, 200);
+    if (jget(j, "output.meeting"))
+        fail_msg("booked a time the prospect ruled out: %.600s", r.body);
+    resp_free(&r);
+    j = http_json("GET", "/api/meetings?status=active", NULL, &r);
+    assert_int_equal(json_integer_value(jget(j, "count")), 1);
+    assert_string_equal(jstr(j, "items.0.start"), "2026-12-08T19:00:00Z");
+    resp_free(&r);
+}
+
+/* The outbox item of kind for email, waited for until it is sent (the worker polls every
+ * 100 ms); a new reference. */
+static json_t *wait_sent(const char *email, const char *kind)
+{
+    char *path = strf("/api/outbox?email=%s", email);
+    for (int i = 0; i < 200; i++) {
+        struct resp r;
+        json_t *j = http_json("GET", path, NULL, &r);
+        assert_int_equal(r.status, 200);
+        for (size_t k = 0; k < json_array_size(jget(j, "items")); k++) {
+            json_t *it = json_array_get(jget(j, "items"), k);
+            if (strcmp(jstr(it, "kind") ?: "", kind) == 0 &&
+                strcmp(jstr(it, "status") ?: "", "sent") == 0) {
+                json_incref(it);
+                resp_free(&r);
+                free(path);
+                return it;
+            }
+        }
+        resp_free(&r);
+        usleep(50 * 1000);
+    }
+    free(path);
+    fail_msg("no %s to %s was sent", kind, email);
+    return NULL;
+}
+
+/* The delivered message of outbox item id (the Maildir file is named by it), read whole. */
+static char *delivered(const char *id)
+{
+    char *dir = strf("%s/mail/new", runs_srv.dir);
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    struct dirent *e;
+    char *text = NULL;
+    while (!text && (e = readdir(d)))
+        if (strncmp(e->d_name, id, strlen(id)) == 0) {
+            char *file = strf("%s/%s", dir, e->d_name);
+            FILE *f = fopen(file, "rb");
+            free(file);
+            assert_non_null(f);
+            static char buf[1 << 17];
+            size_t n = fread(buf, 1, sizeof buf - 1, f);
+            buf[n] = '\0';
+            fclose(f);
+            text = strdup(buf);
+        }
+    closedir(d);
+    free(dir);
+    if (!text)
+        fail_msg("outbox item %s was not delivered", id);
+    return text;
+}
+
+/* An approved e-mail waits for the London prospect's Monday window; meanwhile its hold
+ * (MEETING_HOLD_HOURS=1) lapses and a second prospect's reply books the same Monday slot.
+ * When the first e-mail leaves it must not invite to that slot too: it goes without the
+ * invite, and the second prospect keeps the slot. A hold nobody took is held again from
+ * the moment its e-mail leaves. */
+static void test_lapsed_hold_at_send(void **state)
+{
+    (void)state;
+    setenv("MEETING_HOLD_HOURS", "1", 1);
+    start_at("2026-12-04T21:00:00Z", true); /* Friday 21:00 in London */
+    char aa[64], ac[64];
+    char *la = lead("Quorvianta Software", "maya@quorvianta.io", "\"country\":\"GB\"");
+    json_t *ma = draft(la, aa);
+    free(la);
+    assert_string_equal(jstr(ma, "timezone"), "Europe/London");
+    char a_start[40], a_id[64];
+    snprintf(a_start, sizeof a_start, "%s", jstr(ma, "start"));
+    snprintf(a_id, sizeof a_id, "%s", jstr(ma, "id"));
+    json_decref(ma);
+    struct resp r;
+    json_t *j = approve(aa, &r); /* queued; London's window opens on Monday at 08:00 */
+    assert_true(json_is_null(jget(j, "run.bdr_decision.meeting_rescheduled")) ||
+                !jget(j, "run.bdr_decision.meeting_rescheduled"));
+    resp_free(&r);
+    /* Saturday: A's hold lapsed; another prospect's reply books the same slot */
+    set_clock("2026-12-05T12:00:00Z");
+    j = invoke("{\"agent_type\":\"conversation\",\"input\":{\"message\":\"Monday at 2pm "
+               "GMT works for me\",\"contact\":{\"name\":\"Ravi Shah\",\"email\":"
+               "\"ravi@globex-analytics.example\"}}}",
+               &r);
+    assert_int_equal(r.status, 200);
+    if (!jget(j, "output.meeting"))
+        fail_msg("not booked: %.600s", r.body);
+    assert_string_equal(jstr(j, "output.meeting.start"), a_start);
+    char b_id[64];
+    snprintf(b_id, sizeof b_id, "%s", jstr(j, "output.meeting.id"));
+    resp_free(&r);
+    /* C's lapsed hold is on a slot nobody takes */
+    char *lc = lead("Initech", "lee@initech-test.example", "\"country\":\"GB\"");
+    json_t *mc = draft(lc, ac);
+    free(lc);
+    char c_id[64];
+    snprintf(c_id, sizeof c_id, "%s", jstr(mc, "id"));
+    assert_string_not_equal(jstr(mc, "start"), a_start);
+    json_decref(mc);
+    approve(ac, &r);
+    resp_free(&r);
+    /* Monday 08:00 London: both approved e-mails leave */
+    set_clock("2026-12-07T08:00:00Z");
+    json_t *it = wait_sent("maya@quorvianta.io", "email");
+    char *msg = delivered(jstr(it, "id"));
+    json_decref(it);
+    assert_null(strstr(msg, "text/calendar"));
+    assert_null(strstr(msg, "I am holding that time"));
+    free(msg);
+    j = get_meeting(b_id, &r);
+    assert_string_equal(jstr(j, "status"), "confirmed");
+    resp_free(&r);
+    j = get_meeting(a_id, &r);
+    assert_string_equal(jstr(j, "status"), "cancelled");
+    resp_free(&r);
+    /* C's invite goes out, its slot held again for an hour from now */
+    it = wait_sent("lee@initech-test.example", "email");
+    msg = delivered(jstr(it, "id"));
+    json_decref(it);
+    assert_non_null(strstr(msg, "text/calendar"));
+    free(msg);
+    j = get_meeting(c_id, &r);
+    assert_string_equal(jstr(j, "status"), "held");
+    time_t until = iso_seconds(jstr(j, "hold_until"));
+    assert_true(until >= iso_seconds("2026-12-07T09:00:00Z"));
+    assert_true(until <= iso_seconds("2026-12-07T09:00:00Z") + flowed());
+    resp_free(&r);
+}
+
+/* The prospect names another time (on another thread) while the draft waits for its
+ * approval: their meeting moves and is confirmed. The first e-mail, sent afterwards, must
+ * not carry the stale invite to the old time, nor cancel the meeting that moved. */
+static void test_moved_before_send(void **state)
+{
+    (void)state;
+    start_at("2026-12-04T21:00:00Z", true); /* Friday 16:00 Eastern */
+    char aid[64];
+    char *l = lead("Quorvianta Software", "maya@quorvianta.io", "\"country\":\"US\"");
+    json_t *m = draft(l, aid);
+    free(l);
+    assert_string_equal(jstr(m, "start"), "2026-12-07T14:00:00Z");
+    char id[64];
+    snprintf(id, sizeof id, "%s", jstr(m, "id"));
+    json_decref(m);
+    struct resp r;
+    json_t *j = invoke("{\"agent_type\":\"conversation\",\"input\":{\"message\":\"Could we "
+                       "do Tuesday at 2pm ET?\",\"contact\":{\"name\":\"Maya Okafor\","
+                       "\"email\":\"maya@quorvianta.io\"}}}",
+                       &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(jstr(j, "output.meeting.id"), id);
+    assert_string_equal(jstr(j, "output.meeting.start"), "2026-12-08T19:00:00Z");
+    resp_free(&r);
+    approve(aid, &r);
+    resp_free(&r);
+    set_clock("2026-12-07T13:00:00Z"); /* Monday 08:00 Eastern: the window opens */
+    json_t *it = wait_sent("maya@quorvianta.io", "email");
+    char *msg = delivered(jstr(it, "id"));
+    json_decref(it);
+    assert_null(strstr(msg, "text/calendar"));
+    assert_null(strstr(msg, "Monday 7 December, 09:00"));
+    free(msg);
+    j = get_meeting(id, &r);
+    assert_string_equal(jstr(j, "status"), "confirmed");
+    assert_string_equal(jstr(j, "start"), "2026-12-08T19:00:00Z");
+    resp_free(&r);
+}
+
 /* The invite as delivered: Python's email package finds multipart/alternative with the
  * text and an inline text/calendar; method=REQUEST, plus the same invite attached; the
  * icalendar package reads METHOD:REQUEST, STATUS:TENTATIVE, LOCATION and URL = the
@@ -682,6 +954,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rsvp, runs_setup, meet_teardown),
         cmocka_unit_test_setup_teardown(test_opt_out_releases_hold, runs_setup, meet_teardown),
         cmocka_unit_test_setup_teardown(test_reply_books, runs_setup, meet_teardown),
+        cmocka_unit_test_setup_teardown(test_reply_answers_own_meeting, runs_setup, meet_teardown),
+        cmocka_unit_test_setup_teardown(test_lapsed_hold_at_send, runs_setup, meet_teardown),
+        cmocka_unit_test_setup_teardown(test_moved_before_send, runs_setup, meet_teardown),
         cmocka_unit_test_setup_teardown(test_invite_python, runs_setup, meet_teardown),
     };
     return api_exit_status(cmocka_run_group_tests(tests, api_group_setup, api_group_teardown));
