@@ -734,20 +734,23 @@ static bool blank_row(const json_t *fields)
 }
 
 /* The in-file identity key (the rule of sa_app_lead_identify, docs/leads.md): the
- * e-mail, else company name, company domain and contact name; ASCII case folded.
+ * e-mail (with the contact name for a shared mailbox), else company name, company domain
+ * and contact name; ASCII case folded.
  * Returns a new string (free it), NULL when out of memory. */
 static char *identity_key(const struct sa_lead *l, const struct sa_model *m)
 {
     char dom[256];
     sa_lead_domain(l, m, dom, sizeof dom);
     const char *name = l->contact_name ? l->contact_name : "";
-    size_t n = (l->contact_email ? strlen(l->contact_email)
+    size_t n = (l->contact_email ? strlen(l->contact_email) + strlen(name)
                                  : strlen(l->company_name) + strlen(dom) + strlen(name)) +
                8;
     char *key = malloc(n);
     if (!key)
         return NULL;
-    if (l->contact_email)
+    if (l->contact_email && sa_email_role_account(l->contact_email))
+        snprintf(key, n, "r:%s|%s", l->contact_email, name); /* a shared mailbox */
+    else if (l->contact_email)
         snprintf(key, n, "e:%s", l->contact_email);
     else
         snprintf(key, n, "n:%s|%s|%s", l->company_name, dom, name);

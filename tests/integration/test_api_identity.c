@@ -219,6 +219,80 @@ static void test_without_email(void **state)
     free(id);
 }
 
+/* The id of the report's lead entry for row, NULL when there is none. */
+static const char *row_lead(json_t *rep, long row)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(rep, "leads"), i, e)
+    {
+        if (json_integer_value(json_object_get(e, "row")) == row)
+            return jstr(e, "lead_id");
+    }
+    return NULL;
+}
+
+/* A HubSpot export where two people at one company share info@ (the CFO and the office
+ * manager): two leads, each with their own name and title, not the CFO folded into the
+ * office manager. The same person twice (e-mail in capitals) is one lead. Importing the
+ * file again updates the three leads, and an invoke for the CFO by the shared mailbox
+ * finds the CFO's lead. */
+static void test_shared_mailbox(void **state)
+{
+    (void)state;
+    const char csv[] = "\xEF\xBB\xBF"
+                       "First Name,Last Name,Email,Job Title,Company Name,Website URL\r\n"
+                       "Peter,Schmidt,info@kraftwerk-analytics.de,CFO,Kraftwerk Analytics GmbH,"
+                       "kraftwerk-analytics.de\r\n"
+                       "Maria,Schulz,Info@kraftwerk-analytics.de,Office Manager,Kraftwerk "
+                       "Analytics GmbH,kraftwerk-analytics.de\r\n"
+                       "Anna,Müller,anna.mueller@kraftwerk-analytics.de,Head of Sales,Kraftwerk "
+                       "Analytics GmbH,\r\n"
+                       "Anna,Müller,ANNA.MUELLER@kraftwerk-analytics.de,,Kraftwerk Analytics GmbH,"
+                       "\r\n";
+    long before = leads_total();
+    struct resp r;
+    json_t *rep = import(csv, &r);
+    resp_free(&r);
+    assert_int_equal(num(rep, "created"), 3);
+    assert_int_equal(num(rep, "merged_in_file"), 1);
+    assert_accounted(rep);
+    assert_int_equal(leads_total(), before + 3);
+    char *peter = strdup(row_lead(rep, 1)), *maria = strdup(row_lead(rep, 2));
+    assert_string_not_equal(peter, maria);
+    assert_string_equal(row_lead(rep, 4), row_lead(rep, 3));
+    json_decref(rep);
+    json_t *l = get_lead(peter, &r);
+    assert_string_equal(jstr(l, "contact_info.name"), "Peter Schmidt");
+    assert_string_equal(jstr(l, "contact_info.title"), "CFO");
+    resp_free(&r);
+    l = get_lead(maria, &r);
+    assert_string_equal(jstr(l, "contact_info.name"), "Maria Schulz");
+    assert_string_equal(jstr(l, "contact_info.title"), "Office Manager");
+    resp_free(&r);
+
+    rep = import(csv, &r);
+    resp_free(&r);
+    assert_int_equal(num(rep, "created"), 0);
+    assert_int_equal(num(rep, "updated"), 3);
+    assert_string_equal(row_lead(rep, 1), peter);
+    assert_string_equal(row_lead(rep, 2), maria);
+    json_decref(rep);
+    assert_int_equal(leads_total(), before + 3);
+
+    json_t *j = invoke("{\"agent_type\": \"qualification\", \"input\": {\"company_name\": "
+                       "\"Kraftwerk Analytics GmbH\", \"contact_info\": {\"name\": \"peter "
+                       "schmidt\", \"email\": \"INFO@kraftwerk-analytics.de\"}}}",
+                       &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(jstr(j, "action"), "updated");
+    assert_string_equal(jstr(j, "lead_id"), peter);
+    resp_free(&r);
+    assert_int_equal(leads_total(), before + 3);
+    free(peter);
+    free(maria);
+}
+
 /* Five invokes for one contact (the e-mail in varying case) give one lead: the first
  * says created, the others updated, and a later invoke that leaves out the title keeps
  * it. A colleague's invoke is a new lead of the same company. */
@@ -281,6 +355,7 @@ int main(void)
         cmocka_unit_test(test_in_file_duplicates),
         cmocka_unit_test(test_without_email),
         cmocka_unit_test(test_invoke_updates),
+        cmocka_unit_test(test_shared_mailbox),
     };
     return api_exit_status(cmocka_run_group_tests(tests, api_group_setup, api_group_teardown));
 }
