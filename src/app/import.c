@@ -585,29 +585,56 @@ json_t *sa_import_columns(void)
     return out;
 }
 
-/* The row (counted from the header as 0) and line of a fault at file row `row`. */
-static void fault_detail(const struct sa_csv_where *w, const char *charset, json_t *detail)
+/* The row of a fault at w counted from the header as 0, as rows of data are counted
+ * everywhere else (0: the header itself). The rows before the fault's row are indexed
+ * again: a report title or blank lines above the header (strip_report_lines' rule: the
+ * header is the first row with two cells filled) are not rows of data. When no row before
+ * it has two cells, the fault's row may be the header after a title or a row of a
+ * one-column file: it is counted from the file's first row, as before. */
+static size_t fault_row(const char *data, size_t len, char delim, const struct sa_csv_where *w)
 {
-    char msg[400];
+    size_t cut = w->row_offset < len ? w->row_offset : len;
+    struct sa_csv_row *rows = NULL;
+    size_t n = 0, head = 0;
+    struct sa_err e = {0};
+    if (cut && sa_csv_index(data, cut, delim, SA_IMPORT_MAX_ROWS + 64, &rows, &n, NULL, &e) != 0)
+        n = w->row; /* cannot happen (the text before the fault was read); as the parser counts */
+    while (rows && head < n && rows[head].filled < 2)
+        head++;
+    free(rows);
+    return head < n ? n - head : n; /* no header before it: counted from the first row */
+}
+
+/* A fault of the text (not UTF-8, a control character) at w, named by its row counted
+ * from the header as 0 (as rows of data are everywhere else), line and byte offset. */
+static void fault_detail(const char *data, size_t len, char delim, const struct sa_csv_where *w,
+                         const char *charset, json_t *detail)
+{
+    char msg[400], where[160];
     json_t *e;
+    size_t row = fault_row(data, len, delim, w);
+    if (row)
+        snprintf(where, sizeof where, "Row %zu (line %zu", row, w->line);
+    else
+        snprintf(where, sizeof where, "The header (line %zu", w->line);
     if (w->fault == SA_CSV_UTF8) {
-        snprintf(msg, sizeof msg, "Row %zu (line %zu, byte offset %zu) is not valid UTF-8%s",
-                 w->row, w->line, w->offset,
+        snprintf(msg, sizeof msg, "%s, byte offset %zu) is not valid UTF-8%s", where, w->offset,
                  charset ? ""
                          : "; if the file is Windows-1252 or Latin-1 (Excel on Windows), "
-                           "send it again with ?charset=windows-1252");
-        e = json_pack("{s:[s, I], s:s, s:s, s:I, s:I, s:I}", "loc", "body", (json_int_t)w->row,
-                      "msg", msg, "type", "unicode_decode_error", "row", (json_int_t)w->row, "line",
+                           "send it again with charset windows-1252 (?charset=windows-1252, "
+                           "on the command line --charset windows-1252)");
+        e = json_pack("{s:[s, I], s:s, s:s, s:I, s:I, s:I}", "loc", "body", (json_int_t)row, "msg",
+                      msg, "type", "unicode_decode_error", "row", (json_int_t)row, "line",
                       (json_int_t)w->line, "offset", (json_int_t)w->offset);
     } else {
         snprintf(msg, sizeof msg,
-                 "Row %zu (line %zu), column %zu holds a control character (such as NUL); "
+                 "%s), column %zu holds a control character (such as NUL); "
                  "only tab and line breaks inside quotes are allowed",
-                 w->row, w->line, w->column + 1);
+                 where, w->column + 1);
         json_int_t column = (json_int_t)w->column + 1; /* 1-based, as spreadsheets count */
-        e = json_pack("{s:[s, I, I], s:s, s:s, s:I, s:I}", "loc", "body", (json_int_t)w->row,
-                      column, "msg", msg, "type", "control_character", "row", (json_int_t)w->row,
-                      "line", (json_int_t)w->line);
+        e = json_pack("{s:[s, I, I], s:s, s:s, s:I, s:I}", "loc", "body", (json_int_t)row, column,
+                      "msg", msg, "type", "control_character", "row", (json_int_t)row, "line",
+                      (json_int_t)w->line);
     }
     json_array_append_new(detail, e);
 }
@@ -661,7 +688,7 @@ static int read_export(const char *data, size_t len, struct sa_import_format *fm
     rc = sa_csv_index(data, len, lay->delim, SA_IMPORT_MAX_ROWS + 64, &lay->rows, &lay->nrows,
                       &where, err);
     if (rc == SA_EINVAL && where.fault != SA_CSV_SYNTAX && fmt && fmt->detail)
-        fault_detail(&where, charset, fmt->detail);
+        fault_detail(data, len, lay->delim, &where, charset, fmt->detail);
     if (rc)
         goto fail;
     strip_report_lines(lay);

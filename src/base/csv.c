@@ -46,7 +46,8 @@ static void on_field(void *s, size_t len, void *arg)
                                               .line = c->cur_line,
                                               .row = c->count,
                                               .column = c->nfields,
-                                              .offset = i};
+                                              .offset = i,
+                                              .row_offset = c->row_off};
         }
     }
     c->nfields++;
@@ -151,10 +152,11 @@ char sa_csv_sniff(const char *data, size_t len)
     return delims[pick];
 }
 
-/* The 1-based line and the row (counting row ends outside quotes) of data[off]. */
+/* The 1-based line, the row (counting row ends outside quotes) and where that row starts
+ * of data[off]. */
 static void locate(const char *data, size_t off, struct sa_csv_where *w)
 {
-    size_t line = 1, row = 0;
+    size_t line = 1, row = 0, row_offset = 0;
     bool quoted = false;
     for (size_t i = 0; i < off; i++) {
         bool end = data[i] == '\n' || (data[i] == '\r' && data[i + 1] != '\n');
@@ -162,9 +164,12 @@ static void locate(const char *data, size_t off, struct sa_csv_where *w)
             quoted = !quoted;
         line += end;
         row += end && !quoted;
+        if (end && !quoted)
+            row_offset = i + 1;
     }
     w->line = line;
     w->row = row;
+    w->row_offset = row_offset;
 }
 
 int sa_csv_parse(const char *data, size_t len, size_t max_rows, json_t **rows, struct sa_err *err)

@@ -22,6 +22,7 @@ struct sa_csv_where {
     size_t row;              /* 0-based index into the rows (the first row is 0) */
     size_t column;           /* 0-based */
     size_t offset;
+    size_t row_offset; /* of the first byte of the row the fault is in (SA_CSV_UTF8, _CONTROL) */
 };
 
 /* Parses data[0..len) into *rows: a JSON array of rows, each {"line": N, "fields":

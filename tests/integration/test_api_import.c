@@ -188,6 +188,9 @@ static void test_other_crms(void **state)
     json_decref(j);
 }
 
+static void refused(const char *path, const char *csv, size_t len, const char *type,
+                    const char *loc);
+
 /* A Windows-1252 file: refused (422, row and byte offset, the charset to send) without a
  * charset, nothing stored; with ?charset=windows-1252 the names arrive intact. */
 static void test_windows_1252(void **state)
@@ -213,6 +216,23 @@ static void test_windows_1252(void **state)
     assert_string_equal(jstr(renee, "contact_info.name"), "Renée Lefèvre");
     json_decref(renee);
     json_decref(j);
+    /* a Salesforce report (a title and a blank line above the header) in Windows-1252:
+     * the bad byte is in the first row of data, and the refusal says row 1 (it said row 3,
+     * another person's row, counting the title and the blank line) */
+    static const char report[] = "\"Leads report\"\r\n\r\n"
+                                 "\"First Name\",\"Last Name\",\"Company / Account\"\r\n"
+                                 "\"J\xfcrgen\",\"Wei\xdf\",\"B\xe4"
+                                 "ckerei Gro\xdf AG\"\r\n"
+                                 "\"Fran\xe7ois\",\"Lef\xe8vre\",\"Caf\xe9 SA\"\r\n";
+    refused("/api/leads/import", report, sizeof report - 1, "unicode_decode_error", "[\"body\",1]");
+    struct resp r;
+    http("POST", "/api/leads/import", "text/csv", report, sizeof report - 1, &r);
+    j = json_loadb(r.body, r.len, 0, NULL);
+    assert_int_equal(json_integer_value(jget(j, "detail.0.row")), 1);
+    assert_int_equal(json_integer_value(jget(j, "detail.0.line")), 4);
+    assert_non_null(strstr(jstr(j, "detail.0.msg"), "Row 1 (line 4"));
+    json_decref(j);
+    resp_free(&r);
     /* the other way round: a UTF-8 file declared windows-1252 would become "MÃ¼ller";
      * it is refused at query.charset, nothing stored */
     j = post_export("/api/leads/import?charset=windows-1252", "hubspot-contacts.csv", 422);

@@ -97,6 +97,7 @@ static void test_formats(void **state)
     assert_int_equal(w.row, 2);
     assert_int_equal(w.column, 1);
     assert_int_equal(w.line, 3);
+    assert_int_equal(w.row_offset, 14); /* where "c,VP..." starts */
     const char latin1[] = "name\nok\n\"multi\nline\",x\nRen\xe9\n";
     assert_int_equal(sa_csv_parse_delim(latin1, strlen(latin1), ',', 100, &rows, &w, &err),
                      SA_EINVAL);
@@ -104,6 +105,7 @@ static void test_formats(void **state)
     assert_int_equal(w.offset, 26);
     assert_int_equal(w.line, 5);
     assert_int_equal(w.row, 3);
+    assert_int_equal(w.row_offset, 23); /* where "Ren" starts, after the two-line row */
     assert_non_null(strstr(err.msg, "byte offset 26"));
 }
 
