@@ -59,9 +59,9 @@ static const struct pg_sql GET_COMPANY = {
     "lower(COALESCE($3::text, '') COLLATE \"C\") ORDER BY created_at, id LIMIT 1"
 static const struct pg_sql MATCH_LEAD[2] = {{"match lead", MATCH_LEAD_SQL("id")},
                                             {"match lead", MATCH_LEAD_SQL("id, data")}};
-#define BY_MAILBOX_SQL(cols)                                                                   \
-    "SELECT " cols " FROM leads WHERE lower(contact_email) = lower($1::text COLLATE \"C\") "  \
-    "AND lower(COALESCE(contact_name, '')) = lower(COALESCE($2::text, '') COLLATE \"C\") "    \
+#define BY_MAILBOX_SQL(cols)                                                                       \
+    "SELECT " cols " FROM leads WHERE lower(contact_email) = lower($1::text COLLATE \"C\") "       \
+    "AND lower(COALESCE(contact_name, '')) = lower(COALESCE($2::text, '') COLLATE \"C\") "         \
     "ORDER BY created_at, id LIMIT 1"
 static const struct pg_sql BY_MAILBOX[2] = {{"lead by mailbox", BY_MAILBOX_SQL("id")},
                                             {"lead by mailbox", BY_MAILBOX_SQL("id, data")}};

@@ -83,8 +83,8 @@ static const struct db_sql MATCH_LEAD[2] = {{"match lead", MATCH_LEAD_SQL("id")}
                                             {"match lead", MATCH_LEAD_SQL("id, data")}};
 static const struct db_sql BY_EMAIL[2] = {{"lead by e-mail", BY_EMAIL_SQL("id")},
                                           {"lead by e-mail", BY_EMAIL_SQL("id, data")}};
-#define BY_MAILBOX_SQL(cols)                                                                   \
-    "SELECT " cols " FROM leads WHERE contact_email = ?1 COLLATE NOCASE AND "                  \
+#define BY_MAILBOX_SQL(cols)                                                                       \
+    "SELECT " cols " FROM leads WHERE contact_email = ?1 COLLATE NOCASE AND "                      \
     "ifnull(contact_name, '') = ifnull(?2, '') COLLATE NOCASE ORDER BY created_at, id LIMIT 1"
 static const struct db_sql BY_MAILBOX[2] = {{"lead by mailbox", BY_MAILBOX_SQL("id")},
                                             {"lead by mailbox", BY_MAILBOX_SQL("id, data")}};
