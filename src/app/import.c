@@ -1010,7 +1010,8 @@ struct run {
     struct key_table keys;     /* identity key (owned) -> lead index */
     struct key_table ids_seen; /* stored lead id (borrowed from leads[].id) -> row */
     json_t *errors, *skipped_rows;
-    size_t failed, folded, errors_omitted, written;
+    json_t *replaced; /* [[row, [field...]]...] in row order: see note_replaced */
+    size_t failed, folded, errors_omitted, written, replaced_omitted;
     size_t opted_out; /* contacts the export says opted out: marked do-not-contact */
 };
 
@@ -1208,6 +1209,67 @@ static void chunk_wait(pthread_t tid, bool *running)
     *running = false;
 }
 
+/* A row folded into earlier rows of its lead (pending) replaces the values they gave
+ * whenever it gives another (sa_app_lead_merge: the later row wins, as an update does).
+ * Which fields it replaced is kept for the report, [row, ["notes", "contact_info.title"...]],
+ * so that a person exported twice with two different notes does not lose one without a
+ * word. Values are not kept (they are the person's data; the file has them). At most
+ * SA_IMPORT_REPORT_MAX rows are listed, the rest counted. */
+static void note_replaced(struct run *ru, size_t r, const json_t *pending, const json_t *in)
+{
+    json_t *fields = NULL;
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)in, k, v)
+    {
+        const json_t *old = json_object_get(pending, k);
+        if (json_is_object(old) && json_is_object(v)) {
+            const char *k2;
+            json_t *v2;
+            json_object_foreach(v, k2, v2)
+            {
+                const json_t *o2 = json_object_get(old, k2);
+                if (o2 && !json_equal((json_t *)o2, v2)) {
+                    if (!fields)
+                        fields = json_array();
+                    char name[160];
+                    snprintf(name, sizeof name, "%s.%s", k, k2);
+                    json_array_append_new(fields, json_string(name));
+                }
+            }
+        } else if (old && !json_is_array(old) && !json_equal((json_t *)old, v)) {
+            if (!fields)
+                fields = json_array();
+            json_array_append_new(fields, json_string(k)); /* signals are united, not replaced */
+        }
+    }
+    if (!fields)
+        return;
+    if (json_array_size(ru->replaced) >= SA_IMPORT_REPORT_MAX)
+        ru->replaced_omitted++;
+    else
+        json_array_append_new(ru->replaced, json_pack("[I, O]", (json_int_t)r, fields));
+    json_decref(fields);
+}
+
+/* The fields row r replaced (note_replaced), or NULL: a binary search of rows in order. */
+static json_t *replaced_of(const struct run *ru, size_t r)
+{
+    size_t lo = 0, hi = json_array_size(ru->replaced);
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const json_t *e = json_array_get(ru->replaced, mid);
+        size_t at = (size_t)json_integer_value(json_array_get(e, 0));
+        if (at == r)
+            return json_array_get(e, 1);
+        if (at < r)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
 static int write_leads(struct run *ru, sa_import_progress_fn progress, void *arg,
                        struct sa_err *err)
 {
@@ -1239,6 +1301,7 @@ static int write_leads(struct run *ru, sa_import_progress_fn progress, void *arg
             break;
         }
         if (pending[p]) {
+            note_replaced(ru, r, pending[p], in);
             sa_app_lead_merge(pending[p], in);
             json_decref(in);
         } else {
@@ -1324,11 +1387,15 @@ static json_t *lead_entries(const struct run *ru, size_t *omitted)
                                              (json_int_t)fl->row, "lead_id", fl->id, "action",
                                              fl->updated ? "updated" : "created", "merged_rows",
                                              rows, "score", fl->score, "tier", fl->tier));
-        for (size_t i = from; i < to; i++)
-            json_array_append_new(out, json_pack("{s:I, s:s, s:s, s:I, s:O, s:s}", "row",
-                                                 (json_int_t)folded[i], "lead_id", fl->id, "action",
-                                                 "merged_in_file", "into_row", (json_int_t)fl->row,
-                                                 "score", fl->score, "tier", fl->tier));
+        for (size_t i = from; i < to; i++) {
+            json_t *e = json_pack("{s:I, s:s, s:s, s:I, s:O, s:s}", "row", (json_int_t)folded[i],
+                                  "lead_id", fl->id, "action", "merged_in_file", "into_row",
+                                  (json_int_t)fl->row, "score", fl->score, "tier", fl->tier);
+            json_t *replaced = replaced_of(ru, folded[i]);
+            if (e && replaced)
+                json_object_set(e, "replaced", replaced);
+            json_array_append_new(out, e);
+        }
     }
     free(start);
     free(folded);
@@ -1351,6 +1418,9 @@ static json_t *make_report(const struct run *ru, size_t created, size_t updated,
         json_object_set_new(report, "errors_omitted", json_integer((json_int_t)ru->errors_omitted));
     if (report && leads_omitted)
         json_object_set_new(report, "leads_omitted", json_integer((json_int_t)leads_omitted));
+    if (report && ru->replaced_omitted)
+        json_object_set_new(report, "replaced_omitted",
+                            json_integer((json_int_t)ru->replaced_omitted));
     if (report)
         layout_report(report, ru->lay);
     return report;
@@ -1369,7 +1439,8 @@ static int import_csv(struct sa_app *app, struct sa_import_format *fmt, const ch
                      .lay = &lay,
                      .nrows = lay.end > lay.head ? lay.end - lay.head - 1 : 0,
                      .errors = json_array(),
-                     .skipped_rows = json_array()};
+                     .skipped_rows = json_array(),
+                     .replaced = json_array()};
     ru.lead_of = calloc(ru.nrows + 1, sizeof *ru.lead_of);
     if (!ru.lead_of || table_init(&ru.keys, ru.nrows)) {
         rc = sa_err_set(err, SA_ENOMEM, "out of memory");
@@ -1421,6 +1492,7 @@ out:
     free(ru.lead_of);
     json_decref(ru.errors);
     json_decref(ru.skipped_rows);
+    json_decref(ru.replaced);
     layout_free(&lay);
     return rc;
 }

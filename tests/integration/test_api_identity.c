@@ -4,6 +4,7 @@
  * import report accounts for every row. One server, empty database (harness.h). */
 #include "harness.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -157,6 +158,66 @@ static void test_in_file_duplicates(void **state)
     assert_string_equal(jstr(l, "contact_info.name"), "Zoë Müller");
     assert_string_equal(jstr(l, "contact_info.title"), "Leiterin Einkauf");
     assert_string_equal(jstr(l, "contact_info.phone"), "+49 89 1234 5678");
+    resp_free(&r);
+    json_decref(rep);
+}
+
+/* true when the JSON array of strings arr holds s */
+static bool has_string(const json_t *arr, const char *s)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v)
+    {
+        if (json_is_string(v) && strcmp(json_string_value(v), s) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* A HubSpot export with one person as two records (two record ids, two notes): one lead,
+ * the later row's values win, and the report says which fields of the earlier row the
+ * later one replaced, so that the first note is not lost without a word. A row that
+ * repeats the same values replaces nothing. */
+static void test_in_file_replaced(void **state)
+{
+    (void)state;
+    const char csv[] = "Record ID,First Name,Last Name,Email,Job Title,Company Name,Notes\r\n"
+                       "1001,Anna,Müller,anna.mueller@kraftwerk-werke.de,Head of Sales,Kraftwerk "
+                       "Werke GmbH,\"Met at DMEXCO.\nWants a demo in Q2\"\r\n"
+                       "1002,Peter,Schmidt,peter.schmidt@kraftwerk-werke.de,CFO,Kraftwerk Werke "
+                       "GmbH,\r\n"
+                       "1003,Anna,Müller,anna.mueller@kraftwerk-werke.de,Head of Sales,Kraftwerk "
+                       "Werke GmbH,Asked for pricing\r\n"
+                       "1002,Peter,Schmidt,peter.schmidt@kraftwerk-werke.de,CFO,Kraftwerk Werke "
+                       "GmbH,\r\n";
+    struct resp r;
+    json_t *rep = import(csv, &r);
+    resp_free(&r);
+    assert_int_equal(num(rep, "created"), 2);
+    assert_int_equal(num(rep, "merged_in_file"), 2);
+    assert_accounted(rep);
+    json_t *third = NULL, *fourth = NULL;
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(rep, "leads"), i, e)
+    {
+        if (json_integer_value(json_object_get(e, "row")) == 3)
+            third = e;
+        if (json_integer_value(json_object_get(e, "row")) == 4)
+            fourth = e;
+    }
+    assert_non_null(third);
+    assert_non_null(fourth);
+    assert_string_equal(jstr(third, "action"), "merged_in_file");
+    json_t *replaced = json_object_get(third, "replaced");
+    if (json_array_size(replaced) != 2 || !has_string(replaced, "notes") ||
+        !has_string(replaced, "record_id"))
+        fail_msg("row 3 replaced: %s", json_dumps(replaced, JSON_COMPACT));
+    assert_null(json_object_get(fourth, "replaced"));
+    json_t *l = get_lead(jstr(third, "lead_id"), &r);
+    assert_string_equal(jstr(l, "data.notes"), "Asked for pricing");
+    assert_string_equal(jstr(l, "data.record_id"), "1003");
     resp_free(&r);
     json_decref(rep);
 }
@@ -353,6 +414,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_helio_colleagues),
         cmocka_unit_test(test_in_file_duplicates),
+        cmocka_unit_test(test_in_file_replaced),
         cmocka_unit_test(test_without_email),
         cmocka_unit_test(test_invoke_updates),
         cmocka_unit_test(test_shared_mailbox),
