@@ -628,8 +628,9 @@ static void fault_detail(const char *data, size_t len, char delim, const struct 
                       (json_int_t)w->line, "offset", (json_int_t)w->offset);
     } else {
         snprintf(msg, sizeof msg,
-                 "%s), column %zu holds a control character (such as NUL); "
-                 "only tab and line breaks inside quotes are allowed",
+                 "%s), column %zu holds a control character (such as NUL, or U+0080-U+009F: "
+                 "Windows-1252 text such as € or curly quotes decoded as Latin-1); only tab and "
+                 "line breaks inside quotes are allowed",
                  where, w->column + 1);
         json_int_t column = (json_int_t)w->column + 1; /* 1-based, as spreadsheets count */
         e = json_pack("{s:[s, I, I], s:s, s:s, s:I, s:I}", "loc", "body", (json_int_t)row, column,
@@ -670,7 +671,13 @@ static int read_export(const char *data, size_t len, struct sa_import_format *fm
     }
     if (utf16 || !utf8) {
         size_t tlen, bad;
-        rc = sa_charset_to_utf8(charset, data, len, &lay->text, &tlen, &bad, err);
+        /* Latin-1 as the WHATWG encoding standard (and so every browser) reads it: as
+         * Windows-1252. The two differ only at 0x80-0x9F, invisible C1 controls in Latin-1
+         * and € ‚ „ … ‘ ’ “ ” – — in the Windows files people call Latin-1 */
+        bool latin1 = charset && (strcasecmp(charset, "latin1") == 0 ||
+                                  strcasecmp(charset, "iso-8859-1") == 0);
+        rc = sa_charset_to_utf8(latin1 ? "windows-1252" : charset, data, len, &lay->text, &tlen,
+                                &bad, err);
         if (rc == SA_EINVAL && fmt && fmt->detail) {
             char msg[200];
             snprintf(msg, sizeof msg, "Byte offset %zu is not valid %s", bad,

@@ -35,12 +35,22 @@ static bool is_control(unsigned char c)
     return (c < 0x20 && c != '\t' && c != '\r' && c != '\n') || c == 0x7F;
 }
 
+/* The C1 controls U+0080-U+009F (C2 80 - C2 9F in UTF-8; the text is valid UTF-8, so a C2
+ * byte starts a character). No CRM writes them: in a cell they are the bytes 0x80-0x9F
+ * of Windows-1252 (€ ‚ „ … ‘ ’ “ ” – —) decoded as Latin-1 somewhere on the way, invisible
+ * characters where the letters were. */
+static bool is_c1(const char *t, size_t i, size_t len)
+{
+    return (unsigned char)t[i] == 0xC2 && i + 1 < len && (unsigned char)t[i + 1] >= 0x80 &&
+           (unsigned char)t[i + 1] <= 0x9F;
+}
+
 static void on_field(void *s, size_t len, void *arg)
 {
     struct collect *c = arg;
     const char *text = s ? s : "";
     for (size_t i = 0; i < len && !c->control; i++) {
-        if (is_control((unsigned char)text[i])) {
+        if (is_control((unsigned char)text[i]) || is_c1(text, i, len)) {
             c->control = true;
             *c->where = (struct sa_csv_where){.fault = SA_CSV_CONTROL,
                                               .line = c->cur_line,

@@ -233,6 +233,23 @@ static void test_windows_1252(void **state)
     assert_non_null(strstr(jstr(j, "detail.0.msg"), "Row 1 (line 4"));
     json_decref(j);
     resp_free(&r);
+    /* a Windows-1252 file declared Latin-1 (what most people call it): the euro sign and
+     * the curly quotes arrive as such, not as invisible C1 controls U+0080, U+0093 */
+    static const char preis[] = "Company,Name,Email,Notes\r\n"
+                                "Preiswerk AG,J\xfcrgen Wei\xdf,j.weiss@preiswerk.de,"
+                                "Preis 100\x80 \x93netto\x94\r\n";
+    http("POST", "/api/leads/import?charset=latin1", "text/csv", preis, sizeof preis - 1, &r);
+    assert_int_equal(r.status, 200);
+    j = json_loadb(r.body, r.len, 0, NULL);
+    resp_free(&r);
+    json_t *juergen = stored(j, 0);
+    assert_string_equal(jstr(juergen, "data.notes"), "Preis 100€ “netto”");
+    assert_string_equal(jstr(juergen, "contact_info.name"), "Jürgen Weiß");
+    json_decref(juergen);
+    json_decref(j);
+    /* Latin-9 has no such letters there: refused, naming the cell */
+    refused("/api/leads/import?charset=iso-8859-15", preis, sizeof preis - 1, "control_character",
+            "[\"body\",1,4]");
     /* the other way round: a UTF-8 file declared windows-1252 would become "MÃ¼ller";
      * it is refused at query.charset, nothing stored */
     j = post_export("/api/leads/import?charset=windows-1252", "hubspot-contacts.csv", 422);
