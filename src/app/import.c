@@ -605,8 +605,9 @@ static size_t fault_row(const char *data, size_t len, char delim, const struct s
     return head < n ? n - head : n; /* no header before it: counted from the first row */
 }
 
-/* A fault of the text (not UTF-8, a control character) at w, named by its row counted
- * from the header as 0 (as rows of data are everywhere else), line and byte offset. */
+/* A fault of the text (quoting, not UTF-8, a control character) at w, named by its row
+ * counted from the header as 0 (as rows of data are everywhere else), line, and column or
+ * byte offset. */
 static void fault_detail(const char *data, size_t len, char delim, const struct sa_csv_where *w,
                          const char *charset, json_t *detail)
 {
@@ -617,7 +618,23 @@ static void fault_detail(const char *data, size_t len, char delim, const struct 
         snprintf(where, sizeof where, "Row %zu (line %zu", row, w->line);
     else
         snprintf(where, sizeof where, "The header (line %zu", w->line);
-    if (w->fault == SA_CSV_UTF8) {
+    if (w->fault == SA_CSV_SYNTAX) {
+        if (w->unclosed)
+            snprintf(msg, sizeof msg,
+                     "%s), column %zu opens a quoted cell that is never closed: the rest of "
+                     "the file would be one cell; close the quote",
+                     where, w->column + 1);
+        else
+            snprintf(msg, sizeof msg,
+                     "%s), column %zu is not valid CSV: a quote inside a cell that is not "
+                     "quoted, or text after a closing quote; quote the whole cell and double "
+                     "the quotes inside it (\"Ana \"\"Nina\"\" Petrovic\")",
+                     where, w->column + 1);
+        json_int_t column = (json_int_t)w->column + 1;
+        e = json_pack("{s:[s, I, I], s:s, s:s, s:I, s:I}", "loc", "body", (json_int_t)row, column,
+                      "msg", msg, "type", "csv_syntax", "row", (json_int_t)row, "line",
+                      (json_int_t)w->line);
+    } else if (w->fault == SA_CSV_UTF8) {
         snprintf(msg, sizeof msg, "%s, byte offset %zu) is not valid UTF-8%s", where, w->offset,
                  charset ? ""
                          : "; if the file is Windows-1252 or Latin-1 (Excel on Windows), "
@@ -641,9 +658,8 @@ static void fault_detail(const char *data, size_t len, char delim, const struct 
 }
 
 /* Reads data[0..len) as fmt says into lay (cleared on entry; freed on failure). Returns 0;
- * SA_EINVAL with fmt->detail entries for a problem the client must fix (encoding, control
- * characters, duplicate or missing columns, the map), or with err alone for CSV syntax;
- * SA_ETOOBIG; SA_ENOMEM. */
+ * SA_EINVAL with fmt->detail entries for a problem the client must fix (encoding, quoting,
+ * control characters, duplicate or missing columns, the map); SA_ETOOBIG; SA_ENOMEM. */
 static int read_export(const char *data, size_t len, struct sa_import_format *fmt,
                        struct layout *lay, struct sa_err *err)
 {
@@ -694,7 +710,7 @@ static int read_export(const char *data, size_t len, struct sa_import_format *fm
     lay->delim = sa_csv_sniff(data, len);
     rc = sa_csv_index(data, len, lay->delim, SA_IMPORT_MAX_ROWS + 64, &lay->rows, &lay->nrows,
                       &where, err);
-    if (rc == SA_EINVAL && where.fault != SA_CSV_SYNTAX && fmt && fmt->detail)
+    if (rc == SA_EINVAL && where.fault && fmt && fmt->detail)
         fault_detail(data, len, lay->delim, &where, charset, fmt->detail);
     if (rc)
         goto fail;

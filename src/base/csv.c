@@ -223,7 +223,11 @@ static int parse(const char *data, size_t len, char delim, struct collect *c,
             c->row_off = pos;
         }
         if (csv_parse(&p, data + pos, chunk, on_field, on_row, c) != chunk) {
-            *where = (struct sa_csv_where){.fault = SA_CSV_SYNTAX, .line = c->cur_line};
+            *where = (struct sa_csv_where){.fault = SA_CSV_SYNTAX,
+                                           .line = c->cur_line,
+                                           .row = c->count,
+                                           .column = c->nfields,
+                                           .row_offset = c->row_off};
             rc = sa_err_set(err, SA_EINVAL, "CSV line %zu: %s", c->cur_line,
                             csv_strerror(csv_error(&p)));
         } else if (c->control) {
@@ -236,7 +240,12 @@ static int parse(const char *data, size_t len, char delim, struct collect *c,
         pos += chunk;
     }
     if (!rc && csv_fini(&p, on_field, on_row, c) != 0) {
-        *where = (struct sa_csv_where){.fault = SA_CSV_SYNTAX, .line = c->row_start};
+        *where = (struct sa_csv_where){.fault = SA_CSV_SYNTAX,
+                                       .line = c->row_start,
+                                       .row = c->count,
+                                       .column = c->nfields,
+                                       .row_offset = c->row_off,
+                                       .unclosed = true};
         rc = sa_err_set(err, SA_EINVAL, "CSV line %zu: %s", c->row_start,
                         csv_strerror(csv_error(&p)));
     }

@@ -5,13 +5,14 @@
 #define SA_BASE_CSV_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "base/err.h"
 
 /* Where a text was refused, for a message that names the place. */
 enum sa_csv_fault {
-    SA_CSV_SYNTAX = 1, /* quoting: line */
+    SA_CSV_SYNTAX = 1, /* quoting: line, row, column (the cell it is in), unclosed */
     SA_CSV_UTF8,       /* not UTF-8: line, row, offset (bytes from the start of the text) */
     SA_CSV_CONTROL,    /* a control character (C0, DEL, C1) in a cell: line, row, column */
 };
@@ -22,7 +23,8 @@ struct sa_csv_where {
     size_t row;              /* 0-based index into the rows (the first row is 0) */
     size_t column;           /* 0-based */
     size_t offset;
-    size_t row_offset; /* of the first byte of the row the fault is in (SA_CSV_UTF8, _CONTROL) */
+    size_t row_offset; /* of the first byte of the row the fault is in */
+    bool unclosed;     /* SA_CSV_SYNTAX: a quoted cell still open at the end of the text */
 };
 
 /* Parses data[0..len) into *rows: a JSON array of rows, each {"line": N, "fields":

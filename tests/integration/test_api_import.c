@@ -286,6 +286,14 @@ static void test_refusals(void **state)
     (void)state;
     const char nul[] = "Company,Title\r\nNulcorp,VP\0Sales\r\n";
     refused("/api/leads/import", nul, sizeof nul - 1, "control_character", "[\"body\",1,2]");
+    /* quoting: a quote never closed (the rest of the file would be one cell), and a quote
+     * inside an unquoted cell: 422 naming the row and the cell, not a 400 with the CSV
+     * library's words */
+    const char open_quote[] = "Company,Name,Notes\r\nQuoteco,Ada Byron,fine\r\n"
+                              "Quoteco,Alan Turing,\"never closed\r\nQuoteco,Grace Hopper,x\r\n";
+    refused("/api/leads/import", open_quote, sizeof open_quote - 1, "csv_syntax", "[\"body\",2,3]");
+    const char stray[] = "Company,Name,Notes\r\nQuoteco,Ana \"Nina\" Petrovic,x\r\n";
+    refused("/api/leads/import", stray, sizeof stray - 1, "csv_syntax", "[\"body\",1,2]");
     const char dup[] = "Company,Email,Email\nDupco,a@dupco.io,b@dupco.io\n";
     refused("/api/leads/import", dup, sizeof dup - 1, "duplicate_column",
             "[\"body\",\"header\",\"Email\"]");

@@ -108,6 +108,26 @@ static void test_formats(void **state)
     const char nbsp[] = "name,note\nok,caf\xc3\xa9\xc2\xa0ok\xc2\xbf\n";
     assert_int_equal(sa_csv_parse_delim(nbsp, sizeof nbsp - 1, ',', 100, &rows, &w, &err), 0);
     json_decref(rows);
+    /* quoting: where the row starts and which cell, for a quote never closed and for a
+     * quote in an unquoted cell */
+    const char unclosed[] = "a,b\nok,x\nc,\"open\nmore\n";
+    assert_int_equal(sa_csv_parse_delim(unclosed, sizeof unclosed - 1, ',', 100, &rows, &w, &err),
+                     SA_EINVAL);
+    assert_int_equal(w.fault, SA_CSV_SYNTAX);
+    assert_true(w.unclosed);
+    assert_int_equal(w.row, 2);
+    assert_int_equal(w.column, 1);
+    assert_int_equal(w.line, 3);
+    assert_int_equal(w.row_offset, 9);
+    const char stray[] = "a,b,c\nok,x,y\nc,d,Ana \"Nina\"\n";
+    assert_int_equal(sa_csv_parse_delim(stray, sizeof stray - 1, ',', 100, &rows, &w, &err),
+                     SA_EINVAL);
+    assert_int_equal(w.fault, SA_CSV_SYNTAX);
+    assert_false(w.unclosed);
+    assert_int_equal(w.row, 2);
+    assert_int_equal(w.column, 2);
+    assert_int_equal(w.line, 3);
+    assert_int_equal(w.row_offset, 13);
     const char latin1[] = "name\nok\n\"multi\nline\",x\nRen\xe9\n";
     assert_int_equal(sa_csv_parse_delim(latin1, strlen(latin1), ',', 100, &rows, &w, &err),
                      SA_EINVAL);
