@@ -210,6 +210,38 @@ static bool hyperlink_target(const char *v, char *out, size_t cap)
     return *p == '"' && o > 0;
 }
 
+json_t *sa_import_signals(const char *v)
+{
+    const char *p = v;
+    while (isspace((unsigned char)*p))
+        p++;
+    if (*p == '[') { /* our export's form of a list that "; " would not give back */
+        json_t *arr = json_loads(p, JSON_REJECT_DUPLICATES, NULL);
+        bool strings = json_is_array(arr);
+        size_t i;
+        json_t *x;
+        json_array_foreach(arr, i, x) strings &= json_is_string(x);
+        if (strings)
+            return arr;
+        json_decref(arr);
+    }
+    /* one separator per cell: a comma inside "raised Series B, $20M; hiring" is text */
+    const char *sep = strchr(v, ';') ? ";" : strchr(v, '|') ? "|" : ",";
+    json_t *sig = json_array();
+    while (sig && *v) {
+        size_t n = strcspn(v, sep);
+        size_t b = 0, e = n;
+        while (b < e && isspace((unsigned char)v[b]))
+            b++;
+        while (e > b && isspace((unsigned char)v[e - 1]))
+            e--;
+        if (e > b)
+            json_array_append_new(sig, json_stringn(v + b, e - b));
+        v += n + (v[n] != '\0');
+    }
+    return sig;
+}
+
 /* One CSV row as an AgentInput object (new reference). */
 static json_t *row_input(const json_t *header, const struct colmap *map, const json_t *fields)
 {
@@ -239,22 +271,7 @@ static json_t *row_input(const json_t *header, const struct colmap *map, const j
         case T_CONTACT: json_object_set_new(contact, field, json_string(v)); break;
         case T_FIRST: first = v; break;
         case T_LAST: last = v; break;
-        case T_SIGNALS: {
-            json_t *sig = json_array();
-            while (*v) {
-                size_t n = strcspn(v, ";,|");
-                size_t b = 0, e = n;
-                while (b < e && isspace((unsigned char)v[b]))
-                    b++;
-                while (e > b && isspace((unsigned char)v[e - 1]))
-                    e--;
-                if (e > b)
-                    json_array_append_new(sig, json_stringn(v + b, e - b));
-                v += n + (v[n] != '\0');
-            }
-            json_object_set_new(in, "signals", sig);
-            break;
-        }
+        case T_SIGNALS: json_object_set_new(in, "signals", sa_import_signals(v)); break;
         case T_SKIP: break; /* computed by the qualification: never imported */
         case T_NONE:
             /* named once per file by map_columns: unique, never a lead field's name */
