@@ -17,6 +17,7 @@
 #include "app/crm_sync.h"
 #include "app/invoke.h"
 #include "app/leads.h"
+#include "base/buf.h"
 #include "base/charset.h"
 #include "base/csv.h"
 #include "base/detail.h"
@@ -1061,6 +1062,45 @@ static json_t *data_row(const struct run *ru, size_t r)
     return row_cells(ru->lay, ru->lay->head + r);
 }
 
+/* The file's column(s) a validation error of a row is about, by its loc ["rows", r,
+ * "contact_info", "email"]: "Email", "Person - Email - Work", "First Name + Last Name"
+ * for a name built from two; NULL when no column fills the field (a new string: free it).
+ * A user reads the errors against their file, where the field is a column's header. */
+static char *error_column(const struct layout *lay, const json_t *loc)
+{
+    char key[160] = "";
+    size_t o = 0;
+    for (size_t k = 2; k < json_array_size(loc) && o + 1 < sizeof key; k++) {
+        const char *part = json_string_value(json_array_get(loc, k));
+        if (!part)
+            break; /* an index into signals: the column is the signals' */
+        int n = snprintf(key + o, sizeof key - o, "%s%s", o ? "." : "", part);
+        if (n < 0 || (size_t)n >= sizeof key - o)
+            return NULL;
+        o += (size_t)n;
+    }
+    struct sa_buf out;
+    sa_buf_init(&out, 4096);
+    for (size_t i = 0; i < json_array_size(lay->header); i++) {
+        const struct colmap *m = &lay->map[i];
+        char full[160];
+        snprintf(full, sizeof full, "%s%s", m->t == T_CONTACT ? "contact_info." : "",
+                 m->field ? m->field : "");
+        bool hit = ((m->t == T_FIELD || m->t == T_CONTACT) && strcmp(full, key) == 0) ||
+                   ((m->t == T_FIRST || m->t == T_LAST) && strcmp(key, "contact_info.name") == 0) ||
+                   (m->t == T_SIGNALS && strcmp(key, "signals") == 0) ||
+                   (m->t == T_NONE && m->extra[0] && strcmp(m->extra, key) == 0);
+        if (hit && ((out.len && sa_buf_puts(&out, " + ")) ||
+                    sa_buf_puts(&out, json_string_value(json_array_get(lay->header, i))))) {
+            sa_buf_free(&out);
+            return NULL;
+        }
+    }
+    char *name = out.len ? strdup(out.data) : NULL;
+    sa_buf_free(&out);
+    return name;
+}
+
 /* Pass 1: every row validated and given its lead by the identity rule (one probe of the
  * key table per row); nothing is kept of a row but its lead's index, so this pass holds
  * one key per lead whatever the size of the file. */
@@ -1098,6 +1138,10 @@ static int validate_rows(struct run *ru, sa_import_progress_fn progress, void *a
                 }
                 json_object_set_new(d, "row", json_integer((json_int_t)r));
                 json_object_set_new(d, "line", json_integer((json_int_t)raw->line));
+                char *column = error_column(ru->lay, json_object_get(d, "loc"));
+                if (column)
+                    json_object_set_new(d, "column", json_string(column));
+                free(column);
                 json_array_append(ru->errors, d);
             }
             ru->failed++;

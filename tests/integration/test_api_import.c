@@ -257,6 +257,58 @@ static void test_windows_1252(void **state)
     json_decref(j);
 }
 
+/* A row's validation error names the file's column, as the user knows it: a Pipedrive
+ * file's bad e-mail is in "Person - Email - Work", a German "250.000" revenue in
+ * "Organization - Annual revenue", a name built from two columns in both; in the 422's
+ * detail and in the report. */
+static void test_error_columns(void **state)
+{
+    (void)state;
+    const char csv[] = "Person - Email - Work;Organization - Name;Organization - Annual revenue;"
+                       "First Name;Last Name\r\n"
+                       "max@muster-logistik.de;Muster Logistik GmbH;1,5 Mio;Max;Mustermann\r\n"
+                       "erika(at)muster-logistik.de;Muster Logistik GmbH;250.000;Erika;M\r\n";
+    struct resp r;
+    http("POST", "/api/leads/import", "text/csv", csv, sizeof csv - 1, &r);
+    assert_int_equal(r.status, 422);
+    json_t *j = json_loadb(r.body, r.len, 0, NULL);
+    resp_free(&r);
+    json_t *detail = jget(j, "detail");
+    assert_int_equal(json_array_size(detail), 2);
+    json_t *email = NULL, *revenue = NULL;
+    size_t i;
+    json_t *d;
+    json_array_foreach(detail, i, d)
+    {
+        assert_int_equal(json_integer_value(json_object_get(d, "row")), 2);
+        const char *loc = jdump(json_object_get(d, "loc"));
+        if (strstr(loc, "email"))
+            email = d;
+        if (strstr(loc, "annual_revenue"))
+            revenue = d;
+    }
+    assert_non_null(email);
+    assert_non_null(revenue);
+    assert_string_equal(jstr(email, "column"), "Person - Email - Work");
+    assert_string_equal(jstr(revenue, "column"), "Organization - Annual revenue");
+    assert_string_equal(jstr(j, "report.errors.0.column"), jstr(detail, "0.column"));
+    json_decref(j);
+    /* a name too long for the field, built from First Name and Last Name */
+    char *long_name = malloc(400);
+    assert_non_null(long_name);
+    memset(long_name, 'a', 399);
+    long_name[399] = '\0';
+    char *csv2 = strf("Company,First Name,Last Name\nLongco,%s,%s\n", long_name, long_name);
+    free(long_name);
+    http("POST", "/api/leads/import", "text/csv", csv2, strlen(csv2), &r);
+    free(csv2);
+    assert_int_equal(r.status, 422);
+    j = json_loadb(r.body, r.len, 0, NULL);
+    resp_free(&r);
+    assert_string_equal(jstr(j, "detail.0.column"), "First Name + Last Name");
+    json_decref(j);
+}
+
 /* Sends csv (len bytes) to path; asserts a 422 whose first detail has this type and loc
  * (the loc as compact JSON); nothing is stored. */
 static void refused(const char *path, const char *csv, size_t len, const char *type,
@@ -622,7 +674,7 @@ int main(void)
         cmocka_unit_test(test_hubspot),      cmocka_unit_test(test_salesforce_report),
         cmocka_unit_test(test_other_crms),   cmocka_unit_test(test_windows_1252),
         cmocka_unit_test(test_refusals),     cmocka_unit_test(test_many_rows),
-        cmocka_unit_test(test_large_body),
+        cmocka_unit_test(test_large_body),   cmocka_unit_test(test_error_columns),
     };
     if (!mkdtemp(tmp_dir))
         return 1;
