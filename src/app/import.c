@@ -185,13 +185,11 @@ static void keep_as(struct colmap *map, size_t i, const char *header)
     }
 }
 
-/* The first argument of a cell =HYPERLINK("target", ...) (any case, spaces allowed,
- * "" inside the quotes for a quote) into out; false when v is not such a cell. */
-static bool hyperlink_target(const char *v, char *out, size_t cap)
+/* A quoted formula argument at *pp ("" inside for a quote) into out; *pp moves past its
+ * closing quote. false when there is none there. */
+static bool formula_string(const char **pp, char *out, size_t cap)
 {
-    if (strncasecmp(v, "=hyperlink(", 11) != 0)
-        return false;
-    const char *p = v + 11;
+    const char *p = *pp;
     while (*p == ' ')
         p++;
     if (*p++ != '"')
@@ -208,7 +206,41 @@ static bool hyperlink_target(const char *v, char *out, size_t cap)
         }
     }
     out[o] = '\0';
-    return *p == '"' && o > 0;
+    if (*p != '"')
+        return false;
+    *pp = p + 1;
+    return true;
+}
+
+/* The arguments of a cell =HYPERLINK("target", "label") (any case, spaces allowed, ',' or
+ * the ';' of a continental Excel between them): target into out, the label (what the
+ * spreadsheet shows; "" when it has none) into label; false when v is not such a cell. */
+static bool hyperlink_parts(const char *v, char *out, size_t cap, char *label, size_t lcap)
+{
+    label[0] = '\0';
+    if (strncasecmp(v, "=hyperlink(", 11) != 0)
+        return false;
+    const char *p = v + 11;
+    if (!formula_string(&p, out, cap) || !out[0])
+        return false;
+    while (*p == ' ')
+        p++;
+    if (*p == ',' || *p == ';') {
+        p++;
+        if (!formula_string(&p, label, lcap))
+            label[0] = '\0';
+    }
+    return true;
+}
+
+/* Whether column m holds addresses: the website, the LinkedIn URL, or an extra field
+ * named for one (profile_url, company_linkedin_url, homepage_link). */
+static bool url_column(const struct colmap *m)
+{
+    if (m->field && (strcmp(m->field, "website") == 0 || strcmp(m->field, "linkedin_url") == 0))
+        return true;
+    return m->t == T_NONE && (strstr(m->extra, "url") || strstr(m->extra, "link") ||
+                              strstr(m->extra, "website") || strstr(m->extra, "homepage"));
 }
 
 json_t *sa_import_signals(const char *v)
@@ -261,11 +293,13 @@ static json_t *row_input(const json_t *header, const struct colmap *map, const j
          * same leads */
         if (v[0] == '\'' && v[1] && strchr("=+-@\t\r", v[1]))
             v++;
-        /* Excel keeps a link as =HYPERLINK("https://...", "label"): the address is the
-         * value (a website or a profile URL, refused as a URL before) */
-        char link[1024];
-        if (hyperlink_target(v, link, sizeof link))
-            v = link;
+        /* Excel keeps a link as =HYPERLINK("https://...", "label"): in a column of
+         * addresses the address is the value (a website or a profile URL, refused as a URL
+         * before); in any other column the label is, as the spreadsheet showed it (a
+         * company name linked to its site stays the name, not the address) */
+        char link[1024], label[1024];
+        if (hyperlink_parts(v, link, sizeof link, label, sizeof label))
+            v = url_column(&map[i]) || !label[0] ? link : label;
         const char *field = map[i].field;
         switch (map[i].t) {
         case T_FIELD: json_object_set_new(in, field, json_string(v)); break;

@@ -656,6 +656,22 @@ static void test_review_cases(void **state)
     assert_string_equal(jstr(lead, "data.website"), "https://www.larkspur.example");
     json_decref(lead);
     json_decref(j);
+    /* ... but in a column that is not an address the label is the value, as Excel showed
+     * it (the company name, the title stayed themselves; they became the link's address),
+     * a continental Excel's ';' between the arguments; a profile URL column keeps the
+     * address */
+    j = post_text(
+        "Company,Email,Title,Profile URL\n"
+        "\"=HYPERLINK(\"\"https://www.quillon.example\"\";\"\"Quillon GmbH\"\")\","
+        "ben@quillon.example,\"=HYPERLINK(\"\"https://intranet/ben\"\", \"\"Head of "
+        "Sales\"\")\",\"=HYPERLINK(\"\"https://www.linkedin.com/in/ben-q\"\",\"\"Ben\"\")\"\n",
+        200);
+    lead = stored(j, 0);
+    assert_string_equal(jstr(lead, "company_name"), "Quillon GmbH");
+    assert_string_equal(jstr(lead, "contact_info.title"), "Head of Sales");
+    assert_string_equal(jstr(lead, "data.profile_url"), "https://www.linkedin.com/in/ben-q");
+    json_decref(lead);
+    json_decref(j);
     /* a refusal still accounts for every row: the valid ones are not_imported */
     j = post_text("Company,Email\nA Co,a@a.example\n,\nB Co,not-an-email\n", 422);
     json_t *rep = jget(j, "report");
