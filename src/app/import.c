@@ -275,6 +275,26 @@ json_t *sa_import_signals(const char *v)
     return sig;
 }
 
+/* Whether v is what exports and spreadsheets write for "no value": "-", "--", "—", "N/A",
+ * "#N/A" (Excel's error for a failed lookup), "(blank)", "Unknown" (any case, spaces
+ * around). A mapped column takes it as an empty cell: "N/A" employees is not a head
+ * count to refuse, and refusing it refused the whole file. */
+static bool placeholder(const char *v)
+{
+    static const char *const none[] = {
+        "-",    "--",      "---",     "\xe2\x80\x94", "\xe2\x80\x93",  "n/a",
+        "#n/a", "(blank)", "unknown", "(none)",       "not available", NULL};
+    while (*v == ' ')
+        v++;
+    size_t n = strlen(v);
+    while (n && v[n - 1] == ' ')
+        n--;
+    for (int i = 0; none[i]; i++)
+        if (strlen(none[i]) == n && strncasecmp(v, none[i], n) == 0)
+            return true;
+    return false;
+}
+
 /* One CSV row as an AgentInput object (new reference). */
 static json_t *row_input(const json_t *header, const struct colmap *map, const json_t *fields)
 {
@@ -300,6 +320,8 @@ static json_t *row_input(const json_t *header, const struct colmap *map, const j
         char link[1024], label[1024];
         if (hyperlink_parts(v, link, sizeof link, label, sizeof label))
             v = url_column(&map[i]) || !label[0] ? link : label;
+        if (map[i].t != T_NONE && placeholder(v))
+            continue; /* an extra field keeps the cell as written */
         const char *field = map[i].field;
         switch (map[i].t) {
         case T_FIELD: json_object_set_new(in, field, json_string(v)); break;

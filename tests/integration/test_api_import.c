@@ -307,6 +307,25 @@ static void test_error_columns(void **state)
     resp_free(&r);
     assert_string_equal(jstr(j, "detail.0.column"), "First Name + Last Name");
     json_decref(j);
+    /* "no value" as exports and spreadsheets write it, in mapped columns: an empty cell
+     * (it refused the row, and so the file); an extra column keeps it as written */
+    const char blanks[] =
+        "Company,Email,Employees,Annual Revenue,Title,Rating\r\n"
+        "Nullwerk GmbH,ida@nullwerk.example,N/A,-,#N/A,-\r\n"
+        "Nullwerk GmbH,jan@nullwerk.example, unknown ,\xe2\x80\x94,(blank),Hot\r\n";
+    http("POST", "/api/leads/import", "text/csv", blanks, sizeof blanks - 1, &r);
+    if (r.status != 200)
+        fail_msg("placeholders: %ld %.400s", r.status, r.body);
+    j = json_loadb(r.body, r.len, 0, NULL);
+    resp_free(&r);
+    assert_int_equal(json_integer_value(jget(j, "created")), 2);
+    json_t *ida = stored(j, 0);
+    assert_null(json_object_get(jget(ida, "data"), "company_size"));
+    assert_null(json_object_get(jget(ida, "data"), "annual_revenue"));
+    assert_true(json_is_null(jget(ida, "contact_info.title")));
+    assert_string_equal(jstr(ida, "data.rating"), "-");
+    json_decref(ida);
+    json_decref(j);
 }
 
 /* Sends csv (len bytes) to path; asserts a 422 whose first detail has this type and loc
