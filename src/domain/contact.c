@@ -78,14 +78,16 @@ bool sa_phone_e164(const char *phone, const char *country, char *out, size_t cap
 bool sa_email_role_account(const char *email)
 {
     static const char *const roles[] = {
-        "info",    "sales",     "admin",      "support", "contact",   "hello",     "team",
-        "office",  "marketing", "billing",    "noreply", "no-reply",  "hr",        "jobs",
-        "careers", "webmaster", "postmaster", "help",    "enquiries", "inquiries", "accounts",
-        "press",   "media",     "legal",      "privacy", "security",  NULL};
+        "info",    "sales",     "admin",      "support",    "contact",   "hello",     "team",
+        "office",  "marketing", "billing",    "noreply",    "no-reply",  "hr",        "jobs",
+        "careers", "webmaster", "postmaster", "help",       "enquiries", "inquiries", "accounts",
+        "press",   "media",     "legal",      "privacy",    "security",  "kontakt",   "vertrieb",
+        "verkauf", "service",   "zentrale",   "buero",      "empfang",   "anfrage",   "contacto",
+        "ventas",  "contato",   "vendas",     "commercial", "reception", NULL};
     const char *at = email ? strchr(email, '@') : NULL;
     if (!at)
         return false;
-    size_t n = (size_t)(at - email);
+    size_t n = strcspn(email, "+@"); /* sales+emea@: still the sales mailbox */
     for (int i = 0; roles[i]; i++)
         if (strlen(roles[i]) == n && strncasecmp(email, roles[i], n) == 0)
             return true;

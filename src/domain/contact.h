@@ -24,7 +24,9 @@ bool sa_contact_first_name(const char *name, char *out, size_t cap);
 
 bool sa_phone_e164(const char *phone, const char *country, char *out, size_t cap);
 
-/* True for role mailboxes (info@, sales@, support@, ...). */
+/* True for role mailboxes (info@, sales@, support@, ..., and the same in the languages of
+ * the exports we read: kontakt@, vertrieb@, ventas@...; a +tag is ignored: sales+emea@).
+ * People sharing one are told apart by name (docs/leads.md). */
 bool sa_email_role_account(const char *email);
 
 /* The company domain of the lead: its corporate e-mail's domain, else its website's

@@ -52,6 +52,13 @@ static void test_roles_and_domain(void **state)
     assert_true(sa_email_role_account("info@acme.io"));
     assert_true(sa_email_role_account("Sales@acme.io"));
     assert_false(sa_email_role_account("jane@acme.io"));
+    /* German, Spanish... shared mailboxes, and a tagged one */
+    assert_true(sa_email_role_account("vertrieb@kraftwerk.de"));
+    assert_true(sa_email_role_account("Kontakt@kraftwerk.de"));
+    assert_true(sa_email_role_account("ventas@acme.es"));
+    assert_true(sa_email_role_account("sales+emea@acme.io"));
+    assert_false(sa_email_role_account("jane+crm@acme.io"));
+    assert_false(sa_email_role_account("infoteam.lead@acme.io"));
     struct sa_model *m = NULL;
     struct sa_err err = {0};
     assert_int_equal(sa_model_load(SA_SOURCE_DIR "/data", &m, &err), 0);
