@@ -228,8 +228,13 @@ static int parse(const char *data, size_t len, char delim, struct collect *c,
                                            .row = c->count,
                                            .column = c->nfields,
                                            .row_offset = c->row_off};
-            rc = sa_err_set(err, SA_EINVAL, "CSV line %zu: %s", c->cur_line,
-                            csv_strerror(csv_error(&p)));
+            rc = csv_error(&p) == CSV_EPARSE
+                     ? sa_err_set(err, SA_EINVAL,
+                                  "CSV line %zu, column %zu: a quote inside a cell that is not "
+                                  "quoted, or text after a closing quote",
+                                  c->cur_line, (size_t)c->nfields + 1)
+                     : sa_err_set(err, SA_EINVAL, "CSV line %zu: %s", c->cur_line,
+                                  csv_strerror(csv_error(&p)));
         } else if (c->control) {
             rc = sa_err_set(err, SA_EINVAL,
                             "CSV line %zu, row %zu, column %zu: a control character (such as "
@@ -246,8 +251,12 @@ static int parse(const char *data, size_t len, char delim, struct collect *c,
                                        .column = c->nfields,
                                        .row_offset = c->row_off,
                                        .unclosed = true};
-        rc = sa_err_set(err, SA_EINVAL, "CSV line %zu: %s", c->row_start,
-                        csv_strerror(csv_error(&p)));
+        rc = csv_error(&p) == CSV_EPARSE
+                 ? sa_err_set(err, SA_EINVAL,
+                              "CSV line %zu, column %zu: a quoted cell is never closed",
+                              c->row_start, (size_t)c->nfields + 1)
+                 : sa_err_set(err, SA_EINVAL, "CSV line %zu: %s", c->row_start,
+                              csv_strerror(csv_error(&p)));
     }
     if (!rc && c->control)
         rc = sa_err_set(err, SA_EINVAL,

@@ -119,6 +119,7 @@ static void test_formats(void **state)
     assert_int_equal(w.column, 1);
     assert_int_equal(w.line, 3);
     assert_int_equal(w.row_offset, 9);
+    assert_non_null(strstr(err.msg, "never closed"));
     const char stray[] = "a,b,c\nok,x,y\nc,d,Ana \"Nina\"\n";
     assert_int_equal(sa_csv_parse_delim(stray, sizeof stray - 1, ',', 100, &rows, &w, &err),
                      SA_EINVAL);
@@ -128,6 +129,7 @@ static void test_formats(void **state)
     assert_int_equal(w.column, 2);
     assert_int_equal(w.line, 3);
     assert_int_equal(w.row_offset, 13);
+    assert_non_null(strstr(err.msg, "a quote inside a cell that is not quoted"));
     const char latin1[] = "name\nok\n\"multi\nline\",x\nRen\xe9\n";
     assert_int_equal(sa_csv_parse_delim(latin1, strlen(latin1), ',', 100, &rows, &w, &err),
                      SA_EINVAL);
