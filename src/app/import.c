@@ -504,12 +504,16 @@ static void strip_report_lines(struct layout *lay)
     lay->end = tail; /* a blank row among the data counts as skipped */
 }
 
-/* Refuses a header that names one column twice (which one would win?). */
-static void check_duplicates(const json_t *header, json_t *detail)
+/* Refuses a header that names a lead field's column twice (which one is the person's
+ * e-mail?). A name no lead field takes ("Created Date" of two objects in a Salesforce
+ * report) is no question: each column is kept, the second as created_date_2. */
+static void check_duplicates(const json_t *header, const struct colmap *map, json_t *detail)
 {
     size_t n = json_array_size(header);
     for (size_t i = 0; i < n; i++) {
         const char *a = json_string_value(json_array_get(header, i));
+        if (map[i].t == T_NONE || map[i].t == T_SKIP)
+            continue;
         for (size_t j = i + 1; a && *a && j < n; j++) {
             const char *b = json_string_value(json_array_get(header, j));
             if (b && strcasecmp(a, b) == 0) {
@@ -806,11 +810,11 @@ static int read_export(const char *data, size_t len, struct sa_import_format *fm
         goto fail;
     }
     json_t *own = json_array();
-    check_duplicates(header, own);
     if (fmt && fmt->map && sa_import_map_check(fmt->map, own) == 0)
         map_columns(lay, fmt->map, own);
     else if (!fmt || !fmt->map)
         map_columns(lay, NULL, own);
+    check_duplicates(header, lay->map, own);
     bool has_company = false;
     for (size_t i = 0; i < json_array_size(header); i++)
         has_company |= lay->map[i].field && strcmp(lay->map[i].field, "company_name") == 0;

@@ -368,6 +368,23 @@ static void test_refusals(void **state)
     const char dup[] = "Company,Email,Email\nDupco,a@dupco.io,b@dupco.io\n";
     refused("/api/leads/import", dup, sizeof dup - 1, "duplicate_column",
             "[\"body\",\"header\",\"Email\"]");
+    /* ... but a name no lead field takes, twice (a Salesforce report's "Created Date" of
+     * the contact and of the account), is no question: both columns are kept */
+    const char dup_extra[] = "Company,Email,Created Date,Created Date\n"
+                             "Dupco,ada@dupco.io,2026-01-05,2019-03-01\n";
+    struct resp dr;
+    http("POST", "/api/leads/import", "text/csv", dup_extra, sizeof dup_extra - 1, &dr);
+    if (dr.status != 200)
+        fail_msg("duplicate extra columns: %ld %.400s", dr.status, dr.body);
+    json_t *dj = json_loadb(dr.body, dr.len, 0, NULL);
+    resp_free(&dr);
+    assert_string_equal(jstr(dj, "columns.2.kept_as"), "created_date");
+    assert_string_equal(jstr(dj, "columns.3.kept_as"), "created_date_2");
+    json_t *dupco = stored(dj, 0);
+    assert_string_equal(jstr(dupco, "data.created_date"), "2026-01-05");
+    assert_string_equal(jstr(dupco, "data.created_date_2"), "2019-03-01");
+    json_decref(dupco);
+    json_decref(dj);
     const char org[] = "Org,Person\nMapco,Ada Byron\n";
     refused("/api/leads/import", org, sizeof org - 1, "missing", "[\"body\",\"header\"]");
     refused("/api/leads/import?map=%7B%22Org%22%3A%22company%22%7D", org, sizeof org - 1, "enum",
