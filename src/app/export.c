@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "app/import.h"
+#include "app/import_cells.h"
 #include "app/leads.h"
 #include "base/buf.h"
 #include "store/store.h"

@@ -73,13 +73,6 @@ int sa_app_import_csv_as(struct sa_app *app, struct sa_import_format *fmt, const
  * extra field. */
 json_t *sa_import_columns(void);
 
-/* The signals a Signals or Tags cell v holds (a new array of strings; NULL when out of
- * memory): a JSON array of strings as our export writes an ambiguous list
- * (["raised Series B, $20M"]), else v split on the first of ';' '|' ',' it contains
- * (HubSpot's multi-selects use ';', Pipedrive's labels ','), each part trimmed, empty
- * parts dropped. */
-json_t *sa_import_signals(const char *v);
-
 /* Appends the map's problems to detail: SA_EINVAL when map is not an object of known
  * targets (see struct sa_import_format), else 0. */
 int sa_import_map_check(const json_t *map, json_t *detail) SA_WUR;
