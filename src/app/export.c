@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app/import_cells.h"
 #include "app/leads.h"
 #include "base/buf.h"
 #include "store/store.h"
@@ -78,8 +79,31 @@ int sa_export_cell(struct sa_buf *b, const char *v, size_t len)
     return rc;
 }
 
+/* Whether v, an array, comes back from the import as it is when written joined by "; ". */
+static bool joins_back(const json_t *v)
+{
+    struct sa_buf t;
+    sa_buf_init(&t, (size_t)1 << 20);
+    size_t i;
+    const json_t *x;
+    bool ok = true;
+    json_array_foreach(v, i, x)
+    {
+        ok = ok && json_is_string(x) && (!i || sa_buf_puts(&t, "; ") == 0) &&
+             sa_buf_puts(&t, json_string_value(x)) == 0;
+    }
+    json_t *back = ok ? sa_import_signals(t.len ? t.data : "") : NULL;
+    ok = ok && back && json_equal(back, (json_t *)v);
+    json_decref(back);
+    sa_buf_free(&t);
+    return ok;
+}
+
 /* A JSON value as a cell: strings as they are, signals joined by "; ", numbers and other
- * values as JSON text; null and absent as an empty cell. */
+ * values as JSON text; null and absent as an empty cell. A list the import would not read
+ * back from its "; "-joined text (sa_import_signals: a signal holding ';', or a lone one
+ * holding ',' or '|') is written as JSON text, ["raised Series B, $20M"], which the
+ * import reads as it is: an export imported again gives the same signals (and score). */
 static int value_cell(struct sa_buf *b, const json_t *v)
 {
     if (!v || json_is_null(v))
@@ -89,6 +113,13 @@ static int value_cell(struct sa_buf *b, const json_t *v)
     struct sa_buf t;
     sa_buf_init(&t, (size_t)1 << 20);
     int rc = 0;
+    if (json_is_array(v) && json_array_size(v) > 0 && !joins_back(v)) {
+        char *s = json_dumps(v, JSON_COMPACT);
+        rc = s ? sa_export_cell(b, s, strlen(s)) : SA_ENOMEM;
+        free(s);
+        sa_buf_free(&t);
+        return rc;
+    }
     if (json_is_array(v) && json_array_size(v) > 0) {
         size_t i;
         const json_t *x;

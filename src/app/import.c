@@ -15,8 +15,10 @@
 #include "domain/lead.h"
 #include "app/app.h"
 #include "app/crm_sync.h"
+#include "app/import_cells.h"
 #include "app/invoke.h"
 #include "app/leads.h"
+#include "base/buf.h"
 #include "base/charset.h"
 #include "base/csv.h"
 #include "base/detail.h"
@@ -184,30 +186,14 @@ static void keep_as(struct colmap *map, size_t i, const char *header)
     }
 }
 
-/* The first argument of a cell =HYPERLINK("target", ...) (any case, spaces allowed,
- * "" inside the quotes for a quote) into out; false when v is not such a cell. */
-static bool hyperlink_target(const char *v, char *out, size_t cap)
+/* Whether column m holds addresses: the website, the LinkedIn URL, or an extra field
+ * named for one (profile_url, company_linkedin_url, homepage_link). */
+static bool url_column(const struct colmap *m)
 {
-    if (strncasecmp(v, "=hyperlink(", 11) != 0)
-        return false;
-    const char *p = v + 11;
-    while (*p == ' ')
-        p++;
-    if (*p++ != '"')
-        return false;
-    size_t o = 0;
-    for (; *p && o + 1 < cap; p++) {
-        if (*p == '"' && p[1] == '"') {
-            out[o++] = '"';
-            p++;
-        } else if (*p == '"') {
-            break;
-        } else {
-            out[o++] = *p;
-        }
-    }
-    out[o] = '\0';
-    return *p == '"' && o > 0;
+    if (m->field && (strcmp(m->field, "website") == 0 || strcmp(m->field, "linkedin_url") == 0))
+        return true;
+    return m->t == T_NONE && (strstr(m->extra, "url") || strstr(m->extra, "link") ||
+                              strstr(m->extra, "website") || strstr(m->extra, "homepage"));
 }
 
 /* One CSV row as an AgentInput object (new reference). */
@@ -228,33 +214,22 @@ static json_t *row_input(const json_t *header, const struct colmap *map, const j
          * same leads */
         if (v[0] == '\'' && v[1] && strchr("=+-@\t\r", v[1]))
             v++;
-        /* Excel keeps a link as =HYPERLINK("https://...", "label"): the address is the
-         * value (a website or a profile URL, refused as a URL before) */
-        char link[1024];
-        if (hyperlink_target(v, link, sizeof link))
-            v = link;
+        /* Excel keeps a link as =HYPERLINK("https://...", "label"): in a column of
+         * addresses the address is the value (a website or a profile URL, refused as a URL
+         * before); in any other column the label is, as the spreadsheet showed it (a
+         * company name linked to its site stays the name, not the address) */
+        char link[1024], label[1024];
+        if (sa_import_hyperlink(v, link, sizeof link, label, sizeof label))
+            v = url_column(&map[i]) || !label[0] ? link : label;
+        if (map[i].t != T_NONE && sa_import_placeholder(v))
+            continue; /* an extra field keeps the cell as written */
         const char *field = map[i].field;
         switch (map[i].t) {
         case T_FIELD: json_object_set_new(in, field, json_string(v)); break;
         case T_CONTACT: json_object_set_new(contact, field, json_string(v)); break;
         case T_FIRST: first = v; break;
         case T_LAST: last = v; break;
-        case T_SIGNALS: {
-            json_t *sig = json_array();
-            while (*v) {
-                size_t n = strcspn(v, ";,|");
-                size_t b = 0, e = n;
-                while (b < e && isspace((unsigned char)v[b]))
-                    b++;
-                while (e > b && isspace((unsigned char)v[e - 1]))
-                    e--;
-                if (e > b)
-                    json_array_append_new(sig, json_stringn(v + b, e - b));
-                v += n + (v[n] != '\0');
-            }
-            json_object_set_new(in, "signals", sig);
-            break;
-        }
+        case T_SIGNALS: json_object_set_new(in, "signals", sa_import_signals(v)); break;
         case T_SKIP: break; /* computed by the qualification: never imported */
         case T_NONE:
             /* named once per file by map_columns: unique, never a lead field's name */
@@ -430,12 +405,16 @@ static void strip_report_lines(struct layout *lay)
     lay->end = tail; /* a blank row among the data counts as skipped */
 }
 
-/* Refuses a header that names one column twice (which one would win?). */
-static void check_duplicates(const json_t *header, json_t *detail)
+/* Refuses a header that names a lead field's column twice (which one is the person's
+ * e-mail?). A name no lead field takes ("Created Date" of two objects in a Salesforce
+ * report) is no question: each column is kept, the second as created_date_2. */
+static void check_duplicates(const json_t *header, const struct colmap *map, json_t *detail)
 {
     size_t n = json_array_size(header);
     for (size_t i = 0; i < n; i++) {
         const char *a = json_string_value(json_array_get(header, i));
+        if (map[i].t == T_NONE || map[i].t == T_SKIP)
+            continue;
         for (size_t j = i + 1; a && *a && j < n; j++) {
             const char *b = json_string_value(json_array_get(header, j));
             if (b && strcasecmp(a, b) == 0) {
@@ -585,37 +564,9 @@ json_t *sa_import_columns(void)
     return out;
 }
 
-/* The row (counted from the header as 0) and line of a fault at file row `row`. */
-static void fault_detail(const struct sa_csv_where *w, const char *charset, json_t *detail)
-{
-    char msg[400];
-    json_t *e;
-    if (w->fault == SA_CSV_UTF8) {
-        snprintf(msg, sizeof msg, "Row %zu (line %zu, byte offset %zu) is not valid UTF-8%s",
-                 w->row, w->line, w->offset,
-                 charset ? ""
-                         : "; if the file is Windows-1252 or Latin-1 (Excel on Windows), "
-                           "send it again with ?charset=windows-1252");
-        e = json_pack("{s:[s, I], s:s, s:s, s:I, s:I, s:I}", "loc", "body", (json_int_t)w->row,
-                      "msg", msg, "type", "unicode_decode_error", "row", (json_int_t)w->row, "line",
-                      (json_int_t)w->line, "offset", (json_int_t)w->offset);
-    } else {
-        snprintf(msg, sizeof msg,
-                 "Row %zu (line %zu), column %zu holds a control character (such as NUL); "
-                 "only tab and line breaks inside quotes are allowed",
-                 w->row, w->line, w->column + 1);
-        json_int_t column = (json_int_t)w->column + 1; /* 1-based, as spreadsheets count */
-        e = json_pack("{s:[s, I, I], s:s, s:s, s:I, s:I}", "loc", "body", (json_int_t)w->row,
-                      column, "msg", msg, "type", "control_character", "row", (json_int_t)w->row,
-                      "line", (json_int_t)w->line);
-    }
-    json_array_append_new(detail, e);
-}
-
 /* Reads data[0..len) as fmt says into lay (cleared on entry; freed on failure). Returns 0;
- * SA_EINVAL with fmt->detail entries for a problem the client must fix (encoding, control
- * characters, duplicate or missing columns, the map), or with err alone for CSV syntax;
- * SA_ETOOBIG; SA_ENOMEM. */
+ * SA_EINVAL with fmt->detail entries for a problem the client must fix (encoding, quoting,
+ * control characters, duplicate or missing columns, the map); SA_ETOOBIG; SA_ENOMEM. */
 static int read_export(const char *data, size_t len, struct sa_import_format *fmt,
                        struct layout *lay, struct sa_err *err)
 {
@@ -643,7 +594,13 @@ static int read_export(const char *data, size_t len, struct sa_import_format *fm
     }
     if (utf16 || !utf8) {
         size_t tlen, bad;
-        rc = sa_charset_to_utf8(charset, data, len, &lay->text, &tlen, &bad, err);
+        /* Latin-1 as the WHATWG encoding standard (and so every browser) reads it: as
+         * Windows-1252. The two differ only at 0x80-0x9F, invisible C1 controls in Latin-1
+         * and € ‚ „ … ‘ ’ “ ” – — in the Windows files people call Latin-1 */
+        bool latin1 = charset && (strcasecmp(charset, "latin1") == 0 ||
+                                  strcasecmp(charset, "iso-8859-1") == 0);
+        rc = sa_charset_to_utf8(latin1 ? "windows-1252" : charset, data, len, &lay->text, &tlen,
+                                &bad, err);
         if (rc == SA_EINVAL && fmt && fmt->detail) {
             char msg[200];
             snprintf(msg, sizeof msg, "Byte offset %zu is not valid %s", bad,
@@ -660,8 +617,8 @@ static int read_export(const char *data, size_t len, struct sa_import_format *fm
     lay->delim = sa_csv_sniff(data, len);
     rc = sa_csv_index(data, len, lay->delim, SA_IMPORT_MAX_ROWS + 64, &lay->rows, &lay->nrows,
                       &where, err);
-    if (rc == SA_EINVAL && where.fault != SA_CSV_SYNTAX && fmt && fmt->detail)
-        fault_detail(&where, charset, fmt->detail);
+    if (rc == SA_EINVAL && where.fault && fmt && fmt->detail)
+        sa_import_fault_detail(data, len, lay->delim, &where, charset, fmt->detail);
     if (rc)
         goto fail;
     strip_report_lines(lay);
@@ -682,11 +639,11 @@ static int read_export(const char *data, size_t len, struct sa_import_format *fm
         goto fail;
     }
     json_t *own = json_array();
-    check_duplicates(header, own);
     if (fmt && fmt->map && sa_import_map_check(fmt->map, own) == 0)
         map_columns(lay, fmt->map, own);
     else if (!fmt || !fmt->map)
         map_columns(lay, NULL, own);
+    check_duplicates(header, lay->map, own);
     bool has_company = false;
     for (size_t i = 0; i < json_array_size(header); i++)
         has_company |= lay->map[i].field && strcmp(lay->map[i].field, "company_name") == 0;
@@ -734,20 +691,23 @@ static bool blank_row(const json_t *fields)
 }
 
 /* The in-file identity key (the rule of sa_app_lead_identify, docs/leads.md): the
- * e-mail, else company name, company domain and contact name; ASCII case folded.
+ * e-mail (with the contact name for a shared mailbox), else company name, company domain
+ * and contact name; ASCII case folded.
  * Returns a new string (free it), NULL when out of memory. */
 static char *identity_key(const struct sa_lead *l, const struct sa_model *m)
 {
     char dom[256];
     sa_lead_domain(l, m, dom, sizeof dom);
     const char *name = l->contact_name ? l->contact_name : "";
-    size_t n = (l->contact_email ? strlen(l->contact_email)
+    size_t n = (l->contact_email ? strlen(l->contact_email) + strlen(name)
                                  : strlen(l->company_name) + strlen(dom) + strlen(name)) +
                8;
     char *key = malloc(n);
     if (!key)
         return NULL;
-    if (l->contact_email)
+    if (l->contact_email && sa_email_role_account(l->contact_email))
+        snprintf(key, n, "r:%s|%s", l->contact_email, name); /* a shared mailbox */
+    else if (l->contact_email)
         snprintf(key, n, "e:%s", l->contact_email);
     else
         snprintf(key, n, "n:%s|%s|%s", l->company_name, dom, name);
@@ -980,7 +940,8 @@ struct run {
     struct key_table keys;     /* identity key (owned) -> lead index */
     struct key_table ids_seen; /* stored lead id (borrowed from leads[].id) -> row */
     json_t *errors, *skipped_rows;
-    size_t failed, folded, errors_omitted, written;
+    json_t *replaced; /* [[row, [field...]]...] in row order: see note_replaced */
+    size_t failed, folded, errors_omitted, written, replaced_omitted;
     size_t opted_out; /* contacts the export says opted out: marked do-not-contact */
 };
 
@@ -988,6 +949,45 @@ struct run {
 static json_t *data_row(const struct run *ru, size_t r)
 {
     return row_cells(ru->lay, ru->lay->head + r);
+}
+
+/* The file's column(s) a validation error of a row is about, by its loc ["rows", r,
+ * "contact_info", "email"]: "Email", "Person - Email - Work", "First Name + Last Name"
+ * for a name built from two; NULL when no column fills the field (a new string: free it).
+ * A user reads the errors against their file, where the field is a column's header. */
+static char *error_column(const struct layout *lay, const json_t *loc)
+{
+    char key[160] = "";
+    size_t o = 0;
+    for (size_t k = 2; k < json_array_size(loc) && o + 1 < sizeof key; k++) {
+        const char *part = json_string_value(json_array_get(loc, k));
+        if (!part)
+            break; /* an index into signals: the column is the signals' */
+        int n = snprintf(key + o, sizeof key - o, "%s%s", o ? "." : "", part);
+        if (n < 0 || (size_t)n >= sizeof key - o)
+            return NULL;
+        o += (size_t)n;
+    }
+    struct sa_buf out;
+    sa_buf_init(&out, 4096);
+    for (size_t i = 0; i < json_array_size(lay->header); i++) {
+        const struct colmap *m = &lay->map[i];
+        char full[160];
+        snprintf(full, sizeof full, "%s%s", m->t == T_CONTACT ? "contact_info." : "",
+                 m->field ? m->field : "");
+        bool hit = ((m->t == T_FIELD || m->t == T_CONTACT) && strcmp(full, key) == 0) ||
+                   ((m->t == T_FIRST || m->t == T_LAST) && strcmp(key, "contact_info.name") == 0) ||
+                   (m->t == T_SIGNALS && strcmp(key, "signals") == 0) ||
+                   (m->t == T_NONE && m->extra[0] && strcmp(m->extra, key) == 0);
+        if (hit && ((out.len && sa_buf_puts(&out, " + ")) ||
+                    sa_buf_puts(&out, json_string_value(json_array_get(lay->header, i))))) {
+            sa_buf_free(&out);
+            return NULL;
+        }
+    }
+    char *name = out.len ? strdup(out.data) : NULL;
+    sa_buf_free(&out);
+    return name;
 }
 
 /* Pass 1: every row validated and given its lead by the identity rule (one probe of the
@@ -1027,6 +1027,10 @@ static int validate_rows(struct run *ru, sa_import_progress_fn progress, void *a
                 }
                 json_object_set_new(d, "row", json_integer((json_int_t)r));
                 json_object_set_new(d, "line", json_integer((json_int_t)raw->line));
+                char *column = error_column(ru->lay, json_object_get(d, "loc"));
+                if (column)
+                    json_object_set_new(d, "column", json_string(column));
+                free(column);
                 json_array_append(ru->errors, d);
             }
             ru->failed++;
@@ -1178,6 +1182,67 @@ static void chunk_wait(pthread_t tid, bool *running)
     *running = false;
 }
 
+/* A row folded into earlier rows of its lead (pending) replaces the values they gave
+ * whenever it gives another (sa_app_lead_merge: the later row wins, as an update does).
+ * Which fields it replaced is kept for the report, [row, ["notes", "contact_info.title"...]],
+ * so that a person exported twice with two different notes does not lose one without a
+ * word. Values are not kept (they are the person's data; the file has them). At most
+ * SA_IMPORT_REPORT_MAX rows are listed, the rest counted. */
+static void note_replaced(struct run *ru, size_t r, const json_t *pending, const json_t *in)
+{
+    json_t *fields = NULL;
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)in, k, v)
+    {
+        const json_t *old = json_object_get(pending, k);
+        if (json_is_object(old) && json_is_object(v)) {
+            const char *k2;
+            json_t *v2;
+            json_object_foreach(v, k2, v2)
+            {
+                const json_t *o2 = json_object_get(old, k2);
+                if (o2 && !json_equal((json_t *)o2, v2)) {
+                    if (!fields)
+                        fields = json_array();
+                    char name[160];
+                    snprintf(name, sizeof name, "%s.%s", k, k2);
+                    json_array_append_new(fields, json_string(name));
+                }
+            }
+        } else if (old && !json_is_array(old) && !json_equal((json_t *)old, v)) {
+            if (!fields)
+                fields = json_array();
+            json_array_append_new(fields, json_string(k)); /* signals are united, not replaced */
+        }
+    }
+    if (!fields)
+        return;
+    if (json_array_size(ru->replaced) >= SA_IMPORT_REPORT_MAX)
+        ru->replaced_omitted++;
+    else
+        json_array_append_new(ru->replaced, json_pack("[I, O]", (json_int_t)r, fields));
+    json_decref(fields);
+}
+
+/* The fields row r replaced (note_replaced), or NULL: a binary search of rows in order. */
+static json_t *replaced_of(const struct run *ru, size_t r)
+{
+    size_t lo = 0, hi = json_array_size(ru->replaced);
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const json_t *e = json_array_get(ru->replaced, mid);
+        size_t at = (size_t)json_integer_value(json_array_get(e, 0));
+        if (at == r)
+            return json_array_get(e, 1);
+        if (at < r)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
 static int write_leads(struct run *ru, sa_import_progress_fn progress, void *arg,
                        struct sa_err *err)
 {
@@ -1209,6 +1274,7 @@ static int write_leads(struct run *ru, sa_import_progress_fn progress, void *arg
             break;
         }
         if (pending[p]) {
+            note_replaced(ru, r, pending[p], in);
             sa_app_lead_merge(pending[p], in);
             json_decref(in);
         } else {
@@ -1294,11 +1360,15 @@ static json_t *lead_entries(const struct run *ru, size_t *omitted)
                                              (json_int_t)fl->row, "lead_id", fl->id, "action",
                                              fl->updated ? "updated" : "created", "merged_rows",
                                              rows, "score", fl->score, "tier", fl->tier));
-        for (size_t i = from; i < to; i++)
-            json_array_append_new(out, json_pack("{s:I, s:s, s:s, s:I, s:O, s:s}", "row",
-                                                 (json_int_t)folded[i], "lead_id", fl->id, "action",
-                                                 "merged_in_file", "into_row", (json_int_t)fl->row,
-                                                 "score", fl->score, "tier", fl->tier));
+        for (size_t i = from; i < to; i++) {
+            json_t *e = json_pack("{s:I, s:s, s:s, s:I, s:O, s:s}", "row", (json_int_t)folded[i],
+                                  "lead_id", fl->id, "action", "merged_in_file", "into_row",
+                                  (json_int_t)fl->row, "score", fl->score, "tier", fl->tier);
+            json_t *replaced = replaced_of(ru, folded[i]);
+            if (e && replaced)
+                json_object_set(e, "replaced", replaced);
+            json_array_append_new(out, e);
+        }
     }
     free(start);
     free(folded);
@@ -1321,6 +1391,9 @@ static json_t *make_report(const struct run *ru, size_t created, size_t updated,
         json_object_set_new(report, "errors_omitted", json_integer((json_int_t)ru->errors_omitted));
     if (report && leads_omitted)
         json_object_set_new(report, "leads_omitted", json_integer((json_int_t)leads_omitted));
+    if (report && ru->replaced_omitted)
+        json_object_set_new(report, "replaced_omitted",
+                            json_integer((json_int_t)ru->replaced_omitted));
     if (report)
         layout_report(report, ru->lay);
     return report;
@@ -1339,7 +1412,8 @@ static int import_csv(struct sa_app *app, struct sa_import_format *fmt, const ch
                      .lay = &lay,
                      .nrows = lay.end > lay.head ? lay.end - lay.head - 1 : 0,
                      .errors = json_array(),
-                     .skipped_rows = json_array()};
+                     .skipped_rows = json_array(),
+                     .replaced = json_array()};
     ru.lead_of = calloc(ru.nrows + 1, sizeof *ru.lead_of);
     if (!ru.lead_of || table_init(&ru.keys, ru.nrows)) {
         rc = sa_err_set(err, SA_ENOMEM, "out of memory");
@@ -1391,6 +1465,7 @@ out:
     free(ru.lead_of);
     json_decref(ru.errors);
     json_decref(ru.skipped_rows);
+    json_decref(ru.replaced);
     layout_free(&lay);
     return rc;
 }

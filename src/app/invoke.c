@@ -173,6 +173,11 @@ int sa_app_lead_identify(struct sa_app *app, const struct sa_lead *lead, char id
                          json_t **data, struct sa_err *err)
 {
     id[0] = '\0';
+    /* a shared mailbox (info@, sales@) is not a person: the people writing from it are
+     * told apart by name (docs/leads.md) */
+    if (lead->contact_email && sa_email_role_account(lead->contact_email))
+        return sa_store_lead_by_mailbox(app->store, lead->contact_email, lead->contact_name, id,
+                                        data, err);
     if (lead->contact_email)
         return sa_store_lead_by_email(app->store, lead->contact_email, id, data, err);
     char domain[256];

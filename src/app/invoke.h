@@ -98,7 +98,9 @@ bool sa_app_invoke_runs_graph(struct sa_app *app, int type);
 int sa_app_agent_graph(struct sa_app *app, int type, json_t **out, struct sa_err *err) SA_WUR;
 
 /* The identity rule (docs/leads.md): the stored lead that lead is. With a contact e-mail,
- * the earliest lead with the same e-mail (ASCII case ignored) and nothing else; without
+ * the earliest lead with the same e-mail (ASCII case ignored) and nothing else, unless
+ * the e-mail is a shared mailbox (sa_email_role_account: info@, sales@...): then the
+ * earliest lead with that e-mail and the same contact name (none matches none); without
  * one, the earliest lead without an e-mail with the same company name, company domain
  * (sa_lead_domain: corporate e-mail, else website; none matches none) and contact name
  * (case ignored; none matches none). Returns 0 with id, SA_ENOTFOUND, or a store error.

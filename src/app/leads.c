@@ -259,8 +259,7 @@ static int lead_update(struct sa_app *app, const char *id, const json_t *patch,
     json_decref(merged); /* the lead holds its own reference */
     char other[37] = "";
     struct sa_err e2 = {0};
-    if (lead.contact_email &&
-        sa_store_lead_by_email(app->store, lead.contact_email, other, NULL, &e2) == 0 &&
+    if (lead.contact_email && sa_app_lead_identify(app, &lead, other, NULL, &e2) == 0 &&
         strcmp(other, id) != 0) {
         rc = sa_err_set(err, SA_ECONFLICT, "Lead %s has this e-mail address; edit or erase it",
                         other);

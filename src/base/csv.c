@@ -35,18 +35,29 @@ static bool is_control(unsigned char c)
     return (c < 0x20 && c != '\t' && c != '\r' && c != '\n') || c == 0x7F;
 }
 
+/* The C1 controls U+0080-U+009F (C2 80 - C2 9F in UTF-8; the text is valid UTF-8, so a C2
+ * byte starts a character). No CRM writes them: in a cell they are the bytes 0x80-0x9F
+ * of Windows-1252 (€ ‚ „ … ‘ ’ “ ” – —) decoded as Latin-1 somewhere on the way, invisible
+ * characters where the letters were. */
+static bool is_c1(const char *t, size_t i, size_t len)
+{
+    return (unsigned char)t[i] == 0xC2 && i + 1 < len && (unsigned char)t[i + 1] >= 0x80 &&
+           (unsigned char)t[i + 1] <= 0x9F;
+}
+
 static void on_field(void *s, size_t len, void *arg)
 {
     struct collect *c = arg;
     const char *text = s ? s : "";
     for (size_t i = 0; i < len && !c->control; i++) {
-        if (is_control((unsigned char)text[i])) {
+        if (is_control((unsigned char)text[i]) || is_c1(text, i, len)) {
             c->control = true;
             *c->where = (struct sa_csv_where){.fault = SA_CSV_CONTROL,
                                               .line = c->cur_line,
                                               .row = c->count,
                                               .column = c->nfields,
-                                              .offset = i};
+                                              .offset = i,
+                                              .row_offset = c->row_off};
         }
     }
     c->nfields++;
@@ -151,10 +162,11 @@ char sa_csv_sniff(const char *data, size_t len)
     return delims[pick];
 }
 
-/* The 1-based line and the row (counting row ends outside quotes) of data[off]. */
+/* The 1-based line, the row (counting row ends outside quotes) and where that row starts
+ * of data[off]. */
 static void locate(const char *data, size_t off, struct sa_csv_where *w)
 {
-    size_t line = 1, row = 0;
+    size_t line = 1, row = 0, row_offset = 0;
     bool quoted = false;
     for (size_t i = 0; i < off; i++) {
         bool end = data[i] == '\n' || (data[i] == '\r' && data[i + 1] != '\n');
@@ -162,9 +174,12 @@ static void locate(const char *data, size_t off, struct sa_csv_where *w)
             quoted = !quoted;
         line += end;
         row += end && !quoted;
+        if (end && !quoted)
+            row_offset = i + 1;
     }
     w->line = line;
     w->row = row;
+    w->row_offset = row_offset;
 }
 
 int sa_csv_parse(const char *data, size_t len, size_t max_rows, json_t **rows, struct sa_err *err)
@@ -208,9 +223,18 @@ static int parse(const char *data, size_t len, char delim, struct collect *c,
             c->row_off = pos;
         }
         if (csv_parse(&p, data + pos, chunk, on_field, on_row, c) != chunk) {
-            *where = (struct sa_csv_where){.fault = SA_CSV_SYNTAX, .line = c->cur_line};
-            rc = sa_err_set(err, SA_EINVAL, "CSV line %zu: %s", c->cur_line,
-                            csv_strerror(csv_error(&p)));
+            *where = (struct sa_csv_where){.fault = SA_CSV_SYNTAX,
+                                           .line = c->cur_line,
+                                           .row = c->count,
+                                           .column = c->nfields,
+                                           .row_offset = c->row_off};
+            rc = csv_error(&p) == CSV_EPARSE
+                     ? sa_err_set(err, SA_EINVAL,
+                                  "CSV line %zu, column %zu: a quote inside a cell that is not "
+                                  "quoted, or text after a closing quote",
+                                  c->cur_line, (size_t)c->nfields + 1)
+                     : sa_err_set(err, SA_EINVAL, "CSV line %zu: %s", c->cur_line,
+                                  csv_strerror(csv_error(&p)));
         } else if (c->control) {
             rc = sa_err_set(err, SA_EINVAL,
                             "CSV line %zu, row %zu, column %zu: a control character (such as "
@@ -221,9 +245,18 @@ static int parse(const char *data, size_t len, char delim, struct collect *c,
         pos += chunk;
     }
     if (!rc && csv_fini(&p, on_field, on_row, c) != 0) {
-        *where = (struct sa_csv_where){.fault = SA_CSV_SYNTAX, .line = c->row_start};
-        rc = sa_err_set(err, SA_EINVAL, "CSV line %zu: %s", c->row_start,
-                        csv_strerror(csv_error(&p)));
+        *where = (struct sa_csv_where){.fault = SA_CSV_SYNTAX,
+                                       .line = c->row_start,
+                                       .row = c->count,
+                                       .column = c->nfields,
+                                       .row_offset = c->row_off,
+                                       .unclosed = true};
+        rc = csv_error(&p) == CSV_EPARSE
+                 ? sa_err_set(err, SA_EINVAL,
+                              "CSV line %zu, column %zu: a quoted cell is never closed",
+                              c->row_start, (size_t)c->nfields + 1)
+                 : sa_err_set(err, SA_EINVAL, "CSV line %zu: %s", c->row_start,
+                              csv_strerror(csv_error(&p)));
     }
     if (!rc && c->control)
         rc = sa_err_set(err, SA_EINVAL,

@@ -5,15 +5,16 @@
 #define SA_BASE_CSV_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "base/err.h"
 
 /* Where a text was refused, for a message that names the place. */
 enum sa_csv_fault {
-    SA_CSV_SYNTAX = 1, /* quoting: line */
+    SA_CSV_SYNTAX = 1, /* quoting: line, row, column (the cell it is in), unclosed */
     SA_CSV_UTF8,       /* not UTF-8: line, row, offset (bytes from the start of the text) */
-    SA_CSV_CONTROL,    /* NUL or another control character in a cell: line, row, column */
+    SA_CSV_CONTROL,    /* a control character (C0, DEL, C1) in a cell: line, row, column */
 };
 
 struct sa_csv_where {
@@ -22,12 +23,15 @@ struct sa_csv_where {
     size_t row;              /* 0-based index into the rows (the first row is 0) */
     size_t column;           /* 0-based */
     size_t offset;
+    size_t row_offset; /* of the first byte of the row the fault is in */
+    bool unclosed;     /* SA_CSV_SYNTAX: a quoted cell still open at the end of the text */
 };
 
 /* Parses data[0..len) into *rows: a JSON array of rows, each {"line": N, "fields":
  * [strings]} (new reference), cells separated by delim (',' ';' or '\t'). Strict RFC 4180
  * quoting; a UTF-8 BOM is skipped; rows end at CRLF, LF or CR. The text MUST be UTF-8
- * and cells MUST NOT hold control characters other than tab, CR and LF: anything else is
+ * and cells MUST NOT hold control characters other than tab, CR and LF (C1 U+0080-U+009F
+ * included: Windows-1252 punctuation read as Latin-1): anything else is
  * refused rather than altered. At most max_rows rows (SA_ETOOBIG past it). Returns 0, or
  * SA_EINVAL with err naming the line and *where (may be NULL) saying what and where. */
 int sa_csv_parse_delim(const char *data, size_t len, char delim, size_t max_rows, json_t **rows,

@@ -70,6 +70,14 @@ static int import(const struct sa_config *cfg, const struct sa_cli_args *args)
             close(fd);
         return 1;
     }
+    if (!S_ISREG(st.st_mode) || st.st_size == 0) { /* a directory, or nothing to import */
+        fprintf(stderr, "sales-agent: %s: %s\n", path,
+                S_ISDIR(st.st_mode)   ? "is a directory; name a CSV file"
+                : S_ISREG(st.st_mode) ? "the file is empty; export the CSV with a header row"
+                                      : "not a regular file; name a CSV file");
+        close(fd);
+        return 1;
+    }
     size_t size = (size_t)st.st_size;
     void *map_text = size ? mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0) : NULL;
     close(fd);

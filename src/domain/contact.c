@@ -8,6 +8,7 @@
 
 #include "domain/lead.h"
 #include "domain/scoring.h"
+#include "domain/timezone.h"
 
 /* Calling codes and whether national numbers start with a trunk "0" to drop. */
 static const struct {
@@ -33,6 +34,12 @@ bool sa_phone_e164(const char *phone, const char *country, char *out, size_t cap
     for (; *p && n + 1 < sizeof d; p++) {
         if (*p == 'x' || *p == 'X' || strncasecmp(p, "ext", 3) == 0)
             break; /* an extension is not part of the number */
+        /* "+49 (0)30 ...", "+44 (0)20 ...": the trunk prefix a national call dials, written
+         * into the international number; it is not dialled from abroad */
+        if ((plus || n) && p[0] == '(' && p[1] == '0' && p[2] == ')') {
+            p += 2;
+            continue;
+        }
         if (isdigit((unsigned char)*p))
             d[n++] = *p;
     }
@@ -45,8 +52,11 @@ bool sa_phone_e164(const char *phone, const char *country, char *out, size_t cap
         snprintf(out, cap, "+%s", num);
         return true;
     }
-    for (size_t i = 0; country && i < sizeof countries / sizeof countries[0]; i++) {
-        if (strcasecmp(country, countries[i].iso) != 0)
+    const char *iso = sa_country_iso2(country); /* "Germany", "Deutschland", "DEU": DE */
+    if (!iso)
+        iso = country;
+    for (size_t i = 0; iso && i < sizeof countries / sizeof countries[0]; i++) {
+        if (strcasecmp(iso, countries[i].iso) != 0)
             continue;
         const char *nat = d;
         size_t cl = strlen(countries[i].code);
@@ -68,14 +78,16 @@ bool sa_phone_e164(const char *phone, const char *country, char *out, size_t cap
 bool sa_email_role_account(const char *email)
 {
     static const char *const roles[] = {
-        "info",    "sales",     "admin",      "support", "contact",   "hello",     "team",
-        "office",  "marketing", "billing",    "noreply", "no-reply",  "hr",        "jobs",
-        "careers", "webmaster", "postmaster", "help",    "enquiries", "inquiries", "accounts",
-        "press",   "media",     "legal",      "privacy", "security",  NULL};
+        "info",    "sales",     "admin",      "support",    "contact",   "hello",     "team",
+        "office",  "marketing", "billing",    "noreply",    "no-reply",  "hr",        "jobs",
+        "careers", "webmaster", "postmaster", "help",       "enquiries", "inquiries", "accounts",
+        "press",   "media",     "legal",      "privacy",    "security",  "kontakt",   "vertrieb",
+        "verkauf", "service",   "zentrale",   "buero",      "empfang",   "anfrage",   "contacto",
+        "ventas",  "contato",   "vendas",     "commercial", "reception", NULL};
     const char *at = email ? strchr(email, '@') : NULL;
     if (!at)
         return false;
-    size_t n = (size_t)(at - email);
+    size_t n = strcspn(email, "+@"); /* sales+emea@: still the sales mailbox */
     for (int i = 0; roles[i]; i++)
         if (strlen(roles[i]) == n && strncasecmp(email, roles[i], n) == 0)
             return true;

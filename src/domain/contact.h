@@ -11,8 +11,10 @@
 struct sa_lead;
 struct sa_model;
 
-/* The lead's phone in E.164 ("+14155550134") into out, using its country (ISO alpha-2,
- * may be NULL) for numbers without a country code. false when it cannot tell. */
+/* The lead's phone in E.164 ("+14155550134") into out, using its country (ISO alpha-2 or
+ * alpha-3 or English name as sa_country_iso2 reads it; may be NULL) for numbers without a
+ * country code; an extension ("x23", "ext. 12") is left out, and so is the "(0)" of
+ * "+49 (0)30 ...". false when it cannot tell. */
 /* The first name to greet a contact by, from the full name as CRMs export it: honorifics
  * and academic titles skipped ("Mr. John Smith", "Prof. Dr. Anna Schmidt"), "SMITH, John"
  * read as last name first, an all-capitals name in title case ("JOHN" -> "John"). False
@@ -22,7 +24,9 @@ bool sa_contact_first_name(const char *name, char *out, size_t cap);
 
 bool sa_phone_e164(const char *phone, const char *country, char *out, size_t cap);
 
-/* True for role mailboxes (info@, sales@, support@, ...). */
+/* True for role mailboxes (info@, sales@, support@, ..., and the same in the languages of
+ * the exports we read: kontakt@, vertrieb@, ventas@...; a +tag is ignored: sales+emea@).
+ * People sharing one are told apart by name (docs/leads.md). */
 bool sa_email_role_account(const char *email);
 
 /* The company domain of the lead: its corporate e-mail's domain, else its website's

@@ -273,9 +273,9 @@ int sa_parse_money(const char *in, double *usd)
 
 /* Revenue as CRM exports write it. The currency and the European unit words are taken
  * off first, the number is rewritten to the form sa_parse_money reads ("25.000.000" to
- * "25000000", "2,5" to "2.5"), and sa_parse_money does the rest. A single "." followed by
- * three digits and no unit ("25.000") is refused: it is 25 thousand in Germany and 25 in
- * the US, and guessing would change the data. */
+ * "25000000", "2,5" to "2.5", "1.234.567,89" to "1234567.89"), and sa_parse_money does
+ * the rest. A single "." followed by three digits and no unit ("25.000") is refused: it
+ * is 25 thousand in Germany and 25 in the US, and guessing would change the data. */
 static const struct {
     const char *mark, *code;
 } currencies[] = {{"us$", "USD"}, {"usd", "USD"},      {"$", "USD"},   {"\xe2\x82\xac", "EUR"},
@@ -347,7 +347,21 @@ int sa_parse_revenue(const char *in, double *amount, char currency[4])
         t[o++] = *p++;
     }
     t[o] = '\0';
-    if ((dots >= 2 && commas == 0 && after_dot == 3) || (continental && dots && after_dot == 3)) {
+    /* "250.000,00", "1.234.567,89 €" (German Excel's currency format): groups of three
+     * between the dots, one comma after the last dot, the cents after it */
+    const char *last_dot = strrchr(t, '.'), *comma = strchr(t, ',');
+    bool decimal_comma =
+        dots && commas == 1 && after_dot == 3 && comma && comma > last_dot && after_comma <= 2;
+    for (const char *q = strchr(t, '.'); decimal_comma && q && q < last_dot; q = strchr(q + 1, '.'))
+        decimal_comma = strspn(q + 1, "0123456789") == 3;
+    if (decimal_comma) {
+        size_t w = 0;
+        for (size_t r = 0; t[r]; r++)
+            if (t[r] != '.')
+                t[w++] = t[r] == ',' ? '.' : t[r];
+        t[w] = '\0';
+    } else if ((dots >= 2 && commas == 0 && after_dot == 3) ||
+               (continental && dots && after_dot == 3)) {
         /* "25.000.000"; or "1.500 Mio. €", "2.500 Tsd. EUR" (continental: 1,500 million,
          * 2,500 thousand): every "." is a thousands separator */
         size_t w = 0;

@@ -234,6 +234,12 @@ const char *sa_country_timezone(const char *country)
     return c ? c->zone : NULL;
 }
 
+const char *sa_country_iso2(const char *country)
+{
+    const struct country *c = country_find(country);
+    return c ? c->iso2 : NULL;
+}
+
 /* The zone of a region (by code or name) or city in the table, within country iso2. */
 static const char *region_zone(const struct region *t, size_t n, const char *iso2, const char *s)
 {

@@ -49,4 +49,8 @@ const char *sa_tz_source_name(enum sa_tz_source s);
 /* The zone of a country (code or name as in sa_lead_timezone, step 3), or NULL. */
 const char *sa_country_timezone(const char *country);
 
+/* The ISO 3166 alpha-2 code of a country (code or name as in sa_lead_timezone, step 3:
+ * "Germany", "Deutschland", "DEU", "de" are "DE"), or NULL when the table lacks it. */
+const char *sa_country_iso2(const char *country);
+
 #endif

@@ -4,6 +4,7 @@
  * import report accounts for every row. One server, empty database (harness.h). */
 #include "harness.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -161,6 +162,66 @@ static void test_in_file_duplicates(void **state)
     json_decref(rep);
 }
 
+/* true when the JSON array of strings arr holds s */
+static bool has_string(const json_t *arr, const char *s)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v)
+    {
+        if (json_is_string(v) && strcmp(json_string_value(v), s) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* A HubSpot export with one person as two records (two record ids, two notes): one lead,
+ * the later row's values win, and the report says which fields of the earlier row the
+ * later one replaced, so that the first note is not lost without a word. A row that
+ * repeats the same values replaces nothing. */
+static void test_in_file_replaced(void **state)
+{
+    (void)state;
+    const char csv[] = "Record ID,First Name,Last Name,Email,Job Title,Company Name,Notes\r\n"
+                       "1001,Anna,Müller,anna.mueller@kraftwerk-werke.de,Head of Sales,Kraftwerk "
+                       "Werke GmbH,\"Met at DMEXCO.\nWants a demo in Q2\"\r\n"
+                       "1002,Peter,Schmidt,peter.schmidt@kraftwerk-werke.de,CFO,Kraftwerk Werke "
+                       "GmbH,\r\n"
+                       "1003,Anna,Müller,anna.mueller@kraftwerk-werke.de,Head of Sales,Kraftwerk "
+                       "Werke GmbH,Asked for pricing\r\n"
+                       "1002,Peter,Schmidt,peter.schmidt@kraftwerk-werke.de,CFO,Kraftwerk Werke "
+                       "GmbH,\r\n";
+    struct resp r;
+    json_t *rep = import(csv, &r);
+    resp_free(&r);
+    assert_int_equal(num(rep, "created"), 2);
+    assert_int_equal(num(rep, "merged_in_file"), 2);
+    assert_accounted(rep);
+    json_t *third = NULL, *fourth = NULL;
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(rep, "leads"), i, e)
+    {
+        if (json_integer_value(json_object_get(e, "row")) == 3)
+            third = e;
+        if (json_integer_value(json_object_get(e, "row")) == 4)
+            fourth = e;
+    }
+    assert_non_null(third);
+    assert_non_null(fourth);
+    assert_string_equal(jstr(third, "action"), "merged_in_file");
+    json_t *replaced = json_object_get(third, "replaced");
+    if (json_array_size(replaced) != 2 || !has_string(replaced, "notes") ||
+        !has_string(replaced, "record_id"))
+        fail_msg("row 3 replaced: %s", json_dumps(replaced, JSON_COMPACT));
+    assert_null(json_object_get(fourth, "replaced"));
+    json_t *l = get_lead(jstr(third, "lead_id"), &r);
+    assert_string_equal(jstr(l, "data.notes"), "Asked for pricing");
+    assert_string_equal(jstr(l, "data.record_id"), "1003");
+    resp_free(&r);
+    json_decref(rep);
+}
+
 /* Rows without an e-mail: the same company, domain (website, any form) and contact name
  * update the stored lead; the same company name at another domain, or onto a lead that
  * has an e-mail, is a new lead. */
@@ -217,6 +278,80 @@ static void test_without_email(void **state)
     resp_free(&r);
     free(grace);
     free(id);
+}
+
+/* The id of the report's lead entry for row, NULL when there is none. */
+static const char *row_lead(json_t *rep, long row)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(rep, "leads"), i, e)
+    {
+        if (json_integer_value(json_object_get(e, "row")) == row)
+            return jstr(e, "lead_id");
+    }
+    return NULL;
+}
+
+/* A HubSpot export where two people at one company share info@ (the CFO and the office
+ * manager): two leads, each with their own name and title, not the CFO folded into the
+ * office manager. The same person twice (e-mail in capitals) is one lead. Importing the
+ * file again updates the three leads, and an invoke for the CFO by the shared mailbox
+ * finds the CFO's lead. */
+static void test_shared_mailbox(void **state)
+{
+    (void)state;
+    const char csv[] = "\xEF\xBB\xBF"
+                       "First Name,Last Name,Email,Job Title,Company Name,Website URL\r\n"
+                       "Peter,Schmidt,info@kraftwerk-analytics.de,CFO,Kraftwerk Analytics GmbH,"
+                       "kraftwerk-analytics.de\r\n"
+                       "Maria,Schulz,Info@kraftwerk-analytics.de,Office Manager,Kraftwerk "
+                       "Analytics GmbH,kraftwerk-analytics.de\r\n"
+                       "Anna,Müller,anna.mueller@kraftwerk-analytics.de,Head of Sales,Kraftwerk "
+                       "Analytics GmbH,\r\n"
+                       "Anna,Müller,ANNA.MUELLER@kraftwerk-analytics.de,,Kraftwerk Analytics GmbH,"
+                       "\r\n";
+    long before = leads_total();
+    struct resp r;
+    json_t *rep = import(csv, &r);
+    resp_free(&r);
+    assert_int_equal(num(rep, "created"), 3);
+    assert_int_equal(num(rep, "merged_in_file"), 1);
+    assert_accounted(rep);
+    assert_int_equal(leads_total(), before + 3);
+    char *peter = strdup(row_lead(rep, 1)), *maria = strdup(row_lead(rep, 2));
+    assert_string_not_equal(peter, maria);
+    assert_string_equal(row_lead(rep, 4), row_lead(rep, 3));
+    json_decref(rep);
+    json_t *l = get_lead(peter, &r);
+    assert_string_equal(jstr(l, "contact_info.name"), "Peter Schmidt");
+    assert_string_equal(jstr(l, "contact_info.title"), "CFO");
+    resp_free(&r);
+    l = get_lead(maria, &r);
+    assert_string_equal(jstr(l, "contact_info.name"), "Maria Schulz");
+    assert_string_equal(jstr(l, "contact_info.title"), "Office Manager");
+    resp_free(&r);
+
+    rep = import(csv, &r);
+    resp_free(&r);
+    assert_int_equal(num(rep, "created"), 0);
+    assert_int_equal(num(rep, "updated"), 3);
+    assert_string_equal(row_lead(rep, 1), peter);
+    assert_string_equal(row_lead(rep, 2), maria);
+    json_decref(rep);
+    assert_int_equal(leads_total(), before + 3);
+
+    json_t *j = invoke("{\"agent_type\": \"qualification\", \"input\": {\"company_name\": "
+                       "\"Kraftwerk Analytics GmbH\", \"contact_info\": {\"name\": \"peter "
+                       "schmidt\", \"email\": \"INFO@kraftwerk-analytics.de\"}}}",
+                       &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(jstr(j, "action"), "updated");
+    assert_string_equal(jstr(j, "lead_id"), peter);
+    resp_free(&r);
+    assert_int_equal(leads_total(), before + 3);
+    free(peter);
+    free(maria);
 }
 
 /* Five invokes for one contact (the e-mail in varying case) give one lead: the first
@@ -279,8 +414,10 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_helio_colleagues),
         cmocka_unit_test(test_in_file_duplicates),
+        cmocka_unit_test(test_in_file_replaced),
         cmocka_unit_test(test_without_email),
         cmocka_unit_test(test_invoke_updates),
+        cmocka_unit_test(test_shared_mailbox),
     };
     return api_exit_status(cmocka_run_group_tests(tests, api_group_setup, api_group_teardown));
 }

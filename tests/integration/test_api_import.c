@@ -188,6 +188,9 @@ static void test_other_crms(void **state)
     json_decref(j);
 }
 
+static void refused(const char *path, const char *csv, size_t len, const char *type,
+                    const char *loc);
+
 /* A Windows-1252 file: refused (422, row and byte offset, the charset to send) without a
  * charset, nothing stored; with ?charset=windows-1252 the names arrive intact. */
 static void test_windows_1252(void **state)
@@ -213,10 +216,115 @@ static void test_windows_1252(void **state)
     assert_string_equal(jstr(renee, "contact_info.name"), "Renée Lefèvre");
     json_decref(renee);
     json_decref(j);
+    /* a Salesforce report (a title and a blank line above the header) in Windows-1252:
+     * the bad byte is in the first row of data, and the refusal says row 1 (it said row 3,
+     * another person's row, counting the title and the blank line) */
+    static const char report[] = "\"Leads report\"\r\n\r\n"
+                                 "\"First Name\",\"Last Name\",\"Company / Account\"\r\n"
+                                 "\"J\xfcrgen\",\"Wei\xdf\",\"B\xe4"
+                                 "ckerei Gro\xdf AG\"\r\n"
+                                 "\"Fran\xe7ois\",\"Lef\xe8vre\",\"Caf\xe9 SA\"\r\n";
+    refused("/api/leads/import", report, sizeof report - 1, "unicode_decode_error", "[\"body\",1]");
+    struct resp r;
+    http("POST", "/api/leads/import", "text/csv", report, sizeof report - 1, &r);
+    j = json_loadb(r.body, r.len, 0, NULL);
+    assert_int_equal(json_integer_value(jget(j, "detail.0.row")), 1);
+    assert_int_equal(json_integer_value(jget(j, "detail.0.line")), 4);
+    assert_non_null(strstr(jstr(j, "detail.0.msg"), "Row 1 (line 4"));
+    json_decref(j);
+    resp_free(&r);
+    /* a Windows-1252 file declared Latin-1 (what most people call it): the euro sign and
+     * the curly quotes arrive as such, not as invisible C1 controls U+0080, U+0093 */
+    static const char preis[] = "Company,Name,Email,Notes\r\n"
+                                "Preiswerk AG,J\xfcrgen Wei\xdf,j.weiss@preiswerk.de,"
+                                "Preis 100\x80 \x93netto\x94\r\n";
+    http("POST", "/api/leads/import?charset=latin1", "text/csv", preis, sizeof preis - 1, &r);
+    assert_int_equal(r.status, 200);
+    j = json_loadb(r.body, r.len, 0, NULL);
+    resp_free(&r);
+    json_t *juergen = stored(j, 0);
+    assert_string_equal(jstr(juergen, "data.notes"), "Preis 100€ “netto”");
+    assert_string_equal(jstr(juergen, "contact_info.name"), "Jürgen Weiß");
+    json_decref(juergen);
+    json_decref(j);
+    /* Latin-9 has no such letters there: refused, naming the cell */
+    refused("/api/leads/import?charset=iso-8859-15", preis, sizeof preis - 1, "control_character",
+            "[\"body\",1,4]");
     /* the other way round: a UTF-8 file declared windows-1252 would become "MÃ¼ller";
      * it is refused at query.charset, nothing stored */
     j = post_export("/api/leads/import?charset=windows-1252", "hubspot-contacts.csv", 422);
     assert_string_equal(jdump(jget(j, "detail.0.loc")), "[\"query\",\"charset\"]");
+    json_decref(j);
+}
+
+/* A row's validation error names the file's column, as the user knows it: a Pipedrive
+ * file's bad e-mail is in "Person - Email - Work", a German "250.000" revenue in
+ * "Organization - Annual revenue", a name built from two columns in both; in the 422's
+ * detail and in the report. */
+static void test_error_columns(void **state)
+{
+    (void)state;
+    const char csv[] = "Person - Email - Work;Organization - Name;Organization - Annual revenue;"
+                       "First Name;Last Name\r\n"
+                       "max@muster-logistik.de;Muster Logistik GmbH;1,5 Mio;Max;Mustermann\r\n"
+                       "erika(at)muster-logistik.de;Muster Logistik GmbH;250.000;Erika;M\r\n";
+    struct resp r;
+    http("POST", "/api/leads/import", "text/csv", csv, sizeof csv - 1, &r);
+    assert_int_equal(r.status, 422);
+    json_t *j = json_loadb(r.body, r.len, 0, NULL);
+    resp_free(&r);
+    json_t *detail = jget(j, "detail");
+    assert_int_equal(json_array_size(detail), 2);
+    json_t *email = NULL, *revenue = NULL;
+    size_t i;
+    json_t *d;
+    json_array_foreach(detail, i, d)
+    {
+        assert_int_equal(json_integer_value(json_object_get(d, "row")), 2);
+        const char *loc = jdump(json_object_get(d, "loc"));
+        if (strstr(loc, "email"))
+            email = d;
+        if (strstr(loc, "annual_revenue"))
+            revenue = d;
+    }
+    assert_non_null(email);
+    assert_non_null(revenue);
+    assert_string_equal(jstr(email, "column"), "Person - Email - Work");
+    assert_string_equal(jstr(revenue, "column"), "Organization - Annual revenue");
+    assert_string_equal(jstr(j, "report.errors.0.column"), jstr(detail, "0.column"));
+    json_decref(j);
+    /* a name too long for the field, built from First Name and Last Name */
+    char *long_name = malloc(400);
+    assert_non_null(long_name);
+    memset(long_name, 'a', 399);
+    long_name[399] = '\0';
+    char *csv2 = strf("Company,First Name,Last Name\nLongco,%s,%s\n", long_name, long_name);
+    free(long_name);
+    http("POST", "/api/leads/import", "text/csv", csv2, strlen(csv2), &r);
+    free(csv2);
+    assert_int_equal(r.status, 422);
+    j = json_loadb(r.body, r.len, 0, NULL);
+    resp_free(&r);
+    assert_string_equal(jstr(j, "detail.0.column"), "First Name + Last Name");
+    json_decref(j);
+    /* "no value" as exports and spreadsheets write it, in mapped columns: an empty cell
+     * (it refused the row, and so the file); an extra column keeps it as written */
+    const char blanks[] =
+        "Company,Email,Employees,Annual Revenue,Title,Rating\r\n"
+        "Nullwerk GmbH,ida@nullwerk.example,N/A,-,#N/A,-\r\n"
+        "Nullwerk GmbH,jan@nullwerk.example, unknown ,\xe2\x80\x94,(blank),Hot\r\n";
+    http("POST", "/api/leads/import", "text/csv", blanks, sizeof blanks - 1, &r);
+    if (r.status != 200)
+        fail_msg("placeholders: %ld %.400s", r.status, r.body);
+    j = json_loadb(r.body, r.len, 0, NULL);
+    resp_free(&r);
+    assert_int_equal(json_integer_value(jget(j, "created")), 2);
+    json_t *ida = stored(j, 0);
+    assert_null(json_object_get(jget(ida, "data"), "company_size"));
+    assert_null(json_object_get(jget(ida, "data"), "annual_revenue"));
+    assert_true(json_is_null(jget(ida, "contact_info.title")));
+    assert_string_equal(jstr(ida, "data.rating"), "-");
+    json_decref(ida);
     json_decref(j);
 }
 
@@ -249,9 +357,34 @@ static void test_refusals(void **state)
     (void)state;
     const char nul[] = "Company,Title\r\nNulcorp,VP\0Sales\r\n";
     refused("/api/leads/import", nul, sizeof nul - 1, "control_character", "[\"body\",1,2]");
+    /* quoting: a quote never closed (the rest of the file would be one cell), and a quote
+     * inside an unquoted cell: 422 naming the row and the cell, not a 400 with the CSV
+     * library's words */
+    const char open_quote[] = "Company,Name,Notes\r\nQuoteco,Ada Byron,fine\r\n"
+                              "Quoteco,Alan Turing,\"never closed\r\nQuoteco,Grace Hopper,x\r\n";
+    refused("/api/leads/import", open_quote, sizeof open_quote - 1, "csv_syntax", "[\"body\",2,3]");
+    const char stray[] = "Company,Name,Notes\r\nQuoteco,Ana \"Nina\" Petrovic,x\r\n";
+    refused("/api/leads/import", stray, sizeof stray - 1, "csv_syntax", "[\"body\",1,2]");
     const char dup[] = "Company,Email,Email\nDupco,a@dupco.io,b@dupco.io\n";
     refused("/api/leads/import", dup, sizeof dup - 1, "duplicate_column",
             "[\"body\",\"header\",\"Email\"]");
+    /* ... but a name no lead field takes, twice (a Salesforce report's "Created Date" of
+     * the contact and of the account), is no question: both columns are kept */
+    const char dup_extra[] = "Company,Email,Created Date,Created Date\n"
+                             "Dupco,ada@dupco.io,2026-01-05,2019-03-01\n";
+    struct resp dr;
+    http("POST", "/api/leads/import", "text/csv", dup_extra, sizeof dup_extra - 1, &dr);
+    if (dr.status != 200)
+        fail_msg("duplicate extra columns: %ld %.400s", dr.status, dr.body);
+    json_t *dj = json_loadb(dr.body, dr.len, 0, NULL);
+    resp_free(&dr);
+    assert_string_equal(jstr(dj, "columns.2.kept_as"), "created_date");
+    assert_string_equal(jstr(dj, "columns.3.kept_as"), "created_date_2");
+    json_t *dupco = stored(dj, 0);
+    assert_string_equal(jstr(dupco, "data.created_date"), "2026-01-05");
+    assert_string_equal(jstr(dupco, "data.created_date_2"), "2019-03-01");
+    json_decref(dupco);
+    json_decref(dj);
     const char org[] = "Org,Person\nMapco,Ada Byron\n";
     refused("/api/leads/import", org, sizeof org - 1, "missing", "[\"body\",\"header\"]");
     refused("/api/leads/import?map=%7B%22Org%22%3A%22company%22%7D", org, sizeof org - 1, "enum",
@@ -559,6 +692,22 @@ static void test_review_cases(void **state)
     assert_string_equal(jstr(lead, "data.website"), "https://www.larkspur.example");
     json_decref(lead);
     json_decref(j);
+    /* ... but in a column that is not an address the label is the value, as Excel showed
+     * it (the company name, the title stayed themselves; they became the link's address),
+     * a continental Excel's ';' between the arguments; a profile URL column keeps the
+     * address */
+    j = post_text(
+        "Company,Email,Title,Profile URL\n"
+        "\"=HYPERLINK(\"\"https://www.quillon.example\"\";\"\"Quillon GmbH\"\")\","
+        "ben@quillon.example,\"=HYPERLINK(\"\"https://intranet/ben\"\", \"\"Head of "
+        "Sales\"\")\",\"=HYPERLINK(\"\"https://www.linkedin.com/in/ben-q\"\",\"\"Ben\"\")\"\n",
+        200);
+    lead = stored(j, 0);
+    assert_string_equal(jstr(lead, "company_name"), "Quillon GmbH");
+    assert_string_equal(jstr(lead, "contact_info.title"), "Head of Sales");
+    assert_string_equal(jstr(lead, "data.profile_url"), "https://www.linkedin.com/in/ben-q");
+    json_decref(lead);
+    json_decref(j);
     /* a refusal still accounts for every row: the valid ones are not_imported */
     j = post_text("Company,Email\nA Co,a@a.example\n,\nB Co,not-an-email\n", 422);
     json_t *rep = jget(j, "report");
@@ -577,7 +726,7 @@ int main(void)
         cmocka_unit_test(test_hubspot),      cmocka_unit_test(test_salesforce_report),
         cmocka_unit_test(test_other_crms),   cmocka_unit_test(test_windows_1252),
         cmocka_unit_test(test_refusals),     cmocka_unit_test(test_many_rows),
-        cmocka_unit_test(test_large_body),
+        cmocka_unit_test(test_large_body),   cmocka_unit_test(test_error_columns),
     };
     if (!mkdtemp(tmp_dir))
         return 1;

@@ -540,6 +540,47 @@ static void test_list_search_and_sort(void **state)
     sa_store_close(s);
 }
 
+/* A shared mailbox (info@): several people, told apart by contact name (ASCII case
+ * ignored; none matches only none), the earliest first; lead_by_email still finds the
+ * earliest whatever the name. */
+static void test_lead_by_mailbox(void **state)
+{
+    (void)state;
+    struct sa_store *s = open_store();
+    struct sa_err err = {0};
+    char email[64];
+    uniq(email, sizeof email, "info", "@kraftwerk-analytics.example");
+    static const char *const names[] = {"Peter Schmidt", "Maria Schulz", NULL};
+    char ids[3][SA_UUID_LEN];
+    for (int k = 0; k < 3; k++) {
+        char eid[SA_UUID_LEN];
+        sa_uuid_v7(ids[k]);
+        sa_uuid_v7(eid);
+        struct sa_lead_row l = lead(ids[k], "Kraftwerk Analytics GmbH", -1, NULL, email);
+        l.contact_name = names[k];
+        struct sa_exec_row e = exec(eid, ids[k]);
+        if (sa_store_save_invocation(s, &l, &e, &err))
+            fail_msg("save: %s", err.msg);
+        usleep(2000);
+    }
+    char id[37] = "x";
+    assert_int_equal(sa_store_lead_by_mailbox(s, email, "MARIA SCHULZ", id, NULL, &err), 0);
+    assert_string_equal(id, ids[1]);
+    json_t *data = NULL;
+    assert_int_equal(sa_store_lead_by_mailbox(s, email, "peter schmidt", id, &data, &err), 0);
+    assert_string_equal(id, ids[0]);
+    assert_non_null(data);
+    json_decref(data);
+    assert_int_equal(sa_store_lead_by_mailbox(s, email, NULL, id, NULL, &err), 0);
+    assert_string_equal(id, ids[2]);
+    assert_int_equal(sa_store_lead_by_mailbox(s, email, "Hans Meier", id, NULL, &err),
+                     SA_ENOTFOUND);
+    assert_string_equal(id, "");
+    assert_int_equal(sa_store_lead_by_email(s, email, id, NULL, &err), 0);
+    assert_string_equal(id, ids[0]);
+    sa_store_close(s);
+}
+
 /* The lookups an import merges by: by e-mail (case ignored, earliest), by company name
  * (case ignored, earliest first, with website and contact e-mail). */
 static void test_lead_lookups(void **state)
@@ -3872,6 +3913,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_list_pagination),
         cmocka_unit_test(test_list_search_and_sort),
         cmocka_unit_test(test_lead_lookups),
+        cmocka_unit_test(test_lead_by_mailbox),
         cmocka_unit_test(test_companies),
         cmocka_unit_test(test_executions),
         cmocka_unit_test(test_runs),

@@ -292,11 +292,13 @@ void sa_route_leads_import(struct sa_req *r)
         {
             json_t *loc = json_pack("[s]", "body");
             json_array_extend(loc, json_object_get(e, "loc"));
-            json_array_append_new(detail, json_pack("{s:o, s:O, s:O, s:O, s:O}", "loc", loc, "msg",
-                                                    json_object_get(e, "msg"), "type",
-                                                    json_object_get(e, "type"), "row",
-                                                    json_object_get(e, "row"), "line",
-                                                    json_object_get(e, "line")));
+            json_t *d =
+                json_pack("{s:o, s:O, s:O, s:O, s:O}", "loc", loc, "msg", json_object_get(e, "msg"),
+                          "type", json_object_get(e, "type"), "row", json_object_get(e, "row"),
+                          "line", json_object_get(e, "line"));
+            if (d && json_object_get(e, "column"))
+                json_object_set(d, "column", json_object_get(e, "column"));
+            json_array_append_new(detail, d);
         }
         sa_reply_problem(r, 422, "validation_error", detail);
         json_object_set_new(r->json, "report", report);

@@ -868,6 +868,7 @@ static const struct sa_store_ops store_ops = {
     .list_leads = sa_pg_list_leads,
     .save_many = sa_pg_save_many,
     .lead_by_email = sa_pg_lead_by_email,
+    .lead_by_mailbox = sa_pg_lead_by_mailbox,
     .leads_by_company = sa_pg_leads_by_company,
     .lead_match = sa_pg_lead_match,
     .company_get = sa_pg_company_get,

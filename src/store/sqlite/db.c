@@ -923,6 +923,7 @@ static const struct sa_store_ops store_ops = {
     .list_leads = sa_sqlite_list_leads,
     .save_many = sa_sqlite_save_many,
     .lead_by_email = sa_sqlite_lead_by_email,
+    .lead_by_mailbox = sa_sqlite_lead_by_mailbox,
     .leads_by_company = sa_sqlite_leads_by_company,
     .lead_match = sa_sqlite_lead_match,
     .company_get = sa_sqlite_company_get,

@@ -97,6 +97,39 @@ static void test_formats(void **state)
     assert_int_equal(w.row, 2);
     assert_int_equal(w.column, 1);
     assert_int_equal(w.line, 3);
+    assert_int_equal(w.row_offset, 13); /* where "c,VP..." starts */
+    /* C1 controls: "’" (E2 80 99) read as Latin-1 and written as UTF-8 is "â" U+0080
+     * U+0099; a no-break space (C2 A0) and "é" (C3 A9) are letters, not controls */
+    const char c1[] = "name,note\nok,caf\xc3\xa9\xc2\xa0ok\nDon,it\xc3\xa2\xc2\x80\xc2\x99s\n";
+    assert_int_equal(sa_csv_parse_delim(c1, sizeof c1 - 1, ',', 100, &rows, &w, &err), SA_EINVAL);
+    assert_int_equal(w.fault, SA_CSV_CONTROL);
+    assert_int_equal(w.row, 2);
+    assert_int_equal(w.column, 1);
+    const char nbsp[] = "name,note\nok,caf\xc3\xa9\xc2\xa0ok\xc2\xbf\n";
+    assert_int_equal(sa_csv_parse_delim(nbsp, sizeof nbsp - 1, ',', 100, &rows, &w, &err), 0);
+    json_decref(rows);
+    /* quoting: where the row starts and which cell, for a quote never closed and for a
+     * quote in an unquoted cell */
+    const char unclosed[] = "a,b\nok,x\nc,\"open\nmore\n";
+    assert_int_equal(sa_csv_parse_delim(unclosed, sizeof unclosed - 1, ',', 100, &rows, &w, &err),
+                     SA_EINVAL);
+    assert_int_equal(w.fault, SA_CSV_SYNTAX);
+    assert_true(w.unclosed);
+    assert_int_equal(w.row, 2);
+    assert_int_equal(w.column, 1);
+    assert_int_equal(w.line, 3);
+    assert_int_equal(w.row_offset, 9);
+    assert_non_null(strstr(err.msg, "never closed"));
+    const char stray[] = "a,b,c\nok,x,y\nc,d,Ana \"Nina\"\n";
+    assert_int_equal(sa_csv_parse_delim(stray, sizeof stray - 1, ',', 100, &rows, &w, &err),
+                     SA_EINVAL);
+    assert_int_equal(w.fault, SA_CSV_SYNTAX);
+    assert_false(w.unclosed);
+    assert_int_equal(w.row, 2);
+    assert_int_equal(w.column, 2);
+    assert_int_equal(w.line, 3);
+    assert_int_equal(w.row_offset, 13);
+    assert_non_null(strstr(err.msg, "a quote inside a cell that is not quoted"));
     const char latin1[] = "name\nok\n\"multi\nline\",x\nRen\xe9\n";
     assert_int_equal(sa_csv_parse_delim(latin1, strlen(latin1), ',', 100, &rows, &w, &err),
                      SA_EINVAL);
@@ -104,6 +137,7 @@ static void test_formats(void **state)
     assert_int_equal(w.offset, 26);
     assert_int_equal(w.line, 5);
     assert_int_equal(w.row, 3);
+    assert_int_equal(w.row_offset, 23); /* where "Ren" starts, after the two-line row */
     assert_non_null(strstr(err.msg, "byte offset 26"));
 }
 

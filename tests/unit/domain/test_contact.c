@@ -27,6 +27,21 @@ static void test_e164(void **state)
     assert_string_equal(out, "+442079460018");
     assert_true(sa_phone_e164("+1 415 555 0134 ext. 12", NULL, out, sizeof out));
     assert_string_equal(out, "+14155550134");
+    /* "(0)": the trunk prefix written into an international number, dropped (it made
+     * +49 (0)30 1234567 the wrong number +490301234567) */
+    assert_true(sa_phone_e164("+49 (0)30 1234567", NULL, out, sizeof out));
+    assert_string_equal(out, "+49301234567");
+    assert_true(sa_phone_e164("+44 (0)20 7946 0018", NULL, out, sizeof out));
+    assert_string_equal(out, "+442079460018");
+    assert_true(sa_phone_e164("0049 (0) 30 7654321", NULL, out, sizeof out));
+    assert_string_equal(out, "+49307654321");
+    /* the country as CRMs export it: an English or local name, not only the code */
+    assert_true(sa_phone_e164("(415) 555-0100 x23", "United States", out, sizeof out));
+    assert_string_equal(out, "+14155550100");
+    assert_true(sa_phone_e164("0171 2345678", "Deutschland", out, sizeof out));
+    assert_string_equal(out, "+491712345678");
+    assert_true(sa_phone_e164("030 1234567", "germany", out, sizeof out));
+    assert_string_equal(out, "+49301234567");
     assert_false(sa_phone_e164("555 0134", "US", out, sizeof out));     /* too short */
     assert_false(sa_phone_e164("415 555 0134", NULL, out, sizeof out)); /* no country */
 }
@@ -37,6 +52,13 @@ static void test_roles_and_domain(void **state)
     assert_true(sa_email_role_account("info@acme.io"));
     assert_true(sa_email_role_account("Sales@acme.io"));
     assert_false(sa_email_role_account("jane@acme.io"));
+    /* German, Spanish... shared mailboxes, and a tagged one */
+    assert_true(sa_email_role_account("vertrieb@kraftwerk.de"));
+    assert_true(sa_email_role_account("Kontakt@kraftwerk.de"));
+    assert_true(sa_email_role_account("ventas@acme.es"));
+    assert_true(sa_email_role_account("sales+emea@acme.io"));
+    assert_false(sa_email_role_account("jane+crm@acme.io"));
+    assert_false(sa_email_role_account("infoteam.lead@acme.io"));
     struct sa_model *m = NULL;
     struct sa_err err = {0};
     assert_int_equal(sa_model_load(SA_SOURCE_DIR "/data", &m, &err), 0);

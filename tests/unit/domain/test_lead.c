@@ -262,6 +262,11 @@ static void test_revenue_forms(void **state)
         {"2.500 Tsd. EUR", 2.5e6, "EUR"},
         {"1.500,5 Mio", 1.5005e9, ""},
         {"1.5M", 1.5e6, ""},
+        /* German Excel's currency format: "." groups thousands, "," before the cents */
+        {"\xe2\x82\xac 250.000,00", 250000, "EUR"},
+        {"1.234.567,89 \xe2\x82\xac", 1234567.89, "EUR"},
+        {"12.500,5 CHF", 12500.5, "CHF"},
+        {"$1,234,567.89", 1234567.89, "USD"},
     };
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         double v = -1;
@@ -272,7 +277,8 @@ static void test_revenue_forms(void **state)
             fail_msg("%s: %f, expected %f", ok[i].text, v, ok[i].amount);
         assert_string_equal(cur, ok[i].currency);
     }
-    static const char *const bad[] = {"25.000", "$25M EUR", "EUR", "25 Mio Mio", "\xe2\x82\xac"};
+    static const char *const bad[] = {"25.000",       "$25M EUR", "EUR",      "25 Mio Mio",
+                                      "\xe2\x82\xac", "1.23,45",  "1,234.5,6"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         double v;
         char cur[4];
