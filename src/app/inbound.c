@@ -289,7 +289,9 @@ static int act_auto_reply(struct sa_app *app, const struct sa_mime_msg *m, const
     char *text = turn_text(m);
     if (!text)
         return sa_err_set(err, SA_ENOMEM, "out of memory");
-    sa_reply_return_date(text, sa_wall_time(), back);
+    /* a read receipt's date is when the mail was read, not a return */
+    if (!sa_mail_is_read_receipt(m))
+        sa_reply_return_date(text, sa_wall_time(), back);
     free(text);
     int n = 0, rc = 0;
     if (back[0] && *email)

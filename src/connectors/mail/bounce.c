@@ -394,6 +394,13 @@ static bool auto_reply(const struct sa_mime_msg *m)
                                            "fuori sede",
                                            "afwezig",
                                            "automatisch antwoord",
+                                           "resposta automatica",
+                                           "odpowiedz automatyczna",
+                                           "automatyczna odpowiedz",
+                                           "automatiskt svar",
+                                           "autosvar",
+                                           "automatisk svar",
+                                           "automaattinen vastaus",
                                            NULL};
     char *subj = folded(m->subject);
     bool hit = has_any(subj, subjects);
@@ -406,11 +413,21 @@ static bool auto_reply(const struct sa_mime_msg *m)
     if (clean && norm) {
         sa_reply_clean(m->text, clean, n + 1);
         sa_reply_normalise(clean, norm);
-        hit = sa_reply_is_out_of_office(norm);
+        /* a person may write that they are away and still ask something ("I'm on vacation
+         * until the 5th - could you send pricing?", "...please take me off your list"): a
+         * notice without the headers asks nothing */
+        hit = sa_reply_is_out_of_office(norm) && !strchr(clean, '?') &&
+              !sa_reply_is_unsubscribe(norm);
     }
     free(clean);
     free(norm);
     return hit;
+}
+
+bool sa_mail_is_read_receipt(const struct sa_mime_msg *m)
+{
+    return strcmp(m->content_type, "multipart/report") == 0 &&
+           strcmp(m->report_type, "disposition-notification") == 0;
 }
 
 enum sa_inbound_kind sa_mail_classify(const struct sa_mime_msg *m, struct sa_bounce *b)
@@ -424,6 +441,9 @@ enum sa_inbound_kind sa_mail_classify(const struct sa_mime_msg *m, struct sa_bou
     if (read_plain_report(m, b))
         return SA_INBOUND_BOUNCE;
     memset(b, 0, sizeof *b);
+    /* a read receipt (RFC 8098 disposition notification) is sent by software: not a reply */
+    if (sa_mail_is_read_receipt(m))
+        return SA_INBOUND_AUTO_REPLY;
     return auto_reply(m) ? SA_INBOUND_AUTO_REPLY : SA_INBOUND_REPLY;
 }
 

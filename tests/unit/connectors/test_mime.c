@@ -177,6 +177,60 @@ static void out_of_office(void **state)
     sa_mime_clear(&m);
 }
 
+/* A prospect's own legal footer ("To unsubscribe from our newsletter click here") and our
+ * e-mail's closing line quoted under a Swedish Outlook header are not the reply's words. */
+static void footers_not_reply(void **state)
+{
+    (void)state;
+    struct sa_mime_msg m;
+    struct sa_bounce b;
+    parse_file("reply_legal_footer_en.eml", &m);
+    const char *r = reply_of(&m);
+    assert_non_null(strstr(r, "Can we do a demo next week?"));
+    assert_non_null(strstr(r, "intended solely for the addressee. Ledgerwisp Ltd, registered"));
+    assert_null(strstr(r, "nsubscribe"));
+    assert_int_equal(sa_mail_classify(&m, &b), SA_INBOUND_REPLY);
+    sa_mime_clear(&m);
+    parse_file("outlook_reply_sv_quoted_footer.eml", &m);
+    assert_string_equal(reply_of(&m), "Hi Alex, sounds good - can you send me a short deck?");
+    sa_mime_clear(&m);
+    /* Polish Outlook: "Od: / Wysłano: / Do: / Temat:" */
+    parse_file("outlook_reply_pl_unsubscribe.eml", &m);
+    assert_string_equal(reply_of(&m),
+                        "Proszę o usunięcie mojego adresu z Państwa listy mailingowej. Nie chcę "
+                        "otrzymywać więcej wiadomości.\n\nPozdrawiam\nHannah");
+    assert_int_equal(sa_mail_classify(&m, &b), SA_INBOUND_REPLY);
+    sa_mime_clear(&m);
+}
+
+/* Automatic replies in more languages and read receipts; a person who writes that they
+ * are away but asks something, or asks to be removed, has replied. */
+static void automatic_or_person(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *file;
+        enum sa_inbound_kind kind;
+    } cases[] = {
+        {"ooo_plain_pl.eml", SA_INBOUND_AUTO_REPLY},   /* "jestem poza biurem do ..." */
+        {"ooo_subject_pt.eml", SA_INBOUND_AUTO_REPLY}, /* "Resposta automática:" */
+        {"read_receipt_outlook.eml", SA_INBOUND_AUTO_REPLY},
+        {"reply_away_with_question_en.eml", SA_INBOUND_REPLY},
+        {"reply_away_unsubscribe_de.eml", SA_INBOUND_REPLY},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct sa_mime_msg m;
+        struct sa_bounce b;
+        parse_file(cases[i].file, &m);
+        enum sa_inbound_kind k = sa_mail_classify(&m, &b);
+        if (k != cases[i].kind)
+            fail_msg("%s: %s, expected %s", cases[i].file, sa_inbound_kind_name(k),
+                     sa_inbound_kind_name(cases[i].kind));
+        assert_int_equal(sa_mail_is_read_receipt(&m), i == 2);
+        sa_mime_clear(&m);
+    }
+}
+
 /* ---- bounces ------------------------------------------------------------------------------- */
 
 static void postfix_dsn(void **state)
@@ -448,6 +502,8 @@ int main(void)
         cmocka_unit_test(html_only_base64),
         cmocka_unit_test(unsubscribe_reply),
         cmocka_unit_test(out_of_office),
+        cmocka_unit_test(footers_not_reply),
+        cmocka_unit_test(automatic_or_person),
         cmocka_unit_test(postfix_dsn),
         cmocka_unit_test(postfix_plain_text),
         cmocka_unit_test(exchange_ndr),
