@@ -407,6 +407,31 @@ static void other_charsets(void **state)
     assert_true(sa_charset_known_mail("KOI8-R"));
     assert_false(sa_charset_known("koi8-r"));
     assert_true(sa_charset_known("latin1"));
+    /* the names clients write for them: IANA aliases and common spellings */
+    static const struct {
+        const char *charset, *bytes, *text;
+    } aliases[] = {
+        {"utf8", "Caf\xc3\xa9", "Café"},
+        {"iso8859-1", "Caf\xe9", "Café"},
+        {"ISO_8859-1:1987", "Caf\xe9", "Café"},
+        {"l1", "Caf\xe9", "Café"},
+        {"cp1250", "Cze\x9c\xe6", "Cześć"},
+        {"Windows_1252", "\x93ok\x94", "\u201cok\u201d"},
+        {"ks_c_5601-1987", "\xb0\xa1", "\uac00"},
+        {"x-sjis", "\x82\xa0", "\u3042"},
+        {"ANSI_X3.4-1968", "plain", "plain"},
+    };
+    for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "From: a@example.com\nContent-Type: text/plain; charset=\"%s\"\n\n%s",
+                 aliases[i].charset, aliases[i].bytes);
+        if (sa_mime_parse(msg, strlen(msg), &m, &err) != 0)
+            fail_msg("charset %s: %s", aliases[i].charset, err.msg);
+        assert_string_equal(m.text, aliases[i].text);
+        sa_mime_clear(&m);
+    }
+    parse_str_fails("From: a@example.com\nContent-Type: text/plain; charset=x-unknown\n\nhi",
+                    SA_EINVAL, "unsupported charset 'x-unknown'");
     /* a byte Shift_JIS leaves undefined is refused */
     parse_str_fails("From: a@example.jp\nContent-Type: text/plain; charset=shift_jis\n\n\x81\x20\n",
                     SA_EINVAL, "not valid shift_jis");
