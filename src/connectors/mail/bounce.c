@@ -68,6 +68,46 @@ static void lower(char *s)
         *s = (char)tolower((unsigned char)*s);
 }
 
+/* ---- what a failure says about the address --------------------------------------------- */
+
+/* Words of a refusal about the message or its sender, not the address (folded). */
+static const char *const refusal_words[] = {
+    "spam",          "blocked",         "blocklist",       "blacklist",   "block list",
+    "spamhaus",      "dmarc",           "spf",             "dkim",        "unauthenticated",
+    "reputation",    "rate limit",      "too many",        "over quota",  "quota exceeded",
+    "mailbox full",  "mailbox is full", "message too large", "size limit", "exceeds the maximum",
+    "policy",        "rejected due to content", NULL};
+/* Words saying the address itself does not take mail (folded). */
+static const char *const address_words[] = {
+    "user unknown", "unknown user", "does not exist", "doesn't exist", "no such user",
+    "mailbox unavailable", "recipient not found", "recipientnotfound", "address not found",
+    "mailbox not found", "invalid recipient", "account has been disabled", "account disabled",
+    NULL};
+
+/* Whether a permanent failure with status (a 5.x.x code, or "" when none is given) and the
+ * server's words (folded) is the address's: unknown, disabled, a domain that takes no mail.
+ * A refusal of the message or its sender says nothing about the address: a policy or
+ * security reason (5.7.x: spam, a block list, DMARC, SPF, DKIM), a full mailbox (5.2.2), a
+ * message too long (5.2.3, 5.3.4), its content (5.6.x), or such words without a code. Making
+ * that contact do-not-contact would lose a valid address for good, the whole list's at once
+ * when our own authentication broke. */
+static bool address_failure(const char *status, const char *words)
+{
+    if (status[0] == '4')
+        return false;
+    /* status is "C.S.D" (read_dsn and status_code keep only such codes) or "" */
+    long subject = 0, detail = 0;
+    if (status[0] && status[1] == '.') {
+        char *end = NULL;
+        subject = strtol(status + 2, &end, 10);
+        if (end && *end == '.')
+            detail = strtol(end + 1, NULL, 10);
+    }
+    bool refusal = subject == 7 || subject == 3 || subject == 6 ||
+                   (subject == 2 && (detail == 2 || detail == 3)) || has_any(words, refusal_words);
+    return !refusal || has_any(words, address_words);
+}
+
 /* ---- RFC 3464 ------------------------------------------------------------------------- */
 
 /* One recipient block's fields of interest. */
@@ -173,7 +213,11 @@ static bool read_dsn(const char *ds, struct sa_bounce *b)
     snprintf(b->action, sizeof b->action, "%s", best.action[0] ? best.action : "failed");
     snprintf(b->status, sizeof b->status, "%s", best.status);
     snprintf(b->diagnostic, sizeof b->diagnostic, "%s", best.diag);
-    b->hard = strcmp(b->action, "failed") == 0 && b->status[0] != '4';
+    char *words = malloc(strlen(b->diagnostic) + 1);
+    if (words)
+        sa_fold(b->diagnostic, strlen(b->diagnostic), words);
+    b->hard = strcmp(b->action, "failed") == 0 && address_failure(b->status, words ? words : "");
+    free(words);
     return true;
 }
 
@@ -349,8 +393,8 @@ static bool read_plain_report(const struct sa_mime_msg *m, struct sa_bounce *b)
     }
     if (!b->status[0])
         snprintf(b->status, sizeof b->status, "%s", perm ? "5.0.0" : "4.0.0");
-    b->hard = b->status[0] == '5';
-    snprintf(b->action, sizeof b->action, "%s", b->hard ? "failed" : "delayed");
+    b->hard = b->status[0] == '5' && address_failure(b->status, f);
+    snprintf(b->action, sizeof b->action, "%s", b->status[0] == '5' ? "failed" : "delayed");
     if (where) { /* the server's answer: the line with the code */
         const char *ls = where;
         while (ls > head && ls[-1] != '\n')

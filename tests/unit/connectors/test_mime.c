@@ -317,6 +317,66 @@ static void soft_bounce(void **state)
     sa_mime_clear(&m);
 }
 
+/* A permanent refusal of the message or its sender (our DMARC failing, a block list, a full
+ * mailbox, the size) is not the address's failure: hard is false, the action stays failed;
+ * an unknown user is, whatever the code's subject. */
+static void refusals_are_not_address_failures(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *status, *diagnostic;
+        bool hard;
+    } cases[] = {
+        {"5.7.26", "550-5.7.26 This mail is unauthenticated, which poses a security risk to the "
+                   "sender and Gmail users, and has been blocked.",
+         false},
+        {"5.7.1", "550 5.7.1 Service unavailable; Client host [203.0.113.9] blocked using "
+                  "Spamhaus",
+         false},
+        {"5.2.2", "552 5.2.2 The email account that you tried to reach is over quota.", false},
+        {"5.3.4", "552 5.3.4 Message size exceeds fixed limit", false},
+        {"5.0.0", "550 Message rejected as spam by Content Filtering.", false},
+        {"5.7.1", "550 5.7.1 <k@example.com>: Recipient address rejected: User unknown", true},
+        {"5.1.1", "550 5.1.1 <k@example.com>: Recipient address rejected: User unknown", true},
+        {"5.4.1", "550 5.4.1 Recipient address rejected: Access denied.", true},
+        {"5.1.10", "550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found", true},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char raw[1024];
+        snprintf(raw, sizeof raw,
+                 "From: MAILER-DAEMON@mx.example.com\nSubject: Undelivered Mail\n"
+                 "Content-Type: multipart/report; report-type=delivery-status; boundary=b\n\n"
+                 "--b\nContent-Type: text/plain\n\nNot delivered.\n--b\n"
+                 "Content-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.com\n\n"
+                 "Final-Recipient: rfc822; k@example.com\nAction: failed\nStatus: %s\n"
+                 "Diagnostic-Code: smtp; %s\n\n--b--\n",
+                 cases[i].status, cases[i].diagnostic);
+        struct sa_mime_msg m;
+        struct sa_bounce b;
+        struct sa_err err = {0};
+        assert_int_equal(sa_mime_parse(raw, strlen(raw), &m, &err), 0);
+        assert_int_equal(sa_mail_classify(&m, &b), SA_INBOUND_BOUNCE);
+        assert_string_equal(b.action, "failed");
+        assert_string_equal(b.status, cases[i].status);
+        if (b.hard != cases[i].hard)
+            fail_msg("%s %s: hard %d", cases[i].status, cases[i].diagnostic, b.hard);
+        sa_mime_clear(&m);
+    }
+    /* the non-standard reports alike */
+    const char *plain = "From: MAILER-DAEMON@mx.example.com\nSubject: Undelivered Mail Returned to "
+                        "Sender\n\n<k@example.com>: host mx.example.com said: 550 5.7.1 "
+                        "Message rejected due to DMARC policy\n";
+    struct sa_mime_msg m;
+    struct sa_bounce b;
+    struct sa_err err = {0};
+    assert_int_equal(sa_mime_parse(plain, strlen(plain), &m, &err), 0);
+    assert_int_equal(sa_mail_classify(&m, &b), SA_INBOUND_BOUNCE);
+    assert_string_equal(b.recipient, "k@example.com");
+    assert_string_equal(b.action, "failed");
+    assert_false(b.hard);
+    sa_mime_clear(&m);
+}
+
 /* A report naming two recipients: the failed one is the one acted on. */
 static void dsn_picks_failed_recipient(void **state)
 {
@@ -534,6 +594,7 @@ int main(void)
         cmocka_unit_test(exchange_ndr),
         cmocka_unit_test(gmail_bounce),
         cmocka_unit_test(soft_bounce),
+        cmocka_unit_test(refusals_are_not_address_failures),
         cmocka_unit_test(dsn_picks_failed_recipient),
         cmocka_unit_test(daemon_without_failure_is_no_bounce),
         cmocka_unit_test(encoded_words),
