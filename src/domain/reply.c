@@ -526,12 +526,19 @@ static const char *const unsubscribe_phrases[] = {
     "like to unsubscribe", "opt me out", "opt out of your", "opt out of these",
     "opt out of this", "opt out of all", "opt out please", "want to opt out",
     "remove me from", "remove my email", "remove my address", "remove my e mail",
-    "take me off", "stop emailing", "stop e mailing", "stop mailing", "stop sending",
+    "take me off", "stop emailing", "stop e mailing", "stop mailing", "stop sending me",
+    "stop sending these", "stop sending this", "stop sending your", "stop sending us",
+    "stop sending emails", "stop sending e mails", "stop sending mails", "stop sending messages",
+    "stop sending any", "stop sending follow ups", "stop sending followups",
     "stop contacting", "stop writing to me", "do not email", "dont email", "don t email",
     "do not contact me", "dont contact me", "don t contact me", "never contact me",
     "no more emails", "no more e mails", "leave me alone", "delete me from",
     "off your list", "off your mailing list", "me off the list", "stop spamming",
-    "do not send me", "don t send me", "dont send me", "quit emailing", "stop the emails",
+    "do not send me any", "don t send me any", "dont send me any", "do not send me more",
+    "don t send me more", "dont send me more", "do not send me emails", "don t send me emails",
+    "dont send me emails", "do not send me further", "don t send me further",
+    "do not send me anything", "don t send me anything", "dont send me anything",
+    "quit emailing", "stop the emails",
     "stop these emails", "stop with the emails", "unsubscribed", "remove me please",
     "please remove me", "just remove me", "remove me and", "remove this address",
     "remove from list", "remove from your list", "remove from your lists", "remove it from your",
@@ -627,6 +634,25 @@ static const char *const unsubscribe_phrases[] = {
     "fran era utskick", NULL};
 /* clang-format on */
 
+/* Phrases that hold a request's words but ask something else: to leave a thread or an
+ * invite ("remove me from the CC", "take me off this thread"), what the writer did
+ * elsewhere ("I unsubscribed my team from our old tool"), a call instead of e-mails. They
+ * are blanked out before the lexicon is matched. */
+/* clang-format off */
+static const char *const not_request_phrases[] = {
+    "remove me from the cc", "remove me from cc", "remove me from this thread",
+    "remove me from the thread", "remove me from this email thread", "remove me from the invite",
+    "remove me from the meeting", "remove me from the call", "remove me from the loop",
+    "remove me from this chain", "remove me from the chain", "take me off the cc",
+    "take me off cc", "take me off this thread", "take me off the thread",
+    "take me off the invite", "take me off the meeting", "take me off this chain",
+    "take me off the chain", "take me off the loop", "unsubscribed my", "unsubscribed our",
+    "unsubscribed the", "unsubscribed them", "unsubscribed him", "unsubscribed her",
+    "no more emails needed", "no more e mails needed", "no more emails necessary",
+    "nehmen sie mich aus dem cc", "nehmen sie mich aus cc", "retirez moi de la boucle",
+    NULL};
+/* clang-format on */
+
 /* Words of a delivery problem: "Seit gestern kommen keine E-Mails mehr an" reports a bug,
  * though it holds "keine E-Mails mehr"; the lexicon leaves such texts to the model. */
 /* clang-format off */
@@ -648,7 +674,8 @@ static const char *const unsubscribe_words[] = {"unsubscribe",   "unsubscribing"
                                                 "desuscribirme", "disiscrivere",  "disiscrivetemi",
                                                 "disiscrivermi", "descadastrar",  "descadastre",
                                                 "uitschrijven",  "afmelden",      "abbestellen",
-                                                "stop",          "remove",        NULL};
+                                                "stop",          "remove",        "baja",
+                                                NULL};
 
 /* Words meaning the text talks about an unsubscribe feature, not asking for one. */
 /* clang-format off */
@@ -794,7 +821,28 @@ static bool footer_sentence(const char *s, size_t len)
     return hit;
 }
 
+static bool is_unsubscribe(const char *norm);
+
 bool sa_reply_is_unsubscribe(const char *norm)
+{
+    size_t n = strlen(norm);
+    char *own = malloc(n + 1);
+    if (!own)
+        return is_unsubscribe(norm);
+    memcpy(own, norm, n + 1);
+    for (size_t i = 0; not_request_phrases[i]; i++) {
+        size_t pl = strlen(not_request_phrases[i]);
+        for (char *p = strstr(own, not_request_phrases[i]); p;
+             p = strstr(p + 1, not_request_phrases[i]))
+            if (p > own && p[-1] == ' ' && p[pl] == ' ')
+                memset(p, ' ', pl);
+    }
+    bool hit = is_unsubscribe(own);
+    free(own);
+    return hit;
+}
+
+static bool is_unsubscribe(const char *norm)
 {
     if (has_any(norm, delivery_problem))
         return false;
@@ -808,7 +856,7 @@ bool sa_reply_is_unsubscribe(const char *norm)
         if (wl >= 4 && !in_list(w, wl, words_not_typos)) {
             for (size_t i = 0; unsubscribe_words[i]; i++) {
                 size_t kl = strlen(unsubscribe_words[i]);
-                /* "stop" and "remove" only as a whole short reply ("STOP", "remove") */
+                /* "stop", "remove", "baja" only as a whole short reply ("STOP", "BAJA") */
                 int limit = kl >= 11 ? 2 : kl >= 8 ? 1 : 0;
                 if (kl < 8 && words > 2)
                     continue;

@@ -394,7 +394,30 @@ static void test_footers_and_more_languages(void **state)
         /* a link, but the writer asks for themself */
         "Please unsubscribe me: https://acme.example/unsubscribe/abc",
         /* away, and asking to be removed: stopping wins */
-        "Ich bin bis zum 8. Januar im Urlaub. Bitte tragen Sie mich aus Ihrem Verteiler aus."};
+        "Ich bin bis zum 8. Januar im Urlaub. Bitte tragen Sie mich aus Ihrem Verteiler aus.",
+        /* Spanish's one-word opt-out; a thread left and the list too */
+        "BAJA", "Baja, gracias", "Remove me from the CC and take me off your list."};
+    /* a request's words asking something else: no opt-out */
+    static const struct {
+        const char *text, *intent;
+    } not_stop[] = {
+        {"Please don't send me the pricing yet, let's talk first.", NULL},
+        {"Remove me from the CC and loop in Anna (anna@quorvianta.io), she owns this.",
+         "referral"},
+        {"Take me off this thread - Anna Berg (anna.berg@quorvianta.io) will take it from here.",
+         "referral"},
+        {"I unsubscribed my team from our old tool last month, so timing is good.", NULL},
+        {"No more emails needed - let's just jump on a call, does Tuesday work?", NULL},
+        {"Stop sending invoices to this address, please use billing@quorvianta.io instead.",
+         NULL},
+    };
+    for (size_t i = 0; i < sizeof not_stop / sizeof not_stop[0]; i++) {
+        struct sa_intent_result r;
+        sa_intent_analyse(model, not_stop[i].text, NOW, &r);
+        if (strcmp(r.intent, "unsubscribe") == 0 ||
+            (not_stop[i].intent && strcmp(r.intent, not_stop[i].intent) != 0))
+            fail_msg("\"%s\": got %s (%.2f)", not_stop[i].text, r.intent, r.confidence);
+    }
     for (size_t i = 0; i < sizeof stop / sizeof stop[0]; i++)
         expect_intent(stop[i], "unsubscribe");
     /* footers: the reply is what is left */
