@@ -603,7 +603,8 @@ static const char *const unsubscribe_phrases[] = {
     "parem de enviar", "parem de me enviar", "parem de mandar", "deixar de receber",
     "sair da lista", "sair da sua lista", "nao me contactem", "nao me contatem",
     "descadastro", "nao quero mais receber", "remova meu e mail", "remova meu email",
-    "parem de me mandar", "retirem meu", "retirem o meu", "retire o meu", "retirem me da", "nao enviem mais", "chega de emails", "chega de e mails", "chega de mensagens",
+    "parem de me mandar", "me remover da", "remover me da", "remover da lista",
+    "me retirar da", "retirar da lista", "me tirar da", "tirar da lista", "retirem meu", "retirem o meu", "retire o meu", "retirem me da", "nao enviem mais", "chega de emails", "chega de e mails", "chega de mensagens",
     "nada de emails", "sem mais emails", "nao mais emails",
     /* nl */
     "afmelden", "meld me af", "meld mij af", "uitschrijven", "schrijf me uit",

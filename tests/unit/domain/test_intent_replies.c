@@ -396,7 +396,8 @@ static void test_footers_and_more_languages(void **state)
         /* away, and asking to be removed: stopping wins */
         "Ich bin bis zum 8. Januar im Urlaub. Bitte tragen Sie mich aus Ihrem Verteiler aus.",
         /* Spanish's one-word opt-out; a thread left and the list too */
-        "BAJA", "Baja, gracias", "Remove me from the CC and take me off your list."};
+        "BAJA", "Baja, gracias", "Remove me from the CC and take me off your list.",
+        "Sem interesse, favor me remover da lista."};
     /* a request's words asking something else: no opt-out */
     static const struct {
         const char *text, *intent;
