@@ -140,8 +140,8 @@ static int match(struct sa_app *app, const struct sa_mime_msg *m, enum sa_inboun
 
 /* ---- effects ----------------------------------------------------------------------- */
 
-/* The reply's own words, cut for a turn; falls back to the whole text, then the subject,
- * when stripping leaves nothing. Malloc'd. */
+/* The reply's own words, cut for a turn; falls back to the whole text, then (when the
+ * body is empty or blank) the subject, when stripping leaves nothing. Malloc'd. */
 static char *turn_text(const struct sa_mime_msg *m)
 {
     const char *text = m->text ? m->text : "";
@@ -150,8 +150,9 @@ static char *turn_text(const struct sa_mime_msg *m)
     if (!out)
         return NULL;
     size_t len = sa_mail_reply_text(text, out, TURN_TEXT_MAX + 1);
-    if (!len) {
-        snprintf(out, TURN_TEXT_MAX + 1, "%s", n ? text : m->subject ? m->subject : "");
+    if (!len) { /* a body of blank lines is no body: the subject speaks ("Declined: ...") */
+        bool blank = text[strspn(text, " \t\r\n")] == '\0';
+        snprintf(out, TURN_TEXT_MAX + 1, "%s", !blank ? text : m->subject ? m->subject : "");
         len = strlen(out);
     }
     len = sa_utf8_valid_prefix(out, len); /* a cut never splits a character */

@@ -657,6 +657,17 @@ static void test_receipt_and_footers(void **state)
     j = http_json("GET", "/api/contacts/" MAYA, NULL, &r);
     assert_false(json_is_true(jget(j, "do_not_contact")));
     resp_free(&r);
+
+    /* a body of blank lines (a calendar client's "Declined:"): the subject is the turn's text */
+    const char *blank = "From: Maya Okafor <maya@quorvianta.io>\r\n"
+                        "Subject: Declined: Intro call\r\n"
+                        "Message-ID: <blank-1@quorvianta.io>\r\n"
+                        "Content-Type: text/plain; charset=utf-8\r\n\r\n\r\n \r\n";
+    j = post_signed(blank, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(jstr(j, "kind"), "reply");
+    assert_string_equal(jstr(j, "text"), "Declined: Intro call");
+    resp_free(&r);
     assert_true(exited_ok(server_stop(&runs_srv)));
 }
 
