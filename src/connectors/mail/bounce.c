@@ -113,6 +113,7 @@ static bool address_failure(const char *status, const char *words)
 /* One recipient block's fields of interest. */
 struct rcpt {
     char addr[256], action[16], status[16], diag[256];
+    bool original; /* addr is the Original-Recipient */
 };
 
 /* The value of a "Name: value" line (unfolded by the caller) when it is field name. */
@@ -172,8 +173,12 @@ static bool read_dsn(const char *ds, struct sa_bounce *b)
         bool blank = ll == 0 || strspn(line, " \t\r") == ll;
         size_t vl;
         const char *v;
-        if ((v = field_value(line, ll, "Final-Recipient", &vl)) ||
-            ((v = field_value(line, ll, "Original-Recipient", &vl)) && !cur.addr[0]))
+        /* the address we wrote to (Original-Recipient) over the one a forward led to
+         * (Final-Recipient): ours is the one that does not take mail */
+        if ((v = field_value(line, ll, "Original-Recipient", &vl))) {
+            typed_address(v, vl, cur.addr, sizeof cur.addr);
+            cur.original = cur.addr[0] != '\0';
+        } else if ((v = field_value(line, ll, "Final-Recipient", &vl)) && !cur.original)
             typed_address(v, vl, cur.addr, sizeof cur.addr);
         else if ((v = field_value(line, ll, "Action", &vl))) {
             copy_trim(cur.action, sizeof cur.action, v, vl);

@@ -381,6 +381,29 @@ static void refusals_are_not_address_failures(void **state)
             fail_msg("%s %s: hard %d", cases[i].status, cases[i].diagnostic, b.hard);
         sa_mime_clear(&m);
     }
+    /* a forward that bounced: the address we wrote to (Original-Recipient) is the one acted
+     * on, in either order */
+    const char *orders[] = {"Original-Recipient: rfc822;Maya@Quorvianta.io\n"
+                            "Final-Recipient: rfc822; maya.okafor.private@gmail.example\n",
+                            "Final-Recipient: rfc822; maya.okafor.private@gmail.example\n"
+                            "Original-Recipient: rfc822;maya@quorvianta.io\n"};
+    for (size_t i = 0; i < 2; i++) {
+        char raw[1024];
+        snprintf(raw, sizeof raw,
+                 "From: MAILER-DAEMON@mx.example.com\nSubject: Undelivered Mail\n"
+                 "Content-Type: multipart/report; report-type=delivery-status; boundary=b\n\n"
+                 "--b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; x\n\n%s"
+                 "Action: failed\nStatus: 5.1.1\n\n--b--\n",
+                 orders[i]);
+        struct sa_mime_msg m;
+        struct sa_bounce b;
+        struct sa_err err = {0};
+        assert_int_equal(sa_mime_parse(raw, strlen(raw), &m, &err), 0);
+        assert_int_equal(sa_mail_classify(&m, &b), SA_INBOUND_BOUNCE);
+        assert_string_equal(b.recipient, "maya@quorvianta.io");
+        assert_true(b.hard);
+        sa_mime_clear(&m);
+    }
     /* the non-standard reports alike */
     const char *plain = "From: MAILER-DAEMON@mx.example.com\nSubject: Undelivered Mail Returned to "
                         "Sender\n\n<k@example.com>: host mx.example.com said: 550 5.7.1 "
