@@ -658,6 +658,31 @@ static void test_receipt_and_footers(void **state)
     assert_false(json_is_true(jget(j, "do_not_contact")));
     resp_free(&r);
 
+    /* from nobody we wrote to: recorded, and a request to stop is honoured */
+    const char *stranger = "From: Pat Doe <pat.doe@unknown-corp.example>\r\n"
+                           "Subject: Re: Unknown Corp and faster reviews\r\n"
+                           "Message-ID: <unm-1@unknown-corp.example>\r\n"
+                           "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+                           "Please remove me from your mailing list.\r\n";
+    j = post_signed(stranger, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(jstr(j, "kind"), "unmatched");
+    assert_string_equal(jstr(j, "intent"), "unsubscribe");
+    assert_true(json_is_true(jget(j, "do_not_contact")));
+    assert_null(jget(j, "text"));
+    resp_free(&r);
+    j = http_json("GET", "/api/contacts/pat.doe@unknown-corp.example", NULL, &r);
+    assert_true(json_is_true(jget(j, "do_not_contact")));
+    resp_free(&r);
+    const char *hello = "From: Sam Roe <sam@unknown-corp.example>\r\n"
+                        "Subject: question\r\nMessage-ID: <unm-2@unknown-corp.example>\r\n\r\n"
+                        "What does it cost?\r\n";
+    j = post_signed(hello, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(jstr(j, "kind"), "unmatched");
+    assert_false(json_is_true(jget(j, "do_not_contact")));
+    resp_free(&r);
+
     /* a body of blank lines (a calendar client's "Declined:"): the subject is the turn's text */
     const char *blank = "From: Maya Okafor <maya@quorvianta.io>\r\n"
                         "Subject: Declined: Intro call\r\n"
