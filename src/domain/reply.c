@@ -563,7 +563,8 @@ static const char *const unsubscribe_phrases[] = {
     "loschen sie meine e mail adresse", "loschen sie meine adresse", "aus der liste",
     "kontaktieren sie mich bitte nicht", "horen sie bitte auf", "austragung",
     "entfernen sie meine adresse", "entfernen sie mich", "stoppen sie bitte diese",
-    "stoppen sie diese", "nicht mehr zu kontaktieren",
+    "stoppen sie diese", "nicht mehr zu kontaktieren", "streichen sie mich", "streicht mich",
+    "aus ihrer kartei", "aus ihrem adressbestand", "aus ihrer datenbank",
     /* fr */
     "desabonnez moi", "desinscrivez moi", "me desabonner", "me desinscrire", "retirez moi",
     "retirer de votre liste", "retirez mon adresse", "supprimez moi", "supprimer de votre liste",
@@ -616,11 +617,12 @@ static const char *const unsubscribe_phrases[] = {
     "geen berichten meer", "verwijder mijn e mailadres", "verwijder mijn emailadres",
     "verwijder mijn adres", "uit jullie bestand", "van jullie mailinglijst",
     "van de mailinglijst", "haal mij alstublieft van", "haal me alstublieft van",
+    "uitgeschreven worden", "uitgeschreven te worden", "wil me uitschrijven",
     /* it, more */
     "cancellarmi dalla", "rimuovermi dalla", "dalla vostra mailing list",
     "dalla vostra mailing", "dalle vostre liste", "non inviatemi piu",
     /* pl */
-    "wypisz mnie", "wypiszcie mnie", "prosze o wypisanie", "o wypisanie z", "wypisac mnie",
+    "wypisz mnie", "wypiszcie mnie", "mnie wypisac", "mnie wypisac z", "prosze o wypisanie", "o wypisanie z", "wypisac mnie",
     "usun mnie", "usuncie mnie", "usunac mnie", "o usuniecie mnie", "o usuniecie mojego",
     "usuniecie mojego adresu", "usunac moj adres", "usuncie moj adres", "nie chce otrzymywac",
     "nie chce dostawac", "nie wysylajcie mi", "prosze nie wysylac", "prosze nie pisac",
@@ -628,6 +630,7 @@ static const char *const unsubscribe_phrases[] = {
     "rezygnuje z subskrypcji", "wypisuje sie", "z waszej listy", "z panstwa listy",
     /* sv */
     "ta bort mig", "tag bort mig", "avregistrera mig", "avsluta min prenumeration",
+    "avsluta prenumerationen",
     "avanmal mig", "sluta skicka", "sluta maila", "sluta mejla", "sluta kontakta mig",
     "vill inte fa fler", "vill inte ha fler", "vill inte langre fa", "inga fler mejl",
     "inga fler mail", "inga fler e post", "inga fler utskick", "kontakta mig inte",

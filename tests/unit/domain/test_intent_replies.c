@@ -397,7 +397,8 @@ static void test_footers_and_more_languages(void **state)
         "Ich bin bis zum 8. Januar im Urlaub. Bitte tragen Sie mich aus Ihrem Verteiler aus.",
         /* Spanish's one-word opt-out; a thread left and the list too */
         "BAJA", "Baja, gracias", "Remove me from the CC and take me off your list.",
-        "Sem interesse, favor me remover da lista."};
+        "Sem interesse, favor me remover da lista.", "Bitte streichen Sie mich aus Ihrer Kartei.",
+        "Ik wil graag uitgeschreven worden.", "Proszę mnie wypisać.", "Avsluta prenumerationen"};
     /* a request's words asking something else: no opt-out */
     static const struct {
         const char *text, *intent;
