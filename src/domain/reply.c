@@ -361,6 +361,23 @@ size_t sa_reply_clean(const char *text, char *out, size_t cap)
     return len;
 }
 
+bool sa_reply_quotes(const char *text)
+{
+    enum { MAX_LINES = 400 };
+    struct line lines[MAX_LINES];
+    size_t n = split_lines(text, lines, MAX_LINES);
+    for (size_t i = 0; i < n; i++) {
+        char f[LINE_MAX_FOLD + 1], next[LINE_MAX_FOLD + 1];
+        fold_line(lines[i], f);
+        if (i + 1 < n)
+            fold_line(lines[i + 1], next);
+        if (f[0] == '>' || quote_header(f, i + 1 < n ? next : NULL) || separator_line(f) ||
+            outlook_block(lines, i, n))
+            return true;
+    }
+    return false;
+}
+
 /* ---- language ------------------------------------------------------------------------- */
 
 enum { EN, DE, FR, ES, IT, PT, NL, NLANG };

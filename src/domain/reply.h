@@ -18,6 +18,11 @@
  * the length written. When nothing is left, out is "". */
 size_t sa_reply_clean(const char *text, char *out, size_t cap);
 
+/* Whether text quotes an earlier message the way sa_reply_clean recognises ("> " lines, a
+ * quote header, "-----Original Message-----", an Outlook block): a person's reply does by
+ * default, an automatic notice does not. */
+bool sa_reply_quotes(const char *text);
+
 /* The normalised form the lexicons match: folded (lowercase, no diacritics, see
  * base/fold.h), every run of characters other than letters and digits one space, with one
  * space before and after. out MUST hold 2 * strlen(text) + 3 bytes. Returns the length. */
