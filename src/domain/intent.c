@@ -611,8 +611,8 @@ static int decide(const struct sa_intent_model *m, const char *clean, double *p)
         forced = m->unsubscribe;
     else if (away && !asks)
         forced = m->out_of_office;
-    else if ((best == m->unsubscribe && (sa_reply_mentions_security(norm) ||
-                                         sa_reply_mentions_unsubscribe_feature(norm))) ||
+    else if ((best == m->unsubscribe &&
+              (sa_reply_mentions_security(norm) || sa_reply_mentions_unsubscribe_feature(norm))) ||
              (best == m->out_of_office && away && asks)) {
         /* data protection, or unsubscribe links, are a question, not a request to stop; an
          * absence with a question is a person's reply about something else */

@@ -280,8 +280,8 @@ static size_t own_sentences(const char *s, size_t len, char *out)
 {
     size_t o = 0, start = 0;
     for (size_t i = 0; i < len; i++) {
-        bool end = i + 1 == len ||
-                   (strchr(".!?", s[i]) && s[i] && (s[i + 1] == ' ' || s[i + 1] == '\t'));
+        bool end =
+            i + 1 == len || (strchr(".!?", s[i]) && s[i] && (s[i + 1] == ' ' || s[i + 1] == '\t'));
         if (!end)
             continue;
         size_t e = i + 1;
@@ -689,14 +689,17 @@ static const char *const delivery_problem[] = {
 
 /* Single words that ask to stop by themselves ("Austragen."), unless the text is about a
  * product (links, footers...); matched with one typo (two from eleven letters). */
-static const char *const unsubscribe_words[] = {"unsubscribe",   "unsubscribing", "abmelden",
-                                                "austragen",     "desabonner",    "desinscrire",
-                                                "desabonnez",    "desinscrivez",  "desuscribir",
-                                                "desuscribirme", "disiscrivere",  "disiscrivetemi",
-                                                "disiscrivermi", "descadastrar",  "descadastre",
-                                                "uitschrijven",  "afmelden",      "abbestellen",
-                                                "stop",          "remove",        "baja",
-                                                NULL};
+static const char *const unsubscribe_words[] = {"unsubscribe",   "unsubscribing",
+                                                "abmelden",      "austragen",
+                                                "desabonner",    "desinscrire",
+                                                "desabonnez",    "desinscrivez",
+                                                "desuscribir",   "desuscribirme",
+                                                "disiscrivere",  "disiscrivetemi",
+                                                "disiscrivermi", "descadastrar",
+                                                "descadastre",   "uitschrijven",
+                                                "afmelden",      "abbestellen",
+                                                "stop",          "remove",
+                                                "baja",          NULL};
 
 /* Words meaning the text talks about an unsubscribe feature, not asking for one. */
 /* clang-format off */

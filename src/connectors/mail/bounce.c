@@ -71,18 +71,21 @@ static void lower(char *s)
 /* ---- what a failure says about the address --------------------------------------------- */
 
 /* Words of a refusal about the message or its sender, not the address (folded). */
+/* clang-format off */
 static const char *const refusal_words[] = {
-    "spam",          "blocked",         "blocklist",       "blacklist",   "block list",
-    "spamhaus",      "dmarc",           "spf",             "dkim",        "unauthenticated",
-    "reputation",    "rate limit",      "too many",        "over quota",  "quota exceeded",
-    "mailbox full",  "mailbox is full", "message too large", "size limit", "exceeds the maximum",
-    "policy",        "rejected due to content", NULL};
+    "spam", "blocked", "blocklist", "blacklist", "block list", "spamhaus", "dmarc", "spf",
+    "dkim", "unauthenticated", "reputation", "rate limit", "too many", "over quota",
+    "quota exceeded", "mailbox full", "mailbox is full", "message too large", "size limit",
+    "exceeds the maximum", "policy", "rejected due to content", NULL};
+/* clang-format on */
 /* Words saying the address itself does not take mail (folded). */
+/* clang-format off */
 static const char *const address_words[] = {
     "user unknown", "unknown user", "does not exist", "doesn't exist", "no such user",
     "mailbox unavailable", "recipient not found", "recipientnotfound", "address not found",
     "mailbox not found", "invalid recipient", "account has been disabled", "account disabled",
     NULL};
+/* clang-format on */
 
 /* Whether a permanent failure with status (a 5.x.x code, or "" when none is given) and the
  * server's words (folded) is the address's: unknown, disabled, a domain that takes no mail.
@@ -427,9 +430,9 @@ static bool auto_reply(const struct sa_mime_msg *m)
      * acknowledgements carry and a person's reply never does */
     const char *precs[] = {sa_mime_field(m, "Precedence"), sa_mime_field(m, "X-Precedence")};
     for (size_t i = 0; i < 2; i++)
-        if (precs[i] && (strncasecmp(precs[i], "auto_reply", 10) == 0 ||
-                         strncasecmp(precs[i], "bulk", 4) == 0 ||
-                         strncasecmp(precs[i], "junk", 4) == 0))
+        if (precs[i] &&
+            (strncasecmp(precs[i], "auto_reply", 10) == 0 ||
+             strncasecmp(precs[i], "bulk", 4) == 0 || strncasecmp(precs[i], "junk", 4) == 0))
             return true;
     static const char *const subjects[] = {"out of office",
                                            "out of the office",

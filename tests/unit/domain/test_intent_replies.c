@@ -404,14 +404,12 @@ static void test_footers_and_more_languages(void **state)
         const char *text, *intent;
     } not_stop[] = {
         {"Please don't send me the pricing yet, let's talk first.", NULL},
-        {"Remove me from the CC and loop in Anna (anna@quorvianta.io), she owns this.",
-         "referral"},
+        {"Remove me from the CC and loop in Anna (anna@quorvianta.io), she owns this.", "referral"},
         {"Take me off this thread - Anna Berg (anna.berg@quorvianta.io) will take it from here.",
          "referral"},
         {"I unsubscribed my team from our old tool last month, so timing is good.", NULL},
         {"No more emails needed - let's just jump on a call, does Tuesday work?", NULL},
-        {"Stop sending invoices to this address, please use billing@quorvianta.io instead.",
-         NULL},
+        {"Stop sending invoices to this address, please use billing@quorvianta.io instead.", NULL},
     };
     for (size_t i = 0; i < sizeof not_stop / sizeof not_stop[0]; i++) {
         struct sa_intent_result r;
@@ -455,14 +453,15 @@ static void test_footers_and_more_languages(void **state)
     expect_intent("I am out of the office until 5 January with no access to email.",
                   "out_of_office");
     /* Swedish and Polish are none of the seven: no language, rather than German */
-    sa_intent_analyse(model, "Hej, vänligen ta bort mig från er e-postlista. Jag vill inte få "
-                             "fler mejl.", NOW, &r);
+    sa_intent_analyse(model,
+                      "Hej, vänligen ta bort mig från er e-postlista. Jag vill inte få "
+                      "fler mejl.",
+                      NOW, &r);
     assert_string_equal(r.language, "");
     sa_intent_analyse(model, "Proszę o usunięcie mojego adresu z Państwa listy mailingowej.", NOW,
                       &r);
     assert_string_equal(r.language, "");
-    sa_intent_analyse(model, "Bitte nehmen Sie mich aus Ihrem Verteiler, Grüße aus Köln", NOW,
-                      &r);
+    sa_intent_analyse(model, "Bitte nehmen Sie mich aus Ihrem Verteiler, Grüße aus Köln", NOW, &r);
     assert_string_equal(r.language, "de");
 }
 
@@ -629,12 +628,17 @@ static void test_threads(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_holdout),          cmocka_unit_test(test_unsubscribe_languages),
-        cmocka_unit_test(test_user_reports),     cmocka_unit_test(test_return_dates),
-        cmocka_unit_test(test_referrals),        cmocka_unit_test(test_clean),
+        cmocka_unit_test(test_holdout),
+        cmocka_unit_test(test_unsubscribe_languages),
+        cmocka_unit_test(test_user_reports),
+        cmocka_unit_test(test_return_dates),
+        cmocka_unit_test(test_referrals),
+        cmocka_unit_test(test_clean),
         cmocka_unit_test(test_footers_and_more_languages),
-        cmocka_unit_test(test_language),         cmocka_unit_test(test_deterministic),
-        cmocka_unit_test(test_training_sources), cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_language),
+        cmocka_unit_test(test_deterministic),
+        cmocka_unit_test(test_training_sources),
+        cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
