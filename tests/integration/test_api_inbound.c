@@ -693,6 +693,16 @@ static void test_receipt_and_footers(void **state)
     assert_string_equal(jstr(j, "kind"), "reply");
     assert_string_equal(jstr(j, "text"), "Declined: Intro call");
     resp_free(&r);
+    /* our List-Unsubscribe mailto (subject=unsubscribe), sent with a blank body: honoured */
+    const char *mailto = "From: maya@quorvianta.io\r\nSubject: unsubscribe\r\n"
+                         "Message-ID: <mailto-1@quorvianta.io>\r\n\r\n\r\n";
+    j = post_signed(mailto, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(jstr(j, "kind"), "reply");
+    assert_non_null(jget(j, "intent"));
+    assert_string_equal(jstr(j, "intent"), "unsubscribe");
+    assert_true(json_is_true(jget(j, "do_not_contact")));
+    resp_free(&r);
     assert_true(exited_ok(server_stop(&runs_srv)));
 }
 
