@@ -140,8 +140,8 @@ static int match(struct sa_app *app, const struct sa_mime_msg *m, enum sa_inboun
 
 /* ---- effects ----------------------------------------------------------------------- */
 
-/* The reply's own words, cut for a turn; falls back to the whole text, then the subject,
- * when stripping leaves nothing. Malloc'd. */
+/* The reply's own words, cut for a turn; falls back to the whole text, then (when the
+ * body is empty or blank) the subject, when stripping leaves nothing. Malloc'd. */
 static char *turn_text(const struct sa_mime_msg *m)
 {
     const char *text = m->text ? m->text : "";
@@ -150,8 +150,9 @@ static char *turn_text(const struct sa_mime_msg *m)
     if (!out)
         return NULL;
     size_t len = sa_mail_reply_text(text, out, TURN_TEXT_MAX + 1);
-    if (!len) {
-        snprintf(out, TURN_TEXT_MAX + 1, "%s", n ? text : m->subject ? m->subject : "");
+    if (!len) { /* a body of blank lines is no body: the subject speaks ("Declined: ...") */
+        bool blank = text[strspn(text, " \t\r\n")] == '\0';
+        snprintf(out, TURN_TEXT_MAX + 1, "%s", !blank ? text : m->subject ? m->subject : "");
         len = strlen(out);
     }
     len = sa_utf8_valid_prefix(out, len); /* a cut never splits a character */
@@ -231,6 +232,31 @@ static int act_reply(struct sa_app *app, const struct sa_mime_msg *m, const stru
     return 0;
 }
 
+/* A reply from nobody we wrote to (a lead erased since, an address we do not know the
+ * person by, a client that dropped the ids): no conversation, but a request to stop is
+ * honoured, so the address is not written to if it becomes a lead later. */
+static int act_unmatched(struct sa_app *app, const struct sa_mime_msg *m, const char *email,
+                         json_t *res, struct sa_err *err)
+{
+    char *text = turn_text(m);
+    if (!text)
+        return sa_err_set(err, SA_ENOMEM, "out of memory");
+    char *norm = malloc(2 * strlen(text) + 3);
+    if (!norm) {
+        free(text);
+        return sa_err_set(err, SA_ENOMEM, "out of memory");
+    }
+    sa_reply_normalise(text, norm);
+    bool stop = *email && sa_reply_is_unsubscribe(norm);
+    /* the words of someone who is no lead are not kept: only what they asked */
+    json_object_set_new(res, "intent", stop ? json_string("unsubscribe") : json_null());
+    free(norm);
+    free(text);
+    int rc = stop ? sa_store_contact_dnc(app->store, email, "unsubscribe", "conversation", err) : 0;
+    json_object_set_new(res, "do_not_contact", json_boolean(stop && rc == 0));
+    return rc;
+}
+
 /* A hard bounce: the address becomes do-not-contact (source "bounce") and its queued
  * e-mails and follow-ups fail (claimed first, so a delivery worker cannot take one
  * meanwhile). */
@@ -289,7 +315,9 @@ static int act_auto_reply(struct sa_app *app, const struct sa_mime_msg *m, const
     char *text = turn_text(m);
     if (!text)
         return sa_err_set(err, SA_ENOMEM, "out of memory");
-    sa_reply_return_date(text, sa_wall_time(), back);
+    /* a read receipt's date is when the mail was read, not a return */
+    if (!sa_mail_is_read_receipt(m))
+        sa_reply_return_date(text, sa_wall_time(), back);
     free(text);
     int n = 0, rc = 0;
     if (back[0] && *email)
@@ -426,6 +454,8 @@ int sa_app_inbound(struct sa_app *app, const char *raw, size_t len, json_t **out
                                 : json_null());
     if (kind == SA_INBOUND_REPLY && matched)
         rc = act_reply(app, &m, &mt, thread, res, err);
+    else if (kind == SA_INBOUND_REPLY)
+        rc = act_unmatched(app, &m, mt.email, res, err);
     else if (kind == SA_INBOUND_BOUNCE)
         rc = act_bounce(app, &b, mt.email, res, err);
     else if (kind == SA_INBOUND_AUTO_REPLY)

@@ -554,7 +554,7 @@ static void score_trigram(uint32_t bucket, void *arg)
 static const char *language(const struct sa_intent_model *m, const char *clean)
 {
     const char *lang = sa_reply_language(clean);
-    if (*lang || !m->lang_logp)
+    if (*lang || !m->lang_logp || sa_reply_other_language(clean))
         return lang;
     struct profile_score p = {m->lang_logp, {0}};
     if (trigrams(clean, score_trigram, &p) < LANG_MIN_TRIGRAMS)
@@ -601,14 +601,21 @@ static int decide(const struct sa_intent_model *m, const char *clean, double *p)
     memcpy(raw, clean, len);
     raw[len] = '\0';
     sa_reply_normalise(raw, norm);
+    /* an unsubscribe request wins over an absence ("I'm on leave until May; remove me from
+     * your list"): stopping is the safe reading; and a person who is away may still ask
+     * something, which an automatic notice does not */
     int forced = -1;
-    if (m->out_of_office >= 0 && sa_reply_is_out_of_office(norm))
-        forced = m->out_of_office;
-    else if (m->unsubscribe >= 0 && sa_reply_is_unsubscribe(norm))
+    bool away = m->out_of_office >= 0 && sa_reply_is_out_of_office(norm);
+    bool asks = strchr(raw, '?') != NULL;
+    if (m->unsubscribe >= 0 && sa_reply_is_unsubscribe(norm))
         forced = m->unsubscribe;
-    else if (best == m->unsubscribe &&
-             (sa_reply_mentions_security(norm) || sa_reply_mentions_unsubscribe_feature(norm))) {
-        /* data protection, or unsubscribe links, are a question, not a request to stop */
+    else if (away && !asks)
+        forced = m->out_of_office;
+    else if ((best == m->unsubscribe &&
+              (sa_reply_mentions_security(norm) || sa_reply_mentions_unsubscribe_feature(norm))) ||
+             (best == m->out_of_office && away && asks)) {
+        /* data protection, or unsubscribe links, are a question, not a request to stop; an
+         * absence with a question is a person's reply about something else */
         p[best] = 0;
         double sum = 0;
         for (int l = 0; l < L; l++)

@@ -113,12 +113,20 @@ static bool quote_header(const char *f, const char *next)
         {"el ", "escribio"},    {"il ", "ha scritto"},     {"em ", "escreveu"},
         {"op ", "schreef"},     {"on ", "a ecrit"},        {"le ", "wrote"},
         {"el ", "wrote"},       {"am ", "wrote"},          {"ter ", "escreveu"},
+        {"den ", "skrev"},
     };
     /* clang-format on */
     /* the header ends with a colon ("wrote:", "a écrit :", "schrieb X <x@y>:"), which a
      * sentence such as "On Monday, as Tom wrote, ..." does not */
     bool ends_colon = f[0] && f[strlen(f) - 1] == ':';
     bool next_colon = next && next[0] && next[strlen(next) - 1] == ':';
+    /* Gmail in Polish, Norwegian, Danish, Finnish starts with the date ("pon., 30 lis 2026
+     * o 09:12 Alex <a@b.io> napisał(a):", "man. 30. nov. 2026 kl. 09:12 skrev Alex <a@b.io>:"):
+     * a line naming an address, with the verb, that ends with a colon */
+    static const char *const verbs[] = {" napisal", " skrev ", " kirjoitti", NULL};
+    for (size_t i = 0; ends_colon && strchr(f, '@') && verbs[i]; i++)
+        if (strstr(f, verbs[i]))
+            return true;
     for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
         if (!starts(f, forms[i].start))
             continue;
@@ -169,15 +177,20 @@ static bool header_field(const char *f, const char *const *names)
 static bool outlook_block(const struct line *lines, size_t i, size_t n)
 {
     /* clang-format off */
-    static const char *const from[] = {"from",       "von", "de",         "da", "van",
-                                       "expediteur", "remitente", "mittente", NULL};
+    static const char *const from[] = {"from",       "von",       "de",       "da",  "van",
+                                       "expediteur", "remitente", "mittente", "od",  "fran",
+                                       "fra",        "lahettaja", NULL};
     /* clang-format on */
     /* clang-format off */
     static const char *const rest[] = {"sent",    "to",         "subject",    "date",  "gesendet",
                                        "an",      "betreff",    "datum",      "envoye",
                                        "a",       "objet",      "enviado",    "para",  "asunto",
                                        "inviato", "oggetto",    "assunto",    "verzonden",
-                                       "aan",     "onderwerp", "cc", "fecha", "data", NULL};
+                                       "aan",     "onderwerp", "cc", "fecha", "data",
+                                       /* pl, sv, da and no, fi */
+                                       "wyslano", "do",         "temat",      "skickat",
+                                       "till",    "amne",       "sendt",      "til",   "emne",
+                                       "dato",    "lahetetty",  "vastaanottaja", "aihe", NULL};
     /* clang-format on */
     char f[LINE_MAX_FOLD + 1];
     fold_line(lines[i], f);
@@ -257,6 +270,36 @@ static size_t split_lines(const char *text, struct line *lines, size_t cap)
     return n;
 }
 
+/* Whether a sentence tells its reader how to unsubscribe (defined with the lexicons). */
+static bool footer_sentence(const char *s, size_t len);
+
+/* The line s[0..len) without the sentences that tell the reader how to unsubscribe, into
+ * out (len + 1 bytes); returns the length. A sentence ends at ".", "!" or "?" before a space
+ * or at the line's end (a URL's dots do not end one). */
+static size_t own_sentences(const char *s, size_t len, char *out)
+{
+    size_t o = 0, start = 0;
+    for (size_t i = 0; i < len; i++) {
+        bool end =
+            i + 1 == len || (strchr(".!?", s[i]) && s[i] && (s[i + 1] == ' ' || s[i + 1] == '\t'));
+        if (!end)
+            continue;
+        size_t e = i + 1;
+        while (e < len && (s[e] == ' ' || s[e] == '\t'))
+            e++;
+        if (!footer_sentence(s + start, e - start)) {
+            memcpy(out + o, s + start, e - start);
+            o += e - start;
+        }
+        start = e;
+        i = e - 1;
+    }
+    while (o && (out[o - 1] == ' ' || out[o - 1] == '\t'))
+        o--;
+    out[o] = '\0';
+    return o;
+}
+
 size_t sa_reply_clean(const char *text, char *out, size_t cap)
 {
     enum { MAX_LINES = 400 };
@@ -280,26 +323,59 @@ size_t sa_reply_clean(const char *text, char *out, size_t cap)
             break;
         if (blank(lines[i]) && !content)
             continue;
+        /* the line without the sentences telling the reader how to unsubscribe: a legal
+         * footer's ("To unsubscribe from our newsletter click here"), or our own e-mail's
+         * quoted under a header not recognised above */
+        struct line own = lines[i];
+        char *buf = malloc(own.len + 1);
+        if (buf) {
+            own.len = own_sentences(own.s, own.len, buf);
+            own.s = buf;
+        }
+        if (blank(own) && !blank(lines[i])) {
+            free(buf);
+            continue;
+        }
         content = true;
         /* copy the line, cut at a character boundary when out is full */
-        size_t l = lines[i].len, room = cap - 1 - len - (kept ? 1 : 0);
-        if (cap - 1 <= len + (kept ? 1 : 0))
+        size_t l = own.len, room = cap - 1 - len - (kept ? 1 : 0);
+        if (cap - 1 <= len + (kept ? 1 : 0)) {
+            free(buf);
             break;
+        }
         if (l > room) {
             l = room;
-            while (l && ((unsigned char)lines[i].s[l] & 0xC0) == 0x80)
+            while (l && ((unsigned char)own.s[l] & 0xC0) == 0x80)
                 l--;
         }
         if (kept)
             out[len++] = '\n';
-        memcpy(out + len, lines[i].s, l);
+        memcpy(out + len, own.s, l);
         len += l;
         kept++;
+        free(buf);
     }
     while (len && isspace((unsigned char)out[len - 1]))
         len--;
     out[len] = '\0';
     return len;
+}
+
+bool sa_reply_quotes(const char *text)
+{
+    enum { MAX_LINES = 400 };
+    struct line lines[MAX_LINES];
+    size_t n = split_lines(text, lines, MAX_LINES);
+    for (size_t i = 0; i < n; i++) {
+        char f[LINE_MAX_FOLD + 1], next[LINE_MAX_FOLD + 1];
+        fold_line(lines[i], f);
+        if (i + 1 < n)
+            fold_line(lines[i + 1], next);
+        if (f[0] == '>' || quote_header(f, i + 1 < n ? next : NULL) || separator_line(f) ||
+            outlook_block(lines, i, n))
+            return true;
+    }
+    return false;
 }
 
 /* ---- language ------------------------------------------------------------------------- */
@@ -398,8 +474,28 @@ static size_t count_of(const char *hay, const char *needle)
     return n;
 }
 
+/* Letters none of the seven languages writes (UTF-8): Polish, Scandinavian, Czech... */
+/* clang-format off */
+static const char *const foreign_letters[] = {
+    "\xc3\xa5", "\xc3\x85", "\xc3\xb8", "\xc3\x98", "\xc3\xa6", "\xc3\x86", /* å Å ø Ø æ Æ */
+    "\xc5\x82", "\xc5\x81", "\xc4\x85", "\xc4\x99", "\xc5\x9b", "\xc5\xba", /* ł Ł ą ę ś ź */
+    "\xc5\xbc", "\xc5\xbb", "\xc5\x84", "\xc4\x87", "\xc4\x8d", "\xc5\x99", /* ż Ż ń ć č ř */
+    "\xc4\x9b", "\xc5\xaf", "\xc5\xa1", "\xc5\xbe", "\xc5\x91", "\xc5\xb1", /* ě ů š ž ő ű */
+    NULL};
+/* clang-format on */
+
+bool sa_reply_other_language(const char *text)
+{
+    size_t n = 0;
+    for (size_t i = 0; foreign_letters[i] && n < 2; i++)
+        n += count_of(text, foreign_letters[i]);
+    return n >= 2;
+}
+
 const char *sa_reply_language(const char *text)
 {
+    if (sa_reply_other_language(text))
+        return "";
     size_t len = strlen(text);
     char *norm = malloc(2 * len + 3);
     if (!norm)
@@ -447,12 +543,19 @@ static const char *const unsubscribe_phrases[] = {
     "like to unsubscribe", "opt me out", "opt out of your", "opt out of these",
     "opt out of this", "opt out of all", "opt out please", "want to opt out",
     "remove me from", "remove my email", "remove my address", "remove my e mail",
-    "take me off", "stop emailing", "stop e mailing", "stop mailing", "stop sending",
+    "take me off", "stop emailing", "stop e mailing", "stop mailing", "stop sending me",
+    "stop sending these", "stop sending this", "stop sending your", "stop sending us",
+    "stop sending emails", "stop sending e mails", "stop sending mails", "stop sending messages",
+    "stop sending any", "stop sending follow ups", "stop sending followups",
     "stop contacting", "stop writing to me", "do not email", "dont email", "don t email",
     "do not contact me", "dont contact me", "don t contact me", "never contact me",
     "no more emails", "no more e mails", "leave me alone", "delete me from",
     "off your list", "off your mailing list", "me off the list", "stop spamming",
-    "do not send me", "don t send me", "dont send me", "quit emailing", "stop the emails",
+    "do not send me any", "don t send me any", "dont send me any", "do not send me more",
+    "don t send me more", "dont send me more", "do not send me emails", "don t send me emails",
+    "dont send me emails", "do not send me further", "don t send me further",
+    "do not send me anything", "don t send me anything", "dont send me anything",
+    "quit emailing", "stop the emails",
     "stop these emails", "stop with the emails", "unsubscribed", "remove me please",
     "please remove me", "just remove me", "remove me and", "remove this address",
     "remove from list", "remove from your list", "remove from your lists", "remove it from your",
@@ -477,7 +580,8 @@ static const char *const unsubscribe_phrases[] = {
     "loschen sie meine e mail adresse", "loschen sie meine adresse", "aus der liste",
     "kontaktieren sie mich bitte nicht", "horen sie bitte auf", "austragung",
     "entfernen sie meine adresse", "entfernen sie mich", "stoppen sie bitte diese",
-    "stoppen sie diese", "nicht mehr zu kontaktieren",
+    "stoppen sie diese", "nicht mehr zu kontaktieren", "streichen sie mich", "streicht mich",
+    "aus ihrer kartei", "aus ihrem adressbestand", "aus ihrer datenbank",
     /* fr */
     "desabonnez moi", "desinscrivez moi", "me desabonner", "me desinscrire", "retirez moi",
     "retirer de votre liste", "retirez mon adresse", "supprimez moi", "supprimer de votre liste",
@@ -517,7 +621,8 @@ static const char *const unsubscribe_phrases[] = {
     "parem de enviar", "parem de me enviar", "parem de mandar", "deixar de receber",
     "sair da lista", "sair da sua lista", "nao me contactem", "nao me contatem",
     "descadastro", "nao quero mais receber", "remova meu e mail", "remova meu email",
-    "parem de me mandar", "retirem meu", "retirem o meu", "retire o meu", "retirem me da", "nao enviem mais", "chega de emails", "chega de e mails", "chega de mensagens",
+    "parem de me mandar", "me remover da", "remover me da", "remover da lista",
+    "me retirar da", "retirar da lista", "me tirar da", "tirar da lista", "retirem meu", "retirem o meu", "retire o meu", "retirem me da", "nao enviem mais", "chega de emails", "chega de e mails", "chega de mensagens",
     "nada de emails", "sem mais emails", "nao mais emails",
     /* nl */
     "afmelden", "meld me af", "meld mij af", "uitschrijven", "schrijf me uit",
@@ -528,7 +633,45 @@ static const char *const unsubscribe_phrases[] = {
     "van jullie lijst", "van uw lijst", "uit uw bestand", "geen contact meer",
     "geen berichten meer", "verwijder mijn e mailadres", "verwijder mijn emailadres",
     "verwijder mijn adres", "uit jullie bestand", "van jullie mailinglijst",
-    "van de mailinglijst", "haal mij alstublieft van", "haal me alstublieft van", NULL};
+    "van de mailinglijst", "haal mij alstublieft van", "haal me alstublieft van",
+    "uitgeschreven worden", "uitgeschreven te worden", "wil me uitschrijven",
+    /* it, more */
+    "cancellarmi dalla", "rimuovermi dalla", "dalla vostra mailing list",
+    "dalla vostra mailing", "dalle vostre liste", "non inviatemi piu",
+    /* pl */
+    "wypisz mnie", "wypiszcie mnie", "mnie wypisac", "mnie wypisac z", "prosze o wypisanie", "o wypisanie z", "wypisac mnie",
+    "usun mnie", "usuncie mnie", "usunac mnie", "o usuniecie mnie", "o usuniecie mojego",
+    "usuniecie mojego adresu", "usunac moj adres", "usuncie moj adres", "nie chce otrzymywac",
+    "nie chce dostawac", "nie wysylajcie mi", "prosze nie wysylac", "prosze nie pisac",
+    "nie piszcie do mnie", "nie kontaktujcie sie ze mna", "prosze sie ze mna nie kontaktowac",
+    "rezygnuje z subskrypcji", "wypisuje sie", "z waszej listy", "z panstwa listy",
+    /* sv */
+    "ta bort mig", "tag bort mig", "avregistrera mig", "avsluta min prenumeration",
+    "avsluta prenumerationen",
+    "avanmal mig", "sluta skicka", "sluta maila", "sluta mejla", "sluta kontakta mig",
+    "vill inte fa fler", "vill inte ha fler", "vill inte langre fa", "inga fler mejl",
+    "inga fler mail", "inga fler e post", "inga fler utskick", "kontakta mig inte",
+    "skicka inte fler", "stryk mig", "fran er lista", "fran er e postlista",
+    "fran era utskick", NULL};
+/* clang-format on */
+
+/* Phrases that hold a request's words but ask something else: to leave a thread or an
+ * invite ("remove me from the CC", "take me off this thread"), what the writer did
+ * elsewhere ("I unsubscribed my team from our old tool"), a call instead of e-mails. They
+ * are blanked out before the lexicon is matched. */
+/* clang-format off */
+static const char *const not_request_phrases[] = {
+    "remove me from the cc", "remove me from cc", "remove me from this thread",
+    "remove me from the thread", "remove me from this email thread", "remove me from the invite",
+    "remove me from the meeting", "remove me from the call", "remove me from the loop",
+    "remove me from this chain", "remove me from the chain", "take me off the cc",
+    "take me off cc", "take me off this thread", "take me off the thread",
+    "take me off the invite", "take me off the meeting", "take me off this chain",
+    "take me off the chain", "take me off the loop", "unsubscribed my", "unsubscribed our",
+    "unsubscribed the", "unsubscribed them", "unsubscribed him", "unsubscribed her",
+    "no more emails needed", "no more e mails needed", "no more emails necessary",
+    "nehmen sie mich aus dem cc", "nehmen sie mich aus cc", "retirez moi de la boucle",
+    NULL};
 /* clang-format on */
 
 /* Words of a delivery problem: "Seit gestern kommen keine E-Mails mehr an" reports a bug,
@@ -546,13 +689,17 @@ static const char *const delivery_problem[] = {
 
 /* Single words that ask to stop by themselves ("Austragen."), unless the text is about a
  * product (links, footers...); matched with one typo (two from eleven letters). */
-static const char *const unsubscribe_words[] = {"unsubscribe",   "unsubscribing", "abmelden",
-                                                "austragen",     "desabonner",    "desinscrire",
-                                                "desabonnez",    "desinscrivez",  "desuscribir",
-                                                "desuscribirme", "disiscrivere",  "disiscrivetemi",
-                                                "disiscrivermi", "descadastrar",  "descadastre",
-                                                "uitschrijven",  "afmelden",      "abbestellen",
-                                                "stop",          "remove",        NULL};
+static const char *const unsubscribe_words[] = {"unsubscribe",   "unsubscribing",
+                                                "abmelden",      "austragen",
+                                                "desabonner",    "desinscrire",
+                                                "desabonnez",    "desinscrivez",
+                                                "desuscribir",   "desuscribirme",
+                                                "disiscrivere",  "disiscrivetemi",
+                                                "disiscrivermi", "descadastrar",
+                                                "descadastre",   "uitschrijven",
+                                                "afmelden",      "abbestellen",
+                                                "stop",          "remove",
+                                                "baja",          NULL};
 
 /* Words meaning the text talks about an unsubscribe feature, not asking for one. */
 /* clang-format off */
@@ -629,7 +776,97 @@ bool sa_reply_mentions_unsubscribe_feature(const char *norm)
     return has_any(norm, product_context);
 }
 
+/* ---- footers -------------------------------------------------------------------------- */
+
+/* Words of unsubscribing, beside the request phrases: a footer speaks of it without asking. */
+/* clang-format off */
+static const char *const unsubscribe_topic[] = {
+    "unsubscribe", "unsubscribing", "opt out", "stop receiving", "no longer receive",
+    "abmelden", "abbestellen", "austragen", "desinscrire", "desabonner", "desinscrivez",
+    "desabonnez", "desinscription", "desabonnement", "de baja", "darse de baja",
+    "desuscribir", "disiscrivere", "disiscriverti", "disiscriviti", "disiscrizione",
+    "descadastrar", "descadastre", "cancelar a inscricao", "uitschrijven", "afmelden",
+    "af te melden", "uit te schrijven", "wypisac", "wypisz", "wypisanie", "avregistrera",
+    "avsluta prenumerationen", NULL};
+/* clang-format on */
+
+/* What marks a footer's instructions: a link to click, "our newsletter", an offer to the
+ * reader ("if you no longer wish to receive..."), our own e-mails' closing line. */
+/* clang-format off */
+static const char *const footer_markers[] = {
+    "http", "https", "www", "click", "klicken", "klick", "cliquez", "cliquer", "cliquant",
+    "haga clic", "hacer clic", "pulse aqui", "pinche aqui", "clicca", "cliccando", "clicchi",
+    "clique", "klik", "klikt", "kliknij", "klicka", "our newsletter", "our newsletters",
+    "our mailing list", "our mailing lists", "our mailings", "our marketing",
+    "our communications", "unseren newsletter", "unserem newsletter", "unsere newsletter",
+    "unser newsletter", "notre newsletter", "notre lettre", "nos newsletters",
+    "nos communications", "nuestro boletin", "nuestros boletines", "nuestra newsletter",
+    "nuestro newsletter", "nuestras comunicaciones", "la nostra newsletter",
+    "nostra newsletter", "nostre comunicazioni", "nossa newsletter", "nosso boletim",
+    "nossas comunicacoes", "onze nieuwsbrief", "onze nieuwsbrieven", "naszego newslettera",
+    "vart nyhetsbrev", "if you no longer wish", "if you do not wish", "if you don t wish",
+    "if you wish to", "should you wish", "if you would like to unsubscribe",
+    "if you prefer not", "if you would prefer not", "to stop receiving", "reply with",
+    "wenn sie keine", "falls sie keine", "si vous ne souhaitez plus", "si vous ne desirez plus",
+    "si vous souhaitez vous", "si no desea", "si ya no desea", "si desea darse",
+    "se non desideri", "se non desidera", "se nao deseja", "caso nao deseje",
+    "se voce nao deseja", "als u geen", "indien u geen", "wilt u geen", NULL};
+/* clang-format on */
+
+/* The writer speaking of themself: "please unsubscribe me: <link>" is a request. */
+/* clang-format off */
+static const char *const first_person[] = {
+    "me", "my", "im", "mine", "myself", "mich", "mir", "mein", "meine", "meinen", "meiner",
+    "ich", "moi", "je", "j", "mon", "mes", "mi", "mis", "yo", "mio", "mia", "miei", "io",
+    "meu", "minha", "meus", "eu", "mij", "mijn", "ik", "mnie", "moj", "moje", "mojego",
+    "mig", "mej", "mitt", "jag", NULL};
+/* clang-format on */
+
+static bool footer_sentence(const char *s, size_t len)
+{
+    enum { SMALL = 512 };
+    if (len < 8)
+        return false;
+    char small[SMALL], small_norm[2 * SMALL + 3];
+    char *raw = len < SMALL ? small : malloc(len + 1);
+    char *norm = len < SMALL ? small_norm : malloc(2 * len + 3);
+    bool hit = false;
+    if (raw && norm) {
+        memcpy(raw, s, len);
+        raw[len] = '\0';
+        sa_reply_normalise(raw, norm);
+        hit = (has_any(norm, unsubscribe_topic) || has_any(norm, unsubscribe_phrases)) &&
+              has_any(norm, footer_markers) && !has_any(norm, first_person);
+    }
+    if (raw != small)
+        free(raw);
+    if (norm != small_norm)
+        free(norm);
+    return hit;
+}
+
+static bool is_unsubscribe(const char *norm);
+
 bool sa_reply_is_unsubscribe(const char *norm)
+{
+    size_t n = strlen(norm);
+    char *own = malloc(n + 1);
+    if (!own)
+        return is_unsubscribe(norm);
+    memcpy(own, norm, n + 1);
+    for (size_t i = 0; not_request_phrases[i]; i++) {
+        size_t pl = strlen(not_request_phrases[i]);
+        for (char *p = strstr(own, not_request_phrases[i]); p;
+             p = strstr(p + 1, not_request_phrases[i]))
+            if (p > own && p[-1] == ' ' && p[pl] == ' ')
+                memset(p, ' ', pl);
+    }
+    bool hit = is_unsubscribe(own);
+    free(own);
+    return hit;
+}
+
+static bool is_unsubscribe(const char *norm)
 {
     if (has_any(norm, delivery_problem))
         return false;
@@ -643,7 +880,7 @@ bool sa_reply_is_unsubscribe(const char *norm)
         if (wl >= 4 && !in_list(w, wl, words_not_typos)) {
             for (size_t i = 0; unsubscribe_words[i]; i++) {
                 size_t kl = strlen(unsubscribe_words[i]);
-                /* "stop" and "remove" only as a whole short reply ("STOP", "remove") */
+                /* "stop", "remove", "baja" only as a whole short reply ("STOP", "BAJA") */
                 int limit = kl >= 11 ? 2 : kl >= 8 ? 1 : 0;
                 if (kl < 8 && words > 2)
                     continue;
@@ -682,7 +919,13 @@ bool sa_reply_is_out_of_office(const char *norm)
         "estarei de volta", "retorno em", "retornarei", "afwezig", "automatisch antwoord",
         "met vakantie", "weer aanwezig", "weer op kantoor", "out sick", "on leave until",
         "on vacation until", "on holiday until", "office until", "am out until",
-        "m out until", NULL};
+        "m out until",
+        /* pl, sv */
+        "poza biurem", "jestem na urlopie", "przebywam na urlopie", "jestem nieobecny",
+        "jestem nieobecna", "odpowiedz automatyczna", "ograniczonym dostepem do poczty",
+        "automatiskt svar", "ar pa semester", "pa semester till", "ar ledig till",
+        "ar tjanstledig", "ar foraldraledig", "ar franvarande", "begransad tillgang till e post",
+        "tillbaka pa kontoret", NULL};
     /* clang-format on */
     return has_any(norm, strong) && !has_phrase(norm, "back on track");
 }
@@ -745,7 +988,10 @@ static const struct {
     {"settembre", 9},  {"ottobre", 10},   {"dicembre", 12},  {"janeiro", 1},   {"fevereiro", 2},
     {"marco", 3},      {"maio", 5},       {"junho", 6},      {"julho", 7},     {"setembro", 9},
     {"outubro", 10},   {"novembro", 11},  {"dezembro", 12},  {"januari", 1},   {"februari", 2},
-    {"maart", 3},      {"mei", 5},        {"augustus", 8},
+    {"maart", 3},      {"mei", 5},        {"augustus", 8},   {"maj", 5},       {"augusti", 8},
+    {"stycznia", 1},   {"lutego", 2},     {"marca", 3},      {"kwietnia", 4},  {"maja", 5},
+    {"czerwca", 6},    {"lipca", 7},      {"sierpnia", 8},   {"wrzesnia", 9},  {"pazdziernika", 10},
+    {"listopada", 11}, {"grudnia", 12},
 };
 /* clang-format on */
 
@@ -773,7 +1019,7 @@ static const char *const return_cues[] = {
     "back", "return", "returning", "returns", "zuruck", "wieder", "retour", "reviens",
     "rentre", "vuelta", "regreso", "regresare", "vuelvo", "rientro", "rientrero", "ritorno",
     "torno", "tornero", "volto", "voltarei", "retorno", "retornarei", "regresso", "terug",
-    "weer", NULL};
+    "weer", "wracam", "powrot", "tillbaka", "ater", NULL};
 /* clang-format on */
 
 struct token {

@@ -18,15 +18,24 @@
  * the length written. When nothing is left, out is "". */
 size_t sa_reply_clean(const char *text, char *out, size_t cap);
 
+/* Whether text quotes an earlier message the way sa_reply_clean recognises ("> " lines, a
+ * quote header, "-----Original Message-----", an Outlook block): a person's reply does by
+ * default, an automatic notice does not. */
+bool sa_reply_quotes(const char *text);
+
 /* The normalised form the lexicons match: folded (lowercase, no diacritics, see
  * base/fold.h), every run of characters other than letters and digits one space, with one
  * space before and after. out MUST hold 2 * strlen(text) + 3 bytes. Returns the length. */
 size_t sa_reply_normalise(const char *text, char *out);
 
 /* The language of text, ISO 639-1 ("en" "de" "fr" "es" "it" "pt" "nl") from stop words,
- * characteristic letters and character trigrams, or "" when nothing points to one. The
- * result is a static string. */
+ * characteristic letters and character trigrams, or "" when nothing points to one (or the
+ * text is in another language, below). The result is a static string. */
 const char *sa_reply_language(const char *text);
+/* Whether text is written in another language than those seven: it holds at least two
+ * letters none of them writes (å ø æ ł ą ę ś ż ń č š ž ő...). sa_reply_language then
+ * answers "", so a Swedish or Polish reply is not answered in German. */
+bool sa_reply_other_language(const char *text);
 
 /* The high-precision lexicons, on normalised text (sa_reply_normalise): a request to stop
  * e-mailing in any of the seven languages (typos in the long words tolerated), and an

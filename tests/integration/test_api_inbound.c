@@ -7,7 +7,8 @@
  * the contact do-not-contact with source bounce and fails its queued mail, a soft one is
  * only recorded; an out-of-office reply moves the follow-ups past its return date, and a
  * German "Bitte austragen" matched by References makes the contact do-not-contact; a
- * message without ids is matched by its sender; the CLI pipe does the same and exits with
+ * message without ids is matched by its sender; a read receipt changes nothing and opt-out
+ * words only in footers make no unsubscribe; the CLI pipe does the same and exits with
  * sysexits codes. */
 #include "harness.h"
 
@@ -578,6 +579,133 @@ static void test_out_of_office(void **state)
     assert_true(exited_ok(server_stop(&runs_srv)));
 }
 
+/* A read receipt is software's, not a reply: nothing cancelled, nothing postponed by the
+ * date it was read. A reply whose only opt-out words are the prospect's own legal footer
+ * ("To unsubscribe from our newsletter click here") and our e-mail's closing line quoted
+ * under a Swedish Outlook header is a reply, not an unsubscribe: the follow-ups stop, the
+ * contact stays reachable. */
+static void test_receipt_and_footers(void **state)
+{
+    (void)state;
+    start_at(utc(2026, 11, 2, 15, 0)); /* Monday 10:00 in New York */
+    char lead[64], msgid[256], item[64];
+    sent_first_email(lead, msgid, item);
+    struct resp r;
+    json_t *j = outbox("queued", &r);
+    char due[3][32];
+    for (size_t i = 0; i < 3; i++)
+        snprintf(due[i], sizeof due[i], "%s", jstr(json_array_get(jget(j, "items"), i), "due_at"));
+    resp_free(&r);
+    char *receipt = strf("From: Maya Okafor <maya@quorvianta.io>\r\n"
+                         "To: Alex <alex@example.com>\r\n"
+                         "Subject: Read: Quorvianta and faster pipeline reviews\r\n"
+                         "Message-ID: <mdn-1@quorvianta.io>\r\n"
+                         "MIME-Version: 1.0\r\n"
+                         "Content-Type: multipart/report; report-type=disposition-notification;"
+                         " boundary=\"mdn\"\r\n\r\n"
+                         "--mdn\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+                         "Your message\r\n\r\n  To: Maya Okafor\r\n  Subject: Quorvianta and "
+                         "faster pipeline reviews\r\n\r\nwas read on Tuesday, 10 November 2026 "
+                         "09:12.\r\n\r\n--mdn\r\n"
+                         "Content-Type: message/disposition-notification\r\n\r\n"
+                         "Final-Recipient: rfc822;maya@quorvianta.io\r\n"
+                         "Original-Message-ID: %s\r\n"
+                         "Disposition: automatic-action/MDN-sent-automatically; displayed\r\n"
+                         "\r\n--mdn--\r\n",
+                         msgid);
+    j = post_signed(receipt, &r);
+    free(receipt);
+    if (r.status != 200)
+        fail_msg("receipt: %ld %.400s", r.status, r.body);
+    assert_string_equal(jstr(j, "kind"), "auto_reply");
+    assert_true(json_is_null(jget(j, "return_date")));
+    assert_int_equal(json_integer_value(jget(j, "followups_postponed")), 0);
+    resp_free(&r);
+    j = outbox("queued", &r);
+    assert_int_equal(json_array_size(jget(j, "items")), 3);
+    for (size_t i = 0; i < 3; i++)
+        assert_string_equal(jstr(json_array_get(jget(j, "items"), i), "due_at"), due[i]);
+    resp_free(&r);
+
+    char *reply = strf("From: Maya Okafor <maya@quorvianta.io>\r\n"
+                       "To: Alex <alex@example.com>\r\n"
+                       "Subject: SV: Quorvianta and faster pipeline reviews\r\n"
+                       "Message-ID: <footer-1@quorvianta.io>\r\n"
+                       "In-Reply-To: %s\r\n"
+                       "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+                       "Hi Alex, happy to take a look. Can we do a demo next week?\r\n\r\n"
+                       "Maya Okafor | VP Sales | Quorvianta\r\n"
+                       "This e-mail is confidential. To unsubscribe from our newsletter click "
+                       "here.\r\n\r\n"
+                       "Fr\xc3\xa5n: Alex <alex@example.com>\r\n"
+                       "Skickat: den 2 november 2026 10:00\r\n"
+                       "Till: Maya Okafor <maya@quorvianta.io>\r\n"
+                       "\xc3\x84mne: Quorvianta and faster pipeline reviews\r\n\r\n"
+                       "Hi Maya,\r\nTo stop receiving these e-mails, unsubscribe here: "
+                       "http://localhost/unsubscribe/abc\r\n",
+                       msgid);
+    j = post_signed(reply, &r);
+    free(reply);
+    if (r.status != 200)
+        fail_msg("reply: %ld %.400s", r.status, r.body);
+    assert_string_equal(jstr(j, "kind"), "reply");
+    assert_string_equal(jstr(j, "intent"), "demo_request");
+    assert_false(json_is_true(jget(j, "do_not_contact")));
+    assert_int_equal(json_integer_value(jget(j, "followups_cancelled")), 3);
+    assert_null(strstr(jstr(j, "text"), "unsubscribe"));
+    resp_free(&r);
+    j = http_json("GET", "/api/contacts/" MAYA, NULL, &r);
+    assert_false(json_is_true(jget(j, "do_not_contact")));
+    resp_free(&r);
+
+    /* from nobody we wrote to: recorded, and a request to stop is honoured */
+    const char *stranger = "From: Pat Doe <pat.doe@unknown-corp.example>\r\n"
+                           "Subject: Re: Unknown Corp and faster reviews\r\n"
+                           "Message-ID: <unm-1@unknown-corp.example>\r\n"
+                           "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+                           "Please remove me from your mailing list.\r\n";
+    j = post_signed(stranger, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(jstr(j, "kind"), "unmatched");
+    assert_string_equal(jstr(j, "intent"), "unsubscribe");
+    assert_true(json_is_true(jget(j, "do_not_contact")));
+    assert_null(jget(j, "text"));
+    resp_free(&r);
+    j = http_json("GET", "/api/contacts/pat.doe@unknown-corp.example", NULL, &r);
+    assert_true(json_is_true(jget(j, "do_not_contact")));
+    resp_free(&r);
+    const char *hello = "From: Sam Roe <sam@unknown-corp.example>\r\n"
+                        "Subject: question\r\nMessage-ID: <unm-2@unknown-corp.example>\r\n\r\n"
+                        "What does it cost?\r\n";
+    j = post_signed(hello, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(jstr(j, "kind"), "unmatched");
+    assert_false(json_is_true(jget(j, "do_not_contact")));
+    resp_free(&r);
+
+    /* a body of blank lines (a calendar client's "Declined:"): the subject is the turn's text */
+    const char *blank = "From: Maya Okafor <maya@quorvianta.io>\r\n"
+                        "Subject: Declined: Intro call\r\n"
+                        "Message-ID: <blank-1@quorvianta.io>\r\n"
+                        "Content-Type: text/plain; charset=utf-8\r\n\r\n\r\n \r\n";
+    j = post_signed(blank, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(jstr(j, "kind"), "reply");
+    assert_string_equal(jstr(j, "text"), "Declined: Intro call");
+    resp_free(&r);
+    /* our List-Unsubscribe mailto (subject=unsubscribe), sent with a blank body: honoured */
+    const char *mailto = "From: maya@quorvianta.io\r\nSubject: unsubscribe\r\n"
+                         "Message-ID: <mailto-1@quorvianta.io>\r\n\r\n\r\n";
+    j = post_signed(mailto, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(jstr(j, "kind"), "reply");
+    assert_non_null(jget(j, "intent"));
+    assert_string_equal(jstr(j, "intent"), "unsubscribe");
+    assert_true(json_is_true(jget(j, "do_not_contact")));
+    resp_free(&r);
+    assert_true(exited_ok(server_stop(&runs_srv)));
+}
+
 /* ---- the CLI pipe -------------------------------------------------------------------------- */
 
 /* Runs `sales-agent inbound` on runs_srv's database with file on stdin; *status its exit
@@ -641,6 +769,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reply_cancels_followups, runs_setup, runs_teardown),
         cmocka_unit_test_setup_teardown(test_bounces, runs_setup, runs_teardown),
         cmocka_unit_test_setup_teardown(test_out_of_office, runs_setup, runs_teardown),
+        cmocka_unit_test_setup_teardown(test_receipt_and_footers, runs_setup, runs_teardown),
         cmocka_unit_test_setup_teardown(test_cli_pipe, runs_setup, runs_teardown),
     };
     return api_exit_status(cmocka_run_group_tests(tests, api_group_setup, api_group_teardown));

@@ -68,11 +68,55 @@ static void lower(char *s)
         *s = (char)tolower((unsigned char)*s);
 }
 
+/* ---- what a failure says about the address --------------------------------------------- */
+
+/* Words of a refusal about the message or its sender, not the address (folded). */
+/* clang-format off */
+static const char *const refusal_words[] = {
+    "spam", "blocked", "blocklist", "blacklist", "block list", "spamhaus", "dmarc", "spf",
+    "dkim", "unauthenticated", "reputation", "rate limit", "too many", "over quota",
+    "quota exceeded", "mailbox full", "mailbox is full", "message too large", "size limit",
+    "exceeds the maximum", "policy", "rejected due to content", NULL};
+/* clang-format on */
+/* Words saying the address itself does not take mail (folded). */
+/* clang-format off */
+static const char *const address_words[] = {
+    "user unknown", "unknown user", "does not exist", "doesn't exist", "no such user",
+    "mailbox unavailable", "recipient not found", "recipientnotfound", "address not found",
+    "mailbox not found", "invalid recipient", "account has been disabled", "account disabled",
+    NULL};
+/* clang-format on */
+
+/* Whether a permanent failure with status (a 5.x.x code, or "" when none is given) and the
+ * server's words (folded) is the address's: unknown, disabled, a domain that takes no mail.
+ * A refusal of the message or its sender says nothing about the address: a policy or
+ * security reason (5.7.x: spam, a block list, DMARC, SPF, DKIM), a full mailbox (5.2.2), a
+ * message too long (5.2.3, 5.3.4), its content (5.6.x), or such words without a code. Making
+ * that contact do-not-contact would lose a valid address for good, the whole list's at once
+ * when our own authentication broke. */
+static bool address_failure(const char *status, const char *words)
+{
+    if (status[0] == '4')
+        return false;
+    /* status is "C.S.D" (read_dsn and status_code keep only such codes) or "" */
+    long subject = 0, detail = 0;
+    if (status[0] && status[1] == '.') {
+        char *end = NULL;
+        subject = strtol(status + 2, &end, 10);
+        if (end && *end == '.')
+            detail = strtol(end + 1, NULL, 10);
+    }
+    bool refusal = subject == 7 || subject == 3 || subject == 6 ||
+                   (subject == 2 && (detail == 2 || detail == 3)) || has_any(words, refusal_words);
+    return !refusal || has_any(words, address_words);
+}
+
 /* ---- RFC 3464 ------------------------------------------------------------------------- */
 
 /* One recipient block's fields of interest. */
 struct rcpt {
     char addr[256], action[16], status[16], diag[256];
+    bool original; /* addr is the Original-Recipient */
 };
 
 /* The value of a "Name: value" line (unfolded by the caller) when it is field name. */
@@ -132,8 +176,12 @@ static bool read_dsn(const char *ds, struct sa_bounce *b)
         bool blank = ll == 0 || strspn(line, " \t\r") == ll;
         size_t vl;
         const char *v;
-        if ((v = field_value(line, ll, "Final-Recipient", &vl)) ||
-            ((v = field_value(line, ll, "Original-Recipient", &vl)) && !cur.addr[0]))
+        /* the address we wrote to (Original-Recipient) over the one a forward led to
+         * (Final-Recipient): ours is the one that does not take mail */
+        if ((v = field_value(line, ll, "Original-Recipient", &vl))) {
+            typed_address(v, vl, cur.addr, sizeof cur.addr);
+            cur.original = cur.addr[0] != '\0';
+        } else if ((v = field_value(line, ll, "Final-Recipient", &vl)) && !cur.original)
             typed_address(v, vl, cur.addr, sizeof cur.addr);
         else if ((v = field_value(line, ll, "Action", &vl))) {
             copy_trim(cur.action, sizeof cur.action, v, vl);
@@ -173,7 +221,11 @@ static bool read_dsn(const char *ds, struct sa_bounce *b)
     snprintf(b->action, sizeof b->action, "%s", best.action[0] ? best.action : "failed");
     snprintf(b->status, sizeof b->status, "%s", best.status);
     snprintf(b->diagnostic, sizeof b->diagnostic, "%s", best.diag);
-    b->hard = strcmp(b->action, "failed") == 0 && b->status[0] != '4';
+    char *words = malloc(strlen(b->diagnostic) + 1);
+    if (words)
+        sa_fold(b->diagnostic, strlen(b->diagnostic), words);
+    b->hard = strcmp(b->action, "failed") == 0 && address_failure(b->status, words ? words : "");
+    free(words);
     return true;
 }
 
@@ -349,8 +401,8 @@ static bool read_plain_report(const struct sa_mime_msg *m, struct sa_bounce *b)
     }
     if (!b->status[0])
         snprintf(b->status, sizeof b->status, "%s", perm ? "5.0.0" : "4.0.0");
-    b->hard = b->status[0] == '5';
-    snprintf(b->action, sizeof b->action, "%s", b->hard ? "failed" : "delayed");
+    b->hard = b->status[0] == '5' && address_failure(b->status, f);
+    snprintf(b->action, sizeof b->action, "%s", b->status[0] == '5' ? "failed" : "delayed");
     if (where) { /* the server's answer: the line with the code */
         const char *ls = where;
         while (ls > head && ls[-1] != '\n')
@@ -371,11 +423,17 @@ static bool auto_reply(const struct sa_mime_msg *m)
     if (as && strncasecmp(as, "no", 2) != 0)
         return true;
     if (sa_mime_field(m, "X-Autoreply") || sa_mime_field(m, "X-Autorespond") ||
-        sa_mime_field(m, "X-Autoresponder"))
+        sa_mime_field(m, "X-Autoresponder") || sa_mime_field(m, "X-AutoReply-From") ||
+        sa_mime_field(m, "X-Mail-Autoreply") || sa_mime_field(m, "X-Autogenerated"))
         return true;
-    const char *prec = sa_mime_field(m, "Precedence");
-    if (prec && strncasecmp(prec, "auto_reply", 10) == 0)
-        return true;
+    /* Precedence (and X-Precedence): auto_reply, and bulk or junk, which ticket systems'
+     * acknowledgements carry and a person's reply never does */
+    const char *precs[] = {sa_mime_field(m, "Precedence"), sa_mime_field(m, "X-Precedence")};
+    for (size_t i = 0; i < 2; i++)
+        if (precs[i] &&
+            (strncasecmp(precs[i], "auto_reply", 10) == 0 ||
+             strncasecmp(precs[i], "bulk", 4) == 0 || strncasecmp(precs[i], "junk", 4) == 0))
+            return true;
     static const char *const subjects[] = {"out of office",
                                            "out of the office",
                                            "automatic reply",
@@ -394,6 +452,13 @@ static bool auto_reply(const struct sa_mime_msg *m)
                                            "fuori sede",
                                            "afwezig",
                                            "automatisch antwoord",
+                                           "resposta automatica",
+                                           "odpowiedz automatyczna",
+                                           "automatyczna odpowiedz",
+                                           "automatiskt svar",
+                                           "autosvar",
+                                           "automatisk svar",
+                                           "automaattinen vastaus",
                                            NULL};
     char *subj = folded(m->subject);
     bool hit = has_any(subj, subjects);
@@ -406,11 +471,22 @@ static bool auto_reply(const struct sa_mime_msg *m)
     if (clean && norm) {
         sa_reply_clean(m->text, clean, n + 1);
         sa_reply_normalise(clean, norm);
-        hit = sa_reply_is_out_of_office(norm);
+        /* a person may write that they are away and still ask something ("I'm on vacation
+         * until the 5th - could you send pricing?", "...please take me off your list"), or
+         * answer under our quoted e-mail ("back in the office Monday, let's talk then"): a
+         * notice without the headers asks nothing and quotes nothing */
+        hit = sa_reply_is_out_of_office(norm) && !strchr(clean, '?') &&
+              !sa_reply_is_unsubscribe(norm) && !sa_reply_quotes(m->text);
     }
     free(clean);
     free(norm);
     return hit;
+}
+
+bool sa_mail_is_read_receipt(const struct sa_mime_msg *m)
+{
+    return strcmp(m->content_type, "multipart/report") == 0 &&
+           strcmp(m->report_type, "disposition-notification") == 0;
 }
 
 enum sa_inbound_kind sa_mail_classify(const struct sa_mime_msg *m, struct sa_bounce *b)
@@ -424,6 +500,9 @@ enum sa_inbound_kind sa_mail_classify(const struct sa_mime_msg *m, struct sa_bou
     if (read_plain_report(m, b))
         return SA_INBOUND_BOUNCE;
     memset(b, 0, sizeof *b);
+    /* a read receipt (RFC 8098 disposition notification) is sent by software: not a reply */
+    if (sa_mail_is_read_receipt(m))
+        return SA_INBOUND_AUTO_REPLY;
     return auto_reply(m) ? SA_INBOUND_AUTO_REPLY : SA_INBOUND_REPLY;
 }
 

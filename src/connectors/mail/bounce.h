@@ -28,11 +28,17 @@ struct sa_bounce {
  * wording or status code), else an automatic reply when its headers say so
  * (Auto-Submitted other than "no", X-Autoreply, X-Autorespond, Precedence: auto_reply), its
  * subject is an automatic reply's ("Out of Office", "Automatic reply:", "Automatische
- * Antwort:", "Abwesenheitsnotiz", "Réponse automatique"...) or its text is an
- * out-of-office notice (domain/reply.h), else a reply. For a bounce *b is filled (else
+ * Antwort:", "Abwesenheitsnotiz", "Réponse automatique"...), it is a read receipt, or its
+ * text is an out-of-office notice (domain/reply.h) that asks no question, does not ask to
+ * be removed and quotes no earlier message, else a reply. For a bounce *b is filled (else
  * cleared). A delivery report whose recipients were all delivered is a bounce with hard
- * false and action "delivered". */
+ * false and action "delivered"; a permanent refusal of the message or its sender rather
+ * than the address (5.7.x, 5.2.2...) has hard false and action "failed". */
 enum sa_inbound_kind sa_mail_classify(const struct sa_mime_msg *m, struct sa_bounce *b);
+
+/* Whether m is a read receipt: multipart/report with report-type=disposition-notification
+ * (RFC 8098). sa_mail_classify calls it an automatic reply; it names no return date. */
+bool sa_mail_is_read_receipt(const struct sa_mime_msg *m);
 
 /* The reply's own words from a message's text into out (cap bytes, NUL-terminated):
  * quoted history ("On ... wrote:", "Am ... schrieb", "Le ... a écrit :", Outlook's

@@ -333,6 +333,52 @@ static int b64_decode(const char *in, size_t len, struct sa_buf *b, size_t *bad)
 
 /* ---- charsets ----------------------------------------------------------------------------- */
 
+/* The names mail clients write for the charsets we read, beside their preferred MIME names
+ * (IANA aliases and common spellings: "utf8", "iso8859-1", "ISO_8859-1:1987", "cp1252",
+ * "ks_c_5601-1987"...), compared lowercase without "-", "_", "." and a ":year" suffix. */
+/* clang-format off */
+static const struct {
+    const char *alias, *name;
+} charset_aliases[] = {
+    {"utf8", "utf-8"},               {"iso88591", "iso-8859-1"},     {"latin1", "iso-8859-1"},
+    {"l1", "iso-8859-1"},            {"isoir100", "iso-8859-1"},     {"cp819", "iso-8859-1"},
+    {"ibm819", "iso-8859-1"},        {"csisolatin1", "iso-8859-1"},  {"iso885915", "iso-8859-15"},
+    {"latin9", "iso-8859-15"},       {"l9", "iso-8859-15"},          {"iso88592", "iso-8859-2"},
+    {"latin2", "iso-8859-2"},        {"l2", "iso-8859-2"},           {"isoir101", "iso-8859-2"},
+    {"iso88599", "iso-8859-9"},      {"latin5", "iso-8859-9"},       {"l5", "iso-8859-9"},
+    {"windows1250", "windows-1250"}, {"cp1250", "windows-1250"},     {"xcp1250", "windows-1250"},
+    {"windows1251", "windows-1251"}, {"cp1251", "windows-1251"},     {"xcp1251", "windows-1251"},
+    {"windows1252", "windows-1252"}, {"cp1252", "windows-1252"},     {"xcp1252", "windows-1252"},
+    {"koi8r", "koi8-r"},             {"cskoi8r", "koi8-r"},          {"shiftjis", "shift_jis"},
+    {"sjis", "shift_jis"},           {"xsjis", "shift_jis"},         {"mskanji", "shift_jis"},
+    {"csshiftjis", "shift_jis"},     {"iso2022jp", "iso-2022-jp"},   {"csiso2022jp", "iso-2022-jp"},
+    {"eucjp", "euc-jp"},             {"xeucjp", "euc-jp"},           {"euckr", "euc-kr"},
+    {"cseuckr", "euc-kr"},           {"ksc56011987", "euc-kr"},      {"gb2312", "gb2312"},
+    {"euccn", "gb2312"},             {"xeuccn", "gb2312"},           {"csgb2312", "gb2312"},
+    {"gbk", "gbk"},                  {"cp936", "gbk"},               {"xgbk", "gbk"},
+    {"gb18030", "gb18030"},          {"big5", "big5"},               {"csbig5", "big5"},
+    {"xxbig5", "big5"},              {"usascii", "us-ascii"},        {"ascii", "us-ascii"},
+    {"ansix341968", "us-ascii"},     {"iso646us", "us-ascii"},       {"csascii", "us-ascii"},
+    {"us", "us-ascii"},
+};
+/* clang-format on */
+
+/* cs (NUL-terminated, cap bytes) rewritten to the preferred name when it is an alias. */
+static void charset_name(char *cs, size_t cap)
+{
+    char key[64];
+    size_t k = 0;
+    for (const char *p = cs; *p && *p != ':' && k < sizeof key - 1; p++)
+        if (*p != '-' && *p != '_' && *p != '.' && *p != ' ')
+            key[k++] = (char)tolower((unsigned char)*p);
+    key[k] = '\0';
+    for (size_t i = 0; i < sizeof charset_aliases / sizeof charset_aliases[0]; i++)
+        if (strcmp(key, charset_aliases[i].alias) == 0) {
+            snprintf(cs, cap, "%s", charset_aliases[i].name);
+            return;
+        }
+}
+
 /* Converts in[0..len) from charset (NULL or "": UTF-8 expected) to UTF-8 in *out, with
  * line breaks as "\n". what names the part for errors. */
 static int to_utf8(const char *charset, const char *in, size_t len, const char *what, char **out,
@@ -344,8 +390,8 @@ static int to_utf8(const char *charset, const char *in, size_t len, const char *
     char *star = strchr(cs, '*'); /* RFC 2231 language suffix */
     if (star)
         *star = '\0';
-    bool ascii = strcasecmp(cs, "us-ascii") == 0 || strcasecmp(cs, "ascii") == 0 ||
-                 strcasecmp(cs, "ansi_x3.4-1968") == 0;
+    charset_name(cs, sizeof cs);
+    bool ascii = strcmp(cs, "us-ascii") == 0;
     if (ascii) {
         for (size_t i = 0; i < len; i++)
             if ((unsigned char)in[i] >= 0x80)

@@ -379,6 +379,92 @@ static void test_clean(void **state)
                   "unsubscribe");
 }
 
+/* Replies users sent that were misread: unsubscribe requests in Polish, Swedish and an
+ * Italian "mailing list"; opt-out words only in a footer (the prospect's own, or ours
+ * quoted under a header the cleaner did not know); a person away who still asks something
+ * or asks to be removed. */
+static void test_footers_and_more_languages(void **state)
+{
+    (void)state;
+    static const char *const stop[] = {
+        "Proszę usunąć mnie z listy mailingowej.", "Proszę o wypisanie z listy.",
+        "Nie chcę otrzymywać więcej wiadomości.", "Vänligen ta bort mig från er e-postlista.",
+        "Avregistrera mig, tack.", "Sluta skicka mejl till mig.",
+        "Vi prego di cancellarmi dalla vostra mailing list.",
+        /* a link, but the writer asks for themself */
+        "Please unsubscribe me: https://acme.example/unsubscribe/abc",
+        /* away, and asking to be removed: stopping wins */
+        "Ich bin bis zum 8. Januar im Urlaub. Bitte tragen Sie mich aus Ihrem Verteiler aus.",
+        /* Spanish's one-word opt-out; a thread left and the list too */
+        "BAJA", "Baja, gracias", "Remove me from the CC and take me off your list.",
+        "Sem interesse, favor me remover da lista.", "Bitte streichen Sie mich aus Ihrer Kartei.",
+        "Ik wil graag uitgeschreven worden.", "Proszę mnie wypisać.", "Avsluta prenumerationen"};
+    /* a request's words asking something else: no opt-out */
+    static const struct {
+        const char *text, *intent;
+    } not_stop[] = {
+        {"Please don't send me the pricing yet, let's talk first.", NULL},
+        {"Remove me from the CC and loop in Anna (anna@quorvianta.io), she owns this.", "referral"},
+        {"Take me off this thread - Anna Berg (anna.berg@quorvianta.io) will take it from here.",
+         "referral"},
+        {"I unsubscribed my team from our old tool last month, so timing is good.", NULL},
+        {"No more emails needed - let's just jump on a call, does Tuesday work?", NULL},
+        {"Stop sending invoices to this address, please use billing@quorvianta.io instead.", NULL},
+    };
+    for (size_t i = 0; i < sizeof not_stop / sizeof not_stop[0]; i++) {
+        struct sa_intent_result r;
+        sa_intent_analyse(model, not_stop[i].text, NOW, &r);
+        if (strcmp(r.intent, "unsubscribe") == 0 ||
+            (not_stop[i].intent && strcmp(r.intent, not_stop[i].intent) != 0))
+            fail_msg("\"%s\": got %s (%.2f)", not_stop[i].text, r.intent, r.confidence);
+    }
+    for (size_t i = 0; i < sizeof stop / sizeof stop[0]; i++)
+        expect_intent(stop[i], "unsubscribe");
+    /* footers: the reply is what is left */
+    expect_intent("Hi Alex, happy to take a look. Can we do a demo next week?\n\nOliver "
+                  "Brandt-Hughes\nHead of RevOps | Ledgerwisp Ltd\n\nThis e-mail is "
+                  "confidential. To unsubscribe from our newsletter click here.",
+                  "demo_request");
+    expect_clean("Passt, schicken Sie mir die Preise.\n\nWenn Sie unseren Newsletter abbestellen "
+                 "möchten, klicken Sie hier.",
+                 "Passt, schicken Sie mir die Preise.");
+    expect_clean("Interesting. Send me the deck. To stop receiving these e-mails, unsubscribe "
+                 "here: https://acme.example/unsubscribe/Z3JhY2U.abc",
+                 "Interesting. Send me the deck.");
+    expect_clean("Sure.\nIf you no longer wish to receive emails from us, unsubscribe here.\nBye",
+                 "Sure.\nBye");
+    /* Gmail's quote headers that start with the date */
+    expect_clean("Brzmi dobrze.\n\npon., 30 lis 2026 o 09:12 Alex Keller "
+                 "<alex@acme-analytics.io> napisał(a):\n> Dzień dobry",
+                 "Brzmi dobrze.");
+    expect_clean("Høres bra ut.\n\nman. 30. nov. 2026 kl. 09:12 skrev Alex Keller "
+                 "<alex@acme-analytics.io>:\n> Hei",
+                 "Høres bra ut.");
+    expect_clean("Låter bra.\n\nDen mån 30 nov. 2026 kl 09:12 skrev Alex Keller "
+                 "<alex@acme-analytics.io>:\n> Hej",
+                 "Låter bra.");
+    /* away, but asking: the question is the reply */
+    struct sa_intent_result r;
+    sa_intent_analyse(model,
+                      "Thanks for reaching out - I'm on vacation until January 5th, but this "
+                      "looks relevant. Could you send me pricing for 25 seats?",
+                      NOW, &r);
+    assert_string_equal(r.intent, "pricing");
+    expect_intent("I am out of the office until 5 January with no access to email.",
+                  "out_of_office");
+    /* Swedish and Polish are none of the seven: no language, rather than German */
+    sa_intent_analyse(model,
+                      "Hej, vänligen ta bort mig från er e-postlista. Jag vill inte få "
+                      "fler mejl.",
+                      NOW, &r);
+    assert_string_equal(r.language, "");
+    sa_intent_analyse(model, "Proszę o usunięcie mojego adresu z Państwa listy mailingowej.", NOW,
+                      &r);
+    assert_string_equal(r.language, "");
+    sa_intent_analyse(model, "Bitte nehmen Sie mich aus Ihrem Verteiler, Grüße aus Köln", NOW, &r);
+    assert_string_equal(r.language, "de");
+}
+
 static void test_language(void **state)
 {
     (void)state;
@@ -542,11 +628,17 @@ static void test_threads(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_holdout),          cmocka_unit_test(test_unsubscribe_languages),
-        cmocka_unit_test(test_user_reports),     cmocka_unit_test(test_return_dates),
-        cmocka_unit_test(test_referrals),        cmocka_unit_test(test_clean),
-        cmocka_unit_test(test_language),         cmocka_unit_test(test_deterministic),
-        cmocka_unit_test(test_training_sources), cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_holdout),
+        cmocka_unit_test(test_unsubscribe_languages),
+        cmocka_unit_test(test_user_reports),
+        cmocka_unit_test(test_return_dates),
+        cmocka_unit_test(test_referrals),
+        cmocka_unit_test(test_clean),
+        cmocka_unit_test(test_footers_and_more_languages),
+        cmocka_unit_test(test_language),
+        cmocka_unit_test(test_deterministic),
+        cmocka_unit_test(test_training_sources),
+        cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
