@@ -16,6 +16,7 @@
 
 #include <arpa/inet.h>
 #include <assert.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -365,11 +366,15 @@ static void route_request(struct sa_req *r)
 
 /* ---- the edge: checks before the guard ---------------------------------------------- */
 
+/* RFC 9110's tchar: what a header name may be made of. */
+#define TOKEN_CHARS "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
 /* What the header pass counts: the headers whose number and form decide how the
  * request is framed (RFC 9112 section 6) and where it goes. */
 struct header_scan {
     unsigned host, content_length, transfer_encoding;
     const char *cl_value, *te_value; /* the first of each */
+    const char *cr_key;              /* the first header whose value holds a CR */
 };
 
 static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -377,6 +382,8 @@ static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const cha
 {
     (void)kind;
     struct header_scan *h = cls;
+    if (value && strchr(value, '\r') && !h->cr_key)
+        h->cr_key = key;
     if (strcasecmp(key, "Host") == 0) {
         h->host++;
     } else if (strcasecmp(key, "Content-Length") == 0) {
@@ -475,6 +482,21 @@ static bool edge_check(struct srv_req *q)
         sa_reply_error(r, 400, "bad_request", "header.host",
                        h.host ? "duplicate_header" : "missing",
                        "An HTTP/1.1 request must carry exactly one Host header (got %u)", h.host);
+        return false;
+    }
+    if (h.cr_key) {
+        /* RFC 9110 section 5.5: a bare CR in a field value is rejected (or replaced); MHD
+         * keeps it, and a proxy that ends the line there sees another header (a second
+         * Content-Length) than we do */
+        char loc[80] = "header";
+        size_t n = strlen(h.cr_key);
+        if (n < sizeof loc - 7 && strspn(h.cr_key, TOKEN_CHARS) == n) {
+            snprintf(loc, sizeof loc, "header.%s", h.cr_key);
+            for (char *c = loc; *c; c++)
+                *c = (char)tolower((unsigned char)*c);
+        }
+        sa_reply_error(r, 400, "bad_request", loc, "invalid_header",
+                       "A header value must not contain a carriage return");
         return false;
     }
     return check_framing(r, &h);

@@ -353,6 +353,14 @@ static void test_framing(void **state)
             "POST / HTTP/1.0\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
             "0\r\n\r\n",
             400, "[\"header\",\"transfer-encoding\"]");
+    /* a bare CR inside a header value (RFC 9110 section 5.5: reject or replace): a proxy
+     * that ends the line there reads "Content-Length: 41" as a header of its own */
+    REFUSED("bare CR in a value",
+            "POST / HTTP/1.1\r\nHost: localhost\r\nX-Note: a\rContent-Length: 41\r\n"
+            "Content-Type: application/json\r\n\r\nGET /health HTTP/1.1\r\nHost: localhost\r\n\r\n",
+            400, "[\"header\",\"x-note\"]");
+    REFUSED("bare CR in the Host", "GET /health HTTP/1.1\r\nHost: localhost\rX: y\r\n\r\n", 400,
+            "[\"header\",\"host\"]");
     /* A malformed length alone never reaches us: MHD answers it (HTML; docs/http.md). */
     REFUSED("signed length", "POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: +2\r\n\r\n{}",
             400, NULL);
