@@ -107,6 +107,21 @@ await steps([
     await checkPage('#/health', 'health-phone');
     await checkPage('#/import', 'import-phone');
   }],
+  ['a key named with 100 letters fits the header and its greeting on a phone', async () => {
+    const made = await call(srv, '/api/keys', { method: 'POST', body: { name: 'Q'.repeat(100), scopes: ['read'] } });
+    assert.equal(made.status, 201, made.text);
+    const phone = await browser.newContext({ viewport: { width: 390, height: 844 } });
+    const p2 = await phone.newPage();
+    try {
+      await signIn(p2, srv, made.json.key);
+      await p2.locator('#who').filter({ hasText: 'QQQQ' }).waitFor();
+      await p2.locator('#status').filter({ hasText: 'QQQQ' }).waitFor();
+      const over = await p2.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.ok(over <= 0, `the page is ${over}px wider than the window`);
+    } finally {
+      await phone.close();
+    }
+  }],
   ['no dialog, no console error, no request to another origin', async () => {
     assert.deepEqual(dialogs, []);
     assert.deepEqual(w.errors, []);
