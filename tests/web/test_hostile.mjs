@@ -122,6 +122,22 @@ await steps([
       await phone.close();
     }
   }],
+  ['a key pasted with curly quotes or an invisible space is refused for what it is, not as "offline"', async () => {
+    const ctx2 = await browser.newContext();
+    const p2 = await ctx2.newPage();
+    try {
+      for (const pasted of [`“${srv.key}”`, `${srv.key}\u200b`]) {
+        await p2.goto(`${srv.url}/`);
+        await p2.getByLabel('API key').fill(pasted);
+        await p2.getByRole('button', { name: 'Sign in' }).click();
+        await p2.locator('#signin-error').filter({ hasText: 'a character no key has' }).waitFor();
+        assert.doesNotMatch(await p2.locator('#signin-error').innerText(), /can't be reached/);
+        assert.equal(await p2.evaluate(() => sessionStorage.getItem('sales-agent.key')), null);
+      }
+    } finally {
+      await ctx2.close();
+    }
+  }],
   ['no dialog, no console error, no request to another origin', async () => {
     assert.deepEqual(dialogs, []);
     assert.deepEqual(w.errors, []);
