@@ -135,13 +135,33 @@ static void req_free(struct sa_req *r)
     free((struct srv_req *)r); /* r is the first member of the struct srv_req allocated */
 }
 
-/* The headers every response carries: its request id and those the guard and handler
- * added (CORS, rate limits, WWW-Authenticate, Retry-After). */
-static void add_headers(struct sa_req *r, struct MHD_Response *resp)
+static bool has_header(const struct sa_req *r, const char *name)
+{
+    for (int i = 0; i < r->n_headers; i++)
+        if (strcasecmp(r->headers[i].name, name) == 0)
+            return true;
+    return false;
+}
+
+/* The headers every response carries: its request id, those the guard and handler added
+ * (CORS, rate limits, WWW-Authenticate, Retry-After), X-Content-Type-Options: nosniff (a
+ * 404 echoes the path it was given: no browser may read a body as another type than the
+ * one sent) and the caching rule: an answer to a credential holds that caller's data
+ * (contacts, drafts), so no cache may keep it (no-store) unless the handler said
+ * otherwise; cache (the stream's no-cache) applies to the others. */
+static void add_headers(struct sa_req *r, struct MHD_Response *resp, const char *cache)
 {
     MHD_add_response_header(resp, "X-Request-ID", r->request_id);
     for (int i = 0; i < r->n_headers; i++)
         MHD_add_response_header(resp, r->headers[i].name, r->headers[i].value);
+    if (!has_header(r, "X-Content-Type-Options"))
+        MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    if (!has_header(r, "Cache-Control")) {
+        if (r->principal.kind != SA_PRINCIPAL_NONE)
+            cache = "no-store";
+        if (cache)
+            MHD_add_response_header(resp, "Cache-Control", cache);
+    }
 }
 
 static enum MHD_Result send_reply(struct sa_req *r)
@@ -151,8 +171,7 @@ static enum MHD_Result send_reply(struct sa_req *r)
         struct MHD_Response *resp = r->stream_resp;
         r->stream_resp = NULL;
         MHD_add_response_header(resp, "Content-Type", r->content_type);
-        MHD_add_response_header(resp, "Cache-Control", "no-cache");
-        add_headers(r, resp);
+        add_headers(r, resp, "no-cache");
         enum MHD_Result ok = MHD_queue_response(r->conn, (unsigned)r->status, resp);
         MHD_destroy_response(resp);
         /* Its duration is the stream's: observed and logged when it ends (stream_ended). */
@@ -184,7 +203,7 @@ static enum MHD_Result send_reply(struct sa_req *r)
         return MHD_NO;
     }
     MHD_add_response_header(resp, "Content-Type", r->content_type);
-    add_headers(r, resp);
+    add_headers(r, resp, NULL);
     if (r->allow[0])
         MHD_add_response_header(resp, "Allow", r->allow);
     enum MHD_Result ok = MHD_queue_response(r->conn, (unsigned)r->status, resp);

@@ -404,6 +404,45 @@ static void test_host(void **state)
     close(fd);
 }
 
+/* ---- response headers ---------------------------------------------------------------- */
+
+static void header_is(const struct resp *r, const char *name, const char *want)
+{
+    char v[128];
+    const char *got = resp_header(r, name, v, sizeof v);
+    if (!got || strcmp(got, want) != 0)
+        fail_msg("%s: %s, want %s", name, got ? got : "(none)", want);
+}
+
+/* Every answer says nosniff (a 404 echoes the path it was given); an answer to a
+ * credential holds that caller's data and says no-store; a public one says nothing of
+ * caching. */
+static void test_response_headers(void **state)
+{
+    (void)state;
+    struct resp r;
+    http("GET", "/api/leads?limit=1", NULL, NULL, 0, &r); /* the admin key */
+    assert_int_equal(r.status, 200);
+    header_is(&r, "X-Content-Type-Options", "nosniff");
+    header_is(&r, "Cache-Control", "no-store");
+    resp_free(&r);
+    http("GET", "/api/nothing/<script>alert(1)</script>", NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 404);
+    header_is(&r, "X-Content-Type-Options", "nosniff");
+    resp_free(&r);
+    harness_auth("");
+    http("GET", "/health", NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 200);
+    header_is(&r, "X-Content-Type-Options", "nosniff");
+    assert_null(strstr(r.headers, "Cache-Control"));
+    resp_free(&r);
+    http("GET", "/api/leads", NULL, NULL, 0, &r); /* refused: no data in it */
+    assert_int_equal(r.status, 401);
+    header_is(&r, "X-Content-Type-Options", "nosniff");
+    resp_free(&r);
+    harness_auth(NULL);
+}
+
 /* ---- paths --------------------------------------------------------------------------- */
 
 /* The server's log line of the request with this X-Request-ID (a new object), or NULL. */
@@ -556,6 +595,7 @@ int main(void)
         cmocka_unit_test(test_framing),
         cmocka_unit_test(test_host),
         cmocka_unit_test(test_paths),
+        cmocka_unit_test(test_response_headers),
         cmocka_unit_test(test_mhd_refusals),
         cmocka_unit_test(test_keepalive_unaffected),
         cmocka_unit_test(test_trickle_closed),
