@@ -94,6 +94,14 @@ function showSignIn() {
       input.focus();
       return;
     }
+    // a key (or a token) is printable ASCII; a curly quote or an invisible space picked up
+    // while copying would make the browser refuse the header, which reads as "offline"
+    if (/[^\x21-\x7e]/.test(key)) {
+      error.textContent = 'This key has a character no key has (a quote mark, a space or an invisible character, often picked up while copying): copy it again.';
+      input.select();
+      input.focus();
+      return;
+    }
     button.disabled = true;
     setKey(key);
     try {

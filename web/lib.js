@@ -137,9 +137,21 @@ export async function stream(path, onEvent, { signal, method = 'GET', body } = {
   dispatch();
 }
 
+// Unicode's explicit direction controls: embeddings, overrides and isolates (U+202A-U+202E,
+// U+2066-U+2069). In data they are a spoof ("\u202Eevil" reads "live"; "\u202Etxt.exe"
+// reads "exe.txt"), and an override left open reverses whatever follows it on the line
+// (the "· tier A, 59" after a contact's name in the inbox). The console writes text
+// without them; the data is not changed (a form's value shows it as stored). Natural
+// right-to-left text needs none of them.
+const BIDI_CONTROLS = /[\u202A-\u202E\u2066-\u2069]/g;
+export function plain(text) {
+  return String(text).replace(BIDI_CONTROLS, '');
+}
+
 // A DOM element: attrs set attributes (on* functions become listeners, class, dataset,
 // style as an object through the CSSOM: CSP forbids style attributes); children are
-// nodes or text (always textContent: data never goes through innerHTML).
+// nodes or text (always textContent: data never goes through innerHTML); text and
+// attribute values are written without direction controls (plain).
 export function h(tag, attrs, ...children) {
   const svg = tag.startsWith('svg:');
   const el = svg ? document.createElementNS('http://www.w3.org/2000/svg', tag.slice(4)) : document.createElement(tag);
@@ -150,7 +162,7 @@ export function h(tag, attrs, ...children) {
     else if (k === 'dataset') Object.assign(el.dataset, v);
     else if (k === 'style' && typeof v === 'object') Object.assign(el.style, v);
     else if (k === 'value' || k === 'checked' || k === 'selected') el[k] = v;
-    else el.setAttribute(k, v === true ? '' : String(v));
+    else el.setAttribute(k, v === true ? '' : plain(v));
   }
   put(el, ...children);
   return el;
@@ -165,7 +177,7 @@ export function put(el, ...children) {
     if (c === null || c === undefined || c === false) return;
     if (Array.isArray(c)) c.forEach(add);
     else if (c instanceof Node) el.append(c);
-    else el.append(document.createTextNode(String(c)));
+    else el.append(document.createTextNode(plain(c)));
   };
   children.forEach(add);
   return el;
@@ -233,7 +245,7 @@ export function announce(text) {
   // a new node so the same message twice is announced twice
   statusFrame = requestAnimationFrame(() => {
     statusFrame = 0;
-    el.textContent = text;
+    el.textContent = plain(text);
     statusTimer = setTimeout(clearStatus, STATUS_MS);
   });
 }

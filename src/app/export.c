@@ -62,6 +62,19 @@ static bool is_known(const char *k)
     return false;
 }
 
+/* Why the blanks: Excel leaves " =1+1" as text, but an import that trims cells (Google
+ * Sheets', LibreOffice's "Trim spaces") would then see the formula. Too much rather than
+ * too little: " - item" gets its apostrophe too. */
+bool sa_export_formula_like(const char *v, size_t len)
+{
+    if (len > 0 && (v[0] == '\t' || v[0] == '\r'))
+        return true;
+    size_t i = 0;
+    while (i < len && (v[i] == ' ' || v[i] == '\t' || v[i] == '\r' || v[i] == '\n'))
+        i++;
+    return i < len && strchr("=+-@", v[i]) != NULL;
+}
+
 int sa_export_cell(struct sa_buf *b, const char *v, size_t len)
 {
     int rc = 0;
@@ -70,7 +83,7 @@ int sa_export_cell(struct sa_buf *b, const char *v, size_t len)
         quote = v[i] == ',' || v[i] == '"' || v[i] == '\r' || v[i] == '\n';
     if (quote)
         rc = sa_buf_append(b, "\"", 1);
-    if (!rc && len > 0 && strchr("=+-@\t\r", v[0]))
+    if (!rc && sa_export_formula_like(v, len))
         rc = sa_buf_append(b, "'", 1);
     for (size_t i = 0; i < len && !rc; i++)
         rc = v[i] == '"' ? sa_buf_append(b, "\"\"", 2) : sa_buf_append(b, &v[i], 1);

@@ -43,9 +43,14 @@ size_t sa_export_rows(const struct sa_export *x);
 
 void sa_export_free(struct sa_export *x);
 
-/* Appends one CSV cell for value (UTF-8, len bytes) to b: a value starting with '=', '+',
- * '-', '@', a tab or a carriage return gets a leading apostrophe (OWASP's advice against
- * CSV injection), and the cell is quoted, with inner quotes doubled, when it holds a
+/* Whether a spreadsheet could read value (len bytes) as a formula: it starts with a tab or
+ * a carriage return, or its first character after spaces, tabs and line breaks is '=',
+ * '+', '-' or '@'. */
+bool sa_export_formula_like(const char *value, size_t len);
+
+/* Appends one CSV cell for value (UTF-8, len bytes) to b: a value that is formula-like
+ * (above) gets a leading apostrophe (OWASP's advice against CSV injection), and the cell
+ * is quoted, with inner quotes doubled, when it holds a
  * comma, a quote, CR or LF (RFC 4180). Returns 0 or SA_ETOOBIG / SA_ENOMEM. */
 int sa_export_cell(struct sa_buf *b, const char *value, size_t len) SA_WUR;
 

@@ -15,6 +15,7 @@
 #include "domain/lead.h"
 #include "app/app.h"
 #include "app/crm_sync.h"
+#include "app/export.h"
 #include "app/import_cells.h"
 #include "app/invoke.h"
 #include "app/leads.h"
@@ -212,7 +213,7 @@ static json_t *row_input(const json_t *header, const struct colmap *map, const j
          * run as a formula with a leading ': "'+1 415 555 0100" is the phone +1 415 555 0100
          * (OWASP CSV injection advice); taking it back makes export then import give the
          * same leads */
-        if (v[0] == '\'' && v[1] && strchr("=+-@\t\r", v[1]))
+        if (v[0] == '\'' && sa_export_formula_like(v + 1, strlen(v + 1)))
             v++;
         /* Excel keeps a link as =HYPERLINK("https://...", "label"): in a column of
          * addresses the address is the value (a website or a profile URL, refused as a URL

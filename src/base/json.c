@@ -49,8 +49,12 @@ int sa_json_parse_body(const char *p, size_t len, int max_depth, json_t **out, l
     json_t *v = json_loadb(p, len, JSON_REJECT_DUPLICATES, &je);
     if (!v) {
         *pos = je.position;
+        /* jansson names its own flag there ("without JSON_ALLOW_NUL"): said in our words */
+        const char *why = json_error_code(&je) == json_error_null_character
+                              ? "a string holds \\u0000 (NUL), which is not allowed"
+                              : je.text;
         return sa_err_set(err, SA_EINVAL, "invalid JSON at line %d, column %d: %s", je.line,
-                          je.column, je.text);
+                          je.column, why);
     }
     *out = v;
     return 0;

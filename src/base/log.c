@@ -61,7 +61,9 @@ int sa_log_enabled(enum sa_log_level level)
  * '/' would keep what precedes its last '/'; a run not starting with '/' is masked
  * whole, so a/b@x.com becomes a***@x.com). '=', '?' and '&' are atext as well: in
  * /api/leads?email=jane@x.com everything after the last '/' is masked, too much
- * rather than too little.
+ * rather than too little. The '@' may be percent-encoded ("%40"): a path escaped twice
+ * reaches the request log decoded once, so /api/contacts/jane%2540x.com is logged as
+ * /api/contacts/j***%40x.com.
  *
  * A phone number is read as a sequence of "chains": a chain is a maximal run of words
  * (letters, digits, '_') joined by single '-' or '.', so a UUID, a hex id, a slug, a
@@ -150,17 +152,29 @@ static size_t domain_end(const char *s, size_t from, size_t n)
     return labels >= 2 ? e : from;
 }
 
+/* The length of the '@' at s[i]: 1, or 3 for "%40" (an address in a URL escaped once
+ * more than the request log decodes, or in a query string); 0 when there is none. */
+static size_t at_sign(const char *s, size_t i, size_t n)
+{
+    if (s[i] == '@')
+        return 1;
+    if (s[i] == '%' && i + 2 < n && s[i + 1] == '4' && s[i + 2] == '0')
+        return 3;
+    return 0;
+}
+
 /* Pass one: e-mail addresses. out has room for every address to grow by 3 bytes
  * ("a@b.c" becomes "a***@b.c"): 2 * n + 16 is enough. */
 static size_t mask_emails(const char *in, size_t n, char *out)
 {
     size_t o = 0, floor = 0; /* floor: nothing before it may be rewritten */
     for (size_t i = 0; i < n;) {
-        if (in[i] == '@') {
-            size_t ls = local_start(in, i, floor), de = domain_end(in, i + 1, n);
+        size_t at = at_sign(in, i, n);
+        if (at) {
+            size_t ls = local_start(in, i, floor), de = domain_end(in, i + at, n);
             if (ls < i && in[ls] == '/') /* a path: its segments stay, the last is the address */
                 ls = (size_t)((const char *)memrchr(in + ls, '/', i - ls) - in) + 1;
-            if (ls < i && de > i + 1) {
+            if (ls < i && de > i + at) {
                 o -= i - ls; /* take back the local part copied already */
                 if (isalnum((unsigned char)in[ls]))
                     out[o++] = in[ls];

@@ -35,6 +35,7 @@ void sa_logf(enum sa_log_level level, const char *fmt, ...) __attribute__((forma
  * last two digits: "+1 (415) 555-0134" becomes "+* (***) ***-**34". Ids stay: any group
  * joined by '-' or '.' to letters (UUIDs, hex ids, "2026-12-02T07:10:00Z", "12.5ms"),
  * UUIDs, dates, decimals and IPv4 addresses. 2 * strlen(in) + 16 bytes always suffice.
+ * An '@' written "%40" counts too (a path escaped twice is logged decoded once).
  * Returns the length written. See log.c for the exact rules. */
 size_t sa_mask_pii(const char *in, char *out, size_t cap);
 

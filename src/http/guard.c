@@ -9,6 +9,7 @@
 
 #include "app/access.h"
 #include "app/app.h"
+#include "base/charset.h"
 #include "base/detail.h"
 #include "base/json.h"
 #include "base/log.h"
@@ -95,6 +96,48 @@ static bool check_content_type(struct sa_req *r)
                    : form ? "application/x-www-form-urlencoded"
                    : ics  ? "application/json or text/calendar"
                           : "application/json");
+    return false;
+}
+
+/* ---- the query string ---------------------------------------------------------------- */
+
+static bool text_ok(const char *s, size_t n)
+{
+    return memchr(s, '\0', n) == NULL && sa_utf8_valid_prefix(s, n) == n;
+}
+
+/* Adds a detail entry for each query parameter whose name or value is not UTF-8 text
+ * (a NUL decoded from %00 counts as not text). */
+static enum MHD_Result query_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 size_t key_size, const char *value, size_t value_size)
+{
+    (void)kind;
+    json_t *detail = cls;
+    bool key_ok = text_ok(key, key_size);
+    if (key_ok && (!value || text_ok(value, value_size)))
+        return MHD_YES;
+    char loc[160] = "query";
+    if (key_ok && key_size < sizeof loc - 7)
+        snprintf(loc, sizeof loc, "query.%s", key);
+    sa_detail_add(detail, loc, "string_unicode",
+                  "Input should be UTF-8 text: percent-decoded, it has a NUL or a byte "
+                  "sequence that is not UTF-8");
+    return MHD_YES;
+}
+
+/* Every query parameter's name and value must be UTF-8 text: a handler then never reads a
+ * value cut at a NUL or searches with bytes a database refuses (PostgreSQL's "invalid
+ * byte sequence" would be a 503), and never silently ignores one (a search for invalid
+ * bytes matched every lead). 422 naming each bad parameter otherwise. */
+static bool check_query(struct sa_req *r)
+{
+    json_t *detail = json_array();
+    MHD_get_connection_values_n(r->conn, MHD_GET_ARGUMENT_KIND, query_arg, detail);
+    if (json_array_size(detail) == 0) {
+        json_decref(detail);
+        return true;
+    }
+    sa_reply_problem(r, 422, "validation_error", detail);
     return false;
 }
 
@@ -407,7 +450,7 @@ bool sa_guard_route(struct sa_req *r)
             return false;
         }
     }
-    return check_content_type(r);
+    return check_query(r) && check_content_type(r);
 }
 
 bool sa_guard_agent(struct sa_req *r, const char *agent_type)

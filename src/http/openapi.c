@@ -273,7 +273,7 @@ static int responses(const struct sa_route *rt, json_t *components, json_t *op, 
         }
         s = end + strspn(end, " ");
     }
-    static const int always[] = {400, 414, 500};
+    static const int always[] = {400, 414, 422, 500}; /* 422: a query that is not UTF-8 */
     for (size_t i = 0; i < sizeof always / sizeof always[0]; i++)
         add_problem(out, always[i]);
     if (rt->scope != SA_SCOPE_PUBLIC) {

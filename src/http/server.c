@@ -16,6 +16,7 @@
 
 #include <arpa/inet.h>
 #include <assert.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -134,13 +135,33 @@ static void req_free(struct sa_req *r)
     free((struct srv_req *)r); /* r is the first member of the struct srv_req allocated */
 }
 
-/* The headers every response carries: its request id and those the guard and handler
- * added (CORS, rate limits, WWW-Authenticate, Retry-After). */
-static void add_headers(struct sa_req *r, struct MHD_Response *resp)
+static bool has_header(const struct sa_req *r, const char *name)
+{
+    for (int i = 0; i < r->n_headers; i++)
+        if (strcasecmp(r->headers[i].name, name) == 0)
+            return true;
+    return false;
+}
+
+/* The headers every response carries: its request id, those the guard and handler added
+ * (CORS, rate limits, WWW-Authenticate, Retry-After), X-Content-Type-Options: nosniff (a
+ * 404 echoes the path it was given: no browser may read a body as another type than the
+ * one sent) and the caching rule: an answer to a credential holds that caller's data
+ * (contacts, drafts), so no cache may keep it (no-store) unless the handler said
+ * otherwise; cache (the stream's no-cache) applies to the others. */
+static void add_headers(struct sa_req *r, struct MHD_Response *resp, const char *cache)
 {
     MHD_add_response_header(resp, "X-Request-ID", r->request_id);
     for (int i = 0; i < r->n_headers; i++)
         MHD_add_response_header(resp, r->headers[i].name, r->headers[i].value);
+    if (!has_header(r, "X-Content-Type-Options"))
+        MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    if (!has_header(r, "Cache-Control")) {
+        if (r->principal.kind != SA_PRINCIPAL_NONE)
+            cache = "no-store";
+        if (cache)
+            MHD_add_response_header(resp, "Cache-Control", cache);
+    }
 }
 
 static enum MHD_Result send_reply(struct sa_req *r)
@@ -150,8 +171,7 @@ static enum MHD_Result send_reply(struct sa_req *r)
         struct MHD_Response *resp = r->stream_resp;
         r->stream_resp = NULL;
         MHD_add_response_header(resp, "Content-Type", r->content_type);
-        MHD_add_response_header(resp, "Cache-Control", "no-cache");
-        add_headers(r, resp);
+        add_headers(r, resp, "no-cache");
         enum MHD_Result ok = MHD_queue_response(r->conn, (unsigned)r->status, resp);
         MHD_destroy_response(resp);
         /* Its duration is the stream's: observed and logged when it ends (stream_ended). */
@@ -183,7 +203,7 @@ static enum MHD_Result send_reply(struct sa_req *r)
         return MHD_NO;
     }
     MHD_add_response_header(resp, "Content-Type", r->content_type);
-    add_headers(r, resp);
+    add_headers(r, resp, NULL);
     if (r->allow[0])
         MHD_add_response_header(resp, "Allow", r->allow);
     enum MHD_Result ok = MHD_queue_response(r->conn, (unsigned)r->status, resp);
@@ -365,11 +385,15 @@ static void route_request(struct sa_req *r)
 
 /* ---- the edge: checks before the guard ---------------------------------------------- */
 
+/* RFC 9110's tchar: what a header name may be made of. */
+#define TOKEN_CHARS "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
 /* What the header pass counts: the headers whose number and form decide how the
  * request is framed (RFC 9112 section 6) and where it goes. */
 struct header_scan {
     unsigned host, content_length, transfer_encoding;
     const char *cl_value, *te_value; /* the first of each */
+    const char *cr_key;              /* the first header whose value holds a CR */
 };
 
 static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -377,6 +401,8 @@ static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const cha
 {
     (void)kind;
     struct header_scan *h = cls;
+    if (value && strchr(value, '\r') && !h->cr_key)
+        h->cr_key = key;
     if (strcasecmp(key, "Host") == 0) {
         h->host++;
     } else if (strcasecmp(key, "Content-Length") == 0) {
@@ -475,6 +501,21 @@ static bool edge_check(struct srv_req *q)
         sa_reply_error(r, 400, "bad_request", "header.host",
                        h.host ? "duplicate_header" : "missing",
                        "An HTTP/1.1 request must carry exactly one Host header (got %u)", h.host);
+        return false;
+    }
+    if (h.cr_key) {
+        /* RFC 9110 section 5.5: a bare CR in a field value is rejected (or replaced); MHD
+         * keeps it, and a proxy that ends the line there sees another header (a second
+         * Content-Length) than we do */
+        char loc[80] = "header";
+        size_t n = strlen(h.cr_key);
+        if (n < sizeof loc - 7 && strspn(h.cr_key, TOKEN_CHARS) == n) {
+            snprintf(loc, sizeof loc, "header.%s", h.cr_key);
+            for (char *c = loc; *c; c++)
+                *c = (char)tolower((unsigned char)*c);
+        }
+        sa_reply_error(r, 400, "bad_request", loc, "invalid_header",
+                       "A header value must not contain a carriage return");
         return false;
     }
     return check_framing(r, &h);

@@ -353,6 +353,14 @@ static void test_framing(void **state)
             "POST / HTTP/1.0\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
             "0\r\n\r\n",
             400, "[\"header\",\"transfer-encoding\"]");
+    /* a bare CR inside a header value (RFC 9110 section 5.5: reject or replace): a proxy
+     * that ends the line there reads "Content-Length: 41" as a header of its own */
+    REFUSED("bare CR in a value",
+            "POST / HTTP/1.1\r\nHost: localhost\r\nX-Note: a\rContent-Length: 41\r\n"
+            "Content-Type: application/json\r\n\r\nGET /health HTTP/1.1\r\nHost: localhost\r\n\r\n",
+            400, "[\"header\",\"x-note\"]");
+    REFUSED("bare CR in the Host", "GET /health HTTP/1.1\r\nHost: localhost\rX: y\r\n\r\n", 400,
+            "[\"header\",\"host\"]");
     /* A malformed length alone never reaches us: MHD answers it (HTML; docs/http.md). */
     REFUSED("signed length", "POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: +2\r\n\r\n{}",
             400, NULL);
@@ -394,6 +402,45 @@ static void test_host(void **state)
     assert_int_equal(read_response(fd, &r), 200);
     json_decref(r.json);
     close(fd);
+}
+
+/* ---- response headers ---------------------------------------------------------------- */
+
+static void header_is(const struct resp *r, const char *name, const char *want)
+{
+    char v[128];
+    const char *got = resp_header(r, name, v, sizeof v);
+    if (!got || strcmp(got, want) != 0)
+        fail_msg("%s: %s, want %s", name, got ? got : "(none)", want);
+}
+
+/* Every answer says nosniff (a 404 echoes the path it was given); an answer to a
+ * credential holds that caller's data and says no-store; a public one says nothing of
+ * caching. */
+static void test_response_headers(void **state)
+{
+    (void)state;
+    struct resp r;
+    http("GET", "/api/leads?limit=1", NULL, NULL, 0, &r); /* the admin key */
+    assert_int_equal(r.status, 200);
+    header_is(&r, "X-Content-Type-Options", "nosniff");
+    header_is(&r, "Cache-Control", "no-store");
+    resp_free(&r);
+    http("GET", "/api/nothing/<script>alert(1)</script>", NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 404);
+    header_is(&r, "X-Content-Type-Options", "nosniff");
+    resp_free(&r);
+    harness_auth("");
+    http("GET", "/health", NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 200);
+    header_is(&r, "X-Content-Type-Options", "nosniff");
+    assert_null(strstr(r.headers, "Cache-Control"));
+    resp_free(&r);
+    http("GET", "/api/leads", NULL, NULL, 0, &r); /* refused: no data in it */
+    assert_int_equal(r.status, 401);
+    header_is(&r, "X-Content-Type-Options", "nosniff");
+    resp_free(&r);
+    harness_auth(NULL);
 }
 
 /* ---- paths --------------------------------------------------------------------------- */
@@ -548,6 +595,7 @@ int main(void)
         cmocka_unit_test(test_framing),
         cmocka_unit_test(test_host),
         cmocka_unit_test(test_paths),
+        cmocka_unit_test(test_response_headers),
         cmocka_unit_test(test_mhd_refusals),
         cmocka_unit_test(test_keepalive_unaffected),
         cmocka_unit_test(test_trickle_closed),

@@ -400,7 +400,8 @@ static void test_export(void **state)
     make_lead("{\"company_name\":\"Formula Test Ltd\",\"industry\":\"Finance\",\"company_size\":"
               "\"11-50\",\"contact_info\":{\"name\":\"Ivo Petrov\",\"email\":"
               "\"ivo.petrov@formulatest.example\"},\"notes\":\"=cmd|' /C calc'!A0\","
-              "\"referral\":\"+1\",\"budget_code\":\"-2\",\"campaign\":\"@x\",\"memo\":\"\\tTAB\"}",
+              "\"referral\":\"+1\",\"budget_code\":\"-2\",\"campaign\":\"@x\",\"memo\":\"\\tTAB\","
+              "\"padded\":\"  =1+1\",\"after_break\":\"\\n=HYPERLINK(\\\"http://x.example\\\")\"}",
               id);
     struct resp r;
     const char *csv = get_csv("/api/leads/export?q=formulatest", &r);
@@ -416,6 +417,9 @@ static void test_export(void **state)
     assert_string_equal(cell(row, col(rows, "budget_code")), "'-2");
     assert_string_equal(cell(row, col(rows, "campaign")), "'@x");
     assert_string_equal(cell(row, col(rows, "memo")), "'\tTAB");
+    /* a formula after blanks: a spreadsheet that trims them on import would run it */
+    assert_string_equal(cell(row, col(rows, "padded")), "'  =1+1");
+    assert_string_equal(cell(row, col(rows, "after_break")), "'\n=HYPERLINK(\"http://x.example\")");
     assert_string_equal(cell(row, col(rows, "Contact Name")), "Ivo Petrov");
     /* what the qualification made of the lead, last (the import ignores these columns,
      * which the round trip shows) */

@@ -142,12 +142,12 @@ export async function render(root, ctx) {
     const statuses = ['queued', 'sending', 'sent', 'failed', 'cancelled'];
     const channels = [...new Set(ob.map(s => s.labels.channel))].sort();
     fill(outbox, ob.length
-      ? h('table', {}, h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Channel'), ...statuses.map(s => h('th', { scope: 'col', class: 'num' }, s)))),
+      ? h('div', { class: 'table-wrap' }, h('table', {}, h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Channel'), ...statuses.map(s => h('th', { scope: 'col', class: 'num' }, s)))),
         h('tbody', {}, ...channels.map(c => h('tr', { dataset: { channel: c } }, h('th', { scope: 'row' }, c === 'crm' ? 'CRM pushes' : 'E-mail'),
           ...statuses.map(st => {
             const s = ob.find(x => x.labels.channel === c && x.labels.status === st);
             return h('td', { class: 'num' }, fmt.number(s ? s.value : 0));
-          })))))
+          }))))))
       : h('p', { class: 'muted' }, 'The outbox counts are not available.'));
     // llm
     const tokens = byName(samples, 'llm_tokens_total');
@@ -158,13 +158,13 @@ export async function render(root, ctx) {
       const models = [...new Set([...tokens, ...cost].map(s => `${s.labels.provider} ${s.labels.model}`))].sort();
       const sum = (list, model, kind) => list.filter(s => `${s.labels.provider} ${s.labels.model}` === model && (!kind || s.labels.kind === kind))
         .reduce((a, s) => a + s.value, 0);
-      fill(llm, h('table', {},
+      fill(llm, h('div', { class: 'table-wrap' }, h('table', {},
         h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Model'), ...['Input', 'Output', 'Cached', 'Cost'].map(t => h('th', { scope: 'col', class: 'num' }, t)))),
         h('tbody', {}, ...models.map(m => h('tr', { dataset: { model: m } }, h('th', { scope: 'row' }, m),
           h('td', { class: 'num' }, fmt.number(sum(tokens, m, 'input'))),
           h('td', { class: 'num' }, fmt.number(sum(tokens, m, 'output'))),
           h('td', { class: 'num' }, fmt.number(sum(tokens, m, 'cached_input'))),
-          h('td', { class: 'num' }, `$${sum(cost, m).toFixed(4)}`))))));
+          h('td', { class: 'num' }, `$${sum(cost, m).toFixed(4)}`)))))));
     }
   }
 

@@ -6,7 +6,7 @@
 // The list refreshes itself every REFRESH_MS while the page is visible (and at once when it
 // becomes visible again): new drafts are added and ones answered elsewhere leave, without
 // moving focus or touching the draft being read or edited.
-import { put, fill } from '../lib.js';
+import { put, fill, plain } from '../lib.js';
 
 const KEYS = [['j', 'next'], ['k', 'previous'], ['a', 'accept'], ['e', 'edit'], ['r', 'respond'], ['i', 'ignore']];
 const SHORTCUTS_ITEM = 'sales-agent.shortcuts'; // "off" when the user turned them off
@@ -330,7 +330,7 @@ export async function render(root, ctx) {
         const verb = { accepted: 'accepted', edited: 'edited and sent', responded: 'answered with a note', ignored: 'ignored' }[now?.status] || 'answered';
         what = `Already ${verb} by ${now?.reviewer || 'someone else'}; your answer was not recorded`;
       }
-      error.textContent = `${what} (${companyOf(a)}).`;
+      error.textContent = plain(`${what} (${companyOf(a)}).`);
       what = null; // said by the alert: the status below only counts what is left
     }
     busy = false;

@@ -1,6 +1,6 @@
 // One lead (#/leads/{id}): its data, the score's factors as bars, what enrichment found,
 // its timeline (GET /api/leads/{id}/timeline) and links to its conversations.
-import { put, fill } from '../lib.js';
+import { put, fill, plain } from '../lib.js';
 
 function latest(executions, pick) {
   for (const e of executions || []) {
@@ -64,7 +64,7 @@ export async function render(root, ctx) {
         return;
       }
       draft.disabled = false;
-      draftNote.textContent = ` ${e.message}`;
+      draftNote.textContent = plain(` ${e.message}`);
     }
   });
   put(root,

@@ -49,6 +49,22 @@ static void test_errors_and_success(void **state)
     json_decref(v);
 }
 
+/* The parser's words reach the API's 400: a NUL escape is said in ours, not with the name
+ * of jansson's flag ("without JSON_ALLOW_NUL"). */
+static void test_nul_message(void **state)
+{
+    (void)state;
+    json_t *v = NULL;
+    long pos;
+    struct sa_err err = {0};
+    const char *s = "{\"company_name\":\"a\\u0000b\"}";
+    assert_int_equal(sa_json_parse_body(s, strlen(s), SA_JSON_MAX_DEPTH, &v, &pos, &err),
+                     SA_EINVAL);
+    assert_null(strstr(err.msg, "JSON_ALLOW_NUL"));
+    assert_string_equal(err.msg, "invalid JSON at line 1, column 26: a string holds \\u0000 "
+                                 "(NUL), which is not allowed");
+}
+
 static void test_detail_loc(void **state)
 {
     (void)state;
@@ -161,6 +177,7 @@ int main(void)
         cmocka_unit_test(test_depth),
         cmocka_unit_test(test_errors_and_success),
         cmocka_unit_test(test_detail_loc),
+        cmocka_unit_test(test_nul_message),
         cmocka_unit_test(test_writer_matches_jansson),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -255,6 +255,18 @@ static void test_log_line_is_json_and_masked(void **state)
     json_decref(v);
 }
 
+/* An address whose '@' is still percent-encoded: a path escaped twice (%2540) reaches the
+ * request log as "%40" after one decoding, and a query string keeps its "%40". */
+static void test_mask_email_percent_encoded(void **state)
+{
+    (void)state;
+    check("/api/contacts/erin.secret%40victim.example.com", "/api/contacts/e***%40victim.example.com");
+    check("erin%40victim.example.com and bob%40x.org", "e***%40victim.example.com and b***%40x.org");
+    check("to=jane.doe%40acme.io&x=1", "t***%40acme.io&x=1"); /* too much rather than too little */
+    check("100%40 of them", "100%40 of them");             /* no domain: not an address */
+    check("%40x.com", "%40x.com");                           /* no local part */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -268,6 +280,7 @@ int main(void)
         cmocka_unit_test(test_long_values_whole),
         cmocka_unit_test(test_api_keys_masked),
         cmocka_unit_test(test_unsubscribe_token_masked),
+        cmocka_unit_test(test_mask_email_percent_encoded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
