@@ -142,8 +142,8 @@ static void conn_put(struct sqlite_store *s, struct db_conn *c)
  * until readers_resume. False: a read went on too long, the gate is open again. */
 static bool readers_quiesce(struct sqlite_store *s, int ms)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
+    struct timespec until; /* pool_cond waits on the monotonic clock (sqlite_open) */
+    clock_gettime(CLOCK_MONOTONIC, &until);
     until.tv_nsec += (long)ms * 1000000L;
     until.tv_sec += until.tv_nsec / 1000000000L;
     until.tv_nsec %= 1000000000L;
@@ -720,7 +720,11 @@ static int sqlite_open(const char *url, int pool_size, struct sa_store **out, st
     s->nconns = memory ? 1 : (pool_size < 1 ? 1 : pool_size);
     s->conns = calloc((size_t)s->nconns + 1, sizeof *s->conns);
     pthread_mutex_init(&s->pool_lock, NULL);
-    pthread_cond_init(&s->pool_cond, NULL);
+    pthread_condattr_t monotonic;
+    pthread_condattr_init(&monotonic);
+    pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->pool_cond, &monotonic);
+    pthread_condattr_destroy(&monotonic);
     pthread_mutex_init(&s->queue_lock, NULL);
     pthread_cond_init(&s->queue_cond, NULL);
     if (!s->conns) {
@@ -840,6 +844,8 @@ static int wal_cap(void *arg, sqlite3 *db, const char *name, int frames)
 {
     struct sqlite_store *s = arg;
     struct db_conn *c = &s->writer;
+    if (frames < WAL_CAP_FRAMES)
+        c->wal_restart_at = 0; /* the WAL started over (by itself, maybe): the cap again */
     if (frames < WAL_AUTOCHECKPOINT_FRAMES)
         return SQLITE_OK;
     (void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);

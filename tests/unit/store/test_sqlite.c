@@ -265,7 +265,9 @@ static void test_audit_log_is_append_only(void **state)
  * 8 KB outputs are written: about 70 MB through the WAL. SQLite's own auto-checkpoint
  * copied the frames but could never restart the WAL, some reader always having it open,
  * and the file grew with every write (70 MB here; 135-360 MB in a 60 s soak); the
- * writer's wal_cap (db.c) holds new reads back a moment and restarts it. */
+ * writer's wal_cap (db.c) holds new reads back a moment and restarts it. This pins the
+ * hook; the read gate's share (a RESTART left to SQLite's busy handler also passes here on
+ * a quiet machine) was measured in the soak (docs/store.md), not pinned. */
 struct reader_loop {
     struct sa_store *s;
     volatile int stop;
