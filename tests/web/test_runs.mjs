@@ -10,9 +10,10 @@ import assert from 'node:assert/strict';
 import { binaryFromArgs, startServer, stopServer, launch, watch, screenshot, signIn, steps, call, unlabelled, watchLive, heardTwice } from './lib.mjs';
 
 const bin = binaryFromArgs();
-// long enough that the page sees the run between steps on a loaded machine; the test
+// long enough that the page sees the run between steps on a loaded machine (1.5 s
+// let the run reach its last step before the page looked, 1 run in 4 under load); the test
 // waits for states, so a slower machine only makes it slower
-const srv = await startServer(bin, { drafts: 0, env: { PIPELINE_STEP_DELAY_MS: '1500' } });
+const srv = await startServer(bin, { drafts: 0, env: { PIPELINE_STEP_DELAY_MS: '3000' } });
 const browser = await launch();
 const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
 const page = await context.newPage();
