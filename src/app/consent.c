@@ -1,6 +1,7 @@
 /* Consent for outgoing mail (see consent.h). */
 #include "app/consent.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,8 @@ struct sa_consent {
     char *secret;
     size_t secret_len;
     char base_url[512];
+    size_t port_at;         /* PORT 0, no PUBLIC_URL: where base_url's "0" is (else 0) */
+    _Atomic int bound_port; /* then the port the server bound (sa_consent_bind), or 0 */
     char mailto[400];
     char *address; /* NULL: none */
 };
@@ -68,6 +71,8 @@ int sa_consent_open(const struct sa_config *cfg, struct sa_store *store, const c
         size_t len = strlen(c->base_url);
         while (len > 0 && c->base_url[len - 1] == '/')
             c->base_url[--len] = '\0';
+        if (!(cfg->public_url && *cfg->public_url) && cfg->port == 0 && len > 0)
+            c->port_at = len - 1; /* "http://host:0": the bound port goes there */
         snprintf(c->mailto, sizeof c->mailto, "mailto:%s?subject=unsubscribe",
                  sender_email ? sender_email : "");
         if (postal_address && *postal_address && !(c->address = strdup(postal_address)))
@@ -91,8 +96,18 @@ int sa_consent_links(const struct sa_consent *c, const char *email, char url[SA_
     int rc = sa_unsub_token(c->secret, c->secret_len, email, tok);
     if (rc)
         return rc;
-    int n = snprintf(url, SA_CONSENT_URL_MAX, "%s/unsubscribe/%s", c->base_url, tok);
+    int port = atomic_load(&c->bound_port);
+    int n = port && c->port_at
+                ? snprintf(url, SA_CONSENT_URL_MAX, "%.*s%d/unsubscribe/%s", (int)c->port_at,
+                           c->base_url, port, tok)
+                : snprintf(url, SA_CONSENT_URL_MAX, "%s/unsubscribe/%s", c->base_url, tok);
     return n < 0 || n >= SA_CONSENT_URL_MAX ? SA_EINVAL : 0;
+}
+
+void sa_consent_bind(struct sa_consent *c, int port)
+{
+    if (c && c->port_at && port > 0)
+        atomic_store(&c->bound_port, port);
 }
 
 int sa_consent_cancel_queued(struct sa_store *store, const char *email, const char *reason,

@@ -35,6 +35,10 @@ void sa_consent_free(struct sa_consent *c);
 int sa_consent_links(const struct sa_consent *c, const char *email, char url[SA_CONSENT_URL_MAX],
                      const char **mailto, const char **address) SA_WUR;
 
+/* The port the HTTP server bound (cmd_serve): with PORT 0 and no PUBLIC_URL the links
+ * carry it instead of ":0". Call it once, before the first request is served. */
+void sa_consent_bind(struct sa_consent *c, int port);
+
 /* Checks token and, with apply, opts its address out (source "prospect"), idempotently,
  * and cancels the mail still queued for it. *out: {email, do_not_contact, cancelled}
  * (cancelled: 0 without apply). SA_ENOTFOUND for a token that is not ours. */

@@ -8,6 +8,7 @@
 #include "app/access.h"
 #include "app/app.h"
 #include "app/approvals.h"
+#include "app/consent.h"
 #include "app/retention.h"
 #include "app/seed.h"
 #include "base/log.h"
@@ -84,6 +85,7 @@ static int serve(const struct sa_config *cfg, const struct sa_cli_args *args)
         sa_cli_background_stop(app, outbox);
         return sa_cli_fail(&err);
     }
+    sa_consent_bind(app->consent, sa_http_port(srv)); /* PORT 0: the links' port */
     struct sa_retention *retention = NULL;
     if (sa_retention_start(app, &retention, &err))
         sa_log(SA_LOG_ERROR, "retention sweep not started", json_pack("{s:s}", "error", err.msg));
