@@ -356,10 +356,6 @@ static void test_downtime_threading_consent(void **state)
     /* the link's path, from the first message's List-Unsubscribe: <mailto:...>, <URL> */
     const char *lu = jstr(mail, "0.list_unsubscribe");
     const char *u = strstr(lu, "/unsubscribe/");
-    /* the server was started on port 0: the link names the port it bound, not ":0" */
-    char *base = strf("<http://127.0.0.1:%d/unsubscribe/", harness_port());
-    assert_non_null(strstr(lu, base));
-    free(base);
     char link[512];
     snprintf(link, sizeof link, "%.*s", (int)strcspn(u, ">"), u);
     json_decref(mail);
