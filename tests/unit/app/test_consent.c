@@ -57,5 +57,5 @@ int main(void)
         cmocka_unit_test(test_port_zero_takes_the_bound_port),
         cmocka_unit_test(test_configured_address_stays),
     };
-    return cmocka_run_tests(tests);
+    return cmocka_run_group_tests(tests, NULL, NULL);
 }
