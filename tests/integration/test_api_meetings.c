@@ -696,6 +696,26 @@ static void test_reply_answers_own_meeting(void **state)
     assert_int_equal(json_integer_value(jget(j, "count")), 1);
     assert_string_equal(jstr(j, "items.0.start"), "2026-12-08T19:00:00Z");
     resp_free(&r);
+    /* the day said with the time, not one ruled out in the next sentence */
+    j = invoke("{\"agent_type\":\"conversation\",\"input\":{\"message\":\"Let's do "
+               "Thursday at 2pm. Friday I'm out.\",\"contact\":{\"name\":\"Maya "
+               "Okafor\",\"email\":\"maya@quorvianta.io\"}}}",
+               &r);
+    assert_int_equal(r.status, 200);
+    if (!jget(j, "output.meeting"))
+        fail_msg("not moved: %.600s", r.body);
+    assert_string_equal(jstr(j, "output.meeting.start"), "2026-12-10T19:00:00Z");
+    resp_free(&r);
+    /* "not a problem" is a yes */
+    j = invoke("{\"agent_type\":\"conversation\",\"input\":{\"message\":\"Thursday "
+               "at 11am is not a problem for me, see you then.\",\"contact\":"
+               "{\"name\":\"Maya Okafor\",\"email\":\"maya@quorvianta.io\"}}}",
+               &r);
+    assert_int_equal(r.status, 200);
+    if (!jget(j, "output.meeting"))
+        fail_msg("not moved: %.600s", r.body);
+    assert_string_equal(jstr(j, "output.meeting.start"), "2026-12-10T16:00:00Z");
+    resp_free(&r);
 }
 
 /* The outbox item of kind for email, waited for until it is sent (the worker polls every
