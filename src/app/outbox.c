@@ -321,7 +321,10 @@ static int send_item(struct sa_outbox_worker *w, const json_t *item, struct sa_e
      * it meanwhile: it leaves without the invite and without the sentence proposing the
      * time, and the proposal's hold is released (a careful SDR never invites to a passed
      * slot, nor two prospects to one), but never a meeting the prospect moved. A proposal
-     * still the prospect's is held again from now (sa_booking_keep). */
+     * still the prospect's is held again from now (sa_booking_keep). When the store cannot
+     * tell (an error), the time alone decides, as without a booking: an invite to a slot
+     * still ahead goes, one that passed does not, and nothing is released on a guess (the
+     * prospect may have moved it). */
     const char *ics = json_string_value(json_object_get(p, "ics"));
     const char *body = json_string_value(json_object_get(p, "body"));
     char *trimmed = NULL;
@@ -334,9 +337,13 @@ static int send_item(struct sa_outbox_worker *w, const json_t *item, struct sa_e
     if (ics && meeting && dated && w->app->booking) {
         struct sa_err ke = {0};
         if (sa_booking_keep(w->app->booking, meeting, (long long)start, sa_wall_time(), &kept,
-                            &release, &ke))
+                            &release, &ke)) {
+            kept = start >= (double)sa_wall_time() + 60.0 * notice;
+            release = false;
             sa_log(SA_LOG_WARN, "outbox: the proposed meeting could not be re-checked",
-                   json_pack("{s:s, s:s}", "meeting_id", meeting, "error", ke.msg));
+                   json_pack("{s:s, s:s, s:b}", "meeting_id", meeting, "error", ke.msg,
+                             "slot_ahead", kept));
+        }
     } else if (ics && dated && start < (double)sa_wall_time() + 60.0 * notice) {
         kept = false;
         release = true;

@@ -107,9 +107,23 @@ static const struct word negations[] = {
     {"isn\xe2\x80\x99t", 0, false},
     {"unable", 0, false},
     {"unavailable", 0, false},
+    {"busy", 0, false},
+    {"bad", 0, false},
+    {"clashes", 0, false},
+    {"clash", 0, false},
+    {"conflicts", 0, false},
+    {"travelling", 0, false},
+    {"traveling", 0, false},
+    {"ausgebucht", 0, true},
     {"nicht", 0, true},
     {"pas", 0, true},
     {"impossible", 0, true},
+};
+
+/* Words after a negation that turn it into a yes: "not a problem", "pas de problème". */
+static const struct word no_trouble[] = {
+    {"problem", 0, false}, {"issue", 0, false}, {"problème", 0, true},
+    {"probleme", 0, true}, {"souci", 0, true},  {"soucis", 0, true},
 };
 
 /* Words that say the next weekday is in the following week. */
@@ -184,14 +198,17 @@ static bool day_month(const char *s, size_t len)
 /* Splits text into lowercase tokens: runs of letters (any non-ASCII byte counts as one),
  * digits and the characters ":/'@"; a trailing '.' is dropped, inner ones kept ("p.m"),
  * but for a dotted date's ("10.12."). */
-static int tokenize(const char *text, char toks[TOKS_MAX][TOK_MAX], int clause[TOKS_MAX])
+static int tokenize(const char *text, char toks[TOKS_MAX][TOK_MAX], int clause[TOKS_MAX],
+                    int sentence[TOKS_MAX])
 {
-    int n = 0, c = 0;
+    int n = 0, c = 0, sn = 0;
     const unsigned char *p = (const unsigned char *)text;
     while (*p && n < TOKS_MAX) {
         while (*p && !(isalnum(*p) || *p >= 0x80 || *p == '@')) {
             if (strchr(",!?;\n", *p))
                 c = n ? clause[n - 1] + 1 : 0; /* a clause ends (c <= n: runs collapse) */
+            if (strchr("!?\n", *p))
+                sn = n ? sentence[n - 1] + 1 : 0; /* and a sentence */
             p++;
         }
         size_t len = 0;
@@ -215,9 +232,12 @@ static int tokenize(const char *text, char toks[TOKS_MAX][TOK_MAX], int clause[T
             continue;
         if (LOOKUP(clause_words, toks[n]))
             c = n ? clause[n - 1] + 1 : 0; /* "..., but Wednesday at 2pm would" */
-        clause[n++] = c;
-        if (dot && strcmp(toks[n - 1], "p.m") != 0 && strcmp(toks[n - 1], "a.m") != 0)
+        clause[n] = c;
+        sentence[n++] = sn;
+        if (dot && strcmp(toks[n - 1], "p.m") != 0 && strcmp(toks[n - 1], "a.m") != 0) {
             c = clause[n - 1] + 1; /* a full stop */
+            sn = sentence[n - 1] + 1;
+        }
     }
     return n;
 }
@@ -464,6 +484,21 @@ static const struct word parts[] = {
     {"tarde", 12 * 60, true},
 };
 
+/* Token k says its clause rules the time out: a negation word ("not", "busy"), or "fully
+ * booked"; but not "not a problem", "not an issue", "pas de problème", "pas un souci". */
+static bool negates(char toks[][TOK_MAX], int n, int k)
+{
+    if (strcmp(toks[k], "booked") == 0)
+        return k > 0 && strcmp(toks[k - 1], "fully") == 0;
+    if (!LOOKUP(negations, toks[k]))
+        return false;
+    int j = k + 1;
+    if (j < n && (strcmp(toks[j], "a") == 0 || strcmp(toks[j], "an") == 0 ||
+                  strcmp(toks[j], "de") == 0 || strcmp(toks[j], "un") == 0))
+        j++;
+    return !(j < n && LOOKUP(no_trouble, toks[j]));
+}
+
 static bool parse(const char *text, const struct sa_when_today *today, bool day_only_ok,
                   struct sa_when *out)
 {
@@ -471,11 +506,11 @@ static bool parse(const char *text, const struct sa_when_today *today, bool day_
     if (!text || !today)
         return false;
     char toks[TOKS_MAX][TOK_MAX] = {{0}};
-    int clause[TOKS_MAX] = {0};
-    int n = tokenize(text, toks, clause);
+    int clause[TOKS_MAX] = {0}, sentence[TOKS_MAX] = {0};
+    int n = tokenize(text, toks, clause, sentence);
     bool neg[TOKS_MAX + 1] = {false}; /* by clause: it holds a negation */
     for (int k = 0; k < n; k++)
-        if (LOOKUP(negations, toks[k]))
+        if (negates(toks, n, k))
             neg[clause[k]] = true;
     struct scan sc = {0};
     for (int i = 0; i < n; i++) {
@@ -536,12 +571,27 @@ static bool parse(const char *text, const struct sa_when_today *today, bool day_
         }
         out->day_only = true;
     }
-    /* Why the nearest: "Tuesday does not work, but Wednesday at 2pm would" names two
-     * days, and the one said with the time is the one meant. */
+    /* Of several days the one said with the time is meant: in the time's clause ("Tuesday
+     * does not work, but Wednesday at 2pm would"), else in its sentence ("Thursday works,
+     * at 2pm?"), else one said before it ("Thursday works. 2pm? Monday I'm out"), else any;
+     * a day its clause rules out last; and of equals, the nearest. A day in another clause
+     * is not the time's however near ("Thursday at 2pm. Friday I'm out": Thursday). */
     const struct day_named *named = NULL;
-    for (int k = 0; k < sc.n_days; k++)
-        if (!named || abs(sc.days[k].pos - sc.time_pos) < abs(named->pos - sc.time_pos))
-            named = &sc.days[k];
+    int named_rank = 0;
+    for (int k = 0; k < sc.n_days; k++) {
+        const struct day_named *d = &sc.days[k];
+        int rank = clause[d->pos] == clause[sc.time_pos]       ? 0
+                   : sentence[d->pos] == sentence[sc.time_pos] ? 1
+                   : d->pos < sc.time_pos                      ? 2
+                                                               : 3;
+        if (rank && neg[clause[d->pos]])
+            rank += 4;
+        if (!named || rank < named_rank ||
+            (rank == named_rank && abs(d->pos - sc.time_pos) < abs(named->pos - sc.time_pos))) {
+            named = d;
+            named_rank = rank;
+        }
+    }
     long base = days_from_civil(today->year, today->month, today->day);
     long day = base;
     int minute = sc.t.hour * 60 + sc.t.minute;

@@ -28,7 +28,8 @@ struct sa_when {
      * today's time is one it offered). */
     bool weekday_is_today;
     /* The time's clause says it does not suit ("Tuesday at 2pm does not work for me", "geht
-     * leider nicht"): the caller must not book it. */
+     * leider nicht", "is fully booked", "I'm busy", "clashes with"; but "is not a problem"
+     * is a yes): the caller must not book it. */
     bool negated;
     /* From sa_when_parse_day: the text named a day but no time; minute is where the part
      * of the day it named begins (0: the whole day or the morning; 720: the afternoon). */
@@ -44,11 +45,13 @@ struct sa_when {
  * D/M or M/D, dotted dates D.M (after "am", "le", "on"... or written "10.12." or with a
  * year: "1.5 million" is no date), and a month's name with a day ("December 10", "Dec
  * 10th", "10. Dezember", "le 10 décembre", "el 10 de diciembre", a year may follow). When
- * several days are named ("Tuesday does not work, Wednesday at 2pm would"), the one
- * nearest the time is meant. A weekday alone means its next occurrence, today excluded. A numeric
- * date a/b is read day/month when a > 12, or when the text is not English (a French, German or
- * Spanish word was seen) and b <= 12; else month/day (US usage: "3/12" is March 12th).
- * A date that has passed this year means next year.
+ * several days are named ("Tuesday does not work, Wednesday at 2pm would"), the one in
+ * the time's clause is meant, else one in its sentence, else one before it ("Thursday at
+ * 2pm. Friday I'm out" is Thursday); the nearest of equals. A weekday alone means its
+ * next occurrence, today excluded. A numeric date a/b is read day/month when a > 12, or
+ * when the text is not English (a French, German or Spanish word was seen) and b <= 12;
+ * else month/day (US usage: "3/12" is March 12th). A date that has passed this year means
+ * next year.
  *
  * Times: "2pm", "2 pm", "2:30pm", "14:00", "14h", "10h30", "14 Uhr", "at 10" / "um 10" /
  * "a las 11" / "à 10" (a bare hour of 1 to 7 after "at" means the afternoon: nobody

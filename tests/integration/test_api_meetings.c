@@ -696,6 +696,26 @@ static void test_reply_answers_own_meeting(void **state)
     assert_int_equal(json_integer_value(jget(j, "count")), 1);
     assert_string_equal(jstr(j, "items.0.start"), "2026-12-08T19:00:00Z");
     resp_free(&r);
+    /* the day said with the time, not one ruled out in the next sentence */
+    j = invoke("{\"agent_type\":\"conversation\",\"input\":{\"message\":\"Let's do "
+               "Thursday at 2pm. Friday I'm out.\",\"contact\":{\"name\":\"Maya "
+               "Okafor\",\"email\":\"maya@quorvianta.io\"}}}",
+               &r);
+    assert_int_equal(r.status, 200);
+    if (!jget(j, "output.meeting"))
+        fail_msg("not moved: %.600s", r.body);
+    assert_string_equal(jstr(j, "output.meeting.start"), "2026-12-10T19:00:00Z");
+    resp_free(&r);
+    /* "not a problem" is a yes */
+    j = invoke("{\"agent_type\":\"conversation\",\"input\":{\"message\":\"Thursday "
+               "at 11am is not a problem for me, see you then.\",\"contact\":"
+               "{\"name\":\"Maya Okafor\",\"email\":\"maya@quorvianta.io\"}}}",
+               &r);
+    assert_int_equal(r.status, 200);
+    if (!jget(j, "output.meeting"))
+        fail_msg("not moved: %.600s", r.body);
+    assert_string_equal(jstr(j, "output.meeting.start"), "2026-12-10T16:00:00Z");
+    resp_free(&r);
 }
 
 /* The outbox item of kind for email, waited for until it is sent (the worker polls every
@@ -866,6 +886,47 @@ static void test_moved_before_send(void **state)
     resp_free(&r);
 }
 
+/* The store fails when the approved e-mail leaves and its meeting cannot be re-checked:
+ * the e-mail is not sent unchecked, nor stripped of an invite to a slot still well
+ * ahead; the time check alone decides (the meeting is not cancelled on a guess). */
+static void test_store_error_at_send(void **state)
+{
+    (void)state;
+    start_at("2026-12-04T21:00:00Z", true); /* Friday 21:00 in London */
+    if (harness_on_pg())
+        skip(); /* the SQLite file is edited below */
+    char aid[64];
+    char *l = lead("Quorvianta Software", "maya@quorvianta.io", "\"country\":\"GB\"");
+    json_t *m = draft(l, aid);
+    free(l);
+    assert_string_equal(jstr(m, "timezone"), "Europe/London");
+    assert_string_equal(jstr(m, "start"), "2026-12-07T14:00:00Z");
+    char id[64];
+    snprintf(id, sizeof id, "%s", jstr(m, "id"));
+    json_decref(m);
+    struct resp r;
+    approve(aid, &r); /* queued; London's window opens on Monday at 08:00 */
+    resp_free(&r);
+    /* the meetings cannot be read when it leaves */
+    char *sql =
+        strf("sqlite3 %s/db.sqlite 'ALTER TABLE meetings RENAME TO meetings_away'", runs_srv.dir);
+    assert_int_equal(system(sql), 0);
+    free(sql);
+    set_clock("2026-12-07T08:00:00Z"); /* Monday 08:00 London: six hours before the call */
+    json_t *it = wait_sent("maya@quorvianta.io", "email");
+    char *msg = delivered(jstr(it, "id"));
+    json_decref(it);
+    assert_non_null(strstr(msg, "text/calendar"));
+    free(msg);
+    sql = strf("sqlite3 %s/db.sqlite 'ALTER TABLE meetings_away RENAME TO meetings'", runs_srv.dir);
+    assert_int_equal(system(sql), 0);
+    free(sql);
+    /* not cancelled on a guess (its hold lapsed over the weekend and could not be renewed) */
+    json_t *j = get_meeting(id, &r);
+    assert_string_equal(jstr(j, "status"), "expired");
+    resp_free(&r);
+}
+
 /* The invite as delivered: Python's email package finds multipart/alternative with the
  * text and an inline text/calendar; method=REQUEST, plus the same invite attached; the
  * icalendar package reads METHOD:REQUEST, STATUS:TENTATIVE, LOCATION and URL = the
@@ -957,6 +1018,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reply_answers_own_meeting, runs_setup, meet_teardown),
         cmocka_unit_test_setup_teardown(test_lapsed_hold_at_send, runs_setup, meet_teardown),
         cmocka_unit_test_setup_teardown(test_moved_before_send, runs_setup, meet_teardown),
+        cmocka_unit_test_setup_teardown(test_store_error_at_send, runs_setup, meet_teardown),
         cmocka_unit_test_setup_teardown(test_invite_python, runs_setup, meet_teardown),
     };
     return api_exit_status(cmocka_run_group_tests(tests, api_group_setup, api_group_teardown));

@@ -136,6 +136,15 @@ static void test_several_days(void **state)
     expect(&wed, "Tuesday at 2pm does not work, how about next Thursday 10:30 CET?", 2026, 12, 10,
            10, 30, "Europe/Berlin");
     expect(&wed, "I'm not available Monday, Tuesday at 2pm works", 2026, 12, 8, 14, 0, "");
+    /* a day in another clause or sentence than the time is not the time's day, however
+     * near: the one said with the time wins */
+    expect(&wed, "Tuesday does not work, Wednesday at 2pm", 2026, 12, 9, 14, 0, "");
+    expect(&wed, "Let's do Thursday at 2pm. Friday I'm out.", 2026, 12, 3, 14, 0, "");
+    expect(&wed, "Great, Thursday at 2pm, Monday is a holiday here.", 2026, 12, 3, 14, 0, "");
+    expect(&wed, "I am travelling on Thursday at 2pm. Friday at 10am is good.", 2026, 12, 4, 10, 0,
+           "");
+    expect(&wed, "Thursday works, at 2pm? Friday is bad for me", 2026, 12, 3, 14, 0, "");
+    expect(&wed, "Thursday works. 2pm? Monday I'm out", 2026, 12, 3, 14, 0, "");
 }
 
 /* A time its clause rules out is found but marked negated; one after "but" is not. */
@@ -146,6 +155,9 @@ static void test_negated(void **state)
         "Monday at 9am does not work for me",     "I can't do Tuesday at 2pm.",
         "I can\xe2\x80\x99t make Tuesday at 2pm", "Dienstag um 14 Uhr geht leider nicht",
         "mardi 14h ne me convient pas",           "Sorry, Tuesday works. 2pm is not possible",
+        "Thursday at 2pm is fully booked",        "Thursday at 2pm I'm busy",
+        "Thursday at 2pm is bad for me",          "Thursday at 2pm clashes with a board meeting",
+        "I am travelling on Thursday at 2pm",     "Thursday at 2pm conflicts with our offsite",
     };
     struct sa_when w;
     for (size_t i = 0; i < sizeof no / sizeof no[0]; i++) {
@@ -162,6 +174,12 @@ static void test_negated(void **state)
         "Tuesday at 2pm, if that is not too late",
         "Tuesday at 2 p.m. works",
         "Tuesday at 2pm works",
+        "Thursday at 11am is not a problem",
+        "Thursday at 11am is no problem",
+        "Donnerstag um 11 Uhr ist kein Problem",
+        "jeudi à 11h, pas de problème",
+        "jeudi à 11h ce n'est pas un problème",
+        "Thursday at 11am is not an issue",
     };
     for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
         if (!sa_when_parse(yes[i], &wed, &w))
