@@ -1006,9 +1006,16 @@ static char *error_column(const struct layout *lay, const json_t *loc)
 static int file_lead_of(struct run *ru, const struct sa_lead *lead, char *key, size_t r)
 {
     size_t slot = table_slot(&ru->keys, key);
+    if (ru->keys.keys[slot]) {
+        size_t p = ru->keys.vals[slot];
+        ru->lead_of[r] = (uint32_t)(p + 1);
+        ru->leads[p].last = r; /* a later row adds to the earlier */
+        ru->folded++;
+        free(key);
+        return 0;
+    }
     char *mkey = NULL;
-    size_t mslot = 0;
-    if (!ru->keys.keys[slot] && key[0] == 'r') { /* a shared mailbox (identity_key) */
+    if (key[0] == 'r') { /* a shared mailbox (identity_key) */
         size_t n = strlen(lead->contact_email) + 3;
         if (!(mkey = malloc(n))) {
             free(key);
@@ -1017,7 +1024,7 @@ static int file_lead_of(struct run *ru, const struct sa_lead *lead, char *key, s
         snprintf(mkey, n, "m:%s", lead->contact_email);
         for (char *p = mkey; *p; p++)
             *p = (char)tolower((unsigned char)*p);
-        mslot = table_slot(&ru->keys, mkey);
+        size_t mslot = table_slot(&ru->keys, mkey);
         bool named = key[strlen(key) - 1] != '|';
         if (ru->keys.keys[mslot] && (!named || ru->leads[ru->keys.vals[mslot]].nameless)) {
             size_t p = ru->keys.vals[mslot];
@@ -1038,14 +1045,6 @@ static int file_lead_of(struct run *ru, const struct sa_lead *lead, char *key, s
             free(mkey);
             mkey = NULL;
         }
-    }
-    if (ru->keys.keys[slot]) {
-        size_t p = ru->keys.vals[slot];
-        ru->lead_of[r] = (uint32_t)(p + 1);
-        ru->leads[p].last = r; /* a later row adds to the earlier */
-        ru->folded++;
-        free(key);
-        return 0;
     }
     if (ru->nleads == ru->cap &&
         !(ru->leads = reallocarray(ru->leads, ru->cap = ru->cap * 2 + 64, sizeof *ru->leads))) {
