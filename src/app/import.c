@@ -692,21 +692,26 @@ static bool blank_row(const json_t *fields)
 }
 
 /* The in-file identity key (the rule of sa_app_lead_identify, docs/leads.md): the
- * e-mail (with the contact name for a shared mailbox), else company name, company domain
- * and contact name; ASCII case folded.
+ * e-mail (with the contact name for a shared mailbox, as sa_contact_name_key compares
+ * it), else company name, company domain and contact name; ASCII case folded. A shared
+ * mailbox's rows without a name, or of a new name, see file_lead_of.
  * Returns a new string (free it), NULL when out of memory. */
 static char *identity_key(const struct sa_lead *l, const struct sa_model *m)
 {
     char dom[256];
     sa_lead_domain(l, m, dom, sizeof dom);
     const char *name = l->contact_name ? l->contact_name : "";
+    char nkey[512];
+    bool role = l->contact_email && sa_email_role_account(l->contact_email);
+    if (role && sa_contact_name_key(name, nkey, sizeof nkey))
+        name = nkey; /* "Dr. Anna Schmidt" is "anna schmidt" */
     size_t n = (l->contact_email ? strlen(l->contact_email) + strlen(name)
                                  : strlen(l->company_name) + strlen(dom) + strlen(name)) +
                8;
     char *key = malloc(n);
     if (!key)
         return NULL;
-    if (l->contact_email && sa_email_role_account(l->contact_email))
+    if (role)
         snprintf(key, n, "r:%s|%s", l->contact_email, name); /* a shared mailbox */
     else if (l->contact_email)
         snprintf(key, n, "e:%s", l->contact_email);
@@ -765,6 +770,7 @@ struct file_lead {
     size_t row, last;
     char id[SA_UUID_LEN];
     bool updated;
+    bool nameless; /* a shared mailbox's first lead of the file, still without a name */
     json_t *score; /* owned */
     char tier[16];
 };
@@ -991,9 +997,76 @@ static char *error_column(const struct layout *lay, const json_t *loc)
     return name;
 }
 
+/* Row r (lead, identity key: owned, taken) joins the file's lead of its key, else a new
+ * one. A shared mailbox's rows follow the rule of sa_app_lead_identify as if invoked in
+ * file order: a row without a name joins the mailbox's first lead of the file; a named
+ * row the file has no lead of that name for joins that first lead while it has no name
+ * (and names it), else it is a new lead. The mailbox is keyed "m:<email>" (case folded).
+ * 0 or SA_ENOMEM. */
+static int file_lead_of(struct run *ru, const struct sa_lead *lead, char *key, size_t r)
+{
+    size_t slot = table_slot(&ru->keys, key);
+    if (ru->keys.keys[slot]) {
+        size_t p = ru->keys.vals[slot];
+        ru->lead_of[r] = (uint32_t)(p + 1);
+        ru->leads[p].last = r; /* a later row adds to the earlier */
+        ru->folded++;
+        free(key);
+        return 0;
+    }
+    char *mkey = NULL;
+    if (key[0] == 'r') { /* a shared mailbox (identity_key) */
+        size_t n = strlen(lead->contact_email) + 3;
+        if (!(mkey = malloc(n))) {
+            free(key);
+            return SA_ENOMEM;
+        }
+        snprintf(mkey, n, "m:%s", lead->contact_email);
+        for (char *p = mkey; *p; p++)
+            *p = (char)tolower((unsigned char)*p);
+        size_t mslot = table_slot(&ru->keys, mkey);
+        bool named = key[strlen(key) - 1] != '|';
+        if (ru->keys.keys[mslot] && (!named || ru->leads[ru->keys.vals[mslot]].nameless)) {
+            size_t p = ru->keys.vals[mslot];
+            ru->lead_of[r] = (uint32_t)(p + 1);
+            ru->leads[p].last = r;
+            ru->folded++;
+            free(mkey);
+            if (!named) {
+                free(key);
+                return 0;
+            }
+            ru->leads[p].nameless = false; /* it takes this row's name */
+            ru->keys.keys[slot] = key;
+            ru->keys.vals[slot] = p;
+            return 0;
+        }
+        if (ru->keys.keys[mslot]) {
+            free(mkey);
+            mkey = NULL;
+        }
+    }
+    if (ru->nleads == ru->cap &&
+        !(ru->leads = reallocarray(ru->leads, ru->cap = ru->cap * 2 + 64, sizeof *ru->leads))) {
+        free(key);
+        free(mkey);
+        return SA_ENOMEM;
+    }
+    ru->leads[ru->nleads] = (struct file_lead){.row = r, .last = r};
+    ru->keys.keys[slot] = key;
+    ru->keys.vals[slot] = ru->nleads;
+    if (mkey) { /* the mailbox's first lead of the file */
+        ru->leads[ru->nleads].nameless = key[strlen(key) - 1] == '|';
+        ru->keys.keys[table_slot(&ru->keys, mkey)] = mkey;
+        ru->keys.vals[table_slot(&ru->keys, mkey)] = ru->nleads;
+    }
+    ru->lead_of[r] = (uint32_t)++ru->nleads;
+    return 0;
+}
+
 /* Pass 1: every row validated and given its lead by the identity rule (one probe of the
  * key table per row); nothing is kept of a row but its lead's index, so this pass holds
- * one key per lead whatever the size of the file. */
+ * one key per lead (and one per shared mailbox) whatever the size of the file. */
 static int validate_rows(struct run *ru, sa_import_progress_fn progress, void *arg,
                          struct sa_err *err)
 {
@@ -1037,26 +1110,8 @@ static int validate_rows(struct run *ru, sa_import_progress_fn progress, void *a
             ru->failed++;
         } else {
             char *key = identity_key(&lead, ru->app->model);
-            size_t slot = key ? table_slot(&ru->keys, key) : 0;
-            if (!key) {
+            if (!key || file_lead_of(ru, &lead, key, r))
                 rc = sa_err_set(err, SA_ENOMEM, "out of memory");
-            } else if (ru->keys.keys[slot]) {
-                size_t p = ru->keys.vals[slot];
-                ru->lead_of[r] = (uint32_t)(p + 1);
-                ru->leads[p].last = r; /* a later row adds to the earlier */
-                ru->folded++;
-                free(key);
-            } else if (ru->nleads == ru->cap &&
-                       !(ru->leads = reallocarray(ru->leads, ru->cap = ru->cap * 2 + 64,
-                                                  sizeof *ru->leads))) {
-                free(key);
-                rc = sa_err_set(err, SA_ENOMEM, "out of memory");
-            } else {
-                ru->leads[ru->nleads] = (struct file_lead){.row = r, .last = r};
-                ru->keys.keys[slot] = key;
-                ru->keys.vals[slot] = ru->nleads++;
-                ru->lead_of[r] = (uint32_t)ru->nleads;
-            }
             sa_lead_clear(&lead);
         }
         json_decref(detail);
@@ -1416,7 +1471,7 @@ static int import_csv(struct sa_app *app, struct sa_import_format *fmt, const ch
                      .skipped_rows = json_array(),
                      .replaced = json_array()};
     ru.lead_of = calloc(ru.nrows + 1, sizeof *ru.lead_of);
-    if (!ru.lead_of || table_init(&ru.keys, ru.nrows)) {
+    if (!ru.lead_of || table_init(&ru.keys, ru.nrows * 2) /* a lead's key, a mailbox's */) {
         rc = sa_err_set(err, SA_ENOMEM, "out of memory");
         goto out;
     }

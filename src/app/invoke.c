@@ -169,6 +169,52 @@ void sa_app_lead_merge(json_t *earlier, const json_t *later)
     }
 }
 
+/* The identity rule for a shared mailbox (docs/leads.md), on the mailbox's leads
+ * (earliest first), names compared by sa_contact_name_key: a named input is the lead of
+ * the same name, else the earliest lead without a name (which takes the name), else a
+ * new lead; an input without a name is the mailbox's earliest lead (its only one, when
+ * it has one). */
+static int by_mailbox(struct sa_app *app, const struct sa_lead *lead, char id[SA_UUID_LEN],
+                      json_t **data, struct sa_err *err)
+{
+    if (data)
+        *data = NULL;
+    json_t *rows = NULL;
+    int rc = sa_store_leads_by_mailbox(app->store, lead->contact_email, &rows, err);
+    if (rc)
+        return rc;
+    char want[512];
+    char have[512];
+    if (!sa_contact_name_key(lead->contact_name, want, sizeof want))
+        snprintf(want, sizeof want, "%s", lead->contact_name); /* too long: as given */
+    const json_t *same = NULL;
+    const json_t *unnamed = NULL;
+    size_t i;
+    json_t *r;
+    json_array_foreach(rows, i, r)
+    {
+        const char *name = json_string_value(json_object_get(r, "contact_name"));
+        if (!sa_contact_name_key(name, have, sizeof have))
+            snprintf(have, sizeof have, "%s", name);
+        if (!want[0] || strcmp(have, want) == 0) {
+            same = r;
+            break;
+        }
+        if (!have[0] && !unnamed)
+            unnamed = r;
+    }
+    const json_t *got = same ? same : unnamed;
+    if (got) {
+        snprintf(id, SA_UUID_LEN, "%s", json_string_value(json_object_get(got, "id")));
+        if (data)
+            *data = json_incref(json_object_get(got, "data"));
+    } else {
+        rc = sa_err_set(err, SA_ENOTFOUND, "no such lead");
+    }
+    json_decref(rows);
+    return rc;
+}
+
 int sa_app_lead_identify(struct sa_app *app, const struct sa_lead *lead, char id[SA_UUID_LEN],
                          json_t **data, struct sa_err *err)
 {
@@ -176,8 +222,7 @@ int sa_app_lead_identify(struct sa_app *app, const struct sa_lead *lead, char id
     /* a shared mailbox (info@, sales@) is not a person: the people writing from it are
      * told apart by name (docs/leads.md) */
     if (lead->contact_email && sa_email_role_account(lead->contact_email))
-        return sa_store_lead_by_mailbox(app->store, lead->contact_email, lead->contact_name, id,
-                                        data, err);
+        return by_mailbox(app, lead, id, data, err);
     if (lead->contact_email)
         return sa_store_lead_by_email(app->store, lead->contact_email, id, data, err);
     char domain[256];

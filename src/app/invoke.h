@@ -100,7 +100,9 @@ int sa_app_agent_graph(struct sa_app *app, int type, json_t **out, struct sa_err
 /* The identity rule (docs/leads.md): the stored lead that lead is. With a contact e-mail,
  * the earliest lead with the same e-mail (ASCII case ignored) and nothing else, unless
  * the e-mail is a shared mailbox (sa_email_role_account: info@, sales@...): then the
- * earliest lead with that e-mail and the same contact name (none matches none); without
+ * earliest lead with that e-mail and the same contact name (sa_contact_name_key), else
+ * the earliest one without a name; an input without a name takes the mailbox's earliest
+ * (only) lead; without
  * one, the earliest lead without an e-mail with the same company name, company domain
  * (sa_lead_domain: corporate e-mail, else website; none matches none) and contact name
  * (case ignored; none matches none). Returns 0 with id, SA_ENOTFOUND, or a store error.

@@ -3,9 +3,11 @@
 
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "base/fold.h"
 #include "domain/lead.h"
 #include "domain/scoring.h"
 #include "domain/timezone.h"
@@ -185,6 +187,46 @@ static bool honorific(const char *w, size_t n)
         if (strcmp(f, titles[i]) == 0)
             return true;
     return false;
+}
+
+bool sa_contact_name_key(const char *name, char *out, size_t cap)
+{
+    if (cap == 0)
+        return false;
+    out[0] = '\0';
+    size_t len = name ? strlen(name) : 0;
+    char *f = len ? malloc(len + 1) : NULL;
+    if (!f)
+        return len == 0;
+    sa_fold(name, len, f);
+    size_t k = 0;
+    bool lead = true; /* still among the leading titles */
+    for (const char *p = f;;) {
+        p += strspn(p, " \t");
+        size_t n = strcspn(p, " \t");
+        if (n == 0)
+            break;
+        const char *next = p + n;
+        /* a title before the name ("Dr.", "Herr"); "M" without its dot is an initial */
+        bool title = lead && honorific(p, n) && !(n == 1 && p[0] == 'm') &&
+                     next[strspn(next, " \t")] != '\0';
+        lead &= title;
+        if (!title) {
+            if (k + n + 1 >= cap) {
+                free(f);
+                out[0] = '\0';
+                return false;
+            }
+            if (k)
+                out[k++] = ' ';
+            memcpy(out + k, p, n);
+            k += n;
+            out[k] = '\0';
+        }
+        p = next;
+    }
+    free(f);
+    return true;
 }
 
 bool sa_contact_first_name(const char *name, char *out, size_t cap)

@@ -22,6 +22,14 @@ struct sa_model;
  * drops the name rather than write "Hi Mr.,". */
 bool sa_contact_first_name(const char *name, char *out, size_t cap);
 
+/* The form contact names of one shared mailbox are compared in (docs/leads.md), into
+ * out: folded (base/fold.h: case and Latin diacritics), runs of blanks one space, the
+ * leading honorifics and titles dropped ("Dr. Anna  Schmidt" -> "anna schmidt"; "Herr",
+ * "Frau", "Prof.", "Mr.", "Mrs.", "Ms.", "Mme", "M." ... as sa_contact_first_name reads
+ * them, but "M" without its dot is an initial, and a title alone is kept). A NULL or
+ * blank name gives "". False (out "") when out is too small or out of memory. */
+bool sa_contact_name_key(const char *name, char *out, size_t cap);
+
 bool sa_phone_e164(const char *phone, const char *country, char *out, size_t cap);
 
 /* True for role mailboxes (info@, sales@, support@, ..., and the same in the languages of

@@ -239,13 +239,12 @@ struct sa_store_ops {
      * second query. */
     int (*lead_by_email)(struct sa_store *s, const char *email, char id[37], json_t **data,
                          struct sa_err *err);
-    /* The id of the earliest stored lead whose contact e-mail is email AND whose contact
-     * name is contact_name (both ASCII case ignored; a NULL contact_name matches only a
-     * lead without one), or SA_ENOTFOUND: the identity rule for a shared mailbox (info@,
-     * sales@...), where several people share one address (docs/leads.md). data as for
-     * lead_by_email. */
-    int (*lead_by_mailbox)(struct sa_store *s, const char *email, const char *contact_name,
-                           char id[37], json_t **data, struct sa_err *err);
+    /* The stored leads whose contact e-mail is email (ASCII case ignored), earliest
+     * first, as an array of {id, contact_name (null when none), data (get_lead's
+     * "data")}; empty when none. A shared mailbox (info@, sales@...) is several people:
+     * the caller tells them apart by name (sa_app_lead_identify, docs/leads.md). */
+    int (*leads_by_mailbox)(struct sa_store *s, const char *email, json_t **out,
+                            struct sa_err *err);
     /* The stored leads whose company name is name (ASCII case ignored), earliest first,
      * as an array of {id, website, contact_email} (null when unknown); empty when none. */
     int (*leads_by_company)(struct sa_store *s, const char *name, json_t **out, struct sa_err *err);
@@ -796,11 +795,10 @@ static inline SA_WUR int sa_store_lead_by_email(struct sa_store *s, const char *
 {
     return s->ops->lead_by_email(s, email, id, data, err);
 }
-static inline SA_WUR int sa_store_lead_by_mailbox(struct sa_store *s, const char *email,
-                                                  const char *contact_name, char id[37],
-                                                  json_t **data, struct sa_err *err)
+static inline SA_WUR int sa_store_leads_by_mailbox(struct sa_store *s, const char *email,
+                                                   json_t **out, struct sa_err *err)
 {
-    return s->ops->lead_by_mailbox(s, email, contact_name, id, data, err);
+    return s->ops->leads_by_mailbox(s, email, out, err);
 }
 static inline SA_WUR int sa_store_leads_by_company(struct sa_store *s, const char *name,
                                                    json_t **out, struct sa_err *err)

@@ -354,6 +354,105 @@ static void test_shared_mailbox(void **state)
     free(maria);
 }
 
+/* POSTs a qualification invoke for Kraftwerk Test GmbH by the shared mailbox with
+ * contact_info fields (JSON members, "" for none) and returns its lead id (new string)
+ * after checking the answer's action. */
+static char *mailbox_invoke(const char *email, const char *contact, const char *action)
+{
+    char *body = strf("{\"agent_type\": \"qualification\", \"input\": {\"company_name\": "
+                      "\"Kraftwerk Test GmbH\", \"industry\": \"Energy\", \"contact_info\": "
+                      "{\"email\": \"%s\"%s%s}}}",
+                      email, contact[0] ? ", " : "", contact);
+    struct resp r;
+    json_t *j = invoke(body, &r);
+    free(body);
+    if (r.status != 200)
+        fail_msg("invoke %s: %ld %.300s", contact, r.status, r.body);
+    if (strcmp(jstr(j, "action"), action) != 0)
+        fail_msg("invoke %s: %s, not %s", contact, jstr(j, "action"), action);
+    char *id = strdup(jstr(j, "lead_id"));
+    resp_free(&r);
+    return id;
+}
+
+/* The reviewer's case: one person at a shared mailbox (kontakt@) invoked first without a
+ * name, then as "Anna Schmidt", then as "Dr. Anna  Schmidt" is one lead (the unnamed lead
+ * takes the name; the title, case and blanks do not tell people apart), and an invoke
+ * without a name again finds it, the mailbox's only lead. A colleague by another name is
+ * a second lead ("Herr Jonas Weber" is Jonas Weber); an invoke without a name then finds
+ * the earliest lead, Anna's. */
+static void test_mailbox_one_person(void **state)
+{
+    (void)state;
+    const char *mail = "kontakt@kraftwerk-test.de";
+    long before = leads_total();
+    char *anna = mailbox_invoke(mail, "", "created");
+    char *id = mailbox_invoke("Kontakt@kraftwerk-test.de", "\"name\": \"Anna Schmidt\"", "updated");
+    assert_string_equal(id, anna);
+    free(id);
+    struct resp r;
+    json_t *l = get_lead(anna, &r);
+    assert_string_equal(jstr(l, "contact_info.name"), "Anna Schmidt");
+    resp_free(&r);
+    id = mailbox_invoke(mail, "\"name\": \"Dr. Anna  Schmidt\", \"title\": \"CFO\"", "updated");
+    assert_string_equal(id, anna);
+    free(id);
+    id = mailbox_invoke(mail, "\"name\": \"ANNA SCHMIDT\"", "updated");
+    assert_string_equal(id, anna);
+    free(id);
+    id = mailbox_invoke(mail, "\"phone\": \"+49 30 1234567\"", "updated");
+    assert_string_equal(id, anna);
+    free(id);
+    assert_int_equal(leads_total(), before + 1);
+    l = get_lead(anna, &r);
+    assert_string_equal(jstr(l, "contact_info.name"), "ANNA SCHMIDT");
+    assert_string_equal(jstr(l, "contact_info.title"), "CFO");
+    resp_free(&r);
+
+    char *jonas = mailbox_invoke(mail, "\"name\": \"Jonas Weber\"", "created");
+    assert_string_not_equal(jonas, anna);
+    id = mailbox_invoke(mail, "\"name\": \"Herr Jonas Weber\"", "updated");
+    assert_string_equal(id, jonas);
+    free(id);
+    id = mailbox_invoke(mail, "", "updated");
+    assert_string_equal(id, anna);
+    free(id);
+    assert_int_equal(leads_total(), before + 2);
+    free(jonas);
+    free(anna);
+}
+
+/* The same rule within one import file: a shared mailbox's row without a name, then
+ * "Anna Schmidt", then "Dr. Anna Schmidt" are one lead; "Jonas Weber" is another, and a
+ * later row without a name joins the first (Anna's). */
+static void test_mailbox_in_file(void **state)
+{
+    (void)state;
+    const char csv[] = "First Name,Last Name,Email,Job Title,Company Name\r\n"
+                       ",,vertrieb@solarpark-test.de,,Solarpark Test GmbH\r\n"
+                       "Anna,Schmidt,vertrieb@solarpark-test.de,CFO,Solarpark Test GmbH\r\n"
+                       "Dr. Anna,Schmidt,Vertrieb@solarpark-test.de,,Solarpark Test GmbH\r\n"
+                       "Jonas,Weber,vertrieb@solarpark-test.de,Einkauf,Solarpark Test GmbH\r\n"
+                       ",,vertrieb@solarpark-test.de,,Solarpark Test GmbH\r\n";
+    long before = leads_total();
+    struct resp r;
+    json_t *rep = import(csv, &r);
+    resp_free(&r);
+    assert_int_equal(num(rep, "created"), 2);
+    assert_int_equal(num(rep, "merged_in_file"), 3);
+    assert_accounted(rep);
+    assert_int_equal(leads_total(), before + 2);
+    assert_string_equal(row_lead(rep, 2), row_lead(rep, 1));
+    assert_string_equal(row_lead(rep, 3), row_lead(rep, 1));
+    assert_string_equal(row_lead(rep, 5), row_lead(rep, 1));
+    assert_string_not_equal(row_lead(rep, 4), row_lead(rep, 1));
+    json_t *l = get_lead(row_lead(rep, 1), &r);
+    assert_string_equal(jstr(l, "contact_info.name"), "Dr. Anna Schmidt");
+    assert_string_equal(jstr(l, "contact_info.title"), "CFO");
+    resp_free(&r);
+    json_decref(rep);
+}
+
 /* Five invokes for one contact (the e-mail in varying case) give one lead: the first
  * says created, the others updated, and a later invoke that leaves out the title keeps
  * it. A colleague's invoke is a new lead of the same company. */
@@ -418,6 +517,8 @@ int main(void)
         cmocka_unit_test(test_without_email),
         cmocka_unit_test(test_invoke_updates),
         cmocka_unit_test(test_shared_mailbox),
+        cmocka_unit_test(test_mailbox_one_person),
+        cmocka_unit_test(test_mailbox_in_file),
     };
     return api_exit_status(cmocka_run_group_tests(tests, api_group_setup, api_group_teardown));
 }

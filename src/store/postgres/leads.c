@@ -59,12 +59,9 @@ static const struct pg_sql GET_COMPANY = {
     "lower(COALESCE($3::text, '') COLLATE \"C\") ORDER BY created_at, id LIMIT 1"
 static const struct pg_sql MATCH_LEAD[2] = {{"match lead", MATCH_LEAD_SQL("id")},
                                             {"match lead", MATCH_LEAD_SQL("id, data")}};
-#define BY_MAILBOX_SQL(cols)                                                                       \
-    "SELECT " cols " FROM leads WHERE lower(contact_email) = lower($1::text COLLATE \"C\") "       \
-    "AND lower(COALESCE(contact_name, '')) = lower(COALESCE($2::text, '') COLLATE \"C\") "         \
-    "ORDER BY created_at, id LIMIT 1"
-static const struct pg_sql BY_MAILBOX[2] = {{"lead by mailbox", BY_MAILBOX_SQL("id")},
-                                            {"lead by mailbox", BY_MAILBOX_SQL("id, data")}};
+static const struct pg_sql BY_MAILBOX = {
+    "leads by mailbox", "SELECT id, contact_name, data FROM leads WHERE lower(contact_email) = "
+                        "lower($1::text COLLATE \"C\") ORDER BY created_at, id"};
 /* GET_LEAD and BY_EMAIL run through functions (migration 055) that hold their
  * statements, SELECT LEAD_READ_COLS FROM leads WHERE id = $1 and the lead with the
  * e-mail (ASCII case ignored, the earliest), so that PostgreSQL plans them once per
@@ -331,11 +328,9 @@ int sa_pg_lead_by_email(struct sa_store *s, const char *email, char id[37], json
     return identify(s, BY_EMAIL, &TXT(email), 1, id, data, err);
 }
 
-int sa_pg_lead_by_mailbox(struct sa_store *s, const char *email, const char *contact_name,
-                          char id[37], json_t **data, struct sa_err *err)
+int sa_pg_leads_by_mailbox(struct sa_store *s, const char *email, json_t **out, struct sa_err *err)
 {
-    const struct pg_arg a[] = {TXT(email), TXT(contact_name)};
-    return identify(s, BY_MAILBOX, a, DB_N(a), id, data, err);
+    return pg_query_rows(s, &BY_MAILBOX, &TXT(email), 1, NULL, out, err);
 }
 
 int sa_pg_leads_by_company(struct sa_store *s, const char *name, json_t **out, struct sa_err *err)

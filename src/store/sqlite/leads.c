@@ -83,11 +83,9 @@ static const struct db_sql MATCH_LEAD[2] = {{"match lead", MATCH_LEAD_SQL("id")}
                                             {"match lead", MATCH_LEAD_SQL("id, data")}};
 static const struct db_sql BY_EMAIL[2] = {{"lead by e-mail", BY_EMAIL_SQL("id")},
                                           {"lead by e-mail", BY_EMAIL_SQL("id, data")}};
-#define BY_MAILBOX_SQL(cols)                                                                       \
-    "SELECT " cols " FROM leads WHERE contact_email = ?1 COLLATE NOCASE AND "                      \
-    "ifnull(contact_name, '') = ifnull(?2, '') COLLATE NOCASE ORDER BY created_at, id LIMIT 1"
-static const struct db_sql BY_MAILBOX[2] = {{"lead by mailbox", BY_MAILBOX_SQL("id")},
-                                            {"lead by mailbox", BY_MAILBOX_SQL("id, data")}};
+static const struct db_sql BY_MAILBOX = {
+    "leads by mailbox", "SELECT id, contact_name, data FROM leads WHERE contact_email = ?1 COLLATE "
+                        "NOCASE ORDER BY created_at, id"};
 static const struct db_sql GET_LEAD = {"get lead",
                                        "SELECT " LEAD_READ_COLS " FROM leads WHERE id = ?1"};
 /* The list's statements by search mode (search.h) and order (enum sa_lead_sort). */
@@ -340,11 +338,17 @@ int sa_sqlite_lead_by_email(struct sa_store *s, const char *email, char id[37], 
     return identify(s, BY_EMAIL, &TXT(email), 1, id, data, err);
 }
 
-int sa_sqlite_lead_by_mailbox(struct sa_store *s, const char *email, const char *contact_name,
-                              char id[37], json_t **data, struct sa_err *err)
+/* {id, contact_name, data} of BY_MAILBOX, data decoded */
+static json_t *mailbox_row(sqlite3_stmt *st)
 {
-    const struct db_arg a[] = {TXT(email), TXT(contact_name)};
-    return identify(s, BY_MAILBOX, a, DB_N(a), id, data, err);
+    return json_pack("{s:o, s:o, s:o}", "id", db_col_text(st, 0), "contact_name",
+                     db_col_text(st, 1), "data", db_col_json(st, 2));
+}
+
+int sa_sqlite_leads_by_mailbox(struct sa_store *s, const char *email, json_t **out,
+                               struct sa_err *err)
+{
+    return db_query_rows(s, &BY_MAILBOX, &TXT(email), 1, mailbox_row, out, err);
 }
 
 int sa_sqlite_leads_by_company(struct sa_store *s, const char *name, json_t **out,

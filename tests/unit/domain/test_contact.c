@@ -116,10 +116,48 @@ static void test_first_name(void **state)
     assert_false(sa_contact_first_name(NULL, (char[8]){0}, 8));
 }
 
+/* The form a shared mailbox's names are compared in: folded, blanks collapsed, leading
+ * titles dropped; a title alone and an initial "M" kept. */
+static void test_name_key(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *want;
+    } cases[] = {
+        {"Anna Schmidt", "anna schmidt"},
+        {"Dr. Anna  Schmidt", "anna schmidt"},
+        {"  ANNA\tSCHMIDT ", "anna schmidt"},
+        {"Frau Dr. Anna Schmidt", "anna schmidt"},
+        {"Herr Jonas Weber", "jonas weber"},
+        {"Prof. Dr. Jürgen Müller", "jurgen muller"},
+        {"Mr. John Smith", "john smith"},
+        {"Mrs Jane Doe", "jane doe"},
+        {"Ms. Jane Doe", "jane doe"},
+        {"M. Jean Dupont", "jean dupont"},
+        {"Mme Claire Martin", "claire martin"},
+        {"M Schulz", "m schulz"},
+        {"Dr.", "dr."},
+        {"Peter Dr. Schmidt", "peter dr. schmidt"},
+        {"", ""},
+        {"   ", ""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char out[64];
+        if (!sa_contact_name_key(cases[i].in, out, sizeof out) || strcmp(out, cases[i].want) != 0)
+            fail_msg("\"%s\": expected \"%s\", got \"%s\"", cases[i].in, cases[i].want, out);
+    }
+    char out[8] = "x";
+    assert_true(sa_contact_name_key(NULL, out, sizeof out));
+    assert_string_equal(out, "");
+    assert_false(sa_contact_name_key("Maximilian Schmidt", out, sizeof out));
+    assert_string_equal(out, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_e164),
                                        cmocka_unit_test(test_roles_and_domain),
-                                       cmocka_unit_test(test_first_name)};
+                                       cmocka_unit_test(test_first_name),
+                                       cmocka_unit_test(test_name_key)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
