@@ -566,9 +566,9 @@ static const char *const unsubscribe_phrases[] = {
     "delete my contact", "delete my details", "bitte loschen sie meine", "merci de supprimer mes",
     "por favor borren mis", "per favore cancellate i miei", "por favor apaguem meus",
     "verwijder mijn gegevens", "never signed up for this", "never signed up for these",
-    "from your mailing list", "from your mailing lists", "from your list", "from your email list",
-    "from your e mail list", "from your distribution list", "from your contact list",
-    "from your database", "from all your lists", "from your newsletter", "from your mailings",
+    "from your mailing list", "from your mailing lists", "from your email list",
+    "from your e mail list", "from your distribution list", "from all your lists",
+    "from your newsletter", "from your mailings",
     /* de */
     "tragen sie mich bitte aus", "keine weiteren nachrichten", "mochte keine weiteren",
     "melden sie mich ab", "melde mich ab", "melden mich ab", "mich abmelden",
@@ -979,6 +979,33 @@ static bool footer_sentence(const char *s, size_t len)
 
 static bool is_unsubscribe(const char *norm);
 
+/* Whether the text after a thread-leaving phrase goes on to ask for the list too
+ * ("remove me from the CC and from your mailing list", "... and your list", "... and
+ * unsubscribe me"): then the phrase is part of the request and is not blanked. */
+static bool request_goes_on(const char *after)
+{
+    /* clang-format off */
+    static const char *const joins[] = {" and ", " und ", " et ", " as well as ", " plus ",
+                                        NULL};
+    static const char *const next[] = {
+        "from", "off", "your", "unsubscribe", "remove", "take", "delete", "opt", "all", "any",
+        "stop", "aus", "von", "ihrem", "ihrer", "de", "votre", "vos", "desabonnez",
+        "desinscrivez", "the list", "the mailing", "the distribution", "the newsletter",
+        "out of", NULL};
+    /* clang-format on */
+    for (size_t j = 0; joins[j]; j++) {
+        size_t jl = strlen(joins[j]);
+        if (strncmp(after, joins[j], jl) != 0)
+            continue;
+        for (size_t k = 0; next[k]; k++) {
+            size_t kl = strlen(next[k]);
+            if (strncmp(after + jl, next[k], kl) == 0 && after[jl + kl] == ' ')
+                return true;
+        }
+    }
+    return false;
+}
+
 bool sa_reply_is_unsubscribe(const char *norm)
 {
     size_t n = strlen(norm);
@@ -990,7 +1017,7 @@ bool sa_reply_is_unsubscribe(const char *norm)
         size_t pl = strlen(not_request_phrases[i]);
         for (char *p = strstr(own, not_request_phrases[i]); p;
              p = strstr(p + 1, not_request_phrases[i]))
-            if (p > own && p[-1] == ' ' && p[pl] == ' ')
+            if (p > own && p[-1] == ' ' && p[pl] == ' ' && !request_goes_on(p + pl))
                 memset(p, ' ', pl);
     }
     bool hit = is_unsubscribe(own);
