@@ -756,8 +756,9 @@ static bool stop_sending(const char *norm)
     static const char *const done[] = {
         "them", "these", "this", "those", "it", "that", "anything", "again", "anymore",
         "any", "more", "further", "stuff", "spam", "junk", "please", "pls", "thanks", "thank",
-        "now", "immediately", "asap", "already", "ever", "i", "we", "ok", "okay", "or", "and",
-        "thx", "cheers", "regards", NULL};
+        "now", "immediately", "asap", "already", "i", "we", "ok", "okay", "or", "and",
+        "thx", "cheers", "regards", "not", "no", "bye", "leave", "seriously", "right", "you",
+        "ever", NULL};
     /* the mail itself, possibly after "the", "your", "such" */
     static const char *const mail[] = {
         "email", "emails", "e", "mail", "mails", "mailings", "message", "messages",

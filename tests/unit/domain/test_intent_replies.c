@@ -487,7 +487,8 @@ static void test_missed_opt_outs(void **state)
         "Don't send me messages anymore.",
         "Remove me from the CC and from your mailing list please",
         "Take me off the CC and from your list too.",
-        "Take me off the CC and your list, thanks."};
+        "Take me off the CC and your list, thanks.",
+        "Stop sending. Not interested."};
     size_t missed = 0;
     for (size_t i = 0; i < sizeof stop / sizeof stop[0]; i++) {
         struct sa_intent_result r;
