@@ -566,6 +566,9 @@ static const char *const unsubscribe_phrases[] = {
     "delete my contact", "delete my details", "bitte loschen sie meine", "merci de supprimer mes",
     "por favor borren mis", "per favore cancellate i miei", "por favor apaguem meus",
     "verwijder mijn gegevens", "never signed up for this", "never signed up for these",
+    "from your mailing list", "from your mailing lists", "from your email list",
+    "from your e mail list", "from your distribution list", "from all your lists",
+    "from your newsletter", "from your mailings",
     /* de */
     "tragen sie mich bitte aus", "keine weiteren nachrichten", "mochte keine weiteren",
     "melden sie mich ab", "melde mich ab", "melden mich ab", "mich abmelden",
@@ -654,6 +657,135 @@ static const char *const unsubscribe_phrases[] = {
     "skicka inte fler", "stryk mig", "fran er lista", "fran er e postlista",
     "fran era utskick", NULL};
 /* clang-format on */
+
+/* Requests made for a team ("take us off your list", "tragen Sie uns aus", "désabonnez-nous"):
+ * requests like the phrases above, and never a footer, which speaks of "us" as the sender. */
+/* clang-format off */
+static const char *const team_requests[] = {
+    /* en */
+    "unsubscribe us", "remove us", "take us off", "opt us out", "delete us", "us off your",
+    "us off the list", "us off this list", "stop emailing us", "stop contacting us",
+    "do not email us", "dont email us", "don t email us", "do not contact us",
+    "dont contact us", "don t contact us", "remove our email", "remove our address",
+    "remove our addresses", "remove our company", "remove our team",
+    /* de */
+    "tragen sie uns aus", "tragen sie uns bitte aus", "uns austragen", "uns abmelden",
+    "melden sie uns ab", "nehmen sie uns aus", "nehmen sie uns von", "nehmen sie uns bitte aus",
+    "entfernen sie uns", "loschen sie uns", "streichen sie uns", "uns aus ihrem verteiler",
+    "uns aus dem verteiler", "uns von ihrer liste", "uns von der liste", "uns nicht mehr",
+    "schreiben sie uns nicht", "kontaktieren sie uns nicht",
+    /* fr */
+    "desabonnez nous", "desinscrivez nous", "retirez nous", "supprimez nous", "nous desabonner",
+    "nous desinscrire", "nous retirer de", "nous supprimer de", "ne nous ecrivez plus",
+    "ne nous contactez plus", "ne plus nous contacter", "ne plus nous ecrire",
+    "ne plus nous envoyer",
+    /* es */
+    "denos de baja", "dennos de baja", "darnos de baja", "quitennos", "eliminennos",
+    "borrennos", "sacarnos de", "saquennos", "no nos escriban", "no nos envien",
+    "no nos contacten", "dejen de escribirnos", "dejen de enviarnos",
+    /* it */
+    "cancellateci", "rimuoveteci", "disiscriveteci", "toglieteci", "non scriveteci",
+    "non contattateci", "non inviateci", "smettete di scriverci", "smettete di inviarci",
+    /* pt */
+    "nos remova", "nos removam", "remova nos", "removam nos", "nos descadastre",
+    "nos descadastrem", "descadastrem nos", "nos tirem", "tirem nos", "nao nos enviem",
+    "nao nos contatem", "nao nos mandem", "nos retirem", "parem de nos enviar",
+    /* nl */
+    "meld ons af", "schrijf ons uit", "haal ons van", "haal ons uit", "verwijder ons",
+    "mail ons niet", "ons niet meer", NULL};
+/* clang-format on */
+
+static bool in_list(const char *w, size_t wl, const char *const *list);
+
+/* A polite word right before a request's verb ("please remove", "bitte tragen Sie uns
+ * aus", "merci de nous désinscrire", "por favor denos de baja"), at most two small words
+ * between: the writer asks, so the sentence is theirs, link or not. "Please click here to
+ * unsubscribe" is no such request (to click is the footer's instruction). */
+static bool polite_request(const char *norm)
+{
+    /* clang-format off */
+    static const char *const polite[] = {
+        "please", "pls", "plz", "kindly", "bitte", "merci de", "veuillez", "por favor",
+        "per favore", "per piacere", "favor", "alstublieft", "aub", "prosze", "snalla",
+        "vanligen", NULL};
+    static const char *const small[] = {
+        "me", "us", "mich", "uns", "sie", "moi", "nous", "ne", "plus", "nos", "mi", "ci", "just",
+        "do", "immediately", "now", "also", "simply", "ons", "mij", "jetzt", "sofort", NULL};
+    static const char *const verbs[] = {
+        "unsubscribe", "remove", "take", "delete", "opt", "stop", "cancel", "erase", "unsub",
+        "austragen", "tragen", "abmelden", "melden", "entfernen", "loschen", "streichen",
+        "nehmen", "desabonner", "desabonnez", "desinscrire", "desinscrivez", "retirer",
+        "retirez", "supprimer", "supprimez", "borren", "quiten", "eliminen", "den", "denme",
+        "denos", "dar", "darme", "darnos", "sacar", "cancellate", "cancellarmi", "cancellarci",
+        "rimuovete", "rimuovermi", "rimuoverci", "togliete", "disiscrivete", "disiscrivermi",
+        "remova", "remover", "removam", "retire", "retirem", "descadastre", "descadastrem",
+        "tirem", "verwijder", "haal", "schrijf", "meld", "wypisz", "wypiszcie", "usun",
+        "usuncie", "ta", "avregistrera", "sluta", NULL};
+    /* clang-format on */
+    for (size_t k = 0; polite[k]; k++) {
+        size_t pl = strlen(polite[k]);
+        for (const char *p = strstr(norm, polite[k]); p; p = strstr(p + 1, polite[k])) {
+            if (p == norm || p[-1] != ' ' || p[pl] != ' ')
+                continue;
+            const char *w = p + pl + 1;
+            for (int skipped = 0; *w; skipped++) {
+                size_t wl = strcspn(w, " ");
+                if (in_list(w, wl, verbs))
+                    return true;
+                if (skipped == 2 || !in_list(w, wl, small))
+                    break;
+                w += wl + 1;
+            }
+        }
+    }
+    return false;
+}
+
+/* "Stop sending" and "don't send me" ask to stop when what follows is the mail itself, a
+ * pronoun, or nothing ("Please stop sending.", "Stop sending them.", "Do not send me
+ * these."), not when it is something else the writer wants elsewhere ("stop sending
+ * invoices to this address", "don't send me the pricing yet"). */
+static bool stop_sending(const char *norm)
+{
+    /* clang-format off */
+    static const char *const verbs[] = {
+        "stop sending", "quit sending", "cease sending", "stop sending me", "stop sending us",
+        "do not send me", "don t send me", "dont send me", "never send me", "do not send us",
+        "don t send us", "dont send us", "not send me", NULL};
+    /* what follows: the request is complete ("them", "anymore", "please", a new sentence) */
+    static const char *const done[] = {
+        "them", "these", "this", "those", "it", "that", "anything", "again", "anymore",
+        "any", "more", "further", "stuff", "spam", "junk", "please", "pls", "thanks", "thank",
+        "now", "immediately", "asap", "already", "i", "we", "ok", "okay", "or", "and",
+        "thx", "cheers", "regards", "not", "no", "bye", "leave", "seriously", "right", "you",
+        "ever", NULL};
+    /* the mail itself, possibly after "the", "your", "such" */
+    static const char *const mail[] = {
+        "email", "emails", "e", "mail", "mails", "mailings", "message", "messages",
+        "newsletter", "newsletters", "marketing", "promotions", "promotional", "offers",
+        "follow", "followups", "sequences", "sequence", "reminders", "cold", "sales", "ads",
+        "adverts", "advertising", "updates", "notes", "info", "me", "us", NULL};
+    static const char *const determiners[] = {"the", "your", "such", "all", "so", NULL};
+    /* clang-format on */
+    for (size_t k = 0; verbs[k]; k++) {
+        size_t pl = strlen(verbs[k]);
+        for (const char *p = strstr(norm, verbs[k]); p; p = strstr(p + 1, verbs[k])) {
+            if (p == norm || p[-1] != ' ' || p[pl] != ' ')
+                continue;
+            const char *w = p + pl + 1;
+            size_t wl = strcspn(w, " ");
+            if (wl == 0 || in_list(w, wl, done) || in_list(w, wl, mail))
+                return true;
+            if (in_list(w, wl, determiners)) {
+                w += wl + (w[wl] == ' ');
+                wl = strcspn(w, " ");
+                if (wl == 0 || in_list(w, wl, mail))
+                    return true;
+            }
+        }
+    }
+    return false;
+}
 
 /* Phrases that hold a request's words but ask something else: to leave a thread or an
  * invite ("remove me from the CC", "take me off this thread"), what the writer did
@@ -836,7 +968,8 @@ static bool footer_sentence(const char *s, size_t len)
         raw[len] = '\0';
         sa_reply_normalise(raw, norm);
         hit = (has_any(norm, unsubscribe_topic) || has_any(norm, unsubscribe_phrases)) &&
-              has_any(norm, footer_markers) && !has_any(norm, first_person);
+              has_any(norm, footer_markers) && !has_any(norm, first_person) &&
+              !has_any(norm, team_requests) && !polite_request(norm);
     }
     if (raw != small)
         free(raw);
@@ -846,6 +979,33 @@ static bool footer_sentence(const char *s, size_t len)
 }
 
 static bool is_unsubscribe(const char *norm);
+
+/* Whether the text after a thread-leaving phrase goes on to ask for the list too
+ * ("remove me from the CC and from your mailing list", "... and your list", "... and
+ * unsubscribe me"): then the phrase is part of the request and is not blanked. */
+static bool request_goes_on(const char *after)
+{
+    /* clang-format off */
+    static const char *const joins[] = {" and ", " und ", " et ", " as well as ", " plus ",
+                                        NULL};
+    static const char *const next[] = {
+        "from", "off", "your", "unsubscribe", "remove", "take", "delete", "opt", "all", "any",
+        "stop", "aus", "von", "ihrem", "ihrer", "de", "votre", "vos", "desabonnez",
+        "desinscrivez", "the list", "the mailing", "the distribution", "the newsletter",
+        "out of", NULL};
+    /* clang-format on */
+    for (size_t j = 0; joins[j]; j++) {
+        size_t jl = strlen(joins[j]);
+        if (strncmp(after, joins[j], jl) != 0)
+            continue;
+        for (size_t k = 0; next[k]; k++) {
+            size_t kl = strlen(next[k]);
+            if (strncmp(after + jl, next[k], kl) == 0 && after[jl + kl] == ' ')
+                return true;
+        }
+    }
+    return false;
+}
 
 bool sa_reply_is_unsubscribe(const char *norm)
 {
@@ -858,7 +1018,7 @@ bool sa_reply_is_unsubscribe(const char *norm)
         size_t pl = strlen(not_request_phrases[i]);
         for (char *p = strstr(own, not_request_phrases[i]); p;
              p = strstr(p + 1, not_request_phrases[i]))
-            if (p > own && p[-1] == ' ' && p[pl] == ' ')
+            if (p > own && p[-1] == ' ' && p[pl] == ' ' && !request_goes_on(p + pl))
                 memset(p, ' ', pl);
     }
     bool hit = is_unsubscribe(own);
@@ -870,7 +1030,7 @@ static bool is_unsubscribe(const char *norm)
 {
     if (has_any(norm, delivery_problem))
         return false;
-    if (has_any(norm, unsubscribe_phrases))
+    if (has_any(norm, unsubscribe_phrases) || has_any(norm, team_requests) || stop_sending(norm))
         return true;
     if (has_any(norm, product_context))
         return false;

@@ -674,6 +674,32 @@ static void test_receipt_and_footers(void **state)
     j = http_json("GET", "/api/contacts/pat.doe@unknown-corp.example", NULL, &r);
     assert_true(json_is_true(jget(j, "do_not_contact")));
     resp_free(&r);
+    /* a request for a team next to a link is no footer ("us" is not the sender here) */
+    static const struct {
+        const char *from, *body;
+    } team[] = {
+        {"lee.park@unknown-corp.example", "Please take us off your mailing list https://acme.com"},
+        {"jonas.weber@unknown-corp.example",
+         "Bitte tragen Sie uns aus, der Link zum Abmelden (http://x) funktioniert nicht."},
+    };
+    for (size_t i = 0; i < sizeof team / sizeof team[0]; i++) {
+        char *mail = strf("From: %s\r\nSubject: Re: Unknown Corp\r\n"
+                          "Message-ID: <team-%zu@unknown-corp.example>\r\n"
+                          "Content-Type: text/plain; charset=utf-8\r\n\r\n%s\r\n",
+                          team[i].from, i, team[i].body);
+        j = post_signed(mail, &r);
+        free(mail);
+        assert_int_equal(r.status, 200);
+        if (strcmp(jstr(j, "intent"), "unsubscribe") != 0 ||
+            !json_is_true(jget(j, "do_not_contact")))
+            fail_msg("\"%s\": %.400s", team[i].body, r.body);
+        resp_free(&r);
+        char path[128];
+        snprintf(path, sizeof path, "/api/contacts/%s", team[i].from);
+        j = http_json("GET", path, NULL, &r);
+        assert_true(json_is_true(jget(j, "do_not_contact")));
+        resp_free(&r);
+    }
     const char *hello = "From: Sam Roe <sam@unknown-corp.example>\r\n"
                         "Subject: question\r\nMessage-ID: <unm-2@unknown-corp.example>\r\n\r\n"
                         "What does it cost?\r\n";
