@@ -672,7 +672,7 @@ static const char *const team_requests[] = {
     "tragen sie uns aus", "tragen sie uns bitte aus", "uns austragen", "uns abmelden",
     "melden sie uns ab", "nehmen sie uns aus", "nehmen sie uns von", "nehmen sie uns bitte aus",
     "entfernen sie uns", "loschen sie uns", "streichen sie uns", "uns aus ihrem verteiler",
-    "uns aus dem verteiler", "uns von ihrer liste", "uns von der liste", "uns nicht mehr",
+    "uns aus dem verteiler", "uns von ihrer liste", "uns von der liste",
     "schreiben sie uns nicht", "kontaktieren sie uns nicht",
     /* fr */
     "desabonnez nous", "desinscrivez nous", "retirez nous", "supprimez nous", "nous desabonner",
@@ -681,7 +681,7 @@ static const char *const team_requests[] = {
     "ne plus nous envoyer",
     /* es */
     "denos de baja", "dennos de baja", "darnos de baja", "quitennos", "eliminennos",
-    "borrennos", "sacarnos de", "saquennos", "no nos escriban", "no nos envien",
+    "borrennos", "sacarnos de la lista", "sacarnos de su lista", "saquennos", "no nos escriban", "no nos envien",
     "no nos contacten", "dejen de escribirnos", "dejen de enviarnos",
     /* it */
     "cancellateci", "rimuoveteci", "disiscriveteci", "toglieteci", "non scriveteci",
@@ -692,7 +692,7 @@ static const char *const team_requests[] = {
     "nao nos contatem", "nao nos mandem", "nos retirem", "parem de nos enviar",
     /* nl */
     "meld ons af", "schrijf ons uit", "haal ons van", "haal ons uit", "verwijder ons",
-    "mail ons niet", "ons niet meer", NULL};
+    "mail ons niet", NULL};
 /* clang-format on */
 
 static bool in_list(const char *w, size_t wl, const char *const *list);
@@ -799,7 +799,11 @@ static const char *const not_request_phrases[] = {
     "remove me from this chain", "remove me from the chain", "take me off the cc",
     "take me off cc", "take me off this thread", "take me off the thread",
     "take me off the invite", "take me off the meeting", "take me off this chain",
-    "take me off the chain", "take me off the loop", "unsubscribed my", "unsubscribed our",
+    "take me off the chain", "take me off the loop", "remove us from the cc",
+    "remove us from cc", "remove us from this thread", "remove us from the thread",
+    "remove us from the invite", "remove us from the meeting", "take us off the cc",
+    "take us off cc", "take us off this thread", "take us off the thread",
+    "take us off the invite", "take us off the meeting", "unsubscribed my", "unsubscribed our",
     "unsubscribed the", "unsubscribed them", "unsubscribed him", "unsubscribed her",
     "no more emails needed", "no more e mails needed", "no more emails necessary",
     "nehmen sie mich aus dem cc", "nehmen sie mich aus cc", "retirez moi de la boucle",

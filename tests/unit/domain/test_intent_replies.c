@@ -526,7 +526,14 @@ static void test_missed_opt_outs(void **state)
     static const char *const not_stop[] = {
         "Stop sending invoices to this address, please use billing@quorvianta.io instead.",
         "Please don't send me the pricing yet, let's talk first.",
-        "Don't send me the contract before Friday."};
+        "Don't send me the contract before Friday.",
+        /* a team rescheduling, or leaving a thread, is no opt-out either (second review) */
+        "Dienstag passt uns nicht mehr, lieber Mittwoch.",
+        "Dat lukt ons niet meer deze week, volgende week wel.",
+        "\xc2\xbfPodr\xc3\xad"
+        "a sacarnos de dudas sobre el precio?",
+        "Please take us off the invite for Thursday, Jonas will join instead.",
+        "Remove us from the CC, Maria handles this now."};
     for (size_t i = 0; i < sizeof not_stop / sizeof not_stop[0]; i++) {
         char norm[256];
         sa_reply_normalise(not_stop[i], norm);
