@@ -879,10 +879,17 @@ static int prepare_lead(struct sa_app *app, struct sa_agent *q, const struct pre
         return rc;
     }
     fl->updated = rc == 0;
+    size_t slot = fl->updated ? table_slot(ids_seen, fl->id) : 0;
+    /* Two named people of a shared mailbox whose stored lead has no name yet both find
+     * that lead (the file is identified before it is written): as if invoked in file
+     * order, the first takes it and its name, the next is a new lead (docs/leads.md). */
+    if (fl->updated && ids_seen->keys[slot] && b->leads[p].contact_email &&
+        sa_email_role_account(b->leads[p].contact_email) && b->leads[p].contact_name &&
+        b->leads[p].contact_name[0])
+        fl->updated = false;
     if (fl->updated) {
         /* two leads of this file are one stored lead: cannot happen under the rule (each
          * key finds its own), checked so that one can never overwrite the other */
-        size_t slot = table_slot(ids_seen, fl->id);
         if (ids_seen->keys[slot])
             return sa_err_set(err, SA_ECONFLICT,
                               "rows %zu and %zu are the same stored lead (%s): merge them in "

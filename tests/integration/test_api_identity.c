@@ -453,6 +453,33 @@ static void test_mailbox_in_file(void **state)
     json_decref(rep);
 }
 
+/* A stored lead on a shared mailbox without a name, then a file with two named people on
+ * that mailbox (second review: the import stopped with "rows 2 and 3 are the same stored
+ * lead: merge them in the file"): the first takes the stored lead and its name, the
+ * second is a new lead, as if invoked in file order. */
+static void test_mailbox_unnamed_stored(void **state)
+{
+    (void)state;
+    const char *mail = "info@windkraft-test.de";
+    long before = leads_total();
+    char *stored = mailbox_invoke(mail, "", "created");
+    const char csv[] = "First Name,Last Name,Email,Job Title,Company Name\r\n"
+                       "Petra,Lang,info@windkraft-test.de,CEO,Windkraft Test GmbH\r\n"
+                       "Olaf,Brandt,info@windkraft-test.de,Einkauf,Windkraft Test GmbH\r\n";
+    struct resp r;
+    json_t *rep = import(csv, &r);
+    resp_free(&r);
+    assert_accounted(rep);
+    assert_string_equal(row_lead(rep, 1), stored);
+    assert_string_not_equal(row_lead(rep, 2), stored);
+    assert_int_equal(leads_total(), before + 2);
+    json_t *l = get_lead(stored, &r);
+    assert_string_equal(jstr(l, "contact_info.name"), "Petra Lang");
+    resp_free(&r);
+    json_decref(rep);
+    free(stored);
+}
+
 /* Five invokes for one contact (the e-mail in varying case) give one lead: the first
  * says created, the others updated, and a later invoke that leaves out the title keeps
  * it. A colleague's invoke is a new lead of the same company. */
@@ -519,6 +546,7 @@ int main(void)
         cmocka_unit_test(test_shared_mailbox),
         cmocka_unit_test(test_mailbox_one_person),
         cmocka_unit_test(test_mailbox_in_file),
+        cmocka_unit_test(test_mailbox_unnamed_stored),
     };
     return api_exit_status(cmocka_run_group_tests(tests, api_group_setup, api_group_teardown));
 }
