@@ -234,7 +234,12 @@ static int tokenize(const char *text, char toks[TOKS_MAX][TOK_MAX], int clause[T
             c = n ? clause[n - 1] + 1 : 0; /* "..., but Wednesday at 2pm would" */
         clause[n] = c;
         sentence[n++] = sn;
-        if (dot && strcmp(toks[n - 1], "p.m") != 0 && strcmp(toks[n - 1], "a.m") != 0) {
+        size_t tl = strlen(toks[n - 1]);
+        /* "Thu. 2pm", "Dec. 10": an abbreviated day or month's dot ends no sentence */
+        bool abbrev = (tl <= 5 && LOOKUP(weekdays, toks[n - 1])) ||
+                      ((tl <= 3 || strcmp(toks[n - 1], "sept") == 0) &&
+                       strcmp(toks[n - 1], "may") != 0 && LOOKUP(months, toks[n - 1]));
+        if (dot && !abbrev && strcmp(toks[n - 1], "p.m") != 0 && strcmp(toks[n - 1], "a.m") != 0) {
             c = clause[n - 1] + 1; /* a full stop */
             sn = sentence[n - 1] + 1;
         }

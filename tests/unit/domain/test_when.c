@@ -144,6 +144,8 @@ static void test_several_days(void **state)
     expect(&wed, "I am travelling on Thursday at 2pm. Friday at 10am is good.", 2026, 12, 4, 10, 0,
            "");
     expect(&wed, "Thursday works, at 2pm? Friday is bad for me", 2026, 12, 3, 14, 0, "");
+    /* an abbreviated day's dot ends no sentence (second review: Friday was booked) */
+    expect(&wed, "Thu. 2pm works, Friday I'm out", 2026, 12, 3, 14, 0, "");
     expect(&wed, "Thursday works. 2pm? Monday I'm out", 2026, 12, 3, 14, 0, "");
 }
 
