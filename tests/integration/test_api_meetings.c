@@ -908,8 +908,9 @@ static void test_store_error_at_send(void **state)
     approve(aid, &r); /* queued; London's window opens on Monday at 08:00 */
     resp_free(&r);
     /* the meetings cannot be read when it leaves */
-    char *sql =
-        strf("sqlite3 %s/db.sqlite 'ALTER TABLE meetings RENAME TO meetings_away'", runs_srv.dir);
+    char *sql = strf(
+        "sqlite3 -cmd '.timeout 10000' %s/db.sqlite 'ALTER TABLE meetings RENAME TO meetings_away'",
+        runs_srv.dir);
     assert_int_equal(system(sql), 0);
     free(sql);
     set_clock("2026-12-07T08:00:00Z"); /* Monday 08:00 London: six hours before the call */
@@ -918,7 +919,9 @@ static void test_store_error_at_send(void **state)
     json_decref(it);
     assert_non_null(strstr(msg, "text/calendar"));
     free(msg);
-    sql = strf("sqlite3 %s/db.sqlite 'ALTER TABLE meetings_away RENAME TO meetings'", runs_srv.dir);
+    sql = strf(
+        "sqlite3 -cmd '.timeout 10000' %s/db.sqlite 'ALTER TABLE meetings_away RENAME TO meetings'",
+        runs_srv.dir);
     assert_int_equal(system(sql), 0);
     free(sql);
     /* not cancelled on a guess (its hold lapsed over the weekend and could not be renewed) */
