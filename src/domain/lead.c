@@ -608,6 +608,90 @@ static void parse_revenue(struct checker *c, json_t *input, struct sa_lead *lead
     }
 }
 
+/* s without its surrounding whitespace: *len bytes from the returned pointer. */
+static const char *trimmed(const char *s, size_t *len)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && isspace((unsigned char)s[n - 1]))
+        n--;
+    *len = n;
+    return s;
+}
+
+/* Whether two JSON strings hold the same text once trimmed. */
+static bool same_text(const json_t *a, const json_t *b)
+{
+    size_t na, nb;
+    const char *x = trimmed(json_string_value(a), &na);
+    const char *y = trimmed(json_string_value(b), &nb);
+    return na == nb && memcmp(x, y, na) == 0;
+}
+
+/* Contact fields given at the top level, as a flat CRM record or a form posts them
+ * ({"email": ..., "first_name": ..., "title": ...}), move into contact_info where
+ * contact_info does not have them: ignored, they left the lead without a contact (the
+ * scoring said "no e-mail address"). One that contradicts contact_info's value is an
+ * error naming the top-level field; one equal to it is dropped. first_name and last_name
+ * make contact_info.name when it has none. */
+static void lift_contact(struct checker *c, json_t *input)
+{
+    static const struct {
+        const char *key, *field;
+    } flat[] = {
+        {"email", "email"},         {"contact_email", "email"}, {"work_email", "email"},
+        {"name", "name"},           {"contact_name", "name"},   {"full_name", "name"},
+        {"title", "title"},         {"job_title", "title"},     {"jobtitle", "title"},
+        {"phone", "phone"},         {"phone_number", "phone"},  {"linkedin_url", "linkedin_url"},
+        {"linkedin", "linkedin_url"},
+    };
+    json_t *ci = json_object_get(input, "contact_info");
+    if (ci && !json_is_object(ci) && !json_is_null(ci))
+        return; /* parse_contact reports it */
+    json_t *made = NULL;
+    if (!json_is_object(ci))
+        ci = made = json_object();
+    for (size_t i = 0; i < sizeof flat / sizeof flat[0]; i++) {
+        json_t *v = json_object_get(input, flat[i].key);
+        if (!json_is_string(v))
+            continue; /* absent, null, or another type: an extra field as given */
+        json_t *have = json_object_get(ci, flat[i].field);
+        if (json_is_string(have) && !same_text(have, v)) {
+            char msg[160];
+            snprintf(msg, sizeof msg,
+                     "Contradicts contact_info.%s: give the contact's %s once, in contact_info",
+                     flat[i].field, flat[i].field);
+            add(c, flat[i].key, "value_error", msg);
+            continue;
+        }
+        if (!have || json_is_null(have))
+            json_object_set(ci, flat[i].field, v);
+        json_object_del(input, flat[i].key);
+    }
+    json_t *first = json_object_get(input, "first_name");
+    json_t *last = json_object_get(input, "last_name");
+    size_t nf = 0, nl = 0;
+    const char *f = json_is_string(first) ? trimmed(json_string_value(first), &nf) : "";
+    const char *l = json_is_string(last) ? trimmed(json_string_value(last), &nl) : "";
+    json_t *have = json_object_get(ci, "name");
+    if ((nf || nl) && (!have || json_is_null(have))) {
+        /* built whole, so validation sees (and can refuse) the full length */
+        char *full = malloc(nf + nl + 2);
+        if (full) {
+            snprintf(full, nf + nl + 2, "%.*s%s%.*s", (int)nf, f, nf && nl ? " " : "", (int)nl,
+                     l);
+            json_object_set_new(ci, "name", json_string(full));
+            free(full);
+            json_object_del(input, "first_name");
+            json_object_del(input, "last_name");
+        }
+    }
+    if (made && json_object_size(made))
+        json_object_set(input, "contact_info", made);
+    json_decref(made);
+}
+
 static void parse_contact(struct checker *c, json_t *input, struct sa_lead *lead)
 {
     json_t *ci = json_object_get(input, "contact_info");
@@ -697,6 +781,7 @@ int sa_lead_parse(json_t *input, const char *loc_prefix, struct sa_lead *lead, j
     lead->industry = opt_string(&c, input, "industry", "industry", SA_LEAD_SHORT_MAX, false);
     parse_size(&c, input, lead);
     parse_revenue(&c, input, lead);
+    lift_contact(&c, input);
     parse_contact(&c, input, lead);
     lead->website = opt_string(&c, input, "website", "website", SA_LEAD_URL_MAX, false);
     char host[256];

@@ -34,11 +34,13 @@ struct sa_lead {
 };
 
 /* Validates and normalises input (a JSON object: the invoke request's "input") into lead.
- * Strings are trimmed in place in input; a numeric company_size is kept as typed. Unknown
- * fields stay in input untouched. Each problem is appended to detail (see base/detail.h)
- * with loc prefixed by loc_prefix (e.g. "body.input"). Returns 0 and a lead holding a
- * reference to input (release with sa_lead_clear), or SA_EINVAL when detail got entries
- * (lead cleared, no reference held). */
+ * Strings are trimmed in place in input; a numeric company_size is kept as typed. Contact
+ * fields given flat at the top level (email, first_name/last_name, name, title, job_title,
+ * phone, linkedin_url and a few aliases) move into contact_info when it lacks them (one
+ * contradicting contact_info is an error). Other unknown fields stay in input untouched.
+ * Each problem is appended to detail (see base/detail.h) with loc prefixed by loc_prefix
+ * (e.g. "body.input"). Returns 0 and a lead holding a reference to input (release with
+ * sa_lead_clear), or SA_EINVAL when detail got entries (lead cleared, no reference held). */
 int sa_lead_parse(json_t *input, const char *loc_prefix, struct sa_lead *lead,
                   json_t *detail) SA_WUR;
 

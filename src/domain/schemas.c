@@ -19,7 +19,9 @@ const char sa_schema_lead_input[] =
     "California\"},\"city\":{\"type\":\"string\"},"
     "\"signals\":{\"type\":\"array\",\"items\":{\"type\":\"string\"},\"maxItems\":50},"
     "\"notes\":{\"type\":\"string\",\"maxLength\":10000},"
-    "\"contact_info\":{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"},"
+    "\"contact_info\":{\"type\":\"object\",\"description\":\"the contact; email, first_name "
+    "and last_name, name, title (job_title), phone and linkedin_url may also be given at the "
+    "top level: they move here when it lacks them\",\"properties\":{\"name\":{\"type\":\"string\"},"
     "\"title\":{\"type\":\"string\"},\"email\":{\"type\":\"string\",\"format\":\"email\"},"
     "\"phone\":{\"type\":\"string\"},\"linkedin_url\":{\"type\":\"string\"}}}},"
     "\"additionalProperties\":true}";

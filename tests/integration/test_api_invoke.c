@@ -603,6 +603,50 @@ static void test_request_log(void **state)
     free(log);
 }
 
+/* ---- a flat lead ------------------------------------------------------------------- */
+
+/* A lead posted flat, as a CRM record or a web form has it, keeps its contact: scored with
+ * the e-mail and title, stored in contact_info. A flat field that contradicts contact_info
+ * is a 422 naming it, and nothing is stored. */
+static void test_flat_contact(void **state)
+{
+    (void)state;
+    struct resp r;
+    json_t *j = invoke("{\"agent_type\": \"qualification\", \"input\": {\"company_name\": "
+                       "\"Br\u00fccke Logistik GmbH\", \"industry\": \"Logistics\", \"company_size\": "
+                       "\"201-500\", \"first_name\": \"J\u00fcrgen\", \"last_name\": \"Wei\u00df\", "
+                       "\"email\": \"juergen.weiss@bruecke-logistik.de\", \"job_title\": \"Head of "
+                       "Sales\", \"hs_lead_status\": \"NEW\"}}",
+                       &r);
+    assert_int_equal(r.status, 200);
+    const char *why = jstr(j, "output.reasoning");
+    assert_non_null(why);
+    assert_null(strstr(why, "no e-mail address"));
+    assert_null(strstr(why, "no contact title"));
+    char path[128];
+    snprintf(path, sizeof path, "/api/leads/%s", jstr(j, "lead_id"));
+    struct resp lr;
+    json_t *lead = http_json("GET", path, NULL, &lr);
+    assert_int_equal(lr.status, 200);
+    assert_string_equal(jstr(lead, "contact_info.email"), "juergen.weiss@bruecke-logistik.de");
+    assert_string_equal(jstr(lead, "contact_info.name"), "J\u00fcrgen Wei\u00df");
+    assert_string_equal(jstr(lead, "contact_info.title"), "Head of Sales");
+    assert_null(jget(lead, "data.email"));
+    assert_string_equal(jstr(lead, "data.hs_lead_status"), "NEW");
+    resp_free(&lr);
+    resp_free(&r);
+
+    long before = leads_total();
+    j = invoke("{\"agent_type\": \"qualification\", \"input\": {\"company_name\": \"Acme\", "
+               "\"email\": \"cfo@acme.io\", \"contact_info\": {\"email\": \"ceo@acme.io\"}}}",
+               &r);
+    assert_int_equal(r.status, 422);
+    assert_string_equal(jdump(jget(j, "detail.0.loc")), "[\"body\",\"input\",\"email\"]");
+    assert_non_null(strstr(jstr(j, "detail.0.msg"), "contact_info.email"));
+    assert_int_equal(leads_total(), before);
+    resp_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -610,6 +654,7 @@ int main(void)
         cmocka_unit_test(test_determinism_and_tiers),
         cmocka_unit_test(test_sizes_and_ids),
         cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_flat_contact),
         cmocka_unit_test(test_streaming),
         cmocka_unit_test(test_request_log), /* last: it reads the log of every request above */
     };

@@ -305,6 +305,68 @@ static void test_revenue_forms(void **state)
     json_decref(detail);
 }
 
+/* A flat record (a CRM's or a web form's shape) keeps its contact: the contact fields at
+ * the top level move into contact_info, first and last name make its name. */
+static void test_flat_contact_fields(void **state)
+{
+    (void)state;
+    json_t *in = json_loads("{\"company_name\": \"M\u00fcller GmbH\", \"first_name\": \" J\u00fcrgen \","
+                            " \"last_name\": \"Wei\u00df\", \"email\": \"j.weiss@mueller-gmbh.de\","
+                            " \"job_title\": \"Leiter Vertrieb\", \"phone\": \"+49 89 1234567\","
+                            " \"lead_source\": \"Messe\"}",
+                            0, NULL);
+    assert_non_null(in);
+    json_t *detail = json_array();
+    struct sa_lead lead;
+    assert_int_equal(sa_lead_parse(in, "", &lead, detail), 0);
+    assert_string_equal(lead.contact_email, "j.weiss@mueller-gmbh.de");
+    assert_string_equal(lead.contact_name, "J\u00fcrgen Wei\u00df");
+    assert_string_equal(lead.contact_title, "Leiter Vertrieb");
+    assert_string_equal(lead.contact_phone, "+49 89 1234567");
+    /* moved, not copied: the stored input says it once; other fields stay as given */
+    assert_null(json_object_get(in, "email"));
+    assert_null(json_object_get(in, "first_name"));
+    assert_null(json_object_get(in, "job_title"));
+    assert_string_equal(json_string_value(json_object_get(in, "lead_source")), "Messe");
+    sa_lead_clear(&lead);
+    json_decref(in);
+
+    /* one that contact_info already has, the same: dropped; a different one: an error
+     * naming the top-level field, and nothing is moved */
+    in = json_loads("{\"company_name\": \"Acme\", \"email\": \"ann@acme.io \","
+                    " \"contact_info\": {\"email\": \"ann@acme.io\", \"name\": \"Ann Lee\"},"
+                    " \"first_name\": \"Annie\"}",
+                    0, NULL);
+    assert_int_equal(sa_lead_parse(in, "", &lead, detail), 0);
+    assert_null(json_object_get(in, "email"));
+    assert_string_equal(lead.contact_name, "Ann Lee"); /* a given name is not rebuilt */
+    assert_string_equal(json_string_value(json_object_get(in, "first_name")), "Annie");
+    sa_lead_clear(&lead);
+    json_decref(in);
+    in = json_loads("{\"company_name\": \"Acme\", \"title\": \"CFO\","
+                    " \"contact_info\": {\"title\": \"CEO\"}}",
+                    0, NULL);
+    assert_int_equal(sa_lead_parse(in, "body.input", &lead, detail), SA_EINVAL);
+    assert_true(has_loc(detail, "[\"body\",\"input\",\"title\"]"));
+    json_decref(in);
+    json_array_clear(detail);
+
+    /* a flat e-mail is validated like a nested one */
+    in = json_pack("{s:s, s:s}", "company_name", "Acme", "email", "not-an-address");
+    assert_int_equal(sa_lead_parse(in, "", &lead, detail), SA_EINVAL);
+    assert_true(has_loc(detail, "[\"contact_info\",\"email\"]"));
+    json_decref(in);
+    /* a non-string flat field is an extra field as given, and contact_info as a string is
+     * still refused by its own check */
+    json_array_clear(detail);
+    in = json_pack("{s:s, s:i, s:s, s:s}", "company_name", "Acme", "phone", 5551234,
+                   "contact_info", "ann@acme.io", "email", "ann@acme.io");
+    assert_int_equal(sa_lead_parse(in, "", &lead, detail), SA_EINVAL);
+    assert_true(has_loc(detail, "[\"contact_info\"]"));
+    json_decref(in);
+    json_decref(detail);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -318,6 +380,7 @@ int main(void)
         cmocka_unit_test(test_revenue_forms),
         cmocka_unit_test(test_location_fields),
         cmocka_unit_test(test_size_thousands_dot),
+        cmocka_unit_test(test_flat_contact_fields),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
