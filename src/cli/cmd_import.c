@@ -129,8 +129,13 @@ static int import(const struct sa_config *cfg, const struct sa_cli_args *args)
     json_decref(map);
     size_t i;
     json_t *d;
-    json_array_foreach(fmt.detail, i, d) fprintf(stderr, "sales-agent: %s: %s\n", path,
-                                                 json_string_value(json_object_get(d, "msg")));
+    bool said = false; /* the error is one of the problems printed: not printed twice */
+    json_array_foreach(fmt.detail, i, d)
+    {
+        const char *msg = json_string_value(json_object_get(d, "msg"));
+        fprintf(stderr, "sales-agent: %s: %s\n", path, msg ? msg : "");
+        said |= rc && msg && strcmp(msg, err.msg) == 0;
+    }
     json_decref(fmt.detail);
     if (report) {
         char *text = json_dumps(report, JSON_INDENT(2));
@@ -138,7 +143,7 @@ static int import(const struct sa_config *cfg, const struct sa_cli_args *args)
         free(text);
         json_decref(report);
     }
-    if (rc)
+    if (rc && !said)
         fprintf(stderr, "sales-agent: %s: %s\n", path, err.msg);
     sa_app_close(app);
     return rc ? 1 : 0;
