@@ -521,7 +521,7 @@ static const struct sa_setting settings[] = {
      .commands = BACKGROUND},
     {.env = "PUBLIC_URL",
      URL(public_url),
-     .dflt_doc = "http://HOST:PORT",
+     .dflt_doc = "http://HOST:PORT (required when MAIL_TRANSPORT is smtp or smtps)",
      .range_doc = "http:// or https://, no trailing slash",
      .doc = "the server's address as prospects reach it: the base of unsubscribe links",
      .commands = BACKGROUND},

@@ -170,6 +170,15 @@ int sa_cli_background_start(struct sa_app *app, const struct sa_config *cfg,
                             struct sa_outbox_worker **outbox, struct sa_err *err)
 {
     *outbox = NULL;
+    /* Mail that leaves this machine carries an unsubscribe link the prospect's mail client
+     * must reach; the default, http://HOST:PORT, is this host's own address. */
+    const char *t = cfg->mail_transport ? cfg->mail_transport : "";
+    if ((strncmp(t, "smtp://", 7) == 0 || strncmp(t, "smtps://", 8) == 0) &&
+        cfg->outbox_poll_ms != 0 && !(cfg->public_url && *cfg->public_url))
+        return sa_err_set(err, SA_ECONFIG,
+                          "PUBLIC_URL is required with MAIL_TRANSPORT=smtp(s): every e-mail "
+                          "carries an unsubscribe link to this server, and the default "
+                          "(http://HOST:PORT) is not an address a prospect can reach");
     int rc = sa_runs_start(app, cfg->run_workers, &app->runs, err);
     /* OUTBOX_POLL_MS=0 holds outgoing mail: items queue up, nothing is sent */
     if (!rc && cfg->outbox_poll_ms != 0 &&

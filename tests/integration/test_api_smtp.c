@@ -189,6 +189,8 @@ static void test_outbox_over_smtp(void **state)
                                "Pipewise Ltd, 9 Harbour Road, Bristol BS1 5AA, UK",
                                "MAIL_TRANSPORT",
                                transport,
+                               "PUBLIC_URL",
+                               "https://sales.pipewise.example",
                                "SMTP_USERNAME",
                                "outbound@pipewise.example",
                                "SMTP_PASSWORD",
