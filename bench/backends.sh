@@ -276,6 +276,13 @@ soak_backend() { # label DATABASE_URL
   [ -n "$r10" ] && awk -v r0="$r10" -v r1="$r1" -v d0="$d10" -v d1="$d1" -v l="$label" 'BEGIN {
     printf "%-12s growth 10 s->end (warm): RSS %+.1f MB, database %+.1f MB\n", l, (r1-r0)/1024, (d1-d0)/1048576 }'
   echo "$label wrk: $(awk '/Requests\/sec/ {print $2 " req/s"} /Non-2xx/ {print $0}' "$tmp/soak-$label.wrk" | tr '\n' ' ')"
+  if [ "$label" = postgresql ]; then # where the bytes are: the largest tables, indexes included
+    echo "$label largest tables at the end (MB with indexes; dead rows):"
+    sql "$url" "SELECT string_agg(format('  %s %s (%s dead)', relname,
+        round(pg_total_relation_size(relid) / 1048576.0, 1), n_dead_tup), E'\n'
+        ORDER BY pg_total_relation_size(relid) DESC)
+      FROM (SELECT * FROM pg_stat_user_tables ORDER BY pg_total_relation_size(relid) DESC LIMIT 6) t"
+  fi
   stop "$spid"
 }
 for b in ${SOAK_BACKENDS:-sqlite postgresql}; do
