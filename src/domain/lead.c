@@ -640,10 +640,12 @@ static void lift_contact(struct checker *c, json_t *input)
     static const struct {
         const char *key, *field;
     } flat[] = {
-        {"email", "email"},         {"contact_email", "email"}, {"work_email", "email"},
-        {"name", "name"},           {"contact_name", "name"},   {"full_name", "name"},
-        {"title", "title"},         {"job_title", "title"},     {"jobtitle", "title"},
-        {"phone", "phone"},         {"phone_number", "phone"},  {"linkedin_url", "linkedin_url"},
+        {"email", "email"},           {"contact_email", "email"},
+        {"work_email", "email"},      {"name", "name"},
+        {"contact_name", "name"},     {"full_name", "name"},
+        {"title", "title"},           {"job_title", "title"},
+        {"jobtitle", "title"},        {"phone", "phone"},
+        {"phone_number", "phone"},    {"linkedin_url", "linkedin_url"},
         {"linkedin", "linkedin_url"},
     };
     json_t *ci = json_object_get(input, "contact_info");
@@ -679,8 +681,7 @@ static void lift_contact(struct checker *c, json_t *input)
         /* built whole, so validation sees (and can refuse) the full length */
         char *full = malloc(nf + nl + 2);
         if (full) {
-            snprintf(full, nf + nl + 2, "%.*s%s%.*s", (int)nf, f, nf && nl ? " " : "", (int)nl,
-                     l);
+            snprintf(full, nf + nl + 2, "%.*s%s%.*s", (int)nf, f, nf && nl ? " " : "", (int)nl, l);
             json_object_set_new(ci, "name", json_string(full));
             free(full);
             json_object_del(input, "first_name");

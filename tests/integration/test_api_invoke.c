@@ -250,7 +250,7 @@ static void test_sizes_and_ids(void **state)
     assert_int_equal(json_integer_value(jget(j, "output.score")),
                      json_integer_value(jget(f, "output.score")));
     resp_free(&r);
-    assert_int_equal(leads_total(), total);        /* no new lead */
+    assert_int_equal(leads_total(), total);               /* no new lead */
     assert_int_equal(lead_executions(lead_id), runs + 1); /* but one more execution */
     resp_free(&first);
 
@@ -612,12 +612,13 @@ static void test_flat_contact(void **state)
 {
     (void)state;
     struct resp r;
-    json_t *j = invoke("{\"agent_type\": \"qualification\", \"input\": {\"company_name\": "
-                       "\"Br\u00fccke Logistik GmbH\", \"industry\": \"Logistics\", \"company_size\": "
-                       "\"201-500\", \"first_name\": \"J\u00fcrgen\", \"last_name\": \"Wei\u00df\", "
-                       "\"email\": \"juergen.weiss@bruecke-logistik.de\", \"job_title\": \"Head of "
-                       "Sales\", \"hs_lead_status\": \"NEW\"}}",
-                       &r);
+    json_t *j =
+        invoke("{\"agent_type\": \"qualification\", \"input\": {\"company_name\": "
+               "\"Br\u00fccke Logistik GmbH\", \"industry\": \"Logistics\", \"company_size\": "
+               "\"201-500\", \"first_name\": \"J\u00fcrgen\", \"last_name\": \"Wei\u00df\", "
+               "\"email\": \"juergen.weiss@bruecke-logistik.de\", \"job_title\": \"Head of "
+               "Sales\", \"hs_lead_status\": \"NEW\"}}",
+               &r);
     assert_int_equal(r.status, 200);
     const char *why = jstr(j, "output.reasoning");
     assert_non_null(why);
@@ -650,12 +651,9 @@ static void test_flat_contact(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_invoke_happy_path),
-        cmocka_unit_test(test_determinism_and_tiers),
-        cmocka_unit_test(test_sizes_and_ids),
-        cmocka_unit_test(test_bad_input),
-        cmocka_unit_test(test_flat_contact),
-        cmocka_unit_test(test_streaming),
+        cmocka_unit_test(test_invoke_happy_path), cmocka_unit_test(test_determinism_and_tiers),
+        cmocka_unit_test(test_sizes_and_ids),     cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_flat_contact),      cmocka_unit_test(test_streaming),
         cmocka_unit_test(test_request_log), /* last: it reads the log of every request above */
     };
     return api_exit_status(cmocka_run_group_tests(tests, api_group_setup, api_group_teardown));

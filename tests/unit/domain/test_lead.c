@@ -179,8 +179,8 @@ static void test_location_fields(void **state)
                         "America/Los_Angeles");
     sa_lead_clear(&lead);
     json_decref(in);
-    in = json_pack("{s:s, s:s, s:i}", "company_name", "Acme", "timezone", "Pacific Time", "city",
-                   7);
+    in =
+        json_pack("{s:s, s:s, s:i}", "company_name", "Acme", "timezone", "Pacific Time", "city", 7);
     assert_int_equal(sa_lead_parse(in, "body.input", &lead, detail), SA_EINVAL);
     assert_true(has_loc(detail, "[\"body\",\"input\",\"timezone\"]"));
     assert_true(has_loc(detail, "[\"body\",\"input\",\"city\"]"));
@@ -310,11 +310,12 @@ static void test_revenue_forms(void **state)
 static void test_flat_contact_fields(void **state)
 {
     (void)state;
-    json_t *in = json_loads("{\"company_name\": \"M\u00fcller GmbH\", \"first_name\": \" J\u00fcrgen \","
-                            " \"last_name\": \"Wei\u00df\", \"email\": \"j.weiss@mueller-gmbh.de\","
-                            " \"job_title\": \"Leiter Vertrieb\", \"phone\": \"+49 89 1234567\","
-                            " \"lead_source\": \"Messe\"}",
-                            0, NULL);
+    json_t *in =
+        json_loads("{\"company_name\": \"M\u00fcller GmbH\", \"first_name\": \" J\u00fcrgen \","
+                   " \"last_name\": \"Wei\u00df\", \"email\": \"j.weiss@mueller-gmbh.de\","
+                   " \"job_title\": \"Leiter Vertrieb\", \"phone\": \"+49 89 1234567\","
+                   " \"lead_source\": \"Messe\"}",
+                   0, NULL);
     assert_non_null(in);
     json_t *detail = json_array();
     struct sa_lead lead;
@@ -359,8 +360,8 @@ static void test_flat_contact_fields(void **state)
     /* a non-string flat field is an extra field as given, and contact_info as a string is
      * still refused by its own check */
     json_array_clear(detail);
-    in = json_pack("{s:s, s:i, s:s, s:s}", "company_name", "Acme", "phone", 5551234,
-                   "contact_info", "ann@acme.io", "email", "ann@acme.io");
+    in = json_pack("{s:s, s:i, s:s, s:s}", "company_name", "Acme", "phone", 5551234, "contact_info",
+                   "ann@acme.io", "email", "ann@acme.io");
     assert_int_equal(sa_lead_parse(in, "", &lead, detail), SA_EINVAL);
     assert_true(has_loc(detail, "[\"contact_info\"]"));
     json_decref(in);
