@@ -165,15 +165,12 @@ static void extra_name(const char *s, char *out, size_t cap)
 static void keep_as(struct colmap *map, size_t i, const char *header)
 {
     static const char *const reserved[] = {
-        "company_name", "industry", "company_size", "annual_revenue", "website", "country", "notes",
-        "contact_info", "signals", "revenue_currency",
-        /* contact fields a JSON lead may give flat (domain/lead.h): never an extra's name */
-        "email", "contact_email", "work_email", "name", "contact_name", "full_name", "title",
-        "job_title", "jobtitle", "phone", "phone_number", "linkedin_url", "linkedin", "first_name",
-        "last_name", NULL};
+        "company_name", "industry",     "company_size", "annual_revenue",   "website", "country",
+        "notes",        "contact_info", "signals",      "revenue_currency", NULL};
     char name[81], base[90];
     extra_name(header ? header : "", name, sizeof name);
-    bool taken = false;
+    /* a contact field's name would move the value into contact_info (domain/lead.h) */
+    bool taken = sa_lead_flat_contact_key(name);
     for (int k = 0; reserved[k]; k++)
         taken |= strcmp(name, reserved[k]) == 0;
     if (!name[0])

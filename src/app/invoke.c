@@ -164,7 +164,9 @@ void sa_app_lead_merge(json_t *earlier, const json_t *later)
                     json_array_append(old, x);
             }
         } else {
-            json_object_set(earlier, k, v);
+            /* a copy: the merged input is normalised in place (domain/lead.h), which
+             * must not reach the request's own objects */
+            json_object_set_new(earlier, k, json_deep_copy(v));
         }
     }
 }

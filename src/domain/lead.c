@@ -620,72 +620,159 @@ static const char *trimmed(const char *s, size_t *len)
     return s;
 }
 
-/* Whether two JSON strings hold the same text once trimmed. */
-static bool same_text(const json_t *a, const json_t *b)
+/* The contact_info fields, in the order of struct lifted's keys. */
+enum contact_field {
+    CF_NAME,
+    CF_TITLE,
+    CF_EMAIL,
+    CF_PHONE,
+    CF_LINKEDIN,
+    CF_COUNT,
+    CF_FIRST,
+    CF_LAST
+};
+static const char *const contact_fields[CF_COUNT] = {"name", "title", "email", "phone",
+                                                     "linkedin_url"};
+
+/* Contact fields a flat record gives at the top level, by their names lowercased with
+ * only letters and digits kept ("Email", "E-mail", "FirstName" and "first_name" match),
+ * and where each goes; for one field, the earlier entry wins. */
+static const struct {
+    const char *key;
+    enum contact_field f;
+} flat_keys[] = {
+    {"email", CF_EMAIL},       {"emailaddress", CF_EMAIL},
+    {"workemail", CF_EMAIL},   {"contactemail", CF_EMAIL},
+    {"name", CF_NAME},         {"fullname", CF_NAME},
+    {"contactname", CF_NAME},  {"title", CF_TITLE},
+    {"jobtitle", CF_TITLE},    {"contacttitle", CF_TITLE},
+    {"phone", CF_PHONE},       {"phonenumber", CF_PHONE},
+    {"workphone", CF_PHONE},   {"linkedinurl", CF_LINKEDIN},
+    {"linkedin", CF_LINKEDIN}, {"firstname", CF_FIRST},
+    {"lastname", CF_LAST},
+};
+
+/* The flat_keys entry key names (-1 when none). */
+static int flat_key(const char *key)
 {
-    size_t na, nb;
-    const char *x = trimmed(json_string_value(a), &na);
-    const char *y = trimmed(json_string_value(b), &nb);
-    return na == nb && memcmp(x, y, na) == 0;
+    char n[24];
+    size_t o = 0;
+    for (const char *k = key; *k; k++) {
+        if (!isalnum((unsigned char)*k))
+            continue;
+        if (o + 1 >= sizeof n)
+            return -1;
+        n[o++] = (char)tolower((unsigned char)*k);
+    }
+    n[o] = '\0';
+    for (size_t i = 0; i < sizeof flat_keys / sizeof flat_keys[0]; i++)
+        if (strcmp(n, flat_keys[i].key) == 0)
+            return (int)i;
+    return -1;
 }
 
-/* Contact fields given at the top level, as a flat CRM record or a form posts them
- * ({"email": ..., "first_name": ..., "title": ...}), move into contact_info where
- * contact_info does not have them: ignored, they left the lead without a contact (the
- * scoring said "no e-mail address"). One that contradicts contact_info's value is an
- * error naming the top-level field; one equal to it is dropped. first_name and last_name
- * make contact_info.name when it has none. */
-static void lift_contact(struct checker *c, json_t *input)
+bool sa_lead_flat_contact_key(const char *key)
 {
-    static const struct {
-        const char *key, *field;
-    } flat[] = {
-        {"email", "email"},           {"contact_email", "email"},
-        {"work_email", "email"},      {"name", "name"},
-        {"contact_name", "name"},     {"full_name", "name"},
-        {"title", "title"},           {"job_title", "title"},
-        {"jobtitle", "title"},        {"phone", "phone"},
-        {"phone_number", "phone"},    {"linkedin_url", "linkedin_url"},
-        {"linkedin", "linkedin_url"},
-    };
+    return flat_key(key) >= 0;
+}
+
+/* The top-level key each contact_info field was moved from ("" when none): an error in
+ * the value is reported under the name the client gave it. */
+struct lifted {
+    char key[CF_COUNT][64];
+};
+
+/* Whether obj[key] holds text: a string that is not only whitespace. */
+static bool has_text(const json_t *obj, const char *key)
+{
+    json_t *v = json_object_get(obj, key);
+    size_t n = 0;
+    if (json_is_string(v))
+        trimmed(json_string_value(v), &n);
+    return n > 0;
+}
+
+/* The first flat_keys entry of field f. */
+static size_t entry_of(enum contact_field f)
+{
+    size_t i = 0;
+    while (i + 1 < sizeof flat_keys / sizeof flat_keys[0] && flat_keys[i].f != f)
+        i++;
+    return i;
+}
+
+/* The first top-level key (input's order) that flat_keys entry i names and that holds
+ * text; NULL when none. */
+static const char *flat_source(json_t *input, size_t i)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(input, k, v)
+    {
+        if (flat_key(k) == (int)i && has_text(input, k))
+            return k;
+    }
+    return NULL;
+}
+
+/* Contact fields given at the top level, as a flat CRM record or a web form has them
+ * ({"email": ..., "FirstName": ..., "job_title": ...}), move into contact_info where it
+ * has no text for them: ignored, they left the lead without a contact (the scoring said
+ * "no e-mail address"). Where contact_info has the field, or another key already gave
+ * it, the top-level key stays as given, an extra field like any other: a stored lead's
+ * extra fields are merged and parsed again on every update, so this never refuses or
+ * drops anything. First and last name make contact_info's name when it has none. */
+static void lift_contact(json_t *input, struct lifted *lf)
+{
+    memset(lf, 0, sizeof *lf);
     json_t *ci = json_object_get(input, "contact_info");
     if (ci && !json_is_object(ci) && !json_is_null(ci))
         return; /* parse_contact reports it */
     json_t *made = NULL;
     if (!json_is_object(ci))
         ci = made = json_object();
-    for (size_t i = 0; i < sizeof flat / sizeof flat[0]; i++) {
-        json_t *v = json_object_get(input, flat[i].key);
-        if (!json_is_string(v))
-            continue; /* absent, null, or another type: an extra field as given */
-        json_t *have = json_object_get(ci, flat[i].field);
-        if (json_is_string(have) && !same_text(have, v)) {
-            char msg[160];
-            snprintf(msg, sizeof msg,
-                     "Contradicts contact_info.%s: give the contact's %s once, in contact_info",
-                     flat[i].field, flat[i].field);
-            add(c, flat[i].key, "value_error", msg);
+    if (!ci)
+        return;
+    for (size_t i = 0; i < sizeof flat_keys / sizeof flat_keys[0]; i++) {
+        enum contact_field f = flat_keys[i].f;
+        if (f >= CF_COUNT || lf->key[f][0])
             continue;
-        }
-        if (!have || json_is_null(have))
-            json_object_set(ci, flat[i].field, v);
-        json_object_del(input, flat[i].key);
+        json_t *have = json_object_get(ci, contact_fields[f]);
+        if (has_text(ci, contact_fields[f]) ||
+            (have && !json_is_null(have) && !json_is_string(have)))
+            continue; /* contact_info's own value (a wrong type is reported there) */
+        const char *k = flat_source(input, i);
+        if (!k || strlen(k) >= sizeof lf->key[f])
+            continue;
+        if (json_object_set(ci, contact_fields[f], json_object_get(input, k)))
+            continue;
+        snprintf(lf->key[f], sizeof lf->key[f], "%s", k);
+        json_object_del(input, lf->key[f]);
     }
-    json_t *first = json_object_get(input, "first_name");
-    json_t *last = json_object_get(input, "last_name");
-    size_t nf = 0, nl = 0;
-    const char *f = json_is_string(first) ? trimmed(json_string_value(first), &nf) : "";
-    const char *l = json_is_string(last) ? trimmed(json_string_value(last), &nl) : "";
-    json_t *have = json_object_get(ci, "name");
-    if ((nf || nl) && (!have || json_is_null(have))) {
+    json_t *nm = json_object_get(ci, "name");
+    if (!lf->key[CF_NAME][0] && !has_text(ci, "name") &&
+        (!nm || json_is_string(nm) || json_is_null(nm))) {
+        const char *fk = flat_source(input, entry_of(CF_FIRST));
+        const char *lk = flat_source(input, entry_of(CF_LAST));
+        size_t nf = 0, nl = 0;
+        const char *f = fk ? trimmed(json_string_value(json_object_get(input, fk)), &nf) : "";
+        const char *l = lk ? trimmed(json_string_value(json_object_get(input, lk)), &nl) : "";
+        char *full = (nf || nl) ? malloc(nf + nl + 2) : NULL;
         /* built whole, so validation sees (and can refuse) the full length */
-        char *full = malloc(nf + nl + 2);
         if (full) {
             snprintf(full, nf + nl + 2, "%.*s%s%.*s", (int)nf, f, nf && nl ? " " : "", (int)nl, l);
-            json_object_set_new(ci, "name", json_string(full));
+            const char *from = fk ? fk : lk;
+            if (strlen(from) < sizeof lf->key[CF_NAME] &&
+                json_object_set_new(ci, "name", json_string(full)) == 0) {
+                snprintf(lf->key[CF_NAME], sizeof lf->key[CF_NAME], "%s", from);
+                char lkey[64] = "";
+                if (fk && lk && strlen(lk) < sizeof lkey)
+                    snprintf(lkey, sizeof lkey, "%s", lk);
+                json_object_del(input, lf->key[CF_NAME]);
+                if (lkey[0])
+                    json_object_del(input, lkey);
+            }
             free(full);
-            json_object_del(input, "first_name");
-            json_object_del(input, "last_name");
         }
     }
     if (made && json_object_size(made))
@@ -693,7 +780,8 @@ static void lift_contact(struct checker *c, json_t *input)
     json_decref(made);
 }
 
-static void parse_contact(struct checker *c, json_t *input, struct sa_lead *lead)
+static void parse_contact(struct checker *c, json_t *input, struct sa_lead *lead,
+                          const struct lifted *lf)
 {
     json_t *ci = json_object_get(input, "contact_info");
     if (!ci || json_is_null(ci))
@@ -706,25 +794,33 @@ static void parse_contact(struct checker *c, json_t *input, struct sa_lead *lead
     char prefix[128];
     snprintf(prefix, sizeof prefix, "%s%scontact_info", c->prefix, *c->prefix ? "." : "");
     cc.prefix = prefix;
-    lead->contact_name = opt_string(&cc, ci, "name", "name", SA_LEAD_NAME_MAX, false);
-    lead->contact_title = opt_string(&cc, ci, "title", "title", SA_LEAD_NAME_MAX, false);
-    lead->contact_email = opt_string(&cc, ci, "email", "email", 254, false);
+    /* each field's checker and loc: contact_info's, or the top-level key it came from */
+    struct checker *at[CF_COUNT];
+    const char *loc[CF_COUNT];
+    for (int f = 0; f < CF_COUNT; f++) {
+        at[f] = lf->key[f][0] ? c : &cc;
+        loc[f] = lf->key[f][0] ? lf->key[f] : contact_fields[f];
+    }
+    lead->contact_name = opt_string(at[CF_NAME], ci, "name", loc[CF_NAME], SA_LEAD_NAME_MAX, false);
+    lead->contact_title =
+        opt_string(at[CF_TITLE], ci, "title", loc[CF_TITLE], SA_LEAD_NAME_MAX, false);
+    lead->contact_email = opt_string(at[CF_EMAIL], ci, "email", loc[CF_EMAIL], 254, false);
     if (lead->contact_email && !sa_email_valid(lead->contact_email)) {
-        add(&cc, "email", "value_error",
+        add(at[CF_EMAIL], loc[CF_EMAIL], "value_error",
             "Value is not a valid email address: expected name@company.com");
         lead->contact_email = NULL;
     }
-    lead->contact_phone = opt_string(&cc, ci, "phone", "phone", 50, false);
+    lead->contact_phone = opt_string(at[CF_PHONE], ci, "phone", loc[CF_PHONE], 50, false);
     if (lead->contact_phone && !phone_valid(lead->contact_phone)) {
-        add(&cc, "phone", "value_error",
+        add(at[CF_PHONE], loc[CF_PHONE], "value_error",
             "Value is not a valid phone number: expected 7 to 15 digits, optionally with +, "
             "spaces, dashes, dots or parentheses");
         lead->contact_phone = NULL;
     }
     lead->linkedin_url =
-        opt_string(&cc, ci, "linkedin_url", "linkedin_url", SA_LEAD_URL_MAX, false);
+        opt_string(at[CF_LINKEDIN], ci, "linkedin_url", loc[CF_LINKEDIN], SA_LEAD_URL_MAX, false);
     if (lead->linkedin_url && !linkedin_valid(lead->linkedin_url)) {
-        add(&cc, "linkedin_url", "url_parsing",
+        add(at[CF_LINKEDIN], loc[CF_LINKEDIN], "url_parsing",
             "Value is not a LinkedIn URL: expected https://www.linkedin.com/in/...");
         lead->linkedin_url = NULL;
     }
@@ -782,8 +878,9 @@ int sa_lead_parse(json_t *input, const char *loc_prefix, struct sa_lead *lead, j
     lead->industry = opt_string(&c, input, "industry", "industry", SA_LEAD_SHORT_MAX, false);
     parse_size(&c, input, lead);
     parse_revenue(&c, input, lead);
-    lift_contact(&c, input);
-    parse_contact(&c, input, lead);
+    struct lifted lifted;
+    lift_contact(input, &lifted);
+    parse_contact(&c, input, lead, &lifted);
     lead->website = opt_string(&c, input, "website", "website", SA_LEAD_URL_MAX, false);
     char host[256];
     if (lead->website && !url_host(lead->website, host, sizeof host)) {

@@ -35,14 +35,20 @@ struct sa_lead {
 
 /* Validates and normalises input (a JSON object: the invoke request's "input") into lead.
  * Strings are trimmed in place in input; a numeric company_size is kept as typed. Contact
- * fields given flat at the top level (email, first_name/last_name, name, title, job_title,
- * phone, linkedin_url and a few aliases) move into contact_info when it lacks them (one
- * contradicting contact_info is an error). Other unknown fields stay in input untouched.
+ * fields given flat at the top level (email, first and last name, name, title, job title,
+ * phone, LinkedIn URL, matched by sa_lead_flat_contact_key) move into contact_info where it
+ * has no text for them; otherwise they stay as given. Other unknown fields stay in input
+ * untouched.
  * Each problem is appended to detail (see base/detail.h) with loc prefixed by loc_prefix
  * (e.g. "body.input"). Returns 0 and a lead holding a reference to input (release with
  * sa_lead_clear), or SA_EINVAL when detail got entries (lead cleared, no reference held). */
 int sa_lead_parse(json_t *input, const char *loc_prefix, struct sa_lead *lead,
                   json_t *detail) SA_WUR;
+
+/* Whether key names a contact field a flat record may give at the top level ("email",
+ * "E-mail", "FirstName", "job_title", "linkedin_url"...): compared lowercased, letters
+ * and digits only. */
+bool sa_lead_flat_contact_key(const char *key);
 
 /* Releases the lead's reference to its input and clears it. */
 void sa_lead_clear(struct sa_lead *lead);

@@ -332,40 +332,73 @@ static void test_flat_contact_fields(void **state)
     sa_lead_clear(&lead);
     json_decref(in);
 
-    /* one that contact_info already has, the same: dropped; a different one: an error
-     * naming the top-level field, and nothing is moved */
-    in = json_loads("{\"company_name\": \"Acme\", \"email\": \"ann@acme.io \","
-                    " \"contact_info\": {\"email\": \"ann@acme.io\", \"name\": \"Ann Lee\"},"
-                    " \"first_name\": \"Annie\"}",
-                    0, NULL);
+    /* contact_info's own value wins; the top-level one stays as given (a stored lead's
+     * extra fields are parsed again on each update: never refused, never dropped) */
+    in = json_loads(
+        "{\"company_name\": \"Acme\", \"title\": \"Q3 inbound\", \"first_name\": \"Annie\","
+        " \"contact_info\": {\"email\": \"ann@acme.io\", \"name\": \"Ann Lee\","
+        " \"title\": \"CTO\"}, \"email\": \"Ann@Acme.io\"}",
+        0, NULL);
     assert_int_equal(sa_lead_parse(in, "", &lead, detail), 0);
-    assert_null(json_object_get(in, "email"));
-    assert_string_equal(lead.contact_name, "Ann Lee"); /* a given name is not rebuilt */
+    assert_int_equal(json_array_size(detail), 0);
+    assert_string_equal(lead.contact_title, "CTO");
+    assert_string_equal(lead.contact_name, "Ann Lee");
+    assert_string_equal(lead.contact_email, "ann@acme.io");
+    assert_string_equal(json_string_value(json_object_get(in, "title")), "Q3 inbound");
     assert_string_equal(json_string_value(json_object_get(in, "first_name")), "Annie");
+    assert_string_equal(json_string_value(json_object_get(in, "email")), "Ann@Acme.io");
     sa_lead_clear(&lead);
     json_decref(in);
-    in = json_loads("{\"company_name\": \"Acme\", \"title\": \"CFO\","
-                    " \"contact_info\": {\"title\": \"CEO\"}}",
-                    0, NULL);
-    assert_int_equal(sa_lead_parse(in, "body.input", &lead, detail), SA_EINVAL);
-    assert_true(has_loc(detail, "[\"body\",\"input\",\"title\"]"));
-    json_decref(in);
-    json_array_clear(detail);
 
-    /* a flat e-mail is validated like a nested one */
-    in = json_pack("{s:s, s:s}", "company_name", "Acme", "email", "not-an-address");
-    assert_int_equal(sa_lead_parse(in, "", &lead, detail), SA_EINVAL);
-    assert_true(has_loc(detail, "[\"contact_info\",\"email\"]"));
+    /* two aliases of one field: the first in the table wins, the other stays an extra;
+     * names as other systems spell them; an empty one is no value */
+    in =
+        json_loads("{\"Company_Name\": \"x\", \"company_name\": \"Hubbard Tools\","
+                   " \"work_email\": \"t.hubbard@hubbard-tools.com\","
+                   " \"Email\": \"tom@hubbard-tools.com\", \"FirstName\": \"Tom\","
+                   " \"lastname\": \"Hubbard\", \"JobTitle\": \"  \", \"Title\": \"Owner\","
+                   " \"contact_info\": {\"phone\": \"\"}, \"Phone Number\": \"+1 (555) 010-2030\"}",
+                   0, NULL);
+    assert_int_equal(sa_lead_parse(in, "", &lead, detail), 0);
+    assert_string_equal(lead.contact_email, "tom@hubbard-tools.com");
+    assert_string_equal(json_string_value(json_object_get(in, "work_email")),
+                        "t.hubbard@hubbard-tools.com");
+    assert_string_equal(lead.contact_name, "Tom Hubbard");
+    assert_string_equal(lead.contact_title, "Owner");
+    assert_string_equal(json_string_value(json_object_get(in, "JobTitle")), "  ");
+    assert_string_equal(lead.contact_phone, "+1 (555) 010-2030");
+    assert_null(json_object_get(in, "FirstName"));
+    assert_null(json_object_get(in, "lastname"));
+    sa_lead_clear(&lead);
     json_decref(in);
-    /* a non-string flat field is an extra field as given, and contact_info as a string is
-     * still refused by its own check */
+
+    /* a moved value is validated like a nested one, and reported under its own name */
+    in = json_pack("{s:s, s:s}", "company_name", "Acme", "E-mail", "not-an-address");
+    assert_int_equal(sa_lead_parse(in, "body.input", &lead, detail), SA_EINVAL);
+    assert_true(has_loc(detail, "[\"body\",\"input\",\"E-mail\"]"));
+    json_decref(in);
+    /* a non-string flat field is an extra field as given, a first name that is not text
+     * is left, and contact_info as a string is still refused by its own check */
     json_array_clear(detail);
-    in = json_pack("{s:s, s:i, s:s, s:s}", "company_name", "Acme", "phone", 5551234, "contact_info",
-                   "ann@acme.io", "email", "ann@acme.io");
+    in = json_pack("{s:s, s:i, s:i, s:s}", "company_name", "Acme", "phone", 5551234, "first_name",
+                   5, "last_name", "Lee");
+    assert_int_equal(sa_lead_parse(in, "", &lead, detail), 0);
+    assert_null(lead.contact_phone);
+    assert_string_equal(lead.contact_name, "Lee");
+    assert_int_equal(json_integer_value(json_object_get(in, "first_name")), 5);
+    sa_lead_clear(&lead);
+    json_decref(in);
+    in = json_pack("{s:s, s:s, s:s}", "company_name", "Acme", "contact_info", "ann@acme.io",
+                   "email", "ann@acme.io");
     assert_int_equal(sa_lead_parse(in, "", &lead, detail), SA_EINVAL);
     assert_true(has_loc(detail, "[\"contact_info\"]"));
+    assert_string_equal(json_string_value(json_object_get(in, "email")), "ann@acme.io");
     json_decref(in);
     json_decref(detail);
+    assert_true(sa_lead_flat_contact_key("E-Mail"));
+    assert_true(sa_lead_flat_contact_key("linkedin_url"));
+    assert_false(sa_lead_flat_contact_key("email_2"));
+    assert_false(sa_lead_flat_contact_key("company_name"));
 }
 
 int main(void)
