@@ -19,6 +19,7 @@
 
 #include "domain/intent.h"
 #include "domain/reply.h"
+#include "domain/reply_lexicon.h"
 
 #define DATA SA_SOURCE_DIR "/data/intents"
 #define HOLDOUT SA_SOURCE_DIR "/tests/data/replies_holdout.tsv"
@@ -702,6 +703,37 @@ static void test_threads(void **state)
         }
 }
 
+/* Every lexicon table (domain/reply_lexicon.c) is in the form the matchers compare: a phrase
+ * written with capitals, accents, punctuation or doubled spaces would never match, and a
+ * duplicate hides an edit made to one copy. */
+static void test_lexicon_tables(void **state)
+{
+    (void)state;
+    for (int id = 0; id < SA_LEX_COUNT; id++) {
+        const char *name = sa_reply_lexicon_name((enum sa_reply_lexicon)id);
+        const char *const *e = sa_reply_lexicon_entries((enum sa_reply_lexicon)id);
+        assert_true(name[0] != '\0');
+        assert_non_null(e[0]);
+        for (size_t i = 0; e[i]; i++) {
+            char norm[256], want[256];
+            assert_true(strlen(e[i]) < 100);
+            sa_reply_normalise(e[i], norm);
+            snprintf(want, sizeof want, " %s ", e[i]);
+            if (strcmp(norm, want) != 0)
+                fail_msg("%s: \"%s\" is not normalised (\"%s\")", name, e[i], norm);
+            for (size_t j = 0; j < i; j++)
+                if (strcmp(e[i], e[j]) == 0)
+                    fail_msg("%s: \"%s\" twice", name, e[i]);
+        }
+    }
+    assert_string_equal(sa_reply_lexicon_name(SA_LEX_UNSUBSCRIBE), "unsubscribe_phrases");
+    assert_string_equal(sa_reply_lexicon_name(SA_LEX_COUNT), "");
+    char norm[256];
+    sa_reply_normalise("Bitte tragen Sie mich aus dem Verteiler aus.", norm);
+    assert_string_equal(sa_reply_lexicon_find(norm, SA_LEX_UNSUBSCRIBE), "tragen sie mich aus");
+    assert_null(sa_reply_lexicon_find(norm, SA_LEX_OUT_OF_OFFICE));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -717,6 +749,7 @@ int main(void)
         cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_training_sources),
         cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_lexicon_tables),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
