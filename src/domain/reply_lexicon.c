@@ -106,7 +106,7 @@ static const char *const unsubscribe_phrases[] = {
     "arretez les mails", "arretez les emails", "plus de mails", "plus d emails",
     "plus d e mails", "desinscription", "desabonnement", "cessez de m ecrire",
     "cessez de m envoyer", "ne veux plus recevoir", "ne souhaite plus recevoir",
-    "cesser de m envoyer", "ne plus m ecrire", "retirez mon email", "retirez mon e mail",
+    "cesser de m envoyer", "ne plus m ecrire", "ne plus m envoyer", "ne m envoyez plus", "retirez mon email", "retirez mon e mail",
     "jamais demande a recevoir", "ne souhaite plus etre contacte", "ne plus etre contacte",
     "ne veux plus etre contacte", "ne souhaite plus etre sollicite",
     /* es */
@@ -459,6 +459,59 @@ static const char *const integration_words[] = {
     "connector", "connect", "plugin", "plug in", "make com", "n8n", "rest", NULL};
 /* clang-format on */
 
+/* Sending verbs whose object may be something other than our mail ("stop sending me invoices
+ * to this address", "no me envíen más facturas a esta dirección"): read by redirects(). */
+/* clang-format off */
+static const char *const sending_requests[] = {
+    "stop sending me", "stop sending us", "stop sending", "quit sending", "cease sending",
+    "do not send me", "don t send me", "dont send me", "never send me", "not send me",
+    "stop sending your", "stop sending these", "stop sending any",
+    "schicken sie mir keine", "senden sie mir keine", "schickt mir keine",
+    "ne plus m envoyer", "ne m envoyez plus", "arretez de m envoyer", "cessez de m envoyer",
+    "cesser de m envoyer", "no me envien mas", "no me manden mas", "dejen de enviarme",
+    "paren de enviarme", "paren de mandarme", "non inviatemi", "non mandatemi",
+    "non inviatemi piu", "smettete di inviarmi", "nao me enviem", "nao me mandem",
+    "parem de enviar", "parem de me enviar", "parem de mandar", "parem de me mandar",
+    "stuur me geen", "stuur mij geen", "sluta skicka", NULL};
+/* clang-format on */
+
+/* Documents a customer or colleague is sent, which are not our sales mail. */
+/* clang-format off */
+static const char *const document_nouns[] = {
+    "invoice", "invoices", "bill", "bills", "receipts", "statements", "report", "reports",
+    "deck", "slides", "contract", "contracts", "quotes", "orders", "payslips", "timesheets",
+    "rechnung", "rechnungen", "belege", "berichte", "bericht", "unterlagen", "vertrage",
+    "mahnungen", "gutschriften", "lieferscheine", "facture", "factures", "rapport",
+    "rapports", "devis", "releves", "bons", "factura", "facturas", "informes", "informe",
+    "presupuestos", "recibos", "albaranes", "fattura", "fatture", "rapporti", "preventivi",
+    "ricevute", "fatura", "faturas", "relatorios", "relatorio", "orcamentos", "boletos",
+    "factuur", "facturen", "rapporten", "offertes", "fakturor", "rapporter", NULL};
+/* clang-format on */
+
+/* Words between a sending verb and a document ("me the weekly", "mas", "les"). */
+/* clang-format off */
+static const char *const document_fillers[] = {
+    "me", "us", "the", "any", "more", "your", "these", "those", "weekly", "monthly", "daily",
+    "mir", "uns", "die", "mehr", "weitere", "weiteren", "les", "des", "de", "vos", "mas",
+    "las", "los", "sus", "le", "piu", "i", "ci", "as", "os", "mais", "meer",
+    "fler", NULL};
+/* clang-format on */
+
+/* Where the documents should go instead: the request is a redirect, not an opt-out. */
+/* clang-format off */
+static const char *const redirect_cues[] = {
+    "to this address", "to this email", "to this e mail", "to this mailbox", "to my private",
+    "to my personal", "to my colleague", "instead", "please use", "send them to",
+    "an diese adresse", "an diese e mail adresse", "an diese mailadresse", "stattdessen",
+    "sondern an", "a cette adresse", "utilisez plutot", "plutot a", "a esta direccion",
+    "a este correo", "en su lugar", "en lugar de", "a questo indirizzo", "invece",
+    "para este endereco", "neste endereco", "em vez", "naar dit adres", "in plaats van",
+    "till denna adress", NULL};
+/* clang-format on */
+
+/* A sending verb after these reports the past ("you did not send me anything"). */
+static const char *const past_auxiliaries[] = {"did", "have", "has", "had", NULL};
+
 /* Every table above, by its name in reply_lexicon.h's SA_REPLY_LEXICONS. */
 static const struct {
     const char *name;
@@ -516,6 +569,51 @@ static bool polite_request(const char *norm)
     return false;
 }
 
+/* Whether the word before p (a phrase in norm) is a past auxiliary: "you did not send me
+ * anything" says what happened, it asks nothing. */
+static bool after_past(const char *norm, const char *p)
+{
+    const char *e = p - 1; /* the space before p */
+    const char *b = e;
+    while (b > norm && b[-1] != ' ')
+        b--;
+    return e > b && in_list(b, (size_t)(e - b), past_auxiliaries);
+}
+
+/* Whether the words at w name a document rather than our mail: at most two fillers ("me the
+ * weekly"), then a document noun. */
+static bool document_object(const char *w)
+{
+    for (int skipped = 0; *w; skipped++) {
+        size_t wl = strcspn(w, " ");
+        if (wl == 0)
+            return false;
+        if (in_list(w, wl, document_nouns))
+            return true;
+        if (skipped == 2 || !in_list(w, wl, document_fillers))
+            return false;
+        w += wl + 1;
+    }
+    return false;
+}
+
+/* Blanks out, in own (a copy of norm), each sending request whose object is a document when
+ * the text says where the documents should go instead ("please stop sending me invoices to
+ * this address, use billing@..."): that is a redirect, not an opt-out. Without such a cue
+ * the request stands: a missed opt-out costs more than a false one. */
+static void blank_redirects(const char *norm, char *own)
+{
+    if (!has_any(norm, redirect_cues))
+        return;
+    for (size_t k = 0; sending_requests[k]; k++) {
+        size_t pl = strlen(sending_requests[k]);
+        for (const char *p = strstr(norm, sending_requests[k]); p;
+             p = strstr(p + 1, sending_requests[k]))
+            if (p > norm && p[-1] == ' ' && p[pl] == ' ' && document_object(p + pl + 1))
+                memset(own + (p - norm), ' ', pl);
+    }
+}
+
 /* "Stop sending" and "don't send me" ask to stop when what follows is the mail itself, a
  * pronoun, or nothing ("Please stop sending.", "Stop sending them.", "Do not send me
  * these."), not when it is something else the writer wants elsewhere ("stop sending
@@ -525,7 +623,7 @@ static bool stop_sending(const char *norm)
     for (size_t k = 0; stop_verbs[k]; k++) {
         size_t pl = strlen(stop_verbs[k]);
         for (const char *p = strstr(norm, stop_verbs[k]); p; p = strstr(p + 1, stop_verbs[k])) {
-            if (p == norm || p[-1] != ' ' || p[pl] != ' ')
+            if (p == norm || p[-1] != ' ' || p[pl] != ' ' || after_past(norm, p))
                 continue;
             const char *w = p + pl + 1;
             size_t wl = strcspn(w, " ");
@@ -642,6 +740,7 @@ bool sa_reply_is_unsubscribe(const char *norm)
     if (!own)
         return is_unsubscribe(norm);
     memcpy(own, norm, n + 1);
+    blank_redirects(norm, own);
     for (size_t i = 0; not_request_phrases[i]; i++) {
         size_t pl = strlen(not_request_phrases[i]);
         for (char *p = strstr(own, not_request_phrases[i]); p;

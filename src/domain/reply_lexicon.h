@@ -29,6 +29,11 @@
     X(STOP_DETERMINER, stop_determiners)    /* "the", "your" before the mail */                    \
     X(REQUEST_JOIN, request_joins)          /* "and" joining more of a request */                  \
     X(REQUEST_NEXT, request_next)           /* what follows the join when it goes on */            \
+    X(SENDING_REQUEST, sending_requests)    /* "stop sending me" + an object */                    \
+    X(DOCUMENT, document_nouns)             /* invoices, reports: not our mail */                  \
+    X(DOCUMENT_FILLER, document_fillers)    /* words before the document */                        \
+    X(REDIRECT, redirect_cues)              /* where the documents should go instead */            \
+    X(PAST_AUXILIARY, past_auxiliaries)     /* "did" before "not send me": a report */             \
     X(OUT_OF_OFFICE, out_of_office_phrases) /* an automatic out-of-office notice */                \
     X(SECURITY, security_words)             /* data protection and security */                     \
     X(INTEGRATION, integration_words)       /* an integration */

@@ -703,6 +703,68 @@ static void test_threads(void **state)
         }
 }
 
+/* Replies that hold an opt-out's words but ask something else (first review of opt-outs): a
+ * redirect of documents, a report that nothing came, a resend, a colleague on leave. None
+ * may opt the prospect out, in the lexicon or through the model; the genuine requests around
+ * them still do (a missed opt-out is worse than a false one). */
+static void test_over_eager_opt_outs(void **state)
+{
+    (void)state;
+    static const char *const not_stop[] = {
+        "Please stop sending me invoices to this address, use billing@acme-logistics.de.",
+        "You did not send me anything yet.",
+        "Haven't sent me the deck \xe2\x80\x94 can you resend?",
+        "Stop sending the weekly report to Anna, she's on leave.",
+        "Hi Tom, you didn't send me the pricing yet. Could you resend it?",
+        "Bitte schicken Sie mir keine Rechnungen mehr an diese Adresse, sondern an "
+        "buchhaltung@kraemer-logistik.de.",
+        "Sie haben mir noch nichts geschickt, k\xc3\xb6nnen Sie die Unterlagen nochmal senden?",
+        "Merci de ne plus m'envoyer les factures \xc3\xa0 cette adresse, utilisez "
+        "compta@brasserie-lefevre.fr.",
+        "Vous ne m'avez encore rien envoy\xc3\xa9, pouvez-vous renvoyer la pr\xc3\xa9sentation ?",
+        "Por favor, no me env\xc3\xad"
+        "en m\xc3\xa1s facturas a esta direcci\xc3\xb3n, usen contabilidad@grupo-arce.es.",
+        "Non mi avete ancora mandato niente, potete reinviare la presentazione?"};
+    size_t wrong = 0;
+    for (size_t i = 0; i < sizeof not_stop / sizeof not_stop[0]; i++) {
+        char clean[512], norm[1100];
+        sa_reply_clean(not_stop[i], clean, sizeof clean);
+        sa_reply_normalise(clean, norm);
+        struct sa_intent_result r;
+        sa_intent_analyse(model, not_stop[i], NOW, &r);
+        if (sa_reply_is_unsubscribe(norm) || strcmp(r.intent, "unsubscribe") == 0) {
+            printf("false opt-out \"%s\": lexicon %d, model %s (%.2f)\n", not_stop[i],
+                   sa_reply_is_unsubscribe(norm), r.intent, r.confidence);
+            wrong++;
+        }
+    }
+    static const char *const stop[] = {
+        "Please stop sending me these emails.",
+        "Stop sending me your emails, I am not interested.",
+        "Please stop sending me this stuff.",
+        "Stop sending me crap.",
+        "Stop sending me invoices and stop sending me your newsletter.",
+        "Bitte keine weiteren E-Mails.",
+        "Merci de ne plus m'envoyer de mails.",
+        "Merci de ne plus m'envoyer.",
+        "Ne plus m'envoyer, merci.",
+        "Do not send me anything else.",
+        "You did not listen: do not send me anything again."};
+    for (size_t i = 0; i < sizeof stop / sizeof stop[0]; i++) {
+        char clean[512], norm[1100];
+        sa_reply_clean(stop[i], clean, sizeof clean);
+        sa_reply_normalise(clean, norm);
+        struct sa_intent_result r;
+        sa_intent_analyse(model, stop[i], NOW, &r);
+        if (!sa_reply_is_unsubscribe(norm) || strcmp(r.intent, "unsubscribe") != 0) {
+            printf("missed opt-out \"%s\": lexicon %d, model %s (%.2f)\n", stop[i],
+                   sa_reply_is_unsubscribe(norm), r.intent, r.confidence);
+            wrong++;
+        }
+    }
+    assert_int_equal(wrong, 0);
+}
+
 /* Every lexicon table (domain/reply_lexicon.c) is in the form the matchers compare: a phrase
  * written with capitals, accents, punctuation or doubled spaces would never match, and a
  * duplicate hides an edit made to one copy. */
@@ -750,6 +812,7 @@ int main(void)
         cmocka_unit_test(test_training_sources),
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_lexicon_tables),
+        cmocka_unit_test(test_over_eager_opt_outs),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
