@@ -12,6 +12,7 @@
  * compliance. */
 #include "domain/reply_lexicon.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -512,6 +513,55 @@ static const char *const redirect_cues[] = {
 /* A sending verb after these reports the past ("you did not send me anything"). */
 static const char *const past_auxiliaries[] = {"did", "have", "has", "had", NULL};
 
+/* A removal asked for the person we wrote to, by a colleague: third-person requests. */
+/* clang-format off */
+static const char *const recipient_removals[] = {
+    "remove her", "remove him", "take her off", "take him off", "delete her", "delete him",
+    "unsubscribe her", "unsubscribe him", "her from your", "him from your", "her off your",
+    "him off your", "tragen sie sie aus", "tragen sie sie bitte aus", "entfernen sie sie",
+    "nehmen sie sie", "loschen sie sie", "streichen sie sie", "retirez la", "retirez le",
+    "la retirer", "le retirer", "la desinscrire", "le desinscrire", "supprimez la",
+    "supprimez le", "la supprimer", "le supprimer", "denla de baja", "denlo de baja",
+    "darla de baja", "darlo de baja", "eliminenla", "eliminenlo", "quitenla", "quitenlo",
+    "rimuovetela", "rimuovetelo", "cancellatela", "cancellatelo", "toglietela", "toglietelo",
+    "removam na", "removam no", "remova a", "remova o", "verwijder haar", "verwijder hem",
+    "haal haar", "haal hem", "schrijf haar uit", "schrijf hem uit", NULL};
+/* clang-format on */
+
+/* The person we wrote to has gone: with a request to remove, the request is theirs. */
+/* clang-format off */
+static const char *const recipient_gone[] = {
+    "has left the company", "has left the business", "has left the organisation",
+    "has left the organization", "left the company", "is no longer with", "no longer works",
+    "is no longer at", "no longer with the company", "no longer with us", "has retired",
+    "passed away", "hat das unternehmen verlassen", "hat die firma verlassen",
+    "hat uns verlassen", "ist nicht mehr bei uns", "ist nicht mehr im unternehmen",
+    "arbeitet nicht mehr", "ist ausgeschieden", "nicht mehr fur uns tatig",
+    "a quitte l entreprise", "a quitte la societe",
+    "ne fait plus partie", "ne travaille plus", "n est plus chez", "n est plus dans",
+    "ya no trabaja", "dejo la empresa", "ha dejado la empresa", "ya no forma parte",
+    "non lavora piu", "ha lasciato l azienda", "non fa piu parte", "nao trabalha mais",
+    "saiu da empresa", "deixou a empresa", "nao faz mais parte", "werkt hier niet meer",
+    "werkt niet meer", "is niet meer in dienst", "heeft het bedrijf verlaten", "is uit dienst",
+    NULL};
+/* clang-format on */
+
+/* Words between a removal verb and the name it removes ("tragen Sie Frau Schmidt aus"). */
+/* clang-format off */
+static const char *const name_fillers[] = {
+    "sie", "ms", "mrs", "mr", "dr", "frau", "herr", "mme", "madame", "monsieur", "m", "a",
+    "la", "le", "sra", "sr", "senora", "senor", "sig", "signora", "mevrouw", "meneer", "dhr",
+    "mevr", "also", "too", "just", NULL};
+/* clang-format on */
+
+/* An address's local part that names a role, not a person ("info@", "sales@"). */
+/* clang-format off */
+static const char *const role_words[] = {
+    "info", "sales", "contact", "office", "team", "hello", "admin", "mail", "support",
+    "kontakt", "vertrieb", "einkauf", "buero", "buro", "bureau", "ventas", "vendite",
+    "vendas", "verkoop", "marketing", "service", "accounts", "billing", NULL};
+/* clang-format on */
+
 /* Every table above, by its name in reply_lexicon.h's SA_REPLY_LEXICONS. */
 static const struct {
     const char *name;
@@ -796,4 +846,82 @@ bool sa_reply_mentions_security(const char *norm)
 bool sa_reply_mentions_integration(const char *norm)
 {
     return has_any(norm, integration_words);
+}
+
+/* Whether a word of norm right after a removal verb (at most two name_fillers between) is
+ * one of the recipient's names ("take anna off", "tragen Sie Frau Schmidt aus"). names is
+ * normalised (" anna schmidt "). */
+static bool removes_name(const char *norm, const char *names)
+{
+    for (const char *w = norm + 1; *w;) {
+        size_t wl = strcspn(w, " ");
+        if (wl && in_list(w, wl, request_verbs)) {
+            const char *n = w + wl;
+            for (int skipped = 0; *n == ' ' && n[1]; skipped++) {
+                n++;
+                size_t nl = strcspn(n, " ");
+                char word[64];
+                if (nl >= 3 && nl < sizeof word) {
+                    memcpy(word, n, nl);
+                    word[nl] = '\0';
+                    if (has_phrase(names, word))
+                        return true;
+                }
+                if (skipped == 2 || !in_list(n, nl, name_fillers))
+                    break;
+                n += nl;
+            }
+        }
+        w += wl;
+        while (*w == ' ')
+            w++;
+    }
+    return false;
+}
+
+/* The recipient's names, normalised, into out (cap bytes): the words of name and of the
+ * address's local part, but not a role's ("info", "sales") or a word under three letters. */
+static void recipient_names(const char *email, const char *name, char *out, size_t cap)
+{
+    char raw[400], norm[2 * sizeof raw + 3];
+    size_t local = email ? strcspn(email, "@") : 0;
+    snprintf(raw, sizeof raw, "%.*s %.200s", (int)(local < 180 ? local : 180), email ? email : "",
+             name ? name : "");
+    sa_reply_normalise(raw, norm);
+    size_t n = 0;
+    out[n++] = ' ';
+    for (const char *w = norm + 1; *w;) {
+        size_t wl = strcspn(w, " ");
+        if (wl >= 3 && !in_list(w, wl, role_words) && n + wl + 2 < cap) {
+            memcpy(out + n, w, wl);
+            n += wl;
+            out[n++] = ' ';
+        }
+        w += wl;
+        while (*w == ' ')
+            w++;
+    }
+    out[n] = '\0';
+}
+
+enum sa_reply_removal sa_reply_removal_of(const char *norm, const char *recipient_email,
+                                          const char *recipient_name, const char **cue)
+{
+    char names[512];
+    recipient_names(recipient_email, recipient_name, names, sizeof names);
+    const char *third = sa_reply_lexicon_find(norm, SA_LEX_RECIPIENT_REMOVAL);
+    if (!third && names[1] && removes_name(norm, names))
+        third = "names the person written to";
+    if (third) {
+        *cue = third;
+        return SA_REMOVAL_RECIPIENT;
+    }
+    bool asks = sa_reply_is_unsubscribe(norm);
+    const char *gone = sa_reply_lexicon_find(norm, SA_LEX_RECIPIENT_GONE);
+    if (gone && (asks || polite_request(norm))) {
+        *cue = gone;
+        return SA_REMOVAL_RECIPIENT;
+    }
+    *cue = asks ? "asks to be removed" : NULL;
+    return asks ? SA_REMOVAL_SENDER : SA_REMOVAL_NONE;
 }

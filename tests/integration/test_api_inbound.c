@@ -732,6 +732,69 @@ static void test_receipt_and_footers(void **state)
     assert_true(exited_ok(server_stop(&runs_srv)));
 }
 
+/* A colleague's reply to the e-mail we sent Maya, from their own address: "please remove
+ * me" opts out the colleague, not Maya, and the turn is with them; "Maya has left the
+ * company, please remove her" opts out Maya. Both records say who asked. */
+static void test_colleague_removal(void **state)
+{
+    (void)state;
+    start_at(utc(2026, 11, 2, 15, 0)); /* Monday 10:00 in New York */
+    char lead[64], msgid[256], item[64];
+    sent_first_email(lead, msgid, item);
+    struct resp r;
+    char *mail = strf("From: Daniel Reyes <daniel.reyes@quorvianta.io>\r\n"
+                      "To: Alex <alex@example.com>\r\n"
+                      "Cc: Maya Okafor <maya@quorvianta.io>\r\n"
+                      "Subject: RE: Quorvianta and faster pipeline reviews\r\n"
+                      "Message-ID: <colleague-1@quorvianta.io>\r\n"
+                      "In-Reply-To: %s\r\n"
+                      "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+                      "Hi Alex, please remove me from your list, I'm not involved in "
+                      "purchasing.\r\n",
+                      msgid);
+    json_t *j = post_signed(mail, &r);
+    free(mail);
+    if (r.status != 200)
+        fail_msg("colleague: %ld %.400s", r.status, r.body);
+    assert_string_equal(jstr(j, "kind"), "reply");
+    assert_string_equal(jstr(j, "intent"), "unsubscribe");
+    assert_true(json_is_true(jget(j, "do_not_contact")));
+    assert_string_equal(jstr(j, "do_not_contact_email"), "daniel.reyes@quorvianta.io");
+    resp_free(&r);
+    j = http_json("GET", "/api/contacts/daniel.reyes@quorvianta.io", NULL, &r);
+    assert_true(json_is_true(jget(j, "do_not_contact")));
+    assert_non_null(strstr(jstr(j, "reason"), "daniel.reyes@quorvianta.io"));
+    resp_free(&r);
+    j = http_json("GET", "/api/contacts/" MAYA, NULL, &r);
+    if (json_is_true(jget(j, "do_not_contact")))
+        fail_msg("Maya opted out by her colleague's request: %.400s", r.body);
+    resp_free(&r);
+
+    mail = strf("From: Priya Nair <priya.nair@quorvianta.io>\r\n"
+                "To: Alex <alex@example.com>\r\n"
+                "Subject: RE: Quorvianta and faster pipeline reviews\r\n"
+                "Message-ID: <colleague-2@quorvianta.io>\r\n"
+                "In-Reply-To: %s\r\n"
+                "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+                "Hello, Maya has left the company, please remove her from your list.\r\n",
+                msgid);
+    j = post_signed(mail, &r);
+    free(mail);
+    if (r.status != 200)
+        fail_msg("colleague about Maya: %ld %.400s", r.status, r.body);
+    assert_string_equal(jstr(j, "do_not_contact_email"), MAYA);
+    assert_true(json_is_true(jget(j, "do_not_contact")));
+    resp_free(&r);
+    j = http_json("GET", "/api/contacts/" MAYA, NULL, &r);
+    assert_true(json_is_true(jget(j, "do_not_contact")));
+    assert_non_null(strstr(jstr(j, "reason"), "priya.nair@quorvianta.io"));
+    resp_free(&r);
+    j = http_json("GET", "/api/contacts/priya.nair@quorvianta.io", NULL, &r);
+    assert_false(json_is_true(jget(j, "do_not_contact")));
+    resp_free(&r);
+    assert_true(exited_ok(server_stop(&runs_srv)));
+}
+
 /* ---- the CLI pipe -------------------------------------------------------------------------- */
 
 /* Runs `sales-agent inbound` on runs_srv's database with file on stdin; *status its exit
@@ -796,6 +859,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bounces, runs_setup, runs_teardown),
         cmocka_unit_test_setup_teardown(test_out_of_office, runs_setup, runs_teardown),
         cmocka_unit_test_setup_teardown(test_receipt_and_footers, runs_setup, runs_teardown),
+        cmocka_unit_test_setup_teardown(test_colleague_removal, runs_setup, runs_teardown),
         cmocka_unit_test_setup_teardown(test_cli_pipe, runs_setup, runs_teardown),
     };
     return api_exit_status(cmocka_run_group_tests(tests, api_group_setup, api_group_teardown));

@@ -765,6 +765,51 @@ static void test_over_eager_opt_outs(void **state)
     assert_int_equal(wrong, 0);
 }
 
+/* Whom a colleague's request to be removed concerns (sa_reply_removal_of): the sender
+ * ("please remove me"), or the person we wrote to when it names them or says they have gone
+ * (anna.schmidt@kraemer-logistik.de, "Anna Schmidt"). */
+static void test_removal_of(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        enum sa_reply_removal who;
+    } cases[] = {{"Please remove me from your list, I'm not involved in this.", SA_REMOVAL_SENDER},
+                 {"Bitte tragen Sie mich aus Ihrem Verteiler aus.", SA_REMOVAL_SENDER},
+                 {"Merci de me d\xc3\xa9sinscrire.", SA_REMOVAL_SENDER},
+                 /* Anna named, but the sender asks for themself */
+                 {"Please unsubscribe me, Anna handles this topic.", SA_REMOVAL_SENDER},
+                 {"Anna has left the company, please remove her.", SA_REMOVAL_RECIPIENT},
+                 {"Please take anna off your list.", SA_REMOVAL_RECIPIENT},
+                 {"Please remove Anna Schmidt from your mailing list.", SA_REMOVAL_RECIPIENT},
+                 {"Frau Schmidt hat das Unternehmen verlassen, bitte aus dem Verteiler nehmen.",
+                  SA_REMOVAL_RECIPIENT},
+                 {"Bitte tragen Sie Frau Schmidt aus.", SA_REMOVAL_RECIPIENT},
+                 {"Anna a quitt\xc3\xa9 l'entreprise, merci de la retirer de votre liste.",
+                  SA_REMOVAL_RECIPIENT},
+                 {"Anna ya no trabaja aqu\xc3\xad, por favor denla de baja.", SA_REMOVAL_RECIPIENT},
+                 /* gone, but nothing asked: a normal reply */
+                 {"Anna has left the company, I took over her accounts. Happy to talk next week.",
+                  SA_REMOVAL_NONE},
+                 {"Thanks, Anna forwarded your note. Can we see a demo?", SA_REMOVAL_NONE}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char norm[512];
+        const char *cue = NULL;
+        sa_reply_normalise(cases[i].text, norm);
+        enum sa_reply_removal got =
+            sa_reply_removal_of(norm, "anna.schmidt@kraemer-logistik.de", "Anna Schmidt", &cue);
+        if (got != cases[i].who)
+            fail_msg("\"%s\": %d, expected %d", cases[i].text, got, cases[i].who);
+        assert_true((got == SA_REMOVAL_NONE) == (cue == NULL));
+    }
+    /* a role address names nobody: "info" is no first name */
+    char norm[256];
+    const char *cue = NULL;
+    sa_reply_normalise("Please remove info from the header, and unsubscribe me.", norm);
+    assert_int_equal(sa_reply_removal_of(norm, "info@kraemer-logistik.de", NULL, &cue),
+                     SA_REMOVAL_SENDER);
+}
+
 /* Every lexicon table (domain/reply_lexicon.c) is in the form the matchers compare: a phrase
  * written with capitals, accents, punctuation or doubled spaces would never match, and a
  * duplicate hides an edit made to one copy. */
@@ -813,6 +858,7 @@ int main(void)
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_lexicon_tables),
         cmocka_unit_test(test_over_eager_opt_outs),
+        cmocka_unit_test(test_removal_of),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
