@@ -42,6 +42,12 @@ bool sa_reply_other_language(const char *text);
  * automatic out-of-office reply. */
 bool sa_reply_is_unsubscribe(const char *norm);
 bool sa_reply_is_out_of_office(const char *norm);
+/* Whether normalised text proposes or accepts something the way a person does ("let's talk
+ * then", "happy to meet", "lass uns dann sprechen", "parlons-en", "hablamos") and holds
+ * none of an automatic notice's words ("automatic reply", "limited access to email",
+ * "urgent matters", "upon my return"): with an out-of-office phrase ("back in the office
+ * Monday, let's talk then"), a person's reply rather than an absence notice. */
+bool sa_reply_engages(const char *norm);
 /* Whom a request to be removed concerns when it comes from another address than the one we
  * wrote to (a colleague's reply). SA_REMOVAL_RECIPIENT: the person we wrote to
  * (recipient_email, recipient_name may be NULL): the text asks to remove them in the third

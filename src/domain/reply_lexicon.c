@@ -562,6 +562,47 @@ static const char *const role_words[] = {
     "vendas", "verkoop", "marketing", "service", "accounts", "billing", NULL};
 /* clang-format on */
 
+/* A person's reply proposing or accepting something ("let's talk then", "lass uns dann
+ * sprechen"): beside an out-of-office phrase, a human who is back, not a notice. */
+/* clang-format off */
+static const char *const engagement_phrases[] = {
+    "let s talk", "lets talk", "let s meet", "lets meet", "let s catch up", "lets catch up",
+    "let s chat", "lets chat", "let s speak", "let s connect", "let s schedule", "let s book",
+    "let s set up", "let s find a time", "talk then", "speak then", "chat then", "meet then",
+    "catch up then", "happy to talk", "happy to meet", "happy to chat", "happy to join",
+    "would love to", "i d love to", "sounds good", "sounds great", "works for me",
+    "that works", "give me a call", "book a call", "book a time", "send me an invite",
+    "send an invite", "send me a calendar invite", "i m interested", "i am interested",
+    "we re interested", "we are interested", "yes please", "count me in",
+    "lass uns", "lassen sie uns", "sprechen wir", "telefonieren wir", "klingt gut",
+    "passt mir", "termin vereinbaren", "ich bin interessiert", "wir sind interessiert",
+    "gerne dann", "gerne danach", "parlons", "on en parle", "on se parle",
+    "on s appelle", "volontiers", "avec plaisir", "ca me va", "cela me convient",
+    "je suis interesse", "je suis interessee", "prenons rendez vous", "hablamos",
+    "hablemos", "con gusto", "me parece bien", "me interesa", "agendemos",
+    "sentiamoci", "parliamone", "ci sentiamo", "volentieri", "va bene per me", "mi interessa",
+    "fissiamo", "falamos", "vamos conversar", "conversamos", "com prazer", "tenho interesse",
+    "vamos marcar", "laten we", "spreken we", "bellen we", "lijkt me goed", "ik heb interesse",
+    "plannen we", NULL};
+/* clang-format on */
+
+/* What only an automatic notice writes: with these, an engagement phrase ("for urgent
+ * matters please call me") does not make it a person's reply. */
+/* clang-format off */
+static const char *const auto_notice_markers[] = {
+    "automatic reply", "auto reply", "autoreply", "auto response", "automatic response",
+    "autoresponder", "automated", "limited access to email", "limited access to my email",
+    "limited access to e mail", "no access to email", "without access to email",
+    "urgent", "upon my return", "when i return", "when i am back",
+    "automatische antwort", "abwesenheitsnotiz", "dringend", "dringenden", "dringende",
+    "reponse automatique", "message automatique", "urgence", "urgences", "des mon retour",
+    "a mon retour", "respuesta automatica", "urgente", "urgentes", "a mi regreso",
+    "a mi vuelta", "risposta automatica", "al mio rientro", "resposta automatica",
+    "automatisch antwoord", "dringende zaken", "odpowiedz automatyczna",
+    "ograniczonym dostepem do poczty", "automatiskt svar", "begransad tillgang till e post",
+    NULL};
+/* clang-format on */
+
 /* Every table above, by its name in reply_lexicon.h's SA_REPLY_LEXICONS. */
 static const struct {
     const char *name;
@@ -924,4 +965,9 @@ enum sa_reply_removal sa_reply_removal_of(const char *norm, const char *recipien
     }
     *cue = asks ? "asks to be removed" : NULL;
     return asks ? SA_REMOVAL_SENDER : SA_REMOVAL_NONE;
+}
+
+bool sa_reply_engages(const char *norm)
+{
+    return has_any(norm, engagement_phrases) && !has_any(norm, auto_notice_markers);
 }

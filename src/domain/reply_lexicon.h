@@ -39,6 +39,8 @@
     X(NAME_FILLER, name_fillers)             /* "Frau", "Ms" before a name */                      \
     X(ROLE_WORD, role_words)                 /* "info@", "sales@": no person's name */             \
     X(OUT_OF_OFFICE, out_of_office_phrases)  /* an automatic out-of-office notice */               \
+    X(ENGAGEMENT, engagement_phrases)        /* "let's talk then": a person's reply */             \
+    X(AUTO_NOTICE, auto_notice_markers)      /* "automatic reply", "urgent matters" */             \
     X(SECURITY, security_words)              /* data protection and security */                    \
     X(INTEGRATION, integration_words)        /* an integration */
 

@@ -240,6 +240,29 @@ static void automatic_or_person(void **state)
     assert_int_equal(sa_mime_parse(back, strlen(back), &bm, &berr), 0);
     assert_int_equal(sa_mail_classify(&bm, &bb), SA_INBOUND_REPLY);
     sa_mime_clear(&bm);
+    /* ... or writes it without quoting us; a notice without headers is still one */
+    static const struct {
+        const char *body;
+        enum sa_inbound_kind kind;
+    } unquoted[] = {
+        {"Back in the office Monday, let's talk then.\n", SA_INBOUND_REPLY},
+        {"Bin ab Montag wieder im B\xc3\xbcro, lass uns dann sprechen.\n", SA_INBOUND_REPLY},
+        {"I am out of the office until Monday 14 December with limited access to email.\n",
+         SA_INBOUND_AUTO_REPLY},
+    };
+    for (size_t i = 0; i < sizeof unquoted / sizeof unquoted[0]; i++) {
+        char raw[512];
+        snprintf(raw, sizeof raw,
+                 "From: k@example.com\nSubject: Re: Pipewise\n"
+                 "Content-Type: text/plain; charset=utf-8\n\n%s",
+                 unquoted[i].body);
+        assert_int_equal(sa_mime_parse(raw, strlen(raw), &bm, &berr), 0);
+        enum sa_inbound_kind k = sa_mail_classify(&bm, &bb);
+        if (k != unquoted[i].kind)
+            fail_msg("\"%s\": %s, expected %s", unquoted[i].body, sa_inbound_kind_name(k),
+                     sa_inbound_kind_name(unquoted[i].kind));
+        sa_mime_clear(&bm);
+    }
     /* the headers ticket systems and other responders set */
     static const char *const headers[] = {"Precedence: bulk",
                                           "Precedence: junk",

@@ -810,6 +810,43 @@ static void test_removal_of(void **state)
                      SA_REMOVAL_SENDER);
 }
 
+/* A person who is back and proposes something has replied; an automatic notice, even one
+ * that says "call me" for urgent matters, is still an absence (first review of absences). */
+static void test_back_and_engaging(void **state)
+{
+    (void)state;
+    static const char *const person[] = {
+        "Back in the office Monday, let's talk then.",
+        "I'm back in the office on Monday 14 December, happy to meet that week.",
+        "Bin ab Montag wieder im B\xc3\xbcro, lass uns dann sprechen.",
+        "De retour au bureau lundi, parlons-en \xc3\xa0 ce moment-l\xc3\xa0.",
+        "Estar\xc3\xa9 de vuelta el lunes, hablamos entonces.",
+        "Rientrer\xc3\xb2 luned\xc3\xac, sentiamoci allora.",
+        "Weer op kantoor vanaf maandag, laten we dan bellen."};
+    for (size_t i = 0; i < sizeof person / sizeof person[0]; i++) {
+        struct sa_intent_result r;
+        sa_intent_analyse(model, person[i], NOW, &r);
+        if (strcmp(r.intent, "out_of_office") == 0)
+            fail_msg("\"%s\" read as an absence notice (%.2f)", person[i], r.confidence);
+    }
+    static const struct {
+        const char *text, *date;
+    } notices[] = {
+        {"I am out of the office until Monday 14 December with limited access to email.",
+         "2026-12-14"},
+        {"I am out of the office until Monday 14 December. For urgent matters please call me on "
+         "+44 20 7946 0321, happy to talk when I am back.",
+         "2026-12-14"},
+        {"Ich bin bis zum 14.12. nicht im B\xc3\xbcro. In dringenden F\xc3\xa4llen rufen Sie mich "
+         "an, lass uns danach sprechen.",
+         "2026-12-14"},
+        {"Je suis absent du bureau jusqu'au 14 d\xc3\xa9"
+         "cembre. En cas d'urgence, appelez-moi, sinon parlons-en \xc3\xa0 mon retour.",
+         "2026-12-14"}};
+    for (size_t i = 0; i < sizeof notices / sizeof notices[0]; i++)
+        expect_date(notices[i].text, notices[i].date);
+}
+
 /* Every lexicon table (domain/reply_lexicon.c) is in the form the matchers compare: a phrase
  * written with capitals, accents, punctuation or doubled spaces would never match, and a
  * duplicate hides an edit made to one copy. */
@@ -859,6 +896,7 @@ int main(void)
         cmocka_unit_test(test_lexicon_tables),
         cmocka_unit_test(test_over_eager_opt_outs),
         cmocka_unit_test(test_removal_of),
+        cmocka_unit_test(test_back_and_engaging),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
