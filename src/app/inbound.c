@@ -484,6 +484,16 @@ int sa_app_inbound(struct sa_app *app, const char *raw, size_t len, json_t **out
                                             thread[0] ? thread : NULL, "by", mt.by, "outbox_id",
                                             json_object_get(mt.item, "id"))
                                 : json_null());
+    /* a text part decoded in another charset than it declared (connectors/mail/mime.h: a
+     * windows-1252 reply labelled utf-8) is said on the stored message and in the log */
+    if (m.text_charset.decoded_as[0]) {
+        json_object_set_new(res, "charset_note",
+                            json_pack("{s:s, s:s}", "declared", m.text_charset.declared,
+                                      "decoded_as", m.text_charset.decoded_as));
+        sa_log(SA_LOG_WARN, "inbound mail: text decoded in another charset than declared",
+               json_pack("{s:s, s:s, s:s}", "message_id", key, "declared", m.text_charset.declared,
+                         "decoded_as", m.text_charset.decoded_as));
+    }
     if (kind == SA_INBOUND_REPLY && matched)
         rc = act_reply(app, &m, &mt, thread, res, err);
     else if (kind == SA_INBOUND_REPLY)

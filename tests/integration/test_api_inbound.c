@@ -232,11 +232,13 @@ static void test_reply_cancels_followups(void **state)
     expect_problem("no From", &r, 422, "[\"body\"]", "invalid_message");
     assert_non_null(strstr(r.body, "no From address"));
     resp_free(&r);
+    /* bytes that are neither the declared utf-8 nor windows-1252 (0x81) */
     const char *bad_charset = "From: maya@quorvianta.io\r\nMessage-ID: <bad-1@quorvianta.io>\r\n"
-                              "Content-Type: text/plain; charset=utf-8\r\n\r\ncaf\xE9\r\n";
+                              "Content-Type: text/plain; charset=utf-8\r\n\r\ncaf\xE9 \x81\r\n";
     post_signed(bad_charset, &r);
     expect_problem("an undecodable byte", &r, 422, "[\"body\"]", "invalid_message");
     assert_non_null(strstr(r.body, "0xE9"));
+    assert_non_null(strstr(r.body, "windows-1252"));
     resp_free(&r);
 
     /* the reply: matched by In-Reply-To, a turn on the lead's mail thread */
@@ -729,6 +731,29 @@ static void test_receipt_and_footers(void **state)
     assert_string_equal(jstr(j, "intent"), "unsubscribe");
     assert_true(json_is_true(jget(j, "do_not_contact")));
     resp_free(&r);
+    /* an older Exchange's reply: windows-1252 bytes labelled utf-8 are read, and the stored
+     * outcome says so (a second delivery answers it again) */
+    char *exchange = strf("From: Maya Okafor <maya@quorvianta.io>\r\n"
+                          "Subject: AW: Quorvianta and faster pipeline reviews\r\n"
+                          "Message-ID: <exch-1252@quorvianta.io>\r\n"
+                          "In-Reply-To: %s\r\n"
+                          "Content-Type: text/plain; charset=\"utf-8\"\r\n"
+                          "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+                          "Gr=FC=DFe aus M=FCnchen =96 Dienstag passt.\r\n",
+                          msgid);
+    for (int round = 0; round < 2; round++) {
+        j = post_signed(exchange, &r);
+        if (r.status != 200)
+            fail_msg("mislabelled charset: %ld %.400s", r.status, r.body);
+        assert_string_equal(jstr(j, "kind"), "reply");
+        assert_int_equal(json_is_true(jget(j, "duplicate")), round == 1);
+        assert_string_equal(jstr(j, "text"), "Gr\xc3\xbc\xc3\x9f"
+                                             "e aus M\xc3\xbcnchen \xe2\x80\x93 Dienstag passt.");
+        assert_string_equal(jstr(j, "charset_note.declared"), "utf-8");
+        assert_string_equal(jstr(j, "charset_note.decoded_as"), "windows-1252");
+        resp_free(&r);
+    }
+    free(exchange);
     assert_true(exited_ok(server_stop(&runs_srv)));
 }
 
