@@ -181,8 +181,40 @@ static int act_reply(struct sa_app *app, const struct sa_mime_msg *m, const stru
         json_string_value(json_object_get(json_object_get(lead, "contact_info"), "name"));
     if (!name)
         name = m->from_name;
+    /* a request to be removed from another address than the one we wrote to (a colleague's)
+     * opts out its sender, whom the turn is then with, or the person we wrote to when it
+     * names them ("Anna has left the company, please remove her"); the reason says who asked */
+    const char *contact = mt->email;
+    if (m->from_addr && *m->from_addr && strcasecmp(m->from_addr, mt->email) != 0) {
+        char *norm = malloc(2 * strlen(text) + 3);
+        const char *cue = NULL;
+        enum sa_reply_removal who = SA_REMOVAL_NONE;
+        if (norm) {
+            sa_reply_normalise(text, norm);
+            who = sa_reply_removal_of(norm, mt->email, name, &cue);
+        }
+        free(norm);
+        const char *target = who == SA_REMOVAL_SENDER ? m->from_addr : mt->email;
+        char reason[640];
+        snprintf(reason, sizeof reason, "unsubscribe asked by %.255s (%.80s) in a reply to %.255s",
+                 m->from_addr, cue ? cue : "", mt->email);
+        int drc = who == SA_REMOVAL_NONE
+                      ? 0
+                      : sa_store_contact_dnc(app->store, target, reason, "conversation", err);
+        if (drc) {
+            free(text);
+            json_decref(lead);
+            return drc;
+        }
+        if (who != SA_REMOVAL_NONE)
+            json_object_set_new(res, "do_not_contact_email", json_string(target));
+        if (who == SA_REMOVAL_SENDER) {
+            contact = m->from_addr;
+            name = m->from_name;
+        }
+    }
     json_t *input = json_pack("{s:s, s:{s:s, s:s?}, s:s?}", "message", text, "contact", "email",
-                              mt->email, "name", name, "company_name",
+                              contact, "name", name, "company_name",
                               json_string_value(json_object_get(lead, "company_name")));
     free(text);
     json_decref(lead);
@@ -452,6 +484,16 @@ int sa_app_inbound(struct sa_app *app, const char *raw, size_t len, json_t **out
                                             thread[0] ? thread : NULL, "by", mt.by, "outbox_id",
                                             json_object_get(mt.item, "id"))
                                 : json_null());
+    /* a text part decoded in another charset than it declared (connectors/mail/mime.h: a
+     * windows-1252 reply labelled utf-8) is said on the stored message and in the log */
+    if (m.text_charset.decoded_as[0]) {
+        json_object_set_new(res, "charset_note",
+                            json_pack("{s:s, s:s}", "declared", m.text_charset.declared,
+                                      "decoded_as", m.text_charset.decoded_as));
+        sa_log(SA_LOG_WARN, "inbound mail: text decoded in another charset than declared",
+               json_pack("{s:s, s:s, s:s}", "message_id", key, "declared", m.text_charset.declared,
+                         "decoded_as", m.text_charset.decoded_as));
+    }
     if (kind == SA_INBOUND_REPLY && matched)
         rc = act_reply(app, &m, &mt, thread, res, err);
     else if (kind == SA_INBOUND_REPLY)

@@ -603,10 +603,11 @@ static int decide(const struct sa_intent_model *m, const char *clean, double *p)
     sa_reply_normalise(raw, norm);
     /* an unsubscribe request wins over an absence ("I'm on leave until May; remove me from
      * your list"): stopping is the safe reading; and a person who is away may still ask
-     * something, which an automatic notice does not */
+     * something, or propose something ("back in the office Monday, let's talk then"),
+     * which an automatic notice does not */
     int forced = -1;
     bool away = m->out_of_office >= 0 && sa_reply_is_out_of_office(norm);
-    bool asks = strchr(raw, '?') != NULL;
+    bool asks = strchr(raw, '?') != NULL || sa_reply_engages(norm);
     if (m->unsubscribe >= 0 && sa_reply_is_unsubscribe(norm))
         forced = m->unsubscribe;
     else if (away && !asks)

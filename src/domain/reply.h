@@ -42,6 +42,24 @@ bool sa_reply_other_language(const char *text);
  * automatic out-of-office reply. */
 bool sa_reply_is_unsubscribe(const char *norm);
 bool sa_reply_is_out_of_office(const char *norm);
+/* Whether normalised text proposes or accepts something the way a person does ("let's talk
+ * then", "happy to meet", "lass uns dann sprechen", "parlons-en", "hablamos") and holds
+ * none of an automatic notice's words ("automatic reply", "limited access to email",
+ * "urgent matters", "upon my return"): with an out-of-office phrase ("back in the office
+ * Monday, let's talk then"), a person's reply rather than an absence notice. */
+bool sa_reply_engages(const char *norm);
+/* Whom a request to be removed concerns when it comes from another address than the one we
+ * wrote to (a colleague's reply). SA_REMOVAL_RECIPIENT: the person we wrote to
+ * (recipient_email, recipient_name may be NULL): the text asks to remove them in the third
+ * person ("please remove her", "take Anna off your list", "tragen Sie Frau Schmidt aus") or
+ * says they have gone and asks to remove ("Anna has left the company, please remove her");
+ * SA_REMOVAL_SENDER: any other request to stop (sa_reply_is_unsubscribe: "please remove me
+ * from your list"); SA_REMOVAL_NONE: no request. norm: sa_reply_normalise of the cleaned
+ * reply. *cue: the phrase that decided, a static string (NULL with SA_REMOVAL_NONE). */
+enum sa_reply_removal { SA_REMOVAL_NONE, SA_REMOVAL_SENDER, SA_REMOVAL_RECIPIENT };
+enum sa_reply_removal sa_reply_removal_of(const char *norm, const char *recipient_email,
+                                          const char *recipient_name, const char **cue);
+
 /* Whether normalised text speaks of data protection or security (GDPR, DSGVO, SOC 2,
  * DPA...) or of an integration (CRM, Salesforce, API...): hints for the model. */
 bool sa_reply_mentions_security(const char *norm);

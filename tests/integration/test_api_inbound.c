@@ -232,11 +232,13 @@ static void test_reply_cancels_followups(void **state)
     expect_problem("no From", &r, 422, "[\"body\"]", "invalid_message");
     assert_non_null(strstr(r.body, "no From address"));
     resp_free(&r);
+    /* bytes that are neither the declared utf-8 nor windows-1252 (0x81) */
     const char *bad_charset = "From: maya@quorvianta.io\r\nMessage-ID: <bad-1@quorvianta.io>\r\n"
-                              "Content-Type: text/plain; charset=utf-8\r\n\r\ncaf\xE9\r\n";
+                              "Content-Type: text/plain; charset=utf-8\r\n\r\ncaf\xE9 \x81\r\n";
     post_signed(bad_charset, &r);
     expect_problem("an undecodable byte", &r, 422, "[\"body\"]", "invalid_message");
     assert_non_null(strstr(r.body, "0xE9"));
+    assert_non_null(strstr(r.body, "windows-1252"));
     resp_free(&r);
 
     /* the reply: matched by In-Reply-To, a turn on the lead's mail thread */
@@ -729,6 +731,92 @@ static void test_receipt_and_footers(void **state)
     assert_string_equal(jstr(j, "intent"), "unsubscribe");
     assert_true(json_is_true(jget(j, "do_not_contact")));
     resp_free(&r);
+    /* an older Exchange's reply: windows-1252 bytes labelled utf-8 are read, and the stored
+     * outcome says so (a second delivery answers it again) */
+    char *exchange = strf("From: Maya Okafor <maya@quorvianta.io>\r\n"
+                          "Subject: AW: Quorvianta and faster pipeline reviews\r\n"
+                          "Message-ID: <exch-1252@quorvianta.io>\r\n"
+                          "In-Reply-To: %s\r\n"
+                          "Content-Type: text/plain; charset=\"utf-8\"\r\n"
+                          "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+                          "Gr=FC=DFe aus M=FCnchen =96 Dienstag passt.\r\n",
+                          msgid);
+    for (int round = 0; round < 2; round++) {
+        j = post_signed(exchange, &r);
+        if (r.status != 200)
+            fail_msg("mislabelled charset: %ld %.400s", r.status, r.body);
+        assert_string_equal(jstr(j, "kind"), "reply");
+        assert_int_equal(json_is_true(jget(j, "duplicate")), round == 1);
+        assert_string_equal(jstr(j, "text"), "Gr\xc3\xbc\xc3\x9f"
+                                             "e aus M\xc3\xbcnchen \xe2\x80\x93 Dienstag passt.");
+        assert_string_equal(jstr(j, "charset_note.declared"), "utf-8");
+        assert_string_equal(jstr(j, "charset_note.decoded_as"), "windows-1252");
+        resp_free(&r);
+    }
+    free(exchange);
+    assert_true(exited_ok(server_stop(&runs_srv)));
+}
+
+/* A colleague's reply to the e-mail we sent Maya, from their own address: "please remove
+ * me" opts out the colleague, not Maya, and the turn is with them; "Maya has left the
+ * company, please remove her" opts out Maya. Both records say who asked. */
+static void test_colleague_removal(void **state)
+{
+    (void)state;
+    start_at(utc(2026, 11, 2, 15, 0)); /* Monday 10:00 in New York */
+    char lead[64], msgid[256], item[64];
+    sent_first_email(lead, msgid, item);
+    struct resp r;
+    char *mail = strf("From: Daniel Reyes <daniel.reyes@quorvianta.io>\r\n"
+                      "To: Alex <alex@example.com>\r\n"
+                      "Cc: Maya Okafor <maya@quorvianta.io>\r\n"
+                      "Subject: RE: Quorvianta and faster pipeline reviews\r\n"
+                      "Message-ID: <colleague-1@quorvianta.io>\r\n"
+                      "In-Reply-To: %s\r\n"
+                      "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+                      "Hi Alex, please remove me from your list, I'm not involved in "
+                      "purchasing.\r\n",
+                      msgid);
+    json_t *j = post_signed(mail, &r);
+    free(mail);
+    if (r.status != 200)
+        fail_msg("colleague: %ld %.400s", r.status, r.body);
+    assert_string_equal(jstr(j, "kind"), "reply");
+    assert_string_equal(jstr(j, "intent"), "unsubscribe");
+    assert_true(json_is_true(jget(j, "do_not_contact")));
+    assert_string_equal(jstr(j, "do_not_contact_email"), "daniel.reyes@quorvianta.io");
+    resp_free(&r);
+    j = http_json("GET", "/api/contacts/daniel.reyes@quorvianta.io", NULL, &r);
+    assert_true(json_is_true(jget(j, "do_not_contact")));
+    assert_non_null(strstr(jstr(j, "reason"), "daniel.reyes@quorvianta.io"));
+    resp_free(&r);
+    j = http_json("GET", "/api/contacts/" MAYA, NULL, &r);
+    if (json_is_true(jget(j, "do_not_contact")))
+        fail_msg("Maya opted out by her colleague's request: %.400s", r.body);
+    resp_free(&r);
+
+    mail = strf("From: Priya Nair <priya.nair@quorvianta.io>\r\n"
+                "To: Alex <alex@example.com>\r\n"
+                "Subject: RE: Quorvianta and faster pipeline reviews\r\n"
+                "Message-ID: <colleague-2@quorvianta.io>\r\n"
+                "In-Reply-To: %s\r\n"
+                "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+                "Hello, Maya has left the company, please remove her from your list.\r\n",
+                msgid);
+    j = post_signed(mail, &r);
+    free(mail);
+    if (r.status != 200)
+        fail_msg("colleague about Maya: %ld %.400s", r.status, r.body);
+    assert_string_equal(jstr(j, "do_not_contact_email"), MAYA);
+    assert_true(json_is_true(jget(j, "do_not_contact")));
+    resp_free(&r);
+    j = http_json("GET", "/api/contacts/" MAYA, NULL, &r);
+    assert_true(json_is_true(jget(j, "do_not_contact")));
+    assert_non_null(strstr(jstr(j, "reason"), "priya.nair@quorvianta.io"));
+    resp_free(&r);
+    j = http_json("GET", "/api/contacts/priya.nair@quorvianta.io", NULL, &r);
+    assert_false(json_is_true(jget(j, "do_not_contact")));
+    resp_free(&r);
     assert_true(exited_ok(server_stop(&runs_srv)));
 }
 
@@ -796,6 +884,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bounces, runs_setup, runs_teardown),
         cmocka_unit_test_setup_teardown(test_out_of_office, runs_setup, runs_teardown),
         cmocka_unit_test_setup_teardown(test_receipt_and_footers, runs_setup, runs_teardown),
+        cmocka_unit_test_setup_teardown(test_colleague_removal, runs_setup, runs_teardown),
         cmocka_unit_test_setup_teardown(test_cli_pipe, runs_setup, runs_teardown),
     };
     return api_exit_status(cmocka_run_group_tests(tests, api_group_setup, api_group_teardown));

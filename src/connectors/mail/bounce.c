@@ -473,10 +473,12 @@ static bool auto_reply(const struct sa_mime_msg *m)
         sa_reply_normalise(clean, norm);
         /* a person may write that they are away and still ask something ("I'm on vacation
          * until the 5th - could you send pricing?", "...please take me off your list"), or
-         * answer under our quoted e-mail ("back in the office Monday, let's talk then"): a
-         * notice without the headers asks nothing and quotes nothing */
+         * answer under our quoted e-mail, or propose something ("back in the office
+         * Monday, let's talk then"): a notice without the headers asks, proposes and quotes
+         * nothing */
         hit = sa_reply_is_out_of_office(norm) && !strchr(clean, '?') &&
-              !sa_reply_is_unsubscribe(norm) && !sa_reply_quotes(m->text);
+              !sa_reply_is_unsubscribe(norm) && !sa_reply_engages(norm) &&
+              !sa_reply_quotes(m->text);
     }
     free(clean);
     free(norm);

@@ -18,6 +18,7 @@ struct walk {
     struct sa_mime_msg *m;
     char *html; /* the first text/html, decoded, waiting for a text/plain that may follow */
     size_t html_len;
+    struct sa_mime_charset_note html_charset; /* html's, as m->text_charset */
     struct sa_err *err;
 };
 
@@ -380,11 +381,22 @@ static void charset_name(char *cs, size_t cap)
 }
 
 /* Converts in[0..len) from charset (NULL or "": UTF-8 expected) to UTF-8 in *out, with
- * line breaks as "\n". what names the part for errors. */
+ * line breaks as "\n". what names the part for errors. decoded_as (16 bytes, or NULL for
+ * strict decoding) receives the charset actually used when the declared one could not
+ * decode the bytes and a fallback could ("" when the declared one did).
+ *
+ * Why a fallback: older Outlook and Exchange label Latin-1 / windows-1252 text as utf-8 (or
+ * us-ascii), and a us-ascii label sometimes carries UTF-8. Refusing such a part bounces a
+ * real customer's reply, so a part labelled utf-8 or us-ascii (or not labelled) that fails
+ * strictly is decoded as utf-8, then windows-1252, whichever decodes every byte; the
+ * caller records which, so nothing is changed silently. Other charsets (multi-byte ones
+ * above all) are not guessed at, and bytes that fit neither stay an error. */
 static int to_utf8(const char *charset, const char *in, size_t len, const char *what, char **out,
-                   size_t *out_len, struct sa_err *err)
+                   size_t *out_len, char *decoded_as, struct sa_err *err)
 {
     *out = NULL;
+    if (decoded_as)
+        decoded_as[0] = '\0';
     char cs[64];
     snprintf(cs, sizeof cs, "%s", charset && *charset ? charset : "utf-8");
     char *star = strchr(cs, '*'); /* RFC 2231 language suffix */
@@ -392,21 +404,37 @@ static int to_utf8(const char *charset, const char *in, size_t len, const char *
         *star = '\0';
     charset_name(cs, sizeof cs);
     bool ascii = strcmp(cs, "us-ascii") == 0;
-    if (ascii) {
-        for (size_t i = 0; i < len; i++)
-            if ((unsigned char)in[i] >= 0x80)
-                return sa_err_set(err, SA_EINVAL,
-                                  "%s: byte 0x%02X at offset %zu is not valid us-ascii", what,
-                                  (unsigned char)in[i], i);
-        snprintf(cs, sizeof cs, "utf-8");
-    }
-    if (!sa_charset_known_mail(cs))
+    if (!ascii && !sa_charset_known_mail(cs))
         return sa_err_set(err, SA_EINVAL, "%s: unsupported charset '%.40s'", what, cs);
     size_t bad = 0;
     struct sa_err e = {0};
     char *conv = NULL;
     size_t n = 0;
-    int rc = sa_charset_to_utf8(cs, in, len, &conv, &n, &bad, &e);
+    int rc = 0;
+    if (ascii) { /* us-ascii is utf-8 without its high bytes */
+        while (bad < len && (unsigned char)in[bad] < 0x80)
+            bad++;
+        rc = bad < len ? SA_EINVAL : sa_charset_to_utf8("utf-8", in, len, &conv, &n, &bad, &e);
+    } else {
+        rc = sa_charset_to_utf8(cs, in, len, &conv, &n, &bad, &e);
+    }
+    size_t bad2 = 0;
+    if (rc == SA_EINVAL && decoded_as && (ascii || strcmp(cs, "utf-8") == 0)) {
+        static const char *const tries[] = {"utf-8", "windows-1252"};
+        for (size_t i = 0; i < sizeof tries / sizeof tries[0] && rc == SA_EINVAL; i++) {
+            if (!ascii && strcmp(tries[i], cs) == 0)
+                continue;
+            rc = sa_charset_to_utf8(tries[i], in, len, &conv, &n, &bad2, &e);
+            if (rc == 0)
+                snprintf(decoded_as, 16, "%s", tries[i]);
+        }
+        if (rc == SA_EINVAL)
+            return sa_err_set(err, SA_EINVAL,
+                              "%s: byte 0x%02X at offset %zu is not valid %s, nor is byte 0x%02X "
+                              "at offset %zu valid windows-1252",
+                              what, bad < len ? (unsigned char)in[bad] : 0, bad, cs,
+                              bad2 < len ? (unsigned char)in[bad2] : 0, bad2);
+    }
     if (rc == SA_EINVAL)
         return sa_err_set(err, SA_EINVAL, "%s: byte 0x%02X at offset %zu is not valid %s", what,
                           bad < len ? (unsigned char)in[bad] : 0, bad, cs);
@@ -471,7 +499,7 @@ static int flush_words(struct sa_buf *raw, const char *cs, struct sa_buf *out, s
         return 0;
     char *u = NULL;
     size_t ul = 0;
-    int rc = to_utf8(cs, raw->data, raw->len, "encoded-word", &u, &ul, err);
+    int rc = to_utf8(cs, raw->data, raw->len, "encoded-word", &u, &ul, NULL, err);
     if (!rc && sa_buf_append(out, u, ul))
         rc = sa_err_set(err, SA_ETOOBIG, "a header is too long");
     free(u);
@@ -881,9 +909,11 @@ static int decode_body(const struct sa_mime_field *f, size_t nf, const char *bod
     return *out ? 0 : sa_err_set(err, SA_ENOMEM, "out of memory");
 }
 
-/* A text entity's content in UTF-8 (decoded, converted). */
+/* A text entity's content in UTF-8 (decoded, converted). note (NULL: strict decoding) is
+ * filled when a mislabelled charset was decoded as another (see to_utf8). */
 static int entity_text(const struct sa_mime_field *f, size_t nf, const char *body, size_t len,
-                       const char *what, char **out, size_t *out_len, struct sa_err *err)
+                       const char *what, char **out, size_t *out_len,
+                       struct sa_mime_charset_note *note, struct sa_err *err)
 {
     char *raw = NULL;
     size_t rl = 0;
@@ -892,7 +922,9 @@ static int entity_text(const struct sa_mime_field *f, size_t nf, const char *bod
         return rc;
     char cs[64];
     param(field_in(f, nf, "Content-Type"), "charset", cs, sizeof cs);
-    rc = to_utf8(cs, raw, rl, what, out, out_len, err);
+    rc = to_utf8(cs, raw, rl, what, out, out_len, note ? note->decoded_as : NULL, err);
+    if (!rc && note && note->decoded_as[0])
+        snprintf(note->declared, sizeof note->declared, "%s", cs[0] ? cs : "none");
     free(raw);
     if (!rc && *out_len > SA_MIME_MAX_TEXT) { /* kept, cut at a character boundary */
         size_t n = sa_utf8_valid_prefix(*out, SA_MIME_MAX_TEXT);
@@ -1026,16 +1058,18 @@ static int walk_entity(struct walk *w, const struct sa_mime_field *f, size_t nf,
         if (w->m->delivery_status)
             return 0;
         size_t dl = 0;
-        return entity_text(f, nf, body, body_len, type, &w->m->delivery_status, &dl, w->err);
+        return entity_text(f, nf, body, body_len, type, &w->m->delivery_status, &dl, NULL, w->err);
     }
     if (attached || is_attachment(f, nf))
         return 0;
     if (strcmp(type, "text/plain") == 0 && !w->m->text) {
         size_t tl = 0;
-        return entity_text(f, nf, body, body_len, "text/plain part", &w->m->text, &tl, w->err);
+        return entity_text(f, nf, body, body_len, "text/plain part", &w->m->text, &tl,
+                           &w->m->text_charset, w->err);
     }
     if (strcmp(type, "text/html") == 0 && !w->html)
-        return entity_text(f, nf, body, body_len, "text/html part", &w->html, &w->html_len, w->err);
+        return entity_text(f, nf, body, body_len, "text/html part", &w->html, &w->html_len,
+                           &w->html_charset, w->err);
     return 0; /* images, calendars, other attachments: not read */
 }
 
@@ -1091,6 +1125,7 @@ int sa_mime_parse(const char *raw, size_t len, struct sa_mime_msg *m, struct sa_
     if (!rc && !m->text && w.html) {
         m->text = sa_mime_html_to_text(w.html, w.html_len);
         m->text_from_html = true;
+        m->text_charset = w.html_charset;
         if (!m->text)
             rc = sa_err_set(err, SA_ENOMEM, "out of memory");
     }

@@ -27,6 +27,14 @@ struct sa_mime_field {
     char *value;
 };
 
+/* A text part whose declared charset could not decode its bytes but another could (see
+ * sa_mime_parse): the charset declared ("utf-8", "us-ascii", "none") and the one used
+ * ("windows-1252" or "utf-8"); both "" when the declared charset decoded it. */
+struct sa_mime_charset_note {
+    char declared[64];
+    char decoded_as[16];
+};
+
 struct sa_mime_msg {
     struct sa_mime_field *fields; /* the top-level entity's header fields, in order */
     size_t n_fields;
@@ -44,6 +52,7 @@ struct sa_mime_msg {
      * else the first text/html one turned into text (text_from_html). */
     char *text;
     bool text_from_html;
+    struct sa_mime_charset_note text_charset; /* text's, when decoded in another charset */
     /* A delivery report's parts (malloc'd, or NULL): the message/delivery-status entity
      * (RFC 3464 fields, US-ASCII) and the Message-ID of the returned original (from its
      * message/rfc822 or text/rfc822-headers entity, "<id>"). */
@@ -55,7 +64,11 @@ struct sa_mime_msg {
 /* Parses raw[0..len) (CRLF or LF line endings; a leading mbox "From " line is skipped)
  * into *m, which the caller clears with sa_mime_clear (also after a failure). Text parts
  * are decoded (quoted-printable, base64) and converted from their charset to UTF-8
- * (base/charset.h); a byte that is invalid in its charset is an error, never replaced.
+ * (base/charset.h); a byte that is invalid in its charset is an error, never replaced,
+ * except in a body text part labelled utf-8 or us-ascii (or not labelled): older Outlook and
+ * Exchange send windows-1252 under those labels, so such a part is decoded as utf-8, then
+ * windows-1252, whichever decodes every byte, and m->text_charset says so. Bytes that fit
+ * neither are still an error.
  * Returns 0; SA_EINVAL for a message that cannot be read (err says what and where: a
  * header line that is no field, a bad encoding, an unknown charset, a multipart without
  * its boundary, no From address); SA_ETOOBIG past a cap; SA_ENOMEM. */

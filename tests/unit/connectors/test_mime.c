@@ -240,6 +240,29 @@ static void automatic_or_person(void **state)
     assert_int_equal(sa_mime_parse(back, strlen(back), &bm, &berr), 0);
     assert_int_equal(sa_mail_classify(&bm, &bb), SA_INBOUND_REPLY);
     sa_mime_clear(&bm);
+    /* ... or writes it without quoting us; a notice without headers is still one */
+    static const struct {
+        const char *body;
+        enum sa_inbound_kind kind;
+    } unquoted[] = {
+        {"Back in the office Monday, let's talk then.\n", SA_INBOUND_REPLY},
+        {"Bin ab Montag wieder im B\xc3\xbcro, lass uns dann sprechen.\n", SA_INBOUND_REPLY},
+        {"I am out of the office until Monday 14 December with limited access to email.\n",
+         SA_INBOUND_AUTO_REPLY},
+    };
+    for (size_t i = 0; i < sizeof unquoted / sizeof unquoted[0]; i++) {
+        char raw[512];
+        snprintf(raw, sizeof raw,
+                 "From: k@example.com\nSubject: Re: Pipewise\n"
+                 "Content-Type: text/plain; charset=utf-8\n\n%s",
+                 unquoted[i].body);
+        assert_int_equal(sa_mime_parse(raw, strlen(raw), &bm, &berr), 0);
+        enum sa_inbound_kind k = sa_mail_classify(&bm, &bb);
+        if (k != unquoted[i].kind)
+            fail_msg("\"%s\": %s, expected %s", unquoted[i].body, sa_inbound_kind_name(k),
+                     sa_inbound_kind_name(unquoted[i].kind));
+        sa_mime_clear(&bm);
+    }
     /* the headers ticket systems and other responders set */
     static const char *const headers[] = {"Precedence: bulk",
                                           "Precedence: junk",
@@ -563,6 +586,49 @@ static void html_to_text(void **state)
     free(t);
 }
 
+/* A part labelled utf-8 or us-ascii (or not labelled) whose bytes are windows-1252, as older
+ * Outlook and Exchange send, is decoded as windows-1252 (a us-ascii label on UTF-8 bytes
+ * as utf-8), and the message says so; a correct label leaves no note. */
+static void mislabelled_charsets(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *raw, *text, *declared, *decoded_as;
+    } cases[] = {
+        {"From: Jonas Kr\xc3\xa4mer <j.kraemer@kraemer-logistik.de>\nMIME-Version: 1.0\n"
+         "Content-Type: text/plain; charset=\"utf-8\"\n"
+         "Content-Transfer-Encoding: quoted-printable\n\n"
+         "Gr=FC=DFe aus M=FCnchen, wir h=E4tten Interesse =96 passt Dienstag?\n",
+         "Gr\xc3\xbc\xc3\x9f"
+         "e aus M\xc3\xbcnchen, wir h\xc3\xa4tten Interesse \xe2\x80\x93 passt Dienstag?\n",
+         "utf-8", "windows-1252"},
+        {"From: claire@brasserie-lefevre.fr\nContent-Type: text/plain\n"
+         "Content-Transfer-Encoding: 8bit\n\n"
+         "Merci, c'est tr\xe8s int\xe9ressant, envoyez-moi un \x93"
+         "devis\x94.\n",
+         "Merci, c'est tr\xc3\xa8s int\xc3\xa9ressant, envoyez-moi un \xe2\x80\x9c"
+         "devis\xe2\x80\x9d.\n",
+         "none", "windows-1252"},
+        {"From: a@example.com\nContent-Type: text/plain; charset=us-ascii\n\nna\xc3\xafve\n",
+         "na\xc3\xafve\n", "us-ascii", "utf-8"},
+        {"From: a@example.com\nContent-Type: text/html; charset=UTF-8\n\n<p>S\xed, me interesa."
+         "</p>\n",
+         "S\xc3\xad, me interesa.", "UTF-8", "windows-1252"},
+        {"From: a@example.com\nContent-Type: text/plain; charset=utf-8\n\nS\xc3\xad, gracias\n",
+         "S\xc3\xad, gracias\n", "", ""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct sa_mime_msg m;
+        struct sa_err err = {0};
+        if (sa_mime_parse(cases[i].raw, strlen(cases[i].raw), &m, &err) != 0)
+            fail_msg("case %zu: %s", i, err.msg);
+        assert_string_equal(m.text, cases[i].text);
+        assert_string_equal(m.text_charset.declared, cases[i].declared);
+        assert_string_equal(m.text_charset.decoded_as, cases[i].decoded_as);
+        sa_mime_clear(&m);
+    }
+}
+
 /* ---- refusals ------------------------------------------------------------------------------ */
 
 static void refusals(void **state)
@@ -576,11 +642,14 @@ static void refusals(void **state)
                     "without a boundary");
     parse_str_fails("From: a@example.com\nContent-Type: multipart/mixed; boundary=b\n\nno parts\n",
                     SA_EINVAL, "no '--b' boundary line");
+    /* bytes neither utf-8 nor windows-1252 (0x81, 0x8D are undefined there) */
     parse_str_fails("From: a@example.com\nContent-Type: text/plain; charset=utf-8\n\n"
-                    "caf\xE9\n",
-                    SA_EINVAL, "byte 0xE9 at offset 3 is not valid utf-8");
+                    "caf\xE9 \x81\x8D\n",
+                    SA_EINVAL,
+                    "byte 0xE9 at offset 3 is not valid utf-8, nor is byte 0x81 at offset 5 valid "
+                    "windows-1252");
     parse_str_fails("From: a@example.com\nContent-Type: text/plain; charset=us-ascii\n\n"
-                    "na\xC3\xAFve\n",
+                    "na\x81ve\n",
                     SA_EINVAL, "not valid us-ascii");
     parse_str_fails("From: a@example.com\nContent-Type: text/plain; charset=windows-1252\n"
                     "Content-Transfer-Encoding: quoted-printable\n\nbad =81 byte\n",
@@ -638,6 +707,7 @@ int main(void)
         cmocka_unit_test(gmail_reply),
         cmocka_unit_test(outlook_reply_german),
         cmocka_unit_test(latin1_quoted_printable),
+        cmocka_unit_test(mislabelled_charsets),
         cmocka_unit_test(html_only_base64),
         cmocka_unit_test(unsubscribe_reply),
         cmocka_unit_test(out_of_office),

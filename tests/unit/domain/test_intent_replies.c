@@ -19,6 +19,7 @@
 
 #include "domain/intent.h"
 #include "domain/reply.h"
+#include "domain/reply_lexicon.h"
 
 #define DATA SA_SOURCE_DIR "/data/intents"
 #define HOLDOUT SA_SOURCE_DIR "/tests/data/replies_holdout.tsv"
@@ -702,6 +703,181 @@ static void test_threads(void **state)
         }
 }
 
+/* Replies that hold an opt-out's words but ask something else (first review of opt-outs): a
+ * redirect of documents, a report that nothing came, a resend, a colleague on leave. None
+ * may opt the prospect out, in the lexicon or through the model; the genuine requests around
+ * them still do (a missed opt-out is worse than a false one). */
+static void test_over_eager_opt_outs(void **state)
+{
+    (void)state;
+    static const char *const not_stop[] = {
+        "Please stop sending me invoices to this address, use billing@acme-logistics.de.",
+        "You did not send me anything yet.",
+        "Haven't sent me the deck \xe2\x80\x94 can you resend?",
+        "Stop sending the weekly report to Anna, she's on leave.",
+        "Hi Tom, you didn't send me the pricing yet. Could you resend it?",
+        "Bitte schicken Sie mir keine Rechnungen mehr an diese Adresse, sondern an "
+        "buchhaltung@kraemer-logistik.de.",
+        "Sie haben mir noch nichts geschickt, k\xc3\xb6nnen Sie die Unterlagen nochmal senden?",
+        "Merci de ne plus m'envoyer les factures \xc3\xa0 cette adresse, utilisez "
+        "compta@brasserie-lefevre.fr.",
+        "Vous ne m'avez encore rien envoy\xc3\xa9, pouvez-vous renvoyer la pr\xc3\xa9sentation ?",
+        "Por favor, no me env\xc3\xad"
+        "en m\xc3\xa1s facturas a esta direcci\xc3\xb3n, usen contabilidad@grupo-arce.es.",
+        "Non mi avete ancora mandato niente, potete reinviare la presentazione?"};
+    size_t wrong = 0;
+    for (size_t i = 0; i < sizeof not_stop / sizeof not_stop[0]; i++) {
+        char clean[512], norm[1100];
+        sa_reply_clean(not_stop[i], clean, sizeof clean);
+        sa_reply_normalise(clean, norm);
+        struct sa_intent_result r;
+        sa_intent_analyse(model, not_stop[i], NOW, &r);
+        if (sa_reply_is_unsubscribe(norm) || strcmp(r.intent, "unsubscribe") == 0) {
+            printf("false opt-out \"%s\": lexicon %d, model %s (%.2f)\n", not_stop[i],
+                   sa_reply_is_unsubscribe(norm), r.intent, r.confidence);
+            wrong++;
+        }
+    }
+    static const char *const stop[] = {
+        "Please stop sending me these emails.",
+        "Stop sending me your emails, I am not interested.",
+        "Please stop sending me this stuff.",
+        "Stop sending me crap.",
+        "Stop sending me invoices and stop sending me your newsletter.",
+        "Bitte keine weiteren E-Mails.",
+        "Merci de ne plus m'envoyer de mails.",
+        "Merci de ne plus m'envoyer.",
+        "Ne plus m'envoyer, merci.",
+        "Do not send me anything else.",
+        "You did not listen: do not send me anything again."};
+    for (size_t i = 0; i < sizeof stop / sizeof stop[0]; i++) {
+        char clean[512], norm[1100];
+        sa_reply_clean(stop[i], clean, sizeof clean);
+        sa_reply_normalise(clean, norm);
+        struct sa_intent_result r;
+        sa_intent_analyse(model, stop[i], NOW, &r);
+        if (!sa_reply_is_unsubscribe(norm) || strcmp(r.intent, "unsubscribe") != 0) {
+            printf("missed opt-out \"%s\": lexicon %d, model %s (%.2f)\n", stop[i],
+                   sa_reply_is_unsubscribe(norm), r.intent, r.confidence);
+            wrong++;
+        }
+    }
+    assert_int_equal(wrong, 0);
+}
+
+/* Whom a colleague's request to be removed concerns (sa_reply_removal_of): the sender
+ * ("please remove me"), or the person we wrote to when it names them or says they have gone
+ * (anna.schmidt@kraemer-logistik.de, "Anna Schmidt"). */
+static void test_removal_of(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        enum sa_reply_removal who;
+    } cases[] = {{"Please remove me from your list, I'm not involved in this.", SA_REMOVAL_SENDER},
+                 {"Bitte tragen Sie mich aus Ihrem Verteiler aus.", SA_REMOVAL_SENDER},
+                 {"Merci de me d\xc3\xa9sinscrire.", SA_REMOVAL_SENDER},
+                 /* Anna named, but the sender asks for themself */
+                 {"Please unsubscribe me, Anna handles this topic.", SA_REMOVAL_SENDER},
+                 {"Anna has left the company, please remove her.", SA_REMOVAL_RECIPIENT},
+                 {"Please take anna off your list.", SA_REMOVAL_RECIPIENT},
+                 {"Please remove Anna Schmidt from your mailing list.", SA_REMOVAL_RECIPIENT},
+                 {"Frau Schmidt hat das Unternehmen verlassen, bitte aus dem Verteiler nehmen.",
+                  SA_REMOVAL_RECIPIENT},
+                 {"Bitte tragen Sie Frau Schmidt aus.", SA_REMOVAL_RECIPIENT},
+                 {"Anna a quitt\xc3\xa9 l'entreprise, merci de la retirer de votre liste.",
+                  SA_REMOVAL_RECIPIENT},
+                 {"Anna ya no trabaja aqu\xc3\xad, por favor denla de baja.", SA_REMOVAL_RECIPIENT},
+                 /* gone, but nothing asked: a normal reply */
+                 {"Anna has left the company, I took over her accounts. Happy to talk next week.",
+                  SA_REMOVAL_NONE},
+                 {"Thanks, Anna forwarded your note. Can we see a demo?", SA_REMOVAL_NONE}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char norm[512];
+        const char *cue = NULL;
+        sa_reply_normalise(cases[i].text, norm);
+        enum sa_reply_removal got =
+            sa_reply_removal_of(norm, "anna.schmidt@kraemer-logistik.de", "Anna Schmidt", &cue);
+        if (got != cases[i].who)
+            fail_msg("\"%s\": %d, expected %d", cases[i].text, got, cases[i].who);
+        assert_true((got == SA_REMOVAL_NONE) == (cue == NULL));
+    }
+    /* a role address names nobody: "info" is no first name */
+    char norm[256];
+    const char *cue = NULL;
+    sa_reply_normalise("Please remove info from the header, and unsubscribe me.", norm);
+    assert_int_equal(sa_reply_removal_of(norm, "info@kraemer-logistik.de", NULL, &cue),
+                     SA_REMOVAL_SENDER);
+}
+
+/* A person who is back and proposes something has replied; an automatic notice, even one
+ * that says "call me" for urgent matters, is still an absence (first review of absences). */
+static void test_back_and_engaging(void **state)
+{
+    (void)state;
+    static const char *const person[] = {
+        "Back in the office Monday, let's talk then.",
+        "I'm back in the office on Monday 14 December, happy to meet that week.",
+        "Bin ab Montag wieder im B\xc3\xbcro, lass uns dann sprechen.",
+        "De retour au bureau lundi, parlons-en \xc3\xa0 ce moment-l\xc3\xa0.",
+        "Estar\xc3\xa9 de vuelta el lunes, hablamos entonces.",
+        "Rientrer\xc3\xb2 luned\xc3\xac, sentiamoci allora.",
+        "Weer op kantoor vanaf maandag, laten we dan bellen."};
+    for (size_t i = 0; i < sizeof person / sizeof person[0]; i++) {
+        struct sa_intent_result r;
+        sa_intent_analyse(model, person[i], NOW, &r);
+        if (strcmp(r.intent, "out_of_office") == 0)
+            fail_msg("\"%s\" read as an absence notice (%.2f)", person[i], r.confidence);
+    }
+    static const struct {
+        const char *text, *date;
+    } notices[] = {
+        {"I am out of the office until Monday 14 December with limited access to email.",
+         "2026-12-14"},
+        {"I am out of the office until Monday 14 December. For urgent matters please call me on "
+         "+44 20 7946 0321, happy to talk when I am back.",
+         "2026-12-14"},
+        {"Ich bin bis zum 14.12. nicht im B\xc3\xbcro. In dringenden F\xc3\xa4llen rufen Sie mich "
+         "an, lass uns danach sprechen.",
+         "2026-12-14"},
+        {"Je suis absent du bureau jusqu'au 14 d\xc3\xa9"
+         "cembre. En cas d'urgence, appelez-moi, sinon parlons-en \xc3\xa0 mon retour.",
+         "2026-12-14"}};
+    for (size_t i = 0; i < sizeof notices / sizeof notices[0]; i++)
+        expect_date(notices[i].text, notices[i].date);
+}
+
+/* Every lexicon table (domain/reply_lexicon.c) is in the form the matchers compare: a phrase
+ * written with capitals, accents, punctuation or doubled spaces would never match, and a
+ * duplicate hides an edit made to one copy. */
+static void test_lexicon_tables(void **state)
+{
+    (void)state;
+    for (int id = 0; id < SA_LEX_COUNT; id++) {
+        const char *name = sa_reply_lexicon_name((enum sa_reply_lexicon)id);
+        const char *const *e = sa_reply_lexicon_entries((enum sa_reply_lexicon)id);
+        assert_true(name[0] != '\0');
+        assert_non_null(e[0]);
+        for (size_t i = 0; e[i]; i++) {
+            char norm[256], want[256];
+            assert_true(strlen(e[i]) < 100);
+            sa_reply_normalise(e[i], norm);
+            snprintf(want, sizeof want, " %s ", e[i]);
+            if (strcmp(norm, want) != 0)
+                fail_msg("%s: \"%s\" is not normalised (\"%s\")", name, e[i], norm);
+            for (size_t j = 0; j < i; j++)
+                if (strcmp(e[i], e[j]) == 0)
+                    fail_msg("%s: \"%s\" twice", name, e[i]);
+        }
+    }
+    assert_string_equal(sa_reply_lexicon_name(SA_LEX_UNSUBSCRIBE), "unsubscribe_phrases");
+    assert_string_equal(sa_reply_lexicon_name(SA_LEX_COUNT), "");
+    char norm[256];
+    sa_reply_normalise("Bitte tragen Sie mich aus dem Verteiler aus.", norm);
+    assert_string_equal(sa_reply_lexicon_find(norm, SA_LEX_UNSUBSCRIBE), "tragen sie mich aus");
+    assert_null(sa_reply_lexicon_find(norm, SA_LEX_OUT_OF_OFFICE));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -717,6 +893,10 @@ int main(void)
         cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_training_sources),
         cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_lexicon_tables),
+        cmocka_unit_test(test_over_eager_opt_outs),
+        cmocka_unit_test(test_removal_of),
+        cmocka_unit_test(test_back_and_engaging),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
