@@ -24,9 +24,9 @@
  * backends.imap (reported, not degraded: replies wait in the mailbox).
  *
  * Several processes with one DATABASE_URL: the cursor row carries a lease (5 minutes of
- * real time, renewed at each poll and message); a process that finds another's live lease
- * stays on standby and tries again at its next poll, so one polls at a time and another
- * takes over within the lease when the holder dies. */
+ * real time, renewed at each poll and message, ended when the poller stops); a process
+ * that finds another's live lease stays on standby and tries again at its next poll, so
+ * one polls at a time and another takes over within the lease when the holder dies. */
 #include "app/imap_poller.h"
 
 #include <pthread.h>
@@ -361,6 +361,15 @@ void sa_imap_poller_stop(struct sa_imap_poller *p)
         pthread_cond_signal(&p->cond);
         pthread_mutex_unlock(&p->lock);
         pthread_join(p->thread, NULL);
+        /* the lease ends now, so a restart (or another instance) polls at once */
+        struct sa_err err = {0};
+        json_t *cur = NULL;
+        long long now = real_ms();
+        if (sa_store_mailbox_claim(p->app->store, p->mailbox, p->owner, now, now, &cur, &err) &&
+            err.code != SA_ECONFLICT)
+            sa_log(SA_LOG_WARN, "imap: the mailbox's lease was not released",
+                   json_pack("{s:s}", "error", err.msg));
+        json_decref(cur);
         if (p->app->imap == p)
             p->app->imap = NULL;
     }

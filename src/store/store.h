@@ -710,8 +710,9 @@ struct sa_store_ops {
      * real waiting). */
     /* Claims mailbox's lease for owner until lease_until, atomically (of concurrent
      * claimers exactly one succeeds): when no one has polled it yet, when owner holds it,
-     * or when the holder's lease ended at or before now. *out (new reference): {uidvalidity,
-     * last_uid}, both 0 for a mailbox never polled. SA_ECONFLICT when another owner's lease
+     * or when the holder's lease ended at or before now; the holder releases it by claiming
+     * with lease_until <= now. *out (new reference): {uidvalidity, last_uid}, both 0 for a
+     * mailbox never polled. SA_ECONFLICT when another owner's lease
      * is live; SA_EINVAL without mailbox or owner. */
     int (*mailbox_claim)(struct sa_store *s, const char *mailbox, const char *owner, long long now,
                          long long lease_until, json_t **out, struct sa_err *err);
