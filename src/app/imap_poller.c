@@ -161,6 +161,13 @@ static int deliver(struct sa_imap_poller *p, struct sa_imap *im, uint32_t uid,
         sa_log(SA_LOG_WARN, "imap: message refused; flagged " SA_IMAP_REJECTED_KEYWORD,
                json_pack("{s:i, s:s}", "uid", (json_int_t)uid, "error", ierr.msg));
         rc = sa_imap_store(im, uid, "+FLAGS (" SA_IMAP_REJECTED_KEYWORD ")", err);
+        if (rc == SA_EINVAL) { /* no keywords in this mailbox: unread is the mark left */
+            sa_log(SA_LOG_WARN,
+                   "imap: the mailbox takes no keyword; the refused message is "
+                   "only left unread",
+                   json_pack("{s:i, s:s}", "uid", (json_int_t)uid, "error", err->msg));
+            rc = 0;
+        }
         if (!rc) /* the fetch set \Seen: a person should see it unread */
             rc = sa_imap_store(im, uid, "-FLAGS (\\Seen)", err);
     }
@@ -226,6 +233,8 @@ static int poll_once(struct sa_imap_poller *p, enum poll_outcome *outcome, struc
                         &uids, &n, err);
     count(p, rc);
     uint32_t validity = rc ? 0 : sa_imap_uidvalidity(im);
+    if (!rc && !validity) /* RFC 3501 requires it on SELECT: without it no cursor holds */
+        rc = sa_err_set(err, SA_EIO, "IMAP: the server announced no UIDVALIDITY");
     if (!rc && !fresh && validity != known_validity) {
         sa_log(SA_LOG_WARN, "imap: the mailbox's UIDVALIDITY changed; reading its unseen mail",
                json_pack("{s:I, s:I}", "was", (json_int_t)known_validity, "now",

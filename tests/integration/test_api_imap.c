@@ -8,12 +8,18 @@
  * restart, with \Seen taken off every old message, nothing is fetched again and only the
  * new message is processed. A dead server is reported under /health's backends (the
  * instance stays healthy), counted in connector_requests_total, backed off, and the mail
- * that arrived meanwhile is read once it is back. */
+ * that arrived meanwhile is read once it is back. A `worker` on the same database waits on
+ * standby while `serve` holds the mailbox's lease, and takes the polling over when serve
+ * stops. */
 #include "harness.h"
 
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define NY "America/New_York"
@@ -405,10 +411,128 @@ static void test_imap_poller(void **state)
     assert_true(exited_ok(server_stop(&runs_srv)));
 }
 
+/* ---- two processes, one mailbox -------------------------------------------------------------- */
+
+/* Starts `sales-agent worker` on runs_srv's database with the IMAP settings, the clock
+ * file and its metrics listener on any port (stdout to out_path). Returns its pid. */
+static pid_t start_worker(const char *out_path)
+{
+    char data_dir[1024], mail[600], log_path[600], url[128];
+    snprintf(data_dir, sizeof data_dir, "%s/data", SA_SOURCE_DIR);
+    snprintf(mail, sizeof mail, "maildir:%s/mail", runs_srv.dir);
+    snprintf(log_path, sizeof log_path, "%s/worker.log", runs_srv.dir);
+    snprintf(url, sizeof url, "imap://127.0.0.1:%d/INBOX", imap_port);
+    fflush(NULL);
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid != 0)
+        return pid;
+    prctl(PR_SET_PDEATHSIG, SIGTERM); /* the test dies, the worker goes with it */
+    if (getppid() != parent)
+        _exit(125);
+    int out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int log = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (out < 0 || log < 0)
+        _exit(126);
+    dup2(out, 1);
+    dup2(log, 2);
+    setenv("MAIL_TRANSPORT", mail, 1);
+    setenv("CLOCK_FILE", clock_path, 1);
+    setenv("IMAP_URL", url, 1);
+    setenv("IMAP_USER", imap_user, 1);
+    setenv("IMAP_PASSWORD", imap_password, 1);
+    setenv("IMAP_POLL_SECONDS", "60", 1);
+    setenv("WORKER_METRICS_PORT", "0", 1);
+    setenv("METRICS_AUTH", "open", 1);
+    execl(SA_BINARY, SA_BINARY, "worker", "--database-url", runs_srv.db_url, "--data-dir", data_dir,
+          (char *)NULL);
+    _exit(127);
+}
+
+/* The port the worker printed ("Metrics: http://127.0.0.1:PORT/metrics"), waiting for it
+ * (60 s at most: a sanitized binary starts slowly). */
+static int worker_port(const char *out_path, pid_t pid)
+{
+    for (int i = 0; i < 600; i++) {
+        FILE *f = fopen(out_path, "r");
+        char buf[4096] = "";
+        size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+        if (f)
+            fclose(f);
+        buf[n] = '\0';
+        const char *at = strstr(buf, "Metrics: http://127.0.0.1:");
+        if (at)
+            return (int)strtol(at + strlen("Metrics: http://127.0.0.1:"), NULL, 10);
+        if (waitpid(pid, NULL, WNOHANG) == pid)
+            break;
+        usleep(100 * 1000);
+    }
+    fail_msg("the worker did not start (see %s/worker.log)", runs_srv.dir);
+    return 0;
+}
+
+static void stop_worker(pid_t worker)
+{
+    kill(worker, SIGTERM);
+    int st = -1;
+    for (int i = 0; i < 600 && waitpid(worker, &st, WNOHANG) != worker; i++)
+        usleep(100 * 1000);
+    if (!exited_ok(st)) {
+        kill(worker, SIGKILL);
+        waitpid(worker, NULL, 0);
+        fail_msg("the worker did not exit with status 0 on SIGTERM (wait status 0x%x)", st);
+    }
+}
+
+static void test_one_poller_at_a_time(void **state)
+{
+    (void)state;
+    imap_start();
+    snprintf(clock_path, sizeof clock_path, "%s/clock", runs_srv.dir);
+    set_clock(utc(2026, 11, 2, 15, 0));
+    start_server();
+    wait_health("ok, last poll"); /* serve holds the mailbox */
+    char *out_path = strf("%s/worker.out", runs_srv.dir);
+    pid_t worker = start_worker(out_path);
+    int port = worker_port(out_path, worker);
+    free(out_path);
+    harness_use_port(port, runs_srv.key);
+    harness_record(false); /* the worker's listener is not the API */
+    wait_health("standby: another process polls the mailbox");
+
+    deliver("From: Jonas Weber <jonas.weber@example.org>\r\n"
+            "Subject: Re: a question\r\n"
+            "Message-ID: <imap-two-1@example.org>\r\n\r\n"
+            "Could you send me the case study?\r\n");
+    set_clock(clock_now + 120);
+    wait_flag(1, "\\Seen", true);
+    wait_health("standby: another process polls the mailbox");
+    assert_true(metric_or_zero("inbound_messages_total{kind=\"unmatched\"}") == 0);
+    harness_use(&runs_srv);
+    assert_true(metric_value("inbound_messages_total{kind=\"unmatched\"}") == 1);
+
+    /* serve stops (its lease ends with it): the worker's next poll takes the mailbox */
+    assert_true(exited_ok(server_stop(&runs_srv)));
+    deliver("From: Jonas Weber <jonas.weber@example.org>\r\n"
+            "Subject: Re: a question\r\n"
+            "Message-ID: <imap-two-2@example.org>\r\n\r\n"
+            "Thanks, got it.\r\n");
+    harness_use_port(port, runs_srv.key);
+    set_clock(clock_now + 120);
+    wait_flag(2, "\\Seen", true);
+    wait_health("ok, last poll");
+    assert_true(metric_value("inbound_messages_total{kind=\"unmatched\"}") == 1);
+    assert_true(metric_or_zero("inbound_messages_total{kind=\"duplicate\"}") == 0);
+    harness_record(true);
+    harness_use(&runs_srv);
+    stop_worker(worker);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_imap_poller, runs_setup, imap_teardown),
+        cmocka_unit_test_setup_teardown(test_one_poller_at_a_time, runs_setup, imap_teardown),
     };
     return api_exit_status(cmocka_run_group_tests(tests, api_group_setup, api_group_teardown));
 }

@@ -165,6 +165,8 @@ static int perform(struct sa_imap *im, const char *url, const char *custom, stru
     case CURLE_SSL_CONNECT_ERROR:
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CACERT_BADFILE: return sa_err_set(err, SA_ECONFIG, "IMAP: TLS: %s", why);
+    case CURLE_QUOTE_ERROR: /* a custom command answered NO or BAD */
+        return sa_err_set(err, SA_EINVAL, "IMAP: the server refused the command: %s", why);
     case CURLE_REMOTE_FILE_NOT_FOUND:
         return sa_err_set(err, missing, "IMAP: %s",
                           missing == SA_ENOTFOUND ? "no such message (expunged, or the "

@@ -33,9 +33,10 @@ void sa_imap_close(struct sa_imap *im);
 /* UID SEARCH criteria (IMAP syntax, e.g. "UID 42:*" or "UNSEEN"): *uids (malloc'd, the
  * caller frees, ascending, NULL when none) and *n. The mailbox's UIDVALIDITY and UIDNEXT,
  * as the server announced them when the session selected it, are then known
- * (sa_imap_uidvalidity, sa_imap_uidnext). Failures: SA_EIO (no connection, a refused
- * command, a lost connection), SA_ETIMEDOUT, SA_ECONFIG (login refused, the mailbox does
- * not exist, TLS failed: an operator has to act). err never carries the password. */
+ * (sa_imap_uidvalidity, sa_imap_uidnext). Failures: SA_EIO (no connection, a lost
+ * connection), SA_EINVAL (the server answered NO or BAD), SA_ETIMEDOUT, SA_ECONFIG (login
+ * refused, the mailbox does not exist, TLS failed: an operator has to act). err never
+ * carries the password. */
 int sa_imap_search(struct sa_imap *im, const char *criteria, uint32_t **uids, size_t *n,
                    struct sa_err *err) SA_WUR;
 /* The UIDVALIDITY and UIDNEXT the server announced on selecting the mailbox; 0 before the
@@ -51,7 +52,8 @@ int sa_imap_fetch(struct sa_imap *im, uint32_t uidvalidity, uint32_t uid, struct
                   struct sa_err *err) SA_WUR;
 
 /* UID STORE uid op, op being "+FLAGS (\\Seen)", "-FLAGS (...)" and the like (keywords
- * are atoms: letters, digits, '$'). Returns 0 or sa_imap_search's failures. */
+ * are atoms: letters, digits, '$'). Returns 0, SA_EINVAL when the server answers NO or
+ * BAD (a mailbox that allows no keywords, say), or sa_imap_search's failures. */
 int sa_imap_store(struct sa_imap *im, uint32_t uid, const char *op, struct sa_err *err) SA_WUR;
 
 #endif
