@@ -568,8 +568,8 @@ static const struct sa_setting settings[] = {
      .secret = 1, /* the URL may carry a password: never echoed */
      .dflt_doc = "none (no poller)",
      .range_doc = "imap://HOST[:PORT]/MAILBOX or imaps://HOST[:PORT]/MAILBOX",
-     .doc = "the mailbox `serve` and `worker` poll for replies (each message as "
-            "`sales-agent inbound` takes it)",
+     .doc = "the mailbox serve and worker poll for replies, each message processed as "
+            "sales-agent inbound does",
      .commands = BACKGROUND},
     {.env = "IMAP_USER",
      STRING(imap_user),
