@@ -277,8 +277,8 @@ int sa_sqlite_inbound_finish(struct sa_store *s, const char *message_id, const c
                              const char *result, struct sa_err *err);
 
 /* mailbox.c */
-int sa_sqlite_mailbox_claim(struct sa_store *s, const char *mailbox, const char *owner, long long now,
-                            long long lease_until, json_t **out, struct sa_err *err);
+int sa_sqlite_mailbox_claim(struct sa_store *s, const char *mailbox, const char *owner,
+                            long long now, long long lease_until, json_t **out, struct sa_err *err);
 int sa_sqlite_mailbox_advance(struct sa_store *s, const char *mailbox, const char *owner,
                               long long uidvalidity, long long last_uid, long long lease_until,
                               struct sa_err *err);
