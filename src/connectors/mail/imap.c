@@ -26,8 +26,7 @@ struct sa_imap {
     char errbuf[CURL_ERROR_SIZE];
 };
 
-/* "[UIDVALIDITY 123]" in a line: the number after key, or 0. */
-static uint32_t bracket_number(const char *line, size_t len, const char *key)
+uint32_t sa_imap_resp_code(const char *line, size_t len, const char *key)
 {
     size_t klen = strlen(key);
     for (size_t i = 0; i + klen + 2 < len; i++) {
@@ -50,10 +49,10 @@ static size_t on_line(char *p, size_t size, size_t n, void *arg)
     struct sa_imap *im = arg;
     size_t len = size * n;
     if (len > 5 && memcmp(p, "* OK ", 5) == 0) {
-        uint32_t v = bracket_number(p, len, "UIDVALIDITY");
+        uint32_t v = sa_imap_resp_code(p, len, "UIDVALIDITY");
         if (v)
             im->uidvalidity = v;
-        v = bracket_number(p, len, "UIDNEXT");
+        v = sa_imap_resp_code(p, len, "UIDNEXT");
         if (v)
             im->uidnext = v;
     }
@@ -176,16 +175,16 @@ static int perform(struct sa_imap *im, const char *url, const char *custom, stru
     }
 }
 
-/* The numbers of every "* SEARCH" line of text[0..len). */
-static int parse_search(const char *text, size_t len, uint32_t **uids, size_t *n,
-                        struct sa_err *err)
+/* The numbers of every "* SEARCH" line of text[0..len), appended to *uids. */
+static int parse_lines(const char *text, size_t len, uint32_t **uids, size_t *n, struct sa_err *err)
 {
     size_t cap = 0;
     const char *p = text, *end = text + len;
     while (p < end) {
         const char *eol = memchr(p, '\n', (size_t)(end - p));
         const char *stop = eol ? eol : end;
-        if (stop - p >= 8 && strncasecmp(p, "* SEARCH", 8) == 0) {
+        if (stop - p >= 8 && strncasecmp(p, "* SEARCH", 8) == 0 &&
+            (stop - p == 8 || p[8] == ' ' || p[8] == '\r')) {
             for (const char *q = p + 8; q < stop;) {
                 while (q < stop && (*q == ' ' || *q == '\r'))
                     q++;
@@ -217,6 +216,22 @@ static int cmp_uid(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+int sa_imap_parse_search(const char *text, size_t len, uint32_t **uids, size_t *n,
+                         struct sa_err *err)
+{
+    *uids = NULL;
+    *n = 0;
+    int rc = parse_lines(text, len, uids, n, err);
+    if (rc) {
+        free(*uids);
+        *uids = NULL;
+        *n = 0;
+    } else if (*n > 1) {
+        qsort(*uids, *n, sizeof **uids, cmp_uid);
+    }
+    return rc;
+}
+
 int sa_imap_search(struct sa_imap *im, const char *criteria, uint32_t **uids, size_t *n,
                    struct sa_err *err)
 {
@@ -229,15 +244,8 @@ int sa_imap_search(struct sa_imap *im, const char *criteria, uint32_t **uids, si
     sa_buf_init(&b, SEARCH_MAX_BYTES);
     int rc = perform(im, im->base, cmd, &b, SA_ECONFIG, err);
     if (!rc)
-        rc = parse_search(b.data ? b.data : "", b.len, uids, n, err);
+        rc = sa_imap_parse_search(b.data ? b.data : "", b.len, uids, n, err);
     sa_buf_free(&b);
-    if (rc) {
-        free(*uids);
-        *uids = NULL;
-        *n = 0;
-    } else if (*n > 1) {
-        qsort(*uids, *n, sizeof **uids, cmp_uid);
-    }
     return rc;
 }
 

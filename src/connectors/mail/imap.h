@@ -56,4 +56,17 @@ int sa_imap_fetch(struct sa_imap *im, uint32_t uidvalidity, uint32_t uid, struct
  * BAD (a mailbox that allows no keywords, say), or sa_imap_search's failures. */
 int sa_imap_store(struct sa_imap *im, uint32_t uid, const char *op, struct sa_err *err) SA_WUR;
 
+/* ---- the parsers (pure; exposed for the tests and the fuzz driver) ---- */
+
+/* The UIDs of every "* SEARCH n n ..." line of a server's answer text[0..len) (other lines
+ * ignored; a SEARCH line's numbers end at the first thing that is no number, such as
+ * "(MODSEQ 9)"): *uids (malloc'd, the caller frees; NULL when none), ascending, and *n.
+ * SA_EIO for a 0 or a number above 2^32 - 1, SA_ENOMEM; *uids NULL and *n 0 then. */
+int sa_imap_parse_search(const char *text, size_t len, uint32_t **uids, size_t *n,
+                         struct sa_err *err) SA_WUR;
+/* The number of a response code "[KEY n]" (KEY: UIDVALIDITY, UIDNEXT...) in a response
+ * line line[0..len), matched case-insensitively; 0 when there is none or it is no 32-bit
+ * number. */
+uint32_t sa_imap_resp_code(const char *line, size_t len, const char *key);
+
 #endif
