@@ -291,10 +291,10 @@ static void run_poll(struct sa_imap_poller *p)
         p->failures++;
         snprintf(p->last_error, sizeof p->last_error, "%s", err.msg);
         wait = backoff_seconds(p->poll_seconds, p->failures);
-    } else if (outcome != POLL_STANDBY) {
+    } else if (outcome == POLL_DONE) {
+        /* a failure of ours (POLL_RETRY) says nothing about the server */
         p->failures = 0;
-        if (outcome == POLL_DONE)
-            sa_iso8601_now(p->last_ok);
+        sa_iso8601_now(p->last_ok);
     }
     p->next_at = sa_wall_seconds() + wait;
     int failures = p->failures;
