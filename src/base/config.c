@@ -115,11 +115,11 @@ static const struct sa_setting settings[] = {
     {.env = "DB_POOL_SIZE",
      INT(db_pool_size),
      .dflt = "0",
-     .dflt_doc = "HTTP threads + run workers + 2",
+     .dflt_doc = "HTTP threads + run workers + 2 (+1 with IMAP_URL)",
      .min = 0,
      .max = 1024,
-     .range_doc = "0: one per HTTP thread and run worker, plus the outbox's and the retention "
-                  "sweep's",
+     .range_doc = "0: one per HTTP thread and run worker, plus the outbox's, the retention "
+                  "sweep's and the IMAP poller's",
      .doc = "database connections per process (PostgreSQL: keep instances x this under "
             "PgBouncer's max_client_conn or max_connections)",
      .commands = STORE},
