@@ -89,9 +89,9 @@ static void count(struct sa_imap_poller *p, int rc)
 {
     if (!p->app->metrics || p->m_requests < 0)
         return;
-    const char *v[] = {"imap", rc == 0              ? "ok"
-                               : rc == SA_ETIMEDOUT ? "timeout"
-                               : rc == SA_ECONFIG   ? "refused"
+    const char *v[] = {"imap", rc == 0                               ? "ok"
+                               : rc == SA_ETIMEDOUT                  ? "timeout"
+                               : rc == SA_ECONFIG || rc == SA_EINVAL ? "refused"
                                : rc == SA_ENOTFOUND ? "ok" /* the server answered */
                                                     : "error"};
     sa_metrics_add(p->app->metrics, p->m_requests, v, 1);
@@ -172,6 +172,14 @@ static int deliver(struct sa_imap_poller *p, struct sa_imap *im, uint32_t uid,
             rc = sa_imap_store(im, uid, "-FLAGS (\\Seen)", err);
     }
     count(p, rc);
+    /* A NO to a flag (a read-only mailbox, an ACL) is the server's policy, not an outage:
+     * the message is done all the same (the cursor, not a flag, says so), so the poll goes
+     * on instead of retrying it forever. */
+    if (rc == SA_EINVAL) {
+        sa_log(SA_LOG_WARN, "imap: the server refused to flag a message; it is done anyway",
+               json_pack("{s:i, s:s}", "uid", (json_int_t)uid, "error", err->msg));
+        return 0;
+    }
     if (rc)
         *outcome = POLL_FAILED;
     return rc;
