@@ -13,6 +13,9 @@
 #                                MTA does: written in tmp/, renamed into new/
 #   imap_server.sh down DIR      stop the server (the mail is kept)
 #   imap_server.sh up DIR        start it again on the same port
+#   imap_server.sh renumber DIR  stop it, drop the INBOX's UID list and indexes (the flags
+#                                stay in the Maildir file names), start it again: the
+#                                mailbox gets a new UIDVALIDITY, as after a server migration
 #   imap_server.sh stop DIR      stop it and remove DIR
 #
 # As root, the server runs as the user nobody (DIR is made theirs); else as ourselves.
@@ -175,6 +178,15 @@ cmd_up() {
   sed -i "s/^SA_IMAP_PID=.*/SA_IMAP_PID=$(cat "$dir/run/master.pid")/" "$dir/imap.env"
 }
 
+cmd_renumber() {
+  local dir=$1
+  cmd_down "$dir"
+  rm -f "$dir/mail/$USER_NAME"/dovecot-uidlist "$dir/mail/$USER_NAME"/dovecot.index* \
+    "$dir/mail/$USER_NAME"/dovecot-uidvalidity*
+  sleep 1 # UIDVALIDITY is a time in seconds: the new one must differ
+  cmd_up "$dir"
+}
+
 cmd_deliver() {
   local dir=$1 file=$2 name
   name="$(date +%s).$$.$RANDOM.sa-test"
@@ -189,12 +201,13 @@ cmd_stop() {
   rm -rf "$dir"
 }
 
-[ $# -ge 2 ] || die "usage: imap_server.sh start|deliver|down|up|stop DIR [FILE]"
+[ $# -ge 2 ] || die "usage: imap_server.sh start|deliver|down|up|renumber|stop DIR [FILE]"
 case "$1" in
   start) cmd_start "$2" ;;
   deliver) [ $# -eq 3 ] || die "deliver DIR FILE"; cmd_deliver "$2" "$3" ;;
   down) cmd_down "$2" ;;
   up) cmd_up "$2" ;;
+  renumber) cmd_renumber "$2" ;;
   stop) cmd_stop "$2" ;;
   *) die "unknown command $1" ;;
 esac

@@ -10,7 +10,8 @@
  * instance stays healthy), counted in connector_requests_total, backed off, and the mail
  * that arrived meanwhile is read once it is back. A `worker` on the same database waits on
  * standby while `serve` holds the mailbox's lease, and takes the polling over when serve
- * stops. */
+ * stops. A mailbox renumbered by the server (a new UIDVALIDITY) is read anew from its
+ * unseen mail, importing nothing twice. */
 #include "harness.h"
 
 #include <fcntl.h>
@@ -411,6 +412,61 @@ static void test_imap_poller(void **state)
     assert_true(exited_ok(server_stop(&runs_srv)));
 }
 
+/* Waits until series reads want in /metrics (30 s at most). */
+static void wait_metric(const char *series, double want)
+{
+    double v = -1;
+    for (int i = 0; i < 300; i++) {
+        if ((v = metric_or_zero(series)) == want)
+            return;
+        usleep(100 * 1000);
+    }
+    fail_msg("%s is %g, expected %g", series, v, want);
+}
+
+/* The server renumbers the mailbox (a new UIDVALIDITY, as after a migration): the poller
+ * notices, reads only what is unseen, and starts a new cursor; nothing is imported twice. */
+static void test_uidvalidity_change(void **state)
+{
+    (void)state;
+    imap_start();
+    snprintf(clock_path, sizeof clock_path, "%s/clock", runs_srv.dir);
+    set_clock(utc(2026, 11, 2, 15, 0));
+    start_server();
+    wait_health("ok, last poll");
+    deliver("From: Jonas Weber <jonas.weber@example.org>\r\n"
+            "Subject: Re: a question\r\n"
+            "Message-ID: <imap-renum-1@example.org>\r\n\r\n"
+            "Could you send me the case study?\r\n");
+    deliver("From: Jonas Weber <jonas.weber@example.org>\r\n"
+            "Subject: Re: a question\r\n"
+            "Message-ID: <imap-renum-2@example.org>\r\n\r\n"
+            "And the price list?\r\n");
+    set_clock(clock_now + 120);
+    wait_metric("inbound_messages_total{kind=\"unmatched\"}", 2);
+    imap_script("renumber"); /* both keep \Seen; their UIDs and UIDVALIDITY are new */
+    deliver("From: Jonas Weber <jonas.weber@example.org>\r\n"
+            "Subject: Re: a question\r\n"
+            "Message-ID: <imap-renum-3@example.org>\r\n\r\n"
+            "Thanks, both arrived.\r\n");
+    set_clock(clock_now + 120);
+    wait_metric("inbound_messages_total{kind=\"unmatched\"}", 3);
+    wait_health("ok, last poll");
+    assert_true(server_log_has(&runs_srv, "UIDVALIDITY changed"));
+    char *unseen = imap_cmd("UID SEARCH UNSEEN");
+    assert_string_equal(unseen, "* SEARCH\r\n");
+    free(unseen);
+    /* a later message, under the new cursor */
+    deliver("From: Jonas Weber <jonas.weber@example.org>\r\n"
+            "Subject: Re: a question\r\n"
+            "Message-ID: <imap-renum-4@example.org>\r\n\r\n"
+            "One more thing.\r\n");
+    set_clock(clock_now + 120);
+    wait_metric("inbound_messages_total{kind=\"unmatched\"}", 4);
+    assert_true(metric_or_zero("inbound_messages_total{kind=\"duplicate\"}") == 0);
+    assert_true(exited_ok(server_stop(&runs_srv)));
+}
+
 /* ---- two processes, one mailbox -------------------------------------------------------------- */
 
 /* Starts `sales-agent worker` on runs_srv's database with the IMAP settings, the clock
@@ -533,6 +589,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_imap_poller, runs_setup, imap_teardown),
         cmocka_unit_test_setup_teardown(test_one_poller_at_a_time, runs_setup, imap_teardown),
+        cmocka_unit_test_setup_teardown(test_uidvalidity_change, runs_setup, imap_teardown),
     };
     return api_exit_status(cmocka_run_group_tests(tests, api_group_setup, api_group_teardown));
 }
