@@ -46,8 +46,8 @@ bench: deps
 fuzz: deps
 	@scripts/deps.sh clang
 	@CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DSA_SANITIZE=ON -DSA_TESTS=ON -DSA_FUZZ=ON >/dev/null
-	@cmake --build build-fuzz -j $(JOBS) --target fuzz_invoke_body_lf fuzz_checkpoint_lf fuzz_csv_lf fuzz_reply_lf fuzz_template_lf fuzz_sending_lf fuzz_apollo_lf fuzz_mime_lf fuzz_mail_out_lf
-	@for f in invoke_body checkpoint csv reply template sending apollo mime mail_out; do \
+	@cmake --build build-fuzz -j $(JOBS) --target fuzz_invoke_body_lf fuzz_checkpoint_lf fuzz_csv_lf fuzz_reply_lf fuzz_template_lf fuzz_sending_lf fuzz_apollo_lf fuzz_mime_lf fuzz_mail_out_lf fuzz_imap_lf
+	@for f in invoke_body checkpoint csv reply template sending apollo mime mail_out imap; do \
 	  mkdir -p build-fuzz/corpus-$$f; \
 	  build-fuzz/tests/fuzz_$${f}_lf -max_total_time=$(FUZZ_SECONDS) build-fuzz/corpus-$$f tests/fuzz/corpus/$$f || exit 1; \
 	done

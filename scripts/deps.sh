@@ -21,6 +21,9 @@ PKGS=(
   # in front of it for test_store_contract_pgbouncer); nginx for the multi-instance tests
   # (tests/harness/nginx.sh); util-linux for runuser and flock
   libpq-dev postgresql-15 pgbouncer redis-server libhiredis-dev nginx-light util-linux
+  # the IMAP poller's tests: a throwaway Dovecot run unprivileged by tests/harness/imap_server.sh
+  # (installed with its system service kept stopped: see no_service_start below)
+  dovecot-imapd
   # the web console's browser tests (tests/web/, issue 16): Debian's chromium, driven by
   # playwright-core, which downloads no browser of its own
   chromium
@@ -60,12 +63,30 @@ fi
 
 echo "deps: installing ${missing[*]}" >&2
 cmd=(apt-get install -y -qq --no-install-recommends "${missing[@]}")
+# Packages such as dovecot-imapd start a system service on install (port 143 on every
+# address, on a machine others share). The tests start their own servers, so while apt
+# runs, a policy-rc.d refuses every service start (invoke-rc.d's documented hook, exit
+# 101), unless the machine has a policy of its own already.
+POLICY=/usr/sbin/policy-rc.d
+# no_service_start PRIV CMD...: PRIV is "" (root) or sudo.
+no_service_start() {
+  local priv=$1 rc=0
+  shift
+  if [ -e "$POLICY" ]; then
+    $priv "$@"
+    return
+  fi
+  $priv sh -c "printf '#!/bin/sh\nexit 101\n' >$POLICY && chmod 755 $POLICY"
+  $priv "$@" || rc=$?
+  $priv rm -f "$POLICY"
+  return $rc
+}
 if [ "$(id -u)" -eq 0 ]; then
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${cmd[@]}" >/dev/null
+  no_service_start "" env DEBIAN_FRONTEND=noninteractive "${cmd[@]}" >/dev/null
 elif command -v sudo >/dev/null 2>&1; then
   sudo apt-get update -qq
-  sudo DEBIAN_FRONTEND=noninteractive "${cmd[@]}" >/dev/null
+  no_service_start sudo DEBIAN_FRONTEND=noninteractive "${cmd[@]}" >/dev/null
 else
   echo "deps: missing packages; run as root:" >&2
   echo "  apt-get update && ${cmd[*]}" >&2

@@ -388,10 +388,12 @@ static int open_agents(struct sa_app *app, struct sa_err *err)
 }
 
 /* DB_POOL_SIZE, or one connection per HTTP thread and run worker plus the outbox's and
- * the retention sweep's, so that none of them waits for another's connection. */
+ * the retention sweep's (and the IMAP poller's), so that none of them waits for another's
+ * connection. */
 static int store_pool_size(const struct sa_config *cfg)
 {
-    return cfg->db_pool_size > 0 ? cfg->db_pool_size : cfg->threads + cfg->run_workers + 2;
+    return cfg->db_pool_size > 0 ? cfg->db_pool_size
+                                 : cfg->threads + cfg->run_workers + 2 + (cfg->imap_url ? 1 : 0);
 }
 
 int sa_app_open(const struct sa_config *cfg, struct sa_app **out, struct sa_err *err)

@@ -19,6 +19,7 @@ struct sa_session_store;
 
 #define SA_APP_ENRICH_MAX 4
 struct sa_enrich_provider;
+struct sa_imap_poller;
 
 struct sa_app {
     struct sa_config cfg; /* copy; its strings are borrowed from env/argv */
@@ -63,6 +64,9 @@ struct sa_app {
     /* Set by the delivery worker while it runs: its mail transport, for /health's mail
      * entry (its circuit breaker). NULL: no worker in this process. */
     struct sa_transport *mail_transport;
+    /* Set by the IMAP poller while it runs (app/imap_poller.h), for /health's imap entry.
+     * NULL: no poller in this process. */
+    struct sa_imap_poller *imap;
     /* metric family ids */
     int m_agent_seconds, m_agent_success, m_agent_errors, m_breaker;
     int m_inbound; /* inbound_messages_total{kind} (app/inbound.c) */

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "app/app.h"
+#include "app/imap_poller.h"
 #include "base/clock.h"
 #include "base/log.h"
 #include "metrics/metrics.h"
@@ -100,6 +101,20 @@ static int probe_mail(struct sa_app *app, char *backend, char *detail, size_t ca
     return 0;
 }
 
+/* The IMAP poller's state (IMAP_URL), from its last poll, with no call to the server.
+ * Reported, not failed, like the mail transport's: replies wait in the mailbox.
+ * SA_ENOTFOUND (no entry) without a poller in this process. */
+static int probe_imap(struct sa_app *app, char *backend, char *detail, size_t cap,
+                      struct sa_err *err)
+{
+    (void)err;
+    if (!app->imap)
+        return SA_ENOTFOUND;
+    snprintf(backend, cap, "imap");
+    sa_imap_poller_status(app->imap, detail, cap);
+    return 0;
+}
+
 /* Every backend's probe; a new backend adds one row. */
 static const struct sa_health_probe probes[] = {
     {"database", probe_store},
@@ -107,6 +122,7 @@ static const struct sa_health_probe probes[] = {
     {"enrichment", probe_enrichment}, /* issue 15: the HTTP providers' breakers */
     {"crm", probe_crm},               /* CRM sync (issue 15) */
     {"mail", probe_mail},             /* the SMTP transport's breaker (issue 15) */
+    {"imap", probe_imap},             /* the IMAP poller's last polls */
 };
 #define N_PROBES (sizeof probes / sizeof probes[0])
 

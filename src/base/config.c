@@ -115,11 +115,11 @@ static const struct sa_setting settings[] = {
     {.env = "DB_POOL_SIZE",
      INT(db_pool_size),
      .dflt = "0",
-     .dflt_doc = "HTTP threads + run workers + 2",
+     .dflt_doc = "HTTP threads + run workers + 2 (+1 with IMAP_URL)",
      .min = 0,
      .max = 1024,
-     .range_doc = "0: one per HTTP thread and run worker, plus the outbox's and the retention "
-                  "sweep's",
+     .range_doc = "0: one per HTTP thread and run worker, plus the outbox's, the retention "
+                  "sweep's and the IMAP poller's",
      .doc = "database connections per process (PostgreSQL: keep instances x this under "
             "PgBouncer's max_client_conn or max_connections)",
      .commands = STORE},
@@ -562,6 +562,34 @@ static const struct sa_setting settings[] = {
      .doc = "body cap of POST /api/inbound/email (a message with its attachments, held in "
             "memory while it is read)",
      .commands = SA_CMD_SERVE},
+    /* the IMAP poller (app/imap_poller.h, README "Inbound mail") */
+    {.env = "IMAP_URL",
+     URL(imap_url),
+     .secret = 1, /* the URL may carry a password: never echoed */
+     .dflt_doc = "none (no poller)",
+     .range_doc = "imap://HOST[:PORT]/MAILBOX or imaps://HOST[:PORT]/MAILBOX",
+     .doc = "the mailbox serve and worker poll for replies, each message processed as "
+            "sales-agent inbound does",
+     .commands = BACKGROUND},
+    {.env = "IMAP_USER",
+     STRING(imap_user),
+     .dflt_doc = "the URL's user",
+     .doc = "IMAP: the user to log in as (required unless IMAP_URL names one)",
+     .commands = BACKGROUND},
+    {.env = "IMAP_PASSWORD",
+     STRING(imap_password),
+     .secret = 1,
+     .dflt_doc = "the URL's password",
+     .doc = "IMAP: the password (keeps it out of the URL)",
+     .commands = BACKGROUND},
+    {.env = "IMAP_POLL_SECONDS",
+     INT(imap_poll_seconds),
+     .dflt = "60",
+     .min = 1,
+     .max = 86400,
+     .doc = "IMAP: time between two polls of the mailbox (after failures the poller backs off "
+            "up to 15 minutes)",
+     .commands = BACKGROUND},
     /* the availability calendar: sa_calendar_parse checks the structure and keeps its own
      * defaults for what is unset */
     {.env = "MEETING_MINUTES",
@@ -1030,6 +1058,31 @@ static int apply_flags(struct sa_config *cfg, unsigned commands, int *argc, char
     return 0;
 }
 
+/* IMAP_URL: imap:// or imaps://, a host, a mailbox, and a user (IMAP_USER or the URL's). */
+static int check_imap(const struct sa_config *cfg, struct sa_err *err)
+{
+    const char *u = cfg->imap_url;
+    size_t skip = strncasecmp(u, "imaps://", 8) == 0  ? 8
+                  : strncasecmp(u, "imap://", 7) == 0 ? 7
+                                                      : 0;
+    if (!skip)
+        return sa_err_set(err, SA_ECONFIG,
+                          "IMAP_URL: expected imap://HOST/MAILBOX or "
+                          "imaps://HOST/MAILBOX");
+    const char *host = u + skip, *slash = strchr(host, '/');
+    const char *at = memchr(host, '@', slash ? (size_t)(slash - host) : strlen(host));
+    if (!slash || slash == host || !slash[1] || slash[1] == '/' || slash[1] == ';' ||
+        slash[1] == '?')
+        return sa_err_set(err, SA_ECONFIG, "IMAP_URL: name the mailbox (imaps://HOST/INBOX)");
+    if (strpbrk(slash + 1, ";?#"))
+        return sa_err_set(err, SA_ECONFIG,
+                          "IMAP_URL: the mailbox only, without ;UID=, a "
+                          "search or a fragment");
+    if (!cfg->imap_user && !at)
+        return sa_err_set(err, SA_ECONFIG, "IMAP_URL: set IMAP_USER (or a user in the URL)");
+    return 0;
+}
+
 int sa_config_load(struct sa_config *cfg, unsigned commands, int *argc, char **args,
                    struct sa_err *err)
 {
@@ -1062,6 +1115,8 @@ int sa_config_load(struct sa_config *cfg, unsigned commands, int *argc, char **a
                           "than OUTBOX_LEASE_SECONDS (%d s)",
                           cfg->smtp_connect_timeout_ms + cfg->smtp_timeout_ms,
                           cfg->outbox_lease_seconds);
+    if (cfg->imap_url && (rc = check_imap(cfg, err)))
+        return rc;
     /* Two per CPU: while one thread waits on a commit, another parses and scores, and
      * the group commit gets more than one write per transaction. */
     if (cfg->threads == 0) {

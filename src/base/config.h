@@ -88,7 +88,11 @@ struct sa_config {
     /* inbound mail (app/inbound.h, README "Inbound mail") */
     const char *inbound_secret;   /* INBOUND_SECRET: HMAC key of POST /api/inbound/email, or NULL */
     int inbound_max_age_seconds;  /* INBOUND_MAX_AGE_SECONDS: a signature's timestamp window */
+    int imap_poll_seconds;        /* IMAP_POLL_SECONDS: between two polls (business clock) */
     size_t inbound_max_bytes;     /* INBOUND_MAX_BYTES: POST /api/inbound/email's body cap */
+    const char *imap_url;         /* IMAP_URL: imap[s]://HOST[:PORT]/MAILBOX polled, or NULL */
+    const char *imap_user;        /* IMAP_USER, or NULL: the URL's */
+    const char *imap_password;    /* IMAP_PASSWORD (secret), or NULL: the URL's */
     /* the outbox */
     const char *mail_transport; /* MAIL_TRANSPORT: maildir:DIR, smtp://..., smtps://... */
     int outbox_poll_ms;         /* OUTBOX_POLL_MS: 0 holds outgoing mail */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "app/app.h"
+#include "app/imap_poller.h"
 #include "app/outbox.h"
 #include "app/runs.h"
 #include "base/clock.h"
@@ -186,11 +187,20 @@ int sa_cli_background_start(struct sa_app *app, const struct sa_config *cfg,
         sa_runs_stop(app->runs);
         app->runs = NULL;
     }
+    /* IMAP_URL: the mailbox poller (app/imap_poller.h), published as app->imap */
+    struct sa_imap_poller *imap;
+    if (!rc && cfg->imap_url && (rc = sa_imap_poller_start(app, &imap, err))) {
+        sa_outbox_stop(*outbox);
+        *outbox = NULL;
+        sa_runs_stop(app->runs);
+        app->runs = NULL;
+    }
     return rc;
 }
 
 void sa_cli_background_stop(struct sa_app *app, struct sa_outbox_worker *outbox)
 {
+    sa_imap_poller_stop(app->imap); /* first: it hands messages to the agents */
     sa_runs_stop(app->runs);
     app->runs = NULL;
     sa_outbox_stop(outbox);

@@ -1,8 +1,8 @@
 /* `sales-agent worker`: runs the background work without the HTTP API (the run workers
- * taking runs from the queue, and the outbox's delivery worker) until SIGINT or SIGTERM,
- * so workers and API instances scale separately (several instances share the work
- * through REDIS_URL and DATABASE_URL). With WORKER_METRICS_PORT it also serves
- * GET /metrics and GET /health, so Prometheus sees what this process counts. */
+ * taking runs from the queue, the outbox's delivery worker and, with IMAP_URL, the mailbox
+ * poller) until SIGINT or SIGTERM, so workers and API instances scale separately (several
+ * instances share the work through REDIS_URL and DATABASE_URL). With WORKER_METRICS_PORT it
+ * also serves GET /metrics and GET /health, so Prometheus sees what this process counts. */
 #include <signal.h>
 #include <stdio.h>
 
@@ -87,11 +87,12 @@ const struct sa_cli_command sa_cli_worker = {
             "SIGINT or SIGTERM, with no HTTP API. With REDIS_URL and a shared\n"
             "DATABASE_URL, any number of workers and API instances (RUN_WORKERS=0 to only\n"
             "queue) share the runs; a run whose worker dies is continued by another from\n"
-            "its last checkpoint after RUN_VISIBILITY_TIMEOUT_MS. Without REDIS_URL the\n"
-            "queue is this process's own: a worker then runs only the runs it finds\n"
-            "unfinished in the store at start-up. WORKER_METRICS_PORT (--metrics-port)\n"
-            "serves GET /metrics and GET /health on HOST for Prometheus, with serve's\n"
-            "access control (METRICS_AUTH, API keys); every other path is 404.",
+            "its last checkpoint after RUN_VISIBILITY_TIMEOUT_MS. With IMAP_URL it also\n"
+            "polls that mailbox for replies (one process at a time per mailbox).\n"
+            "Without REDIS_URL the queue is this process's own: a worker then runs only\n"
+            "the runs it finds unfinished in the store at start-up. WORKER_METRICS_PORT\n"
+            "(--metrics-port) serves GET /metrics and GET /health on HOST for Prometheus,\n"
+            "with serve's access control (METRICS_AUTH, API keys); every other path is 404.",
     .settings = SA_CMD_WORKER,
     .run = work,
 };

@@ -704,6 +704,24 @@ struct sa_store_ops {
      * *deleted says whether it went (none, or one updated meanwhile, stays: 0). */
     int (*as_thread_delete_idle)(struct sa_store *s, const char *thread_id, double before,
                                  bool *deleted, struct sa_err *err);
+    /* ---- the IMAP poller's mailbox cursors (appended group; app/imap_poller.c) ----
+     * mailbox: the poller's name for what it reads (its URL without credentials, and the
+     * user). Times are unix milliseconds of the caller's real wall clock (a lease measures
+     * real waiting). */
+    /* Claims mailbox's lease for owner until lease_until, atomically (of concurrent
+     * claimers exactly one succeeds): when no one has polled it yet, when owner holds it,
+     * or when the holder's lease ended at or before now; the holder releases it by claiming
+     * with lease_until <= now. *out (new reference): {uidvalidity, last_uid}, both 0 for a
+     * mailbox never polled. SA_ECONFLICT when another owner's lease
+     * is live; SA_EINVAL without mailbox or owner. */
+    int (*mailbox_claim)(struct sa_store *s, const char *mailbox, const char *owner, long long now,
+                         long long lease_until, json_t **out, struct sa_err *err);
+    /* Records that owner has done mailbox up to last_uid under uidvalidity, and extends its
+     * lease to lease_until, only while owner holds the lease. SA_ECONFLICT when it does not
+     * (another process took the mailbox over: the caller MUST stop polling it). */
+    int (*mailbox_advance)(struct sa_store *s, const char *mailbox, const char *owner,
+                           long long uidvalidity, long long last_uid, long long lease_until,
+                           struct sa_err *err);
 };
 
 struct sa_store {
@@ -1285,6 +1303,21 @@ static inline SA_WUR int sa_store_as_thread_delete_idle(struct sa_store *s, cons
                                                         struct sa_err *err)
 {
     return s->ops->as_thread_delete_idle(s, thread_id, before, deleted, err);
+}
+
+static inline SA_WUR int sa_store_mailbox_claim(struct sa_store *s, const char *mailbox,
+                                                const char *owner, long long now,
+                                                long long lease_until, json_t **out,
+                                                struct sa_err *err)
+{
+    return s->ops->mailbox_claim(s, mailbox, owner, now, lease_until, out, err);
+}
+static inline SA_WUR int sa_store_mailbox_advance(struct sa_store *s, const char *mailbox,
+                                                  const char *owner, long long uidvalidity,
+                                                  long long last_uid, long long lease_until,
+                                                  struct sa_err *err)
+{
+    return s->ops->mailbox_advance(s, mailbox, owner, uidvalidity, last_uid, lease_until, err);
 }
 
 #endif

@@ -3902,6 +3902,49 @@ static void test_as_threads_idle(void **state)
     sa_store_close(s);
 }
 
+/* The IMAP poller's mailbox cursor: a never-polled mailbox reads 0/0; one lease holder at
+ * a time, renewed by advancing, taken over once it ended; a process that lost it cannot
+ * move the cursor; mailboxes are independent. */
+static void test_mailbox_cursor(void **state)
+{
+    (void)state;
+    struct sa_store *s = open_store();
+    struct sa_err err = {0};
+    char box[96], other[96];
+    uniq(box, sizeof box, "imaps://imap.example.com/INBOX ", "dana");
+    uniq(other, sizeof other, "imaps://imap.example.com/Replies ", "dana");
+    long long t = ms_now();
+    json_t *c = NULL;
+    assert_int_equal(sa_store_mailbox_claim(s, box, "A", t, t + 1000, &c, &err), 0);
+    assert_int_equal(json_integer_value(json_object_get(c, "uidvalidity")), 0);
+    assert_int_equal(json_integer_value(json_object_get(c, "last_uid")), 0);
+    json_decref(c);
+    c = NULL;
+    assert_int_equal(sa_store_mailbox_claim(s, box, "B", t + 10, t + 1010, &c, &err),
+                     SA_ECONFLICT);
+    assert_null(c);
+    assert_int_equal(sa_store_mailbox_advance(s, box, "A", 3857529045LL, 42, t + 2000, &err), 0);
+    assert_int_equal(sa_store_mailbox_advance(s, box, "B", 1, 99, t + 2000, &err), SA_ECONFLICT);
+    /* renewed by the advance: B still waits at t + 1500 */
+    assert_int_equal(sa_store_mailbox_claim(s, box, "B", t + 1500, t + 2500, &c, &err),
+                     SA_ECONFLICT);
+    /* another mailbox is another cursor */
+    assert_int_equal(sa_store_mailbox_claim(s, other, "B", t, t + 1000, &c, &err), 0);
+    assert_int_equal(json_integer_value(json_object_get(c, "last_uid")), 0);
+    json_decref(c);
+    /* A stopped: its lease ends and B takes the mailbox over where A left it */
+    assert_int_equal(sa_store_mailbox_claim(s, box, "B", t + 2000, t + 3000, &c, &err), 0);
+    assert_int_equal(json_integer_value(json_object_get(c, "uidvalidity")), 3857529045LL);
+    assert_int_equal(json_integer_value(json_object_get(c, "last_uid")), 42);
+    json_decref(c);
+    assert_int_equal(sa_store_mailbox_advance(s, box, "A", 3857529045LL, 43, t + 4000, &err),
+                     SA_ECONFLICT);
+    assert_int_equal(sa_store_mailbox_claim(s, box, "A", t + 2100, t + 3100, &c, &err),
+                     SA_ECONFLICT);
+    assert_int_equal(sa_store_mailbox_claim(s, NULL, "A", t, t + 1, &c, &err), SA_EINVAL);
+    sa_store_close(s);
+}
+
 int main(int argc, char **argv)
 {
     const char *given = argc > 1 ? argv[1] : getenv("STORE_URL");
@@ -3971,6 +4014,7 @@ int main(int argc, char **argv)
         /* the Agent Server API's thread records */
         cmocka_unit_test(test_as_threads),
         cmocka_unit_test(test_as_threads_idle),
+        cmocka_unit_test(test_mailbox_cursor), /* the IMAP poller */
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

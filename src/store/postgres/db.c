@@ -959,6 +959,9 @@ static const struct sa_store_ops store_ops = {
     .meeting_set_status = sa_pg_meeting_set_status,
     .meeting_get = sa_pg_meeting_get,
     .meeting_list = sa_pg_meeting_list,
+    /* mailbox.c */
+    .mailbox_claim = sa_pg_mailbox_claim,
+    .mailbox_advance = sa_pg_mailbox_advance,
 };
 
 /* The registry's entry (store/backend.h): this store, and the saver of saver.c. URLs

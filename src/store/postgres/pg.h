@@ -233,6 +233,13 @@ int sa_pg_inbound_claim(struct sa_store *s, const struct sa_inbound_row *r, bool
 int sa_pg_inbound_finish(struct sa_store *s, const char *message_id, const char *status,
                          const char *result, struct sa_err *err);
 
+/* mailbox.c */
+int sa_pg_mailbox_claim(struct sa_store *s, const char *mailbox, const char *owner, long long now,
+                        long long lease_until, json_t **out, struct sa_err *err);
+int sa_pg_mailbox_advance(struct sa_store *s, const char *mailbox, const char *owner,
+                          long long uidvalidity, long long last_uid, long long lease_until,
+                          struct sa_err *err);
+
 /* timeline.c */
 int sa_pg_lead_timeline(struct sa_store *s, const char *lead_id, int limit, json_t **out,
                         struct sa_err *err);

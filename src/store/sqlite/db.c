@@ -1023,6 +1023,9 @@ static const struct sa_store_ops store_ops = {
     .as_thread_delete = sa_sqlite_as_thread_delete,
     .as_threads_idle = sa_sqlite_as_threads_idle,
     .as_thread_delete_idle = sa_sqlite_as_thread_delete_idle,
+    /* mailbox.c */
+    .mailbox_claim = sa_sqlite_mailbox_claim,
+    .mailbox_advance = sa_sqlite_mailbox_advance,
 };
 
 /* The registry's entry (store/backend.h): this store, and the saver of saver.c. */

@@ -276,6 +276,13 @@ int sa_sqlite_inbound_claim(struct sa_store *s, const struct sa_inbound_row *r, 
 int sa_sqlite_inbound_finish(struct sa_store *s, const char *message_id, const char *status,
                              const char *result, struct sa_err *err);
 
+/* mailbox.c */
+int sa_sqlite_mailbox_claim(struct sa_store *s, const char *mailbox, const char *owner,
+                            long long now, long long lease_until, json_t **out, struct sa_err *err);
+int sa_sqlite_mailbox_advance(struct sa_store *s, const char *mailbox, const char *owner,
+                              long long uidvalidity, long long last_uid, long long lease_until,
+                              struct sa_err *err);
+
 /* meetings.c */
 int sa_sqlite_meeting_hold(struct sa_store *s, const struct sa_meeting_row *m, long long now,
                            json_t **out, struct sa_err *err);

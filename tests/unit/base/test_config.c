@@ -101,7 +101,7 @@ static void test_table(void **state)
     (void)state;
     size_t n;
     const struct sa_setting *s = sa_config_settings(&n);
-    assert_int_equal(n, 108);
+    assert_int_equal(n, 112);
     for (size_t i = 0; i < n; i++) {
         assert_non_null(s[i].env);
         assert_non_null(s[i].doc);
@@ -237,6 +237,51 @@ static void env_rejected(const char *name, const char *value, const char *msg)
     assert_int_equal(err.code, SA_ECONFIG);
     assert_string_equal(err.msg, msg);
     unsetenv(name);
+}
+
+/* IMAP_URL: a mailbox of an imap:// or imaps:// server, with a user; the password never
+ * echoed; IMAP_POLL_SECONDS defaults to 60 and is range-checked. */
+static void test_imap_settings(void **state)
+{
+    (void)state;
+    struct sa_config cfg;
+    struct sa_err err = {0};
+    assert_int_equal(sa_config_from_env(&cfg, &err), 0);
+    assert_null(cfg.imap_url);
+    assert_int_equal(cfg.imap_poll_seconds, 60);
+    setenv("IMAP_USER", "replies@example.com", 1);
+    env_rejected("IMAP_URL", "pop3://mail.example.com/INBOX",
+                 "IMAP_URL: expected imap://HOST/MAILBOX or imaps://HOST/MAILBOX");
+    env_rejected("IMAP_URL", "imaps://mail.example.com",
+                 "IMAP_URL: name the mailbox (imaps://HOST/INBOX)");
+    env_rejected("IMAP_URL", "imaps://mail.example.com/",
+                 "IMAP_URL: name the mailbox (imaps://HOST/INBOX)");
+    env_rejected("IMAP_URL", "imaps://mail.example.com/INBOX;UID=4",
+                 "IMAP_URL: the mailbox only, without ;UID=, a search or a fragment");
+    env_rejected("IMAP_POLL_SECONDS", "0", "IMAP_POLL_SECONDS=0: expected an integer 1-86400");
+    unsetenv("IMAP_USER");
+    env_rejected("IMAP_URL", "imaps://mail.example.com/INBOX",
+                 "IMAP_URL: set IMAP_USER (or a user in the URL)");
+    /* a password in the URL is never part of an error */
+    setenv("IMAP_URL", "imaps://dana:hunter2-secret@mail.example.com", 1);
+    assert_int_equal(sa_config_from_env(&cfg, &err), SA_ECONFIG);
+    assert_null(strstr(err.msg, "hunter2"));
+    setenv("IMAP_URL", "imaps://dana:hunter2-secret@mail.example.com/INBOX", 1);
+    setenv("IMAP_PASSWORD", "s3cret", 1);
+    setenv("IMAP_POLL_SECONDS", "15", 1);
+    assert_int_equal(sa_config_from_env(&cfg, &err), 0);
+    assert_int_equal(cfg.imap_poll_seconds, 15);
+    assert_string_equal(cfg.imap_password, "s3cret");
+    size_t n;
+    const struct sa_setting *st = sa_config_settings(&n);
+    int secrets = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(st[i].env, "IMAP_URL") == 0 || strcmp(st[i].env, "IMAP_PASSWORD") == 0)
+            secrets += st[i].secret ? 1 : 0;
+    assert_int_equal(secrets, 2);
+    unsetenv("IMAP_URL");
+    unsetenv("IMAP_PASSWORD");
+    unsetenv("IMAP_POLL_SECONDS");
 }
 
 static void test_bad_env(void **state)
@@ -397,6 +442,7 @@ int main(void)
         cmocka_unit_test_setup(test_flags, clear_env),
         cmocka_unit_test_setup(test_empty_is_default, clear_env),
         cmocka_unit_test_setup(test_bad_env, clear_env),
+        cmocka_unit_test_setup(test_imap_settings, clear_env),
         cmocka_unit_test_setup(test_bad_flags, clear_env),
         cmocka_unit_test_setup(test_range_text, clear_env),
         cmocka_unit_test(test_readme),
