@@ -930,6 +930,219 @@ static void test_store_error_at_send(void **state)
     resp_free(&r);
 }
 
+/* The python3 that has the icalendar package (Debian's; a pyenv one may not). */
+static const char *python_with_icalendar(void)
+{
+    if (system("python3 -c 'import icalendar' >/dev/null 2>&1") == 0)
+        return "python3";
+    if (system("/usr/bin/python3 -c 'import icalendar' >/dev/null 2>&1") != 0)
+        fail_msg("python3-icalendar is missing: run scripts/deps.sh");
+    return "/usr/bin/python3";
+}
+
+/* check_invite.py's reading of the message outbox item id delivered (a new reference). */
+static json_t *read_delivered(const char *id)
+{
+    const char *python = python_with_icalendar();
+    char *dir = strf("%s/mail/new", runs_srv.dir);
+    char file[1024] = "";
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (strncmp(e->d_name, id, strlen(id)) == 0)
+            snprintf(file, sizeof file, "%s/%s", dir, e->d_name);
+    closedir(d);
+    free(dir);
+    if (!file[0])
+        fail_msg("outbox item %s was not delivered", id);
+    char *cmd = strf("%s %s/tests/integration/check_invite.py '%s'", python, SA_SOURCE_DIR, file);
+    FILE *p = popen(cmd, "r");
+    free(cmd);
+    assert_non_null(p);
+    static char out[65536];
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    if (pclose(p) != 0)
+        fail_msg("check_invite.py failed: %s", out);
+    json_t *j = json_loads(out, 0, NULL);
+    assert_non_null(j);
+    assert_int_equal(json_array_size(jget(j, "defects")), 0);
+    return j;
+}
+
+/* How many outbox items of kind to email there are (any status). */
+static int count_kind(const char *email, const char *kind)
+{
+    char *path = strf("/api/outbox?email=%s", email);
+    struct resp r;
+    json_t *j = http_json("GET", path, NULL, &r);
+    free(path);
+    assert_int_equal(r.status, 200);
+    int n = 0;
+    for (size_t k = 0; k < json_array_size(jget(j, "items")); k++)
+        n += strcmp(jstr(json_array_get(jget(j, "items"), k), "kind") ?: "", kind) == 0;
+    resp_free(&r);
+    return n;
+}
+
+/* Sends the approved first e-mail with its invite (Friday 16:00 Eastern, inside the
+ * window) and returns the meeting (a new reference); the invite's UID into uid. */
+static json_t *invited(const char *lead_json, const char *email, char uid[80])
+{
+    char aid[64];
+    json_t *m = draft(lead_json, aid);
+    snprintf(uid, 80, "%s", jstr(m, "uid"));
+    struct resp r;
+    approve(aid, &r);
+    resp_free(&r);
+    json_t *it = wait_sent(email, "email");
+    json_t *j = read_delivered(jstr(it, "id"));
+    assert_string_equal(jstr(j, "method"), "REQUEST");
+    assert_string_equal(jstr(j, "uid"), uid);
+    json_decref(j);
+    json_decref(it);
+    return m;
+}
+
+/* A hold whose invite went out lapses unanswered: the prospect gets one METHOD:CANCEL for
+ * the same UID with a higher SEQUENCE and STATUS:CANCELLED (read by Python's icalendar),
+ * and never a second one, not after a restart nor at later sweeps. A second prospect
+ * accepted their invite, then opts out: their confirmed meeting is cancelled with a bare
+ * cancellation (transactional, so it goes despite the opt-out), and nothing else. */
+static void test_cancel_expired_and_opt_out(void **state)
+{
+    (void)state;
+    start_at("2026-12-04T21:00:00Z", true); /* Friday 16:00 Eastern */
+    char uid[80], uid2[80];
+    char *l = lead("Quorvianta Software", "maya@quorvianta.io", "\"country\":\"US\"");
+    json_t *m = invited(l, "maya@quorvianta.io", uid);
+    free(l);
+    char id[64], id2[64];
+    snprintf(id, sizeof id, "%s", jstr(m, "id"));
+    assert_string_equal(jstr(m, "start"), "2026-12-07T14:00:00Z");
+    json_decref(m);
+    l = lead("Globex Analytics", "ravi@globex-analytics.example", "\"country\":\"US\"");
+    m = invited(l, "ravi@globex-analytics.example", uid2);
+    free(l);
+    snprintf(id2, sizeof id2, "%s", jstr(m, "id"));
+    json_decref(m);
+    struct resp r;
+    char *path = strf("/api/meetings/%s/rsvp", id2);
+    http_json("POST", path, "{\"partstat\":\"ACCEPTED\"}", &r);
+    free(path);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    json_decref(wait_sent("ravi@globex-analytics.example", "invite")); /* CONFIRMED, seq 1 */
+    assert_int_equal(count_kind("maya@quorvianta.io", "cancel"), 0);
+
+    set_clock("2026-12-06T22:00:00Z"); /* Sunday: Maya's 48-hour hold lapsed unanswered */
+    json_t *it = wait_sent("maya@quorvianta.io", "cancel");
+    json_t *j = read_delivered(jstr(it, "id"));
+    json_decref(it);
+    assert_string_equal(jstr(j, "inline_method"), "CANCEL");
+    assert_string_equal(jstr(j, "method"), "CANCEL");
+    assert_string_equal(jstr(j, "status"), "CANCELLED");
+    assert_string_equal(jstr(j, "uid"), uid);
+    /* above the invite's 0 (the hold renewed when the e-mail left counts one, too) */
+    assert_int_equal(json_integer_value(jget(j, "sequence")), 2);
+    assert_string_equal(jstr(j, "dtstart"), "2026-12-07T14:00:00Z");
+    assert_string_equal(jstr(j, "attendee"), "mailto:maya@quorvianta.io");
+    assert_non_null(strstr(jstr(j, "text"), "released that time"));
+    json_decref(j);
+    j = get_meeting(id, &r);
+    assert_string_equal(jstr(j, "status"), "cancelled");
+    resp_free(&r);
+    j = get_meeting(id2, &r); /* accepted: not a lapsed hold */
+    assert_string_equal(jstr(j, "status"), "confirmed");
+    resp_free(&r);
+
+    /* a restart; then Ravi opts out */
+    if (!exited_ok(server_stop(&runs_srv)))
+        fail_msg("the server did not exit cleanly (see its log above)");
+    assert_int_equal(server_start(&runs_srv, false), 0);
+    harness_use(&runs_srv);
+    http_json("POST", "/api/contacts/ravi@globex-analytics.example/do-not-contact",
+              "{\"reason\":\"asked to be left alone\"}", &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    set_clock("2026-12-06T23:00:00Z");
+    it = wait_sent("ravi@globex-analytics.example", "cancel");
+    j = read_delivered(jstr(it, "id"));
+    json_decref(it);
+    assert_string_equal(jstr(j, "method"), "CANCEL");
+    assert_string_equal(jstr(j, "uid"), uid2);
+    /* invite 0, renewed 1, accepted 2 */
+    assert_int_equal(json_integer_value(jget(j, "sequence")), 3);
+    assert_string_equal(jstr(j, "dtstart"), "2026-12-07T14:30:00Z");
+    assert_non_null(strstr(jstr(j, "text"), "we will not contact you again"));
+    assert_null(strstr(jstr(j, "text"), "reply with a time"));
+    json_decref(j);
+    j = get_meeting(id2, &r);
+    assert_string_equal(jstr(j, "status"), "cancelled");
+    resp_free(&r);
+    /* that sweep ran after the restart: Maya's cancellation was not queued again */
+    assert_int_equal(count_kind("maya@quorvianta.io", "cancel"), 1);
+    assert_int_equal(count_kind("ravi@globex-analytics.example", "cancel"), 1);
+}
+
+/* A proposal nobody was invited to is released (its draft ignored): no cancellation. */
+static void test_no_cancel_without_invite(void **state)
+{
+    (void)state;
+    start_at("2026-12-04T21:00:00Z", true);
+    char aid[64];
+    char *l = lead("Quorvianta Software", "maya@quorvianta.io", "\"country\":\"US\"");
+    json_t *m = draft(l, aid);
+    free(l);
+    char id[64];
+    snprintf(id, sizeof id, "%s", jstr(m, "id"));
+    json_decref(m);
+    struct resp r;
+    char *path = strf("/api/approvals/%s", aid);
+    http_json("POST", path, "{\"type\":\"ignore\",\"reviewer\":\"kim@pipewise.io\"}", &r);
+    free(path);
+    if (r.status != 200)
+        fail_msg("ignore: %ld %.400s", r.status, r.body);
+    resp_free(&r);
+    json_t *j = get_meeting(id, &r);
+    assert_string_equal(jstr(j, "status"), "cancelled");
+    resp_free(&r);
+    assert_int_equal(count_kind("maya@quorvianta.io", "cancel"), 0);
+    assert_int_equal(count_kind("maya@quorvianta.io", "email"), 0);
+}
+
+/* The prospect moves a meeting whose invite they have: the same event is updated
+ * (METHOD:REQUEST, same UID, higher SEQUENCE, the new time), with no cancellation. */
+static void test_move_updates_invite(void **state)
+{
+    (void)state;
+    start_at("2026-12-04T21:00:00Z", true);
+    char uid[80];
+    char *l = lead("Quorvianta Software", "maya@quorvianta.io", "\"country\":\"US\"");
+    json_t *m = invited(l, "maya@quorvianta.io", uid);
+    free(l);
+    json_decref(m);
+    struct resp r;
+    json_t *j = invoke("{\"agent_type\":\"conversation\",\"input\":{\"message\":\"Could we "
+                       "do Tuesday at 2pm ET instead?\",\"contact\":{\"name\":\"Maya Okafor\","
+                       "\"email\":\"maya@quorvianta.io\"}}}",
+                       &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(jstr(j, "output.meeting.start"), "2026-12-08T19:00:00Z");
+    resp_free(&r);
+    json_t *it = wait_sent("maya@quorvianta.io", "invite");
+    j = read_delivered(jstr(it, "id"));
+    json_decref(it);
+    assert_string_equal(jstr(j, "method"), "REQUEST");
+    assert_string_equal(jstr(j, "uid"), uid);
+    assert_true(json_integer_value(jget(j, "sequence")) >= 1);
+    assert_string_equal(jstr(j, "dtstart"), "2026-12-08T19:00:00Z");
+    assert_string_equal(jstr(j, "status"), "CONFIRMED");
+    json_decref(j);
+    assert_int_equal(count_kind("maya@quorvianta.io", "cancel"), 0);
+}
+
 /* The invite as delivered: Python's email package finds multipart/alternative with the
  * text and an inline text/calendar; method=REQUEST, plus the same invite attached; the
  * icalendar package reads METHOD:REQUEST, STATUS:TENTATIVE, LOCATION and URL = the
@@ -1023,6 +1236,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_moved_before_send, runs_setup, meet_teardown),
         cmocka_unit_test_setup_teardown(test_store_error_at_send, runs_setup, meet_teardown),
         cmocka_unit_test_setup_teardown(test_invite_python, runs_setup, meet_teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_expired_and_opt_out, runs_setup, meet_teardown),
+        cmocka_unit_test_setup_teardown(test_no_cancel_without_invite, runs_setup, meet_teardown),
+        cmocka_unit_test_setup_teardown(test_move_updates_invite, runs_setup, meet_teardown),
     };
     return api_exit_status(cmocka_run_group_tests(tests, api_group_setup, api_group_teardown));
 }

@@ -590,8 +590,9 @@ static bool build_event_locked(const struct sa_ics *m, icalcomponent *ev)
     return ok && add_prop(ev, address_prop(false, m->organizer_name, m->organizer_email)) &&
            add_prop(ev, address_prop(true, m->attendee_name, m->attendee_email)) &&
            add_prop(ev, icalproperty_new_sequence(m->sequence)) &&
-           add_prop(ev, icalproperty_new_status(m->confirmed ? ICAL_STATUS_CONFIRMED
-                                                             : ICAL_STATUS_TENTATIVE));
+           add_prop(ev, icalproperty_new_status(m->cancelled   ? ICAL_STATUS_CANCELLED
+                                                : m->confirmed ? ICAL_STATUS_CONFIRMED
+                                                               : ICAL_STATUS_TENTATIVE));
 }
 
 int sa_ics_invite(const struct sa_ics *m, char **out, struct sa_err *err)
@@ -607,7 +608,8 @@ int sa_ics_invite(const struct sa_ics *m, char **out, struct sa_err *err)
         goto out;
     if (!add_prop(cal, icalproperty_new_prodid("-//sales-agent//EN")) ||
         !add_prop(cal, icalproperty_new_version("2.0")) ||
-        !add_prop(cal, icalproperty_new_method(ICAL_METHOD_REQUEST)))
+        !add_prop(cal,
+                  icalproperty_new_method(m->cancelled ? ICAL_METHOD_CANCEL : ICAL_METHOD_REQUEST)))
         goto out;
     if (!(ev = icalcomponent_new_vevent()))
         goto out;

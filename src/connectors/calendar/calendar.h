@@ -106,12 +106,15 @@ struct sa_ics {
     const char *organizer_email;
     const char *attendee_name; /* optional CN */
     const char *attendee_email;
-    int sequence; /* 0 for a new invite; bump it for each update of the same uid */
+    int sequence;    /* 0 for a new invite; bump it for each update of the same uid */
     const char *url; /* optional URL property (the video link) */
     bool confirmed;  /* STATUS:CONFIRMED once the prospect accepted; else TENTATIVE */
+    bool cancelled;  /* METHOD:CANCEL and STATUS:CANCELLED (RFC 5546 3.2.5): withdraws the
+                      * event of uid; sequence MUST be above every one sent for it */
 };
 
-/* Builds a VCALENDAR (PRODID "-//sales-agent//EN", VERSION 2.0, METHOD:REQUEST) holding
+/* Builds a VCALENDAR (PRODID "-//sales-agent//EN", VERSION 2.0, METHOD:REQUEST, or
+ * METHOD:CANCEL with STATUS:CANCELLED when m->cancelled) holding
  * one VEVENT with UID, DTSTAMP, DTSTART/DTEND in UTC, SUMMARY, DESCRIPTION and LOCATION
  * when given, ORGANIZER and one ATTENDEE (REQ-PARTICIPANT, NEEDS-ACTION, RSVP=TRUE) as
  * mailto: addresses, SEQUENCE, URL when given, and STATUS:TENTATIVE (CONFIRMED when
