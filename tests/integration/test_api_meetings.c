@@ -1143,6 +1143,124 @@ static void test_move_updates_invite(void **state)
     assert_int_equal(count_kind("maya@quorvianta.io", "cancel"), 0);
 }
 
+/* An Outlook-style "Accepted:" answer by mail: multipart/alternative with the text, the
+ * HTML and a text/calendar METHOD:REPLY part whose ATTENDEE answers for uid. */
+static char *calendar_reply(const char *msgid, const char *verb, const char *partstat,
+                            const char *uid, const char *attendee)
+{
+    return strf("From: Maya Okafor <maya@quorvianta.io>\r\n"
+                "To: Alex Rivera <alex@pipewise.io>\r\n"
+                "Subject: %s: Intro call: Quorvianta Software and Alex Rivera @ Mon 12/7/2026 "
+                "9:00 AM - 9:30 AM (EST)\r\n"
+                "Date: Sat, 5 Dec 2026 10:02:11 -0500\r\n"
+                "Message-ID: <%s-%s@QUORVIANTA.prod.outlook.com>\r\n"
+                "Thread-Topic: Intro call: Quorvianta Software and Alex Rivera\r\n"
+                "MIME-Version: 1.0\r\n"
+                "Content-Type: multipart/alternative; boundary=\"_000_QV1\"\r\n"
+                "\r\n"
+                "--_000_QV1\r\n"
+                "Content-Type: text/plain; charset=\"us-ascii\"\r\n"
+                "\r\n"
+                "\r\n"
+                "--_000_QV1\r\n"
+                "Content-Type: text/html; charset=\"us-ascii\"\r\n"
+                "\r\n"
+                "<html><body></body></html>\r\n"
+                "--_000_QV1\r\n"
+                "Content-Type: text/calendar; charset=\"utf-8\"; method=REPLY\r\n"
+                "Content-Transfer-Encoding: 7bit\r\n"
+                "\r\n"
+                "BEGIN:VCALENDAR\r\n"
+                "METHOD:REPLY\r\n"
+                "PRODID:Microsoft Exchange Server 2010\r\n"
+                "VERSION:2.0\r\n"
+                "BEGIN:VEVENT\r\n"
+                "ATTENDEE;PARTSTAT=%s;CN=Maya Okafor:mailto:%s\r\n"
+                "SUMMARY;LANGUAGE=en-US:%s: Intro call: Quorvianta Software and Alex Rivera\r\n"
+                "DTSTART:20261207T140000Z\r\n"
+                "DTEND:20261207T143000Z\r\n"
+                "UID:%s\r\n"
+                "SEQUENCE:0\r\n"
+                "DTSTAMP:20261205T150211Z\r\n"
+                "END:VEVENT\r\n"
+                "END:VCALENDAR\r\n"
+                "\r\n"
+                "--_000_QV1--\r\n",
+                verb, msgid, partstat, partstat, attendee, verb, uid);
+}
+
+static json_t *post_mail(const char *msg, struct resp *r)
+{
+    http("POST", "/api/inbound/email", "message/rfc822", msg, strlen(msg), r);
+    if (r->status != 200)
+        fail_msg("inbound: %ld %.600s", r->status, r->body);
+    r->json = json_loadb(r->body, r->len, 0, NULL);
+    return r->json;
+}
+
+/* Calendar answers by mail: one whose ATTENDEE is someone else, or whose UID is no
+ * meeting's, is recorded and changes nothing; Maya's "Accepted:" confirms her meeting as
+ * the RSVP route would (the CONFIRMED invite goes out), without a conversation turn; the
+ * same message again changes nothing. */
+static void test_rsvp_by_mail(void **state)
+{
+    (void)state;
+    start_at("2026-12-04T21:00:00Z", true);
+    char uid[80];
+    char *l = lead("Quorvianta Software", "maya@quorvianta.io", "\"country\":\"US\"");
+    json_t *m = invited(l, "maya@quorvianta.io", uid);
+    free(l);
+    char id[64];
+    snprintf(id, sizeof id, "%s", jstr(m, "id"));
+    json_decref(m);
+    set_clock("2026-12-05T15:02:00Z");
+    struct resp r;
+    char *msg = calendar_reply("fwd1", "Accepted", "ACCEPTED", uid, "jon@quorvianta.io");
+    json_t *j = post_mail(msg, &r);
+    free(msg);
+    assert_string_equal(jstr(j, "rsvp.reason"), "wrong_attendee");
+    assert_true(json_is_false(jget(j, "rsvp.applied")));
+    resp_free(&r);
+    msg = calendar_reply("old1", "Declined", "DECLINED", "5f0c2e8a41d7@calendar.example",
+                         "maya@quorvianta.io");
+    j = post_mail(msg, &r);
+    free(msg);
+    assert_string_equal(jstr(j, "rsvp.reason"), "unknown_uid");
+    assert_string_equal(jstr(j, "rsvp.partstat"), "DECLINED");
+    resp_free(&r);
+    j = get_meeting(id, &r);
+    assert_string_equal(jstr(j, "status"), "held");
+    resp_free(&r);
+
+    msg = calendar_reply("acc1", "Accepted", "ACCEPTED", uid, "Maya@Quorvianta.io");
+    j = post_mail(msg, &r);
+    assert_string_equal(jstr(j, "kind"), "reply");
+    assert_true(json_is_true(jget(j, "rsvp.applied")));
+    assert_string_equal(jstr(j, "rsvp.meeting_id"), id);
+    assert_string_equal(jstr(j, "rsvp.status"), "confirmed");
+    assert_null(jget(j, "suggested_reply")); /* no conversation turn */
+    resp_free(&r);
+    j = get_meeting(id, &r);
+    assert_string_equal(jstr(j, "status"), "confirmed");
+    assert_string_equal(jstr(j, "partstat"), "ACCEPTED");
+    long long seq = json_integer_value(jget(j, "sequence"));
+    resp_free(&r);
+    json_t *it = wait_sent("maya@quorvianta.io", "invite");
+    json_t *ics = read_delivered(jstr(it, "id"));
+    json_decref(it);
+    assert_string_equal(jstr(ics, "status"), "CONFIRMED");
+    assert_string_equal(jstr(ics, "uid"), uid);
+    json_decref(ics);
+    j = post_mail(msg, &r); /* delivered twice */
+    free(msg);
+    assert_true(json_is_true(jget(j, "duplicate")));
+    resp_free(&r);
+    j = get_meeting(id, &r);
+    assert_int_equal(json_integer_value(jget(j, "sequence")), seq);
+    resp_free(&r);
+    assert_int_equal(count_kind("maya@quorvianta.io", "invite"), 1);
+}
+
 /* The invite as delivered: Python's email package finds multipart/alternative with the
  * text and an inline text/calendar; method=REQUEST, plus the same invite attached; the
  * icalendar package reads METHOD:REQUEST, STATUS:TENTATIVE, LOCATION and URL = the
@@ -1239,6 +1357,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cancel_expired_and_opt_out, runs_setup, meet_teardown),
         cmocka_unit_test_setup_teardown(test_no_cancel_without_invite, runs_setup, meet_teardown),
         cmocka_unit_test_setup_teardown(test_move_updates_invite, runs_setup, meet_teardown),
+        cmocka_unit_test_setup_teardown(test_rsvp_by_mail, runs_setup, meet_teardown),
     };
     return api_exit_status(cmocka_run_group_tests(tests, api_group_setup, api_group_teardown));
 }

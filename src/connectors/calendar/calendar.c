@@ -639,7 +639,14 @@ out:
 int sa_ics_reply_parse(const char *text, size_t len, char *uid, size_t cap, char partstat[16],
                        struct sa_err *err)
 {
-    uid[0] = partstat[0] = '\0';
+    char attendee[320];
+    return sa_ics_reply_read(text, len, uid, cap, partstat, attendee, sizeof attendee, err);
+}
+
+int sa_ics_reply_read(const char *text, size_t len, char *uid, size_t cap, char partstat[16],
+                      char *attendee, size_t acap, struct sa_err *err)
+{
+    uid[0] = partstat[0] = attendee[0] = '\0';
     if (len == 0 || len > (size_t)1024 * 1024 || memchr(text, '\0', len))
         return sa_err_set(err, SA_EINVAL, "the iCalendar body is empty, too large or binary");
     char *copy = malloc(len + 1);
@@ -673,6 +680,9 @@ int sa_ics_reply_parse(const char *text, size_t len, char *uid, size_t cap, char
         } else {
             snprintf(uid, cap, "%s", u);
             snprintf(partstat, 16, "%s", name);
+            const char *a = icalproperty_get_attendee(att);
+            if (a && strncasecmp(a, "mailto:", 7) == 0)
+                snprintf(attendee, acap, "%s", a + 7);
             rc = 0;
         }
     }

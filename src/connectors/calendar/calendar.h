@@ -133,6 +133,12 @@ int sa_ics_invite(const struct sa_ics *m, char **out, struct sa_err *err) SA_WUR
 int sa_ics_reply_parse(const char *text, size_t len, char *uid, size_t cap, char partstat[16],
                        struct sa_err *err) SA_WUR;
 
+/* sa_ics_reply_parse that also writes the answering ATTENDEE's address (its mailto: URI
+ * without the scheme, as written; "" when it is not a mailto:) into attendee (acap
+ * bytes). Same returns. Thread-safe. */
+int sa_ics_reply_read(const char *text, size_t len, char *uid, size_t cap, char partstat[16],
+                      char *attendee, size_t acap, struct sa_err *err) SA_WUR;
+
 /* Writes a stable UID for key into out: 32 hex digits of a 128-bit hash of the key, then
  * "@sales-agent". The same key always gives the same UID, so re-sending an invite for one
  * meeting (with a higher sequence) updates it in the prospect's calendar. Not a secret:
