@@ -512,6 +512,56 @@ static bool intent_is(const char *intent, const char *name)
     return intent && strcmp(intent, name) == 0;
 }
 
+/* The intents a plain "yes" may come with: a reply the model files as a request of its
+ * own ("Yes, send the pricing") is not read as accepting the meeting. */
+static bool accepting_intent(const char *intent)
+{
+    static const char *const ok[] = {"meeting_scheduling", "demo_request", "greeting", "other"};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+        if (intent_is(intent, ok[i]))
+            return true;
+    return !intent;
+}
+
+/* "Yes, that works" to the one time we proposed: confirms the prospect's own meeting (see
+ * sa_booking_reply). Returns 0 when it did (extra.meeting set), 1 when the reply is not
+ * read as that acceptance (the caller goes on as for any reply), or a store error. */
+static int accept_own(const struct sa_booking *b, const struct sa_booking_who *who,
+                      const struct sa_when_today *today, const char *tz, const char *message,
+                      const char *intent, time_t now, json_t *extra, struct sa_err *err)
+{
+    if (who->offered_slots > 1 || !accepting_intent(intent))
+        return 1; /* several were offered, or it asks for something else: a person reads it */
+    json_t *own = NULL;
+    int rc = own_meeting(b, who->email, now, &own, err);
+    if (rc)
+        return rc;
+    const char *st = json_string_value(json_object_get(own, "status"));
+    time_t start = (time_t)json_integer_value(json_object_get(own, "start_unix"));
+    bool proposed = st && (strcmp(st, "held") == 0 || strcmp(st, "expired") == 0 ||
+                           strcmp(st, "tentative") == 0);
+    /* "Parfait, à jeudi": a day it names must be the meeting's */
+    struct sa_when d;
+    struct sa_local_time lt;
+    if (proposed && sa_when_parse_day(message, today, &d) && d.day_only &&
+        (sa_calendar_local(tz, start, &lt) || lt.year != d.year || lt.month != d.month ||
+         lt.day != d.day))
+        proposed = false;
+    if (!proposed) {
+        json_decref(own);
+        return 1;
+    }
+    rc = book_own(b, who, own, start, now, extra, err);
+    json_decref(own);
+    if (rc == SA_ECONFLICT) { /* the lapsed hold's slot went to another meanwhile */
+        json_object_del(extra, "meeting");
+        return 1;
+    }
+    if (!rc)
+        json_object_set_new(extra, "meeting_accepted", json_true());
+    return rc;
+}
+
 static int reply(const struct sa_booking *b, const struct sa_booking_who *who, const char *message,
                  const char *intent, time_t now, json_t *extra, struct sa_err *err)
 {
@@ -531,6 +581,11 @@ static int reply(const struct sa_booking *b, const struct sa_booking_who *who, c
     time_t at = 0;
     if (named && when_to_utc(&w, tz.zone, &at))
         named = false;
+    if (!named && message && who->email && sa_when_is_acceptance(message)) {
+        int ar = accept_own(b, who, &today, tz.zone, message, intent, now, extra, err);
+        if (ar != 1)
+            return ar;
+    }
     if (!named && !intent_is(intent, "meeting_scheduling") && !intent_is(intent, "demo_request"))
         return 0;
     /* the prospect's own meeting does not make their named time "taken" */

@@ -33,6 +33,9 @@ struct sa_booking_who {
     const char *email; /* required: the attendee */
     const char *name;  /* or NULL */
     const char *company;
+    /* How many slots our last message in the conversation offered to choose from (0: none,
+     * only the held proposal): a plain "yes" to several is not guessed (sa_booking_reply). */
+    int offered_slots;
 };
 
 /* Proposes a meeting: the first of the next free slots (seller's and prospect's working
@@ -76,7 +79,12 @@ int sa_booking_recheck(const struct sa_booking *b, const struct sa_booking_who *
 int sa_booking_release(const struct sa_booking *b, const char *meeting_id, time_t now,
                        struct sa_err *err) SA_WUR;
 
-/* A conversation turn: when message names a time (domain/when.h, read in the prospect's
+/* A conversation turn: a plain acceptance naming no time ("Yes, that works", "Passt, bis
+ * dann": sa_when_is_acceptance), from a prospect with one meeting ahead proposed to them
+ * (held, lapsed or tentative) and offered no other slots (who->offered_slots <= 1), with an
+ * intent that is no other request (not pricing, support, an objection, ...), confirms that
+ * meeting as an RSVP accept would: "meeting" (confirmed, its CONFIRMED invite queued) and
+ * "meeting_accepted": true; a day it names must be the meeting's. When message names a time (domain/when.h, read in the prospect's
  * zone) or intent is meeting_scheduling or demo_request, adds to extra (a JSON object)
  * either "meeting" (the named slot was free: booked, status confirmed, with its ics, which
  * is also queued to the prospect through the outbox, kind "invite") or

@@ -1261,6 +1261,105 @@ static void test_rsvp_by_mail(void **state)
     assert_int_equal(count_kind("maya@quorvianta.io", "invite"), 1);
 }
 
+/* A plain-text reply from name <email> with text (as Gmail sends it). */
+static char *text_reply(const char *name, const char *email, const char *id, const char *text)
+{
+    return strf("From: %s <%s>\r\n"
+                "To: Alex Rivera <alex@pipewise.io>\r\n"
+                "Subject: Re: Intro call\r\n"
+                "Date: Sat, 5 Dec 2026 10:12:40 -0500\r\n"
+                "Message-ID: <CAF%s@mail.gmail.com>\r\n"
+                "MIME-Version: 1.0\r\n"
+                "Content-Type: text/plain; charset=\"UTF-8\"\r\n"
+                "Content-Transfer-Encoding: 8bit\r\n"
+                "\r\n"
+                "%s\r\n"
+                "\r\n"
+                "On Fri, Dec 4, 2026 at 4:00 PM Alex Rivera <alex@pipewise.io> wrote:\r\n"
+                "> Would Monday 7 December, 09:00 EST suit you for a 30-minute call?\r\n",
+                name, email, id, text);
+}
+
+/* A reply's status of meeting id after text arrived by mail from name <email>. */
+static json_t *reply_by_mail(const char *name, const char *email, const char *id, const char *text,
+                             struct resp *r)
+{
+    char *msg = text_reply(name, email, id, text);
+    json_t *j = post_mail(msg, r);
+    free(msg);
+    return j;
+}
+
+/* A plain "yes" confirms the one time we proposed and held, as an RSVP accept would; a
+ * negation does not; a "yes" after several slots were offered is not guessed. */
+static void test_plain_yes_confirms(void **state)
+{
+    (void)state;
+    start_at("2026-12-04T21:00:00Z", true);
+    char uid[80], id1[64], id2[64], id3[64];
+    char *l = lead("Quorvianta Software", "maya@quorvianta.io", "\"country\":\"US\"");
+    json_t *m = invited(l, "maya@quorvianta.io", uid);
+    free(l);
+    snprintf(id1, sizeof id1, "%s", jstr(m, "id"));
+    json_decref(m);
+    l = lead("Globex Analytics", "ravi@globex-analytics.example", "\"country\":\"US\"");
+    m = invited(l, "ravi@globex-analytics.example", uid);
+    free(l);
+    snprintf(id2, sizeof id2, "%s", jstr(m, "id"));
+    json_decref(m);
+    l = lead("Initech", "lee@initech-test.example", "\"country\":\"US\"");
+    m = invited(l, "lee@initech-test.example", uid);
+    free(l);
+    snprintf(id3, sizeof id3, "%s", jstr(m, "id"));
+    json_decref(m);
+    set_clock("2026-12-05T15:12:00Z");
+    struct resp r;
+
+    /* Lee: a negation is no yes */
+    reply_by_mail("Lee Park", "lee@initech-test.example", "lee1", "No, that won't work for me.",
+                  &r);
+    resp_free(&r);
+    json_t *j = get_meeting(id3, &r);
+    assert_string_equal(jstr(j, "status"), "held");
+    resp_free(&r);
+
+    /* Ravi asks for other times and is offered several; his "Passt" names none of them */
+    j = reply_by_mail("Ravi Shah", "ravi@globex-analytics.example", "ravi1",
+                      "Could we find a time for a call next week instead? Which slots do you "
+                      "have?",
+                      &r);
+    if (json_array_size(jget(j, "meeting_slots")) < 2)
+        fail_msg("no slots offered: %.600s", r.body);
+    resp_free(&r);
+    j = reply_by_mail("Ravi Shah", "ravi@globex-analytics.example", "ravi2", "Passt, bis dann", &r);
+    assert_null(jget(j, "meeting"));
+    resp_free(&r);
+    j = get_meeting(id2, &r);
+    assert_string_equal(jstr(j, "status"), "held");
+    resp_free(&r);
+
+    /* Maya: "Yes, that works" confirms the time held for her */
+    j = reply_by_mail("Maya Okafor", "maya@quorvianta.io", "maya1", "Yes, that works.\r\n\r\nMaya",
+                      &r);
+    if (!jget(j, "meeting"))
+        fail_msg("not confirmed: %.600s", r.body);
+    assert_string_equal(jstr(j, "meeting.id"), id1);
+    assert_string_equal(jstr(j, "meeting.status"), "confirmed");
+    assert_true(json_is_false(jget(j, "needs_human")));
+    resp_free(&r);
+    j = get_meeting(id1, &r);
+    assert_string_equal(jstr(j, "status"), "confirmed");
+    assert_string_equal(jstr(j, "start"), "2026-12-07T14:00:00Z");
+    resp_free(&r);
+    json_t *it = wait_sent("maya@quorvianta.io", "invite");
+    json_t *ics = read_delivered(jstr(it, "id"));
+    json_decref(it);
+    assert_string_equal(jstr(ics, "method"), "REQUEST");
+    assert_string_equal(jstr(ics, "status"), "CONFIRMED");
+    assert_string_equal(jstr(ics, "dtstart"), "2026-12-07T14:00:00Z");
+    json_decref(ics);
+}
+
 /* The invite as delivered: Python's email package finds multipart/alternative with the
  * text and an inline text/calendar; method=REQUEST, plus the same invite attached; the
  * icalendar package reads METHOD:REQUEST, STATUS:TENTATIVE, LOCATION and URL = the
@@ -1358,6 +1457,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_no_cancel_without_invite, runs_setup, meet_teardown),
         cmocka_unit_test_setup_teardown(test_move_updates_invite, runs_setup, meet_teardown),
         cmocka_unit_test_setup_teardown(test_rsvp_by_mail, runs_setup, meet_teardown),
+        cmocka_unit_test_setup_teardown(test_plain_yes_confirms, runs_setup, meet_teardown),
     };
     return api_exit_status(cmocka_run_group_tests(tests, api_group_setup, api_group_teardown));
 }
