@@ -84,11 +84,11 @@ int sa_booking_release(const struct sa_booking *b, const char *meeting_id, time_
  * (held, lapsed or tentative) and offered no other slots (who->offered_slots <= 1), with an
  * intent that is no other request (not pricing, support, an objection, ...), confirms that
  * meeting as an RSVP accept would: "meeting" (confirmed, its CONFIRMED invite queued) and
- * "meeting_accepted": true; a day it names must be the meeting's. When message names a time (domain/when.h, read in the prospect's
- * zone) or intent is meeting_scheduling or demo_request, adds to extra (a JSON object)
- * either "meeting" (the named slot was free: booked, status confirmed, with its ics, which
- * is also queued to the prospect through the outbox, kind "invite") or
- * "meeting_slots" (the nearest free slots to the named time, or the next ones) and
+ * "meeting_accepted": true; a day it names must be the meeting's. When message names a time
+ * (domain/when.h, read in the prospect's zone) or intent is meeting_scheduling or demo_request,
+ * adds to extra (a JSON object) either "meeting" (the named slot was free: booked, status
+ * confirmed, with its ics, which is also queued to the prospect through the outbox, kind "invite")
+ * or "meeting_slots" (the nearest free slots to the named time, or the next ones) and
  * "meeting_requested" (the named time, when one was named, with why it was not booked).
  * Returns 0 (also when nothing applies) or a store error. */
 int sa_booking_reply(const struct sa_booking *b, const struct sa_booking_who *who,

@@ -56,8 +56,8 @@ int sa_inbound_rsvp(struct sa_app *app, const struct sa_mime_msg *m, json_t *res
                           sizeof attendee, &pe))
         return 0; /* not an answer to an invite: the mail is read as a reply */
     *handled = true;
-    json_t *rsvp = json_pack("{s:s, s:s, s:s, s:b}", "uid", uid, "partstat", partstat,
-                             "attendee", attendee, "applied", 0);
+    json_t *rsvp = json_pack("{s:s, s:s, s:s, s:b}", "uid", uid, "partstat", partstat, "attendee",
+                             attendee, "applied", 0);
     if (!rsvp)
         return sa_err_set(err, SA_ENOMEM, "out of memory");
     json_object_set_new(res, "rsvp", rsvp);

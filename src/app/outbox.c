@@ -201,6 +201,8 @@ static int decide(struct sa_outbox_worker *w, const json_t *item, const char *to
     if (rc == SA_ENOTFOUND)
         rc = 0;
     f.do_not_contact = json_is_true(json_object_get(c, "do_not_contact"));
+    const char *src = json_string_value(json_object_get(c, "source"));
+    bool bounced = f.do_not_contact && src && strcmp(src, "bounce") == 0;
     json_decref(c);
     /* An invite to a meeting the prospect booked or accepted answers them: it goes at once,
      * outside the windows and the caps (which count prospecting, not replies); consent
@@ -211,8 +213,9 @@ static int decide(struct sa_outbox_worker *w, const json_t *item, const char *to
         static const struct sa_send_window anytime = {.any = true};
         f.window = &anytime;
         /* A cancellation withdraws an event we put in the prospect's calendar: it is
-         * transactional, so it goes to an opted-out contact too (README: Cancellations) */
-        if (cancel)
+         * transactional, so it goes to an opted-out contact too (README: Cancellations);
+         * not to an address that bounced (nobody reads it) */
+        if (cancel && !bounced)
             f.do_not_contact = false;
         if (sa_send_decide(&f, d))
             rc = sa_err_set(err, SA_EINTERNAL, "the sending policy could not place the message");

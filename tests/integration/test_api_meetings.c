@@ -1360,6 +1360,82 @@ static void test_plain_yes_confirms(void **state)
     json_decref(ics);
 }
 
+/* The outbox item of kind to email, waited for until it has status (a new reference). */
+static json_t *wait_status(const char *email, const char *kind, const char *status)
+{
+    char *path = strf("/api/outbox?email=%s", email);
+    for (int i = 0; i < 200; i++) {
+        struct resp r;
+        json_t *j = http_json("GET", path, NULL, &r);
+        assert_int_equal(r.status, 200);
+        for (size_t k = 0; k < json_array_size(jget(j, "items")); k++) {
+            json_t *it = json_array_get(jget(j, "items"), k);
+            if (strcmp(jstr(it, "kind") ?: "", kind) == 0 &&
+                strcmp(jstr(it, "status") ?: "", status) == 0) {
+                json_incref(it);
+                resp_free(&r);
+                free(path);
+                return it;
+            }
+        }
+        resp_free(&r);
+        usleep(50 * 1000);
+    }
+    free(path);
+    fail_msg("no %s to %s became %s", kind, email, status);
+    return NULL;
+}
+
+/* The invited address hard-bounces later (the mailbox was closed): the meeting is called
+ * off, but its cancellation is not sent to an address nobody reads. */
+static void test_no_cancel_to_bounced(void **state)
+{
+    (void)state;
+    start_at("2026-12-04T21:00:00Z", true);
+    char uid[80];
+    char *l = lead("Quorvianta Software", "maya@quorvianta.io", "\"country\":\"US\"");
+    json_t *m = invited(l, "maya@quorvianta.io", uid);
+    free(l);
+    char id[64];
+    snprintf(id, sizeof id, "%s", jstr(m, "id"));
+    json_decref(m);
+    static const char dsn[] =
+        "From: MAILER-DAEMON@mx.quorvianta.io (Mail Delivery System)\r\n"
+        "To: alex@pipewise.io\r\n"
+        "Subject: Undelivered Mail Returned to Sender\r\n"
+        "Date: Sat, 5 Dec 2026 09:05:00 +0000\r\n"
+        "Message-ID: <20261205090500.QV77@mx.quorvianta.io>\r\n"
+        "MIME-Version: 1.0\r\n"
+        "Content-Type: multipart/report; report-type=delivery-status; boundary=\"b1\"\r\n"
+        "\r\n"
+        "--b1\r\n"
+        "Content-Type: text/plain; charset=us-ascii\r\n"
+        "\r\n"
+        "I'm sorry to have to inform you that your message could not be delivered.\r\n"
+        "--b1\r\n"
+        "Content-Type: message/delivery-status\r\n"
+        "\r\n"
+        "Reporting-MTA: dns; mx.quorvianta.io\r\n"
+        "\r\n"
+        "Final-Recipient: rfc822; maya@quorvianta.io\r\n"
+        "Action: failed\r\n"
+        "Status: 5.1.1\r\n"
+        "Diagnostic-Code: smtp; 550 5.1.1 <maya@quorvianta.io>: Recipient address rejected\r\n"
+        "--b1--\r\n";
+    set_clock("2026-12-05T09:05:00Z");
+    struct resp r;
+    json_t *j = post_mail(dsn, &r);
+    assert_string_equal(jstr(j, "kind"), "bounce");
+    resp_free(&r);
+    set_clock("2026-12-05T09:10:00Z");
+    json_t *it = wait_status("maya@quorvianta.io", "cancel", "cancelled");
+    assert_string_equal(jstr(it, "payload.reason"), "opt_out");
+    json_decref(it);
+    j = get_meeting(id, &r);
+    assert_string_equal(jstr(j, "status"), "cancelled");
+    resp_free(&r);
+}
+
 /* The invite as delivered: Python's email package finds multipart/alternative with the
  * text and an inline text/calendar; method=REQUEST, plus the same invite attached; the
  * icalendar package reads METHOD:REQUEST, STATUS:TENTATIVE, LOCATION and URL = the
@@ -1458,6 +1534,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_move_updates_invite, runs_setup, meet_teardown),
         cmocka_unit_test_setup_teardown(test_rsvp_by_mail, runs_setup, meet_teardown),
         cmocka_unit_test_setup_teardown(test_plain_yes_confirms, runs_setup, meet_teardown),
+        cmocka_unit_test_setup_teardown(test_no_cancel_to_bounced, runs_setup, meet_teardown),
     };
     return api_exit_status(cmocka_run_group_tests(tests, api_group_setup, api_group_teardown));
 }
