@@ -76,8 +76,9 @@ static void summary_for(const struct sa_booking *b, const struct sa_booking_who 
              b->organizer_name ? b->organizer_name : "us");
 }
 
-int sa_booking_ics(const struct sa_booking *b, const struct sa_booking_who *who,
-                   const json_t *meeting, bool confirmed, char **ics, struct sa_err *err)
+static int ics_for(const struct sa_booking *b, const struct sa_booking_who *who,
+                   const json_t *meeting, bool confirmed, bool cancelled, char **ics,
+                   struct sa_err *err)
 {
     char summary[300];
     summary_for(b, who, summary, sizeof summary);
@@ -96,8 +97,15 @@ int sa_booking_ics(const struct sa_booking *b, const struct sa_booking_who *who,
         .attendee_email = who->email,
         .sequence = (int)json_integer_value(json_object_get(meeting, "sequence")),
         .confirmed = confirmed,
+        .cancelled = cancelled,
     };
     return sa_ics_invite(&inv, ics, err);
+}
+
+int sa_booking_ics(const struct sa_booking *b, const struct sa_booking_who *who,
+                   const json_t *meeting, bool confirmed, char **ics, struct sa_err *err)
+{
+    return ics_for(b, who, meeting, confirmed, false, ics, err);
 }
 
 /* The meeting as the agents carry it: the stored row plus how the prospect reads it, the
@@ -281,11 +289,7 @@ int sa_booking_propose(const struct sa_booking *b, const struct sa_booking_who *
 int sa_booking_release(const struct sa_booking *b, const char *meeting_id, time_t now,
                        struct sa_err *err)
 {
-    if (!meeting_id)
-        return 0;
-    int rc = sa_store_meeting_set_status(b->store, meeting_id, "cancelled", NULL, (long long)now,
-                                         NULL, err);
-    return rc == SA_ENOTFOUND ? 0 : rc;
+    return sa_booking_cancel(b, meeting_id, "released", now, NULL, err);
 }
 
 /* Moves the stored meeting id to the next free slot for its zone; *updated the new
@@ -508,6 +512,56 @@ static bool intent_is(const char *intent, const char *name)
     return intent && strcmp(intent, name) == 0;
 }
 
+/* The intents a plain "yes" may come with: a reply the model files as a request of its
+ * own ("Yes, send the pricing") is not read as accepting the meeting. */
+static bool accepting_intent(const char *intent)
+{
+    static const char *const ok[] = {"meeting_scheduling", "demo_request", "greeting", "other"};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+        if (intent_is(intent, ok[i]))
+            return true;
+    return !intent;
+}
+
+/* "Yes, that works" to the one time we proposed: confirms the prospect's own meeting (see
+ * sa_booking_reply). Returns 0 when it did (extra.meeting set), 1 when the reply is not
+ * read as that acceptance (the caller goes on as for any reply), or a store error. */
+static int accept_own(const struct sa_booking *b, const struct sa_booking_who *who,
+                      const struct sa_when_today *today, const char *tz, const char *message,
+                      const char *intent, time_t now, json_t *extra, struct sa_err *err)
+{
+    if (who->offered_slots > 1 || !accepting_intent(intent))
+        return 1; /* several were offered, or it asks for something else: a person reads it */
+    json_t *own = NULL;
+    int rc = own_meeting(b, who->email, now, &own, err);
+    if (rc)
+        return rc;
+    const char *st = json_string_value(json_object_get(own, "status"));
+    time_t start = (time_t)json_integer_value(json_object_get(own, "start_unix"));
+    bool proposed = st && (strcmp(st, "held") == 0 || strcmp(st, "expired") == 0 ||
+                           strcmp(st, "tentative") == 0);
+    /* "Parfait, à jeudi": a day it names must be the meeting's */
+    struct sa_when d;
+    struct sa_local_time lt;
+    if (proposed && sa_when_parse_day(message, today, &d) && d.day_only &&
+        (sa_calendar_local(tz, start, &lt) || lt.year != d.year || lt.month != d.month ||
+         lt.day != d.day))
+        proposed = false;
+    if (!proposed) {
+        json_decref(own);
+        return 1;
+    }
+    rc = book_own(b, who, own, start, now, extra, err);
+    json_decref(own);
+    if (rc == SA_ECONFLICT) { /* the lapsed hold's slot went to another meanwhile */
+        json_object_del(extra, "meeting");
+        return 1;
+    }
+    if (!rc)
+        json_object_set_new(extra, "meeting_accepted", json_true());
+    return rc;
+}
+
 static int reply(const struct sa_booking *b, const struct sa_booking_who *who, const char *message,
                  const char *intent, time_t now, json_t *extra, struct sa_err *err)
 {
@@ -527,6 +581,11 @@ static int reply(const struct sa_booking *b, const struct sa_booking_who *who, c
     time_t at = 0;
     if (named && when_to_utc(&w, tz.zone, &at))
         named = false;
+    if (!named && message && who->email && sa_when_is_acceptance(message)) {
+        int ar = accept_own(b, who, &today, tz.zone, message, intent, now, extra, err);
+        if (ar != 1)
+            return ar;
+    }
     if (!named && !intent_is(intent, "meeting_scheduling") && !intent_is(intent, "demo_request"))
         return 0;
     /* the prospect's own meeting does not make their named time "taken" */
@@ -762,4 +821,213 @@ int sa_booking_rsvp(const struct sa_booking *b, const char *id, const char *part
         return err->code ? err->code : SA_ENOMEM;
     /* accepted: the organiser confirms with the updated invite (STATUS:CONFIRMED) */
     return strcmp(status, "confirmed") == 0 ? queue_invite(b, &who, *out, now, err) : 0;
+}
+
+/* ---- cancellations (METHOD:CANCEL) ----------------------------------------------------- */
+
+/* Why the invite's paper trail, not a flag on the meeting, says whether the prospect has
+ * an event to withdraw: an invite reaches them only in an outbox item (the BDR's first
+ * e-mail or an "invite"), so the item that was sent with its ics is the proof, and one
+ * still queued or sending may yet go (its CANCEL waits for it, ordered after it, and is
+ * dropped at send time when it went without the invite). The worker marks an e-mail that
+ * left without its invite with SA_BOOKING_NO_INVITE_NOTE (outbox.c), so a proposal that
+ * passed before it left never earns a cancellation. */
+int sa_booking_invite_state(const struct sa_booking *b, const char *meeting_id, const char *email,
+                            bool *sent, bool *pending, struct sa_err *err)
+{
+    *sent = *pending = false;
+    if (!meeting_id || !email)
+        return 0;
+    json_t *items = NULL;
+    int rc = sa_store_outbox_list(b->store, NULL, email, 1000, &items, err);
+    if (rc)
+        return rc;
+    size_t i;
+    json_t *it;
+    json_array_foreach(items, i, it)
+    {
+        const json_t *p = json_object_get(it, "payload");
+        const char *kind = json_string_value(json_object_get(it, "kind"));
+        const char *mid = json_string_value(json_object_get(p, "meeting_id"));
+        const char *st = json_string_value(json_object_get(it, "status"));
+        const char *note = json_string_value(json_object_get(it, "last_error"));
+        if (!kind || (strcmp(kind, "email") != 0 && strcmp(kind, "invite") != 0) || !mid ||
+            strcmp(mid, meeting_id) != 0 || !json_is_string(json_object_get(p, "ics")) || !st)
+            continue;
+        if (strcmp(st, "sent") == 0 &&
+            !(note &&
+              strncmp(note, SA_BOOKING_NO_INVITE_NOTE, sizeof SA_BOOKING_NO_INVITE_NOTE - 1) == 0))
+            *sent = true;
+        else if (strcmp(st, "queued") == 0 || strcmp(st, "sending") == 0)
+            *pending = true;
+    }
+    json_decref(items);
+    return 0;
+}
+
+/* The e-mail's sentence for a cancellation, by reason. An opt-out's is bare: no offer,
+ * no question, only what the attached cancellation does. */
+static void cancel_text(const char *reason, const char *local, char *out, size_t cap)
+{
+    if (reason && strcmp(reason, "opt_out") == 0)
+        snprintf(out, cap,
+                 "As you asked, we will not contact you again. This withdraws the invitation "
+                 "for %s from your calendar.",
+                 local);
+    else if (reason && strcmp(reason, "expired") == 0)
+        snprintf(out, cap,
+                 "I had held %s for you; as I did not hear back, I have released that time and "
+                 "withdrawn the invitation. If you would still like to talk, reply with a time "
+                 "that suits you.",
+                 local);
+    else
+        snprintf(out, cap,
+                 "The call proposed for %s is cancelled and the invitation withdrawn from your "
+                 "calendar. Sorry for the change.",
+                 local);
+}
+
+/* Queues the cancellation of the stored (cancelled) meeting row under key
+ * meeting:<id>:cancel:<seq>, seq the sequence the meeting had while it was live, so two
+ * callers cancelling it at once, or one retried after a crash, queue one item. */
+static int queue_cancel(const struct sa_booking *b, const json_t *row, long long live_seq,
+                        const char *reason, time_t now, bool *queued, struct sa_err *err)
+{
+    const char *mid = json_string_value(json_object_get(row, "id"));
+    const char *email = json_string_value(json_object_get(row, "attendee"));
+    char lead_id[37];
+    json_t *data = lead_of(b, email, lead_id);
+    const struct sa_booking_who who = {
+        .lead = data,
+        .lead_id = json_string_value(json_object_get(row, "lead_id")),
+        .thread_id = json_string_value(json_object_get(row, "thread_id")),
+        .email = email,
+        .company = json_string_value(json_object_get(data, "company_name"))};
+    char local[96], summary[300], text[600], subject[420], key[96], id[SA_UUID_LEN];
+    sa_calendar_format_local(json_string_value(json_object_get(row, "timezone")),
+                             (time_t)json_integer_value(json_object_get(row, "start_unix")), local,
+                             sizeof local);
+    summary_for(b, &who, summary, sizeof summary);
+    cancel_text(reason, local, text, sizeof text);
+    snprintf(subject, sizeof subject, "Cancelled: %s @ %s", summary, local);
+    snprintf(key, sizeof key, "meeting:%s:cancel:%lld", mid, live_seq);
+    sa_uuid_v7(id);
+    char *ics = NULL;
+    int rc = ics_for(b, &who, row, false, true, &ics, err);
+    json_t *p =
+        rc ? NULL
+           : json_pack("{s:{s:s?, s:s?}, s:s, s:s, s:s, s:s, s:s, s:I}", "from", "name",
+                       b->organizer_name, "email", b->organizer_email, "subject", subject, "body",
+                       text, "ics", ics, "meeting_id", mid, "reason", reason ? reason : "cancelled",
+                       "sequence", json_integer_value(json_object_get(row, "sequence")));
+    free(ics);
+    char *payload = p ? json_dumps(p, JSON_COMPACT) : NULL;
+    json_decref(p);
+    if (!rc && !payload)
+        rc = sa_err_set(err, SA_ENOMEM, "out of memory");
+    int added = 0;
+    if (!rc) {
+        const struct sa_outbox_item it = {.id = id,
+                                          .idempotency_key = key,
+                                          .kind = "cancel",
+                                          .thread_id = who.thread_id,
+                                          .lead_id = who.lead_id,
+                                          .to_email = email,
+                                          .payload = payload,
+                                          .due_at = (long long)now};
+        rc = sa_store_outbox_add(b->store, &it, 1, &added, err);
+    }
+    free(payload);
+    json_decref(data);
+    if (!rc && queued)
+        *queued = added > 0;
+    return rc;
+}
+
+static bool live_status(const char *st)
+{
+    return st && (strcmp(st, "held") == 0 || strcmp(st, "expired") == 0 ||
+                  strcmp(st, "tentative") == 0 || strcmp(st, "confirmed") == 0);
+}
+
+int sa_booking_cancel(const struct sa_booking *b, const char *meeting_id, const char *reason,
+                      time_t now, bool *queued, struct sa_err *err)
+{
+    if (queued)
+        *queued = false;
+    if (!meeting_id)
+        return 0;
+    json_t *row = NULL;
+    int rc = sa_store_meeting_get(b->store, meeting_id, (long long)now, &row, err);
+    if (rc)
+        return rc == SA_ENOTFOUND ? 0 : rc;
+    const char *st = json_string_value(json_object_get(row, "status"));
+    long long seq = json_integer_value(json_object_get(row, "sequence"));
+    bool live = live_status(st);
+    if (!live && !(st && strcmp(st, "cancelled") == 0)) {
+        json_decref(row); /* declined: the prospect's calendar dropped it already */
+        return 0;
+    }
+    if (live) {
+        json_decref(row);
+        row = NULL;
+        if ((rc = sa_store_meeting_set_status(b->store, meeting_id, "cancelled", NULL,
+                                              (long long)now, &row, err)))
+            return rc == SA_ENOTFOUND ? 0 : rc;
+    } else {
+        seq--; /* a retry: set_status made it cancelled with sequence + 1 */
+    }
+    const char *email = json_string_value(json_object_get(row, "attendee"));
+    bool sent = false, pending = false;
+    bool ahead = json_integer_value(json_object_get(row, "end_unix")) > (json_int_t)now;
+    if (email && ahead)
+        rc = sa_booking_invite_state(b, meeting_id, email, &sent, &pending, err);
+    if (!rc && email && ahead && (sent || pending))
+        rc = queue_cancel(b, row, seq, reason, now, queued, err);
+    json_decref(row);
+    return rc;
+}
+
+int sa_booking_sweep(const struct sa_booking *b, time_t now, int *cancelled, struct sa_err *err)
+{
+    *cancelled = 0;
+    json_t *rows = NULL;
+    const struct sa_meeting_query q = {.from = (long long)now,
+                                       .to = (long long)now + (SA_CAL_HORIZON_DAYS + 2) * 86400LL,
+                                       .now = (long long)now,
+                                       .limit = 1000};
+    int rc = sa_store_meeting_list(b->store, &q, &rows, err);
+    size_t i;
+    json_t *m;
+    json_array_foreach(rows, i, m)
+    {
+        if (rc)
+            break;
+        const char *st = json_string_value(json_object_get(m, "status"));
+        const char *id = json_string_value(json_object_get(m, "id"));
+        const char *email = json_string_value(json_object_get(m, "attendee"));
+        if (!live_status(st) || !email)
+            continue;
+        const char *reason = NULL;
+        json_t *c = NULL;
+        rc = sa_store_contact_get(b->store, email, &c, err);
+        if (rc == SA_ENOTFOUND)
+            rc = 0;
+        if (!rc && json_is_true(json_object_get(c, "do_not_contact")))
+            reason = "opt_out";
+        json_decref(c);
+        bool sent = false, pending = false;
+        if (!rc && !reason && strcmp(st, "expired") == 0 &&
+            !(rc = sa_booking_invite_state(b, id, email, &sent, &pending, err)) && sent)
+            reason = "expired"; /* one still waiting to leave is renewed then (keep) */
+        bool queued = false;
+        if (!rc && reason && !(rc = sa_booking_cancel(b, id, reason, now, &queued, err))) {
+            (*cancelled)++;
+            sa_log(SA_LOG_INFO, "booking: meeting cancelled",
+                   json_pack("{s:s, s:s, s:b}", "meeting_id", id, "reason", reason,
+                             "cancellation_queued", queued));
+        }
+    }
+    json_decref(rows);
+    return rc;
 }

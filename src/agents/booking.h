@@ -33,6 +33,9 @@ struct sa_booking_who {
     const char *email; /* required: the attendee */
     const char *name;  /* or NULL */
     const char *company;
+    /* How many slots our last message in the conversation offered to choose from (0: none,
+     * only the held proposal): a plain "yes" to several is not guessed (sa_booking_reply). */
+    int offered_slots;
 };
 
 /* Proposes a meeting: the first of the next free slots (seller's and prospect's working
@@ -70,16 +73,22 @@ int sa_booking_recheck(const struct sa_booking *b, const struct sa_booking_who *
                        const json_t *meeting, time_t now, json_t **updated,
                        struct sa_err *err) SA_WUR;
 
-/* Lets a proposal go (an ignored draft): the meeting is cancelled and frees its slot.
- * Unknown ids are not an error. Returns 0 or a store error. */
+/* Lets a proposal go (an ignored draft): the meeting is cancelled and frees its slot, as
+ * sa_booking_cancel with reason "released". Unknown ids are not an error. Returns 0 or a
+ * store error. */
 int sa_booking_release(const struct sa_booking *b, const char *meeting_id, time_t now,
                        struct sa_err *err) SA_WUR;
 
-/* A conversation turn: when message names a time (domain/when.h, read in the prospect's
- * zone) or intent is meeting_scheduling or demo_request, adds to extra (a JSON object)
- * either "meeting" (the named slot was free: booked, status confirmed, with its ics, which
- * is also queued to the prospect through the outbox, kind "invite") or
- * "meeting_slots" (the nearest free slots to the named time, or the next ones) and
+/* A conversation turn: a plain acceptance naming no time ("Yes, that works", "Passt, bis
+ * dann": sa_when_is_acceptance), from a prospect with one meeting ahead proposed to them
+ * (held, lapsed or tentative) and offered no other slots (who->offered_slots <= 1), with an
+ * intent that is no other request (not pricing, support, an objection, ...), confirms that
+ * meeting as an RSVP accept would: "meeting" (confirmed, its CONFIRMED invite queued) and
+ * "meeting_accepted": true; a day it names must be the meeting's. When message names a time
+ * (domain/when.h, read in the prospect's zone) or intent is meeting_scheduling or demo_request,
+ * adds to extra (a JSON object) either "meeting" (the named slot was free: booked, status
+ * confirmed, with its ics, which is also queued to the prospect through the outbox, kind "invite")
+ * or "meeting_slots" (the nearest free slots to the named time, or the next ones) and
  * "meeting_requested" (the named time, when one was named, with why it was not booked).
  * Returns 0 (also when nothing applies) or a store error. */
 int sa_booking_reply(const struct sa_booking *b, const struct sa_booking_who *who,
@@ -103,6 +112,35 @@ int sa_booking_calendar(const struct sa_booking *b, time_t from, int days, const
  * or SA_ECONFLICT when an accepted hold had lapsed and its slot went to someone else. */
 int sa_booking_rsvp(const struct sa_booking *b, const char *id, const char *partstat, time_t now,
                     json_t **out, struct sa_err *err) SA_WUR;
+
+/* The note the outbox worker records on an e-mail that left without the invite it
+ * carried (its meeting passed or changed): such an e-mail is no invite to withdraw. */
+#define SA_BOOKING_NO_INVITE_NOTE "sent without its invite"
+
+/* Cancels meeting_id (held, expired, tentative or confirmed: status cancelled, sequence
+ * + 1, its slot freed) and, when an invite to it was sent to the attendee or is still
+ * queued, queues the cancellation through the outbox (kind "cancel": METHOD:CANCEL, the
+ * same UID, the new SEQUENCE, STATUS:CANCELLED; reason "released", "expired" or
+ * "opt_out" picks the e-mail's sentence) under a key of the meeting's live sequence, so
+ * a retry or a concurrent caller queues it once. A meeting cancelled already queues the
+ * same key again (a retry after a crash between the two writes); a declined one, an
+ * unknown id or a meeting that ended queue nothing. *queued (may be NULL) says whether
+ * an item was added. Returns 0 or a store error. */
+int sa_booking_cancel(const struct sa_booking *b, const char *meeting_id, const char *reason,
+                      time_t now, bool *queued, struct sa_err *err) SA_WUR;
+
+/* Whether an outbox item carrying meeting_id's invite to email was sent (*sent: delivered
+ * with it; not one marked SA_BOOKING_NO_INVITE_NOTE) or may still be (*pending: queued or
+ * sending). Returns 0 or a store error. */
+int sa_booking_invite_state(const struct sa_booking *b, const char *meeting_id, const char *email,
+                            bool *sent, bool *pending, struct sa_err *err) SA_WUR;
+
+/* The outbox worker's periodic pass over the meetings still ahead: one whose attendee is
+ * do-not-contact now is cancelled (reason "opt_out"), and a hold that lapsed after its
+ * invite was sent is cancelled (reason "expired"), each with its cancellation queued as
+ * sa_booking_cancel says. *cancelled counts them. Returns 0 or a store error. */
+int sa_booking_sweep(const struct sa_booking *b, time_t now, int *cancelled,
+                     struct sa_err *err) SA_WUR;
 
 /* The meeting's invite (METHOD:REQUEST, TENTATIVE or CONFIRMED, LOCATION and URL from the
  * link, SEQUENCE from the meeting) for a stored or proposed meeting object; *ics is a

@@ -21,6 +21,7 @@
 #include "domain/lead.h"
 #include "domain/profile.h"
 #include "domain/template.h"
+#include "domain/when.h"
 #include "base/detail.h"
 #include "base/log.h"
 #include "base/uuid.h"
@@ -286,8 +287,8 @@ static int consent(struct sa_conversation *c, const char *intent, const char *em
 
 /* An out-of-office notice that says when the contact is back (conversation.h): the first
  * follow-up arrives the day after (a careful SDR leaves them a day to catch up). */
-int sa_conversation_postpone_followups(struct sa_store *store, const char *email,
-                                       const char *back, int *n, struct sa_err *err)
+int sa_conversation_postpone_followups(struct sa_store *store, const char *email, const char *back,
+                                       int *n, struct sa_err *err)
 {
     *n = 0;
     struct tm tm = {0};
@@ -415,21 +416,35 @@ static int respond(const json_t *state, json_t **update, struct graph_ctx *ctx, 
     /* a time named in the reply books it, or the nearest free slots are offered
      * (agents/booking.h); not on the word of a message the classifier was unsure of */
     struct sa_err berr = {0};
-    if (!rc && c->booking && !dnc && !low &&
+    /* a plain "yes" to the time we proposed is read by its own strict rules (domain/when.h),
+     * which the model's doubt about a three-word reply does not override; the slots the
+     * previous turn offered say whether there was one time to say yes to */
+    const json_t *prev = json_object_get(state, "reply_extra");
+    int offered = json_object_get(prev, "meeting")
+                      ? 0
+                      : (int)json_array_size(json_object_get(prev, "meeting_slots"));
+    bool plain_yes = sa_when_is_acceptance(last_user_message(state));
+    if (!rc && c->booking && !dnc && (!low || plain_yes) &&
         sa_booking_reply(c->booking,
                          &(struct sa_booking_who){
                              .email = email,
                              .name = json_string_value(json_object_get(contact, "name")),
-                             .company = json_string_value(json_object_get(state, "company_name"))},
-                         last_user_message(state), intent, sa_wall_time(), extra, &berr))
+                             .company = json_string_value(json_object_get(state, "company_name")),
+                             .offered_slots = offered},
+                         last_user_message(state), low ? NULL : intent, sa_wall_time(), extra,
+                         &berr))
         rc = graph_ctx_fail(ctx, SA_ESTORE, "could not book the meeting: %s", berr.msg);
     bool meeting_said = false;
-    if (!rc && text) { /* a named time: the reply says what became of it */
+    bool accepted = json_is_true(json_object_get(extra, "meeting_accepted"));
+    if (!rc &&
+        (text || accepted)) { /* a named or accepted time: the reply says what became of it */
         char *said = meeting_reply(c, state, lang, extra);
         if (said) {
             free(text);
             text = said;
             meeting_said = true;
+            if (accepted)
+                why = NULL; /* booked on a plain yes: the confirmation answers it */
         }
     }
     /* a model may reword the reply, but not an unsubscribe's confirmation, a meeting's, or

@@ -494,7 +494,12 @@ int sa_app_inbound(struct sa_app *app, const char *raw, size_t len, json_t **out
                json_pack("{s:s, s:s, s:s}", "message_id", key, "declared", m.text_charset.declared,
                          "decoded_as", m.text_charset.decoded_as));
     }
-    if (kind == SA_INBOUND_REPLY && matched)
+    bool rsvp = false; /* a calendar client's answer to our invite (app/inbound_rsvp.c) */
+    if (kind != SA_INBOUND_BOUNCE)
+        rc = sa_inbound_rsvp(app, &m, res, &rsvp, err);
+    if (rc || rsvp) {
+        /* applied to its meeting (or failed): not a conversation turn */
+    } else if (kind == SA_INBOUND_REPLY && matched)
         rc = act_reply(app, &m, &mt, thread, res, err);
     else if (kind == SA_INBOUND_REPLY)
         rc = act_unmatched(app, &m, mt.email, res, err);

@@ -10,6 +10,7 @@
 #define SA_APP_INBOUND_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "base/err.h"
@@ -31,5 +32,24 @@ void sa_inbound_thread_id(const char *lead_id, char *out, size_t cap);
  * thread is busy (retry); a store error (nothing recorded: the message may be retried). */
 int sa_app_inbound(struct sa_app *app, const char *raw, size_t len, json_t **out,
                    struct sa_err *err) SA_WUR;
+
+/* ---- calendar replies by mail (app/inbound_rsvp.c) ----
+ * A calendar client's answer to our invite: Outlook's and Google's "Accepted: ..." /
+ * "Declined: ..." messages carry a text/calendar METHOD:REPLY part, applied to the meeting
+ * whose invite UID it answers exactly as POST /api/meetings/{id}/rsvp with that iCalendar
+ * would (app/meetings.h), instead of becoming a conversation turn. */
+struct sa_mime_msg;
+
+/* When m carries a calendar part that is a METHOD:REPLY (sa_ics_reply_read), *handled is
+ * set and res (the inbound answer, borrowed) gets "rsvp": {uid, partstat, attendee,
+ * applied, meeting_id?, status?, reason?}, where reason says why it was not applied:
+ * unknown_uid (no meeting has that invite UID), wrong_attendee (the REPLY's ATTENDEE is
+ * not the meeting's invitee), conflict (the meeting began, or an accepted hold's slot went
+ * to another), invalid, or no_calendar (meetings are not configured). The queued
+ * follow-ups to the sender are cancelled as for any reply. A calendar part that is no
+ * REPLY (a forwarded invite) leaves *handled false and res untouched. Returns 0 (also
+ * when the reply is recorded unapplied) or a store error (nothing to keep: retry). */
+int sa_inbound_rsvp(struct sa_app *app, const struct sa_mime_msg *m, json_t *res, bool *handled,
+                    struct sa_err *err) SA_WUR;
 
 #endif

@@ -69,7 +69,11 @@ struct sa_outbox_worker {
     pthread_cond_t cond;
     bool stop, kicked;
     struct sa_send_window window; /* SEND_WINDOW */
+    time_t swept;                 /* when sa_booking_sweep last ran (the worker's thread) */
 };
+
+/* How often the worker looks for meetings to cancel (sa_booking_sweep), in business time. */
+#define SWEEP_SECONDS 60
 
 static void kick(void *arg)
 {
@@ -197,14 +201,22 @@ static int decide(struct sa_outbox_worker *w, const json_t *item, const char *to
     if (rc == SA_ENOTFOUND)
         rc = 0;
     f.do_not_contact = json_is_true(json_object_get(c, "do_not_contact"));
+    const char *src = json_string_value(json_object_get(c, "source"));
+    bool bounced = f.do_not_contact && src && strcmp(src, "bounce") == 0;
     json_decref(c);
     /* An invite to a meeting the prospect booked or accepted answers them: it goes at once,
      * outside the windows and the caps (which count prospecting, not replies); consent
      * still applies. */
     const char *kind = json_string_value(json_object_get(item, "kind"));
-    if (!rc && kind && strcmp(kind, "invite") == 0) {
+    bool cancel = kind && strcmp(kind, "cancel") == 0;
+    if (!rc && kind && (strcmp(kind, "invite") == 0 || cancel)) {
         static const struct sa_send_window anytime = {.any = true};
         f.window = &anytime;
+        /* A cancellation withdraws an event we put in the prospect's calendar: it is
+         * transactional, so it goes to an opted-out contact too (README: Cancellations);
+         * not to an address that bounced (nobody reads it) */
+        if (cancel && !bounced)
+            f.do_not_contact = false;
         if (sa_send_decide(&f, d))
             rc = sa_err_set(err, SA_EINTERNAL, "the sending policy could not place the message");
         return rc;
@@ -291,6 +303,40 @@ static int mark(struct sa_store *st, const char *id, const char *token, const ch
     return 0;
 }
 
+/* A cancellation whose meeting's invite never reached the prospect (the e-mail carrying
+ * it left without it, or was cancelled) is dropped: there is no event to withdraw.
+ * Returns 0 to send it, 1 when dropped, -1 on a store error (err set). */
+static int cancel_unsent(struct sa_outbox_worker *w, const json_t *item, struct sa_err *err)
+{
+    const char *kind = json_string_value(json_object_get(item, "kind"));
+    if (!kind || strcmp(kind, "cancel") != 0 || !w->app->booking)
+        return 0;
+    const char *id = json_string_value(json_object_get(item, "id"));
+    bool sent = false, pending = false;
+    if (sa_booking_invite_state(
+            w->app->booking,
+            json_string_value(json_object_get(json_object_get(item, "payload"), "meeting_id")),
+            json_string_value(json_object_get(item, "to_email")), &sent, &pending, err))
+        return -1;
+    if (sent)
+        return 0;
+    if (pending) { /* the invite has not left yet: the cancellation waits behind it */
+        int rc = sa_store_outbox_defer(w->app->store, id, (long long)sa_wall_time() + 60,
+                                       "waiting for the invite it withdraws to leave", err);
+        return rc && rc != SA_ECONFLICT ? -1 : 1;
+    }
+    char token[SA_UUID_LEN];
+    sa_uuid_v7(token);
+    int rc = sa_store_outbox_claim_as(w->app->store, id, token, err);
+    if (rc == SA_ECONFLICT)
+        return 1;
+    if (!rc)
+        rc = sa_store_outbox_mark_as(w->app->store, id, token, "cancelled", NULL,
+                                     "no invite to this meeting was sent: nothing to withdraw", 0,
+                                     err);
+    return rc ? -1 : 1;
+}
+
 /* Sends one item; returns 1 when delivered, 0 when not (cancelled, deferred or retried
  * later), -1 on a store error (err set). */
 static int send_item(struct sa_outbox_worker *w, const json_t *item, struct sa_err *err)
@@ -312,6 +358,8 @@ static int send_item(struct sa_outbox_worker *w, const json_t *item, struct sa_e
     }
     if (d.verdict != SA_SEND_NOW)
         return hold(w, item, &d, err);
+    if ((rc = cancel_unsent(w, item, err)) != 0)
+        return rc < 0 ? -1 : 0;
     char token[SA_UUID_LEN]; /* this claim's: only it records the outcome */
     sa_uuid_v7(token);
     if ((rc = sa_store_outbox_claim_as(st, id, token, err)))
@@ -410,7 +458,10 @@ static int send_item(struct sa_outbox_worker *w, const json_t *item, struct sa_e
      * 4xx, a lost connection) is retried with backoff */
     bool permanent = rc == SA_EINVAL;
     if (rc == 0) {
-        if ((rc = mark(st, id, token, "sent", delivered, NULL, 0, err)) != 0) {
+        const char *note = json_string_value(json_object_get(p, "ics")) && !ics
+                               ? SA_BOOKING_NO_INVITE_NOTE " (its meeting passed or changed)"
+                               : NULL;
+        if ((rc = mark(st, id, token, "sent", delivered, note, 0, err)) != 0) {
             free(trimmed);
             return rc < 0 ? -1 : 0;
         }
@@ -481,6 +532,18 @@ int sa_outbox_drain(struct sa_outbox_worker *w, int *sent, struct sa_err *err)
     int rc0 = requeue_expired(w, err);
     if (rc0)
         return rc0;
+    /* meetings to withdraw (an opt-out, a lapsed hold whose invite went): their
+     * cancellations join this pass; a failed sweep is retried at the next poll */
+    time_t now = sa_wall_time();
+    if (w->app->booking && (w->swept == 0 || now - w->swept >= SWEEP_SECONDS || now < w->swept)) {
+        int n = 0;
+        struct sa_err se = {0};
+        if (sa_booking_sweep(w->app->booking, now, &n, &se))
+            sa_log(SA_LOG_WARN, "outbox: the meetings sweep failed",
+                   json_pack("{s:s}", "error", se.msg));
+        else
+            w->swept = now;
+    }
     for (;;) {
         json_t *due = NULL;
         int rc = sa_store_outbox_due(w->app->store, (long long)sa_wall_time(), DUE_PAGE, &due, err);

@@ -645,3 +645,144 @@ bool sa_when_parse_day(const char *text, const struct sa_when_today *today, stru
 {
     return parse(text, today, true, out);
 }
+
+/* ---- plain acceptances --------------------------------------------------------------- */
+
+/* Why a small closed lexicon and not the intent model: "Yes, that works" carries no
+ * time, and the model was trained on no such short answers, so it often files them under
+ * "other" with low confidence. The question the booking asks is narrow (does this short
+ * reply say yes to the one time we proposed?), and a wrong yes books a call, so the
+ * rules are strict: an acceptance phrase, no negation or hedge anywhere, no question
+ * and at most ACCEPT_MAX_WORDS words. Phrases are token sequences as tokenize makes them
+ * (lowercase, apostrophes kept). */
+#define ACCEPT_MAX_WORDS 20
+
+static const char *const accept_phrases[] = {
+    /* English */
+    "yes", "yeah", "yep", "yup", "sure", "ok", "okay", "perfect", "great", "sounds good",
+    "sounds great", "sounds perfect", "that works", "works for me", "works", "see you then",
+    "see you", "confirmed", "i'll be there", "looking forward", "count me in", "absolutely", "fine",
+    "excellent", "booked",
+    /* German */
+    "ja", "passt", "gerne", "gern", "klingt gut", "bis dann", "einverstanden", "perfekt", "super",
+    "geht klar", "prima", "abgemacht", "bestätigt", "alles klar", "wunderbar",
+    /* French */
+    "oui", "parfait", "ça marche", "Ça marche", "ca marche", "Ça me va", "d'accord", "entendu",
+    "ça me va", "ca me va", "c'est noté", "c'est note", "très bien", "tres bien", "volontiers",
+    "génial", "à bientôt",
+    /* Spanish */
+    "sí", "perfecto", "vale", "de acuerdo", "me va bien", "me parece bien", "genial", "nos vemos",
+    "confirmado", "claro", "listo", "estupendo"};
+
+/* Any of these words makes a reply more than a plain yes ("no, that won't work", "yes,
+ * but can we...", "leider nicht", "pas possible", "pero no puedo"). */
+static const char *const accept_vetoes[] = {"no",
+                                            "not",
+                                            "nope",
+                                            "never",
+                                            "cannot",
+                                            "cant",
+                                            "but",
+                                            "however",
+                                            "unfortunately",
+                                            "instead",
+                                            "busy",
+                                            "conflict",
+                                            "clash",
+                                            "clashes",
+                                            "reschedule",
+                                            "another",
+                                            "other",
+                                            "else",
+                                            "if",
+                                            "cancel",
+                                            "decline",
+                                            "stop",
+                                            "unsubscribe",
+                                            "remove",
+                                            "later",
+                                            "nein",
+                                            "nicht",
+                                            "kein",
+                                            "keine",
+                                            "leider",
+                                            "aber",
+                                            "andere",
+                                            "anderen",
+                                            "anderer",
+                                            "verschieben",
+                                            "absagen",
+                                            "wenn",
+                                            "falls",
+                                            "non",
+                                            "pas",
+                                            "ne",
+                                            "mais",
+                                            "malheureusement",
+                                            "autre",
+                                            "impossible",
+                                            "empêché",
+                                            "annuler",
+                                            "si",
+                                            "pero",
+                                            "otro",
+                                            "otra",
+                                            "lamentablemente",
+                                            "desafortunadamente",
+                                            "imposible",
+                                            "ocupado",
+                                            "ocupada",
+                                            "nunca",
+                                            "cancelar"};
+
+static bool in_list(const char *const *list, size_t n, const char *tok)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(list[i], tok) == 0)
+            return true;
+    return false;
+}
+
+/* True when the tokens from at spell phrase (space-separated tokens). */
+static bool phrase_at(char toks[TOKS_MAX][TOK_MAX], int n, int at, const char *phrase)
+{
+    const char *p = phrase;
+    for (int i = at; i < n; i++) {
+        size_t len = strcspn(p, " ");
+        if (strlen(toks[i]) != len || strncmp(toks[i], p, len) != 0)
+            return false;
+        if (!p[len])
+            return true;
+        p += len + 1;
+    }
+    return false;
+}
+
+/* "doesn't", "won't", "can’t" (a typographic apostrophe too). */
+static bool contracted_not(const char *tok)
+{
+    size_t n = strlen(tok);
+    return (n > 3 && strcmp(tok + n - 3, "n't") == 0) ||
+           (n > 5 && strcmp(tok + n - 5, "n\xe2\x80\x99t") == 0);
+}
+
+bool sa_when_is_acceptance(const char *text)
+{
+    if (!text || strchr(text, '?'))
+        return false;
+    char toks[TOKS_MAX][TOK_MAX];
+    int clause[TOKS_MAX], sentence[TOKS_MAX];
+    int n = tokenize(text, toks, clause, sentence);
+    if (n == 0 || n > ACCEPT_MAX_WORDS)
+        return false;
+    const size_t np = sizeof accept_phrases / sizeof accept_phrases[0];
+    const size_t nv = sizeof accept_vetoes / sizeof accept_vetoes[0];
+    bool yes = false;
+    for (int i = 0; i < n; i++) {
+        if (in_list(accept_vetoes, nv, toks[i]) || contracted_not(toks[i]))
+            return false;
+        for (size_t k = 0; k < np && !yes; k++)
+            yes = phrase_at(toks, n, i, accept_phrases[k]);
+    }
+    return yes;
+}

@@ -70,4 +70,12 @@ bool sa_when_parse(const char *text, const struct sa_when_today *today, struct s
  * when it names neither. */
 bool sa_when_parse_day(const char *text, const struct sa_when_today *today, struct sa_when *out);
 
+/* True when text is a plain acceptance of a time proposed to its writer, naming none:
+ * "Yes, that works", "Sounds good, see you then", "Passt, bis dann", "Parfait, à jeudi",
+ * "Perfecto" (English, German, French and Spanish phrases). False when it holds a
+ * negation or hedge ("that doesn't work", "no, that won't work for me", "yes, but ...",
+ * "leider nicht", "pas possible"), a question mark, or more than 20 words: such a reply
+ * is no plain yes, and a person reads it. */
+bool sa_when_is_acceptance(const char *text);
+
 #endif

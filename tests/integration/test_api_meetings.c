@@ -930,6 +930,512 @@ static void test_store_error_at_send(void **state)
     resp_free(&r);
 }
 
+/* The python3 that has the icalendar package (Debian's; a pyenv one may not). */
+static const char *python_with_icalendar(void)
+{
+    if (system("python3 -c 'import icalendar' >/dev/null 2>&1") == 0)
+        return "python3";
+    if (system("/usr/bin/python3 -c 'import icalendar' >/dev/null 2>&1") != 0)
+        fail_msg("python3-icalendar is missing: run scripts/deps.sh");
+    return "/usr/bin/python3";
+}
+
+/* check_invite.py's reading of the message outbox item id delivered (a new reference). */
+static json_t *read_delivered(const char *id)
+{
+    const char *python = python_with_icalendar();
+    char *dir = strf("%s/mail/new", runs_srv.dir);
+    char file[1024] = "";
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (strncmp(e->d_name, id, strlen(id)) == 0)
+            snprintf(file, sizeof file, "%s/%s", dir, e->d_name);
+    closedir(d);
+    free(dir);
+    if (!file[0])
+        fail_msg("outbox item %s was not delivered", id);
+    char *cmd = strf("%s %s/tests/integration/check_invite.py '%s'", python, SA_SOURCE_DIR, file);
+    FILE *p = popen(cmd, "r");
+    free(cmd);
+    assert_non_null(p);
+    static char out[65536];
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    if (pclose(p) != 0)
+        fail_msg("check_invite.py failed: %s", out);
+    json_t *j = json_loads(out, 0, NULL);
+    assert_non_null(j);
+    assert_int_equal(json_array_size(jget(j, "defects")), 0);
+    return j;
+}
+
+/* How many outbox items of kind to email there are (any status). */
+static int count_kind(const char *email, const char *kind)
+{
+    char *path = strf("/api/outbox?email=%s", email);
+    struct resp r;
+    json_t *j = http_json("GET", path, NULL, &r);
+    free(path);
+    assert_int_equal(r.status, 200);
+    int n = 0;
+    for (size_t k = 0; k < json_array_size(jget(j, "items")); k++)
+        n += strcmp(jstr(json_array_get(jget(j, "items"), k), "kind") ?: "", kind) == 0;
+    resp_free(&r);
+    return n;
+}
+
+/* Sends the approved first e-mail with its invite (Friday 16:00 Eastern, inside the
+ * window) and returns the meeting (a new reference); the invite's UID into uid. */
+static json_t *invited(const char *lead_json, const char *email, char uid[80])
+{
+    char aid[64];
+    json_t *m = draft(lead_json, aid);
+    snprintf(uid, 80, "%s", jstr(m, "uid"));
+    struct resp r;
+    approve(aid, &r);
+    resp_free(&r);
+    json_t *it = wait_sent(email, "email");
+    json_t *j = read_delivered(jstr(it, "id"));
+    assert_string_equal(jstr(j, "method"), "REQUEST");
+    assert_string_equal(jstr(j, "uid"), uid);
+    json_decref(j);
+    json_decref(it);
+    return m;
+}
+
+/* A hold whose invite went out lapses unanswered: the prospect gets one METHOD:CANCEL for
+ * the same UID with a higher SEQUENCE and STATUS:CANCELLED (read by Python's icalendar),
+ * and never a second one, not after a restart nor at later sweeps. A second prospect
+ * accepted their invite, then opts out: their confirmed meeting is cancelled with a bare
+ * cancellation (transactional, so it goes despite the opt-out), and nothing else. */
+static void test_cancel_expired_and_opt_out(void **state)
+{
+    (void)state;
+    start_at("2026-12-04T21:00:00Z", true); /* Friday 16:00 Eastern */
+    char uid[80], uid2[80];
+    char *l = lead("Quorvianta Software", "maya@quorvianta.io", "\"country\":\"US\"");
+    json_t *m = invited(l, "maya@quorvianta.io", uid);
+    free(l);
+    char id[64], id2[64];
+    snprintf(id, sizeof id, "%s", jstr(m, "id"));
+    assert_string_equal(jstr(m, "start"), "2026-12-07T14:00:00Z");
+    json_decref(m);
+    l = lead("Globex Analytics", "ravi@globex-analytics.example", "\"country\":\"US\"");
+    m = invited(l, "ravi@globex-analytics.example", uid2);
+    free(l);
+    snprintf(id2, sizeof id2, "%s", jstr(m, "id"));
+    json_decref(m);
+    struct resp r;
+    char *path = strf("/api/meetings/%s/rsvp", id2);
+    http_json("POST", path, "{\"partstat\":\"ACCEPTED\"}", &r);
+    free(path);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    json_decref(wait_sent("ravi@globex-analytics.example", "invite")); /* CONFIRMED, seq 1 */
+    assert_int_equal(count_kind("maya@quorvianta.io", "cancel"), 0);
+
+    set_clock("2026-12-06T22:00:00Z"); /* Sunday: Maya's 48-hour hold lapsed unanswered */
+    json_t *it = wait_sent("maya@quorvianta.io", "cancel");
+    json_t *j = read_delivered(jstr(it, "id"));
+    json_decref(it);
+    assert_string_equal(jstr(j, "inline_method"), "CANCEL");
+    assert_string_equal(jstr(j, "method"), "CANCEL");
+    assert_string_equal(jstr(j, "status"), "CANCELLED");
+    assert_string_equal(jstr(j, "uid"), uid);
+    /* above the invite's 0 (the hold renewed when the e-mail left counts one, too) */
+    assert_int_equal(json_integer_value(jget(j, "sequence")), 2);
+    assert_string_equal(jstr(j, "dtstart"), "2026-12-07T14:00:00Z");
+    assert_string_equal(jstr(j, "attendee"), "mailto:maya@quorvianta.io");
+    assert_non_null(strstr(jstr(j, "text"), "released that time"));
+    json_decref(j);
+    j = get_meeting(id, &r);
+    assert_string_equal(jstr(j, "status"), "cancelled");
+    resp_free(&r);
+    j = get_meeting(id2, &r); /* accepted: not a lapsed hold */
+    assert_string_equal(jstr(j, "status"), "confirmed");
+    resp_free(&r);
+
+    /* a restart; then Ravi opts out */
+    if (!exited_ok(server_stop(&runs_srv)))
+        fail_msg("the server did not exit cleanly (see its log above)");
+    assert_int_equal(server_start(&runs_srv, false), 0);
+    harness_use(&runs_srv);
+    http_json("POST", "/api/contacts/ravi@globex-analytics.example/do-not-contact",
+              "{\"reason\":\"asked to be left alone\"}", &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    set_clock("2026-12-06T23:00:00Z");
+    it = wait_sent("ravi@globex-analytics.example", "cancel");
+    j = read_delivered(jstr(it, "id"));
+    json_decref(it);
+    assert_string_equal(jstr(j, "method"), "CANCEL");
+    assert_string_equal(jstr(j, "uid"), uid2);
+    /* invite 0, renewed 1, accepted 2 */
+    assert_int_equal(json_integer_value(jget(j, "sequence")), 3);
+    assert_string_equal(jstr(j, "dtstart"), "2026-12-07T14:30:00Z");
+    assert_non_null(strstr(jstr(j, "text"), "we will not contact you again"));
+    assert_null(strstr(jstr(j, "text"), "reply with a time"));
+    json_decref(j);
+    j = get_meeting(id2, &r);
+    assert_string_equal(jstr(j, "status"), "cancelled");
+    resp_free(&r);
+    /* that sweep ran after the restart: Maya's cancellation was not queued again */
+    assert_int_equal(count_kind("maya@quorvianta.io", "cancel"), 1);
+    assert_int_equal(count_kind("ravi@globex-analytics.example", "cancel"), 1);
+}
+
+/* A proposal nobody was invited to is released (its draft ignored): no cancellation. */
+static void test_no_cancel_without_invite(void **state)
+{
+    (void)state;
+    start_at("2026-12-04T21:00:00Z", true);
+    char aid[64];
+    char *l = lead("Quorvianta Software", "maya@quorvianta.io", "\"country\":\"US\"");
+    json_t *m = draft(l, aid);
+    free(l);
+    char id[64];
+    snprintf(id, sizeof id, "%s", jstr(m, "id"));
+    json_decref(m);
+    struct resp r;
+    char *path = strf("/api/approvals/%s", aid);
+    http_json("POST", path, "{\"type\":\"ignore\",\"reviewer\":\"kim@pipewise.io\"}", &r);
+    free(path);
+    if (r.status != 200)
+        fail_msg("ignore: %ld %.400s", r.status, r.body);
+    resp_free(&r);
+    json_t *j = get_meeting(id, &r);
+    assert_string_equal(jstr(j, "status"), "cancelled");
+    resp_free(&r);
+    assert_int_equal(count_kind("maya@quorvianta.io", "cancel"), 0);
+    assert_int_equal(count_kind("maya@quorvianta.io", "email"), 0);
+}
+
+/* The prospect moves a meeting whose invite they have: the same event is updated
+ * (METHOD:REQUEST, same UID, higher SEQUENCE, the new time), with no cancellation. */
+static void test_move_updates_invite(void **state)
+{
+    (void)state;
+    start_at("2026-12-04T21:00:00Z", true);
+    char uid[80];
+    char *l = lead("Quorvianta Software", "maya@quorvianta.io", "\"country\":\"US\"");
+    json_t *m = invited(l, "maya@quorvianta.io", uid);
+    free(l);
+    json_decref(m);
+    struct resp r;
+    json_t *j = invoke("{\"agent_type\":\"conversation\",\"input\":{\"message\":\"Could we "
+                       "do Tuesday at 2pm ET instead?\",\"contact\":{\"name\":\"Maya Okafor\","
+                       "\"email\":\"maya@quorvianta.io\"}}}",
+                       &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(jstr(j, "output.meeting.start"), "2026-12-08T19:00:00Z");
+    resp_free(&r);
+    json_t *it = wait_sent("maya@quorvianta.io", "invite");
+    j = read_delivered(jstr(it, "id"));
+    json_decref(it);
+    assert_string_equal(jstr(j, "method"), "REQUEST");
+    assert_string_equal(jstr(j, "uid"), uid);
+    assert_true(json_integer_value(jget(j, "sequence")) >= 1);
+    assert_string_equal(jstr(j, "dtstart"), "2026-12-08T19:00:00Z");
+    assert_string_equal(jstr(j, "status"), "CONFIRMED");
+    json_decref(j);
+    assert_int_equal(count_kind("maya@quorvianta.io", "cancel"), 0);
+}
+
+/* An Outlook-style "Accepted:" answer by mail: multipart/alternative with the text, the
+ * HTML and a text/calendar METHOD:REPLY part whose ATTENDEE answers for uid. */
+static char *calendar_reply(const char *msgid, const char *verb, const char *partstat,
+                            const char *uid, const char *attendee)
+{
+    return strf("From: Maya Okafor <maya@quorvianta.io>\r\n"
+                "To: Alex Rivera <alex@pipewise.io>\r\n"
+                "Subject: %s: Intro call: Quorvianta Software and Alex Rivera @ Mon 12/7/2026 "
+                "9:00 AM - 9:30 AM (EST)\r\n"
+                "Date: Sat, 5 Dec 2026 10:02:11 -0500\r\n"
+                "Message-ID: <%s-%s@QUORVIANTA.prod.outlook.com>\r\n"
+                "Thread-Topic: Intro call: Quorvianta Software and Alex Rivera\r\n"
+                "MIME-Version: 1.0\r\n"
+                "Content-Type: multipart/alternative; boundary=\"_000_QV1\"\r\n"
+                "\r\n"
+                "--_000_QV1\r\n"
+                "Content-Type: text/plain; charset=\"us-ascii\"\r\n"
+                "\r\n"
+                "\r\n"
+                "--_000_QV1\r\n"
+                "Content-Type: text/html; charset=\"us-ascii\"\r\n"
+                "\r\n"
+                "<html><body></body></html>\r\n"
+                "--_000_QV1\r\n"
+                "Content-Type: text/calendar; charset=\"utf-8\"; method=REPLY\r\n"
+                "Content-Transfer-Encoding: 7bit\r\n"
+                "\r\n"
+                "BEGIN:VCALENDAR\r\n"
+                "METHOD:REPLY\r\n"
+                "PRODID:Microsoft Exchange Server 2010\r\n"
+                "VERSION:2.0\r\n"
+                "BEGIN:VEVENT\r\n"
+                "ATTENDEE;PARTSTAT=%s;CN=Maya Okafor:mailto:%s\r\n"
+                "SUMMARY;LANGUAGE=en-US:%s: Intro call: Quorvianta Software and Alex Rivera\r\n"
+                "DTSTART:20261207T140000Z\r\n"
+                "DTEND:20261207T143000Z\r\n"
+                "UID:%s\r\n"
+                "SEQUENCE:0\r\n"
+                "DTSTAMP:20261205T150211Z\r\n"
+                "END:VEVENT\r\n"
+                "END:VCALENDAR\r\n"
+                "\r\n"
+                "--_000_QV1--\r\n",
+                verb, msgid, partstat, partstat, attendee, verb, uid);
+}
+
+static json_t *post_mail(const char *msg, struct resp *r)
+{
+    http("POST", "/api/inbound/email", "message/rfc822", msg, strlen(msg), r);
+    if (r->status != 200)
+        fail_msg("inbound: %ld %.600s", r->status, r->body);
+    r->json = json_loadb(r->body, r->len, 0, NULL);
+    return r->json;
+}
+
+/* Calendar answers by mail: one whose ATTENDEE is someone else, or whose UID is no
+ * meeting's, is recorded and changes nothing; Maya's "Accepted:" confirms her meeting as
+ * the RSVP route would (the CONFIRMED invite goes out), without a conversation turn; the
+ * same message again changes nothing. */
+static void test_rsvp_by_mail(void **state)
+{
+    (void)state;
+    start_at("2026-12-04T21:00:00Z", true);
+    char uid[80];
+    char *l = lead("Quorvianta Software", "maya@quorvianta.io", "\"country\":\"US\"");
+    json_t *m = invited(l, "maya@quorvianta.io", uid);
+    free(l);
+    char id[64];
+    snprintf(id, sizeof id, "%s", jstr(m, "id"));
+    json_decref(m);
+    set_clock("2026-12-05T15:02:00Z");
+    struct resp r;
+    char *msg = calendar_reply("fwd1", "Accepted", "ACCEPTED", uid, "jon@quorvianta.io");
+    json_t *j = post_mail(msg, &r);
+    free(msg);
+    assert_string_equal(jstr(j, "rsvp.reason"), "wrong_attendee");
+    assert_true(json_is_false(jget(j, "rsvp.applied")));
+    resp_free(&r);
+    msg = calendar_reply("old1", "Declined", "DECLINED", "5f0c2e8a41d7@calendar.example",
+                         "maya@quorvianta.io");
+    j = post_mail(msg, &r);
+    free(msg);
+    assert_string_equal(jstr(j, "rsvp.reason"), "unknown_uid");
+    assert_string_equal(jstr(j, "rsvp.partstat"), "DECLINED");
+    resp_free(&r);
+    j = get_meeting(id, &r);
+    assert_string_equal(jstr(j, "status"), "held");
+    resp_free(&r);
+
+    msg = calendar_reply("acc1", "Accepted", "ACCEPTED", uid, "Maya@Quorvianta.io");
+    j = post_mail(msg, &r);
+    assert_string_equal(jstr(j, "kind"), "reply");
+    assert_true(json_is_true(jget(j, "rsvp.applied")));
+    assert_string_equal(jstr(j, "rsvp.meeting_id"), id);
+    assert_string_equal(jstr(j, "rsvp.status"), "confirmed");
+    assert_null(jget(j, "suggested_reply")); /* no conversation turn */
+    resp_free(&r);
+    j = get_meeting(id, &r);
+    assert_string_equal(jstr(j, "status"), "confirmed");
+    assert_string_equal(jstr(j, "partstat"), "ACCEPTED");
+    long long seq = json_integer_value(jget(j, "sequence"));
+    resp_free(&r);
+    json_t *it = wait_sent("maya@quorvianta.io", "invite");
+    json_t *ics = read_delivered(jstr(it, "id"));
+    json_decref(it);
+    assert_string_equal(jstr(ics, "status"), "CONFIRMED");
+    assert_string_equal(jstr(ics, "uid"), uid);
+    json_decref(ics);
+    j = post_mail(msg, &r); /* delivered twice */
+    free(msg);
+    assert_true(json_is_true(jget(j, "duplicate")));
+    resp_free(&r);
+    j = get_meeting(id, &r);
+    assert_int_equal(json_integer_value(jget(j, "sequence")), seq);
+    resp_free(&r);
+    assert_int_equal(count_kind("maya@quorvianta.io", "invite"), 1);
+}
+
+/* A plain-text reply from name <email> with text (as Gmail sends it). */
+static char *text_reply(const char *name, const char *email, const char *id, const char *text)
+{
+    return strf("From: %s <%s>\r\n"
+                "To: Alex Rivera <alex@pipewise.io>\r\n"
+                "Subject: Re: Intro call\r\n"
+                "Date: Sat, 5 Dec 2026 10:12:40 -0500\r\n"
+                "Message-ID: <CAF%s@mail.gmail.com>\r\n"
+                "MIME-Version: 1.0\r\n"
+                "Content-Type: text/plain; charset=\"UTF-8\"\r\n"
+                "Content-Transfer-Encoding: 8bit\r\n"
+                "\r\n"
+                "%s\r\n"
+                "\r\n"
+                "On Fri, Dec 4, 2026 at 4:00 PM Alex Rivera <alex@pipewise.io> wrote:\r\n"
+                "> Would Monday 7 December, 09:00 EST suit you for a 30-minute call?\r\n",
+                name, email, id, text);
+}
+
+/* A reply's status of meeting id after text arrived by mail from name <email>. */
+static json_t *reply_by_mail(const char *name, const char *email, const char *id, const char *text,
+                             struct resp *r)
+{
+    char *msg = text_reply(name, email, id, text);
+    json_t *j = post_mail(msg, r);
+    free(msg);
+    return j;
+}
+
+/* A plain "yes" confirms the one time we proposed and held, as an RSVP accept would; a
+ * negation does not; a "yes" after several slots were offered is not guessed. */
+static void test_plain_yes_confirms(void **state)
+{
+    (void)state;
+    start_at("2026-12-04T21:00:00Z", true);
+    char uid[80], id1[64], id2[64], id3[64];
+    char *l = lead("Quorvianta Software", "maya@quorvianta.io", "\"country\":\"US\"");
+    json_t *m = invited(l, "maya@quorvianta.io", uid);
+    free(l);
+    snprintf(id1, sizeof id1, "%s", jstr(m, "id"));
+    json_decref(m);
+    l = lead("Globex Analytics", "ravi@globex-analytics.example", "\"country\":\"US\"");
+    m = invited(l, "ravi@globex-analytics.example", uid);
+    free(l);
+    snprintf(id2, sizeof id2, "%s", jstr(m, "id"));
+    json_decref(m);
+    l = lead("Initech", "lee@initech-test.example", "\"country\":\"US\"");
+    m = invited(l, "lee@initech-test.example", uid);
+    free(l);
+    snprintf(id3, sizeof id3, "%s", jstr(m, "id"));
+    json_decref(m);
+    set_clock("2026-12-05T15:12:00Z");
+    struct resp r;
+
+    /* Lee: a negation is no yes */
+    reply_by_mail("Lee Park", "lee@initech-test.example", "lee1", "No, that won't work for me.",
+                  &r);
+    resp_free(&r);
+    json_t *j = get_meeting(id3, &r);
+    assert_string_equal(jstr(j, "status"), "held");
+    resp_free(&r);
+
+    /* Ravi asks for other times and is offered several; his "Passt" names none of them */
+    j = reply_by_mail("Ravi Shah", "ravi@globex-analytics.example", "ravi1",
+                      "Could we find a time for a call next week instead? Which slots do you "
+                      "have?",
+                      &r);
+    if (json_array_size(jget(j, "meeting_slots")) < 2)
+        fail_msg("no slots offered: %.600s", r.body);
+    resp_free(&r);
+    j = reply_by_mail("Ravi Shah", "ravi@globex-analytics.example", "ravi2", "Passt, bis dann", &r);
+    assert_null(jget(j, "meeting"));
+    resp_free(&r);
+    j = get_meeting(id2, &r);
+    assert_string_equal(jstr(j, "status"), "held");
+    resp_free(&r);
+
+    /* Maya: "Yes, that works" confirms the time held for her */
+    j = reply_by_mail("Maya Okafor", "maya@quorvianta.io", "maya1", "Yes, that works.\r\n\r\nMaya",
+                      &r);
+    if (!jget(j, "meeting"))
+        fail_msg("not confirmed: %.600s", r.body);
+    assert_string_equal(jstr(j, "meeting.id"), id1);
+    assert_string_equal(jstr(j, "meeting.status"), "confirmed");
+    assert_true(json_is_false(jget(j, "needs_human")));
+    resp_free(&r);
+    j = get_meeting(id1, &r);
+    assert_string_equal(jstr(j, "status"), "confirmed");
+    assert_string_equal(jstr(j, "start"), "2026-12-07T14:00:00Z");
+    resp_free(&r);
+    json_t *it = wait_sent("maya@quorvianta.io", "invite");
+    json_t *ics = read_delivered(jstr(it, "id"));
+    json_decref(it);
+    assert_string_equal(jstr(ics, "method"), "REQUEST");
+    assert_string_equal(jstr(ics, "status"), "CONFIRMED");
+    assert_string_equal(jstr(ics, "dtstart"), "2026-12-07T14:00:00Z");
+    json_decref(ics);
+}
+
+/* The outbox item of kind to email, waited for until it has status (a new reference). */
+static json_t *wait_status(const char *email, const char *kind, const char *status)
+{
+    char *path = strf("/api/outbox?email=%s", email);
+    for (int i = 0; i < 200; i++) {
+        struct resp r;
+        json_t *j = http_json("GET", path, NULL, &r);
+        assert_int_equal(r.status, 200);
+        for (size_t k = 0; k < json_array_size(jget(j, "items")); k++) {
+            json_t *it = json_array_get(jget(j, "items"), k);
+            if (strcmp(jstr(it, "kind") ?: "", kind) == 0 &&
+                strcmp(jstr(it, "status") ?: "", status) == 0) {
+                json_incref(it);
+                resp_free(&r);
+                free(path);
+                return it;
+            }
+        }
+        resp_free(&r);
+        usleep(50 * 1000);
+    }
+    free(path);
+    fail_msg("no %s to %s became %s", kind, email, status);
+    return NULL;
+}
+
+/* The invited address hard-bounces later (the mailbox was closed): the meeting is called
+ * off, but its cancellation is not sent to an address nobody reads. */
+static void test_no_cancel_to_bounced(void **state)
+{
+    (void)state;
+    start_at("2026-12-04T21:00:00Z", true);
+    char uid[80];
+    char *l = lead("Quorvianta Software", "maya@quorvianta.io", "\"country\":\"US\"");
+    json_t *m = invited(l, "maya@quorvianta.io", uid);
+    free(l);
+    char id[64];
+    snprintf(id, sizeof id, "%s", jstr(m, "id"));
+    json_decref(m);
+    static const char dsn[] =
+        "From: MAILER-DAEMON@mx.quorvianta.io (Mail Delivery System)\r\n"
+        "To: alex@pipewise.io\r\n"
+        "Subject: Undelivered Mail Returned to Sender\r\n"
+        "Date: Sat, 5 Dec 2026 09:05:00 +0000\r\n"
+        "Message-ID: <20261205090500.QV77@mx.quorvianta.io>\r\n"
+        "MIME-Version: 1.0\r\n"
+        "Content-Type: multipart/report; report-type=delivery-status; boundary=\"b1\"\r\n"
+        "\r\n"
+        "--b1\r\n"
+        "Content-Type: text/plain; charset=us-ascii\r\n"
+        "\r\n"
+        "I'm sorry to have to inform you that your message could not be delivered.\r\n"
+        "--b1\r\n"
+        "Content-Type: message/delivery-status\r\n"
+        "\r\n"
+        "Reporting-MTA: dns; mx.quorvianta.io\r\n"
+        "\r\n"
+        "Final-Recipient: rfc822; maya@quorvianta.io\r\n"
+        "Action: failed\r\n"
+        "Status: 5.1.1\r\n"
+        "Diagnostic-Code: smtp; 550 5.1.1 <maya@quorvianta.io>: Recipient address rejected\r\n"
+        "--b1--\r\n";
+    set_clock("2026-12-05T09:05:00Z");
+    struct resp r;
+    json_t *j = post_mail(dsn, &r);
+    assert_string_equal(jstr(j, "kind"), "bounce");
+    resp_free(&r);
+    set_clock("2026-12-05T09:10:00Z");
+    json_t *it = wait_status("maya@quorvianta.io", "cancel", "cancelled");
+    assert_string_equal(jstr(it, "payload.reason"), "opt_out");
+    json_decref(it);
+    j = get_meeting(id, &r);
+    assert_string_equal(jstr(j, "status"), "cancelled");
+    resp_free(&r);
+}
+
 /* The invite as delivered: Python's email package finds multipart/alternative with the
  * text and an inline text/calendar; method=REQUEST, plus the same invite attached; the
  * icalendar package reads METHOD:REQUEST, STATUS:TENTATIVE, LOCATION and URL = the
@@ -1023,6 +1529,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_moved_before_send, runs_setup, meet_teardown),
         cmocka_unit_test_setup_teardown(test_store_error_at_send, runs_setup, meet_teardown),
         cmocka_unit_test_setup_teardown(test_invite_python, runs_setup, meet_teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_expired_and_opt_out, runs_setup, meet_teardown),
+        cmocka_unit_test_setup_teardown(test_no_cancel_without_invite, runs_setup, meet_teardown),
+        cmocka_unit_test_setup_teardown(test_move_updates_invite, runs_setup, meet_teardown),
+        cmocka_unit_test_setup_teardown(test_rsvp_by_mail, runs_setup, meet_teardown),
+        cmocka_unit_test_setup_teardown(test_plain_yes_confirms, runs_setup, meet_teardown),
+        cmocka_unit_test_setup_teardown(test_no_cancel_to_bounced, runs_setup, meet_teardown),
     };
     return api_exit_status(cmocka_run_group_tests(tests, api_group_setup, api_group_teardown));
 }

@@ -590,8 +590,9 @@ static bool build_event_locked(const struct sa_ics *m, icalcomponent *ev)
     return ok && add_prop(ev, address_prop(false, m->organizer_name, m->organizer_email)) &&
            add_prop(ev, address_prop(true, m->attendee_name, m->attendee_email)) &&
            add_prop(ev, icalproperty_new_sequence(m->sequence)) &&
-           add_prop(ev, icalproperty_new_status(m->confirmed ? ICAL_STATUS_CONFIRMED
-                                                             : ICAL_STATUS_TENTATIVE));
+           add_prop(ev, icalproperty_new_status(m->cancelled   ? ICAL_STATUS_CANCELLED
+                                                : m->confirmed ? ICAL_STATUS_CONFIRMED
+                                                               : ICAL_STATUS_TENTATIVE));
 }
 
 int sa_ics_invite(const struct sa_ics *m, char **out, struct sa_err *err)
@@ -607,7 +608,8 @@ int sa_ics_invite(const struct sa_ics *m, char **out, struct sa_err *err)
         goto out;
     if (!add_prop(cal, icalproperty_new_prodid("-//sales-agent//EN")) ||
         !add_prop(cal, icalproperty_new_version("2.0")) ||
-        !add_prop(cal, icalproperty_new_method(ICAL_METHOD_REQUEST)))
+        !add_prop(cal,
+                  icalproperty_new_method(m->cancelled ? ICAL_METHOD_CANCEL : ICAL_METHOD_REQUEST)))
         goto out;
     if (!(ev = icalcomponent_new_vevent()))
         goto out;
@@ -637,7 +639,14 @@ out:
 int sa_ics_reply_parse(const char *text, size_t len, char *uid, size_t cap, char partstat[16],
                        struct sa_err *err)
 {
-    uid[0] = partstat[0] = '\0';
+    char attendee[320];
+    return sa_ics_reply_read(text, len, uid, cap, partstat, attendee, sizeof attendee, err);
+}
+
+int sa_ics_reply_read(const char *text, size_t len, char *uid, size_t cap, char partstat[16],
+                      char *attendee, size_t acap, struct sa_err *err)
+{
+    uid[0] = partstat[0] = attendee[0] = '\0';
     if (len == 0 || len > (size_t)1024 * 1024 || memchr(text, '\0', len))
         return sa_err_set(err, SA_EINVAL, "the iCalendar body is empty, too large or binary");
     char *copy = malloc(len + 1);
@@ -671,6 +680,9 @@ int sa_ics_reply_parse(const char *text, size_t len, char *uid, size_t cap, char
         } else {
             snprintf(uid, cap, "%s", u);
             snprintf(partstat, 16, "%s", name);
+            const char *a = icalproperty_get_attendee(att);
+            if (a && strncasecmp(a, "mailto:", 7) == 0)
+                snprintf(attendee, acap, "%s", a + 7);
             rc = 0;
         }
     }

@@ -106,12 +106,15 @@ struct sa_ics {
     const char *organizer_email;
     const char *attendee_name; /* optional CN */
     const char *attendee_email;
-    int sequence; /* 0 for a new invite; bump it for each update of the same uid */
+    int sequence;    /* 0 for a new invite; bump it for each update of the same uid */
     const char *url; /* optional URL property (the video link) */
     bool confirmed;  /* STATUS:CONFIRMED once the prospect accepted; else TENTATIVE */
+    bool cancelled;  /* METHOD:CANCEL and STATUS:CANCELLED (RFC 5546 3.2.5): withdraws the
+                      * event of uid; sequence MUST be above every one sent for it */
 };
 
-/* Builds a VCALENDAR (PRODID "-//sales-agent//EN", VERSION 2.0, METHOD:REQUEST) holding
+/* Builds a VCALENDAR (PRODID "-//sales-agent//EN", VERSION 2.0, METHOD:REQUEST, or
+ * METHOD:CANCEL with STATUS:CANCELLED when m->cancelled) holding
  * one VEVENT with UID, DTSTAMP, DTSTART/DTEND in UTC, SUMMARY, DESCRIPTION and LOCATION
  * when given, ORGANIZER and one ATTENDEE (REQ-PARTICIPANT, NEEDS-ACTION, RSVP=TRUE) as
  * mailto: addresses, SEQUENCE, URL when given, and STATUS:TENTATIVE (CONFIRMED when
@@ -129,6 +132,12 @@ int sa_ics_invite(const struct sa_ics *m, char **out, struct sa_err *err) SA_WUR
  * 0, or SA_EINVAL with err saying what is missing or wrong. Thread-safe. */
 int sa_ics_reply_parse(const char *text, size_t len, char *uid, size_t cap, char partstat[16],
                        struct sa_err *err) SA_WUR;
+
+/* sa_ics_reply_parse that also writes the answering ATTENDEE's address (its mailto: URI
+ * without the scheme, as written; "" when it is not a mailto:) into attendee (acap
+ * bytes). Same returns. Thread-safe. */
+int sa_ics_reply_read(const char *text, size_t len, char *uid, size_t cap, char partstat[16],
+                      char *attendee, size_t acap, struct sa_err *err) SA_WUR;
 
 /* Writes a stable UID for key into out: 32 hex digits of a 128-bit hash of the key, then
  * "@sales-agent". The same key always gives the same UID, so re-sending an invite for one

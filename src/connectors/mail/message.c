@@ -628,8 +628,13 @@ static void put_body(struct out *o, const struct sa_mail *m)
     put_text(o, m);
     put_str(o, "\r\n--");
     put_str(o, alt);
-    put_str(o, "\r\nContent-Type: text/calendar; method=REQUEST; charset=UTF-8\r\n"
-               "Content-Transfer-Encoding: base64\r\n\r\n");
+    /* the part's method MUST match the object's METHOD (RFC 6047 2.4): a cancellation is
+     * read as one only when both say CANCEL */
+    put_str(o, strstr(m->ics, "\nMETHOD:CANCEL\r") ? "\r\nContent-Type: text/calendar; "
+                                                     "method=CANCEL; charset=UTF-8\r\n"
+                                                   : "\r\nContent-Type: text/calendar; "
+                                                     "method=REQUEST; charset=UTF-8\r\n");
+    put_str(o, "Content-Transfer-Encoding: base64\r\n\r\n");
     put_b64_lines(o, m->ics);
     put_str(o, "\r\n--");
     put_str(o, alt);

@@ -1060,6 +1060,22 @@ static int walk_entity(struct walk *w, const struct sa_mime_field *f, size_t nf,
         size_t dl = 0;
         return entity_text(f, nf, body, body_len, type, &w->m->delivery_status, &dl, NULL, w->err);
     }
+    if (!attached && !w->m->calendar &&
+        (strcmp(type, "text/calendar") == 0 || strcmp(type, "application/ics") == 0)) {
+        /* a calendar answer, inline or as invite.ics (not a forwarded one); one that
+         * cannot be decoded is left unread, the message's text still counts */
+        size_t cl = 0;
+        struct sa_err ce = {0};
+        int rc =
+            entity_text(f, nf, body, body_len, "text/calendar part", &w->m->calendar, &cl, &ce);
+        if (rc == SA_ENOMEM)
+            return sa_err_set(w->err, rc, "%s", ce.msg);
+        if (rc) {
+            free(w->m->calendar);
+            w->m->calendar = NULL;
+        }
+        return 0;
+    }
     if (attached || is_attachment(f, nf))
         return 0;
     if (strcmp(type, "text/plain") == 0 && !w->m->text) {
@@ -1088,6 +1104,7 @@ void sa_mime_clear(struct sa_mime_msg *m)
     free(m->text);
     free(m->delivery_status);
     free(m->original_message_id);
+    free(m->calendar);
     memset(m, 0, sizeof *m);
 }
 

@@ -58,6 +58,10 @@ struct sa_mime_msg {
      * message/rfc822 or text/rfc822-headers entity, "<id>"). */
     char *delivery_status;
     char *original_message_id;
+    /* The first text/calendar entity (else application/ics) outside attached messages,
+     * inline or attached, decoded to UTF-8 (malloc'd, or NULL): a calendar client's
+     * answer to an invite (METHOD:REPLY) rides in it. */
+    char *calendar;
     size_t parts; /* entities read, the top one included */
 };
 

@@ -154,12 +154,12 @@ static void test_negated(void **state)
 {
     (void)state;
     static const char *const no[] = {
-        "Monday at 9am does not work for me",     "I can't do Tuesday at 2pm.",
-        "I can\xe2\x80\x99t make Tuesday at 2pm", "Dienstag um 14 Uhr geht leider nicht",
-        "mardi 14h ne me convient pas",           "Sorry, Tuesday works. 2pm is not possible",
-        "Thursday at 2pm is fully booked",        "Thursday at 2pm I'm busy",
-        "Thursday at 2pm is bad for me",          "Thursday at 2pm clashes with a board meeting",
-        "I am travelling on Thursday at 2pm",     "Thursday at 2pm conflicts with our offsite",
+        "Monday at 9am does not work for me", "I can't do Tuesday at 2pm.",
+        "I can’t make Tuesday at 2pm",        "Dienstag um 14 Uhr geht leider nicht",
+        "mardi 14h ne me convient pas",       "Sorry, Tuesday works. 2pm is not possible",
+        "Thursday at 2pm is fully booked",    "Thursday at 2pm I'm busy",
+        "Thursday at 2pm is bad for me",      "Thursday at 2pm clashes with a board meeting",
+        "I am travelling on Thursday at 2pm", "Thursday at 2pm conflicts with our offsite",
     };
     struct sa_when w;
     for (size_t i = 0; i < sizeof no / sizeof no[0]; i++) {
@@ -247,6 +247,47 @@ static void test_no_time(void **state)
     assert_false(sa_when_parse(NULL, &wed, &w));
 }
 
+/* Plain acceptances of the one time proposed, in four languages; negations, hedges,
+ * questions and long messages are not. */
+static void test_acceptance(void **state)
+{
+    (void)state;
+    static const char *const yes[] = {"Yes, that works",
+                                      "Sounds good, see you then",
+                                      "Passt, bis dann",
+                                      "Parfait, à jeudi",
+                                      "Perfecto",
+                                      "Works for me!",
+                                      "Yes that works for me. Thanks, Maya",
+                                      "Klingt gut, bis Montag",
+                                      "Ça marche, merci",
+                                      "Sí, nos vemos el lunes",
+                                      "ok"};
+    static const char *const no[] = {
+        "that doesn't work",
+        "no, that won't work for me",
+        "That doesn’t work for me",
+        "Yes, but could we do Friday instead",
+        "Sounds good, is the call on Zoom?",
+        "Passt leider nicht",
+        "Ça ne marche pas pour moi",
+        "Perfecto, pero no puedo el lunes",
+        "I can't make it",
+        "Unfortunately I am busy then",
+        "Please remove me from your list",
+        "Thanks for reaching out",
+        "",
+        "Yes it works and we also wanted to ask about pricing for forty sales reps and "
+        "whether the integration with our CRM can be set up by the team this quarter"};
+    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++)
+        if (!sa_when_is_acceptance(yes[i]))
+            fail_msg("\"%s\" should be an acceptance", yes[i]);
+    for (size_t i = 0; i < sizeof no / sizeof no[0]; i++)
+        if (sa_when_is_acceptance(no[i]))
+            fail_msg("\"%s\" should not be an acceptance", no[i]);
+    assert_false(sa_when_is_acceptance(NULL));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -254,6 +295,7 @@ int main(void)
         cmocka_unit_test(test_times_and_zones), cmocka_unit_test(test_month_names),
         cmocka_unit_test(test_several_days),    cmocka_unit_test(test_negated),
         cmocka_unit_test(test_day_only),        cmocka_unit_test(test_no_time),
+        cmocka_unit_test(test_acceptance),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
