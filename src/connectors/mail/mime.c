@@ -1066,8 +1066,8 @@ static int walk_entity(struct walk *w, const struct sa_mime_field *f, size_t nf,
          * cannot be decoded is left unread, the message's text still counts */
         size_t cl = 0;
         struct sa_err ce = {0};
-        int rc =
-            entity_text(f, nf, body, body_len, "text/calendar part", &w->m->calendar, &cl, &ce);
+        int rc = entity_text(f, nf, body, body_len, "text/calendar part", &w->m->calendar, &cl,
+                             NULL, &ce);
         if (rc == SA_ENOMEM)
             return sa_err_set(w->err, rc, "%s", ce.msg);
         if (rc) {
