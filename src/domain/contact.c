@@ -189,6 +189,73 @@ static bool honorific(const char *w, size_t n)
     return false;
 }
 
+/* A generational or academic suffix written after a name ("Smith, Jr.", "Meyer, PhD"),
+ * folded, without its dot. */
+static bool name_suffix(const char *w, size_t n)
+{
+    static const char *const suffixes[] = {"jr", "sr",  "ii",  "iii", "iv",   "phd", "md",
+                                           "mba", "esq", "msc", "bsc", "dipl", "ma",  "ba"};
+    char f[8];
+    size_t k = 0;
+    for (size_t i = 0; i < n && k + 1 < sizeof f; i++)
+        if (w[i] != '.')
+            f[k++] = w[i];
+    f[k] = '\0';
+    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++)
+        if (strcmp(f, suffixes[i]) == 0)
+            return true;
+    return false;
+}
+
+/* A word of a company's name ("Acme, Inc.", "Schmidt, Meyer GmbH"), folded. */
+static bool company_word(const char *w, size_t n)
+{
+    static const char *const words[] = {"inc",  "llc",  "ltd",  "gmbh", "ag",   "kg",  "co",
+                                        "corp", "plc",  "sa",   "sarl", "bv",   "nv",  "srl",
+                                        "spa",  "oy",   "ab",   "llp",  "ug",   "ohg", "gbr",
+                                        "sas",  "pty",  "limited", "partner", "partners",
+                                        "group", "holding", "company"};
+    char f[12];
+    size_t k = 0;
+    for (size_t i = 0; i < n && k + 1 < sizeof f; i++)
+        if (w[i] != '.')
+            f[k++] = w[i];
+    f[k] = '\0';
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        if (strcmp(f, words[i]) == 0)
+            return true;
+    return false;
+}
+
+/* Whether s[0..n) (folded) reads as part of a person's name: one to four words of
+ * letters (any non-ASCII letter), hyphens, apostrophes and initials' dots, none of them a
+ * company word; with need_name, at least one word that is not a title or a suffix. */
+static bool name_part(const char *s, size_t n, bool need_name)
+{
+    size_t words = 0;
+    bool named = false;
+    for (size_t i = 0; i < n;) {
+        while (i < n && (s[i] == ' ' || s[i] == '\t'))
+            i++;
+        size_t j = i;
+        while (j < n && s[j] != ' ' && s[j] != '\t') {
+            unsigned char c = (unsigned char)s[j];
+            if (!(c >= 0x80 || (c >= 'a' && c <= 'z') || c == '-' || c == '\'' || c == '.'))
+                return false; /* a digit, "&", "/", "(": not a person's name */
+            j++;
+        }
+        if (j == i)
+            break;
+        if (company_word(s + i, j - i) || ++words > 4)
+            return false;
+        named |= !honorific(s + i, j - i) && !name_suffix(s + i, j - i);
+        i = j;
+    }
+    return words > 0 && (named || !need_name);
+}
+
+static bool name_key_words(const char *f, char *out, size_t cap);
+
 bool sa_contact_name_key(const char *name, char *out, size_t cap)
 {
     if (cap == 0)
@@ -199,6 +266,40 @@ bool sa_contact_name_key(const char *name, char *out, size_t cap)
     if (!f)
         return len == 0;
     sa_fold(name, len, f);
+    /* "Schmidt, Anna" (CRM exports, address books): the given name after one comma is
+     * written first, so it is "Anna Schmidt". Only one comma between two parts that read
+     * as a person's name: "Schmidt, Anna, Dr.", "Smith, Jr.", "Acme, Inc." and
+     * "Schmidt & Partner, Berlin" are left as written. */
+    const char *comma = strchr(f, ',');
+    bool ok;
+    if (comma && !strchr(comma + 1, ',') && name_part(f, (size_t)(comma - f), false) &&
+        name_part(comma + 1, strlen(comma + 1), true)) {
+        /* each part loses its own leading titles: "Dr. Schmidt, Anna", "Schmidt, Dr. Anna" */
+        char *family = strndup(f, (size_t)(comma - f));
+        char *rest = family ? malloc(len + 1) : NULL;
+        ok = rest && name_key_words(comma + 1, out, cap) && name_key_words(family, rest, len + 1);
+        size_t k = strlen(out), r = ok ? strlen(rest) : 0;
+        if (ok && k + 1 + r + 1 > cap)
+            ok = false;
+        else if (ok && r) {
+            out[k] = ' ';
+            memcpy(out + k + 1, rest, r + 1);
+        }
+        if (!ok)
+            out[0] = '\0';
+        free(family);
+        free(rest);
+    } else {
+        ok = name_key_words(f, out, cap);
+    }
+    free(f);
+    return ok;
+}
+
+/* sa_contact_name_key on the folded f: blanks collapsed, leading titles dropped. */
+static bool name_key_words(const char *f, char *out, size_t cap)
+{
+    out[0] = '\0';
     size_t k = 0;
     bool lead = true; /* still among the leading titles */
     for (const char *p = f;;) {
@@ -213,7 +314,6 @@ bool sa_contact_name_key(const char *name, char *out, size_t cap)
         lead &= title;
         if (!title) {
             if (k + n + 1 >= cap) {
-                free(f);
                 out[0] = '\0';
                 return false;
             }
@@ -225,7 +325,6 @@ bool sa_contact_name_key(const char *name, char *out, size_t cap)
         }
         p = next;
     }
-    free(f);
     return true;
 }
 

@@ -26,7 +26,9 @@ bool sa_contact_first_name(const char *name, char *out, size_t cap);
  * out: folded (base/fold.h: case and Latin diacritics), runs of blanks one space, the
  * leading honorifics and titles dropped ("Dr. Anna  Schmidt" -> "anna schmidt"; "Herr",
  * "Frau", "Prof.", "Mr.", "Mrs.", "Ms.", "Mme", "M." ... as sa_contact_first_name reads
- * them, but "M" without its dot is an initial, and a title alone is kept). A NULL or
+ * them, but "M" without its dot is an initial, and a title alone is kept); "Last, First"
+ * (one comma between two parts that read as a person's name, not "Smith, Jr." nor
+ * "Acme, Inc.") as "First Last": "Schmidt, Dr. Anna" -> "anna schmidt". A NULL or
  * blank name gives "". False (out "") when out is too small or out of memory. */
 bool sa_contact_name_key(const char *name, char *out, size_t cap);
 

@@ -480,6 +480,49 @@ static void test_mailbox_unnamed_stored(void **state)
     free(stored);
 }
 
+/* A Salesforce report writes the contact "Last, First" ("Contact Name"), a HubSpot export
+ * in two columns: on a shared mailbox "Schmidt, Anna" and Anna Schmidt are one person,
+ * in one file and across files and invokes; "Weber, Jonas" stays another, and a name
+ * with two commas is not turned round. */
+static void test_mailbox_last_first(void **state)
+{
+    (void)state;
+    long before = leads_total();
+    const char sf[] = "\"Contact Name\",\"Title\",\"Email\",\"Account Name\",\"Lead Source\"\r\n"
+                      "\"Schmidt, Anna\",\"CFO\",\"info@netzwerk-test.de\",\"Netzwerk Test "
+                      "GmbH\",\"Web\"\r\n"
+                      "\"Weber, Jonas\",\"Einkauf\",\"info@netzwerk-test.de\",\"Netzwerk Test "
+                      "GmbH\",\"Web\"\r\n"
+                      "\"Anna Schmidt\",\"\",\"INFO@netzwerk-test.de\",\"Netzwerk Test "
+                      "GmbH\",\"Trade Show\"\r\n";
+    struct resp r;
+    json_t *rep = import(sf, &r);
+    resp_free(&r);
+    assert_accounted(rep);
+    assert_int_equal(num(rep, "created"), 2);
+    assert_int_equal(num(rep, "merged_in_file"), 1);
+    assert_string_equal(row_lead(rep, 3), row_lead(rep, 1));
+    assert_string_not_equal(row_lead(rep, 2), row_lead(rep, 1));
+    char *anna = strdup(row_lead(rep, 1));
+    json_decref(rep);
+    const char hs[] = "\xEF\xBB\xBF"
+                      "First Name,Last Name,Email,Job Title,Company Name\r\n"
+                      "Anna,Schmidt,info@netzwerk-test.de,CFO,Netzwerk Test GmbH\r\n";
+    rep = import(hs, &r);
+    resp_free(&r);
+    assert_int_equal(num(rep, "updated"), 1);
+    assert_string_equal(row_lead(rep, 1), anna);
+    json_decref(rep);
+    char *id = mailbox_invoke("info@netzwerk-test.de", "\"name\": \"Schmidt, Dr. Anna\"", "updated");
+    assert_string_equal(id, anna);
+    free(id);
+    id = mailbox_invoke("info@netzwerk-test.de", "\"name\": \"Schmidt, Anna, Dr.\"", "created");
+    assert_string_not_equal(id, anna);
+    free(id);
+    assert_int_equal(leads_total(), before + 3);
+    free(anna);
+}
+
 /* Five invokes for one contact (the e-mail in varying case) give one lead: the first
  * says created, the others updated, and a later invoke that leaves out the title keeps
  * it. A colleague's invoke is a new lead of the same company. */
@@ -547,6 +590,7 @@ int main(void)
         cmocka_unit_test(test_mailbox_one_person),
         cmocka_unit_test(test_mailbox_in_file),
         cmocka_unit_test(test_mailbox_unnamed_stored),
+        cmocka_unit_test(test_mailbox_last_first),
     };
     return api_exit_status(cmocka_run_group_tests(tests, api_group_setup, api_group_teardown));
 }

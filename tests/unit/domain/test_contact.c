@@ -140,6 +140,27 @@ static void test_name_key(void **state)
         {"Peter Dr. Schmidt", "peter dr. schmidt"},
         {"", ""},
         {"   ", ""},
+        /* "Last, First" as CRM exports and address books write it */
+        {"Schmidt, Anna", "anna schmidt"},
+        {"SCHMIDT,Anna", "anna schmidt"},
+        {"Müller, Hans-Peter", "hans-peter muller"},
+        {"Schmidt, Dr. Anna", "anna schmidt"},
+        {"Dr. Schmidt, Anna", "anna schmidt"},
+        {"van der Berg, Jan", "jan van der berg"},
+        {"O'Brien, Siobhán", "siobhan o'brien"},
+        {"Dupont, M. Jean", "jean dupont"},
+        {"Smith, John Q.", "john q. smith"},
+        /* not a name turned round: more than one comma, a suffix, a company */
+        {"Schmidt, Anna, Dr.", "schmidt, anna, dr."},
+        {"Smith, Jr.", "smith, jr."},
+        {"Meyer, PhD", "meyer, phd"},
+        {"Schmidt, Dr.", "schmidt, dr."},
+        {"Acme, Inc.", "acme, inc."},
+        {"Schmidt & Partner, Berlin", "schmidt & partner, berlin"},
+        {"Müller, Meyer GmbH", "muller, meyer gmbh"},
+        {"Team 2, Sales", "team 2, sales"},
+        {"Schmidt,", "schmidt,"},
+        {", Anna", ", anna"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char out[64];
@@ -150,6 +171,8 @@ static void test_name_key(void **state)
     assert_true(sa_contact_name_key(NULL, out, sizeof out));
     assert_string_equal(out, "");
     assert_false(sa_contact_name_key("Maximilian Schmidt", out, sizeof out));
+    assert_string_equal(out, "");
+    assert_false(sa_contact_name_key("Schmidt, Maximilian", out, sizeof out));
     assert_string_equal(out, "");
 }
 
