@@ -193,7 +193,7 @@ static bool honorific(const char *w, size_t n)
  * folded, without its dot. */
 static bool name_suffix(const char *w, size_t n)
 {
-    static const char *const suffixes[] = {"jr", "sr",  "ii",  "iii", "iv",   "phd", "md",
+    static const char *const suffixes[] = {"jr",  "sr",  "ii",  "iii", "iv",   "phd", "md",
                                            "mba", "esq", "msc", "bsc", "dipl", "ma",  "ba"};
     char f[8];
     size_t k = 0;
@@ -210,11 +210,10 @@ static bool name_suffix(const char *w, size_t n)
 /* A word of a company's name ("Acme, Inc.", "Schmidt, Meyer GmbH"), folded. */
 static bool company_word(const char *w, size_t n)
 {
-    static const char *const words[] = {"inc",  "llc",  "ltd",  "gmbh", "ag",   "kg",  "co",
-                                        "corp", "plc",  "sa",   "sarl", "bv",   "nv",  "srl",
-                                        "spa",  "oy",   "ab",   "llp",  "ug",   "ohg", "gbr",
-                                        "sas",  "pty",  "limited", "partner", "partners",
-                                        "group", "holding", "company"};
+    static const char *const words[] = {
+        "inc",  "llc", "ltd", "gmbh",    "ag",      "kg",       "co",    "corp",    "plc",    "sa",
+        "sarl", "bv",  "nv",  "srl",     "spa",     "oy",       "ab",    "llp",     "ug",     "ohg",
+        "gbr",  "sas", "pty", "limited", "partner", "partners", "group", "holding", "company"};
     char f[12];
     size_t k = 0;
     for (size_t i = 0; i < n && k + 1 < sizeof f; i++)

@@ -513,7 +513,8 @@ static void test_mailbox_last_first(void **state)
     assert_int_equal(num(rep, "updated"), 1);
     assert_string_equal(row_lead(rep, 1), anna);
     json_decref(rep);
-    char *id = mailbox_invoke("info@netzwerk-test.de", "\"name\": \"Schmidt, Dr. Anna\"", "updated");
+    char *id =
+        mailbox_invoke("info@netzwerk-test.de", "\"name\": \"Schmidt, Dr. Anna\"", "updated");
     assert_string_equal(id, anna);
     free(id);
     id = mailbox_invoke("info@netzwerk-test.de", "\"name\": \"Schmidt, Anna, Dr.\"", "created");
