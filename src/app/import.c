@@ -705,6 +705,9 @@ static char *identity_key(const struct sa_lead *l, const struct sa_model *m)
     bool role = l->contact_email && sa_email_role_account(l->contact_email);
     if (role && sa_contact_name_key(name, nkey, sizeof nkey))
         name = nkey; /* "Dr. Anna Schmidt" is "anna schmidt" */
+    /* "Herr Müller" and "Frau Müller" share the name key: the salutation follows it
+     * (file_lead_of) */
+    char sal = role && name[0] ? sa_contact_salutation(l->contact_name) : 0;
     size_t n = (l->contact_email ? strlen(l->contact_email) + strlen(name)
                                  : strlen(l->company_name) + strlen(dom) + strlen(name)) +
                8;
@@ -712,7 +715,8 @@ static char *identity_key(const struct sa_lead *l, const struct sa_model *m)
     if (!key)
         return NULL;
     if (role)
-        snprintf(key, n, "r:%s|%s", l->contact_email, name); /* a shared mailbox */
+        snprintf(key, n, "r:%s|%s%s%c", l->contact_email, name, sal ? "\x01" : "",
+                 sal); /* a shared mailbox */
     else if (l->contact_email)
         snprintf(key, n, "e:%s", l->contact_email);
     else
@@ -771,6 +775,7 @@ struct file_lead {
     char id[SA_UUID_LEN];
     bool updated;
     bool nameless; /* a shared mailbox's first lead of the file, still without a name */
+    char sal;      /* a shared mailbox's lead: its salutation's gender (file_lead_of) */
     json_t *score; /* owned */
     char tier[16];
 };
@@ -1021,11 +1026,41 @@ static int file_lead_of(struct run *ru, const struct sa_lead *lead, char *key, s
         free(key);
         return 0;
     }
+    /* A salutation ("Frau Müller": key "r:<email>|muller\1f") is told apart from another
+     * ("Herr Müller") but not from none: the row joins the file's first lead of the name
+     * (key without the salutation) while that lead has none or the same, and names it so;
+     * with another it is a new lead (sa_contact_same_person). The name's key then points
+     * at the first lead of the name, which a row without a salutation joins. */
+    char *sep = key[0] == 'r' ? strchr(key, '\x01') : NULL;
+    char sal = sep ? sep[1] : 0;
+    char *bkey = NULL; /* the key of the name without the salutation, when not yet held */
+    if (sep) {
+        *sep = '\0';
+        size_t bslot = table_slot(&ru->keys, key);
+        if (ru->keys.keys[bslot] && !ru->leads[ru->keys.vals[bslot]].sal) {
+            size_t p = ru->keys.vals[bslot];
+            *sep = '\x01';
+            ru->lead_of[r] = (uint32_t)(p + 1);
+            ru->leads[p].last = r;
+            ru->leads[p].sal = sal;
+            ru->folded++;
+            ru->keys.keys[slot] = key;
+            ru->keys.vals[slot] = p;
+            return 0;
+        }
+        if (!ru->keys.keys[bslot] && !(bkey = strdup(key))) {
+            *sep = '\x01';
+            free(key);
+            return SA_ENOMEM;
+        }
+        *sep = '\x01';
+    }
     char *mkey = NULL;
     if (key[0] == 'r') { /* a shared mailbox (identity_key) */
         size_t n = strlen(lead->contact_email) + 3;
         if (!(mkey = malloc(n))) {
             free(key);
+            free(bkey);
             return SA_ENOMEM;
         }
         snprintf(mkey, n, "m:%s", lead->contact_email);
@@ -1041,11 +1076,18 @@ static int file_lead_of(struct run *ru, const struct sa_lead *lead, char *key, s
             free(mkey);
             if (!named) {
                 free(key);
+                free(bkey); /* NULL: a salutation comes with a name */
                 return 0;
             }
             ru->leads[p].nameless = false; /* it takes this row's name */
+            ru->leads[p].sal = sal;
             ru->keys.keys[slot] = key;
             ru->keys.vals[slot] = p;
+            if (bkey) {
+                size_t bslot = table_slot(&ru->keys, bkey);
+                ru->keys.keys[bslot] = bkey;
+                ru->keys.vals[bslot] = p;
+            }
             return 0;
         }
         if (ru->keys.keys[mslot]) {
@@ -1057,11 +1099,17 @@ static int file_lead_of(struct run *ru, const struct sa_lead *lead, char *key, s
         !(ru->leads = reallocarray(ru->leads, ru->cap = ru->cap * 2 + 64, sizeof *ru->leads))) {
         free(key);
         free(mkey);
+        free(bkey);
         return SA_ENOMEM;
     }
-    ru->leads[ru->nleads] = (struct file_lead){.row = r, .last = r};
+    ru->leads[ru->nleads] = (struct file_lead){.row = r, .last = r, .sal = sal};
     ru->keys.keys[slot] = key;
     ru->keys.vals[slot] = ru->nleads;
+    if (bkey) {
+        size_t bslot = table_slot(&ru->keys, bkey);
+        ru->keys.keys[bslot] = bkey;
+        ru->keys.vals[bslot] = ru->nleads;
+    }
     if (mkey) { /* the mailbox's first lead of the file */
         ru->leads[ru->nleads].nameless = key[strlen(key) - 1] == '|';
         ru->keys.keys[table_slot(&ru->keys, mkey)] = mkey;
@@ -1478,7 +1526,8 @@ static int import_csv(struct sa_app *app, struct sa_import_format *fmt, const ch
                      .skipped_rows = json_array(),
                      .replaced = json_array()};
     ru.lead_of = calloc(ru.nrows + 1, sizeof *ru.lead_of);
-    if (!ru.lead_of || table_init(&ru.keys, ru.nrows * 2) /* a lead's key, a mailbox's */) {
+    if (!ru.lead_of || table_init(&ru.keys, ru.nrows * 2) /* a lead's key, a mailbox's; a salutation's
+                                                             adds one (under 3/4 full) */) {
         rc = sa_err_set(err, SA_ENOMEM, "out of memory");
         goto out;
     }

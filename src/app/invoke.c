@@ -142,6 +142,16 @@ static int run_pipeline(struct sa_app *app, const struct sa_invoke_req *req,
     return *output ? 0 : sa_err_set(err, SA_ENOMEM, "out of memory");
 }
 
+/* Whether a later contact name only drops the salutation of the earlier ("Herr Müller",
+ * then "Müller"): the earlier stays, so that the lead is not then taken for "Frau
+ * Müller" of the same shared mailbox (docs/leads.md). */
+static bool drops_salutation(const json_t *earlier, const json_t *later)
+{
+    const char *e = json_string_value(earlier), *l = json_string_value(later);
+    return e && l && sa_contact_salutation(e) && !sa_contact_salutation(l) &&
+           sa_contact_same_person(e, l);
+}
+
 void sa_app_lead_merge(json_t *earlier, const json_t *later)
 {
     const char *k;
@@ -149,6 +159,8 @@ void sa_app_lead_merge(json_t *earlier, const json_t *later)
     json_object_foreach((json_t *)later, k, v)
     {
         json_t *old = json_object_get(earlier, k);
+        if (strcmp(k, "name") == 0 && drops_salutation(old, v))
+            continue;
         if (json_is_object(old) && json_is_object(v)) {
             sa_app_lead_merge(old, v);
         } else if (json_is_array(old) && json_is_array(v) && strcmp(k, "signals") == 0) {
@@ -170,7 +182,8 @@ void sa_app_lead_merge(json_t *earlier, const json_t *later)
 }
 
 /* The identity rule for a shared mailbox (docs/leads.md), on the mailbox's leads
- * (earliest first), names compared by sa_contact_name_key: a named input is the lead of
+ * (earliest first), names compared by sa_contact_same_person (the name key, and "Herr"
+ * is not "Frau"): a named input is the lead of
  * the same name, else the earliest lead without a name (which takes the name), else a
  * new lead; an input without a name is the mailbox's earliest lead (its only one, when
  * it has one). */
@@ -196,7 +209,7 @@ static int by_mailbox(struct sa_app *app, const struct sa_lead *lead, char id[SA
         const char *name = json_string_value(json_object_get(r, "contact_name"));
         if (!sa_contact_name_key(name, have, sizeof have))
             snprintf(have, sizeof have, "%s", name);
-        if (!want[0] || strcmp(have, want) == 0) {
+        if (!want[0] || sa_contact_same_person(name, lead->contact_name)) {
             same = r;
             break;
         }

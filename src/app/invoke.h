@@ -100,7 +100,7 @@ int sa_app_agent_graph(struct sa_app *app, int type, json_t **out, struct sa_err
 /* The identity rule (docs/leads.md): the stored lead that lead is. With a contact e-mail,
  * the earliest lead with the same e-mail (ASCII case ignored) and nothing else, unless
  * the e-mail is a shared mailbox (sa_email_role_account: info@, sales@...): then the
- * earliest lead with that e-mail and the same contact name (sa_contact_name_key), else
+ * earliest lead with that e-mail and the same contact name (sa_contact_same_person), else
  * the earliest one without a name; an input without a name takes the mailbox's earliest
  * (only) lead; without
  * one, the earliest lead without an e-mail with the same company name, company domain
@@ -113,8 +113,9 @@ int sa_app_lead_identify(struct sa_app *app, const struct sa_lead *lead, char id
 
 /* Folds later into earlier (two lead inputs, JSON objects): a later value replaces an
  * earlier one, except that objects (contact_info) merge key by key and signals are
- * united, so a later input that gives only a phone keeps the title an earlier one gave.
- * earlier is changed in place; later is only read. */
+ * united, so a later input that gives only a phone keeps the title an earlier one gave;
+ * a later contact name that only leaves out the earlier's salutation ("Müller" after
+ * "Frau Müller") keeps the earlier. earlier is changed in place; later is only read. */
 void sa_app_lead_merge(json_t *earlier, const json_t *later);
 
 /* The agents that can run now, comma-separated ("qualification, enrichment, ..."). */

@@ -327,6 +327,76 @@ static bool name_key_words(const char *f, char *out, size_t cap)
     return true;
 }
 
+/* The gender a salutation states (folded, without its dot): 'm', 'f', or 0 for a title
+ * that states none (Dr., Prof.) or a word that is no salutation. */
+static char salutation_of(const char *w, size_t n)
+{
+    static const char *const male[] = {"herr", "hr", "mr", "m", "sr", "sig", "dhr", "sir"};
+    static const char *const female[] = {"frau", "fr",  "mrs",  "ms",    "miss", "mme",
+                                         "mlle", "sra", "srta", "sigra", "mevr", "madam"};
+    char f[16];
+    size_t k = 0;
+    for (size_t i = 0; i < n && k + 1 < sizeof f; i++)
+        if (w[i] != '.')
+            f[k++] = w[i];
+    f[k] = '\0';
+    for (size_t i = 0; i < sizeof male / sizeof male[0]; i++)
+        if (strcmp(f, male[i]) == 0)
+            return 'm';
+    for (size_t i = 0; i < sizeof female / sizeof female[0]; i++)
+        if (strcmp(f, female[i]) == 0)
+            return 'f';
+    return 0;
+}
+
+/* The salutation among the leading titles of the folded s (a title before a name, as
+ * name_key_words drops it: "M" without its dot is an initial, a title alone no title). */
+static char leading_salutation(const char *s)
+{
+    for (const char *p = s;;) {
+        p += strspn(p, " \t");
+        size_t n = strcspn(p, " \t,");
+        if (n == 0)
+            return 0;
+        const char *next = p + n;
+        if (!honorific(p, n) || (n == 1 && p[0] == 'm') || next[strspn(next, " \t")] == '\0' ||
+            *next == ',')
+            return 0;
+        char g = salutation_of(p, n);
+        if (g)
+            return g;
+        p = next;
+    }
+}
+
+char sa_contact_salutation(const char *name)
+{
+    size_t len = name ? strlen(name) : 0;
+    char *f = len ? malloc(len + 1) : NULL;
+    if (!f)
+        return 0;
+    sa_fold(name, len, f);
+    char g = leading_salutation(f);
+    const char *comma = strchr(f, ',');
+    if (!g && comma && !strchr(comma + 1, ',')) /* "Müller, Frau Anna" */
+        g = leading_salutation(comma + 1);
+    free(f);
+    return g;
+}
+
+bool sa_contact_same_person(const char *a, const char *b)
+{
+    char ka[512], kb[512];
+    if (!sa_contact_name_key(a, ka, sizeof ka))
+        snprintf(ka, sizeof ka, "%s", a ? a : "");
+    if (!sa_contact_name_key(b, kb, sizeof kb))
+        snprintf(kb, sizeof kb, "%s", b ? b : "");
+    if (strcmp(ka, kb) != 0)
+        return false;
+    char ga = sa_contact_salutation(a), gb = sa_contact_salutation(b);
+    return !ga || !gb || ga == gb;
+}
+
 bool sa_contact_first_name(const char *name, char *out, size_t cap)
 {
     if (cap == 0)

@@ -32,6 +32,17 @@ bool sa_contact_first_name(const char *name, char *out, size_t cap);
  * blank name gives "". False (out "") when out is too small or out of memory. */
 bool sa_contact_name_key(const char *name, char *out, size_t cap);
 
+/* The gender the leading salutation of a contact name states: 'm' (Herr, Hr., Mr., M.,
+ * Sr., Sig., Dhr.), 'f' (Frau, Fr., Mrs., Ms., Miss, Mme, Mlle, Sra., Srta., Sig.ra,
+ * Mevr.), 0 when it has none (no title, or one that states none: Dr., Prof.). Read
+ * before the name and, for "Last, First", after the comma ("Müller, Frau Anna"). */
+char sa_contact_salutation(const char *name);
+
+/* Whether two contact names of one shared mailbox are one person (docs/leads.md): the
+ * same sa_contact_name_key, and no two salutations that differ ("Herr Müller" and "Frau
+ * Müller" are two people; "Müller" and "Frau Müller" may be one). */
+bool sa_contact_same_person(const char *a, const char *b);
+
 bool sa_phone_e164(const char *phone, const char *country, char *out, size_t cap);
 
 /* True for role mailboxes (info@, sales@, support@, ..., and the same in the languages of

@@ -524,6 +524,87 @@ static void test_mailbox_last_first(void **state)
     free(anna);
 }
 
+/* The trial's merge: "Herr Müller" and "Frau Müller" on one shared mailbox became one
+ * lead (the titles are dropped, both are "müller"). A salutation that differs is two
+ * people, a missing one is no difference, in invokes, within a Salesforce report's file
+ * and between a file and the stored leads; a row without the salutation does not wipe
+ * it from the lead (else the next "Frau Müller" would take Herr Müller's lead). */
+static void test_mailbox_salutation(void **state)
+{
+    (void)state;
+    long before = leads_total();
+    const char *mail = "kontakt@stadtwerke-test.de";
+    char *herr = mailbox_invoke(mail, "\"name\": \"Herr Müller\", \"title\": \"Geschäftsführer\"",
+                                "created");
+    char *frau = mailbox_invoke(mail, "\"name\": \"Frau Müller\"", "created");
+    assert_string_not_equal(herr, frau);
+    char *id = mailbox_invoke(mail, "\"name\": \"Müller\", \"phone\": \"+49 30 5550100\"", "updated");
+    assert_string_equal(id, herr); /* the earliest of the name */
+    free(id);
+    struct resp r;
+    json_t *l = get_lead(herr, &r);
+    assert_string_equal(jstr(l, "contact_info.name"), "Herr Müller");
+    resp_free(&r);
+    id = mailbox_invoke(mail, "\"name\": \"Fr. Muller\"", "updated");
+    assert_string_equal(id, frau);
+    free(id);
+    assert_int_equal(leads_total(), before + 2);
+
+    /* one file: the plain row joins the first of the name (Herr Müller), "Frau Müller"
+     * twice is one lead */
+    const char sf[] = "\"Contact Name\",\"Title\",\"Email\",\"Account Name\"\r\n"
+                      "\"Herr Müller\",\"Geschäftsführer\",\"info@klaerwerk-test.de\",\"Klärwerk "
+                      "Test GmbH\"\r\n"
+                      "\"Frau Müller\",\"Prokuristin\",\"info@klaerwerk-test.de\",\"Klärwerk Test "
+                      "GmbH\"\r\n"
+                      "\"Müller\",\"\",\"INFO@klaerwerk-test.de\",\"Klärwerk Test GmbH\"\r\n"
+                      "\"Frau Müller\",\"\",\"info@klaerwerk-test.de\",\"Klärwerk Test GmbH\"\r\n";
+    json_t *rep = import(sf, &r);
+    resp_free(&r);
+    assert_accounted(rep);
+    assert_int_equal(num(rep, "created"), 2);
+    assert_int_equal(num(rep, "merged_in_file"), 2);
+    assert_string_not_equal(row_lead(rep, 2), row_lead(rep, 1));
+    assert_string_equal(row_lead(rep, 3), row_lead(rep, 1));
+    assert_string_equal(row_lead(rep, 4), row_lead(rep, 2));
+    l = get_lead(row_lead(rep, 1), &r);
+    assert_string_equal(jstr(l, "contact_info.name"), "Herr Müller");
+    resp_free(&r);
+    json_decref(rep);
+
+    /* a plain row first: the next salutation names it, another is a new lead */
+    const char hs[] = "First Name,Last Name,Email,Job Title,Company Name\r\n"
+                      ",Müller,vertrieb@wasserwerk-test.de,,Wasserwerk Test GmbH\r\n"
+                      "Frau,Müller,vertrieb@wasserwerk-test.de,Einkauf,Wasserwerk Test GmbH\r\n"
+                      "Herr,Müller,vertrieb@wasserwerk-test.de,Technik,Wasserwerk Test GmbH\r\n";
+    rep = import(hs, &r);
+    resp_free(&r);
+    assert_accounted(rep);
+    assert_int_equal(num(rep, "created"), 2);
+    assert_string_equal(row_lead(rep, 2), row_lead(rep, 1));
+    assert_string_not_equal(row_lead(rep, 3), row_lead(rep, 1));
+    json_decref(rep);
+
+    /* a stored "Müller" and a file with both: the first takes it, the other is new */
+    char *plain = mailbox_invoke("info@gaswerk-test.de", "\"name\": \"Müller\"", "created");
+    const char both[] = "\"Contact Name\",\"Email\",\"Account Name\"\r\n"
+                        "\"Frau Müller\",\"info@gaswerk-test.de\",\"Gaswerk Test GmbH\"\r\n"
+                        "\"Herr Müller\",\"info@gaswerk-test.de\",\"Gaswerk Test GmbH\"\r\n";
+    rep = import(both, &r);
+    resp_free(&r);
+    assert_accounted(rep);
+    assert_string_equal(row_lead(rep, 1), plain);
+    assert_string_not_equal(row_lead(rep, 2), plain);
+    json_decref(rep);
+    id = mailbox_invoke("info@gaswerk-test.de", "\"name\": \"Frau Müller\"", "updated");
+    assert_string_equal(id, plain);
+    free(id);
+    assert_int_equal(leads_total(), before + 2 + 2 + 2 + 2);
+    free(plain);
+    free(herr);
+    free(frau);
+}
+
 /* Five invokes for one contact (the e-mail in varying case) give one lead: the first
  * says created, the others updated, and a later invoke that leaves out the title keeps
  * it. A colleague's invoke is a new lead of the same company. */
@@ -592,6 +673,7 @@ int main(void)
         cmocka_unit_test(test_mailbox_in_file),
         cmocka_unit_test(test_mailbox_unnamed_stored),
         cmocka_unit_test(test_mailbox_last_first),
+        cmocka_unit_test(test_mailbox_salutation),
     };
     return api_exit_status(cmocka_run_group_tests(tests, api_group_setup, api_group_teardown));
 }

@@ -176,11 +176,46 @@ static void test_name_key(void **state)
     assert_string_equal(out, "");
 }
 
+/* Salutations that state a gender tell two people of one name apart; none is no
+ * difference, and a title that states no gender (Dr., Prof.) is none. */
+static void test_salutation(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in;
+        char want;
+    } cases[] = {
+        {"Herr Müller", 'm'},   {"Frau Müller", 'f'},       {"Hr. Müller", 'm'},
+        {"Fr. Müller", 'f'},    {"Mr. John Smith", 'm'},    {"Mrs Smith", 'f'},
+        {"Ms. Jane Doe", 'f'},  {"M. Jean Dupont", 'm'},    {"Mme Dupont", 'f'},
+        {"Sr. García", 'm'},    {"Sra. García", 'f'},       {"Frau Dr. Anna Schmidt", 'f'},
+        {"Dr. Müller", 0},      {"Prof. Dr. Jürgen Müller", 0}, {"Müller", 0},
+        {"M Schulz", 0},        {"Herr", 0},                {"Müller, Frau Anna", 'f'},
+        {"Herrmann Müller", 0}, {NULL, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        if (sa_contact_salutation(cases[i].in) != cases[i].want)
+            fail_msg("\"%s\": expected '%c', got '%c'", cases[i].in ? cases[i].in : "(null)",
+                     cases[i].want ? cases[i].want : '0',
+                     sa_contact_salutation(cases[i].in) ? sa_contact_salutation(cases[i].in) : '0');
+    assert_false(sa_contact_same_person("Herr Müller", "Frau Müller"));
+    assert_false(sa_contact_same_person("Mr. Smith", "Mrs. Smith"));
+    assert_false(sa_contact_same_person("Sr. García", "Sra. Garcia"));
+    assert_false(sa_contact_same_person("M. Dupont", "Mme Dupont"));
+    assert_true(sa_contact_same_person("Frau Müller", "Müller"));
+    assert_true(sa_contact_same_person("Müller", "Herr Müller"));
+    assert_true(sa_contact_same_person("Frau Müller", "Fr. Muller"));
+    assert_true(sa_contact_same_person("Frau Dr. Anna Schmidt", "Schmidt, Anna"));
+    assert_true(sa_contact_same_person("Dr. Müller", "Herr Müller"));
+    assert_false(sa_contact_same_person("Herr Müller", "Herr Meyer"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_e164),
                                        cmocka_unit_test(test_roles_and_domain),
                                        cmocka_unit_test(test_first_name),
-                                       cmocka_unit_test(test_name_key)};
+                                       cmocka_unit_test(test_name_key),
+                                       cmocka_unit_test(test_salutation)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
