@@ -1043,17 +1043,23 @@ static inline SA_WUR int sa_store_outbox_mark_as(struct sa_store *s, const char 
     return s->ops->outbox_mark_as(s, id, token, status, delivered_id, error, retry_at, err);
 }
 
-/* contacts */
-static inline SA_WUR int sa_store_contact_lift(struct sa_store *s, const char *email,
-                                               const char *consent_source, const char *note,
-                                               struct sa_err *err)
-{
-    return s->ops->contact_lift(s, email, consent_source, note, err);
-}
+/* contacts: consent is per MAILBOX (docs/leads.md, "Sub-addresses"). Mail to
+ * "tom+crm@acme.com" is delivered to "tom@acme.com", so these wrappers record, read and
+ * lift the address without its +tag: an opt-out of either blocks both. An opt-out
+ * recorded under a tagged address before (the tagged record) still blocks that address:
+ * contact_get reads it when the mailbox's record does not block, contact_lift lifts it
+ * with the mailbox's. contact_history is the mailbox's. */
+/* email without its "+tag" ("tom+crm@acme.com" -> "tom@acme.com"; case kept): email
+ * itself when it has no tag (or the local part starts with "+", or it does not fit cap),
+ * else buf. */
+const char *sa_store_mailbox(const char *email, char *buf, size_t cap);
+int sa_store_contact_lift(struct sa_store *s, const char *email, const char *consent_source,
+                          const char *note, struct sa_err *err) SA_WUR;
 static inline SA_WUR int sa_store_contact_history(struct sa_store *s, const char *email,
                                                   json_t **out, struct sa_err *err)
 {
-    return s->ops->contact_history(s, email, out, err);
+    char buf[320];
+    return s->ops->contact_history(s, sa_store_mailbox(email, buf, sizeof buf), out, err);
 }
 static inline SA_WUR int sa_store_contact_list_dnc(struct sa_store *s, int limit, int offset,
                                                    json_t **out, long *total, struct sa_err *err)
@@ -1070,13 +1076,11 @@ static inline SA_WUR int sa_store_contact_dnc(struct sa_store *s, const char *em
                                               const char *reason, const char *source,
                                               struct sa_err *err)
 {
-    return s->ops->contact_dnc(s, email, reason, source, err);
+    char buf[320];
+    return s->ops->contact_dnc(s, sa_store_mailbox(email, buf, sizeof buf), reason, source, err);
 }
-static inline SA_WUR int sa_store_contact_get(struct sa_store *s, const char *email, json_t **out,
-                                              struct sa_err *err)
-{
-    return s->ops->contact_get(s, email, out, err);
-}
+int sa_store_contact_get(struct sa_store *s, const char *email, json_t **out,
+                         struct sa_err *err) SA_WUR;
 
 /* enrichment cache */
 static inline SA_WUR int sa_store_cache_get(struct sa_store *s, const char *key, json_t **out,
