@@ -192,39 +192,49 @@ static int by_mailbox(struct sa_app *app, const struct sa_lead *lead, char id[SA
 {
     if (data)
         *data = NULL;
-    json_t *rows = NULL;
-    int rc = sa_store_leads_by_mailbox(app->store, lead->contact_email, &rows, err);
-    if (rc)
-        return rc;
     char want[512];
     char have[512];
     if (!sa_contact_name_key(lead->contact_name, want, sizeof want))
         snprintf(want, sizeof want, "%s", lead->contact_name); /* too long: as given */
-    const json_t *same = NULL;
-    const json_t *unnamed = NULL;
-    size_t i;
-    json_t *r;
-    json_array_foreach(rows, i, r)
-    {
-        const char *name = json_string_value(json_object_get(r, "contact_name"));
-        if (!sa_contact_name_key(name, have, sizeof have))
-            snprintf(have, sizeof have, "%s", name);
-        if (!want[0] || sa_contact_same_person(name, lead->contact_name)) {
-            same = r;
+    /* A page at a time, so one lookup holds at most a page of the mailbox's leads
+     * (a list imported onto info@ can hold thousands); past SA_MAILBOX_SCAN_MAX a name
+     * not found is a new lead (docs/leads.md). */
+    json_t *same = NULL, *unnamed = NULL; /* owned */
+    int rc = 0;
+    for (int offset = 0; !same && offset < SA_MAILBOX_SCAN_MAX; offset += SA_MAILBOX_PAGE) {
+        json_t *rows = NULL;
+        if ((rc = sa_store_leads_by_mailbox(app->store, lead->contact_email, SA_MAILBOX_PAGE,
+                                            offset, &rows, err)))
             break;
+        size_t i;
+        json_t *r;
+        json_array_foreach(rows, i, r)
+        {
+            const char *name = json_string_value(json_object_get(r, "contact_name"));
+            if (!sa_contact_name_key(name, have, sizeof have))
+                snprintf(have, sizeof have, "%s", name);
+            if (!want[0] || sa_contact_same_person(name, lead->contact_name)) {
+                same = json_incref(r);
+                break;
+            }
+            if (!have[0] && !unnamed)
+                unnamed = json_incref(r);
         }
-        if (!have[0] && !unnamed)
-            unnamed = r;
+        size_t n = json_array_size(rows);
+        json_decref(rows);
+        if (n < SA_MAILBOX_PAGE)
+            break;
     }
     const json_t *got = same ? same : unnamed;
-    if (got) {
+    if (!rc && got) {
         snprintf(id, SA_UUID_LEN, "%s", json_string_value(json_object_get(got, "id")));
         if (data)
             *data = json_incref(json_object_get(got, "data"));
-    } else {
+    } else if (!rc) {
         rc = sa_err_set(err, SA_ENOTFOUND, "no such lead");
     }
-    json_decref(rows);
+    json_decref(same);
+    json_decref(unnamed);
     return rc;
 }
 

@@ -97,6 +97,11 @@ bool sa_app_invoke_runs_graph(struct sa_app *app, int type);
  * reference. SA_ENOTIMPL when the agent (or the conversation's data) is not available. */
 int sa_app_agent_graph(struct sa_app *app, int type, json_t **out, struct sa_err *err) SA_WUR;
 
+/* A shared mailbox's leads are read SA_MAILBOX_PAGE at a time, at most SA_MAILBOX_SCAN_MAX
+ * of them (the earliest) by one identification (docs/leads.md). */
+#define SA_MAILBOX_PAGE 200
+#define SA_MAILBOX_SCAN_MAX 10000
+
 /* The identity rule (docs/leads.md): the stored lead that lead is. With a contact e-mail,
  * the earliest lead with the same e-mail (ASCII case ignored) and nothing else, unless
  * the e-mail is a shared mailbox (sa_email_role_account: info@, sales@...): then the

@@ -13,6 +13,9 @@
 
 #include "base/err.h"
 
+/* The most leads one leads_by_mailbox page holds. */
+#define SA_STORE_MAILBOX_PAGE_MAX 500
+
 struct sa_store;
 
 /* A lead as written by an invocation. Strings are borrowed for the call. */
@@ -239,12 +242,14 @@ struct sa_store_ops {
      * second query. */
     int (*lead_by_email)(struct sa_store *s, const char *email, char id[37], json_t **data,
                          struct sa_err *err);
-    /* The stored leads whose contact e-mail is email (ASCII case ignored), earliest
-     * first, as an array of {id, contact_name (null when none), data (get_lead's
-     * "data")}; empty when none. A shared mailbox (info@, sales@...) is several people:
-     * the caller tells them apart by name (sa_app_lead_identify, docs/leads.md). */
-    int (*leads_by_mailbox)(struct sa_store *s, const char *email, json_t **out,
-                            struct sa_err *err);
+    /* A page of the stored leads whose contact e-mail is email (ASCII case ignored),
+     * earliest first (ties by id): at most limit (1..SA_STORE_MAILBOX_PAGE_MAX, else
+     * SA_EINVAL) from offset (>= 0), as an array of {id, contact_name (null when none),
+     * data (get_lead's "data")}; empty when none. A shared mailbox (info@, sales@...) is
+     * several people: the caller tells them apart by name, a page at a time
+     * (sa_app_lead_identify, docs/leads.md), so one lookup never holds them all. */
+    int (*leads_by_mailbox)(struct sa_store *s, const char *email, int limit, int offset,
+                            json_t **out, struct sa_err *err);
     /* The stored leads whose company name is name (ASCII case ignored), earliest first,
      * as an array of {id, website, contact_email} (null when unknown); empty when none. */
     int (*leads_by_company)(struct sa_store *s, const char *name, json_t **out, struct sa_err *err);
@@ -795,10 +800,13 @@ static inline SA_WUR int sa_store_lead_by_email(struct sa_store *s, const char *
 {
     return s->ops->lead_by_email(s, email, id, data, err);
 }
-static inline SA_WUR int sa_store_leads_by_mailbox(struct sa_store *s, const char *email,
-                                                   json_t **out, struct sa_err *err)
+static inline SA_WUR int sa_store_leads_by_mailbox(struct sa_store *s, const char *email, int limit,
+                                                   int offset, json_t **out, struct sa_err *err)
 {
-    return s->ops->leads_by_mailbox(s, email, out, err);
+    *out = NULL;
+    if (limit < 1 || limit > SA_STORE_MAILBOX_PAGE_MAX || offset < 0)
+        return sa_err_set(err, SA_EINVAL, "leads_by_mailbox: limit %d, offset %d", limit, offset);
+    return s->ops->leads_by_mailbox(s, email, limit, offset, out, err);
 }
 static inline SA_WUR int sa_store_leads_by_company(struct sa_store *s, const char *name,
                                                    json_t **out, struct sa_err *err)

@@ -649,6 +649,44 @@ static void test_subaddress_consent(void **state)
     free(tagged);
 }
 
+/* A trade-fair list imported onto one shared mailbox (team@): 230 people, more than one
+ * page of the store's mailbox lookup (SA_MAILBOX_PAGE, 200). A later invoke for a person
+ * past the first page finds their lead; one without a name finds the earliest. */
+static void test_mailbox_pages(void **state)
+{
+    (void)state;
+    long before = leads_total();
+    size_t cap = 64 + 230 * 100, n = 0;
+    char *csv = malloc(cap);
+    assert_non_null(csv);
+    n += (size_t)snprintf(csv, cap, "First Name,Last Name,Email,Job Title,Company Name\r\n");
+    static const char *const first[] = {"Anna", "Jonas", "Petra", "Olaf", "Lena",
+                                        "Karl", "Mia",   "Felix", "Ida",  "Paul"};
+    for (int k = 0; k < 230; k++) {
+        n += (size_t)snprintf(csv + n, cap - n,
+                              "%s,Messe%03d,team@messebau-test.de,Standbau,Messebau Test GmbH\r\n",
+                              first[k % 10], k + 1);
+    }
+    struct resp r;
+    json_t *rep = import(csv, &r);
+    resp_free(&r);
+    free(csv);
+    assert_int_equal(num(rep, "created"), 230);
+    char *late = strdup(row_lead(rep, 221)), *earliest = strdup(row_lead(rep, 1));
+    json_decref(rep);
+    char *id = mailbox_invoke("team@messebau-test.de", "\"name\": \"Anna Messe221\"", "updated");
+    assert_string_equal(id, late);
+    free(id);
+    id = mailbox_invoke("team@messebau-test.de", "", "updated");
+    assert_string_equal(id, earliest);
+    free(id);
+    id = mailbox_invoke("team@messebau-test.de", "\"name\": \"Messe231, Anna\"", "created");
+    free(id);
+    assert_int_equal(leads_total(), before + 231);
+    free(late);
+    free(earliest);
+}
+
 /* Five invokes for one contact (the e-mail in varying case) give one lead: the first
  * says created, the others updated, and a later invoke that leaves out the title keeps
  * it. A colleague's invoke is a new lead of the same company. */
@@ -719,6 +757,7 @@ int main(void)
         cmocka_unit_test(test_mailbox_last_first),
         cmocka_unit_test(test_mailbox_salutation),
         cmocka_unit_test(test_subaddress_consent),
+        cmocka_unit_test(test_mailbox_pages),
     };
     return api_exit_status(cmocka_run_group_tests(tests, api_group_setup, api_group_teardown));
 }

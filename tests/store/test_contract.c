@@ -569,7 +569,7 @@ static void test_leads_by_mailbox(void **state)
     for (char *p = upper; *p; p++)
         *p = (char)toupper((unsigned char)*p);
     json_t *rows = NULL;
-    assert_int_equal(sa_store_leads_by_mailbox(s, upper, &rows, &err), 0);
+    assert_int_equal(sa_store_leads_by_mailbox(s, upper, 10, 0, &rows, &err), 0);
     assert_int_equal(json_array_size(rows), 3);
     for (int k = 0; k < 3; k++) {
         const json_t *r = json_array_get(rows, (size_t)k);
@@ -582,11 +582,31 @@ static void test_leads_by_mailbox(void **state)
     }
     json_decref(rows);
     char other[64];
-    assert_int_equal(
-        sa_store_leads_by_mailbox(s, uniq(other, sizeof other, "sales", "@x.example"), &rows, &err),
-        0);
+    assert_int_equal(sa_store_leads_by_mailbox(s, uniq(other, sizeof other, "sales", "@x.example"),
+                                               10, 0, &rows, &err),
+                     0);
     assert_int_equal(json_array_size(rows), 0);
     json_decref(rows);
+    /* a page at a time: at most limit, from offset, in the same order */
+    assert_int_equal(sa_store_leads_by_mailbox(s, email, 2, 0, &rows, &err), 0);
+    assert_int_equal(json_array_size(rows), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(rows, 0), "id")), ids[0]);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(rows, 1), "id")), ids[1]);
+    json_decref(rows);
+    assert_int_equal(sa_store_leads_by_mailbox(s, email, 2, 2, &rows, &err), 0);
+    assert_int_equal(json_array_size(rows), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(rows, 0), "id")), ids[2]);
+    json_decref(rows);
+    assert_int_equal(sa_store_leads_by_mailbox(s, email, 2, 3, &rows, &err), 0);
+    assert_int_equal(json_array_size(rows), 0);
+    json_decref(rows);
+    /* the cap is the interface's: no page holds more, whatever the caller asks */
+    assert_int_equal(sa_store_leads_by_mailbox(s, email, 0, 0, &rows, &err), SA_EINVAL);
+    assert_null(rows);
+    assert_int_equal(
+        sa_store_leads_by_mailbox(s, email, SA_STORE_MAILBOX_PAGE_MAX + 1, 0, &rows, &err),
+        SA_EINVAL);
+    assert_int_equal(sa_store_leads_by_mailbox(s, email, 2, -1, &rows, &err), SA_EINVAL);
     char id[37] = "x";
     assert_int_equal(sa_store_lead_by_email(s, email, id, NULL, &err), 0);
     assert_string_equal(id, ids[0]);
