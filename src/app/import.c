@@ -776,6 +776,8 @@ struct file_lead {
     bool updated;
     bool nameless; /* a shared mailbox's first lead of the file, still without a name */
     char sal;      /* a shared mailbox's lead: its salutation's gender (file_lead_of) */
+    char *given;   /* owned: the contact name it gives the stored lead it updates (NULL:
+                      none), for the next file leads of the mailbox (taken_name) */
     json_t *score; /* owned */
     char tier[16];
 };
@@ -864,13 +866,37 @@ static void batch_free(struct batch *b)
     *b = (struct batch){0};
 }
 
+/* The stored leads taken by the file's leads identified so far: stored id (borrowed from
+ * the file lead's) -> index of the file lead. */
+struct taken {
+    struct key_table *ids_seen;
+    const struct file_lead *leads;
+};
+
+/* sa_identify_taken.name_of: the name the file lead that took id gives it. */
+static bool taken_name(void *arg, const char *id, const char **name)
+{
+    const struct taken *t = arg;
+    if (!id)
+        return false;
+    size_t slot = table_slot(t->ids_seen, id);
+    if (!t->ids_seen->keys[slot])
+        return false;
+    *name = t->leads[t->ids_seen->vals[slot]].given;
+    return true;
+}
+
 /* Lead pr of the file: found by the identity rule (then the stored input with the file's
  * folded over it) or new, qualified, and its rows filled in b at p. fl->id and
- * fl->updated are set; ids_seen (borrowing fl->id) refuses two file leads that are one
- * stored lead. */
+ * fl->updated are set. The file is identified a chunk ahead of its writes, so the rule
+ * sees a stored lead an earlier file lead took with the name that lead gives it
+ * (sa_app_lead_identify_taken): as if the file's leads were invoked in turn, two people
+ * of a shared mailbox never both take one stored lead ("Frau Müller" takes the stored
+ * "Müller", "Herr Müller" then finds his own or is new). ids_seen (borrowing fl->id, to
+ * the index in leads) refuses two file leads that are still one stored lead. */
 static int prepare_lead(struct sa_app *app, struct sa_agent *q, const struct prepared *pr,
                         struct file_lead *fl, struct batch *b, size_t p, struct key_table *ids_seen,
-                        struct sa_err *err)
+                        struct file_lead *leads, struct sa_err *err)
 {
     json_t *detail = json_array();
     int rc = sa_lead_parse(pr->input, "", &b->leads[p], detail);
@@ -878,20 +904,15 @@ static int prepare_lead(struct sa_app *app, struct sa_agent *q, const struct pre
     if (rc)
         return sa_err_set(err, SA_EINVAL, "row %zu: invalid after merging duplicates", fl->row);
     struct sa_err ferr = {0};
-    rc = sa_app_lead_identify(app, &b->leads[p], fl->id, NULL, &ferr);
+    struct taken t = {ids_seen, leads};
+    const struct sa_identify_taken taken = {taken_name, &t};
+    rc = sa_app_lead_identify_taken(app, &b->leads[p], &taken, fl->id, NULL, &ferr);
     if (rc && rc != SA_ENOTFOUND) {
         *err = ferr;
         return rc;
     }
     fl->updated = rc == 0;
     size_t slot = fl->updated ? table_slot(ids_seen, fl->id) : 0;
-    /* Two named people of a shared mailbox whose stored lead has no name yet both find
-     * that lead (the file is identified before it is written): as if invoked in file
-     * order, the first takes it and its name, the next is a new lead (docs/leads.md). */
-    if (fl->updated && ids_seen->keys[slot] && b->leads[p].contact_email &&
-        sa_email_role_account(b->leads[p].contact_email) && b->leads[p].contact_name &&
-        b->leads[p].contact_name[0])
-        fl->updated = false;
     if (fl->updated) {
         /* two leads of this file are one stored lead: cannot happen under the rule (each
          * key finds its own), checked so that one can never overwrite the other */
@@ -899,9 +920,9 @@ static int prepare_lead(struct sa_app *app, struct sa_agent *q, const struct pre
             return sa_err_set(err, SA_ECONFLICT,
                               "rows %zu and %zu are the same stored lead (%s): merge them in "
                               "the file",
-                              ids_seen->vals[slot], fl->row, fl->id);
+                              leads[ids_seen->vals[slot]].row, fl->row, fl->id);
         ids_seen->keys[slot] = fl->id;
-        ids_seen->vals[slot] = fl->row;
+        ids_seen->vals[slot] = (size_t)(fl - leads);
         /* the stored lead's fields stay unless the file gives new ones */
         json_t *old = NULL;
         if ((rc = sa_store_get_lead(app->store, fl->id, &old, err)))
@@ -919,6 +940,10 @@ static int prepare_lead(struct sa_app *app, struct sa_agent *q, const struct pre
             json_decref(d2);
         }
         json_decref(merged_in);
+        const struct sa_lead *m = &b->leads[p];
+        if (m->contact_name && m->contact_email && sa_email_role_account(m->contact_email) &&
+            !(fl->given = strdup(m->contact_name)))
+            return sa_err_set(err, SA_ENOMEM, "out of memory");
     } else {
         sa_uuid_v7(fl->id);
     }
@@ -957,7 +982,7 @@ struct run {
     struct file_lead *leads; /* in the order of their first rows */
     size_t nleads, cap;
     struct key_table keys;     /* identity key (owned) -> lead index */
-    struct key_table ids_seen; /* stored lead id (borrowed from leads[].id) -> row */
+    struct key_table ids_seen; /* stored lead id (borrowed from leads[].id) -> its index */
     json_t *errors, *skipped_rows;
     json_t *replaced; /* [[row, [field...]]...] in row order: see note_replaced */
     size_t failed, folded, errors_omitted, written, replaced_omitted;
@@ -1223,7 +1248,7 @@ static void *prepare_chunk(void *arg)
     j->rc = batch_alloc(&j->b, j->n) ? sa_err_set(&j->err, SA_ENOMEM, "out of memory") : 0;
     for (size_t i = 0; i < j->n && !j->rc; i++)
         j->rc = prepare_lead(j->ru->app, j->q, &j->chunk[i], &j->ru->leads[j->chunk[i].lead], &j->b,
-                             i, &j->ru->ids_seen, &j->err);
+                             i, &j->ru->ids_seen, j->ru->leads, &j->err);
     return NULL;
 }
 
@@ -1567,8 +1592,10 @@ static int import_csv(struct sa_app *app, struct sa_import_format *fmt, const ch
                               json_array_size(ru.skipped_rows) + ru.failed);
     *report = make_report(&ru, ru.nleads - updated, updated, lead_entries(&ru, &omitted), omitted);
 out:
-    for (size_t p = 0; p < ru.nleads; p++)
+    for (size_t p = 0; p < ru.nleads; p++) {
         json_decref(ru.leads[p].score);
+        free(ru.leads[p].given);
+    }
     for (size_t i = 0; ru.keys.keys && i < ru.keys.cap; i++)
         free((char *)ru.keys.keys[i]);
     table_free(&ru.keys);

@@ -187,8 +187,9 @@ void sa_app_lead_merge(json_t *earlier, const json_t *later)
  * the same name, else the earliest lead without a name (which takes the name), else a
  * new lead; an input without a name is the mailbox's earliest lead (its only one, when
  * it has one). */
-static int by_mailbox(struct sa_app *app, const struct sa_lead *lead, char id[SA_UUID_LEN],
-                      json_t **data, struct sa_err *err)
+static int by_mailbox(struct sa_app *app, const struct sa_lead *lead,
+                      const struct sa_identify_taken *taken, char id[SA_UUID_LEN], json_t **data,
+                      struct sa_err *err)
 {
     if (data)
         *data = NULL;
@@ -211,6 +212,10 @@ static int by_mailbox(struct sa_app *app, const struct sa_lead *lead, char id[SA
         json_array_foreach(rows, i, r)
         {
             const char *name = json_string_value(json_object_get(r, "contact_name"));
+            const char *given = NULL; /* the name an earlier lead of an import gives it */
+            if (taken &&
+                taken->name_of(taken->arg, json_string_value(json_object_get(r, "id")), &given))
+                name = given;
             if (!sa_contact_name_key(name, have, sizeof have))
                 snprintf(have, sizeof have, "%s", name);
             if (!want[0] || sa_contact_same_person(name, lead->contact_name)) {
@@ -241,11 +246,18 @@ static int by_mailbox(struct sa_app *app, const struct sa_lead *lead, char id[SA
 int sa_app_lead_identify(struct sa_app *app, const struct sa_lead *lead, char id[SA_UUID_LEN],
                          json_t **data, struct sa_err *err)
 {
+    return sa_app_lead_identify_taken(app, lead, NULL, id, data, err);
+}
+
+int sa_app_lead_identify_taken(struct sa_app *app, const struct sa_lead *lead,
+                               const struct sa_identify_taken *taken, char id[SA_UUID_LEN],
+                               json_t **data, struct sa_err *err)
+{
     id[0] = '\0';
     /* a shared mailbox (info@, sales@) is not a person: the people writing from it are
      * told apart by name (docs/leads.md) */
     if (lead->contact_email && sa_email_role_account(lead->contact_email))
-        return by_mailbox(app, lead, id, data, err);
+        return by_mailbox(app, lead, taken, id, data, err);
     if (lead->contact_email)
         return sa_store_lead_by_email(app->store, lead->contact_email, id, data, err);
     char domain[256];

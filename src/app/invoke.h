@@ -116,6 +116,21 @@ int sa_app_agent_graph(struct sa_app *app, int type, json_t **out, struct sa_err
 int sa_app_lead_identify(struct sa_app *app, const struct sa_lead *lead, char id[SA_UUID_LEN],
                          json_t **data, struct sa_err *err) SA_WUR;
 
+/* Stored leads an import has given to an earlier lead of its file but not yet written:
+ * name_of answers true for such an id, with *name the contact name that lead will have
+ * once written (NULL: none; borrowed), so that the shared mailbox's rule compares the
+ * next file lead with that name, as if the earlier had been written first. */
+struct sa_identify_taken {
+    bool (*name_of)(void *arg, const char *id, const char **name);
+    void *arg;
+};
+
+/* sa_app_lead_identify with the stored leads an import has taken (see above; NULL for
+ * none): the in-file rule is then the same as invoking the file's leads in turn. */
+int sa_app_lead_identify_taken(struct sa_app *app, const struct sa_lead *lead,
+                               const struct sa_identify_taken *taken, char id[SA_UUID_LEN],
+                               json_t **data, struct sa_err *err) SA_WUR;
+
 /* Folds later into earlier (two lead inputs, JSON objects): a later value replaces an
  * earlier one, except that objects (contact_info) merge key by key and signals are
  * united, so a later input that gives only a phone keeps the title an earlier one gave;

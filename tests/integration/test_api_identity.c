@@ -687,6 +687,53 @@ static void test_mailbox_pages(void **state)
     free(earliest);
 }
 
+/* The import identifies a chunk before it writes it, so two people of one file could
+ * both find one stored lead. Stored on kontakt@: "Müller" (the earliest) and "Herr
+ * Müller" (written by id, as a CRM sync does). A file with "Frau Müller" then "Herr
+ * Müller" must give what two invokes in turn give: she takes "Müller" (and names it),
+ * he then finds his own lead, not a third. */
+static void test_mailbox_taken_in_chunk(void **state)
+{
+    (void)state;
+    static const char *const ids[] = {"01930000-0000-7000-8000-00000000a001",
+                                      "01930000-0000-7000-8000-00000000a002"};
+    static const char *const names[] = {"Müller", "Herr Müller"};
+    for (int k = 0; k < 2; k++) {
+        char *body =
+            strf("{\"agent_type\": \"qualification\", \"lead_id\": \"%s\", \"input\": "
+                 "{\"company_name\": \"Fernwärme Test GmbH\", \"contact_info\": {\"name\": "
+                 "\"%s\", \"email\": \"kontakt@fernwaerme-test.de\"}}}",
+                 ids[k], names[k]);
+        struct resp r;
+        invoke(body, &r);
+        free(body);
+        if (r.status != 200)
+            fail_msg("invoke %s: %ld %.300s", names[k], r.status, r.body);
+        resp_free(&r);
+    }
+    long before = leads_total();
+    const char sf[] = "\"Contact Name\",\"Title\",\"Email\",\"Account Name\"\r\n"
+                      "\"Frau Müller\",\"Einkauf\",\"kontakt@fernwaerme-test.de\",\"Fernwärme Test "
+                      "GmbH\"\r\n"
+                      "\"Herr Müller\",\"Technik\",\"kontakt@fernwaerme-test.de\",\"Fernwärme Test "
+                      "GmbH\"\r\n";
+    struct resp r;
+    json_t *rep = import(sf, &r);
+    resp_free(&r);
+    assert_accounted(rep);
+    assert_int_equal(num(rep, "updated"), 2);
+    assert_string_equal(row_lead(rep, 1), ids[0]);
+    assert_string_equal(row_lead(rep, 2), ids[1]);
+    json_decref(rep);
+    assert_int_equal(leads_total(), before);
+    json_t *l = get_lead(ids[0], &r);
+    assert_string_equal(jstr(l, "contact_info.name"), "Frau Müller");
+    resp_free(&r);
+    l = get_lead(ids[1], &r);
+    assert_string_equal(jstr(l, "contact_info.title"), "Technik");
+    resp_free(&r);
+}
+
 /* Five invokes for one contact (the e-mail in varying case) give one lead: the first
  * says created, the others updated, and a later invoke that leaves out the title keeps
  * it. A colleague's invoke is a new lead of the same company. */
@@ -695,9 +742,9 @@ static void test_invoke_updates(void **state)
     (void)state;
     long before = leads_total();
     char *id = NULL;
-    static const char *const emails[] = {"lea.brunner@vireo-health.ch", "Lea.Brunner@vireo-health.ch",
-                                         "LEA.BRUNNER@VIREO-HEALTH.CH", "lea.brunner@vireo-health.ch",
-                                         "lea.brunner@Vireo-Health.ch"};
+    static const char *const emails[] = {
+        "lea.brunner@vireo-health.ch", "Lea.Brunner@vireo-health.ch", "LEA.BRUNNER@VIREO-HEALTH.CH",
+        "lea.brunner@vireo-health.ch", "lea.brunner@Vireo-Health.ch"};
     for (int k = 0; k < 5; k++) {
         char *body = strf("{\"agent_type\": \"qualification\", \"input\": {\"company_name\": "
                           "\"Vireo Health AG\", \"industry\": \"Healthcare\", \"company_size\": "
@@ -758,6 +805,7 @@ int main(void)
         cmocka_unit_test(test_mailbox_salutation),
         cmocka_unit_test(test_subaddress_consent),
         cmocka_unit_test(test_mailbox_pages),
+        cmocka_unit_test(test_mailbox_taken_in_chunk),
     };
     return api_exit_status(cmocka_run_group_tests(tests, api_group_setup, api_group_teardown));
 }
