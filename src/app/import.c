@@ -707,7 +707,7 @@ static char *identity_key(const struct sa_lead *l, const struct sa_model *m)
         name = nkey; /* "Dr. Anna Schmidt" is "anna schmidt" */
     /* "Herr Müller" and "Frau Müller" share the name key: the salutation follows it
      * (file_lead_of) */
-    char sal = role && name[0] ? sa_contact_salutation(l->contact_name) : 0;
+    char sal = role && name[0] ? sa_contact_gender(l->contact_name, l->raw) : 0;
     size_t n = (l->contact_email ? strlen(l->contact_email) + strlen(name)
                                  : strlen(l->company_name) + strlen(dom) + strlen(name)) +
                8;

@@ -200,6 +200,7 @@ static int by_mailbox(struct sa_app *app, const struct sa_lead *lead,
     /* A page at a time, so one lookup holds at most a page of the mailbox's leads
      * (a list imported onto info@ can hold thousands); past SA_MAILBOX_SCAN_MAX a name
      * not found is a new lead (docs/leads.md). */
+    char wg = sa_contact_gender(lead->contact_name, lead->raw);
     json_t *same = NULL, *unnamed = NULL; /* owned */
     int rc = 0;
     for (int offset = 0; !same && offset < SA_MAILBOX_SCAN_MAX; offset += SA_MAILBOX_PAGE) {
@@ -218,7 +219,8 @@ static int by_mailbox(struct sa_app *app, const struct sa_lead *lead,
                 name = given;
             if (!sa_contact_name_key(name, have, sizeof have))
                 snprintf(have, sizeof have, "%s", name);
-            if (!want[0] || sa_contact_same_person(name, lead->contact_name)) {
+            char g = sa_contact_gender(name, json_object_get(r, "data"));
+            if (!want[0] || sa_contact_same_person_as(name, g, lead->contact_name, wg)) {
                 same = json_incref(r);
                 break;
             }

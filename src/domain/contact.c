@@ -384,6 +384,35 @@ char sa_contact_salutation(const char *name)
     return g;
 }
 
+char sa_contact_gender(const char *name, const json_t *input)
+{
+    char g = sa_contact_salutation(name);
+    static const char *const columns[] = {"salutation", "anrede", "civilite", "tratamiento"};
+    for (size_t i = 0; !g && i < sizeof columns / sizeof columns[0]; i++) {
+        const char *v = json_string_value(json_object_get(input, columns[i]));
+        if (!v)
+            continue;
+        char f[32];
+        size_t len = strlen(v);
+        if (len >= sizeof f)
+            continue;
+        sa_fold(v, len, f);
+        const char *w = f + strspn(f, " \t");
+        g = salutation_of(w, strcspn(w, " \t")); /* "Herr", "Mr.", "Frau Dr.": the first word */
+    }
+    return g;
+}
+
+bool sa_contact_same_person_as(const char *a, char ga, const char *b, char gb)
+{
+    char ka[512], kb[512];
+    if (!sa_contact_name_key(a, ka, sizeof ka))
+        snprintf(ka, sizeof ka, "%s", a ? a : "");
+    if (!sa_contact_name_key(b, kb, sizeof kb))
+        snprintf(kb, sizeof kb, "%s", b ? b : "");
+    return strcmp(ka, kb) == 0 && (!ga || !gb || ga == gb);
+}
+
 bool sa_contact_same_person(const char *a, const char *b)
 {
     char ka[512], kb[512];

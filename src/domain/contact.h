@@ -43,6 +43,15 @@ char sa_contact_salutation(const char *name);
  * Müller" are two people; "Müller" and "Frau Müller" may be one). */
 bool sa_contact_same_person(const char *a, const char *b);
 
+/* The gender a contact states: the name's salutation (sa_contact_salutation), else the
+ * first word of the lead input's salutation column as CRM exports keep it (an extra
+ * field: Salesforce's and HubSpot's "Salutation", "Anrede", "Civilité", "Tratamiento";
+ * input may be NULL). 'm', 'f' or 0. */
+char sa_contact_gender(const char *name, const json_t *input);
+
+/* sa_contact_same_person with each name's gender given (sa_contact_gender). */
+bool sa_contact_same_person_as(const char *a, char ga, const char *b, char gb);
+
 bool sa_phone_e164(const char *phone, const char *country, char *out, size_t cap);
 
 /* True for role mailboxes (info@, sales@, support@, ..., and the same in the languages of

@@ -185,13 +185,26 @@ static void test_salutation(void **state)
         const char *in;
         char want;
     } cases[] = {
-        {"Herr Müller", 'm'},   {"Frau Müller", 'f'},       {"Hr. Müller", 'm'},
-        {"Fr. Müller", 'f'},    {"Mr. John Smith", 'm'},    {"Mrs Smith", 'f'},
-        {"Ms. Jane Doe", 'f'},  {"M. Jean Dupont", 'm'},    {"Mme Dupont", 'f'},
-        {"Sr. García", 'm'},    {"Sra. García", 'f'},       {"Frau Dr. Anna Schmidt", 'f'},
-        {"Dr. Müller", 0},      {"Prof. Dr. Jürgen Müller", 0}, {"Müller", 0},
-        {"M Schulz", 0},        {"Herr", 0},                {"Müller, Frau Anna", 'f'},
-        {"Herrmann Müller", 0}, {NULL, 0},
+        {"Herr Müller", 'm'},
+        {"Frau Müller", 'f'},
+        {"Hr. Müller", 'm'},
+        {"Fr. Müller", 'f'},
+        {"Mr. John Smith", 'm'},
+        {"Mrs Smith", 'f'},
+        {"Ms. Jane Doe", 'f'},
+        {"M. Jean Dupont", 'm'},
+        {"Mme Dupont", 'f'},
+        {"Sr. García", 'm'},
+        {"Sra. García", 'f'},
+        {"Frau Dr. Anna Schmidt", 'f'},
+        {"Dr. Müller", 0},
+        {"Prof. Dr. Jürgen Müller", 0},
+        {"Müller", 0},
+        {"M Schulz", 0},
+        {"Herr", 0},
+        {"Müller, Frau Anna", 'f'},
+        {"Herrmann Müller", 0},
+        {NULL, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         if (sa_contact_salutation(cases[i].in) != cases[i].want)
@@ -208,14 +221,27 @@ static void test_salutation(void **state)
     assert_true(sa_contact_same_person("Frau Dr. Anna Schmidt", "Schmidt, Anna"));
     assert_true(sa_contact_same_person("Dr. Müller", "Herr Müller"));
     assert_false(sa_contact_same_person("Herr Müller", "Herr Meyer"));
+    /* a CRM export's salutation column, when the name has none */
+    json_t *mr = json_pack("{s:s}", "salutation", "Mr.");
+    json_t *frau = json_pack("{s:s}", "anrede", "Frau Dr.");
+    json_t *blank = json_pack("{s:s}", "salutation", "");
+    assert_int_equal(sa_contact_gender("Müller", mr), 'm');
+    assert_int_equal(sa_contact_gender("Müller", frau), 'f');
+    assert_int_equal(sa_contact_gender("Frau Müller", mr), 'f'); /* the name's wins */
+    assert_int_equal(sa_contact_gender("Müller", blank), 0);
+    assert_int_equal(sa_contact_gender("Müller", NULL), 0);
+    assert_false(sa_contact_same_person_as("Müller", 'm', "Müller", 'f'));
+    assert_true(sa_contact_same_person_as("Müller", 0, "Herr Müller", 'm'));
+    json_decref(mr);
+    json_decref(frau);
+    json_decref(blank);
 }
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_e164),
-                                       cmocka_unit_test(test_roles_and_domain),
-                                       cmocka_unit_test(test_first_name),
-                                       cmocka_unit_test(test_name_key),
-                                       cmocka_unit_test(test_salutation)};
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_e164), cmocka_unit_test(test_roles_and_domain),
+        cmocka_unit_test(test_first_name), cmocka_unit_test(test_name_key),
+        cmocka_unit_test(test_salutation)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
