@@ -706,6 +706,9 @@ static char *identity_key(const struct sa_lead *l, const struct sa_model *m)
     bool role = l->contact_email && sa_email_role_account(l->contact_email);
     if (role && sa_contact_name_key(name, nkey, sizeof nkey))
         name = nkey; /* "Dr. Anna Schmidt" is "anna schmidt" */
+    /* "Herr Müller" and "Frau Müller" share the name key: the salutation follows it
+     * (file_lead_of) */
+    char sal = role && name[0] ? sa_contact_gender(l->contact_name, l->raw) : 0;
     size_t n = (l->contact_email ? strlen(l->contact_email) + strlen(name)
                                  : strlen(l->company_name) + strlen(dom) + strlen(name)) +
                8;
@@ -713,7 +716,8 @@ static char *identity_key(const struct sa_lead *l, const struct sa_model *m)
     if (!key)
         return NULL;
     if (role)
-        snprintf(key, n, "r:%s|%s", l->contact_email, name); /* a shared mailbox */
+        snprintf(key, n, "r:%s|%s%s%c", l->contact_email, name, sal ? "\x01" : "",
+                 sal); /* a shared mailbox */
     else if (l->contact_email)
         snprintf(key, n, "e:%s", l->contact_email);
     else
@@ -772,6 +776,9 @@ struct file_lead {
     char id[SA_UUID_LEN];
     bool updated;
     bool nameless; /* a shared mailbox's first lead of the file, still without a name */
+    char sal;      /* a shared mailbox's lead: its salutation's gender (file_lead_of) */
+    char *given;   /* owned: the contact name it gives the stored lead it updates (NULL:
+                      none), for the next file leads of the mailbox (taken_name) */
     json_t *score; /* owned */
     char tier[16];
 };
@@ -860,13 +867,37 @@ static void batch_free(struct batch *b)
     *b = (struct batch){0};
 }
 
+/* The stored leads taken by the file's leads identified so far: stored id (borrowed from
+ * the file lead's) -> index of the file lead. */
+struct taken {
+    struct key_table *ids_seen;
+    const struct file_lead *leads;
+};
+
+/* sa_identify_taken.name_of: the name the file lead that took id gives it. */
+static bool taken_name(void *arg, const char *id, const char **name)
+{
+    const struct taken *t = arg;
+    if (!id)
+        return false;
+    size_t slot = table_slot(t->ids_seen, id);
+    if (!t->ids_seen->keys[slot])
+        return false;
+    *name = t->leads[t->ids_seen->vals[slot]].given;
+    return true;
+}
+
 /* Lead pr of the file: found by the identity rule (then the stored input with the file's
  * folded over it) or new, qualified, and its rows filled in b at p. fl->id and
- * fl->updated are set; ids_seen (borrowing fl->id) refuses two file leads that are one
- * stored lead. */
+ * fl->updated are set. The file is identified a chunk ahead of its writes, so the rule
+ * sees a stored lead an earlier file lead took with the name that lead gives it
+ * (sa_app_lead_identify_taken): as if the file's leads were invoked in turn, two people
+ * of a shared mailbox never both take one stored lead ("Frau Müller" takes the stored
+ * "Müller", "Herr Müller" then finds his own or is new). ids_seen (borrowing fl->id, to
+ * the index in leads) refuses two file leads that are still one stored lead. */
 static int prepare_lead(struct sa_app *app, struct sa_agent *q, const struct prepared *pr,
                         struct file_lead *fl, struct batch *b, size_t p, struct key_table *ids_seen,
-                        struct sa_err *err)
+                        struct file_lead *leads, struct sa_err *err)
 {
     json_t *detail = json_array();
     int rc = sa_lead_parse(pr->input, "", &b->leads[p], detail);
@@ -874,20 +905,15 @@ static int prepare_lead(struct sa_app *app, struct sa_agent *q, const struct pre
     if (rc)
         return sa_err_set(err, SA_EINVAL, "row %zu: invalid after merging duplicates", fl->row);
     struct sa_err ferr = {0};
-    rc = sa_app_lead_identify(app, &b->leads[p], fl->id, NULL, &ferr);
+    struct taken t = {ids_seen, leads};
+    const struct sa_identify_taken taken = {taken_name, &t};
+    rc = sa_app_lead_identify_taken(app, &b->leads[p], &taken, fl->id, NULL, &ferr);
     if (rc && rc != SA_ENOTFOUND) {
         *err = ferr;
         return rc;
     }
     fl->updated = rc == 0;
     size_t slot = fl->updated ? table_slot(ids_seen, fl->id) : 0;
-    /* Two named people of a shared mailbox whose stored lead has no name yet both find
-     * that lead (the file is identified before it is written): as if invoked in file
-     * order, the first takes it and its name, the next is a new lead (docs/leads.md). */
-    if (fl->updated && ids_seen->keys[slot] && b->leads[p].contact_email &&
-        sa_email_role_account(b->leads[p].contact_email) && b->leads[p].contact_name &&
-        b->leads[p].contact_name[0])
-        fl->updated = false;
     if (fl->updated) {
         /* two leads of this file are one stored lead: cannot happen under the rule (each
          * key finds its own), checked so that one can never overwrite the other */
@@ -895,9 +921,9 @@ static int prepare_lead(struct sa_app *app, struct sa_agent *q, const struct pre
             return sa_err_set(err, SA_ECONFLICT,
                               "rows %zu and %zu are the same stored lead (%s): merge them in "
                               "the file",
-                              ids_seen->vals[slot], fl->row, fl->id);
+                              leads[ids_seen->vals[slot]].row, fl->row, fl->id);
         ids_seen->keys[slot] = fl->id;
-        ids_seen->vals[slot] = fl->row;
+        ids_seen->vals[slot] = (size_t)(fl - leads);
         /* the stored lead's fields stay unless the file gives new ones */
         json_t *old = NULL;
         if ((rc = sa_store_get_lead(app->store, fl->id, &old, err)))
@@ -915,6 +941,10 @@ static int prepare_lead(struct sa_app *app, struct sa_agent *q, const struct pre
             json_decref(d2);
         }
         json_decref(merged_in);
+        const struct sa_lead *m = &b->leads[p];
+        if (m->contact_name && m->contact_email && sa_email_role_account(m->contact_email) &&
+            !(fl->given = strdup(m->contact_name)))
+            return sa_err_set(err, SA_ENOMEM, "out of memory");
     } else {
         sa_uuid_v7(fl->id);
     }
@@ -953,7 +983,7 @@ struct run {
     struct file_lead *leads; /* in the order of their first rows */
     size_t nleads, cap;
     struct key_table keys;     /* identity key (owned) -> lead index */
-    struct key_table ids_seen; /* stored lead id (borrowed from leads[].id) -> row */
+    struct key_table ids_seen; /* stored lead id (borrowed from leads[].id) -> its index */
     json_t *errors, *skipped_rows;
     json_t *replaced; /* [[row, [field...]]...] in row order: see note_replaced */
     size_t failed, folded, errors_omitted, written, replaced_omitted;
@@ -1022,11 +1052,41 @@ static int file_lead_of(struct run *ru, const struct sa_lead *lead, char *key, s
         free(key);
         return 0;
     }
+    /* A salutation ("Frau Müller": key "r:<email>|muller\1f") is told apart from another
+     * ("Herr Müller") but not from none: the row joins the file's first lead of the name
+     * (key without the salutation) while that lead has none or the same, and names it so;
+     * with another it is a new lead (sa_contact_same_person). The name's key then points
+     * at the first lead of the name, which a row without a salutation joins. */
+    char *sep = key[0] == 'r' ? strchr(key, '\x01') : NULL;
+    char sal = sep ? sep[1] : 0;
+    char *bkey = NULL; /* the key of the name without the salutation, when not yet held */
+    if (sep) {
+        *sep = '\0';
+        size_t bslot = table_slot(&ru->keys, key);
+        if (ru->keys.keys[bslot] && !ru->leads[ru->keys.vals[bslot]].sal) {
+            size_t p = ru->keys.vals[bslot];
+            *sep = '\x01';
+            ru->lead_of[r] = (uint32_t)(p + 1);
+            ru->leads[p].last = r;
+            ru->leads[p].sal = sal;
+            ru->folded++;
+            ru->keys.keys[slot] = key;
+            ru->keys.vals[slot] = p;
+            return 0;
+        }
+        if (!ru->keys.keys[bslot] && !(bkey = strdup(key))) {
+            *sep = '\x01';
+            free(key);
+            return SA_ENOMEM;
+        }
+        *sep = '\x01';
+    }
     char *mkey = NULL;
     if (key[0] == 'r') { /* a shared mailbox (identity_key) */
         size_t n = strlen(lead->contact_email) + 3;
         if (!(mkey = malloc(n))) {
             free(key);
+            free(bkey);
             return SA_ENOMEM;
         }
         snprintf(mkey, n, "m:%s", lead->contact_email);
@@ -1042,11 +1102,18 @@ static int file_lead_of(struct run *ru, const struct sa_lead *lead, char *key, s
             free(mkey);
             if (!named) {
                 free(key);
+                free(bkey); /* NULL: a salutation comes with a name */
                 return 0;
             }
             ru->leads[p].nameless = false; /* it takes this row's name */
+            ru->leads[p].sal = sal;
             ru->keys.keys[slot] = key;
             ru->keys.vals[slot] = p;
+            if (bkey) {
+                size_t bslot = table_slot(&ru->keys, bkey);
+                ru->keys.keys[bslot] = bkey;
+                ru->keys.vals[bslot] = p;
+            }
             return 0;
         }
         if (ru->keys.keys[mslot]) {
@@ -1058,11 +1125,17 @@ static int file_lead_of(struct run *ru, const struct sa_lead *lead, char *key, s
         !(ru->leads = reallocarray(ru->leads, ru->cap = ru->cap * 2 + 64, sizeof *ru->leads))) {
         free(key);
         free(mkey);
+        free(bkey);
         return SA_ENOMEM;
     }
-    ru->leads[ru->nleads] = (struct file_lead){.row = r, .last = r};
+    ru->leads[ru->nleads] = (struct file_lead){.row = r, .last = r, .sal = sal};
     ru->keys.keys[slot] = key;
     ru->keys.vals[slot] = ru->nleads;
+    if (bkey) {
+        size_t bslot = table_slot(&ru->keys, bkey);
+        ru->keys.keys[bslot] = bkey;
+        ru->keys.vals[bslot] = ru->nleads;
+    }
     if (mkey) { /* the mailbox's first lead of the file */
         ru->leads[ru->nleads].nameless = key[strlen(key) - 1] == '|';
         ru->keys.keys[table_slot(&ru->keys, mkey)] = mkey;
@@ -1176,7 +1249,7 @@ static void *prepare_chunk(void *arg)
     j->rc = batch_alloc(&j->b, j->n) ? sa_err_set(&j->err, SA_ENOMEM, "out of memory") : 0;
     for (size_t i = 0; i < j->n && !j->rc; i++)
         j->rc = prepare_lead(j->ru->app, j->q, &j->chunk[i], &j->ru->leads[j->chunk[i].lead], &j->b,
-                             i, &j->ru->ids_seen, &j->err);
+                             i, &j->ru->ids_seen, j->ru->leads, &j->err);
     return NULL;
 }
 
@@ -1479,7 +1552,8 @@ static int import_csv(struct sa_app *app, struct sa_import_format *fmt, const ch
                      .skipped_rows = json_array(),
                      .replaced = json_array()};
     ru.lead_of = calloc(ru.nrows + 1, sizeof *ru.lead_of);
-    if (!ru.lead_of || table_init(&ru.keys, ru.nrows * 2) /* a lead's key, a mailbox's */) {
+    if (!ru.lead_of || table_init(&ru.keys, ru.nrows * 2) /* a lead's key, a mailbox's; a salutation's
+                                                             adds one (under 3/4 full) */) {
         rc = sa_err_set(err, SA_ENOMEM, "out of memory");
         goto out;
     }
@@ -1519,8 +1593,10 @@ static int import_csv(struct sa_app *app, struct sa_import_format *fmt, const ch
                               json_array_size(ru.skipped_rows) + ru.failed);
     *report = make_report(&ru, ru.nleads - updated, updated, lead_entries(&ru, &omitted), omitted);
 out:
-    for (size_t p = 0; p < ru.nleads; p++)
+    for (size_t p = 0; p < ru.nleads; p++) {
         json_decref(ru.leads[p].score);
+        free(ru.leads[p].given);
+    }
     for (size_t i = 0; ru.keys.keys && i < ru.keys.cap; i++)
         free((char *)ru.keys.keys[i]);
     table_free(&ru.keys);

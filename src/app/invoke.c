@@ -142,6 +142,16 @@ static int run_pipeline(struct sa_app *app, const struct sa_invoke_req *req,
     return *output ? 0 : sa_err_set(err, SA_ENOMEM, "out of memory");
 }
 
+/* Whether a later contact name only drops the salutation of the earlier ("Herr Müller",
+ * then "Müller"): the earlier stays, so that the lead is not then taken for "Frau
+ * Müller" of the same shared mailbox (docs/leads.md). */
+static bool drops_salutation(const json_t *earlier, const json_t *later)
+{
+    const char *e = json_string_value(earlier), *l = json_string_value(later);
+    return e && l && sa_contact_salutation(e) && !sa_contact_salutation(l) &&
+           sa_contact_same_person(e, l);
+}
+
 void sa_app_lead_merge(json_t *earlier, const json_t *later)
 {
     const char *k;
@@ -149,6 +159,8 @@ void sa_app_lead_merge(json_t *earlier, const json_t *later)
     json_object_foreach((json_t *)later, k, v)
     {
         json_t *old = json_object_get(earlier, k);
+        if (strcmp(k, "name") == 0 && drops_salutation(old, v))
+            continue;
         if (json_is_object(old) && json_is_object(v)) {
             sa_app_lead_merge(old, v);
         } else if (json_is_array(old) && json_is_array(v) && strcmp(k, "signals") == 0) {
@@ -172,59 +184,84 @@ void sa_app_lead_merge(json_t *earlier, const json_t *later)
 }
 
 /* The identity rule for a shared mailbox (docs/leads.md), on the mailbox's leads
- * (earliest first), names compared by sa_contact_name_key: a named input is the lead of
+ * (earliest first), names compared by sa_contact_same_person (the name key, and "Herr"
+ * is not "Frau"): a named input is the lead of
  * the same name, else the earliest lead without a name (which takes the name), else a
  * new lead; an input without a name is the mailbox's earliest lead (its only one, when
  * it has one). */
-static int by_mailbox(struct sa_app *app, const struct sa_lead *lead, char id[SA_UUID_LEN],
-                      json_t **data, struct sa_err *err)
+static int by_mailbox(struct sa_app *app, const struct sa_lead *lead,
+                      const struct sa_identify_taken *taken, char id[SA_UUID_LEN], json_t **data,
+                      struct sa_err *err)
 {
     if (data)
         *data = NULL;
-    json_t *rows = NULL;
-    int rc = sa_store_leads_by_mailbox(app->store, lead->contact_email, &rows, err);
-    if (rc)
-        return rc;
     char want[512];
     char have[512];
     if (!sa_contact_name_key(lead->contact_name, want, sizeof want))
         snprintf(want, sizeof want, "%s", lead->contact_name); /* too long: as given */
-    const json_t *same = NULL;
-    const json_t *unnamed = NULL;
-    size_t i;
-    json_t *r;
-    json_array_foreach(rows, i, r)
-    {
-        const char *name = json_string_value(json_object_get(r, "contact_name"));
-        if (!sa_contact_name_key(name, have, sizeof have))
-            snprintf(have, sizeof have, "%s", name);
-        if (!want[0] || strcmp(have, want) == 0) {
-            same = r;
+    /* A page at a time, so one lookup holds at most a page of the mailbox's leads
+     * (a list imported onto info@ can hold thousands); past SA_MAILBOX_SCAN_MAX a name
+     * not found is a new lead (docs/leads.md). */
+    char wg = sa_contact_gender(lead->contact_name, lead->raw);
+    json_t *same = NULL, *unnamed = NULL; /* owned */
+    int rc = 0;
+    for (int offset = 0; !same && offset < SA_MAILBOX_SCAN_MAX; offset += SA_MAILBOX_PAGE) {
+        json_t *rows = NULL;
+        if ((rc = sa_store_leads_by_mailbox(app->store, lead->contact_email, SA_MAILBOX_PAGE,
+                                            offset, &rows, err)))
             break;
+        size_t i;
+        json_t *r;
+        json_array_foreach(rows, i, r)
+        {
+            const char *name = json_string_value(json_object_get(r, "contact_name"));
+            const char *given = NULL; /* the name an earlier lead of an import gives it */
+            if (taken &&
+                taken->name_of(taken->arg, json_string_value(json_object_get(r, "id")), &given))
+                name = given;
+            if (!sa_contact_name_key(name, have, sizeof have))
+                snprintf(have, sizeof have, "%s", name);
+            char g = sa_contact_gender(name, json_object_get(r, "data"));
+            if (!want[0] || sa_contact_same_person_as(name, g, lead->contact_name, wg)) {
+                same = json_incref(r);
+                break;
+            }
+            if (!have[0] && !unnamed)
+                unnamed = json_incref(r);
         }
-        if (!have[0] && !unnamed)
-            unnamed = r;
+        size_t n = json_array_size(rows);
+        json_decref(rows);
+        if (n < SA_MAILBOX_PAGE)
+            break;
     }
     const json_t *got = same ? same : unnamed;
-    if (got) {
+    if (!rc && got) {
         snprintf(id, SA_UUID_LEN, "%s", json_string_value(json_object_get(got, "id")));
         if (data)
             *data = json_incref(json_object_get(got, "data"));
-    } else {
+    } else if (!rc) {
         rc = sa_err_set(err, SA_ENOTFOUND, "no such lead");
     }
-    json_decref(rows);
+    json_decref(same);
+    json_decref(unnamed);
     return rc;
 }
 
 int sa_app_lead_identify(struct sa_app *app, const struct sa_lead *lead, char id[SA_UUID_LEN],
                          json_t **data, struct sa_err *err)
 {
+    return sa_app_lead_identify_taken(app, lead, NULL, id, data, err);
+}
+
+int sa_app_lead_identify_taken(struct sa_app *app, const struct sa_lead *lead,
+                               const struct sa_identify_taken *taken, char id[SA_UUID_LEN],
+                               json_t **data, struct sa_err *err)
+{
     id[0] = '\0';
     /* a shared mailbox (info@, sales@) is not a person: the people writing from it are
      * told apart by name (docs/leads.md) */
     if (lead->contact_email && sa_email_role_account(lead->contact_email))
-        return by_mailbox(app, lead, id, data, err);
+        return by_mailbox(app, lead, taken, id, data, err);
     if (lead->contact_email)
         return sa_store_lead_by_email(app->store, lead->contact_email, id, data, err);
     char domain[256];

@@ -97,10 +97,15 @@ bool sa_app_invoke_runs_graph(struct sa_app *app, int type);
  * reference. SA_ENOTIMPL when the agent (or the conversation's data) is not available. */
 int sa_app_agent_graph(struct sa_app *app, int type, json_t **out, struct sa_err *err) SA_WUR;
 
+/* A shared mailbox's leads are read SA_MAILBOX_PAGE at a time, at most SA_MAILBOX_SCAN_MAX
+ * of them (the earliest) by one identification (docs/leads.md). */
+#define SA_MAILBOX_PAGE 200
+#define SA_MAILBOX_SCAN_MAX 10000
+
 /* The identity rule (docs/leads.md): the stored lead that lead is. With a contact e-mail,
  * the earliest lead with the same e-mail (ASCII case ignored) and nothing else, unless
  * the e-mail is a shared mailbox (sa_email_role_account: info@, sales@...): then the
- * earliest lead with that e-mail and the same contact name (sa_contact_name_key), else
+ * earliest lead with that e-mail and the same contact name (sa_contact_same_person), else
  * the earliest one without a name; an input without a name takes the mailbox's earliest
  * (only) lead; without
  * one, the earliest lead without an e-mail with the same company name, company domain
@@ -111,10 +116,26 @@ int sa_app_agent_graph(struct sa_app *app, int type, json_t **out, struct sa_err
 int sa_app_lead_identify(struct sa_app *app, const struct sa_lead *lead, char id[SA_UUID_LEN],
                          json_t **data, struct sa_err *err) SA_WUR;
 
+/* Stored leads an import has given to an earlier lead of its file but not yet written:
+ * name_of answers true for such an id, with *name the contact name that lead will have
+ * once written (NULL: none; borrowed), so that the shared mailbox's rule compares the
+ * next file lead with that name, as if the earlier had been written first. */
+struct sa_identify_taken {
+    bool (*name_of)(void *arg, const char *id, const char **name);
+    void *arg;
+};
+
+/* sa_app_lead_identify with the stored leads an import has taken (see above; NULL for
+ * none): the in-file rule is then the same as invoking the file's leads in turn. */
+int sa_app_lead_identify_taken(struct sa_app *app, const struct sa_lead *lead,
+                               const struct sa_identify_taken *taken, char id[SA_UUID_LEN],
+                               json_t **data, struct sa_err *err) SA_WUR;
+
 /* Folds later into earlier (two lead inputs, JSON objects): a later value replaces an
  * earlier one, except that objects (contact_info) merge key by key and signals are
- * united, so a later input that gives only a phone keeps the title an earlier one gave.
- * earlier is changed in place; later is only read. */
+ * united, so a later input that gives only a phone keeps the title an earlier one gave;
+ * a later contact name that only leaves out the earlier's salutation ("Müller" after
+ * "Frau Müller") keeps the earlier. earlier is changed in place; later is only read. */
 void sa_app_lead_merge(json_t *earlier, const json_t *later);
 
 /* The agents that can run now, comma-separated ("qualification, enrichment, ..."). */

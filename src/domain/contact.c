@@ -189,6 +189,72 @@ static bool honorific(const char *w, size_t n)
     return false;
 }
 
+/* A generational or academic suffix written after a name ("Smith, Jr.", "Meyer, PhD"),
+ * folded, without its dot. */
+static bool name_suffix(const char *w, size_t n)
+{
+    static const char *const suffixes[] = {"jr",  "sr",  "ii",  "iii", "iv",   "phd", "md",
+                                           "mba", "esq", "msc", "bsc", "dipl", "ma",  "ba"};
+    char f[8];
+    size_t k = 0;
+    for (size_t i = 0; i < n && k + 1 < sizeof f; i++)
+        if (w[i] != '.')
+            f[k++] = w[i];
+    f[k] = '\0';
+    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++)
+        if (strcmp(f, suffixes[i]) == 0)
+            return true;
+    return false;
+}
+
+/* A word of a company's name ("Acme, Inc.", "Schmidt, Meyer GmbH"), folded. */
+static bool company_word(const char *w, size_t n)
+{
+    static const char *const words[] = {
+        "inc",  "llc", "ltd", "gmbh",    "ag",      "kg",       "co",    "corp",    "plc",    "sa",
+        "sarl", "bv",  "nv",  "srl",     "spa",     "oy",       "ab",    "llp",     "ug",     "ohg",
+        "gbr",  "sas", "pty", "limited", "partner", "partners", "group", "holding", "company"};
+    char f[12];
+    size_t k = 0;
+    for (size_t i = 0; i < n && k + 1 < sizeof f; i++)
+        if (w[i] != '.')
+            f[k++] = w[i];
+    f[k] = '\0';
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        if (strcmp(f, words[i]) == 0)
+            return true;
+    return false;
+}
+
+/* Whether s[0..n) (folded) reads as part of a person's name: one to four words of
+ * letters (any non-ASCII letter), hyphens, apostrophes and initials' dots, none of them a
+ * company word; with need_name, at least one word that is not a title or a suffix. */
+static bool name_part(const char *s, size_t n, bool need_name)
+{
+    size_t words = 0;
+    bool named = false;
+    for (size_t i = 0; i < n;) {
+        while (i < n && (s[i] == ' ' || s[i] == '\t'))
+            i++;
+        size_t j = i;
+        while (j < n && s[j] != ' ' && s[j] != '\t') {
+            unsigned char c = (unsigned char)s[j];
+            if (!(c >= 0x80 || (c >= 'a' && c <= 'z') || c == '-' || c == '\'' || c == '.'))
+                return false; /* a digit, "&", "/", "(": not a person's name */
+            j++;
+        }
+        if (j == i)
+            break;
+        if (company_word(s + i, j - i) || ++words > 4)
+            return false;
+        named |= !honorific(s + i, j - i) && !name_suffix(s + i, j - i);
+        i = j;
+    }
+    return words > 0 && (named || !need_name);
+}
+
+static bool name_key_words(const char *f, char *out, size_t cap);
+
 bool sa_contact_name_key(const char *name, char *out, size_t cap)
 {
     if (cap == 0)
@@ -199,6 +265,40 @@ bool sa_contact_name_key(const char *name, char *out, size_t cap)
     if (!f)
         return len == 0;
     sa_fold(name, len, f);
+    /* "Schmidt, Anna" (CRM exports, address books): the given name after one comma is
+     * written first, so it is "Anna Schmidt". Only one comma between two parts that read
+     * as a person's name: "Schmidt, Anna, Dr.", "Smith, Jr.", "Acme, Inc." and
+     * "Schmidt & Partner, Berlin" are left as written. */
+    const char *comma = strchr(f, ',');
+    bool ok;
+    if (comma && !strchr(comma + 1, ',') && name_part(f, (size_t)(comma - f), false) &&
+        name_part(comma + 1, strlen(comma + 1), true)) {
+        /* each part loses its own leading titles: "Dr. Schmidt, Anna", "Schmidt, Dr. Anna" */
+        char *family = strndup(f, (size_t)(comma - f));
+        char *rest = family ? malloc(len + 1) : NULL;
+        ok = rest && name_key_words(comma + 1, out, cap) && name_key_words(family, rest, len + 1);
+        size_t k = strlen(out), r = ok ? strlen(rest) : 0;
+        if (ok && k + 1 + r + 1 > cap)
+            ok = false;
+        else if (ok && r) {
+            out[k] = ' ';
+            memcpy(out + k + 1, rest, r + 1);
+        }
+        if (!ok)
+            out[0] = '\0';
+        free(family);
+        free(rest);
+    } else {
+        ok = name_key_words(f, out, cap);
+    }
+    free(f);
+    return ok;
+}
+
+/* sa_contact_name_key on the folded f: blanks collapsed, leading titles dropped. */
+static bool name_key_words(const char *f, char *out, size_t cap)
+{
+    out[0] = '\0';
     size_t k = 0;
     bool lead = true; /* still among the leading titles */
     for (const char *p = f;;) {
@@ -213,7 +313,6 @@ bool sa_contact_name_key(const char *name, char *out, size_t cap)
         lead &= title;
         if (!title) {
             if (k + n + 1 >= cap) {
-                free(f);
                 out[0] = '\0';
                 return false;
             }
@@ -225,8 +324,106 @@ bool sa_contact_name_key(const char *name, char *out, size_t cap)
         }
         p = next;
     }
-    free(f);
     return true;
+}
+
+/* The gender a salutation states (folded, without its dot): 'm', 'f', or 0 for a title
+ * that states none (Dr., Prof.) or a word that is no salutation. */
+static char salutation_of(const char *w, size_t n)
+{
+    static const char *const male[] = {"herr", "hr", "mr", "m", "sr", "sig", "dhr", "sir"};
+    static const char *const female[] = {"frau", "fr",  "mrs",  "ms",    "miss", "mme",
+                                         "mlle", "sra", "srta", "sigra", "mevr", "madam"};
+    char f[16];
+    size_t k = 0;
+    for (size_t i = 0; i < n && k + 1 < sizeof f; i++)
+        if (w[i] != '.')
+            f[k++] = w[i];
+    f[k] = '\0';
+    for (size_t i = 0; i < sizeof male / sizeof male[0]; i++)
+        if (strcmp(f, male[i]) == 0)
+            return 'm';
+    for (size_t i = 0; i < sizeof female / sizeof female[0]; i++)
+        if (strcmp(f, female[i]) == 0)
+            return 'f';
+    return 0;
+}
+
+/* The salutation among the leading titles of the folded s (a title before a name, as
+ * name_key_words drops it: "M" without its dot is an initial, a title alone no title). */
+static char leading_salutation(const char *s)
+{
+    for (const char *p = s;;) {
+        p += strspn(p, " \t");
+        size_t n = strcspn(p, " \t,");
+        if (n == 0)
+            return 0;
+        const char *next = p + n;
+        if (!honorific(p, n) || (n == 1 && p[0] == 'm') || next[strspn(next, " \t")] == '\0' ||
+            *next == ',')
+            return 0;
+        char g = salutation_of(p, n);
+        if (g)
+            return g;
+        p = next;
+    }
+}
+
+char sa_contact_salutation(const char *name)
+{
+    size_t len = name ? strlen(name) : 0;
+    char *f = len ? malloc(len + 1) : NULL;
+    if (!f)
+        return 0;
+    sa_fold(name, len, f);
+    char g = leading_salutation(f);
+    const char *comma = strchr(f, ',');
+    if (!g && comma && !strchr(comma + 1, ',')) /* "Müller, Frau Anna" */
+        g = leading_salutation(comma + 1);
+    free(f);
+    return g;
+}
+
+char sa_contact_gender(const char *name, const json_t *input)
+{
+    char g = sa_contact_salutation(name);
+    static const char *const columns[] = {"salutation", "anrede", "civilite", "tratamiento"};
+    for (size_t i = 0; !g && i < sizeof columns / sizeof columns[0]; i++) {
+        const char *v = json_string_value(json_object_get(input, columns[i]));
+        if (!v)
+            continue;
+        char f[32];
+        size_t len = strlen(v);
+        if (len >= sizeof f)
+            continue;
+        sa_fold(v, len, f);
+        const char *w = f + strspn(f, " \t");
+        g = salutation_of(w, strcspn(w, " \t")); /* "Herr", "Mr.", "Frau Dr.": the first word */
+    }
+    return g;
+}
+
+bool sa_contact_same_person_as(const char *a, char ga, const char *b, char gb)
+{
+    char ka[512], kb[512];
+    if (!sa_contact_name_key(a, ka, sizeof ka))
+        snprintf(ka, sizeof ka, "%s", a ? a : "");
+    if (!sa_contact_name_key(b, kb, sizeof kb))
+        snprintf(kb, sizeof kb, "%s", b ? b : "");
+    return strcmp(ka, kb) == 0 && (!ga || !gb || ga == gb);
+}
+
+bool sa_contact_same_person(const char *a, const char *b)
+{
+    char ka[512], kb[512];
+    if (!sa_contact_name_key(a, ka, sizeof ka))
+        snprintf(ka, sizeof ka, "%s", a ? a : "");
+    if (!sa_contact_name_key(b, kb, sizeof kb))
+        snprintf(kb, sizeof kb, "%s", b ? b : "");
+    if (strcmp(ka, kb) != 0)
+        return false;
+    char ga = sa_contact_salutation(a), gb = sa_contact_salutation(b);
+    return !ga || !gb || ga == gb;
 }
 
 bool sa_contact_first_name(const char *name, char *out, size_t cap)

@@ -26,9 +26,31 @@ bool sa_contact_first_name(const char *name, char *out, size_t cap);
  * out: folded (base/fold.h: case and Latin diacritics), runs of blanks one space, the
  * leading honorifics and titles dropped ("Dr. Anna  Schmidt" -> "anna schmidt"; "Herr",
  * "Frau", "Prof.", "Mr.", "Mrs.", "Ms.", "Mme", "M." ... as sa_contact_first_name reads
- * them, but "M" without its dot is an initial, and a title alone is kept). A NULL or
+ * them, but "M" without its dot is an initial, and a title alone is kept); "Last, First"
+ * (one comma between two parts that read as a person's name, not "Smith, Jr." nor
+ * "Acme, Inc.") as "First Last": "Schmidt, Dr. Anna" -> "anna schmidt". A NULL or
  * blank name gives "". False (out "") when out is too small or out of memory. */
 bool sa_contact_name_key(const char *name, char *out, size_t cap);
+
+/* The gender the leading salutation of a contact name states: 'm' (Herr, Hr., Mr., M.,
+ * Sr., Sig., Dhr.), 'f' (Frau, Fr., Mrs., Ms., Miss, Mme, Mlle, Sra., Srta., Sig.ra,
+ * Mevr.), 0 when it has none (no title, or one that states none: Dr., Prof.). Read
+ * before the name and, for "Last, First", after the comma ("Müller, Frau Anna"). */
+char sa_contact_salutation(const char *name);
+
+/* Whether two contact names of one shared mailbox are one person (docs/leads.md): the
+ * same sa_contact_name_key, and no two salutations that differ ("Herr Müller" and "Frau
+ * Müller" are two people; "Müller" and "Frau Müller" may be one). */
+bool sa_contact_same_person(const char *a, const char *b);
+
+/* The gender a contact states: the name's salutation (sa_contact_salutation), else the
+ * first word of the lead input's salutation column as CRM exports keep it (an extra
+ * field: Salesforce's and HubSpot's "Salutation", "Anrede", "Civilité", "Tratamiento";
+ * input may be NULL). 'm', 'f' or 0. */
+char sa_contact_gender(const char *name, const json_t *input);
+
+/* sa_contact_same_person with each name's gender given (sa_contact_gender). */
+bool sa_contact_same_person_as(const char *a, char ga, const char *b, char gb);
 
 bool sa_phone_e164(const char *phone, const char *country, char *out, size_t cap);
 

@@ -193,3 +193,58 @@ void sa_store_as_thread_rows(json_t *rows)
             json_decref(parsed);
     }
 }
+
+const char *sa_store_mailbox(const char *email, char *buf, size_t cap)
+{
+    const char *at = email ? strrchr(email, '@') : NULL;
+    const char *plus = at ? memchr(email, '+', (size_t)(at - email)) : NULL;
+    if (!plus || plus == email)
+        return email;
+    size_t n = (size_t)(plus - email), rest = strlen(at);
+    if (n + rest + 1 > cap)
+        return email;
+    memcpy(buf, email, n);
+    memcpy(buf + n, at, rest + 1);
+    return buf;
+}
+
+int sa_store_contact_get(struct sa_store *s, const char *email, json_t **out, struct sa_err *err)
+{
+    char buf[320];
+    const char *box = sa_store_mailbox(email, buf, sizeof buf);
+    int rc = s->ops->contact_get(s, box, out, err);
+    if (box == email || (rc && rc != SA_ENOTFOUND) ||
+        (!rc && json_is_true(json_object_get(*out, "do_not_contact"))))
+        return rc;
+    /* the tagged record, an opt-out from before consent was per mailbox */
+    json_t *tagged = NULL;
+    struct sa_err e2 = {0};
+    if (s->ops->contact_get(s, email, &tagged, &e2) == 0 &&
+        json_is_true(json_object_get(tagged, "do_not_contact"))) {
+        json_decref(*out);
+        *out = tagged;
+        return 0;
+    }
+    json_decref(tagged);
+    return rc;
+}
+
+int sa_store_contact_lift(struct sa_store *s, const char *email, const char *consent_source,
+                          const char *note, struct sa_err *err)
+{
+    char buf[320];
+    const char *box = sa_store_mailbox(email, buf, sizeof buf);
+    int rc = s->ops->contact_lift(s, box, consent_source, note, err);
+    if (box == email || (rc && rc != SA_ECONFLICT))
+        return rc;
+    struct sa_err e2 = {0};
+    int r2 = s->ops->contact_lift(s, email, consent_source, note, &e2); /* the tagged record */
+    if (r2 == 0)
+        return 0;
+    if (r2 != SA_ECONFLICT) {
+        if (err)
+            *err = e2;
+        return r2;
+    }
+    return rc;
+}

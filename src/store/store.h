@@ -13,6 +13,9 @@
 
 #include "base/err.h"
 
+/* The most leads one leads_by_mailbox page holds. */
+#define SA_STORE_MAILBOX_PAGE_MAX 500
+
 struct sa_store;
 
 /* A lead as written by an invocation. Strings are borrowed for the call. */
@@ -239,12 +242,14 @@ struct sa_store_ops {
      * second query. */
     int (*lead_by_email)(struct sa_store *s, const char *email, char id[37], json_t **data,
                          struct sa_err *err);
-    /* The stored leads whose contact e-mail is email (ASCII case ignored), earliest
-     * first, as an array of {id, contact_name (null when none), data (get_lead's
-     * "data")}; empty when none. A shared mailbox (info@, sales@...) is several people:
-     * the caller tells them apart by name (sa_app_lead_identify, docs/leads.md). */
-    int (*leads_by_mailbox)(struct sa_store *s, const char *email, json_t **out,
-                            struct sa_err *err);
+    /* A page of the stored leads whose contact e-mail is email (ASCII case ignored),
+     * earliest first (ties by id): at most limit (1..SA_STORE_MAILBOX_PAGE_MAX, else
+     * SA_EINVAL) from offset (>= 0), as an array of {id, contact_name (null when none),
+     * data (get_lead's "data")}; empty when none. A shared mailbox (info@, sales@...) is
+     * several people: the caller tells them apart by name, a page at a time
+     * (sa_app_lead_identify, docs/leads.md), so one lookup never holds them all. */
+    int (*leads_by_mailbox)(struct sa_store *s, const char *email, int limit, int offset,
+                            json_t **out, struct sa_err *err);
     /* The stored leads whose company name is name (ASCII case ignored), earliest first,
      * as an array of {id, website, contact_email} (null when unknown); empty when none. */
     int (*leads_by_company)(struct sa_store *s, const char *name, json_t **out, struct sa_err *err);
@@ -813,10 +818,13 @@ static inline SA_WUR int sa_store_lead_by_email(struct sa_store *s, const char *
 {
     return s->ops->lead_by_email(s, email, id, data, err);
 }
-static inline SA_WUR int sa_store_leads_by_mailbox(struct sa_store *s, const char *email,
-                                                   json_t **out, struct sa_err *err)
+static inline SA_WUR int sa_store_leads_by_mailbox(struct sa_store *s, const char *email, int limit,
+                                                   int offset, json_t **out, struct sa_err *err)
 {
-    return s->ops->leads_by_mailbox(s, email, out, err);
+    *out = NULL;
+    if (limit < 1 || limit > SA_STORE_MAILBOX_PAGE_MAX || offset < 0)
+        return sa_err_set(err, SA_EINVAL, "leads_by_mailbox: limit %d, offset %d", limit, offset);
+    return s->ops->leads_by_mailbox(s, email, limit, offset, out, err);
 }
 static inline SA_WUR int sa_store_leads_by_company(struct sa_store *s, const char *name,
                                                    json_t **out, struct sa_err *err)
@@ -1061,17 +1069,23 @@ static inline SA_WUR int sa_store_outbox_mark_as(struct sa_store *s, const char 
     return s->ops->outbox_mark_as(s, id, token, status, delivered_id, error, retry_at, err);
 }
 
-/* contacts */
-static inline SA_WUR int sa_store_contact_lift(struct sa_store *s, const char *email,
-                                               const char *consent_source, const char *note,
-                                               struct sa_err *err)
-{
-    return s->ops->contact_lift(s, email, consent_source, note, err);
-}
+/* contacts: consent is per MAILBOX (docs/leads.md, "Sub-addresses"). Mail to
+ * "tom+crm@acme.com" is delivered to "tom@acme.com", so these wrappers record, read and
+ * lift the address without its +tag: an opt-out of either blocks both. An opt-out
+ * recorded under a tagged address before (the tagged record) still blocks that address:
+ * contact_get reads it when the mailbox's record does not block, contact_lift lifts it
+ * with the mailbox's. contact_history is the mailbox's. */
+/* email without its "+tag" ("tom+crm@acme.com" -> "tom@acme.com"; case kept): email
+ * itself when it has no tag (or the local part starts with "+", or it does not fit cap),
+ * else buf. */
+const char *sa_store_mailbox(const char *email, char *buf, size_t cap);
+int sa_store_contact_lift(struct sa_store *s, const char *email, const char *consent_source,
+                          const char *note, struct sa_err *err) SA_WUR;
 static inline SA_WUR int sa_store_contact_history(struct sa_store *s, const char *email,
                                                   json_t **out, struct sa_err *err)
 {
-    return s->ops->contact_history(s, email, out, err);
+    char buf[320];
+    return s->ops->contact_history(s, sa_store_mailbox(email, buf, sizeof buf), out, err);
 }
 static inline SA_WUR int sa_store_contact_list_dnc(struct sa_store *s, int limit, int offset,
                                                    json_t **out, long *total, struct sa_err *err)
@@ -1088,13 +1102,11 @@ static inline SA_WUR int sa_store_contact_dnc(struct sa_store *s, const char *em
                                               const char *reason, const char *source,
                                               struct sa_err *err)
 {
-    return s->ops->contact_dnc(s, email, reason, source, err);
+    char buf[320];
+    return s->ops->contact_dnc(s, sa_store_mailbox(email, buf, sizeof buf), reason, source, err);
 }
-static inline SA_WUR int sa_store_contact_get(struct sa_store *s, const char *email, json_t **out,
-                                              struct sa_err *err)
-{
-    return s->ops->contact_get(s, email, out, err);
-}
+int sa_store_contact_get(struct sa_store *s, const char *email, json_t **out,
+                         struct sa_err *err) SA_WUR;
 
 /* enrichment cache */
 static inline SA_WUR int sa_store_cache_get(struct sa_store *s, const char *key, json_t **out,

@@ -480,6 +480,277 @@ static void test_mailbox_unnamed_stored(void **state)
     free(stored);
 }
 
+/* A Salesforce report writes the contact "Last, First" ("Contact Name"), a HubSpot export
+ * in two columns: on a shared mailbox "Schmidt, Anna" and Anna Schmidt are one person,
+ * in one file and across files and invokes; "Weber, Jonas" stays another, and a name
+ * with two commas is not turned round. */
+static void test_mailbox_last_first(void **state)
+{
+    (void)state;
+    long before = leads_total();
+    const char sf[] = "\"Contact Name\",\"Title\",\"Email\",\"Account Name\",\"Lead Source\"\r\n"
+                      "\"Schmidt, Anna\",\"CFO\",\"info@netzwerk-test.de\",\"Netzwerk Test "
+                      "GmbH\",\"Web\"\r\n"
+                      "\"Weber, Jonas\",\"Einkauf\",\"info@netzwerk-test.de\",\"Netzwerk Test "
+                      "GmbH\",\"Web\"\r\n"
+                      "\"Anna Schmidt\",\"\",\"INFO@netzwerk-test.de\",\"Netzwerk Test "
+                      "GmbH\",\"Trade Show\"\r\n";
+    struct resp r;
+    json_t *rep = import(sf, &r);
+    resp_free(&r);
+    assert_accounted(rep);
+    assert_int_equal(num(rep, "created"), 2);
+    assert_int_equal(num(rep, "merged_in_file"), 1);
+    assert_string_equal(row_lead(rep, 3), row_lead(rep, 1));
+    assert_string_not_equal(row_lead(rep, 2), row_lead(rep, 1));
+    char *anna = strdup(row_lead(rep, 1));
+    json_decref(rep);
+    const char hs[] = "\xEF\xBB\xBF"
+                      "First Name,Last Name,Email,Job Title,Company Name\r\n"
+                      "Anna,Schmidt,info@netzwerk-test.de,CFO,Netzwerk Test GmbH\r\n";
+    rep = import(hs, &r);
+    resp_free(&r);
+    assert_int_equal(num(rep, "updated"), 1);
+    assert_string_equal(row_lead(rep, 1), anna);
+    json_decref(rep);
+    char *id =
+        mailbox_invoke("info@netzwerk-test.de", "\"name\": \"Schmidt, Dr. Anna\"", "updated");
+    assert_string_equal(id, anna);
+    free(id);
+    id = mailbox_invoke("info@netzwerk-test.de", "\"name\": \"Schmidt, Anna, Dr.\"", "created");
+    assert_string_not_equal(id, anna);
+    free(id);
+    assert_int_equal(leads_total(), before + 3);
+    free(anna);
+}
+
+/* The trial's merge: "Herr Müller" and "Frau Müller" on one shared mailbox became one
+ * lead (the titles are dropped, both are "müller"). A salutation that differs is two
+ * people, a missing one is no difference, in invokes, within a Salesforce report's file
+ * and between a file and the stored leads; a row without the salutation does not wipe
+ * it from the lead (else the next "Frau Müller" would take Herr Müller's lead). */
+static void test_mailbox_salutation(void **state)
+{
+    (void)state;
+    long before = leads_total();
+    const char *mail = "kontakt@stadtwerke-test.de";
+    char *herr = mailbox_invoke(mail, "\"name\": \"Herr Müller\", \"title\": \"Geschäftsführer\"",
+                                "created");
+    char *frau = mailbox_invoke(mail, "\"name\": \"Frau Müller\"", "created");
+    assert_string_not_equal(herr, frau);
+    char *id =
+        mailbox_invoke(mail, "\"name\": \"Müller\", \"phone\": \"+49 30 5550100\"", "updated");
+    assert_string_equal(id, herr); /* the earliest of the name */
+    free(id);
+    struct resp r;
+    json_t *l = get_lead(herr, &r);
+    assert_string_equal(jstr(l, "contact_info.name"), "Herr Müller");
+    resp_free(&r);
+    id = mailbox_invoke(mail, "\"name\": \"Fr. Muller\"", "updated");
+    assert_string_equal(id, frau);
+    free(id);
+    assert_int_equal(leads_total(), before + 2);
+
+    /* one file: the plain row joins the first of the name (Herr Müller), "Frau Müller"
+     * twice is one lead */
+    const char sf[] = "\"Contact Name\",\"Title\",\"Email\",\"Account Name\"\r\n"
+                      "\"Herr Müller\",\"Geschäftsführer\",\"info@klaerwerk-test.de\",\"Klärwerk "
+                      "Test GmbH\"\r\n"
+                      "\"Frau Müller\",\"Prokuristin\",\"info@klaerwerk-test.de\",\"Klärwerk Test "
+                      "GmbH\"\r\n"
+                      "\"Müller\",\"\",\"INFO@klaerwerk-test.de\",\"Klärwerk Test GmbH\"\r\n"
+                      "\"Frau Müller\",\"\",\"info@klaerwerk-test.de\",\"Klärwerk Test GmbH\"\r\n";
+    json_t *rep = import(sf, &r);
+    resp_free(&r);
+    assert_accounted(rep);
+    assert_int_equal(num(rep, "created"), 2);
+    assert_int_equal(num(rep, "merged_in_file"), 2);
+    assert_string_not_equal(row_lead(rep, 2), row_lead(rep, 1));
+    assert_string_equal(row_lead(rep, 3), row_lead(rep, 1));
+    assert_string_equal(row_lead(rep, 4), row_lead(rep, 2));
+    l = get_lead(row_lead(rep, 1), &r);
+    assert_string_equal(jstr(l, "contact_info.name"), "Herr Müller");
+    resp_free(&r);
+    json_decref(rep);
+
+    /* a plain row first: the next salutation names it, another is a new lead */
+    const char hs[] = "First Name,Last Name,Email,Job Title,Company Name\r\n"
+                      ",Müller,vertrieb@wasserwerk-test.de,,Wasserwerk Test GmbH\r\n"
+                      "Frau,Müller,vertrieb@wasserwerk-test.de,Einkauf,Wasserwerk Test GmbH\r\n"
+                      "Herr,Müller,vertrieb@wasserwerk-test.de,Technik,Wasserwerk Test GmbH\r\n";
+    rep = import(hs, &r);
+    resp_free(&r);
+    assert_accounted(rep);
+    assert_int_equal(num(rep, "created"), 2);
+    assert_string_equal(row_lead(rep, 2), row_lead(rep, 1));
+    assert_string_not_equal(row_lead(rep, 3), row_lead(rep, 1));
+    json_decref(rep);
+
+    /* a stored "Müller" and a file with both: the first takes it, the other is new */
+    char *plain = mailbox_invoke("info@gaswerk-test.de", "\"name\": \"Müller\"", "created");
+    const char both[] = "\"Contact Name\",\"Email\",\"Account Name\"\r\n"
+                        "\"Frau Müller\",\"info@gaswerk-test.de\",\"Gaswerk Test GmbH\"\r\n"
+                        "\"Herr Müller\",\"info@gaswerk-test.de\",\"Gaswerk Test GmbH\"\r\n";
+    rep = import(both, &r);
+    resp_free(&r);
+    assert_accounted(rep);
+    assert_string_equal(row_lead(rep, 1), plain);
+    assert_string_not_equal(row_lead(rep, 2), plain);
+    json_decref(rep);
+    id = mailbox_invoke("info@gaswerk-test.de", "\"name\": \"Frau Müller\"", "updated");
+    assert_string_equal(id, plain);
+    free(id);
+    /* Salesforce keeps the salutation in its own column: the same two people */
+    const char sal[] = "\"Salutation\",\"First Name\",\"Last Name\",\"Title\",\"Email\",\"Account "
+                       "Name\"\r\n"
+                       "\"Herr\",\"\",\"Müller\",\"Technik\",\"info@heizwerk-test.de\",\"Heizwerk "
+                       "Test GmbH\"\r\n"
+                       "\"Frau\",\"\",\"Müller\",\"Einkauf\",\"info@heizwerk-test.de\",\"Heizwerk "
+                       "Test GmbH\"\r\n";
+    rep = import(sal, &r);
+    resp_free(&r);
+    assert_accounted(rep);
+    assert_int_equal(num(rep, "created"), 2);
+    char *sal_frau = strdup(row_lead(rep, 2));
+    json_decref(rep);
+    id = mailbox_invoke("info@heizwerk-test.de", "\"name\": \"Frau Müller\"", "updated");
+    assert_string_equal(id, sal_frau);
+    free(id);
+    free(sal_frau);
+    assert_int_equal(leads_total(), before + 2 + 2 + 2 + 2 + 2);
+    free(plain);
+    free(herr);
+    free(frau);
+}
+
+/* HubSpot exports the address the CRM captured, sub-address and all (tom+hubspot@):
+ * opted out there, the person is opted out at his mailbox (tom@), whichever address a
+ * later file or the operator uses; the two addresses stay two leads (docs/leads.md,
+ * "Sub-addresses"). */
+static void test_subaddress_consent(void **state)
+{
+    (void)state;
+    long before = leads_total();
+    const char hs[] = "\xEF\xBB\xBF"
+                      "First Name,Last Name,Email,Job Title,Company Name,Unsubscribed from all "
+                      "email\r\n"
+                      "Tom,Becker,tom+hubspot@quillon-test.io,CTO,Quillon Test GmbH,true\r\n";
+    struct resp r;
+    json_t *rep = import(hs, &r);
+    resp_free(&r);
+    assert_int_equal(num(rep, "created"), 1);
+    char *tagged = strdup(row_lead(rep, 1));
+    json_decref(rep);
+    json_t *c = http_json("GET", "/api/contacts/tom@quillon-test.io", NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_true(json_is_true(jget(c, "do_not_contact")));
+    resp_free(&r);
+    const char sf[] = "\"First Name\",\"Last Name\",\"Email\",\"Title\",\"Account Name\"\r\n"
+                      "\"Tom\",\"Becker\",\"tom@quillon-test.io\",\"CTO\",\"Quillon Test "
+                      "GmbH\"\r\n";
+    rep = import(sf, &r);
+    resp_free(&r);
+    assert_int_equal(num(rep, "created"), 1);
+    assert_string_not_equal(row_lead(rep, 1), tagged);
+    json_decref(rep);
+    assert_int_equal(leads_total(), before + 2);
+    /* the operator opts out tom@ (another person's mailbox in the CRM): tom+news@ too */
+    c = http_json("POST", "/api/contacts/lena@quillon-test.io/do-not-contact",
+                  "{\"reason\": \"asked on the phone\"}", &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    c = http_json("GET", "/api/contacts/lena%2Bnews@quillon-test.io", NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_true(json_is_true(jget(c, "do_not_contact")));
+    resp_free(&r);
+    free(tagged);
+}
+
+/* A trade-fair list imported onto one shared mailbox (team@): 230 people, more than one
+ * page of the store's mailbox lookup (SA_MAILBOX_PAGE, 200). A later invoke for a person
+ * past the first page finds their lead; one without a name finds the earliest. */
+static void test_mailbox_pages(void **state)
+{
+    (void)state;
+    long before = leads_total();
+    size_t cap = 64 + 230 * 100, n = 0;
+    char *csv = malloc(cap);
+    assert_non_null(csv);
+    n += (size_t)snprintf(csv, cap, "First Name,Last Name,Email,Job Title,Company Name\r\n");
+    static const char *const first[] = {"Anna", "Jonas", "Petra", "Olaf", "Lena",
+                                        "Karl", "Mia",   "Felix", "Ida",  "Paul"};
+    for (int k = 0; k < 230; k++) {
+        n += (size_t)snprintf(csv + n, cap - n,
+                              "%s,Messe%03d,team@messebau-test.de,Standbau,Messebau Test GmbH\r\n",
+                              first[k % 10], k + 1);
+    }
+    struct resp r;
+    json_t *rep = import(csv, &r);
+    resp_free(&r);
+    free(csv);
+    assert_int_equal(num(rep, "created"), 230);
+    char *late = strdup(row_lead(rep, 221)), *earliest = strdup(row_lead(rep, 1));
+    json_decref(rep);
+    char *id = mailbox_invoke("team@messebau-test.de", "\"name\": \"Anna Messe221\"", "updated");
+    assert_string_equal(id, late);
+    free(id);
+    id = mailbox_invoke("team@messebau-test.de", "", "updated");
+    assert_string_equal(id, earliest);
+    free(id);
+    id = mailbox_invoke("team@messebau-test.de", "\"name\": \"Messe231, Anna\"", "created");
+    free(id);
+    assert_int_equal(leads_total(), before + 231);
+    free(late);
+    free(earliest);
+}
+
+/* The import identifies a chunk before it writes it, so two people of one file could
+ * both find one stored lead. Stored on kontakt@: "Müller" (the earliest) and "Herr
+ * Müller" (written by id, as a CRM sync does). A file with "Frau Müller" then "Herr
+ * Müller" must give what two invokes in turn give: she takes "Müller" (and names it),
+ * he then finds his own lead, not a third. */
+static void test_mailbox_taken_in_chunk(void **state)
+{
+    (void)state;
+    static const char *const ids[] = {"01930000-0000-7000-8000-00000000a001",
+                                      "01930000-0000-7000-8000-00000000a002"};
+    static const char *const names[] = {"Müller", "Herr Müller"};
+    for (int k = 0; k < 2; k++) {
+        char *body =
+            strf("{\"agent_type\": \"qualification\", \"lead_id\": \"%s\", \"input\": "
+                 "{\"company_name\": \"Fernwärme Test GmbH\", \"contact_info\": {\"name\": "
+                 "\"%s\", \"email\": \"kontakt@fernwaerme-test.de\"}}}",
+                 ids[k], names[k]);
+        struct resp r;
+        invoke(body, &r);
+        free(body);
+        if (r.status != 200)
+            fail_msg("invoke %s: %ld %.300s", names[k], r.status, r.body);
+        resp_free(&r);
+    }
+    long before = leads_total();
+    const char sf[] = "\"Contact Name\",\"Title\",\"Email\",\"Account Name\"\r\n"
+                      "\"Frau Müller\",\"Einkauf\",\"kontakt@fernwaerme-test.de\",\"Fernwärme Test "
+                      "GmbH\"\r\n"
+                      "\"Herr Müller\",\"Technik\",\"kontakt@fernwaerme-test.de\",\"Fernwärme Test "
+                      "GmbH\"\r\n";
+    struct resp r;
+    json_t *rep = import(sf, &r);
+    resp_free(&r);
+    assert_accounted(rep);
+    assert_int_equal(num(rep, "updated"), 2);
+    assert_string_equal(row_lead(rep, 1), ids[0]);
+    assert_string_equal(row_lead(rep, 2), ids[1]);
+    json_decref(rep);
+    assert_int_equal(leads_total(), before);
+    json_t *l = get_lead(ids[0], &r);
+    assert_string_equal(jstr(l, "contact_info.name"), "Frau Müller");
+    resp_free(&r);
+    l = get_lead(ids[1], &r);
+    assert_string_equal(jstr(l, "contact_info.title"), "Technik");
+    resp_free(&r);
+}
+
 /* Five invokes for one contact (the e-mail in varying case) give one lead: the first
  * says created, the others updated, and a later invoke that leaves out the title keeps
  * it. A colleague's invoke is a new lead of the same company. */
@@ -488,9 +759,9 @@ static void test_invoke_updates(void **state)
     (void)state;
     long before = leads_total();
     char *id = NULL;
-    static const char *const emails[] = {"lea.brunner@vireo-health.ch", "Lea.Brunner@vireo-health.ch",
-                                         "LEA.BRUNNER@VIREO-HEALTH.CH", "lea.brunner@vireo-health.ch",
-                                         "lea.brunner@Vireo-Health.ch"};
+    static const char *const emails[] = {
+        "lea.brunner@vireo-health.ch", "Lea.Brunner@vireo-health.ch", "LEA.BRUNNER@VIREO-HEALTH.CH",
+        "lea.brunner@vireo-health.ch", "lea.brunner@Vireo-Health.ch"};
     for (int k = 0; k < 5; k++) {
         char *body = strf("{\"agent_type\": \"qualification\", \"input\": {\"company_name\": "
                           "\"Vireo Health AG\", \"industry\": \"Healthcare\", \"company_size\": "
@@ -547,6 +818,11 @@ int main(void)
         cmocka_unit_test(test_mailbox_one_person),
         cmocka_unit_test(test_mailbox_in_file),
         cmocka_unit_test(test_mailbox_unnamed_stored),
+        cmocka_unit_test(test_mailbox_last_first),
+        cmocka_unit_test(test_mailbox_salutation),
+        cmocka_unit_test(test_subaddress_consent),
+        cmocka_unit_test(test_mailbox_pages),
+        cmocka_unit_test(test_mailbox_taken_in_chunk),
     };
     return api_exit_status(cmocka_run_group_tests(tests, api_group_setup, api_group_teardown));
 }

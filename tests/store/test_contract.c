@@ -569,7 +569,7 @@ static void test_leads_by_mailbox(void **state)
     for (char *p = upper; *p; p++)
         *p = (char)toupper((unsigned char)*p);
     json_t *rows = NULL;
-    assert_int_equal(sa_store_leads_by_mailbox(s, upper, &rows, &err), 0);
+    assert_int_equal(sa_store_leads_by_mailbox(s, upper, 10, 0, &rows, &err), 0);
     assert_int_equal(json_array_size(rows), 3);
     for (int k = 0; k < 3; k++) {
         const json_t *r = json_array_get(rows, (size_t)k);
@@ -582,11 +582,31 @@ static void test_leads_by_mailbox(void **state)
     }
     json_decref(rows);
     char other[64];
-    assert_int_equal(
-        sa_store_leads_by_mailbox(s, uniq(other, sizeof other, "sales", "@x.example"), &rows, &err),
-        0);
+    assert_int_equal(sa_store_leads_by_mailbox(s, uniq(other, sizeof other, "sales", "@x.example"),
+                                               10, 0, &rows, &err),
+                     0);
     assert_int_equal(json_array_size(rows), 0);
     json_decref(rows);
+    /* a page at a time: at most limit, from offset, in the same order */
+    assert_int_equal(sa_store_leads_by_mailbox(s, email, 2, 0, &rows, &err), 0);
+    assert_int_equal(json_array_size(rows), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(rows, 0), "id")), ids[0]);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(rows, 1), "id")), ids[1]);
+    json_decref(rows);
+    assert_int_equal(sa_store_leads_by_mailbox(s, email, 2, 2, &rows, &err), 0);
+    assert_int_equal(json_array_size(rows), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(rows, 0), "id")), ids[2]);
+    json_decref(rows);
+    assert_int_equal(sa_store_leads_by_mailbox(s, email, 2, 3, &rows, &err), 0);
+    assert_int_equal(json_array_size(rows), 0);
+    json_decref(rows);
+    /* the cap is the interface's: no page holds more, whatever the caller asks */
+    assert_int_equal(sa_store_leads_by_mailbox(s, email, 0, 0, &rows, &err), SA_EINVAL);
+    assert_null(rows);
+    assert_int_equal(
+        sa_store_leads_by_mailbox(s, email, SA_STORE_MAILBOX_PAGE_MAX + 1, 0, &rows, &err),
+        SA_EINVAL);
+    assert_int_equal(sa_store_leads_by_mailbox(s, email, 2, -1, &rows, &err), SA_EINVAL);
     char id[37] = "x";
     assert_int_equal(sa_store_lead_by_email(s, email, id, NULL, &err), 0);
     assert_string_equal(id, ids[0]);
@@ -1641,6 +1661,64 @@ static void test_contacts(void **state)
     assert_int_equal(sa_store_secret_get_or_put(s, name, "second", &sec, &err), 0);
     assert_string_equal(sec, "first");
     free(sec);
+    sa_store_close(s);
+}
+
+/* Consent is per mailbox: a CRM's sub-address (tom+crm@) is delivered to tom@, so an
+ * opt-out of either blocks both, and a lift lifts both; an opt-out recorded under the
+ * tagged address itself (before this rule) still blocks it and is lifted with it. */
+static void test_contacts_mailbox(void **state)
+{
+    (void)state;
+    struct sa_store *s = open_store();
+    struct sa_err err = {0};
+    char base[64], tagged[64], other[64];
+    uniq(base, sizeof base, "tom", "@acme-mailbox.example");
+    snprintf(tagged, sizeof tagged, "%.*s+crm%s", (int)strcspn(base, "@"), base, strchr(base, '@'));
+    snprintf(other, sizeof other, "%.*s+newsletter%s", (int)strcspn(base, "@"), base,
+             strchr(base, '@'));
+    char buf[64];
+    assert_string_equal(sa_store_mailbox(tagged, buf, sizeof buf), base);
+    assert_string_equal(sa_store_mailbox(base, buf, sizeof buf), base);
+    assert_string_equal(sa_store_mailbox("+1555@sms.example", buf, sizeof buf),
+                        "+1555@sms.example");
+    json_t *c = NULL;
+    assert_int_equal(sa_store_contact_dnc(s, tagged, "unsubscribe", "prospect", &err), 0);
+    const char *all[] = {base, tagged, other};
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(sa_store_contact_get(s, all[i], &c, &err), 0);
+        if (!json_is_true(json_object_get(c, "do_not_contact")))
+            fail_msg("%s is not blocked by the opt-out of %s", all[i], tagged);
+        json_decref(c);
+    }
+    json_t *h = NULL;
+    assert_int_equal(sa_store_contact_history(s, other, &h, &err), 0);
+    assert_int_equal(json_array_size(h), 1);
+    json_decref(h);
+    assert_int_equal(sa_store_contact_lift(s, base, "signed form", NULL, &err), 0);
+    assert_int_equal(sa_store_contact_get(s, tagged, &c, &err), 0);
+    assert_false(json_is_true(json_object_get(c, "do_not_contact")));
+    json_decref(c);
+    /* the other way round: tom@ opts out, tom+crm@ is blocked */
+    assert_int_equal(sa_store_contact_dnc(s, base, "asked on the phone", "operator", &err), 0);
+    assert_int_equal(sa_store_contact_get(s, tagged, &c, &err), 0);
+    assert_true(json_is_true(json_object_get(c, "do_not_contact")));
+    json_decref(c);
+    assert_int_equal(sa_store_contact_lift(s, tagged, "signed form", NULL, &err), 0);
+    /* a tagged record written before the rule (straight through the backend) */
+    assert_int_equal(s->ops->contact_dnc(s, other, "bounce", "smtp", &err), 0);
+    assert_int_equal(sa_store_contact_get(s, other, &c, &err), 0);
+    assert_true(json_is_true(json_object_get(c, "do_not_contact")));
+    assert_string_equal(str(c, "source"), "smtp");
+    json_decref(c);
+    assert_int_equal(sa_store_contact_get(s, base, &c, &err), 0);
+    assert_false(json_is_true(json_object_get(c, "do_not_contact")));
+    json_decref(c);
+    assert_int_equal(sa_store_contact_lift(s, other, "signed form", NULL, &err), 0);
+    assert_int_equal(sa_store_contact_get(s, other, &c, &err), 0);
+    assert_false(json_is_true(json_object_get(c, "do_not_contact")));
+    json_decref(c);
+    assert_int_equal(sa_store_contact_lift(s, other, "again", NULL, &err), SA_ECONFLICT);
     sa_store_close(s);
 }
 
@@ -3969,6 +4047,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_list_search_and_sort),
         cmocka_unit_test(test_lead_lookups),
         cmocka_unit_test(test_leads_by_mailbox),
+        cmocka_unit_test(test_contacts_mailbox),
         cmocka_unit_test(test_companies),
         cmocka_unit_test(test_executions),
         cmocka_unit_test(test_runs),

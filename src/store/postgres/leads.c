@@ -61,7 +61,8 @@ static const struct pg_sql MATCH_LEAD[2] = {{"match lead", MATCH_LEAD_SQL("id")}
                                             {"match lead", MATCH_LEAD_SQL("id, data")}};
 static const struct pg_sql BY_MAILBOX = {
     "leads by mailbox", "SELECT id, contact_name, data FROM leads WHERE lower(contact_email) = "
-                        "lower($1::text COLLATE \"C\") ORDER BY created_at, id"};
+                        "lower($1::text COLLATE \"C\") ORDER BY created_at, id LIMIT $2::bigint "
+                        "OFFSET $3::bigint"};
 /* GET_LEAD and BY_EMAIL run through functions (migration 055) that hold their
  * statements, SELECT LEAD_READ_COLS FROM leads WHERE id = $1 and the lead with the
  * e-mail (ASCII case ignored, the earliest), so that PostgreSQL plans them once per
@@ -328,9 +329,11 @@ int sa_pg_lead_by_email(struct sa_store *s, const char *email, char id[37], json
     return identify(s, BY_EMAIL, &TXT(email), 1, id, data, err);
 }
 
-int sa_pg_leads_by_mailbox(struct sa_store *s, const char *email, json_t **out, struct sa_err *err)
+int sa_pg_leads_by_mailbox(struct sa_store *s, const char *email, int limit, int offset,
+                           json_t **out, struct sa_err *err)
 {
-    return pg_query_rows(s, &BY_MAILBOX, &TXT(email), 1, NULL, out, err);
+    const struct pg_arg a[] = {TXT(email), NUM(limit), NUM(offset)};
+    return pg_query_rows(s, &BY_MAILBOX, a, DB_N(a), NULL, out, err);
 }
 
 int sa_pg_leads_by_company(struct sa_store *s, const char *name, json_t **out, struct sa_err *err)

@@ -125,11 +125,10 @@ int sa_sqlite_lead_by_email(struct sa_store *s, const char *email, char id[37], 
                             struct sa_err *err);
 int sa_sqlite_leads_by_company(struct sa_store *s, const char *name, json_t **out,
                                struct sa_err *err);
-int sa_sqlite_leads_by_mailbox(struct sa_store *s, const char *email, json_t **out,
-                               struct sa_err *err);
+int sa_sqlite_leads_by_mailbox(struct sa_store *s, const char *email, int limit, int offset,
+                               json_t **out, struct sa_err *err);
 int sa_sqlite_lead_match(struct sa_store *s, const char *name, const char *domain,
-                         const char *contact_name, char id[37], json_t **data,
-                         struct sa_err *err);
+                         const char *contact_name, char id[37], json_t **data, struct sa_err *err);
 int sa_sqlite_company_get(struct sa_store *s, const char *domain, json_t **out,
                           struct sa_err *err);
 

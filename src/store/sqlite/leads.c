@@ -85,7 +85,7 @@ static const struct db_sql BY_EMAIL[2] = {{"lead by e-mail", BY_EMAIL_SQL("id")}
                                           {"lead by e-mail", BY_EMAIL_SQL("id, data")}};
 static const struct db_sql BY_MAILBOX = {
     "leads by mailbox", "SELECT id, contact_name, data FROM leads WHERE contact_email = ?1 COLLATE "
-                        "NOCASE ORDER BY created_at, id"};
+                        "NOCASE ORDER BY created_at, id LIMIT ?2 OFFSET ?3"};
 static const struct db_sql GET_LEAD = {"get lead",
                                        "SELECT " LEAD_READ_COLS " FROM leads WHERE id = ?1"};
 /* The list's statements by search mode (search.h) and order (enum sa_lead_sort). */
@@ -345,10 +345,11 @@ static json_t *mailbox_row(sqlite3_stmt *st)
                      db_col_text(st, 1), "data", db_col_json(st, 2));
 }
 
-int sa_sqlite_leads_by_mailbox(struct sa_store *s, const char *email, json_t **out,
-                               struct sa_err *err)
+int sa_sqlite_leads_by_mailbox(struct sa_store *s, const char *email, int limit, int offset,
+                               json_t **out, struct sa_err *err)
 {
-    return db_query_rows(s, &BY_MAILBOX, &TXT(email), 1, mailbox_row, out, err);
+    const struct db_arg a[] = {TXT(email), NUM(limit), NUM(offset)};
+    return db_query_rows(s, &BY_MAILBOX, a, DB_N(a), mailbox_row, out, err);
 }
 
 int sa_sqlite_leads_by_company(struct sa_store *s, const char *name, json_t **out,

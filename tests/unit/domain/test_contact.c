@@ -140,6 +140,27 @@ static void test_name_key(void **state)
         {"Peter Dr. Schmidt", "peter dr. schmidt"},
         {"", ""},
         {"   ", ""},
+        /* "Last, First" as CRM exports and address books write it */
+        {"Schmidt, Anna", "anna schmidt"},
+        {"SCHMIDT,Anna", "anna schmidt"},
+        {"Müller, Hans-Peter", "hans-peter muller"},
+        {"Schmidt, Dr. Anna", "anna schmidt"},
+        {"Dr. Schmidt, Anna", "anna schmidt"},
+        {"van der Berg, Jan", "jan van der berg"},
+        {"O'Brien, Siobhán", "siobhan o'brien"},
+        {"Dupont, M. Jean", "jean dupont"},
+        {"Smith, John Q.", "john q. smith"},
+        /* not a name turned round: more than one comma, a suffix, a company */
+        {"Schmidt, Anna, Dr.", "schmidt, anna, dr."},
+        {"Smith, Jr.", "smith, jr."},
+        {"Meyer, PhD", "meyer, phd"},
+        {"Schmidt, Dr.", "schmidt, dr."},
+        {"Acme, Inc.", "acme, inc."},
+        {"Schmidt & Partner, Berlin", "schmidt & partner, berlin"},
+        {"Müller, Meyer GmbH", "muller, meyer gmbh"},
+        {"Team 2, Sales", "team 2, sales"},
+        {"Schmidt,", "schmidt,"},
+        {", Anna", ", anna"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char out[64];
@@ -151,13 +172,76 @@ static void test_name_key(void **state)
     assert_string_equal(out, "");
     assert_false(sa_contact_name_key("Maximilian Schmidt", out, sizeof out));
     assert_string_equal(out, "");
+    assert_false(sa_contact_name_key("Schmidt, Maximilian", out, sizeof out));
+    assert_string_equal(out, "");
+}
+
+/* Salutations that state a gender tell two people of one name apart; none is no
+ * difference, and a title that states no gender (Dr., Prof.) is none. */
+static void test_salutation(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in;
+        char want;
+    } cases[] = {
+        {"Herr Müller", 'm'},
+        {"Frau Müller", 'f'},
+        {"Hr. Müller", 'm'},
+        {"Fr. Müller", 'f'},
+        {"Mr. John Smith", 'm'},
+        {"Mrs Smith", 'f'},
+        {"Ms. Jane Doe", 'f'},
+        {"M. Jean Dupont", 'm'},
+        {"Mme Dupont", 'f'},
+        {"Sr. García", 'm'},
+        {"Sra. García", 'f'},
+        {"Frau Dr. Anna Schmidt", 'f'},
+        {"Dr. Müller", 0},
+        {"Prof. Dr. Jürgen Müller", 0},
+        {"Müller", 0},
+        {"M Schulz", 0},
+        {"Herr", 0},
+        {"Müller, Frau Anna", 'f'},
+        {"Herrmann Müller", 0},
+        {NULL, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        if (sa_contact_salutation(cases[i].in) != cases[i].want)
+            fail_msg("\"%s\": expected '%c', got '%c'", cases[i].in ? cases[i].in : "(null)",
+                     cases[i].want ? cases[i].want : '0',
+                     sa_contact_salutation(cases[i].in) ? sa_contact_salutation(cases[i].in) : '0');
+    assert_false(sa_contact_same_person("Herr Müller", "Frau Müller"));
+    assert_false(sa_contact_same_person("Mr. Smith", "Mrs. Smith"));
+    assert_false(sa_contact_same_person("Sr. García", "Sra. Garcia"));
+    assert_false(sa_contact_same_person("M. Dupont", "Mme Dupont"));
+    assert_true(sa_contact_same_person("Frau Müller", "Müller"));
+    assert_true(sa_contact_same_person("Müller", "Herr Müller"));
+    assert_true(sa_contact_same_person("Frau Müller", "Fr. Muller"));
+    assert_true(sa_contact_same_person("Frau Dr. Anna Schmidt", "Schmidt, Anna"));
+    assert_true(sa_contact_same_person("Dr. Müller", "Herr Müller"));
+    assert_false(sa_contact_same_person("Herr Müller", "Herr Meyer"));
+    /* a CRM export's salutation column, when the name has none */
+    json_t *mr = json_pack("{s:s}", "salutation", "Mr.");
+    json_t *frau = json_pack("{s:s}", "anrede", "Frau Dr.");
+    json_t *blank = json_pack("{s:s}", "salutation", "");
+    assert_int_equal(sa_contact_gender("Müller", mr), 'm');
+    assert_int_equal(sa_contact_gender("Müller", frau), 'f');
+    assert_int_equal(sa_contact_gender("Frau Müller", mr), 'f'); /* the name's wins */
+    assert_int_equal(sa_contact_gender("Müller", blank), 0);
+    assert_int_equal(sa_contact_gender("Müller", NULL), 0);
+    assert_false(sa_contact_same_person_as("Müller", 'm', "Müller", 'f'));
+    assert_true(sa_contact_same_person_as("Müller", 0, "Herr Müller", 'm'));
+    json_decref(mr);
+    json_decref(frau);
+    json_decref(blank);
 }
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_e164),
-                                       cmocka_unit_test(test_roles_and_domain),
-                                       cmocka_unit_test(test_first_name),
-                                       cmocka_unit_test(test_name_key)};
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_e164), cmocka_unit_test(test_roles_and_domain),
+        cmocka_unit_test(test_first_name), cmocka_unit_test(test_name_key),
+        cmocka_unit_test(test_salutation)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
