@@ -148,6 +148,33 @@ export function plain(text) {
   return String(text).replace(BIDI_CONTROLS, '');
 }
 
+// Text about to leave (a draft an approver reads) must not hide its direction controls:
+// the console writes none, but the recipient's mail program obeys them, so "\u202Eevil"
+// the approver reads as "evil" arrives as "live". bidiControls lists the controls in text
+// (their code points, in order); bidiMarked gives the text as children for h()/put() with
+// each control replaced by a visible mark (<mark class="bidi-mark">U+202E RLO</mark>).
+const BIDI_NAMES = { 0x202a: 'LRE', 0x202b: 'RLE', 0x202c: 'PDF', 0x202d: 'LRO', 0x202e: 'RLO',
+  0x2066: 'LRI', 0x2067: 'RLI', 0x2068: 'FSI', 0x2069: 'PDI' };
+export function bidiControls(text) {
+  return [...String(text ?? '').matchAll(BIDI_CONTROLS)].map(m => m[0].codePointAt(0));
+}
+export function bidiName(cp) {
+  return `U+${cp.toString(16).toUpperCase()} ${BIDI_NAMES[cp] || ''}`.trim();
+}
+export function bidiMarked(text) {
+  const s = String(text ?? '');
+  const out = [];
+  let last = 0;
+  for (const m of s.matchAll(BIDI_CONTROLS)) {
+    if (m.index > last) out.push(s.slice(last, m.index));
+    const name = bidiName(m[0].codePointAt(0));
+    out.push(h('mark', { class: 'bidi-mark', title: `Invisible direction control ${name}: the recipient's mail program reorders the text after it` }, name));
+    last = m.index + m[0].length;
+  }
+  if (last < s.length) out.push(s.slice(last));
+  return out;
+}
+
 // A DOM element: attrs set attributes (on* functions become listeners, class, dataset,
 // style as an object through the CSSOM: CSP forbids style attributes); children are
 // nodes or text (always textContent: data never goes through innerHTML); text and

@@ -50,6 +50,7 @@ struct sa_access {
     struct sa_limiter *limiter;
     bool shared_limiter; /* the Redis one (REDIS_URL) */
     long per_minute;
+    long failures_per_minute; /* AUTH_FAILURES_PER_MINUTE, per client address */
     struct sa_limit_spec agent_limits;
     double (*now)(void);
     pthread_mutex_t lock; /* the key cache */
@@ -144,6 +145,7 @@ int sa_access_open(const struct sa_config *cfg, struct sa_store *store, struct s
     a->store = store;
     a->required = required;
     a->per_minute = cfg->rate_limit_per_minute;
+    a->failures_per_minute = cfg->auth_failures_per_minute;
     a->now = real_now;
     pthread_mutex_init(&a->lock, NULL);
     int rc = sa_limit_spec_parse(cfg->agent_rate_limits, &a->agent_limits, err);
@@ -501,12 +503,26 @@ int sa_access_limit_agent(struct sa_access *a, const struct sa_principal *p, con
     return sa_limiter_hit(a->limiter, key, limit, 3600, now, out, err);
 }
 
-int sa_access_limit_failure(struct sa_access *a, const char *client_addr, double now,
+/* The failures' window key: one per client address. */
+static void failure_key(const char *client_addr, char *key, size_t cap)
+{
+    snprintf(key, cap, "authfail|%.64s", client_addr);
+}
+
+int sa_access_failures_peek(struct sa_access *a, const char *client_addr, double now,
                             struct sa_limit *out, struct sa_err *err)
 {
     char key[96];
-    snprintf(key, sizeof key, "authfail|%.64s", client_addr);
-    return sa_limiter_take(a->limiter, key, SA_AUTH_FAILURES_PER_MINUTE, now, out, err);
+    failure_key(client_addr, key, sizeof key);
+    return sa_limiter_peek(a->limiter, key, a->failures_per_minute, 60, now, out, err);
+}
+
+int sa_access_failure_count(struct sa_access *a, const char *client_addr, double now,
+                            struct sa_limit *out, struct sa_err *err)
+{
+    char key[96];
+    failure_key(client_addr, key, sizeof key);
+    return sa_limiter_hit(a->limiter, key, a->failures_per_minute, 60, now, out, err);
 }
 
 unsigned long sa_access_limiter_failures(struct sa_access *a)

@@ -678,6 +678,16 @@ static const struct sa_setting settings[] = {
      .doc = "requests per minute per principal (per client address with AUTH=off), as a "
             "token bucket",
      .commands = LISTENS},
+    {.env = "AUTH_FAILURES_PER_MINUTE",
+     INT(auth_failures_per_minute),
+     .dflt = "20",
+     .min = 0,
+     .max = 10000000,
+     .range_doc = "0: no limit",
+     .doc = "failed authentications (invalid API key or token) per client address in a clock "
+            "minute; past it every request from that address presenting a credential is 429 "
+            "until the minute ends, the credential unchecked",
+     .commands = LISTENS},
     {.env = "AGENT_RATE_LIMIT_PER_HOUR",
      STRING(agent_rate_limits),
      .dflt = "1000",

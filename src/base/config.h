@@ -143,6 +143,7 @@ struct sa_config {
     enum sa_metrics_access metrics_access; /* METRICS_AUTH: key or open */
     int worker_metrics_port;               /* WORKER_METRICS_PORT: the worker's listener, or -1 */
     int max_connections_per_ip;            /* MAX_CONNECTIONS_PER_IP */
+    int auth_failures_per_minute;          /* AUTH_FAILURES_PER_MINUTE: per address; 0 = none */
     double request_timeout;                /* REQUEST_TIMEOUT_SECONDS: headers and body deadline */
     /* retention (app/retention.h): seconds; 0 keeps that kind forever */
     double execution_retention;  /* EXECUTION_RETENTION_SECONDS */

@@ -19,15 +19,30 @@
  *
  * Every deadline is "now + the same timeout", so arming appends to the tail of a list
  * that stays sorted by deadline: arm, disarm and close are O(1), and the sweep pops
- * from the head only what is due. */
+ * from the head only what is due.
+ *
+ * Lingering close. When the server closes a connection whose client is still sending (a
+ * refusal sent before the whole request was read: MHD's own 431 for headers beyond its
+ * memory pool, our 413 for a declared body over the cap), close(2) with unread bytes makes
+ * the kernel answer with a reset, and a client still writing gets ECONNRESET from its
+ * send and never reads the answer waiting for it (curl: "Connection reset by peer"). So,
+ * like nginx's lingering_close, a connection closed with unread input is kept a little
+ * longer: sa_edge_close dup(2)s its socket (MHD then closes its own descriptor; MHD has
+ * removed it from its epoll set before), shuts the writing side (the answer is followed
+ * by a FIN) and the watchdog reads and discards what still comes, until the client closes
+ * its side, LINGER_BYTES were read or LINGER_NS passed; only then is it closed. At most
+ * LINGER_MAX connections linger at once; past that, one is closed at once as before. */
 #include "http/edge.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/log.h"
 
@@ -40,8 +55,23 @@ struct sa_edge_conn {
     uint64_t deadline;
 };
 
+/* Lingering close (the file comment): at most this many at once, each for at most this
+ * long and this many discarded bytes; the watchdog reads them every LINGER_TICK_NS. */
+#define LINGER_MAX 256
+#define LINGER_NS (2ULL * 1000000000ULL)
+#define LINGER_BYTES ((size_t)1 << 20)
+#define LINGER_TICK_NS (10ULL * 1000000ULL)
+
+struct lingering {
+    int fd; /* our dup of the closed connection's socket */
+    uint64_t until;
+    size_t left; /* bytes still to discard */
+};
+
 struct sa_edge {
-    pthread_mutex_t lock;             /* guards everything below */
+    pthread_mutex_t lock; /* guards everything below */
+    struct lingering lingering[LINGER_MAX];
+    unsigned n_linger;
     pthread_cond_t wake;              /* signalled to stop the watchdog */
     struct sa_edge_conn *head, *tail; /* armed connections, earliest deadline first */
     uint64_t timeout;
@@ -97,6 +127,55 @@ static unsigned sweep_locked(struct sa_edge *e)
     return n;
 }
 
+/* ---- lingering close (lock held) ------------------------------------------------------ */
+
+/* The connection on fd is about to be closed: when its client sent bytes nobody read,
+ * keep the socket (a dup), its writing side shut, for drain_locked to read out. */
+static void linger_start(struct sa_edge *e, int fd)
+{
+    int pending = 0;
+    if (e->n_linger >= LINGER_MAX || ioctl(fd, FIONREAD, &pending) != 0 || pending <= 0)
+        return;
+    int d = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (d < 0)
+        return;
+    int fl = fcntl(d, F_GETFL);
+    if (fl < 0 || fcntl(d, F_SETFL, fl | O_NONBLOCK) != 0) {
+        close(d);
+        return;
+    }
+    (void)shutdown(d, SHUT_WR); /* the answer already queued goes out, then a FIN */
+    e->lingering[e->n_linger++] =
+        (struct lingering){.fd = d, .until = e->now() + LINGER_NS, .left = LINGER_BYTES};
+    pthread_cond_signal(&e->wake);
+}
+
+/* Reads what lingering clients sent (at most 64 KiB each per call) and closes those that
+ * closed their side, sent LINGER_BYTES or ran out of time. */
+static void drain_locked(struct sa_edge *e)
+{
+    uint64_t now = e->now();
+    char buf[16384];
+    for (unsigned i = 0; i < e->n_linger;) {
+        struct lingering *l = &e->lingering[i];
+        bool done = now >= l->until;
+        for (int k = 0; k < 4 && !done; k++) {
+            ssize_t n = recv(l->fd, buf, sizeof buf, MSG_DONTWAIT);
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+                break;
+            done = n <= 0 || (size_t)n >= l->left; /* the end, an error, or enough */
+            if (n > 0)
+                l->left -= done ? l->left : (size_t)n;
+        }
+        if (done) {
+            close(l->fd);
+            *l = e->lingering[--e->n_linger];
+        } else {
+            i++;
+        }
+    }
+}
+
 /* ---- the watchdog ------------------------------------------------------------------- */
 
 /* Waits ns on e->wake (lock held), or until signalled. */
@@ -126,11 +205,14 @@ static void *watchdog(void *arg)
             pthread_mutex_lock(&e->lock);
             continue;
         }
+        drain_locked(e);
         uint64_t wait = e->timeout;
         if (e->head) {
             uint64_t now = e->now();
             wait = e->head->deadline > now ? e->head->deadline - now : 0;
         }
+        if (e->n_linger && wait > LINGER_TICK_NS)
+            wait = LINGER_TICK_NS;
         if (wait < 1000000u)
             wait = 1000000u; /* 1 ms: a clock step must not make this spin */
         wait_for(e, wait);
@@ -192,6 +274,8 @@ void sa_edge_free(struct sa_edge *e)
         pthread_join(e->thread, NULL);
     }
     SA_ASSERT(e->head == NULL);
+    while (e->n_linger)
+        close(e->lingering[--e->n_linger].fd);
     pthread_cond_destroy(&e->wake);
     pthread_mutex_destroy(&e->lock);
     free(e);
@@ -219,6 +303,8 @@ void sa_edge_close(struct sa_edge *e, struct sa_edge_conn *c)
     pthread_mutex_lock(&e->lock);
     if (c->state == CONN_ARMED)
         unlink_conn(e, c);
+    if (c->state != CONN_SHUT) /* one the watchdog shut reads nothing more */
+        linger_start(e, c->fd);
     pthread_mutex_unlock(&e->lock);
     free(c);
 }
@@ -249,6 +335,7 @@ unsigned sa_edge_sweep(struct sa_edge *e)
 {
     pthread_mutex_lock(&e->lock);
     unsigned n = sweep_locked(e);
+    drain_locked(e);
     pthread_mutex_unlock(&e->lock);
     return n;
 }

@@ -30,8 +30,12 @@ void sa_edge_free(struct sa_edge *e);
  * slot (owned by e; freed by sa_edge_close), or NULL when out of memory: the connection
  * is then not tracked, and the calls below accept a NULL slot. */
 struct sa_edge_conn *sa_edge_open(struct sa_edge *e, int fd);
-/* The connection was closed, or is about to be: its slot is freed, and the watchdog
- * MUST NOT touch fd afterwards (the table lock makes that so). c may be NULL. */
+/* The connection is about to be closed (its socket still open): its slot is freed, and
+ * the watchdog MUST NOT touch fd afterwards (the table lock makes that so). When its
+ * client sent bytes nobody read, the socket lingers (edge.c: a dup of fd, its writing
+ * side shut, read out and closed by the watchdog within 2 s), so that the client sees
+ * the answer and a FIN rather than a reset. The caller MUST have removed fd from any
+ * epoll set first or do so before closing it (MHD 0.9.75 does). c may be NULL. */
 void sa_edge_close(struct sa_edge *e, struct sa_edge_conn *c);
 /* The request's body is complete: no deadline while the server answers it (an answer
  * may be a long event stream, parked and suspended for most of its life: a suspended
@@ -41,7 +45,8 @@ void sa_edge_disarm(struct sa_edge *e, struct sa_edge_conn *c);
  * deadline, now + timeout. No effect on a connection the watchdog already shut. */
 void sa_edge_rearm(struct sa_edge *e, struct sa_edge_conn *c);
 /* Shuts (shutdown(2), both ways) every connection whose deadline passed; the server
- * then sees the socket end and closes it. Returns how many it shut. The watchdog calls
+ * then sees the socket end and closes it; and reads out lingering sockets. Returns how
+ * many it shut. The watchdog calls
  * it; O(shut connections): deadlines are kept in the order they expire. */
 unsigned sa_edge_sweep(struct sa_edge *e);
 /* Connections shut at their deadline since e was made. */

@@ -307,8 +307,52 @@ static const char *credential(struct sa_req *r, bool *bearer, const char **bad)
     return key;
 }
 
+/* 429 for too many failed authentications from the client's address (rc and l from
+ * sa_access_failures_peek or _count). A limiter that fails lets the request on: Redis's
+ * limiter fails open by itself, and the in-process one fails only on a bad key. */
+static bool failures_refused(struct sa_req *r, int rc, const struct sa_limit *l)
+{
+    if (rc || l->allowed)
+        return false;
+    sa_reply_header(r, "Retry-After", "%ld", l->retry_after);
+    sa_reply_error(r, 429, "rate_limited", "header.authorization", "rate_limited",
+                   "Too many failed authentications from %.64s (%ld a minute); retry in %ld s",
+                   r->client_addr, l->limit, l->retry_after);
+    return true;
+}
+
+/* Counts r's failed credential against its client's address, once per request (a public
+ * route's check and a scope check may both look at it). True when that made it one too
+ * many: a 429 is set. */
+static bool failure_counted(struct sa_req *r)
+{
+    if (r->cred_failed)
+        return false;
+    r->cred_failed = true;
+    struct sa_access *a = r->app->access;
+    struct sa_limit l;
+    struct sa_err err = {0};
+    int rc = sa_access_failure_count(a, r->client_addr, sa_access_now(a), &l, &err);
+    return failures_refused(r, rc, &l);
+}
+
+/* A presented credential failed (why): counted against the client's address, then 401,
+ * or 429 when this failure is one too many (another instance counted meanwhile). */
+static void failed(struct sa_req *r, const char *why)
+{
+    if (!failure_counted(r))
+        unauthorized(r, true, why);
+}
+
 /* Resolves r->principal. required: answer 401 when there is no valid credential; else
- * (a public route) a missing or bad one just leaves the request anonymous. */
+ * (a public route) a missing or bad one just leaves the request anonymous.
+ *
+ * Guessing is limited per client address (AUTH_FAILURES_PER_MINUTE): each presented key or
+ * token that fails counts, on a public route too (it goes on anonymously); once the
+ * address has used up its failures for the minute, a request presenting any credential is
+ * 429 before the credential is looked at, so further guesses tell nothing (a right one
+ * included) and cost no store read. A request without a credential is not counted (it
+ * guesses nothing) and stays a 401; successful requests are never counted. */
 static bool authenticate(struct sa_req *r, bool required)
 {
     struct sa_access *a = r->app->access;
@@ -319,35 +363,45 @@ static bool authenticate(struct sa_req *r, bool required)
     bool bearer;
     const char *bad;
     const char *cred = credential(r, &bearer, &bad);
-    if (!cred) {
+    struct sa_err err = {0};
+    if (!cred && !bad) {
         if (required)
-            unauthorized(r, bad != NULL,
-                         bad ? bad
-                             : "Credentials required: send Authorization: Bearer <API key or "
-                               "token>, or X-API-Key: <API key>");
+            unauthorized(r, false,
+                         "Credentials required: send Authorization: Bearer <API key or token>, "
+                         "or X-API-Key: <API key>");
         return !required;
     }
-    struct sa_err err = {0};
+    /* a header in a form we do not take (another scheme, two that disagree) checks nothing,
+     * so it tells a guesser nothing and is neither counted nor refused: a browser adds
+     * Basic by itself when a proxy in front asks for it */
+    if (bad) {
+        if (required)
+            unauthorized(r, true, bad);
+        return !required;
+    }
+    /* a public route is limited too: /health answers more to a valid key, so it would be
+     * an oracle for guesses otherwise. Once counted, this request's own failure is not
+     * checked again (a public route's check, then the scope's: /metrics) */
+    if (!r->cred_failed) {
+        struct sa_limit l;
+        int lrc = sa_access_failures_peek(a, r->client_addr, sa_access_now(a), &l, &err);
+        if (failures_refused(r, lrc, &l))
+            return false;
+    }
+    err = (struct sa_err){0};
     int rc = sa_access_authenticate(a, cred, bearer, sa_access_now(a), &r->principal, &err);
+    if (!required) {
+        if (rc)
+            r->principal = (struct sa_principal){.kind = SA_PRINCIPAL_NONE};
+        return rc != SA_EINVAL || !failure_counted(r); /* anonymous, unless one too many */
+    }
     if (rc == 0)
-        return true;
-    if (!required)
         return true;
     if (rc != SA_EINVAL) {
         sa_reply_unavailable(r, rc, &err, "Checking the credentials");
         return false;
     }
-    struct sa_limit l;
-    struct sa_err lerr = {0};
-    int lrc = sa_access_limit_failure(a, r->client_addr, sa_access_now(a), &l, &lerr);
-    if (lrc == 0 && !l.allowed) {
-        sa_reply_header(r, "Retry-After", "%ld", l.retry_after);
-        sa_reply_error(r, 429, "rate_limited", "header.authorization", "rate_limited",
-                       "Too many invalid credentials from %.64s; retry in %ld s", r->client_addr,
-                       l.retry_after);
-        return false;
-    }
-    unauthorized(r, true, err.msg);
+    failed(r, err.msg);
     return false;
 }
 

@@ -71,6 +71,7 @@ struct sa_req {
     char target_host[256]; /* the host of an absolute-form target ("GET http://h/p"), or "" */
     char client_addr[64];  /* the peer's address, "127.0.0.1" or "::1" */
     struct sa_principal principal; /* who asks (kind NONE: nobody, or bad credentials) */
+    bool cred_failed;              /* its credential failed and was counted (guard.c) */
     bool no_audit;                 /* set by a handler whose success changed nothing (no record) */
     json_t *audit_detail;          /* owned; what a handler adds to its audit record, or NULL; its
                                     * "target" (a string), when set, names the record's target */

@@ -42,7 +42,9 @@ static const struct problem {
      "Missing or wrong Content-Type (state-changing routes demand application/json, or "
      "text/csv for the import)"},
     {422, "ValidationError", "A parameter or the body failed validation: detail names each"},
-    {429, "TooManyRequests", "A rate limit (per principal, or per agent type and hour)"},
+    {429, "TooManyRequests",
+     "A rate limit (per principal, per agent type and hour, or failed authentications per "
+     "client address)"},
     {500, "InternalError", "An unexpected failure; the request id finds it in the log"},
     {501, "NotImplemented", "Not available in this build or configuration"},
     {503, "ServiceUnavailable", "A backend (the database) is unavailable; try again"},
@@ -273,13 +275,14 @@ static int responses(const struct sa_route *rt, json_t *components, json_t *op, 
         }
         s = end + strspn(end, " ");
     }
-    static const int always[] = {400, 414, 422, 500}; /* 422: a query that is not UTF-8 */
+    /* 422: a query that is not UTF-8; 429: a key or token presented from an address over
+     * AUTH_FAILURES_PER_MINUTE, on public routes too */
+    static const int always[] = {400, 414, 422, 429, 500};
     for (size_t i = 0; i < sizeof always / sizeof always[0]; i++)
         add_problem(out, always[i]);
     if (rt->scope != SA_SCOPE_PUBLIC) {
         add_problem(out, 401);
         add_problem(out, 403);
-        add_problem(out, 429);
     }
     if (strcmp(rt->method, "POST") == 0)
         add_problem(out, 415);

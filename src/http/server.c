@@ -156,6 +156,18 @@ static void add_headers(struct sa_req *r, struct MHD_Response *resp, const char 
         MHD_add_response_header(resp, r->headers[i].name, r->headers[i].value);
     if (!has_header(r, "X-Content-Type-Options"))
         MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    /* No HTML page of ours may be framed (clickjacking: a page elsewhere overlays the
+     * console's approve button or the unsubscribe form): X-Frame-Options for browsers
+     * without CSP's frame-ancestors, and a policy that forbids it when the page set none.
+     * A page that sets its own policy MUST put frame-ancestors 'none' in it. */
+    if (r->content_type && strncasecmp(r->content_type, "text/html", 9) == 0) {
+        if (!has_header(r, "X-Frame-Options"))
+            MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+        if (!has_header(r, "Content-Security-Policy"))
+            MHD_add_response_header(resp, "Content-Security-Policy",
+                                    "default-src 'none'; base-uri 'none'; form-action 'none'; "
+                                    "frame-ancestors 'none'");
+    }
     if (!has_header(r, "Cache-Control")) {
         if (r->principal.kind != SA_PRINCIPAL_NONE)
             cache = "no-store";

@@ -29,6 +29,12 @@ static void expect_console_headers(const char *what, const struct resp *r)
         fail_msg("%s: Content-Security-Policy is %s", what, csp ? csp : "(none)");
     assert_string_equal(resp_header(r, "X-Content-Type-Options", buf, sizeof buf), "nosniff");
     assert_string_equal(resp_header(r, "Referrer-Policy", buf, sizeof buf), "no-referrer");
+    /* never framed: CSP's frame-ancestors (above) and, for older browsers, X-Frame-Options */
+    if (strncmp(r->content_type, "text/html", 9) == 0) {
+        const char *xfo = resp_header(r, "X-Frame-Options", buf, sizeof buf);
+        if (!xfo || strcmp(xfo, "DENY") != 0)
+            fail_msg("%s: X-Frame-Options is %s", what, xfo ? xfo : "(none)");
+    }
 }
 
 /* A browser gets the console's page at /, a client asking for JSON (or nothing) the index
@@ -234,6 +240,7 @@ static void test_redirects(void **state)
         assert_int_equal(r.status, 302);
         char buf[64];
         assert_string_equal(resp_header(&r, "Location", buf, sizeof buf), "/");
+        expect_console_headers(paths[i], &r); /* an HTML page too: not framed */
         resp_free(&r);
     }
 }

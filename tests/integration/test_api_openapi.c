@@ -96,6 +96,13 @@ static void test_docs_page(void **state)
     assert_non_null(strstr(r.body, "fetch(\"/openapi.json\")"));
     assert_null(strstr(r.body, "http://")); /* nothing loaded from elsewhere */
     assert_null(strstr(r.body, "https://"));
+    /* never framed (clickjacking): CSP's frame-ancestors, and X-Frame-Options for older
+     * browsers */
+    char buf[512];
+    const char *csp = resp_header(&r, "Content-Security-Policy", buf, sizeof buf);
+    if (!csp || !strstr(csp, "frame-ancestors 'none'"))
+        fail_msg("/docs: Content-Security-Policy is %s", csp ? csp : "(none)");
+    assert_string_equal(resp_header(&r, "X-Frame-Options", buf, sizeof buf), "DENY");
     resp_free(&r);
 }
 

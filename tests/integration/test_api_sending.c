@@ -378,6 +378,14 @@ static void test_downtime_threading_consent(void **state)
     assert_non_null(strstr(r.content_type, "text/html"));
     assert_non_null(strstr(r.body, "<form method=\"post\">"));
     assert_non_null(strstr(r.body, "name=\"List-Unsubscribe\" value=\"One-Click\""));
+    {
+        /* never framed: a page elsewhere could overlay the button (clickjacking) */
+        char buf[512];
+        const char *csp = resp_header(&r, "Content-Security-Policy", buf, sizeof buf);
+        if (!csp || !strstr(csp, "frame-ancestors 'none'"))
+            fail_msg("the unsubscribe page's Content-Security-Policy is %s", csp ? csp : "(none)");
+        assert_string_equal(resp_header(&r, "X-Frame-Options", buf, sizeof buf), "DENY");
+    }
     resp_free(&r);
     harness_auth(NULL);
     j = http_json("GET", "/api/contacts/maya@quorvianta.io", NULL, &r);

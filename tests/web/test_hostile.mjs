@@ -4,7 +4,8 @@
 // override characters, emoji and combining marks. Checks that nothing runs (no dialog, no
 // element made from the data), that the page never grows wider than the window (desktop
 // and phone) and that a direction override neither spoofs a name nor reverses the text
-// after it. Screenshots in build-test/artifacts/web/hostile-*.png.
+// after it, and that a draft holding one is marked for the approver (its recipient's mail
+// program obeys it). Screenshots in build-test/artifacts/web/hostile-*.png.
 import assert from 'node:assert/strict';
 import { binaryFromArgs, startServer, stopServer, launch, watch, screenshot, signIn, steps, call } from './lib.mjs';
 
@@ -89,6 +90,29 @@ await steps([
     // the status message names the draft too
     const all = await page.locator('body').innerText();
     assert.ok(!all.includes(RLO), 'no override anywhere on the page');
+  }],
+  ['a draft holding a direction override is marked for the approver: a warning, and each control where it is', async () => {
+    // the draft as stored holds the override, which the recipient's mail program obeys
+    const pending = (await call(srv, '/api/approvals?status=pending')).json;
+    const rtl = (pending.items || []).find(a => a.lead_id === ids.rtl);
+    assert.ok(rtl, `the rtl lead's draft is pending: ${JSON.stringify(pending).slice(0, 300)}`);
+    const args = rtl.request.action_request.args;
+    assert.ok(/[\u202a-\u202e\u2066-\u2069]/.test(JSON.stringify(args.messages || [args])), 'the draft holds a direction control');
+    await page.goto(`${srv.url}/#/inbox`);
+    await page.locator('#queue li button').filter({ hasText: 'Rtl Holdings' }).click();
+    const warning = page.locator('#approval #bidi-warning');
+    await warning.waitFor();
+    assert.match(await warning.innerText(), /invisible direction control.*U\+202E RLO/s);
+    const marks = page.locator('#approval .draft .bidi-mark, #approval .msg-subject .bidi-mark');
+    assert.ok(await marks.count() >= 1, 'a control is marked in a message');
+    assert.equal(await marks.first().innerText(), 'U+202E RLO');
+    const shown = await page.locator('#approval').innerText();
+    assert.ok(!/[\u202a-\u202e\u2066-\u2069]/.test(shown), 'no control written, only marks');
+    await screenshot(page, bin, 'hostile-inbox-bidi');
+    // a draft without one carries no warning
+    await page.locator('#queue li button').filter({ hasText: 'WWWW' }).click();
+    await page.locator('#approval-title').filter({ hasText: 'WWWW' }).waitFor();
+    assert.equal(await page.locator('#bidi-warning').count(), 0);
   }],
   ['the leads list keeps its columns in view beside a 255-character name', async () => {
     await checkPage('#/leads', 'leads');

@@ -6,7 +6,7 @@
 // The list refreshes itself every REFRESH_MS while the page is visible (and at once when it
 // becomes visible again): new drafts are added and ones answered elsewhere leave, without
 // moving focus or touching the draft being read or edited.
-import { put, fill, plain } from '../lib.js';
+import { put, fill, plain, bidiControls, bidiName, bidiMarked } from '../lib.js';
 
 const KEYS = [['j', 'next'], ['k', 'previous'], ['a', 'accept'], ['e', 'edit'], ['r', 'respond'], ['i', 'ignore']];
 const SHORTCUTS_ITEM = 'sales-agent.shortcuts'; // "off" when the user turned them off
@@ -123,11 +123,24 @@ export async function render(root, ctx) {
   function messagesView(a) {
     return messagesOf(a).map(m => {
       const head = [m.index === 0 ? 'First e-mail' : `Follow-up ${m.index}`, h('span', { class: 'muted' }, ` · day ${m.day ?? 0}`)];
-      const subject = h('p', {}, h('span', { class: 'muted' }, 'Subject: '), h('span', { class: 'msg-subject' }, m.subject || ''));
-      const body = h('div', { class: 'draft' }, m.body || '');
+      const subject = h('p', {}, h('span', { class: 'muted' }, 'Subject: '), h('span', { class: 'msg-subject' }, ...bidiMarked(m.subject || '')));
+      const body = h('div', { class: 'draft' }, ...bidiMarked(m.body || ''));
       if (m.index === 0) return h('article', { class: 'message' }, h('p', { class: 'msg-head' }, ...head), subject, body);
-      return h('details', { class: 'message more' }, h('summary', { class: 'msg-head' }, ...head, ': ', m.subject || ''), subject, body);
+      return h('details', { class: 'message more' }, h('summary', { class: 'msg-head' }, ...head, ': ', ...bidiMarked(m.subject || '')), subject, body);
     });
+  }
+
+  // A draft holding direction controls (U+202A-U+202E, U+2066-U+2069) reads one way here
+  // (the console writes none) and another in the recipient's mail program, which obeys
+  // them: "\u202Eevil" arrives as "live". The approver is told, and each is marked where
+  // it is in the messages (bidiMarked); the edit form's fields hold them as stored.
+  function bidiWarning(a) {
+    const found = messagesOf(a).flatMap(m => [...bidiControls(m.subject), ...bidiControls(m.body)]);
+    if (!found.length) return null;
+    const names = [...new Set(found.map(bidiName))].join(', ');
+    return h('p', { class: 'bidi-warning', id: 'bidi-warning', role: 'note' },
+      h('strong', {}, `This draft holds ${found.length} invisible direction control${found.length === 1 ? '' : 's'} (${names}).`),
+      ' The recipient\'s mail program obeys them, so the text after one may arrive reversed or reordered, not as shown here. Each is marked where it is below; edit them out, or ignore the draft unless you expect right-to-left text.');
   }
 
   const canApprove = (principal?.scopes || []).some(x => x === 'approve' || x === 'admin');
@@ -264,7 +277,8 @@ export async function render(root, ctx) {
       h('h2', { id: 'approval-title' }, companyOf(a)),
       h('p', { class: 'muted', id: 'approval-pos' }, posText(a)),
       leadBlock(a),
-      meetingBlock(args.meeting));
+      meetingBlock(args.meeting),
+      bidiWarning(a));
     if (mode === 'edit') put(detail, editView(a));
     else if (mode === 'respond') put(detail, respondView());
     else {

@@ -46,6 +46,7 @@ void sa_route_docs(struct sa_req *r)
     /* the page loads nothing from elsewhere: its one script and style are inline */
     sa_reply_header(r, "Content-Security-Policy",
                     "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
-                    "connect-src 'self'; base-uri 'none'; form-action 'none'");
+                    "connect-src 'self'; base-uri 'none'; form-action 'none'; "
+                    "frame-ancestors 'none'");
     sa_reply_text(r, 200, "text/html; charset=utf-8", body, len);
 }

@@ -86,6 +86,11 @@ void sa_route_unsubscribe_page(struct sa_req *r)
         sa_reply_unavailable(r, SA_ENOMEM, &err, "Writing the unsubscribe page");
         return;
     }
+    /* inline style attributes only; the form posts back here; never framed (a page
+     * elsewhere could overlay the button) */
+    sa_reply_header(r, "Content-Security-Policy",
+                    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+                    "base-uri 'none'; frame-ancestors 'none'");
     sa_reply_text(r, 200, "text/html; charset=utf-8", text, len);
 }
 

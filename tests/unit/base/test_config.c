@@ -101,7 +101,7 @@ static void test_table(void **state)
     (void)state;
     size_t n;
     const struct sa_setting *s = sa_config_settings(&n);
-    assert_int_equal(n, 112);
+    assert_int_equal(n, 113);
     for (size_t i = 0; i < n; i++) {
         assert_non_null(s[i].env);
         assert_non_null(s[i].doc);
@@ -298,6 +298,8 @@ static void test_bad_env(void **state)
     env_rejected("THREADS", "-1", "THREADS=-1: expected an integer 0-256 (0: 2 per CPU)");
     env_rejected("BDR_MAX_TOUCHES_PER_WEEK", "1001",
                  "BDR_MAX_TOUCHES_PER_WEEK=1001: expected an integer 0-1000 (0: no cap)");
+    env_rejected("AUTH_FAILURES_PER_MINUTE", "-1",
+                 "AUTH_FAILURES_PER_MINUTE=-1: expected an integer 0-10000000 (0: no limit)");
     env_rejected("MEETING_MINUTES", "4",
                  "MEETING_MINUTES=4: expected an integer 5-480 (no longer than the working day)");
     /* a fraction */
