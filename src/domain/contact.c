@@ -189,22 +189,32 @@ static bool honorific(const char *w, size_t n)
     return false;
 }
 
+/* Whether the word w[0..n) (folded), without its dots, is one of list's. */
+static bool word_in(const char *w, size_t n, const char *const *list, size_t count)
+{
+    char f[16];
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (w[i] == '.')
+            continue;
+        if (k + 1 >= sizeof f)
+            return false; /* longer than any word listed */
+        f[k++] = w[i];
+    }
+    f[k] = '\0';
+    for (size_t i = 0; i < count; i++)
+        if (strcmp(f, list[i]) == 0)
+            return true;
+    return false;
+}
+
 /* A generational or academic suffix written after a name ("Smith, Jr.", "Meyer, PhD"),
- * folded, without its dot. */
+ * folded. */
 static bool name_suffix(const char *w, size_t n)
 {
     static const char *const suffixes[] = {"jr",  "sr",  "ii",  "iii", "iv",   "phd", "md",
                                            "mba", "esq", "msc", "bsc", "dipl", "ma",  "ba"};
-    char f[8];
-    size_t k = 0;
-    for (size_t i = 0; i < n && k + 1 < sizeof f; i++)
-        if (w[i] != '.')
-            f[k++] = w[i];
-    f[k] = '\0';
-    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++)
-        if (strcmp(f, suffixes[i]) == 0)
-            return true;
-    return false;
+    return word_in(w, n, suffixes, sizeof suffixes / sizeof suffixes[0]);
 }
 
 /* A word of a company's name ("Acme, Inc.", "Schmidt, Meyer GmbH"), folded. */
@@ -214,16 +224,7 @@ static bool company_word(const char *w, size_t n)
         "inc",  "llc", "ltd", "gmbh",    "ag",      "kg",       "co",    "corp",    "plc",    "sa",
         "sarl", "bv",  "nv",  "srl",     "spa",     "oy",       "ab",    "llp",     "ug",     "ohg",
         "gbr",  "sas", "pty", "limited", "partner", "partners", "group", "holding", "company"};
-    char f[12];
-    size_t k = 0;
-    for (size_t i = 0; i < n && k + 1 < sizeof f; i++)
-        if (w[i] != '.')
-            f[k++] = w[i];
-    f[k] = '\0';
-    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
-        if (strcmp(f, words[i]) == 0)
-            return true;
-    return false;
+    return word_in(w, n, words, sizeof words / sizeof words[0]);
 }
 
 /* Whether s[0..n) (folded) reads as part of a person's name: one to four words of
