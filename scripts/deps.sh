@@ -76,9 +76,14 @@ no_service_start() {
     $priv "$@"
     return
   fi
+  # removed however apt ends: an interrupted install must not leave services refused
+  # shellcheck disable=SC2064 # priv is expanded now, on purpose (a local)
+  trap "$priv rm -f '$POLICY'" EXIT
+  trap 'exit 130' INT TERM
   $priv sh -c "printf '#!/bin/sh\nexit 101\n' >$POLICY && chmod 755 $POLICY"
   $priv "$@" || rc=$?
   $priv rm -f "$POLICY"
+  trap - EXIT INT TERM
   return $rc
 }
 if [ "$(id -u)" -eq 0 ]; then
