@@ -436,6 +436,21 @@ bool sa_contact_first_name(const char *name, char *out, size_t cap)
         return false;
     const char *comma = strchr(name, ',');
     const char *p = comma ? comma + 1 : name; /* "SMITH, John": the given name follows */
+    if (comma) { /* unless a suffix follows: "John Smith, Jr." (and "Smith, Jr." has none) */
+        const char *w = p + strspn(p, " \t");
+        size_t wn = strcspn(w, " \t,");
+        char f[16];
+        size_t k = 0;
+        for (; k < wn && k + 1 < sizeof f; k++)
+            f[k] = (char)tolower((unsigned char)w[k]);
+        f[k] = '\0';
+        if (wn > 0 && wn < sizeof f && name_suffix(f, k)) {
+            const char *sp = memchr(name, ' ', (size_t)(comma - name));
+            if (!sp)
+                return false;
+            p = name;
+        }
+    }
     for (;;) {
         p += strspn(p, " \t");
         size_t n = strcspn(p, " \t,");

@@ -101,6 +101,9 @@ static void test_first_name(void **state)
         {"   ", NULL},
         {"Herr Dr. Jens Krüger", "Jens"},
         {"Sra. Lucía Gómez", "Lucía"},
+        {"John Smith, Jr.", "John"}, /* a suffix after the comma, not a given name */
+        {"Robert Meyer, PhD", "Robert"},
+        {"Smith, Jr.", NULL},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char out[64];
