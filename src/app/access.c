@@ -2,6 +2,7 @@
  * the keys' life cycle, rate limits and the audit log. */
 #include "app/access.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -503,18 +504,28 @@ int sa_access_limit_agent(struct sa_access *a, const struct sa_principal *p, con
     return sa_limiter_hit(a->limiter, key, limit, 3600, now, out, err);
 }
 
-/* The failures' window key: one per client address. */
+/* The failures' window key: one per client address, an IPv6 one by its /64 (a host holds
+ * a whole /64: counted per address, each of its 2^64 would have a budget of its own), an
+ * IPv4-mapped one as the IPv4 address it is. */
 static void failure_key(const char *client_addr, char *key, size_t cap)
 {
+    struct in6_addr a6;
+    char text[INET6_ADDRSTRLEN];
+    if (strchr(client_addr, ':') && inet_pton(AF_INET6, client_addr, &a6) == 1) {
+        if (IN6_IS_ADDR_V4MAPPED(&a6)) {
+            if (inet_ntop(AF_INET, &a6.s6_addr[12], text, sizeof text)) {
+                snprintf(key, cap, "authfail|%s", text);
+                return;
+            }
+        } else {
+            memset(&a6.s6_addr[8], 0, 8);
+            if (inet_ntop(AF_INET6, &a6, text, sizeof text)) {
+                snprintf(key, cap, "authfail|%s/64", text);
+                return;
+            }
+        }
+    }
     snprintf(key, cap, "authfail|%.64s", client_addr);
-}
-
-int sa_access_failures_peek(struct sa_access *a, const char *client_addr, double now,
-                            struct sa_limit *out, struct sa_err *err)
-{
-    char key[96];
-    failure_key(client_addr, key, sizeof key);
-    return sa_limiter_peek(a->limiter, key, a->failures_per_minute, 60, now, out, err);
 }
 
 int sa_access_failure_count(struct sa_access *a, const char *client_addr, double now,

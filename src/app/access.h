@@ -78,13 +78,9 @@ int sa_access_limit_agent(struct sa_access *a, const struct sa_principal *p, con
                           double now, struct sa_limit *out, struct sa_err *err) SA_WUR;
 
 /* Failed authentications per client address (AUTH_FAILURES_PER_MINUTE, a window per clock
- * minute in the shared limiter, so the count holds across instances on Redis).
- * sa_access_failures_peek answers whether another try may be checked, counting nothing:
- * the guard asks it before it checks a credential, so a blocked address learns nothing
- * about its guesses. sa_access_failure_count counts one failure. out->allowed false:
- * answer 429 with out->retry_after; out->limit is 0 when there is no limit. */
-int sa_access_failures_peek(struct sa_access *a, const char *client_addr, double now,
-                            struct sa_limit *out, struct sa_err *err) SA_WUR;
+ * minute in the shared limiter, so the count holds across instances on Redis): counts
+ * one failure. out->allowed false: one too many, answer 429 with out->retry_after;
+ * out->limit is 0 when there is no limit. */
 int sa_access_failure_count(struct sa_access *a, const char *client_addr, double now,
                             struct sa_limit *out, struct sa_err *err) SA_WUR;
 /* Limit checks let through because the shared limiter (Redis) failed, since open: for a

@@ -684,9 +684,9 @@ static const struct sa_setting settings[] = {
      .min = 0,
      .max = 10000000,
      .range_doc = "0: no limit",
-     .doc = "failed authentications (invalid API key or token) per client address in a clock "
-            "minute; past it every request from that address presenting a credential is 429 "
-            "until the minute ends, the credential unchecked",
+     .doc = "failed authentications (invalid API key or token) per client address (IPv6: per "
+            "/64) in a clock minute; past it a failing credential from that address is 429 "
+            "instead of 401 until the minute ends (a valid one always passes)",
      .commands = LISTENS},
     {.env = "AGENT_RATE_LIMIT_PER_HOUR",
      STRING(agent_rate_limits),

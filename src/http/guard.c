@@ -348,11 +348,13 @@ static void failed(struct sa_req *r, const char *why)
  * (a public route) a missing or bad one just leaves the request anonymous.
  *
  * Guessing is limited per client address (AUTH_FAILURES_PER_MINUTE): each presented key or
- * token that fails counts, on a public route too (it goes on anonymously); once the
- * address has used up its failures for the minute, a request presenting any credential is
- * 429 before the credential is looked at, so further guesses tell nothing (a right one
- * included) and cost no store read. A request without a credential is not counted (it
- * guesses nothing) and stays a 401; successful requests are never counted. */
+ * token that fails counts, on a public route too (/health answers more to a valid key);
+ * past the limit for the minute, a failing one is 429 instead of 401 (on a public route
+ * too, instead of going on anonymously). The credential is always checked first: a valid
+ * one is never refused for others' failures from the same address (behind a proxy or a
+ * NAT, that would let anyone lock everyone out), and with 256-bit keys a right guess is
+ * not what the limit is for. A request without a credential is not counted (it guesses
+ * nothing) and stays a 401; successful requests are never counted. */
 static bool authenticate(struct sa_req *r, bool required)
 {
     struct sa_access *a = r->app->access;
@@ -379,16 +381,6 @@ static bool authenticate(struct sa_req *r, bool required)
             unauthorized(r, true, bad);
         return !required;
     }
-    /* a public route is limited too: /health answers more to a valid key, so it would be
-     * an oracle for guesses otherwise. Once counted, this request's own failure is not
-     * checked again (a public route's check, then the scope's: /metrics) */
-    if (!r->cred_failed) {
-        struct sa_limit l;
-        int lrc = sa_access_failures_peek(a, r->client_addr, sa_access_now(a), &l, &err);
-        if (failures_refused(r, lrc, &l))
-            return false;
-    }
-    err = (struct sa_err){0};
     int rc = sa_access_authenticate(a, cred, bearer, sa_access_now(a), &r->principal, &err);
     if (!required) {
         if (rc)
@@ -476,8 +468,8 @@ static bool take_token(struct sa_req *r)
         return true;
     struct sa_limit l;
     struct sa_err err = {0};
-    int rc = sa_access_limit_request(r->app->access, &r->principal,
-                                     sa_access_now(r->app->access), &l, &err);
+    int rc = sa_access_limit_request(r->app->access, &r->principal, sa_access_now(r->app->access),
+                                     &l, &err);
     return !limited(r, rc, &err, &l, "requests per minute");
 }
 
@@ -532,7 +524,9 @@ void sa_guard_done(struct sa_req *r)
     char target[256];
     const char *given = json_string_value(json_object_get(detail, "target"));
     snprintf(target, sizeof target, "%s",
-             given ? given : r->params[0] ? r->params[0] : r->route->path);
+             given          ? given
+             : r->params[0] ? r->params[0]
+                            : r->route->path);
     json_object_del(detail, "target");
     json_object_set_new(detail, "status", json_integer(r->status));
     struct sa_err err = {0};

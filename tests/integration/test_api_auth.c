@@ -82,24 +82,25 @@ static void test_no_key_no_data(void **state)
     /* OPTIONS is no way around it: without a key (and not a CORS preflight) it is 401 */
     assert_int_equal(status_with("", "OPTIONS", "/api/leads", NULL, NULL), 401);
     assert_int_equal(status_with(NULL, "OPTIONS", "/api/leads", NULL, NULL), 204);
-    assert_int_equal(
-        status_with("", "POST", "/api/approvals/00000000-0000-4000-8000-000000000000",
-                    "application/json", "{\"type\":\"accept\"}"),
-        401);
+    assert_int_equal(status_with("", "POST", "/api/approvals/00000000-0000-4000-8000-000000000000",
+                                 "application/json", "{\"type\":\"accept\"}"),
+                     401);
     /* bad credentials: a wrong key, a malformed one, another scheme, a JWT with none set */
     const char *bad[] = {
         "Authorization: Bearer sa_0123456789abcdef_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
-        "Authorization: Bearer not-a-key", "Authorization: Basic YWRtaW46YWRtaW4=",
+        "Authorization: Bearer not-a-key",
+        "Authorization: Basic YWRtaW46YWRtaW4=",
         "X-API-Key: sa_0000000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
-        "Authorization: Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.", NULL};
+        "Authorization: Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.",
+        NULL};
     for (const char **b = bad; *b; b++) {
         struct resp r;
         with_auth(*b, "GET", "/api/leads", NULL, NULL, &r);
         char buf[200];
         if (r.status != 401)
             fail_msg("%s: %ld, expected 401", *b, r.status);
-        assert_non_null(strstr(resp_header(&r, "WWW-Authenticate", buf, sizeof buf),
-                               "invalid_token"));
+        assert_non_null(
+            strstr(resp_header(&r, "WWW-Authenticate", buf, sizeof buf), "invalid_token"));
         resp_free(&r);
     }
     /* the public routes stay open; /health says only its status without a key */
@@ -139,8 +140,8 @@ static void test_scopes(void **state)
     expect_problem("read key invokes", &r, 403, "[\"header\",\"authorization\"]", "missing_scope");
     assert_non_null(strstr(r.body, "'write'"));
     resp_free(&r);
-    assert_int_equal(status_with(read, "POST", approval, "application/json", "{\"type\":\"accept\"}"),
-                     403);
+    assert_int_equal(
+        status_with(read, "POST", approval, "application/json", "{\"type\":\"accept\"}"), 403);
     assert_int_equal(status_with(read, "GET", "/api/keys", NULL, NULL), 403);
 
     /* write: invokes and imports, but neither reads lists nor answers approvals */
@@ -150,13 +151,13 @@ static void test_scopes(void **state)
     expect_problem("write key approves", &r, 403, NULL, "missing_scope");
     assert_non_null(strstr(r.body, "'approve'"));
     resp_free(&r);
-    assert_int_equal(status_with(write, "POST", "/api/agents/qualification/reset",
-                                 "application/json", NULL),
-                     403);
+    assert_int_equal(
+        status_with(write, "POST", "/api/agents/qualification/reset", "application/json", NULL),
+        403);
 
     /* approve: passes the scope check (the approval does not exist: 404, not 403) */
-    assert_int_equal(status_with(appr, "POST", approval, "application/json", "{\"type\":\"accept\"}"),
-                     404);
+    assert_int_equal(
+        status_with(appr, "POST", approval, "application/json", "{\"type\":\"accept\"}"), 404);
     assert_int_equal(status_with(appr, "GET", "/api/audit", NULL, NULL), 403);
 
     /* X-API-Key works like Bearer; two credentials that disagree are refused */
@@ -409,7 +410,8 @@ static void test_audit(void **state)
     int revoked = 0;
     size_t i;
     json_t *e;
-    json_array_foreach (items, i, e) {
+    json_array_foreach(items, i, e)
+    {
         const char *action = jstr(e, "action"), *target = jstr(e, "target");
         assert_non_null(jstr(e, "at"));
         assert_non_null(jstr(e, "principal"));
@@ -433,7 +435,7 @@ static void test_audit(void **state)
     /* filters */
     page = http_json("GET", "/api/audit?action=key.revoke", NULL, &r);
     assert_int_equal(r.status, 200);
-    json_array_foreach (json_object_get(page, "items"), i, e)
+    json_array_foreach(json_object_get(page, "items"), i, e)
         assert_string_equal(jstr(e, "action"), "key.revoke");
     assert_true(json_array_size(json_object_get(page, "items")) >= 1);
     resp_free(&r);
@@ -447,9 +449,9 @@ static void test_audit(void **state)
     resp_free(&r);
     char *rk = create_api_key("no-admin", "[\"read\",\"write\"]", NULL);
     char *auth = bearer(rk);
-    assert_int_equal(status_with(auth, "POST", "/api/agents/qualification/reset",
-                                 "application/json", NULL),
-                     403);
+    assert_int_equal(
+        status_with(auth, "POST", "/api/agents/qualification/reset", "application/json", NULL),
+        403);
     page = http_json("GET", "/api/audit?action=agent.reset", NULL, &r);
     assert_int_equal((long)json_array_size(json_object_get(page, "items")), before);
     resp_free(&r);
@@ -487,8 +489,8 @@ static char *hs256(const char *secret, const char *claims)
     char *signing = strf("%s.%s", h, c);
     unsigned char mac[32];
     unsigned len = 0;
-    HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)signing,
-         strlen(signing), mac, &len);
+    HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)signing, strlen(signing),
+         mac, &len);
     char *s = b64url(mac, len);
     char *tok = strf("%s.%s", signing, s);
     free(h), free(c), free(signing), free(s);
@@ -727,8 +729,8 @@ static void test_second_server(void **state)
     /* guessing: after 20 invalid credentials in a clock minute from one address (the
      * default AUTH_FAILURES_PER_MINUTE, the bad tokens above and the harness's probe of
      * /health with another server's key included; more when the minute turns meanwhile),
-     * 429, for the admin key too (test_failed_auth_limit moves the clock through the
-     * details) */
+     * a failing one is 429; the admin key still works (test_failed_auth_limit moves the
+     * clock through the details) */
     long st = 0;
     int tries = 0;
     const char *guess =
@@ -738,7 +740,7 @@ static void test_second_server(void **state)
     assert_int_equal(st, 429);
     if (tries < 10 || tries > 40)
         fail_msg("429 after %d invalid credentials, expected 10-40", tries);
-    assert_int_equal(status_with(NULL, "GET", "/api/agents/status", NULL, NULL), 429);
+    assert_int_equal(status_with(NULL, "GET", "/api/agents/status", NULL, NULL), 200);
 
     /* restarted on the same database: no new key is printed */
     assert_true(exited_ok(server_stop(&runs_srv)));
@@ -776,8 +778,8 @@ static int status_from(const char *src, const char *auth, const char *path)
     assert_int_equal(inet_pton(AF_INET, src, &me.sin_addr), 1);
     assert_int_equal(bind(fd, (struct sockaddr *)&me, sizeof me), 0);
     assert_int_equal(connect(fd, (struct sockaddr *)&to, sizeof to), 0);
-    char *req = strf("GET %s HTTP/1.1\r\nHost: localhost\r\n%s\r\nConnection: close\r\n\r\n", path,
-                     auth);
+    char *req =
+        strf("GET %s HTTP/1.1\r\nHost: localhost\r\n%s\r\nConnection: close\r\n\r\n", path, auth);
     size_t len = strlen(req);
     assert_int_equal(send(fd, req, len, MSG_NOSIGNAL), (ssize_t)len);
     free(req);
@@ -792,9 +794,11 @@ static int status_from(const char *src, const char *auth, const char *path)
 
 /* Guessing credentials (AUTH_FAILURES_PER_MINUTE=5, time moved by CLOCK_FILE): an address
  * gets five failed authentications in a clock minute, whatever the key or token (made up,
- * malformed, on /api/ or on the public /health); the sixth request presenting one is 429
- * with Retry-After and a problem body, the right key included (it is not checked). Successful requests are not counted; another address is not affected, with
- * the right key or a wrong one; the next minute the address may try again. */
+ * malformed, on /api/ or on the public /health); the sixth failing one is 429 with
+ * Retry-After and a problem body, on /health too. The right key from the same address
+ * still works (behind a proxy or a NAT one client must not lock everyone out).
+ * Successful requests are not counted; another address is not affected, with the right
+ * key or a wrong one; the next minute the address may try again. */
 static void test_failed_auth_limit(void **state)
 {
     (void)state;
@@ -835,16 +839,17 @@ static void test_failed_auth_limit(void **state)
     if (r.status != 200)
         fail_msg("a guess on /health: %ld, expected 200: %.300s", r.status, r.body);
     resp_free(&r);
-    with_auth(good, "GET", "/api/leads", NULL, NULL, &r);
-    expect_problem("the right key after five failures", &r, 429, "[\"header\",\"authorization\"]",
-                   "rate_limited");
+    assert_int_equal(status_with(good, "GET", "/api/leads", NULL, NULL), 200);
+    with_auth(guesses[2], "GET", "/api/leads", NULL, NULL, &r);
+    expect_problem("a sixth guess", &r, 429, "[\"header\",\"authorization\"]", "rate_limited");
     assert_non_null(resp_header(&r, "Retry-After", buf, sizeof buf));
     if (atol(buf) < 1 || atol(buf) > 55)
         fail_msg("Retry-After: %s, expected the rest of the minute (at most 55 s)", buf);
     assert_non_null(strstr(jstr(r.json, "detail.0.msg"), "failed authentications"));
     resp_free(&r);
     assert_int_equal(status_with(guesses[0], "GET", "/api/leads", NULL, NULL), 429);
-    assert_int_equal(status_with(good, "GET", "/health", NULL, NULL), 429); /* no oracle */
+    assert_int_equal(status_with(guesses[0], "GET", "/health", NULL, NULL), 429);
+    assert_int_equal(status_with(good, "GET", "/health", NULL, NULL), 200);
     assert_int_equal(status_with("", "GET", "/health", NULL, NULL), 200);
     /* another address: the right key works, a wrong one is a 401 of its own count */
     char *good_line = strf("Authorization: Bearer %s", runs_srv.key);
@@ -899,8 +904,7 @@ static void test_auth_off(void **state)
     resp_free(&r);
     /* the schemes a browser adds by itself (HTTP auth of a proxy in front) are no proof of
      * a script: still 415 */
-    with_auth("Authorization: Basic dXNlcjpwYXNz", "POST", "/api/agents/bdr/reset", NULL, NULL,
-              &r);
+    with_auth("Authorization: Basic dXNlcjpwYXNz", "POST", "/api/agents/bdr/reset", NULL, NULL, &r);
     expect_problem("bodyless reset, AUTH=off, Basic", &r, 415, "[\"header\",\"content-type\"]",
                    NULL);
     resp_free(&r);
@@ -909,8 +913,8 @@ static void test_auth_off(void **state)
                      415);
     /* a route with an optional body (empty read as {}) never takes a bodyless POST
      * without a type, whatever the credential */
-    with_auth("X-API-Key: any-value", "POST", "/api/contacts/x@acme-robotics.example/do-not-contact",
-              NULL, NULL, &r);
+    with_auth("X-API-Key: any-value", "POST",
+              "/api/contacts/x@acme-robotics.example/do-not-contact", NULL, NULL, &r);
     expect_problem("bodyless do-not-contact, a key", &r, 415, "[\"header\",\"content-type\"]",
                    NULL);
     resp_free(&r);

@@ -146,9 +146,8 @@ static void test_expiry_and_revocation(void **state)
     assert_int_equal(sa_access_key_revoke(f->a, id2, now_s, &out, &changed, &err), 0);
     assert_false(changed);
     json_decref(out);
-    assert_int_equal(
-        sa_access_key_revoke(f->a, "ffffffffffffffff", now_s, &out, &changed, &err),
-        SA_ENOTFOUND);
+    assert_int_equal(sa_access_key_revoke(f->a, "ffffffffffffffff", now_s, &out, &changed, &err),
+                     SA_ENOTFOUND);
 
     /* revoked by another instance on the same database: this one notices within the
      * key cache's 5 s, not before */
@@ -203,8 +202,7 @@ static void test_key_validation(void **state)
     struct fx *f = *state;
     json_t *k = NULL;
     struct sa_err err = {0};
-    assert_int_equal(sa_access_key_create(f->a, "", "read", NULL, "t", now_s, &k, &err),
-                     SA_EINVAL);
+    assert_int_equal(sa_access_key_create(f->a, "", "read", NULL, "t", now_s, &k, &err), SA_EINVAL);
     assert_int_equal(sa_access_key_create(f->a, "a\nb", "read", NULL, "t", now_s, &k, &err),
                      SA_EINVAL);
     assert_int_equal(sa_access_key_create(f->a, "x", "read,root", NULL, "t", now_s, &k, &err),
@@ -256,8 +254,8 @@ static void test_limits_and_audit(void **state)
     assert_int_equal(
         sa_access_audit(f->a, "key:x", "approval.decide", "appr-1", "req-1", d, now_s, &err), 0);
     json_decref(d);
-    assert_int_equal(sa_access_audit(f->a, "cli:root", "key.create", "k1", "cli", NULL, now_s, &err),
-                     0);
+    assert_int_equal(
+        sa_access_audit(f->a, "cli:root", "key.create", "k1", "cli", NULL, now_s, &err), 0);
     json_t *page = NULL;
     struct sa_audit_filter flt = {.action = "approval.decide", .limit = 10};
     assert_int_equal(sa_access_audit_list(f->a, &flt, &page, &err), 0);
@@ -271,6 +269,34 @@ static void test_limits_and_audit(void **state)
     sa_access_iso(now_s, at, sizeof at);
     assert_string_equal(json_string_value(json_object_get(e, "at")), at);
     json_decref(page);
+}
+
+/* Failed authentications count per client address: an IPv6 one by its /64 (each host
+ * holds one), an IPv4-mapped one as its IPv4 address; other addresses are apart. */
+static void test_failure_addresses(void **state)
+{
+    struct fx *f = *state;
+    struct sa_limit l;
+    struct sa_err err = {0};
+    double t = 1798200000.0; /* 2026-12-25 ... :00: a whole clock minute ahead */
+    long limit = f->cfg.auth_failures_per_minute;
+    assert_true(limit > 2);
+    for (long i = 0; i < limit; i++) {
+        char addr[48];
+        snprintf(addr, sizeof addr, "2001:db8:0:7::%lx", i + 1); /* one /64, many hosts */
+        assert_int_equal(sa_access_failure_count(f->a, addr, t, &l, &err), 0);
+        assert_true(l.allowed);
+    }
+    assert_int_equal(sa_access_failure_count(f->a, "2001:db8:0:7:ffff::9", t, &l, &err), 0);
+    assert_false(l.allowed);
+    assert_int_equal(sa_access_failure_count(f->a, "2001:db8:0:8::1", t, &l, &err), 0);
+    assert_true(l.allowed); /* another /64 */
+    for (long i = 0; i < limit; i++)
+        assert_int_equal(sa_access_failure_count(f->a, "::ffff:192.0.2.7", t, &l, &err), 0);
+    assert_int_equal(sa_access_failure_count(f->a, "192.0.2.7", t, &l, &err), 0);
+    assert_false(l.allowed); /* the same host */
+    assert_int_equal(sa_access_failure_count(f->a, "192.0.2.8", t, &l, &err), 0);
+    assert_true(l.allowed);
 }
 
 static void test_startup_refusals(void **state)
@@ -312,6 +338,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bootstrap_and_list, setup, teardown),
         cmocka_unit_test_setup_teardown(test_key_validation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_limits_and_audit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failure_addresses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_startup_refusals, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
