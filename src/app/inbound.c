@@ -219,6 +219,43 @@ static bool same_person_elsewhere(const char *contact, const char *contact_name,
     return keys_match(got, want);
 }
 
+/* A reply from another address than the one we wrote to (written): the removal it asks
+ * (sa_reply_removal_of on text, the reply's own words; name: the contact's name), recorded
+ * as do-not-contact with who asked in the reason. *who: the removal; *same_person: the
+ * sender is the person we wrote to at another address (same_person_elsewhere), and both
+ * addresses were opted out. Answers do_not_contact_email(s). */
+static int removal_elsewhere(struct sa_app *app, const struct sa_mime_msg *m, const char *written,
+                             const char *lead_name, const char *name, const char *text, json_t *res,
+                             enum sa_reply_removal *who, bool *same_person, struct sa_err *err)
+{
+    char *norm = malloc(2 * strlen(text) + 3);
+    const char *cue = NULL;
+    *who = SA_REMOVAL_NONE;
+    if (norm) {
+        sa_reply_normalise(text, norm);
+        *who = sa_reply_removal_of(norm, written, name, &cue);
+    }
+    free(norm);
+    *same_person = *who == SA_REMOVAL_SENDER &&
+                   same_person_elsewhere(written, lead_name, m->from_addr, m->from_name);
+    if (*who == SA_REMOVAL_NONE)
+        return 0;
+    const char *target = *who == SA_REMOVAL_SENDER ? m->from_addr : written;
+    char reason[640];
+    snprintf(reason, sizeof reason, "unsubscribe asked by %.255s (%.80s%s) in a reply to %.255s",
+             m->from_addr, cue ? cue : "", *same_person ? ", the same person" : "", written);
+    int rc = sa_store_contact_dnc(app->store, target, reason, "conversation", err);
+    if (!rc && *same_person)
+        rc = sa_store_contact_dnc(app->store, written, reason, "conversation", err);
+    if (rc)
+        return rc;
+    if (*same_person)
+        json_object_set_new(res, "do_not_contact_emails",
+                            json_pack("[s, s]", written, m->from_addr));
+    json_object_set_new(res, "do_not_contact_email", json_string(*same_person ? written : target));
+    return 0;
+}
+
 /* A removal asked by someone else than the person we wrote to, from another address: their
  * own opt-out is applied, and a person checks whether the one we wrote to was meant too. */
 static void flag_other_sender(json_t *res)
@@ -256,38 +293,15 @@ static int act_reply(struct sa_app *app, const struct sa_mime_msg *m, const stru
     const char *contact = mt->email;
     bool same_person = false, other_asks = false;
     if (m->from_addr && *m->from_addr && strcasecmp(m->from_addr, mt->email) != 0) {
-        char *norm = malloc(2 * strlen(text) + 3);
-        const char *cue = NULL;
         enum sa_reply_removal who = SA_REMOVAL_NONE;
-        if (norm) {
-            sa_reply_normalise(text, norm);
-            who = sa_reply_removal_of(norm, mt->email, name, &cue);
-        }
-        free(norm);
-        same_person = who == SA_REMOVAL_SENDER &&
-                      same_person_elsewhere(mt->email, lead_name, m->from_addr, m->from_name);
-        other_asks = who == SA_REMOVAL_SENDER && !same_person;
-        const char *target = who == SA_REMOVAL_SENDER ? m->from_addr : mt->email;
-        char reason[640];
-        snprintf(reason, sizeof reason,
-                 "unsubscribe asked by %.255s (%.80s%s) in a reply to %.255s", m->from_addr,
-                 cue ? cue : "", same_person ? ", the same person" : "", mt->email);
-        int drc = who == SA_REMOVAL_NONE
-                      ? 0
-                      : sa_store_contact_dnc(app->store, target, reason, "conversation", err);
-        if (!drc && same_person)
-            drc = sa_store_contact_dnc(app->store, mt->email, reason, "conversation", err);
+        int drc = removal_elsewhere(app, m, mt->email, lead_name, name, text, res, &who,
+                                    &same_person, err);
         if (drc) {
             free(text);
             json_decref(lead);
             return drc;
         }
-        if (same_person)
-            json_object_set_new(res, "do_not_contact_emails",
-                                json_pack("[s, s]", mt->email, m->from_addr));
-        if (who != SA_REMOVAL_NONE)
-            json_object_set_new(res, "do_not_contact_email",
-                                json_string(same_person ? mt->email : target));
+        other_asks = who == SA_REMOVAL_SENDER && !same_person;
         if (other_asks) {
             contact = m->from_addr;
             name = m->from_name;
@@ -380,6 +394,67 @@ static int act_unmatched(struct sa_app *app, const struct sa_mime_msg *m, const 
     int rc = stop ? sa_store_contact_dnc(app->store, email, "unsubscribe", "conversation", err) : 0;
     json_object_set_new(res, "do_not_contact", json_boolean(stop && rc == 0));
     return rc;
+}
+
+/* A calendar client's answer to our invite with words typed into it (Outlook's "Declined:
+ * ..." with "not interested, please remove me from your list"): the answer goes to its
+ * meeting, not to the conversation, but a request to stop in the words is honoured by the
+ * rules of a reply (the address we wrote to, or another's removal, act_reply). The words
+ * are read without the subject's fallback: "Declined: Intro call" asks nothing. */
+static int act_rsvp_words(struct sa_app *app, const struct sa_mime_msg *m, const struct match *mt,
+                          json_t *res, struct sa_err *err)
+{
+    const char *written = mt->email[0] ? mt->email : m->from_addr ? m->from_addr : "";
+    if (!m->text || !*written)
+        return 0;
+    char *text = malloc(TURN_TEXT_MAX + 1);
+    if (!text)
+        return sa_err_set(err, SA_ENOMEM, "out of memory");
+    size_t len = sa_mail_reply_text(m->text, text, TURN_TEXT_MAX + 1);
+    len = sa_utf8_valid_prefix(text, len);
+    text[len] = '\0';
+    int rc = 0;
+    bool stop = false, other_asks = false;
+    if (m->from_addr && *m->from_addr && strcasecmp(m->from_addr, written) != 0) {
+        json_t *lead = NULL;
+        struct sa_err lerr = {0};
+        if (mt->lead_id[0] && sa_store_get_lead(app->store, mt->lead_id, &lead, &lerr))
+            lead = NULL;
+        const char *lead_name =
+            json_string_value(json_object_get(json_object_get(lead, "contact_info"), "name"));
+        enum sa_reply_removal who = SA_REMOVAL_NONE;
+        bool same = false;
+        rc = removal_elsewhere(app, m, written, lead_name, lead_name ? lead_name : m->from_name,
+                               text, res, &who, &same, err);
+        json_decref(lead);
+        stop = who != SA_REMOVAL_NONE;
+        other_asks = who == SA_REMOVAL_SENDER && !same;
+        if (!rc && same) { /* the address we wrote to: the answer cancelled the sender's */
+            int n = 0;
+            rc = sa_store_outbox_cancel(app->store, NULL, written, "followup",
+                                        "the contact asked to be removed", &n, err);
+        }
+    } else {
+        char *norm = malloc(2 * len + 3);
+        if (!norm) {
+            free(text);
+            return sa_err_set(err, SA_ENOMEM, "out of memory");
+        }
+        sa_reply_normalise(text, norm);
+        stop = sa_reply_is_unsubscribe(norm);
+        free(norm);
+        if (stop)
+            rc = sa_store_contact_dnc(app->store, written, "unsubscribe in a calendar reply",
+                                      "conversation", err);
+    }
+    free(text);
+    if (rc || !stop)
+        return rc;
+    json_object_set_new(res, "intent", json_string("unsubscribe"));
+    json_object_set_new(res, "do_not_contact", json_true());
+    if (other_asks)
+        flag_other_sender(res);
+    return 0;
 }
 
 /* A hard bounce: the address becomes do-not-contact (source "bounce") and its queued
@@ -590,6 +665,8 @@ int sa_app_inbound(struct sa_app *app, const char *raw, size_t len, json_t **out
     bool rsvp = false; /* a calendar client's answer to our invite (app/inbound_rsvp.c) */
     if (kind != SA_INBOUND_BOUNCE)
         rc = sa_inbound_rsvp(app, &m, res, &rsvp, err);
+    if (!rc && rsvp)
+        rc = act_rsvp_words(app, &m, &mt, res, err);
     if (rc || rsvp) {
         /* applied to its meeting (or failed): not a conversation turn */
     } else if (kind == SA_INBOUND_REPLY && matched)

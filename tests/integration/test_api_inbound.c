@@ -866,6 +866,59 @@ static void test_same_person_other_address(void **state)
     assert_true(exited_ok(server_stop(&runs_srv)));
 }
 
+/* Outlook's "Declined: ..." with a typed comment: the answer is no turn, but the comment's
+ * request to stop opts Maya out. */
+static void test_rsvp_comment_opt_out(void **state)
+{
+    (void)state;
+    start_at(utc(2026, 11, 2, 15, 0)); /* Monday 10:00 in New York */
+    char lead[64], msgid[256], item[64];
+    sent_first_email(lead, msgid, item);
+    struct resp r;
+    char *mail =
+        strf("From: Maya Okafor <maya@quorvianta.io>\r\n"
+             "To: Alex <alex@example.com>\r\n"
+             "Subject: Declined: Quorvianta intro call\r\n"
+             "Thread-Topic: Quorvianta intro call\r\n"
+             "Message-ID: <DM6PR11MB4073A1B2C3D4E5F6@DM6PR11MB4073.namprd11.prod.outlook.com>\r\n"
+             "In-Reply-To: %s\r\n"
+             "MIME-Version: 1.0\r\n"
+             "Content-Type: multipart/alternative; boundary=\"_000_DM6PR11MB4073_\"\r\n\r\n"
+             "--_000_DM6PR11MB4073_\r\n"
+             "Content-Type: text/plain; charset=\"us-ascii\"\r\n"
+             "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+             "Not interested, please remove me from your list.\r\n\r\n"
+             "Maya\r\n\r\n"
+             "--_000_DM6PR11MB4073_\r\n"
+             "Content-Type: text/calendar; charset=\"utf-8\"; method=REPLY\r\n"
+             "Content-Transfer-Encoding: base64\r\n\r\n"
+             "%s\r\n"
+             "--_000_DM6PR11MB4073_--\r\n",
+             msgid,
+             "QkVHSU46VkNBTEVOREFSDQpNRVRIT0Q6UkVQTFkNClBST0RJRDpNaWNyb3NvZnQgRXhjaGFu"
+             "Z2UgU2VydmVyIDIwMTANClZFUlNJT046Mi4wDQpCRUdJTjpWRVZFTlQNCkFUVEVOREVFO1BB"
+             "UlRTVEFUPURFQ0xJTkVEOm1haWx0bzptYXlhQHF1b3J2aWFudGEuaW8NClVJRDo5ZjFjMmQz"
+             "ZS00YTViLTRjNmQtOGU3Zi0wYTFiMmMzZDRlNWZAZXhhbXBsZS5jb20NCkRUU1RBTVA6MjAy"
+             "NjExMDJUMTUwMDAwWg0KRU5EOlZFVkVOVA0KRU5EOlZDQUxFTkRBUg0K");
+    json_t *j = post_signed(mail, &r);
+    free(mail);
+    if (r.status != 200)
+        fail_msg("declined with a comment: %ld %.400s", r.status, r.body);
+    assert_non_null(jget(j, "rsvp"));
+    assert_string_equal(jstr(j, "rsvp.partstat"), "DECLINED");
+    if (!jstr(j, "intent") || strcmp(jstr(j, "intent"), "unsubscribe") != 0)
+        fail_msg("the comment's opt-out was dropped: %.600s", r.body);
+    assert_true(json_is_true(jget(j, "do_not_contact")));
+    assert_null(jget(j, "stage")); /* no conversation turn */
+    resp_free(&r);
+    j = http_json("GET", "/api/contacts/" MAYA, NULL, &r);
+    if (!json_is_true(jget(j, "do_not_contact")))
+        fail_msg("Maya's comment not honoured: %.400s", r.body);
+    resp_free(&r);
+    assert_int_equal(count_of("queued"), 0);
+    assert_true(exited_ok(server_stop(&runs_srv)));
+}
+
 /* ---- the CLI pipe -------------------------------------------------------------------------- */
 
 /* Runs `sales-agent inbound` on runs_srv's database with file on stdin; *status its exit
@@ -932,6 +985,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_receipt_and_footers, runs_setup, runs_teardown),
         cmocka_unit_test_setup_teardown(test_colleague_removal, runs_setup, runs_teardown),
         cmocka_unit_test_setup_teardown(test_same_person_other_address, runs_setup, runs_teardown),
+        cmocka_unit_test_setup_teardown(test_rsvp_comment_opt_out, runs_setup, runs_teardown),
         cmocka_unit_test_setup_teardown(test_cli_pipe, runs_setup, runs_teardown),
     };
     return api_exit_status(cmocka_run_group_tests(tests, api_group_setup, api_group_teardown));
