@@ -23,6 +23,7 @@
 #include "base/uuid.h"
 #include "connectors/mail/bounce.h"
 #include "connectors/mail/mime.h"
+#include "domain/contact.h"
 #include "domain/reply.h"
 #include "metrics/metrics.h"
 #include "store/store.h"
@@ -160,6 +161,109 @@ static char *turn_text(const struct sa_mime_msg *m)
     return out;
 }
 
+/* The name key (sa_contact_name_key) an address's local part reads as: "anna.schmidt",
+ * "anna_schmidt" -> "anna schmidt"; "" for a role account (info@, sales@). */
+static void local_key(const char *email, char *out, size_t cap)
+{
+    char raw[256];
+    size_t n = strcspn(email, "@+");
+    if (n >= sizeof raw || sa_email_role_account(email)) {
+        out[0] = '\0';
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        raw[i] = strchr("._-", email[i]) ? ' ' : email[i];
+    raw[n] = '\0';
+    if (!sa_contact_name_key(raw, out, cap))
+        out[0] = '\0';
+}
+
+/* Whether two name keys plausibly name one person: the same, one the given name of the other
+ * ("anna" and "anna schmidt"), or an initial for the given name ("a schmidt"). */
+static bool keys_match(const char *a, const char *b)
+{
+    if (!*a || !*b)
+        return false;
+    if (strcmp(a, b) == 0)
+        return true;
+    size_t la = strlen(a), lb = strlen(b);
+    const char *s = la < lb ? a : b, *l = la < lb ? b : a;
+    size_t ls = la < lb ? la : lb;
+    if (strncmp(s, l, ls) == 0 && l[ls] == ' ' && ls >= 3)
+        return true;
+    const char *rs = strchr(s, ' '), *rl = strchr(l, ' ');
+    return rs && rl && rs - s == 1 && s[0] == l[0] && strcmp(rs, rl) == 0;
+}
+
+/* Whether a reply from sender (address and display name) is plausibly from the person we
+ * wrote to at contact (address, the lead's contact name or NULL) from another of their
+ * addresses: the same domain, and the sender's display name or local part reads as the
+ * contact's name (or, without one, as the local part we wrote to). */
+static bool same_person_elsewhere(const char *contact, const char *contact_name, const char *sender,
+                                  const char *sender_name)
+{
+    const char *dc = strrchr(contact, '@'), *ds = strrchr(sender, '@');
+    if (!dc || !ds || strcasecmp(dc, ds) != 0)
+        return false;
+    char want[512], got[512];
+    if (!contact_name || !*contact_name || !sa_contact_name_key(contact_name, want, sizeof want))
+        want[0] = '\0';
+    if (!want[0])
+        local_key(contact, want, sizeof want);
+    if (!want[0])
+        return false;
+    if (sender_name && *sender_name && sa_contact_name_key(sender_name, got, sizeof got) &&
+        keys_match(got, want))
+        return true;
+    local_key(sender, got, sizeof got);
+    return keys_match(got, want);
+}
+
+/* A reply from another address than the one we wrote to (written): the removal it asks
+ * (sa_reply_removal_of on text, the reply's own words; name: the contact's name), recorded
+ * as do-not-contact with who asked in the reason. *who: the removal; *same_person: the
+ * sender is the person we wrote to at another address (same_person_elsewhere), and both
+ * addresses were opted out. Answers do_not_contact_email(s). */
+static int removal_elsewhere(struct sa_app *app, const struct sa_mime_msg *m, const char *written,
+                             const char *lead_name, const char *name, const char *text, json_t *res,
+                             enum sa_reply_removal *who, bool *same_person, struct sa_err *err)
+{
+    char *norm = malloc(2 * strlen(text) + 3);
+    const char *cue = NULL;
+    *who = SA_REMOVAL_NONE;
+    if (norm) {
+        sa_reply_normalise(text, norm);
+        *who = sa_reply_removal_of(norm, written, name, &cue);
+    }
+    free(norm);
+    *same_person = *who == SA_REMOVAL_SENDER &&
+                   same_person_elsewhere(written, lead_name, m->from_addr, m->from_name);
+    if (*who == SA_REMOVAL_NONE)
+        return 0;
+    const char *target = *who == SA_REMOVAL_SENDER ? m->from_addr : written;
+    char reason[640];
+    snprintf(reason, sizeof reason, "unsubscribe asked by %.255s (%.80s%s) in a reply to %.255s",
+             m->from_addr, cue ? cue : "", *same_person ? ", the same person" : "", written);
+    int rc = sa_store_contact_dnc(app->store, target, reason, "conversation", err);
+    if (!rc && *same_person)
+        rc = sa_store_contact_dnc(app->store, written, reason, "conversation", err);
+    if (rc)
+        return rc;
+    if (*same_person)
+        json_object_set_new(res, "do_not_contact_emails",
+                            json_pack("[s, s]", written, m->from_addr));
+    json_object_set_new(res, "do_not_contact_email", json_string(*same_person ? written : target));
+    return 0;
+}
+
+/* A removal asked by someone else than the person we wrote to, from another address: their
+ * own opt-out is applied, and a person checks whether the one we wrote to was meant too. */
+static void flag_other_sender(json_t *res)
+{
+    json_object_set_new(res, "needs_human", json_true());
+    json_object_set_new(res, "needs_human_reason", json_string("removal_from_other_address"));
+}
+
 /* A reply: one conversation turn on the lead's mail thread. */
 static int act_reply(struct sa_app *app, const struct sa_mime_msg *m, const struct match *mt,
                      const char *thread, json_t *res, struct sa_err *err)
@@ -177,38 +281,28 @@ static int act_reply(struct sa_app *app, const struct sa_mime_msg *m, const stru
     struct sa_err lerr = {0};
     if (mt->lead_id[0] && sa_store_get_lead(app->store, mt->lead_id, &lead, &lerr))
         lead = NULL;
-    const char *name =
+    const char *lead_name =
         json_string_value(json_object_get(json_object_get(lead, "contact_info"), "name"));
-    if (!name)
-        name = m->from_name;
+    const char *name = lead_name ? lead_name : m->from_name;
     /* a request to be removed from another address than the one we wrote to (a colleague's)
      * opts out its sender, whom the turn is then with, or the person we wrote to when it
-     * names them ("Anna has left the company, please remove her"); the reason says who asked */
+     * names them ("Anna has left the company, please remove her"); the reason says who asked.
+     * The same person writing from another of their addresses (same domain, their name) opts
+     * out both, and the turn stays with the address we wrote to; another person asking for
+     * themself is flagged for a human, who checks that the person we wrote to was not meant */
     const char *contact = mt->email;
+    bool same_person = false, other_asks = false;
     if (m->from_addr && *m->from_addr && strcasecmp(m->from_addr, mt->email) != 0) {
-        char *norm = malloc(2 * strlen(text) + 3);
-        const char *cue = NULL;
         enum sa_reply_removal who = SA_REMOVAL_NONE;
-        if (norm) {
-            sa_reply_normalise(text, norm);
-            who = sa_reply_removal_of(norm, mt->email, name, &cue);
-        }
-        free(norm);
-        const char *target = who == SA_REMOVAL_SENDER ? m->from_addr : mt->email;
-        char reason[640];
-        snprintf(reason, sizeof reason, "unsubscribe asked by %.255s (%.80s) in a reply to %.255s",
-                 m->from_addr, cue ? cue : "", mt->email);
-        int drc = who == SA_REMOVAL_NONE
-                      ? 0
-                      : sa_store_contact_dnc(app->store, target, reason, "conversation", err);
+        int drc = removal_elsewhere(app, m, mt->email, lead_name, name, text, res, &who,
+                                    &same_person, err);
         if (drc) {
             free(text);
             json_decref(lead);
             return drc;
         }
-        if (who != SA_REMOVAL_NONE)
-            json_object_set_new(res, "do_not_contact_email", json_string(target));
-        if (who == SA_REMOVAL_SENDER) {
+        other_asks = who == SA_REMOVAL_SENDER && !same_person;
+        if (other_asks) {
             contact = m->from_addr;
             name = m->from_name;
         }
@@ -244,6 +338,8 @@ static int act_reply(struct sa_app *app, const struct sa_mime_msg *m, const stru
                                     &n, err);
         json_object_set_new(res, "intent", json_null());
         json_object_set_new(res, "followups_cancelled", json_integer(n));
+        if (other_asks)
+            flag_other_sender(res);
         return rc;
     }
     if (rc)
@@ -261,6 +357,17 @@ static int act_reply(struct sa_app *app, const struct sa_mime_msg *m, const stru
     if (fc)
         json_object_set(res, "followups_cancelled", fc);
     sa_invoke_res_clear(&r);
+    if (other_asks)
+        flag_other_sender(res);
+    if (same_person) { /* the address we wrote to gets no more follow-ups, whatever the turn */
+        int n = 0;
+        if ((rc = sa_store_outbox_cancel(app->store, NULL, mt->email, "followup",
+                                         "the contact asked to be removed", &n, err)))
+            return rc;
+        json_object_set_new(
+            res, "followups_cancelled",
+            json_integer(json_integer_value(json_object_get(res, "followups_cancelled")) + n));
+    }
     return 0;
 }
 
@@ -287,6 +394,67 @@ static int act_unmatched(struct sa_app *app, const struct sa_mime_msg *m, const 
     int rc = stop ? sa_store_contact_dnc(app->store, email, "unsubscribe", "conversation", err) : 0;
     json_object_set_new(res, "do_not_contact", json_boolean(stop && rc == 0));
     return rc;
+}
+
+/* A calendar client's answer to our invite with words typed into it (Outlook's "Declined:
+ * ..." with "not interested, please remove me from your list"): the answer goes to its
+ * meeting, not to the conversation, but a request to stop in the words is honoured by the
+ * rules of a reply (the address we wrote to, or another's removal, act_reply). The words
+ * are read without the subject's fallback: "Declined: Intro call" asks nothing. */
+static int act_rsvp_words(struct sa_app *app, const struct sa_mime_msg *m, const struct match *mt,
+                          json_t *res, struct sa_err *err)
+{
+    const char *written = mt->email[0] ? mt->email : m->from_addr ? m->from_addr : "";
+    if (!m->text || !*written)
+        return 0;
+    char *text = malloc(TURN_TEXT_MAX + 1);
+    if (!text)
+        return sa_err_set(err, SA_ENOMEM, "out of memory");
+    size_t len = sa_mail_reply_text(m->text, text, TURN_TEXT_MAX + 1);
+    len = sa_utf8_valid_prefix(text, len);
+    text[len] = '\0';
+    int rc = 0;
+    bool stop = false, other_asks = false;
+    if (m->from_addr && *m->from_addr && strcasecmp(m->from_addr, written) != 0) {
+        json_t *lead = NULL;
+        struct sa_err lerr = {0};
+        if (mt->lead_id[0] && sa_store_get_lead(app->store, mt->lead_id, &lead, &lerr))
+            lead = NULL;
+        const char *lead_name =
+            json_string_value(json_object_get(json_object_get(lead, "contact_info"), "name"));
+        enum sa_reply_removal who = SA_REMOVAL_NONE;
+        bool same = false;
+        rc = removal_elsewhere(app, m, written, lead_name, lead_name ? lead_name : m->from_name,
+                               text, res, &who, &same, err);
+        json_decref(lead);
+        stop = who != SA_REMOVAL_NONE;
+        other_asks = who == SA_REMOVAL_SENDER && !same;
+        if (!rc && same) { /* the address we wrote to: the answer cancelled the sender's */
+            int n = 0;
+            rc = sa_store_outbox_cancel(app->store, NULL, written, "followup",
+                                        "the contact asked to be removed", &n, err);
+        }
+    } else {
+        char *norm = malloc(2 * len + 3);
+        if (!norm) {
+            free(text);
+            return sa_err_set(err, SA_ENOMEM, "out of memory");
+        }
+        sa_reply_normalise(text, norm);
+        stop = sa_reply_is_unsubscribe(norm);
+        free(norm);
+        if (stop)
+            rc = sa_store_contact_dnc(app->store, written, "unsubscribe in a calendar reply",
+                                      "conversation", err);
+    }
+    free(text);
+    if (rc || !stop)
+        return rc;
+    json_object_set_new(res, "intent", json_string("unsubscribe"));
+    json_object_set_new(res, "do_not_contact", json_true());
+    if (other_asks)
+        flag_other_sender(res);
+    return 0;
 }
 
 /* A hard bounce: the address becomes do-not-contact (source "bounce") and its queued
@@ -497,6 +665,8 @@ int sa_app_inbound(struct sa_app *app, const char *raw, size_t len, json_t **out
     bool rsvp = false; /* a calendar client's answer to our invite (app/inbound_rsvp.c) */
     if (kind != SA_INBOUND_BOUNCE)
         rc = sa_inbound_rsvp(app, &m, res, &rsvp, err);
+    if (!rc && rsvp)
+        rc = act_rsvp_words(app, &m, &mt, res, err);
     if (rc || rsvp) {
         /* applied to its meeting (or failed): not a conversation turn */
     } else if (kind == SA_INBOUND_REPLY && matched)

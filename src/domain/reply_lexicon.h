@@ -13,6 +13,7 @@
     X(UNSUBSCRIBE, unsubscribe_phrases)      /* asks to stop the e-mails */                        \
     X(TEAM_REQUEST, team_requests)           /* asks it for a team ("remove us") */                \
     X(NOT_REQUEST, not_request_phrases)      /* a request's words asking something else */         \
+    X(EXPLICIT_REQUEST, explicit_requests)   /* asks in the first person: beats a delivery word */ \
     X(DELIVERY_PROBLEM, delivery_problem)    /* reports mail not arriving */                       \
     X(UNSUBSCRIBE_WORD, unsubscribe_words)   /* one word that asks by itself (typos allowed) */    \
     X(PRODUCT_CONTEXT, product_context)      /* speaks of unsubscribing as a feature */            \

@@ -785,6 +785,9 @@ static void test_colleague_removal(void **state)
     assert_string_equal(jstr(j, "intent"), "unsubscribe");
     assert_true(json_is_true(jget(j, "do_not_contact")));
     assert_string_equal(jstr(j, "do_not_contact_email"), "daniel.reyes@quorvianta.io");
+    /* ...but not silently: another person asked, a person checks whether Maya was meant too */
+    assert_true(json_is_true(jget(j, "needs_human")));
+    assert_string_equal(jstr(j, "needs_human_reason"), "removal_from_other_address");
     resp_free(&r);
     j = http_json("GET", "/api/contacts/daniel.reyes@quorvianta.io", NULL, &r);
     assert_true(json_is_true(jget(j, "do_not_contact")));
@@ -794,6 +797,7 @@ static void test_colleague_removal(void **state)
     if (json_is_true(jget(j, "do_not_contact")))
         fail_msg("Maya opted out by her colleague's request: %.400s", r.body);
     resp_free(&r);
+    assert_int_equal(count_of("queued"), 3);
 
     mail = strf("From: Priya Nair <priya.nair@quorvianta.io>\r\n"
                 "To: Alex <alex@example.com>\r\n"
@@ -817,6 +821,101 @@ static void test_colleague_removal(void **state)
     j = http_json("GET", "/api/contacts/priya.nair@quorvianta.io", NULL, &r);
     assert_false(json_is_true(jget(j, "do_not_contact")));
     resp_free(&r);
+    assert_true(exited_ok(server_stop(&runs_srv)));
+}
+
+/* Maya asks to be removed from another of her addresses: both are opted out and the
+ * follow-ups to the address we wrote to are cancelled. */
+static void test_same_person_other_address(void **state)
+{
+    (void)state;
+    start_at(utc(2026, 11, 2, 15, 0)); /* Monday 10:00 in New York */
+    char lead[64], msgid[256], item[64];
+    sent_first_email(lead, msgid, item);
+    struct resp r;
+    char *mail = strf("From: \"Okafor, Maya\" <maya.okafor@quorvianta.io>\r\n"
+                      "To: Alex <alex@example.com>\r\n"
+                      "Subject: RE: Quorvianta and faster pipeline reviews\r\n"
+                      "Message-ID: <maya-alias-1@quorvianta.io>\r\n"
+                      "In-Reply-To: %s\r\n"
+                      "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+                      "Hi Alex,\r\n\r\nplease remove me from your list.\r\n\r\nMaya\r\n",
+                      msgid);
+    json_t *j = post_signed(mail, &r);
+    free(mail);
+    if (r.status != 200)
+        fail_msg("Maya from another address: %ld %.400s", r.status, r.body);
+    assert_string_equal(jstr(j, "intent"), "unsubscribe");
+    assert_string_equal(jstr(j, "do_not_contact_email"), MAYA);
+    assert_string_equal(jstr(j, "do_not_contact_emails.0"), MAYA);
+    assert_string_equal(jstr(j, "do_not_contact_emails.1"), "maya.okafor@quorvianta.io");
+    assert_false(json_is_true(jget(j, "needs_human")));
+    assert_int_equal(json_integer_value(jget(j, "followups_cancelled")), 3);
+    resp_free(&r);
+    assert_int_equal(count_of("queued"), 0);
+    const char *addrs[] = {MAYA, "maya.okafor@quorvianta.io"};
+    for (size_t i = 0; i < 2; i++) {
+        char *path = strf("/api/contacts/%s", addrs[i]);
+        j = http_json("GET", path, NULL, &r);
+        free(path);
+        if (!json_is_true(jget(j, "do_not_contact")))
+            fail_msg("%s not opted out: %.400s", addrs[i], r.body);
+        assert_non_null(strstr(jstr(j, "reason"), "the same person"));
+        resp_free(&r);
+    }
+    assert_true(exited_ok(server_stop(&runs_srv)));
+}
+
+/* Outlook's "Declined: ..." with a typed comment: the answer is no turn, but the comment's
+ * request to stop opts Maya out. */
+static void test_rsvp_comment_opt_out(void **state)
+{
+    (void)state;
+    start_at(utc(2026, 11, 2, 15, 0)); /* Monday 10:00 in New York */
+    char lead[64], msgid[256], item[64];
+    sent_first_email(lead, msgid, item);
+    struct resp r;
+    char *mail =
+        strf("From: Maya Okafor <maya@quorvianta.io>\r\n"
+             "To: Alex <alex@example.com>\r\n"
+             "Subject: Declined: Quorvianta intro call\r\n"
+             "Thread-Topic: Quorvianta intro call\r\n"
+             "Message-ID: <DM6PR11MB4073A1B2C3D4E5F6@DM6PR11MB4073.namprd11.prod.outlook.com>\r\n"
+             "In-Reply-To: %s\r\n"
+             "MIME-Version: 1.0\r\n"
+             "Content-Type: multipart/alternative; boundary=\"_000_DM6PR11MB4073_\"\r\n\r\n"
+             "--_000_DM6PR11MB4073_\r\n"
+             "Content-Type: text/plain; charset=\"us-ascii\"\r\n"
+             "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+             "Not interested, please remove me from your list.\r\n\r\n"
+             "Maya\r\n\r\n"
+             "--_000_DM6PR11MB4073_\r\n"
+             "Content-Type: text/calendar; charset=\"utf-8\"; method=REPLY\r\n"
+             "Content-Transfer-Encoding: base64\r\n\r\n"
+             "%s\r\n"
+             "--_000_DM6PR11MB4073_--\r\n",
+             msgid,
+             "QkVHSU46VkNBTEVOREFSDQpNRVRIT0Q6UkVQTFkNClBST0RJRDpNaWNyb3NvZnQgRXhjaGFu"
+             "Z2UgU2VydmVyIDIwMTANClZFUlNJT046Mi4wDQpCRUdJTjpWRVZFTlQNCkFUVEVOREVFO1BB"
+             "UlRTVEFUPURFQ0xJTkVEOm1haWx0bzptYXlhQHF1b3J2aWFudGEuaW8NClVJRDo5ZjFjMmQz"
+             "ZS00YTViLTRjNmQtOGU3Zi0wYTFiMmMzZDRlNWZAZXhhbXBsZS5jb20NCkRUU1RBTVA6MjAy"
+             "NjExMDJUMTUwMDAwWg0KRU5EOlZFVkVOVA0KRU5EOlZDQUxFTkRBUg0K");
+    json_t *j = post_signed(mail, &r);
+    free(mail);
+    if (r.status != 200)
+        fail_msg("declined with a comment: %ld %.400s", r.status, r.body);
+    assert_non_null(jget(j, "rsvp"));
+    assert_string_equal(jstr(j, "rsvp.partstat"), "DECLINED");
+    if (!jstr(j, "intent") || strcmp(jstr(j, "intent"), "unsubscribe") != 0)
+        fail_msg("the comment's opt-out was dropped: %.600s", r.body);
+    assert_true(json_is_true(jget(j, "do_not_contact")));
+    assert_null(jget(j, "stage")); /* no conversation turn */
+    resp_free(&r);
+    j = http_json("GET", "/api/contacts/" MAYA, NULL, &r);
+    if (!json_is_true(jget(j, "do_not_contact")))
+        fail_msg("Maya's comment not honoured: %.400s", r.body);
+    resp_free(&r);
+    assert_int_equal(count_of("queued"), 0);
     assert_true(exited_ok(server_stop(&runs_srv)));
 }
 
@@ -885,6 +984,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_out_of_office, runs_setup, runs_teardown),
         cmocka_unit_test_setup_teardown(test_receipt_and_footers, runs_setup, runs_teardown),
         cmocka_unit_test_setup_teardown(test_colleague_removal, runs_setup, runs_teardown),
+        cmocka_unit_test_setup_teardown(test_same_person_other_address, runs_setup, runs_teardown),
+        cmocka_unit_test_setup_teardown(test_rsvp_comment_opt_out, runs_setup, runs_teardown),
         cmocka_unit_test_setup_teardown(test_cli_pipe, runs_setup, runs_teardown),
     };
     return api_exit_status(cmocka_run_group_tests(tests, api_group_setup, api_group_teardown));

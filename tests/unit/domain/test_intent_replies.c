@@ -479,17 +479,24 @@ static void test_missed_opt_outs(void **state)
         "Bitte tragen Sie uns aus, der Link zum Abmelden (http://x) funktioniert nicht.",
         "Please unsubscribe us, the link https://acme.example/u/abc does not work.",
         "Merci de nous d\xc3\xa9sinscrire, le lien http://x ne marche pas.",
-        "Por favor, denos de baja, el enlace http://x no funciona.",
-        "Stop sending email.",
-        "Please stop sending.",
-        "Stop sending them.",
-        "Please do not send me email again.",
-        "Do not send me these.",
-        "Don't send me messages anymore.",
+        "Por favor, denos de baja, el enlace http://x no funciona.", "Stop sending email.",
+        "Please stop sending.", "Stop sending them.", "Please do not send me email again.",
+        "Do not send me these.", "Don't send me messages anymore.",
         "Remove me from the CC and from your mailing list please",
-        "Take me off the CC and from your list too.",
-        "Take me off the CC and your list, thanks.",
-        "Stop sending. Not interested."};
+        "Take me off the CC and from your list too.", "Take me off the CC and your list, thanks.",
+        "Stop sending. Not interested.",
+        /* third review: "error" (sent in error) vetoed the request as a delivery problem */
+        "You have the wrong person, this was sent in error. Take me off your list.",
+        "I don't want to receive any more emails from you.",
+        "I do not want to receive these emails, this must be an error.",
+        "Sie haben die falsche Person angeschrieben, das ist wohl ein Fehler. Bitte tragen "
+        "Sie mich aus Ihrem Verteiler aus.",
+        "Diese Mail kam bei mir durch einen Fehler an. Entfernen Sie mich bitte von Ihrer Liste.",
+        "Erreur de destinataire, je ne suis pas la bonne personne. Merci de me retirer de "
+        "votre liste.",
+        "Ce message m'a \xc3\xa9t\xc3\xa9 envoy\xc3\xa9 par erreur, d\xc3\xa9sinscrivez-moi.",
+        "Me escribieron por error, no soy la persona indicada. Por favor, denme de baja.",
+        "Esto me lleg\xc3\xb3 por error, eliminenme de su lista por favor."};
     size_t missed = 0;
     for (size_t i = 0; i < sizeof stop / sizeof stop[0]; i++) {
         struct sa_intent_result r;
@@ -516,6 +523,8 @@ static void test_missed_opt_outs(void **state)
     assert_string_equal(out, "Please take us off your mailing list https://acme.com");
     /* a footer in the sender's voice ("from us", "our newsletter") is still no reply */
     expect_clean("Sure.\nIf you no longer wish to receive emails from us, unsubscribe here.\nBye",
+                 "Sure.\nBye");
+    expect_clean("Sure.\nIf you do not want to receive these emails, click here.\nBye",
                  "Sure.\nBye");
     expect_clean("Ok.\nWenn Sie keine E-Mails mehr von uns erhalten m\xc3\xb6"
                  "chten, klicken Sie hier, um sich abzumelden.",
