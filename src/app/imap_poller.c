@@ -12,7 +12,10 @@
  * The first poll of a mailbox (no cursor yet, or a new UIDVALIDITY: the server renumbered
  * the mailbox) takes the messages not \Seen and not rejected, then puts the cursor at
  * UIDNEXT - 1 (or the last UID it did, when higher), so old read mail is not imported and
- * nothing that arrives meanwhile is missed.
+ * nothing that arrives meanwhile is missed. There the fetch's \Seen would hide a message
+ * the poll failed to finish from the next poll's search, so it is taken off again at once
+ * (unsee; libcurl cannot fetch with BODY.PEEK[]). Left: a crash, or a connection lost,
+ * between that fetch and the message being recorded leaves it \Seen and never read.
  *
  * A message the service refuses (unreadable: the pipe's EX_DATAERR, or larger than the
  * inbound cap) gets the keyword $SalesAgentRejected and loses \Seen again, so a person sees
@@ -185,6 +188,22 @@ static int deliver(struct sa_imap_poller *p, struct sa_imap *im, uint32_t uid,
     return rc;
 }
 
+/* A first poll finds its messages by UNSEEN, not by the cursor, and the fetch set \Seen:
+ * a message the poll failed to finish is made unseen again, so the next poll's search
+ * finds it (best effort: with the connection lost, this fails too, and the message stays
+ * \Seen: see the header comment). */
+static void unsee(struct sa_imap_poller *p, struct sa_imap *im, uint32_t uid)
+{
+    struct sa_err e = {0};
+    int rc = sa_imap_store(im, uid, "-FLAGS (\\Seen)", &e);
+    count(p, rc);
+    if (rc)
+        sa_log(SA_LOG_ERROR,
+               "imap: a message the first poll did not finish is left \\Seen; it will not be "
+               "read again (mark it unread to have it read)",
+               json_pack("{s:i, s:s}", "uid", (json_int_t)uid, "error", e.msg));
+}
+
 /* Fetches and delivers uids[0..n) in order. fresh: a first poll (the cursor moves at the
  * end, see above); else the cursor moves after each message. */
 static int take(struct sa_imap_poller *p, struct sa_imap *im, uint32_t uidvalidity,
@@ -204,6 +223,8 @@ static int take(struct sa_imap_poller *p, struct sa_imap *im, uint32_t uidvalidi
         } else {
             *outcome = POLL_FAILED;
         }
+        if (rc && fresh)
+            unsee(p, im, uids[i]);
         if (!rc) {
             *done = uids[i];
             if (!fresh && (rc = advance(p, uidvalidity, uids[i], err)))
