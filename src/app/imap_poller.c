@@ -136,6 +136,18 @@ static int advance(struct sa_imap_poller *p, uint32_t uidvalidity, uint32_t uid,
                                     real_ms() + LEASE_MS, err);
 }
 
+/* Renews the lease without moving the cursor (a first poll's messages: its cursor is
+ * written at the end). ECONFLICT: another process took the mailbox over. */
+static int renew(struct sa_imap_poller *p, struct sa_err *err)
+{
+    json_t *cur = NULL;
+    long long now = real_ms();
+    int rc =
+        sa_store_mailbox_claim(p->app->store, p->mailbox, p->owner, now, now + LEASE_MS, &cur, err);
+    json_decref(cur);
+    return rc;
+}
+
 /* Hands one fetched message to the inbound service and marks it on the server. Returns 0
  * (done: stored, or refused and flagged), POLL_FAILED's or POLL_RETRY's cause through
  * *outcome with err. */
@@ -204,8 +216,9 @@ static void unsee(struct sa_imap_poller *p, struct sa_imap *im, uint32_t uid)
                json_pack("{s:i, s:s}", "uid", (json_int_t)uid, "error", e.msg));
 }
 
-/* Fetches and delivers uids[0..n) in order. fresh: a first poll (the cursor moves at the
- * end, see above); else the cursor moves after each message. */
+/* Fetches and delivers uids[0..n) in order, renewing the lease after each message. fresh:
+ * a first poll (the cursor moves at the end, see above); else the cursor moves after each
+ * message. */
 static int take(struct sa_imap_poller *p, struct sa_imap *im, uint32_t uidvalidity,
                 const uint32_t *uids, size_t n, bool fresh, uint32_t *done,
                 enum poll_outcome *outcome, struct sa_err *err)
@@ -227,7 +240,9 @@ static int take(struct sa_imap_poller *p, struct sa_imap *im, uint32_t uidvalidi
             unsee(p, im, uids[i]);
         if (!rc) {
             *done = uids[i];
-            if (!fresh && (rc = advance(p, uidvalidity, uids[i], err)))
+            /* the lease is renewed per message in both modes: a batch of model calls can
+             * outlast it */
+            if ((rc = fresh ? renew(p, err) : advance(p, uidvalidity, uids[i], err)))
                 *outcome = rc == SA_ECONFLICT ? POLL_STANDBY : POLL_RETRY;
         }
     }
