@@ -60,7 +60,7 @@
 struct sa_imap_poller {
     struct sa_app *app;
     struct sa_imap_options opts;
-    char *mailbox;           /* the cursor's key: the URL without credentials, and the user */
+    char *mailbox;           /* the cursor's key (sa_imap_mailbox_key): URL, user, no password */
     char owner[SA_UUID_LEN]; /* this process's lease id */
     int poll_seconds;
     int m_requests;
@@ -105,22 +105,6 @@ static long long real_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* "imaps://user:pw@host/INBOX" -> "imaps://host/INBOX user" (malloc'd). */
-static char *mailbox_key(const char *url, const char *user)
-{
-    const char *host = strstr(url, "://");
-    host = host ? host + 3 : url;
-    const char *slash = strchr(host, '/');
-    const char *at = memchr(host, '@', slash ? (size_t)(slash - host) : strlen(host));
-    size_t scheme = (size_t)(host - url);
-    const char *rest = at ? at + 1 : host;
-    size_t n = scheme + strlen(rest) + 2 + (user ? strlen(user) : 0);
-    char *k = malloc(n);
-    if (k)
-        snprintf(k, n, "%.*s%s %s", (int)scheme, url, rest, user ? user : "");
-    return k;
 }
 
 static long long num(const json_t *o, const char *key)
@@ -393,7 +377,7 @@ int sa_imap_poller_start(struct sa_app *app, struct sa_imap_poller **out, struct
     sa_uuid_v4(p->owner);
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->cond, NULL);
-    p->mailbox = mailbox_key(cfg->imap_url, cfg->imap_user);
+    p->mailbox = sa_imap_mailbox_key(cfg->imap_url, cfg->imap_user);
     if (!p->mailbox || pthread_create(&p->thread, NULL, worker, p) != 0) {
         sa_imap_poller_stop(p);
         return sa_err_set(err, SA_ENOMEM, "cannot start the IMAP poller");

@@ -1,7 +1,7 @@
 /* The IMAP session (see imap.h). libcurl speaks the protocol: the login, SELECT, the
  * literal of a FETCH; this file builds the URLs and custom commands, reads SELECT's
- * UIDVALIDITY and UIDNEXT from the response lines (the header callback), parses SEARCH
- * and maps libcurl's codes to ours. */
+ * UIDVALIDITY and UIDNEXT from the response lines (the header callback), parses SEARCH,
+ * maps libcurl's codes to ours and names the mailbox for the poller's cursor. */
 #include "connectors/mail/imap.h"
 
 #include <curl/curl.h>
@@ -40,6 +40,30 @@ uint32_t sa_imap_resp_code(const char *line, size_t len, const char *key)
         return j < len && line[j] == ']' && v <= UINT32_MAX ? (uint32_t)v : 0;
     }
     return 0;
+}
+
+char *sa_imap_mailbox_key(const char *url, const char *user)
+{
+    const char *host = strstr(url, "://");
+    host = host ? host + 3 : url;
+    size_t authority = strcspn(host, "/?#");
+    const char *at = memchr(host, '@', authority); /* libcurl's split: the first '@' */
+    const char *rest = at ? at + 1 : host;
+    size_t scheme = (size_t)(host - url);
+    size_t user_len = 0;
+    if (user) {
+        user_len = strlen(user);
+    } else if (at) { /* the URL's user: up to its password (':') or login options (';') */
+        user = host;
+        user_len = strcspn(host, ":;");
+        if (user_len > (size_t)(at - host))
+            user_len = (size_t)(at - host);
+    }
+    size_t n = scheme + strlen(rest) + 2 + user_len;
+    char *k = malloc(n);
+    if (k)
+        snprintf(k, n, "%.*s%s %.*s", (int)scheme, url, rest, (int)user_len, user ? user : "");
+    return k;
 }
 
 /* Every response line reaches here (libcurl's pingpong passes them as "headers"): the

@@ -68,5 +68,11 @@ int sa_imap_parse_search(const char *text, size_t len, uint32_t **uids, size_t *
  * line line[0..len), matched case-insensitively; 0 when there is none or it is no 32-bit
  * number. */
 uint32_t sa_imap_resp_code(const char *line, size_t len, const char *key);
+/* The poller's name for the mailbox of url as user logs in (its cursor's and lease's key):
+ * "imaps://user:pw@host/INBOX" -> "imaps://host/INBOX user", the URL without its userinfo,
+ * a space, and user, or when user is NULL the URL's user as written (percent-encoded; up
+ * to ':' or ';'): two users' mailboxes of one URL never share a key; the password is
+ * never in it. malloc'd (the caller frees); NULL when out of memory. */
+char *sa_imap_mailbox_key(const char *url, const char *user);
 
 #endif
