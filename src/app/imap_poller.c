@@ -29,7 +29,8 @@
  * Several processes with one DATABASE_URL: the cursor row carries a lease (5 minutes of
  * real time, renewed at each poll and message, ended when the poller stops); a process
  * that finds another's live lease stays on standby and tries again at its next poll, so
- * one polls at a time and another takes over within the lease when the holder dies. */
+ * one polls at a time and another takes over within the lease when the holder dies.
+ * Stopping ends a batch between two messages, not after all of them. */
 #include "app/imap_poller.h"
 
 #include <pthread.h>
@@ -200,17 +201,28 @@ static void unsee(struct sa_imap_poller *p, struct sa_imap *im, uint32_t uid)
                json_pack("{s:i, s:s}", "uid", (json_int_t)uid, "error", e.msg));
 }
 
+static bool stopping(struct sa_imap_poller *p)
+{
+    pthread_mutex_lock(&p->lock);
+    bool stop = p->stop;
+    pthread_mutex_unlock(&p->lock);
+    return stop;
+}
+
 /* Fetches and delivers uids[0..n) in order, renewing the lease after each message. fresh:
  * a first poll (the cursor moves at the end, see above); else the cursor moves after each
- * message. */
+ * message. The poller stopping (SIGTERM) ends the batch between two messages: *stopped. */
 static int take(struct sa_imap_poller *p, struct sa_imap *im, uint32_t uidvalidity,
-                const uint32_t *uids, size_t n, bool fresh, uint32_t *done,
+                const uint32_t *uids, size_t n, bool fresh, uint32_t *done, bool *stopped,
                 enum poll_outcome *outcome, struct sa_err *err)
 {
     struct sa_buf raw;
     sa_buf_init(&raw, SA_MIME_MAX_BYTES);
     int rc = 0;
+    *stopped = false;
     for (size_t i = 0; i < n && !rc; i++) {
+        if (i > 0 && (*stopped = stopping(p)))
+            break;
         rc = sa_imap_fetch(im, uidvalidity, uids[i], &raw, err);
         count(p, rc);
         if (rc == SA_ENOTFOUND) { /* expunged meanwhile: nothing to do */
@@ -282,8 +294,11 @@ static int poll_once(struct sa_imap_poller *p, enum poll_outcome *outcome, struc
         first++;
     size_t take_n = n - first < BATCH ? n - first : BATCH;
     uint32_t done = 0;
-    rc = take(p, im, validity, uids + first, take_n, fresh, &done, outcome, err);
-    if (!rc && fresh && take_n == n) { /* every unseen message done: the cursor starts */
+    bool stopped = false;
+    rc = take(p, im, validity, uids + first, take_n, fresh, &done, &stopped, outcome, err);
+    /* every unseen message done (none left for a later poll, none left by a stop): the
+     * cursor starts */
+    if (!rc && fresh && take_n == n && !stopped) {
         uint32_t next = sa_imap_uidnext(im);
         uint32_t start = next > 0 && next - 1 > done ? next - 1 : done;
         if ((rc = advance(p, validity, start, err)))

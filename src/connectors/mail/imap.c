@@ -89,19 +89,23 @@ static size_t on_data(char *p, size_t size, size_t n, void *arg)
     return sa_buf_append(b, p, size * n) ? 0 : size * n;
 }
 
-/* Whether the URL's host is a loopback address (imap:// may stay in clear there). */
-static bool loopback_host(const char *url)
+bool sa_imap_loopback(const char *url)
 {
     const char *h = strstr(url, "://");
     h = h ? h + 3 : url;
-    const char *slash = strchr(h, '/');
-    const char *at = memchr(h, '@', slash ? (size_t)(slash - h) : strlen(h));
-    if (at)
+    /* libcurl's authority ends at '/', '?' or '#': "imap://evil?@localhost/" is evil's */
+    size_t authority = strcspn(h, "/?#");
+    if (h[authority] && h[authority] != '/')
+        return false; /* a search or a fragment before the mailbox: no IMAP URL of ours */
+    const char *at = memchr(h, '@', authority);
+    if (at) {
+        authority -= (size_t)(at + 1 - h);
         h = at + 1;
+    }
     static const char *const names[] = {"127.0.0.1", "localhost", "[::1]"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         size_t k = strlen(names[i]);
-        if (strncasecmp(h, names[i], k) == 0 && (h[k] == ':' || h[k] == '/' || !h[k]))
+        if (k <= authority && strncasecmp(h, names[i], k) == 0 && (k == authority || h[k] == ':'))
             return true;
     }
     return false;
@@ -138,7 +142,7 @@ int sa_imap_open(const struct sa_imap_options *o, struct sa_imap **out, struct s
     /* credentials never cross the network in clear, except over the loopback interface */
     if (strncasecmp(o->url, "imap://", 7) == 0)
         curl_easy_setopt(c, CURLOPT_USE_SSL,
-                         loopback_host(o->url) ? (long)CURLUSESSL_TRY : (long)CURLUSESSL_ALL);
+                         sa_imap_loopback(o->url) ? (long)CURLUSESSL_TRY : (long)CURLUSESSL_ALL);
     *out = im;
     return 0;
 }

@@ -1,7 +1,8 @@
 /* Pins the IMAP session's parsers and its failures without a server: SEARCH answers as
  * Dovecot, Gmail and Exchange write them (UIDs out of order, CONDSTORE's "(MODSEQ n)",
  * other untagged lines around them), numbers that are no UIDs refused, SELECT's response
- * codes; the mailbox's cursor key (the URL's user kept, never its password); and a session to a
+ * codes; which URLs are loopback (libcurl's host: "imap://evil?@localhost/" is not); the
+ * mailbox's cursor key (the URL's user kept, never its password); and a session to a
  * port where nothing listens fails with SA_EIO, its error carrying neither the password nor the
  * user. The real server is test_api_imap's. */
 #include <setjmp.h>
@@ -125,6 +126,22 @@ static void test_mailbox_key(void **state)
     }
 }
 
+/* imap:// stays in clear only to a loopback host: the host libcurl connects to. */
+static void test_loopback(void **state)
+{
+    (void)state;
+    assert_true(sa_imap_loopback("imap://127.0.0.1:1143/INBOX"));
+    assert_true(sa_imap_loopback("imap://u:p@localhost/INBOX"));
+    assert_true(sa_imap_loopback("imap://[::1]:143/INBOX"));
+    assert_true(sa_imap_loopback("imap://LOCALHOST"));
+    assert_false(sa_imap_loopback("imap://evil?@localhost/INBOX"));
+    assert_false(sa_imap_loopback("imap://evil#@127.0.0.1/INBOX"));
+    assert_false(sa_imap_loopback("imap://localhost.evil.example/INBOX"));
+    assert_false(sa_imap_loopback("imap://127.0.0.1.evil.example:143/INBOX"));
+    assert_false(sa_imap_loopback("imap://localhost@evil.example/INBOX"));
+    assert_false(sa_imap_loopback("imap://mail.example.com/localhost"));
+}
+
 static void test_no_server(void **state)
 {
     (void)state;
@@ -153,9 +170,8 @@ static void test_no_server(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_search),
-        cmocka_unit_test(test_resp_code),
-        cmocka_unit_test(test_mailbox_key),
+        cmocka_unit_test(test_search),      cmocka_unit_test(test_resp_code),
+        cmocka_unit_test(test_mailbox_key), cmocka_unit_test(test_loopback),
         cmocka_unit_test(test_no_server),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
