@@ -12,7 +12,10 @@
  * The first poll of a mailbox (no cursor yet, or a new UIDVALIDITY: the server renumbered
  * the mailbox) takes the messages not \Seen and not rejected, then puts the cursor at
  * UIDNEXT - 1 (or the last UID it did, when higher), so old read mail is not imported and
- * nothing that arrives meanwhile is missed.
+ * nothing that arrives meanwhile is missed. There the fetch's \Seen would hide a message
+ * the poll failed to finish from the next poll's search, so it is taken off again at once
+ * (unsee; libcurl cannot fetch with BODY.PEEK[]). Left: a crash, or a connection lost,
+ * between that fetch and the message being recorded leaves it \Seen and never read.
  *
  * A message the service refuses (unreadable: the pipe's EX_DATAERR, or larger than the
  * inbound cap) gets the keyword $SalesAgentRejected and loses \Seen again, so a person sees
@@ -26,7 +29,8 @@
  * Several processes with one DATABASE_URL: the cursor row carries a lease (5 minutes of
  * real time, renewed at each poll and message, ended when the poller stops); a process
  * that finds another's live lease stays on standby and tries again at its next poll, so
- * one polls at a time and another takes over within the lease when the holder dies. */
+ * one polls at a time and another takes over within the lease when the holder dies.
+ * Stopping ends a batch between two messages, not after all of them. */
 #include "app/imap_poller.h"
 
 #include <pthread.h>
@@ -57,7 +61,7 @@
 struct sa_imap_poller {
     struct sa_app *app;
     struct sa_imap_options opts;
-    char *mailbox;           /* the cursor's key: the URL without credentials, and the user */
+    char *mailbox;           /* the cursor's key (sa_imap_mailbox_key): URL, user, no password */
     char owner[SA_UUID_LEN]; /* this process's lease id */
     int poll_seconds;
     int m_requests;
@@ -104,22 +108,6 @@ static long long real_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* "imaps://user:pw@host/INBOX" -> "imaps://host/INBOX user" (malloc'd). */
-static char *mailbox_key(const char *url, const char *user)
-{
-    const char *host = strstr(url, "://");
-    host = host ? host + 3 : url;
-    const char *slash = strchr(host, '/');
-    const char *at = memchr(host, '@', slash ? (size_t)(slash - host) : strlen(host));
-    size_t scheme = (size_t)(host - url);
-    const char *rest = at ? at + 1 : host;
-    size_t n = scheme + strlen(rest) + 2 + (user ? strlen(user) : 0);
-    char *k = malloc(n);
-    if (k)
-        snprintf(k, n, "%.*s%s %s", (int)scheme, url, rest, user ? user : "");
-    return k;
-}
-
 static long long num(const json_t *o, const char *key)
 {
     return json_integer_value(json_object_get(o, key));
@@ -131,6 +119,18 @@ static int advance(struct sa_imap_poller *p, uint32_t uidvalidity, uint32_t uid,
 {
     return sa_store_mailbox_advance(p->app->store, p->mailbox, p->owner, uidvalidity, uid,
                                     real_ms() + LEASE_MS, err);
+}
+
+/* Renews the lease without moving the cursor (a first poll's messages: its cursor is
+ * written at the end). ECONFLICT: another process took the mailbox over. */
+static int renew(struct sa_imap_poller *p, struct sa_err *err)
+{
+    json_t *cur = NULL;
+    long long now = real_ms();
+    int rc =
+        sa_store_mailbox_claim(p->app->store, p->mailbox, p->owner, now, now + LEASE_MS, &cur, err);
+    json_decref(cur);
+    return rc;
 }
 
 /* Hands one fetched message to the inbound service and marks it on the server. Returns 0
@@ -185,16 +185,44 @@ static int deliver(struct sa_imap_poller *p, struct sa_imap *im, uint32_t uid,
     return rc;
 }
 
-/* Fetches and delivers uids[0..n) in order. fresh: a first poll (the cursor moves at the
- * end, see above); else the cursor moves after each message. */
+/* A first poll finds its messages by UNSEEN, not by the cursor, and the fetch set \Seen:
+ * a message the poll failed to finish is made unseen again, so the next poll's search
+ * finds it (best effort: with the connection lost, this fails too, and the message stays
+ * \Seen: see the header comment). */
+static void unsee(struct sa_imap_poller *p, struct sa_imap *im, uint32_t uid)
+{
+    struct sa_err e = {0};
+    int rc = sa_imap_store(im, uid, "-FLAGS (\\Seen)", &e);
+    count(p, rc);
+    if (rc)
+        sa_log(SA_LOG_ERROR,
+               "imap: a message the first poll did not finish is left \\Seen; it will not be "
+               "read again (mark it unread to have it read)",
+               json_pack("{s:i, s:s}", "uid", (json_int_t)uid, "error", e.msg));
+}
+
+static bool stopping(struct sa_imap_poller *p)
+{
+    pthread_mutex_lock(&p->lock);
+    bool stop = p->stop;
+    pthread_mutex_unlock(&p->lock);
+    return stop;
+}
+
+/* Fetches and delivers uids[0..n) in order, renewing the lease after each message. fresh:
+ * a first poll (the cursor moves at the end, see above); else the cursor moves after each
+ * message. The poller stopping (SIGTERM) ends the batch between two messages: *stopped. */
 static int take(struct sa_imap_poller *p, struct sa_imap *im, uint32_t uidvalidity,
-                const uint32_t *uids, size_t n, bool fresh, uint32_t *done,
+                const uint32_t *uids, size_t n, bool fresh, uint32_t *done, bool *stopped,
                 enum poll_outcome *outcome, struct sa_err *err)
 {
     struct sa_buf raw;
     sa_buf_init(&raw, SA_MIME_MAX_BYTES);
     int rc = 0;
+    *stopped = false;
     for (size_t i = 0; i < n && !rc; i++) {
+        if (i > 0 && (*stopped = stopping(p)))
+            break;
         rc = sa_imap_fetch(im, uidvalidity, uids[i], &raw, err);
         count(p, rc);
         if (rc == SA_ENOTFOUND) { /* expunged meanwhile: nothing to do */
@@ -204,9 +232,13 @@ static int take(struct sa_imap_poller *p, struct sa_imap *im, uint32_t uidvalidi
         } else {
             *outcome = POLL_FAILED;
         }
+        if (rc && fresh)
+            unsee(p, im, uids[i]);
         if (!rc) {
             *done = uids[i];
-            if (!fresh && (rc = advance(p, uidvalidity, uids[i], err)))
+            /* the lease is renewed per message in both modes: a batch of model calls can
+             * outlast it */
+            if ((rc = fresh ? renew(p, err) : advance(p, uidvalidity, uids[i], err)))
                 *outcome = rc == SA_ECONFLICT ? POLL_STANDBY : POLL_RETRY;
         }
     }
@@ -262,8 +294,11 @@ static int poll_once(struct sa_imap_poller *p, enum poll_outcome *outcome, struc
         first++;
     size_t take_n = n - first < BATCH ? n - first : BATCH;
     uint32_t done = 0;
-    rc = take(p, im, validity, uids + first, take_n, fresh, &done, outcome, err);
-    if (!rc && fresh && take_n == n) { /* every unseen message done: the cursor starts */
+    bool stopped = false;
+    rc = take(p, im, validity, uids + first, take_n, fresh, &done, &stopped, outcome, err);
+    /* every unseen message done (none left for a later poll, none left by a stop): the
+     * cursor starts */
+    if (!rc && fresh && take_n == n && !stopped) {
         uint32_t next = sa_imap_uidnext(im);
         uint32_t start = next > 0 && next - 1 > done ? next - 1 : done;
         if ((rc = advance(p, validity, start, err)))
@@ -357,7 +392,7 @@ int sa_imap_poller_start(struct sa_app *app, struct sa_imap_poller **out, struct
     sa_uuid_v4(p->owner);
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->cond, NULL);
-    p->mailbox = mailbox_key(cfg->imap_url, cfg->imap_user);
+    p->mailbox = sa_imap_mailbox_key(cfg->imap_url, cfg->imap_user);
     if (!p->mailbox || pthread_create(&p->thread, NULL, worker, p) != 0) {
         sa_imap_poller_stop(p);
         return sa_err_set(err, SA_ENOMEM, "cannot start the IMAP poller");

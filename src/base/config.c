@@ -1080,6 +1080,10 @@ static int check_imap(const struct sa_config *cfg, struct sa_err *err)
                           "IMAP_URL: expected imap://HOST/MAILBOX or "
                           "imaps://HOST/MAILBOX");
     const char *host = u + skip, *slash = strchr(host, '/');
+    if (strcspn(host, "?#") < (slash ? (size_t)(slash - host) : strlen(host)))
+        return sa_err_set(err, SA_ECONFIG,
+                          "IMAP_URL: no '?' or '#' before the mailbox (libcurl would take "
+                          "the host before it)");
     const char *at = memchr(host, '@', slash ? (size_t)(slash - host) : strlen(host));
     if (!slash || slash == host || !slash[1] || slash[1] == '/' || slash[1] == ';' ||
         slash[1] == '?')

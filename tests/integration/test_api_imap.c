@@ -11,10 +11,12 @@
  * that arrived meanwhile is read once it is back. A `worker` on the same database waits on
  * standby while `serve` holds the mailbox's lease, and takes the polling over when serve
  * stops. A mailbox renumbered by the server (a new UIDVALIDITY) is read anew from its
- * unseen mail, importing nothing twice. */
+ * unseen mail, importing nothing twice. A first poll whose store fails (a trigger in the
+ * server's SQLite file) leaves the message unread, so a later poll still reads it. */
 #include "harness.h"
 
 #include <fcntl.h>
+#include <sqlite3.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -467,6 +469,52 @@ static void test_uidvalidity_change(void **state)
     assert_true(exited_ok(server_stop(&runs_srv)));
 }
 
+/* Runs sql on runs_srv's SQLite file (a second connection, as an operator would open). */
+static void db_exec(const char *sql)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(runs_srv.db_url + strlen("sqlite://"), &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+        fail_msg("%s: %s", sql, msg ? msg : "?");
+    sqlite3_close(db);
+}
+
+/* The first poll (no cursor: it searches UNSEEN) fetches a message, which sets \Seen, and
+ * the store refuses to record it (a temporary failure). The message is made unseen again,
+ * so the next poll, with the store back, reads it; before, it was lost. */
+static void test_first_poll_store_fails(void **state)
+{
+    (void)state;
+    SKIP_ON_PG("it makes the store fail with a trigger in the server's SQLite file");
+    imap_start();
+    snprintf(clock_path, sizeof clock_path, "%s/clock", runs_srv.dir);
+    set_clock(utc(2026, 11, 2, 15, 0));
+    deliver("From: Jonas Weber <jonas.weber@example.org>\r\n"
+            "Subject: Re: a question\r\n"
+            "Message-ID: <imap-first-1@example.org>\r\n\r\n"
+            "Could you send me the case study?\r\n");
+    /* a server without IMAP_URL creates the schema; the trigger goes in before the
+     * poller's first poll */
+    assert_int_equal(server_start(&runs_srv, false), 0);
+    assert_true(exited_ok(server_stop(&runs_srv)));
+    db_exec("CREATE TRIGGER no_inbound BEFORE INSERT ON inbound_messages BEGIN "
+            "SELECT RAISE(ABORT, 'the store is busy'); END");
+    start_server();
+    for (int i = 0; i < 300 && !server_log_has(&runs_srv, "imap: poll failed"); i++)
+        usleep(100 * 1000);
+    assert_true(server_log_has(&runs_srv, "imap: poll failed"));
+    assert_false(has_flag(1, "\\Seen")); /* unread again, for the next poll */
+    assert_true(metric_or_zero("inbound_messages_total{kind=\"unmatched\"}") == 0);
+    db_exec("DROP TRIGGER no_inbound");
+    set_clock(clock_now + 120);
+    wait_metric("inbound_messages_total{kind=\"unmatched\"}", 1);
+    wait_flag(1, "\\Seen", true);
+    wait_health("ok, last poll");
+    assert_true(exited_ok(server_stop(&runs_srv)));
+}
+
 /* ---- two processes, one mailbox -------------------------------------------------------------- */
 
 /* Starts `sales-agent worker` on runs_srv's database with the IMAP settings, the clock
@@ -590,6 +638,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_imap_poller, runs_setup, imap_teardown),
         cmocka_unit_test_setup_teardown(test_one_poller_at_a_time, runs_setup, imap_teardown),
         cmocka_unit_test_setup_teardown(test_uidvalidity_change, runs_setup, imap_teardown),
+        cmocka_unit_test_setup_teardown(test_first_poll_store_fails, runs_setup, imap_teardown),
     };
     return api_exit_status(cmocka_run_group_tests(tests, api_group_setup, api_group_teardown));
 }

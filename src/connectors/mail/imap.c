@@ -1,7 +1,7 @@
 /* The IMAP session (see imap.h). libcurl speaks the protocol: the login, SELECT, the
  * literal of a FETCH; this file builds the URLs and custom commands, reads SELECT's
- * UIDVALIDITY and UIDNEXT from the response lines (the header callback), parses SEARCH
- * and maps libcurl's codes to ours. */
+ * UIDVALIDITY and UIDNEXT from the response lines (the header callback), parses SEARCH,
+ * maps libcurl's codes to ours and names the mailbox for the poller's cursor. */
 #include "connectors/mail/imap.h"
 
 #include <curl/curl.h>
@@ -42,6 +42,30 @@ uint32_t sa_imap_resp_code(const char *line, size_t len, const char *key)
     return 0;
 }
 
+char *sa_imap_mailbox_key(const char *url, const char *user)
+{
+    const char *host = strstr(url, "://");
+    host = host ? host + 3 : url;
+    size_t authority = strcspn(host, "/?#");
+    const char *at = memchr(host, '@', authority); /* libcurl's split: the first '@' */
+    const char *rest = at ? at + 1 : host;
+    size_t scheme = (size_t)(host - url);
+    size_t user_len = 0;
+    if (user) {
+        user_len = strlen(user);
+    } else if (at) { /* the URL's user: up to its password (':') or login options (';') */
+        user = host;
+        user_len = strcspn(host, ":;");
+        if (user_len > (size_t)(at - host))
+            user_len = (size_t)(at - host);
+    }
+    size_t n = scheme + strlen(rest) + 2 + user_len;
+    char *k = malloc(n);
+    if (k)
+        snprintf(k, n, "%.*s%s %.*s", (int)scheme, url, rest, (int)user_len, user ? user : "");
+    return k;
+}
+
 /* Every response line reaches here (libcurl's pingpong passes them as "headers"): the
  * untagged OKs of SELECT carry UIDVALIDITY and UIDNEXT. */
 static size_t on_line(char *p, size_t size, size_t n, void *arg)
@@ -65,19 +89,23 @@ static size_t on_data(char *p, size_t size, size_t n, void *arg)
     return sa_buf_append(b, p, size * n) ? 0 : size * n;
 }
 
-/* Whether the URL's host is a loopback address (imap:// may stay in clear there). */
-static bool loopback_host(const char *url)
+bool sa_imap_loopback(const char *url)
 {
     const char *h = strstr(url, "://");
     h = h ? h + 3 : url;
-    const char *slash = strchr(h, '/');
-    const char *at = memchr(h, '@', slash ? (size_t)(slash - h) : strlen(h));
-    if (at)
+    /* libcurl's authority ends at '/', '?' or '#': "imap://evil?@localhost/" is evil's */
+    size_t authority = strcspn(h, "/?#");
+    if (h[authority] && h[authority] != '/')
+        return false; /* a search or a fragment before the mailbox: no IMAP URL of ours */
+    const char *at = memchr(h, '@', authority);
+    if (at) {
+        authority -= (size_t)(at + 1 - h);
         h = at + 1;
+    }
     static const char *const names[] = {"127.0.0.1", "localhost", "[::1]"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         size_t k = strlen(names[i]);
-        if (strncasecmp(h, names[i], k) == 0 && (h[k] == ':' || h[k] == '/' || !h[k]))
+        if (k <= authority && strncasecmp(h, names[i], k) == 0 && (k == authority || h[k] == ':'))
             return true;
     }
     return false;
@@ -114,7 +142,7 @@ int sa_imap_open(const struct sa_imap_options *o, struct sa_imap **out, struct s
     /* credentials never cross the network in clear, except over the loopback interface */
     if (strncasecmp(o->url, "imap://", 7) == 0)
         curl_easy_setopt(c, CURLOPT_USE_SSL,
-                         loopback_host(o->url) ? (long)CURLUSESSL_TRY : (long)CURLUSESSL_ALL);
+                         sa_imap_loopback(o->url) ? (long)CURLUSESSL_TRY : (long)CURLUSESSL_ALL);
     *out = im;
     return 0;
 }

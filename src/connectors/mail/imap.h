@@ -5,6 +5,7 @@
 #ifndef SA_MAIL_IMAP_H
 #define SA_MAIL_IMAP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -68,5 +69,15 @@ int sa_imap_parse_search(const char *text, size_t len, uint32_t **uids, size_t *
  * line line[0..len), matched case-insensitively; 0 when there is none or it is no 32-bit
  * number. */
 uint32_t sa_imap_resp_code(const char *line, size_t len, const char *key);
+/* Whether url's host is a loopback address (127.0.0.1, localhost, [::1]), where imap://
+ * may stay in clear: the host libcurl connects to, its authority ending at '/', '?' or '#'
+ * ("imap://evil?@localhost/INBOX" is not; a '?' or '#' before the first '/' never is). */
+bool sa_imap_loopback(const char *url);
+/* The poller's name for the mailbox of url as user logs in (its cursor's and lease's key):
+ * "imaps://user:pw@host/INBOX" -> "imaps://host/INBOX user", the URL without its userinfo,
+ * a space, and user, or when user is NULL the URL's user as written (percent-encoded; up
+ * to ':' or ';'): two users' mailboxes of one URL never share a key; the password is
+ * never in it. malloc'd (the caller frees); NULL when out of memory. */
+char *sa_imap_mailbox_key(const char *url, const char *user);
 
 #endif

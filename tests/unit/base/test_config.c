@@ -258,6 +258,13 @@ static void test_imap_settings(void **state)
                  "IMAP_URL: name the mailbox (imaps://HOST/INBOX)");
     env_rejected("IMAP_URL", "imaps://mail.example.com/INBOX;UID=4",
                  "IMAP_URL: the mailbox only, without ;UID=, a search or a fragment");
+    /* libcurl's host ends at '?' or '#': this is evil's, in clear, not the loopback's */
+    env_rejected("IMAP_URL", "imap://evil?@localhost/INBOX",
+                 "IMAP_URL: no '?' or '#' before the mailbox (libcurl would take the host "
+                 "before it)");
+    env_rejected("IMAP_URL", "imap://evil#@127.0.0.1:1143/INBOX",
+                 "IMAP_URL: no '?' or '#' before the mailbox (libcurl would take the host "
+                 "before it)");
     env_rejected("IMAP_POLL_SECONDS", "0", "IMAP_POLL_SECONDS=0: expected an integer 1-86400");
     unsetenv("IMAP_USER");
     env_rejected("IMAP_URL", "imaps://mail.example.com/INBOX",

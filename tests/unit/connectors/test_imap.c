@@ -1,8 +1,10 @@
 /* Pins the IMAP session's parsers and its failures without a server: SEARCH answers as
  * Dovecot, Gmail and Exchange write them (UIDs out of order, CONDSTORE's "(MODSEQ n)",
  * other untagged lines around them), numbers that are no UIDs refused, SELECT's response
- * codes; and a session to a port where nothing listens fails with SA_EIO, its error
- * carrying neither the password nor the user. The real server is test_api_imap's. */
+ * codes; which URLs are loopback (libcurl's host: "imap://evil?@localhost/" is not); the
+ * mailbox's cursor key (the URL's user kept, never its password); and a session to a
+ * port where nothing listens fails with SA_EIO, its error carrying neither the password nor the
+ * user. The real server is test_api_imap's. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -95,6 +97,51 @@ static int dead_port(void)
     return ntohs(a.sin_port);
 }
 
+/* The cursor's key: two users of one URL have two (the URL's user is kept when IMAP_USER
+ * is unset), the password is never in it, IMAP_USER wins over the URL's user. */
+static void test_mailbox_key(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *url, *user, *want;
+    } cases[] = {
+        {"imaps://alice:s3cret-A@mail.example.com/INBOX", NULL,
+         "imaps://mail.example.com/INBOX alice"},
+        {"imaps://bob:s3cret-B@mail.example.com/INBOX", NULL, "imaps://mail.example.com/INBOX bob"},
+        {"imaps://bob:s3cret-B@mail.example.com/INBOX", "carol",
+         "imaps://mail.example.com/INBOX carol"},
+        {"imap://sales%40example.com;AUTH=PLAIN:pw@127.0.0.1:1143/Replies", NULL,
+         "imap://127.0.0.1:1143/Replies sales%40example.com"},
+        {"imaps://dave@mail.example.com/INBOX", NULL, "imaps://mail.example.com/INBOX dave"},
+        {"imaps://mail.example.com/INBOX", "erin", "imaps://mail.example.com/INBOX erin"},
+        {"imaps://mail.example.com/INBOX", NULL, "imaps://mail.example.com/INBOX "},
+        {"imaps://mail.example.com/a@b", NULL, "imaps://mail.example.com/a@b "},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *k = sa_imap_mailbox_key(cases[i].url, cases[i].user);
+        assert_non_null(k);
+        assert_string_equal(k, cases[i].want);
+        assert_null(strstr(k, "s3cret"));
+        free(k);
+    }
+}
+
+/* imap:// stays in clear only to a loopback host: the host libcurl connects to. */
+static void test_loopback(void **state)
+{
+    (void)state;
+    assert_true(sa_imap_loopback("imap://127.0.0.1:1143/INBOX"));
+    assert_true(sa_imap_loopback("imap://u:p@localhost/INBOX"));
+    assert_true(sa_imap_loopback("imap://[::1]:143/INBOX"));
+    assert_true(sa_imap_loopback("imap://LOCALHOST"));
+    assert_false(sa_imap_loopback("imap://evil?@localhost/INBOX"));
+    assert_false(sa_imap_loopback("imap://evil#@127.0.0.1/INBOX"));
+    assert_false(sa_imap_loopback("imap://localhost.evil.example/INBOX"));
+    assert_false(sa_imap_loopback("imap://127.0.0.1.evil.example:143/INBOX"));
+    assert_false(sa_imap_loopback("imap://localhost@evil.example/INBOX"));
+    assert_false(sa_imap_loopback("imap://mail.example.com/localhost"));
+}
+
 static void test_no_server(void **state)
 {
     (void)state;
@@ -123,8 +170,8 @@ static void test_no_server(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_search),
-        cmocka_unit_test(test_resp_code),
+        cmocka_unit_test(test_search),      cmocka_unit_test(test_resp_code),
+        cmocka_unit_test(test_mailbox_key), cmocka_unit_test(test_loopback),
         cmocka_unit_test(test_no_server),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
