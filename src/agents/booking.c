@@ -513,14 +513,17 @@ static bool intent_is(const char *intent, const char *name)
 }
 
 /* The intents a plain "yes" may come with: a reply the model files as a request of its
- * own ("Yes, send the pricing") is not read as accepting the meeting. */
-static bool accepting_intent(const char *intent)
+ * own ("Yes, send the pricing") is not read as accepting the meeting. With no intent (the
+ * model was unsure) only the strict reading of the words vouches for it. */
+static bool accepting_intent(const char *intent, const char *message)
 {
     static const char *const ok[] = {"meeting_scheduling", "demo_request", "greeting", "other"};
+    if (!intent)
+        return sa_when_is_strict_acceptance(message);
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
         if (intent_is(intent, ok[i]))
             return true;
-    return !intent;
+    return false;
 }
 
 /* "Yes, that works" to the one time we proposed: confirms the prospect's own meeting (see
@@ -530,7 +533,7 @@ static int accept_own(const struct sa_booking *b, const struct sa_booking_who *w
                       const struct sa_when_today *today, const char *tz, const char *message,
                       const char *intent, time_t now, json_t *extra, struct sa_err *err)
 {
-    if (who->offered_slots > 1 || !accepting_intent(intent))
+    if (who->offered_slots > 1 || !accepting_intent(intent, message))
         return 1; /* several were offered, or it asks for something else: a person reads it */
     json_t *own = NULL;
     int rc = own_meeting(b, who->email, now, &own, err);

@@ -1322,6 +1322,14 @@ static void test_plain_yes_confirms(void **state)
     json_t *j = get_meeting(id3, &r);
     assert_string_equal(jstr(j, "status"), "held");
     resp_free(&r);
+    /* nor is a "sure" that defers: he has not said yes yet */
+    j = reply_by_mail("Lee Park", "lee@initech-test.example", "lee2",
+                      "Sure, let me check my calendar", &r);
+    assert_null(jget(j, "meeting"));
+    resp_free(&r);
+    j = get_meeting(id3, &r);
+    assert_string_equal(jstr(j, "status"), "held");
+    resp_free(&r);
 
     /* Ravi asks for other times and is offered several; his "Passt" names none of them */
     j = reply_by_mail("Ravi Shah", "ravi@globex-analytics.example", "ravi1",
