@@ -802,8 +802,16 @@ int sa_booking_rsvp(const struct sa_booking *b, const char *id, const char *part
     double start = 0;
     bool begun = sa_iso8601_parse(json_string_value(json_object_get(row, "start")), &start) == 0 &&
                  start <= (double)now;
+    /* nor does one to a cancelled meeting (opted out, or a lapsed hold withdrawn): it would
+     * confirm it and send an invite, and the sweep a second CANCEL */
+    const char *was = json_string_value(json_object_get(row, "status"));
+    bool cancelled = was && strcmp(was, "cancelled") == 0;
     json_decref(row);
     row = NULL;
+    if (cancelled)
+        return sa_err_set(err, SA_ECONFLICT,
+                          "the meeting was cancelled: propose a new time instead of answering "
+                          "this one");
     if (begun)
         return sa_err_set(err, SA_ECONFLICT,
                           "the meeting began already: propose a new time instead of answering "

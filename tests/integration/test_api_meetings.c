@@ -1084,6 +1084,24 @@ static void test_cancel_expired_and_opt_out(void **state)
     /* that sweep ran after the restart: Maya's cancellation was not queued again */
     assert_int_equal(count_kind("maya@quorvianta.io", "cancel"), 1);
     assert_int_equal(count_kind("ravi@globex-analytics.example", "cancel"), 1);
+
+    /* a late "accept" to either cancelled meeting revives neither: 409, no new invite, and
+     * so no second cancellation to someone who opted out */
+    const char *ids[] = {id, id2};
+    const char *who[] = {"maya@quorvianta.io", "ravi@globex-analytics.example"};
+    for (int k = 0; k < 2; k++) {
+        int invites = count_kind(who[k], "invite");
+        path = strf("/api/meetings/%s/rsvp", ids[k]);
+        http_json("POST", path, "{\"partstat\":\"ACCEPTED\"}", &r);
+        free(path);
+        if (r.status != 409 || !strstr(r.body, "cancelled"))
+            fail_msg("late accept: %ld %.400s", r.status, r.body);
+        resp_free(&r);
+        j = get_meeting(ids[k], &r);
+        assert_string_equal(jstr(j, "status"), "cancelled");
+        resp_free(&r);
+        assert_int_equal(count_kind(who[k], "invite"), invites);
+    }
 }
 
 /* A proposal nobody was invited to is released (its draft ignored): no cancellation. */
