@@ -876,8 +876,10 @@ int sa_booking_invite_state(const struct sa_booking *b, const char *meeting_id, 
     return 0;
 }
 
-/* The e-mail's sentence for a cancellation, by reason. An opt-out's is bare: no offer,
- * no question, only what the attached cancellation does. */
+/* The e-mail's sentence for a cancellation, by reason. Each is bare: no offer, no
+ * question, no call to action, only what the attached cancellation does, since a
+ * cancellation is transactional and goes outside the send windows and caps (outbox.c);
+ * a sales line in it would be a prospecting mail sent past those rules. */
 static void cancel_text(const char *reason, const char *local, char *out, size_t cap)
 {
     if (reason && strcmp(reason, "opt_out") == 0)
@@ -888,8 +890,7 @@ static void cancel_text(const char *reason, const char *local, char *out, size_t
     else if (reason && strcmp(reason, "expired") == 0)
         snprintf(out, cap,
                  "I had held %s for you; as I did not hear back, I have released that time and "
-                 "withdrawn the invitation. If you would still like to talk, reply with a time "
-                 "that suits you.",
+                 "withdrawn the invitation from your calendar.",
                  local);
     else
         snprintf(out, cap,

@@ -1049,6 +1049,8 @@ static void test_cancel_expired_and_opt_out(void **state)
     assert_string_equal(jstr(j, "dtstart"), "2026-12-07T14:00:00Z");
     assert_string_equal(jstr(j, "attendee"), "mailto:maya@quorvianta.io");
     assert_non_null(strstr(jstr(j, "text"), "released that time"));
+    /* transactional, so sent outside the windows and caps: no call to action in it */
+    assert_null(strstr(jstr(j, "text"), "reply with a time"));
     json_decref(j);
     j = get_meeting(id, &r);
     assert_string_equal(jstr(j, "status"), "cancelled");
