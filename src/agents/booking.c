@@ -956,6 +956,9 @@ static int queue_cancel(const struct sa_booking *b, const json_t *row, long long
     return rc;
 }
 
+/* Meetings the sweep reads at a time. */
+#define SWEEP_PAGE 200
+
 static bool live_status(const char *st)
 {
     return st && (strcmp(st, "held") == 0 || strcmp(st, "expired") == 0 ||
@@ -1000,15 +1003,21 @@ int sa_booking_cancel(const struct sa_booking *b, const char *meeting_id, const 
     return rc;
 }
 
-int sa_booking_sweep(const struct sa_booking *b, time_t now, int *cancelled, struct sa_err *err)
+/* One page of the sweep: the live meetings after q's cursor; moves the cursor (into
+ * last_id, which it points at) past them. *more when the page was full. */
+static int sweep_page(const struct sa_booking *b, time_t now, struct sa_meeting_query *q,
+                      char *last_id, size_t last_cap, bool *more, int *cancelled,
+                      struct sa_err *err)
 {
-    *cancelled = 0;
     json_t *rows = NULL;
-    const struct sa_meeting_query q = {.from = (long long)now,
-                                       .to = (long long)now + (SA_CAL_HORIZON_DAYS + 2) * 86400LL,
-                                       .now = (long long)now,
-                                       .limit = 1000};
-    int rc = sa_store_meeting_list(b->store, &q, &rows, err);
+    int rc = sa_store_meeting_list(b->store, q, &rows, err);
+    *more = !rc && json_array_size(rows) == (size_t)q->limit;
+    json_t *tail = json_array_get(rows, json_array_size(rows) - 1);
+    if (tail) {
+        snprintf(last_id, last_cap, "%s", json_string_value(json_object_get(tail, "id")) ?: "");
+        q->after_id = last_id;
+        q->after_start = json_integer_value(json_object_get(tail, "start_unix"));
+    }
     size_t i;
     json_t *m;
     json_array_foreach(rows, i, m)
@@ -1041,5 +1050,23 @@ int sa_booking_sweep(const struct sa_booking *b, time_t now, int *cancelled, str
         }
     }
     json_decref(rows);
+    return rc;
+}
+
+/* Every live meeting ahead, page by page (however many there are: a fixed window would
+ * leave the ones past it, lapsed holds among them, never cancelled). */
+int sa_booking_sweep(const struct sa_booking *b, time_t now, int *cancelled, struct sa_err *err)
+{
+    *cancelled = 0;
+    struct sa_meeting_query q = {.status = "live",
+                                 .from = (long long)now,
+                                 .to = (long long)now + (SA_CAL_HORIZON_DAYS + 2) * 86400LL,
+                                 .now = (long long)now,
+                                 .limit = SWEEP_PAGE};
+    char last_id[64] = "";
+    bool more = true;
+    int rc = 0;
+    while (!rc && more)
+        rc = sweep_page(b, now, &q, last_id, sizeof last_id, &more, cancelled, err);
     return rc;
 }
