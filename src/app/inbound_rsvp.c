@@ -64,8 +64,11 @@ int sa_inbound_rsvp(struct sa_app *app, const struct sa_mime_msg *m, json_t *res
         return rc;
     else if (!meeting)
         reason = "unknown_uid";
+    /* the same mailbox (docs/leads.md, "Sub-addresses"): "Maya+cal@X.io" is maya@x.io */
     const char *to = json_string_value(json_object_get(meeting, "attendee"));
-    if (!reason && (!to || strcasecmp(to, attendee) != 0))
+    char box_to[320], box_att[320];
+    if (!reason && (!to || strcasecmp(sa_store_mailbox(to, box_to, sizeof box_to),
+                                      sa_store_mailbox(attendee, box_att, sizeof box_att)) != 0))
         reason = "wrong_attendee"; /* someone else's answer, or another's invite forwarded */
     const char *id = json_string_value(json_object_get(meeting, "id"));
     if (id)
