@@ -513,14 +513,17 @@ static bool intent_is(const char *intent, const char *name)
 }
 
 /* The intents a plain "yes" may come with: a reply the model files as a request of its
- * own ("Yes, send the pricing") is not read as accepting the meeting. */
-static bool accepting_intent(const char *intent)
+ * own ("Yes, send the pricing") is not read as accepting the meeting. With no intent (the
+ * model was unsure) only the strict reading of the words vouches for it. */
+static bool accepting_intent(const char *intent, const char *message)
 {
     static const char *const ok[] = {"meeting_scheduling", "demo_request", "greeting", "other"};
+    if (!intent)
+        return sa_when_is_strict_acceptance(message);
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
         if (intent_is(intent, ok[i]))
             return true;
-    return !intent;
+    return false;
 }
 
 /* "Yes, that works" to the one time we proposed: confirms the prospect's own meeting (see
@@ -530,7 +533,7 @@ static int accept_own(const struct sa_booking *b, const struct sa_booking_who *w
                       const struct sa_when_today *today, const char *tz, const char *message,
                       const char *intent, time_t now, json_t *extra, struct sa_err *err)
 {
-    if (who->offered_slots > 1 || !accepting_intent(intent))
+    if (who->offered_slots > 1 || !accepting_intent(intent, message))
         return 1; /* several were offered, or it asks for something else: a person reads it */
     json_t *own = NULL;
     int rc = own_meeting(b, who->email, now, &own, err);
@@ -799,8 +802,16 @@ int sa_booking_rsvp(const struct sa_booking *b, const char *id, const char *part
     double start = 0;
     bool begun = sa_iso8601_parse(json_string_value(json_object_get(row, "start")), &start) == 0 &&
                  start <= (double)now;
+    /* nor does one to a cancelled meeting (opted out, or a lapsed hold withdrawn): it would
+     * confirm it and send an invite, and the sweep a second CANCEL */
+    const char *was = json_string_value(json_object_get(row, "status"));
+    bool cancelled = was && strcmp(was, "cancelled") == 0;
     json_decref(row);
     row = NULL;
+    if (cancelled)
+        return sa_err_set(err, SA_ECONFLICT,
+                          "the meeting was cancelled: propose a new time instead of answering "
+                          "this one");
     if (begun)
         return sa_err_set(err, SA_ECONFLICT,
                           "the meeting began already: propose a new time instead of answering "
@@ -865,8 +876,10 @@ int sa_booking_invite_state(const struct sa_booking *b, const char *meeting_id, 
     return 0;
 }
 
-/* The e-mail's sentence for a cancellation, by reason. An opt-out's is bare: no offer,
- * no question, only what the attached cancellation does. */
+/* The e-mail's sentence for a cancellation, by reason. Each is bare: no offer, no
+ * question, no call to action, only what the attached cancellation does, since a
+ * cancellation is transactional and goes outside the send windows and caps (outbox.c);
+ * a sales line in it would be a prospecting mail sent past those rules. */
 static void cancel_text(const char *reason, const char *local, char *out, size_t cap)
 {
     if (reason && strcmp(reason, "opt_out") == 0)
@@ -877,8 +890,7 @@ static void cancel_text(const char *reason, const char *local, char *out, size_t
     else if (reason && strcmp(reason, "expired") == 0)
         snprintf(out, cap,
                  "I had held %s for you; as I did not hear back, I have released that time and "
-                 "withdrawn the invitation. If you would still like to talk, reply with a time "
-                 "that suits you.",
+                 "withdrawn the invitation from your calendar.",
                  local);
     else
         snprintf(out, cap,
@@ -944,6 +956,9 @@ static int queue_cancel(const struct sa_booking *b, const json_t *row, long long
     return rc;
 }
 
+/* Meetings the sweep reads at a time. */
+#define SWEEP_PAGE 200
+
 static bool live_status(const char *st)
 {
     return st && (strcmp(st, "held") == 0 || strcmp(st, "expired") == 0 ||
@@ -988,15 +1003,21 @@ int sa_booking_cancel(const struct sa_booking *b, const char *meeting_id, const 
     return rc;
 }
 
-int sa_booking_sweep(const struct sa_booking *b, time_t now, int *cancelled, struct sa_err *err)
+/* One page of the sweep: the live meetings after q's cursor; moves the cursor (into
+ * last_id, which it points at) past them. *more when the page was full. */
+static int sweep_page(const struct sa_booking *b, time_t now, struct sa_meeting_query *q,
+                      char *last_id, size_t last_cap, bool *more, int *cancelled,
+                      struct sa_err *err)
 {
-    *cancelled = 0;
     json_t *rows = NULL;
-    const struct sa_meeting_query q = {.from = (long long)now,
-                                       .to = (long long)now + (SA_CAL_HORIZON_DAYS + 2) * 86400LL,
-                                       .now = (long long)now,
-                                       .limit = 1000};
-    int rc = sa_store_meeting_list(b->store, &q, &rows, err);
+    int rc = sa_store_meeting_list(b->store, q, &rows, err);
+    *more = !rc && json_array_size(rows) == (size_t)q->limit;
+    json_t *tail = json_array_get(rows, json_array_size(rows) - 1);
+    if (tail) {
+        snprintf(last_id, last_cap, "%s", json_string_value(json_object_get(tail, "id")) ?: "");
+        q->after_id = last_id;
+        q->after_start = json_integer_value(json_object_get(tail, "start_unix"));
+    }
     size_t i;
     json_t *m;
     json_array_foreach(rows, i, m)
@@ -1029,5 +1050,23 @@ int sa_booking_sweep(const struct sa_booking *b, time_t now, int *cancelled, str
         }
     }
     json_decref(rows);
+    return rc;
+}
+
+/* Every live meeting ahead, page by page (however many there are: a fixed window would
+ * leave the ones past it, lapsed holds among them, never cancelled). */
+int sa_booking_sweep(const struct sa_booking *b, time_t now, int *cancelled, struct sa_err *err)
+{
+    *cancelled = 0;
+    struct sa_meeting_query q = {.status = "live",
+                                 .from = (long long)now,
+                                 .to = (long long)now + (SA_CAL_HORIZON_DAYS + 2) * 86400LL,
+                                 .now = (long long)now,
+                                 .limit = SWEEP_PAGE};
+    char last_id[64] = "";
+    bool more = true;
+    int rc = 0;
+    while (!rc && more)
+        rc = sweep_page(b, now, &q, last_id, sizeof last_id, &more, cancelled, err);
     return rc;
 }

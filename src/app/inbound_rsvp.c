@@ -14,32 +14,18 @@
 #include "connectors/mail/mime.h"
 #include "store/store.h"
 
-/* How far back a replied-to meeting may start (an answer to one long past is still
- * recorded as its own; the RSVP itself refuses a meeting that began). */
-#define LOOKBACK_SECONDS (30LL * 86400)
-
-/* The stored meeting whose invite UID is uid (a new reference in *out), or NULL. The UID
- * is a hash of the meeting id (sa_ics_uid), so it is found among the meetings around now. */
+/* The stored meeting whose invite UID is uid (a new reference in *out), or NULL: looked
+ * up by the indexed UID, however many meetings there are (an answer to one long past is
+ * still recorded as its own; the RSVP itself refuses a meeting that began). */
 static int meeting_by_uid(struct sa_store *st, const char *uid, time_t now, json_t **out,
                           struct sa_err *err)
 {
     *out = NULL;
     json_t *rows = NULL;
-    const struct sa_meeting_query q = {.from = (long long)now - LOOKBACK_SECONDS,
-                                       .to = (long long)now + (SA_CAL_HORIZON_DAYS + 30) * 86400LL,
-                                       .now = (long long)now,
-                                       .limit = 1000};
+    const struct sa_meeting_query q = {.ics_uid = uid, .now = (long long)now, .limit = 1};
     int rc = sa_store_meeting_list(st, &q, &rows, err);
-    size_t i;
-    json_t *m;
-    json_array_foreach(rows, i, m)
-    {
-        const char *u = json_string_value(json_object_get(m, "ics_uid"));
-        if (u && strcmp(u, uid) == 0) {
-            *out = json_incref(m);
-            break;
-        }
-    }
+    if (!rc && json_array_size(rows))
+        *out = json_incref(json_array_get(rows, 0));
     json_decref(rows);
     return rc;
 }
@@ -78,8 +64,11 @@ int sa_inbound_rsvp(struct sa_app *app, const struct sa_mime_msg *m, json_t *res
         return rc;
     else if (!meeting)
         reason = "unknown_uid";
+    /* the same mailbox (docs/leads.md, "Sub-addresses"): "Maya+cal@X.io" is maya@x.io */
     const char *to = json_string_value(json_object_get(meeting, "attendee"));
-    if (!reason && (!to || strcasecmp(to, attendee) != 0))
+    char box_to[320], box_att[320];
+    if (!reason && (!to || strcasecmp(sa_store_mailbox(to, box_to, sizeof box_to),
+                                      sa_store_mailbox(attendee, box_att, sizeof box_att)) != 0))
         reason = "wrong_attendee"; /* someone else's answer, or another's invite forwarded */
     const char *id = json_string_value(json_object_get(meeting, "id"));
     if (id)

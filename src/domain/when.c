@@ -652,10 +652,15 @@ bool sa_when_parse_day(const char *text, const struct sa_when_today *today, stru
  * time, and the model was trained on no such short answers, so it often files them under
  * "other" with low confidence. The question the booking asks is narrow (does this short
  * reply say yes to the one time we proposed?), and a wrong yes books a call, so the
- * rules are strict: an acceptance phrase, no negation or hedge anywhere, no question
- * and at most ACCEPT_MAX_WORDS words. Phrases are token sequences as tokenize makes them
- * (lowercase, apostrophes kept). */
+ * rules are strict: an acceptance phrase, no negation, hedge or deferral anywhere ("let
+ * me check", "I'll think about it", "I'll forward this to my colleague": a yes to
+ * something else, or a yes later), no question, at most ACCEPT_MAX_WORDS words and at
+ * most ACCEPT_MAX_EXTRA of them (ACCEPT_STRICT_EXTRA for the strict reading) outside the
+ * acceptance phrases and courtesy words. Phrases are token sequences as tokenize makes
+ * them (lowercase, apostrophes kept). */
 #define ACCEPT_MAX_WORDS 20
+#define ACCEPT_MAX_EXTRA 4
+#define ACCEPT_STRICT_EXTRA 2
 
 static const char *const accept_phrases[] = {
     /* English */
@@ -676,64 +681,42 @@ static const char *const accept_phrases[] = {
 
 /* Any of these words makes a reply more than a plain yes ("no, that won't work", "yes,
  * but can we...", "leider nicht", "pas possible", "pero no puedo"). */
-static const char *const accept_vetoes[] = {"no",
-                                            "not",
-                                            "nope",
-                                            "never",
-                                            "cannot",
-                                            "cant",
-                                            "but",
-                                            "however",
-                                            "unfortunately",
-                                            "instead",
-                                            "busy",
-                                            "conflict",
-                                            "clash",
-                                            "clashes",
-                                            "reschedule",
-                                            "another",
-                                            "other",
-                                            "else",
-                                            "if",
-                                            "cancel",
-                                            "decline",
-                                            "stop",
-                                            "unsubscribe",
-                                            "remove",
-                                            "later",
-                                            "nein",
-                                            "nicht",
-                                            "kein",
-                                            "keine",
-                                            "leider",
-                                            "aber",
-                                            "andere",
-                                            "anderen",
-                                            "anderer",
-                                            "verschieben",
-                                            "absagen",
-                                            "wenn",
-                                            "falls",
-                                            "non",
-                                            "pas",
-                                            "ne",
-                                            "mais",
-                                            "malheureusement",
-                                            "autre",
-                                            "impossible",
-                                            "empêché",
-                                            "annuler",
-                                            "si",
-                                            "pero",
-                                            "otro",
-                                            "otra",
-                                            "lamentablemente",
-                                            "desafortunadamente",
-                                            "imposible",
-                                            "ocupado",
-                                            "ocupada",
-                                            "nunca",
-                                            "cancelar"};
+static const char *const accept_vetoes[] = {
+    "no", "not", "nope", "never", "cannot", "cant", "but", "however", "unfortunately", "instead",
+    "busy", "conflict", "clash", "clashes", "reschedule", "another", "other", "else", "if",
+    "cancel", "decline", "stop", "unsubscribe", "remove", "later", "nein", "nicht", "kein", "keine",
+    "leider", "aber", "andere", "anderen", "anderer", "verschieben", "absagen", "wenn", "falls",
+    "non", "pas", "ne", "mais", "malheureusement", "autre", "impossible", "empêché", "annuler",
+    "si", "pero", "otro", "otra", "lamentablemente", "desafortunadamente", "imposible", "ocupado",
+    "ocupada", "nunca", "cancelar",
+    /* deferrals and actions still pending: "let me
+     * check", "I'll think about it", "I'll
+     * forward this to my colleague", "get back" */
+    "let", "lets", "let's", "check", "checking", "think", "thinking", "consider", "forward",
+    "forwarding", "colleague", "colleagues", "team", "boss", "manager", "ask", "discuss", "maybe",
+    "perhaps", "probably", "get", "prüfen", "pruefen", "überlegen", "ueberlegen", "nachdenken",
+    "weiterleiten", "leite", "kollege", "kollegen", "kollegin", "später", "spaeter", "melde",
+    "schaue", "schauen", "muss", "lass", "lassen", "werde", "vielleicht", "vérifier", "verifier",
+    "vérifie", "réfléchir", "reflechir", "réfléchis", "transférer", "transferer", "transmettre",
+    "transmets", "collègue", "collegue", "collègues", "tard", "reviens", "laissez", "laisse",
+    "vais", "peut-être", "peut", "revisar", "reviso", "compruebo", "comprobar", "pensar",
+    "pensarlo", "pienso", "reenviar", "reenvío", "reenvio", "colega", "compañero", "compañera",
+    "luego", "déjame", "dejame", "voy", "quizás", "quizas", "tal"};
+
+/* Words that add nothing to a yes and do not count as words beyond it. */
+static const char *const accept_courtesy[] = {
+    "thanks", "thank", "you",     "then", "for",   "me",    "danke",   "dir", "ihnen",
+    "merci",  "vous",  "gracias", "hi",   "hello", "hallo", "bonjour", "hola"};
+
+/* "I'll", "we’ll", "will": a promise of something still to do ("I'll think about it"),
+ * unless it is "I'll be there" or "I'll see you then". */
+static bool future_tok(const char *tok)
+{
+    size_t n = strlen(tok);
+    return strcmp(tok, "will") == 0 || strcmp(tok, "shall") == 0 ||
+           (n > 3 && strcmp(tok + n - 3, "'ll") == 0) ||
+           (n > 5 && strcmp(tok + n - 5, "\xe2\x80\x99ll") == 0);
+}
 
 static bool in_list(const char *const *list, size_t n, const char *tok)
 {
@@ -766,23 +749,54 @@ static bool contracted_not(const char *tok)
            (n > 5 && strcmp(tok + n - 5, "n\xe2\x80\x99t") == 0);
 }
 
-bool sa_when_is_acceptance(const char *text)
+/* Words outside the acceptance phrases and courtesy words, or -1 when text is no
+ * acceptance at all (see above). */
+static int acceptance_extra(const char *text)
 {
     if (!text || strchr(text, '?'))
-        return false;
+        return -1;
     char toks[TOKS_MAX][TOK_MAX];
     int clause[TOKS_MAX], sentence[TOKS_MAX];
     int n = tokenize(text, toks, clause, sentence);
     if (n == 0 || n > ACCEPT_MAX_WORDS)
-        return false;
+        return -1;
     const size_t np = sizeof accept_phrases / sizeof accept_phrases[0];
     const size_t nv = sizeof accept_vetoes / sizeof accept_vetoes[0];
+    const size_t nc = sizeof accept_courtesy / sizeof accept_courtesy[0];
     bool yes = false;
+    bool covered[TOKS_MAX] = {false};
     for (int i = 0; i < n; i++) {
         if (in_list(accept_vetoes, nv, toks[i]) || contracted_not(toks[i]))
-            return false;
-        for (size_t k = 0; k < np && !yes; k++)
-            yes = phrase_at(toks, n, i, accept_phrases[k]);
+            return -1;
+        if (future_tok(toks[i]) && !phrase_at(toks, n, i + 1, "be there") &&
+            !phrase_at(toks, n, i + 1, "see you"))
+            return -1;
+        for (size_t k = 0; k < np; k++)
+            if (phrase_at(toks, n, i, accept_phrases[k])) {
+                yes = true;
+                int words = 1;
+                for (const char *q = accept_phrases[k]; *q; q++)
+                    words += *q == ' ';
+                for (int j = i; j < i + words && j < n; j++)
+                    covered[j] = true;
+            }
     }
-    return yes;
+    if (!yes)
+        return -1;
+    int extra = 0;
+    for (int i = 0; i < n; i++)
+        extra += !covered[i] && !future_tok(toks[i]) && !in_list(accept_courtesy, nc, toks[i]);
+    return extra;
+}
+
+bool sa_when_is_acceptance(const char *text)
+{
+    int extra = acceptance_extra(text);
+    return extra >= 0 && extra <= ACCEPT_MAX_EXTRA;
+}
+
+bool sa_when_is_strict_acceptance(const char *text)
+{
+    int extra = acceptance_extra(text);
+    return extra >= 0 && extra <= ACCEPT_STRICT_EXTRA;
 }

@@ -74,8 +74,16 @@ bool sa_when_parse_day(const char *text, const struct sa_when_today *today, stru
  * "Yes, that works", "Sounds good, see you then", "Passt, bis dann", "Parfait, à jeudi",
  * "Perfecto" (English, German, French and Spanish phrases). False when it holds a
  * negation or hedge ("that doesn't work", "no, that won't work for me", "yes, but ...",
- * "leider nicht", "pas possible"), a question mark, or more than 20 words: such a reply
- * is no plain yes, and a person reads it. */
+ * "leider nicht", "pas possible"), a deferral or action still pending ("Sure, let me
+ * check my calendar", "Fine, I'll think about it", "I'll forward this to my colleague",
+ * "je reviens vers vous", "lo pienso"), a question mark, more than 20 words, or more
+ * than 4 words beyond the acceptance phrases and courtesy words ("thanks", "merci"):
+ * such a reply is no plain yes, and a person reads it. */
 bool sa_when_is_acceptance(const char *text);
+
+/* sa_when_is_acceptance, with at most 2 words beyond the acceptance: the reading used
+ * when the intent model gave no intent it is sure of ("Yes, that works", "Parfait, à
+ * jeudi"), since nothing else then vouches for the reply. */
+bool sa_when_is_strict_acceptance(const char *text);
 
 #endif

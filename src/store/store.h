@@ -166,13 +166,19 @@ struct sa_meeting_row {
 
 /* Which meetings meeting_list returns. */
 struct sa_meeting_query {
-    const char *status;    /* NULL: any; "active": held unexpired or confirmed; else
-                            * that status as listed (an expired hold is "expired") */
+    const char *status;    /* NULL: any; "active": held unexpired or confirmed; "live":
+                            * held (expired too), tentative or confirmed; else that
+                            * status as listed (an expired hold is "expired") */
     long long from, to;    /* overlapping [from, to) (unix seconds); 0: open */
     const char *lead_id;   /* NULL: any */
     const char *thread_id; /* NULL: any */
     long long now;         /* what "expired" is relative to */
     int limit;             /* 1..1000 */
+    const char *ics_uid;   /* NULL: any; else the meeting whose invite has this UID, at any
+                            * time (indexed: an RSVP by mail finds its meeting so) */
+    const char *after_id;  /* NULL: from the first; else the page after the meeting
+                            * (after_start, after_id) in the list's order (start, id) */
+    long long after_start;
 };
 
 /* What prune deletes (retention group below): cutoffs in unix seconds, 0 for none. */

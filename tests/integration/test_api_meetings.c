@@ -1049,6 +1049,8 @@ static void test_cancel_expired_and_opt_out(void **state)
     assert_string_equal(jstr(j, "dtstart"), "2026-12-07T14:00:00Z");
     assert_string_equal(jstr(j, "attendee"), "mailto:maya@quorvianta.io");
     assert_non_null(strstr(jstr(j, "text"), "released that time"));
+    /* transactional, so sent outside the windows and caps: no call to action in it */
+    assert_null(strstr(jstr(j, "text"), "reply with a time"));
     json_decref(j);
     j = get_meeting(id, &r);
     assert_string_equal(jstr(j, "status"), "cancelled");
@@ -1084,6 +1086,24 @@ static void test_cancel_expired_and_opt_out(void **state)
     /* that sweep ran after the restart: Maya's cancellation was not queued again */
     assert_int_equal(count_kind("maya@quorvianta.io", "cancel"), 1);
     assert_int_equal(count_kind("ravi@globex-analytics.example", "cancel"), 1);
+
+    /* a late "accept" to either cancelled meeting revives neither: 409, no new invite, and
+     * so no second cancellation to someone who opted out */
+    const char *ids[] = {id, id2};
+    const char *who[] = {"maya@quorvianta.io", "ravi@globex-analytics.example"};
+    for (int k = 0; k < 2; k++) {
+        int invites = count_kind(who[k], "invite");
+        path = strf("/api/meetings/%s/rsvp", ids[k]);
+        http_json("POST", path, "{\"partstat\":\"ACCEPTED\"}", &r);
+        free(path);
+        if (r.status != 409 || !strstr(r.body, "cancelled"))
+            fail_msg("late accept: %ld %.400s", r.status, r.body);
+        resp_free(&r);
+        j = get_meeting(ids[k], &r);
+        assert_string_equal(jstr(j, "status"), "cancelled");
+        resp_free(&r);
+        assert_int_equal(count_kind(who[k], "invite"), invites);
+    }
 }
 
 /* A proposal nobody was invited to is released (its draft ignored): no cancellation. */
@@ -1232,7 +1252,8 @@ static void test_rsvp_by_mail(void **state)
     assert_string_equal(jstr(j, "status"), "held");
     resp_free(&r);
 
-    msg = calendar_reply("acc1", "Accepted", "ACCEPTED", uid, "Maya@Quorvianta.io");
+    /* her mailbox in another case, under a +tag: still her */
+    msg = calendar_reply("acc1", "Accepted", "ACCEPTED", uid, "Maya+Calendar@Quorvianta.io");
     j = post_mail(msg, &r);
     assert_string_equal(jstr(j, "kind"), "reply");
     assert_true(json_is_true(jget(j, "rsvp.applied")));
@@ -1320,6 +1341,14 @@ static void test_plain_yes_confirms(void **state)
                   &r);
     resp_free(&r);
     json_t *j = get_meeting(id3, &r);
+    assert_string_equal(jstr(j, "status"), "held");
+    resp_free(&r);
+    /* nor is a "sure" that defers: he has not said yes yet */
+    j = reply_by_mail("Lee Park", "lee@initech-test.example", "lee2",
+                      "Sure, let me check my calendar", &r);
+    assert_null(jget(j, "meeting"));
+    resp_free(&r);
+    j = get_meeting(id3, &r);
     assert_string_equal(jstr(j, "status"), "held");
     resp_free(&r);
 

@@ -2489,6 +2489,44 @@ static void test_meetings(void **state)
         found |= strcmp(json_string_value(json_object_get(json_array_get(list, i), "id")), d) == 0;
     assert_true(found);
     json_decref(list);
+    /* by the invite's UID, at any time and whatever the status */
+    q = (struct sa_meeting_query){.ics_uid = d, .now = later, .limit = 1};
+    assert_int_equal(sa_store_meeting_list(s, &q, &list, &err), 0);
+    assert_int_equal(json_array_size(list), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "id")), d);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "ics_uid")), d);
+    json_decref(list);
+    q.ics_uid = "no-such-uid@sales-agent";
+    assert_int_equal(sa_store_meeting_list(s, &q, &list, &err), 0);
+    assert_int_equal(json_array_size(list), 0);
+    json_decref(list);
+    /* "live" (held, expired too, tentative, confirmed: not declined d), page by page */
+    q = (struct sa_meeting_query){.status = "live", .now = later, .limit = 1000};
+    assert_int_equal(sa_store_meeting_list(s, &q, &list, &err), 0);
+    size_t live = json_array_size(list);
+    assert_int_equal(live, 2); /* a confirmed, c held */
+    json_decref(list);
+    q.limit = 1;
+    char after[SA_UUID_LEN] = "";
+    size_t paged = 0;
+    for (;;) {
+        assert_int_equal(sa_store_meeting_list(s, &q, &list, &err), 0);
+        if (!json_array_size(list)) {
+            json_decref(list);
+            break;
+        }
+        const json_t *one = json_array_get(list, 0);
+        const char *id = json_string_value(json_object_get(one, "id"));
+        assert_string_not_equal(id, d);
+        assert_string_not_equal(id, after);
+        snprintf(after, sizeof after, "%s", id);
+        q.after_id = after;
+        q.after_start = json_integer_value(json_object_get(one, "start_unix"));
+        paged++;
+        json_decref(list);
+        assert_true(paged <= live);
+    }
+    assert_int_equal(paged, live);
 
     /* unknown ids, bad input */
     char none[SA_UUID_LEN];

@@ -74,11 +74,15 @@ static const struct pg_sql MEETING_LIST = {
         "$4::bigint") " FROM meetings WHERE ($2::bigint = 0 "
                       "OR end_at > $2::bigint) AND ($3::bigint = 0 OR start_at < $3::bigint) AND "
                       "($5::text IS "
-                      "NULL OR lead_id = $5::text) AND ($6::text IS NULL OR thread_id = $6::text)) "
+                      "NULL OR lead_id = $5::text) AND ($6::text IS NULL OR thread_id = $6::text) "
+                      "AND ($8::text IS NULL OR ics_uid = $8::text) AND ($9::text IS NULL OR "
+                      "start_at > $10::bigint OR (start_at = $10::bigint AND id > $9::text))) "
                       "AS m WHERE "
                       "$1::text IS NULL OR status = $1::text OR ($1::text = 'active' AND status IN "
                       "('held', "
-                      "'confirmed', 'tentative')) ORDER BY start_unix, id LIMIT $7::bigint"};
+                      "'confirmed', 'tentative')) OR ($1::text = 'live' AND status IN ('held', "
+                      "'expired', 'confirmed', 'tentative')) ORDER BY start_unix, id LIMIT "
+                      "$7::bigint"};
 
 /* Takes the meeting lock for the rest of c's transaction. */
 static int lock_slots(struct pg_conn *c, struct sa_err *err)
@@ -224,7 +228,8 @@ int sa_pg_meeting_list(struct sa_store *s, const struct sa_meeting_query *q, jso
     *out = NULL;
     if (q->limit < 1 || q->limit > 1000)
         return sa_err_set(err, SA_EINVAL, "limit is 1 to 1000");
-    const struct pg_arg a[] = {TXT(q->status),  NUM(q->from),      NUM(q->to),   NUM(q->now),
-                               TXT(q->lead_id), TXT(q->thread_id), NUM(q->limit)};
+    const struct pg_arg a[] = {TXT(q->status),   NUM(q->from),       NUM(q->to),    NUM(q->now),
+                               TXT(q->lead_id),  TXT(q->thread_id),  NUM(q->limit), TXT(q->ics_uid),
+                               TXT(q->after_id), NUM(q->after_start)};
     return pg_query_rows(s, &MEETING_LIST, a, DB_N(a), NULL, out, err);
 }

@@ -48,8 +48,10 @@ static const struct db_sql MEETING_LIST = {
     "list meetings",
     "SELECT * FROM (SELECT " MEETING_COLS " FROM meetings WHERE (?2 = 0 OR end_at > ?2) AND "
     "(?3 = 0 OR start_at < ?3) AND (?5 IS NULL OR lead_id = ?5) AND (?6 IS NULL OR "
-    "thread_id = ?6)) WHERE ?1 IS NULL OR status = ?1 OR (?1 = 'active' AND status IN "
-    "('held', 'confirmed', 'tentative')) ORDER BY start_unix, id LIMIT ?7"};
+    "thread_id = ?6) AND (?8 IS NULL OR ics_uid = ?8) AND (?9 IS NULL OR start_at > ?10 OR "
+    "(start_at = ?10 AND id > ?9))) WHERE ?1 IS NULL OR status = ?1 OR (?1 = 'active' AND "
+    "status IN ('held', 'confirmed', 'tentative')) OR (?1 = 'live' AND status IN ('held', "
+    "'expired', 'confirmed', 'tentative')) ORDER BY start_unix, id LIMIT ?7"};
 
 int sa_sqlite_meeting_get(struct sa_store *s, const char *id, long long now, json_t **out,
                           struct sa_err *err)
@@ -149,7 +151,8 @@ int sa_sqlite_meeting_list(struct sa_store *s, const struct sa_meeting_query *q,
     *out = NULL;
     if (q->limit < 1 || q->limit > 1000)
         return sa_err_set(err, SA_EINVAL, "limit is 1 to 1000");
-    const struct db_arg a[] = {TXT(q->status),  NUM(q->from),      NUM(q->to),   NUM(q->now),
-                               TXT(q->lead_id), TXT(q->thread_id), NUM(q->limit)};
+    const struct db_arg a[] = {TXT(q->status),   NUM(q->from),       NUM(q->to),    NUM(q->now),
+                               TXT(q->lead_id),  TXT(q->thread_id),  NUM(q->limit), TXT(q->ics_uid),
+                               TXT(q->after_id), NUM(q->after_start)};
     return db_query_rows(s, &MEETING_LIST, a, DB_N(a), NULL, out, err);
 }

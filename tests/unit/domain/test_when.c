@@ -262,21 +262,22 @@ static void test_acceptance(void **state)
                                       "Klingt gut, bis Montag",
                                       "Ça marche, merci",
                                       "Sí, nos vemos el lunes",
+                                      "Great, I'll be there. Thanks!",
                                       "ok"};
     static const char *const no[] = {
-        "that doesn't work",
-        "no, that won't work for me",
-        "That doesn’t work for me",
-        "Yes, but could we do Friday instead",
-        "Sounds good, is the call on Zoom?",
-        "Passt leider nicht",
-        "Ça ne marche pas pour moi",
-        "Perfecto, pero no puedo el lunes",
-        "I can't make it",
-        "Unfortunately I am busy then",
-        "Please remove me from your list",
+        "that doesn't work", "no, that won't work for me", "That doesn’t work for me",
+        "Yes, but could we do Friday instead", "Sounds good, is the call on Zoom?",
+        "Passt leider nicht", "Ça ne marche pas pour moi", "Perfecto, pero no puedo el lunes",
+        "I can't make it", "Unfortunately I am busy then", "Please remove me from your list",
         "Thanks for reaching out",
-        "",
+        /* deferrals and pending actions: a yes to something else, or a yes later */
+        "Sure, let me check my calendar", "Fine, I'll think about it",
+        "Great, thanks. I'll forward this to my colleague who handles this.",
+        "Ok, I will get back to you", "Ja, ich muss das noch prüfen",
+        "Super, ich leite das an meine Kollegin weiter", "D'accord, je vais vérifier mon agenda",
+        "Parfait, je reviens vers vous plus tard", "Vale, déjame revisar mi agenda",
+        "Genial, lo pienso y te digo",
+        "Yes great, we are all very excited about this whole thing here", "",
         "Yes it works and we also wanted to ask about pricing for forty sales reps and "
         "whether the integration with our CRM can be set up by the team this quarter"};
     for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++)
@@ -286,6 +287,13 @@ static void test_acceptance(void **state)
         if (sa_when_is_acceptance(no[i]))
             fail_msg("\"%s\" should not be an acceptance", no[i]);
     assert_false(sa_when_is_acceptance(NULL));
+    /* the strict reading (no sure intent): few words beyond the yes */
+    assert_true(sa_when_is_strict_acceptance("Yes, that works"));
+    assert_true(sa_when_is_strict_acceptance("Parfait, à jeudi"));
+    assert_false(sa_when_is_strict_acceptance("Fine, I'll think about it"));
+    assert_true(sa_when_is_acceptance("Yes that works, the whole crew"));
+    assert_false(sa_when_is_strict_acceptance("Yes that works, the whole crew"));
+    assert_false(sa_when_is_strict_acceptance(NULL));
 }
 
 int main(void)
