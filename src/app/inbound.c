@@ -212,9 +212,11 @@ static bool same_person_elsewhere(const char *contact, const char *contact_name,
         local_key(contact, want, sizeof want);
     if (!want[0])
         return false;
-    if (sender_name && *sender_name && sa_contact_name_key(sender_name, got, sizeof got) &&
-        keys_match(got, want))
-        return true;
+    /* a display name speaks for the sender: one that differs is another person ("Anna
+     * Becker" <anna@> is not Anna Schmidt though "anna" matches); the address's local part
+     * only when there is none */
+    if (sender_name && *sender_name && sa_contact_name_key(sender_name, got, sizeof got))
+        return keys_match(got, want);
     local_key(sender, got, sizeof got);
     return keys_match(got, want);
 }

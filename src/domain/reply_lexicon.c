@@ -233,37 +233,50 @@ static const char *const not_request_phrases[] = {
 /* clang-format on */
 
 /* Requests no report of a delivery problem makes: the writer asks, in the first person, to
- * be taken off or to receive nothing more. They are read before the delivery words, so "this
- * was sent in error, take me off your list" is an opt-out: a missed opt-out costs more
- * than a false one. */
+ * be taken off a list, in words that can mean nothing else. They are read before the
+ * delivery words, so "this was sent in error, take me off your list" is an opt-out. Looser
+ * phrases ("remove my address", "I don't want to receive") come after them: "an error in
+ * the invoice, remove my address from the billing contact" is not a request to us. */
 /* clang-format off */
 static const char *const explicit_requests[] = {
-    /* en */
-    "unsubscribe me", "opt me out", "remove me from", "take me off", "delete me from",
-    "please remove me", "remove my email", "remove my address", "remove my e mail",
-    "off your list", "off your mailing list", "from your mailing list", "from your email list",
-    "do not want to receive", "don t want to receive", "dont want to receive",
-    "do not wish to receive", "don t wish to receive", "dont wish to receive",
-    "no longer want to receive", "no longer wish to receive", "stop emailing me",
-    "stop contacting me", "do not contact me", "don t contact me", "dont contact me",
-    "do not email me", "don t email me", "dont email me",
+    /* en: the list named, or a verb that says nothing else */
+    "unsubscribe me", "opt me out", "take me off your list", "take me off your mailing list",
+    "take me off your email list", "take me off the list", "take me off the mailing list",
+    "remove me from your list", "remove me from your mailing list",
+    "remove me from your email list", "remove me from the mailing list",
+    "remove me from your database", "remove my email from your list",
+    "remove my address from your list",
+    /* a negated want with our mail as its object (not "... a call, just email me") */
+    "do not want to receive these emails", "do not want to receive your emails",
+    "do not want to receive any more emails", "do not want to receive any emails",
+    "do not want to receive emails from you", "do not wish to receive these emails",
+    "do not wish to receive your emails", "do not wish to receive any more emails",
+    "don t want to receive these emails", "don t want to receive your emails",
+    "don t want to receive any more emails", "don t want to receive any emails",
+    "don t want to receive emails from you", "don t wish to receive these emails",
+    "don t wish to receive your emails", "don t wish to receive any more emails",
+    "dont want to receive these emails", "dont want to receive your emails",
+    "dont want to receive any more emails", "dont want to receive any emails",
+    "dont want to receive emails from you", "dont wish to receive these emails",
+    "dont wish to receive your emails", "dont wish to receive any more emails",
+    "no longer want to receive these emails", "no longer want to receive your emails",
+    "no longer want to receive any more emails", "no longer want to receive any emails",
+    "no longer want to receive emails from you", "no longer wish to receive these emails",
+    "no longer wish to receive your emails", "no longer wish to receive any more emails",
     /* de */
-    "tragen sie mich aus", "tragen sie mich bitte aus", "melden sie mich ab", "entfernen sie mich",
-    "streichen sie mich", "mich austragen", "mich abmelden", "mich von der liste",
-    "aus ihrem verteiler", "von ihrer liste", "loschen sie meine adresse", "mochte keine weiteren",
+    "tragen sie mich aus", "tragen sie mich bitte aus", "melden sie mich ab", "mich austragen",
+    "mich abmelden", "aus ihrem verteiler", "mich von ihrer liste", "mich bitte von ihrer liste",
     /* fr */
-    "desabonnez moi", "desinscrivez moi", "retirez moi", "supprimez moi", "me desabonner",
-    "me desinscrire", "retirer de votre liste", "supprimer de votre liste", "ne m ecrivez plus",
-    "ne me contactez plus", "ne veux plus recevoir", "ne souhaite plus recevoir",
+    "desabonnez moi", "desinscrivez moi", "me desabonner", "me desinscrire",
+    "retirez moi de votre liste", "me retirer de votre liste", "me supprimer de votre liste",
+    "supprimez moi de votre liste",
     /* es */
-    "darme de baja", "denme de baja", "dame de baja", "dadme de baja", "eliminenme", "quitenme",
-    "borrenme", "saquenme", "sacarme de la lista", "no quiero recibir", "no me escriban",
-    "no me contacten", "dejen de escribirme", "dejen de enviarme",
-    /* it, pt, nl */
-    "cancellatemi", "rimuovetemi", "disiscrivetemi", "toglietemi", "non voglio ricevere",
-    "non voglio piu ricevere", "me remova", "remova me", "me removam", "removam me",
-    "nao quero receber", "meld me af", "meld mij af", "schrijf me uit", "schrijf mij uit",
-    "verwijder me", "verwijder mij", "haal me van", "haal mij van", NULL};
+    "darme de baja", "denme de baja", "dame de baja", "dadme de baja", "sacarme de la lista",
+    "eliminenme de su lista", "eliminarme de su lista", "quitenme de su lista",
+    "sacarme de su lista", "borrenme de su lista",
+    /* it, nl */
+    "cancellatemi", "disiscrivetemi", "meld me af", "meld mij af", "schrijf me uit",
+    "schrijf mij uit", NULL};
 /* clang-format on */
 
 /* Words of a delivery problem: "Seit gestern kommen keine E-Mails mehr an" reports a bug,
@@ -393,7 +406,11 @@ static const char *const request_verbs[] = {
 static const char *const stop_verbs[] = {
     "stop sending", "quit sending", "cease sending", "stop sending me", "stop sending us",
     "do not send me", "don t send me", "dont send me", "never send me", "do not send us",
-    "don t send us", "dont send us", "not send me", NULL};
+    "don t send us", "dont send us", "not send me",
+    /* "I don't want to receive any more emails", not "... a call, just email me" */
+    "do not want to receive", "don t want to receive", "dont want to receive",
+    "do not wish to receive", "don t wish to receive", "dont wish to receive",
+    "no longer want to receive", "no longer wish to receive", NULL};
 /* clang-format on */
 
 /* What may follow stop_verbs when the request is complete ("them", "anymore", "please", a new

@@ -701,7 +701,12 @@ static const char *const accept_vetoes[] = {
     "transmets", "collègue", "collegue", "collègues", "tard", "reviens", "laissez", "laisse",
     "vais", "peut-être", "peut", "revisar", "reviso", "compruebo", "comprobar", "pensar",
     "pensarlo", "pienso", "reenviar", "reenvío", "reenvio", "colega", "compañero", "compañera",
-    "luego", "déjame", "dejame", "voy", "quizás", "quizas", "tal"};
+    "luego", "déjame", "dejame", "voy", "quizás", "quizas", "tal",
+    /* hedges: "Sure, possibly", "Yes, depends on my schedule", "OK, I might make it" */
+    "possibly", "hopefully", "tentatively", "tentative", "depends", "depending", "might", "may",
+    "try", "trying", "pending", "need", "needs", "have", "unsure", "should", "eventuell",
+    "möglicherweise", "moeglicherweise", "hoffentlich", "vorläufig", "vorlaeufig", "depende",
+    "posiblemente", "ojalá", "ojala", "provisional", "provisoire", "dépend", "depend"};
 
 /* Words that add nothing to a yes and do not count as words beyond it. */
 static const char *const accept_courtesy[] = {

@@ -866,6 +866,40 @@ static void test_same_person_other_address(void **state)
     assert_true(exited_ok(server_stop(&runs_srv)));
 }
 
+/* A display name that names someone else wins over a local part that could be Maya's:
+ * "Martin Okafor" <m.okafor@...> asking to be removed is another person (the colleague's
+ * rule: his address only, and a person checks), not Maya at another address. */
+static void test_other_person_by_display_name(void **state)
+{
+    (void)state;
+    start_at(utc(2026, 11, 2, 15, 0)); /* Monday 10:00 in New York */
+    char lead[64], msgid[256], item[64];
+    sent_first_email(lead, msgid, item);
+    struct resp r;
+    char *mail = strf("From: Martin Okafor <m.okafor@quorvianta.io>\r\n"
+                      "To: Alex <alex@example.com>\r\n"
+                      "Subject: RE: Quorvianta and faster pipeline reviews\r\n"
+                      "Message-ID: <martin-1@quorvianta.io>\r\n"
+                      "In-Reply-To: %s\r\n"
+                      "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+                      "Hi Alex,\r\n\r\nplease remove me from your list.\r\n\r\nMartin\r\n",
+                      msgid);
+    json_t *j = post_signed(mail, &r);
+    free(mail);
+    if (r.status != 200)
+        fail_msg("Martin: %ld %.400s", r.status, r.body);
+    assert_string_equal(jstr(j, "do_not_contact_email"), "m.okafor@quorvianta.io");
+    assert_null(jget(j, "do_not_contact_emails"));
+    assert_true(json_is_true(jget(j, "needs_human")));
+    resp_free(&r);
+    char *path = strf("/api/contacts/%s", MAYA);
+    j = http_json("GET", path, NULL, &r);
+    free(path);
+    assert_false(json_is_true(jget(j, "do_not_contact")));
+    resp_free(&r);
+    assert_true(exited_ok(server_stop(&runs_srv)));
+}
+
 /* Outlook's "Declined: ..." with a typed comment: the answer is no turn, but the comment's
  * request to stop opts Maya out. */
 static void test_rsvp_comment_opt_out(void **state)
@@ -985,6 +1019,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_receipt_and_footers, runs_setup, runs_teardown),
         cmocka_unit_test_setup_teardown(test_colleague_removal, runs_setup, runs_teardown),
         cmocka_unit_test_setup_teardown(test_same_person_other_address, runs_setup, runs_teardown),
+        cmocka_unit_test_setup_teardown(test_other_person_by_display_name, runs_setup,
+                                        runs_teardown),
         cmocka_unit_test_setup_teardown(test_rsvp_comment_opt_out, runs_setup, runs_teardown),
         cmocka_unit_test_setup_teardown(test_cli_pipe, runs_setup, runs_teardown),
     };

@@ -733,7 +733,14 @@ static void test_over_eager_opt_outs(void **state)
         "Vous ne m'avez encore rien envoy\xc3\xa9, pouvez-vous renvoyer la pr\xc3\xa9sentation ?",
         "Por favor, no me env\xc3\xad"
         "en m\xc3\xa1s facturas a esta direcci\xc3\xb3n, usen contabilidad@grupo-arce.es.",
-        "Non mi avete ancora mandato niente, potete reinviare la presentazione?"};
+        "Non mi avete ancora mandato niente, potete reinviare la presentazione?",
+        /* second review: a channel or a document not wanted, a delivery problem reported */
+        "I don't want to receive a call, just email me",
+        "I do not want to receive a phone call, please send the deck by email instead.",
+        "I don't want to receive the invoice on paper, email is fine",
+        "Bug report: users do not want to receive duplicate notifications, can your API dedupe?",
+        "There is an error in the invoice, please remove my address from the billing contact "
+        "and use finance@acme.com"};
     size_t wrong = 0;
     for (size_t i = 0; i < sizeof not_stop / sizeof not_stop[0]; i++) {
         char clean[512], norm[1100];

@@ -277,6 +277,10 @@ static void test_acceptance(void **state)
         "Super, ich leite das an meine Kollegin weiter", "D'accord, je vais vérifier mon agenda",
         "Parfait, je reviens vers vous plus tard", "Vale, déjame revisar mi agenda",
         "Genial, lo pienso y te digo",
+        /* hedges */
+        "Sure, possibly", "Yes, hopefully", "Sure, tentatively", "Sure, depends",
+        "Yes, depends on my schedule", "OK, I might make it", "Yes, I'd have to confirm",
+        "Fine, need to confirm", "Ja, eventuell", "Sí, depende",
         "Yes great, we are all very excited about this whole thing here", "",
         "Yes it works and we also wanted to ask about pricing for forty sales reps and "
         "whether the integration with our CRM can be set up by the team this quarter"};
