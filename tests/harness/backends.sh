@@ -40,22 +40,8 @@ as_pg() {
   fi
 }
 
-# True when something accepts TCP connections on 127.0.0.1:$1.
-port_busy() {
-  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
-
-# A port in 20000-29999 nobody listens on now (below the kernel's ephemeral range, so the
-# ports the integration tests take with bind(0) never collide with it). The server may
-# still lose a race for it: the callers retry.
-pick_port() {
-  local p i
-  for i in $(seq 1 50); do
-    p=$((20000 + RANDOM % 10000))
-    port_busy "$p" || { echo "$p"; return 0; }
-  done
-  die "no free port in 20000-29999 after 50 tries"
-}
+# shellcheck source=tests/harness/ports.sh
+. "$(dirname "${BASH_SOURCE[0]}")/ports.sh"
 
 show_log() {
   if [ -f "$1" ]; then
@@ -87,7 +73,7 @@ start_pg() {
     die "initdb failed"
   fi
   for attempt in 1 2 3 4 5; do
-    port=$(pick_port)
+    port=$(pick_port 20000)
     if as_pg "$PG_BIN/pg_ctl" -D "$tmp/pg" -l "$tmp/run/pg.log" -w -t 60 -o \
          "-h 127.0.0.1 -p $port -k $tmp/run -c fsync=off -c full_page_writes=off -c synchronous_commit=off -c max_connections=200" \
          start >"$tmp/pg_ctl.out" 2>&1; then
@@ -109,7 +95,7 @@ start_redis() {
   local tmp=$1 port attempt pid i
   command -v redis-server >/dev/null || die "no redis-server: install redis-server (scripts/deps.sh)"
   for attempt in 1 2 3 4 5; do
-    port=$(pick_port)
+    port=$(pick_port 20000)
     rm -f "$tmp/redis.pid"
     : >"$tmp/redis.log"
     # 1024 logical databases: with-backends.sh gives each run a block of 64, and the
@@ -151,7 +137,7 @@ start_pgbouncer() {
   command -v pgbouncer >/dev/null || die "no pgbouncer: install pgbouncer (scripts/deps.sh)"
   echo '"sa" ""' >"$tmp/run/userlist.txt"
   for attempt in 1 2 3 4 5; do
-    port=$(pick_port)
+    port=$(pick_port 20000)
     printf '%s\n' "[databases]" "* = host=127.0.0.1 port=$pg_port" "[pgbouncer]" \
       "listen_addr = 127.0.0.1" "listen_port = $port" "unix_socket_dir =" "auth_type = trust" \
       "auth_file = $tmp/run/userlist.txt" "pool_mode = transaction" "max_client_conn = 500" \

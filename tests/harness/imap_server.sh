@@ -37,19 +37,8 @@ as_owner() {
   fi
 }
 
-port_busy() {
-  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
-
-# A port in 30000-39999 nobody listens on now; the server may still lose a race for it.
-pick_port() {
-  local p _
-  for _ in $(seq 1 50); do
-    p=$((30000 + RANDOM % 10000))
-    port_busy "$p" || { echo "$p"; return 0; }
-  done
-  die "no free port in 30000-39999 after 50 tries"
-}
+# shellcheck source=tests/harness/ports.sh
+. "$(dirname "${BASH_SOURCE[0]}")/ports.sh"
 
 write_conf() {
   local dir=$1 port=$2 user group uid gid
@@ -145,7 +134,7 @@ cmd_start() {
     chown -R nobody: "$dir"
   fi
   for _ in 1 2 3 4 5; do
-    port=$(pick_port)
+    port=$(pick_port 30000)
     write_conf "$dir" "$port"
     if launch "$dir" "$port"; then
       printf '%s\n' "SA_IMAP_PORT=$port" "SA_IMAP_USER=$USER_NAME" "SA_IMAP_PASSWORD=$PASSWORD" \

@@ -27,18 +27,8 @@ die() {
   exit 1
 }
 
-port_busy() {
-  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
-
-pick_port() {
-  local p i
-  for i in $(seq 1 50); do
-    p=$((20000 + RANDOM % 10000))
-    port_busy "$p" || { echo "$p"; return 0; }
-  done
-  die "no free port in 20000-29999 after 50 tries"
-}
+# shellcheck source=tests/harness/ports.sh
+. "$(dirname "${BASH_SOURCE[0]}")/ports.sh"
 
 write_conf() {
   local dir=$1 port=$2 up
@@ -138,7 +128,7 @@ cmd_start() {
   mkdir -p "$dir/tmp"
   for attempt in 1 2 3 4 5; do
     local p=$port
-    [ "$p" = 0 ] && p=$(pick_port)
+    [ "$p" = 0 ] && p=$(pick_port 20000)
     write_conf "$dir" "$p" "$@"
     : >"$dir/error.log"
     # -e: the error log before the configuration is read (else /var/log/nginx)
