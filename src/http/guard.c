@@ -308,7 +308,7 @@ static const char *credential(struct sa_req *r, bool *bearer, const char **bad)
 }
 
 /* 429 for too many failed authentications from the client's address (rc and l from
- * sa_access_failures_peek or _count). A limiter that fails lets the request on: Redis's
+ * sa_access_failure_count). A limiter that fails lets the request on: Redis's
  * limiter fails open by itself, and the in-process one fails only on a bad key. */
 static bool failures_refused(struct sa_req *r, int rc, const struct sa_limit *l)
 {

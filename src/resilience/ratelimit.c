@@ -313,31 +313,6 @@ static int memory_hit(struct sa_limiter *l, const char *key, long limit, long wi
     return 0;
 }
 
-static int memory_peek(struct sa_limiter *l, const char *key, long limit, long window_seconds,
-                       double now, struct sa_limit *out, struct sa_err *err)
-{
-    (void)err;
-    size_t len = strlen(key);
-    struct memory *m = (struct memory *)l;
-    uint64_t h = hash_key(key, len, KIND_WINDOW);
-    struct shard *s = shard_of(m, h);
-    double index = floor(now / (double)window_seconds), counted = index;
-    long long used = 1; /* as if this call were the window's first hit */
-    pthread_mutex_lock(&s->lock);
-    for (const struct entry *e = s->table[h & s->mask]; e; e = e->chain)
-        if (e->hash == h && e->kind == KIND_WINDOW && e->len == len && !memcmp(e->key, key, len)) {
-            /* what memory_hit would count into: the entry's window unless now's is later */
-            if (e->u.w.seconds == window_seconds && index <= e->u.w.index) {
-                used = e->u.w.count + 1LL;
-                counted = e->u.w.index;
-            }
-            break;
-        }
-    pthread_mutex_unlock(&s->lock);
-    sa_limit_window_answer(limit, window_seconds, counted, now, used, out);
-    return 0;
-}
-
 static void memory_close(struct sa_limiter *l)
 {
     struct memory *m = (struct memory *)l;
@@ -354,11 +329,8 @@ static void memory_close(struct sa_limiter *l)
     free(m);
 }
 
-static const struct sa_limiter_ops memory_ops = {.name = "memory",
-                                                 .take = memory_take,
-                                                 .hit = memory_hit,
-                                                 .peek = memory_peek,
-                                                 .close = memory_close};
+static const struct sa_limiter_ops memory_ops = {
+    .name = "memory", .take = memory_take, .hit = memory_hit, .close = memory_close};
 
 int sa_limiter_memory_open(size_t max_keys, struct sa_limiter **out, struct sa_err *err)
 {

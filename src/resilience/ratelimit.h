@@ -58,12 +58,6 @@ struct sa_limiter_ops {
      * refused. */
     int (*hit)(struct sa_limiter *l, const char *key, long limit, long window_seconds, double now,
                struct sa_limit *out, struct sa_err *err);
-    /* The same fixed window as `hit` (same key, limit and window_seconds), read without
-     * counting: the answer a hit would give now, with remaining and retry_after as if it
-     * were counted (allowed while fewer than limit hits are counted in now's window). For
-     * a check before the work that is counted only when it fails (failed logins). */
-    int (*peek)(struct sa_limiter *l, const char *key, long limit, long window_seconds, double now,
-                struct sa_limit *out, struct sa_err *err);
     /* Frees the limiter and everything it holds. No call may be in flight. */
     void (*close)(struct sa_limiter *l);
 };
@@ -106,15 +100,6 @@ SA_WUR static inline int sa_limiter_hit(struct sa_limiter *l, const char *key, l
 {
     int rc = sa_limit_check(key, limit, true, window_seconds, now, out, err);
     return rc || limit == 0 ? rc : l->ops->hit(l, key, limit, window_seconds, now, out, err);
-}
-
-/* See sa_limiter_ops.peek. */
-SA_WUR static inline int sa_limiter_peek(struct sa_limiter *l, const char *key, long limit,
-                                         long window_seconds, double now, struct sa_limit *out,
-                                         struct sa_err *err)
-{
-    int rc = sa_limit_check(key, limit, true, window_seconds, now, out, err);
-    return rc || limit == 0 ? rc : l->ops->peek(l, key, limit, window_seconds, now, out, err);
 }
 
 /* Frees l (NULL is a no-op). l is invalid afterwards. */

@@ -11,8 +11,7 @@
  *                                 (SET NX EX, then INCR, in one MULTI/EXEC), expiring
  *                                 SECONDS + 60 s after the window's first hit. The
  *                                 original's `ratelimit:{agent_type}:{hour}` is this key
- *                                 with SECONDS = 3600. `peek` reads it (GET) without
- *                                 counting.
+ *                                 with SECONDS = 3600.
  *
  * `now` is the caller's clock (the wall clock; tests move it), never Redis TIME: the
  * answers must agree with the in-process limiter's for the same calls. Expiry, though, is
@@ -159,37 +158,6 @@ static int redis_hit(struct sa_limiter *base, const char *key, long limit, long 
     return 0;
 }
 
-/* GET of the window's counter: the count a hit would add to. */
-static int redis_peek(struct sa_limiter *base, const char *key, long limit, long window_seconds,
-                      double now, struct sa_limit *out, struct sa_err *err)
-{
-    (void)err; /* Redis failing lets the call through (fail_open) */
-    struct redis_limiter *l = (struct redis_limiter *)base;
-    double index = floor(now / (double)window_seconds);
-    char k[KEY_BYTES];
-    snprintf(k, sizeof k, "ratelimit:{%s}:%ld:%.0f", key, window_seconds, index);
-    const char *get[] = {"GET", k};
-    struct sa_redis_cmd cmds[] = {{2, get, NULL}};
-    redisReply *rep[1] = {0};
-    struct sa_err why = {0};
-    if (sa_redis_run(l->r, 1, cmds, rep, "rate limit", &why) ||
-        sa_redis_reply_ok(rep[0], "rate limit", &why)) {
-        sa_redis_replies_free(1, rep);
-        return fail_open(l, "peek", &why, out);
-    }
-    long long count = 0;
-    if (rep[0]->type == REDIS_REPLY_STRING)
-        count = strtoll(rep[0]->str, NULL, 10);
-    else if (rep[0]->type != REDIS_REPLY_NIL) {
-        sa_redis_replies_free(1, rep);
-        sa_err_set(&why, SA_ESTORE, "unexpected reply");
-        return fail_open(l, "peek", &why, out);
-    }
-    sa_redis_replies_free(1, rep);
-    sa_limit_window_answer(limit, window_seconds, index, now, count + 1, out);
-    return 0;
-}
-
 static void redis_close(struct sa_limiter *base)
 {
     struct redis_limiter *l = (struct redis_limiter *)base;
@@ -198,11 +166,8 @@ static void redis_close(struct sa_limiter *base)
     free(l);
 }
 
-static const struct sa_limiter_ops redis_ops = {.name = "redis",
-                                                .take = redis_take,
-                                                .hit = redis_hit,
-                                                .peek = redis_peek,
-                                                .close = redis_close};
+static const struct sa_limiter_ops redis_ops = {
+    .name = "redis", .take = redis_take, .hit = redis_hit, .close = redis_close};
 
 int sa_limiter_redis_new(struct sa_redis *r, bool owns_r, struct sa_limiter **out,
                          struct sa_err *err)

@@ -36,17 +36,6 @@ static struct sa_limit hit(struct sa_limiter *l, const char *key, long limit, lo
     return r;
 }
 
-static struct sa_limit peek(struct sa_limiter *l, const char *key, long limit, long window,
-                            double now)
-{
-    struct sa_limit r;
-    struct sa_err err = {0};
-    int rc = sa_limiter_peek(l, key, limit, window, now, &r, &err);
-    if (rc)
-        fail_msg("peek %s: %s", key, err.msg);
-    return r;
-}
-
 /* Every field of an answer, so a failure names the one that differs. */
 #define EXPECT(r, allowed_, limit_, remaining_, reset_, retry_)                                    \
     do {                                                                                           \
@@ -163,26 +152,6 @@ static void test_window_boundary(void **state)
     for (int i = 0; i < 5; i++)
         assert_true(hit(l, "w1", 1, 60, 30).allowed == (i == 0));
     EXPECT(hit(l, "w1", 1, 60, 60), true, 1, 0, 60, 0);
-    sa_limiter_close(l);
-}
-
-/* peek answers what a hit would, counting nothing: a window nobody hit, one with room,
- * a full one (until it ends), and after the clock stepped back. */
-static void test_window_peek(void **state)
-{
-    (void)state;
-    struct sa_limiter *l = open_limiter(1024);
-    double t = 600 + 5;
-    for (int i = 0; i < 4; i++)
-        EXPECT(peek(l, "authfail|10.0.0.1", 2, 60, t), true, 2, 1, 55, 0);
-    EXPECT(hit(l, "authfail|10.0.0.1", 2, 60, t), true, 2, 1, 55, 0);
-    EXPECT(peek(l, "authfail|10.0.0.1", 2, 60, t + 1), true, 2, 0, 54, 0);
-    EXPECT(hit(l, "authfail|10.0.0.1", 2, 60, t + 1), true, 2, 0, 54, 0);
-    EXPECT(peek(l, "authfail|10.0.0.1", 2, 60, t + 2), false, 2, 0, 53, 53);
-    EXPECT(peek(l, "authfail|10.0.0.1", 2, 60, t - 100), false, 2, 0, 60, 60);
-    EXPECT(peek(l, "authfail|10.0.0.2", 2, 60, t + 2), true, 2, 1, 53, 0);
-    EXPECT(peek(l, "authfail|10.0.0.1", 2, 60, 660), true, 2, 1, 60, 0);
-    EXPECT(peek(l, "authfail|10.0.0.1", 0, 60, t), true, 0, 0, 0, 0);
     sa_limiter_close(l);
 }
 
@@ -475,13 +444,19 @@ static void test_spec_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bucket_burst),          cmocka_unit_test(test_bucket_retry_after),
-        cmocka_unit_test(test_bucket_partial_refill), cmocka_unit_test(test_bucket_full_refill),
-        cmocka_unit_test(test_window_boundary),       cmocka_unit_test(test_window_peek),
-        cmocka_unit_test(test_keys_independent),      cmocka_unit_test(test_no_limit),
-        cmocka_unit_test(test_bad_arguments),         cmocka_unit_test(test_reclaim_before_evict),
-        cmocka_unit_test(test_lazy_reclaim),          cmocka_unit_test(test_eviction_bound),
-        cmocka_unit_test(test_threads_exact),         cmocka_unit_test(test_spec_parse),
+        cmocka_unit_test(test_bucket_burst),
+        cmocka_unit_test(test_bucket_retry_after),
+        cmocka_unit_test(test_bucket_partial_refill),
+        cmocka_unit_test(test_bucket_full_refill),
+        cmocka_unit_test(test_window_boundary),
+        cmocka_unit_test(test_keys_independent),
+        cmocka_unit_test(test_no_limit),
+        cmocka_unit_test(test_bad_arguments),
+        cmocka_unit_test(test_reclaim_before_evict),
+        cmocka_unit_test(test_lazy_reclaim),
+        cmocka_unit_test(test_eviction_bound),
+        cmocka_unit_test(test_threads_exact),
+        cmocka_unit_test(test_spec_parse),
         cmocka_unit_test(test_spec_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -175,17 +175,6 @@ static struct sa_limit hit(struct lim *f, const char *key, long limit, long wind
     return r;
 }
 
-static struct sa_limit peek(struct lim *f, const char *key, long limit, long window, double now)
-{
-    char k[SA_LIMIT_KEY_MAX + 1];
-    snprintf(k, sizeof k, "%s%s", f->prefix, key);
-    struct sa_limit r;
-    struct sa_err err = {0};
-    if (sa_limiter_peek(f->l, k, limit, window, now, &r, &err))
-        fail_msg("peek %s: %s", key, err.msg);
-    return r;
-}
-
 /* Every field of an answer, so a failure names the one that differs. */
 #define EXPECT(r, allowed_, limit_, remaining_, reset_, retry_)                                    \
     do {                                                                                           \
@@ -283,22 +272,6 @@ static void test_window_boundary(void **state)
     snprintf(key, sizeof key, "ratelimit:{%sagent:bdr:key:1}:3600:3", f->prefix);
     long long ttl = cmd_int(f->raw, 2, (const char *[]){"TTL", key});
     assert_in_range(ttl, 1, 3660);
-}
-
-/* peek answers what a hit would, counting nothing (resilience/test_ratelimit.c's case;
- * a clock stepped back reads its own window's key here). */
-static void test_window_peek(void **state)
-{
-    struct lim *f = lim_of(state);
-    double t = 600 + 5;
-    for (int i = 0; i < 4; i++)
-        EXPECT(peek(f, "authfail|10.0.0.1", 2, 60, t), true, 2, 1, 55, 0);
-    EXPECT(hit(f, "authfail|10.0.0.1", 2, 60, t), true, 2, 1, 55, 0);
-    EXPECT(peek(f, "authfail|10.0.0.1", 2, 60, t + 1), true, 2, 0, 54, 0);
-    EXPECT(hit(f, "authfail|10.0.0.1", 2, 60, t + 1), true, 2, 0, 54, 0);
-    EXPECT(peek(f, "authfail|10.0.0.1", 2, 60, t + 2), false, 2, 0, 53, 53);
-    EXPECT(peek(f, "authfail|10.0.0.2", 2, 60, t + 2), true, 2, 1, 53, 0);
-    EXPECT(peek(f, "authfail|10.0.0.1", 2, 60, 660), true, 2, 1, 60, 0);
 }
 
 /* Keys do not share counts, and take and hit under one key are two counters. */
@@ -849,7 +822,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bucket_partial_refill, lim_setup, lim_teardown),
         cmocka_unit_test_setup_teardown(test_bucket_full_refill, lim_setup, lim_teardown),
         cmocka_unit_test_setup_teardown(test_window_boundary, lim_setup, lim_teardown),
-        cmocka_unit_test_setup_teardown(test_window_peek, lim_setup, lim_teardown),
         cmocka_unit_test_setup_teardown(test_keys_independent, lim_setup, lim_teardown),
         cmocka_unit_test_setup_teardown(test_no_limit, lim_setup, lim_teardown),
         cmocka_unit_test_setup_teardown(test_bad_arguments, lim_setup, lim_teardown),
